@@ -1,0 +1,365 @@
+import type { PeerAddress, RandomSource, SansIoEndpoint } from '../core/sans-io.js';
+import { EventHeap } from './event-heap.js';
+import { LinkImpairment, addLinkStats, checkedLinkConfig, emptyLinkStats } from './impairment.js';
+import type { LinkConfig, LinkStats } from './impairment.js';
+import { deriveRandom } from './prng.js';
+
+/** Options of `SimNetwork`. */
+export interface SimNetworkOptions {
+  /** Seed of every PRNG stream in the network (links, `sim.random(label)`). */
+  readonly seed: number;
+  /** Link used for every direction without its own `setLink`. Default: perfect, zero delay. */
+  readonly defaultLink?: LinkConfig;
+  /** Throw after this many events at one virtual instant (a zero-time loop). Default 10,000,000. */
+  readonly maxEventsPerInstant?: number;
+  /** Throw after one node's timer fires this many times at one instant. Default 1,000. */
+  readonly maxTimerFiresPerInstant?: number;
+  /** Throw when one drain of a node yields more datagrams than this. Default 1,000,000. */
+  readonly maxTransmitsPerDrain?: number;
+}
+
+/** Options of one node. */
+export interface SimNodeOptions {
+  /**
+   * Called right after each `handleDatagram`/`handleTimeout` of this node, at
+   * that virtual time and before its transmits are drained, so the app can
+   * poll the endpoint's events (and send replies) at the exact instant.
+   */
+  readonly onActivity?: (now: number) => void;
+}
+
+interface NodeState {
+  readonly address: PeerAddress;
+  readonly endpoint: SansIoEndpoint;
+  readonly onActivity: ((now: number) => void) | undefined;
+  timerGen: number;
+  timerAt: number | undefined;
+  lastFireAt: number;
+  firesAtInstant: number;
+}
+
+interface LinkState {
+  readonly impairment: LinkImpairment;
+  explicit: boolean;
+}
+
+interface EventBase {
+  readonly at: number;
+  readonly seq: number;
+}
+interface DeliverEvent extends EventBase {
+  readonly kind: 'deliver';
+  readonly from: PeerAddress;
+  readonly to: PeerAddress;
+  readonly data: Uint8Array;
+  readonly link: LinkState;
+}
+interface TimerEvent extends EventBase {
+  readonly kind: 'timer';
+  readonly node: NodeState;
+  readonly gen: number;
+}
+interface TaskEvent extends EventBase {
+  readonly kind: 'task';
+  readonly fn: (now: number) => void;
+}
+type SimEvent = DeliverEvent | TimerEvent | TaskEvent;
+
+/**
+ * A deterministic discrete-event network of `SansIoEndpoint`s on a virtual
+ * clock (ms). Datagrams cross per-direction impaired links (see
+ * `LinkConfig`); each node has at most one live timer entry in the event
+ * heap (stale ones are skipped by generation), so the cost per event is
+ * O(log events) whatever the number of nodes. Same seed and same endpoints
+ * give the same run, event for event.
+ */
+export class SimNetwork {
+  private clock = 0;
+  private seqCounter = 0;
+  private processed = 0;
+  private instantEvents = 0;
+  private instantAt = -Infinity;
+  private defaultCfg: LinkConfig;
+  private readonly heap = new EventHeap<SimEvent>();
+  private readonly nodes = new Map<PeerAddress, NodeState>();
+  private readonly links = new Map<PeerAddress, Map<PeerAddress, LinkState>>();
+  private readonly seed: number;
+  private readonly maxEventsPerInstant: number;
+  private readonly maxTimerFiresPerInstant: number;
+  private readonly maxTransmitsPerDrain: number;
+
+  constructor(options: SimNetworkOptions) {
+    this.seed = options.seed;
+    this.defaultCfg = checkedLinkConfig(options.defaultLink ?? {});
+    this.maxEventsPerInstant = options.maxEventsPerInstant ?? 10_000_000;
+    this.maxTimerFiresPerInstant = options.maxTimerFiresPerInstant ?? 1_000;
+    this.maxTransmitsPerDrain = options.maxTransmitsPerDrain ?? 1_000_000;
+  }
+
+  /** Current virtual time, ms. */
+  get now(): number {
+    return this.clock;
+  }
+
+  /** Events processed so far (stale timer entries not counted). */
+  get eventsProcessed(): number {
+    return this.processed;
+  }
+
+  /** Number of registered nodes. */
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  /** The default link config. */
+  get defaultLink(): LinkConfig {
+    return this.defaultCfg;
+  }
+
+  /** An independent PRNG stream for `label`, derived from the network seed (e.g. for an endpoint). */
+  random(label: string): RandomSource {
+    return deriveRandom(this.seed, `app:${label}`);
+  }
+
+  /**
+   * Registers `endpoint` at `address`, then drains its transmits and reads
+   * its timeout at the current time. Throws if the address is taken.
+   */
+  addNode(address: PeerAddress, endpoint: SansIoEndpoint, options: SimNodeOptions = {}): void {
+    if (this.nodes.has(address)) throw new Error(`SimNetwork: a node is already registered at ${address}`);
+    const node: NodeState = {
+      address,
+      endpoint,
+      onActivity: options.onActivity,
+      timerGen: 0,
+      timerAt: undefined,
+      lastFireAt: -Infinity,
+      firesAtInstant: 0,
+    };
+    this.nodes.set(address, node);
+    this.service(node);
+  }
+
+  /** Unregisters a node; datagrams still in flight to it are dropped as no-route. */
+  removeNode(address: PeerAddress): boolean {
+    const node = this.nodes.get(address);
+    if (node === undefined) return false;
+    node.timerGen++;
+    node.timerAt = undefined;
+    return this.nodes.delete(address);
+  }
+
+  /** The endpoint registered at `address`. */
+  endpoint(address: PeerAddress): SansIoEndpoint | undefined {
+    return this.nodes.get(address)?.endpoint;
+  }
+
+  /** Sets the default link (directions without their own `setLink` follow it). */
+  setDefaultLink(config: LinkConfig): void {
+    this.defaultCfg = checkedLinkConfig(config);
+    for (const row of this.links.values()) {
+      for (const link of row.values()) if (!link.explicit) link.impairment.config = this.defaultCfg;
+    }
+  }
+
+  /**
+   * Sets the link from `from` to `to` (one direction). The config replaces
+   * the default for that direction; it is not merged with it
+   * (`{ ...sim.defaultLink, loss: 0.1 }` to merge).
+   */
+  setLink(from: PeerAddress, to: PeerAddress, config: LinkConfig): void {
+    const link = this.link(from, to);
+    link.impairment.config = config;
+    link.explicit = true;
+  }
+
+  /** Sets both directions between `a` and `b` to `config`. */
+  setLinks(a: PeerAddress, b: PeerAddress, config: LinkConfig): void {
+    this.setLink(a, b, config);
+    this.setLink(b, a, config);
+  }
+
+  /** Counters of the direction `from` → `to` (zeros if nothing was sent). */
+  linkStats(from: PeerAddress, to: PeerAddress): LinkStats {
+    const link = this.links.get(from)?.get(to);
+    return link === undefined ? emptyLinkStats() : { ...link.impairment.stats };
+  }
+
+  /** Counters summed over every link. */
+  totals(): LinkStats {
+    const sum = emptyLinkStats();
+    for (const row of this.links.values()) for (const link of row.values()) addLinkStats(sum, link.impairment.stats);
+    return sum;
+  }
+
+  /** Runs `fn(now)` at virtual time `at` (≥ now). Ties run in scheduling order. */
+  schedule(at: number, fn: (now: number) => void): void {
+    if (!(at >= this.clock)) throw new RangeError(`SimNetwork.schedule: time ${at} is before now (${this.clock})`);
+    this.heap.push({ kind: 'task', at, seq: this.seqCounter++, fn });
+  }
+
+  /**
+   * Tells the network the app changed the node at `address` (e.g. called
+   * `send` or `close`): drains its transmits now and re-reads its timeout.
+   */
+  wake(address: PeerAddress): void {
+    const node = this.nodes.get(address);
+    if (node === undefined) throw new Error(`SimNetwork.wake: no node at ${address}`);
+    this.service(node);
+  }
+
+  /** Processes the next event. Returns `false` when none remain. */
+  step(): boolean {
+    const ev = this.nextLive();
+    if (ev === undefined) return false;
+    this.heap.pop();
+    this.process(ev);
+    return true;
+  }
+
+  /** Processes every event due at or before `time`, then sets the clock to `time`. */
+  runUntil(time: number): void {
+    for (;;) {
+      const ev = this.nextLive();
+      if (ev === undefined || ev.at > time) break;
+      this.heap.pop();
+      this.process(ev);
+    }
+    if (time > this.clock) this.clock = time;
+  }
+
+  /** `runUntil(now + ms)`. */
+  runFor(ms: number): void {
+    this.runUntil(this.clock + ms);
+  }
+
+  /**
+   * Runs until no events remain (returns `true`; the clock stays at the last
+   * event) or the next event is after `limitTime` (returns `false`; the clock
+   * is set to `limitTime`).
+   */
+  runUntilIdle(limitTime: number): boolean {
+    for (;;) {
+      const ev = this.nextLive();
+      if (ev === undefined) return true;
+      if (ev.at > limitTime) {
+        if (limitTime > this.clock) this.clock = limitTime;
+        return false;
+      }
+      this.heap.pop();
+      this.process(ev);
+    }
+  }
+
+  private nextLive(): SimEvent | undefined {
+    for (;;) {
+      const ev = this.heap.peek();
+      if (ev === undefined || ev.kind !== 'timer' || ev.gen === ev.node.timerGen) return ev;
+      this.heap.pop();
+    }
+  }
+
+  private process(ev: SimEvent): void {
+    if (ev.at > this.instantAt) {
+      this.instantAt = ev.at;
+      this.instantEvents = 0;
+    }
+    if (++this.instantEvents > this.maxEventsPerInstant) {
+      throw new Error(
+        `SimNetwork: more than ${this.maxEventsPerInstant} events at virtual time ${ev.at} ms; ` +
+          'some endpoint or task is looping without letting time advance',
+      );
+    }
+    this.clock = ev.at;
+    this.processed++;
+    switch (ev.kind) {
+      case 'deliver':
+        this.deliver(ev);
+        break;
+      case 'timer':
+        this.fireTimer(ev.node);
+        break;
+      case 'task':
+        ev.fn(this.clock);
+        break;
+    }
+  }
+
+  private deliver(ev: DeliverEvent): void {
+    const node = this.nodes.get(ev.to);
+    const stats = ev.link.impairment.stats;
+    if (node === undefined) {
+      stats.droppedNoRoute++;
+      return;
+    }
+    stats.deliveredDatagrams++;
+    stats.deliveredBytes += ev.data.length;
+    node.endpoint.handleDatagram(this.clock, ev.data, ev.from);
+    node.onActivity?.(this.clock);
+    this.service(node);
+  }
+
+  private fireTimer(node: NodeState): void {
+    const now = this.clock;
+    if (node.lastFireAt === now) {
+      if (++node.firesAtInstant > this.maxTimerFiresPerInstant) {
+        throw new Error(
+          `SimNetwork: the timer of node ${node.address} fired ${node.firesAtInstant} times at virtual time ${now} ms; ` +
+            'its pollTimeout() keeps returning a deadline ≤ now after handleTimeout(now)',
+        );
+      }
+    } else {
+      node.lastFireAt = now;
+      node.firesAtInstant = 1;
+    }
+    node.timerAt = undefined;
+    node.endpoint.handleTimeout(now);
+    node.onActivity?.(now);
+    this.service(node);
+  }
+
+  /** Drains the node's transmits and (re)arms its single timer entry. */
+  private service(node: NodeState): void {
+    if (this.nodes.get(node.address) !== node) return;
+    const now = this.clock;
+    for (let n = 0; ; n++) {
+      const t = node.endpoint.pollTransmit(now);
+      if (t === undefined) break;
+      if (n >= this.maxTransmitsPerDrain) {
+        throw new Error(`SimNetwork: node ${node.address} produced more than ${this.maxTransmitsPerDrain} datagrams in one drain`);
+      }
+      this.send(node.address, t.to, t.data);
+    }
+    const deadline = node.endpoint.pollTimeout();
+    if (deadline === node.timerAt) return;
+    if (deadline !== undefined && Number.isNaN(deadline)) {
+      throw new Error(`SimNetwork: node ${node.address} returned NaN from pollTimeout()`);
+    }
+    node.timerGen++;
+    node.timerAt = deadline;
+    if (deadline !== undefined) {
+      this.heap.push({ kind: 'timer', at: Math.max(deadline, now), seq: this.seqCounter++, node, gen: node.timerGen });
+    }
+  }
+
+  private send(from: PeerAddress, to: PeerAddress, data: Uint8Array): void {
+    const link = this.link(from, to);
+    for (const d of link.impairment.transmit(this.clock, data)) {
+      this.heap.push({ kind: 'deliver', at: d.at, seq: this.seqCounter++, from, to, data: d.data, link });
+    }
+  }
+
+  private link(from: PeerAddress, to: PeerAddress): LinkState {
+    let row = this.links.get(from);
+    if (row === undefined) {
+      row = new Map();
+      this.links.set(from, row);
+    }
+    let link = row.get(to);
+    if (link === undefined) {
+      link = { impairment: new LinkImpairment(this.defaultCfg, deriveRandom(this.seed, `link:${from}>${to}`)), explicit: false };
+      row.set(to, link);
+    }
+    return link;
+  }
+}

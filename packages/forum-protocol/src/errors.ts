@@ -1,0 +1,77 @@
+/** A store could not read or write (disk full, permissions…); `message` is for the server log only. */
+export interface IoError {
+  readonly kind: 'io';
+  readonly message: string;
+}
+/** The named thread does not exist. */
+export interface NoThreadError {
+  readonly kind: 'noThread';
+  readonly title: string;
+}
+/** The thread already has an upload of that name (or the name is taken in the data directory). */
+export interface FileExistsError {
+  readonly kind: 'fileExists';
+  readonly title: string;
+  readonly filename: string;
+}
+/** The thread has no upload of that name. */
+export interface NoFileError {
+  readonly kind: 'noFile';
+  readonly title: string;
+  readonly filename: string;
+}
+/** What any store operation can fail with. */
+export type StoreError = IoError | NoThreadError;
+
+/** Why a command was refused. Each maps to the exact line the client prints ({@link commandErrorText}). */
+export type CommandError =
+  | IoError
+  | NoThreadError
+  | FileExistsError
+  | NoFileError
+  | { readonly kind: 'syntax'; readonly text: string }
+  | { readonly kind: 'threadExists'; readonly title: string }
+  | { readonly kind: 'invalidMessageNumber' }
+  | { readonly kind: 'notAuthor' }
+  | { readonly kind: 'notCreator' };
+
+/** The line the client prints for a refused command. */
+export const commandErrorText = (e: CommandError): string => {
+  switch (e.kind) {
+    case 'io':
+      return 'The server could not complete the command, please try again';
+    case 'noThread':
+      return `Thread ${e.title} does not exist`;
+    case 'fileExists':
+      return `File already exists in Thread ${e.title}`;
+    case 'noFile':
+      return `File does not exist in Thread ${e.title}`;
+    case 'syntax':
+      return e.text;
+    case 'threadExists':
+      return `Thread ${e.title} exists`;
+    case 'invalidMessageNumber':
+      return 'Invalid message number';
+    case 'notAuthor':
+      return 'The message belongs to another user and cannot be edited';
+    case 'notCreator':
+      return 'The thread was created by another user and cannot be removed';
+  }
+};
+
+/** The server log lines for a refused command (after `U issued CMD command`). */
+export const commandErrorLog = (e: CommandError): readonly string[] => {
+  switch (e.kind) {
+    case 'noThread':
+      return ['Incorrect thread specified'];
+    case 'invalidMessageNumber':
+      return ['Invalid message number'];
+    case 'io':
+      return [`Store error: ${e.message}`];
+    default:
+      return [];
+  }
+};
+
+/** Turns an unknown thrown value into an {@link IoError}. */
+export const toIoError = (e: unknown): IoError => ({ kind: 'io', message: e instanceof Error ? e.message : String(e) });

@@ -1,0 +1,26 @@
+/**
+ * Wire and name limits. They bound what one unauthenticated peer can make the
+ * server hold, and they are chosen so that every request passing the codec's
+ * field limits also fits in {@link MAX_REQUEST_BYTES} once encoded (JSON
+ * escapes at most 6 bytes per UTF-8 byte: 3 × 4096 × 6 + small fields < 96 KiB).
+ */
+
+/** Largest encoded request `decode` accepts, in bytes. */
+export const MAX_REQUEST_BYTES = 98_304;
+/** Largest encoded server message `decodeServerMessage` accepts, in bytes (RDT of a long thread). */
+export const MAX_SERVER_MESSAGE_BYTES = 8 * 1024 * 1024;
+/** Largest single argument (a title, a file name, a message text), in UTF-8 bytes. */
+export const MAX_ARG_BYTES = 4096;
+/** Most arguments a request may carry (`EDT title N message` has three). */
+export const MAX_ARGS = 3;
+/** Longest request id, in characters. */
+export const MAX_ID_LENGTH = 64;
+/** Longest user name or password, in UTF-8 bytes. */
+export const MAX_CREDENTIAL_BYTES = 64;
+/** Longest thread title or file name, in UTF-8 bytes (so `TITLE-FILENAME` stays under 255). */
+export const MAX_NAME_BYTES = 100;
+
+const encoder = new TextEncoder();
+
+/** Length of `s` in UTF-8 bytes. */
+export const utf8Length = (s: string): number => encoder.encode(s).length;

@@ -1,0 +1,113 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { Readable, Writable } from 'node:stream';
+import type { FileExistsError, NoFileError, StoreError } from './errors.js';
+import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { hasUpload, uploadFileName, type Thread } from './thread.js';
+
+/** Starting contents for {@link createMemoryStore}. */
+export interface MemoryStoreSeed {
+  readonly accounts?: readonly Account[];
+  readonly threads?: readonly Thread[];
+  readonly uploads?: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * A {@link ForumStore} held in memory (tests, and a model for other stores).
+ * Every operation completes in one turn of the event loop, so no locks are needed.
+ * It shares the data directory's name space: a thread and an upload's
+ * `TITLE-FILENAME` may not have the same name, as they could not on disk.
+ */
+export const createMemoryStore = (seed: MemoryStoreSeed = {}): ForumStore => {
+  const accounts = new Map<string, Account>((seed.accounts ?? []).map((a) => [a.username, a]));
+  const threads = new Map<string, Thread>((seed.threads ?? []).map((th) => [th.title, th]));
+  const uploads = new Map<string, Uint8Array>(seed.uploads ?? []);
+
+  const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
+  const nameTaken = (name: string): boolean => threads.has(name) || uploads.has(name);
+
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
+    TE.fromIOEither(() => {
+      const thread = threads.get(title);
+      if (thread === undefined) return E.left(noThread(title));
+      const out = update(thread);
+      if (E.isLeft(out)) return out;
+      threads.set(title, out.right.thread);
+      return E.right(out.right.result);
+    });
+
+  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
+    TE.fromIOEither(() => {
+      const thread = threads.get(title);
+      if (thread === undefined) return E.left(noThread(title));
+      if (hasUpload(thread, filename)) return E.left({ kind: 'fileExists', title, filename });
+      const chunks: Buffer[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk);
+          cb();
+        },
+      });
+      let aborted = false;
+      const commit: TE.TaskEither<StoreError | FileExistsError, void> = async () => {
+        if (aborted || stream.destroyed) return E.left({ kind: 'io', message: 'upload was aborted' });
+        if (!stream.writableFinished) await new Promise<void>((resolve) => stream.end(resolve));
+        const current = threads.get(title);
+        if (current === undefined) return E.left(noThread(title));
+        const name = uploadFileName(title, filename);
+        if (hasUpload(current, filename) || nameTaken(name)) return E.left({ kind: 'fileExists', title, filename });
+        uploads.set(name, Buffer.concat(chunks));
+        threads.set(title, { ...current, entries: [...current.entries, { kind: 'upload', uploader, filename }] });
+        return E.right(undefined);
+      };
+      const abort = async (): Promise<void> => {
+        aborted = true;
+        chunks.length = 0;
+        stream.destroy();
+      };
+      return E.right({ stream, commit, abort });
+    });
+
+  const findUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, Uint8Array> => {
+    const thread = threads.get(title);
+    if (thread === undefined) return E.left(noThread(title));
+    const bytes = uploads.get(uploadFileName(title, filename));
+    if (!hasUpload(thread, filename) || bytes === undefined) return E.left({ kind: 'noFile', title, filename });
+    return E.right(bytes);
+  };
+
+  return {
+    warnings: [],
+    getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
+    createAccount: (account) =>
+      TE.fromIO(() => {
+        if (accounts.has(account.username)) return false;
+        accounts.set(account.username, account);
+        return true;
+      }),
+    listThreads: () => TE.fromIO(() => [...threads.keys()].sort()),
+    getThread: (title) => TE.fromIO(() => O.fromNullable(threads.get(title))),
+    createThread: (title, creator) =>
+      TE.fromIO(() => {
+        if (nameTaken(title)) return false;
+        threads.set(title, { title, creator, entries: [] });
+        return true;
+      }),
+    updateThread,
+    removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
+      TE.fromIOEither(() => {
+        const thread = threads.get(title);
+        if (thread === undefined) return E.left(noThread(title));
+        const ok = guard(thread);
+        if (E.isLeft(ok)) return ok;
+        for (const e of thread.entries) if (e.kind === 'upload') uploads.delete(uploadFileName(title, e.filename));
+        threads.delete(title);
+        return E.right(undefined);
+      }),
+    beginUpload,
+    statUpload: (title, filename) => TE.fromEither(E.map((b: Uint8Array) => b.length)(findUpload(title, filename))),
+    openDownload: (title, filename) =>
+      TE.fromEither(E.map((b: Uint8Array): Download => ({ stream: Readable.from([Buffer.from(b)]), size: b.length }))(findUpload(title, filename))),
+  };
+};

@@ -1,0 +1,122 @@
+import * as t from 'io-ts';
+import { RequestCommand } from './commands.js';
+import { MAX_ARG_BYTES, MAX_ARGS, MAX_CREDENTIAL_BYTES, MAX_ID_LENGTH, utf8Length } from './limits.js';
+
+const bounded = (name: string, ok: (s: string) => boolean): t.Type<string, string, unknown> =>
+  new t.Type<string, string, unknown>(
+    name,
+    (u): u is string => typeof u === 'string' && ok(u),
+    (u, c) => (typeof u === 'string' && ok(u) ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  );
+
+/** A request id: 1 to {@link MAX_ID_LENGTH} characters, chosen by the client, unique per session. */
+export const RequestId = bounded(`RequestId(1..${MAX_ID_LENGTH} chars)`, (s) => s.length >= 1 && s.length <= MAX_ID_LENGTH);
+/** The untrusted user name field of a request (the server uses the session's). */
+export const UsernameField = bounded(`Username(<=${MAX_CREDENTIAL_BYTES} bytes)`, (s) => utf8Length(s) <= MAX_CREDENTIAL_BYTES);
+/** One argument: at most {@link MAX_ARG_BYTES} UTF-8 bytes. */
+export const Arg = bounded(`Arg(<=${MAX_ARG_BYTES} bytes)`, (s) => utf8Length(s) <= MAX_ARG_BYTES);
+
+const Args = new t.Type<readonly string[], readonly string[], unknown>(
+  `Args(<=${MAX_ARGS})`,
+  (u): u is readonly string[] => Array.isArray(u) && u.length <= MAX_ARGS && u.every((a) => Arg.is(a)),
+  (u, c) => {
+    if (!Array.isArray(u) || u.length > MAX_ARGS) return t.failure(u, c);
+    return t.readonlyArray(Arg).validate(u, c);
+  },
+  t.identity,
+);
+
+/** A client → server request. `id` lets the server recognise a repeat and answer it from its reply cache. */
+export const Request = t.readonly(t.exact(t.type({ id: RequestId, username: UsernameField, cmd: RequestCommand, args: Args })), 'Request');
+/** A client → server request. */
+export type Request = t.TypeOf<typeof Request>;
+
+/** What the client asks for next: a user name, a password, a new user's password, or a command. */
+export const NextStep = t.keyof({ username: null, password: null, newPassword: null, command: null });
+/** What the client asks for next. */
+export type NextStep = t.TypeOf<typeof NextStep>;
+
+/** The direction of a TCP file transfer, from the client's side. */
+export const TransferDirection = t.keyof({ upload: null, download: null });
+/** The direction of a TCP file transfer. */
+export type TransferDirection = t.TypeOf<typeof TransferDirection>;
+
+const Port = new t.Type<number, number, unknown>(
+  'Port',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 65535,
+  (u, c) => (typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 65535 ? t.success(u) : t.failure(u, c)),
+  t.identity,
+);
+
+/** The data a reply carries besides the lines to print. */
+export const ReplyData = t.union([
+  t.readonly(t.type({ kind: t.literal('none') })),
+  /** A login step answered; `next` says which prompt the client shows. */
+  t.readonly(t.type({ kind: t.literal('auth'), next: NextStep })),
+  t.readonly(t.type({ kind: t.literal('threadList'), titles: t.readonlyArray(t.string) })),
+  t.readonly(t.type({ kind: t.literal('threadLines'), title: t.string, lines: t.readonlyArray(t.string) })),
+  /**
+   * Open TCP to the server's host at `port`, send `token`, then the bytes
+   * (upload) or read them (download, `size` bytes). Print `completionLine`
+   * when the transfer has finished.
+   */
+  t.readonly(
+    t.type({
+      kind: t.literal('transfer'),
+      direction: TransferDirection,
+      thread: t.string,
+      filename: t.string,
+      port: Port,
+      token: t.string,
+      size: t.union([t.number, t.null]),
+      completionLine: t.string,
+    }),
+  ),
+  /** The session is over (XIT); the client exits. */
+  t.readonly(t.type({ kind: t.literal('goodbye') })),
+]);
+/** The data a reply carries. */
+export type ReplyData = t.TypeOf<typeof ReplyData>;
+
+/** A reply's status: `error` when the command was refused. */
+export const ReplyStatus = t.keyof({ ok: null, error: null });
+/** A reply's status. */
+export type ReplyStatus = t.TypeOf<typeof ReplyStatus>;
+
+/** A server → client reply to the request with the same `id`; the client prints `lines`, one a line. */
+export const Reply = t.readonly(
+  t.type({ type: t.literal('reply'), id: t.string, status: ReplyStatus, lines: t.readonlyArray(t.string), data: ReplyData }),
+  'Reply',
+);
+/** A server → client reply. */
+export type Reply = t.TypeOf<typeof Reply>;
+
+/** A server → client push not tied to a request: the session was ended for inactivity. The client prints `text` and exits. */
+export const Notice = t.readonly(
+  t.type({ type: t.literal('notice'), kind: t.literal('idleTimeout'), text: t.string, idleSeconds: t.number }),
+  'Notice',
+);
+/** A server → client push. */
+export type Notice = t.TypeOf<typeof Notice>;
+
+/** Anything the server sends over rudp. */
+export const ServerMessage = t.union([Reply, Notice], 'ServerMessage');
+/** Anything the server sends over rudp. */
+export type ServerMessage = t.TypeOf<typeof ServerMessage>;
+
+/** The idle-timeout notice, `Session timed out after N seconds of inactivity`. */
+export const idleTimeoutNotice = (idleSeconds: number): Notice => ({
+  type: 'notice',
+  kind: 'idleTimeout',
+  text: `Session timed out after ${idleSeconds} seconds of inactivity`,
+  idleSeconds,
+});
+
+/** The prompt the client prints for each next step (exact strings, trailing space included). */
+export const PROMPTS: Readonly<Record<NextStep, string>> = {
+  username: 'Enter username: ',
+  password: 'Enter password: ',
+  newPassword: 'New user, enter password: ',
+  command: 'Enter one of the following commands: CRT, MSG, DLT, EDT, LST, RDT, UPD, DWN, RMV, XIT: ',
+};

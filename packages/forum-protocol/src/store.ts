@@ -1,0 +1,67 @@
+import type * as E from 'fp-ts/lib/Either.js';
+import type * as O from 'fp-ts/lib/Option.js';
+import type * as T from 'fp-ts/lib/Task.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import type { Readable, Writable } from 'node:stream';
+import type { FileExistsError, NoFileError, StoreError } from './errors.js';
+import type { Thread } from './thread.js';
+
+/** An account as stored (`username password`). */
+export interface Account {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * A pure change to one thread, run by the store while it holds that thread's
+ * lock: return the new thread and a result, or refuse with `E` (nothing is written).
+ */
+export type ThreadUpdate<E, A> = (thread: Thread) => E.Either<E, { readonly thread: Thread; readonly result: A }>;
+
+/**
+ * An upload being received. Write the bytes to `stream` (it goes to a
+ * temporary file or buffer), then either `commit` (end the stream if needed,
+ * move the bytes into place and append `U uploaded F` to the thread, as one
+ * step) or `abort` (discard everything). Until `commit` succeeds no file and
+ * no upload line exist.
+ */
+export interface UploadWriter {
+  readonly stream: Writable;
+  readonly commit: TE.TaskEither<StoreError | FileExistsError, void>;
+  readonly abort: T.Task<void>;
+}
+
+/** An uploaded file being read. */
+export interface Download {
+  readonly stream: Readable;
+  readonly size: number;
+}
+
+/**
+ * Where the forum keeps accounts, threads and uploads. Every method is safe
+ * to call concurrently: operations on one thread are serialised.
+ */
+export interface ForumStore {
+  /** Problems found when the store was opened (e.g. a malformed credentials line); each was skipped and is kept on rewrite. */
+  readonly warnings: readonly string[];
+  /** The account named `username`, if any. */
+  getAccount(username: string): TE.TaskEither<StoreError, O.Option<Account>>;
+  /** Adds an account; `false` if the name was taken meanwhile. */
+  createAccount(account: Account): TE.TaskEither<StoreError, boolean>;
+  /** Thread titles, sorted by UTF-16 code unit. */
+  listThreads(): TE.TaskEither<StoreError, readonly string[]>;
+  /** The thread titled `title`, if any. */
+  getThread(title: string): TE.TaskEither<StoreError, O.Option<Thread>>;
+  /** Creates an empty thread; `false` if a thread (or any file) of that name exists. */
+  createThread(title: string, creator: string): TE.TaskEither<StoreError, boolean>;
+  /** Applies `update` atomically to the thread; `noThread` if it does not exist. */
+  updateThread<E, A>(title: string, update: ThreadUpdate<E, A>): TE.TaskEither<StoreError | E, A>;
+  /** Removes the thread and all its uploads if `guard` allows it. */
+  removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
+  /** Starts receiving an upload; refused if the thread does not exist or already has that file. */
+  beginUpload(title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter>;
+  /** The size of an uploaded file, without opening it. */
+  statUpload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, number>;
+  /** Opens an uploaded file for reading. */
+  openDownload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, Download>;
+}

@@ -1,0 +1,201 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as O from 'fp-ts/lib/Option.js';
+import type * as T from 'fp-ts/lib/Task.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { isForumCommand } from './commands.js';
+import { toIoError, type StoreError } from './errors.js';
+import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
+import type { NextStep, Reply, Request } from './messages.js';
+import { validateCredential } from './names.js';
+import type { Session, SessionRegistry } from './session.js';
+import type { ForumStore } from './store.js';
+
+/** Where one connection is in the login state machine. */
+export type AuthState =
+  | { readonly step: 'awaitingUsername' }
+  | { readonly step: 'awaitingPassword'; readonly username: string }
+  | { readonly step: 'awaitingNewPassword'; readonly username: string }
+  | { readonly step: 'authenticated'; readonly session: Session }
+  /** After XIT; the server closes the connection. */
+  | { readonly step: 'closed' };
+
+/** The state of a connection that has just been opened. */
+export const INITIAL_AUTH_STATE: AuthState = { step: 'awaitingUsername' };
+
+/**
+ * How accounts are checked and created: the seam where password hashing and
+ * rate limiting will go. The default, {@link plainTextAccounts}, compares and
+ * stores passwords as the spec's `credentials.txt` holds them.
+ */
+export interface AccountPolicy {
+  /** `unknown` when there is no such account. */
+  verify(store: ForumStore, username: string, password: string): TE.TaskEither<StoreError, 'ok' | 'wrong' | 'unknown'>;
+  /** `false` when the name was taken meanwhile. */
+  register(store: ForumStore, username: string, password: string): TE.TaskEither<StoreError, boolean>;
+}
+
+/** Plain-text passwords, as forum-spec.md's `credentials.txt` stores them. */
+export const plainTextAccounts: AccountPolicy = {
+  verify: (store, username, password) =>
+    pipe(
+      store.getAccount(username),
+      TE.map(O.match(() => 'unknown' as const, (a) => (a.password === password ? ('ok' as const) : ('wrong' as const)))),
+    ),
+  register: (store, username, password) => store.createAccount({ username, password }),
+};
+
+/** What the login machine needs: the store, the registry of live sessions, and this connection's key. */
+export interface AuthDeps {
+  readonly store: ForumStore;
+  readonly registry: SessionRegistry;
+  readonly connectionKey: string;
+  /** Defaults to {@link plainTextAccounts}. */
+  readonly accounts?: AccountPolicy;
+}
+
+/** The next state, the reply to send, and the server log lines to print. */
+export interface AuthResult {
+  readonly state: AuthState;
+  readonly reply: Reply;
+  readonly log: readonly string[];
+}
+
+const authReply = (id: string, status: Reply['status'], lines: readonly string[], next: NextStep): Reply =>
+  simpleReply(id, status, lines, { kind: 'auth', next });
+
+const nextOf = (state: AuthState): NextStep => {
+  switch (state.step) {
+    case 'awaitingUsername':
+    case 'closed':
+      return 'username';
+    case 'awaitingPassword':
+      return 'password';
+    case 'awaitingNewPassword':
+      return 'newPassword';
+    case 'authenticated':
+      return 'command';
+  }
+};
+
+const serverError = (id: string, e: StoreError): AuthResult => ({
+  state: INITIAL_AUTH_STATE,
+  reply: authReply(id, 'error', ['The server could not complete the login, please try again'], 'username'),
+  log: [`Store error: ${e.kind === 'io' ? e.message : e.kind}`],
+});
+
+const loggedIn = (deps: AuthDeps, id: string, username: string, log: readonly string[]): AuthResult =>
+  deps.registry.tryAcquire(username, deps.connectionKey)
+    ? { state: { step: 'authenticated', session: { username, connectionKey: deps.connectionKey } }, reply: authReply(id, 'ok', ['Welcome to the forum'], 'command'), log }
+    : { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${username} has already logged in`], 'username'), log: [] };
+
+/**
+ * One step of the login state machine. A `username` request (re)starts a
+ * login from any unauthenticated state; `password` / `newPassword` answer the
+ * matching prompt; anything else is refused with the prompt to show again.
+ *
+ * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`
+ * (with `data.next` telling the client which prompt to print). Log lines:
+ * `Client authenticating`, `Incorrect password`, `New user`,
+ * `U successfully logged in` (new account), `U successful login` (existing account).
+ */
+export const handleAuth =
+  (deps: AuthDeps, state: AuthState, request: Request): T.Task<AuthResult> =>
+  async () => {
+    const accounts = deps.accounts ?? plainTextAccounts;
+    const id = request.id;
+    const value = request.args[0] ?? '';
+    const refuse = (text: string): AuthResult => ({ state, reply: authReply(id, 'error', [text], nextOf(state)), log: [] });
+
+    if (state.step === 'authenticated') return refuse('Already logged in');
+    if (state.step === 'closed') return { state, reply: simpleReply(id, 'error', ['Session closed'], { kind: 'goodbye' }), log: [] };
+    if (request.args.length !== 1 && !isForumCommand(request.cmd)) return refuse(`Incorrect syntax for ${request.cmd}`);
+
+    switch (request.cmd) {
+      case 'username': {
+        const log = ['Client authenticating'];
+        const valid = validateCredential('username', value);
+        if (E.isLeft(valid)) return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [valid.left], 'username'), log };
+        if (deps.registry.holder(value) !== undefined && deps.registry.holder(value) !== deps.connectionKey) {
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${value} has already logged in`], 'username'), log };
+        }
+        const account = await deps.store.getAccount(value)();
+        if (E.isLeft(account)) return serverError(id, account.left);
+        return O.isSome(account.right)
+          ? { state: { step: 'awaitingPassword', username: value }, reply: authReply(id, 'ok', [], 'password'), log }
+          : { state: { step: 'awaitingNewPassword', username: value }, reply: authReply(id, 'ok', [], 'newPassword'), log };
+      }
+      case 'password': {
+        if (state.step !== 'awaitingPassword') return refuse('Unexpected password');
+        const verdict = await accounts.verify(deps.store, state.username, value)();
+        if (E.isLeft(verdict)) return serverError(id, verdict.left);
+        if (verdict.right !== 'ok') {
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', ['Invalid password'], 'username'), log: ['Incorrect password'] };
+        }
+        return loggedIn(deps, id, state.username, [`${state.username} successful login`]);
+      }
+      case 'newPassword': {
+        if (state.step !== 'awaitingNewPassword') return refuse('Unexpected password');
+        const valid = validateCredential('password', value);
+        if (E.isLeft(valid)) return refuse(valid.left);
+        const created = await accounts.register(deps.store, state.username, value)();
+        if (E.isLeft(created)) return serverError(id, created.left);
+        if (!created.right) {
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`User ${state.username} was just registered by another client, please log in`], 'username'), log: [] };
+        }
+        return loggedIn(deps, id, state.username, ['New user', `${state.username} successfully logged in`]);
+      }
+      default:
+        return refuse('Please log in first');
+    }
+  };
+
+/** A connection's state after a request, and what to do about the request. */
+export interface RequestResult {
+  readonly state: AuthState;
+  /** `reply` for login steps, or the forum command's outcome. */
+  readonly outcome: CommandOutcome;
+}
+
+/**
+ * The whole server-side request path for one connection: login steps go to
+ * {@link handleAuth}, forum commands of an authenticated connection to
+ * {@link dispatch} with the session's user; XIT releases the session and
+ * moves to `closed`. Never rejects: an unexpected failure becomes an error reply.
+ */
+export const handleRequest =
+  (deps: AuthDeps, state: AuthState, request: Request): T.Task<RequestResult> =>
+  async () => {
+    try {
+      if (state.step === 'authenticated' && isForumCommand(request.cmd)) {
+        const outcome = await dispatch(deps.store, state.session, request.id, request.cmd, request.args)();
+        if (outcome.kind === 'reply' && outcome.logout) {
+          deps.registry.release(state.session.username, state.session.connectionKey);
+          return { state: { step: 'closed' }, outcome };
+        }
+        return { state, outcome };
+      }
+      const result = await handleAuth(deps, state, request)();
+      return { state: result.state, outcome: { kind: 'reply', reply: result.reply, log: result.log, logout: false } };
+    } catch (e) {
+      return {
+        state,
+        outcome: {
+          kind: 'reply',
+          reply: simpleReply(request.id, 'error', ['The server could not complete the command, please try again']),
+          log: [`Store error: ${toIoError(e).message}`],
+          logout: false,
+        },
+      };
+    }
+  };
+
+/**
+ * Ends a connection that went away or idled out: frees its account in the
+ * registry. Returns the log lines (`U exited` if someone was logged in).
+ */
+export const endConnection = (registry: SessionRegistry, state: AuthState): readonly string[] => {
+  if (state.step !== 'authenticated') return [];
+  registry.release(state.session.username, state.session.connectionKey);
+  return [`${state.session.username} exited`];
+};

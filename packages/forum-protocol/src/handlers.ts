@@ -1,0 +1,207 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as T from 'fp-ts/lib/Task.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import type { ForumCommand } from './commands.js';
+import { commandErrorLog, commandErrorText, type CommandError } from './errors.js';
+import { validateArgs } from './grammar.js';
+import type { Reply, ReplyData, Request, TransferDirection } from './messages.js';
+import type { Session } from './session.js';
+import type { ForumStore } from './store.js';
+import { hasUpload, messageIndex, threadLines, type Thread } from './thread.js';
+
+/** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
+export interface PendingTransfer {
+  readonly direction: TransferDirection;
+  readonly thread: string;
+  readonly filename: string;
+  readonly username: string;
+  /** Bytes to download, or `null` for an upload. */
+  readonly size: number | null;
+  /** The line the client prints when the transfer has finished. */
+  readonly completionLine: string;
+}
+
+/** What a command does besides replying. */
+export type Effect = { readonly kind: 'none' } | { readonly kind: 'logout' } | { readonly kind: 'transfer'; readonly transfer: PendingTransfer };
+
+/** A command that succeeded: the lines to print, the data to carry, and its effect. */
+export interface HandlerSuccess {
+  readonly lines: readonly string[];
+  readonly data: ReplyData;
+  readonly effect: Effect;
+}
+
+/** One forum command: pure over the store; `args` have passed {@link validateArgs}. */
+export type Handler = (store: ForumStore, session: Session, args: readonly string[]) => TE.TaskEither<CommandError, HandlerSuccess>;
+
+const NONE: ReplyData = { kind: 'none' };
+const ok = (lines: readonly string[], data: ReplyData = NONE, effect: Effect = { kind: 'none' }): HandlerSuccess => ({ lines, data, effect });
+
+const arg = (args: readonly string[], i: number): string => args[i] ?? '';
+
+const existingThread = (store: ForumStore, title: string): TE.TaskEither<CommandError, Thread> =>
+  pipe(
+    store.getThread(title),
+    TE.chainW(O.match(() => TE.left<CommandError, Thread>({ kind: 'noThread', title }), (th) => TE.right(th))),
+  );
+
+// Message numbers are digits by grammar; anything not naming an existing message is "Invalid message number".
+const findMessage = (thread: Thread, n: string): E.Either<CommandError, { readonly index: number; readonly author: string }> => {
+  const num = Number(n);
+  const index = Number.isSafeInteger(num) && num >= 1 ? messageIndex(thread, num) : -1;
+  const entry = thread.entries[index];
+  return entry?.kind === 'message' ? E.right({ index, author: entry.author }) : E.left({ kind: 'invalidMessageNumber' });
+};
+
+const ownMessage = (thread: Thread, n: string, username: string): E.Either<CommandError, number> =>
+  pipe(
+    findMessage(thread, n),
+    E.chain((m) => (m.author === username ? E.right(m.index) : E.left<CommandError, number>({ kind: 'notAuthor' }))),
+  );
+
+/** The handler of every forum command; the dispatcher looks commands up here. */
+export const handlers: Readonly<Record<ForumCommand, Handler>> = {
+  CRT: (store, session, args) => {
+    const title = arg(args, 0);
+    return pipe(
+      store.createThread(title, session.username),
+      TE.chainW((created) => (created ? TE.right(ok([`Thread ${title} created`])) : TE.left<CommandError>({ kind: 'threadExists', title }))),
+    );
+  },
+  MSG: (store, session, args) => {
+    const title = arg(args, 0);
+    return pipe(
+      store.updateThread<CommandError, void>(title, (th) =>
+        E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] }, result: undefined }),
+      ),
+      TE.map(() => ok([`Message posted to ${title} thread`])),
+    );
+  },
+  DLT: (store, session, args) =>
+    pipe(
+      store.updateThread<CommandError, void>(arg(args, 0), (th) =>
+        E.map((i: number) => ({ thread: { ...th, entries: th.entries.filter((_, j) => j !== i) }, result: undefined }))(
+          ownMessage(th, arg(args, 1), session.username),
+        ),
+      ),
+      TE.map(() => ok(['The message has been deleted'])),
+    ),
+  EDT: (store, session, args) =>
+    pipe(
+      store.updateThread<CommandError, void>(arg(args, 0), (th) =>
+        E.map((i: number) => ({
+          thread: { ...th, entries: th.entries.map((e, j) => (j === i && e.kind === 'message' ? { ...e, text: arg(args, 2) } : e)) },
+          result: undefined,
+        }))(ownMessage(th, arg(args, 1), session.username)),
+      ),
+      TE.map(() => ok(['The message has been edited'])),
+    ),
+  LST: (store) =>
+    pipe(
+      store.listThreads(),
+      TE.map((titles) =>
+        titles.length === 0
+          ? ok(['No threads to list'], { kind: 'threadList', titles })
+          : ok(['The list of active threads:', ...titles], { kind: 'threadList', titles }),
+      ),
+    ),
+  RDT: (store, _session, args) =>
+    pipe(
+      existingThread(store, arg(args, 0)),
+      TE.map((th) => {
+        const lines = threadLines(th);
+        return ok(lines.length === 0 ? [`Thread ${th.title} is empty`] : lines, { kind: 'threadLines', title: th.title, lines });
+      }),
+    ),
+  UPD: (store, session, args) => {
+    const [title, filename] = [arg(args, 0), arg(args, 1)];
+    return pipe(
+      existingThread(store, title),
+      TE.chainW((th) =>
+        hasUpload(th, filename)
+          ? TE.left<CommandError, HandlerSuccess>({ kind: 'fileExists', title, filename })
+          : TE.right(
+              ok([], NONE, {
+                kind: 'transfer',
+                transfer: { direction: 'upload', thread: title, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
+              }),
+            ),
+      ),
+    );
+  },
+  DWN: (store, session, args) => {
+    const [title, filename] = [arg(args, 0), arg(args, 1)];
+    return pipe(
+      store.statUpload(title, filename),
+      TE.mapLeft((e): CommandError => e),
+      TE.map((size) =>
+        ok([], NONE, {
+          kind: 'transfer',
+          transfer: { direction: 'download', thread: title, filename, username: session.username, size, completionLine: `${filename} successfully downloaded` },
+        }),
+      ),
+    );
+  },
+  RMV: (store, session, args) => {
+    const title = arg(args, 0);
+    return pipe(
+      store.removeThread<CommandError>(title, (th) => (th.creator === session.username ? E.right(undefined) : E.left({ kind: 'notCreator' }))),
+      TE.map(() => ok([`Thread ${title} removed`])),
+    );
+  },
+  XIT: () => TE.right(ok(['Goodbye'], { kind: 'goodbye' }, { kind: 'logout' })),
+};
+
+/** The result of one forum command: a reply to send now, or a transfer for which the server must first issue a token. */
+export type CommandOutcome =
+  | { readonly kind: 'reply'; readonly reply: Reply; readonly log: readonly string[]; readonly logout: boolean }
+  | { readonly kind: 'transfer'; readonly id: string; readonly transfer: PendingTransfer; readonly log: readonly string[] };
+
+/** Builds a reply carrying no data. */
+export const simpleReply = (id: string, status: Reply['status'], lines: readonly string[], data: ReplyData = NONE): Reply => ({
+  type: 'reply',
+  id,
+  status,
+  lines,
+  data,
+});
+
+/** The reply to a UPD/DWN request once the server has a TCP `port` and a single-use `token` for it. */
+export const transferReply = (id: string, transfer: PendingTransfer, port: number, token: string): Reply =>
+  simpleReply(id, 'ok', [], {
+    kind: 'transfer',
+    direction: transfer.direction,
+    thread: transfer.thread,
+    filename: transfer.filename,
+    port,
+    token,
+    size: transfer.size,
+    completionLine: transfer.completionLine,
+  });
+
+/**
+ * Runs a forum command for `session`: validates the arguments, looks the
+ * handler up, and turns any {@link CommandError} into an error reply. Never
+ * rejects. The log starts with `U issued CMD command`.
+ */
+export const dispatch = (store: ForumStore, session: Session, id: string, cmd: ForumCommand, args: readonly string[]): T.Task<CommandOutcome> => {
+  const issued = `${session.username} issued ${cmd} command`;
+  return pipe(
+    TE.fromEither(E.mapLeft((g: { readonly text: string }): CommandError => ({ kind: 'syntax', text: g.text }))(validateArgs(cmd, args))),
+    TE.chain((valid) => handlers[cmd](store, session, valid)),
+    TE.match(
+      (e): CommandOutcome => ({ kind: 'reply', reply: simpleReply(id, 'error', [commandErrorText(e)]), log: [issued, ...commandErrorLog(e)], logout: false }),
+      (s): CommandOutcome => {
+        if (s.effect.kind === 'transfer') return { kind: 'transfer', id, transfer: s.effect.transfer, log: [issued] };
+        const logout = s.effect.kind === 'logout';
+        return { kind: 'reply', reply: simpleReply(id, 'ok', s.lines, s.data), log: logout ? [issued, `${session.username} exited`] : [issued], logout };
+      },
+    ),
+  );
+};
+
+/** {@link dispatch} for a decoded request whose `cmd` is a forum command (its `username` field is ignored). */
+export const dispatchRequest = (store: ForumStore, session: Session, request: Request & { readonly cmd: ForumCommand }): T.Task<CommandOutcome> =>
+  dispatch(store, session, request.id, request.cmd, request.args);

@@ -1,0 +1,24 @@
+/**
+ * forum-protocol: the forum's request/reply codec (io-ts), the typed-line
+ * grammar shared by client and server, the command handlers and login state
+ * machine, and the stores (in-memory and data-directory). See README.md.
+ * @packageDocumentation
+ */
+export * from './limits.js';
+export * from './commands.js';
+export * from './messages.js';
+export * from './codec.js';
+export * from './names.js';
+export * from './grammar.js';
+export * from './errors.js';
+export * from './thread.js';
+export * from './store.js';
+export * from './credentials.js';
+export * from './memory-store.js';
+export * from './file-store.js';
+export * from './session.js';
+export * from './transfer-tokens.js';
+export * from './reply-cache.js';
+export * from './handlers.js';
+export * from './auth.js';
+export { createKeyedMutex, type KeyedMutex } from './keyed-mutex.js';

@@ -1,0 +1,256 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import {
+  createSessionRegistry,
+  handleRequest,
+  INITIAL_AUTH_STATE,
+  type AuthState,
+  type ForumStore,
+  type Request,
+} from '../src/index.js';
+import { lines, readAll, replyOf, run, upload } from './helpers.js';
+
+/** Every row of forum-spec.md's command table, run against the store `make` returns. */
+export const commandSuite = (name: string, make: () => Promise<ForumStore>): void => {
+  describe(`commands against the ${name} store`, () => {
+    it('CRT creates a thread, refuses an existing title', async () => {
+      const s = await make();
+      expect(await lines(run(s, 'alice', 'CRT t1'))).toEqual(['Thread t1 created']);
+      expect(await lines(run(s, 'bob', 'CRT t1'))).toEqual(['Thread t1 exists']);
+      const again = replyOf(await run(s, 'bob', 'CRT t1'));
+      expect(again.status).toBe('error');
+    });
+
+    it('logs "U issued CMD command" for every command', async () => {
+      const s = await make();
+      expect((await run(s, 'alice', 'CRT t1')).log).toEqual(['alice issued CRT command']);
+      expect((await run(s, 'alice', 'LST')).log).toEqual(['alice issued LST command']);
+    });
+
+    it('MSG appends a numbered message, keeping the spacing of the text', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      expect(await lines(run(s, 'alice', 'MSG t1 hello  there'))).toEqual(['Message posted to t1 thread']);
+      expect(await lines(run(s, 'bob', 'MSG t1 second: one'))).toEqual(['Message posted to t1 thread']);
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['1 alice: hello  there', '2 bob: second: one']);
+    });
+
+    it('a command naming a missing thread prints "Thread X does not exist" and logs "Incorrect thread specified"', async () => {
+      const s = await make();
+      for (const line of ['MSG nope hi', 'DLT nope 1', 'EDT nope 1 x', 'RDT nope', 'UPD nope f', 'DWN nope f', 'RMV nope']) {
+        const o = await run(s, 'alice', line);
+        expect(replyOf(o).lines).toEqual(['Thread nope does not exist']);
+        expect(replyOf(o).status).toBe('error');
+        expect(o.log).toEqual([`alice issued ${line.slice(0, 3)} command`, 'Incorrect thread specified']);
+      }
+    });
+
+    it('DLT deletes the author’s message and renumbers the later ones', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'alice', 'MSG t1 one');
+      await run(s, 'bob', 'MSG t1 two');
+      await run(s, 'alice', 'MSG t1 three');
+      expect(await lines(run(s, 'alice', 'DLT t1 1'))).toEqual(['The message has been deleted']);
+      expect(await lines(run(s, 'alice', 'RDT t1'))).toEqual(['1 bob: two', '2 alice: three']);
+    });
+
+    it('DLT and EDT refuse another user’s message', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'alice', 'MSG t1 one');
+      expect(await lines(run(s, 'bob', 'DLT t1 1'))).toEqual(['The message belongs to another user and cannot be edited']);
+      expect(await lines(run(s, 'bob', 'EDT t1 1 hacked'))).toEqual(['The message belongs to another user and cannot be edited']);
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['1 alice: one']);
+    });
+
+    it('DLT and EDT of a message number that does not exist print and log "Invalid message number"', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'alice', 'MSG t1 one');
+      await upload(s, 't1', 'f.txt', 'alice', Buffer.from('x'));
+      for (const line of ['DLT t1 0', 'DLT t1 2', 'DLT t1 99999999999999999999', 'EDT t1 2 x', 'EDT t1 0 x']) {
+        const o = await run(s, 'alice', line);
+        expect(replyOf(o).lines).toEqual(['Invalid message number']);
+        expect(o.log).toEqual([`alice issued ${line.slice(0, 3)} command`, 'Invalid message number']);
+      }
+    });
+
+    it('EDT replaces the text of the author’s message, keeping its number', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'bob', 'MSG t1 first');
+      await run(s, 'alice', 'MSG t1 second');
+      expect(await lines(run(s, 'alice', 'EDT t1 2 new   text'))).toEqual(['The message has been edited']);
+      expect(await lines(run(s, 'alice', 'RDT t1'))).toEqual(['1 bob: first', '2 alice: new   text']);
+    });
+
+    it('LST lists titles, or "No threads to list"', async () => {
+      const s = await make();
+      const empty = replyOf(await run(s, 'alice', 'LST'));
+      expect(empty.lines).toEqual(['No threads to list']);
+      expect(empty.status).toBe('ok');
+      await run(s, 'alice', 'CRT beta');
+      await run(s, 'bob', 'CRT alpha');
+      const listed = replyOf(await run(s, 'alice', 'LST'));
+      expect(listed.lines).toEqual(['The list of active threads:', 'alpha', 'beta']);
+      expect(listed.data).toEqual({ kind: 'threadList', titles: ['alpha', 'beta'] });
+    });
+
+    it('RDT shows the lines after the creator, the upload line unnumbered, or "Thread X is empty"', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['Thread t1 is empty']);
+      await run(s, 'bob', 'MSG t1 hi');
+      expect(E.isRight(await upload(s, 't1', 'a.bin', 'bob', Buffer.from([1, 2, 3])))).toBe(true);
+      await run(s, 'alice', 'MSG t1 yo');
+      const r = replyOf(await run(s, 'bob', 'RDT t1'));
+      expect(r.lines).toEqual(['1 bob: hi', 'bob uploaded a.bin', '2 alice: yo']);
+      expect(r.data).toEqual({ kind: 'threadLines', title: 't1', lines: r.lines });
+    });
+
+    it('UPD approves a transfer; after commit the upload is recorded and a second UPD is refused', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      const o = await run(s, 'bob', 'UPD t1 data.bin');
+      expect(o.kind).toBe('transfer');
+      if (o.kind !== 'transfer') return;
+      expect(o.transfer).toEqual({ direction: 'upload', thread: 't1', filename: 'data.bin', username: 'bob', size: null, completionLine: 'data.bin uploaded to t1 thread' });
+      expect(o.log).toEqual(['bob issued UPD command']);
+      expect(E.isRight(await upload(s, 't1', 'data.bin', 'bob', Buffer.from('payload')))).toBe(true);
+      expect(await lines(run(s, 'alice', 'UPD t1 data.bin'))).toEqual(['File already exists in Thread t1']);
+      expect(E.isLeft(await upload(s, 't1', 'data.bin', 'bob', Buffer.from('again')))).toBe(true);
+    });
+
+    it('an aborted upload leaves no upload line and no file', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      const w = await s.beginUpload('t1', 'half.bin', 'alice')();
+      if (E.isLeft(w)) throw new Error('beginUpload failed');
+      w.right.stream.write(Buffer.from('partial'));
+      await w.right.abort();
+      expect(await lines(run(s, 'alice', 'RDT t1'))).toEqual(['Thread t1 is empty']);
+      expect(await lines(run(s, 'alice', 'DWN t1 half.bin'))).toEqual(['File does not exist in Thread t1']);
+      expect(E.isLeft(await w.right.commit())).toBe(true);
+    });
+
+    it('DWN of an uploaded file approves a transfer with its size; of another, "File does not exist in Thread X"', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      expect(await lines(run(s, 'bob', 'DWN t1 x.bin'))).toEqual(['File does not exist in Thread t1']);
+      const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+      await upload(s, 't1', 'x.bin', 'alice', bytes);
+      const o = await run(s, 'bob', 'DWN t1 x.bin');
+      if (o.kind !== 'transfer') throw new Error('expected a transfer');
+      expect(o.transfer).toEqual({ direction: 'download', thread: 't1', filename: 'x.bin', username: 'bob', size: 5000, completionLine: 'x.bin successfully downloaded' });
+      const d = await s.openDownload('t1', 'x.bin')();
+      if (E.isLeft(d)) throw new Error('openDownload failed');
+      expect(d.right.size).toBe(5000);
+      expect((await readAll(d.right.stream)).equals(bytes)).toBe(true);
+    });
+
+    it('RMV: only the creator removes; the thread and its uploads go', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await upload(s, 't1', 'f.txt', 'bob', Buffer.from('x'));
+      expect(await lines(run(s, 'bob', 'RMV t1'))).toEqual(['The thread was created by another user and cannot be removed']);
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      expect(await lines(run(s, 'alice', 'LST'))).toEqual(['No threads to list']);
+      const d = await s.openDownload('t1', 'f.txt')();
+      expect(E.isLeft(d)).toBe(true);
+      // The name is free again, and the old upload does not come back.
+      expect(await lines(run(s, 'bob', 'CRT t1'))).toEqual(['Thread t1 created']);
+      expect(await lines(run(s, 'bob', 'DWN t1 f.txt'))).toEqual(['File does not exist in Thread t1']);
+    });
+
+    it('XIT says Goodbye, logs "U exited" and ends the session', async () => {
+      const s = await make();
+      const o = await run(s, 'alice', 'XIT');
+      expect(o).toEqual({
+        kind: 'reply',
+        reply: { type: 'reply', id: 'r1', status: 'ok', lines: ['Goodbye'], data: { kind: 'goodbye' } },
+        log: ['alice issued XIT command', 'alice exited'],
+        logout: true,
+      });
+    });
+
+    it('bad arguments reaching the server are refused with the grammar’s line', async () => {
+      const s = await make();
+      const session = { username: 'alice', connectionKey: 'c' };
+      const { dispatch } = await import('../src/index.js');
+      const tooFew = await dispatch(s, session, 'x', 'CRT', [])();
+      expect(replyOf(tooFew).lines).toEqual(['Incorrect syntax for CRT']);
+      expect(tooFew.log).toEqual(['alice issued CRT command']);
+      expect(replyOf(await dispatch(s, session, 'x', 'CRT', ['../etc'])()).lines).toEqual(["Invalid thread title: must not contain '/'"]);
+      expect(replyOf(await dispatch(s, session, 'x', 'MSG', ['t', 'a\nb'])()).lines).toEqual(['Invalid message: must not contain control characters']);
+      expect(replyOf(await dispatch(s, session, 'x', 'DLT', ['t', '-1'])()).lines).toEqual(['Incorrect syntax for DLT']);
+    });
+
+    it('concurrent commands on one thread never lose or interleave writes', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT busy');
+      const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+      await Promise.all(users.map((u) => run(s, u, `MSG busy from ${u}`)));
+      const shown = await lines(run(s, 'alice', 'RDT busy'));
+      expect(shown).toHaveLength(40);
+      expect(shown.map((l) => l.split(' ')[0])).toEqual(users.map((_, i) => String(i + 1)));
+      expect(new Set(shown.map((l) => l.replace(/^\d+ /, '')))).toEqual(new Set(users.map((u) => `${u}: from ${u}`)));
+    });
+
+    describe('login', () => {
+      const req = (id: string, cmd: Request['cmd'], ...args: string[]): Request => ({ id, username: '', cmd, args });
+      const step = async (store: ForumStore, registry: ReturnType<typeof createSessionRegistry>, key: string, state: AuthState, r: Request) =>
+        handleRequest({ store, registry, connectionKey: key }, state, r)();
+
+      it('new user: prompts for a new password, creates the account, welcomes', async () => {
+        const s = await make();
+        const reg = createSessionRegistry();
+        const a = await step(s, reg, 'c1', INITIAL_AUTH_STATE, req('1', 'username', 'carol'));
+        expect(a.outcome.log).toEqual(['Client authenticating']);
+        expect(a.outcome.kind === 'reply' && a.outcome.reply.data).toEqual({ kind: 'auth', next: 'newPassword' });
+        const b = await step(s, reg, 'c1', a.state, req('2', 'newPassword', 'pw1'));
+        expect(b.outcome.kind === 'reply' && b.outcome.reply.lines).toEqual(['Welcome to the forum']);
+        expect(b.outcome.log).toEqual(['New user', 'carol successfully logged in']);
+        expect(b.state).toEqual({ step: 'authenticated', session: { username: 'carol', connectionKey: 'c1' } });
+        const acct = await s.getAccount('carol')();
+        expect(acct).toEqual(E.right({ _tag: 'Some', value: { username: 'carol', password: 'pw1' } }));
+      });
+
+      it('known user: wrong password, then right password; a second client is refused', async () => {
+        const s = await make();
+        await s.createAccount({ username: 'dave', password: 'secret' })();
+        const reg = createSessionRegistry();
+        const a = await step(s, reg, 'c1', INITIAL_AUTH_STATE, req('1', 'username', 'dave'));
+        expect(a.outcome.kind === 'reply' && a.outcome.reply.data).toEqual({ kind: 'auth', next: 'password' });
+        const wrong = await step(s, reg, 'c1', a.state, req('2', 'password', 'nope'));
+        expect(wrong.outcome.kind === 'reply' && wrong.outcome.reply.lines).toEqual(['Invalid password']);
+        expect(wrong.outcome.log).toEqual(['Incorrect password']);
+        expect(wrong.state).toEqual(INITIAL_AUTH_STATE);
+        const a2 = await step(s, reg, 'c1', wrong.state, req('3', 'username', 'dave'));
+        const right = await step(s, reg, 'c1', a2.state, req('4', 'password', 'secret'));
+        expect(right.outcome.kind === 'reply' && right.outcome.reply.lines).toEqual(['Welcome to the forum']);
+        expect(right.outcome.log).toEqual(['dave successful login']);
+
+        const other = await step(s, reg, 'c2', INITIAL_AUTH_STATE, req('1', 'username', 'dave'));
+        expect(other.outcome.kind === 'reply' && other.outcome.reply.lines).toEqual(['dave has already logged in']);
+        expect(other.outcome.kind === 'reply' && other.outcome.reply.data).toEqual({ kind: 'auth', next: 'username' });
+
+        const bye = await step(s, reg, 'c1', right.state, req('5', 'XIT'));
+        expect(bye.state).toEqual({ step: 'closed' });
+        expect(reg.holder('dave')).toBeUndefined();
+      });
+
+      it('commands before login are refused; the request username is never trusted', async () => {
+        const s = await make();
+        const reg = createSessionRegistry();
+        const early = await step(s, reg, 'c1', INITIAL_AUTH_STATE, { id: '1', username: 'mallory', cmd: 'CRT', args: ['t'] });
+        expect(early.outcome.kind === 'reply' && early.outcome.reply.lines).toEqual(['Please log in first']);
+        expect(await lines(run(s, 'x', 'LST'))).toEqual(['No threads to list']);
+        const authed: AuthState = { step: 'authenticated', session: { username: 'erin', connectionKey: 'c1' } };
+        await step(s, reg, 'c1', authed, { id: '2', username: 'mallory', cmd: 'CRT', args: ['t'] });
+        const th = await s.getThread('t')();
+        expect(E.isRight(th) && th.right._tag === 'Some' && th.right.value.creator).toBe('erin');
+      });
+    });
+  });
+};

@@ -1,0 +1,412 @@
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { formatAddress, parseAddress } from '../core/sans-io.js';
+import type { PeerAddress } from '../core/sans-io.js';
+import { EventHeap } from '../testing/event-heap.js';
+import { LinkImpairment, addLinkStats, checkedLinkConfig, emptyLinkStats } from '../testing/impairment.js';
+import type { LinkConfig, LinkStats, MutableLinkStats } from '../testing/impairment.js';
+import { deriveRandom } from '../testing/prng.js';
+
+/** Options of `startLossyRelay`; the `LinkConfig` fields apply to each direction. */
+export interface LossyRelayOptions extends LinkConfig {
+  /** Port clients send to; 0 (default) picks an ephemeral one. */
+  readonly listenPort?: number;
+  /** Default `127.0.0.1`. */
+  readonly listenHost?: string;
+  /** Default `127.0.0.1`. */
+  readonly targetHost?: string;
+  readonly targetPort: number;
+  /** Seeds the impairment streams; client n (in order of first datagram) gets streams derived from (seed, n). */
+  readonly seed: number;
+  /** Datagrams from new clients beyond this many are dropped. Default 10,000. */
+  readonly maxClients?: number;
+  /** A client silent this long in both directions is forgotten and its socket closed. Default 60,000 ms. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Counters of a running relay. */
+export interface LossyRelayStats {
+  /** Clients with live state. */
+  readonly clients: number;
+  /** Clients forgotten after being idle. */
+  readonly expiredClients: number;
+  /** Datagrams dropped because `maxClients` was reached. */
+  readonly rejectedDatagrams: number;
+  /** Datagrams waiting out their delay. */
+  readonly pending: number;
+  /** Summed over all clients, live and expired. */
+  readonly clientToServer: LinkStats;
+  readonly serverToClient: LinkStats;
+}
+
+/** A running relay. */
+export interface LossyRelay {
+  /** The port clients send to. */
+  readonly port: number;
+  stats(): LossyRelayStats;
+  /** Closes every socket and timer; resolves when the sockets are closed. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly at: number;
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
+/** One impaired direction with real timers: one timer armed for the earliest pending datagram. */
+class Pipe {
+  private readonly queue = new EventHeap<Pending>();
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(
+    readonly impairment: LinkImpairment,
+    private readonly forward: (data: Uint8Array) => void,
+  ) {}
+
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  push(data: Uint8Array): void {
+    const now = performance.now();
+    for (const d of this.impairment.transmit(now, data)) this.queue.push({ at: d.at, seq: this.seq++, data: d.data });
+    this.flush();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queue.clear();
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.flush();
+  };
+
+  private flush(): void {
+    // Node timers have 1 ms granularity and may fire just under the mark.
+    const horizon = performance.now() + 0.5;
+    for (let next = this.queue.peek(); next !== undefined && next.at <= horizon; next = this.queue.peek()) {
+      this.queue.pop();
+      this.impairment.stats.deliveredDatagrams++;
+      this.impairment.stats.deliveredBytes += next.data.length;
+      this.forward(next.data);
+    }
+    const next = this.queue.peek();
+    if (next === undefined || next.at >= this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = next.at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, next.at - performance.now()));
+  }
+}
+
+interface Client {
+  readonly socket: dgram.Socket;
+  readonly up: Pipe;
+  readonly down: Pipe;
+  lastActive: number;
+}
+
+function socketType(host: string): dgram.SocketType {
+  return isIP(host) === 6 ? 'udp6' : 'udp4';
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * Starts a UDP relay that forwards datagrams between clients and one target
+ * through the same impairment model as the simulator, with real time. Each
+ * client gets its own upstream socket, so the target sees one address per
+ * client and replies find their way back.
+ */
+export async function startLossyRelay(options: LossyRelayOptions): Promise<LossyRelay> {
+  const link = checkedLinkConfig(options);
+  const listenHost = options.listenHost ?? '127.0.0.1';
+  const targetHost = options.targetHost ?? '127.0.0.1';
+  const targetPort = options.targetPort;
+  const maxClients = options.maxClients ?? 10_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  if (!(Number.isInteger(targetPort) && targetPort > 0 && targetPort <= 65535)) {
+    throw new RangeError(`targetPort must be an integer in 1..65535, got ${targetPort}`);
+  }
+  const upstreamBindHost = isLoopback(targetHost) ? (socketType(targetHost) === 'udp6' ? '::1' : '127.0.0.1') : undefined;
+  const targetIsIp = isIP(targetHost) !== 0;
+
+  const clients = new Map<PeerAddress, Client>();
+  const retiredUp: MutableLinkStats = emptyLinkStats();
+  const retiredDown: MutableLinkStats = emptyLinkStats();
+  let clientCounter = 0;
+  let expiredClients = 0;
+  let rejectedDatagrams = 0;
+  let closed = false;
+
+  const main = dgram.createSocket(socketType(listenHost));
+  const closeSocket = (socket: dgram.Socket): Promise<void> =>
+    new Promise((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  const safeSend = (socket: dgram.Socket, data: Uint8Array, port: number, host: string): void => {
+    if (closed) return;
+    try {
+      socket.send(data, port, host, () => {});
+    } catch {
+      // The socket was closed under us (client expiry); the datagram is lost, as on a real network.
+    }
+  };
+
+  const dropClient = (key: PeerAddress, client: Client): Promise<void> => {
+    clients.delete(key);
+    client.up.stop();
+    client.down.stop();
+    addLinkStats(retiredUp, client.up.impairment.stats);
+    addLinkStats(retiredDown, client.down.impairment.stats);
+    return closeSocket(client.socket);
+  };
+
+  const clientFor = (host: string, port: number): Client | undefined => {
+    const key = formatAddress(host, port);
+    const existing = clients.get(key);
+    if (existing !== undefined) return existing;
+    if (clients.size >= maxClients) return undefined;
+    const n = clientCounter++;
+    const socket = dgram.createSocket(socketType(targetHost));
+    socket.on('error', () => {});
+    socket.bind({ port: 0, ...(upstreamBindHost !== undefined ? { address: upstreamBindHost } : {}) });
+    const client: Client = {
+      socket,
+      up: new Pipe(new LinkImpairment(link, deriveRandom(options.seed, `relay:${n}:up`)), (d) =>
+        safeSend(socket, d, targetPort, targetHost),
+      ),
+      down: new Pipe(new LinkImpairment(link, deriveRandom(options.seed, `relay:${n}:down`)), (d) =>
+        safeSend(main, d, port, host),
+      ),
+      lastActive: performance.now(),
+    };
+    socket.on('message', (msg, rinfo) => {
+      // Only the target may answer through a client's upstream socket.
+      if (rinfo.port !== targetPort || (targetIsIp && rinfo.address !== targetHost)) return;
+      client.lastActive = performance.now();
+      client.down.push(msg);
+    });
+    clients.set(key, client);
+    return client;
+  };
+
+  main.on('message', (msg, rinfo) => {
+    const client = clientFor(rinfo.address, rinfo.port);
+    if (client === undefined) {
+      rejectedDatagrams++;
+      return;
+    }
+    client.lastActive = performance.now();
+    client.up.push(msg);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    main.once('error', reject);
+    main.bind({ port: options.listenPort ?? 0, address: listenHost }, () => {
+      main.off('error', reject);
+      main.on('error', () => {});
+      resolve();
+    });
+  });
+
+  const sweep = setInterval(
+    () => {
+      const cutoff = performance.now() - idleTimeoutMs;
+      for (const [key, client] of clients) {
+        if (client.lastActive < cutoff && client.up.pending === 0 && client.down.pending === 0) {
+          expiredClients++;
+          void dropClient(key, client);
+        }
+      }
+    },
+    Math.max(10, Math.min(idleTimeoutMs / 2, 10_000)),
+  );
+  sweep.unref();
+
+  return {
+    port: main.address().port,
+    stats: () => {
+      const up = addLinkStats(emptyLinkStats(), retiredUp);
+      const down = addLinkStats(emptyLinkStats(), retiredDown);
+      let pending = 0;
+      for (const c of clients.values()) {
+        addLinkStats(up, c.up.impairment.stats);
+        addLinkStats(down, c.down.impairment.stats);
+        pending += c.up.pending + c.down.pending;
+      }
+      return { clients: clients.size, expiredClients, rejectedDatagrams, pending, clientToServer: up, serverToClient: down };
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweep);
+      const closing = [...clients].map(([key, client]) => dropClient(key, client));
+      closing.push(closeSocket(main));
+      await Promise.all(closing);
+    },
+  };
+}
+
+/** Usage line of the `rudp-relay` command. */
+export const RELAY_USAGE =
+  'usage: rudp-relay --target HOST:PORT [--listen [HOST:]PORT] [--loss P] [--dup P] [--reorder P] ' +
+  '[--delay MS] [--jitter MS] [--burst MEAN_LEN] [--seed N] [--help]';
+
+/** What the command line asked for. */
+export type RelayCommand = { readonly kind: 'help' } | { readonly kind: 'run'; readonly options: LossyRelayOptions };
+
+/** A parse result: errors are values. */
+export type RelayArgsResult = { readonly ok: true; readonly value: RelayCommand } | { readonly ok: false; readonly error: string };
+
+const fail = (error: string): RelayArgsResult => ({ ok: false, error });
+
+function parseNumber(name: string, text: string | undefined, min: number, max: number): number | string | undefined {
+  if (text === undefined) return undefined;
+  const v = text.trim() === '' ? Number.NaN : Number(text);
+  if (!(v >= min && v <= max)) return `--${name} must be a number in [${min}, ${max}], got '${text}'`;
+  return v;
+}
+
+/** Parses `rudp-relay` arguments (node:util parseArgs, strict). */
+export function parseRelayArgs(argv: readonly string[]): RelayArgsResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        target: { type: 'string' },
+        loss: { type: 'string' },
+        dup: { type: 'string' },
+        reorder: { type: 'string' },
+        delay: { type: 'string' },
+        jitter: { type: 'string' },
+        burst: { type: 'string' },
+        seed: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+  if (values.help === true) return { ok: true, value: { kind: 'help' } };
+  if (values.target === undefined) return fail('--target HOST:PORT is required');
+  const target = parseAddress(values.target);
+  if (target === undefined || target.port === 0) return fail(`--target must be HOST:PORT, got '${values.target}'`);
+  let listenHost = '127.0.0.1';
+  let listenPort = 0;
+  if (values.listen !== undefined) {
+    const asPort = /^\d{1,5}$/.test(values.listen) ? Number(values.listen) : undefined;
+    const asAddress = asPort === undefined ? parseAddress(values.listen) : undefined;
+    if (asPort !== undefined && asPort <= 65535) listenPort = asPort;
+    else if (asAddress !== undefined) ({ host: listenHost, port: listenPort } = asAddress);
+    else return fail(`--listen must be PORT or HOST:PORT, got '${values.listen}'`);
+  }
+  const numbers = {
+    loss: parseNumber('loss', values.loss, 0, 1),
+    duplicate: parseNumber('dup', values.dup, 0, 1),
+    reorder: parseNumber('reorder', values.reorder, 0, 1),
+    delayMs: parseNumber('delay', values.delay, 0, 600_000),
+    jitterMs: parseNumber('jitter', values.jitter, 0, 600_000),
+    burst: parseNumber('burst', values.burst, 1, 1_000_000),
+    seed: parseNumber('seed', values.seed, 0, Number.MAX_SAFE_INTEGER),
+  };
+  for (const v of Object.values(numbers)) if (typeof v === 'string') return fail(v);
+  const num = (v: number | string | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
+  const burst = num(numbers.burst);
+  const options: LossyRelayOptions = {
+    listenHost,
+    listenPort,
+    targetHost: target.host,
+    targetPort: target.port,
+    seed: num(numbers.seed) ?? 1,
+    loss: num(numbers.loss) ?? 0,
+    duplicate: num(numbers.duplicate) ?? 0,
+    reorder: num(numbers.reorder) ?? 0,
+    delayMs: num(numbers.delayMs) ?? 0,
+    jitterMs: num(numbers.jitterMs) ?? 0,
+    ...(burst !== undefined ? { burst: { meanBurstLength: burst } } : {}),
+  };
+  return { ok: true, value: { kind: 'run', options } };
+}
+
+/** Where the command writes, and (for tests) a way to stop it besides SIGINT/SIGTERM. */
+export interface RelayCliIo {
+  readonly print: (line: string) => void;
+  readonly printError: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+const defaultIo: RelayCliIo = {
+  print: (line) => process.stdout.write(`${line}\n`),
+  printError: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * The `rudp-relay` command. Resolves with the exit code (also set on
+ * `process.exitCode`): 0 after `--help` or a clean stop on SIGINT/SIGTERM,
+ * 2 on bad arguments, 1 if the relay cannot start.
+ */
+export async function runRelayCli(argv: readonly string[], io: RelayCliIo = defaultIo): Promise<number> {
+  const done = (code: number): number => {
+    process.exitCode = code;
+    return code;
+  };
+  const parsed = parseRelayArgs(argv);
+  if (!parsed.ok) {
+    io.printError(`rudp-relay: ${parsed.error}`);
+    io.printError(RELAY_USAGE);
+    return done(2);
+  }
+  if (parsed.value.kind === 'help') {
+    io.print(RELAY_USAGE);
+    return done(0);
+  }
+  const options = parsed.value.options;
+  let relay: LossyRelay;
+  try {
+    relay = await startLossyRelay(options);
+  } catch (e) {
+    io.printError(`rudp-relay: cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    return done(1);
+  }
+  const listen = formatAddress(options.listenHost ?? '127.0.0.1', relay.port);
+  const target = formatAddress(options.targetHost ?? '127.0.0.1', options.targetPort);
+  io.print(`relay listening on ${listen} -> ${target}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (io.signal?.aborted === true) stop();
+    else io.signal?.addEventListener('abort', stop);
+  });
+  await relay.close();
+  const s = relay.stats();
+  io.print(
+    `relay stopped: client->server ${s.clientToServer.sentDatagrams} in, ${s.clientToServer.deliveredDatagrams} out; ` +
+      `server->client ${s.serverToClient.sentDatagrams} in, ${s.serverToClient.deliveredDatagrams} out`,
+  );
+  return done(0);
+}

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
@@ -265,9 +265,15 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
         if (isEnoent(e)) return E.left({ kind: 'noFile', title, filename });
         throw e;
       }
-      const size = (await h.stat()).size;
-      // The stream owns the descriptor: a later RMV unlinks the name, not the bytes being read.
-      const stream = createReadStream('', { fd: h.fd, autoClose: true });
+      let size: number;
+      try {
+        size = (await h.stat()).size;
+      } catch (e) {
+        await h.close();
+        throw e;
+      }
+      // The stream owns the handle: a later RMV unlinks the name, not the bytes being read.
+      const stream = h.createReadStream({ autoClose: true });
       return E.right({ stream, size });
     });
 

@@ -1,0 +1,29 @@
+/**
+ * `rudp/core`: the sans-IO transport. Drive an `Endpoint` with datagrams and
+ * time from any I/O layer (the Node adapter, the simulator, your own).
+ */
+export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } from './core/endpoint.js';
+export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
+export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
+export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
+export { type CongestionController, type CongestionControllerFactory, type AckSample, FixedWindow } from './core/congestion.js';
+export { Bbr } from './core/bbr.js';
+export { RttEstimator } from './core/rtt.js';
+export { RangeSet } from './core/range-set.js';
+export { CookieJar } from './core/cookie.js';
+export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';
+export { crc32c } from './wire/crc32c.js';
+export {
+  parseHeader,
+  PacketWriter,
+  PacketType,
+  MAX_DATAGRAM,
+  PROTOCOL_VERSION,
+  HEADER_SIZE,
+  encodeInitial,
+  decodeInitial,
+  encodeRetry,
+  encodeAccept,
+} from './wire/packet.js';
+export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, type Frame, type PnRange } from './wire/frame.js';
+export { writeVarint, varintSize, Reader } from './wire/varint.js';

@@ -1,0 +1,834 @@
+/**
+ * One rudp connection: the send queue, acknowledgements, loss recovery
+ * (RFC 9002 style), flow control, keepalive, idle timeout and close. Pure:
+ * `now` is always passed in and datagrams are polled out; the `Endpoint`
+ * routes datagrams and timers to it.
+ */
+import type { ConnectionConfig } from './config.js';
+import type { CongestionController } from './congestion.js';
+import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
+import { type ChunkRef, OutgoingMessage } from './outgoing-message.js';
+import { RangeSet } from './range-set.js';
+import { Reassembly } from './reassembly.js';
+import { RttEstimator } from './rtt.js';
+import type { PeerAddress } from './sans-io.js';
+import {
+  type AckFrame,
+  type Frame,
+  type PnRange,
+  MAX_CLOSE_REASON,
+  ackFrameSize,
+  fragmentHeaderSize,
+  parseFrames,
+  writeAck,
+  writeClose,
+  writeFragment,
+  writeMaxData,
+  writePing,
+} from '../wire/frame.js';
+import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE, encodeInitial } from '../wire/packet.js';
+import { varintSize } from '../wire/varint.js';
+
+/** Room kept in a full data packet so a small ACK still fits beside the chunk. */
+const ACK_ROOM = 16;
+/** Fragment header room for any message up to 2^30 bytes and ids up to 2^30. */
+const FRAGMENT_HEADER_ROOM = 16;
+/** First retransmission interval of the client's INITIAL, ms. */
+const INITIAL_RESEND_MS = 250;
+/** Most probe packets sent when the probe timer fires. */
+const PTO_PROBES = 2;
+
+/** Lifecycle of a connection. */
+export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
+
+/** Counters reported by `Connection.stats()`. */
+export interface ConnectionStats {
+  readonly packetsSent: number;
+  readonly packetsReceived: number;
+  readonly packetsRetransmitted: number;
+  readonly packetsLost: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly duplicatePackets: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  readonly srttMs: number;
+  readonly rttVarMs: number;
+  readonly minRttMs: number;
+  readonly cwndBytes: number;
+  readonly bytesInFlight: number;
+  readonly congestionController: string;
+}
+
+/** What a connection needs from its endpoint. */
+export interface ConnectionHost {
+  emit(event: EndpointEvent): void;
+  /** The connection has a whole message for the application. */
+  readable(connection: Connection): void;
+}
+
+interface SentPacket {
+  readonly pn: number;
+  readonly timeSent: number;
+  readonly size: number;
+  readonly chunks: readonly ChunkRef[];
+  readonly retransmission: boolean;
+  /** Largest pn our ACK frame in this packet covered (-1 if none). */
+  readonly ackLargest: number;
+  readonly carriedMaxData: boolean;
+  readonly delivered: number;
+  readonly deliveredTime: number;
+  readonly firstSentTime: number;
+  readonly appLimited: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
+export class Connection {
+  /** Current lifecycle state. */
+  state: ConnectionState;
+  /** Application data: attach whatever you like. */
+  userData: unknown;
+  /** Set once closed. */
+  closeReason: CloseReason | undefined;
+
+  private readonly rtt = new RttEstimator();
+  private readonly cc: CongestionController;
+  private readonly received: RangeSet = new RangeSet();
+  private readonly reassembly: Reassembly;
+  private readonly sent = new Map<number, SentPacket>();
+  private readonly outbox: OutgoingMessage[] = [];
+  private outboxHead = 0;
+  private retransmit: ChunkRef[] = [];
+  private readonly chunkSize: number;
+
+  private nextPn = 1;
+  private nextMessageId = 0;
+  private streamEnd = 0;
+  private peerLimit: number;
+  private consumed = 0;
+  private advertisedLimit: number;
+  private maxDataDirty = false;
+
+  private largestAcked = -1;
+  private ackFloor = -1;
+  private bytesInFlight = 0;
+  private lossTime = Number.POSITIVE_INFINITY;
+  private ptoCount = 0;
+  private probesDue = 0;
+  private lastAckElicitingSent = 0;
+  private lastReceived: number;
+  private readonly createdAt: number;
+
+  private ackDue = Number.POSITIVE_INFINITY;
+  private ackElicitingUnacked = 0;
+  private largestReceivedTime = 0;
+  private pingDue = false;
+
+  private delivered = 0;
+  private deliveredTime = 0;
+  private firstSentTime = 0;
+  private paceTokens: number;
+  private paceTime = 0;
+
+  private initialDue = 0;
+  private initialInterval = INITIAL_RESEND_MS;
+  private token: Uint8Array = new Uint8Array(0);
+  private acceptDue = false;
+  private closeFrame: { code: number; reason: Uint8Array } | undefined;
+  private closeSendDue = false;
+  private drainUntil = 0;
+  private pendingClose: CloseReason | undefined;
+  private paused = false;
+  private closeRequested = false;
+
+  private stat = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    packetsRetransmitted: 0,
+    packetsLost: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    duplicatePackets: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+  };
+
+  constructor(
+    private readonly host: ConnectionHost,
+    private readonly config: ConnectionConfig,
+    /** Which side of the handshake this is. */
+    readonly role: 'client' | 'server',
+    /** The connection id the peer puts in packets to us. */
+    readonly localCid: number,
+    /** The connection id we put in packets to the peer (0 until the client learns it). */
+    public remoteCid: number,
+    /** The peer's (validated) address. */
+    readonly remote: PeerAddress,
+    now: number,
+    peerWindow: number,
+  ) {
+    this.cc = config.congestion(config.mtu);
+    this.reassembly = new Reassembly(config.receiveWindow);
+    this.chunkSize = config.mtu - HEADER_SIZE - TRAILER_SIZE - FRAGMENT_HEADER_ROOM - ACK_ROOM;
+    this.peerLimit = peerWindow;
+    this.advertisedLimit = config.receiveWindow;
+    this.lastReceived = now;
+    this.createdAt = now;
+    this.lastActivity = now;
+    this.paceTokens = 2 * config.mtu;
+    this.paceTime = now;
+    this.state = role === 'client' ? 'handshake' : 'established';
+    this.acceptDue = role === 'server';
+  }
+
+  // ---------------------------------------------------------------- application calls
+
+  /**
+   * Queues a message for reliable, ordered delivery and returns its id; an
+   * `acked` event with that id follows once the peer has all of it.
+   * Throws a `RangeError` if the message exceeds the peer's receive window
+   * and an `Error` if the connection is closing or closed.
+   */
+  send(data: Uint8Array): number {
+    if (this.state !== 'handshake' && this.state !== 'established') {
+      throw new Error(`rudp: cannot send on a ${this.state} connection`);
+    }
+    if (data.length > this.config.receiveWindow) {
+      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the receive window of ${this.config.receiveWindow} bytes`);
+    }
+    const m = new OutgoingMessage(this.nextMessageId++, data, this.streamEnd, this.chunkSize);
+    this.streamEnd += data.length;
+    this.outbox.push(m);
+    this.stat.messagesSent++;
+    return m.id;
+  }
+
+  /**
+   * Graceful close: what is queued is still delivered, then the peer is told.
+   * The `closed` event follows (at the latest after the idle timeout).
+   */
+  close(now: number): void {
+    this.lastActivity = Math.max(this.lastActivity, now);
+    // During the handshake the close waits for it, so what was queued is still delivered.
+    if (this.state === 'handshake') this.closeRequested = true;
+    if (this.state === 'established') this.state = 'closing';
+  }
+
+  /** Abrupt close: queued data is dropped and the peer is told at once. */
+  destroy(now: number, code = 1, reason = 'closed'): void {
+    this.lastActivity = Math.max(this.lastActivity, now);
+    if (this.state === 'draining' || this.state === 'closed') return;
+    if (this.state === 'handshake') {
+      this.finish('local', code, reason, false);
+      return;
+    }
+    this.startClose(this.lastActivity, { kind: 'local', code, message: reason });
+  }
+
+  /** Stops releasing messages to the application (they count against the receive window, so the sender stalls). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Resumes releasing messages. */
+  resume(): void {
+    this.paused = false;
+    if (this.hasMessage()) this.host.readable(this);
+  }
+
+  /** Whether reading is paused. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Whether a whole message is ready for the application. */
+  hasMessage(): boolean {
+    return !this.paused && this.reassemblyPeekable();
+  }
+
+  /** The next whole message, freeing its share of the receive window. */
+  readMessage(): Uint8Array | undefined {
+    if (this.paused) return undefined;
+    const m = this.reassembly.pop();
+    if (m === undefined) return undefined;
+    this.consumed += m.length;
+    this.stat.messagesReceived++;
+    const limit = this.consumed + this.config.receiveWindow;
+    // Announce more credit once a quarter of the window has been freed (or at once for small windows' last bytes).
+    if (limit - this.advertisedLimit >= this.config.receiveWindow / 4 || this.reassembly.buffered === 0) {
+      if (limit > this.advertisedLimit) {
+        this.advertisedLimit = limit;
+        this.maxDataDirty = true;
+      }
+    }
+    return m;
+  }
+
+  /** Bytes of messages queued but not yet acknowledged by the peer. */
+  get bufferedAmount(): number {
+    let n = 0;
+    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      if (!m.complete) n += m.data.length;
+    }
+    return n;
+  }
+
+  /** Counters and estimates. */
+  stats(): ConnectionStats {
+    return {
+      ...this.stat,
+      srttMs: this.rtt.srtt,
+      rttVarMs: this.rtt.rttvar,
+      minRttMs: Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : 0,
+      cwndBytes: this.cc.window(),
+      bytesInFlight: this.bytesInFlight,
+      congestionController: this.cc.name,
+    };
+  }
+
+  // ---------------------------------------------------------------- endpoint calls
+
+  /** Client: the server sent a RETRY with a cookie; send INITIAL again with it. */
+  handleRetry(now: number, token: Uint8Array): void {
+    if (this.state !== 'handshake') return;
+    this.token = token.slice();
+    this.initialDue = now;
+    this.answered = true;
+    this.lastReceived = now;
+  }
+
+  /** Client: the server accepted. */
+  handleAccept(now: number, serverCid: number, peerWindow: number): void {
+    if (this.state !== 'handshake') return;
+    this.remoteCid = serverCid;
+    this.peerLimit = peerWindow;
+    this.state = this.closeRequested ? 'closing' : 'established';
+    this.lastReceived = now;
+    // Karn: only an answer to an INITIAL that was not a timer resend gives an unambiguous sample.
+    if (!this.initialAmbiguous) this.rtt.update(now - this.lastInitialSent, 0);
+    this.host.emit({ type: 'connected', connection: this });
+  }
+
+  /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
+  handleInitialAgain(now: number): void {
+    this.acceptDue = true;
+    this.lastReceived = now;
+  }
+
+  /** A DATA packet for this connection (header already checked). */
+  handlePacket(now: number, pn: number, size: number, payload: Uint8Array): 'ok' | 'malformed' {
+    this.lastActivity = now;
+    if (this.state === 'handshake' || this.state === 'closed') return 'ok';
+    const frames = parseFrames(payload);
+    if (frames === undefined) return 'malformed';
+    this.stat.packetsReceived++;
+    this.stat.bytesReceived += size;
+    this.lastReceived = now;
+    const prevLargest = this.received.largest();
+    if (!this.received.insert(pn)) {
+      this.stat.duplicatePackets++;
+      // A duplicate still tells us our ACK may have been lost: ack again soon.
+      if (frames.some(isAckEliciting)) this.ackDue = Math.min(this.ackDue, now);
+      return 'ok';
+    }
+    if (this.state === 'draining') {
+      this.closeSendDue = true;
+      return 'ok';
+    }
+    let ackEliciting = false;
+    for (const f of frames) {
+      if (isAckEliciting(f)) ackEliciting = true;
+      this.handleFrame(now, f);
+      if (this.state !== 'established' && this.state !== 'closing') return 'ok';
+    }
+    if (pn > prevLargest) this.largestReceivedTime = now;
+    if (ackEliciting) {
+      this.ackElicitingUnacked++;
+      // A gap (loss or reordering) is news the sender needs at once to recover quickly.
+      const gap = pn !== prevLargest + 1;
+      if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
+      else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
+    }
+    return 'ok';
+  }
+
+  /** The next datagram to send, if any. */
+  pollTransmit(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    switch (this.state) {
+      case 'handshake':
+        return this.pollInitial(now, scratch);
+      case 'established':
+      case 'closing':
+        if (this.acceptDue) return this.pollAccept(scratch);
+        if (this.state === 'closing' && this.allAcked()) {
+          this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
+          return this.pollCloseFrame(now, scratch);
+        }
+        return this.pollData(now, scratch);
+      case 'draining':
+        return this.pollCloseFrame(now, scratch);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The earliest time something must happen, or `Infinity`. */
+  nextTimeout(): number {
+    switch (this.state) {
+      case 'closed':
+        return Number.POSITIVE_INFINITY;
+      case 'handshake':
+        return Math.min(this.initialDue, this.createdAt + this.config.handshakeTimeoutMs);
+      case 'draining':
+        return this.drainUntil;
+      default:
+        break;
+    }
+    let t = Math.min(this.lastReceived + this.config.idleTimeoutMs, this.ackDue, this.lossTime);
+    if (this.sent.size > 0 && this.hasAckElicitingInFlight()) t = Math.min(t, this.ptoDeadline());
+    if (this.config.keepAliveMs > 0 && !this.pingDue) t = Math.min(t, this.keepAliveDeadline());
+    const r = this.earliestRetransmit();
+    if (r > this.lastPollTime) t = Math.min(t, r);
+    if (this.pacingBlockedUntil > this.lastPollTime) t = Math.min(t, this.pacingBlockedUntil);
+    return t;
+  }
+
+  /** Runs whatever timers are due at `now`. */
+  handleTimeout(now: number): void {
+    this.lastActivity = now;
+    switch (this.state) {
+      case 'closed':
+        return;
+      case 'handshake':
+        if (now >= this.createdAt + this.config.handshakeTimeoutMs) {
+          this.finish('unreachable', 0, `no answer from ${this.remote} within ${this.config.handshakeTimeoutMs} ms`, false);
+        }
+        return;
+      case 'draining':
+        if (now >= this.drainUntil) this.finish(this.pendingClose?.kind ?? 'local', this.pendingClose?.code ?? 0, this.pendingClose?.message ?? 'closed', true);
+        return;
+      default:
+        break;
+    }
+    if (now >= this.lastReceived + this.config.idleTimeoutMs) {
+      this.finish('timeout', 0, `no packet from ${this.remote} for ${this.config.idleTimeoutMs} ms`, false);
+      return;
+    }
+    if (now >= this.lossTime) this.detectLosses(now);
+    if (this.hasAckElicitingInFlight() && now >= this.ptoDeadline()) {
+      this.ptoCount++;
+      this.probesDue = PTO_PROBES;
+      this.queueProbe(now);
+    }
+    if (this.config.keepAliveMs > 0 && now >= this.keepAliveDeadline()) {
+      this.pingDue = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- internals: receiving
+
+  private handleFrame(now: number, f: Frame): void {
+    switch (f.type) {
+      case 'ping':
+        return;
+      case 'ack':
+        this.handleAck(now, f);
+        return;
+      case 'fragment': {
+        const r = this.reassembly.accept(f);
+        if (r === 'new' && this.reassemblyPeekable() && !this.paused) this.host.readable(this);
+        return;
+      }
+      case 'max-data':
+        if (f.limit > this.peerLimit) this.peerLimit = f.limit;
+        return;
+      case 'close':
+        this.startClose(now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });
+        return;
+    }
+  }
+
+  private reassemblyPeekable(): boolean {
+    return this.reassembly.hasNext();
+  }
+
+  private handleAck(now: number, f: AckFrame): void {
+    const largest = (f.ranges[0] as PnRange).hi;
+    if (largest >= this.nextPn) return; // acknowledges a packet we never sent: ignore the frame
+    let newest: SentPacket | undefined;
+    let ackedBytes = 0;
+    const ranges = f.ranges;
+    let ri = ranges.length - 1;
+    for (const [pn, p] of this.sent) {
+      if (pn > largest) break;
+      while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
+      if (ri < 0) break;
+      const r = ranges[ri] as PnRange;
+      if (pn < r.lo) continue;
+      this.sent.delete(pn);
+      this.bytesInFlight -= p.size;
+      ackedBytes += p.size;
+      this.delivered += p.size;
+      newest = p;
+      if (p.ackLargest > this.ackFloor) this.ackFloor = p.ackLargest;
+      for (const c of p.chunks) this.ackChunk(c);
+    }
+    if (!newest) return;
+    this.deliveredTime = now;
+    if (largest > this.largestAcked) {
+      this.largestAcked = largest;
+      if (newest.pn === largest) this.rtt.update(now - newest.timeSent, Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs));
+    }
+    this.firstSentTime = newest.timeSent;
+    const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
+    this.ptoCount = 0;
+    this.detectLosses(now);
+    this.cc.onAck(now, {
+      ackedBytes,
+      bytesInFlight: this.bytesInFlight,
+      deliveryRate: interval > 0 ? (this.delivered - newest.delivered) / interval : undefined,
+      appLimited: newest.appLimited,
+      priorDelivered: newest.delivered,
+      delivered: this.delivered,
+      minRttMs: this.rtt.minRtt,
+      srttMs: this.rtt.srtt,
+    });
+    this.compactOutbox();
+  }
+
+  private ackChunk(c: ChunkRef): void {
+    if (c.message.ack(c.index)) this.host.emit({ type: 'acked', connection: this, messageId: c.message.id });
+  }
+
+  private detectLosses(now: number): void {
+    const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), 1);
+    this.lossTime = Number.POSITIVE_INFINITY;
+    let lostBytes = 0;
+    for (const [pn, p] of this.sent) {
+      if (pn > this.largestAcked) break;
+      if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.config.packetThreshold) {
+        this.sent.delete(pn);
+        this.bytesInFlight -= p.size;
+        lostBytes += p.size;
+        this.stat.packetsLost++;
+        this.requeue(now, p);
+      } else {
+        this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
+      }
+    }
+    if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
+  }
+
+  private requeue(now: number, p: SentPacket): void {
+    if (p.carriedMaxData) this.maxDataDirty = true;
+    for (const c of p.chunks) {
+      if (c.message.isAcked(c.index)) continue;
+      this.retransmit.push({ message: c.message, index: c.index, notBefore: 0 });
+      for (let k = 1; k <= this.config.redundantCopies; k++) {
+        this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs });
+      }
+    }
+  }
+
+  private queueProbe(now: number): void {
+    // Re-send the oldest unacknowledged data without declaring it lost; a PING if there is none.
+    for (const p of this.sent.values()) {
+      const live = p.chunks.filter((c) => !c.message.isAcked(c.index));
+      if (live.length > 0) {
+        for (const c of live) this.retransmit.unshift({ message: c.message, index: c.index, notBefore: now });
+        return;
+      }
+    }
+    this.pingDue = true;
+  }
+
+  // ---------------------------------------------------------------- internals: sending
+
+  private lastPollTime = 0;
+  /** Latest `now` seen, for calls that carry no time (destroy). */
+  private lastActivity = 0;
+  private pacingBlockedUntil = 0;
+  private lastInitialSent = 0;
+  private sentInitials = 0;
+  private answered = false;
+  private initialAmbiguous = false;
+
+  private pollInitial(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    if (now < this.initialDue) return undefined;
+    this.initialAmbiguous = this.sentInitials > 0 && !this.answered;
+    this.answered = false;
+    this.sentInitials++;
+    this.lastInitialSent = now;
+    const datagram = encodeInitial(scratch, 0, {
+      scid: this.localCid,
+      token: this.token,
+      params: { receiveWindow: this.config.receiveWindow },
+    });
+    // A cookie answer comes at once; an unanswered INITIAL backs off.
+    this.initialDue = now + this.initialInterval;
+    this.initialInterval = Math.min(this.initialInterval * 2, this.config.maxPtoMs);
+    return this.account(datagram.slice());
+  }
+
+  private pollAccept(scratch: Uint8Array): Uint8Array {
+    this.acceptDue = false;
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Accept, this.remoteCid, 0);
+    w.u32(this.localCid);
+    w.varint(this.config.receiveWindow);
+    return this.account(w.finish().slice());
+  }
+
+  private pollCloseFrame(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    if (!this.closeSendDue || !this.closeFrame) return undefined;
+    this.closeSendDue = false;
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, this.nextPn++);
+    writeClose(w, this.closeFrame.code, this.closeFrame.reason);
+    void now;
+    return this.account(w.finish().slice());
+  }
+
+  private pollData(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    this.lastPollTime = now;
+    this.lastActivity = now;
+    this.refillPacing(now);
+    const mtu = this.config.mtu;
+    const probe = this.probesDue > 0;
+    const cwndOpen = probe || this.bytesInFlight + mtu <= this.cc.window();
+    const paceOpen = probe || this.paceTokens >= mtu;
+    const canSendData = cwndOpen && paceOpen;
+    const hasRetransmit = this.retransmit.some((r) => r.notBefore <= now);
+    const hasNew = this.hasNewData();
+    const wantData = canSendData && (hasRetransmit || hasNew || this.maxDataDirty || this.pingDue || probe);
+    const wantAck = this.ackDue <= now && this.received.size > 0;
+    if (!wantData && !wantAck) {
+      if (!canSendData && (hasRetransmit || hasNew)) this.pacingBlockedUntil = cwndOpen ? this.paceReadyAt(now) : 0;
+      return undefined;
+    }
+    this.pacingBlockedUntil = 0;
+
+    const pn = this.nextPn++;
+    const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn);
+    let ackLargest = -1;
+    // Every data packet repeats the ACK state (cheap after ack-of-ack pruning), so one lost ACK costs nothing.
+    if (this.received.size > 0 && (wantAck || wantData)) {
+      ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
+    }
+    const chunks: ChunkRef[] = [];
+    let carriedMaxData = false;
+    let retransmission = false;
+    let ackEliciting = false;
+    if (wantData) {
+      if (this.maxDataDirty && w.room() >= 1 + varintSize(this.advertisedLimit)) {
+        writeMaxData(w, this.advertisedLimit);
+        this.maxDataDirty = false;
+        carriedMaxData = true;
+        ackEliciting = true;
+      }
+      retransmission = this.fillRetransmits(now, w, chunks);
+      this.fillNewData(w, chunks);
+      if (chunks.length > 0) ackEliciting = true;
+      if (!ackEliciting && (this.pingDue || probe)) {
+        writePing(w);
+        ackEliciting = true;
+      }
+      this.pingDue = false;
+      if (this.probesDue > 0) this.probesDue--;
+    }
+    const datagram = w.finish().slice();
+    this.stat.packetsSent++;
+    this.stat.bytesSent += datagram.length;
+    if (retransmission) this.stat.packetsRetransmitted++;
+    if (ackEliciting) {
+      if (this.bytesInFlight === 0) {
+        this.firstSentTime = now;
+        this.deliveredTime = now;
+      }
+      this.sent.set(pn, {
+        pn,
+        timeSent: now,
+        size: datagram.length,
+        chunks,
+        retransmission,
+        ackLargest,
+        carriedMaxData,
+        delivered: this.delivered,
+        deliveredTime: this.deliveredTime,
+        firstSentTime: this.firstSentTime,
+        appLimited: !this.hasNewData() && this.retransmit.length === 0,
+      });
+      this.bytesInFlight += datagram.length;
+      this.lastAckElicitingSent = now;
+      this.cc.onPacketSent(now, datagram.length);
+      this.paceTokens -= datagram.length;
+    }
+    return datagram;
+  }
+
+  private account(datagram: Uint8Array): Uint8Array {
+    this.stat.packetsSent++;
+    this.stat.bytesSent += datagram.length;
+    return datagram;
+  }
+
+  private writeAckFrame(now: number, w: PacketWriter, room: number): number {
+    const all = this.received.list();
+    let ranges: PnRange[] = [];
+    for (const r of all) {
+      if (ranges.length > 0 && r.hi <= this.ackFloor) break;
+      ranges.push(r);
+    }
+    const delay = Math.max(0, Math.round((now - this.largestReceivedTime) * 1000));
+    while (ranges.length > 1 && ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);
+    if (ackFrameSize(ranges, delay) > room) return -1;
+    writeAck(w, ranges, delay);
+    this.ackDue = Number.POSITIVE_INFINITY;
+    this.ackElicitingUnacked = 0;
+    return (ranges[0] as PnRange).hi;
+  }
+
+  private fillRetransmits(now: number, w: PacketWriter, chunks: ChunkRef[]): boolean {
+    if (this.retransmit.length === 0) return false;
+    let any = false;
+    const keep: ChunkRef[] = [];
+    for (let i = 0; i < this.retransmit.length; i++) {
+      const c = this.retransmit[i] as ChunkRef;
+      if (c.message.isAcked(c.index)) continue;
+      if (c.notBefore > now || chunks.some((x) => x.message === c.message && x.index === c.index)) {
+        keep.push(c);
+        continue;
+      }
+      const data = c.message.chunk(c.index);
+      const offset = c.message.offsetOf(c.index);
+      if (fragmentHeaderSize(c.message.id, c.message.data.length, offset, data.length) + data.length > w.room()) {
+        keep.push(c);
+        continue;
+      }
+      writeFragment(w, c.message.id, c.message.data.length, offset, data);
+      chunks.push(c);
+      any = true;
+    }
+    this.retransmit = keep;
+    return any;
+  }
+
+  private hasNewData(): boolean {
+    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      if (m.allSent) continue;
+      return m.streamEnd <= this.peerLimit;
+    }
+    return false;
+  }
+
+  private fillNewData(w: PacketWriter, chunks: ChunkRef[]): void {
+    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      if (m.allSent) continue;
+      if (m.streamEnd > this.peerLimit) return; // flow control: the receiver has no room for all of it yet
+      while (!m.allSent) {
+        const idx = m.nextChunk;
+        const data = m.chunk(idx);
+        const offset = m.offsetOf(idx);
+        if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return;
+        writeFragment(w, m.id, m.data.length, offset, data);
+        chunks.push({ message: m, index: idx, notBefore: 0 });
+        m.nextChunk++;
+      }
+    }
+  }
+
+  private compactOutbox(): void {
+    while (this.outboxHead < this.outbox.length && (this.outbox[this.outboxHead] as OutgoingMessage).complete) this.outboxHead++;
+    if (this.outboxHead > 64 && this.outboxHead * 2 > this.outbox.length) {
+      this.outbox.splice(0, this.outboxHead);
+      this.outboxHead = 0;
+    }
+  }
+
+  private allAcked(): boolean {
+    this.compactOutbox();
+    return this.outboxHead >= this.outbox.length;
+  }
+
+  private hasAckElicitingInFlight(): boolean {
+    return this.sent.size > 0;
+  }
+
+  private ptoDeadline(): number {
+    const base = this.rtt.pto(this.config.maxAckDelayMs);
+    return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
+  }
+
+  private keepAliveDeadline(): number {
+    return Math.max(this.lastAckElicitingSent, this.lastReceived) + this.config.keepAliveMs;
+  }
+
+  private earliestRetransmit(): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (const r of this.retransmit) t = Math.min(t, r.notBefore);
+    return t;
+  }
+
+  private paceTokenCap(): number {
+    return Math.max(2 * this.config.mtu, Math.min(10 * this.config.mtu, this.cc.window() / 4));
+  }
+
+  private refillPacing(now: number): void {
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    const cap = this.paceTokenCap();
+    if (!Number.isFinite(rate)) this.paceTokens = cap;
+    else this.paceTokens = Math.min(cap, this.paceTokens + (now - this.paceTime) * rate);
+    this.paceTime = now;
+  }
+
+  private paceReadyAt(now: number): number {
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    if (!Number.isFinite(rate) || rate <= 0) return now;
+    return now + Math.max(0, this.config.mtu - this.paceTokens) / rate;
+  }
+
+  // ---------------------------------------------------------------- internals: closing
+
+  private startClose(now: number, reason: CloseReason): void {
+    if (this.state === 'draining' || this.state === 'closed') return;
+    const bytes = encoder.encode(reason.message).subarray(0, MAX_CLOSE_REASON);
+    this.closeFrame = { code: reason.code, reason: reason.kind === 'peer' ? new Uint8Array(0) : bytes };
+    // Answer a peer's CLOSE once; send our own.
+    this.closeSendDue = true;
+    this.state = 'draining';
+    this.pendingClose = reason;
+    this.drainUntil = now + 3 * this.rtt.pto(this.config.maxAckDelayMs);
+    this.retransmit = [];
+    this.sent.clear();
+    this.bytesInFlight = 0;
+    this.host.emit({ type: 'closed', connection: this, reason });
+    this.closeReason = reason;
+  }
+
+  /** Ends the connection without a goodbye (or after draining). */
+  private finish(kind: CloseKind, code: number, message: string, alreadyReported: boolean): void {
+    this.state = 'closed';
+    this.sent.clear();
+    this.retransmit = [];
+    if (!alreadyReported) {
+      const reason: CloseReason = { kind, code, message };
+      this.closeReason = reason;
+      this.host.emit({ type: 'closed', connection: this, reason });
+    }
+  }
+
+  /** Endpoint shutdown: end at once. */
+  abort(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    const reported = this.state === 'draining';
+    this.finish(reason.kind, reason.code, reason.message, reported);
+  }
+
+}
+
+function isAckEliciting(f: Frame): boolean {
+  return f.type !== 'ack' && f.type !== 'close';
+}

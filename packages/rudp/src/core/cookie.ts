@@ -1,0 +1,90 @@
+/**
+ * Stateless handshake cookies. A server answers a token-less INITIAL with a
+ * RETRY carrying a token that only it can mint for that client address and
+ * connection id; the client echoes it, proving it receives at that address,
+ * and only then does the server keep any state (like TCP SYN cookies and
+ * QUIC Retry). The MAC is HalfSipHash-2-4 run twice with independent keys
+ * (a 64-bit tag under a 128-bit key): pure integer code, so the core needs
+ * no crypto module, and forging a tag takes ~2^64 guesses.
+ */
+import type { RandomSource } from './sans-io.js';
+
+/** Bytes in a cookie token: issue time (u32 seconds) + 64-bit tag. */
+export const COOKIE_SIZE = 12;
+
+const rotl = (x: number, b: number): number => ((x << b) | (x >>> (32 - b))) >>> 0;
+
+function halfSipHash24(k0: number, k1: number, data: Uint8Array): number {
+  let v0 = k0 >>> 0;
+  let v1 = k1 >>> 0;
+  let v2 = (0x6c796765 ^ k0) >>> 0;
+  let v3 = (0x74656462 ^ k1) >>> 0;
+  const round = (): void => {
+    v0 = (v0 + v1) >>> 0; v1 = rotl(v1, 5); v1 ^= v0; v0 = rotl(v0, 16);
+    v2 = (v2 + v3) >>> 0; v3 = rotl(v3, 8); v3 ^= v2;
+    v0 = (v0 + v3) >>> 0; v3 = rotl(v3, 7); v3 ^= v0;
+    v2 = (v2 + v1) >>> 0; v1 = rotl(v1, 13); v1 ^= v2; v2 = rotl(v2, 16);
+  };
+  const len = data.length;
+  const whole = len - (len % 4);
+  for (let i = 0; i < whole; i += 4) {
+    const m = ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24)) >>> 0;
+    v3 ^= m; round(); round(); v0 ^= m;
+  }
+  let b = (len & 0xff) << 24;
+  for (let i = whole, s = 0; i < len; i++, s += 8) b |= (data[i] as number) << s;
+  b >>>= 0;
+  v3 ^= b; round(); round(); v0 ^= b;
+  v2 ^= 0xff;
+  round(); round(); round(); round();
+  return (v1 ^ v3) >>> 0;
+}
+
+const encoder = new TextEncoder();
+
+/** Mints and checks cookies under a key drawn once from the endpoint's random source. */
+export class CookieJar {
+  private readonly key: readonly [number, number, number, number];
+
+  constructor(
+    random: RandomSource,
+    /** How long a cookie stays valid, in ms. */
+    readonly lifetimeMs = 30_000,
+  ) {
+    this.key = [random(), random(), random(), random()];
+  }
+
+  /** A token binding `address` and the client's connection id `cid` to `now`. */
+  mint(now: number, address: string, cid: number): Uint8Array {
+    const issued = Math.floor(now / 1000) >>> 0;
+    const token = new Uint8Array(COOKIE_SIZE);
+    new DataView(token.buffer).setUint32(0, issued);
+    this.tag(address, cid, issued, token);
+    return token;
+  }
+
+  /** True if `token` was minted here for `address` and `cid` within the lifetime. */
+  verify(now: number, address: string, cid: number, token: Uint8Array): boolean {
+    if (token.length !== COOKIE_SIZE) return false;
+    const issued = new DataView(token.buffer, token.byteOffset, token.byteLength).getUint32(0);
+    const age = now / 1000 - issued;
+    if (age < -1 || age * 1000 > this.lifetimeMs + 1000) return false;
+    const expect = new Uint8Array(COOKIE_SIZE);
+    this.tag(address, cid, issued, expect);
+    let diff = 0;
+    for (let i = 4; i < COOKIE_SIZE; i++) diff |= (expect[i] as number) ^ (token[i] as number);
+    return diff === 0;
+  }
+
+  private tag(address: string, cid: number, issued: number, out: Uint8Array): void {
+    const addr = encoder.encode(address);
+    const input = new Uint8Array(addr.length + 8);
+    const view = new DataView(input.buffer);
+    view.setUint32(0, cid >>> 0);
+    view.setUint32(4, issued);
+    input.set(addr, 8);
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    v.setUint32(4, halfSipHash24(this.key[0], this.key[1], input));
+    v.setUint32(8, halfSipHash24(this.key[2], this.key[3], input));
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * An endpoint: every connection behind one UDP socket. It checks each
+ * datagram (checksum, version, type), runs the stateless-cookie handshake,
+ * routes packets to connections by connection id, keeps one timer heap for
+ * all of them and hands their datagrams out one at a time.
+ *
+ * Address rule: a connection is bound to the address that proved itself in
+ * the handshake. A packet naming its connection id from any other address is
+ * dropped and counted (no migration), so a spoofer who learns a connection id
+ * can neither take over nor kill the session.
+ */
+import { CookieJar } from './cookie.js';
+import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './config.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import type { CloseReason, EndpointEvent } from './events.js';
+import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
+import { TimerHeap } from './timer-heap.js';
+import { MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeRetry, parseHeader } from '../wire/packet.js';
+
+/** Endpoint settings; connection settings may be given here too. */
+export interface EndpointConfig extends Partial<ConnectionConfig> {
+  /** Randomness for connection ids and the cookie key. */
+  readonly random: RandomSource;
+  /** Accept incoming connections (a server). Default false. */
+  readonly acceptIncoming?: boolean;
+  /** Most live connections; INITIALs beyond are dropped. Default 100,000. */
+  readonly maxConnections?: number;
+  /** Most stateless replies (RETRY) waiting to be sent; beyond, they are dropped. Default 1,024. */
+  readonly maxStatelessQueue?: number;
+  /** How long a handshake cookie stays valid, ms. Default 30,000. */
+  readonly cookieLifetimeMs?: number;
+}
+
+/** Why datagrams were dropped, with counts. */
+export interface DropCounts {
+  short: number;
+  checksum: number;
+  version: number;
+  type: number;
+  malformed: number;
+  unknownConnection: number;
+  addressMismatch: number;
+  badToken: number;
+  unexpected: number;
+  full: number;
+  statelessQueueFull: number;
+}
+
+/** Endpoint-wide counters. */
+export interface EndpointStats {
+  readonly datagramsReceived: number;
+  readonly bytesReceived: number;
+  readonly datagramsSent: number;
+  readonly bytesSent: number;
+  readonly retriesSent: number;
+  readonly connectionsAccepted: number;
+  readonly connections: number;
+  readonly dropped: Readonly<DropCounts>;
+  /** Sum of `dropped`. */
+  readonly droppedTotal: number;
+}
+
+/** Many connections over one socket, as a sans-IO state machine. */
+export class Endpoint implements SansIoEndpoint, ConnectionHost {
+  private readonly config: ConnectionConfig;
+  private readonly random: RandomSource;
+  private readonly acceptIncoming: boolean;
+  private readonly maxConnections: number;
+  private readonly maxStatelessQueue: number;
+  private readonly cookies: CookieJar;
+  private readonly connections = new Map<number, Connection>();
+  private readonly byClient = new Map<string, Connection>();
+  private readonly timers = new TimerHeap();
+  private readonly dirty = new Set<Connection>();
+  private stateless: Transmit[] = [];
+  private events: EndpointEvent[] = [];
+  private eventHead = 0;
+  private readonly readableSet = new Set<Connection>();
+  private readonly scratch = new Uint8Array(MAX_DATAGRAM);
+  private now = 0;
+  private readonly counters = {
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    datagramsSent: 0,
+    bytesSent: 0,
+    retriesSent: 0,
+    connectionsAccepted: 0,
+  };
+  private readonly drops: DropCounts = {
+    short: 0,
+    checksum: 0,
+    version: 0,
+    type: 0,
+    malformed: 0,
+    unknownConnection: 0,
+    addressMismatch: 0,
+    badToken: 0,
+    unexpected: 0,
+    full: 0,
+    statelessQueueFull: 0,
+  };
+
+  constructor(config: EndpointConfig) {
+    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, ...conn } = config;
+    this.config = { ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) };
+    this.random = random;
+    this.acceptIncoming = acceptIncoming ?? false;
+    this.maxConnections = maxConnections ?? 100_000;
+    this.maxStatelessQueue = maxStatelessQueue ?? 1024;
+    this.cookies = new CookieJar(random, cookieLifetimeMs);
+  }
+
+  // ---------------------------------------------------------------- application calls
+
+  /** Starts a connection to `to`; a `connected` (or `closed`) event follows. */
+  connect(now: number, to: PeerAddress, overrides: Partial<ConnectionConfig> = {}): Connection {
+    this.now = Math.max(this.now, now);
+    const config = { ...this.config, ...stripUndefined(overrides) };
+    const conn = new Connection(this, config, 'client', this.newCid(), 0, to, now, config.receiveWindow);
+    this.connections.set(conn.localCid, conn);
+    this.touch(conn);
+    return conn;
+  }
+
+  /** Tells the endpoint the application changed `conn` (sent, read, closed): it will be polled. */
+  touch(conn: Connection): void {
+    this.dirty.add(conn);
+  }
+
+  /** Sends `data` on `conn` (shorthand for `conn.send` + `touch`). */
+  send(conn: Connection, data: Uint8Array): number {
+    const id = conn.send(data);
+    this.touch(conn);
+    return id;
+  }
+
+  /** The next event, or `undefined`. Drain `pollTransmit` afterwards: reading can free window credit. */
+  pollEvent(): EndpointEvent | undefined {
+    while (this.eventHead < this.events.length) {
+      const e = this.events[this.eventHead] as EndpointEvent;
+      // Messages that arrived before a close are still delivered before it.
+      if (e.type === 'closed' && e.connection.hasMessage()) return this.messageEvent(e.connection);
+      this.events[this.eventHead++] = undefined as unknown as EndpointEvent;
+      if (this.eventHead === this.events.length) {
+        this.events = [];
+        this.eventHead = 0;
+      }
+      if (e.type === 'closed') this.forget(e.connection);
+      return e;
+    }
+    for (const conn of this.readableSet) {
+      if (conn.hasMessage()) return this.messageEvent(conn);
+      this.readableSet.delete(conn);
+    }
+    return undefined;
+  }
+
+  /** Ends every connection abruptly (each peer is told once), e.g. before closing the socket. */
+  destroyAll(now: number, reason = 'endpoint shutting down'): void {
+    for (const c of this.connections.values()) {
+      c.destroy(now, 1, reason);
+      this.touch(c);
+    }
+  }
+
+  /** Drops all state at once, with no goodbyes; `closed` events follow for every live connection. */
+  abortAll(): void {
+    const reason: CloseReason = { kind: 'shutdown', code: 0, message: 'endpoint closed' };
+    for (const c of [...this.connections.values()]) c.abort(reason);
+  }
+
+  /** A live connection by its local id. */
+  connection(localCid: number): Connection | undefined {
+    return this.connections.get(localCid);
+  }
+
+  /** Number of live connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Counters. */
+  stats(): EndpointStats {
+    let droppedTotal = 0;
+    for (const v of Object.values(this.drops)) droppedTotal += v;
+    return { ...this.counters, connections: this.connections.size, dropped: { ...this.drops }, droppedTotal };
+  }
+
+  // ---------------------------------------------------------------- SansIoEndpoint
+
+  handleDatagram(now: number, data: Uint8Array, from: PeerAddress): void {
+    this.now = Math.max(this.now, now);
+    this.counters.datagramsReceived++;
+    this.counters.bytesReceived += data.length;
+    const h = parseHeader(data);
+    if (typeof h === 'string') {
+      this.drops[h]++;
+      return;
+    }
+    switch (h.type) {
+      case PacketType.Initial:
+        this.handleInitial(now, data.length, h.payload, from);
+        return;
+      case PacketType.Retry:
+      case PacketType.Accept: {
+        const conn = this.connections.get(h.dcid);
+        if (!conn || conn.role !== 'client' || conn.state !== 'handshake') {
+          this.drops.unexpected++;
+          return;
+        }
+        if (conn.remote !== from) {
+          this.drops.addressMismatch++;
+          return;
+        }
+        if (h.type === PacketType.Retry) {
+          const token = decodeRetry(h.payload);
+          if (!token) return void this.drops.malformed++;
+          conn.handleRetry(now, token);
+        } else {
+          const a = decodeAccept(h.payload);
+          if (!a || a.scid === 0) return void this.drops.malformed++;
+          conn.handleAccept(now, a.scid, a.params.receiveWindow);
+        }
+        this.touch(conn);
+        return;
+      }
+      case PacketType.Data: {
+        const conn = this.connections.get(h.dcid);
+        if (!conn) return void this.drops.unknownConnection++;
+        if (conn.remote !== from) return void this.drops.addressMismatch++;
+        if (conn.handlePacket(now, h.pn, data.length, h.payload) === 'malformed') this.drops.malformed++;
+        this.touch(conn);
+        return;
+      }
+    }
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    this.now = Math.max(this.now, now);
+    if (this.stateless.length > 0) {
+      const t = this.stateless.shift() as Transmit;
+      this.countSent(t.data);
+      return t;
+    }
+    for (const conn of this.dirty) {
+      const data = conn.state === 'closed' ? undefined : conn.pollTransmit(now, this.scratch);
+      if (data) {
+        this.countSent(data);
+        return { to: conn.remote, data };
+      }
+      this.dirty.delete(conn);
+      this.schedule(conn, now);
+    }
+    return undefined;
+  }
+
+  pollTimeout(): number | undefined {
+    return this.timers.peek();
+  }
+
+  handleTimeout(now: number): void {
+    this.now = Math.max(this.now, now);
+    for (let key = this.timers.popDue(now); key !== undefined; key = this.timers.popDue(now)) {
+      const conn = this.connections.get(key);
+      if (!conn) continue;
+      conn.handleTimeout(now);
+      this.touch(conn);
+    }
+  }
+
+  // ---------------------------------------------------------------- ConnectionHost
+
+  /** @internal */
+  emit(event: EndpointEvent): void {
+    this.events.push(event);
+  }
+
+  /** @internal */
+  readable(connection: Connection): void {
+    this.readableSet.add(connection);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private handleInitial(now: number, size: number, payload: Uint8Array, from: PeerAddress): void {
+    if (!this.acceptIncoming) return void this.drops.unexpected++;
+    // A short INITIAL could make our reply an amplifier; the client pads to the full size.
+    if (size < MAX_DATAGRAM) return void this.drops.short++;
+    const init = decodeInitial(payload);
+    if (!init || init.scid === 0) return void this.drops.malformed++;
+    if (init.token.length === 0) {
+      if (this.stateless.length >= this.maxStatelessQueue) return void this.drops.statelessQueueFull++;
+      const token = this.cookies.mint(now, from, init.scid);
+      this.stateless.push({ to: from, data: encodeRetry(new Uint8Array(64), init.scid, token).slice() });
+      this.counters.retriesSent++;
+      return;
+    }
+    if (!this.cookies.verify(now, from, init.scid, init.token)) return void this.drops.badToken++;
+    const key = `${from}/${init.scid}`;
+    const existing = this.byClient.get(key);
+    if (existing) {
+      existing.handleInitialAgain(now);
+      this.touch(existing);
+      return;
+    }
+    if (this.connections.size >= this.maxConnections) return void this.drops.full++;
+    const conn = new Connection(this, this.config, 'server', this.newCid(), init.scid, from, now, init.params.receiveWindow);
+    this.connections.set(conn.localCid, conn);
+    this.byClient.set(key, conn);
+    this.counters.connectionsAccepted++;
+    this.emit({ type: 'incoming', connection: conn });
+    this.touch(conn);
+  }
+
+  private messageEvent(conn: Connection): EndpointEvent {
+    const data = conn.readMessage() as Uint8Array;
+    // Reading may let us announce more window to the sender.
+    this.touch(conn);
+    return { type: 'message', connection: conn, data };
+  }
+
+  private schedule(conn: Connection, now: number): void {
+    if (conn.state === 'closed') {
+      this.remove(conn);
+      return;
+    }
+    const t = conn.nextTimeout();
+    // A deadline in the past after a full poll would spin the driver; a millisecond later is always safe.
+    this.timers.set(conn.localCid, Number.isFinite(t) ? Math.max(t, now + 1e-3) : t);
+  }
+
+  private forget(conn: Connection): void {
+    if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
+      this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
+    }
+    if (conn.state === 'closed') this.remove(conn);
+  }
+
+  private remove(conn: Connection): void {
+    this.connections.delete(conn.localCid);
+    this.timers.delete(conn.localCid);
+    this.dirty.delete(conn);
+    if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
+      this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
+    }
+  }
+
+  private countSent(data: Uint8Array): void {
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += data.length;
+  }
+
+  private newCid(): number {
+    for (;;) {
+      const cid = this.random() >>> 0;
+      if (cid !== 0 && !this.connections.has(cid)) return cid;
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * What an endpoint tells its application, polled with `Endpoint.pollEvent`.
+ */
+import type { Connection } from './connection.js';
+
+/** Why a connection ended. */
+export type CloseKind =
+  /** The application closed it (gracefully or not). */
+  | 'local'
+  /** The peer closed it. */
+  | 'peer'
+  /** Nothing arrived for the idle timeout. */
+  | 'timeout'
+  /** The handshake got no answer in time. */
+  | 'unreachable'
+  /** The endpoint shut down. */
+  | 'shutdown';
+
+/** The reason a connection ended, with a message fit for a log line. */
+export interface CloseReason {
+  readonly kind: CloseKind;
+  /** Application close code (0 for a graceful close). */
+  readonly code: number;
+  readonly message: string;
+}
+
+/** An event for the application. */
+export type EndpointEvent =
+  /** Client side: the handshake finished. */
+  | { readonly type: 'connected'; readonly connection: Connection }
+  /** Server side: a peer proved its address and a connection was made for it. */
+  | { readonly type: 'incoming'; readonly connection: Connection }
+  /** A whole message, in order. */
+  | { readonly type: 'message'; readonly connection: Connection; readonly data: Uint8Array }
+  /** The peer acknowledged every byte of message `messageId`. */
+  | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number }
+  /** The connection ended; unacknowledged messages will never be acknowledged. */
+  | { readonly type: 'closed'; readonly connection: Connection; readonly reason: CloseReason };

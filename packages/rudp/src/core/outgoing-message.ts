@@ -1,0 +1,72 @@
+/**
+ * A message on the sending side, cut into fixed chunks at queue time so a
+ * retransmission repeats exactly the same bytes at the same offset.
+ */
+
+/** A queued message and which of its chunks the peer has acknowledged. */
+export class OutgoingMessage {
+  /** Number of chunks (a 0-byte message has one empty chunk). */
+  readonly chunkCount: number;
+  /** Index of the first chunk never sent. */
+  nextChunk = 0;
+  private readonly acked: Uint8Array;
+  private ackedCount = 0;
+
+  constructor(
+    /** Message id, consecutive per connection. */
+    readonly id: number,
+    readonly data: Uint8Array,
+    /** Position of the first byte in the connection's message stream (flow control). */
+    readonly streamStart: number,
+    readonly chunkSize: number,
+  ) {
+    this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
+    this.acked = new Uint8Array(this.chunkCount);
+  }
+
+  /** Stream position just past the message. */
+  get streamEnd(): number {
+    return this.streamStart + this.data.length;
+  }
+
+  /** Byte offset of chunk `i`. */
+  offsetOf(i: number): number {
+    return i * this.chunkSize;
+  }
+
+  /** The bytes of chunk `i` (a view). */
+  chunk(i: number): Uint8Array {
+    const start = i * this.chunkSize;
+    return this.data.subarray(start, Math.min(start + this.chunkSize, this.data.length));
+  }
+
+  /** Whether chunk `i` was acknowledged. */
+  isAcked(i: number): boolean {
+    return this.acked[i] === 1;
+  }
+
+  /** Marks chunk `i` acknowledged; true if that completed the message. */
+  ack(i: number): boolean {
+    if (this.acked[i] === 1) return false;
+    this.acked[i] = 1;
+    return ++this.ackedCount === this.chunkCount;
+  }
+
+  /** Whether every chunk was acknowledged. */
+  get complete(): boolean {
+    return this.ackedCount === this.chunkCount;
+  }
+
+  /** Whether every chunk was sent at least once. */
+  get allSent(): boolean {
+    return this.nextChunk >= this.chunkCount;
+  }
+}
+
+/** One chunk of one message, as a retransmission queue holds it. */
+export interface ChunkRef {
+  readonly message: OutgoingMessage;
+  readonly index: number;
+  /** Not to be sent before this time (redundant copies are spaced out). */
+  readonly notBefore: number;
+}

@@ -1,0 +1,71 @@
+/**
+ * The receiving side of the message stream: fragments of any message in any
+ * order, duplicates ignored, whole messages released strictly in id order.
+ * Memory is bounded by the receive window: a fragment that would push the
+ * buffered bytes past it is refused (an honest sender never sends one).
+ */
+import type { FragmentFrame } from '../wire/frame.js';
+
+interface Partial {
+  readonly buf: Uint8Array;
+  readonly seen: Set<number>;
+  received: number;
+}
+
+/** Most message ids ahead of the next one to deliver that we track. */
+export const MAX_MESSAGES_AHEAD = 65_536;
+
+/** Outcome of accepting a fragment. */
+export type FragmentResult = 'new' | 'duplicate' | 'refused';
+
+/** Reassembles messages and releases them in order. */
+export class Reassembly {
+  private readonly partial = new Map<number, Partial>();
+  private readonly complete = new Map<number, Uint8Array>();
+  private nextId = 0;
+  /** Bytes held in partial and complete-but-undelivered messages. */
+  buffered = 0;
+
+  constructor(private readonly window: number) {}
+
+  /** Accepts a fragment. */
+  accept(f: FragmentFrame): FragmentResult {
+    const id = f.messageId;
+    if (id < this.nextId || this.complete.has(id)) return 'duplicate';
+    if (id - this.nextId >= MAX_MESSAGES_AHEAD) return 'refused';
+    let p = this.partial.get(id);
+    if (!p) {
+      if (this.buffered + f.messageLength > this.window) return 'refused';
+      p = { buf: new Uint8Array(f.messageLength), seen: new Set(), received: 0 };
+      this.partial.set(id, p);
+      this.buffered += f.messageLength;
+    } else if (p.buf.length !== f.messageLength) {
+      return 'refused';
+    }
+    if (p.seen.has(f.offset)) return 'duplicate';
+    if (f.data.length === 0 && f.messageLength !== 0) return 'duplicate';
+    p.seen.add(f.offset);
+    p.buf.set(f.data, f.offset);
+    p.received += f.data.length;
+    if (p.received >= f.messageLength) {
+      this.partial.delete(id);
+      this.complete.set(id, p.buf);
+    }
+    return 'new';
+  }
+
+  /** Whether the next message in order is complete. */
+  hasNext(): boolean {
+    return this.complete.has(this.nextId);
+  }
+
+  /** The next message in order, if it is complete. */
+  pop(): Uint8Array | undefined {
+    const m = this.complete.get(this.nextId);
+    if (m === undefined) return undefined;
+    this.complete.delete(this.nextId);
+    this.nextId++;
+    this.buffered -= m.length;
+    return m;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Round-trip time estimation as in RFC 9002 §5: smoothed RTT and its mean
+ * deviation (RFC 6298 weights), the minimum ever seen, and the peer's
+ * reported ack delay subtracted where that keeps the sample above min_rtt.
+ */
+
+/** Initial RTT before any sample (RFC 9002 recommends 333 ms; we favour interactive links). */
+export const INITIAL_RTT_MS = 250;
+
+/** RTT state of one connection. */
+export class RttEstimator {
+  /** Smoothed RTT. */
+  srtt = INITIAL_RTT_MS;
+  /** RTT variation. */
+  rttvar = INITIAL_RTT_MS / 2;
+  /** Smallest RTT sample. */
+  minRtt = Number.POSITIVE_INFINITY;
+  /** Most recent RTT sample. */
+  latest = INITIAL_RTT_MS;
+  /** Whether any sample was taken. */
+  hasSample = false;
+
+  /** Feeds one sample: `sampleMs` from send to ack, `ackDelayMs` as the peer reported it. */
+  update(sampleMs: number, ackDelayMs: number): void {
+    this.latest = sampleMs;
+    this.minRtt = Math.min(this.minRtt, sampleMs);
+    const adjusted = sampleMs - ackDelayMs >= this.minRtt ? sampleMs - ackDelayMs : sampleMs;
+    if (!this.hasSample) {
+      this.hasSample = true;
+      this.srtt = adjusted;
+      this.rttvar = adjusted / 2;
+      return;
+    }
+    this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - adjusted);
+    this.srtt = 0.875 * this.srtt + 0.125 * adjusted;
+  }
+
+  /** The probe timeout before backoff: srtt + max(4·rttvar, granularity) + the peer's max ack delay. */
+  pto(maxAckDelayMs: number, granularityMs = 1): number {
+    return this.srtt + Math.max(4 * this.rttvar, granularityMs) + maxAckDelayMs;
+  }
+}

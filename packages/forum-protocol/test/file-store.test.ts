@@ -1,0 +1,122 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, openFileStore, type ForumStore, type Request } from '../src/index.js';
+import { lines, readAll, run, upload } from './helpers.js';
+
+const freshDir = (): string => mkdtempSync(join(tmpdir(), 'forum-fs-'));
+const open = async (dir: string): Promise<ForumStore> => {
+  const s = await openFileStore(dir)();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  return s.right;
+};
+const snapshot = (dir: string): Record<string, string> =>
+  Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n), 'latin1')]));
+
+describe('data-directory store', () => {
+  it('after a scripted session the directory is byte for byte the known-good one', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    const reg = createSessionRegistry();
+    const req = (id: string, cmd: Request['cmd'], ...args: string[]): Request => ({ id, username: '', cmd, args });
+    let st = (await handleRequest({ store: s, registry: reg, connectionKey: 'a' }, INITIAL_AUTH_STATE, req('1', 'username', 'yoda'))()).state;
+    st = (await handleRequest({ store: s, registry: reg, connectionKey: 'a' }, st, req('2', 'newPassword', 'jedi*knight'))()).state;
+    expect(st.step).toBe('authenticated');
+    await s.createAccount({ username: 'hans', password: 'falcon*solo' })();
+    await run(s, 'yoda', 'CRT 3331');
+    await run(s, 'yoda', 'CRT 9331');
+    await run(s, 'yoda', 'MSG 3331 First message');
+    await run(s, 'hans', 'MSG 3331 Second  message: with colon');
+    await run(s, 'yoda', 'MSG 3331 Third message');
+    await upload(s, '3331', 'test.exe', 'hans', Buffer.from([0, 255, 10, 13, 0]));
+    await run(s, 'yoda', 'DLT 3331 1');
+    await run(s, 'yoda', 'EDT 3331 2 Third, edited');
+    await run(s, 'hans', 'MSG 9331 only one');
+    await run(s, 'yoda', 'RMV 9331');
+    await run(s, 'hans', 'CRT empty');
+
+    expect(snapshot(dir)).toEqual({
+      'credentials.txt': 'yoda jedi*knight\nhans falcon*solo\n',
+      '3331': 'yoda\n1 hans: Second  message: with colon\n2 yoda: Third, edited\nhans uploaded test.exe\n',
+      '3331-test.exe': '\u0000\u00ff\n\r\u0000',
+      empty: 'hans\n',
+    });
+  });
+
+  it('a store opened on an existing directory sees its threads, accounts and uploads', async () => {
+    const dir = freshDir();
+    const s1 = await open(dir);
+    await s1.createAccount({ username: 'a', password: 'p' })();
+    await run(s1, 'a', 'CRT t1');
+    await run(s1, 'a', 'MSG t1 hi');
+    await upload(s1, 't1', 'notes.txt', 'a', Buffer.from('a\nfile that looks like text\n'));
+    const s2 = await open(dir);
+    expect(await lines(run(s2, 'a', 'LST'))).toEqual(['The list of active threads:', 't1']);
+    expect(await lines(run(s2, 'a', 'RDT t1'))).toEqual(['1 a: hi', 'a uploaded notes.txt']);
+    expect(await s2.getAccount('a')()).toEqual(E.right({ _tag: 'Some', value: { username: 'a', password: 'p' } }));
+    const d = await s2.openDownload('t1', 'notes.txt')();
+    if (E.isLeft(d)) throw new Error('download');
+    expect((await readAll(d.right.stream)).toString()).toBe('a\nfile that looks like text\n');
+  });
+
+  it('reads a hand-written directory (CRLF, no final newline, odd numbering, stray lines)', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'credentials.txt'), 'Yoda jedi*knight\r\nbroken line with spaces\r\nHans falcon*solo');
+    writeFileSync(join(dir, 'py'), 'Yoda\r\n1 Yoda: hello there\r\n7 Hans: renumber me\r\nHans uploaded f.bin\r\nsomething else');
+    writeFileSync(join(dir, 'py-f.bin'), Buffer.from([1, 2, 3]));
+    writeFileSync(join(dir, 'README.md'), '');
+    const s = await open(dir);
+    expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped']);
+    expect(await lines(run(s, 'Yoda', 'LST'))).toEqual(['The list of active threads:', 'py']);
+    expect(await lines(run(s, 'Yoda', 'RDT py'))).toEqual(['1 Yoda: hello there', '2 Hans: renumber me', 'Hans uploaded f.bin', 'something else']);
+    expect(await s.getAccount('Hans')()).toEqual(E.right({ _tag: 'Some', value: { username: 'Hans', password: 'falcon*solo' } }));
+    // A rewrite keeps the skipped credentials line and the stray thread line.
+    await s.createAccount({ username: 'new', password: 'pw' })();
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('Yoda jedi*knight\r\nbroken line with spaces\r\nHans falcon*solo\nnew pw\n');
+    await run(s, 'Hans', 'MSG py more');
+    expect(readFileSync(join(dir, 'py'), 'utf8')).toBe('Yoda\n1 Yoda: hello there\n2 Hans: renumber me\nHans uploaded f.bin\nsomething else\n3 Hans: more\n');
+    // Files that are not threads are never clobbered by CRT.
+    expect(await lines(run(s, 'Yoda', 'CRT README.md'))).toEqual(['Thread README.md exists']);
+  });
+
+  it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');
+    writeFileSync(join(dir, '.forum-tmp-deadbeef'), 'alice\n1 alice: ne');
+    const s = await open(dir);
+    expect(readdirSync(dir).sort()).toEqual(['t']);
+    expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: old']);
+  });
+
+  it('leaves no temporary files behind after writes and an aborted upload', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'a', 'CRT t');
+    await run(s, 'a', 'MSG t x');
+    const w = await s.beginUpload('t', 'big.bin', 'a')();
+    if (E.isLeft(w)) throw new Error('begin');
+    w.right.stream.write(Buffer.alloc(10_000, 7));
+    await w.right.abort();
+    expect(readdirSync(dir).sort()).toEqual(['t']);
+  });
+
+  it('a thread and an upload can never claim the same file name', async () => {
+    const s = await open(freshDir());
+    await run(s, 'a', 'CRT a');
+    await upload(s, 'a', 'b', 'a', Buffer.from('bytes'));
+    expect(await lines(run(s, 'a', 'CRT a-b'))).toEqual(['Thread a-b exists']);
+    await run(s, 'a', 'CRT c-d');
+    await run(s, 'a', 'CRT c');
+    expect(E.isLeft(await upload(s, 'c', 'd', 'a', Buffer.from('x')))).toBe(true);
+  });
+
+  it('concurrent new accounts are all kept', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await Promise.all(Array.from({ length: 25 }, (_, i) => s.createAccount({ username: `u${i}`, password: `p${i}` })()));
+    const text = readFileSync(join(dir, 'credentials.txt'), 'utf8');
+    expect(text.split('\n').filter((l) => l !== '').sort()).toEqual(Array.from({ length: 25 }, (_, i) => `u${i} p${i}`).sort());
+  });
+});

@@ -1,0 +1,94 @@
+import * as O from 'fp-ts/lib/Option.js';
+import { describe, expect, it } from 'vitest';
+import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection } from '../src/index.js';
+
+describe('SessionRegistry', () => {
+  it('allows one live session per account', () => {
+    const r = createSessionRegistry();
+    expect(r.tryAcquire('u', 'c1')).toBe(true);
+    expect(r.tryAcquire('u', 'c1')).toBe(true);
+    expect(r.tryAcquire('u', 'c2')).toBe(false);
+    r.release('u', 'c2');
+    expect(r.holder('u')).toBe('c1');
+    expect(endConnection(r, { step: 'authenticated', session: { username: 'u', connectionKey: 'c1' } })).toEqual(['u exited']);
+    expect(r.tryAcquire('u', 'c2')).toBe(true);
+    expect(r.size()).toBe(1);
+  });
+});
+
+describe('TransferTokens', () => {
+  let counter = 0;
+  const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
+  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000 };
+
+  it('redeems a token once, before it expires', () => {
+    const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)) });
+    const a = tokens.issue(grant);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(tokens.redeem(a, 999)).toEqual(O.some(grant));
+    expect(tokens.redeem(a, 999)).toEqual(O.none);
+    const b = tokens.issue(grant);
+    expect(b).not.toBe(a);
+    expect(tokens.redeem(b, 1001)).toEqual(O.none);
+    expect(tokens.redeem('forged', 0)).toEqual(O.none);
+  });
+
+  it('is bounded and revocable per user', () => {
+    const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)), capacity: 3 });
+    const first = tokens.issue(grant);
+    for (let i = 0; i < 3; i++) tokens.issue({ ...grant, username: `v${i}` });
+    expect(tokens.size()).toBe(3);
+    expect(tokens.redeem(first, 0)).toEqual(O.none);
+    tokens.revokeUser('v0');
+    expect(tokens.size()).toBe(2);
+  });
+});
+
+describe('ReplyCache', () => {
+  it('runs a repeated id once, even while the first run is in flight, and forgets the oldest', async () => {
+    const cache = createReplyCache<string>(2);
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const compute = async (): Promise<string> => {
+      runs += 1;
+      await gate;
+      return `reply${runs}`;
+    };
+    const first = cache.runOnce('a', compute);
+    const repeat = cache.runOnce('a', compute);
+    release();
+    expect(await first).toEqual({ value: 'reply1', repeated: false });
+    expect(await repeat).toEqual({ value: 'reply1', repeated: true });
+    await cache.runOnce('b', compute);
+    await cache.runOnce('c', compute);
+    expect(cache.has('a')).toBe(false);
+    expect(cache.size()).toBe(2);
+    expect(runs).toBe(3);
+  });
+});
+
+describe('KeyedMutex', () => {
+  it('serialises work per key and forgets idle keys', async () => {
+    const m = createKeyedMutex();
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const a = m.run('k', async () => {
+      await gate;
+      order.push('a');
+    });
+    const b = m.run('k', async () => {
+      order.push('b');
+    });
+    const other = m.run('j', async () => {
+      order.push('j');
+    });
+    await other;
+    release();
+    await Promise.all([a, b]);
+    expect(order).toEqual(['j', 'a', 'b']);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(m.activeKeys()).toBe(0);
+  });
+});

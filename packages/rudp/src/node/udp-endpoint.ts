@@ -1,0 +1,282 @@
+/**
+ * The Node adapter: the only code that touches `node:dgram` and a real
+ * clock. It feeds an `Endpoint` from one UDP socket, sends what it polls,
+ * keeps one timer for its next deadline, and turns endpoint events into
+ * `EventEmitter` events and promises.
+ */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { ConnectionConfig } from '../core/config.js';
+import type { Connection, ConnectionStats } from '../core/connection.js';
+import { Endpoint, type EndpointStats } from '../core/endpoint.js';
+import type { CloseReason, EndpointEvent } from '../core/events.js';
+import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from '../core/sans-io.js';
+
+/** Options common to `listen` and `connect`: any connection setting may be overridden. */
+export type TransportOptions = Partial<ConnectionConfig>;
+
+/** A RandomSource backed by the OS CSPRNG (connection ids and cookie keys must be unguessable). */
+export function cryptoRandom(): RandomSource {
+  let pool = randomBytes(1024);
+  let pos = 0;
+  return () => {
+    if (pos + 4 > pool.length) {
+      pool = randomBytes(1024);
+      pos = 0;
+    }
+    const v = pool.readUInt32BE(pos);
+    pos += 4;
+    return v;
+  };
+}
+
+/** The error a failed connection reports. */
+export class RudpError extends Error {
+  constructor(
+    message: string,
+    /** Why the connection ended. */
+    readonly reason: CloseReason,
+  ) {
+    super(message);
+    this.name = 'RudpError';
+  }
+}
+
+interface PendingSend {
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+/**
+ * One reliable connection. Events: `'message'` (Uint8Array), `'close'`
+ * (CloseReason), and `'error'` (RudpError, only emitted when someone listens,
+ * so a vanished peer can never crash a process that forgot a handler).
+ */
+export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close: [CloseReason]; error: [RudpError] }> {
+  private readonly pending = new Map<number, PendingSend>();
+  private closedWith: CloseReason | undefined;
+  private readonly closeWaiters: (() => void)[] = [];
+
+  /** @internal */
+  constructor(
+    private readonly io: UdpEndpoint,
+    /** The sans-IO connection underneath. */
+    readonly core: Connection,
+  ) {
+    super();
+    core.userData = this;
+  }
+
+  /** The peer's address. */
+  get remoteAddress(): string {
+    return parseAddress(this.core.remote)?.host ?? this.core.remote;
+  }
+
+  /** The peer's port. */
+  get remotePort(): number {
+    return parseAddress(this.core.remote)?.port ?? 0;
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Sends one message; resolves once the peer has acknowledged all of it, rejects if the connection dies first. */
+  send(data: Uint8Array | string): Promise<void> {
+    if (this.closedWith) return Promise.reject(new RudpError(`connection closed: ${this.closedWith.message}`, this.closedWith));
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    let id: number;
+    try {
+      id = this.core.send(bytes);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    const p = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.io.changed(this.core);
+    return p;
+  }
+
+  /** Stops delivering `'message'` events; the sender stalls once the receive window fills. */
+  pause(): void {
+    this.core.pause();
+  }
+
+  /** Resumes delivering messages. */
+  resume(): void {
+    this.core.resume();
+    this.io.changed(this.core);
+  }
+
+  /** Graceful close: queued messages are delivered first. Resolves when closed. */
+  close(): Promise<void> {
+    if (!this.closedWith) {
+      this.core.close(this.io.now());
+      this.io.changed(this.core);
+    }
+    return this.whenClosed();
+  }
+
+  /** Abrupt close: drops queued data and tells the peer. */
+  destroy(reason = 'destroyed'): void {
+    if (this.closedWith) return;
+    this.core.destroy(this.io.now(), 1, reason);
+    this.io.changed(this.core);
+  }
+
+  /** Counters and estimates. */
+  stats(): ConnectionStats {
+    return this.core.stats();
+  }
+
+  /** @internal */
+  whenClosed(): Promise<void> {
+    if (this.closedWith) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
+  }
+
+  /** @internal */
+  onAcked(id: number): void {
+    this.pending.get(id)?.resolve();
+    this.pending.delete(id);
+  }
+
+  /** @internal */
+  onClosed(reason: CloseReason): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    const err = new RudpError(`connection closed (${reason.kind}): ${reason.message}`, reason);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', err);
+    this.emit('close', reason);
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+}
+
+/** @internal Drives one Endpoint from one socket. */
+export class UdpEndpoint {
+  readonly endpoint: Endpoint;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private pumpQueued = false;
+  private closed = false;
+  private readonly addressCache = new Map<PeerAddress, { host: string; port: number }>();
+  /** Called for each event the adapter does not handle itself. */
+  onEvent: ((e: EndpointEvent) => void) | undefined;
+  /** Send errors and other socket trouble, counted rather than thrown. */
+  socketErrors = 0;
+
+  constructor(
+    readonly socket: dgram.Socket,
+    acceptIncoming: boolean,
+    options: TransportOptions,
+  ) {
+    this.endpoint = new Endpoint({ ...options, random: cryptoRandom(), acceptIncoming });
+    socket.on('message', (msg, rinfo) => {
+      if (this.closed) return;
+      this.endpoint.handleDatagram(this.now(), msg, formatAddress(rinfo.address, rinfo.port));
+      this.pump();
+    });
+    socket.on('error', () => {
+      this.socketErrors++;
+    });
+  }
+
+  /** Monotonic milliseconds. */
+  now(): number {
+    return performance.now();
+  }
+
+  /** The application changed `conn`: poll it soon (batched to the end of this tick). */
+  changed(conn: Connection): void {
+    this.endpoint.touch(conn);
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Delivers events, sends datagrams and re-arms the timer. */
+  pump(): void {
+    if (this.closed) return;
+    const now = this.now();
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
+    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.sendDatagram(t.to, t.data);
+    // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
+    this.arm();
+  }
+
+  /** Ends everything: tells peers, closes the socket. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.endpoint.destroyAll(this.now());
+    for (let t = this.endpoint.pollTransmit(this.now()); t; t = this.endpoint.pollTransmit(this.now())) this.sendDatagram(t.to, t.data);
+    this.endpoint.abortAll();
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  /** Endpoint-wide counters. */
+  stats(): EndpointStats {
+    return this.endpoint.stats();
+  }
+
+  private dispatch(e: EndpointEvent): void {
+    const wrapper = e.connection.userData instanceof RudpConnection ? e.connection.userData : undefined;
+    switch (e.type) {
+      case 'message':
+        wrapper?.emit('message', e.data);
+        return;
+      case 'acked':
+        wrapper?.onAcked(e.messageId);
+        return;
+      case 'closed':
+        wrapper?.onClosed(e.reason);
+        this.onEvent?.(e);
+        return;
+      default:
+        this.onEvent?.(e);
+    }
+  }
+
+  private sendDatagram(to: PeerAddress, data: Uint8Array): void {
+    let addr = this.addressCache.get(to);
+    if (!addr) {
+      addr = parseAddress(to);
+      if (!addr) return;
+      if (this.addressCache.size > 10_000) this.addressCache.clear();
+      this.addressCache.set(to, addr);
+    }
+    this.socket.send(data, addr.port, addr.host, (err) => {
+      if (err) this.socketErrors++;
+    });
+  }
+
+  private arm(): void {
+    const at = this.endpoint.pollTimeout();
+    if (at === undefined) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.timer && at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      if (this.closed) return;
+      this.endpoint.handleTimeout(this.now());
+      this.pump();
+    }, Math.max(0, Math.ceil(at - this.now())));
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import dgram from 'node:dgram';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+async function echoServer(): Promise<RudpServer> {
+  const server = await listen({ port: 0 });
+  open.push(server);
+  server.on('connection', (c) => c.on('message', (m) => void c.send(m).catch(() => {})));
+  return server;
+}
+
+function collect(conn: RudpConnection, count: number): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = [];
+  return new Promise((resolve) => {
+    conn.on('message', (m) => {
+      got.push(m);
+      if (got.length === count) resolve(got);
+    });
+  });
+}
+
+describe('rudp over real node:dgram on 127.0.0.1', () => {
+  it('echoes 1,000 messages in order', async () => {
+    const server = await echoServer();
+    const conn = await connect({ port: server.address().port });
+    const done = collect(conn, 1000);
+    const sent = Array.from({ length: 1000 }, (_, i) => `message ${i} ${'x'.repeat(i % 300)}`);
+    await Promise.all(sent.map((m) => conn.send(m)));
+    const got = await done;
+    expect(got.map((b) => new TextDecoder().decode(b))).toEqual(sent);
+    await conn.close();
+  });
+
+  it('carries a 16 MiB message both ways intact', async () => {
+    const server = await echoServer();
+    const conn = await connect({ port: server.address().port });
+    const big = new Uint8Array(16 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    big[big.length - 1] = 42;
+    const done = collect(conn, 1);
+    await conn.send(big);
+    const [back] = await done;
+    expect(back?.length).toBe(big.length);
+    expect(Buffer.compare(Buffer.from(back as Uint8Array), Buffer.from(big))).toBe(0);
+    await conn.close();
+  });
+
+  it('rejects connect with a clear error when nothing answers', async () => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const port = sock.address().port; // a bound socket that never answers
+    const t0 = performance.now();
+    await expect(connect({ port, handshakeTimeoutMs: 600 })).rejects.toThrow(/cannot connect to 127\.0\.0\.1:\d+: no answer/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await new Promise<void>((r) => sock.close(() => r()));
+  });
+
+  it('rejects pending sends and reports close when the server goes away', async () => {
+    const server = await listen({ port: 0 });
+    const conn = await connect({ port: server.address().port, idleTimeoutMs: 1500, keepAliveMs: 300 });
+    const closed = new Promise((r) => conn.once('close', r));
+    await server.close(); // tells the client
+    await closed;
+    await expect(conn.send('late')).rejects.toThrow(/connection closed/);
+  });
+});

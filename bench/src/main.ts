@@ -1,1 +1,222 @@
-console.log(JSON.stringify(process.argv.slice(2)))
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCli, USAGE, type CliOptions } from './cli-options.js';
+import { describeViolations, type IntegrityCounts } from './integrity/integrity-checker.js';
+import { runMicro } from './micro/micro-bench.js';
+import { SystemFactory, type SystemId } from './peers/systems.js';
+import { bulkGoodputSpec, chatLatencySpec, renderSvg } from './report/charts.js';
+import { machineInfo } from './report/machine.js';
+import { plainBulk, plainChat, renderMarkdown } from './report/markdown.js';
+import { Progress } from './report/progress.js';
+import type { RunResults, WindowCalibration } from './report/results.js';
+import { runBulk, type BulkResult } from './run/bulk-run.js';
+import { runChat, type ChatResult } from './run/chat-run.js';
+import { runForum, type ForumResult } from './run/forum-run.js';
+import { runMany, type ManyResult } from './run/many-run.js';
+import { BULK, BULK_QUICK } from './scenarios/bulk.js';
+import { CHAT, CHAT_QUICK } from './scenarios/chat.js';
+import { plainLoss, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
+import { MANY, MANY_QUICK } from './scenarios/many.js';
+import { runUdp } from './udp/udp-bench.js';
+import type { MicroResult } from './micro/micro-bench.js';
+import type { UdpReport } from './udp/udp-bench.js';
+
+interface Job {
+  readonly label: string;
+  readonly run: () => void | Promise<void>;
+}
+
+const QUICK_LOSSES = [0, 0.1, 0.2];
+const CALIBRATION_WINDOWS = [64, 128, 256];
+const CALIBRATION_LOSSES = [0, 0.1, 0.2];
+
+function variantsFor(opts: CliOptions): LinkVariant[] {
+  if (opts.loss !== undefined) return [plainLoss(opts.loss)];
+  return opts.quick ? QUICK_LOSSES.map(plainLoss) : standardVariants();
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const opts = parseCli(argv);
+  if (opts instanceof Error) {
+    process.stderr.write(`${opts.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const started = performance.now();
+  const factory = await SystemFactory.load();
+  const notes: string[] = [];
+  const problems: string[] = [];
+  const systems = opts.systems.filter((s) => {
+    if (factory.available(s)) return true;
+    notes.push(`${s} skipped: ${factory.rudpUnavailable ?? 'unavailable'}.`);
+    return false;
+  });
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') notes.push('GC not exposed (run node with --expose-gc): heap per connection not measured.');
+
+  const chatScenario = opts.quick ? CHAT_QUICK : CHAT;
+  const bulkScenario = opts.quick ? BULK_QUICK : BULK;
+  const manyScenario = opts.quick ? MANY_QUICK : MANY;
+  const variants = variantsFor(opts);
+  const wants = (s: CliOptions['scenarios'][number]): boolean => opts.scenarios.includes(s);
+
+  const chat: ChatResult[] = [];
+  const bulk: BulkResult[] = [];
+  const calibration: WindowCalibration[] = [];
+  const many: ManyResult[] = [];
+  const forum: ForumResult[] = [];
+  const micro: MicroResult[] = [];
+  let udp: UdpReport | undefined;
+  const jobs: Job[] = [];
+
+  const check = (what: string, integrity: IntegrityCounts, completed: boolean, system: SystemId): void => {
+    if (integrity.duplicated || integrity.outOfOrder || integrity.corrupted) {
+      const line = `INTEGRITY VIOLATION in ${what}: ${describeViolations(integrity)}`;
+      problems.push(`**${line}**`);
+      progress.log(line);
+      process.exitCode = 1;
+    } else if (!completed) {
+      const line = `${what} did not complete: ${integrity.delivered}/${integrity.sent} delivered when stopped${system === 'kcp-default' ? ' (KCP default collapses under loss)' : ''}`;
+      problems.push(line);
+      if (system === 'rudp') progress.log(`INCOMPLETE: ${line}`);
+    }
+  };
+
+  if (wants('chat')) {
+    for (const v of variants) {
+      for (const system of systems) {
+        jobs.push({
+          label: `chat ${system} ${v.id}`,
+          run: () => {
+            const r = runChat(factory, system, v, opts.seed, chatScenario);
+            chat.push(r);
+            check(`chat ${system} ${v.id}`, r.integrity, r.completed, system);
+          },
+        });
+      }
+    }
+  }
+  if (wants('bulk')) {
+    for (const v of variants) {
+      for (const system of systems) {
+        jobs.push({
+          label: `bulk ${system} ${v.id}`,
+          run: () => {
+            const r = runBulk(factory, system, v, opts.seed, bulkScenario);
+            bulk.push(r);
+            check(`bulk ${system} ${v.id}`, r.integrity, r.completed, system);
+          },
+        });
+      }
+    }
+    if (!opts.quick && opts.loss === undefined && systems.includes('kcp-fast')) {
+      for (const window of CALIBRATION_WINDOWS) {
+        jobs.push({
+          label: `bulk kcp-fast window ${window}`,
+          run: () => {
+            calibration.push({
+              window,
+              results: CALIBRATION_LOSSES.map((p) => runBulk(factory, 'kcp-fast', plainLoss(p), opts.seed, bulkScenario, { kcpWindow: window })),
+            });
+          },
+        });
+      }
+    }
+  }
+  if (wants('many')) {
+    for (const count of manyScenario.counts) {
+      for (const system of systems) {
+        jobs.push({
+          label: `many ${system} ${count} connections`,
+          run: () => {
+            const r = runMany(factory, system, count, opts.seed, manyScenario);
+            many.push(r);
+            check(`many ${system} ${count}`, r.integrity, r.completed, system);
+          },
+        });
+      }
+    }
+  }
+  if (wants('forum')) {
+    for (const v of opts.loss !== undefined ? variants : (opts.quick ? [0.1] : [0, 0.1, 0.2]).map(plainLoss)) {
+      for (const system of systems) {
+        jobs.push({
+          label: `forum ${system} ${v.id}`,
+          run: async () => {
+            const r = await runForum(factory, system, v, opts.seed, opts.quick);
+            if (typeof r === 'string') {
+              if (!notes.includes(r)) notes.push(r);
+              return;
+            }
+            forum.push(r);
+            if (!r.clean) {
+              problems.push(`**INTEGRITY VIOLATION in forum ${system} ${v.id}: a reply did not match its request**`);
+              process.exitCode = 1;
+            } else if (!r.completed) problems.push(`forum ${system} ${v.id} did not complete`);
+          },
+        });
+      }
+    }
+  }
+  if (wants('micro')) {
+    jobs.push({
+      label: 'micro-benchmarks',
+      run: async () => {
+        const r = await runMicro(opts.quick);
+        micro.push(...r.results);
+        notes.push(...r.notes);
+      },
+    });
+  }
+  if (wants('udp')) {
+    jobs.push({
+      label: 'real UDP on 127.0.0.1',
+      run: async () => {
+        const r = await runUdp(opts.quick, opts.seed);
+        if (typeof r === 'string') notes.push(r);
+        else udp = r;
+      },
+    });
+  }
+
+  const progress = new Progress(jobs.length);
+  for (const job of jobs) {
+    progress.step(job.label);
+    await job.run();
+  }
+  progress.finish();
+
+  const results: RunResults = {
+    machine: machineInfo(),
+    seed: opts.seed,
+    quick: opts.quick,
+    partial: opts.partial,
+    argv: argv.filter((a) => a !== '--'),
+    chatScenario,
+    bulkScenario,
+    manyScenario,
+    chat,
+    bulk,
+    calibration,
+    many,
+    forum,
+    micro,
+    udp,
+    notes,
+    problems,
+    wallMs: performance.now() - started,
+  };
+  const outDir = opts.outDir ?? fileURLToPath(new URL('../results/', import.meta.url));
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, 'latest.md'), renderMarkdown(results));
+  if (chat.length) await writeFile(path.join(outDir, 'chat-latency.svg'), await renderSvg(chatLatencySpec(plainChat(chat))));
+  if (bulk.length) await writeFile(path.join(outDir, 'bulk-goodput.svg'), await renderSvg(bulkGoodputSpec(plainBulk(bulk), bulkScenario)));
+  process.stderr.write(`wrote ${path.join(outDir, 'latest.md')} (${(results.wallMs / 1000).toFixed(1)} s)\n`);
+  if (problems.some((p) => p.includes('VIOLATION'))) process.stderr.write('DELIVERY INTEGRITY VIOLATIONS: see the Problems section of the report.\n');
+  return process.exitCode === 1 ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -63,6 +63,11 @@ export class IntegrityChecker {
     return { kind: 'ok', seq };
   }
 
+  /** Whether payload `seq` has been delivered (intact) at least once. */
+  isDelivered(seq: number): boolean {
+    return seq < this.seen.length && this.seen[seq] === 1;
+  }
+
   /** The counts so far; `lost` is what was sent and never delivered. */
   counts(): IntegrityCounts {
     return {

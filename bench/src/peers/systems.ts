@@ -9,17 +9,19 @@ export const SYSTEMS = ['rudp', 'kcp-fast', 'kcp-default'] as const;
 /** One of `SYSTEMS`. */
 export type SystemId = (typeof SYSTEMS)[number];
 
-/** What an endpoint is for: bulk transfer gets larger KCP windows so KCP is not window-bound. */
-export type Workload = 'interactive' | 'bulk';
+/**
+ * Extra settings for one endpoint. `kcpWindow` overrides KCP's 128/128
+ * windows (the bench's window calibration uses it); rudp ignores it.
+ */
+export interface EndpointTuning {
+  readonly kcpWindow?: number;
+}
 
-/** KCP windows (segments) used for bulk: about two bandwidth-delay products plus the queue at 10 Mbit/s, 70 ms. */
-export const KCP_BULK_WINDOW = 512;
-
-/** The KCP profile a system uses for a workload, or `undefined` for rudp. */
-export function kcpProfileFor(system: SystemId, workload: Workload): KcpProfile | undefined {
+/** The KCP profile a system uses, or `undefined` for rudp. */
+export function kcpProfileFor(system: SystemId, tuning: EndpointTuning = {}): KcpProfile | undefined {
   const base = system === 'kcp-fast' ? kcpFast : system === 'kcp-default' ? kcpDefault : undefined;
   if (!base) return undefined;
-  return workload === 'bulk' ? withWindows(base, KCP_BULK_WINDOW, KCP_BULK_WINDOW) : base;
+  return tuning.kcpWindow === undefined ? base : withWindows(base, tuning.kcpWindow, tuning.kcpWindow);
 }
 
 /** Creates endpoints of every system; rudp only when its core is importable. */
@@ -42,8 +44,8 @@ export class SystemFactory {
   }
 
   /** A fresh endpoint of `system`. */
-  create(system: SystemId, workload: Workload, random: RandomSource, acceptIncoming: boolean): MessageEndpoint {
-    const profile = kcpProfileFor(system, workload);
+  create(system: SystemId, random: RandomSource, acceptIncoming: boolean, tuning: EndpointTuning = {}): MessageEndpoint {
+    const profile = kcpProfileFor(system, tuning);
     if (profile) return new KcpEndpoint({ profile, random, acceptIncoming });
     if (!this.rudp) throw new Error('rudp is not available');
     return this.rudp.createEndpoint(random, acceptIncoming);

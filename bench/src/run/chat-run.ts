@@ -11,7 +11,11 @@ export interface ChatResult {
   readonly system: SystemId;
   readonly variant: LinkVariant;
   readonly seed: number;
-  /** Send call → delivery to the peer app, both directions pooled, ms. */
+  /**
+   * Send call → delivery to the peer app, both directions pooled, ms. When
+   * the run did not complete, undelivered messages count with their age at
+   * the stop, so every figure is a lower bound.
+   */
   readonly latency: Summary;
   /** Wire bytes (both directions, IP+UDP headers included) per payload byte, over the messaging phase. */
   readonly wirePerPayload: number;
@@ -71,7 +75,7 @@ export function runChat(factory: SystemFactory, system: SystemId, variant: LinkV
     }
   };
 
-  const pair = new SimPair({ factory, system, workload: 'interactive', link: variant.link, seed, onMessage, onEstablished });
+  const pair = new SimPair({ factory, system, link: variant.link, seed, onMessage, onEstablished });
   pair.connect();
   pair.send('client', makePayload(toServer.noteSent(), scenario.messageBytes));
 
@@ -81,6 +85,15 @@ export function runChat(factory: SystemFactory, system: SystemId, variant: LinkV
     pair.sim.runFor(1_000);
   }
   const completed = !Number.isNaN(doneAt);
+  if (!completed) {
+    const stop = pair.sim.now;
+    for (let seq = 1; seq < toServer.counts().sent; seq++) {
+      if (!toServer.isDelivered(seq)) latencies.push(stop - (sentAtToServer[seq] as number));
+    }
+    for (let seq = 0; seq < toClient.counts().sent; seq++) {
+      if (!toClient.isDelivered(seq)) latencies.push(stop - (sentAtToClient[seq] as number));
+    }
+  }
   const wireEnd = completed ? wireAtDone : pair.wireBytes();
   const payloadBytes = 2 * n * scenario.messageBytes;
   return {

@@ -1,6 +1,6 @@
 import { SimNetwork, type LinkConfig, type LinkStats } from '../lib/rudp-imports.js';
 import type { MessageConnection, MessageEndpoint } from '../peers/message-endpoint.js';
-import type { SystemFactory, SystemId, Workload } from '../peers/systems.js';
+import type { EndpointTuning, SystemFactory, SystemId } from '../peers/systems.js';
 
 /** Which end of a pair. */
 export type Side = 'client' | 'server';
@@ -16,7 +16,7 @@ export const IP_UDP_HEADER_BYTES = 28;
 export interface SimPairOptions {
   readonly factory: SystemFactory;
   readonly system: SystemId;
-  readonly workload: Workload;
+  readonly tuning?: EndpointTuning;
   readonly link: LinkConfig;
   readonly seed: number;
   /** Called for every message delivered to either side's application. */
@@ -41,9 +41,9 @@ export class SimPair {
 
   constructor(private readonly options: SimPairOptions) {
     this.sim = new SimNetwork({ seed: options.seed, defaultLink: options.link });
-    const { factory, system, workload } = options;
-    this.client = factory.create(system, workload, this.sim.random('client'), false);
-    this.server = factory.create(system, workload, this.sim.random('server'), true);
+    const { factory, system, tuning } = options;
+    this.client = factory.create(system, this.sim.random('client'), false, tuning);
+    this.server = factory.create(system, this.sim.random('server'), true, tuning);
     this.sim.addNode(CLIENT_ADDRESS, this.client, { onActivity: (now) => this.drain('client', now) });
     this.sim.addNode(SERVER_ADDRESS, this.server, { onActivity: (now) => this.drain('server', now) });
   }

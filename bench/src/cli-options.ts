@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { SYSTEMS, type SystemId } from './peers/systems.js';
+
+/** Scenario names accepted by `--scenario`. */
+export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp'] as const;
+/** One of `SCENARIOS`. */
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Parsed command line. */
+export interface CliOptions {
+  readonly help: boolean;
+  readonly quick: boolean;
+  readonly scenarios: readonly ScenarioName[];
+  /** Only this plain loss rate (no burst / duplication variants) when set. */
+  readonly loss: number | undefined;
+  readonly seed: number;
+  readonly systems: readonly SystemId[];
+  readonly outDir: string | undefined;
+  /** Whether anything narrowed the run below the full suite. */
+  readonly partial: boolean;
+}
+
+/** The text `--help` prints. */
+export const USAGE = `Usage: pnpm bench [-- options]
+
+  --quick               reduced set (whole run under a minute)
+  --scenario NAME       chat | bulk | many | forum | micro | udp (repeatable; default: all)
+  --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
+  --seed N              simulator seed (default 1)
+  --system NAME         rudp | kcp-fast | kcp-default (repeatable; default: all)
+  --out DIR             where latest.md and the SVG charts go (default bench/results)
+  --help                this text
+`;
+
+/** Parses argv; `Error` values describe bad input. pnpm's `--` separators are ignored. */
+export function parseCli(argv: readonly string[]): CliOptions | Error {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv.filter((a) => a !== '--'),
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        quick: { type: 'boolean', default: false },
+        scenario: { type: 'string', multiple: true },
+        loss: { type: 'string' },
+        seed: { type: 'string' },
+        system: { type: 'string', multiple: true },
+        out: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+  const v = parsed.values;
+  const scenarios = (v.scenario ?? []).flatMap((s) => s.split(','));
+  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) return new Error(`unknown scenario '${s}' (${SCENARIOS.join(', ')})`);
+  const systems = (v.system ?? []).flatMap((s) => s.split(','));
+  for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) return new Error(`unknown system '${s}' (${SYSTEMS.join(', ')})`);
+  let loss: number | undefined;
+  if (v.loss !== undefined) {
+    loss = Number(v.loss);
+    if (!(loss >= 0 && loss < 1)) return new Error(`--loss must be in [0, 1), got '${v.loss}'`);
+  }
+  let seed = 1;
+  if (v.seed !== undefined) {
+    seed = Number(v.seed);
+    if (!Number.isSafeInteger(seed) || seed < 0) return new Error(`--seed must be a non-negative integer, got '${v.seed}'`);
+  }
+  return {
+    help: v.help === true,
+    quick: v.quick === true,
+    scenarios: scenarios.length ? (scenarios as ScenarioName[]) : [...SCENARIOS],
+    loss,
+    seed,
+    systems: systems.length ? (systems as SystemId[]) : [...SYSTEMS],
+    outDir: v.out,
+    partial: v.quick === true || scenarios.length > 0 || systems.length > 0 || loss !== undefined,
+  };
+}

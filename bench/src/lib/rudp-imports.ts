@@ -1,6 +1,6 @@
 /**
- * The one place the bench names rudp's modules, so switching between the
- * built package and the source tree is a one-file change.
+ * The one place the bench names rudp's modules (the built package, so
+ * `pnpm bench` measures what `pnpm build` produced).
  */
-export { SimNetwork, createRandom, deriveRandom } from '../../../packages/rudp/src/testing.js';
-export type { LinkConfig, LinkStats, PeerAddress, RandomSource, SansIoEndpoint, Transmit } from '../../../packages/rudp/src/testing.js';
+export { SimNetwork, createRandom, deriveRandom } from 'rudp/testing';
+export type { LinkConfig, LinkStats, PeerAddress, RandomSource, SansIoEndpoint, Transmit } from 'rudp/testing';

@@ -1,12 +1,93 @@
-import type { RandomSource } from '../lib/rudp-imports.js';
-import type { MessageEndpoint } from './message-endpoint.js';
+import type { Connection, Endpoint, EndpointConfig } from 'rudp/core';
+import type { PeerAddress, RandomSource, Transmit } from '../lib/rudp-imports.js';
+import type { MessageConnection, MessageEndpoint, MessageEvent } from './message-endpoint.js';
 
 /** How the bench builds rudp endpoints once rudp's core is loaded. */
 export interface RudpModule {
   createEndpoint(random: RandomSource, acceptIncoming: boolean): MessageEndpoint;
 }
 
-/** Loads rudp's core; `undefined` while it does not exist yet. */
+/** A connection handle whose `send` also tells the endpoint to poll it (rudp's `Endpoint.send`). */
+class RudpConnectionHandle implements MessageConnection {
+  constructor(
+    private readonly endpoint: Endpoint,
+    readonly connection: Connection,
+  ) {}
+
+  get remote(): PeerAddress {
+    return this.connection.remote;
+  }
+
+  send(data: Uint8Array): void {
+    this.endpoint.send(this.connection, data);
+  }
+}
+
+/** rudp's `Endpoint` seen through the bench's `MessageEndpoint` (default tuning, nothing bench-specific). */
+class RudpMessageEndpoint implements MessageEndpoint {
+  private readonly handles = new WeakMap<Connection, RudpConnectionHandle>();
+
+  constructor(private readonly endpoint: Endpoint) {}
+
+  connect(now: number, to: PeerAddress): MessageConnection {
+    return this.handle(this.endpoint.connect(now, to));
+  }
+
+  pollEvent(): MessageEvent | undefined {
+    for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
+      switch (ev.type) {
+        case 'connected':
+        case 'incoming':
+        case 'closed':
+          return { type: ev.type, connection: this.handle(ev.connection) };
+        case 'message':
+          return { type: 'message', connection: this.handle(ev.connection), data: ev.data };
+        case 'acked':
+          break;
+      }
+    }
+    return undefined;
+  }
+
+  handleDatagram(now: number, data: Uint8Array, from: PeerAddress): void {
+    this.endpoint.handleDatagram(now, data, from);
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    return this.endpoint.pollTransmit(now);
+  }
+
+  pollTimeout(): number | undefined {
+    return this.endpoint.pollTimeout();
+  }
+
+  handleTimeout(now: number): void {
+    this.endpoint.handleTimeout(now);
+  }
+
+  private handle(connection: Connection): RudpConnectionHandle {
+    let h = this.handles.get(connection);
+    if (!h) {
+      h = new RudpConnectionHandle(this.endpoint, connection);
+      this.handles.set(connection, h);
+    }
+    return h;
+  }
+}
+
+/** Loads rudp's core (built); `undefined` if it cannot be imported. */
 export async function loadRudp(): Promise<RudpModule | undefined> {
-  return undefined;
+  let mod: typeof import('rudp/core');
+  try {
+    mod = await import('rudp/core');
+  } catch {
+    return undefined;
+  }
+  const EndpointClass = mod.Endpoint;
+  return {
+    createEndpoint: (random, acceptIncoming) => {
+      const config: EndpointConfig = { random, acceptIncoming };
+      return new RudpMessageEndpoint(new EndpointClass(config));
+    },
+  };
 }

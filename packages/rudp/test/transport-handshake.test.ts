@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { Endpoint } from '../src/core/endpoint.js';
+import { COOKIE_SIZE } from '../src/core/cookie.js';
+import { MAX_DATAGRAM, PacketType, PacketWriter, decodeRetry, encodeInitial, parseHeader } from '../src/wire/packet.js';
+import { writePing } from '../src/wire/frame.js';
+import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
+import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+
+const params = { receiveWindow: 1 << 20 };
+
+function initial(scid: number, token: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid, token, params }).slice();
+}
+
+function server(seed = 1): Endpoint {
+  return new Endpoint({ random: createRandom(seed), acceptIncoming: true });
+}
+
+function drain(ep: Endpoint, now: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let t = ep.pollTransmit(now); t; t = ep.pollTransmit(now)) out.push(t.data);
+  return out;
+}
+
+/** Runs the cookie exchange for `from` and returns the valid token. */
+function cookieFor(ep: Endpoint, now: number, from: string, scid: number): Uint8Array {
+  ep.handleDatagram(now, initial(scid), from);
+  const [retry] = drain(ep, now);
+  const h = parseHeader(retry as Uint8Array);
+  if (typeof h === 'string' || h.type !== PacketType.Retry) throw new Error('expected a RETRY');
+  return decodeRetry(h.payload) as Uint8Array;
+}
+
+describe('stateless handshake', () => {
+  it('keeps no state for a token-less INITIAL and answers with less than it received', () => {
+    const ep = server();
+    ep.handleDatagram(0, initial(7), '1.2.3.4:5');
+    const out = drain(ep, 0);
+    expect(out).toHaveLength(1);
+    expect((out[0] as Uint8Array).length).toBeLessThan(MAX_DATAGRAM);
+    expect(ep.connectionCount).toBe(0);
+  });
+
+  it('drops an unpadded INITIAL (it could make the reply an amplifier)', () => {
+    const ep = server();
+    const short = initial(7).subarray(0, 100);
+    // Re-checksum the cut packet so only its size is wrong.
+    const w = new PacketWriter(new Uint8Array(100), PacketType.Initial, 0, 0);
+    w.bytes(short.subarray(10, 90));
+    ep.handleDatagram(0, w.finish(), '1.2.3.4:5');
+    expect(drain(ep, 0)).toHaveLength(0);
+    expect(ep.stats().dropped.short).toBe(1);
+  });
+
+  it('creates a connection only for the address and id the cookie was minted for', () => {
+    const ep = server();
+    const token = cookieFor(ep, 0, '1.2.3.4:5', 7);
+    expect(token.length).toBe(COOKIE_SIZE);
+    ep.handleDatagram(10, initial(7, token), '6.6.6.6:5'); // replayed from elsewhere
+    ep.handleDatagram(10, initial(8, token), '1.2.3.4:5'); // other connection id
+    expect(ep.connectionCount).toBe(0);
+    expect(ep.stats().dropped.badToken).toBe(2);
+    ep.handleDatagram(10, initial(7, token), '1.2.3.4:5');
+    expect(ep.connectionCount).toBe(1);
+    ep.handleDatagram(20, initial(7, token), '1.2.3.4:5'); // a repeat (ACCEPT lost) reuses it
+    expect(ep.connectionCount).toBe(1);
+  });
+
+  it('refuses forged and expired cookies', () => {
+    const ep = server();
+    const rng = createRandom(99);
+    for (let i = 0; i < 1000; i++) ep.handleDatagram(0, initial(7, fillRandomBytes(rng, new Uint8Array(COOKIE_SIZE))), '1.2.3.4:5');
+    const token = cookieFor(ep, 0, '1.2.3.4:5', 7);
+    ep.handleDatagram(60_000, initial(7, token), '1.2.3.4:5');
+    expect(ep.connectionCount).toBe(0);
+    expect(ep.stats().dropped.badToken).toBe(1001);
+  });
+
+  it('a flood of handshakes from 100,000 spoofed sources keeps no state and sends less than it receives', () => {
+    const ep = server();
+    let received = 0;
+    let sent = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const d = initial(i + 1);
+      received += d.length;
+      ep.handleDatagram(i / 100, d, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:${1000 + (i % 50_000)}`);
+      // The socket drains only now and then, so the stateless queue fills and must stay bounded.
+      if (i % 5000 === 0) for (const d2 of drain(ep, i / 100)) sent += d2.length;
+    }
+    for (const d2 of drain(ep, 1000)) sent += d2.length;
+    expect(ep.connectionCount).toBe(0);
+    expect(sent).toBeLessThan(received / 3);
+    expect(ep.stats().dropped.statelessQueueFull).toBeGreaterThan(0);
+  });
+});
+
+describe('spoofing and malformed datagrams', () => {
+  it('a packet naming a live connection id from another address neither takes over nor kills it', () => {
+    const p = makePair();
+    p.sim.runFor(500);
+    const sc = p.serverConn();
+    expect(sc?.state).toBe('established');
+    const sconn = sc as NonNullable<typeof sc>;
+    // Forge a CLOSE-bearing packet and a PING with the server's connection id, from an attacker address.
+    const w = new PacketWriter(new Uint8Array(MAX_DATAGRAM), PacketType.Data, sconn.localCid, 99);
+    writePing(w);
+    p.server.handleDatagram(p.sim.now, w.finish().slice(), '6.6.6.6:1');
+    expect(p.server.stats().dropped.addressMismatch).toBe(1);
+    p.client.send(p.conn, new TextEncoder().encode('still here'));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(500);
+    expect(sconn.state).toBe('established');
+    expect(p.serverEvents.some((r) => r.event.type === 'message')).toBe(true);
+  });
+
+  it('random bytes, truncated headers, wrong versions and bad checksums are dropped, counted, never thrown', () => {
+    const p = makePair();
+    p.sim.runFor(500);
+    const rng = createRandom(5);
+    const before = p.server.stats().droppedTotal;
+    const good = initial(1234);
+    const wrongVersion = good.slice();
+    wrongVersion[0] = 9;
+    const badSum = good.slice();
+    (badSum as Uint8Array)[20] ^= 1;
+    const junk: Uint8Array[] = [new Uint8Array(0), new Uint8Array(3), good.subarray(0, 9), wrongVersion, badSum];
+    for (let i = 0; i < 10_000; i++) junk.push(fillRandomBytes(rng, new Uint8Array(1 + (rng() % 1400))));
+    for (const j of junk) expect(() => p.server.handleDatagram(p.sim.now, j, CLIENT)).not.toThrow();
+    const after = p.server.stats();
+    expect(after.droppedTotal - before).toBe(junk.length);
+    expect(after.dropped.checksum).toBeGreaterThan(0);
+    expect(after.dropped.short).toBeGreaterThan(0);
+    // The connection is unharmed.
+    p.client.send(p.conn, new Uint8Array([1, 2, 3]));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(500);
+    expect(p.serverEvents.filter((r) => r.event.type === 'message')).toHaveLength(1);
+    void SERVER;
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { CLIENT, SERVER, firstOf, makePair, messagesOf } from './helpers/pair.js';
+import type { CloseReason } from '../src/core/events.js';
+
+function reasonOf(r: ReturnType<typeof firstOf>): CloseReason | undefined {
+  return r?.event.type === 'closed' ? r.event.reason : undefined;
+}
+
+describe('timeouts, keepalive and flow control', () => {
+  it('a peer that vanishes mid-transfer is reported by both sides within the idle timeout', () => {
+    const idle = 3000;
+    const p = makePair({ client: { idleTimeoutMs: idle }, server: { idleTimeoutMs: idle } });
+    p.client.send(p.conn, new Uint8Array(2_000_000));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(600);
+    const cut = p.sim.now;
+    p.sim.setLinks(CLIENT, SERVER, { loss: 1 });
+    p.sim.runFor(idle + 2000);
+    const c = firstOf(p.clientEvents, 'closed');
+    const s = firstOf(p.serverEvents, 'closed');
+    expect(reasonOf(c)?.kind).toBe('timeout');
+    expect(reasonOf(s)?.kind).toBe('timeout');
+    // The idle clock starts at the last datagram that got through: at most one path delay (35 ± 5 ms) after the cut.
+    expect((c?.at as number) - cut).toBeLessThanOrEqual(idle + 40);
+    expect((s?.at as number) - cut).toBeLessThanOrEqual(idle + 40);
+    expect((c?.at as number) - cut).toBeGreaterThanOrEqual(idle);
+  });
+
+  it('an idle connection stays up with keepalives and dies without them', () => {
+    const alive = makePair({ client: { idleTimeoutMs: 3000, keepAliveMs: 1000 }, server: { idleTimeoutMs: 3000, keepAliveMs: 1000 } });
+    alive.sim.runFor(60_000);
+    expect(firstOf(alive.clientEvents, 'closed')).toBeUndefined();
+    expect(alive.conn.state).toBe('established');
+
+    const dead = makePair({ client: { idleTimeoutMs: 3000, keepAliveMs: 0 }, server: { idleTimeoutMs: 3000, keepAliveMs: 0 } });
+    dead.sim.runFor(60_000);
+    expect(reasonOf(firstOf(dead.clientEvents, 'closed'))?.kind).toBe('timeout');
+    expect(reasonOf(firstOf(dead.serverEvents, 'closed'))?.kind).toBe('timeout');
+  });
+
+  it('connect to nobody ends as unreachable after the handshake timeout', () => {
+    const p = makePair({ client: { handshakeTimeoutMs: 2000 } });
+    p.sim.setLinks(CLIENT, SERVER, { loss: 1 });
+    p.sim.runFor(10_000);
+    const c = firstOf(p.clientEvents, 'closed');
+    expect(reasonOf(c)?.kind).toBe('unreachable');
+    expect(c?.at).toBe(2000);
+  });
+
+  it('a receiver that does not read stalls its sender at the receive window instead of buffering more', () => {
+    let reading = false;
+    const window = 64 * 1024;
+    const p = makePair({ server: { receiveWindow: window }, serverReads: () => reading });
+    const msg = new Uint8Array(16 * 1024);
+    for (let i = 0; i < 50; i++) p.client.send(p.conn, msg);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20_000);
+    const ackedWhileStalled = p.clientEvents.filter((r) => r.event.type === 'acked').length;
+    expect(ackedWhileStalled).toBe(window / msg.length);
+    expect(p.conn.bufferedAmount).toBe((50 - ackedWhileStalled) * msg.length);
+    expect(p.conn.state).toBe('established');
+    reading = true;
+    p.sim.wake(SERVER);
+    p.sim.schedule(p.sim.now + 1, () => p.sim.wake(SERVER));
+    p.sim.runFor(20_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(50);
+    expect(p.clientEvents.filter((r) => r.event.type === 'acked')).toHaveLength(50);
+  });
+});

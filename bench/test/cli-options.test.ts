@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { parseCli } from '../src/cli-options.js';
+
+describe('parseCli', () => {
+  it('ignores the -- pnpm forwards and reads every option', () => {
+    const o = parseCli(['--', '--scenario', 'chat', '--loss', '0.1', '--seed', '7', '--system', 'kcp-fast']);
+    expect(o).toMatchObject({ scenarios: ['chat'], loss: 0.1, seed: 7, systems: ['kcp-fast'], partial: true, quick: false });
+  });
+
+  it('defaults to the full suite', () => {
+    const o = parseCli([]);
+    expect(o).toMatchObject({ partial: false, loss: undefined, seed: 1 });
+    expect(o instanceof Error ? [] : o.scenarios).toHaveLength(6);
+  });
+
+  it('rejects unknown names and bad numbers as Error values', () => {
+    expect(parseCli(['--scenario', 'nope'])).toBeInstanceOf(Error);
+    expect(parseCli(['--loss', '1.5'])).toBeInstanceOf(Error);
+    expect(parseCli(['--seed', '-1'])).toBeInstanceOf(Error);
+    expect(parseCli(['--bogus'])).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,168 @@
+import {
+  createReplyCache,
+  decode,
+  encodeServerMessage,
+  endConnection,
+  handleRequest,
+  idleTimeoutNotice,
+  INITIAL_AUTH_STATE,
+  simpleReply,
+  transferReply,
+  type AuthState,
+  type ForumStore,
+  type Reply,
+  type ServerMessage,
+  type SessionRegistry,
+  type TransferTokens,
+} from 'forum-protocol';
+import type { RudpConnection } from 'rudp';
+import type { TransferActivity } from './transfer-activity.js';
+
+/** What every connection shares: the store, who is logged in, transfer tokens, and settings. */
+export interface ServerContext {
+  readonly store: ForumStore;
+  readonly registry: SessionRegistry;
+  readonly tokens: TransferTokens;
+  readonly activity: TransferActivity;
+  /** The TCP port the transfer server actually listens on. */
+  readonly transferPort: number;
+  readonly idleTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+/** How long a UPD/DWN token stays valid. */
+const TOKEN_TTL_MS = 60_000;
+/** Requests queued behind the running one; a peer that floods beyond this is cut off. */
+const MAX_QUEUED = 32;
+const REPLY_CACHE_SIZE = 64;
+
+const GENERIC_ERROR = 'The server could not complete the command, please try again';
+
+/** Best effort: the id of a request that failed to decode, so the client can match the error. */
+const guessId = (bytes: Uint8Array): string => {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    if (typeof v === 'object' && v !== null && 'id' in v && typeof v.id === 'string' && v.id.length <= 64) return v.id;
+  } catch {
+    // not JSON: no id to give back
+  }
+  return '';
+};
+
+let nextKey = 0;
+
+/**
+ * Serves one rudp connection: its login state, reply cache and idle timer.
+ * Requests of this connection run one after another; other connections are
+ * never waited for.
+ */
+export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void => {
+  const connectionKey = `c${++nextKey}`;
+  const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
+  let state: AuthState = INITIAL_AUTH_STATE;
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  let finished = false;
+  let lastActive = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+
+  const user = (): string | undefined => (state.step === 'authenticated' ? state.session.username : undefined);
+
+  const send = (message: ServerMessage): void => {
+    conn.send(encodeServerMessage(message)).catch(() => undefined);
+  };
+
+  const finish = (): void => {
+    finished = true;
+    if (timer !== undefined) clearTimeout(timer);
+    const u = user();
+    if (u !== undefined) {
+      ctx.tokens.revokeUser(u);
+      ctx.activity.forget(u);
+    }
+  };
+
+  const armIdle = (ms: number): void => {
+    timer = setTimeout(checkIdle, Math.max(ms, 10));
+  };
+
+  function checkIdle(): void {
+    if (finished) return;
+    const u = user();
+    if (u !== undefined && ctx.activity.busy(u)) return armIdle(ctx.idleTimeoutMs);
+    const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
+    const left = last + ctx.idleTimeoutMs - Date.now();
+    if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
+    if (u !== undefined) {
+      endConnection(ctx.registry, state);
+      ctx.log(`${u} timed out`);
+    }
+    send(idleTimeoutNotice(Math.round(ctx.idleTimeoutMs / 1000)));
+    finish();
+    state = { step: 'closed' };
+    void conn.close();
+  }
+
+  const execute = async (bytes: Uint8Array): Promise<void> => {
+    const decoded = decode(bytes);
+    if (decoded._tag === 'Left') {
+      ctx.log(`Malformed request: ${decoded.left.reason}`);
+      send(simpleReply(guessId(bytes), 'error', ['Malformed request']));
+      return;
+    }
+    const request = decoded.right;
+    lastActive = Date.now();
+    let reply: Reply;
+    try {
+      const result = await cache.runOnce(request.id, async () => {
+        const r = await handleRequest({ store: ctx.store, registry: ctx.registry, connectionKey }, state, request)();
+        state = r.state;
+        r.outcome.log.forEach(ctx.log);
+        if (r.outcome.kind === 'transfer') {
+          const t = r.outcome.transfer;
+          const token = ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS });
+          return transferReply(r.outcome.id, t, ctx.transferPort, token);
+        }
+        return r.outcome.reply;
+      });
+      reply = result.value;
+    } catch (e) {
+      ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
+      reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
+    }
+    lastActive = Date.now();
+    send(reply);
+    if (state.step === 'closed') {
+      finish();
+      void conn.close();
+    }
+  };
+
+  conn.on('message', (bytes) => {
+    if (finished) return;
+    if (queued >= MAX_QUEUED) {
+      ctx.log('Client sent too many requests at once, disconnecting');
+      conn.destroy('too many queued requests');
+      return;
+    }
+    queued++;
+    chain = chain
+      .then(() => (finished ? undefined : execute(bytes)))
+      .catch((e: unknown) => ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        queued--;
+      });
+  });
+
+  conn.on('close', () => {
+    if (finished) return;
+    // Wait for a request still running, so its session is released after it.
+    void chain.then(() => {
+      if (finished) return;
+      endConnection(ctx.registry, state).forEach(ctx.log);
+      finish();
+    });
+  });
+
+  armIdle(ctx.idleTimeoutMs);
+};

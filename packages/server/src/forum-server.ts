@@ -1,0 +1,58 @@
+import { createSessionRegistry, createTransferTokens, openFileStore } from 'forum-protocol';
+import { randomBytes } from 'node:crypto';
+import { listen, type RudpServer } from 'rudp';
+import { serveConnection } from './client-connection.js';
+import { startTransferServer, type TransferServer } from './transfer-server.js';
+import { TransferActivity } from './transfer-activity.js';
+
+/** Settings of {@link startForumServer}. */
+export interface ForumServerOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly idleTimeoutMs: number;
+  /** TCP port for transfers; `undefined`: the UDP port's number; 0: any free port. */
+  readonly transferPort: number | undefined;
+  readonly log: (line: string) => void;
+  readonly warn: (line: string) => void;
+}
+
+/** A running forum server. */
+export interface ForumServer {
+  readonly udpPort: number;
+  readonly tcpPort: number;
+  close(): Promise<void>;
+}
+
+/** rudp settings: a vanished client is noticed within 10 s, far below the forum's idle timeout. */
+export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
+
+/** Opens the data directory, then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
+export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  const opened = await openFileStore(options.dataDir)();
+  if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+  const store = opened.right;
+  store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+  const tokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
+  const activity = new TransferActivity();
+  const udp: RudpServer = await listen({ port: options.port, host: options.host, ...TRANSPORT });
+  const udpPort = udp.address().port;
+  let tcp: TransferServer;
+  try {
+    tcp = await startTransferServer({ store, tokens, activity, log: options.log }, options.transferPort ?? udpPort, options.host);
+  } catch (e) {
+    await udp.close();
+    throw e;
+  }
+  const tcpPort = tcp.port;
+  const ctx = { store, registry: createSessionRegistry(), tokens, activity, transferPort: tcpPort, idleTimeoutMs: options.idleTimeoutMs, log: options.log };
+  udp.on('connection', (conn) => serveConnection(conn, ctx));
+  return {
+    udpPort,
+    tcpPort,
+    close: async () => {
+      await udp.close();
+      await tcp.close();
+    },
+  };
+};

@@ -147,7 +147,7 @@ function forumSection(run: RunResults): string {
   return [
     '## Forum sessions (simulated)',
     '',
-    'Scripted sessions (login, CRT, MSG × N, RDT, UPD of a small file) encoded with forum-protocol\'s codec, each request waiting for its reply. ' +
+    'Scripted sessions (login, CRT, MSG × N, RDT, UPD of a small file) encoded with forum-protocol\'s codec and served by its real request path over a memory store, each request waiting for its reply. The first request is sent at connect, so its RTT includes the handshake; UPD is answered with its transfer reply (the file goes over TCP in the real forum). ' +
       'RTT is request send call → reply delivered.',
     '',
     table(['link', 'system', 'commands', 'p50 ms', 'p99 ms', 'max ms', 'replies'], rows),

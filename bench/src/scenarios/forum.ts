@@ -1,0 +1,28 @@
+/** Parameters of the forum scenario: scripted sessions, one request in flight per session. */
+export interface ForumScenario {
+  /** Concurrent client sessions (one connection each). */
+  readonly sessions: number;
+  /** MSG commands per session. */
+  readonly messages: number;
+  /** Give up after this much network time. */
+  readonly timeLimitMs: number;
+}
+
+/** Four sessions of login, CRT, MSG × 20, RDT, UPD. */
+export const FORUM: ForumScenario = { sessions: 4, messages: 20, timeLimitMs: 300_000 };
+
+/** The `--quick` forum: two sessions with five messages each. */
+export const FORUM_QUICK: ForumScenario = { sessions: 2, messages: 5, timeLimitMs: 120_000 };
+
+/** The requests one session sends, in order (`cmd`, `args`); every one should succeed. */
+export function forumScript(user: string, password: string, messages: number): readonly { readonly cmd: string; readonly args: readonly string[] }[] {
+  const thread = `thread-${user}`;
+  return [
+    { cmd: 'username', args: [user] },
+    { cmd: 'password', args: [password] },
+    { cmd: 'CRT', args: [thread] },
+    ...Array.from({ length: messages }, (_, i) => ({ cmd: 'MSG', args: [thread, `message ${i} from ${user} over a lossy link`] })),
+    { cmd: 'RDT', args: [thread] },
+    { cmd: 'UPD', args: [thread, 'notes.txt'] },
+  ];
+}

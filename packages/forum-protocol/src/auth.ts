@@ -8,6 +8,8 @@ import { toIoError, type StoreError } from './errors.js';
 import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
 import type { NextStep, Reply, Request } from './messages.js';
 import { validateCredential } from './names.js';
+import { parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
+import { throttledText } from './rate-limit.js';
 import type { Session, SessionRegistry } from './session.js';
 import type { ForumStore } from './store.js';
 
@@ -23,24 +25,49 @@ export type AuthState =
 /** The state of a connection that has just been opened. */
 export const INITIAL_AUTH_STATE: AuthState = { step: 'awaitingUsername' };
 
+/** Where and when a password attempt comes from, for throttling. */
+export interface LoginAttempt {
+  /** The peer's (handshake-validated) address, `host:port`; `undefined` if unknown. */
+  readonly peerAddress: string | undefined;
+  /** Milliseconds (any epoch, e.g. `Date.now()` or a test clock). */
+  readonly now: number;
+}
+
+/** The answer to a password check. `throttled` means it was not checked at all. */
+export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | { readonly kind: 'throttled'; readonly retryAfterMs: number };
+
 /**
- * How accounts are checked and created: the seam where password hashing and
- * rate limiting will go. The default, {@link plainTextAccounts}, compares and
- * stores passwords as the spec's `credentials.txt` holds them.
+ * How accounts are checked and created: the seam for password hashing
+ * ({@link hashedAccounts}) and login throttling ({@link rateLimitedAccounts}).
+ * The default, {@link plainTextAccounts}, compares and stores passwords as the
+ * spec's `credentials.txt` holds them.
  */
 export interface AccountPolicy {
   /** `unknown` when there is no such account. */
-  verify(store: ForumStore, username: string, password: string): TE.TaskEither<StoreError, 'ok' | 'wrong' | 'unknown'>;
+  verify(store: ForumStore, username: string, password: string, attempt: LoginAttempt): TE.TaskEither<StoreError, PasswordVerdict>;
   /** `false` when the name was taken meanwhile. */
   register(store: ForumStore, username: string, password: string): TE.TaskEither<StoreError, boolean>;
 }
 
-/** Plain-text passwords, as forum-spec.md's `credentials.txt` stores them. */
+/**
+ * Plain-text passwords, as forum-spec.md's `credentials.txt` stores them.
+ * An entry already hashed (by a server that ran with `--hash-passwords`) is
+ * still checked against its hash, so switching back locks nobody out.
+ */
 export const plainTextAccounts: AccountPolicy = {
   verify: (store, username, password) =>
     pipe(
       store.getAccount(username),
-      TE.map(O.match(() => 'unknown' as const, (a) => (a.password === password ? ('ok' as const) : ('wrong' as const)))),
+      TE.chain(
+        O.match(
+          () => TE.right<StoreError, PasswordVerdict>('unknown'),
+          (a) => {
+            const hashed = parsePasswordHash(a.password);
+            if (hashed === undefined) return TE.right(plainPasswordsEqual(password, a.password) ? 'ok' : 'wrong');
+            return TE.tryCatch(async () => ((await verifyPasswordHash(password, hashed)) ? 'ok' : 'wrong'), toIoError);
+          },
+        ),
+      ),
     ),
   register: (store, username, password) => store.createAccount({ username, password }),
 };
@@ -52,6 +79,10 @@ export interface AuthDeps {
   readonly connectionKey: string;
   /** Defaults to {@link plainTextAccounts}. */
   readonly accounts?: AccountPolicy;
+  /** The peer's validated address (`host:port`), for per-host login throttling. */
+  readonly peerAddress?: string;
+  /** The time of this request, ms; defaults to `Date.now()`. Throttling windows are measured on it. */
+  readonly now?: number;
 }
 
 /** The next state, the reply to send, and the server log lines to print. */
@@ -94,9 +125,10 @@ const loggedIn = (deps: AuthDeps, id: string, username: string, log: readonly st
  * login from any unauthenticated state; `password` / `newPassword` answer the
  * matching prompt; anything else is refused with the prompt to show again.
  *
- * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`
+ * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`,
+ * `Too many failed login attempts, try again in N seconds`
  * (with `data.next` telling the client which prompt to print). Log lines:
- * `Client authenticating`, `Incorrect password`, `New user`,
+ * `Client authenticating`, `Incorrect password`, `Login of U throttled`, `New user`,
  * `U successfully logged in` (new account), `U successful login` (existing account).
  */
 export const handleAuth =
@@ -127,8 +159,15 @@ export const handleAuth =
       }
       case 'password': {
         if (state.step !== 'awaitingPassword') return refuse('Unexpected password');
-        const verdict = await accounts.verify(deps.store, state.username, value)();
+        const verdict = await accounts.verify(deps.store, state.username, value, { peerAddress: deps.peerAddress, now: deps.now ?? Date.now() })();
         if (E.isLeft(verdict)) return serverError(id, verdict.left);
+        if (typeof verdict.right === 'object') {
+          return {
+            state: INITIAL_AUTH_STATE,
+            reply: authReply(id, 'error', [throttledText(verdict.right.retryAfterMs)], 'username'),
+            log: [`Login of ${state.username} throttled`],
+          };
+        }
         if (verdict.right !== 'ok') {
           return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', ['Invalid password'], 'username'), log: ['Incorrect password'] };
         }

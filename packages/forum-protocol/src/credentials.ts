@@ -41,3 +41,23 @@ export const parseCredentials = (text: string): ParsedCredentials => {
  */
 export const appendCredential = (text: string, account: Account): string =>
   `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${account.username} ${account.password}\n`;
+
+/**
+ * The credentials file with the secret of `username` replaced by `secret`:
+ * every other byte (other accounts, skipped lines, line endings) is kept.
+ * The line changed is the one {@link parseCredentials} reads the account
+ * from (the first well-formed line of that name). `undefined` if there is none.
+ */
+export const replaceCredential = (text: string, username: string, secret: string): string | undefined => {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] as string;
+    const crlf = raw.endsWith('\r');
+    const m = LINE.exec(crlf ? raw.slice(0, -1) : raw);
+    if (m?.[1] === username) {
+      lines[i] = `${username} ${secret}${crlf ? '\r' : ''}`;
+      return lines.join('\n');
+    }
+  }
+  return undefined;
+};

@@ -5,7 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
-import { appendCredential, parseCredentials } from './credentials.js';
+import { appendCredential, parseCredentials, replaceCredential } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE, validateName } from './names.js';
@@ -122,6 +122,19 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
         await writeFileAtomic(dir, CREDENTIALS_FILE, next);
         credentialsText = next;
         accounts.set(account.username, account);
+        return E.right(true);
+      }),
+    );
+
+  const replaceAccountSecret = (username: string, secret: string): TE.TaskEither<StoreError, boolean> =>
+    attempt(() =>
+      mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
+        if (!accounts.has(username)) return E.right(false);
+        const next = replaceCredential(credentialsText, username, secret);
+        if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
+        await writeFileAtomic(dir, CREDENTIALS_FILE, next);
+        credentialsText = next;
+        accounts.set(username, { username, password: secret });
         return E.right(true);
       }),
     );
@@ -281,6 +294,7 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
     warnings: loaded.warnings,
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
     createAccount,
+    replaceAccountSecret,
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title))),
     createThread,

@@ -21,4 +21,7 @@ export * from './transfer-tokens.js';
 export * from './reply-cache.js';
 export * from './handlers.js';
 export * from './auth.js';
+export * from './password-hash.js';
+export * from './rate-limit.js';
+export * from './account-policy.js';
 export { createKeyedMutex, type KeyedMutex } from './keyed-mutex.js';

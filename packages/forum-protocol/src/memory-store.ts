@@ -86,6 +86,12 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}): ForumStore => {
         accounts.set(account.username, account);
         return true;
       }),
+    replaceAccountSecret: (username, secret) =>
+      TE.fromIO(() => {
+        if (!accounts.has(username)) return false;
+        accounts.set(username, { username, password: secret });
+        return true;
+      }),
     listThreads: () => TE.fromIO(() => [...threads.keys()].sort()),
     getThread: (title) => TE.fromIO(() => O.fromNullable(threads.get(title))),
     createThread: (title, creator) =>

@@ -48,6 +48,12 @@ export interface ForumStore {
   getAccount(username: string): TE.TaskEither<StoreError, O.Option<Account>>;
   /** Adds an account; `false` if the name was taken meanwhile. */
   createAccount(account: Account): TE.TaskEither<StoreError, boolean>;
+  /**
+   * Replaces the stored secret of an existing account (e.g. a plain password
+   * upgraded to its hash), rewriting `credentials.txt` atomically; `false` if
+   * there is no such account.
+   */
+  replaceAccountSecret(username: string, secret: string): TE.TaskEither<StoreError, boolean>;
   /** Thread titles, sorted by UTF-16 code unit. */
   listThreads(): TE.TaskEither<StoreError, readonly string[]>;
   /** The thread titled `title`, if any. */

@@ -12,6 +12,8 @@ import type { AckSample, CongestionController } from './congestion.js';
 const STARTUP_GAIN = 2 / Math.LN2; // 2.885: doubles the rate each round
 const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
 const BW_WINDOW_ROUNDS = 10;
+// 2 (as in BBRv1) overflows shallow bottleneck queues such as the 64 KB one of the benchmark; 1.5 keeps the queue under half a BDP.
+const PROBE_CWND_GAIN = 1.5;
 const INITIAL_WINDOW_PACKETS = 10;
 const MIN_WINDOW_PACKETS = 4;
 
@@ -48,8 +50,11 @@ export class Bbr implements CongestionController {
 
   pacingRate(srttMs: number): number {
     const gain = this.pacingGain();
-    if (this.btlBw === 0) return (gain * INITIAL_WINDOW_PACKETS * this.mtu) / Math.max(srttMs, 1);
-    return gain * this.btlBw;
+    // Until the pipe is known to be full, never pace below what the window allows per RTT: an
+    // app-limited sample (a lone hello message) must not throttle the first real transfer.
+    const windowRate = this.cwnd / Math.max(srttMs, 1);
+    if (this.mode === 'startup') return gain * Math.max(this.btlBw, windowRate);
+    return gain * (this.btlBw > 0 ? this.btlBw : windowRate);
   }
 
   onPacketSent(_now: number, bytes: number): void {
@@ -67,7 +72,8 @@ export class Bbr implements CongestionController {
     if (s.priorDelivered >= this.nextRoundDelivered) {
       this.round++;
       this.nextRoundDelivered = s.delivered;
-      this.onRoundStart();
+      // A round the application starved says nothing about the pipe being full.
+      if (!s.appLimited) this.onRoundStart();
     }
     if (s.deliveryRate !== undefined && (!s.appLimited || s.deliveryRate >= this.btlBw)) {
       this.bwSamples.push({ round: this.round, bw: s.deliveryRate });
@@ -112,7 +118,7 @@ export class Bbr implements CongestionController {
   }
 
   private updateWindow(acked: number): void {
-    const gain = this.mode === 'probe-bw' ? 2 : STARTUP_GAIN;
+    const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
     const target = Math.max(gain * this.bdp() + 2 * this.mtu, MIN_WINDOW_PACKETS * this.mtu);
     // Grow towards the target by what was acked (no jump from one lucky sample); shrink at once.
     this.cwnd = this.cwnd < target ? Math.min(this.cwnd + acked, target) : target;

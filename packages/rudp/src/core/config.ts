@@ -34,13 +34,27 @@ export interface ConnectionConfig {
   readonly redundantSpacingMs: number;
   /** Congestion controller factory. */
   readonly congestion: CongestionControllerFactory;
+  /** Proactive copies of small messages on lossy paths. */
+  readonly redundancy: RedundancyConfig;
+}
+
+/** When and how much to repeat small unacknowledged messages in later packets. */
+export interface RedundancyConfig {
+  /** Most extra copies of one message (0 turns redundancy off). */
+  readonly maxCopies: number;
+  /** Only messages up to this size are repeated. */
+  readonly maxMessageBytes: number;
+  /** Measured loss rate from which one extra copy is sent. */
+  readonly lossThreshold: number;
+  /** Measured loss rate from which `maxCopies` extra copies are sent. */
+  readonly highLossThreshold: number;
 }
 
 /** The defaults. */
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   mtu: MAX_DATAGRAM,
   receiveWindow: 32 * 1024 * 1024,
-  maxAckDelayMs: 5,
+  maxAckDelayMs: 25,
   ackEveryPackets: 2,
   idleTimeoutMs: 15_000,
   keepAliveMs: 5_000,
@@ -51,4 +65,5 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   redundantCopies: 1,
   redundantSpacingMs: 3,
   congestion: (mtu) => new Bbr(mtu),
+  redundancy: { maxCopies: 2, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 },
 };

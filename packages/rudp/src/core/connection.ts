@@ -35,6 +35,8 @@ const ACK_ROOM = 16;
 const FRAGMENT_HEADER_ROOM = 16;
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
+/** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
+const LOSS_EWMA_KEEP = 0.98;
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
 
@@ -142,6 +144,10 @@ export class Connection {
   private pendingClose: CloseReason | undefined;
   private paused = false;
   private closeRequested = false;
+  /** Moving estimate of the fraction of ack-eliciting packets lost. */
+  private lossRate = 0;
+  /** Recently first-sent single-chunk messages, newest last: candidates for redundant copies. */
+  private recentSmall: OutgoingMessage[] = [];
 
   private stat = {
     packetsSent: 0,
@@ -256,12 +262,10 @@ export class Connection {
     this.consumed += m.length;
     this.stat.messagesReceived++;
     const limit = this.consumed + this.config.receiveWindow;
-    // Announce more credit once a quarter of the window has been freed (or at once for small windows' last bytes).
-    if (limit - this.advertisedLimit >= this.config.receiveWindow / 4 || this.reassembly.buffered === 0) {
-      if (limit > this.advertisedLimit) {
-        this.advertisedLimit = limit;
-        this.maxDataDirty = true;
-      }
+    // Announce more credit once a quarter of the window has been freed: one small frame per quarter window, not per message.
+    if (limit - this.advertisedLimit >= this.config.receiveWindow / 4) {
+      this.advertisedLimit = limit;
+      this.maxDataDirty = true;
     }
     return m;
   }
@@ -473,6 +477,7 @@ export class Connection {
       ackedBytes += p.size;
       this.delivered += p.size;
       newest = p;
+      this.lossRate *= LOSS_EWMA_KEEP;
       if (p.ackLargest > this.ackFloor) this.ackFloor = p.ackLargest;
       for (const c of p.chunks) this.ackChunk(c);
     }
@@ -514,6 +519,7 @@ export class Connection {
         this.bytesInFlight -= p.size;
         lostBytes += p.size;
         this.stat.packetsLost++;
+        this.lossRate = this.lossRate * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
         this.requeue(now, p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
@@ -628,7 +634,9 @@ export class Connection {
         ackEliciting = true;
       }
       retransmission = this.fillRetransmits(now, w, chunks);
-      this.fillNewData(w, chunks);
+      const fresh = chunks.length;
+      this.fillNewData(now, w, chunks);
+      if (chunks.length > fresh) this.fillRedundant(now, w, chunks);
       if (chunks.length > 0) ackEliciting = true;
       if (!ackEliciting && (this.pingDue || probe)) {
         writePing(w);
@@ -723,7 +731,46 @@ export class Connection {
     return false;
   }
 
-  private fillNewData(w: PacketWriter, chunks: ChunkRef[]): void {
+  /**
+   * Redundancy for small messages on lossy paths: a packet that carries new
+   * data also carries copies of the last few small messages still
+   * unacknowledged, so one lost packet costs one send interval, not a
+   * round trip. How many copies follows the measured loss rate, so a clean
+   * path pays nothing.
+   */
+  private fillRedundant(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
+    const copies = this.redundancyLevel();
+    const recent = this.recentSmall;
+    if (copies === 0 || recent.length === 0) return;
+    const horizon = now - (this.rtt.srtt + this.config.maxAckDelayMs);
+    let added = 0;
+    for (let i = recent.length - 1; i >= 0 && added < copies; i--) {
+      const m = recent[i] as OutgoingMessage;
+      if (m.complete || m.firstSentAt < horizon || m.sends > copies) continue;
+      if (chunks.some((c) => c.message === m)) continue;
+      if (fragmentHeaderSize(m.id, m.data.length, 0, m.data.length) + m.data.length > w.room()) break;
+      writeFragment(w, m.id, m.data.length, 0, m.data);
+      chunks.push({ message: m, index: 0, notBefore: 0 });
+      m.sends++;
+      added++;
+    }
+  }
+
+  private redundancyLevel(): number {
+    const c = this.config.redundancy;
+    if (c.maxCopies === 0 || this.lossRate < c.lossThreshold) return 0;
+    return this.lossRate >= c.highLossThreshold ? c.maxCopies : Math.min(1, c.maxCopies);
+  }
+
+  private rememberSmall(now: number, m: OutgoingMessage): void {
+    if (m.chunkCount !== 1 || m.data.length > this.config.redundancy.maxMessageBytes) return;
+    m.firstSentAt = now;
+    m.sends = 1;
+    this.recentSmall.push(m);
+    if (this.recentSmall.length > 8) this.recentSmall.shift();
+  }
+
+  private fillNewData(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
     for (let i = this.outboxHead; i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
@@ -736,6 +783,7 @@ export class Connection {
         writeFragment(w, m.id, m.data.length, offset, data);
         chunks.push({ message: m, index: idx, notBefore: 0 });
         m.nextChunk++;
+        if (m.chunkCount === 1) this.rememberSmall(now, m);
       }
     }
   }

@@ -9,6 +9,10 @@ export class OutgoingMessage {
   readonly chunkCount: number;
   /** Index of the first chunk never sent. */
   nextChunk = 0;
+  /** When the (single-chunk) message was first sent, for redundancy. */
+  firstSentAt = 0;
+  /** Transmissions of a single-chunk message so far (first send and redundant copies). */
+  sends = 0;
   private readonly acked: Uint8Array;
   private ackedCount = 0;
 

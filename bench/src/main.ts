@@ -152,7 +152,10 @@ async function main(argv: readonly string[]): Promise<number> {
             if (!r.clean) {
               problems.push(`**INTEGRITY VIOLATION in forum ${system} ${v.id}: a reply failed to decode, did not match its request or was an error**`);
               process.exitCode = 1;
-            } else if (!r.completed) problems.push(`forum ${system} ${v.id} did not complete`);
+            } else if (!r.completed) {
+              const why = r.closed.length ? `: connection closed: ${r.closed.join('; ')}` : '';
+              problems.push(`forum ${system} ${v.id} did not complete (${r.commands} commands answered)${why}`);
+            }
           },
         });
       }

@@ -10,7 +10,8 @@ export interface MessageConnection {
 
 /** An application event polled from a `MessageEndpoint`. */
 export type MessageEvent =
-  | { readonly type: 'connected' | 'incoming' | 'closed'; readonly connection: MessageConnection }
+  | { readonly type: 'connected' | 'incoming'; readonly connection: MessageConnection }
+  | { readonly type: 'closed'; readonly connection: MessageConnection; readonly reason: string }
   | { readonly type: 'message'; readonly connection: MessageConnection; readonly data: Uint8Array };
 
 /**

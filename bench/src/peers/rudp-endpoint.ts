@@ -38,8 +38,9 @@ class RudpMessageEndpoint implements MessageEndpoint {
       switch (ev.type) {
         case 'connected':
         case 'incoming':
-        case 'closed':
           return { type: ev.type, connection: this.handle(ev.connection) };
+        case 'closed':
+          return { type: 'closed', connection: this.handle(ev.connection), reason: `${ev.reason.kind}: ${ev.reason.message}` };
         case 'message':
           return { type: 'message', connection: this.handle(ev.connection), data: ev.data };
         case 'acked':

@@ -27,6 +27,8 @@ export interface ForumResult {
   readonly commands: number;
   /** Every reply decoded, answered the request in flight and succeeded. */
   readonly clean: boolean;
+  /** Connections that closed before their session finished, with the reason. */
+  readonly closed: readonly string[];
   readonly completed: boolean;
 }
 
@@ -60,6 +62,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
   let clean = true;
   let pending = 0;
   let finished = 0;
+  const closed: string[] = [];
 
   const serve = (conn: MessageConnection, request: Request): void => {
     pending++;
@@ -108,6 +111,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
     sim.addNode(address, c.endpoint, {
       onActivity: (now) => {
         for (let ev = c.endpoint.pollEvent(); ev; ev = c.endpoint.pollEvent()) {
+          if (ev.type === 'closed' && c.next < c.script.length) closed.push(`${c.address} after ${c.next} commands (${ev.reason})`);
           if (ev.type !== 'message') continue;
           const msg = decodeServerMessage(ev.data);
           const flight = c.inFlight;
@@ -144,6 +148,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
     rtt: summarize(rtts),
     commands: rtts.length,
     clean,
+    closed,
     completed: finished === clients.length,
   };
 }

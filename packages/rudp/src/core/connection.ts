@@ -460,11 +460,14 @@ export class Connection {
   }
 
   private handleAck(now: number, f: AckFrame): void {
-    const largest = (f.ranges[0] as PnRange).hi;
-    if (largest >= this.nextPn) return; // acknowledges a packet we never sent: ignore the frame
+    // Ranges above anything we sent come from a forged packet the peer accepted (it cannot tell):
+    // clip them away and keep the honest ranges below, so one forgery cannot stall the connection.
+    const ranges = clipRanges(f.ranges, this.nextPn - 1);
+    const top = ranges[0];
+    if (!top) return;
+    const largest = top.hi;
     let newest: SentPacket | undefined;
     let ackedBytes = 0;
-    const ranges = f.ranges;
     let ri = ranges.length - 1;
     for (const [pn, p] of this.sent) {
       if (pn > largest) break;
@@ -875,6 +878,18 @@ export class Connection {
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
 
+}
+
+/** `ranges` (highest first) without packet numbers above `max`. */
+function clipRanges(ranges: readonly PnRange[], max: number): readonly PnRange[] {
+  const first = ranges[0];
+  if (first === undefined || first.hi <= max) return ranges;
+  const out: PnRange[] = [];
+  for (const r of ranges) {
+    if (r.lo > max) continue;
+    out.push(r.hi > max ? { lo: r.lo, hi: max } : r);
+  }
+  return out;
 }
 
 function isAckEliciting(f: Frame): boolean {

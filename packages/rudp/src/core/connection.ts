@@ -35,6 +35,8 @@ const ACK_ROOM = 16;
 const FRAGMENT_HEADER_ROOM = 16;
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
+/** Longest interval between INITIAL retransmissions, ms. */
+const INITIAL_RESEND_CAP_MS = 1000;
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
 const LOSS_EWMA_KEEP = 0.98;
 /** Most probe packets sent when the probe timer fires. */
@@ -578,7 +580,8 @@ export class Connection {
     });
     // A cookie answer comes at once; an unanswered INITIAL backs off.
     this.initialDue = now + this.initialInterval;
-    this.initialInterval = Math.min(this.initialInterval * 2, this.config.maxPtoMs);
+    // Capped low: a lost INITIAL or RETRY must not eat the whole handshake budget on a lossy path.
+    this.initialInterval = Math.min(this.initialInterval * 2, INITIAL_RESEND_CAP_MS);
     return this.account(datagram.slice());
   }
 

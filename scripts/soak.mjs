@@ -1,0 +1,343 @@
+#!/usr/bin/env node
+// Soak test of the built forum-server, loopback only, bounded in time.
+// Usage (after `pnpm build`): node scripts/soak.mjs [--clients N] [--minutes M] [--interval-ms I] [--loss P] [--seed S]
+// N in-process clients (rudp `connect` + forum-protocol's codec: the real
+// client's protocol, without N processes) reach the server through one lossy
+// relay (rudp/relay, P loss each way). Each logs in as a new user and runs
+// CRT/MSG/EDT/DLT/RDT/LST on its own threads, one command every ~I ms, for M
+// minutes, checking every reply against its own model of its threads. Then
+// every client says XIT, the server is stopped, and the data directory is
+// compared with the models: any lost, duplicated or altered entry fails.
+// Prints a Markdown summary; exits non-zero on any error or mismatch.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const HOST = '127.0.0.1';
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '200' },
+    minutes: { type: 'string', default: '2' },
+    'interval-ms': { type: 'string', default: '1000' },
+    loss: { type: 'string', default: '0.1' },
+    seed: { type: 'string', default: '1' },
+    'reply-timeout-ms': { type: 'string', default: '30000' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log('Usage: node scripts/soak.mjs [--clients N] [--minutes M] [--interval-ms I] [--loss P] [--seed S]   (run `pnpm build` first)');
+  process.exit(0);
+}
+const CLIENTS = Number(values.clients);
+const MINUTES = Number(values.minutes);
+const INTERVAL = Number(values['interval-ms']);
+const LOSS = Number(values.loss);
+const SEED = Number(values.seed);
+const REPLY_TIMEOUT = Number(values['reply-timeout-ms']);
+if (!(Number.isInteger(CLIENTS) && CLIENTS >= 1 && CLIENTS <= 5000 && MINUTES > 0 && MINUTES <= 120 && INTERVAL >= 10 && LOSS >= 0 && LOSS < 1)) {
+  console.error('soak: bad arguments (clients 1..5000, minutes 0..120, interval-ms >= 10, loss in [0,1))');
+  process.exit(2);
+}
+
+let rudp, relayMod, proto;
+try {
+  rudp = await import(join(root, 'packages/rudp/dist/index.js'));
+  relayMod = await import(join(root, 'packages/rudp/dist/relay.js'));
+  proto = await import(join(root, 'packages/forum-protocol/dist/index.js'));
+  readFileSync(join(root, 'packages/server/dist/main.js'));
+} catch {
+  console.error('soak: built packages are missing; run `pnpm build` first');
+  process.exit(2);
+}
+const { connect } = rudp;
+const { startLossyRelay } = relayMod;
+const { encodeRequest, decodeServerMessage } = proto;
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rssKiB = (pid) => {
+  try {
+    return Number(/VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+};
+// Small seeded PRNG (mulberry32) so runs are repeatable in their choices.
+const prng = (seed) => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+const errors = [];
+const latencies = [];
+const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
+const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
+const port = await freePort();
+const server = spawn(process.execPath, [join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+let serverOut = '';
+let serverErr = '';
+server.stdout.on('data', (b) => {
+  // Keep only a tail: the server logs every command.
+  serverOut = (serverOut + b).slice(-65536);
+});
+server.stderr.on('data', (b) => (serverErr = (serverErr + b).slice(-65536)));
+const serverExit = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
+const rssSeries = [];
+const started = Date.now();
+const sampler = setInterval(() => {
+  const v = rssKiB(server.pid);
+  if (v !== undefined) rssSeries.push({ t: (Date.now() - started) / 1000, kib: v });
+}, 1000);
+
+let relay;
+const clients = [];
+try {
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not print "Waiting for clients" within 15 s')), 15_000);
+    const check = () => {
+      if (serverOut.includes('Waiting for clients')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    server.stdout.on('data', check);
+    server.once('exit', () => reject(new Error(`server exited early: ${serverErr.trim()}`)));
+    check();
+  });
+  relay = await startLossyRelay({ targetPort: port, seed: SEED, loss: LOSS, delayMs: 1 });
+
+  const deadline = Date.now() + MINUTES * 60_000;
+  const runs = [];
+  for (let i = 0; i < CLIENTS; i++) {
+    runs.push(runClient(i, deadline));
+    // Stagger the logins over ~2 s.
+    await sleep(Math.max(1, Math.floor(2000 / CLIENTS)));
+  }
+  await Promise.all(runs);
+} catch (e) {
+  errors.push(`setup: ${e instanceof Error ? e.message : String(e)}`);
+} finally {
+  clearInterval(sampler);
+  await relay?.close();
+  if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+  const exit = await Promise.race([serverExit, sleep(10_000).then(() => undefined)]);
+  if (exit === undefined) {
+    server.kill('SIGKILL');
+    errors.push('server did not exit within 10 s of SIGTERM');
+    await serverExit;
+  }
+}
+
+// ---------------------------------------------------------------- oracle: the data directory
+let mismatches = 0;
+const expectedFiles = new Map();
+for (const c of clients) for (const [title, th] of c.threads) if (!th.uncertain) expectedFiles.set(title, formatThread(c.name, th.messages));
+const onDisk = new Set(readdirSync(dataDir));
+for (const [title, want] of expectedFiles) {
+  let got;
+  try {
+    got = readFileSync(join(dataDir, title), 'utf8');
+  } catch {
+    got = undefined;
+  }
+  if (got !== want) {
+    mismatches++;
+    if (mismatches <= 5) errors.push(`thread ${title} differs from the acknowledged commands:\n--- expected\n${want}--- on disk\n${got ?? '(missing)\n'}`);
+  }
+}
+const soakThreads = [...onDisk].filter((n) => /^s\d+t\d+$/.test(n));
+for (const name of soakThreads) {
+  const owner = clients.find((c) => c.threads.has(name));
+  if (!owner) {
+    mismatches++;
+    errors.push(`thread ${name} is on disk but no client created it`);
+  }
+}
+const credLines = readFileSync(join(dataDir, 'credentials.txt'), 'utf8').split('\n').filter((l) => l !== '');
+const loggedIn = clients.filter((c) => c.loggedIn).length;
+if (credLines.length !== loggedIn) {
+  mismatches++;
+  errors.push(`credentials.txt has ${credLines.length} accounts, ${loggedIn} clients registered`);
+}
+rmSync(dataDir, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- report
+latencies.sort((a, b) => a - b);
+const pct = (p) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]);
+const total = latencies.length;
+const seconds = (Date.now() - started) / 1000;
+const rs = relay?.stats();
+const rssAt = (frac) => rssSeries[Math.min(rssSeries.length - 1, Math.floor(frac * (rssSeries.length - 1)))]?.kib ?? 0;
+const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
+console.log('');
+console.log(`| soak (${CLIENTS} clients, ${MINUTES} min, ${LOSS * 100}% loss each way, 1 command / ${INTERVAL} ms / client) | value |`);
+console.log('|---|---|');
+console.log(`| commands completed | ${total.toLocaleString('en')} (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}) |`);
+console.log(`| throughput | ${(total / seconds).toFixed(1)} commands/s over ${seconds.toFixed(0)} s |`);
+console.log(`| command latency p50 / p99 / max | ${pct(50).toFixed(1)} / ${pct(99).toFixed(1)} / ${(latencies.at(-1) ?? NaN).toFixed(1)} ms |`);
+console.log(`| server RSS start / mid / end / peak | ${mib(rssAt(0))} / ${mib(rssAt(0.5))} / ${mib(rssAt(1))} / ${mib(Math.max(0, ...rssSeries.map((s) => s.kib)))} |`);
+if (rs) console.log(`| relay datagrams dropped (c→s / s→c) | ${rs.clientToServer.droppedLoss} / ${rs.serverToClient.droppedLoss} |`);
+console.log(`| threads checked against the oracle | ${expectedFiles.size} (mismatches ${mismatches}) |`);
+console.log(`| errors | ${errors.length} |`);
+console.log('');
+console.log('server RSS over time: ' + rssSeries.filter((_, i) => i % 10 === 0).map((s) => `${s.t.toFixed(0)}s ${mib(s.kib)}`).join(', '));
+if (errors.length > 0) {
+  console.error(`soak: FAILED (${errors.length} errors)\n  ${errors.slice(0, 20).join('\n  ')}`);
+  if (serverErr.trim()) console.error(`server stderr (tail):\n${serverErr.slice(-2048)}`);
+  process.exit(1);
+}
+console.log('soak: ok');
+
+// ---------------------------------------------------------------- one client
+function formatThread(creator, messages) {
+  return [creator, ...messages.map((m, i) => `${i + 1} ${m.user}: ${m.text}`)].map((l) => `${l}\n`).join('');
+}
+
+async function runClient(index, deadline) {
+  const name = `soaker${index}`;
+  const c = { name, threads: new Map(), loggedIn: false };
+  clients.push(c);
+  const rnd = prng(SEED * 100_003 + index);
+  let conn;
+  const waiting = new Map();
+  let nextId = 0;
+  const fail = (what) => errors.push(`${name}: ${what}`);
+  const request = (cmd, args) => {
+    const id = `r${++nextId}`;
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve({ timeout: true });
+      }, REPLY_TIMEOUT);
+      waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve({ reply, ms: performance.now() - t0 });
+      });
+      conn.send(encodeRequest({ id, username: name, cmd, args })).catch(() => undefined);
+    });
+  };
+  try {
+    conn = await connect({ port: relay.port, host: HOST, handshakeTimeoutMs: 20_000 });
+  } catch (e) {
+    fail(`could not connect: ${e.message}`);
+    return;
+  }
+  conn.on('message', (bytes) => {
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Left') return fail(`undecodable server message: ${m.left.reason}`);
+    const msg = m.right;
+    if (msg.type !== 'reply') return fail(`unexpected notice: ${msg.text}`);
+    const done = waiting.get(msg.id);
+    if (!done) return fail(`reply to unknown or repeated id ${msg.id}`);
+    waiting.delete(msg.id);
+    done(msg);
+  });
+  conn.on('error', () => undefined);
+  const closed = new Promise((resolve) => conn.once('close', resolve));
+
+  const u = await request('username', [name]);
+  const p = u.reply?.data.kind === 'auth' && u.reply.data.next === 'newPassword' ? await request('newPassword', [`pw${index}`]) : undefined;
+  if (!p?.reply || p.reply.lines[0] !== 'Welcome to the forum') {
+    fail(`login failed: ${JSON.stringify(u.reply?.lines ?? 'timeout')} / ${JSON.stringify(p?.reply?.lines ?? 'timeout')}`);
+    conn.close().catch(() => undefined);
+    return;
+  }
+  c.loggedIn = true;
+
+  let seq = 0;
+  const titles = () => [...c.threads.keys()];
+  const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+  const expectLines = (cmd, got, want, onOk) => {
+    if (got.timeout) {
+      fail(`${cmd}: no reply within ${REPLY_TIMEOUT} ms`);
+      return false;
+    }
+    latencies.push(got.ms);
+    counts[cmd]++;
+    if (JSON.stringify(got.reply.lines) !== JSON.stringify(want)) {
+      fail(`${cmd}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got.reply.lines)}`);
+      return false;
+    }
+    onOk?.();
+    return true;
+  };
+
+  // A steady rate: each command starts one interval (jittered ±50%) after the previous one started.
+  let nextAt = Date.now() + rnd() * INTERVAL;
+  while (Date.now() < deadline && !conn.closed) {
+    await sleep(Math.max(0, nextAt - Date.now()));
+    nextAt += INTERVAL * (0.5 + rnd());
+    const own = titles();
+    const r = rnd();
+    if (own.length === 0 || (own.length < 3 && r < 0.1)) {
+      const title = `s${index}t${own.length}`;
+      const got = await request('CRT', [title]);
+      // Until the reply, the thread's existence is unknown; a timeout leaves it uncertain (and is an error anyway).
+      c.threads.set(title, { messages: [], uncertain: true });
+      if (expectLines('CRT', got, [`Thread ${title} created`])) c.threads.get(title).uncertain = false;
+      continue;
+    }
+    const title = pick(own);
+    const th = c.threads.get(title);
+    if (th.uncertain) continue;
+    if (r < 0.5) {
+      const text = `m${index}-${++seq} hello from ${name}`;
+      th.uncertain = true;
+      if (expectLines('MSG', await request('MSG', [title, text]), [`Message posted to ${title} thread`])) {
+        th.messages.push({ user: name, text });
+        th.uncertain = false;
+      }
+    } else if (r < 0.6 && th.messages.length > 0) {
+      const n = 1 + Math.floor(rnd() * th.messages.length);
+      const text = `e${index}-${++seq} edited`;
+      th.uncertain = true;
+      if (expectLines('EDT', await request('EDT', [title, String(n), text]), ['The message has been edited'])) {
+        th.messages[n - 1] = { user: name, text };
+        th.uncertain = false;
+      }
+    } else if (r < 0.7 && th.messages.length > 0) {
+      const n = 1 + Math.floor(rnd() * th.messages.length);
+      th.uncertain = true;
+      if (expectLines('DLT', await request('DLT', [title, String(n)]), ['The message has been deleted'])) {
+        th.messages.splice(n - 1, 1);
+        th.uncertain = false;
+      }
+    } else if (r < 0.9) {
+      const want = th.messages.length === 0 ? [`Thread ${title} is empty`] : th.messages.map((m, i) => `${i + 1} ${m.user}: ${m.text}`);
+      expectLines('RDT', await request('RDT', [title]), want);
+    } else {
+      const got = await request('LST', []);
+      if (got.timeout) fail('LST: no reply');
+      else {
+        latencies.push(got.ms);
+        counts.LST++;
+        const listed = new Set(got.reply.lines.slice(1));
+        if (got.reply.lines[0] !== 'The list of active threads:' || own.some((t) => !listed.has(t))) fail(`LST misses own threads: ${JSON.stringify(got.reply.lines.slice(0, 3))}…`);
+      }
+    }
+  }
+  const bye = await request('XIT', []);
+  if (bye.timeout || bye.reply.lines[0] !== 'Goodbye') fail(`XIT: ${JSON.stringify(bye.reply?.lines ?? 'timeout')}`);
+  await Promise.race([closed, conn.close().catch(() => undefined), sleep(10_000)]);
+}

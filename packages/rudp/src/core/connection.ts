@@ -39,6 +39,8 @@ const INITIAL_RESEND_MS = 250;
 const INITIAL_RESEND_CAP_MS = 1000;
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
 const LOSS_EWMA_KEEP = 0.98;
+/** Largest forward jump in packet numbers accepted from the peer. */
+const MAX_PN_JUMP = 1 << 14;
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
 
@@ -328,6 +330,9 @@ export class Connection {
   handlePacket(now: number, pn: number, size: number, payload: Uint8Array): 'ok' | 'malformed' {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
+    // No honest peer jumps this far ahead (it is bounded by what it can have in flight); a forged or
+    // corrupted-yet-valid packet number would otherwise sit at the top of every ACK we send.
+    if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
     this.stat.packetsReceived++;

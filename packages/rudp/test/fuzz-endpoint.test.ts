@@ -84,7 +84,7 @@ describe('endpoint fuzz (seeded)', () => {
     /** Builds one hostile datagram, feeds it to the server, and returns how it must be treated. */
     const one = (now: number): Expect => {
       const cat = below(32);
-      byCategory[cat]++;
+      byCategory[cat] = (byCategory[cat] as number) + 1;
       if (cat < 8) {
         // Random bytes of any length, including empty and oversize.
         const len = below(MAX_DATAGRAM + 100);
@@ -194,7 +194,10 @@ describe('endpoint fuzz (seeded)', () => {
     const batches = HOSTILE / BATCH;
     for (let b = 0; b < batches; b++) {
       p.sim.schedule(1000 + b * 50, (now) => {
-        for (let i = 0; i < BATCH; i++) tally[one(now)]++;
+        for (let i = 0; i < BATCH; i++) {
+          const k = one(now);
+          tally[k] = (tally[k] as number) + 1;
+        }
         p.sim.wake(SERVER);
         if (b % 10 === 9) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
       });

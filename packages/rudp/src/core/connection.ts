@@ -113,6 +113,7 @@ export class Connection {
   private nextMessageId = 0;
   private streamEnd = 0;
   private peerLimit: number;
+  private peerWindow: number;
   private consumed = 0;
   private advertisedLimit: number;
   private maxDataDirty = false;
@@ -183,6 +184,7 @@ export class Connection {
     this.reassembly = new Reassembly(config.receiveWindow);
     this.chunkSize = config.mtu - HEADER_SIZE - TRAILER_SIZE - FRAGMENT_HEADER_ROOM - ACK_ROOM;
     this.peerLimit = peerWindow;
+    this.peerWindow = peerWindow;
     this.advertisedLimit = config.receiveWindow;
     this.lastReceived = now;
     this.createdAt = now;
@@ -205,8 +207,10 @@ export class Connection {
     if (this.state !== 'handshake' && this.state !== 'established') {
       throw new Error(`rudp: cannot send on a ${this.state} connection`);
     }
-    if (data.length > this.config.receiveWindow) {
-      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the receive window of ${this.config.receiveWindow} bytes`);
+    // A message must fit the peer's window whole (it is delivered whole); before the handshake
+    // completes the peer's window is not known yet and our own stands in for it.
+    if (data.length > this.peerWindow) {
+      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.peerWindow} bytes`);
     }
     const m = new OutgoingMessage(this.nextMessageId++, data, this.streamEnd, this.chunkSize);
     this.streamEnd += data.length;
@@ -313,6 +317,7 @@ export class Connection {
     if (this.state !== 'handshake') return;
     this.remoteCid = serverCid;
     this.peerLimit = peerWindow;
+    this.peerWindow = peerWindow;
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
     // Karn: only an answer to an INITIAL that was not a timer resend gives an unambiguous sample.

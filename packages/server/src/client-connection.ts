@@ -97,7 +97,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       endConnection(ctx.registry, state);
       ctx.log(`${u} timed out`);
     }
-    send(idleTimeoutNotice(Math.round(ctx.idleTimeoutMs / 1000)));
+    send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
     finish();
     state = { step: 'closed' };
     void conn.close();

@@ -36,6 +36,8 @@ export const readHeaderLines = (socket: Socket, count: number, maxBytes: number)
     };
     const onEnd = (): void => finish(undefined);
     socket.on('data', onData);
+    // A previous call paused the socket; a 'data' listener alone does not restart it.
+    socket.resume();
     socket.once('end', onEnd);
     socket.once('close', onEnd);
   });

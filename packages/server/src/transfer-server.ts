@@ -35,7 +35,8 @@ const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant
   const writer = begun.right;
   let received = 0;
   try {
-    for await (const chunk of socket as AsyncIterable<Buffer>) {
+    // destroyOnReturn: false keeps the socket open to send the status line.
+    for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > size) break;
       if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');

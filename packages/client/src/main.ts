@@ -1,0 +1,19 @@
+import { HELP, parseClientArgs, USAGE } from './args.js';
+import { EXIT, runClient } from './forum-client.js';
+
+const command = parseClientArgs(process.argv.slice(2));
+if (command.kind === 'help') {
+  console.log(HELP);
+} else if (command.kind === 'error') {
+  console.error(`forum-client: ${command.message}`);
+  console.error(USAGE);
+  process.exitCode = EXIT.usage;
+} else {
+  runClient(command.args).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(`forum-client: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+}

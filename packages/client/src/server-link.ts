@@ -1,0 +1,90 @@
+import { decodeServerMessage, encodeRequest, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import type { RudpConnection } from 'rudp';
+
+/** Why a request got no reply. */
+export class LinkError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'timeout' | 'lost',
+  ) {
+    super(message);
+    this.name = 'LinkError';
+  }
+}
+
+/** What the link reports outside of request/reply. */
+export interface LinkEvents {
+  /** The server ended the session (idle timeout). */
+  notice(notice: Notice): void;
+  /** The connection died while no request was waiting. */
+  lost(reason: string): void;
+}
+
+interface Waiting {
+  resolve(reply: Reply): void;
+  reject(e: LinkError): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Requests over one rudp connection: each gets a fresh id, its reply is
+ * matched by id, and a request with no reply within `timeoutMs` fails (the
+ * client then says the server is unreachable instead of hanging).
+ */
+export class ServerLink {
+  private nextId = 0;
+  private readonly waiting = new Map<string, Waiting>();
+  private closing = false;
+
+  constructor(
+    private readonly conn: RudpConnection,
+    private readonly timeoutMs: number,
+    private readonly events: LinkEvents,
+  ) {
+    conn.on('message', (bytes) => {
+      const decoded = decodeServerMessage(bytes);
+      if (decoded._tag === 'Left') return;
+      const message = decoded.right;
+      if (message.type === 'notice') {
+        this.events.notice(message);
+        return;
+      }
+      const w = this.waiting.get(message.id);
+      if (w === undefined) return;
+      this.waiting.delete(message.id);
+      clearTimeout(w.timer);
+      w.resolve(message);
+    });
+    conn.on('close', (reason) => {
+      if (this.closing) return;
+      const err = new LinkError(`connection lost (${reason.message})`, 'lost');
+      const hadWaiting = this.waiting.size > 0;
+      for (const w of this.waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(err);
+      }
+      this.waiting.clear();
+      if (!hadWaiting) this.events.lost(err.message);
+    });
+  }
+
+  /** Sends `cmd args` and resolves with the server's reply. `username` is informational; the server ignores it. */
+  request(cmd: RequestCommand, args: readonly string[], username = ''): Promise<Reply> {
+    const id = String(++this.nextId);
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds`, 'timeout'));
+      }, this.timeoutMs);
+      this.waiting.set(id, { resolve, reject, timer });
+      this.conn.send(encodeRequest({ id, username, cmd, args })).catch(() => undefined);
+    });
+  }
+
+  /** Closes the connection gracefully, giving up after `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    this.closing = true;
+    await Promise.race([this.conn.close(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    this.conn.destroy();
+  }
+}

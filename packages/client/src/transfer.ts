@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Progress } from './progress.js';
+import { readHeaderLines } from './read-header.js';
+
+/** How a transfer ended: `ok`, or the reason to print. */
+export type TransferResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const STALL_TIMEOUT_MS = 30_000;
+
+const counter = (progress: Progress, onBytes: (n: number) => void = () => undefined): Transform =>
+  new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      progress.add(chunk.length);
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+
+const open = (host: string, port: number): Promise<net.Socket> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('timed out connecting')));
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => undefined);
+      socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy(new Error('transfer stalled')));
+      resolve(socket);
+    });
+  });
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Sends `path` (`size` bytes) over TCP: the token line, the size line, the
+ * bytes, then waits for the server's `OK` / `ERR reason`.
+ */
+export const uploadFile = async (host: string, port: number, token: string, path: string, size: number, progress: Progress): Promise<TransferResult> => {
+  let socket: net.Socket;
+  try {
+    socket = await open(host, port);
+  } catch (e) {
+    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
+  }
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const answered = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`${token}\n${size}\n`);
+  let sendError: unknown;
+  try {
+    await pipeline(createReadStream(path), counter(progress), socket);
+  } catch (e) {
+    sendError = e;
+  }
+  await answered;
+  const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  if (status === 'OK') return { ok: true };
+  if (status.startsWith('ERR ')) return { ok: false, reason: status.slice(4) };
+  return { ok: false, reason: sendError === undefined ? 'the server closed the transfer connection' : describe(sendError) };
+};
+
+/**
+ * Fetches a file over TCP into `dir/filename`: the bytes go to a temporary
+ * file that is renamed only once all of them arrived, so a broken transfer
+ * leaves nothing.
+ */
+export const downloadFile = async (host: string, port: number, token: string, dir: string, filename: string, makeProgress: (size: number) => Progress): Promise<TransferResult> => {
+  let socket: net.Socket;
+  try {
+    socket = await open(host, port);
+  } catch (e) {
+    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
+  }
+  socket.write(`${token}\n`);
+  const header = await readHeaderLines(socket, 1, 4096);
+  const status = header?.[0];
+  if (status === undefined) {
+    socket.destroy();
+    return { ok: false, reason: 'the server closed the transfer connection' };
+  }
+  if (status.startsWith('ERR ')) {
+    socket.destroy();
+    return { ok: false, reason: status.slice(4) };
+  }
+  const match = /^OK ([0-9]{1,15})$/.exec(status);
+  if (match === null) {
+    socket.destroy();
+    return { ok: false, reason: 'unexpected answer from the server' };
+  }
+  const size = Number(match[1]);
+  const tmp = join(dir, `.forum-download-${randomBytes(8).toString('hex')}.tmp`);
+  const progress = makeProgress(size);
+  let received = 0;
+  try {
+    await pipeline(socket, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
+  } catch (e) {
+    progress.stop();
+    await unlink(tmp).catch(() => undefined);
+    return { ok: false, reason: `transfer broken off: ${describe(e)}` };
+  }
+  progress.stop();
+  if (received !== size) {
+    await unlink(tmp).catch(() => undefined);
+    return { ok: false, reason: `transfer broken off after ${received} of ${size} bytes` };
+  }
+  try {
+    await rename(tmp, join(dir, filename));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    return { ok: false, reason: describe(e) };
+  }
+  return { ok: true };
+};

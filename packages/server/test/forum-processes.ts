@@ -1,0 +1,149 @@
+/**
+ * Test helpers: run the real forum-server and forum-client binaries (built
+ * by `pnpm build`) as child processes on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SERVER_BIN = fileURLToPath(new URL('../bin/forum-server.js', import.meta.url));
+export const CLIENT_BIN = fileURLToPath(new URL('../../client/bin/forum-client.js', import.meta.url));
+
+/** The exact prompts of forum-spec.md. */
+export const P = {
+  user: 'Enter username: ',
+  pass: 'Enter password: ',
+  newPass: 'New user, enter password: ',
+  cmd: 'Enter one of the following commands: CRT, MSG, DLT, EDT, LST, RDT, UPD, DWN, RMV, XIT: ',
+} as const;
+
+/** The stdout of a command prompt answered by `lines`. */
+export const answered = (...replies: (readonly string[])[]): string => replies.map((r) => P.cmd + r.map((l) => `${l}\n`).join('')).join('');
+
+/** A fresh temporary directory. */
+export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `forum-e2e-${label}-`));
+
+/** Every file of `dir` (name → bytes), skipping nothing. */
+export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => {
+  const out = new Map<string, Buffer>();
+  for (const name of (await readdir(dir)).sort()) out.set(name, await readFile(join(dir, name)));
+  return out;
+};
+
+/** Collected output of a child process, with a way to wait for a piece of it. */
+class Output {
+  text = '';
+  private readonly waiters: { needle: string; resolve: () => void }[] = [];
+  constructor(stream: NodeJS.ReadableStream | null) {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (s: string) => {
+      this.text += s;
+      for (const w of [...this.waiters]) {
+        if (this.text.includes(w.needle)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+  }
+  /** Resolves once `needle` has appeared; rejects after `timeoutMs`. */
+  waitFor(needle: string, timeoutMs = 15_000): Promise<void> {
+    if (this.text.includes(needle)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(needle)}; got:\n${this.text}`)), timeoutMs);
+      this.waiters.push({ needle, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+}
+
+/** A running child process. */
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly stdout: Output;
+  readonly stderr: Output;
+  /** Resolves with the exit code (or the signal name). */
+  readonly exited: Promise<number | string>;
+}
+
+const track = (child: ChildProcess): Proc => ({
+  child,
+  stdout: new Output(child.stdout),
+  stderr: new Output(child.stderr),
+  exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))),
+});
+
+/** A running forum-server. */
+export interface ServerProc extends Proc {
+  readonly port: number;
+  readonly tcpPort: number;
+  readonly dataDir: string;
+  /** Server stdout lines so far. */
+  lines(): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. */
+export const startServer = async (dataDir: string, extraArgs: readonly string[] = []): Promise<ServerProc> => {
+  const proc = track(spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  await proc.stdout.waitFor('Waiting for clients\n');
+  await proc.stderr.waitFor('data directory');
+  const m = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(proc.stderr.text);
+  if (m === null) throw new Error(`no port line: ${proc.stderr.text}`);
+  return {
+    ...proc,
+    port: Number(m[1]),
+    tcpPort: Number(m[2]),
+    dataDir,
+    lines: () => proc.stdout.text.split('\n').filter((l) => l !== ''),
+    stop: async () => {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        proc.child.kill('SIGTERM');
+        await proc.exited;
+      }
+    },
+  };
+};
+
+/** Starts forum-client against `port` in `cwd`, stdin piped and left open. */
+export const spawnClient = (port: number, cwd: string, extraArgs: readonly string[] = []): Proc & { send(line: string): void; end(): void } => {
+  const proc = track(spawn(process.execPath, [CLIENT_BIN, String(port), ...extraArgs], { cwd, stdio: ['pipe', 'pipe', 'pipe'] }));
+  proc.child.stdin?.on('error', () => undefined);
+  return { ...proc, send: (line) => void proc.child.stdin?.write(`${line}\n`), end: () => void proc.child.stdin?.end() };
+};
+
+/** What a finished client printed. */
+export interface ClientRun {
+  readonly code: number | string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs forum-client with `input` lines on stdin (then end of input) and waits for it to exit. */
+export const runClient = async (port: number, cwd: string, input: readonly string[]): Promise<ClientRun> => {
+  const c = spawnClient(port, cwd);
+  c.child.stdin?.end(input.map((l) => `${l}\n`).join(''));
+  const code = await c.exited;
+  return { code, stdout: c.stdout.text, stderr: c.stderr.text };
+};
+
+/** Removes temporary directories. */
+export const cleanup = async (...dirs: string[]): Promise<void> => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+};
+
+/** `n` pseudo-random bytes from `seed` (xorshift32): the same bytes every run. */
+export const seededBytes = (n: number, seed: number): Buffer => {
+  const words = new Uint32Array(Math.ceil(n / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    words[i] = x;
+  }
+  return Buffer.from(words.buffer, 0, n);
+};

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+
+/** Opens TCP to the transfer port, sends `payload`, half-closes, and resolves with everything the server answered. */
+const tcpExchange = (port: number, payload: Buffer, endAfter = true): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.write(payload);
+    if (endAfter) socket.end();
+  });
+
+describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
+  let server: ServerProc;
+  let data: string;
+  const clients: RawClient[] = [];
+
+  const open = async (): Promise<RawClient> => {
+    const c = await rawClient(server.port);
+    clients.push(c);
+    return c;
+  };
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await server.stop();
+    await cleanup(data);
+  });
+
+  const start = async (): Promise<void> => {
+    data = await tempDir('proto');
+    server = await startServer(data);
+  };
+
+  it('the username field is never trusted: the session user acts', async () => {
+    await start();
+    const c = await open();
+    const before = await c.request('1', 'CRT', ['spoof'], 'yoda');
+    expect(before.lines).toEqual(['Please log in first']);
+    expect((await rawLogin(c, 'obi', 'pw')).lines).toEqual(['Welcome to the forum']);
+    expect((await c.request('2', 'CRT', ['t'], 'yoda')).lines).toEqual(['Thread t created']);
+    expect((await c.request('3', 'MSG', ['t', 'hi'], 'yoda')).lines).toEqual(['Message posted to t thread']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('obi\n1 obi: hi\n');
+    expect(server.lines()).toContain('obi issued CRT command');
+    expect(server.lines()).not.toContain('yoda issued CRT command');
+  });
+
+  it('a repeated request id is executed once and answered with the first reply', async () => {
+    await start();
+    const c = await open();
+    await rawLogin(c, 'yoda', 'pw');
+    await c.request('c', 'CRT', ['t'], 'yoda');
+    const first = await c.request('m', 'MSG', ['t', 'once'], 'yoda');
+    const again = await c.request('m', 'MSG', ['t', 'once'], 'yoda');
+    expect(again).toEqual(first);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\n1 yoda: once\n');
+    expect(server.lines().filter((l) => l === 'yoda issued MSG command')).toHaveLength(1);
+  });
+
+  it('a malformed message gets an error reply and a log line; the server keeps serving', async () => {
+    await start();
+    const c = await open();
+    const garbage = await c.sendRaw(new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
+    expect(garbage).toMatchObject({ type: 'reply', status: 'error', lines: ['Malformed request'] });
+    const badSchema = await c.sendRaw(new TextEncoder().encode(JSON.stringify({ id: '9', cmd: 'DROP', args: [] })));
+    expect(badSchema).toMatchObject({ type: 'reply', id: '9', status: 'error', lines: ['Malformed request'] });
+    expect(server.lines().filter((l) => l.startsWith('Malformed request: '))).toHaveLength(2);
+    expect((await rawLogin(c, 'yoda', 'pw')).lines).toEqual(['Welcome to the forum']);
+  });
+
+  it('transfer tokens: wrong, reused and missing tokens are refused; broken or oversized uploads leave no file', async () => {
+    await start();
+    const c = await open();
+    await rawLogin(c, 'yoda', 'pw');
+    await c.request('c', 'CRT', ['t'], 'yoda');
+
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${randomBytes(32).toString('hex')}\n3\nabc`))).toBe('ERR invalid or expired token\n');
+    expect(await tcpExchange(server.tcpPort, Buffer.from('not a token\n'))).toBe('');
+
+    const upd = async (id: string, name: string): Promise<string> => {
+      const r = await c.request(id, 'UPD', ['t', name], 'yoda');
+      if (r.data.kind !== 'transfer') throw new Error(JSON.stringify(r));
+      expect(r.data.port).toBe(server.tcpPort);
+      return r.data.token;
+    };
+
+    // A connection that breaks off mid-body: nothing is stored.
+    const broken = await upd('u1', 'f');
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ port: server.tcpPort, host: '127.0.0.1' }, () => {
+        s.write(`${broken}\n1000\n${'x'.repeat(10)}`, () => setTimeout(() => s.destroy(), 50));
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => undefined);
+    });
+    // More bytes than announced: refused, nothing stored.
+    const oversized = await upd('u2', 'f');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${oversized}\n3\nabcdef`))).toBe('ERR more than 3 bytes sent\n');
+    // Fewer bytes than announced, cleanly closed: refused.
+    const short = await upd('u3', 'f');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${short}\n5\nab`))).toBe('ERR only 2 of 5 bytes arrived\n');
+    const good = await upd('u4', 'f');
+    // The spent tokens are refused even though they were valid once.
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${oversized}\n3\nabc`))).toBe('ERR invalid or expired token\n');
+    expect(await readdir(data)).toEqual(['credentials.txt', 't']);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('OK\n');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('ERR invalid or expired token\n');
+    expect((await readdir(data)).sort()).toEqual(['credentials.txt', 't', 't-f']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
+    expect(await readFile(join(data, 't-f'), 'utf8')).toBe('abc');
+
+    const dwn = await c.request('d1', 'DWN', ['t', 'f'], 'yoda');
+    if (dwn.data.kind !== 'transfer') throw new Error(JSON.stringify(dwn));
+    expect(dwn.data.size).toBe(3);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${dwn.data.token}\n`))).toBe('OK 3\nabc');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${dwn.data.token}\n`))).toBe('ERR invalid or expired token\n');
+  });
+
+  it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {
+    await start();
+    const flooder = await open();
+    const other = await open();
+    await rawLogin(other, 'obi', 'pw');
+    const encoder = new TextEncoder();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bytes = i % 3 === 0 ? randomBytes(64) : encoder.encode(JSON.stringify({ id: `x${i}`, username: 'obi', cmd: 'LST', args: [] }));
+      sends.push(flooder.conn.send(bytes).catch(() => undefined));
+    }
+    expect((await other.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
+    await Promise.all(sends);
+    expect((await other.request('c', 'CRT', ['after'])).lines).toEqual(['Thread after created']);
+    expect(server.child.exitCode).toBeNull();
+  });
+});

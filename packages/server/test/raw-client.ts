@@ -1,0 +1,48 @@
+/** A test client speaking the forum protocol directly over rudp, to send what forum-client never would. */
+import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand, type ServerMessage } from 'forum-protocol';
+import { connect, type RudpConnection } from 'rudp';
+
+/** A raw forum connection. */
+export interface RawClient {
+  readonly conn: RudpConnection;
+  /** Sends a request with an explicit id and `username` field; resolves with the reply of that id. */
+  request(id: string, cmd: RequestCommand, args: readonly string[], username?: string): Promise<Reply>;
+  /** Sends arbitrary bytes; resolves with the next message the server sends. */
+  sendRaw(bytes: Uint8Array): Promise<ServerMessage>;
+  close(): Promise<void>;
+}
+
+/** Connects a raw client to the forum server at `port`. */
+export const rawClient = async (port: number): Promise<RawClient> => {
+  const conn = await connect({ port });
+  const waiting: ((m: ServerMessage) => void)[] = [];
+  conn.on('message', (bytes) => {
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Right') waiting.shift()?.(m.right);
+  });
+  const next = (): Promise<ServerMessage> => new Promise((resolve) => waiting.push(resolve));
+  return {
+    conn,
+    request: async (id, cmd, args, username = '') => {
+      const reply = next();
+      await conn.send(encodeRequest({ id, username, cmd, args }));
+      const m = await reply;
+      if (m.type !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(m)}`);
+      return m;
+    },
+    sendRaw: async (bytes) => {
+      const reply = next();
+      await conn.send(bytes);
+      return reply;
+    },
+    close: () => conn.close(),
+  };
+};
+
+/** Logs `username` in over `client` (creating the account with `password` if new); resolves with the last reply. */
+export const rawLogin = async (client: RawClient, username: string, password: string): Promise<Reply> => {
+  const first = await client.request(`u-${username}`, 'username', [username]);
+  if (first.data.kind !== 'auth') return first;
+  const step = first.data.next === 'newPassword' ? 'newPassword' : 'password';
+  return client.request(`p-${username}`, step, [password]);
+};

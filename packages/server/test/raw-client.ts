@@ -43,6 +43,7 @@ export const rawClient = async (port: number): Promise<RawClient> => {
 export const rawLogin = async (client: RawClient, username: string, password: string): Promise<Reply> => {
   const first = await client.request(`u-${username}`, 'username', [username]);
   if (first.data.kind !== 'auth') return first;
-  const step = first.data.next === 'newPassword' ? 'newPassword' : 'password';
+  const step = first.data.next;
+  if (step !== 'password' && step !== 'newPassword') return first;
   return client.request(`p-${username}`, step, [password]);
 };

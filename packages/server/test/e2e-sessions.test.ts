@@ -1,0 +1,144 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { rawClient, rawLogin } from './raw-client.js';
+
+describe('sessions: many clients, idle timeout, vanished peers (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const stops: (() => void)[] = [];
+  afterEach(async () => {
+    stops.splice(0).forEach((s) => s());
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+  const start = async (args: readonly string[] = []): Promise<{ server: ServerProc; cwd: string }> => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    dirs.push(data, cwd);
+    const server = await startServer(data, args);
+    servers.push(server);
+    return { server, cwd };
+  };
+
+  it('two clients at once: one posts while the other reads, one account at a time, creator-only RMV', async () => {
+    const { server, cwd } = await start();
+    const a = spawnClient(server.port, cwd);
+    const b = spawnClient(server.port, cwd);
+    stops.push(() => a.child.kill('SIGKILL'), () => b.child.kill('SIGKILL'));
+    a.send('yoda');
+    a.send('pw1');
+    await a.stdout.waitFor('Welcome to the forum\n');
+    // Same account while the first session is live.
+    b.send('yoda');
+    await b.stdout.waitFor('yoda has already logged in\n');
+    b.send('obi');
+    b.send('pw2');
+    await b.stdout.waitFor('Welcome to the forum\n');
+    a.send('CRT talk');
+    await a.stdout.waitFor('Thread talk created\n');
+    a.send('MSG talk first');
+    await a.stdout.waitFor('Message posted to talk thread\n');
+    b.send('RDT talk');
+    await b.stdout.waitFor('1 yoda: first\n');
+    b.send('MSG talk reply');
+    await b.stdout.waitFor('Message posted to talk thread\n');
+    b.send('RMV talk');
+    await b.stdout.waitFor('The thread was created by another user and cannot be removed\n');
+    a.send('RDT talk');
+    await a.stdout.waitFor('2 obi: reply\n');
+    a.send('RMV talk');
+    await a.stdout.waitFor('Thread talk removed\n');
+    b.send('RDT talk');
+    await b.stdout.waitFor('Thread talk does not exist\n');
+    a.send('XIT');
+    expect(await a.exited).toBe(0);
+    b.end();
+    expect(await b.exited).toBe(0);
+    expect(b.stdout.text).toBe(
+      P.user + 'yoda has already logged in\n' + P.user + P.newPass + 'Welcome to the forum\n' +
+        answered(['1 yoda: first'], ['Message posted to talk thread'], ['The thread was created by another user and cannot be removed'], ['Thread talk does not exist']) +
+        P.cmd + '\nGoodbye\n',
+    );
+    // The account is free again after XIT.
+    const again = await runClient(server.port, cwd, ['yoda', 'pw1', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']));
+  });
+
+  it('idle timeout: the client is told at once, exits non-zero, and the login is free again', async () => {
+    const { server, cwd } = await start(['--idle-timeout', '1']);
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw1');
+    const started = Date.now();
+    expect(await c.exited).toBe(3);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nSession timed out after 1 seconds of inactivity\n');
+    expect(server.lines()).toContain('yoda timed out');
+    const again = await runClient(server.port, cwd, ['yoda', 'pw1', 'LST', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['No threads to list'], ['Goodbye']));
+  });
+
+  it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async () => {
+    const { server, cwd } = await start();
+    const c = spawnClient(server.port, cwd);
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    c.child.kill('SIGKILL');
+    await c.exited;
+    const killedAt = Date.now();
+    const probe = await rawClient(server.port);
+    stops.push(() => void probe.close());
+    let attempt = 0;
+    for (;;) {
+      const r = await probe.request(`u${attempt++}`, 'username', ['yoda']);
+      if (r.lines[0] !== 'yoda has already logged in') break;
+      expect(Date.now() - killedAt).toBeLessThan(20_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect((await probe.request('p', 'password', ['pw1'])).lines).toEqual(['Welcome to the forum']);
+    expect(server.lines()).toContain('yoda exited');
+  });
+
+  it('a server that dies is reported by the client within a few seconds, non-zero', async () => {
+    const { server, cwd } = await start();
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const killedAt = Date.now();
+    c.send('LST');
+    const code = await c.exited;
+    expect(code).not.toBe(0);
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
+    expect(c.stderr.text).toMatch(/^Server unreachable: /m);
+  });
+
+  it('no server at the address: the client says so and exits 1', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    stops.push(() => silent.close());
+    const port = silent.address().port;
+    const cwd = await tempDir('cwd');
+    dirs.push(cwd);
+    const started = Date.now();
+    const r = await runClient(port, cwd, ['yoda']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`Unable to reach the server at 127.0.0.1:${port}\n`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a second live session of one account is refused at the username step (raw rudp)', async () => {
+    const { server } = await start();
+    const one = await rawClient(server.port);
+    const two = await rawClient(server.port);
+    stops.push(() => void one.close(), () => void two.close());
+    expect((await rawLogin(one, 'yoda', 'pw')).lines).toEqual(['Welcome to the forum']);
+    expect((await rawLogin(two, 'yoda', 'pw')).lines).toEqual(['yoda has already logged in']);
+  });
+});

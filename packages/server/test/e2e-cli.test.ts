@@ -1,0 +1,36 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CLIENT_BIN, SERVER_BIN } from './forum-processes.js';
+
+const run = (bin: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', timeout: 10_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('command lines of forum-server and forum-client', () => {
+  it.each([
+    ['forum-server', SERVER_BIN],
+    ['forum-client', CLIENT_BIN],
+  ])('%s --help prints the usage and exits 0', (name, bin) => {
+    const r = run(bin, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe(`Usage: ${name} <port> ${name === 'forum-server' ? '[--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' : '[--host HOST]'}`);
+  });
+
+  it.each([
+    ['forum-server', [], SERVER_BIN],
+    ['forum-server', ['abc'], SERVER_BIN],
+    ['forum-server', ['70000'], SERVER_BIN],
+    ['forum-server', ['4000', '--idle-timeout', 'soon'], SERVER_BIN],
+    ['forum-server', ['4000', '--bogus'], SERVER_BIN],
+    ['forum-client', [], CLIENT_BIN],
+    ['forum-client', ['0'], CLIENT_BIN],
+    ['forum-client', ['4000', '5000'], CLIENT_BIN],
+    ['forum-client', ['4000', '--port', '1'], CLIENT_BIN],
+  ] as const)('%s %j: a usage line on stderr and exit 2', (name, args, bin) => {
+    const r = run(bin, args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^Usage: ${name} <port>`));
+  });
+});

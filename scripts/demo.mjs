@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// The README's demo: a forum server on a temporary data directory and a
+// scripted client session against it, both sides' output shown. Exits
+// non-zero if the session does not end as expected. Loopback only.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const serverBin = join(root, 'packages/server/bin/forum-server.js');
+const clientBin = join(root, 'packages/client/bin/forum-client.js');
+
+/** A port that is free for TCP right now (the server also needs it for transfers). */
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const indent = (label, text) => text.trimEnd().split('\n').map((l) => `  ${label} | ${l}`).join('\n');
+
+const dataDir = await mkdtemp(join(tmpdir(), 'forum-demo-data-'));
+const workDir = await mkdtemp(join(tmpdir(), 'forum-demo-client-'));
+await writeFile(join(workDir, 'notes.txt'), 'Bring snacks.\n');
+const port = await freePort();
+
+const server = spawn(process.execPath, [serverBin, String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+let serverOut = '';
+server.stdout.setEncoding('utf8').on('data', (s) => (serverOut += s));
+server.stderr.setEncoding('utf8').on('data', (s) => (serverOut += s));
+const ready = await new Promise((resolve) => {
+  const t = setTimeout(() => resolve(false), 15_000);
+  const check = () => serverOut.includes('Waiting for clients') && (clearTimeout(t), resolve(true));
+  server.stdout.on('data', check);
+  server.once('exit', () => (clearTimeout(t), resolve(false)));
+  check();
+});
+if (!ready) {
+  console.error(`forum-server did not start:\n${serverOut}`);
+  process.exit(1);
+}
+
+const script = [
+  'alice', 'wonderland',
+  'CRT picnic',
+  'MSG picnic Saturday at noon?',
+  'MSG picnic I will bring lemonade',
+  'LST',
+  'RDT picnic',
+  'EDT picnic 1 Sunday at noon?',
+  'DLT picnic 2',
+  'UPD picnic notes.txt',
+  'RDT picnic',
+  'DWN picnic notes.txt',
+  'RMV picnic',
+  'LST',
+  'XIT',
+];
+console.log(`Demo: forum-server on 127.0.0.1:${port} (data in ${dataDir}); forum-client runs:\n${script.map((l) => `    ${l}`).join('\n')}\n`);
+const client = spawn(process.execPath, [clientBin, String(port)], { cwd: workDir, stdio: ['pipe', 'pipe', 'pipe'] });
+let clientOut = '';
+client.stdout.setEncoding('utf8').on('data', (s) => (clientOut += s));
+client.stderr.setEncoding('utf8').on('data', (s) => (clientOut += s));
+client.stdin.end(`${script.join('\n')}\n`);
+const code = await new Promise((resolve) => {
+  const t = setTimeout(() => (client.kill('SIGKILL'), resolve(-1)), 60_000);
+  client.once('exit', (c) => (clearTimeout(t), resolve(c ?? -1)));
+});
+server.kill('SIGTERM');
+await new Promise((resolve) => (server.exitCode !== null ? resolve() : server.once('exit', resolve)));
+
+console.log('--- client ---');
+// Piped input is not echoed, so each prompt is followed straight by the reply; break the line after it.
+const prompts = ['Enter username: ', 'Enter password: ', 'New user, enter password: ', 'XIT: '];
+console.log(indent('client', prompts.reduce((t, p) => t.replaceAll(p, `${p}\n`), clientOut).replace(/\n\n/g, '\n')));
+console.log('--- server ---');
+console.log(indent('server', serverOut));
+const downloaded = await readFile(join(workDir, 'notes.txt'), 'utf8').catch(() => '');
+console.log(`--- data directory after the session: ${(await readdir(dataDir)).join(', ') || '(empty)'} ---`);
+
+const expected = ['Welcome to the forum', 'Thread picnic created', 'Message posted to picnic thread', 'notes.txt uploaded to picnic thread', 'notes.txt successfully downloaded', 'Thread picnic removed', 'Goodbye'];
+const missing = expected.filter((line) => !clientOut.includes(line));
+await rm(dataDir, { recursive: true, force: true });
+await rm(workDir, { recursive: true, force: true });
+if (code !== 0 || missing.length > 0 || downloaded !== 'Bring snacks.\n') {
+  console.error(`\nDemo FAILED (client exit ${code}; missing: ${missing.join(' | ') || 'none'})`);
+  process.exit(1);
+}
+console.log('\nDemo OK: every command answered as forum-spec.md says.');

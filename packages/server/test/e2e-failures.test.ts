@@ -1,0 +1,76 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, runClient, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { rawClient } from './raw-client.js';
+
+describe('failures: vanished client, dead server, no server (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const stops: (() => void)[] = [];
+  afterEach(async () => {
+    stops.splice(0).forEach((s) => s());
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+  const start = async (args: readonly string[] = []): Promise<{ server: ServerProc; cwd: string }> => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    dirs.push(data, cwd);
+    const server = await startServer(data, args);
+    servers.push(server);
+    return { server, cwd };
+  };
+
+  it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async () => {
+    const { server, cwd } = await start();
+    const c = spawnClient(server.port, cwd);
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    c.child.kill('SIGKILL');
+    await c.exited;
+    const killedAt = Date.now();
+    const probe = await rawClient(server.port);
+    stops.push(() => void probe.close());
+    let attempt = 0;
+    for (;;) {
+      const r = await probe.request(`u${attempt++}`, 'username', ['yoda']);
+      if (r.lines[0] !== 'yoda has already logged in') break;
+      expect(Date.now() - killedAt).toBeLessThan(20_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect((await probe.request('p', 'password', ['pw1'])).lines).toEqual(['Welcome to the forum']);
+    expect(server.lines()).toContain('yoda exited');
+  });
+
+  it('a server that dies is reported by the client within a few seconds, non-zero', async () => {
+    const { server, cwd } = await start();
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const killedAt = Date.now();
+    c.send('LST');
+    const code = await c.exited;
+    expect(code).not.toBe(0);
+    expect(Date.now() - killedAt).toBeLessThan(12_000);
+    expect(c.stderr.text).toMatch(/^Server unreachable: /m);
+  });
+
+  it('no server at the address: the client says so and exits 1', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    stops.push(() => silent.close());
+    const port = silent.address().port;
+    const cwd = await tempDir('cwd');
+    dirs.push(cwd);
+    const started = Date.now();
+    const r = await runClient(port, cwd, ['yoda']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`Unable to reach the server at 127.0.0.1:${port}\n`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
-import { readHeaderLines } from './read-header.js';
+import { readHeaderLines } from 'forum-protocol';
 
 /** How a transfer ended: `ok`, or the reason to print. */
 export type TransferResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };

@@ -25,3 +25,4 @@ export * from './password-hash.js';
 export * from './rate-limit.js';
 export * from './account-policy.js';
 export { createKeyedMutex, type KeyedMutex } from './keyed-mutex.js';
+export { readHeaderLines } from './read-header.js';

@@ -3,7 +3,7 @@ import { commandErrorText } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { readHeaderLines } from './read-header.js';
+import { readHeaderLines } from 'forum-protocol';
 import type { TransferActivity } from './transfer-activity.js';
 
 /** What the TCP side needs from the rest of the server. */

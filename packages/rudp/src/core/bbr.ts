@@ -6,6 +6,11 @@
  * congestion signal, which is what keeps goodput near B·(1−p) under 10–30%
  * random loss where a loss-based controller (Reno, CUBIC) collapses; pacing
  * at the measured rate keeps the bottleneck queue short instead.
+ *
+ * STARTUP also ends as soon as a run of RTT samples sits clearly above the
+ * path's minimum (after HyStart++'s delay test, RFC 9406 §4.2): the
+ * bottleneck queue is then filling, and waiting for BBR's three flat rounds
+ * would overflow a shallow buffer by more than the BDP.
  */
 import type { AckSample, CongestionController } from './congestion.js';
 
@@ -15,6 +20,23 @@ const BW_WINDOW_ROUNDS = 10;
 // 2 (as in BBRv1) overflows shallow bottleneck queues such as the 64 KB one of the benchmark; 1.5 keeps the queue under half a BDP.
 const PROBE_CWND_GAIN = 1.5;
 const INITIAL_WINDOW_PACKETS = 10;
+/**
+ * RTT samples in a row that must sit above the delay threshold to end STARTUP. Path jitter
+ * alone puts single samples there often; two dozen in a row means a queue is building.
+ */
+const DELAY_EXIT_SAMPLES = 24;
+
+/** Weight the loss-rate average keeps per packet's worth of acknowledged or lost bytes. */
+const LOSS_KEEP = 0.98;
+/** Loss compensated for at most (1 / (1 − 0.3) ≈ 1.43× the delivery rate). */
+const MAX_COMPENSATED_LOSS = 0.3;
+/** Smoothed RTT above this multiple of min RTT means loss is congestion, not noise. */
+const CONGESTED_RTT_RATIO = 1.5;
+
+/** How far above min RTT counts as queueing delay: RFC 9406's clamp(min RTT / 8, 4 ms, 16 ms). */
+function delayThreshold(minRttMs: number): number {
+  return Math.min(Math.max(minRttMs / 8, 4), 16);
+}
 const MIN_WINDOW_PACKETS = 4;
 
 type Mode = 'startup' | 'drain' | 'probe-bw';
@@ -34,6 +56,12 @@ export class Bbr implements CongestionController {
   private cycleIndex = 0;
   private cycleStart = 0;
   private inFlight = 0;
+  /** Fraction of recently sent bytes declared lost (moving average over about 50 packets). */
+  private lossRate = 0;
+  /** Smoothed RTT well above min RTT: a queue stands at the bottleneck. */
+  private queueDelayed = false;
+  /** RTT samples in a row above the delay threshold. */
+  private elevatedSamples = 0;
 
   constructor(private readonly mtu: number) {
     this.cwnd = INITIAL_WINDOW_PACKETS * mtu;
@@ -53,8 +81,9 @@ export class Bbr implements CongestionController {
     // Until the pipe is known to be full, never pace below what the window allows per RTT: an
     // app-limited sample (a lone hello message) must not throttle the first real transfer.
     const windowRate = this.cwnd / Math.max(srttMs, 1);
-    if (this.mode === 'startup') return gain * Math.max(this.btlBw, windowRate);
-    return gain * (this.btlBw > 0 ? this.btlBw : windowRate);
+    const bw = this.sendingBw();
+    if (this.mode === 'startup') return gain * Math.max(bw, windowRate);
+    return gain * (bw > 0 ? bw : windowRate);
   }
 
   onPacketSent(_now: number, bytes: number): void {
@@ -63,17 +92,25 @@ export class Bbr implements CongestionController {
 
   onLoss(_now: number, lostBytes: number, bytesInFlight: number): void {
     this.inFlight = bytesInFlight;
-    void lostBytes;
+    this.lossRate = 1 - (1 - this.lossRate) * LOSS_KEEP ** (lostBytes / this.mtu);
   }
 
   onAck(now: number, s: AckSample): void {
     this.inFlight = s.bytesInFlight;
+    this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
+    this.queueDelayed = s.srttMs > this.minRtt * CONGESTED_RTT_RATIO;
     this.minRtt = Math.min(this.minRtt, s.minRttMs);
     if (s.priorDelivered >= this.nextRoundDelivered) {
       this.round++;
       this.nextRoundDelivered = s.delivered;
       // A round the application starved says nothing about the pipe being full.
       if (!s.appLimited) this.onRoundStart();
+    }
+    if (s.latestRttMs !== undefined) {
+      this.minRtt = Math.min(this.minRtt, s.latestRttMs);
+      this.elevatedSamples = s.latestRttMs >= this.minRtt + delayThreshold(this.minRtt) ? this.elevatedSamples + 1 : 0;
+      // Checked on every ACK, not at the round's end: by then STARTUP would have sent another BDP.
+      if (this.mode === 'startup' && this.elevatedSamples >= DELAY_EXIT_SAMPLES) this.mode = 'drain';
     }
     if (s.deliveryRate !== undefined && (!s.appLimited || s.deliveryRate >= this.btlBw)) {
       this.bwSamples.push({ round: this.round, bw: s.deliveryRate });
@@ -114,14 +151,31 @@ export class Bbr implements CongestionController {
 
   private bdp(): number {
     if (this.btlBw === 0 || !Number.isFinite(this.minRtt)) return INITIAL_WINDOW_PACKETS * this.mtu;
-    return this.btlBw * this.minRtt;
+    return this.sendingBw() * this.minRtt;
+  }
+
+  /**
+   * The bottleneck rate to send at: the delivery-rate estimate scaled up by the loss rate while
+   * the RTT shows no standing queue. Delivery rate counts only what arrived, so pacing at it on a
+   * path with random loss p sends (1 − p)·B and the estimate ratchets down round after round.
+   * Loss while the RTT is inflated is taken as congestion and not compensated.
+   */
+  private sendingBw(): number {
+    if (this.queueDelayed) return this.btlBw;
+    return this.btlBw / (1 - Math.min(this.lossRate, MAX_COMPENSATED_LOSS));
   }
 
   private updateWindow(acked: number): void {
     const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
     const target = Math.max(gain * this.bdp() + 2 * this.mtu, MIN_WINDOW_PACKETS * this.mtu);
-    // Grow towards the target by what was acked (no jump from one lucky sample); shrink at once.
-    this.cwnd = this.cwnd < target ? Math.min(this.cwnd + acked, target) : target;
+    if (this.mode === 'startup') {
+      // Until the pipe is full the window only grows (as in BBR): an early app-limited sample,
+      // such as the ACK of a lone hello, must not shrink the initial window.
+      this.cwnd += acked;
+    } else {
+      // Grow towards the target by what was acked (no jump from one lucky sample); shrink at once.
+      this.cwnd = this.cwnd < target ? Math.min(this.cwnd + acked, target) : target;
+    }
     this.cwnd = Math.max(this.cwnd, MIN_WINDOW_PACKETS * this.mtu);
     void this.inFlight;
   }

@@ -23,6 +23,8 @@ export interface AckSample {
   readonly minRttMs: number;
   /** Smoothed RTT, ms. */
   readonly srttMs: number;
+  /** The RTT sample this ACK gave (its largest newly acknowledged packet, less the peer's ack delay where that stays ≥ min RTT), ms. */
+  readonly latestRttMs: number | undefined;
 }
 
 /** A congestion controller. */

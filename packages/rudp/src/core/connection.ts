@@ -41,6 +41,10 @@ const INITIAL_RESEND_CAP_MS = 1000;
 const LOSS_EWMA_KEEP = 0.98;
 /** Largest forward jump in packet numbers accepted from the peer. */
 const MAX_PN_JUMP = 1 << 14;
+/** Pacing tolerance for floating-point refill error, bytes. */
+const PACE_EPSILON_BYTES = 1e-6;
+/** Shortest wait for pacing tokens, ms. */
+const PACE_MIN_WAIT_MS = 1e-3;
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
 
@@ -498,9 +502,16 @@ export class Connection {
     }
     if (!newest) return;
     this.deliveredTime = now;
+    let latestRttMs: number | undefined;
     if (largest > this.largestAcked) {
       this.largestAcked = largest;
-      if (newest.pn === largest) this.rtt.update(now - newest.timeSent, Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs));
+      if (newest.pn === largest) {
+        const sample = now - newest.timeSent;
+        const ackDelay = Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs);
+        this.rtt.update(sample, ackDelay);
+        // The controller wants the path's delay, not how long the peer sat on its ACK.
+        latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
+      }
     }
     this.firstSentTime = newest.timeSent;
     const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
@@ -515,6 +526,7 @@ export class Connection {
       delivered: this.delivered,
       minRttMs: this.rtt.minRtt,
       srttMs: this.rtt.srtt,
+      latestRttMs,
     });
     this.compactOutbox();
   }
@@ -548,6 +560,8 @@ export class Connection {
     for (const c of p.chunks) {
       if (c.message.isAcked(c.index)) continue;
       this.retransmit.push({ message: c.message, index: c.index, notBefore: 0 });
+      // Copies buy latency for small messages; for bulk data they would only spend bandwidth.
+      if (c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
       for (let k = 1; k <= this.config.redundantCopies; k++) {
         this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs });
       }
@@ -619,7 +633,8 @@ export class Connection {
     const mtu = this.config.mtu;
     const probe = this.probesDue > 0;
     const cwndOpen = probe || this.bytesInFlight + mtu <= this.cc.window();
-    const paceOpen = probe || this.paceTokens >= mtu;
+    // Tokens refill in floating point: 1199.9999999999998 of 1200 is a full packet's worth.
+    const paceOpen = probe || this.paceTokens >= mtu - PACE_EPSILON_BYTES;
     const canSendData = cwndOpen && paceOpen;
     const hasRetransmit = this.retransmit.some((r) => r.notBefore <= now);
     const hasNew = this.hasNewData();
@@ -851,7 +866,8 @@ export class Connection {
   private paceReadyAt(now: number): number {
     const rate = this.cc.pacingRate(this.rtt.srtt);
     if (!Number.isFinite(rate) || rate <= 0) return now;
-    return now + Math.max(0, this.config.mtu - this.paceTokens) / rate;
+    // Never "now": a deadline equal to the poll time is not scheduled, and the sender would wait for an ACK.
+    return now + Math.max(PACE_MIN_WAIT_MS, (this.config.mtu - this.paceTokens) / rate);
   }
 
   // ---------------------------------------------------------------- internals: closing

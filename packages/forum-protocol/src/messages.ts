@@ -105,11 +105,11 @@ export const ServerMessage = t.union([Reply, Notice], 'ServerMessage');
 /** Anything the server sends over rudp. */
 export type ServerMessage = t.TypeOf<typeof ServerMessage>;
 
-/** The idle-timeout notice, `Session timed out after N seconds of inactivity`. */
+/** The idle-timeout notice, `Session timed out after N seconds of inactivity` (`1 second` when N is 1). */
 export const idleTimeoutNotice = (idleSeconds: number): Notice => ({
   type: 'notice',
   kind: 'idleTimeout',
-  text: `Session timed out after ${idleSeconds} seconds of inactivity`,
+  text: `Session timed out after ${idleSeconds} ${idleSeconds === 1 ? 'second' : 'seconds'} of inactivity`,
   idleSeconds,
 });
 

@@ -98,6 +98,8 @@ describe('server messages', () => {
     expect(decodeServerMessage(encodeServerMessage(reply))).toEqual(E.right(reply));
     const notice = idleTimeoutNotice(600);
     expect(notice.text).toBe('Session timed out after 600 seconds of inactivity');
+    expect(idleTimeoutNotice(1).text).toBe('Session timed out after 1 second of inactivity');
+    expect(idleTimeoutNotice(0.5).text).toBe('Session timed out after 0.5 seconds of inactivity');
     expect(decodeServerMessage(encodeServerMessage(notice))).toEqual(E.right(notice));
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 1024 }), (b) => {

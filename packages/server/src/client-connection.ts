@@ -8,6 +8,7 @@ import {
   INITIAL_AUTH_STATE,
   simpleReply,
   transferReply,
+  type AccountPolicy,
   type AuthState,
   type ForumStore,
   type Reply,
@@ -22,6 +23,8 @@ import type { TransferActivity } from './transfer-activity.js';
 export interface ServerContext {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
+  /** How passwords are checked and stored, and login throttling; one per server. */
+  readonly accounts: AccountPolicy;
   readonly tokens: TransferTokens;
   readonly activity: TransferActivity;
   /** The TCP port the transfer server actually listens on. */
@@ -51,6 +54,10 @@ const guessId = (bytes: Uint8Array): string => {
 
 let nextKey = 0;
 
+/** `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling. */
+const peerAddressOf = (conn: RudpConnection): string =>
+  conn.remoteAddress.includes(':') ? `[${conn.remoteAddress}]:${conn.remotePort}` : `${conn.remoteAddress}:${conn.remotePort}`;
+
 /**
  * Serves one rudp connection: its login state, reply cache and idle timer.
  * Requests of this connection run one after another; other connections are
@@ -58,6 +65,8 @@ let nextKey = 0;
  */
 export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void => {
   const connectionKey = `c${++nextKey}`;
+  // From the connection, never from a request: the request's fields are the peer's to choose.
+  const peerAddress = peerAddressOf(conn);
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
   let chain: Promise<void> = Promise.resolve();
@@ -115,7 +124,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     let reply: Reply;
     try {
       const result = await cache.runOnce(request.id, async () => {
-        const r = await handleRequest({ store: ctx.store, registry: ctx.registry, connectionKey }, state, request)();
+        const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
+        const r = await handleRequest(deps, state, request)();
         state = r.state;
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {

@@ -1,4 +1,4 @@
-import { createSessionRegistry, createTransferTokens, openFileStore } from 'forum-protocol';
+import { accountPolicy, createSessionRegistry, createTransferTokens, openFileStore, type LoginRateLimitOptions } from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
 import { serveConnection } from './client-connection.js';
@@ -13,6 +13,13 @@ export interface ForumServerOptions {
   readonly idleTimeoutMs: number;
   /** TCP port for transfers; `undefined`: the UDP port's number; 0: any free port. */
   readonly transferPort: number | undefined;
+  /** Store passwords as scrypt hashes (`--hash-passwords`); default false, the spec's plain format. */
+  readonly hashPasswords?: boolean;
+  /**
+   * Login throttling per account and per client host; `false` turns it off.
+   * Default: forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT` (5 per account, 20 per host, per minute).
+   */
+  readonly loginRateLimit?: LoginRateLimitOptions | false;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -45,7 +52,18 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     throw e;
   }
   const tcpPort = tcp.port;
-  const ctx = { store, registry: createSessionRegistry(), tokens, activity, transferPort: tcpPort, idleTimeoutMs: options.idleTimeoutMs, log: options.log };
+  // One policy per server: the throttle's counts are shared by every connection.
+  const accounts = accountPolicy({ hashPasswords: options.hashPasswords ?? false, rateLimit: options.loginRateLimit ?? {} });
+  const ctx = {
+    store,
+    registry: createSessionRegistry(),
+    accounts,
+    tokens,
+    activity,
+    transferPort: tcpPort,
+    idleTimeoutMs: options.idleTimeoutMs,
+    log: options.log,
+  };
   udp.on('connection', (conn) => serveConnection(conn, ctx));
   return {
     udpPort,

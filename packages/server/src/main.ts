@@ -23,6 +23,8 @@ const main = async (): Promise<number | undefined> => {
       dataDir,
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
+      hashPasswords: args.hashPasswords,
+      loginRateLimit: args.loginLimit,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });

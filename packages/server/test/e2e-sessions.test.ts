@@ -73,7 +73,7 @@ describe('sessions: many clients, idle timeout, Ctrl-C (real processes)', () => 
     const started = Date.now();
     expect(await c.exited).toBe(3);
     expect(Date.now() - started).toBeLessThan(8_000);
-    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nSession timed out after 1 seconds of inactivity\n');
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nSession timed out after 1 second of inactivity\n');
     expect(server.lines()).toContain('yoda timed out');
     const again = await runClient(server.port, cwd, ['yoda', 'pw1', 'LST', 'XIT']);
     expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['No threads to list'], ['Goodbye']));

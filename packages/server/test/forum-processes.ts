@@ -35,13 +35,13 @@ export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => 
 /** Collected output of a child process, with a way to wait for a piece of it. */
 class Output {
   text = '';
-  private readonly waiters: { needle: string; resolve: () => void }[] = [];
+  private readonly waiters: { done: (text: string) => boolean; resolve: () => void }[] = [];
   constructor(stream: NodeJS.ReadableStream | null) {
     stream?.setEncoding('utf8');
     stream?.on('data', (s: string) => {
       this.text += s;
       for (const w of [...this.waiters]) {
-        if (this.text.includes(w.needle)) {
+        if (w.done(this.text)) {
           this.waiters.splice(this.waiters.indexOf(w), 1);
           w.resolve();
         }
@@ -50,10 +50,17 @@ class Output {
   }
   /** Resolves once `needle` has appeared; rejects after `timeoutMs`. */
   waitFor(needle: string, timeoutMs = 15_000): Promise<void> {
-    if (this.text.includes(needle)) return Promise.resolve();
+    return this.waitUntil((text) => text.includes(needle), JSON.stringify(needle), timeoutMs);
+  }
+  /** Resolves once the whole output so far matches `pattern`; rejects after `timeoutMs`. */
+  waitForMatch(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+    return this.waitUntil((text) => pattern.test(text), String(pattern), timeoutMs);
+  }
+  private waitUntil(done: (text: string) => boolean, what: string, timeoutMs: number): Promise<void> {
+    if (done(this.text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(needle)}; got:\n${this.text}`)), timeoutMs);
-      this.waiters.push({ needle, resolve: () => (clearTimeout(timer), resolve()) });
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got:\n${this.text}`)), timeoutMs);
+      this.waiters.push({ done, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
 }

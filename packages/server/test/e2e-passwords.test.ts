@@ -1,0 +1,208 @@
+/**
+ * `--hash-passwords` and login throttling, through the built forum-server
+ * and forum-client binaries.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answered, cleanup, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { rawClient, rawLogin } from './raw-client.js';
+
+const HASHED = /^scrypt\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;
+const THROTTLED = /^Too many failed login attempts, try again in ([0-9]+) seconds?$/;
+
+/** The credentials file as `[username, secret]` pairs (every line must be well formed). */
+const credentials = async (dir: string): Promise<[string, string][]> =>
+  (await readFile(join(dir, 'credentials.txt'), 'utf8'))
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [u, s, ...rest] = l.split(' ');
+      if (u === undefined || s === undefined || rest.length > 0) throw new Error(`malformed line: ${l}`);
+      return [u, s];
+    });
+
+/** The stdout of a failed password attempt at the login prompts. */
+const failedLogin = (line: string): string => P.user + P.pass + `${line}\n`;
+const loggedIn = P.user + P.pass + 'Welcome to the forum\n';
+
+describe('passwords: --hash-passwords and login throttling (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const stops: (() => void)[] = [];
+  afterEach(async () => {
+    stops.splice(0).forEach((s) => s());
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+  const dirsFor = async (): Promise<{ data: string; cwd: string }> => {
+    const data = await tempDir('pw-data');
+    const cwd = await tempDir('pw-cwd');
+    dirs.push(data, cwd);
+    return { data, cwd };
+  };
+  const start = async (data: string, args: readonly string[] = []): Promise<ServerProc> => {
+    const server = await startServer(data, args);
+    servers.push(server);
+    return server;
+  };
+
+  it('without --hash-passwords a new account is written in the plain format of the spec', async () => {
+    const { data, cwd } = await dirsFor();
+    const server = await start(data);
+    const r = await runClient(server.port, cwd, ['yoda', 'pw1', 'XIT']);
+    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
+    expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('yoda pw1\n');
+  });
+
+  it('with --hash-passwords a new account is stored as scrypt and logs in after a restart (with and without the flag)', async () => {
+    const { data, cwd } = await dirsFor();
+    const first = await start(data, ['--hash-passwords']);
+    expect((await runClient(first.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']));
+    const stored = await credentials(data);
+    expect(stored.map(([u]) => u)).toEqual(['yoda']);
+    expect(stored[0]?.[1]).toMatch(HASHED);
+    expect(await readFile(join(data, 'credentials.txt'), 'utf8')).not.toContain('pw1');
+    await first.stop();
+
+    const second = await start(data, ['--hash-passwords']);
+    const again = await runClient(second.port, cwd, ['yoda', 'wrong', 'yoda', 'pw1', 'XIT']);
+    expect(again.stdout).toBe(failedLogin('Invalid password') + loggedIn + answered(['Goodbye']));
+    await second.stdout.waitFor('yoda exited\n');
+    expect(second.lines().slice(1)).toEqual(['Client authenticating', 'Incorrect password', 'Client authenticating', 'yoda successful login', 'yoda issued XIT command', 'yoda exited']);
+    await second.stop();
+
+    // Turning the flag off later locks nobody out: hashed entries are still checked as hashes.
+    const plain = await start(data);
+    expect((await runClient(plain.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(loggedIn + answered(['Goodbye']));
+    expect(await credentials(data)).toEqual(stored);
+  });
+
+  it('with --hash-passwords an existing plain entry logs in and is rewritten hashed on that login; other lines are kept', async () => {
+    const { data, cwd } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'obi pw2\nthis line is malformed\nyoda pw1\n');
+    const server = await start(data, ['--hash-passwords']);
+    // A wrong password upgrades nothing.
+    expect((await runClient(server.port, cwd, ['yoda', 'nope'])).stdout).toBe(failedLogin('Invalid password') + P.user);
+    expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('obi pw2\nthis line is malformed\nyoda pw1\n');
+
+    expect((await runClient(server.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(loggedIn + answered(['Goodbye']));
+    const lines = (await readFile(join(data, 'credentials.txt'), 'utf8')).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(0, 2)).toEqual(['obi pw2', 'this line is malformed']);
+    expect(lines[3]).toBe('');
+    const [user, secret] = (lines[2] ?? '').split(' ');
+    expect(user).toBe('yoda');
+    expect(secret).toMatch(HASHED);
+    // The upgraded entry keeps working; obi, who has not logged in, stays plain until he does.
+    expect((await runClient(server.port, cwd, ['yoda', 'pw1', 'XIT'])).stdout).toBe(loggedIn + answered(['Goodbye']));
+    expect((await readFile(join(data, 'credentials.txt'), 'utf8')).split('\n').slice(0, 2)).toEqual(['obi pw2', 'this line is malformed']);
+  });
+
+  it('on by default: the 6th attempt after 5 wrong passwords within a minute is refused, even with the right password', async () => {
+    const { data, cwd } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
+    const server = await start(data);
+    const wrong = Array.from({ length: 5 }, () => ['yoda', 'bad']).flat();
+    const r = await runClient(server.port, cwd, [...wrong, 'yoda', 'pw1']);
+    const refusal = (r.stdout.split('\n').at(-2) ?? '').slice(P.user.length + P.pass.length);
+    const seconds = Number(THROTTLED.exec(refusal)?.[1]);
+    // 60 s window minus the time the five attempts took.
+    expect(seconds).toBeGreaterThanOrEqual(55);
+    expect(seconds).toBeLessThanOrEqual(60);
+    expect(r.stdout).toBe(failedLogin('Invalid password').repeat(5) + failedLogin(refusal) + P.user);
+    // The server's stdout reaches us on its own schedule, after the UDP replies.
+    await server.stdout.waitFor('Login of yoda throttled\n');
+    expect(server.lines().filter((l) => l === 'Incorrect password')).toHaveLength(5);
+    expect(server.lines()).not.toContain('yoda successful login');
+  });
+
+  it('--login-attempts/--login-window: throttled after N wrong passwords, a right one works once the window has passed', async () => {
+    const { data, cwd } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
+    const windowMs = 1_500;
+    const server = await start(data, ['--hash-passwords', '--login-attempts', '3', '--login-window', String(windowMs / 1000)]);
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    let expected = '';
+    // The account unblocks when its oldest counted failure leaves the window; the server records it before replying.
+    let firstFailureSeen = 0;
+    for (let i = 0; i < 3; i++) {
+      c.send('yoda');
+      c.send('bad');
+      expected += failedLogin('Invalid password');
+      await c.stdout.waitFor(expected + P.user);
+      if (i === 0) firstFailureSeen = Date.now();
+    }
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitForMatch(/Too many failed login attempts, [^\n]*\nEnter username: $/);
+    const refusal = c.stdout.text.slice(expected.length + P.user.length + P.pass.length).split('\n')[0] ?? '';
+    expect(refusal).toMatch(THROTTLED);
+    expected += failedLogin(refusal);
+    expect(c.stdout.text).toBe(expected + P.user);
+    // Still throttled: the plain entry was not upgraded, the password not even checked.
+    expect(await readFile(join(data, 'credentials.txt'), 'utf8')).toBe('yoda pw1\n');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstFailureSeen + windowMs + 100 - Date.now())));
+    c.send('yoda');
+    c.send('pw1');
+    c.send('XIT');
+    expect(await c.exited).toBe(0);
+    expect(c.stdout.text).toBe(expected + loggedIn + answered(['Goodbye']));
+    expect((await credentials(data))[0]?.[1]).toMatch(HASHED);
+    await server.stdout.waitFor('yoda exited\n');
+    expect(server.lines().filter((l) => l === 'Login of yoda throttled')).toHaveLength(1);
+  });
+
+  it('--login-host-attempts: failures on several accounts from one host throttle that host for every account', async () => {
+    const { data } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'a pa\nb pb\nc pc\n');
+    const server = await start(data, ['--login-attempts', '3', '--login-host-attempts', '4', '--login-window', '30']);
+    const c = await rawClient(server.port);
+    stops.push(() => void c.close());
+    // Four wrong passwords, at most two per account: no account is at its own limit of 3.
+    for (const [i, u] of ['a', 'a', 'b', 'b'].entries()) {
+      // The username field of the datagram names another user and does not matter: the host is the connection's.
+      expect((await c.request(`u${i}`, 'username', [u], 'c')).data).toEqual({ kind: 'auth', next: 'password' });
+      expect((await c.request(`p${i}`, 'password', ['wrong'], 'c')).lines).toEqual(['Invalid password']);
+    }
+    const r = await rawLogin(c, 'c', 'pc');
+    expect(r.status).toBe('error');
+    expect(r.lines[0]).toMatch(THROTTLED);
+    expect(r.data).toEqual({ kind: 'auth', next: 'username' });
+    await server.stdout.waitFor('Login of c throttled\n');
+  });
+
+  it('--login-attempts 0 turns throttling off', async () => {
+    const { data, cwd } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
+    const server = await start(data, ['--login-attempts', '0']);
+    const wrong = Array.from({ length: 8 }, () => ['yoda', 'bad']).flat();
+    const r = await runClient(server.port, cwd, [...wrong, 'yoda', 'pw1', 'XIT']);
+    expect(r.stdout).toBe(failedLogin('Invalid password').repeat(8) + loggedIn + answered(['Goodbye']));
+  });
+
+  it('the new options are in --help and bad values are refused with the usage line', () => {
+    const run = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, [SERVER_BIN, ...args], { encoding: 'utf8', input: '', timeout: 10_000 });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const help = run(['--help']);
+    expect(help.code).toBe(0);
+    for (const option of ['--hash-passwords', '--login-attempts N', '--login-host-attempts N', '--login-window SECONDS']) expect(help.stdout).toContain(option);
+    for (const [args, message] of [
+      [['4000', '--login-attempts', 'many'], 'invalid login attempts: many'],
+      [['4000', '--login-attempts', '-1'], "Option '--login-attempts' argument is ambiguous"],
+      [['4000', '--login-host-attempts', '0'], 'invalid login host attempts: 0'],
+      [['4000', '--login-window', '0'], 'invalid login window: 0'],
+      [['4000', '--hash-passwords=yes'], "Option '--hash-passwords' does not take an argument"],
+    ] as const) {
+      const r = run(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n')[0]).toContain(message);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^Usage: forum-server <port>/);
+    }
+  });
+});

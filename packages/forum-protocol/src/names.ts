@@ -31,7 +31,8 @@ export const validateName = (kind: NameKind, name: string): E.Either<string, str
   if (name.endsWith('.')) return fail("must not end with '.'");
   if (utf8Length(name) > MAX_NAME_BYTES) return fail(`must be at most ${MAX_NAME_BYTES} bytes`);
   if (RESERVED.test(name)) return fail('must not be a reserved device name');
-  if (name === CREDENTIALS_FILE) return fail(`must not be '${CREDENTIALS_FILE}'`);
+  // In any case: on a case-insensitive file system (macOS, Windows) `Credentials.TXT` opens the accounts file.
+  if (name.toLowerCase() === CREDENTIALS_FILE) return fail(`must not be '${CREDENTIALS_FILE}'`);
   return E.right(name);
 };
 

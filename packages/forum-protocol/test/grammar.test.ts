@@ -62,6 +62,7 @@ describe('parseCommandLine', () => {
       ['CON', 'must not be a reserved device name'],
       ['lpt1.txt', 'must not be a reserved device name'],
       ['credentials.txt', "must not be 'credentials.txt'"],
+      ['Credentials.TXT', "must not be 'credentials.txt'"],
       ['x'.repeat(101), 'must be at most 100 bytes'],
       ['é'.repeat(51), 'must be at most 100 bytes'],
     ];

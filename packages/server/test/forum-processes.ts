@@ -25,6 +25,17 @@ export const answered = (...replies: (readonly string[])[]): string => replies.m
 /** A fresh temporary directory. */
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `forum-e2e-${label}-`));
 
+/** Every file under `dir`, recursively, as paths relative to it ('/'-separated, sorted); directories end with '/'. */
+export const walkTree = async (dir: string, prefix = ''): Promise<string[]> => {
+  const out: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) out.push(`${rel}/`, ...(await walkTree(dir, rel)));
+    else out.push(rel);
+  }
+  return out.sort();
+};
+
 /** Every file of `dir` (name → bytes), skipping nothing. */
 export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => {
   const out = new Map<string, Buffer>();
@@ -91,9 +102,9 @@ export interface ServerProc extends Proc {
   stop(): Promise<void>;
 }
 
-/** Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. */
-export const startServer = async (dataDir: string, extraArgs: readonly string[] = []): Promise<ServerProc> => {
-  const proc = track(spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] }));
+/** Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working directory (default: inherited). */
+export const startServer = async (dataDir: string, extraArgs: readonly string[] = [], cwd?: string): Promise<ServerProc> => {
+  const proc = track(spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }));
   await proc.stdout.waitFor('Waiting for clients\n');
   await proc.stderr.waitFor('data directory');
   const m = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(proc.stderr.text);

@@ -76,6 +76,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   let timer: NodeJS.Timeout | undefined;
 
   const user = (): string | undefined => (state.step === 'authenticated' ? state.session.username : undefined);
+  // Who logged in on this connection, kept after XIT has moved `state` to `closed` so finish() can still revoke their tokens.
+  let sessionUser: string | undefined;
 
   const send = (message: ServerMessage): void => {
     conn.send(encodeServerMessage(message)).catch(() => undefined);
@@ -84,7 +86,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const finish = (): void => {
     finished = true;
     if (timer !== undefined) clearTimeout(timer);
-    const u = user();
+    const u = user() ?? sessionUser;
     if (u !== undefined) {
       ctx.tokens.revokeUser(u);
       ctx.activity.forget(u);
@@ -127,6 +129,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
+        if (state.step === 'authenticated') sessionUser = state.session.username;
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;

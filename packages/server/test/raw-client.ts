@@ -1,5 +1,6 @@
 /** A test client speaking the forum protocol directly over rudp, to send what forum-client never would. */
 import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand, type ServerMessage } from 'forum-protocol';
+import net from 'node:net';
 import { connect, type RudpConnection } from 'rudp';
 
 /** A raw forum connection. */
@@ -47,3 +48,14 @@ export const rawLogin = async (client: RawClient, username: string, password: st
   if (step !== 'password' && step !== 'newPassword') return first;
   return client.request(`p-${username}`, step, [password]);
 };
+
+/** Opens TCP to the transfer port, sends `payload`, half-closes, and resolves with everything the server answered before closing. */
+export const tcpExchange = (port: number, payload: Uint8Array): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.end(payload);
+  });

@@ -1,0 +1,155 @@
+/**
+ * The TCP transfer port of the built forum-server against peers that do not
+ * follow the protocol. e2e-protocol.test.ts covers a wrong token, a
+ * non-token line, a reused token, more/fewer bytes than announced and a
+ * connection broken mid-body; this file adds silent and half-sent headers,
+ * binary garbage and oversized headers, bad size lines, and grants that
+ * outlive their thread or session, and checks the whole directory tree
+ * (temporary files included) after each.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, seededBytes, startServer, tempDir, walkTree, type ServerProc } from './forum-processes.js';
+import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
+
+/** What a connection that the test leaves alone saw: the bytes the server sent and how long it stayed open. */
+interface Abandoned {
+  readonly received: string;
+  readonly openMs: number;
+}
+
+/** Connects, sends `payload` (maybe nothing) without ending, and resolves once the server closes the connection. */
+const abandon = (port: number, payload: string): Promise<Abandoned> =>
+  new Promise((resolve) => {
+    const started = Date.now();
+    const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+      if (payload !== '') socket.write(payload);
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ received: Buffer.concat(chunks).toString('utf8'), openMs: Date.now() - started }));
+  });
+
+describe('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const clients: RawClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+
+  /** root/{data,srv} plus root/outside.txt; yoda logged in over raw rudp with thread `t`. */
+  const setup = async (): Promise<{ root: string; data: string; server: ServerProc; c: RawClient }> => {
+    const root = await tempDir('tcp');
+    dirs.push(root);
+    const [data, srv] = [join(root, 'data'), join(root, 'srv')];
+    await Promise.all([mkdir(data), mkdir(srv)]);
+    await writeFile(join(root, 'outside.txt'), 'x\n');
+    const server = await startServer(data, [], srv);
+    servers.push(server);
+    const c = await rawClient(server.port);
+    clients.push(c);
+    expect((await rawLogin(c, 'yoda', 'pw1')).lines).toEqual(['Welcome to the forum']);
+    expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    return { root, data, server, c };
+  };
+
+  const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
+    const r = await c.request(id, cmd, args);
+    if (r.data.kind !== 'transfer') throw new Error(`no transfer grant: ${JSON.stringify(r)}`);
+    return r.data.token;
+  };
+
+  it('silent, half-sent, garbage and oversized headers are closed without a reply; bad size lines refused; nothing written', async () => {
+    const { root, data, server, c } = await setup();
+    // Started first, checked last: the header deadline runs while everything else happens.
+    const silent = abandon(server.tcpPort, '');
+    const halfToken = abandon(server.tcpPort, 'ab'.repeat(16));
+
+    // Binary garbage, a flood without a newline, an HTTP request, near-miss tokens: closed, no reply.
+    expect(await tcpExchange(server.tcpPort, seededBytes(200, 1))).toBe('');
+    expect(await tcpExchange(server.tcpPort, seededBytes(1 << 20, 2))).toBe('');
+    expect(await tcpExchange(server.tcpPort, Buffer.from('GET / HTTP/1.1\r\nHost: forum\r\n\r\n'))).toBe('');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${'a'.repeat(63)}\n`))).toBe('');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${'A'.repeat(64)}\n`))).toBe('');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${'a'.repeat(64)}\r\n3\nabc`))).toBe('');
+    // Well formed but never issued.
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${'0'.repeat(64)}\n3\nabc`))).toBe('ERR invalid or expired token\n');
+
+    // A valid upload token with a bad size line: refused, and the token is spent.
+    for (const [i, sizeLine] of ['lots\n', '-1\n', '1e3\n', `${'9'.repeat(16)}\n`, `${'1'.repeat(40)}`].entries()) {
+      const token = await grant(c, `s${i}`, 'UPD', ['t', 'f']);
+      expect(await tcpExchange(server.tcpPort, Buffer.from(`${token}\n${sizeLine}abc`))).toBe('ERR bad size line\n');
+      expect(await tcpExchange(server.tcpPort, Buffer.from(`${token}\n3\nabc`))).toBe('ERR invalid or expired token\n');
+    }
+    // Far more bytes than announced: refused once past the size, the temporary file removed.
+    const flood = await grant(c, 'u1', 'UPD', ['t', 'f']);
+    expect(await tcpExchange(server.tcpPort, Buffer.concat([Buffer.from(`${flood}\n10\n`), seededBytes(1 << 20, 3)]))).toBe('ERR more than 10 bytes sent\n');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${flood}\n10\n0123456789`))).toBe('ERR invalid or expired token\n');
+
+    for (const a of await Promise.all([silent, halfToken])) {
+      expect(a.received).toBe('');
+      // The header deadline (10 s in transfer-server.ts), not an immediate refusal, and not never.
+      expect(a.openMs).toBeGreaterThan(5_000);
+      expect(a.openMs).toBeLessThan(15_000);
+    }
+
+    expect(server.child.exitCode).toBeNull();
+    expect(server.lines().filter((l) => l.startsWith('Transfer error'))).toEqual([]);
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'outside.txt', 'srv/']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\n');
+    // The port still serves an honest upload afterwards.
+    const good = await grant(c, 'u2', 'UPD', ['t', 'f']);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('OK\n');
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'data/t-f', 'outside.txt', 'srv/']);
+  });
+
+  it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {
+    const { root, data, server, c } = await setup();
+    // Thread removed between the grant and the transfer.
+    const early = await grant(c, 'u1', 'UPD', ['t', 'f']);
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${early}\n3\nabc`))).toBe('ERR Thread t does not exist\n');
+
+    // Thread removed while its upload is half way: the bytes already received are discarded.
+    expect((await c.request('c2', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    const mid = await grant(c, 'u2', 'UPD', ['t', 'f']);
+    const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    const answer = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (b: Buffer) => chunks.push(b));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    socket.write(`${mid}\n6\nabc`);
+    // The server has begun the upload once its temporary file exists.
+    const deadline = Date.now() + 10_000;
+    while (!(await readdir(data)).some((f) => f.startsWith('.forum-tmp-'))) {
+      if (Date.now() > deadline) throw new Error('the upload never began');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await c.request('r2', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    socket.end('def');
+    expect(await answer).toBe('ERR Thread t does not exist\n');
+
+    // Tokens of a session that ended (XIT) are revoked, upload and download alike.
+    expect((await c.request('c3', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    const ok = await grant(c, 'u3', 'UPD', ['t', 'f']);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${ok}\n2\nhi`))).toBe('OK\n');
+    const upLater = await grant(c, 'u4', 'UPD', ['t', 'g']);
+    const downLater = await grant(c, 'd4', 'DWN', ['t', 'f']);
+    expect((await c.request('x', 'XIT', [])).lines).toEqual(['Goodbye']);
+    await server.stdout.waitFor('yoda exited\n');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${upLater}\n2\nhi`))).toBe('ERR invalid or expired token\n');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${downLater}\n`))).toBe('ERR invalid or expired token\n');
+
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'data/t-f', 'outside.txt', 'srv/']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
+    expect(await readFile(join(data, 't-f'), 'utf8')).toBe('hi');
+  });
+});

@@ -19,7 +19,7 @@ const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
 const BW_WINDOW_ROUNDS = 10;
 // 2 (as in BBRv1) overflows shallow bottleneck queues such as the 64 KB one of the benchmark; 1.5 keeps the queue under half a BDP.
 const PROBE_CWND_GAIN = 1.5;
-const INITIAL_WINDOW_PACKETS = 10;
+const INITIAL_WINDOW_PACKETS = 32;
 /**
  * RTT samples in a row that must sit above the delay threshold to end STARTUP. Path jitter
  * alone puts single samples there often; two dozen in a row means a queue is building.
@@ -31,7 +31,7 @@ const LOSS_KEEP = 0.98;
 /** Loss compensated for at most (1 / (1 − 0.3) ≈ 1.43× the delivery rate). */
 const MAX_COMPENSATED_LOSS = 0.3;
 /** Smoothed RTT above this multiple of min RTT means loss is congestion, not noise. */
-const CONGESTED_RTT_RATIO = 1.5;
+const CONGESTED_RTT_RATIO = 1.25;
 
 /** How far above min RTT counts as queueing delay: RFC 9406's clamp(min RTT / 8, 4 ms, 16 ms). */
 function delayThreshold(minRttMs: number): number {

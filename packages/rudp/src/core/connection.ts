@@ -29,10 +29,8 @@ import {
 import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE, encodeInitial } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
-/** Room kept in a full data packet so a small ACK still fits beside the chunk. */
+/** Room an ACK that is due may take in front of data. */
 const ACK_ROOM = 16;
-/** Fragment header room for any message up to 2^30 bytes and ids up to 2^30. */
-const FRAGMENT_HEADER_ROOM = 16;
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
 /** Longest interval between INITIAL retransmissions, ms. */
@@ -111,7 +109,8 @@ export class Connection {
   private readonly outbox: OutgoingMessage[] = [];
   private outboxHead = 0;
   private retransmit: ChunkRef[] = [];
-  private readonly chunkSize: number;
+  /** Packet bytes between header and checksum. */
+  private readonly payloadRoom: number;
 
   private nextPn = 1;
   private nextMessageId = 0;
@@ -186,7 +185,7 @@ export class Connection {
   ) {
     this.cc = config.congestion(config.mtu);
     this.reassembly = new Reassembly(config.receiveWindow);
-    this.chunkSize = config.mtu - HEADER_SIZE - TRAILER_SIZE - FRAGMENT_HEADER_ROOM - ACK_ROOM;
+    this.payloadRoom = config.mtu - HEADER_SIZE - TRAILER_SIZE;
     this.peerLimit = peerWindow;
     this.peerWindow = peerWindow;
     this.advertisedLimit = config.receiveWindow;
@@ -216,7 +215,11 @@ export class Connection {
     if (data.length > this.peerWindow) {
       throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.peerWindow} bytes`);
     }
-    const m = new OutgoingMessage(this.nextMessageId++, data, this.streamEnd, this.chunkSize);
+    const id = this.nextMessageId++;
+    // Chunks fill a packet exactly; an ACK rides along only where room is left or when it is due
+    // (then the chunk waits for the next packet).
+    const chunkSize = this.payloadRoom - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
+    const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize);
     this.streamEnd += data.length;
     this.outbox.push(m);
     this.stat.messagesSent++;
@@ -649,10 +652,7 @@ export class Connection {
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn);
     let ackLargest = -1;
-    // Every data packet repeats the ACK state (cheap after ack-of-ack pruning), so one lost ACK costs nothing.
-    if (this.received.size > 0 && (wantAck || wantData)) {
-      ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
-    }
+    if (this.received.size > 0 && wantAck) ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
     const chunks: ChunkRef[] = [];
     let carriedMaxData = false;
     let retransmission = false;
@@ -669,6 +669,9 @@ export class Connection {
       this.fillNewData(now, w, chunks);
       if (chunks.length > fresh) this.fillRedundant(now, w, chunks);
       if (chunks.length > 0) ackEliciting = true;
+      // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
+      // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
+      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0) ackLargest = this.writeAckFrame(now, w, w.room());
       if (!ackEliciting && (this.pingDue || probe)) {
         writePing(w);
         ackEliciting = true;

@@ -1,0 +1,118 @@
+/**
+ * Behaviours behind the benchmark figures (bench/results/latest.md), each
+ * locked in the seeded simulator with its virtual clock: what the protocol
+ * does, not how fast the machine is. The first five each fail when the
+ * change they guard is taken out (checked by reverting each one).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/core/connection.js';
+import type { LinkConfig } from '../src/testing/impairment.js';
+import { CLIENT, SERVER, firstOf, makePair, type Pair } from './helpers/pair.js';
+
+/** The benchmark's bulk link: 35 ms ± 5 each way, 10 Mbit/s bottleneck, 64 KiB drop-tail queue. */
+const BULK_LINK: LinkConfig = { delayMs: 35, jitterMs: 5, bandwidthBps: 10_000_000, queueBytes: 64 * 1024 };
+const CHUNK = 16 * 1024;
+
+/** Runs a one-way transfer of `bytes` (in 16 KiB messages) once connected; returns the virtual ms from first send to last delivery. */
+function transfer(p: Pair, bytes: number, limitMs = 120_000): number {
+  p.sim.runFor(1_000);
+  const start = p.sim.now;
+  const count = Math.ceil(bytes / CHUNK);
+  for (let i = 0; i < count; i++) p.client.send(p.conn, new Uint8Array(Math.min(CHUNK, bytes - i * CHUNK)).fill(i & 0xff));
+  p.sim.wake(CLIENT);
+  let received = 0;
+  let doneAt = Number.NaN;
+  p.onServerEvent = (e, now) => {
+    if (e.type === 'message' && ++received === count) doneAt = now;
+  };
+  while (Number.isNaN(doneAt) && p.sim.now < start + limitMs) p.sim.runFor(100);
+  expect(received).toBe(count);
+  return doneAt - start;
+}
+
+describe('sending performance (simulated, exact)', () => {
+  it('a paced sender sends its whole initial window before the first ACK comes back', () => {
+    // Pacing tokens refill in floating point; once 1199.9999999999998 of 1200 left the sender
+    // waiting for an ACK with data queued (bench bulk p=0: 0.85 of B).
+    const p = makePair({ link: { delayMs: 35 } });
+    p.sim.runFor(1_000);
+    const conn: Connection = p.conn;
+    for (let i = 0; i < 64; i++) p.client.send(conn, new Uint8Array(CHUNK));
+    p.sim.wake(CLIENT);
+    // The first ACK needs a full round trip (70 ms); stop just before it.
+    p.sim.runFor(69);
+    expect(conn.stats().bytesInFlight).toBeGreaterThanOrEqual(conn.stats().cwndBytes - 1200);
+    expect(conn.stats().packetsSent).toBeGreaterThanOrEqual(32);
+  });
+
+  it('STARTUP leaves before it overflows a shallow bottleneck queue', () => {
+    // BBR's three flat rounds let STARTUP reach 2.9 × BDP: ~300 queue drops per 4 MiB here.
+    const p = makePair({ link: BULK_LINK });
+    transfer(p, 4 * 1024 * 1024);
+    const drops = p.sim.linkStats(CLIENT, SERVER).droppedQueue;
+    expect(drops).toBeLessThanOrEqual(10);
+    expect(p.conn.stats().packetsLost).toBe(drops);
+  });
+
+  it('keeps the bottleneck busy on a clean path: 4 MiB within 6% of the serialization time', () => {
+    const p = makePair({ link: BULK_LINK });
+    const ms = transfer(p, 4 * 1024 * 1024);
+    const wire = p.sim.linkStats(CLIENT, SERVER).sentBytes;
+    const serializationMs = (wire * 8) / 10_000; // bytes on the bottleneck at 10 Mbit/s
+    // Startup and one propagation delay are the only idle time.
+    expect(ms).toBeLessThan(serializationMs * 1.06);
+  });
+
+  it('does not shrink its rate under random loss (4 MiB at 10%, 20%, 30%)', () => {
+    // Pacing at the delivery rate sends only (1 − p)·B, so the estimate ratcheted down round after
+    // round (bench bulk, fraction of B·(1−p): 0.78 at 10%, 0.63 at 20%, 0.16 at 30%).
+    const floor: Record<string, number> = { '0.1': 0.9, '0.2': 0.85, '0.3': 0.6 };
+    for (const loss of [0.1, 0.2, 0.3]) {
+      const p = makePair({ link: { ...BULK_LINK, loss } });
+      const bytes = 4 * 1024 * 1024;
+      const ms = transfer(p, bytes);
+      const fraction = (bytes * 8) / ms / 1000 / (10 * (1 - loss));
+      expect(fraction, `loss ${loss}`).toBeGreaterThanOrEqual(floor[String(loss)] as number);
+    }
+  });
+
+  it('treats loss from a full queue as congestion: loss compensation does not run away', () => {
+    // At 2 Mbit/s with an 8 KiB queue (under half a BDP) every loss is the queue's. Compensating
+    // it would send more, lose more and compensate more: 39% of datagrams dropped when the guard
+    // allowed a queue of half the min RTT; with it, the rate of the uncompensated controller (~20%).
+    const p = makePair({ link: { delayMs: 35, jitterMs: 5, bandwidthBps: 2_000_000, queueBytes: 8 * 1024 } });
+    transfer(p, 1024 * 1024);
+    const sent = p.sim.linkStats(CLIENT, SERVER).sentDatagrams;
+    expect(p.sim.linkStats(CLIENT, SERVER).droppedQueue / sent).toBeLessThan(0.25);
+  });
+
+  it('recovers one lost small message by loss detection, well before a probe timeout', () => {
+    const p = makePair({ link: { delayMs: 35 } });
+    p.sim.runFor(1_000);
+    const sentAt: number[] = [];
+    const deliveredAt: number[] = [];
+    p.onServerEvent = (e, now) => {
+      if (e.type === 'message') deliveredAt.push(now);
+    };
+    for (let i = 0; i < 10; i++) {
+      p.sim.schedule(p.sim.now + i * 20, (now) => {
+        // The first message's packet is the one lost: the link drops everything for 1 ms.
+        if (i === 0) {
+          p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
+          p.sim.schedule(now + 1, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
+        }
+        sentAt.push(now);
+        p.client.send(p.conn, new Uint8Array(64).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(2_000);
+    expect(deliveredAt).toHaveLength(10);
+    const first = (deliveredAt[0] as number) - (sentAt[0] as number);
+    // Lost, noticed when the ACK of a later packet arrives (time threshold 9/8 RTT), resent:
+    // about 2 RTT, while a probe timeout alone would be srtt + 4·rttvar + max ack delay later.
+    expect(first).toBeLessThan(2 * 70 + 20 + 5);
+    expect(p.conn.stats().packetsLost).toBe(1);
+    expect(firstOf(p.serverEvents, 'message')).toBeDefined();
+  });
+});

@@ -123,6 +123,8 @@ export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): Log
   };
 };
 
+const seconds = (n: number): string => (n === 1 ? '1 second' : `${n} seconds`);
+
 /** The line shown when a login is throttled. */
 export const throttledText = (retryAfterMs: number): string =>
-  `Too many failed login attempts, try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} seconds`;
+  `Too many failed login attempts, try again in ${seconds(Math.max(1, Math.ceil(retryAfterMs / 1000)))}`;

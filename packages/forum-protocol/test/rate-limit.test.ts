@@ -48,7 +48,7 @@ describe('login rate limiter (fake clock)', () => {
     expect(hostOf('[::1]:4000')).toBe('::1');
     expect(hostOf('weird')).toBe('weird');
     expect(throttledText(50_000)).toBe('Too many failed login attempts, try again in 50 seconds');
-    expect(throttledText(1)).toBe('Too many failed login attempts, try again in 1 seconds');
+    expect(throttledText(1)).toBe('Too many failed login attempts, try again in 1 second');
     expect(throttledText(1500)).toBe('Too many failed login attempts, try again in 2 seconds');
   });
 });

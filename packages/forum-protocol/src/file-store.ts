@@ -1,9 +1,11 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
+import * as t from 'io-ts';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
 import { appendCredential, parseCredentials, replaceCredential } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
@@ -25,6 +27,82 @@ const NAMESPACE_LOCK = '\u0000namespace';
 
 const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
 
+const unlinkIfPresent = (file: string): Promise<void> => unlink(file).catch((e: unknown) => (isEnoent(e) ? undefined : Promise.reject(e)));
+
+// An intent record is written (atomically) before a change that touches two
+// names, UPD's commit and RMV, and deleted after it. A crash in between leaves
+// the record, and the next open finishes (RMV) or undoes (UPD) the change, so
+// no thread ever lists an upload that is gone and no upload file is left
+// without its thread (a text upload would then be read as a thread).
+const INTENT_PREFIX = '.forum-intent-';
+const Intent = t.union([
+  /** Committing an upload: the bytes go from `temp` to `THREAD-FILENAME`, then the thread gets its line. */
+  t.type({ op: t.literal('upload'), thread: t.string, filename: t.string, temp: t.string }),
+  /** Removing a thread: its file goes first, then its uploads. */
+  t.type({ op: t.literal('remove'), thread: t.string, filenames: t.array(t.string) }),
+]);
+type Intent = t.TypeOf<typeof Intent>;
+
+const writeIntent = async (dir: string, intent: Intent): Promise<string> => {
+  const name = `${INTENT_PREFIX}${randomBytes(8).toString('hex')}`;
+  await writeFileAtomic(dir, name, JSON.stringify(intent));
+  return name;
+};
+
+/** Best effort: a record left behind is harmless until the next open, which acts on it (see below). */
+const clearIntent = async (dir: string, name: string): Promise<void> => {
+  await unlink(join(dir, name)).catch(() => undefined);
+  await syncDir(dir);
+};
+
+const plainName = (kind: 'thread title' | 'file name', name: string): boolean => E.isRight(validateName(kind, name));
+
+/** Reads an intent record; `undefined` when it is not one this store wrote (then it is only deleted). */
+const readIntent = async (file: string): Promise<Intent | undefined> => {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const decoded = Intent.decode(value);
+  if (E.isLeft(decoded)) return undefined;
+  const intent = decoded.right;
+  if (!plainName('thread title', intent.thread)) return undefined;
+  if (intent.op === 'remove') return intent.filenames.every((f) => plainName('file name', f)) ? intent : undefined;
+  return plainName('file name', intent.filename) && intent.temp.startsWith(TEMP_PREFIX) && basename(intent.temp) === intent.temp ? intent : undefined;
+};
+
+const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
+
+/** Finishes or undoes what a process killed part way through an UPD commit or an RMV left. */
+const recoverIntents = async (dir: string, warnings: string[]): Promise<void> => {
+  const names = (await readdir(dir)).filter((n) => n.startsWith(INTENT_PREFIX));
+  for (const name of names) {
+    const intent = await readIntent(join(dir, name));
+    if (intent === undefined) {
+      warnings.push(`${name} is not a valid intent record and was deleted`);
+    } else if (intent.op === 'remove') {
+      // Roll forward: the RMV may already have removed some of it.
+      await unlinkIfPresent(join(dir, intent.thread));
+      for (const f of intent.filenames) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, f)));
+    } else if (!(await exists(join(dir, intent.temp)))) {
+      // The bytes were renamed into place; keep them only if the thread line made it too.
+      let committed = false;
+      try {
+        const thread = parseThreadFile(intent.thread, await readFile(join(dir, intent.thread), 'utf8'));
+        committed = thread !== undefined && hasUpload(thread, intent.filename);
+      } catch (e) {
+        if (!isEnoent(e)) throw e;
+      }
+      if (!committed) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, intent.filename)));
+    }
+    // (Temp file still there: the rename never happened, nothing else changed; the temp is swept below.)
+    await unlink(join(dir, name));
+  }
+  if (names.length > 0) await syncDir(dir);
+};
+
 const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => async () => {
   try {
     return await work();
@@ -44,6 +122,7 @@ interface Loaded {
 const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> => {
   await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
+  await recoverIntents(dir, warnings);
   let credentialsText = '';
   try {
     credentialsText = await readFile(join(dir, CREDENTIALS_FILE), 'utf8');
@@ -93,7 +172,8 @@ const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> =>
  * Opens (creating it if needed) a data directory in the format of
  * forum-spec.md: `credentials.txt`, one file per thread named by its title,
  * uploads as `TITLE-FILENAME`. Existing files, hand-written or left by the
- * original implementation, are read; leftover temporary files are deleted.
+ * original implementation, are read; leftover temporary files are deleted,
+ * and an UPD commit or RMV that a crash cut short is undone or finished.
  *
  * The store then owns the directory: it caches its contents and writes
  * through, each write atomically (temporary file + rename), with a lock per
@@ -167,21 +247,37 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
     attempt(() =>
-      mutex.run(title, async (): Promise<E.Either<StoreError | Err, void>> => {
-        const thread = threads.get(title);
-        if (thread === undefined) return E.left(noThread(title));
-        const ok = guard(thread);
-        if (E.isLeft(ok)) return ok;
-        // Uploads first: a crash part way leaves a thread whose missing uploads
-        // read as "File does not exist", never orphan files that look like threads.
-        for (const e of thread.entries) {
-          if (e.kind === 'upload') await unlink(path(uploadFileName(title, e.filename))).catch((err: unknown) => (isEnoent(err) ? undefined : Promise.reject(err)));
-        }
-        await unlink(path(title));
-        await syncDir(dir);
-        threads.delete(title);
-        return E.right(undefined);
-      }),
+      // The namespace lock too: once the thread is gone its upload names look free to CRT.
+      mutex.run(title, () =>
+        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | Err, void>> => {
+          const thread = threads.get(title);
+          if (thread === undefined) return E.left(noThread(title));
+          const ok = guard(thread);
+          if (E.isLeft(ok)) return ok;
+          const filenames = thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
+          // Without uploads the one unlink is atomic by itself.
+          const intent = filenames.length === 0 ? undefined : await writeIntent(dir, { op: 'remove', thread: title, filenames });
+          // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).
+          try {
+            await unlinkIfPresent(path(title));
+          } catch (e) {
+            if (intent !== undefined) await clearIntent(dir, intent);
+            throw e;
+          }
+          threads.delete(title);
+          let leftovers = false;
+          for (const f of filenames) {
+            await unlinkIfPresent(path(uploadFileName(title, f))).catch(() => {
+              // Kept from CRT until the next open deletes it (the intent record stays for that).
+              otherNames.add(uploadFileName(title, f));
+              leftovers = true;
+            });
+          }
+          await syncDir(dir);
+          if (intent !== undefined && !leftovers) await clearIntent(dir, intent);
+          return E.right(undefined);
+        }),
+      ),
     );
 
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
@@ -225,14 +321,23 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
               return E.left({ kind: 'fileExists', title, filename });
             }
             const next: Thread = { ...current, entries: [...current.entries, { kind: 'upload', uploader, filename }] };
-            // The bytes go in place first, then the line that makes them visible.
-            await rename(tmp, path(name));
+            // The bytes go in place first, then the line that makes them visible; the intent
+            // record lets the next open remove the bytes if a crash comes between the two.
+            const intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
             try {
-              await writeFileAtomic(dir, title, formatThreadFile(next));
+              await rename(tmp, path(name));
+              try {
+                await writeFileAtomic(dir, title, formatThreadFile(next));
+              } catch (e) {
+                await unlink(path(name)).catch(() => undefined);
+                throw e;
+              }
             } catch (e) {
-              await unlink(path(name)).catch(() => undefined);
+              await discard();
+              await clearIntent(dir, intent);
               throw e;
             }
+            await clearIntent(dir, intent);
             otherNames.delete(name);
             threads.set(title, next);
             return E.right(undefined);

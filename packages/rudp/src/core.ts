@@ -7,7 +7,7 @@ export { Connection, type ConnectionState, type ConnectionStats } from './core/c
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
 export { type CongestionController, type CongestionControllerFactory, type AckSample, FixedWindow } from './core/congestion.js';
-export { Bbr } from './core/bbr.js';
+export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/bbr.js';
 export { RttEstimator } from './core/rtt.js';
 export { RangeSet } from './core/range-set.js';
 export { CookieJar } from './core/cookie.js';

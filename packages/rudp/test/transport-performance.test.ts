@@ -5,6 +5,7 @@
  * change they guard is taken out (checked by reverting each one).
  */
 import { describe, expect, it } from 'vitest';
+import { Bbr } from '../src/core/bbr.js';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
 import { CLIENT, SERVER, firstOf, makePair, type Pair } from './helpers/pair.js';
@@ -43,6 +44,20 @@ describe('sending performance (simulated, exact)', () => {
     p.sim.runFor(69);
     expect(conn.stats().bytesInFlight).toBeGreaterThanOrEqual(conn.stats().cwndBytes - 1200);
     expect(conn.stats().packetsSent).toBeGreaterThanOrEqual(32);
+  });
+
+  it('sends exactly the configured initial window before the first ACK', () => {
+    for (const packets of [10, 32, 48]) {
+      const p = makePair({ link: { delayMs: 35 }, client: { congestion: (mtu) => new Bbr(mtu, { initialWindowPackets: packets }) } });
+      p.sim.runFor(1_000);
+      for (let i = 0; i < 64; i++) p.client.send(p.conn, new Uint8Array(CHUNK));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(69);
+      expect(p.conn.stats().cwndBytes).toBe(packets * 1200);
+      // Full packets until the window has no room for another.
+      expect(p.conn.stats().bytesInFlight).toBeGreaterThan((packets - 1) * 1200);
+      expect(p.conn.stats().bytesInFlight).toBeLessThanOrEqual(packets * 1200);
+    }
   });
 
   it('STARTUP leaves before it overflows a shallow bottleneck queue', () => {

@@ -19,7 +19,8 @@ const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
 const BW_WINDOW_ROUNDS = 10;
 // 2 (as in BBRv1) overflows shallow bottleneck queues such as the 64 KB one of the benchmark; 1.5 keeps the queue under half a BDP.
 const PROBE_CWND_GAIN = 1.5;
-const INITIAL_WINDOW_PACKETS = 32;
+/** Default initial window, packets: quiche's value. It is paced over the handshake RTT, not burst. */
+export const DEFAULT_INITIAL_WINDOW_PACKETS = 32;
 /**
  * RTT samples in a row that must sit above the delay threshold to end STARTUP. Path jitter
  * alone puts single samples there often; two dozen in a row means a queue is building.
@@ -40,6 +41,15 @@ function delayThreshold(minRttMs: number): number {
 const MIN_WINDOW_PACKETS = 4;
 
 type Mode = 'startup' | 'drain' | 'probe-bw';
+
+/** Options of `Bbr`. */
+export interface BbrOptions {
+  /**
+   * Packets allowed in flight before the first ACK (default 32). The first round trip fills only
+   * this much of the pipe; raise it on paths known to be fast and deep-buffered.
+   */
+  readonly initialWindowPackets?: number;
+}
 
 /** BBR without the PROBE_RTT phase (min RTT is the lifetime minimum). */
 export class Bbr implements CongestionController {
@@ -63,8 +73,14 @@ export class Bbr implements CongestionController {
   /** RTT samples in a row above the delay threshold. */
   private elevatedSamples = 0;
 
-  constructor(private readonly mtu: number) {
-    this.cwnd = INITIAL_WINDOW_PACKETS * mtu;
+  private readonly initialWindow: number;
+
+  constructor(
+    private readonly mtu: number,
+    options: BbrOptions = {},
+  ) {
+    this.initialWindow = Math.max(options.initialWindowPackets ?? DEFAULT_INITIAL_WINDOW_PACKETS, MIN_WINDOW_PACKETS) * mtu;
+    this.cwnd = this.initialWindow;
   }
 
   /** The current mode, for stats. */
@@ -150,7 +166,7 @@ export class Bbr implements CongestionController {
   }
 
   private bdp(): number {
-    if (this.btlBw === 0 || !Number.isFinite(this.minRtt)) return INITIAL_WINDOW_PACKETS * this.mtu;
+    if (this.btlBw === 0 || !Number.isFinite(this.minRtt)) return this.initialWindow;
     return this.sendingBw() * this.minRtt;
   }
 

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
 import { formatAddress } from '../core/sans-io.js';
+import { createUdpSocket } from './udp-socket.js';
 import { RudpConnection, RudpError, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
 
 /** Options of `listen`. */
@@ -80,7 +81,7 @@ function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
 /** Starts a server on UDP `port`. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   const { port, host = '127.0.0.1', maxConnections, ...transport } = options;
-  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await bind(socket, port, host);
   const io = new UdpEndpoint(socket, true, { ...transport, ...(maxConnections !== undefined ? { maxConnections } : {}) });
   return new RudpServer(io);
@@ -93,7 +94,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
   const { port, host = '127.0.0.1', ...transport } = options;
-  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await bind(socket, 0, isIPv6(host) ? '::' : '0.0.0.0');
   const io = new UdpEndpoint(socket, false, transport);
   const core = io.endpoint.connect(io.now(), formatAddress(host, port));

@@ -14,6 +14,9 @@ import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from '../core/sans-io.js';
 
+/** Deadlines closer than this are met with `setImmediate`: `setTimeout` cannot wait less than 1 ms. */
+const TIMER_GRANULARITY_MS = 1;
+
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
 export type TransportOptions = Partial<ConnectionConfig>;
 
@@ -160,7 +163,11 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
 export class UdpEndpoint {
   readonly endpoint: Endpoint;
   private timer: NodeJS.Timeout | undefined;
+  /** The deadline `timer` was set for (it may be earlier than the endpoint's current one). */
   private timerAt = Number.POSITIVE_INFINITY;
+  private immediate: NodeJS.Immediate | undefined;
+  /** When the current run of `setImmediate` wake-ups without any datagram in or out began. */
+  private idleSpinSince: number | undefined;
   private pumpQueued = false;
   private closed = false;
   private readonly addressCache = new Map<PeerAddress, { host: string; port: number }>();
@@ -178,7 +185,11 @@ export class UdpEndpoint {
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.now(), msg, formatAddress(rinfo.address, rinfo.port));
-      this.pump();
+      this.idleSpinSince = undefined;
+      // One pump per event-loop turn, after every datagram this turn read (libuv hands over a burst
+      // per poll): the ACKs for the burst go out as one, and the sender answers a burst of ACKs
+      // with one round of sends, instead of a full poll per datagram.
+      this.immediate ??= setImmediate(this.onImmediate);
     });
     socket.on('error', () => {
       this.socketErrors++;
@@ -206,7 +217,10 @@ export class UdpEndpoint {
     if (this.closed) return;
     const now = this.now();
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
-    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.sendDatagram(t.to, t.data);
+    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
+      this.sendDatagram(t.to, t.data);
+      this.idleSpinSince = undefined;
+    }
     // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
     this.arm();
   }
@@ -219,7 +233,9 @@ export class UdpEndpoint {
     this.endpoint.abortAll();
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer();
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -254,29 +270,83 @@ export class UdpEndpoint {
       if (this.addressCache.size > 10_000) this.addressCache.clear();
       this.addressCache.set(to, addr);
     }
-    this.socket.send(data, addr.port, addr.host, (err) => {
-      if (err) this.socketErrors++;
-    });
+    this.socket.send(data, addr.port, addr.host, this.onSent);
   }
 
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.socketErrors++;
+  };
+
+  /**
+   * Wakes the endpoint at its next deadline. Node timers have a 1 ms floor and
+   * fire another millisecond late on average, so a deadline closer than that
+   * (a pacing gap on a fast path) is met on the next event-loop turn with
+   * `setImmediate` instead: I/O is still polled in between, and the wait never
+   * stretches a sub-millisecond gap into two milliseconds of silence.
+   * A timer set for an earlier deadline is left alone when the deadline moves
+   * later (most polls move the ACK or loss deadline a little): waking early
+   * costs one empty `handleTimeout`, re-creating a timer on every datagram
+   * costs far more.
+   */
   private arm(): void {
     const at = this.endpoint.pollTimeout();
-    if (at === undefined) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
+    if (at === undefined || !Number.isFinite(at)) {
+      this.idleSpinSince = undefined;
+      this.cancelTimer();
       return;
     }
-    if (this.timer && at === this.timerAt) return;
+    const now = this.now();
+    const delay = at - now;
+    if (delay < TIMER_GRANULARITY_MS) {
+      if (!this.spunTooLong(now)) {
+        // Not unref'd: an unref'd immediate does not stop the loop from blocking in its I/O poll.
+        this.immediate ??= setImmediate(this.onImmediate);
+        return;
+      }
+    } else {
+      this.idleSpinSince = undefined;
+    }
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      if (this.closed) return;
-      this.endpoint.handleTimeout(this.now());
-      this.pump();
-    }, Math.max(0, Math.ceil(at - this.now())));
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(delay)));
     this.timer.unref();
+  }
+
+  /**
+   * A deadline a core keeps answering with "now" without sending anything
+   * would turn the `setImmediate` path into a busy loop. No honest
+   * sub-millisecond wait lasts longer than a millisecond, so after that
+   * without a datagram in or out the 1 ms timer takes over.
+   */
+  private spunTooLong(now: number): boolean {
+    if (this.idleSpinSince === undefined) {
+      this.idleSpinSince = now;
+      return false;
+    }
+    return now - this.idleSpinSince > TIMER_GRANULARITY_MS;
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.wake();
+  };
+
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.wake();
+  };
+
+  private wake(): void {
+    if (this.closed) return;
+    this.endpoint.handleTimeout(this.now());
+    this.pump();
   }
 }

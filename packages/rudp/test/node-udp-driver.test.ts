@@ -1,0 +1,116 @@
+import type dgram from 'node:dgram';
+import dns from 'node:dns';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connect, listen } from '../src/index.js';
+import { UdpEndpoint } from '../src/node/udp-endpoint.js';
+import { createUdpSocket } from '../src/node/udp-socket.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c();
+});
+
+async function boundSocket(): Promise<dgram.Socket> {
+  const socket = createUdpSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return socket;
+}
+
+describe('createUdpSocket', () => {
+  it('binds asynchronously like any dgram socket, then sends to IP literals without a DNS lookup', async () => {
+    const lookups = vi.spyOn(dns, 'lookup');
+    try {
+      const rx = await boundSocket();
+      cleanup.push(() => new Promise((r) => rx.close(() => r())));
+      const tx = createUdpSocket('udp4');
+      cleanup.push(() => new Promise((r) => tx.close(() => r())));
+      let listening = false;
+      tx.bind(0, '127.0.0.1', () => {
+        listening = true;
+      });
+      expect(listening).toBe(false); // 'listening' still comes after bind() returns
+      await once(tx, 'listening');
+      lookups.mockClear();
+      const got = once(rx, 'message');
+      tx.send(new Uint8Array([1, 2, 3]), rx.address().port, '127.0.0.1');
+      expect(lookups).not.toHaveBeenCalled();
+      const [msg] = (await got) as [Buffer];
+      expect([...msg]).toEqual([1, 2, 3]);
+      const viaName = once(rx, 'message');
+      tx.send(new Uint8Array([4]), rx.address().port, 'localhost');
+      expect(lookups).toHaveBeenCalledTimes(1); // names still resolve through dns.lookup
+      const [named] = (await viaName) as [Buffer];
+      expect([...named]).toEqual([4]);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
+});
+
+describe('UdpEndpoint driving', () => {
+  it('handles a burst of datagrams with one poll per event-loop turn, not one per datagram', async () => {
+    const io = new UdpEndpoint(await boundSocket(), true, {});
+    cleanup.push(() => io.shutdown());
+    let polls = 0;
+    const pollTransmit = io.endpoint.pollTransmit.bind(io.endpoint);
+    io.endpoint.pollTransmit = (now) => {
+      const t = pollTransmit(now);
+      if (t === undefined) polls++; // one drained poll per pump
+      return t;
+    };
+    const tx = await boundSocket();
+    cleanup.push(() => new Promise((r) => tx.close(() => r())));
+    const burst = 50;
+    // Sent within one tick, so all are queued before the receiver's loop turn reads them.
+    for (let i = 0; i < burst; i++) tx.send(new Uint8Array(100).fill(i), io.socket.address().port, '127.0.0.1');
+    while (io.stats().datagramsReceived < burst) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(io.stats().dropped.checksum).toBe(burst); // junk, checked and dropped
+    expect(polls).toBeGreaterThan(0);
+    expect(polls).toBeLessThan(burst / 4);
+  });
+
+  it('falls back to its timer rather than spin when a deadline stays due', async () => {
+    const io = new UdpEndpoint(await boundSocket(), true, {});
+    cleanup.push(() => io.shutdown());
+    // A core that always answers "due now" and never sends: the driver must not busy-loop on it.
+    io.endpoint.pollTimeout = () => performance.now();
+    let wakeUps = 0;
+    io.endpoint.handleTimeout = () => {
+      wakeUps++;
+    };
+    io.pump();
+    await new Promise((r) => setTimeout(r, 100));
+    // A busy loop wakes tens of thousands of times in 100 ms; the 1 ms timer about a hundred.
+    expect(wakeUps).toBeGreaterThan(10);
+    expect(wakeUps).toBeLessThan(5_000);
+  });
+
+  it('moves 2,000 one-kilobyte messages in order through one connection', async () => {
+    const server = await listen({ port: 0 });
+    cleanup.push(() => server.close());
+    const got: number[] = [];
+    const done = new Promise<void>((resolve) =>
+      server.on('connection', (c) =>
+        c.on('message', (m) => {
+          got.push(((m[0] as number) << 8) | (m[1] as number));
+          if (got.length === 2000) resolve();
+        }),
+      ),
+    );
+    const conn = await connect({ port: server.address().port });
+    cleanup.push(() => conn.close());
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const m = new Uint8Array(1024).fill(i & 0xff);
+      m[0] = i >> 8;
+      m[1] = i & 0xff;
+      sends.push(conn.send(m));
+    }
+    await Promise.all(sends);
+    await done;
+    expect(got).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+});

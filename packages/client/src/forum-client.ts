@@ -5,7 +5,7 @@ import type { ClientArgs } from './args.js';
 import { LineInput } from './line-input.js';
 import { createProgress } from './progress.js';
 import { LinkError, ServerLink } from './server-link.js';
-import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
+import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
 
 /** rudp settings: a dead server is noticed within 10 s even when the client sends nothing. */
 export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
@@ -57,6 +57,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   };
   const input = new LineInput(terminal, interrupt);
   if (!terminal) process.on('SIGINT', interrupt);
+
+  // Downloads of an earlier client here that was killed mid-transfer.
+  await sweepStaleDownloads(process.cwd());
 
   let conn;
   try {

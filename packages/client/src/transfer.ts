@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { readdir, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -38,6 +38,46 @@ const open = (host: string, port: number): Promise<net.Socket> =>
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+// A download goes to `.forum-download-PID-RANDOM.tmp` first. A client killed
+// mid-transfer cannot delete its own; the PID in the name lets the next client
+// started in that directory tell a dead client's leftover from a live one's.
+const TEMP_NAME = /^\.forum-download-([1-9][0-9]{0,9})-[0-9a-f]{16}\.tmp$/;
+const tempName = (): string => `.forum-download-${process.pid}-${randomBytes(8).toString('hex')}.tmp`;
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EPERM';
+  }
+};
+
+/**
+ * Deletes the download temporaries in `dir` left by clients that no longer
+ * run (killed mid-DWN); those of running clients are left alone. Resolves
+ * with how many were deleted; never rejects.
+ */
+export const sweepStaleDownloads = async (dir: string): Promise<number> => {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const pid = Number(TEMP_NAME.exec(name)?.[1] ?? 0);
+    if (pid === 0 || pid === process.pid || isRunning(pid)) continue;
+    removed += await unlink(join(dir, name)).then(
+      () => 1,
+      () => 0,
+    );
+  }
+  return removed;
+};
+
 /**
  * Sends `path` (`size` bytes) over TCP: the token line, the size line, the
  * bytes, then waits for the server's `OK` / `ERR reason`.
@@ -69,7 +109,8 @@ export const uploadFile = async (host: string, port: number, token: string, path
 /**
  * Fetches a file over TCP into `dir/filename`: the bytes go to a temporary
  * file that is renamed only once all of them arrived, so a broken transfer
- * leaves nothing.
+ * leaves nothing (and a killed client's leftover goes at the next start, see
+ * {@link sweepStaleDownloads}).
  */
 export const downloadFile = async (host: string, port: number, token: string, dir: string, filename: string, makeProgress: (size: number) => Progress): Promise<TransferResult> => {
   let socket: net.Socket;
@@ -95,7 +136,7 @@ export const downloadFile = async (host: string, port: number, token: string, di
     return { ok: false, reason: 'unexpected answer from the server' };
   }
   const size = Number(match[1]);
-  const tmp = join(dir, `.forum-download-${randomBytes(8).toString('hex')}.tmp`);
+  const tmp = join(dir, tempName());
   const progress = makeProgress(size);
   let received = 0;
   try {

@@ -1,0 +1,174 @@
+/**
+ * A client killed (SIGKILL) in the middle of an UPD or a DWN (issue 7): no
+ * partial file stays on the server, the client's directory is clean after its
+ * next run there, and the account can log in again once the server has
+ * noticed the dead session (short --idle-timeout).
+ */
+import { createHash } from 'node:crypto';
+import { watch } from 'node:fs';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answered, cleanup, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc } from './forum-processes.js';
+
+/** Big enough that a transfer on loopback is still running when the first bytes land. */
+const SIZE = 64 * 1024 * 1024;
+const BIG = seededBytes(SIZE, 11);
+
+/** Resolves with the first entry of `dir` that `test` accepts, already there or created later. */
+const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
+    function finish(result: string | Error): void {
+      clearTimeout(timer);
+      watcher.close();
+      if (typeof result === 'string') resolve(result);
+      else reject(result);
+    }
+    watcher.on('change', (_event, name) => {
+      if (typeof name === 'string' && test(name)) finish(name);
+    });
+    watcher.on('error', (e) => finish(e));
+    void readdir(dir).then((names) => {
+      const found = names.find(test);
+      if (found !== undefined) finish(found);
+    });
+  });
+
+/** Resolves once `file` holds at least `bytes` bytes, watching its writes. */
+const waitForSize = (file: string, bytes: number, timeoutMs = 15_000): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(file);
+    const timer = setTimeout(() => finish(new Error(`${file} stayed under ${bytes} bytes for ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
+    function finish(error?: Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    const check = (): void =>
+      void stat(file).then(
+        (s) => s.size >= bytes && finish(),
+        (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))),
+      );
+    watcher.on('change', check);
+    watcher.on('error', (e) => finish(e));
+    check();
+  });
+
+/** A transfer counts as under way from this many bytes. */
+const UNDER_WAY = 1024 * 1024;
+
+/**
+ * Once the transfer's temporary `file` holds {@link UNDER_WAY} bytes, freezes
+ * the client (SIGSTOP) so the size can be read, then kills it (SIGKILL).
+ * Resolves with the bytes the file held.
+ */
+const killMidTransfer = async (client: Proc, file: string): Promise<number> => {
+  await waitForSize(file, UNDER_WAY);
+  client.child.kill('SIGSTOP');
+  const partial = (await stat(file)).size;
+  client.child.kill('SIGKILL');
+  await client.exited;
+  return partial;
+};
+
+/** Name → SHA-256 of every file of `dir` (vitest's deep equality of 64 MiB buffers would take minutes). */
+const digests = async (dir: string): Promise<Record<string, string>> =>
+  Object.fromEntries([...(await snapshotDir(dir))].map(([n, b]) => [n, createHash('sha256').update(b).digest('hex')]));
+
+const noProblemsLogged = (server: ServerProc): void => {
+  expect(server.lines().filter((l) => /error/i.test(l))).toEqual([]);
+};
+
+describe('client killed (SIGKILL) mid-transfer (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const stops: (() => void)[] = [];
+  afterEach(async () => {
+    stops.splice(0).forEach((s) => s());
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+  const dir = async (label: string): Promise<string> => {
+    const d = await tempDir(label);
+    dirs.push(d);
+    return d;
+  };
+  // --transfer-port 0: TCP on any free port (a TIME_WAIT client socket may hold the UDP port's number).
+  const start = async (data: string): Promise<ServerProc> => {
+    const server = await startServer(data, ['--idle-timeout', '1', '--transfer-port', '0']);
+    servers.push(server);
+    return server;
+  };
+
+  it('mid-UPD: the server keeps no partial upload and no upload line; the account logs in again', async () => {
+    const data = await dir('data');
+    const cwd = await dir('cwd');
+    await writeFile(join(cwd, 'big.bin'), BIG);
+    const server = await start(data);
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    await c.stdout.waitFor('Thread t created\n');
+    // From here on the only temporary file the server makes is the upload's.
+    const appeared = waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
+    c.send('UPD t big.bin');
+    const partial = await killMidTransfer(c, join(data, await appeared));
+    expect(partial).toBeGreaterThanOrEqual(UNDER_WAY);
+    expect(partial).toBeLessThan(SIZE);
+    console.log(`killed with ${partial} of ${SIZE} bytes written`);
+
+    await server.stdout.waitFor('yoda timed out\n');
+    expect(await snapshotDir(data)).toEqual(new Map([['credentials.txt', Buffer.from('yoda pw\n')], ['t', Buffer.from('yoda\n')]]));
+    expect(server.lines()).not.toContain('yoda uploaded big.bin to t thread');
+
+    const again = await runClient(server.port, cwd, ['yoda', 'pw', 'RDT t', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread t is empty'], ['Goodbye']));
+    expect(again.code).toBe(0);
+    expect(await readdir(cwd)).toEqual(['big.bin']);
+    noProblemsLogged(server);
+  });
+
+  it('mid-DWN: the next client run in that directory deletes the dead one\'s partial download, not a live one\'s', async () => {
+    const data = await dir('data');
+    const cwd = await dir('cwd');
+    await writeFile(join(data, 'credentials.txt'), 'yoda pw\n');
+    await writeFile(join(data, 't'), 'yoda\nyoda uploaded big.bin\n');
+    await writeFile(join(data, 't-big.bin'), BIG);
+    const before = await digests(data);
+    const server = await start(data);
+    const c = spawnClient(server.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    const appeared = waitForEntry(cwd, (n) => n.startsWith('.forum-download-'));
+    c.send('DWN t big.bin');
+    const leftover = await appeared;
+    expect(leftover).toMatch(new RegExp(`^\\.forum-download-${c.child.pid}-[0-9a-f]{16}\\.tmp$`));
+    const partial = await killMidTransfer(c, join(cwd, leftover));
+    expect(partial).toBeGreaterThanOrEqual(UNDER_WAY);
+    expect(partial).toBeLessThan(SIZE);
+    console.log(`killed with ${partial} of ${SIZE} bytes written`);
+    // What a killed process leaves: only a later run can clean it.
+    expect(await readdir(cwd)).toEqual([leftover]);
+    // The partial download of a client that still runs (this test's process) must survive the sweep.
+    const live = `.forum-download-${process.pid}-0123456789abcdef.tmp`;
+    await writeFile(join(cwd, live), 'in progress');
+
+    await server.stdout.waitFor('yoda timed out\n');
+    const again = await runClient(server.port, cwd, ['yoda', 'pw', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']));
+    expect(again.code).toBe(0);
+    expect(await readdir(cwd)).toEqual([live]);
+    expect(await digests(data)).toEqual(before);
+    noProblemsLogged(server);
+  });
+});

@@ -36,6 +36,8 @@ export interface LossyRelayStats {
   readonly rejectedDatagrams: number;
   /** Datagrams waiting out their delay. */
   readonly pending: number;
+  /** Datagrams dropped, either way, because the relay was partitioned (see `setPartitioned`). */
+  readonly droppedPartition: number;
   /** Summed over all clients, live and expired. */
   readonly clientToServer: LinkStats;
   readonly serverToClient: LinkStats;
@@ -46,6 +48,14 @@ export interface LossyRelay {
   /** The port clients send to. */
   readonly port: number;
   stats(): LossyRelayStats;
+  /**
+   * Cuts (`true`) or heals (`false`) the link: while cut, every datagram in
+   * either direction is dropped, including those already waiting out their
+   * delay. Impairment streams are not advanced by dropped datagrams.
+   */
+  setPartitioned(cut: boolean): void;
+  /** True while the link is cut. */
+  readonly partitioned: boolean;
   /** Closes every socket and timer; resolves when the sockets are closed. */
   close(): Promise<void>;
 }
@@ -65,7 +75,8 @@ class Pipe {
 
   constructor(
     readonly impairment: LinkImpairment,
-    private readonly forward: (data: Uint8Array) => void,
+    /** Returns false when the datagram was dropped after all (partition): it is then not counted as delivered. */
+    private readonly forward: (data: Uint8Array) => boolean,
   ) {}
 
   get pending(): number {
@@ -95,9 +106,9 @@ class Pipe {
     const horizon = performance.now() + 0.5;
     for (let next = this.queue.peek(); next !== undefined && next.at <= horizon; next = this.queue.peek()) {
       this.queue.pop();
+      if (!this.forward(next.data)) continue;
       this.impairment.stats.deliveredDatagrams++;
       this.impairment.stats.deliveredBytes += next.data.length;
-      this.forward(next.data);
     }
     const next = this.queue.peek();
     if (next === undefined || next.at >= this.timerAt) return;
@@ -147,6 +158,8 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   let clientCounter = 0;
   let expiredClients = 0;
   let rejectedDatagrams = 0;
+  let droppedPartition = 0;
+  let partitioned = false;
   let closed = false;
 
   const main = dgram.createSocket(socketType(listenHost));
@@ -158,13 +171,18 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
         resolve(); // already closed
       }
     });
-  const safeSend = (socket: dgram.Socket, data: Uint8Array, port: number, host: string): void => {
-    if (closed) return;
+  const safeSend = (socket: dgram.Socket, data: Uint8Array, port: number, host: string): boolean => {
+    if (partitioned) {
+      droppedPartition++;
+      return false;
+    }
+    if (closed) return true;
     try {
       socket.send(data, port, host, () => {});
     } catch {
       // The socket was closed under us (client expiry); the datagram is lost, as on a real network.
     }
+    return true;
   };
 
   const dropClient = (key: PeerAddress, client: Client): Promise<void> => {
@@ -198,6 +216,10 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     socket.on('message', (msg, rinfo) => {
       // Only the target may answer through a client's upstream socket.
       if (rinfo.port !== targetPort || (targetIsIp && rinfo.address !== targetHost)) return;
+      if (partitioned) {
+        droppedPartition++;
+        return;
+      }
       client.lastActive = performance.now();
       client.down.push(msg);
     });
@@ -206,6 +228,10 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   };
 
   main.on('message', (msg, rinfo) => {
+    if (partitioned) {
+      droppedPartition++;
+      return;
+    }
     const client = clientFor(rinfo.address, rinfo.port);
     if (client === undefined) {
       rejectedDatagrams++;
@@ -249,7 +275,13 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
         addLinkStats(down, c.down.impairment.stats);
         pending += c.up.pending + c.down.pending;
       }
-      return { clients: clients.size, expiredClients, rejectedDatagrams, pending, clientToServer: up, serverToClient: down };
+      return { clients: clients.size, expiredClients, rejectedDatagrams, pending, droppedPartition, clientToServer: up, serverToClient: down };
+    },
+    setPartitioned: (cut) => {
+      partitioned = cut;
+    },
+    get partitioned() {
+      return partitioned;
     },
     close: async () => {
       if (closed) return;

@@ -60,6 +60,22 @@ describe('sending performance (simulated, exact)', () => {
     }
   });
 
+  it('an app-limited sender does not grow its window without bound', () => {
+    // Chat traffic never fills the pipe, so STARTUP never ends; growing the window by every ACK
+    // took it to megabytes on loopback. It may grow past the target only while the window limits.
+    const p = makePair({ link: { delayMs: 35 } });
+    p.sim.runFor(1_000);
+    for (let i = 0; i < 500; i++) {
+      p.sim.schedule(p.sim.now + i * 20, () => {
+        p.client.send(p.conn, new Uint8Array(64));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(11_000);
+    expect(p.conn.stats().messagesSent).toBe(500);
+    expect(p.conn.stats().cwndBytes).toBeLessThanOrEqual(32 * 1200);
+  });
+
   it('STARTUP leaves before it overflows a shallow bottleneck queue', () => {
     // BBR's three flat rounds let STARTUP reach 2.9 × BDP: ~300 queue drops per 4 MiB here.
     const p = makePair({ link: BULK_LINK });

@@ -39,6 +39,10 @@ function delayThreshold(minRttMs: number): number {
   return Math.min(Math.max(minRttMs / 8, 4), 16);
 }
 const MIN_WINDOW_PACKETS = 4;
+/** Driver timer granularity the window and pacer must bridge, ms (Node's setTimeout floor). */
+const SEND_QUANTUM_MS = 1;
+/** Largest send quantum, bytes (Linux's 64 KB TSO limit). */
+const MAX_SEND_QUANTUM = 64 * 1024;
 
 type Mode = 'startup' | 'drain' | 'probe-bw';
 
@@ -134,7 +138,7 @@ export class Bbr implements CongestionController {
     while (this.bwSamples.length > 0 && (this.bwSamples[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.bwSamples.shift();
     this.btlBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);
     this.advanceMode(now, s);
-    this.updateWindow(s.ackedBytes);
+    this.updateWindow(s.ackedBytes, s.appLimited);
   }
 
   private pacingGain(): number {
@@ -165,6 +169,16 @@ export class Bbr implements CongestionController {
     }
   }
 
+  /**
+   * What the pacer releases in one driver timer tick (Linux BBR's send quantum). A driver wakes
+   * no finer than its timer and reads ACKs in event-loop bursts, so on a path whose min RTT is
+   * below a tick the window must cover the BDP plus those bursts, or it is the ACK clock, not the
+   * path, that limits the rate (on loopback the BDP term alone is a few hundred bytes).
+   */
+  private sendQuantum(): number {
+    return Math.min(this.sendingBw() * SEND_QUANTUM_MS, MAX_SEND_QUANTUM);
+  }
+
   private bdp(): number {
     if (this.btlBw === 0 || !Number.isFinite(this.minRtt)) return this.initialWindow;
     return this.sendingBw() * this.minRtt;
@@ -181,13 +195,15 @@ export class Bbr implements CongestionController {
     return this.btlBw / (1 - Math.min(this.lossRate, MAX_COMPENSATED_LOSS));
   }
 
-  private updateWindow(acked: number): void {
+  private updateWindow(acked: number, appLimited: boolean): void {
     const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
-    const target = Math.max(gain * this.bdp() + 2 * this.mtu, MIN_WINDOW_PACKETS * this.mtu);
+    const target = Math.max(gain * this.bdp() + 2 * this.mtu + 2 * this.sendQuantum(), MIN_WINDOW_PACKETS * this.mtu);
     if (this.mode === 'startup') {
-      // Until the pipe is full the window only grows (as in BBR): an early app-limited sample,
-      // such as the ACK of a lone hello, must not shrink the initial window.
-      this.cwnd += acked;
+      // Until the pipe is full the window only grows: an early app-limited sample, such as the ACK
+      // of a lone hello, must not shrink the initial window. It grows past the target only while
+      // the window, not the application, limits sending: a sender that is app-limited (STARTUP
+      // never ends for it) must not grow it without bound.
+      if (this.cwnd < target || !appLimited) this.cwnd += acked;
     } else {
       // Grow towards the target by what was acked (no jump from one lucky sample); shrink at once.
       this.cwnd = this.cwnd < target ? Math.min(this.cwnd + acked, target) : target;

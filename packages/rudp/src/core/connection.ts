@@ -8,6 +8,7 @@ import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
 import { type ChunkRef, OutgoingMessage } from './outgoing-message.js';
+import { ByteSlab } from './byte-slab.js';
 import { RangeSet } from './range-set.js';
 import { Reassembly } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
@@ -29,6 +30,8 @@ import {
 import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE, encodeInitial } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
+/** A driver's timer granularity (Node's setTimeout floor), ms: the pacer's bucket bridges one tick. */
+const PACING_TICK_MS = 1;
 /** Room an ACK that is due may take in front of data. */
 const ACK_ROOM = 16;
 /** First retransmission interval of the client's INITIAL, ms. */
@@ -91,6 +94,8 @@ interface SentPacket {
 }
 
 const encoder = new TextEncoder();
+/** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
+const SLAB = new ByteSlab();
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
 export class Connection {
@@ -679,7 +684,8 @@ export class Connection {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
     }
-    const datagram = w.finish().slice();
+    const finished = w.finish();
+    const datagram = SLAB.copy(finished, 0, finished.length);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
     if (retransmission) this.stat.packetsRetransmitted++;
@@ -855,7 +861,11 @@ export class Connection {
   }
 
   private paceTokenCap(): number {
-    return Math.max(2 * this.config.mtu, Math.min(10 * this.config.mtu, this.cc.window() / 4));
+    // At least what the rate earns in one driver timer tick (capped at half the window): a wake-up
+    // that comes a tick late must not throw that tick's sending time away.
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    const tick = Number.isFinite(rate) ? Math.min(rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
+    return Math.max(2 * this.config.mtu, Math.min(10 * this.config.mtu, this.cc.window() / 4), tick);
   }
 
   private refillPacing(now: number): void {

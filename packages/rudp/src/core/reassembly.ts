@@ -34,6 +34,14 @@ export class Reassembly {
     if (id < this.nextId || this.complete.has(id)) return 'duplicate';
     if (id - this.nextId >= MAX_MESSAGES_AHEAD) return 'refused';
     let p = this.partial.get(id);
+    if (!p && f.offset === 0 && f.data.length === f.messageLength) {
+      // The common case, a message in one fragment: no partial state, one copy. Its own copy, not a
+      // slab view: the application may keep a message for as long as it likes.
+      if (this.buffered + f.messageLength > this.window) return 'refused';
+      this.complete.set(id, f.data.slice());
+      this.buffered += f.messageLength;
+      return 'new';
+    }
     if (!p) {
       if (this.buffered + f.messageLength > this.window) return 'refused';
       p = { buf: new Uint8Array(f.messageLength), seen: new Set(), received: 0 };

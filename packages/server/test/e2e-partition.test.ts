@@ -1,0 +1,97 @@
+/**
+ * Network partition between a client and the server (issue 7): forum-client ↔
+ * lossy relay ↔ forum-server, the relay cut both ways for longer than the
+ * server's idle timeout (and, in the second case, the transport's), then
+ * healed. Both sides must end cleanly with clear messages, and the server
+ * must go on serving, the same account included.
+ */
+import { startLossyRelay, type LossyRelay } from 'rudp/relay';
+import { afterEach, describe, expect, it } from 'vitest';
+import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+
+/** The server's --idle-timeout here, in seconds. */
+const IDLE_S = 2;
+/** forum-client's transport gives up on a silent server after this long (TRANSPORT.idleTimeoutMs in forum-client.ts). */
+const CLIENT_TRANSPORT_IDLE_MS = 10_000;
+
+describe('partition between client and server, then healing (real processes through the relay)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  const relays: LossyRelay[] = [];
+  const stops: (() => void)[] = [];
+  afterEach(async () => {
+    stops.splice(0).forEach((s) => s());
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+  const start = async (): Promise<{ server: ServerProc; relay: LossyRelay; cwd: string }> => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    dirs.push(data, cwd);
+    const server = await startServer(data, ['--idle-timeout', String(IDLE_S), '--transfer-port', '0']);
+    servers.push(server);
+    const relay = await startLossyRelay({ targetPort: server.port, seed: 1 });
+    relays.push(relay);
+    return { server, relay, cwd };
+  };
+
+  /** A client logged in as yoda through the relay, then cut off from the server at once. */
+  const loggedInThenCut = async (relay: LossyRelay, cwd: string) => {
+    const c = spawnClient(relay.port, cwd);
+    stops.push(() => c.child.kill('SIGKILL'));
+    let exitedAt: number | undefined;
+    void c.exited.then(() => (exitedAt = Date.now()));
+    c.send('yoda');
+    c.send('pw1');
+    await c.stdout.waitFor('Welcome to the forum\n');
+    relay.setPartitioned(true);
+    return { c, cutAt: Date.now(), exitedAt: () => exitedAt };
+  };
+
+  /** After healing: the server still serves, and yoda can log in again through the same relay. */
+  const yodaLogsInAgain = async (server: ServerProc, relay: LossyRelay, cwd: string): Promise<void> => {
+    const again = await runClient(relay.port, cwd, ['yoda', 'pw1', 'CRT after', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread after created'], ['Goodbye']));
+    expect(again.code).toBe(0);
+    expect(server.lines().filter((l) => /error/i.test(l))).toEqual([]);
+    expect(server.child.exitCode).toBeNull();
+  };
+
+  it('longer than the server idle timeout: the server logs yoda out; after healing the client is told, says so and exits 3', async () => {
+    const { server, relay, cwd } = await start();
+    const { c, exitedAt } = await loggedInThenCut(relay, cwd);
+    await server.stdout.waitFor('yoda timed out\n');
+    // The notice went into the cut: the client cannot have heard of it yet.
+    expect(exitedAt()).toBeUndefined();
+    expect(relay.stats().droppedPartition).toBeGreaterThan(0);
+    relay.setPartitioned(false);
+    expect(await c.exited).toBe(3);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + `\nSession timed out after ${IDLE_S} seconds of inactivity\n`);
+    expect(c.stderr.text).toBe('');
+    await yodaLogsInAgain(server, relay, cwd);
+  });
+
+  it('longer than the transport idle timeout too: the client reports the server unreachable and exits 1; after healing yoda logs in again', async () => {
+    const { server, relay, cwd } = await start();
+    const { c, cutAt } = await loggedInThenCut(relay, cwd);
+    await server.stdout.waitFor('yoda timed out\n');
+    // Still cut when the client gives up: it finds out by itself, within a bound.
+    expect(await c.exited).toBe(1);
+    const after = Date.now() - cutAt;
+    expect(after).toBeGreaterThanOrEqual(CLIENT_TRANSPORT_IDLE_MS - 2_500);
+    expect(after).toBeLessThan(CLIENT_TRANSPORT_IDLE_MS + 5_000);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\n');
+    expect(c.stderr.text).toMatch(new RegExp(`^Server unreachable: connection lost \\(no packet from 127\\.0\\.0\\.1:${relay.port} for ${CLIENT_TRANSPORT_IDLE_MS} ms\\)\n$`));
+    relay.setPartitioned(false);
+    await yodaLogsInAgain(server, relay, cwd);
+    expect(server.lines().filter((l) => l.startsWith('yoda '))).toEqual([
+      'yoda successfully logged in',
+      'yoda timed out',
+      'yoda successful login',
+      'yoda issued CRT command',
+      'yoda issued XIT command',
+      'yoda exited',
+    ]);
+  });
+});

@@ -10,6 +10,9 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIP } from 'node:net';
 
+/** Kernel receive buffer asked for (the kernel caps it at net.core.rmem_max). */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 type Lookup = NonNullable<dgram.SocketOptions['lookup']>;
 
 /** A `udp4`/`udp6` socket whose sends to IP literals skip the next-tick DNS hop once it is bound. */
@@ -21,7 +24,7 @@ export function createUdpSocket(type: 'udp4' | 'udp6'): dgram.Socket {
     if (bound && family !== 0) callback(null, hostname, family);
     else dns.lookup(hostname, options, callback);
   };
-  const socket = dgram.createSocket({ type, lookup });
+  const socket = dgram.createSocket({ type, lookup, recvBufferSize: RECV_BUFFER_BYTES });
   socket.once('listening', () => {
     bound = true;
   });

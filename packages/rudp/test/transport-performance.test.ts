@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Bbr } from '../src/core/bbr.js';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
-import { CLIENT, SERVER, firstOf, makePair, type Pair } from './helpers/pair.js';
+import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
 
 /** The benchmark's bulk link: 35 ms ± 5 each way, 10 Mbit/s bottleneck, 64 KiB drop-tail queue. */
 const BULK_LINK: LinkConfig = { delayMs: 35, jitterMs: 5, bandwidthBps: 10_000_000, queueBytes: 64 * 1024 };
@@ -117,6 +117,28 @@ describe('sending performance (simulated, exact)', () => {
     expect(p.sim.linkStats(CLIENT, SERVER).droppedQueue / sent).toBeLessThan(0.25);
   });
 
+  it('lost one-packet messages get a spaced redundant copy; lost chunks of large messages do not', () => {
+    const resends = (size: number, count: number): { lost: number; retransmitted: number } => {
+      // Proactive copies off, so every extra packet is a retransmission.
+      const redundancy = { maxCopies: 0, maxMessageBytes: 256, lossThreshold: 1, highLossThreshold: 1 };
+      const p = makePair({ link: { delayMs: 35, loss: 0.05 }, seed: 5, client: { redundancy } });
+      p.sim.runFor(1_000);
+      for (let i = 0; i < count; i++) p.client.send(p.conn, new Uint8Array(size).fill(i));
+      p.sim.wake(CLIENT);
+      p.sim.runFor(30_000);
+      expect(messagesOf(p.serverEvents)).toHaveLength(count);
+      const st = p.conn.stats();
+      expect(st.packetsLost).toBeGreaterThan(5);
+      return { lost: st.packetsLost, retransmitted: st.packetsRetransmitted };
+    };
+    // 600 B: above the proactive-copy size, still one packet: resent, and again 3 ms later.
+    const small = resends(600, 400);
+    expect(small.retransmitted).toBeGreaterThan(1.5 * small.lost);
+    // 16 KiB messages: a lost packet is one chunk of many; resent once.
+    const bulk = resends(16 * 1024, 64);
+    expect(bulk.retransmitted).toBe(bulk.lost);
+  });
+
   it('recovers one lost small message by loss detection, well before a probe timeout', () => {
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);
@@ -145,5 +167,36 @@ describe('sending performance (simulated, exact)', () => {
     expect(first).toBeLessThan(2 * 70 + 20 + 5);
     expect(p.conn.stats().packetsLost).toBe(1);
     expect(firstOf(p.serverEvents, 'message')).toBeDefined();
+  });
+});
+
+describe('Bbr STARTUP exit and options (unit)', () => {
+  const sample = (now: number, rtt: number, delivered: number): Parameters<Bbr['onAck']>[1] => ({
+    ackedBytes: 1200,
+    bytesInFlight: 12_000,
+    deliveryRate: 100,
+    appLimited: false,
+    priorDelivered: 0, // all in one round: only the delay test can end STARTUP
+    delivered,
+    minRttMs: 60,
+    srttMs: rtt,
+    latestRttMs: rtt,
+  });
+
+  it('a burst of late ACKs handed over at once (a stalled sender) does not end STARTUP; a run that lasts does', () => {
+    const bbr = new Bbr(1200);
+    let delivered = 0;
+    for (let i = 0; i < 10; i++) bbr.onAck(100 + i, sample(100 + i, 60, (delivered += 1200)));
+    for (let i = 0; i < 40; i++) bbr.onAck(200, sample(200, 90, (delivered += 1200)));
+    expect(bbr.state).toBe('startup');
+    for (let i = 0; i < 40; i++) bbr.onAck(201 + i, sample(201 + i, 90, (delivered += 1200)));
+    expect(bbr.state).not.toBe('startup');
+  });
+
+  it('refuses an initial window that is not a whole number of packets ≥ 1', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new Bbr(1200, { initialWindowPackets: bad })).toThrow(RangeError);
+    }
+    expect(new Bbr(1200, { initialWindowPackets: 1 }).window()).toBe(4 * 1200);
   });
 });

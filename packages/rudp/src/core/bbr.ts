@@ -74,8 +74,9 @@ export class Bbr implements CongestionController {
   private lossRate = 0;
   /** Smoothed RTT well above min RTT: a queue stands at the bottleneck. */
   private queueDelayed = false;
-  /** RTT samples in a row above the delay threshold. */
+  /** RTT samples in a row above the delay threshold, and when the run began. */
   private elevatedSamples = 0;
+  private elevatedSince = 0;
 
   private readonly initialWindow: number;
 
@@ -83,7 +84,9 @@ export class Bbr implements CongestionController {
     private readonly mtu: number,
     options: BbrOptions = {},
   ) {
-    this.initialWindow = Math.max(options.initialWindowPackets ?? DEFAULT_INITIAL_WINDOW_PACKETS, MIN_WINDOW_PACKETS) * mtu;
+    const packets = options.initialWindowPackets ?? DEFAULT_INITIAL_WINDOW_PACKETS;
+    if (!Number.isInteger(packets) || packets < 1) throw new RangeError(`rudp: initialWindowPackets must be an integer ≥ 1, got ${packets}`);
+    this.initialWindow = Math.max(packets, MIN_WINDOW_PACKETS) * mtu;
     this.cwnd = this.initialWindow;
   }
 
@@ -128,9 +131,16 @@ export class Bbr implements CongestionController {
     }
     if (s.latestRttMs !== undefined) {
       this.minRtt = Math.min(this.minRtt, s.latestRttMs);
-      this.elevatedSamples = s.latestRttMs >= this.minRtt + delayThreshold(this.minRtt) ? this.elevatedSamples + 1 : 0;
+      if (s.latestRttMs >= this.minRtt + delayThreshold(this.minRtt)) {
+        if (this.elevatedSamples++ === 0) this.elevatedSince = now;
+      } else {
+        this.elevatedSamples = 0;
+      }
       // Checked on every ACK, not at the round's end: by then STARTUP would have sent another BDP.
-      if (this.mode === 'startup' && this.elevatedSamples >= DELAY_EXIT_SAMPLES) this.mode = 'drain';
+      // The run must also last as long as the threshold itself, so one stall of the sender (GC, a
+      // busy event loop) that hands over a burst of late ACKs at once is not taken for a queue.
+      const threshold = delayThreshold(this.minRtt);
+      if (this.mode === 'startup' && this.elevatedSamples >= DELAY_EXIT_SAMPLES && now - this.elevatedSince >= threshold) this.mode = 'drain';
     }
     if (s.deliveryRate !== undefined && (!s.appLimited || s.deliveryRate >= this.btlBw)) {
       this.bwSamples.push({ round: this.round, bw: s.deliveryRate });

@@ -568,8 +568,8 @@ export class Connection {
     for (const c of p.chunks) {
       if (c.message.isAcked(c.index)) continue;
       this.retransmit.push({ message: c.message, index: c.index, notBefore: 0 });
-      // Copies buy latency for small messages; for bulk data they would only spend bandwidth.
-      if (c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
+      // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
+      if (c.message.chunkCount !== 1) continue;
       for (let k = 1; k <= this.config.redundantCopies; k++) {
         this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs });
       }

@@ -171,7 +171,7 @@ describe('sending performance (simulated, exact)', () => {
 });
 
 describe('Bbr STARTUP exit and options (unit)', () => {
-  const sample = (now: number, rtt: number, delivered: number): Parameters<Bbr['onAck']>[1] => ({
+  const sample = (rtt: number, delivered: number): Parameters<Bbr['onAck']>[1] => ({
     ackedBytes: 1200,
     bytesInFlight: 12_000,
     deliveryRate: 100,
@@ -186,10 +186,10 @@ describe('Bbr STARTUP exit and options (unit)', () => {
   it('a burst of late ACKs handed over at once (a stalled sender) does not end STARTUP; a run that lasts does', () => {
     const bbr = new Bbr(1200);
     let delivered = 0;
-    for (let i = 0; i < 10; i++) bbr.onAck(100 + i, sample(100 + i, 60, (delivered += 1200)));
-    for (let i = 0; i < 40; i++) bbr.onAck(200, sample(200, 90, (delivered += 1200)));
+    for (let i = 0; i < 10; i++) bbr.onAck(100 + i, sample(60, (delivered += 1200)));
+    for (let i = 0; i < 40; i++) bbr.onAck(200, sample(90, (delivered += 1200)));
     expect(bbr.state).toBe('startup');
-    for (let i = 0; i < 40; i++) bbr.onAck(201 + i, sample(201 + i, 90, (delivered += 1200)));
+    for (let i = 0; i < 40; i++) bbr.onAck(201 + i, sample(90, (delivered += 1200)));
     expect(bbr.state).not.toBe('startup');
   });
 

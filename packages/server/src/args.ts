@@ -43,7 +43,7 @@ export const USAGE =
 export const HELP = `${USAGE}
 
 Runs the forum server: rudp on UDP <port>, file transfers on TCP (same port
-number unless --transfer-port is given; 0 picks a free one).
+number unless --transfer-port is given; port 0 picks free ports for both).
 
   --data-dir DIR            where credentials.txt, threads and uploads live (default: .)
   --idle-timeout SECONDS    log out a client idle this long (default 600)

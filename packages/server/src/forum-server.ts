@@ -11,7 +11,7 @@ export interface ForumServerOptions {
   readonly host: string;
   readonly dataDir: string;
   readonly idleTimeoutMs: number;
-  /** TCP port for transfers; `undefined`: the UDP port's number; 0: any free port. */
+  /** TCP port for transfers; `undefined`: the UDP port's number (any free port when `port` is 0); 0: any free port. */
   readonly transferPort: number | undefined;
   /** Store passwords as scrypt hashes (`--hash-passwords`); default false, the spec's plain format. */
   readonly hashPasswords?: boolean;
@@ -46,12 +46,15 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const udpPort = udp.address().port;
   let tcp: TransferServer;
   try {
-    tcp = await startTransferServer({ store, tokens, activity, log: options.log }, options.transferPort ?? udpPort, options.host);
+    // Port 0 asks for any free port: the TCP side then takes any free port too, not the UDP port's
+    // number, which a socket in TIME_WAIT may still hold.
+    const tcpPort = options.transferPort ?? (options.port === 0 ? 0 : udpPort);
+    tcp = await startTransferServer({ store, tokens, activity, log: options.log }, tcpPort, options.host);
   } catch (e) {
     await udp.close();
     throw e;
   }
-  const tcpPort = tcp.port;
+  const transferPort = tcp.port;
   // One policy per server: the throttle's counts are shared by every connection.
   const accounts = accountPolicy({ hashPasswords: options.hashPasswords ?? false, rateLimit: options.loginRateLimit ?? {} });
   const ctx = {
@@ -60,14 +63,14 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     accounts,
     tokens,
     activity,
-    transferPort: tcpPort,
+    transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
     log: options.log,
   };
   udp.on('connection', (conn) => serveConnection(conn, ctx));
   return {
     udpPort,
-    tcpPort,
+    tcpPort: transferPort,
     close: async () => {
       await udp.close();
       await tcp.close();

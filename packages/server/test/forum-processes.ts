@@ -105,8 +105,12 @@ export interface ServerProc extends Proc {
 /** Starts forum-server on an ephemeral port in `dataDir` and waits for `Waiting for clients`. `cwd`: the server's working directory (default: inherited). */
 export const startServer = async (dataDir: string, extraArgs: readonly string[] = [], cwd?: string): Promise<ServerProc> => {
   const proc = track(spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) }));
-  await proc.stdout.waitFor('Waiting for clients\n');
-  await proc.stderr.waitFor('data directory');
+  // A server that exits at start-up is reported at once, with what it said, not after the wait times out.
+  const died = proc.exited.then((code) => {
+    throw new Error(`forum-server exited (${code}) before it was ready: ${proc.stderr.text.trim()}`);
+  });
+  died.catch(() => undefined);
+  await Promise.race([Promise.all([proc.stdout.waitFor('Waiting for clients\n'), proc.stderr.waitFor('data directory')]), died]);
   const m = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(proc.stderr.text);
   if (m === null) throw new Error(`no port line: ${proc.stderr.text}`);
   return {

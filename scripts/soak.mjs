@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Soak test of the built forum-server, loopback only, bounded in time.
-// Usage (after `pnpm build`): node scripts/soak.mjs [--clients N] [--minutes M] [--interval-ms I] [--loss P] [--seed S]
+// Usage (after `pnpm build`): node scripts/soak.mjs [--clients N] [--minutes M] … (--help lists every option)
 // N in-process clients (rudp `connect` + forum-protocol's codec: the real
 // client's protocol, without N processes) reach the server through one lossy
 // relay (rudp/relay, P loss each way). Each logs in as a new user and runs
@@ -8,12 +8,17 @@
 // minutes, checking every reply against its own model of its threads. Then
 // every client says XIT, the server is stopped, and the data directory is
 // compared with the models: any lost, duplicated or altered entry fails.
-// Prints a Markdown summary; exits non-zero on any error or mismatch.
+// Memory: a preloaded probe (memory-probe.cjs) reports the server's heap; RSS
+// at the end of the load must be within a tolerance of RSS after warm-up. By
+// default a client's thread stops growing at 10 messages (it deletes the
+// oldest instead), so the forum's data is constant after warm-up and any
+// growth left is the server's own (scripts/heap-diff.mjs then says where).
+// Prints a Markdown summary; exits non-zero on any error, mismatch or RSS growth.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -22,16 +27,35 @@ const HOST = '127.0.0.1';
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '200' },
-    minutes: { type: 'string', default: '2' },
+    minutes: { type: 'string', default: '5' },
     'interval-ms': { type: 'string', default: '1000' },
     loss: { type: 'string', default: '0.1' },
     seed: { type: 'string', default: '1' },
     'reply-timeout-ms': { type: 'string', default: '30000' },
+    'warmup-minutes': { type: 'string' },
+    'max-thread-messages': { type: 'string', default: '10' },
+    'rss-tolerance': { type: 'string', default: '15' },
+    'gc-every-s': { type: 'string', default: '60' },
+    'heap-snapshots': { type: 'string' },
+    'memory-log': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('Usage: node scripts/soak.mjs [--clients N] [--minutes M] [--interval-ms I] [--loss P] [--seed S]   (run `pnpm build` first)');
+  console.log(`Usage: node scripts/soak.mjs [options]   (run \`pnpm build\` first)
+  --clients N          forum clients (default 200)
+  --minutes M          load duration (default 5)
+  --interval-ms I      one command per I ms per client, jittered (default 1000)
+  --loss P             datagram loss each way through the relay (default 0.1)
+  --seed S             seed of the relay and of the clients' choices (default 1)
+  --max-thread-messages K  a client whose thread holds K messages deletes the oldest instead of posting, so
+                       the forum's data stops growing and a growing server is a leak (default 10; 0: threads grow all run)
+  --warmup-minutes W   memory is judged from W on (default min(2, M/2))
+  --rss-tolerance PCT  "RSS flat" passes if RSS at the end of the load is at most PCT % above RSS after warm-up (default 15)
+  --gc-every-s G       every G s the server runs a forced full GC and reports its live heap (default 60; 0: never)
+  --heap-snapshots DIR write server heap snapshots after warm-up and at the end of the load into DIR
+                       (writing one briefly costs the server tens of MiB of RSS: judge RSS on runs without)
+  --memory-log FILE    write every memory sample of the server (JSON) to FILE`);
   process.exit(0);
 }
 const CLIENTS = Number(values.clients);
@@ -40,8 +64,16 @@ const INTERVAL = Number(values['interval-ms']);
 const LOSS = Number(values.loss);
 const SEED = Number(values.seed);
 const REPLY_TIMEOUT = Number(values['reply-timeout-ms']);
-if (!(Number.isInteger(CLIENTS) && CLIENTS >= 1 && CLIENTS <= 5000 && MINUTES > 0 && MINUTES <= 120 && INTERVAL >= 10 && LOSS >= 0 && LOSS < 1)) {
-  console.error('soak: bad arguments (clients 1..5000, minutes 0..120, interval-ms >= 10, loss in [0,1))');
+const WARMUP = values['warmup-minutes'] === undefined ? Math.min(2, MINUTES / 2) : Number(values['warmup-minutes']);
+const MAX_THREAD = Number(values['max-thread-messages']);
+const RSS_TOLERANCE = Number(values['rss-tolerance']);
+const GC_EVERY = Number(values['gc-every-s']);
+const SNAPSHOT_DIR = values['heap-snapshots'];
+if (
+  !(Number.isInteger(CLIENTS) && CLIENTS >= 1 && CLIENTS <= 5000 && MINUTES > 0 && MINUTES <= 120 && INTERVAL >= 10 && LOSS >= 0 && LOSS < 1) ||
+  !(WARMUP >= 0 && WARMUP < MINUTES && RSS_TOLERANCE >= 0 && GC_EVERY >= 0 && Number.isInteger(MAX_THREAD) && MAX_THREAD >= 0)
+) {
+  console.error('soak: bad arguments (clients 1..5000, minutes 0..120, interval-ms >= 10, loss in [0,1), 0 <= warmup-minutes < minutes, rss-tolerance >= 0, gc-every-s >= 0, max-thread-messages >= 0)');
   process.exit(2);
 }
 
@@ -93,7 +125,15 @@ const latencies = [];
 const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
 const port = await freePort();
-const server = spawn(process.execPath, [join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+// The probe (preloaded, see memory-probe.cjs) reports the server's heap over IPC; --expose-gc lets it measure the live heap.
+const server = spawn(
+  process.execPath,
+  ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs'), join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir],
+  { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+);
+const askProbe = (msg) => {
+  if (server.connected) server.send(msg, () => undefined);
+};
 let serverOut = '';
 let serverErr = '';
 server.stdout.on('data', (b) => {
@@ -102,11 +142,24 @@ server.stdout.on('data', (b) => {
 });
 server.stderr.on('data', (b) => (serverErr = (serverErr + b).slice(-65536)));
 const serverExit = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
+// Memory over time, t in seconds since the first client started (negative: before).
 const rssSeries = [];
+const heapSeries = [];
+const snapshots = [];
 const started = Date.now();
+let loadStart = started;
+let lastGc = 0;
+const since = () => (Date.now() - loadStart) / 1000;
+server.on('message', (m) => {
+  if (m?.probe === 'memory') heapSeries.push({ t: since(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, gc: m.gc, spaces: m.spaces });
+  else if (m?.probe === 'snapshot') snapshots.push(m.path);
+});
 const sampler = setInterval(() => {
   const v = rssKiB(server.pid);
-  if (v !== undefined) rssSeries.push({ t: (Date.now() - started) / 1000, kib: v });
+  if (v !== undefined) rssSeries.push({ t: since(), kib: v });
+  const gc = GC_EVERY > 0 && loadStart !== started && Date.now() - lastGc >= GC_EVERY * 1000;
+  if (gc) lastGc = Date.now();
+  askProbe({ probe: 'sample', gc });
 }, 1000);
 
 let relay;
@@ -126,7 +179,16 @@ try {
   });
   relay = await startLossyRelay({ targetPort: port, seed: SEED, loss: LOSS, delayMs: 1 });
 
-  const deadline = Date.now() + MINUTES * 60_000;
+  loadStart = Date.now();
+  lastGc = loadStart;
+  const deadline = loadStart + MINUTES * 60_000;
+  if (SNAPSHOT_DIR !== undefined) {
+    mkdirSync(SNAPSHOT_DIR, { recursive: true });
+    const at = (label, ms) => setTimeout(() => askProbe({ probe: 'snapshot', path: join(resolve(SNAPSHOT_DIR), `server-${label}.heapsnapshot`) }), ms).unref();
+    at('warm', WARMUP * 60_000);
+    // A few seconds before the clients stop, so both snapshots see the same steady load.
+    at('end', Math.max(WARMUP * 60_000 + 1000, MINUTES * 60_000 - 5000));
+  }
   const runs = [];
   for (let i = 0; i < CLIENTS; i++) {
     runs.push(runClient(i, deadline));
@@ -187,22 +249,48 @@ const pct = (p) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.
 const total = latencies.length;
 const seconds = (Date.now() - started) / 1000;
 const rs = relay?.stats();
-const rssAt = (frac) => rssSeries[Math.min(rssSeries.length - 1, Math.floor(frac * (rssSeries.length - 1)))]?.kib ?? 0;
 const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
+const mibB = (b) => mib(b / 1024);
+const warmS = WARMUP * 60;
+const endS = MINUTES * 60;
+// "After warm-up": the first sample at or after the warm-up; "end": the last one before the clients stop.
+const firstFrom = (xs, t) => xs.find((x) => x.t >= t);
+const lastBefore = (xs, t) => xs.findLast((x) => x.t <= t);
+const rssStart = firstFrom(rssSeries, 0)?.kib ?? NaN;
+const rssWarm = firstFrom(rssSeries, warmS)?.kib ?? NaN;
+const rssEnd = lastBefore(rssSeries, endS)?.kib ?? NaN;
+const rssPeak = Math.max(0, ...rssSeries.map((x) => x.kib));
+const live = heapSeries.filter((x) => x.gc);
+const liveWarm = firstFrom(live, warmS - 1);
+const liveEnd = lastBefore(live, endS);
+// The live heap follows the data (the store caches every thread; cached replies and the transport's outbox grow with
+// thread length): flat when threads are capped, growing when they are not. Per minute after warm-up:
+const liveSlope = liveWarm && liveEnd && liveEnd.t > liveWarm.t ? ((liveEnd.heapUsed - liveWarm.heapUsed) / (liveEnd.t - liveWarm.t)) * 60 : NaN;
+const rssGrowth = (rssEnd / rssWarm - 1) * 100;
+const rssFlat = rssGrowth <= RSS_TOLERANCE;
 console.log('');
-console.log(`| soak (${CLIENTS} clients, ${MINUTES} min, ${LOSS * 100}% loss each way, 1 command / ${INTERVAL} ms / client) | value |`);
+console.log(`| soak (${CLIENTS} clients, ${MINUTES} min, ${LOSS * 100}% loss each way, 1 command / ${INTERVAL} ms / client, threads capped at ${MAX_THREAD === 0 ? '∞' : MAX_THREAD} messages) | value |`);
 console.log('|---|---|');
 console.log(`| commands completed | ${total.toLocaleString('en')} (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}) |`);
 console.log(`| throughput | ${(total / seconds).toFixed(1)} commands/s over ${seconds.toFixed(0)} s |`);
 console.log(`| command latency p50 / p99 / max | ${pct(50).toFixed(1)} / ${pct(99).toFixed(1)} / ${(latencies.at(-1) ?? NaN).toFixed(1)} ms |`);
-console.log(`| server RSS start / mid / end / peak | ${mib(rssAt(0))} / ${mib(rssAt(0.5))} / ${mib(rssAt(1))} / ${mib(Math.max(0, ...rssSeries.map((s) => s.kib)))} |`);
+console.log(`| server RSS start / after warm-up (${WARMUP} min) / end of load / peak | ${mib(rssStart)} / ${mib(rssWarm)} / ${mib(rssEnd)} / ${mib(rssPeak)} |`);
+if (liveWarm && liveEnd) console.log(`| server live heap (heapUsed after a forced full GC) after warm-up / end of load | ${mibB(liveWarm.heapUsed)} / ${mibB(liveEnd.heapUsed)} (${(liveSlope / 1024).toFixed(0)} KiB/min) |`);
+else console.log(`| server live heap | not measured (--gc-every-s 0 or run too short) |`);
 if (rs) console.log(`| relay datagrams dropped (c→s / s→c) | ${rs.clientToServer.droppedLoss} / ${rs.serverToClient.droppedLoss} |`);
 console.log(`| threads checked against the oracle | ${expectedFiles.size} (mismatches ${mismatches}) |`);
 console.log(`| errors | ${errors.length} |`);
 console.log('');
 console.log('server RSS over time: ' + rssSeries.filter((_, i) => i % 10 === 0).map((s) => `${s.t.toFixed(0)}s ${mib(s.kib)}`).join(', '));
+if (live.length > 0) console.log('server live heap over time: ' + live.map((s) => `${s.t.toFixed(0)}s ${mibB(s.heapUsed)}`).join(', '));
+if (values['memory-log'] !== undefined) writeFileSync(values['memory-log'], JSON.stringify({ warmupS: warmS, endS, rss: rssSeries, heap: heapSeries }));
+if (snapshots.length > 0) console.log(`heap snapshots: ${snapshots.join(', ')}`);
+console.log(
+  `RSS flat after warm-up: ${rssFlat ? 'PASS' : 'FAIL'} (end of load ${mib(rssEnd)} is ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)}% against ${mib(rssWarm)} after ${WARMUP} min; tolerance +${RSS_TOLERANCE}%)`,
+);
+if (!rssFlat) errors.push(`server RSS grew ${rssGrowth.toFixed(1)}% after warm-up (tolerance ${RSS_TOLERANCE}%)`);
 if (errors.length > 0) {
-  console.error(`soak: FAILED (${errors.length} errors)\n  ${errors.slice(0, 20).join('\n  ')}`);
+  console.error(`soak: FAILED (${errors.length} problems)\n  ${errors.slice(0, 20).join('\n  ')}`);
   if (serverErr.trim()) console.error(`server stderr (tail):\n${serverErr.slice(-2048)}`);
   process.exit(1);
 }
@@ -301,7 +389,14 @@ async function runClient(index, deadline) {
     const title = pick(own);
     const th = c.threads.get(title);
     if (th.uncertain) continue;
-    if (r < 0.5) {
+    if (r < 0.5 && MAX_THREAD > 0 && th.messages.length >= MAX_THREAD) {
+      // A full thread: delete its oldest message instead, so the data (and every reply about it) stops growing.
+      th.uncertain = true;
+      if (expectLines('DLT', await request('DLT', [title, '1']), ['The message has been deleted'])) {
+        th.messages.splice(0, 1);
+        th.uncertain = false;
+      }
+    } else if (r < 0.5) {
       const text = `m${index}-${++seq} hello from ${name}`;
       th.uncertain = true;
       if (expectLines('MSG', await request('MSG', [title, text]), [`Message posted to ${title} thread`])) {

@@ -1,17 +1,10 @@
 import dgram from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, runClient, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { describe, expect, it } from 'vitest';
+import { runClient, spawnClient, startServer, tempDir, type ServerProc, cleanupAfterEach } from './forum-processes.js';
 import { rawClient } from './raw-client.js';
 
 describe('failures: vanished client, dead server, no server (real processes)', () => {
-  const dirs: string[] = [];
-  const servers: ServerProc[] = [];
-  const stops: (() => void)[] = [];
-  afterEach(async () => {
-    stops.splice(0).forEach((s) => s());
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, servers, stops } = cleanupAfterEach();
   const start = async (args: readonly string[] = []): Promise<{ server: ServerProc; cwd: string }> => {
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answered, cleanup, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc } from './forum-processes.js';
+import { describe, expect, it } from 'vitest';
+import { answered, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc, cleanupAfterEach } from './forum-processes.js';
 
 /** Big enough that a transfer on loopback is still running when the first bytes land. */
 const SIZE = 64 * 1024 * 1024;
@@ -86,14 +86,7 @@ const noProblemsLogged = (server: ServerProc): void => {
 };
 
 describe('client killed (SIGKILL) mid-transfer (real processes)', () => {
-  const dirs: string[] = [];
-  const servers: ServerProc[] = [];
-  const stops: (() => void)[] = [];
-  afterEach(async () => {
-    stops.splice(0).forEach((s) => s());
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, servers, stops } = cleanupAfterEach();
   const dir = async (label: string): Promise<string> => {
     const d = await tempDir(label);
     dirs.push(d);

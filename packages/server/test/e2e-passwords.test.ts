@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { answered, cleanup, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { describe, expect, it } from 'vitest';
+import { answered, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc, cleanupAfterEach } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 
 const HASHED = /^scrypt\$[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=$/;
@@ -28,14 +28,7 @@ const failedLogin = (line: string): string => P.user + P.pass + `${line}\n`;
 const loggedIn = P.user + P.pass + 'Welcome to the forum\n';
 
 describe('passwords: --hash-passwords and login throttling (real processes)', () => {
-  const dirs: string[] = [];
-  const servers: ServerProc[] = [];
-  const stops: (() => void)[] = [];
-  afterEach(async () => {
-    stops.splice(0).forEach((s) => s());
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, servers, stops } = cleanupAfterEach();
   const dirsFor = async (): Promise<{ data: string; cwd: string }> => {
     const data = await tempDir('pw-data');
     const cwd = await tempDir('pw-cwd');

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 /**
  * Test helpers: run the real forum-server and forum-client binaries (built
  * by `pnpm build`) as child processes on loopback.
@@ -168,4 +169,22 @@ export const seededBytes = (n: number, seed: number): Buffer => {
     words[i] = x;
   }
   return Buffer.from(words.buffer, 0, n);
+};
+
+/** What a test started, to be stopped and removed after it. */
+export interface TestScope {
+  readonly dirs: string[];
+  readonly servers: ServerProc[];
+  readonly stops: (() => void)[];
+}
+
+/** Call inside a `describe`: after each test, runs `stops`, stops `servers` and removes `dirs`. */
+export const cleanupAfterEach = (): TestScope => {
+  const scope: TestScope = { dirs: [], servers: [], stops: [] };
+  afterEach(async () => {
+    scope.stops.splice(0).forEach((s) => s());
+    await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
+    await cleanup(...scope.dirs.splice(0));
+  });
+  return scope;
 };

@@ -38,6 +38,8 @@ const TOKEN_TTL_MS = 60_000;
 /** Requests queued behind the running one; a peer that floods beyond this is cut off. */
 const MAX_QUEUED = 32;
 const REPLY_CACHE_SIZE = 64;
+/** Commands that change nothing, so a repeat may simply run again. */
+const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
 const GENERIC_ERROR = 'The server could not complete the command, please try again';
 
@@ -125,7 +127,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     lastActive = Date.now();
     let reply: Reply;
     try {
-      const result = await cache.runOnce(request.id, async () => {
+      const run = async (): Promise<Reply> => {
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
@@ -137,8 +139,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           return transferReply(r.outcome.id, t, ctx.transferPort, token);
         }
         return r.outcome.reply;
-      });
-      reply = result.value;
+      };
+      // Reads are answered afresh: caching them would pin up to 64 copies of a large thread per
+      // connection, and running one twice changes nothing.
+      reply = READ_ONLY.has(request.cmd) ? await run() : (await cache.runOnce(request.id, run)).value;
     } catch (e) {
       ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);

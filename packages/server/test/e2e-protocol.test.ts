@@ -65,6 +65,17 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(server.lines().filter((l) => l === 'yoda issued MSG command')).toHaveLength(1);
   });
 
+  it('a repeated read (RDT, LST) runs again and answers with what is there now, not a cached copy', async () => {
+    await start();
+    const c = await open();
+    await rawLogin(c, 'yoda', 'pw');
+    await c.request('c', 'CRT', ['t'], 'yoda');
+    expect((await c.request('r', 'RDT', ['t'], 'yoda')).lines).toEqual(['Thread t is empty']);
+    await c.request('m', 'MSG', ['t', 'later'], 'yoda');
+    expect((await c.request('r', 'RDT', ['t'], 'yoda')).lines).toEqual(['1 yoda: later']);
+    expect(server.lines().filter((l) => l === 'yoda issued RDT command')).toHaveLength(2);
+  });
+
   it('a malformed message gets an error reply and a log line; the server keeps serving', async () => {
     await start();
     const c = await open();

@@ -111,7 +111,8 @@ export class Connection {
   private readonly received: RangeSet = new RangeSet();
   private readonly reassembly: Reassembly;
   private readonly sent = new Map<number, SentPacket>();
-  private readonly outbox: OutgoingMessage[] = [];
+  /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
+  private readonly outbox: (OutgoingMessage | undefined)[] = [];
   private outboxHead = 0;
   private retransmit: ChunkRef[] = [];
   /** Packet bytes between header and checksum. */
@@ -829,7 +830,12 @@ export class Connection {
   }
 
   private compactOutbox(): void {
-    while (this.outboxHead < this.outbox.length && (this.outbox[this.outboxHead] as OutgoingMessage).complete) this.outboxHead++;
+    while (this.outboxHead < this.outbox.length && (this.outbox[this.outboxHead] as OutgoingMessage).complete) {
+      // Drop the acknowledged message now: the slot may wait for 64 more before the splice, and a
+      // large message would keep its bytes alive that long.
+      this.outbox[this.outboxHead] = undefined;
+      this.outboxHead++;
+    }
     if (this.outboxHead > 64 && this.outboxHead * 2 > this.outbox.length) {
       this.outbox.splice(0, this.outboxHead);
       this.outboxHead = 0;

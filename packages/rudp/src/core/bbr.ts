@@ -19,7 +19,7 @@ const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
 const BW_WINDOW_ROUNDS = 10;
 // 2 (as in BBRv1) overflows shallow bottleneck queues such as the 64 KB one of the benchmark; 1.5 keeps the queue under half a BDP.
 const PROBE_CWND_GAIN = 1.5;
-/** Default initial window, packets: quiche's value. It is paced over the handshake RTT, not burst. */
+/** Default initial window, packets: quiche's value. STARTUP paces it out; it is not one burst. */
 export const DEFAULT_INITIAL_WINDOW_PACKETS = 32;
 /**
  * RTT samples in a row that must sit above the delay threshold to end STARTUP. Path jitter
@@ -34,15 +34,16 @@ const MAX_COMPENSATED_LOSS = 0.3;
 /** Smoothed RTT above this multiple of min RTT means loss is congestion, not noise. */
 const CONGESTED_RTT_RATIO = 1.25;
 
-/** How far above min RTT counts as queueing delay: RFC 9406's clamp(min RTT / 8, 4 ms, 16 ms). */
-function delayThreshold(minRttMs: number): number {
-  return Math.min(Math.max(minRttMs / 8, 4), 16);
-}
 const MIN_WINDOW_PACKETS = 4;
 /** Driver timer granularity the window and pacer must bridge, ms (Node's setTimeout floor). */
 const SEND_QUANTUM_MS = 1;
 /** Largest send quantum, bytes (Linux's 64 KB TSO limit). */
 const MAX_SEND_QUANTUM = 64 * 1024;
+
+/** How far above min RTT counts as queueing delay: RFC 9406's clamp(min RTT / 8, 4 ms, 16 ms). */
+function delayThreshold(minRttMs: number): number {
+  return Math.min(Math.max(minRttMs / 8, 4), 16);
+}
 
 type Mode = 'startup' | 'drain' | 'probe-bw';
 

@@ -85,6 +85,30 @@ describe('sending performance (simulated, exact)', () => {
     expect(p.conn.stats().packetsLost).toBe(drops);
   });
 
+  it('after STARTUP ends on delay the bottleneck never idles (no DRAIN below the link rate)', () => {
+    // The delay exit fires with a queue a few ms deep; DRAIN's 1/2.89 pacing emptied it and left
+    // the link idle for 12.7 ms after the first 200 ms here (now 0.4 ms).
+    const p = makePair({ link: BULK_LINK });
+    const sends: (readonly [number, number])[] = [];
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t) sends.push([now, t.data.length]);
+      return t;
+    };
+    transfer(p, 4 * 1024 * 1024);
+    // `transfer` lets the handshake finish in its first second; the data starts after it.
+    const data = sends.filter(([at]) => at >= 1_000);
+    const first = (data[0] as readonly [number, number])[0];
+    let busyUntil = 0;
+    let idleAfterStartup = 0;
+    for (const [at, bytes] of data) {
+      if (at > first + 200 && at > busyUntil) idleAfterStartup += at - busyUntil;
+      busyUntil = Math.max(at, busyUntil) + (bytes * 8) / 10_000;
+    }
+    expect(idleAfterStartup).toBeLessThan(2);
+  });
+
   it('keeps the bottleneck busy on a clean path: 4 MiB within 6% of the serialization time', () => {
     const p = makePair({ link: BULK_LINK });
     const ms = transfer(p, 4 * 1024 * 1024);

@@ -163,6 +163,53 @@ describe('sending performance (simulated, exact)', () => {
     expect(bulk.retransmitted).toBe(bulk.lost);
   });
 
+  it('a lone small message lost on a lossy path is recovered by its tail copy, not a probe timeout', () => {
+    // Request/response traffic sends nothing after a request, so copies riding on later data never
+    // came; a lost request waited for the PTO (bench forum p99 at 20% loss: ~2 s).
+    const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 1 };
+    const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
+    p.sim.runFor(1_000);
+    let deliveredAt = Number.NaN;
+    p.onServerEvent = (e, now) => {
+      if (e.type === 'message') deliveredAt = now;
+    };
+    const sentAt = p.sim.now;
+    p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
+    p.sim.schedule(sentAt + 0.5, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
+    p.client.send(p.conn, new Uint8Array(64));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1_000);
+    // The copy leaves min(srtt / 2, max ack delay) = 25 ms later and takes 35 ms.
+    expect(deliveredAt - sentAt).toBeLessThan(25 + 35 + 5);
+    expect(messagesOf(p.serverEvents)).toHaveLength(1);
+  });
+
+  it('sends no tail copy of a message that later data can carry copies of', () => {
+    const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 1 };
+    const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
+    p.sim.runFor(1_000);
+    for (let i = 0; i < 50; i++) {
+      p.sim.schedule(p.sim.now + i * 20, () => {
+        p.client.send(p.conn, new Uint8Array(64).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(3_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(50);
+    // Only the last message, with nothing after it, gets its copy.
+    expect(p.conn.stats().packetsRetransmitted).toBe(1);
+  });
+
+  it('after a RETRY, a lost INITIAL is resent after two measured round trips, not the blind backed-off timer', () => {
+    const p = makePair({ link: { delayMs: 35 } });
+    // The RETRY arrives at 70 ms and the INITIAL with the cookie leaves at once: lose it.
+    p.sim.schedule(69, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 }));
+    p.sim.schedule(71, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
+    p.sim.runFor(2_000);
+    // Resent at 70 + 2 × 70 = 210, accepted at 280 (the backed-off timer resent it at 570).
+    expect(firstOf(p.clientEvents, 'connected')?.at).toBeCloseTo(280, 0);
+  });
+
   it('recovers one lost small message by loss detection, well before a probe timeout', () => {
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);

@@ -36,6 +36,8 @@ const PACING_TICK_MS = 1;
 const ACK_ROOM = 16;
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
+/** Shortest interval between INITIAL retransmissions once a RETRY measured the path, ms. */
+const INITIAL_RESEND_MIN_MS = 10;
 /** Longest interval between INITIAL retransmissions, ms. */
 const INITIAL_RESEND_CAP_MS = 1000;
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
@@ -321,6 +323,11 @@ export class Connection {
     if (this.state !== 'handshake') return;
     this.token = token.slice();
     this.initialDue = now;
+    // The RETRY measured the path: resend the INITIAL after two of its round trips, not after the
+    // blind 250 ms (backed off) that a lossy path would pay again for a lost INITIAL or ACCEPT.
+    // Only an answer to an INITIAL that was not a timer resend gives an unambiguous sample (Karn).
+    if (!this.initialAmbiguous) this.initialInterval = Math.min(Math.max(2 * (now - this.lastInitialSent), INITIAL_RESEND_MIN_MS), INITIAL_RESEND_MS);
+    else this.initialInterval = INITIAL_RESEND_MS;
     this.answered = true;
     this.lastReceived = now;
   }
@@ -595,6 +602,8 @@ export class Connection {
   /** Latest `now` seen, for calls that carry no time (destroy). */
   private lastActivity = 0;
   private pacingBlockedUntil = 0;
+  /** When a packet last carried new (never sent) data. */
+  private lastNewDataAt = Number.NEGATIVE_INFINITY;
   private lastInitialSent = 0;
   private sentInitials = 0;
   private answered = false;
@@ -645,6 +654,8 @@ export class Connection {
     // Tokens refill in floating point: 1199.9999999999998 of 1200 is a full packet's worth.
     const paceOpen = probe || this.paceTokens >= mtu - PACE_EPSILON_BYTES;
     const canSendData = cwndOpen && paceOpen;
+    // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
+    if (this.retransmit.length > 0) this.retransmit = this.retransmit.filter((r) => this.stillWanted(r));
     const hasRetransmit = this.retransmit.some((r) => r.notBefore <= now);
     const hasNew = this.hasNewData();
     const wantData = canSendData && (hasRetransmit || hasNew || this.maxDataDirty || this.pingDue || probe);
@@ -673,7 +684,12 @@ export class Connection {
       retransmission = this.fillRetransmits(now, w, chunks);
       const fresh = chunks.length;
       this.fillNewData(now, w, chunks);
-      if (chunks.length > fresh) this.fillRedundant(now, w, chunks);
+      const freshEnd = chunks.length;
+      if (freshEnd > fresh) {
+        this.lastNewDataAt = now;
+        this.fillRedundant(now, w, chunks);
+        if (!this.hasNewData()) this.queueTailCopies(now, chunks.slice(fresh, freshEnd));
+      }
       if (chunks.length > 0) ackEliciting = true;
       // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
       // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
@@ -744,7 +760,7 @@ export class Connection {
     const keep: ChunkRef[] = [];
     for (let i = 0; i < this.retransmit.length; i++) {
       const c = this.retransmit[i] as ChunkRef;
-      if (c.message.isAcked(c.index)) continue;
+      if (!this.stillWanted(c)) continue;
       if (c.notBefore > now || chunks.some((x) => x.message === c.message && x.index === c.index)) {
         keep.push(c);
         continue;
@@ -761,6 +777,12 @@ export class Connection {
     }
     this.retransmit = keep;
     return any;
+  }
+
+  /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
+  private stillWanted(c: ChunkRef): boolean {
+    if (c.message.isAcked(c.index)) return false;
+    return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
   }
 
   private hasNewData(): boolean {
@@ -794,6 +816,22 @@ export class Connection {
       chunks.push({ message: m, index: 0, notBefore: 0 });
       m.sends++;
       added++;
+    }
+  }
+
+  /**
+   * Copies of the last small messages sent before the sender fell silent. Redundancy rides on
+   * the next packet of new data; request/response traffic has none until the reply, so a lost
+   * request waited for a probe timeout (bench forum p99 at 20% loss: ~2 s). Each copy is dropped
+   * if the message is acknowledged, or if new data left after it (the piggybacked copies cover it).
+   */
+  private queueTailCopies(now: number, sent: readonly ChunkRef[]): void {
+    const copies = this.redundancyLevel();
+    if (copies === 0) return;
+    const spacing = Math.max(this.config.redundantSpacingMs, Math.min(this.rtt.srtt / 2, this.config.maxAckDelayMs));
+    for (const c of sent) {
+      if (c.message.chunkCount !== 1 || c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
+      for (let k = 1; k <= copies; k++) this.retransmit.push({ message: c.message, index: 0, notBefore: now + k * spacing, tail: true });
     }
   }
 

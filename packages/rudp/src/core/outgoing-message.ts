@@ -73,4 +73,6 @@ export interface ChunkRef {
   readonly index: number;
   /** Not to be sent before this time (redundant copies are spaced out). */
   readonly notBefore: number;
+  /** A proactive tail copy: dropped if later data was sent after the message (it can piggyback). */
+  readonly tail?: boolean;
 }

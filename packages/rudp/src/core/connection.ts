@@ -39,7 +39,7 @@ const INITIAL_RESEND_MS = 250;
 /** Shortest interval between INITIAL retransmissions once a RETRY measured the path, ms. */
 const INITIAL_RESEND_MIN_MS = 10;
 /** Longest interval between INITIAL retransmissions, ms. */
-const INITIAL_RESEND_CAP_MS = 1000;
+const INITIAL_RESEND_CAP_MS = 500;
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
 const LOSS_EWMA_KEEP = 0.98;
 /** Largest forward jump in packet numbers accepted from the peer. */
@@ -622,7 +622,8 @@ export class Connection {
     });
     // A cookie answer comes at once; an unanswered INITIAL backs off.
     this.initialDue = now + this.initialInterval;
-    // Capped low: a lost INITIAL or RETRY must not eat the whole handshake budget on a lossy path.
+    // Capped low: a lost INITIAL or RETRY must not eat the handshake budget on a lossy path (at most
+    // ten 1200-byte INITIALs in the default 5 s).
     this.initialInterval = Math.min(this.initialInterval * 2, INITIAL_RESEND_CAP_MS);
     return this.account(datagram.slice());
   }

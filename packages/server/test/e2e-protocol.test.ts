@@ -4,19 +4,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, startServer, tempDir, type ServerProc } from './forum-processes.js';
-import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
 
-/** Opens TCP to the transfer port, sends `payload`, half-closes, and resolves with everything the server answered. */
-const tcpExchange = (port: number, payload: Buffer, endAfter = true): Promise<string> =>
-  new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.write(payload);
-    if (endAfter) socket.end();
-  });
 
 describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
   let server: ServerProc;

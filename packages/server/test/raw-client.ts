@@ -49,13 +49,17 @@ export const rawLogin = async (client: RawClient, username: string, password: st
   return client.request(`p-${username}`, step, [password]);
 };
 
-/** Opens TCP to the transfer port, sends `payload`, half-closes, and resolves with everything the server answered before closing. */
-export const tcpExchange = (port: number, payload: Uint8Array): Promise<string> =>
+/**
+ * Opens TCP to the transfer port, sends `payload`, half-closes (unless `endAfter` is false: a
+ * peer that stops talking), and resolves with everything the server answered before closing.
+ */
+export const tcpExchange = (port: number, payload: Uint8Array, endAfter = true): Promise<string> =>
   new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    socket.end(payload);
+    socket.write(payload);
+    if (endAfter) socket.end();
   });

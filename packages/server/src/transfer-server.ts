@@ -14,8 +14,14 @@ export interface TransferServerDeps {
   readonly log: (line: string) => void;
 }
 
-/** A connection that has not presented its token by then is closed. */
+/**
+ * A connection that has not sent its whole header (token line, and for an upload the size line)
+ * this long after connecting is closed: a deadline, not an idle timer, so a byte now and then
+ * does not keep it open.
+ */
 const HEADER_TIMEOUT_MS = 10_000;
+/** Connections one client host may hold at once; more are closed at once, so one host cannot take every slot. */
+const MAX_CONNECTIONS_PER_HOST = 16;
 /** A transfer that moves no byte for this long is abandoned (and leaves nothing behind). */
 const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
@@ -25,10 +31,11 @@ const refuse = (socket: net.Socket, reason: string): void => {
   socket.end(`ERR ${reason}\n`);
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant): Promise<void> => {
+const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant, headerDone: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
+  headerDone();
   const size = Number(sizeText);
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username)();
   if (begun._tag === 'Left') return refuse(socket, commandErrorText(begun.left));
@@ -72,7 +79,9 @@ const sendDownload = async (deps: TransferServerDeps, socket: net.Socket, grant:
 
 const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void> => {
   socket.on('error', () => undefined);
-  socket.setTimeout(HEADER_TIMEOUT_MS, () => socket.destroy());
+  const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
+  socket.once('close', () => clearTimeout(deadline));
+  const headerDone = (): void => clearTimeout(deadline);
   const header = await readHeaderLines(socket, 1, 80);
   const token = header?.[0];
   if (token === undefined || !TOKEN.test(token)) return void socket.destroy();
@@ -82,8 +91,12 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void
   const g = grant.value;
   deps.activity.start(g.username);
   try {
-    if (g.direction === 'upload') await receiveUpload(deps, socket, g);
-    else await sendDownload(deps, socket, g);
+    if (g.direction === 'upload') {
+      await receiveUpload(deps, socket, g, headerDone);
+    } else {
+      headerDone();
+      await sendDownload(deps, socket, g);
+    }
   } finally {
     deps.activity.finish(g.username, Date.now());
   }
@@ -106,9 +119,19 @@ export interface TransferServer {
  */
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
+  const perHost = new Map<string, number>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const host = socket.remoteAddress ?? '';
+    const held = perHost.get(host) ?? 0;
+    if (held >= MAX_CONNECTIONS_PER_HOST) return void socket.destroy();
+    perHost.set(host, held + 1);
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const n = (perHost.get(host) ?? 1) - 1;
+      if (n <= 0) perHost.delete(host);
+      else perHost.set(host, n);
+    });
     serve(deps, socket).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();

@@ -33,6 +33,24 @@ const abandon = (port: number, payload: string): Promise<Abandoned> =>
     socket.on('close', () => resolve({ received: Buffer.concat(chunks).toString('utf8'), openMs: Date.now() - started }));
   });
 
+/** Like `abandon`, but sends `payload` one byte a second: activity that must not hold the header open. */
+const trickle = (port: number, payload: string): Promise<Abandoned> =>
+  new Promise((resolve) => {
+    const started = Date.now();
+    let sent = 0;
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const timer = setInterval(() => {
+      if (sent < payload.length && !socket.destroyed) socket.write(payload[sent++] as string);
+    }, 1_000);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve({ received: Buffer.concat(chunks).toString('utf8'), openMs: Date.now() - started });
+    });
+  });
+
 describe('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
   const dirs: string[] = [];
   const servers: ServerProc[] = [];
@@ -70,6 +88,10 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     // Started first, checked last: the header deadline runs while everything else happens.
     const silent = abandon(server.tcpPort, '');
     const halfToken = abandon(server.tcpPort, 'ab'.repeat(16));
+    // A byte a second: with an idle timer it stayed open for as long as it kept trickling.
+    const trickled = trickle(server.tcpPort, 'ab'.repeat(40));
+    // A valid upload token, then no size line: the same deadline (it used to get the 30 s stall timer).
+    const noSize = abandon(server.tcpPort, `${await grant(c, 'n', 'UPD', ['t', 'f'])}\n`);
 
     // Binary garbage, a flood without a newline, an HTTP request, near-miss tokens: closed, no reply.
     expect(await tcpExchange(server.tcpPort, seededBytes(200, 1))).toBe('');
@@ -92,7 +114,7 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     expect(await tcpExchange(server.tcpPort, Buffer.concat([Buffer.from(`${flood}\n10\n`), seededBytes(1 << 20, 3)]))).toBe('ERR more than 10 bytes sent\n');
     expect(await tcpExchange(server.tcpPort, Buffer.from(`${flood}\n10\n0123456789`))).toBe('ERR invalid or expired token\n');
 
-    for (const a of await Promise.all([silent, halfToken])) {
+    for (const a of await Promise.all([silent, halfToken, trickled, noSize])) {
       expect(a.received).toBe('');
       // The header deadline (10 s in transfer-server.ts), not an immediate refusal, and not never.
       expect(a.openMs).toBeGreaterThan(5_000);
@@ -107,6 +129,31 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     const good = await grant(c, 'u2', 'UPD', ['t', 'f']);
     expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('OK\n');
     expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'data/t-f', 'outside.txt', 'srv/']);
+  });
+
+  it('one host holds at most 16 connections at once; the 17th is closed at once, and slots come back', async () => {
+    const { server, c } = await setup();
+    const sockets: net.Socket[] = [];
+    const opened = await Promise.all(
+      Array.from({ length: 16 }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect({ port: server.tcpPort, host: '127.0.0.1' }, () => resolve(s));
+        s.on('error', () => undefined);
+        sockets.push(s);
+      })),
+    );
+    expect(opened).toHaveLength(16);
+    const extra = await abandon(server.tcpPort, '');
+    expect(extra.received).toBe('');
+    expect(extra.openMs).toBeLessThan(2_000);
+    // Give the slots back: an honest transfer from the same host works again.
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.destroy();
+    })));
+    const token = await grant(c, 'u', 'UPD', ['t', 'f']);
+    let reply = '';
+    for (let i = 0; i < 50 && reply === ''; i++) reply = await tcpExchange(server.tcpPort, Buffer.from(`${token}\n3\nabc`));
+    expect(reply).toBe('OK\n');
   });
 
   it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {

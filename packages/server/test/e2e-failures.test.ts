@@ -1,18 +1,10 @@
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { runClient, spawnClient, startServer, tempDir, type ServerProc, cleanupAfterEach } from './forum-processes.js';
+import { runClient, spawnClient, tempDir, cleanupAfterEach } from './forum-processes.js';
 import { rawClient } from './raw-client.js';
 
 describe('failures: vanished client, dead server, no server (real processes)', () => {
-  const { dirs, servers, stops } = cleanupAfterEach();
-  const start = async (args: readonly string[] = []): Promise<{ server: ServerProc; cwd: string }> => {
-    const data = await tempDir('data');
-    const cwd = await tempDir('cwd');
-    dirs.push(data, cwd);
-    const server = await startServer(data, args);
-    servers.push(server);
-    return { server, cwd };
-  };
+  const { dirs, stops, startInTemp: start } = cleanupAfterEach();
 
   it('a client that vanishes (kill -9) frees its login once rudp notices, well under the idle timeout', async () => {
     const { server, cwd } = await start();

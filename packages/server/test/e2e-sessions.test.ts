@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { answered, P, runClient, spawnClient, startServer, tempDir, type ServerProc, cleanupAfterEach } from './forum-processes.js';
+import { answered, P, runClient, spawnClient, cleanupAfterEach } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 
 describe('sessions: many clients, idle timeout, Ctrl-C (real processes)', () => {
-  const { dirs, servers, stops } = cleanupAfterEach();
-  const start = async (args: readonly string[] = []): Promise<{ server: ServerProc; cwd: string }> => {
-    const data = await tempDir('data');
-    const cwd = await tempDir('cwd');
-    dirs.push(data, cwd);
-    const server = await startServer(data, args);
-    servers.push(server);
-    return { server, cwd };
-  };
+  const { stops, startInTemp: start } = cleanupAfterEach();
 
   it('two clients at once: one posts while the other reads, one account at a time, creator-only RMV', async () => {
     const { server, cwd } = await start();

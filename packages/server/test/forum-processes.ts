@@ -176,11 +176,25 @@ export interface TestScope {
   readonly dirs: string[];
   readonly servers: ServerProc[];
   readonly stops: (() => void)[];
+  /** A server on a fresh data directory plus a fresh working directory for clients, both cleaned up. */
+  startInTemp(args?: readonly string[]): Promise<{ server: ServerProc; cwd: string }>;
 }
 
 /** Call inside a `describe`: after each test, runs `stops`, stops `servers` and removes `dirs`. */
 export const cleanupAfterEach = (): TestScope => {
-  const scope: TestScope = { dirs: [], servers: [], stops: [] };
+  const scope: TestScope = {
+    dirs: [],
+    servers: [],
+    stops: [],
+    startInTemp: async (args = []) => {
+      const data = await tempDir('data');
+      const cwd = await tempDir('cwd');
+      scope.dirs.push(data, cwd);
+      const server = await startServer(data, args);
+      scope.servers.push(server);
+      return { server, cwd };
+    },
+  };
   afterEach(async () => {
     scope.stops.splice(0).forEach((s) => s());
     await Promise.all(scope.servers.splice(0).map((s) => s.stop()));

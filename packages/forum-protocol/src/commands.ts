@@ -22,21 +22,7 @@ export const AuthCommand = t.keyof({ username: null, password: null, newPassword
 export type AuthCommand = t.TypeOf<typeof AuthCommand>;
 
 /** Every `cmd` a request may carry: the login steps and the forum commands. */
-export const RequestCommand = t.keyof({
-  username: null,
-  password: null,
-  newPassword: null,
-  CRT: null,
-  MSG: null,
-  DLT: null,
-  EDT: null,
-  LST: null,
-  RDT: null,
-  UPD: null,
-  DWN: null,
-  RMV: null,
-  XIT: null,
-});
+export const RequestCommand = t.keyof({ ...AuthCommand.keys, ...ForumCommand.keys });
 /** A request's `cmd`. */
 export type RequestCommand = t.TypeOf<typeof RequestCommand>;
 

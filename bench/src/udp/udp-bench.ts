@@ -46,6 +46,15 @@ const WINDOW = 256;
  * steady rate.
  */
 export const UDP_WARMUP_MS = 300;
+/** Messages per second `received()` counts over `durationMs`, after the warm-up. */
+async function steadyRate(received: () => number, durationMs: number): Promise<number> {
+  await sleep(UDP_WARMUP_MS);
+  const t0 = performance.now();
+  const before = received();
+  await sleep(durationMs);
+  return ((received() - before) * 1000) / (performance.now() - t0);
+}
+
 /**
  * Raw dgram windows tried; the better result counts, so the baseline is the
  * best raw dgram managed here (too large a window overflows the receive
@@ -95,17 +104,12 @@ export async function rawThroughput(size: number, durationMs: number, window: nu
     lastReceived = received;
   }, 5);
   pump();
-  await sleep(UDP_WARMUP_MS);
-  const t0 = performance.now();
-  const before = received;
-  await sleep(durationMs);
+  const rate = await steadyRate(() => received, durationMs);
   stop = true;
-  const elapsed = performance.now() - t0;
-  const count = received - before;
   clearInterval(watchdog);
   tx.close();
   rx.close();
-  return (count * 1000) / elapsed;
+  return rate;
 }
 
 async function rudpThroughput(api: RudpApi, size: number, durationMs: number): Promise<number> {
@@ -131,16 +135,11 @@ async function rudpThroughput(api: RudpApi, size: number, durationMs: number): P
     }
   };
   pump();
-  await sleep(UDP_WARMUP_MS);
-  const t0 = performance.now();
-  const before = received;
-  await sleep(durationMs);
+  const rate = await steadyRate(() => received, durationMs);
   stop = true;
-  const elapsed = performance.now() - t0;
-  const count = received - before;
   client.destroy();
   await server.close();
-  return (count * 1000) / elapsed;
+  return rate;
 }
 
 async function relayChat(api: RudpApi, relayApi: RelayApi, loss: number, seed: number, durationMs: number): Promise<UdpChatResult> {

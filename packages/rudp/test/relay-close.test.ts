@@ -2,18 +2,11 @@ import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { expect, it } from 'vitest';
 import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { until } from './helpers/until.js';
 
 // Its own file, so its worker process starts with no sockets left over by other tests.
 
 const count = (kind: string): number => process.getActiveResourcesInfo().filter((r) => r === kind).length;
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function bound(onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo, s: dgram.Socket) => void): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { until } from './helpers/until.js';
 import type { LossyRelay } from '../src/node/lossy-relay.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -23,15 +24,6 @@ async function relayTo(target: dgram.Socket, delayMs = 0): Promise<LossyRelay> {
   const relay = await startLossyRelay({ targetPort: (target.address() as AddressInfo).port, seed: 1, delayMs });
   cleanups.push(() => relay.close());
   return relay;
-}
-
-/** Waits for a condition on the relay's counters (they change as datagrams arrive); fails after `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const send = (s: dgram.Socket, port: number, n: number): void => {

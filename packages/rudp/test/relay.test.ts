@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { until } from './helpers/until.js';
 import type { LossyRelay, LossyRelayOptions } from '../src/node/lossy-relay.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -37,15 +38,6 @@ async function relayTo(server: dgram.Socket, opts: Omit<LossyRelayOptions, 'targ
   const relay = await startLossyRelay({ targetPort: portOf(server), ...opts });
   cleanups.push(() => relay.close());
   return relay;
-}
-
-/** Polls a condition on the event loop; fails after `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const numbered = (i: number): Buffer => {

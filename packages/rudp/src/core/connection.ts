@@ -11,6 +11,8 @@ import { type ChunkRef, OutgoingMessage } from './outgoing-message.js';
 import { ByteSlab } from './byte-slab.js';
 import { RangeSet } from './range-set.js';
 import { Reassembly } from './reassembly.js';
+import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
+import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
 import { RttEstimator } from './rtt.js';
 import type { PeerAddress } from './sans-io.js';
 import {
@@ -18,14 +20,21 @@ import {
   type Frame,
   type PnRange,
   MAX_CLOSE_REASON,
+  MAX_REPAIR_COVER,
+  MAX_SMALL_MESSAGE,
   ackFrameSize,
   fragmentHeaderSize,
+  messageFrameSize,
   parseFrames,
+  repairFrameSize,
   writeAck,
   writeClose,
   writeFragment,
   writeMaxData,
+  writeMessage,
+  writeMessageAck,
   writePing,
+  writeRepair,
 } from '../wire/frame.js';
 import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE, encodeInitial } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
@@ -48,6 +57,12 @@ const MAX_PN_JUMP = 1 << 14;
 const PACE_EPSILON_BYTES = 1e-6;
 /** Shortest wait for pacing tokens, ms. */
 const PACE_MIN_WAIT_MS = 1e-3;
+/** A receiver stops keeping messages for repairs after this long without one, ms. */
+const REPAIR_IDLE_MS = 1_000;
+/** A lost message's resend waits for at most this many repairs that covered it. */
+const REPAIRS_WAITED_FOR = 3;
+/** Small messages remembered as candidates for repairs. */
+const RECENT_SMALL = 16;
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
 
@@ -98,6 +113,8 @@ interface SentPacket {
 const encoder = new TextEncoder();
 /** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
 const SLAB = new ByteSlab();
+/** Scratch space for one repair symbol. */
+const REPAIR_SCRATCH = new Uint8Array(REPAIR_ROW);
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
 export class Connection {
@@ -112,6 +129,10 @@ export class Connection {
   private readonly cc: CongestionController;
   private readonly received: RangeSet = new RangeSet();
   private readonly reassembly: Reassembly;
+  private readonly repairs: RepairDecoder;
+  /** A message was recovered from repairs: tell the peer with a MESSAGE_ACK so it does not resend it. */
+  private messageAckDue = false;
+  private lastRepairAt = 0;
   private readonly sent = new Map<number, SentPacket>();
   /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
   private readonly outbox: (OutgoingMessage | undefined)[] = [];
@@ -193,6 +214,7 @@ export class Connection {
   ) {
     this.cc = config.congestion(config.mtu);
     this.reassembly = new Reassembly(config.receiveWindow);
+    this.repairs = new RepairDecoder((id) => this.reassembly.isWhole(id));
     this.payloadRoom = config.mtu - HEADER_SIZE - TRAILER_SIZE;
     this.peerLimit = peerWindow;
     this.peerWindow = peerWindow;
@@ -360,6 +382,8 @@ export class Connection {
     if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
+    // Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory.
+    if (this.repairs.active && now - this.lastRepairAt > REPAIR_IDLE_MS) this.repairs.deactivate();
     this.stat.packetsReceived++;
     this.stat.bytesReceived += size;
     this.lastReceived = now;
@@ -377,14 +401,15 @@ export class Connection {
     let ackEliciting = false;
     for (const f of frames) {
       if (isAckEliciting(f)) ackEliciting = true;
-      this.handleFrame(now, f);
+      this.handleFrame(now, pn, f);
       if (this.state !== 'established' && this.state !== 'closing') return 'ok';
     }
     if (pn > prevLargest) this.largestReceivedTime = now;
     if (ackEliciting) {
       this.ackElicitingUnacked++;
-      // A gap (loss or reordering) is news the sender needs at once to recover quickly.
-      const gap = pn !== prevLargest + 1;
+      // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless it
+      // sends repairs: then the next packets rebuild what was lost and the ACK can ride on data.
+      const gap = pn !== prevLargest + 1 && !this.repairs.active;
       if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
       else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
     }
@@ -466,7 +491,7 @@ export class Connection {
 
   // ---------------------------------------------------------------- internals: receiving
 
-  private handleFrame(now: number, f: Frame): void {
+  private handleFrame(now: number, pn: number, f: Frame): void {
     switch (f.type) {
       case 'ping':
         return;
@@ -475,9 +500,19 @@ export class Connection {
         return;
       case 'fragment': {
         const r = this.reassembly.accept(f);
-        if (r === 'new' && this.reassemblyPeekable() && !this.paused) this.host.readable(this);
+        if (r !== 'new') return;
+        if (f.offset === 0 && f.data.length === f.messageLength) this.acceptRecovered(this.repairs.messageArrived(f.messageId, f.data));
+        if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
         return;
       }
+      case 'repair':
+        this.lastRepairAt = now;
+        this.acceptRecovered(this.repairs.repairArrived(pn, f));
+        if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
+        return;
+      case 'message-ack':
+        this.handleMessageAck(f.next);
+        return;
       case 'max-data':
         if (f.limit > this.peerLimit) this.peerLimit = f.limit;
         return;
@@ -485,6 +520,24 @@ export class Connection {
         this.startClose(now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });
         return;
     }
+  }
+
+  private acceptRecovered(recovered: readonly RecoveredMessage[]): void {
+    for (const m of recovered) {
+      const r = this.reassembly.accept({ type: 'fragment', messageId: m.id, messageLength: m.data.length, offset: 0, data: m.data });
+      if (r === 'new') this.messageAckDue = true;
+    }
+  }
+
+  /** The peer has every message below `next` (some rebuilt from repairs, in packets we count as lost). */
+  private handleMessageAck(next: number): void {
+    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      // Only what was sent can have arrived; a larger claim is ignored.
+      if (m.id >= next || !m.allSent) break;
+      for (let c = 0; c < m.chunkCount; c++) if (m.ack(c)) this.host.emit({ type: 'acked', connection: this, messageId: m.id });
+    }
+    this.compactOutbox();
   }
 
   private reassemblyPeekable(): boolean {
@@ -575,11 +628,14 @@ export class Connection {
     if (p.carriedMaxData) this.maxDataDirty = true;
     for (const c of p.chunks) {
       if (c.message.isAcked(c.index)) continue;
-      this.retransmit.push({ message: c.message, index: c.index, notBefore: 0 });
+      // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
+      // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
+      const afterRepairs = c.message.lastRepairPn > p.pn;
+      this.retransmit.push({ message: c.message, index: c.index, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       if (c.message.chunkCount !== 1) continue;
       for (let k = 1; k <= this.config.redundantCopies; k++) {
-        this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs });
+        this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs, afterRepairs });
       }
     }
   }
@@ -657,7 +713,7 @@ export class Connection {
     const canSendData = cwndOpen && paceOpen;
     // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
     if (this.retransmit.length > 0) this.retransmit = this.retransmit.filter((r) => this.stillWanted(r));
-    const hasRetransmit = this.retransmit.some((r) => r.notBefore <= now);
+    const hasRetransmit = this.retransmit.some((r) => this.retransmitReady(now, r));
     const hasNew = this.hasNewData();
     const wantData = canSendData && (hasRetransmit || hasNew || this.maxDataDirty || this.pingDue || probe);
     const wantAck = this.ackDue <= now && this.received.size > 0;
@@ -688,7 +744,7 @@ export class Connection {
       const freshEnd = chunks.length;
       if (freshEnd > fresh) {
         this.lastNewDataAt = now;
-        this.fillRedundant(now, w, chunks);
+        this.fillRepair(now, pn, w, chunks);
         if (!this.hasNewData()) this.queueTailCopies(now, chunks.slice(fresh, freshEnd));
       }
       if (chunks.length > 0) ackEliciting = true;
@@ -746,10 +802,14 @@ export class Connection {
       if (ranges.length > 0 && r.hi <= this.ackFloor) break;
       ranges.push(r);
     }
-    const delay = Math.max(0, Math.round((now - this.largestReceivedTime) * 1000));
+    const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
     while (ranges.length > 1 && ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);
     if (ackFrameSize(ranges, delay) > room) return -1;
     writeAck(w, ranges, delay);
+    if (this.messageAckDue && w.room() >= 9) {
+      writeMessageAck(w, this.reassembly.firstMissing());
+      this.messageAckDue = false;
+    }
     this.ackDue = Number.POSITIVE_INFINITY;
     this.ackElicitingUnacked = 0;
     return (ranges[0] as PnRange).hi;
@@ -762,22 +822,24 @@ export class Connection {
     for (let i = 0; i < this.retransmit.length; i++) {
       const c = this.retransmit[i] as ChunkRef;
       if (!this.stillWanted(c)) continue;
-      if (c.notBefore > now || chunks.some((x) => x.message === c.message && x.index === c.index)) {
+      if (!this.retransmitReady(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index)) {
         keep.push(c);
         continue;
       }
-      const data = c.message.chunk(c.index);
-      const offset = c.message.offsetOf(c.index);
-      if (fragmentHeaderSize(c.message.id, c.message.data.length, offset, data.length) + data.length > w.room()) {
+      if (!writeChunk(w, c.message, c.index)) {
         keep.push(c);
         continue;
       }
-      writeFragment(w, c.message.id, c.message.data.length, offset, data);
       chunks.push(c);
       any = true;
     }
     this.retransmit = keep;
     return any;
+  }
+
+  /** A queued resend may go now. */
+  private retransmitReady(now: number, c: ChunkRef): boolean {
+    return c.notBefore <= now && (c.afterRepairs !== true || !this.sent.has(c.message.lastRepairPn));
   }
 
   /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
@@ -797,26 +859,40 @@ export class Connection {
 
   /**
    * Redundancy for small messages on lossy paths: a packet that carries new
-   * data also carries copies of the last few small messages still
-   * unacknowledged, so one lost packet costs one send interval, not a
-   * round trip. How many copies follows the measured loss rate, so a clean
-   * path pays nothing.
+   * data also carries one REPAIR over the small messages sent in the last
+   * round trip that are still unacknowledged (core/repair-code.ts). The
+   * receiver rebuilds up to k lost messages from any k repairs, so a lost
+   * packet costs a send interval, not a round trip, for the bytes of one
+   * copy per packet. Only on a path with measured loss: a clean path pays
+   * nothing.
    */
-  private fillRedundant(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
-    const copies = this.redundancyLevel();
+  private fillRepair(now: number, pn: number, w: PacketWriter, chunks: readonly ChunkRef[]): void {
     const recent = this.recentSmall;
-    if (copies === 0 || recent.length === 0) return;
+    if (this.redundancyLevel() === 0 || recent.length === 0) return;
     const horizon = now - (this.rtt.srtt + this.config.maxAckDelayMs);
-    let added = 0;
-    for (let i = recent.length - 1; i >= 0 && added < copies; i--) {
-      const m = recent[i] as OutgoingMessage;
-      if (m.complete || m.firstSentAt < horizon || m.sends > copies) continue;
-      if (chunks.some((c) => c.message === m)) continue;
-      if (fragmentHeaderSize(m.id, m.data.length, 0, m.data.length) + m.data.length > w.room()) break;
-      writeFragment(w, m.id, m.data.length, 0, m.data);
-      chunks.push({ message: m, index: 0, notBefore: 0 });
-      m.sends++;
-      added++;
+    // The newest run of consecutive ids sent before this packet, within the horizon.
+    let hi = recent.length - 1;
+    while (hi >= 0 && chunks.some((c) => c.message === recent[hi])) hi--;
+    if (hi < 0) return;
+    let lo = hi;
+    while (lo > 0 && hi - lo + 1 < MAX_REPAIR_COVER) {
+      const prev = recent[lo - 1] as OutgoingMessage;
+      if (prev.id !== (recent[lo] as OutgoingMessage).id - 1 || prev.firstSentAt < horizon) break;
+      lo--;
+    }
+    // Acknowledged messages at either end need no repair.
+    while (lo <= hi && (recent[lo] as OutgoingMessage).complete) lo++;
+    while (hi >= lo && (recent[hi] as OutgoingMessage).complete) hi--;
+    if (lo > hi || (recent[hi] as OutgoingMessage).firstSentAt < horizon) return;
+    const covered = recent.slice(lo, hi + 1);
+    const baseId = (covered[0] as OutgoingMessage).id;
+    const shape = encodeRepair(pn, baseId, covered.map((m) => m.data), REPAIR_SCRATCH);
+    const size = repairSymbolSize(shape);
+    if (repairFrameSize(baseId, size) > w.room()) return;
+    writeRepair(w, baseId, covered.length, shape.uniform, shape.width, REPAIR_SCRATCH.subarray(0, size));
+    for (const m of covered) {
+      // The first few repairs after a message are the ones that can rebuild it in time.
+      if (m.repairs++ < REPAIRS_WAITED_FOR) m.lastRepairPn = pn;
     }
   }
 
@@ -843,11 +919,10 @@ export class Connection {
   }
 
   private rememberSmall(now: number, m: OutgoingMessage): void {
-    if (m.chunkCount !== 1 || m.data.length > this.config.redundancy.maxMessageBytes) return;
+    if (m.chunkCount !== 1 || m.data.length > Math.min(this.config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE)) return;
     m.firstSentAt = now;
-    m.sends = 1;
     this.recentSmall.push(m);
-    if (this.recentSmall.length > 8) this.recentSmall.shift();
+    if (this.recentSmall.length > RECENT_SMALL) this.recentSmall.shift();
   }
 
   private fillNewData(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
@@ -857,10 +932,7 @@ export class Connection {
       if (m.streamEnd > this.peerLimit) return; // flow control: the receiver has no room for all of it yet
       while (!m.allSent) {
         const idx = m.nextChunk;
-        const data = m.chunk(idx);
-        const offset = m.offsetOf(idx);
-        if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return;
-        writeFragment(w, m.id, m.data.length, offset, data);
+        if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
         m.nextChunk++;
         if (m.chunkCount === 1) this.rememberSmall(now, m);
@@ -965,6 +1037,23 @@ export class Connection {
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
 
+}
+
+/**
+ * Writes chunk `index` of `m` if it fits: a whole small message as a MESSAGE
+ * frame, anything else as a FRAGMENT. Returns whether it was written.
+ */
+function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
+  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
+    if (messageFrameSize(m.id, m.data.length) > w.room()) return false;
+    writeMessage(w, m.id, m.data);
+    return true;
+  }
+  const data = m.chunk(index);
+  const offset = m.offsetOf(index);
+  if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+  writeFragment(w, m.id, m.data.length, offset, data);
+  return true;
 }
 
 /** `ranges` (highest first) without packet numbers above `max`. */

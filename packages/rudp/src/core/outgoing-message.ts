@@ -11,8 +11,10 @@ export class OutgoingMessage {
   nextChunk = 0;
   /** When the (single-chunk) message was first sent, for redundancy. */
   firstSentAt = 0;
-  /** Transmissions of a single-chunk message so far (first send and redundant copies). */
-  sends = 0;
+  /** Packet number of the last repair that covered this message (0: none). */
+  lastRepairPn = 0;
+  /** Repairs that covered this message so far. */
+  repairs = 0;
   private readonly acked: Uint8Array;
   private ackedCount = 0;
 
@@ -75,4 +77,6 @@ export interface ChunkRef {
   readonly notBefore: number;
   /** A proactive tail copy: dropped if later data was sent after the message (it can piggyback). */
   readonly tail?: boolean;
+  /** A resend held until the packet of the message's last repair is acknowledged or lost (the peer may rebuild it). */
+  readonly afterRepairs?: boolean;
 }

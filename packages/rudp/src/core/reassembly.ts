@@ -62,6 +62,18 @@ export class Reassembly {
     return 'new';
   }
 
+  /** Whether message `id` arrived whole (delivered or waiting for its turn). */
+  isWhole(id: number): boolean {
+    return id < this.nextId || this.complete.has(id);
+  }
+
+  /** The lowest id not yet whole: every message below it has arrived. */
+  firstMissing(): number {
+    let id = this.nextId;
+    while (this.complete.has(id)) id++;
+    return id;
+  }
+
   /** Whether the next message in order is complete. */
   hasNext(): boolean {
     return this.complete.has(this.nextId);

@@ -9,7 +9,11 @@
  * | 0x03 | FRAGMENT  | message id, message length, offset, length, bytes                 |
  * | 0x04 | MAX_DATA  | highest message byte position the peer may send                  |
  * | 0x05 | CLOSE     | code, reason length, reason (UTF-8)                               |
+ * | 0x06 | MESSAGE   | message id, length (u8), bytes: a whole message of ≤ 255 bytes    |
+ * | 0x07 | REPAIR    | base message id, count (u8, top bit: uniform), width (u8), symbol |
+ * | 0x08 | MESSAGE_ACK | next: every message with a smaller id is whole at the sender    |
  *
+ * The ACK delay travels in units of 2^ACK_DELAY_EXPONENT µs (frames here hold µs).
  * ACK ranges follow RFC 9000 §19.3: the first range covers
  * [largest − first, largest]; each next range sits `gap + 2` below the
  * previous smallest and spans `length + 1` packets.
@@ -18,7 +22,14 @@ import type { PacketWriter } from './packet.js';
 import { Reader, varintSize } from './varint.js';
 
 /** Frame type bytes. */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5 } as const;
+export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8 } as const;
+
+/** ACK delays are sent in units of 2^3 = 8 µs (QUIC's default exponent): two bytes up to 131 ms. */
+export const ACK_DELAY_EXPONENT = 3;
+/** Largest message a MESSAGE frame carries. */
+export const MAX_SMALL_MESSAGE = 255;
+/** Most messages a REPAIR frame covers. */
+export const MAX_REPAIR_COVER = 32;
 
 /** An inclusive range of packet numbers. */
 export interface PnRange {
@@ -42,11 +53,26 @@ export interface FragmentFrame {
   readonly data: Uint8Array;
 }
 
-/** Any frame. */
+/**
+ * REPAIR: Σ cᵢ · sᵢ over the source symbols of messages `baseId` …
+ * `baseId + count − 1` (see core/repair-code.ts).
+ */
+export interface RepairFrame {
+  readonly type: 'repair';
+  readonly baseId: number;
+  readonly count: number;
+  /** The symbol has no length byte: every covered message is `symbol.length` bytes. */
+  readonly uniform: boolean;
+  readonly symbol: Uint8Array;
+}
+
+/** Any frame. A MESSAGE frame parses as a whole-message FRAGMENT. */
 export type Frame =
   | { readonly type: 'ping' }
   | AckFrame
   | FragmentFrame
+  | RepairFrame
+  | { readonly type: 'message-ack'; readonly next: number }
   | { readonly type: 'max-data'; readonly limit: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string };
 
@@ -68,11 +94,49 @@ export function writeFragment(w: PacketWriter, messageId: number, messageLength:
   w.bytes(data);
 }
 
+/** Bytes a MESSAGE frame for a message of `length` (≤ `MAX_SMALL_MESSAGE`) takes. */
+export function messageFrameSize(messageId: number, length: number): number {
+  return 1 + varintSize(messageId) + 1 + length;
+}
+
+/** Writes a MESSAGE frame: a whole message of at most `MAX_SMALL_MESSAGE` bytes. */
+export function writeMessage(w: PacketWriter, messageId: number, data: Uint8Array): void {
+  w.u8(FrameType.Message);
+  w.varint(messageId);
+  w.u8(data.length);
+  w.bytes(data);
+}
+
+/** Bytes a REPAIR frame with a `symbolLength`-byte symbol takes. */
+export function repairFrameSize(baseId: number, symbolLength: number): number {
+  return 1 + varintSize(baseId) + 2 + symbolLength;
+}
+
+/** Writes a REPAIR frame; `width` is the message width the symbol stands for (≤ 255). */
+export function writeRepair(w: PacketWriter, baseId: number, count: number, uniform: boolean, width: number, symbol: Uint8Array): void {
+  w.u8(FrameType.Repair);
+  w.varint(baseId);
+  w.u8((uniform ? 0x80 : 0) | count);
+  w.u8(width);
+  w.bytes(symbol);
+}
+
+/** Writes a MESSAGE_ACK frame. */
+export function writeMessageAck(w: PacketWriter, next: number): void {
+  w.u8(FrameType.MessageAck);
+  w.varint(next);
+}
+
+/** The ACK delay field's value for a delay in µs. */
+function ackDelayUnits(delayMicros: number): number {
+  return Math.round(delayMicros / 2 ** ACK_DELAY_EXPONENT);
+}
+
 /** Bytes an ACK frame for `ranges` takes. */
 export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number): number {
   const first = ranges[0];
   if (!first) return 0;
-  let n = 1 + varintSize(first.hi) + varintSize(delayMicros) + varintSize(ranges.length - 1) + varintSize(first.hi - first.lo);
+  let n = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(ranges.length - 1) + varintSize(first.hi - first.lo);
   for (let i = 1; i < ranges.length; i++) {
     const prev = ranges[i - 1] as PnRange;
     const r = ranges[i] as PnRange;
@@ -87,7 +151,7 @@ export function writeAck(w: PacketWriter, ranges: readonly PnRange[], delayMicro
   if (!first) return;
   w.u8(FrameType.Ack);
   w.varint(first.hi);
-  w.varint(delayMicros);
+  w.varint(ackDelayUnits(delayMicros));
   w.varint(ranges.length - 1);
   w.varint(first.hi - first.lo);
   for (let i = 1; i < ranges.length; i++) {
@@ -153,6 +217,33 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         frames.push({ type: 'fragment', messageId, messageLength, offset, data });
         break;
       }
+      case FrameType.Message: {
+        const messageId = r.varint();
+        const length = r.u8();
+        if (!r.ok) return undefined;
+        const data = r.bytes(length);
+        if (!data) return undefined;
+        frames.push({ type: 'fragment', messageId, messageLength: length, offset: 0, data });
+        break;
+      }
+      case FrameType.Repair: {
+        const baseId = r.varint();
+        const flags = r.u8();
+        const width = r.u8();
+        const count = flags & 0x7f;
+        if (!r.ok || count === 0 || count > MAX_REPAIR_COVER) return undefined;
+        const uniform = (flags & 0x80) !== 0;
+        const symbol = r.bytes(uniform ? width : width + 1);
+        if (!symbol) return undefined;
+        frames.push({ type: 'repair', baseId, count, uniform, symbol });
+        break;
+      }
+      case FrameType.MessageAck: {
+        const next = r.varint();
+        if (!r.ok) return undefined;
+        frames.push({ type: 'message-ack', next });
+        break;
+      }
       case FrameType.MaxData: {
         const limit = r.varint();
         if (!r.ok) return undefined;
@@ -180,7 +271,7 @@ export const MAX_ACK_RANGES = 256;
 
 function readAck(r: Reader): AckFrame | undefined {
   const largest = r.varint();
-  const delayMicros = r.varint();
+  const delayMicros = r.varint() * 2 ** ACK_DELAY_EXPONENT;
   const count = r.varint();
   const firstLen = r.varint();
   if (!r.ok || count > MAX_ACK_RANGES || firstLen > largest) return undefined;

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Frame,
+  ackFrameSize,
+  messageFrameSize,
+  parseFrames,
+  repairFrameSize,
+  writeAck,
+  writeMessage,
+  writeMessageAck,
+  writeRepair,
+} from '../src/wire/frame.js';
+import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
+
+/** The frames written by `write`, as a receiver parses them. */
+function roundTrip(write: (w: PacketWriter) => void): Frame[] | undefined {
+  const w = new PacketWriter(new Uint8Array(1200), PacketType.Data, 7, 1);
+  write(w);
+  const h = parseHeader(w.finish());
+  if (typeof h === 'string') throw new Error(h);
+  return parseFrames(h.payload);
+}
+
+describe('frames', () => {
+  it('a MESSAGE frame parses as a whole-message fragment and takes the size it claims', () => {
+    const data = new Uint8Array(64).fill(9);
+    let written = 0;
+    const frames = roundTrip((w) => {
+      const before = w.room();
+      writeMessage(w, 300, data);
+      written = before - w.room();
+    });
+    expect(frames).toEqual([{ type: 'fragment', messageId: 300, messageLength: 64, offset: 0, data }]);
+    expect(written).toBe(messageFrameSize(300, 64));
+  });
+
+  it('REPAIR and MESSAGE_ACK frames round-trip; uniform repairs carry no length byte', () => {
+    const symbol = new Uint8Array(64).fill(3);
+    let written = 0;
+    const frames = roundTrip((w) => {
+      const before = w.room();
+      writeRepair(w, 1000, 5, true, 64, symbol);
+      written = before - w.room();
+      writeRepair(w, 1000, 32, false, 10, new Uint8Array(11));
+      writeMessageAck(w, 123_456);
+    });
+    expect(written).toBe(repairFrameSize(1000, 64));
+    expect(frames).toEqual([
+      { type: 'repair', baseId: 1000, count: 5, uniform: true, symbol },
+      { type: 'repair', baseId: 1000, count: 32, uniform: false, symbol: new Uint8Array(11) },
+      { type: 'message-ack', next: 123_456 },
+    ]);
+  });
+
+  it('refuses REPAIR frames covering no message or more than 32, or with a short symbol', () => {
+    for (const [count, uniform, width, bytes] of [
+      [0, true, 4, 4],
+      [33, true, 4, 4],
+      [3, false, 4, 4], // a length byte is missing
+    ] as const) {
+      expect(roundTrip((w) => writeRepair(w, 0, count, uniform, width, new Uint8Array(bytes)))).toBeUndefined();
+    }
+  });
+
+  it('ACK delays travel in 8 µs units', () => {
+    // 25,003 µs is sent as 3,125 units and read back as 25,000 µs.
+    const frames = roundTrip((w) => writeAck(w, [{ lo: 1, hi: 40 }], 25_003));
+    expect(frames).toEqual([{ type: 'ack', ranges: [{ lo: 1, hi: 40 }], delayMicros: 25_000 }]);
+    // 25 ms (the default max ack delay) fits a two-byte varint.
+    expect(ackFrameSize([{ lo: 1, hi: 40 }], 25_000)).toBe(1 + 1 + 2 + 1 + 1);
+  });
+});

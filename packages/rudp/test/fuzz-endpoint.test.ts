@@ -115,9 +115,10 @@ describe('endpoint fuzz (seeded)', () => {
         const w = new PacketWriter(out, (1 + below(4)) as PacketType, below(2) === 0 ? liveCid : rnd(), rnd());
         absurdFrames(w, rnd, false);
         const d = w.finish();
-        let v = below(256);
+        // Any other version in the high four bits of byte 0.
+        let v = below(16);
         if (v === PROTOCOL_VERSION) v = 0;
-        d[0] = v;
+        d[0] = (v << 4) | ((d[0] as number) & 0x0f);
         p.server.handleDatagram(now, reseal(d), CLIENT);
         return Expect.Drop;
       }
@@ -125,8 +126,9 @@ describe('endpoint fuzz (seeded)', () => {
         const w = new PacketWriter(out, PacketType.Data, liveCid, rnd());
         absurdFrames(w, rnd, false);
         const d = w.finish();
-        const t = below(252);
-        d[1] = t === 0 ? 0 : t + 4;
+        // A type outside 1–4 in the low three bits of byte 0.
+        const t = [0, 5, 6, 7][below(4)] as number;
+        d[0] = ((d[0] as number) & 0xf8) | t;
         p.server.handleDatagram(now, reseal(d), CLIENT);
         return Expect.Drop;
       }

@@ -36,7 +36,16 @@ import {
   writePing,
   writeRepair,
 } from '../wire/frame.js';
-import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE, encodeInitial } from '../wire/packet.js';
+import {
+  HEADER_SIZE,
+  PacketType,
+  PacketWriter,
+  type PnLength,
+  TRAILER_SIZE,
+  encodeInitial,
+  expandPacketNumber,
+  packetNumberLength,
+} from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
 /** A driver's timer granularity (Node's setTimeout floor), ms: the pacer's bucket bridges one tick. */
@@ -373,10 +382,11 @@ export class Connection {
     this.lastReceived = now;
   }
 
-  /** A DATA packet for this connection (header already checked). */
-  handlePacket(now: number, pn: number, size: number, payload: Uint8Array): 'ok' | 'malformed' {
+  /** A DATA packet for this connection (header already checked); `truncatedPn` is the packet number as sent. */
+  handlePacket(now: number, truncatedPn: number, pnBytes: PnLength, size: number, payload: Uint8Array): 'ok' | 'malformed' {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
+    const pn = expandPacketNumber(this.received.largest(), truncatedPn, pnBytes);
     // No honest peer jumps this far ahead (it is bounded by what it can have in flight); a forged or
     // corrupted-yet-valid packet number would otherwise sit at the top of every ACK we send.
     if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
@@ -686,7 +696,7 @@ export class Connection {
 
   private pollAccept(scratch: Uint8Array): Uint8Array {
     this.acceptDue = false;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Accept, this.remoteCid, 0);
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Accept, this.remoteCid, 0, 2);
     w.u32(this.localCid);
     w.varint(this.config.receiveWindow);
     return this.account(w.finish().slice());
@@ -695,7 +705,8 @@ export class Connection {
   private pollCloseFrame(now: number, scratch: Uint8Array): Uint8Array | undefined {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, this.nextPn++);
+    const pn = this.nextPn++;
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
     writeClose(w, this.closeFrame.code, this.closeFrame.reason);
     void now;
     return this.account(w.finish().slice());
@@ -724,7 +735,7 @@ export class Connection {
     this.pacingBlockedUntil = 0;
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn);
+    const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
     let ackLargest = -1;
     if (this.received.size > 0 && wantAck) ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
     const chunks: ChunkRef[] = [];

@@ -228,7 +228,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
         const conn = this.connections.get(h.dcid);
         if (!conn) return void this.drops.unknownConnection++;
         if (conn.remote !== from) return void this.drops.addressMismatch++;
-        if (conn.handlePacket(now, h.pn, data.length, h.payload) === 'malformed') this.drops.malformed++;
+        if (conn.handlePacket(now, h.pn, h.pnBytes, data.length, h.payload) === 'malformed') this.drops.malformed++;
         this.touch(conn);
         return;
       }

@@ -2,13 +2,18 @@
  * The datagram layout. Every datagram is one packet:
  *
  * ```
- *  0        1        2                 6                 10            n-4      n
- *  +--------+--------+-----------------+-----------------+-------------+--------+
- *  | version|  type  | destination CID | packet number   |  payload    | CRC-32C|
- *  |  (1)   |  (u8)  |   (u32, BE)     |  (u32, BE)      |             | (u32)  |
- *  +--------+--------+-----------------+-----------------+-------------+--------+
+ *  0          1                 5                  5+L           n-4      n
+ *  +----------+-----------------+------------------+-------------+--------+
+ *  | VVVV LTTT| destination CID | packet number    |  payload    | CRC-32C|
+ *  |   (u8)   |   (u32, BE)     | (L = 2 or 4, BE) |             | (u32)  |
+ *  +----------+-----------------+------------------+-------------+--------+
  * ```
  *
+ * Byte 0 holds the version (high four bits), the packet number length
+ * (bit 3: 0 → 2 bytes, 1 → 4) and the type (low three bits). A two-byte
+ * packet number is the low 16 bits of the full one; the receiver restores it
+ * from the largest it has seen (RFC 9000 §17.1, Appendix A.3), and the sender
+ * uses it only while fewer than 2^14 of its packets are unacknowledged.
  * The CRC-32C covers bytes [0, n-4). Payload by type:
  * - INITIAL (client → server, padded to 1200 bytes so a server reply is never
  *   an amplifier): source CID u32, token (varint length + bytes), receive window varint.
@@ -19,18 +24,20 @@
 import { crc32c } from './crc32c.js';
 import { Reader, varintSize, writeU32, writeVarint } from './varint.js';
 
-/** Protocol version carried in byte 0. */
-export const PROTOCOL_VERSION = 1;
+/** Protocol version carried in the high four bits of byte 0. */
+export const PROTOCOL_VERSION = 2;
 /** Largest datagram rudp ever sends. */
 export const MAX_DATAGRAM = 1200;
-/** Bytes of header before the payload. */
-export const HEADER_SIZE = 10;
+/** Most bytes of header before the payload (with a four-byte packet number). */
+export const HEADER_SIZE = 9;
+/** Fewest bytes of header (two-byte packet number). */
+const MIN_HEADER_SIZE = 7;
 /** Bytes of checksum after the payload. */
 export const TRAILER_SIZE = 4;
 /** Largest handshake token accepted. */
 export const MAX_TOKEN = 64;
 
-/** Packet types (byte 1). */
+/** Packet types (low three bits of byte 0). */
 export const PacketType = { Initial: 1, Retry: 2, Accept: 3, Data: 4 } as const;
 /** One of the `PacketType` values. */
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
@@ -39,26 +46,34 @@ export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 export interface PacketHeader {
   readonly type: PacketType;
   readonly dcid: number;
+  /** The packet number as sent: the whole of it, or its low 16 bits (`pnBytes` 2). */
   readonly pn: number;
+  readonly pnBytes: PnLength;
   readonly payload: Uint8Array;
 }
+
+/** Bytes of a packet number on the wire. */
+export type PnLength = 2 | 4;
 
 /** Why a datagram was rejected. */
 export type DropReason = 'short' | 'checksum' | 'version' | 'type' | 'malformed';
 
 /** Checks length, checksum, version and type; never throws. */
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
-  if (data.length < HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
+  if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
   const end = data.length - TRAILER_SIZE;
   const r = new Reader(data, end, data.length);
   if (r.u32() !== crc32c(data, 0, end)) return 'checksum';
-  if (data[0] !== PROTOCOL_VERSION) return 'version';
-  const type = data[1] as number;
+  const first = data[0] as number;
+  if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
+  const type = first & 0x07;
   if (type < PacketType.Initial || type > PacketType.Data) return 'type';
-  const h = new Reader(data, 2, end);
+  const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;
+  const h = new Reader(data, 1, end);
   const dcid = h.u32();
-  const pn = h.u32();
-  return { type: type as PacketType, dcid, pn, payload: data.subarray(HEADER_SIZE, end) };
+  const pn = pnBytes === 4 ? h.u32() : h.u8() * 256 + h.u8();
+  if (!h.ok) return 'short';
+  return { type: type as PacketType, dcid, pn, pnBytes, payload: data.subarray(1 + 4 + pnBytes, end) };
 }
 
 /**
@@ -67,18 +82,25 @@ export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
  */
 export class PacketWriter {
   /** Next write position. */
-  pos = HEADER_SIZE;
+  pos: number;
 
+  /** `pnBytes` 2 writes the low 16 bits of `pn` (see `packetNumberLength`). */
   constructor(
     readonly buf: Uint8Array,
     type: PacketType,
     dcid: number,
     pn: number,
+    pnBytes: PnLength = 4,
   ) {
-    buf[0] = PROTOCOL_VERSION;
-    buf[1] = type;
-    writeU32(buf, 2, dcid);
-    writeU32(buf, 6, pn);
+    buf[0] = (PROTOCOL_VERSION << 4) | (pnBytes === 4 ? 0x08 : 0) | type;
+    writeU32(buf, 1, dcid);
+    if (pnBytes === 4) {
+      writeU32(buf, 5, pn);
+    } else {
+      buf[5] = (pn >>> 8) & 0xff;
+      buf[6] = pn & 0xff;
+    }
+    this.pos = 5 + pnBytes;
   }
 
   /** Bytes still free for payload (the checksum's room is already kept back). */
@@ -124,6 +146,30 @@ export class PacketWriter {
   }
 }
 
+/**
+ * How many bytes packet number `pn` needs when `largestAcked` is the
+ * largest the peer has acknowledged (-1: none): two while the peer's
+ * largest received packet is surely within 2^15 of it.
+ */
+export function packetNumberLength(pn: number, largestAcked: number): PnLength {
+  return pn - Math.max(largestAcked, 0) < 1 << 14 ? 2 : 4;
+}
+
+/**
+ * The full packet number of a received `truncated` one of `pnBytes` bytes,
+ * given the largest full number received so far (-1: none): the candidate
+ * closest to the next expected one (RFC 9000 Appendix A.3).
+ */
+export function expandPacketNumber(largest: number, truncated: number, pnBytes: PnLength): number {
+  const win = pnBytes === 4 ? 2 ** 32 : 2 ** 16;
+  const half = win / 2;
+  const expected = largest + 1;
+  const candidate = expected - (expected % win) + truncated;
+  if (candidate <= expected - half && candidate + win <= 0xffffffff) return candidate + win;
+  if (candidate > expected + half && candidate >= win) return candidate - win;
+  return candidate;
+}
+
 /** Parameters each side announces in the handshake. */
 export interface TransportParams {
   /** Bytes of message data the peer may send beyond what we have delivered. */
@@ -139,7 +185,7 @@ export interface InitialPayload {
 
 /** Encodes an INITIAL packet (padded to `MAX_DATAGRAM`). */
 export function encodeInitial(buf: Uint8Array, pn: number, p: InitialPayload): Uint8Array {
-  const w = new PacketWriter(buf, PacketType.Initial, 0, pn);
+  const w = new PacketWriter(buf, PacketType.Initial, 0, pn, 2);
   w.u32(p.scid);
   w.varint(p.token.length);
   w.bytes(p.token);
@@ -161,7 +207,7 @@ export function decodeInitial(payload: Uint8Array): InitialPayload | undefined {
 
 /** Encodes a RETRY packet carrying `token` to the client CID `dcid`. */
 export function encodeRetry(buf: Uint8Array, dcid: number, token: Uint8Array): Uint8Array {
-  const w = new PacketWriter(buf, PacketType.Retry, dcid, 0);
+  const w = new PacketWriter(buf, PacketType.Retry, dcid, 0, 2);
   w.varint(token.length);
   w.bytes(token);
   return w.finish();
@@ -184,7 +230,7 @@ export interface AcceptPayload {
 
 /** Encodes an ACCEPT packet to the client CID `dcid`. */
 export function encodeAccept(buf: Uint8Array, dcid: number, p: AcceptPayload): Uint8Array {
-  const w = new PacketWriter(buf, PacketType.Accept, dcid, 0);
+  const w = new PacketWriter(buf, PacketType.Accept, dcid, 0, 2);
   w.u32(p.scid);
   w.varint(p.params.receiveWindow);
   return w.finish();

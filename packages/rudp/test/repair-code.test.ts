@@ -26,7 +26,8 @@ describe('repair code', () => {
     const msgs = [0, 1, 2, 3].map((i) => new Uint8Array(64).fill(i + 10));
     const have = new Set([0, 1, 3]);
     const d = new RepairDecoder((id) => have.has(id));
-    expect(d.repairArrived(50, repairOf(50, 0, msgs))).toEqual([]); // not active yet: 0, 1, 3 were not kept
+    // 0, 1 and 3 arrived before the decoder existed, so their bytes are not there: no use.
+    expect(d.repairArrived(50, repairOf(50, 0, msgs))).toEqual([]);
     for (const id of have) d.messageArrived(id, msgs[id] as Uint8Array);
     const got = d.repairArrived(51, repairOf(51, 0, msgs));
     expect(got).toEqual([{ id: 2, data: msgs[2] }]);
@@ -42,7 +43,6 @@ describe('repair code', () => {
         (msgs, base, pn0, lost) => {
           const missing = msgs.map((_, i) => i).filter((i) => lost(i));
           const d = new RepairDecoder((id) => id - base < msgs.length && !missing.includes(id - base) && id >= base);
-          d.active = true;
           const recovered = new Map<number, Uint8Array>();
           for (let i = 0; i < msgs.length; i++) if (!missing.includes(i)) for (const r of d.messageArrived(base + i, msgs[i] as Uint8Array)) recovered.set(r.id, r.data);
           // One repair per lost message, each from a different packet.
@@ -90,7 +90,6 @@ describe('repair code', () => {
   it('refuses to guess: a repair inconsistent with what arrived yields nothing and clears its state', () => {
     const msgs = [new Uint8Array(8).fill(1), new Uint8Array(8).fill(2)];
     const d = new RepairDecoder((id) => id === 0);
-    d.active = true;
     d.messageArrived(0, msgs[0] as Uint8Array);
     const forged = repairOf(9, 0, msgs);
     // The sum claims a byte 255 bytes in, past the end of any message of the length it implies.

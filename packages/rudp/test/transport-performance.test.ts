@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Bbr } from '../src/core/bbr.js';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
+import { parseFrames } from '../src/wire/frame.js';
+import { PacketType, parseHeader } from '../src/wire/packet.js';
 import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
 
 /** The benchmark's bulk link: 35 ms ± 5 each way, 10 Mbit/s bottleneck, 64 KiB drop-tail queue. */
@@ -205,7 +207,8 @@ describe('sending performance (simulated, exact)', () => {
    * `lost` are dropped. Returns each message's latency and the client's counters.
    */
   function chatWithLostPackets(lost: readonly number[]): { latency: number[]; stats: ReturnType<Connection['stats']> } {
-    const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 1 };
+    // Every packet carries a repair from the start (the loss-rate estimate needs losses to rise).
+    const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 };
     const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
     p.sim.runFor(1_000);
     const sentAt: number[] = [];
@@ -245,6 +248,41 @@ describe('sending performance (simulated, exact)', () => {
     expect(latency[5]).toBe(3 * 20 + 35);
     expect(latency[6]).toBe(2 * 20 + 35);
     expect(stats.packetsRetransmitted).toBe(1);
+  });
+
+  it('repairs follow the measured loss: none on a clean path, a share below the high-loss threshold, every packet above it', () => {
+    const repairShare = (loss: number): number => {
+      const p = makePair({ link: { delayMs: 35, loss }, seed: 3 });
+      let data = 0;
+      let repaired = 0;
+      const poll = p.client.pollTransmit.bind(p.client);
+      p.client.pollTransmit = (now) => {
+        const t = poll(now);
+        const h = t && parseHeader(t.data);
+        const frames = h && typeof h !== 'string' && h.type === PacketType.Data ? parseFrames(h.payload) : undefined;
+        if (frames?.some((f) => f.type === 'fragment')) {
+          data++;
+          if (frames.some((f) => f.type === 'repair')) repaired++;
+        }
+        return t;
+      };
+      p.sim.runFor(1_000);
+      for (let i = 0; i < 1_500; i++) {
+        p.sim.schedule(p.sim.now + i * 20, () => {
+          p.client.send(p.conn, new Uint8Array(64).fill(i));
+          p.sim.wake(CLIENT);
+        });
+      }
+      p.sim.runFor(40_000);
+      expect(messagesOf(p.serverEvents)).toHaveLength(1_500);
+      return repaired / data;
+    };
+    expect(repairShare(0)).toBe(0);
+    // 4% loss against the 5% threshold: about 0.6 of packets (every packet once above 2%: 0.88).
+    const low = repairShare(0.04);
+    expect(low).toBeGreaterThan(0.3);
+    expect(low).toBeLessThan(0.75);
+    expect(repairShare(0.2)).toBeGreaterThan(0.9);
   });
 
   it('after a RETRY, a lost INITIAL is resent after two measured round trips, not the blind backed-off timer', () => {

@@ -34,19 +34,24 @@ export interface ConnectionConfig {
   readonly redundantSpacingMs: number;
   /** Congestion controller factory. */
   readonly congestion: CongestionControllerFactory;
-  /** Proactive copies of small messages on lossy paths. */
+  /** Proactive redundancy for small messages on lossy paths: repairs and tail copies. */
   readonly redundancy: RedundancyConfig;
 }
 
-/** When and how much to repeat small unacknowledged messages in later packets. */
+/**
+ * When and how much redundancy small messages get. Packets of new data carry
+ * a REPAIR over the small messages still unacknowledged (see
+ * core/repair-code.ts); the last small messages before the sender falls
+ * silent get tail copies instead, as nothing follows them to carry repairs.
+ */
 export interface RedundancyConfig {
-  /** Most extra copies of one message (0 turns redundancy off). */
+  /** Most tail copies of one message (0 turns all redundancy, repairs included, off). */
   readonly maxCopies: number;
-  /** Only messages up to this size are repeated. */
+  /** Only messages up to this size (and at most 255 bytes) are covered. */
   readonly maxMessageBytes: number;
-  /** Measured loss rate from which one extra copy is sent. */
+  /** Measured loss rate from which repairs and one tail copy are sent. */
   readonly lossThreshold: number;
-  /** Measured loss rate from which `maxCopies` extra copies are sent. */
+  /** Measured loss rate from which every packet of new data carries a repair (below it, a proportional share) and `maxCopies` tail copies are sent. */
   readonly highLossThreshold: number;
 }
 

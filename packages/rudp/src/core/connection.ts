@@ -68,8 +68,10 @@ const PACE_EPSILON_BYTES = 1e-6;
 const PACE_MIN_WAIT_MS = 1e-3;
 /** A receiver stops keeping messages for repairs after this long without one, ms. */
 const REPAIR_IDLE_MS = 1_000;
+/** Rounding slack of the repair credit (a sum of fractions that should reach 1). */
+const REPAIR_CREDIT_EPSILON = 1e-9;
 /** A lost message's resend waits for at most this many repairs that covered it. */
-const REPAIRS_WAITED_FOR = 3;
+const REPAIRS_WAITED_FOR = 2;
 /** Small messages remembered as candidates for repairs. */
 const RECENT_SMALL = 16;
 /** Most probe packets sent when the probe timer fires. */
@@ -138,10 +140,13 @@ export class Connection {
   private readonly cc: CongestionController;
   private readonly received: RangeSet = new RangeSet();
   private readonly reassembly: Reassembly;
-  private readonly repairs: RepairDecoder;
+  /** Exists while the peer sends repairs (an idle connection does not pay for it). */
+  private repairs: RepairDecoder | undefined;
   /** A message was recovered from repairs: tell the peer with a MESSAGE_ACK so it does not resend it. */
   private messageAckDue = false;
   private lastRepairAt = 0;
+  /** Repairs earned by packets of new data (one is sent when it reaches 1). */
+  private repairCredit = 0;
   private readonly sent = new Map<number, SentPacket>();
   /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
   private readonly outbox: (OutgoingMessage | undefined)[] = [];
@@ -223,7 +228,6 @@ export class Connection {
   ) {
     this.cc = config.congestion(config.mtu);
     this.reassembly = new Reassembly(config.receiveWindow);
-    this.repairs = new RepairDecoder((id) => this.reassembly.isWhole(id));
     this.payloadRoom = config.mtu - HEADER_SIZE - TRAILER_SIZE;
     this.peerLimit = peerWindow;
     this.peerWindow = peerWindow;
@@ -393,7 +397,7 @@ export class Connection {
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
     // Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory.
-    if (this.repairs.active && now - this.lastRepairAt > REPAIR_IDLE_MS) this.repairs.deactivate();
+    if (this.repairs !== undefined && now - this.lastRepairAt > REPAIR_IDLE_MS) this.repairs = undefined;
     this.stat.packetsReceived++;
     this.stat.bytesReceived += size;
     this.lastReceived = now;
@@ -419,7 +423,7 @@ export class Connection {
       this.ackElicitingUnacked++;
       // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless it
       // sends repairs: then the next packets rebuild what was lost and the ACK can ride on data.
-      const gap = pn !== prevLargest + 1 && !this.repairs.active;
+      const gap = pn !== prevLargest + 1 && this.repairs === undefined;
       if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
       else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
     }
@@ -511,12 +515,15 @@ export class Connection {
       case 'fragment': {
         const r = this.reassembly.accept(f);
         if (r !== 'new') return;
-        if (f.offset === 0 && f.data.length === f.messageLength) this.acceptRecovered(this.repairs.messageArrived(f.messageId, f.data));
+        if (this.repairs !== undefined && f.offset === 0 && f.data.length === f.messageLength) {
+          this.acceptRecovered(this.repairs.messageArrived(f.messageId, f.data));
+        }
         if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
         return;
       }
       case 'repair':
         this.lastRepairAt = now;
+        this.repairs ??= new RepairDecoder((id) => this.reassembly.isWhole(id));
         this.acceptRecovered(this.repairs.repairArrived(pn, f));
         if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
         return;
@@ -880,6 +887,12 @@ export class Connection {
   private fillRepair(now: number, pn: number, w: PacketWriter, chunks: readonly ChunkRef[]): void {
     const recent = this.recentSmall;
     if (this.redundancyLevel() === 0 || recent.length === 0) return;
+    // A share of packets in proportion to the loss rate, every packet from `highLossThreshold` on.
+    const c = this.config.redundancy;
+    const share = this.lossRate >= c.highLossThreshold ? 1 : this.lossRate / c.highLossThreshold;
+    this.repairCredit = Math.min(1, this.repairCredit + share);
+    if (this.repairCredit < 1 - REPAIR_CREDIT_EPSILON) return;
+    this.repairCredit -= 1;
     const horizon = now - (this.rtt.srtt + this.config.maxAckDelayMs);
     // The newest run of consecutive ids sent before this packet, within the horizon.
     let hi = recent.length - 1;

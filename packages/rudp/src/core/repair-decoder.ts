@@ -1,6 +1,7 @@
 /**
  * The receiving side of the repair code: keeps the small messages that
- * arrived (while the peer sends repairs) and the repairs it cannot use yet,
+ * arrived (a connection has one while its peer sends repairs) and the
+ * repairs it cannot use yet,
  * and solves for missing messages by Gaussian elimination over GF(2^8) as
  * soon as enough repairs cover them. State is bounded: `KEEP_SPAN` message
  * ids and `MAX_EQUATIONS` pending repairs.
@@ -33,22 +34,19 @@ export class RepairDecoder {
   private readonly kept = new Map<number, Uint8Array>();
   private newestKept = -1;
   private equations: Equation[] = [];
-  /** Whether the peer has sent a repair: only then are arriving messages kept. */
-  active = false;
 
   /** `isWhole(id)`: the message already arrived whole, by any means. */
   constructor(private readonly isWhole: (id: number) => boolean) {}
 
   /** A small message arrived whole; returns what it unlocked. The bytes are copied. */
   messageArrived(id: number, data: Uint8Array): RecoveredMessage[] {
-    if (!this.active || data.length > REPAIR_ROW - 1) return [];
+    if (data.length > REPAIR_ROW - 1) return [];
     this.keep(id, data.slice());
     return this.equations.length > 0 ? this.solve() : [];
   }
 
   /** A REPAIR frame from packet `pn`; returns the messages it completed. */
   repairArrived(pn: number, f: RepairFrame): RecoveredMessage[] {
-    this.active = true;
     const row = new Uint8Array(REPAIR_ROW);
     const ids: number[] = [];
     const coefs: number[] = [];
@@ -79,14 +77,6 @@ export class RepairDecoder {
     this.equations.push({ ids, coefs, row });
     if (this.equations.length > MAX_EQUATIONS) this.equations.shift();
     return this.solve();
-  }
-
-  /** The peer stopped sending repairs: forget what was kept for them. */
-  deactivate(): void {
-    this.active = false;
-    this.kept.clear();
-    this.newestKept = -1;
-    this.equations = [];
   }
 
   private keep(id: number, data: Uint8Array): void {

@@ -41,15 +41,24 @@ describe('frames', () => {
       const before = w.room();
       writeRepair(w, 1000, 5, true, 64, symbol);
       written = before - w.room();
-      writeRepair(w, 1000, 32, false, 10, new Uint8Array(11));
       writeMessageAck(w, 123_456);
     });
     expect(written).toBe(repairFrameSize(1000, 64));
     expect(frames).toEqual([
       { type: 'repair', baseId: 1000, count: 5, uniform: true, symbol },
-      { type: 'repair', baseId: 1000, count: 32, uniform: false, symbol: new Uint8Array(11) },
       { type: 'message-ack', next: 123_456 },
     ]);
+    expect(roundTrip((w) => writeRepair(w, 1000, 32, false, 10, new Uint8Array(11)))).toEqual([
+      { type: 'repair', baseId: 1000, count: 32, uniform: false, symbol: new Uint8Array(11) },
+    ]);
+  });
+
+  it('refuses a second REPAIR in one packet (its coefficients would repeat the first\'s)', () => {
+    const twice = roundTrip((w) => {
+      writeRepair(w, 0, 2, true, 4, new Uint8Array(4));
+      writeRepair(w, 2, 2, true, 4, new Uint8Array(4));
+    });
+    expect(twice).toBeUndefined();
   });
 
   it('refuses REPAIR frames covering no message or more than 32, or with a short symbol', () => {

@@ -57,6 +57,38 @@ describe('repair code', () => {
     );
   });
 
+  it('recovers what is missing however messages and repairs interleave (re-pivoting as messages arrive)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 80 }), { minLength: 2, maxLength: 10 }),
+        fc.func(fc.boolean()),
+        fc.func(fc.integer()),
+        (msgs, lost, order) => {
+          const missing = msgs.map((_, i) => i).filter((i) => lost(i));
+          const arrived = new Set<number>();
+          const d = new RepairDecoder((id) => arrived.has(id));
+          type Ev = { kind: 'msg'; i: number } | { kind: 'repair'; pn: number };
+          const events: Ev[] = [
+            ...msgs.map((_, i) => ({ kind: 'msg', i }) as Ev).filter((e) => e.kind === 'msg' && !missing.includes(e.i)),
+            ...missing.map((_, k) => ({ kind: 'repair', pn: 500 + k }) as Ev),
+          ];
+          const keyed = events.map((e, n) => ({ e, key: order(n) })).sort((a, b) => a.key - b.key);
+          const recovered = new Map<number, Uint8Array>();
+          for (const { e } of keyed) {
+            const got = e.kind === 'msg' ? (arrived.add(e.i), d.messageArrived(e.i, msgs[e.i] as Uint8Array)) : d.repairArrived(e.pn, repairOf(e.pn, 0, msgs));
+            for (const r of got) {
+              arrived.add(r.id);
+              recovered.set(r.id, r.data);
+            }
+          }
+          expect([...recovered.keys()].sort((a, b) => a - b)).toEqual(missing);
+          for (const i of missing) expect(recovered.get(i)).toEqual(msgs[i]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('a sliding window with one repair per packet rides out two losses in a row', () => {
     const msgs = Array.from({ length: 20 }, (_, i) => new Uint8Array(64).fill(i));
     const lostPackets = new Set([5, 6]);
@@ -85,6 +117,21 @@ describe('repair code', () => {
     // Both come back with the second repair after the gap (packet 8), not from a retransmission.
     expect(deliveredAt.get(5)).toBe(8);
     expect(deliveredAt.get(6)).toBe(8);
+  });
+
+  it('keeps its work bounded: repairs far from the messages that arrived are ignored, and at most 32 unknowns wait', () => {
+    const msgs = Array.from({ length: 40 }, (_, i) => new Uint8Array(16).fill(i));
+    const have = new Set<number>([0]);
+    const d = new RepairDecoder((id) => have.has(id));
+    d.messageArrived(0, msgs[0] as Uint8Array);
+    // Covering ids 100–131 when the newest message is 0: not an honest repair.
+    expect(d.repairArrived(7, repairOf(7, 100, msgs.slice(0, 32)))).toEqual([]);
+    // Eight repairs over 1–32 and one over 33–39 would be 39 unknowns: the oldest give way, so the
+    // window 1–32 never gathers the 32 equations it needs, but 33–39 can still be solved.
+    for (let k = 0; k < 8; k++) d.repairArrived(20 + k, repairOf(20 + k, 1, msgs.slice(1, 33)));
+    const got = [];
+    for (let k = 0; k < 7; k++) got.push(...d.repairArrived(40 + k, repairOf(40 + k, 33, msgs.slice(33, 40))));
+    expect(got.map((r) => r.id).sort((a, b) => a - b)).toEqual([33, 34, 35, 36, 37, 38, 39]);
   });
 
   it('refuses to guess: a repair inconsistent with what arrived yields nothing and clears its state', () => {

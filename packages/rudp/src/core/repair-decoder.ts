@@ -3,8 +3,10 @@
  * arrived (a connection has one while its peer sends repairs) and the
  * repairs it cannot use yet,
  * and solves for missing messages by Gaussian elimination over GF(2^8) as
- * soon as enough repairs cover them. State is bounded: `KEEP_SPAN` message
- * ids and `MAX_EQUATIONS` pending repairs.
+ * soon as enough repairs cover them. State and work are bounded: `KEEP_SPAN`
+ * message ids kept, `MAX_EQUATIONS` pending repairs over at most
+ * `MAX_UNKNOWNS` missing messages, so a hostile peer's repairs cost at most a
+ * small fixed elimination each.
  */
 import { gfInv, gfMul, gfMulAdd, gfScale } from './gf256.js';
 import { REPAIR_ROW, repairCoefficient } from './repair-code.js';
@@ -20,11 +22,17 @@ export interface RecoveredMessage {
 const KEEP_SPAN = 2 * MAX_REPAIR_COVER;
 /** Most repairs waiting for more equations. */
 const MAX_EQUATIONS = 16;
+/** Most distinct unknown messages the waiting repairs may cover (bounds the elimination's work). */
+const MAX_UNKNOWNS = MAX_REPAIR_COVER;
 
 interface Equation {
-  /** Unknown message ids with their (non-zero) coefficients. */
-  ids: number[];
-  coefs: number[];
+  /**
+   * Unknown message ids with their non-zero coefficients. The equations are
+   * kept in reduced row echelon form: each has a pivot id with coefficient 1
+   * that no other equation contains.
+   */
+  readonly coefs: Map<number, number>;
+  pivot: number;
   /** Σ coef · canonical symbol, `REPAIR_ROW` bytes. */
   readonly row: Uint8Array;
 }
@@ -34,6 +42,8 @@ export class RepairDecoder {
   private readonly kept = new Map<number, Uint8Array>();
   private newestKept = -1;
   private equations: Equation[] = [];
+  /** Bytes of a row that can be non-zero (1 + the widest symbol seen): row operations stop there. */
+  private width = 1;
 
   /** `isWhole(id)`: the message already arrived whole, by any means. */
   constructor(private readonly isWhole: (id: number) => boolean) {}
@@ -41,15 +51,29 @@ export class RepairDecoder {
   /** A small message arrived whole; returns what it unlocked. The bytes are copied. */
   messageArrived(id: number, data: Uint8Array): RecoveredMessage[] {
     if (data.length > REPAIR_ROW - 1) return [];
-    this.keep(id, data.slice());
-    return this.equations.length > 0 ? this.solve() : [];
+    const bytes = data.slice();
+    this.keep(id, bytes);
+    const touched = this.equations.filter((e) => e.coefs.has(id));
+    if (touched.length === 0) return [];
+    // Where it was a pivot, the equation needs a new one: take it out and add it again.
+    const readd: Equation[] = [];
+    for (const e of touched) {
+      subtractMessage(e.row, bytes, e.coefs.get(id) as number);
+      e.coefs.delete(id);
+      if (e.pivot === id) readd.push(e);
+    }
+    this.equations = this.equations.filter((e) => e.coefs.size > 0 && !readd.includes(e));
+    for (const e of readd) if (e.coefs.size > 0) this.add(e);
+    return this.harvest();
   }
 
   /** A REPAIR frame from packet `pn`; returns the messages it completed. */
   repairArrived(pn: number, f: RepairFrame): RecoveredMessage[] {
+    // An honest repair covers messages sent in the last round trip: near the newest that arrived.
+    if (this.newestKept >= 0 && (f.baseId + f.count - 1 > this.newestKept + KEEP_SPAN || f.baseId < this.newestKept - KEEP_SPAN)) return [];
+    this.width = Math.max(this.width, f.symbol.length + (f.uniform ? 1 : 0));
     const row = new Uint8Array(REPAIR_ROW);
-    const ids: number[] = [];
-    const coefs: number[] = [];
+    const coefs = new Map<number, number>();
     let lengthByte = 0;
     for (let id = f.baseId; id < f.baseId + f.count; id++) {
       const c = repairCoefficient(pn, id);
@@ -62,11 +86,10 @@ export class RepairDecoder {
         // cannot be used.
         return [];
       } else {
-        ids.push(id);
-        coefs.push(c);
+        coefs.set(id, c);
       }
     }
-    if (ids.length === 0) return [];
+    if (coefs.size === 0) return [];
     // `row` holds what the known messages contribute; the repair minus that is the unknowns' sum.
     if (f.uniform) {
       row[0] = (row[0] as number) ^ lengthByte;
@@ -74,9 +97,8 @@ export class RepairDecoder {
     } else {
       gfMulAdd(row, f.symbol, 1);
     }
-    this.equations.push({ ids, coefs, row });
-    if (this.equations.length > MAX_EQUATIONS) this.equations.shift();
-    return this.solve();
+    this.add({ coefs, pivot: -1, row });
+    return this.harvest();
   }
 
   private keep(id: number, data: Uint8Array): void {
@@ -87,91 +109,60 @@ export class RepairDecoder {
     }
   }
 
-  /** Substitutes known messages and eliminates until no further message can be solved. */
-  private solve(): RecoveredMessage[] {
+  /** Adds an equation to the reduced set (Gauss–Jordan, one row at a time); it may be redundant. */
+  private add(e: Equation): void {
+    for (const q of this.equations) {
+      const f = e.coefs.get(q.pivot);
+      if (f !== undefined) this.combine(e, q, f);
+    }
+    if (e.coefs.size === 0) return;
+    e.pivot = Math.min(...e.coefs.keys());
+    const inv = gfInv(e.coefs.get(e.pivot) as number);
+    for (const [id, c] of e.coefs) e.coefs.set(id, gfMul(c, inv));
+    gfScale(e.row.subarray(0, this.width), inv);
+    for (const q of this.equations) {
+      const f = q.coefs.get(e.pivot);
+      if (f !== undefined) this.combine(q, e, f);
+    }
+    this.equations.push(e);
+    // Dropping an equation leaves the others reduced.
+    while (this.equations.length > MAX_EQUATIONS || unknownCount(this.equations) > MAX_UNKNOWNS) this.equations.shift();
+  }
+
+  /** target −= f · source (coefficients and row). */
+  private combine(target: Equation, source: Equation, f: number): void {
+    for (const [id, c] of source.coefs) {
+      const v = (target.coefs.get(id) ?? 0) ^ gfMul(f, c);
+      if (v === 0) target.coefs.delete(id);
+      else target.coefs.set(id, v);
+    }
+    gfMulAdd(target.row, source.row.subarray(0, this.width), f);
+  }
+
+  /** Takes out every equation left with one unknown: that message is solved. */
+  private harvest(): RecoveredMessage[] {
     const out: RecoveredMessage[] = [];
-    for (;;) {
-      this.substituteKnown();
-      const solved = this.eliminate();
-      if (solved.length === 0) return out;
-      for (const [id, row] of solved) {
-        const data = messageFromRow(row);
-        if (data === undefined) {
-          // Inconsistent equations (a peer that lied, or stale ones): start over rather than guess.
-          this.equations = [];
-          return out;
-        }
-        this.keep(id, data);
-        out.push({ id, data: data.slice() });
+    for (const e of this.equations.filter((q) => q.coefs.size === 1)) {
+      const data = messageFromRow(e.row);
+      if (data === undefined) {
+        // Inconsistent equations (a peer that lied, or stale ones): start over rather than guess.
+        this.equations = [];
+        return out;
       }
+      // A pivot appears in no other equation, so nothing else changes.
+      this.equations = this.equations.filter((q) => q !== e);
+      this.keep(e.pivot, data);
+      out.push({ id: e.pivot, data: data.slice() });
     }
+    return out;
   }
+}
 
-  private substituteKnown(): void {
-    const next: Equation[] = [];
-    for (const e of this.equations) {
-      let usable = true;
-      for (let i = e.ids.length - 1; i >= 0; i--) {
-        const id = e.ids[i] as number;
-        const known = this.kept.get(id);
-        if (known === undefined) {
-          if (this.isWhole(id)) usable = false;
-          continue;
-        }
-        subtractMessage(e.row, known, e.coefs[i] as number);
-        e.ids.splice(i, 1);
-        e.coefs.splice(i, 1);
-      }
-      if (usable && e.ids.length > 0) next.push(e);
-    }
-    this.equations = next;
-  }
-
-  /**
-   * Reduced row echelon form over the unknown ids; equations left with one
-   * unknown are solved and returned (removed from the pending set).
-   */
-  private eliminate(): [number, Uint8Array][] {
-    const columns = [...new Set(this.equations.flatMap((e) => e.ids))].sort((a, b) => a - b);
-    const index = new Map(columns.map((id, i) => [id, i]));
-    const rows = this.equations.map((e) => {
-      const dense = new Array<number>(columns.length).fill(0);
-      e.ids.forEach((id, i) => (dense[index.get(id) as number] = e.coefs[i] as number));
-      return { dense, row: e.row };
-    });
-    let rank = 0;
-    for (let col = 0; col < columns.length && rank < rows.length; col++) {
-      const p = rows.findIndex((r, i) => i >= rank && r.dense[col] !== 0);
-      if (p < 0) continue;
-      const pivot = rows[p] as (typeof rows)[number];
-      rows[p] = rows[rank] as (typeof rows)[number];
-      rows[rank] = pivot;
-      const inv = gfInv(pivot.dense[col] as number);
-      for (let j = 0; j < columns.length; j++) pivot.dense[j] = gfMul(pivot.dense[j] as number, inv);
-      gfScale(pivot.row, inv);
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i] as (typeof rows)[number];
-        const f = r.dense[col] as number;
-        if (i === rank || f === 0) continue;
-        for (let j = 0; j < columns.length; j++) r.dense[j] = (r.dense[j] as number) ^ gfMul(f, pivot.dense[j] as number);
-        gfMulAdd(r.row, pivot.row, f);
-      }
-      rank++;
-    }
-    const solved: [number, Uint8Array][] = [];
-    const pending: Equation[] = [];
-    for (const r of rows) {
-      const nz: number[] = [];
-      r.dense.forEach((c, j) => {
-        if (c !== 0) nz.push(j);
-      });
-      if (nz.length === 0) continue;
-      if (nz.length === 1) solved.push([columns[nz[0] as number] as number, r.row]);
-      else pending.push({ ids: nz.map((j) => columns[j] as number), coefs: nz.map((j) => r.dense[j] as number), row: r.row });
-    }
-    this.equations = pending;
-    return solved;
-  }
+/** Distinct unknown ids over `equations`. */
+function unknownCount(equations: readonly Equation[]): number {
+  const ids = new Set<number>();
+  for (const e of equations) for (const id of e.coefs.keys()) ids.add(id);
+  return ids.size;
 }
 
 /** row ^= c · canonical(message). */

@@ -13,6 +13,7 @@
  * | 0x07 | REPAIR    | base message id, count (u8, top bit: uniform), width (u8), symbol |
  * | 0x08 | MESSAGE_ACK | next: every message with a smaller id is whole at the sender    |
  *
+ * A packet carries at most one REPAIR frame.
  * The ACK delay travels in units of 2^ACK_DELAY_EXPONENT µs (frames here hold µs).
  * ACK ranges follow RFC 9000 §19.3: the first range covers
  * [largest − first, largest]; each next range sits `gap + 2` below the
@@ -192,6 +193,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 export function parseFrames(payload: Uint8Array): Frame[] | undefined {
   const r = new Reader(payload, 0, payload.length);
   const frames: Frame[] = [];
+  let repairs = 0;
   while (r.remaining() > 0) {
     const t = r.u8();
     switch (t) {
@@ -231,7 +233,8 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         const flags = r.u8();
         const width = r.u8();
         const count = flags & 0x7f;
-        if (!r.ok || count === 0 || count > MAX_REPAIR_COVER) return undefined;
+        // One per packet: its coefficients come from the packet number, so a second would repeat them.
+        if (!r.ok || count === 0 || count > MAX_REPAIR_COVER || ++repairs > 1) return undefined;
         const uniform = (flags & 0x80) !== 0;
         const symbol = r.bytes(uniform ? width : width + 1);
         if (!symbol) return undefined;

@@ -295,6 +295,45 @@ describe('sending performance (simulated, exact)', () => {
     expect(firstOf(p.clientEvents, 'connected')?.at).toBeCloseTo(280, 0);
   });
 
+  /** Client connects and sends one request at once; the server echoes it. Returns when the echo arrived. */
+  function requestAtConnect(loseAt: (p: Pair) => void): { repliedAt: number; p: Pair } {
+    const p = makePair({ link: { delayMs: 35 } });
+    p.onServerEvent = (e) => {
+      if (e.type === 'message') p.server.send(e.connection, e.data);
+    };
+    let repliedAt = Number.NaN;
+    p.onClientEvent = (e, now) => {
+      if (e.type === 'message') repliedAt = now;
+    };
+    p.client.send(p.conn, new Uint8Array(64).fill(7));
+    loseAt(p);
+    p.sim.runFor(5_000);
+    return { repliedAt, p };
+  }
+
+  it('the server times the client\'s first packet after its ACCEPT: a lost first reply is resent on a measured RTT', () => {
+    // Handshake: RETRY at 70, ACCEPT at 140, request at 175, reply leaves at 175: lose it.
+    const { repliedAt, p } = requestAtConnect((q) => {
+      q.sim.schedule(174.5, () => q.sim.setLink(SERVER, CLIENT, { delayMs: 35, loss: 1 }));
+      q.sim.schedule(176, () => q.sim.setLink(SERVER, CLIENT, { delayMs: 35 }));
+    });
+    expect(p.serverConn()?.stats().packetsLost ?? 0).toBeLessThanOrEqual(1);
+    // Resent after a probe timeout on srtt 70 ms (≈ 70 + 4·35 + 25), not on the 250 ms initial RTT (≈ 775).
+    expect(repliedAt - 175).toBeLessThan(35 + 300);
+  });
+
+  it('a handshake that lost packets starts the loss estimate: the first request gets a tail copy', () => {
+    // The INITIAL with the cookie (sent when the RETRY arrives at 70 ms) is lost: 3 INITIALs for 2 answers.
+    const lossy = requestAtConnect((q) => {
+      q.sim.schedule(69.5, () => q.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 }));
+      q.sim.schedule(71, () => q.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
+    });
+    // A clean handshake: no reason for redundancy.
+    const clean = requestAtConnect(() => {});
+    expect(lossy.p.conn.stats().packetsRetransmitted).toBeGreaterThan(0);
+    expect(clean.p.conn.stats().packetsRetransmitted).toBe(0);
+  });
+
   it('recovers one lost small message by loss detection, well before a probe timeout', () => {
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);

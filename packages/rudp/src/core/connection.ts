@@ -13,7 +13,7 @@ import { RangeSet } from './range-set.js';
 import { Reassembly } from './reassembly.js';
 import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
 import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
-import { RttEstimator } from './rtt.js';
+import { INITIAL_RTT_MS, RttEstimator } from './rtt.js';
 import type { PeerAddress } from './sans-io.js';
 import {
   type AckFrame,
@@ -56,6 +56,10 @@ const ACK_ROOM = 16;
 const INITIAL_RESEND_MS = 250;
 /** Shortest interval between INITIAL retransmissions once a RETRY measured the path, ms. */
 const INITIAL_RESEND_MIN_MS = 10;
+/** Growth of the INITIAL resend interval per resend (QUIC doubles; a lossy path pays for every step). */
+const INITIAL_BACKOFF = 1.5;
+/** Most loss rate the handshake alone may suggest. */
+const HANDSHAKE_LOSS_CAP = 0.5;
 /** Longest interval between INITIAL retransmissions, ms. */
 const INITIAL_RESEND_CAP_MS = 500;
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
@@ -189,6 +193,10 @@ export class Connection {
   private initialInterval = INITIAL_RESEND_MS;
   private token: Uint8Array = new Uint8Array(0);
   private acceptDue = false;
+  /** Server: ACCEPTs sent again because the client repeated its INITIAL. */
+  private acceptRepeats = 0;
+  /** Server: when the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
+  private acceptSentAt = Number.NaN;
   private closeFrame: { code: number; reason: Uint8Array } | undefined;
   private closeSendDue = false;
   private drainUntil = 0;
@@ -377,6 +385,9 @@ export class Connection {
     this.lastReceived = now;
     // Karn: only an answer to an INITIAL that was not a timer resend gives an unambiguous sample.
     if (!this.initialAmbiguous) this.rtt.update(now - this.lastInitialSent, 0);
+    // The handshake is the first loss measurement: two answers (RETRY, ACCEPT) to n INITIALs. Starting
+    // from it, a lossy path gets repairs and tail copies from the first request on, not ~50 packets later.
+    this.seedLossRate(1 - Math.sqrt(Math.min(1, 2 / this.sentInitials)));
     this.host.emit({ type: 'connected', connection: this });
   }
 
@@ -384,6 +395,14 @@ export class Connection {
   handleInitialAgain(now: number): void {
     this.acceptDue = true;
     this.lastReceived = now;
+    // Each repeat is an ACCEPT that did not get through: the path's loss toward the client.
+    this.acceptRepeats++;
+    this.seedLossRate(this.acceptRepeats / (this.acceptRepeats + 1));
+  }
+
+  /** Starts the loss-rate estimate from the handshake's (capped: a few packets are a small sample). */
+  private seedLossRate(rate: number): void {
+    if (this.stat.packetsLost === 0) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);
   }
 
   /** A DATA packet for this connection (header already checked); `truncatedPn` is the packet number as sent. */
@@ -396,6 +415,7 @@ export class Connection {
     if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
+    this.seedRttFromAccept(now);
     // Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory.
     if (this.repairs !== undefined && now - this.lastRepairAt > REPAIR_IDLE_MS) this.repairs = undefined;
     this.stat.packetsReceived++;
@@ -437,7 +457,7 @@ export class Connection {
         return this.pollInitial(now, scratch);
       case 'established':
       case 'closing':
-        if (this.acceptDue) return this.pollAccept(scratch);
+        if (this.acceptDue) return this.pollAccept(now, scratch);
         if (this.state === 'closing' && this.allAcked()) {
           this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
           return this.pollCloseFrame(now, scratch);
@@ -537,6 +557,21 @@ export class Connection {
         this.startClose(now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });
         return;
     }
+  }
+
+  /**
+   * Server: a client with a request queued sends it the moment the ACCEPT
+   * arrives, so its first packet times a round trip. Without this the server
+   * knows no RTT until the client acknowledges its first reply, and a lost
+   * first reply waited for a probe timeout on the 250 ms initial RTT (~775 ms).
+   * A later first packet (a client with nothing to say yet) is no measure and
+   * is ignored.
+   */
+  private seedRttFromAccept(now: number): void {
+    if (Number.isNaN(this.acceptSentAt)) return;
+    const sample = now - this.acceptSentAt;
+    this.acceptSentAt = Number.NaN;
+    if (sample < INITIAL_RTT_MS) this.rtt.seed(sample);
   }
 
   private acceptRecovered(recovered: readonly RecoveredMessage[]): void {
@@ -695,14 +730,16 @@ export class Connection {
     });
     // A cookie answer comes at once; an unanswered INITIAL backs off.
     this.initialDue = now + this.initialInterval;
-    // Capped low: a lost INITIAL or RETRY must not eat the handshake budget on a lossy path (at most
-    // ten 1200-byte INITIALs in the default 5 s).
-    this.initialInterval = Math.min(this.initialInterval * 2, INITIAL_RESEND_CAP_MS);
+    // Gentle and capped low: a lost INITIAL or RETRY must not eat the handshake budget on a lossy path
+    // (at most about twelve 1200-byte INITIALs in the default 5 s).
+    this.initialInterval = Math.min(this.initialInterval * INITIAL_BACKOFF, INITIAL_RESEND_CAP_MS);
     return this.account(datagram.slice());
   }
 
-  private pollAccept(scratch: Uint8Array): Uint8Array {
+  private pollAccept(now: number, scratch: Uint8Array): Uint8Array {
     this.acceptDue = false;
+    // Karn: only a single ACCEPT gives a clean round trip to the client's first packet.
+    this.acceptSentAt = this.stat.packetsSent === 0 ? now : Number.NaN;
     const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Accept, this.remoteCid, 0, 2);
     w.u32(this.localCid);
     w.varint(this.config.receiveWindow);

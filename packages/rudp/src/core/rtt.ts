@@ -35,6 +35,17 @@ export class RttEstimator {
     this.srtt = 0.875 * this.srtt + 0.125 * adjusted;
   }
 
+  /**
+   * A first estimate from outside the ACK loop (the handshake): used until
+   * the first real sample, which replaces it rather than being averaged in.
+   */
+  seed(sampleMs: number): void {
+    if (this.hasSample) return;
+    this.srtt = sampleMs;
+    this.rttvar = sampleMs / 2;
+    this.latest = sampleMs;
+  }
+
   /** The probe timeout before backoff: srtt + max(4·rttvar, granularity) + the peer's max ack delay. */
   pto(maxAckDelayMs: number, granularityMs = 1): number {
     return this.srtt + Math.max(4 * this.rttvar, granularityMs) + maxAckDelayMs;

@@ -915,21 +915,19 @@ export class Connection {
   /**
    * Redundancy for small messages on lossy paths: a packet that carries new
    * data also carries one REPAIR over the small messages sent in the last
-   * round trip that are still unacknowledged (core/repair-code.ts). The
+   * two round trips that are still unacknowledged (core/repair-code.ts). The
    * receiver rebuilds up to k lost messages from any k repairs, so a lost
    * packet costs a send interval, not a round trip, for the bytes of one
-   * copy per packet. Only on a path with measured loss: a clean path pays
-   * nothing.
+   * copy per packet. Only on a path with measured loss, on a share of
+   * packets that follows it: a clean path pays nothing.
    */
   private fillRepair(now: number, pn: number, w: PacketWriter, chunks: readonly ChunkRef[]): void {
     const recent = this.recentSmall;
     if (this.redundancyLevel() === 0 || recent.length === 0) return;
     // A share of packets in proportion to the loss rate, every packet from `highLossThreshold` on.
-    const c = this.config.redundancy;
-    const share = this.lossRate >= c.highLossThreshold ? 1 : this.lossRate / c.highLossThreshold;
-    this.repairCredit = Math.min(1, this.repairCredit + share);
+    const high = this.config.redundancy.highLossThreshold;
+    this.repairCredit = Math.min(1, this.repairCredit + (this.lossRate >= high ? 1 : this.lossRate / high));
     if (this.repairCredit < 1 - REPAIR_CREDIT_EPSILON) return;
-    this.repairCredit -= 1;
     // Two round trips: a message lost in a long burst stays covered until enough repairs get through
     // (bench chat with burst loss: p99 263 -> 251 ms, for no extra bytes: a repair is one symbol).
     const horizon = now - 2 * (this.rtt.srtt + this.config.maxAckDelayMs);
@@ -953,6 +951,7 @@ export class Connection {
     const size = repairSymbolSize(shape);
     if (repairFrameSize(baseId, size) > w.room()) return;
     writeRepair(w, baseId, covered.length, shape.uniform, shape.width, REPAIR_SCRATCH.subarray(0, size));
+    this.repairCredit -= 1;
     for (const m of covered) {
       // The first few repairs after a message are the ones that can rebuild it in time.
       if (m.repairs++ < REPAIRS_WAITED_FOR) m.lastRepairPn = pn;

@@ -61,7 +61,7 @@ describe('frames', () => {
     expect(twice).toBeUndefined();
   });
 
-  it('refuses REPAIR frames covering no message or more than 32, or with a short symbol', () => {
+  it('refuses REPAIR frames covering no message or more than 32, with a short symbol, or with ids past 2^53', () => {
     for (const [count, uniform, width, bytes] of [
       [0, true, 4, 4],
       [33, true, 4, 4],
@@ -69,6 +69,9 @@ describe('frames', () => {
     ] as const) {
       expect(roundTrip((w) => writeRepair(w, 0, count, uniform, width, new Uint8Array(bytes)))).toBeUndefined();
     }
+    // A base so high that base + count would round in a double (a receiver once looped forever on it).
+    expect(roundTrip((w) => writeRepair(w, 2 ** 53 - 1, 32, true, 1, new Uint8Array(1)))).toBeUndefined();
+    expect(roundTrip((w) => writeRepair(w, Number.MAX_SAFE_INTEGER - 32, 32, true, 1, new Uint8Array(1)))).toHaveLength(1);
   });
 
   it('ACK delays travel in 8 µs units', () => {

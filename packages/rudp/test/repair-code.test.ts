@@ -25,7 +25,7 @@ describe('repair code', () => {
   it('recovers a lost message from one repair once the others are known', () => {
     const msgs = [0, 1, 2, 3].map((i) => new Uint8Array(64).fill(i + 10));
     const have = new Set([0, 1, 3]);
-    const d = new RepairDecoder((id) => have.has(id));
+    const d = new RepairDecoder((id) => have.has(id), () => 0);
     // 0, 1 and 3 arrived before the decoder existed, so their bytes are not there: no use.
     expect(d.repairArrived(50, repairOf(50, 0, msgs))).toEqual([]);
     for (const id of have) d.messageArrived(id, msgs[id] as Uint8Array);
@@ -42,7 +42,7 @@ describe('repair code', () => {
         fc.func(fc.boolean()),
         (msgs, base, pn0, lost) => {
           const missing = msgs.map((_, i) => i).filter((i) => lost(i));
-          const d = new RepairDecoder((id) => id - base < msgs.length && !missing.includes(id - base) && id >= base);
+          const d = new RepairDecoder((id) => id - base < msgs.length && !missing.includes(id - base) && id >= base, () => base);
           const recovered = new Map<number, Uint8Array>();
           for (let i = 0; i < msgs.length; i++) if (!missing.includes(i)) for (const r of d.messageArrived(base + i, msgs[i] as Uint8Array)) recovered.set(r.id, r.data);
           // One repair per lost message, each from a different packet.
@@ -66,7 +66,7 @@ describe('repair code', () => {
         (msgs, lost, order) => {
           const missing = msgs.map((_, i) => i).filter((i) => lost(i));
           const arrived = new Set<number>();
-          const d = new RepairDecoder((id) => arrived.has(id));
+          const d = new RepairDecoder((id) => arrived.has(id), () => 0);
           type Ev = { kind: 'msg'; i: number } | { kind: 'repair'; pn: number };
           const events: Ev[] = [
             ...msgs.map((_, i) => ({ kind: 'msg', i }) as Ev).filter((e) => e.kind === 'msg' && !missing.includes(e.i)),
@@ -93,7 +93,7 @@ describe('repair code', () => {
     const msgs = Array.from({ length: 20 }, (_, i) => new Uint8Array(64).fill(i));
     const lostPackets = new Set([5, 6]);
     const received = new Set<number>();
-    const d = new RepairDecoder((id) => received.has(id));
+    const d = new RepairDecoder((id) => received.has(id), () => 0);
     const deliveredAt = new Map<number, number>();
     // Packet i carries message i and a repair over messages max(0, i − 4) … i − 1.
     for (let i = 0; i < msgs.length; i++) {
@@ -122,7 +122,7 @@ describe('repair code', () => {
   it('keeps its work bounded: repairs far from the messages that arrived are ignored, and at most 32 unknowns wait', () => {
     const msgs = Array.from({ length: 40 }, (_, i) => new Uint8Array(16).fill(i));
     const have = new Set<number>([0]);
-    const d = new RepairDecoder((id) => have.has(id));
+    const d = new RepairDecoder((id) => have.has(id), () => 0);
     d.messageArrived(0, msgs[0] as Uint8Array);
     // Covering ids 100–131 when the newest message is 0: not an honest repair.
     expect(d.repairArrived(7, repairOf(7, 100, msgs.slice(0, 32)))).toEqual([]);
@@ -134,9 +134,19 @@ describe('repair code', () => {
     expect(got.map((r) => r.id).sort((a, b) => a - b)).toEqual([33, 34, 35, 36, 37, 38, 39]);
   });
 
+  it('keeps at most a window of message bytes however ids arrive', () => {
+    const kept = (d: RepairDecoder): number => (d as unknown as { kept: Map<number, Uint8Array> }).kept.size;
+    const d = new RepairDecoder(() => true, () => 0);
+    d.messageArrived(60_000, new Uint8Array(8));
+    for (let id = 0; id < 60_000; id++) d.messageArrived(id, new Uint8Array(8));
+    expect(kept(d)).toBeLessThanOrEqual(65);
+    for (let id = 60_001; id < 61_000; id++) d.messageArrived(id, new Uint8Array(8));
+    expect(kept(d)).toBeLessThanOrEqual(65);
+  });
+
   it('refuses to guess: a repair inconsistent with what arrived yields nothing and clears its state', () => {
     const msgs = [new Uint8Array(8).fill(1), new Uint8Array(8).fill(2)];
-    const d = new RepairDecoder((id) => id === 0);
+    const d = new RepairDecoder((id) => id === 0, () => 1);
     d.messageArrived(0, msgs[0] as Uint8Array);
     const forged = repairOf(9, 0, msgs);
     // The sum claims a byte 255 bytes in, past the end of any message of the length it implies.

@@ -433,6 +433,13 @@ export class Connection {
       return 'ok';
     }
     let ackEliciting = false;
+    // Created before the frames are handled, so the message that rides with the first repair is kept.
+    if (this.repairs === undefined && frames.some((f) => f.type === 'repair')) {
+      this.repairs = new RepairDecoder(
+        (id) => this.reassembly.isWhole(id),
+        () => this.reassembly.firstMissing(),
+      );
+    }
     for (const f of frames) {
       if (isAckEliciting(f)) ackEliciting = true;
       this.handleFrame(now, pn, f);
@@ -543,8 +550,7 @@ export class Connection {
       }
       case 'repair':
         this.lastRepairAt = now;
-        this.repairs ??= new RepairDecoder((id) => this.reassembly.isWhole(id));
-        this.acceptRecovered(this.repairs.repairArrived(pn, f));
+        if (this.repairs !== undefined) this.acceptRecovered(this.repairs.repairArrived(pn, f));
         if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
         return;
       case 'message-ack':
@@ -793,7 +799,7 @@ export class Connection {
         carriedMaxData = true;
         ackEliciting = true;
       }
-      retransmission = this.fillRetransmits(now, w, chunks);
+      retransmission = this.fillRetransmits(now, w, chunks, hasNew);
       const fresh = chunks.length;
       this.fillNewData(now, w, chunks);
       const freshEnd = chunks.length;
@@ -870,13 +876,14 @@ export class Connection {
     return (ranges[0] as PnRange).hi;
   }
 
-  private fillRetransmits(now: number, w: PacketWriter, chunks: ChunkRef[]): boolean {
+  /** `newDataFollows`: this packet will carry new data, which carries repairs, so tail copies are moot. */
+  private fillRetransmits(now: number, w: PacketWriter, chunks: ChunkRef[], newDataFollows: boolean): boolean {
     if (this.retransmit.length === 0) return false;
     let any = false;
     const keep: ChunkRef[] = [];
     for (let i = 0; i < this.retransmit.length; i++) {
       const c = this.retransmit[i] as ChunkRef;
-      if (!this.stillWanted(c)) continue;
+      if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) continue;
       if (!this.retransmitReady(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index)) {
         keep.push(c);
         continue;
@@ -1131,5 +1138,6 @@ function clipRanges(ranges: readonly PnRange[], max: number): readonly PnRange[]
 }
 
 function isAckEliciting(f: Frame): boolean {
-  return f.type !== 'ack' && f.type !== 'close';
+  // MESSAGE_ACK is an acknowledgement too: answering it would ping-pong ACKs.
+  return f.type !== 'ack' && f.type !== 'close' && f.type !== 'message-ack';
 }

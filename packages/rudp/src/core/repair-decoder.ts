@@ -45,8 +45,14 @@ export class RepairDecoder {
   /** Bytes of a row that can be non-zero (1 + the widest symbol seen): row operations stop there. */
   private width = 1;
 
-  /** `isWhole(id)`: the message already arrived whole, by any means. */
-  constructor(private readonly isWhole: (id: number) => boolean) {}
+  /**
+   * `isWhole(id)`: the message already arrived whole, by any means;
+   * `firstMissing()`: the lowest id that has not (where repairs start to matter).
+   */
+  constructor(
+    private readonly isWhole: (id: number) => boolean,
+    private readonly firstMissing: () => number,
+  ) {}
 
   /** A small message arrived whole; returns what it unlocked. The bytes are copied. */
   messageArrived(id: number, data: Uint8Array): RecoveredMessage[] {
@@ -69,13 +75,15 @@ export class RepairDecoder {
 
   /** A REPAIR frame from packet `pn`; returns the messages it completed. */
   repairArrived(pn: number, f: RepairFrame): RecoveredMessage[] {
-    // An honest repair covers messages sent in the last round trip: near the newest that arrived.
-    if (this.newestKept >= 0 && (f.baseId + f.count - 1 > this.newestKept + KEEP_SPAN || f.baseId < this.newestKept - KEEP_SPAN)) return [];
+    // An honest repair covers messages sent in the last round trips: near the newest that arrived.
+    const near = Math.max(this.newestKept, this.firstMissing());
+    if (f.baseId + f.count - 1 > near + KEEP_SPAN || f.baseId < near - KEEP_SPAN) return [];
     this.width = Math.max(this.width, f.symbol.length + (f.uniform ? 1 : 0));
     const row = new Uint8Array(REPAIR_ROW);
     const coefs = new Map<number, number>();
     let lengthByte = 0;
-    for (let id = f.baseId; id < f.baseId + f.count; id++) {
+    for (let i = 0; i < f.count; i++) {
+      const id = f.baseId + i;
       const c = repairCoefficient(pn, id);
       if (f.uniform) lengthByte ^= gfMul(c, f.symbol.length);
       const known = this.kept.get(id);
@@ -102,6 +110,8 @@ export class RepairDecoder {
   }
 
   private keep(id: number, data: Uint8Array): void {
+    // Only a window of ids: no repair reaches further back, and an old id must not grow the map.
+    if (id < this.newestKept - KEEP_SPAN) return;
     this.kept.set(id, data);
     if (id > this.newestKept) {
       this.newestKept = id;

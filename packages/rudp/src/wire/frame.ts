@@ -234,7 +234,8 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         const width = r.u8();
         const count = flags & 0x7f;
         // One per packet: its coefficients come from the packet number, so a second would repeat them.
-        if (!r.ok || count === 0 || count > MAX_REPAIR_COVER || ++repairs > 1) return undefined;
+        // Ids must stay exact in a double: a base near 2^53 would make `baseId + count` round.
+        if (!r.ok || count === 0 || count > MAX_REPAIR_COVER || baseId > Number.MAX_SAFE_INTEGER - MAX_REPAIR_COVER || ++repairs > 1) return undefined;
         const uniform = (flags & 0x80) !== 0;
         const symbol = r.bytes(uniform ? width : width + 1);
         if (!symbol) return undefined;

@@ -143,14 +143,14 @@ describe('endpoint fuzz (seeded)', () => {
       if (cat < 22) {
         let cid = rnd();
         if (cid === liveCid) cid ^= 1;
-        const w = new PacketWriter(out, PacketType.Data, cid, rnd());
+        const w = new PacketWriter(out, PacketType.Data, cid, rnd(), below(2) === 0 ? 2 : 4);
         absurdFrames(w, rnd, below(2) === 0);
         p.server.handleDatagram(now, w.finish(), below(2) === 0 ? CLIENT : attacker());
         return Expect.Drop;
       }
       if (cat < 25) {
-        // From the client's own address and id, any packet number: frames that do not parse.
-        const w = new PacketWriter(out, PacketType.Data, liveCid, rnd());
+        // From the client's own address and id, any packet number (two or four bytes): frames that do not parse.
+        const w = new PacketWriter(out, PacketType.Data, liveCid, rnd(), below(2) === 0 ? 2 : 4);
         absurdFrames(w, rnd, true);
         p.server.handleDatagram(now, w.finish(), CLIENT);
         return Expect.Drop;
@@ -339,7 +339,7 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
   if (broken) {
     // A valid frame first, so the parser must reject a packet part way through.
     if (rnd() % 2 === 0) w.u8(FrameType.Ping);
-    switch (rnd() % 7) {
+    switch (rnd() % 9) {
       case 0:
         w.u8(6 + (rnd() % 250));
         break;
@@ -376,6 +376,29 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
         w.varint(0);
         w.varint(50);
         w.bytes(new Uint8Array(10)); // truncated: 40 bytes short
+        break;
+      case 6: {
+        // REPAIR: covering nothing or more than 32, ids past 2^53, a short symbol, or a second one.
+        const k = rnd() % 5;
+        w.u8(FrameType.Repair);
+        w.varint(k === 2 ? 2 ** 53 - 1 - (rnd() % 32) : rnd() % 1000);
+        w.u8(k === 0 ? 0x80 : k === 1 ? 33 + (rnd() % 95) : 0x80 | (1 + (rnd() % 32)));
+        w.u8(8);
+        w.bytes(new Uint8Array(k === 3 ? 4 : 8));
+        if (k === 4) {
+          w.u8(FrameType.Repair);
+          w.varint(0);
+          w.u8(0x81);
+          w.u8(0);
+        }
+        break;
+      }
+      case 7:
+        // MESSAGE with its length running past the packet.
+        w.u8(FrameType.Message);
+        w.varint(rnd() % 1000);
+        w.u8(200);
+        w.bytes(new Uint8Array(20));
         break;
       default:
         w.u8(FrameType.Close);

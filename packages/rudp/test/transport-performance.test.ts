@@ -296,8 +296,8 @@ describe('sending performance (simulated, exact)', () => {
   });
 
   /** Client connects and sends one request at once; the server echoes it. Returns when the echo arrived. */
-  function requestAtConnect(loseAt: (p: Pair) => void): { repliedAt: number; p: Pair } {
-    const p = makePair({ link: { delayMs: 35 } });
+  function requestAtConnect(loseAt: (p: Pair) => void, delayMs = 35): { repliedAt: number; p: Pair } {
+    const p = makePair({ link: { delayMs } });
     p.onServerEvent = (e) => {
       if (e.type === 'message') p.server.send(e.connection, e.data);
     };
@@ -332,6 +332,18 @@ describe('sending performance (simulated, exact)', () => {
     const clean = requestAtConnect(() => {});
     expect(lossy.p.conn.stats().packetsRetransmitted).toBeGreaterThan(0);
     expect(clean.p.conn.stats().packetsRetransmitted).toBe(0);
+  });
+
+  it('a clean path slower than the blind INITIAL timer is not taken for a lossy one', () => {
+    // RTT 300 ms: the INITIAL is resent at 250 ms before the RETRY can be back, and that RETRY's
+    // twin answers the resend. Neither is a loss, so no redundancy follows.
+    for (const delayMs of [130, 150, 300]) {
+      const { repliedAt, p } = requestAtConnect(() => {}, delayMs);
+      expect(repliedAt).toBeGreaterThan(0);
+      expect(p.conn.stats().packetsRetransmitted).toBe(0);
+      expect(p.serverConn()?.stats().packetsRetransmitted).toBe(0);
+      expect(p.server.stats().connectionsAccepted).toBe(1);
+    }
   });
 
   it('recovers one lost small message by loss detection, well before a probe timeout', () => {

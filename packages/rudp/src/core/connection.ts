@@ -193,8 +193,10 @@ export class Connection {
   private initialInterval = INITIAL_RESEND_MS;
   private token: Uint8Array = new Uint8Array(0);
   private acceptDue = false;
-  /** Server: ACCEPTs sent again because the client repeated its INITIAL. */
-  private acceptRepeats = 0;
+  /** Client: INITIALs sent with the cookie. */
+  private cookieInitials = 0;
+  /** Client: the RETRY answered an INITIAL that was not a resend, so the cookie phase runs on a measured RTT. */
+  private cookieTimed = false;
   /** Server: when the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
   private acceptSentAt = Number.NaN;
   private closeFrame: { code: number; reason: Uint8Array } | undefined;
@@ -363,8 +365,11 @@ export class Connection {
 
   /** Client: the server sent a RETRY with a cookie; send INITIAL again with it. */
   handleRetry(now: number, token: Uint8Array): void {
-    if (this.state !== 'handshake') return;
+    // A second RETRY answers an INITIAL resent before the first came back (a path slower than the
+    // blind timer): the cookie in hand is as good, and sending again would only repeat the INITIAL.
+    if (this.state !== 'handshake' || this.token.length > 0) return;
     this.token = token.slice();
+    this.cookieTimed = !this.initialAmbiguous;
     this.initialDue = now;
     // The RETRY measured the path: resend the INITIAL after two of its round trips, not after the
     // blind 250 ms (backed off) that a lossy path would pay again for a lost INITIAL or ACCEPT.
@@ -385,9 +390,13 @@ export class Connection {
     this.lastReceived = now;
     // Karn: only an answer to an INITIAL that was not a timer resend gives an unambiguous sample.
     if (!this.initialAmbiguous) this.rtt.update(now - this.lastInitialSent, 0);
-    // The handshake is the first loss measurement: two answers (RETRY, ACCEPT) to n INITIALs. Starting
-    // from it, a lossy path gets repairs and tail copies from the first request on, not ~50 packets later.
-    this.seedLossRate(1 - Math.sqrt(Math.min(1, 2 / this.sentInitials)));
+    // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
+    // copies from the first request on, not ~50 packets later. A resend counts as a loss only if no
+    // answer could have been on its way: on a path faster than the blind timer every resend does (two
+    // answers for all n INITIALs); on a slower one only resends timed on the RETRY's round trip do (one
+    // ACCEPT for the n INITIALs with the cookie).
+    if (this.rtt.hasSample && this.rtt.srtt < INITIAL_RESEND_MS) this.seedLossRate(1 - Math.sqrt(Math.min(1, 2 / this.sentInitials)));
+    else if (this.cookieTimed) this.seedLossRate(1 - Math.sqrt(1 / Math.max(1, this.cookieInitials)));
     this.host.emit({ type: 'connected', connection: this });
   }
 
@@ -395,9 +404,6 @@ export class Connection {
   handleInitialAgain(now: number): void {
     this.acceptDue = true;
     this.lastReceived = now;
-    // Each repeat is an ACCEPT that did not get through: the path's loss toward the client.
-    this.acceptRepeats++;
-    this.seedLossRate(this.acceptRepeats / (this.acceptRepeats + 1));
   }
 
   /** Starts the loss-rate estimate from the handshake's (capped: a few packets are a small sample). */
@@ -405,11 +411,18 @@ export class Connection {
     if (this.stat.packetsLost === 0) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);
   }
 
-  /** A DATA packet for this connection (header already checked); `truncatedPn` is the packet number as sent. */
-  handlePacket(now: number, truncatedPn: number, pnBytes: PnLength, size: number, payload: Uint8Array): 'ok' | 'malformed' {
+  /**
+   * A DATA packet for this connection (header already checked); `truncatedPn`
+   * is the packet number as sent, `epoch` the high bits its checksum vouches
+   * for (two-byte numbers).
+   */
+  handlePacket(now: number, truncatedPn: number, pnBytes: PnLength, epoch: number, size: number, payload: Uint8Array): 'ok' | 'malformed' | 'checksum' {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
     const pn = expandPacketNumber(this.received.largest(), truncatedPn, pnBytes);
+    // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
+    // checksum does not hold for this number.
+    if (pnBytes === 2 && Math.floor(pn / 2 ** 16) !== epoch) return 'checksum';
     // No honest peer jumps this far ahead (it is bounded by what it can have in flight); a forged or
     // corrupted-yet-valid packet number would otherwise sit at the top of every ACK we send.
     if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
@@ -728,6 +741,7 @@ export class Connection {
     this.initialAmbiguous = this.sentInitials > 0 && !this.answered;
     this.answered = false;
     this.sentInitials++;
+    if (this.token.length > 0) this.cookieInitials++;
     this.lastInitialSent = now;
     const datagram = encodeInitial(scratch, 0, {
       scid: this.localCid,

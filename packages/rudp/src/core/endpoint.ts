@@ -228,7 +228,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
         const conn = this.connections.get(h.dcid);
         if (!conn) return void this.drops.unknownConnection++;
         if (conn.remote !== from) return void this.drops.addressMismatch++;
-        if (conn.handlePacket(now, h.pn, h.pnBytes, data.length, h.payload) === 'malformed') this.drops.malformed++;
+        const result = conn.handlePacket(now, h.pn, h.pnBytes, h.epoch, data.length, h.payload);
+        if (result !== 'ok') this.drops[result]++;
         this.touch(conn);
         return;
       }

@@ -14,7 +14,11 @@
  * packet number is the low 16 bits of the full one; the receiver restores it
  * from the largest it has seen (RFC 9000 §17.1, Appendix A.3), and the sender
  * uses it only while fewer than 2^14 of its packets are unacknowledged.
- * The CRC-32C covers bytes [0, n-4). Payload by type:
+ * The CRC-32C covers bytes [0, n-4). With a two-byte packet number the
+ * trailer is that CRC XOR `epochMask(pn >>> 16)`: the bits the wire leaves
+ * out are still checked, so a packet restored to the wrong full number (a
+ * copy delayed by more than 2^15 packets) fails its checksum instead of
+ * being taken for a newer one. Payload by type:
  * - INITIAL (client → server, padded to 1200 bytes so a server reply is never
  *   an amplifier): source CID u32, token (varint length + bytes), receive window varint.
  * - RETRY (server → client): token (varint length + bytes), the stateless cookie.
@@ -49,6 +53,8 @@ export interface PacketHeader {
   /** The packet number as sent: the whole of it, or its low 16 bits (`pnBytes` 2). */
   readonly pn: number;
   readonly pnBytes: PnLength;
+  /** With `pnBytes` 2: the packet number's high bits (`pn >>> 16`) the checksum vouches for. */
+  readonly epoch: number;
   readonly payload: Uint8Array;
 }
 
@@ -63,17 +69,22 @@ export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
   if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
   const end = data.length - TRAILER_SIZE;
   const r = new Reader(data, end, data.length);
-  if (r.u32() !== crc32c(data, 0, end)) return 'checksum';
   const first = data[0] as number;
-  if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
-  const type = first & 0x07;
-  if (type < PacketType.Initial || type > PacketType.Data) return 'type';
   const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;
+  const type = first & 0x07;
+  // What is left of the trailer after the CRC: 0, or for DATA with a two-byte number the mask of its
+  // epoch (checked exactly once the connection has restored the full number).
+  const residual = (r.u32() ^ crc32c(data, 0, end)) >>> 0;
+  const masked = pnBytes === 2 && type === PacketType.Data;
+  const epoch = masked ? epochOfMask(residual) : 0;
+  if (masked ? epoch >= 2 ** 16 : residual !== 0) return 'checksum';
+  if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
+  if (type < PacketType.Initial || type > PacketType.Data) return 'type';
   const h = new Reader(data, 1, end);
   const dcid = h.u32();
   const pn = pnBytes === 4 ? h.u32() : h.u8() * 256 + h.u8();
   if (!h.ok) return 'short';
-  return { type: type as PacketType, dcid, pn, pnBytes, payload: data.subarray(1 + 4 + pnBytes, end) };
+  return { type: type as PacketType, dcid, pn, pnBytes, epoch, payload: data.subarray(1 + 4 + pnBytes, end) };
 }
 
 /**
@@ -83,6 +94,7 @@ export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
 export class PacketWriter {
   /** Next write position. */
   pos: number;
+  private readonly mask: number;
 
   /** `pnBytes` 2 writes the low 16 bits of `pn` (see `packetNumberLength`). */
   constructor(
@@ -93,6 +105,7 @@ export class PacketWriter {
     pnBytes: PnLength = 4,
   ) {
     buf[0] = (PROTOCOL_VERSION << 4) | (pnBytes === 4 ? 0x08 : 0) | type;
+    this.mask = pnBytes === 2 && type === PacketType.Data ? epochMask(Math.floor(pn / 2 ** 16)) : 0;
     writeU32(buf, 1, dcid);
     if (pnBytes === 4) {
       writeU32(buf, 5, pn);
@@ -140,10 +153,25 @@ export class PacketWriter {
 
   /** Appends the checksum and returns the finished datagram (a view of `buf`). */
   finish(): Uint8Array {
-    const sum = crc32c(this.buf, 0, this.pos);
+    const sum = (crc32c(this.buf, 0, this.pos) ^ this.mask) >>> 0;
     this.pos = writeU32(this.buf, this.pos, sum);
     return this.buf.subarray(0, this.pos);
   }
+}
+
+/** Odd multiplier of the epoch mask (Fibonacci hashing: a bijection on 32-bit words). */
+const EPOCH_MULTIPLIER = 0x9e3779b1;
+/** Its inverse modulo 2^32. */
+const EPOCH_MULTIPLIER_INVERSE = 0x0e8b2f51;
+
+/** What the trailer of a two-byte-numbered packet adds to its CRC for packet-number epoch `epoch` (0 for the first 2^16). */
+export function epochMask(epoch: number): number {
+  return Math.imul(epoch, EPOCH_MULTIPLIER) >>> 0;
+}
+
+/** The epoch a trailer residual stands for (≥ 2^16: none; the datagram is corrupt). */
+function epochOfMask(mask: number): number {
+  return Math.imul(mask, EPOCH_MULTIPLIER_INVERSE) >>> 0;
 }
 
 /**

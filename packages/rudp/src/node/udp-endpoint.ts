@@ -175,6 +175,15 @@ export class UdpEndpoint {
   onEvent: ((e: EndpointEvent) => void) | undefined;
   /** Send errors and other socket trouble, counted rather than thrown. */
   socketErrors = 0;
+  /**
+   * The peer the socket is `connect()`ed to, if any: sends to it skip Node's
+   * per-datagram address lookup and the kernel's per-send route lookup.
+   */
+  connectedPeer: PeerAddress | undefined;
+  /** The last sender's host, port and formatted address: one peer sends runs of datagrams. */
+  private lastFromHost = '';
+  private lastFromPort = -1;
+  private lastFrom: PeerAddress = '';
 
   constructor(
     readonly socket: dgram.Socket,
@@ -184,7 +193,7 @@ export class UdpEndpoint {
     this.endpoint = new Endpoint({ ...options, random: cryptoRandom(), acceptIncoming });
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
-      this.endpoint.handleDatagram(this.now(), msg, formatAddress(rinfo.address, rinfo.port));
+      this.endpoint.handleDatagram(this.now(), msg, this.fromAddress(rinfo.address, rinfo.port));
       this.idleSpinSince = undefined;
       // One pump per event-loop turn, after every datagram this turn read (libuv hands over a burst
       // per poll): the ACKs for the burst go out as one, and the sender answers a burst of ACKs
@@ -262,7 +271,21 @@ export class UdpEndpoint {
     }
   }
 
+  /** `formatAddress(host, port)`, without building (and later flattening) a new string per datagram. */
+  private fromAddress(host: string, port: number): PeerAddress {
+    if (port !== this.lastFromPort || host !== this.lastFromHost) {
+      this.lastFromHost = host;
+      this.lastFromPort = port;
+      this.lastFrom = formatAddress(host, port);
+    }
+    return this.lastFrom;
+  }
+
   private sendDatagram(to: PeerAddress, data: Uint8Array): void {
+    if (to === this.connectedPeer) {
+      this.socket.send(data, this.onSent);
+      return;
+    }
     let addr = this.addressCache.get(to);
     if (!addr) {
       addr = parseAddress(to);

@@ -116,6 +116,8 @@ export class Connection {
   /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
   private readonly outbox: (OutgoingMessage | undefined)[] = [];
   private outboxHead = 0;
+  /** No message in `outbox` before this index has a chunk left to send for the first time. */
+  private unsentHead = 0;
   private retransmit: ChunkRef[] = [];
   /** Packet bytes between header and checksum. */
   private readonly payloadRoom: number;
@@ -787,12 +789,20 @@ export class Connection {
   }
 
   private hasNewData(): boolean {
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
-      const m = this.outbox[i] as OutgoingMessage;
-      if (m.allSent) continue;
-      return m.streamEnd <= this.peerLimit;
-    }
-    return false;
+    const m = this.outbox[this.firstUnsent()];
+    return m !== undefined && m.streamEnd <= this.peerLimit;
+  }
+
+  /**
+   * Index of the first message with a chunk never sent. Chunks go out in
+   * outbox order, so the cursor only moves forward: a scan from the head
+   * would walk every sent-but-unacknowledged message, several times a packet.
+   */
+  private firstUnsent(): number {
+    let i = Math.max(this.unsentHead, this.outboxHead);
+    while (i < this.outbox.length && (this.outbox[i] as OutgoingMessage).allSent) i++;
+    this.unsentHead = i;
+    return i;
   }
 
   /**
@@ -851,7 +861,7 @@ export class Connection {
   }
 
   private fillNewData(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+    for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
       if (m.streamEnd > this.peerLimit) return; // flow control: the receiver has no room for all of it yet
@@ -877,6 +887,7 @@ export class Connection {
     }
     if (this.outboxHead > 64 && this.outboxHead * 2 > this.outbox.length) {
       this.outbox.splice(0, this.outboxHead);
+      this.unsentHead = Math.max(0, this.unsentHead - this.outboxHead);
       this.outboxHead = 0;
     }
   }

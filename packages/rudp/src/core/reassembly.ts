@@ -35,10 +35,9 @@ export class Reassembly {
     if (id - this.nextId >= MAX_MESSAGES_AHEAD) return 'refused';
     let p = this.partial.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
-      // The common case, a message in one fragment: no partial state, one copy. Its own copy, not a
-      // slab view: the application may keep a message for as long as it likes.
+      // The common case, a message in one fragment: no partial state, at most one copy.
       if (this.buffered + f.messageLength > this.window) return 'refused';
-      this.complete.set(id, f.data.slice());
+      this.complete.set(id, keepable(f.data));
       this.buffered += f.messageLength;
       return 'new';
     }
@@ -76,4 +75,17 @@ export class Reassembly {
     this.buffered -= m.length;
     return m;
   }
+}
+
+/**
+ * The bytes of a whole-message fragment, for the application to keep as long
+ * as it likes. A view when the fragment is most of its buffer (a received
+ * datagram, which the driver hands over for good: see
+ * `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a new
+ * off-heap buffer per message, the largest single cost of receiving them.
+ * Otherwise a copy, so a kept small message never pins a large buffer (a
+ * datagram full of small messages, or a 64 KiB slab in the simulator).
+ */
+function keepable(data: Uint8Array): Uint8Array {
+  return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
 }

@@ -670,7 +670,7 @@ export class Connection {
     this.pacingBlockedUntil = 0;
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn);
+    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn);
     let ackLargest = -1;
     if (this.received.size > 0 && wantAck) ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
     const chunks: ChunkRef[] = [];

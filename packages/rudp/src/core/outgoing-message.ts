@@ -40,6 +40,8 @@ export class OutgoingMessage {
 
   /** The bytes of chunk `i` (a view). */
   chunk(i: number): Uint8Array {
+    // A one-chunk message (most are): no new view per send.
+    if (this.chunkCount === 1) return this.data;
     const start = i * this.chunkSize;
     return this.data.subarray(start, Math.min(start + this.chunkSize, this.data.length));
   }

@@ -173,7 +173,7 @@ export class UdpEndpoint {
   private readonly addressCache = new Map<PeerAddress, { host: string; port: number }>();
   /** Called for each event the adapter does not handle itself. */
   onEvent: ((e: EndpointEvent) => void) | undefined;
-  /** Send errors and other socket trouble, counted rather than thrown. */
+  /** Socket `'error'` events, counted rather than thrown. */
   socketErrors = 0;
   /**
    * The peer the socket is `connect()`ed to, if any: sends to it skip Node's
@@ -281,9 +281,15 @@ export class UdpEndpoint {
     return this.lastFrom;
   }
 
+  /**
+   * Sends without a callback: Node answers the callback of every send that
+   * completes at once (nearly all UDP sends) with a `process.nextTick`, a tick
+   * per datagram. A send that fails is a lost datagram, which loss recovery
+   * handles like any other.
+   */
   private sendDatagram(to: PeerAddress, data: Uint8Array): void {
     if (to === this.connectedPeer) {
-      this.socket.send(data, this.onSent);
+      this.socket.send(data);
       return;
     }
     let addr = this.addressCache.get(to);
@@ -293,12 +299,8 @@ export class UdpEndpoint {
       if (this.addressCache.size > 10_000) this.addressCache.clear();
       this.addressCache.set(to, addr);
     }
-    this.socket.send(data, addr.port, addr.host, this.onSent);
+    this.socket.send(data, addr.port, addr.host);
   }
-
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.socketErrors++;
-  };
 
   /**
    * Wakes the endpoint at its next deadline. Node timers have a 1 ms floor and

@@ -14,6 +14,8 @@
 const TABLE_BYTES = 16 * 256 * 4;
 /** Bytes of input the module checksums per call (the rest of its one page). */
 const WINDOW_BYTES = 65536 - TABLE_BYTES;
+/** Bytes outside the range that may be copied along to save making a view of the range. */
+const WHOLE_COPY_SLACK = 64;
 
 /** Unsigned LEB128. */
 function uleb(n: number): number[] {
@@ -66,12 +68,13 @@ const i32 = (v: number): number[] => [0x41, ...sleb(v)];
 /** `i32.load` at the address on the stack plus `offset` (4-byte alignment hint). */
 const load = (offset: number): number[] => [I32_LOAD, 2, ...uleb(offset)];
 
-// Locals: the two parameters, then six i32 locals.
-const LEN = 0;
-const CRC = 1;
-const P = 2;
-const STOP = 3;
-const WORDS = [4, 5, 6, 7] as const;
+// Locals: the three parameters, then six i32 locals.
+const PTR = 0;
+const LEN = 1;
+const CRC = 2;
+const P = 3;
+const STOP = 4;
+const WORDS = [5, 6, 7, 8] as const;
 
 /** Byte offset into table row 0 of byte `k` (0 = lowest) of `word`: `((word >>> 8k) & 0xff) * 4`. */
 function tableIndex(word: number, k: number): number[] {
@@ -79,7 +82,7 @@ function tableIndex(word: number, k: number): number[] {
   return [...get(word), ...i32(8 * k - 2), I32_SHR_U, ...i32(0x3fc), I32_AND];
 }
 
-/** `crc(len, state) -> state`: folds `len` bytes of the input window into the (pre-inverted) CRC state. */
+/** `crc(ptr, len, state) -> state`: folds the `len` bytes at memory address `ptr` into the (pre-inverted) CRC state. */
 function crcFunctionBody(): number[] {
   // XOR of the 16 table lookups; byte j of the 16 (0 = first) reads row 15 - j, as in crc32c.ts.
   const fold: number[] = [];
@@ -88,8 +91,8 @@ function crcFunctionBody(): number[] {
     if (j > 0) fold.push(I32_XOR);
   }
   const body = [
-    ...i32(TABLE_BYTES), ...set(P),
-    ...i32(TABLE_BYTES), ...get(LEN), I32_ADD, ...set(STOP),
+    ...get(PTR), ...set(P),
+    ...get(PTR), ...get(LEN), I32_ADD, ...set(STOP),
     // 16 bytes a step while 16 remain.
     BLOCK, VOID, LOOP, VOID,
     ...get(STOP), ...get(P), I32_SUB, ...i32(16), I32_LT_U, BR_IF, 1,
@@ -118,7 +121,7 @@ function moduleBytes(): Uint8Array {
   const code = crcFunctionBody();
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 2, I32, I32, 1, I32]), // type 0: (i32, i32) -> i32
+    ...section(1, [1, 0x60, 3, I32, I32, I32, 1, I32]), // type 0: (i32, i32, i32) -> i32
     ...section(3, [1, 0]), // function 0 has type 0
     ...section(5, [1, 0x00, 1]), // one memory of one page, no maximum
     ...section(7, [2, ...name('crc'), 0x00, 0, ...name('mem'), 0x02, 0]),
@@ -138,7 +141,7 @@ export function createWasmCrc32c(table: Int32Array): Crc32cRange | undefined {
   // Reached through globalThis: the core is typed against plain ES, with no DOM or Node globals.
   const wasm = (globalThis as { readonly WebAssembly?: WasmApi }).WebAssembly;
   if (wasm === undefined) return undefined;
-  let run: (len: number, crc: number) => number;
+  let run: (ptr: number, len: number, crc: number) => number;
   let mem: Uint8Array;
   try {
     const { exports } = new wasm.Instance(new wasm.Module(moduleBytes()));
@@ -147,18 +150,24 @@ export function createWasmCrc32c(table: Int32Array): Crc32cRange | undefined {
     if (!(memory?.buffer instanceof ArrayBuffer) || typeof fn !== 'function') return undefined;
     // The memory never grows, so this view (and the table written through it) stays valid.
     mem = new Uint8Array(memory.buffer);
-    run = fn as (len: number, crc: number) => number;
+    run = fn as (ptr: number, len: number, crc: number) => number;
   } catch {
     return undefined;
   }
   // WebAssembly memory is little-endian, as the table rows are read.
   new Int32Array(mem.buffer, 0, table.length).set(table);
   return (bytes, start, end) => {
+    // A range that is (nearly) all of a small array, as every datagram is: copy the whole array, with
+    // no view made per call, and fold just the range.
+    if (bytes.length <= WINDOW_BYTES && bytes.length - (end - start) <= WHOLE_COPY_SLACK) {
+      mem.set(bytes, TABLE_BYTES);
+      return ~run(TABLE_BYTES + start, end - start, -1) >>> 0;
+    }
     let crc = -1;
     for (let i = start; i < end; i += WINDOW_BYTES) {
       const stop = Math.min(end, i + WINDOW_BYTES);
       mem.set(bytes.subarray(i, stop), TABLE_BYTES);
-      crc = run(stop - i, crc);
+      crc = run(TABLE_BYTES, stop - i, crc);
     }
     return ~crc >>> 0;
   };

@@ -17,7 +17,7 @@
  * - DATA: a sequence of frames (see `frame.ts`).
  */
 import { crc32c } from './crc32c.js';
-import { Reader, varintSize, writeU32, writeVarint } from './varint.js';
+import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
 
 /** Protocol version carried in byte 0. */
 export const PROTOCOL_VERSION = 1;
@@ -50,15 +50,12 @@ export type DropReason = 'short' | 'checksum' | 'version' | 'type' | 'malformed'
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
   if (data.length < HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
   const end = data.length - TRAILER_SIZE;
-  const r = new Reader(data, end, data.length);
-  if (r.u32() !== crc32c(data, 0, end)) return 'checksum';
+  // Fixed offsets inside a length already checked: plain reads, no Reader per datagram.
+  if (readU32(data, end) !== crc32c(data, 0, end)) return 'checksum';
   if (data[0] !== PROTOCOL_VERSION) return 'version';
   const type = data[1] as number;
   if (type < PacketType.Initial || type > PacketType.Data) return 'type';
-  const h = new Reader(data, 2, end);
-  const dcid = h.u32();
-  const pn = h.u32();
-  return { type: type as PacketType, dcid, pn, payload: data.subarray(HEADER_SIZE, end) };
+  return { type: type as PacketType, dcid: readU32(data, 2), pn: readU32(data, 6), payload: data.subarray(HEADER_SIZE, end) };
 }
 
 /**

@@ -143,6 +143,8 @@ export class Connection {
 
   private ackDue = Number.POSITIVE_INFINITY;
   private ackElicitingUnacked = 0;
+  /** Largest packet number received that was ack-eliciting (-1: none yet). */
+  private largestAckElicitingReceived = -1;
   private largestReceivedTime = 0;
   private pingDue = false;
 
@@ -384,6 +386,7 @@ export class Connection {
     }
     if (pn > prevLargest) this.largestReceivedTime = now;
     if (ackEliciting) {
+      if (pn > this.largestAckElicitingReceived) this.largestAckElicitingReceived = pn;
       this.ackElicitingUnacked++;
       // A gap (loss or reordering) is news the sender needs at once to recover quickly.
       const gap = pn !== prevLargest + 1;
@@ -696,7 +699,12 @@ export class Connection {
       if (chunks.length > 0) ackEliciting = true;
       // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
       // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
-      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0) ackLargest = this.writeAckFrame(now, w, w.room());
+      // Not once the peer has our ACK of every ack-eliciting packet it sent (ack-of-ack): what is left
+      // are its ACK-only packets, which it does not track, so a one-way sender would write, and its
+      // peer parse, an ACK frame per data packet for nothing.
+      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0 && this.largestAckElicitingReceived > this.ackFloor) {
+        ackLargest = this.writeAckFrame(now, w, w.room());
+      }
       if (!ackEliciting && (this.pingDue || probe)) {
         writePing(w);
         ackEliciting = true;

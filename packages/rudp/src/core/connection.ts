@@ -506,7 +506,8 @@ export class Connection {
     let newest: SentPacket | undefined;
     let ackedBytes = 0;
     let ri = ranges.length - 1;
-    for (const [pn, p] of this.sent) {
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
       if (pn > largest) break;
       while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
       if (ri < 0) break;
@@ -560,7 +561,8 @@ export class Connection {
     const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), 1);
     this.lossTime = Number.POSITIVE_INFINITY;
     let lostBytes = 0;
-    for (const [pn, p] of this.sent) {
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
       if (pn > this.largestAcked) break;
       if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.config.packetThreshold) {
         this.sent.delete(pn);

@@ -13,7 +13,8 @@ export class OutgoingMessage {
   firstSentAt = 0;
   /** Transmissions of a single-chunk message so far (first send and redundant copies). */
   sends = 0;
-  private readonly acked: Uint8Array;
+  /** Per-chunk acknowledgement flags; `undefined` for a one-chunk message, which `ackedCount` says all about. */
+  private readonly acked: Uint8Array | undefined;
   private ackedCount = 0;
 
   constructor(
@@ -25,7 +26,8 @@ export class OutgoingMessage {
     readonly chunkSize: number,
   ) {
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
-    this.acked = new Uint8Array(this.chunkCount);
+    // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
+    this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
 
   /** Stream position just past the message. */
@@ -48,13 +50,13 @@ export class OutgoingMessage {
 
   /** Whether chunk `i` was acknowledged. */
   isAcked(i: number): boolean {
-    return this.acked[i] === 1;
+    return this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1;
   }
 
   /** Marks chunk `i` acknowledged; true if that completed the message. */
   ack(i: number): boolean {
-    if (this.acked[i] === 1) return false;
-    this.acked[i] = 1;
+    if (this.isAcked(i)) return false;
+    if (this.acked !== undefined) this.acked[i] = 1;
     return ++this.ackedCount === this.chunkCount;
   }
 

@@ -58,7 +58,14 @@ interface PendingSend {
  * so a vanished peer can never crash a process that forgot a handler).
  */
 export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close: [CloseReason]; error: [RudpError] }> {
-  private readonly pending = new Map<number, PendingSend>();
+  /**
+   * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
+   * consecutive and acknowledged roughly in order, so an array with its
+   * settled front trimmed beats a Map's insert and delete per message.
+   */
+  private pending: (PendingSend | undefined)[] = [];
+  private pendingHead = 0;
+  private pendingBase = 0;
   private closedWith: CloseReason | undefined;
   private readonly closeWaiters: (() => void)[] = [];
 
@@ -97,7 +104,7 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    const p = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.addPending(id, { resolve, reject }));
     this.io.changed(this.core);
     return p;
   }
@@ -142,8 +149,30 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
 
   /** @internal */
   onAcked(id: number): void {
-    this.pending.get(id)?.resolve();
-    this.pending.delete(id);
+    const i = id - this.pendingBase;
+    const p = this.pending[i];
+    if (p === undefined) return;
+    this.pending[i] = undefined;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
+    if (this.pendingHead === this.pending.length) {
+      // All settled: start over at the next id.
+      this.pendingBase += this.pending.length;
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingBase += this.pendingHead;
+      this.pendingHead = 0;
+    }
+    p.resolve();
+  }
+
+  private addPending(id: number, p: PendingSend): void {
+    if (this.pending.length === 0) this.pendingBase = id;
+    const i = id - this.pendingBase;
+    // Ids the core gave to sends made around this wrapper leave holes.
+    while (this.pending.length < i) this.pending.push(undefined);
+    this.pending[i] = p;
   }
 
   /** @internal */
@@ -151,8 +180,10 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
     if (this.closedWith) return;
     this.closedWith = reason;
     const err = new RudpError(`connection closed (${reason.kind}): ${reason.message}`, reason);
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingHead = 0;
+    for (const p of pending) p?.reject(err);
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('close', reason);
     for (const w of this.closeWaiters.splice(0)) w();

@@ -12,6 +12,7 @@ import { ByteSlab } from './byte-slab.js';
 import { RangeSet } from './range-set.js';
 import { Reassembly } from './reassembly.js';
 import { RttEstimator } from './rtt.js';
+import { SentQueue } from './sent-queue.js';
 import type { PeerAddress } from './sans-io.js';
 import {
   type AckFrame,
@@ -112,7 +113,8 @@ export class Connection {
   private readonly cc: CongestionController;
   private readonly received: RangeSet = new RangeSet();
   private readonly reassembly: Reassembly;
-  private readonly sent = new Map<number, SentPacket>();
+  /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
+  private readonly sent = new SentQueue<SentPacket>();
   /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
   private readonly outbox: (OutgoingMessage | undefined)[] = [];
   private outboxHead = 0;

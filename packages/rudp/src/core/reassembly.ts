@@ -23,10 +23,13 @@ export class Reassembly {
   private readonly partial = new Map<number, Partial>();
   private readonly complete = new Map<number, Uint8Array>();
   /**
-   * Message `nextId` when it is complete and not in `complete`: in-order
-   * arrival (nearly all of it) then costs no map insert and delete per message.
+   * The complete messages `nextId`, `nextId + 1`, … without a gap, from
+   * `runHead` on, oldest first: in-order arrival (nearly all of it, and a
+   * whole burst of it before the application reads) costs no map insert and
+   * delete per message. `complete` holds only messages after a gap.
    */
-  private ready: Uint8Array | undefined;
+  private run: (Uint8Array | undefined)[] = [];
+  private runHead = 0;
   private nextId = 0;
   /** Bytes held in partial and complete-but-undelivered messages. */
   buffered = 0;
@@ -36,7 +39,7 @@ export class Reassembly {
   /** Accepts a fragment. */
   accept(f: FragmentFrame): FragmentResult {
     const id = f.messageId;
-    if (id < this.nextId || (id === this.nextId && this.ready !== undefined) || this.complete.has(id)) return 'duplicate';
+    if (id < this.nextId + this.run.length - this.runHead || this.complete.has(id)) return 'duplicate';
     if (id - this.nextId >= MAX_MESSAGES_AHEAD) return 'refused';
     let p = this.partial.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
@@ -68,29 +71,39 @@ export class Reassembly {
 
   /** Whether the next message in order is complete. */
   hasNext(): boolean {
-    return this.ready !== undefined || this.complete.has(this.nextId);
+    return this.runHead < this.run.length;
   }
 
   /** The next message in order, if it is complete. */
   pop(): Uint8Array | undefined {
-    const r = this.ready;
-    if (r !== undefined) {
-      this.ready = undefined;
-      this.nextId++;
-      this.buffered -= r.length;
-      return r;
+    if (this.runHead >= this.run.length) return undefined;
+    const m = this.run[this.runHead] as Uint8Array;
+    this.run[this.runHead++] = undefined;
+    if (this.runHead === this.run.length) {
+      this.run.length = 0;
+      this.runHead = 0;
+    } else if (this.runHead > 1024 && this.runHead * 2 > this.run.length) {
+      // A reader that never quite catches up must not leave an ever longer trail of read slots.
+      this.run.splice(0, this.runHead);
+      this.runHead = 0;
     }
-    const m = this.complete.get(this.nextId);
-    if (m === undefined) return undefined;
-    this.complete.delete(this.nextId);
     this.nextId++;
     this.buffered -= m.length;
     return m;
   }
 
   private store(id: number, m: Uint8Array): void {
-    if (id === this.nextId && this.ready === undefined) this.ready = m;
-    else this.complete.set(id, m);
+    let next = this.nextId + this.run.length - this.runHead;
+    if (id !== next) {
+      this.complete.set(id, m);
+      return;
+    }
+    this.run.push(m);
+    // The message filled a gap: what waited behind it joins the run.
+    for (let w = this.complete.get(++next); w !== undefined; w = this.complete.get(++next)) {
+      this.complete.delete(next);
+      this.run.push(w);
+    }
   }
 }
 

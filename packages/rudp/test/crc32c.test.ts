@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../src/wire/crc32c.js';
+import { crc32c, crc32cPortable } from '../src/wire/crc32c.js';
+import { createWasmCrc32c } from '../src/wire/crc32c-wasm.js';
 import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
 
 const SEED = 0x32c;
@@ -61,6 +62,31 @@ describe('crc32c', () => {
       ),
       { seed: SEED, numRuns: 500 },
     );
+  });
+
+  it('runs the WebAssembly loop here, and it and the portable JS loop agree with the definition', () => {
+    // WebAssembly is available here, so `crc32c` takes that path for inputs of 64 bytes and more.
+    expect(createWasmCrc32c(new Int32Array(16 * 256))).toBeDefined();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1300 }), fc.nat({ max: 7 }), (data, shift) => {
+        const backing = new Uint8Array(data.length + 8);
+        backing.set(data, shift);
+        const view = backing.subarray(shift, shift + data.length);
+        const want = bitwiseCrc32c(data);
+        expect(crc32cPortable(view)).toBe(want);
+        expect(crc32c(view)).toBe(want);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it('carries the state across the WebAssembly input window (inputs of 48 KiB and more)', () => {
+    for (const n of [49_151, 49_152, 49_153, 100_000, 200_003]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 131 + (i >> 8)) & 0xff);
+      const want = bitwiseCrc32c(data, 5, n);
+      expect(crc32c(data, 5, n)).toBe(want);
+      expect(crc32cPortable(data, 5, n)).toBe(want);
+    }
   });
 
   it('gives each buffer its own answer when calls alternate between buffers', () => {

@@ -377,6 +377,61 @@ describe('sending performance (simulated, exact)', () => {
   });
 });
 
+/** Of the DATA packets `from` sends over the run, how many carry an ACK frame, and how many there are. */
+function ackFramesIn(p: Pair, side: 'client' | 'server'): { withAck: number; data: number } {
+  const ep = side === 'client' ? p.client : p.server;
+  const poll = ep.pollTransmit.bind(ep);
+  const seen = { withAck: 0, data: 0 };
+  ep.pollTransmit = (now) => {
+    const t = poll(now);
+    const h = t && parseHeader(t.data);
+    if (h && typeof h === 'object' && h.type === PacketType.Data) {
+      const frames = parseFrames(h.payload) ?? [];
+      if (frames.some((f) => f.type === 'fragment')) {
+        seen.data++;
+        if (frames.some((f) => f.type === 'ack')) seen.withAck++;
+      }
+    }
+    return t;
+  };
+  return seen;
+}
+
+describe('ACK frames on data packets (simulated, exact)', () => {
+  it('a one-way sender does not repeat ACKs of the peer\'s ACK-only packets on its data', () => {
+    const p = makePair({ link: { delayMs: 10 } });
+    p.sim.runFor(1_000);
+    const seen = ackFramesIn(p, 'client');
+    // 1000-byte messages leave room for an ACK frame in every packet.
+    for (let i = 0; i < 300; i++) p.client.send(p.conn, new Uint8Array(1000).fill(i & 0xff));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(300);
+    expect(seen.data).toBeGreaterThanOrEqual(300);
+    // The server sent only ACKs: nothing it tracks is left to acknowledge.
+    expect(seen.withAck).toBe(0);
+  });
+
+  it('still repeats the ACK state on data while the peer sends data too', () => {
+    const p = makePair({ link: { delayMs: 10 } });
+    p.sim.runFor(1_000);
+    const server = p.serverConn() as Connection;
+    const seen = ackFramesIn(p, 'client');
+    for (let i = 0; i < 100; i++) {
+      p.sim.schedule(p.sim.now + i * 5, () => {
+        p.client.send(p.conn, new Uint8Array(200).fill(i & 0xff));
+        p.server.send(server, new Uint8Array(200).fill(i & 0xff));
+        p.sim.wake(CLIENT);
+        p.sim.wake(SERVER);
+      });
+    }
+    p.sim.runFor(2_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(100);
+    // Every client data packet after the server's first data arrives acknowledges it.
+    expect(seen.withAck).toBeGreaterThan(0.9 * seen.data);
+  });
+});
+
 describe('Bbr STARTUP exit and options (unit)', () => {
   const sample = (rtt: number, delivered: number): Parameters<Bbr['onAck']>[1] => ({
     ackedBytes: 1200,

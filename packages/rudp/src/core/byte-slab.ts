@@ -22,7 +22,7 @@ export class ByteSlab {
       this.pos = 0;
     }
     const out = this.buf.subarray(this.pos, this.pos + n);
-    out.set(src.subarray(start, end));
+    out.set(start === 0 && end === src.length ? src : src.subarray(start, end));
     // Keep views 8-byte aligned so word reads (checksum) stay aligned.
     this.pos += (n + 7) & ~7;
     return out;

@@ -14,6 +14,7 @@ import { Reassembly } from './reassembly.js';
 import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
 import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
 import { INITIAL_RTT_MS, RttEstimator } from './rtt.js';
+import { SentQueue } from './sent-queue.js';
 import type { PeerAddress } from './sans-io.js';
 import {
   type AckFrame,
@@ -151,10 +152,13 @@ export class Connection {
   private lastRepairAt = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
   private repairCredit = 0;
-  private readonly sent = new Map<number, SentPacket>();
+  /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
+  private readonly sent = new SentQueue<SentPacket>();
   /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
   private readonly outbox: (OutgoingMessage | undefined)[] = [];
   private outboxHead = 0;
+  /** No message in `outbox` before this index has a chunk left to send for the first time. */
+  private unsentHead = 0;
   private retransmit: ChunkRef[] = [];
   /** Packet bytes between header and checksum. */
   private readonly payloadRoom: number;
@@ -180,6 +184,8 @@ export class Connection {
 
   private ackDue = Number.POSITIVE_INFINITY;
   private ackElicitingUnacked = 0;
+  /** Largest packet number received that was ack-eliciting (-1: none yet). */
+  private largestAckElicitingReceived = -1;
   private largestReceivedTime = 0;
   private pingDue = false;
 
@@ -460,6 +466,7 @@ export class Connection {
     }
     if (pn > prevLargest) this.largestReceivedTime = now;
     if (ackEliciting) {
+      if (pn > this.largestAckElicitingReceived) this.largestAckElicitingReceived = pn;
       this.ackElicitingUnacked++;
       // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless it
       // sends repairs: then the next packets rebuild what was lost and the ACK can ride on data.
@@ -625,7 +632,8 @@ export class Connection {
     let newest: SentPacket | undefined;
     let ackedBytes = 0;
     let ri = ranges.length - 1;
-    for (const [pn, p] of this.sent) {
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
       if (pn > largest) break;
       while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
       if (ri < 0) break;
@@ -679,7 +687,8 @@ export class Connection {
     const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), 1);
     this.lossTime = Number.POSITIVE_INFINITY;
     let lostBytes = 0;
-    for (const [pn, p] of this.sent) {
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
       if (pn > this.largestAcked) break;
       if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.config.packetThreshold) {
         this.sent.delete(pn);
@@ -799,7 +808,7 @@ export class Connection {
     this.pacingBlockedUntil = 0;
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
+    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
     let ackLargest = -1;
     if (this.received.size > 0 && wantAck) ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
     const chunks: ChunkRef[] = [];
@@ -825,7 +834,12 @@ export class Connection {
       if (chunks.length > 0) ackEliciting = true;
       // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
       // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
-      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0) ackLargest = this.writeAckFrame(now, w, w.room());
+      // Not once the peer has our ACK of every ack-eliciting packet it sent (ack-of-ack): what is left
+      // are its ACK-only packets, which it does not track, so a one-way sender would write, and its
+      // peer parse, an ACK frame per data packet for nothing.
+      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0 && this.largestAckElicitingReceived > this.ackFloor) {
+        ackLargest = this.writeAckFrame(now, w, w.room());
+      }
       if (!ackEliciting && (this.pingDue || probe)) {
         writePing(w);
         ackEliciting = true;
@@ -925,12 +939,20 @@ export class Connection {
   }
 
   private hasNewData(): boolean {
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
-      const m = this.outbox[i] as OutgoingMessage;
-      if (m.allSent) continue;
-      return m.streamEnd <= this.peerLimit;
-    }
-    return false;
+    const m = this.outbox[this.firstUnsent()];
+    return m !== undefined && m.streamEnd <= this.peerLimit;
+  }
+
+  /**
+   * Index of the first message with a chunk never sent. Chunks go out in
+   * outbox order, so the cursor only moves forward: a scan from the head
+   * would walk every sent-but-unacknowledged message, several times a packet.
+   */
+  private firstUnsent(): number {
+    let i = Math.max(this.unsentHead, this.outboxHead);
+    while (i < this.outbox.length && (this.outbox[i] as OutgoingMessage).allSent) i++;
+    this.unsentHead = i;
+    return i;
   }
 
   /**
@@ -1009,7 +1031,7 @@ export class Connection {
   }
 
   private fillNewData(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
+    for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
       if (m.streamEnd > this.peerLimit) return; // flow control: the receiver has no room for all of it yet
@@ -1032,6 +1054,7 @@ export class Connection {
     }
     if (this.outboxHead > 64 && this.outboxHead * 2 > this.outbox.length) {
       this.outbox.splice(0, this.outboxHead);
+      this.unsentHead = Math.max(0, this.unsentHead - this.outboxHead);
       this.outboxHead = 0;
     }
   }

@@ -15,7 +15,8 @@ export class OutgoingMessage {
   lastRepairPn = 0;
   /** Repairs that covered this message so far. */
   repairs = 0;
-  private readonly acked: Uint8Array;
+  /** Per-chunk acknowledgement flags; `undefined` for a one-chunk message, which `ackedCount` says all about. */
+  private readonly acked: Uint8Array | undefined;
   private ackedCount = 0;
 
   constructor(
@@ -27,7 +28,8 @@ export class OutgoingMessage {
     readonly chunkSize: number,
   ) {
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
-    this.acked = new Uint8Array(this.chunkCount);
+    // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
+    this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
 
   /** Stream position just past the message. */
@@ -42,19 +44,21 @@ export class OutgoingMessage {
 
   /** The bytes of chunk `i` (a view). */
   chunk(i: number): Uint8Array {
+    // A one-chunk message (most are): no new view per send.
+    if (this.chunkCount === 1) return this.data;
     const start = i * this.chunkSize;
     return this.data.subarray(start, Math.min(start + this.chunkSize, this.data.length));
   }
 
   /** Whether chunk `i` was acknowledged. */
   isAcked(i: number): boolean {
-    return this.acked[i] === 1;
+    return this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1;
   }
 
   /** Marks chunk `i` acknowledged; true if that completed the message. */
   ack(i: number): boolean {
-    if (this.acked[i] === 1) return false;
-    this.acked[i] = 1;
+    if (this.isAcked(i)) return false;
+    if (this.acked !== undefined) this.acked[i] = 1;
     return ++this.ackedCount === this.chunkCount;
   }
 

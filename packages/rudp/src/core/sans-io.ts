@@ -24,7 +24,11 @@ export interface Transmit {
 
 /** A transport state machine with time passed in and datagrams polled out. */
 export interface SansIoEndpoint {
-  /** Accept one datagram that arrived at `now` from `from`. Never throws. */
+  /**
+   * Accept one datagram that arrived at `now` from `from`. Never throws.
+   * `data` is the endpoint's from then on (a message it delivers may be a
+   * view of it): the caller must not write to it afterwards.
+   */
   handleDatagram(now: number, data: Uint8Array, from: PeerAddress): void;
   /** The next datagram to send, or `undefined` when there is nothing to send now. */
   pollTransmit(now: number): Transmit | undefined;

@@ -3,7 +3,7 @@
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
 import { formatAddress } from '../core/sans-io.js';
 import { createUdpSocket } from './udp-socket.js';
@@ -78,6 +78,17 @@ function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
   });
 }
 
+function connectSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    socket.once('error', onError);
+    socket.connect(port, host, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 /** Starts a server on UDP `port`. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   const { port, host = '127.0.0.1', maxConnections, ...transport } = options;
@@ -96,8 +107,14 @@ export async function connect(options: ConnectOptions): Promise<RudpConnection> 
   const { port, host = '127.0.0.1', ...transport } = options;
   const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await bind(socket, 0, isIPv6(host) ? '::' : '0.0.0.0');
+  const remote = formatAddress(host, port);
+  // The socket only ever talks to this peer: connected, each send skips the address lookup in Node
+  // and the route lookup in the kernel. (A host name is left alone: replies would carry the resolved
+  // address, which the connection's address check does not know.)
+  if (isIP(host) !== 0) await connectSocket(socket, port, host);
   const io = new UdpEndpoint(socket, false, transport);
-  const core = io.endpoint.connect(io.now(), formatAddress(host, port));
+  if (isIP(host) !== 0) io.connectedPeer = remote;
+  const core = io.endpoint.connect(io.now(), remote);
   const conn = new RudpConnection(io, core);
   conn.once('close', () => {
     void io.shutdown();

@@ -58,7 +58,14 @@ interface PendingSend {
  * so a vanished peer can never crash a process that forgot a handler).
  */
 export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close: [CloseReason]; error: [RudpError] }> {
-  private readonly pending = new Map<number, PendingSend>();
+  /**
+   * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
+   * consecutive and acknowledged roughly in order, so an array with its
+   * settled front trimmed beats a Map's insert and delete per message.
+   */
+  private pending: (PendingSend | undefined)[] = [];
+  private pendingHead = 0;
+  private pendingBase = 0;
   private closedWith: CloseReason | undefined;
   private readonly closeWaiters: (() => void)[] = [];
 
@@ -97,7 +104,7 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
-    const p = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.addPending(id, { resolve, reject }));
     this.io.changed(this.core);
     return p;
   }
@@ -142,8 +149,30 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
 
   /** @internal */
   onAcked(id: number): void {
-    this.pending.get(id)?.resolve();
-    this.pending.delete(id);
+    const i = id - this.pendingBase;
+    const p = this.pending[i];
+    if (p === undefined) return;
+    this.pending[i] = undefined;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
+    if (this.pendingHead === this.pending.length) {
+      // All settled: start over at the next id.
+      this.pendingBase += this.pending.length;
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingBase += this.pendingHead;
+      this.pendingHead = 0;
+    }
+    p.resolve();
+  }
+
+  private addPending(id: number, p: PendingSend): void {
+    if (this.pending.length === 0) this.pendingBase = id;
+    const i = id - this.pendingBase;
+    // Ids the core gave to sends made around this wrapper leave holes.
+    while (this.pending.length < i) this.pending.push(undefined);
+    this.pending[i] = p;
   }
 
   /** @internal */
@@ -151,8 +180,10 @@ export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close:
     if (this.closedWith) return;
     this.closedWith = reason;
     const err = new RudpError(`connection closed (${reason.kind}): ${reason.message}`, reason);
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingHead = 0;
+    for (const p of pending) p?.reject(err);
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', err);
     this.emit('close', reason);
     for (const w of this.closeWaiters.splice(0)) w();
@@ -173,8 +204,17 @@ export class UdpEndpoint {
   private readonly addressCache = new Map<PeerAddress, { host: string; port: number }>();
   /** Called for each event the adapter does not handle itself. */
   onEvent: ((e: EndpointEvent) => void) | undefined;
-  /** Send errors and other socket trouble, counted rather than thrown. */
+  /** Socket `'error'` events, counted rather than thrown. */
   socketErrors = 0;
+  /**
+   * The peer the socket is `connect()`ed to, if any: sends to it skip Node's
+   * per-datagram address lookup and the kernel's per-send route lookup.
+   */
+  connectedPeer: PeerAddress | undefined;
+  /** The last sender's host, port and formatted address: one peer sends runs of datagrams. */
+  private lastFromHost = '';
+  private lastFromPort = -1;
+  private lastFrom: PeerAddress = '';
 
   constructor(
     readonly socket: dgram.Socket,
@@ -184,7 +224,7 @@ export class UdpEndpoint {
     this.endpoint = new Endpoint({ ...options, random: cryptoRandom(), acceptIncoming });
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
-      this.endpoint.handleDatagram(this.now(), msg, formatAddress(rinfo.address, rinfo.port));
+      this.endpoint.handleDatagram(this.now(), msg, this.fromAddress(rinfo.address, rinfo.port));
       this.idleSpinSince = undefined;
       // One pump per event-loop turn, after every datagram this turn read (libuv hands over a burst
       // per poll): the ACKs for the burst go out as one, and the sender answers a burst of ACKs
@@ -262,7 +302,27 @@ export class UdpEndpoint {
     }
   }
 
+  /** `formatAddress(host, port)`, without building (and later flattening) a new string per datagram. */
+  private fromAddress(host: string, port: number): PeerAddress {
+    if (port !== this.lastFromPort || host !== this.lastFromHost) {
+      this.lastFromHost = host;
+      this.lastFromPort = port;
+      this.lastFrom = formatAddress(host, port);
+    }
+    return this.lastFrom;
+  }
+
+  /**
+   * Sends without a callback: Node answers the callback of every send that
+   * completes at once (nearly all UDP sends) with a `process.nextTick`, a tick
+   * per datagram. A send that fails is a lost datagram, which loss recovery
+   * handles like any other.
+   */
   private sendDatagram(to: PeerAddress, data: Uint8Array): void {
+    if (to === this.connectedPeer) {
+      this.socket.send(data);
+      return;
+    }
     let addr = this.addressCache.get(to);
     if (!addr) {
       addr = parseAddress(to);
@@ -270,12 +330,8 @@ export class UdpEndpoint {
       if (this.addressCache.size > 10_000) this.addressCache.clear();
       this.addressCache.set(to, addr);
     }
-    this.socket.send(data, addr.port, addr.host, this.onSent);
+    this.socket.send(data, addr.port, addr.host);
   }
-
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.socketErrors++;
-  };
 
   /**
    * Wakes the endpoint at its next deadline. Node timers have a 1 ms floor and

@@ -26,7 +26,7 @@
  * - DATA: a sequence of frames (see `frame.ts`).
  */
 import { crc32c } from './crc32c.js';
-import { Reader, varintSize, writeU32, writeVarint } from './varint.js';
+import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
 
 /** Protocol version carried in the high four bits of byte 0. */
 export const PROTOCOL_VERSION = 2;
@@ -68,23 +68,23 @@ export type DropReason = 'short' | 'checksum' | 'version' | 'type' | 'malformed'
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
   if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
   const end = data.length - TRAILER_SIZE;
-  const r = new Reader(data, end, data.length);
+  // Fixed offsets inside a length already checked: plain reads, no Reader per datagram.
   const first = data[0] as number;
   const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;
   const type = first & 0x07;
   // What is left of the trailer after the CRC: 0, or for DATA with a two-byte number the mask of its
   // epoch (checked exactly once the connection has restored the full number).
-  const residual = (r.u32() ^ crc32c(data, 0, end)) >>> 0;
+  const residual = (readU32(data, end) ^ crc32c(data, 0, end)) >>> 0;
   const masked = pnBytes === 2 && type === PacketType.Data;
   const epoch = masked ? epochOfMask(residual) : 0;
   if (masked ? epoch >= 2 ** 16 : residual !== 0) return 'checksum';
   if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
   if (type < PacketType.Initial || type > PacketType.Data) return 'type';
-  const h = new Reader(data, 1, end);
-  const dcid = h.u32();
-  const pn = pnBytes === 4 ? h.u32() : h.u8() * 256 + h.u8();
-  if (!h.ok) return 'short';
-  return { type: type as PacketType, dcid, pn, pnBytes, epoch, payload: data.subarray(1 + 4 + pnBytes, end) };
+  const headerEnd = 5 + pnBytes;
+  // A four-byte number needs two more bytes than the shortest datagram has.
+  if (headerEnd > end) return 'short';
+  const pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
+  return { type: type as PacketType, dcid: readU32(data, 1), pn, pnBytes, epoch, payload: data.subarray(headerEnd, end) };
 }
 
 /**

@@ -113,6 +113,11 @@ export class Reader {
   }
 }
 
+/** The big-endian u32 at `offset` (the caller checked the bounds). */
+export function readU32(buf: Uint8Array, offset: number): number {
+  return (((buf[offset] as number) << 24) | ((buf[offset + 1] as number) << 16) | ((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number)) >>> 0;
+}
+
 /** Writes a big-endian u32 at `offset`; returns the offset after it. */
 export function writeU32(buf: Uint8Array, offset: number, value: number): number {
   buf[offset] = value >>> 24;

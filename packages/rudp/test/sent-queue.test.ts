@@ -1,0 +1,65 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SentQueue } from '../src/core/sent-queue.js';
+
+interface P {
+  readonly pn: number;
+}
+
+describe('SentQueue', () => {
+  it('behaves like an insertion-ordered Map under adds, deletes anywhere and deletes during a walk', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.record({ op: fc.constant('add' as const), gap: fc.integer({ min: 1, max: 3 }) }), fc.record({ op: fc.constant('del' as const), pick: fc.nat() }), fc.record({ op: fc.constant('walk' as const), every: fc.integer({ min: 1, max: 4 }) })), { maxLength: 400 }),
+        (ops) => {
+          const q = new SentQueue<P>();
+          const m = new Map<number, P>();
+          let pn = 0;
+          for (const o of ops) {
+            if (o.op === 'add') {
+              pn += o.gap;
+              const p = { pn };
+              q.set(pn, p);
+              m.set(pn, p);
+            } else if (o.op === 'del') {
+              const keys = [...m.keys()];
+              // Half the deletes hit a present number, half any number (maybe absent).
+              const target = o.pick % 2 === 0 && keys.length > 0 ? (keys[o.pick % keys.length] as number) : o.pick % (pn + 2);
+              expect(q.has(target)).toBe(m.has(target));
+              expect(q.delete(target)).toBe(m.delete(target));
+              expect(q.has(target)).toBe(false);
+            } else {
+              // Delete every `every`-th entry while walking, as loss detection does.
+              const walked: number[] = [];
+              let i = 0;
+              for (const p of q.values()) {
+                walked.push(p.pn);
+                if (i++ % o.every === 0) q.delete(p.pn);
+              }
+              const expected: number[] = [];
+              i = 0;
+              for (const p of m.values()) {
+                expected.push(p.pn);
+                if (i++ % o.every === 0) m.delete(p.pn);
+              }
+              expect(walked).toEqual(expected);
+            }
+            expect(q.size).toBe(m.size);
+          }
+          expect([...q.values()]).toEqual([...m.values()]);
+        },
+      ),
+      { seed: 9, numRuns: 300 },
+    );
+  });
+
+  it('refuses a packet number that is not above the last one', () => {
+    const q = new SentQueue<P>();
+    q.set(5, { pn: 5 });
+    expect(() => q.set(5, { pn: 5 })).toThrow(RangeError);
+    q.clear();
+    expect(q.size).toBe(0);
+    q.set(1, { pn: 1 });
+    expect([...q.values()].map((p) => p.pn)).toEqual([1]);
+  });
+});

@@ -4,7 +4,7 @@ import { bulkLimitBps, MATHIS_MSS_BYTES, mathisForBulk, type BulkResult } from '
 import type { ChatResult } from '../run/chat-run.js';
 import { BASE_LINK, BASE_RTT_MS } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
-import { UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
 import { bytes, ms, num, ratio, table } from './format.js';
 import type { RunResults } from './results.js';
 import { evaluateTargets } from './targets.js';
@@ -171,7 +171,8 @@ function udpSection(run: RunResults): string {
       'One rudp connection (up to 256 unacknowledged messages) against raw node:dgram send/receive of the same sizes in the same run. ' +
         'Raw dgram gets ideal flow control (sender and receiver share a counter in-process; best of windows 32 and 128 datagrams), so it measures ' +
         'what the socket path delivers, not how many datagrams a blind sender can drop. Both count messages received per second, ' +
-        `after ${UDP_WARMUP_MS} ms of warm-up (JIT and congestion-control start are not what this measures).`,
+        `after ${UDP_WARMUP_MS} ms of warm-up (JIT and congestion-control start are not what this measures). ` +
+        `A full run alternates ${UDP_ROUNDS} rounds of raw and rudp per size after a forced GC; the table gives the medians, and the ratio is the median of the rounds' ratios.`,
       '',
       table(
         ['message', 'raw msgs/s', 'rudp msgs/s', 'raw MB/s', 'rudp MB/s', 'ratio'],

@@ -8,9 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Bbr } from '../src/core/bbr.js';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
-import { parseFrames } from '../src/wire/frame.js';
-import { PacketType, parseHeader } from '../src/wire/packet.js';
 import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
+import { countDataPackets } from './helpers/tap.js';
 
 /** The benchmark's bulk link: 35 ms ± 5 each way, 10 Mbit/s bottleneck, 64 KiB drop-tail queue. */
 const BULK_LINK: LinkConfig = { delayMs: 35, jitterMs: 5, bandwidthBps: 10_000_000, queueBytes: 64 * 1024 };
@@ -253,19 +252,7 @@ describe('sending performance (simulated, exact)', () => {
   it('repairs follow the measured loss: none on a clean path, a share below the high-loss threshold, every packet above it', () => {
     const repairShare = (loss: number): number => {
       const p = makePair({ link: { delayMs: 35, loss }, seed: 3 });
-      let data = 0;
-      let repaired = 0;
-      const poll = p.client.pollTransmit.bind(p.client);
-      p.client.pollTransmit = (now) => {
-        const t = poll(now);
-        const h = t && parseHeader(t.data);
-        const frames = h && typeof h !== 'string' && h.type === PacketType.Data ? parseFrames(h.payload) : undefined;
-        if (frames?.some((f) => f.type === 'fragment')) {
-          data++;
-          if (frames.some((f) => f.type === 'repair')) repaired++;
-        }
-        return t;
-      };
+      const seen = countDataPackets(p.client, 'repair');
       p.sim.runFor(1_000);
       for (let i = 0; i < 1_500; i++) {
         p.sim.schedule(p.sim.now + i * 20, () => {
@@ -275,7 +262,7 @@ describe('sending performance (simulated, exact)', () => {
       }
       p.sim.runFor(40_000);
       expect(messagesOf(p.serverEvents)).toHaveLength(1_500);
-      return repaired / data;
+      return seen.with / seen.data;
     };
     expect(repairShare(0)).toBe(0);
     // 4% loss against the 5% threshold: about 0.6 of packets (every packet once above 2%: 0.88).
@@ -377,31 +364,11 @@ describe('sending performance (simulated, exact)', () => {
   });
 });
 
-/** Of the DATA packets `from` sends over the run, how many carry an ACK frame, and how many there are. */
-function ackFramesIn(p: Pair, side: 'client' | 'server'): { withAck: number; data: number } {
-  const ep = side === 'client' ? p.client : p.server;
-  const poll = ep.pollTransmit.bind(ep);
-  const seen = { withAck: 0, data: 0 };
-  ep.pollTransmit = (now) => {
-    const t = poll(now);
-    const h = t && parseHeader(t.data);
-    if (h && typeof h === 'object' && h.type === PacketType.Data) {
-      const frames = parseFrames(h.payload) ?? [];
-      if (frames.some((f) => f.type === 'fragment')) {
-        seen.data++;
-        if (frames.some((f) => f.type === 'ack')) seen.withAck++;
-      }
-    }
-    return t;
-  };
-  return seen;
-}
-
 describe('ACK frames on data packets (simulated, exact)', () => {
   it('a one-way sender does not repeat ACKs of the peer\'s ACK-only packets on its data', () => {
     const p = makePair({ link: { delayMs: 10 } });
     p.sim.runFor(1_000);
-    const seen = ackFramesIn(p, 'client');
+    const seen = countDataPackets(p.client, 'ack');
     // 1000-byte messages leave room for an ACK frame in every packet.
     for (let i = 0; i < 300; i++) p.client.send(p.conn, new Uint8Array(1000).fill(i & 0xff));
     p.sim.wake(CLIENT);
@@ -409,14 +376,14 @@ describe('ACK frames on data packets (simulated, exact)', () => {
     expect(messagesOf(p.serverEvents)).toHaveLength(300);
     expect(seen.data).toBeGreaterThanOrEqual(300);
     // The server sent only ACKs: nothing it tracks is left to acknowledge.
-    expect(seen.withAck).toBe(0);
+    expect(seen.with).toBe(0);
   });
 
   it('still repeats the ACK state on data while the peer sends data too', () => {
     const p = makePair({ link: { delayMs: 10 } });
     p.sim.runFor(1_000);
     const server = p.serverConn() as Connection;
-    const seen = ackFramesIn(p, 'client');
+    const seen = countDataPackets(p.client, 'ack');
     for (let i = 0; i < 100; i++) {
       p.sim.schedule(p.sim.now + i * 5, () => {
         p.client.send(p.conn, new Uint8Array(200).fill(i & 0xff));
@@ -428,7 +395,7 @@ describe('ACK frames on data packets (simulated, exact)', () => {
     p.sim.runFor(2_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(100);
     // Every client data packet after the server's first data arrives acknowledges it.
-    expect(seen.withAck).toBeGreaterThan(0.9 * seen.data);
+    expect(seen.with).toBeGreaterThan(0.9 * seen.data);
   });
 });
 

@@ -1,9 +1,9 @@
 /**
- * The receiving side of the repair code: keeps the small messages that
- * arrived (a connection has one while its peer sends repairs) and the
- * repairs it cannot use yet,
- * and solves for missing messages by Gaussian elimination over GF(2^8) as
- * soon as enough repairs cover them. State and work are bounded: `KEEP_SPAN`
+ * The receiving side of the repair code (a connection has one while its peer
+ * sends repairs): keeps the small messages that arrived and the repairs it
+ * cannot use yet, and solves for missing messages by Gauss–Jordan
+ * elimination over GF(2^8), one repair at a time, as soon as enough repairs
+ * cover them. State and work are bounded: `KEEP_SPAN`
  * message ids kept, `MAX_EQUATIONS` pending repairs over at most
  * `MAX_UNKNOWNS` missing messages, so a hostile peer's repairs cost at most a
  * small fixed elimination each.

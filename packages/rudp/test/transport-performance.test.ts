@@ -249,6 +249,46 @@ describe('sending performance (simulated, exact)', () => {
     expect(stats.packetsRetransmitted).toBe(1);
   });
 
+  it('a gap revealed by a packet without a repair (bulk data) is acknowledged at once, even while repairs arrive', () => {
+    // Repairs from the first packet on, so the server's decoder exists; then a two-chunk message whose
+    // first chunk is lost: the next chunk's gap must not wait for the ACK delay (25 ms).
+    const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 };
+    const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
+    p.sim.runFor(1_000);
+    for (let i = 0; i < 10; i++) {
+      p.sim.schedule(p.sim.now + i * 20, () => {
+        p.client.send(p.conn, new Uint8Array(64).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    // Within a second of the last repair: the decoder is still there.
+    p.sim.runFor(300);
+    const serverSent: number[] = [];
+    const poll = p.server.pollTransmit.bind(p.server);
+    p.server.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t) serverSent.push(now);
+      return t;
+    };
+    // The client's first full-size datagram (the bulk message's first chunk) never leaves.
+    let dropped = false;
+    const clientPoll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = clientPoll(now);
+      if (dropped || !t || t.data.length < 1_000) return t;
+      dropped = true;
+      return clientPoll(now);
+    };
+    const start = p.sim.now;
+    p.client.send(p.conn, new Uint8Array(2 * 1024));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    expect(messagesOf(p.serverEvents).at(-1)?.length).toBe(2 * 1024);
+    // The first packet after the lost one arrives 35 ms after it left; the ACK goes the same instant.
+    const firstAck = serverSent.find((t) => t > start) as number;
+    expect(firstAck - start).toBeLessThan(35 + 5);
+  });
+
   it('repairs follow the measured loss: none on a clean path, a share below the high-loss threshold, every packet above it', () => {
     const repairShare = (loss: number): number => {
       const p = makePair({ link: { delayMs: 35, loss }, seed: 3 });

@@ -468,9 +468,10 @@ export class Connection {
     if (ackEliciting) {
       if (pn > this.largestAckElicitingReceived) this.largestAckElicitingReceived = pn;
       this.ackElicitingUnacked++;
-      // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless it
-      // sends repairs: then the next packets rebuild what was lost and the ACK can ride on data.
-      const gap = pn !== prevLargest + 1 && this.repairs === undefined;
+      // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless this
+      // packet carries a repair: then the peer is sending small messages the next packets rebuild, and
+      // the ACK can ride on data. (A bulk chunk fills its packet and has no repair beside it.)
+      const gap = pn !== prevLargest + 1 && !frames.some((f) => f.type === 'repair');
       if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
       else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
     }

@@ -96,6 +96,10 @@ export interface ConnectionStats {
   readonly duplicatePackets: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
+  /** REPAIR frames sent (one per packet at most). */
+  readonly repairsSent: number;
+  /** Messages rebuilt from the peer's repairs instead of waiting for a resend. */
+  readonly messagesRecovered: number;
   readonly srttMs: number;
   readonly rttVarMs: number;
   readonly minRttMs: number;
@@ -226,6 +230,8 @@ export class Connection {
     duplicatePackets: 0,
     messagesSent: 0,
     messagesReceived: 0,
+    repairsSent: 0,
+    messagesRecovered: 0,
   };
 
   constructor(
@@ -604,7 +610,9 @@ export class Connection {
   private acceptRecovered(recovered: readonly RecoveredMessage[]): void {
     for (const m of recovered) {
       const r = this.reassembly.accept({ type: 'fragment', messageId: m.id, messageLength: m.data.length, offset: 0, data: m.data });
-      if (r === 'new') this.messageAckDue = true;
+      if (r !== 'new') continue;
+      this.messageAckDue = true;
+      this.stat.messagesRecovered++;
     }
   }
 
@@ -996,6 +1004,7 @@ export class Connection {
     if (repairFrameSize(baseId, size) > w.room()) return;
     writeRepair(w, baseId, covered.length, shape.uniform, shape.width, REPAIR_SCRATCH.subarray(0, size));
     this.repairCredit -= 1;
+    this.stat.repairsSent++;
     for (const m of covered) {
       // The first few repairs after a message are the ones that can rebuild it in time.
       if (m.repairs++ < REPAIRS_WAITED_FOR) m.lastRepairPn = pn;

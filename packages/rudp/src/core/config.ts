@@ -47,7 +47,7 @@ export interface ConnectionConfig {
 export interface RedundancyConfig {
   /** Most tail copies of one message (0 turns all redundancy, repairs included, off). */
   readonly maxCopies: number;
-  /** Only messages up to this size (and at most 255 bytes) are covered. */
+  /** Tail copies go to messages up to this size, repairs to those up to min(this, 255 bytes). */
   readonly maxMessageBytes: number;
   /** Measured loss rate from which repairs and one tail copy are sent. */
   readonly lossThreshold: number;

@@ -32,6 +32,28 @@ function transfer(p: Pair, bytes: number, limitMs = 120_000): number {
   return doneAt - start;
 }
 
+/**
+ * Chat from the client: `count` 64-byte messages (message i filled with i),
+ * one every 20 ms from now. The packet of message i is lost when `lose(i)`
+ * (the 35 ms link drops everything for 1 ms). Returns the send times, filled
+ * in as the messages go.
+ */
+function chatFromClient(p: Pair, count: number, lose: (i: number) => boolean = () => false): number[] {
+  const sentAt: number[] = [];
+  for (let i = 0; i < count; i++) {
+    p.sim.schedule(p.sim.now + i * 20, (now) => {
+      if (lose(i)) {
+        p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
+        p.sim.schedule(now + 1, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
+      }
+      sentAt.push(now);
+      p.client.send(p.conn, new Uint8Array(64).fill(i));
+      p.sim.wake(CLIENT);
+    });
+  }
+  return sentAt;
+}
+
 describe('sending performance (simulated, exact)', () => {
   it('a paced sender sends its whole initial window before the first ACK comes back', () => {
     // Pacing tokens refill in floating point; once 1199.9999999999998 of 1200 left the sender
@@ -66,12 +88,7 @@ describe('sending performance (simulated, exact)', () => {
     // took it to megabytes on loopback. It may grow past the target only while the window limits.
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);
-    for (let i = 0; i < 500; i++) {
-      p.sim.schedule(p.sim.now + i * 20, () => {
-        p.client.send(p.conn, new Uint8Array(64));
-        p.sim.wake(CLIENT);
-      });
-    }
+    chatFromClient(p, 500);
     p.sim.runFor(11_000);
     expect(p.conn.stats().messagesSent).toBe(500);
     expect(p.conn.stats().cwndBytes).toBeLessThanOrEqual(32 * 1200);
@@ -189,12 +206,7 @@ describe('sending performance (simulated, exact)', () => {
     const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 1 };
     const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
     p.sim.runFor(1_000);
-    for (let i = 0; i < 50; i++) {
-      p.sim.schedule(p.sim.now + i * 20, () => {
-        p.client.send(p.conn, new Uint8Array(64).fill(i));
-        p.sim.wake(CLIENT);
-      });
-    }
+    chatFromClient(p, 50);
     p.sim.runFor(3_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(50);
     // Only the last message, with nothing after it, gets its copy.
@@ -210,22 +222,11 @@ describe('sending performance (simulated, exact)', () => {
     const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 };
     const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
     p.sim.runFor(1_000);
-    const sentAt: number[] = [];
     const latency: number[] = [];
+    const sentAt = chatFromClient(p, 20, (i) => lost.includes(i));
     p.onServerEvent = (e, now) => {
       if (e.type === 'message') latency.push(now - (sentAt[latency.length] as number));
     };
-    for (let i = 0; i < 20; i++) {
-      p.sim.schedule(p.sim.now + i * 20, (now) => {
-        if (lost.includes(i)) {
-          p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
-          p.sim.schedule(now + 1, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
-        }
-        sentAt.push(now);
-        p.client.send(p.conn, new Uint8Array(64).fill(i));
-        p.sim.wake(CLIENT);
-      });
-    }
     p.sim.runFor(3_000);
     expect(messagesOf(p.serverEvents).map((m) => m[0])).toEqual([...Array(20).keys()]);
     return { latency, stats: p.conn.stats() };
@@ -255,12 +256,7 @@ describe('sending performance (simulated, exact)', () => {
     const redundancy = { maxCopies: 1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 };
     const p = makePair({ link: { delayMs: 35 }, client: { redundancy } });
     p.sim.runFor(1_000);
-    for (let i = 0; i < 10; i++) {
-      p.sim.schedule(p.sim.now + i * 20, () => {
-        p.client.send(p.conn, new Uint8Array(64).fill(i));
-        p.sim.wake(CLIENT);
-      });
-    }
+    chatFromClient(p, 10);
     // Within a second of the last repair: the decoder is still there.
     p.sim.runFor(300);
     const serverSent: number[] = [];
@@ -294,12 +290,7 @@ describe('sending performance (simulated, exact)', () => {
       const p = makePair({ link: { delayMs: 35, loss }, seed: 3 });
       const seen = countDataPackets(p.client, 'repair');
       p.sim.runFor(1_000);
-      for (let i = 0; i < 1_500; i++) {
-        p.sim.schedule(p.sim.now + i * 20, () => {
-          p.client.send(p.conn, new Uint8Array(64).fill(i));
-          p.sim.wake(CLIENT);
-        });
-      }
+      chatFromClient(p, 1_500);
       p.sim.runFor(40_000);
       expect(messagesOf(p.serverEvents)).toHaveLength(1_500);
       return seen.with / seen.data;
@@ -376,23 +367,12 @@ describe('sending performance (simulated, exact)', () => {
   it('recovers one lost small message by loss detection, well before a probe timeout', () => {
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);
-    const sentAt: number[] = [];
     const deliveredAt: number[] = [];
     p.onServerEvent = (e, now) => {
       if (e.type === 'message') deliveredAt.push(now);
     };
-    for (let i = 0; i < 10; i++) {
-      p.sim.schedule(p.sim.now + i * 20, (now) => {
-        // The first message's packet is the one lost: the link drops everything for 1 ms.
-        if (i === 0) {
-          p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
-          p.sim.schedule(now + 1, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
-        }
-        sentAt.push(now);
-        p.client.send(p.conn, new Uint8Array(64).fill(i));
-        p.sim.wake(CLIENT);
-      });
-    }
+    // The first message's packet is the one lost.
+    const sentAt = chatFromClient(p, 10, (i) => i === 0);
     p.sim.runFor(2_000);
     expect(deliveredAt).toHaveLength(10);
     const first = (deliveredAt[0] as number) - (sentAt[0] as number);

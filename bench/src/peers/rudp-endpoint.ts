@@ -7,19 +7,16 @@ export interface RudpModule {
   createEndpoint(random: RandomSource, acceptIncoming: boolean): MessageEndpoint;
 }
 
-/** A connection handle whose `send` also tells the endpoint to poll it (rudp's `Endpoint.send`). */
+/** A rudp connection seen as a bench `MessageConnection` (a send marks the connection for polling by itself). */
 class RudpConnectionHandle implements MessageConnection {
-  constructor(
-    private readonly endpoint: Endpoint,
-    readonly connection: Connection,
-  ) {}
+  constructor(readonly connection: Connection) {}
 
   get remote(): PeerAddress {
     return this.connection.remote;
   }
 
   send(data: Uint8Array): void {
-    this.endpoint.send(this.connection, data);
+    this.connection.send(data);
   }
 }
 
@@ -69,7 +66,7 @@ class RudpMessageEndpoint implements MessageEndpoint {
   private handle(connection: Connection): RudpConnectionHandle {
     let h = this.handles.get(connection);
     if (!h) {
-      h = new RudpConnectionHandle(this.endpoint, connection);
+      h = new RudpConnectionHandle(connection);
       this.handles.set(connection, h);
     }
     return h;

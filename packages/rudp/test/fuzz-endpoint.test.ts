@@ -56,8 +56,8 @@ describe('endpoint fuzz (seeded)', () => {
 
     // Real traffic to capture: small and multi-packet messages both ways.
     for (let i = 0; i < 20; i++) {
-      p.client.send(p.conn, text(`c${i}:${'x'.repeat(i * 150)}`));
-      p.server.send(live, text(`s${i}`));
+      p.conn.send(text(`c${i}:${'x'.repeat(i * 150)}`));
+      live.send(text(`s${i}`));
     }
     p.sim.wake(CLIENT);
     p.sim.wake(SERVER);
@@ -233,8 +233,8 @@ describe('endpoint fuzz (seeded)', () => {
     expect(p.server.stats().dropped.badToken).toBe(stale + 1);
 
     // The original connection still works, both ways.
-    p.client.send(p.conn, text('after the storm, from the client'));
-    p.server.send(live, text('after the storm, from the server'));
+    p.conn.send(text('after the storm, from the client'));
+    live.send(text('after the storm, from the server'));
     p.sim.wake(CLIENT);
     p.sim.wake(SERVER);
     p.sim.runFor(1000);

@@ -51,7 +51,7 @@ describe('packet number truncation', () => {
     tapDataPackets(p.client, (h, d, now) => onData(h, d, now, p));
     p.sim.runFor(100);
     const count = 4_096;
-    for (let i = 0; i < count; i++) p.client.send(p.conn, new Uint8Array(4 * 1024).fill(i & 0xff));
+    for (let i = 0; i < count; i++) p.conn.send(new Uint8Array(4 * 1024).fill(i & 0xff));
     p.sim.wake(CLIENT);
     p.sim.runFor(600_000);
     const got = messagesOf(p.serverEvents);

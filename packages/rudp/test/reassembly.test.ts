@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Reassembly } from '../src/core/reassembly.js';
+import { Reassembly } from '../src/core/receive/reassembly.js';
 import type { FragmentFrame } from '../src/wire/frame.js';
 
 const whole = (messageId: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength: data.length, offset: 0, data });

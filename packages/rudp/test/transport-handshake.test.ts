@@ -106,7 +106,7 @@ describe('spoofing and malformed datagrams', () => {
     writePing(w);
     p.server.handleDatagram(p.sim.now, w.finish().slice(), '6.6.6.6:1');
     expect(p.server.stats().dropped.addressMismatch).toBe(1);
-    p.client.send(p.conn, new TextEncoder().encode('still here'));
+    p.conn.send(new TextEncoder().encode('still here'));
     p.sim.wake(CLIENT);
     p.sim.runFor(500);
     expect(sconn.state).toBe('established');
@@ -131,7 +131,7 @@ describe('spoofing and malformed datagrams', () => {
     expect(after.dropped.checksum).toBeGreaterThan(0);
     expect(after.dropped.short).toBeGreaterThan(0);
     // The connection is unharmed.
-    p.client.send(p.conn, new Uint8Array([1, 2, 3]));
+    p.conn.send(new Uint8Array([1, 2, 3]));
     p.sim.wake(CLIENT);
     p.sim.runFor(500);
     expect(p.serverEvents.filter((r) => r.event.type === 'message')).toHaveLength(1);

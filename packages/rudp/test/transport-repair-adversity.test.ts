@@ -42,12 +42,12 @@ describe('repairs under adversity (chat-like, both ways)', () => {
       p.sim.runFor(1_000);
       for (let i = 0; i < COUNT; i++) {
         p.sim.schedule(p.sim.now + i * 20, () => {
-          p.client.send(p.conn, message(0, i, lengths[i] as number));
+          p.conn.send(message(0, i, lengths[i] as number));
           const s = p.serverConn();
           if (s) {
             const m = message(1, serverSent.length, lengths[COUNT - 1 - i] as number);
             serverSent.push(m);
-            p.server.send(s, m);
+            s.send(m);
           }
           p.sim.wake(CLIENT);
           p.sim.wake(SERVER);

@@ -2,8 +2,8 @@
  * Tuning knobs of a connection, with the defaults that the benchmark
  * justifies (see bench/results/latest.md).
  */
-import { Bbr } from './bbr.js';
-import type { CongestionControllerFactory } from './congestion.js';
+import { Bbr } from './congestion/bbr.js';
+import type { CongestionControllerFactory } from './congestion/controller.js';
 import { MAX_DATAGRAM } from '../wire/packet.js';
 
 /** Per-connection settings. */

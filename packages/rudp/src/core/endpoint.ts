@@ -122,18 +122,6 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     return conn;
   }
 
-  /** Tells the endpoint the application changed `conn` (sent, read, closed): it will be polled. */
-  touch(conn: Connection): void {
-    this.dirty.add(conn);
-  }
-
-  /** Sends `data` on `conn` (shorthand for `conn.send` + `touch`). */
-  send(conn: Connection, data: Uint8Array): number {
-    const id = conn.send(data);
-    this.touch(conn);
-    return id;
-  }
-
   /** The next event, or `undefined`. Drain `pollTransmit` afterwards: reading can free window credit. */
   pollEvent(): EndpointEvent | undefined {
     while (this.eventHead < this.events.length) {
@@ -157,10 +145,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   /** Ends every connection abruptly (each peer is told once), e.g. before closing the socket. */
   destroyAll(now: number, reason = 'endpoint shutting down'): void {
-    for (const c of this.connections.values()) {
-      c.destroy(now, 1, reason);
-      this.touch(c);
-    }
+    for (const c of this.connections.values()) c.destroy(now, 1, reason);
   }
 
   /** Drops all state at once, with no goodbyes; `closed` events follow for every live connection. */
@@ -281,6 +266,11 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.readableSet.add(connection);
   }
 
+  /** @internal */
+  wake(connection: Connection): void {
+    this.touch(connection);
+  }
+
   // ---------------------------------------------------------------- internals
 
   private handleInitial(now: number, size: number, payload: Uint8Array, from: PeerAddress): void {
@@ -314,10 +304,14 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   }
 
   private messageEvent(conn: Connection): EndpointEvent {
+    // Reading wakes the connection itself: it may announce more window to the sender.
     const data = conn.readMessage() as Uint8Array;
-    // Reading may let us announce more window to the sender.
-    this.touch(conn);
     return { type: 'message', connection: conn, data };
+  }
+
+  /** `conn` changed: poll it on the next `pollTransmit`. */
+  private touch(conn: Connection): void {
+    this.dirty.add(conn);
   }
 
   private schedule(conn: Connection, now: number): void {

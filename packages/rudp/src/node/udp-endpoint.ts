@@ -241,9 +241,8 @@ export class UdpEndpoint {
     return performance.now();
   }
 
-  /** The application changed `conn`: poll it soon (batched to the end of this tick). */
-  changed(conn: Connection): void {
-    this.endpoint.touch(conn);
+  /** The application changed `conn` (which marked itself for polling): pump soon, batched to the end of this tick. */
+  changed(_conn: Connection): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
     queueMicrotask(() => {

@@ -12,7 +12,7 @@
  * bottleneck queue is then filling, and waiting for BBR's three flat rounds
  * would overflow a shallow buffer by more than the BDP.
  */
-import type { AckSample, CongestionController } from './congestion.js';
+import type { AckSample, CongestionController } from './controller.js';
 
 const STARTUP_GAIN = 2 / Math.LN2; // 2.885: doubles the rate each round
 const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;

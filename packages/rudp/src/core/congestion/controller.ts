@@ -45,24 +45,3 @@ export interface CongestionController {
 
 /** Builds a controller for a new connection; `mtu` is the datagram size limit. */
 export type CongestionControllerFactory = (mtu: number) => CongestionController;
-
-/** A constant window and no pacing: for tests and for links whose capacity is known. */
-export class FixedWindow implements CongestionController {
-  readonly name = 'fixed';
-
-  constructor(private readonly bytes: number) {}
-
-  window(): number {
-    return this.bytes;
-  }
-
-  pacingRate(): number {
-    return Number.POSITIVE_INFINITY;
-  }
-
-  onPacketSent(): void {}
-
-  onAck(): void {}
-
-  onLoss(): void {}
-}

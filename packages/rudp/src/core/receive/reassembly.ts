@@ -4,7 +4,7 @@
  * Memory is bounded by the receive window: a fragment that would push the
  * buffered bytes past it is refused (an honest sender never sends one).
  */
-import type { FragmentFrame } from '../wire/frame.js';
+import type { FragmentFrame } from '../../wire/frame.js';
 
 interface Partial {
   readonly buf: Uint8Array;

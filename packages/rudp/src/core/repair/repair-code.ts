@@ -8,7 +8,7 @@
  * repairs from nearby packets over nearby messages are independent).
  */
 import { gfMulAdd, gfPow } from './gf256.js';
-import { MAX_SMALL_MESSAGE } from '../wire/frame.js';
+import { MAX_SMALL_MESSAGE } from '../../wire/frame.js';
 
 /** Bytes of a source symbol in canonical form: a length byte, then the message zero-padded. */
 export const REPAIR_ROW = 1 + MAX_SMALL_MESSAGE;

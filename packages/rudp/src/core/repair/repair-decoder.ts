@@ -10,7 +10,7 @@
  */
 import { gfInv, gfMul, gfMulAdd, gfScale } from './gf256.js';
 import { REPAIR_ROW, repairCoefficient } from './repair-code.js';
-import { MAX_REPAIR_COVER, type RepairFrame } from '../wire/frame.js';
+import { MAX_REPAIR_COVER, type RepairFrame } from '../../wire/frame.js';
 
 /** A message rebuilt from repairs. */
 export interface RecoveredMessage {

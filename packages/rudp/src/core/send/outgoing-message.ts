@@ -2,6 +2,8 @@
  * A message on the sending side, cut into fixed chunks at queue time so a
  * retransmission repeats exactly the same bytes at the same offset.
  */
+import { MAX_SMALL_MESSAGE, fragmentHeaderSize, messageFrameSize, writeFragment, writeMessage } from '../../wire/frame.js';
+import type { PacketWriter } from '../../wire/packet.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
@@ -83,4 +85,21 @@ export interface ChunkRef {
   readonly tail?: boolean;
   /** A resend held until the packet of the message's last repair is acknowledged or lost (the peer may rebuild it). */
   readonly afterRepairs?: boolean;
+}
+
+/**
+ * Writes chunk `index` of `m` if it fits: a whole small message as a MESSAGE
+ * frame, anything else as a FRAGMENT. Returns whether it was written.
+ */
+export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
+  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
+    if (messageFrameSize(m.id, m.data.length) > w.room()) return false;
+    writeMessage(w, m.id, m.data);
+    return true;
+  }
+  const data = m.chunk(index);
+  const offset = m.offsetOf(index);
+  if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+  writeFragment(w, m.id, m.data.length, offset, data);
+  return true;
 }

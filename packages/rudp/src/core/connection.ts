@@ -39,6 +39,7 @@ import { type PacketSources, populateDataPacket } from './send/packet-builder.js
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
+import { varintSize } from '../wire/varint.js';
 import { HEADER_SIZE, PacketType, PacketWriter, type PnLength, TRAILER_SIZE, packetNumberLength } from '../wire/packet.js';
 
 /** Most probe packets sent when the probe timer fires. */
@@ -476,7 +477,9 @@ export class Connection {
     this.closeSendDue = false;
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    writeClose(w, this.closeFrame.code, this.closeFrame.reason);
+    // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
+    const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
+    writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
     return this.account(w.finish().slice());
   }
 

@@ -10,7 +10,7 @@
  * can neither take over nor kill the session.
  */
 import { CookieJar } from './cookie.js';
-import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './config.js';
+import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionConfig, validateConnectionOptions } from './config.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
@@ -30,6 +30,9 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
   /** How long a handshake cookie stays valid, ms. Default 30,000. */
   readonly cookieLifetimeMs?: number;
 }
+
+/** Option names an `EndpointConfig` adds to the connection's. */
+const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs'];
 
 /** Why datagrams were dropped, with counts. */
 export interface DropCounts {
@@ -100,9 +103,16 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     statelessQueueFull: 0,
   };
 
+  /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
+    validateConnectionOptions(config, ENDPOINT_KEYS);
     const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, ...conn } = config;
-    this.config = { ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) };
+    if (typeof random !== 'function') throw new TypeError('rudp: option \'random\' must be a function returning uniform 32-bit integers');
+    if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
+    if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
+    if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
+    if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
+    this.config = validateConnectionConfig({ ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) });
     this.random = random;
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
@@ -112,10 +122,15 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   // ---------------------------------------------------------------- application calls
 
-  /** Starts a connection to `to`; a `connected` (or `closed`) event follows. */
+  /**
+   * Starts a connection to `to`; a `connected` (or `closed`) event follows.
+   * Throws a `TypeError` or `RangeError` that names the field if an override
+   * is unknown or out of range.
+   */
   connect(now: number, to: PeerAddress, overrides: Partial<ConnectionConfig> = {}): Connection {
     this.now = Math.max(this.now, now);
-    const config = { ...this.config, ...stripUndefined(overrides) };
+    validateConnectionOptions(overrides);
+    const config = validateConnectionConfig({ ...this.config, ...stripUndefined(overrides) });
     const conn = new Connection(this, config, 'client', this.newCid(), 0, to, now, config.receiveWindow);
     this.connections.set(conn.localCid, conn);
     this.touch(conn);

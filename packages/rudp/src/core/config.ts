@@ -107,7 +107,7 @@ const REDUNDANCY_RULES: Readonly<Record<keyof RedundancyConfig, NumberRule>> = {
   maxCopies: { min: 0, max: 16, integer: true },
   maxMessageBytes: { min: 0, max: 65_536, integer: true },
   lossThreshold: { min: 0, max: 1 },
-  highLossThreshold: { min: Number.MIN_VALUE, max: 1 },
+  highLossThreshold: { min: 0, max: 1 },
 };
 
 /** Names every `ConnectionConfig` field may take. */
@@ -118,7 +118,7 @@ export const CONNECTION_CONFIG_KEYS: readonly string[] = [...Object.keys(CONNECT
  * if `value` breaks `rule`.
  */
 export function checkNumber(field: string, value: unknown, rule: NumberRule): void {
-  const allowed = `${rule.integer === true ? 'an integer' : 'a number'} from ${rule.min === Number.MIN_VALUE ? 'just above 0' : rule.min} to ${rule.max}`;
+  const allowed = `${rule.integer === true ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`;
   if (typeof value !== 'number') throw new TypeError(`rudp: option '${field}' must be ${allowed} (got ${describe(value)})`);
   if (!(value >= rule.min && value <= rule.max) || (rule.integer === true && !Number.isInteger(value))) {
     throw new RangeError(`rudp: option '${field}' must be ${allowed} (got ${value})`);
@@ -155,17 +155,9 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
   }
 }
 
-/** Checks a complete configuration, including rules across fields. */
+/** Checks a complete configuration (every field present and in range). */
 export function validateConnectionConfig(config: ConnectionConfig): ConnectionConfig {
   validateConnectionOptions(config);
-  if (config.keepAliveMs !== 0 && config.keepAliveMs >= config.idleTimeoutMs) {
-    throw new RangeError(`rudp: option 'keepAliveMs' (${config.keepAliveMs}) must be 0 or below 'idleTimeoutMs' (${config.idleTimeoutMs}), or idle connections time out`);
-  }
-  if (config.redundancy.lossThreshold > config.redundancy.highLossThreshold) {
-    throw new RangeError(
-      `rudp: option 'redundancy.lossThreshold' (${config.redundancy.lossThreshold}) must not exceed 'redundancy.highLossThreshold' (${config.redundancy.highLossThreshold})`,
-    );
-  }
   return config;
 }
 

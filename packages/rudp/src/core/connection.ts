@@ -23,7 +23,7 @@ import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
 import { FlowControl } from './flow-control.js';
-import { Handshake } from './handshake.js';
+import { ClientHandshake, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
@@ -85,7 +85,7 @@ const encoder = new TextEncoder();
 const SLAB = new ByteSlab();
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
-export class Connection {
+export class Connection implements PacketFate {
   /** Current lifecycle state. */
   state: ConnectionState;
   /** Application data: attach whatever you like. */
@@ -95,7 +95,10 @@ export class Connection {
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
-  private readonly handshake: Handshake;
+  /** Client: the handshake, until established (an established connection does not keep it). */
+  private clientHandshake: ClientHandshake | undefined;
+  /** Server: the ACCEPT side of the handshake (resent whenever the client repeats its INITIAL). */
+  private readonly serverHandshake: ServerHandshake | undefined;
   private readonly acks: AckTracker;
   private readonly reassembly: Reassembly;
   private readonly repairReceiver: RepairReceiver;
@@ -152,14 +155,16 @@ export class Connection {
     peerWindow: number,
   ) {
     this.cc = config.congestion(config.mtu);
-    this.handshake = new Handshake({ role, localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs }, now);
+    const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs };
+    if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now);
+    else this.serverHandshake = new ServerHandshake(handshake);
     this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(config.receiveWindow);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     this.flow = new FlowControl(config.receiveWindow, peerWindow);
     this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - TRAILER_SIZE);
-    this.recovery = new LossDetection(config, this.rtt, this.cc, this.packetFate());
-    this.retransmits = new RetransmitQueue(config, (pn) => this.recovery.inFlight(pn));
+    this.recovery = new LossDetection(config, this.rtt, this.cc, this);
+    this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);
     this.pacer = new Pacer(config.mtu, this.cc, this.rtt, now);
     this.sources = {
@@ -278,29 +283,31 @@ export class Connection {
 
   /** Client: the server sent a RETRY with a cookie; send INITIAL again with it. */
   handleRetry(now: number, token: Uint8Array): void {
-    if (this.state !== 'handshake') return;
-    if (this.handshake.onRetry(now, token)) this.lastReceived = now;
+    if (this.state !== 'handshake' || this.clientHandshake === undefined) return;
+    if (this.clientHandshake.onRetry(now, token)) this.lastReceived = now;
   }
 
   /** Client: the server accepted. */
   handleAccept(now: number, serverCid: number, peerWindow: number): void {
-    if (this.state !== 'handshake') return;
+    const handshake = this.clientHandshake;
+    if (this.state !== 'handshake' || handshake === undefined) return;
+    this.clientHandshake = undefined;
     this.remoteCid = serverCid;
     this.flow.setPeerWindow(peerWindow);
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
-    const sample = this.handshake.acceptRttSample(now);
+    const sample = handshake.acceptRttSample(now);
     if (sample !== undefined) this.rtt.update(sample, 0);
     // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
     // copies from the first request on, not ~50 packets later.
-    const seed = this.handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
+    const seed = handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
     if (seed !== undefined) this.repairPolicy.seed(seed, this.stat.packetsLost > 0);
     this.host.emit({ type: 'connected', connection: this });
   }
 
   /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
   handleInitialAgain(now: number): void {
-    this.handshake.onInitialAgain();
+    this.serverHandshake?.onInitialAgain();
     this.lastReceived = now;
   }
 
@@ -321,10 +328,8 @@ export class Connection {
     if (this.acks.tooFarAhead(pn)) return 'malformed';
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
-    if (this.role === 'server') {
-      const sample = this.handshake.rttFromAccept(now);
-      if (sample !== undefined) this.rtt.seed(sample);
-    }
+    const acceptRtt = this.serverHandshake?.rttFromAccept(now);
+    if (acceptRtt !== undefined) this.rtt.seed(acceptRtt);
     this.repairReceiver.expireIfIdle(now);
     this.stat.packetsReceived++;
     this.stat.bytesReceived += size;
@@ -379,21 +384,19 @@ export class Connection {
     }
   }
 
-  /** What an acknowledged or lost packet means for what it carried. */
-  private packetFate(): PacketFate {
-    return {
-      acked: (p: SentPacket) => {
-        this.repairPolicy.onPacketAcked();
-        this.acks.onAckAcknowledged(p.ackLargest);
-        for (const c of p.chunks) this.ackChunk(c);
-      },
-      lost: (now: number, p: SentPacket) => {
-        this.stat.packetsLost++;
-        this.repairPolicy.onPacketLost();
-        if (p.carriedMaxData) this.flow.onMaxDataLost();
-        this.retransmits.requeueLost(now, p);
-      },
-    };
+  /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
+  acked(p: SentPacket): void {
+    this.repairPolicy.onPacketAcked();
+    this.acks.onAckAcknowledged(p.ackLargest);
+    for (const c of p.chunks) this.ackChunk(c);
+  }
+
+  /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
+  lost(now: number, p: SentPacket): void {
+    this.stat.packetsLost++;
+    this.repairPolicy.onPacketLost();
+    if (p.carriedMaxData) this.flow.onMaxDataLost();
+    this.retransmits.requeueLost(now, p);
   }
 
   private ackChunk(c: ChunkRef): void {
@@ -406,12 +409,12 @@ export class Connection {
   pollTransmit(now: number, scratch: Uint8Array): Uint8Array | undefined {
     switch (this.state) {
       case 'handshake': {
-        const initial = this.handshake.pollInitial(now, scratch);
+        const initial = this.clientHandshake?.pollInitial(now, scratch);
         return initial === undefined ? undefined : this.account(initial.slice());
       }
       case 'established':
       case 'closing':
-        if (this.handshake.acceptPending) return this.account(this.handshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
+        if (this.serverHandshake?.acceptPending === true) return this.account(this.serverHandshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
         if (this.state === 'closing' && this.sendQueue.allAcked()) {
           this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
           return this.pollCloseFrame(scratch);
@@ -512,9 +515,9 @@ export class Connection {
     const live = this.state === 'established' || this.state === 'closing';
     switch (kind) {
       case Timer.Initial:
-        return this.state === 'handshake' ? this.handshake.initialDeadline() : Number.POSITIVE_INFINITY;
+        return this.state === 'handshake' ? (this.clientHandshake?.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
       case Timer.HandshakeTimeout:
-        return this.state === 'handshake' ? this.handshake.timeoutDeadline() : Number.POSITIVE_INFINITY;
+        return this.state === 'handshake' ? (this.clientHandshake?.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
       case Timer.Drain:
         return this.state === 'draining' ? this.drainUntil : Number.POSITIVE_INFINITY;
       case Timer.Idle:

@@ -29,19 +29,20 @@ const INITIAL_RESEND_CAP_MS = 500;
 
 /** What the handshake needs to know about its connection. */
 export interface HandshakeParams {
-  readonly role: 'client' | 'server';
   readonly localCid: number;
   readonly receiveWindow: number;
   readonly mtu: number;
   readonly handshakeTimeoutMs: number;
 }
 
-/** Handshake state of one connection (client: INITIAL/RETRY/ACCEPT; server: ACCEPT). */
-export class Handshake {
-  // Client side.
+/** The cookie before a RETRY brought one (shared: an idle connection should not pay for an empty array). */
+const NO_TOKEN = new Uint8Array(0);
+
+/** The client's side: INITIAL resends, RETRY, ACCEPT. Dropped once the connection is established. */
+export class ClientHandshake {
   private initialDue = 0;
   private initialInterval = INITIAL_RESEND_MS;
-  private token: Uint8Array = new Uint8Array(0);
+  private token: Uint8Array = NO_TOKEN;
   private lastInitialSent = 0;
   private sentInitials = 0;
   /** INITIALs sent with the cookie. */
@@ -52,20 +53,14 @@ export class Handshake {
   private answered = false;
   /** The last INITIAL was a timer resend: an answer to it is no clean RTT sample (Karn). */
   private initialAmbiguous = false;
-  // Server side.
-  private acceptDue: boolean;
-  /** When the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
-  private acceptSentAt = Number.NaN;
 
   constructor(
     private readonly params: HandshakeParams,
     /** When the connection was created (the handshake timeout runs from it). */
     private readonly createdAt: number,
-  ) {
-    this.acceptDue = params.role === 'server';
-  }
+  ) {}
 
-  /** Client: when the next INITIAL is due. */
+  /** When the next INITIAL is due. */
   initialDeadline(): number {
     return this.initialDue;
   }
@@ -75,7 +70,7 @@ export class Handshake {
     return this.createdAt + this.params.handshakeTimeoutMs;
   }
 
-  /** Client: the next INITIAL, written into `scratch`, if one is due. */
+  /** The next INITIAL, written into `scratch`, if one is due. */
   pollInitial(now: number, scratch: Uint8Array): Uint8Array | undefined {
     if (now < this.initialDue) return undefined;
     this.initialAmbiguous = this.sentInitials > 0 && !this.answered;
@@ -96,7 +91,7 @@ export class Handshake {
     return datagram;
   }
 
-  /** Client: the server sent a RETRY with a cookie. Returns false if it is ignored. */
+  /** The server sent a RETRY with a cookie. Returns false if it is ignored. */
   onRetry(now: number, token: Uint8Array): boolean {
     // A second RETRY answers an INITIAL resent before the first came back (a path slower than the
     // blind timer): the cookie in hand is as good, and sending again would only repeat the INITIAL.
@@ -113,13 +108,13 @@ export class Handshake {
     return true;
   }
 
-  /** Client: the ACCEPT arrived at `now`; its RTT sample, if unambiguous (Karn). */
+  /** The ACCEPT arrived at `now`: its RTT sample, if unambiguous (Karn). */
   acceptRttSample(now: number): number | undefined {
     return this.initialAmbiguous ? undefined : now - this.lastInitialSent;
   }
 
   /**
-   * Client, once the ACCEPT's RTT sample is in: the loss rate the handshake
+   * Once the ACCEPT's RTT sample is in: the loss rate the handshake
    * suggests, if it is a measure. A resend counts as a loss only if no answer
    * could have been on its way: on a path faster than the blind timer every
    * resend does (two answers for all n INITIALs); on a slower one only
@@ -131,18 +126,27 @@ export class Handshake {
     if (this.cookieTimed) return 1 - Math.sqrt(1 / Math.max(1, this.cookieInitials));
     return undefined;
   }
+}
 
-  /** Server: whether an ACCEPT must be sent. */
+/** The server's side: the ACCEPT (resent when the client repeats its INITIAL) and the RTT it times. */
+export class ServerHandshake {
+  private acceptDue = true;
+  /** When the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
+  private acceptSentAt = Number.NaN;
+
+  constructor(private readonly params: HandshakeParams) {}
+
+  /** Whether an ACCEPT must be sent. */
   get acceptPending(): boolean {
     return this.acceptDue;
   }
 
-  /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
+  /** The client repeated its INITIAL, so our ACCEPT was lost. */
   onInitialAgain(): void {
     this.acceptDue = true;
   }
 
-  /** Server: the ACCEPT, written into `scratch`. `firstPacket`: nothing was sent before it. */
+  /** The ACCEPT, written into `scratch`. `firstPacket`: nothing was sent before it. */
   pollAccept(now: number, scratch: Uint8Array, remoteCid: number, firstPacket: boolean): Uint8Array {
     this.acceptDue = false;
     // Karn: only a single ACCEPT gives a clean round trip to the client's first packet.
@@ -154,12 +158,12 @@ export class Handshake {
   }
 
   /**
-   * Server: a packet from the client arrived. A client with a request queued
-   * sends it the moment the ACCEPT arrives, so its first packet times a
-   * round trip; without this the server knows no RTT until the client
-   * acknowledges its first reply, and a lost first reply waited for a probe
-   * timeout on the 250 ms initial RTT (~775 ms). A later first packet (a
-   * client with nothing to say yet) is no measure: `undefined`.
+   * A packet from the client arrived. A client with a request queued sends
+   * it the moment the ACCEPT arrives, so its first packet times a round
+   * trip; without this the server knows no RTT until the client acknowledges
+   * its first reply, and a lost first reply waited for a probe timeout on
+   * the 250 ms initial RTT (~775 ms). A later first packet (a client with
+   * nothing to say yet) is no measure: `undefined`.
    */
   rttFromAccept(now: number): number | undefined {
     if (Number.isNaN(this.acceptSentAt)) return undefined;

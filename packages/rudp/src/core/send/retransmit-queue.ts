@@ -24,8 +24,8 @@ export class RetransmitQueue {
 
   constructor(
     private readonly config: RetransmitConfig,
-    /** Whether packet `pn` is still in flight (a resend held for repairs waits on it). */
-    private readonly inFlight: (pn: number) => boolean,
+    /** Which packets are still in flight (a resend held for repairs waits on one). */
+    private readonly packets: { inFlight(pn: number): boolean },
   ) {}
 
   /** Entries queued (some may not be ready yet). */
@@ -122,7 +122,7 @@ export class RetransmitQueue {
 
   /** A queued resend may go now. */
   private ready(now: number, c: ChunkRef): boolean {
-    return c.notBefore <= now && (c.afterRepairs !== true || !this.inFlight(c.message.lastRepairPn));
+    return c.notBefore <= now && (c.afterRepairs !== true || !this.packets.inFlight(c.message.lastRepairPn));
   }
 
   /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */

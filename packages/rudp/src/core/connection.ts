@@ -63,6 +63,12 @@ export interface ConnectionStats {
   readonly repairsSent: number;
   /** Messages rebuilt from the peer's repairs instead of waiting for a resend. */
   readonly messagesRecovered: number;
+  /** Packets declared lost that the peer had received after all (reordering); their resends were for nothing. */
+  readonly spuriousRetransmissions: number;
+  /** Packet threshold of loss detection now (widens with reordering seen). */
+  readonly packetThreshold: number;
+  /** Time threshold reordering seen asks for, ms (0: the RTT rule alone). */
+  readonly reorderWindowMs: number;
   readonly srttMs: number;
   readonly rttVarMs: number;
   readonly minRttMs: number;
@@ -138,6 +144,7 @@ export class Connection implements PacketFate {
     messagesSent: 0,
     messagesReceived: 0,
     repairsSent: 0,
+    spuriousRetransmissions: 0,
   };
 
   constructor(
@@ -270,6 +277,8 @@ export class Connection implements PacketFate {
     return {
       ...this.stat,
       messagesRecovered: this.repairReceiver.recovered,
+      packetThreshold: this.recovery.packetThreshold,
+      reorderWindowMs: this.recovery.reorderDelayMs,
       srttMs: this.rtt.srtt,
       rttVarMs: this.rtt.rttvar,
       minRttMs: Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : 0,
@@ -397,6 +406,13 @@ export class Connection implements PacketFate {
     this.repairPolicy.onPacketLost();
     if (p.carriedMaxData) this.flow.onMaxDataLost();
     this.retransmits.requeueLost(now, p);
+  }
+
+  /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */
+  spurious(p: SentPacket): void {
+    this.stat.spuriousRetransmissions++;
+    this.repairPolicy.onLossUndone();
+    this.acked(p);
   }
 
   private ackChunk(c: ChunkRef): void {

@@ -35,6 +35,10 @@ const MAX_COMPENSATED_LOSS = 0.3;
 const CONGESTED_RTT_RATIO = 1.25;
 
 const MIN_WINDOW_PACKETS = 4;
+/** RTT samples a round needs before its mean counts towards the path's RTT. */
+const MIN_ROUND_SAMPLES = 4;
+/** A round's mean RTT above this multiple of the smallest sample means the path's delay is jitter-dominated. */
+const JITTER_RATIO = 2;
 /** Driver timer granularity the window and pacer must bridge, ms (Node's setTimeout floor). */
 const SEND_QUANTUM_MS = 1;
 /** Largest send quantum, bytes (Linux's 64 KB TSO limit). */
@@ -78,6 +82,11 @@ export class Bbr implements CongestionController {
   /** RTT samples in a row above the delay threshold, and when the run began. */
   private elevatedSamples = 0;
   private elevatedSince = 0;
+  /** RTT samples of the current round (sum and count), for its mean. */
+  private roundRttSum = 0;
+  private roundRttCount = 0;
+  /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
+  private minRoundMeanRtt = Number.POSITIVE_INFINITY;
 
   private readonly initialWindow: number;
 
@@ -119,12 +128,18 @@ export class Bbr implements CongestionController {
     this.lossRate = 1 - (1 - this.lossRate) * LOSS_KEEP ** (lostBytes / this.mtu);
   }
 
+  onSpuriousLoss(_now: number, bytes: number): void {
+    // The inverse of `onLoss`'s step: reordering must not raise the loss compensation.
+    this.lossRate = Math.max(0, 1 - (1 - this.lossRate) / LOSS_KEEP ** (bytes / this.mtu));
+  }
+
   onAck(now: number, s: AckSample): void {
     this.inFlight = s.bytesInFlight;
     this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
-    this.queueDelayed = s.srttMs > this.minRtt * CONGESTED_RTT_RATIO;
     this.minRtt = Math.min(this.minRtt, s.minRttMs);
+    this.queueDelayed = s.srttMs > this.pathRtt() * CONGESTED_RTT_RATIO;
     if (s.priorDelivered >= this.nextRoundDelivered) {
+      this.endRttRound();
       this.round++;
       this.nextRoundDelivered = s.delivered;
       // A round the application starved says nothing about the pipe being full.
@@ -132,7 +147,10 @@ export class Bbr implements CongestionController {
     }
     if (s.latestRttMs !== undefined) {
       this.minRtt = Math.min(this.minRtt, s.latestRttMs);
-      if (s.latestRttMs >= this.minRtt + delayThreshold(this.minRtt)) {
+      this.roundRttSum += s.latestRttMs;
+      this.roundRttCount++;
+      const base = this.pathRtt();
+      if (s.latestRttMs >= base + delayThreshold(base)) {
         if (this.elevatedSamples++ === 0) this.elevatedSince = now;
       } else {
         this.elevatedSamples = 0;
@@ -140,7 +158,7 @@ export class Bbr implements CongestionController {
       // Checked on every ACK, not at the round's end: by then STARTUP would have sent another BDP.
       // The run must also last as long as the threshold itself, so one stall of the sender (GC, a
       // busy event loop) that hands over a burst of late ACKs at once is not taken for a queue.
-      const threshold = delayThreshold(this.minRtt);
+      const threshold = delayThreshold(base);
       if (this.mode === 'startup' && this.elevatedSamples >= DELAY_EXIT_SAMPLES && now - this.elevatedSince >= threshold) {
         // Straight to cruising, no DRAIN: this exit fires while the queue is only a few ms deep, and
         // pacing at 1/2.89 of the rate would empty it and leave the link idle (12.7 ms per 4 MiB
@@ -175,7 +193,7 @@ export class Bbr implements CongestionController {
 
   private advanceMode(now: number, s: AckSample): void {
     if (this.mode === 'drain' && s.bytesInFlight <= this.bdp()) this.enterProbeBw(now);
-    if (this.mode === 'probe-bw' && Number.isFinite(this.minRtt) && now - this.cycleStart >= this.minRtt) {
+    if (this.mode === 'probe-bw' && Number.isFinite(this.minRtt) && now - this.cycleStart >= this.pathRtt()) {
       this.cycleIndex = (this.cycleIndex + 1) % PROBE_GAINS.length;
       this.cycleStart = now;
     }
@@ -200,7 +218,30 @@ export class Bbr implements CongestionController {
 
   private bdp(): number {
     if (this.btlBw === 0 || !Number.isFinite(this.minRtt)) return this.initialWindow;
-    return this.sendingBw() * this.minRtt;
+    return this.sendingBw() * this.pathRtt();
+  }
+
+  /**
+   * The path's round trip without queueing, robust to jitter. Normally the
+   * smallest RTT sample. But on a path whose delay is drawn per datagram
+   * (Wi-Fi, cellular, multipath) the smallest sample is the luckiest draw,
+   * far below the typical round trip: a window sized on it caps the flight
+   * at a fraction of what the path holds and the sender collapses (8 MiB
+   * over 50 Mbit/s with 5 ± 5 ms one-way delay: 24 s instead of 1.4 s), and
+   * every ordinary sample looks like a queue. So once the smallest mean RTT
+   * of any round (of at least `MIN_ROUND_SAMPLES` samples) is more than
+   * `JITTER_RATIO` times the smallest sample, that mean stands for the path:
+   * a round's mean averages the jitter out, and a standing queue raises
+   * every round's mean, so the minimum over rounds still excludes it.
+   */
+  private pathRtt(): number {
+    return this.minRoundMeanRtt > JITTER_RATIO * this.minRtt && Number.isFinite(this.minRoundMeanRtt) ? this.minRoundMeanRtt : this.minRtt;
+  }
+
+  private endRttRound(): void {
+    if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.minRoundMeanRtt = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
+    this.roundRttSum = 0;
+    this.roundRttCount = 0;
   }
 
   /**
@@ -216,7 +257,11 @@ export class Bbr implements CongestionController {
 
   private updateWindow(acked: number, appLimited: boolean): void {
     const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
-    const target = Math.max(gain * this.bdp() + 2 * this.mtu + 2 * this.sendQuantum(), MIN_WINDOW_PACKETS * this.mtu);
+    // Never less than what the rate keeps in flight over a typical round trip (the smallest mean of
+    // a round): with jitter most packets take longer than the path's base RTT, and a window below
+    // rate × that RTT, not the path, would limit the rate.
+    const typical = Number.isFinite(this.minRoundMeanRtt) && this.btlBw > 0 ? this.sendingBw() * this.minRoundMeanRtt : 0;
+    const target = Math.max(Math.max(gain * this.bdp(), typical) + 2 * this.mtu + 2 * this.sendQuantum(), MIN_WINDOW_PACKETS * this.mtu);
     if (this.mode === 'startup') {
       // Until the pipe is full the window only grows: an early app-limited sample, such as the ACK
       // of a lone hello, must not shrink the initial window. It grows past the target only while

@@ -41,6 +41,11 @@ export interface CongestionController {
   onAck(now: number, sample: AckSample): void;
   /** Packets carrying `lostBytes` were declared lost. */
   onLoss(now: number, lostBytes: number, bytesInFlight: number): void;
+  /**
+   * Packets carrying `bytes`, declared lost earlier, were acknowledged after
+   * all (reordering, not loss): undo what `onLoss` did for them.
+   */
+  onSpuriousLoss(now: number, bytes: number): void;
 }
 
 /** Builds a controller for a new connection; `mtu` is the datagram size limit. */

@@ -19,4 +19,6 @@ export class FixedWindow implements CongestionController {
   onAck(): void {}
 
   onLoss(): void {}
+
+  onSpuriousLoss(): void {}
 }

@@ -65,6 +65,11 @@ export class RepairPolicy {
     this.lossRate = this.lossRate * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
   }
 
+  /** A packet counted as lost was only reordered: take its loss back. */
+  onLossUndone(): void {
+    this.lossRate = Math.max(0, (this.lossRate - (1 - LOSS_EWMA_KEEP)) / LOSS_EWMA_KEEP);
+  }
+
   /** Starts the estimate from the handshake's losses (capped: a few packets are a small sample), unless data losses were seen. */
   seed(rate: number, dataLossSeen: boolean): void {
     if (!dataLossSeen) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);

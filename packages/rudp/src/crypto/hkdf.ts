@@ -27,7 +27,7 @@ export const MAX_EXPAND_LEN = 255 * HASH_LEN;
 export const hkdfExpand = (c: CryptoProvider, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
   if (!Number.isInteger(length) || length < 0 || length > MAX_EXPAND_LEN) throw new RangeError(`HKDF-Expand length must be 0…${MAX_EXPAND_LEN}, not ${length}`);
   const out = new Uint8Array(length);
-  let previous = new Uint8Array(0);
+  let previous: Uint8Array = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
     previous = c.hmacSha256(prk, previous, info, Uint8Array.of(i));
     out.set(previous.subarray(0, Math.min(HASH_LEN, length - at)), at);

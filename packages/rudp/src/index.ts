@@ -17,3 +17,5 @@ export type { CloseReason, CloseKind } from './core/events.js';
 export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
 export type { ConnectionConfig } from './core/config.js';
+export { nodeCryptoProvider } from './node/crypto-provider.js';
+export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

@@ -11,7 +11,7 @@
  * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
  * lossy relay in `rudp/relay`.
  */
-export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions } from './node/api.js';
+export { listen, connect, RudpServer, ServerKeyMismatchError, type ListenOptions, type ConnectOptions } from './node/api.js';
 export { RudpConnection, RudpError, cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
 export type { ConnectionStats } from './core/connection.js';

@@ -39,8 +39,7 @@ export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
-  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]\n' +
-  '       forum-server --show-fingerprint [--data-dir DIR]';
+  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}

@@ -45,8 +45,8 @@ const main = async (): Promise<number | undefined> => {
     return 1;
   }
   console.log('Waiting for clients');
-  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
+  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

@@ -57,7 +57,7 @@ export class SecureTransferChannel extends Duplex {
     this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('end', () => this.cut());
-    socket.on('close', () => this.cut());
+    socket.on('close', () => this.closed());
     socket.on('error', () => undefined);
   }
 
@@ -96,6 +96,13 @@ export class SecureTransferChannel extends Duplex {
     this.destroy(new TransferChannelError('the transfer connection ended before its final record', 'ERR_TRANSFER_TRUNCATED'));
   }
 
+  /** The socket is gone: after a complete stream only the writes still pending fail; before it, the stream was cut. */
+  private closed(): void {
+    if (this.destroyed) return;
+    if (this.opener.ended) this.destroy();
+    else this.cut();
+  }
+
   override _read(): void {
     this.socket.resume();
   }
@@ -115,8 +122,18 @@ export class SecureTransferChannel extends Duplex {
     if (this.socket.destroyed) return done(new TransferChannelError('the transfer connection is closed', 'ERR_TRANSFER_TRUNCATED'));
     let ok = true;
     for (const r of records) ok = this.socket.write(r);
-    if (ok) done();
-    else this.socket.once('drain', () => done());
+    if (ok) return done();
+    // A peer that stops reading and closes (a refusal mid-upload) must fail the write, not leave it waiting.
+    const onDrain = (): void => {
+      this.socket.off('close', onClose);
+      done();
+    };
+    const onClose = (): void => {
+      this.socket.off('drain', onDrain);
+      done(new TransferChannelError('the transfer connection closed while sending', 'ERR_TRANSFER_TRUNCATED'));
+    };
+    this.socket.once('drain', onDrain);
+    this.socket.once('close', onClose);
   }
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {

@@ -57,7 +57,7 @@ export class SecureTransferChannel extends Duplex {
     this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('end', () => this.cut());
-    socket.on('close', () => this.closed());
+    socket.on('close', () => this.socketClosed());
     socket.on('error', () => undefined);
   }
 
@@ -97,7 +97,7 @@ export class SecureTransferChannel extends Duplex {
   }
 
   /** The socket is gone: after a complete stream only the writes still pending fail; before it, the stream was cut. */
-  private closed(): void {
+  private socketClosed(): void {
     if (this.destroyed) return;
     if (this.opener.ended) this.destroy();
     else this.cut();

@@ -96,11 +96,12 @@ export class SecureTransferChannel extends Duplex {
     this.destroy(new TransferChannelError('the transfer connection ended before its final record', 'ERR_TRANSFER_TRUNCATED'));
   }
 
-  /** The socket is gone: after a complete stream only the writes still pending fail; before it, the stream was cut. */
+  /**
+   * The socket is gone. Before the final record that is a cut stream; after it, the data read
+   * stays readable, and a write still waiting for the socket fails (see `send`).
+   */
   private socketClosed(): void {
-    if (this.destroyed) return;
-    if (this.opener.ended) this.destroy();
-    else this.cut();
+    if (!this.destroyed && !this.opener.ended) this.cut();
   }
 
   override _read(): void {

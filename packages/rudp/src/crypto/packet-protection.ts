@@ -9,6 +9,10 @@
  * - receive: parse the header (key phase bit, packet number), then
  *   `open(header, keyPhaseBit, pn, ciphertext)`; on `ok: false` drop the packet,
  *   count `reason`, never answer it; on `reason: 'integrity-limit'` close the connection.
+ *
+ * `pn` is always the full packet number (restored from a truncated one on
+ * receive): it is the nonce, so a wrong restoration fails authentication,
+ * and only a packet that opened may move the largest-received number.
  */
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
 import type { CryptoProvider } from './crypto-provider.js';

@@ -1,11 +1,13 @@
-import { parseCommandLine, PROMPTS, type NextStep, type Reply } from 'forum-protocol';
+import { changedKeyMessage, deriveTransferKeys, hostId, parseCommandLine, PROMPTS, sessionExporter, type NextStep, type Reply, type RequestCommand } from 'forum-protocol';
 import { stat } from 'node:fs/promises';
-import { connect } from 'rudp';
+import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError, type RudpConnection } from 'rudp';
 import type { ClientArgs } from './args.js';
 import { LineInput } from './line-input.js';
+import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
 import { createProgress } from './progress.js';
 import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
+import { checkTransferReply, type TransferData } from './transfer-direction.js';
 
 /** rudp settings: a dead server is noticed within 10 s even when the client sends nothing. */
 export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
@@ -13,7 +15,14 @@ export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
 export const REQUEST_TIMEOUT_MS = 8_000;
 
 /** Exit codes. */
-export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, hostKey: 4, interrupted: 130 } as const;
+
+/**
+ * The identity key the server proved in the handshake.
+ * HOOK for the lead: `RudpConnection.serverKey` does not exist until the core runs the
+ * secure handshake; until then this is `undefined` and the known-hosts check is skipped.
+ */
+const serverKeyOf = (conn: RudpConnection): Uint8Array | undefined => (conn as { readonly serverKey?: Uint8Array }).serverKey;
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -61,13 +70,40 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());
 
+  const knownHostsPath = args.knownHosts ?? defaultKnownHostsPath();
+  const serverId = hostId(args.host, args.port);
+  let pinned: Uint8Array | undefined;
+  try {
+    pinned = (await loadKnownHosts(knownHostsPath)).hosts.keys.get(serverId);
+  } catch (e) {
+    console.error(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    input.close();
+    return EXIT.hostKey;
+  }
   let conn;
   try {
-    conn = await connect({ port: args.port, host: args.host, ...TRANSPORT });
-  } catch {
+    conn = await connect({ port: args.port, host: args.host, ...TRANSPORT, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
+  } catch (e) {
+    if (e instanceof ServerKeyMismatchError) {
+      const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
+      changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach((l) => console.error(l));
+      input.close();
+      return EXIT.hostKey;
+    }
     console.error(`Unable to reach the server at ${args.host}:${args.port}`);
     input.close();
     return EXIT.unreachable;
+  }
+  // The pin is checked here too, before any request: the transport's own check is the first line, this the second.
+  const offered = serverKeyOf(conn);
+  if (offered !== undefined) {
+    const trust = await trustServerKey(knownHostsPath, serverId, offered);
+    trust.lines.forEach((l) => console.error(l));
+    if (!trust.ok) {
+      input.close();
+      conn.destroy();
+      return EXIT.hostKey;
+    }
   }
   const serverLink = new ServerLink(conn, REQUEST_TIMEOUT_MS, {
     notice: (n) => fatal(EXIT.idleTimeout, () => out(n.text)),
@@ -85,24 +121,31 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     }
   };
 
-  const transfer = async (data: Extract<Reply['data'], { kind: 'transfer' }>, localName: string): Promise<void> => {
+  const transfer = async (cmd: RequestCommand, data: TransferData, localName: string): Promise<void> => {
+    // The direction is the typed command's; a reply that says otherwise is refused before any TCP.
+    const check = checkTransferReply(cmd, data);
+    if (!check.ok) {
+      out(check.message);
+      return;
+    }
     transferring = true;
     let result: TransferResult;
     try {
-      if (data.direction === 'upload') {
+      const keys = deriveTransferKeys(sessionExporter(conn), data.token);
+      if (check.direction === 'upload') {
         const size = (await stat(localName)).size;
         const progress = createProgress(`Uploading ${localName}`, size);
-        result = await uploadFile(args.host, data.port, data.token, localName, size, progress);
+        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress);
         progress.stop();
       } else {
-        result = await downloadFile(args.host, data.port, data.token, process.cwd(), localName, (size) => createProgress(`Downloading ${localName}`, size));
+        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, (size) => createProgress(`Downloading ${localName}`, size));
       }
     } catch (e) {
       result = { ok: false, reason: e instanceof Error ? e.message : String(e) };
     }
     transferring = false;
     if (result.ok) out(data.completionLine);
-    else out(`${data.direction === 'upload' ? 'Upload' : 'Download'} of ${localName} failed: ${result.reason}`);
+    else out(`${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName} failed: ${result.reason}`);
     deferredExit?.();
   };
 
@@ -152,7 +195,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     const reply = await request(cmd, cmdArgs);
     if (reply === undefined) return never();
     reply.lines.forEach(out);
-    if (reply.data.kind === 'transfer') await transfer(reply.data, localName);
+    if (reply.data.kind === 'transfer') await transfer(cmd, reply.data, localName);
     if (reply.data.kind === 'goodbye') return quit(EXIT.ok);
     if (reply.data.kind === 'auth') next = reply.data.next;
   }

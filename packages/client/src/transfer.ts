@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
-import { readHeaderLines } from 'forum-protocol';
+import { readHeaderLines, SecureTransferChannel, type TransferKeys } from 'forum-protocol';
 
 /** How a transfer ended: `ok`, or the reason to print. */
 export type TransferResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -79,40 +79,11 @@ export const sweepStaleDownloads = async (dir: string): Promise<number> => {
 };
 
 /**
- * Sends `path` (`size` bytes) over TCP: the token line, the size line, the
- * bytes, then waits for the server's `OK` / `ERR reason`.
+ * Sends `path` (`size` bytes) over TCP: the token line in clear, then sealed
+ * with `keys`: the size line, the bytes and the final record; then waits for
+ * the server's sealed `OK` / `ERR reason`.
  */
-export const uploadFile = async (host: string, port: number, token: string, path: string, size: number, progress: Progress): Promise<TransferResult> => {
-  let socket: net.Socket;
-  try {
-    socket = await open(host, port);
-  } catch (e) {
-    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
-  }
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  const answered = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.write(`${token}\n${size}\n`);
-  let sendError: unknown;
-  try {
-    await pipeline(createReadStream(path), counter(progress), socket);
-  } catch (e) {
-    sendError = e;
-  }
-  await answered;
-  const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
-  if (status === 'OK') return { ok: true };
-  if (status.startsWith('ERR ')) return { ok: false, reason: status.slice(4) };
-  return { ok: false, reason: sendError === undefined ? 'the server closed the transfer connection' : describe(sendError) };
-};
-
-/**
- * Fetches a file over TCP into `dir/filename`: the bytes go to a temporary
- * file that is renamed only once all of them arrived, so a broken transfer
- * leaves nothing (and a killed client's leftover goes at the next start, see
- * {@link sweepStaleDownloads}).
- */
-export const downloadFile = async (host: string, port: number, token: string, dir: string, filename: string, makeProgress: (size: number) => Progress): Promise<TransferResult> => {
+export const uploadFile = async (host: string, port: number, token: string, keys: TransferKeys, path: string, size: number, progress: Progress): Promise<TransferResult> => {
   let socket: net.Socket;
   try {
     socket = await open(host, port);
@@ -120,19 +91,67 @@ export const downloadFile = async (host: string, port: number, token: string, di
     return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
   }
   socket.write(`${token}\n`);
-  const header = await readHeaderLines(socket, 1, 4096);
+  const channel = new SecureTransferChannel(socket, keys, 'client');
+  const chunks: Buffer[] = [];
+  let channelError: unknown;
+  channel.on('data', (c: Buffer) => chunks.push(c));
+  channel.on('error', (e) => (channelError ??= e));
+  const answered = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  channel.write(`${size}\n`);
+  let sendError: unknown;
+  try {
+    await pipeline(createReadStream(path), counter(progress), channel);
+  } catch (e) {
+    sendError = e;
+  }
+  await answered;
+  // Only an authenticated answer counts: a broken channel is a failure whatever it said before.
+  if (channelError !== undefined) return { ok: false, reason: describe(channelError) };
+  const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  if (status === 'OK') return { ok: true };
+  if (status.startsWith('ERR ')) return { ok: false, reason: status.slice(4) };
+  return { ok: false, reason: sendError === undefined ? 'the server closed the transfer connection' : describe(sendError) };
+};
+
+/**
+ * Fetches a file over TCP into `dir/filename`: the token line in clear, then
+ * sealed records with `keys`. The bytes go to a temporary file that is
+ * renamed only once all of them arrived and authenticated, so a broken or
+ * altered transfer leaves nothing (and a killed client's leftover goes at the
+ * next start, see {@link sweepStaleDownloads}).
+ */
+export const downloadFile = async (
+  host: string,
+  port: number,
+  token: string,
+  keys: TransferKeys,
+  dir: string,
+  filename: string,
+  makeProgress: (size: number) => Progress,
+): Promise<TransferResult> => {
+  let socket: net.Socket;
+  try {
+    socket = await open(host, port);
+  } catch (e) {
+    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
+  }
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, keys, 'client');
+  let channelError: unknown;
+  channel.on('error', (e) => (channelError ??= e));
+  const header = await readHeaderLines(channel, 1, 4096);
   const status = header?.[0];
   if (status === undefined) {
-    socket.destroy();
-    return { ok: false, reason: 'the server closed the transfer connection' };
+    channel.destroy();
+    return { ok: false, reason: channelError !== undefined ? describe(channelError) : 'the server closed the transfer connection' };
   }
   if (status.startsWith('ERR ')) {
-    socket.destroy();
+    channel.destroy();
     return { ok: false, reason: status.slice(4) };
   }
   const match = /^OK ([0-9]{1,15})$/.exec(status);
   if (match === null) {
-    socket.destroy();
+    channel.destroy();
     return { ok: false, reason: 'unexpected answer from the server' };
   }
   const size = Number(match[1]);
@@ -140,13 +159,14 @@ export const downloadFile = async (host: string, port: number, token: string, di
   const progress = makeProgress(size);
   let received = 0;
   try {
-    await pipeline(socket, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(channel, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
   } catch (e) {
     progress.stop();
     await unlink(tmp).catch(() => undefined);
     return { ok: false, reason: `transfer broken off: ${describe(e)}` };
   }
   progress.stop();
+  channel.destroy();
   if (received !== size) {
     await unlink(tmp).catch(() => undefined);
     return { ok: false, reason: `transfer broken off after ${received} of ${size} bytes` };

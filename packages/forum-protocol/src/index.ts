@@ -26,3 +26,8 @@ export * from './rate-limit.js';
 export * from './account-policy.js';
 export { createKeyedMutex, type KeyedMutex } from './keyed-mutex.js';
 export { readHeaderLines } from './read-header.js';
+export * from './transfer-keys.js';
+export * from './record-framing.js';
+export * from './secure-transfer-channel.js';
+export * from './session-exporter.js';
+export * from './known-hosts.js';

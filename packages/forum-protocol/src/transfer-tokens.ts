@@ -1,4 +1,5 @@
 import * as O from 'fp-ts/lib/Option.js';
+import type { KeyingMaterialExporter } from 'rudp';
 import type { TransferDirection } from './messages.js';
 
 /** What a transfer token allows: one upload or download of one file of one thread, by one user, until `expiresAt` (ms). */
@@ -8,6 +9,8 @@ export interface TransferGrant {
   readonly filename: string;
   readonly username: string;
   readonly expiresAt: number;
+  /** The session that asked for the transfer: its exporter keys the TCP connection (see {@link deriveTransferKeys}). */
+  readonly session: KeyingMaterialExporter;
 }
 
 /** Single-use tokens for the TCP side of UPD/DWN. */

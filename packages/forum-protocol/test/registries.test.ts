@@ -19,7 +19,8 @@ describe('SessionRegistry', () => {
 describe('TransferTokens', () => {
   let counter = 0;
   const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
-  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000 };
+  const session = { exportKeyingMaterial: () => new Uint8Array(0) };
+  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000, session };
 
   it('redeems a token once, before it expires', () => {
     const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)) });

@@ -11,9 +11,11 @@
  * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
  * lossy relay in `rudp/relay`.
  */
-export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions } from './node/api.js';
+export { listen, connect, RudpServer, ServerKeyMismatchError, type ListenOptions, type ConnectOptions } from './node/api.js';
 export { RudpConnection, RudpError, cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
 export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
 export type { ConnectionConfig } from './core/config.js';
+export { nodeCryptoProvider } from './node/crypto-provider.js';
+export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

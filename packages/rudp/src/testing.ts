@@ -10,3 +10,4 @@ export { createRandom, deriveRandom, fillRandomBytes, hashString, randomChance, 
 export { EventHeap } from './testing/event-heap.js';
 export type { HeapItem } from './testing/event-heap.js';
 export type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './core/sans-io.js';
+export { deterministicCrypto } from './testing/deterministic-crypto.js';

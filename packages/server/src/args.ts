@@ -28,6 +28,8 @@ export interface ServerArgs {
 /** What the command line asks for: run, print help, or fail with a message. */
 export type ServerCommand =
   | { readonly kind: 'run'; readonly args: ServerArgs }
+  /** `--show-fingerprint`: print the identity key's fingerprint of `dataDir` (creating the key if absent) and exit. */
+  | { readonly kind: 'show-fingerprint'; readonly dataDir: string }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -37,7 +39,7 @@ export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
-  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]';
+  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -58,6 +60,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default ${LOGIN_DEFAULTS.attempts}; 0 turns login throttling off)
   --login-host-attempts N   the same per client host, any account (default ${LOGIN_DEFAULTS.hostAttempts})
   --login-window SECONDS    the sliding window of those counts (default ${LOGIN_DEFAULTS.windowSeconds})
+  --show-fingerprint        print the fingerprint of the server's identity key
+                            (DIR/.forum-server-identity, created on first start,
+                            mode 0600) and exit; clients show the same on first
+                            contact
   --help                    show this text`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {
@@ -96,6 +102,7 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
         'login-window': { type: 'string' },
+        'show-fingerprint': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -104,6 +111,10 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: 'help' };
+  if (values['show-fingerprint'] === true) {
+    if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };
+    return { kind: 'show-fingerprint', dataDir: values['data-dir'] ?? process.cwd() };
+  }
   if (positionals.length !== 1) return { kind: 'error', message: 'expected exactly one <port>' };
   const port = parsePort(positionals[0] ?? '', true);
   if (port === undefined) return { kind: 'error', message: `invalid port: ${positionals[0] ?? ''}` };

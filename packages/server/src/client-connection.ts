@@ -6,6 +6,7 @@ import {
   handleRequest,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
+  sessionExporter,
   simpleReply,
   transferReply,
   type AccountPolicy,
@@ -135,7 +136,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;
-          const token = ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS });
+          const token = ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS, session: sessionExporter(conn) });
           return transferReply(r.outcome.id, t, ctx.transferPort, token);
         }
         return r.outcome.reply;

@@ -2,6 +2,7 @@ import { accountPolicy, createSessionRegistry, createTransferTokens, openFileSto
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
 import { serveConnection } from './client-connection.js';
+import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 
@@ -26,6 +27,8 @@ export interface ForumServerOptions {
 
 /** A running forum server. */
 export interface ForumServer {
+  /** The identity key of the data directory (created on first start). */
+  readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
   close(): Promise<void>;
@@ -40,9 +43,15 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
   const store = opened.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+  let identity: ServerIdentity;
+  try {
+    identity = await loadOrCreateIdentity(options.dataDir);
+  } catch (e) {
+    throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const tokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
   const activity = new TransferActivity();
-  const udp: RudpServer = await listen({ port: options.port, host: options.host, ...TRANSPORT });
+  const udp: RudpServer = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
   const udpPort = udp.address().port;
   let tcp: TransferServer;
   try {
@@ -69,6 +78,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   };
   udp.on('connection', (conn) => serveConnection(conn, ctx));
   return {
+    identity,
     udpPort,
     tcpPort: transferPort,
     close: async () => {

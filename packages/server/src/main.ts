@@ -1,12 +1,24 @@
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
 import { startForumServer } from './forum-server.js';
+import { loadOrCreateIdentity } from './identity-key.js';
 
 const main = async (): Promise<number | undefined> => {
   const command = parseServerArgs(process.argv.slice(2));
   if (command.kind === 'help') {
     console.log(HELP);
     return 0;
+  }
+  if (command.kind === 'show-fingerprint') {
+    try {
+      const identity = await loadOrCreateIdentity(resolve(command.dataDir));
+      console.log(identity.fingerprint);
+      if (identity.created) console.error(`forum-server: created ${identity.path}`);
+      return 0;
+    } catch (e) {
+      console.error(`forum-server: cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
   }
   if (command.kind === 'error') {
     console.error(`forum-server: ${command.message}`);
@@ -33,6 +45,7 @@ const main = async (): Promise<number | undefined> => {
     return 1;
   }
   console.log('Waiting for clients');
+  console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
   let stopping = false;
   const stop = (): void => {

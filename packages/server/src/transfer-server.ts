@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens } from 'forum-protocol';
-import { commandErrorText } from 'forum-protocol';
+import { commandErrorText, deriveTransferKeys, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -27,11 +27,12 @@ const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
 
-const refuse = (socket: net.Socket, reason: string): void => {
+/** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
+const refuse = (socket: net.Socket | SecureTransferChannel, reason: string): void => {
   socket.end(`ERR ${reason}\n`);
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant, headerDone: () => void): Promise<void> => {
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -49,6 +50,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant
       if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
     }
   } catch {
+    // A record that failed authentication, or a connection cut before the final record.
     await writer.abort();
     socket.destroy();
     return;
@@ -63,7 +65,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant
   socket.end('OK\n');
 };
 
-const sendDownload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant): Promise<void> => {
+const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {
   const opened = await deps.store.openDownload(grant.thread, grant.filename)();
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size } = opened.right;
@@ -89,13 +91,16 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
   socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
+  // Everything after the token line is sealed with keys of the session that asked for this transfer.
+  const channel = new SecureTransferChannel(socket, deriveTransferKeys(g.session, token), 'server');
+  channel.on('error', () => undefined);
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, socket, g, headerDone);
+      await receiveUpload(deps, channel, g, headerDone);
     } else {
       headerDone();
-      await sendDownload(deps, socket, g);
+      await sendDownload(deps, channel, g);
     }
   } finally {
     deps.activity.finish(g.username, Date.now());
@@ -112,10 +117,14 @@ export interface TransferServer {
 
 /**
  * Starts the TCP side of UPD/DWN. A client sends its token line (64 hex
- * characters and `\n`); for an upload then `SIZE\n` and exactly SIZE bytes,
- * and half-closes; the server answers `OK` or `ERR reason`. For a download
- * the server answers `OK SIZE\n` and the bytes, or `ERR reason`. Anything
- * without a valid token is closed at once; a failed upload leaves no file.
+ * characters and `\n`) in clear; everything after it, both ways, is sealed
+ * records (forum-protocol's `SecureTransferChannel`, keys from the session
+ * that was granted the token). Inside them: for an upload `SIZE\n` and
+ * exactly SIZE bytes, and the final record; the server answers `OK` or
+ * `ERR reason`. For a download the server answers `OK SIZE\n` and the bytes,
+ * or `ERR reason`. A token that is unknown gets a clear `ERR` line (there
+ * are no keys to seal it with); anything else without a valid token is closed
+ * at once. A failed upload, an altered record included, leaves no file.
  */
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();

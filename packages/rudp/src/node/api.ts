@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
+import type { KeyPair } from '../crypto/crypto-provider.js';
 import type { EndpointStats } from '../core/endpoint.js';
 import { formatAddress } from '../core/sans-io.js';
 import { createUdpSocket } from './udp-socket.js';
@@ -17,6 +18,11 @@ export interface ListenOptions extends TransportOptions {
   readonly host?: string;
   /** Most live connections. Default 100,000. */
   readonly maxConnections?: number;
+  /**
+   * The server's static X25519 key pair, proven to clients in the handshake.
+   * NOT YET USED: accepted and ignored until the core runs the secure handshake.
+   */
+  readonly identity?: KeyPair;
 }
 
 /** Options of `connect`. */
@@ -25,6 +31,26 @@ export interface ConnectOptions extends TransportOptions {
   readonly port: number;
   /** The server's host. Default `127.0.0.1`. */
   readonly host?: string;
+  /**
+   * The server's pinned public key (32 bytes): the connection is refused with a
+   * {@link ServerKeyMismatchError} if the server proves another key.
+   * NOT YET USED: accepted and ignored until the core runs the secure handshake.
+   */
+  readonly serverKey?: Uint8Array;
+}
+
+/** `connect` refused: the server holds another key than the pinned `serverKey`. Nothing was sent. */
+export class ServerKeyMismatchError extends Error {
+  readonly code = 'ERR_RUDP_SERVER_KEY_MISMATCH';
+  constructor(
+    /** The pinned key. */
+    readonly expected: Uint8Array,
+    /** The key the server presented. */
+    readonly offered: Uint8Array,
+  ) {
+    super('the server presented a different identity key than the pinned one');
+    this.name = 'ServerKeyMismatchError';
+  }
 }
 
 /** A listening endpoint. Events: `'connection'` (RudpConnection), `'close'`. */
@@ -91,7 +117,8 @@ function connectSocket(socket: dgram.Socket, port: number, host: string): Promis
 
 /** Starts a server on UDP `port`. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
-  const { port, host = '127.0.0.1', maxConnections, ...transport } = options;
+  // `identity` is taken out here until the core's handshake uses it (see ListenOptions).
+  const { port, host = '127.0.0.1', maxConnections, identity: _identity, ...transport } = options;
   const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await bind(socket, port, host);
   const io = new UdpEndpoint(socket, true, { ...transport, ...(maxConnections !== undefined ? { maxConnections } : {}) });
@@ -104,7 +131,8 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * The connection owns its socket and closes it when it ends.
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
-  const { port, host = '127.0.0.1', ...transport } = options;
+  // `serverKey` is taken out here until the core's handshake uses it (see ConnectOptions).
+  const { port, host = '127.0.0.1', serverKey: _serverKey, ...transport } = options;
   const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await bind(socket, 0, isIPv6(host) ? '::' : '0.0.0.0');
   const remote = formatAddress(host, port);

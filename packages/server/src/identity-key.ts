@@ -1,0 +1,64 @@
+/**
+ * The server's identity: an X25519 key pair kept in the data directory,
+ * created on first start (file mode 0600). Clients pin its public key (their
+ * known-hosts file), so keeping the file is what keeps them trusting this server.
+ */
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudp';
+
+/** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
+export const IDENTITY_FILE = '.forum-server-identity';
+
+/** A loaded identity. */
+export interface ServerIdentity {
+  readonly keyPair: KeyPair;
+  /** `SHA256:…`, what clients print and record. */
+  readonly fingerprint: string;
+  readonly path: string;
+  /** Whether this call created the file. */
+  readonly created: boolean;
+}
+
+const HEADER = '# forum-server identity key (X25519). Keep it secret: whoever has it can pose as this server.\n';
+const LINE = /^x25519-private ([0-9a-f]{64})$/m;
+
+const identityOf = (keyPair: KeyPair, path: string, created: boolean): ServerIdentity => ({
+  keyPair,
+  fingerprint: fingerprint(nodeCryptoProvider, keyPair.publicKey),
+  path,
+  created,
+});
+
+const load = async (path: string): Promise<ServerIdentity> => {
+  const mode = (await stat(path)).mode & 0o777;
+  // As ssh does with private keys: a key others could read may already be someone else's too.
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new Error(`permissions ${mode.toString(8).padStart(4, '0')} on ${path} are too open: the identity key must be readable by its owner only (chmod 600 ${path})`);
+  }
+  const hex = LINE.exec(await readFile(path, 'utf8'))?.[1];
+  const keyPair = hex === undefined ? undefined : nodeCryptoProvider.keyPairFromPrivateKey(fromHex(hex) ?? new Uint8Array(0));
+  if (keyPair === undefined) throw new Error(`${path} is not a forum-server identity key file (expected a line "x25519-private <64 hex digits>")`);
+  return identityOf(keyPair, path, false);
+};
+
+/** Loads the identity of `dataDir`, creating it on first start. Rejects with a readable error. */
+export const loadOrCreateIdentity = async (dataDir: string): Promise<ServerIdentity> => {
+  const path = join(dataDir, IDENTITY_FILE);
+  const keyPair = nodeCryptoProvider.generateKeyPair();
+  let file;
+  try {
+    // `wx`: never overwrite a key; two servers starting at once both end up with the one written first.
+    file = await open(path, 'wx', 0o600);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'EEXIST') return load(path);
+    throw e;
+  }
+  try {
+    await file.writeFile(`${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  return identityOf(keyPair, path, true);
+};

@@ -38,12 +38,34 @@ import { Pacer } from './send/pacer.js';
 import { type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
+import { type ConnectionSecurity, decodeServerParams } from './security.js';
+import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
-import { HEADER_SIZE, PacketType, PacketWriter, type PnLength, TRAILER_SIZE, packetNumberLength } from '../wire/packet.js';
+import {
+  type AcceptPayload,
+  AcceptKind,
+  HEADER_SIZE,
+  type PacketHeader,
+  PacketType,
+  PacketWriter,
+  TAG_SIZE,
+  TRAILER_SIZE,
+  isProtected,
+  packetNumberLength,
+} from '../wire/packet.js';
 
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
+
+/** Why `handlePacket` or `handleAccept` dropped a packet. */
+export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprotected';
+
+/** A server key other than the pinned one, reported by a `refused` close. */
+export interface KeyMismatch {
+  readonly expected: Uint8Array;
+  readonly offered: Uint8Array;
+}
 
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
@@ -98,6 +120,8 @@ export class Connection implements PacketFate {
   userData: unknown;
   /** Set once closed. */
   closeReason: CloseReason | undefined;
+  /** Client: the server's key, if it proved a different one than the pinned key (the connection was refused). */
+  keyMismatch: KeyMismatch | undefined;
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
@@ -115,6 +139,14 @@ export class Connection implements PacketFate {
   private readonly recovery: LossDetection;
   private readonly pacer: Pacer;
   private readonly sources: PacketSources;
+  /** Seals and opens DATA packets once keys exist (`undefined`: plaintext mode, or before the handshake). */
+  private protection: PacketProtection | undefined;
+  private exporter: KeyingMaterialExporter | undefined;
+  /** The peer's static key (client: the server's proven identity). */
+  private peerStaticKey: Uint8Array | undefined;
+  /** Client: the Noise state that reads the server's hello (dropped once established). */
+  private secureHello: Extract<ConnectionSecurity, { mode: 'client' }>['handshake'] | undefined;
+  private readonly encrypted: boolean;
 
   private nextPn = 1;
   /** Probe packets still owed since the probe timer fired. */
@@ -160,16 +192,23 @@ export class Connection implements PacketFate {
     readonly remote: PeerAddress,
     now: number,
     peerWindow: number,
+    security: ConnectionSecurity = { mode: 'plaintext' },
   ) {
+    this.encrypted = security.mode !== 'plaintext';
+    if (security.mode === 'client') this.secureHello = security.handshake;
+    if (security.mode === 'server') {
+      this.protection = security.keys.protection;
+      this.exporter = security.keys.exporter;
+    }
     this.cc = config.congestion(config.mtu);
     const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs };
-    if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now);
-    else this.serverHandshake = new ServerHandshake(handshake);
+    if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now, security.mode === 'client' ? security.handshake.hello : undefined);
+    else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(config.receiveWindow);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     this.flow = new FlowControl(config.receiveWindow, peerWindow);
-    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - TRAILER_SIZE);
+    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE));
     this.recovery = new LossDetection(config, this.rtt, this.cc, this);
     this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);
@@ -296,12 +335,44 @@ export class Connection implements PacketFate {
     if (this.clientHandshake.onRetry(now, token)) this.lastReceived = now;
   }
 
-  /** Client: the server accepted. */
-  handleAccept(now: number, serverCid: number, peerWindow: number): void {
+  /**
+   * Client: the server accepted. Returns why the ACCEPT was dropped, if it
+   * was: a server hello that does not authenticate (forged, or altered on
+   * the path) ends the handshake as refused, since its Noise state is spent.
+   */
+  handleAccept(now: number, accept: AcceptPayload): 'ok' | PacketDrop {
     const handshake = this.clientHandshake;
-    if (this.state !== 'handshake' || handshake === undefined) return;
+    if (this.state !== 'handshake' || handshake === undefined) return 'ok';
+    let scid = accept.scid;
+    let peerWindow = accept.params.receiveWindow;
+    const secure = this.secureHello;
+    if (secure === undefined) {
+      if (accept.kind !== AcceptKind.Plaintext) return 'malformed';
+    } else if (accept.kind === AcceptKind.WrongKey) {
+      const r = secure.finish(accept.handshake, true);
+      if (!r.ok && r.error === 'server-key-mismatch') {
+        this.keyMismatch = { expected: r.expected, offered: r.offered };
+        this.finish('refused', 0, `the server at ${this.remote} proved another key than the pinned one`, false);
+      }
+      return r.ok ? 'ok' : 'malformed';
+    } else {
+      // A plaintext ACCEPT to a client that asked for encryption is a downgrade: refuse it.
+      if (accept.kind !== AcceptKind.ServerHello) return 'unprotected';
+      const r = secure.finish(accept.handshake);
+      const params = r.ok ? decodeServerParams(r.payload) : undefined;
+      if (!r.ok || params === undefined || params.scid !== scid || params.receiveWindow !== peerWindow) {
+        this.finish('refused', 0, `the handshake with ${this.remote} failed: its answer did not authenticate`, false);
+        return 'auth';
+      }
+      this.protection = r.keys.protection;
+      this.exporter = r.keys.exporter;
+      this.peerStaticKey = r.serverKey;
+      scid = params.scid;
+      peerWindow = params.receiveWindow;
+    }
+    this.secureHello = undefined;
     this.clientHandshake = undefined;
-    this.remoteCid = serverCid;
+    this.remoteCid = scid;
     this.flow.setPeerWindow(peerWindow);
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
@@ -312,6 +383,27 @@ export class Connection implements PacketFate {
     const seed = handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
     if (seed !== undefined) this.repairPolicy.seed(seed, this.stat.packetsLost > 0);
     this.host.emit({ type: 'connected', connection: this });
+    return 'ok';
+  }
+
+  /** The peer's static public key once the handshake proved it (client: the server's identity), else `undefined`. */
+  get peerKey(): Uint8Array | undefined {
+    return this.peerStaticKey;
+  }
+
+  /** Whether packets are encrypted and authenticated (false only in the explicit plaintext mode). */
+  get isEncrypted(): boolean {
+    return this.encrypted;
+  }
+
+  /**
+   * Keying material bound to this connection's handshake (RFC 5705 style):
+   * both ends derive the same bytes for the same label and context, nobody
+   * else can. Throws on a plaintext connection or before the handshake.
+   */
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+    if (this.exporter === undefined) throw new Error(`rudp: ${this.encrypted ? 'the handshake has not finished' : 'a plaintext connection has no keys'}: nothing to export`);
+    return this.exporter.exportKeyingMaterial(label, context, length);
   }
 
   /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
@@ -323,18 +415,37 @@ export class Connection implements PacketFate {
   // ---------------------------------------------------------------- endpoint calls: packets
 
   /**
-   * A DATA packet for this connection (header already checked); `truncatedPn`
-   * is the packet number as sent, `epoch` the high bits its checksum vouches
-   * for (two-byte numbers).
+   * A DATA or PROTECTED packet for this connection (header already parsed);
+   * `size` is the datagram's. A protected packet is opened first: one that
+   * fails is dropped and counted, never processed and never answered.
    */
-  handlePacket(now: number, truncatedPn: number, pnBytes: PnLength, epoch: number, size: number, payload: Uint8Array): 'ok' | 'malformed' | 'checksum' {
+  handlePacket(now: number, h: PacketHeader, size: number): 'ok' | PacketDrop {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
-    const pn = this.acks.expand(truncatedPn, pnBytes);
-    // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
-    // checksum does not hold for this number.
-    if (pnBytes === 2 && Math.floor(pn / 2 ** 16) !== epoch) return 'checksum';
+    const pn = this.acks.expand(h.pn, h.pnBytes);
     if (this.acks.tooFarAhead(pn)) return 'malformed';
+    let payload = h.payload;
+    if (isProtected(h.type)) {
+      if (this.protection === undefined) return 'unprotected';
+      const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload);
+      if (!opened.ok) {
+        if (opened.reason === 'duplicate') {
+          // A network duplicate (or a replay): our ACK may have been lost, so ack again soon.
+          this.stat.duplicatePackets++;
+          this.acks.onDuplicate(now, true);
+          return 'replay';
+        }
+        if (opened.reason === 'integrity-limit') this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
+        return opened.reason === 'too-old' ? 'replay' : 'auth';
+      }
+      payload = opened.plaintext;
+    } else {
+      // In clear only in plaintext mode: an encrypted connection never takes a packet anyone could forge.
+      if (this.encrypted) return 'unprotected';
+      // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
+      // checksum does not hold for this number.
+      if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
+    }
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
     const acceptRtt = this.serverHandshake?.rttFromAccept(now);
@@ -463,15 +574,14 @@ export class Connection implements PacketFate {
     this.pacer.unblock();
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     const p = populateDataPacket(now, pn, w, this.sources, { ack: wantAck, data: wantData, newData: hasNew, ping: this.pingDue || probe });
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
     }
     if (p.repairSent) this.stat.repairsSent++;
-    const finished = w.finish();
-    const datagram = SLAB.copy(finished, 0, finished.length);
+    const datagram = this.seal(w, pn);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
     if (p.retransmission) this.stat.packetsRetransmitted++;
@@ -495,11 +605,28 @@ export class Connection implements PacketFate {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
     const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
     writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
-    return this.account(w.finish().slice());
+    return this.account(this.seal(w, pn));
+  }
+
+  /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
+  private dataType(): PacketType {
+    if (this.protection === undefined) return PacketType.Data;
+    return this.protection.keyPhase() === 1 ? PacketType.Protected1 : PacketType.Protected0;
+  }
+
+  /** The finished datagram of `w`: sealed with the AEAD (header as associated data, `pn` as nonce), or with its checksum. */
+  private seal(w: PacketWriter, pn: number): Uint8Array {
+    const finished = w.finish();
+    if (this.protection === undefined) return SLAB.copy(finished, 0, finished.length);
+    const header = finished.subarray(0, w.headerLength);
+    const sealed = this.protection.seal(header, pn, finished.subarray(w.headerLength));
+    // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
+    if (!sealed.ok) throw new Error('rudp: packet protection key exhausted');
+    return SLAB.join(header, sealed.packet);
   }
 
   private account(datagram: Uint8Array): Uint8Array {

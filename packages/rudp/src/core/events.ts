@@ -13,6 +13,8 @@ export type CloseKind =
   | 'timeout'
   /** The handshake got no answer in time. */
   | 'unreachable'
+  /** The handshake failed: the server proved another key than the pinned one, or its answer did not authenticate. */
+  | 'refused'
   /** The endpoint shut down. */
   | 'shutdown';
 

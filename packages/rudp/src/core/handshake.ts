@@ -16,7 +16,7 @@
  * from its ACCEPT to the client's first packet.
  */
 import { INITIAL_RTT_MS } from './recovery/rtt.js';
-import { PacketType, PacketWriter, encodeInitial } from '../wire/packet.js';
+import { AcceptKind, encodeAccept, encodeInitial } from '../wire/packet.js';
 
 /** First retransmission interval of the client's INITIAL, ms. */
 const INITIAL_RESEND_MS = 250;
@@ -35,7 +35,7 @@ export interface HandshakeParams {
   readonly handshakeTimeoutMs: number;
 }
 
-/** The cookie before a RETRY brought one (shared: an idle connection should not pay for an empty array). */
+/** The cookie before a RETRY brought one, and a plaintext hello (shared: an idle connection should not pay for empty arrays). */
 const NO_TOKEN = new Uint8Array(0);
 
 /** The client's side: INITIAL resends, RETRY, ACCEPT. Dropped once the connection is established. */
@@ -58,6 +58,8 @@ export class ClientHandshake {
     private readonly params: HandshakeParams,
     /** When the connection was created (the handshake timeout runs from it). */
     private readonly createdAt: number,
+    /** The client's handshake message, sent in every INITIAL (empty: plaintext). */
+    private readonly hello: Uint8Array = NO_TOKEN,
   ) {}
 
   /** When the next INITIAL is due. */
@@ -82,6 +84,7 @@ export class ClientHandshake {
       scid: this.params.localCid,
       token: this.token,
       params: { receiveWindow: this.params.receiveWindow },
+      hello: this.hello,
     });
     // A cookie answer comes at once; an unanswered INITIAL backs off.
     this.initialDue = now + this.initialInterval;
@@ -134,7 +137,11 @@ export class ServerHandshake {
   /** When the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
   private acceptSentAt = Number.NaN;
 
-  constructor(private readonly params: HandshakeParams) {}
+  constructor(
+    private readonly params: HandshakeParams,
+    /** What the ACCEPT carries of the handshake: the server hello, or nothing in plaintext mode. */
+    private readonly serverHello: Uint8Array | undefined,
+  ) {}
 
   /** Whether an ACCEPT must be sent. */
   get acceptPending(): boolean {
@@ -151,10 +158,12 @@ export class ServerHandshake {
     this.acceptDue = false;
     // Karn: only a single ACCEPT gives a clean round trip to the client's first packet.
     this.acceptSentAt = firstPacket ? now : Number.NaN;
-    const w = new PacketWriter(scratch.subarray(0, this.params.mtu), PacketType.Accept, remoteCid, 0, 2);
-    w.u32(this.params.localCid);
-    w.varint(this.params.receiveWindow);
-    return w.finish();
+    return encodeAccept(scratch, remoteCid, {
+      scid: this.params.localCid,
+      params: { receiveWindow: this.params.receiveWindow },
+      kind: this.serverHello === undefined ? AcceptKind.Plaintext : AcceptKind.ServerHello,
+      handshake: this.serverHello ?? NO_TOKEN,
+    });
   }
 
   /**

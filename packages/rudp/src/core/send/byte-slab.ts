@@ -17,12 +17,26 @@ export class ByteSlab {
   copy(src: Uint8Array, start: number, end: number): Uint8Array {
     const n = end - start;
     if (n > SLAB_BYTES / 4) return src.slice(start, end);
+    const out = this.carve(n);
+    out.set(start === 0 && end === src.length ? src : src.subarray(start, end));
+    return out;
+  }
+
+  /** A copy of `head` followed by `tail` (a sealed packet: header, then ciphertext and tag). */
+  join(head: Uint8Array, tail: Uint8Array): Uint8Array {
+    const n = head.length + tail.length;
+    const out = n > SLAB_BYTES / 4 ? new Uint8Array(n) : this.carve(n);
+    out.set(head);
+    out.set(tail, head.length);
+    return out;
+  }
+
+  private carve(n: number): Uint8Array {
     if (this.pos + n > SLAB_BYTES) {
       this.buf = new Uint8Array(SLAB_BYTES);
       this.pos = 0;
     }
     const out = this.buf.subarray(this.pos, this.pos + n);
-    out.set(start === 0 && end === src.length ? src : src.subarray(start, end));
     // Keep views 8-byte aligned so word reads (checksum) stay aligned.
     this.pos += (n + 7) & ~7;
     return out;

@@ -11,9 +11,19 @@
  * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
  * lossy relay in `rudp/relay`.
  */
-export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions } from './node/api.js';
-export { RudpConnection, RudpError, cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
+export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions, type RudpServerEvents } from './node/api.js';
+export {
+  RudpConnection,
+  DEFAULT_HIGH_WATER_MARK,
+  type ConnectionOptions,
+  type SendOptions,
+  type RudpConnectionEvents,
+} from './node/rudp-connection.js';
+export { RudpError, type RudpErrorCode, type RudpErrorDetails } from './node/rudp-error.js';
+export type { MessageData } from './node/message-bytes.js';
+export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
 export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
-export type { ConnectionConfig } from './core/config.js';
+export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
+export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';

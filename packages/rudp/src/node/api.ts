@@ -1,7 +1,7 @@
 /**
  * The public Node API: `listen` for servers, `connect` for clients.
  */
-import type dgram from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
@@ -260,7 +260,7 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
   });
 }
 
-function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
+function bind(socket: Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     socket.once('error', onError);
@@ -271,7 +271,7 @@ function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
   });
 }
 
-function connectSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
+function connectSocket(socket: Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     socket.once('error', onError);

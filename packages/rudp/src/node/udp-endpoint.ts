@@ -5,7 +5,7 @@
  * calls to each connection's wrapper (a `ConnectionSink`).
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionConfig } from '../core/config.js';
 import type { Connection } from '../core/connection.js';
@@ -79,7 +79,7 @@ export class UdpEndpoint {
   private lastFrom: PeerAddress = '';
 
   constructor(
-    readonly socket: dgram.Socket,
+    readonly socket: Socket,
     acceptIncoming: boolean,
     options: TransportOptions,
   ) {

@@ -93,6 +93,14 @@ describe('connect: host names and Node-style errors', () => {
     await expect(connect({ port: 70_000 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
     await expect(connect({ port: 1, host: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(listen({ port: -1 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    await expect(connect({ port: 1, mtu: 2000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ port: 1, handshakeTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ port: 1, highWaterMark: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, receiveWindow: 100 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, redundancy: { maxCopies: -1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 } })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await expect(listen({ port: 0, idleTimeoutMs: '10' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   });
 
   it('listen on a port in use fails with EADDRINUSE as a RudpError', async () => {

@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
+import { checkTransportOptions } from './check-options.js';
 import { type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
@@ -104,6 +105,8 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
   const { port, host = '127.0.0.1', maxConnections, highWaterMark, ...transport } = options;
   checkPort(port, 0);
+  if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
+  checkTransportOptions({ ...transport, maxConnections, highWaterMark });
   const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   try {
     await bind(socket, port, host);
@@ -129,6 +132,7 @@ export async function connect(options: ConnectOptions): Promise<RudpConnection> 
   checkPort(port, 1);
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
+  checkTransportOptions({ ...transport, highWaterMark });
   if (signal?.aborted) throw abortError(signal);
   const addresses = await resolveHost(host, signal);
   const connOptions = highWaterMark !== undefined ? { highWaterMark } : {};

@@ -8,6 +8,8 @@ export type MessageData = string | ArrayBufferView | ArrayBuffer | SharedArrayBu
 /** The bytes of `data`, without copying binary input; a `TypeError` (code `ERR_INVALID_ARG_TYPE`) for anything else. */
 export function messageBytes(data: unknown): Uint8Array | TypeError {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  // The common case (Buffer included) as it is: no view to allocate per message.
+  if (data instanceof Uint8Array) return data;
   // Every typed array and DataView by its bytes: a Uint16Array([0x1234]) is 2 bytes, not 1 truncated element.
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);

@@ -21,6 +21,7 @@ export {
 } from './node/rudp-connection.js';
 export { RudpError, type RudpErrorCode, type RudpErrorDetails } from './node/rudp-error.js';
 export type { MessageData } from './node/message-bytes.js';
+export type { LookupFunction } from './node/resolve-host.js';
 export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
 export type { ConnectionStats } from './core/connection.js';

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { type LookupFunction, RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { startLossyRelay } from '../src/node/lossy-relay.js';
 
 const open: { close(): Promise<void> }[] = [];
@@ -53,6 +53,41 @@ describe('connect: host names and Node-style errors', () => {
     const [m] = (await got) as [Buffer];
     expect(m.toString()).toBe('over localhost');
     await conn.close();
+  });
+
+  /** A resolver that answers every name with `addresses`, in that order. */
+  const resolvesTo =
+    (...addresses: readonly string[]): LookupFunction =>
+    (_host, _options, callback) =>
+      callback(
+        null,
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+
+  it('a name with two addresses: a refused one (::1, nothing there) falls through at once to the next', async () => {
+    const s = await server('127.0.0.1');
+    const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('::1', '127.0.0.1'), handshakeTimeoutMs: 60_000 });
+    expect(conn.remoteAddress).toBe('127.0.0.1');
+    await conn.close();
+  });
+
+  it('a name with two addresses: a silent first one does not hold the second back for the handshake timeout', async () => {
+    const s = await server('::1');
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(s.address().port, '127.0.0.1', r)); // same port, never answers
+    open.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
+    const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('127.0.0.1', '::1'), handshakeTimeoutMs: 60_000 });
+    expect(conn.remoteAddress).toBe('::1');
+    await conn.close();
+  });
+
+  it('every address refused: ECONNREFUSED; the lookup failing: its code', async () => {
+    const port = await closedPort();
+    const e = await rejection(connect({ host: 'dual.test', port, lookup: resolvesTo('::1', '127.0.0.1'), handshakeTimeoutMs: 60_000 }));
+    expect(e.code).toBe('ECONNREFUSED');
+    const failing: LookupFunction = (_h, _o, cb) => cb(Object.assign(new Error('getaddrinfo EAI_AGAIN dual.test'), { code: 'EAI_AGAIN' }), []);
+    const e2 = await rejection(connect({ host: 'dual.test', port, lookup: failing }));
+    expect(e2).toMatchObject({ code: 'EAI_AGAIN', hostname: 'dual.test', syscall: 'getaddrinfo' });
   });
 
   it('connects over IPv6 (::1)', async () => {

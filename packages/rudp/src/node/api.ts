@@ -8,7 +8,7 @@ import type { EndpointStats } from '../core/endpoint.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
 import { checkTransportOptions } from './check-options.js';
-import { type ResolvedAddress, resolveHost } from './resolve-host.js';
+import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
 import { createUdpSocket } from './udp-socket.js';
@@ -35,6 +35,8 @@ export interface ConnectOptions extends TransportOptions, ConnectionOptions {
   readonly host?: string;
   /** Aborts the lookup or handshake: `connect` rejects with an `AbortError` (`code` `ABORT_ERR`). */
   readonly signal?: AbortSignal;
+  /** Resolves `host` instead of `dns.lookup` (called with `{ all: true }`), as `net.connect`'s `lookup`. */
+  readonly lookup?: LookupFunction;
 }
 
 /** The events of a `RudpServer`. */
@@ -128,13 +130,14 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
   checkOptions(options, 'connect');
-  const { port, host = '127.0.0.1', signal, highWaterMark, ...transport } = options;
+  const { port, host = '127.0.0.1', signal, lookup, highWaterMark, ...transport } = options;
   checkPort(port, 1);
+  if (lookup !== undefined && typeof lookup !== 'function') throw invalidArg('The "options.lookup" property must be a function');
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
   checkTransportOptions({ ...transport, highWaterMark });
   if (signal?.aborted) throw abortError(signal);
-  const addresses = await resolveHost(host, signal);
+  const addresses = await resolveHost(host, signal, lookup);
   const connOptions = highWaterMark !== undefined ? { highWaterMark } : {};
   return race(
     addresses.map((a) => () => attempt(a, port, host, transport, connOptions)),

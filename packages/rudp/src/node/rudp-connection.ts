@@ -55,7 +55,14 @@ export interface RudpConnectionEvents {
 interface PendingSend {
   readonly bytes: number;
   /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
-  settle: { resolve(): void; reject(e: Error): void; signal: AbortSignal | undefined; onAbort: () => void } | undefined;
+  settle: Settle | undefined;
+}
+
+interface Settle {
+  resolve(): void;
+  reject(e: Error): void;
+  /** Only for sends with a signal (most have none: no closure per message then). */
+  readonly abort?: { readonly signal: AbortSignal; readonly onAbort: () => void };
 }
 
 /** Why the wrapper stops taking messages from the core (flow control). */
@@ -163,13 +170,17 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
     const entry: PendingSend = { bytes: bytes.length, settle: undefined };
     const p = new Promise<void>((resolve, reject) => {
+      if (signal === undefined) {
+        entry.settle = { resolve, reject };
+        return;
+      }
       const onAbort = (): void => {
         const s = entry.settle;
         entry.settle = undefined;
-        s?.reject(abortError(signal as AbortSignal));
+        s?.reject(abortError(signal));
       };
-      entry.settle = { resolve, reject, signal, onAbort };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      entry.settle = { resolve, reject, abort: { signal, onAbort } };
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     this.addPending(id, entry);
     this.io.changed(this.core);
@@ -312,7 +323,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.buffered -= p.bytes;
     const s = p.settle;
     if (s) {
-      s.signal?.removeEventListener('abort', s.onAbort);
+      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
       s.resolve();
     }
     // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
@@ -341,7 +352,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     for (const p of pending) {
       const s = p?.settle;
       if (!s) continue;
-      s.signal?.removeEventListener('abort', s.onAbort);
+      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
       s.reject(this.closedError);
     }
     this.buffered = 0;

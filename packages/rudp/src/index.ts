@@ -4,8 +4,9 @@
  * ```ts
  * const server = await listen({ port: 4000 });
  * server.on('connection', (c) => c.on('message', (m) => c.send(m)));
- * const conn = await connect({ port: 4000 });
+ * const conn = await connect({ host: 'localhost', port: 4000 });
  * await conn.send('hello');
+ * for await (const m of conn) console.log(m.toString());
  * ```
  *
  * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the

@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 
@@ -103,14 +104,20 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
 
 describe('ref() / unref()', () => {
   const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-  /** Runs an ESM snippet against the built package; returns its exit status and output. */
-  const run = (code: string): { status: number | null; out: string } => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
-    return { status: r.status, out: r.stdout + r.stderr };
-  };
+  /** Runs an ESM snippet against the built package (asynchronously: the test worker stays responsive). */
+  const run = (code: string, timeout: number): Promise<{ code: number | null; signal: string | null; out: string }> =>
+    promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout }).then(
+      (r) => ({ code: 0, signal: null, out: r.stdout + r.stderr }),
+      (e: { code?: number; signal?: string; stdout?: string; stderr?: string }) => ({
+        code: typeof e.code === 'number' ? e.code : null,
+        signal: e.signal ?? null,
+        out: (e.stdout ?? '') + (e.stderr ?? ''),
+      }),
+    );
 
-  it.skipIf(!existsSync(dist))('an unref\'d server and connection let the process exit; ref\'d ones keep it alive', () => {
-    const exits = run(`
+  it.skipIf(!existsSync(dist))("an unref'd server and connection let the process exit; ref'd ones keep it alive", async () => {
+    const exits = await run(
+      `
       import { listen, connect } from ${JSON.stringify(dist)};
       const server = await listen({ port: 0 });
       server.on('connection', (c) => c.unref());
@@ -119,15 +126,12 @@ describe('ref() / unref()', () => {
       server.unref();
       conn.unref();
       console.log('unrefd', conn.hasRef());
-    `);
-    expect(exits).toEqual({ status: 0, out: 'unrefd false\n' });
-    // The same without unref() runs until spawnSync's timeout kills it: it is cut short with a signal.
-    const stays = spawnSync(
-      process.execPath,
-      ['--input-type=module', '-e', `import { listen } from ${JSON.stringify(dist)}; await listen({ port: 0 }); console.log('listening');`],
-      { encoding: 'utf8', timeout: 1500 },
+    `,
+      20_000,
     );
-    expect(stays.stdout).toBe('listening\n');
-    expect(stays.signal).toBe('SIGTERM');
+    expect(exits).toEqual({ code: 0, signal: null, out: 'unrefd false\n' });
+    // The same without unref() runs until the timeout kills it.
+    const stays = await run(`import { listen } from ${JSON.stringify(dist)}; await listen({ port: 0 }); console.log('listening');`, 1500);
+    expect(stays).toEqual({ code: null, signal: 'SIGTERM', out: 'listening\n' });
   });
 });

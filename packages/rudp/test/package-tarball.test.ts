@@ -5,11 +5,12 @@
  * Packs the `dist` that `pnpm build` made (scripts off: rebuilding here would
  * wipe `dist` under tests running beside this one).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -22,10 +23,17 @@ const built = existsSync(join(pkgDir, 'dist', 'index.js'));
 let work = '';
 let project = '';
 
-function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+const execFileAsync = promisify(execFile);
+
+/** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
+async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } });
+    return stdout;
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${x.message}\n${x.stdout ?? ''}\n${x.stderr ?? ''}`);
+  }
 }
 
 /** A script that connects to its own server over loopback and prints what came back. */
@@ -45,16 +53,16 @@ await conn.close();
 await server.close();
 `;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!built) return;
   work = mkdtempSync(join(tmpdir(), 'rudp-pack-'));
-  sh('npx', ['--yes', 'pnpm@10.34.8', 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
+  await sh('npx', ['--yes', 'pnpm@10.34.8', 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error('pnpm pack wrote no tarball');
   project = join(work, 'consumer');
-  sh('mkdir', [project], work);
+  await sh('mkdir', [project], work);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-  sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, tarball)], project);
+  await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, tarball)], project);
 }, 240_000);
 
 afterAll(() => {
@@ -71,7 +79,7 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${pkg.license} License`));
   });
 
-  it('imports from ESM and runs a round trip', () => {
+  it('imports from ESM and runs a round trip', async () => {
     writeFileSync(
       join(project, 'esm.mjs'),
       roundTrip(
@@ -80,10 +88,10 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
         `import { SimNetwork } from '${name}/testing';`,
       ),
     );
-    expect(sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT\n');
   });
 
-  it('requires from CommonJS and runs a round trip', () => {
+  it('requires from CommonJS and runs a round trip', async () => {
     writeFileSync(
       join(project, 'cjs.cjs'),
       `(async () => {${roundTrip(
@@ -92,7 +100,7 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
         `const { SimNetwork } = require('${name}/testing');`,
       )}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
-    expect(sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT\n');
   });
 
   const consumerTs = `
@@ -117,10 +125,13 @@ export const code: string = new RudpError('ENOTFOUND', 'x').code;
     ['node16 (ESM consumer)', 'consumer.mts', ['--module', 'node16', '--moduleResolution', 'node16']],
     ['bundler', 'consumer.ts', ['--module', 'esnext', '--moduleResolution', 'bundler']],
     ['node (node10, typesVersions)', 'consumer.ts', ['--module', 'commonjs', '--moduleResolution', 'node', '--ignoreDeprecations', '5.0']],
-  ] as const)('type-checks under moduleResolution %s', (_label, file, flags) => {
+  ] as const)('type-checks under moduleResolution %s', async (_label, file, flags) => {
     writeFileSync(join(project, file), consumerTs);
-    const r = spawnSync(process.execPath, [tsc, ...base, ...flags, file], { cwd: project, encoding: 'utf8', timeout: 120_000 });
-    expect(r.stdout + r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    const out = await execFileAsync(process.execPath, [tsc, ...base, ...flags, file], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
+      (r) => r.stdout + r.stderr,
+      (e: { stdout?: string; stderr?: string; message: string }) => `${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+    // tsc prints nothing and exits 0 when the consumer type-checks.
+    expect(out).toBe('');
   }, 180_000);
 });

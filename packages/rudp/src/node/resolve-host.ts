@@ -2,15 +2,15 @@
  * Host name resolution for `connect`: every address of both families, as
  * `dns.lookup` (the resolver `net.connect` uses) orders them.
  */
-import dns from 'node:dns';
+import { type LookupAddress, type LookupAllOptions, lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
 
 /** A resolver with `dns.lookup`'s signature for `{ all: true }` (the `lookup` option of `connect`, as in `net.connect`). */
 export type LookupFunction = (
   hostname: string,
-  options: dns.LookupAllOptions,
-  callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void,
+  options: LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
 ) => void;
 
 /** One address to try. */
@@ -20,7 +20,7 @@ export interface ResolvedAddress {
 }
 
 /** Resolves `host` (literals at once); rejects with a `RudpError` (`ENOTFOUND`, …, or `ABORT_ERR`). */
-export function resolveHost(host: string, signal: AbortSignal | undefined, lookup: LookupFunction = dns.lookup): Promise<readonly ResolvedAddress[]> {
+export function resolveHost(host: string, signal: AbortSignal | undefined, lookup: LookupFunction = dnsLookup): Promise<readonly ResolvedAddress[]> {
   const literal = isIP(host);
   if (literal !== 0) return Promise.resolve([{ address: host, family: literal === 6 ? 6 : 4 }]);
   return new Promise((resolve, reject) => {

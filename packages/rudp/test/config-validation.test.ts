@@ -5,7 +5,7 @@ import { createRandom } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
 
 const random = createRandom(1);
-const endpoint = (extra: Record<string, unknown>): Endpoint => new Endpoint({ random, ...extra } as EndpointConfig);
+const endpoint = (extra: Record<string, unknown>): Endpoint => new Endpoint({ random, plaintext: true, ...extra } as EndpointConfig);
 
 describe('configuration is validated when an endpoint or connection is created', () => {
   it('refuses an unknown option name and suggests the one meant', () => {

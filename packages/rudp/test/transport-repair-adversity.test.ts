@@ -25,7 +25,7 @@ const COUNT = 1_500;
 describe('repairs under adversity (chat-like, both ways)', () => {
   for (const seed of [11, 12, 13, 14]) {
     it(`seed ${seed}: 20% loss, duplication, reordering, corruption, truncation — ${COUNT} messages each way of 0–255 bytes arrive whole, once, in order`, () => {
-      const p = makePair({ seed, link: LINK });
+      const p = makePair({ client: { plaintext: true }, server: { plaintext: true }, seed, link: LINK });
       const rng = createRandom(seed);
       const lengths = Array.from({ length: COUNT }, () => randomInt(rng, 0, 256));
       const got: Uint8Array[][] = [[], []];

@@ -429,14 +429,11 @@ export class Connection implements PacketFate {
       if (this.protection === undefined) return 'unprotected';
       const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload);
       if (!opened.ok) {
-        if (opened.reason === 'duplicate') {
-          // A network duplicate (or a replay): our ACK may have been lost, so ack again soon.
-          this.stat.duplicatePackets++;
-          this.acks.onDuplicate(now, true);
-          return 'replay';
-        }
+        // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
+        // it must not make us send anything (an ACK per forged datagram would be a reflector).
+        if (opened.reason === 'duplicate' || opened.reason === 'too-old') return 'replay';
         if (opened.reason === 'integrity-limit') this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
-        return opened.reason === 'too-old' ? 'replay' : 'auth';
+        return 'auth';
       }
       payload = opened.plaintext;
     } else {

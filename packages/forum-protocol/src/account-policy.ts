@@ -54,16 +54,17 @@ export const hashedAccounts = (): AccountPolicy => ({
  * counted failure; a right one clears the account's count; a store error
  * frees it. With a `creation` limiter, new accounts are limited per host the
  * same way (a slot before the hash, counted once created).
- * `limiter` undefined: logins are not throttled. One limiter per server
+ * `limiter` null: logins are not throttled. One limiter per server
  * (it is the shared state).
  */
 export const rateLimitedAccounts = (
   inner: AccountPolicy,
-  limiter: LoginRateLimiter | undefined = createLoginRateLimiter(),
+  // `null`, not `undefined`: passing undefined would pick up a default limiter.
+  limiter: LoginRateLimiter | null = createLoginRateLimiter(),
   creation?: AccountCreationLimiter,
 ): AccountPolicy => ({
   verify: (store, username, password, attempt) => async () => {
-    if (limiter === undefined) return inner.verify(store, username, password, attempt)();
+    if (limiter === null) return inner.verify(store, username, password, attempt)();
     const slot = limiter.reserve(username, attempt.peerAddress, attempt.now);
     if (slot.kind === 'throttled') return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs });
     let verdict: E.Either<StoreError, PasswordVerdict> | undefined;
@@ -106,5 +107,5 @@ export const accountPolicy = (options: AccountPolicyOptions = {}): AccountPolicy
   const creation = options.accountCreationLimit === false ? undefined : createAccountCreationLimiter(options.accountCreationLimit ?? {});
   if (options.rateLimit === false && creation === undefined) return base;
   // Login throttling off still leaves account creation limited, and vice versa.
-  return rateLimitedAccounts(base, options.rateLimit === false ? undefined : createLoginRateLimiter(options.rateLimit ?? {}), creation);
+  return rateLimitedAccounts(base, options.rateLimit === false ? null : createLoginRateLimiter(options.rateLimit ?? {}), creation);
 };

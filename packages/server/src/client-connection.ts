@@ -70,6 +70,28 @@ const guessId = (bytes: Uint8Array): string => {
 
 let nextKey = 0;
 
+/** How long a refused connection is kept to deliver its refusal. */
+const REFUSAL_LINGER_MS = 5_000;
+
+/**
+ * Serves a connection the server will not take (it is over its memory
+ * budget): its first request is answered with `Server busy: REASON, try
+ * again later` and the connection closed; one that sends nothing is closed
+ * after a few seconds. (Closing at once would leave the client mid-handshake
+ * with no reason.)
+ */
+export const refuseConnection = (conn: RudpConnection, reason: string): void => {
+  const timer = setTimeout(() => conn.destroy(`server busy: ${reason}`), REFUSAL_LINGER_MS);
+  conn.once('close', () => clearTimeout(timer));
+  conn.once('message', (bytes) => {
+    clearTimeout(timer);
+    conn
+      .send(encodeServerMessage(simpleReply(guessId(bytes), 'error', [`Server busy: ${reason}, try again later`], { kind: 'auth', next: 'username' })))
+      .catch(() => undefined)
+      .finally(() => void conn.close());
+  });
+};
+
 /** `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling. */
 const peerAddressOf = (conn: RudpConnection): string =>
   conn.remoteAddress.includes(':') ? `[${conn.remoteAddress}]:${conn.remotePort}` : `${conn.remoteAddress}:${conn.remotePort}`;

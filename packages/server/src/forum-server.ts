@@ -10,7 +10,7 @@ import {
 } from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
-import { serveConnection } from './client-connection.js';
+import { refuseConnection, serveConnection } from './client-connection.js';
 import { DiskQuota } from './disk-quota.js';
 import { MemoryBudget } from './memory-budget.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
@@ -121,7 +121,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     if (busy !== undefined) {
       // Logged once per 100 so a flood of refusals cannot flood the log.
       if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${busy}`);
-      conn.destroy(`server busy: ${busy}`);
+      refuseConnection(conn, busy);
       return;
     }
     serveConnection(conn, ctx);

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, snapshotDir, startServer, tempDir } from './forum-processes.js';
+import { cleanupAfterEach, snapshotDir, startServer } from './forum-processes.js';
 import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
 import type { Reply, ServerMessage } from 'forum-protocol';
 

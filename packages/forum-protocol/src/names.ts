@@ -8,6 +8,8 @@ export type NameKind = 'thread title' | 'file name';
 // C0, DEL and C1 controls: they corrupt line-based files and terminals.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const WHITESPACE = /\s/;
+// Characters Windows file names cannot hold; on NTFS `name:x` even addresses a hidden stream of `name`.
+const WINDOWS_RESERVED = /[<>:"|?*]/;
 // Windows device names are unopenable there even with an extension (CON.txt).
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 // A lone surrogate: JSON can carry one ("\ud800"), but UTF-8 cannot, so the file system sees U+FFFD.
@@ -75,6 +77,8 @@ export const validateName = (kind: NameKind, name: string): E.Either<string, str
   if (name.includes('\\')) return fail("must not contain '\\'");
   if (name.includes('..')) return fail("must not contain '..'");
   if (WHITESPACE.test(name)) return fail('must not contain spaces');
+  const win = WINDOWS_RESERVED.exec(name);
+  if (win) return fail(`must not contain '${win[0]}' (not allowed in Windows file names)`);
   if (name.startsWith('.')) return fail("must not start with '.'");
   if (name.endsWith('.')) return fail("must not end with '.'");
   if (utf8Length(name) > MAX_NAME_BYTES) return fail(`must be at most ${MAX_NAME_BYTES} bytes`);

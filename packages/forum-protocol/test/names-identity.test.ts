@@ -36,6 +36,12 @@ describe('one identity per name', () => {
     expect(validateCredential('username', 'José')).toEqual(E.right('José'));
   });
 
+  it('titles and file names may not hold what Windows file names cannot', () => {
+    for (const c of ['<', '>', ':', '"', '|', '?', '*']) {
+      expect(refused(validateName('file name', `a${c}b`))).toBe(`Invalid file name: must not contain '${c}' (not allowed in Windows file names)`);
+    }
+  });
+
   it('a user name may not hold the thread line separator; passwords refuse only what the file cannot keep', () => {
     expect(refused(validateCredential('username', 'bob:'))).toBe("Invalid username: must not contain ':'");
     expect(refused(validateCredential('username', 'bob alice'))).toBe('Invalid username: must not contain spaces');

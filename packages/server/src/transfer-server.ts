@@ -160,7 +160,14 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
-    if (busy !== undefined) return void socket.end(`ERR server busy: ${busy}\n`);
+    if (busy !== undefined) {
+      // Read and drop what the peer sent (closing with unread bytes would reset the connection and
+      // lose the line), and do not keep the socket past a short grace: it holds no slot.
+      socket.resume();
+      socket.end(`ERR server busy: ${busy}\n`);
+      setTimeout(() => socket.destroy(), 2_000).unref();
+      return;
+    }
     // Not `server.maxConnections`: the kernel-level cap refuses newcomers, which would let silent
     // connections keep token holders out; admission evicts the silent ones instead.
     if (!admission.admit(socket, socket.remoteAddress ?? '')) return void socket.destroy();

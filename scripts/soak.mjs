@@ -125,10 +125,11 @@ const latencies = [];
 const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
 const port = await freePort();
+// Every soak client creates its account from this one host: --account-limit 0 lifts the per-host limit (default 10).
 // The probe (preloaded, see memory-probe.cjs) reports the server's heap over IPC; --expose-gc lets it measure the live heap.
 const server = spawn(
   process.execPath,
-  ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs'), join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir],
+  ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs'), join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir, '--account-limit', '0'],
   { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
 );
 const askProbe = (msg) => {

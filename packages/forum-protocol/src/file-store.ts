@@ -398,6 +398,7 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
   return {
     warnings: loaded.warnings,
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
+    listAccounts: () => TE.right([...accounts.keys()]),
     createAccount,
     replaceAccountSecret,
     listThreads: () => TE.right([...threads.keys()].sort()),

@@ -16,6 +16,7 @@ export * from './store.js';
 export * from './credentials.js';
 export * from './memory-store.js';
 export * from './file-store.js';
+export * from './identity-store.js';
 export * from './session.js';
 export * from './transfer-tokens.js';
 export * from './reply-cache.js';

@@ -23,6 +23,14 @@ export interface ServerArgs {
   /** Store new (and, on login, existing plain) passwords as scrypt hashes. */
   readonly hashPasswords: boolean;
   readonly loginLimit: LoginLimitArgs;
+  /** New accounts per client host per window; `false` when turned off (`--account-limit 0`). */
+  readonly accountLimit: { readonly maxPerHost: number; readonly windowMs: number } | false;
+  /** Largest upload, bytes. */
+  readonly maxUploadBytes: number;
+  /** Most bytes the data directory may hold; `undefined`: no quota. */
+  readonly maxDataBytes: number | undefined;
+  /** Resident memory above which new connections are refused, bytes; `undefined`: no budget. */
+  readonly memoryBudgetBytes: number | undefined;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -36,10 +44,14 @@ export type ServerCommand =
 /** Defaults of the login throttle (the same figures as forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT`). */
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
+/** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024 } as const;
+
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
-  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--show-fingerprint]';
+  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -64,6 +76,14 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (DIR/.forum-server-identity, created on first start,
                             mode 0600) and exit; clients show the same on first
                             contact
+  --account-limit N         new accounts one client host may create within the
+                            account window (default ${LIMIT_DEFAULTS.accounts}; 0 turns the limit off)
+  --account-window SECONDS  that window (default ${LIMIT_DEFAULTS.accountWindowSeconds})
+  --max-upload-bytes N      largest file UPD accepts (default ${LIMIT_DEFAULTS.maxUploadBytes}, 1 GiB)
+  --max-data-bytes N        disk quota: most bytes the data directory may hold;
+                            an upload that would pass it is refused (default: none)
+  --memory-budget-mib N     refuse new connections while the server's resident
+                            memory is above N MiB (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
   --help                    show this text`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {
@@ -85,6 +105,13 @@ const parseCount = (s: string, min: number): number | undefined => {
   return n >= min && n <= 1_000_000 ? n : undefined;
 };
 
+/** A whole number of bytes from `min` to 2^53 − 1; `undefined` otherwise. */
+const parseBytes = (s: string, min: number): number | undefined => {
+  if (!/^[0-9]{1,16}$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+};
+
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
   let parsed;
@@ -103,6 +130,11 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
         'login-host-attempts': { type: 'string' },
         'login-window': { type: 'string' },
         'show-fingerprint': { type: 'boolean' },
+        'account-limit': { type: 'string' },
+        'account-window': { type: 'string' },
+        'max-upload-bytes': { type: 'string' },
+        'max-data-bytes': { type: 'string' },
+        'memory-budget-mib': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -141,6 +173,24 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
   const loginLimit: LoginLimitArgs =
     attempts === 0 ? false : { maxFailuresPerAccount: attempts, maxFailuresPerAddress: hostAttempts, windowMs: Math.max(1, Math.round(windowSeconds * 1000)) };
 
+  const accountText = values['account-limit'] ?? String(LIMIT_DEFAULTS.accounts);
+  const accounts = parseCount(accountText, 0);
+  if (accounts === undefined) return { kind: 'error', message: `invalid account limit: ${accountText}` };
+  const accountWindowText = values['account-window'] ?? String(LIMIT_DEFAULTS.accountWindowSeconds);
+  const accountWindow = parseSeconds(accountWindowText);
+  if (accountWindow === undefined) return { kind: 'error', message: `invalid account window: ${accountWindowText}` };
+  const uploadText = values['max-upload-bytes'] ?? String(LIMIT_DEFAULTS.maxUploadBytes);
+  const maxUploadBytes = parseBytes(uploadText, 0);
+  if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };
+  let maxDataBytes: number | undefined;
+  if (values['max-data-bytes'] !== undefined) {
+    maxDataBytes = parseBytes(values['max-data-bytes'], 1);
+    if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
+  }
+  const budgetText = values['memory-budget-mib'] ?? String(LIMIT_DEFAULTS.memoryBudgetMib);
+  const budgetMib = parseCount(budgetText, 0);
+  if (budgetMib === undefined) return { kind: 'error', message: `invalid memory budget: ${budgetText}` };
+
   return {
     kind: 'run',
     args: {
@@ -151,6 +201,10 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
       transferPort,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
+      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },
+      maxUploadBytes,
+      maxDataBytes,
+      memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
     },
   };
 };

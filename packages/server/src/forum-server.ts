@@ -1,8 +1,19 @@
-import { accountPolicy, createSessionRegistry, createTransferTokens, openFileStore, type LoginRateLimitOptions } from 'forum-protocol';
+import {
+  accountPolicy,
+  createSessionRegistry,
+  createTransferTokens,
+  MAX_REQUEST_BYTES,
+  openFileStore,
+  withNameIdentity,
+  type AccountCreationLimitOptions,
+  type LoginRateLimitOptions,
+} from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
-import { serveConnection } from './client-connection.js';
+import { refuseConnection, serveConnection } from './client-connection.js';
+import { DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
+import { MemoryBudget } from './memory-budget.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 
@@ -21,6 +32,14 @@ export interface ForumServerOptions {
    * Default: forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT` (5 per account, 20 per host, per minute).
    */
   readonly loginRateLimit?: LoginRateLimitOptions | false;
+  /** New accounts per client host; `false` turns the limit off. Default: forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`. */
+  readonly accountCreationLimit?: AccountCreationLimitOptions | false;
+  /** Largest upload, bytes (`--max-upload-bytes`). Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
+  readonly maxUploadBytes?: number;
+  /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
+  readonly maxDataBytes?: number;
+  /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
+  readonly memoryBudgetBytes?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -34,14 +53,26 @@ export interface ForumServer {
   close(): Promise<void>;
 }
 
-/** rudp settings: a vanished client is noticed within 10 s, far below the forum's idle timeout. */
-export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
+/** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
+
+/**
+ * rudp settings: a vanished client is noticed within 10 s, far below the
+ * forum's idle timeout. The receive window (which also caps the largest
+ * message a peer may send) is the largest request the forum accepts plus
+ * room for a few small ones behind it, instead of rudp's 32 MiB default: a
+ * peer that sends unfinished large messages can make the server hold at most
+ * this much per connection.
+ */
+export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: MAX_REQUEST_BYTES + 32 * 1024 } as const;
 
 /** Opens the data directory, then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
   const opened = await openFileStore(options.dataDir)();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
-  const store = opened.right;
+  const named = await withNameIdentity(opened.right)();
+  if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
+  const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
   let identity: ServerIdentity;
   try {
@@ -51,6 +82,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   }
   const tokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
   const activity = new TransferActivity();
+  const memory = new MemoryBudget(options.memoryBudgetBytes);
   const udp: RudpServer = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
   const udpPort = udp.address().port;
   let tcp: TransferServer;
@@ -58,14 +90,30 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     // Port 0 asks for any free port: the TCP side then takes any free port too, not the UDP port's
     // number, which a socket in TIME_WAIT may still hold.
     const tcpPort = options.transferPort ?? (options.port === 0 ? 0 : udpPort);
-    tcp = await startTransferServer({ store, tokens, activity, log: options.log }, tcpPort, options.host);
+    tcp = await startTransferServer(
+      {
+        store,
+        tokens,
+        activity,
+        log: options.log,
+        maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+        quota: new DiskQuota(options.dataDir, options.maxDataBytes),
+        overloaded: () => memory.overloaded(),
+      },
+      tcpPort,
+      options.host,
+    );
   } catch (e) {
     await udp.close();
     throw e;
   }
   const transferPort = tcp.port;
   // One policy per server: the throttle's counts are shared by every connection.
-  const accounts = accountPolicy({ hashPasswords: options.hashPasswords ?? false, rateLimit: options.loginRateLimit ?? {} });
+  const accounts = accountPolicy({
+    hashPasswords: options.hashPasswords ?? false,
+    rateLimit: options.loginRateLimit ?? {},
+    accountCreationLimit: options.accountCreationLimit ?? {},
+  });
   const ctx = {
     store,
     registry: createSessionRegistry(),
@@ -76,7 +124,17 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     idleTimeoutMs: options.idleTimeoutMs,
     log: options.log,
   };
-  udp.on('connection', (conn) => serveConnection(conn, ctx));
+  let refusedForMemory = 0;
+  udp.on('connection', (conn) => {
+    const busy = memory.overloaded();
+    if (busy !== undefined) {
+      // Logged once per 100 so a flood of refusals cannot flood the log.
+      if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${busy}`);
+      refuseConnection(conn, busy);
+      return;
+    }
+    serveConnection(conn, ctx);
+  });
   return {
     identity,
     udpPort,

@@ -37,6 +37,10 @@ const main = async (): Promise<number | undefined> => {
       transferPort: args.transferPort,
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
+      accountCreationLimit: args.accountLimit,
+      maxUploadBytes: args.maxUploadBytes,
+      ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
+      ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
 import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE, validateName } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
@@ -246,25 +247,46 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
   const recordedUploads = (): Set<string> => new Set([...threads.values()].flatMap((st) => uploadNames(st.thread).map((f) => uploadFileName(st.thread.title, f))));
   const nameTaken = (name: string): boolean => threads.has(name) || otherNames.has(name) || recordedUploads().has(name) || name.toLowerCase() === CREDENTIALS_FILE;
 
-  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> =>
-    attempt(() =>
-      mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
-        const problem = accountStoreProblem(account);
-        if (problem !== undefined) return E.left(unstorable(problem));
-        if (accounts.has(account.username)) return E.right(false);
-        const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${account.username} ${account.password}\n`;
+  /** A new account waiting for the next batch. */
+  interface AccountJob {
+    readonly account: Account;
+    readonly settle: (r: E.Either<StoreError, boolean>) => void;
+  }
+
+  // Concurrent new accounts are appended together: one journal record, one write, one sync.
+  const accountBatches = createBatcher<AccountJob>(mutex, async (_key, jobs) => {
+    const added = new Map<string, Account>();
+    const outcomes = jobs.map((job): E.Either<StoreError, boolean> => {
+      const problem = accountStoreProblem(job.account);
+      if (problem !== undefined) return E.left(unstorable(problem));
+      if (accounts.has(job.account.username) || added.has(job.account.username)) return E.right(false);
+      added.set(job.account.username, job.account);
+      return E.right(true);
+    });
+    if (added.size > 0) {
+      const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
+      const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
+      try {
         if (credentialsExists) {
           await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'));
         } else {
           await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
           credentialsExists = true;
         }
-        credentialsText += tail;
-        credentialsBytes += utf8Bytes(tail);
-        accounts.set(account.username, account);
-        return E.right(true);
-      }),
-    );
+      } catch (e) {
+        // Nothing of the batch was stored: every account that would have been added fails.
+        jobs.forEach((job, i) => job.settle(E.isRight(outcomes[i] as E.Either<StoreError, boolean>) ? E.left(toIoError(e)) : (outcomes[i] as E.Either<StoreError, boolean>)));
+        return;
+      }
+      credentialsText += tail;
+      credentialsBytes += utf8Bytes(tail);
+      for (const a of added.values()) accounts.set(a.username, a);
+    }
+    jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
+  });
+
+  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> => () =>
+    new Promise((resolve) => accountBatches.add(CREDENTIALS_FILE, { account, settle: resolve }));
 
   const replaceAccountSecret = (username: string, secret: string): TE.TaskEither<StoreError, boolean> =>
     attempt(() =>
@@ -345,21 +367,58 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
 
   const sameUploads = (a: Thread, b: Thread): boolean => JSON.stringify(a.entries.filter((e) => e.kind === 'upload')) === JSON.stringify(b.entries.filter((e) => e.kind === 'upload'));
 
-  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
-    attempt(() =>
-      mutex.run(title, async (): Promise<E.Either<StoreError | Err, A>> => {
-        const cur = threads.get(title);
-        if (cur === undefined) return E.left(noThread(title));
-        const out = update(cur.thread);
-        if (E.isLeft(out)) return out;
-        // Upload lines say which files are uploads: only UPD and RMV may change them, with the files.
-        if (!sameUploads(cur.thread, out.right.thread)) return E.left(unstorable('a thread update may not add, remove or change upload lines'));
-        const plan = planThreadWrite(cur, out.right.thread);
-        if (E.isLeft(plan)) return plan;
-        if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
-        threads.set(title, plan.right?.stored ?? { ...cur, thread: out.right.thread });
-        return E.right(out.right.result);
-      }),
+  /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
+  interface ThreadJob {
+    readonly update: ThreadUpdate<unknown, unknown>;
+    readonly settle: (r: E.Either<unknown, unknown>) => void;
+  }
+
+  // Concurrent updates of one thread (many users posting to it) are applied in
+  // order in memory, each checked on its own, then written together: one write
+  // from the first line any of them changed, one journal record, one sync.
+  const threadBatches = createBatcher<ThreadJob>(mutex, async (title, jobs) => {
+    const original = threads.get(title);
+    if (original === undefined) {
+      for (const job of jobs) job.settle(E.left(noThread(title)));
+      return;
+    }
+    let cur = original;
+    const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
+    for (const job of jobs) {
+      const out = job.update(cur.thread);
+      if (E.isLeft(out)) {
+        job.settle(out);
+        continue;
+      }
+      // Upload lines say which files are uploads: only UPD and RMV may change them, with the files.
+      if (!sameUploads(cur.thread, out.right.thread)) {
+        job.settle(E.left(unstorable('a thread update may not add, remove or change upload lines')));
+        continue;
+      }
+      const step = planThreadWrite(cur, out.right.thread);
+      if (E.isLeft(step)) {
+        job.settle(step);
+        continue;
+      }
+      cur = step.right?.stored ?? { ...cur, thread: out.right.thread };
+      accepted.push({ job, result: out.right.result });
+    }
+    try {
+      const plan = planThreadWrite(original, cur.thread);
+      if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
+      if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
+      threads.set(title, plan.right?.stored ?? { ...original, thread: cur.thread });
+    } catch (e) {
+      for (const a of accepted) a.job.settle(E.left(toIoError(e)));
+      return;
+    }
+    for (const a of accepted) a.job.settle(E.right(a.result));
+  });
+
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> => () =>
+    new Promise<E.Either<StoreError | Err, A>>((resolve) =>
+      // The batch only passes back what `update` returned (Err, A) or a StoreError.
+      threadBatches.add(title, { update, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
     );
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>

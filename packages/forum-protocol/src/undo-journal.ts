@@ -139,6 +139,8 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
 
 interface Pending {
   readonly frame: Buffer;
+  /** A commit record that may instead delete the journal, when it is the only thing left in it to settle. */
+  readonly commit: boolean;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
@@ -148,7 +150,9 @@ export interface UndoJournal {
   /**
    * Replaces the bytes of `dir/file` from `offset` to its end with `tail`:
    * first the bytes replaced are appended to the journal and synced, then the
-   * file is changed and synced, then a commit record is appended and synced.
+   * file is changed and synced, then a commit record is appended and synced
+   * (or, when no other change is under way, the journal is deleted and the
+   * directory synced, which commits as well).
    * Resolves once all of that is on disk (and, if no other change is under
    * way, the journal deleted). A crash before the commit is undone at the
    * next {@link recoverJournal}; after it, the change stays. Callers serialise
@@ -179,6 +183,17 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       const batch = queue;
       queue = [];
       try {
+        if (batch.length === 1 && batch[0]?.commit === true && inFlight === 0 && handle !== undefined) {
+          // The last change under way commits by deleting the journal (made durable by the directory
+          // sync) instead of appending a commit record and then deleting it: one page write less.
+          const h = handle;
+          handle = undefined;
+          await h.close();
+          await unlink(path);
+          await syncDir(dir);
+          batch[0].resolve();
+          continue;
+        }
         if (handle === undefined) {
           // A journal left by a crash is recovered at open, before any change; an existing file here is a bug.
           handle = await open(path, 'wx', 0o644);
@@ -215,9 +230,9 @@ export const createUndoJournal = (dir: string): UndoJournal => {
     });
   };
 
-  const append = (frame: Buffer): Promise<void> =>
+  const append = (frame: Buffer, commit = false): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      queue.push({ frame, resolve, reject });
+      queue.push({ frame, commit, resolve, reject });
       kick();
     });
 
@@ -265,7 +280,7 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       }
       inFlight--;
       // A restored file needs no undo either: one commit record covers both outcomes.
-      await append(encodeRecord({ t: 'commit', id }));
+      await append(encodeRecord({ t: 'commit', id }), true);
       if (outcome === 'restored') throw error;
     } finally {
       await h.close();

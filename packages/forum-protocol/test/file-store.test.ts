@@ -112,6 +112,30 @@ describe('data-directory store', () => {
     expect(E.isLeft(await upload(s, 'c', 'd', 'a', Buffer.from('x')))).toBe(true);
   });
 
+  it('concurrent changes are written together and each keeps its own outcome', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    // The same new name ten times at once: exactly one wins; an unstorable one fails alone.
+    const same = await Promise.all(Array.from({ length: 10 }, (_, i) => s.createAccount({ username: 'dup', password: `p${i}` })()));
+    expect(same.filter((r) => E.isRight(r) && r.right)).toHaveLength(1);
+    expect(same.filter((r) => E.isRight(r) && !r.right)).toHaveLength(9);
+    const mixed = await Promise.all([s.createAccount({ username: 'x', password: 'a' })(), s.createAccount({ username: 'bad name', password: 'a' })(), s.createAccount({ username: 'y', password: 'b' })()]);
+    expect(mixed.map((r) => (E.isLeft(r) ? 'refused' : r.right))).toEqual([true, 'refused', true]);
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8').split('\n').slice(1)).toEqual(['x a', 'y b', '']);
+    // Thirty users post to one thread at once, one with an unstorable text: the others land in order.
+    await run(s, 'u0', 'CRT hot');
+    const posts = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        s.updateThread('hot', (th) => E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message' as const, author: `u${i}`, text: i === 7 ? 'line\nbreak' : `m${i}` }] }, result: i }))(),
+      ),
+    );
+    expect(posts.map((r) => (E.isLeft(r) ? 'refused' : r.right))).toEqual(Array.from({ length: 30 }, (_, i) => (i === 7 ? 'refused' : i)));
+    const want = Array.from({ length: 30 }, (_, i) => i).filter((i) => i !== 7).map((i, n) => `${n + 1} u${i}: m${i}`);
+    expect(await lines(run(s, 'u0', 'RDT hot'))).toEqual(want);
+    expect(readFileSync(join(dir, 'hot'), 'utf8')).toBe(['u0', ...want].map((l) => `${l}\n`).join(''));
+    expect(readdirSync(dir).sort()).toEqual(['credentials.txt', 'hot']);
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

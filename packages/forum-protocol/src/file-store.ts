@@ -11,7 +11,7 @@ import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './cr
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
-import { CREDENTIALS_FILE, validateName } from './names.js';
+import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
 import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
@@ -19,7 +19,7 @@ import { createUndoJournal, recoverJournal } from './undo-journal.js';
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
-  /** Files larger than this are never read as threads when the directory is opened (they are taken to be uploads). Default 16 MiB. */
+  /** Files larger than this are never read as threads when the directory is opened, so no thread may grow past it (the change is refused). Default 16 MiB. */
   readonly maxThreadFileBytes?: number;
 }
 
@@ -58,7 +58,9 @@ const clearIntent = async (dir: string, name: string): Promise<void> => {
   await syncDir(dir);
 };
 
-const plainName = (kind: 'thread title' | 'file name', name: string): boolean => E.isRight(validateName(kind, name));
+// The store's own name rule, not the request layer's: a record for a name the store accepted is always acted on.
+const plainName = (kind: 'thread title' | 'file name', name: string): boolean =>
+  storedNameProblem(name) === undefined && (kind === 'thread title' || wordProblem('the file name', name) === undefined);
 
 /** Reads an intent record; `undefined` when it is not one this store wrote (then it is only deleted). */
 const readIntent = async (file: string): Promise<Intent | undefined> => {

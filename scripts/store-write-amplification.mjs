@@ -15,8 +15,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -36,7 +36,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const { openFileStore } = await import(values.store);
+const { openFileStore } = await import(pathToFileURL(resolve(values.store)).href);
 
 // Bytes handed to file writes, counted at the FileHandle (fs/promises) level, which the store uses for every write.
 let fileBytes = 0;

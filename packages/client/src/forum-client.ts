@@ -22,7 +22,7 @@ export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, hostKey: 
  * HOOK for the lead: `RudpConnection.serverKey` does not exist until the core runs the
  * secure handshake; until then this is `undefined` and the known-hosts check is skipped.
  */
-const serverKeyOf = (conn: RudpConnection): Uint8Array | undefined => (conn as { readonly serverKey?: Uint8Array }).serverKey;
+const serverKeyOf = (conn: RudpConnection): Uint8Array | undefined => conn.serverKey;
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);

@@ -1,23 +1,18 @@
 /**
- * The keying-material exporter of a forum session's rudp connection.
- *
- * TEMPORARY STAND-IN: until rudp's core seals packets and `RudpConnection`
- * has `exportKeyingMaterial`, a connection without it gets a fixed, public
- * exporter. Transfer records are then still checked end to end (a corrupted
- * or cut transfer fails and leaves no file) but are NOT secret or
- * unforgeable: their keys follow from the token alone, which crosses the
- * plain transport. Once the connection has the method it is used as is; the
- * stand-in should then be deleted so a connection without keys fails closed.
+ * The keying-material exporter of a forum session's rudp connection: the
+ * transfer keys come from it, so file bytes are as protected as commands. A
+ * connection without keys (plaintext) fails closed: no transfer.
  */
-import { createExporter } from 'rudp/crypto';
-import { nodeCryptoProvider, type KeyingMaterialExporter } from 'rudp';
+import type { KeyingMaterialExporter } from 'rudp';
 
-const PLAIN_TRANSPORT_EXPORTER = createExporter(nodeCryptoProvider, nodeCryptoProvider.sha256(new TextEncoder().encode('forum: rudp session without keys (plain transport)')));
+const hasExporter = (conn: object): conn is KeyingMaterialExporter & { readonly encrypted?: boolean } =>
+  typeof (conn as { exportKeyingMaterial?: unknown }).exportKeyingMaterial === 'function' && (conn as { encrypted?: unknown }).encrypted !== false;
 
-const hasExporter = (conn: object): conn is KeyingMaterialExporter => typeof (conn as { exportKeyingMaterial?: unknown }).exportKeyingMaterial === 'function';
-
-/** Whether `conn` exports keys of its own (false: the plain-transport stand-in is in use). */
+/** Whether `conn` exports keys of its own (an encrypted rudp connection). */
 export const exportsSessionKeys = (conn: object): boolean => hasExporter(conn);
 
-/** The exporter of `conn` (a rudp connection): its own once it has one, else the plain-transport stand-in. */
-export const sessionExporter = (conn: object): KeyingMaterialExporter => (hasExporter(conn) ? conn : PLAIN_TRANSPORT_EXPORTER);
+/** The exporter of `conn` (a rudp connection); throws for a connection without keys, so no transfer runs unprotected. */
+export const sessionExporter = (conn: object): KeyingMaterialExporter => {
+  if (!hasExporter(conn)) throw new Error('this session has no keys: file transfers need an encrypted connection');
+  return conn;
+};

@@ -131,6 +131,29 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.closedWith !== undefined;
   }
 
+  /**
+   * The server's public key as the handshake proved it (client side; the
+   * application may pin or trust it), or `undefined` on a server-side or
+   * plaintext connection.
+   */
+  get serverKey(): Uint8Array | undefined {
+    return this.core.role === 'client' ? this.core.peerKey : undefined;
+  }
+
+  /** Whether the connection is encrypted and authenticated (false only with `plaintext: true`). */
+  get encrypted(): boolean {
+    return this.core.isEncrypted;
+  }
+
+  /**
+   * Keying material bound to this session (RFC 5705 style): both ends get
+   * the same bytes for the same `label` and `context`, nobody else can.
+   * Throws on a plaintext connection.
+   */
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+    return this.core.exportKeyingMaterial(label, context, length);
+  }
+
   /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
   get bufferedAmount(): number {
     return this.buffered;

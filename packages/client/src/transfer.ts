@@ -105,11 +105,13 @@ export const uploadFile = async (host: string, port: number, token: string, keys
     sendError = e;
   }
   await answered;
-  // Only an authenticated answer counts: a broken channel is a failure whatever it said before.
-  if (channelError !== undefined) return { ok: false, reason: describe(channelError) };
+  // Only authenticated records reach `chunks`. A refusal may come while the body is still being
+  // written, and the server then closes: the write fails, but the refusal is the answer to report.
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
-  if (status === 'OK') return { ok: true };
   if (status.startsWith('ERR ')) return { ok: false, reason: status.slice(4) };
+  // Success needs a whole channel: a broken one is a failure whatever it said before.
+  if (channelError !== undefined) return { ok: false, reason: describe(channelError) };
+  if (status === 'OK') return { ok: true };
   return { ok: false, reason: sendError === undefined ? 'the server closed the transfer connection' : describe(sendError) };
 };
 

@@ -345,7 +345,7 @@ const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promi
 
   const mineOf = (user: string): string[] => names.filter((n) => n.startsWith(`${user}-`));
   const earlier = new Map<string, Buffer>();
-  for (const n of names) if (n !== 'credentials.txt' && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
+  for (const n of names) if (n !== 'credentials.txt' && n !== IDENTITY_FILE && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
   expect(summary(earlier), 'files of earlier runs, unchanged').toEqual(summary(settled.files));
 
   const disk = new Map<string, Map<string, Buffer>>();

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, snapshotDir, startServer } from './forum-processes.js';
-import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
+import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 import type { Reply, ServerMessage } from 'forum-protocol';
 
 /** A request as raw JSON text, so escapes such as `\ud800` reach the server exactly as written. */
@@ -88,14 +88,14 @@ describe('names have one identity (real server, raw JSON)', () => {
       // Alice uploads plan.txt; Mallory may not upload Plan.TXT over it.
       const up = await alice.request('up', 'UPD', ['Notes', 'plan.txt']);
       if (up.data.kind !== 'transfer') throw new Error(`expected a transfer grant: ${JSON.stringify(up)}`);
-      expect(await tcpExchange(server.tcpPort, Buffer.from(`${up.data.token}\n5\nalice`))).toBe('OK\n');
+      expect(await sealedExchange(server.tcpPort, alice, up.data.token, '5\nalice')).toBe('OK\n');
       expect((await mallory.request('up2', 'UPD', ['notes', 'Plan.TXT'])).lines).toEqual(['File already exists in Thread notes']);
       // A thread named like the upload's file (`Notes-plan.txt`) is the same file on a case-insensitive disk.
       expect((await mallory.request('c2', 'CRT', ['NOTES-PLAN.txt'])).lines).toEqual(['Thread NOTES-PLAN.txt exists']);
       // The owner's download, by any spelling, returns the owner's bytes.
       const down = await mallory.request('dwn', 'DWN', ['NOTES', 'PLAN.txt']);
       if (down.data.kind !== 'transfer') throw new Error(`expected a transfer grant: ${JSON.stringify(down)}`);
-      expect(await tcpExchange(server.tcpPort, Buffer.from(`${down.data.token}\n`))).toBe('OK 5\nalice');
+      expect(await sealedExchange(server.tcpPort, mallory, down.data.token, '')).toBe('OK 5\nalice');
 
       // A second account under another spelling of a user name is refused.
       const twin = await rawClient(server.port);

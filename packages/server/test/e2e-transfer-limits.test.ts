@@ -9,7 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, runClient, seededBytes, snapshotDir } from './forum-processes.js';
-import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
+import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 
 const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
   const r = await c.request(id, cmd, args);
@@ -32,7 +32,7 @@ describe('transfer limits (real server)', () => {
       await rawLogin(c, 'alice', 'pw');
       const token = await grant(c, 'u', 'UPD', ['t', 'huge']);
       // Announcing the size is enough: nothing of the body needs to be sent.
-      expect(await tcpExchange(server.tcpPort, Buffer.from(`${token}\n999999999999\n`))).toBe('ERR file too large: 999999999999 bytes, the server accepts at most 1000\n');
+      expect(await sealedExchange(server.tcpPort, c, token, '999999999999\n')).toBe('ERR file too large: 999999999999 bytes, the server accepts at most 1000\n');
     } finally {
       await c.close();
     }
@@ -47,9 +47,9 @@ describe('transfer limits (real server)', () => {
       expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
       const body = seededBytes(6000, 3);
       const first = await grant(c, 'u1', 'UPD', ['t', 'one']);
-      expect(await tcpExchange(server.tcpPort, Buffer.concat([Buffer.from(`${first}\n6000\n`), body]))).toBe('OK\n');
+      expect(await sealedExchange(server.tcpPort, c, first, Buffer.concat([Buffer.from('6000\n'), body]))).toBe('OK\n');
       const second = await grant(c, 'u2', 'UPD', ['t', 'two']);
-      const refused = await tcpExchange(server.tcpPort, Buffer.concat([Buffer.from(`${second}\n6000\n`), body]));
+      const refused = await sealedExchange(server.tcpPort, c, second, Buffer.concat([Buffer.from('6000\n'), body]));
       expect(refused).toMatch(/^ERR disk quota exceeded: the server stores at most 10000 bytes, [0-9]+ are free, this file has 6000\n$/);
       expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't', 't-one']);
       // Two uploads at once that each fit but not together: only one gets the room.
@@ -57,7 +57,7 @@ describe('transfer limits (real server)', () => {
       expect((await c.request('c2', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
       const a = await grant(c, 'u3', 'UPD', ['t', 'a']);
       const b = await grant(c, 'u4', 'UPD', ['t', 'b']);
-      const answers = await Promise.all([a, b].map((tok) => tcpExchange(server.tcpPort, Buffer.concat([Buffer.from(`${tok}\n6000\n`), body]))));
+      const answers = await Promise.all([a, b].map((tok) => sealedExchange(server.tcpPort, c, tok, Buffer.concat([Buffer.from('6000\n'), body]))));
       expect(answers.filter((x) => x === 'OK\n')).toHaveLength(1);
       expect(answers.filter((x) => x.startsWith('ERR disk quota exceeded'))).toHaveLength(1);
     } finally {

@@ -27,6 +27,10 @@ export const answered = (...replies: (readonly string[])[]): string => replies.m
 /** The server's identity key file in its data directory (e2e-identity.test.ts checks it); tree listings leave it out. */
 export const IDENTITY_FILE = '.forum-server-identity';
 
+/** `stderr` of a client without the three lines it prints on first contact with a server (it trusts and records the key). */
+export const withoutFirstContact = (stderr: string): string =>
+  stderr.replace(/^The server at \S+ is not in .* yet\.\nIts identity key fingerprint is \S+\.\nTrusting it from now on .*\n/m, '');
+
 /**
  * Each client spawned gets its own known-hosts file here, never the user's: tests start many
  * servers, each with a new key, on ports an earlier test's server may have had.

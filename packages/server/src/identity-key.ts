@@ -1,9 +1,9 @@
 /**
  * The server's identity: an X25519 key pair kept in the data directory,
- * created on first start (file mode 0600). Clients pin its public key (their
+ * created on first start (file mode 0600, written atomically). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudp';
 
@@ -42,23 +42,40 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
+const TEMP_PREFIX = `${IDENTITY_FILE}.tmp-`;
+
+/** Deletes temporaries of a server killed while creating its key. */
+const sweepTemporaries = async (dataDir: string): Promise<void> => {
+  for (const name of await readdir(dataDir)) if (name.startsWith(TEMP_PREFIX)) await unlink(join(dataDir, name)).catch(() => undefined);
+};
+
 /** Loads the identity of `dataDir`, creating it on first start. Rejects with a readable error. */
 export const loadOrCreateIdentity = async (dataDir: string): Promise<ServerIdentity> => {
   const path = join(dataDir, IDENTITY_FILE);
-  const keyPair = nodeCryptoProvider.generateKeyPair();
-  let file;
   try {
-    // `wx`: never overwrite a key; two servers starting at once both end up with the one written first.
-    file = await open(path, 'wx', 0o600);
+    return await load(path);
   } catch (e) {
-    if ((e as { code?: unknown }).code === 'EEXIST') return load(path);
-    throw e;
+    if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
   }
+  await sweepTemporaries(dataDir);
+  // Written whole to a temporary file, then linked into place: a server killed half way leaves
+  // no half-written key, and `link` never replaces a key another server created meanwhile.
+  const keyPair = nodeCryptoProvider.generateKeyPair();
+  const temp = join(dataDir, `${TEMP_PREFIX}${process.pid}`);
+  const file = await open(temp, 'w', 0o600);
   try {
     await file.writeFile(`${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`);
     await file.sync();
   } finally {
     await file.close();
+  }
+  try {
+    await link(temp, path);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'EEXIST') return load(path);
+    throw e;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
   return identityOf(keyPair, path, true);
 };

@@ -17,9 +17,12 @@ describe('sessionExporter', () => {
     expect(hex(deriveTransferKeys(sessionExporter(a), token).clientToServer)).not.toBe(hex(deriveTransferKeys(sessionExporter(b), token).clientToServer));
   });
 
-  it('falls back to the public stand-in for a connection without one (the same keys for everyone: not secret)', () => {
+  it('fails closed for a connection without keys (plaintext): no transfer key exists', () => {
     const plain = { remoteAddress: '127.0.0.1:1' };
     expect(exportsSessionKeys(plain)).toBe(false);
-    expect(hex(deriveTransferKeys(sessionExporter(plain), token).clientToServer)).toBe(hex(deriveTransferKeys(sessionExporter({}), token).clientToServer));
+    expect(() => sessionExporter(plain)).toThrow(/no keys/);
+    const plaintextRudp = { ...createExporter(crypto, crypto.randomBytes(32)), encrypted: false };
+    expect(exportsSessionKeys(plaintextRudp)).toBe(false);
+    expect(() => sessionExporter(plaintextRudp)).toThrow(/encrypted connection/);
   });
 });

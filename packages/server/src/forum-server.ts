@@ -1,4 +1,4 @@
-import { accountPolicy, createSessionRegistry, createTransferTokens, openFileStore, type LoginRateLimitOptions } from 'forum-protocol';
+import { accountPolicy, createSessionRegistry, createTransferTokens, encodeServerMessage, openFileStore, shutdownNotice, type LoginRateLimitOptions } from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
 import { serveConnection } from './client-connection.js';
@@ -28,7 +28,15 @@ export interface ForumServerOptions {
 export interface ForumServer {
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** Stops at once: connections are cut (clients see the server vanish). */
   close(): Promise<void>;
+  /**
+   * Stops politely: every connected client is sent the shutdown notice and its
+   * connection closed gracefully (waiting at most `graceMs` for them), then
+   * transfers are cut (uploads leave nothing) and the sockets closed.
+   * Resolves with how many clients were told.
+   */
+  shutdown(graceMs?: number): Promise<number>;
 }
 
 /** rudp settings: a vanished client is noticed within 10 s, far below the forum's idle timeout. */
@@ -74,6 +82,20 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     close: async () => {
       await udp.close();
       await tcp.close();
+    },
+    shutdown: async (graceMs = 2_000) => {
+      const conns = [...udp.connections];
+      const notice = encodeServerMessage(shutdownNotice());
+      // The notice goes first on each connection; a graceful close delivers it before the CLOSE.
+      const closed = conns.map((conn) => {
+        conn.send(notice).catch(() => undefined);
+        return conn.close().catch(() => undefined);
+      });
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.all(closed), deadline]);
+      await tcp.close();
+      await udp.close();
+      return conns.length;
     },
   };
 };

@@ -37,13 +37,20 @@ const counter = (progress: Progress, onBytes: (n: number) => void = () => undefi
     },
   });
 
+/** Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy). */
 const open = (host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, ...(signal === undefined ? {} : { signal }) });
+    const socket = net.connect({ host, port });
+    const onAbort = (): void => void socket.destroy(new Error('cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('timed out connecting')));
-    socket.once('error', reject);
+    socket.once('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
     socket.once('connect', () => {
-      socket.off('error', reject);
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
       socket.on('error', () => undefined);
       socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy(new Error('transfer stalled')));
       resolve(socket);

@@ -1,0 +1,122 @@
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Progress } from '../src/progress.js';
+import { downloadFile, uploadFile } from '../src/transfer.js';
+
+const TOKEN = 'ab'.repeat(32);
+const noProgress = (): Progress => ({ add: () => undefined, stop: () => undefined });
+
+/** A loopback TCP server that plays the forum's transfer side with `serve`. */
+const fakeTransferServer = async (serve: (socket: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    serve(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+describe('client transfers (fake transfer server on loopback)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+  const tempDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'forum-client-transfer-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it('a download cancelled mid-way resolves as cancelled and leaves no file', async () => {
+    let sentSome!: () => void;
+    const midway = new Promise<void>((resolve) => (sentSome = resolve));
+    const server = await fakeTransferServer((s) => {
+      s.once('data', () => {
+        // Announces 10 MB, sends 64 kB, then goes quiet: the transfer hangs until cancelled.
+        s.write('OK 10000000\n');
+        s.write(Buffer.alloc(65_536, 7), () => sentSome());
+      });
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const cancel = new AbortController();
+    let received = 0;
+    const result = downloadFile('127.0.0.1', server.port, TOKEN, dir, 'big.bin', () => ({ add: (n) => void (received += n), stop: () => undefined }), { signal: cancel.signal });
+    await midway;
+    // The bytes reached the temporary file's stream before the cancel: a partial file existed.
+    while (received === 0) await new Promise((r) => setImmediate(r));
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(true);
+    cancel.abort();
+    expect(await result).toEqual({ ok: false, cancelled: true });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a download keeps an existing local file unless asked to overwrite', async () => {
+    const server = await fakeTransferServer((s) => s.once('data', () => s.end('OK 5\nfresh')));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    await writeFile(join(dir, 'f.txt'), 'mine');
+    const kept = await downloadFile('127.0.0.1', server.port, TOKEN, dir, 'f.txt', noProgress);
+    expect(kept).toEqual({ ok: false, cancelled: false, reason: 'f.txt appeared here meanwhile and was kept' });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('mine');
+    expect(await readdir(dir)).toEqual(['f.txt']);
+    const replaced = await downloadFile('127.0.0.1', server.port, TOKEN, dir, 'f.txt', noProgress, { overwrite: true });
+    expect(replaced).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
+    expect(await readdir(dir)).toEqual(['f.txt']);
+  });
+
+  it('a download to a free name lands whole', async () => {
+    const server = await fakeTransferServer((s) => s.once('data', () => s.end('OK 5\nfresh')));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    expect(await downloadFile('127.0.0.1', server.port, TOKEN, dir, 'f.txt', noProgress)).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
+  });
+
+  it('an upload cancelled mid-way is reset: the server sees an error, not a clean end', async () => {
+    let serverSaw!: (how: string) => void;
+    const seen = new Promise<string>((resolve) => (serverSaw = resolve));
+    let gotBytes!: () => void;
+    const flowing = new Promise<void>((resolve) => (gotBytes = resolve));
+    const server = await fakeTransferServer((s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > 100_000) {
+          gotBytes();
+          // Stop reading: the client's writes back up and the upload stays under way.
+          s.pause();
+        }
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => serverSaw(e.code ?? 'error'));
+      s.on('end', () => serverSaw('end'));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const path = join(dir, 'up.bin');
+    await writeFile(path, Buffer.alloc(64 * 1024 * 1024, 1));
+    const cancel = new AbortController();
+    const result = uploadFile('127.0.0.1', server.port, TOKEN, path, 64 * 1024 * 1024, noProgress(), cancel.signal);
+    await flowing;
+    cancel.abort();
+    expect(await result).toEqual({ ok: false, cancelled: true });
+    expect(await seen).toBe('ECONNRESET');
+  });
+});

@@ -32,6 +32,9 @@ export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, serverShu
 
 const exitFor = (notice: Notice): number => (notice.kind === 'shutdown' ? EXIT.serverShutdown : EXIT.idleTimeout);
 
+// lstat: a symbolic link of that name is a local file too, even when it leads nowhere.
+const localFileExists = (name: string): Promise<boolean> => lstat(name).then(() => true, () => false);
+
 const hostPort = (host: string, port: number): string => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
 const out = (line: string): void => {
@@ -199,18 +202,18 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
         continue;
       }
     }
-    if (cmd === 'DWN' && !typed.overwrite) {
-      // lstat: a symbolic link of that name is a local file too, even when it leads nowhere.
-      const taken = await lstat(localName).then(() => true, () => false);
-      if (taken) {
-        out(`File ${localName} already exists here; to replace it: DWN ${cmdArgs[0] ?? ''} ${localName} ${OVERWRITE_FLAG}`);
-        continue;
-      }
-    }
     const reply = await request(cmd, cmdArgs);
     if (reply === undefined) return never();
     reply.lines.forEach(out);
-    if (reply.data.kind === 'transfer') await transfer(reply.data, localName, typed.overwrite);
+    if (reply.data.kind === 'transfer') {
+      // Checked once the server granted the download, so its answers (no such thread, no such file)
+      // come first as the spec has them. The unused token simply expires.
+      if (reply.data.direction === 'download' && !typed.overwrite && (await localFileExists(localName))) {
+        out(`File ${localName} already exists here; to replace it: DWN ${cmdArgs[0] ?? ''} ${localName} ${OVERWRITE_FLAG}`);
+        continue;
+      }
+      await transfer(reply.data, localName, typed.overwrite);
+    }
     if (reply.data.kind === 'goodbye') return quit(EXIT.ok);
     if (reply.data.kind === 'auth') next = reply.data.next;
   }

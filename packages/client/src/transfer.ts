@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, readdir, rename, unlink } from 'node:fs/promises';
+import { link, lstat, readdir, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -161,8 +161,12 @@ const commit = async (tmp: string, dest: string, overwrite: boolean): Promise<vo
   try {
     await link(tmp, dest);
   } catch (e) {
-    if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
-    throw e;
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (code === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
+    // A file system without hard links (FAT, some network mounts): check, then rename.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
+    if (await lstat(dest).then(() => true, () => false)) throw new LocalFileExistsError(`${dest} exists`);
+    return rename(tmp, dest);
   }
   await unlink(tmp);
 };

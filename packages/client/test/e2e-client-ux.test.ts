@@ -49,8 +49,11 @@ describe('forum-client UX (real processes)', () => {
     expect(o.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['notes.txt successfully downloaded'], ['Goodbye']));
     expect(await readFile(`${cwd}/notes.txt`, 'utf8')).toBe('from the server\n');
     expect(await readdir(cwd)).toEqual(['notes.txt']);
-    // The refused DWN was refused by the client: the server saw one DWN, the one with --overwrite (sent without it).
-    expect(server.lines().filter((l) => l.includes('DWN') || l.includes('downloaded'))).toEqual(['yoda issued DWN command', 'yoda downloaded notes.txt from t thread']);
+    // The server granted both (the flag is not sent); only the second was fetched.
+    expect(server.lines().filter((l) => l.includes('DWN') || l.includes('downloaded'))).toEqual(['yoda issued DWN command', 'yoda issued DWN command', 'yoda downloaded notes.txt from t thread']);
+    // The server's answers come first, as the spec has them, whether or not the file is here.
+    const missing = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN nothread notes.txt', 'DWN t other.txt', 'XIT']);
+    expect(missing.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread nothread does not exist'], ['File does not exist in Thread t'], ['Goodbye']));
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {

@@ -129,19 +129,6 @@ describe('forum-client UX (real processes)', () => {
     expect(again.stdout).toContain('small.bin uploaded to t thread\n');
   });
 
-  it('Ctrl-C at the prompt logs out with Goodbye and exits 0', async () => {
-    const { server, cwd } = await scope.startInTemp();
-    const c = spawnClient(server.port, cwd);
-    scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
-    c.send('pw');
-    await c.stdout.waitFor(P.cmd);
-    c.child.kill('SIGINT');
-    expect(await c.exited).toBe(0);
-    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nGoodbye\n');
-    expect(server.lines()).toContain('yoda exited');
-  });
-
   it('--timeout sets how long connecting waits; a bad value is a usage error', async () => {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));

@@ -58,7 +58,11 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default ${LOGIN_DEFAULTS.attempts}; 0 turns login throttling off)
   --login-host-attempts N   the same per client host, any account (default ${LOGIN_DEFAULTS.hostAttempts})
   --login-window SECONDS    the sliding window of those counts (default ${LOGIN_DEFAULTS.windowSeconds})
-  --help                    show this text`;
+  --help                    show this text
+
+SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
+"Server shutting down", tells every connected client ("The server is
+shutting down"), closes their connections and exits 0.`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {
   if (!/^[0-9]+$/.test(s)) return undefined;

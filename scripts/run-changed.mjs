@@ -5,8 +5,11 @@
 // declarations took most of a minute for every package on a loaded machine,
 // and `demo`, `test`, `bench` build first; `test` type-checks too.
 //
-// Inputs, compared by modification time with the moment the last successful
-// run started (stamps in node_modules/.cache/run-changed/):
+// A package is redone when the fingerprint of its inputs (every file's path,
+// size and modification time) differs from the one taken when the last
+// successful run started (stamps in node_modules/.cache/run-changed/): an
+// edit, a new or deleted file, or a file restored with an older time all
+// count. The inputs:
 // - build: the package's files outside dist/, node_modules/ and test/, plus
 //   tsconfig.base.json and pnpm-lock.yaml. A package's outputs depend only on
 //   its own files: tsup leaves workspace dependencies external (imported at
@@ -18,6 +21,7 @@
 // Usage: node scripts/run-changed.mjs build|typecheck [--force]
 // (`pnpm build:all` / `pnpm typecheck:all` run every package unconditionally.)
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
@@ -50,38 +54,42 @@ const workspacePackages = () => {
   return pkgs;
 };
 
-/** The newest modification time (ms) under `dir`, skipping the directory names in `skip`. */
-const newestUnder = (dir, skip) => {
-  let newest = 0;
-  const walk = (d) => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
+/** Adds `path size mtime` of every file under `dir` to `into`, skipping the directory names in `skip`. */
+const listFiles = (dir, skip, into) => {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (skip.has(entry.name) || entry.name.endsWith('.tsbuildinfo')) continue;
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) listFiles(p, skip, into);
+    else {
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st !== undefined) into.push(`${relative(root, p)} ${st.size} ${st.mtimeMs}`);
     }
-    for (const entry of entries) {
-      if (skip.has(entry.name) || entry.name.endsWith('.tsbuildinfo')) continue;
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else newest = Math.max(newest, statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-    }
-  };
-  walk(dir);
-  return newest;
+  }
 };
 
 const pkgs = workspacePackages();
 const byName = new Map(pkgs.map((p) => [p.name, p]));
 
-/** The newest modification time of what `task` reads in `pkg`. */
-const newestInput = (pkg) => {
-  const shared = Math.max(...SHARED.map((f) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0));
-  if (task === 'build') return Math.max(shared, newestUnder(pkg.dir, new Set(['dist', 'node_modules', 'test', 'coverage'])));
-  const own = newestUnder(pkg.dir, new Set(['dist', 'node_modules', 'coverage']));
-  const depTypes = pkg.deps.filter((d) => byName.has(d)).map((d) => newestUnder(join(byName.get(d).dir, 'dist'), new Set()));
-  const tests = pkgs.map((p) => newestUnder(join(p.dir, 'test'), new Set()));
-  return Math.max(shared, own, ...depTypes, ...tests);
+/** A hash of the path, size and modification time of every file `task` reads in `pkg`. */
+const fingerprint = (pkg) => {
+  const files = [];
+  for (const f of SHARED) {
+    const st = statSync(f, { throwIfNoEntry: false });
+    files.push(`${relative(root, f)} ${st?.size ?? -1} ${st?.mtimeMs ?? -1}`);
+  }
+  if (task === 'build') listFiles(pkg.dir, new Set(['dist', 'node_modules', 'test', 'coverage']), files);
+  else {
+    listFiles(pkg.dir, new Set(['dist', 'node_modules', 'coverage']), files);
+    for (const d of pkg.deps.filter((d) => byName.has(d))) listFiles(join(byName.get(d).dir, 'dist'), new Set(), files);
+    for (const p of pkgs) if (p !== pkg) listFiles(join(p.dir, 'test'), new Set(), files);
+  }
+  return createHash('sha256').update(files.sort().join('\n')).digest('hex');
 };
 
 const stampFile = (name) => join(stampDir, `${task}-${name.replace(/[^a-zA-Z0-9._-]/g, '_')}.json`);
@@ -96,7 +104,7 @@ const staleReason = (pkg) => {
   } catch {
     return 'no earlier run here';
   }
-  return newestInput(pkg) > stamp.startedAt ? 'files changed' : undefined;
+  return fingerprint(pkg) === stamp.fingerprint ? undefined : 'files changed';
 };
 
 /** `pnpm run <task>` in the package's directory, its output kept unless it fails. */
@@ -139,6 +147,8 @@ const run = (pkg) => {
     }
     if (!stale.has(pkg.name)) return true;
     await slot();
+    // Taken before the run: a file saved while it runs changes the fingerprint, so the next run redoes it.
+    const before = fingerprint(pkg);
     const startedAt = Date.now();
     const result = await runTask(pkg).finally(release);
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
@@ -147,8 +157,7 @@ const run = (pkg) => {
       return false;
     }
     mkdirSync(stampDir, { recursive: true });
-    // The start time, not the end: a file saved while it ran is newer, so the next run redoes it.
-    writeFileSync(stampFile(pkg.name), `${JSON.stringify({ startedAt })}\n`);
+    writeFileSync(stampFile(pkg.name), `${JSON.stringify({ fingerprint: before })}\n`);
     console.log(`${task}: ${pkg.name} done in ${seconds} s (${stale.get(pkg.name)})`);
     return true;
   })();

@@ -14,9 +14,10 @@
 //   tsconfig.base.json and pnpm-lock.yaml. A package's outputs depend only on
 //   its own files: tsup leaves workspace dependencies external (imported at
 //   run time), so a change in rudp does not make forum-server stale.
-// - typecheck: the same plus test/, the dist/ of its workspace dependencies
-//   (their types), and every package's test/ (tests share helpers across
-//   packages). tsc itself runs incrementally (node_modules/.cache/typecheck.tsbuildinfo).
+// - typecheck: the same plus test/, the type declarations in the dist/ of its
+//   workspace dependencies (by content: a rebuild that leaves the types as
+//   they were changes nothing), and every package's test/ (tests share
+//   helpers across packages). tsc itself runs incrementally (node_modules/.cache/typecheck.tsbuildinfo).
 //
 // Usage: node scripts/run-changed.mjs build|typecheck [--force]
 // (`pnpm build:all` / `pnpm typecheck:all` run every package unconditionally.)
@@ -73,6 +74,19 @@ const listFiles = (dir, skip, into) => {
   }
 };
 
+/** Adds `path content-hash` of every type declaration file in `dir` (a dependency's dist: only its types matter to a type check). */
+const listDeclarations = (dir, into) => {
+  let names;
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((n) => /\.d\.c?ts$/.test(n))) {
+    into.push(`${relative(root, join(dir, name))} ${createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')}`);
+  }
+};
+
 const pkgs = workspacePackages();
 const byName = new Map(pkgs.map((p) => [p.name, p]));
 
@@ -86,7 +100,7 @@ const fingerprint = (pkg) => {
   if (task === 'build') listFiles(pkg.dir, new Set(['dist', 'node_modules', 'test', 'coverage']), files);
   else {
     listFiles(pkg.dir, new Set(['dist', 'node_modules', 'coverage']), files);
-    for (const d of pkg.deps.filter((d) => byName.has(d))) listFiles(join(byName.get(d).dir, 'dist'), new Set(), files);
+    for (const d of pkg.deps.filter((d) => byName.has(d))) listDeclarations(join(byName.get(d).dir, 'dist'), files);
     for (const p of pkgs) if (p !== pkg) listFiles(join(p.dir, 'test'), new Set(), files);
   }
   return createHash('sha256').update(files.sort().join('\n')).digest('hex');

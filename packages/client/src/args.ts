@@ -42,8 +42,8 @@ side); at a prompt it logs out.
 
 Exit status: 0 after XIT or end of input, 1 when the server is unreachable,
 2 on bad arguments, 3 when the server logged the session out for
-inactivity, 4 when the server shut down, 130 on a second Ctrl-C while
-logging out.`;
+inactivity, 4 when the server shut down, 130 on Ctrl-C while connecting
+or on a second Ctrl-C while logging out.`;
 
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {

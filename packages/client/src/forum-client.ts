@@ -78,6 +78,12 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // Ctrl-C: during a transfer it cancels the transfer (back to the prompt); otherwise it logs out
   // (XIT, `Goodbye`), and a second one while that is under way exits at once.
   const interrupt = (): void => {
+    // Still connecting: nothing to log out of, so no reason to wait for the handshake.
+    if (link === undefined) {
+      if (process.stderr.isTTY === true) process.stderr.write('\n');
+      exit(EXIT.interrupted);
+      return;
+    }
     if (cancelTransfer !== undefined) {
       cancelTransfer.abort();
       return;

@@ -181,6 +181,21 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     expect(server.lines().filter((l) => l.startsWith('obi'))).toEqual(['obi successfully logged in', 'obi issued XIT command', 'obi exited', 'obi successful login', 'obi issued XIT command', 'obi exited']);
   });
 
+  it('Ctrl-C while connecting exits at once (130), not after the connect timeout', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    scope.stops.push(() => silent.close());
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(cwd);
+    // A long --timeout: only the Ctrl-C can end this run in time.
+    const t = spawnTerminalClient(silent.address().port, cwd, ['--timeout', '60']);
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(`Connecting to 127.0.0.1:${silent.address().port}…`);
+    t.type('\x03');
+    expect(await t.exited).toBe(130);
+    expect(t.screen.text).not.toContain('Unable to reach');
+  });
+
   it('a download shows size, rate and time left; Ctrl-C cancels it and the prompt comes back', async () => {
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');

@@ -55,8 +55,8 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
   });
 
   it('--known-hosts chooses the file; the default is left to the home directory', () => {
-    expect(parseClientArgs(['4000', '--known-hosts', '/tmp/k'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: '/tmp/k' } });
-    expect(parseClientArgs(['4000'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: undefined } });
+    expect(parseClientArgs(['4000', '--known-hosts', '/tmp/k'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: '/tmp/k', timeoutSeconds: 5 } });
+    expect(parseClientArgs(['4000'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: undefined, timeoutSeconds: 5 } });
     expect(parseClientArgs(['4000', '--known-hosts', ''])).toEqual({ kind: 'error', message: 'empty known-hosts path' });
   });
 });

@@ -84,7 +84,11 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             an upload that would pass it is refused (default: none)
   --memory-budget-mib N     refuse new connections while the server's resident
                             memory is above N MiB (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
-  --help                    show this text`;
+  --help                    show this text
+
+SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
+"Server shutting down", tells every connected client ("The server is
+shutting down"), closes their connections and exits 0.`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {
   if (!/^[0-9]+$/.test(s)) return undefined;

@@ -2,8 +2,10 @@ import {
   accountPolicy,
   createSessionRegistry,
   createTransferTokens,
+  encodeServerMessage,
   MAX_REQUEST_BYTES,
   openFileStore,
+  shutdownNotice,
   withNameIdentity,
   type AccountCreationLimitOptions,
   type LoginRateLimitOptions,
@@ -50,7 +52,15 @@ export interface ForumServer {
   readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** Stops at once: connections are cut (clients see the server vanish). */
   close(): Promise<void>;
+  /**
+   * Stops politely: every connected client is sent the shutdown notice and its
+   * connection closed gracefully (waiting at most `graceMs` for them), then
+   * transfers are cut (uploads leave nothing) and the sockets closed.
+   * Resolves with how many clients were told.
+   */
+  shutdown(graceMs?: number): Promise<number>;
 }
 
 /** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
@@ -142,6 +152,20 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     close: async () => {
       await udp.close();
       await tcp.close();
+    },
+    shutdown: async (graceMs = 2_000) => {
+      const conns = [...udp.connections];
+      const notice = encodeServerMessage(shutdownNotice());
+      // The notice goes first on each connection; a graceful close delivers it before the CLOSE.
+      const closed = conns.map((conn) => {
+        conn.send(notice).catch(() => undefined);
+        return conn.close().catch(() => undefined);
+      });
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.all(closed), deadline]);
+      await tcp.close();
+      await udp.close();
+      return conns.length;
     },
   };
 };

@@ -52,16 +52,21 @@ const main = async (): Promise<number | undefined> => {
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
   let stopping = false;
-  const stop = (): void => {
+  const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
-    void server.close().finally(() => process.exit(0));
+    console.log(`Server shutting down (${why})`);
+    // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
+    void server
+      .shutdown()
+      .then((told) => console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`))
+      .finally(() => process.exit(0));
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (process.stdin.isTTY) {
-    process.stdin.on('end', stop);
+    process.stdin.on('end', () => stop('end of input'));
     process.stdin.resume();
   }
   return undefined;

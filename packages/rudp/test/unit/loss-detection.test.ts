@@ -157,6 +157,18 @@ describe('LossDetection: RTT samples and what the controller hears', () => {
     expect(r.rtt.srtt).toBe(20);
   });
 
+  it('an ACK whose largest is below the largest acknowledged (reordered ACKs) gives no sample and does not lower it', () => {
+    const r = rig();
+    send(r, 1, 10);
+    send(r, 2, 10);
+    r.ld.onAck(30, ack([[2, 2]]), 2);
+    r.ld.onAck(95, ack([[1, 1]]), 2);
+    expect(r.fate.ackedPns).toEqual([2, 1]);
+    expect(r.ld.largestAcked).toBe(2);
+    expect(r.rtt.latest).toBe(20);
+    expect(r.cc.acks[1]?.sample.latestRttMs).toBeUndefined();
+  });
+
   it('subtracts the peer\'s ACK delay, capped at maxAckDelayMs, and reports the path RTT to the controller', () => {
     const r = rig();
     send(r, 1, 0);

@@ -6,12 +6,18 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
 import { LossDetection, type LossDetectionConfig, type OutgoingPacket, clipRanges } from '../../src/core/recovery/loss-detection.js';
 import { RttEstimator } from '../../src/core/recovery/rtt.js';
 import type { AckFrame, PnRange } from '../../src/wire/frame.js';
 import { RecordingController, RecordingFate } from './fixtures.js';
 
-const CONFIG: LossDetectionConfig = { packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 2_000 };
+/** The connection defaults (what `Connection` hands loss detection): threshold 3, 9/8 RTT, 25 ms, 2 s. */
+const CONFIG: LossDetectionConfig = DEFAULT_CONNECTION_CONFIG;
+
+it('the defaults are the RFC 9002 thresholds, a 25 ms ACK delay and a 2 s probe cap', () => {
+  expect(CONFIG).toMatchObject({ packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 2_000 });
+});
 
 interface Rig {
   readonly ld: LossDetection;
@@ -414,6 +420,17 @@ describe('LossDetection: the probe timeout', () => {
     send(r, 2, 40);
     expect(r.ld.lastAckElicitingSentAt).toBe(40);
     expect(r.ld.ptoDeadline()).toBe(40 + BASE);
+  });
+
+  it('doubles on each expiry up to the default 2 s cap', () => {
+    const r = rig();
+    send(r, 1, 0);
+    const spacing: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      spacing.push(r.ld.ptoDeadline());
+      r.ld.onPtoExpired();
+    }
+    expect(spacing).toEqual([BASE, 2 * BASE, 2_000, 2_000]);
   });
 
   it('doubles on each expiry up to maxPtoMs, and stays there', () => {

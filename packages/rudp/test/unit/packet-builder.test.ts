@@ -1,0 +1,133 @@
+/**
+ * The packet builder's order and fitting: the due ACK in front (kept small
+ * when data follows), owed credit, resends, new data, the ACK state again
+ * where room is left, and a PING only when nothing else elicits an ACK.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
+import { FlowControl } from '../../src/core/flow-control.js';
+import { AckTracker } from '../../src/core/receive/ack-generation.js';
+import { Reassembly } from '../../src/core/receive/reassembly.js';
+import { RttEstimator } from '../../src/core/recovery/rtt.js';
+import { RepairPolicy } from '../../src/core/repair/repair-policy.js';
+import { RepairReceiver } from '../../src/core/repair/repair-receiver.js';
+import { type PacketPlan, type PacketSources, populateDataPacket } from '../../src/core/send/packet-builder.js';
+import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
+import { SendQueue } from '../../src/core/send/send-queue.js';
+import type { Frame } from '../../src/wire/frame.js';
+import { framesIn, writerWithRoom } from './fixtures.js';
+
+const ROOM = 200;
+
+function sources(): PacketSources & { flow: FlowControl; acks: AckTracker } {
+  const flow = new FlowControl(1_000, 1 << 20);
+  const acks = new AckTracker(DEFAULT_CONNECTION_CONFIG);
+  const rtt = new RttEstimator();
+  return {
+    acks,
+    repairReceiver: new RepairReceiver(new Reassembly(1 << 20)),
+    flow,
+    retransmits: new RetransmitQueue(DEFAULT_CONNECTION_CONFIG, () => false),
+    sendQueue: new SendQueue(flow, ROOM),
+    repairPolicy: new RepairPolicy(DEFAULT_CONNECTION_CONFIG, rtt),
+  };
+}
+
+/** Received packets 1–3 and 5 (two ranges), ack-eliciting. */
+function receive(acks: AckTracker, pns: readonly number[] = [1, 2, 3, 5]): void {
+  for (const pn of pns) {
+    const before = acks.largest;
+    acks.record(pn);
+    acks.onPacket(0, pn, before, true, false);
+  }
+}
+
+const plan = (p: Partial<PacketPlan>): PacketPlan => ({ ack: false, data: false, newData: false, ping: false, ...p });
+const kinds = (frames: readonly Frame[]): string[] => frames.map((f) => f.type);
+
+function build(s: PacketSources, p: PacketPlan, room = ROOM): { frames: Frame[]; contents: ReturnType<typeof populateDataPacket> } {
+  const w = writerWithRoom(room);
+  const contents = populateDataPacket(0, 10, w, s, p);
+  return { frames: framesIn(w), contents };
+}
+
+describe('populateDataPacket', () => {
+  it('orders the frames: ACK, MAX_DATA, resends, new data', () => {
+    const s = sources();
+    receive(s.acks);
+    s.flow.onRead(500);
+    const old = s.sendQueue.push(new Uint8Array(5).fill(1));
+    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
+    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: old, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    s.sendQueue.push(new Uint8Array(5).fill(2));
+    const { frames, contents } = build(s, plan({ ack: true, data: true, newData: true }));
+    expect(kinds(frames)).toEqual(['ack', 'max-data', 'fragment', 'fragment']);
+    expect(frames.map((f) => (f.type === 'fragment' ? f.messageId : -1))).toEqual([-1, -1, 0, 1]);
+    expect(contents).toMatchObject({ ackLargest: 5, carriedMaxData: true, retransmission: true, ackEliciting: true, repairSent: false });
+    expect(contents.chunks.map((c) => c.message.id)).toEqual([0, 1]);
+  });
+
+  it('an ACK alone when no data may go, with the full room for ranges', () => {
+    const s = sources();
+    // Many ranges: more than the 16 bytes an ACK gets in front of data.
+    receive(s.acks, Array.from({ length: 20 }, (_, i) => 3 * i));
+    s.sendQueue.push(new Uint8Array(5));
+    const { frames, contents } = build(s, plan({ ack: true, newData: true }));
+    expect(kinds(frames)).toEqual(['ack']);
+    expect(frames[0]?.type === 'ack' && frames[0].ranges.length).toBe(20);
+    expect(contents).toMatchObject({ ackLargest: 57, ackEliciting: false, chunks: [] });
+  });
+
+  it('in front of data the ACK keeps to 16 bytes (oldest ranges dropped)', () => {
+    const s = sources();
+    receive(s.acks, Array.from({ length: 20 }, (_, i) => 3 * i));
+    s.sendQueue.push(new Uint8Array(5));
+    const { frames } = build(s, plan({ ack: true, data: true, newData: true }));
+    expect(kinds(frames)).toEqual(['ack', 'fragment']);
+    const ack = frames[0];
+    expect(ack?.type === 'ack' && ack.ranges.length).toBeLessThan(20);
+    expect(ack?.type === 'ack' && ack.ranges[0]).toEqual({ lo: 57, hi: 57 });
+  });
+
+  it('repeats the ACK state after data where room is left, while the peer may lack it', () => {
+    const s = sources();
+    receive(s.acks);
+    s.sendQueue.push(new Uint8Array(5));
+    expect(kinds(build(s, plan({ data: true, newData: true })).frames)).toEqual(['fragment', 'ack']);
+    // Once the peer acknowledged an ACK covering all of it: no repeat.
+    s.acks.onAckAcknowledged(5);
+    s.sendQueue.push(new Uint8Array(5));
+    expect(kinds(build(s, plan({ data: true, newData: true })).frames)).toEqual(['fragment']);
+  });
+
+  it('a PING only when the packet must elicit an ACK and nothing else does', () => {
+    const s = sources();
+    const ping = build(s, plan({ data: true, ping: true }));
+    expect(kinds(ping.frames)).toEqual(['ping']);
+    expect(ping.contents.ackEliciting).toBe(true);
+    s.sendQueue.push(new Uint8Array(5));
+    expect(kinds(build(s, plan({ data: true, newData: true, ping: true })).frames)).toEqual(['fragment']);
+    // Without data allowed, not even a PING.
+    expect(kinds(build(s, plan({ ping: true })).frames)).toEqual([]);
+  });
+
+  it('owed credit alone makes the packet ack-eliciting', () => {
+    const s = sources();
+    s.flow.onRead(500);
+    const { frames, contents } = build(s, plan({ data: true }));
+    expect(kinds(frames)).toEqual(['max-data']);
+    expect(contents).toMatchObject({ carriedMaxData: true, ackEliciting: true, retransmission: false });
+  });
+
+  it('on a lossy path, new data carries a repair, and the last small messages get tail copies', () => {
+    const s = sources();
+    s.repairPolicy.seed(0.2, false);
+    s.sendQueue.push(new Uint8Array(5).fill(1));
+    build(s, plan({ data: true, newData: true }));
+    expect(s.retransmits.length).toBe(2);
+    s.sendQueue.push(new Uint8Array(5).fill(2));
+    const { frames, contents } = build(s, plan({ data: true, newData: true }));
+    expect(kinds(frames)).toEqual(['fragment', 'repair']);
+    expect(contents.repairSent).toBe(true);
+  });
+});

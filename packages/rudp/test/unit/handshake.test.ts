@@ -74,6 +74,13 @@ describe('Handshake, client: RETRY timing and Karn\'s rule', () => {
     expect(unansweredInitials(h, 40, 400)).toEqual([40, 120, 240]);
   });
 
+  it('the round trip is timed from the last INITIAL sent', () => {
+    const h = new Handshake(CLIENT, 1_000);
+    initialAt(h, 1_000);
+    h.onRetry(1_030, Uint8Array.of(1));
+    expect(unansweredInitials(h, 1_030, 1_100)).toEqual([1_030, 1_090]);
+  });
+
   it('the RETRY-timed interval is at least 10 ms and at most 250 ms', () => {
     const fast = new Handshake(CLIENT, 0);
     initialAt(fast, 0);
@@ -153,6 +160,12 @@ describe('Handshake, client: the loss-rate seed', () => {
     expect(unansweredInitials(h, 300, 1_500)).toEqual([300, 550, 925, 1_425]);
     expect(h.lossRateSeed(true, 300)).toBe(1 - Math.sqrt(1 / 4));
     expect(h.lossRateSeed(false, 250)).toBe(1 - Math.sqrt(1 / 4));
+  });
+
+  it('no measure without a RETRY and without a fast RTT sample', () => {
+    const h = new Handshake(CLIENT, 0);
+    initialAt(h, 0);
+    expect(h.lossRateSeed(false, 250)).toBeUndefined();
   });
 
   it('no measure when the RETRY itself was ambiguous and the RTT is unknown or slow', () => {

@@ -14,7 +14,8 @@ import { RepairReceiver } from '../../src/core/repair/repair-receiver.js';
 import { type PacketPlan, type PacketSources, populateDataPacket } from '../../src/core/send/packet-builder.js';
 import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
-import type { Frame } from '../../src/wire/frame.js';
+import { encodeRepair, repairSymbolSize } from '../../src/core/repair/repair-code.js';
+import type { Frame, RepairFrame } from '../../src/wire/frame.js';
 import { framesIn, writerWithRoom } from './fixtures.js';
 
 const ROOM = 200;
@@ -75,7 +76,7 @@ describe('populateDataPacket', () => {
     const { frames, contents } = build(s, plan({ ack: true, newData: true }));
     expect(kinds(frames)).toEqual(['ack']);
     expect(frames[0]?.type === 'ack' && frames[0].ranges.length).toBe(20);
-    expect(contents).toMatchObject({ ackLargest: 57, ackEliciting: false, chunks: [] });
+    expect(contents).toEqual({ ackLargest: 57, ackEliciting: false, chunks: [], carriedMaxData: false, retransmission: false, repairSent: false });
   });
 
   it('in front of data the ACK keeps to 16 bytes (oldest ranges dropped)', () => {
@@ -129,5 +130,71 @@ describe('populateDataPacket', () => {
     const { frames, contents } = build(s, plan({ data: true, newData: true }));
     expect(kinds(frames)).toEqual(['fragment', 'repair']);
     expect(contents.repairSent).toBe(true);
+  });
+
+  it('a packet without new data carries no repair and leaves tail copies alone', () => {
+    const s = sources();
+    s.repairPolicy.seed(0.2, false);
+    s.sendQueue.push(new Uint8Array(5).fill(1));
+    build(s, plan({ data: true, newData: true }));
+    expect(s.retransmits.length).toBe(2);
+    s.flow.onRead(500);
+    const { frames, contents } = build(s, plan({ data: true }));
+    expect(kinds(frames)).toEqual(['max-data']);
+    expect(contents.repairSent).toBe(false);
+    // The tail copies of message 0 still have their purpose (no new data left after it).
+    expect(s.retransmits.pruneAndCheckReady(1_000)).toBe(true);
+    expect(s.retransmits.length).toBe(2);
+  });
+
+  it('tail copies only once the send queue is empty, and only for the new messages of the packet', () => {
+    const s = sources();
+    s.repairPolicy.seed(0.2, false);
+    const a = s.sendQueue.push(new Uint8Array(5).fill(1));
+    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
+    // Message 0 was lost: a resend (and one spaced copy) are queued.
+    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: a, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    s.sendQueue.push(new Uint8Array(5).fill(2));
+    s.sendQueue.push(new Uint8Array(150).fill(3));
+    // Room for the resend and message 1 only: message 2 still waits, so no tail copies yet.
+    const first = build(s, plan({ data: true, newData: true }), 30);
+    expect(first.contents.chunks.map((c) => c.message.id)).toEqual([0, 1]);
+    expect(s.retransmits.length).toBe(1);
+    const second = build(s, plan({ data: true, newData: true }));
+    expect(second.contents.chunks.map((c) => c.message.id)).toEqual([2]);
+    // Message 2 gets its two tail copies; message 0's spaced resend copy is still queued; nothing for 0 or 1 else.
+    expect(s.retransmits.length).toBe(1 + 2);
+  });
+
+  it('after a due ACK in front, no second ACK frame behind the data', () => {
+    const s = sources();
+    receive(s.acks, [0]);
+    s.sendQueue.push(new Uint8Array(5));
+    expect(kinds(build(s, plan({ ack: true, data: true, newData: true })).frames)).toEqual(['ack', 'fragment']);
+  });
+
+  it('a MESSAGE_ACK owed for rebuilt messages rides behind an ACK frame, only when the ACK fitted', () => {
+    /** Sources whose repair receiver rebuilt message 1 from message 0 and a repair. */
+    const owing = (): PacketSources => {
+      const s = sources();
+      receive(s.acks);
+      const reassembly = (s.repairReceiver as unknown as { reassembly: Reassembly }).reassembly;
+      const out = new Uint8Array(256);
+      const messages = [new Uint8Array(4).fill(1), new Uint8Array(4).fill(2)];
+      const shape = encodeRepair(9, 0, messages, out);
+      const f: RepairFrame = { type: 'repair', baseId: 0, count: 2, uniform: shape.uniform, symbol: out.slice(0, repairSymbolSize(shape)) };
+      s.repairReceiver.prepare([f]);
+      reassembly.accept({ type: 'fragment', messageId: 0, messageLength: 4, offset: 0, data: messages[0] as Uint8Array });
+      s.repairReceiver.onWholeMessage(0, messages[0] as Uint8Array);
+      s.repairReceiver.onRepair(0, 9, f);
+      expect(s.repairReceiver.recovered).toBe(1);
+      return s;
+    };
+    expect(build(owing(), plan({ ack: true })).frames).toEqual([
+      { type: 'ack', ranges: [{ lo: 5, hi: 5 }, { lo: 1, hi: 3 }], delayMicros: 0 },
+      { type: 'message-ack', next: 2 },
+    ]);
+    // No room for even the ACK: no MESSAGE_ACK either.
+    expect(kinds(build(owing(), plan({ ack: true }), 2).frames)).toEqual([]);
   });
 });

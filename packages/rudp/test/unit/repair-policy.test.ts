@@ -170,4 +170,71 @@ describe('RepairPolicy: repairs', () => {
     for (let id = 2; id < 40; id++) p.rememberSmall(0, msg(id));
     expect(repairIn(p, 1, 6)).toMatchObject({ baseId: 24, count: 16 });
   });
+
+  it('no repair when every recent message rides in this packet, or all were acknowledged', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    const a = msg(0);
+    p.rememberSmall(0, a);
+    expect(repairIn(p, 1, 5, [ref(a)])).toBeUndefined();
+    const b = msg(1);
+    p.rememberSmall(0, b);
+    a.ack(0);
+    b.ack(0);
+    expect(repairIn(p, 1, 6)).toBeUndefined();
+  });
+
+  it('a repair that does not fit is not written, and its credit waits for the next packet', () => {
+    const { p } = policy();
+    // Half the threshold: one repair per two packets of new data.
+    p.seed(0.025, false);
+    p.rememberSmall(0, msg(0));
+    expect(repairIn(p, 1, 5)).toBeUndefined();
+    const w = writerWithRoom(5);
+    expect(p.fillRepair(1, 6, w, [])).toBe(false);
+    // REPAIR type, base id, count, width, then the 10-byte symbol: 14 bytes exactly.
+    const fits = writerWithRoom(14);
+    expect(p.fillRepair(1, 7, fits, [])).toBe(true);
+    expect(fits.room()).toBe(0);
+  });
+
+  it('packets with no small message to cover earn no credit', () => {
+    const { p } = policy();
+    p.seed(0.025, false);
+    expect(repairIn(p, 1, 5)).toBeUndefined();
+    p.rememberSmall(1, msg(0));
+    expect(repairIn(p, 1, 6)).toBeUndefined();
+    expect(repairIn(p, 1, 7)).toBeDefined();
+  });
+
+  it('a message of exactly min(maxMessageBytes, 255) bytes is covered', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    p.rememberSmall(0, msg(0, 255));
+    expect(repairIn(p, 1, 5)).toMatchObject({ baseId: 0, count: 1 });
+  });
 });
+
+describe('RepairPolicy: the loss-rate average', () => {
+  const at = (lossThreshold: number, highLossThreshold: number): RepairPolicyConfig => ({ ...CONFIG, redundancy: { ...CONFIG.redundancy, lossThreshold, highLossThreshold } });
+  const ONE = 1 - 0.98;
+  const TWO = ONE * 0.98 + ONE;
+
+  it('each loss moves it 2 % of the way to 1: two losses make 1 − 0.98²', () => {
+    const below = policy(at(TWO + 1e-12, 0.5)).p;
+    below.onPacketLost();
+    below.onPacketLost();
+    expect(tailCopies(below)).toEqual([]);
+    const atIt = policy(at(TWO, 0.5)).p;
+    atIt.onPacketLost();
+    atIt.onPacketLost();
+    expect(tailCopies(atIt)).toEqual([20]);
+  });
+
+  it('the thresholds count from the rate reaching them', () => {
+    const p = policy(at(ONE, ONE)).p;
+    p.onPacketLost();
+    expect(tailCopies(p)).toEqual([20, 40]);
+  });
+});
+

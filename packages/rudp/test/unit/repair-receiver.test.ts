@@ -87,14 +87,41 @@ describe('RepairReceiver', () => {
       const r = new Reassembly(1 << 20);
       const rr = new RepairReceiver(r);
       rr.prepare([f]);
-      rr.onRepair(0, 8, repair(8, 40, 2));
+      rr.onRepair(500, 8, repair(8, 40, 2));
       rr.expireIfIdle(idleUntil);
       arrive(r, rr, 5);
       rr.onRepair(idleUntil, 9, f);
       return rr.recovered;
     };
     // At exactly one second the decoder still holds message 5, and the repair rebuilds 6 from it.
-    expect(outcome(1_000)).toBe(1);
-    expect(outcome(1_001)).toBe(0);
+    expect(outcome(1_500)).toBe(1);
+    expect(outcome(1_501)).toBe(0);
+  });
+
+  it('one decoder for as long as repairs keep coming: what it kept survives the next packet with a repair', () => {
+    const r = new Reassembly(1 << 20);
+    const rr = new RepairReceiver(r);
+    const first = repair(8, 40, 2);
+    // A packet with a message and a repair creates the decoder.
+    rr.prepare([{ type: 'fragment', messageId: 0, messageLength: 8, offset: 0, data: data(0) }, first]);
+    rr.onRepair(0, 8, first);
+    arrive(r, rr, 0);
+    const f = repair(9, 0, 2);
+    rr.prepare([f]);
+    rr.onRepair(1, 9, f);
+    expect(rr.recovered).toBe(1);
+    expect(messageAck(rr)).toEqual([{ type: 'message-ack', next: 2 }]);
+  });
+
+  it('a rebuilt message that reassembly refuses (its window is full) counts for nothing and owes no MESSAGE_ACK', () => {
+    const r = new Reassembly(8);
+    const rr = new RepairReceiver(r);
+    const f = repair(9, 0, 2);
+    rr.prepare([f]);
+    arrive(r, rr, 0);
+    rr.onRepair(1, 9, f);
+    expect(rr.recovered).toBe(0);
+    expect(messageAck(rr)).toEqual([]);
   });
 });
+

@@ -150,6 +150,16 @@ describe('SendQueue: acknowledgement', () => {
     expect(done).toEqual([0, 1]);
   });
 
+  it('ackBelow past every message completes them all', () => {
+    const { q } = queue();
+    for (let i = 0; i < 3; i++) q.push(bytes(5));
+    fill(q);
+    const done: number[] = [];
+    q.ackBelow(10, (m) => done.push(m.id));
+    expect(done).toEqual([0, 1, 2]);
+    expect(q.allAcked()).toBe(true);
+  });
+
   it('ackBelow stops at n', () => {
     const { q } = queue();
     for (let i = 0; i < 3; i++) q.push(bytes(5));

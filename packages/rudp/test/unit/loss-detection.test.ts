@@ -15,8 +15,10 @@ import { RecordingController, RecordingFate } from './fixtures.js';
 /** The connection defaults (what `Connection` hands loss detection): threshold 3, 9/8 RTT, 25 ms, 2 s. */
 const CONFIG: LossDetectionConfig = DEFAULT_CONNECTION_CONFIG;
 
-it('the defaults are the RFC 9002 thresholds, a 25 ms ACK delay and a 2 s probe cap', () => {
-  expect(CONFIG).toMatchObject({ packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 2_000 });
+describe('LossDetection: configuration', () => {
+  it('the defaults are the RFC 9002 thresholds, a 25 ms ACK delay and a 2 s probe cap', () => {
+    expect(CONFIG).toMatchObject({ packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 2_000 });
+  });
 });
 
 interface Rig {

@@ -46,9 +46,9 @@ function receive(acks: AckTracker, pns: readonly number[] = [1, 2, 3, 5]): void 
 const plan = (p: Partial<PacketPlan>): PacketPlan => ({ ack: false, data: false, newData: false, ping: false, ...p });
 const kinds = (frames: readonly Frame[]): string[] => frames.map((f) => f.type);
 
-function build(s: PacketSources, p: PacketPlan, room = ROOM): { frames: Frame[]; contents: ReturnType<typeof populateDataPacket> } {
+function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames: Frame[]; contents: ReturnType<typeof populateDataPacket> } {
   const w = writerWithRoom(room);
-  const contents = populateDataPacket(0, 10, w, s, p);
+  const contents = populateDataPacket(now, 10, w, s, p);
   return { frames: framesIn(w), contents };
 }
 
@@ -166,6 +166,19 @@ describe('populateDataPacket', () => {
     expect(s.retransmits.length).toBe(1 + 2);
   });
 
+  it('tail copies go to the new messages, not to a resend in the same packet', () => {
+    const s = sources();
+    s.repairPolicy.seed(0.2, false);
+    const a = s.sendQueue.push(new Uint8Array(5).fill(1));
+    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
+    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: a, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    s.sendQueue.push(new Uint8Array(5).fill(2));
+    const { contents } = build(s, plan({ data: true, newData: true }));
+    expect(contents.chunks.map((c) => c.message.id)).toEqual([0, 1]);
+    // Message 0's spaced resend copy, and two tail copies of message 1.
+    expect(s.retransmits.length).toBe(1 + 2);
+  });
+
   it('after a due ACK in front, no second ACK frame behind the data', () => {
     const s = sources();
     receive(s.acks, [0]);
@@ -175,9 +188,9 @@ describe('populateDataPacket', () => {
 
   it('a MESSAGE_ACK owed for rebuilt messages rides behind an ACK frame, only when the ACK fitted', () => {
     /** Sources whose repair receiver rebuilt message 1 from message 0 and a repair. */
-    const owing = (): PacketSources => {
+    const owing = (pns?: readonly number[]): PacketSources => {
       const s = sources();
-      receive(s.acks);
+      receive(s.acks, pns);
       const reassembly = (s.repairReceiver as unknown as { reassembly: Reassembly }).reassembly;
       const out = new Uint8Array(256);
       const messages = [new Uint8Array(4).fill(1), new Uint8Array(4).fill(2)];
@@ -196,5 +209,10 @@ describe('populateDataPacket', () => {
     ]);
     // No room for even the ACK: no MESSAGE_ACK either.
     expect(kinds(build(owing(), plan({ ack: true }), 2).frames)).toEqual([]);
+    // An ACK of packet 0 alone still counts as an ACK.
+    expect(kinds(build(owing([0]), plan({ ack: true })).frames)).toEqual(['ack', 'message-ack']);
+    // An ACK too big for its 16 bytes in front of data (a 2^30 packet number, a 9,000 s delay) is
+    // left for after the data; the MESSAGE_ACK follows it there, not in front.
+    expect(kinds(build(owing([2 ** 30 + 1]), plan({ ack: true, data: true }), ROOM, 9_000_000).frames)).toEqual(['ack', 'message-ack']);
   });
 });

@@ -123,5 +123,30 @@ describe('RepairReceiver', () => {
     expect(rr.recovered).toBe(0);
     expect(messageAck(rr)).toEqual([]);
   });
+
+  it('a repair over a message whose bytes were never kept is not used', () => {
+    const r = new Reassembly(1 << 20);
+    const rr = new RepairReceiver(r);
+    // Message 0 arrived before any repair: whole, but not kept.
+    arrive(r, rr, 0);
+    const a = repair(9, 0, 2);
+    const b = repair(10, 0, 2);
+    rr.prepare([a]);
+    rr.onRepair(1, 9, a);
+    rr.onRepair(2, 10, b);
+    // Two repairs over two messages would solve both, were message 0 taken as unknown.
+    expect(rr.recovered).toBe(0);
+  });
+
+  it('ignores a repair far from the messages that arrived (forged or corrupt)', () => {
+    const rr = new RepairReceiver(new Reassembly(1 << 20));
+    const far = repair(9, 1_000, 1);
+    rr.prepare([far]);
+    rr.onRepair(0, 9, far);
+    expect(rr.recovered).toBe(0);
+    const near = repair(9, 60, 1);
+    rr.onRepair(0, 9, near);
+    expect(rr.recovered).toBe(1);
+  });
 });
 

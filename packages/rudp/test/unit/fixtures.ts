@@ -57,6 +57,12 @@ export class RecordingController implements CongestionController {
   onLoss(now: number, lostBytes: number, bytesInFlight: number): void {
     this.losses.push({ now, lostBytes, bytesInFlight });
   }
+
+  readonly spurious: { now: number; bytes: number }[] = [];
+
+  onSpuriousLoss(now: number, bytes: number): void {
+    this.spurious.push({ now, bytes });
+  }
 }
 
 /** A `PacketFate` that records the fate of every packet, in order. */
@@ -73,5 +79,12 @@ export class RecordingFate implements PacketFate {
   lost(now: number, p: SentPacket): void {
     this.lostPns.push(p.pn);
     this.lostAt.push({ now, pn: p.pn });
+  }
+
+  /** Packets declared lost that were acknowledged after all. */
+  readonly spuriousPns: number[] = [];
+
+  spurious(p: SentPacket): void {
+    this.spuriousPns.push(p.pn);
   }
 }

@@ -490,7 +490,7 @@ describe('LossDetection: what a packet record keeps', () => {
   it('keeps the packet builder\'s fields for the PacketFate', () => {
     const r = rig();
     const seen: unknown[] = [];
-    const ld = new LossDetection(CONFIG, r.rtt, r.cc, { acked: (p) => seen.push(p), lost: () => undefined });
+    const ld = new LossDetection(CONFIG, r.rtt, r.cc, { acked: (p) => seen.push(p), lost: () => undefined, spurious: () => undefined });
     ld.onPacketSent(3, packet(1, 3, 321, { retransmission: true, ackLargest: 17, carriedMaxData: true, appLimited: true }));
     ld.onAck(9, ack([[1, 1]]), 1);
     expect(seen[0]).toMatchObject({ pn: 1, timeSent: 3, size: 321, chunks: [], retransmission: true, ackLargest: 17, carriedMaxData: true, appLimited: true, delivered: 0, deliveredTime: 3, firstSentTime: 3 });

@@ -28,7 +28,7 @@ function sources(): PacketSources & { flow: FlowControl; acks: AckTracker } {
     acks,
     repairReceiver: new RepairReceiver(new Reassembly(1 << 20)),
     flow,
-    retransmits: new RetransmitQueue(DEFAULT_CONNECTION_CONFIG, () => false),
+    retransmits: new RetransmitQueue(DEFAULT_CONNECTION_CONFIG, { inFlight: () => false }),
     sendQueue: new SendQueue(flow, ROOM),
     repairPolicy: new RepairPolicy(DEFAULT_CONNECTION_CONFIG, rtt),
   };

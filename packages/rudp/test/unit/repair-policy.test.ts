@@ -27,7 +27,7 @@ const ref = (m: OutgoingMessage): ChunkRef => ({ message: m, index: 0, notBefore
 
 /** Tail copies `p` queues for one small message sent at `now`, as their times. */
 function tailCopies(p: RepairPolicy, now = 0): number[] {
-  const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, () => false);
+  const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, { inFlight: () => false });
   const m = msg(0);
   p.queueTailCopies(now, [ref(m)], q);
   const times: number[] = [];
@@ -77,7 +77,7 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
   it('tail copies only for one-chunk messages within maxMessageBytes', () => {
     const { p } = policy();
     p.onPacketLost();
-    const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, () => false);
+    const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, { inFlight: () => false });
     const big = new OutgoingMessage(1, new Uint8Array(300), 0, 1_000);
     const multi = new OutgoingMessage(2, new Uint8Array(100), 0, 50);
     p.queueTailCopies(0, [ref(big), { message: multi, index: 0, notBefore: 0 }, ref(msg(3, 256))], q);

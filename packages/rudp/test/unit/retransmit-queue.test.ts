@@ -34,7 +34,7 @@ function fillAt(q: RetransmitQueue, now: number, newDataFollows = false, room = 
 }
 
 function rq(inFlight: (pn: number) => boolean = () => false, copies = 1, spacing = 3): RetransmitQueue {
-  return new RetransmitQueue({ redundantCopies: copies, redundantSpacingMs: spacing }, inFlight);
+  return new RetransmitQueue({ redundantCopies: copies, redundantSpacingMs: spacing }, { inFlight });
 }
 
 describe('RetransmitQueue: resends of a lost packet', () => {

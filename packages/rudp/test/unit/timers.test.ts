@@ -9,7 +9,7 @@ import { Connection, type ConnectionHost } from '../../src/core/connection.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { TIMER_COUNT, TIMER_ORDER, Timer } from '../../src/core/timers.js';
 import { writeAck, writeMessage } from '../../src/wire/frame.js';
-import { HEADER_SIZE, MAX_DATAGRAM, type PacketWriter, parseHeader } from '../../src/wire/packet.js';
+import { HEADER_SIZE, MAX_DATAGRAM, PacketType, type PacketWriter, parseHeader } from '../../src/wire/packet.js';
 import { RecordingController, writerWithRoom } from './fixtures.js';
 
 class Host implements ConnectionHost {
@@ -53,7 +53,8 @@ function server(config: Partial<ConnectionConfig> = {}): { c: Connection; host: 
 function fromPeer(c: Connection, now: number, pn: number, write: (w: PacketWriter) => void): void {
   const w = writerWithRoom(500);
   write(w);
-  expect(c.handlePacket(now, pn, 4, 0, w.pos + 4, w.buf.slice(HEADER_SIZE, w.pos))).toBe('ok');
+  const header = { type: PacketType.Data, header: w.buf.slice(0, HEADER_SIZE), dcid: 0, pn, pnBytes: 4, epoch: 0, payload: w.buf.slice(HEADER_SIZE, w.pos) } as const;
+  expect(c.handlePacket(now, header, w.pos + 4)).toBe('ok');
 }
 
 describe('TIMER_ORDER', () => {

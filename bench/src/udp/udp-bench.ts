@@ -36,7 +36,7 @@ export interface UdpReport {
 }
 
 type RudpApi = typeof import('rudp');
-type RelayApi = typeof import('rudp/relay');
+type RelayApi = typeof import('udp-relay');
 
 /** Alternating raw/rudp rounds per message size in a full run (medians reported). */
 export const UDP_ROUNDS = 3;
@@ -205,7 +205,7 @@ export async function runUdp(quick: boolean, seed: number): Promise<UdpReport | 
   let relayApi: RelayApi;
   try {
     api = await import('rudp');
-    relayApi = await import('rudp/relay');
+    relayApi = await import('udp-relay');
   } catch (e) {
     return `real UDP part skipped: rudp's Node adapter could not be loaded (${e instanceof Error ? e.message : String(e)}).`;
   }

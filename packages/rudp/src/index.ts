@@ -8,8 +8,8 @@
  * await conn.send('hello');
  * ```
  *
- * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
- * lossy relay in `rudp/relay`.
+ * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`; the
+ * impairing UDP relay is its own package, `udp-relay`.
  */
 export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions } from './node/api.js';
 export { RudpConnection, RudpError, cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RELAY_USAGE, parseRelayArgs, runRelayCli } from '../src/node/lossy-relay.js';
+import { RELAY_USAGE, parseRelayArgs, runRelayCli } from '../src/index.js';
 
 describe('parseRelayArgs', () => {
   it('parses every option', () => {

@@ -5,7 +5,8 @@ import { startLossyRelay, type LossyRelay, type LossyRelayOptions } from './loss
 /** Usage line of the `udp-relay` command. */
 export const RELAY_USAGE =
   'usage: udp-relay --target HOST:PORT [--listen [HOST:]PORT] [--loss P] [--dup P] [--reorder P] ' +
-  '[--delay MS] [--jitter MS] [--burst MEAN_LEN] [--seed N] [--help]';
+  '[--delay MS] [--jitter MS] [--jitter-mode fifo|independent] [--reorder-hold MS] [--burst MEAN_LEN] ' +
+  '[--bandwidth BITS_PER_S] [--queue BYTES] [--seed N] [--help]';
 
 /** What the command line asked for. */
 export type RelayCommand = { readonly kind: 'help' } | { readonly kind: 'run'; readonly options: LossyRelayOptions };
@@ -38,7 +39,11 @@ export function parseRelayArgs(argv: readonly string[]): RelayArgsResult {
         reorder: { type: 'string' },
         delay: { type: 'string' },
         jitter: { type: 'string' },
+        'jitter-mode': { type: 'string' },
+        'reorder-hold': { type: 'string' },
         burst: { type: 'string' },
+        bandwidth: { type: 'string' },
+        queue: { type: 'string' },
         seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -65,12 +70,24 @@ export function parseRelayArgs(argv: readonly string[]): RelayArgsResult {
     reorder: parseNumber('reorder', values.reorder, 0, 1),
     delayMs: parseNumber('delay', values.delay, 0, 600_000),
     jitterMs: parseNumber('jitter', values.jitter, 0, 600_000),
+    reorderHoldMs: parseNumber('reorder-hold', values['reorder-hold'], 0, 600_000),
     burst: parseNumber('burst', values.burst, 1, 1_000_000),
+    bandwidthBps: parseNumber('bandwidth', values.bandwidth, 1, 1e12),
+    queueBytes: parseNumber('queue', values.queue, 0, 1e12),
     seed: parseNumber('seed', values.seed, 0, Number.MAX_SAFE_INTEGER),
   };
   for (const v of Object.values(numbers)) if (typeof v === 'string') return fail(v);
   const num = (v: number | string | undefined): number | undefined => (typeof v === 'number' ? v : undefined);
+  const jitterMode = values['jitter-mode'];
+  if (jitterMode !== undefined && jitterMode !== 'fifo' && jitterMode !== 'independent') {
+    return fail(`--jitter-mode must be 'fifo' or 'independent', got '${jitterMode}'`);
+  }
   const burst = num(numbers.burst);
+  const optional = {
+    reorderHoldMs: num(numbers.reorderHoldMs),
+    bandwidthBps: num(numbers.bandwidthBps),
+    queueBytes: num(numbers.queueBytes),
+  };
   const options: LossyRelayOptions = {
     listenHost,
     listenPort,
@@ -82,8 +99,11 @@ export function parseRelayArgs(argv: readonly string[]): RelayArgsResult {
     reorder: num(numbers.reorder) ?? 0,
     delayMs: num(numbers.delayMs) ?? 0,
     jitterMs: num(numbers.jitterMs) ?? 0,
+    ...(jitterMode !== undefined ? { jitterMode } : {}),
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
     ...(burst !== undefined ? { burst: { meanBurstLength: burst } } : {}),
   };
+  if (options.queueBytes !== undefined && options.bandwidthBps === undefined) return fail('--queue needs --bandwidth');
   return { ok: true, value: { kind: 'run', options } };
 }
 

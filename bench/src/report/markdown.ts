@@ -352,7 +352,7 @@ function udpSection(run: RunResults): string {
       '',
       'One connection, one way, sender and receiver in this process: rudp (Node API, up to 256 unacknowledged messages), udx-native (one stream, ' +
         'written as its users write it: `write()` until it returns false, then wait for `drain`), node:net TCP the same way, and raw node:dgram ' +
-        '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128). ' +
+        '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +
         'Messages/s counts whole messages delivered; datagrams/s counts what the sender put on the wire: rudp packs many small messages into one datagram, ' +
         'raw dgram sends one each (TCP segments are not counted: —). ' +
         `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC; ` +
@@ -369,7 +369,8 @@ function udpSection(run: RunResults): string {
       '',
       `${(b.totalBytes / 1048576).toFixed(0)} MiB one way through udp-relay on 127.0.0.1 (no bottleneck). "reorder" links: one-way delay 5 ms ± 5 ms drawn per datagram ` +
         `(independent: jitter reorders) and ${REORDER_SHARE * 100}% of datagrams held ${REORDER_HOLD_MS} ms longer; the plain links have the same delays in FIFO order. ` +
-        `rudp runs through its Node API, KCP through the bench's socket driver with the same profiles as the simulation. Cells: median over the seeds (min–max); ` +
+        `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
+        `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
         `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. CPU is the whole process (relay included) per GB.`,
       '',
       table(['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'CPU s / GB', 'delivery'], udpBulkRows(u.bulk)),
@@ -380,7 +381,8 @@ function udpSection(run: RunResults): string {
       '',
       '### Chat through the impairing relay',
       '',
-      `Same figures as the simulated chat (64 B every 20 ms each way, ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} one-way), real sockets and timers. Cells: median over the seeds (min–max).`,
+      `Same figures as the simulated chat (64 B every 20 ms each way, ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} one-way, FIFO), real sockets and timers, same systems as the relay bulk ` +
+        `(udx-native writes each message to its stream; the receiver splits the stream by the payloads' length field). Cells: median over the seeds (min–max).`,
       '',
       table(['link', 'system', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', `p99 ÷ ${refLabel}`, 'wire B / payload B', 'delivery'], udpChatRows(u.chat)),
     );

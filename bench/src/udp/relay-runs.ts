@@ -8,12 +8,20 @@ import type { MessageConnection } from '../peers/message-endpoint.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { summarize } from '../stats/summary.js';
 import { createRandom } from '../lib/rudp-imports.js';
+import { PayloadDeframer, type UdxConstructor, type UdxSocket } from '../peers/udx-native.js';
 import { driveOnSocket } from './socket-driver.js';
 import type { RelaySystem, UdpBulkResult, UdpChatResult } from './udp-results.js';
 
 type RudpApi = typeof import('rudp');
 type RelayApi = typeof import('udp-relay');
 type Relay = Awaited<ReturnType<RelayApi['startLossyRelay']>>;
+
+/** What the relay runs need loaded: rudp's Node API, the relay, and udx-native when it loaded. */
+export interface RelayDeps {
+  readonly api: RudpApi;
+  readonly relayApi: RelayApi;
+  readonly udx: UdxConstructor | undefined;
+}
 
 /** A client and a server of one system talking through a relay on 127.0.0.1. */
 interface RelayPair {
@@ -90,8 +98,71 @@ async function kcpPair(system: 'kcp-flush' | 'kcp-fast', relayApi: RelayApi, lin
   };
 }
 
-function openPair(system: RelaySystem, api: RudpApi, relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
-  return system === 'rudp' ? rudpPair(api, relayApi, link, seed, deliver) : kcpPair(system, relayApi, link, seed, deliver);
+/**
+ * The port the relay's upstream socket for `client` uses: udx-native connects
+ * a stream to a known address, so the server learns it from raw datagrams the
+ * client sends through the relay (repeated, as the relay may lose them).
+ */
+async function upstreamOf(client: UdxSocket, server: UdxSocket, relayPort: number): Promise<{ port: number; host: string } | undefined> {
+  return new Promise((resolve) => {
+    const hello = Buffer.from('udx-bench-hello');
+    const done = (from: { port: number; host: string } | undefined): void => {
+      clearInterval(ping);
+      clearTimeout(giveUp);
+      server.off('message', onMessage);
+      resolve(from);
+    };
+    const onMessage = (msg: Buffer, from: { readonly port: number; readonly host: string }): void => {
+      if (msg.equals(hello)) done({ port: from.port, host: from.host });
+    };
+    server.on('message', onMessage);
+    const ping = setInterval(() => client.trySend(hello, relayPort, '127.0.0.1'), 20);
+    const giveUp = setTimeout(() => done(undefined), 10_000);
+    client.trySend(hello, relayPort, '127.0.0.1');
+  });
+}
+
+/** One udx-native stream each way through the relay, messages framed by the payloads' own length field. */
+async function udxPair(UDX: UdxConstructor, relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
+  const udx = new UDX();
+  const clientSocket = udx.createSocket();
+  const serverSocket = udx.createSocket();
+  clientSocket.bind(0, '127.0.0.1');
+  serverSocket.bind(0, '127.0.0.1');
+  const relay = await relayApi.startLossyRelay({ ...link, targetPort: serverSocket.address().port, seed });
+  const upstream = await upstreamOf(clientSocket, serverSocket, relay.port);
+  if (!upstream) {
+    await Promise.all([clientSocket.close(), serverSocket.close(), relay.close()]);
+    return undefined;
+  }
+  const client = udx.createStream(1);
+  const server = udx.createStream(2);
+  client.connect(clientSocket, 2, relay.port, '127.0.0.1');
+  server.connect(serverSocket, 1, upstream.port, upstream.host);
+  const up = new PayloadDeframer((d) => deliver(true, d));
+  const down = new PayloadDeframer((d) => deliver(false, d));
+  server.on('data', (d) => up.push(d));
+  client.on('data', (d) => down.push(d));
+  client.on('error', () => {});
+  server.on('error', () => {});
+  return {
+    relay,
+    pair: {
+      send: (toServer, data) => void (toServer ? client : server).write(data),
+      resentShare: () => (client.packetsTransmitted > 0 ? client.retransmits / client.packetsTransmitted : Number.NaN),
+      close: async () => {
+        client.destroy();
+        server.destroy();
+        await Promise.all([clientSocket.close(), serverSocket.close(), relay.close()]);
+      },
+    },
+  };
+}
+
+function openPair(system: RelaySystem, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
+  if (system === 'rudp') return rudpPair(deps.api, deps.relayApi, link, seed, deliver);
+  if (system === 'udx-native') return deps.udx ? udxPair(deps.udx, deps.relayApi, link, seed, deliver) : Promise.resolve(undefined);
+  return kcpPair(system, deps.relayApi, link, seed, deliver);
 }
 
 function clean(integrity: IntegrityCounts): boolean {
@@ -101,8 +172,7 @@ function clean(integrity: IntegrityCounts): boolean {
 /** One relay chat: 64 B every 20 ms each way for `durationMs`, latency send → delivery. */
 export async function relayChat(
   system: RelaySystem,
-  api: RudpApi,
-  relayApi: RelayApi,
+  deps: RelayDeps,
   variantId: string,
   link: LinkConfig,
   seed: number,
@@ -120,7 +190,7 @@ export async function relayChat(
     // Message 0 up is the hello that lets a KCP server learn of its client; it is not timed.
     if ((v.kind === 'ok' || v.kind === 'out-of-order') && (v.seq > 0 || !up)) latencies.push(performance.now() - ((up ? sentUp : sentDown)[v.seq] as number));
   };
-  const opened = await openPair(system, api, relayApi, link, seed, record);
+  const opened = await openPair(system, deps, link, seed, record);
   const n = Math.floor(durationMs / intervalMs);
   if (!opened) {
     return { system, variantId, seed, latency: summarize([]), wirePerPayload: Number.NaN, clean: true, completed: false };
@@ -164,8 +234,7 @@ const CHUNK_BYTES = 16 * 1024;
 /** One relay bulk transfer of `totalBytes` client → server, all handed to the transport at once after a hello. */
 export async function relayBulk(
   system: RelaySystem,
-  api: RudpApi,
-  relayApi: RelayApi,
+  deps: RelayDeps,
   variantId: string,
   link: LinkConfig,
   reorder: boolean,
@@ -175,7 +244,7 @@ export async function relayBulk(
   const chunks = Math.ceil(totalBytes / CHUNK_BYTES);
   const checker = new IntegrityChecker();
   let doneAt = Number.NaN;
-  const opened = await openPair(system, api, relayApi, link, seed, (up, data) => {
+  const opened = await openPair(system, deps, link, seed, (up, data) => {
     if (!up) return;
     checker.deliver(data);
     if (Number.isNaN(doneAt) && checker.counts().delivered === chunks + 1) doneAt = performance.now();

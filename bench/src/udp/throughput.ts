@@ -1,8 +1,8 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { UdxConstructor } from '../peers/udx-native.js';
 
 type RudpApi = typeof import('rudp');
 
@@ -201,33 +201,6 @@ export async function tcpThroughput(size: number, durationMs: number): Promise<R
     size,
     durationMs,
   );
-}
-
-/** The parts of udx-native's API the bench uses (its own typings are not shipped). */
-interface UdxSocket {
-  bind(port: number, host: string): void;
-  address(): { port: number };
-  close(): Promise<void>;
-}
-interface UdxStream extends NodeJS.EventEmitter {
-  connect(socket: UdxSocket, remoteId: number, port: number, host: string): void;
-  write(chunk: Uint8Array): boolean;
-  destroy(): void;
-  readonly packetsTransmitted: number;
-}
-interface Udx {
-  createSocket(): UdxSocket;
-  createStream(id: number): UdxStream;
-}
-type UdxConstructor = new () => Udx;
-
-/** udx-native's constructor, or why it cannot be loaded. */
-export function loadUdx(): UdxConstructor | string {
-  try {
-    return createRequire(import.meta.url)('udx-native') as UdxConstructor;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
 }
 
 /** One udx-native stream on 127.0.0.1, as its README connects a pair. */

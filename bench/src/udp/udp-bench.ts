@@ -3,7 +3,8 @@ import { collectGarbage } from '../run/many-run.js';
 import { BASE_LINK, REORDER_HOLD_MS, REORDER_SHARE } from '../scenarios/link-variants.js';
 import { spread } from '../stats/seeds.js';
 import { relayBulk, relayChat } from './relay-runs.js';
-import { loadUdx, rawThroughput, rawWindows, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
+import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
+import { rawThroughput, rawWindows, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
 import type { RelaySystem, UdpBulkResult, UdpChatResult, UdpPeer, UdpPeerRate, UdpReport, UdpThroughput } from './udp-results.js';
 
 export { UDP_WARMUP_MS } from './throughput.js';
@@ -21,6 +22,9 @@ function relayBulkLink(reorder: boolean, loss: number): LinkConfig {
     : { delayMs: 5, jitterMs: 5, loss };
 }
 
+/** Length of one relay chat in a full run: 400 timed messages each way per seed. */
+const RELAY_CHAT_MS = 8_000;
+
 /** Relay links of the chat runs, as in the simulated chat. */
 const RELAY_CHAT_VARIANTS: readonly { readonly id: string; readonly link: LinkConfig }[] = [
   { id: 'p=0.1', link: { ...BASE_LINK, loss: 0.1 } },
@@ -28,15 +32,13 @@ const RELAY_CHAT_VARIANTS: readonly { readonly id: string; readonly link: LinkCo
   { id: 'burst3 p=0.1', link: { ...BASE_LINK, loss: 0.1, burst: { meanBurstLength: 3 } } },
 ];
 
-/** Systems driven through the relay: rudp and the reference, KCP fast flushed (the `REFERENCE` of the simulated runs). */
-const RELAY_SYSTEMS: readonly RelaySystem[] = ['rudp', 'kcp-flush'];
+/** Systems driven through the relay: rudp, the reference (KCP fast, flushed: the `REFERENCE` of the simulated runs) and udx-native. */
+const RELAY_SYSTEMS: readonly RelaySystem[] = ['rudp', 'kcp-flush', 'udx-native'];
 
 /** Progress callback: one line per step. */
 export type UdpProgress = (label: string) => void;
 
-async function throughputRuns(api: typeof import('rudp'), quick: boolean, notes: string[], progress: UdpProgress): Promise<UdpThroughput[]> {
-  const udx = loadUdx();
-  if (typeof udx === 'string') notes.push(`udx-native not measured: it could not be loaded (${udx}).`);
+async function throughputRuns(api: typeof import('rudp'), udx: UdxConstructor | string, quick: boolean, progress: UdpProgress): Promise<UdpThroughput[]> {
   const msPerRun = quick ? 500 : 1_000;
   const rounds = quick ? 1 : UDP_ROUNDS;
   const out: UdpThroughput[] = [];
@@ -106,29 +108,33 @@ export async function runUdp(quick: boolean, seeds: readonly number[], progress:
     return `real UDP part skipped: rudp's Node adapter or udp-relay could not be loaded (${e instanceof Error ? e.message : String(e)}).`;
   }
   const notes: string[] = [];
+  const udx = loadUdx();
+  if (typeof udx === 'string') notes.push(`udx-native not measured: it could not be loaded (${udx}).`);
+  const deps = { api, relayApi, udx: typeof udx === 'string' ? undefined : udx };
+  const systems = RELAY_SYSTEMS.filter((s) => s !== 'udx-native' || deps.udx !== undefined);
   // Heap left by the simulated scenarios would otherwise tax one peer's collections more than another's.
   collectGarbage();
-  const throughput = await throughputRuns(api, quick, notes, progress);
+  const throughput = await throughputRuns(api, udx, quick, progress);
 
   const bulk: UdpBulkResult[] = [];
   const totalBytes = quick ? 1024 * 1024 : 2 * 1024 * 1024;
   const bulkCases = quick ? [{ reorder: false, loss: 0 }, { reorder: true, loss: 0 }] : [false, true].flatMap((reorder) => [0, 0.1].map((loss) => ({ reorder, loss })));
   for (const c of bulkCases) {
     const id = `${c.reorder ? 'reorder' : 'plain'} p=${c.loss}`;
-    for (const system of RELAY_SYSTEMS) {
+    for (const system of systems) {
       for (const seed of seeds) {
         progress(`relay bulk ${system} ${id} seed ${seed}`);
-        bulk.push(await relayBulk(system, api, relayApi, id, relayBulkLink(c.reorder, c.loss), c.reorder, seed, totalBytes));
+        bulk.push(await relayBulk(system, deps, id, relayBulkLink(c.reorder, c.loss), c.reorder, seed, totalBytes));
       }
     }
   }
 
   const chat: UdpChatResult[] = [];
   for (const v of quick ? RELAY_CHAT_VARIANTS.slice(0, 1) : RELAY_CHAT_VARIANTS) {
-    for (const system of RELAY_SYSTEMS) {
+    for (const system of systems) {
       for (const seed of seeds) {
         progress(`relay chat ${system} ${v.id} seed ${seed}`);
-        chat.push(await relayChat(system, api, relayApi, v.id, v.link, seed, quick ? 3_000 : 10_000));
+        chat.push(await relayChat(system, deps, v.id, v.link, seed, quick ? 3_000 : RELAY_CHAT_MS));
       }
     }
   }

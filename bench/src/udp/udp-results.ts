@@ -24,8 +24,8 @@ export interface UdpThroughput {
   readonly peers: readonly UdpPeerRate[];
 }
 
-/** Systems driven through the relay: rudp through its Node API, KCP through the bench's socket driver. */
-export type RelaySystem = 'rudp' | 'kcp-flush' | 'kcp-fast';
+/** Systems driven through the relay: rudp through its Node API, KCP through the bench's socket driver, udx-native streams. */
+export type RelaySystem = 'rudp' | 'kcp-flush' | 'kcp-fast' | 'udx-native';
 
 /** Chat through the impairing relay on loopback, one seed. */
 export interface UdpChatResult {

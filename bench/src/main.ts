@@ -226,6 +226,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // A quick run has files of its own, so it can never overwrite the committed full results.
   const names = outputNames(opts.quick);
   await writeFile(path.join(outDir, names.report), renderMarkdown(results, names));
+  await writeFile(path.join(outDir, names.json), `${JSON.stringify(results, null, 1)}\n`);
   if (chat.length) await writeFile(path.join(outDir, names.chatSvg), await renderSvg(chatLatencySpec(plainChat(chat))));
   if (bulk.length) await writeFile(path.join(outDir, names.bulkSvg), await renderSvg(bulkGoodputSpec(plainBulk(bulk), bulkScenario)));
   process.stderr.write(`wrote ${path.join(outDir, names.report)} (${(results.wallMs / 1000).toFixed(1)} s)\n`);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compactProblems } from '../src/report/markdown.js';
 import { outputNames } from '../src/report/results.js';
 import { judge } from '../src/report/targets.js';
 import { formatSpread, groupBy, spread } from '../src/stats/seeds.js';
@@ -70,7 +71,23 @@ describe('output files', () => {
   it('a --quick run never writes the full run\'s files', () => {
     const full = outputNames(false);
     const quick = outputNames(true);
-    expect(full).toEqual({ report: 'latest.md', chatSvg: 'chat-latency.svg', bulkSvg: 'bulk-goodput.svg' });
+    expect(full).toEqual({ report: 'latest.md', chatSvg: 'chat-latency.svg', bulkSvg: 'bulk-goodput.svg', json: 'latest.json' });
     for (const name of Object.values(quick)) expect(Object.values(full)).not.toContain(name);
+  });
+});
+
+describe('problems list', () => {
+  it('folds the seeds of one incomplete case into one line and keeps violations as they are', () => {
+    const lines = compactProblems([
+      'chat kcp-default p=0.1 seed 1 did not complete: 3643/6001 delivered when stopped',
+      '**INTEGRITY VIOLATION in chat rudp p=0.1 seed 2: 1 duplicated**',
+      'chat kcp-default p=0.1 seed 2 did not complete: 4713/6001 delivered when stopped',
+      'forum first reply kcp-fast p=0.2 seed 3 did not complete (0 commands answered)',
+    ]);
+    expect(lines).toEqual([
+      'chat kcp-default p=0.1 did not complete on 2 seeds (seed 1: 3643/6001 delivered when stopped; seed 2: 4713/6001 delivered when stopped)',
+      '**INTEGRITY VIOLATION in chat rudp p=0.1 seed 2: 1 duplicated**',
+      'forum first reply kcp-fast p=0.2 did not complete on 1 seed (seed 3: (0 commands answered))',
+    ]);
   });
 });

@@ -390,6 +390,35 @@ function udpSection(run: RunResults): string {
   return parts.join('\n');
 }
 
+/** One line per case instead of one per seed for runs that did not complete (violations stay one per line, in bold). */
+export function compactProblems(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  const cases = new Map<string, string[]>();
+  for (const line of lines) {
+    const m = /^(.+) seed (\d+) did not complete:? (.*)$/.exec(line);
+    if (!m || line.startsWith('**')) {
+      out.push(line);
+      continue;
+    }
+    const what = m[1] ?? '';
+    const seed = m[2] ?? '';
+    const detail = m[3] ?? '';
+    const list = cases.get(what);
+    const entry = `seed ${seed}: ${detail}`;
+    if (list) list.push(entry);
+    else {
+      cases.set(what, [entry]);
+      out.push(`\u0000${what}`);
+    }
+  }
+  return out.map((line) => {
+    if (!line.startsWith('\u0000')) return line;
+    const what = line.slice(1);
+    const entries = cases.get(what) ?? [];
+    return `${what} did not complete on ${entries.length} seed${entries.length === 1 ? '' : 's'} (${entries.join('; ')})`;
+  });
+}
+
 function targetStatus(t: TargetRow): string {
   return t.status === 'met' ? '✅ met' : t.status === 'not met' ? '❌ not met' : '— not measured';
 }
@@ -428,7 +457,7 @@ export function renderMarkdown(run: RunResults, names: OutputNames): string {
     '',
   );
   if (run.problems.length > 0) {
-    out.push('## ⚠ Problems', '', ...run.problems.map((p) => `- ${p}`), '');
+    out.push('## ⚠ Problems', '', ...compactProblems(run.problems).map((p) => `- ${p}`), '');
   } else {
     out.push('**Delivery integrity: every run delivered every message once, intact and in order.**', '');
   }

@@ -20,12 +20,14 @@ export interface OutputNames {
   readonly report: string;
   readonly chatSvg: string;
   readonly bulkSvg: string;
+  /** Every figure of the run as JSON, so two runs can be compared seed for seed without re-running. */
+  readonly json: string;
 }
 
 /** `latest.md` and its charts for a full run; `latest-quick.md` and `*-quick.svg` for `--quick`. */
 export function outputNames(quick: boolean): OutputNames {
   const suffix = quick ? '-quick' : '';
-  return { report: `latest${suffix}.md`, chatSvg: `chat-latency${suffix}.svg`, bulkSvg: `bulk-goodput${suffix}.svg` };
+  return { report: `latest${suffix}.md`, chatSvg: `chat-latency${suffix}.svg`, bulkSvg: `bulk-goodput${suffix}.svg`, json: `latest${suffix}.json` };
 }
 
 /** Everything one `pnpm bench` run measured, as the report reads it. */

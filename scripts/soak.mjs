@@ -3,7 +3,7 @@
 // Usage (after `pnpm build`): node scripts/soak.mjs [--clients N] [--minutes M] … (--help lists every option)
 // N in-process clients (rudp `connect` + forum-protocol's codec: the real
 // client's protocol, without N processes) reach the server through one lossy
-// relay (rudp/relay, P loss each way). Each logs in as a new user and runs
+// relay (udp-relay, P loss each way). Each logs in as a new user and runs
 // CRT/MSG/EDT/DLT/RDT/LST on its own threads, one command every ~I ms, for M
 // minutes, checking every reply against its own model of its threads. Then
 // every client says XIT, the server is stopped, and the data directory is
@@ -80,7 +80,7 @@ if (
 let rudp, relayMod, proto;
 try {
   rudp = await import(join(root, 'packages/rudp/dist/index.js'));
-  relayMod = await import(join(root, 'packages/rudp/dist/relay.js'));
+  relayMod = await import(join(root, 'packages/udp-relay/dist/index.js'));
   proto = await import(join(root, 'packages/forum-protocol/dist/index.js'));
   readFileSync(join(root, 'packages/server/dist/main.js'));
 } catch {

@@ -1,6 +1,6 @@
 import type { Connection, Endpoint, EndpointConfig } from 'rudp/core';
 import type { PeerAddress, RandomSource, Transmit } from '../lib/rudp-imports.js';
-import type { MessageConnection, MessageEndpoint, MessageEvent } from './message-endpoint.js';
+import type { MessageConnection, MessageEndpoint, MessageEvent, TransportCounters } from './message-endpoint.js';
 
 /** How the bench builds rudp endpoints once rudp's core is loaded. */
 export interface RudpModule {
@@ -17,6 +17,13 @@ class RudpConnectionHandle implements MessageConnection {
 
   send(data: Uint8Array): void {
     this.connection.send(data);
+  }
+
+  counters(): TransportCounters {
+    const s = this.connection.stats();
+    // Read only if this build of rudp counts spurious retransmissions (issue 13 adds the counter).
+    const spurious = 'spuriousRetransmissions' in s && typeof s.spuriousRetransmissions === 'number' ? s.spuriousRetransmissions : undefined;
+    return { packetsSent: s.packetsSent, packetsRetransmitted: s.packetsRetransmitted, spuriousRetransmissions: spurious };
   }
 }
 

@@ -9,8 +9,8 @@
  * for await (const m of conn) console.log(m.toString());
  * ```
  *
- * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
- * lossy relay in `rudp/relay`.
+ * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`; the
+ * impairing UDP relay is its own package, `udp-relay`.
  */
 export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions, type RudpServerEvents, ServerKeyMismatchError } from './node/api.js';
 export {

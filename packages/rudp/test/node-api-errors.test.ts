@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LookupFunction, RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
-import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { startUdpForwarder } from './helpers/udp-forwarder.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -168,7 +168,7 @@ describe('connect: host names and Node-style errors', () => {
 
   it("an established connection ends with ECONNRESET (an 'error' event, a rejected send, a throwing loop) when the peer's port closes", async () => {
     const s = await server();
-    const relay = await startLossyRelay({ targetPort: s.address().port, seed: 1 });
+    const relay = await startUdpForwarder(s.address().port);
     const conn: RudpConnection = await connect({ port: relay.port, idleTimeoutMs: 60_000 });
     const errors: RudpError[] = [];
     conn.on('error', (e) => errors.push(e));

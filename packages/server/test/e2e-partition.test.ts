@@ -5,7 +5,7 @@
  * healed. Both sides must end cleanly with clear messages, and the server
  * must go on serving, the same account included.
  */
-import { startLossyRelay, type LossyRelay } from 'rudp/relay';
+import { startLossyRelay, type LossyRelay } from 'udp-relay';
 import { afterEach, describe, expect, it } from 'vitest';
 import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact, type ServerProc } from './forum-processes.js';
 

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RELAY_USAGE, parseRelayArgs, runRelayCli } from '../src/node/lossy-relay.js';
+import { RELAY_USAGE, parseRelayArgs, runRelayCli } from '../src/index.js';
 
 describe('parseRelayArgs', () => {
   it('parses every option', () => {
@@ -27,6 +27,28 @@ describe('parseRelayArgs', () => {
         },
       },
     });
+  });
+
+  it('parses the reordering, bottleneck and jitter-mode options', () => {
+    const r = parseRelayArgs(
+      '--target 127.0.0.1:5000 --delay 5 --jitter 5 --jitter-mode independent --reorder 0.1 --reorder-hold 25 --bandwidth 50000000 --queue 65536'.split(' '),
+    );
+    expect(r.ok && r.value.kind === 'run' && r.value.options).toMatchObject({
+      delayMs: 5,
+      jitterMs: 5,
+      jitterMode: 'independent',
+      reorder: 0.1,
+      reorderHoldMs: 25,
+      bandwidthBps: 50_000_000,
+      queueBytes: 65_536,
+    });
+    const bad = (argv: string): string => {
+      const x = parseRelayArgs(['--target', 'h:1', ...argv.split(' ')]);
+      return x.ok ? 'parsed' : x.error;
+    };
+    expect(bad('--jitter-mode random')).toMatch(/--jitter-mode must be 'fifo' or 'independent'/);
+    expect(bad('--reorder-hold -1')).toMatch(/--reorder-hold/);
+    expect(bad('--queue 1000')).toMatch(/--queue needs --bandwidth/);
   });
 
   it('defaults to an ephemeral loopback port, seed 1 and no impairment', () => {

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { expect, it } from 'vitest';
-import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { startLossyRelay } from '../src/index.js';
 import { until } from './helpers/until.js';
 
 // Its own file, so its worker process starts with no sockets left over by other tests.

@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLossyRelay } from '../src/node/lossy-relay.js';
+import { startLossyRelay } from '../src/index.js';
 import { until } from './helpers/until.js';
-import type { LossyRelay } from '../src/node/lossy-relay.js';
+import type { LossyRelay } from '../src/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -4,7 +4,8 @@ import type { MessageConnection, MessageEndpoint, MessageEvent, TransportCounter
 
 /** How the bench builds rudp endpoints once rudp's core is loaded. */
 export interface RudpModule {
-  createEndpoint(random: RandomSource, acceptIncoming: boolean): MessageEndpoint;
+  /** `plaintext`: the explicit unencrypted mode (the default is encrypted, as users get it). */
+  createEndpoint(random: RandomSource, acceptIncoming: boolean, plaintext: boolean): MessageEndpoint;
 }
 
 /** A rudp connection seen as a bench `MessageConnection` (a send marks the connection for polling by itself). */
@@ -83,15 +84,19 @@ class RudpMessageEndpoint implements MessageEndpoint {
 /** Loads rudp's core (built); `undefined` if it cannot be imported. */
 export async function loadRudp(): Promise<RudpModule | undefined> {
   let mod: typeof import('rudp/core');
+  let testing: typeof import('rudp/testing');
+  let node: typeof import('rudp');
   try {
-    mod = await import('rudp/core');
+    [mod, testing, node] = await Promise.all([import('rudp/core'), import('rudp/testing'), import('rudp')]);
   } catch {
     return undefined;
   }
   const EndpointClass = mod.Endpoint;
   return {
-    createEndpoint: (random, acceptIncoming) => {
-      const config: EndpointConfig = { random, acceptIncoming };
+    createEndpoint: (random, acceptIncoming, plaintext) => {
+      // Keys from the run's seed (node:crypto's primitives, seeded randomness), so a run repeats.
+      const crypto = testing.deterministicCrypto(node.nodeCryptoProvider, testing.createRandom(random()));
+      const config: EndpointConfig = plaintext ? { random, acceptIncoming, plaintext: true } : { random, acceptIncoming, crypto };
       return new RudpMessageEndpoint(new EndpointClass(config));
     },
   };

@@ -5,7 +5,11 @@ import type { MessageEndpoint } from './message-endpoint.js';
 import { loadRudp, type RudpModule } from './rudp-endpoint.js';
 
 /** The transports compared in one run. */
-export const SYSTEMS = ['rudp', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;
+/**
+ * `rudp` is rudp as its users get it: encrypted. `rudp-plain` is its explicit
+ * plaintext mode, the side-by-side row that shows what encryption costs.
+ */
+export const SYSTEMS = ['rudp', 'rudp-plain', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;
 /** One of `SYSTEMS`. */
 export type SystemId = (typeof SYSTEMS)[number];
 
@@ -43,7 +47,7 @@ export class SystemFactory {
 
   /** Whether `system` can run. */
   available(system: SystemId): boolean {
-    return system !== 'rudp' || this.rudp !== undefined;
+    return (system !== 'rudp' && system !== 'rudp-plain') || this.rudp !== undefined;
   }
 
   /** A fresh endpoint of `system`. */
@@ -51,6 +55,6 @@ export class SystemFactory {
     const profile = kcpProfileFor(system, tuning);
     if (profile) return new KcpEndpoint({ profile, random, acceptIncoming });
     if (!this.rudp) throw new Error('rudp is not available');
-    return this.rudp.createEndpoint(random, acceptIncoming);
+    return this.rudp.createEndpoint(random, acceptIncoming, system === 'rudp-plain');
   }
 }

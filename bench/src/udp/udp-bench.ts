@@ -63,6 +63,8 @@ async function throughputRuns(api: typeof import('rudp'), udx: UdxConstructor | 
       if (raw) thisRound.set('raw dgram', raw);
       collectGarbage();
       thisRound.set('rudp', await rudpThroughput(api, size, msPerRun));
+      collectGarbage();
+      thisRound.set('rudp plain', await rudpThroughput(api, size, msPerRun, true));
       if (typeof udx !== 'string') {
         collectGarbage();
         thisRound.set('udx-native', await udxThroughput(udx, size, msPerRun));

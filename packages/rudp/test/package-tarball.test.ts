@@ -107,14 +107,14 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
 import { connect, RudpError, type RudpConnection, type ConnectOptions } from '${name}';
 import { Endpoint, type ConnectionConfig } from '${name}/core';
 import { SimNetwork } from '${name}/testing';
-import { startLossyRelay } from '${name}/relay';
+import { fingerprint, type CryptoProvider } from '${name}/crypto';
 const options: ConnectOptions = { host: 'localhost', port: 4000, signal: AbortSignal.timeout(1000), highWaterMark: 1 << 20 };
 export async function use(conn: RudpConnection): Promise<number> {
   await conn.send(new Uint16Array([1, 2]));
   for await (const m of conn) return m.readUInt8(0);
   return conn.bufferedAmount;
 }
-export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, startLossyRelay, (c: Partial<ConnectionConfig>) => c.mtu];
+export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, fingerprint, (p: CryptoProvider) => p.sha256, (c: Partial<ConnectionConfig>) => c.mtu];
 export const code: string = new RudpError('ENOTFOUND', 'x').code;
 `;
   const typeRoots = join(repoRoot, 'node_modules', '@types');

@@ -15,7 +15,7 @@ import { answered, cleanup, P, seededBytes, spawnClient, startServer, tempDir, t
 
 /** Where the server really listens; the relays take 127.0.0.1. */
 const SERVER_HOST = '127.0.0.2';
-const EXIT_HOST_KEY = 4;
+const EXIT_HOST_KEY = 5;
 
 /** One datagram the UDP relay forwarded. */
 interface Seen {

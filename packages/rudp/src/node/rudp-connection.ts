@@ -158,7 +158,12 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.exportKeyingMaterial(label, context, length);
   }
 
-  /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
+  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */
+  maxDatagramSize(channel = 0): number {
+    return this.core.maxDatagramSize(channel);
+  }
+
+    /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
   get bufferedAmount(): number {
     return this.buffered;
   }

@@ -611,7 +611,13 @@ export class Connection implements PacketFate {
 
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    const p = populateDataPacket(now, pn, w, this.sources, { ack: wantAck, data: wantData, newData: hasNew, ping: this.pingDue || probe });
+    const p = populateDataPacket(now, pn, w, this.sources, {
+      ack: wantAck,
+      data: wantData,
+      // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
+      newData: hasNew && this.sendQueue.hasNewReliableData(),
+      ping: this.pingDue || probe,
+    });
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;

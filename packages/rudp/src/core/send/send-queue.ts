@@ -66,7 +66,11 @@ export class SendQueue {
 
   /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
   hasNewData(): boolean {
-    if (this.datagramHead < this.datagrams.length) return true;
+    return this.datagramHead < this.datagrams.length || this.hasNewReliableData();
+  }
+
+  /** Whether a chunk never sent may leave now (flow control permitting): new data that carries repairs. */
+  hasNewReliableData(): boolean {
     const m = this.outbox[this.firstUnsent()];
     return m !== undefined && this.flow.allows(m.streamEnd);
   }

@@ -163,7 +163,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.maxDatagramSize(channel);
   }
 
-    /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
+  /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
   get bufferedAmount(): number {
     return this.buffered;
   }
@@ -195,7 +195,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (this.closedWith) return Promise.reject(this.errorAfterClose());
     let id: number;
     try {
-      // Only the delivery fields reach the core (it rejects anything else it is given).
+      // No delivery field given (nearly every send): the core's default, without checking an options object.
       id = this.core.send(bytes, options.channel === undefined && options.ordered === undefined && options.reliable === undefined ? undefined : options);
     } catch (e) {
       if (e instanceof RangeError) return Promise.reject(Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' }));

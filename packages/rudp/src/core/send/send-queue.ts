@@ -13,6 +13,12 @@ import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
 
+/** An unreliable message waiting for its packet. */
+interface QueuedDatagram {
+  readonly channel: number;
+  readonly data: Uint8Array;
+}
+
 /** Queued messages of one connection. */
 export class SendQueue {
   /** Messages in send order; slots before `head` are acknowledged and emptied. */
@@ -27,8 +33,8 @@ export class SendQueue {
   private lastOrderedZero = -1;
   /** Id of the last ordered message on each other channel. */
   private readonly lastOrdered = new Map<number, number>();
-  /** Datagrams not sent yet, oldest first from `datagramHead`. */
-  private datagrams: { readonly channel: number; readonly data: Uint8Array }[] = [];
+  /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
+  private datagrams: (QueuedDatagram | undefined)[] = [];
   private datagramHead = 0;
   private datagramBytes = 0;
 
@@ -89,11 +95,11 @@ export class SendQueue {
   private fillDatagrams(w: PacketWriter): number {
     let n = 0;
     while (this.datagramHead < this.datagrams.length) {
-      const d = this.datagrams[this.datagramHead] as { readonly channel: number; readonly data: Uint8Array };
+      const d = this.datagrams[this.datagramHead] as QueuedDatagram;
       if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
       writeDatagram(w, d.channel, d.data);
       this.datagramBytes -= d.data.length;
-      this.datagrams[this.datagramHead++] = undefined as unknown as { readonly channel: number; readonly data: Uint8Array };
+      this.datagrams[this.datagramHead++] = undefined;
       n++;
     }
     if (this.datagramHead === this.datagrams.length) {

@@ -6,6 +6,7 @@ export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } fr
 export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
+export type { DeliveryOptions } from './core/send/delivery-options.js';
 export { type CongestionController, type CongestionControllerFactory, type AckSample } from './core/congestion/controller.js';
 export { FixedWindow } from './core/congestion/fixed-window.js';
 export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/congestion/bbr.js';
@@ -28,5 +29,5 @@ export {
   encodeRetry,
   encodeAccept,
 } from './wire/packet.js';
-export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, type Frame, type PnRange } from './wire/frame.js';
+export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, MAX_CHANNEL, type Frame, type PnRange } from './wire/frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';

@@ -25,6 +25,7 @@ export type { MessageData } from './node/message-bytes.js';
 export type { LookupFunction } from './node/resolve-host.js';
 export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
+export type { DeliveryOptions } from './core/send/delivery-options.js';
 export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
 export type { ConnectionConfig, RedundancyConfig } from './core/config.js';

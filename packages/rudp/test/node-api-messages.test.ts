@@ -215,3 +215,45 @@ describe('receiving', () => {
     expect(got).toEqual(['held']);
   });
 });
+
+describe('send(): channels and delivery options', () => {
+  it("passes channel, ordered and reliable to the transport; 'message' carries the channel", async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const got: [string, number][] = [];
+    const all = new Promise<void>((resolve) => {
+      client.on('message', (m, channel) => {
+        got.push([m.toString(), channel]);
+        if (got.length === 4) resolve();
+      });
+    });
+    await until(() => server !== undefined);
+    await Promise.all([
+      server.send('default'),
+      server.send('seven', { channel: 7 }),
+      server.send('loose', { channel: 2, ordered: false }),
+      // Loopback loses nothing: the datagram arrives. Its promise resolves once it is queued.
+      server.send('datagram', { channel: 9, reliable: false }),
+    ]);
+    await all;
+    expect(got.sort()).toEqual([
+      ['datagram', 9],
+      ['default', 0],
+      ['loose', 2],
+      ['seven', 7],
+    ]);
+  });
+
+  it('refuses bad options and oversized datagrams with Node error codes', async () => {
+    const { client } = await pair();
+    await expect(client.send('x', { channel: 256 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(client.send('x', { ordered: 1 as unknown as boolean })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(client.send(new Uint8Array(client.maxDatagramSize(4) + 1), { channel: 4, reliable: false })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await client.send('still fine');
+  });
+});
+
+/** Resolves once `ok()` holds (polled; the test's own timeout bounds it). */
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+}

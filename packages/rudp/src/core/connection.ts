@@ -38,6 +38,7 @@ import { Pacer } from './send/pacer.js';
 import { type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
+import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
@@ -81,6 +82,10 @@ export interface ConnectionStats {
   readonly duplicatePackets: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
+  /** Unreliable messages (datagrams) sent; each left in one packet, once. */
+  readonly datagramsSent: number;
+  /** Datagrams that arrived but were dropped: the application left the window's worth unread. */
+  readonly datagramsDropped: number;
   /** REPAIR frames sent (one per packet at most). */
   readonly repairsSent: number;
   /** Messages rebuilt from the peer's repairs instead of waiting for a resend. */
@@ -175,6 +180,7 @@ export class Connection implements PacketFate {
     duplicatePackets: 0,
     messagesSent: 0,
     messagesReceived: 0,
+    datagramsSent: 0,
     repairsSent: 0,
     spuriousRetransmissions: 0,
   };
@@ -229,24 +235,45 @@ export class Connection implements PacketFate {
   // ---------------------------------------------------------------- application calls
 
   /**
-   * Queues a message for reliable, ordered delivery and returns its id; an
-   * `acked` event with that id follows once the peer has all of it.
-   * Throws a `RangeError` if the message exceeds the peer's receive window
-   * and an `Error` if the connection is closing or closed.
+   * Queues a message and returns its id. By default it is reliable and
+   * ordered on channel 0; `options` choose another channel (ordered messages
+   * of different channels never wait for each other), unordered delivery (as
+   * soon as it is whole) or an unreliable datagram (sent once, never resent,
+   * dropped if lost). A reliable message's `acked` event with that id
+   * follows once the peer has all of it; a datagram has no id (-1) and no
+   * `acked` event. Throws a `RangeError` if a reliable message exceeds the
+   * peer's receive window or a datagram `maxDatagramSize(channel)`, a
+   * `TypeError`/`RangeError` for bad options, and an `Error` if the
+   * connection is closing or closed.
    */
-  send(data: Uint8Array): number {
+  send(data: Uint8Array, options?: DeliveryOptions): number {
     if (this.state !== 'handshake' && this.state !== 'established') {
       throw new Error(`rudp: cannot send on a ${this.state} connection`);
+    }
+    const d = checkDelivery(options);
+    if (!d.reliable) {
+      const max = this.sendQueue.maxDatagramSize(d.channel);
+      if (data.length > max) throw new RangeError(`rudp: unreliable message of ${data.length} bytes exceeds the ${max} bytes one packet carries`);
+      this.sendQueue.pushDatagram(data, d.channel);
+      this.stat.messagesSent++;
+      this.stat.datagramsSent++;
+      this.host.wake(this);
+      return -1;
     }
     // A message must fit the peer's window whole (it is delivered whole); before the handshake
     // completes the peer's window is not known yet and our own stands in for it.
     if (data.length > this.flow.peerWindow) {
       throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.flow.peerWindow} bytes`);
     }
-    const m = this.sendQueue.push(data);
+    const m = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
     this.host.wake(this);
     return m.id;
+  }
+
+  /** Largest unreliable message `send` takes on `channel`: what one packet carries. */
+  maxDatagramSize(channel = 0): number {
+    return this.sendQueue.maxDatagramSize(channel);
   }
 
   /**
@@ -294,13 +321,20 @@ export class Connection implements PacketFate {
     return !this.paused && this.reassembly.hasNext();
   }
 
+  /** Channel of the message `readMessage` returns next (0 when there is none). */
+  get nextMessageChannel(): number {
+    return this.reassembly.nextChannel();
+  }
+
   /** The next whole message, freeing its share of the receive window. */
   readMessage(): Uint8Array | undefined {
     if (this.paused) return undefined;
+    const reliable = this.reassembly.nextIsReliable();
     const m = this.reassembly.pop();
     if (m === undefined) return undefined;
     this.stat.messagesReceived++;
-    this.flow.onRead(m.length);
+    // A datagram took no credit (a lost one could never give it back), so reading one returns none.
+    if (reliable) this.flow.onRead(m.length);
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;
@@ -315,6 +349,7 @@ export class Connection implements PacketFate {
   stats(): ConnectionStats {
     return {
       ...this.stat,
+      datagramsDropped: this.reassembly.datagramsDropped,
       messagesRecovered: this.repairReceiver.recovered,
       packetThreshold: this.recovery.packetThreshold,
       reorderWindowMs: this.recovery.reorderDelayMs,
@@ -481,10 +516,14 @@ export class Connection implements PacketFate {
         return;
       case 'fragment': {
         if (this.reassembly.accept(f) !== 'new') return;
-        if (f.offset === 0 && f.data.length === f.messageLength) this.repairReceiver.onWholeMessage(f.messageId, f.data);
+        // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).
+        if (f.offset === 0 && f.data.length === f.messageLength && f.delivery === undefined) this.repairReceiver.onWholeMessage(f.messageId, f.data);
         if (this.hasMessage()) this.host.readable(this);
         return;
       }
+      case 'datagram':
+        if (this.reassembly.acceptDatagram(f.channel, f.data) && this.hasMessage()) this.host.readable(this);
+        return;
       case 'repair':
         this.repairReceiver.onRepair(now, pn, f);
         if (this.hasMessage()) this.host.readable(this);
@@ -572,7 +611,13 @@ export class Connection implements PacketFate {
 
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    const p = populateDataPacket(now, pn, w, this.sources, { ack: wantAck, data: wantData, newData: hasNew, ping: this.pingDue || probe });
+    const p = populateDataPacket(now, pn, w, this.sources, {
+      ack: wantAck,
+      data: wantData,
+      // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
+      newData: hasNew && this.sendQueue.hasNewReliableData(),
+      ping: this.pingDue || probe,
+    });
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;

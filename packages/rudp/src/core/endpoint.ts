@@ -416,8 +416,9 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   private messageEvent(conn: Connection): EndpointEvent {
     // Reading wakes the connection itself: it may announce more window to the sender.
+    const channel = conn.nextMessageChannel;
     const data = conn.readMessage() as Uint8Array;
-    return { type: 'message', connection: conn, data };
+    return { type: 'message', connection: conn, data, channel };
   }
 
   /** `conn` changed: poll it on the next `pollTransmit`. */

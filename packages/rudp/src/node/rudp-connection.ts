@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionStats } from '../core/connection.js';
 import type { CloseReason } from '../core/events.js';
+import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { parseAddress } from '../core/sans-io.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
@@ -26,8 +27,11 @@ export interface ConnectionOptions {
   readonly highWaterMark?: number;
 }
 
-/** Options of `send`. */
-export interface SendOptions {
+/**
+ * Options of `send`. `channel`, `ordered` and `reliable` choose the delivery
+ * (see `DeliveryOptions`): default channel 0, reliable and ordered.
+ */
+export interface SendOptions extends DeliveryOptions {
   /**
    * Stops waiting for the acknowledgement: the promise rejects with an `AbortError`
    * (`code` `ABORT_ERR`). A message already queued may still be delivered (the stream is ordered and
@@ -38,8 +42,8 @@ export interface SendOptions {
 
 /** The events of a `RudpConnection`. */
 export interface RudpConnectionEvents {
-  /** A whole message, in order. Always a `Buffer`. */
-  message: [Buffer];
+  /** A whole message (in order within its channel unless sent unordered or unreliable), and its channel. Always a `Buffer`. */
+  message: [data: Buffer, channel: number];
   /** `bufferedAmount` fell to half the high-water mark after reaching it. */
   drain: [];
   /** The connection ended (after any messages that arrived before the close). */
@@ -154,6 +158,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.exportKeyingMaterial(label, context, length);
   }
 
+  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */
+  maxDatagramSize(channel = 0): number {
+    return this.core.maxDatagramSize(channel);
+  }
+
   /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
   get bufferedAmount(): number {
     return this.buffered;
@@ -167,10 +176,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /**
    * Sends one message: a string (UTF-8), any `ArrayBufferView` (its bytes) or an
    * `ArrayBuffer`. The bytes are not copied: do not change them until the promise settles.
-   * Resolves once the peer has acknowledged all of it. Rejects with a `TypeError`
-   * (`ERR_INVALID_ARG_TYPE`) for any other input, a `RangeError` (`ERR_OUT_OF_RANGE`) for a
-   * message larger than the peer's receive window, a `RudpError` if the connection ends
-   * first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
+   * `options.channel` (0 … 255, default 0), `options.ordered` (default true) and
+   * `options.reliable` (default true) choose the delivery. Resolves once the peer has
+   * acknowledged all of it; an unreliable message (no acknowledgement exists) resolves once
+   * queued. Rejects with a `TypeError` (`ERR_INVALID_ARG_TYPE`) for any other input or a bad
+   * option, a `RangeError` (`ERR_OUT_OF_RANGE`) for a message larger than the peer's receive
+   * window, an unreliable one larger than a packet, or a channel out of range, a `RudpError`
+   * if the connection ends first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
    */
   send(data: MessageData, options: SendOptions = {}): Promise<void> {
     const bytes = messageBytes(data);
@@ -183,11 +195,18 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (this.closedWith) return Promise.reject(this.errorAfterClose());
     let id: number;
     try {
-      id = this.core.send(bytes);
+      // No delivery field given (nearly every send): the core's default, without checking an options object.
+      id = this.core.send(bytes, options.channel === undefined && options.ordered === undefined && options.reliable === undefined ? undefined : options);
     } catch (e) {
       if (e instanceof RangeError) return Promise.reject(Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' }));
+      if (e instanceof TypeError) return Promise.reject(Object.assign(new TypeError(e.message), { code: 'ERR_INVALID_ARG_TYPE' }));
       // The core refuses sends once a close started (close() was called and is still draining).
       return Promise.reject(new RudpError('ERR_RUDP_CLOSED', e instanceof Error ? e.message : String(e)));
+    }
+    if (id < 0) {
+      // A datagram: nothing will acknowledge it, so there is nothing to wait for.
+      this.io.changed(this.core);
+      return Promise.resolve();
     }
     this.buffered += bytes.length;
     if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
@@ -322,8 +341,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   }
 
   /** @internal */
-  onMessage(data: Buffer): void {
-    this.emit('message', data);
+  onMessage(data: Buffer, channel: number): void {
+    this.emit('message', data, channel);
   }
 
   /** @internal */
@@ -367,7 +386,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
     if (this.listenerCount('message') > 0) {
       this.core.resume();
-      for (let m = this.core.readMessage(); m !== undefined; m = this.core.readMessage()) this.emit('message', asBuffer(m));
+      for (let channel = this.core.nextMessageChannel, m = this.core.readMessage(); m !== undefined; channel = this.core.nextMessageChannel, m = this.core.readMessage()) {
+        this.emit('message', asBuffer(m), channel);
+      }
     }
     const pending = this.pending;
     this.pending = [];

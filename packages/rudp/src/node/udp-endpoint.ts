@@ -43,8 +43,8 @@ export function cryptoRandom(): RandomSource {
 
 /** @internal What the adapter tells the wrapper of one connection. */
 export interface ConnectionSink {
-  /** A whole message, in order (always a Buffer). */
-  onMessage(data: Buffer): void;
+  /** A whole message, in order within its channel (always a Buffer), and its channel. */
+  onMessage(data: Buffer, channel: number): void;
   /** The peer acknowledged all of message `id`. */
   onAcked(id: number): void;
   /** The connection ended. */
@@ -190,7 +190,7 @@ export class UdpEndpoint {
     const sink = this.sinks.get(e.connection);
     switch (e.type) {
       case 'message':
-        sink?.onMessage(asBuffer(e.data));
+        sink?.onMessage(asBuffer(e.data), e.channel);
         return;
       case 'acked':
         sink?.onAcked(e.messageId);

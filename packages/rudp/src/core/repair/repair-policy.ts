@@ -79,6 +79,9 @@ export class RepairPolicy {
   rememberSmall(now: number, m: OutgoingMessage): void {
     if (m.chunkCount !== 1 || m.data.length > Math.min(this.config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE)) return;
     m.firstSentAt = now;
+    // Repairs cover default messages only: a message rebuilt from one has no CHANNEL frame, so the
+    // receiver takes it for channel 0, ordered (tail copies still cover the others).
+    if (m.delivery !== undefined) return;
     this.recentSmall.push(m);
     if (this.recentSmall.length > RECENT_SMALL) this.recentSmall.shift();
   }

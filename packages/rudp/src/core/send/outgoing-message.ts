@@ -2,7 +2,7 @@
  * A message on the sending side, cut into fixed chunks at queue time so a
  * retransmission repeats exactly the same bytes at the same offset.
  */
-import { MAX_SMALL_MESSAGE, fragmentHeaderSize, messageFrameSize, writeFragment, writeMessage } from '../../wire/frame.js';
+import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
@@ -28,6 +28,8 @@ export class OutgoingMessage {
     /** Position of the first byte in the connection's message stream (flow control). */
     readonly streamStart: number,
     readonly chunkSize: number,
+    /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
+    readonly delivery?: Delivery,
   ) {
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
@@ -92,14 +94,18 @@ export interface ChunkRef {
  * frame, anything else as a FRAGMENT. Returns whether it was written.
  */
 export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
+  const d = m.delivery;
+  const annotation = d === undefined ? 0 : channelFrameSize(d);
   if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
-    if (messageFrameSize(m.id, m.data.length) > w.room()) return false;
+    if (annotation + messageFrameSize(m.id, m.data.length) > w.room()) return false;
+    if (d !== undefined) writeChannel(w, d);
     writeMessage(w, m.id, m.data);
     return true;
   }
   const data = m.chunk(index);
   const offset = m.offsetOf(index);
-  if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+  if (annotation + fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+  if (d !== undefined) writeChannel(w, d);
   writeFragment(w, m.id, m.data.length, offset, data);
   return true;
 }

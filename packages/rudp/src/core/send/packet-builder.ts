@@ -35,7 +35,7 @@ export interface PacketPlan {
   readonly ack: boolean;
   /** Congestion control and pacing let data go, and there is some (or a PING/probe is owed). */
   readonly data: boolean;
-  /** New data is waiting (resent tail copies would be moot). */
+  /** New reliable data is waiting (it carries repairs: resent tail copies would be moot). */
   readonly newData: boolean;
   /** The packet must elicit an ACK even without data (keep-alive or probe). */
   readonly ping: boolean;
@@ -69,12 +69,13 @@ export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: 
     }
     retransmission = s.retransmits.fill(now, w, chunks, plan.newData);
     const fresh = chunks.length;
-    s.sendQueue.fillNewData(w, chunks, (m) => s.repairPolicy.rememberSmall(now, m));
+    const datagrams = s.sendQueue.fillNewData(w, chunks, (m) => s.repairPolicy.rememberSmall(now, m));
+    if (datagrams > 0) ackEliciting = true;
     const freshEnd = chunks.length;
     if (freshEnd > fresh) {
       s.retransmits.noteNewData(now);
       repairSent = s.repairPolicy.fillRepair(now, pn, w, chunks);
-      if (!s.sendQueue.hasNewData()) s.repairPolicy.queueTailCopies(now, chunks.slice(fresh, freshEnd), s.retransmits);
+      if (!s.sendQueue.hasNewReliableData()) s.repairPolicy.queueTailCopies(now, chunks.slice(fresh, freshEnd), s.retransmits);
     }
     if (chunks.length > 0) ackEliciting = true;
     // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one

@@ -2,12 +2,22 @@
  * The send queue: messages in the order the application sent them, each cut
  * into chunks at queue time, a cursor to the first chunk never sent, and the
  * bookkeeping of which messages the peer has whole. New data leaves in queue
- * order, as far as the peer's flow-control credit allows.
+ * order, as far as the peer's flow-control credit allows. Unreliable
+ * messages (datagrams) wait in a queue of their own: they take no message id
+ * and no flow-control credit (a lost one would never be read, and its credit
+ * never returned), and leave ahead of reliable data, once.
  */
 import type { FlowControl } from '../flow-control.js';
-import { fragmentHeaderSize } from '../../wire/frame.js';
+import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
+import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
+
+/** An unreliable message waiting for its packet. */
+interface QueuedDatagram {
+  readonly channel: number;
+  readonly data: Uint8Array;
+}
 
 /** Queued messages of one connection. */
 export class SendQueue {
@@ -19,6 +29,14 @@ export class SendQueue {
   private nextMessageId = 0;
   /** Stream offset after the last queued message. */
   private streamEnd = 0;
+  /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
+  private lastOrderedZero = -1;
+  /** Id of the last ordered message on each other channel. */
+  private readonly lastOrdered = new Map<number, number>();
+  /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
+  private datagrams: (QueuedDatagram | undefined)[] = [];
+  private datagramHead = 0;
+  private datagramBytes = 0;
 
   constructor(
     private readonly flow: FlowControl,
@@ -26,20 +44,39 @@ export class SendQueue {
     private readonly payloadRoom: number,
   ) {}
 
-  /** Queues `data` as the next message. */
-  push(data: Uint8Array): OutgoingMessage {
+  /** Queues `data` as the next reliable message, on `channel`, ordered within it or not. */
+  push(data: Uint8Array, channel = 0, ordered = true): OutgoingMessage {
     const id = this.nextMessageId++;
+    const delivery = this.deliveryOf(id, channel, ordered);
     // Chunks fill a packet exactly; an ACK rides along only where room is left or when it is due
     // (then the chunk waits for the next packet).
-    const chunkSize = this.payloadRoom - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
-    const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize);
+    const annotation = delivery === undefined ? 0 : channelFrameSize(delivery);
+    const chunkSize = this.payloadRoom - annotation - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
+    const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize, delivery);
     this.streamEnd += data.length;
     this.outbox.push(m);
     return m;
   }
 
-  /** Whether a chunk never sent may leave now (flow control permitting). */
+  /** Largest datagram on `channel` that fits a packet on its own. */
+  maxDatagramSize(channel: number): number {
+    // The length varint is sized for the whole payload room: a byte short of the exact bound at worst.
+    return this.payloadRoom - datagramFrameSize(channel, 0) + 1 - varintSize(this.payloadRoom);
+  }
+
+  /** Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). */
+  pushDatagram(data: Uint8Array, channel: number): void {
+    this.datagrams.push({ channel, data });
+    this.datagramBytes += data.length;
+  }
+
+  /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
   hasNewData(): boolean {
+    return this.datagramHead < this.datagrams.length || this.hasNewReliableData();
+  }
+
+  /** Whether a chunk never sent may leave now (flow control permitting): new data that carries repairs. */
+  hasNewReliableData(): boolean {
     const m = this.outbox[this.firstUnsent()];
     return m !== undefined && this.flow.allows(m.streamEnd);
   }
@@ -47,9 +84,32 @@ export class SendQueue {
   /**
    * Writes never-sent chunks into `w` in queue order while they fit and the
    * peer's credit covers their message; `onSmallSent` hears of each
-   * one-chunk message as it leaves.
+   * one-chunk message as it leaves. Datagrams go first; returns how many left.
    */
-  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): void {
+  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): number {
+    const datagrams = this.fillDatagrams(w);
+    this.fillReliable(w, chunks, onSmallSent);
+    return datagrams;
+  }
+
+  private fillDatagrams(w: PacketWriter): number {
+    let n = 0;
+    while (this.datagramHead < this.datagrams.length) {
+      const d = this.datagrams[this.datagramHead] as QueuedDatagram;
+      if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
+      writeDatagram(w, d.channel, d.data);
+      this.datagramBytes -= d.data.length;
+      this.datagrams[this.datagramHead++] = undefined;
+      n++;
+    }
+    if (this.datagramHead === this.datagrams.length) {
+      this.datagrams = [];
+      this.datagramHead = 0;
+    }
+    return n;
+  }
+
+  private fillReliable(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): void {
     for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
@@ -93,20 +153,39 @@ export class SendQueue {
     }
   }
 
-  /** Whether the peer has every queued message. */
+  /** Whether the peer has every queued reliable message and every datagram has left. */
   allAcked(): boolean {
     this.compact();
-    return this.head >= this.outbox.length;
+    return this.head >= this.outbox.length && this.datagramHead >= this.datagrams.length;
   }
 
-  /** Bytes of messages queued but not yet acknowledged by the peer. */
+  /** Bytes of reliable messages queued but not yet acknowledged by the peer, and of datagrams not yet sent. */
   get bufferedAmount(): number {
-    let n = 0;
+    let n = this.datagramBytes;
     for (let i = this.head; i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (!m.complete) n += m.data.length;
     }
     return n;
+  }
+
+  /**
+   * The CHANNEL frame of message `id`; `undefined` for the default delivery:
+   * channel 0, ordered, right after another such message (its predecessor is
+   * the id just below, which the receiver assumes for a message without one).
+   */
+  private deliveryOf(id: number, channel: number, ordered: boolean): Delivery | undefined {
+    if (!ordered) return { channel, ordered: false, predecessorDelta: 0 };
+    let prev: number;
+    if (channel === 0) {
+      prev = this.lastOrderedZero;
+      this.lastOrderedZero = id;
+      if (prev === id - 1) return undefined;
+    } else {
+      prev = this.lastOrdered.get(channel) ?? -1;
+      this.lastOrdered.set(channel, id);
+    }
+    return { channel, ordered: true, predecessorDelta: prev < 0 ? 0 : id - prev };
   }
 
   /**

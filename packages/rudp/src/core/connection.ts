@@ -373,7 +373,8 @@ export class Connection implements PacketFate {
   /**
    * Client: the server accepted. Returns why the ACCEPT was dropped, if it
    * was: a server hello that does not authenticate (forged, or altered on
-   * the path) ends the handshake as refused, since its Noise state is spent.
+   * the path) changes nothing, and the genuine one still completes the
+   * handshake.
    */
   handleAccept(now: number, accept: AcceptPayload): 'ok' | PacketDrop {
     const handshake = this.clientHandshake;
@@ -395,10 +396,9 @@ export class Connection implements PacketFate {
       if (accept.kind !== AcceptKind.ServerHello) return 'unprotected';
       const r = secure.finish(accept.handshake);
       const params = r.ok ? decodeServerParams(r.payload) : undefined;
-      if (!r.ok || params === undefined || params.scid !== scid || params.receiveWindow !== peerWindow) {
-        this.finish('refused', 0, `the handshake with ${this.remote} failed: its answer did not authenticate`, false);
-        return 'auth';
-      }
+      // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
+      // copy of the Noise state) still completes the handshake.
+      if (!r.ok || params === undefined || params.scid !== scid || params.receiveWindow !== peerWindow) return 'auth';
       this.protection = r.keys.protection;
       this.exporter = r.keys.exporter;
       this.peerStaticKey = r.serverKey;

@@ -23,6 +23,12 @@ export class CipherState {
   private k: Uint8Array | undefined;
   private n = 0;
 
+
+  /** An independent copy (keys are replaced, never written in place, so sharing them is safe). */
+  clone(): CipherState {
+    return Object.assign(Object.create(CipherState.prototype) as CipherState, this);
+  }
+
   constructor(
     private readonly crypto: CryptoProvider,
     key?: Uint8Array,

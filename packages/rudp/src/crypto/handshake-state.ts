@@ -50,6 +50,17 @@ export class HandshakeState {
   private index = 0;
   private broken = false;
 
+
+  /**
+   * An independent copy: a message that may be forged can be tried on the
+   * copy, leaving this state ready for the genuine one.
+   */
+  clone(): HandshakeState {
+    const copy = Object.assign(Object.create(HandshakeState.prototype) as HandshakeState, this);
+    (copy as unknown as { ss: SymmetricState }).ss = this.ss.clone();
+    return copy;
+  }
+
   constructor(
     private readonly crypto: CryptoProvider,
     options: HandshakeOptions,

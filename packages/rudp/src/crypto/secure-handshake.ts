@@ -74,9 +74,12 @@ export const startClientHandshake = (crypto: CryptoProvider, options: ClientHand
         if (options.serverKey === undefined || answer.length !== DH_LEN) return { ok: false, error: 'malformed' };
         return { ok: false, error: 'server-key-mismatch', expected: options.serverKey, offered: answer.slice() };
       }
-      const read = state.readMessage(answer);
+      // Tried on a copy: an answer that fails (forged by anyone who saw the hello) must not spend the
+      // state the genuine answer needs.
+      const attempt = state.clone();
+      const read = attempt.readMessage(answer);
       if (!read.ok) return read;
-      const serverKey = state.remoteStaticKey();
+      const serverKey = attempt.remoteStaticKey();
       if (read.done === undefined || serverKey === undefined) return { ok: false, error: 'malformed' };
       return { ok: true, keys: sessionKeys(crypto, read.done, true, options.protection), serverKey, payload: read.bytes };
     },

@@ -33,6 +33,14 @@ export class SymmetricState {
   private readonly cs: CipherState;
 
   /** InitializeSymmetric(protocolName). */
+
+  /** An independent copy (hashes and keys are replaced, never written in place). */
+  clone(): SymmetricState {
+    const copy = Object.assign(Object.create(SymmetricState.prototype) as SymmetricState, this);
+    (copy as unknown as { cs: CipherState }).cs = this.cs.clone();
+    return copy;
+  }
+
   constructor(
     private readonly crypto: CryptoProvider,
     protocolName: string,

@@ -35,6 +35,16 @@ const findNodeGyp = (): string | undefined => {
   return candidates.find((c): c is string => c !== undefined && c.endsWith('.js') && existsSync(c));
 };
 
+/**
+ * `--nodedir` for the headers of the running Node when its installation has
+ * them (`<prefix>/include/node`): node-gyp otherwise downloads them, and
+ * only the package registries are reachable here.
+ */
+const nodeDirArgs = (): string[] => {
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node.h')) ? [`--nodedir=${prefix}`] : [];
+};
+
 /** A build older than this is taken to be dead (its lock is broken). */
 const STALE_LOCK_MS = 180_000;
 
@@ -90,7 +100,7 @@ export const ensureKcpBinding = (): string => {
     () => {
       process.stderr.write('Building node-kcp (the KCP baseline, once)… ');
       try {
-        execFileSync(process.execPath, [nodeGyp, 'rebuild'], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+        execFileSync(process.execPath, [nodeGyp, 'rebuild', ...nodeDirArgs()], { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
       } catch (e) {
         process.stderr.write('failed\n');
         const output = typeof e === 'object' && e !== null && 'stderr' in e ? `${String(e.stderr)}${'stdout' in e ? String(e.stdout) : ''}` : String(e);

@@ -23,6 +23,8 @@ import type { TransferActivity } from './transfer-activity.js';
 export interface ServerContext {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
+  /** Unique among the servers sharing `registry`: it prefixes this server's connection keys. */
+  readonly serverId: string;
   /** How passwords are checked and stored, and login throttling; one per server. */
   readonly accounts: AccountPolicy;
   readonly tokens: TransferTokens;
@@ -66,7 +68,7 @@ const peerAddressOf = (conn: RudpConnection): string =>
  * never waited for.
  */
 export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void => {
-  const connectionKey = `c${++nextKey}`;
+  const connectionKey = `${ctx.serverId}/c${++nextKey}`;
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
@@ -90,7 +92,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
     if (u !== undefined) {
-      ctx.tokens.revokeUser(u);
+      void ctx.tokens.revokeUser(u)();
       ctx.activity.forget(u);
     }
   };
@@ -107,7 +109,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const left = last + ctx.idleTimeoutMs - Date.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
     if (u !== undefined) {
-      endConnection(ctx.registry, state);
+      void endConnection(ctx.registry, state)();
       ctx.log(`${u} timed out`);
     }
     send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
@@ -135,8 +137,12 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;
-          const token = ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS });
-          return transferReply(r.outcome.id, t, ctx.transferPort, token);
+          const token = await ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS })();
+          if (token._tag === 'Left') {
+            ctx.log(`Store error: ${token.left.kind === 'io' ? token.left.message : token.left.kind}`);
+            return simpleReply(r.outcome.id, 'error', [GENERIC_ERROR]);
+          }
+          return transferReply(r.outcome.id, t, ctx.transferPort, token.right);
         }
         return r.outcome.reply;
       };
@@ -174,10 +180,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   conn.on('close', () => {
     if (finished) return;
     // Wait for a request still running, so its session is released after it.
-    void chain.then(() => {
+    void chain.then(async () => {
       if (finished) return;
-      endConnection(ctx.registry, state).forEach(ctx.log);
+      const last = state;
       finish();
+      (await endConnection(ctx.registry, last)()).forEach(ctx.log);
     });
   });
 

@@ -85,7 +85,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void
   const header = await readHeaderLines(socket, 1, 80);
   const token = header?.[0];
   if (token === undefined || !TOKEN.test(token)) return void socket.destroy();
-  const grant = deps.tokens.redeem(token, Date.now());
+  const redeemed = await deps.tokens.redeem(token, Date.now())();
+  if (redeemed._tag === 'Left') return refuse(socket, commandErrorText(redeemed.left));
+  const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
   socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;

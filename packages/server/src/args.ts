@@ -22,6 +22,8 @@ export interface ServerArgs {
   readonly idleTimeoutSeconds: number;
   /** TCP port for file transfers; `undefined` means the UDP port's number. */
   readonly transferPort: number | undefined;
+  /** The TCP port clients are told to use for transfers (a load balancer's); `undefined`: the one the server listens on. */
+  readonly advertisedTransferPort: number | undefined;
   /** Store new (and, on login, existing plain) passwords as scrypt hashes. */
   readonly hashPasswords: boolean;
   readonly loginLimit: LoginLimitArgs;
@@ -38,7 +40,7 @@ export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60
 
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]';
 
 /** The `--help` text. */
@@ -55,6 +57,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --idle-timeout SECONDS    log out a client idle this long (default 600)
   --host HOST               address to bind (default 127.0.0.1)
   --transfer-port PORT      TCP port for UPD/DWN (default: the UDP port)
+  --advertised-transfer-port PORT
+                            the TCP port clients are told to use for UPD/DWN, when
+                            they reach the servers through a load balancer (default:
+                            the port the server listens on)
   --hash-passwords          store passwords in credentials.txt as scrypt hashes
                             (username scrypt$<salt>$<hash>); plain entries are
                             rewritten hashed on their next login. Default: the
@@ -101,6 +107,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'idle-timeout': { type: 'string' },
         host: { type: 'string' },
         'transfer-port': { type: 'string' },
+        'advertised-transfer-port': { type: 'string' },
         'hash-passwords': { type: 'boolean' },
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
@@ -130,6 +137,11 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (databaseUrl !== undefined && !DATABASE_URL.test(databaseUrl)) {
     return { kind: 'error', message: `invalid store: expected a postgres:// or postgresql:// URL${values.store === undefined ? ' in FORUM_DATABASE_URL' : ''}` };
   }
+  let advertisedTransferPort: number | undefined;
+  if (values['advertised-transfer-port'] !== undefined) {
+    advertisedTransferPort = parsePort(values['advertised-transfer-port'], false);
+    if (advertisedTransferPort === undefined) return { kind: 'error', message: `invalid advertised transfer port: ${values['advertised-transfer-port']}` };
+  }
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
 
@@ -154,6 +166,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       databaseUrl,
       idleTimeoutSeconds: idle,
       transferPort,
+      advertisedTransferPort,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
     },

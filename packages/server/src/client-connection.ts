@@ -29,7 +29,7 @@ export interface ServerContext {
   readonly accounts: AccountPolicy;
   readonly tokens: TransferTokens;
   readonly activity: TransferActivity;
-  /** The TCP port the transfer server actually listens on. */
+  /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
   readonly log: (line: string) => void;

@@ -27,6 +27,8 @@ export interface ForumServerOptions {
   readonly idleTimeoutMs: number;
   /** TCP port for transfers; `undefined`: the UDP port's number (any free port when `port` is 0); 0: any free port. */
   readonly transferPort: number | undefined;
+  /** The TCP port put in UPD/DWN replies (a load balancer's); default: the one listened on. */
+  readonly advertisedTransferPort?: number;
   /** Store passwords as scrypt hashes (`--hash-passwords`); default false, the spec's plain format. */
   readonly hashPasswords?: boolean;
   /**
@@ -132,7 +134,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     accounts,
     tokens,
     activity,
-    transferPort,
+    transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
     log: options.log,
   };

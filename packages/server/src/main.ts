@@ -24,6 +24,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
+      ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
       log: (line) => console.log(line),

@@ -1,7 +1,7 @@
 /** A test client speaking the forum protocol directly over rudp, to send what forum-client never would. */
 import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand, type ServerMessage } from 'forum-protocol';
 import net from 'node:net';
-import { connect, type RudpConnection } from 'rudp';
+import { connect, type CloseReason, type ConnectOptions, type RudpConnection } from 'rudp';
 
 /** A raw forum connection. */
 export interface RawClient {
@@ -10,20 +10,29 @@ export interface RawClient {
   request(id: string, cmd: RequestCommand, args: readonly string[], username?: string): Promise<Reply>;
   /** Sends arbitrary bytes; resolves with the next message the server sends. */
   sendRaw(bytes: Uint8Array): Promise<ServerMessage>;
+  /** Resolves when the connection ends (then pending requests reject). */
+  readonly closed: Promise<CloseReason>;
   close(): Promise<void>;
 }
 
-/** Connects a raw client to the forum server at `port`. */
-export const rawClient = async (port: number): Promise<RawClient> => {
-  const conn = await connect({ port });
-  const waiting: ((m: ServerMessage) => void)[] = [];
+/** Connects a raw client to the forum server at `port` (`options`: e.g. the local address to send from). */
+export const rawClient = async (port: number, options: Omit<ConnectOptions, 'port'> = {}): Promise<RawClient> => {
+  const conn = await connect({ port, ...options });
+  const waiting: { readonly resolve: (m: ServerMessage) => void; readonly reject: (e: Error) => void }[] = [];
   conn.on('message', (bytes) => {
     const m = decodeServerMessage(bytes);
-    if (m._tag === 'Right') waiting.shift()?.(m.right);
+    if (m._tag === 'Right') waiting.shift()?.resolve(m.right);
   });
-  const next = (): Promise<ServerMessage> => new Promise((resolve) => waiting.push(resolve));
+  const closed = new Promise<CloseReason>((resolve) =>
+    conn.once('close', (reason) => {
+      for (const w of waiting.splice(0)) w.reject(new Error(`connection closed: ${reason.message}`));
+      resolve(reason);
+    }),
+  );
+  const next = (): Promise<ServerMessage> => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   return {
     conn,
+    closed,
     request: async (id, cmd, args, username = '') => {
       const reply = next();
       await conn.send(encodeRequest({ id, username, cmd, args }));

@@ -149,7 +149,8 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
     port: listenPort,
     log: () => stderr.text,
     stop: async () => {
-      await stopChild(child, 'SIGQUIT');
+      // Fast shutdown (TERM): a graceful one (QUIT) would wait out every UDP session's proxy_timeout.
+      await stopChild(child, 'SIGTERM');
       await rm(dir, { recursive: true, force: true });
     },
   };

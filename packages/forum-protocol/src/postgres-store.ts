@@ -71,6 +71,25 @@ interface LockedThread {
   readonly positions: readonly number[];
 }
 
+interface ThreadRow {
+  readonly creator: string;
+  readonly pos: string | null;
+  readonly kind: string | null;
+  readonly author: string | null;
+  readonly body: string | null;
+}
+
+/** The thread from one row per line (a thread without lines: one row of nulls), or `undefined`. */
+const toLocked = (title: string, rows: readonly ThreadRow[]): LockedThread | undefined => {
+  const creator = rows[0]?.creator;
+  if (creator === undefined) return undefined;
+  const lines = rows.flatMap((r) => (r.pos === null ? [] : [{ pos: r.pos, kind: r.kind ?? '', author: r.author ?? '', body: r.body ?? '' }]));
+  return { thread: { title, creator, entries: lines.map(toEntry) }, positions: lines.map((r) => Number(r.pos)) };
+};
+
+// Lock first, then read the lines in a second statement: under READ COMMITTED that statement sees
+// what the previous holder of the lock committed (a join locking only the thread row would re-check
+// that row after the wait but return the lines as they were before it).
 const lockThread = async (tx: TransactionSql, title: string): Promise<LockedThread | undefined> => {
   const head = await tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`;
   const creator = head[0]?.creator;
@@ -142,15 +161,11 @@ const makeStore = (sql: Sql): PostgresStore => {
 
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
     attempt(async () => {
-      // One snapshot for the head and the lines.
-      const found = await sql.begin('isolation level repeatable read read only', async (tx) => {
-        const head = await tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title}`;
-        const creator = head[0]?.creator;
-        if (creator === undefined) return undefined;
-        const rows = await tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`;
-        return { title, creator, entries: rows.map(toEntry) } satisfies Thread;
-      });
-      return E.right(O.fromNullable(found));
+      // One statement: one snapshot of the head and the lines, one round trip.
+      const rows = await sql<ThreadRow[]>`
+        SELECT t.creator, e.pos, e.kind, e.author, e.body FROM threads t LEFT JOIN entries e ON e.thread = t.title
+        WHERE t.title = ${title} ORDER BY e.pos`;
+      return E.right(O.map((l: LockedThread) => l.thread)(O.fromNullable(toLocked(title, rows))));
     });
 
   const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>

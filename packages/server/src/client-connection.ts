@@ -108,14 +108,16 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
     const left = last + ctx.idleTimeoutMs - Date.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
-    if (u !== undefined) {
-      void endConnection(ctx.registry, state)();
-      ctx.log(`${u} timed out`);
-    }
-    send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
+    if (u !== undefined) ctx.log(`${u} timed out`);
+    const ended = state;
     finish();
     state = { step: 'closed' };
-    void conn.close();
+    // The notice goes once the session is released: a client that logs in again at once (maybe on
+    // another server sharing the registry) is not told it is still logged in.
+    void endConnection(ctx.registry, ended)().then(() => {
+      send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
+      void conn.close();
+    });
   }
 
   const execute = async (bytes: Uint8Array): Promise<void> => {

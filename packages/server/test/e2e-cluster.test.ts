@@ -95,7 +95,8 @@ describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () 
     expect(await ok(a.client, 'RMV', 't2')).toEqual(['The thread was created by another user and cannot be removed']);
     expect(await ok(d.client, 'RMV', 't2')).toEqual(['Thread t2 removed']);
 
-    // Upload through nginx from a's address, download from b's: served by two different servers.
+    // Upload through nginx from a's address; the download is granted by b's server and its TCP
+    // connection comes from d's address: served by a third server, which redeems b's token.
     const bytes = seededBytes(700_000, 17);
     const upd = await a.client.request('upd', 'UPD', ['t1', 'f.bin']);
     if (upd.data.kind !== 'transfer') throw new Error(`UPD: ${upd.lines.join(' ')}`);
@@ -106,13 +107,14 @@ describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () 
     const upServer = await serverThatLogged(`${a.user} uploaded f.bin to t1 thread`);
     const dwn = await b.client.request('dwn', 'DWN', ['t1', 'f.bin']);
     if (dwn.data.kind !== 'transfer') throw new Error(`DWN: ${dwn.lines.join(' ')}`);
-    const down = await tcpFrom(c.port, b.addr, Buffer.from(`${dwn.data.token}\n`));
+    const down = await tcpFrom(c.port, d.addr, Buffer.from(`${dwn.data.token}\n`));
     expect(down.subarray(0, down.indexOf(10) + 1).toString()).toBe(`OK ${bytes.length}\n`);
     expect(down.subarray(down.indexOf(10) + 1).equals(bytes)).toBe(true);
     const downServer = await serverThatLogged(`${b.user} downloaded f.bin from t1 thread`);
     expect(downServer).not.toBe(upServer);
+    expect(downServer).toBe(d.server);
     // The token was single-use, on every server.
-    expect((await tcpFrom(c.port, d.addr, Buffer.from(`${dwn.data.token}\n`))).toString()).toBe('ERR invalid or expired token\n');
+    for (const p of [a, b, d]) expect((await tcpFrom(c.port, p.addr, Buffer.from(`${dwn.data.token}\n`))).toString()).toBe('ERR invalid or expired token\n');
 
     // a's account is live on its server: a login from an address served by another server is refused.
     const second = await connectFrom(b.addr);

@@ -16,11 +16,17 @@ export interface PostgresSessionOptions {
   readonly leaseMs: number;
   /** Told when a renewal fails (the next one may succeed; a lease lapses only after `leaseMs`). */
   readonly onError?: (message: string) => void;
+  /**
+   * Told when a renewal finds that a lease of this server is gone: it lapsed (this server could not
+   * renew it in time, e.g. cut off from the database) and another connection took the account. The
+   * server should end that connection: the account's one live session is now elsewhere.
+   */
+  readonly onLeaseLost?: (username: string, connectionKey: string) => void;
 }
 
 /** A lease-based {@link SessionRegistry} with its heartbeat. */
 export interface PostgresSessionRegistry extends SessionRegistry {
-  /** Renews this server's leases now (the heartbeat does it every `leaseMs / 3`). */
+  /** Renews this server's leases now (the heartbeat does it every `leaseMs / 3`), and reports those it lost. */
   renew(): Promise<void>;
   /** Stops the heartbeat and frees this server's leases (a graceful stop; a crash leaves them to expire). */
   close(): Promise<void>;
@@ -43,8 +49,21 @@ const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => asy
  */
 export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSessionOptions): PostgresSessionRegistry => {
   const { serverId, leaseMs } = options;
+  // The leases this server holds (connection key → user) and when each was taken, by renewal round:
+  // a lease taken while a renewal is in flight is not in that renewal's answer, and is not lost.
+  const held = new Map<string, { readonly username: string; readonly round: number }>();
+  let round = 0;
   const renew = async (): Promise<void> => {
-    await sql`UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE server_id = ${serverId}`;
+    const started = ++round;
+    const rows = await sql<{ connection_key: string }[]>`
+      UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE server_id = ${serverId}
+      RETURNING connection_key`;
+    const renewed = new Set(rows.map((r) => r.connection_key));
+    for (const [key, lease] of held) {
+      if (lease.round >= started || renewed.has(key)) continue;
+      held.delete(key);
+      options.onLeaseLost?.(lease.username, key);
+    }
   };
   const timer = setInterval(() => {
     renew().catch((e: unknown) => options.onError?.(`lease renewal failed: ${toIoError(e).message}`));
@@ -60,9 +79,11 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
             SET server_id = EXCLUDED.server_id, connection_key = EXCLUDED.connection_key, expires_at = EXCLUDED.expires_at
             WHERE session_leases.expires_at < now() OR session_leases.connection_key = EXCLUDED.connection_key
           RETURNING username`;
+        if (rows.length === 1) held.set(connectionKey, { username, round });
         return rows.length === 1;
       }),
     release: (username, connectionKey) => async () => {
+      held.delete(connectionKey);
       // Best effort: a lease left behind expires by itself.
       await sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`.catch((e: unknown) =>
         options.onError?.(`lease release failed: ${toIoError(e).message}`),

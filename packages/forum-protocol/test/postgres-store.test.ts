@@ -116,6 +116,29 @@ describe('PostgreSQL session leases', () => {
   });
 });
 
+describe('PostgreSQL session leases: a lapsed lease taken by another server', () => {
+  it('is reported to the server that lost it at its next renewal, and only then', async () => {
+    const store = await pg.openStore();
+    const lost: string[] = [];
+    const a = createPostgresSessionRegistry(store.sql, { serverId: 'A', leaseMs: 60_000, onLeaseLost: (u, k) => lost.push(`${u} ${k}`) });
+    const b = createPostgresSessionRegistry(store.sql, { serverId: 'B', leaseMs: 60_000 });
+    pg.onClose(() => a.close());
+    pg.onClose(() => b.close());
+    expect(await a.tryAcquire('carol', 'A/c1')()).toEqual(E.right(true));
+    expect(await a.tryAcquire('dave', 'A/c2')()).toEqual(E.right(true));
+    await a.renew();
+    expect(lost).toEqual([]);
+    // A was cut off long enough for carol's lease to lapse, and B took the account.
+    await store.sql`UPDATE session_leases SET expires_at = now() - interval '1 second' WHERE username = 'carol'`;
+    expect(await b.tryAcquire('carol', 'B/c1')()).toEqual(E.right(true));
+    await a.renew();
+    expect(lost).toEqual(['carol A/c1']);
+    await a.renew();
+    expect(lost).toEqual(['carol A/c1']);
+    expect(await b.holder('dave')()).toEqual(E.right('A/c2'));
+  });
+});
+
 describe('PostgreSQL transfer tokens', () => {
   it('a token is redeemed once, by exactly one of two servers redeeming it at once', async () => {
     const a = await pg.openStore();

@@ -25,6 +25,11 @@ export interface ServerContext {
   readonly registry: SessionRegistry;
   /** Unique among the servers sharing `registry`: it prefixes this server's connection keys. */
   readonly serverId: string;
+  /**
+   * Logged-in connections by key, each with a way to end it from outside: the shared registry calls it
+   * when the connection's lease lapsed and the account logged in elsewhere.
+   */
+  readonly liveSessions: Map<string, () => void>;
   /** How passwords are checked and stored, and login throttling; one per server. */
   readonly accounts: AccountPolicy;
   readonly tokens: TransferTokens;
@@ -89,6 +94,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const finish = (): void => {
     finished = true;
+    ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
     if (u !== undefined) {
@@ -120,6 +126,16 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     });
   }
 
+  /** The lease of this session lapsed and another connection holds the account now: one live session, so this one ends. */
+  function endTakenOver(): void {
+    if (finished) return;
+    const u = user();
+    if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
+    finish();
+    state = { step: 'closed' };
+    void conn.close();
+  }
+
   const execute = async (bytes: Uint8Array): Promise<void> => {
     const decoded = decode(bytes);
     if (decoded._tag === 'Left') {
@@ -135,7 +151,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
-        if (state.step === 'authenticated') sessionUser = state.session.username;
+        if (state.step === 'authenticated' && sessionUser === undefined) {
+          sessionUser = state.session.username;
+          ctx.liveSessions.set(connectionKey, endTakenOver);
+        }
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;

@@ -58,6 +58,8 @@ interface SharedState {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
   readonly tokens: TransferTokens;
+  /** See `ServerContext.liveSessions`. */
+  readonly liveSessions: Map<string, () => void>;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export const redactUrl = (url: string): string => {
 
 const openState = async (options: ForumServerOptions, serverId: string): Promise<SharedState> => {
   const random = (n: number): Uint8Array => randomBytes(n);
+  const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
     const opened = await openPostgresStore(options.databaseUrl)();
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
@@ -82,11 +85,13 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
       serverId,
       leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
       onError: (m) => options.warn(`Warning: ${m}`),
+      onLeaseLost: (_username, connectionKey) => liveSessions.get(connectionKey)?.(),
     });
     return {
       store,
       registry,
       tokens: createPostgresTransferTokens(store.sql, { randomBytes: random }),
+      liveSessions,
       close: async () => {
         await registry.close();
         await store.close();
@@ -96,7 +101,7 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
   const opened = await openFileStore(options.dataDir)();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
   opened.right.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return { store: opened.right, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), close: async () => undefined };
+  return { store: opened.right, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
 };
 
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
@@ -131,6 +136,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     store,
     registry: state.registry,
     serverId,
+    liveSessions: state.liveSessions,
     accounts,
     tokens,
     activity,

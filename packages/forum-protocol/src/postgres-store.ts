@@ -89,12 +89,15 @@ const toLocked = (title: string, rows: readonly ThreadRow[]): LockedThread | und
 
 // Lock first, then read the lines in a second statement: under READ COMMITTED that statement sees
 // what the previous holder of the lock committed (a join locking only the thread row would re-check
-// that row after the wait but return the lines as they were before it).
+// that row after the wait but return the lines as they were before it). The two are pipelined (one
+// round trip): the connection runs them in order, so the read still starts once the lock is held.
 const lockThread = async (tx: TransactionSql, title: string): Promise<LockedThread | undefined> => {
-  const head = await tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`;
+  const [head, rows] = await Promise.all([
+    tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`,
+    tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`,
+  ]);
   const creator = head[0]?.creator;
   if (creator === undefined) return undefined;
-  const rows = await tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`;
   return { thread: { title, creator, entries: rows.map(toEntry) }, positions: rows.map((r) => Number(r.pos)) };
 };
 

@@ -23,6 +23,10 @@ export declare const startServerProcess: (o: {
   readonly databaseUrl: string;
   readonly idleTimeoutSeconds?: number;
   readonly advertisedTransferPort?: number;
+  /** `--identity-file`: servers behind one balancer share one key. */
+  readonly identityFile?: string;
+  /** The server's working directory (default: inherited). */
+  readonly cwd?: string;
   readonly extraArgs?: readonly string[];
 }) => Promise<ServerProcess>;
 /** A running nginx. */
@@ -39,6 +43,8 @@ export interface Cluster {
   readonly port: number;
   readonly servers: readonly ServerProcess[];
   readonly nginx: NginxProcess;
+  /** The identity key file every server of the cluster uses. */
+  readonly identityFile: string;
   stop(): Promise<void>;
 }
 /** `count` servers on `databaseUrl` behind nginx. */

@@ -72,10 +72,11 @@ const stopChild = async (child, signal = 'SIGTERM', graceMs = 5000) => {
  * Starts one forum-server on `port` (UDP and TCP) with the store at `databaseUrl`.
  * Resolves once it prints `Waiting for clients`.
  */
-export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, extraArgs = [] }) => {
+export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, identityFile, cwd, extraArgs = [] }) => {
   const args = [SERVER_BIN, String(port), '--store', databaseUrl, '--idle-timeout', String(idleTimeoutSeconds), ...extraArgs];
   if (advertisedTransferPort !== undefined) args.push('--advertised-transfer-port', String(advertisedTransferPort));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (identityFile !== undefined) args.push('--identity-file', identityFile);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) });
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   const exited = exitOf(child);
@@ -158,25 +159,30 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
 
 /**
  * `count` servers on `databaseUrl` and nginx in front of them. Clients use
- * `port` (UDP and TCP). `stop()` ends nginx and every server still running.
+ * `port` (UDP and TCP). Every server has the same identity key (`identityFile`,
+ * created by the first), so a client that pinned the forum's key may be sent
+ * to any of them. `stop()` ends nginx and every server still running.
  */
 export const startCluster = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [] }) => {
   const listenPort = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'forum-cluster-'));
+  const identityFile = join(dir, '.forum-server-identity');
   const servers = [];
   let nginx;
   const stop = async () => {
     await nginx?.stop();
     await Promise.all(servers.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
   };
   try {
-    // One at a time: the first creates the schema, the others find it (they would also wait on its lock).
+    // One at a time: the first creates the schema and the identity key, the others find them (they would also wait on the schema's lock).
     for (let i = 0; i < count; i++) {
-      servers.push(await startServerProcess({ port: await freePort(), databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, extraArgs }));
+      servers.push(await startServerProcess({ port: await freePort(), databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
     }
     nginx = await startNginx({ listenPort, servers });
   } catch (e) {
     await stop();
     throw e;
   }
-  return { port: listenPort, servers, nginx, stop };
+  return { port: listenPort, servers, nginx, identityFile, stop };
 };

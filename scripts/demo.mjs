@@ -31,6 +31,8 @@ const dataDir = await mkdtemp(join(tmpdir(), 'forum-demo-data-'));
 const workDir = await mkdtemp(join(tmpdir(), 'forum-demo-client-'));
 // A second client directory: the download lands where there is no copy of the file yet.
 const otherDir = await mkdtemp(join(tmpdir(), 'forum-demo-client2-'));
+// The clients' known-hosts file: the demo's, not the user's (each demo server has a new key).
+const knownHostsDir = await mkdtemp(join(tmpdir(), 'forum-demo-known-hosts-'));
 await writeFile(join(workDir, 'notes.txt'), 'Bring snacks.\n');
 const port = await freePort();
 
@@ -83,7 +85,7 @@ console.log(
 
 /** Runs one client session to its end; resolves with its exit code and output. */
 const runSession = async ({ cwd, script }) => {
-  const client = spawn(process.execPath, [clientBin, String(port)], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = spawn(process.execPath, [clientBin, String(port), '--known-hosts', join(knownHostsDir, 'known_hosts')], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   client.stdout.setEncoding('utf8').on('data', (s) => (out += s));
   client.stderr.setEncoding('utf8').on('data', (s) => (out += s));
@@ -121,7 +123,8 @@ const dataLeft = (await readdir(dataDir)).sort().join(', ');
 await rm(dataDir, { recursive: true, force: true });
 await rm(workDir, { recursive: true, force: true });
 await rm(otherDir, { recursive: true, force: true });
-if (codes.some((c) => c !== 0) || missing.length > 0 || downloaded !== 'Bring snacks.\n' || dataLeft !== 'credentials.txt') {
+await rm(knownHostsDir, { recursive: true, force: true });
+if (codes.some((c) => c !== 0) || missing.length > 0 || downloaded !== 'Bring snacks.\n' || dataLeft !== '.forum-server-identity, credentials.txt') {
   console.error(
     `\nDemo FAILED (client exits ${codes.join(', ')}; missing: ${missing.join(' | ') || 'none'}; ` +
       `downloaded copy ${downloaded === 'Bring snacks.\n' ? 'ok' : 'wrong or absent'}; data left: ${dataLeft})`,

@@ -90,6 +90,8 @@ const rssKiB = (pid) => {
 
 const failures = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-fuzz-'));
+// The client's known-hosts file: this run's, not the user's (each run's server has a new key).
+const knownHostsDir = mkdtempSync(join(tmpdir(), 'forum-fuzz-known-hosts-'));
 const port = await freePort();
 const server = spawn(process.execPath, [serverBin, String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
 let serverOut = '';
@@ -269,6 +271,7 @@ try {
   });
   if (exit.signal === 'SIGKILL') failures.push('server did not exit on SIGTERM within 10 s');
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(knownHostsDir, { recursive: true, force: true });
 }
 
 if (failures.length > 0) {
@@ -281,7 +284,7 @@ console.log('fuzz-server: ok');
 /** One scripted forum-client session: new user, CRT, MSG, RDT, XIT. */
 async function runClient(port) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [clientBin, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [clientBin, String(port), '--known-hosts', join(knownHostsDir, 'known_hosts')], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (b) => (out += b));
   child.stderr.on('data', (b) => (out += b));

@@ -3,7 +3,7 @@
 // Usage (after `pnpm build`): node scripts/soak.mjs [--clients N] [--minutes M] … (--help lists every option)
 // N in-process clients (rudp `connect` + forum-protocol's codec: the real
 // client's protocol, without N processes) reach the server through one lossy
-// relay (rudp/relay, P loss each way). Each logs in as a new user and runs
+// relay (udp-relay, P loss each way). Each logs in as a new user and runs
 // CRT/MSG/EDT/DLT/RDT/LST on its own threads, one command every ~I ms, for M
 // minutes, checking every reply against its own model of its threads. Then
 // every client says XIT, the server is stopped, and the data directory is
@@ -96,7 +96,7 @@ if (
 let rudp, relayMod, proto;
 try {
   rudp = await import(join(root, 'packages/rudp/dist/index.js'));
-  relayMod = await import(join(root, 'packages/rudp/dist/relay.js'));
+  relayMod = await import(join(root, 'packages/udp-relay/dist/index.js'));
   proto = await import(join(root, 'packages/forum-protocol/dist/index.js'));
   readFileSync(join(root, 'packages/server/dist/main.js'));
 } catch {
@@ -142,12 +142,15 @@ const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
 const pg = STORE === 'postgres' ? await (await import(join(root, 'scripts/embedded-postgres.mjs'))).startEmbeddedPostgres() : undefined;
 const PROBE = SERVERS === 1;
+// Every soak client creates its account from this one host: --account-limit 0 lifts the per-host limit (default 10).
+const limitArgs = ['--account-limit', '0'];
 const startOne = async () => {
   const port = await freePort();
-  const storeArgs = pg === undefined ? ['--data-dir', dataDir] : ['--store', pg.url];
+  // With PostgreSQL the servers share one identity key (as behind a balancer), kept in the soak's temporary directory.
+  const storeArgs = pg === undefined ? ['--data-dir', dataDir] : ['--store', pg.url, '--identity-file', join(dataDir, '.forum-server-identity')];
   // The probe (preloaded, see memory-probe.cjs) reports the server's heap over IPC; --expose-gc lets it measure the live heap.
   const probeArgs = PROBE ? ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs')] : [];
-  const child = spawn(process.execPath, [...probeArgs, join(root, 'packages/server/bin/forum-server.js'), String(port), ...storeArgs], {
+  const child = spawn(process.execPath, [...probeArgs, join(root, 'packages/server/bin/forum-server.js'), String(port), ...storeArgs, ...limitArgs], {
     stdio: ['ignore', 'pipe', 'pipe', ...(PROBE ? ['ipc'] : [])],
   });
   const one = { port, child, out: '', err: '', rss: [] };

@@ -13,7 +13,10 @@ export interface CliOptions {
   readonly scenarios: readonly ScenarioName[];
   /** Only this plain loss rate (no burst / duplication variants) when set. */
   readonly loss: number | undefined;
+  /** First seed (`--seed`); the run uses `seeds`. */
   readonly seed: number;
+  /** Every seed each simulated scenario runs on: `seed`, `seed + 1`, … (`--seeds` of them). */
+  readonly seeds: readonly number[];
   readonly systems: readonly SystemId[];
   readonly outDir: string | undefined;
   /** Whether anything narrowed the run below the full suite. */
@@ -26,9 +29,11 @@ export const USAGE = `Usage: pnpm bench [-- options]
   --quick               reduced set (whole run under a minute)
   --scenario NAME       chat | bulk | many | forum | micro | udp (repeatable; default: all)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
-  --seed N              simulator seed (default 1)
-  --system NAME         rudp | kcp-fast | kcp-default (repeatable; default: all)
-  --out DIR             where latest.md and the SVG charts go (default bench/results)
+  --seed N              first simulator seed (default 1)
+  --seeds K             run every scenario on seeds N … N+K−1 (default 5; --quick: 2)
+  --system NAME         rudp | kcp-flush | kcp-fast | kcp-default (repeatable; default: all)
+  --out DIR             where the report and the SVG charts go (default bench/results;
+                        a --quick run writes latest-quick.md and *-quick.svg, never latest.md)
   --help                this text
 `;
 
@@ -44,6 +49,7 @@ export function parseCli(argv: readonly string[]): CliOptions | Error {
         scenario: { type: 'string', multiple: true },
         loss: { type: 'string' },
         seed: { type: 'string' },
+        seeds: { type: 'string' },
         system: { type: 'string', multiple: true },
         out: { type: 'string' },
       },
@@ -68,14 +74,20 @@ export function parseCli(argv: readonly string[]): CliOptions | Error {
     seed = Number(v.seed);
     if (!Number.isSafeInteger(seed) || seed < 0) return new Error(`--seed must be a non-negative integer, got '${v.seed}'`);
   }
+  let seedCount = v.quick === true ? 2 : 5;
+  if (v.seeds !== undefined) {
+    seedCount = Number(v.seeds);
+    if (!Number.isSafeInteger(seedCount) || seedCount < 1 || seedCount > 100) return new Error(`--seeds must be an integer in 1..100, got '${v.seeds}'`);
+  }
   return {
     help: v.help === true,
     quick: v.quick === true,
     scenarios: scenarios.length ? (scenarios as ScenarioName[]) : [...SCENARIOS],
     loss,
     seed,
+    seeds: Array.from({ length: seedCount }, (_, i) => seed + i),
     systems: systems.length ? (systems as SystemId[]) : [...SYSTEMS],
     outDir: v.out,
-    partial: v.quick === true || scenarios.length > 0 || systems.length > 0 || loss !== undefined,
+    partial: v.quick === true || scenarios.length > 0 || systems.length > 0 || loss !== undefined || seedCount < 5,
   };
 }

@@ -9,32 +9,31 @@ import { bulkGoodputSpec, chatLatencySpec, renderSvg } from './report/charts.js'
 import { machineInfo } from './report/machine.js';
 import { plainBulk, plainChat, renderMarkdown } from './report/markdown.js';
 import { Progress } from './report/progress.js';
-import type { RunResults, WindowCalibration } from './report/results.js';
+import { outputNames, type RunResults, type WindowCalibration } from './report/results.js';
 import { runBulk, type BulkResult } from './run/bulk-run.js';
 import { runChat, type ChatResult } from './run/chat-run.js';
 import { runForum, type ForumResult } from './run/forum-run.js';
 import { runMany, type ManyResult } from './run/many-run.js';
 import { BULK, BULK_QUICK } from './scenarios/bulk.js';
 import { CHAT, CHAT_QUICK } from './scenarios/chat.js';
-import { FORUM, FORUM_QUICK } from './scenarios/forum.js';
-import { plainLoss, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
+import { FORUM, FORUM_FIRST, FORUM_FIRST_LOSS, FORUM_FIRST_QUICK, FORUM_QUICK, type ForumScenario } from './scenarios/forum.js';
+import { plainLoss, quickVariants, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
 import { MANY, MANY_QUICK } from './scenarios/many.js';
 import { runUdp } from './udp/udp-bench.js';
 import type { MicroResult } from './micro/micro-bench.js';
-import type { UdpReport } from './udp/udp-bench.js';
+import type { UdpReport } from './udp/udp-results.js';
 
 interface Job {
   readonly label: string;
   readonly run: () => void | Promise<void>;
 }
 
-const QUICK_LOSSES = [0, 0.1, 0.2];
 const CALIBRATION_WINDOWS = [64, 128, 256];
 const CALIBRATION_LOSSES = [0, 0.1, 0.2];
 
 function variantsFor(opts: CliOptions): LinkVariant[] {
   if (opts.loss !== undefined) return [plainLoss(opts.loss)];
-  return opts.quick ? QUICK_LOSSES.map(plainLoss) : standardVariants();
+  return opts.quick ? quickVariants() : standardVariants();
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -86,31 +85,36 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   };
 
+  // Seeds are the innermost loop, so a run's progress line shows every seed of one case together.
   if (wants('chat')) {
     for (const v of variants) {
       for (const system of systems) {
-        jobs.push({
-          label: `chat ${system} ${v.id}`,
-          run: () => {
-            const r = runChat(factory, system, v, opts.seed, chatScenario);
-            chat.push(r);
-            check(`chat ${system} ${v.id}`, r.integrity, r.completed, system);
-          },
-        });
+        for (const seed of opts.seeds) {
+          jobs.push({
+            label: `chat ${system} ${v.id} seed ${seed}`,
+            run: () => {
+              const r = runChat(factory, system, v, seed, chatScenario);
+              chat.push(r);
+              check(`chat ${system} ${v.id} seed ${seed}`, r.integrity, r.completed, system);
+            },
+          });
+        }
       }
     }
   }
   if (wants('bulk')) {
     for (const v of variants) {
       for (const system of systems) {
-        jobs.push({
-          label: `bulk ${system} ${v.id}`,
-          run: () => {
-            const r = runBulk(factory, system, v, opts.seed, bulkScenario);
-            bulk.push(r);
-            check(`bulk ${system} ${v.id}`, r.integrity, r.completed, system);
-          },
-        });
+        for (const seed of opts.seeds) {
+          jobs.push({
+            label: `bulk ${system} ${v.id} seed ${seed}`,
+            run: () => {
+              const r = runBulk(factory, system, v, seed, bulkScenario);
+              bulk.push(r);
+              check(`bulk ${system} ${v.id} seed ${seed}`, r.integrity, r.completed, system);
+            },
+          });
+        }
       }
     }
     if (!opts.quick && opts.loss === undefined && systems.includes('kcp-fast')) {
@@ -130,35 +134,42 @@ async function main(argv: readonly string[]): Promise<number> {
   if (wants('many')) {
     for (const count of manyScenario.counts) {
       for (const system of systems) {
-        jobs.push({
-          label: `many ${system} ${count} connections`,
-          run: () => {
-            const r = runMany(factory, system, count, opts.seed, manyScenario);
-            many.push(r);
-            check(`many ${system} ${count}`, r.integrity, r.completed, system);
-          },
-        });
+        for (const seed of opts.seeds) {
+          jobs.push({
+            label: `many ${system} ${count} connections seed ${seed}`,
+            run: () => {
+              const r = runMany(factory, system, count, seed, manyScenario);
+              many.push(r);
+              check(`many ${system} ${count} seed ${seed}`, r.integrity, r.completed, system);
+            },
+          });
+        }
       }
     }
   }
   if (wants('forum')) {
+    const forumJob = (v: LinkVariant, system: SystemId, seed: number, scenario: ForumScenario, what: string): Job => ({
+      label: `${what} ${system} ${v.id} seed ${seed}`,
+      run: async () => {
+        const r = await runForum(factory, system, v, seed, scenario);
+        forum.push(r);
+        if (!r.clean) {
+          problems.push(`**INTEGRITY VIOLATION in ${what} ${system} ${v.id} seed ${seed}: a reply failed to decode, did not match its request or was an error**`);
+          process.exitCode = 1;
+        } else if (!r.completed) {
+          const why = r.closed.length ? `: connection closed: ${r.closed.join('; ')}` : '';
+          problems.push(`${what} ${system} ${v.id} seed ${seed} did not complete (${r.commands} commands answered)${why}`);
+        }
+      },
+    });
     for (const v of opts.loss !== undefined ? variants : (opts.quick ? [0.1] : [0, 0.1, 0.2]).map(plainLoss)) {
       for (const system of systems) {
-        jobs.push({
-          label: `forum ${system} ${v.id}`,
-          run: async () => {
-            const r = await runForum(factory, system, v, opts.seed, opts.quick ? FORUM_QUICK : FORUM);
-            forum.push(r);
-            if (!r.clean) {
-              problems.push(`**INTEGRITY VIOLATION in forum ${system} ${v.id}: a reply failed to decode, did not match its request or was an error**`);
-              process.exitCode = 1;
-            } else if (!r.completed) {
-              const why = r.closed.length ? `: connection closed: ${r.closed.join('; ')}` : '';
-              problems.push(`forum ${system} ${v.id} did not complete (${r.commands} commands answered)${why}`);
-            }
-          },
-        });
+        for (const seed of opts.seeds) jobs.push(forumJob(v, system, seed, opts.quick ? FORUM_QUICK : FORUM, 'forum'));
       }
+    }
+    const firstLoss = plainLoss(opts.loss ?? FORUM_FIRST_LOSS);
+    for (const system of systems) {
+      for (const seed of opts.seeds) jobs.push(forumJob(firstLoss, system, seed, opts.quick ? FORUM_FIRST_QUICK : FORUM_FIRST, 'forum first reply'));
     }
   }
   if (wants('micro')) {
@@ -175,7 +186,7 @@ async function main(argv: readonly string[]): Promise<number> {
     jobs.push({
       label: 'real UDP on 127.0.0.1',
       run: async () => {
-        const r = await runUdp(opts.quick, opts.seed);
+        const r = await runUdp(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`));
         if (typeof r === 'string') notes.push(r);
         else udp = r;
       },
@@ -192,6 +203,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const results: RunResults = {
     machine: machineInfo(),
     seed: opts.seed,
+    seeds: opts.seeds,
     quick: opts.quick,
     partial: opts.partial,
     argv: argv.filter((a) => a !== '--'),
@@ -211,10 +223,13 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   const outDir = opts.outDir ?? fileURLToPath(new URL('../results/', import.meta.url));
   await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, 'latest.md'), renderMarkdown(results));
-  if (chat.length) await writeFile(path.join(outDir, 'chat-latency.svg'), await renderSvg(chatLatencySpec(plainChat(chat))));
-  if (bulk.length) await writeFile(path.join(outDir, 'bulk-goodput.svg'), await renderSvg(bulkGoodputSpec(plainBulk(bulk), bulkScenario)));
-  process.stderr.write(`wrote ${path.join(outDir, 'latest.md')} (${(results.wallMs / 1000).toFixed(1)} s)\n`);
+  // A quick run has files of its own, so it can never overwrite the committed full results.
+  const names = outputNames(opts.quick);
+  await writeFile(path.join(outDir, names.report), renderMarkdown(results, names));
+  await writeFile(path.join(outDir, names.json), `${JSON.stringify(results, null, 1)}\n`);
+  if (chat.length) await writeFile(path.join(outDir, names.chatSvg), await renderSvg(chatLatencySpec(plainChat(chat))));
+  if (bulk.length) await writeFile(path.join(outDir, names.bulkSvg), await renderSvg(bulkGoodputSpec(plainBulk(bulk), bulkScenario)));
+  process.stderr.write(`wrote ${path.join(outDir, names.report)} (${(results.wallMs / 1000).toFixed(1)} s)\n`);
   if (problems.some((p) => p.includes('VIOLATION'))) process.stderr.write('DELIVERY INTEGRITY VIOLATIONS: see the Problems section of the report.\n');
   return process.exitCode === 1 ? 1 : 0;
 }

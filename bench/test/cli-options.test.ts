@@ -9,14 +9,20 @@ describe('parseCli', () => {
 
   it('defaults to the full suite', () => {
     const o = parseCli([]);
-    expect(o).toMatchObject({ partial: false, loss: undefined, seed: 1 });
+    expect(o).toMatchObject({ partial: false, loss: undefined, seed: 1, seeds: [1, 2, 3, 4, 5] });
     expect(o instanceof Error ? [] : o.scenarios).toHaveLength(6);
+  });
+
+  it('runs seeds N … N+K−1, two by default with --quick', () => {
+    expect(parseCli(['--seed', '4', '--seeds', '3'])).toMatchObject({ seeds: [4, 5, 6], partial: true });
+    expect(parseCli(['--quick'])).toMatchObject({ seeds: [1, 2] });
   });
 
   it('rejects unknown names and bad numbers as Error values', () => {
     expect(parseCli(['--scenario', 'nope'])).toBeInstanceOf(Error);
     expect(parseCli(['--loss', '1.5'])).toBeInstanceOf(Error);
     expect(parseCli(['--seed', '-1'])).toBeInstanceOf(Error);
+    expect(parseCli(['--seeds', '0'])).toBeInstanceOf(Error);
     expect(parseCli(['--bogus'])).toBeInstanceOf(Error);
   });
 });

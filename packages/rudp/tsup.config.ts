@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', core: 'src/core.ts', testing: 'src/testing.ts', relay: 'src/relay.ts' },
+  entry: { index: 'src/index.ts', core: 'src/core.ts', crypto: 'src/crypto.ts', testing: 'src/testing.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

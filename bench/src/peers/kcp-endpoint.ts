@@ -18,12 +18,14 @@ class KcpConnection implements MessageConnection {
   constructor(
     readonly remote: PeerAddress,
     readonly kcp: NativeKcp,
+    private readonly afterSend: (conn: KcpConnection) => void,
   ) {}
 
   send(data: Uint8Array): void {
     const rc = this.kcp.send(asBuffer(data));
     // A refusal means a scenario asked for a message too large for KCP: a bench bug, not a result.
     if (rc < 0) throw new Error(`ikcp_send refused a ${data.byteLength}-byte message (code ${rc})`);
+    this.afterSend(this);
   }
 }
 
@@ -33,8 +35,8 @@ class KcpConnection implements MessageConnection {
  *
  * Connections are told apart by remote address; KCP has no handshake, so a
  * client is `connected` at once and the server learns of it from its first
- * datagram. KCP's documented usage is kept: data and ACKs leave only on
- * `ikcp_update` ticks, scheduled with `ikcp_check`.
+ * datagram. `ikcp_update` runs at the times `ikcp_check` gives; with the
+ * `flushed` drive (kcp-go's) a send and an input also flush at once.
  */
 export class KcpEndpoint implements MessageEndpoint {
   private readonly connections = new Map<PeerAddress, KcpConnection>();
@@ -45,7 +47,12 @@ export class KcpEndpoint implements MessageEndpoint {
   private eventsHead = 0;
   private now = 0;
 
-  constructor(private readonly options: KcpEndpointOptions) {}
+  private readonly flushed: boolean;
+  private readonly sentTo = new Set<KcpConnection>();
+
+  constructor(private readonly options: KcpEndpointOptions) {
+    this.flushed = options.profile.drive === 'flushed';
+  }
 
   /** Number of open conversations. */
   get connectionCount(): number {
@@ -80,9 +87,32 @@ export class KcpEndpoint implements MessageEndpoint {
     for (let msg = conn.kcp.recv(); msg !== undefined; msg = conn.kcp.recv()) {
       this.events.push({ type: 'message', connection: conn, data: msg });
     }
+    if (this.flushed) this.flushNow(conn);
   }
 
-  pollTransmit(): Transmit | undefined {
+  /** A send has no clock, so its flush waits for the `pollTransmit(now)` the app's wake-up brings, at the same instant. */
+  private readonly afterSend = (conn: KcpConnection): void => {
+    if (this.flushed) this.sentTo.add(conn);
+  };
+
+  /**
+   * kcp-go's immediate flush: the clock is brought to now first (kcp-go reads
+   * the wall clock in input and flush; the C library only learns the time in
+   * `ikcp_update`), then ACKs, data the window allows and due resends leave.
+   */
+  private flushNow(conn: KcpConnection): void {
+    const tick = Math.floor(this.now);
+    conn.kcp.update(tick);
+    conn.kcp.flush();
+    this.timers.set(conn, tick + Math.max(1, conn.kcp.check(tick)));
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    if (this.sentTo.size > 0) {
+      this.now = now;
+      for (const conn of this.sentTo) if (this.connections.get(conn.remote) === conn) this.flushNow(conn);
+      this.sentTo.clear();
+    }
     if (this.outboxHead >= this.outbox.length) {
       if (this.outbox.length > 0) {
         this.outbox.length = 0;
@@ -122,7 +152,7 @@ export class KcpEndpoint implements MessageEndpoint {
     kcp.nodelay(p.nodelay, p.intervalMs, p.resend, p.noCongestionWindow);
     kcp.wndsize(p.sendWindow, p.receiveWindow);
     kcp.setmtu(p.mtu);
-    const conn = new KcpConnection(remote, kcp);
+    const conn = new KcpConnection(remote, kcp, this.afterSend);
     kcp.output((data: Buffer, size: number) => {
       this.outbox.push({ to: remote, data: size === data.byteLength ? data : data.subarray(0, size) });
     });

@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { ensureKcpBinding } from './kcp-build.js';
 
 /** The subset of node-kcp's native `KCP` object the adapter uses (checked against its kcpobject.cc). */
 export interface NativeKcp {
@@ -28,6 +30,7 @@ const require = createRequire(import.meta.url);
 
 /**
  * node-kcp's `main` is a node-gyp helper that prints a path, not the binding,
- * so the binding is loaded through the package's `index.js`.
+ * so the binding is loaded through the package's `index.js` (built on first
+ * use: see kcp-build.ts).
  */
-export const NativeKCP: NativeKcpConstructor = (require('node-kcp/index.js') as { KCP: NativeKcpConstructor }).KCP;
+export const NativeKCP: NativeKcpConstructor = (require(join(ensureKcpBinding(), 'index.js')) as { KCP: NativeKcpConstructor }).KCP;

@@ -14,6 +14,16 @@ export interface KcpProfile {
   readonly receiveWindow: number;
   /** Largest datagram KCP emits (bytes); the same 1200-byte limit rudp keeps. */
   readonly mtu: number;
+  /**
+   * How the application drives KCP. `ticks`: data and ACKs leave only on
+   * `ikcp_update` ticks (KCP's C README). `flushed`: as kcp-go drives it for
+   * low latency: each `send` is flushed at once (kcp-go's write path with
+   * write delay off, its default) and every input is followed by a flush so
+   * ACKs leave without waiting for the tick (kcp-go's `SetACKNoDelay(true)`).
+   * KCP's clock is brought to the present before each, as kcp-go reads the
+   * wall clock there.
+   */
+  readonly drive: 'ticks' | 'flushed';
 }
 
 /**
@@ -29,7 +39,15 @@ export const kcpFast: KcpProfile = {
   sendWindow: 128,
   receiveWindow: 128,
   mtu: 1200,
+  drive: 'ticks',
 };
+
+/**
+ * The fast profile driven as kcp-go users drive it for low latency: data
+ * flushed on send, ACKs flushed on input. The reference for every latency
+ * target.
+ */
+export const kcpFlush: KcpProfile = { ...kcpFast, name: 'kcp-flush', drive: 'flushed' };
 
 /** KCP's defaults (`ikcp_nodelay(kcp, 0, 100, 0, 0)`), with the same 128/128 windows as the fast profile. */
 export const kcpDefault: KcpProfile = {
@@ -41,6 +59,7 @@ export const kcpDefault: KcpProfile = {
   sendWindow: 128,
   receiveWindow: 128,
   mtu: 1200,
+  drive: 'ticks',
 };
 
 /** The same profile with other windows (bulk transfer needs more than chat). */

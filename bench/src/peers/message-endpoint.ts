@@ -6,6 +6,17 @@ export interface MessageConnection {
   send(data: Uint8Array): void;
   /** The peer this connection talks to. */
   readonly remote: PeerAddress;
+  /** Packet counters, when the transport exposes them (rudp does; node-kcp does not). */
+  counters?(): TransportCounters;
+}
+
+/** Sender-side packet counters of one connection. */
+export interface TransportCounters {
+  readonly packetsSent: number;
+  /** Packets sent again because they were declared lost. */
+  readonly packetsRetransmitted: number;
+  /** Retransmissions later found needless (the original arrived), when the transport counts them. */
+  readonly spuriousRetransmissions: number | undefined;
 }
 
 /** An application event polled from a `MessageEndpoint`. */

@@ -1,25 +1,30 @@
 import type { Connection, Endpoint, EndpointConfig } from 'rudp/core';
 import type { PeerAddress, RandomSource, Transmit } from '../lib/rudp-imports.js';
-import type { MessageConnection, MessageEndpoint, MessageEvent } from './message-endpoint.js';
+import type { MessageConnection, MessageEndpoint, MessageEvent, TransportCounters } from './message-endpoint.js';
 
 /** How the bench builds rudp endpoints once rudp's core is loaded. */
 export interface RudpModule {
-  createEndpoint(random: RandomSource, acceptIncoming: boolean): MessageEndpoint;
+  /** `plaintext`: the explicit unencrypted mode (the default is encrypted, as users get it). */
+  createEndpoint(random: RandomSource, acceptIncoming: boolean, plaintext: boolean): MessageEndpoint;
 }
 
-/** A connection handle whose `send` also tells the endpoint to poll it (rudp's `Endpoint.send`). */
+/** A rudp connection seen as a bench `MessageConnection` (a send marks the connection for polling by itself). */
 class RudpConnectionHandle implements MessageConnection {
-  constructor(
-    private readonly endpoint: Endpoint,
-    readonly connection: Connection,
-  ) {}
+  constructor(readonly connection: Connection) {}
 
   get remote(): PeerAddress {
     return this.connection.remote;
   }
 
   send(data: Uint8Array): void {
-    this.endpoint.send(this.connection, data);
+    this.connection.send(data);
+  }
+
+  counters(): TransportCounters {
+    const s = this.connection.stats();
+    // Read only if this build of rudp counts spurious retransmissions (issue 13 adds the counter).
+    const spurious = 'spuriousRetransmissions' in s && typeof s.spuriousRetransmissions === 'number' ? s.spuriousRetransmissions : undefined;
+    return { packetsSent: s.packetsSent, packetsRetransmitted: s.packetsRetransmitted, spuriousRetransmissions: spurious };
   }
 }
 
@@ -69,7 +74,7 @@ class RudpMessageEndpoint implements MessageEndpoint {
   private handle(connection: Connection): RudpConnectionHandle {
     let h = this.handles.get(connection);
     if (!h) {
-      h = new RudpConnectionHandle(this.endpoint, connection);
+      h = new RudpConnectionHandle(connection);
       this.handles.set(connection, h);
     }
     return h;
@@ -79,15 +84,19 @@ class RudpMessageEndpoint implements MessageEndpoint {
 /** Loads rudp's core (built); `undefined` if it cannot be imported. */
 export async function loadRudp(): Promise<RudpModule | undefined> {
   let mod: typeof import('rudp/core');
+  let testing: typeof import('rudp/testing');
+  let node: typeof import('rudp');
   try {
-    mod = await import('rudp/core');
+    [mod, testing, node] = await Promise.all([import('rudp/core'), import('rudp/testing'), import('rudp')]);
   } catch {
     return undefined;
   }
   const EndpointClass = mod.Endpoint;
   return {
-    createEndpoint: (random, acceptIncoming) => {
-      const config: EndpointConfig = { random, acceptIncoming };
+    createEndpoint: (random, acceptIncoming, plaintext) => {
+      // Keys from the run's seed (node:crypto's primitives, seeded randomness), so a run repeats.
+      const crypto = testing.deterministicCrypto(node.nodeCryptoProvider, testing.createRandom(random()));
+      const config: EndpointConfig = plaintext ? { random, acceptIncoming, plaintext: true } : { random, acceptIncoming, crypto };
       return new RudpMessageEndpoint(new EndpointClass(config));
     },
   };

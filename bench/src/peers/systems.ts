@@ -1,13 +1,20 @@
 import type { RandomSource } from '../lib/rudp-imports.js';
 import { KcpEndpoint } from './kcp-endpoint.js';
-import { kcpDefault, kcpFast, withWindows, type KcpProfile } from './kcp-profile.js';
+import { kcpDefault, kcpFast, kcpFlush, withWindows, type KcpProfile } from './kcp-profile.js';
 import type { MessageEndpoint } from './message-endpoint.js';
 import { loadRudp, type RudpModule } from './rudp-endpoint.js';
 
 /** The transports compared in one run. */
-export const SYSTEMS = ['rudp', 'kcp-fast', 'kcp-default'] as const;
+/**
+ * `rudp` is rudp as its users get it: encrypted. `rudp-plain` is its explicit
+ * plaintext mode, the side-by-side row that shows what encryption costs.
+ */
+export const SYSTEMS = ['rudp', 'rudp-plain', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;
 /** One of `SYSTEMS`. */
 export type SystemId = (typeof SYSTEMS)[number];
+
+/** The peer every latency and bulk ratio is taken against: KCP fast driven as kcp-go drives it. */
+export const REFERENCE: SystemId = 'kcp-flush';
 
 /**
  * Extra settings for one endpoint. `kcpWindow` overrides KCP's 128/128
@@ -19,7 +26,7 @@ export interface EndpointTuning {
 
 /** The KCP profile a system uses, or `undefined` for rudp. */
 export function kcpProfileFor(system: SystemId, tuning: EndpointTuning = {}): KcpProfile | undefined {
-  const base = system === 'kcp-fast' ? kcpFast : system === 'kcp-default' ? kcpDefault : undefined;
+  const base = system === 'kcp-flush' ? kcpFlush : system === 'kcp-fast' ? kcpFast : system === 'kcp-default' ? kcpDefault : undefined;
   if (!base) return undefined;
   return tuning.kcpWindow === undefined ? base : withWindows(base, tuning.kcpWindow, tuning.kcpWindow);
 }
@@ -40,7 +47,7 @@ export class SystemFactory {
 
   /** Whether `system` can run. */
   available(system: SystemId): boolean {
-    return system !== 'rudp' || this.rudp !== undefined;
+    return (system !== 'rudp' && system !== 'rudp-plain') || this.rudp !== undefined;
   }
 
   /** A fresh endpoint of `system`. */
@@ -48,6 +55,6 @@ export class SystemFactory {
     const profile = kcpProfileFor(system, tuning);
     if (profile) return new KcpEndpoint({ profile, random, acceptIncoming });
     if (!this.rudp) throw new Error('rudp is not available');
-    return this.rudp.createEndpoint(random, acceptIncoming);
+    return this.rudp.createEndpoint(random, acceptIncoming, system === 'rudp-plain');
   }
 }

@@ -1,89 +1,151 @@
-import { describeViolations, isClean, type IntegrityCounts } from '../integrity/integrity-checker.js';
-import { kcpDefault, kcpFast } from '../peers/kcp-profile.js';
-import { bulkLimitBps, MATHIS_MSS_BYTES, mathisForBulk, type BulkResult } from '../run/bulk-run.js';
+import { describeViolations, type IntegrityCounts } from '../integrity/integrity-checker.js';
+import { kcpDefault, kcpFast, kcpFlush } from '../peers/kcp-profile.js';
+import { REFERENCE, type SystemId } from '../peers/systems.js';
+import { bulkLimitBps, MATHIS_MSS_BYTES, mathisForBulk, spuriousShare, type BulkResult } from '../run/bulk-run.js';
 import type { ChatResult } from '../run/chat-run.js';
-import { BASE_LINK, BASE_RTT_MS } from '../scenarios/link-variants.js';
+import type { ForumResult } from '../run/forum-run.js';
+import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVariant } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
+import { formatSpread, groupBy, spread } from '../stats/seeds.js';
 import { UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
-import type { RunResults } from './results.js';
-import { evaluateTargets } from './targets.js';
+import type { OutputNames, RunResults } from './results.js';
+import { evaluateTargets, type TargetRow } from './targets.js';
 
-function delivery(integrity: IntegrityCounts, completed: boolean): string {
-  if (!isClean(integrity) && (integrity.duplicated || integrity.outOfOrder || integrity.corrupted)) return `**VIOLATION: ${describeViolations(integrity)}**`;
-  if (!completed) return `incomplete: ${integrity.delivered}/${integrity.sent} delivered at stop`;
-  return 'ok';
+/** One result per seed of one case, and the reference system's results by seed. */
+interface Case<T> {
+  readonly variant: LinkVariant;
+  readonly system: SystemId;
+  readonly runs: readonly T[];
 }
 
-function chatSection(run: RunResults): string {
-  const variants = [...new Map(run.chat.map((r) => [r.variant.id, r.variant])).values()];
-  const rows: string[][] = [];
-  for (const v of variants) {
-    const kcp = run.chat.find((r) => r.variant.id === v.id && r.system === 'kcp-fast');
-    for (const r of run.chat.filter((x) => x.variant.id === v.id)) {
-      const lb = r.completed ? '' : '≥ ';
-      rows.push([
-        v.id,
-        r.system,
-        lb + ms(r.latency.mean),
-        lb + ms(r.latency.p50),
-        lb + ms(r.latency.p99),
-        lb + ms(r.latency.max),
-        kcp ? ratio(r.latency.p99 / kcp.latency.p99) : '—',
-        ratio(r.latency.p99 / BASE_RTT_MS),
-        num(r.wirePerPayload),
-        kcp ? ratio(r.wirePerPayload / kcp.wirePerPayload) : '—',
-        delivery(r.integrity, r.completed),
-      ]);
+/** Cases in first-seen order of variant, then system. */
+function cases<T extends { readonly variant: LinkVariant; readonly system: SystemId }>(results: readonly T[]): Case<T>[] {
+  const out: Case<T>[] = [];
+  for (const byVariant of groupBy(results, (r) => r.variant.id).values()) {
+    for (const runs of groupBy(byVariant, (r) => r.system).values()) {
+      const first = runs[0] as T;
+      out.push({ variant: first.variant, system: first.system, runs });
     }
+  }
+  return out;
+}
+
+/** Formats one figure of every seed as `median (min–max)`. */
+function over<T>(runs: readonly T[], figure: (r: T) => number, format: (v: number) => string): string {
+  return formatSpread(spread(runs.map(figure)), format);
+}
+
+/** Per-seed ratio of `figure` to the same seed's run of `others` (NaN where that seed has none). */
+function ratios<T extends { readonly seed: number }>(runs: readonly T[], others: readonly T[], figure: (r: T) => number): number[] {
+  const bySeed = new Map(others.map((o) => [o.seed, o]));
+  return runs.map((r) => {
+    const o = bySeed.get(r.seed);
+    return o ? figure(r) / figure(o) : Number.NaN;
+  });
+}
+
+/** `ok`, or which seeds were incomplete or broke delivery. */
+function delivery<T extends { readonly seed: number }>(runs: readonly T[], integrity: (r: T) => IntegrityCounts, completed: (r: T) => boolean): string {
+  const broken = runs.filter((r) => {
+    const i = integrity(r);
+    return i.duplicated > 0 || i.outOfOrder > 0 || i.corrupted > 0;
+  });
+  if (broken.length > 0) return `**VIOLATION (seed ${broken.map((r) => r.seed).join(', ')}): ${describeViolations(integrity(broken[0] as T))}**`;
+  const incomplete = runs.filter((r) => !completed(r));
+  if (incomplete.length === 0) return 'ok';
+  return `incomplete on seed ${incomplete.map((r) => `${r.seed} (${integrity(r).delivered}/${integrity(r).sent})`).join(', ')}`;
+}
+
+const refLabel = 'KCP flush';
+
+function chatSection(run: RunResults): string {
+  const rows: string[][] = [];
+  const all = cases(run.chat);
+  for (const c of all) {
+    const ref = all.find((x) => x.variant.id === c.variant.id && x.system === REFERENCE)?.runs ?? [];
+    const lb = c.runs.every((r) => r.completed) ? '' : '≥ ';
+    rows.push([
+      c.variant.id,
+      c.system,
+      lb + over(c.runs, (r) => r.latency.mean, ms),
+      lb + over(c.runs, (r) => r.latency.p50, ms),
+      lb + over(c.runs, (r) => r.latency.p99, ms),
+      lb + over(c.runs, (r) => r.latency.max, ms),
+      formatSpread(spread(ratios(c.runs, ref, (r) => r.latency.p99)), ratio),
+      over(c.runs, (r) => r.latency.p99 / BASE_RTT_MS, ratio),
+      over(c.runs, (r) => r.wirePerPayload, num),
+      formatSpread(spread(ratios(c.runs, ref, (r) => r.wirePerPayload)), ratio),
+      delivery(c.runs, (r) => r.integrity, (r) => r.completed),
+    ]);
   }
   const s = run.chatScenario;
   return [
     '## Chat (simulated)',
     '',
     `${s.messageBytes}-byte message every ${s.intervalMs} ms for ${s.durationMs / 1000} s of network time, each way ` +
-      `(${2 * Math.floor(s.durationMs / s.intervalMs)} timed messages). Latency is send call → delivery to the peer app, both directions pooled. ` +
-      `"÷ KCP" is the ratio to KCP fast in the same run; the limit is the one-way delay (${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs}); ` +
-      `"p99 ÷ RTT" is against the ${BASE_RTT_MS} ms RTT the targets use. Wire bytes count every datagram both ways plus ${IP_UDP_HEADER_BYTES} bytes of IPv4+UDP header each. ` +
-      `"≥" marks a run that did not finish within the drain limit (${s.drainLimitMs / 1000} s): undelivered messages count with their age at the stop.`,
+      `(${2 * Math.floor(s.durationMs / s.intervalMs)} timed messages per seed). Latency is send call → delivery to the peer app, both directions pooled. ` +
+      `Every cell is the median over the seeds with the min–max in brackets; ratios pair each seed with the ${refLabel} run of the same seed. ` +
+      `The limit is the one-way delay (${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs}); "p99 ÷ RTT" is against the ${BASE_RTT_MS} ms RTT. ` +
+      `Wire bytes count every datagram both ways plus ${IP_UDP_HEADER_BYTES} bytes of IPv4+UDP header each. ` +
+      `"≥" marks a case where some seed did not finish within the drain limit (${s.drainLimitMs / 1000} s): undelivered messages count with their age at the stop.`,
     '',
-    table(['link', 'system', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', 'p99 ÷ KCP fast', 'p99 ÷ RTT', 'wire B / payload B', 'wire ÷ KCP fast', 'delivery'], rows),
+    table(['link', 'system', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', `p99 ÷ ${refLabel}`, 'p99 ÷ RTT', 'wire B / payload B', `wire ÷ ${refLabel}`, 'delivery'], rows),
   ].join('\n');
+}
+
+/** The plain-loss variant a jitter-reorder variant is compared with (same loss, no reordering). */
+export function withoutReorder(results: readonly BulkResult[], r: BulkResult): BulkResult | undefined {
+  return results.find((x) => x.system === r.system && x.seed === r.seed && x.variant.kind === 'plain' && x.variant.loss === r.variant.loss);
 }
 
 function bulkSection(run: RunResults): string {
   const s = run.bulkScenario;
-  const variants = [...new Map(run.bulk.map((r) => [r.variant.id, r.variant])).values()];
   const rows: string[][] = [];
-  for (const v of variants) {
-    const limit = bulkLimitBps(s, v.loss);
-    const kcp = run.bulk.find((r) => r.variant.id === v.id && r.system === 'kcp-fast');
-    for (const r of run.bulk.filter((x) => x.variant.id === v.id)) {
-      rows.push([
-        v.id,
-        r.system,
-        num(r.goodputBps / 1e6),
-        num(r.fractionOfLimit),
-        kcp ? ratio(r.goodputBps / kcp.goodputBps) : '—',
-        r.completed ? num(r.completionMs / 1000, 1) : `> ${num(s.timeLimitMs / 1000, 0)}`,
-        num(r.wirePerPayload, 3),
-        delivery(r.integrity, r.completed),
-      ]);
-    }
-    if (v.kind === 'plain') {
-      const m = mathisForBulk(s, v.loss);
-      rows.push([v.id, 'TCP (Mathis model)', num(m / 1e6), num(m / limit), kcp ? ratio(m / kcp.goodputBps) : '—', num((s.totalBytes * 8) / m, 1), '—', 'model']);
+  const all = cases(run.bulk);
+  const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '—');
+  for (const c of all) {
+    const limit = bulkLimitBps(s, c.variant.loss);
+    const ref = all.find((x) => x.variant.id === c.variant.id && x.system === REFERENCE)?.runs ?? [];
+    const seconds = (r: BulkResult): number => r.completionMs / 1000;
+    const vsPlain = c.variant.kind === 'jitter-reorder' ? c.runs.map((r) => r.goodputBps / (withoutReorder(run.bulk, r)?.goodputBps ?? Number.NaN)) : [];
+    rows.push([
+      c.variant.id,
+      c.system,
+      over(c.runs, (r) => r.goodputBps / 1e6, num),
+      over(c.runs, (r) => r.fractionOfLimit, num),
+      formatSpread(spread(ratios(c.runs, ref, (r) => r.goodputBps)), ratio),
+      c.runs.every((r) => r.completed) ? over(c.runs, seconds, (v) => num(v, 1)) : `> ${num(s.timeLimitMs / 1000, 0)} on some seeds`,
+      formatSpread(spread(ratios(c.runs, ref, (r) => r.completionMs)), ratio),
+      formatSpread(spread(vsPlain), ratio),
+      over(c.runs, (r) => (r.sender ? r.sender.packetsRetransmitted / r.sender.packetsSent : Number.NaN), pct),
+      over(c.runs, spuriousShare, pct),
+      over(c.runs, (r) => r.wirePerPayload, (v) => num(v, 3)),
+      delivery(c.runs, (r) => r.integrity, (r) => r.completed),
+    ]);
+    if (c.variant.kind === 'plain' && c.system === all.filter((x) => x.variant.id === c.variant.id).at(-1)?.system) {
+      const m = mathisForBulk(s, c.variant.loss);
+      rows.push([c.variant.id, 'TCP (Mathis model)', num(m / 1e6), num(m / limit), '—', num((s.totalBytes * 8) / m, 1), '—', '—', '—', '—', '—', 'model']);
     }
   }
   return [
     '## Bulk (simulated)',
     '',
     `${(s.totalBytes / 1048576).toFixed(0)} MiB one way in ${s.chunkBytes / 1024} KiB messages over a ${s.bandwidthBps / 1e6} Mbit/s bottleneck with a ${s.queueBytes / 1024} KiB drop-tail queue ` +
-      `(both directions; loss applies after the queue, so the loss-free limit is B·(1−p)). Goodput counts payload bytes from the first send to the last delivery. ` +
+      `(both directions; the bottleneck carries ${IP_UDP_HEADER_BYTES} bytes of IPv4+UDP header per datagram, and loss applies after the queue, so the loss-free limit of payload is below B·(1−p) by the header share). ` +
+      `Goodput counts payload bytes from the first send to the last delivery. Cells: median over the seeds (min–max). ` +
+      `"time ÷ ${refLabel}" is completion time against the ${refLabel} run of the same seed (lower is better). ` +
+      `"÷ no reordering" is goodput against the same system, seed and loss without reordering. ` +
+      `"resent" is the sender's retransmitted packets ÷ packets sent; "spurious" counts resends of packets that were not lost ` +
+      `(the transport's own count where it keeps one; on a link that loses nothing every resend is spurious). KCP does not expose its counters: —. ` +
       `The TCP row is the Mathis et al. model (MSS/RTT)·1.22/√p with MSS ${MATHIS_MSS_BYTES} B and RTT ${BASE_RTT_MS} ms, capped at B. ` +
       `Wire bytes include ${IP_UDP_HEADER_BYTES} bytes of IPv4+UDP header per datagram, both directions.`,
     '',
-    table(['link', 'system', 'goodput Mbit/s', '÷ B·(1−p)', '÷ KCP fast', 'completion s', 'wire B / payload B', 'delivery'], rows),
+    table(
+      ['link', 'system', 'goodput Mbit/s', '÷ B·(1−p)', `÷ ${refLabel}`, 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'spurious', 'wire B / payload B', 'delivery'],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -102,24 +164,32 @@ function calibrationSection(run: RunResults): string {
     '',
     'KCP fast has no congestion window (nc = 1), so its send window alone decides how much it puts in flight. Windows much larger than ' +
       'bandwidth-delay product + queue (≈ 75 + 56 segments here) overflow the queue and lose goodput, so "larger windows for bulk" would hurt KCP. ' +
-      'The bench uses 128/128 for KCP in every scenario; this table (goodput ÷ B·(1−p)) is measured in the same run to show that choice is fair to KCP.',
+      `The bench uses 128/128 for KCP in every scenario; this table (goodput ÷ B·(1−p), ticks drive, seed ${run.seed}) shows that choice is fair to KCP.`,
     '',
     table(['window (segments)', ...losses.map((l) => `p=${l}`)], rows),
   ].join('\n');
 }
 
+/** A memory figure; a negative one (allocator noise larger than the effect) is not published as such. */
+function memory(value: number): string {
+  return value < 0 ? '≈ 0 (noise)' : bytes(value);
+}
+
 function manySection(run: RunResults): string {
   if (run.many.length === 0) return '';
-  const rows = run.many.map((r) => [
-    r.system,
-    r.connections.toLocaleString('en-US'),
-    bytes(r.heapPerConnectionBytes),
-    bytes(r.rssPerConnectionBytes),
-    num(r.serverUsPerMessage, 1),
-    num(r.processUsPerMessage, 1),
-    r.delivered.toLocaleString('en-US'),
-    delivery(r.integrity, r.completed),
-  ]);
+  const rows = [...groupBy(run.many, (r) => `${r.system} ${r.connections}`).values()].map((runs) => {
+    const r = runs[0] as (typeof runs)[number];
+    return [
+      r.system,
+      r.connections.toLocaleString('en-US'),
+      over(runs, (x) => x.heapPerConnectionBytes, memory),
+      over(runs, (x) => x.rssPerConnectionBytes, memory),
+      over(runs, (x) => x.serverUsPerMessage, (v) => num(v, 1)),
+      over(runs, (x) => x.processUsPerMessage, (v) => num(v, 1)),
+      over(runs, (x) => x.delivered, (v) => v.toLocaleString('en-US')),
+      delivery(runs, (x) => x.integrity, (x) => x.completed),
+    ];
+  });
   const s = run.manyScenario;
   return [
     '## Many peers (simulated)',
@@ -127,91 +197,234 @@ function manySection(run: RunResults): string {
     `N client endpoints connect to one server endpoint over one second, then each sends one ${s.messageBytes}-byte message every ${s.periodMs} ms for ${s.durationMs / 1000} s ` +
       `(loss ${s.loss}). Memory: growth of the V8 heap (after forced GC) from opening the N connections, divided by 2N — both the client and the server side of each ` +
       'connection live in this process; simulator link state is allocated before the baseline. RSS per connection also sees native memory (KCP\'s C structures, ' +
-      'which the V8 heap does not) and is noisy. Server µs/msg is the time spent inside the server endpoint per delivered message; process µs/msg is all CPU ' +
-      '(simulator and every client included).',
+      'which the V8 heap does not) and is noisy: where the allocator returned more than the connections took, the figure is "≈ 0 (noise)", never negative. ' +
+      'Server µs/msg is the time spent inside the server endpoint per delivered message; process µs/msg is all CPU (simulator and every client included). ' +
+      'Cells: median over the seeds (min–max).',
     '',
     table(['system', 'connections', 'heap / conn', 'RSS / conn', 'server µs / msg', 'process µs / msg', 'delivered', 'delivery'], rows),
   ].join('\n');
 }
 
+function forumDelivery(runs: readonly ForumResult[]): string {
+  const dirty = runs.filter((r) => !r.clean);
+  if (dirty.length > 0) return `**VIOLATION (seed ${dirty.map((r) => r.seed).join(', ')})**`;
+  const incomplete = runs.filter((r) => !r.completed);
+  return incomplete.length === 0 ? 'ok' : `incomplete on seed ${incomplete.map((r) => r.seed).join(', ')}`;
+}
+
+/** Forum runs of the first-reply scenario (one command per session). */
+export function firstReplyRuns(forum: readonly ForumResult[]): ForumResult[] {
+  return forum.filter((r) => r.scenario.commands === 1);
+}
+
 function forumSection(run: RunResults): string {
-  if (run.forum.length === 0) return '';
-  const rows = run.forum.map((r) => [
-    r.variant.id,
-    r.system,
-    String(r.commands),
-    ms(r.rtt.p50),
-    ms(r.rtt.p99),
-    ms(r.rtt.max),
-    r.clean && r.completed ? 'ok' : r.clean ? 'incomplete' : '**VIOLATION**',
-  ]);
-  return [
-    '## Forum sessions (simulated)',
-    '',
-    'Scripted sessions (login, CRT, MSG × N, RDT, UPD of a small file) encoded with forum-protocol\'s codec and served by its real request path over a memory store, each request waiting for its reply. The first request is sent at connect, so its RTT includes the handshake; UPD is answered with its transfer reply (the file goes over TCP in the real forum). ' +
-      'RTT is request send call → reply delivered.',
-    '',
-    table(['link', 'system', 'commands', 'p50 ms', 'p99 ms', 'max ms', 'replies'], rows),
-  ].join('\n');
+  const sessions = run.forum.filter((r) => r.scenario.commands !== 1);
+  const first = firstReplyRuns(run.forum);
+  if (sessions.length === 0 && first.length === 0) return '';
+  const parts = ['## Forum sessions (simulated)', ''];
+  if (sessions.length > 0) {
+    const rows = cases(sessions).map((c) => [
+      c.variant.id,
+      c.system,
+      over(c.runs, (r) => r.commands, (v) => num(v, 0)),
+      over(c.runs, (r) => r.rtt.p50, ms),
+      over(c.runs, (r) => r.rtt.p99, ms),
+      over(c.runs, (r) => r.rtt.max, ms),
+      forumDelivery(c.runs),
+    ]);
+    parts.push(
+      'Scripted sessions (login, CRT, MSG × N, RDT, UPD of a small file) encoded with forum-protocol\'s codec and served by its real request path over a memory store, each request waiting for its reply. The first request is sent at connect, so its RTT includes the handshake; UPD is answered with its transfer reply (the file goes over TCP in the real forum). ' +
+        'RTT is request send call → reply delivered. Cells: median over the seeds (min–max).',
+      '',
+      table(['link', 'system', 'commands', 'p50 ms', 'p99 ms', 'max ms', 'replies'], rows),
+      '',
+    );
+  }
+  if (first.length > 0) {
+    const all = cases(first);
+    const rows = all.map((c) => {
+      const ref = all.find((x) => x.variant.id === c.variant.id && x.system === REFERENCE)?.runs ?? [];
+      return [
+        c.variant.id,
+        c.system,
+        String(c.runs[0]?.scenario.sessions ?? 0),
+        over(c.runs, (r) => r.firstReply.p50, ms),
+        over(c.runs, (r) => r.firstReply.p99, ms),
+        over(c.runs, (r) => r.firstReply.max, ms),
+        formatSpread(spread(ratios(c.runs, ref, (r) => r.firstReply.p99)), ratio),
+        forumDelivery(c.runs),
+      ];
+    });
+    parts.push(
+      '### First reply after connect',
+      '',
+      'Each session connects and sends its first request (the login name) at once; the figure is that request\'s round trip, handshake included ' +
+        '(KCP has no handshake: its first message is data). p99 is over the sessions of one seed; cells are the median over the seeds (min–max).',
+      '',
+      table(['link', 'system', 'sessions', 'p50 ms', 'p99 ms', 'max ms', `p99 ÷ ${refLabel}`, 'replies'], rows),
+    );
+  }
+  return parts.join('\n');
 }
 
 function microSection(run: RunResults): string {
   if (run.micro.length === 0) return '';
   const rows = run.micro.map((m) => [m.name, Math.round(m.opsPerSec).toLocaleString('en-US'), num(m.meanNs, 0), `± ${num(m.rme, 1)}%`, String(m.samples)]);
-  return ['## Micro-benchmarks (tinybench)', '', table(['task', 'ops/s', 'mean ns', 'rme', 'samples'], rows)].join('\n');
+  return [
+    '## Micro-benchmarks (tinybench)',
+    '',
+    'ops/s is 1 s ÷ the mean time per operation, so the two columns agree; rme is the relative margin of error of the mean.',
+    '',
+    table(['task', 'ops/s', 'mean ns', 'rme', 'samples'], rows),
+  ].join('\n');
+}
+
+function udpChatRows(chat: readonly UdpChatResult[]): string[][] {
+  const rows: string[][] = [];
+  for (const byVariant of groupBy(chat, (c) => c.variantId).values()) {
+    const ref = byVariant.filter((c) => c.system === REFERENCE);
+    for (const runs of groupBy(byVariant, (c) => c.system).values()) {
+      const c = runs[0] as UdpChatResult;
+      rows.push([
+        c.variantId,
+        c.system,
+        over(runs, (r) => r.latency.mean, ms),
+        over(runs, (r) => r.latency.p50, ms),
+        over(runs, (r) => r.latency.p99, ms),
+        over(runs, (r) => r.latency.max, ms),
+        formatSpread(spread(ratios(runs, ref, (r) => r.latency.p99)), ratio),
+        over(runs, (r) => r.wirePerPayload, num),
+        runs.every((r) => r.clean && r.completed) ? 'ok' : runs.every((r) => r.clean) ? 'incomplete on some seeds' : '**VIOLATION**',
+      ]);
+    }
+  }
+  return rows;
+}
+
+function udpBulkRows(bulk: readonly UdpBulkResult[]): string[][] {
+  const rows: string[][] = [];
+  const pct = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '—');
+  for (const byVariant of groupBy(bulk, (c) => c.variantId).values()) {
+    const ref = byVariant.filter((c) => c.system === REFERENCE);
+    for (const runs of groupBy(byVariant, (c) => c.system).values()) {
+      const c = runs[0] as UdpBulkResult;
+      const plain = runs.map((r) => {
+        const p = bulk.find((x) => !x.reorder && x.system === r.system && x.seed === r.seed && x.loss === r.loss);
+        return r.reorder && p ? r.goodputBps / p.goodputBps : Number.NaN;
+      });
+      rows.push([
+        c.variantId,
+        c.system,
+        over(runs, (r) => r.goodputBps / 1e6, num),
+        over(runs, (r) => r.completionMs / 1000, (v) => num(v, 2)),
+        formatSpread(spread(ratios(runs, ref, (r) => r.completionMs)), ratio),
+        formatSpread(spread(plain), ratio),
+        over(runs, (r) => r.resentShare, pct),
+        over(runs, (r) => (r.cpuSeconds * 1e9) / r.totalBytes, (v) => num(v, 1)),
+        runs.every((r) => r.clean && r.completed) ? 'ok' : runs.every((r) => r.clean) ? 'incomplete on some seeds' : '**VIOLATION**',
+      ]);
+    }
+  }
+  return rows;
 }
 
 function udpSection(run: RunResults): string {
   const u = run.udp;
   if (!u) return '';
   const parts = ['## Real UDP on 127.0.0.1'];
+  if (u.notes.length > 0) parts.push('', ...u.notes.map((n) => `- ${n}`));
   if (u.throughput.length > 0) {
+    const rows: string[][] = [];
+    for (const t of u.throughput) {
+      for (const p of t.peers) {
+        rows.push([
+          `${t.messageBytes.toLocaleString('en-US')} B`,
+          p.peer,
+          Math.round(p.messagesPerSec).toLocaleString('en-US'),
+          Number.isFinite(p.datagramsPerSec) ? Math.round(p.datagramsPerSec).toLocaleString('en-US') : '—',
+          num(p.megabytesPerSec),
+          ratio(p.ratioToUdx),
+          num(p.cpuSecondsPerGB, 1),
+        ]);
+      }
+    }
     parts.push(
       '',
-      'One rudp connection (up to 256 unacknowledged messages) against raw node:dgram send/receive of the same sizes in the same run. ' +
-        'Raw dgram gets ideal flow control (sender and receiver share a counter in-process; best of windows 32 and 128 datagrams), so it measures ' +
-        'what the socket path delivers, not how many datagrams a blind sender can drop. Both count messages received per second, ' +
-        `after ${UDP_WARMUP_MS} ms of warm-up (JIT and congestion-control start are not what this measures). ` +
-        `A full run alternates ${UDP_ROUNDS} rounds of raw and rudp per size after a forced GC; the table gives the medians, and the ratio is the median of the rounds' ratios.`,
+      'One connection, one way, sender and receiver in this process: rudp (Node API, up to 256 unacknowledged messages), udx-native (one stream, ' +
+        'written as its users write it: `write()` until it returns false, then wait for `drain`), node:net TCP the same way, and raw node:dgram ' +
+        '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +
+        'Messages/s counts whole messages delivered; datagrams/s counts what the sender put on the wire: rudp packs many small messages into one datagram, ' +
+        'raw dgram sends one each (TCP segments are not counted: —). ' +
+        `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC; ` +
+        'the table gives medians, "÷ udx-native" is the median of the rounds\' byte-rate ratios. CPU is the whole process\'s (both ends) per GB of payload delivered.',
       '',
-      table(
-        ['message', 'raw msgs/s', 'rudp msgs/s', 'raw MB/s', 'rudp MB/s', 'ratio'],
-        u.throughput.map((t) => [
-          `${t.messageBytes} B`,
-          Math.round(t.rawMessagesPerSec).toLocaleString('en-US'),
-          Math.round(t.rudpMessagesPerSec).toLocaleString('en-US'),
-          num(t.rawMBps),
-          num(t.rudpMBps),
-          ratio(t.ratio),
-        ]),
-      ),
+      table(['message', 'peer', 'messages/s', 'datagrams/s', 'MB/s', '÷ udx-native', 'CPU s / GB'], rows),
+    );
+  }
+  if (u.bulk.length > 0) {
+    const b = u.bulk[0] as UdpBulkResult;
+    parts.push(
+      '',
+      `### Bulk through the impairing relay`,
+      '',
+      `${(b.totalBytes / 1048576).toFixed(0)} MiB one way through udp-relay on 127.0.0.1 (no bottleneck). "reorder" links: one-way delay 5 ms ± 5 ms drawn per datagram ` +
+        `(independent: jitter reorders) and ${REORDER_SHARE * 100}% of datagrams held ${REORDER_HOLD_MS} ms longer; the plain links have the same delays in FIFO order. ` +
+        `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
+        `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
+        `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. CPU is the whole process (relay included) per GB.`,
+      '',
+      table(['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'CPU s / GB', 'delivery'], udpBulkRows(u.bulk)),
     );
   }
   if (u.chat.length > 0) {
     parts.push(
       '',
-      'Chat through the lossy relay (same figures as the simulated chat, real sockets and timers).',
+      '### Chat through the impairing relay',
       '',
-      table(
-        ['loss', 'system', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', 'wire B / payload B', 'delivery'],
-        u.chat.map((c) => [
-          String(c.loss),
-          c.system,
-          ms(c.latency.mean),
-          ms(c.latency.p50),
-          ms(c.latency.p99),
-          ms(c.latency.max),
-          num(c.wirePerPayload),
-          c.clean && c.completed ? 'ok' : c.clean ? 'incomplete' : '**VIOLATION**',
-        ]),
-      ),
+      `Same figures as the simulated chat (64 B every 20 ms each way, ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} one-way, FIFO), real sockets and timers, same systems as the relay bulk ` +
+        `(udx-native writes each message to its stream; the receiver splits the stream by the payloads' length field). Cells: median over the seeds (min–max).`,
+      '',
+      table(['link', 'system', 'mean ms', 'p50 ms', 'p99 ms', 'max ms', `p99 ÷ ${refLabel}`, 'wire B / payload B', 'delivery'], udpChatRows(u.chat)),
     );
   }
   return parts.join('\n');
 }
 
-/** Renders the whole report as Markdown. */
-export function renderMarkdown(run: RunResults): string {
+/** One line per case instead of one per seed for runs that did not complete (violations stay one per line, in bold). */
+export function compactProblems(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  const cases = new Map<string, string[]>();
+  for (const line of lines) {
+    const m = /^(.+) seed (\d+) did not complete:? (.*)$/.exec(line);
+    if (!m || line.startsWith('**')) {
+      out.push(line);
+      continue;
+    }
+    const what = m[1] ?? '';
+    const seed = m[2] ?? '';
+    const detail = m[3] ?? '';
+    const list = cases.get(what);
+    const entry = `seed ${seed}: ${detail}`;
+    if (list) list.push(entry);
+    else {
+      cases.set(what, [entry]);
+      out.push(`\u0000${what}`);
+    }
+  }
+  return out.map((line) => {
+    if (!line.startsWith('\u0000')) return line;
+    const what = line.slice(1);
+    const entries = cases.get(what) ?? [];
+    return `${what} did not complete on ${entries.length} seed${entries.length === 1 ? '' : 's'} (${entries.join('; ')})`;
+  });
+}
+
+function targetStatus(t: TargetRow): string {
+  return t.status === 'met' ? '✅ met' : t.status === 'not met' ? '❌ not met' : '— not measured';
+}
+
+/** Renders the whole report as Markdown; `names` are the chart files it links. */
+export function renderMarkdown(run: RunResults, names: OutputNames): string {
   const m = run.machine;
   const out: string[] = [];
   out.push('# rudp benchmark results', '');
@@ -224,7 +437,7 @@ export function renderMarkdown(run: RunResults): string {
         ['machine', `${m.cpuModel}, ${m.cores} cores`],
         ['OS', m.os],
         ['Node', m.nodeVersion],
-        ['seed', String(run.seed)],
+        ['seeds', run.seeds.join(', ')],
         ['command', `pnpm bench${run.argv.length ? ` -- ${run.argv.join(' ')}` : ''}`],
         ['wall time', `${(run.wallMs / 1000).toFixed(1)} s`],
       ],
@@ -232,33 +445,38 @@ export function renderMarkdown(run: RunResults): string {
     '',
   );
   out.push(
-    'Systems: **rudp**; **kcp-fast** = KCP (C, node-kcp 1.0.13) with ' +
-      `nodelay ${kcpFast.nodelay}, interval ${kcpFast.intervalMs} ms, resend ${kcpFast.resend}, nc ${kcpFast.noCongestionWindow}; ` +
-      `**kcp-default** = nodelay ${kcpDefault.nodelay}, interval ${kcpDefault.intervalMs} ms, resend ${kcpDefault.resend}, nc ${kcpDefault.noCongestionWindow}. ` +
-      `Both KCP profiles: windows ${kcpFast.sendWindow}/${kcpFast.receiveWindow} segments, MTU ${kcpFast.mtu} (rudp's datagram limit), message mode, ` +
-      'driven as KCP documents (ikcp_update at the times ikcp_check gives; data and ACKs leave on those ticks). ' +
-      `Simulated link per direction: one-way delay ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} ms jitter (FIFO), loss p per datagram. ` +
+    'Systems: **rudp**; **kcp-flush** (the reference) = KCP (C, node-kcp 1.0.13) in its fast profile ' +
+      `(nodelay ${kcpFlush.nodelay}, interval ${kcpFlush.intervalMs} ms, resend ${kcpFlush.resend}, nc ${kcpFlush.noCongestionWindow}) driven as kcp-go drives it for low latency: ` +
+      'every send flushed at once (kcp-go\'s write path, write delay off) and every input followed by a flush, so ACKs leave at once (ACK no-delay); ' +
+      '**kcp-fast** = the same profile driven as KCP\'s C README shows (ikcp_update at the times ikcp_check gives; data and ACKs leave on those ticks); ' +
+      `**kcp-default** = nodelay ${kcpDefault.nodelay}, interval ${kcpDefault.intervalMs} ms, resend ${kcpDefault.resend}, nc ${kcpDefault.noCongestionWindow}, ticks. ` +
+      `Every KCP profile: windows ${kcpFast.sendWindow}/${kcpFast.receiveWindow} segments, MTU ${kcpFast.mtu} (rudp's datagram limit), message mode. ` +
+      `Simulated link per direction: one-way delay ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} ms jitter (FIFO unless the variant says jitter-reorder), loss p per datagram. ` +
+      `Every simulated case runs on ${run.seeds.length} seed${run.seeds.length === 1 ? '' : 's'} (${run.seeds.join(', ')}). ` +
       'Every payload carries a sequence number and a CRC-32; every run is checked for loss, duplication, reordering and corruption.',
     '',
   );
   if (run.problems.length > 0) {
-    out.push('## ⚠ Problems', '', ...run.problems.map((p) => `- ${p}`), '');
+    out.push('## ⚠ Problems', '', ...compactProblems(run.problems).map((p) => `- ${p}`), '');
   } else {
     out.push('**Delivery integrity: every run delivered every message once, intact and in order.**', '');
   }
   if (run.notes.length > 0) out.push('## Notes', '', ...run.notes.map((n) => `- ${n}`), '');
   const targets = evaluateTargets(run);
   out.push(
-    '## Targets (benchmark-method.md)',
+    '## Targets (issue 13 and benchmark-method.md)',
     '',
-    table(['figure', 'target', 'measured', 'status'], targets.map((t) => [t.figure, t.target, t.measured, t.status === 'met' ? '✅ met' : t.status === 'not met' ? '❌ not met' : '— not measured'])),
+    `A target is met when the median over the seeds meets it and no seed misses it badly (by more than 10% of the target, or at all where it says "every seed"); ` +
+      `seeds that miss are named. Latency and time ratios are against ${refLabel} (KCP fast, flushed) in the same seed.`,
+    '',
+    table(['figure', 'target', 'measured', 'status'], targets.map((t) => [t.figure, t.target, t.measured, targetStatus(t)])),
     '',
   );
   for (const section of [
     run.chat.length ? chatSection(run) : '',
-    run.chat.length ? '![chat latency](chat-latency.svg)' : '',
+    run.chat.length ? `![chat latency](${names.chatSvg})` : '',
     run.bulk.length ? bulkSection(run) : '',
-    run.bulk.length ? '![bulk goodput](bulk-goodput.svg)' : '',
+    run.bulk.length ? `![bulk goodput](${names.bulkSvg})` : '',
     calibrationSection(run),
     manySection(run),
     forumSection(run),

@@ -3,7 +3,7 @@ import type { ChatResult } from '../run/chat-run.js';
 import type { ForumResult } from '../run/forum-run.js';
 import type { ManyResult } from '../run/many-run.js';
 import type { MicroResult } from '../micro/micro-bench.js';
-import type { UdpReport } from '../udp/udp-bench.js';
+import type { UdpReport } from '../udp/udp-results.js';
 import type { BulkScenario } from '../scenarios/bulk.js';
 import type { ChatScenario } from '../scenarios/chat.js';
 import type { ManyScenario } from '../scenarios/many.js';
@@ -15,10 +15,28 @@ export interface WindowCalibration {
   readonly results: readonly BulkResult[];
 }
 
+/** File names one run writes in the output directory. */
+export interface OutputNames {
+  readonly report: string;
+  readonly chatSvg: string;
+  readonly bulkSvg: string;
+  /** Every figure of the run as JSON, so two runs can be compared seed for seed without re-running. */
+  readonly json: string;
+}
+
+/** `latest.md` and its charts for a full run; `latest-quick.md` and `*-quick.svg` for `--quick`. */
+export function outputNames(quick: boolean): OutputNames {
+  const suffix = quick ? '-quick' : '';
+  return { report: `latest${suffix}.md`, chatSvg: `chat-latency${suffix}.svg`, bulkSvg: `bulk-goodput${suffix}.svg`, json: `latest${suffix}.json` };
+}
+
 /** Everything one `pnpm bench` run measured, as the report reads it. */
 export interface RunResults {
   readonly machine: MachineInfo;
+  /** First seed. */
   readonly seed: number;
+  /** Every seed the simulated scenarios ran on. */
+  readonly seeds: readonly number[];
   readonly quick: boolean;
   /** True when only part of the suite ran (`--quick`, `--scenario`, `--loss` or `--system`). */
   readonly partial: boolean;

@@ -1,5 +1,6 @@
 import { IntegrityChecker, type IntegrityCounts } from '../integrity/integrity-checker.js';
 import { makePayload } from '../integrity/payload.js';
+import type { TransportCounters } from '../peers/message-endpoint.js';
 import type { EndpointTuning, SystemFactory, SystemId } from '../peers/systems.js';
 import type { BulkScenario } from '../scenarios/bulk.js';
 import { BASE_RTT_MS, type LinkVariant } from '../scenarios/link-variants.js';
@@ -21,6 +22,20 @@ export interface BulkResult {
   readonly wirePerPayload: number;
   readonly integrity: IntegrityCounts;
   readonly completed: boolean;
+  /** The sender's packet counters at the end, when its transport exposes them. */
+  readonly sender: TransportCounters | undefined;
+}
+
+/**
+ * Share of the sender's packets that were resent needlessly: the transport's
+ * own count when it keeps one, else (on a link that loses nothing, where
+ * every resend is needless) all resends. `NaN` when neither applies.
+ */
+export function spuriousShare(r: BulkResult): number {
+  const c = r.sender;
+  if (!c || c.packetsSent === 0) return Number.NaN;
+  if (c.spuriousRetransmissions !== undefined) return c.spuriousRetransmissions / c.packetsSent;
+  return r.variant.loss === 0 ? c.packetsRetransmitted / c.packetsSent : Number.NaN;
 }
 
 /** The loss-free limit B·(1−p), bits per second. */
@@ -103,5 +118,6 @@ export function runBulk(
     wirePerPayload: ((completed ? wireAtDone : pair.wireBytes()) - wireAtStart) / scenario.totalBytes,
     integrity: checker.counts(),
     completed,
+    sender: pair.connection('client')?.counters?.(),
   };
 }

@@ -22,8 +22,13 @@ import { summarize, type Summary } from '../stats/summary.js';
 export interface ForumResult {
   readonly system: SystemId;
   readonly variant: LinkVariant;
+  readonly seed: number;
+  /** The scenario's shape: `sessions` and `commands` tell a first-reply run from a full one. */
+  readonly scenario: ForumScenario;
   /** Command round trip (request send call → reply delivered), ms. */
   readonly rtt: Summary;
+  /** Round trip of each session's first request, sent at connect (so the handshake is in it), ms. */
+  readonly firstReply: Summary;
   readonly commands: number;
   /** Every reply decoded, answered the request in flight and succeeded. */
   readonly clean: boolean;
@@ -59,6 +64,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
   const server = factory.create(system, sim.random('server'), true);
   const states = new Map<MessageConnection, AuthState>();
   const rtts: number[] = [];
+  const firstRtts: number[] = [];
   let clean = true;
   let pending = 0;
   let finished = 0;
@@ -103,7 +109,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
     const c: ClientState = {
       address,
       endpoint: factory.create(system, sim.random(address), false),
-      script: forumScript(u.username, u.password, scenario.messages),
+      script: forumScript(u.username, u.password, scenario.messages).slice(0, scenario.commands),
       conn: undefined,
       next: 0,
       inFlight: undefined,
@@ -121,6 +127,7 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
             continue;
           }
           rtts.push(now - flight.sentAt);
+          if (c.next === 0) firstRtts.push(now - flight.sentAt);
           c.inFlight = undefined;
           c.next++;
           if (c.next === c.script.length) finished++;
@@ -145,7 +152,10 @@ export async function runForum(factory: SystemFactory, system: SystemId, variant
   return {
     system,
     variant,
+    seed,
+    scenario,
     rtt: summarize(rtts),
+    firstReply: summarize(firstRtts),
     commands: rtts.length,
     clean,
     closed,

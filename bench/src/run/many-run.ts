@@ -10,6 +10,7 @@ import { TimedEndpoint } from '../sim/timed-endpoint.js';
 /** Figures of one many-peers run. */
 export interface ManyResult {
   readonly system: SystemId;
+  readonly seed: number;
   readonly connections: number;
   /**
    * V8 heap growth from opening every connection (after GC), divided by 2N:
@@ -125,6 +126,7 @@ export function runMany(factory: SystemFactory, system: SystemId, count: number,
   const serverMs = server.elapsedMs - serverMs0;
 
   return {
+    seed,
     system,
     connections: count,
     heapPerConnectionBytes: gcExposed ? (heap1 - heap0) / (2 * count) : Number.NaN,

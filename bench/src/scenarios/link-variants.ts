@@ -15,8 +15,12 @@ export interface LinkVariant {
   readonly id: string;
   /** Long-run loss rate per direction. */
   readonly loss: number;
-  /** `plain`: independent loss; `burst`: Gilbert–Elliott; `dup-reorder`: duplication and reordering. */
-  readonly kind: 'plain' | 'burst' | 'dup-reorder';
+  /**
+   * `plain`: independent loss; `burst`: Gilbert–Elliott; `dup-reorder`:
+   * duplication and reordering; `jitter-reorder`: per-datagram independent
+   * delay (non-FIFO) with a tenth of datagrams held longer, and loss.
+   */
+  readonly kind: 'plain' | 'burst' | 'dup-reorder' | 'jitter-reorder';
   readonly link: LinkConfig;
 }
 
@@ -40,7 +44,31 @@ export function duplicateReorder(loss: number): LinkVariant {
   };
 }
 
-/** The loss sweep plus the burst variant (at 10%) and the duplication + reordering variant (at 1%). */
+/** Share of datagrams the jitter-reorder variant holds back, and for how long (≈ RTT/3). */
+export const REORDER_SHARE = 0.1;
+export const REORDER_HOLD_MS = 25;
+
+/**
+ * Reordering as on multi-path, Wi-Fi and cellular links: each datagram's
+ * delay is drawn on its own in 35 ± 5 ms (jitter reorders), and 10% are
+ * held 25 ms longer, so every datagram sent in those 25 ms overtakes them.
+ * Nothing is lost unless `loss` says so.
+ */
+export function jitterReorder(loss: number): LinkVariant {
+  return {
+    id: `jitter-reorder p=${loss}`,
+    loss,
+    kind: 'jitter-reorder',
+    link: { ...BASE_LINK, jitterMode: 'independent', reorder: REORDER_SHARE, reorderHoldMs: REORDER_HOLD_MS, loss },
+  };
+}
+
+/** The loss sweep plus the burst variant (at 10%), the duplication + reordering variant (at 1%) and jitter-reorder at 0 and 10% loss. */
 export function standardVariants(losses: readonly number[] = LOSS_RATES): LinkVariant[] {
-  return [...losses.map(plainLoss), burstLoss(0.1), duplicateReorder(0.01)];
+  return [...losses.map(plainLoss), burstLoss(0.1), duplicateReorder(0.01), jitterReorder(0), jitterReorder(0.1)];
+}
+
+/** The `--quick` variants: a few loss rates, the burst variant and jitter-reorder without loss. */
+export function quickVariants(): LinkVariant[] {
+  return [...[0, 0.1, 0.2].map(plainLoss), burstLoss(0.1), jitterReorder(0)];
 }

@@ -40,7 +40,8 @@ export class SimPair {
   private established = false;
 
   constructor(private readonly options: SimPairOptions) {
-    this.sim = new SimNetwork({ seed: options.seed, defaultLink: options.link });
+    // The bottleneck carries each datagram's IPv4 + UDP header too, as a real link does.
+    this.sim = new SimNetwork({ seed: options.seed, defaultLink: { headerBytes: IP_UDP_HEADER_BYTES, ...options.link } });
     const { factory, system, tuning } = options;
     this.client = factory.create(system, this.sim.random('client'), false, tuning);
     this.server = factory.create(system, this.sim.random('server'), true, tuning);
@@ -53,6 +54,11 @@ export class SimPair {
     this.clientConn = this.client.connect(this.sim.now, SERVER_ADDRESS);
     this.sim.wake(CLIENT_ADDRESS);
     this.drain('client', this.sim.now);
+  }
+
+  /** The connection handle of `side`, once it has one. */
+  connection(side: Side): MessageConnection | undefined {
+    return side === 'client' ? this.clientConn : this.serverConn;
   }
 
   /** Whether `side` can send now. */

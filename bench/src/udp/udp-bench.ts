@@ -1,245 +1,144 @@
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { IntegrityChecker, isClean, sumIntegrity } from '../integrity/integrity-checker.js';
-import { makePayload } from '../integrity/payload.js';
-import { BASE_LINK } from '../scenarios/link-variants.js';
-import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
+import type { LinkConfig } from '../lib/rudp-imports.js';
 import { collectGarbage } from '../run/many-run.js';
-import { summarize, type Summary } from '../stats/summary.js';
+import { BASE_LINK, REORDER_HOLD_MS, REORDER_SHARE } from '../scenarios/link-variants.js';
+import { spread } from '../stats/seeds.js';
+import { relayBulk, relayChat } from './relay-runs.js';
+import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
+import { rawThroughput, rawWindows, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
+import type { RelaySystem, UdpBulkResult, UdpChatResult, UdpPeer, UdpPeerRate, UdpReport, UdpThroughput } from './udp-results.js';
 
-/** One connection's throughput against raw dgram for one message size. */
-export interface UdpThroughput {
-  readonly messageBytes: number;
-  readonly rawMessagesPerSec: number;
-  readonly rudpMessagesPerSec: number;
-  readonly rawMBps: number;
-  readonly rudpMBps: number;
-  /** Median over the rounds of rudp ÷ raw messages per second (each round measures both). */
-  readonly ratio: number;
-}
+export { UDP_WARMUP_MS } from './throughput.js';
 
-/** Chat through the lossy relay on loopback. */
-export interface UdpChatResult {
-  readonly system: string;
-  readonly loss: number;
-  readonly latency: Summary;
-  readonly wirePerPayload: number;
-  readonly clean: boolean;
-  readonly completed: boolean;
-}
-
-/** What the real-UDP part measured. */
-export interface UdpReport {
-  readonly throughput: UdpThroughput[];
-  readonly chat: UdpChatResult[];
-}
-
-type RudpApi = typeof import('rudp');
-type RelayApi = typeof import('rudp/relay');
-
-/** Alternating raw/rudp rounds per message size in a full run (medians reported). */
+/** Alternating rounds of every peer per message size in a full run (medians reported). */
 export const UDP_ROUNDS = 3;
 
-/** Most messages a sender keeps outstanding (raw: not yet received; rudp: not yet acknowledged). */
-const WINDOW = 256;
-/**
- * Time both senders run before counting starts. Without it a short run
- * measures JIT warm-up (rudp's hot path is far larger than a bare
- * `send`/`'message'` pair) and the congestion controller's start, not the
- * steady rate.
- */
-export const UDP_WARMUP_MS = 300;
-/** Messages per second `received()` counts over `durationMs`, after the warm-up. */
-async function steadyRate(received: () => number, durationMs: number): Promise<number> {
-  await sleep(UDP_WARMUP_MS);
-  const t0 = performance.now();
-  const before = received();
-  await sleep(durationMs);
-  return ((received() - before) * 1000) / (performance.now() - t0);
+/** Message sizes of the loopback throughput runs ("64 KB" is 64,000 B: raw dgram cannot carry 65,536). */
+export const UDP_SIZES: readonly number[] = [64, 1024, 64_000];
+
+/** Relay link of the bulk runs: 5 ms ± 5 ms one way, FIFO (plain) or per-datagram with held datagrams (reorder). */
+function relayBulkLink(reorder: boolean, loss: number): LinkConfig {
+  return reorder
+    ? { delayMs: 5, jitterMs: 5, jitterMode: 'independent', reorder: REORDER_SHARE, reorderHoldMs: REORDER_HOLD_MS, loss }
+    : { delayMs: 5, jitterMs: 5, loss };
 }
 
-/**
- * Raw dgram windows tried; the better result counts, so the baseline is the
- * best raw dgram managed here (too large a window overflows the receive
- * buffer with 1 KB datagrams, too small starves the pipe).
- */
-const RAW_WINDOWS = [32, 128];
+/** Length of one relay chat in a full run: 400 timed messages each way per seed. */
+const RELAY_CHAT_MS = 8_000;
 
-/**
- * Raw dgram with ideal flow control: sender and receiver share a counter in
- * this process, so the sender never has more than `window` datagrams
- * unreceived (blasting without it overflows the socket buffer and measures
- * drops, not throughput). Datagrams that never arrive are written off after
- * 5 ms without progress so a drop cannot stall the sender.
- */
-export async function rawThroughput(size: number, durationMs: number, window: number): Promise<number> {
-  const rx = dgram.createSocket('udp4');
-  const tx = dgram.createSocket('udp4');
-  rx.bind(0, '127.0.0.1');
-  await once(rx, 'listening');
-  const port = rx.address().port;
-  const msg = Buffer.alloc(size, 7);
-  let sent = 0;
-  let received = 0;
-  let writtenOff = 0;
-  let stop = false;
-  let scheduled = false;
-  const pump = (): void => {
-    scheduled = false;
-    while (!stop && sent - received - writtenOff < window) {
-      sent++;
-      tx.send(msg, port, '127.0.0.1');
-    }
-  };
-  rx.on('message', () => {
-    received++;
-    if (!scheduled && sent - received - writtenOff < window / 2) {
-      scheduled = true;
-      setImmediate(pump);
-    }
-  });
-  let lastReceived = -1;
-  const watchdog = setInterval(() => {
-    if (received === lastReceived) {
-      writtenOff = sent - received;
-      pump();
-    }
-    lastReceived = received;
-  }, 5);
-  pump();
-  const rate = await steadyRate(() => received, durationMs);
-  stop = true;
-  clearInterval(watchdog);
-  tx.close();
-  rx.close();
-  return rate;
-}
+/** Relay links of the chat runs, as in the simulated chat. */
+const RELAY_CHAT_VARIANTS: readonly { readonly id: string; readonly link: LinkConfig }[] = [
+  { id: 'p=0.1', link: { ...BASE_LINK, loss: 0.1 } },
+  { id: 'p=0.2', link: { ...BASE_LINK, loss: 0.2 } },
+  { id: 'burst3 p=0.1', link: { ...BASE_LINK, loss: 0.1, burst: { meanBurstLength: 3 } } },
+];
 
-async function rudpThroughput(api: RudpApi, size: number, durationMs: number): Promise<number> {
-  const server = await api.listen({ port: 0 });
-  let received = 0;
-  server.on('connection', (c) => c.on('message', () => received++));
-  const client = await api.connect({ port: server.address().port });
-  const msg = new Uint8Array(size).fill(7);
-  let outstanding = 0;
-  let stop = false;
-  const pump = (): void => {
-    while (!stop && outstanding < WINDOW) {
-      outstanding++;
-      client.send(msg).then(
-        () => {
-          outstanding--;
-          if (outstanding < WINDOW / 2) pump();
-        },
-        () => {
-          outstanding--;
-        },
-      );
-    }
-  };
-  pump();
-  const rate = await steadyRate(() => received, durationMs);
-  stop = true;
-  client.destroy();
-  await server.close();
-  return rate;
-}
+/** Systems driven through the relay: rudp, the reference (KCP fast, flushed: the `REFERENCE` of the simulated runs) and udx-native. */
+const RELAY_SYSTEMS: readonly RelaySystem[] = ['rudp', 'kcp-flush', 'udx-native'];
 
-async function relayChat(api: RudpApi, relayApi: RelayApi, loss: number, seed: number, durationMs: number): Promise<UdpChatResult> {
-  const messageBytes = 64;
-  const intervalMs = 20;
-  const server = await api.listen({ port: 0 });
-  const relay = await relayApi.startLossyRelay({ ...BASE_LINK, loss, targetPort: server.address().port, seed });
-  const toServer = new IntegrityChecker();
-  const toClient = new IntegrityChecker();
-  const sentUp: number[] = [];
-  const sentDown: number[] = [];
-  const latencies: number[] = [];
-  const serverConn = new Promise<import('rudp').RudpConnection>((resolve) => server.once('connection', resolve));
-  const client = await api.connect({ port: relay.port });
-  const serverSide = await Promise.race([serverConn, sleep(10_000).then(() => undefined)]);
-  const record = (checker: IntegrityChecker, sent: number[], data: Uint8Array): void => {
-    const v = checker.deliver(data);
-    if (v.kind === 'ok' || v.kind === 'out-of-order') latencies.push(performance.now() - (sent[v.seq] as number));
-  };
-  client.on('message', (d) => record(toClient, sentDown, d));
-  serverSide?.on('message', (d) => record(toServer, sentUp, d));
-  const n = Math.floor(durationMs / intervalMs);
-  const t0 = performance.now();
-  const swallow = (): void => undefined;
-  for (let i = 0; i < n && serverSide; i++) {
-    const wait = t0 + i * intervalMs - performance.now();
-    if (wait > 0) await sleep(wait);
-    sentUp[toServer.noteSent()] = performance.now();
-    client.send(makePayload(sentUp.length - 1, messageBytes)).catch(swallow);
-    sentDown[toClient.noteSent()] = performance.now();
-    serverSide.send(makePayload(sentDown.length - 1, messageBytes)).catch(swallow);
+/** Progress callback: one line per step. */
+export type UdpProgress = (label: string) => void;
+
+async function throughputRuns(api: typeof import('rudp'), udx: UdxConstructor | string, quick: boolean, progress: UdpProgress): Promise<UdpThroughput[]> {
+  const msPerRun = quick ? 500 : 1_000;
+  const rounds = quick ? 1 : UDP_ROUNDS;
+  const out: UdpThroughput[] = [];
+  for (const size of UDP_SIZES) {
+    const byPeer = new Map<UdpPeer, Rate[]>();
+    const udxRatios = new Map<UdpPeer, number[]>();
+    const add = (peer: UdpPeer, r: Rate): void => {
+      const list = byPeer.get(peer) ?? [];
+      list.push(r);
+      byPeer.set(peer, list);
+    };
+    for (let round = 0; round < rounds; round++) {
+      progress(`real UDP ${size} B round ${round + 1}/${rounds}`);
+      // Peers alternate within a round, and each round's ratios pair runs taken seconds apart: this VM's speed drifts.
+      collectGarbage();
+      let raw: Rate | undefined;
+      for (const w of rawWindows(size)) {
+        const r = await rawThroughput(size, msPerRun / 2, w);
+        if (!raw || r.messagesPerSec > raw.messagesPerSec) raw = r;
+      }
+      const thisRound = new Map<UdpPeer, Rate>();
+      if (raw) thisRound.set('raw dgram', raw);
+      collectGarbage();
+      thisRound.set('rudp', await rudpThroughput(api, size, msPerRun));
+      collectGarbage();
+      thisRound.set('rudp plain', await rudpThroughput(api, size, msPerRun, true));
+      if (typeof udx !== 'string') {
+        collectGarbage();
+        thisRound.set('udx-native', await udxThroughput(udx, size, msPerRun));
+      }
+      collectGarbage();
+      thisRound.set('TCP', await tcpThroughput(size, msPerRun));
+      const udxRate = thisRound.get('udx-native');
+      for (const [peer, r] of thisRound) {
+        add(peer, r);
+        const list = udxRatios.get(peer) ?? [];
+        list.push(udxRate ? r.messagesPerSec / udxRate.messagesPerSec : Number.NaN);
+        udxRatios.set(peer, list);
+      }
+    }
+    const peers: UdpPeerRate[] = [...byPeer].map(([peer, rates]) => {
+      const mps = spread(rates.map((r) => r.messagesPerSec)).median;
+      return {
+        peer,
+        messagesPerSec: mps,
+        datagramsPerSec: spread(rates.map((r) => r.datagramsPerSec)).median,
+        megabytesPerSec: (mps * size) / 1e6,
+        cpuSecondsPerGB: spread(rates.map((r) => (r.cpuSeconds * 1e9) / r.bytes)).median,
+        ratioToUdx: spread(udxRatios.get(peer) ?? []).median,
+      };
+    });
+    out.push({ messageBytes: size, peers });
   }
-  const deadline = performance.now() + 30_000;
-  while (toServer.counts().delivered + toClient.counts().delivered < 2 * n && performance.now() < deadline) await sleep(50);
-  const stats = relay.stats();
-  const wire =
-    stats.clientToServer.sentBytes + stats.serverToClient.sentBytes + (stats.clientToServer.sentDatagrams + stats.serverToClient.sentDatagrams) * IP_UDP_HEADER_BYTES;
-  const integrity = sumIntegrity([toServer.counts(), toClient.counts()]);
-  client.destroy();
-  await server.close();
-  await relay.close();
-  return {
-    system: 'rudp',
-    loss,
-    latency: summarize(latencies),
-    wirePerPayload: wire / (2 * n * messageBytes),
-    clean: isClean(integrity) || (integrity.duplicated === 0 && integrity.outOfOrder === 0 && integrity.corrupted === 0),
-    completed: serverSide !== undefined && integrity.delivered === 2 * n,
-  };
+  return out;
 }
 
 /**
- * The real-UDP part: one rudp connection's throughput against raw dgram,
- * then chat through rudp's lossy relay on 127.0.0.1. A string explains why
- * it was skipped.
+ * The real-UDP part: loopback throughput of rudp, udx-native, TCP and raw
+ * dgram, then bulk and chat through udp-relay on 127.0.0.1 for rudp and
+ * KCP, on every seed. A string explains why it was skipped.
  */
-export async function runUdp(quick: boolean, seed: number): Promise<UdpReport | string> {
-  let api: RudpApi;
-  let relayApi: RelayApi;
+export async function runUdp(quick: boolean, seeds: readonly number[], progress: UdpProgress): Promise<UdpReport | string> {
+  let api: typeof import('rudp');
+  let relayApi: typeof import('udp-relay');
   try {
     api = await import('rudp');
-    relayApi = await import('rudp/relay');
+    relayApi = await import('udp-relay');
   } catch (e) {
-    return `real UDP part skipped: rudp's Node adapter could not be loaded (${e instanceof Error ? e.message : String(e)}).`;
+    return `real UDP part skipped: rudp's Node adapter or udp-relay could not be loaded (${e instanceof Error ? e.message : String(e)}).`;
   }
-  const throughputMs = quick ? 1_000 : 3_000;
-  const rounds = quick ? 1 : UDP_ROUNDS;
-  const throughput: UdpThroughput[] = [];
-  // Heap left by the simulated scenarios would otherwise tax rudp's collections, not raw dgram's.
+  const notes: string[] = [];
+  const udx = loadUdx();
+  if (typeof udx === 'string') notes.push(`udx-native not measured: it could not be loaded (${udx}).`);
+  const deps = { api, relayApi, udx: typeof udx === 'string' ? undefined : udx };
+  const systems = RELAY_SYSTEMS.filter((s) => s !== 'udx-native' || deps.udx !== undefined);
+  // Heap left by the simulated scenarios would otherwise tax one peer's collections more than another's.
   collectGarbage();
-  for (const size of [64, 1024]) {
-    // Raw and rudp alternate, and each round's ratio pairs measurements taken seconds apart: this
-    // 2-core VM's speed drifts by tens of percent between runs, and the medians keep one slow round out.
-    const raws: number[] = [];
-    const rudps: number[] = [];
-    const ratios: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      let raw = 0;
-      for (const w of RAW_WINDOWS) raw = Math.max(raw, await rawThroughput(size, throughputMs / rounds / RAW_WINDOWS.length, w));
-      const rudp = await rudpThroughput(api, size, throughputMs / rounds);
-      raws.push(raw);
-      rudps.push(rudp);
-      ratios.push(rudp / raw);
+  const throughput = await throughputRuns(api, udx, quick, progress);
+
+  const bulk: UdpBulkResult[] = [];
+  const totalBytes = quick ? 1024 * 1024 : 2 * 1024 * 1024;
+  const bulkCases = quick ? [{ reorder: false, loss: 0 }, { reorder: true, loss: 0 }] : [false, true].flatMap((reorder) => [0, 0.1].map((loss) => ({ reorder, loss })));
+  for (const c of bulkCases) {
+    const id = `${c.reorder ? 'reorder' : 'plain'} p=${c.loss}`;
+    for (const system of systems) {
+      for (const seed of seeds) {
+        progress(`relay bulk ${system} ${id} seed ${seed}`);
+        bulk.push(await relayBulk(system, deps, id, relayBulkLink(c.reorder, c.loss), c.reorder, seed, totalBytes));
+      }
     }
-    const raw = summarize(raws).p50;
-    const rudp = summarize(rudps).p50;
-    throughput.push({
-      messageBytes: size,
-      rawMessagesPerSec: raw,
-      rudpMessagesPerSec: rudp,
-      rawMBps: (raw * size) / 1e6,
-      rudpMBps: (rudp * size) / 1e6,
-      ratio: summarize(ratios).p50,
-    });
   }
+
   const chat: UdpChatResult[] = [];
-  for (const loss of quick ? [0.1] : [0.1, 0.2]) chat.push(await relayChat(api, relayApi, loss, seed, quick ? 5_000 : 20_000));
-  return { throughput, chat };
+  for (const v of quick ? RELAY_CHAT_VARIANTS.slice(0, 1) : RELAY_CHAT_VARIANTS) {
+    for (const system of systems) {
+      for (const seed of seeds) {
+        progress(`relay chat ${system} ${v.id} seed ${seed}`);
+        chat.push(await relayChat(system, deps, v.id, v.link, seed, quick ? 3_000 : RELAY_CHAT_MS));
+      }
+    }
+  }
+  return { throughput, chat, bulk, notes };
 }

@@ -4,7 +4,14 @@ import { parseArgs } from 'node:util';
 export interface ClientArgs {
   readonly port: number;
   readonly host: string;
+  /** The known-hosts file; `undefined`: the default under the home directory. */
+  readonly knownHosts: string | undefined;
+  /** `--timeout`: seconds to wait for the server to answer the connection (replies and silence scale with it). */
+  readonly timeoutSeconds: number;
 }
+
+/** The default `--timeout`, seconds. */
+export const DEFAULT_TIMEOUT_SECONDS = 5;
 
 /** What the command line asks for: run, print help, or fail with a message. */
 export type ClientCommand =
@@ -13,7 +20,7 @@ export type ClientCommand =
   | { readonly kind: 'error'; readonly message: string };
 
 /** The one-line usage message. */
-export const USAGE = 'Usage: forum-client <port> [--host HOST]';
+export const USAGE = 'Usage: forum-client <port> [--host HOST] [--known-hosts FILE] [--timeout SECONDS]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -22,8 +29,27 @@ Connects to the forum server at HOST:<port> (rudp over UDP) and runs an
 interactive session. Reads commands from a terminal or, one per line, from a
 pipe; exits at end of input (logging out).
 
-  --host HOST   the server's host (default 127.0.0.1)
-  --help        show this text`;
+  --host HOST         the server's host (default 127.0.0.1)
+  --known-hosts FILE  where the identity keys of servers already met are
+                      kept (default ~/.forum-client/known_hosts). A new server's
+                      key is recorded on first contact; a server whose key
+                      changed is refused
+  --timeout SECONDS   how long to wait for the server before saying it is
+                      unreachable (default ${DEFAULT_TIMEOUT_SECONDS}): connecting waits SECONDS; once
+                      connected, a request gets 1.6 × SECONDS for its reply and
+                      the connection 2 × SECONDS of silence (8 s and 10 s by
+                      default)
+  --help              show this text
+
+At the prompt, \`help\` lists the commands and \`help CMD\` explains one.
+DWN keeps a local file of the same name; \`DWN title file --overwrite\`
+replaces it. Ctrl-C cancels a running transfer (nothing is kept on either
+side); at a prompt it logs out.
+
+Exit status: 0 after XIT or end of input, 1 when the server is unreachable,
+2 on bad arguments, 3 when the server logged the session out for
+inactivity, 4 when the server shut down or its identity key changed,
+130 on Ctrl-C while connecting or on a second Ctrl-C while logging out.`;
 
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
@@ -33,7 +59,7 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { host: { type: 'string' }, 'known-hosts': { type: 'string' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
@@ -46,5 +72,10 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
   if (!(port >= 1 && port <= 65535)) return { kind: 'error', message: `invalid port: ${text}` };
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
-  return { kind: 'run', args: { port, host } };
+  const knownHosts = values['known-hosts'];
+  if (knownHosts === '') return { kind: 'error', message: 'empty known-hosts path' };
+  const timeoutText = values.timeout ?? String(DEFAULT_TIMEOUT_SECONDS);
+  const timeoutSeconds = /^[0-9]{1,4}(\.[0-9]{1,3})?$/.test(timeoutText) ? Number(timeoutText) : NaN;
+  if (!(timeoutSeconds >= 0.1 && timeoutSeconds <= 3600)) return { kind: 'error', message: `invalid timeout (0.1 to 3600 seconds): ${timeoutText}` };
+  return { kind: 'run', args: { port, host, knownHosts, timeoutSeconds } };
 };

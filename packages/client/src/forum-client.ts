@@ -1,19 +1,43 @@
-import { parseCommandLine, PROMPTS, type NextStep, type Reply } from 'forum-protocol';
-import { stat } from 'node:fs/promises';
-import { connect } from 'rudp';
+import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import { lstat, stat } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
+import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError } from 'rudp';
 import type { ClientArgs } from './args.js';
+import { helpLines, OVERWRITE_FLAG } from './command-help.js';
+import { interpretLine } from './command-line.js';
+import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
 import { LineInput } from './line-input.js';
 import { createProgress } from './progress.js';
 import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
+import { checkTransferReply, type TransferData } from './transfer-direction.js';
 
-/** rudp settings: a dead server is noticed within 10 s even when the client sends nothing. */
-export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
-/** A request with no reply by then means the server is unreachable. */
-export const REQUEST_TIMEOUT_MS = 8_000;
+/** How long the client waits on the server, all from `--timeout`. */
+export interface Timings {
+  /** rudp settings: the handshake limit, and the silence after which the connection is dead (noticed even when the client sends nothing). */
+  readonly transport: { readonly handshakeTimeoutMs: number; readonly idleTimeoutMs: number; readonly keepAliveMs: number };
+  /** A request with no reply by then means the server is unreachable. */
+  readonly requestTimeoutMs: number;
+}
+
+/** The timings for `--timeout SECONDS`: connecting waits SECONDS, a reply 1.6 × and silence 2 × (5, 8 and 10 s by default). */
+export const timingsFor = (timeoutSeconds: number): Timings => {
+  const ms = Math.round(timeoutSeconds * 1000);
+  return {
+    transport: { handshakeTimeoutMs: ms, idleTimeoutMs: 2 * ms, keepAliveMs: Math.min(2_000, Math.max(50, Math.round(ms / 2))) },
+    requestTimeoutMs: Math.round(1.6 * ms),
+  };
+};
 
 /** Exit codes. */
-export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, serverShutdown: 4, hostKey: 5, interrupted: 130 } as const;
+
+const exitFor = (notice: Notice): number => (notice.kind === 'shutdown' ? EXIT.serverShutdown : EXIT.idleTimeout);
+
+// lstat: a symbolic link of that name is a local file too, even when it leads nowhere.
+const localFileExists = (name: string): Promise<boolean> => lstat(name).then(() => true, () => false);
+
+const hostPort = (host: string, port: number): string => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -25,8 +49,11 @@ const out = (line: string): void => {
  */
 export const runClient = async (args: ClientArgs): Promise<number> => {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const timings = timingsFor(args.timeoutSeconds);
   let interrupts = 0;
   let transferring = false;
+  /** Aborts the running UPD/DWN transfer (Ctrl-C). */
+  let cancelTransfer: AbortController | undefined;
   let deferredExit: (() => void) | undefined;
   let exiting = false;
   let link: ServerLink | undefined;
@@ -50,7 +77,19 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     else go();
   };
 
+  // Ctrl-C: during a transfer it cancels the transfer (back to the prompt); otherwise it logs out
+  // (XIT, `Goodbye`), and a second one while that is under way exits at once.
   const interrupt = (): void => {
+    // Still connecting: nothing to log out of, so no reason to wait for the handshake.
+    if (link === undefined) {
+      if (process.stderr.isTTY === true) process.stderr.write('\n');
+      exit(EXIT.interrupted);
+      return;
+    }
+    if (cancelTransfer !== undefined) {
+      cancelTransfer.abort();
+      return;
+    }
     interrupts++;
     if (interrupts > 1) exit(EXIT.interrupted);
     else input.end();
@@ -61,16 +100,48 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());
 
+  // A person at a terminal sees that something is happening (and what); scripts' output stays as the spec has it.
+  const knownHostsPath = args.knownHosts ?? defaultKnownHostsPath();
+  const serverId = hostId(args.host, args.port);
+  let pinned: Uint8Array | undefined;
+  try {
+    pinned = (await loadKnownHosts(knownHostsPath)).hosts.keys.get(serverId);
+  } catch (e) {
+    console.error(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    input.close();
+    return EXIT.hostKey;
+  }
+  const status = process.stderr.isTTY === true;
+  if (status) process.stderr.write(`Connecting to ${hostPort(args.host, args.port)}…`);
   let conn;
   try {
-    conn = await connect({ port: args.port, host: args.host, ...TRANSPORT });
-  } catch {
+    conn = await connect({ port: args.port, host: args.host, ...timings.transport, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
+  } catch (e) {
+    if (status) process.stderr.write('\n');
+    if (e instanceof ServerKeyMismatchError) {
+      const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
+      changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach((l) => console.error(l));
+      input.close();
+      return EXIT.hostKey;
+    }
     console.error(`Unable to reach the server at ${args.host}:${args.port}`);
     input.close();
     return EXIT.unreachable;
   }
-  const serverLink = new ServerLink(conn, REQUEST_TIMEOUT_MS, {
-    notice: (n) => fatal(EXIT.idleTimeout, () => out(n.text)),
+  if (status) process.stderr.write('\r\x1b[2K');
+  // The pin is checked here too, before any request: the transport's own check is the first line, this the second.
+  const offered = conn.serverKey;
+  if (offered !== undefined) {
+    const trust = await trustServerKey(knownHostsPath, serverId, offered);
+    trust.lines.forEach((l) => console.error(l));
+    if (!trust.ok) {
+      input.close();
+      conn.destroy();
+      return EXIT.hostKey;
+    }
+  }
+  const serverLink = new ServerLink(conn, timings.requestTimeoutMs, {
+    notice: (n) => fatal(exitFor(n), () => out(n.text)),
     lost: (reason) => fatal(EXIT.unreachable, () => console.error(`Server unreachable: ${reason}`)),
   });
   link = serverLink;
@@ -85,24 +156,43 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     }
   };
 
-  const transfer = async (data: Extract<Reply['data'], { kind: 'transfer' }>, localName: string): Promise<void> => {
+  const transfer = async (cmd: RequestCommand, data: TransferData, localName: string, overwrite: boolean, title: string): Promise<void> => {
+    // The direction is the typed command's; a reply that says otherwise is refused before any TCP.
+    const check = checkTransferReply(cmd, data);
+    if (!check.ok) {
+      out(check.message);
+      return;
+    }
+    // Checked once the server granted the download, so its answers (no such thread, no such file)
+    // come first as the spec has them. The unused token simply expires.
+    if (check.direction === 'download' && !overwrite && (await localFileExists(localName))) {
+      out(`File ${localName} already exists here; to replace it: DWN ${title} ${localName} ${OVERWRITE_FLAG}`);
+      return;
+    }
     transferring = true;
+    const cancel = new AbortController();
+    cancelTransfer = cancel;
     let result: TransferResult;
     try {
-      if (data.direction === 'upload') {
+      const keys = deriveTransferKeys(sessionExporter(conn), data.token);
+      if (check.direction === 'upload') {
         const size = (await stat(localName)).size;
         const progress = createProgress(`Uploading ${localName}`, size);
-        result = await uploadFile(args.host, data.port, data.token, localName, size, progress);
+        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, cancel.signal);
         progress.stop();
       } else {
-        result = await downloadFile(args.host, data.port, data.token, process.cwd(), localName, (size) => createProgress(`Downloading ${localName}`, size));
+        const progress = (size: number) => createProgress(`Downloading ${localName}`, size);
+        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal });
       }
     } catch (e) {
-      result = { ok: false, reason: e instanceof Error ? e.message : String(e) };
+      result = { ok: false, cancelled: false, reason: e instanceof Error ? e.message : String(e) };
     }
+    cancelTransfer = undefined;
     transferring = false;
+    const what = `${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName}`;
     if (result.ok) out(data.completionLine);
-    else out(`${data.direction === 'upload' ? 'Upload' : 'Download'} of ${localName} failed: ${result.reason}`);
+    else if (result.cancelled) out(`${what} cancelled`);
+    else out(`${what} failed: ${result.reason}`);
     deferredExit?.();
   };
 
@@ -117,10 +207,17 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
 
   let next: NextStep = 'username';
   for (;;) {
-    const line = await input.ask(PROMPTS[next]);
+    const line = await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' });
     if (exiting) return never();
     if (line === undefined) {
-      if (next !== 'command') return quit(EXIT.ok);
+      if (next !== 'command') {
+        // Ctrl-C before logging in: no session to end, but the same farewell as XIT.
+        if (interrupts > 0) {
+          if (input.promptPending) process.stdout.write('\n');
+          out('Goodbye');
+        }
+        return quit(EXIT.ok);
+      }
       if (input.promptPending) process.stdout.write('\n');
       const reply = await request('XIT', []);
       if (reply === undefined) return never();
@@ -135,12 +232,16 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       if (reply.data.kind === 'auth') next = reply.data.next;
       continue;
     }
-    const parsed = parseCommandLine(line);
-    if (parsed._tag === 'Left') {
-      out(parsed.left.text);
+    const typed = interpretLine(line);
+    if (typed.kind === 'help') {
+      helpLines(typed.topic).forEach(out);
       continue;
     }
-    const { cmd, args: cmdArgs } = parsed.right;
+    if (typed.kind === 'refused') {
+      typed.lines.forEach(out);
+      continue;
+    }
+    const { cmd, args: cmdArgs } = typed.command;
     const localName = cmdArgs[1] ?? '';
     if (cmd === 'UPD') {
       const found = await stat(localName).then((s) => s.isFile(), () => false);
@@ -152,7 +253,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     const reply = await request(cmd, cmdArgs);
     if (reply === undefined) return never();
     reply.lines.forEach(out);
-    if (reply.data.kind === 'transfer') await transfer(reply.data, localName);
+    if (reply.data.kind === 'transfer') await transfer(cmd, reply.data, localName, typed.overwrite, cmdArgs[0] ?? '');
     if (reply.data.kind === 'goodbye') return quit(EXIT.ok);
     if (reply.data.kind === 'auth') next = reply.data.next;
   }

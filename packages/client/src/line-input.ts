@@ -1,26 +1,79 @@
 import readline from 'node:readline';
+import { Writable } from 'node:stream';
+
+/** The streams a {@link LineInput} reads and prompts on (standard input and output by default; tests pass fakes). */
+export interface LineStreams {
+  readonly input: NodeJS.ReadableStream;
+  readonly output: NodeJS.WritableStream & { readonly columns?: number; readonly rows?: number };
+}
+
+/**
+ * readline's output, with a switch: while `muted`, what readline writes (the
+ * echo of typed keys and its cursor moves) is dropped, so a password typed
+ * at a terminal is not shown. The terminal's size is passed through so
+ * readline lays out lines as it would on the terminal itself.
+ */
+class EchoSwitch extends Writable {
+  muted = false;
+
+  constructor(private readonly target: LineStreams['output']) {
+    super();
+  }
+
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (!this.muted) this.target.write(chunk);
+    done();
+  }
+
+  get columns(): number | undefined {
+    return this.target.columns;
+  }
+
+  get rows(): number | undefined {
+    return this.target.rows;
+  }
+
+  get isTTY(): boolean {
+    return true;
+  }
+}
+
+/** How {@link LineInput.ask} shows what is typed. */
+export interface AskOptions {
+  /** Do not echo the line (passwords); on a terminal only, as a pipe echoes nothing anyway. */
+  readonly hidden?: boolean;
+}
 
 /**
  * Lines from standard input, one at a time and strictly in order, however
  * fast a pipe delivers them. On a terminal it prompts through readline (so
- * editing works); from a pipe it writes the prompt as is and does not echo.
+ * editing works) and can hide what is typed; from a pipe it writes the prompt
+ * as is and does not echo.
  */
 export class LineInput {
   private readonly queued: string[] = [];
   private ended = false;
   private waiter: ((line: string | undefined) => void) | undefined;
   private readonly rl: readline.Interface;
+  private readonly echo: EchoSwitch | undefined;
+  /** readline keeps this very array as its history: hidden lines are taken back out of it. */
+  private readonly history: string[] = [];
+  private readonly output: LineStreams['output'];
   /** True while a prompt is shown and no line has answered it (output then starts on a new line). */
   promptPending = false;
 
   constructor(
     private readonly terminal: boolean,
     onInterrupt: () => void,
+    streams: LineStreams = { input: process.stdin, output: process.stdout },
   ) {
+    this.output = streams.output;
+    this.echo = terminal ? new EchoSwitch(streams.output) : undefined;
     this.rl = readline.createInterface({
-      input: process.stdin,
-      ...(terminal ? { output: process.stdout } : {}),
+      input: streams.input,
+      ...(this.echo === undefined ? {} : { output: this.echo }),
       terminal,
+      history: this.history,
       crlfDelay: Infinity,
     });
     this.rl.on('line', (line) => {
@@ -34,23 +87,36 @@ export class LineInput {
   }
 
   /** Prints `prompt` and resolves with the next line, or `undefined` at end of input. */
-  ask(prompt: string): Promise<string | undefined> {
+  ask(prompt: string, options: AskOptions = {}): Promise<string | undefined> {
+    const hide = options.hidden === true && this.echo !== undefined;
     if (this.terminal) {
       this.rl.setPrompt(prompt);
       this.rl.prompt();
     } else {
-      process.stdout.write(prompt);
+      this.output.write(prompt);
     }
+    if (hide && this.echo !== undefined) this.echo.muted = true;
     const line = this.queued.shift();
     this.promptPending = line === undefined;
-    if (line !== undefined) return Promise.resolve(line);
-    if (this.ended) return Promise.resolve(undefined);
+    if (line !== undefined) return Promise.resolve(this.answered(line, hide));
+    if (this.ended) return Promise.resolve(this.answered(undefined, hide));
     return new Promise((resolve) => {
       this.waiter = (l) => {
         if (l !== undefined) this.promptPending = false;
-        resolve(l);
+        resolve(this.answered(l, hide));
       };
     });
+  }
+
+  /** Ends a hidden prompt: echo back on, the line taken out of the history, and the newline the muted Enter did not show. */
+  private answered(line: string | undefined, hidden: boolean): string | undefined {
+    if (!hidden || this.echo === undefined) return line;
+    this.echo.muted = false;
+    if (line !== undefined) {
+      if (this.history[0] === line) this.history.shift();
+      this.output.write('\n');
+    }
+    return line;
   }
 
   /** Ctrl-C: lines typed ahead are dropped, and the pending and every later `ask` gets `undefined`. */
@@ -71,6 +137,7 @@ export class LineInput {
   /** Releases the terminal. */
   close(): void {
     this.ended = true;
+    if (this.echo !== undefined) this.echo.muted = false;
     this.rl.close();
   }
 }

@@ -1,15 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, rename, unlink } from 'node:fs/promises';
+import { link, lstat, readdir, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
-import { readHeaderLines } from 'forum-protocol';
+import { readHeaderLines, SecureTransferChannel, type TransferKeys } from 'forum-protocol';
 
-/** How a transfer ended: `ok`, or the reason to print. */
-export type TransferResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+/** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly cancelled: true }
+  | { readonly ok: false; readonly cancelled: false; readonly reason: string };
+
+const failed = (reason: string): TransferResult => ({ ok: false, cancelled: false, reason });
+const CANCELLED: TransferResult = { ok: false, cancelled: true };
+// A call, not `signal?.aborted` inline: the flag changes across awaits, which narrowing does not know.
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/** Why a download would not replace a local file: the local name is taken and overwriting was not asked for. */
+export class LocalFileExistsError extends Error {
+  override readonly name = 'LocalFileExistsError';
+  readonly code = 'EEXIST';
+}
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const STALL_TIMEOUT_MS = 30_000;
@@ -23,13 +37,20 @@ const counter = (progress: Progress, onBytes: (n: number) => void = () => undefi
     },
   });
 
-const open = (host: string, port: number): Promise<net.Socket> =>
+/** Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy). */
+const open = (host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
+    const onAbort = (): void => void socket.destroy(new Error('cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('timed out connecting')));
-    socket.once('error', reject);
+    socket.once('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
     socket.once('connect', () => {
-      socket.off('error', reject);
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
       socket.on('error', () => undefined);
       socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy(new Error('transfer stalled')));
       resolve(socket);
@@ -79,83 +100,164 @@ export const sweepStaleDownloads = async (dir: string): Promise<number> => {
 };
 
 /**
- * Sends `path` (`size` bytes) over TCP: the token line, the size line, the
- * bytes, then waits for the server's `OK` / `ERR reason`.
+ * Sends `path` (`size` bytes) over TCP: the token line in clear, then sealed
+ * with `keys`: the size line, the bytes and the final record; then waits for
+ * the server's sealed `OK` / `ERR reason`. Aborting `signal` cuts the
+ * connection: the server then has fewer bytes than announced and keeps
+ * nothing.
  */
-export const uploadFile = async (host: string, port: number, token: string, path: string, size: number, progress: Progress): Promise<TransferResult> => {
+export const uploadFile = async (
+  host: string,
+  port: number,
+  token: string,
+  keys: TransferKeys,
+  path: string,
+  size: number,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<TransferResult> => {
+  if (isAborted(signal)) return CANCELLED;
   let socket: net.Socket;
   try {
-    socket = await open(host, port);
+    socket = await open(host, port, signal);
   } catch (e) {
-    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
+    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
   }
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, keys, 'client');
   const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  const answered = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  socket.write(`${token}\n${size}\n`);
+  let channelError: unknown;
+  channel.on('data', (c: Buffer) => chunks.push(c));
+  channel.on('error', (e) => (channelError ??= e));
+  const answered = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  // A reset, not a FIN: the server sees the upload broken off, not merely short.
+  const onAbort = (): void => {
+    socket.resetAndDestroy();
+    channel.destroy();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  channel.write(`${size}\n`);
   let sendError: unknown;
   try {
-    await pipeline(createReadStream(path), counter(progress), socket);
+    await pipeline(createReadStream(path), counter(progress), channel);
   } catch (e) {
     sendError = e;
   }
   await answered;
+  signal?.removeEventListener('abort', onAbort);
+  if (isAborted(signal)) return CANCELLED;
+  // Only authenticated records reach `chunks`. A refusal may come while the body is still being
+  // written, and the server then closes: the write fails, but the refusal is the answer to report.
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  if (status.startsWith('ERR ')) return failed(status.slice(4));
+  // Success needs a whole channel: a broken one is a failure whatever it said before.
+  if (channelError !== undefined) return failed(describe(channelError));
   if (status === 'OK') return { ok: true };
-  if (status.startsWith('ERR ')) return { ok: false, reason: status.slice(4) };
-  return { ok: false, reason: sendError === undefined ? 'the server closed the transfer connection' : describe(sendError) };
+  return failed(sendError === undefined ? 'the server closed the transfer connection' : describe(sendError));
+};
+
+/** Whether a download may replace a local file of the same name. */
+export interface DownloadOptions {
+  /** Replace `dir/filename` if it exists (default: refuse, see {@link LocalFileExistsError}). */
+  readonly overwrite?: boolean;
+  /** Cancels the transfer; the partial download is deleted. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Puts the finished temporary file in place as `dest`. Without `overwrite` a
+ * hard link is made and the temporary removed: unlike a rename, the link
+ * fails if `dest` appeared meanwhile, so a file is never silently replaced.
+ */
+const commit = async (tmp: string, dest: string, overwrite: boolean): Promise<void> => {
+  if (overwrite) return rename(tmp, dest);
+  try {
+    await link(tmp, dest);
+  } catch (e) {
+    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+    if (code === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
+    // A file system without hard links (FAT, some network mounts): check, then rename.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
+    if (await lstat(dest).then(() => true, () => false)) throw new LocalFileExistsError(`${dest} exists`);
+    return rename(tmp, dest);
+  }
+  await unlink(tmp);
 };
 
 /**
- * Fetches a file over TCP into `dir/filename`: the bytes go to a temporary
- * file that is renamed only once all of them arrived, so a broken transfer
- * leaves nothing (and a killed client's leftover goes at the next start, see
- * {@link sweepStaleDownloads}).
+ * Fetches a file over TCP into `dir/filename`: the token line in clear, then
+ * sealed records with `keys`. The bytes go to a temporary file that is
+ * renamed only once all of them arrived and authenticated, so a broken,
+ * altered or cancelled transfer leaves nothing (and a killed client's
+ * leftover goes at the next start, see {@link sweepStaleDownloads}). An
+ * existing `dir/filename` is kept unless `options.overwrite`.
  */
-export const downloadFile = async (host: string, port: number, token: string, dir: string, filename: string, makeProgress: (size: number) => Progress): Promise<TransferResult> => {
+export const downloadFile = async (
+  host: string,
+  port: number,
+  token: string,
+  keys: TransferKeys,
+  dir: string,
+  filename: string,
+  makeProgress: (size: number) => Progress,
+  options: DownloadOptions = {},
+): Promise<TransferResult> => {
+  const { signal, overwrite = false } = options;
+  if (isAborted(signal)) return CANCELLED;
   let socket: net.Socket;
   try {
-    socket = await open(host, port);
+    socket = await open(host, port, signal);
   } catch (e) {
-    return { ok: false, reason: `cannot open the transfer connection: ${describe(e)}` };
+    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
   }
   socket.write(`${token}\n`);
-  const header = await readHeaderLines(socket, 1, 4096);
-  const status = header?.[0];
-  if (status === undefined) {
-    socket.destroy();
-    return { ok: false, reason: 'the server closed the transfer connection' };
-  }
-  if (status.startsWith('ERR ')) {
-    socket.destroy();
-    return { ok: false, reason: status.slice(4) };
-  }
-  const match = /^OK ([0-9]{1,15})$/.exec(status);
-  if (match === null) {
-    socket.destroy();
-    return { ok: false, reason: 'unexpected answer from the server' };
-  }
-  const size = Number(match[1]);
-  const tmp = join(dir, tempName());
-  const progress = makeProgress(size);
-  let received = 0;
+  const channel = new SecureTransferChannel(socket, keys, 'client');
+  let channelError: unknown;
+  channel.on('error', (e) => (channelError ??= e));
+  const onAbort = (): void => void channel.destroy();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await pipeline(socket, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
-  } catch (e) {
+    const header = await readHeaderLines(channel, 1, 4096);
+    if (isAborted(signal)) return CANCELLED;
+    const status = header?.[0];
+    if (status === undefined) {
+      channel.destroy();
+      return failed(channelError !== undefined ? describe(channelError) : 'the server closed the transfer connection');
+    }
+    if (status.startsWith('ERR ')) {
+      channel.destroy();
+      return failed(status.slice(4));
+    }
+    const match = /^OK ([0-9]{1,15})$/.exec(status);
+    if (match === null) {
+      channel.destroy();
+      return failed('unexpected answer from the server');
+    }
+    const size = Number(match[1]);
+    const tmp = join(dir, tempName());
+    const progress = makeProgress(size);
+    let received = 0;
+    try {
+      await pipeline(channel, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
+    } catch (e) {
+      progress.stop();
+      await unlink(tmp).catch(() => undefined);
+      return isAborted(signal) ? CANCELLED : failed(`transfer broken off: ${describe(e)}`);
+    }
     progress.stop();
-    await unlink(tmp).catch(() => undefined);
-    return { ok: false, reason: `transfer broken off: ${describe(e)}` };
+    channel.destroy();
+    if (isAborted(signal) || received !== size) {
+      await unlink(tmp).catch(() => undefined);
+      return isAborted(signal) ? CANCELLED : failed(`transfer broken off after ${received} of ${size} bytes`);
+    }
+    try {
+      await commit(tmp, join(dir, filename), overwrite);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      return failed(e instanceof LocalFileExistsError ? `${filename} appeared here meanwhile and was kept` : describe(e));
+    }
+    return { ok: true };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
-  progress.stop();
-  if (received !== size) {
-    await unlink(tmp).catch(() => undefined);
-    return { ok: false, reason: `transfer broken off after ${received} of ${size} bytes` };
-  }
-  try {
-    await rename(tmp, join(dir, filename));
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    return { ok: false, reason: describe(e) };
-  }
-  return { ok: true };
 };

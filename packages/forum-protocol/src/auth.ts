@@ -9,7 +9,7 @@ import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
 import type { NextStep, Reply, Request } from './messages.js';
 import { validateCredential } from './names.js';
 import { parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
-import { throttledText } from './rate-limit.js';
+import { accountCreationThrottledText, throttledText } from './rate-limit.js';
 import type { Session, SessionRegistry } from './session.js';
 import type { ForumStore } from './store.js';
 
@@ -36,6 +36,9 @@ export interface LoginAttempt {
 /** The answer to a password check. `throttled` means it was not checked at all. */
 export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | { readonly kind: 'throttled'; readonly retryAfterMs: number };
 
+/** The answer to an account creation: `taken` if the name was taken meanwhile; `throttled` means nothing was created. */
+export type RegisterVerdict = 'created' | 'taken' | { readonly kind: 'throttled'; readonly retryAfterMs: number };
+
 /**
  * How accounts are checked and created: the seam for password hashing
  * ({@link hashedAccounts}) and login throttling ({@link rateLimitedAccounts}).
@@ -45,8 +48,8 @@ export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | { readonly kind: 'thr
 export interface AccountPolicy {
   /** `unknown` when there is no such account. */
   verify(store: ForumStore, username: string, password: string, attempt: LoginAttempt): TE.TaskEither<StoreError, PasswordVerdict>;
-  /** `false` when the name was taken meanwhile. */
-  register(store: ForumStore, username: string, password: string): TE.TaskEither<StoreError, boolean>;
+  /** Creates the account (see {@link RegisterVerdict}). */
+  register(store: ForumStore, username: string, password: string, attempt: LoginAttempt): TE.TaskEither<StoreError, RegisterVerdict>;
 }
 
 /**
@@ -69,7 +72,7 @@ export const plainTextAccounts: AccountPolicy = {
         ),
       ),
     ),
-  register: (store, username, password) => store.createAccount({ username, password }),
+  register: (store, username, password) => TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(store.createAccount({ username, password })),
 };
 
 /** What the login machine needs: the store, the registry of live sessions, and this connection's key. */
@@ -129,10 +132,12 @@ const loggedIn = async (deps: AuthDeps, id: string, username: string, log: reado
  * matching prompt; anything else is refused with the prompt to show again.
  *
  * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`,
- * `Too many failed login attempts, try again in N seconds`
+ * `Too many failed login attempts, try again in N seconds`,
+ * `Too many new accounts from your address, try again in N seconds`
  * (with `data.next` telling the client which prompt to print). Log lines:
  * `Client authenticating`, `Incorrect password`, `Login of U throttled`, `New user`,
- * `U successfully logged in` (new account), `U successful login` (existing account).
+ * `U successfully logged in` (new account), `U successful login` (existing account),
+ * `Account creation of U throttled`.
  */
 export const handleAuth =
   (deps: AuthDeps, state: AuthState, request: Request): T.Task<AuthResult> =>
@@ -158,6 +163,12 @@ export const handleAuth =
         }
         const account = await deps.store.getAccount(value)();
         if (E.isLeft(account)) return serverError(id, account.left);
+        // One identity per name: `Alice` may not become a second account beside `alice`.
+        const similar = O.isNone(account.right) ? deps.store.similarAccount?.(value) : undefined;
+        if (similar !== undefined) {
+          const text = `Invalid username: ${value} is the same name as the existing user ${similar} (names differing only in letter case are one name)`;
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [text], 'username'), log };
+        }
         return O.isSome(account.right)
           ? { state: { step: 'awaitingPassword', username: value }, reply: authReply(id, 'ok', [], 'password'), log }
           : { state: { step: 'awaitingNewPassword', username: value }, reply: authReply(id, 'ok', [], 'newPassword'), log };
@@ -182,9 +193,16 @@ export const handleAuth =
         if (state.step !== 'awaitingNewPassword') return refuse('Unexpected password');
         const valid = validateCredential('password', value);
         if (E.isLeft(valid)) return refuse(valid.left);
-        const created = await accounts.register(deps.store, state.username, value)();
+        const created = await accounts.register(deps.store, state.username, value, { peerAddress: deps.peerAddress, now: deps.now ?? Date.now() })();
         if (E.isLeft(created)) return serverError(id, created.left);
-        if (!created.right) {
+        if (typeof created.right === 'object') {
+          return {
+            state: INITIAL_AUTH_STATE,
+            reply: authReply(id, 'error', [accountCreationThrottledText(created.right.retryAfterMs)], 'username'),
+            log: [`Account creation of ${state.username} throttled`],
+          };
+        }
+        if (created.right === 'taken') {
           return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`User ${state.username} was just registered by another client, please log in`], 'username'), log: [] };
         }
         return loggedIn(deps, id, state.username, ['New user', `${state.username} successfully logged in`]);

@@ -1,4 +1,5 @@
 import type { Account } from './store.js';
+import { wordProblem } from './thread.js';
 
 /** The accounts in a credentials file, with one warning per line that was skipped. */
 export interface ParsedCredentials {
@@ -48,16 +49,37 @@ export const appendCredential = (text: string, account: Account): string =>
  * The line changed is the one {@link parseCredentials} reads the account
  * from (the first well-formed line of that name). `undefined` if there is none.
  */
-export const replaceCredential = (text: string, username: string, secret: string): string | undefined => {
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i] as string;
+export const replaceCredential = (text: string, username: string, secret: string): string | undefined =>
+  replaceCredentialAt(text, username, secret)?.text;
+
+/**
+ * {@link replaceCredential}, also saying where the new text first differs
+ * from the old one (the start of the changed line, in UTF-16 code units), so
+ * only the rest need be written.
+ */
+export const replaceCredentialAt = (text: string, username: string, secret: string): { readonly text: string; readonly from: number } | undefined => {
+  let start = 0;
+  while (start <= text.length) {
+    const nl = text.indexOf('\n', start);
+    const end = nl === -1 ? text.length : nl;
+    const raw = text.slice(start, end);
     const crlf = raw.endsWith('\r');
     const m = LINE.exec(crlf ? raw.slice(0, -1) : raw);
-    if (m?.[1] === username) {
-      lines[i] = `${username} ${secret}${crlf ? '\r' : ''}`;
-      return lines.join('\n');
-    }
+    if (m?.[1] === username) return { text: `${text.slice(0, start)}${username} ${secret}${crlf ? '\r' : ''}${text.slice(end)}`, from: start };
+    if (nl === -1) break;
+    start = nl + 1;
   }
   return undefined;
+};
+
+/**
+ * Why `account` would not read back from `credentials.txt` as the same
+ * account (an empty or spaced field, a line break, a lone surrogate, a NUL),
+ * or `undefined` when it would.
+ */
+export const accountStoreProblem = (account: Account): string | undefined => {
+  const problem = wordProblem('the user name', account.username) ?? wordProblem('the password', account.password);
+  if (problem !== undefined) return problem;
+  const m = LINE.exec(`${account.username} ${account.password}`);
+  return m?.[1] === account.username && m[2] === account.password ? undefined : 'the account would not read back as the same line';
 };

@@ -7,16 +7,19 @@ import { createWriteStream } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
-import { appendCredential, parseCredentials, replaceCredential } from './credentials.js';
+import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
-import { CREDENTIALS_FILE, validateName } from './names.js';
+import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
-import { formatThreadFile, hasUpload, parseThreadFile, uploadFileName, type Thread } from './thread.js';
+import { storedNameProblem } from './stored-name.js';
+import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { createUndoJournal, recoverJournal } from './undo-journal.js';
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
-  /** Files larger than this are never read as threads when the directory is opened (they are taken to be uploads). Default 16 MiB. */
+  /** Files larger than this are never read as threads when the directory is opened, so no thread may grow past it (the change is refused). Default 16 MiB. */
   readonly maxThreadFileBytes?: number;
 }
 
@@ -55,7 +58,9 @@ const clearIntent = async (dir: string, name: string): Promise<void> => {
   await syncDir(dir);
 };
 
-const plainName = (kind: 'thread title' | 'file name', name: string): boolean => E.isRight(validateName(kind, name));
+// The store's own name rule, not the request layer's: a record for a name the store accepted is always acted on.
+const plainName = (kind: 'thread title' | 'file name', name: string): boolean =>
+  storedNameProblem(name) === undefined && (kind === 'thread title' || wordProblem('the file name', name) === undefined);
 
 /** Reads an intent record; `undefined` when it is not one this store wrote (then it is only deleted). */
 const readIntent = async (file: string): Promise<Intent | undefined> => {
@@ -111,30 +116,58 @@ const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<E
   }
 };
 
+/** A thread as the store keeps it: the thread, the size of its file, and whether the file is exactly {@link formatThreadFile} of it. */
+interface StoredThread {
+  readonly thread: Thread;
+  readonly bytes: number;
+  /** False for a hand-written file (CRLF, odd numbers…): its first change rewrites it whole. */
+  readonly canonical: boolean;
+}
+
 interface Loaded {
-  readonly credentialsText: string;
+  /** `credentials.txt` as read, `undefined` if there is none. */
+  readonly credentials: Buffer | undefined;
   readonly accounts: readonly Account[];
-  readonly threads: readonly Thread[];
+  readonly threads: ReadonlyMap<string, StoredThread>;
   readonly otherNames: readonly string[];
   readonly warnings: readonly string[];
 }
 
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
+const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
+  const size = (await stat(path)).size;
+  if (size > maxBytes) return undefined;
+  const bytes = await readFile(path);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (text.includes('\u0000')) return undefined;
+  const thread = parseThreadFile(title, text);
+  return thread === undefined ? undefined : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+};
+
 const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> => {
   await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
+  // The journal first: it puts back files an unfinished change touched, which the intent records then read.
+  warnings.push(...(await recoverJournal(dir)).warnings);
   await recoverIntents(dir, warnings);
-  let credentialsText = '';
+  let credentials: Buffer | undefined;
   try {
-    credentialsText = await readFile(join(dir, CREDENTIALS_FILE), 'utf8');
+    credentials = await readFile(join(dir, CREDENTIALS_FILE));
   } catch (e) {
     if (!isEnoent(e)) throw e;
   }
-  const creds = parseCredentials(credentialsText);
+  const creds = parseCredentials(credentials?.toString('utf8') ?? '');
   warnings.push(...creds.warnings);
 
-  const candidates: Thread[] = [];
+  const names: string[] = [];
   const otherNames: string[] = [];
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const name = entry.name;
     if (name.startsWith(TEMP_PREFIX)) {
@@ -143,29 +176,28 @@ const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> =>
       continue;
     }
     if (name === CREDENTIALS_FILE) continue;
-    if (!entry.isFile() || E.isLeft(validateName('thread title', name))) {
+    if (entry.isFile() && storedNameProblem(name) === undefined) names.push(name);
+    else otherNames.push(name);
+  }
+  // Which files are uploads is said by the upload lines of the threads, and only
+  // of real threads: an upload whose bytes read like a thread file naming
+  // uploads must not claim anything. Upload `T-F` is always longer than its
+  // thread `T`, so going from short names to long ones, every thread is known
+  // for what it is before any name it could claim comes up.
+  names.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+  const claimed = new Set<string>();
+  const threads = new Map<string, StoredThread>();
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
+    if (stored === undefined) {
       otherNames.push(name);
       continue;
     }
-    const path = join(dir, name);
-    const size = (await stat(path)).size;
-    let thread: Thread | undefined;
-    if (size <= maxThreadFileBytes) {
-      try {
-        const text = utf8.decode(await readFile(path));
-        thread = text.includes('\u0000') ? undefined : parseThreadFile(name, text);
-      } catch {
-        thread = undefined;
-      }
-    }
-    if (thread === undefined) otherNames.push(name);
-    else candidates.push(thread);
+    threads.set(name, stored);
+    for (const e of stored.thread.entries) if (e.kind === 'upload') claimed.add(uploadFileName(name, e.filename));
   }
-  // A text upload can look like a thread; the upload lines say which it is.
-  const uploads = new Set(candidates.flatMap((th) => th.entries.flatMap((e) => (e.kind === 'upload' ? [uploadFileName(th.title, e.filename)] : []))));
-  const threads = candidates.filter((th) => !uploads.has(th.title));
-  otherNames.push(...candidates.filter((th) => uploads.has(th.title)).map((th) => th.title));
-  return { credentialsText, accounts: creds.accounts, threads, otherNames, warnings };
+  return { credentials, accounts: creds.accounts, threads, otherNames, warnings };
 };
 
 /**
@@ -173,47 +205,108 @@ const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> =>
  * forum-spec.md: `credentials.txt`, one file per thread named by its title,
  * uploads as `TITLE-FILENAME`. Existing files, hand-written or left by the
  * original implementation, are read; leftover temporary files are deleted,
- * and an UPD commit or RMV that a crash cut short is undone or finished.
+ * a change a crash cut short is undone (see {@link createUndoJournal}), and an
+ * UPD commit or RMV that a crash cut short is undone or finished.
  *
  * The store then owns the directory: it caches its contents and writes
- * through, each write atomically (temporary file + rename), with a lock per
- * file so concurrent commands never interleave writes.
+ * through, with a lock per file so concurrent commands never interleave
+ * writes. A write costs about the size of the change: a new message or
+ * account is appended to its file; an edit or deletion rewrites the file from
+ * the first line it changes. Each such change goes through the undo journal,
+ * so a crash leaves the file as it was or as it should be; a new thread file
+ * is written whole (temporary file + rename). What the store cannot keep
+ * exactly (a lone surrogate, a line break in a message, a user name with a
+ * space, a name that is no plain file name…) is refused with an `io` error
+ * whose message starts with {@link UNSTORABLE}, never stored changed.
  */
 export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.TaskEither<IoError, ForumStore> =>
-  attempt(async () => E.right(makeStore(dir, await load(dir, options.maxThreadFileBytes ?? 16 * 1024 * 1024))));
+  attempt(async () => {
+    const maxThreadFileBytes = options.maxThreadFileBytes ?? 16 * 1024 * 1024;
+    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes));
+  });
 
-const makeStore = (dir: string, loaded: Loaded): ForumStore => {
+/** Start of the message of an `io` error for a value the data directory cannot hold exactly. */
+export const UNSTORABLE = 'cannot be stored exactly: ';
+
+const unstorable = (problem: string): IoError => ({ kind: 'io', message: `${UNSTORABLE}${problem}` });
+
+const uploadNames = (thread: Thread): string[] => thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
+
+const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): ForumStore => {
   const mutex = createKeyedMutex();
-  let credentialsText = loaded.credentialsText;
+  const journal = createUndoJournal(dir);
+  let credentialsText = loaded.credentials?.toString('utf8') ?? '';
+  let credentialsBytes = loaded.credentials?.length ?? 0;
+  let credentialsExists = loaded.credentials !== undefined;
+  // Invalid UTF-8 in the file makes character and byte offsets disagree: such a file is rewritten whole.
+  let credentialsExact = loaded.credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(loaded.credentials);
   const accounts = new Map(loaded.accounts.map((a) => [a.username, a]));
-  const threads = new Map(loaded.threads.map((th) => [th.title, th]));
-  // Names in the directory that are neither threads nor recorded uploads: never overwritten by CRT.
+  const threads = new Map(loaded.threads);
+  // Names in the directory that are neither threads nor recorded uploads: never overwritten by CRT or UPD.
   const otherNames = new Set(loaded.otherNames);
   const path = (name: string): string => join(dir, name);
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
-  const recordedUploads = (): Set<string> =>
-    new Set([...threads.values()].flatMap((th) => th.entries.flatMap((e) => (e.kind === 'upload' ? [uploadFileName(th.title, e.filename)] : []))));
+  const recordedUploads = (): Set<string> => new Set([...threads.values()].flatMap((st) => uploadNames(st.thread).map((f) => uploadFileName(st.thread.title, f))));
+  const nameTaken = (name: string): boolean => threads.has(name) || otherNames.has(name) || recordedUploads().has(name) || name.toLowerCase() === CREDENTIALS_FILE;
 
-  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> =>
-    attempt(() =>
-      mutex.run(CREDENTIALS_FILE, async () => {
-        if (accounts.has(account.username)) return E.right(false);
-        const next = appendCredential(credentialsText, account);
-        await writeFileAtomic(dir, CREDENTIALS_FILE, next);
-        credentialsText = next;
-        accounts.set(account.username, account);
-        return E.right(true);
-      }),
-    );
+  /** A new account waiting for the next batch. */
+  interface AccountJob {
+    readonly account: Account;
+    readonly settle: (r: E.Either<StoreError, boolean>) => void;
+  }
+
+  // Concurrent new accounts are appended together: one journal record, one write, one sync.
+  const accountBatches = createBatcher<AccountJob>(mutex, async (_key, jobs) => {
+    const added = new Map<string, Account>();
+    const outcomes = jobs.map((job): E.Either<StoreError, boolean> => {
+      const problem = accountStoreProblem(job.account);
+      if (problem !== undefined) return E.left(unstorable(problem));
+      if (accounts.has(job.account.username) || added.has(job.account.username)) return E.right(false);
+      added.set(job.account.username, job.account);
+      return E.right(true);
+    });
+    if (added.size > 0) {
+      const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
+      const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
+      try {
+        if (credentialsExists) {
+          await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'));
+        } else {
+          await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
+          credentialsExists = true;
+        }
+      } catch (e) {
+        // Nothing of the batch was stored: every account that would have been added fails.
+        jobs.forEach((job, i) => job.settle(E.isRight(outcomes[i] as E.Either<StoreError, boolean>) ? E.left(toIoError(e)) : (outcomes[i] as E.Either<StoreError, boolean>)));
+        return;
+      }
+      credentialsText += tail;
+      credentialsBytes += utf8Bytes(tail);
+      for (const a of added.values()) accounts.set(a.username, a);
+    }
+    jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
+  });
+
+  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> => () =>
+    new Promise((resolve) => accountBatches.add(CREDENTIALS_FILE, { account, settle: resolve }));
 
   const replaceAccountSecret = (username: string, secret: string): TE.TaskEither<StoreError, boolean> =>
     attempt(() =>
       mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
         if (!accounts.has(username)) return E.right(false);
-        const next = replaceCredential(credentialsText, username, secret);
+        const problem = accountStoreProblem({ username, password: secret });
+        if (problem !== undefined) return E.left(unstorable(problem));
+        const next = replaceCredentialAt(credentialsText, username, secret);
         if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
-        await writeFileAtomic(dir, CREDENTIALS_FILE, next);
-        credentialsText = next;
+        if (credentialsExact) {
+          const offset = utf8Bytes(credentialsText.slice(0, next.from));
+          await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'));
+        } else {
+          await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
+          credentialsExact = true;
+        }
+        credentialsText = next.text;
+        credentialsBytes = utf8Bytes(next.text);
         accounts.set(username, { username, password: secret });
         return E.right(true);
       }),
@@ -222,27 +315,112 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
   const createThread = (title: string, creator: string): TE.TaskEither<StoreError, boolean> =>
     attempt(() =>
       mutex.run(title, () =>
-        mutex.run(NAMESPACE_LOCK, async () => {
-          if (threads.has(title) || otherNames.has(title) || recordedUploads().has(title) || title === CREDENTIALS_FILE) return E.right(false);
+        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError, boolean>> => {
+          const problem = storedNameProblem(title) ?? wordProblem('the creator name', creator);
+          if (problem !== undefined) return E.left(unstorable(problem));
+          if (nameTaken(title)) return E.right(false);
           const thread: Thread = { title, creator, entries: [] };
-          await writeFileAtomic(dir, title, formatThreadFile(thread));
-          threads.set(title, thread);
+          const text = formatThreadFile(thread);
+          await writeFileAtomic(dir, title, text);
+          threads.set(title, { thread, bytes: utf8Bytes(text), canonical: true });
           return E.right(true);
         }),
       ),
     );
 
-  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
-    attempt(() =>
-      mutex.run(title, async (): Promise<E.Either<StoreError | Err, A>> => {
-        const thread = threads.get(title);
-        if (thread === undefined) return E.left(noThread(title));
-        const out = update(thread);
-        if (E.isLeft(out)) return out;
-        await writeFileAtomic(dir, title, formatThreadFile(out.right.thread));
-        threads.set(title, out.right.thread);
-        return E.right(out.right.result);
-      }),
+  /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
+  interface ThreadWrite {
+    readonly stored: StoredThread;
+    readonly offset: number | undefined;
+    readonly tail: Buffer;
+  }
+
+  /**
+   * Plans writing `next` over the stored thread `cur`: from the first entry
+   * that differs on (an append for MSG), or the whole file once for a
+   * hand-written one. Refuses what would not read back the same.
+   */
+  const planThreadWrite = (cur: StoredThread, next: Thread): E.Either<StoreError, ThreadWrite | undefined> => {
+    const title = cur.thread.title;
+    if (next.title !== title) return E.left(unstorable('a thread update may not change its title'));
+    const before = cur.thread.entries;
+    const after = next.entries;
+    const creatorChanged = next.creator !== cur.thread.creator;
+    let from = 0;
+    if (!creatorChanged) {
+      while (from < before.length && from < after.length && (before[from] === after[from] || JSON.stringify(before[from]) === JSON.stringify(after[from]))) from++;
+      if (from === before.length && from === after.length) return E.right(undefined);
+    }
+    const problem = threadStoreProblem(next, creatorChanged ? 0 : from);
+    if (problem !== undefined) return E.left(unstorable(problem));
+    const whole = !cur.canonical || creatorChanged;
+    const tail = Buffer.from(whole ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
+    const offset = whole ? undefined : from === before.length ? cur.bytes : cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
+    const bytes = (offset ?? 0) + tail.length;
+    // A bigger file would not be read back as a thread (maxThreadFileBytes).
+    if (bytes > maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${maxThreadFileBytes} bytes`));
+    return E.right({ stored: { thread: next, bytes, canonical: true }, offset, tail });
+  };
+
+  const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
+    if (plan.offset === undefined) await writeFileAtomic(dir, title, plan.tail);
+    else await journal.replaceTail(title, plan.offset, plan.tail);
+  };
+
+  const sameUploads = (a: Thread, b: Thread): boolean => JSON.stringify(a.entries.filter((e) => e.kind === 'upload')) === JSON.stringify(b.entries.filter((e) => e.kind === 'upload'));
+
+  /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
+  interface ThreadJob {
+    readonly update: ThreadUpdate<unknown, unknown>;
+    readonly settle: (r: E.Either<unknown, unknown>) => void;
+  }
+
+  // Concurrent updates of one thread (many users posting to it) are applied in
+  // order in memory, each checked on its own, then written together: one write
+  // from the first line any of them changed, one journal record, one sync.
+  const threadBatches = createBatcher<ThreadJob>(mutex, async (title, jobs) => {
+    const original = threads.get(title);
+    if (original === undefined) {
+      for (const job of jobs) job.settle(E.left(noThread(title)));
+      return;
+    }
+    let cur = original;
+    const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
+    for (const job of jobs) {
+      const out = job.update(cur.thread);
+      if (E.isLeft(out)) {
+        job.settle(out);
+        continue;
+      }
+      // Upload lines say which files are uploads: only UPD and RMV may change them, with the files.
+      if (!sameUploads(cur.thread, out.right.thread)) {
+        job.settle(E.left(unstorable('a thread update may not add, remove or change upload lines')));
+        continue;
+      }
+      const step = planThreadWrite(cur, out.right.thread);
+      if (E.isLeft(step)) {
+        job.settle(step);
+        continue;
+      }
+      cur = step.right?.stored ?? { ...cur, thread: out.right.thread };
+      accepted.push({ job, result: out.right.result });
+    }
+    try {
+      const plan = planThreadWrite(original, cur.thread);
+      if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
+      if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
+      threads.set(title, plan.right?.stored ?? { ...original, thread: cur.thread });
+    } catch (e) {
+      for (const a of accepted) a.job.settle(E.left(toIoError(e)));
+      return;
+    }
+    for (const a of accepted) a.job.settle(E.right(a.result));
+  });
+
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> => () =>
+    new Promise<E.Either<StoreError | Err, A>>((resolve) =>
+      // The batch only passes back what `update` returned (Err, A) or a StoreError.
+      threadBatches.add(title, { update, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
     );
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
@@ -250,11 +428,12 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
       // The namespace lock too: once the thread is gone its upload names look free to CRT.
       mutex.run(title, () =>
         mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | Err, void>> => {
-          const thread = threads.get(title);
-          if (thread === undefined) return E.left(noThread(title));
+          const stored = threads.get(title);
+          if (stored === undefined) return E.left(noThread(title));
+          const thread = stored.thread;
           const ok = guard(thread);
           if (E.isLeft(ok)) return ok;
-          const filenames = thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
+          const filenames = uploadNames(thread);
           // Without uploads the one unlink is atomic by itself.
           const intent = filenames.length === 0 ? undefined : await writeIntent(dir, { op: 'remove', thread: title, filenames });
           // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).
@@ -282,9 +461,11 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
 
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
     attempt(async (): Promise<E.Either<StoreError | FileExistsError, UploadWriter>> => {
-      const thread = threads.get(title);
+      const thread = threads.get(title)?.thread;
       if (thread === undefined) return E.left(noThread(title));
       if (hasUpload(thread, filename)) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
+      const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
+      if (problem !== undefined) return E.left(unstorable(problem));
       const tmp = tempPath(dir);
       const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
       // Errors surface through commit(); a listener keeps them from crashing the process.
@@ -316,18 +497,22 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
               await discard();
               return E.left(noThread(title));
             }
-            if (hasUpload(current, filename) || threads.has(name) || recordedUploads().has(name) || name === CREDENTIALS_FILE) {
+            if (hasUpload(current.thread, filename) || nameTaken(name)) {
               await discard();
               return E.left({ kind: 'fileExists', title, filename });
             }
-            const next: Thread = { ...current, entries: [...current.entries, { kind: 'upload', uploader, filename }] };
+            const plan = planThreadWrite(current, { ...current.thread, entries: [...current.thread.entries, { kind: 'upload', uploader, filename }] });
+            if (E.isLeft(plan) || plan.right === undefined) {
+              await discard();
+              return E.isLeft(plan) ? plan : E.left({ kind: 'io', message: 'the upload line was not added' });
+            }
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
             const intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
             try {
               await rename(tmp, path(name));
               try {
-                await writeFileAtomic(dir, title, formatThreadFile(next));
+                await applyThreadWrite(title, plan.right);
               } catch (e) {
                 await unlink(path(name)).catch(() => undefined);
                 throw e;
@@ -338,8 +523,7 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
               throw e;
             }
             await clearIntent(dir, intent);
-            otherNames.delete(name);
-            threads.set(title, next);
+            threads.set(title, plan.right.stored);
             return E.right(undefined);
           }),
         );
@@ -354,7 +538,7 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
     });
 
   const locateUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, string> => {
-    const thread = threads.get(title);
+    const thread = threads.get(title)?.thread;
     if (thread === undefined) return E.left(noThread(title));
     if (!hasUpload(thread, filename)) return E.left({ kind: 'noFile', title, filename });
     return E.right(path(uploadFileName(title, filename)));
@@ -398,10 +582,11 @@ const makeStore = (dir: string, loaded: Loaded): ForumStore => {
   return {
     warnings: loaded.warnings,
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
+    listAccounts: () => TE.right([...accounts.keys()]),
     createAccount,
     replaceAccountSecret,
     listThreads: () => TE.right([...threads.keys()].sort()),
-    getThread: (title) => TE.right(O.fromNullable(threads.get(title))),
+    getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
     createThread,
     updateThread,
     removeThread,

@@ -9,7 +9,8 @@ import { validateArgs } from './grammar.js';
 import type { Reply, ReplyData, Request, TransferDirection } from './messages.js';
 import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
-import { hasUpload, messageIndex, threadLines, type Thread } from './thread.js';
+import { sameName } from './names.js';
+import { messageIndex, threadLines, type Thread } from './thread.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
@@ -120,7 +121,8 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     return pipe(
       existingThread(store, title),
       TE.chainW((th) =>
-        hasUpload(th, filename)
+        // The same name in another spelling (`A.txt` for `a.txt`) is the same file on a case-insensitive disk.
+        th.entries.some((e) => e.kind === 'upload' && sameName(e.filename, filename))
           ? TE.left<CommandError, HandlerSuccess>({ kind: 'fileExists', title, filename })
           : TE.right(
               ok([], NONE, {

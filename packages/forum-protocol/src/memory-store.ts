@@ -80,6 +80,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}): ForumStore => {
   return {
     warnings: [],
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
+    listAccounts: () => TE.right([...accounts.keys()]),
     createAccount: (account) =>
       TE.fromIO(() => {
         if (accounts.has(account.username)) return false;

@@ -93,10 +93,20 @@ export const Reply = t.readonly(
 export type Reply = t.TypeOf<typeof Reply>;
 
 /** A server → client push not tied to a request: the session was ended for inactivity. The client prints `text` and exits. */
-export const Notice = t.readonly(
+export const IdleTimeoutNotice = t.readonly(
   t.type({ type: t.literal('notice'), kind: t.literal('idleTimeout'), text: t.string, idleSeconds: t.number }),
-  'Notice',
+  'IdleTimeoutNotice',
 );
+/** The idle-timeout push. */
+export type IdleTimeoutNotice = t.TypeOf<typeof IdleTimeoutNotice>;
+
+/** A server → client push: the server is stopping (SIGINT/SIGTERM) and closes every session. The client prints `text` and exits. */
+export const ShutdownNotice = t.readonly(t.type({ type: t.literal('notice'), kind: t.literal('shutdown'), text: t.string }), 'ShutdownNotice');
+/** The shutdown push. */
+export type ShutdownNotice = t.TypeOf<typeof ShutdownNotice>;
+
+/** A server → client push not tied to a request; each ends the session. */
+export const Notice = t.union([IdleTimeoutNotice, ShutdownNotice], 'Notice');
 /** A server → client push. */
 export type Notice = t.TypeOf<typeof Notice>;
 
@@ -106,12 +116,15 @@ export const ServerMessage = t.union([Reply, Notice], 'ServerMessage');
 export type ServerMessage = t.TypeOf<typeof ServerMessage>;
 
 /** The idle-timeout notice, `Session timed out after N seconds of inactivity` (`1 second` when N is 1). */
-export const idleTimeoutNotice = (idleSeconds: number): Notice => ({
+export const idleTimeoutNotice = (idleSeconds: number): IdleTimeoutNotice => ({
   type: 'notice',
   kind: 'idleTimeout',
   text: `Session timed out after ${idleSeconds} ${idleSeconds === 1 ? 'second' : 'seconds'} of inactivity`,
   idleSeconds,
 });
+
+/** The shutdown notice, `The server is shutting down`. */
+export const shutdownNotice = (): ShutdownNotice => ({ type: 'notice', kind: 'shutdown', text: 'The server is shutting down' });
 
 /** The prompt the client prints for each next step (exact strings, trailing space included). */
 export const PROMPTS: Readonly<Record<NextStep, string>> = {

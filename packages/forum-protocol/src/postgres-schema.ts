@@ -52,6 +52,9 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE INDEX transfer_tokens_user ON transfer_tokens (username)`,
     `CREATE INDEX transfer_tokens_expiry ON transfer_tokens (expires_at)`,
   ],
+  // 2: a token carries its transfer's keys (derived by the issuing server from the client's rudp session,
+  // which the redeeming server does not have). Tokens of version 1 have no keys and live seconds: drop them.
+  [`DELETE FROM transfer_tokens`, `ALTER TABLE transfer_tokens ADD COLUMN keys bytea NOT NULL`],
 ];
 
 /** The schema version this code writes and reads. */

@@ -228,6 +228,11 @@ const makeStore = (sql: Sql): PostgresStore => {
         const rows = await sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE username = ${username}`;
         return E.right(O.map((r: { secret: string }): Account => ({ username, password: r.secret }))(O.fromNullable(rows[0])));
       }),
+    listAccounts: () =>
+      attempt(async () => {
+        const rows = await sql<{ username: string }[]>`SELECT username FROM accounts`;
+        return E.right(rows.map((r) => r.username));
+      }),
     createAccount: (account) =>
       attempt(async () => {
         const rows = await sql`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password}) ON CONFLICT DO NOTHING RETURNING username`;

@@ -1,14 +1,19 @@
 /**
- * Login throttling: a sliding window of failed password attempts per
- * account and per source host. Pure state with the clock passed in, so it
- * is tested with a fake clock and the server only supplies `now`.
+ * Login throttling and account-creation limits: sliding windows of counted
+ * events per account and per source host. Pure state with the clock passed
+ * in, so it is tested with a fake clock and the server only supplies `now`.
+ *
+ * An attempt *in flight* counts: a caller reserves a slot before the slow
+ * part (the scrypt hash takes 50–100 ms) and settles it afterwards. Without
+ * that, 200 guesses sent at once all pass the check before the first one is
+ * counted (issue 15, finding 1).
  */
 
 /** Limits of {@link createLoginRateLimiter}. */
 export interface LoginRateLimitOptions {
-  /** Failed attempts per account within the window before it is throttled. Default 5. */
+  /** Failed (or in-flight) attempts per account within the window before it is throttled. Default 5. */
   readonly maxFailuresPerAccount?: number;
-  /** Failed attempts per source host within the window before it is throttled. Default 20. */
+  /** Failed (or in-flight) attempts per source host within the window before it is throttled. Default 20. */
   readonly maxFailuresPerAddress?: number;
   /** Window length, ms. Default 60,000. */
   readonly windowMs?: number;
@@ -24,11 +29,28 @@ export const DEFAULT_LOGIN_RATE_LIMIT: Required<LoginRateLimitOptions> = {
   maxTracked: 10_000,
 };
 
+/** How a reserved attempt ended. */
+export type AttemptOutcome = 'failure' | 'success' | 'cancel';
+
+/** A slot held by an attempt in flight; settle it exactly once (later calls do nothing). */
+export interface Reservation {
+  /** `failure` counts it (at the time it was reserved); `success` clears the account's count; `cancel` frees it uncounted. */
+  settle(outcome: AttemptOutcome): void;
+}
+
+/** The answer to {@link LoginRateLimiter.reserve}. */
+export type ReserveResult = { readonly kind: 'throttled'; readonly retryAfterMs: number } | { readonly kind: 'reserved'; readonly reservation: Reservation };
+
 /** Counts failed logins and says when to refuse more. */
 export interface LoginRateLimiter {
+  /**
+   * Takes a slot for one password check of `username` from `address`, or
+   * says how long to wait. A slot counts against both limits until settled.
+   */
+  reserve(username: string, address: string | undefined, now: number): ReserveResult;
   /** Milliseconds until a new attempt for `username` from `address` is allowed; 0 if it is allowed now. */
   blockedFor(username: string, address: string | undefined, now: number): number;
-  /** Records a wrong password. */
+  /** Records a wrong password (an attempt that was not reserved). */
   recordFailure(username: string, address: string | undefined, now: number): void;
   /** Records a right password: the account's failures are forgotten (the host's are not). */
   recordSuccess(username: string): void;
@@ -42,9 +64,27 @@ export const hostOf = (address: string): string => {
   return v4 ? (v4[1] as string) : address;
 };
 
-/** A bounded map from key to the times of its recent failures (oldest first). */
-class FailureLog {
-  private readonly entries = new Map<string, number[]>();
+interface Entry {
+  /** Times of counted events, oldest first. */
+  readonly times: number[];
+  /** Start times of reserved, unsettled attempts. */
+  readonly inflight: number[];
+}
+
+const insertSorted = (times: number[], t: number): void => {
+  let i = times.length;
+  while (i > 0 && (times[i - 1] as number) > t) i--;
+  times.splice(i, 0, t);
+};
+
+/**
+ * A bounded map from key to its recent counted events plus its attempts in
+ * flight. A key is blocked once counted + in flight reach `max` within the
+ * window; the wait is until the event that made the count reach `max` leaves
+ * the window (an attempt in flight is dated by its reservation).
+ */
+export class SlidingWindowLog {
+  private readonly entries = new Map<string, Entry>();
 
   constructor(
     private readonly max: number,
@@ -52,68 +92,132 @@ class FailureLog {
     private readonly maxTracked: number,
   ) {}
 
+  /** Milliseconds until `key` may act again; 0 if now. */
   blockedFor(key: string, now: number): number {
-    const times = this.recent(key, now);
-    if (times.length < this.max) return 0;
-    // The attempt that made the count reach `max` must leave the window.
-    return (times[times.length - this.max] as number) + this.windowMs - now;
+    const e = this.recent(key, now);
+    if (e === undefined) return 0;
+    const all = [...e.times, ...e.inflight].sort((a, b) => a - b);
+    if (all.length < this.max) return 0;
+    return Math.max(1, (all[all.length - this.max] as number) + this.windowMs - now);
   }
 
+  /** Records a counted event at `now`. */
   record(key: string, now: number): void {
-    const times = this.recent(key, now);
-    times.push(now);
-    if (times.length > this.max) times.splice(0, times.length - this.max);
-    // Re-insert so Map order is least recently failed first.
-    this.entries.delete(key);
-    this.entries.set(key, times);
-    if (this.entries.size > this.maxTracked) this.evict(now);
+    const e = this.touch(key, now);
+    insertSorted(e.times, now);
+    if (e.times.length > this.max) e.times.splice(0, e.times.length - this.max);
   }
 
+  /** Marks an attempt in flight from `now`; returns the function that ends it (`true`: count it). */
+  begin(key: string, now: number): (count: boolean) => void {
+    const e = this.touch(key, now);
+    e.inflight.push(now);
+    let done = false;
+    return (count) => {
+      if (done) return;
+      done = true;
+      const cur = this.entries.get(key);
+      if (cur !== e) {
+        // The entry was forgotten meanwhile (success or eviction): a failure still counts.
+        if (count) this.record(key, now);
+        return;
+      }
+      const i = e.inflight.indexOf(now);
+      if (i >= 0) e.inflight.splice(i, 1);
+      if (count) {
+        insertSorted(e.times, now);
+        if (e.times.length > this.max) e.times.splice(0, e.times.length - this.max);
+      } else if (e.times.length === 0 && e.inflight.length === 0) {
+        this.entries.delete(key);
+      }
+    };
+  }
+
+  /** Forgets the counted events of `key`; attempts in flight still count. */
   forget(key: string): void {
-    this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    e.times.length = 0;
+    if (e.inflight.length === 0) this.entries.delete(key);
   }
 
+  /** Keys tracked. */
   get size(): number {
     return this.entries.size;
   }
 
-  private recent(key: string, now: number): number[] {
-    const times = this.entries.get(key);
-    if (times === undefined) return [];
-    let i = 0;
-    while (i < times.length && (times[i] as number) <= now - this.windowMs) i++;
-    if (i > 0) times.splice(0, i);
-    if (times.length === 0) this.entries.delete(key);
-    return times;
+  private touch(key: string, now: number): Entry {
+    const e = this.recent(key, now) ?? { times: [], inflight: [] };
+    // Re-insert so Map order is least recently used first.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    if (this.entries.size > this.maxTracked) this.evict(key, now);
+    return e;
   }
 
-  private evict(now: number): void {
-    for (const [key, times] of this.entries) {
-      if (this.entries.size <= this.maxTracked) return;
-      const last = times[times.length - 1];
-      if (last === undefined || last <= now - this.windowMs) this.entries.delete(key);
-    }
-    // Still full of live entries: forget the least recently failed.
-    for (const key of this.entries.keys()) {
-      if (this.entries.size <= this.maxTracked) return;
+  private recent(key: string, now: number): Entry | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    let i = 0;
+    while (i < e.times.length && (e.times[i] as number) <= now - this.windowMs) i++;
+    if (i > 0) e.times.splice(0, i);
+    if (e.times.length === 0 && e.inflight.length === 0) {
       this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  private evict(keep: string, now: number): void {
+    // Never the entry being recorded, nor one with attempts in flight: forgetting it would free their slots early.
+    const spare = (key: string, e: Entry): boolean => key === keep || e.inflight.length > 0;
+    for (const [key, e] of this.entries) {
+      if (this.entries.size <= this.maxTracked) return;
+      const last = e.times[e.times.length - 1];
+      if (!spare(key, e) && (last === undefined || last <= now - this.windowMs)) this.entries.delete(key);
+    }
+    // Still full of live entries: forget the least recently used.
+    for (const [key, e] of this.entries) {
+      if (this.entries.size <= this.maxTracked) return;
+      if (!spare(key, e)) this.entries.delete(key);
     }
   }
 }
 
 /**
  * A sliding-window limiter: once an account has `maxFailuresPerAccount`
- * failures (or a host `maxFailuresPerAddress`) within `windowMs`, further
- * attempts are refused until the oldest of them leaves the window. State is
- * bounded by `maxTracked` accounts and hosts.
+ * failures and attempts in flight (or a host `maxFailuresPerAddress`) within
+ * `windowMs`, further attempts are refused until the oldest of them leaves
+ * the window. State is bounded by `maxTracked` accounts and hosts plus the
+ * attempts in flight, which the limits themselves bound per key.
  */
 export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): LoginRateLimiter & { readonly tracked: () => number } => {
   const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
-  const accounts = new FailureLog(o.maxFailuresPerAccount, o.windowMs, o.maxTracked);
-  const hosts = new FailureLog(o.maxFailuresPerAddress, o.windowMs, o.maxTracked);
+  const accounts = new SlidingWindowLog(o.maxFailuresPerAccount, o.windowMs, o.maxTracked);
+  const hosts = new SlidingWindowLog(o.maxFailuresPerAddress, o.windowMs, o.maxTracked);
+  const blockedFor = (username: string, address: string | undefined, now: number): number =>
+    Math.max(accounts.blockedFor(username, now), address === undefined ? 0 : hosts.blockedFor(hostOf(address), now));
   return {
-    blockedFor: (username, address, now) =>
-      Math.max(accounts.blockedFor(username, now), address === undefined ? 0 : hosts.blockedFor(hostOf(address), now)),
+    reserve: (username, address, now) => {
+      const wait = blockedFor(username, address, now);
+      if (wait > 0) return { kind: 'throttled', retryAfterMs: wait };
+      const endAccount = accounts.begin(username, now);
+      const endHost = address === undefined ? undefined : hosts.begin(hostOf(address), now);
+      let settled = false;
+      return {
+        kind: 'reserved',
+        reservation: {
+          settle: (outcome) => {
+            if (settled) return;
+            settled = true;
+            endAccount(outcome === 'failure');
+            endHost?.(outcome === 'failure');
+            if (outcome === 'success') accounts.forget(username);
+          },
+        },
+      };
+    },
+    blockedFor,
     recordFailure: (username, address, now) => {
       accounts.record(username, now);
       if (address !== undefined) hosts.record(hostOf(address), now);
@@ -123,8 +227,50 @@ export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): Log
   };
 };
 
+/** Limits of {@link createAccountCreationLimiter}. */
+export interface AccountCreationLimitOptions {
+  /** New accounts one client host may create (or have in creation) within the window. Default 10. */
+  readonly maxPerHost?: number;
+  /** Window length, ms. Default 600,000 (10 minutes). */
+  readonly windowMs?: number;
+  /** Most hosts tracked; beyond, the stalest is forgotten. Default 10,000. */
+  readonly maxTracked?: number;
+}
+
+/** The defaults: 10 new accounts per host per 10 minutes. */
+export const DEFAULT_ACCOUNT_CREATION_LIMIT: Required<AccountCreationLimitOptions> = { maxPerHost: 10, windowMs: 600_000, maxTracked: 10_000 };
+
+/** Counts accounts created per client host (any port). */
+export interface AccountCreationLimiter {
+  /** Takes a slot for one account creation from `address` (`success` counts it, anything else frees it), or says how long to wait. */
+  reserve(address: string | undefined, now: number): ReserveResult;
+}
+
+/**
+ * Limits account creation per client host: each new account costs a line in
+ * `credentials.txt` (and a hash with `--hash-passwords`), so one host must
+ * not create thousands. Creations in flight count, as for logins.
+ */
+export const createAccountCreationLimiter = (options: AccountCreationLimitOptions = {}): AccountCreationLimiter => {
+  const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
+  const hosts = new SlidingWindowLog(o.maxPerHost, o.windowMs, o.maxTracked);
+  return {
+    reserve: (address, now) => {
+      const key = address === undefined ? '' : hostOf(address);
+      const wait = hosts.blockedFor(key, now);
+      if (wait > 0) return { kind: 'throttled', retryAfterMs: wait };
+      const end = hosts.begin(key, now);
+      return { kind: 'reserved', reservation: { settle: (outcome) => end(outcome === 'success') } };
+    },
+  };
+};
+
 const seconds = (n: number): string => (n === 1 ? '1 second' : `${n} seconds`);
+const wholeSeconds = (ms: number): string => seconds(Math.max(1, Math.ceil(ms / 1000)));
 
 /** The line shown when a login is throttled. */
-export const throttledText = (retryAfterMs: number): string =>
-  `Too many failed login attempts, try again in ${seconds(Math.max(1, Math.ceil(retryAfterMs / 1000)))}`;
+export const throttledText = (retryAfterMs: number): string => `Too many failed login attempts, try again in ${wholeSeconds(retryAfterMs)}`;
+
+/** The line shown when a host has created too many accounts. */
+export const accountCreationThrottledText = (retryAfterMs: number): string =>
+  `Too many new accounts from your address, try again in ${wholeSeconds(retryAfterMs)}`;

@@ -1,12 +1,13 @@
-import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 
 /**
- * Reads `count` newline-terminated lines from the start of a socket and
+ * Reads `count` newline-terminated lines from the start of a socket (or a
+ * {@link SecureTransferChannel}) and
  * leaves every byte after them unread (pushed back with `unshift`), so the
  * body can be streamed afterwards. Resolves `undefined` if the peer sends
  * more than `maxBytes` without finishing the lines, or the socket ends first.
  */
-export const readHeaderLines = (socket: Socket, count: number, maxBytes: number): Promise<readonly string[] | undefined> =>
+export const readHeaderLines = (socket: Readable, count: number, maxBytes: number): Promise<readonly string[] | undefined> =>
   new Promise((resolve) => {
     let buffered: Buffer = Buffer.alloc(0);
     let consumed = 0;

@@ -46,6 +46,14 @@ export interface ForumStore {
   readonly warnings: readonly string[];
   /** The account named `username`, if any. */
   getAccount(username: string): TE.TaskEither<StoreError, O.Option<Account>>;
+  /** Every account's user name, in no particular order. */
+  listAccounts(): TE.TaskEither<StoreError, readonly string[]>;
+  /**
+   * An existing account whose name is the same name as `username` under
+   * `nameKey` (names.ts) but spelled differently (`Alice` for `alice`).
+   * Only stores that keep a name index answer it (`withNameIdentity`).
+   */
+  similarAccount?(username: string): string | undefined;
   /** Adds an account; `false` if the name was taken meanwhile. */
   createAccount(account: Account): TE.TaskEither<StoreError, boolean>;
   /**

@@ -31,14 +31,60 @@ export const threadLines = (thread: Thread): readonly string[] => {
 /** The exact bytes of a thread file: the creator line, then {@link threadLines}, each ending in `\n`. */
 export const formatThreadFile = (thread: Thread): string => [thread.creator, ...threadLines(thread)].map((l) => `${l}\n`).join('');
 
-const MESSAGE_LINE = /^\s*\d+ (\S+?): ?(.*)$/;
+/**
+ * The part of the thread file from entry `from` on (`from` = 0 includes no
+ * creator line; the creator line is `formatThreadFile` minus this for `from` = 0):
+ * the lines of entries `from…`, numbered as in the whole thread, each ending in `\n`.
+ */
+export const formatEntriesFrom = (thread: Thread, from: number): string => {
+  let n = 0;
+  for (let i = 0; i < from && i < thread.entries.length; i++) if (thread.entries[i]?.kind === 'message') n += 1;
+  let out = '';
+  for (let i = from; i < thread.entries.length; i++) {
+    const e = thread.entries[i] as ThreadEntry;
+    if (e.kind === 'message') n += 1;
+    out += `${entryLine(e, n)}\n`;
+  }
+  return out;
+};
+
+const entryLine = (e: ThreadEntry, n: number): string => {
+  switch (e.kind) {
+    case 'message':
+      return `${n} ${e.author}: ${e.text}`;
+    case 'upload':
+      return `${e.uploader} uploaded ${e.filename}`;
+    case 'other':
+      return e.line;
+  }
+};
+
+// What the store writes: the author is everything between the number and the
+// first ": " that ends the first space-free run (a user name has no spaces, so
+// a name like `bob:` or `a:b` is read back whole), and the text is the rest of
+// the line, any character but \n included (U+2028 too: `.` would stop there).
+const MESSAGE_LINE = /^([0-9]+) (\S+): ([^]*)$/;
+// Hand-written files only (never matched first by a line the store wrote): leading spaces, no space after the colon.
+const LOOSE_MESSAGE_LINE = /^\s*[0-9]+ (\S+?): ?([^]*)$/;
 const UPLOAD_LINE = /^(\S+) uploaded (\S+)$/;
+
+/** One line of a thread file after the creator line, as an entry; `undefined` for a blank line. */
+export const parseEntryLine = (line: string): ThreadEntry | undefined => {
+  if (line.trim() === '') return undefined;
+  const m = MESSAGE_LINE.exec(line) ?? LOOSE_MESSAGE_LINE.exec(line);
+  if (m !== null) return m.length === 4 ? { kind: 'message', author: m[2] ?? '', text: m[3] ?? '' } : { kind: 'message', author: m[1] ?? '', text: m[2] ?? '' };
+  const u = UPLOAD_LINE.exec(line);
+  if (u !== null) return { kind: 'upload', uploader: u[1] ?? '', filename: u[2] ?? '' };
+  return { kind: 'other', line };
+};
 
 /**
  * Parses a thread file, tolerantly: CRLF or LF, with or without a final
  * newline; message numbers are ignored (messages are renumbered by position);
- * unrecognised lines are kept as `other`. Returns `undefined` when the first
- * line is not a plausible user name (one word), i.e. the file is not a thread.
+ * unrecognised lines are kept as `other`. Lines end only at `\n` (an optional
+ * `\r` before it is dropped), never at U+2028, U+2029 or a lone `\r`.
+ * Returns `undefined` when the first line is not a plausible user name (one
+ * word), i.e. the file is not a thread.
  */
 export const parseThreadFile = (title: string, text: string): Thread | undefined => {
   const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
@@ -46,14 +92,53 @@ export const parseThreadFile = (title: string, text: string): Thread | undefined
   const creator = lines[0]?.trim();
   if (creator === undefined || creator === '' || /\s/.test(creator)) return undefined;
   const entries = lines.slice(1).flatMap((line): ThreadEntry[] => {
-    if (line.trim() === '') return [];
-    const m = MESSAGE_LINE.exec(line);
-    if (m !== null) return [{ kind: 'message', author: m[1] ?? '', text: m[2] ?? '' }];
-    const u = UPLOAD_LINE.exec(line);
-    if (u !== null) return [{ kind: 'upload', uploader: u[1] ?? '', filename: u[2] ?? '' }];
-    return [{ kind: 'other', line }];
+    const e = parseEntryLine(line);
+    return e === undefined ? [] : [e];
   });
   return { title, creator, entries };
+};
+
+// A lone surrogate would be written as U+FFFD: two different strings, one stored value.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why `s` cannot be kept in a line-based UTF-8 file exactly as it is (a lone surrogate, a line break, a NUL), or `undefined`. */
+export const lineTextProblem = (what: string, s: string): string | undefined => {
+  if (LONE_SURROGATE.test(s)) return `${what} is not well-formed Unicode (a lone surrogate)`;
+  if (s.includes('\n') || s.includes('\r')) return `${what} contains a line break (\\n or \\r)`;
+  if (s.includes('\u0000')) return `${what} contains a NUL character`;
+  return undefined;
+};
+
+/** Why `s` cannot be stored as a one-word field (user name, file name in a line), or `undefined`. */
+export const wordProblem = (what: string, s: string): string | undefined => {
+  if (s.length === 0) return `${what} is empty`;
+  if (/\s/.test(s)) return `${what} contains white space`;
+  return lineTextProblem(what, s);
+};
+
+const sameEntry = (a: ThreadEntry, b: ThreadEntry | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Why entries `from…` of `thread` (and its creator) would not read back from
+ * the thread file exactly as they are, or `undefined` when they would: every
+ * string well-formed and free of line breaks and NULs, names one word, and
+ * each line parsing back to the same entry.
+ */
+export const threadStoreProblem = (thread: Thread, from = 0): string | undefined => {
+  const creator = wordProblem('the creator name', thread.creator);
+  if (creator !== undefined) return creator;
+  for (let i = from; i < thread.entries.length; i++) {
+    const e = thread.entries[i] as ThreadEntry;
+    const problem =
+      e.kind === 'message'
+        ? (wordProblem('the author name', e.author) ?? lineTextProblem('the message text', e.text))
+        : e.kind === 'upload'
+          ? (wordProblem('the uploader name', e.uploader) ?? wordProblem('the file name', e.filename))
+          : lineTextProblem('the line', e.line);
+    if (problem !== undefined) return problem;
+    if (!sameEntry(e, parseEntryLine(entryLine(e, 1)))) return `entry ${i + 1} would not read back as the same ${e.kind === 'other' ? 'line' : e.kind}`;
+  }
+  return undefined;
 };
 
 /** Index into `entries` of message number `n` (1-based), or -1. */

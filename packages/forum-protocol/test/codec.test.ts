@@ -7,6 +7,7 @@ import {
   encodeRequest,
   encodeServerMessage,
   idleTimeoutNotice,
+  shutdownNotice,
   MAX_ARG_BYTES,
   MAX_ARGS,
   MAX_ID_LENGTH,
@@ -101,6 +102,9 @@ describe('server messages', () => {
     expect(idleTimeoutNotice(1).text).toBe('Session timed out after 1 second of inactivity');
     expect(idleTimeoutNotice(0.5).text).toBe('Session timed out after 0.5 seconds of inactivity');
     expect(decodeServerMessage(encodeServerMessage(notice))).toEqual(E.right(notice));
+    expect(decodeServerMessage(encodeServerMessage(shutdownNotice()))).toEqual(E.right({ type: 'notice', kind: 'shutdown', text: 'The server is shutting down' }));
+    // A notice of a kind this client does not know is refused, not mistaken for another.
+    expect(E.isLeft(decodeServerMessage(new TextEncoder().encode('{"type":"notice","kind":"reboot","text":"x"}')))).toBe(true);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 1024 }), (b) => {
         expect(E.isLeft(decodeServerMessage(b))).toBe(true);

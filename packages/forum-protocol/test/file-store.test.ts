@@ -112,6 +112,59 @@ describe('data-directory store', () => {
     expect(E.isLeft(await upload(s, 'c', 'd', 'a', Buffer.from('x')))).toBe(true);
   });
 
+  it('concurrent changes are written together and each keeps its own outcome', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    // The same new name ten times at once: exactly one wins; an unstorable one fails alone.
+    const same = await Promise.all(Array.from({ length: 10 }, (_, i) => s.createAccount({ username: 'dup', password: `p${i}` })()));
+    expect(same.filter((r) => E.isRight(r) && r.right)).toHaveLength(1);
+    expect(same.filter((r) => E.isRight(r) && !r.right)).toHaveLength(9);
+    const mixed = await Promise.all([s.createAccount({ username: 'x', password: 'a' })(), s.createAccount({ username: 'bad name', password: 'a' })(), s.createAccount({ username: 'y', password: 'b' })()]);
+    expect(mixed.map((r) => (E.isLeft(r) ? 'refused' : r.right))).toEqual([true, 'refused', true]);
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8').split('\n').slice(1)).toEqual(['x a', 'y b', '']);
+    // Thirty users post to one thread at once, one with an unstorable text: the others land in order.
+    await run(s, 'u0', 'CRT hot');
+    const posts = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        s.updateThread('hot', (th) => E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message' as const, author: `u${i}`, text: i === 7 ? 'line\nbreak' : `m${i}` }] }, result: i }))(),
+      ),
+    );
+    expect(posts.map((r) => (E.isLeft(r) ? 'refused' : r.right))).toEqual(Array.from({ length: 30 }, (_, i) => (i === 7 ? 'refused' : i)));
+    const want = Array.from({ length: 30 }, (_, i) => i).filter((i) => i !== 7).map((i, n) => `${n + 1} u${i}: m${i}`);
+    expect(await lines(run(s, 'u0', 'RDT hot'))).toEqual(want);
+    expect(readFileSync(join(dir, 'hot'), 'utf8')).toBe(['u0', ...want].map((l) => `${l}\n`).join(''));
+    expect(readdirSync(dir).sort()).toEqual(['credentials.txt', 'hot']);
+  });
+
+  it('refuses to grow a thread past the size it would still be read back as a thread at', async () => {
+    const dir = freshDir();
+    const opened = await openFileStore(dir, { maxThreadFileBytes: 64 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const s = opened.right;
+    await run(s, 'ann', 'CRT t');
+    await run(s, 'ann', `MSG t ${'x'.repeat(40)}`);
+    const big = await s.updateThread('t', (th) => E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message' as const, author: 'ann', text: 'y'.repeat(40) }] }, result: undefined }))();
+    expect(big).toEqual(E.left({ kind: 'io', message: 'cannot be stored exactly: thread t would be larger than 64 bytes' }));
+    const again = await openFileStore(dir, { maxThreadFileBytes: 64 })();
+    if (E.isLeft(again)) throw new Error(again.left.message);
+    expect(await lines(run(again.right, 'ann', 'RDT t'))).toEqual([`1 ann: ${'x'.repeat(40)}`]);
+  });
+
+  it('a credentials file with bytes that are not UTF-8 keeps them: accounts are appended after them, a secret change rewrites it whole', async () => {
+    const dir = freshDir();
+    const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('bob pw2\n')]);
+    writeFileSync(join(dir, 'credentials.txt'), raw);
+    const s = await open(dir);
+    expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped']);
+    await s.createAccount({ username: 'cy', password: 'pw3' })();
+    expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(Buffer.concat([raw, Buffer.from('cy pw3\n')]));
+    expect(await s.replaceAccountSecret('bob', 'NEW')()).toEqual(E.right(true));
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('ann pw1\n\ufffd\ufffd  A\nbob NEW\ncy pw3\n');
+    const again = await open(dir);
+    expect(await again.getAccount('bob')()).toEqual(E.right({ _tag: 'Some', value: { username: 'bob', password: 'NEW' } }));
+    expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'pw3' } }));
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

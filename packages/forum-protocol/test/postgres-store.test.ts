@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES } from '../src/postgres.js';
+import { deriveTransferKeys } from '../src/transfer-keys.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
@@ -146,16 +147,19 @@ describe('PostgreSQL transfer tokens', () => {
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
     const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000 };
+    // A stand-in for the asking client's rudp session, whose bytes depend on the context (the token).
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     for (let i = 0; i < 10; i++) {
-      const token = await ta.issue(grant)();
+      const token = await ta.issue(grant, session)();
       if (E.isLeft(token)) throw new Error('issue failed');
       const both = await Promise.all([ta.redeem(token.right, Date.now())(), tb.redeem(token.right, Date.now())()]);
-      expect(both.filter((r) => E.isRight(r) && O.isSome(r.right))).toEqual([E.right(O.some(grant))]);
+      // The redeeming server gets the keys the issuing server derived from the session and this token.
+      expect(both.filter((r) => E.isRight(r) && O.isSome(r.right))).toEqual([E.right(O.some({ ...grant, keys: deriveTransferKeys(session, token.right) }))]);
     }
-    const expired = await ta.issue({ ...grant, expiresAt: 1000 })();
+    const expired = await ta.issue({ ...grant, expiresAt: 1000 }, session)();
     if (E.isLeft(expired)) throw new Error('issue failed');
     expect(await tb.redeem(expired.right, 1001)()).toEqual(E.right(O.none));
-    const revoked = await ta.issue(grant)();
+    const revoked = await ta.issue(grant, session)();
     if (E.isLeft(revoked)) throw new Error('issue failed');
     await tb.revokeUser('u')();
     expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));

@@ -52,3 +52,78 @@ describe('login rate limiter (fake clock)', () => {
     expect(throttledText(1500)).toBe('Too many failed login attempts, try again in 2 seconds');
   });
 });
+
+describe('attempts in flight count (reserve before the slow check)', () => {
+  it('200 reservations at the same instant from one host: only the host limit get a slot', () => {
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 5, maxFailuresPerAddress: 20 });
+    const granted = Array.from({ length: 200 }, (_, i) => rl.reserve(`user${i % 50}`, `127.0.0.1:${10000 + i}`, 1000)).filter((r) => r.kind === 'reserved');
+    expect(granted).toHaveLength(20);
+  });
+
+  it('per account: 5 in flight block the sixth from any host, before any of them is settled', () => {
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 5, maxFailuresPerAddress: 1000 });
+    const slots = Array.from({ length: 5 }, (_, i) => rl.reserve('ann', `10.0.0.${i}:1`, 0));
+    expect(slots.every((s) => s.kind === 'reserved')).toBe(true);
+    const sixth = rl.reserve('ann', '10.0.1.1:1', 0);
+    expect(sixth.kind).toBe('throttled');
+    expect(rl.blockedFor('bob', '10.0.1.1:1', 0)).toBe(0);
+  });
+
+  it('a cancelled slot is freed; a failure stays counted for the window; a success clears the account only', () => {
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 2, maxFailuresPerAddress: 3 });
+    const a = rl.reserve('ann', '10.0.0.1:1', 0);
+    const b = rl.reserve('ann', '10.0.0.1:2', 0);
+    if (a.kind !== 'reserved' || b.kind !== 'reserved') throw new Error('expected slots');
+    expect(rl.blockedFor('ann', undefined, 0)).toBe(60_000);
+    a.reservation.settle('cancel');
+    a.reservation.settle('failure'); // a second settle does nothing
+    expect(rl.blockedFor('ann', undefined, 1)).toBe(0);
+    b.reservation.settle('failure');
+    const c = rl.reserve('ann', '10.0.0.1:3', 10);
+    if (c.kind !== 'reserved') throw new Error('expected a slot');
+    expect(rl.reserve('ann', '10.0.0.2:1', 10).kind).toBe('throttled');
+    c.reservation.settle('success');
+    expect(rl.blockedFor('ann', undefined, 20)).toBe(0);
+    // The host still has b's failure and c's slot is gone: 1 of 3 used.
+    expect(rl.blockedFor('zed', '10.0.0.1:9', 20)).toBe(0);
+  });
+
+  it('many accounts, interleaved reservations and settlements: never more than the host limit open or counted', () => {
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 5, maxFailuresPerAddress: 20 });
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const open: { settle: (o: 'failure' | 'success' | 'cancel') => void }[] = [];
+    let checked = 0;
+    for (let step = 0; step < 5000; step++) {
+      const now = 1000 + step; // all within one window
+      if (rnd() < 0.6) {
+        const r = rl.reserve(`u${Math.floor(rnd() * 500)}`, `127.0.0.1:${step}`, now);
+        if (r.kind === 'reserved') {
+          checked++;
+          open.push(r.reservation);
+        }
+      } else if (open.length > 0) {
+        open.splice(Math.floor(rnd() * open.length), 1)[0]?.settle('failure');
+      }
+    }
+    expect(checked).toBe(20);
+  });
+});
+
+describe('account creation limiter', () => {
+  it('counts creations per host, in flight included; a failed creation frees its slot', async () => {
+    const { createAccountCreationLimiter } = await import('../src/index.js');
+    const lim = createAccountCreationLimiter({ maxPerHost: 3, windowMs: 1000 });
+    const slots = [1, 2, 3].map((p) => lim.reserve(`10.0.0.1:${p}`, 0));
+    expect(slots.every((s) => s.kind === 'reserved')).toBe(true);
+    expect(lim.reserve('10.0.0.1:9', 0)).toEqual({ kind: 'throttled', retryAfterMs: 1000 });
+    expect(lim.reserve('10.0.0.2:9', 0).kind).toBe('reserved');
+    const first = slots[0];
+    if (first?.kind !== 'reserved') throw new Error('expected a slot');
+    first.reservation.settle('cancel');
+    expect(lim.reserve('10.0.0.1:9', 1).kind).toBe('reserved');
+    for (const s of slots.slice(1)) if (s.kind === 'reserved') s.reservation.settle('success');
+    expect(lim.reserve('10.0.0.1:10', 500).kind).toBe('throttled');
+    expect(lim.reserve('10.0.0.1:10', 1001).kind).toBe('reserved');
+  });
+});

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it } from 'vitest';
-import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection, type TransferGrant, type TransferTokens } from '../src/index.js';
+import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection, deriveTransferKeys, type TransferRequest, type TransferTokens } from '../src/index.js';
 
 describe('SessionRegistry', () => {
   it('allows one live session per account', async () => {
@@ -20,9 +20,11 @@ describe('SessionRegistry', () => {
 describe('TransferTokens', () => {
   let counter = 0;
   const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
+  // A stand-in session whose exported bytes depend on the context (the token), like a real one.
+  const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
   const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000 };
-  const issued = async (tokens: TransferTokens, g: TransferGrant): Promise<string> => {
-    const t = await tokens.issue(g)();
+  const issued = async (tokens: TransferTokens, g: TransferRequest): Promise<string> => {
+    const t = await tokens.issue(g, session)();
     if (E.isLeft(t)) throw new Error('issue failed');
     return t.right;
   };
@@ -31,7 +33,8 @@ describe('TransferTokens', () => {
     const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)) });
     const a = await issued(tokens, grant);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.some(grant)));
+    // The grant carries the keys derived at issue time from the asking session and this token.
+    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.some({ ...grant, keys: deriveTransferKeys(session, a) })));
     expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.none));
     const b = await issued(tokens, grant);
     expect(b).not.toBe(a);

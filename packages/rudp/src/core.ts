@@ -6,10 +6,14 @@ export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } fr
 export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
-export { type CongestionController, type CongestionControllerFactory, type AckSample, FixedWindow } from './core/congestion.js';
-export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/bbr.js';
-export { RttEstimator } from './core/rtt.js';
-export { RangeSet } from './core/range-set.js';
+export type { DeliveryOptions } from './core/send/delivery-options.js';
+export { type CongestionController, type CongestionControllerFactory, type AckSample } from './core/congestion/controller.js';
+export { FixedWindow } from './core/congestion/fixed-window.js';
+export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/congestion/bbr.js';
+export { RttEstimator } from './core/recovery/rtt.js';
+export { BinaryHeap, type HeapOrder } from './core/binary-heap.js';
+export { TimerHeap } from './core/timer-heap.js';
+export { RangeSet } from './core/receive/range-set.js';
 export { CookieJar } from './core/cookie.js';
 export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';
 export { crc32c } from './wire/crc32c.js';
@@ -25,7 +29,7 @@ export {
   encodeRetry,
   encodeAccept,
 } from './wire/packet.js';
-export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, type Frame, type PnRange } from './wire/frame.js';
+export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, MAX_CHANNEL, type Frame, type PnRange } from './wire/frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';
 export {
   encodeQuicLbCid,

@@ -4,16 +4,31 @@
  * ```ts
  * const server = await listen({ port: 4000 });
  * server.on('connection', (c) => c.on('message', (m) => c.send(m)));
- * const conn = await connect({ port: 4000 });
+ * const conn = await connect({ host: 'localhost', port: 4000 });
  * await conn.send('hello');
+ * for await (const m of conn) console.log(m.toString());
  * ```
  *
- * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`, the
- * lossy relay in `rudp/relay`.
+ * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`; the
+ * impairing UDP relay is its own package, `udp-relay`.
  */
-export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions } from './node/api.js';
-export { RudpConnection, RudpError, cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
+export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions, type RudpServerEvents, ServerKeyMismatchError } from './node/api.js';
+export {
+  RudpConnection,
+  DEFAULT_HIGH_WATER_MARK,
+  type ConnectionOptions,
+  type SendOptions,
+  type RudpConnectionEvents,
+} from './node/rudp-connection.js';
+export { RudpError, type RudpErrorCode, type RudpErrorDetails } from './node/rudp-error.js';
+export type { MessageData } from './node/message-bytes.js';
+export type { LookupFunction } from './node/resolve-host.js';
+export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
+export type { DeliveryOptions } from './core/send/delivery-options.js';
 export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
-export type { ConnectionConfig } from './core/config.js';
+export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
+export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';
+export { nodeCryptoProvider } from './node/crypto-provider.js';
+export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

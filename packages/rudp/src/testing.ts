@@ -5,8 +5,9 @@
 export { SimNetwork } from './testing/sim-network.js';
 export type { SimNetworkOptions, SimNodeOptions } from './testing/sim-network.js';
 export { LinkImpairment, addLinkStats, checkedLinkConfig, emptyLinkStats, validateLinkConfig } from './testing/impairment.js';
-export type { BurstConfig, Delivery, LinkConfig, LinkStats, MutableLinkStats } from './testing/impairment.js';
+export type { BurstConfig, Delivery, JitterMode, LinkConfig, LinkStats, MutableLinkStats } from './testing/impairment.js';
 export { createRandom, deriveRandom, fillRandomBytes, hashString, randomChance, randomFloat, randomInt } from './testing/prng.js';
 export { EventHeap } from './testing/event-heap.js';
 export type { HeapItem } from './testing/event-heap.js';
 export type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './core/sans-io.js';
+export { deterministicCrypto } from './testing/deterministic-crypto.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32c, crc32cPortable } from '../src/wire/crc32c.js';
 import { createWasmCrc32c } from '../src/wire/crc32c-wasm.js';
-import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
+import { PacketType, PacketWriter, isProtected, parseHeader } from '../src/wire/packet.js';
 
 const SEED = 0x32c;
 
@@ -107,6 +107,8 @@ describe('crc32c', () => {
     for (let bit = 0; bit < datagram.length * 8; bit++) {
       const bad = datagram.slice();
       bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
+      // A flip that turns the type into a protected one leaves the checksum to the AEAD (its tag fails).
+      if (isProtected((bad[0] as number) & 0x07)) continue;
       expect(parseHeader(bad)).toBe('checksum');
     }
   });

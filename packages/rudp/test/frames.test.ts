@@ -2,10 +2,15 @@ import { describe, expect, it } from 'vitest';
 import {
   type Frame,
   ackFrameSize,
+  channelFrameSize,
+  datagramFrameSize,
   messageFrameSize,
   parseFrames,
   repairFrameSize,
   writeAck,
+  writeChannel,
+  writeDatagram,
+  writeFragment,
   writeMessage,
   writeMessageAck,
   writeRepair,
@@ -80,5 +85,48 @@ describe('frames', () => {
     expect(frames).toEqual([{ type: 'ack', ranges: [{ lo: 1, hi: 40 }], delayMicros: 25_000 }]);
     // 25 ms (the default max ack delay) fits a two-byte varint.
     expect(ackFrameSize([{ lo: 1, hi: 40 }], 25_000)).toBe(1 + 1 + 2 + 1 + 1);
+  });
+
+  it('a CHANNEL frame annotates the FRAGMENT or MESSAGE after it; DATAGRAM frames round-trip; sizes are as claimed', () => {
+    const data = new Uint8Array(10).fill(4);
+    const ordered = { channel: 200, ordered: true, predecessorDelta: 70 };
+    const unordered = { channel: 3, ordered: false, predecessorDelta: 0 };
+    const sizes: number[] = [];
+    const frames = roundTrip((w) => {
+      const at = (): number => w.room();
+      let before = at();
+      writeChannel(w, ordered);
+      sizes.push(before - at());
+      writeMessage(w, 500, data);
+      before = at();
+      writeChannel(w, unordered);
+      sizes.push(before - at());
+      writeFragment(w, 501, 3000, 1000, data);
+      writeMessage(w, 502, data);
+      before = at();
+      writeDatagram(w, 255, data);
+      sizes.push(before - at());
+    });
+    expect(sizes).toEqual([channelFrameSize(ordered), channelFrameSize(unordered), datagramFrameSize(255, 10)]);
+    expect(frames).toEqual([
+      { type: 'fragment', messageId: 500, messageLength: 10, offset: 0, data, delivery: ordered },
+      { type: 'fragment', messageId: 501, messageLength: 3000, offset: 1000, data, delivery: unordered },
+      { type: 'fragment', messageId: 502, messageLength: 10, offset: 0, data },
+      { type: 'datagram', channel: 255, data },
+    ]);
+  });
+
+  it('refuses a CHANNEL frame with nothing (or the wrong frame) after it, and channels above 255', () => {
+    const d = { channel: 1, ordered: true, predecessorDelta: 1 };
+    expect(roundTrip((w) => writeChannel(w, d))).toBeUndefined();
+    expect(roundTrip((w) => {
+      writeChannel(w, d);
+      writeMessageAck(w, 3);
+    })).toBeUndefined();
+    expect(roundTrip((w) => {
+      writeChannel(w, { ...d, channel: 256 });
+      writeMessage(w, 1, new Uint8Array(1));
+    })).toBeUndefined();
+    expect(roundTrip((w) => writeDatagram(w, 256, new Uint8Array(1)))).toBeUndefined();
   });
 });

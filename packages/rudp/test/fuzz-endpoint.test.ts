@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
 import { FrameType, MAX_ACK_RANGES, MAX_CLOSE_REASON } from '../src/wire/frame.js';
-import { MAX_DATAGRAM, PROTOCOL_VERSION, PacketType, PacketWriter, decodeInitial, parseHeader } from '../src/wire/packet.js';
+import { MAX_DATAGRAM, PROTOCOL_VERSION, PacketType, PacketWriter, decodeInitial, isProtected, parseHeader } from '../src/wire/packet.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 
@@ -33,6 +33,8 @@ interface Captured {
   readonly initialWithToken: Uint8Array;
   readonly all: readonly Uint8Array[];
   readonly largestPn: number;
+  /** The client's sealed DATA packets. */
+  readonly protectedPackets: readonly Uint8Array[];
 }
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -56,8 +58,8 @@ describe('endpoint fuzz (seeded)', () => {
 
     // Real traffic to capture: small and multi-packet messages both ways.
     for (let i = 0; i < 20; i++) {
-      p.client.send(p.conn, text(`c${i}:${'x'.repeat(i * 150)}`));
-      p.server.send(live, text(`s${i}`));
+      p.conn.send(text(`c${i}:${'x'.repeat(i * 150)}`));
+      live.send(text(`s${i}`));
     }
     p.sim.wake(CLIENT);
     p.sim.wake(SERVER);
@@ -148,18 +150,28 @@ describe('endpoint fuzz (seeded)', () => {
         p.server.handleDatagram(now, w.finish(), below(2) === 0 ? CLIENT : attacker());
         return Expect.Drop;
       }
-      if (cat < 25) {
-        // From the client's own address and id, any packet number (two or four bytes): frames that do not parse.
+      if (cat < 23) {
+        // In clear from the client's own address and id, validly framed: an encrypted connection takes none.
         const w = new PacketWriter(out, PacketType.Data, liveCid, rnd(), below(2) === 0 ? 2 : 4);
-        absurdFrames(w, rnd, true);
+        absurdFrames(w, rnd, below(2) === 0);
         p.server.handleDatagram(now, w.finish(), CLIENT);
         return Expect.Drop;
       }
+      if (cat < 25) {
+        // Packets that look authenticated: the live id, the client's address, either key phase, a
+        // packet number near the real ones or anywhere, and a body of random bytes as long as a tag or more.
+        const type = below(2) === 0 ? PacketType.Protected0 : PacketType.Protected1;
+        const pn = below(2) === 0 ? captured.largestPn + below(64) : rnd();
+        const w = new PacketWriter(out.subarray(0, 32 + below(MAX_DATAGRAM - 32)), type, liveCid, pn, below(2) === 0 ? 2 : 4);
+        const body = w.room() + 16;
+        w.bytes(fillRandomBytes(rnd, new Uint8Array(body)));
+        p.server.handleDatagram(now, w.buf.subarray(0, w.pos), CLIENT);
+        return Expect.Drop;
+      }
       if (cat < 27) {
-        // Validly framed nonsense under a packet number the connection has already seen.
-        const w = new PacketWriter(out, PacketType.Data, liveCid, 1 + below(captured.largestPn));
-        absurdFrames(w, rnd, false);
-        p.server.handleDatagram(now, w.finish(), CLIENT);
+        // A real authenticated packet of the client, replayed: the replay window refuses it.
+        const src = captured.protectedPackets[below(captured.protectedPackets.length)] as Uint8Array;
+        p.server.handleDatagram(now, src, CLIENT);
         return Expect.Duplicate;
       }
       if (cat < 28) {
@@ -214,10 +226,14 @@ describe('endpoint fuzz (seeded)', () => {
     const queueFull = after.dropped.statelessQueueFull - before.dropped.statelessQueueFull;
     expect(drops + stateless + (tally[Expect.Duplicate] as number) + (tally[Expect.Replay] as number)).toBe(HOSTILE);
     expect(byCategory.every((n) => n > HOSTILE / 64)).toBe(true);
-    // Every bad datagram is counted, and nothing else is.
-    expect(after.droppedTotal - before.droppedTotal).toBe(drops + queueFull);
+    // Every bad datagram is counted (replays too), and nothing else is.
+    expect(after.droppedTotal - before.droppedTotal).toBe(drops + queueFull + (tally[Expect.Duplicate] as number));
+    expect(after.dropped.replay - before.dropped.replay).toBeGreaterThanOrEqual(tally[Expect.Duplicate] as number);
+    expect(after.dropped.auth - before.dropped.auth).toBeGreaterThan(HOSTILE / 32);
     expect(retries + queueFull).toBe(stateless);
-    expect(connAfter.duplicatePackets - connBefore.duplicatePackets).toBe(tally[Expect.Duplicate]);
+    // A sealed packet number seen before is refused before its tag is checked: nothing is counted as a
+    // duplicate, or answered, for what anyone could have forged.
+    expect(connAfter.duplicatePackets - connBefore.duplicatePackets).toBe(0);
     expect(after.connectionsAccepted).toBe(before.connectionsAccepted);
     expect(p.server.connectionCount).toBe(1);
     expect(live.state).toBe('established');
@@ -233,8 +249,8 @@ describe('endpoint fuzz (seeded)', () => {
     expect(p.server.stats().dropped.badToken).toBe(stale + 1);
 
     // The original connection still works, both ways.
-    p.client.send(p.conn, text('after the storm, from the client'));
-    p.server.send(live, text('after the storm, from the server'));
+    p.conn.send(text('after the storm, from the client'));
+    live.send(text('after the storm, from the server'));
     p.sim.wake(CLIENT);
     p.sim.wake(SERVER);
     p.sim.runFor(1000);
@@ -256,14 +272,18 @@ describe('endpoint fuzz (seeded)', () => {
 function capture(sent: readonly Uint8Array[]): Captured {
   let initialWithToken: Uint8Array | undefined;
   let largestPn = 0;
+  const protectedPackets: Uint8Array[] = [];
   for (const d of sent) {
     const h = parseHeader(d);
     if (typeof h === 'string') throw new Error(`client sent an invalid datagram: ${h}`);
     if (h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) initialWithToken = d;
-    if (h.type === PacketType.Data) largestPn = Math.max(largestPn, h.pn);
+    if (isProtected(h.type)) {
+      largestPn = Math.max(largestPn, h.pn);
+      protectedPackets.push(d);
+    }
   }
   if (initialWithToken === undefined || largestPn < 10) throw new Error('capture incomplete');
-  return { initialWithToken, all: sent, largestPn };
+  return { initialWithToken, all: sent, largestPn, protectedPackets };
 }
 
 /** Recomputes the checksum of a datagram whose bytes were edited after `finish()`. */

@@ -19,7 +19,7 @@ describe('a packet number far ahead of the peer', () => {
       p.sim.runUntil(100);
       const live = p.serverConn() as Connection;
       expect(p.conn.state).toBe('established');
-      p.client.send(p.conn, new Uint8Array(10));
+      p.conn.send(new Uint8Array(10));
       p.sim.wake(CLIENT);
       p.sim.runUntil(150);
       expect(messagesOf(p.serverEvents)).toHaveLength(1);
@@ -38,7 +38,7 @@ describe('a packet number far ahead of the peer', () => {
       p.onClientEvent = (e) => {
         if (e.type === 'acked') acked++;
       };
-      for (let i = 0; i < count; i++) p.client.send(p.conn, body);
+      for (let i = 0; i < count; i++) p.conn.send(body);
       p.sim.wake(CLIENT);
       p.sim.runFor(10_000);
       expect(messagesOf(p.serverEvents)).toHaveLength(count + 1);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Reassembly } from '../src/core/reassembly.js';
-import type { FragmentFrame } from '../src/wire/frame.js';
+import { Reassembly } from '../src/core/receive/reassembly.js';
+import type { Delivery, FragmentFrame } from '../src/wire/frame.js';
 
 const whole = (messageId: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength: data.length, offset: 0, data });
 
@@ -79,5 +79,76 @@ describe('Reassembly.isWhole / firstMissing (what repairs and MESSAGE_ACK rely o
     expect(r.accept(four(2))).toBe('new');
     expect(r.firstMissing()).toBe(4);
     expect(r.accept(four(1))).toBe('duplicate');
+  });
+});
+
+describe('Reassembly by channel', () => {
+  const on = (messageId: number, delivery: Delivery | undefined): FragmentFrame => {
+    const data = new Uint8Array(4).fill(messageId);
+    return delivery === undefined ? whole(messageId, data) : { ...whole(messageId, data), delivery };
+  };
+  const drain = (r: Reassembly): [number, number][] => {
+    const out: [number, number][] = [];
+    while (r.hasNext()) {
+      const channel = r.nextChannel();
+      out.push([(r.pop() as Uint8Array)[0] as number, channel]);
+    }
+    return out;
+  };
+
+  it('an ordered message waits for its predecessor on its own channel only', () => {
+    const r = new Reassembly(1 << 20);
+    // Sent: 0 (channel 0), 1 (channel 1, its first), 2 (channel 0, after 0), 3 (channel 1, after 1).
+    const sent = [
+      on(0, undefined),
+      on(1, { channel: 1, ordered: true, predecessorDelta: 0 }),
+      on(2, { channel: 0, ordered: true, predecessorDelta: 2 }),
+      on(3, { channel: 1, ordered: true, predecessorDelta: 2 }),
+    ];
+    r.accept(sent[3] as FragmentFrame);
+    expect(drain(r)).toEqual([]);
+    r.accept(sent[2] as FragmentFrame); // waits for 0
+    expect(drain(r)).toEqual([]);
+    r.accept(sent[1] as FragmentFrame); // channel 1 goes: 1, then 3
+    expect(drain(r)).toEqual([
+      [1, 1],
+      [3, 1],
+    ]);
+    r.accept(sent[0] as FragmentFrame);
+    expect(drain(r)).toEqual([
+      [0, 0],
+      [2, 0],
+    ]);
+    expect(r.firstMissing()).toBe(4);
+    expect(r.buffered).toBe(0);
+  });
+
+  it('an unordered message is released as soon as it is whole; fragments must agree on their delivery', () => {
+    const r = new Reassembly(1 << 20);
+    const loose = { channel: 2, ordered: false, predecessorDelta: 0 };
+    expect(r.accept(on(5, loose))).toBe('new');
+    expect(drain(r)).toEqual([[5, 2]]);
+    expect(r.isWhole(5)).toBe(true);
+    expect(r.firstMissing()).toBe(0);
+    const part = (offset: number, delivery: Delivery): FragmentFrame => ({ type: 'fragment', messageId: 7, messageLength: 8, offset, data: new Uint8Array(4).fill(7), delivery });
+    expect(r.accept(part(0, loose))).toBe('new');
+    expect(r.accept(part(4, { ...loose, channel: 3 }))).toBe('refused');
+    expect(r.accept(part(4, loose))).toBe('new');
+    expect(drain(r)).toEqual([[7, 2]]);
+  });
+
+  it('datagrams are released at once, outside the reliable window, and dropped past their own budget', () => {
+    const r = new Reassembly(10);
+    expect(r.acceptDatagram(9, new Uint8Array(6))).toBe(true);
+    expect(r.acceptDatagram(9, new Uint8Array(6))).toBe(false);
+    expect(r.datagramsDropped).toBe(1);
+    expect(r.buffered).toBe(0);
+    expect(r.accept(on(0, undefined))).toBe('new'); // the reliable window is untouched
+    expect(r.nextIsReliable()).toBe(false);
+    expect(drain(r)).toEqual([
+      [0, 9],
+      [0, 0],
+    ]);
+    expect(r.acceptDatagram(9, new Uint8Array(10))).toBe(true);
   });
 });

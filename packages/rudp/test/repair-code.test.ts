@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gfInv, gfMul } from '../src/core/gf256.js';
-import { REPAIR_ROW, encodeRepair, repairSymbolSize } from '../src/core/repair-code.js';
-import { RepairDecoder } from '../src/core/repair-decoder.js';
+import { gfInv, gfMul } from '../src/core/repair/gf256.js';
+import { REPAIR_ROW, encodeRepair, repairSymbolSize } from '../src/core/repair/repair-code.js';
+import { RepairDecoder } from '../src/core/repair/repair-decoder.js';
 import type { RepairFrame } from '../src/wire/frame.js';
 
 /** A repair frame for messages[base, base + count) as the sender would build it in packet `pn`. */

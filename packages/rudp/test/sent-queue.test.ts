@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SentQueue } from '../src/core/sent-queue.js';
+import { SentQueue } from '../src/core/recovery/sent-queue.js';
 
 interface P {
   readonly pn: number;

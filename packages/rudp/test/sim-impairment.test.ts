@@ -118,7 +118,48 @@ describe('LinkImpairment', () => {
     expect(later.filter((d) => d.length > 0)).toHaveLength(5);
   });
 
+  it('independent jitter reorders; FIFO jitter (the default) never does, with the same delays drawn', () => {
+    const arrivals = (config: LinkConfig): number[] => {
+      const link = new LinkImpairment(config, createRandom(7));
+      return Array.from({ length: 2000 }, (_, i) => link.transmit(i * 0.5, payload(100))[0]!.at);
+    };
+    const inversions = (at: readonly number[]): number => at.filter((t, i) => i > 0 && t < at[i - 1]!).length;
+    const fifo = arrivals({ delayMs: 5, jitterMs: 5 });
+    const independent = arrivals({ delayMs: 5, jitterMs: 5, jitterMode: 'independent' });
+    expect(inversions(fifo)).toBe(0);
+    // Delays uniform in 0..10 ms, datagrams 0.5 ms apart: most neighbours swap about a third of the time.
+    expect(inversions(independent)).toBeGreaterThan(400);
+    independent.forEach((t, i) => {
+      expect(t - i * 0.5).toBeGreaterThanOrEqual(0);
+      expect(t - i * 0.5).toBeLessThanOrEqual(10);
+    });
+    expect(arrivals({ delayMs: 5, jitterMs: 5, jitterMode: 'fifo' })).toEqual(fifo);
+  });
+
+  it('a fixed reorder hold delays the chosen datagrams by exactly that much', () => {
+    const link = new LinkImpairment({ delayMs: 5, reorder: 0.1, reorderHoldMs: 25, jitterMode: 'independent' }, createRandom(8));
+    const delays = Array.from({ length: 5000 }, (_, i) => link.transmit(i, payload(100))[0]!.at - i);
+    const held = delays.filter((d) => d === 30).length;
+    expect(delays.every((d) => d === 5 || d === 30)).toBe(true);
+    expect(held).toBe(link.stats.reordered);
+    expect(held).toBeGreaterThan(400);
+    expect(held).toBeLessThan(600);
+  });
+
+  it('charges headerBytes per datagram at the bottleneck (serialization and queue)', () => {
+    // 100 B payload + 28 B header = 128 B = 1 ms at 1.024 Mbit/s.
+    const link = new LinkImpairment({ bandwidthBps: 1_024_000, queueBytes: 4 * 128, headerBytes: 28 }, createRandom(9));
+    const out = Array.from({ length: 6 }, () => link.transmit(0, payload(100)));
+    expect(out.slice(0, 4).map((d) => d[0]!.at)).toEqual([1, 2, 3, 4]);
+    expect(out.slice(4).every((d) => d.length === 0)).toBe(true);
+    const bare = new LinkImpairment({ bandwidthBps: 1_024_000 }, createRandom(9));
+    expect(bare.transmit(0, payload(100))[0]!.at).toBeCloseTo(100 / 128, 9);
+  });
+
   it('rejects invalid configs', () => {
+    expect(validateLinkConfig({ jitterMode: 'random' as 'fifo' })).toMatch(/jitterMode/);
+    expect(validateLinkConfig({ reorderHoldMs: -1 })).toMatch(/reorderHoldMs/);
+    expect(validateLinkConfig({ headerBytes: Number.POSITIVE_INFINITY })).toMatch(/headerBytes/);
     expect(validateLinkConfig({ loss: 1.5 })).toMatch(/loss/);
     expect(validateLinkConfig({ delayMs: -1 })).toMatch(/delayMs/);
     expect(validateLinkConfig({ bandwidthBps: 0 })).toMatch(/bandwidthBps/);

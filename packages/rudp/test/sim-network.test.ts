@@ -356,3 +356,47 @@ describe('SimNetwork determinism and scale', () => {
     expect(elapsed).toBeLessThan(20_000); // ≈ 1 s on a laptop; generous for CI
   });
 });
+
+describe('SimNetwork fails a run that makes no progress', () => {
+  it('a timer whose deadline keeps coming due a microsecond later, with nothing sent, fails fast with a clear message', () => {
+    const sim = new SimNetwork({ seed: 1 });
+    let now = 0;
+    const stuck: SansIoEndpoint = {
+      handleDatagram: () => undefined,
+      pollTransmit: () => undefined,
+      // Like a connection whose expiry handler forgets to act: the endpoint rounds the past deadline up.
+      pollTimeout: () => now + 1e-3,
+      handleTimeout: (t) => {
+        now = t;
+      },
+    };
+    sim.addNode('10.9.9.9:1', stuck);
+    const started = performance.now();
+    expect(() => sim.runFor(10_000)).toThrow(/timer of node 10\.9\.9\.9:1 fired 100001 times in a row.*makes no progress/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a timer that fires often but sends each time is progress', () => {
+    const sim = new SimNetwork({ seed: 1, maxIdleTimerFires: 10 });
+    let now = 0;
+    let sent = 0;
+    let due = false;
+    const pacer: SansIoEndpoint = {
+      handleDatagram: () => undefined,
+      pollTransmit: () => {
+        if (!due) return undefined;
+        due = false;
+        sent++;
+        return { to: '10.9.9.8:1', data: new Uint8Array(1) };
+      },
+      pollTimeout: () => now + 0.01,
+      handleTimeout: (t) => {
+        now = t;
+        due = true;
+      },
+    };
+    sim.addNode('10.9.9.9:1', pacer);
+    sim.runFor(10);
+    expect(sent).toBeGreaterThan(900);
+  });
+});

@@ -55,7 +55,7 @@ function run(seed: number, count: number, link: Parameters<typeof makePair>[0] e
   let next = 0;
   const feed = (conn: Connection) => (now: number): void => {
     for (let k = 0; k < 200 && next < count; k++) {
-      p.client.send(conn, payload(next, sizes[next] as number));
+      conn.send(payload(next, sizes[next] as number));
       next++;
     }
     p.sim.wake(CLIENT);

@@ -16,7 +16,7 @@ describe('handshake and delivery on a clean link', () => {
   it('delivers messages in order, whole, and acknowledges each', () => {
     const p = makePair();
     const sent = [enc.encode('hello'), new Uint8Array(0), new Uint8Array(5000).fill(7), enc.encode('bye')];
-    const ids = sent.map((m) => p.client.send(p.conn, m));
+    const ids = sent.map((m) => p.conn.send(m));
     p.sim.wake(CLIENT);
     p.sim.runFor(2000);
     expect(messagesOf(p.serverEvents)).toEqual(sent);
@@ -27,9 +27,9 @@ describe('handshake and delivery on a clean link', () => {
   it('echoes both ways', () => {
     const p = makePair();
     p.onServerEvent = (e) => {
-      if (e.type === 'message') p.server.send(e.connection, e.data);
+      if (e.type === 'message') e.connection.send(e.data);
     };
-    for (let i = 0; i < 100; i++) p.client.send(p.conn, enc.encode(`m${i}`));
+    for (let i = 0; i < 100; i++) p.conn.send(enc.encode(`m${i}`));
     p.sim.wake(CLIENT);
     p.sim.runFor(3000);
     expect(messagesOf(p.clientEvents).map((m) => new TextDecoder().decode(m))).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
@@ -37,9 +37,8 @@ describe('handshake and delivery on a clean link', () => {
 
   it('closes gracefully: queued data first, then both sides see closed', () => {
     const p = makePair();
-    p.client.send(p.conn, new Uint8Array(20_000).fill(1));
+    p.conn.send(new Uint8Array(20_000).fill(1));
     p.conn.close(0);
-    p.client.touch(p.conn);
     p.sim.wake(CLIENT);
     p.sim.runFor(5000);
     expect(messagesOf(p.serverEvents)).toHaveLength(1);

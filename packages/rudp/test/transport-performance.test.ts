@@ -5,11 +5,20 @@
  * change they guard is taken out (checked by reverting each one).
  */
 import { describe, expect, it } from 'vitest';
-import { Bbr } from '../src/core/bbr.js';
+import { Bbr } from '../src/core/congestion/bbr.js';
 import type { Connection } from '../src/core/connection.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
-import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
+import { CLIENT, SERVER, firstOf, makePair as makeEncryptedPair, messagesOf, type Pair, type PairOptions } from './helpers/pair.js';
 import { countDataPackets } from './helpers/tap.js';
+
+/**
+ * Plaintext pairs: these tests read frames off the wire (taps) and pin figures that the
+ * mechanisms, not the cipher, decide. The AEAD tag makes every packet 12 bytes longer than the
+ * CRC; the benchmark measures the encrypted default.
+ */
+function makePair(o: PairOptions = {}): Pair {
+  return makeEncryptedPair({ ...o, client: { plaintext: true, ...o.client }, server: { plaintext: true, ...o.server } });
+}
 
 /** The benchmark's bulk link: 35 ms ± 5 each way, 10 Mbit/s bottleneck, 64 KiB drop-tail queue. */
 const BULK_LINK: LinkConfig = { delayMs: 35, jitterMs: 5, bandwidthBps: 10_000_000, queueBytes: 64 * 1024 };
@@ -20,7 +29,7 @@ function transfer(p: Pair, bytes: number, limitMs = 120_000): number {
   p.sim.runFor(1_000);
   const start = p.sim.now;
   const count = Math.ceil(bytes / CHUNK);
-  for (let i = 0; i < count; i++) p.client.send(p.conn, new Uint8Array(Math.min(CHUNK, bytes - i * CHUNK)).fill(i & 0xff));
+  for (let i = 0; i < count; i++) p.conn.send(new Uint8Array(Math.min(CHUNK, bytes - i * CHUNK)).fill(i & 0xff));
   p.sim.wake(CLIENT);
   let received = 0;
   let doneAt = Number.NaN;
@@ -47,7 +56,7 @@ function chatFromClient(p: Pair, count: number, lose: (i: number) => boolean = (
         p.sim.schedule(now + 1, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
       }
       sentAt.push(now);
-      p.client.send(p.conn, new Uint8Array(64).fill(i));
+      p.conn.send(new Uint8Array(64).fill(i));
       p.sim.wake(CLIENT);
     });
   }
@@ -61,7 +70,7 @@ describe('sending performance (simulated, exact)', () => {
     const p = makePair({ link: { delayMs: 35 } });
     p.sim.runFor(1_000);
     const conn: Connection = p.conn;
-    for (let i = 0; i < 64; i++) p.client.send(conn, new Uint8Array(CHUNK));
+    for (let i = 0; i < 64; i++) conn.send(new Uint8Array(CHUNK));
     p.sim.wake(CLIENT);
     // The first ACK needs a full round trip (70 ms); stop just before it.
     p.sim.runFor(69);
@@ -73,7 +82,7 @@ describe('sending performance (simulated, exact)', () => {
     for (const packets of [10, 32, 48]) {
       const p = makePair({ link: { delayMs: 35 }, client: { congestion: (mtu) => new Bbr(mtu, { initialWindowPackets: packets }) } });
       p.sim.runFor(1_000);
-      for (let i = 0; i < 64; i++) p.client.send(p.conn, new Uint8Array(CHUNK));
+      for (let i = 0; i < 64; i++) p.conn.send(new Uint8Array(CHUNK));
       p.sim.wake(CLIENT);
       p.sim.runFor(69);
       expect(p.conn.stats().cwndBytes).toBe(packets * 1200);
@@ -165,7 +174,7 @@ describe('sending performance (simulated, exact)', () => {
       const redundancy = { maxCopies: 0, maxMessageBytes: 256, lossThreshold: 1, highLossThreshold: 1 };
       const p = makePair({ link: { delayMs: 35, loss: 0.05 }, seed: 5, client: { redundancy } });
       p.sim.runFor(1_000);
-      for (let i = 0; i < count; i++) p.client.send(p.conn, new Uint8Array(size).fill(i));
+      for (let i = 0; i < count; i++) p.conn.send(new Uint8Array(size).fill(i));
       p.sim.wake(CLIENT);
       p.sim.runFor(30_000);
       expect(messagesOf(p.serverEvents)).toHaveLength(count);
@@ -194,7 +203,7 @@ describe('sending performance (simulated, exact)', () => {
     const sentAt = p.sim.now;
     p.sim.setLink(CLIENT, SERVER, { delayMs: 35, loss: 1 });
     p.sim.schedule(sentAt + 0.5, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 35 }));
-    p.client.send(p.conn, new Uint8Array(64));
+    p.conn.send(new Uint8Array(64));
     p.sim.wake(CLIENT);
     p.sim.runFor(1_000);
     // The copy leaves min(srtt / 2, max ack delay) = 25 ms later and takes 35 ms.
@@ -276,7 +285,7 @@ describe('sending performance (simulated, exact)', () => {
       return clientPoll(now);
     };
     const start = p.sim.now;
-    p.client.send(p.conn, new Uint8Array(2 * 1024));
+    p.conn.send(new Uint8Array(2 * 1024));
     p.sim.wake(CLIENT);
     p.sim.runFor(2_000);
     expect(messagesOf(p.serverEvents).at(-1)?.length).toBe(2 * 1024);
@@ -317,13 +326,13 @@ describe('sending performance (simulated, exact)', () => {
   function requestAtConnect(loseAt: (p: Pair) => void, delayMs = 35): { repliedAt: number; p: Pair } {
     const p = makePair({ link: { delayMs } });
     p.onServerEvent = (e) => {
-      if (e.type === 'message') p.server.send(e.connection, e.data);
+      if (e.type === 'message') e.connection.send(e.data);
     };
     let repliedAt = Number.NaN;
     p.onClientEvent = (e, now) => {
       if (e.type === 'message') repliedAt = now;
     };
-    p.client.send(p.conn, new Uint8Array(64).fill(7));
+    p.conn.send(new Uint8Array(64).fill(7));
     loseAt(p);
     p.sim.runFor(5_000);
     return { repliedAt, p };
@@ -390,7 +399,7 @@ describe('ACK frames on data packets (simulated, exact)', () => {
     p.sim.runFor(1_000);
     const seen = countDataPackets(p.client, 'ack');
     // 1000-byte messages leave room for an ACK frame in every packet.
-    for (let i = 0; i < 300; i++) p.client.send(p.conn, new Uint8Array(1000).fill(i & 0xff));
+    for (let i = 0; i < 300; i++) p.conn.send(new Uint8Array(1000).fill(i & 0xff));
     p.sim.wake(CLIENT);
     p.sim.runFor(2_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(300);
@@ -406,8 +415,8 @@ describe('ACK frames on data packets (simulated, exact)', () => {
     const seen = countDataPackets(p.client, 'ack');
     for (let i = 0; i < 100; i++) {
       p.sim.schedule(p.sim.now + i * 5, () => {
-        p.client.send(p.conn, new Uint8Array(200).fill(i & 0xff));
-        p.server.send(server, new Uint8Array(200).fill(i & 0xff));
+        p.conn.send(new Uint8Array(200).fill(i & 0xff));
+        server.send(new Uint8Array(200).fill(i & 0xff));
         p.sim.wake(CLIENT);
         p.sim.wake(SERVER);
       });

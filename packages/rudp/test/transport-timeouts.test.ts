@@ -10,7 +10,7 @@ describe('timeouts, keepalive and flow control', () => {
   it('a peer that vanishes mid-transfer is reported by both sides within the idle timeout', () => {
     const idle = 3000;
     const p = makePair({ client: { idleTimeoutMs: idle }, server: { idleTimeoutMs: idle } });
-    p.client.send(p.conn, new Uint8Array(2_000_000));
+    p.conn.send(new Uint8Array(2_000_000));
     p.sim.wake(CLIENT);
     p.sim.runFor(600);
     const cut = p.sim.now;
@@ -52,7 +52,7 @@ describe('timeouts, keepalive and flow control', () => {
     const window = 64 * 1024;
     const p = makePair({ server: { receiveWindow: window }, serverReads: () => reading });
     const msg = new Uint8Array(16 * 1024);
-    for (let i = 0; i < 50; i++) p.client.send(p.conn, msg);
+    for (let i = 0; i < 50; i++) p.conn.send(msg);
     p.sim.wake(CLIENT);
     p.sim.runFor(20_000);
     const ackedWhileStalled = p.clientEvents.filter((r) => r.event.type === 'acked').length;

@@ -17,6 +17,8 @@ export interface ServerArgs {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** The identity key file (`--identity-file`); `undefined`: `.forum-server-identity` in the data directory. */
+  readonly identityFile: string | undefined;
   /** PostgreSQL URL (`--store` or `FORUM_DATABASE_URL`): the shared store of several servers; `undefined`: the data directory. */
   readonly databaseUrl: string | undefined;
   readonly idleTimeoutSeconds: number;
@@ -27,21 +29,35 @@ export interface ServerArgs {
   /** Store new (and, on login, existing plain) passwords as scrypt hashes. */
   readonly hashPasswords: boolean;
   readonly loginLimit: LoginLimitArgs;
+  /** New accounts per client host per window; `false` when turned off (`--account-limit 0`). */
+  readonly accountLimit: { readonly maxPerHost: number; readonly windowMs: number } | false;
+  /** Largest upload, bytes. */
+  readonly maxUploadBytes: number;
+  /** Most bytes the data directory may hold; `undefined`: no quota. */
+  readonly maxDataBytes: number | undefined;
+  /** Resident memory above which new connections are refused, bytes; `undefined`: no budget. */
+  readonly memoryBudgetBytes: number | undefined;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
 export type ServerCommand =
   | { readonly kind: 'run'; readonly args: ServerArgs }
+  /** `--show-fingerprint`: print the identity key's fingerprint of `dataDir` (creating the key if absent) and exit. */
+  | { readonly kind: 'show-fingerprint'; readonly dataDir: string; readonly identityFile: string | undefined }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
 /** Defaults of the login throttle (the same figures as forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT`). */
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
+/** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024 } as const;
+
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT]' +
-  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]';
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE]' +
+  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -61,6 +77,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             the TCP port clients are told to use for UPD/DWN, when
                             they reach the servers through a load balancer (default:
                             the port the server listens on)
+  --identity-file FILE      the identity key file (default: DIR/.forum-server-identity,
+                            or ./.forum-server-identity with --store). Servers behind
+                            one load balancer must share one key: give them the same
+                            file (or copies of it)
   --hash-passwords          store passwords in credentials.txt as scrypt hashes
                             (username scrypt$<salt>$<hash>); plain entries are
                             rewritten hashed on their next login. Default: the
@@ -70,7 +90,23 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default ${LOGIN_DEFAULTS.attempts}; 0 turns login throttling off)
   --login-host-attempts N   the same per client host, any account (default ${LOGIN_DEFAULTS.hostAttempts})
   --login-window SECONDS    the sliding window of those counts (default ${LOGIN_DEFAULTS.windowSeconds})
-  --help                    show this text`;
+  --show-fingerprint        print the fingerprint of the server's identity key
+                            (DIR/.forum-server-identity, created on first start,
+                            mode 0600) and exit; clients show the same on first
+                            contact
+  --account-limit N         new accounts one client host may create within the
+                            account window (default ${LIMIT_DEFAULTS.accounts}; 0 turns the limit off)
+  --account-window SECONDS  that window (default ${LIMIT_DEFAULTS.accountWindowSeconds})
+  --max-upload-bytes N      largest file UPD accepts (default ${LIMIT_DEFAULTS.maxUploadBytes}, 1 GiB)
+  --max-data-bytes N        disk quota: most bytes the data directory may hold;
+                            an upload that would pass it is refused (default: none)
+  --memory-budget-mib N     refuse new connections while the server's resident
+                            memory is above N MiB (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
+  --help                    show this text
+
+SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
+"Server shutting down", tells every connected client ("The server is
+shutting down"), closes their connections and exits 0.`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {
   if (!/^[0-9]+$/.test(s)) return undefined;
@@ -93,6 +129,13 @@ const parseCount = (s: string, min: number): number | undefined => {
 
 const DATABASE_URL = /^postgres(ql)?:\/\/\S+$/;
 
+/** A whole number of bytes from `min` to 2^53 − 1; `undefined` otherwise. */
+const parseBytes = (s: string, min: number): number | undefined => {
+  if (!/^[0-9]{1,16}$/.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+};
+
 /** Parses `argv` (without `node` and the script) and `env` (`FORUM_DATABASE_URL`). Never throws. */
 export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServerCommand => {
   let parsed;
@@ -108,10 +151,17 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         host: { type: 'string' },
         'transfer-port': { type: 'string' },
         'advertised-transfer-port': { type: 'string' },
+        'identity-file': { type: 'string' },
         'hash-passwords': { type: 'boolean' },
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
         'login-window': { type: 'string' },
+        'show-fingerprint': { type: 'boolean' },
+        'account-limit': { type: 'string' },
+        'account-window': { type: 'string' },
+        'max-upload-bytes': { type: 'string' },
+        'max-data-bytes': { type: 'string' },
+        'memory-budget-mib': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -120,6 +170,10 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: 'help' };
+  if (values['show-fingerprint'] === true) {
+    if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };
+    return { kind: 'show-fingerprint', dataDir: values['data-dir'] ?? process.cwd(), identityFile: values['identity-file'] };
+  }
   if (positionals.length !== 1) return { kind: 'error', message: 'expected exactly one <port>' };
   const port = parsePort(positionals[0] ?? '', true);
   if (port === undefined) return { kind: 'error', message: `invalid port: ${positionals[0] ?? ''}` };
@@ -144,6 +198,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   }
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
+  if (values['identity-file'] === '') return { kind: 'error', message: 'empty identity file' };
 
   const attemptsText = values['login-attempts'] ?? String(LOGIN_DEFAULTS.attempts);
   const attempts = parseCount(attemptsText, 0);
@@ -157,18 +212,42 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const loginLimit: LoginLimitArgs =
     attempts === 0 ? false : { maxFailuresPerAccount: attempts, maxFailuresPerAddress: hostAttempts, windowMs: Math.max(1, Math.round(windowSeconds * 1000)) };
 
+  const accountText = values['account-limit'] ?? String(LIMIT_DEFAULTS.accounts);
+  const accounts = parseCount(accountText, 0);
+  if (accounts === undefined) return { kind: 'error', message: `invalid account limit: ${accountText}` };
+  const accountWindowText = values['account-window'] ?? String(LIMIT_DEFAULTS.accountWindowSeconds);
+  const accountWindow = parseSeconds(accountWindowText);
+  if (accountWindow === undefined) return { kind: 'error', message: `invalid account window: ${accountWindowText}` };
+  const uploadText = values['max-upload-bytes'] ?? String(LIMIT_DEFAULTS.maxUploadBytes);
+  const maxUploadBytes = parseBytes(uploadText, 0);
+  if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };
+  let maxDataBytes: number | undefined;
+  if (values['max-data-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-data-bytes applies to the data directory, not to --store' };
+  if (values['max-data-bytes'] !== undefined) {
+    maxDataBytes = parseBytes(values['max-data-bytes'], 1);
+    if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
+  }
+  const budgetText = values['memory-budget-mib'] ?? String(LIMIT_DEFAULTS.memoryBudgetMib);
+  const budgetMib = parseCount(budgetText, 0);
+  if (budgetMib === undefined) return { kind: 'error', message: `invalid memory budget: ${budgetText}` };
+
   return {
     kind: 'run',
     args: {
       port,
       host,
       dataDir: values['data-dir'] ?? process.cwd(),
+      identityFile: values['identity-file'],
       databaseUrl,
       idleTimeoutSeconds: idle,
       transferPort,
       advertisedTransferPort,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
+      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },
+      maxUploadBytes,
+      maxDataBytes,
+      memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
     },
   };
 };

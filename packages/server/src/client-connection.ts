@@ -6,6 +6,7 @@ import {
   handleRequest,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
+  sessionExporter,
   simpleReply,
   transferReply,
   type AccountPolicy,
@@ -45,6 +46,20 @@ const TOKEN_TTL_MS = 60_000;
 /** Requests queued behind the running one; a peer that floods beyond this is cut off. */
 const MAX_QUEUED = 32;
 const REPLY_CACHE_SIZE = 64;
+/**
+ * Unacknowledged reply bytes above which no further request of the connection
+ * is run until the peer acknowledges: a client that stops acknowledging while
+ * it sends small RDTs would otherwise make the server hold every reply. The
+ * most held per connection is this plus one reply (≤ MAX_SERVER_MESSAGE_BYTES).
+ */
+export const REPLY_BACKLOG_BYTES = 1024 * 1024;
+/**
+ * How long the peer gets to acknowledge its backlog before the connection is
+ * closed: a base plus time at a slow 64 KB/s for the bytes held, so a large
+ * RDT over a poor link is not cut off, while a peer that never acknowledges is.
+ */
+const BACKLOG_GRACE_MS = 30_000;
+const BACKLOG_BYTES_PER_MS = 64;
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
@@ -62,6 +77,28 @@ const guessId = (bytes: Uint8Array): string => {
 };
 
 let nextKey = 0;
+
+/** How long a refused connection is kept to deliver its refusal. */
+const REFUSAL_LINGER_MS = 5_000;
+
+/**
+ * Serves a connection the server will not take (it is over its memory
+ * budget): its first request is answered with `Server busy: REASON, try
+ * again later` and the connection closed; one that sends nothing is closed
+ * after a few seconds. (Closing at once would leave the client mid-handshake
+ * with no reason.)
+ */
+export const refuseConnection = (conn: RudpConnection, reason: string): void => {
+  const timer = setTimeout(() => conn.destroy(`server busy: ${reason}`), REFUSAL_LINGER_MS);
+  conn.once('close', () => clearTimeout(timer));
+  conn.once('message', (bytes) => {
+    clearTimeout(timer);
+    conn
+      .send(encodeServerMessage(simpleReply(guessId(bytes), 'error', [`Server busy: ${reason}, try again later`], { kind: 'auth', next: 'username' })))
+      .catch(() => undefined)
+      .finally(() => void conn.close());
+  });
+};
 
 /** `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling. */
 const peerAddressOf = (conn: RudpConnection): string =>
@@ -88,8 +125,28 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // Who logged in on this connection, kept after XIT has moved `state` to `closed` so finish() can still revoke their tokens.
   let sessionUser: string | undefined;
 
+  // Replies the peer has not acknowledged yet, oldest first (a Set keeps insertion order).
+  const unacked = new Set<Promise<void>>();
   const send = (message: ServerMessage): void => {
-    conn.send(encodeServerMessage(message)).catch(() => undefined);
+    const p: Promise<void> = conn.send(encodeServerMessage(message)).catch(() => undefined);
+    unacked.add(p);
+    void p.then(() => unacked.delete(p));
+  };
+
+  /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
+  const backlogDrained = async (): Promise<boolean> => {
+    const started = Date.now();
+    while (!finished && conn.core.bufferedAmount > REPLY_BACKLOG_BYTES) {
+      const oldest = unacked.values().next().value;
+      if (oldest === undefined) return true;
+      const left = started + BACKLOG_GRACE_MS + conn.core.bufferedAmount / BACKLOG_BYTES_PER_MS - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const acked = await Promise.race([oldest.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);
+      clearTimeout(timer);
+      if (!acked) return false;
+    }
+    return true;
   };
 
   const finish = (): void => {
@@ -137,6 +194,12 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   }
 
   const execute = async (bytes: Uint8Array): Promise<void> => {
+    if (!(await backlogDrained())) {
+      ctx.log(`Client is not acknowledging replies (${conn.core.bufferedAmount} bytes held), disconnecting`);
+      conn.destroy('reply backlog not acknowledged');
+      return;
+    }
+    if (finished) return;
     const decoded = decode(bytes);
     if (decoded._tag === 'Left') {
       ctx.log(`Malformed request: ${decoded.left.reason}`);
@@ -158,7 +221,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;
-          const token = await ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS })();
+          // The keys are derived now, from this connection's session: the token may be redeemed by another server.
+          const token = await ctx.tokens.issue(
+            { direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
+            sessionExporter(conn),
+          )();
           if (token._tag === 'Left') {
             ctx.log(`Store error: ${token.left.kind === 'io' ? token.left.message : token.left.kind}`);
             return simpleReply(r.outcome.id, 'error', [GENERIC_ERROR]);

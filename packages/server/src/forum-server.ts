@@ -2,7 +2,12 @@ import {
   accountPolicy,
   createSessionRegistry,
   createTransferTokens,
+  encodeServerMessage,
+  MAX_REQUEST_BYTES,
   openFileStore,
+  shutdownNotice,
+  withNameIdentity,
+  type AccountCreationLimitOptions,
   type ForumStore,
   type LoginRateLimitOptions,
   type SessionRegistry,
@@ -11,7 +16,10 @@ import {
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
-import { serveConnection } from './client-connection.js';
+import { refuseConnection, serveConnection } from './client-connection.js';
+import { DiskQuota } from './disk-quota.js';
+import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
+import { MemoryBudget } from './memory-budget.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 
@@ -22,6 +30,12 @@ export interface ForumServerOptions {
   readonly dataDir: string;
   /** A PostgreSQL URL: keep everything there, shared with the other servers given it, instead of in `dataDir`. */
   readonly databaseUrl?: string;
+  /**
+   * The identity key file (`--identity-file`); default `dataDir/.forum-server-identity`. Servers
+   * behind one balancer share one key file (or copies of it), so a client that pinned the forum's
+   * key can be sent to any of them.
+   */
+  readonly identityFile?: string;
   /** Identifies this server among those sharing the database (its session leases). Default: random. */
   readonly serverId?: string;
   readonly idleTimeoutMs: number;
@@ -36,19 +50,47 @@ export interface ForumServerOptions {
    * Default: forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT` (5 per account, 20 per host, per minute).
    */
   readonly loginRateLimit?: LoginRateLimitOptions | false;
+  /** New accounts per client host; `false` turns the limit off. Default: forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`. */
+  readonly accountCreationLimit?: AccountCreationLimitOptions | false;
+  /** Largest upload, bytes (`--max-upload-bytes`). Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
+  readonly maxUploadBytes?: number;
+  /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
+  readonly maxDataBytes?: number;
+  /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
+  readonly memoryBudgetBytes?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
 
 /** A running forum server. */
 export interface ForumServer {
+  /** The identity key of the data directory, or of `identityFile` (created on first start). */
+  readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** Stops at once: connections are cut (clients see the server vanish). */
   close(): Promise<void>;
+  /**
+   * Stops politely: every connected client is sent the shutdown notice and its
+   * connection closed gracefully (waiting at most `graceMs` for them), then
+   * transfers are cut (uploads leave nothing) and the sockets closed.
+   * Resolves with how many clients were told.
+   */
+  shutdown(graceMs?: number): Promise<number>;
 }
 
-/** rudp settings: a vanished client is noticed within 10 s, far below the forum's idle timeout. */
-export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 } as const;
+/** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
+
+/**
+ * rudp settings: a vanished client is noticed within 10 s, far below the
+ * forum's idle timeout. The receive window (which also caps the largest
+ * message a peer may send) is the largest request the forum accepts plus
+ * room for a few small ones behind it, instead of rudp's 32 MiB default: a
+ * peer that sends unfinished large messages can make the server hold at most
+ * this much per connection.
+ */
+export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: MAX_REQUEST_BYTES + 32 * 1024 } as const;
 
 /** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
 export const MAX_LEASE_MS = 15_000;
@@ -100,19 +142,32 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
   }
   const opened = await openFileStore(options.dataDir)();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
-  opened.right.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return { store: opened.right, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
+  // The name index is kept in this process: right for the data directory (whose names are files, one
+  // file on a case-insensitive file system), but several servers sharing a database would each
+  // hold a stale copy, so the PostgreSQL store keeps names exact instead.
+  const named = await withNameIdentity(opened.right)();
+  if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
+  const store = named.right;
+  store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
 };
 
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  let identity: ServerIdentity;
+  try {
+    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
+  } catch (e) {
+    throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const serverId = options.serverId ?? randomBytes(6).toString('hex');
   const state = await openState(options, serverId);
   const { store, tokens } = state;
   const activity = new TransferActivity();
+  const memory = new MemoryBudget(options.memoryBudgetBytes);
   let udp: RudpServer;
   try {
-    udp = await listen({ port: options.port, host: options.host, ...TRANSPORT });
+    udp = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
   } catch (e) {
     await state.close();
     throw e;
@@ -123,7 +178,20 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     // Port 0 asks for any free port: the TCP side then takes any free port too, not the UDP port's
     // number, which a socket in TIME_WAIT may still hold.
     const tcpPort = options.transferPort ?? (options.port === 0 ? 0 : udpPort);
-    tcp = await startTransferServer({ store, tokens, activity, log: options.log }, tcpPort, options.host);
+    tcp = await startTransferServer(
+      {
+        store,
+        tokens,
+        activity,
+        log: options.log,
+        maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+        // The quota measures the data directory; with PostgreSQL the database's own limits apply.
+        quota: new DiskQuota(options.dataDir, options.databaseUrl === undefined ? options.maxDataBytes : undefined),
+        overloaded: () => memory.overloaded(),
+      },
+      tcpPort,
+      options.host,
+    );
   } catch (e) {
     await udp.close();
     await state.close();
@@ -131,7 +199,11 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   }
   const transferPort = tcp.port;
   // One policy per server: the throttle's counts are shared by every connection.
-  const accounts = accountPolicy({ hashPasswords: options.hashPasswords ?? false, rateLimit: options.loginRateLimit ?? {} });
+  const accounts = accountPolicy({
+    hashPasswords: options.hashPasswords ?? false,
+    rateLimit: options.loginRateLimit ?? {},
+    accountCreationLimit: options.accountCreationLimit ?? {},
+  });
   const ctx = {
     store,
     registry: state.registry,
@@ -144,14 +216,42 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     idleTimeoutMs: options.idleTimeoutMs,
     log: options.log,
   };
-  udp.on('connection', (conn) => serveConnection(conn, ctx));
+  let refusedForMemory = 0;
+  udp.on('connection', (conn) => {
+    const busy = memory.overloaded();
+    if (busy !== undefined) {
+      // Logged once per 100 so a flood of refusals cannot flood the log.
+      if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${busy}`);
+      refuseConnection(conn, busy);
+      return;
+    }
+    serveConnection(conn, ctx);
+  });
   return {
+    identity,
     udpPort,
     tcpPort: transferPort,
     close: async () => {
       await udp.close();
       await tcp.close();
       await state.close();
+    },
+    shutdown: async (graceMs = 2_000) => {
+      const conns = [...udp.connections];
+      const notice = encodeServerMessage(shutdownNotice());
+      // The notice goes first on each connection; a graceful close delivers it before the CLOSE.
+      const closed = conns.map((conn) => {
+        conn.send(notice).catch(() => undefined);
+        return conn.close().catch(() => undefined);
+      });
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.all(closed), deadline]);
+      await tcp.close();
+      await udp.close();
+      // Last: the closed connections' session releases above ran against it; this also drops any
+      // lease of this server still held (in PostgreSQL), so its users may log in elsewhere at once.
+      await state.close();
+      return conns.length;
     },
   };
 };

@@ -1,12 +1,24 @@
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
 import { redactUrl, startForumServer } from './forum-server.js';
+import { loadOrCreateIdentity } from './identity-key.js';
 
 const main = async (): Promise<number | undefined> => {
   const command = parseServerArgs(process.argv.slice(2), process.env);
   if (command.kind === 'help') {
     console.log(HELP);
     return 0;
+  }
+  if (command.kind === 'show-fingerprint') {
+    try {
+      const identity = await loadOrCreateIdentity(resolve(command.dataDir), command.identityFile === undefined ? undefined : resolve(command.identityFile));
+      console.log(identity.fingerprint);
+      if (identity.created) console.error(`forum-server: created ${identity.path}`);
+      return 0;
+    } catch (e) {
+      console.error(`forum-server: cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
   }
   if (command.kind === 'error') {
     console.error(`forum-server: ${command.message}`);
@@ -21,12 +33,17 @@ const main = async (): Promise<number | undefined> => {
       port: args.port,
       host: args.host,
       dataDir,
+      ...(args.identityFile === undefined ? {} : { identityFile: resolve(args.identityFile) }),
       ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
+      accountCreationLimit: args.accountLimit,
+      maxUploadBytes: args.maxUploadBytes,
+      ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
+      ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });
@@ -35,19 +52,25 @@ const main = async (): Promise<number | undefined> => {
     return 1;
   }
   console.log('Waiting for clients');
+  console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   let stopping = false;
-  const stop = (): void => {
+  const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
-    void server.close().finally(() => process.exit(0));
+    console.log(`Server shutting down (${why})`);
+    // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
+    void server
+      .shutdown()
+      .then((told) => console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`))
+      .finally(() => process.exit(0));
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (process.stdin.isTTY) {
-    process.stdin.on('end', stop);
+    process.stdin.on('end', () => stop('end of input'));
     process.stdin.resume();
   }
   return undefined;

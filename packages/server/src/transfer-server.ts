@@ -1,10 +1,12 @@
 import type { ForumStore, TransferGrant, TransferTokens } from 'forum-protocol';
-import { commandErrorText } from 'forum-protocol';
+import { commandErrorText, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { readHeaderLines } from 'forum-protocol';
+import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
+import { TransferAdmission } from './transfer-admission.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -12,6 +14,12 @@ export interface TransferServerDeps {
   readonly tokens: TransferTokens;
   readonly activity: TransferActivity;
   readonly log: (line: string) => void;
+  /** Largest file an upload may announce (`--max-upload-bytes`). */
+  readonly maxUploadBytes: number;
+  /** The data directory's quota (`--max-data-bytes`). */
+  readonly quota: DiskQuota;
+  /** Why new connections are refused right now (the server is over its memory budget), or `undefined`. */
+  readonly overloaded: () => string | undefined;
 }
 
 /**
@@ -20,25 +28,54 @@ export interface TransferServerDeps {
  * does not keep it open.
  */
 const HEADER_TIMEOUT_MS = 10_000;
-/** Connections one client host may hold at once; more are closed at once, so one host cannot take every slot. */
+/** Connections one client host may hold at once (a new one evicts the host's oldest tokenless one). */
 const MAX_CONNECTIONS_PER_HOST = 16;
+/** Connections held at once, in all (a new one evicts the oldest tokenless one). */
+const MAX_CONNECTIONS = 512;
+/** How long a refused upload's remaining bytes are read and discarded, so the client sees the ERR line rather than a reset. */
+const DRAIN_AFTER_REFUSAL_MS = 10_000;
 /** A transfer that moves no byte for this long is abandoned (and leaves nothing behind). */
 const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
 
-const refuse = (socket: net.Socket, reason: string): void => {
+/** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
+const refuse = (socket: net.Socket | SecureTransferChannel, reason: string): void => {
   socket.end(`ERR ${reason}\n`);
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant, headerDone: () => void): Promise<void> => {
+/** Refuses an upload whose body may still be arriving: answer, then read and drop what comes for a while. */
+const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
+  refuse(socket, reason);
+  socket.resume();
+  setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
+};
+
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
   headerDone();
   const size = Number(sizeText);
+  if (size > deps.maxUploadBytes) {
+    deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${size} bytes is over the limit`);
+    return refuseUpload(socket, `file too large: ${size} bytes, the server accepts at most ${deps.maxUploadBytes}`);
+  }
+  const room = await deps.quota.reserve(size);
+  if (!room.ok) {
+    deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${room.reason}`);
+    return refuseUpload(socket, room.reason);
+  }
+  try {
+    await receiveBody(deps, socket, grant, size);
+  } finally {
+    room.release();
+  }
+};
+
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number): Promise<void> => {
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username)();
-  if (begun._tag === 'Left') return refuse(socket, commandErrorText(begun.left));
+  if (begun._tag === 'Left') return refuseUpload(socket, commandErrorText(begun.left));
   const writer = begun.right;
   let received = 0;
   try {
@@ -49,6 +86,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant
       if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
     }
   } catch {
+    // A record that failed authentication, or a connection cut before the final record.
     await writer.abort();
     socket.destroy();
     return;
@@ -63,7 +101,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: net.Socket, grant
   socket.end('OK\n');
 };
 
-const sendDownload = async (deps: TransferServerDeps, socket: net.Socket, grant: TransferGrant): Promise<void> => {
+const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {
   const opened = await deps.store.openDownload(grant.thread, grant.filename)();
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size } = opened.right;
@@ -77,7 +115,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: net.Socket, grant:
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -89,15 +127,20 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket): Promise<void
   if (redeemed._tag === 'Left') return refuse(socket, commandErrorText(redeemed.left));
   const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
+  admission.authenticated(socket);
   socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
+  // Everything after the token line is sealed with keys of the session that asked for this transfer,
+  // derived when the token was issued (maybe by another server, which holds that session).
+  const channel = new SecureTransferChannel(socket, g.keys, 'server');
+  channel.on('error', () => undefined);
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, socket, g, headerDone);
+      await receiveUpload(deps, channel, g, headerDone);
     } else {
       headerDone();
-      await sendDownload(deps, socket, g);
+      await sendDownload(deps, channel, g);
     }
   } finally {
     deps.activity.finish(g.username, Date.now());
@@ -114,32 +157,39 @@ export interface TransferServer {
 
 /**
  * Starts the TCP side of UPD/DWN. A client sends its token line (64 hex
- * characters and `\n`); for an upload then `SIZE\n` and exactly SIZE bytes,
- * and half-closes; the server answers `OK` or `ERR reason`. For a download
- * the server answers `OK SIZE\n` and the bytes, or `ERR reason`. Anything
- * without a valid token is closed at once; a failed upload leaves no file.
+ * characters and `\n`) in clear; everything after it, both ways, is sealed
+ * records (forum-protocol's `SecureTransferChannel`, keys from the session
+ * that was granted the token). Inside them: for an upload `SIZE\n` and
+ * exactly SIZE bytes, and the final record; the server answers `OK` or
+ * `ERR reason`. For a download the server answers `OK SIZE\n` and the bytes,
+ * or `ERR reason`. A token that is unknown gets a clear `ERR` line (there
+ * are no keys to seal it with); anything else without a valid token is closed
+ * at once. A failed upload, an altered record included, leaves no file.
  */
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
-  const perHost = new Map<string, number>();
+  const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    const host = socket.remoteAddress ?? '';
-    const held = perHost.get(host) ?? 0;
-    if (held >= MAX_CONNECTIONS_PER_HOST) return void socket.destroy();
-    perHost.set(host, held + 1);
+    socket.on('error', () => undefined);
+    const busy = deps.overloaded();
+    if (busy !== undefined) {
+      // Read and drop what the peer sent (closing with unread bytes would reset the connection and
+      // lose the line), and do not keep the socket past a short grace: it holds no slot.
+      socket.resume();
+      socket.end(`ERR server busy: ${busy}\n`);
+      setTimeout(() => socket.destroy(), 2_000).unref();
+      return;
+    }
+    // Not `server.maxConnections`: the kernel-level cap refuses newcomers, which would let silent
+    // connections keep token holders out; admission evicts the silent ones instead.
+    if (!admission.admit(socket, socket.remoteAddress ?? '')) return void socket.destroy();
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      const n = (perHost.get(host) ?? 1) - 1;
-      if (n <= 0) perHost.delete(host);
-      else perHost.set(host, n);
-    });
-    serve(deps, socket).catch((e: unknown) => {
+    socket.once('close', () => sockets.delete(socket));
+    serve(deps, socket, admission).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });
   });
-  server.maxConnections = 512;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -14,7 +14,13 @@ describe('command lines of forum-server and forum-client', () => {
   ])('%s --help prints the usage and exits 0', (name, bin) => {
     const r = run(bin, ['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n')[0]).toBe(`Usage: ${name} <port> ${name === 'forum-server' ? '[--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' : '[--host HOST]'}`);
+    expect(r.stdout.split('\n')[0]).toBe(
+      `Usage: ${name} <port> ${
+        name === 'forum-server'
+          ? '[--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]'
+          : '[--host HOST] [--known-hosts FILE] [--timeout SECONDS]'
+      }`,
+    );
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { startLossyRelay } from 'rudp/relay';
+import { startLossyRelay } from 'udp-relay';
 import { afterEach, describe, it } from 'vitest';
 import { cleanup, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { runScenario } from './forum-scenario.js';

@@ -5,13 +5,13 @@
  * exactly what their acknowledged commands made, plus possibly some of the
  * commands that were sent but not yet acknowledged (never a part of one).
  */
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from 'forum-protocol';
+import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, type Reply, type RequestCommand } from 'forum-protocol';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { connect, type RudpConnection } from 'rudp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { cleanup, IDENTITY_FILE, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 
 /** mulberry32: a small seeded generator, so every seed replays the same script and kill moment. */
@@ -167,22 +167,24 @@ const pipelinedLink = (conn: RudpConnection, signal: AbortSignal) => {
   };
 };
 
-/** The TCP half of UPD: token, size, bytes; resolves true when the server answered `OK`. */
-const tcpUpload = (port: number, token: string, bytes: Buffer, signal: AbortSignal): Promise<boolean> =>
+/** The TCP half of UPD: token, then sealed size and bytes; resolves true when the server answered `OK`. */
+const tcpUpload = (conn: RudpConnection, port: number, token: string, bytes: Buffer, signal: AbortSignal): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let answer = '';
     const stop = (): void => void socket.destroy();
     signal.addEventListener('abort', stop);
     socket.on('error', () => undefined);
-    socket.setEncoding('utf8');
-    socket.on('data', (s: string) => (answer += s));
     socket.on('close', () => {
       signal.removeEventListener('abort', stop);
       resolve(answer === 'OK\n');
     });
-    socket.write(`${token}\n${bytes.length}\n`);
-    socket.end(bytes);
+    socket.write(`${token}\n`);
+    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(conn), token), 'client');
+    channel.on('error', () => undefined);
+    channel.on('data', (b: Buffer) => (answer += b.toString('utf8')));
+    channel.write(`${bytes.length}\n`);
+    channel.end(bytes);
   });
 
 const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -219,7 +221,7 @@ const drive = async (port: number, script: Script, rand: () => number, progress:
         const reply = await request(step.cmd, step.args);
         if (reply.data.kind !== 'transfer') return void (progress.mismatch = `step ${i}: ${JSON.stringify(reply)}`);
         progress.sent = i + 1;
-        if (!(await tcpUpload(reply.data.port, reply.data.token, step.upload, signal))) {
+        if (!(await tcpUpload(conn, reply.data.port, reply.data.token, step.upload, signal))) {
           if (!control.killed()) progress.mismatch = `step ${i}: upload refused`;
           return;
         }
@@ -332,7 +334,8 @@ const summary = (m: ReadonlyMap<string, Buffer>): Record<string, string> =>
 
 /** Checks the data directory after a restart against what the clients saw, then adds this run to `settled`. */
 const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promise<void> => {
-  const names = (await readdir(dir)).sort();
+  // The identity key is the server's own, not forum data (e2e-identity.test.ts covers it).
+  const names = (await readdir(dir)).filter((n) => n !== IDENTITY_FILE).sort();
   expect(names.filter((n) => n.startsWith('.')), 'temporary files left after restart').toEqual([]);
 
   const credentials = await readFile(join(dir, 'credentials.txt'), 'utf8').catch(() => '');
@@ -345,7 +348,7 @@ const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promi
 
   const mineOf = (user: string): string[] => names.filter((n) => n.startsWith(`${user}-`));
   const earlier = new Map<string, Buffer>();
-  for (const n of names) if (n !== 'credentials.txt' && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
+  for (const n of names) if (n !== 'credentials.txt' && n !== IDENTITY_FILE && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
   expect(summary(earlier), 'files of earlier runs, unchanged').toEqual(summary(settled.files));
 
   const disk = new Map<string, Map<string, Buffer>>();

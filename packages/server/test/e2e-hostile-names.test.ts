@@ -51,7 +51,7 @@ const RAW_ONLY: readonly (readonly [string, string])[] = [
   ['a\nb', 'must not contain control characters'],
   ['a\rb', 'must not contain control characters'],
   ['a\u00a0b', 'must not contain spaces'],
-  ['a\u2028b', 'must not contain spaces'],
+  ['a\u2028b', 'must not contain line or paragraph separators (U+2028)'],
 ];
 
 /** Every command that takes a title or a file name, with `n` in that place. */

@@ -3,8 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, startServer, tempDir, type ServerProc } from './forum-processes.js';
-import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
+import { cleanup, IDENTITY_FILE, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 
 
 describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
@@ -103,25 +103,28 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     });
     // More bytes than announced: refused, nothing stored.
     const oversized = await upd('u2', 'f');
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${oversized}\n3\nabcdef`))).toBe('ERR more than 3 bytes sent\n');
+    expect(await sealedExchange(server.tcpPort, c, oversized, '3\nabcdef')).toBe('ERR more than 3 bytes sent\n');
     // Fewer bytes than announced, cleanly closed: refused.
     const short = await upd('u3', 'f');
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${short}\n5\nab`))).toBe('ERR only 2 of 5 bytes arrived\n');
+    expect(await sealedExchange(server.tcpPort, c, short, '5\nab')).toBe('ERR only 2 of 5 bytes arrived\n');
     const good = await upd('u4', 'f');
     // The spent tokens are refused even though they were valid once.
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${oversized}\n3\nabc`))).toBe('ERR invalid or expired token\n');
-    expect(await readdir(data)).toEqual(['credentials.txt', 't']);
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('OK\n');
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${good}\n3\nabc`))).toBe('ERR invalid or expired token\n');
-    expect((await readdir(data)).sort()).toEqual(['credentials.txt', 't', 't-f']);
+    expect(await sealedExchange(server.tcpPort, c, oversized, '3\nabc')).toBe('ERR invalid or expired token\n');
+    expect(await readdir(data)).toEqual([IDENTITY_FILE, 'credentials.txt', 't']);
+    // The old plaintext form (size and bytes unsealed) no longer works: nothing is stored, nothing answered.
+    const plain = await upd('u5', 'f');
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${plain}\n3\nabc`))).toBe('');
+    expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('OK\n');
+    expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('ERR invalid or expired token\n');
+    expect((await readdir(data)).sort()).toEqual([IDENTITY_FILE, 'credentials.txt', 't', 't-f']);
     expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
     expect(await readFile(join(data, 't-f'), 'utf8')).toBe('abc');
 
     const dwn = await c.request('d1', 'DWN', ['t', 'f'], 'yoda');
     if (dwn.data.kind !== 'transfer') throw new Error(JSON.stringify(dwn));
     expect(dwn.data.size).toBe(3);
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${dwn.data.token}\n`))).toBe('OK 3\nabc');
-    expect(await tcpExchange(server.tcpPort, Buffer.from(`${dwn.data.token}\n`))).toBe('ERR invalid or expired token\n');
+    expect(await sealedExchange(server.tcpPort, c, dwn.data.token, '')).toBe('OK 3\nabc');
+    expect(await sealedExchange(server.tcpPort, c, dwn.data.token, '')).toBe('ERR invalid or expired token\n');
   });
 
   it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {

@@ -4,6 +4,7 @@ import { afterEach } from 'vitest';
  * by `pnpm build`) as child processes on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,21 @@ export const P = {
 /** The stdout of a command prompt answered by `lines`. */
 export const answered = (...replies: (readonly string[])[]): string => replies.map((r) => P.cmd + r.map((l) => `${l}\n`).join('')).join('');
 
+/** The server's identity key file in its data directory (e2e-identity.test.ts checks it); tree listings leave it out. */
+export const IDENTITY_FILE = '.forum-server-identity';
+
+/** `stderr` of a client without the three lines it prints on first contact with a server (it trusts and records the key). */
+export const withoutFirstContact = (stderr: string): string =>
+  stderr.replace(/^The server at \S+ is not in .* yet\.\nIts identity key fingerprint is \S+\.\nTrusting it from now on .*\n/m, '');
+
+/**
+ * Each client spawned gets its own known-hosts file here, never the user's: tests start many
+ * servers, each with a new key, on ports an earlier test's server may have had.
+ */
+const knownHostsDir = mkdtempSync(join(tmpdir(), 'forum-e2e-known-hosts-'));
+process.on('exit', () => rmSync(knownHostsDir, { recursive: true, force: true }));
+let knownHostsFiles = 0;
+
 /** A fresh temporary directory. */
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `forum-e2e-${label}-`));
 
@@ -31,16 +47,17 @@ export const walkTree = async (dir: string, prefix = ''): Promise<string[]> => {
   const out: string[] = [];
   for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
     const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.name === IDENTITY_FILE) continue;
     if (entry.isDirectory()) out.push(`${rel}/`, ...(await walkTree(dir, rel)));
     else out.push(rel);
   }
   return out.sort();
 };
 
-/** Every file of `dir` (name → bytes), skipping nothing. */
+/** Every file of `dir` (name → bytes), skipping only the server's identity key. */
 export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => {
   const out = new Map<string, Buffer>();
-  for (const name of (await readdir(dir)).sort()) out.set(name, await readFile(join(dir, name)));
+  for (const name of (await readdir(dir)).sort()) if (name !== IDENTITY_FILE) out.set(name, await readFile(join(dir, name)));
   return out;
 };
 
@@ -131,7 +148,8 @@ export const startServer = async (dataDir: string, extraArgs: readonly string[] 
 
 /** Starts forum-client against `port` in `cwd`, stdin piped and left open. */
 export const spawnClient = (port: number, cwd: string, extraArgs: readonly string[] = []): Proc & { send(line: string): void; end(): void } => {
-  const proc = track(spawn(process.execPath, [CLIENT_BIN, String(port), ...extraArgs], { cwd, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const knownHosts = extraArgs.includes('--known-hosts') ? [] : ['--known-hosts', join(knownHostsDir, `known_hosts-${++knownHostsFiles}`)];
+  const proc = track(spawn(process.execPath, [CLIENT_BIN, String(port), ...knownHosts, ...extraArgs], { cwd, stdio: ['pipe', 'pipe', 'pipe'] }));
   proc.child.stdin?.on('error', () => undefined);
   return { ...proc, send: (line) => void proc.child.stdin?.write(`${line}\n`), end: () => void proc.child.stdin?.end() };
 };

@@ -33,8 +33,9 @@ export const EXPECTED_A =
     ['up.bin uploaded to t1 thread'], ['File already exists in Thread t1'], ['File missing.bin does not exist'],
     ['File does not exist in Thread t1'], ['Thread nothread does not exist'], ['Thread nothread does not exist'],
     ['Thread nothread does not exist'], ['Thread nothread does not exist'],
-    ['Invalid command'], ['Invalid command'], ['Invalid command'], ['Incorrect syntax for CRT'], ['Incorrect syntax for LST'],
-    ['Incorrect syntax for DLT'], ['Incorrect syntax for MSG'], ['Incorrect syntax for UPD'],
+    // The client adds the command's usage line after the spec's `Incorrect syntax for CMD` (issue 16).
+    ['Invalid command'], ['Invalid command'], ['Invalid command'], ['Incorrect syntax for CRT', 'Usage: CRT <title>'], ['Incorrect syntax for LST', 'Usage: LST'],
+    ['Incorrect syntax for DLT', 'Usage: DLT <title> <N>'], ['Incorrect syntax for MSG', 'Usage: MSG <title> <message…>'], ['Incorrect syntax for UPD', 'Usage: UPD <title> <filename>'],
     ["Invalid thread title: must not contain '/'"], ["Invalid file name: must not contain '..'"], ['Goodbye'],
   );
 

@@ -1,5 +1,15 @@
 /** A test client speaking the forum protocol directly over rudp, to send what forum-client never would. */
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand, type ServerMessage } from 'forum-protocol';
+import {
+  decodeServerMessage,
+  deriveTransferKeys,
+  encodeRequest,
+  SecureTransferChannel,
+  sessionExporter,
+  TransferChannelError,
+  type Reply,
+  type RequestCommand,
+  type ServerMessage,
+} from 'forum-protocol';
 import net from 'node:net';
 import { connect, type CloseReason, type ConnectOptions, type RudpConnection } from 'rudp';
 
@@ -71,4 +81,30 @@ export const tcpExchange = (port: number, payload: Uint8Array, endAfter = true):
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
     socket.write(payload);
     if (endAfter) socket.end();
+  });
+
+/**
+ * The sealed counterpart of `tcpExchange` for a token of `client`'s session: sends the token
+ * line, then `body` sealed with the transfer keys (and the final record, unless `final` is
+ * false: a peer that stops talking), and resolves with the opened answer. A refusal the server
+ * sends in clear (unknown token) comes back as its line; a broken channel as `<ERR_CODE>`
+ * after whatever had been opened.
+ */
+export const sealedExchange = (port: number, client: RawClient, token: string, body: Uint8Array | string, final = true): Promise<string> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.write(`${token}\n`);
+    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
+    const chunks: Buffer[] = [];
+    let failure = '';
+    channel.on('data', (c: Buffer) => chunks.push(c));
+    channel.on('error', (e) => {
+      if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED') failure = `ERR ${e.message}\n`;
+      else failure = `<${e instanceof TransferChannelError ? e.code : e.message}>`;
+    });
+    channel.on('close', () => resolve(Buffer.concat(chunks).toString('utf8') + failure));
+    // Ends when the server's final record arrives; the writable side may still be open.
+    channel.on('end', () => channel.destroy());
+    if (typeof body === 'string' ? body.length > 0 : body.length > 0) channel.write(body);
+    if (final) channel.end();
   });

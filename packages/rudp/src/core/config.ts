@@ -1,14 +1,16 @@
 /**
  * Tuning knobs of a connection, with the defaults that the benchmark
- * justifies (see bench/results/latest.md).
+ * justifies (see bench/results/latest.md), and their validation: every
+ * field is range-checked when an endpoint or connection is created, and an
+ * unknown option name is refused (a misspelt option must not be ignored).
  */
-import { Bbr } from './bbr.js';
-import type { CongestionControllerFactory } from './congestion.js';
+import { Bbr } from './congestion/bbr.js';
+import type { CongestionControllerFactory } from './congestion/controller.js';
 import { MAX_DATAGRAM } from '../wire/packet.js';
 
 /** Per-connection settings. */
 export interface ConnectionConfig {
-  /** Largest datagram sent, bytes (≤ 1200). */
+  /** Largest datagram sent, bytes (128–1200). */
   readonly mtu: number;
   /** Bytes of whole messages the peer may have outstanding beyond what the app has read; also the largest message. */
   readonly receiveWindow: number;
@@ -72,3 +74,95 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   congestion: (mtu) => new Bbr(mtu),
   redundancy: { maxCopies: 2, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 },
 };
+
+/** Smallest `mtu` accepted: room for the header, an ACK and a fragment with some data. */
+export const MIN_MTU = 128;
+
+/** An allowed range: `[min, max]`, whole numbers only if `integer`. */
+interface NumberRule {
+  readonly min: number;
+  readonly max: number;
+  readonly integer?: boolean;
+}
+
+const MS_MAX = 86_400_000;
+
+/** The range of every numeric field of `ConnectionConfig`. */
+const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congestion' | 'redundancy'>, NumberRule>> = {
+  mtu: { min: MIN_MTU, max: MAX_DATAGRAM, integer: true },
+  receiveWindow: { min: 1_024, max: 2 ** 40, integer: true },
+  maxAckDelayMs: { min: 0, max: 16_383 },
+  ackEveryPackets: { min: 1, max: 1_000, integer: true },
+  idleTimeoutMs: { min: 1, max: MS_MAX },
+  keepAliveMs: { min: 0, max: MS_MAX },
+  handshakeTimeoutMs: { min: 1, max: MS_MAX },
+  maxPtoMs: { min: 1, max: MS_MAX },
+  packetThreshold: { min: 1, max: 1_000, integer: true },
+  timeThreshold: { min: 1, max: 100 },
+  redundantCopies: { min: 0, max: 16, integer: true },
+  redundantSpacingMs: { min: 0, max: 60_000 },
+};
+
+const REDUNDANCY_RULES: Readonly<Record<keyof RedundancyConfig, NumberRule>> = {
+  maxCopies: { min: 0, max: 16, integer: true },
+  maxMessageBytes: { min: 0, max: 65_536, integer: true },
+  lossThreshold: { min: 0, max: 1 },
+  highLossThreshold: { min: 0, max: 1 },
+};
+
+/** Names every `ConnectionConfig` field may take. */
+export const CONNECTION_CONFIG_KEYS: readonly string[] = [...Object.keys(CONNECTION_RULES), 'congestion', 'redundancy'];
+
+/**
+ * Throws a `TypeError` or `RangeError` naming the field and what it allows
+ * if `value` breaks `rule`.
+ */
+export function checkNumber(field: string, value: unknown, rule: NumberRule): void {
+  const allowed = `${rule.integer === true ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`;
+  if (typeof value !== 'number') throw new TypeError(`rudp: option '${field}' must be ${allowed} (got ${describe(value)})`);
+  if (!(value >= rule.min && value <= rule.max) || (rule.integer === true && !Number.isInteger(value))) {
+    throw new RangeError(`rudp: option '${field}' must be ${allowed} (got ${value})`);
+  }
+}
+
+/** Throws a `TypeError` for any key of `options` not in `known`, suggesting the nearest match. */
+export function checkKnownKeys(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+    throw new TypeError(`rudp: unknown ${what} option '${key}'${near !== undefined ? ` (did you mean '${near}'?)` : ''}`);
+  }
+}
+
+/**
+ * Checks a partial connection configuration (what a caller passes): every
+ * field present must be in range, and no unknown name may appear.
+ * `extraKeys` are names the caller handles itself (endpoint options).
+ */
+export function validateConnectionOptions(options: object, extraKeys: readonly string[] = []): void {
+  checkKnownKeys(options, [...CONNECTION_CONFIG_KEYS, ...extraKeys], 'connection');
+  const o = options as Record<string, unknown>;
+  for (const [field, rule] of Object.entries(CONNECTION_RULES)) if (o[field] !== undefined) checkNumber(field, o[field], rule);
+  if (o['congestion'] !== undefined && typeof o['congestion'] !== 'function') {
+    throw new TypeError(`rudp: option 'congestion' must be a function (mtu) => CongestionController (got ${describe(o['congestion'])})`);
+  }
+  const r = o['redundancy'];
+  if (r !== undefined) {
+    if (typeof r !== 'object' || r === null) throw new TypeError(`rudp: option 'redundancy' must be an object (got ${describe(r)})`);
+    checkKnownKeys(r, Object.keys(REDUNDANCY_RULES), 'redundancy');
+    const ro = r as Record<string, unknown>;
+    for (const [field, rule] of Object.entries(REDUNDANCY_RULES)) checkNumber(`redundancy.${field}`, ro[field], rule);
+  }
+}
+
+/** Checks a complete configuration (every field present and in range). */
+export function validateConnectionConfig(config: ConnectionConfig): ConnectionConfig {
+  validateConnectionOptions(config);
+  return config;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}

@@ -1,86 +1,72 @@
 /**
- * One rudp connection: the send queue, acknowledgements, loss recovery
- * (RFC 9002 style), flow control, keepalive, idle timeout and close. Pure:
- * `now` is always passed in and datagrams are polled out; the `Endpoint`
- * routes datagrams and timers to it.
+ * One rudp connection: the coordinator that wires the mechanisms, each in a
+ * file of its own, and owns the lifecycle (handshake → established →
+ * closing → draining → closed):
+ *
+ * - handshake.ts: INITIAL / RETRY / ACCEPT, first RTT and loss estimates
+ * - receive/ack-generation.ts: received packets and the ACKs we owe
+ * - receive/reassembly.ts: whole messages, in order, from fragments
+ * - recovery/loss-detection.ts: packets in flight, loss detection, probe timeout
+ * - recovery/rtt.ts: RTT estimation
+ * - congestion/: the congestion controller (BBR by default)
+ * - send/pacer.ts: pacing
+ * - send/send-queue.ts, send/retransmit-queue.ts: what to send and send again
+ * - send/packet-builder.ts: packs one DATA packet
+ * - flow-control.ts: credit in both directions
+ * - repair/: the repair code, the sender's redundancy policy, the receiver's decoder
+ * - timers.ts: the typed timer table
+ *
+ * Pure: `now` is always passed in and datagrams are polled out; the
+ * `Endpoint` routes datagrams and timers to it.
  */
 import type { ConnectionConfig } from './config.js';
-import type { CongestionController } from './congestion.js';
+import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
-import { type ChunkRef, OutgoingMessage } from './outgoing-message.js';
-import { ByteSlab } from './byte-slab.js';
-import { RangeSet } from './range-set.js';
-import { Reassembly } from './reassembly.js';
-import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
-import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
-import { INITIAL_RTT_MS, RttEstimator } from './rtt.js';
-import { SentQueue } from './sent-queue.js';
+import { FlowControl } from './flow-control.js';
+import { ClientHandshake, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
+import { TIMER_ORDER, Timer } from './timers.js';
+import { AckTracker } from './receive/ack-generation.js';
+import { Reassembly } from './receive/reassembly.js';
+import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
+import { RttEstimator } from './recovery/rtt.js';
+import { RepairPolicy } from './repair/repair-policy.js';
+import { RepairReceiver } from './repair/repair-receiver.js';
+import { ByteSlab } from './send/byte-slab.js';
+import type { ChunkRef } from './send/outgoing-message.js';
+import { Pacer } from './send/pacer.js';
+import { type PacketSources, populateDataPacket } from './send/packet-builder.js';
+import { RetransmitQueue } from './send/retransmit-queue.js';
+import { SendQueue } from './send/send-queue.js';
+import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
+import { type ConnectionSecurity, decodeServerParams } from './security.js';
+import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
+import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
+import { varintSize } from '../wire/varint.js';
 import {
-  type AckFrame,
-  type Frame,
-  type PnRange,
-  MAX_CLOSE_REASON,
-  MAX_REPAIR_COVER,
-  MAX_SMALL_MESSAGE,
-  ackFrameSize,
-  fragmentHeaderSize,
-  messageFrameSize,
-  parseFrames,
-  repairFrameSize,
-  writeAck,
-  writeClose,
-  writeFragment,
-  writeMaxData,
-  writeMessage,
-  writeMessageAck,
-  writePing,
-  writeRepair,
-} from '../wire/frame.js';
-import {
+  type AcceptPayload,
+  AcceptKind,
   HEADER_SIZE,
+  type PacketHeader,
   PacketType,
   PacketWriter,
-  type PnLength,
+  TAG_SIZE,
   TRAILER_SIZE,
-  encodeInitial,
-  expandPacketNumber,
+  isProtected,
   packetNumberLength,
 } from '../wire/packet.js';
-import { varintSize } from '../wire/varint.js';
 
-/** A driver's timer granularity (Node's setTimeout floor), ms: the pacer's bucket bridges one tick. */
-const PACING_TICK_MS = 1;
-/** Room an ACK that is due may take in front of data. */
-const ACK_ROOM = 16;
-/** First retransmission interval of the client's INITIAL, ms. */
-const INITIAL_RESEND_MS = 250;
-/** Shortest interval between INITIAL retransmissions once a RETRY measured the path, ms. */
-const INITIAL_RESEND_MIN_MS = 10;
-/** Growth of the INITIAL resend interval per resend (QUIC doubles; a lossy path pays for every step). */
-const INITIAL_BACKOFF = 1.5;
-/** Most loss rate the handshake alone may suggest. */
-const HANDSHAKE_LOSS_CAP = 0.5;
-/** Longest interval between INITIAL retransmissions, ms. */
-const INITIAL_RESEND_CAP_MS = 500;
-/** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
-const LOSS_EWMA_KEEP = 0.98;
-/** Largest forward jump in packet numbers accepted from the peer. */
-const MAX_PN_JUMP = 1 << 14;
-/** Pacing tolerance for floating-point refill error, bytes. */
-const PACE_EPSILON_BYTES = 1e-6;
-/** Shortest wait for pacing tokens, ms. */
-const PACE_MIN_WAIT_MS = 1e-3;
-/** A receiver stops keeping messages for repairs after this long without one, ms. */
-const REPAIR_IDLE_MS = 1_000;
-/** Rounding slack of the repair credit (a sum of fractions that should reach 1). */
-const REPAIR_CREDIT_EPSILON = 1e-9;
-/** A lost message's resend waits for at most this many repairs that covered it. */
-const REPAIRS_WAITED_FOR = 2;
-/** Small messages remembered as candidates for repairs. */
-const RECENT_SMALL = 16;
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
+
+/** Why `handlePacket` or `handleAccept` dropped a packet. */
+export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprotected';
+
+/** A server key other than the pinned one, reported by a `refused` close. */
+export interface KeyMismatch {
+  readonly expected: Uint8Array;
+  readonly offered: Uint8Array;
+}
 
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
@@ -96,10 +82,20 @@ export interface ConnectionStats {
   readonly duplicatePackets: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
+  /** Unreliable messages (datagrams) sent; each left in one packet, once. */
+  readonly datagramsSent: number;
+  /** Datagrams that arrived but were dropped: the application left the window's worth unread. */
+  readonly datagramsDropped: number;
   /** REPAIR frames sent (one per packet at most). */
   readonly repairsSent: number;
   /** Messages rebuilt from the peer's repairs instead of waiting for a resend. */
   readonly messagesRecovered: number;
+  /** Packets declared lost that the peer had received after all (reordering); their resends were for nothing. */
+  readonly spuriousRetransmissions: number;
+  /** Packet threshold of loss detection now (widens with reordering seen). */
+  readonly packetThreshold: number;
+  /** Time threshold reordering seen asks for, ms (0: the RTT rule alone). */
+  readonly reorderWindowMs: number;
   readonly srttMs: number;
   readonly rttVarMs: number;
   readonly minRttMs: number;
@@ -113,112 +109,66 @@ export interface ConnectionHost {
   emit(event: EndpointEvent): void;
   /** The connection has a whole message for the application. */
   readable(connection: Connection): void;
-}
-
-interface SentPacket {
-  readonly pn: number;
-  readonly timeSent: number;
-  readonly size: number;
-  readonly chunks: readonly ChunkRef[];
-  readonly retransmission: boolean;
-  /** Largest pn our ACK frame in this packet covered (-1 if none). */
-  readonly ackLargest: number;
-  readonly carriedMaxData: boolean;
-  readonly delivered: number;
-  readonly deliveredTime: number;
-  readonly firstSentTime: number;
-  readonly appLimited: boolean;
+  /** The application changed the connection (sent, read, closed): poll it. */
+  wake(connection: Connection): void;
 }
 
 const encoder = new TextEncoder();
 /** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
 const SLAB = new ByteSlab();
-/** Scratch space for one repair symbol. */
-const REPAIR_SCRATCH = new Uint8Array(REPAIR_ROW);
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
-export class Connection {
+export class Connection implements PacketFate {
   /** Current lifecycle state. */
   state: ConnectionState;
   /** Application data: attach whatever you like. */
   userData: unknown;
   /** Set once closed. */
   closeReason: CloseReason | undefined;
+  /** Client: the server's key, if it proved a different one than the pinned key (the connection was refused). */
+  keyMismatch: KeyMismatch | undefined;
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
-  private readonly received: RangeSet = new RangeSet();
+  /** Client: the handshake, until established (an established connection does not keep it). */
+  private clientHandshake: ClientHandshake | undefined;
+  /** Server: the ACCEPT side of the handshake (resent whenever the client repeats its INITIAL). */
+  private readonly serverHandshake: ServerHandshake | undefined;
+  private readonly acks: AckTracker;
   private readonly reassembly: Reassembly;
-  /** Exists while the peer sends repairs (an idle connection does not pay for it). */
-  private repairs: RepairDecoder | undefined;
-  /** A message was recovered from repairs: tell the peer with a MESSAGE_ACK so it does not resend it. */
-  private messageAckDue = false;
-  private lastRepairAt = 0;
-  /** Repairs earned by packets of new data (one is sent when it reaches 1). */
-  private repairCredit = 0;
-  /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
-  private readonly sent = new SentQueue<SentPacket>();
-  /** Messages in send order; slots before `outboxHead` are acknowledged and emptied. */
-  private readonly outbox: (OutgoingMessage | undefined)[] = [];
-  private outboxHead = 0;
-  /** No message in `outbox` before this index has a chunk left to send for the first time. */
-  private unsentHead = 0;
-  private retransmit: ChunkRef[] = [];
-  /** Packet bytes between header and checksum. */
-  private readonly payloadRoom: number;
+  private readonly repairReceiver: RepairReceiver;
+  private readonly flow: FlowControl;
+  private readonly sendQueue: SendQueue;
+  private readonly retransmits: RetransmitQueue;
+  private readonly repairPolicy: RepairPolicy;
+  private readonly recovery: LossDetection;
+  private readonly pacer: Pacer;
+  private readonly sources: PacketSources;
+  /** Seals and opens DATA packets once keys exist (`undefined`: plaintext mode, or before the handshake). */
+  private protection: PacketProtection | undefined;
+  private exporter: KeyingMaterialExporter | undefined;
+  /** The peer's static key (client: the server's proven identity). */
+  private peerStaticKey: Uint8Array | undefined;
+  /** Client: the Noise state that reads the server's hello (dropped once established). */
+  private secureHello: Extract<ConnectionSecurity, { mode: 'client' }>['handshake'] | undefined;
+  private readonly encrypted: boolean;
 
   private nextPn = 1;
-  private nextMessageId = 0;
-  private streamEnd = 0;
-  private peerLimit: number;
-  private peerWindow: number;
-  private consumed = 0;
-  private advertisedLimit: number;
-  private maxDataDirty = false;
-
-  private largestAcked = -1;
-  private ackFloor = -1;
-  private bytesInFlight = 0;
-  private lossTime = Number.POSITIVE_INFINITY;
-  private ptoCount = 0;
+  /** Probe packets still owed since the probe timer fired. */
   private probesDue = 0;
-  private lastAckElicitingSent = 0;
-  private lastReceived: number;
-  private readonly createdAt: number;
-
-  private ackDue = Number.POSITIVE_INFINITY;
-  private ackElicitingUnacked = 0;
-  /** Largest packet number received that was ack-eliciting (-1: none yet). */
-  private largestAckElicitingReceived = -1;
-  private largestReceivedTime = 0;
+  /** A PING is owed (keep-alive or a probe with no data to resend). */
   private pingDue = false;
-
-  private delivered = 0;
-  private deliveredTime = 0;
-  private firstSentTime = 0;
-  private paceTokens: number;
-  private paceTime = 0;
-
-  private initialDue = 0;
-  private initialInterval = INITIAL_RESEND_MS;
-  private token: Uint8Array = new Uint8Array(0);
-  private acceptDue = false;
-  /** Client: INITIALs sent with the cookie. */
-  private cookieInitials = 0;
-  /** Client: the RETRY answered an INITIAL that was not a resend, so the cookie phase runs on a measured RTT. */
-  private cookieTimed = false;
-  /** Server: when the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
-  private acceptSentAt = Number.NaN;
+  private lastReceived: number;
+  /** When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
+  private lastPollTime = 0;
+  /** Latest `now` seen, for calls that carry no time (destroy). */
+  private lastActivity: number;
   private closeFrame: { code: number; reason: Uint8Array } | undefined;
   private closeSendDue = false;
   private drainUntil = 0;
   private pendingClose: CloseReason | undefined;
   private paused = false;
   private closeRequested = false;
-  /** Moving estimate of the fraction of ack-eliciting packets lost. */
-  private lossRate = 0;
-  /** Recently first-sent single-chunk messages, newest last: candidates for redundant copies. */
-  private recentSmall: OutgoingMessage[] = [];
 
   private stat = {
     packetsSent: 0,
@@ -230,8 +180,9 @@ export class Connection {
     duplicatePackets: 0,
     messagesSent: 0,
     messagesReceived: 0,
+    datagramsSent: 0,
     repairsSent: 0,
-    messagesRecovered: 0,
+    spuriousRetransmissions: 0,
   };
 
   constructor(
@@ -247,48 +198,82 @@ export class Connection {
     readonly remote: PeerAddress,
     now: number,
     peerWindow: number,
+    security: ConnectionSecurity = { mode: 'plaintext' },
   ) {
+    this.encrypted = security.mode !== 'plaintext';
+    if (security.mode === 'client') this.secureHello = security.handshake;
+    if (security.mode === 'server') {
+      this.protection = security.keys.protection;
+      this.exporter = security.keys.exporter;
+    }
     this.cc = config.congestion(config.mtu);
+    const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs };
+    if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now, security.mode === 'client' ? security.handshake.hello : undefined);
+    else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
+    this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(config.receiveWindow);
-    this.payloadRoom = config.mtu - HEADER_SIZE - TRAILER_SIZE;
-    this.peerLimit = peerWindow;
-    this.peerWindow = peerWindow;
-    this.advertisedLimit = config.receiveWindow;
+    this.repairReceiver = new RepairReceiver(this.reassembly);
+    this.flow = new FlowControl(config.receiveWindow, peerWindow);
+    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE));
+    this.recovery = new LossDetection(config, this.rtt, this.cc, this);
+    this.retransmits = new RetransmitQueue(config, this.recovery);
+    this.repairPolicy = new RepairPolicy(config, this.rtt);
+    this.pacer = new Pacer(config.mtu, this.cc, this.rtt, now);
+    this.sources = {
+      acks: this.acks,
+      repairReceiver: this.repairReceiver,
+      flow: this.flow,
+      retransmits: this.retransmits,
+      sendQueue: this.sendQueue,
+      repairPolicy: this.repairPolicy,
+    };
     this.lastReceived = now;
-    this.createdAt = now;
     this.lastActivity = now;
-    this.paceTokens = 2 * config.mtu;
-    this.paceTime = now;
     this.state = role === 'client' ? 'handshake' : 'established';
-    this.acceptDue = role === 'server';
   }
 
   // ---------------------------------------------------------------- application calls
 
   /**
-   * Queues a message for reliable, ordered delivery and returns its id; an
-   * `acked` event with that id follows once the peer has all of it.
-   * Throws a `RangeError` if the message exceeds the peer's receive window
-   * and an `Error` if the connection is closing or closed.
+   * Queues a message and returns its id. By default it is reliable and
+   * ordered on channel 0; `options` choose another channel (ordered messages
+   * of different channels never wait for each other), unordered delivery (as
+   * soon as it is whole) or an unreliable datagram (sent once, never resent,
+   * dropped if lost). A reliable message's `acked` event with that id
+   * follows once the peer has all of it; a datagram has no id (-1) and no
+   * `acked` event. Throws a `RangeError` if a reliable message exceeds the
+   * peer's receive window or a datagram `maxDatagramSize(channel)`, a
+   * `TypeError`/`RangeError` for bad options, and an `Error` if the
+   * connection is closing or closed.
    */
-  send(data: Uint8Array): number {
+  send(data: Uint8Array, options?: DeliveryOptions): number {
     if (this.state !== 'handshake' && this.state !== 'established') {
       throw new Error(`rudp: cannot send on a ${this.state} connection`);
     }
+    const d = checkDelivery(options);
+    if (!d.reliable) {
+      const max = this.sendQueue.maxDatagramSize(d.channel);
+      if (data.length > max) throw new RangeError(`rudp: unreliable message of ${data.length} bytes exceeds the ${max} bytes one packet carries`);
+      this.sendQueue.pushDatagram(data, d.channel);
+      this.stat.messagesSent++;
+      this.stat.datagramsSent++;
+      this.host.wake(this);
+      return -1;
+    }
     // A message must fit the peer's window whole (it is delivered whole); before the handshake
     // completes the peer's window is not known yet and our own stands in for it.
-    if (data.length > this.peerWindow) {
-      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.peerWindow} bytes`);
+    if (data.length > this.flow.peerWindow) {
+      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.flow.peerWindow} bytes`);
     }
-    const id = this.nextMessageId++;
-    // Chunks fill a packet exactly; an ACK rides along only where room is left or when it is due
-    // (then the chunk waits for the next packet).
-    const chunkSize = this.payloadRoom - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
-    const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize);
-    this.streamEnd += data.length;
-    this.outbox.push(m);
+    const m = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
+    this.host.wake(this);
     return m.id;
+  }
+
+  /** Largest unreliable message `send` takes on `channel`: what one packet carries. */
+  maxDatagramSize(channel = 0): number {
+    return this.sendQueue.maxDatagramSize(channel);
   }
 
   /**
@@ -300,12 +285,14 @@ export class Connection {
     // During the handshake the close waits for it, so what was queued is still delivered.
     if (this.state === 'handshake') this.closeRequested = true;
     if (this.state === 'established') this.state = 'closing';
+    this.host.wake(this);
   }
 
   /** Abrupt close: queued data is dropped and the peer is told at once. */
   destroy(now: number, code = 1, reason = 'closed'): void {
     this.lastActivity = Math.max(this.lastActivity, now);
     if (this.state === 'draining' || this.state === 'closed') return;
+    this.host.wake(this);
     if (this.state === 'handshake') {
       this.finish('local', code, reason, false);
       return;
@@ -331,126 +318,178 @@ export class Connection {
 
   /** Whether a whole message is ready for the application. */
   hasMessage(): boolean {
-    return !this.paused && this.reassemblyPeekable();
+    return !this.paused && this.reassembly.hasNext();
+  }
+
+  /** Channel of the message `readMessage` returns next (0 when there is none). */
+  get nextMessageChannel(): number {
+    return this.reassembly.nextChannel();
   }
 
   /** The next whole message, freeing its share of the receive window. */
   readMessage(): Uint8Array | undefined {
     if (this.paused) return undefined;
+    const reliable = this.reassembly.nextIsReliable();
     const m = this.reassembly.pop();
     if (m === undefined) return undefined;
-    this.consumed += m.length;
     this.stat.messagesReceived++;
-    const limit = this.consumed + this.config.receiveWindow;
-    // Announce more credit once a quarter of the window has been freed: one small frame per quarter window, not per message.
-    if (limit - this.advertisedLimit >= this.config.receiveWindow / 4) {
-      this.advertisedLimit = limit;
-      this.maxDataDirty = true;
-    }
+    // A datagram took no credit (a lost one could never give it back), so reading one returns none.
+    if (reliable) this.flow.onRead(m.length);
+    // Reading may let us announce more window to the sender.
+    this.host.wake(this);
     return m;
   }
 
   /** Bytes of messages queued but not yet acknowledged by the peer. */
   get bufferedAmount(): number {
-    let n = 0;
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
-      const m = this.outbox[i] as OutgoingMessage;
-      if (!m.complete) n += m.data.length;
-    }
-    return n;
+    return this.sendQueue.bufferedAmount;
   }
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
     return {
       ...this.stat,
+      datagramsDropped: this.reassembly.datagramsDropped,
+      messagesRecovered: this.repairReceiver.recovered,
+      packetThreshold: this.recovery.packetThreshold,
+      reorderWindowMs: this.recovery.reorderDelayMs,
       srttMs: this.rtt.srtt,
       rttVarMs: this.rtt.rttvar,
       minRttMs: Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : 0,
       cwndBytes: this.cc.window(),
-      bytesInFlight: this.bytesInFlight,
+      bytesInFlight: this.recovery.bytesInFlight,
       congestionController: this.cc.name,
     };
   }
 
-  // ---------------------------------------------------------------- endpoint calls
+  // ---------------------------------------------------------------- endpoint calls: handshake
 
   /** Client: the server sent a RETRY with a cookie; send INITIAL again with it. */
   handleRetry(now: number, token: Uint8Array): void {
-    // A second RETRY answers an INITIAL resent before the first came back (a path slower than the
-    // blind timer): the cookie in hand is as good, and sending again would only repeat the INITIAL.
-    if (this.state !== 'handshake' || this.token.length > 0) return;
-    this.token = token.slice();
-    this.cookieTimed = !this.initialAmbiguous;
-    this.initialDue = now;
-    // The RETRY measured the path: resend the INITIAL after two of its round trips, not after the
-    // blind 250 ms (backed off) that a lossy path would pay again for a lost INITIAL or ACCEPT.
-    // Only an answer to an INITIAL that was not a timer resend gives an unambiguous sample (Karn).
-    if (!this.initialAmbiguous) this.initialInterval = Math.min(Math.max(2 * (now - this.lastInitialSent), INITIAL_RESEND_MIN_MS), INITIAL_RESEND_MS);
-    else this.initialInterval = INITIAL_RESEND_MS;
-    this.answered = true;
-    this.lastReceived = now;
+    if (this.state !== 'handshake' || this.clientHandshake === undefined) return;
+    if (this.clientHandshake.onRetry(now, token)) this.lastReceived = now;
   }
 
-  /** Client: the server accepted. */
-  handleAccept(now: number, serverCid: number, peerWindow: number): void {
-    if (this.state !== 'handshake') return;
-    this.remoteCid = serverCid;
-    this.peerLimit = peerWindow;
-    this.peerWindow = peerWindow;
+  /**
+   * Client: the server accepted. Returns why the ACCEPT was dropped, if it
+   * was: a server hello that does not authenticate (forged, or altered on
+   * the path) ends the handshake as refused, since its Noise state is spent.
+   */
+  handleAccept(now: number, accept: AcceptPayload): 'ok' | PacketDrop {
+    const handshake = this.clientHandshake;
+    if (this.state !== 'handshake' || handshake === undefined) return 'ok';
+    let scid = accept.scid;
+    let peerWindow = accept.params.receiveWindow;
+    const secure = this.secureHello;
+    if (secure === undefined) {
+      if (accept.kind !== AcceptKind.Plaintext) return 'malformed';
+    } else if (accept.kind === AcceptKind.WrongKey) {
+      const r = secure.finish(accept.handshake, true);
+      if (!r.ok && r.error === 'server-key-mismatch') {
+        this.keyMismatch = { expected: r.expected, offered: r.offered };
+        this.finish('refused', 0, `the server at ${this.remote} proved another key than the pinned one`, false);
+      }
+      return r.ok ? 'ok' : 'malformed';
+    } else {
+      // A plaintext ACCEPT to a client that asked for encryption is a downgrade: refuse it.
+      if (accept.kind !== AcceptKind.ServerHello) return 'unprotected';
+      const r = secure.finish(accept.handshake);
+      const params = r.ok ? decodeServerParams(r.payload) : undefined;
+      if (!r.ok || params === undefined || params.scid !== scid || params.receiveWindow !== peerWindow) {
+        this.finish('refused', 0, `the handshake with ${this.remote} failed: its answer did not authenticate`, false);
+        return 'auth';
+      }
+      this.protection = r.keys.protection;
+      this.exporter = r.keys.exporter;
+      this.peerStaticKey = r.serverKey;
+      scid = params.scid;
+      peerWindow = params.receiveWindow;
+    }
+    this.secureHello = undefined;
+    this.clientHandshake = undefined;
+    this.remoteCid = scid;
+    this.flow.setPeerWindow(peerWindow);
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
-    // Karn: only an answer to an INITIAL that was not a timer resend gives an unambiguous sample.
-    if (!this.initialAmbiguous) this.rtt.update(now - this.lastInitialSent, 0);
+    const sample = handshake.acceptRttSample(now);
+    if (sample !== undefined) this.rtt.update(sample, 0);
     // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
-    // copies from the first request on, not ~50 packets later. A resend counts as a loss only if no
-    // answer could have been on its way: on a path faster than the blind timer every resend does (two
-    // answers for all n INITIALs); on a slower one only resends timed on the RETRY's round trip do (one
-    // ACCEPT for the n INITIALs with the cookie).
-    if (this.rtt.hasSample && this.rtt.srtt < INITIAL_RESEND_MS) this.seedLossRate(1 - Math.sqrt(Math.min(1, 2 / this.sentInitials)));
-    else if (this.cookieTimed) this.seedLossRate(1 - Math.sqrt(1 / Math.max(1, this.cookieInitials)));
+    // copies from the first request on, not ~50 packets later.
+    const seed = handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
+    if (seed !== undefined) this.repairPolicy.seed(seed, this.stat.packetsLost > 0);
     this.host.emit({ type: 'connected', connection: this });
+    return 'ok';
+  }
+
+  /** The peer's static public key once the handshake proved it (client: the server's identity), else `undefined`. */
+  get peerKey(): Uint8Array | undefined {
+    return this.peerStaticKey;
+  }
+
+  /** Whether packets are encrypted and authenticated (false only in the explicit plaintext mode). */
+  get isEncrypted(): boolean {
+    return this.encrypted;
+  }
+
+  /**
+   * Keying material bound to this connection's handshake (RFC 5705 style):
+   * both ends derive the same bytes for the same label and context, nobody
+   * else can. Throws on a plaintext connection or before the handshake.
+   */
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+    if (this.exporter === undefined) throw new Error(`rudp: ${this.encrypted ? 'the handshake has not finished' : 'a plaintext connection has no keys'}: nothing to export`);
+    return this.exporter.exportKeyingMaterial(label, context, length);
   }
 
   /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
   handleInitialAgain(now: number): void {
-    this.acceptDue = true;
+    this.serverHandshake?.onInitialAgain();
     this.lastReceived = now;
   }
 
-  /** Starts the loss-rate estimate from the handshake's (capped: a few packets are a small sample). */
-  private seedLossRate(rate: number): void {
-    if (this.stat.packetsLost === 0) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);
-  }
+  // ---------------------------------------------------------------- endpoint calls: packets
 
   /**
-   * A DATA packet for this connection (header already checked); `truncatedPn`
-   * is the packet number as sent, `epoch` the high bits its checksum vouches
-   * for (two-byte numbers).
+   * A DATA or PROTECTED packet for this connection (header already parsed);
+   * `size` is the datagram's. A protected packet is opened first: one that
+   * fails is dropped and counted, never processed and never answered.
    */
-  handlePacket(now: number, truncatedPn: number, pnBytes: PnLength, epoch: number, size: number, payload: Uint8Array): 'ok' | 'malformed' | 'checksum' {
+  handlePacket(now: number, h: PacketHeader, size: number): 'ok' | PacketDrop {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
-    const pn = expandPacketNumber(this.received.largest(), truncatedPn, pnBytes);
-    // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
-    // checksum does not hold for this number.
-    if (pnBytes === 2 && Math.floor(pn / 2 ** 16) !== epoch) return 'checksum';
-    // No honest peer jumps this far ahead (it is bounded by what it can have in flight); a forged or
-    // corrupted-yet-valid packet number would otherwise sit at the top of every ACK we send.
-    if (this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP) return 'malformed';
+    const pn = this.acks.expand(h.pn, h.pnBytes);
+    if (this.acks.tooFarAhead(pn)) return 'malformed';
+    let payload = h.payload;
+    if (isProtected(h.type)) {
+      if (this.protection === undefined) return 'unprotected';
+      const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload);
+      if (!opened.ok) {
+        // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
+        // it must not make us send anything (an ACK per forged datagram would be a reflector).
+        if (opened.reason === 'duplicate' || opened.reason === 'too-old') return 'replay';
+        if (opened.reason === 'integrity-limit') this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
+        return 'auth';
+      }
+      payload = opened.plaintext;
+    } else {
+      // In clear only in plaintext mode: an encrypted connection never takes a packet anyone could forge.
+      if (this.encrypted) return 'unprotected';
+      // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
+      // checksum does not hold for this number.
+      if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
+    }
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
-    this.seedRttFromAccept(now);
-    // Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory.
-    if (this.repairs !== undefined && now - this.lastRepairAt > REPAIR_IDLE_MS) this.repairs = undefined;
+    const acceptRtt = this.serverHandshake?.rttFromAccept(now);
+    if (acceptRtt !== undefined) this.rtt.seed(acceptRtt);
+    this.repairReceiver.expireIfIdle(now);
     this.stat.packetsReceived++;
     this.stat.bytesReceived += size;
     this.lastReceived = now;
-    const prevLargest = this.received.largest();
-    if (!this.received.insert(pn)) {
+    const previousLargest = this.acks.largest;
+    if (!this.acks.record(pn)) {
       this.stat.duplicatePackets++;
-      // A duplicate still tells us our ACK may have been lost: ack again soon.
-      if (frames.some(isAckEliciting)) this.ackDue = Math.min(this.ackDue, now);
+      this.acks.onDuplicate(now, frames.some(isAckEliciting));
       return 'ok';
     }
     if (this.state === 'draining') {
@@ -458,133 +497,42 @@ export class Connection {
       return 'ok';
     }
     let ackEliciting = false;
-    // Created before the frames are handled, so the message that rides with the first repair is kept.
-    if (this.repairs === undefined && frames.some((f) => f.type === 'repair')) {
-      this.repairs = new RepairDecoder(
-        (id) => this.reassembly.isWhole(id),
-        () => this.reassembly.firstMissing(),
-      );
-    }
+    this.repairReceiver.prepare(frames);
     for (const f of frames) {
       if (isAckEliciting(f)) ackEliciting = true;
       this.handleFrame(now, pn, f);
       if (this.state !== 'established' && this.state !== 'closing') return 'ok';
     }
-    if (pn > prevLargest) this.largestReceivedTime = now;
-    if (ackEliciting) {
-      if (pn > this.largestAckElicitingReceived) this.largestAckElicitingReceived = pn;
-      this.ackElicitingUnacked++;
-      // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless this
-      // packet carries a repair: then the peer is sending small messages the next packets rebuild, and
-      // the ACK can ride on data. (A bulk chunk fills its packet and has no repair beside it.)
-      const gap = pn !== prevLargest + 1 && !frames.some((f) => f.type === 'repair');
-      if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
-      else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
-    }
+    this.acks.onPacket(now, pn, previousLargest, ackEliciting, frames.some((f) => f.type === 'repair'));
     return 'ok';
   }
-
-  /** The next datagram to send, if any. */
-  pollTransmit(now: number, scratch: Uint8Array): Uint8Array | undefined {
-    switch (this.state) {
-      case 'handshake':
-        return this.pollInitial(now, scratch);
-      case 'established':
-      case 'closing':
-        if (this.acceptDue) return this.pollAccept(now, scratch);
-        if (this.state === 'closing' && this.allAcked()) {
-          this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
-          return this.pollCloseFrame(now, scratch);
-        }
-        return this.pollData(now, scratch);
-      case 'draining':
-        return this.pollCloseFrame(now, scratch);
-      default:
-        return undefined;
-    }
-  }
-
-  /** The earliest time something must happen, or `Infinity`. */
-  nextTimeout(): number {
-    switch (this.state) {
-      case 'closed':
-        return Number.POSITIVE_INFINITY;
-      case 'handshake':
-        return Math.min(this.initialDue, this.createdAt + this.config.handshakeTimeoutMs);
-      case 'draining':
-        return this.drainUntil;
-      default:
-        break;
-    }
-    let t = Math.min(this.lastReceived + this.config.idleTimeoutMs, this.ackDue, this.lossTime);
-    if (this.sent.size > 0 && this.hasAckElicitingInFlight()) t = Math.min(t, this.ptoDeadline());
-    if (this.config.keepAliveMs > 0 && !this.pingDue) t = Math.min(t, this.keepAliveDeadline());
-    const r = this.earliestRetransmit();
-    if (r > this.lastPollTime) t = Math.min(t, r);
-    if (this.pacingBlockedUntil > this.lastPollTime) t = Math.min(t, this.pacingBlockedUntil);
-    return t;
-  }
-
-  /** Runs whatever timers are due at `now`. */
-  handleTimeout(now: number): void {
-    this.lastActivity = now;
-    switch (this.state) {
-      case 'closed':
-        return;
-      case 'handshake':
-        if (now >= this.createdAt + this.config.handshakeTimeoutMs) {
-          this.finish('unreachable', 0, `no answer from ${this.remote} within ${this.config.handshakeTimeoutMs} ms`, false);
-        }
-        return;
-      case 'draining':
-        if (now >= this.drainUntil) this.finish(this.pendingClose?.kind ?? 'local', this.pendingClose?.code ?? 0, this.pendingClose?.message ?? 'closed', true);
-        return;
-      default:
-        break;
-    }
-    if (now >= this.lastReceived + this.config.idleTimeoutMs) {
-      this.finish('timeout', 0, `no packet from ${this.remote} for ${this.config.idleTimeoutMs} ms`, false);
-      return;
-    }
-    if (now >= this.lossTime) this.detectLosses(now);
-    if (this.hasAckElicitingInFlight() && now >= this.ptoDeadline()) {
-      this.ptoCount++;
-      this.probesDue = PTO_PROBES;
-      this.queueProbe(now);
-    }
-    if (this.config.keepAliveMs > 0 && now >= this.keepAliveDeadline()) {
-      this.pingDue = true;
-    }
-  }
-
-  // ---------------------------------------------------------------- internals: receiving
 
   private handleFrame(now: number, pn: number, f: Frame): void {
     switch (f.type) {
       case 'ping':
         return;
       case 'ack':
-        this.handleAck(now, f);
+        if (this.recovery.onAck(now, f, this.nextPn - 1)) this.sendQueue.compact();
         return;
       case 'fragment': {
-        const r = this.reassembly.accept(f);
-        if (r !== 'new') return;
-        if (this.repairs !== undefined && f.offset === 0 && f.data.length === f.messageLength) {
-          this.acceptRecovered(this.repairs.messageArrived(f.messageId, f.data));
-        }
-        if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
+        if (this.reassembly.accept(f) !== 'new') return;
+        // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).
+        if (f.offset === 0 && f.data.length === f.messageLength && f.delivery === undefined) this.repairReceiver.onWholeMessage(f.messageId, f.data);
+        if (this.hasMessage()) this.host.readable(this);
         return;
       }
+      case 'datagram':
+        if (this.reassembly.acceptDatagram(f.channel, f.data) && this.hasMessage()) this.host.readable(this);
+        return;
       case 'repair':
-        this.lastRepairAt = now;
-        if (this.repairs !== undefined) this.acceptRecovered(this.repairs.repairArrived(pn, f));
-        if (this.reassemblyPeekable() && !this.paused) this.host.readable(this);
+        this.repairReceiver.onRepair(now, pn, f);
+        if (this.hasMessage()) this.host.readable(this);
         return;
       case 'message-ack':
-        this.handleMessageAck(f.next);
+        this.sendQueue.ackBelow(f.next, (m) => this.host.emit({ type: 'acked', connection: this, messageId: m.id }));
         return;
       case 'max-data':
-        if (f.limit > this.peerLimit) this.peerLimit = f.limit;
+        this.flow.onMaxData(f.limit);
         return;
       case 'close':
         this.startClose(now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });
@@ -592,299 +540,135 @@ export class Connection {
     }
   }
 
-  /**
-   * Server: a client with a request queued sends it the moment the ACCEPT
-   * arrives, so its first packet times a round trip. Without this the server
-   * knows no RTT until the client acknowledges its first reply, and a lost
-   * first reply waited for a probe timeout on the 250 ms initial RTT (~775 ms).
-   * A later first packet (a client with nothing to say yet) is no measure and
-   * is ignored.
-   */
-  private seedRttFromAccept(now: number): void {
-    if (Number.isNaN(this.acceptSentAt)) return;
-    const sample = now - this.acceptSentAt;
-    this.acceptSentAt = Number.NaN;
-    if (sample < INITIAL_RTT_MS) this.rtt.seed(sample);
+  /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
+  acked(p: SentPacket): void {
+    this.repairPolicy.onPacketAcked();
+    this.acks.onAckAcknowledged(p.ackLargest);
+    for (const c of p.chunks) this.ackChunk(c);
   }
 
-  private acceptRecovered(recovered: readonly RecoveredMessage[]): void {
-    for (const m of recovered) {
-      const r = this.reassembly.accept({ type: 'fragment', messageId: m.id, messageLength: m.data.length, offset: 0, data: m.data });
-      if (r !== 'new') continue;
-      this.messageAckDue = true;
-      this.stat.messagesRecovered++;
-    }
+  /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
+  lost(now: number, p: SentPacket): void {
+    this.stat.packetsLost++;
+    this.repairPolicy.onPacketLost();
+    if (p.carriedMaxData) this.flow.onMaxDataLost();
+    this.retransmits.requeueLost(now, p);
   }
 
-  /** The peer has every message below `next` (some rebuilt from repairs, in packets we count as lost). */
-  private handleMessageAck(next: number): void {
-    for (let i = this.outboxHead; i < this.outbox.length; i++) {
-      const m = this.outbox[i] as OutgoingMessage;
-      // Only what was sent can have arrived; a larger claim is ignored.
-      if (m.id >= next || !m.allSent) break;
-      for (let c = 0; c < m.chunkCount; c++) if (m.ack(c)) this.host.emit({ type: 'acked', connection: this, messageId: m.id });
-    }
-    this.compactOutbox();
-  }
-
-  private reassemblyPeekable(): boolean {
-    return this.reassembly.hasNext();
-  }
-
-  private handleAck(now: number, f: AckFrame): void {
-    // Ranges above anything we sent come from a forged packet the peer accepted (it cannot tell):
-    // clip them away and keep the honest ranges below, so one forgery cannot stall the connection.
-    const ranges = clipRanges(f.ranges, this.nextPn - 1);
-    const top = ranges[0];
-    if (!top) return;
-    const largest = top.hi;
-    let newest: SentPacket | undefined;
-    let ackedBytes = 0;
-    let ri = ranges.length - 1;
-    for (const p of this.sent.values()) {
-      const pn = p.pn;
-      if (pn > largest) break;
-      while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
-      if (ri < 0) break;
-      const r = ranges[ri] as PnRange;
-      if (pn < r.lo) continue;
-      this.sent.delete(pn);
-      this.bytesInFlight -= p.size;
-      ackedBytes += p.size;
-      this.delivered += p.size;
-      newest = p;
-      this.lossRate *= LOSS_EWMA_KEEP;
-      if (p.ackLargest > this.ackFloor) this.ackFloor = p.ackLargest;
-      for (const c of p.chunks) this.ackChunk(c);
-    }
-    if (!newest) return;
-    this.deliveredTime = now;
-    let latestRttMs: number | undefined;
-    if (largest > this.largestAcked) {
-      this.largestAcked = largest;
-      if (newest.pn === largest) {
-        const sample = now - newest.timeSent;
-        const ackDelay = Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs);
-        this.rtt.update(sample, ackDelay);
-        // The controller wants the path's delay, not how long the peer sat on its ACK.
-        latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
-      }
-    }
-    this.firstSentTime = newest.timeSent;
-    const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
-    this.ptoCount = 0;
-    this.detectLosses(now);
-    this.cc.onAck(now, {
-      ackedBytes,
-      bytesInFlight: this.bytesInFlight,
-      deliveryRate: interval > 0 ? (this.delivered - newest.delivered) / interval : undefined,
-      appLimited: newest.appLimited,
-      priorDelivered: newest.delivered,
-      delivered: this.delivered,
-      minRttMs: this.rtt.minRtt,
-      srttMs: this.rtt.srtt,
-      latestRttMs,
-    });
-    this.compactOutbox();
+  /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */
+  spurious(p: SentPacket): void {
+    this.stat.spuriousRetransmissions++;
+    this.repairPolicy.onLossUndone();
+    this.acked(p);
   }
 
   private ackChunk(c: ChunkRef): void {
     if (c.message.ack(c.index)) this.host.emit({ type: 'acked', connection: this, messageId: c.message.id });
   }
 
-  private detectLosses(now: number): void {
-    const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), 1);
-    this.lossTime = Number.POSITIVE_INFINITY;
-    let lostBytes = 0;
-    for (const p of this.sent.values()) {
-      const pn = p.pn;
-      if (pn > this.largestAcked) break;
-      if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.config.packetThreshold) {
-        this.sent.delete(pn);
-        this.bytesInFlight -= p.size;
-        lostBytes += p.size;
-        this.stat.packetsLost++;
-        this.lossRate = this.lossRate * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
-        this.requeue(now, p);
-      } else {
-        this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
+  // ---------------------------------------------------------------- endpoint calls: sending
+
+  /** The next datagram to send, if any. */
+  pollTransmit(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    switch (this.state) {
+      case 'handshake': {
+        const initial = this.clientHandshake?.pollInitial(now, scratch);
+        return initial === undefined ? undefined : this.account(initial.slice());
       }
+      case 'established':
+      case 'closing':
+        if (this.serverHandshake?.acceptPending === true) return this.account(this.serverHandshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
+        if (this.state === 'closing' && this.sendQueue.allAcked()) {
+          this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
+          return this.pollCloseFrame(scratch);
+        }
+        return this.pollData(now, scratch);
+      case 'draining':
+        return this.pollCloseFrame(scratch);
+      default:
+        return undefined;
     }
-    if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
-  }
-
-  private requeue(now: number, p: SentPacket): void {
-    if (p.carriedMaxData) this.maxDataDirty = true;
-    for (const c of p.chunks) {
-      if (c.message.isAcked(c.index)) continue;
-      // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
-      // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
-      const afterRepairs = c.message.lastRepairPn > p.pn;
-      this.retransmit.push({ message: c.message, index: c.index, notBefore: 0, afterRepairs });
-      // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
-      if (c.message.chunkCount !== 1) continue;
-      for (let k = 1; k <= this.config.redundantCopies; k++) {
-        this.retransmit.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs, afterRepairs });
-      }
-    }
-  }
-
-  private queueProbe(now: number): void {
-    // Re-send the oldest unacknowledged data without declaring it lost; a PING if there is none.
-    for (const p of this.sent.values()) {
-      const live = p.chunks.filter((c) => !c.message.isAcked(c.index));
-      if (live.length > 0) {
-        for (const c of live) this.retransmit.unshift({ message: c.message, index: c.index, notBefore: now });
-        return;
-      }
-    }
-    this.pingDue = true;
-  }
-
-  // ---------------------------------------------------------------- internals: sending
-
-  private lastPollTime = 0;
-  /** Latest `now` seen, for calls that carry no time (destroy). */
-  private lastActivity = 0;
-  private pacingBlockedUntil = 0;
-  /** When a packet last carried new (never sent) data. */
-  private lastNewDataAt = Number.NEGATIVE_INFINITY;
-  private lastInitialSent = 0;
-  private sentInitials = 0;
-  private answered = false;
-  private initialAmbiguous = false;
-
-  private pollInitial(now: number, scratch: Uint8Array): Uint8Array | undefined {
-    if (now < this.initialDue) return undefined;
-    this.initialAmbiguous = this.sentInitials > 0 && !this.answered;
-    this.answered = false;
-    this.sentInitials++;
-    if (this.token.length > 0) this.cookieInitials++;
-    this.lastInitialSent = now;
-    const datagram = encodeInitial(scratch, 0, {
-      scid: this.localCid,
-      token: this.token,
-      params: { receiveWindow: this.config.receiveWindow },
-    });
-    // A cookie answer comes at once; an unanswered INITIAL backs off.
-    this.initialDue = now + this.initialInterval;
-    // Gentle and capped low: a lost INITIAL or RETRY must not eat the handshake budget on a lossy path
-    // (at most about twelve 1200-byte INITIALs in the default 5 s).
-    this.initialInterval = Math.min(this.initialInterval * INITIAL_BACKOFF, INITIAL_RESEND_CAP_MS);
-    return this.account(datagram.slice());
-  }
-
-  private pollAccept(now: number, scratch: Uint8Array): Uint8Array {
-    this.acceptDue = false;
-    // Karn: only a single ACCEPT gives a clean round trip to the client's first packet.
-    this.acceptSentAt = this.stat.packetsSent === 0 ? now : Number.NaN;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Accept, this.remoteCid, 0, 2);
-    w.u32(this.localCid);
-    w.varint(this.config.receiveWindow);
-    return this.account(w.finish().slice());
-  }
-
-  private pollCloseFrame(now: number, scratch: Uint8Array): Uint8Array | undefined {
-    if (!this.closeSendDue || !this.closeFrame) return undefined;
-    this.closeSendDue = false;
-    const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
-    writeClose(w, this.closeFrame.code, this.closeFrame.reason);
-    void now;
-    return this.account(w.finish().slice());
   }
 
   private pollData(now: number, scratch: Uint8Array): Uint8Array | undefined {
     this.lastPollTime = now;
     this.lastActivity = now;
-    this.refillPacing(now);
+    this.pacer.refill(now);
     const mtu = this.config.mtu;
     const probe = this.probesDue > 0;
-    const cwndOpen = probe || this.bytesInFlight + mtu <= this.cc.window();
-    // Tokens refill in floating point: 1199.9999999999998 of 1200 is a full packet's worth.
-    const paceOpen = probe || this.paceTokens >= mtu - PACE_EPSILON_BYTES;
-    const canSendData = cwndOpen && paceOpen;
+    const cwndOpen = probe || this.recovery.bytesInFlight + mtu <= this.cc.window();
+    const canSendData = cwndOpen && (probe || this.pacer.open);
     // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
-    if (this.retransmit.length > 0) this.retransmit = this.retransmit.filter((r) => this.stillWanted(r));
-    const hasRetransmit = this.retransmit.some((r) => this.retransmitReady(now, r));
-    const hasNew = this.hasNewData();
-    const wantData = canSendData && (hasRetransmit || hasNew || this.maxDataDirty || this.pingDue || probe);
-    const wantAck = this.ackDue <= now && this.received.size > 0;
+    const hasRetransmit = this.retransmits.pruneAndCheckReady(now);
+    const hasNew = this.sendQueue.hasNewData();
+    const wantData = canSendData && (hasRetransmit || hasNew || this.flow.due || this.pingDue || probe);
+    const wantAck = this.acks.isDue(now);
     if (!wantData && !wantAck) {
-      if (!canSendData && (hasRetransmit || hasNew)) this.pacingBlockedUntil = cwndOpen ? this.paceReadyAt(now) : 0;
+      if (!canSendData && (hasRetransmit || hasNew)) this.pacer.block(now, cwndOpen);
       return undefined;
     }
-    this.pacingBlockedUntil = 0;
+    this.pacer.unblock();
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), PacketType.Data, this.remoteCid, pn, packetNumberLength(pn, this.largestAcked));
-    let ackLargest = -1;
-    if (this.received.size > 0 && wantAck) ackLargest = this.writeAckFrame(now, w, wantData ? ACK_ROOM : w.room());
-    const chunks: ChunkRef[] = [];
-    let carriedMaxData = false;
-    let retransmission = false;
-    let ackEliciting = false;
+    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const p = populateDataPacket(now, pn, w, this.sources, {
+      ack: wantAck,
+      data: wantData,
+      // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
+      newData: hasNew && this.sendQueue.hasNewReliableData(),
+      ping: this.pingDue || probe,
+    });
     if (wantData) {
-      if (this.maxDataDirty && w.room() >= 1 + varintSize(this.advertisedLimit)) {
-        writeMaxData(w, this.advertisedLimit);
-        this.maxDataDirty = false;
-        carriedMaxData = true;
-        ackEliciting = true;
-      }
-      retransmission = this.fillRetransmits(now, w, chunks, hasNew);
-      const fresh = chunks.length;
-      this.fillNewData(now, w, chunks);
-      const freshEnd = chunks.length;
-      if (freshEnd > fresh) {
-        this.lastNewDataAt = now;
-        this.fillRepair(now, pn, w, chunks);
-        if (!this.hasNewData()) this.queueTailCopies(now, chunks.slice(fresh, freshEnd));
-      }
-      if (chunks.length > 0) ackEliciting = true;
-      // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
-      // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
-      // Not once the peer has our ACK of every ack-eliciting packet it sent (ack-of-ack): what is left
-      // are its ACK-only packets, which it does not track, so a one-way sender would write, and its
-      // peer parse, an ACK frame per data packet for nothing.
-      if (ackLargest < 0 && this.received.size > 0 && w.room() > 0 && this.largestAckElicitingReceived > this.ackFloor) {
-        ackLargest = this.writeAckFrame(now, w, w.room());
-      }
-      if (!ackEliciting && (this.pingDue || probe)) {
-        writePing(w);
-        ackEliciting = true;
-      }
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
     }
-    const finished = w.finish();
-    const datagram = SLAB.copy(finished, 0, finished.length);
+    if (p.repairSent) this.stat.repairsSent++;
+    const datagram = this.seal(w, pn);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
-    if (retransmission) this.stat.packetsRetransmitted++;
-    if (ackEliciting) {
-      if (this.bytesInFlight === 0) {
-        this.firstSentTime = now;
-        this.deliveredTime = now;
-      }
-      this.sent.set(pn, {
+    if (p.retransmission) this.stat.packetsRetransmitted++;
+    if (p.ackEliciting) {
+      this.recovery.onPacketSent(now, {
         pn,
         timeSent: now,
         size: datagram.length,
-        chunks,
-        retransmission,
-        ackLargest,
-        carriedMaxData,
-        delivered: this.delivered,
-        deliveredTime: this.deliveredTime,
-        firstSentTime: this.firstSentTime,
-        appLimited: !this.hasNewData() && this.retransmit.length === 0,
+        chunks: p.chunks,
+        retransmission: p.retransmission,
+        ackLargest: p.ackLargest,
+        carriedMaxData: p.carriedMaxData,
+        appLimited: !this.sendQueue.hasNewData() && this.retransmits.length === 0,
       });
-      this.bytesInFlight += datagram.length;
-      this.lastAckElicitingSent = now;
-      this.cc.onPacketSent(now, datagram.length);
-      this.paceTokens -= datagram.length;
+      this.pacer.onSent(datagram.length);
     }
     return datagram;
+  }
+
+  private pollCloseFrame(scratch: Uint8Array): Uint8Array | undefined {
+    if (!this.closeSendDue || !this.closeFrame) return undefined;
+    this.closeSendDue = false;
+    const pn = this.nextPn++;
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
+    const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
+    writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
+    return this.account(this.seal(w, pn));
+  }
+
+  /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
+  private dataType(): PacketType {
+    if (this.protection === undefined) return PacketType.Data;
+    return this.protection.keyPhase() === 1 ? PacketType.Protected1 : PacketType.Protected0;
+  }
+
+  /** The finished datagram of `w`: sealed with the AEAD (header as associated data, `pn` as nonce), or with its checksum. */
+  private seal(w: PacketWriter, pn: number): Uint8Array {
+    const finished = w.finish();
+    if (this.protection === undefined) return SLAB.copy(finished, 0, finished.length);
+    const header = finished.subarray(0, w.headerLength);
+    const sealed = this.protection.seal(header, pn, finished.subarray(w.headerLength));
+    // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
+    if (!sealed.ok) throw new Error('rudp: packet protection key exhausted');
+    return SLAB.join(header, sealed.packet);
   }
 
   private account(datagram: Uint8Array): Uint8Array {
@@ -893,230 +677,88 @@ export class Connection {
     return datagram;
   }
 
-  private writeAckFrame(now: number, w: PacketWriter, room: number): number {
-    const all = this.received.list();
-    let ranges: PnRange[] = [];
-    for (const r of all) {
-      if (ranges.length > 0 && r.hi <= this.ackFloor) break;
-      ranges.push(r);
-    }
-    const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
-    while (ranges.length > 1 && ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);
-    if (ackFrameSize(ranges, delay) > room) return -1;
-    writeAck(w, ranges, delay);
-    if (this.messageAckDue && w.room() >= 9) {
-      writeMessageAck(w, this.reassembly.firstMissing());
-      this.messageAckDue = false;
-    }
-    this.ackDue = Number.POSITIVE_INFINITY;
-    this.ackElicitingUnacked = 0;
-    return (ranges[0] as PnRange).hi;
-  }
+  // ---------------------------------------------------------------- timers
 
-  /** `newDataFollows`: this packet will carry new data, which carries repairs, so tail copies are moot. */
-  private fillRetransmits(now: number, w: PacketWriter, chunks: ChunkRef[], newDataFollows: boolean): boolean {
-    if (this.retransmit.length === 0) return false;
-    let any = false;
-    const keep: ChunkRef[] = [];
-    for (let i = 0; i < this.retransmit.length; i++) {
-      const c = this.retransmit[i] as ChunkRef;
-      if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) continue;
-      if (!this.retransmitReady(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index)) {
-        keep.push(c);
-        continue;
-      }
-      if (!writeChunk(w, c.message, c.index)) {
-        keep.push(c);
-        continue;
-      }
-      chunks.push(c);
-      any = true;
-    }
-    this.retransmit = keep;
-    return any;
-  }
-
-  /** A queued resend may go now. */
-  private retransmitReady(now: number, c: ChunkRef): boolean {
-    return c.notBefore <= now && (c.afterRepairs !== true || !this.sent.has(c.message.lastRepairPn));
-  }
-
-  /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
-  private stillWanted(c: ChunkRef): boolean {
-    if (c.message.isAcked(c.index)) return false;
-    return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
-  }
-
-  private hasNewData(): boolean {
-    const m = this.outbox[this.firstUnsent()];
-    return m !== undefined && m.streamEnd <= this.peerLimit;
-  }
-
-  /**
-   * Index of the first message with a chunk never sent. Chunks go out in
-   * outbox order, so the cursor only moves forward: a scan from the head
-   * would walk every sent-but-unacknowledged message, several times a packet.
-   */
-  private firstUnsent(): number {
-    let i = Math.max(this.unsentHead, this.outboxHead);
-    while (i < this.outbox.length && (this.outbox[i] as OutgoingMessage).allSent) i++;
-    this.unsentHead = i;
-    return i;
-  }
-
-  /**
-   * Redundancy for small messages on lossy paths: a packet that carries new
-   * data also carries one REPAIR over the small messages sent in the last
-   * two round trips that are still unacknowledged (core/repair-code.ts). The
-   * receiver rebuilds up to k lost messages from any k repairs, so a lost
-   * packet costs a send interval, not a round trip, for the bytes of one
-   * copy per packet. Only on a path with measured loss, on a share of
-   * packets that follows it: a clean path pays nothing.
-   */
-  private fillRepair(now: number, pn: number, w: PacketWriter, chunks: readonly ChunkRef[]): void {
-    const recent = this.recentSmall;
-    if (this.redundancyLevel() === 0 || recent.length === 0) return;
-    // A share of packets in proportion to the loss rate, every packet from `highLossThreshold` on.
-    const high = this.config.redundancy.highLossThreshold;
-    this.repairCredit = Math.min(1, this.repairCredit + (this.lossRate >= high ? 1 : this.lossRate / high));
-    if (this.repairCredit < 1 - REPAIR_CREDIT_EPSILON) return;
-    // Two round trips: a message lost in a long burst stays covered until enough repairs get through
-    // (bench chat with burst loss: p99 263 -> 251 ms, for no extra bytes: a repair is one symbol).
-    const horizon = now - 2 * (this.rtt.srtt + this.config.maxAckDelayMs);
-    // The newest run of consecutive ids sent before this packet, within the horizon.
-    let hi = recent.length - 1;
-    while (hi >= 0 && chunks.some((c) => c.message === recent[hi])) hi--;
-    if (hi < 0) return;
-    let lo = hi;
-    while (lo > 0 && hi - lo + 1 < MAX_REPAIR_COVER) {
-      const prev = recent[lo - 1] as OutgoingMessage;
-      if (prev.id !== (recent[lo] as OutgoingMessage).id - 1 || prev.firstSentAt < horizon) break;
-      lo--;
-    }
-    // Acknowledged messages at either end need no repair.
-    while (lo <= hi && (recent[lo] as OutgoingMessage).complete) lo++;
-    while (hi >= lo && (recent[hi] as OutgoingMessage).complete) hi--;
-    if (lo > hi || (recent[hi] as OutgoingMessage).firstSentAt < horizon) return;
-    const covered = recent.slice(lo, hi + 1);
-    const baseId = (covered[0] as OutgoingMessage).id;
-    const shape = encodeRepair(pn, baseId, covered.map((m) => m.data), REPAIR_SCRATCH);
-    const size = repairSymbolSize(shape);
-    if (repairFrameSize(baseId, size) > w.room()) return;
-    writeRepair(w, baseId, covered.length, shape.uniform, shape.width, REPAIR_SCRATCH.subarray(0, size));
-    this.repairCredit -= 1;
-    this.stat.repairsSent++;
-    for (const m of covered) {
-      // The first few repairs after a message are the ones that can rebuild it in time.
-      if (m.repairs++ < REPAIRS_WAITED_FOR) m.lastRepairPn = pn;
-    }
-  }
-
-  /**
-   * Copies of the last small messages sent before the sender fell silent. Redundancy rides on
-   * the next packet of new data; request/response traffic has none until the reply, so a lost
-   * request waited for a probe timeout (bench forum p99 at 20% loss: ~2 s). Each copy is dropped
-   * if the message is acknowledged, or if new data left after it (the piggybacked copies cover it).
-   */
-  private queueTailCopies(now: number, sent: readonly ChunkRef[]): void {
-    const copies = this.redundancyLevel();
-    if (copies === 0) return;
-    const spacing = Math.max(this.config.redundantSpacingMs, Math.min(this.rtt.srtt / 2, this.config.maxAckDelayMs));
-    for (const c of sent) {
-      if (c.message.chunkCount !== 1 || c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
-      for (let k = 1; k <= copies; k++) this.retransmit.push({ message: c.message, index: 0, notBefore: now + k * spacing, tail: true });
-    }
-  }
-
-  private redundancyLevel(): number {
-    const c = this.config.redundancy;
-    if (c.maxCopies === 0 || this.lossRate < c.lossThreshold) return 0;
-    return this.lossRate >= c.highLossThreshold ? c.maxCopies : Math.min(1, c.maxCopies);
-  }
-
-  private rememberSmall(now: number, m: OutgoingMessage): void {
-    if (m.chunkCount !== 1 || m.data.length > Math.min(this.config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE)) return;
-    m.firstSentAt = now;
-    this.recentSmall.push(m);
-    if (this.recentSmall.length > RECENT_SMALL) this.recentSmall.shift();
-  }
-
-  private fillNewData(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
-    for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
-      const m = this.outbox[i] as OutgoingMessage;
-      if (m.allSent) continue;
-      if (m.streamEnd > this.peerLimit) return; // flow control: the receiver has no room for all of it yet
-      while (!m.allSent) {
-        const idx = m.nextChunk;
-        if (!writeChunk(w, m, idx)) return;
-        chunks.push({ message: m, index: idx, notBefore: 0 });
-        m.nextChunk++;
-        if (m.chunkCount === 1) this.rememberSmall(now, m);
-      }
-    }
-  }
-
-  private compactOutbox(): void {
-    while (this.outboxHead < this.outbox.length && (this.outbox[this.outboxHead] as OutgoingMessage).complete) {
-      // Drop the acknowledged message now: the slot may wait for 64 more before the splice, and a
-      // large message would keep its bytes alive that long.
-      this.outbox[this.outboxHead] = undefined;
-      this.outboxHead++;
-    }
-    if (this.outboxHead > 64 && this.outboxHead * 2 > this.outbox.length) {
-      this.outbox.splice(0, this.outboxHead);
-      this.unsentHead = Math.max(0, this.unsentHead - this.outboxHead);
-      this.outboxHead = 0;
-    }
-  }
-
-  private allAcked(): boolean {
-    this.compactOutbox();
-    return this.outboxHead >= this.outbox.length;
-  }
-
-  private hasAckElicitingInFlight(): boolean {
-    return this.sent.size > 0;
-  }
-
-  private ptoDeadline(): number {
-    const base = this.rtt.pto(this.config.maxAckDelayMs);
-    return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
-  }
-
-  private keepAliveDeadline(): number {
-    return Math.max(this.lastAckElicitingSent, this.lastReceived) + this.config.keepAliveMs;
-  }
-
-  private earliestRetransmit(): number {
+  /** The earliest time something must happen, or `Infinity`. */
+  nextTimeout(): number {
     let t = Number.POSITIVE_INFINITY;
-    for (const r of this.retransmit) t = Math.min(t, r.notBefore);
+    for (const kind of TIMER_ORDER) t = Math.min(t, this.deadline(kind));
     return t;
   }
 
-  private paceTokenCap(): number {
-    // At least what the rate earns in one driver timer tick (capped at half the window): a wake-up
-    // that comes a tick late must not throw that tick's sending time away.
-    const rate = this.cc.pacingRate(this.rtt.srtt);
-    const tick = Number.isFinite(rate) ? Math.min(rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
-    return Math.max(2 * this.config.mtu, Math.min(10 * this.config.mtu, this.cc.window() / 4), tick);
+  /** Runs whatever timers are due at `now`. */
+  handleTimeout(now: number): void {
+    this.lastActivity = now;
+    for (const kind of TIMER_ORDER) {
+      if (this.state === 'closed') return;
+      if (now >= this.deadline(kind)) this.expire(now, kind);
+    }
   }
 
-  private refillPacing(now: number): void {
-    const rate = this.cc.pacingRate(this.rtt.srtt);
-    const cap = this.paceTokenCap();
-    if (!Number.isFinite(rate)) this.paceTokens = cap;
-    else this.paceTokens = Math.min(cap, this.paceTokens + (now - this.paceTime) * rate);
-    this.paceTime = now;
+  /** When timer `kind` fires in the current state (`Infinity`: not armed). */
+  private deadline(kind: Timer): number {
+    const live = this.state === 'established' || this.state === 'closing';
+    switch (kind) {
+      case Timer.Initial:
+        return this.state === 'handshake' ? (this.clientHandshake?.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+      case Timer.HandshakeTimeout:
+        return this.state === 'handshake' ? (this.clientHandshake?.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+      case Timer.Drain:
+        return this.state === 'draining' ? this.drainUntil : Number.POSITIVE_INFINITY;
+      case Timer.Idle:
+        return live ? this.lastReceived + this.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
+      case Timer.Ack:
+        return live ? this.acks.deadline() : Number.POSITIVE_INFINITY;
+      case Timer.LossDetection:
+        return live ? this.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
+      case Timer.Probe:
+        return live ? this.recovery.ptoDeadline() : Number.POSITIVE_INFINITY;
+      case Timer.KeepAlive:
+        if (!live || this.config.keepAliveMs <= 0 || this.pingDue) return Number.POSITIVE_INFINITY;
+        return Math.max(this.recovery.lastAckElicitingSentAt, this.lastReceived) + this.config.keepAliveMs;
+      case Timer.Resend: {
+        const r = live ? this.retransmits.earliest() : Number.POSITIVE_INFINITY;
+        return r > this.lastPollTime ? r : Number.POSITIVE_INFINITY;
+      }
+      case Timer.Pacing:
+        return live ? this.pacer.deadline(this.lastPollTime) : Number.POSITIVE_INFINITY;
+    }
   }
 
-  private paceReadyAt(now: number): number {
-    const rate = this.cc.pacingRate(this.rtt.srtt);
-    if (!Number.isFinite(rate) || rate <= 0) return now;
-    // Never "now": a deadline equal to the poll time is not scheduled, and the sender would wait for an ACK.
-    return now + Math.max(PACE_MIN_WAIT_MS, (this.config.mtu - this.paceTokens) / rate);
+  /** Timer `kind` fired at `now`. */
+  private expire(now: number, kind: Timer): void {
+    switch (kind) {
+      case Timer.HandshakeTimeout:
+        this.finish('unreachable', 0, `no answer from ${this.remote} within ${this.config.handshakeTimeoutMs} ms`, false);
+        return;
+      case Timer.Drain:
+        this.finish(this.pendingClose?.kind ?? 'local', this.pendingClose?.code ?? 0, this.pendingClose?.message ?? 'closed', true);
+        return;
+      case Timer.Idle:
+        this.finish('timeout', 0, `no packet from ${this.remote} for ${this.config.idleTimeoutMs} ms`, false);
+        return;
+      case Timer.LossDetection:
+        this.recovery.detectLosses(now);
+        return;
+      case Timer.Probe:
+        this.recovery.onPtoExpired();
+        this.probesDue = PTO_PROBES;
+        // Re-send the oldest unacknowledged data without declaring it lost; a PING if there is none.
+        if (!this.retransmits.queueProbe(now, this.recovery.packets())) this.pingDue = true;
+        return;
+      case Timer.KeepAlive:
+        this.pingDue = true;
+        return;
+      case Timer.Initial:
+      case Timer.Ack:
+      case Timer.Resend:
+      case Timer.Pacing:
+        // Due work that the poll after this timeout sends.
+        return;
+    }
   }
 
-  // ---------------------------------------------------------------- internals: closing
+  // ---------------------------------------------------------------- closing
 
   private startClose(now: number, reason: CloseReason): void {
     if (this.state === 'draining' || this.state === 'closed') return;
@@ -1127,9 +769,8 @@ export class Connection {
     this.state = 'draining';
     this.pendingClose = reason;
     this.drainUntil = now + 3 * this.rtt.pto(this.config.maxAckDelayMs);
-    this.retransmit = [];
-    this.sent.clear();
-    this.bytesInFlight = 0;
+    this.retransmits.clear();
+    this.recovery.clear();
     this.host.emit({ type: 'closed', connection: this, reason });
     this.closeReason = reason;
   }
@@ -1137,8 +778,8 @@ export class Connection {
   /** Ends the connection without a goodbye (or after draining). */
   private finish(kind: CloseKind, code: number, message: string, alreadyReported: boolean): void {
     this.state = 'closed';
-    this.sent.clear();
-    this.retransmit = [];
+    this.recovery.clear();
+    this.retransmits.clear();
     if (!alreadyReported) {
       const reason: CloseReason = { kind, code, message };
       this.closeReason = reason;
@@ -1152,36 +793,6 @@ export class Connection {
     const reported = this.state === 'draining';
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
-
-}
-
-/**
- * Writes chunk `index` of `m` if it fits: a whole small message as a MESSAGE
- * frame, anything else as a FRAGMENT. Returns whether it was written.
- */
-function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
-  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
-    if (messageFrameSize(m.id, m.data.length) > w.room()) return false;
-    writeMessage(w, m.id, m.data);
-    return true;
-  }
-  const data = m.chunk(index);
-  const offset = m.offsetOf(index);
-  if (fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
-  writeFragment(w, m.id, m.data.length, offset, data);
-  return true;
-}
-
-/** `ranges` (highest first) without packet numbers above `max`. */
-function clipRanges(ranges: readonly PnRange[], max: number): readonly PnRange[] {
-  const first = ranges[0];
-  if (first === undefined || first.hi <= max) return ranges;
-  const out: PnRange[] = [];
-  for (const r of ranges) {
-    if (r.lo > max) continue;
-    out.push(r.hi > max ? { lo: r.lo, hi: max } : r);
-  }
-  return out;
 }
 
 function isAckEliciting(f: Frame): boolean {

@@ -10,12 +10,14 @@
  * can neither take over nor kill the session.
  */
 import { CookieJar } from './cookie.js';
-import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './config.js';
+import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionConfig, validateConnectionOptions } from './config.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { CloseReason, EndpointEvent } from './events.js';
+import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
+import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { TimerHeap } from './timer-heap.js';
-import { MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeRetry, parseHeader } from '../wire/packet.js';
+import { AcceptKind, MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
 export interface EndpointConfig extends Partial<ConnectionConfig> {
@@ -29,7 +31,30 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
   readonly maxStatelessQueue?: number;
   /** How long a handshake cookie stays valid, ms. Default 30,000. */
   readonly cookieLifetimeMs?: number;
+  /**
+   * The primitives of the handshake and packet protection (the Node API
+   * passes `node:crypto`'s; the simulator a seeded one). Required unless
+   * `plaintext`.
+   */
+  readonly crypto?: CryptoProvider;
+  /** Server: its static key pair, proven to every client. Default: a fresh one (see `publicKey`). */
+  readonly identity?: KeyPair;
+  /**
+   * No encryption, no authentication: every packet in clear with a checksum.
+   * Only for peers that cannot encrypt and for side-by-side benchmarks; both
+   * ends must agree. Default false.
+   */
+  readonly plaintext?: boolean;
 }
+
+/** Per-connection options of `Endpoint.connect` beyond `ConnectionConfig`. */
+export interface ConnectOverrides extends Partial<ConnectionConfig> {
+  /** The server's public key (32 bytes) to pin: any other refuses the connection. Without it the client learns the key (`Connection.peerKey`) and decides. */
+  readonly serverKey?: Uint8Array;
+}
+
+/** Option names an `EndpointConfig` adds to the connection's. */
+const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext'];
 
 /** Why datagrams were dropped, with counts. */
 export interface DropCounts {
@@ -42,6 +67,12 @@ export interface DropCounts {
   addressMismatch: number;
   badToken: number;
   unexpected: number;
+  /** Protected packets that did not authenticate (forged, altered) and handshakes that failed. */
+  auth: number;
+  /** Protected packets already received (replays, network duplicates) or too old to tell. */
+  replay: number;
+  /** Packets in clear where encryption is required (or a plaintext hello to an encrypting server). */
+  unprotected: number;
   full: number;
   statelessQueueFull: number;
 }
@@ -68,6 +99,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly maxConnections: number;
   private readonly maxStatelessQueue: number;
   private readonly cookies: CookieJar;
+  private readonly crypto: CryptoProvider | undefined;
+  private readonly identity: KeyPair | undefined;
   private readonly connections = new Map<number, Connection>();
   private readonly byClient = new Map<string, Connection>();
   private readonly timers = new TimerHeap();
@@ -96,42 +129,71 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     addressMismatch: 0,
     badToken: 0,
     unexpected: 0,
+    auth: 0,
+    replay: 0,
+    unprotected: 0,
     full: 0,
     statelessQueueFull: 0,
   };
 
+  /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
-    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, ...conn } = config;
-    this.config = { ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) };
+    validateConnectionOptions(config, ENDPOINT_KEYS);
+    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, ...conn } = config;
+    if (typeof random !== 'function') throw new TypeError('rudp: option \'random\' must be a function returning uniform 32-bit integers');
+    if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
+    if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
+    if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
+    if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
+    this.config = validateConnectionConfig({ ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) });
     this.random = random;
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.cookies = new CookieJar(random, cookieLifetimeMs);
+    if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
+    if (plaintext === true) {
+      if (identity !== undefined) throw new TypeError(`rudp: option 'identity' makes no sense with 'plaintext: true'`);
+    } else {
+      if (crypto === undefined || typeof crypto.seal !== 'function') {
+        throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies node:crypto's)`);
+      }
+      this.crypto = crypto;
+      if (identity !== undefined && (!(identity.publicKey instanceof Uint8Array) || identity.publicKey.length !== 32 || !(identity.privateKey instanceof Uint8Array) || identity.privateKey.length !== 32)) {
+        throw new TypeError(`rudp: option 'identity' must be a key pair of two 32-byte Uint8Arrays`);
+      }
+      if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
+    }
+  }
+
+  /** Server: the public key clients pin (`undefined` in plaintext mode or for a client endpoint). */
+  get publicKey(): Uint8Array | undefined {
+    return this.identity?.publicKey;
   }
 
   // ---------------------------------------------------------------- application calls
 
-  /** Starts a connection to `to`; a `connected` (or `closed`) event follows. */
-  connect(now: number, to: PeerAddress, overrides: Partial<ConnectionConfig> = {}): Connection {
+  /**
+   * Starts a connection to `to`; a `connected` (or `closed`) event follows.
+   * Throws a `TypeError` or `RangeError` that names the field if an override
+   * is unknown or out of range.
+   */
+  connect(now: number, to: PeerAddress, overrides: ConnectOverrides = {}): Connection {
     this.now = Math.max(this.now, now);
-    const config = { ...this.config, ...stripUndefined(overrides) };
-    const conn = new Connection(this, config, 'client', this.newCid(), 0, to, now, config.receiveWindow);
+    validateConnectionOptions(overrides, ['serverKey']);
+    const { serverKey, ...rest } = overrides;
+    if (serverKey !== undefined && (!(serverKey instanceof Uint8Array) || serverKey.length !== 32)) throw new TypeError(`rudp: option 'serverKey' must be a 32-byte Uint8Array`);
+    if (serverKey !== undefined && this.crypto === undefined) throw new TypeError(`rudp: option 'serverKey' needs encryption (this endpoint is plaintext)`);
+    const config = validateConnectionConfig({ ...this.config, ...stripUndefined(rest) });
+    const cid = this.newCid();
+    const security: ConnectionSecurity =
+      this.crypto === undefined
+        ? { mode: 'plaintext' }
+        : { mode: 'client', handshake: startClientHandshake(this.crypto, { prologue: handshakePrologue(cid), ...(serverKey !== undefined ? { serverKey } : {}) }) };
+    const conn = new Connection(this, config, 'client', cid, 0, to, now, config.receiveWindow, security);
     this.connections.set(conn.localCid, conn);
     this.touch(conn);
     return conn;
-  }
-
-  /** Tells the endpoint the application changed `conn` (sent, read, closed): it will be polled. */
-  touch(conn: Connection): void {
-    this.dirty.add(conn);
-  }
-
-  /** Sends `data` on `conn` (shorthand for `conn.send` + `touch`). */
-  send(conn: Connection, data: Uint8Array): number {
-    const id = conn.send(data);
-    this.touch(conn);
-    return id;
   }
 
   /** The next event, or `undefined`. Drain `pollTransmit` afterwards: reading can free window credit. */
@@ -157,10 +219,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   /** Ends every connection abruptly (each peer is told once), e.g. before closing the socket. */
   destroyAll(now: number, reason = 'endpoint shutting down'): void {
-    for (const c of this.connections.values()) {
-      c.destroy(now, 1, reason);
-      this.touch(c);
-    }
+    for (const c of this.connections.values()) c.destroy(now, 1, reason);
   }
 
   /** Drops all state at once, with no goodbyes; `closed` events follow for every live connection. */
@@ -219,16 +278,19 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
         } else {
           const a = decodeAccept(h.payload);
           if (!a || a.scid === 0) return void this.drops.malformed++;
-          conn.handleAccept(now, a.scid, a.params.receiveWindow);
+          const result = conn.handleAccept(now, a);
+          if (result !== 'ok') this.drops[result]++;
         }
         this.touch(conn);
         return;
       }
-      case PacketType.Data: {
+      case PacketType.Data:
+      case PacketType.Protected0:
+      case PacketType.Protected1: {
         const conn = this.connections.get(h.dcid);
         if (!conn) return void this.drops.unknownConnection++;
         if (conn.remote !== from) return void this.drops.addressMismatch++;
-        const result = conn.handlePacket(now, h.pn, h.pnBytes, h.epoch, data.length, h.payload);
+        const result = conn.handlePacket(now, h, data.length);
         if (result !== 'ok') this.drops[result]++;
         this.touch(conn);
         return;
@@ -281,6 +343,11 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.readableSet.add(connection);
   }
 
+  /** @internal */
+  wake(connection: Connection): void {
+    this.touch(connection);
+  }
+
   // ---------------------------------------------------------------- internals
 
   private handleInitial(now: number, size: number, payload: Uint8Array, from: PeerAddress): void {
@@ -305,7 +372,10 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       return;
     }
     if (this.connections.size >= this.maxConnections) return void this.drops.full++;
-    const conn = new Connection(this, this.config, 'server', this.newCid(), init.scid, from, now, init.params.receiveWindow);
+    const cid = this.newCid();
+    const security = this.answerHello(from, init.scid, cid, init.hello);
+    if (security === undefined) return;
+    const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
     this.connections.set(conn.localCid, conn);
     this.byClient.set(key, conn);
     this.counters.connectionsAccepted++;
@@ -313,11 +383,47 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.touch(conn);
   }
 
+  /**
+   * Server: runs the handshake for a client that proved its address; the
+   * connection's security, or `undefined` if the hello was refused (counted;
+   * a hello pinned to another key gets our key back, statelessly).
+   */
+  private answerHello(from: PeerAddress, clientCid: number, localCid: number, hello: Uint8Array): ConnectionSecurity | undefined {
+    if (this.crypto === undefined || this.identity === undefined) {
+      if (hello.length > 0) return void this.drops.unexpected++;
+      return { mode: 'plaintext' };
+    }
+    if (hello.length === 0) return void this.drops.unprotected++;
+    const answer = answerClientHello(this.crypto, hello, {
+      identity: this.identity,
+      prologue: handshakePrologue(clientCid),
+      payload: encodeServerParams({ scid: localCid, receiveWindow: this.config.receiveWindow }),
+    });
+    switch (answer.kind) {
+      case 'accepted':
+        return { mode: 'server', keys: answer.keys, serverHello: answer.serverHello };
+      case 'wrong-key':
+        if (this.stateless.length >= this.maxStatelessQueue) return void this.drops.statelessQueueFull++;
+        this.stateless.push({
+          to: from,
+          data: encodeAccept(new Uint8Array(MAX_DATAGRAM), clientCid, { scid: localCid, params: { receiveWindow: 0 }, kind: AcceptKind.WrongKey, handshake: answer.wrongKey }).slice(),
+        });
+        return undefined;
+      case 'rejected':
+        return void this.drops.auth++;
+    }
+  }
+
   private messageEvent(conn: Connection): EndpointEvent {
+    // Reading wakes the connection itself: it may announce more window to the sender.
+    const channel = conn.nextMessageChannel;
     const data = conn.readMessage() as Uint8Array;
-    // Reading may let us announce more window to the sender.
-    this.touch(conn);
-    return { type: 'message', connection: conn, data };
+    return { type: 'message', connection: conn, data, channel };
+  }
+
+  /** `conn` changed: poll it on the next `pollTransmit`. */
+  private touch(conn: Connection): void {
+    this.dirty.add(conn);
   }
 
   private schedule(conn: Connection, now: number): void {

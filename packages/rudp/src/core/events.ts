@@ -13,6 +13,8 @@ export type CloseKind =
   | 'timeout'
   /** The handshake got no answer in time. */
   | 'unreachable'
+  /** The handshake failed: the server proved another key than the pinned one, or its answer did not authenticate. */
+  | 'refused'
   /** The endpoint shut down. */
   | 'shutdown';
 
@@ -30,8 +32,8 @@ export type EndpointEvent =
   | { readonly type: 'connected'; readonly connection: Connection }
   /** Server side: a peer proved its address and a connection was made for it. */
   | { readonly type: 'incoming'; readonly connection: Connection }
-  /** A whole message, in order. */
-  | { readonly type: 'message'; readonly connection: Connection; readonly data: Uint8Array }
+  /** A whole message, in order within its channel (unless sent unordered or unreliable). */
+  | { readonly type: 'message'; readonly connection: Connection; readonly data: Uint8Array; readonly channel: number }
   /** The peer acknowledged every byte of message `messageId`. */
   | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number }
   /** The connection ended; unacknowledged messages will never be acknowledged. */

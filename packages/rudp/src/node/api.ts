@@ -1,44 +1,96 @@
 /**
  * The public Node API: `listen` for servers, `connect` for clients.
  */
-import dgram from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
+import type { KeyPair } from '../crypto/crypto-provider.js';
+import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
+import { checkTransportOptions } from './check-options.js';
+import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
+import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
+import { RudpError, abortError, fromSystemError } from './rudp-error.js';
 import { createUdpSocket } from './udp-socket.js';
-import { RudpConnection, RudpError, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
+import { type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
+
+/** How long one address of a host name gets before the next is tried alongside it (RFC 8305's 250 ms). */
+const NEXT_ADDRESS_DELAY_MS = 250;
 
 /** Options of `listen`. */
-export interface ListenOptions extends TransportOptions {
-  /** UDP port (0 for an ephemeral one). */
+export interface ListenOptions extends TransportOptions, ConnectionOptions {
+  /** UDP port, 0–65535 (0 picks a free one; see `server.address().port`). */
   readonly port: number;
-  /** Address to bind. Default `127.0.0.1`. */
+  /** Address or host name to bind. Default `127.0.0.1`; `0.0.0.0` or `::` for every interface. */
   readonly host?: string;
-  /** Most live connections. Default 100,000. */
+  /** Most live connections; further handshakes are dropped. Default 100,000. */
   readonly maxConnections?: number;
+  /**
+   * The server's static X25519 key pair, proven to every client in the
+   * handshake (clients pin its public key). Default: a fresh pair for this
+   * server (`server.publicKey`), which clients can only trust on first use.
+   */
+  readonly identity?: KeyPair;
 }
 
 /** Options of `connect`. */
-export interface ConnectOptions extends TransportOptions {
-  /** The server's UDP port. */
+export interface ConnectOptions extends TransportOptions, ConnectionOptions {
+  /** The server's UDP port, 1–65535. */
   readonly port: number;
-  /** The server's host. Default `127.0.0.1`. */
+  /** The server's IP address or host name (resolved with `dns.lookup`, both families). Default `127.0.0.1`. */
   readonly host?: string;
-  /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any. */
+  /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any address of the target's family. */
   readonly localAddress?: string;
+  /** Aborts the lookup or handshake: `connect` rejects with an `AbortError` (`code` `ABORT_ERR`). */
+  readonly signal?: AbortSignal;
+  /** Resolves `host` instead of `dns.lookup` (called with `{ all: true }`), as `net.connect`'s `lookup`. */
+  readonly lookup?: LookupFunction;
+  /**
+   * The server's public key (32 bytes) to pin. A server that proves another
+   * key is refused (`ServerKeyMismatchError`, code
+   * `ERR_RUDP_SERVER_KEY_MISMATCH`) before anything is sent on the
+   * connection. Without it the connection learns the key
+   * (`conn.serverKey`) and the application decides whether to trust it.
+   */
+  readonly serverKey?: Uint8Array;
 }
 
-/** A listening endpoint. Events: `'connection'` (RudpConnection), `'close'`. */
-export class RudpServer extends EventEmitter<{ connection: [RudpConnection]; close: [] }> {
+/** `connect` refused: the server proved another key than the pinned `serverKey`. Nothing was sent. */
+export class ServerKeyMismatchError extends RudpError {
+  constructor(
+    /** The pinned key. */
+    readonly expected: Uint8Array,
+    /** The key the server presented. */
+    readonly offered: Uint8Array,
+    message: string,
+  ) {
+    super('ERR_RUDP_SERVER_KEY_MISMATCH', message);
+    this.name = 'ServerKeyMismatchError';
+  }
+}
+
+/** The events of a `RudpServer`. */
+export interface RudpServerEvents {
+  /** A client completed the handshake. */
+  connection: [RudpConnection];
+  /** The server closed. */
+  close: [];
+}
+
+/** A listening endpoint. */
+export class RudpServer extends EventEmitter<RudpServerEvents> {
   private readonly live = new Set<RudpConnection>();
 
   /** @internal */
-  constructor(private readonly io: UdpEndpoint) {
+  constructor(
+    private readonly io: UdpEndpoint,
+    connectionOptions: ConnectionOptions,
+  ) {
     super();
     io.onEvent = (e) => {
       if (e.type === 'incoming') {
-        const conn = new RudpConnection(io, e.connection);
+        const conn = new RudpConnection(io, e.connection, connectionOptions);
         this.live.add(conn);
         conn.once('close', () => this.live.delete(conn));
         this.emit('connection', conn);
@@ -62,6 +114,18 @@ export class RudpServer extends EventEmitter<{ connection: [RudpConnection]; clo
     return this.io.stats();
   }
 
+  /** Keeps the process alive while listening (the default). */
+  ref(): this {
+    this.io.setOwnerRef(true);
+    return this;
+  }
+
+  /** Lets the process exit while listening; live connections still keep it alive unless unref'd. */
+  unref(): this {
+    this.io.setOwnerRef(false);
+    return this;
+  }
+
   /** Closes every connection abruptly (peers are told) and the socket. */
   async close(): Promise<void> {
     await this.io.shutdown();
@@ -69,7 +133,186 @@ export class RudpServer extends EventEmitter<{ connection: [RudpConnection]; clo
   }
 }
 
-function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
+/** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
+export async function listen(options: ListenOptions): Promise<RudpServer> {
+  checkOptions(options, 'listen');
+  const { port, host = '127.0.0.1', maxConnections, highWaterMark, identity, ...transport } = options;
+  checkPort(port, 0);
+  if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
+  checkTransportOptions({ ...transport, maxConnections, highWaterMark });
+  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
+  try {
+    await bind(socket, port, host);
+  } catch (e) {
+    throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
+  }
+  const io = new UdpEndpoint(socket, true, { ...transport, ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) });
+  return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
+}
+
+/**
+ * Connects to a server. Resolves once the handshake completes. A host name is
+ * resolved to every address of both families, tried in order, each next one
+ * 250 ms after the last (or at once when it fails); the first to answer wins.
+ * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed,
+ * `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
+ * `ABORT_ERR` when `signal` aborts. The connection owns its socket and
+ * closes it when it ends.
+ */
+export async function connect(options: ConnectOptions): Promise<RudpConnection> {
+  checkOptions(options, 'connect');
+  const { port, host = '127.0.0.1', localAddress, signal, lookup, highWaterMark, serverKey, ...transport } = options;
+  checkPort(port, 1);
+  if (lookup !== undefined && typeof lookup !== 'function') throw invalidArg('The "options.lookup" property must be a function');
+  if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
+  if (localAddress !== undefined && (typeof localAddress !== 'string' || isIP(localAddress) === 0)) throw invalidArg('The "options.localAddress" property must be an IP address');
+  checkTransportOptions({ ...transport, highWaterMark });
+  if (signal?.aborted) throw abortError(signal);
+  const addresses = await resolveHost(host, signal, lookup);
+  const connOptions = highWaterMark !== undefined ? { highWaterMark } : {};
+  return race(
+    addresses.map((a) => () => attempt(a, port, host, transport, connOptions, serverKey, localAddress)),
+    signal,
+  );
+}
+
+/** One handshake to one address. */
+interface Attempt {
+  readonly result: Promise<RudpConnection>;
+  cancel(): void;
+}
+
+function attempt(
+  target: ResolvedAddress,
+  port: number,
+  hostname: string,
+  transport: TransportOptions,
+  connOptions: ConnectionOptions,
+  serverKey: Uint8Array | undefined,
+  localAddress: string | undefined,
+): Attempt {
+  const socket = createUdpSocket(target.family === 6 ? 'udp6' : 'udp4');
+  const remote = formatAddress(target.address, port);
+  const named = hostname === target.address ? remote : `${remote} (${hostname})`;
+  const details = { address: target.address, port, ...(hostname !== target.address ? { hostname } : {}) };
+  let conn: RudpConnection | undefined;
+  let cancelled = false;
+  const result = (async (): Promise<RudpConnection> => {
+    try {
+      await bind(socket, 0, localAddress ?? (target.family === 6 ? '::' : '0.0.0.0'));
+      // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
+      // ECONNREFUSED), each send skips Node's address lookup and the kernel's route lookup, and
+      // datagrams from anyone else are filtered out by the kernel.
+      await connectSocket(socket, port, target.address);
+    } catch (e) {
+      socket.close();
+      throw fromSystemError(e, 'EINVAL', `cannot connect to ${named}`, { syscall: 'connect', ...details });
+    }
+    if (cancelled) {
+      socket.close();
+      throw new RudpError('ABORT_ERR', 'cancelled');
+    }
+    const io = new UdpEndpoint(socket, false, transport);
+    io.connectedPeer = remote;
+    const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
+    const c = new RudpConnection(io, core, connOptions);
+    conn = c;
+    c.once('close', () => void io.shutdown());
+    let established = false;
+    io.onSocketError = (e) => {
+      if (!('code' in e) || e.code !== 'ECONNREFUSED') return;
+      // The kernel matched the ICMP error to this socket's peer: nothing listens on that port (any more).
+      const reason: CloseReason = { kind: 'unreachable', code: 1, message: established ? 'the peer port closed' : 'port unreachable' };
+      const error = established
+        ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: 'recvmsg', ...details })
+        : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'recvmsg', ...details });
+      c.fail(error, reason);
+    };
+    return new Promise<RudpConnection>((resolve, reject) => {
+      io.onEvent = (e) => {
+        if (e.type === 'connected') {
+          established = true;
+          resolve(c);
+        } else if (e.type === 'closed' && !established) {
+          const mismatch = e.connection.keyMismatch;
+          if (mismatch !== undefined) {
+            reject(new ServerKeyMismatchError(mismatch.expected, mismatch.offered, `cannot connect to ${named}: ${e.reason.message}`));
+            return;
+          }
+          const err = c.closeError;
+          if (err && err.code !== 'ETIMEDOUT') reject(err);
+          else reject(new RudpError(err?.code ?? 'ERR_RUDP_CLOSED', `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
+        }
+      };
+      io.changed(core);
+    });
+  })();
+  return {
+    result,
+    cancel: () => {
+      cancelled = true;
+      conn?.destroy('connect cancelled');
+    },
+  };
+}
+
+/**
+ * Runs the attempts Happy-Eyeballs style (RFC 8305): the next starts after
+ * `NEXT_ADDRESS_DELAY_MS` or as soon as every running one failed; the first
+ * connection wins and the others are cancelled. All failing rejects with the
+ * most telling error: a timeout or other failure over a refusal.
+ */
+function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefined): Promise<RudpConnection> {
+  return new Promise((resolve, reject) => {
+    const running: Attempt[] = [];
+    const errors: RudpError[] = [];
+    let started = 0;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      if (settled) return;
+      finish();
+      for (const a of running) a.cancel();
+      reject(abortError(signal as AbortSignal));
+    };
+    const startNext = (): void => {
+      clearTimeout(timer);
+      const start = starters[started++];
+      if (settled || start === undefined) return;
+      const a = start();
+      running.push(a);
+      if (started < starters.length) timer = setTimeout(startNext, NEXT_ADDRESS_DELAY_MS);
+      a.result.then(
+        (conn) => {
+          if (settled) return conn.destroy('another address answered first');
+          finish();
+          for (const other of running) if (other !== a) other.cancel();
+          resolve(conn);
+        },
+        (e: unknown) => {
+          if (settled) return;
+          errors.push(e instanceof RudpError ? e : fromSystemError(e, 'ERR_RUDP_CLOSED', 'cannot connect'));
+          if (errors.length === starters.length) {
+            finish();
+            reject(errors.find((x) => x.code !== 'ECONNREFUSED') ?? errors[0]);
+          } else if (errors.length === started) {
+            startNext();
+          }
+        },
+      );
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    startNext();
+  });
+}
+
+function bind(socket: Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     socket.once('error', onError);
@@ -80,7 +323,7 @@ function bind(socket: dgram.Socket, port: number, host: string): Promise<void> {
   });
 }
 
-function connectSocket(socket: dgram.Socket, port: number, host: string): Promise<void> {
+function connectSocket(socket: Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     socket.once('error', onError);
@@ -91,41 +334,18 @@ function connectSocket(socket: dgram.Socket, port: number, host: string): Promis
   });
 }
 
-/** Starts a server on UDP `port`. */
-export async function listen(options: ListenOptions): Promise<RudpServer> {
-  const { port, host = '127.0.0.1', maxConnections, ...transport } = options;
-  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
-  await bind(socket, port, host);
-  const io = new UdpEndpoint(socket, true, { ...transport, ...(maxConnections !== undefined ? { maxConnections } : {}) });
-  return new RudpServer(io);
+function invalidArg(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
 }
 
-/**
- * Connects to a server. Resolves once the handshake completes; rejects with
- * a `RudpError` if no server answers within `handshakeTimeoutMs` (default 5 s).
- * The connection owns its socket and closes it when it ends.
- */
-export async function connect(options: ConnectOptions): Promise<RudpConnection> {
-  const { port, host = '127.0.0.1', localAddress, ...transport } = options;
-  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
-  await bind(socket, 0, localAddress ?? (isIPv6(host) ? '::' : '0.0.0.0'));
-  const remote = formatAddress(host, port);
-  // The socket only ever talks to this peer: connected, each send skips the address lookup in Node
-  // and the route lookup in the kernel. (A host name is left alone: replies would carry the resolved
-  // address, which the connection's address check does not know.)
-  if (isIP(host) !== 0) await connectSocket(socket, port, host);
-  const io = new UdpEndpoint(socket, false, transport);
-  if (isIP(host) !== 0) io.connectedPeer = remote;
-  const core = io.endpoint.connect(io.now(), remote);
-  const conn = new RudpConnection(io, core);
-  conn.once('close', () => {
-    void io.shutdown();
-  });
-  return new Promise((resolve, reject) => {
-    io.onEvent = (e) => {
-      if (e.type === 'connected') resolve(conn);
-      if (e.type === 'closed') reject(new RudpError(`cannot connect to ${formatAddress(host, port)}: ${e.reason.message}`, e.reason));
-    };
-    io.changed(core);
-  });
+function checkOptions(options: unknown, fn: string): void {
+  if (typeof options !== 'object' || options === null) throw invalidArg(`The "options" argument of ${fn}() must be an object`);
+}
+
+function checkPort(port: unknown, min: number): void {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65535) {
+    throw Object.assign(new RangeError(`The "options.port" property must be an integer from ${min} to 65535; received ${String(port)}`), {
+      code: 'ERR_SOCKET_BAD_PORT',
+    });
+  }
 }

@@ -2,14 +2,15 @@
  * The Node adapter: the only code that touches `node:dgram` and a real
  * clock. It feeds an `Endpoint` from one UDP socket, sends what it polls,
  * keeps one timer for its next deadline, and turns endpoint events into
- * `EventEmitter` events and promises.
+ * calls to each connection's wrapper (a `ConnectionSink`).
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionConfig } from '../core/config.js';
-import type { Connection, ConnectionStats } from '../core/connection.js';
+import type { Connection } from '../core/connection.js';
+import { nodeCryptoProvider } from './crypto-provider.js';
+import type { KeyPair } from '../crypto/crypto-provider.js';
 import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from '../core/sans-io.js';
@@ -18,7 +19,12 @@ import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from
 const TIMER_GRANULARITY_MS = 1;
 
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
-export type TransportOptions = Partial<ConnectionConfig>;
+export interface TransportOptions extends Partial<ConnectionConfig> {
+  /** No encryption: both ends must say so. Only for peers that cannot encrypt, and benchmarks. Default false. */
+  readonly plaintext?: boolean;
+  /** @internal The server's key pair (see `ListenOptions.identity`). */
+  readonly identity?: KeyPair;
+}
 
 /** A RandomSource backed by the OS CSPRNG (connection ids and cookie keys must be unguessable). */
 export function cryptoRandom(): RandomSource {
@@ -35,164 +41,25 @@ export function cryptoRandom(): RandomSource {
   };
 }
 
-/** The error a failed connection reports. */
-export class RudpError extends Error {
-  constructor(
-    message: string,
-    /** Why the connection ended. */
-    readonly reason: CloseReason,
-  ) {
-    super(message);
-    this.name = 'RudpError';
-  }
-}
-
-interface PendingSend {
-  resolve(): void;
-  reject(e: Error): void;
-}
-
-/**
- * One reliable connection. Events: `'message'` (Uint8Array), `'close'`
- * (CloseReason), and `'error'` (RudpError, only emitted when someone listens,
- * so a vanished peer can never crash a process that forgot a handler).
- */
-export class RudpConnection extends EventEmitter<{ message: [Uint8Array]; close: [CloseReason]; error: [RudpError] }> {
-  /**
-   * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
-   * consecutive and acknowledged roughly in order, so an array with its
-   * settled front trimmed beats a Map's insert and delete per message.
-   */
-  private pending: (PendingSend | undefined)[] = [];
-  private pendingHead = 0;
-  private pendingBase = 0;
-  private closedWith: CloseReason | undefined;
-  private readonly closeWaiters: (() => void)[] = [];
-
-  /** @internal */
-  constructor(
-    private readonly io: UdpEndpoint,
-    /** The sans-IO connection underneath. */
-    readonly core: Connection,
-  ) {
-    super();
-    core.userData = this;
-  }
-
-  /** The peer's address. */
-  get remoteAddress(): string {
-    return parseAddress(this.core.remote)?.host ?? this.core.remote;
-  }
-
-  /** The peer's port. */
-  get remotePort(): number {
-    return parseAddress(this.core.remote)?.port ?? 0;
-  }
-
-  /** Whether the connection has ended. */
-  get closed(): boolean {
-    return this.closedWith !== undefined;
-  }
-
-  /** Sends one message; resolves once the peer has acknowledged all of it, rejects if the connection dies first. */
-  send(data: Uint8Array | string): Promise<void> {
-    if (this.closedWith) return Promise.reject(new RudpError(`connection closed: ${this.closedWith.message}`, this.closedWith));
-    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    let id: number;
-    try {
-      id = this.core.send(bytes);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-    const p = new Promise<void>((resolve, reject) => this.addPending(id, { resolve, reject }));
-    this.io.changed(this.core);
-    return p;
-  }
-
-  /** Stops delivering `'message'` events; the sender stalls once the receive window fills. */
-  pause(): void {
-    this.core.pause();
-  }
-
-  /** Resumes delivering messages. */
-  resume(): void {
-    this.core.resume();
-    this.io.changed(this.core);
-  }
-
-  /** Graceful close: queued messages are delivered first. Resolves when closed. */
-  close(): Promise<void> {
-    if (!this.closedWith) {
-      this.core.close(this.io.now());
-      this.io.changed(this.core);
-    }
-    return this.whenClosed();
-  }
-
-  /** Abrupt close: drops queued data and tells the peer. */
-  destroy(reason = 'destroyed'): void {
-    if (this.closedWith) return;
-    this.core.destroy(this.io.now(), 1, reason);
-    this.io.changed(this.core);
-  }
-
-  /** Counters and estimates. */
-  stats(): ConnectionStats {
-    return this.core.stats();
-  }
-
-  /** @internal */
-  whenClosed(): Promise<void> {
-    if (this.closedWith) return Promise.resolve();
-    return new Promise((resolve) => this.closeWaiters.push(resolve));
-  }
-
-  /** @internal */
-  onAcked(id: number): void {
-    const i = id - this.pendingBase;
-    const p = this.pending[i];
-    if (p === undefined) return;
-    this.pending[i] = undefined;
-    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
-    if (this.pendingHead === this.pending.length) {
-      // All settled: start over at the next id.
-      this.pendingBase += this.pending.length;
-      this.pending = [];
-      this.pendingHead = 0;
-    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-      this.pending.splice(0, this.pendingHead);
-      this.pendingBase += this.pendingHead;
-      this.pendingHead = 0;
-    }
-    p.resolve();
-  }
-
-  private addPending(id: number, p: PendingSend): void {
-    if (this.pending.length === 0) this.pendingBase = id;
-    const i = id - this.pendingBase;
-    // Ids the core gave to sends made around this wrapper leave holes.
-    while (this.pending.length < i) this.pending.push(undefined);
-    this.pending[i] = p;
-  }
-
-  /** @internal */
-  onClosed(reason: CloseReason): void {
-    if (this.closedWith) return;
-    this.closedWith = reason;
-    const err = new RudpError(`connection closed (${reason.kind}): ${reason.message}`, reason);
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingHead = 0;
-    for (const p of pending) p?.reject(err);
-    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', err);
-    this.emit('close', reason);
-    for (const w of this.closeWaiters.splice(0)) w();
-  }
+/** @internal What the adapter tells the wrapper of one connection. */
+export interface ConnectionSink {
+  /** A whole message, in order within its channel (always a Buffer), and its channel. */
+  onMessage(data: Buffer, channel: number): void;
+  /** The peer acknowledged all of message `id`. */
+  onAcked(id: number): void;
+  /** The connection ended. */
+  onClosed(reason: CloseReason): void;
 }
 
 /** @internal Drives one Endpoint from one socket. */
 export class UdpEndpoint {
   readonly endpoint: Endpoint;
+  private readonly sinks = new Map<Connection, ConnectionSink>();
+  /** Live connections that keep the socket (and so the process) alive. */
+  private readonly refd = new Set<Connection>();
+  /** Whether the owner (a server) keeps the socket alive by itself. */
+  private ownerRefd: boolean;
+  private socketRefd = true;
   private timer: NodeJS.Timeout | undefined;
   /** The deadline `timer` was set for (it may be earlier than the endpoint's current one). */
   private timerAt = Number.POSITIVE_INFINITY;
@@ -206,6 +73,8 @@ export class UdpEndpoint {
   onEvent: ((e: EndpointEvent) => void) | undefined;
   /** Socket `'error'` events, counted rather than thrown. */
   socketErrors = 0;
+  /** Told of each socket error (an ICMP error on a connected socket arrives as one). */
+  onSocketError: ((e: Error) => void) | undefined;
   /**
    * The peer the socket is `connect()`ed to, if any: sends to it skip Node's
    * per-datagram address lookup and the kernel's per-send route lookup.
@@ -217,11 +86,14 @@ export class UdpEndpoint {
   private lastFrom: PeerAddress = '';
 
   constructor(
-    readonly socket: dgram.Socket,
+    readonly socket: Socket,
     acceptIncoming: boolean,
     options: TransportOptions,
   ) {
-    this.endpoint = new Endpoint({ ...options, random: cryptoRandom(), acceptIncoming });
+    // A server's socket keeps the process alive while it listens; a client's only while its connection is ref'd.
+    this.ownerRefd = acceptIncoming;
+    // Encrypted unless the caller asked for plaintext explicitly: node:crypto supplies the primitives.
+    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: nodeCryptoProvider }), ...options, random: cryptoRandom(), acceptIncoming });
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.now(), msg, this.fromAddress(rinfo.address, rinfo.port));
@@ -231,9 +103,40 @@ export class UdpEndpoint {
       // with one round of sends, instead of a full poll per datagram.
       this.immediate ??= setImmediate(this.onImmediate);
     });
-    socket.on('error', () => {
+    socket.on('error', (e) => {
       this.socketErrors++;
+      this.onSocketError?.(e);
     });
+    this.updateRef();
+  }
+
+  /** Routes `conn`'s events to `sink` (ref'd: it keeps the process alive). */
+  attach(conn: Connection, sink: ConnectionSink): void {
+    this.sinks.set(conn, sink);
+    this.refd.add(conn);
+    this.updateRef();
+  }
+
+  /** Whether the owner keeps the socket alive (`server.ref()`/`unref()`). */
+  setOwnerRef(on: boolean): void {
+    this.ownerRefd = on;
+    this.updateRef();
+  }
+
+  /** Whether `conn` keeps the socket alive (`conn.ref()`/`unref()`). */
+  setConnectionRef(conn: Connection, on: boolean): void {
+    if (on && this.sinks.has(conn)) this.refd.add(conn);
+    else this.refd.delete(conn);
+    this.updateRef();
+  }
+
+  private updateRef(): void {
+    if (this.closed) return;
+    const want = this.ownerRefd || this.refd.size > 0;
+    if (want === this.socketRefd) return;
+    this.socketRefd = want;
+    if (want) this.socket.ref();
+    else this.socket.unref();
   }
 
   /** Monotonic milliseconds. */
@@ -241,9 +144,8 @@ export class UdpEndpoint {
     return performance.now();
   }
 
-  /** The application changed `conn`: poll it soon (batched to the end of this tick). */
-  changed(conn: Connection): void {
-    this.endpoint.touch(conn);
+  /** The application changed `conn` (which marked itself for polling): pump soon, batched to the end of this tick. */
+  changed(_conn: Connection): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
     queueMicrotask(() => {
@@ -285,17 +187,20 @@ export class UdpEndpoint {
   }
 
   private dispatch(e: EndpointEvent): void {
-    const wrapper = e.connection.userData instanceof RudpConnection ? e.connection.userData : undefined;
+    const sink = this.sinks.get(e.connection);
     switch (e.type) {
       case 'message':
-        wrapper?.emit('message', e.data);
+        sink?.onMessage(asBuffer(e.data), e.channel);
         return;
       case 'acked':
-        wrapper?.onAcked(e.messageId);
+        sink?.onAcked(e.messageId);
         return;
       case 'closed':
-        wrapper?.onClosed(e.reason);
+        this.sinks.delete(e.connection);
+        this.refd.delete(e.connection);
+        sink?.onClosed(e.reason);
         this.onEvent?.(e);
+        this.updateRef();
         return;
       default:
         this.onEvent?.(e);
@@ -405,4 +310,9 @@ export class UdpEndpoint {
     this.endpoint.handleTimeout(this.now());
     this.pump();
   }
+}
+
+/** `data` as a Buffer over the same bytes (no copy): every message reaches the application as one type. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

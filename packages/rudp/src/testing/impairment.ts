@@ -17,14 +17,23 @@ export interface BurstConfig {
  * corruption. Lost datagrams have already used the bottleneck, as on a real
  * lossy radio link, so the loss-free limit of goodput is `B·(1−loss)`.
  *
- * Jitter never reorders: like a real FIFO link, a datagram is never delivered
- * before the previous one on the same link. Only `reorder` reorders.
+ * By default jitter never reorders: like a real FIFO link, a datagram is
+ * never delivered before the previous one on the same link, and only
+ * `reorder` reorders. With `jitterMode: 'independent'` each datagram's delay
+ * is drawn on its own, so jitter reorders too, as on multi-path routes,
+ * Wi-Fi and cellular links with link-layer retransmission, or a relay.
  */
 export interface LinkConfig {
   /** One-way propagation delay, ms. */
   readonly delayMs?: number;
   /** Delay varies uniformly in `delayMs ± jitterMs` (never below 0). */
   readonly jitterMs?: number;
+  /**
+   * `fifo` (default): a datagram never overtakes the one before it, jitter
+   * only bunches them. `independent`: each datagram's delay is drawn
+   * independently, so a later datagram with a shorter delay arrives first.
+   */
+  readonly jitterMode?: JitterMode;
   /** Probability a datagram is lost (the long-run rate when `burst` is set). */
   readonly loss?: number;
   /** Turns independent loss into Gilbert–Elliott burst loss. */
@@ -38,6 +47,13 @@ export interface LinkConfig {
   readonly reorder?: number;
   /** Largest extra hold for a reordered datagram, ms. Default: max(`delayMs`, 10). */
   readonly reorderDelayMs?: number;
+  /**
+   * A fixed extra hold for a reordered datagram, ms, instead of the uniform
+   * one of `reorderDelayMs` (e.g. `reorder: 0.1, reorderHoldMs: 25`: one
+   * datagram in ten arrives 25 ms late, so every datagram sent in those
+   * 25 ms overtakes it; the reordering depth is the send rate × the hold).
+   */
+  readonly reorderHoldMs?: number;
   /** Probability 1 to 3 distinct random bits of a datagram are flipped. */
   readonly corrupt?: number;
   /** Probability a datagram is cut to a random shorter length (0 … length−1). */
@@ -48,7 +64,17 @@ export interface LinkConfig {
   readonly bandwidthBps?: number;
   /** Bottleneck queue capacity in bytes (drop-tail); unbounded when unset. Needs `bandwidthBps`. */
   readonly queueBytes?: number;
+  /**
+   * Header bytes below the datagram that the bottleneck also carries, per
+   * datagram (28 for IPv4 + UDP, 48 for IPv6 + UDP): they take serialization
+   * time and queue space, as on a real link, so small datagrams pay for
+   * their count. Default 0 (only the UDP payload is charged).
+   */
+  readonly headerBytes?: number;
 }
+
+/** How jitter treats order: see `LinkConfig.jitterMode`. */
+export type JitterMode = 'fifo' | 'independent';
 
 /** Counters of one link direction (or a sum of several). */
 export interface LinkStats {
@@ -108,13 +134,16 @@ export function validateLinkConfig(config: LinkConfig): string | undefined {
     const v = config[key];
     if (v !== undefined && !(v >= 0 && v <= 1)) return `${key} must be a probability in [0, 1], got ${v}`;
   }
-  const nonNegative = ['delayMs', 'jitterMs', 'reorderDelayMs', 'mtu', 'queueBytes'] as const;
+  const nonNegative = ['delayMs', 'jitterMs', 'reorderDelayMs', 'reorderHoldMs', 'mtu', 'queueBytes', 'headerBytes'] as const;
   for (const key of nonNegative) {
     const v = config[key];
     if (v !== undefined && !(v >= 0 && Number.isFinite(v))) return `${key} must be a finite number ≥ 0, got ${v}`;
   }
   if (config.bandwidthBps !== undefined && !(config.bandwidthBps > 0 && Number.isFinite(config.bandwidthBps))) {
     return `bandwidthBps must be a finite number > 0, got ${config.bandwidthBps}`;
+  }
+  if (config.jitterMode !== undefined && config.jitterMode !== 'fifo' && config.jitterMode !== 'independent') {
+    return `jitterMode must be 'fifo' or 'independent', got ${String(config.jitterMode)}`;
   }
   if (config.burst !== undefined && !(config.burst.meanBurstLength >= 1 && Number.isFinite(config.burst.meanBurstLength))) {
     return `burst.meanBurstLength must be a finite number ≥ 1, got ${config.burst.meanBurstLength}`;
@@ -176,12 +205,13 @@ export class LinkImpairment {
     let departure = now;
     const bps = cfg.bandwidthBps;
     if (bps !== undefined) {
+      const linkLen = len + (cfg.headerBytes ?? 0);
       const backlogMs = Math.max(0, this.busyUntil - now);
-      if (cfg.queueBytes !== undefined && (backlogMs * bps) / 8000 + len > cfg.queueBytes) {
+      if (cfg.queueBytes !== undefined && (backlogMs * bps) / 8000 + linkLen > cfg.queueBytes) {
         stats.droppedQueue++;
         return [];
       }
-      this.busyUntil = Math.max(now, this.busyUntil) + (len * 8000) / bps;
+      this.busyUntil = Math.max(now, this.busyUntil) + (linkLen * 8000) / bps;
       departure = this.busyUntil;
     }
     if (this.lost()) {
@@ -193,10 +223,10 @@ export class LinkImpairment {
     let at = departure + delay + (jitter > 0 ? (randomFloat(this.rng) * 2 - 1) * jitter : 0);
     if (at < departure) at = departure;
     if (randomChance(this.rng, cfg.reorder ?? 0)) {
-      const hold = cfg.reorderDelayMs ?? Math.max(delay, 10);
-      at += hold * (1 - randomFloat(this.rng));
+      // The fixed hold draws no number, so the uniform hold's stream (and every seeded result) is unchanged.
+      at += cfg.reorderHoldMs ?? (cfg.reorderDelayMs ?? Math.max(delay, 10)) * (1 - randomFloat(this.rng));
       stats.reordered++;
-    } else {
+    } else if (cfg.jitterMode !== 'independent') {
       if (at < this.fifoHorizon) at = this.fifoHorizon;
       this.fifoHorizon = at;
     }

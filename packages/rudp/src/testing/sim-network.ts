@@ -16,6 +16,14 @@ export interface SimNetworkOptions {
   readonly maxTimerFiresPerInstant?: number;
   /** Throw when one drain of a node yields more datagrams than this. Default 1,000,000. */
   readonly maxTransmitsPerDrain?: number;
+  /**
+   * Throw after one node's timer fires this many times in a row, each less
+   * than 1 ms after the last, without the node sending anything: a timer
+   * whose deadline keeps landing just after `now` (a driver rounds it up)
+   * makes no progress, and the run would crawl through virtual time a
+   * microsecond per event instead of failing. Default 100,000.
+   */
+  readonly maxIdleTimerFires?: number;
 }
 
 /** Options of one node. */
@@ -36,6 +44,8 @@ interface NodeState {
   timerAt: number | undefined;
   lastFireAt: number;
   firesAtInstant: number;
+  /** Consecutive timer fires, each within 1 ms of the last, after which the node sent nothing. */
+  idleFires: number;
 }
 
 interface LinkState {
@@ -90,6 +100,7 @@ export class SimNetwork {
   private readonly maxEventsPerInstant: number;
   private readonly maxTimerFiresPerInstant: number;
   private readonly maxTransmitsPerDrain: number;
+  private readonly maxIdleTimerFires: number;
 
   constructor(options: SimNetworkOptions) {
     this.seed = options.seed;
@@ -97,6 +108,7 @@ export class SimNetwork {
     this.maxEventsPerInstant = options.maxEventsPerInstant ?? 10_000_000;
     this.maxTimerFiresPerInstant = options.maxTimerFiresPerInstant ?? 1_000;
     this.maxTransmitsPerDrain = options.maxTransmitsPerDrain ?? 1_000_000;
+    this.maxIdleTimerFires = options.maxIdleTimerFires ?? 100_000;
   }
 
   /** Current virtual time, ms. */
@@ -138,6 +150,7 @@ export class SimNetwork {
       timerAt: undefined,
       lastFireAt: -Infinity,
       firesAtInstant: 0,
+      idleFires: 0,
     };
     this.nodes.set(address, node);
     this.service(node);
@@ -304,20 +317,30 @@ export class SimNetwork {
         );
       }
     } else {
-      node.lastFireAt = now;
       node.firesAtInstant = 1;
     }
+    const sinceLastFire = now - node.lastFireAt;
+    node.lastFireAt = now;
     node.timerAt = undefined;
     node.endpoint.handleTimeout(now);
     node.onActivity?.(now);
-    this.service(node);
+    const sent = this.service(node);
+    if (sent > 0 || sinceLastFire >= 1) {
+      node.idleFires = 0;
+    } else if (++node.idleFires > this.maxIdleTimerFires) {
+      throw new Error(
+        `SimNetwork: the timer of node ${node.address} fired ${node.idleFires} times in a row, each within 1 ms of the last ` +
+          `(now ${now} ms), and the node sent nothing: a timer that makes no progress (its deadline keeps coming due again)`,
+      );
+    }
   }
 
-  /** Drains the node's transmits and (re)arms its single timer entry. */
-  private service(node: NodeState): void {
-    if (this.nodes.get(node.address) !== node) return;
+  /** Drains the node's transmits and (re)arms its single timer entry; returns how many datagrams it sent. */
+  private service(node: NodeState): number {
+    if (this.nodes.get(node.address) !== node) return 0;
     const now = this.clock;
-    for (let n = 0; ; n++) {
+    let n = 0;
+    for (; ; n++) {
       const t = node.endpoint.pollTransmit(now);
       if (t === undefined) break;
       if (n >= this.maxTransmitsPerDrain) {
@@ -326,7 +349,7 @@ export class SimNetwork {
       this.send(node.address, t.to, t.data);
     }
     const deadline = node.endpoint.pollTimeout();
-    if (deadline === node.timerAt) return;
+    if (deadline === node.timerAt) return n;
     if (deadline !== undefined && Number.isNaN(deadline)) {
       throw new Error(`SimNetwork: node ${node.address} returned NaN from pollTimeout()`);
     }
@@ -336,6 +359,7 @@ export class SimNetwork {
       const at = Math.max(deadline, now);
       this.heap.push(new SimEvent(at, this.seqCounter++, TIMER, '', '', undefined, undefined, node, node.timerGen, undefined));
     }
+    return n;
   }
 
   private send(from: PeerAddress, to: PeerAddress, data: Uint8Array): void {

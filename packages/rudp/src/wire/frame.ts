@@ -12,6 +12,17 @@
  * | 0x06 | MESSAGE   | message id, length (u8), bytes: a whole message of ≤ 255 bytes    |
  * | 0x07 | REPAIR    | base message id, count (u8, top bit: uniform), width (u8), symbol |
  * | 0x08 | MESSAGE_ACK | next: every message with a smaller id is whole at the sender    |
+ * | 0x09 | CHANNEL   | tag (channel << 1 | unordered), [predecessor delta]: annotates the next frame |
+ * | 0x0a | DATAGRAM  | tag (channel), length, bytes: an unreliable message, no id          |
+ *
+ * A FRAGMENT or MESSAGE frame alone is a message of channel 0, reliable and
+ * ordered, whose predecessor on its channel is the message with the id just
+ * below (none for id 0): all default traffic, byte for byte as before
+ * channels existed. Any other reliable message is preceded by a CHANNEL frame
+ * in every packet that carries a piece of it. For an ordered message the
+ * CHANNEL frame holds `id − predecessor id` (0: the first of its channel), so
+ * the receiver can release it as soon as its predecessor is released, without
+ * knowing the channels of the ids in between.
  *
  * A packet carries at most one REPAIR frame.
  * The ACK delay travels in units of 2^ACK_DELAY_EXPONENT µs (frames here hold µs).
@@ -23,7 +34,7 @@ import type { PacketWriter } from './packet.js';
 import { Reader, varintSize } from './varint.js';
 
 /** Frame type bytes. */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8 } as const;
+export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10 } as const;
 
 /** ACK delays are sent in units of 2^3 = 8 µs (QUIC's default exponent): two bytes up to 131 ms. */
 export const ACK_DELAY_EXPONENT = 3;
@@ -31,6 +42,20 @@ export const ACK_DELAY_EXPONENT = 3;
 export const MAX_SMALL_MESSAGE = 255;
 /** Most messages a REPAIR frame covers. */
 export const MAX_REPAIR_COVER = 32;
+
+/** Channels are numbered 0 … `MAX_CHANNEL`. */
+export const MAX_CHANNEL = 255;
+
+/**
+ * How a reliable message other than the default (channel 0, ordered, right
+ * after a message of the same kind) is delivered: its CHANNEL frame.
+ */
+export interface Delivery {
+  readonly channel: number;
+  readonly ordered: boolean;
+  /** Ordered: `id − predecessor id` on the channel (0: the first message of its channel). Unordered: 0. */
+  readonly predecessorDelta: number;
+}
 
 /** An inclusive range of packet numbers. */
 export interface PnRange {
@@ -51,6 +76,15 @@ export interface FragmentFrame {
   readonly messageId: number;
   readonly messageLength: number;
   readonly offset: number;
+  readonly data: Uint8Array;
+  /** The CHANNEL frame before it; absent: the default delivery. */
+  readonly delivery?: Delivery;
+}
+
+/** DATAGRAM: an unreliable message, delivered if it arrives, never resent. */
+export interface DatagramFrame {
+  readonly type: 'datagram';
+  readonly channel: number;
   readonly data: Uint8Array;
 }
 
@@ -73,6 +107,7 @@ export type Frame =
   | AckFrame
   | FragmentFrame
   | RepairFrame
+  | DatagramFrame
   | { readonly type: 'message-ack'; readonly next: number }
   | { readonly type: 'max-data'; readonly limit: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string };
@@ -105,6 +140,31 @@ export function writeMessage(w: PacketWriter, messageId: number, data: Uint8Arra
   w.u8(FrameType.Message);
   w.varint(messageId);
   w.u8(data.length);
+  w.bytes(data);
+}
+
+/** Bytes a CHANNEL frame for `d` takes. */
+export function channelFrameSize(d: Delivery): number {
+  return 1 + varintSize(d.channel * 2 + (d.ordered ? 0 : 1)) + (d.ordered ? varintSize(d.predecessorDelta) : 0);
+}
+
+/** Writes a CHANNEL frame: it annotates the FRAGMENT or MESSAGE frame written right after it. */
+export function writeChannel(w: PacketWriter, d: Delivery): void {
+  w.u8(FrameType.Channel);
+  w.varint(d.channel * 2 + (d.ordered ? 0 : 1));
+  if (d.ordered) w.varint(d.predecessorDelta);
+}
+
+/** Bytes a DATAGRAM frame takes. */
+export function datagramFrameSize(channel: number, length: number): number {
+  return 1 + varintSize(channel) + varintSize(length) + length;
+}
+
+/** Writes a DATAGRAM frame. */
+export function writeDatagram(w: PacketWriter, channel: number, data: Uint8Array): void {
+  w.u8(FrameType.Datagram);
+  w.varint(channel);
+  w.varint(data.length);
   w.bytes(data);
 }
 
@@ -194,8 +254,12 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
   const r = new Reader(payload, 0, payload.length);
   const frames: Frame[] = [];
   let repairs = 0;
+  /** A CHANNEL frame waiting for the FRAGMENT or MESSAGE frame it annotates. */
+  let delivery: Delivery | undefined;
   while (r.remaining() > 0) {
     const t = r.u8();
+    // A CHANNEL frame annotates exactly the next frame, which must carry a piece of a message.
+    if (delivery !== undefined && t !== FrameType.Fragment && t !== FrameType.Message) return undefined;
     switch (t) {
       case FrameType.Padding:
         break;
@@ -216,7 +280,8 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok || offset + length > messageLength) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        frames.push({ type: 'fragment', messageId, messageLength, offset, data });
+        frames.push(delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery });
+        delivery = undefined;
         break;
       }
       case FrameType.Message: {
@@ -225,7 +290,30 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        frames.push({ type: 'fragment', messageId, messageLength: length, offset: 0, data });
+        frames.push(
+          delivery === undefined
+            ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
+            : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery },
+        );
+        delivery = undefined;
+        break;
+      }
+      case FrameType.Channel: {
+        const tag = r.varint();
+        const ordered = (tag & 1) === 0;
+        const predecessorDelta = ordered ? r.varint() : 0;
+        const channel = Math.floor(tag / 2);
+        if (!r.ok || channel > MAX_CHANNEL) return undefined;
+        delivery = { channel, ordered, predecessorDelta };
+        break;
+      }
+      case FrameType.Datagram: {
+        const channel = r.varint();
+        const length = r.varint();
+        if (!r.ok || channel > MAX_CHANNEL) return undefined;
+        const data = r.bytes(length);
+        if (!data) return undefined;
+        frames.push({ type: 'datagram', channel, data });
         break;
       }
       case FrameType.Repair: {
@@ -267,6 +355,8 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         return undefined;
     }
   }
+  // A CHANNEL frame with nothing after it annotates nothing.
+  if (delivery !== undefined) return undefined;
   return frames;
 }
 

@@ -23,7 +23,16 @@
  *   an amplifier): source CID u32, token (varint length + bytes), receive window varint.
  * - RETRY (server → client): token (varint length + bytes), the stateless cookie.
  * - ACCEPT (server → client): source CID u32, receive window varint.
- * - DATA: a sequence of frames (see `frame.ts`).
+ * - DATA: a sequence of frames (see `frame.ts`), in clear with the CRC
+ *   trailer (plaintext mode only).
+ * - PROTECTED (types 5 and 6, key phase 0 and 1): a DATA packet sealed with
+ *   the connection's AEAD (crypto/packet-protection.ts). The header is the
+ *   associated data, the full packet number the nonce, and the 16-byte tag
+ *   takes the CRC's place: a packet restored to the wrong number, altered or
+ *   forged fails to open and is dropped.
+ * - INITIAL and ACCEPT also carry the handshake (crypto/secure-handshake.ts):
+ *   the client's hello after the receive window; after the server's, a kind
+ *   byte (0 plaintext, 1 server hello, 2 wrong key) and its bytes.
  */
 import { crc32c } from './crc32c.js';
 import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
@@ -40,15 +49,21 @@ const MIN_HEADER_SIZE = 7;
 export const TRAILER_SIZE = 4;
 /** Largest handshake token accepted. */
 export const MAX_TOKEN = 64;
+/** Bytes of the AEAD tag that ends a protected packet. */
+export const TAG_SIZE = 16;
+/** Largest handshake message carried in an INITIAL or ACCEPT. */
+export const MAX_HANDSHAKE_BYTES = 1_100;
 
 /** Packet types (low three bits of byte 0). */
-export const PacketType = { Initial: 1, Retry: 2, Accept: 3, Data: 4 } as const;
+export const PacketType = { Initial: 1, Retry: 2, Accept: 3, Data: 4, Protected0: 5, Protected1: 6 } as const;
 /** One of the `PacketType` values. */
 export type PacketType = (typeof PacketType)[keyof typeof PacketType];
 
 /** The fixed header of a parsed packet; `payload` is a view into the datagram. */
 export interface PacketHeader {
   readonly type: PacketType;
+  /** The header's bytes (a protected packet's associated data). */
+  readonly header: Uint8Array;
   readonly dcid: number;
   /** The packet number as sent: the whole of it, or its low 16 bits (`pnBytes` 2). */
   readonly pn: number;
@@ -64,14 +79,29 @@ export type PnLength = 2 | 4;
 /** Why a datagram was rejected. */
 export type DropReason = 'short' | 'checksum' | 'version' | 'type' | 'malformed';
 
-/** Checks length, checksum, version and type; never throws. */
+/** Whether `type` is a protected DATA packet. */
+export function isProtected(type: number): boolean {
+  return type === PacketType.Protected0 || type === PacketType.Protected1;
+}
+
+/**
+ * Checks length, checksum (plain packets; a protected one is checked when
+ * the connection opens it), version and type; never throws.
+ */
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
   if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
-  const end = data.length - TRAILER_SIZE;
   // Fixed offsets inside a length already checked: plain reads, no Reader per datagram.
   const first = data[0] as number;
   const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;
   const type = first & 0x07;
+  if (isProtected(type)) {
+    if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
+    const headerEnd = 5 + pnBytes;
+    if (data.length < headerEnd + TAG_SIZE) return 'short';
+    const pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
+    return { type: type as PacketType, header: data.subarray(0, headerEnd), dcid: readU32(data, 1), pn, pnBytes, epoch: 0, payload: data.subarray(headerEnd) };
+  }
+  const end = data.length - TRAILER_SIZE;
   // What is left of the trailer after the CRC: 0, or for DATA with a two-byte number the mask of its
   // epoch (checked exactly once the connection has restored the full number).
   const residual = (readU32(data, end) ^ crc32c(data, 0, end)) >>> 0;
@@ -84,17 +114,22 @@ export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
   // A four-byte number needs two more bytes than the shortest datagram has.
   if (headerEnd > end) return 'short';
   const pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
-  return { type: type as PacketType, dcid: readU32(data, 1), pn, pnBytes, epoch, payload: data.subarray(headerEnd, end) };
+  return { type: type as PacketType, header: data.subarray(0, headerEnd), dcid: readU32(data, 1), pn, pnBytes, epoch, payload: data.subarray(headerEnd, end) };
 }
 
 /**
  * Builds one packet in a caller-owned buffer: header first, then payload
  * writes, then `finish()` appends the checksum and returns the datagram view.
+ * A protected packet keeps room for the AEAD tag instead, and `finish()`
+ * returns header and plaintext for the connection to seal.
  */
 export class PacketWriter {
   /** Next write position. */
   pos: number;
+  /** Where the payload starts. */
+  readonly headerLength: number;
   private readonly mask: number;
+  private readonly trailer: number;
 
   /** `pnBytes` 2 writes the low 16 bits of `pn` (see `packetNumberLength`). */
   constructor(
@@ -114,11 +149,13 @@ export class PacketWriter {
       buf[6] = pn & 0xff;
     }
     this.pos = 5 + pnBytes;
+    this.headerLength = this.pos;
+    this.trailer = isProtected(type) ? TAG_SIZE : TRAILER_SIZE;
   }
 
-  /** Bytes still free for payload (the checksum's room is already kept back). */
+  /** Bytes still free for payload (the checksum's or tag's room is already kept back). */
   room(): number {
-    return this.buf.length - TRAILER_SIZE - this.pos;
+    return this.buf.length - this.trailer - this.pos;
   }
 
   /** Appends a byte. */
@@ -151,8 +188,9 @@ export class PacketWriter {
     }
   }
 
-  /** Appends the checksum and returns the finished datagram (a view of `buf`). */
+  /** Appends the checksum and returns the finished datagram (a view of `buf`); a protected packet: header and plaintext, to seal. */
   finish(): Uint8Array {
+    if (this.trailer === TAG_SIZE) return this.buf.subarray(0, this.pos);
     const sum = (crc32c(this.buf, 0, this.pos) ^ this.mask) >>> 0;
     this.pos = writeU32(this.buf, this.pos, sum);
     return this.buf.subarray(0, this.pos);
@@ -209,6 +247,8 @@ export interface InitialPayload {
   readonly scid: number;
   readonly token: Uint8Array;
   readonly params: TransportParams;
+  /** The client's handshake message (empty: plaintext mode). */
+  readonly hello: Uint8Array;
 }
 
 /** Encodes an INITIAL packet (padded to `MAX_DATAGRAM`). */
@@ -218,6 +258,8 @@ export function encodeInitial(buf: Uint8Array, pn: number, p: InitialPayload): U
   w.varint(p.token.length);
   w.bytes(p.token);
   w.varint(p.params.receiveWindow);
+  w.varint(p.hello.length);
+  w.bytes(p.hello);
   w.padTo(MAX_DATAGRAM);
   return w.finish();
 }
@@ -229,8 +271,10 @@ export function decodeInitial(payload: Uint8Array): InitialPayload | undefined {
   const len = r.varint();
   const token = len >= 0 && len <= MAX_TOKEN ? r.bytes(len) : undefined;
   const receiveWindow = r.varint();
-  if (!r.ok || token === undefined) return undefined;
-  return { scid, token, params: { receiveWindow } };
+  const helloLength = r.varint();
+  const hello = helloLength >= 0 && helloLength <= MAX_HANDSHAKE_BYTES ? r.bytes(helloLength) : undefined;
+  if (!r.ok || token === undefined || hello === undefined) return undefined;
+  return { scid, token, params: { receiveWindow }, hello };
 }
 
 /** Encodes a RETRY packet carrying `token` to the client CID `dcid`. */
@@ -250,10 +294,18 @@ export function decodeRetry(payload: Uint8Array): Uint8Array | undefined {
   return r.ok ? token : undefined;
 }
 
+/** What an ACCEPT carries of the handshake. */
+export const AcceptKind = { Plaintext: 0, ServerHello: 1, WrongKey: 2 } as const;
+/** One of the `AcceptKind` values. */
+export type AcceptKind = (typeof AcceptKind)[keyof typeof AcceptKind];
+
 /** ACCEPT payload. */
 export interface AcceptPayload {
   readonly scid: number;
   readonly params: TransportParams;
+  readonly kind: AcceptKind;
+  /** The server's handshake message (ServerHello), or its public key (WrongKey). */
+  readonly handshake: Uint8Array;
 }
 
 /** Encodes an ACCEPT packet to the client CID `dcid`. */
@@ -261,6 +313,9 @@ export function encodeAccept(buf: Uint8Array, dcid: number, p: AcceptPayload): U
   const w = new PacketWriter(buf, PacketType.Accept, dcid, 0, 2);
   w.u32(p.scid);
   w.varint(p.params.receiveWindow);
+  w.u8(p.kind);
+  w.varint(p.handshake.length);
+  w.bytes(p.handshake);
   return w.finish();
 }
 
@@ -269,7 +324,11 @@ export function decodeAccept(payload: Uint8Array): AcceptPayload | undefined {
   const r = new Reader(payload, 0, payload.length);
   const scid = r.u32();
   const receiveWindow = r.varint();
-  return r.ok ? { scid, params: { receiveWindow } } : undefined;
+  const kind = r.u8();
+  const length = r.varint();
+  const handshake = length >= 0 && length <= MAX_HANDSHAKE_BYTES ? r.bytes(length) : undefined;
+  if (!r.ok || handshake === undefined || kind > AcceptKind.WrongKey) return undefined;
+  return { scid, params: { receiveWindow }, kind: kind as AcceptKind, handshake };
 }
 
 /** Size in bytes of a varint-prefixed byte string. */

@@ -6,6 +6,9 @@ import { Endpoint, type EndpointConfig } from '../../src/core/endpoint.js';
 import type { Connection } from '../../src/core/connection.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { SimNetwork } from '../../src/testing/sim-network.js';
+import { deterministicCrypto } from '../../src/testing/deterministic-crypto.js';
+import { nodeCryptoProvider } from '../../src/node/crypto-provider.js';
+import type { RandomSource } from '../../src/core/sans-io.js';
 import type { LinkConfig } from '../../src/testing/impairment.js';
 
 export const CLIENT = '10.0.0.1:5000';
@@ -40,11 +43,17 @@ export interface PairOptions {
   readonly serverReads?: () => boolean;
 }
 
+/** A seeded crypto provider, unless `options` asks for plaintext. */
+function secure(random: RandomSource, options: Partial<EndpointConfig> | undefined): Partial<EndpointConfig> {
+  return options?.plaintext === true ? {} : { crypto: deterministicCrypto(nodeCryptoProvider, random) };
+}
+
 /** Builds the pair and starts the handshake at t = 0. */
 export function makePair(options: PairOptions = {}): Pair {
   const sim = new SimNetwork({ seed: options.seed ?? 1, defaultLink: options.link ?? { delayMs: 35, jitterMs: 5 } });
-  const client = new Endpoint({ random: sim.random('client'), ...options.client });
-  const server = new Endpoint({ random: sim.random('server'), acceptIncoming: true, ...options.server });
+  // Encrypted, as every rudp connection is by default; the keys come from the seed, so runs repeat.
+  const client = new Endpoint({ random: sim.random('client'), ...secure(sim.random('client-crypto'), options.client), ...options.client });
+  const server = new Endpoint({ random: sim.random('server'), acceptIncoming: true, ...secure(sim.random('server-crypto'), options.server), ...options.server });
   const clientEvents: Recorded[] = [];
   const serverEvents: Recorded[] = [];
   let serverConn: Connection | undefined;

@@ -1,0 +1,68 @@
+import type { Summary } from '../stats/summary.js';
+
+/** The systems of the real-UDP loopback throughput runs. */
+export const UDP_PEERS = ['raw dgram', 'rudp', 'rudp plain', 'udx-native', 'TCP'] as const;
+/** One of `UDP_PEERS`. */
+export type UdpPeer = (typeof UDP_PEERS)[number];
+
+/** One peer's figures for one message size: medians over the rounds. */
+export interface UdpPeerRate {
+  readonly peer: UdpPeer;
+  readonly messagesPerSec: number;
+  /** Datagrams the sender put on the wire per second (`NaN` where not countable: TCP). */
+  readonly datagramsPerSec: number;
+  readonly megabytesPerSec: number;
+  /** Process CPU (user + system; sender and receiver are both in this process) per GB of payload delivered, s. */
+  readonly cpuSecondsPerGB: number;
+  /** Median over the rounds of this peer's bytes/s ÷ udx-native's in the same round. */
+  readonly ratioToUdx: number;
+}
+
+/** One message size, every peer. */
+export interface UdpThroughput {
+  readonly messageBytes: number;
+  readonly peers: readonly UdpPeerRate[];
+}
+
+/** Systems driven through the relay: rudp through its Node API, KCP through the bench's socket driver, udx-native streams. */
+export type RelaySystem = 'rudp' | 'kcp-flush' | 'kcp-fast' | 'udx-native';
+
+/** Chat through the impairing relay on loopback, one seed. */
+export interface UdpChatResult {
+  readonly system: RelaySystem;
+  readonly variantId: string;
+  readonly seed: number;
+  readonly latency: Summary;
+  readonly wirePerPayload: number;
+  readonly clean: boolean;
+  readonly completed: boolean;
+}
+
+/** A one-way transfer through the impairing relay, one seed. */
+export interface UdpBulkResult {
+  readonly system: RelaySystem;
+  readonly variantId: string;
+  /** Whether the relay reordered (per-datagram jitter and held datagrams). */
+  readonly reorder: boolean;
+  readonly loss: number;
+  readonly seed: number;
+  readonly totalBytes: number;
+  /** First send → last delivery, ms (`NaN` if incomplete). */
+  readonly completionMs: number;
+  readonly goodputBps: number;
+  /** The sender's resent packets ÷ packets sent (`NaN` when not countable: KCP). */
+  readonly resentShare: number;
+  /** Process CPU seconds used during the transfer (relay and both ends). */
+  readonly cpuSeconds: number;
+  readonly clean: boolean;
+  readonly completed: boolean;
+}
+
+/** What the real-UDP part measured. */
+export interface UdpReport {
+  readonly throughput: readonly UdpThroughput[];
+  readonly chat: readonly UdpChatResult[];
+  readonly bulk: readonly UdpBulkResult[];
+  /** Why a peer was left out (e.g. udx-native not installed). */
+  readonly notes: readonly string[];
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { compactProblems } from '../src/report/markdown.js';
+import { outputNames } from '../src/report/results.js';
+import { judge } from '../src/report/targets.js';
+import { formatSpread, groupBy, spread } from '../src/stats/seeds.js';
+
+describe('spread over seeds', () => {
+  it('gives the median (mean of the middle two for an even count), min and max, skipping NaN', () => {
+    expect(spread([5, 1, 3, Number.NaN, 4, 2])).toEqual({ median: 3, min: 1, max: 5, count: 5 });
+    expect(spread([4, 1, 3, 2]).median).toBe(2.5);
+    expect(spread([]).count).toBe(0);
+  });
+
+  it('formats median (min–max), or one value when the seeds agree', () => {
+    const f = (v: number): string => v.toFixed(1);
+    expect(formatSpread(spread([0.919, 0.95, 0.932, 0.96, 0.97]), (v) => v.toFixed(3))).toBe('0.950 (0.919–0.970)');
+    expect(formatSpread(spread([1, 3, 2]), f)).toBe('2.0 (1.0–3.0)');
+    expect(formatSpread(spread([2, 2.01]), f)).toBe('2.0');
+    expect(formatSpread(spread([7]), f)).toBe('7.0');
+  });
+
+  it('groups in first-seen order', () => {
+    expect([...groupBy(['b1', 'a1', 'b2'], (s) => s[0]).entries()]).toEqual([
+      ['b', ['b1', 'b2']],
+      ['a', ['a1']],
+    ]);
+  });
+});
+
+describe('judge (a target over seeds)', () => {
+  const seeds = (...values: number[]) => values.map((value, i) => ({ seed: i + 1, value }));
+
+  it('is met when the median meets the bound and no seed misses badly, naming the seeds that miss', () => {
+    const v = judge(seeds(0.5, 0.52, 0.56, 0.4, 0.45), { kind: 'at-most', limit: 0.55, tolerance: 0.1 });
+    expect(v.met).toBe(true);
+    expect(v.median).toBe(0.5);
+    expect(v.misses).toEqual([{ seed: 3, value: 0.56, badly: false }]);
+  });
+
+  it('is not met when one seed misses badly although the median meets it', () => {
+    const v = judge(seeds(0.5, 0.5, 0.5, 0.5, 0.7), { kind: 'at-most', limit: 0.55, tolerance: 0.1 });
+    expect(v.met).toBe(false);
+    expect(v.misses).toEqual([{ seed: 5, value: 0.7, badly: true }]);
+  });
+
+  it('is not met when the median misses', () => {
+    expect(judge(seeds(0.6, 0.6, 0.5), { kind: 'at-most', limit: 0.55, tolerance: 0.1 }).met).toBe(false);
+  });
+
+  it('with tolerance 0 ("on every seed") any miss fails: bulk at p = 0 on seeds 4 and 15 of the review', () => {
+    const v = judge(
+      [
+        { seed: 1, value: 0.951 },
+        { seed: 4, value: 0.919 },
+        { seed: 15, value: 0.932 },
+      ],
+      { kind: 'at-least', limit: 0.95, tolerance: 0 },
+    );
+    expect(v.met).toBe(false);
+    expect(v.misses.map((m) => m.seed)).toEqual([4, 15]);
+    expect(v.misses.every((m) => m.badly)).toBe(true);
+  });
+
+  it('counts a missing figure (NaN) as a bad miss, and nothing measured as not met', () => {
+    expect(judge(seeds(0.9, Number.NaN, 0.9), { kind: 'at-least', limit: 0.8, tolerance: 0.1 }).met).toBe(false);
+    expect(judge([], { kind: 'at-least', limit: 0.8, tolerance: 0.1 }).met).toBe(false);
+  });
+});
+
+describe('output files', () => {
+  it('a --quick run never writes the full run\'s files', () => {
+    const full = outputNames(false);
+    const quick = outputNames(true);
+    expect(full).toEqual({ report: 'latest.md', chatSvg: 'chat-latency.svg', bulkSvg: 'bulk-goodput.svg', json: 'latest.json' });
+    for (const name of Object.values(quick)) expect(Object.values(full)).not.toContain(name);
+  });
+});
+
+describe('problems list', () => {
+  it('folds the seeds of one incomplete case into one line and keeps violations as they are', () => {
+    const lines = compactProblems([
+      'chat kcp-default p=0.1 seed 1 did not complete: 3643/6001 delivered when stopped',
+      '**INTEGRITY VIOLATION in chat rudp p=0.1 seed 2: 1 duplicated**',
+      'chat kcp-default p=0.1 seed 2 did not complete: 4713/6001 delivered when stopped',
+      'forum first reply kcp-fast p=0.2 seed 3 did not complete (0 commands answered)',
+    ]);
+    expect(lines).toEqual([
+      'chat kcp-default p=0.1 did not complete on 2 seeds (seed 1: 3643/6001 delivered when stopped; seed 2: 4713/6001 delivered when stopped)',
+      '**INTEGRITY VIOLATION in chat rudp p=0.1 seed 2: 1 duplicated**',
+      'forum first reply kcp-fast p=0.2 did not complete on 1 seed (seed 3: (0 commands answered))',
+    ]);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Helpers of the client's binary-level tests: the forum-client binary under
+ * a pseudo-terminal (util-linux `script`), a data directory prepared with a
+ * large upload, and waiting for a directory entry.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { watch } from 'node:fs';
+import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLIENT_BIN, type Proc } from '../../server/test/forum-processes.js';
+
+/** True when util-linux `script` can give a child a pseudo-terminal here. */
+export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
+
+const shellQuote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/** Collected output of a process, with a way to wait for a piece of it. */
+class Screen {
+  text = '';
+  private readonly waiters: { test: RegExp; resolve: () => void }[] = [];
+  push(s: string): void {
+    this.text += s;
+    for (const w of [...this.waiters]) {
+      if (w.test.test(this.text)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+  /** Resolves once the output so far matches `test` (a string: contains it); rejects after `timeoutMs`. */
+  waitFor(test: RegExp | string, timeoutMs = 15_000): Promise<void> {
+    const re = typeof test === 'string' ? new RegExp(test.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : test;
+    if (re.test(this.text)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(re)}; got:\n${JSON.stringify(this.text)}`)), timeoutMs);
+      this.waiters.push({ test: re, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+}
+
+/** forum-client running on a pseudo-terminal: what it shows (stdout and stderr, as a terminal mixes them) and keys to type. */
+export interface TerminalClient {
+  readonly screen: Screen;
+  /** Types `keys` (`\r` is Enter, `\x03` Ctrl-C). */
+  type(keys: string): void;
+  /** Resolves with the client's exit code (`script -e` passes it on). */
+  readonly exited: Promise<number>;
+  kill(): void;
+}
+
+/** Starts forum-client against `port` in `cwd` on a pseudo-terminal. */
+export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readonly string[] = []): TerminalClient => {
+  const command = [process.execPath, CLIENT_BIN, String(port), ...extraArgs].map(shellQuote).join(' ');
+  // -q: no "Script started" lines; -e: exit with the child's code; -c: run this; /dev/null: no typescript file.
+  const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+  const screen = new Screen();
+  child.stdout.setEncoding('utf8').on('data', (s: string) => screen.push(s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => screen.push(s));
+  child.stdin.on('error', () => undefined);
+  return {
+    screen,
+    type: (keys) => void child.stdin.write(keys),
+    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? -1 : 128)))),
+    kill: () => void child.kill('SIGKILL'),
+  };
+};
+
+/** Resolves with the first entry of `dir` that `test` accepts, already there or created later; rejects after `timeoutMs`. */
+export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
+    function finish(result: string | Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (typeof result === 'string') resolve(result);
+      else reject(result);
+    }
+    watcher.on('change', (_event, name) => {
+      if (typeof name === 'string' && test(name)) finish(name);
+    });
+    watcher.on('error', (e) => finish(e));
+    void readdir(dir).then((names) => {
+      const found = names.find(test);
+      if (found !== undefined) finish(found);
+    });
+  });
+
+/** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
+export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`entries of ${dir} still there after ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
+    function finish(error?: Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    const check = (): void => void readdir(dir).then((names) => (names.some(test) ? undefined : finish()), finish);
+    watcher.on('change', check);
+    watcher.on('error', (e) => finish(e));
+    check();
+  });
+
+/** A sparse file of `bytes` (reads as zeros, takes no disk): a transfer long enough to interrupt. */
+export const sparseFile = async (path: string, bytes: number): Promise<void> => {
+  const h = await open(path, 'w');
+  await h.truncate(bytes);
+  await h.close();
+};
+
+/** Makes `dataDir` hold account yoda/pw and thread `t` (by yoda) with upload `name` of `bytes` sparse bytes. */
+export const dataWithUpload = async (dataDir: string, name: string, bytes: number): Promise<void> => {
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(join(dataDir, 'credentials.txt'), 'yoda pw\n');
+  await writeFile(join(dataDir, 't'), `yoda\nyoda uploaded ${name}\n`);
+  await sparseFile(join(dataDir, `t-${name}`), bytes);
+};
+
+/** Stops a process (SIGSTOP) until the returned function resumes it (SIGCONT; safe to call twice). */
+export const pause = (proc: Proc): (() => void) => {
+  proc.child.kill('SIGSTOP');
+  let resumed = false;
+  return () => {
+    if (resumed) return;
+    resumed = true;
+    proc.child.kill('SIGCONT');
+  };
+};

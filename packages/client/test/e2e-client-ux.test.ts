@@ -1,0 +1,230 @@
+/**
+ * The forum client as a person at a terminal meets it (issue 16), run as the
+ * real forum-server and forum-client binaries on loopback: help and usage
+ * lines, DWN that keeps a local file, Ctrl-C that cancels a transfer without
+ * leaving a partial file on either side, the server's shutdown notice,
+ * --timeout, and (under a pseudo-terminal) hidden passwords, the connecting
+ * line and the progress line.
+ */
+import dgram from 'node:dgram';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { answered, cleanupAfterEach, IDENTITY_FILE, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient, waitForEntry, waitForNoEntry } from './client-processes.js';
+
+/** Long enough that a loopback transfer is still running when the server is paused. */
+const BIG = 2 * 1024 ** 3;
+const isDownloadTemp = (n: string): boolean => n.startsWith('.forum-download-');
+const isServerTemp = (n: string): boolean => n.startsWith('.forum-tmp-');
+
+describe('forum-client UX (real processes)', () => {
+  const scope = cleanupAfterEach();
+
+  it('help, help CMD, and an incorrect syntax followed by its usage line', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const r = await runClient(server.port, cwd, ['yoda', 'pw', 'help', 'help EDT', 'MSG t1', 'DLT t1 x', 'FOO', 'XIT']);
+    expect(r.code).toBe(0);
+    const out = r.stdout.split('\n');
+    expect(out).toContain('  EDT <title> <N> <message…>            replace the text of your message N');
+    expect(out).toContain('  help [CMD]                            this list, or one command in detail');
+    expect(r.stdout).toContain(`${P.cmd}Usage: EDT <title> <N> <message…>\n  Replaces the text of message number <N> of thread <title> if you wrote it.\n${P.cmd}`);
+    expect(r.stdout).toContain(`${P.cmd}Incorrect syntax for MSG\nUsage: MSG <title> <message…>\n${P.cmd}`);
+    expect(r.stdout).toContain(`${P.cmd}Incorrect syntax for DLT\nUsage: DLT <title> <N>\n${P.cmd}`);
+    // The spec's other lines are untouched.
+    expect(r.stdout).toContain(`${P.cmd}Invalid command\n${P.cmd}`);
+    // help and refused lines never reach the server.
+    expect(server.lines().filter((l) => l.startsWith('yoda issued'))).toEqual(['yoda issued XIT command']);
+  });
+
+  it('DWN keeps a local file of the same name; DWN … --overwrite replaces it', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    await writeFile(`${cwd}/notes.txt`, 'from the server\n');
+    const up = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'UPD t notes.txt', 'XIT']);
+    expect(up.stdout).toContain('notes.txt uploaded to t thread\n');
+    await writeFile(`${cwd}/notes.txt`, 'my local edits\n');
+    const r = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN t notes.txt', 'XIT']);
+    expect(r.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['File notes.txt already exists here; to replace it: DWN t notes.txt --overwrite'], ['Goodbye']));
+    expect(await readFile(`${cwd}/notes.txt`, 'utf8')).toBe('my local edits\n');
+    const o = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN t notes.txt --overwrite', 'XIT']);
+    expect(o.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['notes.txt successfully downloaded'], ['Goodbye']));
+    expect(await readFile(`${cwd}/notes.txt`, 'utf8')).toBe('from the server\n');
+    expect(await readdir(cwd)).toEqual(['notes.txt']);
+    // The server granted both (the flag is not sent); only the second was fetched.
+    expect(server.lines().filter((l) => l.includes('DWN') || l.includes('downloaded'))).toEqual(['yoda issued DWN command', 'yoda issued DWN command', 'yoda downloaded notes.txt from t thread']);
+    // The server's answers come first, as the spec has them, whether or not the file is here.
+    const missing = await runClient(server.port, cwd, ['yoda', 'pw', 'DWN nothread notes.txt', 'DWN t other.txt', 'XIT']);
+    expect(missing.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread nothread does not exist'], ['File does not exist in Thread t'], ['Goodbye']));
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
+    const { server, cwd } = await scope.startInTemp();
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    await c.stdout.waitFor(P.cmd);
+    server.child.kill(signal);
+    expect(await server.exited).toBe(0);
+    expect(server.lines()).toContain(`Server shutting down (${signal})`);
+    expect(server.stderr.text).toContain('1 connected client told');
+    expect(await c.exited).toBe(4);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nThe server is shutting down\n');
+    expect(withoutFirstContact(c.stderr.text)).toBe('');
+  });
+
+  it('Ctrl-C during a DWN cancels it: no partial file, back at the prompt, the session goes on', async () => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(data, cwd);
+    await dataWithUpload(data, 'big.bin', BIG);
+    const server = await startServer(data);
+    scope.servers.push(server);
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('DWN t big.bin');
+    await waitForEntry(cwd, isDownloadTemp);
+    // Paused, the server sends nothing more: the download is certainly under way when Ctrl-C comes.
+    const resume = pause(server);
+    scope.stops.push(resume);
+    c.child.kill('SIGINT');
+    await c.stdout.waitFor('Download of big.bin cancelled\n');
+    await waitForNoEntry(cwd, isDownloadTemp);
+    resume();
+    c.send('LST');
+    c.send('XIT');
+    expect(await c.exited).toBe(0);
+    expect(c.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Download of big.bin cancelled'], ['The list of active threads:', 't'], ['Goodbye']));
+    expect(await readdir(cwd)).toEqual([]);
+    expect(server.lines()).not.toContain('yoda downloaded big.bin from t thread');
+  });
+
+  it('Ctrl-C during an UPD cancels it: the server keeps nothing, the session goes on, and the upload can be done again', async () => {
+    // The file is larger than the default upload limit (1 GiB): raise it.
+    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
+    await sparseFile(`${cwd}/big.bin`, BIG);
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    // Account and thread are written through temporary files too: the upload's is the first after the thread exists.
+    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    c.send('UPD t big.bin');
+    await waitForEntry(server.dataDir, isServerTemp);
+    const resume = pause(server);
+    scope.stops.push(resume);
+    c.child.kill('SIGINT');
+    await c.stdout.waitFor('Upload of big.bin cancelled\n');
+    resume();
+    await waitForNoEntry(server.dataDir, isServerTemp);
+    c.send('RDT t');
+    c.send('XIT');
+    expect(await c.exited).toBe(0);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Upload of big.bin cancelled'], ['Thread t is empty'], ['Goodbye']));
+    expect((await readdir(server.dataDir)).filter((n) => n !== IDENTITY_FILE).sort()).toEqual(['credentials.txt', 't']);
+    // Nothing of the cancelled upload blocks a new one.
+    await writeFile(`${cwd}/small.bin`, 'small');
+    const again = await runClient(server.port, cwd, ['yoda', 'pw', 'UPD t small.bin', 'XIT']);
+    expect(again.stdout).toContain('small.bin uploaded to t thread\n');
+  });
+
+  it('--timeout sets how long connecting waits; a bad value is a usage error', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    scope.stops.push(() => silent.close());
+    const port = silent.address().port;
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(cwd);
+    const started = Date.now();
+    const c = spawnClient(port, cwd, ['--timeout', '0.5']);
+    c.end();
+    expect(await c.exited).toBe(1);
+    // Well under the default 5 s wait, with room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(4_500);
+    expect(c.stderr.text).toBe(`Unable to reach the server at 127.0.0.1:${port}\n`);
+    const bad = spawnClient(port, cwd, ['--timeout', 'soon']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr.text).toMatch(/^forum-client: invalid timeout .*soon\nUsage: forum-client <port>/);
+  });
+});
+
+describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal through util-linux script)', () => {
+  const scope = cleanupAfterEach();
+
+  it('shows that it connects, hides both passwords, and Ctrl-C at the prompt says Goodbye', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const t = spawnTerminalClient(server.port, cwd);
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(P.user);
+    expect(t.screen.text).toContain(`Connecting to 127.0.0.1:${server.port}…`);
+    t.type('obi\r');
+    await t.screen.waitFor(P.newPass);
+    t.type('first-Secret\r');
+    await t.screen.waitFor(P.cmd);
+    t.type('XIT\r');
+    expect(await t.exited).toBe(0);
+    expect(t.screen.text).toContain('obi');
+    expect(t.screen.text).not.toContain('first-Secret');
+
+    const again = spawnTerminalClient(server.port, cwd);
+    scope.stops.push(() => again.kill());
+    await again.screen.waitFor(P.user);
+    again.type('obi\r');
+    await again.screen.waitFor(P.pass);
+    again.type('first-Secret\r');
+    await again.screen.waitFor(P.cmd);
+    again.type('\x03');
+    await again.screen.waitFor('Goodbye');
+    expect(await again.exited).toBe(0);
+    expect(again.screen.text).not.toContain('first-Secret');
+    expect(server.lines().filter((l) => l.startsWith('obi'))).toEqual(['obi successfully logged in', 'obi issued XIT command', 'obi exited', 'obi successful login', 'obi issued XIT command', 'obi exited']);
+  });
+
+  it('Ctrl-C while connecting exits at once (130), not after the connect timeout', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    scope.stops.push(() => silent.close());
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(cwd);
+    // A long --timeout: only the Ctrl-C can end this run in time.
+    const t = spawnTerminalClient(silent.address().port, cwd, ['--timeout', '60']);
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(`Connecting to 127.0.0.1:${silent.address().port}…`);
+    t.type('\x03');
+    expect(await t.exited).toBe(130);
+    expect(t.screen.text).not.toContain('Unable to reach');
+  });
+
+  it('a download shows size, rate and time left; Ctrl-C cancels it and the prompt comes back', async () => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(data, cwd);
+    await dataWithUpload(data, 'big.bin', BIG);
+    const server = await startServer(data);
+    scope.servers.push(server);
+    const t = spawnTerminalClient(server.port, cwd);
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(P.user);
+    t.type('yoda\r');
+    await t.screen.waitFor(P.pass);
+    t.type('pw\r');
+    await t.screen.waitFor(P.cmd);
+    t.type('DWN t big.bin\r');
+    await waitForEntry(cwd, isDownloadTemp);
+    // Paused, the server sends nothing more: the bar stays up until Ctrl-C.
+    const resume = pause(server);
+    scope.stops.push(resume);
+    await t.screen.waitFor(/Downloading big\.bin \[.*\] \d+% \| [0-9.]+ [KMG]iB of 2\.00 GiB · [0-9.]+ (B|KiB|MiB|GiB)\/s · (\d+[smh].* left|stalled)/);
+    t.type('\x03');
+    await t.screen.waitFor('Download of big.bin cancelled');
+    await waitForNoEntry(cwd, isDownloadTemp);
+    resume();
+    await t.screen.waitFor(/Download of big\.bin cancelled\r\n.*Enter one of the following commands: /);
+    t.type('XIT\r');
+    await t.screen.waitFor('Goodbye');
+    expect(await t.exited).toBe(0);
+    expect(await readdir(cwd)).toEqual([]);
+  });
+});

@@ -1,0 +1,62 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fingerprint, nodeCryptoProvider } from 'rudp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseClientArgs } from '../src/args.js';
+import { trustServerKey } from '../src/known-hosts-file.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+const tempFile = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'forum-known-hosts-'));
+  dirs.push(dir);
+  return join(dir, 'sub', 'known_hosts');
+};
+
+describe('known-hosts file (SSH-like trust on first use)', () => {
+  const server = nodeCryptoProvider.generateKeyPair();
+  const fp = fingerprint(nodeCryptoProvider, server.publicKey);
+
+  it('first contact prints the fingerprint and records the key (dir 0700, file 0600); the next contact is silent', async () => {
+    const file = await tempFile();
+    const first = await trustServerKey(file, '127.0.0.1:4000', server.publicKey);
+    expect(first.ok).toBe(true);
+    expect(first.lines.join('\n')).toContain(fp);
+    expect(await readFile(file, 'utf8')).toBe(`127.0.0.1:4000 x25519 ${Buffer.from(server.publicKey).toString('hex')}\n`);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(file, '..'))).mode & 0o777).toBe(0o700);
+    expect(await trustServerKey(file, '127.0.0.1:4000', server.publicKey)).toEqual({ ok: true, lines: [] });
+  });
+
+  it('a changed key is refused with both fingerprints and the way out; the file is left as it was', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'forum:4000', server.publicKey);
+    const before = await readFile(file, 'utf8');
+    const impostor = nodeCryptoProvider.generateKeyPair();
+    const r = await trustServerKey(file, 'forum:4000', impostor.publicKey);
+    expect(r.ok).toBe(false);
+    const text = r.lines.join('\n');
+    expect(text).toContain('WARNING: the server at forum:4000 presented a different identity key');
+    expect(text).toContain(fp);
+    expect(text).toContain(fingerprint(nodeCryptoProvider, impostor.publicKey));
+    expect(text).toContain(`delete the line for forum:4000 from ${file}`);
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
+  it('keeps the other lines of an existing file', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'a:1', server.publicKey);
+    await writeFile(file, `# comment\n${await readFile(file, 'utf8')}`);
+    await trustServerKey(file, 'b:2', server.publicKey);
+    expect((await readFile(file, 'utf8')).split('\n').map((l) => l.split(' ')[0])).toEqual(['#', 'a:1', 'b:2', '']);
+  });
+
+  it('--known-hosts chooses the file; the default is left to the home directory', () => {
+    expect(parseClientArgs(['4000', '--known-hosts', '/tmp/k'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: '/tmp/k', timeoutSeconds: 5 } });
+    expect(parseClientArgs(['4000'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: undefined, timeoutSeconds: 5 } });
+    expect(parseClientArgs(['4000', '--known-hosts', ''])).toEqual({ kind: 'error', message: 'empty known-hosts path' });
+  });
+});

@@ -1,0 +1,108 @@
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { LineInput } from '../src/line-input.js';
+
+/** A stand-in terminal: keys go in through `type`, everything written comes out in `screen`. */
+const fakeTerminal = () => {
+  const input = Object.assign(new PassThrough(), { isTTY: true, isRaw: false, setRawMode(mode: boolean) { this.isRaw = mode; return this; } });
+  let screen = '';
+  const output = Object.assign(
+    new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        screen += chunk.toString();
+        done();
+      },
+    }),
+    { isTTY: true, columns: 120, rows: 40 },
+  );
+  return { input, output, type: (keys: string) => void input.write(keys), screen: () => screen };
+};
+
+describe('LineInput on a terminal', () => {
+  it('echoes a username but not a hidden password, and keeps going with echo back on', async () => {
+    const t = fakeTerminal();
+    const lines = new LineInput(true, () => undefined, t);
+    const user = lines.ask('Enter username: ');
+    t.type('yoda\r');
+    expect(await user).toBe('yoda');
+    expect(t.screen()).toContain('yoda');
+
+    const before = t.screen().length;
+    const pass = lines.ask('Enter password: ', { hidden: true });
+    t.type('s3cret-pw\r');
+    expect(await pass).toBe('s3cret-pw');
+    const shown = t.screen().slice(before);
+    expect(shown).toContain('Enter password: ');
+    expect(shown).not.toContain('s3cret');
+    // The Enter still moves to a new line.
+    expect(shown.endsWith('\n')).toBe(true);
+
+    const cmd = lines.ask('> ');
+    t.type('LST\r');
+    expect(await cmd).toBe('LST');
+    expect(t.screen().slice(before)).toContain('LST');
+    lines.close();
+  });
+
+  it('backspace and editing work while hidden, and nothing of the password is shown', async () => {
+    const t = fakeTerminal();
+    const lines = new LineInput(true, () => undefined, t);
+    const pass = lines.ask('Enter password: ', { hidden: true });
+    t.type('abx\x7fc\r');
+    expect(await pass).toBe('abc');
+    expect(t.screen()).not.toMatch(/ab/);
+    lines.close();
+  });
+
+  it('a hidden line does not go into the history (up-arrow cannot show it)', async () => {
+    const t = fakeTerminal();
+    const lines = new LineInput(true, () => undefined, t);
+    const first = lines.ask('Enter username: ');
+    t.type('yoda\r');
+    await first;
+    const pass = lines.ask('Enter password: ', { hidden: true });
+    t.type('topsecret\r');
+    await pass;
+    const recalled = lines.ask('> ');
+    // Up-arrow recalls the previous line into the editor, Enter submits it.
+    t.type('\x1b[A\r');
+    expect(await recalled).toBe('yoda');
+    expect(t.screen()).not.toContain('topsecret');
+    lines.close();
+  });
+
+  it('Ctrl-C at a hidden prompt reaches the interrupt handler', async () => {
+    const t = fakeTerminal();
+    let interrupts = 0;
+    const lines = new LineInput(true, () => {
+      interrupts++;
+      lines.end();
+    }, t);
+    const pass = lines.ask('Enter password: ', { hidden: true });
+    t.type('par\x03');
+    expect(await pass).toBeUndefined();
+    expect(interrupts).toBe(1);
+    expect(t.screen()).not.toContain('par');
+    lines.close();
+  });
+});
+
+describe('LineInput from a pipe', () => {
+  it('answers lines in order and writes prompts as they are, hidden or not', async () => {
+    const input = new PassThrough();
+    let screen = '';
+    const output = new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        screen += chunk.toString();
+        done();
+      },
+    });
+    const lines = new LineInput(false, () => undefined, { input, output });
+    input.end('yoda\npw\n');
+    expect(await lines.ask('Enter username: ')).toBe('yoda');
+    expect(await lines.ask('Enter password: ', { hidden: true })).toBe('pw');
+    expect(await lines.ask('> ')).toBeUndefined();
+    expect(screen).toBe('Enter username: Enter password: > ');
+    lines.close();
+  });
+});

@@ -1,0 +1,125 @@
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deriveTransferKeys, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
+import { nodeCryptoProvider } from 'rudp';
+import { createExporter } from 'rudp/crypto';
+import type { Progress } from '../src/progress.js';
+import { downloadFile, uploadFile } from '../src/transfer.js';
+
+const TOKEN = 'ab'.repeat(32);
+/** The keys both ends derive for TOKEN from one (test) session. */
+const KEYS = deriveTransferKeys(createExporter(nodeCryptoProvider, nodeCryptoProvider.sha256(new TextEncoder().encode('test session'))), TOKEN);
+const noProgress = (): Progress => ({ add: () => undefined, stop: () => undefined });
+
+/** A loopback TCP server that plays the forum's transfer side with `serve`, on the sealed channel after the token line. */
+const fakeTransferServer = async (serve: (channel: SecureTransferChannel) => void): Promise<{ port: number; close(): Promise<void> }> => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    void readHeaderLines(s, 1, 80).then((token) => {
+      if (token?.[0] !== TOKEN) return void s.destroy();
+      const channel = new SecureTransferChannel(s, KEYS, 'server');
+      channel.on('error', () => undefined);
+      serve(channel);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+describe('client transfers (fake transfer server on loopback)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+  const tempDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'forum-client-transfer-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it('a download cancelled mid-way resolves as cancelled and leaves no file', async () => {
+    let sentSome!: () => void;
+    const midway = new Promise<void>((resolve) => (sentSome = resolve));
+    const server = await fakeTransferServer((s) => {
+      // Announces 10 MB, sends 64 kB, then goes quiet: the transfer hangs until cancelled.
+      s.write('OK 10000000\n');
+      s.write(Buffer.alloc(65_536, 7), () => sentSome());
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const cancel = new AbortController();
+    let received = 0;
+    const result = downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'big.bin', () => ({ add: (n) => void (received += n), stop: () => undefined }), { signal: cancel.signal });
+    await midway;
+    // The bytes reached the temporary file's stream before the cancel: a partial file existed.
+    while (received === 0) await new Promise((r) => setImmediate(r));
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(true);
+    cancel.abort();
+    expect(await result).toEqual({ ok: false, cancelled: true });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a download keeps an existing local file unless asked to overwrite', async () => {
+    const server = await fakeTransferServer((s) => s.end('OK 5\nfresh'));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    await writeFile(join(dir, 'f.txt'), 'mine');
+    const kept = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.txt', noProgress);
+    expect(kept).toEqual({ ok: false, cancelled: false, reason: 'f.txt appeared here meanwhile and was kept' });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('mine');
+    expect(await readdir(dir)).toEqual(['f.txt']);
+    const replaced = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.txt', noProgress, { overwrite: true });
+    expect(replaced).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
+    expect(await readdir(dir)).toEqual(['f.txt']);
+  });
+
+  it('a download to a free name lands whole', async () => {
+    const server = await fakeTransferServer((s) => s.end('OK 5\nfresh'));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    expect(await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.txt', noProgress)).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
+  });
+
+  it('an upload cancelled mid-way stops: the server gets the connection cut, never the whole file', async () => {
+    const SIZE = 64 * 1024 * 1024;
+    let serverSaw!: (bytes: number) => void;
+    const seen = new Promise<number>((resolve) => (serverSaw = resolve));
+    const cancel = new AbortController();
+    const server = await fakeTransferServer((s) => {
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        // Cancelled from here, while the client is certainly still sending (64 MiB do not fit in socket buffers).
+        if (n > 100_000 && !cancel.signal.aborted) cancel.abort();
+      });
+      // The client resets the connection (usually ECONNRESET here); either way it ends short.
+      s.on('end', () => s.end());
+      s.on('close', () => serverSaw(n));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const path = join(dir, 'up.bin');
+    await writeFile(path, Buffer.alloc(SIZE, 1));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, noProgress(), cancel.signal);
+    expect(result).toEqual({ ok: false, cancelled: true });
+    expect(await seen).toBeLessThan(SIZE);
+  });
+});

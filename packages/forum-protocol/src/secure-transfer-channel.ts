@@ -1,0 +1,144 @@
+/**
+ * The TCP transfer connection after its token line, as a Duplex of
+ * plaintext: writes are sealed into records, received records are opened and
+ * read back. A record that does not authenticate, bytes after the final
+ * record, or a connection that ends before it destroy the channel with an
+ * error (so a `pipeline` into a file fails and the caller deletes it).
+ */
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { nodeCryptoProvider, type CryptoProvider } from 'rudp';
+import { isRecordStart, RecordOpener, RecordSealer, type RecordFailure } from './record-framing.js';
+import type { TransferKeys } from './transfer-keys.js';
+
+/** Error codes of a broken channel. */
+export type TransferChannelErrorCode = 'ERR_TRANSFER_AUTH' | 'ERR_TRANSFER_MALFORMED' | 'ERR_TRANSFER_TRUNCATED' | 'ERR_TRANSFER_REFUSED';
+
+/** Why a transfer channel broke. `ERR_TRANSFER_REFUSED` carries the server's clear refusal line (unauthenticated: only ever a failure). */
+export class TransferChannelError extends Error {
+  constructor(
+    message: string,
+    readonly code: TransferChannelErrorCode,
+  ) {
+    super(message);
+    this.name = 'TransferChannelError';
+  }
+}
+
+const FAILURES: Readonly<Record<RecordFailure, [TransferChannelErrorCode, string]>> = {
+  auth: ['ERR_TRANSFER_AUTH', 'a transfer record failed authentication (the bytes were altered on the way)'],
+  malformed: ['ERR_TRANSFER_MALFORMED', 'malformed transfer record'],
+  'after-final': ['ERR_TRANSFER_MALFORMED', 'data after the final transfer record'],
+};
+
+/** Longest clear refusal line a client reads (the server's `ERR reason`). */
+const MAX_REFUSAL = 4096;
+
+/** A sealed transfer channel over `socket` for one side. */
+export class SecureTransferChannel extends Duplex {
+  private readonly sealer: RecordSealer;
+  private readonly opener: RecordOpener;
+  private started = false;
+  private refusal: Buffer | undefined;
+
+  /**
+   * Wraps `socket` (whose token line has already been exchanged). On the client
+   * side, a server that refuses before keys exist (unknown token) answers a clear
+   * `ERR reason` line instead of records: it becomes an `ERR_TRANSFER_REFUSED` error.
+   */
+  constructor(
+    private readonly socket: Socket,
+    keys: TransferKeys,
+    private readonly side: 'client' | 'server',
+    crypto: CryptoProvider = nodeCryptoProvider,
+  ) {
+    super({ allowHalfOpen: true });
+    this.sealer = new RecordSealer(crypto, side === 'client' ? keys.clientToServer : keys.serverToClient);
+    this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('end', () => this.cut());
+    socket.on('close', () => this.socketClosed());
+    socket.on('error', () => undefined);
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.destroyed) return;
+    if (!this.started && chunk.length > 0) {
+      this.started = true;
+      if (this.side === 'client' && !isRecordStart(chunk[0] ?? 0)) this.refusal = Buffer.alloc(0);
+    }
+    if (this.refusal !== undefined) {
+      this.refusal = Buffer.concat([this.refusal, chunk]);
+      const nl = this.refusal.indexOf(0x0a);
+      if (nl >= 0 || this.refusal.length > MAX_REFUSAL) this.refused();
+      return;
+    }
+    const r = this.opener.push(chunk);
+    if (!r.ok) {
+      const [code, message] = FAILURES[r.reason];
+      this.destroy(new TransferChannelError(message, code));
+      return;
+    }
+    let more = true;
+    for (const d of r.data) if (d.length > 0) more = this.push(d);
+    if (r.final) this.push(null);
+    else if (!more) this.socket.pause();
+  }
+
+  private refused(): void {
+    const text = (this.refusal ?? Buffer.alloc(0)).toString('utf8').split('\n')[0] ?? '';
+    this.destroy(new TransferChannelError(text.startsWith('ERR ') ? text.slice(4) : 'unexpected answer from the server', 'ERR_TRANSFER_REFUSED'));
+  }
+
+  private cut(): void {
+    if (this.destroyed || this.opener.ended) return;
+    if (this.refusal !== undefined) return this.refused();
+    this.destroy(new TransferChannelError('the transfer connection ended before its final record', 'ERR_TRANSFER_TRUNCATED'));
+  }
+
+  /**
+   * The socket is gone. Before the final record that is a cut stream; after it, the data read
+   * stays readable, and a write still waiting for the socket fails (see `send`).
+   */
+  private socketClosed(): void {
+    if (!this.destroyed && !this.opener.ended) this.cut();
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.send(this.sealer.seal(chunk), done);
+  }
+
+  override _final(done: (e?: Error | null) => void): void {
+    this.send(this.sealer.seal(new Uint8Array(0), true), (e) => {
+      if (e === undefined || e === null) this.socket.end();
+      done(e);
+    });
+  }
+
+  private send(records: readonly Uint8Array[], done: (e?: Error | null) => void): void {
+    if (this.socket.destroyed) return done(new TransferChannelError('the transfer connection is closed', 'ERR_TRANSFER_TRUNCATED'));
+    let ok = true;
+    for (const r of records) ok = this.socket.write(r);
+    if (ok) return done();
+    // A peer that stops reading and closes (a refusal mid-upload) must fail the write, not leave it waiting.
+    const onDrain = (): void => {
+      this.socket.off('close', onClose);
+      done();
+    };
+    const onClose = (): void => {
+      this.socket.off('drain', onDrain);
+      done(new TransferChannelError('the transfer connection closed while sending', 'ERR_TRANSFER_TRUNCATED'));
+    };
+    this.socket.once('drain', onDrain);
+    this.socket.once('close', onClose);
+  }
+
+  override _destroy(error: Error | null, done: (e: Error | null) => void): void {
+    this.socket.destroy();
+    done(error);
+  }
+}

@@ -1,0 +1,291 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { syncDir } from './atomic-write.js';
+
+/** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
+export const JOURNAL_FILE = '.forum-journal';
+
+// Frame: u32 payload length, u32 CRC-32 of the payload, payload. Payload: u32
+// length of a JSON header, the header, then raw bytes (a begin record's old tail).
+const FRAME_HEADER = 8;
+
+const BeginRecord = t.type({ t: t.literal('begin'), id: t.number, file: t.string, offset: t.number });
+const CommitRecord = t.type({ t: t.literal('commit'), id: t.number });
+const RecordHeader = t.union([BeginRecord, CommitRecord]);
+type RecordHeader = t.TypeOf<typeof RecordHeader>;
+
+/** One decoded journal record: a header and, for `begin`, the bytes the change replaced. */
+export interface JournalRecord {
+  readonly header: RecordHeader;
+  readonly bytes: Buffer;
+}
+
+/** Encodes one record as a checksummed, length-prefixed frame. */
+export const encodeRecord = (header: RecordHeader, bytes: Uint8Array = Buffer.alloc(0)): Buffer => {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const payload = Buffer.alloc(4 + json.length + bytes.length);
+  payload.writeUInt32BE(json.length, 0);
+  json.copy(payload, 4);
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).copy(payload, 4 + json.length);
+  const frame = Buffer.alloc(FRAME_HEADER);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.writeUInt32BE(crc32(payload), 4);
+  return Buffer.concat([frame, payload]);
+};
+
+/**
+ * Decodes a journal's bytes: every whole, intact record from the start, up to
+ * the first frame that is cut short or fails its checksum or codec (a torn
+ * tail: that write never completed, so nothing after it was acted on).
+ * `validBytes` says where the intact records end.
+ */
+export const decodeJournal = (data: Buffer): { readonly records: readonly JournalRecord[]; readonly validBytes: number } => {
+  const records: JournalRecord[] = [];
+  let at = 0;
+  while (at + FRAME_HEADER <= data.length) {
+    const length = data.readUInt32BE(at);
+    const sum = data.readUInt32BE(at + 4);
+    if (length < 4 || at + FRAME_HEADER + length > data.length) break;
+    const payload = data.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length);
+    if (crc32(payload) !== sum) break;
+    const jsonLength = payload.readUInt32BE(0);
+    if (4 + jsonLength > payload.length) break;
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.subarray(4, 4 + jsonLength).toString('utf8'));
+    } catch {
+      break;
+    }
+    const header = RecordHeader.decode(value);
+    if (E.isLeft(header)) break;
+    records.push({ header: header.right, bytes: Buffer.from(payload.subarray(4 + jsonLength)) });
+    at += FRAME_HEADER + length;
+  }
+  return { records, validBytes: at };
+};
+
+/** Writes `bytes` at `offset` of an open file and cuts the file just after them. */
+const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array): Promise<void> => {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await h.write(bytes, done, bytes.length - done, offset + done);
+    done += bytesWritten;
+  }
+  await h.truncate(offset + bytes.length);
+};
+
+const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
+
+/** Names in `dir` that recovery restored, or found missing (with a reason). */
+export interface RecoveryReport {
+  /** Files put back as they were before a change that a crash cut short. */
+  readonly restored: readonly string[];
+  /** Problems: a record naming a file that is gone (it is then skipped). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Undoes every change in `dir`'s journal that began and did not commit (newest
+ * first), syncs the files, and deletes the journal. Idempotent: a crash during
+ * recovery is finished by the next one. A torn tail is dropped silently (it is
+ * the record that was being written when the process died; the change it
+ * announced had not started).
+ */
+export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
+  const path = join(dir, JOURNAL_FILE);
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (e) {
+    if (isEnoent(e)) return { restored: [], warnings: [] };
+    throw e;
+  }
+  const { records } = decodeJournal(data);
+  const committed = new Set(records.flatMap((r) => (r.header.t === 'commit' ? [r.header.id] : [])));
+  const open_ = records.filter((r) => r.header.t === 'begin' && !committed.has(r.header.id));
+  const restored: string[] = [];
+  const warnings: string[] = [];
+  for (const r of [...open_].reverse()) {
+    if (r.header.t !== 'begin') continue;
+    const { file, offset } = r.header;
+    // Only plain names this store could have written; anything else is not acted on.
+    if (file.length === 0 || file.includes('/') || file.includes('\u0000') || file === '.' || file === '..') {
+      warnings.push(`${JOURNAL_FILE} names an invalid file ${JSON.stringify(file)}; skipped`);
+      continue;
+    }
+    let h: FileHandle;
+    try {
+      h = await open(join(dir, file), 'r+');
+    } catch (e) {
+      if (!isEnoent(e)) throw e;
+      warnings.push(`${JOURNAL_FILE} has an unfinished change to ${file}, which is missing; skipped`);
+      continue;
+    }
+    try {
+      await writeTail(h, offset, r.bytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    restored.push(file);
+  }
+  await unlink(path);
+  await syncDir(dir);
+  return { restored, warnings };
+};
+
+interface Pending {
+  readonly frame: Buffer;
+  /** A commit record that may instead delete the journal, when it is the only thing left in it to settle. */
+  readonly commit: boolean;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** A change to one file that a crash can never leave half done. */
+export interface UndoJournal {
+  /**
+   * Replaces the bytes of `dir/file` from `offset` to its end with `tail`:
+   * first the bytes replaced are appended to the journal and synced, then the
+   * file is changed and synced, then a commit record is appended and synced
+   * (or, when no other change is under way, the journal is deleted and the
+   * directory synced, which commits as well).
+   * Resolves once all of that is on disk (and, if no other change is under
+   * way, the journal deleted). A crash before the commit is undone at the
+   * next {@link recoverJournal}; after it, the change stays. Callers serialise
+   * changes to one file.
+   */
+  replaceTail(file: string, offset: number, tail: Uint8Array): Promise<void>;
+  /** Set once a change could neither be made nor undone: every later change is refused (a restart recovers). */
+  readonly failure: () => Error | undefined;
+}
+
+/**
+ * The undo journal of a data directory. Appends from concurrent changes are
+ * written and synced together (group commit); the journal file exists only
+ * while changes are under way, so an idle directory holds only the spec's files.
+ */
+export const createUndoJournal = (dir: string): UndoJournal => {
+  const path = join(dir, JOURNAL_FILE);
+  let handle: FileHandle | undefined;
+  let size = 0;
+  let queue: Pending[] = [];
+  let writer: Promise<void> | undefined;
+  let inFlight = 0;
+  let nextId = 1;
+  let failed: Error | undefined;
+
+  const flush = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        if (batch.length === 1 && batch[0]?.commit === true && inFlight === 0 && handle !== undefined) {
+          // The last change under way commits by deleting the journal (made durable by the directory
+          // sync) instead of appending a commit record and then deleting it: one page write less.
+          const h = handle;
+          handle = undefined;
+          await h.close();
+          await unlink(path);
+          await syncDir(dir);
+          batch[0].resolve();
+          continue;
+        }
+        if (handle === undefined) {
+          // A journal left by a crash is recovered at open, before any change; an existing file here is a bug.
+          handle = await open(path, 'wx', 0o644);
+          size = 0;
+          // The journal must be findable after a power loss before any file it protects is touched.
+          await syncDir(dir);
+        }
+        const bytes = Buffer.concat(batch.map((p) => p.frame));
+        let done = 0;
+        while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, size + done)).bytesWritten;
+        await handle.datasync();
+        size += bytes.length;
+        if (inFlight === 0 && queue.length === 0) {
+          // Every change begun has its commit record on disk: nothing left to undo.
+          const h = handle;
+          handle = undefined;
+          await h.close();
+          await unlink(path);
+        }
+        for (const p of batch) p.resolve();
+      } catch (e) {
+        failed ??= e instanceof Error ? e : new Error(String(e));
+        for (const p of batch) p.reject(e);
+      }
+    }
+  };
+
+  const kick = (): void => {
+    if (writer !== undefined || queue.length === 0) return;
+    writer = flush().finally(() => {
+      writer = undefined;
+      // Frames queued after the loop's last look at the queue.
+      kick();
+    });
+  };
+
+  const append = (frame: Buffer, commit = false): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ frame, commit, resolve, reject });
+      kick();
+    });
+
+  const replaceTail = async (file: string, offset: number, tail: Uint8Array): Promise<void> => {
+    if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
+    const h = await open(join(dir, file), 'r+');
+    try {
+      const { size: oldSize } = await h.stat();
+      if (offset > oldSize) throw new Error(`${file} is ${oldSize} bytes, shorter than the store expected (${offset}); it was changed by another program`);
+      const old = Buffer.alloc(oldSize - offset);
+      let got = 0;
+      while (got < old.length) {
+        const { bytesRead } = await h.read(old, got, old.length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const id = nextId++;
+      inFlight++;
+      let outcome: 'changed' | 'restored' | 'stuck' = 'stuck';
+      let error: unknown;
+      try {
+        await append(encodeRecord({ t: 'begin', id, file, offset }, old.subarray(0, got)));
+        try {
+          await writeTail(h, offset, tail);
+          await h.sync();
+          outcome = 'changed';
+        } catch (e) {
+          error = e;
+          // Put the file back now if possible; if not, the record stays for the next open to undo.
+          try {
+            await writeTail(h, offset, old.subarray(0, got));
+            await h.sync();
+            outcome = 'restored';
+          } catch {
+            // Stuck: handled below.
+          }
+        }
+      } catch (e) {
+        error = e;
+      }
+      if (outcome === 'stuck') {
+        // inFlight stays raised: the journal, with its record of what to undo, is never deleted.
+        failed ??= new Error(`a change to ${file} could neither be made nor undone`);
+        throw error;
+      }
+      inFlight--;
+      // A restored file needs no undo either: one commit record covers both outcomes.
+      await append(encodeRecord({ t: 'commit', id }), true);
+      if (outcome === 'restored') throw error;
+    } finally {
+      await h.close();
+    }
+  };
+
+  return { replaceTail, failure: () => failed };
+};

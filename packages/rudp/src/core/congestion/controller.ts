@@ -1,0 +1,52 @@
+/**
+ * The congestion-control seam. A connection reports sends, acknowledgements
+ * (with a delivery-rate sample) and losses; the controller answers with a
+ * window (bytes allowed in flight) and a pacing rate. Controllers are
+ * swappable per endpoint through `EndpointConfig.congestion`.
+ */
+
+/** What one ACK taught the sender. */
+export interface AckSample {
+  /** Bytes newly acknowledged. */
+  readonly ackedBytes: number;
+  /** Bytes still in flight after this ACK. */
+  readonly bytesInFlight: number;
+  /** Delivery rate in bytes/ms measured over the newest acknowledged packet's flight, if measurable. */
+  readonly deliveryRate: number | undefined;
+  /** True if that packet was sent while the application, not the network, limited the rate. */
+  readonly appLimited: boolean;
+  /** Bytes delivered when the newest acknowledged packet was sent (round-trip counting). */
+  readonly priorDelivered: number;
+  /** Bytes delivered in total after this ACK. */
+  readonly delivered: number;
+  /** Smallest RTT seen, ms. */
+  readonly minRttMs: number;
+  /** Smoothed RTT, ms. */
+  readonly srttMs: number;
+  /** The RTT sample this ACK gave (its largest newly acknowledged packet, less the peer's ack delay where that stays ≥ min RTT), ms. */
+  readonly latestRttMs: number | undefined;
+}
+
+/** A congestion controller. */
+export interface CongestionController {
+  /** A short name for stats and logs. */
+  readonly name: string;
+  /** Bytes allowed in flight now. */
+  window(): number;
+  /** Bytes per millisecond to pace at (`Infinity` for no pacing). */
+  pacingRate(srttMs: number): number;
+  /** A packet of `bytes` left at `now`. */
+  onPacketSent(now: number, bytes: number): void;
+  /** An ACK arrived. */
+  onAck(now: number, sample: AckSample): void;
+  /** Packets carrying `lostBytes` were declared lost. */
+  onLoss(now: number, lostBytes: number, bytesInFlight: number): void;
+  /**
+   * Packets carrying `bytes`, declared lost earlier, were acknowledged after
+   * all (reordering, not loss): undo what `onLoss` did for them.
+   */
+  onSpuriousLoss(now: number, bytes: number): void;
+}
+
+/** Builds a controller for a new connection; `mtu` is the datagram size limit. */
+export type CongestionControllerFactory = (mtu: number) => CongestionController;

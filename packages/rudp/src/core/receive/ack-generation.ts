@@ -1,0 +1,132 @@
+/**
+ * Received-packet tracking and ACK generation (RFC 9000 §13.2): which packet
+ * numbers arrived, when an ACK is due (at once on a gap or every
+ * `ackEveryPackets` ack-eliciting packets, else within `maxAckDelayMs`),
+ * and the ACK frame itself: selective ranges, newest first, pruned below
+ * what the peer already knows we acknowledged (ack-of-ack).
+ */
+import { type PnRange, ackFrameSize, writeAck } from '../../wire/frame.js';
+import { type PacketWriter, type PnLength, expandPacketNumber } from '../../wire/packet.js';
+import { RangeSet } from './range-set.js';
+
+/** Largest forward jump in packet numbers accepted from the peer. */
+export const MAX_PN_JUMP = 1 << 14;
+
+/** The settings ACK generation reads. */
+export interface AckConfig {
+  /** ACK at once after this many ack-eliciting packets. */
+  readonly ackEveryPackets: number;
+  /** Longest we hold back an ACK hoping to piggyback it on data, ms. */
+  readonly maxAckDelayMs: number;
+}
+
+/** What one connection received and owes an acknowledgement for. */
+export class AckTracker {
+  private readonly received = new RangeSet();
+  /** When an ACK must leave (`Infinity`: none owed). */
+  private ackDue = Number.POSITIVE_INFINITY;
+  private ackElicitingUnacked = 0;
+  /** Largest packet number received that was ack-eliciting (-1: none yet). */
+  private largestAckEliciting = -1;
+  private largestReceivedTime = 0;
+  /** Largest packet number of ours that an ACK the peer acknowledged covered: older ranges need not be repeated. */
+  private ackFloor = -1;
+
+  constructor(private readonly config: AckConfig) {}
+
+  /** Largest packet number received (-1: none). */
+  get largest(): number {
+    return this.received.largest();
+  }
+
+  /** Whether any packet was received. */
+  get any(): boolean {
+    return this.received.size > 0;
+  }
+
+  /** The full packet number of a truncated one, nearest the largest received (RFC 9000 A.3). */
+  expand(truncatedPn: number, pnBytes: PnLength): number {
+    return expandPacketNumber(this.received.largest(), truncatedPn, pnBytes);
+  }
+
+  /**
+   * Whether `pn` jumps implausibly far ahead: no honest peer does (it is
+   * bounded by what it can have in flight), and a forged or corrupted-yet-
+   * valid number would otherwise sit at the top of every ACK we send.
+   */
+  tooFarAhead(pn: number): boolean {
+    return this.received.size > 0 && pn > this.received.largest() + MAX_PN_JUMP;
+  }
+
+  /** Records `pn`; false if it was received before (a duplicate). */
+  record(pn: number): boolean {
+    return this.received.insert(pn);
+  }
+
+  /** A duplicate arrived: our ACK may have been lost, so ack again soon if it asked for one. */
+  onDuplicate(now: number, ackEliciting: boolean): void {
+    if (ackEliciting) this.ackDue = Math.min(this.ackDue, now);
+  }
+
+  /**
+   * A new packet was handled. `previousLargest` is the largest number before
+   * it; `carriesRepair` whether it carried a REPAIR frame.
+   */
+  onPacket(now: number, pn: number, previousLargest: number, ackEliciting: boolean, carriesRepair: boolean): void {
+    if (pn > previousLargest) this.largestReceivedTime = now;
+    if (!ackEliciting) return;
+    if (pn > this.largestAckEliciting) this.largestAckEliciting = pn;
+    this.ackElicitingUnacked++;
+    // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless this
+    // packet carries a repair: then the peer is sending small messages the next packets rebuild, and
+    // the ACK can ride on data. (A bulk chunk fills its packet and has no repair beside it.)
+    const gap = pn !== previousLargest + 1 && !carriesRepair;
+    if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
+    else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
+  }
+
+  /** When an ACK is owed (`Infinity`: none). */
+  deadline(): number {
+    return this.ackDue;
+  }
+
+  /** Whether an ACK must go out at `now`. */
+  isDue(now: number): boolean {
+    return this.ackDue <= now && this.received.size > 0;
+  }
+
+  /**
+   * Whether the peer may lack our ACK of an ack-eliciting packet. Once it has
+   * them all, what is left are its ACK-only packets, which it does not track:
+   * repeating ACK state on every data packet would then be bytes for nothing.
+   */
+  peerLacksAck(): boolean {
+    return this.received.size > 0 && this.largestAckEliciting > this.ackFloor;
+  }
+
+  /** The peer acknowledged a packet of ours whose ACK frame covered up to `ackLargest`. */
+  onAckAcknowledged(ackLargest: number): void {
+    if (ackLargest > this.ackFloor) this.ackFloor = ackLargest;
+  }
+
+  /**
+   * Writes an ACK frame of at most `room` bytes (dropping the oldest ranges
+   * to fit) and clears what was owed. Returns the largest number it covers,
+   * or -1 if even one range does not fit.
+   */
+  write(now: number, w: PacketWriter, room: number): number {
+    const all = this.received.list();
+    let ranges: PnRange[] = [];
+    for (const r of all) {
+      if (ranges.length > 0 && r.hi <= this.ackFloor) break;
+      ranges.push(r);
+    }
+    const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
+    while (ranges.length > 1 && ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);
+    if (ackFrameSize(ranges, delay) > room) return -1;
+    writeAck(w, ranges, delay);
+    this.ackDue = Number.POSITIVE_INFINITY;
+    this.ackElicitingUnacked = 0;
+    return (ranges[0] as PnRange).hi;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The packet numbers a receiver has seen, as disjoint inclusive ranges
+ * sorted highest first: exactly the shape an ACK frame carries. Bounded:
+ * past `maxRanges` the oldest ranges are forgotten (their packets were
+ * acknowledged many times over by then).
+ */
+import type { PnRange } from '../../wire/frame.js';
+
+/** A bounded set of packet-number ranges. */
+export class RangeSet {
+  private ranges: { lo: number; hi: number }[] = [];
+
+  constructor(private readonly maxRanges = 32) {}
+
+  /** Adds `pn`; returns false if it was already present (a duplicate). */
+  insert(pn: number): boolean {
+    const rs = this.ranges;
+    let i = 0;
+    while (i < rs.length && (rs[i] as PnRange).lo > pn + 1) i++;
+    const r = rs[i];
+    if (r === undefined || r.hi < pn - 1) {
+      // Older than everything we remember counts as seen: a duplicate from the forgotten past.
+      if (r === undefined && rs.length >= this.maxRanges && pn < (rs[rs.length - 1] as PnRange).lo) return false;
+      rs.splice(i, 0, { lo: pn, hi: pn });
+      if (rs.length > this.maxRanges) rs.pop();
+      return true;
+    }
+    if (pn >= r.lo && pn <= r.hi) return false;
+    if (pn === r.hi + 1) {
+      r.hi = pn;
+      const prev = rs[i - 1];
+      if (prev && prev.lo === pn + 1) {
+        prev.lo = r.lo;
+        rs.splice(i, 1);
+      }
+    } else {
+      r.lo = pn;
+      const next = rs[i + 1];
+      if (next && next.hi === pn - 1) {
+        r.lo = next.lo;
+        rs.splice(i + 1, 1);
+      }
+    }
+    return true;
+  }
+
+  /** True if `pn` is in the set. */
+  has(pn: number): boolean {
+    return this.ranges.some((r) => pn >= r.lo && pn <= r.hi);
+  }
+
+  /** The ranges, highest first. */
+  list(): readonly PnRange[] {
+    return this.ranges;
+  }
+
+  /** The highest packet number seen, or -1. */
+  largest(): number {
+    return this.ranges[0]?.hi ?? -1;
+  }
+
+  /** Number of ranges held. */
+  get size(): number {
+    return this.ranges.length;
+  }
+}

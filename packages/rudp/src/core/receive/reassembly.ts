@@ -1,0 +1,239 @@
+/**
+ * The receiving side of the message stream: fragments of any message in any
+ * order, duplicates ignored, whole messages released to the application by
+ * their delivery: an ordered message once its predecessor on its channel was
+ * released (channels never wait for each other), an unordered one as soon as
+ * it is whole, a datagram as it arrives. Whether a message is whole is kept
+ * by id across all channels, which is what repairs and MESSAGE_ACK speak of.
+ * Memory is bounded by the receive window: a fragment that would push the
+ * buffered bytes past it is refused (an honest sender never sends one), and
+ * a datagram that would is dropped (it may be).
+ */
+import type { Delivery, FragmentFrame } from '../../wire/frame.js';
+
+interface Partial {
+  readonly buf: Uint8Array;
+  readonly seen: Set<number>;
+  readonly delivery: Delivery | undefined;
+  received: number;
+}
+
+/** A whole ordered message waiting for its predecessor to be released. */
+interface Waiting {
+  readonly id: number;
+  readonly data: Uint8Array;
+}
+
+/** Most message ids ahead of the first missing one that we track, and most messages held unread. */
+export const MAX_MESSAGES_AHEAD = 65_536;
+
+/** Outcome of accepting a fragment. */
+export type FragmentResult = 'new' | 'duplicate' | 'refused';
+
+/** Release state of one ordered channel. */
+interface ChannelOrder {
+  /** Id of the last message released (-1: none yet). */
+  last: number;
+  /** Whole messages keyed by the id of their predecessor. */
+  readonly waiting: Map<number, Waiting>;
+}
+
+/** Reassembles messages and releases them by channel. */
+export class Reassembly {
+  private readonly partial = new Map<number, Partial>();
+  /** Every id below it is whole. */
+  private floor = 0;
+  /** Whole ids above `floor`. */
+  private readonly wholeAbove = new Set<number>();
+  /**
+   * Released messages not read yet, oldest first from `runHead`, with their
+   * channel and whether reading them returns flow-control credit (reliable)
+   * in `runMeta` (channel × 2 + 1 for a datagram).
+   */
+  private run: (Uint8Array | undefined)[] = [];
+  private runMeta: number[] = [];
+  private runHead = 0;
+  /** Channel 0's order (the default traffic: kept out of the map). */
+  private readonly zero: ChannelOrder = { last: -1, waiting: new Map() };
+  private readonly channels = new Map<number, ChannelOrder>();
+  /** Messages held: partial, waiting or released and unread. */
+  private held = 0;
+  /** Bytes held in partial and whole-but-unread reliable messages. */
+  buffered = 0;
+  /** Bytes of datagrams held unread (they have a budget of their own: the window again). */
+  private datagramBytes = 0;
+  /** Datagrams dropped because the application was not reading. */
+  datagramsDropped = 0;
+
+  constructor(private readonly window: number) {}
+
+  /** Accepts a fragment. */
+  accept(f: FragmentFrame): FragmentResult {
+    const id = f.messageId;
+    if (this.isWhole(id)) return 'duplicate';
+    if (id - this.floor >= MAX_MESSAGES_AHEAD) return 'refused';
+    const d = f.delivery;
+    // A predecessor must come before the message (0: none).
+    if (d !== undefined && d.predecessorDelta > id) return 'refused';
+    let p = this.partial.get(id);
+    if (!p && f.offset === 0 && f.data.length === f.messageLength) {
+      // The common case, a message in one fragment: no partial state, at most one copy.
+      if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
+      this.buffered += f.messageLength;
+      this.held++;
+      this.whole(id, keepable(f.data), d);
+      return 'new';
+    }
+    if (!p) {
+      if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
+      p = { buf: new Uint8Array(f.messageLength), seen: new Set(), delivery: d, received: 0 };
+      this.partial.set(id, p);
+      this.buffered += f.messageLength;
+      this.held++;
+    } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
+      return 'refused';
+    }
+    if (p.seen.has(f.offset)) return 'duplicate';
+    if (f.data.length === 0 && f.messageLength !== 0) return 'duplicate';
+    p.seen.add(f.offset);
+    p.buf.set(f.data, f.offset);
+    p.received += f.data.length;
+    if (p.received >= f.messageLength) {
+      this.partial.delete(id);
+      this.whole(id, p.buf, p.delivery);
+    }
+    return 'new';
+  }
+
+  /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
+  acceptDatagram(channel: number, data: Uint8Array): boolean {
+    if (this.datagramBytes + data.length > this.window || this.held >= MAX_MESSAGES_AHEAD) {
+      this.datagramsDropped++;
+      return false;
+    }
+    this.datagramBytes += data.length;
+    this.held++;
+    this.release(keepable(data), channel * 2 + 1);
+    return true;
+  }
+
+  /** Whether message `id` arrived whole (released, read or waiting for its predecessor). */
+  isWhole(id: number): boolean {
+    return id < this.floor || (this.wholeAbove.size > 0 && this.wholeAbove.has(id));
+  }
+
+  /** The lowest id not yet whole: every message below it has arrived. */
+  firstMissing(): number {
+    return this.floor;
+  }
+
+  /** Whether a released message waits to be read. */
+  hasNext(): boolean {
+    return this.runHead < this.run.length;
+  }
+
+  /** Channel of the message `pop` returns next (0 if none). */
+  nextChannel(): number {
+    return Math.floor((this.runMeta[this.runHead] ?? 0) / 2);
+  }
+
+  /** Whether the message `pop` returns next is reliable (its bytes return flow-control credit once read). */
+  nextIsReliable(): boolean {
+    return ((this.runMeta[this.runHead] ?? 0) & 1) === 0;
+  }
+
+  /** The next released message, if any. */
+  pop(): Uint8Array | undefined {
+    if (this.runHead >= this.run.length) return undefined;
+    const m = this.run[this.runHead] as Uint8Array;
+    const meta = this.runMeta[this.runHead] as number;
+    this.run[this.runHead++] = undefined;
+    if (this.runHead === this.run.length) {
+      this.run.length = 0;
+      this.runMeta.length = 0;
+      this.runHead = 0;
+    } else if (this.runHead > 1024 && this.runHead * 2 > this.run.length) {
+      // A reader that never quite catches up must not leave an ever longer trail of read slots.
+      this.run.splice(0, this.runHead);
+      this.runMeta.splice(0, this.runHead);
+      this.runHead = 0;
+    }
+    this.held--;
+    if ((meta & 1) === 1) this.datagramBytes -= m.length;
+    else this.buffered -= m.length;
+    return m;
+  }
+
+  /** Message `id` is whole: record it, and release it (and what waited for it) as its delivery allows. */
+  private whole(id: number, m: Uint8Array, d: Delivery | undefined): void {
+    if (id === this.floor) {
+      let next = id + 1;
+      if (this.wholeAbove.size > 0) while (this.wholeAbove.delete(next)) next++;
+      this.floor = next;
+    } else {
+      this.wholeAbove.add(id);
+    }
+    if (d === undefined) {
+      this.releaseOrdered(this.zero, 0, id, id - 1, m);
+    } else if (!d.ordered) {
+      this.release(m, d.channel * 2);
+    } else {
+      const order = d.channel === 0 ? this.zero : this.orderOf(d.channel);
+      this.releaseOrdered(order, d.channel, id, d.predecessorDelta === 0 ? -1 : id - d.predecessorDelta, m);
+    }
+  }
+
+  private releaseOrdered(order: ChannelOrder, channel: number, id: number, predecessor: number, m: Uint8Array): void {
+    if (predecessor !== order.last) {
+      if (order.waiting.has(predecessor)) {
+        // Two messages claim one predecessor: only a broken or hostile peer says so. Keep the first.
+        this.held--;
+        this.buffered -= m.length;
+        return;
+      }
+      order.waiting.set(predecessor, { id, data: m });
+      return;
+    }
+    this.release(m, channel * 2);
+    order.last = id;
+    if (order.waiting.size === 0) return;
+    // The message filled a gap: what waited behind it follows.
+    for (let w = order.waiting.get(id); w !== undefined; w = order.waiting.get(order.last)) {
+      order.waiting.delete(order.last);
+      this.release(w.data, channel * 2);
+      order.last = w.id;
+    }
+  }
+
+  private orderOf(channel: number): ChannelOrder {
+    let o = this.channels.get(channel);
+    if (o === undefined) {
+      o = { last: -1, waiting: new Map() };
+      this.channels.set(channel, o);
+    }
+    return o;
+  }
+
+  private release(m: Uint8Array, meta: number): void {
+    this.run.push(m);
+    this.runMeta.push(meta);
+  }
+}
+
+function sameDelivery(a: Delivery | undefined, b: Delivery | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.channel === b.channel && a.ordered === b.ordered && a.predecessorDelta === b.predecessorDelta;
+}
+
+/**
+ * The bytes of a whole-message fragment, for the application to keep as long
+ * as it likes. A view when the fragment is most of its buffer (a received
+ * datagram, which the driver hands over for good: see
+ * `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a new
+ * off-heap buffer per message, the largest single cost of receiving them.
+ * Otherwise a copy, so a kept small message never pins a large buffer (a
+ * datagram full of small messages, or a 64 KiB slab in the simulator).
+ */
+function keepable(data: Uint8Array): Uint8Array {
+  return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
+}

@@ -1,0 +1,348 @@
+/**
+ * Loss detection as in RFC 9002 §6, with RACK's adaptive reordering window
+ * (RFC 8985 §6.2, and Linux's adaptive `tp->reordering`): the record of
+ * ack-eliciting packets in flight, what an ACK frame acknowledges, the
+ * packet- and time-threshold rules that declare a packet lost, and the
+ * probe timeout with exponential backoff.
+ *
+ * Reordering is not loss. Packets declared lost are remembered for a few
+ * probe timeouts; if one is acknowledged after all, the loss was spurious:
+ * the time threshold widens to cover the round trip that packet took, the
+ * packet threshold to twice the distance it was overtaken by (so the time
+ * rule decides from then on), the packet's contents count as delivered, and
+ * the congestion controller and the coordinator undo their response. With no
+ * spurious loss for `REORDER_DECAY_RTTS` round trips the packet rule is
+ * restored and the time window halves, so a path that stops reordering gets
+ * fast loss detection back.
+ *
+ * It feeds RTT samples to the estimator and acknowledgements and losses to
+ * the congestion controller; what a packet carried is the coordinator's
+ * business (`PacketFate`).
+ */
+import type { CongestionController } from '../congestion/controller.js';
+import type { ChunkRef } from '../send/outgoing-message.js';
+import type { AckFrame, PnRange } from '../../wire/frame.js';
+import type { RttEstimator } from './rtt.js';
+import { SentQueue } from './sent-queue.js';
+
+/** An ack-eliciting packet in flight. */
+export interface SentPacket {
+  readonly pn: number;
+  readonly timeSent: number;
+  readonly size: number;
+  readonly chunks: readonly ChunkRef[];
+  readonly retransmission: boolean;
+  /** Largest pn our ACK frame in this packet covered (-1 if none). */
+  readonly ackLargest: number;
+  readonly carriedMaxData: boolean;
+  /** Delivery-rate sampling state when it left (the congestion controller's bandwidth samples). */
+  readonly delivered: number;
+  readonly deliveredTime: number;
+  readonly firstSentTime: number;
+  readonly appLimited: boolean;
+}
+
+/** A packet as the packet builder describes it; loss detection adds the rate-sampling fields. */
+export type OutgoingPacket = Omit<SentPacket, 'delivered' | 'deliveredTime' | 'firstSentTime'>;
+
+/** What happens to a packet's contents once its fate is known. */
+export interface PacketFate {
+  /** The peer acknowledged `p`. */
+  acked(p: SentPacket): void;
+  /** `p` was declared lost at `now`. */
+  lost(now: number, p: SentPacket): void;
+  /** `p`, declared lost before, was acknowledged after all. */
+  spurious(p: SentPacket): void;
+}
+
+/** Largest packet threshold reordering may widen to (Linux's default `tcp_max_reordering`). */
+const MAX_PACKET_THRESHOLD = 300;
+/** Margin over the slowest round trip seen for a reordered packet. */
+const REORDER_MARGIN = 5 / 4;
+/** Round trips without a spurious loss before the reordering window narrows. */
+const REORDER_DECAY_RTTS = 32;
+/** Share of the time window kept at each narrowing step. */
+const REORDER_DECAY_KEEP = 0.5;
+/** Packets declared lost that are remembered, to recognise spurious losses. */
+const LOST_RECORD_SIZE = 1024;
+/** A packet declared lost is remembered this many probe timeouts. */
+const LOST_RECORD_PTOS = 3;
+
+/** A packet declared lost, remembered in case it was only late. */
+interface LostPacket {
+  readonly packet: SentPacket;
+  readonly lostAt: number;
+  /** The largest acknowledged packet number when it was declared lost. */
+  readonly largestAcked: number;
+}
+
+/** The settings loss detection reads. */
+export interface LossDetectionConfig {
+  /** A packet is lost once one this many numbers newer is acknowledged. */
+  readonly packetThreshold: number;
+  /** …or once it is older than this multiple of the RTT when a newer one is acknowledged. */
+  readonly timeThreshold: number;
+  /** The peer's longest ACK delay, ms (part of the probe timeout). */
+  readonly maxAckDelayMs: number;
+  /** Cap of the backed-off probe timeout, ms. */
+  readonly maxPtoMs: number;
+}
+
+/** Sent packets, loss detection and the probe timeout of one connection. */
+export class LossDetection {
+  /** Largest packet number the peer acknowledged (-1: none). */
+  largestAcked = -1;
+  /** Bytes of ack-eliciting packets in flight. */
+  bytesInFlight = 0;
+  /** Probe timeouts in a row without an ACK (the backoff exponent). */
+  ptoCount = 0;
+  /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
+  private readonly sent = new SentQueue<SentPacket>();
+  /** When the oldest packet below `largestAcked` turns lost by the time rule. */
+  private lossTime = Number.POSITIVE_INFINITY;
+  private lastAckElicitingSent = 0;
+  private delivered = 0;
+  private deliveredTime = 0;
+  private firstSentTime = 0;
+  /** The packet threshold in force: the configured one, widened by reordering seen. */
+  packetThreshold: number;
+  /** Smallest time threshold reordering seen asks for, ms (0: none). */
+  reorderDelayMs = 0;
+  /** Packets declared lost and later acknowledged. */
+  spuriousLosses = 0;
+  /** Recently declared-lost packets, in packet-number order. */
+  private lostRecord: LostPacket[] = [];
+  /** When reordering last widened the window, or it last narrowed. */
+  private reorderChangedAt = 0;
+
+  constructor(
+    private readonly config: LossDetectionConfig,
+    private readonly rtt: RttEstimator,
+    private readonly cc: CongestionController,
+    private readonly fate: PacketFate,
+  ) {
+    this.packetThreshold = config.packetThreshold;
+  }
+
+  /** Records an ack-eliciting packet that left at `now`. */
+  onPacketSent(now: number, p: OutgoingPacket): void {
+    if (this.bytesInFlight === 0) {
+      this.firstSentTime = now;
+      this.deliveredTime = now;
+    }
+    this.sent.set(p.pn, {
+      pn: p.pn,
+      timeSent: p.timeSent,
+      size: p.size,
+      chunks: p.chunks,
+      retransmission: p.retransmission,
+      ackLargest: p.ackLargest,
+      carriedMaxData: p.carriedMaxData,
+      delivered: this.delivered,
+      deliveredTime: this.deliveredTime,
+      firstSentTime: this.firstSentTime,
+      appLimited: p.appLimited,
+    });
+    this.bytesInFlight += p.size;
+    this.lastAckElicitingSent = now;
+    this.cc.onPacketSent(now, p.size);
+  }
+
+  /**
+   * Processes an ACK frame; `largestSent` is the newest packet number we
+   * used. Returns whether it acknowledged anything new.
+   */
+  onAck(now: number, f: AckFrame, largestSent: number): boolean {
+    // Ranges above anything we sent come from a forged packet the peer accepted (it cannot tell):
+    // clip them away and keep the honest ranges below, so one forgery cannot stall the connection.
+    const ranges = clipRanges(f.ranges, largestSent);
+    const top = ranges[0];
+    if (!top) return false;
+    const largest = top.hi;
+    let newest: SentPacket | undefined;
+    let ackedBytes = 0;
+    let ri = ranges.length - 1;
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
+      if (pn > largest) break;
+      while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
+      if (ri < 0) break;
+      const r = ranges[ri] as PnRange;
+      if (pn < r.lo) continue;
+      this.sent.delete(pn);
+      this.bytesInFlight -= p.size;
+      ackedBytes += p.size;
+      this.delivered += p.size;
+      newest = p;
+      this.fate.acked(p);
+    }
+    if (this.lostRecord.length > 0) this.detectSpuriousLosses(now, ranges);
+    if (!newest) return false;
+    this.deliveredTime = now;
+    let latestRttMs: number | undefined;
+    if (largest > this.largestAcked) {
+      this.largestAcked = largest;
+      if (newest.pn === largest) {
+        const sample = now - newest.timeSent;
+        const ackDelay = Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs);
+        this.rtt.update(sample, ackDelay);
+        // The controller wants the path's delay, not how long the peer sat on its ACK.
+        latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
+      }
+    }
+    this.firstSentTime = newest.timeSent;
+    const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
+    this.ptoCount = 0;
+    this.narrowReorderWindow(now);
+    this.detectLosses(now);
+    this.cc.onAck(now, {
+      ackedBytes,
+      bytesInFlight: this.bytesInFlight,
+      deliveryRate: interval > 0 ? (this.delivered - newest.delivered) / interval : undefined,
+      appLimited: newest.appLimited,
+      priorDelivered: newest.delivered,
+      delivered: this.delivered,
+      minRttMs: this.rtt.minRtt,
+      srttMs: this.rtt.srtt,
+      latestRttMs,
+    });
+    return true;
+  }
+
+  /**
+   * Declares lost every packet below the largest acknowledged that is
+   * `packetThreshold` numbers older, or older than `timeThreshold` RTTs, and
+   * arms the loss timer for the next one to cross the time rule.
+   */
+  detectLosses(now: number): void {
+    const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), this.reorderDelayMs, 1);
+    this.lossTime = Number.POSITIVE_INFINITY;
+    let lostBytes = 0;
+    for (const p of this.sent.values()) {
+      const pn = p.pn;
+      if (pn > this.largestAcked) break;
+      if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.packetThreshold) {
+        this.sent.delete(pn);
+        this.bytesInFlight -= p.size;
+        lostBytes += p.size;
+        this.remember(now, p);
+        this.fate.lost(now, p);
+      } else {
+        this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
+      }
+    }
+    if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
+  }
+
+  private remember(now: number, packet: SentPacket): void {
+    const record = this.lostRecord;
+    // Losses are declared in packet-number order (both rules favour older packets), so this appends.
+    let i = record.length;
+    while (i > 0 && (record[i - 1] as LostPacket).packet.pn > packet.pn) i--;
+    record.splice(i, 0, { packet, lostAt: now, largestAcked: this.largestAcked });
+    if (record.length > LOST_RECORD_SIZE) record.shift();
+  }
+
+  /** Packets declared lost that `ranges` acknowledge were only reordered: widen the window and undo. */
+  private detectSpuriousLosses(now: number, ranges: readonly PnRange[]): void {
+    const record = this.lostRecord;
+    // Forget what is too old to be merely late.
+    const horizon = now - LOST_RECORD_PTOS * this.rtt.pto(this.config.maxAckDelayMs);
+    let stale = 0;
+    while (stale < record.length && (record[stale] as LostPacket).lostAt < horizon) stale++;
+    if (stale > 0) record.splice(0, stale);
+    let spuriousBytes = 0;
+    for (const r of ranges) {
+      let i = lowerBound(record, r.lo);
+      while (i < record.length && (record[i] as LostPacket).packet.pn <= r.hi) {
+        const e = record[i] as LostPacket;
+        record.splice(i, 1);
+        this.spuriousLosses++;
+        spuriousBytes += e.packet.size;
+        // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
+        // packets): a threshold widened to each distance seen only waits for the next, longer one.
+        this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * (e.largestAcked - e.packet.pn) + 1));
+        this.reorderDelayMs = Math.max(this.reorderDelayMs, (now - e.packet.timeSent) * REORDER_MARGIN);
+        this.reorderChangedAt = now;
+        this.fate.spurious(e.packet);
+      }
+    }
+    if (spuriousBytes > 0) this.cc.onSpuriousLoss(now, spuriousBytes);
+  }
+
+  /**
+   * After `REORDER_DECAY_RTTS` round trips with no spurious loss the packet
+   * rule is back, and the time window halves (per such period) towards the
+   * RTT rule alone.
+   */
+  private narrowReorderWindow(now: number): void {
+    if (this.packetThreshold === this.config.packetThreshold && this.reorderDelayMs === 0) return;
+    if (now - this.reorderChangedAt < REORDER_DECAY_RTTS * this.rtt.srtt) return;
+    this.packetThreshold = this.config.packetThreshold;
+    this.reorderDelayMs = this.reorderDelayMs * REORDER_DECAY_KEEP < 1 ? 0 : this.reorderDelayMs * REORDER_DECAY_KEEP;
+    this.reorderChangedAt = now;
+  }
+
+  /** When the time rule next declares a loss (`Infinity`: nothing pending). */
+  lossDeadline(): number {
+    return this.lossTime;
+  }
+
+  /** When the probe timer fires: the RFC 9002 PTO, doubled per expiry up to `maxPtoMs` (`Infinity` with nothing in flight). */
+  ptoDeadline(): number {
+    if (this.sent.size === 0) return Number.POSITIVE_INFINITY;
+    const base = this.rtt.pto(this.config.maxAckDelayMs);
+    return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
+  }
+
+  /** The probe timer fired: back off. */
+  onPtoExpired(): void {
+    this.ptoCount++;
+  }
+
+  /** When an ack-eliciting packet last left. */
+  get lastAckElicitingSentAt(): number {
+    return this.lastAckElicitingSent;
+  }
+
+  /** Whether packet `pn` is still in flight (neither acknowledged nor lost). */
+  inFlight(pn: number): boolean {
+    return this.sent.has(pn);
+  }
+
+  /** The packets in flight, oldest first. */
+  packets(): IterableIterator<SentPacket> {
+    return this.sent.values();
+  }
+
+  /** Forgets everything in flight (the connection is closing). */
+  clear(): void {
+    this.sent.clear();
+    this.lostRecord = [];
+    this.bytesInFlight = 0;
+  }
+}
+
+/** Index of the first entry of `record` whose packet number is ≥ `pn`. */
+function lowerBound(record: readonly LostPacket[], pn: number): number {
+  let lo = 0;
+  let hi = record.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((record[mid] as LostPacket).packet.pn < pn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** `ranges` (highest first) without packet numbers above `max`. */
+export function clipRanges(ranges: readonly PnRange[], max: number): readonly PnRange[] {
+  const first = ranges[0];
+  if (first === undefined || first.hi <= max) return ranges;
+  const out: PnRange[] = [];
+  for (const r of ranges) {
+    if (r.lo > max) continue;
+    out.push(r.hi > max ? { lo: r.lo, hi: max } : r);
+  }
+  return out;
+}

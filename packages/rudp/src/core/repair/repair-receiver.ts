@@ -1,0 +1,72 @@
+/**
+ * The receiving half of repairs: a decoder that exists only while the peer
+ * sends repairs (an idle or clean connection does not pay for it), fed every
+ * whole small message and every REPAIR; messages it rebuilds go into
+ * reassembly as if they had arrived, and the peer hears of them through a
+ * MESSAGE_ACK so it does not resend them.
+ */
+import type { Frame, RepairFrame } from '../../wire/frame.js';
+import { writeMessageAck } from '../../wire/frame.js';
+import type { PacketWriter } from '../../wire/packet.js';
+import type { Reassembly } from '../receive/reassembly.js';
+import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
+
+/** A receiver stops keeping messages for repairs after this long without one, ms. */
+const REPAIR_IDLE_MS = 1_000;
+/** Bytes a MESSAGE_ACK may take (type and varint). */
+const MESSAGE_ACK_ROOM = 9;
+
+/** Repair decoding for one connection. */
+export class RepairReceiver {
+  private decoder: RepairDecoder | undefined;
+  private lastRepairAt = 0;
+  /** A message was recovered: a MESSAGE_ACK is owed. */
+  private messageAckDue = false;
+  /** Messages rebuilt so far. */
+  recovered = 0;
+
+  constructor(private readonly reassembly: Reassembly) {}
+
+  /** Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory. */
+  expireIfIdle(now: number): void {
+    if (this.decoder !== undefined && now - this.lastRepairAt > REPAIR_IDLE_MS) this.decoder = undefined;
+  }
+
+  /** Called before a packet's frames are handled, so the message that rides with the first repair is kept. */
+  prepare(frames: readonly Frame[]): void {
+    if (this.decoder === undefined && frames.some((f) => f.type === 'repair')) {
+      this.decoder = new RepairDecoder(
+        (id) => this.reassembly.isWhole(id),
+        () => this.reassembly.firstMissing(),
+      );
+    }
+  }
+
+  /** A whole small message arrived (not a duplicate). */
+  onWholeMessage(id: number, data: Uint8Array): void {
+    if (this.decoder !== undefined) this.accept(this.decoder.messageArrived(id, data));
+  }
+
+  /** A REPAIR frame arrived in packet `pn`. */
+  onRepair(now: number, pn: number, f: RepairFrame): void {
+    this.lastRepairAt = now;
+    if (this.decoder !== undefined) this.accept(this.decoder.repairArrived(pn, f));
+  }
+
+  /** Writes the owed MESSAGE_ACK (the first message still missing) if it fits. */
+  writeMessageAckIfDue(w: PacketWriter): void {
+    if (this.messageAckDue && w.room() >= MESSAGE_ACK_ROOM) {
+      writeMessageAck(w, this.reassembly.firstMissing());
+      this.messageAckDue = false;
+    }
+  }
+
+  private accept(recovered: readonly RecoveredMessage[]): void {
+    for (const m of recovered) {
+      const r = this.reassembly.accept({ type: 'fragment', messageId: m.id, messageLength: m.data.length, offset: 0, data: m.data });
+      if (r !== 'new') continue;
+      this.messageAckDue = true;
+      this.recovered++;
+    }
+  }
+}

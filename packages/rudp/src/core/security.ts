@@ -1,0 +1,57 @@
+/**
+ * How the core binds the Noise handshake (crypto/secure-handshake.ts) into
+ * its own: what each side brings to a connection, the prologue both hash
+ * (so a hello cannot be replayed into another connection), and the server's
+ * parameters, carried encrypted in its hello so that nobody on the path can
+ * change the connection id or window a client learns.
+ */
+import type { ClientHandshake, KeyPair, SessionKeys } from '../crypto/index.js';
+import { PROTOCOL_VERSION } from '../wire/packet.js';
+import { Reader, writeU32, writeVarint } from '../wire/varint.js';
+
+/** What a connection starts with. */
+export type ConnectionSecurity =
+  /** No encryption: the explicit plaintext mode, for peers that cannot encrypt. */
+  | { readonly mode: 'plaintext' }
+  /** Client: the hello it sends in every INITIAL, and the state that reads the answer. */
+  | { readonly mode: 'client'; readonly handshake: ClientHandshake }
+  /** Server: the keys of the accepted handshake and the hello its ACCEPT carries. */
+  | { readonly mode: 'server'; readonly keys: SessionKeys; readonly serverHello: Uint8Array };
+
+/** What an endpoint brings to encryption (absent in plaintext mode). */
+export interface EndpointSecurity {
+  readonly identity: KeyPair;
+}
+
+const LABEL = new TextEncoder().encode('rudp handshake');
+
+/** The prologue of a connection's handshake: protocol, version and the client's connection id. */
+export function handshakePrologue(clientCid: number): Uint8Array {
+  const out = new Uint8Array(LABEL.length + 5);
+  out.set(LABEL);
+  out[LABEL.length] = PROTOCOL_VERSION;
+  writeU32(out, LABEL.length + 1, clientCid);
+  return out;
+}
+
+/** The parameters a server sends inside its hello. */
+export interface ServerParams {
+  readonly scid: number;
+  readonly receiveWindow: number;
+}
+
+/** Encodes `p` for the server hello's payload. */
+export function encodeServerParams(p: ServerParams): Uint8Array {
+  const buf = new Uint8Array(4 + 8);
+  writeU32(buf, 0, p.scid);
+  const end = writeVarint(buf, 4, p.receiveWindow);
+  return buf.subarray(0, end);
+}
+
+/** Decodes a server hello's payload; `undefined` if malformed. */
+export function decodeServerParams(bytes: Uint8Array): ServerParams | undefined {
+  const r = new Reader(bytes, 0, bytes.length);
+  const scid = r.u32();
+  const receiveWindow = r.varint();
+  return r.ok && r.remaining() === 0 ? { scid, receiveWindow } : undefined;
+}

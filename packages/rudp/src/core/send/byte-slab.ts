@@ -1,0 +1,44 @@
+/**
+ * Copies of short byte strings carved out of shared 64 KiB buffers. A
+ * typed array of more than 64 bytes gets its own off-heap backing store in
+ * V8 (a malloc, an external-memory account and a finaliser), which at one
+ * per datagram and one per received message is a large share of rudp's
+ * per-packet cost. Views into a slab are never reused: a slab is simply
+ * dropped when full and freed once no view into it is alive.
+ */
+const SLAB_BYTES = 64 * 1024;
+
+/** A bump allocator of byte copies. */
+export class ByteSlab {
+  private buf = new Uint8Array(SLAB_BYTES);
+  private pos = 0;
+
+  /** A copy of `src[start, end)` that nothing else will ever write. */
+  copy(src: Uint8Array, start: number, end: number): Uint8Array {
+    const n = end - start;
+    if (n > SLAB_BYTES / 4) return src.slice(start, end);
+    const out = this.carve(n);
+    out.set(start === 0 && end === src.length ? src : src.subarray(start, end));
+    return out;
+  }
+
+  /** A copy of `head` followed by `tail` (a sealed packet: header, then ciphertext and tag). */
+  join(head: Uint8Array, tail: Uint8Array): Uint8Array {
+    const n = head.length + tail.length;
+    const out = n > SLAB_BYTES / 4 ? new Uint8Array(n) : this.carve(n);
+    out.set(head);
+    out.set(tail, head.length);
+    return out;
+  }
+
+  private carve(n: number): Uint8Array {
+    if (this.pos + n > SLAB_BYTES) {
+      this.buf = new Uint8Array(SLAB_BYTES);
+      this.pos = 0;
+    }
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    // Keep views 8-byte aligned so word reads (checksum) stay aligned.
+    this.pos += (n + 7) & ~7;
+    return out;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Pacing: a token bucket that spreads packets over the round trip at the
+ * congestion controller's rate instead of sending a window in one burst
+ * (RFC 9002 §7.7). The bucket holds a few packets, or what the rate earns in
+ * one driver timer tick, so a wake-up that comes a tick late loses nothing.
+ */
+import type { CongestionController } from '../congestion/controller.js';
+import type { RttEstimator } from '../recovery/rtt.js';
+
+/** A driver's timer granularity (Node's setTimeout floor), ms: the bucket bridges one tick. */
+const PACING_TICK_MS = 1;
+/** Tolerance for floating-point refill error, bytes. */
+const PACE_EPSILON_BYTES = 1e-6;
+/** Shortest wait for tokens, ms. */
+const PACE_MIN_WAIT_MS = 1e-3;
+
+/** The pacer of one connection. */
+export class Pacer {
+  private tokens: number;
+  private time: number;
+  /** When the sender, blocked by pacing with data to send, may go again (0: not blocked). */
+  private blockedUntil = 0;
+
+  constructor(
+    private readonly mtu: number,
+    private readonly cc: CongestionController,
+    private readonly rtt: RttEstimator,
+    now: number,
+  ) {
+    this.tokens = 2 * mtu;
+    this.time = now;
+  }
+
+  /** Adds the tokens earned since the last refill. */
+  refill(now: number): void {
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    const cap = this.tokenCap();
+    if (!Number.isFinite(rate)) this.tokens = cap;
+    else this.tokens = Math.min(cap, this.tokens + (now - this.time) * rate);
+    this.time = now;
+  }
+
+  /** Whether a full-size packet may leave now. */
+  get open(): boolean {
+    // Tokens refill in floating point: 1199.9999999999998 of 1200 is a full packet's worth.
+    return this.tokens >= this.mtu - PACE_EPSILON_BYTES;
+  }
+
+  /** A packet of `bytes` left. */
+  onSent(bytes: number): void {
+    this.tokens -= bytes;
+  }
+
+  /** The sender has data but pacing holds it: wake it when a packet's worth is earned (`windowOpen` false: the congestion window holds it, an ACK will wake it). */
+  block(now: number, windowOpen: boolean): void {
+    this.blockedUntil = windowOpen ? this.readyAt(now) : 0;
+  }
+
+  /** The sender is not held back. */
+  unblock(): void {
+    this.blockedUntil = 0;
+  }
+
+  /** When pacing lets a held sender go again, if that is after `lastPoll` (`Infinity` otherwise). */
+  deadline(lastPoll: number): number {
+    return this.blockedUntil > lastPoll ? this.blockedUntil : Number.POSITIVE_INFINITY;
+  }
+
+  private tokenCap(): number {
+    // At least what the rate earns in one driver timer tick (capped at half the window): a wake-up
+    // that comes a tick late must not throw that tick's sending time away.
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    const tick = Number.isFinite(rate) ? Math.min(rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
+    return Math.max(2 * this.mtu, Math.min(10 * this.mtu, this.cc.window() / 4), tick);
+  }
+
+  private readyAt(now: number): number {
+    const rate = this.cc.pacingRate(this.rtt.srtt);
+    if (!Number.isFinite(rate) || rate <= 0) return now;
+    // Never "now": a deadline equal to the poll time is not scheduled, and the sender would wait for an ACK.
+    return now + Math.max(PACE_MIN_WAIT_MS, (this.mtu - this.tokens) / rate);
+  }
+}

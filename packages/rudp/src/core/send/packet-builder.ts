@@ -1,0 +1,97 @@
+/**
+ * Packs the frames of one DATA packet, in priority order: the ACK when one
+ * is due (kept small in front of data), owed flow-control credit, resends,
+ * new data with the repair it earns (or tail copies when it was the last),
+ * the ACK state again where room is left, and a PING if nothing else asks
+ * for an acknowledgement but one is wanted. What goes in is decided by the
+ * modules that own it; this file only orders and fits them.
+ */
+import type { FlowControl } from '../flow-control.js';
+import type { AckTracker } from '../receive/ack-generation.js';
+import type { RepairPolicy } from '../repair/repair-policy.js';
+import type { RepairReceiver } from '../repair/repair-receiver.js';
+import { writePing } from '../../wire/frame.js';
+import type { PacketWriter } from '../../wire/packet.js';
+import type { ChunkRef } from './outgoing-message.js';
+import type { RetransmitQueue } from './retransmit-queue.js';
+import type { SendQueue } from './send-queue.js';
+
+/** Room an ACK that is due may take in front of data. */
+const ACK_ROOM = 16;
+
+/** The modules a DATA packet draws from. */
+export interface PacketSources {
+  readonly acks: AckTracker;
+  readonly repairReceiver: RepairReceiver;
+  readonly flow: FlowControl;
+  readonly retransmits: RetransmitQueue;
+  readonly sendQueue: SendQueue;
+  readonly repairPolicy: RepairPolicy;
+}
+
+/** What the coordinator decided this packet is for. */
+export interface PacketPlan {
+  /** An ACK is due now. */
+  readonly ack: boolean;
+  /** Congestion control and pacing let data go, and there is some (or a PING/probe is owed). */
+  readonly data: boolean;
+  /** New reliable data is waiting (it carries repairs: resent tail copies would be moot). */
+  readonly newData: boolean;
+  /** The packet must elicit an ACK even without data (keep-alive or probe). */
+  readonly ping: boolean;
+}
+
+/** What a built packet carries. */
+export interface PacketContents {
+  /** Largest packet number our ACK frame covered (-1: no ACK). */
+  readonly ackLargest: number;
+  readonly chunks: readonly ChunkRef[];
+  readonly carriedMaxData: boolean;
+  /** It carried a resend. */
+  readonly retransmission: boolean;
+  readonly ackEliciting: boolean;
+  readonly repairSent: boolean;
+}
+
+/** Fills packet `pn` (its header already in `w`) according to `plan`. */
+export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: PacketPlan): PacketContents {
+  let ackLargest = -1;
+  if (plan.ack) ackLargest = writeAcks(now, w, s, plan.data ? ACK_ROOM : w.room());
+  const chunks: ChunkRef[] = [];
+  let carriedMaxData = false;
+  let retransmission = false;
+  let ackEliciting = false;
+  let repairSent = false;
+  if (plan.data) {
+    if (s.flow.writeIfDue(w)) {
+      carriedMaxData = true;
+      ackEliciting = true;
+    }
+    retransmission = s.retransmits.fill(now, w, chunks, plan.newData);
+    const fresh = chunks.length;
+    const datagrams = s.sendQueue.fillNewData(w, chunks, (m) => s.repairPolicy.rememberSmall(now, m));
+    if (datagrams > 0) ackEliciting = true;
+    const freshEnd = chunks.length;
+    if (freshEnd > fresh) {
+      s.retransmits.noteNewData(now);
+      repairSent = s.repairPolicy.fillRepair(now, pn, w, chunks);
+      if (!s.sendQueue.hasNewReliableData()) s.repairPolicy.queueTailCopies(now, chunks.slice(fresh, freshEnd), s.retransmits);
+    }
+    if (chunks.length > 0) ackEliciting = true;
+    // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
+    // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
+    if (ackLargest < 0 && w.room() > 0 && s.acks.peerLacksAck()) ackLargest = writeAcks(now, w, s, w.room());
+    if (!ackEliciting && plan.ping) {
+      writePing(w);
+      ackEliciting = true;
+    }
+  }
+  return { ackLargest, chunks, carriedMaxData, retransmission, ackEliciting, repairSent };
+}
+
+/** The ACK frame, and after it the MESSAGE_ACK for rebuilt messages if one is owed. */
+function writeAcks(now: number, w: PacketWriter, s: PacketSources, room: number): number {
+  const largest = s.acks.write(now, w, room);
+  if (largest >= 0) s.repairReceiver.writeMessageAckIfDue(w);
+  return largest;
+}

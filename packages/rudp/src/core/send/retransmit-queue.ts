@@ -1,0 +1,133 @@
+/**
+ * Chunks waiting to be sent again: resends of chunks in lost packets, their
+ * spaced redundant copies, probe resends and proactive tail copies. Each
+ * entry is dropped as soon as it has no purpose left (its chunk was
+ * acknowledged, or a tail copy has later data to ride on).
+ */
+import type { PacketWriter } from '../../wire/packet.js';
+import type { SentPacket } from '../recovery/loss-detection.js';
+import { type ChunkRef, type OutgoingMessage, writeChunk } from './outgoing-message.js';
+
+/** The settings resends read. */
+export interface RetransmitConfig {
+  /** Extra copies sent of each resent one-packet message. */
+  readonly redundantCopies: number;
+  /** Delay between a resend and each redundant copy, ms. */
+  readonly redundantSpacingMs: number;
+}
+
+/** The resend queue of one connection. */
+export class RetransmitQueue {
+  private queue: ChunkRef[] = [];
+  /** When a packet last carried new (never sent) data. */
+  private lastNewDataAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly config: RetransmitConfig,
+    /** Which packets are still in flight (a resend held for repairs waits on one). */
+    private readonly packets: { inFlight(pn: number): boolean },
+  ) {}
+
+  /** Entries queued (some may not be ready yet). */
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
+  requeueLost(now: number, p: SentPacket): void {
+    for (const c of p.chunks) {
+      if (c.message.isAcked(c.index)) continue;
+      // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
+      // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
+      const afterRepairs = c.message.lastRepairPn > p.pn;
+      this.queue.push({ message: c.message, index: c.index, notBefore: 0, afterRepairs });
+      // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
+      if (c.message.chunkCount !== 1) continue;
+      for (let k = 1; k <= this.config.redundantCopies; k++) {
+        this.queue.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs, afterRepairs });
+      }
+    }
+  }
+
+  /**
+   * Probe: re-sends the live chunks of the oldest packet that has any,
+   * without declaring it lost. Returns false if nothing in flight has data
+   * (the probe must then be a PING).
+   */
+  queueProbe(now: number, inFlight: Iterable<SentPacket>): boolean {
+    for (const p of inFlight) {
+      const live = p.chunks.filter((c) => !c.message.isAcked(c.index));
+      if (live.length > 0) {
+        for (const c of live) this.queue.unshift({ message: c.message, index: c.index, notBefore: now });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Queues a proactive tail copy of one-packet message `m`, not before `notBefore`. */
+  queueTailCopy(m: OutgoingMessage, notBefore: number): void {
+    this.queue.push({ message: m, index: 0, notBefore, tail: true });
+  }
+
+  /** A packet carried new data at `now` (tail copies of earlier messages lose their purpose). */
+  noteNewData(now: number): void {
+    this.lastNewDataAt = now;
+  }
+
+  /** Drops entries without a purpose; returns whether one is ready to go at `now`. */
+  pruneAndCheckReady(now: number): boolean {
+    if (this.queue.length > 0) this.queue = this.queue.filter((r) => this.stillWanted(r));
+    return this.queue.some((r) => this.ready(now, r));
+  }
+
+  /**
+   * Writes ready entries into `w` while they fit. `newDataFollows`: this
+   * packet will carry new data, which carries repairs, so tail copies are
+   * moot. Returns whether anything was written.
+   */
+  fill(now: number, w: PacketWriter, chunks: ChunkRef[], newDataFollows: boolean): boolean {
+    if (this.queue.length === 0) return false;
+    let any = false;
+    const keep: ChunkRef[] = [];
+    for (let i = 0; i < this.queue.length; i++) {
+      const c = this.queue[i] as ChunkRef;
+      if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) continue;
+      if (!this.ready(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index)) {
+        keep.push(c);
+        continue;
+      }
+      if (!writeChunk(w, c.message, c.index)) {
+        keep.push(c);
+        continue;
+      }
+      chunks.push(c);
+      any = true;
+    }
+    this.queue = keep;
+    return any;
+  }
+
+  /** The earliest time an entry may go (`Infinity`: none queued). */
+  earliest(): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (const r of this.queue) t = Math.min(t, r.notBefore);
+    return t;
+  }
+
+  /** Drops everything (the connection is closing). */
+  clear(): void {
+    this.queue = [];
+  }
+
+  /** A queued resend may go now. */
+  private ready(now: number, c: ChunkRef): boolean {
+    return c.notBefore <= now && (c.afterRepairs !== true || !this.packets.inFlight(c.message.lastRepairPn));
+  }
+
+  /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
+  private stillWanted(c: ChunkRef): boolean {
+    if (c.message.isAcked(c.index)) return false;
+    return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
+  }
+}

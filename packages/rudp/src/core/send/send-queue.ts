@@ -1,0 +1,202 @@
+/**
+ * The send queue: messages in the order the application sent them, each cut
+ * into chunks at queue time, a cursor to the first chunk never sent, and the
+ * bookkeeping of which messages the peer has whole. New data leaves in queue
+ * order, as far as the peer's flow-control credit allows. Unreliable
+ * messages (datagrams) wait in a queue of their own: they take no message id
+ * and no flow-control credit (a lost one would never be read, and its credit
+ * never returned), and leave ahead of reliable data, once.
+ */
+import type { FlowControl } from '../flow-control.js';
+import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
+import type { PacketWriter } from '../../wire/packet.js';
+import { varintSize } from '../../wire/varint.js';
+import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
+
+/** An unreliable message waiting for its packet. */
+interface QueuedDatagram {
+  readonly channel: number;
+  readonly data: Uint8Array;
+}
+
+/** Queued messages of one connection. */
+export class SendQueue {
+  /** Messages in send order; slots before `head` are acknowledged and emptied. */
+  private readonly outbox: (OutgoingMessage | undefined)[] = [];
+  private head = 0;
+  /** No message in `outbox` before this index has a chunk left to send for the first time. */
+  private unsentHead = 0;
+  private nextMessageId = 0;
+  /** Stream offset after the last queued message. */
+  private streamEnd = 0;
+  /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
+  private lastOrderedZero = -1;
+  /** Id of the last ordered message on each other channel. */
+  private readonly lastOrdered = new Map<number, number>();
+  /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
+  private datagrams: (QueuedDatagram | undefined)[] = [];
+  private datagramHead = 0;
+  private datagramBytes = 0;
+
+  constructor(
+    private readonly flow: FlowControl,
+    /** Packet bytes between header and checksum: a chunk fills them exactly. */
+    private readonly payloadRoom: number,
+  ) {}
+
+  /** Queues `data` as the next reliable message, on `channel`, ordered within it or not. */
+  push(data: Uint8Array, channel = 0, ordered = true): OutgoingMessage {
+    const id = this.nextMessageId++;
+    const delivery = this.deliveryOf(id, channel, ordered);
+    // Chunks fill a packet exactly; an ACK rides along only where room is left or when it is due
+    // (then the chunk waits for the next packet).
+    const annotation = delivery === undefined ? 0 : channelFrameSize(delivery);
+    const chunkSize = this.payloadRoom - annotation - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
+    const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize, delivery);
+    this.streamEnd += data.length;
+    this.outbox.push(m);
+    return m;
+  }
+
+  /** Largest datagram on `channel` that fits a packet on its own. */
+  maxDatagramSize(channel: number): number {
+    // The length varint is sized for the whole payload room: a byte short of the exact bound at worst.
+    return this.payloadRoom - datagramFrameSize(channel, 0) + 1 - varintSize(this.payloadRoom);
+  }
+
+  /** Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). */
+  pushDatagram(data: Uint8Array, channel: number): void {
+    this.datagrams.push({ channel, data });
+    this.datagramBytes += data.length;
+  }
+
+  /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
+  hasNewData(): boolean {
+    return this.datagramHead < this.datagrams.length || this.hasNewReliableData();
+  }
+
+  /** Whether a chunk never sent may leave now (flow control permitting): new data that carries repairs. */
+  hasNewReliableData(): boolean {
+    const m = this.outbox[this.firstUnsent()];
+    return m !== undefined && this.flow.allows(m.streamEnd);
+  }
+
+  /**
+   * Writes never-sent chunks into `w` in queue order while they fit and the
+   * peer's credit covers their message; `onSmallSent` hears of each
+   * one-chunk message as it leaves. Datagrams go first; returns how many left.
+   */
+  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): number {
+    const datagrams = this.fillDatagrams(w);
+    this.fillReliable(w, chunks, onSmallSent);
+    return datagrams;
+  }
+
+  private fillDatagrams(w: PacketWriter): number {
+    let n = 0;
+    while (this.datagramHead < this.datagrams.length) {
+      const d = this.datagrams[this.datagramHead] as QueuedDatagram;
+      if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
+      writeDatagram(w, d.channel, d.data);
+      this.datagramBytes -= d.data.length;
+      this.datagrams[this.datagramHead++] = undefined;
+      n++;
+    }
+    if (this.datagramHead === this.datagrams.length) {
+      this.datagrams = [];
+      this.datagramHead = 0;
+    }
+    return n;
+  }
+
+  private fillReliable(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): void {
+    for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      if (m.allSent) continue;
+      if (!this.flow.allows(m.streamEnd)) return; // the receiver has no room for all of it yet
+      while (!m.allSent) {
+        const idx = m.nextChunk;
+        if (!writeChunk(w, m, idx)) return;
+        chunks.push({ message: m, index: idx, notBefore: 0 });
+        m.nextChunk++;
+        if (m.chunkCount === 1) onSmallSent(m);
+      }
+    }
+  }
+
+  /**
+   * The peer has every message below `next` (some rebuilt from repairs, in
+   * packets we count as lost); `onComplete` hears of each message this completes.
+   */
+  ackBelow(next: number, onComplete: (m: OutgoingMessage) => void): void {
+    for (let i = this.head; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      // Only what was sent can have arrived; a larger claim is ignored.
+      if (m.id >= next || !m.allSent) break;
+      for (let c = 0; c < m.chunkCount; c++) if (m.ack(c)) onComplete(m);
+    }
+    this.compact();
+  }
+
+  /** Drops acknowledged messages from the front. */
+  compact(): void {
+    while (this.head < this.outbox.length && (this.outbox[this.head] as OutgoingMessage).complete) {
+      // Drop the acknowledged message now: the slot may wait for 64 more before the splice, and a
+      // large message would keep its bytes alive that long.
+      this.outbox[this.head] = undefined;
+      this.head++;
+    }
+    if (this.head > 64 && this.head * 2 > this.outbox.length) {
+      this.outbox.splice(0, this.head);
+      this.unsentHead = Math.max(0, this.unsentHead - this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Whether the peer has every queued reliable message and every datagram has left. */
+  allAcked(): boolean {
+    this.compact();
+    return this.head >= this.outbox.length && this.datagramHead >= this.datagrams.length;
+  }
+
+  /** Bytes of reliable messages queued but not yet acknowledged by the peer, and of datagrams not yet sent. */
+  get bufferedAmount(): number {
+    let n = this.datagramBytes;
+    for (let i = this.head; i < this.outbox.length; i++) {
+      const m = this.outbox[i] as OutgoingMessage;
+      if (!m.complete) n += m.data.length;
+    }
+    return n;
+  }
+
+  /**
+   * The CHANNEL frame of message `id`; `undefined` for the default delivery:
+   * channel 0, ordered, right after another such message (its predecessor is
+   * the id just below, which the receiver assumes for a message without one).
+   */
+  private deliveryOf(id: number, channel: number, ordered: boolean): Delivery | undefined {
+    if (!ordered) return { channel, ordered: false, predecessorDelta: 0 };
+    let prev: number;
+    if (channel === 0) {
+      prev = this.lastOrderedZero;
+      this.lastOrderedZero = id;
+      if (prev === id - 1) return undefined;
+    } else {
+      prev = this.lastOrdered.get(channel) ?? -1;
+      this.lastOrdered.set(channel, id);
+    }
+    return { channel, ordered: true, predecessorDelta: prev < 0 ? 0 : id - prev };
+  }
+
+  /**
+   * Index of the first message with a chunk never sent. Chunks go out in
+   * outbox order, so the cursor only moves forward: a scan from the head
+   * would walk every sent-but-unacknowledged message, several times a packet.
+   */
+  private firstUnsent(): number {
+    let i = Math.max(this.unsentHead, this.head);
+    while (i < this.outbox.length && (this.outbox[i] as OutgoingMessage).allSent) i++;
+    this.unsentHead = i;
+    return i;
+  }
+}

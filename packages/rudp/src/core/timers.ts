@@ -1,0 +1,48 @@
+/**
+ * The timers of a connection, as one typed table. Each kind's deadline is
+ * computed in one place (`Connection.deadline`), the next wake-up is the
+ * earliest of them, and expiry is dispatched kind by kind in `TIMER_ORDER`.
+ * A kind with nothing to do on expiry (an ACK, a resend or paced data
+ * becoming due) only wakes the connection: the poll that follows sends.
+ */
+
+/** Every timer a connection runs. */
+export enum Timer {
+  /** Client: resend the INITIAL. */
+  Initial,
+  /** The handshake gives up. */
+  HandshakeTimeout,
+  /** Nothing heard from the peer for the idle timeout: close. */
+  Idle,
+  /** An ACK we owe must leave. */
+  Ack,
+  /** The time-threshold rule declares a packet lost (RFC 9002 §6.1.2). */
+  LossDetection,
+  /** Probe timeout (RFC 9002 §6.2). */
+  Probe,
+  /** Send a PING to keep an idle connection (and its NAT binding) alive. */
+  KeepAlive,
+  /** A spaced copy or held resend becomes sendable. */
+  Resend,
+  /** Pacing lets held data go. */
+  Pacing,
+  /** Draining ends: the connection is closed. */
+  Drain,
+}
+
+/** The order in which expired timers are handled: an ending connection first, then loss detection before the probe it may make moot. */
+export const TIMER_ORDER: readonly Timer[] = [
+  Timer.HandshakeTimeout,
+  Timer.Drain,
+  Timer.Idle,
+  Timer.LossDetection,
+  Timer.Probe,
+  Timer.KeepAlive,
+  Timer.Initial,
+  Timer.Ack,
+  Timer.Resend,
+  Timer.Pacing,
+];
+
+/** Number of timer kinds. */
+export const TIMER_COUNT = TIMER_ORDER.length;

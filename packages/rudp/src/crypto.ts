@@ -1,0 +1,6 @@
+/**
+ * `rudp/crypto`: the pure cryptography (Noise handshake, packet protection,
+ * exporter) behind the injected {@link CryptoProvider}; the `node:crypto`
+ * provider is `nodeCryptoProvider` from `rudp`.
+ */
+export * from './crypto/index.js';

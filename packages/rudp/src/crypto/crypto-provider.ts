@@ -1,0 +1,49 @@
+/**
+ * The cryptographic primitives rudp needs, behind one injected interface: the
+ * sans-IO core and this folder never import `node:*`, so the Node adapter
+ * supplies them from `node:crypto` and a simulator or another runtime can
+ * supply its own.
+ */
+
+/** An X25519 key pair, raw 32-byte keys (RFC 7748 encoding). */
+export interface KeyPair {
+  readonly publicKey: Uint8Array;
+  readonly privateKey: Uint8Array;
+}
+
+/** Length of X25519 keys and of their shared secret. */
+export const DH_LEN = 32;
+/** Length of the AEAD key (ChaCha20-Poly1305). */
+export const KEY_LEN = 32;
+/** Length of the AEAD nonce. */
+export const NONCE_LEN = 12;
+/** Length of the AEAD tag (Poly1305). */
+export const TAG_LEN = 16;
+/** Length of a SHA-256 digest. */
+export const HASH_LEN = 32;
+
+/**
+ * X25519, ChaCha20-Poly1305 (RFC 8439), SHA-256, HMAC-SHA256 and a CSPRNG.
+ * No method throws on bad input from the network: failures are `undefined`.
+ */
+export interface CryptoProvider {
+  /** A fresh random key pair. */
+  generateKeyPair(): KeyPair;
+  /** The key pair of a raw 32-byte private key (to load a stored identity or a test vector); `undefined` if malformed. */
+  keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair | undefined;
+  /**
+   * X25519(privateKey, publicKey). `undefined` when the peer's key is malformed
+   * or of low order (an all-zero shared secret), so a peer cannot force a known secret.
+   */
+  dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
+  /** ChaCha20-Poly1305 encryption: ciphertext followed by the 16-byte tag. */
+  seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** ChaCha20-Poly1305 decryption; `undefined` if the tag does not verify or the input is too short. */
+  open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
+  /** SHA-256 of the concatenation of `parts`. */
+  sha256(...parts: readonly Uint8Array[]): Uint8Array;
+  /** HMAC-SHA256 keyed with `key` over the concatenation of `parts`. */
+  hmacSha256(key: Uint8Array, ...parts: readonly Uint8Array[]): Uint8Array;
+  /** `n` bytes from a cryptographically secure generator. */
+  randomBytes(n: number): Uint8Array;
+}

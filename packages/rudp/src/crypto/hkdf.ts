@@ -1,0 +1,52 @@
+/**
+ * HKDF-SHA256 (RFC 5869) built on the provider's HMAC, in the two shapes this
+ * folder needs: Noise's `HKDF(ck, ikm, n)` and a TLS 1.3-style
+ * `HKDF-Expand-Label` for packet keys, key updates and the exporter.
+ */
+import { concatBytes, utf8 } from './bytes.js';
+import { HASH_LEN, type CryptoProvider } from './crypto-provider.js';
+
+/** Noise's HKDF (spec rev 34 §4.3): two or three 32-byte outputs chained from `HMAC(chainingKey, ikm)`. */
+export function noiseHkdf(c: CryptoProvider, chainingKey: Uint8Array, ikm: Uint8Array, outputs: 2): readonly [Uint8Array, Uint8Array];
+export function noiseHkdf(c: CryptoProvider, chainingKey: Uint8Array, ikm: Uint8Array, outputs: 3): readonly [Uint8Array, Uint8Array, Uint8Array];
+export function noiseHkdf(c: CryptoProvider, chainingKey: Uint8Array, ikm: Uint8Array, outputs: 2 | 3): readonly Uint8Array[] {
+  const tempKey = c.hmacSha256(chainingKey, ikm);
+  const o1 = c.hmacSha256(tempKey, Uint8Array.of(1));
+  const o2 = c.hmacSha256(tempKey, o1, Uint8Array.of(2));
+  if (outputs === 2) return [o1, o2];
+  return [o1, o2, c.hmacSha256(tempKey, o2, Uint8Array.of(3))];
+}
+
+/** HKDF-Extract (RFC 5869 §2.2). */
+export const hkdfExtract = (c: CryptoProvider, salt: Uint8Array, ikm: Uint8Array): Uint8Array => c.hmacSha256(salt, ikm);
+
+/** The most bytes one HKDF-Expand can produce. */
+export const MAX_EXPAND_LEN = 255 * HASH_LEN;
+
+/** HKDF-Expand (RFC 5869 §2.3). `length` must be 0…8160 (a programming error otherwise). */
+export const hkdfExpand = (c: CryptoProvider, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_EXPAND_LEN) throw new RangeError(`HKDF-Expand length must be 0…${MAX_EXPAND_LEN}, not ${length}`);
+  const out = new Uint8Array(length);
+  let previous: Uint8Array = new Uint8Array(0);
+  for (let i = 1, at = 0; at < length; i++) {
+    previous = c.hmacSha256(prk, previous, info, Uint8Array.of(i));
+    out.set(previous.subarray(0, Math.min(HASH_LEN, length - at)), at);
+    at += HASH_LEN;
+  }
+  return out;
+};
+
+/** Prefix of every label, so rudp's derivations never collide with another protocol's on the same secret. */
+const LABEL_PREFIX = 'rudp ';
+
+/**
+ * HKDF-Expand-Label as TLS 1.3 (RFC 8446 §7.1) defines it, with the prefix
+ * `rudp ` instead of `tls13 `: info = uint16 length, label, context.
+ */
+export const hkdfExpandLabel = (c: CryptoProvider, secret: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array => {
+  const fullLabel = utf8(LABEL_PREFIX + label);
+  if (fullLabel.length > 255 || context.length > 255) throw new RangeError('HKDF-Expand-Label: label or context longer than 255 bytes');
+  if (length > 0xffff) throw new RangeError(`HKDF-Expand-Label length must fit 16 bits, not ${length}`);
+  const info = concatBytes(Uint8Array.of(length >> 8, length & 0xff, fullLabel.length), fullLabel, Uint8Array.of(context.length), context);
+  return hkdfExpand(c, secret, info, length);
+};

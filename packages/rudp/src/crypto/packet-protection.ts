@@ -1,0 +1,191 @@
+/**
+ * Packet protection of one connection after its handshake: seals outgoing
+ * packets, opens incoming ones, rejects replays and runs key updates with a
+ * key-phase bit as RFC 9001 §6 does. Pure state, no I/O, no clock; every
+ * outcome is a value.
+ *
+ * Use by the core, per packet:
+ * - send: write `keyPhase()` into the header, then `seal(header, pn, payload)`;
+ * - receive: parse the header (key phase bit, packet number), then
+ *   `open(header, keyPhaseBit, pn, ciphertext)`; on `ok: false` drop the packet,
+ *   count `reason`, never answer it; on `reason: 'integrity-limit'` close the connection.
+ *
+ * `pn` is always the full packet number (restored from a truncated one on
+ * receive): it is the nonce, so a wrong restoration fails authentication,
+ * and only a packet that opened may move the largest-received number.
+ */
+import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
+import type { CryptoProvider } from './crypto-provider.js';
+import { nextTrafficSecret, packetKeyFromSecret, type PacketKey } from './packet-key.js';
+import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
+
+/** A key phase bit. */
+export type KeyPhase = 0 | 1;
+
+/** Why an incoming packet was dropped. */
+export type OpenFailure =
+  | 'duplicate' // a packet number already accepted: a replay or a network duplicate
+  | 'too-old' // below the replay window: cannot be told from a replay
+  | 'auth' // the tag did not verify (forged, altered, or keys out of step)
+  | 'integrity-limit'; // too many forgeries on this connection: close it
+
+/** The outcome of `open`. */
+export type OpenResult =
+  | { readonly ok: true; readonly plaintext: Uint8Array; readonly keyUpdated: boolean }
+  | { readonly ok: false; readonly reason: OpenFailure };
+
+/** The outcome of `seal`. */
+export type SealResult = { readonly ok: true; readonly packet: Uint8Array } | { readonly ok: false; readonly reason: 'key-exhausted' };
+
+/** Settings of {@link PacketProtection}. */
+export interface PacketProtectionOptions {
+  /** The first traffic secret we send with (initiator: the handshake's initiator secret). */
+  readonly sendSecret: Uint8Array;
+  /** The first traffic secret the peer sends with. */
+  readonly receiveSecret: Uint8Array;
+  readonly limits?: AeadLimits;
+  /** Replay window width in packets (multiple of 32). Default 2048. */
+  readonly replayWindow?: number;
+}
+
+/** Counters for stats. */
+export interface ProtectionCounters {
+  readonly sealed: number;
+  readonly opened: number;
+  readonly authFailures: number;
+  readonly replays: number;
+  readonly keyUpdates: number;
+}
+
+interface Generation {
+  readonly secret: Uint8Array;
+  readonly key: PacketKey;
+}
+
+/** Packet protection of one connection (both directions). */
+export class PacketProtection {
+  private readonly limits: AeadLimits;
+  private readonly window: ReplayWindow;
+
+  private sendGen: number = 0;
+  private send: Generation;
+  private sealedWithKey = 0;
+
+  private recvGen: number = 0;
+  private recvCurrent: Generation;
+  private recvNext: Generation;
+  private recvPrevious: Generation | undefined;
+  /** Lowest packet number opened with the current receive keys; older numbers of the other phase belong to the previous keys. */
+  private recvPhaseStart = 0;
+  /** Whether the peer has sent a packet with the current receive keys (it may not be asked to update again before). */
+  private peerUsesCurrent = false;
+
+  private counts = { sealed: 0, opened: 0, authFailures: 0, replays: 0, keyUpdates: 0 };
+
+  constructor(
+    private readonly crypto: CryptoProvider,
+    options: PacketProtectionOptions,
+  ) {
+    this.limits = options.limits ?? CHACHA20_POLY1305_LIMITS;
+    this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW);
+    this.send = this.generation(options.sendSecret);
+    this.recvCurrent = this.generation(options.receiveSecret);
+    this.recvNext = this.generation(nextTrafficSecret(crypto, options.receiveSecret));
+  }
+
+  private generation(secret: Uint8Array): Generation {
+    return { secret, key: packetKeyFromSecret(this.crypto, secret) };
+  }
+
+  /** The key phase bit to write into the header of the next packet. */
+  keyPhase(): KeyPhase {
+    return (this.sendGen & 1) as KeyPhase;
+  }
+
+  /** Counters so far. */
+  counters(): ProtectionCounters {
+    return { ...this.counts };
+  }
+
+  /**
+   * Seals one packet: `header` (already carrying `keyPhase()`) is authenticated,
+   * `payload` encrypted; returns the ciphertext with its tag to append to the header.
+   */
+  seal(header: Uint8Array, pn: number, payload: Uint8Array): SealResult {
+    if (this.sealedWithKey >= this.limits.confidentialityLimit) return { ok: false, reason: 'key-exhausted' };
+    const packet = this.send.key.seal(header, pn, payload);
+    this.sealedWithKey++;
+    this.counts.sealed++;
+    if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
+    return { ok: true, packet };
+  }
+
+  /**
+   * Starts a key update now if allowed: the peer must have sent with our current
+   * receive keys first (RFC 9001 §6.1: one update at a time). Returns whether it started.
+   */
+  initiateKeyUpdate(): boolean {
+    if (this.sendGen !== this.recvGen || !this.peerUsesCurrent) return false;
+    this.advanceSend();
+    return true;
+  }
+
+  private advanceSend(): void {
+    this.send = this.generation(nextTrafficSecret(this.crypto, this.send.secret));
+    this.sendGen++;
+    this.sealedWithKey = 0;
+    this.counts.keyUpdates++;
+  }
+
+  private failed(reason: OpenFailure): OpenResult {
+    if (reason === 'auth') {
+      this.counts.authFailures++;
+      if (this.counts.authFailures >= this.limits.integrityLimit) return { ok: false, reason: 'integrity-limit' };
+    } else {
+      this.counts.replays++;
+    }
+    return { ok: false, reason };
+  }
+
+  /**
+   * Opens one packet. `header` must be the bytes exactly as received (they are
+   * the associated data), `keyPhase` and `pn` as parsed from them.
+   */
+  open(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array): OpenResult {
+    const verdict = this.window.check(pn);
+    if (verdict !== 'fresh') return this.failed(verdict);
+    const current = keyPhase === (this.recvGen & 1);
+    // The other phase: an older packet of the previous keys, or the peer's next keys (a key update).
+    const usePrevious = !current && this.recvPrevious !== undefined && pn < this.recvPhaseStart;
+    const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext;
+    const plaintext = gen.key.open(header, pn, ciphertext);
+    if (plaintext === undefined) return this.failed('auth');
+    this.window.mark(pn);
+    this.counts.opened++;
+    let keyUpdated = false;
+    if (!current && !usePrevious) {
+      // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
+      this.recvPrevious = this.recvCurrent;
+      this.recvCurrent = this.recvNext;
+      this.recvNext = this.generation(nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+      this.recvGen++;
+      this.recvPhaseStart = pn;
+      this.peerUsesCurrent = true;
+      if (this.sendGen < this.recvGen) this.advanceSend();
+      keyUpdated = true;
+    } else if (current) {
+      this.peerUsesCurrent = true;
+      this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
+    }
+    return { ok: true, plaintext, keyUpdated };
+  }
+
+  /**
+   * Forgets the previous phase's receive keys. The core may call this about
+   * three PTOs after a key update (RFC 9001 §6.5) so late packets of the old
+   * phase stop being accepted; the replay window bounds them in any case.
+   */
+  discardPreviousKeys(): void {
+    this.recvPrevious = undefined;
+  }
+}

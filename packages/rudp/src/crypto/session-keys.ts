@@ -1,0 +1,32 @@
+/**
+ * What the core keeps from a finished handshake: packet protection for each
+ * direction (by role) and the exporter.
+ */
+import type { CryptoProvider } from './crypto-provider.js';
+import { createExporter, type KeyingMaterialExporter } from './exporter.js';
+import { PacketProtection, type PacketProtectionOptions } from './packet-protection.js';
+import type { SplitResult } from './symmetric-state.js';
+
+/** A secured session's state. */
+export interface SessionKeys {
+  readonly protection: PacketProtection;
+  readonly exporter: KeyingMaterialExporter;
+  /** The handshake hash: the same at both ends, unique per session. */
+  readonly handshakeHash: Uint8Array;
+}
+
+/** Builds a session's keys from the handshake's split, for the initiator (client) or the responder (server). */
+export const sessionKeys = (
+  crypto: CryptoProvider,
+  split: SplitResult,
+  initiator: boolean,
+  options: Omit<PacketProtectionOptions, 'sendSecret' | 'receiveSecret'> = {},
+): SessionKeys => ({
+  protection: new PacketProtection(crypto, {
+    ...options,
+    sendSecret: initiator ? split.initiatorSecret : split.responderSecret,
+    receiveSecret: initiator ? split.responderSecret : split.initiatorSecret,
+  }),
+  exporter: createExporter(crypto, split.exporterSecret),
+  handshakeHash: split.handshakeHash,
+});

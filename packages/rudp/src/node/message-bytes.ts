@@ -1,0 +1,19 @@
+/**
+ * What `send` accepts: text and any binary view, by its bytes.
+ */
+
+/** A message `send` accepts: a string (sent as UTF-8), any `ArrayBufferView` (its bytes), or an `ArrayBuffer`. */
+export type MessageData = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
+
+/** The bytes of `data`, without copying binary input; a `TypeError` (code `ERR_INVALID_ARG_TYPE`) for anything else. */
+export function messageBytes(data: unknown): Uint8Array | TypeError {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  // The common case (Buffer included) as it is: no view to allocate per message.
+  if (data instanceof Uint8Array) return data;
+  // Every typed array and DataView by its bytes: a Uint16Array([0x1234]) is 2 bytes, not 1 truncated element.
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);
+  const got = data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data === 'object' ? `an instance of ${data.constructor?.name ?? 'Object'}` : `type ${typeof data}`;
+  const err = new TypeError(`The "data" argument must be a string, an ArrayBufferView or an ArrayBuffer; received ${got}`);
+  return Object.assign(err, { code: 'ERR_INVALID_ARG_TYPE' });
+}

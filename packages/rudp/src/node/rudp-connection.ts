@@ -1,0 +1,429 @@
+/**
+ * `RudpConnection`: one reliable connection as Node code expects it — an
+ * EventEmitter with promise sends, `bufferedAmount` and `'drain'`, async
+ * iteration, a byte-stream Duplex, and `ref()`/`unref()`.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Connection, ConnectionStats } from '../core/connection.js';
+import type { CloseReason } from '../core/events.js';
+import type { DeliveryOptions } from '../core/send/delivery-options.js';
+import { parseAddress } from '../core/sans-io.js';
+import { ConnectionStream } from './connection-stream.js';
+import { messageBytes, type MessageData } from './message-bytes.js';
+import { iterateMessages } from './message-iterator.js';
+import { RudpError, abortError, closeCode } from './rudp-error.js';
+import { type ConnectionSink, type UdpEndpoint, asBuffer } from './udp-endpoint.js';
+
+/** Default `highWaterMark`: 1 MiB unacknowledged, a few round trips of a fast path. */
+export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Options of the Node wrapper (not of the transport). */
+export interface ConnectionOptions {
+  /**
+   * `writableNeedDrain` turns true once `bufferedAmount` reaches this many bytes;
+   * `'drain'` follows when it falls to half. Default 1 MiB (1,048,576); any integer ≥ 1.
+   */
+  readonly highWaterMark?: number;
+}
+
+/**
+ * Options of `send`. `channel`, `ordered` and `reliable` choose the delivery
+ * (see `DeliveryOptions`): default channel 0, reliable and ordered.
+ */
+export interface SendOptions extends DeliveryOptions {
+  /**
+   * Stops waiting for the acknowledgement: the promise rejects with an `AbortError`
+   * (`code` `ABORT_ERR`). A message already queued may still be delivered (the stream is ordered and
+   * cannot skip it); an already aborted signal rejects before anything is queued.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The events of a `RudpConnection`. */
+export interface RudpConnectionEvents {
+  /** A whole message (in order within its channel unless sent unordered or unreliable), and its channel. Always a `Buffer`. */
+  message: [data: Buffer, channel: number];
+  /** `bufferedAmount` fell to half the high-water mark after reaching it. */
+  drain: [];
+  /** The connection ended (after any messages that arrived before the close). */
+  close: [CloseReason];
+  /** The connection failed (timeout, port closed, shutdown). Emitted only while someone listens. */
+  error: [RudpError];
+  /** EventEmitter's own: a listener is about to be added. */
+  newListener: [event: string | symbol, listener: (...args: never[]) => unknown];
+  /** EventEmitter's own: a listener was removed. */
+  removeListener: [event: string | symbol, listener: (...args: never[]) => unknown];
+}
+
+interface PendingSend {
+  readonly bytes: number;
+  /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
+  settle: Settle | undefined;
+}
+
+interface Settle {
+  resolve(): void;
+  reject(e: Error): void;
+  /** Only for sends with a signal (most have none: no closure per message then). */
+  readonly abort?: { readonly signal: AbortSignal; readonly onAbort: () => void };
+}
+
+/** Why the wrapper stops taking messages from the core (flow control). */
+type Hold = 'user' | symbol;
+
+/**
+ * One reliable connection. Messages are not taken from the transport until
+ * something consumes them (a `'message'` listener, iteration or `stream()`),
+ * so none is lost between `connect()` resolving and a listener being added;
+ * unread messages hold the peer back through the receive window.
+ */
+export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer>, ConnectionSink {
+  /** The `bufferedAmount` at which `writableNeedDrain` turns true. */
+  readonly writableHighWaterMark: number;
+  /**
+   * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
+   * consecutive and acknowledged roughly in order, so an array with its
+   * settled front trimmed beats a Map's insert and delete per message.
+   */
+  private pending: (PendingSend | undefined)[] = [];
+  private pendingHead = 0;
+  private pendingBase = 0;
+  private buffered = 0;
+  private needDrain = false;
+  private readonly holds = new Set<Hold>();
+  private refd = true;
+  private closedWith: CloseReason | undefined;
+  private closedError: RudpError | undefined;
+  /** Set before the core is destroyed for a reason the core has no kind for (an ICMP error). */
+  private failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
+  private readonly closeWaiters: (() => void)[] = [];
+  private duplex: Duplex | undefined;
+
+  /** @internal */
+  constructor(
+    private readonly io: UdpEndpoint,
+    /** The sans-IO connection underneath. */
+    readonly core: Connection,
+    options: ConnectionOptions = {},
+  ) {
+    super();
+    this.writableHighWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    io.attach(core, this);
+    // 'newListener' runs before the listener is added; 'removeListener' after it is gone.
+    this.on('newListener', (event) => {
+      if (event === 'message') this.updateFlow(1);
+    });
+    this.on('removeListener', (event) => {
+      if (event === 'message') this.updateFlow(0);
+    });
+    this.updateFlow(0);
+  }
+
+  /** The peer's address. */
+  get remoteAddress(): string {
+    return parseAddress(this.core.remote)?.host ?? this.core.remote;
+  }
+
+  /** The peer's port. */
+  get remotePort(): number {
+    return parseAddress(this.core.remote)?.port ?? 0;
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /**
+   * The server's public key as the handshake proved it (client side; the
+   * application may pin or trust it), or `undefined` on a server-side or
+   * plaintext connection.
+   */
+  get serverKey(): Uint8Array | undefined {
+    return this.core.role === 'client' ? this.core.peerKey : undefined;
+  }
+
+  /** Whether the connection is encrypted and authenticated (false only with `plaintext: true`). */
+  get encrypted(): boolean {
+    return this.core.isEncrypted;
+  }
+
+  /**
+   * Keying material bound to this session (RFC 5705 style): both ends get
+   * the same bytes for the same `label` and `context`, nobody else can.
+   * Throws on a plaintext connection.
+   */
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
+    return this.core.exportKeyingMaterial(label, context, length);
+  }
+
+  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */
+  maxDatagramSize(channel = 0): number {
+    return this.core.maxDatagramSize(channel);
+  }
+
+  /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
+  get bufferedAmount(): number {
+    return this.buffered;
+  }
+
+  /** True once `bufferedAmount` reached `writableHighWaterMark`, until `'drain'`. */
+  get writableNeedDrain(): boolean {
+    return this.needDrain;
+  }
+
+  /**
+   * Sends one message: a string (UTF-8), any `ArrayBufferView` (its bytes) or an
+   * `ArrayBuffer`. The bytes are not copied: do not change them until the promise settles.
+   * `options.channel` (0 … 255, default 0), `options.ordered` (default true) and
+   * `options.reliable` (default true) choose the delivery. Resolves once the peer has
+   * acknowledged all of it; an unreliable message (no acknowledgement exists) resolves once
+   * queued. Rejects with a `TypeError` (`ERR_INVALID_ARG_TYPE`) for any other input or a bad
+   * option, a `RangeError` (`ERR_OUT_OF_RANGE`) for a message larger than the peer's receive
+   * window, an unreliable one larger than a packet, or a channel out of range, a `RudpError`
+   * if the connection ends first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
+   */
+  send(data: MessageData, options: SendOptions = {}): Promise<void> {
+    const bytes = messageBytes(data);
+    if (bytes instanceof TypeError) return Promise.reject(bytes);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(Object.assign(new TypeError('The "options.signal" property must be an AbortSignal'), { code: 'ERR_INVALID_ARG_TYPE' }));
+    }
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.closedWith) return Promise.reject(this.errorAfterClose());
+    let id: number;
+    try {
+      // No delivery field given (nearly every send): the core's default, without checking an options object.
+      id = this.core.send(bytes, options.channel === undefined && options.ordered === undefined && options.reliable === undefined ? undefined : options);
+    } catch (e) {
+      if (e instanceof RangeError) return Promise.reject(Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' }));
+      if (e instanceof TypeError) return Promise.reject(Object.assign(new TypeError(e.message), { code: 'ERR_INVALID_ARG_TYPE' }));
+      // The core refuses sends once a close started (close() was called and is still draining).
+      return Promise.reject(new RudpError('ERR_RUDP_CLOSED', e instanceof Error ? e.message : String(e)));
+    }
+    if (id < 0) {
+      // A datagram: nothing will acknowledge it, so there is nothing to wait for.
+      this.io.changed(this.core);
+      return Promise.resolve();
+    }
+    this.buffered += bytes.length;
+    if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
+    const entry: PendingSend = { bytes: bytes.length, settle: undefined };
+    const p = new Promise<void>((resolve, reject) => {
+      if (signal === undefined) {
+        entry.settle = { resolve, reject };
+        return;
+      }
+      const onAbort = (): void => {
+        const s = entry.settle;
+        entry.settle = undefined;
+        s?.reject(abortError(signal));
+      };
+      entry.settle = { resolve, reject, abort: { signal, onAbort } };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    this.addPending(id, entry);
+    this.io.changed(this.core);
+    return p;
+  }
+
+  /** Stops delivering `'message'` events; the sender stalls once the receive window fills. */
+  pause(): this {
+    this.setHold('user', true);
+    return this;
+  }
+
+  /** Resumes delivering messages after `pause()`. */
+  resume(): this {
+    this.setHold('user', false);
+    return this;
+  }
+
+  /** Whether `pause()` is in effect. */
+  isPaused(): boolean {
+    return this.holds.has('user');
+  }
+
+  /** Keeps the process alive while this connection is open (the default). */
+  ref(): this {
+    this.refd = true;
+    this.io.setConnectionRef(this.core, true);
+    return this;
+  }
+
+  /** Lets the process exit while this connection is open (unacknowledged sends are then lost). */
+  unref(): this {
+    this.refd = false;
+    this.io.setConnectionRef(this.core, false);
+    return this;
+  }
+
+  /** Whether this connection keeps the process alive. */
+  hasRef(): boolean {
+    return this.refd && !this.closed;
+  }
+
+  /**
+   * Iterates over messages until the connection closes. Ends after a local or
+   * peer close; throws the `RudpError` of a failure (timeout, …). Messages wait
+   * in the transport while the loop body runs, holding the peer back.
+   * Breaking out of the loop leaves the connection open.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return iterateMessages(this);
+  }
+
+  /**
+   * A byte-stream `Duplex` over this connection, for `pipeline()`: each write is
+   * sent as a message, `end()` sends an empty message that ends the peer's
+   * readable side. Writes wait for `'drain'` (backpressure); reads hold the
+   * peer back. The stream ends with the connection; destroying it with an
+   * error destroys the connection. The same stream is returned on every call.
+   */
+  stream(): Duplex {
+    this.duplex ??= new ConnectionStream(this);
+    return this.duplex;
+  }
+
+  /** Graceful close: queued messages are delivered first. Resolves when closed. */
+  close(): Promise<void> {
+    if (!this.closedWith) {
+      this.core.close(this.io.now());
+      this.io.changed(this.core);
+    }
+    return this.whenClosed();
+  }
+
+  /** Abrupt close: drops queued data and tells the peer. */
+  destroy(reason = 'destroyed'): void {
+    if (this.closedWith) return;
+    this.core.destroy(this.io.now(), 1, reason);
+    this.io.changed(this.core);
+  }
+
+  /** Counters and estimates. */
+  stats(): ConnectionStats {
+    return this.core.stats();
+  }
+
+  /** @internal The error the close was, or `undefined` for a local or peer close. */
+  get closeError(): RudpError | undefined {
+    const r = this.closedWith;
+    return r && r.kind !== 'local' && r.kind !== 'peer' ? this.closedError : undefined;
+  }
+
+  /** @internal The error a send after the close gets. */
+  errorAfterClose(): RudpError {
+    return this.closedError ?? new RudpError('ERR_RUDP_CLOSED', 'connection closed');
+  }
+
+  /** @internal Takes (`on`) or releases a reason to stop taking messages from the transport. */
+  setHold(key: Hold, on: boolean): void {
+    if (on) this.holds.add(key);
+    else this.holds.delete(key);
+    this.updateFlow(0);
+  }
+
+  /** @internal Ends the connection with `error` (the socket reported what the core cannot see). */
+  fail(error: RudpError, reason: CloseReason): void {
+    if (this.closedWith) return;
+    this.failure = { error, reason };
+    this.core.destroy(this.io.now(), 1, reason.message);
+    this.io.changed(this.core);
+  }
+
+  /** @internal */
+  whenClosed(): Promise<void> {
+    if (this.closedWith) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
+  }
+
+  /** @internal */
+  onMessage(data: Buffer, channel: number): void {
+    this.emit('message', data, channel);
+  }
+
+  /** @internal */
+  onAcked(id: number): void {
+    const i = id - this.pendingBase;
+    const p = this.pending[i];
+    if (p === undefined) return;
+    this.pending[i] = undefined;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
+    if (this.pendingHead === this.pending.length) {
+      // All settled: start over at the next id.
+      this.pendingBase += this.pending.length;
+      this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead);
+      this.pendingBase += this.pendingHead;
+      this.pendingHead = 0;
+    }
+    this.buffered -= p.bytes;
+    const s = p.settle;
+    if (s) {
+      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
+      s.resolve();
+    }
+    // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
+    if (this.needDrain && this.buffered <= this.writableHighWaterMark / 2) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** @internal */
+  onClosed(coreReason: CloseReason): void {
+    if (this.closedWith) return;
+    const failure = this.failure;
+    const reason = failure?.reason ?? coreReason;
+    this.closedWith = reason;
+    this.closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, { reason });
+    // Messages that arrived before the close but were held back by flow control are still handed
+    // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
+    if (this.listenerCount('message') > 0) {
+      this.core.resume();
+      for (let channel = this.core.nextMessageChannel, m = this.core.readMessage(); m !== undefined; channel = this.core.nextMessageChannel, m = this.core.readMessage()) {
+        this.emit('message', asBuffer(m), channel);
+      }
+    }
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingHead = 0;
+    for (const p of pending) {
+      const s = p?.settle;
+      if (!s) continue;
+      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
+      s.reject(this.closedError);
+    }
+    this.buffered = 0;
+    this.needDrain = false;
+    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', this.closedError);
+    this.emit('close', reason);
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+
+  private addPending(id: number, p: PendingSend): void {
+    if (this.pending.length === 0) this.pendingBase = id;
+    const i = id - this.pendingBase;
+    // Ids the core gave to sends made around this wrapper leave holes.
+    while (this.pending.length < i) this.pending.push(undefined);
+    this.pending[i] = p;
+  }
+
+  /** Pauses the core while anything holds it or nothing consumes messages (`extra`: a listener about to be added). */
+  private updateFlow(extra: number): void {
+    if (this.closedWith) return;
+    const pause = this.holds.size > 0 || this.listenerCount('message') + extra === 0;
+    if (pause === this.core.isPaused) return;
+    if (pause) {
+      this.core.pause();
+    } else {
+      this.core.resume();
+      this.io.changed(this.core);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The one error class of the Node API, with Node-style `code`s so callers can
+ * branch on `err.code` exactly as they do for `net` and `dgram`.
+ */
+import type { CloseReason } from '../core/events.js';
+
+/**
+ * Every `code` a `RudpError` carries.
+ * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake).
+ * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
+ * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
+ * - `ENOTFOUND`, `EAI_AGAIN`, …: the host name did not resolve (the code `dns.lookup` gave).
+ * - `EADDRINUSE`, `EACCES`, …: the UDP socket could not be bound (the code `dgram` gave).
+ * - `ABORT_ERR`: the `signal` was aborted (the error's `name` is then `'AbortError'`).
+ * - `ERR_RUDP_CLOSED`: the connection was closed or destroyed locally, or its server shut down.
+ */
+export type RudpErrorCode =
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'ENOTFOUND'
+  | 'ABORT_ERR'
+  | 'ERR_RUDP_CLOSED'
+  // The server proved another key than the pinned one (a `ServerKeyMismatchError`).
+  | 'ERR_RUDP_SERVER_KEY_MISMATCH'
+  // Codes passed through from `dns.lookup` and `dgram` (EAI_AGAIN, EADDRINUSE, …).
+  | (string & {});
+
+/** Optional details of a `RudpError`. */
+export interface RudpErrorDetails {
+  /** Why the connection ended, when it did. */
+  readonly reason?: CloseReason;
+  /** The underlying error or abort reason. */
+  readonly cause?: unknown;
+  /** The system call that failed (`getaddrinfo`, `connect`, `bind`, `recvmsg`), as on Node's system errors. */
+  readonly syscall?: string;
+  /** The host name being resolved or connected to. */
+  readonly hostname?: string;
+  /** The address involved. */
+  readonly address?: string;
+  /** The port involved. */
+  readonly port?: number;
+}
+
+/** An error of the Node API: branch on `code`. */
+export class RudpError extends Error {
+  /** A Node-style error code (see `RudpErrorCode`). */
+  readonly code: RudpErrorCode;
+  /** Why the connection ended, when the error is about an ended connection. */
+  readonly reason: CloseReason | undefined;
+  /** The failed system call, if any. */
+  readonly syscall: string | undefined;
+  /** The host name, if any. */
+  readonly hostname: string | undefined;
+  /** The address, if any. */
+  readonly address: string | undefined;
+  /** The port, if any. */
+  readonly port: number | undefined;
+
+  constructor(code: RudpErrorCode, message: string, details: RudpErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    // Node's own abort errors are named AbortError; code that checks `err.name` should see the same.
+    this.name = code === 'ABORT_ERR' ? 'AbortError' : 'RudpError';
+    this.code = code;
+    this.reason = details.reason;
+    this.syscall = details.syscall;
+    this.hostname = details.hostname;
+    this.address = details.address;
+    this.port = details.port;
+  }
+}
+
+/** The error an aborted `signal` produces. */
+export function abortError(signal: AbortSignal): RudpError {
+  return new RudpError('ABORT_ERR', 'The operation was aborted', { cause: signal.reason });
+}
+
+/** The code an operation that was cut short by this close reports. */
+export function closeCode(reason: CloseReason): RudpErrorCode {
+  switch (reason.kind) {
+    case 'timeout':
+    case 'unreachable':
+      return 'ETIMEDOUT';
+    case 'peer':
+      return 'ECONNRESET';
+    case 'refused':
+      return 'ECONNREFUSED';
+    case 'local':
+    case 'shutdown':
+      return 'ERR_RUDP_CLOSED';
+  }
+}
+
+/** Wraps a Node system error (from `dns` or `dgram`) as a `RudpError` with the same code. */
+export function fromSystemError(e: unknown, fallbackCode: string, message: string, details: RudpErrorDetails = {}): RudpError {
+  const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : fallbackCode;
+  const syscall = e instanceof Error && 'syscall' in e && typeof e.syscall === 'string' ? e.syscall : details.syscall;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new RudpError(code, `${message}: ${detail}`, { ...details, cause: e, ...(syscall !== undefined ? { syscall } : {}) });
+}

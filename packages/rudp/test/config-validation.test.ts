@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_CONFIG, MIN_MTU } from '../src/core/config.js';
+import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
+import { createRandom } from '../src/testing/prng.js';
+import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+
+const random = createRandom(1);
+const endpoint = (extra: Record<string, unknown>): Endpoint => new Endpoint({ random, plaintext: true, ...extra } as EndpointConfig);
+
+describe('configuration is validated when an endpoint or connection is created', () => {
+  it('refuses an unknown option name and suggests the one meant', () => {
+    expect(() => endpoint({ handshakeTimeoutMS: 100 })).toThrow(new TypeError("rudp: unknown connection option 'handshakeTimeoutMS' (did you mean 'handshakeTimeoutMs'?)"));
+    expect(() => endpoint({ colour: 'red' })).toThrow(/unknown connection option 'colour'$/);
+    const e = endpoint({});
+    expect(() => e.connect(0, SERVER, { idleTimeoutMS: 5 } as never)).toThrow(TypeError);
+    expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, maxcopies: 1 } })).toThrow(/unknown redundancy option 'maxcopies' \(did you mean 'maxCopies'\?\)/);
+  });
+
+  it('names the field and its range for a value out of range (mtu 1500 used to loop forever)', () => {
+    expect(() => endpoint({ mtu: 1500 })).toThrow(new RangeError(`rudp: option 'mtu' must be an integer from ${MIN_MTU} to 1200 (got 1500)`));
+    const e = endpoint({});
+    expect(() => e.connect(0, SERVER, { mtu: 1500 })).toThrow(RangeError);
+    expect(e.connectionCount).toBe(0);
+    expect(() => endpoint({ mtu: 1000.5 })).toThrow(/'mtu' must be an integer/);
+    expect(() => endpoint({ receiveWindow: -1 })).toThrow(/'receiveWindow' must be an integer from 1024/);
+    expect(() => endpoint({ idleTimeoutMs: Number.NaN })).toThrow(RangeError);
+    expect(() => endpoint({ timeThreshold: 0.5 })).toThrow(/'timeThreshold' must be a number from 1 to 100 \(got 0.5\)/);
+    expect(() => endpoint({ packetThreshold: 0 })).toThrow(RangeError);
+    expect(() => endpoint({ maxConnections: 0 })).toThrow(/'maxConnections'/);
+    expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, highLossThreshold: 2 } })).toThrow(/'redundancy.highLossThreshold'/);
+  });
+
+  it('names the field and the expected type for a value of the wrong type', () => {
+    expect(() => endpoint({ mtu: '1200' })).toThrow(new TypeError(`rudp: option 'mtu' must be an integer from ${MIN_MTU} to 1200 (got the string "1200")`));
+    expect(() => endpoint({ congestion: 5 })).toThrow(/'congestion' must be a function/);
+    expect(() => endpoint({ redundancy: null })).toThrow(/'redundancy' must be an object \(got null\)/);
+    expect(() => new Endpoint({} as EndpointConfig)).toThrow(/'random' must be a function/);
+    expect(() => endpoint({ acceptIncoming: 'yes' })).toThrow(/'acceptIncoming' must be a boolean/);
+  });
+
+  it('accepts every default and an explicit undefined', () => {
+    expect(() => endpoint({ ...DEFAULT_CONNECTION_CONFIG, mtu: undefined })).not.toThrow();
+  });
+
+  it(`the smallest mtu (${MIN_MTU}) carries messages both ways, including a close with a long reason`, () => {
+    const p = makePair({ client: { mtu: MIN_MTU }, server: { mtu: MIN_MTU } });
+    const sent = [new Uint8Array(5_000).fill(7), new Uint8Array(3).fill(1)];
+    for (const m of sent) p.conn.send(m);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3_000);
+    const got = p.serverEvents.flatMap((r) => (r.event.type === 'message' ? [r.event.data] : []));
+    expect(got).toEqual(sent);
+    p.conn.destroy(p.sim.now, 7, 'x'.repeat(300));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3_000);
+    const closed = p.serverEvents.find((r) => r.event.type === 'closed');
+    expect(closed?.event.type === 'closed' && closed.event.reason.code).toBe(7);
+    expect(closed?.event.type === 'closed' && closed.event.reason.message).toMatch(/^x{50,}$/);
+  });
+});

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import type { AeadLimits } from '../../src/crypto/aead-limits.js';
+import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
+import { createExporter } from '../../src/crypto/exporter.js';
+import { hkdfExpand, hkdfExtract } from '../../src/crypto/hkdf.js';
+import { PacketProtection, type KeyPhase } from '../../src/crypto/packet-protection.js';
+import { ReplayWindow } from '../../src/crypto/replay-window.js';
+import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
+
+const h = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
+
+describe('HKDF-SHA256', () => {
+  it('matches RFC 5869 test case 1', () => {
+    const prk = hkdfExtract(crypto, h('000102030405060708090a0b0c'), new Uint8Array(22).fill(0x0b));
+    expect(toHex(prk)).toBe('077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5');
+    expect(toHex(hkdfExpand(crypto, prk, h('f0f1f2f3f4f5f6f7f8f9'), 42))).toBe('3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865');
+  });
+});
+
+/** A connected pair of PacketProtections, as a client and a server would hold after one handshake. */
+const pair = (limits?: AeadLimits) => {
+  const c2s = crypto.randomBytes(32);
+  const s2c = crypto.randomBytes(32);
+  return {
+    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
+    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
+  };
+};
+
+interface Wire {
+  readonly header: Uint8Array;
+  readonly phase: KeyPhase;
+  readonly pn: number;
+  readonly body: Uint8Array;
+}
+
+const send = (from: PacketProtection, pn: number, text: string): Wire => {
+  const phase = from.keyPhase();
+  const header = Uint8Array.of(0x40 | phase, pn & 0xff, 7, 7);
+  const sealed = from.seal(header, pn, utf8(text));
+  if (!sealed.ok) throw new Error(sealed.reason);
+  return { header, phase, pn, body: sealed.packet };
+};
+const receive = (to: PacketProtection, w: Wire) => to.open(w.header, w.phase, w.pn, w.body);
+const text = (r: ReturnType<typeof receive>): string => (r.ok ? new TextDecoder().decode(r.plaintext) : `dropped: ${r.reason}`);
+
+describe('packet protection', () => {
+  it('seals and opens; the ciphertext does not contain the plaintext', () => {
+    const { client, server } = pair();
+    const w = send(client, 0, 'PASSWORD hunter2');
+    expect(Buffer.from(w.body).includes(Buffer.from('hunter2'))).toBe(false);
+    expect(w.body.length).toBe('PASSWORD hunter2'.length + 16);
+    expect(text(receive(server, w))).toBe('PASSWORD hunter2');
+  });
+
+  it('an altered header, body, tag, packet number or phase is dropped as auth, and the original still opens after', () => {
+    const { client, server } = pair();
+    const w = send(client, 5, 'MSG hello');
+    const flip = (a: Uint8Array, i: number): Uint8Array => {
+      const b = a.slice();
+      b[i] = (b[i] ?? 0) ^ 0x01;
+      return b;
+    };
+    expect(receive(server, { ...w, header: flip(w.header, 2) })).toEqual({ ok: false, reason: 'auth' });
+    expect(receive(server, { ...w, body: flip(w.body, 0) })).toEqual({ ok: false, reason: 'auth' });
+    expect(receive(server, { ...w, body: flip(w.body, w.body.length - 1) })).toEqual({ ok: false, reason: 'auth' });
+    expect(receive(server, { ...w, body: w.body.subarray(0, 10) })).toEqual({ ok: false, reason: 'auth' });
+    expect(receive(server, { ...w, pn: 6 })).toEqual({ ok: false, reason: 'auth' });
+    expect(receive(server, { ...w, phase: 1 })).toEqual({ ok: false, reason: 'auth' });
+    expect(server.counters().authFailures).toBe(6);
+    // Forgeries do not move the replay window: the genuine packet is still accepted.
+    expect(text(receive(server, w))).toBe('MSG hello');
+  });
+
+  it('injected packets (random bytes, any packet number) never open', () => {
+    const { server } = pair();
+    for (let i = 0; i < 200; i++) {
+      const r = server.open(crypto.randomBytes(4), (i & 1) as KeyPhase, i * 7919, crypto.randomBytes(16 + (i % 64)));
+      expect(r).toEqual({ ok: false, reason: 'auth' });
+    }
+    // Nor does a packet sealed with the other direction's key (a reflection).
+    const { client } = pair();
+    const w = send(client, 1, 'reflected');
+    expect(receive(client, w)).toEqual({ ok: false, reason: 'auth' });
+  });
+
+  it('a replayed packet is dropped as duplicate; reordered ones inside the window open; older ones are too-old', () => {
+    const { client, server } = pair();
+    const packets = Array.from({ length: 3000 }, (_, pn) => send(client, pn, `m${pn}`));
+    const w10 = packets[10];
+    const w2999 = packets[2999];
+    const w900 = packets[900];
+    const w960 = packets[960];
+    if (!w10 || !w2999 || !w900 || !w960) throw new Error('missing');
+    expect(text(receive(server, w10))).toBe('m10');
+    expect(receive(server, w10)).toEqual({ ok: false, reason: 'duplicate' });
+    expect(text(receive(server, w2999))).toBe('m2999');
+    expect(receive(server, w10)).toEqual({ ok: false, reason: 'too-old' });
+    expect(text(receive(server, w960))).toBe('m960');
+    expect(receive(server, w960)).toEqual({ ok: false, reason: 'duplicate' });
+    expect(receive(server, w900)).toEqual({ ok: false, reason: 'too-old' });
+    expect(server.counters().replays).toBe(4);
+  });
+
+  it('updates keys before the limit, the peer follows, and late packets of the old phase still open', () => {
+    const limits: AeadLimits = { updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 };
+    const { client, server } = pair(limits);
+    // The client may not update before the server has sent with the current keys.
+    const early = [0, 1, 2, 3, 4].map((pn) => send(client, pn, `c${pn}`));
+    expect(client.keyPhase()).toBe(0);
+    for (const w of early) expect(receive(server, w).ok).toBe(true);
+    expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
+    // Now it may: the next packet past the threshold switches phase.
+    const beforeSwitch = send(client, 5, 'c5');
+    expect(beforeSwitch.phase).toBe(0);
+    expect(client.keyPhase()).toBe(1);
+    const updated = send(client, 6, 'c6');
+    expect(updated.phase).toBe(1);
+    const r = receive(server, updated);
+    expect(r.ok && r.keyUpdated).toBe(true);
+    expect(text(r)).toBe('c6');
+    // The server answers in the new phase, and the client opens it.
+    expect(server.keyPhase()).toBe(1);
+    expect(text(receive(client, send(server, 1, 's1')))).toBe('s1');
+    // c5 was delayed past the switch: opened with the previous keys.
+    expect(text(receive(server, beforeSwitch))).toBe('c5');
+    server.discardPreviousKeys();
+    expect(client.counters().keyUpdates).toBe(1);
+    expect(server.counters().keyUpdates).toBe(1);
+  });
+
+  it('a key that reaches its confidentiality limit without an update refuses to seal', () => {
+    const limits: AeadLimits = { updateAfterPackets: 2, confidentialityLimit: 3, integrityLimit: 1000 };
+    const { client } = pair(limits);
+    // The peer never sent, so no update may start.
+    for (let pn = 0; pn < 3; pn++) send(client, pn, 'x');
+    expect(client.seal(Uint8Array.of(0), 3, utf8('x'))).toEqual({ ok: false, reason: 'key-exhausted' });
+  });
+
+  it('reports the integrity limit once that many forgeries arrived', () => {
+    const { server } = pair({ updateAfterPackets: 100, confidentialityLimit: 1000, integrityLimit: 3 });
+    const forge = (pn: number) => server.open(Uint8Array.of(0), 0, pn, crypto.randomBytes(20));
+    expect(forge(1)).toEqual({ ok: false, reason: 'auth' });
+    expect(forge(2)).toEqual({ ok: false, reason: 'auth' });
+    expect(forge(3)).toEqual({ ok: false, reason: 'integrity-limit' });
+  });
+});
+
+describe('ReplayWindow', () => {
+  it('tracks a window of exactly `size` numbers below the highest', () => {
+    const w = new ReplayWindow(64);
+    expect(w.mark(100)).toBe(true);
+    expect(w.check(37)).toBe('fresh');
+    expect(w.check(36)).toBe('too-old');
+    expect(w.mark(37)).toBe(true);
+    expect(w.check(37)).toBe('duplicate');
+    // 101 reuses the slot of 37: moving the top clears it first.
+    expect(w.mark(37 + 64)).toBe(true);
+    expect(w.check(37 + 64)).toBe('duplicate');
+    expect(w.check(100)).toBe('duplicate');
+    expect(w.mark(1000)).toBe(true);
+    expect(w.check(999)).toBe('fresh');
+    expect(w.check(1000 - 64)).toBe('too-old');
+    expect(() => new ReplayWindow(33)).toThrow(RangeError);
+  });
+});
+
+describe('keying-material exporter', () => {
+  it('is the same for the same secret, label and context, and differs on any change', () => {
+    const secret = crypto.randomBytes(32);
+    const a = createExporter(crypto, secret);
+    const b = createExporter(crypto, secret.slice());
+    const ctx = utf8('token');
+    const base = toHex(a.exportKeyingMaterial('forum transfer', ctx, 64));
+    expect(toHex(b.exportKeyingMaterial('forum transfer', ctx, 64))).toBe(base);
+    expect(base).toHaveLength(128);
+    expect(toHex(a.exportKeyingMaterial('forum transfer', utf8('tokeN'), 64))).not.toBe(base);
+    expect(toHex(a.exportKeyingMaterial('forum transfeR', ctx, 64))).not.toBe(base);
+    expect(toHex(createExporter(crypto, crypto.randomBytes(32)).exportKeyingMaterial('forum transfer', ctx, 64))).not.toBe(base);
+    expect(() => a.exportKeyingMaterial('x', ctx, 0)).toThrow(RangeError);
+    expect(() => a.exportKeyingMaterial('x', ctx, 9000)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,188 @@
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type LookupFunction, RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { startUdpForwarder } from './helpers/udp-forwarder.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function server(host = '127.0.0.1'): Promise<RudpServer> {
+  const s = await listen({ port: 0, host });
+  open.push(s);
+  return s;
+}
+
+/** A bound UDP socket that never answers, and its port. */
+async function silentPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const closer = { port: sock.address().port, close: () => new Promise<void>((r) => sock.close(() => r())) };
+  open.push(closer);
+  return closer;
+}
+
+/** A port nothing is bound to (bound once, then released). */
+async function closedPort(): Promise<number> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const port = sock.address().port;
+  await new Promise<void>((r) => sock.close(() => r()));
+  return port;
+}
+
+async function rejection(p: Promise<unknown>): Promise<RudpError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(RudpError);
+  return e as RudpError;
+}
+
+describe('connect: host names and Node-style errors', () => {
+  it("resolves 'localhost' and connects", async () => {
+    const s = await server();
+    s.once('connection', (c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));
+    const conn = await connect({ host: 'localhost', port: s.address().port, handshakeTimeoutMs: 20_000 });
+    expect(conn.remoteAddress).toBe('127.0.0.1');
+    const got = once(conn, 'message');
+    await conn.send('over localhost');
+    const [m] = (await got) as [Buffer];
+    expect(m.toString()).toBe('over localhost');
+    await conn.close();
+  });
+
+  /** A resolver that answers every name with `addresses`, in that order. */
+  const resolvesTo =
+    (...addresses: readonly string[]): LookupFunction =>
+    (_host, _options, callback) =>
+      callback(
+        null,
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+
+  it('a name with two addresses: a refused one (::1, nothing there) falls through at once to the next', async () => {
+    const s = await server('127.0.0.1');
+    const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('::1', '127.0.0.1'), handshakeTimeoutMs: 60_000 });
+    expect(conn.remoteAddress).toBe('127.0.0.1');
+    await conn.close();
+  });
+
+  it('a name with two addresses: a silent first one does not hold the second back for the handshake timeout', async () => {
+    const s = await server('::1');
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(s.address().port, '127.0.0.1', r)); // same port, never answers
+    open.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
+    const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('127.0.0.1', '::1'), handshakeTimeoutMs: 60_000 });
+    expect(conn.remoteAddress).toBe('::1');
+    await conn.close();
+  });
+
+  it('every address refused: ECONNREFUSED; the lookup failing: its code', async () => {
+    const port = await closedPort();
+    const e = await rejection(connect({ host: 'dual.test', port, lookup: resolvesTo('::1', '127.0.0.1'), handshakeTimeoutMs: 60_000 }));
+    expect(e.code).toBe('ECONNREFUSED');
+    const failing: LookupFunction = (_h, _o, cb) => cb(Object.assign(new Error('getaddrinfo EAI_AGAIN dual.test'), { code: 'EAI_AGAIN' }), []);
+    const e2 = await rejection(connect({ host: 'dual.test', port, lookup: failing }));
+    expect(e2).toMatchObject({ code: 'EAI_AGAIN', hostname: 'dual.test', syscall: 'getaddrinfo' });
+  });
+
+  it('connects over IPv6 (::1)', async () => {
+    const s = await server('::1');
+    const conn = await connect({ host: '::1', port: s.address().port });
+    expect(conn.remoteAddress).toBe('::1');
+    await conn.close();
+  });
+
+  it('fails with ECONNREFUSED at once when the port is closed (no wait for the handshake timeout)', async () => {
+    const port = await closedPort();
+    const t0 = performance.now();
+    const e = await rejection(connect({ port, handshakeTimeoutMs: 60_000 }));
+    expect(e.code).toBe('ECONNREFUSED');
+    expect(e.message).toMatch(/cannot connect to 127\.0\.0\.1:\d+: connection refused/);
+    expect(e.port).toBe(port);
+    // A refusal is one ICMP round trip on loopback; the timeout was 60 s.
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('fails with ENOTFOUND for a name that does not resolve', async () => {
+    const e = await rejection(connect({ host: 'no-such-host.invalid', port: 4000 }));
+    expect(e.code).toBe('ENOTFOUND');
+    expect(e.hostname).toBe('no-such-host.invalid');
+    expect(e.syscall).toBe('getaddrinfo');
+  });
+
+  it('fails with ETIMEDOUT after handshakeTimeoutMs when nothing answers', async () => {
+    const { port } = await silentPort();
+    const e = await rejection(connect({ port, handshakeTimeoutMs: 400 }));
+    expect(e.code).toBe('ETIMEDOUT');
+    expect(e.message).toMatch(/cannot connect to 127\.0\.0\.1:\d+: no answer/);
+    expect(e.reason?.kind).toBe('unreachable');
+  });
+
+  it('rejects bad arguments at once with Node codes', async () => {
+    await expect(connect({ port: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_SOCKET_BAD_PORT' });
+    await expect(connect({ port: 70_000 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    await expect(connect({ port: 1, host: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(listen({ port: -1 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    await expect(connect({ port: 1, mtu: 2000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ port: 1, handshakeTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(connect({ port: 1, highWaterMark: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, receiveWindow: 100 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, redundancy: { maxCopies: -1, maxMessageBytes: 256, lossThreshold: 0, highLossThreshold: 0 } })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+    });
+    await expect(listen({ port: 0, idleTimeoutMs: '10' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('listen on a port in use fails with EADDRINUSE as a RudpError', async () => {
+    const s = await server();
+    const e = await rejection(listen({ port: s.address().port }));
+    expect(e.code).toBe('EADDRINUSE');
+  });
+
+  it('an already aborted signal rejects connect with an AbortError', async () => {
+    const s = await server();
+    const e = await rejection(connect({ port: s.address().port, signal: AbortSignal.abort('no') }));
+    expect(e).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'no' });
+    expect(s.connections.size).toBe(0);
+  });
+
+  it('aborting during the handshake rejects at once and frees the socket', async () => {
+    const { port } = await silentPort();
+    const ac = new AbortController();
+    const p = connect({ port, handshakeTimeoutMs: 60_000, signal: ac.signal });
+    const udpBefore = process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+    setTimeout(() => ac.abort(), 100);
+    const e = await rejection(p);
+    expect(e.code).toBe('ABORT_ERR');
+    // The attempt's socket is closed (close completes asynchronously).
+    for (let i = 0; i < 200 && process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length >= udpBefore; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length).toBeLessThan(udpBefore);
+  });
+
+  it("an established connection ends with ECONNRESET (an 'error' event, a rejected send, a throwing loop) when the peer's port closes", async () => {
+    const s = await server();
+    const relay = await startUdpForwarder(s.address().port);
+    const conn: RudpConnection = await connect({ port: relay.port, idleTimeoutMs: 60_000 });
+    const errors: RudpError[] = [];
+    conn.on('error', (e) => errors.push(e));
+    const loop = (async () => {
+      for await (const _ of conn) {
+        // nothing arrives
+      }
+    })();
+    await relay.close(); // the port the client talks to is gone: the next datagram draws an ICMP error
+    const send = conn.send('anyone there?');
+    const e = await rejection(send);
+    expect(e.code).toBe('ECONNRESET');
+    expect(errors.map((x) => x.code)).toEqual(['ECONNRESET']);
+    await expect(loop).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(conn.closed).toBe(true);
+  });
+});

@@ -1,0 +1,259 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+/** A server whose connections are handed to `onConnection`, and a client connected to it. */
+async function pair(onConnection: (c: RudpConnection) => void = () => undefined, serverOptions: { receiveWindow?: number } = {}): Promise<{ server: RudpServer; client: RudpConnection }> {
+  const server = await listen({ port: 0, ...serverOptions });
+  open.push(server);
+  server.on('connection', onConnection);
+  const client = await connect({ port: server.address().port });
+  open.push(client);
+  return { server, client };
+}
+
+/** The next `n` messages of `conn`. */
+function take(conn: RudpConnection, n: number): Promise<Buffer[]> {
+  const got: Buffer[] = [];
+  return new Promise((resolve) => {
+    const on = (m: Buffer): void => {
+      got.push(m);
+      if (got.length === n) {
+        conn.off('message', on);
+        resolve(got);
+      }
+    };
+    conn.on('message', on);
+  });
+}
+
+describe('send(): what it accepts', () => {
+  it('sends every ArrayBufferView by its bytes, ArrayBuffers and strings; each arrives as a Buffer', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const u16 = new Uint16Array([0x0102, 0xfffe]);
+    const f64 = new Float64Array([1.5, -2, 3.25]);
+    const dv = new DataView(new Uint8Array([9, 8, 7, 6, 5]).buffer, 1, 3);
+    const ab = new Uint8Array([1, 2, 3]).buffer;
+    const inputs: readonly [unknown, Buffer][] = [
+      ['héllo', Buffer.from('héllo', 'utf8')],
+      [u16, Buffer.from(u16.buffer)],
+      [f64.subarray(1), Buffer.from(f64.buffer, 8, 16)],
+      [dv, Buffer.from([8, 7, 6])],
+      [ab, Buffer.from([1, 2, 3])],
+      [new BigInt64Array([-1n]), Buffer.alloc(8, 0xff)],
+      [Buffer.from('buf'), Buffer.from('buf')],
+      [new Uint8Array(5000).fill(121), Buffer.alloc(5000, 121)],
+      ['', Buffer.alloc(0)],
+    ];
+    const got = take(server, inputs.length);
+    await Promise.all(inputs.map(([data]) => client.send(data as string)));
+    const messages = await got;
+    messages.forEach((m, i) => {
+      expect(Buffer.isBuffer(m)).toBe(true);
+      expect(m.equals(inputs[i]?.[1] as Buffer)).toBe(true);
+    });
+    // The 5,000-byte message (several packets, reassembled) is a Buffer too: toString works.
+    expect(messages[7]?.toString().slice(0, 3)).toBe('yyy');
+  });
+
+  it('rejects anything else at once with a TypeError (ERR_INVALID_ARG_TYPE) and the connection keeps working', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    for (const bad of [42, {}, null, undefined, [1, 2], true, () => 1]) {
+      await expect(client.send(bad as string)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    await expect(client.send('x', { signal: 'nope' as unknown as AbortSignal })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    const got = take(server, 1);
+    await client.send('still fine');
+    expect((await got)[0]?.toString()).toBe('still fine');
+    expect(client.bufferedAmount).toBe(0);
+  });
+
+  it('a message larger than the peer window rejects with a RangeError (ERR_OUT_OF_RANGE)', async () => {
+    const { client } = await pair(() => undefined, { receiveWindow: 64 * 1024 });
+    await expect(client.send(new Uint8Array(64 * 1024 + 1))).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  });
+});
+
+describe('send(): AbortSignal', () => {
+  it('an already aborted signal rejects without sending', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const got = take(server, 1);
+    await expect(client.send('never', { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    await client.send('after');
+    expect((await got)[0]?.toString()).toBe('after');
+  });
+
+  it('aborting stops the wait; the bytes count in bufferedAmount until the peer acknowledges them', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const got = take(server, 1);
+    const ac = new AbortController();
+    const big = new Uint8Array(4 * 1024 * 1024);
+    const p = client.send(big, { signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    expect(client.bufferedAmount).toBe(big.length);
+    // Already queued in an ordered stream: it is still delivered.
+    expect((await got)[0]?.length).toBe(big.length);
+    const drained = await client.send('x');
+    expect(drained).toBeUndefined();
+    expect(client.bufferedAmount).toBe(0);
+  });
+});
+
+describe('backpressure', () => {
+  it("bufferedAmount counts unacknowledged bytes; writableNeedDrain turns on at the high-water mark; 'drain' comes at half", async () => {
+    const { client } = await pair((c) => c.on('message', () => undefined));
+    expect(client.writableHighWaterMark).toBe(1024 * 1024);
+    const sends: Promise<void>[] = [];
+    let queued = 0;
+    while (!client.writableNeedDrain) {
+      sends.push(client.send(new Uint8Array(256 * 1024)));
+      queued += 256 * 1024;
+    }
+    expect(queued).toBe(1024 * 1024);
+    expect(client.bufferedAmount).toBe(queued);
+    await once(client, 'drain');
+    expect(client.bufferedAmount).toBeLessThanOrEqual(512 * 1024);
+    expect(client.writableNeedDrain).toBe(false);
+    await Promise.all(sends);
+    expect(client.bufferedAmount).toBe(0);
+  });
+
+  it('a writer that waits for drain sends 64 MiB with bufferedAmount bounded by the mark', async () => {
+    let server!: RudpConnection;
+    let received = 0;
+    const { client } = await pair((c) => {
+      server = c;
+      c.on('message', (m) => (received += m.length));
+    }, {});
+    let peak = 0;
+    for (let i = 0; i < 256; i++) {
+      void client.send(new Uint8Array(256 * 1024)).catch(() => undefined);
+      peak = Math.max(peak, client.bufferedAmount);
+      if (client.writableNeedDrain) await once(client, 'drain');
+    }
+    await client.send('end');
+    expect(received).toBe(64 * 1024 * 1024 + 3);
+    expect(peak).toBeLessThanOrEqual(client.writableHighWaterMark + 256 * 1024);
+    expect(server.closed).toBe(false);
+  });
+
+  it('the highWaterMark option sets the mark', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const client = await connect({ port: server.address().port, highWaterMark: 1000 });
+    open.push(client);
+    void client.send(new Uint8Array(999));
+    expect(client.writableNeedDrain).toBe(false);
+    void client.send(new Uint8Array(1));
+    expect(client.writableNeedDrain).toBe(true);
+  });
+});
+
+describe('receiving', () => {
+  it('messages that arrive before any listener wait for one (none lost between connect() and on())', async () => {
+    const { client } = await pair((c) => void c.send('welcome'));
+    // Well after the server's message arrived: with nothing consuming it, it waits in the transport.
+    await client.send('ping');
+    await new Promise((r) => setTimeout(r, 50));
+    const [m] = (await once(client, 'message')) as [Buffer];
+    expect(m.toString()).toBe('welcome');
+  });
+
+  it('for await iterates messages in order and ends when the peer closes gracefully', async () => {
+    const { client } = await pair((c) => {
+      void (async () => {
+        for (let i = 0; i < 300; i++) void c.send(`m${i}`);
+        await c.close();
+      })();
+    });
+    const got: string[] = [];
+    for await (const m of client) {
+      expect(Buffer.isBuffer(m)).toBe(true);
+      got.push(m.toString());
+      // A slow loop body: the transport holds the rest back instead of queueing without bound.
+      if (got.length % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+    expect(client.closed).toBe(true);
+  });
+
+  it('breaking out of the loop leaves the connection open', async () => {
+    const { client } = await pair((c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));
+    void client.send('one');
+    for await (const m of client) {
+      expect(m.toString()).toBe('one');
+      break;
+    }
+    expect(client.closed).toBe(false);
+    const got = take(client, 1);
+    await client.send('two');
+    expect((await got)[0]?.toString()).toBe('two');
+  });
+
+  it('pause() holds messages back until resume()', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const got: string[] = [];
+    client.on('message', (m) => got.push(m.toString()));
+    client.pause();
+    expect(client.isPaused()).toBe(true);
+    await server.send('held'); // acknowledged: it is in the client's transport, not delivered
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toEqual([]);
+    client.resume();
+    await once(client, 'message');
+    expect(got).toEqual(['held']);
+  });
+});
+
+describe('send(): channels and delivery options', () => {
+  it("passes channel, ordered and reliable to the transport; 'message' carries the channel", async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const got: [string, number][] = [];
+    const all = new Promise<void>((resolve) => {
+      client.on('message', (m, channel) => {
+        got.push([m.toString(), channel]);
+        if (got.length === 4) resolve();
+      });
+    });
+    await until(() => server !== undefined);
+    await Promise.all([
+      server.send('default'),
+      server.send('seven', { channel: 7 }),
+      server.send('loose', { channel: 2, ordered: false }),
+      // Loopback loses nothing: the datagram arrives. Its promise resolves once it is queued.
+      server.send('datagram', { channel: 9, reliable: false }),
+    ]);
+    await all;
+    expect(got.sort()).toEqual([
+      ['datagram', 9],
+      ['default', 0],
+      ['loose', 2],
+      ['seven', 7],
+    ]);
+  });
+
+  it('refuses bad options and oversized datagrams with Node error codes', async () => {
+    const { client } = await pair();
+    await expect(client.send('x', { channel: 256 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(client.send('x', { ordered: 1 as unknown as boolean })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(client.send(new Uint8Array(client.maxDatagramSize(4) + 1), { channel: 4, reliable: false })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await client.send('still fine');
+  });
+});
+
+/** Resolves once `ok()` holds (polled; the test's own timeout bounds it). */
+async function until(ok: () => boolean): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+}

@@ -1,0 +1,137 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+/** `total` random bytes in chunks of odd sizes, and their sha256. */
+function randomSource(total: number): { chunks: Buffer[]; sha256: string } {
+  const chunks: Buffer[] = [];
+  const hash = createHash('sha256');
+  for (let n = 0; n < total; ) {
+    const size = Math.min(total - n, 1 + ((n * 7919) % 300_000));
+    const c = randomBytes(size);
+    chunks.push(c);
+    hash.update(c);
+    n += size;
+  }
+  return { chunks, sha256: hash.digest('hex') };
+}
+
+/** A Writable that hashes what it gets. */
+function hashSink(): { sink: Writable; digest(): string; bytes(): number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const sink = new Writable({
+    // A slow consumer now and then: the reading side must hold the transport back, not drop or pile up.
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (bytes % 7 === 0) setTimeout(cb, 1);
+      else cb();
+    },
+  });
+  return { sink, digest: () => hash.digest('hex'), bytes: () => bytes };
+}
+
+async function echoStreamServer(): Promise<RudpServer> {
+  const server = await listen({ port: 0 });
+  open.push(server);
+  server.on('connection', (c) => {
+    const s = c.stream();
+    // Each end ends on its own: the echo ends its side once the client ended its own.
+    pipeline(s, new PassThrough(), s).catch(() => undefined);
+  });
+  return server;
+}
+
+describe('stream(): a byte-stream Duplex for pipeline()', () => {
+  it('pipes 6 MiB through an echo server and back intact (sha256), with half-close both ways', async () => {
+    const server = await echoStreamServer();
+    const conn: RudpConnection = await connect({ port: server.address().port });
+    open.push(conn);
+    const { chunks, sha256 } = randomSource(6 * 1024 * 1024);
+    const duplex = conn.stream();
+    expect(conn.stream()).toBe(duplex);
+    const back = hashSink();
+    await Promise.all([pipeline(Readable.from(chunks), duplex), pipeline(duplex, back.sink)]);
+    expect(back.bytes()).toBe(6 * 1024 * 1024);
+    expect(back.digest()).toBe(sha256);
+  });
+
+  it('a receiver sees the sender end: pipeline to a file-like sink completes with every byte', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
+      server.on('connection', (c) => {
+        const sink = hashSink();
+        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
+      });
+    });
+    const conn = await connect({ port: server.address().port });
+    const { chunks, sha256 } = randomSource(3 * 1024 * 1024 + 17);
+    await pipeline(Readable.from(chunks), conn.stream());
+    await conn.close();
+    expect(await received).toEqual({ digest: sha256, bytes: 3 * 1024 * 1024 + 17 });
+  });
+
+  it("a connection that closes before the peer ended its stream fails the reader's pipeline", async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const outcome = new Promise<unknown>((resolve) => {
+      server.on('connection', (c) => {
+        pipeline(c.stream(), hashSink().sink).then(
+          () => resolve('completed'),
+          (e: unknown) => resolve(e),
+        );
+      });
+    });
+    const conn = await connect({ port: server.address().port });
+    await conn.send('some bytes, and no end');
+    conn.destroy();
+    expect(await outcome).toMatchObject({ code: 'ECONNRESET' });
+  });
+});
+
+describe('ref() / unref()', () => {
+  const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+  /** Runs an ESM snippet against the built package (asynchronously: the test worker stays responsive). */
+  const run = (code: string, timeout: number): Promise<{ code: number | null; signal: string | null; out: string }> =>
+    promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout }).then(
+      (r) => ({ code: 0, signal: null, out: r.stdout + r.stderr }),
+      (e: { code?: number; signal?: string; stdout?: string; stderr?: string }) => ({
+        code: typeof e.code === 'number' ? e.code : null,
+        signal: e.signal ?? null,
+        out: (e.stdout ?? '') + (e.stderr ?? ''),
+      }),
+    );
+
+  it.skipIf(!existsSync(dist))("an unref'd server and connection let the process exit; ref'd ones keep it alive", async () => {
+    const exits = await run(
+      `
+      import { listen, connect } from ${JSON.stringify(dist)};
+      const server = await listen({ port: 0 });
+      server.on('connection', (c) => c.unref());
+      const conn = await connect({ port: server.address().port });
+      await conn.send('hi');
+      server.unref();
+      conn.unref();
+      console.log('unrefd', conn.hasRef());
+    `,
+      20_000,
+    );
+    expect(exits).toEqual({ code: 0, signal: null, out: 'unrefd false\n' });
+    // The same without unref() runs until the timeout kills it.
+    const stays = await run(`import { listen } from ${JSON.stringify(dist)}; await listen({ port: 0 }); console.log('listening');`, 1500);
+    expect(stays).toEqual({ code: null, signal: 'SIGTERM', out: 'listening\n' });
+  });
+});

@@ -1,0 +1,438 @@
+/**
+ * An attacker on the path between a client and a server, in the seeded
+ * simulator (issue 14, "Tests"): it reads every datagram, alters, forges and
+ * replays them at seeded random moments, and forges the server's ACCEPT.
+ * Each test checks both that the attack failed and that it was counted, and
+ * that the application saw exactly what it would have seen without it.
+ */
+import { describe, expect, it } from 'vitest';
+import { Endpoint, type DropCounts } from '../src/core/endpoint.js';
+import type { Connection } from '../src/core/connection.js';
+import type { EndpointEvent } from '../src/core/events.js';
+import { encodeServerParams, handshakePrologue } from '../src/core/security.js';
+import { answerClientHello, equalBytes } from '../src/crypto/index.js';
+import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { SimNetwork } from '../src/testing/sim-network.js';
+import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+import type { PeerAddress, RandomSource } from '../src/core/sans-io.js';
+import {
+  AcceptKind,
+  MAX_DATAGRAM,
+  PacketType,
+  PacketWriter,
+  TAG_SIZE,
+  decodeAccept,
+  decodeInitial,
+  encodeAccept,
+  isProtected,
+  parseHeader,
+} from '../src/wire/packet.js';
+import { CLIENT, SERVER, type Recorded, makePair, messagesOf } from './helpers/pair.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+/** The known plaintext: a password-like string every client message carries. */
+const PASSWORD = 'hunter2-Correct-Horse-Battery-Staple';
+
+/** `n` in [0, n) from a seeded source. */
+const below = (random: RandomSource, n: number): number => (random() >>> 0) % n;
+
+/** Whether `needle` occurs anywhere in `hay`. */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(hay.buffer, hay.byteOffset, hay.length).indexOf(Buffer.from(needle)) >= 0;
+}
+
+/** The client's messages: each carries the password; some span many packets. */
+function clientMessages(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => te.encode(`#${i} password=${PASSWORD} ${'x'.repeat(i % 4 === 0 ? 4000 + i * 7 : i * 13)}`));
+}
+
+/**
+ * Replaces `endpoint.handleDatagram` with `tap`, which gets each datagram and
+ * a `deliver` that hands a datagram (the original or any other) to the real
+ * endpoint as if it came from the same address at the same instant.
+ */
+function intercept(endpoint: Endpoint, tap: (now: number, data: Uint8Array, from: PeerAddress, deliver: (d: Uint8Array) => void) => void): void {
+  const real = endpoint.handleDatagram.bind(endpoint);
+  endpoint.handleDatagram = (now, data, from) => tap(now, data, from, (d) => real(now, d, from));
+}
+
+/** The counters that moved between two snapshots, with how much. */
+function movedCounters(before: Readonly<DropCounts>, after: Readonly<DropCounts>): Partial<Record<keyof DropCounts, number>> {
+  const moved: Partial<Record<keyof DropCounts, number>> = {};
+  for (const k of Object.keys(after) as (keyof DropCounts)[]) if (after[k] !== before[k]) moved[k] = after[k] - before[k];
+  return moved;
+}
+
+type AttackKind = 'flip-header' | 'flip-body' | 'flip-tag' | 'forge-sealed' | 'forge-clear' | 'replay';
+const ATTACKS: readonly AttackKind[] = ['flip-header', 'flip-body', 'flip-tag', 'forge-sealed', 'forge-clear', 'replay'];
+/** The drop counter each attack must move. A flipped header bit may land anywhere in it (version, type, id, number), so any drop counter will do. */
+const EXPECTED: Readonly<Record<AttackKind, readonly (keyof DropCounts)[] | 'any'>> = {
+  'flip-header': 'any',
+  'flip-body': ['auth'],
+  'flip-tag': ['auth'],
+  'forge-sealed': ['auth'],
+  'forge-clear': ['unprotected'],
+  replay: ['replay'],
+};
+
+/** What one direction's attacker did. */
+interface Tally {
+  readonly sent: Record<AttackKind, number>;
+  /** Sum of the receiver's drop counters the attack datagrams moved. */
+  dropped: number;
+  /** Genuine datagrams withheld (altered in place instead of forwarded). */
+  withheld: number;
+  /** Every datagram that crossed, as sent. */
+  readonly seen: Uint8Array[];
+  /** What went wrong, collected here so the test fails with every reason rather than inside the simulator. */
+  readonly problems: string[];
+}
+
+/**
+ * Puts an attacker in front of `receiver`'s datagrams. While `active()`, each
+ * protected datagram gives it a seeded chance to attack: flip a bit (then
+ * forward the altered copy, in place of the original or before it), forge a
+ * sealed-looking or a well-checksummed cleartext packet at the next packet
+ * number, or replay one it saw accepted earlier. After each of its datagrams
+ * it checks that exactly one drop counter moved, the expected one, and that
+ * the connection took no packet; after each genuine one that nothing was dropped.
+ */
+function attack(receiver: Endpoint, conn: () => Connection | undefined, random: RandomSource, active: () => boolean, rate: number): Tally {
+  const problems: string[] = [];
+  const tally: Tally = { sent: { 'flip-header': 0, 'flip-body': 0, 'flip-tag': 0, 'forge-sealed': 0, 'forge-clear': 0, replay: 0 }, dropped: 0, withheld: 0, seen: [], problems };
+  const accepted: Uint8Array[] = [];
+  intercept(receiver, (_now, data, _from, deliver) => {
+    tally.seen.push(data.slice());
+    const h = parseHeader(data);
+    const c = conn();
+    if (typeof h === 'string' || !isProtected(h.type) || c === undefined || !active()) {
+      deliver(data);
+      return;
+    }
+    let forwardOriginal = true;
+    if (below(random, 1_000_000) < rate * 1_000_000) {
+      const kind = ATTACKS[below(random, ATTACKS.length)] as AttackKind;
+      let forged: Uint8Array | undefined;
+      const headerLength = h.header.length;
+      const flip = (from: number, to: number): Uint8Array => {
+        const d = data.slice();
+        const at = from + below(random, to - from);
+        d[at] = (d[at] as number) ^ (1 << below(random, 8));
+        return d;
+      };
+      switch (kind) {
+        case 'flip-header':
+          forged = flip(0, headerLength);
+          break;
+        case 'flip-body':
+          forged = flip(headerLength, data.length - TAG_SIZE);
+          break;
+        case 'flip-tag':
+          forged = flip(data.length - TAG_SIZE, data.length);
+          break;
+        case 'forge-sealed': {
+          // The genuine header with the next packet number (the very one the sender uses next), random ciphertext and tag.
+          forged = new Uint8Array(data.length);
+          for (let i = headerLength; i < forged.length; i++) forged[i] = below(random, 256);
+          // The writer's constructor lays the header down; the random bytes after it stand for ciphertext and tag.
+          new PacketWriter(forged, h.type, h.dcid, (h.pn + 1) % 2 ** (8 * h.pnBytes), h.pnBytes);
+          break;
+        }
+        case 'forge-clear': {
+          // A cleartext DATA packet with a valid checksum, as plaintext mode would take it.
+          const w = new PacketWriter(new Uint8Array(200), PacketType.Data, h.dcid, (h.pn + 1) % 2 ** (8 * h.pnBytes), 4);
+          for (let i = 0; i < 40; i++) w.u8(below(random, 256));
+          forged = w.finish().slice();
+          break;
+        }
+        case 'replay':
+          forged = accepted.length > 0 ? (accepted[below(random, accepted.length)] as Uint8Array) : undefined;
+          break;
+      }
+      if (forged !== undefined) {
+        const before = receiver.stats().dropped;
+        const packetsBefore = c.stats().packetsReceived;
+        deliver(forged);
+        const moved = movedCounters(before, receiver.stats().dropped);
+        const counts = Object.values(moved);
+        const allowed = EXPECTED[kind];
+        const [counter] = Object.keys(moved) as (keyof DropCounts)[];
+        if (counts.length !== 1 || counts[0] !== 1 || counter === undefined || (allowed !== 'any' && !allowed.includes(counter))) {
+          problems.push(`${kind}: counters moved ${JSON.stringify(moved)}`);
+        }
+        if (c.stats().packetsReceived !== packetsBefore) problems.push(`${kind}: the connection took the packet`);
+        tally.sent[kind]++;
+        tally.dropped += counts.reduce((a, b) => a + b, 0);
+        // An altered datagram usually replaces the original on the way (the sender must resend); sometimes it only goes first.
+        if (kind.startsWith('flip') && below(random, 2) === 0) {
+          forwardOriginal = false;
+          tally.withheld++;
+        }
+      }
+    }
+    if (!forwardOriginal) return;
+    const before = receiver.stats().droppedTotal;
+    deliver(data);
+    if (receiver.stats().droppedTotal !== before) problems.push(`a genuine datagram (pn ${h.pn}) was dropped after the attacks`);
+    else accepted.push(data.slice());
+  });
+  return tally;
+}
+
+/** Runs a client that sends `messages` and a server that echoes each, under the attackers, to the end of a graceful close. */
+function echoSession(seed: number, messages: readonly Uint8Array[], plaintext: boolean, rate: number) {
+  const pair = makePair({ seed, link: { delayMs: 20, jitterMs: 8 }, client: plaintext ? { plaintext: true } : {}, server: plaintext ? { plaintext: true } : {} });
+  let attacking = true;
+  const toServer = attack(pair.server, () => pair.serverConn(), pair.sim.random('attacker>server'), () => attacking, rate);
+  const toClient = attack(pair.client, () => pair.conn, pair.sim.random('attacker>client'), () => attacking, rate);
+  pair.onServerEvent = (e) => {
+    if (e.type === 'message') e.connection.send(Uint8Array.from([...te.encode('echo:'), ...e.data]));
+  };
+  let echoes = 0;
+  /** Both endpoints' drop counters when the attack stopped (afterwards the close's last packets may meet a connection already gone). */
+  const dropsWhenStopped: { client?: number; server?: number } = {};
+  pair.onClientEvent = (e, now) => {
+    if (e.type === 'message' && ++echoes === messages.length) {
+      // Everything came back: stop attacking and close.
+      attacking = false;
+      dropsWhenStopped.client = pair.client.stats().droppedTotal;
+      dropsWhenStopped.server = pair.server.stats().droppedTotal;
+      pair.conn.close(now);
+    }
+  };
+  for (const m of messages) pair.conn.send(m);
+  pair.sim.wake(CLIENT);
+  const idle = pair.sim.runUntilIdle(600_000);
+  return { pair, toServer, toClient, idle, dropsWhenStopped };
+}
+
+const total = (t: Tally): number => Object.values(t.sent).reduce((a, b) => a + b, 0);
+const closedOf = (log: readonly Recorded[]): EndpointEvent | undefined => log.find((r) => r.event.type === 'closed')?.event;
+
+describe('on-path attacker: reading', () => {
+  it.each([11, 12])('no datagram carries the known plaintext (seed %i); in plaintext mode the same scan finds it', (seed) => {
+    const messages = clientMessages(24);
+    const password = te.encode(PASSWORD);
+    const sealed = echoSession(seed, messages, false, 0);
+    expect(messagesOf(sealed.pair.serverEvents).map((m) => td.decode(m))).toEqual(messages.map((m) => td.decode(m)));
+    const seen = [...sealed.toServer.seen, ...sealed.toClient.seen];
+    expect(seen.length).toBeGreaterThan(messages.length);
+    expect(seen.filter((d) => contains(d, password))).toHaveLength(0);
+    // Nor any 12-byte piece of it (a message split across packets could still leak part of it).
+    for (let at = 0; at + 12 <= password.length; at++) expect(seen.some((d) => contains(d, password.subarray(at, at + 12)))).toBe(false);
+
+    // The control: the same scan over a plaintext session finds the password, so the scan can see it.
+    const clear = echoSession(seed, messages, true, 0);
+    expect([...clear.toServer.seen, ...clear.toClient.seen].filter((d) => contains(d, password)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('on-path attacker: altering, forging, replaying', () => {
+  it.each([21, 22, 23, 24, 25])('every altered, forged or replayed datagram is dropped, counted once, and changes nothing (seed %i)', (seed) => {
+    const messages = clientMessages(60);
+    const { pair, toServer, toClient, idle, dropsWhenStopped } = echoSession(seed, messages, false, 0.3);
+    expect(idle).toBe(true);
+    expect([...toServer.problems, ...toClient.problems]).toEqual([]);
+
+    // The application saw exactly the original messages, in order, once, in both directions.
+    expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(messages.map((m) => td.decode(m)));
+    expect(messagesOf(pair.clientEvents).map((m) => td.decode(m))).toEqual(messages.map((m) => `echo:${td.decode(m)}`));
+    expect(closedOf(pair.clientEvents)).toMatchObject({ reason: { kind: 'local' } });
+
+
+    // Every kind of attack happened, in both directions, and each attack datagram moved the drop counters by exactly one.
+    for (const t of [toServer, toClient]) {
+      for (const k of ATTACKS) expect(t.sent[k], k).toBeGreaterThan(0);
+      // Some altered datagrams replaced the genuine ones, which the sender then had to resend.
+      expect(t.withheld).toBeGreaterThan(0);
+      expect(t.dropped).toBe(total(t));
+    }
+    // The receivers' own counters agree with what the attackers sent: nothing else was dropped while they attacked.
+    expect(dropsWhenStopped).toEqual({ client: total(toClient), server: total(toServer) });
+    expect(pair.server.stats().dropped.replay).toBeGreaterThanOrEqual(toServer.sent.replay);
+    expect(pair.server.stats().dropped.auth).toBeGreaterThanOrEqual(toServer.sent['flip-body'] + toServer.sent['flip-tag'] + toServer.sent['forge-sealed']);
+    expect(pair.client.stats().dropped.unprotected).toBeGreaterThanOrEqual(toClient.sent['forge-clear']);
+  }, 60_000);
+});
+
+/** A client and a server on a SimNetwork, the client connecting with `serverKey` (if any) at t = 0. */
+function keyedPair(seed: number, serverKey: (server: Endpoint) => Uint8Array | undefined) {
+  const sim = new SimNetwork({ seed, defaultLink: { delayMs: 20, jitterMs: 4 } });
+  const client = new Endpoint({ random: sim.random('client'), crypto: deterministicCrypto(nodeCryptoProvider, sim.random('client-crypto')) });
+  const server = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(nodeCryptoProvider, sim.random('server-crypto')) });
+  const clientEvents: EndpointEvent[] = [];
+  const serverEvents: EndpointEvent[] = [];
+  const drain = (ep: Endpoint, log: EndpointEvent[]) => () => {
+    for (let e = ep.pollEvent(); e; e = ep.pollEvent()) log.push(e);
+  };
+  /** Every datagram type the client sent. */
+  const clientSent: number[] = [];
+  const poll = client.pollTransmit.bind(client);
+  client.pollTransmit = (now) => {
+    const t = poll(now);
+    if (t !== undefined) clientSent.push((t.data[0] as number) & 0x07);
+    return t;
+  };
+  const start = (): Connection => {
+    sim.addNode(SERVER, server, { onActivity: drain(server, serverEvents) });
+    sim.addNode(CLIENT, client, { onActivity: drain(client, clientEvents) });
+    const key = serverKey(server);
+    const conn = client.connect(0, SERVER, key === undefined ? {} : { serverKey: key });
+    // A request queued before the handshake: it must never leave if the server is refused.
+    conn.send(te.encode(`login password=${PASSWORD}`));
+    sim.wake(CLIENT);
+    return conn;
+  };
+  return { sim, client, server, clientEvents, serverEvents, clientSent, start };
+}
+
+const DATA_TYPES: readonly number[] = [PacketType.Data, PacketType.Protected0, PacketType.Protected1];
+
+describe('on-path attacker: server keys', () => {
+  it('a client pinned to the right key connects (the control of the next test)', () => {
+    const p = keyedPair(31, (server) => server.publicKey);
+    const conn = p.start();
+    p.sim.runFor(2_000);
+    expect(p.clientEvents.map((e) => e.type)).toContain('connected');
+    expect(conn.peerKey).toEqual(p.server.publicKey);
+    expect(p.clientSent.some((t) => DATA_TYPES.includes(t))).toBe(true);
+  });
+
+  it.each([31, 32])('a client pinned to another key is refused before any request leaves (seed %i)', (seed) => {
+    const wrong = deterministicCrypto(nodeCryptoProvider, new SimNetwork({ seed: seed + 1000 }).random('other')).generateKeyPair().publicKey;
+    const p = keyedPair(seed, () => wrong);
+    const conn = p.start();
+    expect(p.sim.runUntilIdle(120_000)).toBe(true);
+    expect(p.clientEvents.map((e) => e.type)).toEqual(['closed']);
+    expect(p.clientEvents[0]).toMatchObject({ type: 'closed', reason: { kind: 'refused' } });
+    expect(conn.keyMismatch?.expected).toEqual(wrong);
+    expect(conn.keyMismatch?.offered).toEqual(p.server.publicKey);
+    // Only handshake packets left the client: the queued request never did, sealed or not.
+    expect(p.clientSent.length).toBeGreaterThan(0);
+    expect(p.clientSent.filter((t) => DATA_TYPES.includes(t))).toEqual([]);
+    expect(p.clientSent.every((t) => t === PacketType.Initial)).toBe(true);
+    expect(p.server.stats().connectionsAccepted).toBe(0);
+    expect(p.serverEvents).toEqual([]);
+  });
+});
+
+/** A forged ACCEPT built from the genuine one the attacker just saw (it sits on the path, so it wins the race). */
+type Forgery = (genuine: Uint8Array, hello: Uint8Array, random: RandomSource) => Uint8Array;
+
+/** Re-encodes the genuine ACCEPT with some fields replaced, with a valid checksum. */
+function reencode(genuine: Uint8Array, change: (a: NonNullable<ReturnType<typeof decodeAccept>>) => Parameters<typeof encodeAccept>[2]): Uint8Array {
+  const h = parseHeader(genuine);
+  if (typeof h === 'string') throw new Error(`genuine ACCEPT did not parse: ${h}`);
+  const a = decodeAccept(h.payload);
+  if (a === undefined) throw new Error('genuine ACCEPT did not decode');
+  return encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, change(a)).slice();
+}
+
+const attackerCrypto = (random: RandomSource) => deterministicCrypto(nodeCryptoProvider, random);
+
+const FORGERIES: Readonly<Record<string, Forgery>> = {
+  'random server hello': (g, _hello, random) =>
+    reencode(g, (a) => ({ ...a, handshake: Uint8Array.from({ length: a.handshake.length }, () => below(random, 256)) })),
+  'genuine hello, another connection id': (g) => reencode(g, (a) => ({ ...a, scid: (a.scid ^ 0x5a5a5a5a) >>> 0 || 1 })),
+  'genuine hello, another receive window': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: a.params.receiveWindow * 64 } })),
+  'genuine hello, one bit flipped': (g, _hello, random) =>
+    reencode(g, (a) => {
+      const hs = a.handshake.slice();
+      const at = below(random, hs.length);
+      hs[at] = (hs[at] as number) ^ (1 << below(random, 8));
+      return { ...a, handshake: hs };
+    }),
+  "the attacker's own Noise answer to the client's hello": (g, hello, random) => {
+    const h = parseHeader(g);
+    if (typeof h === 'string') throw new Error(h);
+    const a = decodeAccept(h.payload);
+    if (a === undefined) throw new Error('genuine ACCEPT did not decode');
+    const crypto = attackerCrypto(random);
+    const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, receiveWindow: a.params.receiveWindow }) });
+    // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
+    const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;
+    const handshake = answer.kind === 'accepted' ? answer.serverHello : answer.kind === 'wrong-key' ? answer.wrongKey : new Uint8Array(0);
+    return encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, { scid: a.scid, params: a.params, kind, handshake }).slice();
+  },
+  'downgrade to plaintext': (g) => reencode(g, (a) => ({ ...a, kind: AcceptKind.Plaintext, handshake: new Uint8Array(0) })),
+};
+
+/** Runs a handshake in which the attacker puts `forge`'s ACCEPT in front of the genuine one. */
+function forgedAccept(seed: number, pinned: boolean, forge: Forgery) {
+  const p = keyedPair(seed, (server) => (pinned ? server.publicKey : undefined));
+  const random = p.sim.random('attacker');
+  let hello: Uint8Array | undefined;
+  let forged = 0;
+  const dropsAtForgery: DropCounts[] = [];
+  intercept(p.server, (_now, data, _from, deliver) => {
+    const h = parseHeader(data);
+    const init = typeof h !== 'string' && h.type === PacketType.Initial ? decodeInitial(h.payload) : undefined;
+    if (init !== undefined) hello = init.hello.slice();
+    deliver(data);
+  });
+  intercept(p.client, (_now, data, _from, deliver) => {
+    const h = parseHeader(data);
+    if (typeof h !== 'string' && h.type === PacketType.Accept && forged === 0 && hello !== undefined) {
+      const before = p.client.stats().dropped;
+      deliver(forge(data, hello, random));
+      forged++;
+      dropsAtForgery.push(movedCounters(before, p.client.stats().dropped) as DropCounts);
+    }
+    deliver(data);
+  });
+  const conn = p.start();
+  // Long enough for the handshake and its retries; a connection that did come up stays up (keep-alives), so no idle wait.
+  p.sim.runUntil(20_000);
+  expect(forged).toBe(1);
+  return { ...p, conn, moved: dropsAtForgery[0] as Partial<DropCounts> };
+}
+
+describe('on-path attacker: forged ACCEPT', () => {
+  const refusing = Object.entries(FORGERIES).filter(([name]) => name !== 'downgrade to plaintext');
+  it.each(refusing.flatMap(([name, f]) => [true, false].map((pinned) => [name, pinned, f] as const)))(
+    '%s (pinned %s) does not make the client connect to anyone but the server',
+    (name, pinned, forge) => {
+      const seed = 41 + name.length;
+      const p = forgedAccept(seed, pinned, forge);
+      const connected = p.clientEvents.some((e) => e.type === 'connected');
+      if (!pinned && name.startsWith("the attacker's own")) {
+        // First contact without a pin is trust on first use: whoever answers first is the server. The client
+        // learns the attacker's key, not the server's, so an application that pins (forum-client's
+        // known-hosts file) refuses it; this is the one forged ACCEPT that completes a handshake.
+        expect(connected).toBe(true);
+        expect(p.conn.peerKey).toBeDefined();
+        expect(equalBytes(p.conn.peerKey as Uint8Array, p.server.publicKey as Uint8Array)).toBe(false);
+        return;
+      }
+      // The forgery itself was counted, once.
+      expect(Object.values(p.moved)).toEqual([1]);
+      if (connected) {
+        // Connected only to the genuine server (its ACCEPT followed the forgery): its key, and the request reached it.
+        expect(p.conn.peerKey).toEqual(p.server.publicKey);
+        expect(messagesOf(p.serverEvents.map((event) => ({ at: 0, event }))).map((m) => td.decode(m))).toEqual([`login password=${PASSWORD}`]);
+        return;
+      }
+      // Otherwise refused (today's behaviour for every one of these: an answer that fails to authenticate spends the
+      // client's Noise state), and the request queued before the handshake never left the client.
+      expect(p.clientEvents.find((e) => e.type === 'closed')).toMatchObject({ reason: { kind: 'refused' } });
+      expect(p.clientSent.filter((t) => DATA_TYPES.includes(t))).toEqual([]);
+      if (name.startsWith("the attacker's own")) {
+        // The only answer the attacker can give a pinned client is an (unauthenticated) "key changed": it refuses.
+        expect(p.conn.keyMismatch?.expected).toEqual(p.server.publicKey);
+        expect(p.conn.keyMismatch?.offered).not.toEqual(p.server.publicKey);
+      } else {
+        expect(p.moved).toEqual({ auth: 1 });
+      }
+    },
+  );
+
+  it.each([true, false])('a downgrade to plaintext is dropped as unprotected and the genuine ACCEPT still connects, encrypted (pinned %s)', (pinned) => {
+    const p = forgedAccept(47, pinned, FORGERIES['downgrade to plaintext'] as Forgery);
+    expect(p.moved).toEqual({ unprotected: 1 });
+    expect(p.clientEvents.map((e) => e.type)).toContain('connected');
+    expect(p.conn.isEncrypted).toBe(true);
+    expect(p.conn.peerKey).toEqual(p.server.publicKey);
+    expect(messagesOf(p.serverEvents.map((event) => ({ at: 0, event }))).map((m) => td.decode(m))).toEqual([`login password=${PASSWORD}`]);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The package as a user gets it: packed with `pnpm pack`, installed from the
+ * tarball into an empty project (offline: it has no dependencies), imported
+ * from ESM, CommonJS and TypeScript under every `moduleResolution` people use.
+ * Packs the `dist` that `pnpm build` made (scripts off: rebuilding here would
+ * wipe `dist` under tests running beside this one).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+const repoRoot = join(pkgDir, '..', '..');
+const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { name: string; license: string };
+const name = pkg.name;
+const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+const built = existsSync(join(pkgDir, 'dist', 'index.js'));
+
+let work = '';
+let project = '';
+
+const execFileAsync = promisify(execFile);
+
+/** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
+async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } });
+    return stdout;
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${x.message}\n${x.stdout ?? ''}\n${x.stderr ?? ''}`);
+  }
+}
+
+/** A script that connects to its own server over loopback and prints what came back. */
+const roundTrip = (imp: string, core: string, testing: string): string => `
+${imp}
+${core}
+${testing}
+if (typeof Endpoint !== 'function' || typeof SimNetwork !== 'function') throw new Error('subpath exports missing');
+const server = await listen({ port: 0 });
+server.on('connection', (c) => c.on('message', (m) => void c.send(m).catch(() => {})));
+const conn = await connect({ host: 'localhost', port: server.address().port });
+const back = new Promise((resolve) => conn.once('message', resolve));
+await conn.send('round trip');
+const m = await back;
+console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code);
+await conn.close();
+await server.close();
+`;
+
+beforeAll(async () => {
+  if (!built) return;
+  work = mkdtempSync(join(tmpdir(), 'rudp-pack-'));
+  await sh('npx', ['--yes', 'pnpm@10.34.8', 'pack', '--pack-destination', work], pkgDir, { npm_config_ignore_scripts: 'true' });
+  const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error('pnpm pack wrote no tarball');
+  project = join(work, 'consumer');
+  await sh('mkdir', [project], work);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, tarball)], project);
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(!built)(`the packed tarball, installed into an empty project`, () => {
+  it('holds dist, the LICENSE its `license` names, and no sources or tests', () => {
+    const dir = join(project, 'node_modules', name);
+    const files = readdirSync(dir);
+    expect(files).toEqual(expect.arrayContaining(['dist', 'LICENSE', 'README.md', 'package.json', 'examples']));
+    expect(files).not.toContain('src');
+    expect(files).not.toContain('test');
+    expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${pkg.license} License`));
+  });
+
+  it('imports from ESM and runs a round trip', async () => {
+    writeFileSync(
+      join(project, 'esm.mjs'),
+      roundTrip(
+        `import { listen, connect, RudpError } from '${name}';`,
+        `import { Endpoint } from '${name}/core';`,
+        `import { SimNetwork } from '${name}/testing';`,
+      ),
+    );
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT\n');
+  });
+
+  it('requires from CommonJS and runs a round trip', async () => {
+    writeFileSync(
+      join(project, 'cjs.cjs'),
+      `(async () => {${roundTrip(
+        `const { listen, connect, RudpError } = require('${name}');`,
+        `const { Endpoint } = require('${name}/core');`,
+        `const { SimNetwork } = require('${name}/testing');`,
+      )}})().catch((e) => { console.error(e); process.exit(1); });`,
+    );
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT\n');
+  });
+
+  const consumerTs = `
+import { connect, RudpError, type RudpConnection, type ConnectOptions } from '${name}';
+import { Endpoint, type ConnectionConfig } from '${name}/core';
+import { SimNetwork } from '${name}/testing';
+import { fingerprint, type CryptoProvider } from '${name}/crypto';
+const options: ConnectOptions = { host: 'localhost', port: 4000, signal: AbortSignal.timeout(1000), highWaterMark: 1 << 20 };
+export async function use(conn: RudpConnection): Promise<number> {
+  await conn.send(new Uint16Array([1, 2]));
+  for await (const m of conn) return m.readUInt8(0);
+  return conn.bufferedAmount;
+}
+export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, fingerprint, (p: CryptoProvider) => p.sha256, (c: Partial<ConnectionConfig>) => c.mtu];
+export const code: string = new RudpError('ENOTFOUND', 'x').code;
+`;
+  const typeRoots = join(repoRoot, 'node_modules', '@types');
+  const base = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
+
+  it.each([
+    ['node16 (CommonJS consumer)', 'consumer.ts', ['--module', 'node16', '--moduleResolution', 'node16']],
+    ['node16 (ESM consumer)', 'consumer.mts', ['--module', 'node16', '--moduleResolution', 'node16']],
+    ['bundler', 'consumer.ts', ['--module', 'esnext', '--moduleResolution', 'bundler']],
+    ['node (node10, typesVersions)', 'consumer.ts', ['--module', 'commonjs', '--moduleResolution', 'node', '--ignoreDeprecations', '5.0']],
+  ] as const)('type-checks under moduleResolution %s', async (_label, file, flags) => {
+    writeFileSync(join(project, file), consumerTs);
+    const out = await execFileAsync(process.execPath, [tsc, ...base, ...flags, file], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
+      (r) => r.stdout + r.stderr,
+      (e: { stdout?: string; stderr?: string; message: string }) => `${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+    // tsc prints nothing and exits 0 when the consumer type-checks.
+    expect(out).toBe('');
+  }, 180_000);
+});

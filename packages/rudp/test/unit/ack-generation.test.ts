@@ -1,0 +1,284 @@
+/**
+ * ACK generation on its own: packet numbers recorded, ACK frames written by
+ * `AckTracker.write` and parsed back by the wire parser, the ack-of-ack
+ * floor, the room limit, and when an ACK falls due.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type AckConfig, AckTracker, MAX_PN_JUMP } from '../../src/core/receive/ack-generation.js';
+import { type AckFrame, type PnRange, ackFrameSize } from '../../src/wire/frame.js';
+import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
+
+const CONFIG: AckConfig = { ackEveryPackets: 2, maxAckDelayMs: 25 };
+
+/** A tracker that received `pns` (each as an ack-eliciting packet at t = 0). */
+function tracker(pns: readonly number[], config: AckConfig = CONFIG): AckTracker {
+  const t = new AckTracker(config);
+  for (const pn of pns) {
+    const before = t.largest;
+    if (t.record(pn)) t.onPacket(0, pn, before, true, false);
+  }
+  return t;
+}
+
+/** Writes an ACK with `room` bytes and parses it back. */
+function writeAndParse(t: AckTracker, now: number, room = 1_000): { largest: number; frame: AckFrame | undefined; bytes: number } {
+  const w = writerWithRoom(room);
+  const largest = t.write(now, w, room);
+  const frames = framesIn(w);
+  expect(frames.length).toBeLessThanOrEqual(1);
+  return { largest, frame: frames[0] as AckFrame | undefined, bytes: payloadBytes(w) };
+}
+
+const r = (lo: number, hi: number): PnRange => ({ lo, hi });
+
+describe('AckTracker.write: the ACK frame round trip', () => {
+  it('writes every range, highest first, exactly as received', () => {
+    const t = tracker([1, 2, 3, 5, 7, 8, 10, 11, 12]);
+    const { largest, frame } = writeAndParse(t, 0);
+    expect(largest).toBe(12);
+    expect(frame?.ranges).toEqual([r(10, 12), r(7, 8), r(5, 5), r(1, 3)]);
+  });
+
+  it('property: any set of received numbers (up to the 32 ranges kept) round-trips through the wire format', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 3_000 }), { minLength: 1, maxLength: 32 }), (pns) => {
+        const t = tracker(pns, { ackEveryPackets: 2, maxAckDelayMs: 25 });
+        const { frame } = writeAndParse(t, 0, 2_000);
+        expect(frame?.ranges).toEqual(toRanges(pns));
+      }),
+      { seed: 3, numRuns: 300 },
+    );
+  });
+
+  it('reports the delay since the largest packet arrived, in µs (to the wire\'s 8 µs unit)', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(1);
+    t.onPacket(100, 1, -1, true, false);
+    t.record(0);
+    // A reordered older packet does not restart the delay clock.
+    t.onPacket(102, 0, 1, true, false);
+    expect(writeAndParse(t, 103).frame?.delayMicros).toBe(3_000);
+    // Never negative, whatever `now` says.
+    expect(writeAndParse(t, 99).frame?.delayMicros).toBe(0);
+  });
+
+  it('the delay clock restarts on a new largest even if it is not ack-eliciting', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(1);
+    t.onPacket(100, 1, -1, true, false);
+    t.record(2);
+    t.onPacket(110, 2, 1, false, false);
+    expect(writeAndParse(t, 111).frame?.delayMicros).toBe(1_000);
+  });
+
+  it('prunes ranges at or below the ack-of-ack floor, always keeping the newest range', () => {
+    const pns = [1, 2, 3, 5, 7, 8, 10, 11, 12];
+    const floors: readonly [number, PnRange[]][] = [
+      [-1, [r(10, 12), r(7, 8), r(5, 5), r(1, 3)]],
+      [2, [r(10, 12), r(7, 8), r(5, 5), r(1, 3)]],
+      [3, [r(10, 12), r(7, 8), r(5, 5)]],
+      [4, [r(10, 12), r(7, 8), r(5, 5)]],
+      [5, [r(10, 12), r(7, 8)]],
+      [8, [r(10, 12)]],
+      [12, [r(10, 12)]],
+      [40, [r(10, 12)]],
+    ];
+    for (const [floor, expected] of floors) {
+      const t = tracker(pns);
+      t.onAckAcknowledged(floor);
+      expect(writeAndParse(t, 0).frame?.ranges, `floor ${floor}`).toEqual(expected);
+    }
+  });
+
+  it('the floor only rises', () => {
+    const t = tracker([1, 2, 3, 5, 7, 8, 10]);
+    t.onAckAcknowledged(5);
+    t.onAckAcknowledged(2);
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(10, 10), r(7, 8)]);
+  });
+
+  it('drops the oldest ranges to fit the room, and writes nothing (returns -1) if one range does not fit', () => {
+    const pns = [1, 2, 3, 5, 7, 8, 10, 11, 12];
+    const all = [r(10, 12), r(7, 8), r(5, 5), r(1, 3)];
+    for (let n = 1; n <= all.length; n++) {
+      const size = ackFrameSize(all.slice(0, n), 0);
+      const exact = writeAndParse(tracker(pns), 0, size);
+      expect(exact.frame?.ranges).toEqual(all.slice(0, n));
+      expect(exact.bytes).toBe(size);
+      if (n < all.length) {
+        // One byte short of the next range's fit still gives these n.
+        const next = ackFrameSize(all.slice(0, n + 1), 0);
+        expect(writeAndParse(tracker(pns), 0, next - 1).frame?.ranges).toEqual(all.slice(0, n));
+      }
+    }
+    const t = tracker(pns);
+    const tooSmall = writeAndParse(t, 0, ackFrameSize(all.slice(0, 1), 0) - 1);
+    expect(tooSmall.largest).toBe(-1);
+    expect(tooSmall.bytes).toBe(0);
+    // Nothing was written, so the ACK is still owed.
+    expect(t.isDue(0)).toBe(true);
+  });
+
+  it('a written ACK clears what was owed, including the count towards ackEveryPackets', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(0);
+    t.onPacket(0, 0, -1, true, false);
+    t.record(1);
+    t.onPacket(1, 1, 0, true, false);
+    expect(t.deadline()).toBe(1);
+    writeAndParse(t, 1);
+    expect(t.deadline()).toBe(Number.POSITIVE_INFINITY);
+    expect(t.isDue(1_000)).toBe(false);
+    // One packet after the ACK: the count restarted, so it waits for the delay.
+    t.record(2);
+    t.onPacket(5, 2, 1, true, false);
+    expect(t.deadline()).toBe(5 + 25);
+  });
+});
+
+describe('AckTracker: when an ACK is due', () => {
+  it('an in-order ack-eliciting packet: within maxAckDelayMs; the second: at once', () => {
+    const t = new AckTracker(CONFIG);
+    expect(t.deadline()).toBe(Number.POSITIVE_INFINITY);
+    t.record(0);
+    t.onPacket(10, 0, -1, true, false);
+    expect(t.deadline()).toBe(35);
+    expect(t.isDue(34)).toBe(false);
+    expect(t.isDue(35)).toBe(true);
+    t.record(1);
+    t.onPacket(12, 1, 0, true, false);
+    expect(t.deadline()).toBe(12);
+  });
+
+  it('follows ackEveryPackets', () => {
+    const t = new AckTracker({ ackEveryPackets: 3, maxAckDelayMs: 25 });
+    for (let pn = 0; pn < 2; pn++) {
+      t.record(pn);
+      t.onPacket(pn, pn, pn - 1, true, false);
+    }
+    expect(t.deadline()).toBe(25);
+    t.record(2);
+    t.onPacket(7, 2, 1, true, false);
+    expect(t.deadline()).toBe(7);
+  });
+
+  it('a later packet never postpones the deadline', () => {
+    const t = new AckTracker({ ackEveryPackets: 10, maxAckDelayMs: 25 });
+    t.record(0);
+    t.onPacket(0, 0, -1, true, false);
+    t.record(1);
+    t.onPacket(20, 1, 0, true, false);
+    expect(t.deadline()).toBe(25);
+  });
+
+  it('a gap (loss or reordering) makes the ACK due at once, unless the packet carries a repair', () => {
+    const t = new AckTracker({ ackEveryPackets: 10, maxAckDelayMs: 25 });
+    t.record(0);
+    t.onPacket(0, 0, -1, true, false);
+    t.record(2);
+    t.onPacket(3, 2, 0, true, false);
+    expect(t.deadline()).toBe(3);
+    const q = new AckTracker({ ackEveryPackets: 10, maxAckDelayMs: 25 });
+    q.record(0);
+    q.onPacket(0, 0, -1, true, false);
+    q.record(2);
+    q.onPacket(3, 2, 0, true, true);
+    expect(q.deadline()).toBe(25);
+    // A reordered older packet is a gap too.
+    q.record(1);
+    q.onPacket(4, 1, 2, true, false);
+    expect(q.deadline()).toBe(4);
+  });
+
+  it('a packet that is not ack-eliciting owes nothing', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(0);
+    t.onPacket(0, 0, -1, false, false);
+    t.record(5);
+    t.onPacket(1, 5, 0, false, false);
+    expect(t.deadline()).toBe(Number.POSITIVE_INFINITY);
+    expect(t.peerLacksAck()).toBe(false);
+  });
+
+  it('a duplicate ack-eliciting packet means our ACK may be lost: due at once; a duplicate ACK-only packet does not', () => {
+    const t = tracker([0]);
+    writeAndParse(t, 0);
+    t.onDuplicate(50, false);
+    expect(t.deadline()).toBe(Number.POSITIVE_INFINITY);
+    t.onDuplicate(50, true);
+    expect(t.deadline()).toBe(50);
+    t.onDuplicate(60, true);
+    expect(t.deadline()).toBe(50);
+  });
+
+  it('is never due with nothing received', () => {
+    const t = new AckTracker(CONFIG);
+    t.onDuplicate(0, true);
+    expect(t.deadline()).toBe(0);
+    expect(t.isDue(10)).toBe(false);
+  });
+});
+
+describe('AckTracker: bookkeeping', () => {
+  it('record reports duplicates; largest and any follow what arrived', () => {
+    const t = new AckTracker(CONFIG);
+    expect(t.any).toBe(false);
+    expect(t.largest).toBe(-1);
+    expect(t.record(4)).toBe(true);
+    expect(t.record(4)).toBe(false);
+    expect(t.record(2)).toBe(true);
+    expect(t.any).toBe(true);
+    expect(t.largest).toBe(4);
+  });
+
+  it('peerLacksAck: until the peer acknowledged an ACK covering our largest ack-eliciting packet', () => {
+    const t = tracker([0, 1, 2]);
+    expect(t.peerLacksAck()).toBe(true);
+    t.onAckAcknowledged(1);
+    expect(t.peerLacksAck()).toBe(true);
+    t.onAckAcknowledged(2);
+    expect(t.peerLacksAck()).toBe(false);
+    // A newer ACK-only packet from the peer does not need acknowledging.
+    t.record(3);
+    t.onPacket(0, 3, 2, false, false);
+    expect(t.peerLacksAck()).toBe(false);
+    t.record(4);
+    t.onPacket(0, 4, 3, true, false);
+    expect(t.peerLacksAck()).toBe(true);
+    // A reordered older ack-eliciting packet does not lower the mark.
+    const q = tracker([5]);
+    q.record(1);
+    q.onPacket(0, 1, 5, true, false);
+    q.onAckAcknowledged(4);
+    expect(q.peerLacksAck()).toBe(true);
+    expect(new AckTracker(CONFIG).peerLacksAck()).toBe(false);
+  });
+
+  it('tooFarAhead: more than MAX_PN_JUMP past the largest received, and never before anything was received', () => {
+    const t = new AckTracker(CONFIG);
+    expect(t.tooFarAhead(10 * MAX_PN_JUMP)).toBe(false);
+    t.record(100);
+    expect(t.tooFarAhead(100 + MAX_PN_JUMP)).toBe(false);
+    expect(t.tooFarAhead(100 + MAX_PN_JUMP + 1)).toBe(true);
+  });
+
+  it('expand restores a truncated number next to the largest received', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(0x1fffe);
+    expect(t.expand(0x0001, 2)).toBe(0x20001);
+    expect(t.expand(0xfffd, 2)).toBe(0x1fffd);
+  });
+});
+
+/** The ranges (highest first) of a set of packet numbers. */
+function toRanges(pns: readonly number[]): PnRange[] {
+  const sorted = [...new Set(pns)].sort((a, b) => b - a);
+  const out: { lo: number; hi: number }[] = [];
+  for (const pn of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.lo === pn + 1) last.lo = pn;
+    else out.push({ lo: pn, hi: pn });
+  }
+  return out;
+}

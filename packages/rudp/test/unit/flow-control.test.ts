@@ -1,0 +1,113 @@
+/**
+ * Flow control both ways: a message leaves only once the peer's limit covers
+ * its last byte; credit is announced in MAX_DATA once a quarter window has
+ * been read, in a frame that parses back to the new limit.
+ */
+import { describe, expect, it } from 'vitest';
+import { FlowControl } from '../../src/core/flow-control.js';
+import { SendQueue } from '../../src/core/send/send-queue.js';
+import type { ChunkRef } from '../../src/core/send/outgoing-message.js';
+import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
+
+/** Writes the owed MAX_DATA (if any) and returns the limits it carried. */
+function announced(f: FlowControl, room = 100): number[] {
+  const w = writerWithRoom(room);
+  f.writeIfDue(w);
+  return framesIn(w).map((fr) => (fr.type === 'max-data' ? fr.limit : Number.NaN));
+}
+
+describe('FlowControl: sending', () => {
+  it('allows the stream up to the peer\'s limit, inclusive, and not a byte more', () => {
+    const f = new FlowControl(1_000, 500);
+    expect(f.peerWindow).toBe(500);
+    expect(f.allows(500)).toBe(true);
+    expect(f.allows(501)).toBe(false);
+  });
+
+  it('MAX_DATA raises the limit; a stale, lower one does not lower it', () => {
+    const f = new FlowControl(1_000, 500);
+    f.onMaxData(800);
+    expect(f.allows(800)).toBe(true);
+    expect(f.allows(801)).toBe(false);
+    f.onMaxData(600);
+    expect(f.allows(800)).toBe(true);
+    // The window (largest message) is what the handshake said, not the limit.
+    expect(f.peerWindow).toBe(500);
+  });
+
+  it('the handshake\'s window replaces the stand-in one', () => {
+    const f = new FlowControl(1_000, 1_000);
+    f.setPeerWindow(300);
+    expect(f.peerWindow).toBe(300);
+    expect(f.allows(300)).toBe(true);
+    expect(f.allows(301)).toBe(false);
+  });
+
+  it('holds a queued message beyond the peer\'s limit until MAX_DATA covers its last byte', () => {
+    const f = new FlowControl(1 << 20, 250);
+    const q = new SendQueue(f, 1_000);
+    q.push(new Uint8Array(200));
+    q.push(new Uint8Array(100));
+    const chunks: ChunkRef[] = [];
+    q.fillNewData(writerWithRoom(1_000), chunks, () => undefined);
+    // The first message (bytes 0–200) fits; the second ends at 300 > 250.
+    expect(chunks.map((c) => c.message.id)).toEqual([0]);
+    expect(q.hasNewData()).toBe(false);
+    f.onMaxData(299);
+    expect(q.hasNewData()).toBe(false);
+    f.onMaxData(300);
+    expect(q.hasNewData()).toBe(true);
+    q.fillNewData(writerWithRoom(1_000), chunks, () => undefined);
+    expect(chunks.map((c) => c.message.id)).toEqual([0, 1]);
+  });
+});
+
+describe('FlowControl: receiving', () => {
+  it('announces credit once a quarter window has been read, not before', () => {
+    const f = new FlowControl(1_000, 1_000);
+    expect(f.due).toBe(false);
+    f.onRead(249);
+    expect(f.due).toBe(false);
+    expect(announced(f)).toEqual([]);
+    f.onRead(1);
+    expect(f.due).toBe(true);
+    expect(announced(f)).toEqual([1_250]);
+    expect(f.due).toBe(false);
+    // The next quarter counts from what was announced.
+    f.onRead(249);
+    expect(f.due).toBe(false);
+    f.onRead(1);
+    expect(announced(f)).toEqual([1_500]);
+  });
+
+  it('one large read announces at once, with everything read', () => {
+    const f = new FlowControl(1_000, 1_000);
+    f.onRead(5_000);
+    expect(announced(f)).toEqual([6_000]);
+  });
+
+  it('a lost MAX_DATA is announced again with the current limit', () => {
+    const f = new FlowControl(1_000, 1_000);
+    f.onRead(300);
+    expect(announced(f)).toEqual([1_300]);
+    f.onMaxDataLost();
+    expect(f.due).toBe(true);
+    f.onRead(100);
+    expect(announced(f)).toEqual([1_300]);
+  });
+
+  it('writes the frame only if it fits; otherwise it stays owed', () => {
+    const f = new FlowControl(1_000, 1_000);
+    f.onRead(300);
+    // 1,300 is a two-byte varint: the frame takes 3 bytes.
+    const small = writerWithRoom(2);
+    expect(f.writeIfDue(small)).toBe(false);
+    expect(payloadBytes(small)).toBe(0);
+    expect(f.due).toBe(true);
+    const exact = writerWithRoom(3);
+    expect(f.writeIfDue(exact)).toBe(true);
+    expect(payloadBytes(exact)).toBe(3);
+    expect(f.due).toBe(false);
+    expect(f.writeIfDue(writerWithRoom(100))).toBe(false);
+  });
+});

@@ -1,0 +1,240 @@
+/**
+ * The sender's redundancy policy: no redundancy on a clean path, one tail
+ * copy from the loss threshold and `maxCopies` from the high threshold,
+ * repairs on a share of packets that follows the loss rate, over the recent
+ * unacknowledged small messages.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
+import { RttEstimator } from '../../src/core/recovery/rtt.js';
+import { RepairPolicy, type RepairPolicyConfig } from '../../src/core/repair/repair-policy.js';
+import { type ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
+import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
+import type { RepairFrame } from '../../src/wire/frame.js';
+import { framesIn, writerWithRoom } from './fixtures.js';
+
+/** Defaults: repairs and one tail copy from 2 % loss, two copies and a repair every packet from 5 %. */
+const CONFIG: RepairPolicyConfig = DEFAULT_CONNECTION_CONFIG;
+
+function policy(config: RepairPolicyConfig = CONFIG): { p: RepairPolicy; rtt: RttEstimator } {
+  const rtt = new RttEstimator();
+  rtt.update(40, 0);
+  return { p: new RepairPolicy(config, rtt), rtt };
+}
+
+const msg = (id: number, length = 10): OutgoingMessage => new OutgoingMessage(id, new Uint8Array(length).fill(id + 1), 0, 1_000);
+const ref = (m: OutgoingMessage): ChunkRef => ({ message: m, index: 0, notBefore: 0 });
+
+/** Tail copies `p` queues for one small message sent at `now`, as their times. */
+function tailCopies(p: RepairPolicy, now = 0): number[] {
+  const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, { inFlight: () => false });
+  const m = msg(0);
+  p.queueTailCopies(now, [ref(m)], q);
+  const times: number[] = [];
+  for (let i = 0; i < 10 && q.length > 0; i++) {
+    const t = q.earliest();
+    q.fill(t, writerWithRoom(100), [], false);
+    times.push(t);
+  }
+  return times;
+}
+
+/** The REPAIR `p` writes into packet `pn` at `now`, if any. */
+function repairIn(p: RepairPolicy, now: number, pn: number, chunks: readonly ChunkRef[] = []): RepairFrame | undefined {
+  const w = writerWithRoom(1_000);
+  const wrote = p.fillRepair(now, pn, w, chunks);
+  const f = framesIn(w).find((x): x is RepairFrame => x.type === 'repair');
+  expect(wrote).toBe(f !== undefined);
+  return f;
+}
+
+describe('RepairPolicy: how much redundancy the loss rate earns', () => {
+  it('a clean path gets none', () => {
+    const { p } = policy();
+    p.rememberSmall(0, msg(0));
+    expect(tailCopies(p)).toEqual([]);
+    expect(repairIn(p, 0, 5)).toBeUndefined();
+  });
+
+  it('one loss in an otherwise clean history (2 %) earns one tail copy; three (5.9 %) earn two', () => {
+    const { p } = policy();
+    p.onPacketLost();
+    // Spacing: max(3 ms, min(srtt / 2, 25 ms)) = 20 ms.
+    expect(tailCopies(p, 100)).toEqual([120]);
+    p.onPacketLost();
+    p.onPacketLost();
+    expect(tailCopies(p, 100)).toEqual([120, 140]);
+  });
+
+  it('acknowledged packets bring the rate back down', () => {
+    const { p } = policy();
+    p.onPacketLost();
+    p.onPacketAcked();
+    // 0.02 · 0.98 < 0.02.
+    expect(tailCopies(p)).toEqual([]);
+  });
+
+  it('tail copies only for one-chunk messages within maxMessageBytes', () => {
+    const { p } = policy();
+    p.onPacketLost();
+    const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, { inFlight: () => false });
+    const big = new OutgoingMessage(1, new Uint8Array(300), 0, 1_000);
+    const multi = new OutgoingMessage(2, new Uint8Array(100), 0, 50);
+    p.queueTailCopies(0, [ref(big), { message: multi, index: 0, notBefore: 0 }, ref(msg(3, 256))], q);
+    expect(q.length).toBe(1);
+  });
+
+  it('maxCopies 0 turns everything off, at any loss', () => {
+    const { p } = policy({ ...CONFIG, redundancy: { ...CONFIG.redundancy, maxCopies: 0 } });
+    for (let i = 0; i < 50; i++) p.onPacketLost();
+    p.rememberSmall(0, msg(0));
+    expect(tailCopies(p)).toEqual([]);
+    expect(repairIn(p, 0, 5)).toBeUndefined();
+  });
+
+  it('the handshake seed counts, capped at 50 %, unless data losses were already seen', () => {
+    const seeded = policy().p;
+    seeded.seed(0.03, false);
+    expect(tailCopies(seeded)).toEqual([20]);
+    const ignored = policy().p;
+    ignored.seed(0.9, true);
+    expect(tailCopies(ignored)).toEqual([]);
+    // Capped at 0.5, seen by its decay: 0.5 · 0.98^n drops below the 5 % threshold at n = 114
+    // (0.9 uncapped would take 143).
+    const capped = policy().p;
+    capped.seed(0.9, false);
+    for (let i = 0; i < 113; i++) capped.onPacketAcked();
+    expect(tailCopies(capped)).toHaveLength(2);
+    capped.onPacketAcked();
+    expect(tailCopies(capped)).toHaveLength(1);
+  });
+});
+
+describe('RepairPolicy: repairs', () => {
+  it('at high loss every packet of new data carries a repair over the recent unacknowledged small messages', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    const ms = [msg(0), msg(1), msg(2)];
+    for (const m of ms) p.rememberSmall(10, m);
+    const f = repairIn(p, 20, 7);
+    expect(f).toMatchObject({ baseId: 0, count: 3, uniform: true });
+    expect(repairIn(p, 21, 8)).toMatchObject({ baseId: 0, count: 3 });
+    // The first two repairs are the ones a lost message's resend waits for.
+    expect(repairIn(p, 22, 9)).toBeDefined();
+    expect(ms.map((m) => [m.repairs, m.lastRepairPn])).toEqual([
+      [3, 8],
+      [3, 8],
+      [3, 8],
+    ]);
+  });
+
+  it('leaves out the messages of the packet itself and acknowledged ones at either end', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    const ms = [0, 1, 2, 3, 4].map((id) => msg(id));
+    for (const m of ms) p.rememberSmall(10, m);
+    (ms[0] as OutgoingMessage).ack(0);
+    (ms[3] as OutgoingMessage).ack(0);
+    // Message 4 rides in this packet; 3 is acknowledged at the top end, 0 at the bottom.
+    expect(repairIn(p, 20, 7, [ref(ms[4] as OutgoingMessage)])).toMatchObject({ baseId: 1, count: 2 });
+  });
+
+  it('covers only a run of consecutive ids sent within two round trips', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    // srtt 40, max ACK delay 25: the horizon is 130 ms back.
+    p.rememberSmall(0, msg(0));
+    p.rememberSmall(100, msg(1));
+    p.rememberSmall(100, msg(3));
+    p.rememberSmall(200, msg(4));
+    expect(repairIn(p, 230, 7)).toMatchObject({ baseId: 3, count: 2 });
+    expect(repairIn(p, 330, 8)).toMatchObject({ baseId: 4, count: 1 });
+    expect(repairIn(p, 331, 9)).toBeUndefined();
+  });
+
+  it('below the high threshold, a share of packets in proportion to the loss rate', () => {
+    const { p } = policy();
+    // 2.5 % of the 5 % threshold: every second packet.
+    p.seed(0.025, false);
+    p.rememberSmall(0, msg(0));
+    const carried = [1, 2, 3, 4, 5, 6].map((pn) => repairIn(p, 1, pn) !== undefined);
+    expect(carried).toEqual([false, true, false, true, false, true]);
+  });
+
+  it('remembers only one-chunk messages within min(maxMessageBytes, 255), the last 16', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    p.rememberSmall(0, new OutgoingMessage(0, new Uint8Array(100), 0, 50));
+    p.rememberSmall(0, msg(1, 256));
+    expect(repairIn(p, 1, 5)).toBeUndefined();
+    for (let id = 2; id < 40; id++) p.rememberSmall(0, msg(id));
+    expect(repairIn(p, 1, 6)).toMatchObject({ baseId: 24, count: 16 });
+  });
+
+  it('no repair when every recent message rides in this packet, or all were acknowledged', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    const a = msg(0);
+    p.rememberSmall(0, a);
+    expect(repairIn(p, 1, 5, [ref(a)])).toBeUndefined();
+    const b = msg(1);
+    p.rememberSmall(0, b);
+    a.ack(0);
+    b.ack(0);
+    expect(repairIn(p, 1, 6)).toBeUndefined();
+  });
+
+  it('a repair that does not fit is not written, and its credit waits for the next packet', () => {
+    const { p } = policy();
+    // Half the threshold: one repair per two packets of new data.
+    p.seed(0.025, false);
+    p.rememberSmall(0, msg(0));
+    expect(repairIn(p, 1, 5)).toBeUndefined();
+    const w = writerWithRoom(5);
+    expect(p.fillRepair(1, 6, w, [])).toBe(false);
+    // REPAIR type, base id, count, width, then the 10-byte symbol: 14 bytes exactly.
+    const fits = writerWithRoom(14);
+    expect(p.fillRepair(1, 7, fits, [])).toBe(true);
+    expect(fits.room()).toBe(0);
+  });
+
+  it('packets with no small message to cover earn no credit', () => {
+    const { p } = policy();
+    p.seed(0.025, false);
+    expect(repairIn(p, 1, 5)).toBeUndefined();
+    p.rememberSmall(1, msg(0));
+    expect(repairIn(p, 1, 6)).toBeUndefined();
+    expect(repairIn(p, 1, 7)).toBeDefined();
+  });
+
+  it('a message of exactly min(maxMessageBytes, 255) bytes is covered', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    p.rememberSmall(0, msg(0, 255));
+    expect(repairIn(p, 1, 5)).toMatchObject({ baseId: 0, count: 1 });
+  });
+});
+
+describe('RepairPolicy: the loss-rate average', () => {
+  const at = (lossThreshold: number, highLossThreshold: number): RepairPolicyConfig => ({ ...CONFIG, redundancy: { ...CONFIG.redundancy, lossThreshold, highLossThreshold } });
+  const ONE = 1 - 0.98;
+  const TWO = ONE * 0.98 + ONE;
+
+  it('each loss moves it 2 % of the way to 1: two losses make 1 − 0.98²', () => {
+    const below = policy(at(TWO + 1e-12, 0.5)).p;
+    below.onPacketLost();
+    below.onPacketLost();
+    expect(tailCopies(below)).toEqual([]);
+    const atIt = policy(at(TWO, 0.5)).p;
+    atIt.onPacketLost();
+    atIt.onPacketLost();
+    expect(tailCopies(atIt)).toEqual([20]);
+  });
+
+  it('the thresholds count from the rate reaching them', () => {
+    const p = policy(at(ONE, ONE)).p;
+    p.onPacketLost();
+    expect(tailCopies(p)).toEqual([20, 40]);
+  });
+});
+

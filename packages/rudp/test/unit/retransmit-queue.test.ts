@@ -1,0 +1,211 @@
+/**
+ * The resend queue's purpose rules: resends of lost chunks with spaced
+ * copies, probes, tail copies, and each entry dropped once it has no purpose
+ * (its chunk acknowledged, a tail copy overtaken by new data) or held while
+ * the repair packet that may rebuild its message is in flight.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SentPacket } from '../../src/core/recovery/loss-detection.js';
+import { type ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
+import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
+import { framesIn, writerWithRoom } from './fixtures.js';
+
+const CHUNK = 50;
+
+function message(id: number, length: number): OutgoingMessage {
+  return new OutgoingMessage(id, new Uint8Array(length).fill(id), 0, CHUNK);
+}
+
+function lostPacket(pn: number, chunks: readonly ChunkRef[]): SentPacket {
+  return { pn, timeSent: 0, size: 100, chunks, retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false };
+}
+
+const ref = (message: OutgoingMessage, index = 0): ChunkRef => ({ message, index, notBefore: 0 });
+
+/** What one packet of `room` bytes carries from the queue at `now`, as [message id, chunk index]. */
+function fillAt(q: RetransmitQueue, now: number, newDataFollows = false, room = 1_000): [number, number][] {
+  const w = writerWithRoom(room);
+  const chunks: ChunkRef[] = [];
+  const any = q.fill(now, w, chunks, newDataFollows);
+  expect(any).toBe(chunks.length > 0);
+  // What was reported is what was written.
+  expect(framesIn(w).map((f) => (f.type === 'fragment' ? f.messageId : -1))).toEqual(chunks.map((c) => c.message.id));
+  return chunks.map((c) => [c.message.id, c.index]);
+}
+
+function rq(inFlight: (pn: number) => boolean = () => false, copies = 1, spacing = 3): RetransmitQueue {
+  return new RetransmitQueue({ redundantCopies: copies, redundantSpacingMs: spacing }, { inFlight });
+}
+
+describe('RetransmitQueue: resends of a lost packet', () => {
+  it('queues its unacknowledged chunks; a one-packet message also gets spaced copies', () => {
+    const q = rq(() => false, 2, 3);
+    const a = message(0, 10);
+    const b = message(1, 10);
+    b.ack(0);
+    q.requeueLost(100, lostPacket(5, [ref(a), ref(b)]));
+    // The resend now, copies at +3 and +6 ms; nothing of the acknowledged b.
+    expect(q.length).toBe(3);
+    expect(q.earliest()).toBe(0);
+    expect(fillAt(q, 100)).toEqual([[0, 0]]);
+    expect(q.earliest()).toBe(103);
+    expect(fillAt(q, 102.9)).toEqual([]);
+    expect(fillAt(q, 103)).toEqual([[0, 0]]);
+    expect(fillAt(q, 105)).toEqual([]);
+    expect(fillAt(q, 106)).toEqual([[0, 0]]);
+    expect(q.length).toBe(0);
+    expect(q.earliest()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('chunks of a multi-packet message get no copies', () => {
+    const q = rq(() => false, 2, 3);
+    const big = message(0, 120);
+    q.requeueLost(0, lostPacket(5, [ref(big, 1), ref(big, 2)]));
+    expect(q.length).toBe(2);
+    expect(fillAt(q, 0)).toEqual([
+      [0, 1],
+      [0, 2],
+    ]);
+    expect(q.length).toBe(0);
+  });
+
+  it('drops a resend or copy whose chunk was acknowledged meanwhile', () => {
+    const q = rq(() => false, 1, 3);
+    const a = message(0, 10);
+    q.requeueLost(0, lostPacket(5, [ref(a)]));
+    a.ack(0);
+    expect(q.pruneAndCheckReady(10)).toBe(false);
+    expect(q.length).toBe(0);
+    const b = message(1, 10);
+    q.requeueLost(0, lostPacket(6, [ref(b)]));
+    b.ack(0);
+    expect(fillAt(q, 10)).toEqual([]);
+    expect(q.length).toBe(0);
+  });
+
+  it('pruneAndCheckReady says whether anything may go now', () => {
+    const q = rq(() => false, 1, 3);
+    expect(q.pruneAndCheckReady(0)).toBe(false);
+    q.requeueLost(0, lostPacket(5, [ref(message(0, 10))]));
+    expect(q.pruneAndCheckReady(0)).toBe(true);
+    fillAt(q, 0);
+    expect(q.pruneAndCheckReady(2)).toBe(false);
+    expect(q.pruneAndCheckReady(3)).toBe(true);
+  });
+
+  it('never puts the same chunk twice in one packet, and keeps what does not fit for the next', () => {
+    const q = rq(() => false, 1, 0);
+    const a = message(0, 10);
+    q.requeueLost(0, lostPacket(5, [ref(a)]));
+    // Resend and copy are both due at once: one per packet.
+    expect(fillAt(q, 0)).toEqual([[0, 0]]);
+    expect(fillAt(q, 0)).toEqual([[0, 0]]);
+    const big = message(1, 120);
+    q.requeueLost(0, lostPacket(6, [ref(big, 0), ref(big, 1)]));
+    // Room for one 50-byte chunk and its header only.
+    expect(fillAt(q, 0, false, 60)).toEqual([[1, 0]]);
+    expect(fillAt(q, 0, false, 60)).toEqual([[1, 1]]);
+    expect(fillAt(q, 0)).toEqual([]);
+  });
+});
+
+describe('RetransmitQueue: resends that wait for repairs', () => {
+  it('a message covered by a later repair waits while that repair packet is in flight', () => {
+    const flying = new Set([9]);
+    const q = rq((pn) => flying.has(pn), 0);
+    const a = message(0, 10);
+    a.lastRepairPn = 9;
+    q.requeueLost(0, lostPacket(5, [ref(a)]));
+    expect(q.pruneAndCheckReady(0)).toBe(false);
+    expect(fillAt(q, 0)).toEqual([]);
+    expect(q.length).toBe(1);
+    // The repair packet was acknowledged without the peer rebuilding it (or was lost): resend.
+    flying.delete(9);
+    expect(q.pruneAndCheckReady(0)).toBe(true);
+    expect(fillAt(q, 0)).toEqual([[0, 0]]);
+  });
+
+  it('a repair older than the lost packet does not hold the resend', () => {
+    const q = rq(() => true, 0);
+    const a = message(0, 10);
+    a.lastRepairPn = 5;
+    q.requeueLost(0, lostPacket(5, [ref(a)]));
+    expect(fillAt(q, 0)).toEqual([[0, 0]]);
+  });
+});
+
+describe('RetransmitQueue: probes', () => {
+  it('re-sends the live chunks of the oldest packet that has any, ahead of everything else', () => {
+    const q = rq(() => false, 0);
+    const done = message(0, 10);
+    done.ack(0);
+    const b = message(1, 10);
+    const c = message(2, 10);
+    const queued = message(3, 10);
+    q.requeueLost(0, lostPacket(1, [ref(queued)]));
+    expect(q.queueProbe(50, [lostPacket(2, [ref(done)]), lostPacket(3, [ref(b), ref(c)]), lostPacket(4, [ref(message(4, 10))])])).toBe(true);
+    expect(fillAt(q, 50)).toEqual([
+      [2, 0],
+      [1, 0],
+      [3, 0],
+    ]);
+  });
+
+  it('returns false (the probe must be a PING) when nothing in flight has live data', () => {
+    const q = rq();
+    const done = message(0, 10);
+    done.ack(0);
+    expect(q.queueProbe(0, [lostPacket(2, [ref(done)]), lostPacket(3, [])])).toBe(false);
+    expect(q.length).toBe(0);
+  });
+});
+
+describe('RetransmitQueue: tail copies', () => {
+  it('a tail copy goes at its time if nothing newer was sent', () => {
+    const q = rq();
+    const m = message(0, 10);
+    m.firstSentAt = 100;
+    q.noteNewData(100);
+    q.queueTailCopy(m, 110);
+    expect(fillAt(q, 109)).toEqual([]);
+    expect(fillAt(q, 110)).toEqual([[0, 0]]);
+  });
+
+  it('is dropped once new data left after the message (that packet\'s repairs cover it)', () => {
+    const q = rq();
+    const m = message(0, 10);
+    m.firstSentAt = 100;
+    q.queueTailCopy(m, 110);
+    q.noteNewData(105);
+    expect(q.pruneAndCheckReady(200)).toBe(false);
+    expect(q.length).toBe(0);
+  });
+
+  it('is dropped when the packet being built carries new data, but a resend is not', () => {
+    const q = rq(() => false, 0);
+    const m = message(0, 10);
+    m.firstSentAt = 100;
+    q.queueTailCopy(m, 100);
+    q.requeueLost(100, lostPacket(5, [ref(message(1, 10))]));
+    expect(fillAt(q, 100, true)).toEqual([[1, 0]]);
+    expect(q.length).toBe(0);
+  });
+
+  it('is dropped when the message is acknowledged', () => {
+    const q = rq();
+    const m = message(0, 10);
+    q.queueTailCopy(m, 10);
+    m.ack(0);
+    expect(fillAt(q, 10)).toEqual([]);
+    expect(q.length).toBe(0);
+  });
+
+  it('clear() drops everything', () => {
+    const q = rq();
+    q.queueTailCopy(message(0, 10), 10);
+    q.requeueLost(0, lostPacket(5, [ref(message(1, 10))]));
+    q.clear();
+    expect(q.length).toBe(0);
+    expect(q.pruneAndCheckReady(1_000)).toBe(false);
+  });
+});

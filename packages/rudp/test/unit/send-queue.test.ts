@@ -1,0 +1,198 @@
+/**
+ * The send queue: messages cut into chunks at queue time, new data in queue
+ * order within the peer's credit, the cursor to the first chunk never sent
+ * (kept right across compaction), and MESSAGE_ACK's "everything below n".
+ */
+import { describe, expect, it } from 'vitest';
+import { FlowControl } from '../../src/core/flow-control.js';
+import type { ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
+import { SendQueue } from '../../src/core/send/send-queue.js';
+import type { FragmentFrame } from '../../src/wire/frame.js';
+import { framesIn, writerWithRoom } from './fixtures.js';
+
+const ROOM = 100;
+
+function queue(peerWindow = 1 << 20): { q: SendQueue; flow: FlowControl } {
+  const flow = new FlowControl(1 << 20, peerWindow);
+  return { q: new SendQueue(flow, ROOM), flow };
+}
+
+/** Fills one packet of `room` bytes with new data; returns the chunks and the fragments as parsed. */
+function fill(q: SendQueue, room = ROOM, small: OutgoingMessage[] = []): { chunks: ChunkRef[]; frags: FragmentFrame[] } {
+  const w = writerWithRoom(room);
+  const chunks: ChunkRef[] = [];
+  q.fillNewData(w, chunks, (m) => small.push(m));
+  const frags = framesIn(w).filter((f): f is FragmentFrame => f.type === 'fragment');
+  return { chunks, frags };
+}
+
+/** Acknowledges every chunk of `m` (as its packets' ACKs would). */
+function ackAll(m: OutgoingMessage): void {
+  for (let i = 0; i < m.chunkCount; i++) m.ack(i);
+}
+
+const bytes = (n: number, v = 1): Uint8Array => new Uint8Array(n).fill(v);
+
+describe('SendQueue: queueing', () => {
+  it('numbers messages consecutively and places them end to end in the stream', () => {
+    const { q } = queue();
+    const a = q.push(bytes(10));
+    const b = q.push(bytes(0));
+    const c = q.push(bytes(300));
+    expect([a.id, b.id, c.id]).toEqual([0, 1, 2]);
+    expect([a.streamStart, b.streamStart, c.streamStart]).toEqual([0, 10, 10]);
+    expect(c.streamEnd).toBe(310);
+  });
+
+  it('cuts a message into chunks that, with their fragment header, fit one packet payload', () => {
+    const { q } = queue();
+    const m = q.push(bytes(1_000));
+    expect(m.chunkCount).toBe(Math.ceil(1_000 / m.chunkSize));
+    for (let i = 0; i < m.chunkCount; i++) {
+      const { frags } = fill(q);
+      expect(frags).toHaveLength(1);
+      expect(frags[0]?.offset).toBe(i * m.chunkSize);
+      expect(frags[0]?.data.length).toBe(Math.min(m.chunkSize, 1_000 - i * m.chunkSize));
+    }
+    // And not much smaller: a chunk leaves at most a couple of bytes of its packet unused.
+    const w = writerWithRoom(ROOM);
+    const q2 = queue().q;
+    q2.push(bytes(1_000));
+    q2.fillNewData(w, [], () => undefined);
+    expect(w.room()).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('SendQueue: new data', () => {
+  it('writes never-sent chunks in queue order while they fit, then picks up where it stopped', () => {
+    const { q } = queue();
+    const big = q.push(bytes(250, 2));
+    q.push(bytes(5, 3));
+    const small: OutgoingMessage[] = [];
+    const sent: [number, number][] = [];
+    for (let i = 0; i < 10 && q.hasNewData(); i++) {
+      const { chunks, frags } = fill(q, ROOM, small);
+      expect(frags.map((f) => [f.messageId, f.offset])).toEqual(chunks.map((c) => [c.message.id, c.message.offsetOf(c.index)]));
+      sent.push(...chunks.map((c): [number, number] => [c.message.id, c.index]));
+    }
+    expect(sent).toEqual([...Array.from({ length: big.chunkCount }, (_, i): [number, number] => [0, i]), [1, 0]]);
+    expect(q.hasNewData()).toBe(false);
+    // Only the one-chunk message is reported as a small message sent.
+    expect(small.map((m) => m.id)).toEqual([1]);
+    expect(fill(q).chunks).toEqual([]);
+  });
+
+  it('several small messages share a packet', () => {
+    const { q } = queue();
+    for (let i = 0; i < 3; i++) q.push(bytes(20, i));
+    const { frags } = fill(q);
+    expect(frags.map((f) => f.messageId)).toEqual([0, 1, 2]);
+    expect(frags.map((f) => f.data[0])).toEqual([0, 1, 2]);
+  });
+
+  it('stops at the first message the peer\'s credit does not cover, even if a later one would fit', () => {
+    const { q, flow } = queue(100);
+    q.push(bytes(60));
+    q.push(bytes(60));
+    q.push(bytes(1));
+    expect(fill(q).chunks.map((c) => c.message.id)).toEqual([0]);
+    expect(q.hasNewData()).toBe(false);
+    flow.onMaxData(121);
+    expect(q.hasNewData()).toBe(true);
+    expect(fill(q).chunks.map((c) => c.message.id)).toEqual([1, 2]);
+  });
+
+  it('a message pushed after everything was sent is new data again', () => {
+    const { q } = queue();
+    q.push(bytes(5));
+    fill(q);
+    expect(q.hasNewData()).toBe(false);
+    q.push(bytes(5));
+    expect(q.hasNewData()).toBe(true);
+    expect(fill(q).chunks.map((c) => c.message.id)).toEqual([1]);
+  });
+
+  it('the cursor stays on the first unsent message across compaction of acknowledged ones', () => {
+    const { q } = queue();
+    const ms = Array.from({ length: 200 }, (_, i) => q.push(bytes(40, i % 250)));
+    // Send the first 150, two per packet.
+    for (let i = 0; i < 75; i++) fill(q);
+    // The peer acknowledges the first 120 (more than the 64 kept before compaction, over half the outbox).
+    for (const m of ms.slice(0, 120)) ackAll(m);
+    q.compact();
+    // Internal: the acknowledged front was spliced off, so indices moved under the cursor.
+    expect((q as unknown as { outbox: unknown[] }).outbox.length).toBe(80);
+    const next = fill(q).chunks.map((c) => c.message.id);
+    expect(next).toEqual([150, 151]);
+    expect(q.bufferedAmount).toBe(80 * 40);
+    const rest: number[] = [];
+    for (let i = 0; i < 100 && q.hasNewData(); i++) rest.push(...fill(q).chunks.map((c) => c.message.id));
+    expect(rest).toEqual(Array.from({ length: 48 }, (_, i) => 152 + i));
+  });
+});
+
+describe('SendQueue: acknowledgement', () => {
+  it('ackBelow(n): every sent message below n is complete, each reported once; unsent ones are not', () => {
+    // The peer's credit covers messages 0 and 1 only: nothing of 2 and 3 is sent.
+    const { q } = queue(255);
+    const ms = [q.push(bytes(5)), q.push(bytes(250)), q.push(bytes(5)), q.push(bytes(5))];
+    for (let i = 0; i < 10 && q.hasNewData(); i++) fill(q);
+    expect((ms[1] as OutgoingMessage).allSent).toBe(true);
+    expect((ms[2] as OutgoingMessage).nextChunk).toBe(0);
+    expect(q.bufferedAmount).toBe(265);
+    const done: number[] = [];
+    q.ackBelow(4, (m) => done.push(m.id));
+    expect(done).toEqual([0, 1]);
+    expect(q.bufferedAmount).toBe(10);
+    expect(q.allAcked()).toBe(false);
+    // Again: nothing new to report.
+    q.ackBelow(2, (m) => done.push(m.id));
+    expect(done).toEqual([0, 1]);
+  });
+
+  it('ackBelow past every message completes them all', () => {
+    const { q } = queue();
+    for (let i = 0; i < 3; i++) q.push(bytes(5));
+    fill(q);
+    const done: number[] = [];
+    q.ackBelow(10, (m) => done.push(m.id));
+    expect(done).toEqual([0, 1, 2]);
+    expect(q.allAcked()).toBe(true);
+  });
+
+  it('ackBelow stops at n', () => {
+    const { q } = queue();
+    for (let i = 0; i < 3; i++) q.push(bytes(5));
+    fill(q);
+    const done: number[] = [];
+    q.ackBelow(2, (m) => done.push(m.id));
+    expect(done).toEqual([0, 1]);
+    expect(q.bufferedAmount).toBe(5);
+  });
+
+  it('a partly acknowledged message counts whole in bufferedAmount until its last chunk', () => {
+    const { q } = queue();
+    const m = q.push(bytes(250));
+    q.push(bytes(7));
+    for (let i = 0; i < 10 && q.hasNewData(); i++) fill(q);
+    m.ack(0);
+    expect(q.bufferedAmount).toBe(257);
+    for (let i = 1; i < m.chunkCount; i++) m.ack(i);
+    expect(q.bufferedAmount).toBe(7);
+  });
+
+  it('allAcked once every queued message is complete; compaction drops them from the front only', () => {
+    const { q } = queue();
+    const a = q.push(bytes(5));
+    const b = q.push(bytes(5));
+    expect(q.allAcked()).toBe(false);
+    fill(q);
+    ackAll(b);
+    expect(q.allAcked()).toBe(false);
+    expect(q.bufferedAmount).toBe(5);
+    ackAll(a);
+    expect(q.allAcked()).toBe(true);
+    expect(q.bufferedAmount).toBe(0);
+    expect(queue().q.allAcked()).toBe(true);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The server's identity: an X25519 key pair kept in the data directory,
+ * created on first start (file mode 0600, written atomically). Clients pin its public key (their
+ * known-hosts file), so keeping the file is what keeps them trusting this server.
+ */
+import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudp';
+
+/** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
+export const IDENTITY_FILE = '.forum-server-identity';
+
+/** A loaded identity. */
+export interface ServerIdentity {
+  readonly keyPair: KeyPair;
+  /** `SHA256:…`, what clients print and record. */
+  readonly fingerprint: string;
+  readonly path: string;
+  /** Whether this call created the file. */
+  readonly created: boolean;
+}
+
+const HEADER = '# forum-server identity key (X25519). Keep it secret: whoever has it can pose as this server.\n';
+const LINE = /^x25519-private ([0-9a-f]{64})$/m;
+
+const identityOf = (keyPair: KeyPair, path: string, created: boolean): ServerIdentity => ({
+  keyPair,
+  fingerprint: fingerprint(nodeCryptoProvider, keyPair.publicKey),
+  path,
+  created,
+});
+
+const load = async (path: string): Promise<ServerIdentity> => {
+  const mode = (await stat(path)).mode & 0o777;
+  // As ssh does with private keys: a key others could read may already be someone else's too.
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new Error(`permissions ${mode.toString(8).padStart(4, '0')} on ${path} are too open: the identity key must be readable by its owner only (chmod 600 ${path})`);
+  }
+  const hex = LINE.exec(await readFile(path, 'utf8'))?.[1];
+  const keyPair = hex === undefined ? undefined : nodeCryptoProvider.keyPairFromPrivateKey(fromHex(hex) ?? new Uint8Array(0));
+  if (keyPair === undefined) throw new Error(`${path} is not a forum-server identity key file (expected a line "x25519-private <64 hex digits>")`);
+  return identityOf(keyPair, path, false);
+};
+
+/** Deletes temporaries of a server killed while creating its key. */
+const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
+  for (const name of await readdir(dir)) if (name.startsWith(prefix)) await unlink(join(dir, name)).catch(() => undefined);
+};
+
+/**
+ * Loads the identity of `dataDir` (or the key file `keyFile`, e.g. one shared by
+ * several servers), creating it on first start. Rejects with a readable error.
+ */
+export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): Promise<ServerIdentity> => {
+  const path = keyFile ?? join(dataDir, IDENTITY_FILE);
+  const dir = dirname(path);
+  const tempPrefix = `${basename(path)}.tmp-`;
+  try {
+    return await load(path);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+  }
+  await sweepTemporaries(dir, tempPrefix);
+  // Written whole to a temporary file, then linked into place: a server killed half way leaves
+  // no half-written key, and `link` never replaces a key another server created meanwhile.
+  const keyPair = nodeCryptoProvider.generateKeyPair();
+  const temp = join(dir, `${tempPrefix}${process.pid}`);
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(`${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await link(temp, path);
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'EEXIST') return load(path);
+    throw e;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  return identityOf(keyPair, path, true);
+};

@@ -1,0 +1,78 @@
+import type net from 'node:net';
+
+/** Limits of {@link TransferAdmission}. */
+export interface AdmissionLimits {
+  /** Connections held at once, in all. */
+  readonly maxConnections: number;
+  /** Connections one client host may hold at once. */
+  readonly maxPerHost: number;
+}
+
+interface Held {
+  readonly socket: net.Socket;
+  readonly host: string;
+  /** Set once the connection presented a valid token: from then on it is never evicted. */
+  authenticated: boolean;
+}
+
+/**
+ * Who may hold a transfer connection. Slots go to holders of valid tokens,
+ * not to whoever connected first: when the server (or a host) is at its
+ * limit, a new connection takes the slot of the oldest connection that has
+ * not yet presented a valid token, which is closed. Only when every slot is
+ * held by a token-holder is the new connection refused. A legitimate client
+ * sends its token in its first packet, so it is past the point of eviction
+ * within a round trip; silent connections, however many hosts open them,
+ * only ever evict each other.
+ */
+export class TransferAdmission {
+  // Insertion order is age order: the first unauthenticated entry is the oldest.
+  private readonly held = new Map<net.Socket, Held>();
+  private readonly perHost = new Map<string, number>();
+  /** Connections closed to make room (for tests and the log). */
+  evicted = 0;
+
+  constructor(private readonly limits: AdmissionLimits) {}
+
+  /** Admits `socket` from `host`, evicting a silent connection if needed; `false`: refused (every slot holds a token). */
+  admit(socket: net.Socket, host: string): boolean {
+    if ((this.perHost.get(host) ?? 0) >= this.limits.maxPerHost && !this.evictOldest((h) => h.host === host)) return false;
+    if (this.held.size >= this.limits.maxConnections && !this.evictOldest(() => true)) return false;
+    this.held.set(socket, { socket, host, authenticated: false });
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    socket.once('close', () => this.remove(socket));
+    return true;
+  }
+
+  /** The connection presented a valid token. */
+  authenticated(socket: net.Socket): void {
+    const h = this.held.get(socket);
+    if (h !== undefined) h.authenticated = true;
+  }
+
+  /** Connections held. */
+  get size(): number {
+    return this.held.size;
+  }
+
+  private evictOldest(match: (h: Held) => boolean): boolean {
+    for (const h of this.held.values()) {
+      if (h.authenticated || !match(h)) continue;
+      // Remove now (not on 'close', which comes later) so the slot is free for the caller.
+      this.remove(h.socket);
+      h.socket.destroy();
+      this.evicted++;
+      return true;
+    }
+    return false;
+  }
+
+  private remove(socket: net.Socket): void {
+    const h = this.held.get(socket);
+    if (h === undefined) return;
+    this.held.delete(socket);
+    const n = (this.perHost.get(h.host) ?? 1) - 1;
+    if (n <= 0) this.perHost.delete(h.host);
+    else this.perHost.set(h.host, n);
+  }
+}

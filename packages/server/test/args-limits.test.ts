@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseServerArgs } from '../src/args.js';
+
+const run = (argv: readonly string[]) => {
+  const c = parseServerArgs(argv);
+  if (c.kind !== 'run') throw new Error(`expected run, got ${JSON.stringify(c)}`);
+  return c.args;
+};
+
+describe('server options for resource limits', () => {
+  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget', () => {
+    const a = run(['4000']);
+    expect(a.accountLimit).toEqual({ maxPerHost: 10, windowMs: 600_000 });
+    expect(a.maxUploadBytes).toBe(1024 ** 3);
+    expect(a.maxDataBytes).toBeUndefined();
+    expect(a.memoryBudgetBytes).toBe(1024 * 1024 * 1024);
+  });
+
+  it('each option is read, and 0 turns the account limit and the memory budget off', () => {
+    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256']);
+    expect(a.accountLimit).toEqual({ maxPerHost: 3, windowMs: 1500 });
+    expect(a.maxUploadBytes).toBe(0);
+    expect(a.maxDataBytes).toBe(5000);
+    expect(a.memoryBudgetBytes).toBe(256 * 1024 * 1024);
+    const off = run(['4000', '--account-limit', '0', '--memory-budget-mib', '0']);
+    expect(off.accountLimit).toBe(false);
+    expect(off.memoryBudgetBytes).toBeUndefined();
+  });
+
+  it('bad values are refused with a message naming the option', () => {
+    for (const [argv, message] of [
+      [['4000', '--account-limit', 'x'], 'invalid account limit: x'],
+      [['4000', '--account-window', '0'], 'invalid account window: 0'],
+      [['4000', '--max-upload-bytes', '1e9'], 'invalid max upload bytes: 1e9'],
+      [['4000', '--max-data-bytes', '0'], 'invalid max data bytes: 0'],
+      [['4000', '--max-data-bytes', '99999999999999999'], 'invalid max data bytes: 99999999999999999'],
+      [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],
+    ] as const) {
+      const c = parseServerArgs(argv);
+      expect(c.kind === 'error' ? c.message : c.kind).toContain(message);
+    }
+  });
+});

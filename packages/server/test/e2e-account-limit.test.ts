@@ -1,0 +1,66 @@
+/**
+ * Account creation is rate-limited per client host (issue 15, finding 5),
+ * against the built forum-server: sequentially, all at once with
+ * --hash-passwords (creations in flight count), by default, and turned off.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from './forum-processes.js';
+import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+
+const LIMITED = /^Too many new accounts from your address, try again in [0-9]+ seconds?$/;
+const accountLines = async (dir: string): Promise<string[]> => (await readFile(join(dir, 'credentials.txt'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+
+/** Creates `names` one after another, each on its own connection; resolves with each first reply line. */
+const createInTurn = async (port: number, names: readonly string[]): Promise<string[]> => {
+  const out: string[] = [];
+  for (const n of names) {
+    const c = await rawClient(port);
+    try {
+      out.push((await rawLogin(c, n, 'pw')).lines[0] ?? '');
+    } finally {
+      await c.close();
+    }
+  }
+  return out;
+};
+
+describe('account creation limit per host (real server)', () => {
+  const scope = cleanupAfterEach();
+
+  it('--account-limit 3: the 4th new account from the host is refused with a clear line; existing accounts still log in', async () => {
+    const { server } = await scope.startInTemp(['--account-limit', '3', '--account-window', '600']);
+    const replies = await createInTurn(server.port, ['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(replies.slice(0, 3)).toEqual(['Welcome to the forum', 'Welcome to the forum', 'Welcome to the forum']);
+    expect(replies[3]).toMatch(LIMITED);
+    expect(replies[4]).toMatch(LIMITED);
+    expect(server.lines()).toContain('Account creation of a4 throttled');
+    expect((await createInTurn(server.port, ['a1']))[0]).toBe('Welcome to the forum');
+    expect(await accountLines(server.dataDir)).toEqual(['a1 pw', 'a2 pw', 'a3 pw']);
+  }, 60_000);
+
+  it('20 creations sent at once with --hash-passwords: exactly the limit are created (creations in flight count)', async () => {
+    const { server } = await scope.startInTemp(['--hash-passwords', '--account-limit', '3']);
+    const clients: RawClient[] = await Promise.all(Array.from({ length: 20 }, () => rawClient(server.port)));
+    try {
+      await Promise.all(clients.map((c, i) => c.request(`u${i}`, 'username', [`new${i}`])));
+      const replies = await Promise.all(clients.map((c, i) => c.request(`p${i}`, 'newPassword', ['pw'])));
+      expect(replies.filter((r) => r.lines[0] === 'Welcome to the forum')).toHaveLength(3);
+      expect(replies.filter((r) => LIMITED.test(r.lines[0] ?? ''))).toHaveLength(17);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+    expect(await accountLines(server.dataDir)).toHaveLength(3);
+  }, 60_000);
+
+  it('by default 10 new accounts per host; --account-limit 0 turns the limit off', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `d${i}`);
+    const { server } = await scope.startInTemp();
+    const replies = await createInTurn(server.port, names);
+    expect(replies.filter((l) => l === 'Welcome to the forum')).toHaveLength(10);
+    expect(replies.slice(10).every((l) => LIMITED.test(l))).toBe(true);
+    const off = await scope.startInTemp(['--account-limit', '0']);
+    expect((await createInTurn(off.server.port, names)).every((l) => l === 'Welcome to the forum')).toBe(true);
+  }, 60_000);
+});

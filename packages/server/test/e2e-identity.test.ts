@@ -1,0 +1,75 @@
+/** The server's identity key file (real processes): created on first start, mode 0600, kept, shown, guarded. */
+import { execFileSync } from 'node:child_process';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, IDENTITY_FILE, SERVER_BIN, startServer, tempDir, type ServerProc } from './forum-processes.js';
+
+const FINGERPRINT = /identity key fingerprint (SHA256:[A-Za-z0-9+/]{43}) \((created|from) /;
+
+const showFingerprint = (dataDir: string): { code: number; stdout: string; stderr: string } => {
+  try {
+    return { code: 0, stdout: execFileSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--data-dir', dataDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), stderr: '' };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status, stdout: err.stdout, stderr: err.stderr };
+  }
+};
+
+describe('forum-server identity key (real processes)', () => {
+  const dirs: string[] = [];
+  const servers: ServerProc[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await cleanup(...dirs.splice(0));
+  });
+
+  it('is created on first start with mode 0600, printed, kept across restarts, and shown by --show-fingerprint', async () => {
+    const data = await tempDir('identity');
+    dirs.push(data);
+    const first = await startServer(data);
+    servers.push(first);
+    const m1 = FINGERPRINT.exec(first.stderr.text);
+    expect(m1?.[2]).toBe('created');
+    const file = join(data, IDENTITY_FILE);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readFile(file, 'utf8')).toMatch(/^x25519-private [0-9a-f]{64}$/m);
+    await first.stop();
+
+    const second = await startServer(data);
+    servers.push(second);
+    const m2 = FINGERPRINT.exec(second.stderr.text);
+    expect(m2?.[2]).toBe('from');
+    expect(m2?.[1]).toBe(m1?.[1]);
+    await second.stop();
+
+    const shown = showFingerprint(data);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toBe(`${m1?.[1]}\n`);
+  });
+
+  it('--show-fingerprint on a fresh directory creates the key the server will then use', async () => {
+    const data = await tempDir('identity-fresh');
+    dirs.push(data);
+    const shown = showFingerprint(data);
+    expect(shown.code).toBe(0);
+    const server = await startServer(data);
+    servers.push(server);
+    expect(FINGERPRINT.exec(server.stderr.text)?.[1]).toBe(shown.stdout.trim());
+  });
+
+  it('a key file others can read, or one that is not a key, stops the server with a clear message', async () => {
+    const data = await tempDir('identity-bad');
+    dirs.push(data);
+    expect(showFingerprint(data).code).toBe(0);
+    const file = join(data, IDENTITY_FILE);
+    await chmod(file, 0o644);
+    const open = showFingerprint(data);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toContain(`permissions 0644 on ${file} are too open`);
+    await expect(startServer(data)).rejects.toThrow(/too open/);
+    await writeFile(file, 'not a key\n', { mode: 0o600 });
+    await chmod(file, 0o600);
+    await expect(startServer(data)).rejects.toThrow(/is not a forum-server identity key file/);
+  });
+});

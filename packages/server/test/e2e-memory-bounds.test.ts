@@ -1,0 +1,186 @@
+/**
+ * Server memory per client (issue 15, finding 4 a/b), against the built
+ * forum-server, with its RSS read from /proc while a normal client session
+ * runs beside the attack:
+ * - logged-in clients that stop acknowledging while they keep sending small
+ *   RDT requests of a 1 MiB thread: the server stops running their requests
+ *   once 1 MiB of replies is unacknowledged and closes them with a reason;
+ * - the receive window the server advertises is near the largest request
+ *   (a peer cannot make it hold 32 MiB of unfinished messages);
+ * - over the global memory budget, new connections are refused while the
+ *   session already open keeps working.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { startOneWayProxy } from './one-way-proxy.js';
+import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
+import { connect } from 'rudp';
+import { encodeRequest } from 'forum-protocol';
+
+const MIB = 1024 * 1024;
+
+/** The server's resident set, bytes (VmRSS of /proc/PID/status). */
+const rssOf = async (pid: number): Promise<number> => {
+  const m = /VmRSS:\s+([0-9]+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]) * 1024;
+};
+
+/** Samples `pid`'s RSS every 100 ms until stopped; resolves with the peak. */
+const sampleRss = (pid: number): { stop: () => Promise<number> } => {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await rssOf(pid).catch(() => 0));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+};
+
+/** A normal session: MSG, RDT and LST in turn until `until()` is false; resolves with every latency (ms) and any wrong reply. */
+const normalSession = async (c: RawClient, until: () => boolean): Promise<{ latencies: number[]; errors: string[] }> => {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let n = 0;
+  while (until()) {
+    n++;
+    const steps: [string, 'MSG' | 'RDT' | 'LST', string[], (l: readonly string[]) => boolean][] = [
+      [`m${n}`, 'MSG', ['small', `note ${n}`], (l) => l[0] === 'Message posted to small thread'],
+      [`r${n}`, 'RDT', ['small'], (l) => l.includes(`${n} alice: note ${n}`)],
+      [`l${n}`, 'LST', [], (l) => l[0] === 'The list of active threads:'],
+    ];
+    for (const [id, cmd, args, ok] of steps) {
+      const t0 = performance.now();
+      try {
+        const r = await c.request(id, cmd, args);
+        latencies.push(performance.now() - t0);
+        if (!ok(r.lines)) errors.push(`${cmd}: ${r.lines.join(' | ')}`);
+      } catch (e) {
+        errors.push(`${cmd}: ${e instanceof Error ? e.message : String(e)}`);
+        return { latencies, errors };
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { latencies, errors };
+};
+
+const p99 = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))] ?? 0;
+};
+
+describe('server memory stays bounded per client (real server, RSS from /proc)', () => {
+  const scope = cleanupAfterEach();
+
+  const startWithBigThread = async (extra: readonly string[] = []): Promise<ServerProc> => {
+    const data = await tempDir('mem');
+    scope.dirs.push(data);
+    await writeFile(join(data, 'credentials.txt'), ['alice', 'm1', 'm2', 'm3'].map((u) => `${u} pw\n`).join(''));
+    // A 1 MiB thread: 256 messages of 4,000 characters.
+    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
+    await writeFile(join(data, 'big'), `alice\n${Array.from({ length: 256 }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+    await writeFile(join(data, 'small'), 'alice\n');
+    const server = await startServer(data, extra);
+    scope.servers.push(server);
+    return server;
+  };
+
+  it('three logged-in clients stop acknowledging while sending RDTs of a 1 MiB thread: RSS stays bounded, they are cut off, a normal session keeps working', async () => {
+    const server = await startWithBigThread();
+    const pid = server.child.pid as number;
+    const normal = await rawClient(server.port);
+    await rawLogin(normal, 'alice', 'pw');
+    const proxies = await Promise.all([0, 1, 2].map(() => startOneWayProxy(server.port)));
+    const attackers = await Promise.all(proxies.map((p) => connect({ port: p.port })));
+    const baseline = await rssOf(pid);
+    const sampler = sampleRss(pid);
+    let attacking = true;
+    const session = normalSession(normal, () => attacking);
+    try {
+      // Log each attacker in through its proxy, then silence the server's side: it never sees another acknowledgement.
+      await Promise.all(
+        attackers.map(async (a, i) => {
+          const replies: Uint8Array[] = [];
+          a.on('message', (m) => replies.push(m));
+          const user = `m${i + 1}`;
+          await a.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [user] }));
+          await a.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
+          while (replies.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+          proxies[i]?.silenceServer();
+        }),
+      );
+      // 10 s of small RDT requests, one every 20 ms from each attacker (never awaited: nothing is acknowledged).
+      const end = Date.now() + 10_000;
+      let sent = 0;
+      while (Date.now() < end) {
+        for (const a of attackers) {
+          if (a.closed) continue;
+          a.send(encodeRequest({ id: `r${sent}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+          sent++;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      attacking = false;
+      attackers.forEach((a) => a.destroy());
+    }
+    const { latencies, errors } = await session;
+    const peak = await sampler.stop();
+    await normal.close();
+    await Promise.all(proxies.map((p) => p.close()));
+    const grown = peak - baseline;
+    // What stays once the attackers are gone (not asserted: V8 returns memory to the OS lazily).
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const after = await rssOf(pid);
+    console.log(
+      `reply-backlog attack: baseline RSS ${(baseline / MIB).toFixed(1)} MiB, peak ${(peak / MIB).toFixed(1)} MiB (+${(grown / MIB).toFixed(1)}), ` +
+        `3 s after ${(after / MIB).toFixed(1)} MiB, ` +
+        `normal client ${latencies.length} commands, p99 ${p99(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+    );
+    // Each attacker may hold 1 MiB of backlog plus one reply (1 MiB) and 32 queued requests: a few MiB in all, far from
+    // the hundreds of MiB 10 s of unbounded replies would take.
+    expect(grown).toBeLessThan(120 * MIB);
+    expect(errors).toEqual([]);
+    expect(latencies.length).toBeGreaterThan(30);
+    const log = server.lines();
+    expect(log.filter((l) => l.startsWith('Client is not acknowledging replies') || l === 'Client sent too many requests at once, disconnecting').length).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+
+  it('the server advertises a receive window near the largest request: a peer cannot send it a 200 KB message', async () => {
+    const server = await startWithBigThread();
+    const conn = await connect({ port: server.port });
+    try {
+      await expect(conn.send(new Uint8Array(200_000))).rejects.toThrow(/exceeds the peer's receive window of 131072 bytes/);
+      // A request of the largest size the forum accepts still fits.
+      const reply = new Promise<Uint8Array>((resolve) => conn.once('message', resolve));
+      await conn.send(new Uint8Array(98_304).fill(0x20));
+      expect(new TextDecoder().decode(await reply)).toContain('Malformed request');
+    } finally {
+      conn.destroy();
+    }
+  }, 60_000);
+
+  it('over the memory budget new connections are refused with a reason (rudp and TCP)', async () => {
+    // A budget below any Node process's RSS: every new connection is over it.
+    const server = await startWithBigThread(['--memory-budget-mib', '1']);
+    const c = await rawClient(server.port);
+    try {
+      const r = await c.request('u', 'username', ['alice']);
+      expect(r.lines[0]).toMatch(/^Server busy: memory budget reached \([0-9]+ MiB of 1 MiB in use\), try again later$/);
+    } finally {
+      await c.close();
+    }
+    expect(server.lines().some((l) => l.startsWith('Connection refused: memory budget reached'))).toBe(true);
+    expect(await tcpExchange(server.tcpPort, Buffer.from(`${'a'.repeat(64)}\n`))).toMatch(/^ERR server busy: memory budget reached/);
+  }, 60_000);
+});

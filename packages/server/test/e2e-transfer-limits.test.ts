@@ -1,0 +1,111 @@
+/**
+ * Disk and transfer slots (issue 15, finding 6) against the built binaries:
+ * --max-upload-bytes and --max-data-bytes refuse with a clear line and leave
+ * no partial file; and silent connections from many hosts cannot keep a
+ * token holder out of the transfer port.
+ */
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient, seededBytes, snapshotDir } from './forum-processes.js';
+import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
+
+const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
+  const r = await c.request(id, cmd, args);
+  if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
+  return r.data.token;
+};
+
+describe('transfer limits (real server)', () => {
+  const scope = cleanupAfterEach();
+
+  it('--max-upload-bytes: a larger file is refused with a clear line (client and raw), before a byte is stored', async () => {
+    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', '1000']);
+    await writeFile(join(cwd, 'big.bin'), seededBytes(2000, 1));
+    await writeFile(join(cwd, 'small.bin'), seededBytes(1000, 2));
+    const r = await runClient(server.port, cwd, ['alice', 'pw', 'CRT t', 'UPD t big.bin', 'UPD t small.bin', 'XIT']);
+    expect(r.stdout).toContain('Upload of big.bin failed: file too large: 2000 bytes, the server accepts at most 1000\n');
+    expect(r.stdout).toContain('small.bin uploaded to t thread\n');
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      const token = await grant(c, 'u', 'UPD', ['t', 'huge']);
+      // Announcing the size is enough: nothing of the body needs to be sent.
+      expect(await sealedExchange(server.tcpPort, c, token, '999999999999\n')).toBe('ERR file too large: 999999999999 bytes, the server accepts at most 1000\n');
+    } finally {
+      await c.close();
+    }
+    expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't', 't-small.bin']);
+  }, 60_000);
+
+  it('--max-data-bytes: an upload that would pass the quota is refused, nothing partial stays, and room comes back after RMV', async () => {
+    const { server } = await scope.startInTemp(['--max-data-bytes', '10000']);
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      const body = seededBytes(6000, 3);
+      const first = await grant(c, 'u1', 'UPD', ['t', 'one']);
+      expect(await sealedExchange(server.tcpPort, c, first, Buffer.concat([Buffer.from('6000\n'), body]))).toBe('OK\n');
+      const second = await grant(c, 'u2', 'UPD', ['t', 'two']);
+      const refused = await sealedExchange(server.tcpPort, c, second, Buffer.concat([Buffer.from('6000\n'), body]));
+      expect(refused).toMatch(/^ERR disk quota exceeded: the server stores at most 10000 bytes, [0-9]+ are free, this file has 6000\n$/);
+      expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't', 't-one']);
+      // Two uploads at once that each fit but not together: only one gets the room.
+      expect((await c.request('r', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+      expect((await c.request('c2', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      const a = await grant(c, 'u3', 'UPD', ['t', 'a']);
+      const b = await grant(c, 'u4', 'UPD', ['t', 'b']);
+      const answers = await Promise.all([a, b].map((tok) => sealedExchange(server.tcpPort, c, tok, Buffer.concat([Buffer.from('6000\n'), body]))));
+      expect(answers.filter((x) => x === 'OK\n')).toHaveLength(1);
+      expect(answers.filter((x) => x.startsWith('ERR disk quota exceeded'))).toHaveLength(1);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  it('16 silent connections from each of 40 loopback addresses, renewed as they are closed: a legitimate upload still succeeds', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    await writeFile(join(cwd, 'doc.bin'), seededBytes(200_000, 4));
+    let attacking = true;
+    let evicted = 0;
+    let onEvicted = (): void => undefined;
+    const live = new Set<net.Socket>();
+    const silent = (localAddress: string): Promise<void> =>
+      new Promise((resolve) => {
+        const s = net.connect({ port: server.tcpPort, host: '127.0.0.1', localAddress }, () => resolve());
+        live.add(s);
+        s.on('error', () => resolve());
+        s.on('close', () => {
+          live.delete(s);
+          if (!attacking) return;
+          evicted++;
+          onEvicted();
+          // The attacker comes straight back.
+          setTimeout(() => void silent(localAddress), 5);
+        });
+      });
+    const hosts = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 1}`);
+    await Promise.all(hosts.flatMap((h) => Array.from({ length: 16 }, () => silent(h))));
+    try {
+      // 640 silent connections ask for 512 slots: once the server has seen them all it has evicted at least 128.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${evicted} evictions`)), 30_000);
+        onEvicted = () => {
+          if (evicted >= 128) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        onEvicted();
+      });
+      const r = await runClient(server.port, cwd, ['alice', 'pw', 'CRT t', 'UPD t doc.bin', 'XIT']);
+      expect(r.stdout).toContain('doc.bin uploaded to t thread\n');
+      expect((await snapshotDir(server.dataDir)).get('t-doc.bin')?.equals(seededBytes(200_000, 4))).toBe(true);
+    } finally {
+      attacking = false;
+      for (const s of live) s.destroy();
+    }
+  }, 120_000);
+});

@@ -26,6 +26,23 @@ describe('PostgreSQL store', () => {
     expect(await lines(run(b, 'bob', 'LST'))).toEqual(['The list of active threads:', 'kept']);
   });
 
+  it('migrates a version 1 database: its transfer tokens (which had no keys) are dropped, the keys column added', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    // Back to version 1 as a server of that version left it, with one outstanding token.
+    await a.sql`ALTER TABLE transfer_tokens DROP COLUMN keys`;
+    await a.sql`UPDATE forum_schema SET version = 1`;
+    await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at) VALUES ('old', 'upload', 't', 'f', 'u', ${Date.now() + 60_000})`;
+    await run(a, 'alice', 'CRT kept');
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await b.sql`SELECT token FROM transfer_tokens`).toEqual([]);
+    expect(await b.sql`SELECT data_type FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = 'transfer_tokens' AND column_name = 'keys'`).toEqual([
+      { data_type: 'bytea' },
+    ]);
+    expect(await lines(run(b, 'bob', 'LST'))).toEqual(['The list of active threads:', 'kept']);
+  });
+
   it('refuses a database migrated by a newer server', async () => {
     const a = await pg.openStore();
     const schema = await schemaOf(a.sql);

@@ -5,12 +5,12 @@
  * spreads them. Then one server is killed with SIGKILL.
  */
 import postgres from 'postgres';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx, startCluster, type Cluster } from '../../../scripts/cluster.mjs';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import { loadOrCreateIdentity } from '../src/identity-key.js';
 import { seededBytes } from './forum-processes.js';
-import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+import { rawClient, rawLogin, sealedTransfer, type RawClient } from './raw-client.js';
 
 // CI installs nginx (.ci/run); elsewhere the test says why it did not run.
 const nginxMissing = findNginx() === undefined && process.env.CI !== 'true';
@@ -23,16 +23,6 @@ interface Placed {
   readonly server: number;
 }
 
-/** The raw TCP exchange of a transfer from `localAddress`: what the server answered. */
-const tcpFrom = (port: number, localAddress: string, payload: Buffer): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks)));
-    socket.end(payload);
-  });
 
 describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () => {
   let pg: EmbeddedPostgresHandle | undefined;
@@ -53,8 +43,11 @@ describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () 
   it('serves every command through nginx, shares sessions and transfers, and survives a server killed with SIGKILL', async () => {
     if (cluster === undefined || pg === undefined) throw new Error('not started');
     const c = cluster;
+    // Every client pins the forum's one key (the servers share its file): whichever server nginx
+    // picks must prove it, or the connection is refused.
+    const forumKey = (await loadOrCreateIdentity('', c.identityFile)).keyPair.publicKey;
     const connectFrom = async (addr: string): Promise<RawClient> => {
-      const client = await rawClient(c.port, { localAddress: addr, idleTimeoutMs: 10_000, keepAliveMs: 2_000 });
+      const client = await rawClient(c.port, { localAddress: addr, idleTimeoutMs: 10_000, keepAliveMs: 2_000, serverKey: forumKey });
       clients.push(client);
       return client;
     };
@@ -101,20 +94,27 @@ describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () 
     const upd = await a.client.request('upd', 'UPD', ['t1', 'f.bin']);
     if (upd.data.kind !== 'transfer') throw new Error(`UPD: ${upd.lines.join(' ')}`);
     expect(upd.data.port).toBe(c.port);
-    const up = await tcpFrom(c.port, a.addr, Buffer.concat([Buffer.from(`${upd.data.token}\n${bytes.length}\n`), bytes]));
-    expect(up.toString()).toBe('OK\n');
+    // Sealed with keys from a's own rudp session, as forum-client does.
+    const up = await sealedTransfer(c.port, a.client, upd.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]), { localAddress: a.addr });
+    expect(up).toEqual({ opened: Buffer.from('OK\n'), failure: '' });
     oracle.push(`${a.user} uploaded f.bin`);
     const upServer = await serverThatLogged(`${a.user} uploaded f.bin to t1 thread`);
     const dwn = await b.client.request('dwn', 'DWN', ['t1', 'f.bin']);
     if (dwn.data.kind !== 'transfer') throw new Error(`DWN: ${dwn.lines.join(' ')}`);
-    const down = await tcpFrom(c.port, d.addr, Buffer.from(`${dwn.data.token}\n`));
-    expect(down.subarray(0, down.indexOf(10) + 1).toString()).toBe(`OK ${bytes.length}\n`);
-    expect(down.subarray(down.indexOf(10) + 1).equals(bytes)).toBe(true);
+    // The keys are b's session's: b's server derived them when it issued the token, and the server
+    // reached from d's address read them from the token's row.
+    const down = await sealedTransfer(c.port, b.client, dwn.data.token, '', { localAddress: d.addr });
+    expect(down.failure).toBe('');
+    const opened = down.opened;
+    expect(opened.subarray(0, opened.indexOf(10) + 1).toString()).toBe(`OK ${bytes.length}\n`);
+    expect(opened.subarray(opened.indexOf(10) + 1).equals(bytes)).toBe(true);
     const downServer = await serverThatLogged(`${b.user} downloaded f.bin from t1 thread`);
     expect(downServer).not.toBe(upServer);
     expect(downServer).toBe(d.server);
     // The token was single-use, on every server.
-    for (const p of [a, b, d]) expect((await tcpFrom(c.port, p.addr, Buffer.from(`${dwn.data.token}\n`))).toString()).toBe('ERR invalid or expired token\n');
+    for (const p of [a, b, d]) {
+      expect(await sealedTransfer(c.port, b.client, dwn.data.token, '', { localAddress: p.addr })).toEqual({ opened: Buffer.alloc(0), failure: 'ERR invalid or expired token\n' });
+    }
 
     // a's account is live on its server: a login from an address served by another server is refused.
     const second = await connectFrom(b.addr);

@@ -90,10 +90,32 @@ export const tcpExchange = (port: number, payload: Uint8Array, endAfter = true):
  * sends in clear (unknown token) comes back as its line; a broken channel as `<ERR_CODE>`
  * after whatever had been opened.
  */
-export const sealedExchange = (port: number, client: RawClient, token: string, body: Uint8Array | string, final = true): Promise<string> =>
+export const sealedExchange = async (port: number, client: RawClient, token: string, body: Uint8Array | string, final = true): Promise<string> => {
+  const r = await sealedTransfer(port, client, token, body, { final });
+  return r.opened.toString('utf8') + r.failure;
+};
+
+/** What {@link sealedTransfer} got back: the opened bytes, and how the channel failed (`''` if it did not). */
+export interface SealedAnswer {
+  readonly opened: Buffer;
+  readonly failure: string;
+}
+
+/**
+ * {@link sealedExchange} with the answer's bytes as they came (a download's file), and the TCP
+ * connection made from `localAddress` if given (another client host, to a load balancer).
+ */
+export const sealedTransfer = (
+  port: number,
+  client: RawClient,
+  token: string,
+  body: Uint8Array | string,
+  options: { readonly final?: boolean; readonly localAddress?: string } = {},
+): Promise<SealedAnswer> =>
   new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    const socket = net.connect({ port, host: '127.0.0.1', ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     socket.write(`${token}\n`);
+    // The keys come from the client's own rudp session, whichever server issued the token or serves it.
     const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
     const chunks: Buffer[] = [];
     let failure = '';
@@ -102,9 +124,9 @@ export const sealedExchange = (port: number, client: RawClient, token: string, b
       if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED') failure = `ERR ${e.message}\n`;
       else failure = `<${e instanceof TransferChannelError ? e.code : e.message}>`;
     });
-    channel.on('close', () => resolve(Buffer.concat(chunks).toString('utf8') + failure));
+    channel.on('close', () => resolve({ opened: Buffer.concat(chunks), failure }));
     // Ends when the server's final record arrives; the writable side may still be open.
     channel.on('end', () => channel.destroy());
-    if (typeof body === 'string' ? body.length > 0 : body.length > 0) channel.write(body);
-    if (final) channel.end();
+    if (body.length > 0) channel.write(body);
+    if (options.final ?? true) channel.end();
   });

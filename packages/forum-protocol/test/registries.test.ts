@@ -1,17 +1,18 @@
+import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it } from 'vitest';
-import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection } from '../src/index.js';
+import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection, deriveTransferKeys, type TransferRequest, type TransferTokens } from '../src/index.js';
 
 describe('SessionRegistry', () => {
-  it('allows one live session per account', () => {
+  it('allows one live session per account', async () => {
     const r = createSessionRegistry();
-    expect(r.tryAcquire('u', 'c1')).toBe(true);
-    expect(r.tryAcquire('u', 'c1')).toBe(true);
-    expect(r.tryAcquire('u', 'c2')).toBe(false);
-    r.release('u', 'c2');
-    expect(r.holder('u')).toBe('c1');
-    expect(endConnection(r, { step: 'authenticated', session: { username: 'u', connectionKey: 'c1' } })).toEqual(['u exited']);
-    expect(r.tryAcquire('u', 'c2')).toBe(true);
+    expect(await r.tryAcquire('u', 'c1')()).toEqual(E.right(true));
+    expect(await r.tryAcquire('u', 'c1')()).toEqual(E.right(true));
+    expect(await r.tryAcquire('u', 'c2')()).toEqual(E.right(false));
+    await r.release('u', 'c2')();
+    expect(await r.holder('u')()).toEqual(E.right('c1'));
+    expect(await endConnection(r, { step: 'authenticated', session: { username: 'u', connectionKey: 'c1' } })()).toEqual(['u exited']);
+    expect(await r.tryAcquire('u', 'c2')()).toEqual(E.right(true));
     expect(r.size()).toBe(1);
   });
 });
@@ -19,28 +20,35 @@ describe('SessionRegistry', () => {
 describe('TransferTokens', () => {
   let counter = 0;
   const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
-  const session = { exportKeyingMaterial: () => new Uint8Array(0) };
-  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000, session };
+  // A stand-in session whose exported bytes depend on the context (the token), like a real one.
+  const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000 };
+  const issued = async (tokens: TransferTokens, g: TransferRequest): Promise<string> => {
+    const t = await tokens.issue(g, session)();
+    if (E.isLeft(t)) throw new Error('issue failed');
+    return t.right;
+  };
 
-  it('redeems a token once, before it expires', () => {
+  it('redeems a token once, before it expires', async () => {
     const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)) });
-    const a = tokens.issue(grant);
+    const a = await issued(tokens, grant);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(tokens.redeem(a, 999)).toEqual(O.some(grant));
-    expect(tokens.redeem(a, 999)).toEqual(O.none);
-    const b = tokens.issue(grant);
+    // The grant carries the keys derived at issue time from the asking session and this token.
+    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.some({ ...grant, keys: deriveTransferKeys(session, a) })));
+    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.none));
+    const b = await issued(tokens, grant);
     expect(b).not.toBe(a);
-    expect(tokens.redeem(b, 1001)).toEqual(O.none);
-    expect(tokens.redeem('forged', 0)).toEqual(O.none);
+    expect(await tokens.redeem(b, 1001)()).toEqual(E.right(O.none));
+    expect(await tokens.redeem('forged', 0)()).toEqual(E.right(O.none));
   });
 
-  it('is bounded and revocable per user', () => {
+  it('is bounded and revocable per user', async () => {
     const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)), capacity: 3 });
-    const first = tokens.issue(grant);
-    for (let i = 0; i < 3; i++) tokens.issue({ ...grant, username: `v${i}` });
+    const first = await issued(tokens, grant);
+    for (let i = 0; i < 3; i++) await issued(tokens, { ...grant, username: `v${i}` });
     expect(tokens.size()).toBe(3);
-    expect(tokens.redeem(first, 0)).toEqual(O.none);
-    tokens.revokeUser('v0');
+    expect(await tokens.redeem(first, 0)()).toEqual(E.right(O.none));
+    await tokens.revokeUser('v0')();
     expect(tokens.size()).toBe(2);
   });
 });

@@ -31,3 +31,17 @@ export {
 } from './wire/packet.js';
 export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, MAX_CHANNEL, type Frame, type PnRange } from './wire/frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';
+export {
+  encodeQuicLbCid,
+  decodeQuicLbCid,
+  quicLbCidGenerator,
+  serverIdOfDatagram,
+  validateQuicLbConfig,
+  nonceBytes as quicLbNonceBytes,
+  QUIC_LB_CID_BYTES,
+  UNROUTABLE_CONFIG_ROTATION,
+  type QuicLbConfig,
+  type QuicLbCid,
+  type QuicLbDecodeError,
+  type QuicLbResult,
+} from './wire/quic-lb-cid.js';

@@ -43,6 +43,16 @@ async function rejection(p: Promise<unknown>): Promise<RudpError> {
 }
 
 describe('connect: host names and Node-style errors', () => {
+  it('sends from localAddress when given (another host to an address-hashing balancer); refuses one that is not an IP address', async () => {
+    const s = await server();
+    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
+    const conn = await connect({ port: s.address().port, localAddress: '127.0.0.2', handshakeTimeoutMs: 20_000 });
+    open.push({ close: () => conn.close() });
+    const [peer] = await accepted;
+    expect(peer.remoteAddress).toBe('127.0.0.2');
+    await expect(connect({ port: s.address().port, localAddress: 'lb.example' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
   it("resolves 'localhost' and connects", async () => {
     const s = await server();
     s.once('connection', (c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));

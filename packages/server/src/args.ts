@@ -17,9 +17,15 @@ export interface ServerArgs {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** The identity key file (`--identity-file`); `undefined`: `.forum-server-identity` in the data directory. */
+  readonly identityFile: string | undefined;
+  /** PostgreSQL URL (`--store` or `FORUM_DATABASE_URL`): the shared store of several servers; `undefined`: the data directory. */
+  readonly databaseUrl: string | undefined;
   readonly idleTimeoutSeconds: number;
   /** TCP port for file transfers; `undefined` means the UDP port's number. */
   readonly transferPort: number | undefined;
+  /** The TCP port clients are told to use for transfers (a load balancer's); `undefined`: the one the server listens on. */
+  readonly advertisedTransferPort: number | undefined;
   /** Store new (and, on login, existing plain) passwords as scrypt hashes. */
   readonly hashPasswords: boolean;
   readonly loginLimit: LoginLimitArgs;
@@ -37,7 +43,7 @@ export interface ServerArgs {
 export type ServerCommand =
   | { readonly kind: 'run'; readonly args: ServerArgs }
   /** `--show-fingerprint`: print the identity key's fingerprint of `dataDir` (creating the key if absent) and exit. */
-  | { readonly kind: 'show-fingerprint'; readonly dataDir: string }
+  | { readonly kind: 'show-fingerprint'; readonly dataDir: string; readonly identityFile: string | undefined }
   | { readonly kind: 'help' }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -49,7 +55,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT]' +
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
   ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]';
 
@@ -60,9 +66,21 @@ Runs the forum server: rudp on UDP <port>, file transfers on TCP (same port
 number unless --transfer-port is given; port 0 picks free ports for both).
 
   --data-dir DIR            where credentials.txt, threads and uploads live (default: .)
+  --store postgres://…      keep accounts, threads, uploads, sessions and transfer
+                            tokens in PostgreSQL instead, shared by every server
+                            given the same URL (default: $FORUM_DATABASE_URL if
+                            set and --data-dir is not given)
   --idle-timeout SECONDS    log out a client idle this long (default 600)
   --host HOST               address to bind (default 127.0.0.1)
   --transfer-port PORT      TCP port for UPD/DWN (default: the UDP port)
+  --advertised-transfer-port PORT
+                            the TCP port clients are told to use for UPD/DWN, when
+                            they reach the servers through a load balancer (default:
+                            the port the server listens on)
+  --identity-file FILE      the identity key file (default: DIR/.forum-server-identity,
+                            or ./.forum-server-identity with --store). Servers behind
+                            one load balancer must share one key: give them the same
+                            file (or copies of it)
   --hash-passwords          store passwords in credentials.txt as scrypt hashes
                             (username scrypt$<salt>$<hash>); plain entries are
                             rewritten hashed on their next login. Default: the
@@ -109,6 +127,8 @@ const parseCount = (s: string, min: number): number | undefined => {
   return n >= min && n <= 1_000_000 ? n : undefined;
 };
 
+const DATABASE_URL = /^postgres(ql)?:\/\/\S+$/;
+
 /** A whole number of bytes from `min` to 2^53 − 1; `undefined` otherwise. */
 const parseBytes = (s: string, min: number): number | undefined => {
   if (!/^[0-9]{1,16}$/.test(s)) return undefined;
@@ -116,8 +136,8 @@ const parseBytes = (s: string, min: number): number | undefined => {
   return Number.isSafeInteger(n) && n >= min ? n : undefined;
 };
 
-/** Parses `argv` (without `node` and the script). Never throws. */
-export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
+/** Parses `argv` (without `node` and the script) and `env` (`FORUM_DATABASE_URL`). Never throws. */
+export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServerCommand => {
   let parsed;
   try {
     parsed = parseArgs({
@@ -126,9 +146,12 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
       strict: true,
       options: {
         'data-dir': { type: 'string' },
+        store: { type: 'string' },
         'idle-timeout': { type: 'string' },
         host: { type: 'string' },
         'transfer-port': { type: 'string' },
+        'advertised-transfer-port': { type: 'string' },
+        'identity-file': { type: 'string' },
         'hash-passwords': { type: 'boolean' },
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
@@ -149,7 +172,7 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
   if (values.help === true) return { kind: 'help' };
   if (values['show-fingerprint'] === true) {
     if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };
-    return { kind: 'show-fingerprint', dataDir: values['data-dir'] ?? process.cwd() };
+    return { kind: 'show-fingerprint', dataDir: values['data-dir'] ?? process.cwd(), identityFile: values['identity-file'] };
   }
   if (positionals.length !== 1) return { kind: 'error', message: 'expected exactly one <port>' };
   const port = parsePort(positionals[0] ?? '', true);
@@ -162,8 +185,20 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
     transferPort = parsePort(values['transfer-port'], true);
     if (transferPort === undefined) return { kind: 'error', message: `invalid transfer port: ${values['transfer-port']}` };
   }
+  if (values.store !== undefined && values['data-dir'] !== undefined) return { kind: 'error', message: '--store and --data-dir exclude each other' };
+  const envUrl = env.FORUM_DATABASE_URL === '' ? undefined : env.FORUM_DATABASE_URL;
+  const databaseUrl = values.store ?? (values['data-dir'] === undefined ? envUrl : undefined);
+  if (databaseUrl !== undefined && !DATABASE_URL.test(databaseUrl)) {
+    return { kind: 'error', message: `invalid store: expected a postgres:// or postgresql:// URL${values.store === undefined ? ' in FORUM_DATABASE_URL' : ''}` };
+  }
+  let advertisedTransferPort: number | undefined;
+  if (values['advertised-transfer-port'] !== undefined) {
+    advertisedTransferPort = parsePort(values['advertised-transfer-port'], false);
+    if (advertisedTransferPort === undefined) return { kind: 'error', message: `invalid advertised transfer port: ${values['advertised-transfer-port']}` };
+  }
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
+  if (values['identity-file'] === '') return { kind: 'error', message: 'empty identity file' };
 
   const attemptsText = values['login-attempts'] ?? String(LOGIN_DEFAULTS.attempts);
   const attempts = parseCount(attemptsText, 0);
@@ -187,6 +222,7 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
   const maxUploadBytes = parseBytes(uploadText, 0);
   if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };
   let maxDataBytes: number | undefined;
+  if (values['max-data-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-data-bytes applies to the data directory, not to --store' };
   if (values['max-data-bytes'] !== undefined) {
     maxDataBytes = parseBytes(values['max-data-bytes'], 1);
     if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
@@ -201,8 +237,11 @@ export const parseServerArgs = (argv: readonly string[]): ServerCommand => {
       port,
       host,
       dataDir: values['data-dir'] ?? process.cwd(),
+      identityFile: values['identity-file'],
+      databaseUrl,
       idleTimeoutSeconds: idle,
       transferPort,
+      advertisedTransferPort,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
       accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },

@@ -24,11 +24,18 @@ import type { TransferActivity } from './transfer-activity.js';
 export interface ServerContext {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
+  /** Unique among the servers sharing `registry`: it prefixes this server's connection keys. */
+  readonly serverId: string;
+  /**
+   * Logged-in connections by key, each with a way to end it from outside: the shared registry calls it
+   * when the connection's lease lapsed and the account logged in elsewhere.
+   */
+  readonly liveSessions: Map<string, () => void>;
   /** How passwords are checked and stored, and login throttling; one per server. */
   readonly accounts: AccountPolicy;
   readonly tokens: TransferTokens;
   readonly activity: TransferActivity;
-  /** The TCP port the transfer server actually listens on. */
+  /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
   readonly log: (line: string) => void;
@@ -103,7 +110,7 @@ const peerAddressOf = (conn: RudpConnection): string =>
  * never waited for.
  */
 export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void => {
-  const connectionKey = `c${++nextKey}`;
+  const connectionKey = `${ctx.serverId}/c${++nextKey}`;
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
@@ -144,10 +151,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const finish = (): void => {
     finished = true;
+    ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
     if (u !== undefined) {
-      ctx.tokens.revokeUser(u);
+      void ctx.tokens.revokeUser(u)();
       ctx.activity.forget(u);
     }
   };
@@ -163,11 +171,23 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
     const left = last + ctx.idleTimeoutMs - Date.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
-    if (u !== undefined) {
-      endConnection(ctx.registry, state);
-      ctx.log(`${u} timed out`);
-    }
-    send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
+    if (u !== undefined) ctx.log(`${u} timed out`);
+    const ended = state;
+    finish();
+    state = { step: 'closed' };
+    // The notice goes once the session is released: a client that logs in again at once (maybe on
+    // another server sharing the registry) is not told it is still logged in.
+    void endConnection(ctx.registry, ended)().then(() => {
+      send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
+      void conn.close();
+    });
+  }
+
+  /** The lease of this session lapsed and another connection holds the account now: one live session, so this one ends. */
+  function endTakenOver(): void {
+    if (finished) return;
+    const u = user();
+    if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
     finish();
     state = { step: 'closed' };
     void conn.close();
@@ -194,12 +214,23 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
-        if (state.step === 'authenticated') sessionUser = state.session.username;
+        if (state.step === 'authenticated' && sessionUser === undefined) {
+          sessionUser = state.session.username;
+          ctx.liveSessions.set(connectionKey, endTakenOver);
+        }
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;
-          const token = ctx.tokens.issue({ direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS, session: sessionExporter(conn) });
-          return transferReply(r.outcome.id, t, ctx.transferPort, token);
+          // The keys are derived now, from this connection's session: the token may be redeemed by another server.
+          const token = await ctx.tokens.issue(
+            { direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
+            sessionExporter(conn),
+          )();
+          if (token._tag === 'Left') {
+            ctx.log(`Store error: ${token.left.kind === 'io' ? token.left.message : token.left.kind}`);
+            return simpleReply(r.outcome.id, 'error', [GENERIC_ERROR]);
+          }
+          return transferReply(r.outcome.id, t, ctx.transferPort, token.right);
         }
         return r.outcome.reply;
       };
@@ -237,10 +268,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   conn.on('close', () => {
     if (finished) return;
     // Wait for a request still running, so its session is released after it.
-    void chain.then(() => {
+    void chain.then(async () => {
       if (finished) return;
-      endConnection(ctx.registry, state).forEach(ctx.log);
+      const last = state;
       finish();
+      (await endConnection(ctx.registry, last)()).forEach(ctx.log);
     });
   });
 

@@ -8,8 +8,12 @@ import {
   shutdownNotice,
   withNameIdentity,
   type AccountCreationLimitOptions,
+  type ForumStore,
   type LoginRateLimitOptions,
+  type SessionRegistry,
+  type TransferTokens,
 } from 'forum-protocol';
+import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
 import { refuseConnection, serveConnection } from './client-connection.js';
@@ -24,9 +28,21 @@ export interface ForumServerOptions {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** A PostgreSQL URL: keep everything there, shared with the other servers given it, instead of in `dataDir`. */
+  readonly databaseUrl?: string;
+  /**
+   * The identity key file (`--identity-file`); default `dataDir/.forum-server-identity`. Servers
+   * behind one balancer share one key file (or copies of it), so a client that pinned the forum's
+   * key can be sent to any of them.
+   */
+  readonly identityFile?: string;
+  /** Identifies this server among those sharing the database (its session leases). Default: random. */
+  readonly serverId?: string;
   readonly idleTimeoutMs: number;
   /** TCP port for transfers; `undefined`: the UDP port's number (any free port when `port` is 0); 0: any free port. */
   readonly transferPort: number | undefined;
+  /** The TCP port put in UPD/DWN replies (a load balancer's); default: the one listened on. */
+  readonly advertisedTransferPort?: number;
   /** Store passwords as scrypt hashes (`--hash-passwords`); default false, the spec's plain format. */
   readonly hashPasswords?: boolean;
   /**
@@ -48,7 +64,7 @@ export interface ForumServerOptions {
 
 /** A running forum server. */
 export interface ForumServer {
-  /** The identity key of the data directory (created on first start). */
+  /** The identity key of the data directory, or of `identityFile` (created on first start). */
   readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
@@ -76,24 +92,86 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
  */
 export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: MAX_REQUEST_BYTES + 32 * 1024 } as const;
 
-/** Opens the data directory, then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
-export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+/** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
+export const MAX_LEASE_MS = 15_000;
+
+/** Where a server keeps its state: the store, who is logged in, transfer tokens, and how to let go of them. */
+interface SharedState {
+  readonly store: ForumStore;
+  readonly registry: SessionRegistry;
+  readonly tokens: TransferTokens;
+  /** See `ServerContext.liveSessions`. */
+  readonly liveSessions: Map<string, () => void>;
+  close(): Promise<void>;
+}
+
+/** `postgres://user@host:port/db`: the URL without its password, for logs. */
+export const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+};
+
+const openState = async (options: ForumServerOptions, serverId: string): Promise<SharedState> => {
+  const random = (n: number): Uint8Array => randomBytes(n);
+  const liveSessions = new Map<string, () => void>();
+  if (options.databaseUrl !== undefined) {
+    const opened = await openPostgresStore(options.databaseUrl)();
+    if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
+    const store = opened.right;
+    const registry = createPostgresSessionRegistry(store.sql, {
+      serverId,
+      leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+      onError: (m) => options.warn(`Warning: ${m}`),
+      onLeaseLost: (_username, connectionKey) => liveSessions.get(connectionKey)?.(),
+    });
+    return {
+      store,
+      registry,
+      tokens: createPostgresTransferTokens(store.sql, { randomBytes: random }),
+      liveSessions,
+      close: async () => {
+        await registry.close();
+        await store.close();
+      },
+    };
+  }
   const opened = await openFileStore(options.dataDir)();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+  // The name index is kept in this process: right for the data directory (whose names are files, one
+  // file on a case-insensitive file system), but several servers sharing a database would each
+  // hold a stale copy, so the PostgreSQL store keeps names exact instead.
   const named = await withNameIdentity(opened.right)();
   if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
   const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
+};
+
+/** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
+export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
   let identity: ServerIdentity;
   try {
-    identity = await loadOrCreateIdentity(options.dataDir);
+    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
   } catch (e) {
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const tokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
+  const serverId = options.serverId ?? randomBytes(6).toString('hex');
+  const state = await openState(options, serverId);
+  const { store, tokens } = state;
   const activity = new TransferActivity();
   const memory = new MemoryBudget(options.memoryBudgetBytes);
-  const udp: RudpServer = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
+  let udp: RudpServer;
+  try {
+    udp = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
+  } catch (e) {
+    await state.close();
+    throw e;
+  }
   const udpPort = udp.address().port;
   let tcp: TransferServer;
   try {
@@ -107,7 +185,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         activity,
         log: options.log,
         maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
-        quota: new DiskQuota(options.dataDir, options.maxDataBytes),
+        // The quota measures the data directory; with PostgreSQL the database's own limits apply.
+        quota: new DiskQuota(options.dataDir, options.databaseUrl === undefined ? options.maxDataBytes : undefined),
         overloaded: () => memory.overloaded(),
       },
       tcpPort,
@@ -115,6 +194,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     );
   } catch (e) {
     await udp.close();
+    await state.close();
     throw e;
   }
   const transferPort = tcp.port;
@@ -126,11 +206,13 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   });
   const ctx = {
     store,
-    registry: createSessionRegistry(),
+    registry: state.registry,
+    serverId,
+    liveSessions: state.liveSessions,
     accounts,
     tokens,
     activity,
-    transferPort,
+    transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
     log: options.log,
   };
@@ -152,6 +234,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     close: async () => {
       await udp.close();
       await tcp.close();
+      await state.close();
     },
     shutdown: async (graceMs = 2_000) => {
       const conns = [...udp.connections];
@@ -165,6 +248,9 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       await Promise.race([Promise.all(closed), deadline]);
       await tcp.close();
       await udp.close();
+      // Last: the closed connections' session releases above ran against it; this also drops any
+      // lease of this server still held (in PostgreSQL), so its users may log in elsewhere at once.
+      await state.close();
       return conns.length;
     },
   };

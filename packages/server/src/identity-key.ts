@@ -4,7 +4,7 @@
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
 import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudp';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
@@ -42,26 +42,29 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
-const TEMP_PREFIX = `${IDENTITY_FILE}.tmp-`;
-
 /** Deletes temporaries of a server killed while creating its key. */
-const sweepTemporaries = async (dataDir: string): Promise<void> => {
-  for (const name of await readdir(dataDir)) if (name.startsWith(TEMP_PREFIX)) await unlink(join(dataDir, name)).catch(() => undefined);
+const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
+  for (const name of await readdir(dir)) if (name.startsWith(prefix)) await unlink(join(dir, name)).catch(() => undefined);
 };
 
-/** Loads the identity of `dataDir`, creating it on first start. Rejects with a readable error. */
-export const loadOrCreateIdentity = async (dataDir: string): Promise<ServerIdentity> => {
-  const path = join(dataDir, IDENTITY_FILE);
+/**
+ * Loads the identity of `dataDir` (or the key file `keyFile`, e.g. one shared by
+ * several servers), creating it on first start. Rejects with a readable error.
+ */
+export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): Promise<ServerIdentity> => {
+  const path = keyFile ?? join(dataDir, IDENTITY_FILE);
+  const dir = dirname(path);
+  const tempPrefix = `${basename(path)}.tmp-`;
   try {
     return await load(path);
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
   }
-  await sweepTemporaries(dataDir);
+  await sweepTemporaries(dir, tempPrefix);
   // Written whole to a temporary file, then linked into place: a server killed half way leaves
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
-  const temp = join(dataDir, `${TEMP_PREFIX}${process.pid}`);
+  const temp = join(dir, `${tempPrefix}${process.pid}`);
   const file = await open(temp, 'w', 0o600);
   try {
     await file.writeFile(`${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`);

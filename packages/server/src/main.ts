@@ -1,17 +1,17 @@
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
-import { startForumServer } from './forum-server.js';
+import { redactUrl, startForumServer } from './forum-server.js';
 import { loadOrCreateIdentity } from './identity-key.js';
 
 const main = async (): Promise<number | undefined> => {
-  const command = parseServerArgs(process.argv.slice(2));
+  const command = parseServerArgs(process.argv.slice(2), process.env);
   if (command.kind === 'help') {
     console.log(HELP);
     return 0;
   }
   if (command.kind === 'show-fingerprint') {
     try {
-      const identity = await loadOrCreateIdentity(resolve(command.dataDir));
+      const identity = await loadOrCreateIdentity(resolve(command.dataDir), command.identityFile === undefined ? undefined : resolve(command.identityFile));
       console.log(identity.fingerprint);
       if (identity.created) console.error(`forum-server: created ${identity.path}`);
       return 0;
@@ -33,8 +33,11 @@ const main = async (): Promise<number | undefined> => {
       port: args.port,
       host: args.host,
       dataDir,
+      ...(args.identityFile === undefined ? {} : { identityFile: resolve(args.identityFile) }),
+      ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
+      ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
       accountCreationLimit: args.accountLimit,
@@ -50,7 +53,8 @@ const main = async (): Promise<number | undefined> => {
   }
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
-  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, data directory ${dataDir}`);
+  const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
+  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;

@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens } from 'forum-protocol';
-import { commandErrorText, deriveTransferKeys, SecureTransferChannel } from 'forum-protocol';
+import { commandErrorText, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -123,13 +123,16 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   const header = await readHeaderLines(socket, 1, 80);
   const token = header?.[0];
   if (token === undefined || !TOKEN.test(token)) return void socket.destroy();
-  const grant = deps.tokens.redeem(token, Date.now());
+  const redeemed = await deps.tokens.redeem(token, Date.now())();
+  if (redeemed._tag === 'Left') return refuse(socket, commandErrorText(redeemed.left));
+  const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
   admission.authenticated(socket);
   socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
-  // Everything after the token line is sealed with keys of the session that asked for this transfer.
-  const channel = new SecureTransferChannel(socket, deriveTransferKeys(g.session, token), 'server');
+  // Everything after the token line is sealed with keys of the session that asked for this transfer,
+  // derived when the token was issued (maybe by another server, which holds that session).
+  const channel = new SecureTransferChannel(socket, g.keys, 'server');
   channel.on('error', () => undefined);
   deps.activity.start(g.username);
   try {

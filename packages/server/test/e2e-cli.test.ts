@@ -14,7 +14,13 @@ describe('command lines of forum-server and forum-client', () => {
   ])('%s --help prints the usage and exits 0', (name, bin) => {
     const r = run(bin, ['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n')[0]).toBe(`Usage: ${name} <port> ${name === 'forum-server' ? '[--data-dir DIR] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]' : '[--host HOST] [--known-hosts FILE] [--timeout SECONDS]'}`);
+    expect(r.stdout.split('\n')[0]).toBe(
+      `Usage: ${name} <port> ${
+        name === 'forum-server'
+          ? '[--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS] [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]'
+          : '[--host HOST] [--known-hosts FILE] [--timeout SECONDS]'
+      }`,
+    );
   });
 
   it.each([
@@ -23,6 +29,8 @@ describe('command lines of forum-server and forum-client', () => {
     ['forum-server', ['70000'], SERVER_BIN],
     ['forum-server', ['4000', '--idle-timeout', 'soon'], SERVER_BIN],
     ['forum-server', ['4000', '--bogus'], SERVER_BIN],
+    ['forum-server', ['4000', '--store', 'mysql://db/forum'], SERVER_BIN],
+    ['forum-server', ['4000', '--store', 'postgres://db/forum', '--data-dir', '.'], SERVER_BIN],
     ['forum-client', [], CLIENT_BIN],
     ['forum-client', ['0'], CLIENT_BIN],
     ['forum-client', ['4000', '5000'], CLIENT_BIN],
@@ -32,5 +40,13 @@ describe('command lines of forum-server and forum-client', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^Usage: ${name} <port>`));
+  });
+
+  it('forum-server names the store it could not open, without the password', () => {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const r = run(SERVER_BIN, ['0', '--store', 'postgres://forum:s3cret@127.0.0.1:1/forum']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^forum-server: cannot open database postgres:\/\/forum@127\.0\.0\.1:1\/forum: /);
+    expect(r.stderr).not.toContain('s3cret');
   });
 });

@@ -11,7 +11,7 @@ import {
   type ServerMessage,
 } from 'forum-protocol';
 import net from 'node:net';
-import { connect, type RudpConnection } from 'rudp';
+import { connect, type CloseReason, type ConnectOptions, type RudpConnection } from 'rudp';
 
 /** A raw forum connection. */
 export interface RawClient {
@@ -20,20 +20,29 @@ export interface RawClient {
   request(id: string, cmd: RequestCommand, args: readonly string[], username?: string): Promise<Reply>;
   /** Sends arbitrary bytes; resolves with the next message the server sends. */
   sendRaw(bytes: Uint8Array): Promise<ServerMessage>;
+  /** Resolves when the connection ends (then pending requests reject). */
+  readonly closed: Promise<CloseReason>;
   close(): Promise<void>;
 }
 
-/** Connects a raw client to the forum server at `port`. */
-export const rawClient = async (port: number): Promise<RawClient> => {
-  const conn = await connect({ port });
-  const waiting: ((m: ServerMessage) => void)[] = [];
+/** Connects a raw client to the forum server at `port` (`options`: e.g. the local address to send from). */
+export const rawClient = async (port: number, options: Omit<ConnectOptions, 'port'> = {}): Promise<RawClient> => {
+  const conn = await connect({ port, ...options });
+  const waiting: { readonly resolve: (m: ServerMessage) => void; readonly reject: (e: Error) => void }[] = [];
   conn.on('message', (bytes) => {
     const m = decodeServerMessage(bytes);
-    if (m._tag === 'Right') waiting.shift()?.(m.right);
+    if (m._tag === 'Right') waiting.shift()?.resolve(m.right);
   });
-  const next = (): Promise<ServerMessage> => new Promise((resolve) => waiting.push(resolve));
+  const closed = new Promise<CloseReason>((resolve) =>
+    conn.once('close', (reason) => {
+      for (const w of waiting.splice(0)) w.reject(new Error(`connection closed: ${reason.message}`));
+      resolve(reason);
+    }),
+  );
+  const next = (): Promise<ServerMessage> => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
   return {
     conn,
+    closed,
     request: async (id, cmd, args, username = '') => {
       const reply = next();
       await conn.send(encodeRequest({ id, username, cmd, args }));
@@ -81,10 +90,32 @@ export const tcpExchange = (port: number, payload: Uint8Array, endAfter = true):
  * sends in clear (unknown token) comes back as its line; a broken channel as `<ERR_CODE>`
  * after whatever had been opened.
  */
-export const sealedExchange = (port: number, client: RawClient, token: string, body: Uint8Array | string, final = true): Promise<string> =>
+export const sealedExchange = async (port: number, client: RawClient, token: string, body: Uint8Array | string, final = true): Promise<string> => {
+  const r = await sealedTransfer(port, client, token, body, { final });
+  return r.opened.toString('utf8') + r.failure;
+};
+
+/** What {@link sealedTransfer} got back: the opened bytes, and how the channel failed (`''` if it did not). */
+export interface SealedAnswer {
+  readonly opened: Buffer;
+  readonly failure: string;
+}
+
+/**
+ * {@link sealedExchange} with the answer's bytes as they came (a download's file), and the TCP
+ * connection made from `localAddress` if given (another client host, to a load balancer).
+ */
+export const sealedTransfer = (
+  port: number,
+  client: RawClient,
+  token: string,
+  body: Uint8Array | string,
+  options: { readonly final?: boolean; readonly localAddress?: string } = {},
+): Promise<SealedAnswer> =>
   new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    const socket = net.connect({ port, host: '127.0.0.1', ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     socket.write(`${token}\n`);
+    // The keys come from the client's own rudp session, whichever server issued the token or serves it.
     const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
     const chunks: Buffer[] = [];
     let failure = '';
@@ -93,9 +124,9 @@ export const sealedExchange = (port: number, client: RawClient, token: string, b
       if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED') failure = `ERR ${e.message}\n`;
       else failure = `<${e instanceof TransferChannelError ? e.code : e.message}>`;
     });
-    channel.on('close', () => resolve(Buffer.concat(chunks).toString('utf8') + failure));
+    channel.on('close', () => resolve({ opened: Buffer.concat(chunks), failure }));
     // Ends when the server's final record arrives; the writable side may still be open.
     channel.on('end', () => channel.destroy());
-    if (typeof body === 'string' ? body.length > 0 : body.length > 0) channel.write(body);
-    if (final) channel.end();
+    if (body.length > 0) channel.write(body);
+    if (options.final ?? true) channel.end();
   });

@@ -3,7 +3,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
 import type { KeyPair } from '../crypto/crypto-provider.js';
 import type { CloseReason } from '../core/events.js';
@@ -40,6 +40,8 @@ export interface ConnectOptions extends TransportOptions, ConnectionOptions {
   readonly port: number;
   /** The server's IP address or host name (resolved with `dns.lookup`, both families). Default `127.0.0.1`. */
   readonly host?: string;
+  /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any address of the target's family. */
+  readonly localAddress?: string;
   /** Aborts the lookup or handshake: `connect` rejects with an `AbortError` (`code` `ABORT_ERR`). */
   readonly signal?: AbortSignal;
   /** Resolves `host` instead of `dns.lookup` (called with `{ all: true }`), as `net.connect`'s `lookup`. */
@@ -159,17 +161,18 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  */
 export async function connect(options: ConnectOptions): Promise<RudpConnection> {
   checkOptions(options, 'connect');
-  const { port, host = '127.0.0.1', signal, lookup, highWaterMark, serverKey, ...transport } = options;
+  const { port, host = '127.0.0.1', localAddress, signal, lookup, highWaterMark, serverKey, ...transport } = options;
   checkPort(port, 1);
   if (lookup !== undefined && typeof lookup !== 'function') throw invalidArg('The "options.lookup" property must be a function');
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
+  if (localAddress !== undefined && (typeof localAddress !== 'string' || isIP(localAddress) === 0)) throw invalidArg('The "options.localAddress" property must be an IP address');
   checkTransportOptions({ ...transport, highWaterMark });
   if (signal?.aborted) throw abortError(signal);
   const addresses = await resolveHost(host, signal, lookup);
   const connOptions = highWaterMark !== undefined ? { highWaterMark } : {};
   return race(
-    addresses.map((a) => () => attempt(a, port, host, transport, connOptions, serverKey)),
+    addresses.map((a) => () => attempt(a, port, host, transport, connOptions, serverKey, localAddress)),
     signal,
   );
 }
@@ -180,7 +183,15 @@ interface Attempt {
   cancel(): void;
 }
 
-function attempt(target: ResolvedAddress, port: number, hostname: string, transport: TransportOptions, connOptions: ConnectionOptions, serverKey: Uint8Array | undefined): Attempt {
+function attempt(
+  target: ResolvedAddress,
+  port: number,
+  hostname: string,
+  transport: TransportOptions,
+  connOptions: ConnectionOptions,
+  serverKey: Uint8Array | undefined,
+  localAddress: string | undefined,
+): Attempt {
   const socket = createUdpSocket(target.family === 6 ? 'udp6' : 'udp4');
   const remote = formatAddress(target.address, port);
   const named = hostname === target.address ? remote : `${remote} (${hostname})`;
@@ -189,7 +200,7 @@ function attempt(target: ResolvedAddress, port: number, hostname: string, transp
   let cancelled = false;
   const result = (async (): Promise<RudpConnection> => {
     try {
-      await bind(socket, 0, target.family === 6 ? '::' : '0.0.0.0');
+      await bind(socket, 0, localAddress ?? (target.family === 6 ? '::' : '0.0.0.0'));
       // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
       // ECONNREFUSED), each send skips Node's address lookup and the kernel's route lookup, and
       // datagrams from anyone else are filtered out by the kernel.

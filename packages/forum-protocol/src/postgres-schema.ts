@@ -1,0 +1,83 @@
+import type { Sql } from 'postgres';
+
+/**
+ * The forum's tables, one migration per schema version. Migration N brings
+ * version N-1 to N; the applied version is kept in `forum_schema`. Never edit
+ * a migration that has shipped: append the next one.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  // 1: accounts, threads and their lines, uploads in chunks, session leases, transfer tokens.
+  [
+    `CREATE TABLE accounts (username text PRIMARY KEY, secret text NOT NULL)`,
+    `CREATE TABLE threads (title text PRIMARY KEY, creator text NOT NULL)`,
+    // One row per line after the creator line; messages are numbered by their order (pos), as in the thread file.
+    // message: author + text; upload: author = uploader, body = file name; other: body = the verbatim line.
+    `CREATE TABLE entries (
+       thread text NOT NULL REFERENCES threads (title) ON DELETE CASCADE,
+       pos bigint NOT NULL,
+       kind text NOT NULL CHECK (kind IN ('message', 'upload', 'other')),
+       author text NOT NULL,
+       body text NOT NULL,
+       PRIMARY KEY (thread, pos))`,
+    // An upload is pending (invisible) until its commit sets committed and adds the thread's line, in one transaction.
+    `CREATE TABLE uploads (
+       id bigserial PRIMARY KEY,
+       thread text NOT NULL REFERENCES threads (title) ON DELETE CASCADE,
+       filename text NOT NULL,
+       uploader text NOT NULL,
+       size bigint NOT NULL DEFAULT 0,
+       committed boolean NOT NULL DEFAULT false,
+       touched_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE UNIQUE INDEX uploads_committed_name ON uploads (thread, filename) WHERE committed`,
+    `CREATE TABLE upload_chunks (
+       upload_id bigint NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+       seq integer NOT NULL,
+       data bytea NOT NULL,
+       PRIMARY KEY (upload_id, seq))`,
+    // One live session per account across servers; a lease not renewed by its server's heartbeat expires.
+    `CREATE TABLE session_leases (
+       username text PRIMARY KEY,
+       server_id text NOT NULL,
+       connection_key text NOT NULL,
+       expires_at timestamptz NOT NULL)`,
+    `CREATE INDEX session_leases_server ON session_leases (server_id)`,
+    // Single-use UPD/DWN tokens, redeemable on any server; expires_at is ms since the epoch.
+    `CREATE TABLE transfer_tokens (
+       token text PRIMARY KEY,
+       direction text NOT NULL CHECK (direction IN ('upload', 'download')),
+       thread text NOT NULL,
+       filename text NOT NULL,
+       username text NOT NULL,
+       expires_at bigint NOT NULL)`,
+    `CREATE INDEX transfer_tokens_user ON transfer_tokens (username)`,
+    `CREATE INDEX transfer_tokens_expiry ON transfer_tokens (expires_at)`,
+  ],
+  // 2: a token carries its transfer's keys (derived by the issuing server from the client's rudp session,
+  // which the redeeming server does not have). Tokens of version 1 have no keys and live seconds: drop them.
+  [`DELETE FROM transfer_tokens`, `ALTER TABLE transfer_tokens ADD COLUMN keys bytea NOT NULL`],
+];
+
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+// Any constant shared by every forum server: concurrent starts migrate one at a time.
+const MIGRATION_LOCK = 0x666f72756d; // "forum"
+
+/**
+ * Creates the tables, or migrates them to {@link SCHEMA_VERSION}, in one
+ * transaction under an advisory lock (servers starting together wait for
+ * each other). Rejects if the database was migrated by a newer server.
+ * Resolves to the version found before migrating (0: empty database).
+ */
+export const migrate = async (sql: Sql): Promise<number> =>
+  sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS forum_schema (version integer NOT NULL)`;
+    const rows = await tx<{ version: number }[]>`SELECT version FROM forum_schema`;
+    const found = rows[0]?.version ?? 0;
+    if (found > SCHEMA_VERSION) throw new Error(`the database schema is version ${found}, newer than this server's ${SCHEMA_VERSION}`);
+    for (const statements of MIGRATIONS.slice(found)) for (const statement of statements) await tx.unsafe(statement);
+    if (rows.length === 0) await tx`INSERT INTO forum_schema (version) VALUES (${SCHEMA_VERSION})`;
+    else await tx`UPDATE forum_schema SET version = ${SCHEMA_VERSION}`;
+    return found;
+  });

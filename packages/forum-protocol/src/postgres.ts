@@ -1,0 +1,11 @@
+/**
+ * forum-protocol/postgres: the forum's shared state in PostgreSQL (the store,
+ * session leases, transfer tokens), for several servers on one database.
+ * A separate entry point so that the client never loads the database driver.
+ * @packageDocumentation
+ */
+export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+export { createPostgresSessionRegistry, type PostgresSessionOptions, type PostgresSessionRegistry } from './postgres-sessions.js';
+export { createPostgresTransferTokens, type PostgresTokensOptions } from './postgres-tokens.js';
+export { migrate, SCHEMA_VERSION } from './postgres-schema.js';
+export { UPLOAD_CHUNK_BYTES } from './postgres-upload.js';

@@ -1,0 +1,51 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
+
+/** What a test file gets from {@link usePostgres}. */
+export interface PostgresHarness {
+  /** The database URL (after `beforeAll`). */
+  url(): string;
+  /** A store on a fresh schema of its own (an empty forum), closed after the file's tests. */
+  openStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /** Another store (another "server") on the schema of `store`. */
+  openPeer(schema: string): Promise<PostgresStore>;
+  /** Registers something to close after the file's tests, before PostgreSQL stops. */
+  onClose(close: () => Promise<void>): void;
+}
+
+let schemas = 0;
+
+/**
+ * Call at the top of a test file: starts one PostgreSQL for the file (the
+ * `embedded-postgres` binaries, see scripts/embedded-postgres.mjs) and stops
+ * it, with every store opened through the harness, after the file.
+ */
+export const usePostgres = (): PostgresHarness => {
+  let pg: EmbeddedPostgresHandle | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    pg = await startEmbeddedPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+    await pg?.stop();
+  }, 60_000);
+  const url = (): string => {
+    if (pg === undefined) throw new Error('PostgreSQL is not running');
+    return pg.url;
+  };
+  const open = async (options: PostgresStoreOptions): Promise<PostgresStore> => {
+    const opened = await openPostgresStore(url(), { maxConnections: 4, ...options })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    closers.push(() => opened.right.close());
+    return opened.right;
+  };
+  return {
+    url,
+    openStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
+    openPeer: (schema) => open({ schema }),
+    onClose: (close) => void closers.push(close),
+  };
+};

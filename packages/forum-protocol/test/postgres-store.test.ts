@@ -1,0 +1,184 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES } from '../src/postgres.js';
+import { deriveTransferKeys } from '../src/transfer-keys.js';
+import { lines, readAll, run, upload } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => {
+  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
+  return rows[0]?.s ?? '';
+};
+
+describe('PostgreSQL store', () => {
+  it('creates its tables with a version row, and opening again migrates nothing', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    expect(await a.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    await run(a, 'alice', 'CRT kept');
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await lines(run(b, 'bob', 'LST'))).toEqual(['The list of active threads:', 'kept']);
+  });
+
+  it('migrates a version 1 database: its transfer tokens (which had no keys) are dropped, the keys column added', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    // Back to version 1 as a server of that version left it, with one outstanding token.
+    await a.sql`ALTER TABLE transfer_tokens DROP COLUMN keys`;
+    await a.sql`UPDATE forum_schema SET version = 1`;
+    await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at) VALUES ('old', 'upload', 't', 'f', 'u', ${Date.now() + 60_000})`;
+    await run(a, 'alice', 'CRT kept');
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await b.sql`SELECT token FROM transfer_tokens`).toEqual([]);
+    expect(await b.sql`SELECT data_type FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = 'transfer_tokens' AND column_name = 'keys'`).toEqual([
+      { data_type: 'bytea' },
+    ]);
+    expect(await lines(run(b, 'bob', 'LST'))).toEqual(['The list of active threads:', 'kept']);
+  });
+
+  it('refuses a database migrated by a newer server', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await a.sql`UPDATE forum_schema SET version = ${SCHEMA_VERSION + 1}`;
+    const opened = await openPostgresStore(pg.url(), { schema })();
+    expect(opened).toEqual(E.left({ kind: 'io', message: `the database schema is version ${SCHEMA_VERSION + 1}, newer than this server's ${SCHEMA_VERSION}` }));
+  });
+
+  it('two servers posting to one thread at once never give two messages one number', async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT busy');
+    const posts = Array.from({ length: 60 }, (_, i) => ({ store: i % 2 === 0 ? a : b, user: `u${i}` }));
+    const replies = await Promise.all(posts.map((p) => lines(run(p.store, p.user, `MSG busy from ${p.user}`))));
+    expect(replies.every((r) => r[0] === 'Message posted to busy thread')).toBe(true);
+    const shown = await lines(run(b, 'alice', 'RDT busy'));
+    expect(shown.map((l) => l.split(' ')[0])).toEqual(posts.map((_, i) => String(i + 1)));
+    expect(new Set(shown.map((l) => l.replace(/^\d+ /, '')))).toEqual(new Set(posts.map((p) => `${p.user}: from ${p.user}`)));
+  });
+
+  it('stores an upload in chunks and streams it back whole; a removed thread takes its chunks', async () => {
+    const s = await pg.openStore();
+    await run(s, 'alice', 'CRT files');
+    const bytes = randomBytes(4 * UPLOAD_CHUNK_BYTES + 3);
+    expect(E.isRight(await upload(s, 'files', 'big.bin', 'alice', bytes))).toBe(true);
+    const chunks = await s.sql<{ n: string; biggest: number }[]>`SELECT count(*) AS n, max(length(data)) AS biggest FROM upload_chunks`;
+    expect(chunks).toEqual([{ n: '5', biggest: UPLOAD_CHUNK_BYTES }]);
+    const d = await s.openDownload('files', 'big.bin')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    expect(d.right.size).toBe(bytes.length);
+    expect((await readAll(d.right.stream)).equals(bytes)).toBe(true);
+    expect(await lines(run(s, 'alice', 'RMV files'))).toEqual(['Thread files removed']);
+    expect(await s.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 0 }]);
+  });
+
+  it('an empty upload downloads as zero bytes', async () => {
+    const s = await pg.openStore();
+    await run(s, 'alice', 'CRT t');
+    expect(E.isRight(await upload(s, 't', 'empty', 'alice', new Uint8Array(0)))).toBe(true);
+    const d = await s.openDownload('t', 'empty')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    expect((await readAll(d.right.stream)).length).toBe(0);
+  });
+
+  it('of two uploads of one name committed by two servers, one wins and the other leaves nothing', async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT t');
+    const [wa, wb] = await Promise.all([a.beginUpload('t', 'f', 'alice')(), b.beginUpload('t', 'f', 'bob')()]);
+    if (E.isLeft(wa) || E.isLeft(wb)) throw new Error('beginUpload failed');
+    wa.right.stream.write(Buffer.from('from a'));
+    wb.right.stream.write(Buffer.from('from b'));
+    const results = await Promise.all([wa.right.commit(), wb.right.commit()]);
+    expect(results.filter(E.isRight)).toHaveLength(1);
+    expect(results.filter(E.isLeft)).toEqual([E.left({ kind: 'fileExists', title: 't', filename: 'f' })]);
+    expect((await lines(run(a, 'x', 'RDT t'))).filter((l) => l.endsWith('uploaded f'))).toHaveLength(1);
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('PostgreSQL session leases', () => {
+  it('one live session per account across servers; a crashed server’s leases expire', async () => {
+    const store = await pg.openStore();
+    const schema = await schemaOf(store.sql);
+    // Server A gets its own pool, which "crashes" (ends) with its leases in place.
+    const crashed = postgres(pg.url(), { max: 2, connection: { search_path: schema }, onnotice: () => undefined });
+    const leaseMs = 600;
+    const a = createPostgresSessionRegistry(crashed, { serverId: 'A', leaseMs });
+    const b = createPostgresSessionRegistry(store.sql, { serverId: 'B', leaseMs });
+    pg.onClose(() => b.close());
+    expect(await a.tryAcquire('alice', 'A/c1')()).toEqual(E.right(true));
+    expect(await a.tryAcquire('alice', 'A/c1')()).toEqual(E.right(true));
+    expect(await b.tryAcquire('alice', 'B/c1')()).toEqual(E.right(false));
+    expect(await b.holder('alice')()).toEqual(E.right('A/c1'));
+    // A live server keeps its lease past leaseMs through its heartbeat.
+    await store.sql`SELECT pg_sleep(${(leaseMs * 2) / 1000})`;
+    expect(await b.tryAcquire('alice', 'B/c1')()).toEqual(E.right(false));
+    // Crash: no release (close() would free the leases), and with its pool gone no renewal succeeds.
+    await crashed.end({ timeout: 1 });
+    const expiry = await store.sql<{ left_ms: number }[]>`
+      SELECT (extract(epoch FROM expires_at - now()) * 1000)::float8 AS left_ms FROM session_leases WHERE username = 'alice'`;
+    expect(expiry[0]?.left_ms ?? -1).toBeLessThanOrEqual(leaseMs);
+    await store.sql`SELECT pg_sleep(${Math.max(0, (expiry[0]?.left_ms ?? 0) + 50) / 1000})`;
+    expect(await b.tryAcquire('alice', 'B/c1')()).toEqual(E.right(true));
+    await b.release('alice', 'A/c1')();
+    expect(await b.holder('alice')()).toEqual(E.right('B/c1'));
+    await b.release('alice', 'B/c1')();
+    expect(await b.holder('alice')()).toEqual(E.right(undefined));
+  });
+});
+
+describe('PostgreSQL session leases: a lapsed lease taken by another server', () => {
+  it('is reported to the server that lost it at its next renewal, and only then', async () => {
+    const store = await pg.openStore();
+    const lost: string[] = [];
+    const a = createPostgresSessionRegistry(store.sql, { serverId: 'A', leaseMs: 60_000, onLeaseLost: (u, k) => lost.push(`${u} ${k}`) });
+    const b = createPostgresSessionRegistry(store.sql, { serverId: 'B', leaseMs: 60_000 });
+    pg.onClose(() => a.close());
+    pg.onClose(() => b.close());
+    expect(await a.tryAcquire('carol', 'A/c1')()).toEqual(E.right(true));
+    expect(await a.tryAcquire('dave', 'A/c2')()).toEqual(E.right(true));
+    await a.renew();
+    expect(lost).toEqual([]);
+    // A was cut off long enough for carol's lease to lapse, and B took the account.
+    await store.sql`UPDATE session_leases SET expires_at = now() - interval '1 second' WHERE username = 'carol'`;
+    expect(await b.tryAcquire('carol', 'B/c1')()).toEqual(E.right(true));
+    await a.renew();
+    expect(lost).toEqual(['carol A/c1']);
+    await a.renew();
+    expect(lost).toEqual(['carol A/c1']);
+    expect(await b.holder('dave')()).toEqual(E.right('A/c2'));
+  });
+});
+
+describe('PostgreSQL transfer tokens', () => {
+  it('a token is redeemed once, by exactly one of two servers redeeming it at once', async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    const ta = createPostgresTransferTokens(a.sql, { randomBytes });
+    const tb = createPostgresTransferTokens(b.sql, { randomBytes });
+    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000 };
+    // A stand-in for the asking client's rudp session, whose bytes depend on the context (the token).
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+    for (let i = 0; i < 10; i++) {
+      const token = await ta.issue(grant, session)();
+      if (E.isLeft(token)) throw new Error('issue failed');
+      const both = await Promise.all([ta.redeem(token.right, Date.now())(), tb.redeem(token.right, Date.now())()]);
+      // The redeeming server gets the keys the issuing server derived from the session and this token.
+      expect(both.filter((r) => E.isRight(r) && O.isSome(r.right))).toEqual([E.right(O.some({ ...grant, keys: deriveTransferKeys(session, token.right) }))]);
+    }
+    const expired = await ta.issue({ ...grant, expiresAt: 1000 }, session)();
+    if (E.isLeft(expired)) throw new Error('issue failed');
+    expect(await tb.redeem(expired.right, 1001)()).toEqual(E.right(O.none));
+    const revoked = await ta.issue(grant, session)();
+    if (E.isLeft(revoked)) throw new Error('issue failed');
+    await tb.revokeUser('u')();
+    expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));
+  });
+});

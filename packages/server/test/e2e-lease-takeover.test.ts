@@ -1,0 +1,68 @@
+/**
+ * Two servers on one PostgreSQL (in this process): when a server's lease on a session lapses (it
+ * could not renew in time) and the account logs in on another server, the first server ends its
+ * connection at its next renewal, so the account has one live session.
+ */
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import { startForumServer, type ForumServer } from '../src/forum-server.js';
+import { rawClient, rawLogin } from './raw-client.js';
+
+describe('session leases across two servers', () => {
+  let pg: EmbeddedPostgresHandle | undefined;
+  const servers: ForumServer[] = [];
+  const logs: string[][] = [[], []];
+
+  beforeAll(async () => {
+    pg = await startEmbeddedPostgres();
+    for (const log of logs) {
+      servers.push(
+        await startForumServer({
+          port: 0,
+          host: '127.0.0.1',
+          dataDir: '.',
+          databaseUrl: pg.url,
+          // Lease = idle timeout (under 15 s), renewed every third of it: a lost lease is noticed within
+          // 2.7 s, well before the connection would idle out.
+          idleTimeoutMs: 8000,
+          transferPort: 0,
+          log: (line) => log.push(line),
+          warn: () => undefined,
+        }),
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+    await pg?.stop();
+  }, 60_000);
+
+  it('a lapsed lease taken by another server ends the first connection', async () => {
+    const [a, b] = servers;
+    if (a === undefined || b === undefined || pg === undefined) throw new Error('not started');
+    const first = await rawClient(a.udpPort);
+    expect((await rawLogin(first, 'erin', 'pw')).lines).toEqual(['Welcome to the forum']);
+    const other = await rawClient(b.udpPort);
+    expect((await other.request('u1', 'username', ['erin'])).lines).toEqual(['erin has already logged in']);
+    // Server a is cut off from the database long enough for the lease to lapse: here, by moving its expiry.
+    const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    try {
+      await sql`UPDATE session_leases SET expires_at = now() - interval '1 second', server_id = 'stalled' WHERE username = 'erin'`;
+    } finally {
+      await sql.end();
+    }
+    const second = await rawClient(b.udpPort);
+    expect((await rawLogin(second, 'erin', 'pw')).lines).toEqual(['Welcome to the forum']);
+    // Not renewed by a (its server id no longer matches), so a's next renewal finds it gone and ends the connection.
+    const reason = await first.closed;
+    expect(reason.kind).not.toBe('timeout');
+    expect(logs[0]).toContain('erin session ended: its lease lapsed and the account logged in elsewhere');
+    expect(logs[0]).not.toContain('erin timed out');
+    // The account's one session is on b and keeps working.
+    expect((await second.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
+    await other.close();
+    await second.close();
+  }, 30_000);
+});

@@ -1,0 +1,51 @@
+import type { ChildProcess } from 'node:child_process';
+
+/** The built forum-server binary. */
+export declare const SERVER_BIN: string;
+/** A port free for TCP on loopback right now. */
+export declare const freePort: () => Promise<number>;
+/** The nginx binary, if installed. */
+export declare const findNginx: () => string | undefined;
+/** A forum-server process started by {@link startServerProcess}. */
+export interface ServerProcess {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Exit code or signal name. */
+  readonly exited: Promise<number | string>;
+  output(): string;
+  errors(): string;
+  waitFor(needle: string, ms?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+/** Starts forum-server on `port` with `--store databaseUrl`. */
+export declare const startServerProcess: (o: {
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly idleTimeoutSeconds?: number;
+  readonly advertisedTransferPort?: number;
+  /** `--identity-file`: servers behind one balancer share one key. */
+  readonly identityFile?: string;
+  /** The server's working directory (default: inherited). */
+  readonly cwd?: string;
+  readonly extraArgs?: readonly string[];
+}) => Promise<ServerProcess>;
+/** A running nginx. */
+export interface NginxProcess {
+  readonly port: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`. */
+export declare const startNginx: (o: { readonly listenPort: number; readonly servers: readonly { readonly port: number }[]; readonly bin?: string }) => Promise<NginxProcess>;
+/** A running cluster. */
+export interface Cluster {
+  /** nginx's UDP and TCP port. */
+  readonly port: number;
+  readonly servers: readonly ServerProcess[];
+  readonly nginx: NginxProcess;
+  /** The identity key file every server of the cluster uses. */
+  readonly identityFile: string;
+  stop(): Promise<void>;
+}
+/** `count` servers on `databaseUrl` behind nginx. */
+export declare const startCluster: (o: { readonly count: number; readonly databaseUrl: string; readonly idleTimeoutSeconds?: number; readonly extraArgs?: readonly string[] }) => Promise<Cluster>;

@@ -1,0 +1,188 @@
+// Several forum-server processes on one PostgreSQL, behind nginx (stream, UDP + TCP),
+// all on loopback: used by `pnpm demo:cluster`, `pnpm soak --servers N` and the
+// cluster end-to-end test. Everything started here is stopped by `stop()`.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEBIAN_STREAM_MODULE, renderNginxConfig } from '../deploy/nginx-config.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** The built forum-server binary. */
+export const SERVER_BIN = join(root, 'packages/server/bin/forum-server.js');
+
+/** A port free for TCP on loopback right now (forum-server takes the same number for UDP and TCP). */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** The nginx binary, or `undefined` when it is not installed (`.ci/run` installs it). */
+export const findNginx = () => ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
+
+/** What to load for `stream`: a module path, or `false` when nginx has it built in. Throws if it has neither. */
+export const streamModuleOf = (bin) => {
+  // nginx -V prints its configure arguments on stderr.
+  const r = spawnSync(bin, ['-V'], { encoding: 'utf8' });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (/--with-stream(\s|$)/.test(text)) return false;
+  if (text.includes('--with-stream=dynamic') && existsSync(DEBIAN_STREAM_MODULE)) return DEBIAN_STREAM_MODULE;
+  throw new Error(`${bin} has no stream module (Debian: apt-get install libnginx-mod-stream)`);
+};
+
+/** Collects a stream's text and lets callers wait for a piece of it. */
+const collect = (stream) => {
+  const out = { text: '', waiters: [] };
+  stream.setEncoding('utf8');
+  stream.on('data', (s) => {
+    out.text += s;
+    for (const w of [...out.waiters]) if (out.text.includes(w.needle)) (out.waiters.splice(out.waiters.indexOf(w), 1), w.resolve());
+  });
+  return out;
+};
+
+const waitText = (out, needle, ms, what) =>
+  out.text.includes(needle)
+    ? Promise.resolve()
+    : new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(needle)}; got:\n${out.text}`)), ms);
+        out.waiters.push({ needle, resolve: () => (clearTimeout(t), resolve()) });
+      });
+
+const exitOf = (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode ?? child.signalCode) : child.once('exit', (c, s) => resolve(c ?? s))));
+
+const stopChild = async (child, signal = 'SIGTERM', graceMs = 5000) => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = exitOf(child);
+  child.kill(signal);
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+};
+
+/**
+ * Starts one forum-server on `port` (UDP and TCP) with the store at `databaseUrl`.
+ * Resolves once it prints `Waiting for clients`.
+ */
+export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, identityFile, cwd, extraArgs = [] }) => {
+  const args = [SERVER_BIN, String(port), '--store', databaseUrl, '--idle-timeout', String(idleTimeoutSeconds), ...extraArgs];
+  if (advertisedTransferPort !== undefined) args.push('--advertised-transfer-port', String(advertisedTransferPort));
+  if (identityFile !== undefined) args.push('--identity-file', identityFile);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) });
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const exited = exitOf(child);
+  const died = exited.then((code) => {
+    throw new Error(`forum-server on ${port} exited (${code}) before it was ready: ${stderr.text.trim()}`);
+  });
+  died.catch(() => undefined);
+  await Promise.race([waitText(stdout, 'Waiting for clients\n', 20_000, `forum-server on ${port}`), died]);
+  return {
+    port,
+    child,
+    exited,
+    /** Server stdout so far. */
+    output: () => stdout.text,
+    errors: () => stderr.text,
+    /** Resolves once the server has printed `needle`. */
+    waitFor: (needle, ms = 15_000) => waitText(stdout, needle, ms, `forum-server on ${port}`),
+    stop: () => stopChild(child),
+  };
+};
+
+/** Resolves once something accepts TCP connections on `port`, or rejects after `ms`. */
+const waitForTcp = async (port, ms) => {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on TCP ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+/**
+ * Starts nginx in front of `servers` (rendered deploy/nginx.conf) on `listenPort`,
+ * in the foreground (`daemon off`) with its files in a temporary directory.
+ */
+export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => {
+  if (bin === undefined) throw new Error('nginx is not installed (apt-get install nginx-light libnginx-mod-stream)');
+  const dir = await mkdtemp(join(tmpdir(), 'forum-nginx-'));
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(
+    conf,
+    renderNginxConfig({
+      listenPort,
+      servers: servers.map((s) => ({ host: '127.0.0.1', udpPort: s.port, tcpPort: s.port })),
+      pidFile: join(dir, 'nginx.pid'),
+      errorLog: 'stderr',
+      streamModule: streamModuleOf(bin),
+    }),
+  );
+  const child = spawn(bin, ['-p', dir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr = collect(child.stderr);
+  const exited = exitOf(child);
+  try {
+    await Promise.race([
+      waitForTcp(listenPort, 10_000),
+      exited.then((code) => {
+        throw new Error(`nginx exited (${code}): ${stderr.text}`);
+      }),
+    ]);
+  } catch (e) {
+    await stopChild(child, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    port: listenPort,
+    log: () => stderr.text,
+    stop: async () => {
+      // Fast shutdown (TERM): a graceful one (QUIT) would wait out every UDP session's proxy_timeout.
+      await stopChild(child, 'SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/**
+ * `count` servers on `databaseUrl` and nginx in front of them. Clients use
+ * `port` (UDP and TCP). Every server has the same identity key (`identityFile`,
+ * created by the first), so a client that pinned the forum's key may be sent
+ * to any of them. `stop()` ends nginx and every server still running.
+ */
+export const startCluster = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [] }) => {
+  const listenPort = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'forum-cluster-'));
+  const identityFile = join(dir, '.forum-server-identity');
+  const servers = [];
+  let nginx;
+  const stop = async () => {
+    await nginx?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // One at a time: the first creates the schema and the identity key, the others find them (they would also wait on the schema's lock).
+    for (let i = 0; i < count; i++) {
+      servers.push(await startServerProcess({ port: await freePort(), databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
+    }
+    nginx = await startNginx({ listenPort, servers });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { port: listenPort, servers, nginx, identityFile, stop };
+};

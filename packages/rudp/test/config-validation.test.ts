@@ -58,3 +58,32 @@ describe('configuration is validated when an endpoint or connection is created',
     expect(closed?.event.type === 'closed' && closed.event.reason.message).toMatch(/^x{50,}$/);
   });
 });
+
+describe('server connection ids in the QUIC-LB layout', () => {
+  it('every connection the server accepts has an id that carries its server id; the generator is validated', async () => {
+    const { decodeQuicLbCid, quicLbCidGenerator } = await import('../src/wire/quic-lb-cid.js');
+    const config = { configRotation: 0, serverIdBytes: 1, selfEncodeLength: true } as const;
+    const ids: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const p = makePair({ seed, server: { connectionIds: quicLbCidGenerator(config, 42) } });
+      p.sim.runFor(500);
+      const conn = p.serverConn();
+      expect(conn).toBeDefined();
+      ids.push(conn?.localCid as number);
+      // The client learned that id: every packet it sends names it.
+      expect(p.conn.remoteCid).toBe(conn?.localCid);
+    }
+    for (const id of ids) expect(decodeQuicLbCid(config, id)).toMatchObject({ ok: true, value: { serverId: 42 } });
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(() => endpoint({ connectionIds: 7 })).toThrow(/'connectionIds' must be a function/);
+  });
+
+  it('a generator that gives no usable id makes the server refuse the connection (counted as full), not loop', () => {
+    // 0 is reserved: every draw is refused, and after a bounded number the handshake is dropped.
+    const p = makePair({ server: { connectionIds: () => 0 } });
+    p.sim.runFor(1_000);
+    expect(p.serverConn()).toBeUndefined();
+    expect(p.conn.state).toBe('handshake');
+    expect(p.server.stats().dropped.full).toBeGreaterThan(0);
+  });
+});

@@ -19,6 +19,8 @@ export interface ServerArgs {
   readonly dataDir: string;
   /** The identity key file (`--identity-file`); `undefined`: `.forum-server-identity` in the data directory. */
   readonly identityFile: string | undefined;
+  /** `--cid-server-id`: this server's id in the QUIC-LB connection ids it hands out (0–255); `undefined`: random ids. */
+  readonly cidServerId: number | undefined;
   /** PostgreSQL URL (`--store` or `FORUM_DATABASE_URL`): the shared store of several servers; `undefined`: the data directory. */
   readonly databaseUrl: string | undefined;
   readonly idleTimeoutSeconds: number;
@@ -55,7 +57,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE]' +
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
   ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]';
 
@@ -81,6 +83,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             or ./.forum-server-identity with --store). Servers behind
                             one load balancer must share one key: give them the same
                             file (or copies of it)
+  --cid-server-id N         put server id N (0-255) in every connection id this
+                            server hands out, in the QUIC-LB layout (one octet of
+                            server id), so a connection-id-aware balancer can
+                            route without address affinity (default: random ids)
   --hash-passwords          store passwords in credentials.txt as scrypt hashes
                             (username scrypt$<salt>$<hash>); plain entries are
                             rewritten hashed on their next login. Default: the
@@ -152,6 +158,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'transfer-port': { type: 'string' },
         'advertised-transfer-port': { type: 'string' },
         'identity-file': { type: 'string' },
+        'cid-server-id': { type: 'string' },
         'hash-passwords': { type: 'boolean' },
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
@@ -199,6 +206,11 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
   if (values['identity-file'] === '') return { kind: 'error', message: 'empty identity file' };
+  let cidServerId: number | undefined;
+  if (values['cid-server-id'] !== undefined) {
+    cidServerId = /^[0-9]{1,3}$/.test(values['cid-server-id']) ? Number(values['cid-server-id']) : Number.NaN;
+    if (!(cidServerId <= 255)) return { kind: 'error', message: `invalid cid server id (0 to 255): ${values['cid-server-id']}` };
+  }
 
   const attemptsText = values['login-attempts'] ?? String(LOGIN_DEFAULTS.attempts);
   const attempts = parseCount(attemptsText, 0);
@@ -238,6 +250,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       host,
       dataDir: values['data-dir'] ?? process.cwd(),
       identityFile: values['identity-file'],
+      cidServerId,
       databaseUrl,
       idleTimeoutSeconds: idle,
       transferPort,

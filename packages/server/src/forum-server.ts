@@ -16,6 +16,7 @@ import {
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudp';
+import { quicLbCidGenerator, type QuicLbConfig } from 'rudp/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
@@ -36,6 +37,8 @@ export interface ForumServerOptions {
    * key can be sent to any of them.
    */
   readonly identityFile?: string;
+  /** This server's id (0–255) inside every connection id it hands out, in the QUIC-LB layout (`QUIC_LB_CONFIG`). Default: random ids. */
+  readonly cidServerId?: number;
   /** Identifies this server among those sharing the database (its session leases). Default: random. */
   readonly serverId?: string;
   readonly idleTimeoutMs: number;
@@ -91,6 +94,13 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
  * this much per connection.
  */
 export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: MAX_REQUEST_BYTES + 32 * 1024 } as const;
+
+/**
+ * The QUIC-LB configuration of the forum's connection ids (config rotation
+ * 0, one octet of server id, length self-encoded): a balancer reads the
+ * server id from the second byte of a datagram's destination connection id.
+ */
+export const QUIC_LB_CONFIG: QuicLbConfig = { configRotation: 0, serverIdBytes: 1, selfEncodeLength: true };
 
 /** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
 export const MAX_LEASE_MS = 15_000;
@@ -154,20 +164,28 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
 
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  const serverId = options.serverId ?? randomBytes(6).toString('hex');
+  // The store first: a server that cannot reach its store says so, and leaves no key file behind.
+  const state = await openState(options, serverId);
   let identity: ServerIdentity;
   try {
     identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
   } catch (e) {
+    await state.close();
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const serverId = options.serverId ?? randomBytes(6).toString('hex');
-  const state = await openState(options, serverId);
   const { store, tokens } = state;
   const activity = new TransferActivity();
   const memory = new MemoryBudget(options.memoryBudgetBytes);
   let udp: RudpServer;
   try {
-    udp = await listen({ port: options.port, host: options.host, identity: identity.keyPair, ...TRANSPORT });
+    udp = await listen({
+      port: options.port,
+      host: options.host,
+      identity: identity.keyPair,
+      ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
+      ...TRANSPORT,
+    });
   } catch (e) {
     await state.close();
     throw e;

@@ -34,6 +34,7 @@ const main = async (): Promise<number | undefined> => {
       host: args.host,
       dataDir,
       ...(args.identityFile === undefined ? {} : { identityFile: resolve(args.identityFile) }),
+      ...(args.cidServerId === undefined ? {} : { cidServerId: args.cidServerId }),
       ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,

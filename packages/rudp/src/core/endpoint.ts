@@ -45,6 +45,12 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * ends must agree. Default false.
    */
   readonly plaintext?: boolean;
+  /**
+   * Server: chooses each local connection id from the random source (e.g.
+   * `quicLbCidGenerator`, so a connection-id-aware load balancer can route
+   * by the server id inside it). Default: a random 32-bit id.
+   */
+  readonly connectionIds?: (random: RandomSource) => number;
 }
 
 /** Per-connection options of `Endpoint.connect` beyond `ConnectionConfig`. */
@@ -54,7 +60,9 @@ export interface ConnectOverrides extends Partial<ConnectionConfig> {
 }
 
 /** Option names an `EndpointConfig` adds to the connection's. */
-const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext'];
+const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds'];
+/** Draws of a new connection id before the endpoint counts itself full (a generator's id space can run out). */
+const CID_ATTEMPTS = 64;
 
 /** Why datagrams were dropped, with counts. */
 export interface DropCounts {
@@ -101,6 +109,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly cookies: CookieJar;
   private readonly crypto: CryptoProvider | undefined;
   private readonly identity: KeyPair | undefined;
+  private readonly connectionIds: ((random: RandomSource) => number) | undefined;
   private readonly connections = new Map<number, Connection>();
   private readonly byClient = new Map<string, Connection>();
   private readonly timers = new TimerHeap();
@@ -139,7 +148,9 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, ...conn } = config;
+    if (connectionIds !== undefined && typeof connectionIds !== 'function') throw new TypeError(`rudp: option 'connectionIds' must be a function (random) => number`);
+    this.connectionIds = connectionIds;
     if (typeof random !== 'function') throw new TypeError('rudp: option \'random\' must be a function returning uniform 32-bit integers');
     if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
@@ -186,6 +197,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (serverKey !== undefined && this.crypto === undefined) throw new TypeError(`rudp: option 'serverKey' needs encryption (this endpoint is plaintext)`);
     const config = validateConnectionConfig({ ...this.config, ...stripUndefined(rest) });
     const cid = this.newCid();
+    if (cid === undefined) throw new RangeError('rudp: no free connection id (too many connections on this endpoint)');
     const security: ConnectionSecurity =
       this.crypto === undefined
         ? { mode: 'plaintext' }
@@ -373,6 +385,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     }
     if (this.connections.size >= this.maxConnections) return void this.drops.full++;
     const cid = this.newCid();
+    if (cid === undefined) return void this.drops.full++;
     const security = this.answerHello(from, init.scid, cid, init.hello);
     if (security === undefined) return;
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
@@ -457,11 +470,13 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.counters.bytesSent += data.length;
   }
 
-  private newCid(): number {
-    for (;;) {
-      const cid = this.random() >>> 0;
+  /** A free local connection id, or `undefined` if `CID_ATTEMPTS` draws found none (the id space is full). */
+  private newCid(): number | undefined {
+    for (let i = 0; i < CID_ATTEMPTS; i++) {
+      const cid = (this.connectionIds?.(this.random) ?? this.random()) >>> 0;
       if (cid !== 0 && !this.connections.has(cid)) return cid;
     }
+    return undefined;
   }
 }
 

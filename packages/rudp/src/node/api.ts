@@ -32,6 +32,13 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    * server (`server.publicKey`), which clients can only trust on first use.
    */
   readonly identity?: KeyPair;
+  /**
+   * Chooses each connection id this server hands out, from a uniform 32-bit
+   * random source: e.g. `quicLbCidGenerator(config, serverId)` from
+   * `rudpx/core`, so a connection-id-aware load balancer routes by the
+   * server id inside (QUIC-LB layout). Default: random ids.
+   */
+  readonly connectionIds?: (random: () => number) => number;
 }
 
 /** Options of `connect`. */

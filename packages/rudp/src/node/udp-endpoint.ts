@@ -24,6 +24,8 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
   readonly plaintext?: boolean;
   /** @internal The server's key pair (see `ListenOptions.identity`). */
   readonly identity?: KeyPair;
+  /** @internal The server's connection-id generator (see `ListenOptions.connectionIds`). */
+  readonly connectionIds?: (random: () => number) => number;
 }
 
 /** A RandomSource backed by the OS CSPRNG (connection ids and cookie keys must be unguessable). */

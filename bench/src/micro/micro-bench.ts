@@ -1,8 +1,8 @@
 import { Bench } from 'tinybench';
 import { encodeRequest, decode as decodeRequest } from 'forum-protocol';
-import { PacketType, PacketWriter, RangeSet, crc32c, parseFrames, parseHeader, writeAck, writeFragment } from 'rudp/core';
-import { nodeCryptoProvider } from 'rudp';
-import { PacketProtection } from 'rudp/crypto';
+import { PacketType, PacketWriter, RangeSet, crc32c, parseFrames, parseHeader, writeAck, writeFragment } from 'rudpx/core';
+import { nodeCryptoProvider } from 'rudpx';
+import { PacketProtection } from 'rudpx/crypto';
 
 /** One tinybench task's figures. */
 export interface MicroResult {

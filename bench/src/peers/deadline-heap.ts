@@ -1,4 +1,4 @@
-import { BinaryHeap } from 'rudp/core';
+import { BinaryHeap } from 'rudpx/core';
 
 interface Entry<T> {
   readonly at: number;

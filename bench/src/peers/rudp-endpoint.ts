@@ -1,4 +1,4 @@
-import type { Connection, Endpoint, EndpointConfig } from 'rudp/core';
+import type { Connection, Endpoint, EndpointConfig } from 'rudpx/core';
 import type { PeerAddress, RandomSource, Transmit } from '../lib/rudp-imports.js';
 import type { MessageConnection, MessageEndpoint, MessageEvent, TransportCounters } from './message-endpoint.js';
 
@@ -83,11 +83,11 @@ class RudpMessageEndpoint implements MessageEndpoint {
 
 /** Loads rudp's core (built); `undefined` if it cannot be imported. */
 export async function loadRudp(): Promise<RudpModule | undefined> {
-  let mod: typeof import('rudp/core');
-  let testing: typeof import('rudp/testing');
-  let node: typeof import('rudp');
+  let mod: typeof import('rudpx/core');
+  let testing: typeof import('rudpx/testing');
+  let node: typeof import('rudpx');
   try {
-    [mod, testing, node] = await Promise.all([import('rudp/core'), import('rudp/testing'), import('rudp')]);
+    [mod, testing, node] = await Promise.all([import('rudpx/core'), import('rudpx/testing'), import('rudpx')]);
   } catch {
     return undefined;
   }

@@ -6,7 +6,7 @@ import { loadRudp, type RudpModule } from './rudp-endpoint.js';
 
 /** The transports compared in one run. */
 /**
- * `rudp` is rudp as its users get it: encrypted. `rudp-plain` is its explicit
+ * `rudpx` is rudp as its users get it: encrypted. `rudp-plain` is its explicit
  * plaintext mode, the side-by-side row that shows what encryption costs.
  */
 export const SYSTEMS = ['rudp', 'rudp-plain', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;

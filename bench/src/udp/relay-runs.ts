@@ -12,7 +12,7 @@ import { PayloadDeframer, type UdxConstructor, type UdxSocket } from '../peers/u
 import { driveOnSocket } from './socket-driver.js';
 import type { RelaySystem, UdpBulkResult, UdpChatResult } from './udp-results.js';
 
-type RudpApi = typeof import('rudp');
+type RudpApi = typeof import('rudpx');
 type RelayApi = typeof import('udp-relay');
 type Relay = Awaited<ReturnType<RelayApi['startLossyRelay']>>;
 
@@ -37,7 +37,7 @@ type Deliver = (up: boolean, data: Uint8Array) => void;
 async function rudpPair(api: RudpApi, relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
   const server = await api.listen({ port: 0 });
   const relay = await relayApi.startLossyRelay({ ...link, targetPort: server.address().port, seed });
-  const accepted = new Promise<import('rudp').RudpConnection>((resolve) => server.once('connection', resolve));
+  const accepted = new Promise<import('rudpx').RudpConnection>((resolve) => server.once('connection', resolve));
   const client = await api.connect({ port: relay.port });
   const serverSide = await Promise.race([accepted, sleep(10_000).then(() => undefined)]);
   if (!serverSide) {

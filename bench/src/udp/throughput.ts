@@ -4,7 +4,7 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { UdxConstructor } from '../peers/udx-native.js';
 
-type RudpApi = typeof import('rudp');
+type RudpApi = typeof import('rudpx');
 
 /**
  * Time every sender runs before counting starts. Without it a short run

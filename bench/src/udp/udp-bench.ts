@@ -38,7 +38,7 @@ const RELAY_SYSTEMS: readonly RelaySystem[] = ['rudp', 'kcp-flush', 'udx-native'
 /** Progress callback: one line per step. */
 export type UdpProgress = (label: string) => void;
 
-async function throughputRuns(api: typeof import('rudp'), udx: UdxConstructor | string, quick: boolean, progress: UdpProgress): Promise<UdpThroughput[]> {
+async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor | string, quick: boolean, progress: UdpProgress): Promise<UdpThroughput[]> {
   const msPerRun = quick ? 500 : 1_000;
   const rounds = quick ? 1 : UDP_ROUNDS;
   const out: UdpThroughput[] = [];
@@ -101,10 +101,10 @@ async function throughputRuns(api: typeof import('rudp'), udx: UdxConstructor | 
  * KCP, on every seed. A string explains why it was skipped.
  */
 export async function runUdp(quick: boolean, seeds: readonly number[], progress: UdpProgress): Promise<UdpReport | string> {
-  let api: typeof import('rudp');
+  let api: typeof import('rudpx');
   let relayApi: typeof import('udp-relay');
   try {
-    api = await import('rudp');
+    api = await import('rudpx');
     relayApi = await import('udp-relay');
   } catch (e) {
     return `real UDP part skipped: rudp's Node adapter or udp-relay could not be loaded (${e instanceof Error ? e.message : String(e)}).`;

@@ -1,7 +1,7 @@
 import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
-import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError } from 'rudp';
+import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import { helpLines, OVERWRITE_FLAG } from './command-help.js';
 import { interpretLine } from './command-line.js';

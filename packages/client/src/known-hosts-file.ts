@@ -7,7 +7,7 @@ import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fingerprint, nodeCryptoProvider } from 'rudp';
+import { fingerprint, nodeCryptoProvider } from 'rudpx';
 
 /** The default file: `~/.forum-client/known_hosts`. */
 export const defaultKnownHostsPath = (): string => join(homedir(), '.forum-client', 'known_hosts');

@@ -1,5 +1,5 @@
 import { decodeServerMessage, encodeRequest, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
-import type { RudpConnection } from 'rudp';
+import type { RudpConnection } from 'rudpx';
 
 /** Why a request got no reply. */
 export class LinkError extends Error {

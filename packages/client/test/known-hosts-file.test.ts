@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fingerprint, nodeCryptoProvider } from 'rudp';
+import { fingerprint, nodeCryptoProvider } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseClientArgs } from '../src/args.js';
 import { trustServerKey } from '../src/known-hosts-file.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveTransferKeys, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
-import { nodeCryptoProvider } from 'rudp';
-import { createExporter } from 'rudp/crypto';
+import { nodeCryptoProvider } from 'rudpx';
+import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
 import { downloadFile, uploadFile } from '../src/transfer.js';
 

@@ -6,7 +6,7 @@
  * stream, so a connection cut by an attacker is a failure, not a short file.
  * Pure: bytes in, values out, nothing thrown for bad input.
  */
-import type { CryptoProvider } from 'rudp';
+import type { CryptoProvider } from 'rudpx';
 
 /** Most plaintext bytes per record. */
 export const MAX_RECORD_PLAINTEXT = 16_384;

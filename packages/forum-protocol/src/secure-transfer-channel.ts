@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { nodeCryptoProvider, type CryptoProvider } from 'rudp';
+import { nodeCryptoProvider, type CryptoProvider } from 'rudpx';
 import { isRecordStart, RecordOpener, RecordSealer, type RecordFailure } from './record-framing.js';
 import type { TransferKeys } from './transfer-keys.js';
 

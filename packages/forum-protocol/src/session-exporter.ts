@@ -3,7 +3,7 @@
  * transfer keys come from it, so file bytes are as protected as commands. A
  * connection without keys (plaintext) fails closed: no transfer.
  */
-import type { KeyingMaterialExporter } from 'rudp';
+import type { KeyingMaterialExporter } from 'rudpx';
 
 const hasExporter = (conn: object): conn is KeyingMaterialExporter & { readonly encrypted?: boolean } =>
   typeof (conn as { exportKeyingMaterial?: unknown }).exportKeyingMaterial === 'function' && (conn as { encrypted?: unknown }).encrypted !== false;

@@ -3,7 +3,7 @@
  * for it and bound to the transfer's single-use token, so only the two ends
  * of that session can read or forge the TCP bytes of that one transfer.
  */
-import type { KeyingMaterialExporter } from 'rudp';
+import type { KeyingMaterialExporter } from 'rudpx';
 
 /** Exporter label of transfer keys; changing the record format means a new label. */
 export const TRANSFER_KEY_LABEL = 'forum transfer v1';

@@ -1,7 +1,7 @@
 import * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import type { KeyingMaterialExporter } from 'rudp';
+import type { KeyingMaterialExporter } from 'rudpx';
 import type { StoreError } from './errors.js';
 import type { TransferDirection } from './messages.js';
 import { deriveTransferKeys, type TransferKeys } from './transfer-keys.js';

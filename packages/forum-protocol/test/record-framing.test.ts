@@ -1,5 +1,5 @@
-import { nodeCryptoProvider as crypto } from 'rudp';
-import { createExporter } from 'rudp/crypto';
+import { nodeCryptoProvider as crypto } from 'rudpx';
+import { createExporter } from 'rudpx/crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_RECORD_PLAINTEXT, RecordOpener, RecordSealer } from '../src/record-framing.js';
 import { deriveTransferKeys } from '../src/transfer-keys.js';

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { nodeCryptoProvider as crypto } from 'rudp';
+import { nodeCryptoProvider as crypto } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readHeaderLines } from '../src/read-header.js';
 import { SecureTransferChannel, TransferChannelError } from '../src/secure-transfer-channel.js';

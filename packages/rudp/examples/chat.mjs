@@ -1,7 +1,7 @@
 // Chat: a server relays each line to every other member; three clients talk.
 // Shows: 'connection' and per-connection state, async iteration, broadcast with backpressure.
 // Run: node examples/chat.mjs
-import { connect, listen } from 'rudp';
+import { connect, listen } from 'rudpx';
 
 const server = await listen({ port: 0 });
 const members = new Map(); // RudpConnection -> name

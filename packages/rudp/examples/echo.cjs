@@ -1,6 +1,6 @@
 // Echo from CommonJS: the same package through require().
 // Run: node examples/echo.cjs
-const { connect, listen, RudpError } = require('rudp');
+const { connect, listen, RudpError } = require('rudpx');
 
 async function main() {
   const server = await listen({ port: 0 });

@@ -1,6 +1,6 @@
 // Echo: a server that sends every message back, and a client that checks the answers.
 // Run: node examples/echo.mjs            (both sides in one process, port chosen by the OS)
-import { connect, listen } from 'rudp';
+import { connect, listen } from 'rudpx';
 
 const server = await listen({ port: 0 }); // host defaults to 127.0.0.1
 server.on('connection', (conn) => {

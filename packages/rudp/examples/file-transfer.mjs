@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { connect, listen } from 'rudp';
+import { connect, listen } from 'rudpx';
 
 const dir = mkdtempSync(join(tmpdir(), 'rudp-example-'));
 const source = process.argv[2] ?? join(dir, 'upload.bin');

@@ -1,5 +1,5 @@
 /**
- * `rudp/core`: the sans-IO transport. Drive an `Endpoint` with datagrams and
+ * `rudpx/core`: the sans-IO transport. Drive an `Endpoint` with datagrams and
  * time from any I/O layer (the Node adapter, the simulator, your own).
  */
 export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } from './core/endpoint.js';

@@ -1,6 +1,6 @@
 /**
- * `rudp/crypto`: the pure cryptography (Noise handshake, packet protection,
+ * `rudpx/crypto`: the pure cryptography (Noise handshake, packet protection,
  * exporter) behind the injected {@link CryptoProvider}; the `node:crypto`
- * provider is `nodeCryptoProvider` from `rudp`.
+ * provider is `nodeCryptoProvider` from `rudpx`.
  */
 export * from './crypto/index.js';

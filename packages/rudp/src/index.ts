@@ -1,5 +1,5 @@
 /**
- * `rudp`: reliable, ordered messages over UDP.
+ * `rudpx`: reliable, ordered messages over UDP.
  *
  * ```ts
  * const server = await listen({ port: 4000 });
@@ -9,7 +9,7 @@
  * for await (const m of conn) console.log(m.toString());
  * ```
  *
- * The sans-IO core is in `rudp/core`, the simulator in `rudp/testing`; the
+ * The sans-IO core is in `rudpx/core`, the simulator in `rudpx/testing`; the
  * impairing UDP relay is its own package, `udp-relay`.
  */
 export { listen, connect, RudpServer, type ListenOptions, type ConnectOptions, type RudpServerEvents, ServerKeyMismatchError } from './node/api.js';

@@ -1,5 +1,5 @@
 /**
- * `rudp/testing`: the seeded, deterministic network simulator that drives
+ * `rudpx/testing`: the seeded, deterministic network simulator that drives
  * any `SansIoEndpoint`, its impairment model and PRNG helpers.
  */
 export { SimNetwork } from './testing/sim-network.js';

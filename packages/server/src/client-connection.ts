@@ -17,7 +17,7 @@ import {
   type SessionRegistry,
   type TransferTokens,
 } from 'forum-protocol';
-import type { RudpConnection } from 'rudp';
+import type { RudpConnection } from 'rudpx';
 import type { TransferActivity } from './transfer-activity.js';
 
 /** What every connection shares: the store, who is logged in, transfer tokens, and settings. */

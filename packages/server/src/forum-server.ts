@@ -15,8 +15,8 @@ import {
 } from 'forum-protocol';
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
-import { listen, type RudpServer } from 'rudp';
-import { quicLbCidGenerator, type QuicLbConfig } from 'rudp/core';
+import { listen, type RudpServer } from 'rudpx';
+import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';

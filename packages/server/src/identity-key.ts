@@ -5,7 +5,7 @@
  */
 import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudp';
+import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';

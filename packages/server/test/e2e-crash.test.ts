@@ -9,7 +9,7 @@ import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferC
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { connect, type RudpConnection } from 'rudp';
+import { connect, type RudpConnection } from 'rudpx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, IDENTITY_FILE, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';

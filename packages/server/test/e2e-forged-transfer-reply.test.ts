@@ -7,7 +7,7 @@ import { decode, encodeServerMessage, simpleReply, type Reply } from 'forum-prot
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { listen, type RudpServer } from 'rudp';
+import { listen, type RudpServer } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, runClient, tempDir } from './forum-processes.js';
 

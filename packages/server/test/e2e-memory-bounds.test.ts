@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { startOneWayProxy } from './one-way-proxy.js';
 import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
-import { connect } from 'rudp';
+import { connect } from 'rudpx';
 import { encodeRequest } from 'forum-protocol';
 
 const MIB = 1024 * 1024;

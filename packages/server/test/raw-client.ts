@@ -11,7 +11,7 @@ import {
   type ServerMessage,
 } from 'forum-protocol';
 import net from 'node:net';
-import { connect, type CloseReason, type ConnectOptions, type RudpConnection } from 'rudp';
+import { connect, type CloseReason, type ConnectOptions, type RudpConnection } from 'rudpx';
 
 /** A raw forum connection. */
 export interface RawClient {

@@ -9,4 +9,4 @@ export { startLossyRelay } from './lossy-relay.js';
 export type { LossyRelay, LossyRelayOptions, LossyRelayStats } from './lossy-relay.js';
 export { RELAY_USAGE, parseRelayArgs, runRelayCli } from './relay-cli.js';
 export type { RelayArgsResult, RelayCliIo, RelayCommand } from './relay-cli.js';
-export type { BurstConfig, LinkConfig, LinkStats } from 'rudp/testing';
+export type { BurstConfig, LinkConfig, LinkStats } from 'rudpx/testing';

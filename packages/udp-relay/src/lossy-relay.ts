@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { formatAddress, type PeerAddress } from 'rudp/core';
-import { EventHeap, LinkImpairment, addLinkStats, checkedLinkConfig, deriveRandom, emptyLinkStats } from 'rudp/testing';
-import type { LinkConfig, LinkStats, MutableLinkStats } from 'rudp/testing';
+import { formatAddress, type PeerAddress } from 'rudpx/core';
+import { EventHeap, LinkImpairment, addLinkStats, checkedLinkConfig, deriveRandom, emptyLinkStats } from 'rudpx/testing';
+import type { LinkConfig, LinkStats, MutableLinkStats } from 'rudpx/testing';
 
 /** Options of `startLossyRelay`; the `LinkConfig` fields apply to each direction. */
 export interface LossyRelayOptions extends LinkConfig {

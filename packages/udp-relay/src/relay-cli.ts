@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { formatAddress, parseAddress } from 'rudp/core';
+import { formatAddress, parseAddress } from 'rudpx/core';
 import { startLossyRelay, type LossyRelay, type LossyRelayOptions } from './lossy-relay.js';
 
 /** Usage line of the `udp-relay` command. */

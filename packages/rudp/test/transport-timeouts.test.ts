@@ -67,3 +67,30 @@ describe('timeouts, keepalive and flow control', () => {
     expect(p.clientEvents.filter((r) => r.event.type === 'acked')).toHaveLength(50);
   });
 });
+
+describe('a peer that keeps sending but never acknowledges (issue 15, finding 4c)', () => {
+  it('is closed once the oldest unacknowledged packet is an idle timeout old, and what it held is freed', () => {
+    // The client hears nothing from the server (that direction drops everything) yet keeps sending, so
+    // the server's idle timer never fires; without the rule the server kept every unacknowledged packet.
+    const p = makePair({ link: { delayMs: 10 }, client: { idleTimeoutMs: 60_000 }, server: { idleTimeoutMs: 3_000, keepAliveMs: 0 } });
+    p.sim.runFor(500);
+    const server = p.serverConn();
+    expect(server?.state).toBe('established');
+    p.sim.setLink(SERVER, CLIENT, { delayMs: 10, loss: 1 });
+    // The server answers every message (as the forum answers every request): those answers are never acknowledged.
+    p.onServerEvent = (e) => {
+      if (e.type === 'message' && e.connection.state === 'established') e.connection.send(e.data);
+    };
+    for (let i = 0; i < 40; i++) {
+      p.sim.schedule(p.sim.now + i * 250, () => {
+        if (p.conn.state === 'established') p.conn.send(new Uint8Array(16).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(10_000);
+    const closed = p.serverEvents.find((r) => r.event.type === 'closed');
+    expect(closed?.event.type === 'closed' && closed.event.reason.message).toMatch(/^no acknowledgement from .* for 3000 ms$/);
+    expect(closed?.at).toBeLessThan(500 + 3_000 + 1_000);
+    expect(server?.stats().bytesInFlight).toBe(0);
+  });
+});

@@ -709,6 +709,8 @@ export class Connection implements PacketFate {
         return live ? this.lastReceived + this.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
       case Timer.Ack:
         return live ? this.acks.deadline() : Number.POSITIVE_INFINITY;
+      case Timer.Unacknowledged:
+        return live ? this.recovery.oldestInFlightSentAt() + this.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
       case Timer.LossDetection:
         return live ? this.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
       case Timer.Probe:
@@ -736,6 +738,9 @@ export class Connection implements PacketFate {
         return;
       case Timer.Idle:
         this.finish('timeout', 0, `no packet from ${this.remote} for ${this.config.idleTimeoutMs} ms`, false);
+        return;
+      case Timer.Unacknowledged:
+        this.finish('timeout', 0, `no acknowledgement from ${this.remote} for ${this.config.idleTimeoutMs} ms`, false);
         return;
       case Timer.LossDetection:
         this.recovery.detectLosses(now);

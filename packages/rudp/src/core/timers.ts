@@ -28,6 +28,13 @@ export enum Timer {
   Pacing,
   /** Draining ends: the connection is closed. */
   Drain,
+  /**
+   * The oldest packet in flight has gone unacknowledged for the idle
+   * timeout: the peer is gone or will not acknowledge (one that keeps
+   * sending but never acknowledges would otherwise hold the connection, and
+   * the record of what it never acknowledged, open for ever).
+   */
+  Unacknowledged,
 }
 
 /** The order in which expired timers are handled: an ending connection first, then loss detection before the probe it may make moot. */
@@ -35,6 +42,7 @@ export const TIMER_ORDER: readonly Timer[] = [
   Timer.HandshakeTimeout,
   Timer.Drain,
   Timer.Idle,
+  Timer.Unacknowledged,
   Timer.LossDetection,
   Timer.Probe,
   Timer.KeepAlive,

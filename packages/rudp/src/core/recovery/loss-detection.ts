@@ -295,6 +295,11 @@ export class LossDetection {
     return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
   }
 
+  /** When the oldest ack-eliciting packet still in flight left (`Infinity`: none in flight). */
+  oldestInFlightSentAt(): number {
+    return this.sent.first()?.timeSent ?? Number.POSITIVE_INFINITY;
+  }
+
   /** The probe timer fired: back off. */
   onPtoExpired(): void {
     this.ptoCount++;

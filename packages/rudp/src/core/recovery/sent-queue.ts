@@ -71,6 +71,11 @@ export class SentQueue<T extends Numbered> {
     }
   }
 
+  /** The oldest entry, if any (deletion moves `head` past removed slots, so it is the first live one). */
+  first(): T | undefined {
+    return this.slots[this.head];
+  }
+
   /** Removes everything. */
   clear(): void {
     this.slots = [];

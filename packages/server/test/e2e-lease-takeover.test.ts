@@ -3,6 +3,9 @@
  * could not renew in time) and the account logs in on another server, the first server ends its
  * connection at its next renewal, so the account has one live session.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
@@ -14,14 +17,19 @@ describe('session leases across two servers', () => {
   const servers: ForumServer[] = [];
   const logs: string[][] = [[], []];
 
+  let keyDir = '';
+
   beforeAll(async () => {
     pg = await startEmbeddedPostgres();
+    // The servers share one identity key, kept out of the working tree.
+    keyDir = await mkdtemp(join(tmpdir(), 'forum-lease-key-'));
     for (const log of logs) {
       servers.push(
         await startForumServer({
           port: 0,
           host: '127.0.0.1',
-          dataDir: '.',
+          dataDir: keyDir,
+          identityFile: join(keyDir, 'identity'),
           databaseUrl: pg.url,
           // Lease = idle timeout (under 15 s), renewed every third of it: a lost lease is noticed within
           // 2.7 s, well before the connection would idle out.
@@ -35,6 +43,7 @@ describe('session leases across two servers', () => {
   }, 60_000);
 
   afterAll(async () => {
+    if (keyDir !== '') await rm(keyDir, { recursive: true, force: true });
     for (const s of servers) await s.close();
     await pg?.stop();
   }, 60_000);

@@ -1,5 +1,5 @@
 /**
- * Server memory per client (issue 15, finding 4 a/b), against the built
+ * Server memory per client (issue 15, finding 4 a/b/c), against the built
  * forum-server, with its RSS read from /proc while a normal client session
  * runs beside the attack:
  * - logged-in clients that stop acknowledging while they keep sending small
@@ -155,6 +155,57 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     const log = server.lines();
     expect(log.filter((l) => l.startsWith('Client is not acknowledging replies') || l === 'Client sent too many requests at once, disconnecting').length).toBeGreaterThanOrEqual(3);
   }, 120_000);
+
+  it('logged-in clients that never acknowledge but keep sending tiny requests are closed by the transport (finding 4c): their accounts are free again', async () => {
+    // LST replies are small: the 1 MiB reply backlog would take minutes to fill. What ends these peers is the
+    // transport's rule that the oldest unacknowledged packet may not grow older than the idle timeout (10 s).
+    const server = await startWithBigThread();
+    const proxies = await Promise.all([0, 1].map(() => startOneWayProxy(server.port)));
+    // The attackers themselves would wait a minute for silence: only the server's rule can end them in time.
+    const attackers = await Promise.all(proxies.map((p) => connect({ port: p.port, idleTimeoutMs: 60_000, keepAliveMs: 1_000 })));
+    let attacking = true;
+    try {
+      await Promise.all(
+        attackers.map(async (a, i) => {
+          const replies: Uint8Array[] = [];
+          a.on('message', (m) => replies.push(m));
+          await a.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [`m${i + 1}`] }));
+          await a.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
+          while (replies.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+          proxies[i]?.silenceServer();
+        }),
+      );
+      const flood = (async () => {
+        for (let n = 0; attacking; n++) {
+          for (const a of attackers) if (!a.closed) a.send(encodeRequest({ id: `l${n}`, username: '', cmd: 'LST', args: [] })).catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      // m1's session is held until the server ends the attacker's connection; then a new login succeeds.
+      const started = Date.now();
+      let welcomed = false;
+      while (!welcomed && Date.now() - started < 25_000) {
+        const c = await rawClient(server.port);
+        try {
+          await c.request('u', 'username', ['m1']);
+          const r = await c.request('p', 'password', ['pw']);
+          welcomed = r.lines[0] === 'Welcome to the forum';
+        } finally {
+          await c.close();
+        }
+        if (!welcomed) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      attacking = false;
+      await flood;
+      expect(welcomed).toBe(true);
+      // Not before the idle timeout: the attacker was live until the rule fired.
+      expect(Date.now() - started).toBeGreaterThan(5_000);
+    } finally {
+      attacking = false;
+      attackers.forEach((a) => a.destroy());
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  }, 60_000);
 
   it('the server advertises a receive window near the largest request: a peer cannot send it a 200 KB message', async () => {
     const server = await startWithBigThread();

@@ -4,8 +4,7 @@
  * large upload, and waiting for a directory entry.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { watch } from 'node:fs';
-import { mkdir, open, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLIENT_BIN, type Proc } from '../../server/test/forum-processes.js';
 
@@ -64,50 +63,6 @@ export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readon
     kill: () => void child.kill('SIGKILL'),
   };
 };
-
-/** Resolves with the first entry of `dir` that `test` accepts, already there or created later; rejects after `timeoutMs`. */
-export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const watcher = watch(dir);
-    const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
-    let done = false;
-    function finish(result: string | Error): void {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      watcher.close();
-      if (typeof result === 'string') resolve(result);
-      else reject(result);
-    }
-    watcher.on('change', (_event, name) => {
-      if (typeof name === 'string' && test(name)) finish(name);
-    });
-    watcher.on('error', (e) => finish(e));
-    void readdir(dir).then((names) => {
-      const found = names.find(test);
-      if (found !== undefined) finish(found);
-    });
-  });
-
-/** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
-export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const watcher = watch(dir);
-    const timer = setTimeout(() => finish(new Error(`entries of ${dir} still there after ${timeoutMs} ms`)), timeoutMs);
-    let done = false;
-    function finish(error?: Error): void {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      watcher.close();
-      if (error === undefined) resolve();
-      else reject(error);
-    }
-    const check = (): void => void readdir(dir).then((names) => (names.some(test) ? undefined : finish()), finish);
-    watcher.on('change', check);
-    watcher.on('error', (e) => finish(e));
-    check();
-  });
 
 /** A sparse file of `bytes` (reads as zeros, takes no disk): a transfer long enough to interrupt. */
 export const sparseFile = async (path: string, bytes: number): Promise<void> => {

@@ -9,8 +9,8 @@
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, IDENTITY_FILE, P, runClient, spawnClient, startServer, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
-import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient, waitForEntry, waitForNoEntry } from './client-processes.js';
+import { answered, cleanupAfterEach, IDENTITY_FILE, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
 const BIG = 2 * 1024 ** 3;

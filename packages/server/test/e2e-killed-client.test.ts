@@ -9,32 +9,11 @@ import { watch } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answered, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc, cleanupAfterEach } from './forum-processes.js';
+import { answered, P, runClient, seededBytes, snapshotDir, spawnClient, startServer, tempDir, type Proc, type ServerProc, cleanupAfterEach, waitForEntry } from './forum-processes.js';
 
 /** Big enough that a transfer on loopback is still running when the first bytes land. */
 const SIZE = 64 * 1024 * 1024;
 const BIG = seededBytes(SIZE, 11);
-
-/** Resolves with the first entry of `dir` that `test` accepts, already there or created later. */
-const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const watcher = watch(dir);
-    const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
-    function finish(result: string | Error): void {
-      clearTimeout(timer);
-      watcher.close();
-      if (typeof result === 'string') resolve(result);
-      else reject(result);
-    }
-    watcher.on('change', (_event, name) => {
-      if (typeof name === 'string' && test(name)) finish(name);
-    });
-    watcher.on('error', (e) => finish(e));
-    void readdir(dir).then((names) => {
-      const found = names.find(test);
-      if (found !== undefined) finish(found);
-    });
-  });
 
 /** Resolves once `file` holds at least `bytes` bytes, watching its writes. */
 const waitForSize = (file: string, bytes: number, timeoutMs = 15_000): Promise<void> =>

@@ -4,7 +4,7 @@ import { afterEach } from 'vitest';
  * by `pnpm build`) as child processes on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,3 +220,47 @@ export const cleanupAfterEach = (): TestScope => {
   });
   return scope;
 };
+
+/** Resolves with the first entry of `dir` that `test` accepts, already there or created later; rejects after `timeoutMs`. */
+export const waitForEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`no matching entry in ${dir} within ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
+    function finish(result: string | Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (typeof result === 'string') resolve(result);
+      else reject(result);
+    }
+    watcher.on('change', (_event, name) => {
+      if (typeof name === 'string' && test(name)) finish(name);
+    });
+    watcher.on('error', (e) => finish(e));
+    void readdir(dir).then((names) => {
+      const found = names.find(test);
+      if (found !== undefined) finish(found);
+    });
+  });
+
+/** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
+export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`entries of ${dir} still there after ${timeoutMs} ms`)), timeoutMs);
+    let done = false;
+    function finish(error?: Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    const check = (): void => void readdir(dir).then((names) => (names.some(test) ? undefined : finish()), finish);
+    watcher.on('change', check);
+    watcher.on('error', (e) => finish(e));
+    check();
+  });

@@ -155,12 +155,6 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
   }
 }
 
-/** Checks a complete configuration (every field present and in range). */
-export function validateConnectionConfig(config: ConnectionConfig): ConnectionConfig {
-  validateConnectionOptions(config);
-  return config;
-}
-
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;

@@ -10,7 +10,7 @@
  * can neither take over nor kill the session.
  */
 import { CookieJar } from './cookie.js';
-import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionConfig, validateConnectionOptions } from './config.js';
+import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
@@ -156,7 +156,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
     if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
     if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
-    this.config = validateConnectionConfig({ ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) });
+    // Every option was checked above and the defaults are valid: the merge is too.
+    this.config = { ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) };
     this.random = random;
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
@@ -195,7 +196,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     const { serverKey, ...rest } = overrides;
     if (serverKey !== undefined && (!(serverKey instanceof Uint8Array) || serverKey.length !== 32)) throw new TypeError(`rudp: option 'serverKey' must be a 32-byte Uint8Array`);
     if (serverKey !== undefined && this.crypto === undefined) throw new TypeError(`rudp: option 'serverKey' needs encryption (this endpoint is plaintext)`);
-    const config = validateConnectionConfig({ ...this.config, ...stripUndefined(rest) });
+    const config = { ...this.config, ...stripUndefined(rest) };
     const cid = this.newCid();
     if (cid === undefined) throw new RangeError('rudp: no free connection id (too many connections on this endpoint)');
     const security: ConnectionSecurity =

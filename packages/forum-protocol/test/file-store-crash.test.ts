@@ -15,20 +15,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatThreadFile, openFileStore, type Thread, type ThreadEntry } from '../src/index.js';
+import { prng } from './seeded-random.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/store-crash-child.mjs', import.meta.url));
-
-/** mulberry32: a small seeded generator, so every seed replays the same script and kill moment. */
-const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
 
 type Op =
   | { readonly op: 'msg'; readonly user: string; readonly text: string }

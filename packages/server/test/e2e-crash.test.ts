@@ -13,18 +13,7 @@ import { connect, type RudpConnection } from 'rudpx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, IDENTITY_FILE, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
-
-/** mulberry32: a small seeded generator, so every seed replays the same script and kill moment. */
-const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
+import { prng } from '../../forum-protocol/test/seeded-random.js';
 
 type Entry =
   | { readonly kind: 'message'; readonly author: string; readonly text: string }

@@ -5,16 +5,13 @@
 // through nginx; session 3 goes straight to another server, which sees the same forum.
 // Every process it starts is stopped at the end. Exits non-zero if a session does not
 // end as expected.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startCluster } from './cluster.mjs';
+import { runClientSession } from './demo-session.mjs';
 import { startEmbeddedPostgres } from './embedded-postgres.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const clientBin = join(root, 'packages/client/bin/forum-client.js');
 const indent = (label, text) => text.trimEnd().split('\n').map((l) => `  ${label} | ${l}`).join('\n');
 
 const workDir = await mkdtemp(join(tmpdir(), 'forum-demo-client-'));
@@ -62,17 +59,8 @@ try {
 }
 
 /** Runs one forum-client session to its end; resolves with its exit code and output. */
-async function runSession({ port, cwd, script }) {
-  const client = spawn(process.execPath, [clientBin, String(port), '--known-hosts', knownHosts], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  client.stdout.setEncoding('utf8').on('data', (s) => (out += s));
-  client.stderr.setEncoding('utf8').on('data', (s) => (out += s));
-  client.stdin.end(`${script.join('\n')}\n`);
-  const code = await new Promise((resolve) => {
-    const t = setTimeout(() => (client.kill('SIGKILL'), resolve(-1)), 60_000);
-    client.once('exit', (c) => (clearTimeout(t), resolve(c ?? -1)));
-  });
-  return { code, out };
+function runSession({ port, cwd, script }) {
+  return runClientSession({ port, cwd, script, knownHosts });
 }
 
 const prompts = ['Enter username: ', 'Enter password: ', 'New user, enter password: ', 'XIT: '];

@@ -9,10 +9,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runClientSession } from './demo-session.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const serverBin = join(root, 'packages/server/bin/forum-server.js');
-const clientBin = join(root, 'packages/client/bin/forum-client.js');
 
 /** A port that is free for TCP right now (the server also needs it for transfers). */
 const freePort = () =>
@@ -84,18 +84,7 @@ console.log(
 );
 
 /** Runs one client session to its end; resolves with its exit code and output. */
-const runSession = async ({ cwd, script }) => {
-  const client = spawn(process.execPath, [clientBin, String(port), '--known-hosts', join(knownHostsDir, 'known_hosts')], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  client.stdout.setEncoding('utf8').on('data', (s) => (out += s));
-  client.stderr.setEncoding('utf8').on('data', (s) => (out += s));
-  client.stdin.end(`${script.join('\n')}\n`);
-  const code = await new Promise((resolve) => {
-    const t = setTimeout(() => (client.kill('SIGKILL'), resolve(-1)), 60_000);
-    client.once('exit', (c) => (clearTimeout(t), resolve(c ?? -1)));
-  });
-  return { code, out };
-};
+const runSession = ({ cwd, script }) => runClientSession({ port, cwd, script, knownHosts: join(knownHostsDir, 'known_hosts') });
 const results = [];
 for (const session of sessions) results.push(await runSession(session));
 server.kill('SIGTERM');

@@ -7,4 +7,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // `import.meta.url` (to load the optional sodium-native) must work in the CommonJS build too.
+  shims: true,
+  external: ['sodium-native'],
 });

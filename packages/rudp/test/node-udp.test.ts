@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { connect, listen, nodeCryptoProvider, packetCipherLibrary, type RudpConnection, type RudpServer } from '../src/index.js';
 import dgram from 'node:dgram';
 
 const open: { close(): Promise<void> }[] = [];
@@ -33,6 +33,16 @@ describe('rudp over real node:dgram on 127.0.0.1', () => {
     await Promise.all(sent.map((m) => conn.send(m)));
     const got = await done;
     expect(got.map((b) => new TextDecoder().decode(b))).toEqual(sent);
+    await conn.close();
+  });
+
+  it(`a client sealing with node:crypto and a server sealing with ${packetCipherLibrary} talk both ways (one cipher, two libraries)`, async () => {
+    const server = await echoServer();
+    const conn = await connect({ port: server.address().port, crypto: nodeCryptoProvider });
+    const done = collect(conn, 50);
+    const sent = Array.from({ length: 50 }, (_, i) => `interop ${i} ${'y'.repeat(i * 40)}`);
+    await Promise.all(sent.map((m) => conn.send(m)));
+    expect((await done).map((b) => new TextDecoder().decode(b))).toEqual(sent);
     await conn.close();
   });
 

@@ -1,12 +1,12 @@
 /**
  * The package as a user gets it: packed with `pnpm pack`, installed from the
- * tarball into an empty project (offline: it has no dependencies), imported
+ * tarball into an empty project (offline: its one dependency is optional), imported
  * from ESM, CommonJS and TypeScript under every `moduleResolution` people use.
  * Packs the `dist` that `pnpm build` made (scripts off: rebuilding here would
  * wipe `dist` under tests running beside this one).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,10 @@ const execFileAsync = promisify(execFile);
 
 /** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
 async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  // Without the NODE_PATH pnpm and vitest set (it reaches the workspace's packages): the consumer resolves only what it installed.
+  const { NODE_PATH: _workspacePath, ...inherited } = process.env;
   try {
-    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, ...env } });
+    const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...inherited, ...env } });
     return stdout;
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string; message: string };
@@ -48,7 +50,7 @@ const conn = await connect({ host: 'localhost', port: server.address().port });
 const back = new Promise((resolve) => conn.once('message', resolve));
 await conn.send('round trip');
 const m = await back;
-console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code);
+console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code, packetCipherLibrary);
 await conn.close();
 await server.close();
 `;
@@ -62,7 +64,8 @@ beforeAll(async () => {
   project = join(work, 'consumer');
   await sh('mkdir', [project], work);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
-  await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(work, tarball)], project);
+  // Without the optional sodium-native first, so the node:crypto fallback is what runs; a later test adds it.
+  await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=optional', join(work, tarball)], project);
 }, 240_000);
 
 afterAll(() => {
@@ -83,24 +86,31 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     writeFileSync(
       join(project, 'esm.mjs'),
       roundTrip(
-        `import { listen, connect, RudpError } from '${name}';`,
+        `import { listen, connect, RudpError, packetCipherLibrary } from '${name}';`,
         `import { Endpoint } from '${name}/core';`,
         `import { SimNetwork } from '${name}/testing';`,
       ),
     );
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
   });
 
   it('requires from CommonJS and runs a round trip', async () => {
     writeFileSync(
       join(project, 'cjs.cjs'),
       `(async () => {${roundTrip(
-        `const { listen, connect, RudpError } = require('${name}');`,
+        `const { listen, connect, RudpError, packetCipherLibrary } = require('${name}');`,
         `const { Endpoint } = require('${name}/core');`,
         `const { SimNetwork } = require('${name}/testing');`,
       )}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
+  });
+
+  it('seals packets with libsodium from ESM and CommonJS once the optional sodium-native is installed', async () => {
+    // The workspace's copy (a prebuilt binary from the registry), linked in as npm would install it.
+    symlinkSync(realpathSync(join(pkgDir, 'node_modules', 'sodium-native')), join(project, 'node_modules', 'sodium-native'), 'dir');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
   });
 
   const consumerTs = `

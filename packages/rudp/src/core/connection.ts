@@ -40,7 +40,7 @@ import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
-import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
+import { TAG_LEN, type KeyingMaterialExporter, type PacketProtection } from '../crypto/index.js';
 import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
@@ -462,7 +462,9 @@ export class Connection implements PacketFate {
     let payload = h.payload;
     if (isProtected(h.type)) {
       if (this.protection === undefined) return 'unprotected';
-      const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload);
+      // Opened into a slab like every other small buffer here (see send/byte-slab.ts).
+      const out = h.payload.length >= TAG_LEN ? SLAB.alloc(h.payload.length - TAG_LEN) : undefined;
+      const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
       if (!opened.ok) {
         // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
         // it must not make us send anything (an ACK per forged datagram would be a reflector).
@@ -665,10 +667,11 @@ export class Connection implements PacketFate {
     const finished = w.finish();
     if (this.protection === undefined) return SLAB.copy(finished, 0, finished.length);
     const header = finished.subarray(0, w.headerLength);
-    const sealed = this.protection.seal(header, pn, finished.subarray(w.headerLength));
+    const datagram = SLAB.alloc(finished.length + TAG_LEN);
+    datagram.set(header);
     // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
-    if (!sealed.ok) throw new Error('rudp: packet protection key exhausted');
-    return SLAB.join(header, sealed.packet);
+    if (!this.protection.sealInto(header, pn, finished.subarray(w.headerLength), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
+    return datagram;
   }
 
   private account(datagram: Uint8Array): Uint8Array {

@@ -167,7 +167,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (plaintext === true) {
       if (identity !== undefined) throw new TypeError(`rudp: option 'identity' makes no sense with 'plaintext: true'`);
     } else {
-      if (crypto === undefined || typeof crypto.seal !== 'function') {
+      if (crypto === undefined || typeof crypto.seal !== 'function' || typeof crypto.aeadKey !== 'function') {
         throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies node:crypto's)`);
       }
       this.crypto = crypto;

@@ -23,6 +23,19 @@ export const TAG_LEN = 16;
 export const HASH_LEN = 32;
 
 /**
+ * One ChaCha20-Poly1305 key made ready for many packets: the per-packet path
+ * of packet protection. It writes into buffers the caller owns, so sealing a
+ * datagram copies nothing, and a provider may keep the key in whatever form
+ * its library sets up once (libsodium takes raw bytes; OpenSSL a context).
+ */
+export interface AeadKey {
+  /** Seals `plaintext` into `out` (exactly `plaintext.length + TAG_LEN` bytes): ciphertext, then tag. `out` must not overlap `plaintext`. */
+  sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  /** Opens `ciphertext` (body and tag) into `out` (exactly `ciphertext.length - TAG_LEN` bytes); false, never a throw, if it does not verify. */
+  openInto(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
+}
+
+/**
  * X25519, ChaCha20-Poly1305 (RFC 8439), SHA-256, HMAC-SHA256 and a CSPRNG.
  * No method throws on bad input from the network: failures are `undefined`.
  */
@@ -40,6 +53,8 @@ export interface CryptoProvider {
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** ChaCha20-Poly1305 decryption; `undefined` if the tag does not verify or the input is too short. */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
+  /** `key` (32 bytes) prepared for {@link AeadKey.sealInto} / {@link AeadKey.openInto}: the same cipher as `seal`/`open`, for the per-packet path. */
+  aeadKey(key: Uint8Array): AeadKey;
   /** SHA-256 of the concatenation of `parts`. */
   sha256(...parts: readonly Uint8Array[]): Uint8Array;
   /** HMAC-SHA256 keyed with `key` over the concatenation of `parts`. */

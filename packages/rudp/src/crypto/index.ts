@@ -10,7 +10,7 @@ export { SymmetricState, type SplitResult } from './symmetric-state.js';
 export { PATTERNS, protocolName, type HandshakePattern, type PatternName, type Token } from './handshake-pattern.js';
 export { HandshakeState, type HandshakeFailure, type HandshakeOptions, type HandshakeStep } from './handshake-state.js';
 export { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
-export { packetKeyFromSecret, nextTrafficSecret, packetNonce, MAX_PACKET_NUMBER, type PacketKey } from './packet-key.js';
+export { PacketKey, packetKeyFromSecret, nextTrafficSecret, packetNonce, MAX_PACKET_NUMBER } from './packet-key.js';
 export { ReplayWindow, DEFAULT_REPLAY_WINDOW, type ReplayVerdict } from './replay-window.js';
 export { PacketProtection, type KeyPhase, type OpenFailure, type OpenResult, type SealResult, type PacketProtectionOptions, type ProtectionCounters } from './packet-protection.js';
 export { createExporter, type KeyingMaterialExporter } from './exporter.js';

@@ -15,7 +15,7 @@
  * and only a packet that opened may move the largest-received number.
  */
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
-import type { CryptoProvider } from './crypto-provider.js';
+import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
 import { nextTrafficSecret, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
@@ -73,7 +73,8 @@ export class PacketProtection {
 
   private recvGen: number = 0;
   private recvCurrent: Generation;
-  private recvNext: Generation;
+  /** Derived when first needed (a packet of the other phase): most connections never update keys. */
+  private recvNextCache: Generation | undefined;
   private recvPrevious: Generation | undefined;
   /** Lowest packet number opened with the current receive keys; older numbers of the other phase belong to the previous keys. */
   private recvPhaseStart = 0;
@@ -90,7 +91,12 @@ export class PacketProtection {
     this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW);
     this.send = this.generation(options.sendSecret);
     this.recvCurrent = this.generation(options.receiveSecret);
-    this.recvNext = this.generation(nextTrafficSecret(crypto, options.receiveSecret));
+  }
+
+  /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
+  private recvNext(): Generation {
+    this.recvNextCache ??= this.generation(nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+    return this.recvNextCache;
   }
 
   private generation(secret: Uint8Array): Generation {
@@ -112,12 +118,22 @@ export class PacketProtection {
    * `payload` encrypted; returns the ciphertext with its tag to append to the header.
    */
   seal(header: Uint8Array, pn: number, payload: Uint8Array): SealResult {
-    if (this.sealedWithKey >= this.limits.confidentialityLimit) return { ok: false, reason: 'key-exhausted' };
-    const packet = this.send.key.seal(header, pn, payload);
+    const packet = new Uint8Array(payload.length + TAG_LEN);
+    return this.sealInto(header, pn, payload, packet) ? { ok: true, packet } : { ok: false, reason: 'key-exhausted' };
+  }
+
+  /**
+   * {@link seal} into `out` (`payload.length + TAG_LEN` bytes, e.g. the rest of
+   * the datagram after its header), so sending copies nothing. False when the
+   * key is exhausted (never in practice: keys update long before).
+   */
+  sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
+    if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
+    this.send.key.sealInto(header, pn, payload, out);
     this.sealedWithKey++;
     this.counts.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
-    return { ok: true, packet };
+    return true;
   }
 
   /**
@@ -149,25 +165,28 @@ export class PacketProtection {
 
   /**
    * Opens one packet. `header` must be the bytes exactly as received (they are
-   * the associated data), `keyPhase` and `pn` as parsed from them.
+   * the associated data), `keyPhase` and `pn` as parsed from them. The
+   * plaintext is written into `out` (`ciphertext.length - TAG_LEN` bytes) if
+   * given, else into a new array.
    */
-  open(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array): OpenResult {
+  open(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out?: Uint8Array): OpenResult {
     const verdict = this.window.check(pn);
     if (verdict !== 'fresh') return this.failed(verdict);
+    if (ciphertext.length < TAG_LEN) return this.failed('auth');
     const current = keyPhase === (this.recvGen & 1);
     // The other phase: an older packet of the previous keys, or the peer's next keys (a key update).
     const usePrevious = !current && this.recvPrevious !== undefined && pn < this.recvPhaseStart;
-    const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext;
-    const plaintext = gen.key.open(header, pn, ciphertext);
-    if (plaintext === undefined) return this.failed('auth');
+    const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext();
+    const plaintext = out ?? new Uint8Array(ciphertext.length - TAG_LEN);
+    if (!gen.key.openInto(header, pn, ciphertext, plaintext)) return this.failed('auth');
     this.window.mark(pn);
     this.counts.opened++;
     let keyUpdated = false;
     if (!current && !usePrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
       this.recvPrevious = this.recvCurrent;
-      this.recvCurrent = this.recvNext;
-      this.recvNext = this.generation(nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+      this.recvCurrent = this.recvNext();
+      this.recvNextCache = undefined;
       this.recvGen++;
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;

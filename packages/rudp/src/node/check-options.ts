@@ -11,7 +11,7 @@ import { checkNumber, validateConnectionOptions } from '../core/config.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options the Node API passes to the endpoint besides `ConnectionConfig`. */
-const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'highWaterMark', 'plaintext', 'identity', 'connectionIds'];
+const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds'];
 
 /** Timers the Node adapter arms with setTimeout: no longer than it can wait. */
 const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'handshakeTimeoutMs', 'maxPtoMs'];

@@ -4,7 +4,8 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
-import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
+import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
+import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
 
 // DER wrappers of raw X25519 keys (RFC 8410): node:crypto takes keys as KeyObjects built from DER.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -32,6 +33,44 @@ const rawPublic = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ fo
 const rawPrivate = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length));
 
 const validAead = (key: Uint8Array, nonce: Uint8Array): boolean => key.length === KEY_LEN && nonce.length === NONCE_LEN;
+
+/** ChaCha20-Poly1305 on OpenSSL: a cipher object per call, which is most of its per-packet cost. */
+class NodeAeadKey implements AeadKey {
+  private readonly key: Uint8Array;
+
+  constructor(key: Uint8Array) {
+    if (key.length !== KEY_LEN) throw new RangeError('ChaCha20-Poly1305 needs a 32-byte key');
+    this.key = key.slice();
+  }
+
+  sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
+    if (nonce.length !== NONCE_LEN || out.length !== plaintext.length + TAG_LEN) throw new RangeError('ChaCha20-Poly1305: a 12-byte nonce and an output of plaintext + 16 bytes');
+    const cipher = createCipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
+    cipher.setAAD(ad, { plaintextLength: plaintext.length });
+    const head = cipher.update(plaintext);
+    out.set(head);
+    out.set(cipher.final(), head.length);
+    out.set(cipher.getAuthTag(), plaintext.length);
+  }
+
+  openInto(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean {
+    const bodyLength = ciphertext.length - TAG_LEN;
+    if (nonce.length !== NONCE_LEN || bodyLength < 0 || out.length !== bodyLength) return false;
+    try {
+      const decipher = createDecipheriv('chacha20-poly1305', this.key, nonce, { authTagLength: TAG_LEN });
+      decipher.setAuthTag(ciphertext.subarray(bodyLength));
+      decipher.setAAD(ad, { plaintextLength: bodyLength });
+      const head = decipher.update(ciphertext.subarray(0, bodyLength));
+      // final() throws when the tag does not verify: nothing of `head` may be used before it returns.
+      const tail = decipher.final();
+      out.set(head);
+      out.set(tail, head.length);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
 
 /** The `node:crypto` implementation of {@link CryptoProvider}. */
 export const nodeCryptoProvider: CryptoProvider = {
@@ -61,32 +100,19 @@ export const nodeCryptoProvider: CryptoProvider = {
   },
 
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (!validAead(key, nonce)) throw new RangeError('ChaCha20-Poly1305 needs a 32-byte key and a 12-byte nonce');
-    const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LEN });
-    cipher.setAAD(ad, { plaintextLength: plaintext.length });
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const out = new Uint8Array(head.length + tail.length + TAG_LEN);
-    out.set(head, 0);
-    out.set(tail, head.length);
-    out.set(cipher.getAuthTag(), head.length + tail.length);
+    const out = new Uint8Array(plaintext.length + TAG_LEN);
+    new NodeAeadKey(key).sealInto(nonce, ad, plaintext, out);
     return out;
   },
 
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
-    if (!validAead(key, nonce) || ciphertext.length < TAG_LEN) return undefined;
-    const body = ciphertext.subarray(0, ciphertext.length - TAG_LEN);
-    try {
-      const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LEN });
-      decipher.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_LEN));
-      decipher.setAAD(ad, { plaintextLength: body.length });
-      const head = decipher.update(body);
-      const tail = decipher.final();
-      if (tail.length === 0) return new Uint8Array(head.buffer, head.byteOffset, head.length);
-      return new Uint8Array(Buffer.concat([head, tail]));
-    } catch {
-      return undefined;
-    }
+    if (ciphertext.length < TAG_LEN) return undefined;
+    const out = new Uint8Array(ciphertext.length - TAG_LEN);
+    return validAead(key, nonce) && new NodeAeadKey(key).openInto(nonce, ad, ciphertext, out) ? out : undefined;
+  },
+
+  aeadKey(key: Uint8Array): AeadKey {
+    return new NodeAeadKey(key);
   },
 
   sha256(...parts: readonly Uint8Array[]): Uint8Array {
@@ -105,3 +131,32 @@ export const nodeCryptoProvider: CryptoProvider = {
     return new Uint8Array(randomBytes(n));
   },
 };
+
+const sodium = loadSodium();
+
+/** Which library seals and opens packets under {@link defaultCryptoProvider}. */
+export const packetCipherLibrary: 'libsodium' | 'node:crypto' = sodium === undefined ? 'node:crypto' : 'libsodium';
+
+/**
+ * The provider `listen` and `connect` use unless given one: `node:crypto`
+ * for the handshake, and for ChaCha20-Poly1305 libsodium (the optional
+ * `sodium-native` dependency) when it loads, else `node:crypto`. Both are
+ * the same RFC 8439 cipher, so peers using either interoperate.
+ */
+export const defaultCryptoProvider: CryptoProvider =
+  sodium === undefined
+    ? nodeCryptoProvider
+    : {
+        ...nodeCryptoProvider,
+        seal(key, nonce, ad, plaintext) {
+          const out = new Uint8Array(plaintext.length + TAG_LEN);
+          new SodiumAeadKey(sodium, key).sealInto(nonce, ad, plaintext, out);
+          return out;
+        },
+        open(key, nonce, ad, ciphertext) {
+          if (ciphertext.length < TAG_LEN || key.length !== KEY_LEN) return undefined;
+          const out = new Uint8Array(ciphertext.length - TAG_LEN);
+          return new SodiumAeadKey(sodium, key).openInto(nonce, ad, ciphertext, out) ? out : undefined;
+        },
+        aeadKey: (key) => new SodiumAeadKey(sodium, key),
+      };

@@ -9,8 +9,8 @@ import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionConfig } from '../core/config.js';
 import type { Connection } from '../core/connection.js';
-import { nodeCryptoProvider } from './crypto-provider.js';
-import type { KeyPair } from '../crypto/crypto-provider.js';
+import { defaultCryptoProvider } from './crypto-provider.js';
+import type { CryptoProvider, KeyPair } from '../crypto/crypto-provider.js';
 import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from '../core/sans-io.js';
@@ -22,6 +22,12 @@ const TIMER_GRANULARITY_MS = 1;
 export interface TransportOptions extends Partial<ConnectionConfig> {
   /** No encryption: both ends must say so. Only for peers that cannot encrypt, and benchmarks. Default false. */
   readonly plaintext?: boolean;
+  /**
+   * The cryptographic primitives. Default {@link defaultCryptoProvider}:
+   * libsodium's ChaCha20-Poly1305 when the optional `sodium-native` loads,
+   * else `node:crypto`'s (the same cipher: peers interoperate either way).
+   */
+  readonly crypto?: CryptoProvider;
   /** @internal The server's key pair (see `ListenOptions.identity`). */
   readonly identity?: KeyPair;
   /** @internal The server's connection-id generator (see `ListenOptions.connectionIds`). */
@@ -94,8 +100,8 @@ export class UdpEndpoint {
   ) {
     // A server's socket keeps the process alive while it listens; a client's only while its connection is ref'd.
     this.ownerRefd = acceptIncoming;
-    // Encrypted unless the caller asked for plaintext explicitly: node:crypto supplies the primitives.
-    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: nodeCryptoProvider }), ...options, random: cryptoRandom(), acceptIncoming });
+    // Encrypted unless the caller asked for plaintext explicitly.
+    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...options, random: cryptoRandom(), acceptIncoming });
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.now(), msg, this.fromAddress(rinfo.address, rinfo.port));

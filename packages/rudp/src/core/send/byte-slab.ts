@@ -22,13 +22,9 @@ export class ByteSlab {
     return out;
   }
 
-  /** A copy of `head` followed by `tail` (a sealed packet: header, then ciphertext and tag). */
-  join(head: Uint8Array, tail: Uint8Array): Uint8Array {
-    const n = head.length + tail.length;
-    const out = n > SLAB_BYTES / 4 ? new Uint8Array(n) : this.carve(n);
-    out.set(head);
-    out.set(tail, head.length);
-    return out;
+  /** `n` fresh bytes (zeroed only if new) for the caller to fill: a datagram sealed in place, or an opened payload. */
+  alloc(n: number): Uint8Array {
+    return n > SLAB_BYTES / 4 ? new Uint8Array(n) : this.carve(n);
   }
 
   private carve(n: number): Uint8Array {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
+import { TAG_LEN, type CryptoProvider } from '../../src/crypto/crypto-provider.js';
+import { defaultCryptoProvider, nodeCryptoProvider, packetCipherLibrary } from '../../src/node/crypto-provider.js';
+
+const h = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
+
+// RFC 8439 §2.8.2: the AEAD_CHACHA20_POLY1305 test vector.
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x80 + i);
+const NONCE = h('070000004041424344454647');
+const AD = h('50515253c0c1c2c3c4c5c6c7');
+const PLAINTEXT = utf8("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+const CIPHERTEXT =
+  'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116';
+const TAG = '1ae10b594f09e26a7e902ecbd0600691';
+
+const providers: readonly (readonly [string, CryptoProvider])[] = [
+  ['node:crypto', nodeCryptoProvider],
+  [`default (${packetCipherLibrary})`, defaultCryptoProvider],
+];
+
+describe('packet AEAD providers', () => {
+  it('the default provider seals packets with libsodium here: sodium-native is installed and loads', () => {
+    // If this fails, the optional dependency stopped loading (packaging, the CJS shim) and every packet costs ~4× more.
+    expect(packetCipherLibrary).toBe('libsodium');
+    expect(defaultCryptoProvider).not.toBe(nodeCryptoProvider);
+  });
+
+  for (const [name, crypto] of providers) {
+    describe(name, () => {
+      it('matches the RFC 8439 §2.8.2 vector, sealing into a slice of a larger buffer and touching nothing else', () => {
+        const buffer = new Uint8Array(PLAINTEXT.length + TAG_LEN + 8).fill(0xee);
+        const out = buffer.subarray(4, 4 + PLAINTEXT.length + TAG_LEN);
+        crypto.aeadKey(KEY).sealInto(NONCE, AD, PLAINTEXT, out);
+        expect(toHex(out)).toBe(CIPHERTEXT + TAG);
+        expect([...buffer.subarray(0, 4), ...buffer.subarray(buffer.length - 4)]).toEqual(new Array(8).fill(0xee));
+        expect(toHex(crypto.seal(KEY, NONCE, AD, PLAINTEXT))).toBe(CIPHERTEXT + TAG);
+      });
+
+      it('opens the vector, and refuses it with any bit of ciphertext, tag, nonce or associated data flipped', () => {
+        const sealed = h(CIPHERTEXT + TAG);
+        const key = crypto.aeadKey(KEY);
+        const out = new Uint8Array(PLAINTEXT.length);
+        expect(key.openInto(NONCE, AD, sealed, out)).toBe(true);
+        expect(out).toEqual(PLAINTEXT);
+        const flip = (bytes: Uint8Array, i: number): Uint8Array => {
+          const copy = bytes.slice();
+          copy[i] = (copy[i] ?? 0) ^ 0x01;
+          return copy;
+        };
+        for (const i of [0, 57, PLAINTEXT.length - 1, PLAINTEXT.length, sealed.length - 1]) expect(key.openInto(NONCE, AD, flip(sealed, i), out)).toBe(false);
+        expect(key.openInto(flip(NONCE, 11), AD, sealed, out)).toBe(false);
+        expect(key.openInto(NONCE, flip(AD, 0), sealed, out)).toBe(false);
+        expect(crypto.open(KEY, NONCE, AD, flip(sealed, 3))).toBeUndefined();
+      });
+
+      it('refuses malformed input as a value, never a throw: short ciphertext, wrong output size', () => {
+        const key = crypto.aeadKey(KEY);
+        expect(key.openInto(NONCE, AD, new Uint8Array(TAG_LEN - 1), new Uint8Array(0))).toBe(false);
+        expect(key.openInto(NONCE, AD, h(CIPHERTEXT + TAG), new Uint8Array(3))).toBe(false);
+        expect(crypto.open(KEY, NONCE, AD, new Uint8Array(5))).toBeUndefined();
+        expect(() => crypto.aeadKey(new Uint8Array(31))).toThrow(RangeError);
+      });
+    });
+  }
+
+  it('both libraries interoperate both ways, for every packet size up to a datagram', () => {
+    const [a, b] = [nodeCryptoProvider, defaultCryptoProvider];
+    const key = a.randomBytes(32);
+    for (let size = 0; size <= 1200; size += 37) {
+      const nonce = a.randomBytes(12);
+      const ad = a.randomBytes(size % 21);
+      const plaintext = a.randomBytes(size);
+      for (const [sealer, opener] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        const sealed = new Uint8Array(size + TAG_LEN);
+        sealer.aeadKey(key).sealInto(nonce, ad, plaintext, sealed);
+        const opened = new Uint8Array(size);
+        expect(opener.aeadKey(key).openInto(nonce, ad, sealed, opened)).toBe(true);
+        expect(opened).toEqual(plaintext);
+      }
+    }
+  });
+});

@@ -53,7 +53,11 @@ export interface CryptoProvider {
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** ChaCha20-Poly1305 decryption; `undefined` if the tag does not verify or the input is too short. */
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined;
-  /** `key` (32 bytes) prepared for {@link AeadKey.sealInto} / {@link AeadKey.openInto}: the same cipher as `seal`/`open`, for the per-packet path. */
+  /**
+   * `key` (32 bytes) prepared for {@link AeadKey.sealInto} / {@link AeadKey.openInto}: the same
+   * cipher as `seal`/`open`, for the per-packet path. The key is kept as given, not copied (a
+   * connection holds several, and every typed array costs heap): the caller must not change it.
+   */
   aeadKey(key: Uint8Array): AeadKey;
   /** SHA-256 of the concatenation of `parts`. */
   sha256(...parts: readonly Uint8Array[]): Uint8Array;

@@ -20,13 +20,21 @@ export interface KeyingMaterialExporter {
 }
 
 /** The exporter of a session, from the handshake's `exporterSecret`. */
-export const createExporter = (crypto: CryptoProvider, exporterSecret: Uint8Array): KeyingMaterialExporter => ({
-  exportKeyingMaterial: (label, context, length) => {
+export const createExporter = (crypto: CryptoProvider, exporterSecret: Uint8Array): KeyingMaterialExporter => new Exporter(crypto, exporterSecret);
+
+/** A class rather than a closure: every connection holds one. */
+class Exporter implements KeyingMaterialExporter {
+  constructor(
+    private readonly crypto: CryptoProvider,
+    private readonly exporterSecret: Uint8Array,
+  ) {}
+
+  exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
     if (!Number.isInteger(length) || length < 1 || length > MAX_EXPAND_LEN) throw new RangeError(`exported length must be 1…${MAX_EXPAND_LEN}, not ${length}`);
     if (utf8(label).length > 249) throw new RangeError('exporter label longer than 249 bytes');
     // TLS 1.3: a per-label secret, then expand with the hash of the context (so any context length works).
-    const perLabel = hkdfExpandLabel(crypto, exporterSecret, label, crypto.sha256(), HASH_LEN);
-    const info = new Uint8Array([...utf8('rudp exporter'), 0, ...crypto.sha256(context)]);
-    return hkdfExpand(crypto, perLabel, info, length);
-  },
-});
+    const perLabel = hkdfExpandLabel(this.crypto, this.exporterSecret, label, this.crypto.sha256(), HASH_LEN);
+    const info = new Uint8Array([...utf8('rudp exporter'), 0, ...this.crypto.sha256(context)]);
+    return hkdfExpand(this.crypto, perLabel, info, length);
+  }
+}

@@ -12,38 +12,56 @@ const EMPTY = new Uint8Array(0);
 /** The largest packet number a nonce can carry exactly (a JS number's integer range). */
 export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
 
-/** Writes the per-packet nonce into `out`: `iv` with `pn` (big-endian, 64 bits) XORed into its last 8 bytes. */
-const writePacketNonce = (iv: Uint8Array, pn: number, out: Uint8Array): Uint8Array => {
-  out.set(iv);
-  const hi = Math.floor(pn / 2 ** 32);
-  const lo = pn >>> 0;
-  for (let i = 0; i < 4; i++) {
-    out[NONCE_LEN - 8 + i] = (out[NONCE_LEN - 8 + i] ?? 0) ^ ((hi >>> (24 - 8 * i)) & 0xff);
-    out[NONCE_LEN - 4 + i] = (out[NONCE_LEN - 4 + i] ?? 0) ^ ((lo >>> (24 - 8 * i)) & 0xff);
-  }
-  return out;
-};
-
-/** The per-packet nonce: `iv` with `pn` (big-endian, 64 bits) XORed into its last 8 bytes. */
-export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writePacketNonce(iv, pn, new Uint8Array(NONCE_LEN));
-
 /** One nonce buffer for every key: each seal or open uses it synchronously and keeps no reference. */
 const NONCE = new Uint8Array(NONCE_LEN);
 
 const validPn = (pn: number): boolean => Number.isInteger(pn) && pn >= 0 && pn <= MAX_PACKET_NUMBER;
 
+/** Writes the nonce of `pn` under the IV held as three 32-bit words (see {@link PacketKey}). */
+const writeNonceFromWords = (iv0: number, iv1: number, iv2: number, pn: number, out: Uint8Array): Uint8Array => {
+  const hi = (iv1 ^ Math.floor(pn / 2 ** 32)) >>> 0;
+  const lo = (iv2 ^ pn) >>> 0;
+  for (let i = 0; i < 4; i++) {
+    const shift = 24 - 8 * i;
+    out[i] = (iv0 >>> shift) & 0xff;
+    out[4 + i] = (hi >>> shift) & 0xff;
+    out[8 + i] = (lo >>> shift) & 0xff;
+  }
+  return out;
+};
+
+const word = (b: Uint8Array, at: number): number => (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
+
+/** The per-packet nonce: `iv` with `pn` (big-endian, 64 bits) XORed into its last 8 bytes. */
+export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writeNonceFromWords(word(iv, 0), word(iv, 4), word(iv, 8), pn, new Uint8Array(NONCE_LEN));
+
 /**
- * A packet key: seals and opens one direction's packets. A class with two
- * fields, not closures, because every connection holds three of them.
+ * A packet key: seals and opens one direction's packets. Every connection
+ * holds two or three, so it is small: a class, not closures, its IV kept
+ * as three numbers rather than a typed array (each typed array costs about
+ * 180 bytes of heap however short it is).
  */
 export class PacketKey {
   private readonly aead: AeadKey;
-  private readonly iv: Uint8Array;
+  private readonly iv0: number;
+  private readonly iv1: number;
+  private readonly iv2: number;
+
+  /** The traffic secret: the next key phase is derived from it. */
+  readonly secret: Uint8Array;
 
   /** The packet key of a traffic secret: key = Expand-Label(secret, "key"), iv = Expand-Label(secret, "iv"). */
   constructor(crypto: CryptoProvider, secret: Uint8Array) {
-    this.aead = crypto.aeadKey(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN));
-    this.iv = hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN);
+    // The secret and the AEAD key share one buffer: one backing store where two would cost twice.
+    const material = new Uint8Array(secret.length + KEY_LEN);
+    material.set(secret);
+    material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), secret.length);
+    this.secret = material.subarray(0, secret.length);
+    this.aead = crypto.aeadKey(material.subarray(secret.length));
+    const iv = hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN);
+    this.iv0 = word(iv, 0);
+    this.iv1 = word(iv, 4);
+    this.iv2 = word(iv, 8);
   }
 
   /**
@@ -52,12 +70,12 @@ export class PacketKey {
    */
   sealInto(header: Uint8Array, pn: number, plaintext: Uint8Array, out: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
-    this.aead.sealInto(writePacketNonce(this.iv, pn, NONCE), header, plaintext, out);
+    this.aead.sealInto(writeNonceFromWords(this.iv0, this.iv1, this.iv2, pn, NONCE), header, plaintext, out);
   }
 
   /** Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not authenticate. Never throws. */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    return validPn(pn) && this.aead.openInto(writePacketNonce(this.iv, pn, NONCE), header, ciphertext, out);
+    return validPn(pn) && this.aead.openInto(writeNonceFromWords(this.iv0, this.iv1, this.iv2, pn, NONCE), header, ciphertext, out);
   }
 
   /** {@link sealInto} into a new array. */

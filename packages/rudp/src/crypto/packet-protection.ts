@@ -57,10 +57,6 @@ export interface ProtectionCounters {
   readonly keyUpdates: number;
 }
 
-interface Generation {
-  readonly secret: Uint8Array;
-  readonly key: PacketKey;
-}
 
 /** Packet protection of one connection (both directions). */
 export class PacketProtection {
@@ -68,14 +64,14 @@ export class PacketProtection {
   private readonly window: ReplayWindow;
 
   private sendGen: number = 0;
-  private send: Generation;
+  private send: PacketKey;
   private sealedWithKey = 0;
 
   private recvGen: number = 0;
-  private recvCurrent: Generation;
+  private recvCurrent: PacketKey;
   /** Derived when first needed (a packet of the other phase): most connections never update keys. */
-  private recvNextCache: Generation | undefined;
-  private recvPrevious: Generation | undefined;
+  private recvNextCache: PacketKey | undefined;
+  private recvPrevious: PacketKey | undefined;
   /** Lowest packet number opened with the current receive keys; older numbers of the other phase belong to the previous keys. */
   private recvPhaseStart = 0;
   /** Whether the peer has sent a packet with the current receive keys (it may not be asked to update again before). */
@@ -94,13 +90,13 @@ export class PacketProtection {
   }
 
   /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
-  private recvNext(): Generation {
+  private recvNext(): PacketKey {
     this.recvNextCache ??= this.generation(nextTrafficSecret(this.crypto, this.recvCurrent.secret));
     return this.recvNextCache;
   }
 
-  private generation(secret: Uint8Array): Generation {
-    return { secret, key: packetKeyFromSecret(this.crypto, secret) };
+  private generation(secret: Uint8Array): PacketKey {
+    return packetKeyFromSecret(this.crypto, secret);
   }
 
   /** The key phase bit to write into the header of the next packet. */
@@ -129,7 +125,7 @@ export class PacketProtection {
    */
   sealInto(header: Uint8Array, pn: number, payload: Uint8Array, out: Uint8Array): boolean {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
-    this.send.key.sealInto(header, pn, payload, out);
+    this.send.sealInto(header, pn, payload, out);
     this.sealedWithKey++;
     this.counts.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
@@ -178,7 +174,7 @@ export class PacketProtection {
     const usePrevious = !current && this.recvPrevious !== undefined && pn < this.recvPhaseStart;
     const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext();
     const plaintext = out ?? new Uint8Array(ciphertext.length - TAG_LEN);
-    if (!gen.key.openInto(header, pn, ciphertext, plaintext)) return this.failed('auth');
+    if (!gen.openInto(header, pn, ciphertext, plaintext)) return this.failed('auth');
     this.window.mark(pn);
     this.counts.opened++;
     let keyUpdated = false;

@@ -43,7 +43,7 @@ export class SodiumAeadKey implements AeadKey {
     key: Uint8Array,
   ) {
     if (key.length !== KEY_LEN) throw new RangeError('ChaCha20-Poly1305 needs a 32-byte key');
-    this.key = key.slice();
+    this.key = key;
   }
 
   sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {

@@ -1,7 +1,7 @@
 import { Bench } from 'tinybench';
 import { encodeRequest, decode as decodeRequest } from 'forum-protocol';
 import { PacketType, PacketWriter, RangeSet, crc32c, parseFrames, parseHeader, writeAck, writeFragment } from 'rudpx/core';
-import { nodeCryptoProvider } from 'rudpx';
+import { defaultCryptoProvider, nodeCryptoProvider, packetCipherLibrary } from 'rudpx';
 import { PacketProtection } from 'rudpx/crypto';
 
 /** One tinybench task's figures. */
@@ -27,7 +27,7 @@ function encodeDataPacket(buf: Uint8Array, pn: number, chunk: Uint8Array): Uint8
  * Runs the hot-path micro-benchmarks: rudp packet encode, decode (header
  * check + frame parse), CRC-32C over a full datagram, ACK range-set update,
  * forum-protocol's request decode, and packet protection (ChaCha20-Poly1305
- * seal and open of a 1,200-byte datagram, node:crypto).
+ * seal and open of a 1,200-byte datagram, node:crypto and libsodium).
  */
 export async function runMicro(quick: boolean): Promise<{ results: MicroResult[]; notes: string[] }> {
   const bench = new Bench({ time: quick ? 100 : 500, warmupTime: quick ? 20 : 100 });
@@ -58,34 +58,41 @@ export async function runMicro(quick: boolean): Promise<{ results: MicroResult[]
   bench.add('forum-protocol decode request (MSG, 9 args)', () => {
     sink ^= decodeRequest(request)._tag.length;
   });
-  // Packet protection: a 16-byte header as associated data, 1,184 bytes sealed (1,168 B payload + 16 B tag).
-  const secret = nodeCryptoProvider.randomBytes(32);
-  const sender = new PacketProtection(nodeCryptoProvider, { sendSecret: secret, receiveSecret: secret });
+  // Packet protection: a 16-byte header as associated data, 1,184 bytes sealed (1,168 B payload + 16 B tag),
+  // on node:crypto and on the Node API's default provider (libsodium when sodium-native loads).
   const header = datagram.subarray(0, 16);
   const payload = datagram.subarray(16, 1200 - 16);
-  let sealPn = 0;
-  bench.add('seal 1,200 B packet (ChaCha20-Poly1305, node:crypto)', () => {
-    const r = sender.seal(header, sealPn++, payload);
-    sink ^= r.ok ? r.packet.length : 0;
-  });
-  const sealedPackets = Array.from({ length: 4096 }, (_, pn) => {
-    const r = sender.seal(header, 1e9 + pn, payload);
-    if (!r.ok) throw new Error(r.reason);
-    return r.packet;
-  });
-  // A fresh receiver per 4,096 packets keeps every open a first-time (non-replayed) packet.
-  let receiver = new PacketProtection(nodeCryptoProvider, { sendSecret: secret, receiveSecret: secret });
-  let openIndex = 0;
-  bench.add('open 1,200 B packet (replay check + ChaCha20-Poly1305)', () => {
-    if (openIndex === sealedPackets.length) {
-      openIndex = 0;
-      receiver = new PacketProtection(nodeCryptoProvider, { sendSecret: secret, receiveSecret: secret });
-    }
-    const i = openIndex++;
-    const r = receiver.open(header, 0, 1e9 + i, sealedPackets[i] ?? new Uint8Array(0));
-    if (!r.ok) throw new Error(`benchmark packet rejected: ${r.reason}`);
-    sink ^= r.plaintext.length;
-  });
+  const providers = [
+    ['node:crypto', nodeCryptoProvider],
+    ...(defaultCryptoProvider === nodeCryptoProvider ? [] : [[packetCipherLibrary, defaultCryptoProvider] as const]),
+  ] as const;
+  for (const [library, crypto] of providers) {
+    const secret = crypto.randomBytes(32);
+    const sender = new PacketProtection(crypto, { sendSecret: secret, receiveSecret: secret });
+    let sealPn = 0;
+    bench.add(`seal 1,200 B packet (ChaCha20-Poly1305, ${library})`, () => {
+      const r = sender.seal(header, sealPn++, payload);
+      sink ^= r.ok ? r.packet.length : 0;
+    });
+    const sealedPackets = Array.from({ length: 4096 }, (_, pn) => {
+      const r = sender.seal(header, 1e9 + pn, payload);
+      if (!r.ok) throw new Error(r.reason);
+      return r.packet;
+    });
+    // A fresh receiver per 4,096 packets keeps every open a first-time (non-replayed) packet.
+    let receiver = new PacketProtection(crypto, { sendSecret: secret, receiveSecret: secret });
+    let openIndex = 0;
+    bench.add(`open 1,200 B packet (replay check + ChaCha20-Poly1305, ${library})`, () => {
+      if (openIndex === sealedPackets.length) {
+        openIndex = 0;
+        receiver = new PacketProtection(crypto, { sendSecret: secret, receiveSecret: secret });
+      }
+      const i = openIndex++;
+      const r = receiver.open(header, 0, 1e9 + i, sealedPackets[i] ?? new Uint8Array(0));
+      if (!r.ok) throw new Error(`benchmark packet rejected: ${r.reason}`);
+      sink ^= r.plaintext.length;
+    });
+  }
   await bench.run();
   const results = bench.tasks.flatMap((task): MicroResult[] => {
     const r = task.result;

@@ -5,7 +5,7 @@ import type { ChatResult } from '../run/chat-run.js';
 import type { ForumResult } from '../run/forum-run.js';
 import type { LinkVariant } from '../scenarios/link-variants.js';
 import { spread } from '../stats/seeds.js';
-import type { UdpBulkResult } from '../udp/udp-results.js';
+import type { UdpBulkResult, UdpPeer } from '../udp/udp-results.js';
 import { ms, num, ratio } from './format.js';
 import type { RunResults } from './results.js';
 
@@ -224,6 +224,34 @@ function cpuPerByte(run: RunResults): TargetRow {
   };
 }
 
+/** Issue 14's cost of encryption on loopback: rudp (default provider) and rudp on node:crypto, each ÷ rudp plaintext. */
+function encryptedThroughput(run: RunResults): TargetRow {
+  const figure = 'encrypted vs plaintext rudp, real UDP on loopback, 1 KB and 64 KB messages';
+  const target = "bytes/s ≥ 0.8 × plaintext rudp's in the same run";
+  const sizes = (run.udp?.throughput ?? []).filter((t) => t.messageBytes >= 1024);
+  const rows = sizes.flatMap((t) => {
+    const plain = t.peers.find((p) => p.peer === 'rudp plain');
+    const of = (peer: UdpPeer): number => (t.peers.find((p) => p.peer === peer)?.messagesPerSec ?? Number.NaN) / (plain?.messagesPerSec ?? Number.NaN);
+    return plain ? [{ size: t.messageBytes, sealed: of('rudp'), node: of('rudp node:crypto') }] : [];
+  });
+  if (rows.length === 0) return notRun(figure, target);
+  const measured = rows.map((x) => `${x.size.toLocaleString('en-US')} B: ${ratio(x.sealed)} (on node:crypto ${ratio(x.node)})`).join('; ');
+  return { figure, target, measured: `rudp ÷ rudp plain, medians of rounds: ${measured}`, status: rows.every((x) => x.sealed >= 0.8) ? 'met' : 'not met' };
+}
+
+/** Issue 14's cost of encryption in the simulated chat: rudp ÷ rudp-plain, same seed. */
+function encryptedChat(run: RunResults): TargetRow {
+  const parts = [0.1, 0.2].flatMap((loss) => {
+    const mine = runsOf(run.chat, SUBJECT, plainAt(loss));
+    const plain = runsOf(run.chat, 'rudp-plain', plainAt(loss));
+    return [
+      { label: `p=${loss} p99 ÷ plaintext`, values: pairedRatios(mine, plain, (r: ChatResult) => r.latency.p99), bound: { kind: 'at-most', limit: 1.05, tolerance: 0 } as Bound, format: ratio },
+      { label: `wire ÷ plaintext`, values: pairedRatios(mine, plain, (r: ChatResult) => r.wirePerPayload), bound: { kind: 'at-most', limit: 1.1, tolerance: 0 } as Bound, format: ratio },
+    ];
+  });
+  return combine('encrypted vs plaintext rudp, chat at 10% and 20% loss (simulated)', 'p99 within 5% of plaintext; wire bytes per payload byte within 10%', parts);
+}
+
 function pct(v: number): string {
   return Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '—';
 }
@@ -304,6 +332,8 @@ export function evaluateTargets(run: RunResults): TargetRow[] {
     firstReply(run),
     udp64k(run),
     cpuPerByte(run),
+    encryptedThroughput(run),
+    encryptedChat(run),
     notRun('10,000 mostly idle connections on one server (real sockets)', "server CPU ≤ 2 × udx-native's at the same load; memory per connection ≤ udx-native's", 'not measured by this bench yet'),
     chatOverhead(run),
     bulkGoodput(run, 'bulk goodput, p ≤ 10% (simulated)', '≥ 0.90 × B·(1−p), and ≥ KCP flush', [0, 0.01, 0.05, 0.1], 0.9, true),

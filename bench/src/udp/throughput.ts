@@ -110,12 +110,18 @@ export async function rawThroughput(size: number, durationMs: number, win: numbe
 /** Most messages the rudp sender keeps unacknowledged. */
 const RUDP_WINDOW = 256;
 
-/** One rudp connection through its Node API (encrypted, or `plaintext`), up to `RUDP_WINDOW` messages unacknowledged. */
-export async function rudpThroughput(api: RudpApi, size: number, durationMs: number, plaintext = false): Promise<Rate> {
-  const server = await api.listen({ port: 0, ...(plaintext ? { plaintext } : {}) });
+/** How a rudp run protects its packets: the defaults (encrypted, libsodium when it loads), `plaintext`, or another provider. */
+export interface RudpSecurity {
+  readonly plaintext?: boolean;
+  readonly crypto?: RudpApi['nodeCryptoProvider'];
+}
+
+/** One rudp connection through its Node API, both ends with `security`, up to `RUDP_WINDOW` messages unacknowledged. */
+export async function rudpThroughput(api: RudpApi, size: number, durationMs: number, security: RudpSecurity = {}): Promise<Rate> {
+  const server = await api.listen({ port: 0, ...security });
   let received = 0;
   server.on('connection', (c) => c.on('message', () => received++));
-  const client = await api.connect({ port: server.address().port, ...(plaintext ? { plaintext } : {}) });
+  const client = await api.connect({ port: server.address().port, ...security });
   const msg = new Uint8Array(size).fill(7);
   let outstanding = 0;
   let stop = false;

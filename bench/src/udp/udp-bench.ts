@@ -64,7 +64,9 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       collectGarbage();
       thisRound.set('rudp', await rudpThroughput(api, size, msPerRun));
       collectGarbage();
-      thisRound.set('rudp plain', await rudpThroughput(api, size, msPerRun, true));
+      thisRound.set('rudp node:crypto', await rudpThroughput(api, size, msPerRun, { crypto: api.nodeCryptoProvider }));
+      collectGarbage();
+      thisRound.set('rudp plain', await rudpThroughput(api, size, msPerRun, { plaintext: true }));
       if (typeof udx !== 'string') {
         collectGarbage();
         thisRound.set('udx-native', await udxThroughput(udx, size, msPerRun));

@@ -6,11 +6,17 @@ import { deriveTransferKeys } from '../src/transfer-keys.js';
 
 const hex = (a: Uint8Array): string => Buffer.from(a).toString('hex');
 
+/** A stand-in for a rudp connection: an object with other fields whose `exportKeyingMaterial` is a fresh session's. */
+const connectionLike = <T extends object>(fields: T) => {
+  const exporter = createExporter(crypto, crypto.randomBytes(32));
+  return { ...fields, exportKeyingMaterial: exporter.exportKeyingMaterial.bind(exporter) };
+};
+
 describe('sessionExporter', () => {
   const token = 'cd'.repeat(32);
 
   it("uses the connection's own exporter once it has one, so each session's transfer keys differ", () => {
-    const a = { ...createExporter(crypto, crypto.randomBytes(32)), other: 1 };
+    const a = connectionLike({ other: 1 });
     const b = createExporter(crypto, crypto.randomBytes(32));
     expect(exportsSessionKeys(a)).toBe(true);
     expect(sessionExporter(a)).toBe(a);
@@ -21,7 +27,7 @@ describe('sessionExporter', () => {
     const plain = { remoteAddress: '127.0.0.1:1' };
     expect(exportsSessionKeys(plain)).toBe(false);
     expect(() => sessionExporter(plain)).toThrow(/no keys/);
-    const plaintextRudp = { ...createExporter(crypto, crypto.randomBytes(32)), encrypted: false };
+    const plaintextRudp = connectionLike({ encrypted: false });
     expect(exportsSessionKeys(plaintextRudp)).toBe(false);
     expect(() => sessionExporter(plaintextRudp)).toThrow(/encrypted connection/);
   });

@@ -35,16 +35,19 @@ interface ChannelOrder {
   /** Id of the last message released (-1: none yet). */
   last: number;
   /** Whole messages keyed by the id of their predecessor. */
-  readonly waiting: Map<number, Waiting>;
+  /** Created with the first message that waits: most connections never need it. */
+  waiting: Map<number, Waiting> | undefined;
 }
 
 /** Reassembles messages and releases them by channel. */
 export class Reassembly {
-  private readonly partial = new Map<number, Partial>();
+  // The collections below are created when first needed: an empty Map costs ~190 bytes of heap, and
+  // an idle connection (most of a server's) never fills them.
+  private partial: Map<number, Partial> | undefined;
   /** Every id below it is whole. */
   private floor = 0;
   /** Whole ids above `floor`. */
-  private readonly wholeAbove = new Set<number>();
+  private wholeAbove: Set<number> | undefined;
   /**
    * Released messages not read yet, oldest first from `runHead`, with their
    * channel and whether reading them returns flow-control credit (reliable)
@@ -54,8 +57,8 @@ export class Reassembly {
   private runMeta: number[] = [];
   private runHead = 0;
   /** Channel 0's order (the default traffic: kept out of the map). */
-  private readonly zero: ChannelOrder = { last: -1, waiting: new Map() };
-  private readonly channels = new Map<number, ChannelOrder>();
+  private readonly zero: ChannelOrder = { last: -1, waiting: undefined };
+  private channels: Map<number, ChannelOrder> | undefined;
   /** Messages held: partial, waiting or released and unread. */
   private held = 0;
   /** Bytes held in partial and whole-but-unread reliable messages. */
@@ -75,7 +78,7 @@ export class Reassembly {
     const d = f.delivery;
     // A predecessor must come before the message (0: none).
     if (d !== undefined && d.predecessorDelta > id) return 'refused';
-    let p = this.partial.get(id);
+    let p = this.partial?.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
       // The common case, a message in one fragment: no partial state, at most one copy.
       if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
@@ -87,7 +90,7 @@ export class Reassembly {
     if (!p) {
       if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
       p = { buf: new Uint8Array(f.messageLength), seen: new Set(), delivery: d, received: 0 };
-      this.partial.set(id, p);
+      (this.partial ??= new Map()).set(id, p);
       this.buffered += f.messageLength;
       this.held++;
     } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
@@ -99,7 +102,7 @@ export class Reassembly {
     p.buf.set(f.data, f.offset);
     p.received += f.data.length;
     if (p.received >= f.messageLength) {
-      this.partial.delete(id);
+      this.partial?.delete(id);
       this.whole(id, p.buf, p.delivery);
     }
     return 'new';
@@ -119,7 +122,7 @@ export class Reassembly {
 
   /** Whether message `id` arrived whole (released, read or waiting for its predecessor). */
   isWhole(id: number): boolean {
-    return id < this.floor || (this.wholeAbove.size > 0 && this.wholeAbove.has(id));
+    return id < this.floor || (this.wholeAbove !== undefined && this.wholeAbove.size > 0 && this.wholeAbove.has(id));
   }
 
   /** The lowest id not yet whole: every message below it has arrived. */
@@ -168,10 +171,11 @@ export class Reassembly {
   private whole(id: number, m: Uint8Array, d: Delivery | undefined): void {
     if (id === this.floor) {
       let next = id + 1;
-      if (this.wholeAbove.size > 0) while (this.wholeAbove.delete(next)) next++;
+      const above = this.wholeAbove;
+      if (above !== undefined && above.size > 0) while (above.delete(next)) next++;
       this.floor = next;
     } else {
-      this.wholeAbove.add(id);
+      (this.wholeAbove ??= new Set()).add(id);
     }
     if (d === undefined) {
       this.releaseOrdered(this.zero, 0, id, id - 1, m);
@@ -185,31 +189,32 @@ export class Reassembly {
 
   private releaseOrdered(order: ChannelOrder, channel: number, id: number, predecessor: number, m: Uint8Array): void {
     if (predecessor !== order.last) {
-      if (order.waiting.has(predecessor)) {
+      if (order.waiting?.has(predecessor) === true) {
         // Two messages claim one predecessor: only a broken or hostile peer says so. Keep the first.
         this.held--;
         this.buffered -= m.length;
         return;
       }
-      order.waiting.set(predecessor, { id, data: m });
+      (order.waiting ??= new Map()).set(predecessor, { id, data: m });
       return;
     }
     this.release(m, channel * 2);
     order.last = id;
-    if (order.waiting.size === 0) return;
+    const waiting = order.waiting;
+    if (waiting === undefined || waiting.size === 0) return;
     // The message filled a gap: what waited behind it follows.
-    for (let w = order.waiting.get(id); w !== undefined; w = order.waiting.get(order.last)) {
-      order.waiting.delete(order.last);
+    for (let w = waiting.get(id); w !== undefined; w = waiting.get(order.last)) {
+      waiting.delete(order.last);
       this.release(w.data, channel * 2);
       order.last = w.id;
     }
   }
 
   private orderOf(channel: number): ChannelOrder {
-    let o = this.channels.get(channel);
+    let o = this.channels?.get(channel);
     if (o === undefined) {
-      o = { last: -1, waiting: new Map() };
-      this.channels.set(channel, o);
+      o = { last: -1, waiting: undefined };
+      (this.channels ??= new Map()).set(channel, o);
     }
     return o;
   }

@@ -32,7 +32,7 @@ export class SendQueue {
   /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
   private lastOrderedZero = -1;
   /** Id of the last ordered message on each other channel. */
-  private readonly lastOrdered = new Map<number, number>();
+  private lastOrdered: Map<number, number> | undefined;
   /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
   private datagrams: (QueuedDatagram | undefined)[] = [];
   private datagramHead = 0;
@@ -182,8 +182,9 @@ export class SendQueue {
       this.lastOrderedZero = id;
       if (prev === id - 1) return undefined;
     } else {
-      prev = this.lastOrdered.get(channel) ?? -1;
-      this.lastOrdered.set(channel, id);
+      prev = this.lastOrdered?.get(channel) ?? -1;
+      // Created for the first channel other than 0: an empty Map costs ~190 bytes per connection.
+      (this.lastOrdered ??= new Map()).set(channel, id);
     }
     return { channel, ordered: true, predecessorDelta: prev < 0 ? 0 : id - prev };
   }

@@ -20,6 +20,13 @@ export interface LossyRelayOptions extends LinkConfig {
   readonly maxClients?: number;
   /** A client silent this long in both directions is forgotten and its socket closed. Default 60,000 ms. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Kernel receive and send buffer asked for on every socket, bytes (Linux caps it at
+   * net.core.rmem_max / wmem_max). Default: the system's (about 208 KiB on Linux, some 90
+   * full-size datagrams): a sender faster than the relay's event loop overflows it, and
+   * those kernel drops are not the modelled link's.
+   */
+  readonly socketBufferBytes?: number;
 }
 
 /** Counters of a running relay. */
@@ -142,6 +149,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   const targetPort = options.targetPort;
   const maxClients = options.maxClients ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const buffers = options.socketBufferBytes !== undefined ? { recvBufferSize: options.socketBufferBytes, sendBufferSize: options.socketBufferBytes } : {};
   if (!(Number.isInteger(targetPort) && targetPort > 0 && targetPort <= 65535)) {
     throw new RangeError(`targetPort must be an integer in 1..65535, got ${targetPort}`);
   }
@@ -158,7 +166,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   let partitioned = false;
   let closed = false;
 
-  const main = dgram.createSocket(socketType(listenHost));
+  const main = dgram.createSocket({ type: socketType(listenHost), ...buffers });
   const closeSocket = (socket: dgram.Socket): Promise<void> =>
     new Promise((resolve) => {
       try {
@@ -196,7 +204,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     if (existing !== undefined) return existing;
     if (clients.size >= maxClients) return undefined;
     const n = clientCounter++;
-    const socket = dgram.createSocket(socketType(targetHost));
+    const socket = dgram.createSocket({ type: socketType(targetHost), ...buffers });
     socket.on('error', () => {});
     socket.bind({ port: 0, ...(upstreamBindHost !== undefined ? { address: upstreamBindHost } : {}) });
     const client: Client = {

@@ -326,6 +326,7 @@ function udpBulkRows(bulk: readonly UdpBulkResult[]): string[][] {
         over(runs, (r) => r.drops.relayKernel + r.drops.endsKernel, (v) => num(v, 0)),
         over(runs, (r) => (r.cpuSeconds * 1e9) / r.totalBytes, (v) => num(v, 1)),
         over(runs, (r) => (r.relayCpuSeconds * 1e9) / r.totalBytes, (v) => num(v, 1)),
+        `${over(runs, (r) => r.relayLateness.meanMs, (v) => num(v, 2))} / ${over(runs, (r) => r.relayLateness.maxMs, (v) => num(v, 1))}`,
         runs.every((r) => r.clean && r.completed) ? 'ok' : runs.every((r) => r.clean) ? 'incomplete on some seeds' : '**VIOLATION**',
       ]);
     }
@@ -381,10 +382,11 @@ function udpSection(run: RunResults): string {
         `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. "resent" is the sender's resent packets ÷ packets sent; ` +
         `"spurious" the resends it found needless itself (rudp's stats().spuriousRetransmissions; — where a transport does not count them). ` +
         `Drops, both directions: "link" the modelled random loss, "queue" the modelled bottleneck's, "kernel" full socket buffers at the relay or the ends (harness, should be 0). ` +
-        `CPU per GB: the two ends (this process), and the relay process apart.`,
+        `CPU per GB: the two ends (this process), and the relay process apart. "relay late": how long after the link model's time the relay forwarded a datagram ` +
+        `(its timers wake no finer than 1 ms, and wait for its event loop): the real path's delay is the model's plus this.`,
       '',
       table(
-        ['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'spurious', 'link drops', 'queue drops', 'kernel drops', 'CPU s / GB', 'relay CPU s / GB', 'delivery'],
+        ['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'spurious', 'link drops', 'queue drops', 'kernel drops', 'CPU s / GB', 'relay CPU s / GB', 'relay late ms mean / max', 'delivery'],
         udpBulkRows(u.bulk),
       ),
     );

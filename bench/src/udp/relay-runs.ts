@@ -285,6 +285,7 @@ export async function relayBulk(
     drops: NO_DROPS,
     cpuSeconds: Number.NaN,
     relayCpuSeconds: Number.NaN,
+    relayLateness: { meanMs: Number.NaN, maxMs: Number.NaN },
     clean: true,
     completed: false,
   };
@@ -319,6 +320,7 @@ export async function relayBulk(
     drops: dropsBetween(relay0, relay1, ends1 - ends0),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     relayCpuSeconds: relay1.cpuSeconds - relay0.cpuSeconds,
+    relayLateness: relay1.lateness,
     clean: clean(checker.counts()),
     completed,
   };

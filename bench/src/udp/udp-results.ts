@@ -60,6 +60,8 @@ export interface UdpBulkResult {
   readonly cpuSeconds: number;
   /** CPU seconds the relay process used during the transfer. */
   readonly relayCpuSeconds: number;
+  /** How late the relay forwarded datagrams against the link model's times (mean over the run, largest), ms. */
+  readonly relayLateness: { readonly meanMs: number; readonly maxMs: number };
   readonly clean: boolean;
   readonly completed: boolean;
 }

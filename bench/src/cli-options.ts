@@ -2,9 +2,11 @@ import { parseArgs } from 'node:util';
 import { SYSTEMS, type SystemId } from './peers/systems.js';
 
 /** Scenario names accepted by `--scenario`. */
-export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp'] as const;
+export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'relay-bulk'] as const;
 /** One of `SCENARIOS`. */
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What a run without `--scenario` runs: every scenario (`relay-bulk` is a part of `udp`). */
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'relay-bulk');
 
 /** Parsed command line. */
 export interface CliOptions {
@@ -28,6 +30,7 @@ export const USAGE = `Usage: pnpm bench [-- options]
 
   --quick               reduced set (whole run under a minute)
   --scenario NAME       chat | bulk | many | forum | micro | udp (repeatable; default: all)
+                        | relay-bulk (only udp's bulk transfers through the relay)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
   --seed N              first simulator seed (default 1)
   --seeds K             run every scenario on seeds N … N+K−1 (default 5; --quick: 2)
@@ -82,7 +85,7 @@ export function parseCli(argv: readonly string[]): CliOptions | Error {
   return {
     help: v.help === true,
     quick: v.quick === true,
-    scenarios: scenarios.length ? (scenarios as ScenarioName[]) : [...SCENARIOS],
+    scenarios: scenarios.length ? (scenarios as ScenarioName[]) : [...DEFAULT_SCENARIOS],
     loss,
     seed,
     seeds: Array.from({ length: seedCount }, (_, i) => seed + i),

@@ -19,7 +19,7 @@ import { CHAT, CHAT_QUICK } from './scenarios/chat.js';
 import { FORUM, FORUM_FIRST, FORUM_FIRST_LOSS, FORUM_FIRST_QUICK, FORUM_QUICK, type ForumScenario } from './scenarios/forum.js';
 import { plainLoss, quickVariants, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
 import { MANY, MANY_QUICK } from './scenarios/many.js';
-import { runUdp } from './udp/udp-bench.js';
+import { ALL_UDP_PARTS, runUdp } from './udp/udp-bench.js';
 import type { MicroResult } from './micro/micro-bench.js';
 import type { UdpReport } from './udp/udp-results.js';
 
@@ -182,11 +182,12 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     });
   }
-  if (wants('udp')) {
+  if (wants('udp') || wants('relay-bulk')) {
+    const parts = wants('udp') ? ALL_UDP_PARTS : { throughput: false, relayBulk: true, relayChat: false };
     jobs.push({
-      label: 'real UDP on 127.0.0.1',
+      label: wants('udp') ? 'real UDP on 127.0.0.1' : 'bulk through the relay on 127.0.0.1',
       run: async () => {
-        const r = await runUdp(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`));
+        const r = await runUdp(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`), parts);
         if (typeof r === 'string') notes.push(r);
         else udp = r;
       },

@@ -11,6 +11,12 @@ describe('parseCli', () => {
     const o = parseCli([]);
     expect(o).toMatchObject({ partial: false, loss: undefined, seed: 1, seeds: [1, 2, 3, 4, 5] });
     expect(o instanceof Error ? [] : o.scenarios).toHaveLength(6);
+    // relay-bulk is a part of udp: the full suite does not run it twice.
+    expect(o instanceof Error ? [] : o.scenarios).not.toContain('relay-bulk');
+  });
+
+  it('accepts relay-bulk as a scenario of its own', () => {
+    expect(parseCli(['--scenario', 'relay-bulk'])).toMatchObject({ scenarios: ['relay-bulk'], partial: true });
   });
 
   it('runs seeds N … N+K−1, two by default with --quick', () => {

@@ -320,7 +320,13 @@ function udpBulkRows(bulk: readonly UdpBulkResult[]): string[][] {
         formatSpread(spread(ratios(runs, ref, (r) => r.completionMs)), ratio),
         formatSpread(spread(plain), ratio),
         over(runs, (r) => r.resentShare, pct),
+        over(runs, (r) => r.spuriousShare, pct),
+        over(runs, (r) => r.drops.link, (v) => num(v, 0)),
+        over(runs, (r) => r.drops.queue, (v) => num(v, 0)),
+        over(runs, (r) => r.drops.relayKernel + r.drops.endsKernel, (v) => num(v, 0)),
         over(runs, (r) => (r.cpuSeconds * 1e9) / r.totalBytes, (v) => num(v, 1)),
+        over(runs, (r) => (r.relayCpuSeconds * 1e9) / r.totalBytes, (v) => num(v, 1)),
+        `${over(runs, (r) => r.relayLateness.meanMs, (v) => num(v, 2))} / ${over(runs, (r) => r.relayLateness.maxMs, (v) => num(v, 1))}`,
         runs.every((r) => r.clean && r.completed) ? 'ok' : runs.every((r) => r.clean) ? 'incomplete on some seeds' : '**VIOLATION**',
       ]);
     }
@@ -367,13 +373,22 @@ function udpSection(run: RunResults): string {
       '',
       `### Bulk through the impairing relay`,
       '',
-      `${(b.totalBytes / 1048576).toFixed(0)} MiB one way through udp-relay on 127.0.0.1 (no bottleneck). "reorder" links: one-way delay 5 ms ± 5 ms drawn per datagram ` +
-        `(independent: jitter reorders) and ${REORDER_SHARE * 100}% of datagrams held ${REORDER_HOLD_MS} ms longer; the plain links have the same delays in FIFO order. ` +
+      `${(b.totalBytes / 1048576).toFixed(0)} MiB one way through udp-relay on 127.0.0.1, over the simulated bulk's link: ${BASE_LINK.delayMs} ms ± ${BASE_LINK.jitterMs} ms one way, ` +
+        `a 10 Mbit/s bottleneck with a 64 KiB drop-tail queue (${IP_UDP_HEADER_BYTES} B of IP/UDP header charged per datagram); "reorder" links draw each datagram's delay on its own ` +
+        `(jitter reorders) and hold ${REORDER_SHARE * 100}% of datagrams ${REORDER_HOLD_MS} ms longer, the plain links keep FIFO order. ` +
+        `The relay runs in a process of its own with 4 MiB socket buffers. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
-        `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. CPU is the whole process (relay included) per GB.`,
+        `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. "resent" is the sender's resent packets ÷ packets sent; ` +
+        `"spurious" the resends it found needless itself (rudp's stats().spuriousRetransmissions; — where a transport does not count them). ` +
+        `Drops, both directions: "link" the modelled random loss, "queue" the modelled bottleneck's, "kernel" full socket buffers at the relay or the ends (harness, should be 0). ` +
+        `CPU per GB: the two ends (this process), and the relay process apart. "relay late": how long after the link model's time the relay forwarded a datagram ` +
+        `(its timers wake no finer than 1 ms, and wait for its event loop): the real path's delay is the model's plus this.`,
       '',
-      table(['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'CPU s / GB', 'delivery'], udpBulkRows(u.bulk)),
+      table(
+        ['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'spurious', 'link drops', 'queue drops', 'kernel drops', 'CPU s / GB', 'relay CPU s / GB', 'relay late ms mean / max', 'delivery'],
+        udpBulkRows(u.bulk),
+      ),
     );
   }
   if (u.chat.length > 0) {

@@ -143,7 +143,7 @@ function relayBulk(run: RunResults, loss: number): TargetRow {
   if (loss === 0) {
     parts.unshift(
       { label: 'goodput ÷ no reordering', values: pairedRatios(mine, of(SUBJECT, false), (r) => r.goodputBps), bound: { kind: 'at-least', limit: 0.8, tolerance: BADLY }, format: ratio },
-      { label: 'spurious (every resend: nothing is lost)', values: mine.map((r) => ({ seed: r.seed, value: r.resentShare })), bound: { kind: 'at-most', limit: 0.01, tolerance: BADLY }, format: pct },
+      { label: 'spurious (rudp\'s own count)', values: mine.map((r) => ({ seed: r.seed, value: r.spuriousShare })), bound: { kind: 'at-most', limit: 0.01, tolerance: BADLY }, format: pct },
     );
   }
   return combine(figure, target, parts);
@@ -215,7 +215,7 @@ function cpuPerByte(run: RunResults): TargetRow {
   if (rows.length === 0 && relay.length === 0) return notRun(figure, target);
   const relayVerdict = judge(relay, { kind: 'at-most', limit: 1.5, tolerance: BADLY });
   const loopback = rows.length ? `loopback, CPU s/GB ÷ udx-native: ${rows.map((x) => `${x.size.toLocaleString('en-US')} B × ${ratio(x.r)}`).join('; ')}` : 'loopback: not run';
-  const viaRelay = relay.length ? `bulk through the relay (no loss, FIFO; process CPU, relay included): ${describe(relay, relayVerdict, ratio)}` : 'through a relay: not run';
+  const viaRelay = relay.length ? `bulk through the relay (no loss, FIFO; both ends, the relay apart): ${describe(relay, relayVerdict, ratio)}` : 'through a relay: not run';
   return {
     figure,
     target,

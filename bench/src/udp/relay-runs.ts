@@ -9,34 +9,55 @@ import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { summarize } from '../stats/summary.js';
 import { createRandom } from '../lib/rudp-imports.js';
 import { PayloadDeframer, type UdxConstructor, type UdxSocket } from '../peers/udx-native.js';
+import type { RelayHost, HostedRelay, RelaySnapshot } from './relay-host.js';
 import { driveOnSocket } from './socket-driver.js';
-import type { RelaySystem, UdpBulkResult, UdpChatResult } from './udp-results.js';
+import { udpSocketDrops } from './socket-drops.js';
+import type { RelaySystem, UdpBulkResult, UdpChatResult, UdpDrops } from './udp-results.js';
 
 type RudpApi = typeof import('rudpx');
-type RelayApi = typeof import('udp-relay');
-type Relay = Awaited<ReturnType<RelayApi['startLossyRelay']>>;
+type Relay = HostedRelay;
 
-/** What the relay runs need loaded: rudp's Node API, the relay, and udx-native when it loaded. */
+/** What the relay runs need loaded: rudp's Node API, the relay process, and udx-native when it loaded. */
 export interface RelayDeps {
   readonly api: RudpApi;
-  readonly relayApi: RelayApi;
+  readonly relays: RelayHost;
   readonly udx: UdxConstructor | undefined;
+}
+
+/**
+ * Kernel receive and send buffer of every relay socket: 4 MiB (Linux caps it
+ * at net.core.rmem_max), as rudp asks for its own socket. With the default
+ * (about 208 KiB, some 90 full datagrams) a window the sender writes while
+ * the relay is descheduled overflows it: drops of the harness, not the link.
+ */
+export const RELAY_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Starts the relay for one run: `link` both ways, in front of `targetPort`. */
+function startRelay(deps: RelayDeps, link: LinkConfig, targetPort: number, seed: number): Promise<Relay> {
+  return deps.relays.startRelay({ ...link, targetPort, seed, socketBufferBytes: RELAY_SOCKET_BUFFER_BYTES });
+}
+
+/** The sender's packet counters; `spurious` is `NaN` when the transport does not count them. */
+interface SenderCounters {
+  readonly sent: number;
+  readonly resent: number;
+  readonly spurious: number;
 }
 
 /** A client and a server of one system talking through a relay on 127.0.0.1. */
 interface RelayPair {
   /** Sends one message client → server (`up`) or server → client. */
   send(up: boolean, data: Uint8Array): void;
-  /** Client's resent packets ÷ packets sent; `NaN` when the transport does not count them. */
-  resentShare(): number;
+  /** The client's packet counters, when its transport counts them. */
+  counters(): SenderCounters | undefined;
   close(): Promise<void>;
 }
 
 type Deliver = (up: boolean, data: Uint8Array) => void;
 
-async function rudpPair(api: RudpApi, relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
+async function rudpPair(api: RudpApi, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
   const server = await api.listen({ port: 0 });
-  const relay = await relayApi.startLossyRelay({ ...link, targetPort: server.address().port, seed });
+  const relay = await startRelay(deps, link, server.address().port, seed);
   const accepted = new Promise<import('rudpx').RudpConnection>((resolve) => server.once('connection', resolve));
   const client = await api.connect({ port: relay.port });
   const serverSide = await Promise.race([accepted, sleep(10_000).then(() => undefined)]);
@@ -52,9 +73,9 @@ async function rudpPair(api: RudpApi, relayApi: RelayApi, link: LinkConfig, seed
     relay,
     pair: {
       send: (up, data) => void (up ? client : serverSide).send(data).catch(swallow),
-      resentShare: () => {
+      counters: () => {
         const s = client.stats();
-        return s.packetsSent > 0 ? s.packetsRetransmitted / s.packetsSent : Number.NaN;
+        return { sent: s.packetsSent, resent: s.packetsRetransmitted, spurious: s.spuriousRetransmissions };
       },
       close: async () => {
         client.destroy();
@@ -65,14 +86,14 @@ async function rudpPair(api: RudpApi, relayApi: RelayApi, link: LinkConfig, seed
   };
 }
 
-async function kcpPair(system: 'kcp-flush' | 'kcp-fast', relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay }> {
+async function kcpPair(system: 'kcp-flush' | 'kcp-fast', deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay }> {
   const profile = system === 'kcp-flush' ? kcpFlush : kcpFast;
   let serverConn: MessageConnection | undefined;
   const server = await driveOnSocket(new KcpEndpoint({ profile, random: createRandom(seed), acceptIncoming: true }), (ev) => {
     if (ev.type === 'incoming') serverConn = ev.connection;
     if (ev.type === 'message') deliver(true, ev.data);
   });
-  const relay = await relayApi.startLossyRelay({ ...link, targetPort: server.port, seed });
+  const relay = await startRelay(deps, link, server.port, seed);
   const client = await driveOnSocket(new KcpEndpoint({ profile, random: createRandom(seed + 1), acceptIncoming: false }), (ev) => {
     if (ev.type === 'message') deliver(false, ev.data);
   });
@@ -90,7 +111,7 @@ async function kcpPair(system: 'kcp-flush' | 'kcp-fast', relayApi: RelayApi, lin
           server.wake();
         }
       },
-      resentShare: () => Number.NaN,
+      counters: () => undefined,
       close: async () => {
         await Promise.all([client.close(), server.close(), relay.close()]);
       },
@@ -123,13 +144,13 @@ async function upstreamOf(client: UdxSocket, server: UdxSocket, relayPort: numbe
 }
 
 /** One udx-native stream each way through the relay, messages framed by the payloads' own length field. */
-async function udxPair(UDX: UdxConstructor, relayApi: RelayApi, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
+async function udxPair(UDX: UdxConstructor, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
   const udx = new UDX();
   const clientSocket = udx.createSocket();
   const serverSocket = udx.createSocket();
   clientSocket.bind(0, '127.0.0.1');
   serverSocket.bind(0, '127.0.0.1');
-  const relay = await relayApi.startLossyRelay({ ...link, targetPort: serverSocket.address().port, seed });
+  const relay = await startRelay(deps, link, serverSocket.address().port, seed);
   const upstream = await upstreamOf(clientSocket, serverSocket, relay.port);
   if (!upstream) {
     await Promise.all([clientSocket.close(), serverSocket.close(), relay.close()]);
@@ -149,7 +170,7 @@ async function udxPair(UDX: UdxConstructor, relayApi: RelayApi, link: LinkConfig
     relay,
     pair: {
       send: (toServer, data) => void (toServer ? client : server).write(data),
-      resentShare: () => (client.packetsTransmitted > 0 ? client.retransmits / client.packetsTransmitted : Number.NaN),
+      counters: () => ({ sent: client.packetsTransmitted, resent: client.retransmits, spurious: Number.NaN }),
       close: async () => {
         client.destroy();
         server.destroy();
@@ -160,9 +181,9 @@ async function udxPair(UDX: UdxConstructor, relayApi: RelayApi, link: LinkConfig
 }
 
 function openPair(system: RelaySystem, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
-  if (system === 'rudp') return rudpPair(deps.api, deps.relayApi, link, seed, deliver);
-  if (system === 'udx-native') return deps.udx ? udxPair(deps.udx, deps.relayApi, link, seed, deliver) : Promise.resolve(undefined);
-  return kcpPair(system, deps.relayApi, link, seed, deliver);
+  if (system === 'rudp') return rudpPair(deps.api, deps, link, seed, deliver);
+  if (system === 'udx-native') return deps.udx ? udxPair(deps.udx, deps, link, seed, deliver) : Promise.resolve(undefined);
+  return kcpPair(system, deps, link, seed, deliver);
 }
 
 function clean(integrity: IntegrityCounts): boolean {
@@ -200,7 +221,7 @@ export async function relayChat(
   pair.send(true, makePayload(0, messageBytes));
   const helloBy = performance.now() + 10_000;
   while (toServer.counts().delivered === 0 && performance.now() < helloBy) await sleep(5);
-  const before = relay.stats();
+  const before = await relay.stats();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const wait = t0 + i * intervalMs - performance.now();
@@ -212,7 +233,7 @@ export async function relayChat(
   }
   const deadline = performance.now() + 30_000;
   while (toServer.counts().delivered + toClient.counts().delivered < 2 * n + 1 && performance.now() < deadline) await sleep(20);
-  const after = relay.stats();
+  const after = await relay.stats();
   const wire = (s: typeof after): number =>
     s.clientToServer.sentBytes + s.serverToClient.sentBytes + (s.clientToServer.sentDatagrams + s.serverToClient.sentDatagrams) * IP_UDP_HEADER_BYTES;
   const integrity = sumIntegrity([toServer.counts(), toClient.counts()]);
@@ -250,12 +271,32 @@ export async function relayBulk(
     if (Number.isNaN(doneAt) && checker.counts().delivered === chunks + 1) doneAt = performance.now();
   });
   const loss = link.loss ?? 0;
-  const failed = { system, variantId, reorder, loss, seed, totalBytes, completionMs: Number.NaN, goodputBps: 0, resentShare: Number.NaN, cpuSeconds: Number.NaN, clean: true, completed: false };
+  const failed: UdpBulkResult = {
+    system,
+    variantId,
+    reorder,
+    loss,
+    seed,
+    totalBytes,
+    completionMs: Number.NaN,
+    goodputBps: 0,
+    resentShare: Number.NaN,
+    spuriousShare: Number.NaN,
+    drops: NO_DROPS,
+    cpuSeconds: Number.NaN,
+    relayCpuSeconds: Number.NaN,
+    relayLateness: { meanMs: Number.NaN, maxMs: Number.NaN },
+    clean: true,
+    completed: false,
+  };
   if (!opened) return failed;
-  const { pair } = opened;
+  const { pair, relay } = opened;
   pair.send(true, makePayload(checker.noteSent(), 64));
   const helloBy = performance.now() + 10_000;
   while (checker.counts().delivered === 0 && performance.now() < helloBy) await sleep(5);
+  const relay0 = await relay.stats();
+  const ends0 = udpSocketDrops();
+  const sender0 = pair.counters();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < chunks; i++) pair.send(true, makePayload(checker.noteSent(), Math.min(CHUNK_BYTES, totalBytes - i * CHUNK_BYTES)));
@@ -264,15 +305,36 @@ export async function relayBulk(
   const cpu = process.cpuUsage(cpu0);
   const completed = !Number.isNaN(doneAt);
   const elapsed = (completed ? doneAt : performance.now()) - t0;
-  const resentShare = pair.resentShare();
+  // Read before closing: a closed socket takes its drop count with it.
+  const relay1 = await relay.stats();
+  const ends1 = udpSocketDrops();
+  const sender1 = pair.counters();
   await pair.close();
+  const sent = sender0 && sender1 ? sender1.sent - sender0.sent : Number.NaN;
   return {
     ...failed,
     completionMs: completed ? elapsed : Number.NaN,
     goodputBps: ((completed ? totalBytes : 0) * 8) / (elapsed / 1000),
-    resentShare,
+    resentShare: sender0 && sender1 && sent > 0 ? (sender1.resent - sender0.resent) / sent : Number.NaN,
+    spuriousShare: sender0 && sender1 && sent > 0 ? (sender1.spurious - sender0.spurious) / sent : Number.NaN,
+    drops: dropsBetween(relay0, relay1, ends1 - ends0),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    relayCpuSeconds: relay1.cpuSeconds - relay0.cpuSeconds,
+    relayLateness: relay1.lateness,
     clean: clean(checker.counts()),
     completed,
+  };
+}
+
+const NO_DROPS: UdpDrops = { link: Number.NaN, queue: Number.NaN, relayKernel: Number.NaN, endsKernel: Number.NaN };
+
+/** Where datagrams were lost between two relay snapshots, both directions summed. */
+function dropsBetween(a: RelaySnapshot, b: RelaySnapshot, endsKernel: number): UdpDrops {
+  const both = (s: RelaySnapshot, key: 'droppedLoss' | 'droppedQueue'): number => s.clientToServer[key] + s.serverToClient[key];
+  return {
+    link: both(b, 'droppedLoss') - both(a, 'droppedLoss'),
+    queue: both(b, 'droppedQueue') - both(a, 'droppedQueue'),
+    relayKernel: b.kernelDrops - a.kernelDrops,
+    endsKernel,
   };
 }

@@ -22,7 +22,8 @@ export interface SocketDriver {
  * Addresses are `127.0.0.1:port` strings, as the endpoint's peers.
  */
 export async function driveOnSocket(endpoint: MessageEndpoint, onEvent: (ev: MessageEvent) => void): Promise<SocketDriver> {
-  const socket = dgram.createSocket('udp4');
+  // The buffer rudp's adapter asks for, so neither end drops what the other would keep.
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
   let timer: NodeJS.Timeout | undefined;

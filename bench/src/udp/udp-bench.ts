@@ -1,8 +1,11 @@
 import type { LinkConfig } from '../lib/rudp-imports.js';
 import { collectGarbage } from '../run/many-run.js';
-import { BASE_LINK, REORDER_HOLD_MS, REORDER_SHARE } from '../scenarios/link-variants.js';
+import { BULK, BULK_QUICK } from '../scenarios/bulk.js';
+import { BASE_LINK, jitterReorder, plainLoss } from '../scenarios/link-variants.js';
+import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { spread } from '../stats/seeds.js';
-import { relayBulk, relayChat } from './relay-runs.js';
+import { RelayHost } from './relay-host.js';
+import { relayBulk, relayChat, type RelayDeps } from './relay-runs.js';
 import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
 import { rawThroughput, rawWindows, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
 import type { RelaySystem, UdpBulkResult, UdpChatResult, UdpPeer, UdpPeerRate, UdpReport, UdpThroughput } from './udp-results.js';
@@ -15,11 +18,17 @@ export const UDP_ROUNDS = 3;
 /** Message sizes of the loopback throughput runs ("64 KB" is 64,000 B: raw dgram cannot carry 65,536). */
 export const UDP_SIZES: readonly number[] = [64, 1024, 64_000];
 
-/** Relay link of the bulk runs: 5 ms ± 5 ms one way, FIFO (plain) or per-datagram with held datagrams (reorder). */
-function relayBulkLink(reorder: boolean, loss: number): LinkConfig {
-  return reorder
-    ? { delayMs: 5, jitterMs: 5, jitterMode: 'independent', reorder: REORDER_SHARE, reorderHoldMs: REORDER_HOLD_MS, loss }
-    : { delayMs: 5, jitterMs: 5, loss };
+/**
+ * Relay link of the bulk runs: the simulated bulk's, so the two can be
+ * compared — 35 ms ± 5 one way (FIFO, or jitter-reorder's per-datagram
+ * delays with a tenth held 25 ms), loss `loss`, and its 10 Mbit/s bottleneck
+ * with a 64 KiB drop-tail queue charging 28 B of IP/UDP header a datagram.
+ * Without the bottleneck a sender goes at loopback speed, and the 25 ms hold
+ * is 2.5 round trips of a 10 ms path instead of a third of one.
+ */
+export function relayBulkLink(reorder: boolean, loss: number): LinkConfig {
+  const variant = reorder ? jitterReorder(loss) : plainLoss(loss);
+  return { ...variant.link, bandwidthBps: BULK.bandwidthBps, queueBytes: BULK.queueBytes, headerBytes: IP_UDP_HEADER_BYTES };
 }
 
 /** Length of one relay chat in a full run: 400 timed messages each way per seed. */
@@ -34,6 +43,16 @@ const RELAY_CHAT_VARIANTS: readonly { readonly id: string; readonly link: LinkCo
 
 /** Systems driven through the relay: rudp, the reference (KCP fast, flushed: the `REFERENCE` of the simulated runs) and udx-native. */
 const RELAY_SYSTEMS: readonly RelaySystem[] = ['rudp', 'kcp-flush', 'udx-native'];
+
+/** Which parts of the real-UDP run to do. */
+export interface UdpParts {
+  readonly throughput: boolean;
+  readonly relayBulk: boolean;
+  readonly relayChat: boolean;
+}
+
+/** Every part (`--scenario udp`). */
+export const ALL_UDP_PARTS: UdpParts = { throughput: true, relayBulk: true, relayChat: true };
 
 /** Progress callback: one line per step. */
 export type UdpProgress = (label: string) => void;
@@ -102,27 +121,44 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
  * dgram, then bulk and chat through udp-relay on 127.0.0.1 for rudp and
  * KCP, on every seed. A string explains why it was skipped.
  */
-export async function runUdp(quick: boolean, seeds: readonly number[], progress: UdpProgress): Promise<UdpReport | string> {
+export async function runUdp(quick: boolean, seeds: readonly number[], progress: UdpProgress, parts: UdpParts = ALL_UDP_PARTS): Promise<UdpReport | string> {
   let api: typeof import('rudpx');
-  let relayApi: typeof import('udp-relay');
   try {
     api = await import('rudpx');
-    relayApi = await import('udp-relay');
+    await import('udp-relay');
   } catch (e) {
     return `real UDP part skipped: rudp's Node adapter or udp-relay could not be loaded (${e instanceof Error ? e.message : String(e)}).`;
   }
   const notes: string[] = [];
   const udx = loadUdx();
   if (typeof udx === 'string') notes.push(`udx-native not measured: it could not be loaded (${udx}).`);
-  const deps = { api, relayApi, udx: typeof udx === 'string' ? undefined : udx };
+  const relays = await RelayHost.start();
+  try {
+    return await relayRuns({ api, relays, udx: typeof udx === 'string' ? undefined : udx }, udx, notes, quick, seeds, progress, parts);
+  } finally {
+    await relays.stop();
+  }
+}
+
+async function relayRuns(
+  deps: RelayDeps,
+  udx: UdxConstructor | string,
+  notes: readonly string[],
+  quick: boolean,
+  seeds: readonly number[],
+  progress: UdpProgress,
+  parts: UdpParts,
+): Promise<UdpReport> {
+  const { api } = deps;
   const systems = RELAY_SYSTEMS.filter((s) => s !== 'udx-native' || deps.udx !== undefined);
   // Heap left by the simulated scenarios would otherwise tax one peer's collections more than another's.
   collectGarbage();
-  const throughput = await throughputRuns(api, udx, quick, progress);
+  const throughput = parts.throughput ? await throughputRuns(api, udx, quick, progress) : [];
 
   const bulk: UdpBulkResult[] = [];
-  const totalBytes = quick ? 1024 * 1024 : 2 * 1024 * 1024;
-  const bulkCases = quick ? [{ reorder: false, loss: 0 }, { reorder: true, loss: 0 }] : [false, true].flatMap((reorder) => [0, 0.1].map((loss) => ({ reorder, loss })));
+  const totalBytes = (quick ? BULK_QUICK : BULK).totalBytes;
+  const allBulkCases = quick ? [{ reorder: false, loss: 0 }, { reorder: true, loss: 0 }] : [false, true].flatMap((reorder) => [0, 0.1].map((loss) => ({ reorder, loss })));
+  const bulkCases = parts.relayBulk ? allBulkCases : [];
   for (const c of bulkCases) {
     const id = `${c.reorder ? 'reorder' : 'plain'} p=${c.loss}`;
     for (const system of systems) {
@@ -134,7 +170,8 @@ export async function runUdp(quick: boolean, seeds: readonly number[], progress:
   }
 
   const chat: UdpChatResult[] = [];
-  for (const v of quick ? RELAY_CHAT_VARIANTS.slice(0, 1) : RELAY_CHAT_VARIANTS) {
+  const chatVariants = parts.relayChat ? (quick ? RELAY_CHAT_VARIANTS.slice(0, 1) : RELAY_CHAT_VARIANTS) : [];
+  for (const v of chatVariants) {
     for (const system of systems) {
       for (const seed of seeds) {
         progress(`relay chat ${system} ${v.id} seed ${seed}`);

@@ -50,12 +50,32 @@ export interface UdpBulkResult {
   /** First send → last delivery, ms (`NaN` if incomplete). */
   readonly completionMs: number;
   readonly goodputBps: number;
-  /** The sender's resent packets ÷ packets sent (`NaN` when not countable: KCP). */
+  /** The sender's resent packets ÷ packets sent during the transfer (`NaN` when not countable: KCP). */
   readonly resentShare: number;
-  /** Process CPU seconds used during the transfer (relay and both ends). */
+  /** Resends the sender itself found needless (the original arrived) ÷ packets sent (`NaN` when not counted: KCP, udx-native). */
+  readonly spuriousShare: number;
+  /** Datagrams lost during the transfer, by where. */
+  readonly drops: UdpDrops;
+  /** CPU seconds both ends used during the transfer (the relay runs in a process of its own). */
   readonly cpuSeconds: number;
+  /** CPU seconds the relay process used during the transfer. */
+  readonly relayCpuSeconds: number;
+  /** How late the relay forwarded datagrams against the link model's times (mean over the run, largest), ms. */
+  readonly relayLateness: { readonly meanMs: number; readonly maxMs: number };
   readonly clean: boolean;
   readonly completed: boolean;
+}
+
+/** Datagrams lost in one relay run, both directions, by where they were lost. */
+export interface UdpDrops {
+  /** The modelled link's random (or burst) loss. */
+  readonly link: number;
+  /** The modelled bottleneck's drop-tail queue. */
+  readonly queue: number;
+  /** The kernel, at the relay's sockets (full receive buffer): not the modelled link's; should be 0. */
+  readonly relayKernel: number;
+  /** The kernel, at the two ends' sockets: should be 0. */
+  readonly endsKernel: number;
 }
 
 /** What the real-UDP part measured. */

@@ -20,6 +20,13 @@ export interface LossyRelayOptions extends LinkConfig {
   readonly maxClients?: number;
   /** A client silent this long in both directions is forgotten and its socket closed. Default 60,000 ms. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Kernel receive and send buffer asked for on every socket, bytes (Linux caps it at
+   * net.core.rmem_max / wmem_max). Default: the system's (about 208 KiB on Linux, some 90
+   * full-size datagrams): a sender faster than the relay's event loop overflows it, and
+   * those kernel drops are not the modelled link's.
+   */
+  readonly socketBufferBytes?: number;
 }
 
 /** Counters of a running relay. */
@@ -34,6 +41,12 @@ export interface LossyRelayStats {
   readonly pending: number;
   /** Datagrams dropped, either way, because the relay was partitioned (see `setPartitioned`). */
   readonly droppedPartition: number;
+  /**
+   * How late the relay forwarded datagrams against the time the link model
+   * gave them, both directions, ms: its timers wake no finer than 1 ms and
+   * wait for the event loop, so the real path adds this to the model's delay.
+   */
+  readonly lateness: { readonly meanMs: number; readonly maxMs: number };
   /** Summed over all clients, live and expired. */
   readonly clientToServer: LinkStats;
   readonly serverToClient: LinkStats;
@@ -68,6 +81,9 @@ class Pipe {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** Sum and largest of (forwarded − due) over the forwarded datagrams, ms. */
+  lateSumMs = 0;
+  lateMaxMs = 0;
 
   constructor(
     readonly impairment: LinkImpairment,
@@ -99,10 +115,14 @@ class Pipe {
 
   private flush(): void {
     // Node timers have 1 ms granularity and may fire just under the mark.
-    const horizon = performance.now() + 0.5;
+    const now = performance.now();
+    const horizon = now + 0.5;
     for (let next = this.queue.peek(); next !== undefined && next.at <= horizon; next = this.queue.peek()) {
       this.queue.pop();
       if (!this.forward(next.data)) continue;
+      const late = Math.max(0, now - next.at);
+      this.lateSumMs += late;
+      if (late > this.lateMaxMs) this.lateMaxMs = late;
       this.impairment.stats.deliveredDatagrams++;
       this.impairment.stats.deliveredBytes += next.data.length;
     }
@@ -142,6 +162,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   const targetPort = options.targetPort;
   const maxClients = options.maxClients ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const buffers = options.socketBufferBytes !== undefined ? { recvBufferSize: options.socketBufferBytes, sendBufferSize: options.socketBufferBytes } : {};
   if (!(Number.isInteger(targetPort) && targetPort > 0 && targetPort <= 65535)) {
     throw new RangeError(`targetPort must be an integer in 1..65535, got ${targetPort}`);
   }
@@ -155,10 +176,12 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
   let expiredClients = 0;
   let rejectedDatagrams = 0;
   let droppedPartition = 0;
+  let retiredLateSumMs = 0;
+  let retiredLateMaxMs = 0;
   let partitioned = false;
   let closed = false;
 
-  const main = dgram.createSocket(socketType(listenHost));
+  const main = dgram.createSocket({ type: socketType(listenHost), ...buffers });
   const closeSocket = (socket: dgram.Socket): Promise<void> =>
     new Promise((resolve) => {
       try {
@@ -187,6 +210,10 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     client.down.stop();
     addLinkStats(retiredUp, client.up.impairment.stats);
     addLinkStats(retiredDown, client.down.impairment.stats);
+    for (const pipe of [client.up, client.down]) {
+      retiredLateSumMs += pipe.lateSumMs;
+      retiredLateMaxMs = Math.max(retiredLateMaxMs, pipe.lateMaxMs);
+    }
     return closeSocket(client.socket);
   };
 
@@ -196,7 +223,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     if (existing !== undefined) return existing;
     if (clients.size >= maxClients) return undefined;
     const n = clientCounter++;
-    const socket = dgram.createSocket(socketType(targetHost));
+    const socket = dgram.createSocket({ type: socketType(targetHost), ...buffers });
     socket.on('error', () => {});
     socket.bind({ port: 0, ...(upstreamBindHost !== undefined ? { address: upstreamBindHost } : {}) });
     const client: Client = {
@@ -266,12 +293,20 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
       const up = addLinkStats(emptyLinkStats(), retiredUp);
       const down = addLinkStats(emptyLinkStats(), retiredDown);
       let pending = 0;
+      let lateSumMs = retiredLateSumMs;
+      let lateMaxMs = retiredLateMaxMs;
       for (const c of clients.values()) {
         addLinkStats(up, c.up.impairment.stats);
         addLinkStats(down, c.down.impairment.stats);
         pending += c.up.pending + c.down.pending;
+        for (const pipe of [c.up, c.down]) {
+          lateSumMs += pipe.lateSumMs;
+          lateMaxMs = Math.max(lateMaxMs, pipe.lateMaxMs);
+        }
       }
-      return { clients: clients.size, expiredClients, rejectedDatagrams, pending, droppedPartition, clientToServer: up, serverToClient: down };
+      const forwarded = up.deliveredDatagrams + down.deliveredDatagrams;
+      const lateness = { meanMs: forwarded > 0 ? lateSumMs / forwarded : 0, maxMs: lateMaxMs };
+      return { clients: clients.size, expiredClients, rejectedDatagrams, pending, droppedPartition, lateness, clientToServer: up, serverToClient: down };
     },
     setPartitioned: (cut) => {
       partitioned = cut;

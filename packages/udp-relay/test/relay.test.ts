@@ -124,6 +124,11 @@ describe('startLossyRelay', () => {
       await until(() => rtts.length === i + 1);
     }
     for (const rtt of rtts) expect(rtt).toBeGreaterThanOrEqual(59);
+    // What the relay added to the model's delay is reported, and is what the round trips show beyond it.
+    const { meanMs, maxMs } = relay.stats().lateness;
+    expect(meanMs).toBeGreaterThanOrEqual(0);
+    expect(maxMs).toBeGreaterThanOrEqual(meanMs);
+    expect(maxMs).toBeLessThanOrEqual(Math.max(...rtts) - 60 + 0.5);
   });
 
   it('reorders with independent jitter and a reorder hold, losing nothing', async () => {

@@ -1,14 +1,22 @@
 /**
- * A message on the sending side, cut into fixed chunks at queue time so a
- * retransmission repeats exactly the same bytes at the same offset.
+ * A message on the sending side, cut into chunks when its first chunk
+ * leaves (so chunks fit the datagram size of that moment, the first one what
+ * the packet had left) and fixed from then on: a retransmission repeats
+ * exactly the same bytes at the same offset. The one exception is a chunk cut
+ * for datagrams the path no longer carries (path MTU black hole): it is
+ * resent in pieces that fit the base size, acknowledged piece by piece.
  */
 import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
-  /** Number of chunks (a 0-byte message has one empty chunk). */
-  readonly chunkCount: number;
+  /** Number of chunks (a 0-byte message has one empty chunk); fixed once the first chunk is sent. */
+  chunkCount: number;
+  /** Bytes of chunk 0; the others have `chunkSize` (the last one less). */
+  firstChunkSize: number;
+  /** Bytes of each piece of a chunk resent in pieces (0: none is). */
+  pieceSize = 0;
   /** Index of the first chunk never sent. */
   nextChunk = 0;
   /** When the (single-chunk) message was first sent, for redundancy. */
@@ -18,8 +26,10 @@ export class OutgoingMessage {
   /** Repairs that covered this message so far. */
   repairs = 0;
   /** Per-chunk acknowledgement flags; `undefined` for a one-chunk message, which `ackedCount` says all about. */
-  private readonly acked: Uint8Array | undefined;
+  private acked: Uint8Array | undefined;
   private ackedCount = 0;
+  /** Per chunk, a bit per piece acknowledged (only once a chunk is resent in pieces). */
+  private pieceAcks: Uint32Array | undefined;
 
   constructor(
     /** Message id, consecutive per connection. */
@@ -27,12 +37,23 @@ export class OutgoingMessage {
     readonly data: Uint8Array,
     /** Position of the first byte in the connection's message stream (flow control). */
     readonly streamStart: number,
-    readonly chunkSize: number,
+    public chunkSize: number,
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
     readonly delivery?: Delivery,
   ) {
+    this.firstChunkSize = chunkSize;
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
+    this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
+  }
+
+  /** Cuts the message again, before its first chunk is sent: chunk 0 of `first` bytes, the rest of `size`. */
+  cut(first: number, size: number): void {
+    if (this.nextChunk !== 0) throw new Error('rudp: a message is cut only before it is sent');
+    this.firstChunkSize = Math.min(first, this.data.length);
+    this.chunkSize = size;
+    const rest = this.data.length - this.firstChunkSize;
+    this.chunkCount = 1 + Math.ceil(rest / size);
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
 
@@ -43,25 +64,37 @@ export class OutgoingMessage {
 
   /** Byte offset of chunk `i`. */
   offsetOf(i: number): number {
-    return i * this.chunkSize;
+    return i === 0 ? 0 : this.firstChunkSize + (i - 1) * this.chunkSize;
   }
 
   /** The bytes of chunk `i` (a view). */
   chunk(i: number): Uint8Array {
     // A one-chunk message (most are): no new view per send.
     if (this.chunkCount === 1) return this.data;
-    const start = i * this.chunkSize;
-    return this.data.subarray(start, Math.min(start + this.chunkSize, this.data.length));
+    const start = this.offsetOf(i);
+    return this.data.subarray(start, Math.min(start + (i === 0 ? this.firstChunkSize : this.chunkSize), this.data.length));
   }
 
-  /** Whether chunk `i` was acknowledged. */
-  isAcked(i: number): boolean {
-    return this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1;
+  /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */
+  pieceCount(i: number): number {
+    return Math.max(1, Math.ceil(this.chunk(i).length / this.pieceSize));
   }
 
-  /** Marks chunk `i` acknowledged; true if that completed the message. */
-  ack(i: number): boolean {
-    if (this.isAcked(i)) return false;
+  /** Whether chunk `i` (or only its piece `piece`) was acknowledged. */
+  isAcked(i: number, piece?: number): boolean {
+    if (this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1) return true;
+    return piece !== undefined && this.pieceAcks !== undefined && ((this.pieceAcks[i] as number) & (1 << piece)) !== 0;
+  }
+
+  /** Marks chunk `i` (or its piece `piece`) acknowledged; true if that completed the message. */
+  ack(i: number, piece?: number): boolean {
+    if (this.isAcked(i, piece)) return false;
+    if (piece !== undefined) {
+      this.pieceAcks ??= new Uint32Array(this.chunkCount);
+      const bits = ((this.pieceAcks[i] as number) | (1 << piece)) >>> 0;
+      this.pieceAcks[i] = bits;
+      if (bits !== 2 ** this.pieceCount(i) - 1) return false;
+    }
     if (this.acked !== undefined) this.acked[i] = 1;
     return ++this.ackedCount === this.chunkCount;
   }
@@ -81,6 +114,8 @@ export class OutgoingMessage {
 export interface ChunkRef {
   readonly message: OutgoingMessage;
   readonly index: number;
+  /** Only this piece of the chunk (see `OutgoingMessage.pieceSize`); `undefined`: the whole chunk. */
+  readonly piece?: number;
   /** Not to be sent before this time (redundant copies are spaced out). */
   readonly notBefore: number;
   /** A proactive tail copy: dropped if later data was sent after the message (it can piggyback). */
@@ -90,12 +125,23 @@ export interface ChunkRef {
 }
 
 /**
- * Writes chunk `index` of `m` if it fits: a whole small message as a MESSAGE
- * frame, anything else as a FRAGMENT. Returns whether it was written.
+ * Writes chunk `index` of `m` (or only its piece `piece`) if it fits: a whole
+ * small message as a MESSAGE frame, anything else as a FRAGMENT. Returns
+ * whether it was written.
  */
-export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
+export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, piece?: number): boolean {
   const d = m.delivery;
   const annotation = d === undefined ? 0 : channelFrameSize(d);
+  if (piece !== undefined) {
+    const whole = m.chunk(index);
+    const start = piece * m.pieceSize;
+    const data = whole.subarray(start, Math.min(start + m.pieceSize, whole.length));
+    const offset = m.offsetOf(index) + start;
+    if (annotation + fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+    if (d !== undefined) writeChannel(w, d);
+    writeFragment(w, m.id, m.data.length, offset, data);
+    return true;
+  }
   if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
     if (annotation + messageFrameSize(m.id, m.data.length) > w.room()) return false;
     if (d !== undefined) writeChannel(w, d);
@@ -108,4 +154,12 @@ export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): 
   if (d !== undefined) writeChannel(w, d);
   writeFragment(w, m.id, m.data.length, offset, data);
   return true;
+}
+
+/** Bytes chunk `index` of `m` takes in a packet (frames and annotation). */
+export function chunkWireSize(m: OutgoingMessage, index: number): number {
+  const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) return annotation + messageFrameSize(m.id, m.data.length);
+  const data = m.chunk(index);
+  return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index), data.length) + data.length;
 }

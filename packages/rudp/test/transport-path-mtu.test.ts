@@ -29,7 +29,7 @@ function transfer(p: Pair, count: number, during?: (now: number) => void, limitM
   let received = 0;
   p.onServerEvent = (e) => {
     if (e.type !== 'message') return;
-    expect(e.data).toEqual(message(received, CHUNK));
+    expect(Buffer.compare(e.data, message(received, CHUNK))).toBe(0);
     received++;
   };
   while (received < count && p.sim.now < start + limitMs) {
@@ -63,6 +63,27 @@ describe('path MTU discovery', () => {
     transfer(fixed, 64);
     expect(big.conn.stats().datagramSize).toBe(1452);
     expect(fixed.conn.stats().datagramSize).toBe(1200);
+    expect(big.conn.stats().packetsSent).toBeLessThan(0.9 * fixed.conn.stats().packetsSent);
+  });
+
+  it('a message already leaving when the size changes is cut again: its unsent chunks fill the new size', () => {
+    const send = (p: Pair): void => {
+      p.sim.runFor(1_000);
+      const big = message(7, 2 * 1024 * 1024);
+      p.conn.send(big);
+      p.sim.wake(CLIENT);
+      let got: Uint8Array | undefined;
+      p.onServerEvent = (e) => {
+        if (e.type === 'message') got = e.data;
+      };
+      while (got === undefined && p.sim.now < 60_000) p.sim.runFor(50);
+      expect(Buffer.compare(got ?? new Uint8Array(0), big)).toBe(0);
+    };
+    const big = pair(BULK_LINK);
+    send(big);
+    const fixed = pair(BULK_LINK, { maxDatagramSize: 1200 });
+    send(fixed);
+    expect(big.conn.stats().datagramSize).toBe(1452);
     expect(big.conn.stats().packetsSent).toBeLessThan(0.9 * fixed.conn.stats().packetsSent);
   });
 

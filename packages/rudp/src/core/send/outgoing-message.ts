@@ -1,20 +1,28 @@
 /**
- * A message on the sending side, cut into chunks when its first chunk
- * leaves (so chunks fit the datagram size of that moment, the first one what
- * the packet had left) and fixed from then on: a retransmission repeats
- * exactly the same bytes at the same offset. The one exception is a chunk cut
- * for datagrams the path no longer carries (path MTU black hole): it is
- * resent in pieces that fit the base size, acknowledged piece by piece.
+ * A message on the sending side, cut into chunks as it leaves: when its
+ * first chunk leaves (chunks fit the datagram size of that moment, the first
+ * one what the packet had left), and again, for the chunks not sent yet,
+ * whenever path MTU discovery changes the size. A chunk once sent is fixed:
+ * a retransmission repeats exactly the same bytes at the same offset. The one
+ * exception is a chunk sent at a size the path no longer carries (path MTU
+ * black hole): it is resent in pieces that fit, acknowledged piece by piece.
  */
+
+/** From chunk `index` on (it starts at byte `offset`), chunks have `size` bytes (the last one less). */
+interface Segment {
+  readonly index: number;
+  readonly offset: number;
+  readonly size: number;
+}
 import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
-  /** Number of chunks (a 0-byte message has one empty chunk); fixed once the first chunk is sent. */
+  /** Number of chunks (a 0-byte message has one empty chunk). */
   chunkCount: number;
-  /** Bytes of chunk 0; the others have `chunkSize` (the last one less). */
-  firstChunkSize: number;
+  /** How the message is cut: chunk 0 alone, then runs of equal chunks (more than one run once re-cut mid-message). */
+  private segments: Segment[];
   /** Bytes of each piece of a chunk resent in pieces (0: none is). */
   pieceSize = 0;
   /** Index of the first chunk never sent. */
@@ -37,24 +45,60 @@ export class OutgoingMessage {
     readonly data: Uint8Array,
     /** Position of the first byte in the connection's message stream (flow control). */
     readonly streamStart: number,
-    public chunkSize: number,
+    chunkSize: number,
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
     readonly delivery?: Delivery,
   ) {
-    this.firstChunkSize = chunkSize;
+    this.segments = [{ index: 0, offset: 0, size: chunkSize }];
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
 
+  /** Bytes of chunk 0. */
+  get firstChunkSize(): number {
+    return (this.segments[0] as Segment).size;
+  }
+
+  /** Bytes of the chunks not sent yet (the last run's size). */
+  get chunkSize(): number {
+    return (this.segments[this.segments.length - 1] as Segment).size;
+  }
+
   /** Cuts the message again, before its first chunk is sent: chunk 0 of `first` bytes, the rest of `size`. */
   cut(first: number, size: number): void {
     if (this.nextChunk !== 0) throw new Error('rudp: a message is cut only before it is sent');
-    this.firstChunkSize = Math.min(first, this.data.length);
-    this.chunkSize = size;
-    const rest = this.data.length - this.firstChunkSize;
-    this.chunkCount = 1 + Math.ceil(rest / size);
+    const head = Math.min(first, this.data.length);
+    this.segments = head === this.data.length ? [{ index: 0, offset: 0, size: head }] : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
+    this.chunkCount = 1 + Math.ceil((this.data.length - head) / size);
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
+  }
+
+  /** Cuts the chunks not sent yet (there are some, and some were sent) into chunks of `size` bytes. */
+  recutUnsent(size: number): void {
+    const from = this.nextChunk;
+    const offset = this.offsetOf(from);
+    this.segments = this.segments.filter((g) => g.index < from);
+    this.segments.push({ index: from, offset, size });
+    this.chunkCount = from + Math.ceil((this.data.length - offset) / size);
+    // Sent chunks keep their numbers, and so their acknowledgement flags.
+    const acked = new Uint8Array(this.chunkCount);
+    if (this.acked !== undefined) acked.set(this.acked.subarray(0, from));
+    this.acked = acked;
+    if (this.pieceAcks !== undefined) {
+      const pieces = new Uint32Array(this.chunkCount);
+      pieces.set(this.pieceAcks.subarray(0, from));
+      this.pieceAcks = pieces;
+    }
+  }
+
+  /** The run chunk `i` belongs to. */
+  private segmentOf(i: number): Segment {
+    for (let k = this.segments.length - 1; k > 0; k--) {
+      const g = this.segments[k] as Segment;
+      if (g.index <= i) return g;
+    }
+    return this.segments[0] as Segment;
   }
 
   /** Stream position just past the message. */
@@ -64,15 +108,17 @@ export class OutgoingMessage {
 
   /** Byte offset of chunk `i`. */
   offsetOf(i: number): number {
-    return i === 0 ? 0 : this.firstChunkSize + (i - 1) * this.chunkSize;
+    const g = this.segmentOf(i);
+    return g.offset + (i - g.index) * g.size;
   }
 
   /** The bytes of chunk `i` (a view). */
   chunk(i: number): Uint8Array {
     // A one-chunk message (most are): no new view per send.
     if (this.chunkCount === 1) return this.data;
-    const start = this.offsetOf(i);
-    return this.data.subarray(start, Math.min(start + (i === 0 ? this.firstChunkSize : this.chunkSize), this.data.length));
+    const g = this.segmentOf(i);
+    const start = g.offset + (i - g.index) * g.size;
+    return this.data.subarray(start, Math.min(start + g.size, this.data.length));
   }
 
   /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */

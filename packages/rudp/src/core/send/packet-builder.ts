@@ -69,12 +69,7 @@ export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: 
     }
     retransmission = s.retransmits.fill(now, w, chunks, plan.newData);
     const fresh = chunks.length;
-    const datagrams = s.sendQueue.fillNewData(
-      w,
-      chunks,
-      (m) => s.repairPolicy.rememberSmall(now, m),
-      (c) => s.retransmits.queueOversize(c),
-    );
+    const datagrams = s.sendQueue.fillNewData(w, chunks, (m) => s.repairPolicy.rememberSmall(now, m));
     if (datagrams > 0) ackEliciting = true;
     const freshEnd = chunks.length;
     if (freshEnd > fresh) {

@@ -73,11 +73,6 @@ export class RetransmitQueue {
     this.queue.push({ message: m, index: 0, notBefore, tail: true });
   }
 
-  /** Queues a chunk never sent that no longer fits a packet (the path's MTU shrank): it leaves in pieces. */
-  queueOversize(c: ChunkRef): void {
-    this.queue.push(c);
-  }
-
   /** A packet carried new data at `now` (tail copies of earlier messages lose their purpose). */
   noteNewData(now: number): void {
     this.lastNewDataAt = now;

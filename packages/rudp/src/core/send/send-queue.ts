@@ -11,7 +11,7 @@ import type { FlowControl } from '../flow-control.js';
 import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
-import { type ChunkRef, OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
+import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
 
 /** Fewest data bytes worth starting a message in the room a packet has left (below, it starts in the next packet). */
 const MIN_FIRST_CHUNK = 64;
@@ -97,12 +97,11 @@ export class SendQueue {
    * Writes never-sent chunks into `w` in queue order while they fit and the
    * peer's credit covers their message; `onSmallSent` hears of each
    * one-chunk message as it leaves. Datagrams go first; returns how many left.
-   * A chunk cut for a datagram size the path lost (black hole) can never fit:
-   * `onOversize` takes it, and the rest of its message, to be sent in pieces.
+   * Chunks not sent yet are cut again when the datagram size changed.
    */
-  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void, onOversize: (c: ChunkRef) => void = () => {}): number {
+  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): number {
     const datagrams = this.fillDatagrams(w);
-    this.fillReliable(w, chunks, onSmallSent, onOversize);
+    this.fillReliable(w, chunks, onSmallSent);
     return datagrams;
   }
 
@@ -123,19 +122,16 @@ export class SendQueue {
     return n;
   }
 
-  private fillReliable(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void, onOversize: (c: ChunkRef) => void): void {
+  private fillReliable(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): void {
     for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
       if (!this.flow.allows(m.streamEnd)) return; // the receiver has no room for all of it yet
       if (m.nextChunk === 0) this.cutForPacket(m, w.room());
+      else if (m.chunkSize !== this.chunkSizeFor(m)) m.recutUnsent(this.chunkSizeFor(m));
       while (!m.allSent) {
         const idx = m.nextChunk;
-        if (!writeChunk(w, m, idx)) {
-          if (chunkWireSize(m, idx) <= this.packetRoom) return;
-          for (; m.nextChunk < m.chunkCount; m.nextChunk++) onOversize({ message: m, index: m.nextChunk, notBefore: 0 });
-          break;
-        }
+        if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
         m.nextChunk++;
         if (m.chunkCount === 1) onSmallSent(m);
@@ -151,7 +147,7 @@ export class SendQueue {
    */
   private cutForPacket(m: OutgoingMessage, room: number): void {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
-    const size = this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
+    const size = this.chunkSizeFor(m);
     if (m.data.length <= size) {
       if (m.chunkCount !== 1) m.cut(size, size);
       return;
@@ -159,6 +155,12 @@ export class SendQueue {
     const first = room - annotation - fragmentHeaderSize(m.id, m.data.length, 0, room);
     const start = first >= MIN_FIRST_CHUNK ? Math.min(first, size) : size;
     if (start !== m.firstChunkSize || size !== m.chunkSize) m.cut(start, size);
+  }
+
+  /** Data bytes of a chunk of `m` that fills a packet of the size in use now. */
+  private chunkSizeFor(m: OutgoingMessage): number {
+    const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+    return this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
   }
 
   /**

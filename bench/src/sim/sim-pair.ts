@@ -11,6 +11,8 @@ export const SERVER_ADDRESS = 'server:1';
 
 /** Bytes of IPv4 + UDP header added to each datagram when counting wire bytes. */
 export const IP_UDP_HEADER_BYTES = 28;
+/** Largest UDP payload the simulated path carries: a 1500-byte IPv4 MTU less the IP and UDP headers (rudp's path MTU discovery finds it; larger datagrams are dropped). */
+export const PATH_MAX_UDP_PAYLOAD = 1472;
 
 /** Options of a `SimPair`. */
 export interface SimPairOptions {
@@ -40,8 +42,8 @@ export class SimPair {
   private established = false;
 
   constructor(private readonly options: SimPairOptions) {
-    // The bottleneck carries each datagram's IPv4 + UDP header too, as a real link does.
-    this.sim = new SimNetwork({ seed: options.seed, defaultLink: { headerBytes: IP_UDP_HEADER_BYTES, ...options.link } });
+    // The bottleneck carries each datagram's IPv4 + UDP header too, as a real link does, and the path has a real MTU.
+    this.sim = new SimNetwork({ seed: options.seed, defaultLink: { headerBytes: IP_UDP_HEADER_BYTES, mtu: PATH_MAX_UDP_PAYLOAD, ...options.link } });
     const { factory, system, tuning } = options;
     this.client = factory.create(system, this.sim.random('client'), false, tuning);
     this.server = factory.create(system, this.sim.random('server'), true, tuning);

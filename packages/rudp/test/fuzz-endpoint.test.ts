@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
 import { FrameType, MAX_ACK_RANGES, MAX_CLOSE_REASON } from '../src/wire/frame.js';
-import { MAX_DATAGRAM, PROTOCOL_VERSION, PacketType, PacketWriter, decodeInitial, isProtected, parseHeader } from '../src/wire/packet.js';
+import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PROTOCOL_VERSION, PacketType, PacketWriter, decodeInitial, isProtected, parseHeader } from '../src/wire/packet.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 
@@ -73,7 +73,7 @@ describe('endpoint fuzz (seeded)', () => {
     const below = (n: number): number => rnd() % n;
     const attackers = Array.from({ length: 4096 }, (_, i) => (i % 64 === 0 ? `10.0.0.1:${5001 + i}` : `203.0.${i >> 8}.${i & 255}:${1024 + below(60000)}`));
     const attacker = (): string => attackers[below(attackers.length)] as string;
-    const scratch = new Uint8Array(MAX_DATAGRAM + 100);
+    const scratch = new Uint8Array(MAX_PROBED_DATAGRAM + 100);
     const out = new Uint8Array(MAX_DATAGRAM);
 
     const before = p.server.stats();
@@ -89,7 +89,7 @@ describe('endpoint fuzz (seeded)', () => {
       byCategory[cat] = (byCategory[cat] as number) + 1;
       if (cat < 8) {
         // Random bytes of any length, including empty and oversize.
-        const len = below(MAX_DATAGRAM + 100);
+        const len = below(MAX_PROBED_DATAGRAM + 100);
         p.server.handleDatagram(now, fillRandomBytes(rnd, scratch.subarray(0, len)), attacker());
         return Expect.Drop;
       }

@@ -60,6 +60,19 @@ describe('rudp over real node:dgram on 127.0.0.1', () => {
     await conn.close();
   });
 
+  it('path MTU discovery raises the datagram size to 1452 on loopback, and the data arrives intact', async () => {
+    const server = await echoServer();
+    const conn = await connect({ port: server.address().port });
+    const sent = Array.from({ length: 64 }, (_, i) => new Uint8Array(16 * 1024).fill(i));
+    const done = collect(conn, sent.length);
+    await Promise.all(sent.map((m) => conn.send(m)));
+    expect(await done).toEqual(sent.map((m) => Buffer.from(m)));
+    const s = conn.stats();
+    expect(s.datagramSize).toBe(1452);
+    expect(s.mtuProbesAcked).toBeGreaterThanOrEqual(1);
+    await conn.close();
+  });
+
   it('rejects connect with a clear error when nothing answers', async () => {
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));

@@ -48,7 +48,8 @@ describe('packet number truncation', () => {
   /** 16 MiB in 4 KiB messages over 256-byte packets (past 2^16 packets); returns what the server got, checked whole and in order. */
   function transfer(link: LinkConfig, onData: (h: PacketHeader, datagram: Uint8Array, now: number, p: Pair) => void): Pair {
     // Plaintext: the epoch mask is the CRC trailer's (a sealed packet restored to the wrong number fails its tag instead).
-    const p = makePair({ link: { ...link, bandwidthBps: 100_000_000, queueBytes: 256 * 1024 }, client: { mtu: 256, plaintext: true }, server: { mtu: 256, plaintext: true } });
+    // 256-byte packets throughout (no path MTU discovery): the point is to count past 2^16 of them.
+    const p = makePair({ link: { ...link, bandwidthBps: 100_000_000, queueBytes: 256 * 1024 }, client: { mtu: 256, maxDatagramSize: 256, plaintext: true }, server: { mtu: 256, maxDatagramSize: 256, plaintext: true } });
     tapDataPackets(p.client, (h, d, now) => onData(h, d, now, p));
     p.sim.runFor(100);
     const count = 4_096;

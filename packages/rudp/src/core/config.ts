@@ -6,12 +6,14 @@
  */
 import { Bbr } from './congestion/bbr.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
-import { MAX_DATAGRAM } from '../wire/packet.js';
+import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM } from '../wire/packet.js';
 
 /** Per-connection settings. */
 export interface ConnectionConfig {
-  /** Largest datagram sent, bytes (128–1200). */
+  /** Base datagram size, bytes (128–1200): every datagram starts at it, and falls back to it on a path MTU black hole. */
   readonly mtu: number;
+  /** Largest datagram path MTU discovery probes for, bytes (128–1472; at or below `mtu`: no discovery). */
+  readonly maxDatagramSize: number;
   /** Bytes of whole messages the peer may have outstanding beyond what the app has read; also the largest message. */
   readonly receiveWindow: number;
   /** Longest we hold back an ACK hoping to piggyback it on data, ms. */
@@ -60,6 +62,7 @@ export interface RedundancyConfig {
 /** The defaults. */
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   mtu: MAX_DATAGRAM,
+  maxDatagramSize: 1452,
   receiveWindow: 32 * 1024 * 1024,
   maxAckDelayMs: 25,
   ackEveryPackets: 2,
@@ -90,6 +93,7 @@ const MS_MAX = 86_400_000;
 /** The range of every numeric field of `ConnectionConfig`. */
 const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congestion' | 'redundancy'>, NumberRule>> = {
   mtu: { min: MIN_MTU, max: MAX_DATAGRAM, integer: true },
+  maxDatagramSize: { min: MIN_MTU, max: MAX_PROBED_DATAGRAM, integer: true },
   receiveWindow: { min: 1_024, max: 2 ** 40, integer: true },
   maxAckDelayMs: { min: 0, max: 16_383 },
   ackEveryPackets: { min: 1, max: 1_000, integer: true },

@@ -12,6 +12,7 @@
  * - send/pacer.ts: pacing
  * - send/send-queue.ts, send/retransmit-queue.ts: what to send and send again
  * - send/packet-builder.ts: packs one DATA packet
+ * - send/path-mtu.ts: path MTU discovery (the datagram size) and its probes
  * - flow-control.ts: credit in both directions
  * - repair/: the repair code, the sender's redundancy policy, the receiver's decoder
  * - timers.ts: the typed timer table
@@ -35,13 +36,14 @@ import { RepairReceiver } from './repair/repair-receiver.js';
 import { ByteSlab } from './send/byte-slab.js';
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
+import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
 import { type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
-import { TAG_LEN, type KeyingMaterialExporter, type PacketProtection } from '../crypto/index.js';
-import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose } from '../wire/frame.js';
+import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
+import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
@@ -58,6 +60,8 @@ import {
 
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
+/** A data packet with less room than this left is full (its sender would fill larger ones). */
+const FULL_PACKET_SLACK = 64;
 
 /** Why `handlePacket` or `handleAccept` dropped a packet. */
 export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprotected';
@@ -71,8 +75,8 @@ export interface KeyMismatch {
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
-/** Counters reported by `Connection.stats()`. */
-export interface ConnectionStats {
+/** Counters reported by `Connection.stats()` (with path MTU discovery's: the datagram size in use and probe counts). */
+export interface ConnectionStats extends PathMtuStats {
   readonly packetsSent: number;
   readonly packetsReceived: number;
   readonly packetsRetransmitted: number;
@@ -143,6 +147,11 @@ export class Connection implements PacketFate {
   private readonly repairPolicy: RepairPolicy;
   private readonly recovery: LossDetection;
   private readonly pacer: Pacer;
+  private readonly pmtu: PathMtu;
+  /** The datagram size the send queues were last told of. */
+  private datagramSize: number;
+  /** A data packet left full: the application's data would fill larger datagrams (path MTU discovery may begin). */
+  private filledPacket = false;
   private readonly sources: PacketSources;
   /** Seals and opens DATA packets once keys exist (`undefined`: plaintext mode, or before the handshake). */
   private protection: PacketProtection | undefined;
@@ -219,6 +228,8 @@ export class Connection implements PacketFate {
     this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);
     this.pacer = new Pacer(config.mtu, this.cc, this.rtt, now);
+    this.pmtu = new PathMtu(config.mtu, Math.max(config.mtu, config.maxDatagramSize));
+    this.datagramSize = config.mtu;
     this.sources = {
       acks: this.acks,
       repairReceiver: this.repairReceiver,
@@ -359,6 +370,7 @@ export class Connection implements PacketFate {
       cwndBytes: this.cc.window(),
       bytesInFlight: this.recovery.bytesInFlight,
       congestionController: this.cc.name,
+      ...this.pmtu.stats(),
     };
   }
 
@@ -463,7 +475,7 @@ export class Connection implements PacketFate {
     if (isProtected(h.type)) {
       if (this.protection === undefined) return 'unprotected';
       // Opened into a slab like every other small buffer here (see send/byte-slab.ts).
-      const out = h.payload.length >= TAG_LEN ? SLAB.alloc(h.payload.length - TAG_LEN) : undefined;
+      const out = h.payload.length >= TAG_SIZE ? SLAB.alloc(h.payload.length - TAG_SIZE) : undefined;
       const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
       if (!opened.ok) {
         // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
@@ -514,6 +526,7 @@ export class Connection implements PacketFate {
       case 'ping':
         return;
       case 'ack':
+        this.pmtu.onAck(now, f.ranges);
         if (this.recovery.onAck(now, f, this.nextPn - 1)) this.sendQueue.compact();
         return;
       case 'fragment': {
@@ -544,6 +557,7 @@ export class Connection implements PacketFate {
 
   /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
   acked(p: SentPacket): void {
+    this.pmtu.onPacketAcked(this.lastActivity, p.size);
     this.repairPolicy.onPacketAcked();
     this.acks.onAckAcknowledged(p.ackLargest);
     for (const c of p.chunks) this.ackChunk(c);
@@ -552,6 +566,7 @@ export class Connection implements PacketFate {
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
   lost(now: number, p: SentPacket): void {
     this.stat.packetsLost++;
+    this.pmtu.onPacketLost(now, p.size);
     this.repairPolicy.onPacketLost();
     if (p.carriedMaxData) this.flow.onMaxDataLost();
     this.retransmits.requeueLost(now, p);
@@ -565,7 +580,7 @@ export class Connection implements PacketFate {
   }
 
   private ackChunk(c: ChunkRef): void {
-    if (c.message.ack(c.index)) this.host.emit({ type: 'acked', connection: this, messageId: c.message.id });
+    if (c.message.ack(c.index, c.piece)) this.host.emit({ type: 'acked', connection: this, messageId: c.message.id });
   }
 
   // ---------------------------------------------------------------- endpoint calls: sending
@@ -596,8 +611,12 @@ export class Connection implements PacketFate {
     this.lastPollTime = now;
     this.lastActivity = now;
     this.pacer.refill(now);
-    const mtu = this.config.mtu;
+    this.pmtu.checkProbeLost(now, this.rtt.pto(this.config.maxAckDelayMs));
+    this.syncDatagramSize();
     const probe = this.probesDue > 0;
+    // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
+    // large datagrams, these still arrive, and their ACK shows the large ones lost.
+    const mtu = probe ? this.config.mtu : this.datagramSize;
     const cwndOpen = probe || this.recovery.bytesInFlight + mtu <= this.cc.window();
     const canSendData = cwndOpen && (probe || this.pacer.open);
     // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
@@ -610,6 +629,8 @@ export class Connection implements PacketFate {
       return undefined;
     }
     this.pacer.unblock();
+    const probeSize = wantData && !probe ? this.pmtu.probeDue(now, this.filledPacket) : undefined;
+    if (probeSize !== undefined && this.recovery.bytesInFlight + probeSize <= this.cc.window()) return this.pollMtuProbe(now, scratch, probeSize);
 
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
@@ -625,6 +646,7 @@ export class Connection implements PacketFate {
       if (this.probesDue > 0) this.probesDue--;
     }
     if (p.repairSent) this.stat.repairsSent++;
+    if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) this.filledPacket = true;
     const datagram = this.seal(w, pn);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
@@ -643,6 +665,33 @@ export class Connection implements PacketFate {
       this.pacer.onSent(datagram.length);
     }
     return datagram;
+  }
+
+  /**
+   * A path MTU probe of `size` bytes: a PING padded to the size. It carries
+   * no data, so its loss costs no resend, and it stays out of loss detection
+   * and congestion control (path-mtu.ts judges it); pacing counts its bytes.
+   */
+  private pollMtuProbe(now: number, scratch: Uint8Array, size: number): Uint8Array {
+    const pn = this.nextPn++;
+    const w = new PacketWriter(scratch.subarray(0, size), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    writePing(w);
+    // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
+    w.bytes(new Uint8Array(w.room()));
+    const datagram = this.seal(w, pn);
+    this.pmtu.onProbeSent(now, pn, datagram.length);
+    this.pacer.onSent(datagram.length);
+    return this.account(datagram);
+  }
+
+  /** Tells the send queues of a datagram size path MTU discovery raised or a black hole lowered. */
+  private syncDatagramSize(): void {
+    const size = this.pmtu.current;
+    if (size === this.datagramSize) return;
+    this.datagramSize = size;
+    const room = size - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE);
+    this.sendQueue.setPacketRoom(room);
+    this.retransmits.packetRoom = room;
   }
 
   private pollCloseFrame(scratch: Uint8Array): Uint8Array | undefined {
@@ -667,7 +716,7 @@ export class Connection implements PacketFate {
     const finished = w.finish();
     if (this.protection === undefined) return SLAB.copy(finished, 0, finished.length);
     const header = finished.subarray(0, w.headerLength);
-    const datagram = SLAB.alloc(finished.length + TAG_LEN);
+    const datagram = SLAB.alloc(finished.length + TAG_SIZE);
     datagram.set(header);
     // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
     if (!this.protection.sealInto(header, pn, finished.subarray(w.headerLength), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');

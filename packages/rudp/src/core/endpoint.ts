@@ -17,7 +17,7 @@ import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from '
 import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { TimerHeap } from './timer-heap.js';
-import { AcceptKind, MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
+import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
 export interface EndpointConfig extends Partial<ConnectionConfig> {
@@ -118,7 +118,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private events: EndpointEvent[] = [];
   private eventHead = 0;
   private readonly readableSet = new Set<Connection>();
-  private readonly scratch = new Uint8Array(MAX_DATAGRAM);
+  /** Room for the largest datagram path MTU discovery may use. */
+  private readonly scratch = new Uint8Array(MAX_PROBED_DATAGRAM);
   private now = 0;
   private readonly counters = {
     datagramsReceived: 0,

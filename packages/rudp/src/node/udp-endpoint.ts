@@ -229,7 +229,8 @@ export class UdpEndpoint {
    * Sends without a callback: Node answers the callback of every send that
    * completes at once (nearly all UDP sends) with a `process.nextTick`, a tick
    * per datagram. A send that fails is a lost datagram, which loss recovery
-   * handles like any other.
+   * handles like any other: `EMSGSIZE` for a path MTU probe larger than the
+   * interface allows is a lost probe (without a callback Node reports nothing).
    */
   private sendDatagram(to: PeerAddress, data: Uint8Array): void {
     if (to === this.connectedPeer) {

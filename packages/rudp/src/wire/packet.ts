@@ -39,8 +39,10 @@ import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js'
 
 /** Protocol version carried in the high four bits of byte 0. */
 export const PROTOCOL_VERSION = 2;
-/** Largest datagram rudp ever sends. */
+/** The base datagram size: INITIALs are padded to it, and every path is assumed to carry it. */
 export const MAX_DATAGRAM = 1200;
+/** Largest datagram path MTU discovery may raise the size to (a 1500-byte IPv4 MTU less 28 bytes of IP and UDP header); the largest accepted. */
+export const MAX_PROBED_DATAGRAM = 1472;
 /** Most bytes of header before the payload (with a four-byte packet number). */
 export const HEADER_SIZE = 9;
 /** Fewest bytes of header (two-byte packet number). */
@@ -89,7 +91,7 @@ export function isProtected(type: number): boolean {
  * the connection opens it), version and type; never throws.
  */
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
-  if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_DATAGRAM) return 'short';
+  if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_PROBED_DATAGRAM) return 'short';
   // Fixed offsets inside a length already checked: plain reads, no Reader per datagram.
   const first = data[0] as number;
   const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;

@@ -13,7 +13,8 @@ import type { Delivery, FragmentFrame } from '../../wire/frame.js';
 
 interface Partial {
   readonly buf: Uint8Array;
-  readonly seen: Set<number>;
+  /** Byte ranges received, as sorted disjoint `[lo, hi)` pairs (pieces of a resent chunk may overlap the chunk). */
+  readonly covered: number[];
   readonly delivery: Delivery | undefined;
   received: number;
 }
@@ -89,18 +90,18 @@ export class Reassembly {
     }
     if (!p) {
       if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
-      p = { buf: new Uint8Array(f.messageLength), seen: new Set(), delivery: d, received: 0 };
+      p = { buf: new Uint8Array(f.messageLength), covered: [], delivery: d, received: 0 };
       (this.partial ??= new Map()).set(id, p);
       this.buffered += f.messageLength;
       this.held++;
     } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
       return 'refused';
     }
-    if (p.seen.has(f.offset)) return 'duplicate';
     if (f.data.length === 0 && f.messageLength !== 0) return 'duplicate';
-    p.seen.add(f.offset);
+    const fresh = cover(p.covered, f.offset, f.offset + f.data.length);
+    if (fresh === 0) return 'duplicate';
     p.buf.set(f.data, f.offset);
-    p.received += f.data.length;
+    p.received += fresh;
     if (p.received >= f.messageLength) {
       this.partial?.delete(id);
       this.whole(id, p.buf, p.delivery);
@@ -241,4 +242,27 @@ function sameDelivery(a: Delivery | undefined, b: Delivery | undefined): boolean
  */
 function keepable(data: Uint8Array): Uint8Array {
   return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
+}
+
+/**
+ * Adds `[lo, hi)` to `ranges` (sorted, disjoint `[lo, hi)` pairs, merged
+ * when they touch) and returns how many of its bytes were not covered yet.
+ */
+export function cover(ranges: number[], lo: number, hi: number): number {
+  let i = 0;
+  while (i < ranges.length && (ranges[i + 1] as number) < lo) i += 2;
+  let mergedLo = lo;
+  let mergedHi = hi;
+  let overlap = 0;
+  let j = i;
+  while (j < ranges.length && (ranges[j] as number) <= hi) {
+    const a = ranges[j] as number;
+    const b = ranges[j + 1] as number;
+    overlap += Math.max(0, Math.min(b, hi) - Math.max(a, lo));
+    mergedLo = Math.min(mergedLo, a);
+    mergedHi = Math.max(mergedHi, b);
+    j += 2;
+  }
+  ranges.splice(i, j - i, mergedLo, mergedHi);
+  return hi - lo - overlap;
 }

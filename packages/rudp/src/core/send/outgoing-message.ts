@@ -1,14 +1,30 @@
 /**
- * A message on the sending side, cut into fixed chunks at queue time so a
- * retransmission repeats exactly the same bytes at the same offset.
+ * A message on the sending side, cut into chunks as it leaves: when its
+ * first chunk leaves (chunks fit the datagram size of that moment, the first
+ * one what the packet had left), and again, for the chunks not sent yet,
+ * whenever path MTU discovery changes the size. A chunk once sent is fixed:
+ * a retransmission repeats exactly the same bytes at the same offset. The one
+ * exception is a chunk sent at a size the path no longer carries (path MTU
+ * black hole): it is resent in pieces that fit, acknowledged piece by piece.
  */
+
+/** From chunk `index` on (it starts at byte `offset`), chunks have `size` bytes (the last one less). */
+interface Segment {
+  readonly index: number;
+  readonly offset: number;
+  readonly size: number;
+}
 import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
   /** Number of chunks (a 0-byte message has one empty chunk). */
-  readonly chunkCount: number;
+  chunkCount: number;
+  /** How the message is cut: chunk 0 alone, then runs of equal chunks (more than one run once re-cut mid-message). */
+  private segments: Segment[];
+  /** Bytes of each piece of a chunk resent in pieces (0: none is). */
+  pieceSize = 0;
   /** Index of the first chunk never sent. */
   nextChunk = 0;
   /** When the (single-chunk) message was first sent, for redundancy. */
@@ -18,8 +34,10 @@ export class OutgoingMessage {
   /** Repairs that covered this message so far. */
   repairs = 0;
   /** Per-chunk acknowledgement flags; `undefined` for a one-chunk message, which `ackedCount` says all about. */
-  private readonly acked: Uint8Array | undefined;
+  private acked: Uint8Array | undefined;
   private ackedCount = 0;
+  /** Per chunk, a bit per piece acknowledged (only once a chunk is resent in pieces). */
+  private pieceAcks: Uint32Array | undefined;
 
   constructor(
     /** Message id, consecutive per connection. */
@@ -27,13 +45,60 @@ export class OutgoingMessage {
     readonly data: Uint8Array,
     /** Position of the first byte in the connection's message stream (flow control). */
     readonly streamStart: number,
-    readonly chunkSize: number,
+    chunkSize: number,
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
     readonly delivery?: Delivery,
   ) {
+    this.segments = [{ index: 0, offset: 0, size: chunkSize }];
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
+  }
+
+  /** Bytes of chunk 0. */
+  get firstChunkSize(): number {
+    return (this.segments[0] as Segment).size;
+  }
+
+  /** Bytes of the chunks not sent yet (the last run's size). */
+  get chunkSize(): number {
+    return (this.segments[this.segments.length - 1] as Segment).size;
+  }
+
+  /** Cuts the message again, before its first chunk is sent: chunk 0 of `first` bytes, the rest of `size`. */
+  cut(first: number, size: number): void {
+    if (this.nextChunk !== 0) throw new Error('rudp: a message is cut only before it is sent');
+    const head = Math.min(first, this.data.length);
+    this.segments = head === this.data.length ? [{ index: 0, offset: 0, size: head }] : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
+    this.chunkCount = 1 + Math.ceil((this.data.length - head) / size);
+    this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
+  }
+
+  /** Cuts the chunks not sent yet (there are some, and some were sent) into chunks of `size` bytes. */
+  recutUnsent(size: number): void {
+    const from = this.nextChunk;
+    const offset = this.offsetOf(from);
+    this.segments = this.segments.filter((g) => g.index < from);
+    this.segments.push({ index: from, offset, size });
+    this.chunkCount = from + Math.ceil((this.data.length - offset) / size);
+    // Sent chunks keep their numbers, and so their acknowledgement flags.
+    const acked = new Uint8Array(this.chunkCount);
+    if (this.acked !== undefined) acked.set(this.acked.subarray(0, from));
+    this.acked = acked;
+    if (this.pieceAcks !== undefined) {
+      const pieces = new Uint32Array(this.chunkCount);
+      pieces.set(this.pieceAcks.subarray(0, from));
+      this.pieceAcks = pieces;
+    }
+  }
+
+  /** The run chunk `i` belongs to. */
+  private segmentOf(i: number): Segment {
+    for (let k = this.segments.length - 1; k > 0; k--) {
+      const g = this.segments[k] as Segment;
+      if (g.index <= i) return g;
+    }
+    return this.segments[0] as Segment;
   }
 
   /** Stream position just past the message. */
@@ -43,25 +108,39 @@ export class OutgoingMessage {
 
   /** Byte offset of chunk `i`. */
   offsetOf(i: number): number {
-    return i * this.chunkSize;
+    const g = this.segmentOf(i);
+    return g.offset + (i - g.index) * g.size;
   }
 
   /** The bytes of chunk `i` (a view). */
   chunk(i: number): Uint8Array {
     // A one-chunk message (most are): no new view per send.
     if (this.chunkCount === 1) return this.data;
-    const start = i * this.chunkSize;
-    return this.data.subarray(start, Math.min(start + this.chunkSize, this.data.length));
+    const g = this.segmentOf(i);
+    const start = g.offset + (i - g.index) * g.size;
+    return this.data.subarray(start, Math.min(start + g.size, this.data.length));
   }
 
-  /** Whether chunk `i` was acknowledged. */
-  isAcked(i: number): boolean {
-    return this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1;
+  /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */
+  pieceCount(i: number): number {
+    return Math.max(1, Math.ceil(this.chunk(i).length / this.pieceSize));
   }
 
-  /** Marks chunk `i` acknowledged; true if that completed the message. */
-  ack(i: number): boolean {
-    if (this.isAcked(i)) return false;
+  /** Whether chunk `i` (or only its piece `piece`) was acknowledged. */
+  isAcked(i: number, piece?: number): boolean {
+    if (this.acked === undefined ? this.ackedCount === 1 : this.acked[i] === 1) return true;
+    return piece !== undefined && this.pieceAcks !== undefined && ((this.pieceAcks[i] as number) & (1 << piece)) !== 0;
+  }
+
+  /** Marks chunk `i` (or its piece `piece`) acknowledged; true if that completed the message. */
+  ack(i: number, piece?: number): boolean {
+    if (this.isAcked(i, piece)) return false;
+    if (piece !== undefined) {
+      this.pieceAcks ??= new Uint32Array(this.chunkCount);
+      const bits = ((this.pieceAcks[i] as number) | (1 << piece)) >>> 0;
+      this.pieceAcks[i] = bits;
+      if (bits !== 2 ** this.pieceCount(i) - 1) return false;
+    }
     if (this.acked !== undefined) this.acked[i] = 1;
     return ++this.ackedCount === this.chunkCount;
   }
@@ -81,6 +160,8 @@ export class OutgoingMessage {
 export interface ChunkRef {
   readonly message: OutgoingMessage;
   readonly index: number;
+  /** Only this piece of the chunk (see `OutgoingMessage.pieceSize`); `undefined`: the whole chunk. */
+  readonly piece?: number;
   /** Not to be sent before this time (redundant copies are spaced out). */
   readonly notBefore: number;
   /** A proactive tail copy: dropped if later data was sent after the message (it can piggyback). */
@@ -90,12 +171,23 @@ export interface ChunkRef {
 }
 
 /**
- * Writes chunk `index` of `m` if it fits: a whole small message as a MESSAGE
- * frame, anything else as a FRAGMENT. Returns whether it was written.
+ * Writes chunk `index` of `m` (or only its piece `piece`) if it fits: a whole
+ * small message as a MESSAGE frame, anything else as a FRAGMENT. Returns
+ * whether it was written.
  */
-export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): boolean {
+export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, piece?: number): boolean {
   const d = m.delivery;
   const annotation = d === undefined ? 0 : channelFrameSize(d);
+  if (piece !== undefined) {
+    const whole = m.chunk(index);
+    const start = piece * m.pieceSize;
+    const data = whole.subarray(start, Math.min(start + m.pieceSize, whole.length));
+    const offset = m.offsetOf(index) + start;
+    if (annotation + fragmentHeaderSize(m.id, m.data.length, offset, data.length) + data.length > w.room()) return false;
+    if (d !== undefined) writeChannel(w, d);
+    writeFragment(w, m.id, m.data.length, offset, data);
+    return true;
+  }
   if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) {
     if (annotation + messageFrameSize(m.id, m.data.length) > w.room()) return false;
     if (d !== undefined) writeChannel(w, d);
@@ -108,4 +200,12 @@ export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number): 
   if (d !== undefined) writeChannel(w, d);
   writeFragment(w, m.id, m.data.length, offset, data);
   return true;
+}
+
+/** Bytes chunk `index` of `m` takes in a packet (frames and annotation). */
+export function chunkWireSize(m: OutgoingMessage, index: number): number {
+  const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+  if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) return annotation + messageFrameSize(m.id, m.data.length);
+  const data = m.chunk(index);
+  return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index), data.length) + data.length;
 }

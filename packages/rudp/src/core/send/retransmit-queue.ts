@@ -6,7 +6,8 @@
  */
 import type { PacketWriter } from '../../wire/packet.js';
 import type { SentPacket } from '../recovery/loss-detection.js';
-import { type ChunkRef, type OutgoingMessage, writeChunk } from './outgoing-message.js';
+import { channelFrameSize, fragmentHeaderSize } from '../../wire/frame.js';
+import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
 
 /** The settings resends read. */
 export interface RetransmitConfig {
@@ -21,6 +22,8 @@ export class RetransmitQueue {
   private queue: ChunkRef[] = [];
   /** When a packet last carried new (never sent) data. */
   private lastNewDataAt = Number.NEGATIVE_INFINITY;
+  /** Payload bytes of a packet at the datagram size in use now: a chunk cut for a larger one goes in pieces. */
+  packetRoom = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly config: RetransmitConfig,
@@ -36,11 +39,11 @@ export class RetransmitQueue {
   /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
   requeueLost(now: number, p: SentPacket): void {
     for (const c of p.chunks) {
-      if (c.message.isAcked(c.index)) continue;
+      if (c.message.isAcked(c.index, c.piece)) continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
       const afterRepairs = c.message.lastRepairPn > p.pn;
-      this.queue.push({ message: c.message, index: c.index, notBefore: 0, afterRepairs });
+      this.queue.push({ message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       if (c.message.chunkCount !== 1) continue;
       for (let k = 1; k <= this.config.redundantCopies; k++) {
@@ -56,9 +59,9 @@ export class RetransmitQueue {
    */
   queueProbe(now: number, inFlight: Iterable<SentPacket>): boolean {
     for (const p of inFlight) {
-      const live = p.chunks.filter((c) => !c.message.isAcked(c.index));
+      const live = p.chunks.filter((c) => !c.message.isAcked(c.index, c.piece));
       if (live.length > 0) {
-        for (const c of live) this.queue.unshift({ message: c.message, index: c.index, notBefore: now });
+        for (const c of live) this.queue.unshift({ message: c.message, index: c.index, piece: c.piece, notBefore: now });
         return true;
       }
     }
@@ -93,11 +96,16 @@ export class RetransmitQueue {
     for (let i = 0; i < this.queue.length; i++) {
       const c = this.queue[i] as ChunkRef;
       if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) continue;
-      if (!this.ready(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index)) {
+      if (c.piece === undefined && chunkWireSize(c.message, c.index) > this.packetRoom) {
+        // Cut for a datagram size the path no longer carries: resent in pieces that fit (processed next).
+        this.queue.splice(i + 1, 0, ...this.pieces(c));
+        continue;
+      }
+      if (!this.ready(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index && x.piece === c.piece)) {
         keep.push(c);
         continue;
       }
-      if (!writeChunk(w, c.message, c.index)) {
+      if (!writeChunk(w, c.message, c.index, c.piece)) {
         keep.push(c);
         continue;
       }
@@ -120,6 +128,20 @@ export class RetransmitQueue {
     this.queue = [];
   }
 
+  /** The pieces of chunk `c` that fit `packetRoom`, those not acknowledged yet. */
+  private pieces(c: ChunkRef): ChunkRef[] {
+    const m = c.message;
+    if (m.pieceSize === 0) {
+      const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+      m.pieceSize = this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
+    }
+    const out: ChunkRef[] = [];
+    for (let k = 0; k < m.pieceCount(c.index); k++) {
+      if (!m.isAcked(c.index, k)) out.push({ ...c, piece: k });
+    }
+    return out;
+  }
+
   /** A queued resend may go now. */
   private ready(now: number, c: ChunkRef): boolean {
     return c.notBefore <= now && (c.afterRepairs !== true || !this.packets.inFlight(c.message.lastRepairPn));
@@ -127,7 +149,7 @@ export class RetransmitQueue {
 
   /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
   private stillWanted(c: ChunkRef): boolean {
-    if (c.message.isAcked(c.index)) return false;
+    if (c.message.isAcked(c.index, c.piece)) return false;
     return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
   }
 }

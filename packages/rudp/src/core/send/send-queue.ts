@@ -13,6 +13,9 @@ import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
 
+/** Fewest data bytes worth starting a message in the room a packet has left (below, it starts in the next packet). */
+const MIN_FIRST_CHUNK = 64;
+
 /** An unreliable message waiting for its packet. */
 interface QueuedDatagram {
   readonly channel: number;
@@ -37,12 +40,21 @@ export class SendQueue {
   private datagrams: (QueuedDatagram | undefined)[] = [];
   private datagramHead = 0;
   private datagramBytes = 0;
+  /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
+  private packetRoom: number;
 
   constructor(
     private readonly flow: FlowControl,
-    /** Packet bytes between header and checksum: a chunk fills them exactly. */
+    /** Packet bytes between header and checksum at the base datagram size: a datagram always fits them. */
     private readonly payloadRoom: number,
-  ) {}
+  ) {
+    this.packetRoom = payloadRoom;
+  }
+
+  /** The datagram size changed: messages not sent yet are cut to fill packets of `room` payload bytes. */
+  setPacketRoom(room: number): void {
+    this.packetRoom = room;
+  }
 
   /** Queues `data` as the next reliable message, on `channel`, ordered within it or not. */
   push(data: Uint8Array, channel = 0, ordered = true): OutgoingMessage {
@@ -85,6 +97,7 @@ export class SendQueue {
    * Writes never-sent chunks into `w` in queue order while they fit and the
    * peer's credit covers their message; `onSmallSent` hears of each
    * one-chunk message as it leaves. Datagrams go first; returns how many left.
+   * Chunks not sent yet are cut again when the datagram size changed.
    */
   fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): number {
     const datagrams = this.fillDatagrams(w);
@@ -114,6 +127,8 @@ export class SendQueue {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
       if (!this.flow.allows(m.streamEnd)) return; // the receiver has no room for all of it yet
+      if (m.nextChunk === 0) this.cutForPacket(m, w.room());
+      else if (m.chunkSize !== this.chunkSizeFor(m)) m.recutUnsent(this.chunkSizeFor(m));
       while (!m.allSent) {
         const idx = m.nextChunk;
         if (!writeChunk(w, m, idx)) return;
@@ -122,6 +137,30 @@ export class SendQueue {
         if (m.chunkCount === 1) onSmallSent(m);
       }
     }
+  }
+
+  /**
+   * Cuts `m` as it starts to leave: chunks that fill packets of the size in
+   * use now, and a first chunk that fills the `room` this packet has left, so
+   * back-to-back messages leave no half-empty packets between them. A message
+   * that fits one chunk stays whole (repairs cover whole small messages).
+   */
+  private cutForPacket(m: OutgoingMessage, room: number): void {
+    const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+    const size = this.chunkSizeFor(m);
+    if (m.data.length <= size) {
+      if (m.chunkCount !== 1) m.cut(size, size);
+      return;
+    }
+    const first = room - annotation - fragmentHeaderSize(m.id, m.data.length, 0, room);
+    const start = first >= MIN_FIRST_CHUNK ? Math.min(first, size) : size;
+    if (start !== m.firstChunkSize || size !== m.chunkSize) m.cut(start, size);
+  }
+
+  /** Data bytes of a chunk of `m` that fills a packet of the size in use now. */
+  private chunkSizeFor(m: OutgoingMessage): number {
+    const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+    return this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
   }
 
   /**

@@ -636,7 +636,7 @@ export class Connection implements PacketFate {
         retransmission: p.retransmission,
         ackLargest: p.ackLargest,
         carriedMaxData: p.carriedMaxData,
-        appLimited: !this.sendQueue.hasNewData() && this.retransmits.length === 0,
+        appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
       });
       this.pacer.onSent(datagram.length);
     }

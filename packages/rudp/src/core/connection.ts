@@ -24,7 +24,7 @@ import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
 import { FlowControl } from './flow-control.js';
-import { ClientHandshake, ServerHandshake } from './handshake.js';
+import { ClientHandshake, HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
@@ -216,7 +216,7 @@ export class Connection implements PacketFate {
       this.exporter = security.keys.exporter;
     }
     this.cc = config.congestion(config.mtu);
-    const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs };
+    const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
     if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now, security.mode === 'client' ? security.handshake.hello : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
@@ -423,8 +423,8 @@ export class Connection implements PacketFate {
     this.flow.setPeerWindow(peerWindow);
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
-    const sample = handshake.acceptRttSample(now);
-    if (sample !== undefined) this.rtt.update(sample, 0);
+    const samples = handshake.rttSamples(now);
+    for (const sample of samples) this.rtt.update(sample, 0);
     // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
     // copies from the first request on, not ~50 packets later.
     const seed = handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
@@ -494,7 +494,7 @@ export class Connection implements PacketFate {
     }
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
-    const acceptRtt = this.serverHandshake?.rttFromAccept(now);
+    const acceptRtt = this.serverHandshake?.onClientPacket(now);
     if (acceptRtt !== undefined) this.rtt.seed(acceptRtt);
     this.repairReceiver.expireIfIdle(now);
     this.stat.packetsReceived++;
@@ -594,7 +594,7 @@ export class Connection implements PacketFate {
       }
       case 'established':
       case 'closing':
-        if (this.serverHandshake?.acceptPending === true) return this.account(this.serverHandshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
+        if (this.serverHandshake?.acceptPending(now) === true) return this.account(this.serverHandshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
         if (this.state === 'closing' && this.sendQueue.allAcked()) {
           this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
           return this.pollCloseFrame(scratch);
@@ -660,7 +660,7 @@ export class Connection implements PacketFate {
         retransmission: p.retransmission,
         ackLargest: p.ackLargest,
         carriedMaxData: p.carriedMaxData,
-        appLimited: !this.sendQueue.hasNewData() && this.retransmits.length === 0,
+        appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
       });
       this.pacer.onSent(datagram.length);
     }
@@ -752,6 +752,7 @@ export class Connection implements PacketFate {
     const live = this.state === 'established' || this.state === 'closing';
     switch (kind) {
       case Timer.Initial:
+        if (this.serverHandshake !== undefined) return live ? this.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
         return this.state === 'handshake' ? (this.clientHandshake?.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
       case Timer.HandshakeTimeout:
         return this.state === 'handshake' ? (this.clientHandshake?.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;

@@ -12,6 +12,7 @@
 import { CookieJar } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { HANDSHAKE_COPIES } from './handshake.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
 import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
@@ -277,7 +278,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       case PacketType.Retry:
       case PacketType.Accept: {
         const conn = this.connections.get(h.dcid);
-        if (!conn || conn.role !== 'client' || conn.state !== 'handshake') {
+        if (!conn || conn.role !== 'client') {
           this.drops.unexpected++;
           return;
         }
@@ -285,6 +286,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
           this.drops.addressMismatch++;
           return;
         }
+        // A copy arriving after the handshake completed (handshake.ts sends each twice): expected, not a drop.
+        if (conn.state !== 'handshake') return;
         if (h.type === PacketType.Retry) {
           const token = decodeRetry(h.payload);
           if (!token) return void this.drops.malformed++;
@@ -373,7 +376,10 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (init.token.length === 0) {
       if (this.stateless.length >= this.maxStatelessQueue) return void this.drops.statelessQueueFull++;
       const token = this.cookies.mint(now, from, init.scid);
-      this.stateless.push({ to: from, data: encodeRetry(new Uint8Array(64), init.scid, token).slice() });
+      const retry = encodeRetry(new Uint8Array(64), init.scid, token);
+      // Copies as for every handshake packet (handshake.ts); together still a small fraction of the
+      // padded INITIAL, so no amplifier.
+      for (let i = 0; i <= HANDSHAKE_COPIES && this.stateless.length < this.maxStatelessQueue; i++) this.stateless.push({ to: from, data: retry.slice() });
       this.counters.retriesSent++;
       return;
     }

@@ -3,17 +3,19 @@
  * client proves its address (endpoint.ts with cookie.ts):
  *
  *   client                                  server
- *   INITIAL (padded to 1200 B)    ──►        stateless: RETRY with a cookie
- *                                 ◄──  RETRY
- *   INITIAL + cookie              ──►        cookie valid: connection created
- *                                 ◄──  ACCEPT (server cid, receive window)
+ *   INITIAL (padded to 1200 B) ×2 ──►        stateless: RETRY with a cookie
+ *                                 ◄──  RETRY ×2 (per INITIAL)
+ *   INITIAL + cookie ×2           ──►        cookie valid: connection created
+ *                                 ◄──  ACCEPT (server cid, receive window) ×2
  *   DATA …                        ──►        (first packet times the ACCEPT)
  *
- * INITIALs are resent on a gentle backoff; once a RETRY measured the path,
- * on two of its round trips instead of the blind 250 ms. The handshake also
- * gives both sides their first estimates: the client an RTT sample from the
- * ACCEPT and a loss rate from how many INITIALs it took, the server an RTT
- * from its ACCEPT to the client's first packet.
+ * Every handshake packet leaves with a copy (`HANDSHAKE_COPIES`), so a leg
+ * is lost only when both are. INITIALs are resent on a gentle backoff; once
+ * a RETRY measured the path, on two of its round trips instead of the blind
+ * 250 ms. The handshake also gives both sides their first estimates: the
+ * client RTT samples from the RETRY and the ACCEPT and a loss rate from how
+ * many INITIALs it took and how many RETRY copies came, the server an RTT
+ * from its first ACCEPT to the client's first packet.
  */
 import { INITIAL_RTT_MS } from './recovery/rtt.js';
 import { AcceptKind, encodeAccept, encodeInitial } from '../wire/packet.js';
@@ -27,12 +29,24 @@ const INITIAL_BACKOFF = 1.5;
 /** Longest interval between INITIAL retransmissions, ms. */
 const INITIAL_RESEND_CAP_MS = 500;
 
+/**
+ * Extra copies of every INITIAL, RETRY and ACCEPT. A handshake is a chain of
+ * single datagrams, each a round trip or a blind timer to replace when lost;
+ * with one copy a leg is lost only when both are (p² instead of p), for
+ * bytes paid once per connection.
+ */
+export const HANDSHAKE_COPIES = 1;
+
 /** What the handshake needs to know about its connection. */
 export interface HandshakeParams {
   readonly localCid: number;
   readonly receiveWindow: number;
   readonly mtu: number;
   readonly handshakeTimeoutMs: number;
+  /** Extra copies of each INITIAL (client) and of the first ACCEPT (server): `HANDSHAKE_COPIES`. */
+  readonly copies: number;
+  /** Delay between a handshake packet and its copy, ms (apart, so one short burst does not take both). */
+  readonly copySpacingMs: number;
 }
 
 /** The cookie before a RETRY brought one, and a plaintext hello (shared: an idle connection should not pay for empty arrays). */
@@ -44,11 +58,19 @@ export class ClientHandshake {
   private initialInterval = INITIAL_RESEND_MS;
   private token: Uint8Array = NO_TOKEN;
   private lastInitialSent = 0;
+  /** INITIALs sent, copies not counted. */
   private sentInitials = 0;
-  /** INITIALs sent with the cookie. */
+  /** INITIALs sent with the cookie, copies not counted. */
   private cookieInitials = 0;
+  /** When the copy of the last INITIAL is due (`Infinity`: none owed). */
+  private copyDue = Number.POSITIVE_INFINITY;
+  private copiesLeft = 0;
   /** The RETRY answered an INITIAL that was not a resend, so the cookie phase runs on a measured RTT. */
   private cookieTimed = false;
+  /** The RETRY's round trip, if unambiguous (Karn). */
+  private retryRtt: number | undefined;
+  /** RETRY datagrams received, copies and late ones included. */
+  private retriesSeen = 0;
   /** Something answered the last INITIAL sent. */
   private answered = false;
   /** The last INITIAL was a timer resend: an answer to it is no clean RTT sample (Karn). */
@@ -62,9 +84,9 @@ export class ClientHandshake {
     private readonly hello: Uint8Array = NO_TOKEN,
   ) {}
 
-  /** When the next INITIAL is due. */
+  /** When the next INITIAL (or copy) is due. */
   initialDeadline(): number {
-    return this.initialDue;
+    return Math.min(this.initialDue, this.copyDue);
   }
 
   /** When an unfinished handshake gives up. */
@@ -74,18 +96,21 @@ export class ClientHandshake {
 
   /** The next INITIAL, written into `scratch`, if one is due. */
   pollInitial(now: number, scratch: Uint8Array): Uint8Array | undefined {
+    if (now >= this.copyDue && now < this.initialDue) {
+      // Same INITIAL again: not a resend, so timing and loss counts stay with the original.
+      this.copiesLeft--;
+      this.copyDue = this.copiesLeft > 0 ? now + this.params.copySpacingMs : Number.POSITIVE_INFINITY;
+      return this.encode(scratch);
+    }
     if (now < this.initialDue) return undefined;
+    this.copiesLeft = this.params.copies;
+    this.copyDue = this.copiesLeft > 0 ? now + this.params.copySpacingMs : Number.POSITIVE_INFINITY;
     this.initialAmbiguous = this.sentInitials > 0 && !this.answered;
     this.answered = false;
     this.sentInitials++;
     if (this.token.length > 0) this.cookieInitials++;
     this.lastInitialSent = now;
-    const datagram = encodeInitial(scratch, 0, {
-      scid: this.params.localCid,
-      token: this.token,
-      params: { receiveWindow: this.params.receiveWindow },
-      hello: this.hello,
-    });
+    const datagram = this.encode(scratch);
     // A cookie answer comes at once; an unanswered INITIAL backs off.
     this.initialDue = now + this.initialInterval;
     // Gentle and capped low: a lost INITIAL or RETRY must not eat the handshake budget on a lossy path
@@ -94,8 +119,18 @@ export class ClientHandshake {
     return datagram;
   }
 
+  private encode(scratch: Uint8Array): Uint8Array {
+    return encodeInitial(scratch, 0, {
+      scid: this.params.localCid,
+      token: this.token,
+      params: { receiveWindow: this.params.receiveWindow },
+      hello: this.hello,
+    });
+  }
+
   /** The server sent a RETRY with a cookie. Returns false if it is ignored. */
   onRetry(now: number, token: Uint8Array): boolean {
+    this.retriesSeen++;
     // A second RETRY answers an INITIAL resent before the first came back (a path slower than the
     // blind timer): the cookie in hand is as good, and sending again would only repeat the INITIAL.
     if (this.token.length > 0) return false;
@@ -105,15 +140,24 @@ export class ClientHandshake {
     // The RETRY measured the path: resend the INITIAL after two of its round trips, not after the
     // blind 250 ms (backed off) that a lossy path would pay again for a lost INITIAL or ACCEPT.
     // Only an answer to an INITIAL that was not a timer resend gives an unambiguous sample (Karn).
-    if (!this.initialAmbiguous) this.initialInterval = Math.min(Math.max(2 * (now - this.lastInitialSent), INITIAL_RESEND_MIN_MS), INITIAL_RESEND_MS);
+    if (!this.initialAmbiguous) this.retryRtt = now - this.lastInitialSent;
+    if (this.retryRtt !== undefined) this.initialInterval = Math.min(Math.max(2 * this.retryRtt, INITIAL_RESEND_MIN_MS), INITIAL_RESEND_MS);
     else this.initialInterval = INITIAL_RESEND_MS;
     this.answered = true;
     return true;
   }
 
-  /** The ACCEPT arrived at `now`: its RTT sample, if unambiguous (Karn). */
-  acceptRttSample(now: number): number | undefined {
-    return this.initialAmbiguous ? undefined : now - this.lastInitialSent;
+  /**
+   * The ACCEPT arrived at `now`: the clean round trips the handshake timed,
+   * oldest first (the RETRY's, the ACCEPT's), each only if unambiguous
+   * (Karn). Two samples start the RTT variance from a measure, not from
+   * half the first sample, so a lost first request is probed sooner.
+   */
+  rttSamples(now: number): readonly number[] {
+    const samples: number[] = [];
+    if (this.retryRtt !== undefined) samples.push(this.retryRtt);
+    if (!this.initialAmbiguous) samples.push(now - this.lastInitialSent);
+    return samples;
   }
 
   /**
@@ -122,33 +166,50 @@ export class ClientHandshake {
    * could have been on its way: on a path faster than the blind timer every
    * resend does (two answers for all n INITIALs); on a slower one only
    * resends timed on the RETRY's round trip do (one ACCEPT for the n
-   * INITIALs with the cookie).
+   * INITIALs with the cookie). Copies lose a leg only when all are lost, so
+   * resends say little on a lossy path; but after one INITIAL and its copies
+   * (the cookie phase timed) every RETRY copy was due before the ACCEPT, and
+   * the share that came is a measure too: two RETRYs per INITIAL, each crossing
+   * the path twice.
    */
   lossRateSeed(hasRttSample: boolean, srttMs: number): number | undefined {
-    if (hasRttSample && srttMs < INITIAL_RESEND_MS) return 1 - Math.sqrt(Math.min(1, 2 / this.sentInitials));
-    if (this.cookieTimed) return 1 - Math.sqrt(1 / Math.max(1, this.cookieInitials));
-    return undefined;
+    let rate: number | undefined;
+    if (hasRttSample && srttMs < INITIAL_RESEND_MS) rate = 1 - Math.sqrt(Math.min(1, 2 / this.sentInitials));
+    else if (this.cookieTimed) rate = 1 - Math.sqrt(1 / Math.max(1, this.cookieInitials));
+    if (!this.cookieTimed) return rate;
+    const retriesDue = (1 + this.params.copies) * (1 + HANDSHAKE_COPIES);
+    return Math.max(rate ?? 0, 1 - Math.sqrt(Math.min(1, this.retriesSeen / retriesDue)));
   }
 }
 
-/** The server's side: the ACCEPT (resent when the client repeats its INITIAL) and the RTT it times. */
+/** The server's side: the ACCEPT (with its copy; resent when the client repeats its INITIAL) and the RTT it times. */
 export class ServerHandshake {
   private acceptDue = true;
-  /** When the ACCEPT left (NaN once resent: the next packet's timing is then ambiguous). */
+  /** When the copy of the first ACCEPT is due (`Infinity`: none owed). */
+  private copyDue = Number.POSITIVE_INFINITY;
+  private copiesLeft: number;
+  /** When the first ACCEPT left (NaN once the client's first packet was timed). */
   private acceptSentAt = Number.NaN;
 
   constructor(
     private readonly params: HandshakeParams,
     /** What the ACCEPT carries of the handshake: the server hello, or nothing in plaintext mode. */
     private readonly serverHello: Uint8Array | undefined,
-  ) {}
-
-  /** Whether an ACCEPT must be sent. */
-  get acceptPending(): boolean {
-    return this.acceptDue;
+  ) {
+    this.copiesLeft = params.copies;
   }
 
-  /** The client repeated its INITIAL, so our ACCEPT was lost. */
+  /** Whether an ACCEPT must be sent at `now`. */
+  acceptPending(now: number): boolean {
+    return this.acceptDue || now >= this.copyDue;
+  }
+
+  /** When the ACCEPT's copy is due (`Infinity`: none owed). */
+  copyDeadline(): number {
+    return this.copyDue;
+  }
+
+  /** The client repeated its INITIAL (or its copy arrived): our ACCEPT may be lost, send it again. */
   onInitialAgain(): void {
     this.acceptDue = true;
   }
@@ -156,8 +217,15 @@ export class ServerHandshake {
   /** The ACCEPT, written into `scratch`. `firstPacket`: nothing was sent before it. */
   pollAccept(now: number, scratch: Uint8Array, remoteCid: number, firstPacket: boolean): Uint8Array {
     this.acceptDue = false;
-    // Karn: only a single ACCEPT gives a clean round trip to the client's first packet.
-    this.acceptSentAt = firstPacket ? now : Number.NaN;
+    if (firstPacket) {
+      // Timed from the first ACCEPT: the client's first packet answers it or a later one, so the
+      // sample can only be long, never short (Karn's ambiguity is the other way round).
+      this.acceptSentAt = now;
+      this.copyDue = this.copiesLeft > 0 ? now + this.params.copySpacingMs : Number.POSITIVE_INFINITY;
+    } else if (now >= this.copyDue) {
+      this.copiesLeft--;
+      this.copyDue = this.copiesLeft > 0 ? now + this.params.copySpacingMs : Number.POSITIVE_INFINITY;
+    }
     return encodeAccept(scratch, remoteCid, {
       scid: this.params.localCid,
       params: { receiveWindow: this.params.receiveWindow },
@@ -172,9 +240,11 @@ export class ServerHandshake {
    * trip; without this the server knows no RTT until the client acknowledges
    * its first reply, and a lost first reply waited for a probe timeout on
    * the 250 ms initial RTT (~775 ms). A later first packet (a client with
-   * nothing to say yet) is no measure: `undefined`.
+   * nothing to say yet) is no measure: `undefined`. The client has an
+   * ACCEPT, so a copy still owed is not sent.
    */
-  rttFromAccept(now: number): number | undefined {
+  onClientPacket(now: number): number | undefined {
+    this.copyDue = Number.POSITIVE_INFINITY;
     if (Number.isNaN(this.acceptSentAt)) return undefined;
     const sample = now - this.acceptSentAt;
     this.acceptSentAt = Number.NaN;

@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { ClientHandshake, ServerHandshake, type HandshakeParams } from '../../src/core/handshake.js';
 import { type InitialPayload, MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, parseHeader } from '../../src/wire/packet.js';
 
-const CLIENT: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000 };
+/** Without copies: the round timing on its own (copies have tests of their own below). */
+const CLIENT: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 0, copySpacingMs: 3 };
+/** As connections run it: one copy of each INITIAL and ACCEPT, 3 ms apart. */
+const CLIENT_COPIES: HandshakeParams = { ...CLIENT, copies: 1 };
 const SERVER: HandshakeParams = { ...CLIENT, localCid: 0x5678 };
 
 const scratch = (): Uint8Array => new Uint8Array(MAX_DATAGRAM);
@@ -115,19 +118,20 @@ describe('Handshake, client: RETRY timing and Karn\'s rule', () => {
     initialAt(clean, 0);
     clean.onRetry(40, Uint8Array.of(1));
     initialAt(clean, 40);
-    expect(clean.acceptRttSample(75)).toBe(35);
+    // The RETRY's round trip, then the ACCEPT's.
+    expect(clean.rttSamples(75)).toEqual([40, 35]);
     const resent = new ClientHandshake(CLIENT, 0);
     initialAt(resent, 0);
     resent.onRetry(40, Uint8Array.of(1));
     initialAt(resent, 40);
     initialAt(resent, 120);
-    expect(resent.acceptRttSample(150)).toBeUndefined();
+    expect(resent.rttSamples(150)).toEqual([40]);
     // Without a RETRY: the first INITIAL answered directly is a clean sample; a resend is not.
     const direct = new ClientHandshake(CLIENT, 0);
     initialAt(direct, 0);
-    expect(direct.acceptRttSample(30)).toBe(30);
+    expect(direct.rttSamples(30)).toEqual([30]);
     initialAt(direct, 250);
-    expect(direct.acceptRttSample(280)).toBeUndefined();
+    expect(direct.rttSamples(280)).toEqual([]);
   });
 });
 
@@ -135,6 +139,8 @@ describe('Handshake, client: the loss-rate seed', () => {
   it('on a path faster than the blind timer: every resend is a loss, two INITIALs being the lossless count', () => {
     const h = new ClientHandshake(CLIENT, 0);
     initialAt(h, 0);
+    h.onRetry(40, Uint8Array.of(1));
+    // The server's copy of the RETRY.
     h.onRetry(40, Uint8Array.of(1));
     initialAt(h, 40);
     expect(h.lossRateSeed(true, 40)).toBe(0);
@@ -179,12 +185,61 @@ describe('Handshake, client: the loss-rate seed', () => {
   });
 });
 
+describe('Handshake, copies', () => {
+  it('every INITIAL has a copy 3 ms later; copies are not resends', () => {
+    const h = new ClientHandshake(CLIENT_COPIES, 0);
+    expect(unansweredInitials(h, 0, 700)).toEqual([0, 3, 250, 253, 625, 628]);
+    const clean = new ClientHandshake(CLIENT_COPIES, 0);
+    initialAt(clean, 0);
+    initialAt(clean, 3);
+    clean.onRetry(40, Uint8Array.of(1));
+    // The RETRY is timed from the INITIAL, not its copy.
+    expect(unansweredInitials(clean, 40, 50)).toEqual([40, 43]);
+    for (let i = 0; i < 3; i++) clean.onRetry(41 + i, Uint8Array.of(1));
+    expect(clean.rttSamples(75)).toEqual([40, 35]);
+    // Both INITIALs and both copies of each RETRY came: no loss.
+    expect(clean.lossRateSeed(true, 37)).toBe(0);
+  });
+
+  it('the copy of a token-less INITIAL is not sent once a RETRY asked for the cookie', () => {
+    const h = new ClientHandshake(CLIENT_COPIES, 0);
+    initialAt(h, 0);
+    h.onRetry(1, Uint8Array.of(7));
+    expect(initialAt(h, 3)?.token).toEqual(Uint8Array.of(7));
+    expect(initialAt(h, 6)?.token).toEqual(Uint8Array.of(7));
+  });
+
+  it('RETRY copies that did not come are a loss measure: 2 of 4 in (per crossing) 1 − √(2/4)', () => {
+    const h = new ClientHandshake(CLIENT_COPIES, 0);
+    initialAt(h, 0);
+    initialAt(h, 3);
+    h.onRetry(40, Uint8Array.of(1));
+    h.onRetry(43, Uint8Array.of(1));
+    expect(h.lossRateSeed(true, 40)).toBeCloseTo(1 - Math.sqrt(2 / 4), 12);
+  });
+
+  it('the server sends its first ACCEPT again 3 ms later, unless the client\'s first packet came first', () => {
+    const h = new ServerHandshake({ ...SERVER, copies: 1 }, undefined);
+    h.pollAccept(10, scratch(), 1, true);
+    expect(h.acceptPending(12)).toBe(false);
+    expect(h.copyDeadline()).toBe(13);
+    expect(h.acceptPending(13)).toBe(true);
+    h.pollAccept(13, scratch(), 1, false);
+    expect(h.copyDeadline()).toBe(Number.POSITIVE_INFINITY);
+    expect(h.acceptPending(100)).toBe(false);
+    const answered = new ServerHandshake({ ...SERVER, copies: 1 }, undefined);
+    answered.pollAccept(10, scratch(), 1, true);
+    answered.onClientPacket(12);
+    expect(answered.copyDeadline()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
 describe('Handshake, server', () => {
   it('owes an ACCEPT from the start (the client owes none), carrying our id and window to the client\'s', () => {
     const h = new ServerHandshake(SERVER, undefined);
-    expect(h.acceptPending).toBe(true);
+    expect(h.acceptPending(0)).toBe(true);
     const d = h.pollAccept(10, scratch(), 0x1234, true);
-    expect(h.acceptPending).toBe(false);
+    expect(h.acceptPending(10)).toBe(false);
     const header = parseHeader(d);
     if (typeof header === 'string') throw new Error(header);
     expect(header.type).toBe(PacketType.Accept);
@@ -196,24 +251,26 @@ describe('Handshake, server', () => {
     const h = new ServerHandshake(SERVER, undefined);
     h.pollAccept(10, scratch(), 1, true);
     h.onInitialAgain();
-    expect(h.acceptPending).toBe(true);
+    expect(h.acceptPending(11)).toBe(true);
   });
 
-  it('times the ACCEPT to the client\'s first packet once, if it was the only ACCEPT and the answer is prompt', () => {
+  it('times the first ACCEPT to the client\'s first packet once, if the answer is prompt', () => {
     const h = new ServerHandshake(SERVER, undefined);
     h.pollAccept(10, scratch(), 1, true);
-    expect(h.rttFromAccept(40)).toBe(30);
-    expect(h.rttFromAccept(41)).toBeUndefined();
+    expect(h.onClientPacket(40)).toBe(30);
+    expect(h.onClientPacket(41)).toBeUndefined();
+    // After a resend the first ACCEPT still times it: the answer is to it or a later one, so the
+    // sample can only be too long, never too short.
     const resent = new ServerHandshake(SERVER, undefined);
     resent.pollAccept(10, scratch(), 1, true);
-    resent.pollAccept(300, scratch(), 1, false);
-    expect(resent.rttFromAccept(320)).toBeUndefined();
+    resent.pollAccept(100, scratch(), 1, false);
+    expect(resent.onClientPacket(150)).toBe(140);
     // A client with nothing to say sends its first packet late: no measure.
     const late = new ServerHandshake(SERVER, undefined);
     late.pollAccept(10, scratch(), 1, true);
-    expect(late.rttFromAccept(260)).toBeUndefined();
+    expect(late.onClientPacket(260)).toBeUndefined();
     const edge = new ServerHandshake(SERVER, undefined);
     edge.pollAccept(10, scratch(), 1, true);
-    expect(edge.rttFromAccept(259.5)).toBe(249.5);
+    expect(edge.onClientPacket(259.5)).toBe(249.5);
   });
 });

@@ -49,8 +49,18 @@ function repairIn(p: RepairPolicy, now: number, pn: number, chunks: readonly Chu
 }
 
 describe('RepairPolicy: how much redundancy the loss rate earns', () => {
+  it('an unmeasured path gets the most tail copies (no repairs) until the first packet outcome', () => {
+    const { p } = policy();
+    p.rememberSmall(0, msg(0));
+    expect(tailCopies(p)).toEqual([20, 40]);
+    expect(repairIn(p, 0, 5)).toBeUndefined();
+    p.onPacketAcked();
+    expect(tailCopies(p)).toEqual([]);
+  });
+
   it('a clean path gets none', () => {
     const { p } = policy();
+    p.onPacketAcked();
     p.rememberSmall(0, msg(0));
     expect(tailCopies(p)).toEqual([]);
     expect(repairIn(p, 0, 5)).toBeUndefined();
@@ -97,6 +107,7 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
     seeded.seed(0.03, false);
     expect(tailCopies(seeded)).toEqual([20]);
     const ignored = policy().p;
+    ignored.onPacketAcked();
     ignored.seed(0.9, true);
     expect(tailCopies(ignored)).toEqual([]);
     // Capped at 0.5, seen by its decay: 0.5 · 0.98^n drops below the 5 % threshold at n = 114

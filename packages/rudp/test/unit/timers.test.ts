@@ -21,9 +21,12 @@ class Host implements ConnectionHost {
   wake(): void {}
 }
 
+/** Tail copies off: every timer here is the probe's, the ACK's or the keep-alive's, not a copy's. */
+const NO_COPIES = { maxCopies: 0, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 };
+
 function connection(role: 'client' | 'server', config: Partial<ConnectionConfig> = {}): { c: Connection; host: Host } {
   const host = new Host();
-  const cfg: ConnectionConfig = { ...DEFAULT_CONNECTION_CONFIG, keepAliveMs: 0, idleTimeoutMs: 60_000, congestion: () => new RecordingController(), ...config };
+  const cfg: ConnectionConfig = { ...DEFAULT_CONNECTION_CONFIG, keepAliveMs: 0, idleTimeoutMs: 60_000, congestion: () => new RecordingController(), redundancy: NO_COPIES, ...config };
   return { c: new Connection(host, cfg, role, 1, 2, '10.0.0.1:1', 0, 1 << 20), host };
 }
 
@@ -42,10 +45,12 @@ function drain(c: Connection, now: number): number[] {
   return types;
 }
 
-/** A server connection that sent its ACCEPT at 0. */
+/** A server connection that sent its ACCEPT at 0 (and its copy, 3 ms later). */
 function server(config: Partial<ConnectionConfig> = {}): { c: Connection; host: Host } {
   const s = connection('server', config);
   expect(drain(s.c, 0)).toHaveLength(1);
+  expect(s.c.nextTimeout()).toBe(3);
+  expect(drain(s.c, 3)).toEqual([PacketType.Accept]);
   return s;
 }
 
@@ -75,8 +80,12 @@ describe('Connection.nextTimeout: the earliest armed timer', () => {
     const { c } = connection('client', { handshakeTimeoutMs: 300 });
     expect(c.nextTimeout()).toBe(0);
     drain(c, 0);
+    // The INITIAL's copy, then the resend.
+    expect(c.nextTimeout()).toBe(3);
+    drain(c, 3);
     expect(c.nextTimeout()).toBe(250);
     drain(c, 250);
+    drain(c, 253);
     expect(c.nextTimeout()).toBe(300);
   });
 

@@ -36,6 +36,16 @@ export class RetransmitQueue {
     return this.queue.length;
   }
 
+  /**
+   * Whether anything but tail copies is queued. Tail copies are optional
+   * redundancy, not data the sender is held back from: with only them queued
+   * the sender is app-limited, and BBR must not grow its window on the
+   * delivery rate it sees then.
+   */
+  hasResends(): boolean {
+    return this.queue.some((r) => r.tail !== true);
+  }
+
   /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
   requeueLost(now: number, p: SentPacket): void {
     for (const c of p.chunks) {

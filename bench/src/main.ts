@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCli, USAGE, type CliOptions } from './cli-options.js';
 import { describeViolations, type IntegrityCounts } from './integrity/integrity-checker.js';
 import { runMicro } from './micro/micro-bench.js';
-import { SystemFactory, type SystemId } from './peers/systems.js';
+import { CHAT_ONLY, SystemFactory, type SystemId } from './peers/systems.js';
 import { bulkGoodputSpec, chatLatencySpec, renderSvg } from './report/charts.js';
 import { machineInfo } from './report/machine.js';
 import { plainBulk, plainChat, renderMarkdown } from './report/markdown.js';
@@ -50,11 +50,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const factory = await SystemFactory.load();
   const notes: string[] = [];
   const problems: string[] = [];
-  const systems = opts.systems.filter((s) => {
+  const chatSystems = opts.systems.filter((s) => {
     if (factory.available(s)) return true;
     notes.push(`${s} skipped: ${factory.rudpUnavailable ?? 'unavailable'}.`);
     return false;
   });
+  const systems = chatSystems.filter((s) => !CHAT_ONLY.includes(s));
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') notes.push('GC not exposed (run node with --expose-gc): heap per connection not measured.');
 
   const chatScenario = opts.quick ? CHAT_QUICK : CHAT;
@@ -88,7 +89,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // Seeds are the innermost loop, so a run's progress line shows every seed of one case together.
   if (wants('chat')) {
     for (const v of variants) {
-      for (const system of systems) {
+      for (const system of chatSystems) {
         for (const seed of opts.seeds) {
           jobs.push({
             label: `chat ${system} ${v.id} seed ${seed}`,

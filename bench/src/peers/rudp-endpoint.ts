@@ -4,8 +4,16 @@ import type { MessageConnection, MessageEndpoint, MessageEvent, TransportCounter
 
 /** How the bench builds rudp endpoints once rudp's core is loaded. */
 export interface RudpModule {
-  /** `plaintext`: the explicit unencrypted mode (the default is encrypted, as users get it). */
-  createEndpoint(random: RandomSource, acceptIncoming: boolean, plaintext: boolean): MessageEndpoint;
+  /**
+   * `plaintext`: the explicit unencrypted mode (the default is encrypted, as users get it);
+   * `redundancy`: fields that replace the default redundancy settings.
+   */
+  createEndpoint(random: RandomSource, acceptIncoming: boolean, plaintext: boolean, redundancy?: RedundancyOverrides): MessageEndpoint;
+}
+
+/** Redundancy settings a bench system changes from rudp's defaults. */
+export interface RedundancyOverrides {
+  readonly previousCopyShare?: number;
 }
 
 /** A rudp connection seen as a bench `MessageConnection` (a send marks the connection for polling by itself). */
@@ -93,10 +101,12 @@ export async function loadRudp(): Promise<RudpModule | undefined> {
   }
   const EndpointClass = mod.Endpoint;
   return {
-    createEndpoint: (random, acceptIncoming, plaintext) => {
+    createEndpoint: (random, acceptIncoming, plaintext, redundancy = {}) => {
       // Keys from the run's seed (node:crypto's primitives, seeded randomness), so a run repeats.
       const crypto = testing.deterministicCrypto(node.nodeCryptoProvider, testing.createRandom(random()));
-      const config: EndpointConfig = plaintext ? { random, acceptIncoming, plaintext: true } : { random, acceptIncoming, crypto };
+      const base: EndpointConfig = plaintext ? { random, acceptIncoming, plaintext: true } : { random, acceptIncoming, crypto };
+      const config: EndpointConfig =
+        Object.keys(redundancy).length === 0 ? base : { ...base, redundancy: { ...mod.DEFAULT_CONNECTION_CONFIG.redundancy, ...redundancy } };
       return new RudpMessageEndpoint(new EndpointClass(config));
     },
   };

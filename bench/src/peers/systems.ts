@@ -8,10 +8,16 @@ import { loadRudp, type RudpModule } from './rudp-endpoint.js';
 /**
  * `rudpx` is rudp as its users get it: encrypted. `rudp-plain` is its explicit
  * plaintext mode, the side-by-side row that shows what encryption costs.
+ * `rudp-copy` is rudp with the opt-in `redundancy.previousCopyShare: 1` (a
+ * copy of the previous small message beside each repair): latency bought with
+ * bytes, a chat-only row.
  */
-export const SYSTEMS = ['rudp', 'rudp-plain', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;
+export const SYSTEMS = ['rudp', 'rudp-plain', 'rudp-copy', 'kcp-flush', 'kcp-fast', 'kcp-default'] as const;
 /** One of `SYSTEMS`. */
 export type SystemId = (typeof SYSTEMS)[number];
+
+/** Systems only the chat scenario runs (an option that matters for small messages only). */
+export const CHAT_ONLY: readonly SystemId[] = ['rudp-copy'];
 
 /** The peer every latency and bulk ratio is taken against: KCP fast driven as kcp-go drives it. */
 export const REFERENCE: SystemId = 'kcp-flush';
@@ -47,7 +53,7 @@ export class SystemFactory {
 
   /** Whether `system` can run. */
   available(system: SystemId): boolean {
-    return (system !== 'rudp' && system !== 'rudp-plain') || this.rudp !== undefined;
+    return kcpProfileFor(system) !== undefined || this.rudp !== undefined;
   }
 
   /** A fresh endpoint of `system`. */
@@ -55,6 +61,6 @@ export class SystemFactory {
     const profile = kcpProfileFor(system, tuning);
     if (profile) return new KcpEndpoint({ profile, random, acceptIncoming });
     if (!this.rudp) throw new Error('rudp is not available');
-    return this.rudp.createEndpoint(random, acceptIncoming, system === 'rudp-plain');
+    return this.rudp.createEndpoint(random, acceptIncoming, system === 'rudp-plain', system === 'rudp-copy' ? { previousCopyShare: 1 } : {});
   }
 }

@@ -28,6 +28,11 @@ describe('configuration is validated when an endpoint or connection is created',
     expect(() => endpoint({ packetThreshold: 0 })).toThrow(RangeError);
     expect(() => endpoint({ maxConnections: 0 })).toThrow(/'maxConnections'/);
     expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, highLossThreshold: 2 } })).toThrow(/'redundancy.highLossThreshold'/);
+    // previousCopyShare may be left out (off), but when given it is a share.
+    expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, previousCopyShare: 1 } })).not.toThrow();
+    expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, previousCopyShare: 1.5 } })).toThrow(
+      /'redundancy.previousCopyShare' must be a number from 0 to 1 \(got 1.5\)/,
+    );
   });
 
   it('names the field and the expected type for a value of the wrong type', () => {

@@ -57,6 +57,15 @@ export interface RedundancyConfig {
   readonly lossThreshold: number;
   /** Measured loss rate from which every packet of new data carries a repair (below it, a proportional share) and `maxCopies` tail copies are sent. */
   readonly highLossThreshold: number;
+  /**
+   * Latency bought with bytes (0–1, default 0: off): from `highLossThreshold` on, this share of the
+   * packets of new data also carries a copy of the previous small message, a second repair symbol.
+   * One repair per packet cannot rebuild two messages lost in a row until two more packets arrived;
+   * with the copy the next packet rebuilds both. At 1, on the bench's simulated chat (64 B every
+   * 20 ms, RTT 70 ms) p99 at 10 % / 20 % loss falls from ~0.64 / 0.62 × KCP flush's to ~0.5 / 0.45 ×,
+   * for ~1.2 / 1.1 × KCP flush's bytes on the wire; off, rudp stays below KCP's bytes.
+   */
+  readonly previousCopyShare?: number;
 }
 
 /** The defaults. */
@@ -112,7 +121,11 @@ const REDUNDANCY_RULES: Readonly<Record<keyof RedundancyConfig, NumberRule>> = {
   maxMessageBytes: { min: 0, max: 65_536, integer: true },
   lossThreshold: { min: 0, max: 1 },
   highLossThreshold: { min: 0, max: 1 },
+  previousCopyShare: { min: 0, max: 1 },
 };
+
+/** Redundancy fields that may be left out (their default applies). */
+const OPTIONAL_REDUNDANCY: readonly string[] = ['previousCopyShare'];
 
 /** Names every `ConnectionConfig` field may take. */
 export const CONNECTION_CONFIG_KEYS: readonly string[] = [...Object.keys(CONNECTION_RULES), 'congestion', 'redundancy'];
@@ -155,7 +168,10 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
     if (typeof r !== 'object' || r === null) throw new TypeError(`rudp: option 'redundancy' must be an object (got ${describe(r)})`);
     checkKnownKeys(r, Object.keys(REDUNDANCY_RULES), 'redundancy');
     const ro = r as Record<string, unknown>;
-    for (const [field, rule] of Object.entries(REDUNDANCY_RULES)) checkNumber(`redundancy.${field}`, ro[field], rule);
+    for (const [field, rule] of Object.entries(REDUNDANCY_RULES)) {
+      if (ro[field] === undefined && OPTIONAL_REDUNDANCY.includes(field)) continue;
+      checkNumber(`redundancy.${field}`, ro[field], rule);
+    }
   }
 }
 

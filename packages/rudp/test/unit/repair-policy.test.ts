@@ -22,6 +22,12 @@ function policy(config: RepairPolicyConfig = CONFIG): { p: RepairPolicy; rtt: Rt
   return { p: new RepairPolicy(config, rtt), rtt };
 }
 
+/** `p` after a long clean history: its loss estimate is the plain moving average. */
+function settled(p: RepairPolicy): RepairPolicy {
+  for (let i = 0; i < 2_000; i++) p.onPacketAcked();
+  return p;
+}
+
 const msg = (id: number, length = 10): OutgoingMessage => new OutgoingMessage(id, new Uint8Array(length).fill(id + 1), 0, 1_000);
 const ref = (m: OutgoingMessage): ChunkRef => ({ message: m, index: 0, notBefore: 0 });
 
@@ -42,7 +48,7 @@ function tailCopies(p: RepairPolicy, now = 0): number[] {
 /** The REPAIR `p` writes into packet `pn` at `now`, if any. */
 function repairIn(p: RepairPolicy, now: number, pn: number, chunks: readonly ChunkRef[] = []): RepairFrame | undefined {
   const w = writerWithRoom(1_000);
-  const wrote = p.fillRepair(now, pn, w, chunks);
+  const wrote = p.fillRepair(now, pn, w, [...chunks]);
   const f = framesIn(w).find((x): x is RepairFrame => x.type === 'repair');
   expect(wrote).toBe(f !== undefined);
   return f;
@@ -67,7 +73,7 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
   });
 
   it('one loss in an otherwise clean history (2 %) earns one tail copy; three (5.9 %) earn two', () => {
-    const { p } = policy();
+    const p = settled(policy().p);
     p.onPacketLost();
     // Spacing: max(3 ms, min(srtt / 2, 25 ms)) = 20 ms.
     expect(tailCopies(p, 100)).toEqual([120]);
@@ -77,7 +83,7 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
   });
 
   it('acknowledged packets bring the rate back down', () => {
-    const { p } = policy();
+    const p = settled(policy().p);
     p.onPacketLost();
     p.onPacketAcked();
     // 0.02 · 0.98 < 0.02.
@@ -85,7 +91,7 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
   });
 
   it('tail copies only for one-chunk messages within maxMessageBytes', () => {
-    const { p } = policy();
+    const p = settled(policy().p);
     p.onPacketLost();
     const q = new RetransmitQueue({ redundantCopies: 0, redundantSpacingMs: 0 }, { inFlight: () => false });
     const big = new OutgoingMessage(1, new Uint8Array(300), 0, 1_000);
@@ -231,15 +237,49 @@ describe('RepairPolicy: the loss-rate average', () => {
   const ONE = 1 - 0.98;
   const TWO = ONE * 0.98 + ONE;
 
-  it('each loss moves it 2 % of the way to 1: two losses make 1 − 0.98²', () => {
-    const below = policy(at(TWO + 1e-12, 0.5)).p;
+  it('each loss moves it 2 % of the way to 1: two losses after a long clean history make 1 − 0.98² of the outcomes', () => {
+    const below = settled(policy(at(TWO + 1e-12, 0.5)).p);
     below.onPacketLost();
     below.onPacketLost();
     expect(tailCopies(below)).toEqual([]);
-    const atIt = policy(at(TWO, 0.5)).p;
+    const atIt = settled(policy(at(TWO, 0.5)).p);
     atIt.onPacketLost();
     atIt.onPacketLost();
     expect(tailCopies(atIt)).toEqual([20]);
+  });
+
+  it('a new path counts its first outcomes against ten clean packets, not against nothing', () => {
+    // Two losses and no other outcome: (1 − 0.98²) / (10 · 0.02) = 19.8 %.
+    const below = policy(at(TWO / (10 * ONE) + 1e-9, 0.9)).p;
+    below.onPacketLost();
+    below.onPacketLost();
+    expect(tailCopies(below)).toEqual([]);
+    const atIt = policy(at(TWO / (10 * ONE) - 1e-9, 0.9)).p;
+    atIt.onPacketLost();
+    atIt.onPacketLost();
+    expect(tailCopies(atIt)).toEqual([20]);
+  });
+
+  it('a loss among the first packets of a path turns a repair on in every packet at once (not after ~50 packets)', () => {
+    // 1 loss in 5 outcomes reads as 10 % (≥ the 5 % high threshold); a plain average from zero read
+    // 2 % and earned a repair on every third packet only.
+    const { p } = policy();
+    for (let i = 0; i < 4; i++) p.onPacketAcked();
+    p.onPacketLost();
+    for (let id = 0; id < 3; id++) {
+      p.rememberSmall(id, msg(id));
+      expect(repairIn(p, id, 10 + id), `packet ${id}`).toBeDefined();
+    }
+  });
+
+  it('after the prior, the estimate is the plain average of what was seen', () => {
+    // 2 losses in 20 outcomes: about 10 % (decay weighs the older ones a little less).
+    const p = policy(at(0.09, 0.11)).p;
+    for (let i = 0; i < 9; i++) p.onPacketAcked();
+    p.onPacketLost();
+    for (let i = 0; i < 9; i++) p.onPacketAcked();
+    p.onPacketLost();
+    expect(tailCopies(p)).toEqual([20]);
   });
 
   it('the thresholds count from the rate reaching them', () => {
@@ -249,3 +289,64 @@ describe('RepairPolicy: the loss-rate average', () => {
   });
 });
 
+
+describe('RepairPolicy: previous copies (redundancy.previousCopyShare)', () => {
+  const withShare = (share: number | undefined): RepairPolicyConfig => ({ ...CONFIG, redundancy: { ...CONFIG.redundancy, previousCopyShare: share } });
+
+  /** What `p` adds to packet `pn` carrying message `id` (sent at `now`): the copied message id (or -1) and the repair's range. */
+  function packet(p: RepairPolicy, now: number, pn: number, id: number): { copy: number; redundant: boolean; repair: [number, number] | undefined } {
+    const m = msg(id);
+    p.rememberSmall(now, m);
+    const w = writerWithRoom(1_000);
+    const chunks: ChunkRef[] = [ref(m)];
+    p.fillRepair(now, pn, w, chunks);
+    const frames = framesIn(w);
+    const copy = frames.find((f) => f.type === 'fragment');
+    const repair = frames.find((f): f is RepairFrame => f.type === 'repair');
+    return {
+      copy: copy?.type === 'fragment' ? copy.messageId : -1,
+      redundant: chunks.slice(1).every((c) => c.redundant === true) && chunks.length === (copy ? 2 : 1),
+      repair: repair && [repair.baseId, repair.baseId + repair.count - 1],
+    };
+  }
+
+  function highLoss(config: RepairPolicyConfig): RepairPolicy {
+    const p = policy(config).p;
+    p.seed(0.2, false);
+    return p;
+  }
+
+  it('off by default: one repair per packet over the messages before it', () => {
+    const p = highLoss(withShare(undefined));
+    packet(p, 0, 10, 0);
+    expect(packet(p, 20, 11, 1)).toEqual({ copy: -1, redundant: true, repair: [0, 0] });
+    expect(packet(p, 40, 12, 2)).toEqual({ copy: -1, redundant: true, repair: [0, 1] });
+  });
+
+  it('share 1: every packet of new data carries the previous message as a redundant chunk, and the repair covers the ones before it', () => {
+    const p = highLoss(withShare(1));
+    expect(packet(p, 0, 10, 0).copy).toBe(-1);
+    expect(packet(p, 20, 11, 1)).toEqual({ copy: 0, redundant: true, repair: undefined });
+    expect(packet(p, 40, 12, 2)).toEqual({ copy: 1, redundant: true, repair: [0, 0] });
+    expect(packet(p, 60, 13, 3)).toEqual({ copy: 2, redundant: true, repair: [0, 1] });
+  });
+
+  it('share 0.5: every other packet', () => {
+    const p = highLoss(withShare(0.5));
+    packet(p, 0, 10, 0);
+    const copies = [1, 2, 3, 4].map((id) => packet(p, 20 * id, 10 + id, id).copy);
+    expect(copies).toEqual([0, -1, 2, -1]);
+  });
+
+  it('none below the high-loss threshold, nor of an acknowledged message', () => {
+    const low = policy(withShare(1)).p;
+    low.seed(0.03, false);
+    packet(low, 0, 10, 0);
+    expect(packet(low, 20, 11, 1).copy).toBe(-1);
+    const p = highLoss(withShare(1));
+    const first = msg(0);
+    p.rememberSmall(0, first);
+    first.ack(0);
+    expect(packet(p, 20, 11, 1).copy).toBe(-1);
+  });
+});

@@ -57,6 +57,16 @@ describe('RetransmitQueue: resends of a lost packet', () => {
     expect(q.earliest()).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('a lost previous copy (a redundant chunk) queues nothing: the packet that first carried the message decides its resend', () => {
+    const q = rq(() => false, 1, 3);
+    const a = message(0, 10);
+    const b = message(1, 10);
+    q.requeueLost(0, lostPacket(5, [ref(b), { message: a, index: 0, notBefore: 0, redundant: true }]));
+    expect(fillAt(q, 0)).toEqual([[1, 0]]);
+    expect(fillAt(q, 3)).toEqual([[1, 0]]);
+    expect(q.length).toBe(0);
+  });
+
   it('chunks of a multi-packet message get no copies', () => {
     const q = rq(() => false, 2, 3);
     const big = message(0, 120);

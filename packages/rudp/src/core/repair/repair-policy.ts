@@ -10,10 +10,12 @@
  *   nothing.
  * - tail copies: the last small messages before the sender falls silent get
  *   spaced copies instead, as no later packet carries repairs for them.
+ * - previous copies (opt-in, `previousCopyShare`): a second symbol beside
+ *   the repair, so two packets lost in a row cost one send interval too.
  */
 import type { RedundancyConfig } from '../config.js';
 import type { RttEstimator } from '../recovery/rtt.js';
-import type { ChunkRef, OutgoingMessage } from '../send/outgoing-message.js';
+import { type ChunkRef, type OutgoingMessage, writeChunk } from '../send/outgoing-message.js';
 import type { RetransmitQueue } from '../send/retransmit-queue.js';
 import { MAX_REPAIR_COVER, MAX_SMALL_MESSAGE, repairFrameSize, writeRepair } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
@@ -21,6 +23,16 @@ import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
 
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
 const LOSS_EWMA_KEEP = 0.98;
+/**
+ * Clean packets the loss estimate assumes before the first outcome. An
+ * average that starts at zero hears of a lossy path only after ~50 packets
+ * (one loss in the first ten read as 2 %, below the repair threshold), and
+ * every message lost meanwhile waited a round trip for its resend (bench chat
+ * at 10 % loss: about a sixth of the messages later than p99 were in the
+ * first second). Counting outcomes against this prior instead reads that
+ * loss as 10 %; after about ten outcomes the estimate is the plain average.
+ */
+const LOSS_PRIOR_PACKETS = 10;
 /** Most loss rate the handshake alone may suggest. */
 const HANDSHAKE_LOSS_CAP = 0.5;
 /** Rounding slack of the repair credit (a sum of fractions that should reach 1). */
@@ -43,10 +55,14 @@ export interface RepairPolicyConfig {
 
 /** Redundancy decisions of one sender. */
 export class RepairPolicy {
-  /** Moving estimate of the fraction of ack-eliciting packets lost. */
-  private lossRate = 0;
+  /** Moving sum of losses (each outcome weighs 1 − LOSS_EWMA_KEEP, older ones decay). */
+  private lossSum = 0;
+  /** Moving sum of outcomes, lost or acknowledged, with the same weights (tends to 1). */
+  private outcomeWeight = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
   private repairCredit = 0;
+  /** Previous copies earned by packets of new data at high loss (one is sent when it reaches 1). */
+  private copyCredit = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
   private recentSmall: OutgoingMessage[] = [];
   /** Some packet was acknowledged or declared lost: the loss rate says something about the path. */
@@ -60,23 +76,41 @@ export class RepairPolicy {
   /** An ack-eliciting packet was acknowledged. */
   onPacketAcked(): void {
     this.measured = true;
-    this.lossRate *= LOSS_EWMA_KEEP;
+    this.lossSum *= LOSS_EWMA_KEEP;
+    this.outcomeWeight = this.outcomeWeight * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
   }
 
   /** An ack-eliciting packet was declared lost. */
   onPacketLost(): void {
     this.measured = true;
-    this.lossRate = this.lossRate * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
+    this.lossSum = this.lossSum * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
+    this.outcomeWeight = this.outcomeWeight * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
   }
 
   /** A packet counted as lost was only reordered: take its loss back. */
   onLossUndone(): void {
-    this.lossRate = Math.max(0, (this.lossRate - (1 - LOSS_EWMA_KEEP)) / LOSS_EWMA_KEEP);
+    this.lossSum = Math.max(0, (this.lossSum - (1 - LOSS_EWMA_KEEP)) / LOSS_EWMA_KEEP);
   }
 
-  /** Starts the estimate from the handshake's losses (capped: a few packets are a small sample), unless data losses were seen. */
+  /** Moving estimate of the fraction of ack-eliciting packets lost (see `LOSS_PRIOR_PACKETS`). */
+  lossRate(): number {
+    return this.lossSum / this.weight();
+  }
+
+  /** The outcomes counted, never below the prior's clean packets. */
+  private weight(): number {
+    return Math.max(this.outcomeWeight, LOSS_PRIOR_PACKETS * (1 - LOSS_EWMA_KEEP));
+  }
+
+  /**
+   * Starts the estimate from the handshake's losses (capped: a few packets are a small sample), unless
+   * data losses were seen. A loss the handshake measured counts as a settled average, decaying with
+   * each acknowledged packet; a clean handshake leaves the prior of clean packets in place.
+   */
   seed(rate: number, dataLossSeen: boolean): void {
-    if (!dataLossSeen) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);
+    if (dataLossSeen || rate <= this.lossRate()) return;
+    this.lossSum = Math.min(rate, HANDSHAKE_LOSS_CAP);
+    this.outcomeWeight = 1;
   }
 
   /** A one-chunk message left for the first time. */
@@ -93,14 +127,17 @@ export class RepairPolicy {
   /**
    * Writes a REPAIR into packet `pn` if the loss rate earns one and a run of
    * recent unacknowledged small messages (other than those in `chunks`)
-   * needs it. Returns whether one was written.
+   * needs it, after the previous copy if one is earned (added to `chunks`).
+   * Returns whether a repair was written.
    */
-  fillRepair(now: number, pn: number, w: PacketWriter, chunks: readonly ChunkRef[]): boolean {
+  fillRepair(now: number, pn: number, w: PacketWriter, chunks: ChunkRef[]): boolean {
     const recent = this.recentSmall;
     if (this.level() === 0 || recent.length === 0) return false;
     // A share of packets in proportion to the loss rate, every packet from `highLossThreshold` on.
     const high = this.config.redundancy.highLossThreshold;
-    this.repairCredit = Math.min(1, this.repairCredit + (this.lossRate >= high ? 1 : this.lossRate / high));
+    const lossRate = this.lossRate();
+    if (lossRate >= high) this.fillPreviousCopy(now, w, chunks);
+    this.repairCredit = Math.min(1, this.repairCredit + (lossRate >= high ? 1 : lossRate / high));
     if (this.repairCredit < 1 - REPAIR_CREDIT_EPSILON) return false;
     // Two round trips: a message lost in a long burst stays covered until enough repairs get through
     // (bench chat with burst loss: p99 263 -> 251 ms, for no extra bytes: a repair is one symbol).
@@ -134,6 +171,29 @@ export class RepairPolicy {
   }
 
   /**
+   * Two packets lost in a row leave the next one's repair with two unknowns: the first message waits
+   * a send interval more for a second repair (bench chat at 10 % loss: two thirds of the messages
+   * later than p99). The newest earlier message rides again beside the repair, which then covers
+   * the ones before it: two symbols, so the next packet rebuilds both. The copy is a chunk of this
+   * packet (its acknowledgement acknowledges the message), marked redundant: its loss needs no resend.
+   */
+  private fillPreviousCopy(now: number, w: PacketWriter, chunks: ChunkRef[]): void {
+    const share = this.config.redundancy.previousCopyShare ?? 0;
+    if (share <= 0) return;
+    this.copyCredit = Math.min(1, this.copyCredit + share);
+    if (this.copyCredit < 1 - REPAIR_CREDIT_EPSILON) return;
+    const recent = this.recentSmall;
+    let i = recent.length - 1;
+    while (i >= 0 && chunks.some((c) => c.message === recent[i])) i--;
+    const prev = recent[i];
+    // Only the message sent just before (a later packet's repair covers the older ones in time).
+    if (prev === undefined || prev.complete || now - prev.firstSentAt > 2 * (this.rtt.srtt + this.config.maxAckDelayMs)) return;
+    if (!writeChunk(w, prev, 0)) return;
+    chunks.push({ message: prev, index: 0, notBefore: 0, redundant: true });
+    this.copyCredit -= 1;
+  }
+
+  /**
    * Copies of the last small messages sent before the sender fell silent. Redundancy rides on
    * the next packet of new data; request/response traffic has none until the reply, so a lost
    * request waited for a probe timeout (bench forum p99 at 20% loss: ~2 s). Each copy is dropped
@@ -162,7 +222,8 @@ export class RepairPolicy {
   private level(): number {
     const c = this.config.redundancy;
     if (c.maxCopies === 0) return 0;
-    if (this.lossRate < c.lossThreshold) return this.measured ? 0 : c.maxCopies;
-    return this.lossRate >= c.highLossThreshold ? c.maxCopies : Math.min(1, c.maxCopies);
+    const lossRate = this.lossRate();
+    if (lossRate < c.lossThreshold) return this.measured ? 0 : c.maxCopies;
+    return lossRate >= c.highLossThreshold ? c.maxCopies : Math.min(1, c.maxCopies);
   }
 }

@@ -168,6 +168,8 @@ export interface ChunkRef {
   readonly tail?: boolean;
   /** A resend held until the packet of the message's last repair is acknowledged or lost (the peer may rebuild it). */
   readonly afterRepairs?: boolean;
+  /** A proactive copy beside the first send (the repair policy's previous copy): losing it needs no resend. */
+  readonly redundant?: boolean;
 }
 
 /**

@@ -49,7 +49,8 @@ export class RetransmitQueue {
   /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
   requeueLost(now: number, p: SentPacket): void {
     for (const c of p.chunks) {
-      if (c.message.isAcked(c.index, c.piece)) continue;
+      // A proactive copy's loss changes nothing: the packet that first carried it decides the resend.
+      if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
       const afterRepairs = c.message.lastRepairPn > p.pn;

@@ -4,6 +4,7 @@
  * fails without the copies (checked by setting HANDSHAKE_COPIES to 0).
  */
 import { describe, expect, it } from 'vitest';
+import { PacketType, parseHeader } from '../src/wire/packet.js';
 import { CLIENT, SERVER, firstOf, makePair } from './helpers/pair.js';
 
 describe('handshake under loss (simulated)', () => {
@@ -43,5 +44,42 @@ describe('handshake under loss (simulated)', () => {
     p.sim.runFor(1_000);
     expect(firstOf(p.clientEvents, 'connected')?.at).toBeCloseTo(140, 0);
     void CLIENT;
+  });
+});
+
+describe('the server forgets the handshake once the client proves it has the keys', () => {
+  it('a replayed INITIAL with its cookie, after the first authenticated packet, draws no ACCEPT (the server hello is gone)', () => {
+    const p = makePair({ link: { delayMs: 35 } });
+    const parsed = (d: Uint8Array) => parseHeader(d);
+    // Record every INITIAL the client sends; the last one carries the cookie.
+    const initials: Uint8Array[] = [];
+    const poll = p.client.pollTransmit.bind(p.client);
+    p.client.pollTransmit = (now) => {
+      const t = poll(now);
+      const h = t === undefined ? undefined : parsed(t.data);
+      if (t !== undefined && typeof h === 'object' && h.type === PacketType.Initial) initials.push(t.data.slice());
+      return t;
+    };
+    let accepts = 0;
+    const serverPoll = p.server.pollTransmit.bind(p.server);
+    p.server.pollTransmit = (now) => {
+      const t = serverPoll(now);
+      const h = t === undefined ? undefined : parsed(t.data);
+      if (typeof h === 'object' && h.type === PacketType.Accept) accepts++;
+      return t;
+    };
+    p.sim.runFor(500);
+    expect(firstOf(p.clientEvents, 'connected')).toBeDefined();
+    // The client's first authenticated packet (until then a repeated INITIAL is answered: a lost ACCEPT's recovery).
+    p.conn.send(new Uint8Array([1, 2, 3]));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(500);
+    const before = accepts;
+    const withCookie = initials.at(-1);
+    expect(withCookie).toBeDefined();
+    p.server.handleDatagram(p.sim.now, withCookie ?? new Uint8Array(0), CLIENT);
+    p.sim.wake(SERVER);
+    p.sim.runFor(500);
+    expect(accepts).toBe(before);
   });
 });

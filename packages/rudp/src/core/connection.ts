@@ -136,8 +136,8 @@ export class Connection implements PacketFate {
   private readonly cc: CongestionController;
   /** Client: the handshake, until established (an established connection does not keep it). */
   private clientHandshake: ClientHandshake | undefined;
-  /** Server: the ACCEPT side of the handshake (resent whenever the client repeats its INITIAL). */
-  private readonly serverHandshake: ServerHandshake | undefined;
+  /** Server: the ACCEPT's state, dropped once the client's first authenticated packet arrives. */
+  private serverHandshake: ServerHandshake | undefined;
   private readonly acks: AckTracker;
   private readonly reassembly: Reassembly;
   private readonly repairReceiver: RepairReceiver;
@@ -496,6 +496,9 @@ export class Connection implements PacketFate {
     if (frames === undefined) return 'malformed';
     const acceptRtt = this.serverHandshake?.onClientPacket(now);
     if (acceptRtt !== undefined) this.rtt.seed(acceptRtt);
+    // An authenticated packet proves the client has our ACCEPT: its copy and the server hello (some
+    // 300 bytes a connection) are never needed again. In plaintext anyone could forge this packet.
+    if (this.encrypted) this.serverHandshake = undefined;
     this.repairReceiver.expireIfIdle(now);
     this.stat.packetsReceived++;
     this.stat.bytesReceived += size;

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { SYSTEMS, type SystemId } from './peers/systems.js';
 
 /** Scenario names accepted by `--scenario`. */
-export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp'] as const;
+export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'many-real'] as const;
 /** One of `SCENARIOS`. */
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -27,7 +27,8 @@ export interface CliOptions {
 export const USAGE = `Usage: pnpm bench [-- options]
 
   --quick               reduced set (whole run under a minute)
-  --scenario NAME       chat | bulk | many | forum | micro | udp (repeatable; default: all)
+  --scenario NAME       chat | bulk | many | forum | micro | udp | many-real (repeatable; default: all)
+                        many-real: 10,000 connections on real sockets, one server process (--quick: 1,000)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
   --seed N              first simulator seed (default 1)
   --seeds K             run every scenario on seeds N … N+K−1 (default 5; --quick: 2)

@@ -8,6 +8,7 @@ import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVarian
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { formatSpread, groupBy, spread } from '../stats/seeds.js';
 import { UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { closedText } from '../udp/many-real.js';
 import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
 import type { OutputNames, RunResults } from './results.js';
@@ -410,7 +411,7 @@ function manyRealSection(run: RunResults): string {
       cell(mine.map((r) => r.datagramsSentPerMessage), (v) => v.toFixed(2)),
       cell(mine.map((r) => r.rssPerConnection), kib),
       cell(mine.map((r) => r.heapPerConnection), kib),
-      mine.every((r) => r.clean) ? 'clean' : mine.map((r) => `${r.received}/${r.sent}`).join(', '),
+      mine.every((r) => r.clean) ? 'clean' : mine.map((r) => `${r.received}/${r.sent}${closedText(r)}`).join(', '),
     ];
   });
   return [

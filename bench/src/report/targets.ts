@@ -302,6 +302,7 @@ function deliveryTarget(run: RunResults): TargetRow {
     ...run.forum.filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
     ...(run.udp?.chat ?? []).filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
     ...(run.udp?.bulk ?? []).filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
+    ...run.manyReal.filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.connected === r.connections })),
   ];
   if (mine.length === 0) return notRun(figure, target);
   const bad = mine.filter((m) => !m.clean || !m.done).length;

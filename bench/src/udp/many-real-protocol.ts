@@ -38,7 +38,7 @@ export type FromServer =
   | { readonly type: 'streams-ok' }
   | { readonly type: 'started'; readonly memory: MemorySample; readonly connections: number }
   | { readonly type: 'window'; readonly window: ServerWindow }
-  | { readonly type: 'totals'; readonly messages: number; readonly badMessages: number };
+  | { readonly type: 'totals'; readonly messages: number; readonly badMessages: number; readonly closed: Record<string, number> };
 
 /** Orchestrator → client. */
 export type ToClient =
@@ -51,7 +51,13 @@ export type ToClient =
 export type FromClient =
   | { readonly type: 'bound'; readonly port: number }
   | { readonly type: 'connected'; readonly failed: number }
-  | { readonly type: 'stopped'; readonly sent: number };
+  | { readonly type: 'stopped'; readonly sent: number; readonly closed: Record<string, number> };
+
+/** Counts a closed connection under its reason (digits folded, so one reason is one key). */
+export function countClose(closed: Record<string, number>, reason: string): void {
+  const key = reason.replace(/[0-9.:]+/g, '#');
+  closed[key] = (closed[key] ?? 0) + 1;
+}
 
 /** Size of every message the clients send. */
 export const MESSAGE_BYTES = 16;

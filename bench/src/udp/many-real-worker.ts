@@ -9,7 +9,7 @@
  */
 import { collectGarbage } from '../run/many-run.js';
 import { loadUdx, type UdxSocket, type UdxStream } from '../peers/udx-native.js';
-import { MESSAGE_BYTES, type FromClient, type FromServer, type ManyRealSystem, type MemorySample, type ToClient, type ToServer } from './many-real-protocol.js';
+import { MESSAGE_BYTES, countClose, type FromClient, type FromServer, type ManyRealSystem, type MemorySample, type ToClient, type ToServer } from './many-real-protocol.js';
 
 const HOST = '127.0.0.1';
 
@@ -27,6 +27,7 @@ function memory(): MemorySample {
 async function server(system: ManyRealSystem): Promise<void> {
   let messages = 0;
   let badMessages = 0;
+  const closed: Record<string, number> = {};
   let datagrams: () => { sent: number; received: number };
   let connections: () => number;
   let port: number;
@@ -36,6 +37,7 @@ async function server(system: ManyRealSystem): Promise<void> {
     const api = await import('rudpx');
     const s = await api.listen({ port: 0 });
     s.on('connection', (c) => {
+      c.on('close', (reason: { readonly kind: string; readonly message: string }) => countClose(closed, `${reason.kind}: ${reason.message}`));
       c.on('message', (m: Buffer) => {
         if (m.length === MESSAGE_BYTES) messages++;
         else badMessages++;
@@ -66,7 +68,7 @@ async function server(system: ManyRealSystem): Promise<void> {
           bytes += d.length;
           messages = counted();
         });
-        stream.on('error', () => {});
+        stream.on('error', (e: Error) => countClose(closed, e.message));
         stream.connect(socket, i + 1, m.port, HOST);
         streams.push(stream);
       }
@@ -116,7 +118,7 @@ async function server(system: ManyRealSystem): Promise<void> {
         return;
       }
       case 'totals':
-        send({ type: 'totals', messages, badMessages });
+        send({ type: 'totals', messages, badMessages, closed });
         return;
       case 'exit':
         void close().finally(() => process.exit(0));
@@ -134,6 +136,7 @@ async function client(system: ManyRealSystem, from: number, count: number, total
   const senders: Sender[] = [];
   const payload = Buffer.alloc(MESSAGE_BYTES, 7);
   let failed = 0;
+  const closed: Record<string, number> = {};
   let close: () => void = () => {};
   let socket: UdxSocket | undefined;
   let UDX: ReturnType<typeof loadUdx> | undefined;
@@ -162,6 +165,7 @@ async function client(system: ManyRealSystem, from: number, count: number, total
           try {
             const c = await api.connect({ port: serverPort, host: HOST });
             c.on('error', () => {});
+            c.on('close', (reason: { readonly kind: string; readonly message: string }) => countClose(closed, `${reason.kind}: ${reason.message}`));
             conns.push(c);
             senders.push(() => {
               c.send(payload).catch(() => {});
@@ -179,7 +183,7 @@ async function client(system: ManyRealSystem, from: number, count: number, total
       const streams: UdxStream[] = [];
       for (let i = from; i < from + count; i++) {
         const stream = (udx as NonNullable<typeof udx>).createStream(i + 1);
-        stream.on('error', () => {});
+        stream.on('error', (e: Error) => countClose(closed, e.message));
         stream.connect(socket as UdxSocket, i + 1, serverPort, HOST);
         streams.push(stream);
         senders.push(() => {
@@ -224,7 +228,7 @@ async function client(system: ManyRealSystem, from: number, count: number, total
         return;
       case 'stop':
         if (timer) clearInterval(timer);
-        send({ type: 'stopped', sent });
+        send({ type: 'stopped', sent, closed });
         return;
       case 'exit':
         close();

@@ -54,6 +54,9 @@ export interface ManyRealResult {
   readonly clean: boolean;
   readonly sent: number;
   readonly received: number;
+  /** Connections that closed before the end, by reason, on the server and on the clients. */
+  readonly closedOnServer: Record<string, number>;
+  readonly closedOnClients: Record<string, number>;
 }
 
 /** Progress callback: one line per step. */
@@ -89,7 +92,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function spawn(args: readonly string[]): ChildProcess {
   // execArgv carries tsx's loader and --expose-gc from the bench's own command line.
-  return fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // MANY_REAL_SERVER_PROF=dir profiles the server process (node --cpu-prof), for finding where its CPU goes.
+  const prof = process.env['MANY_REAL_SERVER_PROF'];
+  const execArgv = prof && args[0] === 'server' ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${prof}`] : process.execArgv;
+  return fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
 }
 
 async function runOnce(system: ManyRealSystem, round: number, s: ManyRealScenario, progress: ManyRealProgress): Promise<ManyRealResult> {
@@ -130,7 +136,10 @@ async function runOnce(system: ManyRealSystem, round: number, s: ManyRealScenari
     const w = await windowP;
     const stopped = clients.map((c) => next<FromClient>(c, (m) => m.type === 'stopped', 'client stop'));
     for (const c of clients) c.send({ type: 'stop' } satisfies ToClient);
-    const sent = (await Promise.all(stopped)).reduce((a, m) => a + (m.type === 'stopped' ? m.sent : 0), 0);
+    const stops = await Promise.all(stopped);
+    const sent = stops.reduce((a, m) => a + (m.type === 'stopped' ? m.sent : 0), 0);
+    const closedOnClients: Record<string, number> = {};
+    for (const m of stops) if (m.type === 'stopped') for (const [k, v] of Object.entries(m.closed)) closedOnClients[k] = (closedOnClients[k] ?? 0) + v;
     // What was sent last may still be in flight (or awaiting a resend).
     let totals: FromServer | undefined;
     for (let i = 0; i < 20; i++) {
@@ -159,6 +168,8 @@ async function runOnce(system: ManyRealSystem, round: number, s: ManyRealScenari
       clean: totals.messages === sent && totals.badMessages === 0,
       sent,
       received: totals.messages,
+      closedOnServer: totals.closed,
+      closedOnClients,
     };
   } finally {
     for (const c of [...clients, server]) {
@@ -176,6 +187,14 @@ async function runOnce(system: ManyRealSystem, round: number, s: ManyRealScenari
   }
 }
 
+/** The early closes of a run, if any, as text. */
+export function closedText(r: ManyRealResult): string {
+  const list = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${v} × ${k}`).join(', ');
+  const server = list(r.closedOnServer);
+  const clients = list(r.closedOnClients);
+  return `${server ? `; closed on the server: ${server}` : ''}${clients ? `; closed on the clients: ${clients}` : ''}`;
+}
+
 /** Every round: rudp (encrypted, default options) then udx-native, each in fresh processes. */
 export async function runManyReal(s: ManyRealScenario, progress: ManyRealProgress): Promise<{ readonly results: ManyRealResult[]; readonly notes: string[] }> {
   const notes: string[] = [];
@@ -189,7 +208,8 @@ export async function runManyReal(s: ManyRealScenario, progress: ManyRealProgres
       const r = await runOnce(system, round, s, progress);
       progress(
         `many-real ${system} round ${round + 1}: server CPU ${r.serverCpuPercent.toFixed(1)}%, ${r.datagramsPerMessage.toFixed(2)} datagrams/message, ` +
-          `RSS ${(r.rssPerConnection / 1024).toFixed(2)} KiB/conn, heap ${(r.heapPerConnection / 1024).toFixed(2)} KiB/conn, ${r.received}/${r.sent} delivered`,
+          `RSS ${(r.rssPerConnection / 1024).toFixed(2)} KiB/conn, heap ${(r.heapPerConnection / 1024).toFixed(2)} KiB/conn, ${r.received}/${r.sent} delivered` +
+          `${closedText(r)}`,
       );
       results.push(r);
     }

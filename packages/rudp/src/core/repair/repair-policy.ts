@@ -30,6 +30,16 @@ const REPAIRS_WAITED_FOR = 2;
 /** Small messages remembered as candidates for repairs. */
 const RECENT_SMALL = 16;
 
+/**
+ * Packets acknowledged, with no data loss, that retire the handshake's loss
+ * guess: its resends may only have raced a server slow to answer (the key
+ * exchange on a busy server), and a data path that delivers is the better
+ * measure. As many again must follow without a loss before the guess is
+ * forgotten: a loss found in the same ACK (acknowledged packets are counted
+ * before the gaps below them are declared lost), or soon after, restores it.
+ */
+const SEED_RETIRED_AFTER = 4;
+
 /** Scratch space for one repair symbol. */
 const REPAIR_SCRATCH = new Uint8Array(REPAIR_ROW);
 
@@ -47,6 +57,10 @@ export class RepairPolicy {
   private lossRate = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
   private repairCredit = 0;
+  /** The handshake's loss guess while it is on trial (0: none). */
+  private seedRate = 0;
+  /** Clean acknowledgements left in the trial: above `SEED_RETIRED_AFTER` the guess is in force, at or below it retired but restorable. */
+  private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
   private recentSmall: OutgoingMessage[] = [];
 
@@ -58,10 +72,18 @@ export class RepairPolicy {
   /** An ack-eliciting packet was acknowledged. */
   onPacketAcked(): void {
     this.lossRate *= LOSS_EWMA_KEEP;
+    if (this.seedTrial === 0) return;
+    this.seedTrial--;
+    if (this.seedTrial === SEED_RETIRED_AFTER) this.lossRate = 0;
+    if (this.seedTrial === 0) this.seedRate = 0;
   }
 
   /** An ack-eliciting packet was declared lost. */
   onPacketLost(): void {
+    // The path does lose: the handshake's guess was right after all.
+    if (this.seedTrial > 0 && this.seedTrial <= SEED_RETIRED_AFTER) this.lossRate = Math.max(this.lossRate, this.seedRate);
+    this.seedTrial = 0;
+    this.seedRate = 0;
     this.lossRate = this.lossRate * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
   }
 
@@ -70,9 +92,16 @@ export class RepairPolicy {
     this.lossRate = Math.max(0, (this.lossRate - (1 - LOSS_EWMA_KEEP)) / LOSS_EWMA_KEEP);
   }
 
-  /** Starts the estimate from the handshake's losses (capped: a few packets are a small sample), unless data losses were seen. */
+  /**
+   * Starts the estimate from the handshake's losses (capped: a few packets
+   * are a small sample), unless data losses were seen; the first
+   * acknowledgements put the guess on trial (`SEED_RETIRED_AFTER`).
+   */
   seed(rate: number, dataLossSeen: boolean): void {
-    if (!dataLossSeen) this.lossRate = Math.min(Math.max(this.lossRate, rate), HANDSHAKE_LOSS_CAP);
+    if (dataLossSeen || rate <= this.lossRate) return;
+    this.lossRate = Math.min(rate, HANDSHAKE_LOSS_CAP);
+    this.seedRate = this.lossRate;
+    this.seedTrial = 2 * SEED_RETIRED_AFTER;
   }
 
   /** A one-chunk message left for the first time. */

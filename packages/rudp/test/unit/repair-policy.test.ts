@@ -110,31 +110,31 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
     expect(tailCopies(capped)).toHaveLength(1);
   });
 
-  it('retires the handshake guess after 4 packets acknowledged without a data loss (a slow server, not a lossy path)', () => {
+  it('retires the handshake guess after 8 packets acknowledged without a data loss (a slow server, not a lossy path)', () => {
     const { p } = policy();
     p.seed(0.2, false);
-    for (let i = 0; i < 3; i++) p.onPacketAcked();
+    for (let i = 0; i < 7; i++) p.onPacketAcked();
     expect(tailCopies(p)).toHaveLength(2);
     p.onPacketAcked();
     expect(tailCopies(p)).toEqual([]);
   });
 
-  it('keeps the guess when a data packet is lost during the trial, even one found in the same ACK after the 4th', () => {
+  it('keeps the guess when a data packet is lost during the trial, even one found in the same ACK after the 8th', () => {
     const early = policy().p;
     early.seed(0.2, false);
-    for (let i = 0; i < 3; i++) early.onPacketAcked();
+    for (let i = 0; i < 7; i++) early.onPacketAcked();
     early.onPacketLost();
     expect(tailCopies(early)).toHaveLength(2);
     const sameAck = policy().p;
     sameAck.seed(0.2, false);
-    for (let i = 0; i < 4; i++) sameAck.onPacketAcked();
+    for (let i = 0; i < 8; i++) sameAck.onPacketAcked();
     expect(tailCopies(sameAck)).toEqual([]);
     sameAck.onPacketLost();
     expect(tailCopies(sameAck)).toHaveLength(2);
-    // After 4 more clean acknowledgements the guess is forgotten: a loss then is one measured loss.
+    // After 8 more clean acknowledgements the guess is forgotten: a loss then is one measured loss.
     const later = policy().p;
     later.seed(0.2, false);
-    for (let i = 0; i < 8; i++) later.onPacketAcked();
+    for (let i = 0; i < 16; i++) later.onPacketAcked();
     later.onPacketLost();
     expect(tailCopies(later)).toHaveLength(1);
   });

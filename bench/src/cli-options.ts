@@ -26,7 +26,7 @@ export interface CliOptions {
 /** The text `--help` prints. */
 export const USAGE = `Usage: pnpm bench [-- options]
 
-  --quick               reduced set (whole run under a minute)
+  --quick               reduced set (a few minutes; many-real with 1,000 connections)
   --scenario NAME       chat | bulk | many | forum | micro | udp | many-real (repeatable; default: all)
                         many-real: 10,000 connections on real sockets, one server process (--quick: 1,000)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)

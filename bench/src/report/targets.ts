@@ -224,7 +224,8 @@ function cpuPerByte(run: RunResults): TargetRow {
   };
 }
 
-function manyReal(run: RunResults): TargetRow {
+/** The real-socket many-connections target: server CPU and RSS per connection, each round's rudp ÷ the same round's udx-native. */
+export function manyRealTarget(run: Pick<RunResults, 'manyReal'>): TargetRow {
   const figure = '10,000 mostly idle connections on one server (real sockets)';
   const target = "server CPU ≤ 2 × udx-native's at the same load; memory per connection ≤ udx-native's";
   const rs = run.manyReal;
@@ -334,7 +335,7 @@ export function evaluateTargets(run: RunResults): TargetRow[] {
     firstReply(run),
     udp64k(run),
     cpuPerByte(run),
-    manyReal(run),
+    manyRealTarget(run),
     chatOverhead(run),
     bulkGoodput(run, 'bulk goodput, p ≤ 10% (simulated)', '≥ 0.90 × B·(1−p), and ≥ KCP flush', [0, 0.01, 0.05, 0.1], 0.9, true),
     bulkGoodput(run, 'bulk goodput, p = 20% (simulated)', '≥ 0.80 × B·(1−p)', [0.2], 0.8, false),

@@ -65,7 +65,7 @@ export type ManyRealProgress = (line: string) => void;
 const WORKER = fileURLToPath(new URL('./many-real-worker.ts', import.meta.url));
 
 /** The next IPC message of `child` that satisfies `pick`. */
-function next<T>(child: ChildProcess, pick: (m: T) => boolean, what: string, timeoutMs = 300_000): Promise<T> {
+function next<T>(child: ChildProcess, pick: (m: T) => boolean, what: string, timeoutMs = 900_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.off('message', onMessage);

@@ -107,3 +107,33 @@ describe('a mostly idle connection (default options)', () => {
     expect(p.conn.state).toBe('established');
   });
 });
+
+describe('a handshake a busy server answered slowly', () => {
+  it('does not make every later small message cost tail copies: 8 clean packets retire its loss guess', () => {
+    // A fast path (1 ms each way): the RETRY times it, so the cookie INITIAL is resent every 10 ms. The
+    // server's ACCEPT then takes 100 ms (as the key exchange on a loaded server does): the client
+    // resends four times, nothing lost, and takes the handshake for a path losing half its packets.
+    const p = makePair({ link: { delayMs: 1 } });
+    p.sim.schedule(3, () => p.sim.setLink(SERVER, CLIENT, { delayMs: 100 }));
+    p.sim.schedule(110, () => p.sim.setLink(SERVER, CLIENT, { delayMs: 1 }));
+    p.sim.runFor(1_000);
+    expect(p.conn.state).toBe('established');
+    expect(p.sim.linkStats(CLIENT, SERVER).sentDatagrams).toBeGreaterThanOrEqual(5);
+    const count = 20;
+    const perMessage: number[] = [];
+    for (let i = 0; i < count; i++) {
+      p.sim.schedule(1_000 + i * 1_000, () => {
+        perMessage.push(datagrams(p));
+        p.conn.send(new Uint8Array(16).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runUntil(1_000 + count * 1_000);
+    perMessage.push(datagrams(p));
+    expect(messagesOf(p.serverEvents)).toHaveLength(count);
+    const costs = perMessage.slice(1).map((d, i) => d - (perMessage[i] as number));
+    // The first messages still carry copies (the guess is on trial); the last ten cost the message and its ACK.
+    expect(costs.slice(0, 2).some((c) => c > 2)).toBe(true);
+    expect(costs.slice(-10)).toEqual(new Array(10).fill(2));
+  });
+});

@@ -407,6 +407,7 @@ function manyRealSection(run: RunResults): string {
       system === 'rudp' ? 'rudp (encrypted, default options)' : system,
       mine.map((r) => `${r.connected.toLocaleString('en-US')}`).join(', '),
       cell(mine.map((r) => r.serverCpuPercent), (v) => v.toFixed(1)),
+      cell(mine.map((r) => (r.window.cpuSeconds * 1e6) / r.window.messages), (v) => v.toFixed(0)),
       cell(mine.map((r) => r.datagramsPerMessage), (v) => v.toFixed(2)),
       cell(mine.map((r) => r.datagramsSentPerMessage), (v) => v.toFixed(2)),
       cell(mine.map((r) => r.rssPerConnection), kib),
@@ -425,7 +426,7 @@ function manyRealSection(run: RunResults): string {
       'in that window per message it received; memory is (after a forced GC with every connection open) − (once listening, before any connection), per connection. ' +
       `Cells: median over ${s.rounds} round${s.rounds === 1 ? '' : 's'} (min–max), the systems alternating, each in fresh processes.`,
     '',
-    table(['system', 'connections', 'server CPU %', 'datagrams / message', 'sent by server / message', 'RSS KiB / conn', 'heap KiB / conn', 'delivery'], rows),
+    table(['system', 'connections', 'server CPU %', 'server CPU µs / message', 'datagrams / message', 'sent by server / message', 'RSS KiB / conn', 'heap KiB / conn', 'delivery'], rows),
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { SYSTEMS, type SystemId } from './peers/systems.js';
 
 /** Scenario names accepted by `--scenario`. */
-export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'relay-bulk'] as const;
+export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'many-real', 'relay-bulk'] as const;
 /** One of `SCENARIOS`. */
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What a run without `--scenario` runs: every scenario (`relay-bulk` is a part of `udp`). */
@@ -28,8 +28,9 @@ export interface CliOptions {
 /** The text `--help` prints. */
 export const USAGE = `Usage: pnpm bench [-- options]
 
-  --quick               reduced set (whole run under a minute)
-  --scenario NAME       chat | bulk | many | forum | micro | udp (repeatable; default: all)
+  --quick               reduced set (a few minutes; many-real with 1,000 connections)
+  --scenario NAME       chat | bulk | many | forum | micro | udp | many-real (repeatable; default: all)
+                        many-real: 10,000 connections on real sockets, one server process (--quick: 1,000)
                         | relay-bulk (only udp's bulk transfers through the relay)
   --loss P              only this loss rate per direction, e.g. 0.1 (chat, bulk, forum)
   --seed N              first simulator seed (default 1)

@@ -20,6 +20,7 @@ import { FORUM, FORUM_FIRST, FORUM_FIRST_LOSS, FORUM_FIRST_QUICK, FORUM_QUICK, t
 import { plainLoss, quickVariants, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
 import { MANY, MANY_QUICK } from './scenarios/many.js';
 import { ALL_UDP_PARTS, runUdp } from './udp/udp-bench.js';
+import { MANY_REAL, MANY_REAL_QUICK, runManyReal, type ManyRealResult } from './udp/many-real.js';
 import type { MicroResult } from './micro/micro-bench.js';
 import type { UdpReport } from './udp/udp-results.js';
 
@@ -71,6 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const forum: ForumResult[] = [];
   const micro: MicroResult[] = [];
   let udp: UdpReport | undefined;
+  const manyReal: ManyRealResult[] = [];
   const jobs: Job[] = [];
 
   const check = (what: string, integrity: IntegrityCounts, completed: boolean, system: SystemId): void => {
@@ -195,6 +197,17 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   }
 
+  if (wants('many-real')) {
+    jobs.push({
+      label: 'many connections on real sockets',
+      run: async () => {
+        const r = await runManyReal(opts.quick ? MANY_REAL_QUICK : MANY_REAL, (line) => progress.log(`  ${line}`));
+        manyReal.push(...r.results);
+        notes.push(...r.notes);
+      },
+    });
+  }
+
   const progress = new Progress(jobs.length);
   for (const job of jobs) {
     progress.step(job.label);
@@ -219,6 +232,8 @@ async function main(argv: readonly string[]): Promise<number> {
     forum,
     micro,
     udp,
+    manyReal,
+    manyRealScenario: opts.quick ? MANY_REAL_QUICK : MANY_REAL,
     notes,
     problems,
     wallMs: performance.now() - started,

@@ -10,7 +10,7 @@ describe('parseCli', () => {
   it('defaults to the full suite', () => {
     const o = parseCli([]);
     expect(o).toMatchObject({ partial: false, loss: undefined, seed: 1, seeds: [1, 2, 3, 4, 5] });
-    expect(o instanceof Error ? [] : o.scenarios).toHaveLength(6);
+    expect(o instanceof Error ? [] : o.scenarios).toHaveLength(7);
     // relay-bulk is a part of udp: the full suite does not run it twice.
     expect(o instanceof Error ? [] : o.scenarios).not.toContain('relay-bulk');
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { compactProblems } from '../src/report/markdown.js';
 import { outputNames } from '../src/report/results.js';
-import { judge } from '../src/report/targets.js';
+import { judge, manyRealTarget } from '../src/report/targets.js';
+import type { ManyRealResult } from '../src/udp/many-real.js';
 import { formatSpread, groupBy, spread } from '../src/stats/seeds.js';
 
 describe('spread over seeds', () => {
@@ -89,5 +90,40 @@ describe('problems list', () => {
       '**INTEGRITY VIOLATION in chat rudp p=0.1 seed 2: 1 duplicated**',
       'forum first reply kcp-fast p=0.2 did not complete on 1 seed (seed 3: (0 commands answered))',
     ]);
+  });
+});
+
+describe('the many-real target (10,000 mostly idle connections, real sockets)', () => {
+  const result = (system: ManyRealResult['system'], round: number, cpu: number, rss: number): ManyRealResult => ({
+    system,
+    round,
+    connections: 10_000,
+    connected: 10_000,
+    serverCpuPercent: cpu,
+    datagramsPerMessage: 2,
+    datagramsSentPerMessage: 1,
+    rssPerConnection: rss,
+    heapPerConnection: rss / 2,
+    window: { cpuSeconds: cpu * 0.6, wallSeconds: 60, datagramsSent: 60_000, datagramsReceived: 60_000, messages: 60_000 },
+    clean: true,
+    sent: 70_000,
+    received: 70_000,
+    closedOnServer: {},
+    closedOnClients: {},
+  });
+
+  it('pairs rudp with udx-native round by round: met only when CPU ≤ 2 × and RSS per connection ≤ 1 ×', () => {
+    const met = manyRealTarget({ manyReal: [result('rudp', 0, 2.6, 9_000), result('udx-native', 0, 1.4, 10_000), result('udx-native', 1, 1.2, 10_000), result('rudp', 1, 2.2, 9_500)] });
+    expect(met.status).toBe('met');
+    expect(met.measured).toContain('2 rounds');
+    const cpu = manyRealTarget({ manyReal: [result('rudp', 0, 7.1, 9_000), result('udx-native', 0, 1.3, 10_000)] });
+    expect(cpu.status).toBe('not met');
+    const memory = manyRealTarget({ manyReal: [result('rudp', 0, 2, 16_000), result('udx-native', 0, 1.3, 10_000)] });
+    expect(memory.status).toBe('not met');
+  });
+
+  it('is not measured without both systems', () => {
+    expect(manyRealTarget({ manyReal: [] }).status).toBe('not measured');
+    expect(manyRealTarget({ manyReal: [result('rudp', 0, 2, 9_000)] }).measured).toBe('udx-native not measured');
   });
 });

@@ -8,6 +8,7 @@ import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVarian
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { formatSpread, groupBy, spread } from '../stats/seeds.js';
 import { UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { closedText } from '../udp/many-real.js';
 import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
 import type { OutputNames, RunResults } from './results.js';
@@ -405,6 +406,45 @@ function udpSection(run: RunResults): string {
   return parts.join('\n');
 }
 
+function manyRealSection(run: RunResults): string {
+  const rs = run.manyReal;
+  if (rs.length === 0) return '';
+  const s = run.manyRealScenario;
+  const systems = [...new Set(rs.map((r) => r.system))];
+  const cell = (values: readonly number[], f: (v: number) => string): string => {
+    const x = spread(values);
+    return x.count > 1 ? `${f(x.median)} (${f(x.min)}–${f(x.max)})` : f(x.median);
+  };
+  const kib = (v: number): string => (v / 1024).toFixed(2);
+  const rows = systems.map((system) => {
+    const mine = rs.filter((r) => r.system === system);
+    return [
+      system === 'rudp' ? 'rudp (encrypted, default options)' : system,
+      mine.map((r) => `${r.connected.toLocaleString('en-US')}`).join(', '),
+      cell(mine.map((r) => r.serverCpuPercent), (v) => v.toFixed(1)),
+      cell(mine.map((r) => (r.window.cpuSeconds * 1e6) / r.window.messages), (v) => v.toFixed(0)),
+      cell(mine.map((r) => r.datagramsPerMessage), (v) => v.toFixed(2)),
+      cell(mine.map((r) => r.datagramsSentPerMessage), (v) => v.toFixed(2)),
+      cell(mine.map((r) => r.rssPerConnection), kib),
+      cell(mine.map((r) => r.heapPerConnection), kib),
+      mine.every((r) => r.clean) ? 'clean' : mine.map((r) => `${r.received}/${r.sent}${closedText(r)}`).join(', '),
+    ];
+  });
+  return [
+    '## Many mostly idle connections on real sockets',
+    '',
+    `${s.connections.toLocaleString('en-US')} connections to one server on 127.0.0.1, spread over ${s.clientProcesses} client processes; each sends 16 bytes every ` +
+      `${s.intervalMs / 1000} s, the phases spread evenly over the interval; nothing is sent back by the application. rudp: one \`listen\` endpoint, ` +
+      'each client connection its own `connect` (encrypted, default transport options); udx-native: one socket in the server carrying every stream, ' +
+      'one socket per client process (as udx users multiplex streams). The server runs in its own process: its CPU (user + system) is measured over ' +
+      `${s.measureMs / 1000} s after ${s.settleMs / 1000} s of steady traffic, as a share of one core; datagrams are what the server's socket sent and received ` +
+      'in that window per message it received; memory is (after a forced GC with every connection open) − (once listening, before any connection), per connection. ' +
+      `Cells: median over ${s.rounds} round${s.rounds === 1 ? '' : 's'} (min–max), the systems alternating, each in fresh processes.`,
+    '',
+    table(['system', 'connections', 'server CPU %', 'server CPU µs / message', 'datagrams / message', 'sent by server / message', 'RSS KiB / conn', 'heap KiB / conn', 'delivery'], rows),
+  ].join('\n');
+}
+
 /** One line per case instead of one per seed for runs that did not complete (violations stay one per line, in bold). */
 export function compactProblems(lines: readonly string[]): string[] {
   const out: string[] = [];
@@ -497,6 +537,7 @@ export function renderMarkdown(run: RunResults, names: OutputNames): string {
     forumSection(run),
     microSection(run),
     udpSection(run),
+    manyRealSection(run),
   ]) {
     if (section) out.push(section, '');
   }

@@ -4,6 +4,7 @@ import type { ForumResult } from '../run/forum-run.js';
 import type { ManyResult } from '../run/many-run.js';
 import type { MicroResult } from '../micro/micro-bench.js';
 import type { UdpReport } from '../udp/udp-results.js';
+import type { ManyRealResult, ManyRealScenario } from '../udp/many-real.js';
 import type { BulkScenario } from '../scenarios/bulk.js';
 import type { ChatScenario } from '../scenarios/chat.js';
 import type { ManyScenario } from '../scenarios/many.js';
@@ -51,6 +52,9 @@ export interface RunResults {
   readonly forum: ForumResult[];
   readonly micro: MicroResult[];
   readonly udp: UdpReport | undefined;
+  /** Many mostly idle connections on real sockets (server process measured), every round. */
+  readonly manyReal: ManyRealResult[];
+  readonly manyRealScenario: ManyRealScenario;
   /** Things the reader must know: skipped parts and why, missing systems. */
   readonly notes: string[];
   /** Integrity violations and incomplete runs, one line each. */

@@ -250,6 +250,34 @@ function encryptedChat(run: RunResults): TargetRow {
     ];
   });
   return combine('encrypted vs plaintext rudp, chat at 10% and 20% loss (simulated)', 'p99 within 5% of plaintext; wire bytes per payload byte within 10%', parts);
+/** The real-socket many-connections target: server CPU and RSS per connection, each round's rudp ÷ the same round's udx-native. */
+export function manyRealTarget(run: Pick<RunResults, 'manyReal'>): TargetRow {
+  const figure = '10,000 mostly idle connections on one server (real sockets)';
+  const target = "server CPU ≤ 2 × udx-native's at the same load; memory per connection ≤ udx-native's";
+  const rs = run.manyReal;
+  const rounds = [...new Set(rs.map((r) => r.round))];
+  // Ratios pair the two systems of one round (run back to back), as the real-UDP throughput rows do.
+  const pairs = rounds.flatMap((round) => {
+    const mine = rs.find((r) => r.round === round && r.system === SUBJECT);
+    const udx = rs.find((r) => r.round === round && r.system === 'udx-native');
+    return mine && udx ? [{ mine, udx }] : [];
+  });
+  if (pairs.length === 0) return notRun(figure, target, rs.length ? 'udx-native not measured' : 'not run');
+  const cpu = pairs.map((p, i) => ({ seed: i + 1, value: p.mine.serverCpuPercent / p.udx.serverCpuPercent }));
+  const rss = pairs.map((p, i) => ({ seed: i + 1, value: p.mine.rssPerConnection / p.udx.rssPerConnection }));
+  const cpuVerdict = judge(cpu, { kind: 'at-most', limit: 2, tolerance: BADLY });
+  const rssVerdict = judge(rss, { kind: 'at-most', limit: 1, tolerance: BADLY });
+  const n = (pairs[0] as (typeof pairs)[number]).mine.connections.toLocaleString('en-US');
+  const med = (f: (p: (typeof pairs)[number]) => number): number => spread(pairs.map(f)).median;
+  return {
+    figure,
+    target,
+    measured:
+      `${n} connections, ${pairs.length} round${pairs.length === 1 ? '' : 's'} ("seed" = round): server CPU ÷ udx-native ${describe(cpu, cpuVerdict, ratio)} ` +
+      `(rudp ${med((p) => p.mine.serverCpuPercent).toFixed(1)}%, udx-native ${med((p) => p.udx.serverCpuPercent).toFixed(1)}% of a core); ` +
+      `RSS per connection ÷ udx-native ${describe(rss, rssVerdict, ratio)}; datagrams per message rudp ${num(med((p) => p.mine.datagramsPerMessage))}, udx-native ${num(med((p) => p.udx.datagramsPerMessage))}`,
+    status: cpuVerdict.met && rssVerdict.met ? 'met' : 'not met',
+  };
 }
 
 function pct(v: number): string {
@@ -301,6 +329,7 @@ function deliveryTarget(run: RunResults): TargetRow {
     ...run.forum.filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
     ...(run.udp?.chat ?? []).filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
     ...(run.udp?.bulk ?? []).filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.completed })),
+    ...run.manyReal.filter((r) => r.system === SUBJECT).map((r) => ({ clean: r.clean, done: r.connected === r.connections })),
   ];
   if (mine.length === 0) return notRun(figure, target);
   const bad = mine.filter((m) => !m.clean || !m.done).length;
@@ -334,7 +363,7 @@ export function evaluateTargets(run: RunResults): TargetRow[] {
     cpuPerByte(run),
     encryptedThroughput(run),
     encryptedChat(run),
-    notRun('10,000 mostly idle connections on one server (real sockets)', "server CPU ≤ 2 × udx-native's at the same load; memory per connection ≤ udx-native's", 'not measured by this bench yet'),
+    manyRealTarget(run),
     chatOverhead(run),
     bulkGoodput(run, 'bulk goodput, p ≤ 10% (simulated)', '≥ 0.90 × B·(1−p), and ≥ KCP flush', [0, 0.01, 0.05, 0.1], 0.9, true),
     bulkGoodput(run, 'bulk goodput, p = 20% (simulated)', '≥ 0.80 × B·(1−p)', [0.2], 0.8, false),

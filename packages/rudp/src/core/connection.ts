@@ -20,7 +20,7 @@
  * Pure: `now` is always passed in and datagrams are polled out; the
  * `Endpoint` routes datagrams and timers to it.
  */
-import type { ConnectionConfig } from './config.js';
+import { type ConnectionConfig, keepAliveInterval } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
 import { FlowControl } from './flow-control.js';
@@ -772,8 +772,8 @@ export class Connection implements PacketFate {
       case Timer.Probe:
         return live ? this.recovery.ptoDeadline() : Number.POSITIVE_INFINITY;
       case Timer.KeepAlive:
-        if (!live || this.config.keepAliveMs <= 0 || this.pingDue) return Number.POSITIVE_INFINITY;
-        return Math.max(this.recovery.lastAckElicitingSentAt, this.lastReceived) + this.config.keepAliveMs;
+        if (!live || this.pingDue) return Number.POSITIVE_INFINITY;
+        return Math.max(this.recovery.lastAckElicitingSentAt, this.lastReceived) + keepAliveInterval(this.config);
       case Timer.Resend: {
         const r = live ? this.retransmits.earliest() : Number.POSITIVE_INFINITY;
         return r > this.lastPollTime ? r : Number.POSITIVE_INFINITY;

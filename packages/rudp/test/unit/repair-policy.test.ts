@@ -116,14 +116,44 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
     ignored.onPacketAcked();
     ignored.seed(0.9, true);
     expect(tailCopies(ignored)).toEqual([]);
-    // Capped at 0.5, seen by its decay: 0.5 · 0.98^n drops below the 5 % threshold at n = 114
-    // (0.9 uncapped would take 143).
+    // Capped at 0.5, seen by its decay once a data loss confirmed it: 0.5 · 0.98 + 0.02, then · 0.98^n,
+    // drops below the 5 % threshold at n = 115 (0.9 uncapped would take 144).
     const capped = policy().p;
     capped.seed(0.9, false);
-    for (let i = 0; i < 113; i++) capped.onPacketAcked();
+    capped.onPacketLost();
+    for (let i = 0; i < 114; i++) capped.onPacketAcked();
     expect(tailCopies(capped)).toHaveLength(2);
     capped.onPacketAcked();
     expect(tailCopies(capped)).toHaveLength(1);
+  });
+
+  it('retires the handshake guess after 8 packets acknowledged without a data loss (a slow server, not a lossy path)', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    for (let i = 0; i < 7; i++) p.onPacketAcked();
+    expect(tailCopies(p)).toHaveLength(2);
+    p.onPacketAcked();
+    expect(tailCopies(p)).toEqual([]);
+  });
+
+  it('keeps the guess when a data packet is lost during the trial, even one found in the same ACK after the 8th', () => {
+    const early = policy().p;
+    early.seed(0.2, false);
+    for (let i = 0; i < 7; i++) early.onPacketAcked();
+    early.onPacketLost();
+    expect(tailCopies(early)).toHaveLength(2);
+    const sameAck = policy().p;
+    sameAck.seed(0.2, false);
+    for (let i = 0; i < 8; i++) sameAck.onPacketAcked();
+    expect(tailCopies(sameAck)).toEqual([]);
+    sameAck.onPacketLost();
+    expect(tailCopies(sameAck)).toHaveLength(2);
+    // After 8 more clean acknowledgements the guess is forgotten: a loss then is one measured loss.
+    const later = policy().p;
+    later.seed(0.2, false);
+    for (let i = 0; i < 16; i++) later.onPacketAcked();
+    later.onPacketLost();
+    expect(tailCopies(later)).toHaveLength(1);
   });
 });
 

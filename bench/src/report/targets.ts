@@ -250,6 +250,8 @@ function encryptedChat(run: RunResults): TargetRow {
     ];
   });
   return combine('encrypted vs plaintext rudp, chat at 10% and 20% loss (simulated)', 'p99 within 5% of plaintext; wire bytes per payload byte within 10%', parts);
+}
+
 /** The real-socket many-connections target: server CPU and RSS per connection, each round's rudp ÷ the same round's udx-native. */
 export function manyRealTarget(run: Pick<RunResults, 'manyReal'>): TargetRow {
   const figure = '10,000 mostly idle connections on one server (real sockets)';

@@ -153,14 +153,31 @@ describe('Pacer: waking a held sender', () => {
     expect(burst(p)).toBe(12);
   });
 
-  it('a wake-up that comes a tick late still sends what both ticks earned; later ones are capped', () => {
+  it('a wake-up that comes a tick late still sends what both ticks earned', () => {
     const { p } = pacer(1_000_000, 12_000);
     burst(p);
     p.block(0, true);
     p.refill(2);
     expect(burst(p)).toBe(24);
-    p.block(2, true);
-    p.refill(10);
+  });
+
+  it('a held sender woken late sends what its deadline\'s tokens and up to three ticks of lateness earned, beyond the cap', () => {
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    p.refill(4); // deadline 1, woken 3 ms late: 12 + 36 packets (the cap alone holds 24)
+    expect(burst(p)).toBe(48);
+    p.block(4, true);
+    p.refill(25); // deadline 5, 20 ms late: only 3 ms of it counts
+    expect(burst(p)).toBe(48);
+  });
+
+  it('a sender that was not held gets no lateness credit: the cap bounds the burst after idle', () => {
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    p.unblock();
+    p.refill(4);
     expect(burst(p)).toBe(24);
   });
 

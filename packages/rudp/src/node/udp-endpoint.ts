@@ -15,8 +15,14 @@ import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import { type PeerAddress, type RandomSource, formatAddress, parseAddress } from '../core/sans-io.js';
 
-/** Deadlines closer than this are met with `setImmediate`: `setTimeout` cannot wait less than 1 ms. */
+/** `setTimeout` cannot wait less than this, ms. */
 const TIMER_GRANULARITY_MS = 1;
+/**
+ * Deadlines closer than this, ms, are met on the next event-loop turn with
+ * `setImmediate` (something is due about now); later ones by a timer, even
+ * below `TIMER_GRANULARITY_MS`.
+ */
+const IMMEDIATE_WITHIN_MS = 0.1;
 
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
 export interface TransportOptions extends Partial<ConnectionConfig> {
@@ -248,11 +254,14 @@ export class UdpEndpoint {
   }
 
   /**
-   * Wakes the endpoint at its next deadline. Node timers have a 1 ms floor and
-   * fire another millisecond late on average, so a deadline closer than that
-   * (a pacing gap on a fast path) is met on the next event-loop turn with
-   * `setImmediate` instead: I/O is still polled in between, and the wait never
-   * stretches a sub-millisecond gap into two milliseconds of silence.
+   * Wakes the endpoint at its next deadline. A deadline that is due about now
+   * is met on the next event-loop turn with `setImmediate` (I/O is still
+   * polled in between); any other by a timer, which has a 1 ms floor and may
+   * fire up to a millisecond late. Waking on every turn until a
+   * sub-millisecond deadline arrives would spin the event loop: a paced
+   * sender at 50 Mbit/s would make millions of empty wake-ups a second. The
+   * core does not need it: its pacer waits at least a tick and then sends
+   * what the rate earned meanwhile, and no other timer is that tight.
    * A timer set for an earlier deadline is left alone when the deadline moves
    * later (most polls move the ACK or loss deadline a little): waking early
    * costs one empty `handleTimeout`, re-creating a timer on every datagram
@@ -267,7 +276,7 @@ export class UdpEndpoint {
     }
     const now = this.now();
     const delay = at - now;
-    if (delay < TIMER_GRANULARITY_MS) {
+    if (delay < IMMEDIATE_WITHIN_MS) {
       if (!this.spunTooLong(now)) {
         // Not unref'd: an unref'd immediate does not stop the loop from blocking in its I/O poll.
         this.immediate ??= setImmediate(this.onImmediate);

@@ -95,10 +95,10 @@ describe('Pacer: the bucket cap', () => {
     }
   });
 
-  it('at least what one timer tick earns, up to half the window', () => {
+  it('at least what two timer ticks earn, up to half the window', () => {
     const fast = pacer(1_000_000, 50_000);
     fast.p.refill(1e9);
-    expect(burst(fast.p)).toBe(50);
+    expect(burst(fast.p)).toBe(100);
     const capped = pacer(60_000, 50_000);
     capped.p.refill(1e9);
     expect(burst(capped.p)).toBe(30);
@@ -135,12 +135,57 @@ describe('Pacer: waking a held sender', () => {
     expect(p.deadline(0)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('never "now" (a deadline at the poll time is never scheduled): at least 1 µs later', () => {
+  it('never "now" (a deadline at the poll time is never scheduled): at least a timer tick later', () => {
     const { p } = pacer(40_000, 1e9);
     p.onSent(MTU + 0.01);
     expect(p.open).toBe(false);
     p.block(7, true);
-    expect(p.deadline(6)).toBe(7 + 1e-3);
+    expect(p.deadline(6)).toBe(8);
+  });
+
+  it('a sender whose packet gaps are below a timer tick waits a whole tick, then sends what the tick earned as one burst', () => {
+    // 12 packets a millisecond: a wake-up per 83 µs gap would spin a driver whose timers cannot wait under 1 ms.
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    expect(p.deadline(-1)).toBe(1);
+    p.refill(1);
+    expect(burst(p)).toBe(12);
+  });
+
+  it('a wake-up that comes a tick late still sends what both ticks earned', () => {
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    p.refill(2);
+    expect(burst(p)).toBe(24);
+  });
+
+  it('a held sender woken late sends what its deadline\'s tokens and up to three ticks of lateness earned, beyond the cap', () => {
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    p.refill(4); // deadline 1, woken 3 ms late: 12 + 36 packets (the cap alone holds 24)
+    expect(burst(p)).toBe(48);
+    p.block(4, true);
+    p.refill(25); // deadline 5, 20 ms late: only 3 ms of it counts
+    expect(burst(p)).toBe(48);
+  });
+
+  it('a sender that was not held gets no lateness credit: the cap bounds the burst after idle', () => {
+    const { p } = pacer(1_000_000, 12_000);
+    burst(p);
+    p.block(0, true);
+    p.unblock();
+    p.refill(4);
+    expect(burst(p)).toBe(24);
+  });
+
+  it('a slow sender still waits for its packet\'s worth, not a tick', () => {
+    const { p } = pacer(40_000, 0.5);
+    burst(p);
+    p.block(0, true);
+    expect(p.deadline(-1)).toBe(2_000);
   });
 
   it('with no rate to wait for, at once', () => {

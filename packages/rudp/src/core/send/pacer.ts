@@ -1,18 +1,24 @@
 /**
  * Pacing: a token bucket that spreads packets over the round trip at the
  * congestion controller's rate instead of sending a window in one burst
- * (RFC 9002 §7.7). The bucket holds a few packets, or what the rate earns in
- * one driver timer tick, so a wake-up that comes a tick late loses nothing.
+ * (RFC 9002 §7.7). A held sender is woken no sooner than one driver timer
+ * tick later and then sends what the rate earned meanwhile as one burst, as
+ * Linux's fq and quinn release a quantum per wake-up: once packet gaps fall
+ * below the tick, a wake-up per gap costs a driver more than the packets
+ * (Node's timers cannot wait less than 1 ms; it would spin through the
+ * gaps). The bucket holds two ticks' worth, and a held sender woken late
+ * is owed what the rate earned while it overslept (up to a few ticks), so a
+ * driver's late timers do not lower the rate below the controller's.
  */
 import type { CongestionController } from '../congestion/controller.js';
 import type { RttEstimator } from '../recovery/rtt.js';
 
-/** A driver's timer granularity (Node's setTimeout floor), ms: the bucket bridges one tick. */
+/** A driver's timer granularity (Node's setTimeout floor), ms: the shortest wait for tokens. */
 const PACING_TICK_MS = 1;
+/** Most lateness of a held sender's wake-up, ms, whose earnings the bucket keeps beyond its cap. */
+const MAX_LATE_MS = 3 * PACING_TICK_MS;
 /** Tolerance for floating-point refill error, bytes. */
 const PACE_EPSILON_BYTES = 1e-6;
-/** Shortest wait for tokens, ms. */
-const PACE_MIN_WAIT_MS = 1e-3;
 
 /** The pacer of one connection. */
 export class Pacer {
@@ -36,8 +42,21 @@ export class Pacer {
     const rate = this.cc.pacingRate(this.rtt.srtt);
     const cap = this.tokenCap();
     if (!Number.isFinite(rate)) this.tokens = cap;
-    else this.tokens = Math.min(cap, this.tokens + (now - this.time) * rate);
+    else this.tokens = Math.min(this.limit(now, rate, cap), this.tokens + (now - this.time) * rate);
     this.time = now;
+  }
+
+  /**
+   * The most tokens a refill at `now` may leave: the cap, or for a sender held by pacing and woken
+   * after its deadline (Node's timers fire 1-2 ms late, more on a busy machine), what it held at
+   * the deadline plus what the lateness earned, up to `MAX_LATE_MS` of it. Capping those would
+   * throw sending time away on every late wake-up and pace below the controller's rate.
+   */
+  private limit(now: number, rate: number, cap: number): number {
+    const late = this.blockedUntil > 0 ? Math.min(now - this.blockedUntil, MAX_LATE_MS) : 0;
+    if (late <= 0) return cap;
+    const atDeadline = Math.min(cap, this.tokens + Math.max(0, this.blockedUntil - this.time) * rate);
+    return Math.max(cap, atDeadline + late * rate);
   }
 
   /** Whether a full-size packet may leave now. */
@@ -67,17 +86,19 @@ export class Pacer {
   }
 
   private tokenCap(): number {
-    // At least what the rate earns in one driver timer tick (capped at half the window): a wake-up
-    // that comes a tick late must not throw that tick's sending time away.
+    // At least what the rate earns in two driver timer ticks (capped at half the window): the tick
+    // a held sender waits, and a wake-up that comes a tick late must not throw that tick away.
     const rate = this.cc.pacingRate(this.rtt.srtt);
-    const tick = Number.isFinite(rate) ? Math.min(rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
-    return Math.max(2 * this.mtu, Math.min(10 * this.mtu, this.cc.window() / 4), tick);
+    const ticks = Number.isFinite(rate) ? Math.min(2 * rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
+    return Math.max(2 * this.mtu, Math.min(10 * this.mtu, this.cc.window() / 4), ticks);
   }
 
   private readyAt(now: number): number {
     const rate = this.cc.pacingRate(this.rtt.srtt);
     if (!Number.isFinite(rate) || rate <= 0) return now;
-    // Never "now": a deadline equal to the poll time is not scheduled, and the sender would wait for an ACK.
-    return now + Math.max(PACE_MIN_WAIT_MS, (this.mtu - this.tokens) / rate);
+    // At least a tick: with packet gaps below it, a wake-up per gap would cost more than the packets
+    // (the tokens keep accruing, so the rate is kept). Never "now" either: a deadline equal to the
+    // poll time is not scheduled, and the sender would wait for an ACK.
+    return now + Math.max(PACING_TICK_MS, (this.mtu - this.tokens) / rate);
   }
 }

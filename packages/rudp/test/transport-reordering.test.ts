@@ -70,10 +70,11 @@ describe('reordering and jitter (simulated)', () => {
 
   it.each([1, 2, 3])('seed %i: a short path whose delay is drawn per datagram: 4 MiB within 8× the time over the same path without jitter', (seed) => {
     // The RFC 9002 sample is the largest packet an ACK acknowledges, under such jitter mostly one that
-    // overtook the rest, and BBR's window floor was the smallest per-round mean of those (~1.9 ms):
-    // the window capped the rate, the bandwidth estimate decayed with it, the window sat at its
-    // 4-packet floor, and this took 27–118× the steady path's ~0.1 s (2.8–12.2 s). Now 3–6×; the
-    // rest is spurious retransmissions and rounds cut short by packets that overtook the others.
+    // overtook the rest, and BBR's window floor was the smallest per-round mean of those (~1.9 ms
+    // against a 5–10 ms typical RTT): the window capped the rate, the bandwidth estimate decayed with
+    // it, the window sat at its 4-packet floor, and this took 39–97× the steady path's 0.10 s
+    // (4.1–10.0 s). Now 3.2–6.1× (0.33–0.63 s); the rest is spurious retransmissions and rounds cut
+    // short by packets that overtook the others.
     const steady = bulk(makePair({ seed, link: SHORT_STEADY }), 4 * 1024 * 1024);
     const ms = bulk(makePair({ seed, link: SHORT_JITTERY }), 4 * 1024 * 1024);
     expect(ms).toBeLessThanOrEqual(8 * steady);

@@ -472,6 +472,8 @@ describe('Bbr STARTUP exit and options (unit)', () => {
     minRttMs: 60,
     srttMs: rtt,
     latestRttMs: rtt,
+    ackedRttSumMs: rtt,
+    ackedRttCount: 1,
   });
 
   it('a burst of late ACKs handed over at once (a stalled sender) does not end STARTUP; a run that lasts does', () => {

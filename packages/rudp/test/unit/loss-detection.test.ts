@@ -206,7 +206,7 @@ describe('LossDetection: RTT samples and what the controller hears', () => {
     r.ld.onAck(40, ack([[1, 1]]), 2);
     expect(r.cc.acks[0]).toEqual({
       now: 40,
-      sample: { ackedBytes: 1_000, bytesInFlight: 500, deliveryRate: 1_000 / 40, appLimited: true, priorDelivered: 0, delivered: 1_000, minRttMs: 40, srttMs: 40, latestRttMs: 40 },
+      sample: { ackedBytes: 1_000, bytesInFlight: 500, deliveryRate: 1_000 / 40, appLimited: true, priorDelivered: 0, delivered: 1_000, minRttMs: 40, srttMs: 40, latestRttMs: 40, ackedRttSumMs: 40, ackedRttCount: 1 },
     });
     send(r, 3, 45, 200);
     r.ld.onAck(60, ack([[2, 3]]), 3);
@@ -220,6 +220,9 @@ describe('LossDetection: RTT samples and what the controller hears', () => {
     expect(s?.deliveryRate).toBe(700 / 45);
     expect(s?.appLimited).toBe(false);
     expect(s?.latestRttMs).toBe(15);
+    // Every packet acknowledged is a sample for the controller's mean: 2 (60 − 10) and 3 (60 − 45).
+    expect(s?.ackedRttSumMs).toBe(50 + 15);
+    expect(s?.ackedRttCount).toBe(2);
     expect(s?.minRttMs).toBe(15);
     expect(s?.srttMs).toBe(r.rtt.srtt);
   });

@@ -37,6 +37,10 @@ const CONGESTED_RTT_RATIO = 1.25;
 const MIN_WINDOW_PACKETS = 4;
 /** RTT samples a round needs before its mean counts towards the path's RTT. */
 const MIN_ROUND_SAMPLES = 4;
+/** Weight the moving mean RTT keeps per packet's sample (an average over about 32 packets). */
+const MEAN_RTT_KEEP = 1 - 1 / 32;
+/** Mean RTTs a spurious loss stays evidence that the path reorders (loss detection keeps its widened window 32 RTTs too). */
+const REORDER_MEMORY_RTTS = 32;
 /** A round's mean RTT above this multiple of the smallest sample means the path's delay is jitter-dominated. */
 const JITTER_RATIO = 2;
 /** Driver timer granularity the window and pacer must bridge, ms (Node's setTimeout floor). */
@@ -87,6 +91,14 @@ export class Bbr implements CongestionController {
   private roundRttCount = 0;
   /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
   private minRoundMeanRtt = Number.POSITIVE_INFINITY;
+  /** Moving average of every acknowledged packet's RTT (`Infinity` before the first). */
+  private meanRtt = Number.POSITIVE_INFINITY;
+  /** When a packet declared lost was last acknowledged after all (-1: never): the path reorders. */
+  private spuriousAt = -1;
+  private lastAckAt = 0;
+  /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
+  private roundMinRtt = Number.POSITIVE_INFINITY;
+  private readonly rttMins: { round: number; rtt: number }[] = [];
 
   private readonly initialWindow: number;
 
@@ -128,12 +140,14 @@ export class Bbr implements CongestionController {
     this.lossRate = 1 - (1 - this.lossRate) * LOSS_KEEP ** (lostBytes / this.mtu);
   }
 
-  onSpuriousLoss(_now: number, bytes: number): void {
+  onSpuriousLoss(now: number, bytes: number): void {
+    this.spuriousAt = now;
     // The inverse of `onLoss`'s step: reordering must not raise the loss compensation.
     this.lossRate = Math.max(0, 1 - (1 - this.lossRate) / LOSS_KEEP ** (bytes / this.mtu));
   }
 
   onAck(now: number, s: AckSample): void {
+    this.lastAckAt = now;
     this.inFlight = s.bytesInFlight;
     this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
     this.minRtt = Math.min(this.minRtt, s.minRttMs);
@@ -145,10 +159,17 @@ export class Bbr implements CongestionController {
       // A round the application starved says nothing about the pipe being full.
       if (!s.appLimited) this.onRoundStart();
     }
+    // The round's mean takes every acknowledged packet's RTT: the largest acknowledged alone (the
+    // RFC 9002 sample) is, under per-datagram jitter, mostly one that overtook the rest.
+    this.roundRttSum += s.ackedRttSumMs;
+    this.roundRttCount += s.ackedRttCount;
+    if (s.ackedRttCount > 0) {
+      const mean = s.ackedRttSumMs / s.ackedRttCount;
+      this.meanRtt = Number.isFinite(this.meanRtt) ? this.meanRtt + (1 - MEAN_RTT_KEEP ** s.ackedRttCount) * (mean - this.meanRtt) : mean;
+    }
     if (s.latestRttMs !== undefined) {
       this.minRtt = Math.min(this.minRtt, s.latestRttMs);
-      this.roundRttSum += s.latestRttMs;
-      this.roundRttCount++;
+      this.roundMinRtt = Math.min(this.roundMinRtt, s.latestRttMs);
       const base = this.pathRtt();
       if (s.latestRttMs >= base + delayThreshold(base)) {
         if (this.elevatedSamples++ === 0) this.elevatedSince = now;
@@ -238,7 +259,41 @@ export class Bbr implements CongestionController {
     return this.minRoundMeanRtt > JITTER_RATIO * this.minRtt && Number.isFinite(this.minRoundMeanRtt) ? this.minRoundMeanRtt : this.minRtt;
   }
 
+  /**
+   * How long a packet typically stays unacknowledged, so that the window covers what the rate
+   * keeps in flight (Little's law): with jitter most packets take longer than the path's base RTT,
+   * and a window below rate × this RTT, not the path, would limit the rate (0: not known yet).
+   *
+   * Normally the smallest mean RTT of a round, which excludes a standing queue. But when the path
+   * reorders (each datagram's delay drawn on its own), packets that overtook the others end rounds
+   * early and the smallest of hundreds of short rounds' means sits far below the typical RTT
+   * (1.6–3 ms against 5–10 ms on 5 ± 5 ms one way): the window capped the rate, the delivery-rate
+   * samples fell with it, and the window followed them down to its 4-packet floor (2 MiB took
+   * 2–5 s, KCP 0.15 s). There the moving mean of every acknowledged packet's RTT stands in, as
+   * long as no queue lifts the recent smallest samples: a mean that includes a queue would keep
+   * that queue, and jitter inflates the delivery-rate estimate above the bottleneck (57 Mbit/s on
+   * a 50 Mbit/s link), which only a window on the queue-free RTT holds back.
+   */
+  private typicalRtt(): number {
+    const rtt = this.reordering() && !this.queued() ? Math.max(this.meanRtt, Number.isFinite(this.minRoundMeanRtt) ? this.minRoundMeanRtt : 0) : this.minRoundMeanRtt;
+    return Number.isFinite(rtt) ? rtt : 0;
+  }
+
+  /** A packet declared lost was acknowledged after all within the last `REORDER_MEMORY_RTTS` mean RTTs. */
+  private reordering(): boolean {
+    return this.spuriousAt >= 0 && this.lastAckAt - this.spuriousAt < REORDER_MEMORY_RTTS * this.meanRtt;
+  }
+
+  /** The smallest RTT of the last `BW_WINDOW_ROUNDS` rounds sits a delay threshold above the path's smallest: a queue stands. */
+  private queued(): boolean {
+    const recent = this.rttMins.reduce((m, x) => Math.min(m, x.rtt), this.roundMinRtt);
+    return Number.isFinite(recent) && recent > this.minRtt + delayThreshold(this.minRtt);
+  }
+
   private endRttRound(): void {
+    if (Number.isFinite(this.roundMinRtt)) this.rttMins.push({ round: this.round, rtt: this.roundMinRtt });
+    this.roundMinRtt = Number.POSITIVE_INFINITY;
+    while (this.rttMins.length > 0 && (this.rttMins[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.rttMins.shift();
     if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.minRoundMeanRtt = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
     this.roundRttSum = 0;
     this.roundRttCount = 0;
@@ -257,10 +312,7 @@ export class Bbr implements CongestionController {
 
   private updateWindow(acked: number, appLimited: boolean): void {
     const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
-    // Never less than what the rate keeps in flight over a typical round trip (the smallest mean of
-    // a round): with jitter most packets take longer than the path's base RTT, and a window below
-    // rate × that RTT, not the path, would limit the rate.
-    const typical = Number.isFinite(this.minRoundMeanRtt) && this.btlBw > 0 ? this.sendingBw() * this.minRoundMeanRtt : 0;
+    const typical = this.btlBw > 0 ? this.sendingBw() * this.typicalRtt() : 0;
     const target = Math.max(Math.max(gain * this.bdp(), typical) + 2 * this.mtu + 2 * this.sendQuantum(), MIN_WINDOW_PACKETS * this.mtu);
     if (this.mode === 'startup') {
       // Until the pipe is full the window only grows: an early app-limited sample, such as the ACK

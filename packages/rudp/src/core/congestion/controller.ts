@@ -25,6 +25,14 @@ export interface AckSample {
   readonly srttMs: number;
   /** The RTT sample this ACK gave (its largest newly acknowledged packet, less the peer's ack delay where that stays ≥ min RTT), ms. */
   readonly latestRttMs: number | undefined;
+  /**
+   * Sum of the RTT samples of every packet this ACK newly acknowledged (each packet's own send
+   * time to now, less the peer's ack delay where that stays ≥ min RTT), ms; `ackedRttCount` of them.
+   * Unlike `latestRttMs`, not biased towards packets that took a short path.
+   */
+  readonly ackedRttSumMs: number;
+  /** How many packets `ackedRttSumMs` sums over. */
+  readonly ackedRttCount: number;
 }
 
 /** A congestion controller. */

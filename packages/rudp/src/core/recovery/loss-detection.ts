@@ -161,6 +161,12 @@ export class LossDetection {
     const largest = top.hi;
     let newest: SentPacket | undefined;
     let ackedBytes = 0;
+    const ackDelay = Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs);
+    // Every packet acknowledged is an RTT sample for the controller, not only the largest: when each
+    // datagram's delay is drawn on its own, the largest acknowledged is most often one that took a
+    // short path (it overtook the others), and a mean of those alone sits far below the path's.
+    let ackedCount = 0;
+    let ackedRttSumMs = 0;
     let ri = ranges.length - 1;
     for (const p of this.sent.values()) {
       const pn = p.pn;
@@ -172,6 +178,9 @@ export class LossDetection {
       this.sent.delete(pn);
       this.bytesInFlight -= p.size;
       ackedBytes += p.size;
+      const sample = now - p.timeSent;
+      ackedRttSumMs += sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
+      ackedCount++;
       this.delivered += p.size;
       newest = p;
       this.fate.acked(p);
@@ -184,7 +193,6 @@ export class LossDetection {
       this.largestAcked = largest;
       if (newest.pn === largest) {
         const sample = now - newest.timeSent;
-        const ackDelay = Math.min(f.delayMicros / 1000, this.config.maxAckDelayMs);
         this.rtt.update(sample, ackDelay);
         // The controller wants the path's delay, not how long the peer sat on its ACK.
         latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
@@ -205,6 +213,8 @@ export class LossDetection {
       minRttMs: this.rtt.minRtt,
       srttMs: this.rtt.srtt,
       latestRttMs,
+      ackedRttSumMs,
+      ackedRttCount: ackedCount,
     });
     return true;
   }

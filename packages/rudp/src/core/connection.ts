@@ -474,8 +474,10 @@ export class Connection implements PacketFate {
     let payload = h.payload;
     if (isProtected(h.type)) {
       if (this.protection === undefined) return 'unprotected';
-      // Opened into a slab like every other small buffer here (see send/byte-slab.ts).
-      const out = h.payload.length >= TAG_SIZE ? SLAB.alloc(h.payload.length - TAG_SIZE) : undefined;
+      // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
+      // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
+      // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
+      const out = h.payload.length >= TAG_SIZE ? h.payload.subarray(0, h.payload.length - TAG_SIZE) : undefined;
       const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
       if (!opened.ok) {
         // A number already seen is refused before the tag is checked, so it may be anyone's forgery:

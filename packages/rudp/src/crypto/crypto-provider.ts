@@ -31,7 +31,11 @@ export const HASH_LEN = 32;
 export interface AeadKey {
   /** Seals `plaintext` into `out` (exactly `plaintext.length + TAG_LEN` bytes): ciphertext, then tag. `out` must not overlap `plaintext`. */
   sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
-  /** Opens `ciphertext` (body and tag) into `out` (exactly `ciphertext.length - TAG_LEN` bytes); false, never a throw, if it does not verify. */
+  /**
+   * Opens `ciphertext` (body and tag) into `out` (exactly `ciphertext.length - TAG_LEN` bytes); false,
+   * never a throw, if it does not verify. `out` may be the first bytes of `ciphertext` itself (in
+   * place); after a failure its bytes are unspecified (libsodium clears them).
+   */
   openInto(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
 }
 

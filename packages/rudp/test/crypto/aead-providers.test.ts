@@ -54,6 +54,12 @@ describe('packet AEAD providers', () => {
         expect(crypto.open(KEY, NONCE, AD, flip(sealed, 3))).toBeUndefined();
       });
 
+      it('opens in place: the plaintext over the first bytes of the ciphertext (how the core opens a datagram)', () => {
+        const sealed = h(CIPHERTEXT + TAG);
+        expect(crypto.aeadKey(KEY).openInto(NONCE, AD, sealed, sealed.subarray(0, PLAINTEXT.length))).toBe(true);
+        expect(sealed.subarray(0, PLAINTEXT.length)).toEqual(PLAINTEXT);
+      });
+
       it('refuses malformed input as a value, never a throw: short ciphertext, wrong output size', () => {
         const key = crypto.aeadKey(KEY);
         expect(key.openInto(NONCE, AD, new Uint8Array(TAG_LEN - 1), new Uint8Array(0))).toBe(false);

@@ -57,7 +57,6 @@ export interface ProtectionCounters {
   readonly keyUpdates: number;
 }
 
-
 /** Packet protection of one connection (both directions). */
 export class PacketProtection {
   private readonly limits: AeadLimits;
@@ -85,18 +84,14 @@ export class PacketProtection {
   ) {
     this.limits = options.limits ?? CHACHA20_POLY1305_LIMITS;
     this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW);
-    this.send = this.generation(options.sendSecret);
-    this.recvCurrent = this.generation(options.receiveSecret);
+    this.send = packetKeyFromSecret(this.crypto, options.sendSecret);
+    this.recvCurrent = packetKeyFromSecret(this.crypto, options.receiveSecret);
   }
 
   /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
   private recvNext(): PacketKey {
-    this.recvNextCache ??= this.generation(nextTrafficSecret(this.crypto, this.recvCurrent.secret));
+    this.recvNextCache ??= packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.recvCurrent.secret));
     return this.recvNextCache;
-  }
-
-  private generation(secret: Uint8Array): PacketKey {
-    return packetKeyFromSecret(this.crypto, secret);
   }
 
   /** The key phase bit to write into the header of the next packet. */
@@ -143,7 +138,7 @@ export class PacketProtection {
   }
 
   private advanceSend(): void {
-    this.send = this.generation(nextTrafficSecret(this.crypto, this.send.secret));
+    this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.send.secret));
     this.sendGen++;
     this.sealedWithKey = 0;
     this.counts.keyUpdates++;

@@ -32,8 +32,6 @@ const publicKeyObject = (raw: Uint8Array): KeyObject | undefined => {
 const rawPublic = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length));
 const rawPrivate = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length));
 
-const validAead = (key: Uint8Array, nonce: Uint8Array): boolean => key.length === KEY_LEN && nonce.length === NONCE_LEN;
-
 /** ChaCha20-Poly1305 on OpenSSL: a cipher object per call, which is most of its per-packet cost. */
 class NodeAeadKey implements AeadKey {
   private readonly key: Uint8Array;
@@ -72,6 +70,21 @@ class NodeAeadKey implements AeadKey {
   }
 }
 
+/** A provider's ChaCha20-Poly1305 from its prepared keys: `seal`/`open` prepare one for the call (the handshake's rare use). */
+const aeadOf = (prepare: (key: Uint8Array) => AeadKey): Pick<CryptoProvider, 'seal' | 'open' | 'aeadKey'> => ({
+  seal(key, nonce, ad, plaintext) {
+    const out = new Uint8Array(plaintext.length + TAG_LEN);
+    prepare(key).sealInto(nonce, ad, plaintext, out);
+    return out;
+  },
+  open(key, nonce, ad, ciphertext) {
+    if (ciphertext.length < TAG_LEN || key.length !== KEY_LEN) return undefined;
+    const out = new Uint8Array(ciphertext.length - TAG_LEN);
+    return prepare(key).openInto(nonce, ad, ciphertext, out) ? out : undefined;
+  },
+  aeadKey: prepare,
+});
+
 /** The `node:crypto` implementation of {@link CryptoProvider}. */
 export const nodeCryptoProvider: CryptoProvider = {
   generateKeyPair(): KeyPair {
@@ -99,21 +112,7 @@ export const nodeCryptoProvider: CryptoProvider = {
     return isAllZero(shared) ? undefined : shared;
   },
 
-  seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    const out = new Uint8Array(plaintext.length + TAG_LEN);
-    new NodeAeadKey(key).sealInto(nonce, ad, plaintext, out);
-    return out;
-  },
-
-  open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array | undefined {
-    if (ciphertext.length < TAG_LEN) return undefined;
-    const out = new Uint8Array(ciphertext.length - TAG_LEN);
-    return validAead(key, nonce) && new NodeAeadKey(key).openInto(nonce, ad, ciphertext, out) ? out : undefined;
-  },
-
-  aeadKey(key: Uint8Array): AeadKey {
-    return new NodeAeadKey(key);
-  },
+  ...aeadOf((key) => new NodeAeadKey(key)),
 
   sha256(...parts: readonly Uint8Array[]): Uint8Array {
     const h = createHash('sha256');
@@ -146,17 +145,4 @@ export const packetCipherLibrary: 'libsodium' | 'node:crypto' = sodium === undef
 export const defaultCryptoProvider: CryptoProvider =
   sodium === undefined
     ? nodeCryptoProvider
-    : {
-        ...nodeCryptoProvider,
-        seal(key, nonce, ad, plaintext) {
-          const out = new Uint8Array(plaintext.length + TAG_LEN);
-          new SodiumAeadKey(sodium, key).sealInto(nonce, ad, plaintext, out);
-          return out;
-        },
-        open(key, nonce, ad, ciphertext) {
-          if (ciphertext.length < TAG_LEN || key.length !== KEY_LEN) return undefined;
-          const out = new Uint8Array(ciphertext.length - TAG_LEN);
-          return new SodiumAeadKey(sodium, key).openInto(nonce, ad, ciphertext, out) ? out : undefined;
-        },
-        aeadKey: (key) => new SodiumAeadKey(sodium, key),
-      };
+    : { ...nodeCryptoProvider, ...aeadOf((key) => new SodiumAeadKey(sodium, key)) };

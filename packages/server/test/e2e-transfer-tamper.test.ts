@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadFile, uploadFile } from '../../client/src/transfer.js';
-import { cleanup, seededBytes, startServer, tempDir, walkTree, type ServerProc } from './forum-processes.js';
+import { cleanup, seededBytes, startServer, tempDir, waitForNoEntry, walkTree, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
 
 interface Relay {
@@ -102,6 +102,9 @@ describe('transfers through a byte-flipping relay (real server process)', () => 
     relay.flipNext('up', 100_000);
     const tampered = await uploadFile('127.0.0.1', relay.port, t1, keysOf(t1), path, content.length, SILENT);
     expect(tampered.ok).toBe(false);
+    // The client learns of the failure when the server drops the connection, which may be just before the
+    // server has removed its temporary file: wait for that removal (bounded), then nothing else may be left.
+    await waitForNoEntry(data, (name) => name.startsWith('.forum-tmp-'));
     expect(await walkTree(data)).toEqual(['credentials.txt', 't']);
     // The same upload untouched: stored intact (so the relay itself is not what failed it).
     const t2 = await grant('u2', 'UPD');

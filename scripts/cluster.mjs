@@ -4,26 +4,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEBIAN_STREAM_MODULE, renderNginxConfig } from '../deploy/nginx-config.mjs';
+import { freePort } from './free-port.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The built forum-server binary. */
 export const SERVER_BIN = join(root, 'packages/server/bin/forum-server.js');
 
-/** A port free for TCP on loopback right now (forum-server takes the same number for UDP and TCP). */
-export const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** The nginx binary, or `undefined` when it is not installed (`.ci/run` installs it). */
 export const findNginx = () => ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));

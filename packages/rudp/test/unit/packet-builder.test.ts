@@ -52,14 +52,19 @@ function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames:
   return { frames: framesIn(w), contents };
 }
 
+/** Sends message 0 (5 bytes) in packet 1 and declares that packet lost: a resend is queued. */
+function sendThenLose(s: PacketSources): void {
+  const m = s.sendQueue.push(new Uint8Array(5).fill(1));
+  s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
+  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+}
+
 describe('populateDataPacket', () => {
   it('orders the frames: ACK, MAX_DATA, resends, new data', () => {
     const s = sources();
     receive(s.acks);
     s.flow.onRead(500);
-    const old = s.sendQueue.push(new Uint8Array(5).fill(1));
-    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
-    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: old, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    sendThenLose(s);
     s.sendQueue.push(new Uint8Array(5).fill(2));
     const { frames, contents } = build(s, plan({ ack: true, data: true, newData: true }));
     expect(kinds(frames)).toEqual(['ack', 'max-data', 'fragment', 'fragment']);
@@ -150,10 +155,8 @@ describe('populateDataPacket', () => {
   it('tail copies only once the send queue is empty, and only for the new messages of the packet', () => {
     const s = sources();
     s.repairPolicy.seed(0.2, false);
-    const a = s.sendQueue.push(new Uint8Array(5).fill(1));
-    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
     // Message 0 was lost: a resend (and one spaced copy) are queued.
-    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: a, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    sendThenLose(s);
     s.sendQueue.push(new Uint8Array(5).fill(2));
     s.sendQueue.push(new Uint8Array(150).fill(3));
     // Room for the resend and message 1 only: message 2 still waits, so no tail copies yet.
@@ -169,9 +172,7 @@ describe('populateDataPacket', () => {
   it('tail copies go to the new messages, not to a resend in the same packet', () => {
     const s = sources();
     s.repairPolicy.seed(0.2, false);
-    const a = s.sendQueue.push(new Uint8Array(5).fill(1));
-    s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
-    s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: a, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+    sendThenLose(s);
     s.sendQueue.push(new Uint8Array(5).fill(2));
     const { contents } = build(s, plan({ data: true, newData: true }));
     expect(contents.chunks.map((c) => c.message.id)).toEqual([0, 1]);

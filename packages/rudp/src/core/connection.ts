@@ -33,7 +33,7 @@ import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
-import { ByteSlab } from './send/byte-slab.js';
+import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './packet-sealing.js';
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
 import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
@@ -50,11 +50,9 @@ import {
   AcceptKind,
   HEADER_SIZE,
   type PacketHeader,
-  PacketType,
   PacketWriter,
   TAG_SIZE,
   TRAILER_SIZE,
-  isProtected,
   packetNumberLength,
 } from '../wire/packet.js';
 
@@ -63,8 +61,7 @@ const PTO_PROBES = 2;
 /** A data packet with less room than this left is full (its sender would fill larger ones). */
 const FULL_PACKET_SLACK = 64;
 
-/** Why `handlePacket` or `handleAccept` dropped a packet. */
-export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprotected';
+export type { PacketDrop } from './packet-sealing.js';
 
 /** A server key other than the pinned one, reported by a `refused` close. */
 export interface KeyMismatch {
@@ -118,8 +115,6 @@ export interface ConnectionHost {
 }
 
 const encoder = new TextEncoder();
-/** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
-const SLAB = new ByteSlab();
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
 export class Connection implements PacketFate {
@@ -471,29 +466,12 @@ export class Connection implements PacketFate {
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
     const pn = this.acks.expand(h.pn, h.pnBytes);
     if (this.acks.tooFarAhead(pn)) return 'malformed';
-    let payload = h.payload;
-    if (isProtected(h.type)) {
-      if (this.protection === undefined) return 'unprotected';
-      // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
-      // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
-      // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
-      const out = h.payload.length >= TAG_SIZE ? h.payload.subarray(0, h.payload.length - TAG_SIZE) : undefined;
-      const opened = this.protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
-      if (!opened.ok) {
-        // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
-        // it must not make us send anything (an ACK per forged datagram would be a reflector).
-        if (opened.reason === 'duplicate' || opened.reason === 'too-old') return 'replay';
-        if (opened.reason === 'integrity-limit') this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
-        return 'auth';
-      }
-      payload = opened.plaintext;
-    } else {
-      // In clear only in plaintext mode: an encrypted connection never takes a packet anyone could forge.
-      if (this.encrypted) return 'unprotected';
-      // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
-      // checksum does not hold for this number.
-      if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
+    const payload = openPayload(this.protection, this.encrypted, h, pn);
+    if (payload === 'integrity-limit') {
+      this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
+      return 'auth';
     }
+    if (typeof payload === 'string') return payload;
     const frames = parseFrames(payload);
     if (frames === undefined) return 'malformed';
     const acceptRtt = this.serverHandshake?.onClientPacket(now);
@@ -638,7 +616,7 @@ export class Connection implements PacketFate {
     if (probeSize !== undefined && this.recovery.bytesInFlight + probeSize <= this.cc.window()) return this.pollMtuProbe(now, scratch, probeSize);
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     const p = populateDataPacket(now, pn, w, this.sources, {
       ack: wantAck,
       data: wantData,
@@ -652,7 +630,7 @@ export class Connection implements PacketFate {
     }
     if (p.repairSent) this.stat.repairsSent++;
     if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) this.filledPacket = true;
-    const datagram = this.seal(w, pn);
+    const datagram = sealDatagram(this.protection, w, pn);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
     if (p.retransmission) this.stat.packetsRetransmitted++;
@@ -679,11 +657,11 @@ export class Connection implements PacketFate {
    */
   private pollMtuProbe(now: number, scratch: Uint8Array, size: number): Uint8Array {
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, size), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.subarray(0, size), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     writePing(w);
     // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
     w.bytes(new Uint8Array(w.room()));
-    const datagram = this.seal(w, pn);
+    const datagram = sealDatagram(this.protection, w, pn);
     this.pmtu.onProbeSent(now, pn, datagram.length);
     this.pacer.onSent(datagram.length);
     return this.account(datagram);
@@ -703,29 +681,11 @@ export class Connection implements PacketFate {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), this.dataType(), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
     const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
     writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
-    return this.account(this.seal(w, pn));
-  }
-
-  /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
-  private dataType(): PacketType {
-    if (this.protection === undefined) return PacketType.Data;
-    return this.protection.keyPhase() === 1 ? PacketType.Protected1 : PacketType.Protected0;
-  }
-
-  /** The finished datagram of `w`: sealed with the AEAD (header as associated data, `pn` as nonce), or with its checksum. */
-  private seal(w: PacketWriter, pn: number): Uint8Array {
-    const finished = w.finish();
-    if (this.protection === undefined) return SLAB.copy(finished, 0, finished.length);
-    const header = finished.subarray(0, w.headerLength);
-    const datagram = SLAB.alloc(finished.length + TAG_SIZE);
-    datagram.set(header);
-    // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
-    if (!this.protection.sealInto(header, pn, finished.subarray(w.headerLength), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
-    return datagram;
+    return this.account(sealDatagram(this.protection, w, pn));
   }
 
   private account(datagram: Uint8Array): Uint8Array {

@@ -1,0 +1,61 @@
+/**
+ * The last and first step of a DATA packet: sealing a finished packet with
+ * the connection's packet protection (or its checksum in plaintext mode),
+ * and opening a received one before anything in it is believed. Kept apart
+ * from the connection so that what an attacker's datagram can reach before
+ * it is authenticated reads in one place.
+ */
+import type { PacketProtection } from '../crypto/index.js';
+import { type PacketHeader, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
+import { ByteSlab } from './send/byte-slab.js';
+
+/** Why `handlePacket` or `handleAccept` dropped a packet. */
+export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprotected';
+
+/** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
+const SLAB = new ByteSlab();
+
+/** The packet type of a DATA packet now: protected with the current key phase, or plain. */
+export function dataPacketType(protection: PacketProtection | undefined): PacketType {
+  if (protection === undefined) return PacketType.Data;
+  return protection.keyPhase() === 1 ? PacketType.Protected1 : PacketType.Protected0;
+}
+
+/** The finished datagram of `w`: sealed with the AEAD (header as associated data, `pn` as nonce), or with its checksum. */
+export function sealDatagram(protection: PacketProtection | undefined, w: PacketWriter, pn: number): Uint8Array {
+  const finished = w.finish();
+  if (protection === undefined) return SLAB.copy(finished, 0, finished.length);
+  const header = finished.subarray(0, w.headerLength);
+  const datagram = SLAB.alloc(finished.length + TAG_SIZE);
+  datagram.set(header);
+  // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
+  if (!protection.sealInto(header, pn, finished.subarray(w.headerLength), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
+  return datagram;
+}
+
+/**
+ * The payload of DATA packet `h` (full packet number `pn`), opened if it is
+ * protected; else why it is dropped. `'integrity-limit'`: it failed, and so
+ * many forgeries did before it that the connection must close.
+ */
+export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: PacketHeader, pn: number): Uint8Array | PacketDrop | 'integrity-limit' {
+  if (isProtected(h.type)) {
+    if (protection === undefined) return 'unprotected';
+    // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
+    // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
+    // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
+    const out = h.payload.length >= TAG_SIZE ? h.payload.subarray(0, h.payload.length - TAG_SIZE) : undefined;
+    const opened = protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
+    if (opened.ok) return opened.plaintext;
+    // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
+    // it must not make us send anything (an ACK per forged datagram would be a reflector).
+    if (opened.reason === 'duplicate' || opened.reason === 'too-old') return 'replay';
+    return opened.reason === 'integrity-limit' ? 'integrity-limit' : 'auth';
+  }
+  // In clear only in plaintext mode: an encrypted connection never takes a packet anyone could forge.
+  if (encrypted) return 'unprotected';
+  // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
+  // checksum does not hold for this number.
+  if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
+  return h.payload;
+}

@@ -128,8 +128,10 @@ describe('transfers through a byte-flipping relay (real server process)', () => 
     expect(await downloadFile('127.0.0.1', relay.port, t5, keysOf(t5), cwd, 'got.bin', () => SILENT)).toEqual({ ok: true });
     expect(Buffer.compare(await readFile(join(cwd, 'got.bin')), content)).toBe(0);
 
-    // Four transfers' worth of bytes crossed the relay; the content never appeared in clear.
-    expect(relay.seen().length).toBeGreaterThan(4 * 200_000);
+    // At least the two intact transfers and each tampered stream up to its flipped byte crossed the relay
+    // (how much more a failed transfer sends before the peer hangs up depends on timing); the content
+    // never appeared in clear.
+    expect(relay.seen().length).toBeGreaterThan(2 * content.length + 100_000 + 150_000);
     expect(relay.seen().includes(marker)).toBe(false);
     expect(relay.seen().includes(seededBytes(200_000, 7).subarray(1000, 1064))).toBe(false);
     expect(server.child.exitCode).toBeNull();

@@ -6,6 +6,7 @@
  */
 import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider } from './crypto-provider.js';
 import { hkdfExpandLabel } from './hkdf.js';
+import type { KeyArena } from './key-arena.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -50,10 +51,13 @@ export class PacketKey {
   /** The traffic secret: the next key phase is derived from it. */
   readonly secret: Uint8Array;
 
-  /** The packet key of a traffic secret: key = Expand-Label(secret, "key"), iv = Expand-Label(secret, "iv"). */
-  constructor(crypto: CryptoProvider, secret: Uint8Array) {
+  /**
+   * The packet key of a traffic secret: key = Expand-Label(secret, "key"), iv = Expand-Label(secret, "iv").
+   * `arena`, if given, holds the secret and the AEAD key (see {@link KeyArena}).
+   */
+  constructor(crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena) {
     // The secret and the AEAD key share one buffer: one backing store where two would cost twice.
-    const material = new Uint8Array(secret.length + KEY_LEN);
+    const material = arena?.bytes(secret.length + KEY_LEN) ?? new Uint8Array(secret.length + KEY_LEN);
     material.set(secret);
     material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), secret.length);
     this.secret = material.subarray(0, secret.length);
@@ -93,8 +97,8 @@ export class PacketKey {
   }
 }
 
-/** The packet key of a traffic secret (see {@link PacketKey}). */
-export const packetKeyFromSecret = (crypto: CryptoProvider, secret: Uint8Array): PacketKey => new PacketKey(crypto, secret);
+/** The packet key of a traffic secret (see {@link PacketKey}), its bytes in `arena` if given. */
+export const packetKeyFromSecret = (crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena): PacketKey => new PacketKey(crypto, secret, arena);
 
 /** The traffic secret of the next key phase (RFC 9001 §6.1's "quic ku", here "rudp ku"). */
 export const nextTrafficSecret = (crypto: CryptoProvider, secret: Uint8Array): Uint8Array => hkdfExpandLabel(crypto, secret, 'ku', EMPTY, secret.length);

@@ -15,9 +15,9 @@
  * and only a packet that opened may move the largest-received number.
  */
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
-import { KEY_LEN, TAG_LEN, type CryptoProvider } from './crypto-provider.js';
+import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
 import { KeyArena } from './key-arena.js';
-import { nextTrafficSecret, packetKeyFromSecret, type PacketKey } from './packet-key.js';
+import { nextTrafficSecret, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
 /** A key phase bit. */
@@ -53,7 +53,7 @@ export interface PacketProtectionOptions {
 
 /** The arena bytes {@link PacketProtection} takes for its replay window and first keys. */
 export const protectionArenaBytes = (options: Pick<PacketProtectionOptions, 'sendSecret' | 'receiveSecret' | 'replayWindow'>): number =>
-  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + options.sendSecret.length + options.receiveSecret.length + 2 * KEY_LEN;
+  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + packetKeyBytes(options.sendSecret.length) + packetKeyBytes(options.receiveSecret.length);
 
 /** Counters for stats. */
 export interface ProtectionCounters {

@@ -62,4 +62,23 @@ describe('SentQueue', () => {
     q.set(1, { pn: 1 });
     expect([...q.values()].map((p) => p.pn)).toEqual([1]);
   });
+
+  it('still refuses an old packet number once every entry was deleted (its arrays are released then)', () => {
+    const q = new SentQueue<P>();
+    for (let pn = 0; pn < 10; pn++) q.set(pn, { pn });
+    const walked: number[] = [];
+    // Deleting everything during a walk: the walk ends, nothing is visited twice.
+    for (const p of q.values()) {
+      walked.push(p.pn);
+      q.delete(p.pn);
+    }
+    expect(walked).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(q.size).toBe(0);
+    expect(q.first()).toBeUndefined();
+    expect(() => q.set(9, { pn: 9 })).toThrow(RangeError);
+    q.set(10, { pn: 10 });
+    expect(q.has(10)).toBe(true);
+    expect(q.has(3)).toBe(false);
+    expect([...q.values()].map((p) => p.pn)).toEqual([10]);
+  });
 });

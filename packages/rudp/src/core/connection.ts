@@ -510,7 +510,10 @@ export class Connection implements PacketFate {
         return;
       case 'ack':
         this.pmtu.onAck(now, f.ranges);
-        if (this.recovery.onAck(now, f, this.nextPn - 1)) this.sendQueue.compact();
+        if (this.recovery.onAck(now, f, this.nextPn - 1)) {
+          this.sendQueue.compact();
+          this.repairPolicy.forgetAcknowledged();
+        }
         return;
       case 'fragment': {
         if (this.reassembly.accept(f) !== 'new') return;

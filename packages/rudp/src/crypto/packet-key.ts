@@ -6,6 +6,7 @@
  */
 import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider } from './crypto-provider.js';
 import { hkdfExpandLabel } from './hkdf.js';
+import type { KeyArena } from './key-arena.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -17,51 +18,52 @@ const NONCE = new Uint8Array(NONCE_LEN);
 
 const validPn = (pn: number): boolean => Number.isInteger(pn) && pn >= 0 && pn <= MAX_PACKET_NUMBER;
 
-/** Writes the nonce of `pn` under the IV held as three 32-bit words (see {@link PacketKey}). */
-const writeNonceFromWords = (iv0: number, iv1: number, iv2: number, pn: number, out: Uint8Array): Uint8Array => {
-  const hi = (iv1 ^ Math.floor(pn / 2 ** 32)) >>> 0;
-  const lo = (iv2 ^ pn) >>> 0;
+/** Writes the nonce of `pn` into `out`: the 12-byte IV at `iv[at…]` with `pn` (big-endian, 64 bits) XORed into its last 8 bytes. */
+const writeNonce = (iv: Uint8Array, at: number, pn: number, out: Uint8Array): Uint8Array => {
+  const hi = Math.floor(pn / 2 ** 32);
+  const lo = pn >>> 0;
   for (let i = 0; i < 4; i++) {
     const shift = 24 - 8 * i;
-    out[i] = (iv0 >>> shift) & 0xff;
-    out[4 + i] = (hi >>> shift) & 0xff;
-    out[8 + i] = (lo >>> shift) & 0xff;
+    out[i] = iv[at + i] ?? 0;
+    out[4 + i] = (iv[at + 4 + i] ?? 0) ^ ((hi >>> shift) & 0xff);
+    out[8 + i] = (iv[at + 8 + i] ?? 0) ^ ((lo >>> shift) & 0xff);
   }
   return out;
 };
 
-const word = (b: Uint8Array, at: number): number => (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
-
 /** The per-packet nonce: `iv` with `pn` (big-endian, 64 bits) XORed into its last 8 bytes. */
-export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writeNonceFromWords(word(iv, 0), word(iv, 4), word(iv, 8), pn, new Uint8Array(NONCE_LEN));
+export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writeNonce(iv, 0, pn, new Uint8Array(NONCE_LEN));
 
 /**
  * A packet key: seals and opens one direction's packets. Every connection
- * holds two or three, so it is small: a class, not closures, its IV kept
- * as three numbers rather than a typed array (each typed array costs about
- * 180 bytes of heap however short it is).
+ * holds two or three, so it is small: a class, not closures, with its
+ * secret, AEAD key and IV in one buffer (each typed array of its own costs
+ * about 180 bytes of heap however short it is).
  */
 export class PacketKey {
   private readonly aead: AeadKey;
-  private readonly iv0: number;
-  private readonly iv1: number;
-  private readonly iv2: number;
+  /** secret ‖ AEAD key ‖ IV. The IV as numbers would cost three heap numbers: its 32-bit words exceed V8's small integers. */
+  private readonly material: Uint8Array;
+  private readonly secretLength: number;
 
-  /** The traffic secret: the next key phase is derived from it. */
-  readonly secret: Uint8Array;
-
-  /** The packet key of a traffic secret: key = Expand-Label(secret, "key"), iv = Expand-Label(secret, "iv"). */
-  constructor(crypto: CryptoProvider, secret: Uint8Array) {
-    // The secret and the AEAD key share one buffer: one backing store where two would cost twice.
-    const material = new Uint8Array(secret.length + KEY_LEN);
+  /**
+   * The packet key of a traffic secret: key = Expand-Label(secret, "key"), iv = Expand-Label(secret, "iv").
+   * `arena`, if given, holds the secret, the AEAD key and the IV (see {@link KeyArena}).
+   */
+  constructor(crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena) {
+    const length = packetKeyBytes(secret.length);
+    const material = arena?.bytes(length) ?? new Uint8Array(length);
     material.set(secret);
     material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), secret.length);
-    this.secret = material.subarray(0, secret.length);
-    this.aead = crypto.aeadKey(material.subarray(secret.length));
-    const iv = hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN);
-    this.iv0 = word(iv, 0);
-    this.iv1 = word(iv, 4);
-    this.iv2 = word(iv, 8);
+    material.set(hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN), secret.length + KEY_LEN);
+    this.material = material;
+    this.secretLength = secret.length;
+    this.aead = crypto.aeadKey(material.subarray(secret.length, secret.length + KEY_LEN));
+  }
+
+  /** The traffic secret: the next key phase is derived from it. */
+  get secret(): Uint8Array {
+    return this.material.subarray(0, this.secretLength);
   }
 
   /**
@@ -70,12 +72,12 @@ export class PacketKey {
    */
   sealInto(header: Uint8Array, pn: number, plaintext: Uint8Array, out: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
-    this.aead.sealInto(writeNonceFromWords(this.iv0, this.iv1, this.iv2, pn, NONCE), header, plaintext, out);
+    this.aead.sealInto(writeNonce(this.material, this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
   }
 
   /** Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not authenticate. Never throws. */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    return validPn(pn) && this.aead.openInto(writeNonceFromWords(this.iv0, this.iv1, this.iv2, pn, NONCE), header, ciphertext, out);
+    return validPn(pn) && this.aead.openInto(writeNonce(this.material, this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
   }
 
   /** {@link sealInto} into a new array. */
@@ -93,8 +95,11 @@ export class PacketKey {
   }
 }
 
-/** The packet key of a traffic secret (see {@link PacketKey}). */
-export const packetKeyFromSecret = (crypto: CryptoProvider, secret: Uint8Array): PacketKey => new PacketKey(crypto, secret);
+/** The bytes a {@link PacketKey} of a `secretLength`-byte secret keeps (in its arena, if given one). */
+export const packetKeyBytes = (secretLength: number): number => secretLength + KEY_LEN + NONCE_LEN;
+
+/** The packet key of a traffic secret (see {@link PacketKey}), its bytes in `arena` if given. */
+export const packetKeyFromSecret = (crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena): PacketKey => new PacketKey(crypto, secret, arena);
 
 /** The traffic secret of the next key phase (RFC 9001 §6.1's "quic ku", here "rudp ku"). */
 export const nextTrafficSecret = (crypto: CryptoProvider, secret: Uint8Array): Uint8Array => hkdfExpandLabel(crypto, secret, 'ku', EMPTY, secret.length);

@@ -16,7 +16,8 @@
  */
 import { CHACHA20_POLY1305_LIMITS, type AeadLimits } from './aead-limits.js';
 import { TAG_LEN, type CryptoProvider } from './crypto-provider.js';
-import { nextTrafficSecret, packetKeyFromSecret, type PacketKey } from './packet-key.js';
+import { KeyArena } from './key-arena.js';
+import { nextTrafficSecret, packetKeyBytes, packetKeyFromSecret, type PacketKey } from './packet-key.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
 /** A key phase bit. */
@@ -46,7 +47,13 @@ export interface PacketProtectionOptions {
   readonly limits?: AeadLimits;
   /** Replay window width in packets (multiple of 32). Default 2048. */
   readonly replayWindow?: number;
+  /** Where the replay window and the first keys live (default: an arena of their own; see {@link protectionArenaBytes}). */
+  readonly arena?: KeyArena;
 }
+
+/** The arena bytes {@link PacketProtection} takes for its replay window and first keys. */
+export const protectionArenaBytes = (options: Pick<PacketProtectionOptions, 'sendSecret' | 'receiveSecret' | 'replayWindow'>): number =>
+  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + packetKeyBytes(options.sendSecret.length) + packetKeyBytes(options.receiveSecret.length);
 
 /** Counters for stats. */
 export interface ProtectionCounters {
@@ -76,16 +83,23 @@ export class PacketProtection {
   /** Whether the peer has sent a packet with the current receive keys (it may not be asked to update again before). */
   private peerUsesCurrent = false;
 
-  private counts = { sealed: 0, opened: 0, authFailures: 0, replays: 0, keyUpdates: 0 };
+  // Counters as fields, not an object of their own: every connection has them.
+  private sealed = 0;
+  private opened = 0;
+  private authFailures = 0;
+  private replays = 0;
+  private keyUpdates = 0;
 
   constructor(
     private readonly crypto: CryptoProvider,
     options: PacketProtectionOptions,
   ) {
     this.limits = options.limits ?? CHACHA20_POLY1305_LIMITS;
-    this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW);
-    this.send = packetKeyFromSecret(this.crypto, options.sendSecret);
-    this.recvCurrent = packetKeyFromSecret(this.crypto, options.receiveSecret);
+    // The window first: its 32-bit words need the arena's word alignment.
+    const arena = options.arena ?? new KeyArena(protectionArenaBytes(options));
+    this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW, arena);
+    this.send = packetKeyFromSecret(this.crypto, options.sendSecret, arena);
+    this.recvCurrent = packetKeyFromSecret(this.crypto, options.receiveSecret, arena);
   }
 
   /** The peer's next-phase keys. Derived once, then kept, so forged packets of the other phase cost one derivation, not one each. */
@@ -101,7 +115,7 @@ export class PacketProtection {
 
   /** Counters so far. */
   counters(): ProtectionCounters {
-    return { ...this.counts };
+    return { sealed: this.sealed, opened: this.opened, authFailures: this.authFailures, replays: this.replays, keyUpdates: this.keyUpdates };
   }
 
   /**
@@ -122,7 +136,7 @@ export class PacketProtection {
     if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
     this.send.sealInto(header, pn, payload, out);
     this.sealedWithKey++;
-    this.counts.sealed++;
+    this.sealed++;
     if (this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
     return true;
   }
@@ -141,15 +155,15 @@ export class PacketProtection {
     this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.send.secret));
     this.sendGen++;
     this.sealedWithKey = 0;
-    this.counts.keyUpdates++;
+    this.keyUpdates++;
   }
 
   private failed(reason: OpenFailure): OpenResult {
     if (reason === 'auth') {
-      this.counts.authFailures++;
-      if (this.counts.authFailures >= this.limits.integrityLimit) return { ok: false, reason: 'integrity-limit' };
+      this.authFailures++;
+      if (this.authFailures >= this.limits.integrityLimit) return { ok: false, reason: 'integrity-limit' };
     } else {
-      this.counts.replays++;
+      this.replays++;
     }
     return { ok: false, reason };
   }
@@ -171,7 +185,7 @@ export class PacketProtection {
     const plaintext = out ?? new Uint8Array(ciphertext.length - TAG_LEN);
     if (!gen.openInto(header, pn, ciphertext, plaintext)) return this.failed('auth');
     this.window.mark(pn);
-    this.counts.opened++;
+    this.opened++;
     let keyUpdated = false;
     if (!current && !usePrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.

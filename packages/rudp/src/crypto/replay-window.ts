@@ -5,6 +5,8 @@
  * authenticated, so forged packets cannot move the window.
  */
 
+import type { KeyArena } from './key-arena.js';
+
 /** The verdict on a packet number. */
 export type ReplayVerdict = 'fresh' | 'duplicate' | 'too-old';
 
@@ -17,9 +19,13 @@ export class ReplayWindow {
   /** Highest packet number accepted, or -1 before the first. */
   private top = -1;
 
-  constructor(readonly size: number = DEFAULT_REPLAY_WINDOW) {
+  /** `arena`, if given, holds the bitmap (see {@link KeyArena}). */
+  constructor(
+    readonly size: number = DEFAULT_REPLAY_WINDOW,
+    arena?: KeyArena,
+  ) {
     if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new RangeError(`replay window size must be a multiple of 32, not ${size}`);
-    this.bits = new Uint32Array(size / 32);
+    this.bits = arena?.words(size / 32) ?? new Uint32Array(size / 32);
   }
 
   /** The highest packet number accepted so far (-1 before the first). */

@@ -4,7 +4,8 @@
  */
 import type { CryptoProvider } from './crypto-provider.js';
 import { createExporter, type KeyingMaterialExporter } from './exporter.js';
-import { PacketProtection, type PacketProtectionOptions } from './packet-protection.js';
+import { KeyArena } from './key-arena.js';
+import { PacketProtection, protectionArenaBytes, type PacketProtectionOptions } from './packet-protection.js';
 import type { SplitResult } from './symmetric-state.js';
 
 /** A secured session's state. */
@@ -20,13 +21,17 @@ export const sessionKeys = (
   crypto: CryptoProvider,
   split: SplitResult,
   initiator: boolean,
-  options: Omit<PacketProtectionOptions, 'sendSecret' | 'receiveSecret'> = {},
-): SessionKeys => ({
-  protection: new PacketProtection(crypto, {
+  options: Omit<PacketProtectionOptions, 'sendSecret' | 'receiveSecret' | 'arena'> = {},
+): SessionKeys => {
+  const secrets = {
     ...options,
     sendSecret: initiator ? split.initiatorSecret : split.responderSecret,
     receiveSecret: initiator ? split.responderSecret : split.initiatorSecret,
-  }),
-  exporter: createExporter(crypto, split.exporterSecret),
-  handshakeHash: split.handshakeHash,
-});
+  };
+  // Everything the session keeps for its lifetime in one buffer (see KeyArena).
+  const arena = new KeyArena(protectionArenaBytes(secrets) + split.exporterSecret.length);
+  const protection = new PacketProtection(crypto, { ...secrets, arena });
+  const exporterSecret = arena.bytes(split.exporterSecret.length);
+  exporterSecret.set(split.exporterSecret);
+  return { protection, exporter: createExporter(crypto, exporterSecret), handshakeHash: split.handshakeHash };
+};

@@ -188,7 +188,11 @@ export class Bbr implements CongestionController {
       }
     }
     if (s.deliveryRate !== undefined && (!s.appLimited || s.deliveryRate >= this.btlBw)) {
-      this.bwSamples.push({ round: this.round, bw: s.deliveryRate });
+      // One sample per round, its largest: the window's maximum is the same, and the list stays
+      // BW_WINDOW_ROUNDS long instead of one entry per ACK.
+      const last = this.bwSamples[this.bwSamples.length - 1];
+      if (last?.round === this.round) last.bw = Math.max(last.bw, s.deliveryRate);
+      else this.bwSamples.push({ round: this.round, bw: s.deliveryRate });
     }
     while (this.bwSamples.length > 0 && (this.bwSamples[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.bwSamples.shift();
     this.btlBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);

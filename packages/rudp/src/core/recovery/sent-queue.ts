@@ -24,6 +24,8 @@ export class SentQueue<T extends Numbered> {
   private pns: number[] = [];
   private head = 0;
   private count = 0;
+  /** The largest packet number ever added (-1: none): numbers must keep increasing after the arrays empty. */
+  private last = -1;
 
   /** Number of entries. */
   get size(): number {
@@ -32,8 +34,8 @@ export class SentQueue<T extends Numbered> {
 
   /** Adds `entry`; its `pn` must exceed every `pn` added before. */
   set(pn: number, entry: T): void {
-    const last = this.pns[this.pns.length - 1];
-    if (last !== undefined && pn <= last) throw new RangeError(`SentQueue: packet number ${pn} after ${last}`);
+    if (pn <= this.last) throw new RangeError(`SentQueue: packet number ${pn} after ${this.last}`);
+    this.last = pn;
     // Compact only here, never in `delete`: an iteration in progress may be deleting.
     if (this.head > 64 && this.head * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.head);
@@ -57,6 +59,14 @@ export class SentQueue<T extends Numbered> {
     if (i < 0 || this.slots[i] === undefined) return false;
     this.slots[i] = undefined;
     this.count--;
+    if (this.count === 0) {
+      // Emptied by length, which also releases the arrays' storage (an idle connection would keep
+      // it). A walk in progress reads the same array and stops: nothing is left for it anyway.
+      this.slots.length = 0;
+      this.pns.length = 0;
+      this.head = 0;
+      return true;
+    }
     while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
     return true;
   }
@@ -76,12 +86,13 @@ export class SentQueue<T extends Numbered> {
     return this.slots[this.head];
   }
 
-  /** Removes everything. */
+  /** Removes everything; numbering may start again. */
   clear(): void {
     this.slots = [];
     this.pns = [];
     this.head = 0;
     this.count = 0;
+    this.last = -1;
   }
 
   private indexOf(pn: number): number {

@@ -80,7 +80,7 @@ export class RepairPolicy {
   /** Clean acknowledgements left in the trial: above `SEED_RETIRED_AFTER` the guess is in force, at or below it retired but restorable. */
   private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
-  private recentSmall: OutgoingMessage[] = [];
+  private readonly recentSmall: OutgoingMessage[] = [];
   /** Some packet was acknowledged or declared lost: the loss rate says something about the path. */
   private measured = false;
 
@@ -149,6 +149,20 @@ export class RepairPolicy {
     if (m.delivery !== undefined) return;
     this.recentSmall.push(m);
     if (this.recentSmall.length > RECENT_SMALL) this.recentSmall.shift();
+  }
+
+  /**
+   * Drops the acknowledged messages at the front of the recent ones: a repair
+   * never covers them (see `fillRepair`), and an idle connection would keep
+   * their bytes alive. Called after an ACK.
+   */
+  forgetAcknowledged(): void {
+    const recent = this.recentSmall;
+    let k = 0;
+    while (k < recent.length && (recent[k] as OutgoingMessage).complete) k++;
+    // Emptied by length: that releases the array's storage too.
+    if (k === recent.length) recent.length = 0;
+    else if (k > 0) recent.splice(0, k);
   }
 
   /**

@@ -70,7 +70,11 @@ export class PathMtu {
   private largeLosses = 0;
   /** A base-size packet was acknowledged since the last large one was. */
   private smallAcked = false;
-  private readonly counts = { mtuProbesSent: 0, mtuProbesAcked: 0, mtuProbesLost: 0, mtuBlackHoles: 0 };
+  // Counters as fields, not an object of their own: every connection has them.
+  private mtuProbesSent = 0;
+  private mtuProbesAcked = 0;
+  private mtuProbesLost = 0;
+  private mtuBlackHoles = 0;
 
   constructor(
     /** Base size: always safe, never probed, the fallback. */
@@ -109,7 +113,7 @@ export class PathMtu {
   /** Probe packet `pn` of `size` bytes left at `now`. */
   onProbeSent(now: number, pn: number, size: number): void {
     this.probe = { pn, size, sentAt: now };
-    this.counts.mtuProbesSent++;
+    this.mtuProbesSent++;
   }
 
   /** An ACK frame with `ranges` arrived: the probe passed if they cover it. */
@@ -117,7 +121,7 @@ export class PathMtu {
     const p = this.probe;
     if (p === undefined || !ranges.some((r) => r.lo <= p.pn && p.pn <= r.hi)) return;
     this.probe = undefined;
-    this.counts.mtuProbesAcked++;
+    this.mtuProbesAcked++;
     this.largeLosses = 0;
     this.lo = p.size;
     this.current = Math.max(this.current, p.size);
@@ -133,7 +137,7 @@ export class PathMtu {
     const p = this.probe;
     if (p === undefined || now < p.sentAt + lossDelayMs) return;
     this.probe = undefined;
-    this.counts.mtuProbesLost++;
+    this.mtuProbesLost++;
     if (++this.lostAtSize < MAX_PROBES) return;
     this.hi = p.size;
     this.step(now);
@@ -163,7 +167,7 @@ export class PathMtu {
     this.current = this.base;
     this.largeLosses = 0;
     this.smallAcked = false;
-    this.counts.mtuBlackHoles++;
+    this.mtuBlackHoles++;
     this.next = 0;
     this.probe = undefined;
     this.searchAfter = now + RAISE_INTERVAL_MS;
@@ -171,7 +175,7 @@ export class PathMtu {
 
   /** Counters for stats. */
   stats(): PathMtuStats {
-    return { datagramSize: this.current, ...this.counts };
+    return { datagramSize: this.current, mtuProbesSent: this.mtuProbesSent, mtuProbesAcked: this.mtuProbesAcked, mtuProbesLost: this.mtuProbesLost, mtuBlackHoles: this.mtuBlackHoles };
   }
 
   /** After a probe's verdict: the midpoint of what is still unknown, or the end of the search. */

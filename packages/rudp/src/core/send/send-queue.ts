@@ -185,7 +185,13 @@ export class SendQueue {
       this.outbox[this.head] = undefined;
       this.head++;
     }
-    if (this.head > 64 && this.head * 2 > this.outbox.length) {
+    if (this.head === this.outbox.length) {
+      // All acknowledged: emptied by length, which also releases the array's storage (an idle
+      // connection would keep it).
+      this.outbox.length = 0;
+      this.unsentHead = 0;
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.outbox.length) {
       this.outbox.splice(0, this.head);
       this.unsentHead = Math.max(0, this.unsentHead - this.head);
       this.head = 0;

@@ -91,4 +91,25 @@ describe('rudp over real node:dgram on 127.0.0.1', () => {
     await closed;
     await expect(conn.send('late')).rejects.toThrow(/connection closed/);
   });
+
+  it("the server's live connections drop each one that closes, before its 'close' listeners run", async () => {
+    const server = await echoServer();
+    const serverSide: RudpConnection[] = [];
+    const sawItGone: boolean[] = [];
+    server.on('connection', (c) => {
+      serverSide.push(c);
+      c.once('close', () => sawItGone.push(!server.connections.has(c)));
+    });
+    const clients = await Promise.all([1, 2, 3].map(() => connect({ port: server.address().port })));
+    await Promise.all(clients.map((c) => c.send('hi')));
+    expect(server.connections.size).toBe(3);
+    expect(new Set(server.connections)).toEqual(new Set(serverSide));
+    // Closing two: the server hears of each (the peer's CLOSE) and forgets it; the third stays.
+    const gone = Promise.all(serverSide.slice(0, 2).map((c) => new Promise((r) => c.once('close', r))));
+    await Promise.all(clients.slice(0, 2).map((c) => c.close()));
+    await gone;
+    expect(sawItGone).toEqual([true, true]);
+    expect([...server.connections]).toEqual([serverSide[2]]);
+    clients[2]?.destroy();
+  });
 });

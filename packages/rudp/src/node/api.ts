@@ -88,6 +88,8 @@ export interface RudpServerEvents {
 /** A listening endpoint. */
 export class RudpServer extends EventEmitter<RudpServerEvents> {
   private readonly live = new Set<RudpConnection>();
+  /** One function for every connection: a `once('close')` each would cost a closure and a wrapper per connection. */
+  private readonly forget = (conn: RudpConnection): void => void this.live.delete(conn);
 
   /** @internal */
   constructor(
@@ -97,9 +99,8 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     super();
     io.onEvent = (e) => {
       if (e.type === 'incoming') {
-        const conn = new RudpConnection(io, e.connection, connectionOptions);
+        const conn = new RudpConnection(io, e.connection, connectionOptions, this.forget);
         this.live.add(conn);
-        conn.once('close', () => this.live.delete(conn));
         this.emit('connection', conn);
       }
     };

@@ -91,7 +91,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   private pendingBase = 0;
   private buffered = 0;
   private needDrain = false;
-  private readonly holds = new Set<Hold>();
+  /** Reasons to stop taking messages (created at the first: most connections never pause). */
+  private holds: Set<Hold> | undefined;
   private refd = true;
   private closedWith: CloseReason | undefined;
   private closedError: RudpError | undefined;
@@ -106,17 +107,15 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     /** The sans-IO connection underneath. */
     readonly core: Connection,
     options: ConnectionOptions = {},
+    /** Told once the connection has closed, before 'close' is emitted (a server forgets it then). */
+    private readonly forgetClosed?: (conn: RudpConnection) => void,
   ) {
     super();
     this.writableHighWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     io.attach(core, this);
-    // 'newListener' runs before the listener is added; 'removeListener' after it is gone.
-    this.on('newListener', (event) => {
-      if (event === 'message') this.updateFlow(1);
-    });
-    this.on('removeListener', (event) => {
-      if (event === 'message') this.updateFlow(0);
-    });
+    // Shared functions, not closures: a server holds one of these objects per connection.
+    this.on('newListener', onNewListener);
+    this.on('removeListener', onRemoveListener);
     this.updateFlow(0);
   }
 
@@ -243,7 +242,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** Whether `pause()` is in effect. */
   isPaused(): boolean {
-    return this.holds.has('user');
+    return this.holds?.has('user') === true;
   }
 
   /** Keeps the process alive while this connection is open (the default). */
@@ -321,8 +320,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** @internal Takes (`on`) or releases a reason to stop taking messages from the transport. */
   setHold(key: Hold, on: boolean): void {
-    if (on) this.holds.add(key);
-    else this.holds.delete(key);
+    if (on) (this.holds ??= new Set()).add(key);
+    else this.holds?.delete(key);
     this.updateFlow(0);
   }
 
@@ -402,6 +401,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.buffered = 0;
     this.needDrain = false;
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', this.closedError);
+    this.forgetClosed?.(this);
     this.emit('close', reason);
     for (const w of this.closeWaiters.splice(0)) w();
   }
@@ -414,10 +414,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.pending[i] = p;
   }
 
-  /** Pauses the core while anything holds it or nothing consumes messages (`extra`: a listener about to be added). */
-  private updateFlow(extra: number): void {
+  /** @internal Pauses the core while anything holds it or nothing consumes messages (`extra`: a listener about to be added). */
+  updateFlow(extra: number): void {
     if (this.closedWith) return;
-    const pause = this.holds.size > 0 || this.listenerCount('message') + extra === 0;
+    const pause = (this.holds?.size ?? 0) > 0 || this.listenerCount('message') + extra === 0;
     if (pause === this.core.isPaused) return;
     if (pause) {
       this.core.pause();
@@ -426,4 +426,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.io.changed(this.core);
     }
   }
+}
+
+// 'newListener' runs before the listener is added; 'removeListener' after it is gone.
+function onNewListener(this: RudpConnection, event: string | symbol): void {
+  if (event === 'message') this.updateFlow(1);
+}
+
+function onRemoveListener(this: RudpConnection, event: string | symbol): void {
+  if (event === 'message') this.updateFlow(0);
 }

@@ -45,7 +45,7 @@ export interface PacketProtectionOptions {
   /** The first traffic secret the peer sends with. */
   readonly receiveSecret: Uint8Array;
   readonly limits?: AeadLimits;
-  /** Replay window width in packets (multiple of 32). Default 2048. */
+  /** Replay window width in packets (multiple of 32). Default 1024. */
   readonly replayWindow?: number;
   /** Where the replay window and the first keys live (default: an arena of their own; see {@link protectionArenaBytes}). */
   readonly arena?: KeyArena;

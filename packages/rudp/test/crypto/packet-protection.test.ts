@@ -4,7 +4,7 @@ import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { createExporter } from '../../src/crypto/exporter.js';
 import { hkdfExpand, hkdfExtract } from '../../src/crypto/hkdf.js';
 import { PacketProtection, type KeyPhase } from '../../src/crypto/packet-protection.js';
-import { ReplayWindow } from '../../src/crypto/replay-window.js';
+import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from '../../src/crypto/replay-window.js';
 import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
 
 const h = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
@@ -89,16 +89,16 @@ describe('packet protection', () => {
     const packets = Array.from({ length: 3000 }, (_, pn) => send(client, pn, `m${pn}`));
     const w10 = packets[10];
     const w2999 = packets[2999];
-    const w900 = packets[900];
-    const w960 = packets[960];
-    if (!w10 || !w2999 || !w900 || !w960) throw new Error('missing');
+    const wOld = packets[2999 - DEFAULT_REPLAY_WINDOW - 50];
+    const wInside = packets[2999 - DEFAULT_REPLAY_WINDOW + 40];
+    if (!w10 || !w2999 || !wOld || !wInside) throw new Error('missing');
     expect(text(receive(server, w10))).toBe('m10');
     expect(receive(server, w10)).toEqual({ ok: false, reason: 'duplicate' });
     expect(text(receive(server, w2999))).toBe('m2999');
     expect(receive(server, w10)).toEqual({ ok: false, reason: 'too-old' });
-    expect(text(receive(server, w960))).toBe('m960');
-    expect(receive(server, w960)).toEqual({ ok: false, reason: 'duplicate' });
-    expect(receive(server, w900)).toEqual({ ok: false, reason: 'too-old' });
+    expect(text(receive(server, wInside))).toBe(`m${2999 - DEFAULT_REPLAY_WINDOW + 40}`);
+    expect(receive(server, wInside)).toEqual({ ok: false, reason: 'duplicate' });
+    expect(receive(server, wOld)).toEqual({ ok: false, reason: 'too-old' });
     expect(server.counters().replays).toBe(4);
   });
 

@@ -646,6 +646,7 @@ export class Connection implements PacketFate {
         appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
       });
       this.pacer.onSent(datagram.length);
+      this.acks.onAckElicitingSent(now);
     }
     return datagram;
   }

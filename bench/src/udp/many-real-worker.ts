@@ -34,9 +34,9 @@ async function server(system: ManyRealSystem): Promise<void> {
   let onStreams: (m: Extract<ToServer, { type: 'streams' }>) => void = () => {};
   let close: () => Promise<void>;
   if (system === 'rudp') {
-    // MANY_REAL_SERVER_RUDP=path/to/dist/index.js runs another build of rudpx in the server (before/after comparisons in one run).
+    // MANY_REAL_SERVER_RUDP=path/to/dist/index.js runs another build of rudpx in the server (before/after in one run: src/tools/many-real-compare.ts).
     const api = (await import(process.env['MANY_REAL_SERVER_RUDP'] ?? 'rudpx')) as typeof import('rudpx');
-    // MANY_REAL_SERVER_OPTIONS='{"maxAckDelayMs":5}' tries transport options on the server (experiments only).
+    // MANY_REAL_SERVER_OPTIONS='{"maxAckDelayMs":5}' tries transport options on the server (src/tools/many-real-compare.ts).
     const s = await api.listen({ port: 0, ...(JSON.parse(process.env['MANY_REAL_SERVER_OPTIONS'] ?? '{}') as object) });
     s.on('connection', (c) => {
       c.on('close', (reason: { readonly kind: string; readonly message: string }) => countClose(closed, `${reason.kind}: ${reason.message}`));

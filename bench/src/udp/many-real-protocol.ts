@@ -16,6 +16,9 @@ export interface MemorySample {
 export interface ServerWindow {
   /** User + system CPU of the server process over the window, s. */
   readonly cpuSeconds: number;
+  /** The user and system parts of `cpuSeconds`, s. */
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
   readonly wallSeconds: number;
   /** Datagrams the server's socket sent and received over the window. */
   readonly datagramsSent: number;

@@ -34,8 +34,10 @@ async function server(system: ManyRealSystem): Promise<void> {
   let onStreams: (m: Extract<ToServer, { type: 'streams' }>) => void = () => {};
   let close: () => Promise<void>;
   if (system === 'rudp') {
-    const api = await import('rudpx');
-    const s = await api.listen({ port: 0 });
+    // MANY_REAL_SERVER_RUDP=path/to/dist/index.js runs another build of rudpx in the server (before/after in one run: src/tools/many-real-compare.ts).
+    const api = (await import(process.env['MANY_REAL_SERVER_RUDP'] ?? 'rudpx')) as typeof import('rudpx');
+    // MANY_REAL_SERVER_OPTIONS='{"maxAckDelayMs":5}' tries transport options on the server (src/tools/many-real-compare.ts).
+    const s = await api.listen({ port: 0, ...(JSON.parse(process.env['MANY_REAL_SERVER_OPTIONS'] ?? '{}') as object) });
     s.on('connection', (c) => {
       c.on('close', (reason: { readonly kind: string; readonly message: string }) => countClose(closed, `${reason.kind}: ${reason.message}`));
       c.on('message', (m: Buffer) => {
@@ -109,6 +111,8 @@ async function server(system: ManyRealSystem): Promise<void> {
           type: 'window',
           window: {
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
+            userSeconds: cpu.user / 1e6,
+            systemSeconds: cpu.system / 1e6,
             wallSeconds: (performance.now() - t0) / 1000,
             datagramsSent: d.sent - d0.sent,
             datagramsReceived: d.received - d0.received,

@@ -93,12 +93,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function spawn(args: readonly string[]): ChildProcess {
   // execArgv carries tsx's loader and --expose-gc from the bench's own command line.
   // MANY_REAL_SERVER_PROF=dir profiles the server process (node --cpu-prof), for finding where its CPU goes.
+  // MANY_REAL_SERVER_NODE_ARGS='--trace-gc …' adds node options to the server process only (experiments).
   const prof = process.env['MANY_REAL_SERVER_PROF'];
-  const execArgv = prof && args[0] === 'server' ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${prof}`] : process.execArgv;
+  const extra = process.env['MANY_REAL_SERVER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? [];
+  const serverArgv = [...process.execArgv, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...extra];
+  const execArgv = args[0] === 'server' ? serverArgv : process.execArgv;
   return fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
 }
 
-async function runOnce(system: ManyRealSystem, round: number, s: ManyRealScenario, progress: ManyRealProgress): Promise<ManyRealResult> {
+/** One system, one round, in fresh processes (the building block of `runManyReal`; experiments call it directly). */
+export async function runManyRealOnce(system: ManyRealSystem, round: number, s: ManyRealScenario, progress: ManyRealProgress): Promise<ManyRealResult> {
   const server = spawn(['server', system]);
   const clients: ChildProcess[] = [];
   try {
@@ -205,7 +209,7 @@ export async function runManyReal(s: ManyRealScenario, progress: ManyRealProgres
   const results: ManyRealResult[] = [];
   for (let round = 0; round < s.rounds; round++) {
     for (const system of round % 2 === 0 ? systems : [...systems].reverse()) {
-      const r = await runOnce(system, round, s, progress);
+      const r = await runManyRealOnce(system, round, s, progress);
       progress(
         `many-real ${system} round ${round + 1}: server CPU ${r.serverCpuPercent.toFixed(1)}%, ${r.datagramsPerMessage.toFixed(2)} datagrams/message, ` +
           `RSS ${(r.rssPerConnection / 1024).toFixed(2)} KiB/conn, heap ${(r.heapPerConnection / 1024).toFixed(2)} KiB/conn, ${r.received}/${r.sent} delivered` +

@@ -13,6 +13,7 @@ export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/con
 export { RttEstimator } from './core/recovery/rtt.js';
 export { BinaryHeap, type HeapOrder } from './core/binary-heap.js';
 export { TimerHeap } from './core/timer-heap.js';
+export { DeadlineHeap } from './core/deadline-heap.js';
 export { RangeSet } from './core/receive/range-set.js';
 export { CookieJar } from './core/cookie.js';
 export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';

@@ -2,8 +2,8 @@
  * What a mostly idle connection costs with the default options: silence
  * between keep-alives (no datagram and no timer wake-up), two datagrams per
  * sparse message (the message and its ACK: no keep-alive PING beside
- * traffic every 10 s), and still a vanished peer noticed within the idle
- * timeout.
+ * traffic every 10 s), the ACK sent without a timer wake-up of its own, and
+ * still a vanished peer noticed within the idle timeout.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, keepAliveInterval } from '../src/core/config.js';
@@ -85,6 +85,30 @@ describe('a mostly idle connection (default options)', () => {
     expect((datagrams(p) - before) / (count - 1)).toBeLessThanOrEqual(2);
   });
 
+  it('acknowledges a sparse message in the poll that received it: no timer wake-up per message on the receiver', () => {
+    const p = makePair();
+    p.sim.runFor(1_000);
+    const count = 12;
+    const sentAt: number[] = [];
+    for (let i = 0; i < count; i++) {
+      p.sim.schedule(1_000 + i * 10_000, () => {
+        sentAt.push(p.sim.now);
+        p.conn.send(new Uint8Array(16).fill(i));
+        p.sim.wake(CLIENT);
+      });
+    }
+    // From the second message on (the first is a connection's first packet after the handshake, and keeps the delay).
+    p.sim.runUntil(1_000 + 9_000);
+    const serverWakeUps = countWakeUps(p.server);
+    p.sim.runUntil(1_000 + (count - 1) * 10_000 + 1_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(count);
+    // Held back for the delay, each ACK would cost the server one timer wake-up.
+    expect(serverWakeUps.count).toBe(0);
+    // …and each message is acknowledged one round trip (70 ms ± jitter) after it left, not 25 ms later.
+    const acked = p.clientEvents.filter((r) => r.event.type === 'acked').map((r) => r.at);
+    for (let i = 1; i < count; i++) expect((acked[i] as number) - (sentAt[i] as number)).toBeLessThan(70 + 10 + 5);
+  });
+
   it('still notices a peer that vanished within the idle timeout, on both sides', () => {
     const p = makePair();
     p.sim.runFor(1_000);
@@ -118,7 +142,9 @@ describe('a handshake a busy server answered slowly', () => {
     // resends four times, nothing lost, and takes the handshake for a path losing half its packets.
     const p = makePair({ link: { delayMs: 1 } });
     p.sim.schedule(3, () => p.sim.setLink(SERVER, CLIENT, { delayMs: 100 }));
-    p.sim.schedule(110, () => p.sim.setLink(SERVER, CLIENT, { delayMs: 1 }));
+    // The way back then stays slower than the tail copy's spacing, so while the guess stands each
+    // copy leaves before the ACK that would make it moot (a sparse message's ACK leaves at once).
+    p.sim.schedule(110, () => p.sim.setLink(SERVER, CLIENT, { delayMs: 40 }));
     p.sim.runFor(1_000);
     expect(p.conn.state).toBe('established');
     expect(p.sim.linkStats(CLIENT, SERVER).sentDatagrams).toBeGreaterThanOrEqual(5);

@@ -126,6 +126,8 @@ export class Connection implements PacketFate {
   closeReason: CloseReason | undefined;
   /** Client: the server's key, if it proved a different one than the pinned key (the connection was refused). */
   keyMismatch: KeyMismatch | undefined;
+  /** @internal The endpoint's timer slot for this connection (-1: none), so its deadline is found without a lookup. */
+  timerSlot = -1;
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
@@ -649,6 +651,7 @@ export class Connection implements PacketFate {
         appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
       });
       this.pacer.onSent(datagram.length);
+      this.acks.onAckElicitingSent(now);
     }
     return datagram;
   }

@@ -2,7 +2,7 @@
  * An endpoint: every connection behind one UDP socket. It checks each
  * datagram (checksum, version, type), runs the stateless-cookie handshake,
  * routes packets to connections by connection id, keeps one timer heap for
- * all of them and hands their datagrams out one at a time.
+ * all of them (a slot per connection) and hands their datagrams out one at a time.
  *
  * Address rule: a connection is bound to the address that proved itself in
  * the handshake. A packet naming its connection id from any other address is
@@ -17,7 +17,7 @@ import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
 import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
-import { TimerHeap } from './timer-heap.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
@@ -113,7 +113,10 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
   private readonly connections = new Map<number, Connection>();
   private readonly byClient = new Map<string, Connection>();
-  private readonly timers = new TimerHeap();
+  private readonly timers = new DeadlineHeap();
+  /** Timer slot → its connection; slots of removed connections are reused. */
+  private readonly bySlot: (Connection | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   private readonly dirty = new Set<Connection>();
   private stateless: Transmit[] = [];
   private events: EndpointEvent[] = [];
@@ -206,7 +209,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
         ? { mode: 'plaintext' }
         : { mode: 'client', handshake: startClientHandshake(this.crypto, { prologue: handshakePrologue(cid), ...(serverKey !== undefined ? { serverKey } : {}) }) };
     const conn = new Connection(this, config, 'client', cid, 0, to, now, config.receiveWindow, security);
-    this.connections.set(conn.localCid, conn);
+    this.add(conn);
     this.touch(conn);
     return conn;
   }
@@ -340,8 +343,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   handleTimeout(now: number): void {
     this.now = Math.max(this.now, now);
-    for (let key = this.timers.popDue(now); key !== undefined; key = this.timers.popDue(now)) {
-      const conn = this.connections.get(key);
+    for (let slot = this.timers.popDue(now); slot !== undefined; slot = this.timers.popDue(now)) {
+      const conn = this.bySlot[slot];
       if (!conn) continue;
       conn.handleTimeout(now);
       this.touch(conn);
@@ -397,7 +400,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     const security = this.answerHello(from, init.scid, cid, init.hello);
     if (security === undefined) return;
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
-    this.connections.set(conn.localCid, conn);
+    this.add(conn);
     this.byClient.set(key, conn);
     this.counters.connectionsAccepted++;
     this.emit({ type: 'incoming', connection: conn });
@@ -454,7 +457,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     }
     const t = conn.nextTimeout();
     // A deadline in the past after a full poll would spin the driver; a millisecond later is always safe.
-    this.timers.set(conn.localCid, Number.isFinite(t) ? Math.max(t, now + 1e-3) : t);
+    this.timers.set(conn.timerSlot, Number.isFinite(t) ? Math.max(t, now + 1e-3) : t);
   }
 
   private forget(conn: Connection): void {
@@ -464,9 +467,22 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (conn.state === 'closed') this.remove(conn);
   }
 
+  /** Registers a new connection: by its id, and in a timer slot. */
+  private add(conn: Connection): void {
+    this.connections.set(conn.localCid, conn);
+    const slot = this.freeSlots.pop() ?? this.bySlot.length;
+    conn.timerSlot = slot;
+    this.bySlot[slot] = conn;
+  }
+
   private remove(conn: Connection): void {
-    this.connections.delete(conn.localCid);
-    this.timers.delete(conn.localCid);
+    // Called again for a connection already gone: its slot may belong to another one by now.
+    if (this.connections.get(conn.localCid) === conn) {
+      this.connections.delete(conn.localCid);
+      this.timers.delete(conn.timerSlot);
+      this.bySlot[conn.timerSlot] = undefined;
+      this.freeSlots.push(conn.timerSlot);
+    }
     this.dirty.delete(conn);
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);

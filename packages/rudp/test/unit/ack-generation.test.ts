@@ -191,6 +191,54 @@ describe('AckTracker: when an ACK is due', () => {
     expect(q.deadline()).toBe(4);
   });
 
+  it('a packet after a quiet spell we did not answer: at once (a sparse sender\'s ACK needs no timer)', () => {
+    const t = new AckTracker(CONFIG);
+    t.record(0);
+    t.onPacket(0, 0, -1, true, false);
+    writeAndParse(t, 25);
+    // Ten seconds later, nothing sent meanwhile: waiting could gain neither a second packet nor an answer.
+    t.record(1);
+    t.onPacket(10_000, 1, 0, true, false);
+    expect(t.deadline()).toBe(10_000);
+    writeAndParse(t, 10_000);
+    // Just over the delay is quiet enough.
+    t.record(2);
+    t.onPacket(10_026, 2, 1, true, false);
+    expect(t.deadline()).toBe(10_026);
+  });
+
+  it('keeps the delay when the quiet spell was answered, was short, is the first packet, or ends in a gap', () => {
+    // We sent something after the previous packet (a request and its reply): the next ACK may ride on the next answer.
+    const answered = new AckTracker(CONFIG);
+    answered.record(0);
+    answered.onPacket(0, 0, -1, true, false);
+    answered.onAckElicitingSent(3);
+    writeAndParse(answered, 3);
+    answered.record(1);
+    answered.onPacket(10_000, 1, 0, true, false);
+    expect(answered.deadline()).toBe(10_025);
+    // A steady stream a packet per 20 ms: the delay can still coalesce.
+    const steady = new AckTracker({ ackEveryPackets: 10, maxAckDelayMs: 25 });
+    steady.record(0);
+    steady.onPacket(0, 0, -1, true, false);
+    steady.record(1);
+    steady.onPacket(25, 1, 0, true, false);
+    expect(steady.deadline()).toBe(25);
+    // The first packet of a connection: its answer often follows.
+    const first = new AckTracker(CONFIG);
+    first.record(0);
+    first.onPacket(10_000, 0, -1, true, false);
+    expect(first.deadline()).toBe(10_025);
+    // A gap with a repair after a quiet spell: the next packets may rebuild it before the sender must hear.
+    const repaired = new AckTracker(CONFIG);
+    repaired.record(0);
+    repaired.onPacket(0, 0, -1, true, false);
+    writeAndParse(repaired, 25);
+    repaired.record(2);
+    repaired.onPacket(10_000, 2, 0, true, true);
+    expect(repaired.deadline()).toBe(10_025);
+  });
+
   it('a packet that is not ack-eliciting owes nothing', () => {
     const t = new AckTracker(CONFIG);
     t.record(0);

@@ -1,7 +1,8 @@
 /**
  * Received-packet tracking and ACK generation (RFC 9000 §13.2): which packet
- * numbers arrived, when an ACK is due (at once on a gap or every
- * `ackEveryPackets` ack-eliciting packets, else within `maxAckDelayMs`),
+ * numbers arrived, when an ACK is due (at once on a gap, every
+ * `ackEveryPackets` ack-eliciting packets, or after a quiet spell we did not
+ * answer; else within `maxAckDelayMs`),
  * and the ACK frame itself: selective ranges, newest first, pruned below
  * what the peer already knows we acknowledged (ack-of-ack).
  */
@@ -31,6 +32,10 @@ export class AckTracker {
   private largestReceivedTime = 0;
   /** Largest packet number of ours that an ACK the peer acknowledged covered: older ranges need not be repeated. */
   private ackFloor = -1;
+  /** When the last ack-eliciting packet arrived (`undefined`: none yet). */
+  private lastAckElicitingAt: number | undefined;
+  /** When we last sent an ack-eliciting packet. */
+  private lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly config: AckConfig) {}
 
@@ -77,12 +82,37 @@ export class AckTracker {
     if (!ackEliciting) return;
     if (pn > this.largestAckEliciting) this.largestAckEliciting = pn;
     this.ackElicitingUnacked++;
+    const previous = this.lastAckElicitingAt;
+    this.lastAckElicitingAt = now;
     // A gap (loss or reordering) is news the sender needs at once to recover quickly, unless this
     // packet carries a repair: then the peer is sending small messages the next packets rebuild, and
     // the ACK can ride on data. (A bulk chunk fills its packet and has no repair beside it.)
-    const gap = pn !== previousLargest + 1 && !carriesRepair;
-    if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets) this.ackDue = now;
+    const inOrder = pn === previousLargest + 1;
+    const gap = !inOrder && !carriesRepair;
+    if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets || (inOrder && this.quickAck(now, previous))) this.ackDue = now;
     else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
+  }
+
+  /** We sent an ack-eliciting packet at `now` (an answer the next ACK may ride on). */
+  onAckElicitingSent(now: number): void {
+    this.lastSentAt = now;
+  }
+
+  /**
+   * Whether holding this packet's ACK back would gain nothing, judged by the
+   * recent past (as Linux TCP leaves delayed ACKs outside its "pingpong"
+   * mode): the previous ack-eliciting packet came more than `maxAckDelayMs`
+   * earlier, so no second packet is likely to share the ACK, and we sent
+   * nothing after it, so no answer is likely to carry it. A sparse sender
+   * (a message every few seconds, a keep-alive) then gets its ACK at once:
+   * the same one datagram, sent while the receiver is awake anyway instead
+   * of after a timer wake-up per message. The first packet is left to the
+   * delay (a reply often follows a connection's first request), and so is
+   * one after a gap (see `onPacket`: its repair may rebuild what is missing
+   * before the sender needs to hear of it).
+   */
+  private quickAck(now: number, previous: number | undefined): boolean {
+    return previous !== undefined && now - previous > this.config.maxAckDelayMs && this.lastSentAt < previous;
   }
 
   /** When an ACK is owed (`Infinity`: none). */

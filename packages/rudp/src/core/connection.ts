@@ -510,7 +510,7 @@ export class Connection implements PacketFate {
         return;
       case 'ack':
         this.pmtu.onAck(now, f.ranges);
-        if (this.recovery.onAck(now, f, this.nextPn - 1)) this.sendQueue.compact();
+        if (this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest)) this.sendQueue.compact();
         return;
       case 'fragment': {
         if (this.reassembly.accept(f) !== 'new') return;
@@ -547,12 +547,12 @@ export class Connection implements PacketFate {
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
-  lost(now: number, p: SentPacket): void {
+  lost(now: number, p: SentPacket, silent = false): void {
     this.stat.packetsLost++;
     this.pmtu.onPacketLost(now, p.size);
     this.repairPolicy.onPacketLost();
     if (p.carriedMaxData) this.flow.onMaxDataLost();
-    this.retransmits.requeueLost(now, p);
+    this.retransmits.requeueLost(now, p, !silent);
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */

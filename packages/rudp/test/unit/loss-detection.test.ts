@@ -511,3 +511,21 @@ function toRanges(pns: readonly number[]): PnRange[] {
   }
   return out;
 }
+
+describe('LossDetection: packets no ACK has passed yet', () => {
+  it('a fresh ACK still lacking a packet older than a round trip and its spread declares it lost; a stale one does not', () => {
+    const r = rig();
+    send(r, 1, 0);
+    r.ld.onAck(70, ack([[1, 1]]), 1);
+    // srtt 70, rttvar 35 after the first sample: the window is max(9/8 · 70, 70 + 2 · 35) = 140 ms.
+    for (let pn = 2; pn <= 5; pn++) send(r, pn, 100 + (pn - 2) * 20);
+    // An ACK from a packet that overtook a newer one (not fresh) says nothing of what the peer lacks.
+    r.ld.onAck(245, ack([[1, 1]]), 5, false);
+    expect(r.fate.lostPns).toEqual([]);
+    // Fresh: packets 2 (sent at 100) and 3 (120) are 140 ms old or more, 4 and 5 are not.
+    r.ld.onAck(260, ack([[1, 1]]), 5, true);
+    expect(r.fate.lostPns).toEqual([2, 3]);
+    expect(r.ld.inFlight(4)).toBe(true);
+    expect(r.cc.losses.at(-1)?.lostBytes).toBe(2_000);
+  });
+});

@@ -46,14 +46,18 @@ export class RetransmitQueue {
     return this.queue.some((r) => r.tail !== true);
   }
 
-  /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
-  requeueLost(now: number, p: SentPacket): void {
+  /**
+   * Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages.
+   * `holdForRepairs` false: the repairs after it were likely lost too (a run of losses), so a resend
+   * does not wait for their fate.
+   */
+  requeueLost(now: number, p: SentPacket, holdForRepairs = true): void {
     for (const c of p.chunks) {
       // A proactive copy's loss changes nothing: the packet that first carried it decides the resend.
       if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
-      const afterRepairs = c.message.lastRepairPn > p.pn;
+      const afterRepairs = holdForRepairs && c.message.lastRepairPn > p.pn;
       this.queue.push({ message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       if (c.message.chunkCount !== 1) continue;

@@ -550,9 +550,9 @@ export class Connection implements PacketFate {
   lost(now: number, p: SentPacket, silent = false): void {
     this.stat.packetsLost++;
     this.pmtu.onPacketLost(now, p.size);
-    this.repairPolicy.onPacketLost();
+    this.repairPolicy.onPacketLost(p.pn);
     if (p.carriedMaxData) this.flow.onMaxDataLost();
-    this.retransmits.requeueLost(now, p, !silent);
+    this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies), this.repairPolicy.bursty());
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */
@@ -644,6 +644,7 @@ export class Connection implements PacketFate {
         ackLargest: p.ackLargest,
         carriedMaxData: p.carriedMaxData,
         appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
+        leftQueueEmpty: !this.sendQueue.hasNewData() && !this.retransmits.pruneAndCheckReady(now),
       });
       this.pacer.onSent(datagram.length);
     }

@@ -40,6 +40,8 @@ export interface SentPacket {
   readonly deliveredTime: number;
   readonly firstSentTime: number;
   readonly appLimited: boolean;
+  /** Nothing was ready to be sent when it left (small messages, not a sender filling the path). */
+  readonly leftQueueEmpty?: boolean;
 }
 
 /** A packet as the packet builder describes it; loss detection adds the rate-sampling fields. */
@@ -147,6 +149,7 @@ export class LossDetection {
       deliveredTime: this.deliveredTime,
       firstSentTime: this.firstSentTime,
       appLimited: p.appLimited,
+      leftQueueEmpty: p.leftQueueEmpty === true,
     });
     this.bytesInFlight += p.size;
     this.lastAckElicitingSent = now;
@@ -263,7 +266,12 @@ export class LossDetection {
    * packet since was lost) waits until a later packet gets through and is
    * acknowledged, a round trip after the burst ends; the probe timeout never
    * fires while new data keeps leaving. Reordering widens the window as for
-   * the other rules (a late packet acknowledged after all is undone).
+   * the other rules (a late packet acknowledged after all is undone). Only
+   * for packets that left with nothing ready behind them (small messages): a
+   * sender that fills the path builds a queue whose delay a smoothed RTT
+   * learns only later (4 MiB of 1 KB messages over 5 ± 5 ms at 50 Mbit/s:
+   * 1–438 spurious resends), and there the usual rules see later packets
+   * acknowledged soon enough.
    */
   private detectSilentLosses(now: number): void {
     const rtt = this.rtt;
@@ -271,7 +279,7 @@ export class LossDetection {
     let lostBytes = 0;
     for (const p of this.sent.values()) {
       if (p.timeSent > now - delay) break;
-      if (p.pn <= this.largestAcked) continue;
+      if (p.pn <= this.largestAcked || p.leftQueueEmpty !== true) continue;
       this.sent.delete(p.pn);
       this.bytesInFlight -= p.size;
       lostBytes += p.size;

@@ -69,13 +69,21 @@ describe('redundancy follows the loss pattern (simulated two-way chat, default o
     expect(copiesAfter(c, 3)).toBe(0);
   });
 
-  it('losses in runs (bursts of mean length 3 at 10 %): resends get two copies, 15 and 30 ms later, and no previous copies ride beside repairs', () => {
+  it('losses that come alone at 1 % (repairs on a share of packets only): resends keep their copy 3 ms later', () => {
+    const c = chat({ delayMs: 35, jitterMs: 5, loss: 0.01 });
+    expect(c.delivered).toBe(COUNT);
+    expect(copiesAfter(c, 3)).toBeGreaterThan(0);
+  });
+
+  it('losses in runs (bursts of mean length 3 at 10 %): resends of packets lost in a run get two copies, 15 and 30 ms later, and no previous copies ride beside repairs', () => {
     const c = chat({ delayMs: 35, jitterMs: 5, loss: 0.1, burst: { meanBurstLength: 3 } });
     expect(c.delivered).toBe(COUNT);
     expect(copiesAfter(c, 15)).toBeGreaterThan(5);
     expect(copiesAfter(c, 30)).toBeGreaterThan(5);
-    expect(copiesAfter(c, 3)).toBe(0);
-    expect(previousCopyShare(c)).toBeLessThan(0.02);
+    // 3 ms apart only before the runs are measured (the first losses of the connection).
+    expect(copiesAfter(c, 3)).toBeLessThan(copiesAfter(c, 15) / 5);
+    // A few before the runs are measured (with copies in runs too: 0.15).
+    expect(previousCopyShare(c)).toBeLessThan(0.05);
   });
 
   it('previous copies: about half of the packets of new data at 20 % loss, none at 5 %', () => {

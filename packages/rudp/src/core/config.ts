@@ -38,9 +38,9 @@ export interface ConnectionConfig {
   readonly timeThreshold: number;
   /**
    * Extra copies sent of each retransmitted one-packet message (small-message latency under loss).
-   * With redundancy on, the measured loss pattern adjusts it: none while losses come alone below
-   * 25 % (repairs rebuild most losses; a copy is then bytes for nothing), one more, 15 ms apart, while
-   * they come in runs (the resend may fall in the same run).
+   * With redundancy on, the measured loss pattern adjusts it: none while losses come alone between
+   * `highLossThreshold` and 25 % (repairs rebuild most losses; a copy is then bytes for nothing), one
+   * more, 15 ms apart, while they come in runs (the resend may fall in the same run).
    */
   readonly redundantCopies: number;
   /** Delay between a retransmission and its redundant copy, ms (spreads them over a loss burst). */

@@ -552,7 +552,7 @@ export class Connection implements PacketFate {
     this.pmtu.onPacketLost(now, p.size);
     this.repairPolicy.onPacketLost(p.pn);
     if (p.carriedMaxData) this.flow.onMaxDataLost();
-    this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies), this.repairPolicy.bursty());
+    this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies, silent), this.repairPolicy.bursty());
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */

@@ -403,7 +403,7 @@ describe('RepairPolicy: previous copies (redundancy.previousCopyShare)', () => {
 });
 
 describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
-  it('losses that come alone at a moderate rate: no copy (bytes for nothing); from 25 % loss: the configured copies', () => {
+  it('losses that come alone at a moderate rate: no copy (bytes for nothing); below the high-loss threshold and from 25 % loss: the configured copies', () => {
     const { p } = policy();
     p.seed(0.2, false);
     for (let pn = 10; pn < 200; pn += 10) p.onPacketLost(pn);
@@ -421,9 +421,16 @@ describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
     }
     expect(high.resendCopies(1)).toBe(1);
     expect(high.resendCopies(0)).toBe(0);
+    // 2 %: repairs on a share of packets only, resends rare: their copies cost little.
+    const low = policy().p;
+    for (let i = 0; i < 2_000; i++) {
+      if (i % 50 === 0) low.onPacketLost(i);
+      else low.onPacketAcked();
+    }
+    expect(low.resendCopies(1)).toBe(1);
   });
 
-  it('losses in runs (a packet lost right after a lost one): one copy more', () => {
+  it('losses in runs (a packet lost right after a lost one): one copy more for a packet lost in a run that still goes on', () => {
     const { p } = policy();
     // Runs of three: two of every three losses follow a loss.
     for (let i = 0; i < 300; i++) {
@@ -433,5 +440,7 @@ describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
     expect(p.bursty()).toBe(true);
     expect(p.resendCopies(1)).toBe(2);
     expect(p.resendCopies(0)).toBe(0);
+    // A loss found because a later packet was acknowledged (not in a run still going on): as configured.
+    expect(p.resendCopies(1, false)).toBe(1);
   });
 });

@@ -148,17 +148,22 @@ export class RepairPolicy {
   }
 
   /**
-   * Spaced copies a resend of a one-packet message gets, `configured` being `redundantCopies`. A copy
-   * buys latency only when the resend itself is lost: where losses come alone at a moderate rate and
-   * repairs rebuild most lost small messages it is bytes for nothing (bench chat at 10 % / 20 % loss: same p99 without it, 2–6 % of KCP's bytes
-   * less). Where they come in runs, the resend often falls in the same run: one copy more, spread
-   * further (bench chat, bursts of mean length 3 at 10 %: p99 0.88 -> 0.77 × KCP flush's).
+   * Spaced copies a resend of a one-packet message gets, `configured` being `redundantCopies`;
+   * `inRun`: the packet was lost in a run that may still go on (declared lost with nothing newer
+   * acknowledged). A copy buys latency only when the resend itself is lost: where losses come alone
+   * at a moderate rate (repairs on every packet, below 25 %) it is bytes for nothing (bench chat at
+   * 10 % / 20 % loss: same p99 without it, 2–6 % of KCP's bytes less). Where they come in runs, a
+   * resend sent while the run may last often falls in it: one copy more, spread further (bench chat,
+   * bursts of mean length 3 at 10 %: p99 0.88 -> 0.76 × KCP flush's).
    */
-  resendCopies(configured: number): number {
+  resendCopies(configured: number, inRun = true): number {
     // Without repairs (redundancy off) a lost message has only its resends: the configured copies.
     if (configured === 0 || this.config.redundancy.maxCopies === 0) return configured;
-    if (this.bursty()) return configured + 1;
-    return this.lossRate() >= RESEND_COPY_LOSS ? configured : 0;
+    if (this.bursty()) return inRun ? configured + 1 : configured;
+    const rate = this.lossRate();
+    // Below the high-loss threshold repairs go on a share of packets only, and resends are rare enough
+    // for their copies to cost little.
+    return rate >= RESEND_COPY_LOSS || rate < this.config.redundancy.highLossThreshold ? configured : 0;
   }
 
   /** Moving estimate of the fraction of ack-eliciting packets lost (see `LOSS_PRIOR_PACKETS`). */

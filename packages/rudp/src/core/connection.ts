@@ -512,7 +512,7 @@ export class Connection implements PacketFate {
         return;
       case 'ack':
         this.pmtu.onAck(now, f.ranges);
-        if (this.recovery.onAck(now, f, this.nextPn - 1)) {
+        if (this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest)) {
           this.sendQueue.compact();
           this.repairPolicy.forgetAcknowledged();
         }
@@ -552,18 +552,18 @@ export class Connection implements PacketFate {
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
-  lost(now: number, p: SentPacket): void {
+  lost(now: number, p: SentPacket, silent = false): void {
     this.stat.packetsLost++;
     this.pmtu.onPacketLost(now, p.size);
-    this.repairPolicy.onPacketLost();
+    this.repairPolicy.onPacketLost(p.pn);
     if (p.carriedMaxData) this.flow.onMaxDataLost();
-    this.retransmits.requeueLost(now, p);
+    this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies, silent), this.repairPolicy.bursty());
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */
   spurious(p: SentPacket): void {
     this.stat.spuriousRetransmissions++;
-    this.repairPolicy.onLossUndone();
+    this.repairPolicy.onLossUndone(p.pn);
     this.acked(p);
   }
 
@@ -649,6 +649,7 @@ export class Connection implements PacketFate {
         ackLargest: p.ackLargest,
         carriedMaxData: p.carriedMaxData,
         appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
+        leftQueueEmpty: !this.sendQueue.hasNewData() && !this.retransmits.pruneAndCheckReady(now),
       });
       this.pacer.onSent(datagram.length);
       this.acks.onAckElicitingSent(now);

@@ -201,7 +201,7 @@ describe('LossDetection: RTT samples and what the controller hears', () => {
 
   it('hands the controller a delivery-rate sample over the newest acknowledged packet\'s flight', () => {
     const r = rig();
-    send(r, 1, 0, 1_000, { appLimited: true });
+    send(r, 1, 0, 1_000, { appLimited: true, leftQueueEmpty: true });
     send(r, 2, 10, 500);
     r.ld.onAck(40, ack([[1, 1]]), 2);
     expect(r.cc.acks[0]).toEqual({
@@ -511,3 +511,25 @@ function toRanges(pns: readonly number[]): PnRange[] {
   }
   return out;
 }
+
+describe('LossDetection: packets no ACK has passed yet', () => {
+  it('a fresh ACK still lacking a packet older than a round trip and its spread declares it lost; a stale one does not', () => {
+    const r = rig();
+    send(r, 1, 0);
+    r.ld.onAck(70, ack([[1, 1]]), 1);
+    // srtt 70, rttvar 35 after the first sample: the window is max(9/8 · 70, 70 + 2 · 35) = 140 ms.
+    // Small messages: each packet left with nothing queued behind it (app-limited).
+    for (let pn = 2; pn <= 5; pn++) send(r, pn, 100 + (pn - 2) * 20, 1_000, { appLimited: true, leftQueueEmpty: true });
+    // A packet of a sender that fills the path is left to the usual rules (its queue delay may be news to srtt).
+    send(r, 6, 100, 1_000);
+    // An ACK from a packet that overtook a newer one (not fresh) says nothing of what the peer lacks.
+    r.ld.onAck(245, ack([[1, 1]]), 6, false);
+    expect(r.fate.lostPns).toEqual([]);
+    // Fresh: packets 2 (sent at 100) and 3 (120) are 140 ms old or more, 4 and 5 are not.
+    r.ld.onAck(260, ack([[1, 1]]), 6, true);
+    expect(r.fate.lostPns).toEqual([2, 3]);
+    expect(r.ld.inFlight(4)).toBe(true);
+    expect(r.ld.inFlight(6)).toBe(true);
+    expect(r.cc.losses.at(-1)?.lostBytes).toBe(2_000);
+  });
+});

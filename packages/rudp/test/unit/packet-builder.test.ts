@@ -30,7 +30,8 @@ function sources(): PacketSources & { flow: FlowControl; acks: AckTracker } {
     flow,
     retransmits: new RetransmitQueue(DEFAULT_CONNECTION_CONFIG, { inFlight: () => false }),
     sendQueue: new SendQueue(flow, ROOM),
-    repairPolicy: new RepairPolicy(DEFAULT_CONNECTION_CONFIG, rtt),
+    // Repairs alone at high loss: the previous copies the loss rate earns are repair-policy.test.ts's.
+    repairPolicy: new RepairPolicy({ ...DEFAULT_CONNECTION_CONFIG, redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, previousCopyShare: 0 } }, rtt),
   };
 }
 

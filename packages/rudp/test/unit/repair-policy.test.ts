@@ -7,14 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
 import { RttEstimator } from '../../src/core/recovery/rtt.js';
-import { RepairPolicy, type RepairPolicyConfig } from '../../src/core/repair/repair-policy.js';
+import { RepairPolicy, type RepairPolicyConfig, autoCopyShare } from '../../src/core/repair/repair-policy.js';
 import { type ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import type { RepairFrame } from '../../src/wire/frame.js';
 import { framesIn, writerWithRoom } from './fixtures.js';
 
 /** Defaults: repairs and one tail copy from 2 % loss, two copies and a repair every packet from 5 %. */
-const CONFIG: RepairPolicyConfig = DEFAULT_CONNECTION_CONFIG;
+/** The defaults, with repairs alone at high loss (the previous copies the loss rate earns have tests of their own below). */
+const CONFIG: RepairPolicyConfig = { ...DEFAULT_CONNECTION_CONFIG, redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, previousCopyShare: 0 } };
 
 function policy(config: RepairPolicyConfig = CONFIG): { p: RepairPolicy; rtt: RttEstimator } {
   const rtt = new RttEstimator();
@@ -154,6 +155,30 @@ describe('RepairPolicy: how much redundancy the loss rate earns', () => {
     for (let i = 0; i < 16; i++) later.onPacketAcked();
     later.onPacketLost();
     expect(tailCopies(later)).toHaveLength(1);
+  });
+
+  it('puts the guess back on trial when every loss that ended it turns out spurious (the RTT grew after the handshake)', () => {
+    const undone = policy().p;
+    undone.seed(0.2, false);
+    for (let i = 0; i < 3; i++) undone.onPacketAcked();
+    // Two packets declared lost together, both acknowledged later: the trial goes on where it stood.
+    undone.onPacketLost(5);
+    undone.onPacketLost(6);
+    undone.onLossUndone(6);
+    expect(tailCopies(undone)).toHaveLength(2);
+    undone.onLossUndone(5);
+    for (let i = 0; i < 4; i++) undone.onPacketAcked();
+    expect(tailCopies(undone)).toHaveLength(2);
+    undone.onPacketAcked();
+    expect(tailCopies(undone)).toEqual([]);
+    // One of them really lost: the guess stands.
+    const real = policy().p;
+    real.seed(0.2, false);
+    real.onPacketLost(5);
+    real.onPacketLost(6);
+    real.onLossUndone(6);
+    for (let i = 0; i < 16; i++) real.onPacketAcked();
+    expect(tailCopies(real)).toHaveLength(2);
   });
 });
 
@@ -346,11 +371,31 @@ describe('RepairPolicy: previous copies (redundancy.previousCopyShare)', () => {
     return p;
   }
 
-  it('off by default: one repair per packet over the messages before it', () => {
-    const p = highLoss(withShare(undefined));
+  it('by default none at a measured loss of 10 % or less: one repair per packet over the messages before it', () => {
+    const p = policy(withShare(undefined)).p;
+    p.seed(0.1, false);
     packet(p, 0, 10, 0);
     expect(packet(p, 20, 11, 1)).toEqual({ copy: -1, redundant: true, repair: [0, 0] });
     expect(packet(p, 40, 12, 2)).toEqual({ copy: -1, redundant: true, repair: [0, 1] });
+  });
+
+  it('by default half of the packets from a measured loss of 15 % on (rising from 10 %), none where losses come in runs', () => {
+    expect([0.05, 0.1, 0.125, 0.15, 0.3].map(autoCopyShare)).toEqual([0, 0, 0.25, 0.5, 0.5]);
+    const p = highLoss(withShare(undefined));
+    packet(p, 0, 10, 0);
+    expect([1, 2, 3, 4].map((id) => packet(p, 20 * id, 10 + id, id).copy)).toEqual([0, -1, 2, -1]);
+    // Losses in runs: a copy in the very next packet would fall in the same run.
+    const bursty = highLoss(withShare(undefined));
+    for (let pn = 100; pn < 120; pn++) bursty.onPacketLost(pn);
+    expect(bursty.bursty()).toBe(true);
+    packet(bursty, 0, 10, 0);
+    expect([1, 2, 3, 4].map((id) => packet(bursty, 20 * id, 10 + id, id).copy)).toEqual([-1, -1, -1, -1]);
+  });
+
+  it('share 0.75: three packets in four (an unspent credit is not capped at the share of ½)', () => {
+    const p = highLoss(withShare(0.75));
+    packet(p, 0, 10, 0);
+    expect([1, 2, 3, 4, 5].map((id) => packet(p, 20 * id, 10 + id, id).copy)).toEqual([0, 1, 2, -1, 4]);
   });
 
   it('share 1: every packet of new data carries the previous message as a redundant chunk, and the repair covers the ones before it', () => {
@@ -378,5 +423,48 @@ describe('RepairPolicy: previous copies (redundancy.previousCopyShare)', () => {
     p.rememberSmall(0, first);
     first.ack(0);
     expect(packet(p, 20, 11, 1).copy).toBe(-1);
+  });
+});
+
+describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
+  it('losses that come alone at a moderate rate: no copy (bytes for nothing); below the high-loss threshold and from 25 % loss: the configured copies', () => {
+    const { p } = policy();
+    p.seed(0.2, false);
+    for (let pn = 10; pn < 200; pn += 10) p.onPacketLost(pn);
+    expect(p.bursty()).toBe(false);
+    const moderate = policy().p;
+    for (let i = 0; i < 2_000; i++) {
+      if (i % 8 === 0) moderate.onPacketLost(i);
+      else moderate.onPacketAcked();
+    }
+    expect(moderate.resendCopies(1)).toBe(0);
+    const high = policy().p;
+    for (let i = 0; i < 2_000; i++) {
+      if (i % 3 === 0) high.onPacketLost(i);
+      else high.onPacketAcked();
+    }
+    expect(high.resendCopies(1)).toBe(1);
+    expect(high.resendCopies(0)).toBe(0);
+    // 2 %: repairs on a share of packets only, resends rare: their copies cost little.
+    const low = policy().p;
+    for (let i = 0; i < 2_000; i++) {
+      if (i % 50 === 0) low.onPacketLost(i);
+      else low.onPacketAcked();
+    }
+    expect(low.resendCopies(1)).toBe(1);
+  });
+
+  it('losses in runs (a packet lost right after a lost one): one copy more for a packet lost in a run that still goes on', () => {
+    const { p } = policy();
+    // Runs of three: two of every three losses follow a loss.
+    for (let i = 0; i < 300; i++) {
+      if (i % 30 < 3) p.onPacketLost(i);
+      else p.onPacketAcked();
+    }
+    expect(p.bursty()).toBe(true);
+    expect(p.resendCopies(1)).toBe(2);
+    expect(p.resendCopies(0)).toBe(0);
+    // A loss found because a later packet was acknowledged (not in a run still going on): as configured.
+    expect(p.resendCopies(1, false)).toBe(1);
   });
 });

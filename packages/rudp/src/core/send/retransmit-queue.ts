@@ -9,6 +9,9 @@ import type { SentPacket } from '../recovery/loss-detection.js';
 import { channelFrameSize, fragmentHeaderSize } from '../../wire/frame.js';
 import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
 
+/** Spacing of a resend's copies where losses come in runs, ms. */
+const BURST_COPY_SPACING_MS = 15;
+
 /** The settings resends read. */
 export interface RetransmitConfig {
   /** Extra copies sent of each resent one-packet message. */
@@ -46,19 +49,26 @@ export class RetransmitQueue {
     return this.queue.some((r) => r.tail !== true);
   }
 
-  /** Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages. */
-  requeueLost(now: number, p: SentPacket): void {
+  /**
+   * Queues the unacknowledged chunks of lost packet `p`, with spaced copies of one-packet messages.
+   * `holdForRepairs` false: the repairs after it were likely lost too (a run of losses), so a resend
+   * does not wait for their fate. `copies`: spaced copies of each (default `redundantCopies`);
+   * `bursty`: losses come in runs, so the copies are spaced a packet interval apart (the next
+   * packets of new data carry them, past more of the run) rather than `redundantSpacingMs`.
+   */
+  requeueLost(now: number, p: SentPacket, holdForRepairs = true, copies = this.config.redundantCopies, bursty = false): void {
+    const spacing = bursty ? Math.max(this.config.redundantSpacingMs, BURST_COPY_SPACING_MS) : this.config.redundantSpacingMs;
     for (const c of p.chunks) {
       // A proactive copy's loss changes nothing: the packet that first carried it decides the resend.
       if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
-      const afterRepairs = c.message.lastRepairPn > p.pn;
+      const afterRepairs = holdForRepairs && c.message.lastRepairPn > p.pn;
       this.queue.push({ message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       if (c.message.chunkCount !== 1) continue;
-      for (let k = 1; k <= this.config.redundantCopies; k++) {
-        this.queue.push({ message: c.message, index: c.index, notBefore: now + k * this.config.redundantSpacingMs, afterRepairs });
+      for (let k = 1; k <= copies; k++) {
+        this.queue.push({ message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
       }
     }
   }

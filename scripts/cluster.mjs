@@ -168,14 +168,30 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
 const ADDRESS_IN_USE = 'Address already in use';
 
 /**
+ * A forum-server on one port for UDP and TCP, as deployed: nginx's consistent hash places each
+ * upstream by its address, so equal ports give the UDP and TCP rings the same order and a client
+ * address reaches the same server both ways. The port is picked free (UDP and TCP); one taken
+ * before the server binds it (EADDRINUSE) is replaced by a new one, five times at most.
+ */
+const startServerOnFreePort = async (options) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerProcess({ ...options, port: await freeUdpTcpPort() });
+    } catch (e) {
+      if (attempt >= 5 || !(e instanceof Error) || !e.message.includes('EADDRINUSE')) throw e;
+    }
+  }
+};
+
+/**
  * `count` servers on `databaseUrl` and nginx in front of them. Clients use
  * `port` (UDP and TCP). Every server has the same identity key (`identityFile`,
  * created by the first), so a client that pinned the forum's key may be sent
  * to any of them. `stop()` ends nginx and every server still running.
  *
- * The servers bind ports they pick themselves (port 0). nginx cannot: its port is picked
- * free beforehand (the servers advertise it), and another process may bind it meanwhile,
- * so a start that fails on it is done again, three times at most, on a newly picked port.
+ * Ports are picked free, and another process may bind one before its server or nginx does: a
+ * server is then started again on a new port (see startServerOnFreePort); nginx's port is
+ * advertised by the servers, so a start that nginx refuses is done again, three times at most.
  */
 export const startCluster = async (options) => {
   for (let attempt = 1; ; attempt++) {
@@ -201,7 +217,7 @@ const startClusterOnce = async ({ count, databaseUrl, idleTimeoutSeconds = 600, 
   try {
     // One at a time: the first creates the schema and the identity key, the others find them (they would also wait on the schema's lock).
     for (let i = 0; i < count; i++) {
-      servers.push(await startServerProcess({ port: 0, databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
+      servers.push(await startServerOnFreePort({ databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
     }
     nginx = await startNginx({ listenPort, servers });
   } catch (e) {

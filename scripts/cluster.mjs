@@ -3,13 +3,13 @@
 // cluster end-to-end test. Everything started here is stopped by `stop()`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEBIAN_STREAM_MODULE, renderNginxConfig } from '../deploy/nginx-config.mjs';
-import { freePort } from './free-port.mjs';
+import { freeUdpTcpPort } from './free-port.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The built forum-server binary. */
@@ -60,8 +60,9 @@ const stopChild = async (child, signal = 'SIGTERM', graceMs = 5000) => {
 };
 
 /**
- * Starts one forum-server on `port` (UDP and TCP) with the store at `databaseUrl`.
- * Resolves once it prints `Waiting for clients`.
+ * Starts one forum-server on `port` (UDP and TCP; 0: free ports the server picks itself)
+ * with the store at `databaseUrl`. Resolves once it prints `Waiting for clients` and the
+ * ports it bound; `port` is then the UDP port, `tcpPort` the TCP one.
  */
 export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds = 600, advertisedTransferPort, identityFile, cwd, extraArgs = [] }) => {
   const args = [SERVER_BIN, String(port), '--store', databaseUrl, '--idle-timeout', String(idleTimeoutSeconds), ...extraArgs];
@@ -75,9 +76,13 @@ export const startServerProcess = async ({ port, databaseUrl, idleTimeoutSeconds
     throw new Error(`forum-server on ${port} exited (${code}) before it was ready: ${stderr.text.trim()}`);
   });
   died.catch(() => undefined);
-  await Promise.race([waitText(stdout, 'Waiting for clients\n', 20_000, `forum-server on ${port}`), died]);
+  await Promise.race([Promise.all([waitText(stdout, 'Waiting for clients\n', 20_000, `forum-server on ${port}`), waitText(stderr, ', TCP ', 20_000, `forum-server on ${port}`)]), died]);
+  // `forum-server: UDP 127.0.0.1:PORT, TCP PORT, …`: what it bound (the same as `port` unless that was 0).
+  const bound = /UDP [^ ]+:([0-9]+), TCP ([0-9]+)/.exec(stderr.text);
+  if (bound === null) throw new Error(`forum-server on ${port} did not say which ports it bound: ${stderr.text.trim()}`);
   return {
-    port,
+    port: Number(bound[1]),
+    tcpPort: Number(bound[2]),
     child,
     exited,
     /** Server stdout so far. */
@@ -104,6 +109,15 @@ const waitForTcp = async (port, ms) => {
   }
 };
 
+/** Resolves once `file` holds `pid`, or rejects after `ms`. */
+const waitForPidFile = async (file, pid, ms) => {
+  const deadline = Date.now() + ms;
+  while ((await readFile(file, 'utf8').catch(() => '')).trim() !== String(pid)) {
+    if (Date.now() > deadline) throw new Error(`nginx (pid ${pid}) wrote no pid file ${file}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
 /**
  * Starts nginx in front of `servers` (rendered deploy/nginx.conf) on `listenPort`,
  * in the foreground (`daemon off`) with its files in a temporary directory.
@@ -116,7 +130,7 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
     conf,
     renderNginxConfig({
       listenPort,
-      servers: servers.map((s) => ({ host: '127.0.0.1', udpPort: s.port, tcpPort: s.port })),
+      servers: servers.map((s) => ({ host: '127.0.0.1', udpPort: s.port, tcpPort: s.tcpPort })),
       pidFile: join(dir, 'nginx.pid'),
       errorLog: 'stderr',
       streamModule: streamModuleOf(bin),
@@ -127,7 +141,9 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
   const exited = exitOf(child);
   try {
     await Promise.race([
-      waitForTcp(listenPort, 10_000),
+      // nginx writes its pid file once it has bound its ports: a process that took the port
+      // meanwhile may accept a TCP connection, but never writes nginx's pid there.
+      waitForPidFile(join(dir, 'nginx.pid'), child.pid, 10_000).then(() => waitForTcp(listenPort, 10_000)),
       exited.then((code) => {
         throw new Error(`nginx exited (${code}): ${stderr.text}`);
       }),
@@ -148,14 +164,47 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
   };
 };
 
+/** What nginx prints when its listen port was taken between picking it and binding it. */
+const ADDRESS_IN_USE = 'Address already in use';
+
+/**
+ * A forum-server on one port for UDP and TCP, as deployed: nginx's consistent hash places each
+ * upstream by its address, so equal ports give the UDP and TCP rings the same order and a client
+ * address reaches the same server both ways. The port is picked free (UDP and TCP); one taken
+ * before the server binds it (EADDRINUSE) is replaced by a new one, five times at most.
+ */
+const startServerOnFreePort = async (options) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerProcess({ ...options, port: await freeUdpTcpPort() });
+    } catch (e) {
+      if (attempt >= 5 || !(e instanceof Error) || !e.message.includes('EADDRINUSE')) throw e;
+    }
+  }
+};
+
 /**
  * `count` servers on `databaseUrl` and nginx in front of them. Clients use
  * `port` (UDP and TCP). Every server has the same identity key (`identityFile`,
  * created by the first), so a client that pinned the forum's key may be sent
  * to any of them. `stop()` ends nginx and every server still running.
+ *
+ * Ports are picked free, and another process may bind one before its server or nginx does: a
+ * server is then started again on a new port (see startServerOnFreePort); nginx's port is
+ * advertised by the servers, so a start that nginx refuses is done again, three times at most.
  */
-export const startCluster = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [] }) => {
-  const listenPort = await freePort();
+export const startCluster = async (options) => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error) || !e.message.includes(ADDRESS_IN_USE)) throw e;
+    }
+  }
+};
+
+const startClusterOnce = async ({ count, databaseUrl, idleTimeoutSeconds = 600, extraArgs = [] }) => {
+  const listenPort = await freeUdpTcpPort();
   const dir = await mkdtemp(join(tmpdir(), 'forum-cluster-'));
   const identityFile = join(dir, '.forum-server-identity');
   const servers = [];
@@ -168,7 +217,7 @@ export const startCluster = async ({ count, databaseUrl, idleTimeoutSeconds = 60
   try {
     // One at a time: the first creates the schema and the identity key, the others find them (they would also wait on the schema's lock).
     for (let i = 0; i < count; i++) {
-      servers.push(await startServerProcess({ port: await freePort(), databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
+      servers.push(await startServerOnFreePort({ databaseUrl, idleTimeoutSeconds, advertisedTransferPort: listenPort, identityFile, cwd: dir, extraArgs }));
     }
     nginx = await startNginx({ listenPort, servers });
   } catch (e) {

@@ -213,10 +213,12 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     await t.screen.waitFor(P.cmd);
     t.type('DWN t big.bin\r');
     await waitForEntry(cwd, isDownloadTemp);
-    // Paused, the server sends nothing more: the bar stays up until Ctrl-C.
+    // The bar with bytes moved and a rate, drawn while the data flows: the temporary file exists as
+    // soon as the size line is in, when a loaded server may not have sent any data yet.
+    await t.screen.waitFor(/Downloading big\.bin \[.*\] \d+% \| [0-9.]+ [KMG]iB of 2\.00 GiB · [0-9.]+ (B|KiB|MiB|GiB)\/s · (\d+[smh].* left|stalled)/);
+    // Paused, the server sends nothing more: the download is still under way when Ctrl-C comes.
     const resume = pause(server);
     scope.stops.push(resume);
-    await t.screen.waitFor(/Downloading big\.bin \[.*\] \d+% \| [0-9.]+ [KMG]iB of 2\.00 GiB · [0-9.]+ (B|KiB|MiB|GiB)\/s · (\d+[smh].* left|stalled)/);
     t.type('\x03');
     await t.screen.waitFor('Download of big.bin cancelled');
     await waitForNoEntry(cwd, isDownloadTemp);

@@ -34,7 +34,14 @@ const FAILURES: Readonly<Record<RecordFailure, [TransferChannelErrorCode, string
 /** Longest clear refusal line a client reads (the server's `ERR reason`). */
 const MAX_REFUSAL = 4096;
 
-/** A sealed transfer channel over `socket` for one side. */
+/**
+ * Emitted by a {@link SecureTransferChannel} the moment its final record has been handed to
+ * the socket, before the write completes: from then on the peer may have the whole stream
+ * and act on it (a downloading client closes and sends its next command).
+ */
+export const FINAL_RECORD_SENT = 'final-record-sent';
+
+/** A sealed transfer channel over `socket` for one side (see {@link FINAL_RECORD_SENT}). */
 export class SecureTransferChannel extends Duplex {
   private readonly sealer: RecordSealer;
   private readonly opener: RecordOpener;
@@ -113,17 +120,25 @@ export class SecureTransferChannel extends Duplex {
   }
 
   override _final(done: (e?: Error | null) => void): void {
-    this.send(this.sealer.seal(new Uint8Array(0), true), (e) => {
+    const sent = this.send(this.sealer.seal(new Uint8Array(0), true), (e) => {
       if (e === undefined || e === null) this.socket.end();
       done(e);
     });
+    if (sent) this.emit(FINAL_RECORD_SENT);
   }
 
-  private send(records: readonly Uint8Array[], done: (e?: Error | null) => void): void {
-    if (this.socket.destroyed) return done(new TransferChannelError('the transfer connection is closed', 'ERR_TRANSFER_TRUNCATED'));
+  /** Writes `records` to the socket; false when it is already gone. `done` once the socket took them. */
+  private send(records: readonly Uint8Array[], done: (e?: Error | null) => void): boolean {
+    if (this.socket.destroyed) {
+      done(new TransferChannelError('the transfer connection is closed', 'ERR_TRANSFER_TRUNCATED'));
+      return false;
+    }
     let ok = true;
     for (const r of records) ok = this.socket.write(r);
-    if (ok) return done();
+    if (ok) {
+      done();
+      return true;
+    }
     // A peer that stops reading and closes (a refusal mid-upload) must fail the write, not leave it waiting.
     const onDrain = (): void => {
       this.socket.off('close', onClose);
@@ -135,6 +150,7 @@ export class SecureTransferChannel extends Duplex {
     };
     this.socket.once('drain', onDrain);
     this.socket.once('close', onClose);
+    return true;
   }
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {

@@ -1,10 +1,11 @@
+import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { nodeCryptoProvider as crypto } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readHeaderLines } from '../src/read-header.js';
-import { SecureTransferChannel, TransferChannelError } from '../src/secure-transfer-channel.js';
+import { FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError } from '../src/secure-transfer-channel.js';
 import type { TransferKeys } from '../src/transfer-keys.js';
 
 const keys: TransferKeys = { clientToServer: crypto.randomBytes(32), serverToClient: crypto.randomBytes(32) };
@@ -84,6 +85,47 @@ describe('SecureTransferChannel over TCP', () => {
     const got = await drain(ch);
     expect(got).toEqual({ text: '', code: 'ERR_TRANSFER_REFUSED' });
     expect(errors[0]?.message).toBe('invalid or expired token');
+  });
+
+  it('says when its final record is handed to the socket: the peer may have the whole stream and close before the write completes', async () => {
+    const seen: string[] = [];
+    let closedByPeer!: () => void;
+    const serverClosed = new Promise<void>((resolve) => (closedByPeer = resolve));
+    const client = await loopback((s) => {
+      // Every write is taken but reported as not yet drained (a full send buffer), and no 'drain' comes.
+      const write = s.write.bind(s);
+      s.write = ((chunk: Uint8Array) => (write(chunk), false)) as typeof s.write;
+      const ch = new SecureTransferChannel(s, keys, 'server');
+      ch.on('error', () => seen.push('error'));
+      ch.on(FINAL_RECORD_SENT, () => seen.push('final record sent'));
+      ch.on('finish', () => seen.push('finish'));
+      s.on('close', () => closedByPeer());
+      ch.end();
+    });
+    const ch = new SecureTransferChannel(client, keys, 'client');
+    ch.resume();
+    // The final record is in: the stream ends without an error, and the client closes, as a download does.
+    await once(ch, 'end');
+    ch.destroy();
+    await serverClosed;
+    // The server's write never completed: no 'finish', but the final record was reported first.
+    expect(seen).toEqual(['final record sent', 'error']);
+  });
+
+  it('a socket already gone sends no final record and says nothing of one', async () => {
+    let ended!: (events: string[]) => void;
+    const result = new Promise<string[]>((resolve) => (ended = resolve));
+    const client = await loopback((s) => {
+      const seen: string[] = [];
+      const ch = new SecureTransferChannel(s, keys, 'server');
+      ch.on(FINAL_RECORD_SENT, () => seen.push('final record sent'));
+      ch.on('error', (e) => seen.push(e instanceof TransferChannelError ? e.code : e.message));
+      s.destroy();
+      ch.end();
+      ch.on('close', () => ended(seen));
+    });
+    client.resume();
+    expect(await result).toEqual(['ERR_TRANSFER_TRUNCATED']);
   });
 
   it('a peer that refuses and closes mid-upload fails the sender promptly instead of leaving it waiting', async () => {

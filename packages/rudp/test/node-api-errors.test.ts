@@ -81,11 +81,30 @@ describe('connect: host names and Node-style errors', () => {
     await conn.close();
   });
 
+  /**
+   * A server on ::1 and a socket that never answers on 127.0.0.1, on the same port. The server's
+   * port is free on ::1 only: another process may hold it on 127.0.0.1, so a taken one is skipped.
+   */
+  async function serverBehindSilentTwin(): Promise<RudpServer> {
+    for (let tries = 0; ; tries++) {
+      const s = await listen({ port: 0, host: '::1' });
+      const silent = dgram.createSocket('udp4');
+      const bound = await new Promise<boolean>((r) => {
+        silent.once('error', () => r(false));
+        silent.bind(s.address().port, '127.0.0.1', () => r(true));
+      });
+      if (bound) {
+        open.push(s, { close: () => new Promise<void>((r) => silent.close(() => r())) });
+        return s;
+      }
+      silent.close();
+      await s.close();
+      if (tries >= 20) throw new Error('no port free on both ::1 and 127.0.0.1 in 20 tries');
+    }
+  }
+
   it('a name with two addresses: a silent first one does not hold the second back for the handshake timeout', async () => {
-    const s = await server('::1');
-    const silent = dgram.createSocket('udp4');
-    await new Promise<void>((r) => silent.bind(s.address().port, '127.0.0.1', r)); // same port, never answers
-    open.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
+    const s = await serverBehindSilentTwin();
     const conn = await connect({ host: 'dual.test', port: s.address().port, lookup: resolvesTo('127.0.0.1', '::1'), handshakeTimeoutMs: 60_000 });
     expect(conn.remoteAddress).toBe('::1');
     await conn.close();

@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens } from 'forum-protocol';
-import { commandErrorText, SecureTransferChannel } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -106,9 +106,12 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size } = opened.right;
   socket.write(`OK ${size}\n`);
+  // Logged when the final record is handed to TCP, not when the pipeline completes: the client may
+  // have the whole file by then, close the connection (which breaks a pipeline still waiting for the
+  // socket to drain) and send its next command, whose line must not come first.
+  socket.once(FINAL_RECORD_SENT, () => deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`));
   try {
     await pipeline(stream, socket);
-    deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`);
   } catch {
     stream.destroy();
     socket.destroy();

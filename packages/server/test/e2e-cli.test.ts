@@ -2,8 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_BIN, SERVER_BIN } from './forum-processes.js';
 
+/**
+ * Runs `bin` to its exit. Every case exits at once; the kill timeout only ends a hang, and stays
+ * under the 60 s test timeout (which cannot fire while spawnSync blocks the worker).
+ */
 const run = (bin: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', timeout: 10_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', timeout: 45_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 

@@ -80,5 +80,16 @@ describe('SentQueue', () => {
     expect(q.has(10)).toBe(true);
     expect(q.has(3)).toBe(false);
     expect([...q.values()].map((p) => p.pn)).toEqual([10]);
+    // A walk that empties the queue and adds to it never visits what it added.
+    q.delete(10);
+    q.set(100, { pn: 100 });
+    const seen: number[] = [];
+    for (const p of q.values()) {
+      seen.push(p.pn);
+      q.delete(p.pn);
+      if (q.size === 0) for (let pn = 200; pn < 203; pn++) q.set(pn, { pn });
+    }
+    expect(seen).toEqual([100]);
+    expect([...q.values()].map((p) => p.pn)).toEqual([200, 201, 202]);
   });
 });

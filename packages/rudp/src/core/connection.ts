@@ -533,6 +533,8 @@ export class Connection implements PacketFate {
         return;
       case 'message-ack':
         this.sendQueue.ackBelow(f.next, (m) => this.host.emit({ type: 'acked', connection: this, messageId: m.id }));
+        // Messages a repair rebuilt are complete only now (the ACK frame came first in the packet).
+        this.repairPolicy.forgetAcknowledged();
         return;
       case 'max-data':
         this.flow.onMaxData(f.limit);

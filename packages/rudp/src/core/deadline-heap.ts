@@ -29,6 +29,7 @@ export class DeadlineHeap {
 
   /** Sets `slot`'s deadline (`Infinity` clears it). `slot` is an integer ≥ 0. */
   set(slot: number, deadline: number): void {
+    if (!Number.isInteger(slot) || slot < 0) throw new RangeError(`DeadlineHeap: slot ${slot} is not an integer ≥ 0`);
     if (!Number.isFinite(deadline)) {
       this.delete(slot);
       return;

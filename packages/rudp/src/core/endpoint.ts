@@ -482,6 +482,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       this.timers.delete(conn.timerSlot);
       this.bySlot[conn.timerSlot] = undefined;
       this.freeSlots.push(conn.timerSlot);
+      // The slot may go to another connection: a stale one must not move that one's deadline.
+      conn.timerSlot = -1;
     }
     this.dirty.delete(conn);
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {

@@ -61,6 +61,11 @@ export class PacketKey {
     this.aead = crypto.aeadKey(material.subarray(secret.length, secret.length + KEY_LEN));
   }
 
+  /** Overwrites the secret, key and IV with zeros: for a key that will never be used again. */
+  wipe(): void {
+    this.material.fill(0);
+  }
+
   /** The traffic secret: the next key phase is derived from it. */
   get secret(): Uint8Array {
     return this.material.subarray(0, this.secretLength);

@@ -51,9 +51,12 @@ export interface PacketProtectionOptions {
   readonly arena?: KeyArena;
 }
 
+/** `bytes` rounded up to whole 32-bit words, as {@link KeyArena} hands them out. */
+const wordsOf = (bytes: number): number => Math.ceil(bytes / 4) * 4;
+
 /** The arena bytes {@link PacketProtection} takes for its replay window and first keys. */
 export const protectionArenaBytes = (options: Pick<PacketProtectionOptions, 'sendSecret' | 'receiveSecret' | 'replayWindow'>): number =>
-  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + packetKeyBytes(options.sendSecret.length) + packetKeyBytes(options.receiveSecret.length);
+  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + wordsOf(packetKeyBytes(options.sendSecret.length)) + wordsOf(packetKeyBytes(options.receiveSecret.length));
 
 /** Counters for stats. */
 export interface ProtectionCounters {
@@ -152,7 +155,10 @@ export class PacketProtection {
   }
 
   private advanceSend(): void {
-    this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, this.send.secret));
+    const old = this.send;
+    this.send = packetKeyFromSecret(this.crypto, nextTrafficSecret(this.crypto, old.secret));
+    // Nothing is sealed with the old key again (a resend takes a new number): its bytes need not linger.
+    old.wipe();
     this.sendGen++;
     this.sealedWithKey = 0;
     this.keyUpdates++;
@@ -189,6 +195,7 @@ export class PacketProtection {
     let keyUpdated = false;
     if (!current && !usePrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
+      this.recvPrevious?.wipe();
       this.recvPrevious = this.recvCurrent;
       this.recvCurrent = this.recvNext();
       this.recvNextCache = undefined;
@@ -210,6 +217,7 @@ export class PacketProtection {
    * phase stop being accepted; the replay window bounds them in any case.
    */
   discardPreviousKeys(): void {
+    this.recvPrevious?.wipe();
     this.recvPrevious = undefined;
   }
 }

@@ -381,6 +381,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     const reason = failure?.reason ?? coreReason;
     this.closedWith = reason;
     this.closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, { reason });
+    // Before any listener runs: one that throws must not leave the connection among the server's live ones.
+    this.forgetClosed?.(this);
     // Messages that arrived before the close but were held back by flow control are still handed
     // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
     if (this.listenerCount('message') > 0) {
@@ -401,7 +403,6 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.buffered = 0;
     this.needDrain = false;
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', this.closedError);
-    this.forgetClosed?.(this);
     this.emit('close', reason);
     for (const w of this.closeWaiters.splice(0)) w();
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { KeyArena } from '../../src/crypto/key-arena.js';
+import { PacketKey, packetKeyBytes } from '../../src/crypto/packet-key.js';
 import { PacketProtection, protectionArenaBytes } from '../../src/crypto/packet-protection.js';
 import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
 
@@ -47,5 +48,15 @@ describe('KeyArena', () => {
       // The replay window in the arena refuses the same packet again.
       expect(client.open(header, 0, pn, down.packet)).toEqual({ ok: false, reason: 'duplicate' });
     }
+  });
+
+  it('a wiped packet key keeps no secret, key or IV bytes', () => {
+    const key = new PacketKey(crypto, crypto.randomBytes(32), new KeyArena(packetKeyBytes(32)));
+    const header = Uint8Array.of(1);
+    const before = key.seal(header, 7, utf8('x'));
+    key.wipe();
+    expect(key.secret.every((b) => b === 0)).toBe(true);
+    // Sealing now uses an all-zero key and IV: not what the real key gave.
+    expect(Buffer.compare(key.seal(header, 7, utf8('x')), before)).not.toBe(0);
   });
 });

@@ -60,10 +60,10 @@ export class SentQueue<T extends Numbered> {
     this.slots[i] = undefined;
     this.count--;
     if (this.count === 0) {
-      // Emptied by length, which also releases the arrays' storage (an idle connection would keep
-      // it). A walk in progress reads the same array and stops: nothing is left for it anyway.
-      this.slots.length = 0;
-      this.pns.length = 0;
+      // Fresh arrays, so an idle connection does not keep the old ones' storage. A walk in progress
+      // goes on over the old array, which holds only removed slots now, and never sees later entries.
+      this.slots = [];
+      this.pns = [];
       this.head = 0;
       return true;
     }
@@ -73,7 +73,7 @@ export class SentQueue<T extends Numbered> {
 
   /** The entries, oldest first; entries deleted during the walk are skipped. */
   *values(): IterableIterator<T> {
-    // `slots` is only replaced by `set` and `clear`, which no walk calls.
+    // A walk keeps the array it started on: `set` (compaction), `delete` (emptied) and `clear` replace it.
     const slots = this.slots;
     for (let i = this.head; i < slots.length; i++) {
       const e = slots[i];

@@ -651,7 +651,7 @@ export class Connection implements PacketFate {
         ackLargest: p.ackLargest,
         carriedMaxData: p.carriedMaxData,
         appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
-        leftQueueEmpty: !this.sendQueue.hasNewData() && !this.retransmits.pruneAndCheckReady(now),
+        leftQueueEmpty: !this.sendQueue.hasNewData() && !this.retransmits.hasReady(now),
       });
       this.pacer.onSent(datagram.length);
       this.acks.onAckElicitingSent(now);

@@ -99,6 +99,11 @@ export class RetransmitQueue {
     this.lastNewDataAt = now;
   }
 
+  /** Whether a wanted entry is ready at `now`, without pruning (nothing allocated: called per packet sent). */
+  hasReady(now: number): boolean {
+    return this.queue.some((r) => this.stillWanted(r) && this.ready(now, r));
+  }
+
   /** Drops entries without a purpose; returns whether one is ready to go at `now`. */
   pruneAndCheckReady(now: number): boolean {
     if (this.queue.length > 0) this.queue = this.queue.filter((r) => this.stillWanted(r));

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLIENT_BIN, type Proc } from '../../server/test/forum-processes.js';
+import { CLIENT_BIN, ownKnownHosts, type Proc } from '../../server/test/forum-processes.js';
 
 /** True when util-linux `script` can give a child a pseudo-terminal here. */
 export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
@@ -49,7 +49,8 @@ export interface TerminalClient {
 
 /** Starts forum-client against `port` in `cwd` on a pseudo-terminal. */
 export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readonly string[] = []): TerminalClient => {
-  const command = [process.execPath, CLIENT_BIN, String(port), ...extraArgs].map(shellQuote).join(' ');
+  // Its own known-hosts file, never the user's: another run's server may have had this port with another key.
+  const command = [process.execPath, CLIENT_BIN, String(port), ...ownKnownHosts(extraArgs), ...extraArgs].map(shellQuote).join(' ');
   // -q: no "Script started" lines; -e: exit with the child's code; -c: run this; /dev/null: no typescript file.
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
   const screen = new Screen();

@@ -39,6 +39,10 @@ const knownHostsDir = mkdtempSync(join(tmpdir(), 'forum-e2e-known-hosts-'));
 process.on('exit', () => rmSync(knownHostsDir, { recursive: true, force: true }));
 let knownHostsFiles = 0;
 
+/** `--known-hosts` with a new file of its own for a client, unless `extraArgs` name one. */
+export const ownKnownHosts = (extraArgs: readonly string[]): string[] =>
+  extraArgs.includes('--known-hosts') ? [] : ['--known-hosts', join(knownHostsDir, `known_hosts-${++knownHostsFiles}`)];
+
 /** A fresh temporary directory. */
 export const tempDir = (label: string): Promise<string> => mkdtemp(join(tmpdir(), `forum-e2e-${label}-`));
 
@@ -148,7 +152,7 @@ export const startServer = async (dataDir: string, extraArgs: readonly string[] 
 
 /** Starts forum-client against `port` in `cwd`, stdin piped and left open. */
 export const spawnClient = (port: number, cwd: string, extraArgs: readonly string[] = []): Proc & { send(line: string): void; end(): void } => {
-  const knownHosts = extraArgs.includes('--known-hosts') ? [] : ['--known-hosts', join(knownHostsDir, `known_hosts-${++knownHostsFiles}`)];
+  const knownHosts = ownKnownHosts(extraArgs);
   const proc = track(spawn(process.execPath, [CLIENT_BIN, String(port), ...knownHosts, ...extraArgs], { cwd, stdio: ['pipe', 'pipe', 'pipe'] }));
   proc.child.stdin?.on('error', () => undefined);
   return { ...proc, send: (line) => void proc.child.stdin?.write(`${line}\n`), end: () => void proc.child.stdin?.end() };

@@ -333,7 +333,7 @@ describe('SimNetwork determinism and scale', () => {
     expect(trace(7, true)).toEqual([trace(7, false).at(-2)]);
   });
 
-  it('runs 10,000 nodes pinging one server quickly', () => {
+  it('runs 10,000 nodes pinging one server, every datagram accounted for (its speed is the bench\'s to measure)', () => {
     const sim = new SimNetwork({ seed: 3, defaultLink: { delayMs: 35, jitterMs: 5, loss: 0.01 } });
     const server = '10.255.255.1:443';
     sim.addNode(server, new Echo());
@@ -343,9 +343,7 @@ describe('SimNetwork determinism and scale', () => {
       pingers.push(p);
       sim.addNode(`10.${(i >> 8) & 255}.${i & 255}.1:5000`, p);
     }
-    const started = performance.now();
     expect(sim.runUntilIdle(10_000)).toBe(true);
-    const elapsed = performance.now() - started;
     const replies = pingers.reduce((n, p) => n + p.rtts.length, 0);
     const t = sim.totals();
     expect(t.sentDatagrams).toBe(200_000 + t.deliveredDatagrams - replies);
@@ -353,7 +351,6 @@ describe('SimNetwork determinism and scale', () => {
     const worst = pingers.reduce((m, p) => p.rtts.reduce((x, r) => Math.max(x, r), m), 0);
     expect(worst).toBeLessThanOrEqual(80);
     expect(worst).toBeGreaterThan(70);
-    expect(elapsed).toBeLessThan(20_000); // ≈ 1 s on a laptop; generous for CI
   });
 });
 
@@ -371,9 +368,8 @@ describe('SimNetwork fails a run that makes no progress', () => {
       },
     };
     sim.addNode('10.9.9.9:1', stuck);
-    const started = performance.now();
+    // It stops after a bounded number of fires (the count in the message), not after 10 s of microsecond steps.
     expect(() => sim.runFor(10_000)).toThrow(/timer of node 10\.9\.9\.9:1 fired 100001 times in a row.*makes no progress/);
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('a timer that fires often but sends each time is progress', () => {

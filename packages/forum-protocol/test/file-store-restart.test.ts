@@ -245,8 +245,10 @@ describe('data-directory store against the in-memory oracle, across restarts', (
           expect(got, JSON.stringify(o)).toEqual(await apply(oracle, o));
         }
       }),
+      // A fixed seed (RESTART_SEED explores others): the coverage counts below depend on the draw, and EDT/DLT/RMV
+      // succeed only 8–25 times in 100 sessions, so an unseeded run fails them now and then without any bug.
       // Shrinking a failure replays whole sessions on disk: bounded, so a failure is reported, not timed out.
-      { numRuns: 100, interruptAfterTimeLimit: 120_000 },
+      { seed: Number(process.env.RESTART_SEED ?? 20261202), numRuns: 100, interruptAfterTimeLimit: 120_000 },
     );
     // Both paths were exercised: hostile strings refused, others stored and compared.
     expect(runs).toBe(100);

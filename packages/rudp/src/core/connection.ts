@@ -496,7 +496,7 @@ export class Connection implements PacketFate {
       return 'ok';
     }
     let ackEliciting = false;
-    this.repairReceiver.prepare(frames);
+    this.repairReceiver.prepare(frames, previousLargest >= 0 && pn > previousLargest + 1 ? now : undefined);
     for (const f of frames) {
       if (isAckEliciting(f)) ackEliciting = true;
       this.handleFrame(now, pn, f);

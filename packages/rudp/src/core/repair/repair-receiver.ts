@@ -13,6 +13,13 @@ import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
 
 /** A receiver stops keeping messages for repairs after this long without one, ms. */
 const REPAIR_IDLE_MS = 1_000;
+/**
+ * Packets that carry the MESSAGE_ACK after a message is rebuilt. The sender resends a lost message
+ * once the packets with its repairs are acknowledged, unless a MESSAGE_ACK said it was rebuilt: one
+ * lost MESSAGE_ACK cost a needless resend (bench chat: a tenth of them at 10 % loss; at 30 %, 2 % of
+ * the wire bytes). Twice costs 3 bytes per rebuilt message, and the second carries the latest state.
+ */
+const MESSAGE_ACK_SENDS = 2;
 /** Bytes a MESSAGE_ACK may take (type and varint). */
 const MESSAGE_ACK_ROOM = 9;
 
@@ -20,8 +27,8 @@ const MESSAGE_ACK_ROOM = 9;
 export class RepairReceiver {
   private decoder: RepairDecoder | undefined;
   private lastRepairAt = 0;
-  /** A message was recovered: a MESSAGE_ACK is owed. */
-  private messageAckDue = false;
+  /** Packets that still owe a MESSAGE_ACK (a message was recovered). */
+  private messageAcksDue = 0;
   /** Messages rebuilt so far. */
   recovered = 0;
 
@@ -65,9 +72,9 @@ export class RepairReceiver {
 
   /** Writes the owed MESSAGE_ACK (the first message still missing) if it fits. */
   writeMessageAckIfDue(w: PacketWriter): void {
-    if (this.messageAckDue && w.room() >= MESSAGE_ACK_ROOM) {
+    if (this.messageAcksDue > 0 && w.room() >= MESSAGE_ACK_ROOM) {
       writeMessageAck(w, this.reassembly.firstMissing());
-      this.messageAckDue = false;
+      this.messageAcksDue--;
     }
   }
 
@@ -75,7 +82,7 @@ export class RepairReceiver {
     for (const m of recovered) {
       const r = this.reassembly.accept({ type: 'fragment', messageId: m.id, messageLength: m.data.length, offset: 0, data: m.data });
       if (r !== 'new') continue;
-      this.messageAckDue = true;
+      this.messageAcksDue = MESSAGE_ACK_SENDS;
       this.recovered++;
     }
   }

@@ -105,7 +105,7 @@ describe('sending performance (simulated, exact)', () => {
 
   it('STARTUP leaves before it overflows a shallow bottleneck queue', () => {
     // BBR's three flat rounds let STARTUP reach 2.9 × BDP: ~300 queue drops per 4 MiB here.
-    // Pinned to the base datagram size: with path MTU discovery's 1452-byte datagrams this link sees
+    // Pinned to the base datagram size: with path MTU discovery's larger datagrams this link sees
     // 58 drops (fewer, larger packets: the delay exit comes later), an open issue.
     const p = makePair({ link: BULK_LINK, client: { maxDatagramSize: 1200 } });
     transfer(p, 4 * 1024 * 1024);

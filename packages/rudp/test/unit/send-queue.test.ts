@@ -63,8 +63,8 @@ describe('SendQueue: queueing', () => {
   });
 
   it('a 16 KiB message fills full-size packets to the byte: its offsets take two bytes, not the four of its length', () => {
-    // The bulk benchmark's messages and payload room (1452-byte datagrams, sealed): every packet but the last is full.
-    const room = 1452 - 9 - 16;
+    // The bulk benchmark's messages and payload room (1472-byte datagrams, sealed): every packet but the last is full.
+    const room = 1472 - 9 - 16;
     const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room);
     const m = q.push(bytes(16 * 1024));
     const left: number[] = [];

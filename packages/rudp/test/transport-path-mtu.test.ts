@@ -46,7 +46,8 @@ function pair(link: LinkConfig, client: PairOptions['client'] = {}): Pair {
 describe('path MTU discovery', () => {
   it('finds the path MTU: a 1400-byte link settles the size within two search steps below 1400', () => {
     const p = pair({ ...BULK_LINK, mtu: 1400 });
-    transfer(p, 64);
+    // 2 MiB: enough data to fill packets for the whole search (8 probes from the 1472 ceiling).
+    transfer(p, 128);
     const s = p.conn.stats();
     // The search ends once the next probe would move less than a step (20 bytes) from the last, so
     // it lands up to two steps below the path's size (from the 1472 ceiling: 1472 ✗, 1335, 1403 ✗, 1368).

@@ -44,11 +44,14 @@ function pair(link: LinkConfig, client: PairOptions['client'] = {}): Pair {
 }
 
 describe('path MTU discovery', () => {
-  it('finds the path MTU: a 1400-byte link settles the size within one search step below 1400', () => {
+  it('finds the path MTU: a 1400-byte link settles the size within two search steps below 1400', () => {
     const p = pair({ ...BULK_LINK, mtu: 1400 });
-    transfer(p, 64);
+    // 2 MiB: enough data to fill packets for the whole search (8 probes from the 1472 ceiling).
+    transfer(p, 128);
     const s = p.conn.stats();
-    expect(s.datagramSize).toBeGreaterThanOrEqual(1400 - 20);
+    // The search ends once the next probe would move less than a step (20 bytes) from the last, so
+    // it lands up to two steps below the path's size (from the 1472 ceiling: 1472 ✗, 1335, 1403 ✗, 1368).
+    expect(s.datagramSize).toBeGreaterThanOrEqual(1400 - 2 * 20);
     expect(s.datagramSize).toBeLessThanOrEqual(1400);
     expect(s.mtuProbesAcked).toBeGreaterThan(0);
     expect(s.mtuProbesLost).toBeGreaterThanOrEqual(3);
@@ -56,12 +59,12 @@ describe('path MTU discovery', () => {
     expect(p.sim.linkStats(CLIENT, SERVER).droppedMtu).toBe(s.mtuProbesLost);
   });
 
-  it('uses 1452-byte datagrams on a link that carries them, and fewer packets than at 1200', () => {
+  it('uses 1472-byte datagrams (the IPv4 ceiling) on a link that carries them, and fewer packets than at 1200', () => {
     const big = pair(BULK_LINK);
     transfer(big, 64);
     const fixed = pair(BULK_LINK, { maxDatagramSize: 1200 });
     transfer(fixed, 64);
-    expect(big.conn.stats().datagramSize).toBe(1452);
+    expect(big.conn.stats().datagramSize).toBe(1472);
     expect(fixed.conn.stats().datagramSize).toBe(1200);
     expect(big.conn.stats().packetsSent).toBeLessThan(0.9 * fixed.conn.stats().packetsSent);
   });
@@ -83,7 +86,7 @@ describe('path MTU discovery', () => {
     send(big);
     const fixed = pair(BULK_LINK, { maxDatagramSize: 1200 });
     send(fixed);
-    expect(big.conn.stats().datagramSize).toBe(1452);
+    expect(big.conn.stats().datagramSize).toBe(1472);
     expect(big.conn.stats().packetsSent).toBeLessThan(0.9 * fixed.conn.stats().packetsSent);
   });
 

@@ -63,6 +63,36 @@ function chatFromClient(p: Pair, count: number, lose: (i: number) => boolean = (
   return sentAt;
 }
 
+/**
+ * Sends 4 MiB from the client of `p` and returns how long the 10 Mbit/s bottleneck sat idle from
+ * 200 ms after the first data packet on (the first rounds of STARTUP cannot fill it), replayed from
+ * the datagrams the client sent, each with the `header` bytes the link charges it, through the
+ * link's drop-tail queue.
+ */
+function idleAfterStartup(p: Pair, header = 0): number {
+  const sends: (readonly [number, number])[] = [];
+  const poll = p.client.pollTransmit.bind(p.client);
+  p.client.pollTransmit = (now) => {
+    const t = poll(now);
+    if (t) sends.push([now, t.data.length]);
+    return t;
+  };
+  transfer(p, 4 * 1024 * 1024);
+  // `transfer` lets the handshake finish in its first second; the data starts after it.
+  const data = sends.filter(([at]) => at >= 1_000);
+  const first = (data[0] as readonly [number, number])[0];
+  let busyUntil = 0;
+  let idle = 0;
+  for (const [at, bytes] of data) {
+    if (at > first + 200 && at > busyUntil) idle += at - busyUntil;
+    // What the drop-tail queue turns away takes no time on the link.
+    const queued = (Math.max(0, busyUntil - at) * 10_000) / 8;
+    if (queued + bytes + header > (BULK_LINK.queueBytes ?? Number.POSITIVE_INFINITY)) continue;
+    busyUntil = Math.max(at, busyUntil) + ((bytes + header) * 8) / 10_000;
+  }
+  return idle;
+}
+
 describe('sending performance (simulated, exact)', () => {
   it('a paced sender sends its whole initial window before the first ACK comes back', () => {
     // Pacing tokens refill in floating point; once 1199.9999999999998 of 1200 left the sender
@@ -105,13 +135,24 @@ describe('sending performance (simulated, exact)', () => {
 
   it('STARTUP leaves before it overflows a shallow bottleneck queue', () => {
     // BBR's three flat rounds let STARTUP reach 2.9 × BDP: ~300 queue drops per 4 MiB here.
-    // Pinned to the base datagram size: with path MTU discovery's 1452-byte datagrams this link sees
+    // Pinned to the base datagram size: with path MTU discovery's larger datagrams this link sees
     // 58 drops (fewer, larger packets: the delay exit comes later), an open issue.
     const p = makePair({ link: BULK_LINK, client: { maxDatagramSize: 1200 } });
     transfer(p, 4 * 1024 * 1024);
     const drops = p.sim.linkStats(CLIENT, SERVER).droppedQueue;
     expect(drops).toBeLessThanOrEqual(10);
     expect(p.conn.stats().packetsLost).toBe(drops);
+  });
+
+  it.each([1, 2, 6])('seed %i: the packets STARTUP lost at the queue do not stall the sender after it ends (the link stays busy)', (seed) => {
+    // The bench's bulk link: IPv4 + UDP headers on the bottleneck, a 1500-byte MTU, path MTU discovery on.
+    const p = makePair({ link: { ...BULK_LINK, headerBytes: 28, mtu: 1472 }, seed });
+    const idle = idleAfterStartup(p, 28);
+    // STARTUP's overshoot drops 47–71 packets at the queue on these seeds; the window cut to the
+    // target at the delay exit then held the sender back until loss detection found them, and the
+    // link sat idle 15–24 ms (seeds 3–5 drop 6–10 and did not stall).
+    expect(p.sim.linkStats(CLIENT, SERVER).droppedQueue).toBeGreaterThan(0);
+    expect(idle).toBeLessThan(2);
   });
 
   it('after STARTUP ends on delay the bottleneck never idles (no DRAIN below the link rate)', () => {
@@ -121,25 +162,10 @@ describe('sending performance (simulated, exact)', () => {
     // min RTT). Over seeds 1-24 it missed 2 ms on 6 seeds before the handshake sent copies (which
     // shift every later draw) and on 7 since; the STARTUP test above missed its 10 drops on 4 and 6.
     // Not fixed here: seed 1 passed this one by luck before, as it passes that one now.
+    // The replay counted what the queue dropped as link time, which hid a 22 ms stall here after the
+    // exit (the lost packets' flight held the window shut); packet conservation after the exit ended it.
     const p = makePair({ link: BULK_LINK, seed: 2 });
-    const sends: (readonly [number, number])[] = [];
-    const poll = p.client.pollTransmit.bind(p.client);
-    p.client.pollTransmit = (now) => {
-      const t = poll(now);
-      if (t) sends.push([now, t.data.length]);
-      return t;
-    };
-    transfer(p, 4 * 1024 * 1024);
-    // `transfer` lets the handshake finish in its first second; the data starts after it.
-    const data = sends.filter(([at]) => at >= 1_000);
-    const first = (data[0] as readonly [number, number])[0];
-    let busyUntil = 0;
-    let idleAfterStartup = 0;
-    for (const [at, bytes] of data) {
-      if (at > first + 200 && at > busyUntil) idleAfterStartup += at - busyUntil;
-      busyUntil = Math.max(at, busyUntil) + (bytes * 8) / 10_000;
-    }
-    expect(idleAfterStartup).toBeLessThan(2);
+    expect(idleAfterStartup(p)).toBeLessThan(2);
   });
 
   it('keeps the bottleneck busy on a clean path: 4 MiB within 6% of the serialization time', () => {

@@ -48,7 +48,7 @@ describe('reordering and jitter (simulated)', () => {
   it.each([1, 2, 3])('seed %i: jitter as large as the delay does not collapse the window (8 MiB at ≥ 0.8 of 50 Mbit/s)', (seed) => {
     // The smallest RTT sample here is under 1 ms against a ~10 ms typical round trip: a window
     // sized on it held 4 packets, and this took up to 24 s.
-    // At the base size: with path MTU discovery's 1452-byte datagrams STARTUP overflows the queue
+    // At the base size: with path MTU discovery's larger datagrams STARTUP overflows the queue
     // on seed 2 (7 real drops, resent), which is not what this test is about.
     const p = makePair({ seed, link: JITTERY, client: { maxDatagramSize: 1200 } });
     const ms = bulk(p);

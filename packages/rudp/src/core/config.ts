@@ -12,7 +12,10 @@ import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM } from '../wire/packet.js';
 export interface ConnectionConfig {
   /** Base datagram size, bytes (128–1200): every datagram starts at it, and falls back to it on a path MTU black hole. */
   readonly mtu: number;
-  /** Largest datagram path MTU discovery probes for, bytes (128–1472; at or below `mtu`: no discovery). */
+  /**
+   * Largest datagram path MTU discovery probes for, bytes (128–1472; at or below `mtu`: no discovery).
+   * Default 1472, a 1500-byte MTU less IPv4 and UDP headers; the Node API lowers it to 1452 on IPv6 sockets.
+   */
   readonly maxDatagramSize: number;
   /** Bytes of whole messages the peer may have outstanding beyond what the app has read; also the largest message. */
   readonly receiveWindow: number;
@@ -82,7 +85,7 @@ export interface RedundancyConfig {
 /** The defaults. */
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   mtu: MAX_DATAGRAM,
-  maxDatagramSize: 1452,
+  maxDatagramSize: MAX_PROBED_DATAGRAM,
   receiveWindow: 32 * 1024 * 1024,
   maxAckDelayMs: 25,
   ackEveryPackets: 2,

@@ -9,6 +9,7 @@ import type { KeyPair } from '../crypto/crypto-provider.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
 import { checkTransportOptions } from './check-options.js';
+import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
@@ -154,7 +155,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   } catch (e) {
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
   }
-  const io = new UdpEndpoint(socket, true, { ...transport, ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) });
+  const io = new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) });
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
 }
 
@@ -221,7 +222,7 @@ function attempt(
       socket.close();
       throw new RudpError('ABORT_ERR', 'cancelled');
     }
-    const io = new UdpEndpoint(socket, false, transport);
+    const io = new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family));
     io.connectedPeer = remote;
     const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
     const c = new RudpConnection(io, core, connOptions);

@@ -120,6 +120,17 @@ export function fragmentHeaderSize(messageId: number, messageLength: number, off
   return 1 + varintSize(messageId) + varintSize(messageLength) + varintSize(offset) + varintSize(length);
 }
 
+/**
+ * Most bytes the FRAGMENT header of any piece of at most `room` bytes of a
+ * `messageLength`-byte message takes. Offsets stay below the length and a
+ * piece is never longer than the message, so a 16 KiB message's offsets take
+ * two bytes, not the four its length does: cutting chunks by this bound
+ * instead of the length fills each packet to the byte.
+ */
+export function fragmentHeaderBound(messageId: number, messageLength: number, room: number): number {
+  return fragmentHeaderSize(messageId, messageLength, Math.max(0, messageLength - 1), Math.min(room, messageLength));
+}
+
 /** Writes a FRAGMENT frame. */
 export function writeFragment(w: PacketWriter, messageId: number, messageLength: number, offset: number, data: Uint8Array): void {
   w.u8(FrameType.Fragment);

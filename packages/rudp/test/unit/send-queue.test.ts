@@ -61,6 +61,21 @@ describe('SendQueue: queueing', () => {
     q2.fillNewData(w, [], () => undefined);
     expect(w.room()).toBeLessThanOrEqual(2);
   });
+
+  it('a 16 KiB message fills full-size packets to the byte: its offsets take two bytes, not the four of its length', () => {
+    // The bulk benchmark's messages and payload room (1472-byte datagrams, sealed): every packet but the last is full.
+    const room = 1472 - 9 - 16;
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room);
+    const m = q.push(bytes(16 * 1024));
+    const left: number[] = [];
+    for (let i = 0; i < m.chunkCount - 1; i++) {
+      const w = writerWithRoom(room);
+      q.fillNewData(w, [], () => undefined);
+      left.push(w.room());
+    }
+    // The first chunk's offset 0 takes one byte: its packet has one to spare.
+    expect(left).toEqual([1, ...new Array<number>(m.chunkCount - 2).fill(0)]);
+  });
 });
 
 describe('SendQueue: new data', () => {

@@ -101,6 +101,8 @@ export class Bbr implements CongestionController {
   private readonly rttMins: { round: number; rtt: number }[] = [];
 
   private readonly initialWindow: number;
+  /** The round STARTUP ended on delay in, while the window conserves packets after it (-1: not): see `updateWindow`. */
+  private exitRound = -1;
 
   constructor(
     private readonly mtu: number,
@@ -185,6 +187,7 @@ export class Bbr implements CongestionController {
         // pacing at 1/2.89 of the rate would empty it and leave the link idle (12.7 ms per 4 MiB
         // in the benchmark's bulk run); the next 0.75 phase takes the small queue down.
         this.enterProbeBw(now);
+        this.exitRound = this.round;
       }
     }
     if (s.deliveryRate !== undefined && (!s.appLimited || s.deliveryRate >= this.btlBw)) {
@@ -327,6 +330,17 @@ export class Bbr implements CongestionController {
     } else {
       // Grow towards the target by what was acked (no jump from one lucky sample); shrink at once.
       this.cwnd = this.cwnd < target ? Math.min(this.cwnd + acked, target) : target;
+      if (this.exitRound >= 0 && this.round <= this.exitRound + 1) {
+        // Packet conservation (as BBR does on entering recovery) for the round after STARTUP ended on
+        // delay: the flight then counts the packets STARTUP's overshoot lost at the queue, which loss
+        // detection finds only a round later. A window cut to the target at once held the sender
+        // back until they were found, and the queue, then the link, ran empty (16–22 ms idle per
+        // 4 MiB on four of five bench seeds). Sending only as the flight shrinks (two packets of
+        // slack, as the window's own target keeps) holds the queue as it is, and grows nothing.
+        this.cwnd = Math.max(this.cwnd, this.inFlight + 2 * this.mtu);
+      } else {
+        this.exitRound = -1;
+      }
     }
     this.cwnd = Math.max(this.cwnd, MIN_WINDOW_PACKETS * this.mtu);
     void this.inFlight;

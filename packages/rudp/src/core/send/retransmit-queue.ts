@@ -6,7 +6,7 @@
  */
 import type { PacketWriter } from '../../wire/packet.js';
 import type { SentPacket } from '../recovery/loss-detection.js';
-import { channelFrameSize, fragmentHeaderSize } from '../../wire/frame.js';
+import { channelFrameSize, fragmentHeaderBound } from '../../wire/frame.js';
 import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
 
 /** Spacing of a resend's copies where losses come in runs, ms. */
@@ -159,7 +159,7 @@ export class RetransmitQueue {
     const m = c.message;
     if (m.pieceSize === 0) {
       const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
-      m.pieceSize = this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
+      m.pieceSize = this.packetRoom - annotation - fragmentHeaderBound(m.id, m.data.length, this.packetRoom);
     }
     const out: ChunkRef[] = [];
     for (let k = 0; k < m.pieceCount(c.index); k++) {

@@ -8,7 +8,7 @@
  * never returned), and leave ahead of reliable data, once.
  */
 import type { FlowControl } from '../flow-control.js';
-import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
+import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
@@ -63,7 +63,7 @@ export class SendQueue {
     // Chunks fill a packet exactly; an ACK rides along only where room is left or when it is due
     // (then the chunk waits for the next packet).
     const annotation = delivery === undefined ? 0 : channelFrameSize(delivery);
-    const chunkSize = this.payloadRoom - annotation - fragmentHeaderSize(id, data.length, data.length, this.payloadRoom);
+    const chunkSize = this.payloadRoom - annotation - fragmentHeaderBound(id, data.length, this.payloadRoom);
     const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize, delivery);
     this.streamEnd += data.length;
     this.outbox.push(m);
@@ -160,7 +160,7 @@ export class SendQueue {
   /** Data bytes of a chunk of `m` that fills a packet of the size in use now. */
   private chunkSizeFor(m: OutgoingMessage): number {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
-    return this.packetRoom - annotation - fragmentHeaderSize(m.id, m.data.length, m.data.length, this.packetRoom);
+    return this.packetRoom - annotation - fragmentHeaderBound(m.id, m.data.length, this.packetRoom);
   }
 
   /**

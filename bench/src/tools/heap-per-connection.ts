@@ -7,7 +7,10 @@
  * field that holds them (owner class . edge name).
  *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/heap-per-connection.ts
- *   [connections=2000] [seed=1] [system=rudp] [rows=40]
+ *   [connections=2000] [seed=1] [system=rudp] [rows=40] [fields|nosnap]
+ * `fields` also lists one instance of each class field by field; `nosnap`
+ * takes no snapshot and prints only the heap growth, as the many scenario
+ * measures it (the snapshots themselves disturb that figure).
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,7 +84,8 @@ for (let i = 0; i < count; i++) {
 }
 const conns: unknown[] = new Array<unknown>(count).fill(undefined);
 
-const before = ids(takeSnapshot());
+const noSnapshots = process.argv[6] === 'nosnap';
+const before = noSnapshots ? new Float64Array(0) : ids(takeSnapshot());
 collectGarbage();
 const mem0 = process.memoryUsage();
 for (let i = 0; i < count; i++) {
@@ -98,6 +102,10 @@ while (connected < count && sim.now < 60_000) sim.runFor(500);
 sim.runFor(2_000);
 collectGarbage();
 const mem1 = process.memoryUsage();
+if (noSnapshots) {
+  console.log(`${system}, ${count} connections, seed ${seed}, per connection side: heapUsed +${((mem1.heapUsed - mem0.heapUsed) / (2 * count)).toFixed(0)} B, arrayBuffers +${((mem1.arrayBuffers - mem0.arrayBuffers) / (2 * count)).toFixed(0)} B`);
+  process.exit(0);
+}
 const after = takeSnapshot();
 
 const meta = after.snapshot.meta;

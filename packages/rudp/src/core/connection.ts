@@ -149,7 +149,6 @@ export class Connection implements PacketFate {
   private datagramSize: number;
   /** A data packet left full: the application's data would fill larger datagrams (path MTU discovery may begin). */
   private filledPacket = false;
-  private readonly sources: PacketSources;
   /** Seals and opens DATA packets once keys exist (`undefined`: plaintext mode, or before the handshake). */
   private protection: PacketProtection | undefined;
   private exporter: KeyingMaterialExporter | undefined;
@@ -227,14 +226,6 @@ export class Connection implements PacketFate {
     this.pacer = new Pacer(config.mtu, this.cc, this.rtt, now);
     this.pmtu = new PathMtu(config.mtu, Math.max(config.mtu, config.maxDatagramSize));
     this.datagramSize = config.mtu;
-    this.sources = {
-      acks: this.acks,
-      repairReceiver: this.repairReceiver,
-      flow: this.flow,
-      retransmits: this.retransmits,
-      sendQueue: this.sendQueue,
-      repairPolicy: this.repairPolicy,
-    };
     this.lastReceived = now;
     this.lastActivity = now;
     this.state = role === 'client' ? 'handshake' : 'established';
@@ -624,7 +615,7 @@ export class Connection implements PacketFate {
 
     const pn = this.nextPn++;
     const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    const p = populateDataPacket(now, pn, w, this.sources, {
+    const p = populateDataPacket(now, pn, w, this.packetSources(), {
       ack: wantAck,
       data: wantData,
       // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
@@ -657,6 +648,11 @@ export class Connection implements PacketFate {
       this.acks.onAckElicitingSent(now);
     }
     return datagram;
+  }
+
+  /** What a DATA packet draws from: built per packet rather than kept (every idle connection would hold it). */
+  private packetSources(): PacketSources {
+    return { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
   }
 
   /**

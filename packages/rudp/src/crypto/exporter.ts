@@ -19,21 +19,29 @@ export interface KeyingMaterialExporter {
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array;
 }
 
-/** The exporter of a session, from the handshake's `exporterSecret`. */
-export const createExporter = (crypto: CryptoProvider, exporterSecret: Uint8Array): KeyingMaterialExporter => new Exporter(crypto, exporterSecret);
+/**
+ * The exporter of a session, from the handshake's `exporterSecret`: the
+ * `length` bytes at `bytes[at…]` (default: all of `bytes`), so the secret can
+ * live in the connection's key arena without a view of its own.
+ */
+export const createExporter = (crypto: CryptoProvider, bytes: Uint8Array, at = 0, length = bytes.length - at): KeyingMaterialExporter =>
+  new Exporter(crypto, bytes, at, length);
 
 /** A class rather than a closure: every connection holds one. */
 class Exporter implements KeyingMaterialExporter {
   constructor(
     private readonly crypto: CryptoProvider,
-    private readonly exporterSecret: Uint8Array,
+    private readonly bytes: Uint8Array,
+    private readonly at: number,
+    private readonly length: number,
   ) {}
 
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
     if (!Number.isInteger(length) || length < 1 || length > MAX_EXPAND_LEN) throw new RangeError(`exported length must be 1…${MAX_EXPAND_LEN}, not ${length}`);
     if (utf8(label).length > 249) throw new RangeError('exporter label longer than 249 bytes');
     // TLS 1.3: a per-label secret, then expand with the hash of the context (so any context length works).
-    const perLabel = hkdfExpandLabel(this.crypto, this.exporterSecret, label, this.crypto.sha256(), HASH_LEN);
+    const secret = this.bytes.subarray(this.at, this.at + this.length);
+    const perLabel = hkdfExpandLabel(this.crypto, secret, label, this.crypto.sha256(), HASH_LEN);
     const info = new Uint8Array([...utf8('rudp exporter'), 0, ...this.crypto.sha256(context)]);
     return hkdfExpand(this.crypto, perLabel, info, length);
   }

@@ -6,7 +6,7 @@
  */
 import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider } from './crypto-provider.js';
 import { hkdfExpandLabel } from './hkdf.js';
-import type { KeyArena } from './key-arena.js';
+import { placeIn, type KeyArena } from './key-arena.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -37,13 +37,17 @@ export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writeNonc
 /**
  * A packet key: seals and opens one direction's packets. Every connection
  * holds two or three, so it is small: a class, not closures, with its
- * secret, AEAD key and IV in one buffer (each typed array of its own costs
- * about 180 bytes of heap however short it is).
+ * secret, AEAD key and IV in one buffer (each typed array costs about 100
+ * bytes of heap however short it is), at an offset of the key arena's view.
  */
 export class PacketKey {
   private readonly aead: AeadKey;
-  /** secret ‖ AEAD key ‖ IV. The IV as numbers would cost three heap numbers: its 32-bit words exceed V8's small integers. */
+  /**
+   * secret ‖ AEAD key ‖ IV at `material[at…]` (the view may be the whole key arena's: see {@link KeyArena}).
+   * The IV as numbers would cost three heap numbers: its 32-bit words exceed V8's small integers.
+   */
   private readonly material: Uint8Array;
+  private readonly at: number;
   private readonly secretLength: number;
 
   /**
@@ -51,24 +55,24 @@ export class PacketKey {
    * `arena`, if given, holds the secret, the AEAD key and the IV (see {@link KeyArena}).
    */
   constructor(crypto: CryptoProvider, secret: Uint8Array, arena?: KeyArena) {
-    const length = packetKeyBytes(secret.length);
-    const material = arena?.bytes(length) ?? new Uint8Array(length);
-    material.set(secret);
-    material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), secret.length);
-    material.set(hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN), secret.length + KEY_LEN);
+    const { bytes: material, at } = placeIn(arena, packetKeyBytes(secret.length));
+    material.set(secret, at);
+    material.set(hkdfExpandLabel(crypto, secret, 'key', EMPTY, KEY_LEN), at + secret.length);
+    material.set(hkdfExpandLabel(crypto, secret, 'iv', EMPTY, NONCE_LEN), at + secret.length + KEY_LEN);
     this.material = material;
+    this.at = at;
     this.secretLength = secret.length;
-    this.aead = crypto.aeadKey(material.subarray(secret.length, secret.length + KEY_LEN));
+    this.aead = crypto.aeadKey(material.subarray(at + secret.length, at + secret.length + KEY_LEN));
   }
 
   /** Overwrites the secret, key and IV with zeros: for a key that will never be used again. */
   wipe(): void {
-    this.material.fill(0);
+    this.material.fill(0, this.at, this.at + packetKeyBytes(this.secretLength));
   }
 
   /** The traffic secret: the next key phase is derived from it. */
   get secret(): Uint8Array {
-    return this.material.subarray(0, this.secretLength);
+    return this.material.subarray(this.at, this.at + this.secretLength);
   }
 
   /**
@@ -77,12 +81,12 @@ export class PacketKey {
    */
   sealInto(header: Uint8Array, pn: number, plaintext: Uint8Array, out: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
-    this.aead.sealInto(writeNonce(this.material, this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
+    this.aead.sealInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
   }
 
   /** Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not authenticate. Never throws. */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    return validPn(pn) && this.aead.openInto(writeNonce(this.material, this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
+    return validPn(pn) && this.aead.openInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
   }
 
   /** {@link sealInto} into a new array. */

@@ -51,12 +51,9 @@ export interface PacketProtectionOptions {
   readonly arena?: KeyArena;
 }
 
-/** `bytes` rounded up to whole 32-bit words, as {@link KeyArena} hands them out. */
-const wordsOf = (bytes: number): number => Math.ceil(bytes / 4) * 4;
-
 /** The arena bytes {@link PacketProtection} takes for its replay window and first keys. */
 export const protectionArenaBytes = (options: Pick<PacketProtectionOptions, 'sendSecret' | 'receiveSecret' | 'replayWindow'>): number =>
-  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + wordsOf(packetKeyBytes(options.sendSecret.length)) + wordsOf(packetKeyBytes(options.receiveSecret.length));
+  (options.replayWindow ?? DEFAULT_REPLAY_WINDOW) / 8 + packetKeyBytes(options.sendSecret.length) + packetKeyBytes(options.receiveSecret.length);
 
 /** Counters for stats. */
 export interface ProtectionCounters {
@@ -98,7 +95,6 @@ export class PacketProtection {
     options: PacketProtectionOptions,
   ) {
     this.limits = options.limits ?? CHACHA20_POLY1305_LIMITS;
-    // The window first: its 32-bit words need the arena's word alignment.
     const arena = options.arena ?? new KeyArena(protectionArenaBytes(options));
     this.window = new ReplayWindow(options.replayWindow ?? DEFAULT_REPLAY_WINDOW, arena);
     this.send = packetKeyFromSecret(this.crypto, options.sendSecret, arena);

@@ -5,7 +5,7 @@
  * authenticated, so forged packets cannot move the window.
  */
 
-import type { KeyArena } from './key-arena.js';
+import { placeIn, type KeyArena } from './key-arena.js';
 
 /** The verdict on a packet number. */
 export type ReplayVerdict = 'fresh' | 'duplicate' | 'too-old';
@@ -19,7 +19,9 @@ export const DEFAULT_REPLAY_WINDOW = 1024;
 
 /** A replay window of `size` packet numbers (a multiple of 32). */
 export class ReplayWindow {
-  private readonly bits: Uint32Array;
+  /** The bitmap at `bits[at…]`, one bit a packet number (the view may be the whole key arena's). */
+  private readonly bits: Uint8Array;
+  private readonly at: number;
   /** Highest packet number accepted, or -1 before the first. */
   private top = -1;
 
@@ -29,7 +31,9 @@ export class ReplayWindow {
     arena?: KeyArena,
   ) {
     if (!Number.isInteger(size) || size < 32 || size % 32 !== 0) throw new RangeError(`replay window size must be a multiple of 32, not ${size}`);
-    this.bits = arena?.words(size / 32) ?? new Uint32Array(size / 32);
+    const { bytes, at } = placeIn(arena, size / 8);
+    this.bits = bytes;
+    this.at = at;
   }
 
   /** The highest packet number accepted so far (-1 before the first). */
@@ -37,17 +41,21 @@ export class ReplayWindow {
     return this.top;
   }
 
-  private slot(pn: number): { word: number; mask: number } {
-    const i = pn % this.size;
-    return { word: i >>> 5, mask: 1 << (i & 31) };
+  /** The byte of `bits` that holds `pn`'s bit. */
+  private byteOf(pn: number): number {
+    return this.at + ((pn % this.size) >>> 3);
+  }
+
+  /** `pn`'s bit within its byte. */
+  private static maskOf(pn: number): number {
+    return 1 << (pn % 8);
   }
 
   /** Whether `pn` may be accepted; does not change the window. */
   check(pn: number): ReplayVerdict {
     if (pn > this.top) return 'fresh';
     if (this.top - pn >= this.size) return 'too-old';
-    const { word, mask } = this.slot(pn);
-    return ((this.bits[word] ?? 0) & mask) !== 0 ? 'duplicate' : 'fresh';
+    return ((this.bits[this.byteOf(pn)] ?? 0) & ReplayWindow.maskOf(pn)) !== 0 ? 'duplicate' : 'fresh';
   }
 
   /** Records `pn` as accepted (after it authenticated). Returns false, changing nothing, if `check` would not say fresh. */
@@ -57,13 +65,13 @@ export class ReplayWindow {
       // Clear the slots between the old top and pn: they now stand for numbers not seen yet.
       const gap = Math.min(pn - this.top, this.size);
       for (let k = 1; k <= gap; k++) {
-        const { word, mask } = this.slot(this.top + k);
-        this.bits[word] = (this.bits[word] ?? 0) & ~mask;
+        const byte = this.byteOf(this.top + k);
+        this.bits[byte] = (this.bits[byte] ?? 0) & ~ReplayWindow.maskOf(this.top + k);
       }
       this.top = pn;
     }
-    const { word, mask } = this.slot(pn);
-    this.bits[word] = (this.bits[word] ?? 0) | mask;
+    const byte = this.byteOf(pn);
+    this.bits[byte] = (this.bits[byte] ?? 0) | ReplayWindow.maskOf(pn);
     return true;
   }
 }

@@ -31,7 +31,7 @@ export const sessionKeys = (
   // Everything the session keeps for its lifetime in one buffer (see KeyArena).
   const arena = new KeyArena(protectionArenaBytes(secrets) + split.exporterSecret.length);
   const protection = new PacketProtection(crypto, { ...secrets, arena });
-  const exporterSecret = arena.bytes(split.exporterSecret.length);
-  exporterSecret.set(split.exporterSecret);
-  return { protection, exporter: createExporter(crypto, exporterSecret), handshakeHash: split.handshakeHash };
+  const { bytes, at } = arena.take(split.exporterSecret.length);
+  bytes.set(split.exporterSecret, at);
+  return { protection, exporter: createExporter(crypto, bytes, at, split.exporterSecret.length), handshakeHash: split.handshakeHash };
 };

@@ -13,6 +13,7 @@
  * would overflow a shallow buffer by more than the BDP.
  */
 import type { AckSample, CongestionController } from './controller.js';
+import { emptyArray, pushOnto } from '../shared-empty.js';
 
 const STARTUP_GAIN = 2 / Math.LN2; // 2.885: doubles the rate each round
 const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1] as const;
@@ -69,7 +70,7 @@ export class Bbr implements CongestionController {
   readonly name = 'bbr';
   private mode: Mode = 'startup';
   private cwnd: number;
-  private readonly bwSamples: { round: number; bw: number }[] = [];
+  private bwSamples: { round: number; bw: number }[] = emptyArray();
   private btlBw = 0;
   private minRtt = Number.POSITIVE_INFINITY;
   private round = 0;
@@ -98,7 +99,7 @@ export class Bbr implements CongestionController {
   private lastAckAt = 0;
   /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
   private roundMinRtt = Number.POSITIVE_INFINITY;
-  private readonly rttMins: { round: number; rtt: number }[] = [];
+  private rttMins: { round: number; rtt: number }[] = emptyArray();
 
   private readonly initialWindow: number;
   /** The round STARTUP ended on delay in, while the window conserves packets after it (-1: not): see `updateWindow`. */
@@ -195,7 +196,7 @@ export class Bbr implements CongestionController {
       // BW_WINDOW_ROUNDS long instead of one entry per ACK.
       const last = this.bwSamples[this.bwSamples.length - 1];
       if (last?.round === this.round) last.bw = Math.max(last.bw, s.deliveryRate);
-      else this.bwSamples.push({ round: this.round, bw: s.deliveryRate });
+      else this.bwSamples = pushOnto(this.bwSamples, { round: this.round, bw: s.deliveryRate });
     }
     while (this.bwSamples.length > 0 && (this.bwSamples[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.bwSamples.shift();
     this.btlBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);
@@ -298,7 +299,7 @@ export class Bbr implements CongestionController {
   }
 
   private endRttRound(): void {
-    if (Number.isFinite(this.roundMinRtt)) this.rttMins.push({ round: this.round, rtt: this.roundMinRtt });
+    if (Number.isFinite(this.roundMinRtt)) this.rttMins = pushOnto(this.rttMins, { round: this.round, rtt: this.roundMinRtt });
     this.roundMinRtt = Number.POSITIVE_INFINITY;
     while (this.rttMins.length > 0 && (this.rttMins[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.rttMins.shift();
     if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.minRoundMeanRtt = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);

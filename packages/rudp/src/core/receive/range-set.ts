@@ -6,15 +6,29 @@
  */
 import type { PnRange } from '../../wire/frame.js';
 
+type MutableRange = { lo: number; hi: number };
+
+/** The ranges of every empty set: frozen, so a push onto it would throw rather than leak into other sets. */
+const NO_RANGES = Object.freeze([]) as unknown as MutableRange[];
+
 /** A bounded set of packet-number ranges. */
 export class RangeSet {
-  private ranges: { lo: number; hi: number }[] = [];
+  /**
+   * Shared and empty until the first insert, which makes an array of exactly
+   * one range: a connection that receives in order never needs more, and an
+   * array grown by a push keeps room for 17.
+   */
+  private ranges: MutableRange[] = NO_RANGES;
 
   constructor(private readonly maxRanges = 32) {}
 
   /** Adds `pn`; returns false if it was already present (a duplicate). */
   insert(pn: number): boolean {
     const rs = this.ranges;
+    if (rs.length === 0) {
+      this.ranges = [{ lo: pn, hi: pn }];
+      return true;
+    }
     let i = 0;
     while (i < rs.length && (rs[i] as PnRange).lo > pn + 1) i++;
     const r = rs[i];

@@ -10,6 +10,7 @@
  * a datagram that would is dropped (it may be).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
+import { emptyArray, pushOnto } from '../shared-empty.js';
 
 interface Partial {
   readonly buf: Uint8Array;
@@ -54,8 +55,8 @@ export class Reassembly {
    * channel and whether reading them returns flow-control credit (reliable)
    * in `runMeta` (channel × 2 + 1 for a datagram).
    */
-  private run: (Uint8Array | undefined)[] = [];
-  private runMeta: number[] = [];
+  private run: (Uint8Array | undefined)[] = emptyArray();
+  private runMeta: number[] = emptyArray();
   private runHead = 0;
   /** Channel 0's order (the default traffic: kept out of the map). */
   private readonly zero: ChannelOrder = { last: -1, waiting: undefined };
@@ -153,8 +154,8 @@ export class Reassembly {
     const meta = this.runMeta[this.runHead] as number;
     this.run[this.runHead++] = undefined;
     if (this.runHead === this.run.length) {
-      this.run.length = 0;
-      this.runMeta.length = 0;
+      this.run = emptyArray();
+      this.runMeta = emptyArray();
       this.runHead = 0;
     } else if (this.runHead > 1024 && this.runHead * 2 > this.run.length) {
       // A reader that never quite catches up must not leave an ever longer trail of read slots.
@@ -221,8 +222,8 @@ export class Reassembly {
   }
 
   private release(m: Uint8Array, meta: number): void {
-    this.run.push(m);
-    this.runMeta.push(meta);
+    this.run = pushOnto(this.run, m);
+    this.runMeta = pushOnto(this.runMeta, meta);
   }
 }
 

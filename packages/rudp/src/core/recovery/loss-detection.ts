@@ -24,6 +24,7 @@ import type { ChunkRef } from '../send/outgoing-message.js';
 import type { AckFrame, PnRange } from '../../wire/frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
+import { emptyArray, pushOnto } from '../shared-empty.js';
 
 /** An ack-eliciting packet in flight. */
 export interface SentPacket {
@@ -118,7 +119,7 @@ export class LossDetection {
   /** Packets declared lost and later acknowledged. */
   spuriousLosses = 0;
   /** Recently declared-lost packets, in packet-number order. */
-  private lostRecord: LostPacket[] = [];
+  private lostRecord: LostPacket[] = emptyArray();
   /** When reordering last widened the window, or it last narrowed. */
   private reorderChangedAt = 0;
 
@@ -294,8 +295,11 @@ export class LossDetection {
     // Losses are declared in packet-number order (both rules favour older packets), so this appends.
     let i = record.length;
     while (i > 0 && (record[i - 1] as LostPacket).packet.pn > packet.pn) i--;
-    record.splice(i, 0, { packet, lostAt: now, largestAcked: this.largestAcked });
-    if (record.length > LOST_RECORD_SIZE) record.shift();
+    const entry = { packet, lostAt: now, largestAcked: this.largestAcked };
+    // pushOnto: the record may be the shared empty array.
+    if (i === record.length) this.lostRecord = pushOnto(record, entry);
+    else record.splice(i, 0, entry);
+    if (this.lostRecord.length > LOST_RECORD_SIZE) this.lostRecord.shift();
   }
 
   /** Packets declared lost that `ranges` acknowledge were only reordered: widen the window and undo. */
@@ -322,6 +326,8 @@ export class LossDetection {
         this.fate.spurious(e.packet);
       }
     }
+    // An emptied record goes back to the shared empty array: an idle connection keeps no storage.
+    if (this.lostRecord.length === 0) this.lostRecord = emptyArray();
     if (spuriousBytes > 0) this.cc.onSpuriousLoss(now, spuriousBytes);
   }
 
@@ -378,7 +384,7 @@ export class LossDetection {
   /** Forgets everything in flight (the connection is closing). */
   clear(): void {
     this.sent.clear();
-    this.lostRecord = [];
+    this.lostRecord = emptyArray();
     this.bytesInFlight = 0;
   }
 }

@@ -11,6 +11,8 @@
  * survivors and a large share of the CPU.
  */
 
+import { emptyArray, pushOnto } from '../shared-empty.js';
+
 /** What the queue holds: anything with a packet number. */
 export interface Numbered {
   readonly pn: number;
@@ -19,9 +21,9 @@ export interface Numbered {
 /** Entries in increasing `pn` order, removable anywhere, iterable while removing. */
 export class SentQueue<T extends Numbered> {
   /** Entries from `head` on; a removed entry leaves `undefined` behind until compaction. */
-  private slots: (T | undefined)[] = [];
+  private slots: (T | undefined)[] = emptyArray();
   /** `pns[i]` is the packet number of `slots[i]` (kept after removal, for the binary search). */
-  private pns: number[] = [];
+  private pns: number[] = emptyArray();
   private head = 0;
   private count = 0;
   /** The largest packet number ever added (-1: none): numbers must keep increasing after the arrays empty. */
@@ -42,8 +44,8 @@ export class SentQueue<T extends Numbered> {
       this.pns = this.pns.slice(this.head);
       this.head = 0;
     }
-    this.slots.push(entry);
-    this.pns.push(pn);
+    this.slots = pushOnto(this.slots, entry);
+    this.pns = pushOnto(this.pns, pn);
     this.count++;
   }
 
@@ -60,10 +62,10 @@ export class SentQueue<T extends Numbered> {
     this.slots[i] = undefined;
     this.count--;
     if (this.count === 0) {
-      // Fresh arrays, so an idle connection does not keep the old ones' storage. A walk in progress
-      // goes on over the old array, which holds only removed slots now, and never sees later entries.
-      this.slots = [];
-      this.pns = [];
+      // The shared empty arrays, so an idle connection does not keep the old ones' storage. A walk in
+      // progress goes on over the old array, which holds only removed slots now, and never sees later entries.
+      this.slots = emptyArray();
+      this.pns = emptyArray();
       this.head = 0;
       return true;
     }
@@ -88,8 +90,8 @@ export class SentQueue<T extends Numbered> {
 
   /** Removes everything; numbering may start again. */
   clear(): void {
-    this.slots = [];
-    this.pns = [];
+    this.slots = emptyArray();
+    this.pns = emptyArray();
     this.head = 0;
     this.count = 0;
     this.last = -1;

@@ -20,6 +20,7 @@ import type { RetransmitQueue } from '../send/retransmit-queue.js';
 import { MAX_REPAIR_COVER, MAX_SMALL_MESSAGE, repairFrameSize, writeRepair } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { REPAIR_ROW, encodeRepair, repairSymbolSize } from './repair-code.js';
+import { emptyArray, pushOnto } from '../shared-empty.js';
 
 /** Weight kept by the loss-rate average per packet outcome (about the last 50 packets count). */
 const LOSS_EWMA_KEEP = 0.98;
@@ -97,7 +98,7 @@ export class RepairPolicy {
   /** Clean acknowledgements left in the trial: above `SEED_RETIRED_AFTER` the guess is in force, at or below it retired but restorable. */
   private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
-  private readonly recentSmall: OutgoingMessage[] = [];
+  private recentSmall: OutgoingMessage[] = emptyArray();
   /** Some packet was acknowledged or declared lost: the loss rate says something about the path. */
   private measured = false;
   /** Moving share of losses that continued a run of losses (the packet just before was lost too). */
@@ -214,7 +215,7 @@ export class RepairPolicy {
     // Repairs cover default messages only: a message rebuilt from one has no CHANNEL frame, so the
     // receiver takes it for channel 0, ordered (tail copies still cover the others).
     if (m.delivery !== undefined) return;
-    this.recentSmall.push(m);
+    this.recentSmall = pushOnto(this.recentSmall, m);
     if (this.recentSmall.length > RECENT_SMALL) this.recentSmall.shift();
   }
 
@@ -227,8 +228,8 @@ export class RepairPolicy {
     const recent = this.recentSmall;
     let k = 0;
     while (k < recent.length && (recent[k] as OutgoingMessage).complete) k++;
-    // Emptied by length: that releases the array's storage too.
-    if (k === recent.length) recent.length = 0;
+    // Emptied: the shared empty array, so an idle connection keeps no storage.
+    if (k === recent.length) this.recentSmall = emptyArray();
     else if (k > 0) recent.splice(0, k);
   }
 

@@ -8,6 +8,7 @@ import type { PacketWriter } from '../../wire/packet.js';
 import type { SentPacket } from '../recovery/loss-detection.js';
 import { channelFrameSize, fragmentHeaderBound } from '../../wire/frame.js';
 import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
+import { emptyArray, isSharedEmpty, pushOnto } from '../shared-empty.js';
 
 /** Spacing of a resend's copies where losses come in runs, ms. */
 const BURST_COPY_SPACING_MS = 15;
@@ -22,7 +23,8 @@ export interface RetransmitConfig {
 
 /** The resend queue of one connection. */
 export class RetransmitQueue {
-  private queue: ChunkRef[] = [];
+  /** The shared empty array while nothing is queued (see shared-empty.ts). */
+  private queue: ChunkRef[] = emptyArray();
   /** When a packet last carried new (never sent) data. */
   private lastNewDataAt = Number.NEGATIVE_INFINITY;
   /** Payload bytes of a packet at the datagram size in use now: a chunk cut for a larger one goes in pieces. */
@@ -64,11 +66,11 @@ export class RetransmitQueue {
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
       const afterRepairs = holdForRepairs && c.message.lastRepairPn > p.pn;
-      this.queue.push({ message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
+      this.queue = pushOnto(this.queue, { message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       if (c.message.chunkCount !== 1) continue;
       for (let k = 1; k <= copies; k++) {
-        this.queue.push({ message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
+        this.queue = pushOnto(this.queue, { message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
       }
     }
   }
@@ -82,6 +84,7 @@ export class RetransmitQueue {
     for (const p of inFlight) {
       const live = p.chunks.filter((c) => !c.message.isAcked(c.index, c.piece));
       if (live.length > 0) {
+        if (isSharedEmpty(this.queue)) this.queue = [];
         for (const c of live) this.queue.unshift({ message: c.message, index: c.index, piece: c.piece, notBefore: now });
         return true;
       }
@@ -91,7 +94,7 @@ export class RetransmitQueue {
 
   /** Queues a proactive tail copy of one-packet message `m`, not before `notBefore`. */
   queueTailCopy(m: OutgoingMessage, notBefore: number): void {
-    this.queue.push({ message: m, index: 0, notBefore, tail: true });
+    this.queue = pushOnto(this.queue, { message: m, index: 0, notBefore, tail: true });
   }
 
   /** A packet carried new data at `now` (tail copies of earlier messages lose their purpose). */
@@ -106,7 +109,7 @@ export class RetransmitQueue {
 
   /** Drops entries without a purpose; returns whether one is ready to go at `now`. */
   pruneAndCheckReady(now: number): boolean {
-    if (this.queue.length > 0) this.queue = this.queue.filter((r) => this.stillWanted(r));
+    if (this.queue.length > 0) this.keep(this.queue.filter((r) => this.stillWanted(r)));
     return this.queue.some((r) => this.ready(now, r));
   }
 
@@ -138,8 +141,13 @@ export class RetransmitQueue {
       chunks.push(c);
       any = true;
     }
-    this.queue = keep;
+    this.keep(keep);
     return any;
+  }
+
+  /** Makes `entries` the queue: the shared empty array if there are none (an idle connection keeps no array). */
+  private keep(entries: ChunkRef[]): void {
+    this.queue = entries.length > 0 ? entries : emptyArray();
   }
 
   /** The earliest time an entry may go (`Infinity`: none queued). */
@@ -151,7 +159,7 @@ export class RetransmitQueue {
 
   /** Drops everything (the connection is closing). */
   clear(): void {
-    this.queue = [];
+    this.queue = emptyArray();
   }
 
   /** The pieces of chunk `c` that fit `packetRoom`, those not acknowledged yet. */

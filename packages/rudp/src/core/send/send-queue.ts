@@ -12,6 +12,7 @@ import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
+import { emptyArray, pushOnto } from '../shared-empty.js';
 
 /** Fewest data bytes worth starting a message in the room a packet has left (below, it starts in the next packet). */
 const MIN_FIRST_CHUNK = 64;
@@ -25,7 +26,7 @@ interface QueuedDatagram {
 /** Queued messages of one connection. */
 export class SendQueue {
   /** Messages in send order; slots before `head` are acknowledged and emptied. */
-  private readonly outbox: (OutgoingMessage | undefined)[] = [];
+  private outbox: (OutgoingMessage | undefined)[] = emptyArray();
   private head = 0;
   /** No message in `outbox` before this index has a chunk left to send for the first time. */
   private unsentHead = 0;
@@ -37,7 +38,7 @@ export class SendQueue {
   /** Id of the last ordered message on each other channel. */
   private lastOrdered: Map<number, number> | undefined;
   /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
-  private datagrams: (QueuedDatagram | undefined)[] = [];
+  private datagrams: (QueuedDatagram | undefined)[] = emptyArray();
   private datagramHead = 0;
   private datagramBytes = 0;
   /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
@@ -66,7 +67,7 @@ export class SendQueue {
     const chunkSize = this.payloadRoom - annotation - fragmentHeaderBound(id, data.length, this.payloadRoom);
     const m = new OutgoingMessage(id, data, this.streamEnd, chunkSize, delivery);
     this.streamEnd += data.length;
-    this.outbox.push(m);
+    this.outbox = pushOnto(this.outbox, m);
     return m;
   }
 
@@ -78,7 +79,7 @@ export class SendQueue {
 
   /** Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). */
   pushDatagram(data: Uint8Array, channel: number): void {
-    this.datagrams.push({ channel, data });
+    this.datagrams = pushOnto(this.datagrams, { channel, data });
     this.datagramBytes += data.length;
   }
 
@@ -116,7 +117,7 @@ export class SendQueue {
       n++;
     }
     if (this.datagramHead === this.datagrams.length) {
-      this.datagrams = [];
+      this.datagrams = emptyArray();
       this.datagramHead = 0;
     }
     return n;
@@ -186,9 +187,8 @@ export class SendQueue {
       this.head++;
     }
     if (this.head === this.outbox.length) {
-      // All acknowledged: emptied by length, which also releases the array's storage (an idle
-      // connection would keep it).
-      this.outbox.length = 0;
+      // All acknowledged: the shared empty array, so an idle connection keeps no storage.
+      this.outbox = emptyArray();
       this.unsentHead = 0;
       this.head = 0;
     } else if (this.head > 64 && this.head * 2 > this.outbox.length) {

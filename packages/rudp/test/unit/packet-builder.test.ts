@@ -57,7 +57,7 @@ function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames:
 function sendThenLose(s: PacketSources): void {
   const m = s.sendQueue.push(new Uint8Array(5).fill(1));
   s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
-  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false });
+  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
 }
 
 describe('populateDataPacket', () => {

@@ -42,7 +42,7 @@ export interface SentPacket {
   readonly firstSentTime: number;
   readonly appLimited: boolean;
   /** Nothing was ready to be sent when it left (small messages, not a sender filling the path). */
-  readonly leftQueueEmpty?: boolean;
+  readonly leftQueueEmpty: boolean;
 }
 
 /** A packet as the packet builder describes it; loss detection adds the rate-sampling fields. */
@@ -150,7 +150,7 @@ export class LossDetection {
       deliveredTime: this.deliveredTime,
       firstSentTime: this.firstSentTime,
       appLimited: p.appLimited,
-      leftQueueEmpty: p.leftQueueEmpty === true,
+      leftQueueEmpty: p.leftQueueEmpty,
     });
     this.bytesInFlight += p.size;
     this.lastAckElicitingSent = now;
@@ -280,7 +280,7 @@ export class LossDetection {
     let lostBytes = 0;
     for (const p of this.sent.values()) {
       if (p.timeSent > now - delay) break;
-      if (p.pn <= this.largestAcked || p.leftQueueEmpty !== true) continue;
+      if (p.pn <= this.largestAcked || !p.leftQueueEmpty) continue;
       this.sent.delete(p.pn);
       this.bytesInFlight -= p.size;
       lostBytes += p.size;

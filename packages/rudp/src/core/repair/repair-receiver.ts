@@ -41,8 +41,9 @@ export class RepairReceiver {
 
   /**
    * Called before a packet's frames are handled, so the message that rides with the first repair is
-   * kept. `gapAt`: the time this packet arrived, given when packets numbered below it are missing. A sender starts repairs only once it
-   * hears of a loss, a round trip after it, and its first repairs cover the messages sent since; a
+   * kept. `gapAt`: the time this packet arrived, given when packets numbered below it are missing.
+   * A sender starts repairs only once it hears of a loss, a round trip after it, and its first
+   * repairs cover the messages sent since; a
    * decoder started by that first repair lacks the bytes of those that arrived meanwhile, so none of
    * its repairs is usable until the covered run has moved past them (bench chat at 10 % loss: a loss
    * in the first ~300 ms waited ~130 ms for repairs that could not help, and held the messages after

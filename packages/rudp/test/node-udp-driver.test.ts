@@ -47,6 +47,46 @@ describe('createUdpSocket', () => {
       lookups.mockRestore();
     }
   });
+
+  it('answers repeated literals of either family at once, and still resolves names (or fails with ENOTFOUND) through dns.lookup', async () => {
+    const lookups = vi.spyOn(dns, 'lookup');
+    try {
+      const rx6 = createUdpSocket('udp6');
+      rx6.bind(0, '::1');
+      await once(rx6, 'listening');
+      cleanup.push(() => new Promise((r) => rx6.close(() => r())));
+      const tx6 = createUdpSocket('udp6');
+      tx6.bind(0, '::1');
+      await once(tx6, 'listening');
+      cleanup.push(() => new Promise((r) => tx6.close(() => r())));
+      const rx = await boundSocket();
+      cleanup.push(() => new Promise((r) => rx.close(() => r())));
+      const tx = await boundSocket();
+      cleanup.push(() => new Promise((r) => tx.close(() => r())));
+      lookups.mockClear();
+      for (let i = 0; i < 3; i++) {
+        const got6 = once(rx6, 'message');
+        tx6.send(new Uint8Array([i]), rx6.address().port, '::1');
+        const got4 = once(rx, 'message');
+        tx.send(new Uint8Array([i]), rx.address().port, '127.0.0.1');
+        expect(lookups).not.toHaveBeenCalled();
+        const [m6] = (await got6) as [Buffer];
+        const [m4] = (await got4) as [Buffer];
+        expect([...m6, ...m4]).toEqual([i, i]);
+      }
+      // A name after the remembered literal still goes to the resolver.
+      const viaName = once(rx, 'message');
+      tx.send(new Uint8Array([9]), rx.address().port, 'localhost');
+      expect(lookups).toHaveBeenCalledTimes(1);
+      const [named] = (await viaName) as [Buffer];
+      expect([...named]).toEqual([9]);
+      const err = await new Promise<Error | null>((resolve) => tx.send(new Uint8Array([1]), rx.address().port, 'no-such-host.invalid', (e) => resolve(e)));
+      expect((err as NodeJS.ErrnoException | null)?.code).toBe('ENOTFOUND');
+      expect(lookups).toHaveBeenCalledTimes(2);
+    } finally {
+      lookups.mockRestore();
+    }
+  });
 });
 
 describe('UdpEndpoint driving', () => {

@@ -12,6 +12,7 @@
 import { CookieJar } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { ConnectionTable } from './connection-table.js';
 import { HANDSHAKE_COPIES } from './handshake.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
@@ -111,7 +112,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly crypto: CryptoProvider | undefined;
   private readonly identity: KeyPair | undefined;
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
-  private readonly connections = new Map<number, Connection>();
+  private readonly connections = new ConnectionTable<Connection>();
   private readonly byClient = new Map<string, Connection>();
   private readonly timers = new DeadlineHeap();
   /** Timer slot → its connection; slots of removed connections are reused. */

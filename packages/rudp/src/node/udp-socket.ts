@@ -18,11 +18,19 @@ type Lookup = NonNullable<dgram.SocketOptions['lookup']>;
 /** A `udp4`/`udp6` socket whose sends to IP literals skip the next-tick DNS hop once it is bound. */
 export function createUdpSocket(type: 'udp4' | 'udp6'): dgram.Socket {
   let bound = false;
+  // The last literal answered: a server sends to one host's many ports, or to few hosts, so
+  // this spares most sends the literal check.
+  let lastLiteral = '';
+  let lastFamily = 4;
   const lookup: Lookup = (hostname, options, callback) => {
+    if (bound && hostname === lastLiteral) return callback(null, hostname, lastFamily);
     const family = isIP(hostname);
     // bind() keeps Node's asynchronous answer: callers may attach 'listening' after bind() returns.
-    if (bound && family !== 0) callback(null, hostname, family);
-    else dns.lookup(hostname, options, callback);
+    if (bound && family !== 0) {
+      lastLiteral = hostname;
+      lastFamily = family;
+      callback(null, hostname, family);
+    } else dns.lookup(hostname, options, callback);
   };
   const socket = dgram.createSocket({ type, lookup, recvBufferSize: RECV_BUFFER_BYTES });
   socket.once('listening', () => {

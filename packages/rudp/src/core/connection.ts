@@ -33,6 +33,7 @@ import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
+import type { DatagramScratch } from './datagram-scratch.js';
 import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './packet-sealing.js';
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
@@ -128,6 +129,10 @@ export class Connection implements PacketFate {
   keyMismatch: KeyMismatch | undefined;
   /** @internal The endpoint's timer slot for this connection (-1: none), so its deadline is found without a lookup. */
   timerSlot = -1;
+  /** @internal Whether the endpoint's list of connections to poll holds this one. */
+  pollQueued = false;
+  /** @internal Whether the endpoint's list of connections that may have a message holds this one. */
+  readableQueued = false;
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
@@ -567,15 +572,15 @@ export class Connection implements PacketFate {
   // ---------------------------------------------------------------- endpoint calls: sending
 
   /** The next datagram to send, if any. */
-  pollTransmit(now: number, scratch: Uint8Array): Uint8Array | undefined {
+  pollTransmit(now: number, scratch: DatagramScratch): Uint8Array | undefined {
     switch (this.state) {
       case 'handshake': {
-        const initial = this.clientHandshake?.pollInitial(now, scratch);
+        const initial = this.clientHandshake?.pollInitial(now, scratch.full);
         return initial === undefined ? undefined : this.account(initial.slice());
       }
       case 'established':
       case 'closing':
-        if (this.serverHandshake?.acceptPending(now) === true) return this.account(this.serverHandshake.pollAccept(now, scratch, this.remoteCid, this.stat.packetsSent === 0).slice());
+        if (this.serverHandshake?.acceptPending(now) === true) return this.account(this.serverHandshake.pollAccept(now, scratch.full, this.remoteCid, this.stat.packetsSent === 0).slice());
         if (this.state === 'closing' && this.sendQueue.allAcked()) {
           this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
           return this.pollCloseFrame(scratch);
@@ -588,7 +593,7 @@ export class Connection implements PacketFate {
     }
   }
 
-  private pollData(now: number, scratch: Uint8Array): Uint8Array | undefined {
+  private pollData(now: number, scratch: DatagramScratch): Uint8Array | undefined {
     this.lastPollTime = now;
     this.lastActivity = now;
     this.pacer.refill(now);
@@ -614,7 +619,7 @@ export class Connection implements PacketFate {
     if (probeSize !== undefined && this.recovery.bytesInFlight + probeSize <= this.cc.window()) return this.pollMtuProbe(now, scratch, probeSize);
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.length === mtu ? scratch : scratch.subarray(0, mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.view(mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     const p = populateDataPacket(now, pn, w, this.packetSources(), {
       ack: wantAck,
       data: wantData,
@@ -628,7 +633,7 @@ export class Connection implements PacketFate {
     }
     if (p.repairSent) this.stat.repairsSent++;
     if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) this.filledPacket = true;
-    const datagram = sealDatagram(this.protection, w, pn);
+    const datagram = sealDatagram(this.protection, w, pn, scratch);
     this.stat.packetsSent++;
     this.stat.bytesSent += datagram.length;
     if (p.retransmission) this.stat.packetsRetransmitted++;
@@ -660,13 +665,13 @@ export class Connection implements PacketFate {
    * no data, so its loss costs no resend, and it stays out of loss detection
    * and congestion control (path-mtu.ts judges it); pacing counts its bytes.
    */
-  private pollMtuProbe(now: number, scratch: Uint8Array, size: number): Uint8Array {
+  private pollMtuProbe(now: number, scratch: DatagramScratch, size: number): Uint8Array {
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, size), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.view(size), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     writePing(w);
     // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
     w.bytes(new Uint8Array(w.room()));
-    const datagram = sealDatagram(this.protection, w, pn);
+    const datagram = sealDatagram(this.protection, w, pn, scratch);
     this.pmtu.onProbeSent(now, pn, datagram.length);
     this.pacer.onSent(datagram.length);
     return this.account(datagram);
@@ -682,15 +687,15 @@ export class Connection implements PacketFate {
     this.retransmits.packetRoom = room;
   }
 
-  private pollCloseFrame(scratch: Uint8Array): Uint8Array | undefined {
+  private pollCloseFrame(scratch: DatagramScratch): Uint8Array | undefined {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.subarray(0, this.config.mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = new PacketWriter(scratch.view(this.config.mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
     const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
     writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
-    return this.account(sealDatagram(this.protection, w, pn));
+    return this.account(sealDatagram(this.protection, w, pn, scratch));
   }
 
   private account(datagram: Uint8Array): Uint8Array {

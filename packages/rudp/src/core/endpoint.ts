@@ -19,6 +19,8 @@ import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from '
 import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
 import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans-io.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { WorkList } from './work-list.js';
+import { DatagramScratch } from './datagram-scratch.js';
 import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
@@ -118,13 +120,20 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   /** Timer slot → its connection; slots of removed connections are reused. */
   private readonly bySlot: (Connection | undefined)[] = [];
   private readonly freeSlots: number[] = [];
-  private readonly dirty = new Set<Connection>();
+  /**
+   * Connections to poll, in the order they changed; `Connection.pollQueued`
+   * says which are in it. A list and a flag rather than a `Set`: nearly
+   * every datagram takes it from empty to one entry and back, which a hash
+   * set pays for in inserts, deletes and (as it shrinks) rehashing.
+   */
+  private readonly dirty = new WorkList<Connection>();
   private stateless: Transmit[] = [];
   private events: EndpointEvent[] = [];
   private eventHead = 0;
-  private readonly readableSet = new Set<Connection>();
+  /** Connections that may have a message for the application, flagged by `Connection.readableQueued` (a list, as `dirty`). */
+  private readonly readableList = new WorkList<Connection>();
   /** Room for the largest datagram path MTU discovery may use. */
-  private readonly scratch = new Uint8Array(MAX_PROBED_DATAGRAM);
+  private readonly scratch = new DatagramScratch(MAX_PROBED_DATAGRAM);
   private now = 0;
   private readonly counters = {
     datagramsReceived: 0,
@@ -229,9 +238,10 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       if (e.type === 'closed') this.forget(e.connection);
       return e;
     }
-    for (const conn of this.readableSet) {
-      if (conn.hasMessage()) return this.messageEvent(conn);
-      this.readableSet.delete(conn);
+    for (let conn = this.readableList.peek(); conn !== undefined; conn = this.readableList.peek()) {
+      if (conn.readableQueued && conn.hasMessage()) return this.messageEvent(conn);
+      conn.readableQueued = false;
+      this.readableList.shift();
     }
     return undefined;
   }
@@ -326,14 +336,18 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       this.countSent(t.data);
       return t;
     }
-    for (const conn of this.dirty) {
-      const data = conn.state === 'closed' ? undefined : conn.pollTransmit(now, this.scratch);
-      if (data) {
-        this.countSent(data);
-        return { to: conn.remote, data };
+    for (let conn = this.dirty.peek(); conn !== undefined; conn = this.dirty.peek()) {
+      // Not flagged: removed since it was queued (and possibly queued again further on).
+      if (conn.pollQueued) {
+        const data = conn.state === 'closed' ? undefined : conn.pollTransmit(now, this.scratch);
+        if (data) {
+          this.countSent(data);
+          return { to: conn.remote, data };
+        }
+        conn.pollQueued = false;
+        this.schedule(conn, now);
       }
-      this.dirty.delete(conn);
-      this.schedule(conn, now);
+      this.dirty.shift();
     }
     return undefined;
   }
@@ -361,7 +375,9 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   /** @internal */
   readable(connection: Connection): void {
-    this.readableSet.add(connection);
+    if (connection.readableQueued) return;
+    connection.readableQueued = true;
+    this.readableList.push(connection);
   }
 
   /** @internal */
@@ -448,7 +464,9 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
 
   /** `conn` changed: poll it on the next `pollTransmit`. */
   private touch(conn: Connection): void {
-    this.dirty.add(conn);
+    if (conn.pollQueued) return;
+    conn.pollQueued = true;
+    this.dirty.push(conn);
   }
 
   private schedule(conn: Connection, now: number): void {
@@ -486,7 +504,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       // The slot may go to another connection: a stale one must not move that one's deadline.
       conn.timerSlot = -1;
     }
-    this.dirty.delete(conn);
+    conn.pollQueued = false;
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
     }

@@ -7,6 +7,7 @@
  */
 import type { PacketProtection } from '../crypto/index.js';
 import { type PacketHeader, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
+import type { DatagramScratch } from './datagram-scratch.js';
 import { ByteSlab } from './send/byte-slab.js';
 
 /** Why `handlePacket` or `handleAccept` dropped a packet. */
@@ -21,15 +22,21 @@ export function dataPacketType(protection: PacketProtection | undefined): Packet
   return protection.keyPhase() === 1 ? PacketType.Protected1 : PacketType.Protected0;
 }
 
-/** The finished datagram of `w`: sealed with the AEAD (header as associated data, `pn` as nonce), or with its checksum. */
-export function sealDatagram(protection: PacketProtection | undefined, w: PacketWriter, pn: number): Uint8Array {
-  const finished = w.finish();
-  if (protection === undefined) return SLAB.copy(finished, 0, finished.length);
-  const header = finished.subarray(0, w.headerLength);
-  const datagram = SLAB.alloc(finished.length + TAG_SIZE);
+/**
+ * The finished datagram of `w` (written into `scratch`): sealed with the AEAD
+ * (header as associated data, `pn` as nonce), or with its checksum.
+ */
+export function sealDatagram(protection: PacketProtection | undefined, w: PacketWriter, pn: number, scratch: DatagramScratch): Uint8Array {
+  if (protection === undefined) {
+    const finished = w.finish();
+    return SLAB.copy(finished, 0, finished.length);
+  }
+  // The header sits at the start of the scratch buffer: its view is kept per length, not cut per packet.
+  const header = scratch.view(w.headerLength);
+  const datagram = SLAB.alloc(w.pos + TAG_SIZE);
   datagram.set(header);
   // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
-  if (!protection.sealInto(header, pn, finished.subarray(w.headerLength), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
+  if (!protection.sealInto(header, pn, w.buf.subarray(w.headerLength, w.pos), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
   return datagram;
 }
 

@@ -204,12 +204,12 @@ function ackDelayUnits(delayMicros: number): number {
   return Math.round(delayMicros / 2 ** ACK_DELAY_EXPONENT);
 }
 
-/** Bytes an ACK frame for `ranges` takes. */
-export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number): number {
+/** Bytes an ACK frame for the first `count` of `ranges` (default all) takes. */
+export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number, count = ranges.length): number {
   const first = ranges[0];
-  if (!first) return 0;
-  let n = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(ranges.length - 1) + varintSize(first.hi - first.lo);
-  for (let i = 1; i < ranges.length; i++) {
+  if (!first || count < 1) return 0;
+  let n = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(count - 1) + varintSize(first.hi - first.lo);
+  for (let i = 1; i < count; i++) {
     const prev = ranges[i - 1] as PnRange;
     const r = ranges[i] as PnRange;
     n += varintSize(prev.lo - r.hi - 2) + varintSize(r.hi - r.lo);
@@ -217,16 +217,20 @@ export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number): n
   return n;
 }
 
-/** Writes an ACK frame; `ranges` must be disjoint, sorted highest first, non-adjacent. */
-export function writeAck(w: PacketWriter, ranges: readonly PnRange[], delayMicros: number): void {
+/**
+ * Writes an ACK frame of the first `count` of `ranges` (default all; a
+ * count, so the sender need not copy the ranges it keeps to cut the list);
+ * `ranges` must be disjoint, sorted highest first, non-adjacent.
+ */
+export function writeAck(w: PacketWriter, ranges: readonly PnRange[], delayMicros: number, count = ranges.length): void {
   const first = ranges[0];
-  if (!first) return;
+  if (!first || count < 1) return;
   w.u8(FrameType.Ack);
   w.varint(first.hi);
   w.varint(ackDelayUnits(delayMicros));
-  w.varint(ranges.length - 1);
+  w.varint(count - 1);
   w.varint(first.hi - first.lo);
-  for (let i = 1; i < ranges.length; i++) {
+  for (let i = 1; i < count; i++) {
     const prev = ranges[i - 1] as PnRange;
     const r = ranges[i] as PnRange;
     w.varint(prev.lo - r.hi - 2);

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/core/config.js';
 import { Connection, type ConnectionHost } from '../../src/core/connection.js';
+import { DatagramScratch } from '../../src/core/datagram-scratch.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { TIMER_COUNT, TIMER_ORDER, Timer } from '../../src/core/timers.js';
 import { writeAck, writeMessage } from '../../src/wire/frame.js';
@@ -30,7 +31,7 @@ function connection(role: 'client' | 'server', config: Partial<ConnectionConfig>
   return { c: new Connection(host, cfg, role, 1, 2, '10.0.0.1:1', 0, 1 << 20), host };
 }
 
-const scratch = new Uint8Array(MAX_DATAGRAM);
+const scratch = new DatagramScratch(MAX_DATAGRAM);
 
 /** Every datagram `c` sends at `now`, as their packet types. */
 function drain(c: Connection, now: number): number[] {

@@ -145,16 +145,15 @@ export class AckTracker {
    * or -1 if even one range does not fit.
    */
   write(now: number, w: PacketWriter, room: number): number {
-    const all = this.received.list();
-    let ranges: PnRange[] = [];
-    for (const r of all) {
-      if (ranges.length > 0 && r.hi <= this.ackFloor) break;
-      ranges.push(r);
-    }
+    // The newest ranges down to the first the peer already knows we have (always at least one),
+    // written straight from the received set: a count, not a copy.
+    const ranges = this.received.list();
+    let count = Math.min(1, ranges.length);
+    while (count < ranges.length && (ranges[count] as PnRange).hi > this.ackFloor) count++;
     const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
-    while (ranges.length > 1 && ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);
-    if (ackFrameSize(ranges, delay) > room) return -1;
-    writeAck(w, ranges, delay);
+    while (count > 1 && ackFrameSize(ranges, delay, count) > room) count--;
+    if (count === 0 || ackFrameSize(ranges, delay, count) > room) return -1;
+    writeAck(w, ranges, delay, count);
     this.ackDue = Number.POSITIVE_INFINITY;
     this.ackElicitingUnacked = 0;
     return (ranges[0] as PnRange).hi;

@@ -182,7 +182,10 @@ export class LossDetection {
     let ackedCount = 0;
     let ackedRttSumMs = 0;
     let ri = ranges.length - 1;
-    for (const p of this.sent.values()) {
+    const slots = this.sent.walkSlots();
+    for (let i = this.sent.walkStart(); i < slots.length; i++) {
+      const p = slots[i];
+      if (p === undefined) continue;
       const pn = p.pn;
       if (pn > largest) break;
       while (ri >= 0 && (ranges[ri] as PnRange).hi < pn) ri--;
@@ -242,7 +245,10 @@ export class LossDetection {
     const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), this.reorderDelayMs, 1);
     this.lossTime = Number.POSITIVE_INFINITY;
     let lostBytes = 0;
-    for (const p of this.sent.values()) {
+    const slots = this.sent.walkSlots();
+    for (let i = this.sent.walkStart(); i < slots.length; i++) {
+      const p = slots[i];
+      if (p === undefined) continue;
       const pn = p.pn;
       if (pn > this.largestAcked) break;
       if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.packetThreshold) {
@@ -278,7 +284,10 @@ export class LossDetection {
     const rtt = this.rtt;
     const delay = Math.max(this.config.timeThreshold * rtt.srtt, rtt.srtt + SILENT_LOSS_RTTVARS * rtt.rttvar, this.reorderDelayMs, 1);
     let lostBytes = 0;
-    for (const p of this.sent.values()) {
+    const slots = this.sent.walkSlots();
+    for (let i = this.sent.walkStart(); i < slots.length; i++) {
+      const p = slots[i];
+      if (p === undefined) continue;
       if (p.timeSent > now - delay) break;
       if (p.pn <= this.largestAcked || !p.leftQueueEmpty) continue;
       this.sent.delete(p.pn);

@@ -73,6 +73,20 @@ export class SentQueue<T extends Numbered> {
     return true;
   }
 
+  /**
+   * For a walk without an iterator object (the per-ACK loops): the slots to
+   * visit from `walkStart()` on, `undefined` where an entry was removed. The
+   * array stays valid for the walk while entries are deleted (see `values`).
+   */
+  walkSlots(): readonly (T | undefined)[] {
+    return this.slots;
+  }
+
+  /** Where a walk over `walkSlots()` starts. */
+  walkStart(): number {
+    return this.head;
+  }
+
   /** The entries, oldest first; entries deleted during the walk are skipped. */
   *values(): IterableIterator<T> {
     // A walk keeps the array it started on: `set` (compaction), `delete` (emptied) and `clear` replace it.

@@ -104,13 +104,32 @@ export class RetransmitQueue {
 
   /** Whether a wanted entry is ready at `now`, without pruning (nothing allocated: called per packet sent). */
   hasReady(now: number): boolean {
-    return this.queue.some((r) => this.stillWanted(r) && this.ready(now, r));
+    // Index loops, not `some` with a closure over `now`: called at least once per packet sent.
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) {
+      const r = q[i] as ChunkRef;
+      if (this.stillWanted(r) && this.ready(now, r)) return true;
+    }
+    return false;
   }
 
   /** Drops entries without a purpose; returns whether one is ready to go at `now`. */
   pruneAndCheckReady(now: number): boolean {
-    if (this.queue.length > 0) this.keep(this.queue.filter((r) => this.stillWanted(r)));
-    return this.queue.some((r) => this.ready(now, r));
+    const q = this.queue;
+    if (q.length === 0) return false;
+    // Kept entries move down in place: nothing is allocated unless the queue empties.
+    let kept = 0;
+    for (let i = 0; i < q.length; i++) {
+      const r = q[i] as ChunkRef;
+      if (this.stillWanted(r)) q[kept++] = r;
+    }
+    if (kept === 0) {
+      this.queue = emptyArray();
+      return false;
+    }
+    q.length = kept;
+    for (let i = 0; i < kept; i++) if (this.ready(now, q[i] as ChunkRef)) return true;
+    return false;
   }
 
   /**
@@ -153,7 +172,9 @@ export class RetransmitQueue {
   /** The earliest time an entry may go (`Infinity`: none queued). */
   earliest(): number {
     let t = Number.POSITIVE_INFINITY;
-    for (const r of this.queue) t = Math.min(t, r.notBefore);
+    const q = this.queue;
+    // An index loop: this runs for every connection each time its deadline is recomputed.
+    for (let i = 0; i < q.length; i++) t = Math.min(t, (q[i] as ChunkRef).notBefore);
     return t;
   }
 

@@ -1,0 +1,28 @@
+/**
+ * The endpoint's buffer that outgoing packets are written into before they
+ * are sealed (or checksummed) into a datagram of their own. Every packet
+ * needs a view of it cut to the datagram size and, when sealed, a view of
+ * its header (the associated data): a typed-array view is a heap object, so
+ * the few sizes in use keep theirs instead of cutting new ones per packet.
+ */
+export class DatagramScratch {
+  /** The whole buffer: room for the largest datagram. */
+  readonly full: Uint8Array;
+  /** Views of `full` by length (datagram sizes, header lengths): a handful at most. */
+  private readonly views = new Map<number, Uint8Array>();
+
+  constructor(size: number) {
+    this.full = new Uint8Array(size);
+  }
+
+  /** `full[0, length)`; the same view every time for the same length. */
+  view(length: number): Uint8Array {
+    if (length === this.full.length) return this.full;
+    let v = this.views.get(length);
+    if (v === undefined) {
+      v = this.full.subarray(0, length);
+      this.views.set(length, v);
+    }
+    return v;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Outgoing packets are all written into one scratch buffer per endpoint
+ * (core/datagram-scratch.ts), whose views are kept and reused. A datagram
+ * handed out must still be its own bytes after later packets reuse the
+ * buffer: here every datagram is held back until the sender has built more,
+ * and only then delivered.
+ */
+import { describe, expect, it } from 'vitest';
+import { DatagramScratch } from '../src/core/datagram-scratch.js';
+import { Endpoint } from '../src/core/endpoint.js';
+import type { Transmit } from '../src/core/sans-io.js';
+import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { createRandom } from '../src/testing/prng.js';
+import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+
+const CLIENT = '10.0.0.1:5000';
+const SERVER = '10.0.0.2:4000';
+
+function drain(e: Endpoint, now: number): Transmit[] {
+  const out: Transmit[] = [];
+  for (let t = e.pollTransmit(now); t !== undefined; t = e.pollTransmit(now)) out.push(t);
+  return out;
+}
+
+function pair(plaintext: boolean): { client: Endpoint; server: Endpoint } {
+  const random = createRandom(7);
+  const crypto = (): { crypto: ReturnType<typeof deterministicCrypto> } | { plaintext: true } => (plaintext ? { plaintext: true } : { crypto: deterministicCrypto(nodeCryptoProvider, random) });
+  return { client: new Endpoint({ random, ...crypto() }), server: new Endpoint({ random, acceptIncoming: true, ...crypto() }) };
+}
+
+describe('datagram scratch', () => {
+  it('hands out the same view for the same length, over the start of the buffer', () => {
+    const s = new DatagramScratch(1472);
+    expect(s.view(1472)).toBe(s.full);
+    const v = s.view(1200);
+    expect(s.view(1200)).toBe(v);
+    expect(v.length).toBe(1200);
+    expect(s.view(9)).not.toBe(v);
+    v[3] = 42;
+    expect(s.view(9)[3]).toBe(42);
+  });
+
+  for (const plaintext of [false, true]) {
+    it(`${plaintext ? 'plaintext' : 'encrypted'}: datagrams built back to back keep their own bytes until delivered`, () => {
+      const { client, server } = pair(plaintext);
+      let now = 0;
+      const conn = client.connect(now, SERVER);
+      // Handshake, delivered at once.
+      for (let round = 0; round < 10 && conn.state === 'handshake'; round++) {
+        now += 10;
+        for (const t of drain(client, now)) server.handleDatagram(now, t.data, CLIENT);
+        for (const t of drain(server, now)) client.handleDatagram(now, t.data, SERVER);
+        for (let e = server.pollEvent(); e; e = server.pollEvent());
+        for (let e = client.pollEvent(); e; e = client.pollEvent());
+      }
+      expect(conn.state).toBe('established');
+      // Three messages of a packet each, with distinct contents; every datagram is held back.
+      const sent = [1000, 900, 800].map((n, i) => new Uint8Array(n).fill(i + 1));
+      for (const m of sent) conn.send(m);
+      now += 1;
+      const held = drain(client, now);
+      expect(held.length).toBeGreaterThanOrEqual(3);
+      const copies = held.map((t) => t.data.slice());
+      // More packets from the same scratch buffer (ACK-eliciting data and a probe-free close).
+      conn.send(new Uint8Array(1000).fill(9));
+      held.push(...drain(client, now + 1));
+      held.slice(0, copies.length).forEach((t, i) => expect(t.data).toEqual(copies[i]));
+      for (const t of held) server.handleDatagram(now + 10, t.data, CLIENT);
+      const got: Uint8Array[] = [];
+      for (let e = server.pollEvent(); e; e = server.pollEvent()) if (e.type === 'message') got.push(e.data.slice());
+      expect(got).toEqual([...sent, new Uint8Array(1000).fill(9)]);
+      expect(server.stats().droppedTotal).toBe(0);
+    });
+  }
+});

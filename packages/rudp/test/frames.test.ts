@@ -6,6 +6,7 @@ import {
   datagramFrameSize,
   messageFrameSize,
   parseFrames,
+  parseFramesInto,
   repairFrameSize,
   writeAck,
   writeChannel,
@@ -25,6 +26,34 @@ function roundTrip(write: (w: PacketWriter) => void): Frame[] | undefined {
   if (typeof h === 'string') throw new Error(h);
   return parseFrames(h.payload);
 }
+
+/** The payload of a DATA packet whose frames `write` writes. */
+function payloadOf(write: (w: PacketWriter) => void): Uint8Array {
+  const w = new PacketWriter(new Uint8Array(1200), PacketType.Data, 7, 1);
+  write(w);
+  const h = parseHeader(w.finish().slice());
+  if (typeof h === 'string') throw new Error(h);
+  return h.payload;
+}
+
+describe('parseFramesInto (one list reused from packet to packet)', () => {
+  it('two packets parsed back to back into one list: the count and the slots are the second one’s', () => {
+    const out: Frame[] = [];
+    const a = payloadOf((w) => {
+      writeMessage(w, 1, new Uint8Array([1]));
+      writeMessage(w, 2, new Uint8Array([2]));
+      writeMessageAck(w, 5);
+    });
+    const b = payloadOf((w) => writeMessage(w, 9, new Uint8Array([9, 9])));
+    expect(parseFramesInto(a, out)).toBe(3);
+    const first = out[0];
+    expect(parseFramesInto(b, out)).toBe(1);
+    expect(out[0]).toEqual({ type: 'fragment', messageId: 9, messageLength: 2, offset: 0, data: new Uint8Array([9, 9]) });
+    // A frame object handed out before is not rewritten by the next parse.
+    expect(first).toEqual({ type: 'fragment', messageId: 1, messageLength: 1, offset: 0, data: new Uint8Array([1]) });
+    expect(parseFrames(a)).toHaveLength(3);
+  });
+});
 
 describe('frames', () => {
   it('a MESSAGE frame parses as a whole-message fragment and takes the size it claims', () => {

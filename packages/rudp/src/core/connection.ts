@@ -44,13 +44,13 @@ import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { type Frame, MAX_CLOSE_REASON, parseFrames, writeClose, writePing } from '../wire/frame.js';
+import { type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
   AcceptKind,
   HEADER_SIZE,
-  type PacketHeader,
+  type HeaderFields,
   PacketWriter,
   TAG_SIZE,
   TRAILER_SIZE,
@@ -459,7 +459,7 @@ export class Connection implements PacketFate {
    * `size` is the datagram's. A protected packet is opened first: one that
    * fails is dropped and counted, never processed and never answered.
    */
-  handlePacket(now: number, h: PacketHeader, size: number): 'ok' | PacketDrop {
+  handlePacket(now: number, h: HeaderFields, size: number): 'ok' | PacketDrop {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
     const pn = this.acks.expand(h.pn, h.pnBytes);
@@ -470,8 +470,22 @@ export class Connection implements PacketFate {
       return 'auth';
     }
     if (typeof payload === 'string') return payload;
-    const frames = parseFrames(payload);
-    if (frames === undefined) return 'malformed';
+    const frames = FRAMES;
+    const count = parseFramesInto(payload, frames);
+    if (count === undefined) {
+      frames.fill(EMPTY_FRAME);
+      return 'malformed';
+    }
+    try {
+      return this.handleFrames(now, pn, size, frames, count);
+    } finally {
+      // The frames hold views of the datagram: the shared list must not keep it alive.
+      frames.fill(EMPTY_FRAME, 0, count);
+    }
+  }
+
+  /** The frames of authenticated packet `pn` (`frames[0, count)`, parsed and valid). */
+  private handleFrames(now: number, pn: number, size: number, frames: readonly Frame[], count: number): 'ok' {
     const acceptRtt = this.serverHandshake?.onClientPacket(now);
     if (acceptRtt !== undefined) this.rtt.seed(acceptRtt);
     // An authenticated packet proves the client has our ACCEPT: its copy and the server hello (some
@@ -484,7 +498,7 @@ export class Connection implements PacketFate {
     const previousLargest = this.acks.largest;
     if (!this.acks.record(pn)) {
       this.stat.duplicatePackets++;
-      this.acks.onDuplicate(now, frames.some(isAckEliciting));
+      this.acks.onDuplicate(now, anyFrame(frames, count, isAckEliciting));
       return 'ok';
     }
     if (this.state === 'draining') {
@@ -492,13 +506,15 @@ export class Connection implements PacketFate {
       return 'ok';
     }
     let ackEliciting = false;
-    this.repairReceiver.prepare(frames, previousLargest >= 0 && pn > previousLargest + 1 ? now : undefined);
-    for (const f of frames) {
+    const hasRepair = anyFrame(frames, count, isRepair);
+    this.repairReceiver.prepare(hasRepair, previousLargest >= 0 && pn > previousLargest + 1 ? now : undefined);
+    for (let i = 0; i < count; i++) {
+      const f = frames[i] as Frame;
       if (isAckEliciting(f)) ackEliciting = true;
       this.handleFrame(now, pn, f);
       if (this.state !== 'established' && this.state !== 'closing') return 'ok';
     }
-    this.acks.onPacket(now, pn, previousLargest, ackEliciting, frames.some((f) => f.type === 'repair'));
+    this.acks.onPacket(now, pn, previousLargest, ackEliciting, hasRepair);
     return 'ok';
   }
 
@@ -826,6 +842,25 @@ export class Connection implements PacketFate {
     const reported = this.state === 'draining';
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
+}
+
+/**
+ * The frames of the packet being handled. One list for every connection:
+ * a packet is handled to the end before the next is parsed (nothing in
+ * handling one receives another), and its slots are cleared after it.
+ */
+const FRAMES: Frame[] = [];
+/** What a cleared slot of `FRAMES` holds. */
+const EMPTY_FRAME: Frame = Object.freeze({ type: 'ping' });
+
+/** Whether any of `frames[0, count)` passes `test`. */
+function anyFrame(frames: readonly Frame[], count: number, test: (f: Frame) => boolean): boolean {
+  for (let i = 0; i < count; i++) if (test(frames[i] as Frame)) return true;
+  return false;
+}
+
+function isRepair(f: Frame): boolean {
+  return f.type === 'repair';
 }
 
 function isAckEliciting(f: Frame): boolean {

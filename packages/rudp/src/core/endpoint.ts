@@ -21,7 +21,7 @@ import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
-import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, parseHeader } from '../wire/packet.js';
+import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
 export interface EndpointConfig extends Partial<ConnectionConfig> {
@@ -134,6 +134,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly readableList = new WorkList<Connection>();
   /** Room for the largest datagram path MTU discovery may use. */
   private readonly scratch = new DatagramScratch(MAX_PROBED_DATAGRAM);
+  /** The header of the datagram being handled, overwritten by the next: nothing keeps it. */
+  private readonly header = new HeaderScratch();
   private now = 0;
   private readonly counters = {
     datagramsReceived: 0,
@@ -280,14 +282,15 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.now = Math.max(this.now, now);
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += data.length;
-    const h = parseHeader(data);
-    if (typeof h === 'string') {
-      this.drops[h]++;
+    const h = this.header;
+    const drop = parseHeaderInto(data, h);
+    if (drop !== undefined) {
+      this.drops[drop]++;
       return;
     }
     switch (h.type) {
       case PacketType.Initial:
-        this.handleInitial(now, data.length, h.payload, from);
+        this.handleInitial(now, data.length, data.subarray(h.payloadStart, h.payloadEnd), from);
         return;
       case PacketType.Retry:
       case PacketType.Accept: {
@@ -302,12 +305,13 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
         }
         // A copy arriving after the handshake completed (handshake.ts sends each twice): expected, not a drop.
         if (conn.state !== 'handshake') return;
+        const payload = data.subarray(h.payloadStart, h.payloadEnd);
         if (h.type === PacketType.Retry) {
-          const token = decodeRetry(h.payload);
+          const token = decodeRetry(payload);
           if (!token) return void this.drops.malformed++;
           conn.handleRetry(now, token);
         } else {
-          const a = decodeAccept(h.payload);
+          const a = decodeAccept(payload);
           if (!a || a.scid === 0) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;

@@ -6,7 +6,7 @@
  * it is authenticated reads in one place.
  */
 import type { PacketProtection } from '../crypto/index.js';
-import { type PacketHeader, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
+import { HEADER_SIZE, type HeaderFields, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
 import type { DatagramScratch } from './datagram-scratch.js';
 import { ByteSlab } from './send/byte-slab.js';
 
@@ -15,6 +15,21 @@ export type PacketDrop = 'malformed' | 'checksum' | 'auth' | 'replay' | 'unprote
 
 /** Outgoing datagrams are copied out of the scratch buffer into shared slabs. */
 const SLAB = new ByteSlab();
+
+/**
+ * Received headers are copied (7 or 9 bytes) into this buffer to serve as
+ * the associated data: a view of the datagram would be one more heap object
+ * per packet. The AEAD reads it synchronously; nothing keeps it.
+ */
+const HEADER_COPY = new Uint8Array(HEADER_SIZE);
+/** Views of `HEADER_COPY` by header length (index: the length). */
+const HEADER_COPY_VIEWS: readonly Uint8Array[] = Array.from({ length: HEADER_SIZE + 1 }, (_, n) => HEADER_COPY.subarray(0, n));
+
+/** `data[0, length)` in `HEADER_COPY`, valid until the next call. */
+function headerCopy(data: Uint8Array, length: number): Uint8Array {
+  for (let i = 0; i < length; i++) HEADER_COPY[i] = data[i] as number;
+  return HEADER_COPY_VIEWS[length] as Uint8Array;
+}
 
 /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
 export function dataPacketType(protection: PacketProtection | undefined): PacketType {
@@ -45,14 +60,15 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
  * protected; else why it is dropped. `'integrity-limit'`: it failed, and so
  * many forgeries did before it that the connection must close.
  */
-export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: PacketHeader, pn: number): Uint8Array | PacketDrop | 'integrity-limit' {
+export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number): Uint8Array | PacketDrop | 'integrity-limit' {
+  const data = h.datagram;
   if (isProtected(h.type)) {
     if (protection === undefined) return 'unprotected';
     // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
     // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
     // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
-    const out = h.payload.length >= TAG_SIZE ? h.payload.subarray(0, h.payload.length - TAG_SIZE) : undefined;
-    const opened = protection.open(h.header, h.type === PacketType.Protected1 ? 1 : 0, pn, h.payload, out);
+    const out = h.payloadEnd - h.payloadStart >= TAG_SIZE ? data.subarray(h.payloadStart, h.payloadEnd - TAG_SIZE) : undefined;
+    const opened = protection.open(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, data.subarray(h.payloadStart, h.payloadEnd), out);
     if (opened.ok) return opened.plaintext;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
@@ -64,5 +80,5 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
   // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
   // checksum does not hold for this number.
   if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
-  return h.payload;
+  return data.subarray(h.payloadStart, h.payloadEnd);
 }

@@ -264,10 +264,24 @@ export function writeClose(w: PacketWriter, code: number, reason: Uint8Array): v
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+/** Every PING frame parses to this one object: it has no fields, and it is frozen. */
+const PING_FRAME: Frame = Object.freeze({ type: 'ping' });
+
 /** Parses every frame of a DATA payload; `undefined` if any frame is malformed. Never throws. */
 export function parseFrames(payload: Uint8Array): Frame[] | undefined {
-  const r = new Reader(payload, 0, payload.length);
   const frames: Frame[] = [];
+  return parseFramesInto(payload, frames) === undefined ? undefined : frames;
+}
+
+/**
+ * As `parseFrames`, but writes the frames into `out` from index 0 and
+ * returns how many there are (`undefined`: malformed); slots past the count
+ * keep whatever they held. An array reused from packet to packet keeps its
+ * storage, where a new one grows room for 17 frames at its first push.
+ */
+export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | undefined {
+  const r = new Reader(payload, 0, payload.length);
+  let n = 0;
   let repairs = 0;
   /** A CHANNEL frame waiting for the FRAGMENT or MESSAGE frame it annotates. */
   let delivery: Delivery | undefined;
@@ -279,12 +293,12 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
       case FrameType.Padding:
         break;
       case FrameType.Ping:
-        frames.push({ type: 'ping' });
+        out[n++] = PING_FRAME;
         break;
       case FrameType.Ack: {
         const ack = readAck(r);
         if (!ack) return undefined;
-        frames.push(ack);
+        out[n++] = ack;
         break;
       }
       case FrameType.Fragment: {
@@ -295,7 +309,7 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok || offset + length > messageLength) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        frames.push(delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery });
+        out[n++] = delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery };
         delivery = undefined;
         break;
       }
@@ -305,11 +319,10 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        frames.push(
+        out[n++] =
           delivery === undefined
             ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
-            : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery },
-        );
+            : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery };
         delivery = undefined;
         break;
       }
@@ -328,7 +341,7 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok || channel > MAX_CHANNEL) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        frames.push({ type: 'datagram', channel, data });
+        out[n++] = { type: 'datagram', channel, data };
         break;
       }
       case FrameType.Repair: {
@@ -342,19 +355,19 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         const uniform = (flags & 0x80) !== 0;
         const symbol = r.bytes(uniform ? width : width + 1);
         if (!symbol) return undefined;
-        frames.push({ type: 'repair', baseId, count, uniform, symbol });
+        out[n++] = { type: 'repair', baseId, count, uniform, symbol };
         break;
       }
       case FrameType.MessageAck: {
         const next = r.varint();
         if (!r.ok) return undefined;
-        frames.push({ type: 'message-ack', next });
+        out[n++] = { type: 'message-ack', next };
         break;
       }
       case FrameType.MaxData: {
         const limit = r.varint();
         if (!r.ok) return undefined;
-        frames.push({ type: 'max-data', limit });
+        out[n++] = { type: 'max-data', limit };
         break;
       }
       case FrameType.Close: {
@@ -363,7 +376,7 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
         if (!r.ok || len > MAX_CLOSE_REASON) return undefined;
         const reason = r.bytes(len);
         if (!reason) return undefined;
-        frames.push({ type: 'close', code, reason: utf8.decode(reason) });
+        out[n++] = { type: 'close', code, reason: utf8.decode(reason) };
         break;
       }
       default:
@@ -372,7 +385,7 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
   }
   // A CHANNEL frame with nothing after it annotates nothing.
   if (delivery !== undefined) return undefined;
-  return frames;
+  return n;
 }
 
 /** Most ACK ranges accepted in one frame; more is treated as malformed. */

@@ -75,6 +75,40 @@ export interface PacketHeader {
   readonly payload: Uint8Array;
 }
 
+/**
+ * The same fields as `PacketHeader`, with the header and payload given as
+ * offsets into the datagram rather than views of it: a view is a heap object,
+ * and the receive path cuts only the ones it needs.
+ */
+export interface HeaderFields {
+  readonly type: PacketType;
+  readonly dcid: number;
+  readonly pn: number;
+  readonly pnBytes: PnLength;
+  readonly epoch: number;
+  /** The whole datagram. */
+  readonly datagram: Uint8Array;
+  /** Where the payload starts: the header is `datagram[0, payloadStart)`. */
+  readonly payloadStart: number;
+  /** Where the payload ends (before the checksum; a protected payload includes its tag). */
+  readonly payloadEnd: number;
+}
+
+/**
+ * A `HeaderFields` that `parseHeaderInto` overwrites with every datagram: one
+ * per endpoint, read before the next datagram is parsed and never kept.
+ */
+export class HeaderScratch implements HeaderFields {
+  type: PacketType = PacketType.Data;
+  dcid = 0;
+  pn = 0;
+  pnBytes: PnLength = 4;
+  epoch = 0;
+  datagram: Uint8Array = new Uint8Array(0);
+  payloadStart = 0;
+  payloadEnd = 0;
+}
+
 /** Bytes of a packet number on the wire. */
 export type PnLength = 2 | 4;
 
@@ -88,35 +122,57 @@ export function isProtected(type: number): boolean {
 
 /**
  * Checks length, checksum (plain packets; a protected one is checked when
- * the connection opens it), version and type; never throws.
+ * the connection opens it), version and type; never throws. A new object
+ * with views of the datagram: for tools and tests (the endpoint uses
+ * `parseHeaderInto`).
  */
 export function parseHeader(data: Uint8Array): PacketHeader | DropReason {
+  const h = new HeaderScratch();
+  const drop = parseHeaderInto(data, h);
+  if (drop !== undefined) return drop;
+  return { type: h.type, header: data.subarray(0, h.payloadStart), dcid: h.dcid, pn: h.pn, pnBytes: h.pnBytes, epoch: h.epoch, payload: data.subarray(h.payloadStart, h.payloadEnd) };
+}
+
+/**
+ * As `parseHeader`, but writes the fields into `out` (overwriting what it
+ * held) and returns `undefined`, or why the datagram is dropped (then `out`
+ * holds nothing of use). Allocates nothing.
+ */
+export function parseHeaderInto(data: Uint8Array, out: HeaderScratch): DropReason | undefined {
   if (data.length < MIN_HEADER_SIZE + TRAILER_SIZE || data.length > MAX_PROBED_DATAGRAM) return 'short';
   // Fixed offsets inside a length already checked: plain reads, no Reader per datagram.
   const first = data[0] as number;
   const pnBytes: PnLength = (first & 0x08) !== 0 ? 4 : 2;
   const type = first & 0x07;
+  const headerEnd = 5 + pnBytes;
+  let end: number;
+  let epoch = 0;
   if (isProtected(type)) {
     if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
-    const headerEnd = 5 + pnBytes;
     if (data.length < headerEnd + TAG_SIZE) return 'short';
-    const pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
-    return { type: type as PacketType, header: data.subarray(0, headerEnd), dcid: readU32(data, 1), pn, pnBytes, epoch: 0, payload: data.subarray(headerEnd) };
+    end = data.length;
+  } else {
+    end = data.length - TRAILER_SIZE;
+    // What is left of the trailer after the CRC: 0, or for DATA with a two-byte number the mask of its
+    // epoch (checked exactly once the connection has restored the full number).
+    const residual = (readU32(data, end) ^ crc32c(data, 0, end)) >>> 0;
+    const masked = pnBytes === 2 && type === PacketType.Data;
+    epoch = masked ? epochOfMask(residual) : 0;
+    if (masked ? epoch >= 2 ** 16 : residual !== 0) return 'checksum';
+    if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
+    if (type < PacketType.Initial || type > PacketType.Data) return 'type';
+    // A four-byte number needs two more bytes than the shortest datagram has.
+    if (headerEnd > end) return 'short';
   }
-  const end = data.length - TRAILER_SIZE;
-  // What is left of the trailer after the CRC: 0, or for DATA with a two-byte number the mask of its
-  // epoch (checked exactly once the connection has restored the full number).
-  const residual = (readU32(data, end) ^ crc32c(data, 0, end)) >>> 0;
-  const masked = pnBytes === 2 && type === PacketType.Data;
-  const epoch = masked ? epochOfMask(residual) : 0;
-  if (masked ? epoch >= 2 ** 16 : residual !== 0) return 'checksum';
-  if (first >>> 4 !== PROTOCOL_VERSION) return 'version';
-  if (type < PacketType.Initial || type > PacketType.Data) return 'type';
-  const headerEnd = 5 + pnBytes;
-  // A four-byte number needs two more bytes than the shortest datagram has.
-  if (headerEnd > end) return 'short';
-  const pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
-  return { type: type as PacketType, header: data.subarray(0, headerEnd), dcid: readU32(data, 1), pn, pnBytes, epoch, payload: data.subarray(headerEnd, end) };
+  out.type = type as PacketType;
+  out.dcid = readU32(data, 1);
+  out.pn = pnBytes === 4 ? readU32(data, 5) : (data[5] as number) * 256 + (data[6] as number);
+  out.pnBytes = pnBytes;
+  out.epoch = epoch;
+  out.datagram = data;
+  out.payloadStart = headerEnd;
+  out.payloadEnd = end;
+  return undefined;
 }
 
 /**

@@ -198,7 +198,7 @@ describe('populateDataPacket', () => {
       const messages = [new Uint8Array(4).fill(1), new Uint8Array(4).fill(2)];
       const shape = encodeRepair(9, 0, messages, out);
       const f: RepairFrame = { type: 'repair', baseId: 0, count: 2, uniform: shape.uniform, symbol: out.slice(0, repairSymbolSize(shape)) };
-      s.repairReceiver.prepare([f]);
+      s.repairReceiver.prepare(true);
       reassembly.accept({ type: 'fragment', messageId: 0, messageLength: 4, offset: 0, data: messages[0] as Uint8Array });
       s.repairReceiver.onWholeMessage(0, messages[0] as Uint8Array);
       s.repairReceiver.onRepair(0, 9, f);

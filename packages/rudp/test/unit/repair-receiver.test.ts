@@ -38,7 +38,7 @@ describe('RepairReceiver', () => {
     const r = new Reassembly(1 << 20);
     const rr = new RepairReceiver(r);
     const f = repair(9, 0, 3);
-    rr.prepare([f]);
+    rr.prepare(true);
     arrive(r, rr, 0);
     arrive(r, rr, 2);
     expect(messageAck(rr)).toEqual([]);
@@ -55,7 +55,7 @@ describe('RepairReceiver', () => {
     const r = new Reassembly(1 << 20);
     const rr = new RepairReceiver(r);
     const f = repair(9, 0, 2);
-    rr.prepare([f]);
+    rr.prepare(true);
     arrive(r, rr, 1);
     rr.onRepair(10, 9, f);
     expect(messageAck(rr, 8)).toEqual([]);
@@ -67,17 +67,17 @@ describe('RepairReceiver', () => {
     const rr = new RepairReceiver(r);
     arrive(r, rr, 0);
     const f = repair(9, 0, 2);
-    rr.prepare([f]);
+    rr.prepare(true);
     rr.onRepair(10, 9, f);
     expect(rr.recovered).toBe(0);
     // Without any repair frame in sight there is no decoder at all: a repair over one lost message
     // (enough on its own) is not even looked at.
     const idle = new RepairReceiver(new Reassembly(1 << 20));
-    idle.prepare([{ type: 'ping' }]);
+    idle.prepare(false);
     idle.onRepair(0, 9, repair(9, 0, 1));
     expect(idle.recovered).toBe(0);
     const ready = new RepairReceiver(new Reassembly(1 << 20));
-    ready.prepare([repair(9, 0, 1)]);
+    ready.prepare(true);
     ready.onRepair(0, 9, repair(9, 0, 1));
     expect(ready.recovered).toBe(1);
   });
@@ -87,7 +87,7 @@ describe('RepairReceiver', () => {
     const outcome = (idleUntil: number): number => {
       const r = new Reassembly(1 << 20);
       const rr = new RepairReceiver(r);
-      rr.prepare([f]);
+      rr.prepare(true);
       rr.onRepair(500, 8, repair(8, 40, 2));
       rr.expireIfIdle(idleUntil);
       arrive(r, rr, 5);
@@ -104,11 +104,11 @@ describe('RepairReceiver', () => {
     const rr = new RepairReceiver(r);
     const first = repair(8, 40, 2);
     // A packet with a message and a repair creates the decoder.
-    rr.prepare([{ type: 'fragment', messageId: 0, messageLength: 8, offset: 0, data: data(0) }, first]);
+    rr.prepare(true);
     rr.onRepair(0, 8, first);
     arrive(r, rr, 0);
     const f = repair(9, 0, 2);
-    rr.prepare([f]);
+    rr.prepare(true);
     rr.onRepair(1, 9, f);
     expect(rr.recovered).toBe(1);
     expect(messageAck(rr)).toEqual([{ type: 'message-ack', next: 2 }]);
@@ -118,7 +118,7 @@ describe('RepairReceiver', () => {
     const r = new Reassembly(8);
     const rr = new RepairReceiver(r);
     const f = repair(9, 0, 2);
-    rr.prepare([f]);
+    rr.prepare(true);
     arrive(r, rr, 0);
     rr.onRepair(1, 9, f);
     expect(rr.recovered).toBe(0);
@@ -132,7 +132,7 @@ describe('RepairReceiver', () => {
     arrive(r, rr, 0);
     const a = repair(9, 0, 2);
     const b = repair(10, 0, 2);
-    rr.prepare([a]);
+    rr.prepare(true);
     rr.onRepair(1, 9, a);
     rr.onRepair(2, 10, b);
     // Two repairs over two messages would solve both, were message 0 taken as unknown.
@@ -142,7 +142,7 @@ describe('RepairReceiver', () => {
   it('ignores a repair far from the messages that arrived (forged or corrupt)', () => {
     const rr = new RepairReceiver(new Reassembly(1 << 20));
     const far = repair(9, 1_000, 1);
-    rr.prepare([far]);
+    rr.prepare(true);
     rr.onRepair(0, 9, far);
     expect(rr.recovered).toBe(0);
     const near = repair(9, 60, 1);

@@ -59,7 +59,7 @@ function server(config: Partial<ConnectionConfig> = {}): { c: Connection; host: 
 function fromPeer(c: Connection, now: number, pn: number, write: (w: PacketWriter) => void): void {
   const w = writerWithRoom(500);
   write(w);
-  const header = { type: PacketType.Data, header: w.buf.slice(0, HEADER_SIZE), dcid: 0, pn, pnBytes: 4, epoch: 0, payload: w.buf.slice(HEADER_SIZE, w.pos) } as const;
+  const header = { type: PacketType.Data, dcid: 0, pn, pnBytes: 4, epoch: 0, datagram: w.buf.slice(0, w.pos), payloadStart: HEADER_SIZE, payloadEnd: w.pos } as const;
   expect(c.handlePacket(now, header, w.pos + 4)).toBe('ok');
 }
 

@@ -5,7 +5,7 @@
  * reassembly as if they had arrived, and the peer hears of them through a
  * MESSAGE_ACK so it does not resend them.
  */
-import type { Frame, RepairFrame } from '../../wire/frame.js';
+import type { RepairFrame } from '../../wire/frame.js';
 import { writeMessageAck } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import type { Reassembly } from '../receive/reassembly.js';
@@ -49,8 +49,8 @@ export class RepairReceiver {
    * in the first ~300 ms waited ~130 ms for repairs that could not help, and held the messages after
    * it). Started at the first gap instead, it keeps them from the lost one on.
    */
-  prepare(frames: readonly Frame[], gapAt?: number): void {
-    if (this.decoder === undefined && (gapAt !== undefined || frames.some((f) => f.type === 'repair'))) {
+  prepare(hasRepair: boolean, gapAt?: number): void {
+    if (this.decoder === undefined && (gapAt !== undefined || hasRepair)) {
       this.decoder = new RepairDecoder(
         (id) => this.reassembly.isWhole(id),
         () => this.reassembly.firstMissing(),

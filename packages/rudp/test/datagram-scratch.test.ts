@@ -38,6 +38,9 @@ describe('datagram scratch', () => {
     expect(s.view(9)).not.toBe(v);
     v[3] = 42;
     expect(s.view(9)[3]).toBe(42);
+    // Past the few views it keeps, every length still gets a view of the right length.
+    for (let n = 1300; n < 1400; n++) expect(s.view(n).length).toBe(n);
+    expect(s.view(1200)).toBe(v);
   });
 
   for (const plaintext of [false, true]) {

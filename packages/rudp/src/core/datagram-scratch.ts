@@ -1,3 +1,6 @@
+/** Most views kept: the header lengths (7, 9), the base size, the sizes path MTU discovery settles on. */
+const MAX_KEPT_VIEWS = 16;
+
 /**
  * The endpoint's buffer that outgoing packets are written into before they
  * are sealed (or checksummed) into a datagram of their own. Every packet
@@ -8,7 +11,7 @@
 export class DatagramScratch {
   /** The whole buffer: room for the largest datagram. */
   readonly full: Uint8Array;
-  /** Views of `full` by length (datagram sizes, header lengths): a handful at most. */
+  /** Views of `full` by length (datagram sizes, header lengths), the first `MAX_KEPT_VIEWS` asked for. */
   private readonly views = new Map<number, Uint8Array>();
 
   constructor(size: number) {
@@ -21,7 +24,8 @@ export class DatagramScratch {
     let v = this.views.get(length);
     if (v === undefined) {
       v = this.full.subarray(0, length);
-      this.views.set(length, v);
+      // Path MTU searches of many connections may try many sizes: only the first few are kept.
+      if (this.views.size < MAX_KEPT_VIEWS) this.views.set(length, v);
     }
     return v;
   }

@@ -1,0 +1,46 @@
+/**
+ * Re-renders a full run's report with its real-socket sections (`udp`,
+ * `many-real`) taken from a later run of those scenarios alone, for when the
+ * full run's real-socket part was measured on a busy machine: simulated
+ * figures do not depend on the machine's load, real-socket ones do. The
+ * report says so in its notes, with both runs' dates and commands.
+ *
+ *   node --import tsx src/tools/splice-real-run.ts <full-run dir> <real-run dir> <out dir> "<why>"
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { bulkGoodputSpec, chatLatencySpec, renderSvg } from '../report/charts.js';
+import { plainBulk, plainChat, renderMarkdown } from '../report/markdown.js';
+import { outputNames, type RunResults } from '../report/results.js';
+
+const [fullDir, realDir, outDir, why] = process.argv.slice(2);
+if (fullDir === undefined || realDir === undefined || outDir === undefined || why === undefined) {
+  process.stderr.write('usage: splice-real-run.ts <full-run dir> <real-run dir> <out dir> "<why>"\n');
+  process.exit(2);
+}
+const names = outputNames(false);
+const load = async (dir: string): Promise<RunResults> => JSON.parse(await readFile(path.join(dir, names.json), 'utf8')) as RunResults;
+const full = await load(fullDir);
+const real = await load(realDir);
+if (real.udp === undefined || real.manyReal.length === 0) {
+  process.stderr.write(`${realDir}: no udp and many-real results to splice\n`);
+  process.exit(1);
+}
+const spliced: RunResults = {
+  ...full,
+  udp: real.udp,
+  manyReal: real.manyReal,
+  manyRealScenario: real.manyRealScenario,
+  notes: [
+    ...full.notes.filter((n) => !/real UDP|many-real/i.test(n)),
+    ...real.notes,
+    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets) come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
+  ],
+  wallMs: full.wallMs,
+};
+await mkdir(outDir, { recursive: true });
+await writeFile(path.join(outDir, names.report), renderMarkdown(spliced, names));
+await writeFile(path.join(outDir, names.json), `${JSON.stringify(spliced, null, 1)}\n`);
+await writeFile(path.join(outDir, names.chatSvg), await renderSvg(chatLatencySpec(plainChat(spliced.chat))));
+await writeFile(path.join(outDir, names.bulkSvg), await renderSvg(bulkGoodputSpec(plainBulk(spliced.bulk), spliced.bulkScenario)));
+process.stderr.write(`wrote ${path.join(outDir, names.report)}\n`);

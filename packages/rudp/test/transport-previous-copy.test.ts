@@ -9,57 +9,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, type RedundancyConfig } from '../src/core/config.js';
-import { parseFrames } from '../src/wire/frame.js';
-import { PacketType, parseHeader } from '../src/wire/packet.js';
-import { CLIENT, makePair } from './helpers/pair.js';
+import { DELAY, INTERVAL, latenciesWithLosses } from './helpers/small-messages-with-losses.js';
 
-const INTERVAL = 20;
-const DELAY = 35;
-
-/** The small messages (64 bytes, byte `i` throughout) a data packet carries. */
-function messagesIn(datagram: Uint8Array): number[] {
-  const h = parseHeader(datagram);
-  if (h === undefined || typeof h === 'string' || h.type !== PacketType.Data) return [];
-  return (parseFrames(h.payload) ?? []).flatMap((f) => (f.type === 'fragment' && f.data.length === 64 ? [f.data[0] as number] : []));
-}
-
-/**
- * Sends 30 messages client → server, one per 20 ms over a 35 ms link without
- * jitter, with redundancy always on (thresholds 0), and loses the first
- * packets that carry messages 10 and 11. Returns each message's latency.
- */
-function latenciesAfterTwoLosses(previousCopyShare: number | undefined): number[] {
+/** With redundancy always on (thresholds 0), loses the first packets that carry messages 10 and 11. */
+function latenciesAfterTwoLosses(previousCopyShare: number | undefined): readonly number[] {
   const redundancy: RedundancyConfig = { ...DEFAULT_CONNECTION_CONFIG.redundancy, lossThreshold: 0, highLossThreshold: 0, previousCopyShare };
-  const p = makePair({ client: { plaintext: true, redundancy }, server: { plaintext: true }, link: { delayMs: DELAY } });
-  const poll = p.client.pollTransmit.bind(p.client);
-  const dropped = new Set<number>();
-  p.client.pollTransmit = (now) => {
-    const t = poll(now);
-    const carried = t === undefined ? [] : messagesIn(t.data);
-    if (carried.some((i) => (i === 10 || i === 11) && !dropped.has(i))) {
-      for (const i of carried) dropped.add(i);
-      // Sent to an address nobody holds: the link drops it.
-      return t === undefined ? t : { to: '10.9.9.9:9', data: t.data };
-    }
-    return t;
-  };
-  p.sim.runFor(500);
-  const sentAt: number[] = [];
-  const latency: number[] = [];
-  p.onServerEvent = (e, now) => {
-    if (e.type === 'message' && e.data.length === 64) latency[e.data[0] as number] = now - (sentAt[e.data[0] as number] as number);
-  };
-  for (let i = 0; i < 30; i++) {
-    p.sim.schedule(p.sim.now + i * INTERVAL, (now) => {
-      sentAt[i] = now;
-      p.conn.send(new Uint8Array(64).fill(i));
-      p.sim.wake(CLIENT);
-    });
-  }
-  p.sim.runFor(30 * INTERVAL + 2_000);
-  expect(dropped.has(10) && dropped.has(11)).toBe(true);
-  expect(latency.filter((l) => l !== undefined)).toHaveLength(30);
-  return latency;
+  return latenciesWithLosses({ redundancy }, [10, 11]).latency;
 }
 
 describe('previous copies: two packets lost in a row', () => {

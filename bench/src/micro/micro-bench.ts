@@ -1,7 +1,7 @@
 import { Bench } from 'tinybench';
 import { encodeRequest, decode as decodeRequest } from 'forum-protocol';
 import { PacketType, PacketWriter, RangeSet, crc32c, parseFrames, parseHeader, writeAck, writeFragment } from 'rudpx/core';
-import { defaultCryptoProvider, nodeCryptoProvider, packetCipherLibrary } from 'rudpx';
+import { packetCipherProviders } from 'rudpx';
 import { PacketProtection } from 'rudpx/crypto';
 
 /** One tinybench task's figures. */
@@ -59,13 +59,10 @@ export async function runMicro(quick: boolean): Promise<{ results: MicroResult[]
     sink ^= decodeRequest(request)._tag.length;
   });
   // Packet protection: a 16-byte header as associated data, 1,184 bytes sealed (1,168 B payload + 16 B tag),
-  // on node:crypto and on the Node API's default provider (libsodium when sodium-native loads).
+  // on every packet cipher library that loads here (OpenSSL through rudp's addon, libsodium, node:crypto).
   const header = datagram.subarray(0, 16);
   const payload = datagram.subarray(16, 1200 - 16);
-  const providers = [
-    ['node:crypto', nodeCryptoProvider],
-    ...(defaultCryptoProvider === nodeCryptoProvider ? [] : [[packetCipherLibrary, defaultCryptoProvider] as const]),
-  ] as const;
+  const providers = packetCipherProviders;
   for (const [library, crypto] of providers) {
     const secret = crypto.randomBytes(32);
     const sender = new PacketProtection(crypto, { sendSecret: secret, receiveSecret: secret });

@@ -30,5 +30,5 @@ export type { ConnectionStats } from './core/connection.js';
 export type { EndpointStats } from './core/endpoint.js';
 export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
 export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';
-export { nodeCryptoProvider, defaultCryptoProvider, packetCipherLibrary } from './node/crypto-provider.js';
+export { nodeCryptoProvider, defaultCryptoProvider, packetCipherLibrary, packetCipherProviders, type PacketCipherLibrary } from './node/crypto-provider.js';
 export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

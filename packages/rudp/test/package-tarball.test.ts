@@ -76,7 +76,11 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
   it('holds dist, the LICENSE its `license` names, and no sources or tests', () => {
     const dir = join(project, 'node_modules', name);
     const files = readdirSync(dir);
-    expect(files).toEqual(expect.arrayContaining(['dist', 'LICENSE', 'README.md', 'package.json', 'examples']));
+    expect(files).toEqual(expect.arrayContaining(['dist', 'LICENSE', 'README.md', 'package.json', 'examples', 'native', 'scripts']));
+    // The OpenSSL packet cipher as built here, and its source and build script for other machines.
+    expect(readdirSync(join(dir, 'dist'))).toContain('openssl-aead.node');
+    expect(readdirSync(join(dir, 'native'))).toEqual(['openssl-aead.c']);
+    expect(readdirSync(join(dir, 'scripts'))).toEqual(['build-native.mjs']);
     expect(files).not.toContain('src');
     expect(files).not.toContain('test');
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${pkg.license} License`));
@@ -91,7 +95,7 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
         `import { SimNetwork } from '${name}/testing';`,
       ),
     );
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
   });
 
   it('requires from CommonJS and runs a round trip', async () => {
@@ -103,14 +107,23 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
         `const { SimNetwork } = require('${name}/testing');`,
       )}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
   });
 
-  it('seals packets with libsodium from ESM and CommonJS once the optional sodium-native is installed', async () => {
+  it('seals packets with libsodium from ESM and CommonJS where the addon is missing and the optional sodium-native is installed', async () => {
+    rmSync(join(project, 'node_modules', name, 'dist', 'openssl-aead.node'));
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
     // The workspace's copy (a prebuilt binary from the registry), linked in as npm would install it.
     symlinkSync(realpathSync(join(pkgDir, 'node_modules', 'sodium-native')), join(project, 'node_modules', 'sodium-native'), 'dir');
     expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
     expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
+  });
+
+  it("rebuilds the addon in the user's project with the shipped script, and seals with OpenSSL again", async () => {
+    const out = await sh(process.execPath, [join('node_modules', name, 'scripts', 'build-native.mjs')], project, { RUDP_REQUIRE_NATIVE: '1' });
+    expect(out).toMatch(/rudpx: built .*openssl-aead\.node/);
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
   });
 
   const consumerTs = `

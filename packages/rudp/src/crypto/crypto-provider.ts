@@ -37,6 +37,11 @@ export interface AeadKey {
    * place); after a failure its bytes are unspecified (libsodium clears them).
    */
   openInto(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
+  /**
+   * Wipes whatever copy of the key the library made (OpenSSL's expanded key lives outside the
+   * caller's bytes): the key is never used again. Absent where the library keeps no copy.
+   */
+  dispose?(): void;
 }
 
 /**

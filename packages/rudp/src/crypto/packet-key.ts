@@ -65,9 +65,10 @@ export class PacketKey {
     this.aead = crypto.aeadKey(material.subarray(at + secret.length, at + secret.length + KEY_LEN));
   }
 
-  /** Overwrites the secret, key and IV with zeros: for a key that will never be used again. */
+  /** Overwrites the secret, key and IV with zeros, and the cipher library's copy: for a key that will never be used again. */
   wipe(): void {
     this.material.fill(0, this.at, this.at + packetKeyBytes(this.secretLength));
+    this.aead.dispose?.();
   }
 
   /** The traffic secret: the next key phase is derived from it. */

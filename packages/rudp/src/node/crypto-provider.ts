@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
+import { loadOpensslAead, OpensslAeadKey } from './openssl-aead.js';
 import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
 
 // DER wrappers of raw X25519 keys (RFC 8410): node:crypto takes keys as KeyObjects built from DER.
@@ -32,7 +33,7 @@ const publicKeyObject = (raw: Uint8Array): KeyObject | undefined => {
 const rawPublic = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length));
 const rawPrivate = (key: KeyObject): Uint8Array => new Uint8Array(key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length));
 
-/** ChaCha20-Poly1305 on OpenSSL: a cipher object per call, which is most of its per-packet cost. */
+/** ChaCha20-Poly1305 through `node:crypto`: a cipher object per call, which is most of its per-packet cost. */
 class NodeAeadKey implements AeadKey {
   private readonly key: Uint8Array;
 
@@ -132,17 +133,34 @@ export const nodeCryptoProvider: CryptoProvider = {
 };
 
 const sodium = loadSodium();
+const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
+// The addon is checked against another library's ChaCha20-Poly1305 before it is trusted.
+const openssl = loadOpensslAead((key) => new NodeAeadKey(key));
+const opensslAead = openssl === undefined ? undefined : aeadOf((key) => new OpensslAeadKey(openssl, key));
+
+/** A library that seals and opens packets. */
+export type PacketCipherLibrary = 'openssl' | 'libsodium' | 'node:crypto';
 
 /** Which library seals and opens packets under {@link defaultCryptoProvider}. */
-export const packetCipherLibrary: 'libsodium' | 'node:crypto' = sodium === undefined ? 'node:crypto' : 'libsodium';
+export const packetCipherLibrary: PacketCipherLibrary = opensslAead !== undefined ? 'openssl' : sodiumAead !== undefined ? 'libsodium' : 'node:crypto';
+
+/**
+ * The providers of every packet cipher library that loads here, fastest first
+ * (the first is {@link defaultCryptoProvider}): for benchmarks and for tests
+ * that check the libraries against each other.
+ */
+export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, CryptoProvider])[] = [
+  ...(opensslAead === undefined ? [] : [['openssl', { ...nodeCryptoProvider, ...opensslAead }] as const]),
+  ...(sodiumAead === undefined ? [] : [['libsodium', { ...nodeCryptoProvider, ...sodiumAead }] as const]),
+  ['node:crypto', nodeCryptoProvider] as const,
+];
 
 /**
  * The provider `listen` and `connect` use unless given one: `node:crypto`
- * for the handshake, and for ChaCha20-Poly1305 libsodium (the optional
- * `sodium-native` dependency) when it loads, else `node:crypto`. Both are
- * the same RFC 8439 cipher, so peers using either interoperate.
+ * for the handshake, and for ChaCha20-Poly1305 per packet the fastest
+ * library that loads: OpenSSL through rudp's optional addon (built with the
+ * package where a C compiler is found), else libsodium (the optional
+ * `sodium-native` dependency), else `node:crypto`. All are the same RFC 8439
+ * cipher, so peers using any of them interoperate.
  */
-export const defaultCryptoProvider: CryptoProvider =
-  sodium === undefined
-    ? nodeCryptoProvider
-    : { ...nodeCryptoProvider, ...aeadOf((key) => new SodiumAeadKey(sodium, key)) };
+export const defaultCryptoProvider: CryptoProvider = (packetCipherProviders[0] as readonly [PacketCipherLibrary, CryptoProvider])[1];

@@ -61,6 +61,7 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
   const msPerRun = quick ? 500 : 1_000;
   const rounds = quick ? 1 : UDP_ROUNDS;
   const out: UdpThroughput[] = [];
+  const sodium = api.packetCipherProviders.find(([library]) => library === 'libsodium')?.[1];
   for (const size of UDP_SIZES) {
     const byPeer = new Map<UdpPeer, Rate[]>();
     const udxRatios = new Map<UdpPeer, number[]>();
@@ -83,6 +84,11 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       collectGarbage();
       thisRound.set('rudp', await rudpThroughput(api, size, msPerRun));
       collectGarbage();
+      // The fallbacks the default (OpenSSL through rudp's addon) replaces, where they differ from it.
+      if (sodium !== undefined && api.packetCipherLibrary !== 'libsodium') {
+        thisRound.set('rudp libsodium', await rudpThroughput(api, size, msPerRun, { crypto: sodium }));
+        collectGarbage();
+      }
       thisRound.set('rudp node:crypto', await rudpThroughput(api, size, msPerRun, { crypto: api.nodeCryptoProvider }));
       collectGarbage();
       thisRound.set('rudp plain', await rudpThroughput(api, size, msPerRun, { plaintext: true }));

@@ -559,7 +559,7 @@ export class Connection implements PacketFate {
 
   /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
   acked(p: SentPacket): void {
-    this.pmtu.onPacketAcked(this.lastActivity, p.size);
+    this.pmtu.onPacketAcked(this.lastActivity, p.pn, p.size);
     this.repairPolicy.onPacketAcked();
     this.acks.onAckAcknowledged(p.ackLargest);
     for (const c of p.chunks) this.ackChunk(c);
@@ -568,7 +568,7 @@ export class Connection implements PacketFate {
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
   lost(now: number, p: SentPacket, silent = false): void {
     this.stat.packetsLost++;
-    this.pmtu.onPacketLost(now, p.size);
+    this.pmtu.onPacketLost(now, p.pn, p.size);
     this.repairPolicy.onPacketLost(p.pn);
     if (p.carriedMaxData) this.flow.onMaxDataLost();
     this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies, silent), this.repairPolicy.bursty());

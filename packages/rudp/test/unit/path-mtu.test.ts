@@ -3,7 +3,7 @@
  * size counts as failed, the end of the search, and the black-hole rule.
  */
 import { describe, expect, it } from 'vitest';
-import { BLACK_HOLE_LOSSES, MAX_PROBES, PathMtu, RAISE_INTERVAL_MS } from '../../src/core/send/path-mtu.js';
+import { BLACK_HOLE_BURSTS, MAX_PROBES, PathMtu, RAISE_INTERVAL_MS } from '../../src/core/send/path-mtu.js';
 
 /** Runs a search against a path that carries datagrams up to `pathMtu`; returns the sizes probed, in order. */
 function search(m: PathMtu, pathMtu: number): number[] {
@@ -63,30 +63,72 @@ describe('PathMtu black holes', () => {
     return m;
   }
 
-  it(`falls back to the base after ${BLACK_HOLE_LOSSES} large losses once a base-size packet is acknowledged, and searches again later`, () => {
+  /** Declares packets `from`…`to` (one burst) lost at `now`, each `size` bytes. */
+  function loseRun(m: PathMtu, now: number, from: number, to: number, size = 1452): void {
+    for (let pn = from; pn <= to; pn++) m.onPacketLost(now, pn, size);
+  }
+
+  it(`falls back to the base after more than ${BLACK_HOLE_BURSTS} bursts of large losses once a base-size packet is acknowledged, and searches again later`, () => {
     const m = raised();
-    for (let i = 0; i < BLACK_HOLE_LOSSES; i++) m.onPacketLost(10_000, 1452);
-    expect(m.current).toBe(1452);
-    m.onPacketAcked(10_100, 1200);
+    m.onPacketAcked(10_000, 10, 1452);
+    // Four messages' full packets lost, each message's small last packet acknowledged.
+    for (let b = 0; b < BLACK_HOLE_BURSTS + 1; b++) {
+      loseRun(m, 10_000, 20 + 10 * b, 28 + 10 * b);
+      m.onPacketAcked(10_000, 29 + 10 * b, 700);
+      expect(m.current).toBe(1452);
+    }
+    // The next loss starts a new burst: the fourth is finished, and it is one too many.
+    m.onPacketLost(10_100, 60, 1452);
     expect(m.current).toBe(1200);
     expect(m.stats().mtuBlackHoles).toBe(1);
     expect(m.probeDue(10_100 + RAISE_INTERVAL_MS - 1, true)).toBeUndefined();
     expect(m.probeDue(10_100 + RAISE_INTERVAL_MS, true)).toBe(1452);
   });
 
-  it('a burst of large losses with large packets acknowledged after it (a full queue) is no black hole', () => {
+  it('one long burst of large losses (a drop-tail queue overflowing) is no black hole', () => {
     const m = raised();
-    m.onPacketAcked(0, 1200);
-    for (let i = 0; i < BLACK_HOLE_LOSSES - 1; i++) m.onPacketLost(0, 1452);
-    m.onPacketAcked(0, 1452);
-    for (let i = 0; i < BLACK_HOLE_LOSSES - 1; i++) m.onPacketLost(0, 1452);
-    m.onPacketAcked(0, 1200);
+    m.onPacketAcked(0, 10, 1452);
+    loseRun(m, 0, 11, 200);
+    m.onPacketAcked(0, 201, 1200);
+    m.onPacketLost(0, 300, 1452);
+    expect(m.current).toBe(1452);
+  });
+
+  it('packets declared lost that were sent before an acknowledged full-size packet (reordering) never count', () => {
+    const m = raised();
+    m.onPacketAcked(0, 100, 1452);
+    m.onPacketAcked(0, 101, 1200);
+    // Isolated late packets, each its own burst: the old rule (six large losses in a row) fell back here.
+    for (let pn = 40; pn < 100; pn += 6) m.onPacketLost(0, pn, 1452);
+    m.onPacketLost(0, 102, 1200);
+    expect(m.current).toBe(1452);
+    expect(m.stats().mtuBlackHoles).toBe(0);
+  });
+
+  it('a burst that lost a base-size packet too is congestion, not the path MTU', () => {
+    const m = raised();
+    m.onPacketAcked(0, 10, 1200);
+    for (let b = 0; b < 3 * BLACK_HOLE_BURSTS; b++) {
+      loseRun(m, 0, 20 + 10 * b, 27 + 10 * b);
+      m.onPacketLost(0, 28 + 10 * b, 1200);
+    }
+    expect(m.current).toBe(1452);
+  });
+
+  it('a full-size packet acknowledged clears the bursts counted so far', () => {
+    const m = raised();
+    m.onPacketAcked(0, 10, 1200);
+    for (let b = 0; b < BLACK_HOLE_BURSTS; b++) loseRun(m, 0, 20 + 10 * b, 25 + 10 * b);
+    m.onPacketAcked(0, 60, 1440); // full-size (within a search step), sent after every loss so far
+    m.onPacketAcked(0, 61, 1200);
+    for (let b = 0; b < BLACK_HOLE_BURSTS; b++) loseRun(m, 0, 70 + 10 * b, 75 + 10 * b);
+    m.onPacketLost(0, 200, 1452);
     expect(m.current).toBe(1452);
   });
 
   it('large losses alone, with nothing small acknowledged, do not fall back', () => {
     const m = raised();
-    for (let i = 0; i < 5 * BLACK_HOLE_LOSSES; i++) m.onPacketLost(0, 1452);
+    for (let b = 0; b < 5 * BLACK_HOLE_BURSTS; b++) m.onPacketLost(0, 2 * b + 10, 1452);
     expect(m.current).toBe(1452);
   });
 });

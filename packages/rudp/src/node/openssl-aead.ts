@@ -12,16 +12,16 @@ import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey } from '../crypto/crypto-prov
 
 /** The addon's functions (see `native/openssl-aead.c`). */
 interface OpensslAead {
-  createKey(key: Uint8Array): object;
-  disposeKey(key: object): void;
-  seal(key: object, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
-  open(key: object, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
+  seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
+  /** Re-keys the thread's contexts with zeros: the last key used no longer lingers in them. */
+  scrub(): void;
 }
 
 const isOpensslAead = (m: unknown): m is OpensslAead =>
   typeof m === 'object' &&
   m !== null &&
-  (['createKey', 'disposeKey', 'seal', 'open'] as const).every((name) => typeof (m as Partial<Record<string, unknown>>)[name] === 'function');
+  (['seal', 'open', 'scrub'] as const).every((name) => typeof (m as Partial<Record<string, unknown>>)[name] === 'function');
 
 /**
  * Where the addon is: beside the bundled code in `dist/`, or, for the
@@ -40,14 +40,13 @@ function passesProbe(addon: OpensslAead, reference: AeadKey): boolean {
   const ad = Uint8Array.of(1, 2, 3);
   const expected = new Uint8Array(plaintext.length + TAG_LEN);
   reference.sealInto(PROBE_NONCE, ad, plaintext, expected);
-  const key = addon.createKey(PROBE_KEY);
   const sealed = new Uint8Array(expected.length);
-  addon.seal(key, PROBE_NONCE, ad, plaintext, sealed);
+  addon.seal(PROBE_KEY, PROBE_NONCE, ad, plaintext, sealed);
   const opened = new Uint8Array(plaintext.length);
-  const same = sealed.every((b, i) => b === expected[i]) && addon.open(key, PROBE_NONCE, ad, sealed, opened) && opened.every((b, i) => b === plaintext[i]);
+  const same = sealed.every((b, i) => b === expected[i]) && addon.open(PROBE_KEY, PROBE_NONCE, ad, sealed, opened) && opened.every((b, i) => b === plaintext[i]);
   sealed[10] = (sealed[10] ?? 0) ^ 1;
-  const refusesForgery = !addon.open(key, PROBE_NONCE, ad, sealed, opened);
-  addon.disposeKey(key);
+  const refusesForgery = !addon.open(PROBE_KEY, PROBE_NONCE, ad, sealed, opened);
+  addon.scrub();
   return same && refusesForgery;
 }
 
@@ -76,30 +75,32 @@ export function loadOpensslAead(reference: (key: Uint8Array) => AeadKey): Openss
   return undefined;
 }
 
-/** A packet key on OpenSSL: a cipher context per direction, kept by the addon until `dispose` or garbage collection. */
+/**
+ * A packet key on OpenSSL. Like libsodium, the addon takes the raw key on
+ * every call (re-keying ChaCha20 costs nothing), so a connection keeps no
+ * native state: the key stays in the caller's bytes, which it wipes itself.
+ */
 export class OpensslAeadKey implements AeadKey {
-  private readonly handle: object;
-
   constructor(
     private readonly addon: OpensslAead,
-    key: Uint8Array,
+    private readonly key: Uint8Array,
   ) {
     if (key.length !== KEY_LEN) throw new RangeError('ChaCha20-Poly1305 needs a 32-byte key');
-    this.handle = addon.createKey(key);
   }
 
   sealInto(nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void {
     if (nonce.length !== NONCE_LEN || out.length !== plaintext.length + TAG_LEN) throw new RangeError('ChaCha20-Poly1305: a 12-byte nonce and an output of plaintext + 16 bytes');
-    this.addon.seal(this.handle, nonce, ad, plaintext, out);
+    this.addon.seal(this.key, nonce, ad, plaintext, out);
   }
 
   openInto(nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean {
     // The addon checks the same (a wrong length there would be a write past a buffer); here it spares the call.
     if (nonce.length !== NONCE_LEN || ciphertext.length < TAG_LEN || out.length !== ciphertext.length - TAG_LEN) return false;
-    return this.addon.open(this.handle, nonce, ad, ciphertext, out);
+    return this.addon.open(this.key, nonce, ad, ciphertext, out);
   }
 
+  /** The thread's OpenSSL contexts may hold this key from its last use: they are re-keyed with zeros. */
   dispose(): void {
-    this.addon.disposeKey(this.handle);
+    this.addon.scrub();
   }
 }

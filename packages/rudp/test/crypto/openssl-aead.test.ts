@@ -5,6 +5,9 @@
  * that held it, a forgery's plaintext is not left behind, and a build that
  * disagrees with the reference cipher is never loaded.
  */
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import { TAG_LEN, type AeadKey } from '../../src/crypto/crypto-provider.js';
 import { PacketKey } from '../../src/crypto/packet-key.js';
@@ -96,6 +99,23 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     const after = new Uint8Array(PLAINTEXT.length + TAG_LEN);
     lib.seal(other, NONCE, AD, PLAINTEXT, after);
     expect(after).toEqual(reference0);
+  });
+
+  it('loads in a worker thread as well, with contexts of its own, and seals the same bytes there', async () => {
+    const path = fileURLToPath(new URL('../../dist/openssl-aead.node', import.meta.url));
+    const worker = new Worker(
+      `const { parentPort, workerData: d } = require('node:worker_threads');
+       const addon = require(d.path);
+       const out = new Uint8Array(d.plaintext.length + 16);
+       addon.seal(d.key, d.nonce, d.ad, d.plaintext, out);
+       parentPort.postMessage(out);`,
+      { eval: true, workerData: { path, key: KEY, nonce: NONCE, ad: AD, plaintext: PLAINTEXT } },
+    );
+    const [fromWorker] = (await once(worker, 'message')) as [Uint8Array];
+    await worker.terminate();
+    const here = new Uint8Array(PLAINTEXT.length + TAG_LEN);
+    lib.seal(KEY, NONCE, AD, PLAINTEXT, here);
+    expect(fromWorker).toEqual(here);
   });
 
   it('is not loaded when it disagrees with the reference cipher (a mismatched build falls back)', () => {

@@ -6,7 +6,7 @@ export const SCENARIOS = ['chat', 'bulk', 'many', 'forum', 'micro', 'udp', 'many
 /** One of `SCENARIOS`. */
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What a run without `--scenario` runs: every scenario (`relay-bulk` is a part of `udp`). */
-const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'relay-bulk');
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'relay-bulk');
 
 /** Parsed command line. */
 export interface CliOptions {

@@ -1,9 +1,10 @@
 /**
  * Re-renders a full run's report with its real-socket sections (`udp`,
- * `many-real`) taken from a later run of those scenarios alone, for when the
- * full run's real-socket part was measured on a busy machine: simulated
- * figures do not depend on the machine's load, real-socket ones do. The
- * report says so in its notes, with both runs' dates and commands.
+ * `many-real`), and its micro-benchmarks if the later run has them, taken
+ * from a later run of those scenarios alone, for when the full run's
+ * machine-bound part was measured on a busy machine: simulated figures do
+ * not depend on the machine's load, timings do. The report says so in its
+ * notes, with both runs' dates and commands.
  *
  *   node --import tsx src/tools/splice-real-run.ts <full-run dir> <real-run dir> <out dir> "<why>"
  */
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { bulkGoodputSpec, chatLatencySpec, renderSvg } from '../report/charts.js';
 import { plainBulk, plainChat, renderMarkdown } from '../report/markdown.js';
 import { outputNames, type RunResults } from '../report/results.js';
+import { DEFAULT_SCENARIOS } from '../cli-options.js';
 
 const [fullDir, realDir, outDir, why] = process.argv.slice(2);
 if (fullDir === undefined || realDir === undefined || outDir === undefined || why === undefined) {
@@ -26,17 +28,28 @@ if (real.udp === undefined || real.manyReal.length === 0) {
   process.stderr.write(`${realDir}: no udp and many-real results to splice\n`);
   process.exit(1);
 }
+const withMicro = real.micro.length > 0;
+/** The `--scenario` names of a run's command line (none: every scenario). */
+const scenariosOf = (argv: readonly string[]): readonly string[] => {
+  const named = argv.flatMap((a, i) => (argv[i - 1] === '--scenario' ? a.split(',') : []));
+  return named.length > 0 ? named : DEFAULT_SCENARIOS;
+};
+// Two partial runs that between them ran every scenario (the simulated ones, then the machine-bound ones) make a whole.
+const covered = new Set([...scenariosOf(full.argv), ...scenariosOf(real.argv)]);
+const whole = DEFAULT_SCENARIOS.every((s) => covered.has(s)) && !full.argv.includes('--quick') && !real.argv.includes('--quick');
 const spliced: RunResults = {
   ...full,
+  ...(withMicro ? { micro: real.micro } : {}),
   udp: real.udp,
   manyReal: real.manyReal,
   manyRealScenario: real.manyRealScenario,
   notes: [
     ...full.notes.filter((n) => !/real UDP|many-real/i.test(n)),
     ...real.notes,
-    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets) come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
+    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets)${withMicro ? ' and the micro-benchmarks' : ''} come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
   ],
   wallMs: full.wallMs,
+  partial: full.partial && !whole,
 };
 await mkdir(outDir, { recursive: true });
 await writeFile(path.join(outDir, names.report), renderMarkdown(spliced, names));

@@ -1,9 +1,11 @@
 /**
  * PathMtu alone (core/send/path-mtu.ts): the order of probe sizes, when a
- * size counts as failed, the end of the search, and the black-hole rule.
+ * size counts as failed, the end of the search, and the fall back on a
+ * black hole (the detector's rule itself: black-hole-detector.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { BLACK_HOLE_BURSTS, MAX_PROBES, PathMtu, RAISE_INTERVAL_MS } from '../../src/core/send/path-mtu.js';
+import { BLACK_HOLE_BURSTS } from '../../src/core/send/black-hole-detector.js';
+import { MAX_PROBES, PathMtu, RAISE_INTERVAL_MS } from '../../src/core/send/path-mtu.js';
 
 /** Runs a search against a path that carries datagrams up to `pathMtu`; returns the sizes probed, in order. */
 function search(m: PathMtu, pathMtu: number): number[] {
@@ -68,62 +70,27 @@ describe('PathMtu black holes', () => {
     for (let pn = from; pn <= to; pn++) m.onPacketLost(now, pn, size);
   }
 
-  it(`falls back to the base after more than ${BLACK_HOLE_BURSTS} bursts of large losses once a base-size packet is acknowledged, and searches again later`, () => {
+  it(`falls back to the base on the ${BLACK_HOLE_BURSTS + 1}th burst of large losses with a base-size packet acknowledged, and searches again later`, () => {
     const m = raised();
     m.onPacketAcked(10_000, 10, 1452);
-    // Four messages' full packets lost, each message's small last packet acknowledged.
-    for (let b = 0; b < BLACK_HOLE_BURSTS + 1; b++) {
+    // Messages' full packets lost, each message's small last packet acknowledged.
+    for (let b = 0; b < BLACK_HOLE_BURSTS; b++) {
       loseRun(m, 10_000, 20 + 10 * b, 28 + 10 * b);
       m.onPacketAcked(10_000, 29 + 10 * b, 700);
       expect(m.current).toBe(1452);
     }
-    // The next loss starts a new burst: the fourth is finished, and it is one too many.
-    m.onPacketLost(10_100, 60, 1452);
+    loseRun(m, 10_100, 50, 58);
     expect(m.current).toBe(1200);
     expect(m.stats().mtuBlackHoles).toBe(1);
     expect(m.probeDue(10_100 + RAISE_INTERVAL_MS - 1, true)).toBeUndefined();
     expect(m.probeDue(10_100 + RAISE_INTERVAL_MS, true)).toBe(1452);
   });
 
-  it('one long burst of large losses (a drop-tail queue overflowing) is no black hole', () => {
-    const m = raised();
-    m.onPacketAcked(0, 10, 1452);
-    loseRun(m, 0, 11, 200);
-    m.onPacketAcked(0, 201, 1200);
-    m.onPacketLost(0, 300, 1452);
-    expect(m.current).toBe(1452);
-  });
-
-  it('packets declared lost that were sent before an acknowledged full-size packet (reordering) never count', () => {
-    const m = raised();
-    m.onPacketAcked(0, 100, 1452);
-    m.onPacketAcked(0, 101, 1200);
-    // Isolated late packets, each its own burst: the old rule (six large losses in a row) fell back here.
-    for (let pn = 40; pn < 100; pn += 6) m.onPacketLost(0, pn, 1452);
-    m.onPacketLost(0, 102, 1200);
-    expect(m.current).toBe(1452);
-    expect(m.stats().mtuBlackHoles).toBe(0);
-  });
-
-  it('a burst that lost a base-size packet too is congestion, not the path MTU', () => {
-    const m = raised();
-    m.onPacketAcked(0, 10, 1200);
-    for (let b = 0; b < 3 * BLACK_HOLE_BURSTS; b++) {
-      loseRun(m, 0, 20 + 10 * b, 27 + 10 * b);
-      m.onPacketLost(0, 28 + 10 * b, 1200);
-    }
-    expect(m.current).toBe(1452);
-  });
-
-  it('a full-size packet acknowledged clears the bursts counted so far', () => {
-    const m = raised();
-    m.onPacketAcked(0, 10, 1200);
-    for (let b = 0; b < BLACK_HOLE_BURSTS; b++) loseRun(m, 0, 20 + 10 * b, 25 + 10 * b);
-    m.onPacketAcked(0, 60, 1440); // full-size (within a search step), sent after every loss so far
-    m.onPacketAcked(0, 61, 1200);
-    for (let b = 0; b < BLACK_HOLE_BURSTS; b++) loseRun(m, 0, 70 + 10 * b, 75 + 10 * b);
-    m.onPacketLost(0, 200, 1452);
-    expect(m.current).toBe(1452);
+  it('keeps no black-hole state while the size is the base (most connections never grow it)', () => {
+    const m = new PathMtu(1200, 1452);
+    for (let pn = 0; pn < 40; pn += 2) m.onPacketLost(0, pn, 1452);
+    m.onPacketAcked(0, 41, 700);
+    expect(m.stats()).toMatchObject({ datagramSize: 1200, mtuBlackHoles: 0 });
   });
 
   it('large losses alone, with nothing small acknowledged, do not fall back', () => {

@@ -11,31 +11,21 @@
  * A probe carries no data, so its loss retransmits nothing and is no
  * congestion signal: probes are kept out of loss detection and judged here.
  *
- * Black holes (RFC 8899 §4.4, after quinn's `BlackHoleDetector`): a path
- * that stops carrying large datagrams while smaller ones still get through
- * shows as bursts of lost packets (numbers in a row) that are all larger
- * than the base size and all sent after the newest full-size packet that
- * was acknowledged, with a base-size packet acknowledged after that. More
- * than `BLACK_HOLE_BURSTS` such bursts send the size back to the base, and
- * the search starts again `RAISE_INTERVAL_MS` later (PMTU_RAISE_TIMER).
- * Counting bursts by packet number, not lost packets as they are declared,
- * is what keeps reordering and queues out: a drop-tail queue's overflow is
- * one burst, and a packet declared lost because later ones were
- * acknowledged (the usual verdict on a path that reorders) was sent before
- * an acknowledged full-size packet, which proves the size passes. The
- * connection sends its probe-timeout packets at the base size while larger
- * ones are in use, so a black hole that swallows all its data still
- * produces the small acknowledged packet.
+ * Black holes (RFC 8899 §4.4): see `black-hole-detector.ts`. A black hole
+ * sends the size back to the base, and the search starts again
+ * `RAISE_INTERVAL_MS` later (PMTU_RAISE_TIMER). The connection sends its
+ * probe-timeout packets at the base size while larger ones are in use, so a
+ * black hole that swallows all its data still produces the small
+ * acknowledged packet the detector asks for.
  */
 
 import type { PnRange } from '../../wire/frame.js';
+import { BlackHoleDetector } from './black-hole-detector.js';
 
 /** Most probes of one size lost before it counts as too large (RFC 8899 MAX_PROBES). */
 export const MAX_PROBES = 3;
 /** The search stops when the next probe would differ from the last by less than this, bytes (quinn's 20). */
 export const MIN_SEARCH_STEP = 20;
-/** Suspicious loss bursts (see {@link PathMtu}) beyond which the path is taken for a black hole (quinn's threshold). */
-export const BLACK_HOLE_BURSTS = 3;
 /** How long after a finished search or a black hole a new search starts, ms (RFC 8899's PMTU_RAISE_TIMER: 600 s). */
 export const RAISE_INTERVAL_MS = 600_000;
 
@@ -70,16 +60,8 @@ export class PathMtu {
   private probe: Probe | undefined;
   /** The next search may start from this time (a search starts only when data needs it). */
   private searchAfter = 0;
-  /** Suspicious loss bursts finished since a full-size packet or a probe was last acknowledged. */
-  private suspiciousBursts = 0;
-  /** Newest packet number of the loss burst under way (-1: none). */
-  private burstEnd = -1;
-  /** Whether the burst under way lost a base-size packet (then it is congestion, not the path's MTU). */
-  private burstHasSmall = false;
-  /** Newest packet number of a full-size packet (see `onPacketAcked`) acknowledged (-1: none). */
-  private largestFullAcked = -1;
-  /** A base-size packet was acknowledged since a full-size one was. */
-  private smallAcked = false;
+  /** Black-hole evidence, kept only while the size is above the base. */
+  private holes: BlackHoleDetector | undefined;
   // Counters as fields, not an object of their own: every connection has them.
   private mtuProbesSent = 0;
   private mtuProbesAcked = 0;
@@ -132,11 +114,11 @@ export class PathMtu {
     if (p === undefined || !ranges.some((r) => r.lo <= p.pn && p.pn <= r.hi)) return;
     this.probe = undefined;
     this.mtuProbesAcked++;
-    // The size passes for certain: nothing lost so far says otherwise.
-    this.suspiciousBursts = 0;
-    this.burstEnd = -1;
     this.lo = p.size;
     this.current = Math.max(this.current, p.size);
+    // The size passes for certain: nothing lost so far says otherwise.
+    if (this.holes === undefined) this.holes = new BlackHoleDetector(this.base, MIN_SEARCH_STEP);
+    else this.holes.onProbeAcked();
     this.step(now);
   }
 
@@ -155,54 +137,24 @@ export class PathMtu {
     this.step(now);
   }
 
-  /**
-   * Data packet `pn` of `size` bytes was acknowledged at `now`. Full-size means within a search
-   * step of the current size: a full packet falls a few bytes short when its chunk is cut for
-   * the largest offset header its message can need.
-   */
+  /** Data packet `pn` of `size` bytes was acknowledged at `now`. */
   onPacketAcked(now: number, pn: number, size: number): void {
-    if (size > this.current - MIN_SEARCH_STEP && size > this.base) {
-      if (pn > this.largestFullAcked) {
-        this.largestFullAcked = pn;
-        this.suspiciousBursts = 0;
-        this.smallAcked = false;
-      }
-      return;
-    }
-    if (size > this.base) return;
-    this.smallAcked = true;
-    this.detectBlackHole(now);
+    if (this.holes === undefined) return;
+    this.holes.onAcked(pn, size, this.current);
+    if (this.holes.detected()) this.fallBack(now);
   }
 
   /** Data packet `pn` of `size` bytes was declared lost at `now`. */
   onPacketLost(now: number, pn: number, size: number): void {
-    if (this.current <= this.base) return;
-    if (pn !== this.burstEnd + 1) {
-      this.finishBurst();
-      this.detectBlackHole(now);
-    }
-    if (size <= this.base) this.burstHasSmall = true;
-    this.burstEnd = pn;
+    if (this.holes === undefined) return;
+    this.holes.onLost(pn, size);
+    if (this.holes.detected()) this.fallBack(now);
   }
 
-  /**
-   * Counts the loss burst under way if it is suspicious: only large packets, all sent after the
-   * newest acknowledged full-size one (a burst's numbers rise, so its newest decides).
-   */
-  private finishBurst(): void {
-    if (this.burstEnd >= 0 && !this.burstHasSmall && this.burstEnd > this.largestFullAcked) this.suspiciousBursts++;
-    this.burstEnd = -1;
-    this.burstHasSmall = false;
-  }
-
-  private detectBlackHole(now: number): void {
-    if (this.suspiciousBursts <= BLACK_HOLE_BURSTS || !this.smallAcked || this.current <= this.base) return;
-    // Large packets vanish while small ones get through: the path's MTU shrank. Back to the size that always passes.
+  /** Large packets vanish while small ones get through: the path's MTU shrank. Back to the size that always passes. */
+  private fallBack(now: number): void {
     this.current = this.base;
-    this.suspiciousBursts = 0;
-    this.burstEnd = -1;
-    this.burstHasSmall = false;
-    this.smallAcked = false;
+    this.holes = undefined;
     this.mtuBlackHoles++;
     this.next = 0;
     this.probe = undefined;

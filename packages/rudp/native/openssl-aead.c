@@ -123,14 +123,16 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* scrub(): re-keys this thread's contexts with zeros, so the last key used does not linger in them (a wiped key). */
+/* scrub(): frees this thread's contexts (OpenSSL cleanses them), so nothing of the last key used, its
+ * one-time Poly1305 key or keystream lingers; the next call makes them afresh. For wiped keys: rare. */
 static napi_value scrub(napi_env env, napi_callback_info info) {
   (void)info;
-  static const unsigned char zeros[KEY_LEN];
   Contexts *c = NULL;
   if (napi_get_instance_data(env, (void **)&c) == napi_ok && c != NULL) {
-    if (c->seal != NULL) EVP_CipherInit_ex(c->seal, NULL, NULL, zeros, zeros, 1);
-    if (c->open != NULL) EVP_CipherInit_ex(c->open, NULL, NULL, zeros, zeros, 0);
+    EVP_CIPHER_CTX_free(c->seal);
+    EVP_CIPHER_CTX_free(c->open);
+    c->seal = NULL;
+    c->open = NULL;
   }
   return NULL;
 }

@@ -141,8 +141,8 @@ export const nodeCryptoProvider: CryptoProvider = {
 
 const sodium = loadSodium();
 const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
-// The addon is checked against another library's ChaCha20-Poly1305 before it is trusted.
-const openssl = loadOpensslAead((key) => new NodeAeadKey(key));
+// The addon must pass RFC 8439's known answer before it is trusted.
+const openssl = loadOpensslAead();
 const opensslAead = openssl === undefined ? undefined : aeadOf((key) => new OpensslAeadKey(openssl, key));
 
 /** A library that seals and opens packets. */

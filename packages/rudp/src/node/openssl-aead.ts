@@ -1,20 +1,22 @@
 /**
  * ChaCha20-Poly1305 on the OpenSSL inside Node, through the small optional
- * addon `native/openssl-aead.c` (built into `dist/` by
- * `scripts/build-native.mjs`). The cipher is the same RFC 8439 AEAD as
+ * addon `native/openssl-aead.c` (built into `dist/`, one file per platform
+ * and architecture, by `scripts/build-native.mjs`). The cipher is the same RFC 8439 AEAD as
  * libsodium's and `node:crypto`'s, so all three interoperate byte for byte;
  * OpenSSL's vectorised code seals a 1,440-byte packet in about half of
  * libsodium's time here, and `node:crypto` cannot reach it without a cipher
  * object per packet (measured by `scripts/bench-packet-protection.mjs`).
  */
-import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { fromHex } from '../crypto/bytes.js';
 import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey } from '../crypto/crypto-provider.js';
 
 /** The addon's functions (see `native/openssl-aead.c`). */
-interface OpensslAead {
+export interface OpensslAead {
   seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
   open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
-  /** Re-keys the thread's contexts with zeros: the last key used no longer lingers in them. */
+  /** Frees the thread's contexts (OpenSSL cleanses them): nothing of the last key used lingers there. */
   scrub(): void;
 }
 
@@ -23,54 +25,68 @@ const isOpensslAead = (m: unknown): m is OpensslAead =>
   m !== null &&
   (['seal', 'open', 'scrub'] as const).every((name) => typeof (m as Partial<Record<string, unknown>>)[name] === 'function');
 
+/** The addon's file name on this platform and architecture (a build for another one is never loaded). */
+export const OPENSSL_ADDON_FILE = `openssl-aead-${process.platform}-${process.arch}.node`;
+
 /**
  * Where the addon is: beside the bundled code in `dist/`, or, for the
  * sources run directly (tests), in the package's `dist/` two folders up.
  */
-const CANDIDATES = ['./openssl-aead.node', '../../dist/openssl-aead.node'] as const;
+const candidates = (): readonly URL[] => [
+  new URL(`./${OPENSSL_ADDON_FILE}`, import.meta.url),
+  ...(import.meta.url.includes('/src/node/') ? [new URL(`../../dist/${OPENSSL_ADDON_FILE}`, import.meta.url)] : []),
+];
 
-// RFC 8439 §2.8.2's key and nonce, with an empty message: a build that loads but computes
-// anything else (a mismatched OpenSSL) is refused rather than trusted with packets.
-const PROBE_KEY = Uint8Array.from({ length: KEY_LEN }, (_, i) => 0x80 + i);
-const PROBE_NONCE = Uint8Array.of(7, 0, 0, 0, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47);
+// RFC 8439 §2.8.2's AEAD test vector: a build that loads but computes anything else is not trusted with packets.
+const hex = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
+const KAT_KEY = Uint8Array.from({ length: KEY_LEN }, (_, i) => 0x80 + i);
+const KAT_NONCE = hex('070000004041424344454647');
+const KAT_AD = hex('50515253c0c1c2c3c4c5c6c7');
+const KAT_PLAINTEXT = new TextEncoder().encode("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+const KAT_SEALED = hex(
+  'd31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586cec64b6116' +
+    '1ae10b594f09e26a7e902ecbd0600691',
+);
 
-/** Whether `addon` seals and opens like the reference: a round trip, and a flipped bit refused. */
-function passesProbe(addon: OpensslAead, reference: AeadKey): boolean {
-  const plaintext = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
-  const ad = Uint8Array.of(1, 2, 3);
-  const expected = new Uint8Array(plaintext.length + TAG_LEN);
-  reference.sealInto(PROBE_NONCE, ad, plaintext, expected);
-  const sealed = new Uint8Array(expected.length);
-  addon.seal(PROBE_KEY, PROBE_NONCE, ad, plaintext, sealed);
-  const opened = new Uint8Array(plaintext.length);
-  const same = sealed.every((b, i) => b === expected[i]) && addon.open(PROBE_KEY, PROBE_NONCE, ad, sealed, opened) && opened.every((b, i) => b === plaintext[i]);
+/** Whether `addon` seals RFC 8439's vector to the byte, opens it back, and refuses it with one bit flipped. */
+export function passesKnownAnswer(addon: OpensslAead): boolean {
+  const sealed = new Uint8Array(KAT_SEALED.length);
+  addon.seal(KAT_KEY, KAT_NONCE, KAT_AD, KAT_PLAINTEXT, sealed);
+  const opened = new Uint8Array(KAT_PLAINTEXT.length);
+  const same = sealed.every((b, i) => b === KAT_SEALED[i]) && addon.open(KAT_KEY, KAT_NONCE, KAT_AD, sealed, opened) && opened.every((b, i) => b === KAT_PLAINTEXT[i]);
   sealed[10] = (sealed[10] ?? 0) ^ 1;
-  const refusesForgery = !addon.open(PROBE_KEY, PROBE_NONCE, ad, sealed, opened);
+  const refusesForgery = !addon.open(KAT_KEY, KAT_NONCE, KAT_AD, sealed, opened);
   addon.scrub();
   return same && refusesForgery;
 }
 
+/** Loads an addon file with every symbol bound now: a runtime without OpenSSL's symbols throws here, not at the first call. */
+function loadNow(file: URL): unknown {
+  const module = { exports: {} as unknown };
+  process.dlopen(module, fileURLToPath(file), constants.dlopen.RTLD_NOW);
+  return module.exports;
+}
+
 /**
- * The addon if it was built, loads (the node binary exports OpenSSL's
- * symbols) and agrees with `reference` (another ChaCha20-Poly1305 of the
- * probe key); else `undefined`, and the caller uses another library.
+ * The addon if it was built for this platform, loads (the node binary
+ * exports OpenSSL's symbols) and passes RFC 8439's known answer; else
+ * `undefined`, and the caller uses another library.
  */
-export function loadOpensslAead(reference: (key: Uint8Array) => AeadKey): OpensslAead | undefined {
-  const require = createRequire(import.meta.url);
-  for (const candidate of CANDIDATES) {
+export function loadOpensslAead(): OpensslAead | undefined {
+  for (const file of candidates()) {
     let addon: unknown;
     try {
-      addon = require(candidate);
+      addon = loadNow(file);
     } catch {
-      // Not built here (no compiler or headers), another platform's build, or OpenSSL's symbols missing.
+      // Not built here (no compiler or headers), or OpenSSL's symbols missing from this runtime.
       continue;
     }
     try {
-      if (isOpensslAead(addon) && passesProbe(addon, reference(PROBE_KEY))) return addon;
+      return isOpensslAead(addon) && passesKnownAnswer(addon) ? addon : undefined;
     } catch {
       // A build that throws on correct input is as unusable as one that is missing.
+      return undefined;
     }
-    return undefined;
   }
   return undefined;
 }
@@ -99,7 +115,7 @@ export class OpensslAeadKey implements AeadKey {
     return this.addon.open(this.key, nonce, ad, ciphertext, out);
   }
 
-  /** The thread's OpenSSL contexts may hold this key from its last use: they are re-keyed with zeros. */
+  /** The thread's OpenSSL contexts may hold this key from its last use: they are freed, and made afresh when next needed. */
   dispose(): void {
     this.addon.scrub();
   }

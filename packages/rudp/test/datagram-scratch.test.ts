@@ -10,6 +10,7 @@ import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { Endpoint } from '../src/core/endpoint.js';
 import type { Transmit } from '../src/core/sans-io.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { PacketType, PacketWriter, type PnLength } from '../src/wire/packet.js';
 import { createRandom } from '../src/testing/prng.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 
@@ -41,6 +42,33 @@ describe('datagram scratch', () => {
     // Past the few views it keeps, every length still gets a view of the right length.
     for (let n = 1300; n < 1400; n++) expect(s.view(n).length).toBe(n);
     expect(s.view(1200)).toBe(v);
+  });
+
+  it('its one packet writer starts every packet as a new writer would, whatever the packet before', () => {
+    const s = new DatagramScratch(1472);
+    type Packet = readonly [length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength, payload: number];
+    // Plain packets with a masked two-byte number (epochs 1 and 0), a protected one, then the first again.
+    const packets: readonly Packet[] = [
+      [1200, PacketType.Data, 0x01020304, 70_000, 2, 0xaa],
+      [1200, PacketType.Data, 0x01020304, 5, 2, 0xaa],
+      [600, PacketType.Protected0, 0x0a0b0c0d, 5, 4, 0xbb],
+      [1200, PacketType.Data, 0x01020304, 70_000, 2, 0xaa],
+    ];
+    const finished = packets.map(([length, type, dcid, pn, pnBytes, payload]) => {
+      const fresh = new PacketWriter(new Uint8Array(length), type, dcid, pn, pnBytes);
+      const w = s.writer(length, type, dcid, pn, pnBytes);
+      expect(w).toBe(s.writer(length, type, dcid, pn, pnBytes));
+      expect([w.pos, w.headerLength, w.room(), w.buf.length]).toEqual([fresh.pos, fresh.headerLength, fresh.room(), length]);
+      for (const x of [w, fresh]) {
+        x.u8(payload);
+        x.varint(pn);
+      }
+      const out = w.finish().slice();
+      expect(out).toEqual(fresh.finish());
+      return out;
+    });
+    // The last packet is byte for byte the first: nothing of the packets between leaked in.
+    expect(finished[3]).toEqual(finished[0]);
   });
 
   for (const plaintext of [false, true]) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AckScratch,
+  type AckFrame,
   type Frame,
   ackFrameSize,
   channelFrameSize,
@@ -52,6 +54,52 @@ describe('parseFramesInto (one list reused from packet to packet)', () => {
     // A frame object handed out before is not rewritten by the next parse.
     expect(first).toEqual({ type: 'fragment', messageId: 1, messageLength: 1, offset: 0, data: new Uint8Array([1]) });
     expect(parseFrames(a)).toHaveLength(3);
+  });
+});
+
+describe('AckScratch (the first ACK frame of each packet, reused)', () => {
+  const ackOf = (f: Frame | undefined): AckFrame => {
+    if (f?.type !== 'ack') throw new Error('not an ACK');
+    return f;
+  };
+  const plain = (f: AckFrame): unknown => ({ ranges: f.ranges.map((r) => ({ ...r })), delayMicros: f.delayMicros });
+
+  it('two packets back to back: the second ACK has exactly its own ranges, however many the first had', () => {
+    const scratch = new AckScratch();
+    const out: Frame[] = [];
+    const three = payloadOf((w) => writeAck(w, [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], 800));
+    const one = payloadOf((w) => writeAck(w, [{ lo: 40, hi: 41 }], 16));
+    expect(parseFramesInto(three, out, scratch)).toBe(1);
+    const first = ackOf(out[0]);
+    expect(first).toBe(scratch.frame);
+    expect(plain(first)).toEqual({ ranges: [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], delayMicros: 800 });
+    expect(parseFramesInto(one, out, scratch)).toBe(1);
+    expect(ackOf(out[0])).toBe(scratch.frame);
+    expect(plain(ackOf(out[0]))).toEqual({ ranges: [{ lo: 40, hi: 41 }], delayMicros: 16 });
+    expect(parseFramesInto(three, out, scratch)).toBe(1);
+    expect(plain(ackOf(out[0]))).toEqual({ ranges: [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], delayMicros: 800 });
+  });
+
+  it('a second ACK frame in the same packet is its own object; without a scratch every frame is', () => {
+    const scratch = new AckScratch();
+    const out: Frame[] = [];
+    const two = payloadOf((w) => {
+      writeAck(w, [{ lo: 7, hi: 9 }, { lo: 1, hi: 2 }], 8);
+      writeAck(w, [{ lo: 3, hi: 4 }], 24);
+    });
+    expect(parseFramesInto(two, out, scratch)).toBe(2);
+    const [a, b] = [ackOf(out[0]), ackOf(out[1])];
+    expect(a).toBe(scratch.frame);
+    expect(b).not.toBe(a);
+    expect([plain(a), plain(b)]).toEqual([
+      { ranges: [{ lo: 7, hi: 9 }, { lo: 1, hi: 2 }], delayMicros: 8 },
+      { ranges: [{ lo: 3, hi: 4 }], delayMicros: 24 },
+    ]);
+    const x = ackOf(parseFrames(two)?.[0]);
+    const y = ackOf(parseFrames(two)?.[0]);
+    expect(x).not.toBe(y);
+    expect(x).not.toBe(scratch.frame);
+    expect(x.ranges[0]).not.toBe(y.ranges[0]);
   });
 });
 

@@ -1,3 +1,5 @@
+import { PacketType, type PnLength, PacketWriter } from '../wire/packet.js';
+
 /** Most views kept: the header lengths (7, 9), the base size, the sizes path MTU discovery settles on. */
 const MAX_KEPT_VIEWS = 16;
 
@@ -14,8 +16,21 @@ export class DatagramScratch {
   /** Views of `full` by length (datagram sizes, header lengths), the first `MAX_KEPT_VIEWS` asked for. */
   private readonly views = new Map<number, Uint8Array>();
 
+  /** The one writer every packet of this endpoint is written with (see `writer`). */
+  private readonly packetWriter: PacketWriter;
+
   constructor(size: number) {
     this.full = new Uint8Array(size);
+    this.packetWriter = new PacketWriter(this.full, PacketType.Data, 0, 0);
+  }
+
+  /**
+   * The endpoint's packet writer, reset to a new packet in `view(length)`:
+   * the same object every call, valid until the next one (a packet is
+   * written and sealed before the next is started).
+   */
+  writer(length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength): PacketWriter {
+    return this.packetWriter.reset(this.view(length), type, dcid, pn, pnBytes);
   }
 
   /** `full[0, length)`; the same view every time for the same length. */

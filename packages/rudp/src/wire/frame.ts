@@ -278,11 +278,14 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
  * returns how many there are (`undefined`: malformed); slots past the count
  * keep whatever they held. An array reused from packet to packet keeps its
  * storage, where a new one grows room for 17 frames at its first push.
+ * With `ackScratch`, the packet's first ACK frame is that scratch's frame,
+ * rewritten by the next call that passes it.
  */
-export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | undefined {
+export function parseFramesInto(payload: Uint8Array, out: Frame[], ackScratch?: AckScratch): number | undefined {
   const r = new Reader(payload, 0, payload.length);
   let n = 0;
   let repairs = 0;
+  let acks = 0;
   /** A CHANNEL frame waiting for the FRAGMENT or MESSAGE frame it annotates. */
   let delivery: Delivery | undefined;
   while (r.remaining() > 0) {
@@ -296,7 +299,8 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
         out[n++] = PING_FRAME;
         break;
       case FrameType.Ack: {
-        const ack = readAck(r);
+        // Only the first: a second ACK frame in the packet must not overwrite the first.
+        const ack = readAck(r, acks++ === 0 ? ackScratch : undefined);
         if (!ack) return undefined;
         out[n++] = ack;
         break;
@@ -391,14 +395,53 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
 /** Most ACK ranges accepted in one frame; more is treated as malformed. */
 export const MAX_ACK_RANGES = 256;
 
-function readAck(r: Reader): AckFrame | undefined {
+/**
+ * Where the connection parses the first ACK frame of each received packet:
+ * one frame whose ranges array and range objects are rewritten by the next
+ * packet (an ACK arrives for nearly every packet sent, and its frame, array
+ * and ranges were three to five heap objects). Nothing may keep the frame
+ * or a range past the packet; a second ACK frame in the same packet is
+ * parsed into objects of its own.
+ */
+export class AckScratch {
+  /** The frame; `ranges` has exactly the last parsed ACK's ranges. */
+  readonly frame: { readonly type: 'ack'; readonly ranges: PnRange[]; delayMicros: number } = { type: 'ack', ranges: [], delayMicros: 0 };
+  /** Range objects, reused: `frame.ranges[i]` is `pool[i]`. */
+  private readonly pool: { lo: number; hi: number }[] = [];
+
+  /** Starts a frame of `delayMicros`, with no ranges. */
+  start(delayMicros: number): void {
+    this.frame.delayMicros = delayMicros;
+    // `pop`, not a `length` write: shrinking by `length` may drop the array's storage.
+    const ranges = this.frame.ranges;
+    while (ranges.length > 0) ranges.pop();
+  }
+
+  /** Appends range [lo, hi]. */
+  add(lo: number, hi: number): void {
+    const ranges = this.frame.ranges;
+    let r = this.pool[ranges.length];
+    if (r === undefined) {
+      r = { lo, hi };
+      this.pool.push(r);
+    } else {
+      r.lo = lo;
+      r.hi = hi;
+    }
+    ranges.push(r);
+  }
+}
+
+/** Reads an ACK frame into `scratch` (its one frame, rewritten), or into a new frame of its own when none is given. */
+function readAck(r: Reader, scratch = new AckScratch()): AckFrame | undefined {
   const largest = r.varint();
   const delayMicros = r.varint() * 2 ** ACK_DELAY_EXPONENT;
   const count = r.varint();
   const firstLen = r.varint();
   if (!r.ok || count > MAX_ACK_RANGES || firstLen > largest) return undefined;
-  const ranges: PnRange[] = [{ lo: largest - firstLen, hi: largest }];
+  scratch.start(delayMicros);
   let lo = largest - firstLen;
+  scratch.add(lo, largest);
   for (let i = 0; i < count; i++) {
     const gap = r.varint();
     const len = r.varint();
@@ -406,8 +449,8 @@ function readAck(r: Reader): AckFrame | undefined {
     const hi = lo - gap - 2;
     const newLo = hi - len;
     if (newLo < 0) return undefined;
-    ranges.push({ lo: newLo, hi });
+    scratch.add(newLo, hi);
     lo = newLo;
   }
-  return { type: 'ack', ranges, delayMicros };
+  return scratch.frame;
 }

@@ -310,11 +310,12 @@ export class RepairPolicy {
    * request waited for a probe timeout (bench forum p99 at 20% loss: ~2 s). Each copy is dropped
    * if the message is acknowledged, or if new data left after it (the piggybacked copies cover it).
    */
-  queueTailCopies(now: number, sent: readonly ChunkRef[], queue: RetransmitQueue): void {
+  queueTailCopies(now: number, sent: readonly ChunkRef[], queue: RetransmitQueue, from = 0, to = sent.length): void {
     const copies = this.level();
     if (copies === 0) return;
     const spacing = Math.max(this.config.redundantSpacingMs, Math.min(this.rtt.srtt / 2, this.config.maxAckDelayMs));
-    for (const c of sent) {
+    for (let i = from; i < to; i++) {
+      const c = sent[i] as ChunkRef;
       if (c.message.chunkCount !== 1 || c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
       for (let k = 1; k <= copies; k++) queue.queueTailCopy(c.message, now + k * spacing);
     }

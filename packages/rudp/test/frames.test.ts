@@ -57,6 +57,25 @@ describe('parseFramesInto (one list reused from packet to packet)', () => {
   });
 });
 
+describe('parseFramesInto (one reader for every packet)', () => {
+  it('a packet after a malformed or a longer one parses as if it came first', () => {
+    const out: Frame[] = [];
+    const good = payloadOf((w) => writeMessage(w, 3, new Uint8Array([3, 3, 3])));
+    const long = payloadOf((w) => {
+      for (let id = 0; id < 20; id++) writeMessage(w, id, new Uint8Array(30).fill(id));
+    });
+    // A MESSAGE frame claiming more bytes than the packet has: the read fails (the reader's `ok` drops).
+    const truncated = good.slice(0, good.length - 1);
+    expect(parseFramesInto(truncated, out)).toBeUndefined();
+    expect(parseFramesInto(good, out)).toBe(1);
+    expect(out[0]).toEqual({ type: 'fragment', messageId: 3, messageLength: 3, offset: 0, data: new Uint8Array([3, 3, 3]) });
+    expect(parseFramesInto(long, out)).toBe(20);
+    // The end is the shorter packet's own: a frame past it would parse from the longer one's bytes.
+    expect(parseFramesInto(good.subarray(0, 1), out)).toBeUndefined();
+    expect(parseFramesInto(good, out)).toBe(1);
+  });
+});
+
 describe('AckScratch (the first ACK frame of each packet, reused)', () => {
   const ackOf = (f: Frame | undefined): AckFrame => {
     if (f?.type !== 'ack') throw new Error('not an ACK');

@@ -282,7 +282,24 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
  * rewritten by the next call that passes it.
  */
 export function parseFramesInto(payload: Uint8Array, out: Frame[], ackScratch?: AckScratch): number | undefined {
-  const r = new Reader(payload, 0, payload.length);
+  const r = FRAME_READER.reset(payload, 0, payload.length);
+  try {
+    return readFrames(r, out, ackScratch);
+  } finally {
+    // The reader must not keep the datagram alive until the next packet.
+    r.reset(NO_BYTES, 0, 0);
+  }
+}
+
+/**
+ * The reader of `parseFramesInto`, one for every call (a reader per packet
+ * is a heap object per packet): parsing runs no code that parses another.
+ */
+const FRAME_READER = new Reader(new Uint8Array(0), 0, 0);
+/** What `FRAME_READER` points at between packets. */
+const NO_BYTES = new Uint8Array(0);
+
+function readFrames(r: Reader, out: Frame[], ackScratch: AckScratch | undefined): number | undefined {
   let n = 0;
   let repairs = 0;
   let acks = 0;

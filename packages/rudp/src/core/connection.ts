@@ -45,7 +45,7 @@ import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { AckScratch, type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
+import { FrameScratch, type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
@@ -471,9 +471,10 @@ export class Connection implements PacketFate {
     }
     if (typeof payload === 'string') return payload;
     const frames = FRAMES;
-    const count = parseFramesInto(payload, frames, ACK_SCRATCH);
+    const count = parseFramesInto(payload, frames, FRAME_SCRATCH);
     if (count === undefined) {
       frames.fill(EMPTY_FRAME);
+      FRAME_SCRATCH.release();
       return 'malformed';
     }
     try {
@@ -481,6 +482,7 @@ export class Connection implements PacketFate {
     } finally {
       // The frames hold views of the datagram: the shared list must not keep it alive.
       frames.fill(EMPTY_FRAME, 0, count);
+      FRAME_SCRATCH.release();
     }
   }
 
@@ -894,8 +896,8 @@ const OUTGOING: Writable<OutgoingPacket> = {
  * handling one receives another), and its slots are cleared after it.
  */
 const FRAMES: Frame[] = [];
-/** The first ACK frame of the packet being handled (the same for every connection, as `FRAMES`). */
-const ACK_SCRATCH = new AckScratch();
+/** The first ACK frame and the fragment frames of the packet being handled (for every connection, as `FRAMES`). */
+const FRAME_SCRATCH = new FrameScratch();
 /** What a cleared slot of `FRAMES` holds. */
 const EMPTY_FRAME: Frame = Object.freeze({ type: 'ping' });
 

@@ -278,13 +278,13 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
  * returns how many there are (`undefined`: malformed); slots past the count
  * keep whatever they held. An array reused from packet to packet keeps its
  * storage, where a new one grows room for 17 frames at its first push.
- * With `ackScratch`, the packet's first ACK frame is that scratch's frame,
- * rewritten by the next call that passes it.
+ * With `scratch`, the packet's first ACK frame and its FRAGMENT and MESSAGE
+ * frames are that scratch's objects, rewritten by the next call that passes it.
  */
-export function parseFramesInto(payload: Uint8Array, out: Frame[], ackScratch?: AckScratch): number | undefined {
+export function parseFramesInto(payload: Uint8Array, out: Frame[], scratch?: FrameScratch): number | undefined {
   const r = FRAME_READER.reset(payload, 0, payload.length);
   try {
-    return readFrames(r, out, ackScratch);
+    return readFrames(r, out, scratch);
   } finally {
     // The reader must not keep the datagram alive until the next packet.
     r.reset(NO_BYTES, 0, 0);
@@ -299,8 +299,9 @@ const FRAME_READER = new Reader(new Uint8Array(0), 0, 0);
 /** What `FRAME_READER` points at between packets. */
 const NO_BYTES = new Uint8Array(0);
 
-function readFrames(r: Reader, out: Frame[], ackScratch: AckScratch | undefined): number | undefined {
+function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined): number | undefined {
   let n = 0;
+  let fragments = 0;
   let repairs = 0;
   let acks = 0;
   /** A CHANNEL frame waiting for the FRAGMENT or MESSAGE frame it annotates. */
@@ -317,7 +318,7 @@ function readFrames(r: Reader, out: Frame[], ackScratch: AckScratch | undefined)
         break;
       case FrameType.Ack: {
         // Only the first: a second ACK frame in the packet must not overwrite the first.
-        const ack = readAck(r, acks++ === 0 ? ackScratch : undefined);
+        const ack = readAck(r, acks++ === 0 ? scratch?.ack : undefined);
         if (!ack) return undefined;
         out[n++] = ack;
         break;
@@ -330,7 +331,8 @@ function readFrames(r: Reader, out: Frame[], ackScratch: AckScratch | undefined)
         if (!r.ok || offset + length > messageLength) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        out[n++] = delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery };
+        if (scratch !== undefined) out[n++] = scratch.fragment(fragments++, messageId, messageLength, offset, data, delivery);
+        else out[n++] = delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery };
         delivery = undefined;
         break;
       }
@@ -340,10 +342,12 @@ function readFrames(r: Reader, out: Frame[], ackScratch: AckScratch | undefined)
         if (!r.ok) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        out[n++] =
-          delivery === undefined
-            ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
-            : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery };
+        if (scratch !== undefined) out[n++] = scratch.fragment(fragments++, messageId, length, 0, data, delivery);
+        else
+          out[n++] =
+            delivery === undefined
+              ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
+              : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery };
         delivery = undefined;
         break;
       }
@@ -446,6 +450,58 @@ export class AckScratch {
       r.hi = hi;
     }
     ranges.push(r);
+  }
+}
+
+/** A FRAGMENT frame whose fields a `FrameScratch` rewrites. */
+interface PooledFragment {
+  readonly type: 'fragment';
+  messageId: number;
+  messageLength: number;
+  offset: number;
+  data: Uint8Array;
+  delivery: Delivery | undefined;
+}
+
+/**
+ * The frame objects the connection parses received packets into, reused
+ * from packet to packet (every data packet held one to a few of them): the
+ * first ACK frame (`ack`), and the k-th FRAGMENT or MESSAGE frame of the
+ * packet. Nothing may keep a frame past its packet; the data views and
+ * CHANNEL annotations they point at are new per frame and may be kept.
+ */
+export class FrameScratch {
+  /** The packet's first ACK frame. */
+  readonly ack = new AckScratch();
+  private readonly fragments: PooledFragment[] = [];
+  /** Fragments handed out since the last `release`. */
+  private used = 0;
+
+  /** Fragment frame `k` of the packet, every field rewritten (`delivery` too, also when absent). */
+  fragment(k: number, messageId: number, messageLength: number, offset: number, data: Uint8Array, delivery: Delivery | undefined): FragmentFrame {
+    let f = this.fragments[k];
+    if (k >= this.used) this.used = k + 1;
+    if (f === undefined) {
+      f = { type: 'fragment', messageId, messageLength, offset, data, delivery };
+      this.fragments.push(f);
+      return f;
+    }
+    f.messageId = messageId;
+    f.messageLength = messageLength;
+    f.offset = offset;
+    f.data = data;
+    f.delivery = delivery;
+    return f;
+  }
+
+  /** Lets go of what the fragments point at (called after each packet: they would keep its datagram alive). */
+  release(): void {
+    for (let k = 0; k < this.used; k++) {
+      const f = this.fragments[k] as PooledFragment;
+      f.data = NO_BYTES;
+      f.delivery = undefined;
+    }
+    this.used = 0;
   }
 }
 

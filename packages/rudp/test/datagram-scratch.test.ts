@@ -44,30 +44,6 @@ describe('datagram scratch', () => {
     expect(s.view(1200)).toBe(v);
   });
 
-  it('range: a kept view only for exactly the range asked for, however ranges share a slot', () => {
-    const s = new DatagramScratch(1472);
-    s.full.forEach((_, i) => {
-      s.full[i] = i & 0xff;
-    });
-    const expectRange = (v: Uint8Array, start: number, end: number): void => {
-      expect([v.byteOffset, v.length, v.buffer]).toEqual([start, end - start, s.full.buffer]);
-      expect(v[0]).toBe(start & 0xff);
-    };
-    const a = s.range(9, 100);
-    expectRange(a, 9, 100);
-    expect(s.range(9, 100)).toBe(a);
-    // The same end from another start, and another end in the same slot (64 apart): views of their own.
-    const b = s.range(7, 100);
-    expectRange(b, 7, 100);
-    expectRange(s.range(9, 164), 9, 164);
-    // Same slot, same length, another start.
-    expectRange(s.range(9, 100), 9, 100);
-    expectRange(s.range(73, 164), 73, 164);
-    expectRange(s.range(9, 100), 9, 100);
-    expectRange(s.range(7, 100), 7, 100);
-    expect(b).toEqual(s.full.subarray(7, 100));
-  });
-
   it('its one packet writer starts every packet as a new writer would, whatever the packet before', () => {
     const s = new DatagramScratch(1472);
     type Packet = readonly [length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength, payload: number];

@@ -2,8 +2,13 @@ import { PacketType, type PnLength, PacketWriter } from '../wire/packet.js';
 
 /** Most views kept: the header lengths (7, 9), the base size, the sizes path MTU discovery settles on. */
 const MAX_KEPT_VIEWS = 16;
-/** Slots of the cache of payload views (`range`), a power of two: indexed by the view's end. */
-const RANGE_SLOTS = 64;
+/**
+ * The packet writer of every endpoint: a packet is written and sealed
+ * before the next is started, by whichever endpoint, so one serves all
+ * (one per endpoint would be heap every client endpoint holds). Between
+ * packets it still points at the last endpoint's buffer: 1,472 bytes at most.
+ */
+const WRITER = new PacketWriter(new Uint8Array(0), PacketType.Data, 0, 0);
 
 /**
  * The endpoint's buffer that outgoing packets are written into before they
@@ -18,38 +23,16 @@ export class DatagramScratch {
   /** Views of `full` by length (datagram sizes, header lengths), the first `MAX_KEPT_VIEWS` asked for. */
   private readonly views = new Map<number, Uint8Array>();
 
-  /**
-   * Views of `full[start, end)` by `end % RANGE_SLOTS`, the last one asked
-   * for in each slot: a sealed packet's plaintext is such a view, and the
-   * packets of a connection's traffic come in a few sizes (full chunks of a
-   * stream, an ACK, the same small message).
-   */
-  private readonly ranges: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(RANGE_SLOTS).fill(undefined);
-  /** The one writer every packet of this endpoint is written with (see `writer`). */
-  private readonly packetWriter: PacketWriter;
-
   constructor(size: number) {
     this.full = new Uint8Array(size);
-    this.packetWriter = new PacketWriter(this.full, PacketType.Data, 0, 0);
-  }
-
-  /** `full[start, end)`: the same view as last time when the last range asked for with this end's slot was the same. */
-  range(start: number, end: number): Uint8Array {
-    const slot = end & (RANGE_SLOTS - 1);
-    const v = this.ranges[slot];
-    if (v !== undefined && v.byteOffset === start && v.length === end - start) return v;
-    const fresh = this.full.subarray(start, end);
-    this.ranges[slot] = fresh;
-    return fresh;
   }
 
   /**
-   * The endpoint's packet writer, reset to a new packet in `view(length)`:
-   * the same object every call, valid until the next one (a packet is
-   * written and sealed before the next is started).
+   * The packet writer, reset to a new packet in `view(length)`: the same
+   * object every call, valid until the next one (of any endpoint).
    */
   writer(length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength): PacketWriter {
-    return this.packetWriter.reset(this.view(length), type, dcid, pn, pnBytes);
+    return WRITER.reset(this.view(length), type, dcid, pn, pnBytes);
   }
 
   /** `full[0, length)`; the same view every time for the same length. */

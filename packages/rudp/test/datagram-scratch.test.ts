@@ -44,6 +44,28 @@ describe('datagram scratch', () => {
     expect(s.view(1200)).toBe(v);
   });
 
+  it('range: a kept view only for exactly the range asked for, of this scratch, however ranges share a slot', () => {
+    const s = new DatagramScratch(1472);
+    const other = new DatagramScratch(1472);
+    for (const x of [s, other]) x.full.forEach((_, i) => void (x.full[i] = i & 0xff));
+    const expectRange = (x: DatagramScratch, v: Uint8Array, start: number, end: number): void => {
+      expect([v.byteOffset, v.length, v.buffer]).toEqual([start, end - start, x.full.buffer]);
+      expect(v.buffer).toBe(x.full.buffer);
+    };
+    const a = s.range(9, 100);
+    expectRange(s, a, 9, 100);
+    expect(s.range(9, 100)).toBe(a);
+    // The same range of another endpoint's scratch: its own buffer.
+    expectRange(other, other.range(9, 100), 9, 100);
+    expectRange(s, s.range(9, 100), 9, 100);
+    // The same end from another start; another end in the same slot, with another length and with the same.
+    expectRange(s, s.range(7, 100), 7, 100);
+    expectRange(s, s.range(9, 108), 9, 108);
+    expectRange(s, s.range(9, 100), 9, 100);
+    expectRange(s, s.range(17, 108), 17, 108);
+    expect(s.range(17, 108)).toEqual(s.full.subarray(17, 108));
+  });
+
   it('its one packet writer starts every packet as a new writer would, whatever the packet before', () => {
     const s = new DatagramScratch(1472);
     type Packet = readonly [length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength, payload: number];

@@ -10,6 +10,7 @@ import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { Endpoint } from '../src/core/endpoint.js';
 import type { Transmit } from '../src/core/sans-io.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { PacketType, PacketWriter, type PnLength } from '../src/wire/packet.js';
 import { createRandom } from '../src/testing/prng.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 
@@ -41,6 +42,55 @@ describe('datagram scratch', () => {
     // Past the few views it keeps, every length still gets a view of the right length.
     for (let n = 1300; n < 1400; n++) expect(s.view(n).length).toBe(n);
     expect(s.view(1200)).toBe(v);
+  });
+
+  it('range: a kept view only for exactly the range asked for, of this scratch, however ranges share a slot', () => {
+    const s = new DatagramScratch(1472);
+    const other = new DatagramScratch(1472);
+    for (const x of [s, other]) x.full.forEach((_, i) => void (x.full[i] = i & 0xff));
+    const expectRange = (x: DatagramScratch, v: Uint8Array, start: number, end: number): void => {
+      expect([v.byteOffset, v.length, v.buffer]).toEqual([start, end - start, x.full.buffer]);
+      expect(v.buffer).toBe(x.full.buffer);
+    };
+    const a = s.range(9, 100);
+    expectRange(s, a, 9, 100);
+    expect(s.range(9, 100)).toBe(a);
+    // The same range of another endpoint's scratch: its own buffer.
+    expectRange(other, other.range(9, 100), 9, 100);
+    expectRange(s, s.range(9, 100), 9, 100);
+    // The same end from another start; another end in the same slot, with another length and with the same.
+    expectRange(s, s.range(7, 100), 7, 100);
+    expectRange(s, s.range(9, 108), 9, 108);
+    expectRange(s, s.range(9, 100), 9, 100);
+    expectRange(s, s.range(17, 108), 17, 108);
+    expect(s.range(17, 108)).toEqual(s.full.subarray(17, 108));
+  });
+
+  it('its one packet writer starts every packet as a new writer would, whatever the packet before', () => {
+    const s = new DatagramScratch(1472);
+    type Packet = readonly [length: number, type: PacketType, dcid: number, pn: number, pnBytes: PnLength, payload: number];
+    // Plain packets with a masked two-byte number (epochs 1 and 0), a protected one, then the first again.
+    const packets: readonly Packet[] = [
+      [1200, PacketType.Data, 0x01020304, 70_000, 2, 0xaa],
+      [1200, PacketType.Data, 0x01020304, 5, 2, 0xaa],
+      [600, PacketType.Protected0, 0x0a0b0c0d, 5, 4, 0xbb],
+      [1200, PacketType.Data, 0x01020304, 70_000, 2, 0xaa],
+    ];
+    const finished = packets.map(([length, type, dcid, pn, pnBytes, payload]) => {
+      const fresh = new PacketWriter(new Uint8Array(length), type, dcid, pn, pnBytes);
+      const w = s.writer(length, type, dcid, pn, pnBytes);
+      expect(w).toBe(s.writer(length, type, dcid, pn, pnBytes));
+      expect([w.pos, w.headerLength, w.room(), w.buf.length]).toEqual([fresh.pos, fresh.headerLength, fresh.room(), length]);
+      for (const x of [w, fresh]) {
+        x.u8(payload);
+        x.varint(pn);
+      }
+      const out = w.finish().slice();
+      expect(out).toEqual(fresh.finish());
+      return out;
+    });
+    // The last packet is byte for byte the first: nothing of the packets between leaked in.
+    expect(finished[3]).toEqual(finished[0]);
   });
 
   for (const plaintext of [false, true]) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  FrameScratch,
+  type AckFrame,
   type Frame,
   ackFrameSize,
   channelFrameSize,
@@ -52,6 +54,110 @@ describe('parseFramesInto (one list reused from packet to packet)', () => {
     // A frame object handed out before is not rewritten by the next parse.
     expect(first).toEqual({ type: 'fragment', messageId: 1, messageLength: 1, offset: 0, data: new Uint8Array([1]) });
     expect(parseFrames(a)).toHaveLength(3);
+  });
+});
+
+describe('parseFramesInto (one reader for every packet)', () => {
+  it('a packet after a malformed or a longer one parses as if it came first', () => {
+    const out: Frame[] = [];
+    const good = payloadOf((w) => writeMessage(w, 3, new Uint8Array([3, 3, 3])));
+    const long = payloadOf((w) => {
+      for (let id = 0; id < 20; id++) writeMessage(w, id, new Uint8Array(30).fill(id));
+    });
+    // A MESSAGE frame claiming more bytes than the packet has: the read fails (the reader's `ok` drops).
+    const truncated = good.slice(0, good.length - 1);
+    expect(parseFramesInto(truncated, out)).toBeUndefined();
+    expect(parseFramesInto(good, out)).toBe(1);
+    expect(out[0]).toEqual({ type: 'fragment', messageId: 3, messageLength: 3, offset: 0, data: new Uint8Array([3, 3, 3]) });
+    expect(parseFramesInto(long, out)).toBe(20);
+    // The end is the shorter packet's own: a frame past it would parse from the longer one's bytes.
+    expect(parseFramesInto(good.subarray(0, 1), out)).toBeUndefined();
+    expect(parseFramesInto(good, out)).toBe(1);
+  });
+});
+
+describe('FrameScratch: the first ACK frame of each packet, reused', () => {
+  const ackOf = (f: Frame | undefined): AckFrame => {
+    if (f?.type !== 'ack') throw new Error('not an ACK');
+    return f;
+  };
+  const plain = (f: AckFrame): unknown => ({ ranges: f.ranges.map((r) => ({ ...r })), delayMicros: f.delayMicros });
+
+  it('two packets back to back: the second ACK has exactly its own ranges, however many the first had', () => {
+    const scratch = new FrameScratch();
+    const out: Frame[] = [];
+    const three = payloadOf((w) => writeAck(w, [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], 800));
+    const one = payloadOf((w) => writeAck(w, [{ lo: 40, hi: 41 }], 16));
+    expect(parseFramesInto(three, out, scratch)).toBe(1);
+    const first = ackOf(out[0]);
+    expect(first).toBe(scratch.ack.frame);
+    expect(plain(first)).toEqual({ ranges: [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], delayMicros: 800 });
+    expect(parseFramesInto(one, out, scratch)).toBe(1);
+    expect(ackOf(out[0])).toBe(scratch.ack.frame);
+    expect(plain(ackOf(out[0]))).toEqual({ ranges: [{ lo: 40, hi: 41 }], delayMicros: 16 });
+    expect(parseFramesInto(three, out, scratch)).toBe(1);
+    expect(plain(ackOf(out[0]))).toEqual({ ranges: [{ lo: 20, hi: 30 }, { lo: 10, hi: 15 }, { lo: 1, hi: 5 }], delayMicros: 800 });
+  });
+
+  it('a second ACK frame in the same packet is its own object; without a scratch every frame is', () => {
+    const scratch = new FrameScratch();
+    const out: Frame[] = [];
+    const two = payloadOf((w) => {
+      writeAck(w, [{ lo: 7, hi: 9 }, { lo: 1, hi: 2 }], 8);
+      writeAck(w, [{ lo: 3, hi: 4 }], 24);
+    });
+    expect(parseFramesInto(two, out, scratch)).toBe(2);
+    const [a, b] = [ackOf(out[0]), ackOf(out[1])];
+    expect(a).toBe(scratch.ack.frame);
+    expect(b).not.toBe(a);
+    expect([plain(a), plain(b)]).toEqual([
+      { ranges: [{ lo: 7, hi: 9 }, { lo: 1, hi: 2 }], delayMicros: 8 },
+      { ranges: [{ lo: 3, hi: 4 }], delayMicros: 24 },
+    ]);
+    const x = ackOf(parseFrames(two)?.[0]);
+    const y = ackOf(parseFrames(two)?.[0]);
+    expect(x).not.toBe(y);
+    expect(x).not.toBe(scratch.ack.frame);
+    expect(x.ranges[0]).not.toBe(y.ranges[0]);
+  });
+});
+
+describe('FrameScratch: the fragment frames of each packet, reused', () => {
+  it('two packets back to back: every fragment has the second packet’s fields, its CHANNEL annotation or none', () => {
+    const scratch = new FrameScratch();
+    const out: Frame[] = [];
+    const first = payloadOf((w) => {
+      writeChannel(w, { channel: 3, ordered: true, predecessorDelta: 2 });
+      writeMessage(w, 7, new Uint8Array([7]));
+      writeFragment(w, 8, 5000, 1000, new Uint8Array([8, 8]));
+    });
+    const second = payloadOf((w) => {
+      writeMessage(w, 9, new Uint8Array([9, 9, 9]));
+      writeChannel(w, { channel: 1, ordered: false, predecessorDelta: 0 });
+      writeFragment(w, 10, 6000, 2000, new Uint8Array([10]));
+      writeMessage(w, 11, new Uint8Array([11]));
+    });
+    const plain = (f: Frame | undefined): unknown => ({ ...f });
+    expect(parseFramesInto(first, out, scratch)).toBe(2);
+    const a = out[0];
+    expect([plain(out[0]), plain(out[1])]).toEqual([
+      { type: 'fragment', messageId: 7, messageLength: 1, offset: 0, data: new Uint8Array([7]), delivery: { channel: 3, ordered: true, predecessorDelta: 2 } },
+      { type: 'fragment', messageId: 8, messageLength: 5000, offset: 1000, data: new Uint8Array([8, 8]), delivery: undefined },
+    ]);
+    const kept = a?.type === 'fragment' ? a.data : undefined;
+    // Not released in between: `fragment` alone rewrites every field.
+    expect(parseFramesInto(second, out, scratch)).toBe(3);
+    expect(out[0]).toBe(a);
+    expect([plain(out[0]), plain(out[1]), plain(out[2])]).toEqual([
+      { type: 'fragment', messageId: 9, messageLength: 3, offset: 0, data: new Uint8Array([9, 9, 9]), delivery: undefined },
+      { type: 'fragment', messageId: 10, messageLength: 6000, offset: 2000, data: new Uint8Array([10]), delivery: { channel: 1, ordered: false, predecessorDelta: 0 } },
+      { type: 'fragment', messageId: 11, messageLength: 1, offset: 0, data: new Uint8Array([11]), delivery: undefined },
+    ]);
+    // A data view handed out stays the first packet's bytes.
+    expect(kept).toEqual(new Uint8Array([7]));
+    // Released: the frames point at no packet.
+    scratch.release();
+    expect(a?.type === 'fragment' && [a.data.length, a.delivery]).toEqual([0, undefined]);
   });
 });
 

@@ -29,7 +29,7 @@ import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
-import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
+import { LossDetection, type OutgoingPacket, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
@@ -38,20 +38,20 @@ import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './pa
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
 import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
-import { type PacketSources, populateDataPacket } from './send/packet-builder.js';
+import { type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
+import { emptyArray } from './shared-empty.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
+import { FrameScratch, type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
   AcceptKind,
   HEADER_SIZE,
   type HeaderFields,
-  PacketWriter,
   TAG_SIZE,
   TRAILER_SIZE,
   packetNumberLength,
@@ -471,9 +471,10 @@ export class Connection implements PacketFate {
     }
     if (typeof payload === 'string') return payload;
     const frames = FRAMES;
-    const count = parseFramesInto(payload, frames);
+    const count = parseFramesInto(payload, frames, FRAME_SCRATCH);
     if (count === undefined) {
       frames.fill(EMPTY_FRAME);
+      FRAME_SCRATCH.release();
       return 'malformed';
     }
     try {
@@ -481,6 +482,7 @@ export class Connection implements PacketFate {
     } finally {
       // The frames hold views of the datagram: the shared list must not keep it alive.
       frames.fill(EMPTY_FRAME, 0, count);
+      FRAME_SCRATCH.release();
     }
   }
 
@@ -562,7 +564,9 @@ export class Connection implements PacketFate {
     this.pmtu.onPacketAcked(this.lastActivity, p.pn, p.size);
     this.repairPolicy.onPacketAcked();
     this.acks.onAckAcknowledged(p.ackLargest);
-    for (const c of p.chunks) this.ackChunk(c);
+    // By index: `for of` here left an iterator result per chunk in the 64 KiB stream's profile.
+    const chunks = p.chunks;
+    for (let i = 0; i < chunks.length; i++) this.ackChunk(chunks[i] as ChunkRef);
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
@@ -635,14 +639,14 @@ export class Connection implements PacketFate {
     if (probeSize !== undefined && this.recovery.bytesInFlight + probeSize <= this.cc.window()) return this.pollMtuProbe(now, scratch, probeSize);
 
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.view(mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    const p = populateDataPacket(now, pn, w, this.packetSources(), {
-      ack: wantAck,
-      data: wantData,
-      // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
-      newData: hasNew && this.sendQueue.hasNewReliableData(),
-      ping: this.pingDue || probe,
-    });
+    const w = scratch.writer(mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const plan = PLAN;
+    plan.ack = wantAck;
+    plan.data = wantData;
+    // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
+    plan.newData = hasNew && this.sendQueue.hasNewReliableData();
+    plan.ping = this.pingDue || probe;
+    const p = populateDataPacket(now, pn, w, this.packetSources(), plan);
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
@@ -654,26 +658,42 @@ export class Connection implements PacketFate {
     this.stat.bytesSent += datagram.length;
     if (p.retransmission) this.stat.packetsRetransmitted++;
     if (p.ackEliciting) {
-      this.recovery.onPacketSent(now, {
-        pn,
-        timeSent: now,
-        size: datagram.length,
-        chunks: p.chunks,
-        retransmission: p.retransmission,
-        ackLargest: p.ackLargest,
-        carriedMaxData: p.carriedMaxData,
-        appLimited: !this.sendQueue.hasNewData() && !this.retransmits.hasResends(),
-        leftQueueEmpty: !this.sendQueue.hasNewData() && !this.retransmits.hasReady(now),
-      });
+      const o = OUTGOING;
+      o.pn = pn;
+      o.timeSent = now;
+      o.size = datagram.length;
+      o.chunks = p.chunks;
+      o.retransmission = p.retransmission;
+      o.ackLargest = p.ackLargest;
+      o.carriedMaxData = p.carriedMaxData;
+      o.appLimited = !this.sendQueue.hasNewData() && !this.retransmits.hasResends();
+      o.leftQueueEmpty = !this.sendQueue.hasNewData() && !this.retransmits.hasReady(now);
+      this.recovery.onPacketSent(now, o);
+      o.chunks = emptyArray();
       this.pacer.onSent(datagram.length);
       this.acks.onAckElicitingSent(now);
     }
     return datagram;
   }
 
-  /** What a DATA packet draws from: built per packet rather than kept (every idle connection would hold it). */
+  /**
+   * What a DATA packet draws from: one object for every connection, pointed
+   * at this one's modules for the packet being built (one per connection
+   * would be heap every idle connection holds; one per packet, garbage).
+   */
   private packetSources(): PacketSources {
-    return { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
+    const s = SOURCES;
+    if (s === undefined) {
+      SOURCES = { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
+      return SOURCES;
+    }
+    s.acks = this.acks;
+    s.repairReceiver = this.repairReceiver;
+    s.flow = this.flow;
+    s.retransmits = this.retransmits;
+    s.sendQueue = this.sendQueue;
+    s.repairPolicy = this.repairPolicy;
+    return s;
   }
 
   /**
@@ -683,7 +703,7 @@ export class Connection implements PacketFate {
    */
   private pollMtuProbe(now: number, scratch: DatagramScratch, size: number): Uint8Array {
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.view(size), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = scratch.writer(size, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     writePing(w);
     // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
     w.bytes(new Uint8Array(w.room()));
@@ -707,7 +727,7 @@ export class Connection implements PacketFate {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
     const pn = this.nextPn++;
-    const w = new PacketWriter(scratch.view(this.config.mtu), dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    const w = scratch.writer(this.config.mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
     const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
     writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
@@ -844,12 +864,40 @@ export class Connection implements PacketFate {
   }
 }
 
+/** A type with the `readonly` of every field of `T` taken off: the scratch objects below are rewritten per packet. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
+const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };
+
+/** The sources of the packet being built (see `Connection.packetSources`); created by the first packet. */
+let SOURCES: Writable<PacketSources> | undefined;
+
+/**
+ * The record of the packet just sent, as handed to loss detection, which
+ * copies it into a record of its own: rewritten per packet, and its chunks
+ * let go once handed over.
+ */
+const OUTGOING: Writable<OutgoingPacket> = {
+  pn: 0,
+  timeSent: 0,
+  size: 0,
+  chunks: emptyArray(),
+  retransmission: false,
+  ackLargest: -1,
+  carriedMaxData: false,
+  appLimited: false,
+  leftQueueEmpty: false,
+};
+
 /**
  * The frames of the packet being handled. One list for every connection:
  * a packet is handled to the end before the next is parsed (nothing in
  * handling one receives another), and its slots are cleared after it.
  */
 const FRAMES: Frame[] = [];
+/** The first ACK frame and the fragment frames of the packet being handled (for every connection, as `FRAMES`). */
+const FRAME_SCRATCH = new FrameScratch();
 /** What a cleared slot of `FRAMES` holds. */
 const EMPTY_FRAME: Frame = Object.freeze({ type: 'ping' });
 

@@ -51,7 +51,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
   const datagram = SLAB.alloc(w.pos + TAG_SIZE);
   datagram.set(header);
   // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
-  if (!protection.sealInto(header, pn, w.buf.subarray(w.headerLength, w.pos), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
+  // The plaintext's view comes from a small cache by size (a packet's size repeats); the output's is new per datagram.
+  if (!protection.sealInto(header, pn, scratch.range(w.headerLength, w.pos), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
   return datagram;
 }
 

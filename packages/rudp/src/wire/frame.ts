@@ -278,11 +278,32 @@ export function parseFrames(payload: Uint8Array): Frame[] | undefined {
  * returns how many there are (`undefined`: malformed); slots past the count
  * keep whatever they held. An array reused from packet to packet keeps its
  * storage, where a new one grows room for 17 frames at its first push.
+ * With `scratch`, the packet's first ACK frame and its FRAGMENT and MESSAGE
+ * frames are that scratch's objects, rewritten by the next call that passes it.
  */
-export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | undefined {
-  const r = new Reader(payload, 0, payload.length);
+export function parseFramesInto(payload: Uint8Array, out: Frame[], scratch?: FrameScratch): number | undefined {
+  const r = FRAME_READER.reset(payload, 0, payload.length);
+  try {
+    return readFrames(r, out, scratch);
+  } finally {
+    // The reader must not keep the datagram alive until the next packet.
+    r.reset(NO_BYTES, 0, 0);
+  }
+}
+
+/**
+ * The reader of `parseFramesInto`, one for every call (a reader per packet
+ * is a heap object per packet): parsing runs no code that parses another.
+ */
+const FRAME_READER = new Reader(new Uint8Array(0), 0, 0);
+/** What `FRAME_READER` points at between packets. */
+const NO_BYTES = new Uint8Array(0);
+
+function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined): number | undefined {
   let n = 0;
+  let fragments = 0;
   let repairs = 0;
+  let acks = 0;
   /** A CHANNEL frame waiting for the FRAGMENT or MESSAGE frame it annotates. */
   let delivery: Delivery | undefined;
   while (r.remaining() > 0) {
@@ -296,7 +317,8 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
         out[n++] = PING_FRAME;
         break;
       case FrameType.Ack: {
-        const ack = readAck(r);
+        // Only the first: a second ACK frame in the packet must not overwrite the first.
+        const ack = readAck(r, acks++ === 0 ? scratch?.ack : undefined);
         if (!ack) return undefined;
         out[n++] = ack;
         break;
@@ -309,7 +331,8 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
         if (!r.ok || offset + length > messageLength) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        out[n++] = delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery };
+        if (scratch !== undefined) out[n++] = scratch.fragment(fragments++, messageId, messageLength, offset, data, delivery);
+        else out[n++] = delivery === undefined ? { type: 'fragment', messageId, messageLength, offset, data } : { type: 'fragment', messageId, messageLength, offset, data, delivery };
         delivery = undefined;
         break;
       }
@@ -319,10 +342,12 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
         if (!r.ok) return undefined;
         const data = r.bytes(length);
         if (!data) return undefined;
-        out[n++] =
-          delivery === undefined
-            ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
-            : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery };
+        if (scratch !== undefined) out[n++] = scratch.fragment(fragments++, messageId, length, 0, data, delivery);
+        else
+          out[n++] =
+            delivery === undefined
+              ? { type: 'fragment', messageId, messageLength: length, offset: 0, data }
+              : { type: 'fragment', messageId, messageLength: length, offset: 0, data, delivery };
         delivery = undefined;
         break;
       }
@@ -391,14 +416,105 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[]): number | und
 /** Most ACK ranges accepted in one frame; more is treated as malformed. */
 export const MAX_ACK_RANGES = 256;
 
-function readAck(r: Reader): AckFrame | undefined {
+/**
+ * Where the connection parses the first ACK frame of each received packet:
+ * one frame whose ranges array and range objects are rewritten by the next
+ * packet (an ACK arrives for nearly every packet sent, and its frame, array
+ * and ranges were three to five heap objects). Nothing may keep the frame
+ * or a range past the packet; a second ACK frame in the same packet is
+ * parsed into objects of its own.
+ */
+export class AckScratch {
+  /** The frame; `ranges` has exactly the last parsed ACK's ranges. */
+  readonly frame: { readonly type: 'ack'; readonly ranges: PnRange[]; delayMicros: number } = { type: 'ack', ranges: [], delayMicros: 0 };
+  /** Range objects, reused: `frame.ranges[i]` is `pool[i]`. */
+  private readonly pool: { lo: number; hi: number }[] = [];
+
+  /** Starts a frame of `delayMicros`, with no ranges. */
+  start(delayMicros: number): void {
+    this.frame.delayMicros = delayMicros;
+    // `pop`, not a `length` write: shrinking by `length` may drop the array's storage.
+    const ranges = this.frame.ranges;
+    while (ranges.length > 0) ranges.pop();
+  }
+
+  /** Appends range [lo, hi]. */
+  add(lo: number, hi: number): void {
+    const ranges = this.frame.ranges;
+    let r = this.pool[ranges.length];
+    if (r === undefined) {
+      r = { lo, hi };
+      this.pool.push(r);
+    } else {
+      r.lo = lo;
+      r.hi = hi;
+    }
+    ranges.push(r);
+  }
+}
+
+/** A FRAGMENT frame whose fields a `FrameScratch` rewrites. */
+interface PooledFragment {
+  readonly type: 'fragment';
+  messageId: number;
+  messageLength: number;
+  offset: number;
+  data: Uint8Array;
+  delivery: Delivery | undefined;
+}
+
+/**
+ * The frame objects the connection parses received packets into, reused
+ * from packet to packet (every data packet held one to a few of them): the
+ * first ACK frame (`ack`), and the k-th FRAGMENT or MESSAGE frame of the
+ * packet. Nothing may keep a frame past its packet; the data views and
+ * CHANNEL annotations they point at are new per frame and may be kept.
+ */
+export class FrameScratch {
+  /** The packet's first ACK frame. */
+  readonly ack = new AckScratch();
+  private readonly fragments: PooledFragment[] = [];
+  /** Fragments handed out since the last `release`. */
+  private used = 0;
+
+  /** Fragment frame `k` of the packet, every field rewritten (`delivery` too, also when absent). */
+  fragment(k: number, messageId: number, messageLength: number, offset: number, data: Uint8Array, delivery: Delivery | undefined): FragmentFrame {
+    let f = this.fragments[k];
+    if (k >= this.used) this.used = k + 1;
+    if (f === undefined) {
+      f = { type: 'fragment', messageId, messageLength, offset, data, delivery };
+      this.fragments.push(f);
+      return f;
+    }
+    f.messageId = messageId;
+    f.messageLength = messageLength;
+    f.offset = offset;
+    f.data = data;
+    f.delivery = delivery;
+    return f;
+  }
+
+  /** Lets go of what the fragments point at (called after each packet: they would keep its datagram alive). */
+  release(): void {
+    for (let k = 0; k < this.used; k++) {
+      const f = this.fragments[k] as PooledFragment;
+      f.data = NO_BYTES;
+      f.delivery = undefined;
+    }
+    this.used = 0;
+  }
+}
+
+/** Reads an ACK frame into `scratch` (its one frame, rewritten), or into a new frame of its own when none is given. */
+function readAck(r: Reader, scratch = new AckScratch()): AckFrame | undefined {
   const largest = r.varint();
   const delayMicros = r.varint() * 2 ** ACK_DELAY_EXPONENT;
   const count = r.varint();
   const firstLen = r.varint();
   if (!r.ok || count > MAX_ACK_RANGES || firstLen > largest) return undefined;
-  const ranges: PnRange[] = [{ lo: largest - firstLen, hi: largest }];
+  scratch.start(delayMicros);
   let lo = largest - firstLen;
+  scratch.add(lo, largest);
   for (let i = 0; i < count; i++) {
     const gap = r.varint();
     const len = r.varint();
@@ -406,8 +522,8 @@ function readAck(r: Reader): AckFrame | undefined {
     const hi = lo - gap - 2;
     const newLo = hi - len;
     if (newLo < 0) return undefined;
-    ranges.push({ lo: newLo, hi });
+    scratch.add(newLo, hi);
     lo = newLo;
   }
-  return { type: 'ack', ranges, delayMicros };
+  return scratch.frame;
 }

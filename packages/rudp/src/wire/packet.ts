@@ -183,20 +183,27 @@ export function parseHeaderInto(data: Uint8Array, out: HeaderScratch): DropReaso
  */
 export class PacketWriter {
   /** Next write position. */
-  pos: number;
+  pos = 0;
+  /** The buffer written into (replaced by `reset`). */
+  buf: Uint8Array;
   /** Where the payload starts. */
-  readonly headerLength: number;
-  private readonly mask: number;
-  private readonly trailer: number;
+  headerLength = 0;
+  private mask = 0;
+  private trailer = 0;
 
   /** `pnBytes` 2 writes the low 16 bits of `pn` (see `packetNumberLength`). */
-  constructor(
-    readonly buf: Uint8Array,
-    type: PacketType,
-    dcid: number,
-    pn: number,
-    pnBytes: PnLength = 4,
-  ) {
+  constructor(buf: Uint8Array, type: PacketType, dcid: number, pn: number, pnBytes: PnLength = 4) {
+    this.buf = buf;
+    this.reset(buf, type, dcid, pn, pnBytes);
+  }
+
+  /**
+   * Starts a new packet in `buf`, as a new writer would: one writer serves
+   * packet after packet (a writer per packet is a heap object per packet).
+   * Every field is rewritten, so nothing of the previous packet leaks in.
+   */
+  reset(buf: Uint8Array, type: PacketType, dcid: number, pn: number, pnBytes: PnLength = 4): this {
+    this.buf = buf;
     buf[0] = (PROTOCOL_VERSION << 4) | (pnBytes === 4 ? 0x08 : 0) | type;
     this.mask = pnBytes === 2 && type === PacketType.Data ? epochMask(Math.floor(pn / 2 ** 16)) : 0;
     writeU32(buf, 1, dcid);
@@ -209,6 +216,7 @@ export class PacketWriter {
     this.pos = 5 + pnBytes;
     this.headerLength = this.pos;
     this.trailer = isProtected(type) ? TAG_SIZE : TRAILER_SIZE;
+    return this;
   }
 
   /** Bytes still free for payload (the checksum's or tag's room is already kept back). */

@@ -52,13 +52,24 @@ export class Reader {
   pos: number;
   /** False once any read ran past `end` or met an out-of-range value. */
   ok = true;
+  /** The bytes read (replaced by `reset`). */
+  buf: Uint8Array;
+  /** Where reading stops. */
+  end: number;
 
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
+  constructor(buf: Uint8Array, start: number, end: number) {
+    this.buf = buf;
     this.pos = start;
+    this.end = end;
+  }
+
+  /** Starts over on `buf[start, end)`, as a new reader would (one reader can serve packet after packet). */
+  reset(buf: Uint8Array, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.ok = true;
+    return this;
   }
 
   /** Bytes left. */

@@ -51,7 +51,8 @@ export class RecordingController implements CongestionController {
   }
 
   onAck(now: number, sample: AckSample): void {
-    this.acks.push({ now, sample });
+    // The sample is rewritten for the next ACK: keep a copy.
+    this.acks.push({ now, sample: { ...sample } });
   }
 
   onLoss(now: number, lostBytes: number, bytesInFlight: number): void {

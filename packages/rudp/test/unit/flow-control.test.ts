@@ -49,7 +49,7 @@ describe('FlowControl: sending', () => {
     q.push(new Uint8Array(200));
     q.push(new Uint8Array(100));
     const chunks: ChunkRef[] = [];
-    q.fillNewData(writerWithRoom(1_000), chunks, () => undefined);
+    q.fillNewData(writerWithRoom(1_000), chunks, 0, { rememberSmall: () => undefined });
     // The first message (bytes 0–200) fits; the second ends at 300 > 250.
     expect(chunks.map((c) => c.message.id)).toEqual([0]);
     expect(q.hasNewData()).toBe(false);
@@ -57,7 +57,7 @@ describe('FlowControl: sending', () => {
     expect(q.hasNewData()).toBe(false);
     f.onMaxData(300);
     expect(q.hasNewData()).toBe(true);
-    q.fillNewData(writerWithRoom(1_000), chunks, () => undefined);
+    q.fillNewData(writerWithRoom(1_000), chunks, 0, { rememberSmall: () => undefined });
     expect(chunks.map((c) => c.message.id)).toEqual([0, 1]);
   });
 });

@@ -50,6 +50,23 @@ function ack(ranges: readonly (readonly [number, number])[], delayMicros = 0): A
 }
 
 describe('LossDetection: what an ACK acknowledges', () => {
+  it('keeps a record of its own of each sent packet: the caller rewrites one object for the next', () => {
+    const r = rig();
+    const seen: { pn: number; size: number; ackLargest: number }[] = [];
+    r.fate.acked = (p) => void seen.push({ pn: p.pn, size: p.size, ackLargest: p.ackLargest });
+    const o = { ...packet(1, 1, 500, { ackLargest: 3 }) };
+    r.ld.onPacketSent(1, o);
+    Object.assign(o, packet(2, 2, 700, { ackLargest: 4 }));
+    r.ld.onPacketSent(2, o);
+    Object.assign(o, packet(99, 3, 1));
+    expect(r.ld.onAck(10, ack([[1, 2]]), 2)).toBe(true);
+    expect(seen).toEqual([
+      { pn: 1, size: 500, ackLargest: 3 },
+      { pn: 2, size: 700, ackLargest: 4 },
+    ]);
+    expect(r.ld.bytesInFlight).toBe(0);
+  });
+
   it('acknowledges exactly the packets inside the ranges, once, and returns whether anything was new', () => {
     const r = rig();
     for (let pn = 1; pn <= 10; pn++) send(r, pn, pn);

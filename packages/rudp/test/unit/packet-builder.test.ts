@@ -56,7 +56,7 @@ function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames:
 /** Sends message 0 (5 bytes) in packet 1 and declares that packet lost: a resend is queued. */
 function sendThenLose(s: PacketSources): void {
   const m = s.sendQueue.push(new Uint8Array(5).fill(1));
-  s.sendQueue.fillNewData(writerWithRoom(ROOM), [], () => undefined);
+  s.sendQueue.fillNewData(writerWithRoom(ROOM), [], 0, { rememberSmall: () => undefined });
   s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
 }
 
@@ -72,6 +72,32 @@ describe('populateDataPacket', () => {
     expect(frames.map((f) => (f.type === 'fragment' ? f.messageId : -1))).toEqual([-1, -1, 0, 1]);
     expect(contents).toMatchObject({ ackLargest: 5, carriedMaxData: true, retransmission: true, ackEliciting: true, repairSent: false });
     expect(contents.chunks.map((c) => c.message.id)).toEqual([0, 1]);
+  });
+
+  it('packets built back to back: each keeps its own chunks, and no field of the packet before', () => {
+    const a = sources();
+    receive(a.acks);
+    a.flow.onRead(500);
+    sendThenLose(a);
+    a.sendQueue.push(new Uint8Array(5).fill(2));
+    const first = build(a, plan({ ack: true, data: true, newData: true })).contents;
+    const firstChunks = first.chunks;
+    const firstMessages = firstChunks.map((c) => c.message);
+    expect(first).toMatchObject({ ackLargest: 5, carriedMaxData: true, retransmission: true, ackEliciting: true });
+    // Another connection's packet: new data only.
+    const b = sources();
+    const m = b.sendQueue.push(new Uint8Array(5).fill(3));
+    const second = build(b, plan({ data: true, newData: true })).contents;
+    expect(second).toMatchObject({ ackLargest: -1, carriedMaxData: false, retransmission: false, ackEliciting: true, repairSent: false });
+    expect(second.chunks.map((c) => c.message)).toEqual([m]);
+    expect(second.chunks).not.toBe(firstChunks);
+    // The first packet's chunks are still its own.
+    expect(firstChunks.map((c) => c.message)).toEqual(firstMessages);
+    expect(firstChunks.map((c) => c.message.id)).toEqual([0, 1]);
+    // A packet with nothing in it carries no chunk of those before.
+    const third = build(sources(), plan({ data: true })).contents;
+    expect(third).toEqual({ ackLargest: -1, chunks: [], carriedMaxData: false, retransmission: false, ackEliciting: false, repairSent: false });
+    expect(firstChunks).toHaveLength(2);
   });
 
   it('an ACK alone when no data may go, with the full room for ranges', () => {

@@ -21,7 +21,7 @@ function queue(peerWindow = 1 << 20): { q: SendQueue; flow: FlowControl } {
 function fill(q: SendQueue, room = ROOM, small: OutgoingMessage[] = []): { chunks: ChunkRef[]; frags: FragmentFrame[] } {
   const w = writerWithRoom(room);
   const chunks: ChunkRef[] = [];
-  q.fillNewData(w, chunks, (m) => small.push(m));
+  q.fillNewData(w, chunks, 0, { rememberSmall: (_now, m) => small.push(m) });
   const frags = framesIn(w).filter((f): f is FragmentFrame => f.type === 'fragment');
   return { chunks, frags };
 }
@@ -58,7 +58,7 @@ describe('SendQueue: queueing', () => {
     const w = writerWithRoom(ROOM);
     const q2 = queue().q;
     q2.push(bytes(1_000));
-    q2.fillNewData(w, [], () => undefined);
+    q2.fillNewData(w, [], 0, { rememberSmall: () => undefined });
     expect(w.room()).toBeLessThanOrEqual(2);
   });
 
@@ -70,7 +70,7 @@ describe('SendQueue: queueing', () => {
     const left: number[] = [];
     for (let i = 0; i < m.chunkCount - 1; i++) {
       const w = writerWithRoom(room);
-      q.fillNewData(w, [], () => undefined);
+      q.fillNewData(w, [], 0, { rememberSmall: () => undefined });
       left.push(w.room());
     }
     // The first chunk's offset 0 takes one byte: its packet has one to spare.

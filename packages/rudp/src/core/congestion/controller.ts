@@ -45,7 +45,10 @@ export interface CongestionController {
   pacingRate(srttMs: number): number;
   /** A packet of `bytes` left at `now`. */
   onPacketSent(now: number, bytes: number): void;
-  /** An ACK arrived. */
+  /**
+   * An ACK arrived. `sample` is valid during the call only: loss detection
+   * rewrites one object for every ACK, so keep its values, not the object.
+   */
   onAck(now: number, sample: AckSample): void;
   /** Packets carrying `lostBytes` were declared lost. */
   onLoss(now: number, lostBytes: number, bytesInFlight: number): void;

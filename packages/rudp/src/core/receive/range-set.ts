@@ -60,7 +60,12 @@ export class RangeSet {
 
   /** True if `pn` is in the set. */
   has(pn: number): boolean {
-    return this.ranges.some((r) => pn >= r.lo && pn <= r.hi);
+    const rs = this.ranges;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i] as PnRange;
+      if (pn >= r.lo && pn <= r.hi) return true;
+    }
+    return false;
   }
 
   /** The ranges, highest first. */

@@ -19,12 +19,31 @@
  * the congestion controller; what a packet carried is the coordinator's
  * business (`PacketFate`).
  */
-import type { CongestionController } from '../congestion/controller.js';
+import type { AckSample, CongestionController } from '../congestion/controller.js';
 import type { ChunkRef } from '../send/outgoing-message.js';
 import type { AckFrame, PnRange } from '../../wire/frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
 import { emptyArray, pushOnto } from '../shared-empty.js';
+
+/**
+ * The sample handed to the congestion controller, rewritten for every ACK
+ * (an object per ACK was some 120 bytes of garbage): a controller keeps its
+ * values, never the object (`CongestionController.onAck`).
+ */
+const SAMPLE: { -readonly [K in keyof AckSample]: AckSample[K] } = {
+  ackedBytes: 0,
+  bytesInFlight: 0,
+  deliveryRate: undefined,
+  appLimited: false,
+  priorDelivered: 0,
+  delivered: 0,
+  minRttMs: 0,
+  srttMs: 0,
+  latestRttMs: undefined,
+  ackedRttSumMs: 0,
+  ackedRttCount: 0,
+};
 
 /** An ack-eliciting packet in flight. */
 export interface SentPacket {
@@ -220,19 +239,19 @@ export class LossDetection {
     this.ptoCount = 0;
     this.narrowReorderWindow(now);
     this.detectLosses(now);
-    this.cc.onAck(now, {
-      ackedBytes,
-      bytesInFlight: this.bytesInFlight,
-      deliveryRate: interval > 0 ? (this.delivered - newest.delivered) / interval : undefined,
-      appLimited: newest.appLimited,
-      priorDelivered: newest.delivered,
-      delivered: this.delivered,
-      minRttMs: this.rtt.minRtt,
-      srttMs: this.rtt.srtt,
-      latestRttMs,
-      ackedRttSumMs,
-      ackedRttCount: ackedCount,
-    });
+    const s = SAMPLE;
+    s.ackedBytes = ackedBytes;
+    s.bytesInFlight = this.bytesInFlight;
+    s.deliveryRate = interval > 0 ? (this.delivered - newest.delivered) / interval : undefined;
+    s.appLimited = newest.appLimited;
+    s.priorDelivered = newest.delivered;
+    s.delivered = this.delivered;
+    s.minRttMs = this.rtt.minRtt;
+    s.srttMs = this.rtt.srtt;
+    s.latestRttMs = latestRttMs;
+    s.ackedRttSumMs = ackedRttSumMs;
+    s.ackedRttCount = ackedCount;
+    this.cc.onAck(now, s);
     return true;
   }
 

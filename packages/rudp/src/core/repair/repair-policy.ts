@@ -253,7 +253,7 @@ export class RepairPolicy {
     const horizon = now - 2 * (this.rtt.srtt + this.config.maxAckDelayMs);
     // The newest run of consecutive ids sent before this packet, within the horizon.
     let hi = recent.length - 1;
-    while (hi >= 0 && chunks.some((c) => c.message === recent[hi])) hi--;
+    while (hi >= 0 && carriesMessage(chunks, recent[hi] as OutgoingMessage)) hi--;
     if (hi < 0) return false;
     let lo = hi;
     while (lo > 0 && hi - lo + 1 < MAX_REPAIR_COVER) {
@@ -295,7 +295,7 @@ export class RepairPolicy {
     if (this.copyCredit < 1 - REPAIR_CREDIT_EPSILON) return;
     const recent = this.recentSmall;
     let i = recent.length - 1;
-    while (i >= 0 && chunks.some((c) => c.message === recent[i])) i--;
+    while (i >= 0 && carriesMessage(chunks, recent[i] as OutgoingMessage)) i--;
     const prev = recent[i];
     // Only the message sent just before (a later packet's repair covers the older ones in time).
     if (prev === undefined || prev.complete || now - prev.firstSentAt > 2 * (this.rtt.srtt + this.config.maxAckDelayMs)) return;
@@ -310,11 +310,12 @@ export class RepairPolicy {
    * request waited for a probe timeout (bench forum p99 at 20% loss: ~2 s). Each copy is dropped
    * if the message is acknowledged, or if new data left after it (the piggybacked copies cover it).
    */
-  queueTailCopies(now: number, sent: readonly ChunkRef[], queue: RetransmitQueue): void {
+  queueTailCopies(now: number, sent: readonly ChunkRef[], queue: RetransmitQueue, from = 0, to = sent.length): void {
     const copies = this.level();
     if (copies === 0) return;
     const spacing = Math.max(this.config.redundantSpacingMs, Math.min(this.rtt.srtt / 2, this.config.maxAckDelayMs));
-    for (const c of sent) {
+    for (let i = from; i < to; i++) {
+      const c = sent[i] as ChunkRef;
       if (c.message.chunkCount !== 1 || c.message.data.length > this.config.redundancy.maxMessageBytes) continue;
       for (let k = 1; k <= copies; k++) queue.queueTailCopy(c.message, now + k * spacing);
     }
@@ -342,4 +343,10 @@ export class RepairPolicy {
 /** The previous-copy share at measured loss rate `lossRate` when none is configured (see `AUTO_COPY_FROM`). */
 export function autoCopyShare(lossRate: number): number {
   return AUTO_COPY_SHARE * Math.min(1, Math.max(0, (lossRate - AUTO_COPY_FROM) / (AUTO_COPY_FULL - AUTO_COPY_FROM)));
+}
+
+/** Whether `chunks` holds a chunk of `m` (a loop: an arrow per test would be a function object per packet). */
+function carriesMessage(chunks: readonly ChunkRef[], m: OutgoingMessage): boolean {
+  for (let i = 0; i < chunks.length; i++) if ((chunks[i] as ChunkRef).message === m) return true;
+  return false;
 }

@@ -21,8 +21,15 @@ import type { PacketWriter } from '../../wire/packet.js';
 export class OutgoingMessage {
   /** Number of chunks (a 0-byte message has one empty chunk). */
   chunkCount: number;
-  /** How the message is cut: chunk 0 alone, then runs of equal chunks (more than one run once re-cut mid-message). */
-  private segments: Segment[];
+  /**
+   * How the message is cut: chunk 0 alone, then runs of equal chunks (more
+   * than one run once re-cut mid-message). `undefined`: one run of
+   * `runSize`-byte chunks from chunk 0, as every message starts and most
+   * small ones stay (a list and a run object per message saved).
+   */
+  private segments: Segment[] | undefined;
+  /** The chunk size while `segments` is `undefined`. */
+  private runSize: number;
   /** Bytes of each piece of a chunk resent in pieces (0: none is). */
   pieceSize = 0;
   /** Index of the first chunk never sent. */
@@ -49,7 +56,8 @@ export class OutgoingMessage {
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
     readonly delivery?: Delivery,
   ) {
-    this.segments = [{ index: 0, offset: 0, size: chunkSize }];
+    this.segments = undefined;
+    this.runSize = chunkSize;
     this.chunkCount = Math.max(1, Math.ceil(data.length / chunkSize));
     // One typed array less per small message: a one-chunk message's only flag is `ackedCount`.
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
@@ -57,19 +65,20 @@ export class OutgoingMessage {
 
   /** Bytes of chunk 0. */
   get firstChunkSize(): number {
-    return (this.segments[0] as Segment).size;
+    return this.segments === undefined ? this.runSize : (this.segments[0] as Segment).size;
   }
 
   /** Bytes of the chunks not sent yet (the last run's size). */
   get chunkSize(): number {
-    return (this.segments[this.segments.length - 1] as Segment).size;
+    return this.segments === undefined ? this.runSize : (this.segments[this.segments.length - 1] as Segment).size;
   }
 
   /** Cuts the message again, before its first chunk is sent: chunk 0 of `first` bytes, the rest of `size`. */
   cut(first: number, size: number): void {
     if (this.nextChunk !== 0) throw new Error('rudp: a message is cut only before it is sent');
     const head = Math.min(first, this.data.length);
-    this.segments = head === this.data.length ? [{ index: 0, offset: 0, size: head }] : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
+    this.runSize = head;
+    this.segments = head === this.data.length ? undefined : [{ index: 0, offset: 0, size: head }, { index: 1, offset: head, size }];
     this.chunkCount = 1 + Math.ceil((this.data.length - head) / size);
     this.acked = this.chunkCount === 1 ? undefined : new Uint8Array(this.chunkCount);
   }
@@ -78,7 +87,8 @@ export class OutgoingMessage {
   recutUnsent(size: number): void {
     const from = this.nextChunk;
     const offset = this.offsetOf(from);
-    this.segments = this.segments.filter((g) => g.index < from);
+    const runs = this.segments ?? [{ index: 0, offset: 0, size: this.runSize }];
+    this.segments = runs.filter((g) => g.index < from);
     this.segments.push({ index: from, offset, size });
     this.chunkCount = from + Math.ceil((this.data.length - offset) / size);
     // Sent chunks keep their numbers, and so their acknowledgement flags.
@@ -92,13 +102,15 @@ export class OutgoingMessage {
     }
   }
 
-  /** The run chunk `i` belongs to. */
-  private segmentOf(i: number): Segment {
-    for (let k = this.segments.length - 1; k > 0; k--) {
-      const g = this.segments[k] as Segment;
+  /** The run chunk `i` belongs to (`undefined`: the one run of `runSize` from chunk 0). */
+  private segmentOf(i: number): Segment | undefined {
+    const runs = this.segments;
+    if (runs === undefined) return undefined;
+    for (let k = runs.length - 1; k > 0; k--) {
+      const g = runs[k] as Segment;
       if (g.index <= i) return g;
     }
-    return this.segments[0] as Segment;
+    return runs[0] as Segment;
   }
 
   /** Stream position just past the message. */
@@ -109,7 +121,7 @@ export class OutgoingMessage {
   /** Byte offset of chunk `i`. */
   offsetOf(i: number): number {
     const g = this.segmentOf(i);
-    return g.offset + (i - g.index) * g.size;
+    return g === undefined ? i * this.runSize : g.offset + (i - g.index) * g.size;
   }
 
   /** The bytes of chunk `i` (a view). */
@@ -117,8 +129,9 @@ export class OutgoingMessage {
     // A one-chunk message (most are): no new view per send.
     if (this.chunkCount === 1) return this.data;
     const g = this.segmentOf(i);
-    const start = g.offset + (i - g.index) * g.size;
-    return this.data.subarray(start, Math.min(start + g.size, this.data.length));
+    const size = g === undefined ? this.runSize : g.size;
+    const start = g === undefined ? i * size : g.offset + (i - g.index) * size;
+    return this.data.subarray(start, Math.min(start + size, this.data.length));
   }
 
   /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */

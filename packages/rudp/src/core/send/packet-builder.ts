@@ -15,6 +15,7 @@ import type { PacketWriter } from '../../wire/packet.js';
 import type { ChunkRef } from './outgoing-message.js';
 import type { RetransmitQueue } from './retransmit-queue.js';
 import type { SendQueue } from './send-queue.js';
+import { emptyArray } from '../shared-empty.js';
 
 /** Room an ACK that is due may take in front of data. */
 const ACK_ROOM = 16;
@@ -45,6 +46,7 @@ export interface PacketPlan {
 export interface PacketContents {
   /** Largest packet number our ACK frame covered (-1: no ACK). */
   readonly ackLargest: number;
+  /** The packet's own array (the shared empty one when it carries none): kept by the packet's record. */
   readonly chunks: readonly ChunkRef[];
   readonly carriedMaxData: boolean;
   /** It carried a resend. */
@@ -53,11 +55,40 @@ export interface PacketContents {
   readonly repairSent: boolean;
 }
 
-/** Fills packet `pn` (its header already in `w`) according to `plan`. */
+/**
+ * The chunks of the packet being built. An array per packet would make room
+ * for 17 at its first push; this one keeps its storage, and the packet gets
+ * an exact copy. It is emptied by `pop` (a `length` write to 0 drops the
+ * storage), so it keeps no message alive between packets.
+ */
+const CHUNKS: ChunkRef[] = [];
+
+/** What `populateDataPacket` returns: one object, rewritten by every call. */
+const CONTENTS: { -readonly [K in keyof PacketContents]: PacketContents[K] } = {
+  ackLargest: -1,
+  chunks: emptyArray(),
+  carriedMaxData: false,
+  retransmission: false,
+  ackEliciting: false,
+  repairSent: false,
+};
+
+/**
+ * Fills packet `pn` (its header already in `w`) according to `plan`. The
+ * result is one object rewritten by the next call: read it before building
+ * another packet (its `chunks` array is the packet's own to keep).
+ */
 export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: PacketPlan): PacketContents {
+  try {
+    return fill(now, pn, w, s, plan, CHUNKS);
+  } finally {
+    while (CHUNKS.length > 0) CHUNKS.pop();
+  }
+}
+
+function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: PacketPlan, chunks: ChunkRef[]): PacketContents {
   let ackLargest = -1;
   if (plan.ack) ackLargest = writeAcks(now, w, s, plan.data ? ACK_ROOM : w.room());
-  const chunks: ChunkRef[] = [];
   let carriedMaxData = false;
   let retransmission = false;
   let ackEliciting = false;
@@ -69,13 +100,13 @@ export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: 
     }
     retransmission = s.retransmits.fill(now, w, chunks, plan.newData);
     const fresh = chunks.length;
-    const datagrams = s.sendQueue.fillNewData(w, chunks, (m) => s.repairPolicy.rememberSmall(now, m));
+    const datagrams = s.sendQueue.fillNewData(w, chunks, now, s.repairPolicy);
     if (datagrams > 0) ackEliciting = true;
     const freshEnd = chunks.length;
     if (freshEnd > fresh) {
       s.retransmits.noteNewData(now);
       repairSent = s.repairPolicy.fillRepair(now, pn, w, chunks);
-      if (!s.sendQueue.hasNewReliableData()) s.repairPolicy.queueTailCopies(now, chunks.slice(fresh, freshEnd), s.retransmits);
+      if (!s.sendQueue.hasNewReliableData()) s.repairPolicy.queueTailCopies(now, chunks, s.retransmits, fresh, freshEnd);
     }
     if (chunks.length > 0) ackEliciting = true;
     // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
@@ -86,7 +117,14 @@ export function populateDataPacket(now: number, pn: number, w: PacketWriter, s: 
       ackEliciting = true;
     }
   }
-  return { ackLargest, chunks, carriedMaxData, retransmission, ackEliciting, repairSent };
+  const out = CONTENTS;
+  out.ackLargest = ackLargest;
+  out.chunks = chunks.length === 0 ? emptyArray() : chunks.slice();
+  out.carriedMaxData = carriedMaxData;
+  out.retransmission = retransmission;
+  out.ackEliciting = ackEliciting;
+  out.repairSent = repairSent;
+  return out;
 }
 
 /** The ACK frame, and after it the MESSAGE_ACK for rebuilt messages if one is owed. */

@@ -48,7 +48,10 @@ export class RetransmitQueue {
    * delivery rate it sees then.
    */
   hasResends(): boolean {
-    return this.queue.some((r) => r.tail !== true);
+    // A loop, not `some` with an arrow: this runs for every packet sent, and each arrow is a new function object.
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) if ((q[i] as ChunkRef).tail !== true) return true;
+    return false;
   }
 
   /**
@@ -149,7 +152,7 @@ export class RetransmitQueue {
         this.queue.splice(i + 1, 0, ...this.pieces(c));
         continue;
       }
-      if (!this.ready(now, c) || chunks.some((x) => x.message === c.message && x.index === c.index && x.piece === c.piece)) {
+      if (!this.ready(now, c) || carries(chunks, c)) {
         keep.push(c);
         continue;
       }
@@ -207,4 +210,13 @@ export class RetransmitQueue {
     if (c.message.isAcked(c.index, c.piece)) return false;
     return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
   }
+}
+
+/** Whether `chunks` holds the chunk (or piece) `c` refers to. */
+function carries(chunks: readonly ChunkRef[], c: ChunkRef): boolean {
+  for (let i = 0; i < chunks.length; i++) {
+    const x = chunks[i] as ChunkRef;
+    if (x.message === c.message && x.index === c.index && x.piece === c.piece) return true;
+  }
+  return false;
 }

@@ -17,6 +17,11 @@ import { emptyArray, pushOnto } from '../shared-empty.js';
 /** Fewest data bytes worth starting a message in the room a packet has left (below, it starts in the next packet). */
 const MIN_FIRST_CHUNK = 64;
 
+/** What hears of each one-chunk message as it leaves (the repair policy). */
+export interface SmallMessageLog {
+  rememberSmall(now: number, m: OutgoingMessage): void;
+}
+
 /** An unreliable message waiting for its packet. */
 interface QueuedDatagram {
   readonly channel: number;
@@ -96,13 +101,14 @@ export class SendQueue {
 
   /**
    * Writes never-sent chunks into `w` in queue order while they fit and the
-   * peer's credit covers their message; `onSmallSent` hears of each
-   * one-chunk message as it leaves. Datagrams go first; returns how many left.
+   * peer's credit covers their message; `small` hears of each one-chunk
+   * message as it leaves (an object, not a closure: nothing to allocate per
+   * packet). Datagrams go first; returns how many left.
    * Chunks not sent yet are cut again when the datagram size changed.
    */
-  fillNewData(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): number {
+  fillNewData(w: PacketWriter, chunks: ChunkRef[], now: number, small: SmallMessageLog): number {
     const datagrams = this.fillDatagrams(w);
-    this.fillReliable(w, chunks, onSmallSent);
+    this.fillReliable(w, chunks, now, small);
     return datagrams;
   }
 
@@ -123,7 +129,7 @@ export class SendQueue {
     return n;
   }
 
-  private fillReliable(w: PacketWriter, chunks: ChunkRef[], onSmallSent: (m: OutgoingMessage) => void): void {
+  private fillReliable(w: PacketWriter, chunks: ChunkRef[], now: number, small: SmallMessageLog): void {
     for (let i = this.firstUnsent(); i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (m.allSent) continue;
@@ -135,7 +141,7 @@ export class SendQueue {
         if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
         m.nextChunk++;
-        if (m.chunkCount === 1) onSmallSent(m);
+        if (m.chunkCount === 1) small.rememberSmall(now, m);
       }
     }
   }

@@ -19,6 +19,7 @@
  *   [rounds=5] [connections=1000] [messages=20000] [builds='base=dir;new=dir']
  */
 import { fileURLToPath } from 'node:url';
+import { cell } from './median-cell.js';
 
 const rounds = Number(process.argv[2] ?? '5');
 const connections = Number(process.argv[3] ?? '1000');
@@ -189,12 +190,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (a: readonly number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const cell = (a: readonly number[], digits = 2): string => `median ${median(a).toFixed(digits)} (${Math.min(...a).toFixed(digits)}–${Math.max(...a).toFixed(digits)})`;
 for (const [name, list] of results) {
   console.log(`${name}: server µs/message ${cell(list.map((r) => r.serverUs))}; process CPU µs/message ${cell(list.map((r) => r.processUs))}`);
 }

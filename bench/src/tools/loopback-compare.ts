@@ -14,6 +14,7 @@
 import { loadUdx } from '../peers/udx-native.js';
 import { collectGarbage } from '../run/many-run.js';
 import { type Rate, rudpThroughput, udxThroughput } from '../udp/throughput.js';
+import { cell } from './median-cell.js';
 
 const rounds = Number(process.argv[2] ?? '5');
 const size = Number(process.argv[3] ?? '64000');
@@ -53,12 +54,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (a: readonly number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const cell = (a: readonly number[], digits = 2): string => `median ${median(a).toFixed(digits)} (${Math.min(...a).toFixed(digits)}–${Math.max(...a).toFixed(digits)})`;
 for (const [name, list] of rates) {
   console.log(`${name}: MB/s ${cell(list.map((r) => (r.messagesPerSec * size) / 1e6), 1)}; CPU s/GB ${cell(list.map(perGb))}`);
 }

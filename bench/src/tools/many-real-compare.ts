@@ -14,6 +14,7 @@
  *   [rounds=3] [variants='new={}'] [measureMs=30000] [connections=10000]
  */
 import { MANY_REAL, runManyRealOnce } from '../udp/many-real.js';
+import { cell } from './median-cell.js';
 
 const rounds = Number(process.argv[2] ?? '3');
 const variants = (process.argv[3] ?? 'new={}').split(';').map((v) => {
@@ -53,12 +54,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (a: readonly number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const cell = (a: readonly number[]): string => `median ${median(a).toFixed(2)} (${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`;
 for (const v of variants) {
   const cpu: number[] = [];
   const rss: number[] = [];

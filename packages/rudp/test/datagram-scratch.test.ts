@@ -8,20 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { Endpoint } from '../src/core/endpoint.js';
-import type { Transmit } from '../src/core/sans-io.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { PacketType, PacketWriter, type PnLength } from '../src/wire/packet.js';
 import { createRandom } from '../src/testing/prng.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+import { drain } from './helpers/drain.js';
 
 const CLIENT = '10.0.0.1:5000';
 const SERVER = '10.0.0.2:4000';
 
-function drain(e: Endpoint, now: number): Transmit[] {
-  const out: Transmit[] = [];
-  for (let t = e.pollTransmit(now); t !== undefined; t = e.pollTransmit(now)) out.push(t);
-  return out;
-}
 
 function pair(plaintext: boolean): { client: Endpoint; server: Endpoint } {
   const random = createRandom(7);

@@ -8,19 +8,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/core/endpoint.js';
-import type { Transmit } from '../src/core/sans-io.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { createRandom } from '../src/testing/prng.js';
+import { drain } from './helpers/drain.js';
 
 const CLIENT = '10.0.0.1:5000';
 const SERVER = '10.0.0.2:4000';
 
-function drain(e: Endpoint, now: number): Transmit[] {
-  const out: Transmit[] = [];
-  for (let t = e.pollTransmit(now); t !== undefined; t = e.pollTransmit(now)) out.push(t);
-  return out;
-}
 
 describe('send scratch objects shared by the connections of one endpoint', () => {
   it('two connections sending at once: each sends its own messages and hears of its own acknowledgements', () => {

@@ -677,23 +677,13 @@ export class Connection implements PacketFate {
   }
 
   /**
-   * What a DATA packet draws from: one object for every connection, pointed
-   * at this one's modules for the packet being built (one per connection
-   * would be heap every idle connection holds; one per packet, garbage).
+   * What a DATA packet draws from, made per packet: one per connection would
+   * be heap every idle connection holds, and one shared by every connection
+   * kept the last connection's modules (and through them its endpoint) alive
+   * after it closed.
    */
   private packetSources(): PacketSources {
-    const s = SOURCES;
-    if (s === undefined) {
-      SOURCES = { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
-      return SOURCES;
-    }
-    s.acks = this.acks;
-    s.repairReceiver = this.repairReceiver;
-    s.flow = this.flow;
-    s.retransmits = this.retransmits;
-    s.sendQueue = this.sendQueue;
-    s.repairPolicy = this.repairPolicy;
-    return s;
+    return { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
   }
 
   /**
@@ -869,9 +859,6 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
 const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };
-
-/** The sources of the packet being built (see `Connection.packetSources`); created by the first packet. */
-let SOURCES: Writable<PacketSources> | undefined;
 
 /**
  * The record of the packet just sent, as handed to loss detection, which

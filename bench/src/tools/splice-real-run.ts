@@ -1,6 +1,7 @@
 /**
  * Re-renders a full run's report with its real-socket sections (`udp`,
- * `many-real`), and its micro-benchmarks if the later run has them, taken
+ * `many-real`), and its micro-benchmarks and simulated many-connections
+ * scenario if the later run has them, taken
  * from a later run of those scenarios alone, for when the full run's
  * machine-bound part was measured on a busy machine: simulated figures do
  * not depend on the machine's load, timings do. The report says so in its
@@ -29,6 +30,7 @@ if (real.udp === undefined || real.manyReal.length === 0) {
   process.exit(1);
 }
 const withMicro = real.micro.length > 0;
+const withMany = real.many.length > 0;
 /** The `--scenario` names of a run's command line (none: every scenario). */
 const scenariosOf = (argv: readonly string[]): readonly string[] => {
   const named = argv.flatMap((a, i) => (argv[i - 1] === '--scenario' ? a.split(',') : []));
@@ -40,13 +42,14 @@ const whole = DEFAULT_SCENARIOS.every((s) => covered.has(s)) && !full.argv.inclu
 const spliced: RunResults = {
   ...full,
   ...(withMicro ? { micro: real.micro } : {}),
+  ...(withMany ? { many: real.many, manyScenario: real.manyScenario } : {}),
   udp: real.udp,
   manyReal: real.manyReal,
   manyRealScenario: real.manyRealScenario,
   notes: [
     ...full.notes.filter((n) => !/real UDP|many-real/i.test(n)),
     ...real.notes,
-    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets)${withMicro ? ' and the micro-benchmarks' : ''} come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
+    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets)${withMicro ? ', the micro-benchmarks' : ''}${withMany ? ', the simulated many-connections scenario' : ''} come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
   ],
   wallMs: full.wallMs,
   partial: full.partial && !whole,

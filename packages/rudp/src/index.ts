@@ -31,4 +31,5 @@ export type { EndpointStats } from './core/endpoint.js';
 export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
 export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export { nodeCryptoProvider, defaultCryptoProvider, packetCipherLibrary, packetCipherProviders, type PacketCipherLibrary } from './node/crypto-provider.js';
+export { datagramIoLibrary, type DatagramIoLibrary } from './node/open-datagram-socket.js';
 export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

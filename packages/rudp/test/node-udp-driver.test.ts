@@ -1,10 +1,29 @@
 import type dgram from 'node:dgram';
 import dns from 'node:dns';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, listen } from '../src/index.js';
+import { BatchSocket } from '../src/node/batch-socket.js';
+import type { DatagramSocket } from '../src/node/datagram-socket.js';
+import { DgramSocket } from '../src/node/dgram-socket.js';
+import { UDP_BATCH_ADDON_FILE, loadUdpBatch } from '../src/node/udp-batch.js';
 import { UdpEndpoint } from '../src/node/udp-endpoint.js';
 import { createUdpSocket } from '../src/node/udp-socket.js';
+
+const batchAddon = loadUdpBatch();
+// CI requires the addon on Linux (RUDP_REQUIRE_NATIVE=1); a machine without a C compiler builds none.
+const batchExpected = process.platform === 'linux' && (process.env.RUDP_REQUIRE_NATIVE === '1' || existsSync(new URL(`../dist/${UDP_BATCH_ADDON_FILE}`, import.meta.url)));
+
+/** Both socket implementations the adapter can drive (the batched one where it is built). */
+const KINDS: readonly (readonly [string, () => DatagramSocket, boolean])[] = [
+  ['node:dgram', () => new DgramSocket(4), false],
+  ...(batchAddon !== undefined ? [['batched', () => new BatchSocket(batchAddon, 4), true] as const] : []),
+];
+
+it('loads the batched UDP addon where it was built', () => {
+  expect(batchAddon !== undefined).toBe(batchExpected);
+});
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,9 +108,15 @@ describe('createUdpSocket', () => {
   });
 });
 
-describe('UdpEndpoint driving', () => {
+async function boundDatagramSocket(open: () => DatagramSocket): Promise<DatagramSocket> {
+  const socket = open();
+  await socket.bind(0, '127.0.0.1');
+  return socket;
+}
+
+describe.each(KINDS)('UdpEndpoint driving a %s socket', (_, open, batching) => {
   it('handles a burst of datagrams with one poll per event-loop turn, not one per datagram', async () => {
-    const io = new UdpEndpoint(await boundSocket(), true, {});
+    const io = new UdpEndpoint(await boundDatagramSocket(open), true, {});
     cleanup.push(() => io.shutdown());
     let polls = 0;
     const pollTransmit = io.endpoint.pollTransmit.bind(io.endpoint);
@@ -113,7 +138,7 @@ describe('UdpEndpoint driving', () => {
   });
 
   it('falls back to its timer rather than spin when a deadline stays due', async () => {
-    const io = new UdpEndpoint(await boundSocket(), true, {});
+    const io = new UdpEndpoint(await boundDatagramSocket(open), true, {});
     cleanup.push(() => io.shutdown());
     // A core that always answers "due now" and never sends: the driver must not busy-loop on it.
     io.endpoint.pollTimeout = () => performance.now();
@@ -129,7 +154,7 @@ describe('UdpEndpoint driving', () => {
   });
 
   it('waits for a sub-millisecond deadline with its timer, not by spinning, while datagrams flow', async () => {
-    const io = new UdpEndpoint(await boundSocket(), true, {});
+    const io = new UdpEndpoint(await boundDatagramSocket(open), true, {});
     cleanup.push(() => io.shutdown());
     const sink = await boundSocket();
     cleanup.push(() => new Promise((r) => sink.close(() => r())));
@@ -159,8 +184,9 @@ describe('UdpEndpoint driving', () => {
   });
 
   it('moves 2,000 one-kilobyte messages in order through one connection', async () => {
-    const server = await listen({ port: 0 });
+    const server = await listen({ port: 0, socketBatching: batching });
     cleanup.push(() => server.close());
+    expect(server.stats().datagramsReceived).toBe(0);
     const got: number[] = [];
     const done = new Promise<void>((resolve) =>
       server.on('connection', (c) =>
@@ -170,7 +196,7 @@ describe('UdpEndpoint driving', () => {
         }),
       ),
     );
-    const conn = await connect({ port: server.address().port });
+    const conn = await connect({ port: server.address().port, socketBatching: batching });
     cleanup.push(() => conn.close());
     const sends: Promise<void>[] = [];
     for (let i = 0; i < 2000; i++) {

@@ -22,6 +22,10 @@ const built = existsSync(join(pkgDir, 'dist', 'index.js'));
 /** The OpenSSL addon's file here; CI requires it, a machine without a C compiler builds none. */
 const ADDON = `openssl-aead-${process.platform}-${process.arch}.node`;
 const withAddon = process.env.RUDP_REQUIRE_NATIVE === '1' || existsSync(join(pkgDir, 'dist', ADDON));
+const UDP_ADDON = `udp-batch-${process.platform}-${process.arch}.node`;
+const withUdpAddon = process.platform === 'linux' && (process.env.RUDP_REQUIRE_NATIVE === '1' || existsSync(join(pkgDir, 'dist', UDP_ADDON)));
+/** What the round trip reports moving its datagrams with the packed addons. */
+const firstIo = withUdpAddon ? 'batched' : 'node:dgram';
 /** What the consumer's default seals with before sodium-native is installed. */
 const firstCipher = withAddon ? 'openssl' : 'node:crypto';
 
@@ -55,7 +59,7 @@ const conn = await connect({ host: 'localhost', port: server.address().port });
 const back = new Promise((resolve) => conn.once('message', resolve));
 await conn.send('round trip');
 const m = await back;
-console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code, packetCipherLibrary);
+console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code, packetCipherLibrary, datagramIoLibrary);
 await conn.close();
 await server.close();
 `;
@@ -84,7 +88,8 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(files).toEqual(expect.arrayContaining(['dist', 'LICENSE', 'README.md', 'package.json', 'examples', 'native', 'scripts']));
     // The OpenSSL packet cipher as built here, and its source and build script for other machines.
     if (withAddon) expect(readdirSync(join(dir, 'dist'))).toContain(ADDON);
-    expect(readdirSync(join(dir, 'native'))).toEqual(['openssl-aead.c']);
+    if (withUdpAddon) expect(readdirSync(join(dir, 'dist'))).toContain(UDP_ADDON);
+    expect(readdirSync(join(dir, 'native'))).toEqual(['openssl-aead.c', 'udp-batch.c']);
     expect(readdirSync(join(dir, 'scripts'))).toEqual(['build-native.mjs']);
     expect(files).not.toContain('src');
     expect(files).not.toContain('test');
@@ -95,40 +100,42 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     writeFileSync(
       join(project, 'esm.mjs'),
       roundTrip(
-        `import { listen, connect, RudpError, packetCipherLibrary } from '${name}';`,
+        `import { listen, connect, RudpError, packetCipherLibrary, datagramIoLibrary } from '${name}';`,
         `import { Endpoint } from '${name}/core';`,
         `import { SimNetwork } from '${name}/testing';`,
       ),
     );
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher}\n`);
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo}\n`);
   });
 
   it('requires from CommonJS and runs a round trip', async () => {
     writeFileSync(
       join(project, 'cjs.cjs'),
       `(async () => {${roundTrip(
-        `const { listen, connect, RudpError, packetCipherLibrary } = require('${name}');`,
+        `const { listen, connect, RudpError, packetCipherLibrary, datagramIoLibrary } = require('${name}');`,
         `const { Endpoint } = require('${name}/core');`,
         `const { SimNetwork } = require('${name}/testing');`,
       )}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher}\n`);
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo}\n`);
   });
 
-  it('seals packets with libsodium from ESM and CommonJS where the addon is missing and the optional sodium-native is installed', async () => {
+  it('seals packets with libsodium from ESM and CommonJS where the addons are missing and the optional sodium-native is installed', async () => {
     rmSync(join(project, 'node_modules', name, 'dist', ADDON), { force: true });
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto\n');
+    rmSync(join(project, 'node_modules', name, 'dist', UDP_ADDON), { force: true });
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto node:dgram\n');
     // The workspace's copy (a prebuilt binary from the registry), linked in as npm would install it.
     symlinkSync(realpathSync(join(pkgDir, 'node_modules', 'sodium-native')), join(project, 'node_modules', 'sodium-native'), 'dir');
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram\n');
   });
 
-  it.skipIf(!withAddon)("rebuilds the addon in the user's project with the shipped script, and seals with OpenSSL again", async () => {
+  it.skipIf(!withAddon)("rebuilds the addons in the user's project with the shipped script, and seals with OpenSSL again", async () => {
     const out = await sh(process.execPath, [join('node_modules', name, 'scripts', 'build-native.mjs')], project, { RUDP_REQUIRE_NATIVE: '1' });
     expect(out).toContain(`rudpx: built ${join(project, 'node_modules', name, 'dist', ADDON)}`);
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT openssl\n');
+    if (withUdpAddon) expect(out).toContain(`rudpx: built ${join(project, 'node_modules', name, 'dist', UDP_ADDON)}`);
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo}\n`);
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo}\n`);
   });
 
   const consumerTs = `

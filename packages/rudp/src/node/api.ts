@@ -1,7 +1,6 @@
 /**
  * The public Node API: `listen` for servers, `connect` for clients.
  */
-import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
 import type { EndpointStats } from '../core/endpoint.js';
@@ -13,7 +12,7 @@ import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
-import { createUdpSocket } from './udp-socket.js';
+import { openDatagramSocket } from './open-datagram-socket.js';
 import { type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
 
 /** How long one address of a host name gets before the next is tried alongside it (RFC 8305's 250 ms). */
@@ -149,10 +148,11 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   checkTransportOptions({ ...transport, maxConnections, highWaterMark });
-  const socket = createUdpSocket(isIPv6(host) ? 'udp6' : 'udp4');
+  const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching);
   try {
-    await bind(socket, port, host);
+    await socket.bind(port, host);
   } catch (e) {
+    await socket.close();
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
   }
   const io = new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) });
@@ -201,7 +201,8 @@ function attempt(
   serverKey: Uint8Array | undefined,
   localAddress: string | undefined,
 ): Attempt {
-  const socket = createUdpSocket(target.family === 6 ? 'udp6' : 'udp4');
+  const bindTo = localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
+  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching);
   const remote = formatAddress(target.address, port);
   const named = hostname === target.address ? remote : `${remote} (${hostname})`;
   const details = { address: target.address, port, ...(hostname !== target.address ? { hostname } : {}) };
@@ -209,21 +210,20 @@ function attempt(
   let cancelled = false;
   const result = (async (): Promise<RudpConnection> => {
     try {
-      await bind(socket, 0, localAddress ?? (target.family === 6 ? '::' : '0.0.0.0'));
+      await socket.bind(0, bindTo);
       // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
-      // ECONNREFUSED), each send skips Node's address lookup and the kernel's route lookup, and
+      // ECONNREFUSED), each send skips the address lookup and the kernel's route lookup, and
       // datagrams from anyone else are filtered out by the kernel.
-      await connectSocket(socket, port, target.address);
+      await socket.connect(port, target.address);
     } catch (e) {
-      socket.close();
+      void socket.close();
       throw fromSystemError(e, 'EINVAL', `cannot connect to ${named}`, { syscall: 'connect', ...details });
     }
     if (cancelled) {
-      socket.close();
+      void socket.close();
       throw new RudpError('ABORT_ERR', 'cancelled');
     }
     const io = new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family));
-    io.connectedPeer = remote;
     const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
     const c = new RudpConnection(io, core, connOptions);
     conn = c;
@@ -318,28 +318,6 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     startNext();
-  });
-}
-
-function bind(socket: Socket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    socket.once('error', onError);
-    socket.bind(port, host, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function connectSocket(socket: Socket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error): void => reject(e);
-    socket.once('error', onError);
-    socket.connect(port, host, () => {
-      socket.off('error', onError);
-      resolve();
-    });
   });
 }
 

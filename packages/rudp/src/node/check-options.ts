@@ -11,7 +11,7 @@ import { checkNumber, validateConnectionOptions } from '../core/config.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options the Node API passes to the endpoint besides `ConnectionConfig`. */
-const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds'];
+const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching'];
 
 /** Timers the Node adapter arms with setTimeout: no longer than it can wait. */
 const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'handshakeTimeoutMs', 'maxPtoMs'];
@@ -27,7 +27,9 @@ export function checkTransportOptions(options: object): void {
     for (const key of TIMER_OPTIONS) if (o[key] !== undefined) checkNumber(key, o[key], { min: 0, max: MAX_TIMER_MS });
     if (o['maxConnections'] !== undefined) checkNumber('maxConnections', o['maxConnections'], { min: 1, max: 2 ** 31, integer: true });
     if (o['highWaterMark'] !== undefined) checkNumber('highWaterMark', o['highWaterMark'], { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
-    if (o['plaintext'] !== undefined && typeof o['plaintext'] !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
+    for (const key of ['plaintext', 'socketBatching']) {
+      if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`rudp: option '${key}' must be a boolean`);
+    }
   } catch (e) {
     if (e instanceof RangeError) throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
     if (e instanceof TypeError) throw Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });

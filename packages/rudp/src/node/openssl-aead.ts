@@ -7,10 +7,9 @@
  * libsodium's time here, and `node:crypto` cannot reach it without a cipher
  * object per packet (measured by `scripts/bench-packet-protection.mjs`).
  */
-import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { fromHex } from '../crypto/bytes.js';
 import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey } from '../crypto/crypto-provider.js';
+import { addonFile, hasFunctions, loadAddon } from './native-addon.js';
 
 /** The addon's functions (see `native/openssl-aead.c`). */
 export interface OpensslAead {
@@ -20,22 +19,8 @@ export interface OpensslAead {
   scrub(): void;
 }
 
-const isOpensslAead = (m: unknown): m is OpensslAead =>
-  typeof m === 'object' &&
-  m !== null &&
-  (['seal', 'open', 'scrub'] as const).every((name) => typeof (m as Partial<Record<string, unknown>>)[name] === 'function');
-
 /** The addon's file name on this platform and architecture (a build for another one is never loaded). */
-export const OPENSSL_ADDON_FILE = `openssl-aead-${process.platform}-${process.arch}.node`;
-
-/**
- * Where the addon is: beside the bundled code in `dist/`, or, for the
- * sources run directly (tests), in the package's `dist/` two folders up.
- */
-const candidates = (): readonly URL[] => [
-  new URL(`./${OPENSSL_ADDON_FILE}`, import.meta.url),
-  ...(import.meta.url.includes('/src/node/') ? [new URL(`../../dist/${OPENSSL_ADDON_FILE}`, import.meta.url)] : []),
-];
+export const OPENSSL_ADDON_FILE = addonFile('openssl-aead');
 
 // RFC 8439 §2.8.2's AEAD test vector: a build that loads but computes anything else is not trusted with packets.
 const hex = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
@@ -60,35 +45,20 @@ export function passesKnownAnswer(addon: OpensslAead): boolean {
   return same && refusesForgery;
 }
 
-/** Loads an addon file with every symbol bound now: a runtime without OpenSSL's symbols throws here, not at the first call. */
-function loadNow(file: URL): unknown {
-  const module = { exports: {} as unknown };
-  process.dlopen(module, fileURLToPath(file), constants.dlopen.RTLD_NOW);
-  return module.exports;
-}
-
 /**
  * The addon if it was built for this platform, loads (the node binary
  * exports OpenSSL's symbols) and passes RFC 8439's known answer; else
  * `undefined`, and the caller uses another library.
  */
 export function loadOpensslAead(): OpensslAead | undefined {
-  for (const file of candidates()) {
-    let addon: unknown;
-    try {
-      addon = loadNow(file);
-    } catch {
-      // Not built here (no compiler or headers), or OpenSSL's symbols missing from this runtime.
-      continue;
-    }
-    try {
-      return isOpensslAead(addon) && passesKnownAnswer(addon) ? addon : undefined;
-    } catch {
-      // A build that throws on correct input is as unusable as one that is missing.
-      return undefined;
-    }
+  const addon = loadAddon('openssl-aead');
+  if (!hasFunctions<OpensslAead>(addon, ['seal', 'open', 'scrub'])) return undefined;
+  try {
+    return passesKnownAnswer(addon) ? addon : undefined;
+  } catch {
+    // A build that throws on correct input is as unusable as one that is missing.
+    return undefined;
   }
-  return undefined;
 }
 
 /**

@@ -1,0 +1,41 @@
+/**
+ * The optional batched UDP addon (`native/udp-batch.c`, Linux): sockets
+ * drained with `recvmmsg` and written with `sendmmsg`, one JavaScript call
+ * per batch of datagrams. Only `batch-socket.ts` uses it.
+ */
+import { addonFile, hasFunctions, loadAddon } from './native-addon.js';
+
+/** An open native socket (opaque). */
+export type UdpBatchHandle = object & { readonly __udpBatchHandle: unique symbol };
+
+/** Int32 words per datagram in a metadata array: offset, length, port, family (4, 6; 0 on send: the connected peer), address (4 words, network order). */
+export const META_WORDS = 8;
+/** Most datagrams one receive callback carries (the metadata array lent to `open` must hold this many). */
+export const RECEIVE_SLOTS = 32;
+
+/** The addon's functions (see `native/udp-batch.c`); failures are negative errno values, misuse throws. */
+export interface UdpBatch {
+  open(family: 4 | 6, onMessages: (bytes: ArrayBuffer, count: number) => void, onError: (errno: number, syscall: string) => void, meta: Int32Array): UdpBatchHandle | number;
+  bind(handle: UdpBatchHandle, ip: string, port: number, receiveBufferBytes: number): number;
+  connect(handle: UdpBatchHandle, ip: string, port: number): number;
+  address(handle: UdpBatchHandle): [string, number] | number;
+  send(handle: UdpBatchHandle, bytes: Uint8Array, meta: Int32Array, count: number): number;
+  ref(handle: UdpBatchHandle, on: boolean): void;
+  close(handle: UdpBatchHandle): void;
+  ntop(family: 4 | 6, meta: Int32Array, word: number): string | undefined;
+  pton(family: 4 | 6, ip: string, meta: Int32Array, word: number): boolean;
+}
+
+/** The addon's file name on this platform and architecture. */
+export const UDP_BATCH_ADDON_FILE = addonFile('udp-batch');
+
+let loaded: UdpBatch | null | undefined;
+
+/** The addon if it was built for this platform and loads; else `undefined`, and sockets are `node:dgram`'s. */
+export function loadUdpBatch(): UdpBatch | undefined {
+  if (loaded === undefined) {
+    const addon = loadAddon('udp-batch');
+    loaded = hasFunctions<UdpBatch>(addon, ['open', 'bind', 'connect', 'address', 'send', 'ref', 'close', 'ntop', 'pton']) ? addon : null;
+  }
+  return loaded ?? undefined;
+}

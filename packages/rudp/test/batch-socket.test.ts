@@ -1,0 +1,277 @@
+/**
+ * The batched UDP addon (native/udp-batch.c) and `BatchSocket` on real
+ * loopback sockets: bursts arrive in few callbacks with every byte and
+ * sender intact, queued sends leave in order across sockets and flushes,
+ * misuse is refused inside the addon, errors come back as Node's system
+ * errors, and a socket left open in a worker thread does not take the
+ * process down when the worker ends.
+ */
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatAddress } from '../src/core/sans-io.js';
+import { BatchSocket } from '../src/node/batch-socket.js';
+import { META_WORDS, RECEIVE_SLOTS, type UdpBatchHandle, loadUdpBatch } from '../src/node/udp-batch.js';
+
+const addon = loadUdpBatch();
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c();
+});
+
+/** A bound BatchSocket that records what it receives. */
+async function batchSocket(host = '127.0.0.1'): Promise<{ socket: BatchSocket; got: { data: Uint8Array; from: string }[]; bursts: number[] }> {
+  const socket = new BatchSocket(addon as NonNullable<typeof addon>, host.includes(':') ? 6 : 4);
+  const got: { data: Uint8Array; from: string }[] = [];
+  const bursts: number[] = [];
+  let inBurst = 0;
+  socket.onDatagram = (data, from) => {
+    got.push({ data: data.slice(), from });
+    inBurst++;
+  };
+  socket.onBurstEnd = () => {
+    bursts.push(inBurst);
+    inBurst = 0;
+  };
+  await socket.bind(0, host);
+  cleanup.push(() => socket.close());
+  return { socket, got, bursts };
+}
+
+async function dgramSocket(type: 'udp4' | 'udp6' = 'udp4', host = '127.0.0.1'): Promise<dgram.Socket> {
+  const s = dgram.createSocket(type);
+  s.bind(0, host);
+  await once(s, 'listening');
+  cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
+  return s;
+}
+
+const pattern = (i: number, length: number): Uint8Array => Uint8Array.from({ length }, (_, k) => (i * 31 + k) & 0xff);
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!check()) throw new Error(`never happened: ${what}`);
+}
+
+describe.skipIf(addon === undefined)('the batched UDP addon', () => {
+  const lib = addon as NonNullable<typeof addon>;
+
+  it('hands a burst over in a few callbacks, every datagram intact and in order, with its sender', async () => {
+    const rx = await batchSocket();
+    const tx = await dgramSocket();
+    const n = 100;
+    // Sent within one tick: all are queued before the receiver's loop turn reads them.
+    for (let i = 0; i < n; i++) tx.send(pattern(i, 1 + ((i * 97) % 1472)), rx.socket.address().port, '127.0.0.1');
+    await until(() => rx.got.length === n, `${n} datagrams`);
+    rx.got.forEach((g, i) => {
+      expect(g.data).toEqual(pattern(i, 1 + ((i * 97) % 1472)));
+      expect(g.from).toBe(`127.0.0.1:${tx.address().port}`);
+    });
+    // 32 per recvmmsg: a burst of 100 needs 4 calls, not 100.
+    expect(rx.bursts.length).toBeLessThanOrEqual(8);
+    expect(Math.max(...rx.bursts)).toBe(RECEIVE_SLOTS);
+  });
+
+  it('drops a datagram larger than a slot and keeps the ones around it', async () => {
+    const rx = await batchSocket();
+    const tx = await dgramSocket();
+    const port = rx.socket.address().port;
+    tx.send(pattern(1, 100), port, '127.0.0.1');
+    tx.send(pattern(2, 3000), port, '127.0.0.1');
+    tx.send(pattern(3, 100), port, '127.0.0.1');
+    await until(() => rx.got.length === 2, 'the two small datagrams');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.got.map((g) => g.data)).toEqual([pattern(1, 100), pattern(3, 100)]);
+  });
+
+  it('sends queued datagrams in order, flushing a full queue and the queue of another socket first', async () => {
+    // What each send call hands the kernel, recorded on the way: a burst this large may overflow a
+    // receiver's default socket buffer, so order and content are checked where they leave.
+    const calls: { socket: string; datagrams: Uint8Array[] }[] = [];
+    const names = new Map<UdpBatchHandle, string>();
+    const spy: typeof lib = {
+      ...lib,
+      send: (handle, bytes, meta, count) => {
+        const datagrams = Array.from({ length: count }, (_, i) => bytes.slice(meta[i * META_WORDS] as number, (meta[i * META_WORDS] as number) + (meta[i * META_WORDS + 1] as number)));
+        calls.push({ socket: names.get(handle) ?? '?', datagrams });
+        return lib.send(handle, bytes, meta, count);
+      },
+      open: (...args) => {
+        const h = lib.open(...args);
+        if (typeof h !== 'number') names.set(h, names.size === 0 ? 'a' : 'b');
+        return h;
+      },
+    };
+    const a = new BatchSocket(spy, 4);
+    const b = new BatchSocket(spy, 4);
+    cleanup.push(() => a.close(), () => b.close());
+    await a.bind(0, '127.0.0.1');
+    await b.bind(0, '127.0.0.1');
+    const sinkA = await dgramSocket();
+    const sinkB = await dgramSocket();
+    const gotB: Buffer[] = [];
+    sinkB.on('message', (m) => gotB.push(m));
+    const toA = formatAddress('127.0.0.1', sinkA.address().port);
+    const toB = formatAddress('127.0.0.1', sinkB.address().port);
+    // 300 datagrams from a (more than one queue holds), interleaved with b's, in one tick.
+    for (let i = 0; i < 300; i++) {
+      a.send(toA, pattern(i, 20 + (i % 100)));
+      if (i % 50 === 0) b.send(toB, pattern(i, 10));
+    }
+    a.flush();
+    b.flush();
+    const sentA = calls.filter((c) => c.socket === 'a').flatMap((c) => c.datagrams);
+    const sentB = calls.filter((c) => c.socket === 'b').flatMap((c) => c.datagrams);
+    expect(sentA).toEqual(Array.from({ length: 300 }, (_, i) => pattern(i, 20 + (i % 100))));
+    expect(sentB).toEqual(Array.from({ length: 6 }, (_, i) => pattern(i * 50, 10)));
+    // Each of b's datagrams flushed a's queue before it (a's run is cut at every switch), and none was held back.
+    expect(calls.map((c) => `${c.socket}${c.datagrams.length}`)).toEqual(['a1', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a50', 'b1', 'a49']);
+    await until(() => gotB.length === 6, "b's datagrams");
+    gotB.forEach((m, i) => expect(new Uint8Array(m)).toEqual(pattern(i * 50, 10)));
+  });
+
+  it('flushes a full queue by itself: at most 256 datagrams or 256 KiB a call', () => {
+    let counts: number[] = [];
+    const spy: typeof lib = { ...lib, send: (handle, bytes, meta, count) => (counts.push(count), lib.send(handle, bytes, meta, count)) };
+    const s = new BatchSocket(spy, 4);
+    cleanup.push(() => s.close());
+    void s.bind(0, '127.0.0.1');
+    const to = '127.0.0.1:9'; // discard
+    for (let i = 0; i < 600; i++) s.send(to, pattern(i, 10));
+    s.flush();
+    expect(counts).toEqual([256, 256, 88]);
+    counts = [];
+    for (let i = 0; i < 400; i++) s.send(to, pattern(i, 1400));
+    s.flush();
+    // 187 datagrams of 1,400 bytes fill 256 KiB.
+    expect(counts).toEqual([187, 187, 26]);
+  });
+
+  it('answers a sender over IPv6 at the address it came from', async () => {
+    const rx = await batchSocket('::1');
+    const tx = await dgramSocket('udp6', '::1');
+    const back = once(tx, 'message');
+    tx.send(pattern(7, 50), rx.socket.address().port, '::1');
+    await until(() => rx.got.length === 1, 'the datagram');
+    const from = rx.got[0]?.from as string;
+    expect(from).toBe(`[::1]:${tx.address().port}`);
+    expect(rx.socket.address()).toEqual({ address: '::1', family: 'IPv6', port: rx.socket.address().port });
+    rx.socket.send(from, pattern(8, 60));
+    rx.socket.flush();
+    const [m] = (await back) as [Buffer];
+    expect(new Uint8Array(m)).toEqual(pattern(8, 60));
+  });
+
+  it('reports a closed port to a connected socket as ECONNREFUSED', async () => {
+    const closed = await dgramSocket();
+    const port = closed.address().port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    cleanup.pop();
+    const c = await batchSocket();
+    const errors: NodeJS.ErrnoException[] = [];
+    c.socket.onError = (e) => errors.push(e);
+    await c.socket.connect(port, '127.0.0.1');
+    const peer = formatAddress('127.0.0.1', port);
+    for (let i = 0; i < 3 && errors.length === 0; i++) {
+      c.socket.send(peer, pattern(i, 20));
+      c.socket.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(errors[0]?.code).toBe('ECONNREFUSED');
+    expect(['send', 'recvmsg']).toContain(errors[0]?.syscall);
+  });
+
+  it("fails to bind a port in use with Node's EADDRINUSE, and an address of the wrong family with EINVAL", async () => {
+    const taken = await batchSocket();
+    const port = taken.socket.address().port;
+    const other = new BatchSocket(lib, 4);
+    cleanup.push(() => other.close());
+    await expect(other.bind(port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port, message: `bind EADDRINUSE 127.0.0.1:${port}` });
+    const v4 = new BatchSocket(lib, 4);
+    cleanup.push(() => v4.close());
+    await expect(v4.bind(0, '::1')).rejects.toMatchObject({ code: 'EINVAL', syscall: 'bind' });
+    await expect(v4.bind(0, 'localhost')).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
+  it('refuses misuse inside the addon', () => {
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    const fn = (): void => {};
+    for (const args of [
+      [5, fn, fn, meta],
+      [4, 'x', fn, meta],
+      [4, fn, fn, new Int32Array(8)],
+      [4, fn, fn, new Uint8Array(1024)],
+      [4, fn, fn],
+    ] as const) {
+      expect(() => (lib.open as (...a: readonly unknown[]) => unknown)(...args)).toThrow(TypeError);
+    }
+    const handle = lib.open(4, fn, fn, meta) as UdpBatchHandle;
+    cleanup.push(() => lib.close(handle));
+    expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBe(0);
+    const bytes = new Uint8Array(100);
+    const sendMeta = new Int32Array(META_WORDS * 2);
+    const send = (m: readonly number[], count = 1, b: Uint8Array = bytes): number => {
+      sendMeta.set(m);
+      return lib.send(handle, b, sendMeta, count);
+    };
+    const port = 9; // discard: nothing listens, and nothing is sent by a refused call anyway
+    const local = [127 | (1 << 24), 0, 0, 0];
+    expect(() => send([0, 101, port, 4, ...local])).toThrow(TypeError); // past the bytes
+    expect(() => send([-1, 10, port, 4, ...local])).toThrow(TypeError);
+    expect(() => send([50, 51, port, 4, ...local])).toThrow(TypeError);
+    expect(() => send([0, 10, port, 6, ...local])).toThrow(TypeError); // another family than the socket's
+    expect(() => send([0, 10, 70000, 4, ...local])).toThrow(TypeError);
+    expect(() => send([0, 10, port, 4, ...local], 3)).toThrow(TypeError); // more datagrams than the metadata holds
+    expect(() => lib.send({} as UdpBatchHandle, bytes, sendMeta, 1)).toThrow(TypeError);
+    expect(() => lib.ntop(4, meta, meta.length - 3)).toThrow(TypeError);
+    expect(lib.pton(4, 'not an address', meta, 0)).toBe(false);
+    expect(lib.pton(4, '10.1.2.3', meta, 0) && lib.ntop(4, meta, 0)).toBe('10.1.2.3');
+    lib.close(handle);
+    lib.close(handle); // twice is harmless
+    expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBeLessThan(0);
+    expect(send([0, 10, port, 4, ...local])).toBeLessThan(0); // EBADF, nothing sent
+  });
+
+  it('stops handing over datagrams as soon as the socket is closed, even inside a burst', async () => {
+    const rx = await batchSocket();
+    const tx = await dgramSocket();
+    let seen = 0;
+    rx.socket.onDatagram = () => {
+      seen++;
+      if (seen === 3) void rx.socket.close();
+    };
+    for (let i = 0; i < 20; i++) tx.send(pattern(i, 10), rx.socket.address().port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toBe(3);
+  });
+
+  it('closes a socket left open when its worker thread ends', async () => {
+    const sink = await dgramSocket();
+    const got = once(sink, 'message');
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const m = { exports: {} };
+      process.dlopen(m, workerData.file);
+      const meta = new Int32Array(${RECEIVE_SLOTS * META_WORDS});
+      const h = m.exports.open(4, () => {}, () => {}, meta);
+      m.exports.bind(h, '127.0.0.1', 0, 0);
+      const sendMeta = new Int32Array(${META_WORDS});
+      sendMeta.set([0, 5, workerData.port, 4]);
+      m.exports.pton(4, '127.0.0.1', sendMeta, 4);
+      m.exports.send(h, new Uint8Array([1, 2, 3, 4, 5]), sendMeta, 1);
+      parentPort.postMessage('open');
+      setInterval(() => {}, 1000);
+      `,
+      { eval: true, workerData: { file: new URL(`../dist/udp-batch-${process.platform}-${process.arch}.node`, import.meta.url).pathname, port: sink.address().port } },
+    );
+    await once(worker, 'message');
+    const [m] = (await got) as [Buffer];
+    expect([...m]).toEqual([1, 2, 3, 4, 5]);
+    expect(await worker.terminate()).toBe(1);
+    // The process goes on: a socket made now works.
+    const again = await batchSocket();
+    expect(again.socket.address().port).toBeGreaterThan(0);
+  });
+});

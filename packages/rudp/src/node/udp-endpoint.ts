@@ -297,7 +297,21 @@ export class UdpEndpoint {
   }
 }
 
-/** `data` as a Buffer over the same bytes (no copy): every message reaches the application as one type. */
+/**
+ * V8 keeps the bytes of a typed array this small inside the object itself
+ * (a message the core copied out of its datagram): asking for its `buffer`
+ * moves them out to a new ArrayBuffer, several times dearer than copying
+ * them into Node's Buffer pool.
+ */
+const ON_HEAP_MAX = 64;
+
+/** `data` as a Buffer, over the same bytes unless it is tiny (then a pooled copy): every message reaches the application as one type. */
 export function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (Buffer.isBuffer(data)) return data;
+  if (data.length <= ON_HEAP_MAX) {
+    const copy = Buffer.allocUnsafe(data.length);
+    copy.set(data);
+    return copy;
+  }
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

@@ -357,7 +357,8 @@ function udpSection(run: RunResults): string {
     }
     parts.push(
       '',
-      'One connection, one way, sender and receiver in this process: rudp (Node API, up to 256 unacknowledged messages), udx-native (one stream, ' +
+      'One connection, one way, sender and receiver in this process: rudp (Node API, up to 256 unacknowledged messages; its sockets batched by its addon where built, ' +
+        '"rudp node:dgram" the same on node:dgram sockets, `socketBatching: false`), udx-native (one stream, ' +
         'written as its users write it: `write()` until it returns false, then wait for `drain`), node:net TCP the same way, and raw node:dgram ' +
         '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +
         'Messages/s counts whole messages delivered; datagrams/s counts what the sender put on the wire: rudp packs many small messages into one datagram, ' +

@@ -110,10 +110,11 @@ export async function rawThroughput(size: number, durationMs: number, win: numbe
 /** Most messages the rudp sender keeps unacknowledged. */
 const RUDP_WINDOW = 256;
 
-/** How a rudp run protects its packets: the defaults (encrypted, libsodium when it loads), `plaintext`, or another provider. */
+/** How a rudp run protects and moves its packets: the defaults (encrypted on the fastest cipher library, batched sockets where built), `plaintext`, another provider, or `node:dgram` sockets. */
 export interface RudpSecurity {
   readonly plaintext?: boolean;
   readonly crypto?: RudpApi['nodeCryptoProvider'];
+  readonly socketBatching?: boolean;
 }
 
 /** One rudp connection through its Node API, both ends with `security`, up to `RUDP_WINDOW` messages unacknowledged. */

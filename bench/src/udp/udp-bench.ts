@@ -88,6 +88,11 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       collectGarbage();
       thisRound.set('rudp', await rudpThroughput(api, size, msPerRun));
       collectGarbage();
+      // The sockets the default (batched, rudp's addon) replaces, where it is built.
+      if (api.datagramIoLibrary === 'batched') {
+        thisRound.set('rudp node:dgram', await rudpThroughput(api, size, msPerRun, { socketBatching: false }));
+        collectGarbage();
+      }
       // The fallbacks the default (OpenSSL through rudp's addon) replaces, where they differ from it.
       if (sodium !== undefined && api.packetCipherLibrary !== 'libsodium') {
         thisRound.set('rudp libsodium', await rudpThroughput(api, size, msPerRun, { crypto: sodium }));

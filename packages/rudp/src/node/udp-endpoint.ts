@@ -30,8 +30,9 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
   readonly plaintext?: boolean;
   /**
    * The cryptographic primitives. Default {@link defaultCryptoProvider}:
-   * libsodium's ChaCha20-Poly1305 when the optional `sodium-native` loads,
-   * else `node:crypto`'s (the same cipher: peers interoperate either way).
+   * ChaCha20-Poly1305 on the fastest library that loads (OpenSSL through
+   * rudp's addon, libsodium, `node:crypto`; the same cipher: peers
+   * interoperate whichever each end uses).
    */
   readonly crypto?: CryptoProvider;
   /** @internal The server's key pair (see `ListenOptions.identity`). */

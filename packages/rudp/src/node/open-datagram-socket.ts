@@ -6,12 +6,20 @@ import { DgramSocket } from './dgram-socket.js';
 import { loadUdpBatch } from './udp-batch.js';
 
 /**
+ * `RUDP_SOCKET_BATCHING=0` in the environment makes `node:dgram` the default
+ * of the whole process, as `socketBatching: false` on every call would (to
+ * compare the two, or to run a test suite on the fallback).
+ */
+const batchingByDefault = process.env['RUDP_SOCKET_BATCHING'] !== '0';
+
+/**
  * A socket of `family` to bind to `host`: batched (rudp's addon) when
- * `batching` is not false, the addon is built and loads, and `host` is an IP
- * literal (the addon does not resolve names); else `node:dgram`'s.
+ * `batching` (default: true unless `RUDP_SOCKET_BATCHING=0`) holds, the
+ * addon is built and loads, and `host` is an IP literal (the addon does not
+ * resolve names); else `node:dgram`'s.
  */
 export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined): DatagramSocket {
-  const addon = batching === false || isIP(host) !== family ? undefined : loadUdpBatch();
+  const addon = !(batching ?? batchingByDefault) || isIP(host) !== family ? undefined : loadUdpBatch();
   return addon !== undefined ? new BatchSocket(addon, family) : new DgramSocket(family);
 }
 
@@ -19,4 +27,4 @@ export function openDatagramSocket(family: 4 | 6, host: string, batching: boolea
 export type DatagramIoLibrary = 'batched' | 'node:dgram';
 
 /** What moves datagrams for sockets bound to IP literals unless `socketBatching: false` (names always use `node:dgram`). */
-export const datagramIoLibrary: DatagramIoLibrary = loadUdpBatch() !== undefined ? 'batched' : 'node:dgram';
+export const datagramIoLibrary: DatagramIoLibrary = batchingByDefault && loadUdpBatch() !== undefined ? 'batched' : 'node:dgram';

@@ -50,8 +50,14 @@ export class BatchSocket implements DatagramSocket {
   private closed = false;
   private refd = true;
   private connectedPeer: PeerAddress | undefined;
-  /** Senders by address and port (IPv4: a number; IPv6: its words joined), and destinations by `PeerAddress`. */
-  private readonly senders = new Map<number | string, PeerAddress>();
+  /**
+   * IPv4 senders by address word, then port (two maps of small integers: one
+   * key of both would be a heap number per lookup); IPv6 senders by their
+   * words and port joined. Destinations by `PeerAddress`.
+   */
+  private readonly senders4 = new Map<number, Map<number, PeerAddress>>();
+  private readonly senders6 = new Map<string, PeerAddress>();
+  private sendersCount = 0;
   private readonly destinations = new Map<PeerAddress, Destination>();
   /** The last sender: one peer sends runs of datagrams. */
   private lastWords = new Int32Array(5);
@@ -152,16 +158,30 @@ export class BatchSocket implements DatagramSocket {
       (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7]))
     )
       return this.lastFrom;
-    const key = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port}` : (w0 >>> 0) * 65_536 + port;
-    let from = this.senders.get(key);
+    const key6 = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port}` : '';
+    const ports = six ? undefined : this.senders4.get(w0);
+    let from = six ? this.senders6.get(key6) : ports?.get(port);
     if (from === undefined) {
       const b = (m + 4) * 4;
       const host = six
         ? (this.addon.ntop(6, RECEIVED, m + 4) ?? '::')
         : `${RECEIVED_BYTES[b]}.${RECEIVED_BYTES[b + 1]}.${RECEIVED_BYTES[b + 2]}.${RECEIVED_BYTES[b + 3]}`;
       from = formatAddress(host, port);
-      if (this.senders.size >= ADDRESS_CACHE_LIMIT) this.senders.clear();
-      this.senders.set(key, from);
+      if (this.sendersCount >= ADDRESS_CACHE_LIMIT) {
+        this.senders4.clear();
+        this.senders6.clear();
+        this.sendersCount = 0;
+      }
+      this.sendersCount++;
+      if (six) this.senders6.set(key6, from);
+      else {
+        let forAddress = this.senders4.get(w0);
+        if (forAddress === undefined) {
+          forAddress = new Map<number, PeerAddress>();
+          this.senders4.set(w0, forAddress);
+        }
+        forAddress.set(port, from);
+      }
       if (this.destinations.size >= ADDRESS_CACHE_LIMIT) this.destinations.clear();
       this.destinations.set(from, RECEIVED.slice(m + 2, m + 8));
     }

@@ -21,13 +21,13 @@ afterEach(async () => {
 });
 
 /** A bound BatchSocket that records what it receives. */
-async function batchSocket(host = '127.0.0.1'): Promise<{ socket: BatchSocket; got: { data: Uint8Array; from: string }[]; bursts: number[] }> {
+async function batchSocket(host = '127.0.0.1'): Promise<{ socket: BatchSocket; got: { data: Uint8Array; from: string; ownBuffer: boolean }[]; bursts: number[] }> {
   const socket = new BatchSocket(addon as NonNullable<typeof addon>, host.includes(':') ? 6 : 4);
-  const got: { data: Uint8Array; from: string }[] = [];
+  const got: { data: Uint8Array; from: string; ownBuffer: boolean }[] = [];
   const bursts: number[] = [];
   let inBurst = 0;
   socket.onDatagram = (data, from) => {
-    got.push({ data: data.slice(), from });
+    got.push({ data: data.slice(), from, ownBuffer: data.byteOffset === 0 && data.buffer.byteLength === data.length });
     inBurst++;
   };
   socket.onBurstEnd = () => {
@@ -57,7 +57,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 describe.skipIf(addon === undefined)('the batched UDP addon', () => {
   const lib = addon as NonNullable<typeof addon>;
 
-  it('hands a burst over in a few callbacks, every datagram intact and in order, with its sender', async () => {
+  it('hands a burst over in a few callbacks, every datagram intact, in order and in a buffer of its own, with its sender', async () => {
     const rx = await batchSocket();
     const tx = await dgramSocket();
     const n = 100;
@@ -67,6 +67,8 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     rx.got.forEach((g, i) => {
       expect(g.data).toEqual(pattern(i, 1 + ((i * 97) % 1472)));
       expect(g.from).toBe(`127.0.0.1:${tx.address().port}`);
+      // A message that fills most of its datagram is then delivered as a view, keeping no other datagram alive.
+      expect(g.ownBuffer).toBe(true);
     });
     // 32 per recvmmsg: a burst of 100 needs 4 calls, not 100.
     expect(rx.bursts.length).toBeLessThanOrEqual(8);

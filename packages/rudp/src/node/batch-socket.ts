@@ -1,7 +1,7 @@
 /**
  * `DatagramSocket` on rudp's batched UDP addon (`udp-batch.ts`): a readable
  * socket is drained 32 datagrams per system call and JavaScript gets each
- * batch in one call; queued sends leave in one `sendmmsg` on `flush()`.
+ * batch in one call (each datagram in a buffer of its own); queued sends leave in one `sendmmsg` on `flush()`.
  * node:dgram spends about 2.8 µs of user CPU on every datagram it hands
  * over (a 64 KiB allocation cut to size, a Buffer, an address object, a
  * callback from C++), and a system call on every datagram it sends.
@@ -132,11 +132,10 @@ export class BatchSocket implements DatagramSocket {
     this.addon.close(this.handle);
   }
 
-  /** One batch from the addon: offsets, lengths and senders in `RECEIVED`, the bytes packed in `bytes`. */
-  private readonly onMessages = (bytes: ArrayBuffer, count: number): void => {
+  /** One batch from the addon: each datagram in a buffer of its own, its sender in `RECEIVED`. */
+  private readonly onMessages = (datagrams: readonly ArrayBuffer[], count: number): void => {
     for (let i = 0; i < count && !this.closed; i++) {
-      const m = i * META_WORDS;
-      this.onDatagram(new Uint8Array(bytes, RECEIVED[m] as number, RECEIVED[m + 1] as number), this.sender(m));
+      this.onDatagram(new Uint8Array(datagrams[i] as ArrayBuffer), this.sender(i * META_WORDS));
     }
     if (!this.closed) this.onBurstEnd();
   };

@@ -26,6 +26,8 @@
  * returned to the caller.
  */
 #define _GNU_SOURCE
+/* Type tags (socket_arg) are Node-API 8. */
+#define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
 #include <arpa/inet.h>
@@ -93,11 +95,16 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
+/* Marks this addon's handles: any other object (another addon's external or wrapped object) is refused, not cast to a Socket. */
+static const napi_type_tag SOCKET_TAG = {0x72756470785f7564ULL, 0x705f626174636801ULL};
+
 static Socket *socket_arg(napi_env env, napi_value value) {
   Socket *s = NULL;
   napi_valuetype t;
-  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
-  if (napi_get_value_external(env, value, (void **)&s) != napi_ok) return NULL;
+  bool tagged = false;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_object) return NULL;
+  if (napi_check_object_type_tag(env, value, &SOCKET_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_unwrap(env, value, (void **)&s) != napi_ok) return NULL;
   return s;
 }
 
@@ -118,12 +125,21 @@ static socklen_t to_sockaddr(int family, const int32_t *words, int port, struct 
   return sizeof *a;
 }
 
+/*
+ * A JavaScript string as C text, or 0. UTF-8, not Latin-1: Latin-1 keeps only
+ * the low byte of each character, so "\u0131\u0132\u0137.0.0.1" would read as
+ * 127.0.0.1. A string with a NUL in it is refused: C would stop reading there.
+ */
+static int text_arg(napi_env env, napi_value value, char *text, size_t size) {
+  size_t len = 0;
+  return napi_get_value_string_utf8(env, value, text, size, &len) == napi_ok && len < size - 1 && strlen(text) == len;
+}
+
 /* An IP literal and port as a sockaddr of the socket's family; 0 if the literal is not one. */
 static socklen_t parse_address(napi_env env, napi_value host, napi_value port_value, int family, struct sockaddr_storage *out) {
   char text[64];
-  size_t len = 0;
   uint32_t port = 0;
-  if (napi_get_value_string_latin1(env, host, text, sizeof text, &len) != napi_ok || len >= sizeof text - 1) return 0;
+  if (!text_arg(env, host, text, sizeof text)) return 0;
   if (napi_get_value_uint32(env, port_value, &port) != napi_ok || port > 65535) return 0;
   memset(out, 0, sizeof *out);
   if (family == 4) {
@@ -142,8 +158,6 @@ static socklen_t parse_address(napi_env env, napi_value host, napi_value port_va
 
 static void on_handle_closed(uv_handle_t *handle) {
   Socket *s = handle->data;
-  if (s->fd >= 0) close(s->fd);
-  s->fd = -1;
   s->handle_closed = 1;
   if (s->finalized) free(s);
 }
@@ -169,10 +183,12 @@ static void close_socket(Socket *s, int from_teardown) {
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
   } else {
-    if (s->fd >= 0) close(s->fd);
-    s->fd = -1;
     s->handle_closed = 1;
   }
+  /* Closed now, not in the close callback: libuv allows it once the poll handle is stopped, and the port is
+   * free when close() returns (node:dgram's is by the time its close callback runs), so it can be bound again. */
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
 }
 
 static void finalize_socket(napi_env env, void *data, void *hint) {
@@ -342,9 +358,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->family = family;
   napi_value name, handle;
   napi_create_string_utf8(env, "rudpx:UDP", NAPI_AUTO_LENGTH, &name);
+  /* A tagged plain object, not an external: Node-API 8 type-tags objects, externals only in later Node releases. */
   if (napi_create_reference(env, argv[1], 1, &s->on_messages) != napi_ok || napi_create_reference(env, argv[2], 1, &s->on_error) != napi_ok ||
       napi_create_reference(env, argv[3], 1, &s->meta) != napi_ok || napi_async_init(env, NULL, name, &s->async) != napi_ok ||
-      napi_create_external(env, s, finalize_socket, NULL, &handle) != napi_ok) {
+      napi_create_object(env, &handle) != napi_ok || napi_type_tag_object(env, handle, &SOCKET_TAG) != napi_ok ||
+      napi_wrap(env, handle, s, finalize_socket, NULL, NULL) != napi_ok) {
     close(fd);
     free(s);
     napi_throw_error(env, "ENOMEM", "udp-batch: cannot create the socket's handle");
@@ -436,6 +454,11 @@ static int reportable(int err) {
   return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EMSGSIZE && err != EINTR;
 }
 
+/* Whether datagram metadata `m` lies inside `blen` bytes and names a port, and the socket's family or its connected peer. */
+static int valid_datagram(const int32_t *m, size_t blen, int family) {
+  return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || m[3] == family) && m[2] >= 0 && m[2] <= 65535;
+}
+
 /*
  * send(handle, bytes: Uint8Array, meta: Int32Array, count) -> datagrams the
  * kernel took, or -errno of the first error that says something about the
@@ -460,10 +483,9 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   Scratch *sc = scratch(env);
   if (sc == NULL) return number(env, -EINVAL);
   const int32_t *meta = mdata;
+  static const char *const outside = "send: a datagram outside the bytes, or of another address family";
   for (int32_t i = 0; i < count; i++) {
-    const int32_t *m = meta + (size_t)i * META_WORDS;
-    if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > blen || (m[3] != 0 && m[3] != s->family) || m[2] < 0 || m[2] > 65535)
-      return throw_type(env, "send: a datagram outside the bytes, or of another address family");
+    if (!valid_datagram(meta + (size_t)i * META_WORDS, blen, s->family)) return throw_type(env, outside);
   }
   int sent = 0;
   int first_error = 0;
@@ -471,7 +493,12 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   while (at < count) {
     int n = count - at < SEND_MAX ? count - at : SEND_MAX;
     for (int i = 0; i < n; i++) {
-      const int32_t *m = meta + (size_t)(at + i) * META_WORDS;
+      /* Read once (volatile: the compiler may not read it again) and checked again: meta on a SharedArrayBuffer
+       * may be changed by another thread after the check above, and must not then point outside the bytes. */
+      int32_t m[META_WORDS];
+      const volatile int32_t *src = meta + (size_t)(at + i) * META_WORDS;
+      for (int k = 0; k < META_WORDS; k++) m[k] = src[k];
+      if (!valid_datagram(m, blen, s->family)) return throw_type(env, outside);
       sc->iov[i].iov_base = (unsigned char *)bdata + m[0];
       sc->iov[i].iov_len = (size_t)m[1];
       memset(&sc->msgs[i], 0, sizeof sc->msgs[i]);
@@ -550,17 +577,18 @@ static napi_value parse_literal(napi_env env, napi_callback_info info) {
   int32_t family = 0;
   uint32_t word = 0;
   napi_typedarray_type type;
-  size_t len = 0, text_len = 0;
+  size_t len = 0;
   void *data = NULL;
   char text[64];
+  napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
-      (family != 4 && family != 6) || napi_get_value_string_latin1(env, argv[1], text, sizeof text, &text_len) != napi_ok ||
+      (family != 4 && family != 6) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_string ||
       napi_get_typedarray_info(env, argv[2], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
       napi_get_value_uint32(env, argv[3], &word) != napi_ok || (size_t)word + 4 > len)
     return throw_type(env, "pton(family: 4 | 6, ip: string, meta: Int32Array, word: number)");
   int32_t *out = (int32_t *)data + word;
   unsigned char bytes[16] = {0};
-  int ok = text_len < sizeof text - 1 && inet_pton(family == 4 ? AF_INET : AF_INET6, text, bytes) == 1;
+  int ok = text_arg(env, argv[1], text, sizeof text) && inet_pton(family == 4 ? AF_INET : AF_INET6, text, bytes) == 1;
   if (ok) memcpy(out, bytes, 16);
   napi_value result;
   napi_get_boolean(env, ok, &result);

@@ -10,6 +10,7 @@
  * string is made once per sender (kept in a bounded map keyed by its
  * address and port), and sends to it reuse the bytes it came from.
  */
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { type PeerAddress, formatAddress, parseAddress } from '../core/sans-io.js';
 import { type DatagramSocket, type SocketAddress, systemError } from './datagram-socket.js';
@@ -46,7 +47,13 @@ export class BatchSocket implements DatagramSocket {
   onDatagram: (data: Uint8Array, from: PeerAddress) => void = () => {};
   onBurstEnd: () => void = () => {};
   onError: (e: Error) => void = () => {};
-  private readonly handle: UdpBatchHandle;
+  /**
+   * The native socket, made by `bind` (as node:dgram's descriptor): a socket
+   * never bound holds no descriptor, and a failure to make one (`EMFILE`)
+   * rejects `bind`, as node:dgram's does, instead of throwing from the
+   * constructor (which `connect`'s next-address timer could not catch).
+   */
+  private handle: UdpBatchHandle | undefined;
   private closed = false;
   private refd = true;
   private connectedPeer: PeerAddress | undefined;
@@ -60,32 +67,39 @@ export class BatchSocket implements DatagramSocket {
   constructor(
     private readonly addon: UdpBatch,
     readonly family: 4 | 6,
-  ) {
-    const handle = addon.open(family, this.onMessages, this.onFailure, RECEIVED);
-    if (typeof handle === 'number') throw systemError(handle, errorName(handle), 'socket');
-    this.handle = handle;
-  }
+  ) {}
 
   async bind(port: number, host: string): Promise<void> {
-    const r = this.addon.bind(this.handle, host, port, RECV_BUFFER_BYTES);
-    if (r < 0) throw systemError(r, errorName(r), 'bind', host, port);
-    this.addon.ref(this.handle, this.refd);
+    if (this.closed || this.handle !== undefined) throw systemError(-EINVAL, 'EINVAL', 'bind', host, port);
+    const handle = this.addon.open(this.family, this.onMessages, this.onFailure, RECEIVED);
+    if (typeof handle === 'number') throw systemError(handle, errorName(handle), 'socket');
+    this.handle = handle;
+    const r = this.addon.bind(handle, host, port, RECV_BUFFER_BYTES);
+    if (r < 0) {
+      // Its descriptor goes now, not when the caller remembers to close.
+      this.addon.close(handle);
+      this.handle = undefined;
+      throw systemError(r, errorName(r), 'bind', host, port);
+    }
+    this.addon.ref(handle, this.refd);
   }
 
   async connect(port: number, host: string): Promise<void> {
-    const r = this.addon.connect(this.handle, host, port);
+    const r = this.handle !== undefined && !this.closed ? this.addon.connect(this.handle, host, port) : -EBADF;
     if (r < 0) throw systemError(r, errorName(r), 'connect', host, port);
     this.connectedPeer = formatAddress(host, port);
   }
 
   address(): SocketAddress {
+    // As node:dgram's, for a socket not bound or closed.
+    if (this.handle === undefined || this.closed) throw Object.assign(new Error('Not running'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
     const a = this.addon.address(this.handle);
     if (typeof a === 'number') throw systemError(a, errorName(a), 'getsockname');
     return { address: a[0], family: this.family === 6 ? 'IPv6' : 'IPv4', port: a[1] };
   }
 
   send(to: PeerAddress, data: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.handle === undefined) return;
     const dest = to === this.connectedPeer ? undefined : this.destination(to);
     if (dest === null) return;
     if (queueOwner !== this && queueOwner !== undefined) queueOwner.flush();
@@ -108,7 +122,7 @@ export class BatchSocket implements DatagramSocket {
     queueOwner = undefined;
     queued = 0;
     queuedBytes = 0;
-    if (count === 0 || this.closed) return;
+    if (count === 0 || this.closed || this.handle === undefined) return;
     const r = this.addon.send(this.handle, QUEUE_BYTES, QUEUE_META, count);
     // Lost datagrams (a full buffer, a probe over the interface's MTU) are loss recovery's; this is about the peer.
     if (r < 0) this.onError(systemError(r, errorName(r), 'send'));
@@ -116,14 +130,14 @@ export class BatchSocket implements DatagramSocket {
 
   setRef(on: boolean): void {
     this.refd = on;
-    if (!this.closed) this.addon.ref(this.handle, on);
+    if (!this.closed && this.handle !== undefined) this.addon.ref(this.handle, on);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     if (queueOwner === this) this.flush();
     this.closed = true;
-    this.addon.close(this.handle);
+    if (this.handle !== undefined) this.addon.close(this.handle);
   }
 
   /** One batch from the addon: offsets, lengths and senders in `RECEIVED`, the bytes packed in `bytes`. */
@@ -189,6 +203,8 @@ export class BatchSocket implements DatagramSocket {
     return dest;
   }
 }
+
+const { EINVAL, EBADF } = constants.errno;
 
 /** Node's name for a negative errno (`ECONNREFUSED`, …). */
 function errorName(errno: number): string {

@@ -362,4 +362,45 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ results: Array.from({ length: 18 }, () => 'refused'), touched: false });
   });
+
+  it('never sends from outside the bytes when another thread rewrites shared metadata during send', async () => {
+    const rx = await batchSocket();
+    const fn = (): void => {};
+    const handle = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS)) as UdpBatchHandle;
+    cleanup.push(() => lib.close(handle));
+    expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBe(0);
+    // 64 datagrams of 10 zero bytes; word 0 of each (its offset) is flipped by a worker between 0 and 1 GiB.
+    const meta = new Int32Array(new SharedArrayBuffer(META_WORDS * 64 * 4 + 4));
+    for (let i = 0; i < 64; i++) {
+      meta.set([0, 10, rx.socket.address().port, 4], i * META_WORDS);
+      lib.pton(4, '127.0.0.1', meta, i * META_WORDS + 4);
+    }
+    const stop = META_WORDS * 64;
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+      const meta = new Int32Array(workerData);
+      parentPort.postMessage('flipping');
+      while (Atomics.load(meta, ${stop}) === 0) {
+        for (let i = 0; i < 64; i++) meta[i * ${META_WORDS}] = 0x40000000;
+        for (let i = 0; i < 64; i++) meta[i * ${META_WORDS}] = 0;
+      }`,
+      { eval: true, workerData: meta.buffer },
+    );
+    await once(worker, 'message');
+    const bytes = new Uint8Array(100);
+    const results = new Set<string>();
+    // The old addon checked the metadata, then read it again to send: about one call in twenty sent from 1 GiB past the bytes (EFAULT).
+    for (let i = 0; i < 2000; i++) {
+      try {
+        results.add(String(lib.send(handle, bytes, meta, 64)));
+      } catch (e) {
+        results.add(e instanceof TypeError ? 'refused' : String(e));
+      }
+    }
+    Atomics.store(meta, stop, 1);
+    await worker.terminate();
+    expect([...results].filter((r) => r !== 'refused' && r !== '64')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.got.every((g) => g.data.length === 10 && g.data.every((b) => b === 0))).toBe(true);
+  });
 });

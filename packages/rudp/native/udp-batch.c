@@ -60,6 +60,8 @@ typedef struct Socket {
   int family;
   uv_poll_t poll;
   int polling;
+  /* ref(handle, false) was called: kept for start_polling when it comes before bind. */
+  int unref;
   int closed;
   /* Set when the environment is torn down: nothing may call into JavaScript or Node-API afterwards. */
   int env_gone;
@@ -363,6 +365,11 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
       napi_create_reference(env, argv[3], 1, &s->meta) != napi_ok || napi_async_init(env, NULL, name, &s->async) != napi_ok ||
       napi_create_object(env, &handle) != napi_ok || napi_type_tag_object(env, handle, &SOCKET_TAG) != napi_ok ||
       napi_wrap(env, handle, s, finalize_socket, NULL, NULL) != napi_ok) {
+    /* What was made before the failure goes with it. A failed napi_wrap leaves no finalizer to free `s`. */
+    if (s->on_messages != NULL) napi_delete_reference(env, s->on_messages);
+    if (s->on_error != NULL) napi_delete_reference(env, s->on_error);
+    if (s->meta != NULL) napi_delete_reference(env, s->meta);
+    if (s->async != NULL) napi_async_destroy(env, s->async);
     close(fd);
     free(s);
     napi_throw_error(env, "ENOMEM", "udp-batch: cannot create the socket's handle");
@@ -380,6 +387,7 @@ static int start_polling(Socket *s) {
   if (r < 0) return r;
   s->poll.data = s;
   s->polling = 1;
+  if (s->unref) uv_unref((uv_handle_t *)&s->poll);
   r = uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return r < 0 ? r : 0;
 }
@@ -523,7 +531,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   return number(env, first_error != 0 ? -first_error : sent);
 }
 
-/* ref(handle, on): whether the socket keeps the event loop alive. */
+/* ref(handle, on): whether the socket keeps the event loop alive (said before bind, it holds from bind on). */
 static napi_value ref_socket(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -532,6 +540,7 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || (s = socket_arg(env, argv[0])) == NULL ||
       napi_get_value_bool(env, argv[1], &on) != napi_ok)
     return throw_type(env, "ref(handle, on: boolean)");
+  s->unref = !on;
   if (!s->closed && s->polling) {
     if (on) uv_ref((uv_handle_t *)&s->poll);
     else uv_unref((uv_handle_t *)&s->poll);

@@ -403,4 +403,24 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(rx.got.every((g) => g.data.length === 10 && g.data.every((b) => b === 0))).toBe(true);
   });
+
+  it("lets the process exit when unref'd, whether before or after bind, and keeps it alive when ref'd again", () => {
+    const run = (calls: string): number | null => {
+      const script = `
+        const m = { exports: {} };
+        process.dlopen(m, process.argv[1]);
+        const lib = m.exports;
+        const h = lib.open(4, () => {}, () => {}, new Int32Array(${RECEIVE_SLOTS * META_WORDS}));
+        ${calls}
+        setTimeout(() => process.exit(3), 300).unref(); // fires only while the socket holds the loop
+      `;
+      return spawnSync(process.execPath, ['-e', script, addonPath], { encoding: 'utf8' }).status;
+    };
+    const bind = `lib.bind(h, '127.0.0.1', 0, 0);`;
+    expect(run(`${bind} lib.ref(h, false);`)).toBe(0);
+    // Said before bind, the old addon forgot it: the socket kept the process alive.
+    expect(run(`lib.ref(h, false); ${bind}`)).toBe(0);
+    expect(run(`lib.ref(h, false); ${bind} lib.ref(h, true);`)).toBe(3);
+    expect(run(bind)).toBe(3);
+  });
 });

@@ -32,7 +32,9 @@
 #include <uv.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,8 +44,16 @@
 #define SLOT_BYTES 2048
 /* recvmmsg calls per readable event: the loop gets control back after 128 datagrams. */
 #define READS_PER_EVENT 4
-/* Int32 words of metadata per datagram: offset, length, port, family (4 or 6), address (4 words). */
+/*
+ * Int32 words of metadata per datagram: offset, length, port, family word, address (4 words). The family
+ * word is 4 or 6, plus (IPv6) the interface index of a link-local address times 256 (its zone: fe80::/10
+ * is on every interface, and an answer needs the one it came from; node:dgram's senders read "fe80::1%eth0").
+ */
 #define META_WORDS 8
+#define FAMILY(word) ((word) & 0xff)
+#define ZONE(word) ((uint32_t)(word) >> 8)
+/* Interface indexes above this are not carried (the family word must stay a positive int32). */
+#define MAX_ZONE 0x7fffff
 #define SEND_MAX 64
 
 /* Buffers shared by every socket of one thread (Node-API instance data): JavaScript copies each batch out before the next. */
@@ -110,10 +120,10 @@ static Socket *socket_arg(napi_env env, napi_value value) {
   return s;
 }
 
-/* A sockaddr for `family` from four address words (network byte order, as written by fill_meta) and a port. */
-static socklen_t to_sockaddr(int family, const int32_t *words, int port, struct sockaddr_storage *out) {
+/* A sockaddr for a family word from four address words (network byte order, as written by deliver) and a port. */
+static socklen_t to_sockaddr(int32_t family, const int32_t *words, int port, struct sockaddr_storage *out) {
   memset(out, 0, sizeof *out);
-  if (family == 4) {
+  if (FAMILY(family) == 4) {
     struct sockaddr_in *a = (struct sockaddr_in *)out;
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
@@ -123,6 +133,7 @@ static socklen_t to_sockaddr(int family, const int32_t *words, int port, struct 
   struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
   a->sin6_family = AF_INET6;
   a->sin6_port = htons((uint16_t)port);
+  a->sin6_scope_id = ZONE(family);
   memcpy(&a->sin6_addr, words, 16);
   return sizeof *a;
 }
@@ -260,6 +271,7 @@ static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
       m[2] = ntohs(a->sin6_port);
       m[3] = 6;
+      if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && a->sin6_scope_id <= MAX_ZONE) m[3] |= (int32_t)(a->sin6_scope_id << 8);
       memcpy(m + 4, &a->sin6_addr, 16);
     }
     offset += len;
@@ -462,9 +474,14 @@ static int reportable(int err) {
   return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EMSGSIZE && err != EINTR;
 }
 
+/* Whether a family word names `family` (and a zone only for IPv6). */
+static int family_word_ok(int32_t word, int family) {
+  return word > 0 && FAMILY(word) == family && (family == 6 || ZONE(word) == 0);
+}
+
 /* Whether datagram metadata `m` lies inside `blen` bytes and names a port, and the socket's family or its connected peer. */
 static int valid_datagram(const int32_t *m, size_t blen, int family) {
-  return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || m[3] == family) && m[2] >= 0 && m[2] <= 65535;
+  return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || family_word_ok(m[3], family)) && m[2] >= 0 && m[2] <= 65535;
 }
 
 /*
@@ -559,7 +576,10 @@ static napi_value close_handle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ntop(family, meta: Int32Array, word) -> the text of the address at meta[word..word+3] (network order), or undefined. */
+/*
+ * ntop(family word, meta: Int32Array, word) -> the text of the address at meta[word..word+3] (network order),
+ * with its zone as node:dgram writes it ("fe80::1%eth0"), or undefined.
+ */
 static napi_value format_address(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -569,17 +589,26 @@ static napi_value format_address(napi_env env, napi_callback_info info) {
   size_t len = 0;
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
-      (family != 4 && family != 6) || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok ||
+      !(family_word_ok(family, 4) || family_word_ok(family, 6)) || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok ||
       type != napi_int32_array || napi_get_value_uint32(env, argv[2], &word) != napi_ok || (size_t)word + 4 > len)
-    return throw_type(env, "ntop(family: 4 | 6, meta: Int32Array, word: number)");
-  char text[INET6_ADDRSTRLEN];
-  if (inet_ntop(family == 4 ? AF_INET : AF_INET6, (const int32_t *)data + word, text, sizeof text) == NULL) return NULL;
+    return throw_type(env, "ntop(family: 4 | 6 (+ zone * 256), meta: Int32Array, word: number)");
+  char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
+  if (inet_ntop(FAMILY(family) == 4 ? AF_INET : AF_INET6, (const int32_t *)data + word, text, INET6_ADDRSTRLEN) == NULL) return NULL;
+  if (ZONE(family) != 0) {
+    /* The interface's name, as node:dgram; its index if it has none (any more). */
+    size_t at = strlen(text);
+    text[at++] = '%';
+    if (if_indextoname(ZONE(family), text + at) == NULL) snprintf(text + at, IF_NAMESIZE, "%u", ZONE(family));
+  }
   napi_value out;
   napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &out);
   return out;
 }
 
-/* pton(family, ip, meta: Int32Array, word) -> whether ip is a literal of that family; its bytes go to meta[word..word+3]. */
+/*
+ * pton(family, ip, meta: Int32Array, word) -> the family word if ip is a literal of that family (its zone
+ * counted in, as node:dgram's sends parse it), else false; the address bytes go to meta[word..word+3].
+ */
 static napi_value parse_literal(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -597,10 +626,22 @@ static napi_value parse_literal(napi_env env, napi_callback_info info) {
     return throw_type(env, "pton(family: 4 | 6, ip: string, meta: Int32Array, word: number)");
   int32_t *out = (int32_t *)data + word;
   unsigned char bytes[16] = {0};
-  int ok = text_arg(env, argv[1], text, sizeof text) && inet_pton(family == 4 ? AF_INET : AF_INET6, text, bytes) == 1;
-  if (ok) memcpy(out, bytes, 16);
+  struct sockaddr_in6 a6;
+  int32_t family_word = 0;
+  if (!text_arg(env, argv[1], text, sizeof text)) family_word = 0;
+  else if (family == 4) family_word = inet_pton(AF_INET, text, bytes) == 1 ? 4 : 0;
+  else if (uv_ip6_addr(text, 0, &a6) == 0) {
+    /* libuv's parser, as node:dgram's: "%eth0" names the zone (an unknown name is no zone). */
+    memcpy(bytes, &a6.sin6_addr, 16);
+    family_word = 6 | (a6.sin6_scope_id <= MAX_ZONE ? (int32_t)(a6.sin6_scope_id << 8) : 0);
+  }
   napi_value result;
-  napi_get_boolean(env, ok, &result);
+  if (family_word == 0) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  memcpy(out, bytes, 16);
+  napi_create_int32(env, family_word, &result);
   return result;
 }
 

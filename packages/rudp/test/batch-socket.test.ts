@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -328,7 +328,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(lib.pton(4, '\u0131\u0132\u0137.0.0.1', meta, 0)).toBe(false);
     expect(lib.pton(4, '127.0.0.1\u0000.junk', meta, 0)).toBe(false);
     expect(lib.pton(4, '1'.repeat(100), meta, 0)).toBe(false); // too long for a literal: not one, and no throw
-    expect(lib.pton(6, '::1', meta, 0)).toBe(true);
+    expect(lib.pton(6, '::1', meta, 0)).toBe(6);
     const fn = (): void => {};
     const handle = lib.open(4, fn, fn, meta) as UdpBatchHandle;
     cleanup.push(() => lib.close(handle));
@@ -422,5 +422,58 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(run(`lib.ref(h, false); ${bind}`)).toBe(0);
     expect(run(`lib.ref(h, false); ${bind} lib.ref(h, true);`)).toBe(3);
     expect(run(bind)).toBe(3);
+  });
+
+  it('keeps the zone of a link-local sender, as node:dgram does, and answers it on that interface', async () => {
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    const lo = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'));
+    const zoned = 6 + lo * 256;
+    expect(lib.pton(6, 'fe80::1%lo', meta, 0)).toBe(zoned);
+    expect(lib.ntop(zoned, meta, 0)).toBe('fe80::1%lo');
+    expect(lib.ntop(6 + 4_000_000 * 256, meta, 0)).toBe('fe80::1%4000000'); // no such interface: its index
+    expect(lib.pton(6, 'fe80::1%no-such-if', meta, 0)).toBe(6); // as node:dgram: an unknown zone is none
+    expect(lib.pton(4, '10.0.0.1', meta, 0)).toBe(4);
+    expect(() => lib.ntop(4 + 256, meta, 0)).toThrow(TypeError);
+    // A datagram from fe80::5 on lo, handed over as the addon does, and the answer to it.
+    let deliver: ((bytes: ArrayBuffer, count: number) => void) | undefined;
+    let received: Int32Array | undefined;
+    const sent: number[][] = [];
+    const spy: typeof lib = {
+      ...lib,
+      open: (family, onMessages, onError, m) => {
+        deliver = onMessages;
+        received = m;
+        return lib.open(family, onMessages, onError, m);
+      },
+      send: (_handle, _bytes, m, count) => {
+        for (let i = 0; i < count; i++) sent.push([...m.subarray(i * META_WORDS + 2, i * META_WORDS + 8)]);
+        return count;
+      },
+    };
+    const s = new BatchSocket(spy, 6);
+    cleanup.push(() => s.close());
+    await s.bind(0, '::1');
+    const from: string[] = [];
+    s.onDatagram = (_data, sender) => from.push(sender);
+    const r = received as Int32Array;
+    r.set([0, 1, 1234, zoned], 0);
+    expect(lib.pton(6, 'fe80::5', r, 4)).toBe(6);
+    r.set([1, 1, 1234, 6, ...r.subarray(4, 8)], META_WORDS); // the same address and port without a zone: another sender
+    (deliver as (bytes: ArrayBuffer, count: number) => void)(new ArrayBuffer(2), 2);
+    expect(from).toEqual(['[fe80::5%lo]:1234', '[fe80::5]:1234']);
+    s.send(from[0] as string, new Uint8Array(1));
+    s.send(from[1] as string, new Uint8Array(1));
+    const fresh = new BatchSocket(spy, 6); // no sender seen: the address is parsed
+    cleanup.push(() => fresh.close());
+    await fresh.bind(0, '::1');
+    fresh.send('[fe80::5%lo]:1234', new Uint8Array(1));
+    s.flush();
+    fresh.flush();
+    const fe80 = [...r.subarray(4, 8)];
+    expect(sent).toEqual([
+      [1234, zoned, ...fe80],
+      [1234, 6, ...fe80],
+      [1234, zoned, ...fe80],
+    ]);
   });
 });

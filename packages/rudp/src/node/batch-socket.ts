@@ -60,8 +60,8 @@ export class BatchSocket implements DatagramSocket {
   /** Senders by address and port (IPv4: a number; IPv6: its words joined), and destinations by `PeerAddress`. */
   private readonly senders = new Map<number | string, PeerAddress>();
   private readonly destinations = new Map<PeerAddress, Destination>();
-  /** The last sender: one peer sends runs of datagrams. */
-  private lastWords = new Int32Array(5);
+  /** The last sender (port, address words, family word): one peer sends runs of datagrams. */
+  private lastWords = new Int32Array(6);
   private lastFrom: PeerAddress | undefined;
 
   constructor(
@@ -158,20 +158,22 @@ export class BatchSocket implements DatagramSocket {
     const last = this.lastWords;
     const port = RECEIVED[m + 2] as number;
     const w0 = RECEIVED[m + 4] as number;
-    const six = RECEIVED[m + 3] === 6;
+    // 6, or 6 with a link-local address's zone: the zone is part of the address.
+    const familyWord = RECEIVED[m + 3] as number;
+    const six = familyWord !== 4;
     if (
       this.lastFrom !== undefined &&
       last[0] === port &&
       last[1] === w0 &&
-      (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7]))
+      (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7] && last[5] === familyWord))
     )
       return this.lastFrom;
-    const key = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port}` : (w0 >>> 0) * 65_536 + port;
+    const key = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port},${familyWord}` : (w0 >>> 0) * 65_536 + port;
     let from = this.senders.get(key);
     if (from === undefined) {
       const b = (m + 4) * 4;
       const host = six
-        ? (this.addon.ntop(6, RECEIVED, m + 4) ?? '::')
+        ? (this.addon.ntop(familyWord, RECEIVED, m + 4) ?? '::')
         : `${RECEIVED_BYTES[b]}.${RECEIVED_BYTES[b + 1]}.${RECEIVED_BYTES[b + 2]}.${RECEIVED_BYTES[b + 3]}`;
       from = formatAddress(host, port);
       if (this.senders.size >= ADDRESS_CACHE_LIMIT) this.senders.clear();
@@ -184,6 +186,7 @@ export class BatchSocket implements DatagramSocket {
     last[2] = RECEIVED[m + 5] as number;
     last[3] = RECEIVED[m + 6] as number;
     last[4] = RECEIVED[m + 7] as number;
+    last[5] = familyWord;
     this.lastFrom = from;
     return from;
   }
@@ -195,9 +198,10 @@ export class BatchSocket implements DatagramSocket {
     const parsed = parseAddress(to);
     if (parsed === undefined) return null;
     const dest = new Int32Array(6);
+    const familyWord = this.addon.pton(this.family, parsed.host, dest, 2);
+    if (familyWord === false) return null;
     dest[0] = parsed.port;
-    dest[1] = this.family;
-    if (!this.addon.pton(this.family, parsed.host, dest, 2)) return null;
+    dest[1] = familyWord;
     if (this.destinations.size >= ADDRESS_CACHE_LIMIT) this.destinations.clear();
     this.destinations.set(to, dest);
     return dest;

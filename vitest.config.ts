@@ -1,10 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+/** The Node API's socket tests, run a second time on the node:dgram fallback (what runs where rudp's UDP addon is not built). */
+const SOCKET_TESTS = ['packages/rudp/test/node-api-*.test.ts', 'packages/rudp/test/node-udp.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'all', include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'node:dgram sockets', include: SOCKET_TESTS, env: { RUDP_SOCKET_BATCHING: '0' } } },
+    ],
   },
 });

@@ -7,7 +7,7 @@
  * received on this machine, which is most of what separates rudp from
  * libudx on the same traffic. Here a readable socket is drained with
  * recvmmsg, 32 datagrams a call, and each call's datagrams reach JavaScript
- * in one callback: packed into one new ArrayBuffer, with their offsets,
+ * in one callback: each in a new ArrayBuffer of its own, with their
  * lengths and source addresses written into an Int32Array the caller lent.
  * Sends are packed by the caller the same way and leave in one sendmmsg.
  *
@@ -233,32 +233,33 @@ static void report_error(Socket *s, int err, const char *syscall) {
   call_back(s, s->on_error, 2, argv);
 }
 
-/* Offsets, lengths and sources of `count` received datagrams, and the bytes packed into one new ArrayBuffer. */
+/*
+ * Lengths and sources of `count` received datagrams, and each one's bytes in
+ * an ArrayBuffer of its own (an array of them): a message that fills most of
+ * its datagram is delivered as a view of it without a copy, and never keeps
+ * other datagrams' bytes alive.
+ */
 static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count) {
   napi_env env = s->env;
-  napi_value meta_value;
+  napi_value meta_value, buffers;
   napi_typedarray_type type;
   size_t meta_len = 0;
   void *meta_data = NULL;
   if (napi_get_reference_value(env, s->meta, &meta_value) != napi_ok ||
       napi_get_typedarray_info(env, meta_value, &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      meta_len < (size_t)SLOTS * META_WORDS) return 0;
+      meta_len < (size_t)SLOTS * META_WORDS || napi_create_array_with_length(env, (size_t)count, &buffers) != napi_ok)
+    return 0;
   int32_t *meta = meta_data;
-  size_t total = 0;
-  for (int i = 0; i < count; i++) {
-    if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) total += msgs[i].msg_len;
-  }
-  void *bytes = NULL;
-  napi_value buffer;
-  if (napi_create_arraybuffer(env, total, &bytes, &buffer) != napi_ok) return 0;
   int kept = 0;
-  size_t offset = 0;
   for (int i = 0; i < count; i++) {
     if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
     size_t len = msgs[i].msg_len;
-    memcpy((unsigned char *)bytes + offset, sc->area + (size_t)i * SLOT_BYTES, len);
+    void *bytes = NULL;
+    napi_value buffer;
+    if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, buffers, (uint32_t)kept, buffer) != napi_ok) return 0;
+    if (len > 0) memcpy(bytes, sc->area + (size_t)i * SLOT_BYTES, len);
     int32_t *m = meta + (size_t)kept * META_WORDS;
-    m[0] = (int32_t)offset;
+    m[0] = 0;
     m[1] = (int32_t)len;
     const struct sockaddr_storage *from = msgs[i].msg_hdr.msg_name;
     memset(m + 4, 0, 16);
@@ -274,12 +275,11 @@ static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count) {
       if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && a->sin6_scope_id <= MAX_ZONE) m[3] |= (int32_t)(a->sin6_scope_id << 8);
       memcpy(m + 4, &a->sin6_addr, 16);
     }
-    offset += len;
     kept++;
   }
   if (kept == 0) return 1;
   napi_value argv[2];
-  argv[0] = buffer;
+  argv[0] = buffers;
   napi_create_int32(env, kept, &argv[1]);
   call_back(s, s->on_messages, 2, argv);
   return 1;
@@ -337,7 +337,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-/* open(family, onMessages(buffer, count), onError(errno, syscall), meta: Int32Array) -> handle. */
+/* open(family, onMessages(buffers: ArrayBuffer[], count), onError(errno, syscall), meta: Int32Array) -> handle. */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];

@@ -1,10 +1,17 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { connect, datagramIoLibrary, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { loadUdpBatch } from '../src/node/udp-batch.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
+});
+
+// This file runs twice (vitest.config.ts): on the default sockets, and with RUDP_SOCKET_BATCHING=0 on node:dgram's.
+it('runs on the sockets its project asks for', () => {
+  const batched = process.env['RUDP_SOCKET_BATCHING'] !== '0' && loadUdpBatch() !== undefined;
+  expect(datagramIoLibrary).toBe(batched ? 'batched' : 'node:dgram');
 });
 
 /** A server whose connections are handed to `onConnection`, and a client connected to it. */

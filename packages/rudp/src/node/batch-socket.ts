@@ -1,7 +1,7 @@
 /**
  * `DatagramSocket` on rudp's batched UDP addon (`udp-batch.ts`): a readable
  * socket is drained 32 datagrams per system call and JavaScript gets each
- * batch in one call; queued sends leave in one `sendmmsg` on `flush()`.
+ * batch in one call (each datagram in a buffer of its own); queued sends leave in one `sendmmsg` on `flush()`.
  * node:dgram spends about 2.8 µs of user CPU on every datagram it hands
  * over (a 64 KiB allocation cut to size, a Buffer, an address object, a
  * callback from C++), and a system call on every datagram it sends.
@@ -57,8 +57,14 @@ export class BatchSocket implements DatagramSocket {
   private closed = false;
   private refd = true;
   private connectedPeer: PeerAddress | undefined;
-  /** Senders by address and port (IPv4: a number; IPv6: its words joined), and destinations by `PeerAddress`. */
-  private readonly senders = new Map<number | string, PeerAddress>();
+  /**
+   * IPv4 senders by address word, then port (two maps of small integers: one
+   * key of both would be a heap number per lookup); IPv6 senders by their
+   * words and port joined. Destinations by `PeerAddress`.
+   */
+  private readonly senders4 = new Map<number, Map<number, PeerAddress>>();
+  private readonly senders6 = new Map<string, PeerAddress>();
+  private sendersCount = 0;
   private readonly destinations = new Map<PeerAddress, Destination>();
   /** The last sender (port, address words, family word): one peer sends runs of datagrams. */
   private lastWords = new Int32Array(6);
@@ -140,11 +146,10 @@ export class BatchSocket implements DatagramSocket {
     if (this.handle !== undefined) this.addon.close(this.handle);
   }
 
-  /** One batch from the addon: offsets, lengths and senders in `RECEIVED`, the bytes packed in `bytes`. */
-  private readonly onMessages = (bytes: ArrayBuffer, count: number): void => {
+  /** One batch from the addon: each datagram in a buffer of its own, its sender in `RECEIVED`. */
+  private readonly onMessages = (datagrams: readonly ArrayBuffer[], count: number): void => {
     for (let i = 0; i < count && !this.closed; i++) {
-      const m = i * META_WORDS;
-      this.onDatagram(new Uint8Array(bytes, RECEIVED[m] as number, RECEIVED[m + 1] as number), this.sender(m));
+      this.onDatagram(new Uint8Array(datagrams[i] as ArrayBuffer), this.sender(i * META_WORDS));
     }
     if (!this.closed) this.onBurstEnd();
   };
@@ -168,16 +173,30 @@ export class BatchSocket implements DatagramSocket {
       (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7] && last[5] === familyWord))
     )
       return this.lastFrom;
-    const key = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port},${familyWord}` : (w0 >>> 0) * 65_536 + port;
-    let from = this.senders.get(key);
+    const key6 = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port},${familyWord}` : '';
+    const ports = six ? undefined : this.senders4.get(w0);
+    let from = six ? this.senders6.get(key6) : ports?.get(port);
     if (from === undefined) {
       const b = (m + 4) * 4;
       const host = six
         ? (this.addon.ntop(familyWord, RECEIVED, m + 4) ?? '::')
         : `${RECEIVED_BYTES[b]}.${RECEIVED_BYTES[b + 1]}.${RECEIVED_BYTES[b + 2]}.${RECEIVED_BYTES[b + 3]}`;
       from = formatAddress(host, port);
-      if (this.senders.size >= ADDRESS_CACHE_LIMIT) this.senders.clear();
-      this.senders.set(key, from);
+      if (this.sendersCount >= ADDRESS_CACHE_LIMIT) {
+        this.senders4.clear();
+        this.senders6.clear();
+        this.sendersCount = 0;
+      }
+      this.sendersCount++;
+      if (six) this.senders6.set(key6, from);
+      else {
+        let forAddress = this.senders4.get(w0);
+        if (forAddress === undefined) {
+          forAddress = new Map<number, PeerAddress>();
+          this.senders4.set(w0, forAddress);
+        }
+        forAddress.set(port, from);
+      }
       if (this.destinations.size >= ADDRESS_CACHE_LIMIT) this.destinations.clear();
       this.destinations.set(from, RECEIVED.slice(m + 2, m + 8));
     }

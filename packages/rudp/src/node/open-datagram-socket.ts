@@ -6,13 +6,21 @@ import { DgramSocket } from './dgram-socket.js';
 import { loadUdpBatch } from './udp-batch.js';
 
 /**
+ * `RUDP_SOCKET_BATCHING=0` in the environment makes `node:dgram` the default
+ * of the whole process, as `socketBatching: false` on every call would (to
+ * compare the two, or to run a test suite on the fallback).
+ */
+const batchingByDefault = process.env['RUDP_SOCKET_BATCHING'] !== '0';
+
+/**
  * A socket of `family` to bind to `host` (and connect to `peer`): batched
- * (rudp's addon) when `batching` is not false, the addon is built and loads,
- * and both are IP literals without a zone (the addon resolves no names, and
- * keeps no zone: `fe80::1%eth0` would lose its interface); else `node:dgram`'s.
+ * (rudp's addon) when `batching` (default: true unless
+ * `RUDP_SOCKET_BATCHING=0`) holds, the addon is built and loads, and both
+ * are IP literals without a zone (the addon resolves no names, and its bind
+ * and connect take no zone such as `fe80::1%eth0`); else `node:dgram`'s.
  */
 export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined, peer?: string): DatagramSocket {
-  const batchable = batching !== false && plainLiteral(host, family) && (peer === undefined || plainLiteral(peer, family));
+  const batchable = (batching ?? batchingByDefault) && plainLiteral(host, family) && (peer === undefined || plainLiteral(peer, family));
   const addon = batchable ? loadUdpBatch() : undefined;
   return addon !== undefined ? new BatchSocket(addon, family) : new DgramSocket(family);
 }
@@ -26,4 +34,4 @@ function plainLiteral(host: string, family: 4 | 6): boolean {
 export type DatagramIoLibrary = 'batched' | 'node:dgram';
 
 /** What moves datagrams for sockets bound to IP literals unless `socketBatching: false` (names always use `node:dgram`). */
-export const datagramIoLibrary: DatagramIoLibrary = loadUdpBatch() !== undefined ? 'batched' : 'node:dgram';
+export const datagramIoLibrary: DatagramIoLibrary = batchingByDefault && loadUdpBatch() !== undefined ? 'batched' : 'node:dgram';

@@ -9,9 +9,10 @@ import { addonFile, hasFunctions, loadAddon } from './native-addon.js';
 export type UdpBatchHandle = object & { readonly __udpBatchHandle: unique symbol };
 
 /**
- * Int32 words per datagram in a metadata array: offset, length, port, family
- * word (4, or 6 plus a link-local address's interface index times 256; 0 on
- * send: the connected peer), address (4 words, network order).
+ * Int32 words per datagram in a metadata array: offset (0 on receive: each
+ * datagram has its own buffer), length, port, family word (4, or 6 plus a
+ * link-local address's interface index times 256; 0 on send: the connected
+ * peer), address (4 words, network order).
  */
 export const META_WORDS = 8;
 /** Most datagrams one receive callback carries (the metadata array lent to `open` must hold this many). */
@@ -19,7 +20,7 @@ export const RECEIVE_SLOTS = 32;
 
 /** The addon's functions (see `native/udp-batch.c`); failures are negative errno values, misuse throws. */
 export interface UdpBatch {
-  open(family: 4 | 6, onMessages: (bytes: ArrayBuffer, count: number) => void, onError: (errno: number, syscall: string) => void, meta: Int32Array): UdpBatchHandle | number;
+  open(family: 4 | 6, onMessages: (datagrams: readonly ArrayBuffer[], count: number) => void, onError: (errno: number, syscall: string) => void, meta: Int32Array): UdpBatchHandle | number;
   bind(handle: UdpBatchHandle, ip: string, port: number, receiveBufferBytes: number): number;
   connect(handle: UdpBatchHandle, ip: string, port: number): number;
   address(handle: UdpBatchHandle): [string, number] | number;

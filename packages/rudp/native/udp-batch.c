@@ -26,11 +26,15 @@
  * returned to the caller.
  */
 #define _GNU_SOURCE
+/* Type tags (socket_arg) are Node-API 8. */
+#define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,8 +44,16 @@
 #define SLOT_BYTES 2048
 /* recvmmsg calls per readable event: the loop gets control back after 128 datagrams. */
 #define READS_PER_EVENT 4
-/* Int32 words of metadata per datagram: offset, length, port, family (4 or 6), address (4 words). */
+/*
+ * Int32 words of metadata per datagram: offset, length, port, family word, address (4 words). The family
+ * word is 4 or 6, plus (IPv6) the interface index of a link-local address times 256 (its zone: fe80::/10
+ * is on every interface, and an answer needs the one it came from; node:dgram's senders read "fe80::1%eth0").
+ */
 #define META_WORDS 8
+#define FAMILY(word) ((word) & 0xff)
+#define ZONE(word) ((uint32_t)(word) >> 8)
+/* Interface indexes above this are not carried (the family word must stay a positive int32). */
+#define MAX_ZONE 0x7fffff
 #define SEND_MAX 64
 
 /* Buffers shared by every socket of one thread (Node-API instance data): JavaScript copies each batch out before the next. */
@@ -58,6 +70,8 @@ typedef struct Socket {
   int family;
   uv_poll_t poll;
   int polling;
+  /* ref(handle, false) was called: kept for start_polling when it comes before bind. */
+  int unref;
   int closed;
   /* Set when the environment is torn down: nothing may call into JavaScript or Node-API afterwards. */
   int env_gone;
@@ -93,18 +107,23 @@ static napi_value number(napi_env env, double v) {
   return out;
 }
 
+/* Marks this addon's handles: any other object (another addon's external or wrapped object) is refused, not cast to a Socket. */
+static const napi_type_tag SOCKET_TAG = {0x72756470785f7564ULL, 0x705f626174636801ULL};
+
 static Socket *socket_arg(napi_env env, napi_value value) {
   Socket *s = NULL;
   napi_valuetype t;
-  if (napi_typeof(env, value, &t) != napi_ok || t != napi_external) return NULL;
-  if (napi_get_value_external(env, value, (void **)&s) != napi_ok) return NULL;
+  bool tagged = false;
+  if (napi_typeof(env, value, &t) != napi_ok || t != napi_object) return NULL;
+  if (napi_check_object_type_tag(env, value, &SOCKET_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_unwrap(env, value, (void **)&s) != napi_ok) return NULL;
   return s;
 }
 
-/* A sockaddr for `family` from four address words (network byte order, as written by fill_meta) and a port. */
-static socklen_t to_sockaddr(int family, const int32_t *words, int port, struct sockaddr_storage *out) {
+/* A sockaddr for a family word from four address words (network byte order, as written by deliver) and a port. */
+static socklen_t to_sockaddr(int32_t family, const int32_t *words, int port, struct sockaddr_storage *out) {
   memset(out, 0, sizeof *out);
-  if (family == 4) {
+  if (FAMILY(family) == 4) {
     struct sockaddr_in *a = (struct sockaddr_in *)out;
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
@@ -114,16 +133,26 @@ static socklen_t to_sockaddr(int family, const int32_t *words, int port, struct 
   struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
   a->sin6_family = AF_INET6;
   a->sin6_port = htons((uint16_t)port);
+  a->sin6_scope_id = ZONE(family);
   memcpy(&a->sin6_addr, words, 16);
   return sizeof *a;
+}
+
+/*
+ * A JavaScript string as C text, or 0. UTF-8, not Latin-1: Latin-1 keeps only
+ * the low byte of each character, so "\u0131\u0132\u0137.0.0.1" would read as
+ * 127.0.0.1. A string with a NUL in it is refused: C would stop reading there.
+ */
+static int text_arg(napi_env env, napi_value value, char *text, size_t size) {
+  size_t len = 0;
+  return napi_get_value_string_utf8(env, value, text, size, &len) == napi_ok && len < size - 1 && strlen(text) == len;
 }
 
 /* An IP literal and port as a sockaddr of the socket's family; 0 if the literal is not one. */
 static socklen_t parse_address(napi_env env, napi_value host, napi_value port_value, int family, struct sockaddr_storage *out) {
   char text[64];
-  size_t len = 0;
   uint32_t port = 0;
-  if (napi_get_value_string_latin1(env, host, text, sizeof text, &len) != napi_ok || len >= sizeof text - 1) return 0;
+  if (!text_arg(env, host, text, sizeof text)) return 0;
   if (napi_get_value_uint32(env, port_value, &port) != napi_ok || port > 65535) return 0;
   memset(out, 0, sizeof *out);
   if (family == 4) {
@@ -142,8 +171,6 @@ static socklen_t parse_address(napi_env env, napi_value host, napi_value port_va
 
 static void on_handle_closed(uv_handle_t *handle) {
   Socket *s = handle->data;
-  if (s->fd >= 0) close(s->fd);
-  s->fd = -1;
   s->handle_closed = 1;
   if (s->finalized) free(s);
 }
@@ -169,10 +196,12 @@ static void close_socket(Socket *s, int from_teardown) {
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
   } else {
-    if (s->fd >= 0) close(s->fd);
-    s->fd = -1;
     s->handle_closed = 1;
   }
+  /* Closed now, not in the close callback: libuv allows it once the poll handle is stopped, and the port is
+   * free when close() returns (node:dgram's is by the time its close callback runs), so it can be bound again. */
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
 }
 
 static void finalize_socket(napi_env env, void *data, void *hint) {
@@ -243,6 +272,7 @@ static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count) {
       const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
       m[2] = ntohs(a->sin6_port);
       m[3] = 6;
+      if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && a->sin6_scope_id <= MAX_ZONE) m[3] |= (int32_t)(a->sin6_scope_id << 8);
       memcpy(m + 4, &a->sin6_addr, 16);
     }
     kept++;
@@ -342,9 +372,16 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->family = family;
   napi_value name, handle;
   napi_create_string_utf8(env, "rudpx:UDP", NAPI_AUTO_LENGTH, &name);
+  /* A tagged plain object, not an external: Node-API 8 type-tags objects, externals only in later Node releases. */
   if (napi_create_reference(env, argv[1], 1, &s->on_messages) != napi_ok || napi_create_reference(env, argv[2], 1, &s->on_error) != napi_ok ||
       napi_create_reference(env, argv[3], 1, &s->meta) != napi_ok || napi_async_init(env, NULL, name, &s->async) != napi_ok ||
-      napi_create_external(env, s, finalize_socket, NULL, &handle) != napi_ok) {
+      napi_create_object(env, &handle) != napi_ok || napi_type_tag_object(env, handle, &SOCKET_TAG) != napi_ok ||
+      napi_wrap(env, handle, s, finalize_socket, NULL, NULL) != napi_ok) {
+    /* What was made before the failure goes with it. A failed napi_wrap leaves no finalizer to free `s`. */
+    if (s->on_messages != NULL) napi_delete_reference(env, s->on_messages);
+    if (s->on_error != NULL) napi_delete_reference(env, s->on_error);
+    if (s->meta != NULL) napi_delete_reference(env, s->meta);
+    if (s->async != NULL) napi_async_destroy(env, s->async);
     close(fd);
     free(s);
     napi_throw_error(env, "ENOMEM", "udp-batch: cannot create the socket's handle");
@@ -362,6 +399,7 @@ static int start_polling(Socket *s) {
   if (r < 0) return r;
   s->poll.data = s;
   s->polling = 1;
+  if (s->unref) uv_unref((uv_handle_t *)&s->poll);
   r = uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return r < 0 ? r : 0;
 }
@@ -436,6 +474,16 @@ static int reportable(int err) {
   return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS && err != EMSGSIZE && err != EINTR;
 }
 
+/* Whether a family word names `family` (and a zone only for IPv6). */
+static int family_word_ok(int32_t word, int family) {
+  return word > 0 && FAMILY(word) == family && (family == 6 || ZONE(word) == 0);
+}
+
+/* Whether datagram metadata `m` lies inside `blen` bytes and names a port, and the socket's family or its connected peer. */
+static int valid_datagram(const int32_t *m, size_t blen, int family) {
+  return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || family_word_ok(m[3], family)) && m[2] >= 0 && m[2] <= 65535;
+}
+
 /*
  * send(handle, bytes: Uint8Array, meta: Int32Array, count) -> datagrams the
  * kernel took, or -errno of the first error that says something about the
@@ -460,10 +508,9 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   Scratch *sc = scratch(env);
   if (sc == NULL) return number(env, -EINVAL);
   const int32_t *meta = mdata;
+  static const char *const outside = "send: a datagram outside the bytes, or of another address family";
   for (int32_t i = 0; i < count; i++) {
-    const int32_t *m = meta + (size_t)i * META_WORDS;
-    if (m[0] < 0 || m[1] < 0 || (size_t)m[0] + (size_t)m[1] > blen || (m[3] != 0 && m[3] != s->family) || m[2] < 0 || m[2] > 65535)
-      return throw_type(env, "send: a datagram outside the bytes, or of another address family");
+    if (!valid_datagram(meta + (size_t)i * META_WORDS, blen, s->family)) return throw_type(env, outside);
   }
   int sent = 0;
   int first_error = 0;
@@ -471,7 +518,12 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   while (at < count) {
     int n = count - at < SEND_MAX ? count - at : SEND_MAX;
     for (int i = 0; i < n; i++) {
-      const int32_t *m = meta + (size_t)(at + i) * META_WORDS;
+      /* Read once (volatile: the compiler may not read it again) and checked again: meta on a SharedArrayBuffer
+       * may be changed by another thread after the check above, and must not then point outside the bytes. */
+      int32_t m[META_WORDS];
+      const volatile int32_t *src = meta + (size_t)(at + i) * META_WORDS;
+      for (int k = 0; k < META_WORDS; k++) m[k] = src[k];
+      if (!valid_datagram(m, blen, s->family)) return throw_type(env, outside);
       sc->iov[i].iov_base = (unsigned char *)bdata + m[0];
       sc->iov[i].iov_len = (size_t)m[1];
       memset(&sc->msgs[i], 0, sizeof sc->msgs[i]);
@@ -496,7 +548,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   return number(env, first_error != 0 ? -first_error : sent);
 }
 
-/* ref(handle, on): whether the socket keeps the event loop alive. */
+/* ref(handle, on): whether the socket keeps the event loop alive (said before bind, it holds from bind on). */
 static napi_value ref_socket(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -505,6 +557,7 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || (s = socket_arg(env, argv[0])) == NULL ||
       napi_get_value_bool(env, argv[1], &on) != napi_ok)
     return throw_type(env, "ref(handle, on: boolean)");
+  s->unref = !on;
   if (!s->closed && s->polling) {
     if (on) uv_ref((uv_handle_t *)&s->poll);
     else uv_unref((uv_handle_t *)&s->poll);
@@ -523,7 +576,10 @@ static napi_value close_handle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ntop(family, meta: Int32Array, word) -> the text of the address at meta[word..word+3] (network order), or undefined. */
+/*
+ * ntop(family word, meta: Int32Array, word) -> the text of the address at meta[word..word+3] (network order),
+ * with its zone as node:dgram writes it ("fe80::1%eth0"), or undefined.
+ */
 static napi_value format_address(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -533,37 +589,59 @@ static napi_value format_address(napi_env env, napi_callback_info info) {
   size_t len = 0;
   void *data = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
-      (family != 4 && family != 6) || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok ||
+      !(family_word_ok(family, 4) || family_word_ok(family, 6)) || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok ||
       type != napi_int32_array || napi_get_value_uint32(env, argv[2], &word) != napi_ok || (size_t)word + 4 > len)
-    return throw_type(env, "ntop(family: 4 | 6, meta: Int32Array, word: number)");
-  char text[INET6_ADDRSTRLEN];
-  if (inet_ntop(family == 4 ? AF_INET : AF_INET6, (const int32_t *)data + word, text, sizeof text) == NULL) return NULL;
+    return throw_type(env, "ntop(family: 4 | 6 (+ zone * 256), meta: Int32Array, word: number)");
+  char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
+  if (inet_ntop(FAMILY(family) == 4 ? AF_INET : AF_INET6, (const int32_t *)data + word, text, INET6_ADDRSTRLEN) == NULL) return NULL;
+  if (ZONE(family) != 0) {
+    /* The interface's name, as node:dgram; its index if it has none (any more). */
+    size_t at = strlen(text);
+    text[at++] = '%';
+    if (if_indextoname(ZONE(family), text + at) == NULL) snprintf(text + at, IF_NAMESIZE, "%u", ZONE(family));
+  }
   napi_value out;
   napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &out);
   return out;
 }
 
-/* pton(family, ip, meta: Int32Array, word) -> whether ip is a literal of that family; its bytes go to meta[word..word+3]. */
+/*
+ * pton(family, ip, meta: Int32Array, word) -> the family word if ip is a literal of that family (its zone
+ * counted in, as node:dgram's sends parse it), else false; the address bytes go to meta[word..word+3].
+ */
 static napi_value parse_literal(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   int32_t family = 0;
   uint32_t word = 0;
   napi_typedarray_type type;
-  size_t len = 0, text_len = 0;
+  size_t len = 0;
   void *data = NULL;
   char text[64];
+  napi_valuetype t;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
-      (family != 4 && family != 6) || napi_get_value_string_latin1(env, argv[1], text, sizeof text, &text_len) != napi_ok ||
+      (family != 4 && family != 6) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_string ||
       napi_get_typedarray_info(env, argv[2], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
       napi_get_value_uint32(env, argv[3], &word) != napi_ok || (size_t)word + 4 > len)
     return throw_type(env, "pton(family: 4 | 6, ip: string, meta: Int32Array, word: number)");
   int32_t *out = (int32_t *)data + word;
   unsigned char bytes[16] = {0};
-  int ok = text_len < sizeof text - 1 && inet_pton(family == 4 ? AF_INET : AF_INET6, text, bytes) == 1;
-  if (ok) memcpy(out, bytes, 16);
+  struct sockaddr_in6 a6;
+  int32_t family_word = 0;
+  if (!text_arg(env, argv[1], text, sizeof text)) family_word = 0;
+  else if (family == 4) family_word = inet_pton(AF_INET, text, bytes) == 1 ? 4 : 0;
+  else if (uv_ip6_addr(text, 0, &a6) == 0) {
+    /* libuv's parser, as node:dgram's: "%eth0" names the zone (an unknown name is no zone). */
+    memcpy(bytes, &a6.sin6_addr, 16);
+    family_word = 6 | (a6.sin6_scope_id <= MAX_ZONE ? (int32_t)(a6.sin6_scope_id << 8) : 0);
+  }
   napi_value result;
-  napi_get_boolean(env, ok, &result);
+  if (family_word == 0) {
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  memcpy(out, bytes, 16);
+  napi_create_int32(env, family_word, &result);
   return result;
 }
 

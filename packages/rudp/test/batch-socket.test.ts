@@ -4,10 +4,17 @@
  * sender intact, queued sends leave in order across sockets and flushes,
  * misuse is refused inside the addon, errors come back as Node's system
  * errors, and a socket left open in a worker thread does not take the
- * process down when the worker ends.
+ * process down when the worker ends. Hostile input too: handles of another
+ * addon, host strings that only look like literals, descriptors that
+ * outlive close.
  */
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatAddress } from '../src/core/sans-io.js';
@@ -46,6 +53,10 @@ async function dgramSocket(type: 'udp4' | 'udp6' = 'udp4', host = '127.0.0.1'): 
   cleanup.push(() => new Promise<void>((r) => s.close(() => r())));
   return s;
 }
+
+const addonPath = fileURLToPath(new URL(`../dist/udp-batch-${process.platform}-${process.arch}.node`, import.meta.url));
+/** Descriptors this process has open (vitest runs each file in a process of its own). */
+const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
 
 const pattern = (i: number, length: number): Uint8Array => Uint8Array.from({ length }, (_, k) => (i * 31 + k) & 0xff);
 
@@ -266,7 +277,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
       parentPort.postMessage('open');
       setInterval(() => {}, 1000);
       `,
-      { eval: true, workerData: { file: new URL(`../dist/udp-batch-${process.platform}-${process.arch}.node`, import.meta.url).pathname, port: sink.address().port } },
+      { eval: true, workerData: { file: addonPath, port: sink.address().port } },
     );
     await once(worker, 'message');
     const [m] = (await got) as [Buffer];
@@ -275,5 +286,196 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     // The process goes on: a socket made now works.
     const again = await batchSocket();
     expect(again.socket.address().port).toBeGreaterThan(0);
+  });
+
+  it('closes its descriptor in close(), so the port can be bound again at once; one never bound holds none', async () => {
+    const before = openDescriptors();
+    const unbound = new BatchSocket(lib, 4);
+    expect(openDescriptors()).toBe(before);
+    await unbound.close();
+    const a = new BatchSocket(lib, 4);
+    await a.bind(0, '127.0.0.1');
+    const { port } = a.address();
+    expect(openDescriptors()).toBe(before + 1);
+    await a.close();
+    // The descriptor used to be closed by the poll handle's close callback, a loop turn later.
+    expect(openDescriptors()).toBe(before);
+    const b = new BatchSocket(lib, 4);
+    cleanup.push(() => b.close());
+    await b.bind(port, '127.0.0.1');
+    expect(b.address().port).toBe(port);
+    for (let i = 0; i < 2000; i++) {
+      const s = new BatchSocket(lib, i % 2 === 0 ? 4 : 6);
+      await s.bind(0, i % 2 === 0 ? '127.0.0.1' : '::1');
+      await s.close();
+    }
+    const failed = new BatchSocket(lib, 4);
+    await expect(failed.bind(port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(openDescriptors()).toBe(before + 1);
+  });
+
+  it('rejects bind, not the constructor, when no socket can be made (EMFILE), as node:dgram does', async () => {
+    const spy: typeof lib = { ...lib, open: () => -24 };
+    let socket: BatchSocket | undefined;
+    expect(() => {
+      socket = new BatchSocket(spy, 4);
+    }).not.toThrow();
+    await expect((socket as BatchSocket).bind(0, '127.0.0.1')).rejects.toMatchObject({ code: 'EMFILE', syscall: 'socket' });
+    await (socket as BatchSocket).close();
+  });
+
+  it('reads host strings as UTF-8 and refuses one with a NUL in it', () => {
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    // Latin-1 keeps only each character's low byte: U+0131 U+0132 U+0137 read as "127".
+    expect(lib.pton(4, '\u0131\u0132\u0137.0.0.1', meta, 0)).toBe(false);
+    expect(lib.pton(4, '127.0.0.1\u0000.junk', meta, 0)).toBe(false);
+    expect(lib.pton(4, '1'.repeat(100), meta, 0)).toBe(false); // too long for a literal: not one, and no throw
+    expect(lib.pton(6, '::1', meta, 0)).toBe(6);
+    const fn = (): void => {};
+    const handle = lib.open(4, fn, fn, meta) as UdpBatchHandle;
+    cleanup.push(() => lib.close(handle));
+    expect(lib.bind(handle, '\u0131\u0132\u0137.0.0.1', 0, 0)).toBe(-22);
+    expect(lib.bind(handle, '127.0.0.1\u0000x', 0, 0)).toBe(-22);
+    expect(lib.connect(handle, '\u0131\u0132\u0137.0.0.1', 9)).toBe(-22);
+  });
+
+  it("refuses another addon's external or wrapped object as a handle, and touches nothing behind it", () => {
+    const include = join(dirname(process.execPath), '..', 'include', 'node');
+    const out = join(mkdtempSync(join(tmpdir(), 'rudpx-foreign-')), 'foreign-handle.node');
+    const source = fileURLToPath(new URL('fixtures/foreign-handle.c', import.meta.url));
+    const cc = spawnSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-I', include, '-o', out, source], { encoding: 'utf8' });
+    expect(cc.status, cc.stderr).toBe(0);
+    // In a child process: the old addon took the foreign block for a socket (and closed descriptor 0).
+    const script = `
+      const load = (file) => { const m = { exports: {} }; process.dlopen(m, file); return m.exports; };
+      const lib = load(process.argv[1]);
+      const foreign = load(process.argv[2]);
+      const meta = new Int32Array(${META_WORDS * RECEIVE_SLOTS});
+      const results = [];
+      for (const h of [foreign.external(), foreign.wrapped(), {}]) {
+        for (const call of [() => lib.bind(h, '127.0.0.1', 0, 0), () => lib.connect(h, '127.0.0.1', 9), () => lib.address(h),
+                            () => lib.send(h, new Uint8Array(1), meta, 0), () => lib.ref(h, false), () => lib.close(h)]) {
+          try { call(); results.push('accepted'); } catch (e) { results.push(e instanceof TypeError ? 'refused' : String(e)); }
+        }
+      }
+      console.log(JSON.stringify({ results, touched: foreign.touched() }));
+    `;
+    const child = spawnSync(process.execPath, ['-e', script, addonPath, out], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ results: Array.from({ length: 18 }, () => 'refused'), touched: false });
+  });
+
+  it('never sends from outside the bytes when another thread rewrites shared metadata during send', async () => {
+    const rx = await batchSocket();
+    const fn = (): void => {};
+    const handle = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS)) as UdpBatchHandle;
+    cleanup.push(() => lib.close(handle));
+    expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBe(0);
+    // 64 datagrams of 10 zero bytes; word 0 of each (its offset) is flipped by a worker between 0 and 1 GiB.
+    const meta = new Int32Array(new SharedArrayBuffer(META_WORDS * 64 * 4 + 4));
+    for (let i = 0; i < 64; i++) {
+      meta.set([0, 10, rx.socket.address().port, 4], i * META_WORDS);
+      lib.pton(4, '127.0.0.1', meta, i * META_WORDS + 4);
+    }
+    const stop = META_WORDS * 64;
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+      const meta = new Int32Array(workerData);
+      parentPort.postMessage('flipping');
+      while (Atomics.load(meta, ${stop}) === 0) {
+        for (let i = 0; i < 64; i++) meta[i * ${META_WORDS}] = 0x40000000;
+        for (let i = 0; i < 64; i++) meta[i * ${META_WORDS}] = 0;
+      }`,
+      { eval: true, workerData: meta.buffer },
+    );
+    await once(worker, 'message');
+    const bytes = new Uint8Array(100);
+    const results = new Set<string>();
+    // The old addon checked the metadata, then read it again to send: about one call in twenty sent from 1 GiB past the bytes (EFAULT).
+    for (let i = 0; i < 2000; i++) {
+      try {
+        results.add(String(lib.send(handle, bytes, meta, 64)));
+      } catch (e) {
+        results.add(e instanceof TypeError ? 'refused' : String(e));
+      }
+    }
+    Atomics.store(meta, stop, 1);
+    await worker.terminate();
+    expect([...results].filter((r) => r !== 'refused' && r !== '64')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.got.every((g) => g.data.length === 10 && g.data.every((b) => b === 0))).toBe(true);
+  });
+
+  it("lets the process exit when unref'd, whether before or after bind, and keeps it alive when ref'd again", () => {
+    const run = (calls: string): number | null => {
+      const script = `
+        const m = { exports: {} };
+        process.dlopen(m, process.argv[1]);
+        const lib = m.exports;
+        const h = lib.open(4, () => {}, () => {}, new Int32Array(${RECEIVE_SLOTS * META_WORDS}));
+        ${calls}
+        setTimeout(() => process.exit(3), 300).unref(); // fires only while the socket holds the loop
+      `;
+      return spawnSync(process.execPath, ['-e', script, addonPath], { encoding: 'utf8' }).status;
+    };
+    const bind = `lib.bind(h, '127.0.0.1', 0, 0);`;
+    expect(run(`${bind} lib.ref(h, false);`)).toBe(0);
+    // Said before bind, the old addon forgot it: the socket kept the process alive.
+    expect(run(`lib.ref(h, false); ${bind}`)).toBe(0);
+    expect(run(`lib.ref(h, false); ${bind} lib.ref(h, true);`)).toBe(3);
+    expect(run(bind)).toBe(3);
+  });
+
+  it('keeps the zone of a link-local sender, as node:dgram does, and answers it on that interface', async () => {
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    const lo = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'));
+    const zoned = 6 + lo * 256;
+    expect(lib.pton(6, 'fe80::1%lo', meta, 0)).toBe(zoned);
+    expect(lib.ntop(zoned, meta, 0)).toBe('fe80::1%lo');
+    expect(lib.ntop(6 + 4_000_000 * 256, meta, 0)).toBe('fe80::1%4000000'); // no such interface: its index
+    expect(lib.pton(6, 'fe80::1%no-such-if', meta, 0)).toBe(6); // as node:dgram: an unknown zone is none
+    expect(lib.pton(4, '10.0.0.1', meta, 0)).toBe(4);
+    expect(() => lib.ntop(4 + 256, meta, 0)).toThrow(TypeError);
+    // A datagram from fe80::5 on lo, handed over as the addon does, and the answer to it.
+    let deliver: ((datagrams: readonly ArrayBuffer[], count: number) => void) | undefined;
+    let received: Int32Array | undefined;
+    const sent: number[][] = [];
+    const spy: typeof lib = {
+      ...lib,
+      open: (family, onMessages, onError, m) => {
+        deliver = onMessages;
+        received = m;
+        return lib.open(family, onMessages, onError, m);
+      },
+      send: (_handle, _bytes, m, count) => {
+        for (let i = 0; i < count; i++) sent.push([...m.subarray(i * META_WORDS + 2, i * META_WORDS + 8)]);
+        return count;
+      },
+    };
+    const s = new BatchSocket(spy, 6);
+    cleanup.push(() => s.close());
+    await s.bind(0, '::1');
+    const from: string[] = [];
+    s.onDatagram = (_data, sender) => from.push(sender);
+    const r = received as Int32Array;
+    r.set([0, 1, 1234, zoned], 0);
+    expect(lib.pton(6, 'fe80::5', r, 4)).toBe(6);
+    r.set([0, 1, 1234, 6, ...r.subarray(4, 8)], META_WORDS); // the same address and port without a zone: another sender
+    (deliver as (datagrams: readonly ArrayBuffer[], count: number) => void)([new ArrayBuffer(1), new ArrayBuffer(1)], 2);
+    expect(from).toEqual(['[fe80::5%lo]:1234', '[fe80::5]:1234']);
+    s.send(from[0] as string, new Uint8Array(1));
+    s.send(from[1] as string, new Uint8Array(1));
+    const fresh = new BatchSocket(spy, 6); // no sender seen: the address is parsed
+    cleanup.push(() => fresh.close());
+    await fresh.bind(0, '::1');
+    fresh.send('[fe80::5%lo]:1234', new Uint8Array(1));
+    s.flush();
+    fresh.flush();
+    const fe80 = [...r.subarray(4, 8)];
+    expect(sent).toEqual([
+      [1234, zoned, ...fe80],
+      [1234, 6, ...fe80],
+      [1234, zoned, ...fe80],
+    ]);
   });
 });

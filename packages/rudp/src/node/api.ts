@@ -202,7 +202,7 @@ function attempt(
   localAddress: string | undefined,
 ): Attempt {
   const bindTo = localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
-  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching);
+  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching, target.address);
   const remote = formatAddress(target.address, port);
   const named = hostname === target.address ? remote : `${remote} (${hostname})`;
   const details = { address: target.address, port, ...(hostname !== target.address ? { hostname } : {}) };

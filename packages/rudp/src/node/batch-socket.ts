@@ -10,6 +10,7 @@
  * string is made once per sender (kept in a bounded map keyed by its
  * address and port), and sends to it reuse the bytes it came from.
  */
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { type PeerAddress, formatAddress, parseAddress } from '../core/sans-io.js';
 import { type DatagramSocket, type SocketAddress, systemError } from './datagram-socket.js';
@@ -46,7 +47,13 @@ export class BatchSocket implements DatagramSocket {
   onDatagram: (data: Uint8Array, from: PeerAddress) => void = () => {};
   onBurstEnd: () => void = () => {};
   onError: (e: Error) => void = () => {};
-  private readonly handle: UdpBatchHandle;
+  /**
+   * The native socket, made by `bind` (as node:dgram's descriptor): a socket
+   * never bound holds no descriptor, and a failure to make one (`EMFILE`)
+   * rejects `bind`, as node:dgram's does, instead of throwing from the
+   * constructor (which `connect`'s next-address timer could not catch).
+   */
+  private handle: UdpBatchHandle | undefined;
   private closed = false;
   private refd = true;
   private connectedPeer: PeerAddress | undefined;
@@ -59,39 +66,46 @@ export class BatchSocket implements DatagramSocket {
   private readonly senders6 = new Map<string, PeerAddress>();
   private sendersCount = 0;
   private readonly destinations = new Map<PeerAddress, Destination>();
-  /** The last sender: one peer sends runs of datagrams. */
-  private lastWords = new Int32Array(5);
+  /** The last sender (port, address words, family word): one peer sends runs of datagrams. */
+  private lastWords = new Int32Array(6);
   private lastFrom: PeerAddress | undefined;
 
   constructor(
     private readonly addon: UdpBatch,
     readonly family: 4 | 6,
-  ) {
-    const handle = addon.open(family, this.onMessages, this.onFailure, RECEIVED);
-    if (typeof handle === 'number') throw systemError(handle, errorName(handle), 'socket');
-    this.handle = handle;
-  }
+  ) {}
 
   async bind(port: number, host: string): Promise<void> {
-    const r = this.addon.bind(this.handle, host, port, RECV_BUFFER_BYTES);
-    if (r < 0) throw systemError(r, errorName(r), 'bind', host, port);
-    this.addon.ref(this.handle, this.refd);
+    if (this.closed || this.handle !== undefined) throw systemError(-EINVAL, 'EINVAL', 'bind', host, port);
+    const handle = this.addon.open(this.family, this.onMessages, this.onFailure, RECEIVED);
+    if (typeof handle === 'number') throw systemError(handle, errorName(handle), 'socket');
+    this.handle = handle;
+    const r = this.addon.bind(handle, host, port, RECV_BUFFER_BYTES);
+    if (r < 0) {
+      // Its descriptor goes now, not when the caller remembers to close.
+      this.addon.close(handle);
+      this.handle = undefined;
+      throw systemError(r, errorName(r), 'bind', host, port);
+    }
+    this.addon.ref(handle, this.refd);
   }
 
   async connect(port: number, host: string): Promise<void> {
-    const r = this.addon.connect(this.handle, host, port);
+    const r = this.handle !== undefined && !this.closed ? this.addon.connect(this.handle, host, port) : -EBADF;
     if (r < 0) throw systemError(r, errorName(r), 'connect', host, port);
     this.connectedPeer = formatAddress(host, port);
   }
 
   address(): SocketAddress {
+    // As node:dgram's, for a socket not bound or closed.
+    if (this.handle === undefined || this.closed) throw Object.assign(new Error('Not running'), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
     const a = this.addon.address(this.handle);
     if (typeof a === 'number') throw systemError(a, errorName(a), 'getsockname');
     return { address: a[0], family: this.family === 6 ? 'IPv6' : 'IPv4', port: a[1] };
   }
 
   send(to: PeerAddress, data: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.handle === undefined) return;
     const dest = to === this.connectedPeer ? undefined : this.destination(to);
     if (dest === null) return;
     if (queueOwner !== this && queueOwner !== undefined) queueOwner.flush();
@@ -114,7 +128,7 @@ export class BatchSocket implements DatagramSocket {
     queueOwner = undefined;
     queued = 0;
     queuedBytes = 0;
-    if (count === 0 || this.closed) return;
+    if (count === 0 || this.closed || this.handle === undefined) return;
     const r = this.addon.send(this.handle, QUEUE_BYTES, QUEUE_META, count);
     // Lost datagrams (a full buffer, a probe over the interface's MTU) are loss recovery's; this is about the peer.
     if (r < 0) this.onError(systemError(r, errorName(r), 'send'));
@@ -122,14 +136,14 @@ export class BatchSocket implements DatagramSocket {
 
   setRef(on: boolean): void {
     this.refd = on;
-    if (!this.closed) this.addon.ref(this.handle, on);
+    if (!this.closed && this.handle !== undefined) this.addon.ref(this.handle, on);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     if (queueOwner === this) this.flush();
     this.closed = true;
-    this.addon.close(this.handle);
+    if (this.handle !== undefined) this.addon.close(this.handle);
   }
 
   /** One batch from the addon: each datagram in a buffer of its own, its sender in `RECEIVED`. */
@@ -149,21 +163,23 @@ export class BatchSocket implements DatagramSocket {
     const last = this.lastWords;
     const port = RECEIVED[m + 2] as number;
     const w0 = RECEIVED[m + 4] as number;
-    const six = RECEIVED[m + 3] === 6;
+    // 6, or 6 with a link-local address's zone: the zone is part of the address.
+    const familyWord = RECEIVED[m + 3] as number;
+    const six = familyWord !== 4;
     if (
       this.lastFrom !== undefined &&
       last[0] === port &&
       last[1] === w0 &&
-      (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7]))
+      (!six || (last[2] === RECEIVED[m + 5] && last[3] === RECEIVED[m + 6] && last[4] === RECEIVED[m + 7] && last[5] === familyWord))
     )
       return this.lastFrom;
-    const key6 = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port}` : '';
+    const key6 = six ? `${w0},${RECEIVED[m + 5]},${RECEIVED[m + 6]},${RECEIVED[m + 7]},${port},${familyWord}` : '';
     const ports = six ? undefined : this.senders4.get(w0);
     let from = six ? this.senders6.get(key6) : ports?.get(port);
     if (from === undefined) {
       const b = (m + 4) * 4;
       const host = six
-        ? (this.addon.ntop(6, RECEIVED, m + 4) ?? '::')
+        ? (this.addon.ntop(familyWord, RECEIVED, m + 4) ?? '::')
         : `${RECEIVED_BYTES[b]}.${RECEIVED_BYTES[b + 1]}.${RECEIVED_BYTES[b + 2]}.${RECEIVED_BYTES[b + 3]}`;
       from = formatAddress(host, port);
       if (this.sendersCount >= ADDRESS_CACHE_LIMIT) {
@@ -189,6 +205,7 @@ export class BatchSocket implements DatagramSocket {
     last[2] = RECEIVED[m + 5] as number;
     last[3] = RECEIVED[m + 6] as number;
     last[4] = RECEIVED[m + 7] as number;
+    last[5] = familyWord;
     this.lastFrom = from;
     return from;
   }
@@ -200,14 +217,17 @@ export class BatchSocket implements DatagramSocket {
     const parsed = parseAddress(to);
     if (parsed === undefined) return null;
     const dest = new Int32Array(6);
+    const familyWord = this.addon.pton(this.family, parsed.host, dest, 2);
+    if (familyWord === false) return null;
     dest[0] = parsed.port;
-    dest[1] = this.family;
-    if (!this.addon.pton(this.family, parsed.host, dest, 2)) return null;
+    dest[1] = familyWord;
     if (this.destinations.size >= ADDRESS_CACHE_LIMIT) this.destinations.clear();
     this.destinations.set(to, dest);
     return dest;
   }
 }
+
+const { EINVAL, EBADF } = constants.errno;
 
 /** Node's name for a negative errno (`ECONNREFUSED`, …). */
 function errorName(errno: number): string {

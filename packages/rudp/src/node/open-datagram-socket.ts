@@ -13,14 +13,21 @@ import { loadUdpBatch } from './udp-batch.js';
 const batchingByDefault = process.env['RUDP_SOCKET_BATCHING'] !== '0';
 
 /**
- * A socket of `family` to bind to `host`: batched (rudp's addon) when
- * `batching` (default: true unless `RUDP_SOCKET_BATCHING=0`) holds, the
- * addon is built and loads, and `host` is an IP literal (the addon does not
- * resolve names); else `node:dgram`'s.
+ * A socket of `family` to bind to `host` (and connect to `peer`): batched
+ * (rudp's addon) when `batching` (default: true unless
+ * `RUDP_SOCKET_BATCHING=0`) holds, the addon is built and loads, and both
+ * are IP literals without a zone (the addon resolves no names, and its bind
+ * and connect take no zone such as `fe80::1%eth0`); else `node:dgram`'s.
  */
-export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined): DatagramSocket {
-  const addon = !(batching ?? batchingByDefault) || isIP(host) !== family ? undefined : loadUdpBatch();
+export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined, peer?: string): DatagramSocket {
+  const batchable = (batching ?? batchingByDefault) && plainLiteral(host, family) && (peer === undefined || plainLiteral(peer, family));
+  const addon = batchable ? loadUdpBatch() : undefined;
   return addon !== undefined ? new BatchSocket(addon, family) : new DgramSocket(family);
+}
+
+/** Whether `host` is an IP literal of `family` with no zone (`%eth0`). */
+function plainLiteral(host: string, family: 4 | 6): boolean {
+  return isIP(host) === family && !host.includes('%');
 }
 
 /** What moves rudp's datagrams by default: rudp's batched addon (Linux, where it was built) or `node:dgram`. */

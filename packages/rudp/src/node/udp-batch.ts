@@ -8,7 +8,12 @@ import { addonFile, hasFunctions, loadAddon } from './native-addon.js';
 /** An open native socket (opaque). */
 export type UdpBatchHandle = object & { readonly __udpBatchHandle: unique symbol };
 
-/** Int32 words per datagram in a metadata array: offset (0 on receive: each datagram has its own buffer), length, port, family (4, 6; 0 on send: the connected peer), address (4 words, network order). */
+/**
+ * Int32 words per datagram in a metadata array: offset (0 on receive: each
+ * datagram has its own buffer), length, port, family word (4, or 6 plus a
+ * link-local address's interface index times 256; 0 on send: the connected
+ * peer), address (4 words, network order).
+ */
 export const META_WORDS = 8;
 /** Most datagrams one receive callback carries (the metadata array lent to `open` must hold this many). */
 export const RECEIVE_SLOTS = 32;
@@ -22,8 +27,10 @@ export interface UdpBatch {
   send(handle: UdpBatchHandle, bytes: Uint8Array, meta: Int32Array, count: number): number;
   ref(handle: UdpBatchHandle, on: boolean): void;
   close(handle: UdpBatchHandle): void;
-  ntop(family: 4 | 6, meta: Int32Array, word: number): string | undefined;
-  pton(family: 4 | 6, ip: string, meta: Int32Array, word: number): boolean;
+  /** The address at `meta[word..]` as text, with its zone (`fe80::1%eth0`) when `familyWord` has one. */
+  ntop(familyWord: number, meta: Int32Array, word: number): string | undefined;
+  /** Writes `ip`'s address to `meta[word..]` and returns its family word (zone included), or false if it is not a literal of `family`. */
+  pton(family: 4 | 6, ip: string, meta: Int32Array, word: number): number | false;
 }
 
 /** The addon's file name on this platform and architecture. */

@@ -42,7 +42,8 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
   /**
    * Moves datagrams in batches (`recvmmsg`/`sendmmsg`, one JavaScript call
    * per batch) through rudp's native UDP addon where it is built (Linux with
-   * a C compiler at install) and the address is an IP literal. Default
+   * a C compiler at install) and the address is an IP literal without a
+   * zone (`fe80::1%eth0` uses `node:dgram`). Default
    * true; false uses `node:dgram`, which costs about 3 µs more CPU per
    * datagram received. Either way the wire is the same.
    */

@@ -40,6 +40,7 @@ import { Pacer } from './send/pacer.js';
 import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
 import { type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { emptyArray } from './shared-empty.js';
+import type { Writable } from './writable.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
@@ -853,9 +854,6 @@ export class Connection implements PacketFate {
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
 }
-
-/** A type with the `readonly` of every field of `T` taken off: the scratch objects below are rewritten per packet. */
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
 const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };

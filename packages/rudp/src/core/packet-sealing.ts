@@ -6,7 +6,7 @@
  * it is authenticated reads in one place.
  */
 import type { PacketProtection } from '../crypto/index.js';
-import { HEADER_SIZE, type HeaderFields, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
+import { HEADER_SIZE, type HeaderFields, MAX_PROBED_DATAGRAM, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
 import type { DatagramScratch } from './datagram-scratch.js';
 import { ByteSlab } from './send/byte-slab.js';
 
@@ -22,6 +22,9 @@ const SLAB = new ByteSlab();
  * per packet. The AEAD reads it synchronously; nothing keeps it.
  */
 const HEADER_COPY = new Uint8Array(HEADER_SIZE);
+/** The plaintext of a packet shorter than a tag: it fails before anything is written. */
+const NO_BYTES = new Uint8Array(0);
+
 /** Views of `HEADER_COPY` by header length (index: the length). */
 const HEADER_COPY_VIEWS: readonly Uint8Array[] = Array.from({ length: HEADER_SIZE + 1 }, (_, n) => HEADER_COPY.subarray(0, n));
 
@@ -29,6 +32,27 @@ const HEADER_COPY_VIEWS: readonly Uint8Array[] = Array.from({ length: HEADER_SIZ
 function headerCopy(data: Uint8Array, length: number): Uint8Array {
   for (let i = 0; i < length; i++) HEADER_COPY[i] = data[i] as number;
   return HEADER_COPY_VIEWS[length] as Uint8Array;
+}
+
+/**
+ * Where a packet is sealed before it is copied, with its header, into a
+ * datagram of its own: one for every endpoint, as a packet is sealed and
+ * copied before the next is started.
+ */
+const SEALED = new Uint8Array(MAX_PROBED_DATAGRAM);
+/** Slots of the cache of `SEALED`'s views, a power of two. */
+const SEALED_SLOTS = 8;
+/** Views `sealedView` handed out, by `end % SEALED_SLOTS`, the last in each slot. */
+const SEALED_VIEWS: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SEALED_SLOTS).fill(undefined);
+
+/** `SEALED[start, end)`: the view handed out last time when its slot still holds exactly this range. */
+function sealedView(start: number, end: number): Uint8Array {
+  const slot = end & (SEALED_SLOTS - 1);
+  const v = SEALED_VIEWS[slot];
+  if (v !== undefined && v.byteOffset === start && v.length === end - start) return v;
+  const fresh = SEALED.subarray(start, end);
+  SEALED_VIEWS[slot] = fresh;
+  return fresh;
 }
 
 /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
@@ -48,11 +72,15 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
   }
   // The header sits at the start of the scratch buffer: its view is kept per length, not cut per packet.
   const header = scratch.view(w.headerLength);
+  // The plaintext's and the output's views come from small caches by size (a packet's size repeats):
+  // sealing into the datagram itself would need a view of it per packet, a heap object dearer than
+  // copying the sealed bytes once more.
+  const sealed = sealedView(w.headerLength, w.pos + TAG_SIZE);
+  // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
+  if (!protection.sealInto(header, pn, scratch.range(w.headerLength, w.pos), sealed)) throw new Error('rudp: packet protection key exhausted');
   const datagram = SLAB.alloc(w.pos + TAG_SIZE);
   datagram.set(header);
-  // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
-  // The plaintext's view comes from a small cache by size (a packet's size repeats); the output's is new per datagram.
-  if (!protection.sealInto(header, pn, scratch.range(w.headerLength, w.pos), datagram.subarray(w.headerLength))) throw new Error('rudp: packet protection key exhausted');
+  datagram.set(sealed, w.headerLength);
   return datagram;
 }
 
@@ -68,13 +96,13 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
     // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
     // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
-    const out = h.payloadEnd - h.payloadStart >= TAG_SIZE ? data.subarray(h.payloadStart, h.payloadEnd - TAG_SIZE) : undefined;
-    const opened = protection.open(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, data.subarray(h.payloadStart, h.payloadEnd), out);
-    if (opened.ok) return opened.plaintext;
+    const out = h.payloadEnd - h.payloadStart >= TAG_SIZE ? data.subarray(h.payloadStart, h.payloadEnd - TAG_SIZE) : NO_BYTES;
+    const failure = protection.openInto(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, data.subarray(h.payloadStart, h.payloadEnd), out);
+    if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
-    if (opened.reason === 'duplicate' || opened.reason === 'too-old') return 'replay';
-    return opened.reason === 'integrity-limit' ? 'integrity-limit' : 'auth';
+    if (failure === 'duplicate' || failure === 'too-old') return 'replay';
+    return failure === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }
   // In clear only in plaintext mode: an encrypted connection never takes a packet anyone could forge.
   if (encrypted) return 'unprotected';

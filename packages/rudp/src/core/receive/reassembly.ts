@@ -233,16 +233,26 @@ function sameDelivery(a: Delivery | undefined, b: Delivery | undefined): boolean
 }
 
 /**
+ * Buffers up to this size are kept whole under a message of any size: a copy
+ * costs some 200 bytes of heap of its own (a buffer object, a view, the
+ * bytes), about what keeping such a datagram costs, and a 16-byte message
+ * of idle traffic comes in a datagram some 50 bytes long.
+ */
+export const SMALL_BUFFER_BYTES = 256;
+
+/**
  * The bytes of a whole-message fragment, for the application to keep as long
- * as it likes. A view when the fragment is most of its buffer (a received
- * datagram, which the driver hands over for good: see
+ * as it likes. A view when the fragment is most of its buffer, or the buffer
+ * is small (a received datagram, which the driver hands over for good: see
  * `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a new
- * off-heap buffer per message, the largest single cost of receiving them.
+ * off-heap buffer per message, the largest single cost of receiving them,
+ * and a copy of a small one was the largest allocation of idle traffic.
  * Otherwise a copy, so a kept small message never pins a large buffer (a
  * datagram full of small messages, or a 64 KiB slab in the simulator).
  */
 function keepable(data: Uint8Array): Uint8Array {
-  return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
+  const size = data.buffer.byteLength;
+  return size <= SMALL_BUFFER_BYTES || data.length * 2 >= size ? data : data.slice();
 }
 
 /**

@@ -55,6 +55,18 @@ function sealedView(start: number, end: number): Uint8Array {
   return fresh;
 }
 
+/**
+ * `data[start, start + length)` as a plain `Uint8Array`, whatever `data` is.
+ * Node's sockets hand over a `Buffer`, whose `subarray` builds a `Buffer`
+ * through its JavaScript constructor (the species protocol), and so would
+ * every view cut from this one (the frames', a message's): several times the
+ * cost of a plain view. A message that reaches the Node API as a plain array
+ * becomes a `Buffer` there (`asBuffer`), once.
+ */
+function plainView(data: Uint8Array, start: number, length: number): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset + start, length);
+}
+
 /** The packet type of a DATA packet now: protected with the current key phase, or plain. */
 export function dataPacketType(protection: PacketProtection | undefined): PacketType {
   if (protection === undefined) return PacketType.Data;
@@ -96,8 +108,9 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     // Opened in place: the datagram is ours (SansIoEndpoint.handleDatagram), and a message delivered
     // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
     // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
-    const out = h.payloadEnd - h.payloadStart >= TAG_SIZE ? data.subarray(h.payloadStart, h.payloadEnd - TAG_SIZE) : NO_BYTES;
-    const failure = protection.openInto(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, data.subarray(h.payloadStart, h.payloadEnd), out);
+    const length = h.payloadEnd - h.payloadStart;
+    const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
+    const failure = protection.openInto(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, plainView(data, h.payloadStart, length), out);
     if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
@@ -109,5 +122,5 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
   // Restored to another epoch than the one it was sent in (a copy delayed by over 2^15 packets): its
   // checksum does not hold for this number.
   if (h.pnBytes === 2 && Math.floor(pn / 2 ** 16) !== h.epoch) return 'checksum';
-  return data.subarray(h.payloadStart, h.payloadEnd);
+  return plainView(data, h.payloadStart, h.payloadEnd - h.payloadStart);
 }

@@ -8,6 +8,7 @@
 import type { PacketProtection } from '../crypto/index.js';
 import { HEADER_SIZE, type HeaderFields, PacketType, type PacketWriter, TAG_SIZE, isProtected } from '../wire/packet.js';
 import type { DatagramScratch } from './datagram-scratch.js';
+import { KeptViews } from './kept-views.js';
 import { ByteSlab } from './send/byte-slab.js';
 
 /** Why `handlePacket` or `handleAccept` dropped a packet. */
@@ -45,20 +46,19 @@ const SEAL_COPY_MAX = 512;
  * next is started.
  */
 const SEALED = new Uint8Array(SEAL_COPY_MAX);
-/** Slots of the cache of `SEALED`'s views, a power of two. */
-const SEALED_SLOTS = 8;
-/** Views `sealedView` handed out, by `end % SEALED_SLOTS`, the last in each slot. */
-const SEALED_VIEWS: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SEALED_SLOTS).fill(undefined);
+const SEALED_VIEWS = new KeptViews(SEALED, 8);
 
-/** `SEALED[start, end)`: the view handed out last time when its slot still holds exactly this range. */
-function sealedView(start: number, end: number): Uint8Array {
-  const slot = end & (SEALED_SLOTS - 1);
-  const v = SEALED_VIEWS[slot];
-  if (v !== undefined && v.byteOffset === start && v.length === end - start) return v;
-  const fresh = SEALED.subarray(start, end);
-  SEALED_VIEWS[slot] = fresh;
-  return fresh;
-}
+/**
+ * Where a small received datagram is copied whole before it is opened: the
+ * cipher reads its header (the associated data) and ciphertext from kept
+ * views of it, where views of the datagram would be two more heap objects
+ * per packet; the plaintext is still written into the datagram (the
+ * message delivered is a view of it).
+ */
+const RECEIVED = new Uint8Array(SEAL_COPY_MAX);
+const RECEIVED_VIEWS = new KeptViews(RECEIVED, 8);
+/** Views of `RECEIVED`'s start by header length (index: the length). */
+const RECEIVED_HEADERS: readonly Uint8Array[] = Array.from({ length: HEADER_SIZE + 1 }, (_, n) => RECEIVED.subarray(0, n));
 
 /**
  * `data[start, start + length)` as a plain `Uint8Array`, whatever `data` is.
@@ -97,7 +97,7 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
   // needs a view of the datagram per packet, a heap object dearer than copying a few hundred bytes.
   // A large one is sealed in place, where the copy would cost more than the view.
   const small = w.pos + TAG_SIZE <= SEAL_COPY_MAX;
-  const out = small ? sealedView(w.headerLength, w.pos + TAG_SIZE) : datagram.subarray(w.headerLength);
+  const out = small ? SEALED_VIEWS.view(w.headerLength, w.pos + TAG_SIZE) : datagram.subarray(w.headerLength);
   // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
   if (!protection.sealInto(header, pn, plaintext, out)) throw new Error('rudp: packet protection key exhausted');
   if (small) datagram.set(out, w.headerLength);
@@ -118,7 +118,17 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
     const length = h.payloadEnd - h.payloadStart;
     const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
-    const failure = protection.openInto(headerCopy(data, h.payloadStart), h.type === PacketType.Protected1 ? 1 : 0, pn, plainView(data, h.payloadStart, length), out);
+    let header: Uint8Array;
+    let ciphertext: Uint8Array;
+    if (data.length <= RECEIVED.length) {
+      RECEIVED.set(data);
+      header = RECEIVED_HEADERS[h.payloadStart] as Uint8Array;
+      ciphertext = RECEIVED_VIEWS.view(h.payloadStart, h.payloadEnd);
+    } else {
+      header = headerCopy(data, h.payloadStart);
+      ciphertext = plainView(data, h.payloadStart, length);
+    }
+    const failure = protection.openInto(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out);
     if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).

@@ -206,6 +206,19 @@ describe('Reassembly: memory of the in-order run', () => {
   /** The run's internals: what a never-caught-up reader could otherwise grow without bound. */
   const runOf = (r: Reassembly): { run: unknown[]; runHead: number } => r as unknown as { run: unknown[]; runHead: number };
 
+  it('a message released into an empty run takes one array of exactly two entries: the message, then its channel and kind', () => {
+    const r = new Reassembly(1 << 20);
+    r.accept(whole(0, 3));
+    expect(runOf(r).run).toEqual([body(0, 3), 0]);
+    r.acceptDatagram(2, new Uint8Array([9]));
+    expect(runOf(r).run).toEqual([body(0, 3), 0, new Uint8Array([9]), 2 * 2 + 1]);
+    expect([r.nextChannel(), r.nextIsReliable()]).toEqual([0, true]);
+    r.pop();
+    expect([r.nextChannel(), r.nextIsReliable()]).toEqual([2, false]);
+    expect(r.pop()).toEqual(new Uint8Array([9]));
+    expect(runOf(r).run.length).toBe(0);
+  });
+
   it('a reader that catches up leaves an empty run', () => {
     const r = new Reassembly(1 << 20);
     for (let id = 0; id < 5; id++) r.accept(whole(id, 3));

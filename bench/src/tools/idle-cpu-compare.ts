@@ -15,8 +15,13 @@
  * A build is `name=dir`, `dir` holding a built rudp `dist/` (its index.js,
  * core.js and testing.js); `new` (this workspace's build) runs by default.
  *
+ * `input`: how each datagram is handed to `handleDatagram`. `uint8array`
+ * (default): a plain array of its own. `buffer`: a Node `Buffer` over an
+ * `ArrayBuffer` of its own, exactly what `node:dgram` hands the Node adapter
+ * (whose `subarray` builds a `Buffer` through its JS constructor).
+ *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/idle-cpu-compare.ts
- *   [rounds=5] [connections=1000] [messages=20000] [builds='base=dir;new=dir']
+ *   [rounds=5] [connections=1000] [messages=20000] [builds='base=dir;new=dir'] [input=uint8array|buffer]
  */
 import { fileURLToPath } from 'node:url';
 import { cell } from './median-cell.js';
@@ -29,6 +34,16 @@ const builds = (process.argv[5] ?? `new=${here}`).split(';').map((b) => {
   const at = b.indexOf('=');
   return { name: b.slice(0, at), dir: b.slice(at + 1) };
 });
+
+const input = process.argv[6] ?? 'uint8array';
+if (input !== 'uint8array' && input !== 'buffer') throw new Error(`input must be uint8array or buffer, not ${input}`);
+/** A received datagram as the driver hands it over (see `input`). */
+const asReceived = (bytes: Uint8Array): Uint8Array => {
+  if (input === 'uint8array') return new Uint8Array(bytes);
+  const ab = new ArrayBuffer(bytes.length);
+  new Uint8Array(ab).set(bytes);
+  return Buffer.from(ab);
+};
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
@@ -115,7 +130,7 @@ function run(b: Build): Result {
     now = Math.max(now, t);
     while (flightHead < flightAt.length && (flightAt[flightHead] as number) <= now) {
       const to = flightTo[flightHead] as number;
-      const data = new Uint8Array(flightData[flightHead] as Uint8Array);
+      const data = asReceived(flightData[flightHead] as Uint8Array);
       if (to >= 0) timed(() => server.handleDatagram(now, data, clientAddress[to] as string));
       else (clients[-1 - to] as Endpoint).handleDatagram(now, data, serverAddress);
       flightHead++;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Reassembly } from '../src/core/receive/reassembly.js';
+import { Reassembly, SMALL_BUFFER_BYTES } from '../src/core/receive/reassembly.js';
 import type { Delivery, FragmentFrame } from '../src/wire/frame.js';
 
 const whole = (messageId: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength: data.length, offset: 0, data });
@@ -14,6 +14,31 @@ describe('Reassembly of one-fragment messages', () => {
     const m = r.pop() as Uint8Array;
     expect(m.buffer).toBe(datagram.buffer);
     expect(m).toEqual(new Uint8Array(1024).fill(7));
+  });
+
+  it('hands over a small fragment of a small datagram without copying it (a copy would cost more than the datagram)', () => {
+    // A 16-byte message of idle traffic in its datagram of some 50 bytes.
+    const datagram = new Uint8Array(50);
+    const data = datagram.subarray(20, 36).fill(5);
+    const r = new Reassembly(1 << 20);
+    r.accept(whole(0, data));
+    r.acceptDatagram(0, datagram.subarray(40, 44).fill(6));
+    const m = r.pop() as Uint8Array;
+    expect(m.buffer).toBe(datagram.buffer);
+    expect(m).toEqual(new Uint8Array(16).fill(5));
+    const d = r.pop() as Uint8Array;
+    expect(d.buffer).toBe(datagram.buffer);
+    expect(d).toEqual(new Uint8Array(4).fill(6));
+  });
+
+  it('copies a small fragment of a buffer over SMALL_BUFFER_BYTES that it is not most of', () => {
+    const datagram = new Uint8Array(SMALL_BUFFER_BYTES + 1);
+    const data = datagram.subarray(20, 36).fill(5);
+    const r = new Reassembly(1 << 20);
+    r.accept(whole(0, data));
+    const m = r.pop() as Uint8Array;
+    expect(m.buffer).not.toBe(datagram.buffer);
+    expect(m).toEqual(new Uint8Array(16).fill(5));
   });
 
   it('copies a small fragment, so a kept message never pins (or shares) a large buffer', () => {

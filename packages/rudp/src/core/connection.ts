@@ -38,8 +38,9 @@ import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './pa
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
 import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
-import { type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
+import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { emptyArray } from './shared-empty.js';
+import type { Writable } from './writable.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
@@ -53,6 +54,7 @@ import {
   HEADER_SIZE,
   type HeaderFields,
   TAG_SIZE,
+  type PacketWriter,
   TRAILER_SIZE,
   packetNumberLength,
 } from '../wire/packet.js';
@@ -646,7 +648,7 @@ export class Connection implements PacketFate {
     // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
     plan.newData = hasNew && this.sendQueue.hasNewReliableData();
     plan.ping = this.pingDue || probe;
-    const p = populateDataPacket(now, pn, w, this.packetSources(), plan);
+    const p = this.populate(now, pn, w, plan);
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
@@ -677,13 +679,30 @@ export class Connection implements PacketFate {
   }
 
   /**
-   * What a DATA packet draws from, made per packet: one per connection would
-   * be heap every idle connection holds, and one shared by every connection
-   * kept the last connection's modules (and through them its endpoint) alive
-   * after it closed.
+   * Packs packet `pn` from this connection's modules, lent to the shared
+   * `SOURCES` for the one call: an object per packet was heap per message of
+   * idle traffic, one per connection would be heap every idle connection
+   * holds, and a shared one left pointing at them kept the last connection's
+   * modules (and through them its endpoint) alive after it closed.
    */
-  private packetSources(): PacketSources {
-    return { acks: this.acks, repairReceiver: this.repairReceiver, flow: this.flow, retransmits: this.retransmits, sendQueue: this.sendQueue, repairPolicy: this.repairPolicy };
+  private populate(now: number, pn: number, w: PacketWriter, plan: PacketPlan): PacketContents {
+    const s = SOURCES;
+    s.acks = this.acks;
+    s.repairReceiver = this.repairReceiver;
+    s.flow = this.flow;
+    s.retransmits = this.retransmits;
+    s.sendQueue = this.sendQueue;
+    s.repairPolicy = this.repairPolicy;
+    try {
+      return populateDataPacket(now, pn, w, s as PacketSources, plan);
+    } finally {
+      s.acks = undefined;
+      s.repairReceiver = undefined;
+      s.flow = undefined;
+      s.retransmits = undefined;
+      s.sendQueue = undefined;
+      s.repairPolicy = undefined;
+    }
   }
 
   /**
@@ -854,8 +873,15 @@ export class Connection implements PacketFate {
   }
 }
 
-/** A type with the `readonly` of every field of `T` taken off: the scratch objects below are rewritten per packet. */
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
+/** The packet sources of the connection being polled, during `Connection.populate` only (`undefined` between packets). */
+const SOURCES: Writable<Partial<PacketSources>> = {
+  acks: undefined,
+  repairReceiver: undefined,
+  flow: undefined,
+  retransmits: undefined,
+  sendQueue: undefined,
+  repairPolicy: undefined,
+};
 
 /** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
 const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };

@@ -160,14 +160,15 @@ export class PacketProtection {
     this.keyUpdates++;
   }
 
-  private failed(reason: OpenFailure): OpenResult {
+  /** Counts a dropped packet; `'integrity-limit'` in place of `'auth'` once forgeries reach the limit. */
+  private failed(reason: OpenFailure): OpenFailure {
     if (reason === 'auth') {
       this.authFailures++;
-      if (this.authFailures >= this.limits.integrityLimit) return { ok: false, reason: 'integrity-limit' };
+      if (this.authFailures >= this.limits.integrityLimit) return 'integrity-limit';
     } else {
       this.replays++;
     }
-    return { ok: false, reason };
+    return reason;
   }
 
   /**
@@ -177,6 +178,20 @@ export class PacketProtection {
    * given, else into a new array.
    */
   open(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out?: Uint8Array): OpenResult {
+    const generation = this.recvGen;
+    const plaintext = out ?? new Uint8Array(Math.max(0, ciphertext.length - TAG_LEN));
+    const failure = this.openInto(header, keyPhase, pn, ciphertext, plaintext);
+    return failure === undefined ? { ok: true, plaintext, keyUpdated: this.recvGen !== generation } : { ok: false, reason: failure };
+  }
+
+  /**
+   * {@link open} into `out` (`ciphertext.length - TAG_LEN` bytes; any array
+   * when the ciphertext is shorter than a tag, which fails before it is
+   * used), with no result object: `undefined` when it opened, else why it
+   * was dropped. The per-packet path of the core (an object per packet was
+   * heap the server allocated per message).
+   */
+  openInto(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): OpenFailure | undefined {
     const verdict = this.window.check(pn);
     if (verdict !== 'fresh') return this.failed(verdict);
     if (ciphertext.length < TAG_LEN) return this.failed('auth');
@@ -184,11 +199,9 @@ export class PacketProtection {
     // The other phase: an older packet of the previous keys, or the peer's next keys (a key update).
     const usePrevious = !current && this.recvPrevious !== undefined && pn < this.recvPhaseStart;
     const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext();
-    const plaintext = out ?? new Uint8Array(ciphertext.length - TAG_LEN);
-    if (!gen.openInto(header, pn, ciphertext, plaintext)) return this.failed('auth');
+    if (!gen.openInto(header, pn, ciphertext, out)) return this.failed('auth');
     this.window.mark(pn);
     this.opened++;
-    let keyUpdated = false;
     if (!current && !usePrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
       this.recvPrevious?.wipe();
@@ -199,12 +212,11 @@ export class PacketProtection {
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;
       if (this.sendGen < this.recvGen) this.advanceSend();
-      keyUpdated = true;
     } else if (current) {
       this.peerUsesCurrent = true;
       this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
     }
-    return { ok: true, plaintext, keyUpdated };
+    return undefined;
   }
 
   /**

@@ -72,6 +72,20 @@ describe('packet protection', () => {
     expect(text(receive(server, w))).toBe('MSG hello');
   });
 
+  it('openInto: the plaintext into the given array and no result object; a refusal as its reason', () => {
+    const { client, server } = pair();
+    const w = send(client, 3, 'MSG in place');
+    const out = new Uint8Array(w.body.length - 16);
+    expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBeUndefined();
+    expect(new TextDecoder().decode(out)).toBe('MSG in place');
+    expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBe('duplicate');
+    const forged = send(client, 4, 'MSG forged');
+    forged.body[0] = (forged.body[0] ?? 0) ^ 1;
+    expect(server.openInto(forged.header, forged.phase, forged.pn, forged.body, new Uint8Array(forged.body.length - 16))).toBe('auth');
+    expect(server.openInto(w.header, w.phase, 9, w.body.subarray(0, 10), new Uint8Array(0))).toBe('auth');
+    expect(server.counters()).toMatchObject({ opened: 1, replays: 1, authFailures: 2 });
+  });
+
   it('injected packets (random bytes, any packet number) never open', () => {
     const { server } = pair();
     for (let i = 0; i < 200; i++) {

@@ -4,7 +4,7 @@
  * in id order. (../reassembly.test.ts covers ordering at random and memory.)
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGES_AHEAD, Reassembly } from '../../src/core/receive/reassembly.js';
+import { MAX_MESSAGES_AHEAD, Reassembly, SMALL_BUFFER_BYTES } from '../../src/core/receive/reassembly.js';
 import type { FragmentFrame } from '../../src/wire/frame.js';
 
 /** Fragment of message `id` (`length` bytes, byte i = (id + i) % 251) covering [offset, offset + n). */
@@ -190,11 +190,12 @@ describe('Reassembly: release in id order', () => {
     expect(got).toEqual(Array.from({ length: 3_000 }, (_, id) => id % 251));
   });
 
-  it('a small whole fragment is kept as a view when it is at least half its buffer, copied otherwise', () => {
-    const half = new Uint8Array(128);
+  it('a whole fragment of a buffer over SMALL_BUFFER_BYTES is kept as a view when it is at least half its buffer, copied otherwise', () => {
+    const n = SMALL_BUFFER_BYTES;
+    const half = new Uint8Array(2 * n);
     const r = new Reassembly(1 << 20);
-    r.accept({ type: 'fragment', messageId: 0, messageLength: 64, offset: 0, data: half.subarray(0, 64) });
-    r.accept({ type: 'fragment', messageId: 1, messageLength: 63, offset: 0, data: half.subarray(64, 127) });
+    r.accept({ type: 'fragment', messageId: 0, messageLength: n, offset: 0, data: half.subarray(0, n) });
+    r.accept({ type: 'fragment', messageId: 1, messageLength: n - 1, offset: 0, data: half.subarray(n, 2 * n - 1) });
     const [a, b] = drain(r);
     expect(a?.buffer).toBe(half.buffer);
     expect(b?.buffer).not.toBe(half.buffer);
@@ -204,6 +205,19 @@ describe('Reassembly: release in id order', () => {
 describe('Reassembly: memory of the in-order run', () => {
   /** The run's internals: what a never-caught-up reader could otherwise grow without bound. */
   const runOf = (r: Reassembly): { run: unknown[]; runHead: number } => r as unknown as { run: unknown[]; runHead: number };
+
+  it('a message released into an empty run takes one array of exactly two entries: the message, then its channel and kind', () => {
+    const r = new Reassembly(1 << 20);
+    r.accept(whole(0, 3));
+    expect(runOf(r).run).toEqual([body(0, 3), 0]);
+    r.acceptDatagram(2, new Uint8Array([9]));
+    expect(runOf(r).run).toEqual([body(0, 3), 0, new Uint8Array([9]), 2 * 2 + 1]);
+    expect([r.nextChannel(), r.nextIsReliable()]).toEqual([0, true]);
+    r.pop();
+    expect([r.nextChannel(), r.nextIsReliable()]).toEqual([2, false]);
+    expect(r.pop()).toEqual(new Uint8Array([9]));
+    expect(runOf(r).run.length).toBe(0);
+  });
 
   it('a reader that catches up leaves an empty run', () => {
     const r = new Reassembly(1 << 20);

@@ -10,7 +10,7 @@
  * a datagram that would is dropped (it may be).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
-import { emptyArray, pushOnto } from '../shared-empty.js';
+import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 
 interface Partial {
   readonly buf: Uint8Array;
@@ -19,6 +19,9 @@ interface Partial {
   readonly delivery: Delivery | undefined;
   received: number;
 }
+
+/** An entry of the run of released messages: a message (`undefined` once read), then its channel and kind. */
+type RunEntry = Uint8Array | number | undefined;
 
 /** A whole ordered message waiting for its predecessor to be released. */
 interface Waiting {
@@ -51,12 +54,12 @@ export class Reassembly {
   /** Whole ids above `floor`. */
   private wholeAbove: Set<number> | undefined;
   /**
-   * Released messages not read yet, oldest first from `runHead`, with their
-   * channel and whether reading them returns flow-control credit (reliable)
-   * in `runMeta` (channel × 2 + 1 for a datagram).
+   * Released messages not read yet, oldest first from `runHead`, each
+   * followed by its channel and whether reading it returns flow-control
+   * credit (channel × 2, + 1 for a datagram): one array, not a second for
+   * the numbers, since idle traffic makes it anew for every message.
    */
-  private run: (Uint8Array | undefined)[] = emptyArray();
-  private runMeta: number[] = emptyArray();
+  private run: RunEntry[] = emptyArray();
   private runHead = 0;
   /** Channel 0's order (the default traffic: kept out of the map). */
   private readonly zero: ChannelOrder = { last: -1, waiting: undefined };
@@ -139,28 +142,33 @@ export class Reassembly {
 
   /** Channel of the message `pop` returns next (0 if none). */
   nextChannel(): number {
-    return Math.floor((this.runMeta[this.runHead] ?? 0) / 2);
+    return Math.floor(this.nextMeta() / 2);
   }
 
   /** Whether the message `pop` returns next is reliable (its bytes return flow-control credit once read). */
   nextIsReliable(): boolean {
-    return ((this.runMeta[this.runHead] ?? 0) & 1) === 0;
+    return (this.nextMeta() & 1) === 0;
+  }
+
+  /** The channel × 2 (+ 1 for a datagram) of the message `pop` returns next (0 if none). */
+  private nextMeta(): number {
+    const meta = this.run[this.runHead + 1];
+    return typeof meta === 'number' ? meta : 0;
   }
 
   /** The next released message, if any. */
   pop(): Uint8Array | undefined {
     if (this.runHead >= this.run.length) return undefined;
     const m = this.run[this.runHead] as Uint8Array;
-    const meta = this.runMeta[this.runHead] as number;
-    this.run[this.runHead++] = undefined;
+    const meta = this.nextMeta();
+    this.run[this.runHead] = undefined;
+    this.runHead += 2;
     if (this.runHead === this.run.length) {
       this.run = emptyArray();
-      this.runMeta = emptyArray();
       this.runHead = 0;
-    } else if (this.runHead > 1024 && this.runHead * 2 > this.run.length) {
+    } else if (this.runHead > 2 * 1024 && this.runHead * 2 > this.run.length) {
       // A reader that never quite catches up must not leave an ever longer trail of read slots.
       this.run.splice(0, this.runHead);
-      this.runMeta.splice(0, this.runHead);
       this.runHead = 0;
     }
     this.held--;
@@ -222,8 +230,9 @@ export class Reassembly {
   }
 
   private release(m: Uint8Array, meta: number): void {
-    this.run = pushOnto(this.run, m);
-    this.runMeta = pushOnto(this.runMeta, meta);
+    // Into an empty run: an array of exactly these two (a push onto one of one would make room for 19).
+    if (isSharedEmpty(this.run)) this.run = [m, meta];
+    else this.run.push(m, meta);
   }
 }
 
@@ -233,16 +242,26 @@ function sameDelivery(a: Delivery | undefined, b: Delivery | undefined): boolean
 }
 
 /**
+ * Buffers up to this size are kept whole under a message of any size: a copy
+ * costs some 200 bytes of heap of its own (a buffer object, a view, the
+ * bytes), about what keeping such a datagram costs, and a 16-byte message
+ * of idle traffic comes in a datagram some 50 bytes long.
+ */
+export const SMALL_BUFFER_BYTES = 256;
+
+/**
  * The bytes of a whole-message fragment, for the application to keep as long
- * as it likes. A view when the fragment is most of its buffer (a received
- * datagram, which the driver hands over for good: see
+ * as it likes. A view when the fragment is most of its buffer, or the buffer
+ * is small (a received datagram, which the driver hands over for good: see
  * `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a new
- * off-heap buffer per message, the largest single cost of receiving them.
+ * off-heap buffer per message, the largest single cost of receiving them,
+ * and a copy of a small one was the largest allocation of idle traffic.
  * Otherwise a copy, so a kept small message never pins a large buffer (a
  * datagram full of small messages, or a 64 KiB slab in the simulator).
  */
 function keepable(data: Uint8Array): Uint8Array {
-  return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
+  const size = data.buffer.byteLength;
+  return size <= SMALL_BUFFER_BYTES || data.length * 2 >= size ? data : data.slice();
 }
 
 /**

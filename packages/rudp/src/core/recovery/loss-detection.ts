@@ -25,13 +25,14 @@ import type { AckFrame, PnRange } from '../../wire/frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
 import { emptyArray, pushOnto } from '../shared-empty.js';
+import type { Writable } from '../writable.js';
 
 /**
  * The sample handed to the congestion controller, rewritten for every ACK
  * (an object per ACK was some 120 bytes of garbage): a controller keeps its
  * values, never the object (`CongestionController.onAck`).
  */
-const SAMPLE: { -readonly [K in keyof AckSample]: AckSample[K] } = {
+const SAMPLE: Writable<AckSample> = {
   ackedBytes: 0,
   bytesInFlight: 0,
   deliveryRate: undefined,

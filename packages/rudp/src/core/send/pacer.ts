@@ -40,7 +40,7 @@ export class Pacer {
   /** Adds the tokens earned since the last refill. */
   refill(now: number): void {
     const rate = this.cc.pacingRate(this.rtt.srtt);
-    const cap = this.tokenCap();
+    const cap = this.tokenCap(rate);
     if (!Number.isFinite(rate)) this.tokens = cap;
     else this.tokens = Math.min(this.limit(now, rate, cap), this.tokens + (now - this.time) * rate);
     this.time = now;
@@ -85,10 +85,10 @@ export class Pacer {
     return this.blockedUntil > lastPoll ? this.blockedUntil : Number.POSITIVE_INFINITY;
   }
 
-  private tokenCap(): number {
+  /** The bucket's size at pacing rate `rate` (the controller's now: asked once per refill). */
+  private tokenCap(rate: number): number {
     // At least what the rate earns in two driver timer ticks (capped at half the window): the tick
     // a held sender waits, and a wake-up that comes a tick late must not throw that tick away.
-    const rate = this.cc.pacingRate(this.rtt.srtt);
     const ticks = Number.isFinite(rate) ? Math.min(2 * rate * PACING_TICK_MS, this.cc.window() / 2) : 0;
     return Math.max(2 * this.mtu, Math.min(10 * this.mtu, this.cc.window() / 4), ticks);
   }

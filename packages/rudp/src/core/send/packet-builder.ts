@@ -16,6 +16,7 @@ import type { ChunkRef } from './outgoing-message.js';
 import type { RetransmitQueue } from './retransmit-queue.js';
 import type { SendQueue } from './send-queue.js';
 import { emptyArray } from '../shared-empty.js';
+import type { Writable } from '../writable.js';
 
 /** Room an ACK that is due may take in front of data. */
 const ACK_ROOM = 16;
@@ -64,7 +65,7 @@ export interface PacketContents {
 const CHUNKS: ChunkRef[] = [];
 
 /** What `populateDataPacket` returns: one object, rewritten by every call. */
-const CONTENTS: { -readonly [K in keyof PacketContents]: PacketContents[K] } = {
+const CONTENTS: Writable<PacketContents> = {
   ackLargest: -1,
   chunks: emptyArray(),
   carriedMaxData: false,

@@ -1,7 +1,7 @@
 /**
- * Re-renders a full run's report with its real-socket sections (`udp`,
- * `many-real`), and its micro-benchmarks and simulated many-connections
- * scenario if the later run has them, taken
+ * Re-renders a full run's report with its real-socket sections (`udp`
+ * and `many-real`, or either), and its micro-benchmarks and simulated
+ * many-connections scenario if the later run has them, taken
  * from a later run of those scenarios alone, for when the full run's
  * machine-bound part was measured on a busy machine: simulated figures do
  * not depend on the machine's load, timings do. The report says so in its
@@ -25,8 +25,10 @@ const names = outputNames(false);
 const load = async (dir: string): Promise<RunResults> => JSON.parse(await readFile(path.join(dir, names.json), 'utf8')) as RunResults;
 const full = await load(fullDir);
 const real = await load(realDir);
-if (real.udp === undefined || real.manyReal.length === 0) {
-  process.stderr.write(`${realDir}: no udp and many-real results to splice\n`);
+const withUdp = real.udp !== undefined;
+const withManyReal = real.manyReal.length > 0;
+if (!withUdp && !withManyReal) {
+  process.stderr.write(`${realDir}: no udp or many-real results to splice\n`);
   process.exit(1);
 }
 const withMicro = real.micro.length > 0;
@@ -43,13 +45,14 @@ const spliced: RunResults = {
   ...full,
   ...(withMicro ? { micro: real.micro } : {}),
   ...(withMany ? { many: real.many, manyScenario: real.manyScenario } : {}),
-  udp: real.udp,
-  manyReal: real.manyReal,
-  manyRealScenario: real.manyRealScenario,
+  udp: withUdp ? real.udp : full.udp,
+  manyReal: withManyReal ? real.manyReal : full.manyReal,
+  manyRealScenario: withManyReal ? real.manyRealScenario : full.manyRealScenario,
   notes: [
-    ...full.notes.filter((n) => !/real UDP|many-real/i.test(n)),
+    // The full run's notes about the sections replaced go; the rest stay.
+    ...full.notes.filter((n) => !((withUdp && /real UDP/i.test(n)) || (withManyReal && /many-real|many idle connections on real sockets/i.test(n)))),
     ...real.notes,
-    `The real-socket sections (real UDP on 127.0.0.1, bulk and chat through the relay, many idle connections on real sockets)${withMicro ? ', the micro-benchmarks' : ''}${withMany ? ', the simulated many-connections scenario' : ''} come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
+    `${[withUdp ? 'Real UDP on 127.0.0.1 and bulk and chat through the relay' : '', withManyReal ? 'many idle connections on real sockets' : '', withMicro ? 'the micro-benchmarks' : '', withMany ? 'the simulated many-connections scenario' : ''].filter((x) => x !== '').join(', ')} come from a later run of those scenarios alone (\`${real.argv.join(' ')}\`, ${(real.wallMs / 1000).toFixed(0)} s), not from this full run: ${why}`,
   ],
   wallMs: full.wallMs,
   partial: full.partial && !whole,

@@ -24,6 +24,19 @@ function pair(plaintext: boolean): { client: Endpoint; server: Endpoint } {
   return { client: new Endpoint({ random, ...crypto() }), server: new Endpoint({ random, acceptIncoming: true, ...crypto() }) };
 }
 
+/** Runs `conn`'s handshake with every datagram delivered at once, 10 ms a round; the time after it. */
+function handshake(client: Endpoint, server: Endpoint, conn: { readonly state: string }, start: number): number {
+  let now = start;
+  for (let round = 0; round < 10 && conn.state === 'handshake'; round++) {
+    now += 10;
+    for (const t of drain(client, now)) server.handleDatagram(now, t.data, CLIENT);
+    for (const t of drain(server, now)) client.handleDatagram(now, t.data, SERVER);
+    for (let e = server.pollEvent(); e; e = server.pollEvent());
+    for (let e = client.pollEvent(); e; e = client.pollEvent());
+  }
+  return now;
+}
+
 describe('datagram scratch', () => {
   it('hands out the same view for the same length, over the start of the buffer', () => {
     const s = new DatagramScratch(1472);
@@ -93,14 +106,7 @@ describe('datagram scratch', () => {
       const { client, server } = pair(plaintext);
       let now = 0;
       const conn = client.connect(now, SERVER);
-      // Handshake, delivered at once.
-      for (let round = 0; round < 10 && conn.state === 'handshake'; round++) {
-        now += 10;
-        for (const t of drain(client, now)) server.handleDatagram(now, t.data, CLIENT);
-        for (const t of drain(server, now)) client.handleDatagram(now, t.data, SERVER);
-        for (let e = server.pollEvent(); e; e = server.pollEvent());
-        for (let e = client.pollEvent(); e; e = client.pollEvent());
-      }
+      now = handshake(client, server, conn, now);
       expect(conn.state).toBe('established');
       // Three messages of a packet each, with distinct contents; every datagram is held back.
       const sent = [1000, 900, 800].map((n, i) => new Uint8Array(n).fill(i + 1));
@@ -127,13 +133,7 @@ describe('datagram scratch', () => {
     const { client, server } = pair(false);
     let now = 0;
     const conn = client.connect(now, SERVER);
-    for (let round = 0; round < 10 && conn.state === 'handshake'; round++) {
-      now += 10;
-      for (const t of drain(client, now)) server.handleDatagram(now, t.data, CLIENT);
-      for (const t of drain(server, now)) client.handleDatagram(now, t.data, SERVER);
-      for (let e = server.pollEvent(); e; e = server.pollEvent());
-      for (let e = client.pollEvent(); e; e = client.pollEvent());
-    }
+    now = handshake(client, server, conn, now);
     expect(conn.state).toBe('established');
     const sent = [1, 2, 3, 4].map((i) => new Uint8Array(16).fill(i));
     const held: Uint8Array[] = [];

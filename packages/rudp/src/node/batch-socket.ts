@@ -14,10 +14,9 @@ import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { type PeerAddress, formatAddress, parseAddress } from '../core/sans-io.js';
 import { type DatagramSocket, type SocketAddress, systemError } from './datagram-socket.js';
+import { RECV_BUFFER_BYTES } from './udp-socket.js';
 import { META_WORDS, RECEIVE_SLOTS, type UdpBatch, type UdpBatchHandle } from './udp-batch.js';
 
-/** Kernel receive buffer asked for (the kernel caps it at net.core.rmem_max), as `createUdpSocket`'s. */
-const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Most senders (and destinations) whose address is kept: past it the maps start over. */
 const ADDRESS_CACHE_LIMIT = 65_536;
 /** Bytes and datagrams one flush may carry; a fuller queue is flushed first. */

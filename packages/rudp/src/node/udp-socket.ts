@@ -10,8 +10,8 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIP } from 'node:net';
 
-/** Kernel receive buffer asked for (the kernel caps it at net.core.rmem_max). */
-const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Kernel receive buffer every rudp socket asks for (the kernel caps it at net.core.rmem_max). */
+export const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
 type Lookup = NonNullable<dgram.SocketOptions['lookup']>;
 

@@ -94,3 +94,39 @@ describe('a peer that keeps sending but never acknowledges (issue 15, finding 4c
     expect(server?.stats().bytesInFlight).toBe(0);
   });
 });
+
+describe('a partition gives one reason, whatever was in flight when it began', () => {
+  it('reports silence, not a missing acknowledgement, when the peer went quiet with our packet in flight', () => {
+    // Requests every 5 ms, each answered: wherever the cut falls, a request sent before the last answer
+    // that got through is often still unacknowledged. Both timers are an idle timeout long; the oldest
+    // packet's is the earlier one, and fired first before the rule (e2e-partition saw both messages).
+    const idle = 3000;
+    let olderInFlight = 0;
+    for (let cutAt = 500; cutAt < 520; cutAt++) {
+      const p = makePair({ link: { delayMs: 10 }, client: { idleTimeoutMs: idle }, server: { idleTimeoutMs: idle } });
+      p.onServerEvent = (e) => {
+        if (e.type === 'message' && e.connection.state === 'established') e.connection.send(e.data);
+      };
+      for (let t = 100; t < cutAt; t += 5) {
+        p.sim.schedule(t, () => {
+          if (p.conn.state === 'established') p.conn.send(new Uint8Array(32));
+          p.sim.wake(CLIENT);
+        });
+      }
+      p.sim.runFor(cutAt);
+      const lastAnswer = p.clientEvents.filter((r) => r.event.type === 'message').at(-1)?.at ?? 0;
+      const acked = p.clientEvents.filter((r) => r.event.type === 'acked').length;
+      const sent = Math.ceil((cutAt - 100) / 5);
+      if (acked < sent && lastAnswer > 0) olderInFlight++;
+      p.sim.setLinks(CLIENT, SERVER, { loss: 1 });
+      p.sim.runFor(2 * idle);
+      for (const events of [p.clientEvents, p.serverEvents]) {
+        const closed = reasonOf(firstOf(events, 'closed'));
+        expect(closed?.kind).toBe('timeout');
+        expect(closed?.message).toMatch(/^no packet from .* for 3000 ms$/);
+      }
+    }
+    // The case the rule is for happened (checked to fail without it).
+    expect(olderInFlight).toBeGreaterThan(0);
+  });
+});

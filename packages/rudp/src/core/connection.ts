@@ -782,8 +782,13 @@ export class Connection implements PacketFate {
         return live ? this.lastReceived + this.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
       case Timer.Ack:
         return live ? this.acks.deadline() : Number.POSITIVE_INFINITY;
-      case Timer.Unacknowledged:
-        return live ? this.recovery.oldestInFlightSentAt() + this.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
+      case Timer.Unacknowledged: {
+        if (!live) return Number.POSITIVE_INFINITY;
+        // A peer that went quiet soon after our oldest packet left is silent, not refusing to acknowledge:
+        // the idle timer reports it (within 1.5 idle timeouts of that packet), so one partition gets one reason.
+        const oldest = this.recovery.oldestInFlightSentAt();
+        return this.lastReceived - oldest < this.config.idleTimeoutMs / 2 ? Number.POSITIVE_INFINITY : oldest + this.config.idleTimeoutMs;
+      }
       case Timer.LossDetection:
         return live ? this.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
       case Timer.Probe:

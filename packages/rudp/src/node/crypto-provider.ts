@@ -2,7 +2,7 @@
  * The {@link CryptoProvider} of the Node adapter, from `node:crypto`
  * (OpenSSL): X25519, ChaCha20-Poly1305, SHA-256, HMAC-SHA256.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
 import { loadOpensslAead, OpensslAeadKey } from './openssl-aead.js';
@@ -30,15 +30,19 @@ const privateKeyObject = (raw: Uint8Array): KeyObject | undefined =>
 const publicKeyObject = (raw: Uint8Array): KeyObject | undefined =>
   keyObject(raw, () => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: base64url(raw) }, format: 'jwk' }));
 
-/** A JWK member (`x` or `d`) of an X25519 KeyObject as raw bytes. */
-const jwkMember = (key: KeyObject, member: 'x' | 'd'): Uint8Array => {
-  const value = key.export({ format: 'jwk' })[member];
-  if (typeof value !== 'string') throw new Error(`node:crypto exported an X25519 key without "${member}"`);
-  return new Uint8Array(Buffer.from(value, 'base64url'));
+/** The raw public key of an X25519 KeyObject (its JWK's `x`). */
+const rawPublic = (key: KeyObject): Uint8Array => {
+  const x = key.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new Error('node:crypto exported an X25519 key without "x"');
+  return new Uint8Array(Buffer.from(x, 'base64url'));
 };
 
-const rawPublic = (key: KeyObject): Uint8Array => jwkMember(key, 'x');
-const rawPrivate = (key: KeyObject): Uint8Array => jwkMember(key, 'd');
+/** The key pair of a raw X25519 private key; `undefined` if it is not one. */
+const keyPairFromPrivateKey = (privateKey: Uint8Array): KeyPair | undefined => {
+  const key = privateKeyObject(privateKey);
+  if (key === undefined) return undefined;
+  return { publicKey: rawPublic(createPublicKey(key)), privateKey: new Uint8Array(privateKey) };
+};
 
 /** ChaCha20-Poly1305 through `node:crypto`: a cipher object per call, which is most of its per-packet cost. */
 class NodeAeadKey implements AeadKey {
@@ -96,15 +100,16 @@ const aeadOf = (prepare: (key: Uint8Array) => AeadKey): Pick<CryptoProvider, 'se
 /** The `node:crypto` implementation of {@link CryptoProvider}. */
 export const nodeCryptoProvider: CryptoProvider = {
   generateKeyPair(): KeyPair {
-    const { publicKey, privateKey } = generateKeyPairSync('x25519');
-    return { publicKey: rawPublic(publicKey), privateKey: rawPrivate(privateKey) };
+    // Any 32 random bytes are an X25519 private key (RFC 7748 clamps them where they are used). Not
+    // generateKeyPairSync: Node 20 deadlocks when the garbage collector frees its finished job while one
+    // of the job's keys is being exported (the job's destructor takes the mutex the export holds): a
+    // process hung within a few thousand handshakes.
+    const pair = keyPairFromPrivateKey(new Uint8Array(randomBytes(DH_LEN)));
+    if (pair === undefined) throw new Error('node:crypto refused a random X25519 private key');
+    return pair;
   },
 
-  keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair | undefined {
-    const key = privateKeyObject(privateKey);
-    if (key === undefined) return undefined;
-    return { publicKey: rawPublic(createPublicKey(key)), privateKey: new Uint8Array(privateKey) };
-  },
+  keyPairFromPrivateKey,
 
   dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {
     const priv = privateKeyObject(privateKey);

@@ -98,6 +98,27 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(rx.got.map((g) => g.data)).toEqual([pattern(1, 100), pattern(3, 100)]);
   });
 
+  it('counts a datagram the kernel refuses (EMSGSIZE) as not sent and still sends the ones after it', async () => {
+    const tx = await batchSocket();
+    const rx = await batchSocket();
+    const to = `127.0.0.1:${rx.socket.address().port}`;
+    // 65,600 bytes: over IPv4's 65,507-byte UDP maximum, so sendmmsg fails on it alone.
+    tx.socket.send(to, pattern(1, 100));
+    tx.socket.send(to, pattern(2, 65_600));
+    tx.socket.send(to, pattern(3, 100));
+    tx.socket.flush();
+    expect(tx.socket.datagramsNotSent).toBe(1);
+    await until(() => rx.got.length === 2, 'the two small datagrams');
+    expect(rx.got.map((g) => g.data)).toEqual([pattern(1, 100), pattern(3, 100)]);
+  });
+
+  it('hands over the rest of a batch when the handler of one datagram throws, then rethrows', () => {
+    // In a child process: the throw reaches its uncaughtException handler (vitest's would fail the run).
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(dirname(fileURLToPath(import.meta.url)), 'fixtures/throw-mid-batch.ts')], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ received: [0, 1, 2, 3, 4], bursts: [5], errors: ['thrown by the handler of datagram 0'] });
+  });
+
   it('sends queued datagrams in order, flushing a full queue and the queue of another socket first', async () => {
     // What each send call hands the kernel, recorded on the way: a burst this large may overflow a
     // receiver's default socket buffer, so order and content are checked where they leave.

@@ -3,7 +3,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
-import type { EndpointStats } from '../core/endpoint.js';
 import type { KeyPair } from '../crypto/crypto-provider.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
@@ -13,7 +12,7 @@ import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolv
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
-import { type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
+import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
 
 /** How long one address of a host name gets before the next is tried alongside it (RFC 8305's 250 ms). */
 const NEXT_ADDRESS_DELAY_MS = 250;
@@ -118,7 +117,7 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
   }
 
   /** Endpoint counters (datagrams dropped by reason, handshakes, …). */
-  stats(): EndpointStats {
+  stats(): NodeEndpointStats {
     return this.io.stats();
   }
 

@@ -55,6 +55,7 @@ export class BatchSocket implements DatagramSocket {
   private handle: UdpBatchHandle | undefined;
   private closed = false;
   private refd = true;
+  datagramsNotSent = 0;
   private connectedPeer: PeerAddress | undefined;
   /**
    * IPv4 senders by address word, then port (two maps of small integers: one
@@ -129,8 +130,10 @@ export class BatchSocket implements DatagramSocket {
     queuedBytes = 0;
     if (count === 0 || this.closed || this.handle === undefined) return;
     const r = this.addon.send(this.handle, QUEUE_BYTES, QUEUE_META, count);
-    // Lost datagrams (a full buffer, a probe over the interface's MTU) are loss recovery's; this is about the peer.
+    // Lost datagrams (a full buffer, a probe over the interface's MTU) are loss recovery's, and counted;
+    // an error is about the peer (how many left with it is not told).
     if (r < 0) this.onError(systemError(r, errorName(r), 'send'));
+    else this.datagramsNotSent += count - r;
   }
 
   setRef(on: boolean): void {
@@ -147,10 +150,18 @@ export class BatchSocket implements DatagramSocket {
 
   /** One batch from the addon: each datagram in a buffer of its own, its sender in `RECEIVED`. */
   private readonly onMessages = (datagrams: readonly ArrayBuffer[], count: number): void => {
+    // A throw (a bug an application survives with an uncaughtException handler) is rethrown once the
+    // batch is handed over: it must not take the rest of the batch, up to 31 datagrams, with it.
+    let failure: { readonly error: unknown } | undefined;
     for (let i = 0; i < count && !this.closed; i++) {
-      this.onDatagram(new Uint8Array(datagrams[i] as ArrayBuffer), this.sender(i * META_WORDS));
+      try {
+        this.onDatagram(new Uint8Array(datagrams[i] as ArrayBuffer), this.sender(i * META_WORDS));
+      } catch (error) {
+        failure ??= { error };
+      }
     }
     if (!this.closed) this.onBurstEnd();
+    if (failure !== undefined) throw failure.error;
   };
 
   private readonly onFailure = (errno: number, syscall: string): void => {

@@ -30,6 +30,14 @@ export interface DatagramSocket {
   send(to: PeerAddress, data: Uint8Array): void;
   /** Sends what is queued. */
   flush(): void;
+  /**
+   * Datagrams this socket dropped on their way out: the kernel had no room
+   * (`EAGAIN`, `ENOBUFS`) or refused their size (`EMSGSIZE`, a path MTU
+   * probe). Loss recovery resends what mattered. `node:dgram` queues in libuv
+   * when the kernel has no room, and drops an oversized datagram without a
+   * word (a send without a callback): its count stays 0.
+   */
+  readonly datagramsNotSent: number;
   /** Whether the socket keeps the process alive. */
   setRef(on: boolean): void;
   /** Closes the socket: nothing is handed over after this. */

@@ -95,6 +95,8 @@ export class DgramSocket implements DatagramSocket {
     // Every send has left already.
   }
 
+  readonly datagramsNotSent = 0;
+
   setRef(on: boolean): void {
     if (on) this.socket.ref();
     else this.socket.unref();

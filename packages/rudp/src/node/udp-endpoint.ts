@@ -50,6 +50,14 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
   readonly socketBatching?: boolean;
 }
 
+/** Endpoint-wide counters of the Node adapter: the core's, and what its socket did with them. */
+export interface NodeEndpointStats extends EndpointStats {
+  /** Datagrams the socket dropped on their way out (see `DatagramSocket.datagramsNotSent`); `datagramsSent` counts them. */
+  readonly datagramsNotSent: number;
+  /** Socket errors (an ICMP error on a connected socket arrives as one). */
+  readonly socketErrors: number;
+}
+
 /** A RandomSource backed by the OS CSPRNG (connection ids and cookie keys must be unguessable). */
 export function cryptoRandom(): RandomSource {
   let pool = randomBytes(1024);
@@ -197,8 +205,8 @@ export class UdpEndpoint {
   }
 
   /** Endpoint-wide counters. */
-  stats(): EndpointStats {
-    return this.endpoint.stats();
+  stats(): NodeEndpointStats {
+    return { ...this.endpoint.stats(), datagramsNotSent: this.socket.datagramsNotSent, socketErrors: this.socketErrors };
   }
 
   private dispatch(e: EndpointEvent): void {

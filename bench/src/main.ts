@@ -19,7 +19,8 @@ import { CHAT, CHAT_QUICK } from './scenarios/chat.js';
 import { FORUM, FORUM_FIRST, FORUM_FIRST_LOSS, FORUM_FIRST_QUICK, FORUM_QUICK, type ForumScenario } from './scenarios/forum.js';
 import { plainLoss, quickVariants, standardVariants, type LinkVariant } from './scenarios/link-variants.js';
 import { MANY, MANY_QUICK } from './scenarios/many.js';
-import { ALL_UDP_PARTS, runUdp } from './udp/udp-bench.js';
+import { ALL_UDP_PARTS } from './udp/udp-bench.js';
+import { runUdpInChild } from './udp/udp-child.js';
 import { MANY_REAL, MANY_REAL_QUICK, runManyReal, type ManyRealResult } from './udp/many-real.js';
 import type { MicroResult } from './micro/micro-bench.js';
 import type { UdpReport } from './udp/udp-results.js';
@@ -190,7 +191,8 @@ async function main(argv: readonly string[]): Promise<number> {
     jobs.push({
       label: wants('udp') ? 'real UDP on 127.0.0.1' : 'bulk through the relay on 127.0.0.1',
       run: async () => {
-        const r = await runUdp(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`), parts);
+        // In a fresh process: after the simulated scenarios this one's heap would handicap rudp (udp-child.ts).
+        const r = await runUdpInChild(opts.quick, opts.seeds, (line) => progress.log(`  ${line}`), parts);
         if (typeof r === 'string') notes.push(r);
         else udp = r;
       },

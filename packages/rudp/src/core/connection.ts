@@ -115,6 +115,8 @@ export interface ConnectionHost {
   readable(connection: Connection): void;
   /** The application changed the connection (sent, read, closed): poll it. */
   wake(connection: Connection): void;
+  /** How a message kept apart from its datagram is copied (see `EndpointConfig.copyMessage`); default `slice()`. */
+  readonly copyMessage?: ((bytes: Uint8Array) => Uint8Array) | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -223,7 +225,7 @@ export class Connection implements PacketFate {
     if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now, security.mode === 'client' ? security.handshake.hello : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
-    this.reassembly = new Reassembly(config.receiveWindow);
+    this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     this.flow = new FlowControl(config.receiveWindow, peerWindow);
     this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE));

@@ -55,6 +55,14 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * by the server id inside it). Default: a random 32-bit id.
    */
   readonly connectionIds?: (random: RandomSource) => number;
+  /**
+   * How a received message is copied when it is not handed over as a view
+   * of its datagram (a small message among others, which must not pin the
+   * datagram). Default `bytes.slice()`. A driver that hands messages on as
+   * a type of its own copies straight into it: the Node adapter into a
+   * Buffer from Node's pool, one copy instead of two.
+   */
+  readonly copyMessage?: (bytes: Uint8Array) => Uint8Array;
 }
 
 /** Per-connection options of `Endpoint.connect` beyond `ConnectionConfig`. */
@@ -64,7 +72,7 @@ export interface ConnectOverrides extends Partial<ConnectionConfig> {
 }
 
 /** Option names an `EndpointConfig` adds to the connection's. */
-const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds'];
+const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage'];
 /** Draws of a new connection id before the endpoint counts itself full (a generator's id space can run out). */
 const CID_ATTEMPTS = 64;
 
@@ -114,6 +122,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly crypto: CryptoProvider | undefined;
   private readonly identity: KeyPair | undefined;
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
+  /** @internal See `EndpointConfig.copyMessage` (read by each connection's reassembly). */
+  readonly copyMessage: ((bytes: Uint8Array) => Uint8Array) | undefined;
   private readonly connections = new ConnectionTable<Connection>();
   private readonly byClient = new Map<string, Connection>();
   private readonly timers = new DeadlineHeap();
@@ -165,9 +175,11 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, ...conn } = config;
     if (connectionIds !== undefined && typeof connectionIds !== 'function') throw new TypeError(`rudp: option 'connectionIds' must be a function (random) => number`);
     this.connectionIds = connectionIds;
+    if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
+    this.copyMessage = copyMessage;
     if (typeof random !== 'function') throw new TypeError('rudp: option \'random\' must be a function returning uniform 32-bit integers');
     if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });

@@ -116,7 +116,8 @@ export class UdpEndpoint {
     this.ownerRefd = acceptIncoming;
     // Encrypted unless the caller asked for plaintext explicitly.
     const { socketBatching: _, ...endpointOptions } = options;
-    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...endpointOptions, random: cryptoRandom(), acceptIncoming });
+    // Messages the core copies out of their datagrams are copied into Buffers: asBuffer then has nothing to do.
+    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...endpointOptions, random: cryptoRandom(), acceptIncoming, copyMessage: copyToBuffer });
     socket.onDatagram = (data, from) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.now(), data, from);
@@ -318,10 +319,13 @@ const ON_HEAP_MAX = 64;
 /** `data` as a Buffer, over the same bytes unless it is tiny (then a pooled copy): every message reaches the application as one type. */
 export function asBuffer(data: Uint8Array): Buffer {
   if (Buffer.isBuffer(data)) return data;
-  if (data.length <= ON_HEAP_MAX) {
-    const copy = Buffer.allocUnsafe(data.length);
-    copy.set(data);
-    return copy;
-  }
+  if (data.length <= ON_HEAP_MAX) return copyToBuffer(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A copy of `bytes` in a Buffer (from Node's pool when small: no allocation of its own). */
+export function copyToBuffer(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafe(bytes.length);
+  copy.set(bytes);
+  return copy;
 }

@@ -73,7 +73,11 @@ export class Reassembly {
   /** Datagrams dropped because the application was not reading. */
   datagramsDropped = 0;
 
-  constructor(private readonly window: number) {}
+  constructor(
+    private readonly window: number,
+    /** Copies a message that may not stay a view of its datagram (see `keepable`). */
+    private readonly copy: (bytes: Uint8Array) => Uint8Array = sliceOf,
+  ) {}
 
   /** Accepts a fragment. */
   accept(f: FragmentFrame): FragmentResult {
@@ -89,7 +93,7 @@ export class Reassembly {
       if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
       this.buffered += f.messageLength;
       this.held++;
-      this.whole(id, keepable(f.data), d);
+      this.whole(id, this.keepable(f.data), d);
       return 'new';
     }
     if (!p) {
@@ -121,8 +125,24 @@ export class Reassembly {
     }
     this.datagramBytes += data.length;
     this.held++;
-    this.release(keepable(data), channel * 2 + 1);
+    this.release(this.keepable(data), channel * 2 + 1);
     return true;
+  }
+
+  /**
+   * The bytes of a whole-message fragment, for the application to keep as
+   * long as it likes. A view when the fragment is most of its buffer, or the
+   * buffer is small (a received datagram, which the driver hands over for
+   * good: see `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a
+   * new off-heap buffer per message, the largest single cost of receiving
+   * them, and a copy of a small one was the largest allocation of idle
+   * traffic. Otherwise a copy, so a kept small message never pins a large
+   * buffer (a datagram full of small messages, or a 64 KiB slab in the
+   * simulator).
+   */
+  private keepable(data: Uint8Array): Uint8Array {
+    const size = data.buffer.byteLength;
+    return size <= SMALL_BUFFER_BYTES || data.length * 2 >= size ? data : this.copy(data);
   }
 
   /** Whether message `id` arrived whole (released, read or waiting for its predecessor). */
@@ -249,19 +269,9 @@ function sameDelivery(a: Delivery | undefined, b: Delivery | undefined): boolean
  */
 export const SMALL_BUFFER_BYTES = 256;
 
-/**
- * The bytes of a whole-message fragment, for the application to keep as long
- * as it likes. A view when the fragment is most of its buffer, or the buffer
- * is small (a received datagram, which the driver hands over for good: see
- * `SansIoEndpoint.handleDatagram`): a copy of a 1 KB message is a new
- * off-heap buffer per message, the largest single cost of receiving them,
- * and a copy of a small one was the largest allocation of idle traffic.
- * Otherwise a copy, so a kept small message never pins a large buffer (a
- * datagram full of small messages, or a 64 KiB slab in the simulator).
- */
-function keepable(data: Uint8Array): Uint8Array {
-  const size = data.buffer.byteLength;
-  return size <= SMALL_BUFFER_BYTES || data.length * 2 >= size ? data : data.slice();
+/** A copy of `bytes` of its own (the default `copy`). */
+function sliceOf(bytes: Uint8Array): Uint8Array {
+  return bytes.slice();
 }
 
 /**

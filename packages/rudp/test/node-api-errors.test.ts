@@ -126,6 +126,18 @@ describe('connect: host names and Node-style errors', () => {
     await conn.close();
   });
 
+  it('connects to ::1 given with a zone (::1%lo): replies, which come from ::1, are not taken for a stranger', async () => {
+    const s = await server('::1');
+    // The echo's promise may still wait for its acknowledgement when the server is closed.
+    s.once('connection', (c) => c.on('message', (m: Buffer) => void c.send(m).catch(() => {})));
+    const conn = await connect({ host: '::1%lo', port: s.address().port, handshakeTimeoutMs: 5_000 });
+    expect(conn.remoteAddress).toBe('::1');
+    const echoed = new Promise<Buffer>((resolve) => conn.once('message', resolve));
+    await conn.send(Buffer.from('hello'));
+    expect((await echoed).toString()).toBe('hello');
+    await conn.close();
+  });
+
   it('fails with ECONNREFUSED at once when the port is closed (no wait for the handshake timeout)', async () => {
     const port = await closedPort();
     const t0 = performance.now();

@@ -13,6 +13,7 @@ import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
 import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
+import { withoutNeedlessZone } from './ip-zone.js';
 
 /** How long one address of a host name gets before the next is tried alongside it (RFC 8305's 250 ms). */
 const NEXT_ADDRESS_DELAY_MS = 250;
@@ -201,10 +202,12 @@ function attempt(
   localAddress: string | undefined,
 ): Attempt {
   const bindTo = localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
-  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching, target.address);
-  const remote = formatAddress(target.address, port);
-  const named = hostname === target.address ? remote : `${remote} (${hostname})`;
-  const details = { address: target.address, port, ...(hostname !== target.address ? { hostname } : {}) };
+  // As replies will name it: `::1%lo` answers as `::1`.
+  const address = withoutNeedlessZone(target.address);
+  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching, address);
+  const remote = formatAddress(address, port);
+  const named = hostname === address ? remote : `${remote} (${hostname})`;
+  const details = { address, port, ...(hostname !== address ? { hostname } : {}) };
   let conn: RudpConnection | undefined;
   let cancelled = false;
   const result = (async (): Promise<RudpConnection> => {
@@ -213,7 +216,7 @@ function attempt(
       // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
       // ECONNREFUSED), each send skips the address lookup and the kernel's route lookup, and
       // datagrams from anyone else are filtered out by the kernel.
-      await socket.connect(port, target.address);
+      await socket.connect(port, address);
     } catch (e) {
       void socket.close();
       throw fromSystemError(e, 'EINVAL', `cannot connect to ${named}`, { syscall: 'connect', ...details });

@@ -56,17 +56,14 @@ export interface RudpConnectionEvents {
   removeListener: [event: string | symbol, listener: (...args: never[]) => unknown];
 }
 
+/** One unacknowledged send: its promise's settling functions held directly (no object of their own per message). */
 interface PendingSend {
   readonly bytes: number;
   /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
-  settle: Settle | undefined;
-}
-
-interface Settle {
-  resolve(): void;
-  reject(e: Error): void;
+  resolve: (() => void) | undefined;
+  reject: ((e: Error) => void) | undefined;
   /** Only for sends with a signal (most have none: no closure per message then). */
-  readonly abort?: { readonly signal: AbortSignal; readonly onAbort: () => void };
+  abort: { readonly signal: AbortSignal; readonly onAbort: () => void } | undefined;
 }
 
 /** Why the wrapper stops taking messages from the core (flow control). */
@@ -183,10 +180,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * window, an unreliable one larger than a packet, or a channel out of range, a `RudpError`
    * if the connection ends first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
    */
-  send(data: MessageData, options: SendOptions = {}): Promise<void> {
+  send(data: MessageData, options?: SendOptions): Promise<void> {
     const bytes = messageBytes(data);
     if (bytes instanceof TypeError) return Promise.reject(bytes);
-    const signal = options.signal;
+    const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(Object.assign(new TypeError('The "options.signal" property must be an AbortSignal'), { code: 'ERR_INVALID_ARG_TYPE' }));
     }
@@ -195,7 +192,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     let id: number;
     try {
       // No delivery field given (nearly every send): the core's default, without checking an options object.
-      id = this.core.send(bytes, options.channel === undefined && options.ordered === undefined && options.reliable === undefined ? undefined : options);
+      id = this.core.send(bytes, options === undefined || (options.channel === undefined && options.ordered === undefined && options.reliable === undefined) ? undefined : options);
     } catch (e) {
       if (e instanceof RangeError) return Promise.reject(Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' }));
       if (e instanceof TypeError) return Promise.reject(Object.assign(new TypeError(e.message), { code: 'ERR_INVALID_ARG_TYPE' }));
@@ -209,18 +206,18 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
     this.buffered += bytes.length;
     if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
-    const entry: PendingSend = { bytes: bytes.length, settle: undefined };
+    const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, abort: undefined };
     const p = new Promise<void>((resolve, reject) => {
-      if (signal === undefined) {
-        entry.settle = { resolve, reject };
-        return;
-      }
+      entry.resolve = resolve;
+      entry.reject = reject;
+      if (signal === undefined) return;
       const onAbort = (): void => {
-        const s = entry.settle;
-        entry.settle = undefined;
-        s?.reject(abortError(signal));
+        const rejectNow = entry.reject;
+        entry.resolve = undefined;
+        entry.reject = undefined;
+        rejectNow?.(abortError(signal));
       };
-      entry.settle = { resolve, reject, abort: { signal, onAbort } };
+      entry.abort = { signal, onAbort };
       signal.addEventListener('abort', onAbort, { once: true });
     });
     this.addPending(id, entry);
@@ -362,11 +359,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.pendingHead = 0;
     }
     this.buffered -= p.bytes;
-    const s = p.settle;
-    if (s) {
-      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
-      s.resolve();
-    }
+    p.abort?.signal.removeEventListener('abort', p.abort.onAbort);
+    p.resolve?.();
     // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
     if (this.needDrain && this.buffered <= this.writableHighWaterMark / 2) {
       this.needDrain = false;
@@ -395,10 +389,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.pending = [];
     this.pendingHead = 0;
     for (const p of pending) {
-      const s = p?.settle;
-      if (!s) continue;
-      s.abort?.signal.removeEventListener('abort', s.abort.onAbort);
-      s.reject(this.closedError);
+      if (p === undefined) continue;
+      p.abort?.signal.removeEventListener('abort', p.abort.onAbort);
+      p.reject?.(this.closedError);
     }
     this.buffered = 0;
     this.needDrain = false;

@@ -55,7 +55,7 @@ export class BatchSocket implements DatagramSocket {
   private handle: UdpBatchHandle | undefined;
   private closed = false;
   private refd = true;
-  datagramsNotSent = 0;
+  private notSent = 0;
   private connectedPeer: PeerAddress | undefined;
   /**
    * IPv4 senders by address word, then port (two maps of small integers: one
@@ -133,7 +133,11 @@ export class BatchSocket implements DatagramSocket {
     // Lost datagrams (a full buffer, a probe over the interface's MTU) are loss recovery's, and counted;
     // an error is about the peer (how many left with it is not told).
     if (r < 0) this.onError(systemError(r, errorName(r), 'send'));
-    else this.datagramsNotSent += count - r;
+    else this.notSent += count - r;
+  }
+
+  get datagramsNotSent(): number {
+    return this.notSent;
   }
 
   setRef(on: boolean): void {

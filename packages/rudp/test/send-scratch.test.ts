@@ -1,6 +1,6 @@
 /**
  * The send path builds every packet of an endpoint with shared scratch
- * objects (core/connection.ts: the packet's plan, its sources, the record
+ * objects (core/send/packet-scratch.ts: the packet's plan, its sources, the record
  * handed to loss detection; core/send/packet-builder.ts: its chunks and
  * contents). Two connections of one endpoint, polled in turn packet after
  * packet, must each send their own messages and see their own packets

@@ -29,7 +29,8 @@ import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
-import { LossDetection, type OutgoingPacket, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
+import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isRepair } from './receive/received-frames.js';
+import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
@@ -39,14 +40,14 @@ import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
 import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
 import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
+import { OUTGOING, PLAN, SOURCES } from './send/packet-scratch.js';
 import { emptyArray } from './shared-empty.js';
-import type { Writable } from './writable.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { FrameScratch, type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
+import { type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
@@ -878,60 +879,4 @@ export class Connection implements PacketFate {
     const reported = this.state === 'draining';
     this.finish(reason.kind, reason.code, reason.message, reported);
   }
-}
-
-/** The packet sources of the connection being polled, during `Connection.populate` only (`undefined` between packets). */
-const SOURCES: Writable<Partial<PacketSources>> = {
-  acks: undefined,
-  repairReceiver: undefined,
-  flow: undefined,
-  retransmits: undefined,
-  sendQueue: undefined,
-  repairPolicy: undefined,
-};
-
-/** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
-const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };
-
-/**
- * The record of the packet just sent, as handed to loss detection, which
- * copies it into a record of its own: rewritten per packet, and its chunks
- * let go once handed over.
- */
-const OUTGOING: Writable<OutgoingPacket> = {
-  pn: 0,
-  timeSent: 0,
-  size: 0,
-  chunks: emptyArray(),
-  retransmission: false,
-  ackLargest: -1,
-  carriedMaxData: false,
-  appLimited: false,
-  leftQueueEmpty: false,
-};
-
-/**
- * The frames of the packet being handled. One list for every connection:
- * a packet is handled to the end before the next is parsed (nothing in
- * handling one receives another), and its slots are cleared after it.
- */
-const FRAMES: Frame[] = [];
-/** The first ACK frame and the fragment frames of the packet being handled (for every connection, as `FRAMES`). */
-const FRAME_SCRATCH = new FrameScratch();
-/** What a cleared slot of `FRAMES` holds. */
-const EMPTY_FRAME: Frame = Object.freeze({ type: 'ping' });
-
-/** Whether any of `frames[0, count)` passes `test`. */
-function anyFrame(frames: readonly Frame[], count: number, test: (f: Frame) => boolean): boolean {
-  for (let i = 0; i < count; i++) if (test(frames[i] as Frame)) return true;
-  return false;
-}
-
-function isRepair(f: Frame): boolean {
-  return f.type === 'repair';
-}
-
-function isAckEliciting(f: Frame): boolean {
-  // MESSAGE_ACK is an acknowledgement too: answering it would ping-pong ACKs.
-  return f.type !== 'ack' && f.type !== 'close' && f.type !== 'message-ack';
 }

@@ -246,6 +246,24 @@ describe("server.close() and its connections' listeners", () => {
     await clientsClosed;
   });
 
+  it("settles a connection's close() and sends even when its own 'close' listener throws", async () => {
+    const s = await server();
+    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
+    const client = await connect({ port: s.address().port });
+    open.push({ close: () => client.close() });
+    const [conn] = await accepted;
+    conn.on('close', () => {
+      throw new Error('listener bug');
+    });
+    let closeSettled = false;
+    void conn.close().then(() => (closeSettled = true));
+    const sent = conn.send(new Uint8Array(100_000));
+    await expect(s.close()).rejects.toThrow('listener bug');
+    await expect(sent).rejects.toThrow(RudpError);
+    // close() resolved in the same turn as the 'close' event, long before the rejection above was seen.
+    expect(closeSettled).toBe(true);
+  });
+
   it("shuts down once when a 'close' listener calls server.close() again", async () => {
     const { s, clients } = await withConnections(3, (srv) => void srv.close());
     let serverCloses = 0;

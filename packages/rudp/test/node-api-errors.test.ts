@@ -227,3 +227,64 @@ describe('connect: host names and Node-style errors', () => {
     expect(conn.closed).toBe(true);
   });
 });
+
+describe("server.close() and its connections' listeners", () => {
+  /** A server with `n` live connections whose server-side `'close'` listener is `onClose`, and its clients. */
+  async function withConnections(n: number, onClose: (s: RudpServer) => void): Promise<{ s: RudpServer; clients: RudpConnection[] }> {
+    const s = await server();
+    s.on('connection', (c) => c.on('close', () => onClose(s)));
+    const clients = await Promise.all(Array.from({ length: n }, () => connect({ port: s.address().port })));
+    for (const c of clients) open.push({ close: () => c.close() });
+    return { s, clients };
+  }
+
+  it("closes every connection and the socket even when a connection's 'close' listener throws, then rejects with its error", async () => {
+    let closes = 0;
+    const { s, clients } = await withConnections(3, () => {
+      if (++closes === 1) throw new Error('listener bug');
+    });
+    let serverCloses = 0;
+    s.on('close', () => serverCloses++);
+    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
+    const { port } = s.address();
+    await expect(s.close()).rejects.toThrow('listener bug');
+    expect(closes).toBe(3);
+    expect(s.connections.size).toBe(0);
+    expect(serverCloses).toBe(1);
+    // The socket is closed: the port is free (a socket left bound would also keep the process alive).
+    expect(() => s.address()).toThrow();
+    const again = await listen({ port });
+    open.push(again);
+    await clientsClosed;
+  });
+
+  it("settles a connection's close() and sends even when its own 'close' listener throws", async () => {
+    const s = await server();
+    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
+    const client = await connect({ port: s.address().port });
+    open.push({ close: () => client.close() });
+    const [conn] = await accepted;
+    conn.on('close', () => {
+      throw new Error('listener bug');
+    });
+    let closeSettled = false;
+    void conn.close().then(() => (closeSettled = true));
+    const sent = conn.send(new Uint8Array(100_000));
+    await expect(s.close()).rejects.toThrow('listener bug');
+    await expect(sent).rejects.toThrow(RudpError);
+    // close() resolved in the same turn as the 'close' event, long before the rejection above was seen.
+    expect(closeSettled).toBe(true);
+  });
+
+  it("shuts down once when a 'close' listener calls server.close() again", async () => {
+    const { s, clients } = await withConnections(3, (srv) => void srv.close());
+    let serverCloses = 0;
+    s.on('close', () => serverCloses++);
+    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
+    await s.close();
+    await s.close();
+    expect(serverCloses).toBe(1);
+    expect(s.connections.size).toBe(0);
+    await clientsClosed;
+  });
+});

@@ -3,6 +3,7 @@ import dns from 'node:dns';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EndpointEvent } from '../src/core/events.js';
 import { connect, listen } from '../src/index.js';
 import { BatchSocket } from '../src/node/batch-socket.js';
 import type { DatagramSocket } from '../src/node/datagram-socket.js';
@@ -135,6 +136,31 @@ describe.each(KINDS)('UdpEndpoint driving a %s socket', (_, open, batching) => {
     expect(io.stats().droppedTotal).toBe(burst); // junk, checked and dropped
     expect(polls).toBeGreaterThan(0);
     expect(polls).toBeLessThan(burst / 4);
+  });
+
+  it("delivers every event past a listener that throws, then sends and re-arms its timer, and rethrows the listener's error", async () => {
+    const io = new UdpEndpoint(await boundDatagramSocket(open), false, {});
+    cleanup.push(() => io.shutdown());
+    const rx = await boundSocket();
+    cleanup.push(() => new Promise((r) => rx.close(() => r())));
+    // A real connection (its INITIAL waits to be sent, its handshake timer to be armed); two events for it.
+    const conn = io.endpoint.connect(io.now(), `127.0.0.1:${rx.address().port}`);
+    const events: EndpointEvent[] = [
+      { type: 'connected', connection: conn },
+      { type: 'connected', connection: conn },
+    ];
+    io.endpoint.pollEvent = () => events.shift();
+    const seen: string[] = [];
+    io.onEvent = (e) => {
+      seen.push(e.type);
+      if (seen.length === 1) throw new Error('listener bug');
+    };
+    const sent = vi.spyOn(io.socket, 'send');
+    const timeouts = vi.spyOn(io.endpoint, 'pollTimeout');
+    expect(() => io.pump()).toThrow('listener bug');
+    expect(seen).toEqual(['connected', 'connected']);
+    expect(sent).toHaveBeenCalled();
+    expect(timeouts).toHaveBeenCalled();
   });
 
   // node:dgram drops such a datagram without a word when sent without a callback (as the adapter sends).

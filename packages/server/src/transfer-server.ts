@@ -105,6 +105,10 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   const opened = await deps.store.openDownload(grant.thread, grant.filename)();
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size } = opened.right;
+  // Read (and drop) what the client sends the other way: at most its final record, then its close.
+  // Left unread (the token line's reader pauses the socket), a client's close can go unseen and the
+  // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
+  socket.resume();
   socket.write(`OK ${size}\n`);
   // Logged when the final record is handed to TCP, not when the pipeline completes: the client may
   // have the whole file by then, close the connection (which breaks a pipeline still waiting for the

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, runClient, seededBytes, snapshotDir } from './forum-processes.js';
-import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
+import { rawClient, rawLogin, sealedExchange, sealedTransfer, type RawClient } from './raw-client.js';
 
 const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
   const r = await c.request(id, cmd, args);
@@ -60,6 +60,28 @@ describe('transfer limits (real server)', () => {
       const answers = await Promise.all([a, b].map((tok) => sealedExchange(server.tcpPort, c, tok, Buffer.concat([Buffer.from('6000\n'), body]))));
       expect(answers.filter((x) => x === 'OK\n')).toHaveLength(1);
       expect(answers.filter((x) => x.startsWith('ERR disk quota exceeded'))).toHaveLength(1);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+
+  it('a finished download frees its transfer slot at once: one host downloads 40 times in a row, past its 16 slots', async () => {
+    const { server } = await scope.startInTemp();
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      await c.request('c', 'CRT', ['t']);
+      expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u', 'UPD', ['t', 'f']), '5\nhello')).toBe('OK\n');
+      // Each download closes its connection as soon as the server's final record arrives: without a final
+      // record of its own, or with one sent first (half-closed for the whole download). A server that
+      // left the client's side unread (paused after the token line) missed the first kind of close and
+      // kept each such connection, and its slot, until the 30 s stall timeout: the host's 17th such
+      // download within that time was refused.
+      for (let i = 0; i < 40; i++) {
+        const token = await grant(c, `d${i}`, 'DWN', ['t', 'f']);
+        const answer = await sealedTransfer(server.tcpPort, c, token, '', { final: i % 2 === 0 });
+        expect(answer.opened.toString('utf8') + answer.failure, `download ${i}`).toBe('OK 5\nhello');
+      }
     } finally {
       await c.close();
     }

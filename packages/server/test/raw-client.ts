@@ -45,6 +45,8 @@ export const rawClient = async (port: number, options: Omit<ConnectOptions, 'por
     closed,
     request: async (id, cmd, args, username = '') => {
       const reply = next();
+      // A send that fails (the connection ended) rejects this call; the reply's rejection then tells the same and must not surface as an unhandled one.
+      reply.catch(() => undefined);
       await conn.send(encodeRequest({ id, username, cmd, args }));
       const m = await reply;
       if (m.type !== 'reply') throw new Error(`expected a reply, got ${JSON.stringify(m)}`);
@@ -52,6 +54,7 @@ export const rawClient = async (port: number, options: Omit<ConnectOptions, 'por
     },
     sendRaw: async (bytes) => {
       const reply = next();
+      reply.catch(() => undefined);
       await conn.send(bytes);
       return reply;
     },

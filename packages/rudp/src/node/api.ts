@@ -88,6 +88,8 @@ export interface RudpServerEvents {
 /** A listening endpoint. */
 export class RudpServer extends EventEmitter<RudpServerEvents> {
   private readonly live = new Set<RudpConnection>();
+  /** Whether `close()` was called (a connection's `'close'` listener may call it again while the first call runs). */
+  private closeCalled = false;
   /** One function for every connection: a `once('close')` each would cost a closure and a wrapper per connection. */
   private readonly forget = (conn: RudpConnection): void => void this.live.delete(conn);
 
@@ -134,10 +136,16 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     return this;
   }
 
-  /** Closes every connection abruptly (peers are told) and the socket. */
-  async close(): Promise<void> {
-    await this.io.shutdown();
-    this.emit('close');
+  /**
+   * Closes every connection abruptly (peers are told) and the socket; emits
+   * `'close'` once, however often it is called. Rejects with the error of a
+   * connection's listener that threw meanwhile (after closing everything).
+   */
+  close(): Promise<void> {
+    const first = !this.closeCalled;
+    this.closeCalled = true;
+    const done = this.io.shutdown();
+    return first ? done.finally(() => void this.emit('close')) : done;
   }
 }
 

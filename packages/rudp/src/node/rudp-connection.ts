@@ -377,12 +377,24 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, { reason });
     // Before any listener runs: one that throws must not leave the connection among the server's live ones.
     this.forgetClosed?.(this);
+    // A listener that throws (an application bug the process survives with an uncaughtException
+    // handler) must not leave the rest undone: sends and close() pending forever, no 'close' for
+    // the others (a server's session never released). Its error is rethrown at the end.
+    let thrown: { readonly error: unknown } | undefined;
+    const emitting = (emit: () => void): void => {
+      try {
+        emit();
+      } catch (error) {
+        thrown ??= { error };
+      }
+    };
     // Messages that arrived before the close but were held back by flow control are still handed
     // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
     if (this.listenerCount('message') > 0) {
       this.core.resume();
       for (let channel = this.core.nextMessageChannel, m = this.core.readMessage(); m !== undefined; channel = this.core.nextMessageChannel, m = this.core.readMessage()) {
-        this.emit('message', asBuffer(m), channel);
+        const data = asBuffer(m);
+        emitting(() => this.emit('message', data, channel));
       }
     }
     const pending = this.pending;
@@ -395,9 +407,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
     this.buffered = 0;
     this.needDrain = false;
-    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) this.emit('error', this.closedError);
-    this.emit('close', reason);
+    const closedError = this.closedError;
+    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) emitting(() => this.emit('error', closedError));
+    emitting(() => this.emit('close', reason));
     for (const w of this.closeWaiters.splice(0)) w();
+    if (thrown !== undefined) throw thrown.error;
   }
 
   private addPending(id: number, p: PendingSend): void {

@@ -100,6 +100,8 @@ export class UdpEndpoint {
   private idleSpinSince: number | undefined;
   private pumpQueued = false;
   private closed = false;
+  /** Resolves once the socket is closed, after `shutdown()` was called. */
+  private stopping: Promise<void> | undefined;
   /** Called for each event the adapter does not handle itself. */
   onEvent: ((e: EndpointEvent) => void) | undefined;
   /** Socket errors, counted rather than thrown. */
@@ -176,33 +178,77 @@ export class UdpEndpoint {
     });
   }
 
-  /** Delivers events, sends datagrams and re-arms the timer. */
+  /**
+   * Delivers events, sends datagrams and re-arms the timer. A listener that
+   * throws (an application bug the process survives with an
+   * `uncaughtException` handler) does not hold back the events after it,
+   * the datagrams or the timer: every connection of the endpoint would stall
+   * until a datagram arrived. Its error is rethrown once the pump is done.
+   */
   pump(): void {
     if (this.closed) return;
     const now = this.now();
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
-    for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
-      this.socket.send(t.to, t.data);
-      this.idleSpinSince = undefined;
+    const failure = this.dispatchAll();
+    // A listener may have shut the endpoint down (`server.close()`): nothing is left to send or time.
+    if (!this.closed) {
+      for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
+        this.socket.send(t.to, t.data);
+        this.idleSpinSince = undefined;
+      }
+      this.socket.flush();
+      // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
+      this.arm();
     }
-    this.socket.flush();
-    // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
-    this.arm();
+    if (failure !== undefined) throw failure.error;
   }
 
-  /** Ends everything: tells peers, closes the socket. */
-  async shutdown(): Promise<void> {
-    if (this.closed) return;
-    this.endpoint.destroyAll(this.now());
-    for (let t = this.endpoint.pollTransmit(this.now()); t; t = this.endpoint.pollTransmit(this.now())) this.socket.send(t.to, t.data);
-    this.socket.flush();
-    this.endpoint.abortAll();
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.dispatch(e);
-    this.closed = true;
-    this.cancelTimer();
-    if (this.immediate) clearImmediate(this.immediate);
-    this.immediate = undefined;
+  /**
+   * Ends everything: tells peers, closes the socket. A listener that throws
+   * meanwhile does not keep the socket open (the port bound, the process
+   * alive): the first call's promise rejects with its error once the socket
+   * is closed. Later calls, and calls from a listener while the first one
+   * dispatches (a `'close'` listener calling `server.close()`), resolve once
+   * the socket is closed.
+   */
+  shutdown(): Promise<void> {
+    if (this.stopping !== undefined) return this.stopping;
+    let settle: (closed: Promise<void>) => void = () => {};
+    // Set before anything is dispatched, so a listener calling shutdown() again gets this promise.
+    this.stopping = new Promise<void>((resolve) => (settle = resolve));
+    const done = this.stop();
+    settle(done.catch(() => undefined));
+    return done;
+  }
+
+  private async stop(): Promise<void> {
+    let failure: { readonly error: unknown } | undefined;
+    try {
+      this.endpoint.destroyAll(this.now());
+      for (let t = this.endpoint.pollTransmit(this.now()); t; t = this.endpoint.pollTransmit(this.now())) this.socket.send(t.to, t.data);
+      this.socket.flush();
+      this.endpoint.abortAll();
+      failure = this.dispatchAll();
+    } finally {
+      this.closed = true;
+      this.cancelTimer();
+      if (this.immediate) clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
     await this.socket.close();
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** Dispatches every pending event, even past a listener that throws; the first error is returned. */
+  private dispatchAll(): { readonly error: unknown } | undefined {
+    let failure: { readonly error: unknown } | undefined;
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
+      try {
+        this.dispatch(e);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    return failure;
   }
 
   /** Endpoint-wide counters. */

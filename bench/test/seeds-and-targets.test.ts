@@ -3,9 +3,18 @@ import { compactProblems } from '../src/report/markdown.js';
 import { outputNames } from '../src/report/results.js';
 import { judge, manyRealTarget } from '../src/report/targets.js';
 import type { ManyRealResult } from '../src/udp/many-real.js';
-import { formatSpread, groupBy, spread } from '../src/stats/seeds.js';
+import { formatSpread, groupBy, rotated, spread } from '../src/stats/seeds.js';
 
 describe('spread over seeds', () => {
+  it('rotates the run order so that each system goes first in turn', () => {
+    const systems = ['rudp', 'kcp-flush', 'udx-native'];
+    expect(rotated(systems, 0)).toEqual(systems);
+    expect(rotated(systems, 1)).toEqual(['kcp-flush', 'udx-native', 'rudp']);
+    expect(rotated(systems, 5)).toEqual(['udx-native', 'rudp', 'kcp-flush']);
+    expect(new Set([0, 1, 2].map((i) => rotated(systems, i)[0]))).toEqual(new Set(systems));
+    expect(rotated([], 3)).toEqual([]);
+  });
+
   it('gives the median (mean of the middle two for an even count), min and max, skipping NaN', () => {
     expect(spread([5, 1, 3, Number.NaN, 4, 2])).toEqual({ median: 3, min: 1, max: 5, count: 5 });
     expect(spread([4, 1, 3, 2]).median).toBe(2.5);

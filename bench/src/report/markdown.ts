@@ -379,6 +379,8 @@ function udpSection(run: RunResults): string {
         `a 10 Mbit/s bottleneck with a 64 KiB drop-tail queue (${IP_UDP_HEADER_BYTES} B of IP/UDP header charged per datagram); "reorder" links draw each datagram's delay on its own ` +
         `(jitter reorders) and hold ${REORDER_SHARE * 100}% of datagrams ${REORDER_HOLD_MS} ms longer, the plain links keep FIFO order. ` +
         `The relay runs in a process of its own with 4 MiB socket buffers. ` +
+        `Each system first moves 1 MiB through the plain link, discarded (the JIT's first compilations, in the relay and at the ends, cost up to 2 × the CPU of later runs); ` +
+        `then the systems take turns within each seed, their order rotated from seed to seed. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
         `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. "resent" is the sender's resent packets ÷ packets sent; ` +

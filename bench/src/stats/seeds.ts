@@ -36,3 +36,10 @@ export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, 
   }
   return out;
 }
+
+/** `list` started at its `(shift mod length)`-th element. */
+export function rotated<T>(list: readonly T[], shift: number): T[] {
+  if (list.length === 0) return [];
+  const k = ((shift % list.length) + list.length) % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}

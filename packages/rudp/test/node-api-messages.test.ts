@@ -166,6 +166,57 @@ describe('backpressure', () => {
   });
 });
 
+describe('write(): a send without a promise', () => {
+  it('queues in order with send(), counts in bufferedAmount, returns false at the high-water mark and drains', async () => {
+    const messages: Buffer[] = [];
+    let ended!: () => void;
+    const got = new Promise<void>((resolve) => (ended = resolve));
+    const { client } = await pair((c) =>
+      c.on('message', (m) => {
+        messages.push(m);
+        if (m.toString() === 'end') ended();
+      }),
+    );
+    expect(client.write('a')).toBe(true);
+    void client.send('b');
+    expect(client.write(new Uint16Array([0x6363]))).toBe(true);
+    expect(client.bufferedAmount).toBe(4);
+    // Up to the mark: the write that reaches it returns false, as a Writable's does.
+    const big = new Uint8Array(256 * 1024);
+    const results: boolean[] = [];
+    while (!client.writableNeedDrain) results.push(client.write(big));
+    expect(results.slice(0, -1).every((r) => r)).toBe(true);
+    expect(results.at(-1)).toBe(false);
+    expect(client.bufferedAmount).toBe(4 + results.length * big.length);
+    await once(client, 'drain');
+    expect(client.bufferedAmount).toBeLessThanOrEqual(client.writableHighWaterMark / 2);
+    await client.send('end');
+    expect(client.bufferedAmount).toBe(0);
+    await got;
+    expect(messages.slice(0, 3).map((m) => m.toString('latin1'))).toEqual(['a', 'b', 'cc']);
+    expect(messages.length).toBe(3 + results.length + 1);
+  });
+
+  it('an unreliable write is not buffered; bad input throws with Node error codes; a closed connection takes nothing and returns false', async () => {
+    const { client } = await pair((c) => c.on('message', () => undefined));
+    expect(client.write('x', { channel: 2, reliable: false })).toBe(true);
+    expect(client.bufferedAmount).toBe(0);
+    expect(() => client.write(42 as unknown as string)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => client.write('x', { channel: 256 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => client.write(new Uint8Array(client.maxDatagramSize(4) + 1), { channel: 4, reliable: false })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(client.bufferedAmount).toBe(0);
+    // Unacknowledged writes when the connection ends: their bytes leave bufferedAmount, nothing is left pending.
+    client.write(new Uint8Array(100_000));
+    expect(client.bufferedAmount).toBe(100_000);
+    client.destroy();
+    await once(client, 'close');
+    expect(client.bufferedAmount).toBe(0);
+    // Closed: nothing is queued and nothing thrown ('close' told the writer), as a destroyed Writable's write returns false.
+    expect(client.write('late')).toBe(false);
+    expect(client.bufferedAmount).toBe(0);
+  });
+});
+
 describe('receiving', () => {
   it('messages that arrive before any listener wait for one (none lost between connect() and on())', async () => {
     const { client } = await pair((c) => void c.send('welcome'));

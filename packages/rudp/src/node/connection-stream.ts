@@ -37,9 +37,9 @@ export class ConnectionStream extends Duplex {
     if (this.conn.closed) return callback(this.conn.errorAfterClose());
     // An empty message would read as the end of the stream: an empty write sends nothing.
     for (let off = 0; off < chunk.length; off += MAX_PIECE_BYTES) {
-      // The acknowledgement is not awaited (that would be one round trip per write); a failed send
-      // means the connection died, and its close destroys this stream.
-      this.conn.send(chunk.subarray(off, off + MAX_PIECE_BYTES)).catch(() => undefined);
+      // The acknowledgement is not awaited (that would be one round trip per write): `write`, no
+      // promise. The connection is open (checked above, and a write cannot close it).
+      this.conn.write(chunk.subarray(off, off + MAX_PIECE_BYTES));
     }
     if (!this.conn.writableNeedDrain || this.conn.closed) return callback();
     const onDrain = (): void => {

@@ -68,11 +68,11 @@ async function rudpPair(api: RudpApi, deps: RelayDeps, link: LinkConfig, seed: n
   }
   client.on('message', (d) => deliver(false, d));
   serverSide.on('message', (d) => deliver(true, d));
-  const swallow = (): void => undefined;
   return {
     relay,
     pair: {
-      send: (up, data) => void (up ? client : serverSide).send(data).catch(swallow),
+      // Fire and forget, as rudp's README shows such a writer: write(), no promise per message.
+      send: (up, data) => void (up ? client : serverSide).write(data),
       counters: () => {
         const s = client.stats();
         return { sent: s.packetsSent, resent: s.packetsRetransmitted, spurious: s.spuriousRetransmissions };

@@ -7,7 +7,7 @@ import type { ForumResult } from '../run/forum-run.js';
 import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVariant } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { formatSpread, groupBy, spread } from '../stats/seeds.js';
-import { UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { RELAY_WARMUP_BYTES, UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
 import { closedText } from '../udp/many-real.js';
 import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
@@ -379,7 +379,8 @@ function udpSection(run: RunResults): string {
         `a 10 Mbit/s bottleneck with a 64 KiB drop-tail queue (${IP_UDP_HEADER_BYTES} B of IP/UDP header charged per datagram); "reorder" links draw each datagram's delay on its own ` +
         `(jitter reorders) and hold ${REORDER_SHARE * 100}% of datagrams ${REORDER_HOLD_MS} ms longer, the plain links keep FIFO order. ` +
         `The relay runs in a process of its own with 4 MiB socket buffers. ` +
-        `Each system first moves 1 MiB through the plain link, discarded (the JIT's first compilations, in the relay and at the ends, cost up to 2 × the CPU of later runs); ` +
+        `Each system first moves ${RELAY_WARMUP_BYTES / 1048576} MiB through the plain link, discarded: rudp's JavaScript needs about that much at 10 Mbit/s before the JIT has settled ` +
+        `(its first two 4 MiB runs in a fresh process cost 2.5 and 1.9 × the CPU of the later ones; udx-native and KCP move packets in C). ` +
         `then the systems take turns within each seed, their order rotated from seed to seed. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +

@@ -52,6 +52,9 @@ export interface UdpParts {
 }
 
 /** Every part (`--scenario udp`). */
+/** What each system moves through the relay, discarded, before its measured bulk runs: two runs' worth, what rudp's JIT needs to settle. */
+export const RELAY_WARMUP_BYTES = 2 * BULK.totalBytes;
+
 export const ALL_UDP_PARTS: UdpParts = { throughput: true, relayBulk: true, relayChat: true };
 
 /** Progress callback: one line per step. */
@@ -175,11 +178,12 @@ async function relayRuns(
   const allBulkCases = quick ? [{ reorder: false, loss: 0 }, { reorder: true, loss: 0 }] : [false, true].flatMap((reorder) => [0, 0.1].map((loss) => ({ reorder, loss })));
   const bulkCases = parts.relayBulk ? allBulkCases : [];
   if (bulkCases.length > 0) {
-    // The first runs in a fresh relay process (and the first of each system in this one) paid for JIT compilation: 2.2 x the
-    // CPU per byte of later seeds, relay included. One discarded run per system, so no system's first seed pays it.
+    // JIT compilation: rudp's first 4 MiB runs in a fresh process cost 1.0 and 0.78 CPU s, the later ones 0.39-0.48
+    // (udx-native and KCP move their packets in C); the relay's first runs cost more too. One discarded run of
+    // RELAY_WARMUP_BYTES per system, so every system is measured warm and no seed pays for the compiler.
     for (const system of systems) {
       progress(`relay bulk ${system} warm-up (discarded)`);
-      await relayBulk(system, deps, 'warm-up', relayBulkLink(false, 0), false, 0, BULK_QUICK.totalBytes);
+      await relayBulk(system, deps, 'warm-up', relayBulkLink(false, 0), false, 0, quick ? BULK_QUICK.totalBytes : RELAY_WARMUP_BYTES);
     }
   }
   for (const c of bulkCases) {

@@ -259,7 +259,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       const notice = encodeServerMessage(shutdownNotice());
       // The notice goes first on each connection; a graceful close delivers it before the CLOSE.
       const closed = conns.map((conn) => {
-        conn.send(notice).catch(() => undefined);
+        conn.write(notice);
         return conn.close().catch(() => undefined);
       });
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());

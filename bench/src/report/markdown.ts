@@ -381,7 +381,7 @@ function udpSection(run: RunResults): string {
         `The relay runs in a process of its own with 4 MiB socket buffers. ` +
         `Each system first moves ${RELAY_WARMUP_BYTES / 1048576} MiB through the plain link, discarded: rudp's JavaScript needs about that much at 10 Mbit/s before the JIT has settled ` +
         `(its first two 4 MiB runs in a fresh process cost 2.5 and 1.9 × the CPU of the later ones; udx-native and KCP move packets in C). ` +
-        `then the systems take turns within each seed, their order rotated from seed to seed. ` +
+        `Then the systems take turns within each seed, their order rotated from seed to seed. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
         `"÷ no reordering" is goodput against the plain run of the same system, seed and loss. "resent" is the sender's resent packets ÷ packets sent; ` +

@@ -51,10 +51,10 @@ export interface UdpParts {
   readonly relayChat: boolean;
 }
 
-/** Every part (`--scenario udp`). */
 /** What each system moves through the relay, discarded, before its measured bulk runs: two runs' worth, what rudp's JIT needs to settle. */
 export const RELAY_WARMUP_BYTES = 2 * BULK.totalBytes;
 
+/** Every part (`--scenario udp`). */
 export const ALL_UDP_PARTS: UdpParts = { throughput: true, relayBulk: true, relayChat: true };
 
 /** Progress callback: one line per step. */

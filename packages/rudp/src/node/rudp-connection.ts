@@ -196,8 +196,6 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.io.changed(this.core);
       return Promise.resolve();
     }
-    this.buffered += bytes.length;
-    if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
     const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, abort: undefined };
     const p = new Promise<void>((resolve, reject) => {
       entry.resolve = resolve;
@@ -212,7 +210,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       entry.abort = { signal, onAbort };
       signal.addEventListener('abort', onAbort, { once: true });
     });
-    this.addPending(id, entry);
+    this.holdUnacknowledged(id, entry);
     this.io.changed(this.core);
     return p;
   }
@@ -341,12 +339,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     const id = this.queueMessage(bytes, options);
     if (id instanceof RudpError) return false;
     if (id instanceof Error) throw id;
-    if (id >= 0) {
-      this.buffered += bytes.length;
-      if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
-      // The byte count alone: a small integer in the slot, no object.
-      this.addPending(id, bytes.length);
-    }
+    // The byte count alone: a small integer in the slot, no object.
+    if (id >= 0) this.holdUnacknowledged(id, bytes.length);
     this.io.changed(this.core);
     return !this.needDrain;
   }
@@ -453,7 +447,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (thrown !== undefined) throw thrown.error;
   }
 
-  private addPending(id: number, p: PendingSend | number): void {
+  /** Keeps `p` (a send's entry, or a write's byte count) and counts its bytes in `bufferedAmount` until message `id` is acknowledged. */
+  private holdUnacknowledged(id: number, p: PendingSend | number): void {
+    this.buffered += typeof p === 'number' ? p : p.bytes;
+    if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
     if (this.pending.length === 0) this.pendingBase = id;
     const i = id - this.pendingBase;
     // Ids the core gave to sends made around this wrapper leave holes.

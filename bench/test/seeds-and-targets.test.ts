@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compactProblems } from '../src/report/markdown.js';
+import { coldRuns, compactProblems } from '../src/report/markdown.js';
+import type { UdpBulkResult } from '../src/udp/udp-results.js';
 import { outputNames } from '../src/report/results.js';
 import { judge, manyRealTarget } from '../src/report/targets.js';
 import type { ManyRealResult } from '../src/udp/many-real.js';
@@ -134,5 +135,36 @@ describe('the many-real target (10,000 mostly idle connections, real sockets)', 
   it('is not measured without both systems', () => {
     expect(manyRealTarget({ manyReal: [] }).status).toBe('not measured');
     expect(manyRealTarget({ manyReal: [result('rudp', 0, 2, 9_000)] }).measured).toBe('udx-native not measured');
+  });
+});
+
+describe('the relay bulk warm-up runs (the cold cost)', () => {
+  const run = (system: UdpBulkResult['system'], variantId: string, cpuSeconds: number): UdpBulkResult => ({
+    system,
+    variantId,
+    reorder: false,
+    loss: 0,
+    seed: 0,
+    totalBytes: 4 * 1048576,
+    completionMs: 3_600,
+    goodputBps: 9e6,
+    resentShare: 0,
+    spuriousShare: 0,
+    drops: { link: 0, queue: 0, relayKernel: 0, endsKernel: 0 },
+    cpuSeconds,
+    relayCpuSeconds: 0.3,
+    relayLateness: { meanMs: 0.1, maxMs: 1 },
+    clean: true,
+    completed: true,
+  });
+
+  it('lists each system\'s runs in the order they ran, with their link', () => {
+    const line = coldRuns([run('rudp', 'plain p=0', 1.031), run('rudp', 'plain p=0.1', 0.808), run('udx-native', 'plain p=0', 0.566), run('udx-native', 'plain p=0.1', Number.NaN)]);
+    expect(line).toContain('per 4 MiB run');
+    expect(line).toContain('rudp: plain p=0 1.03, plain p=0.1 0.81; udx-native: plain p=0 0.57, plain p=0.1 —.');
+  });
+
+  it('says nothing when no warm-up ran', () => {
+    expect(coldRuns([])).toBe('');
   });
 });

@@ -7,7 +7,7 @@ import type { ForumResult } from '../run/forum-run.js';
 import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVariant } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { formatSpread, groupBy, spread } from '../stats/seeds.js';
-import { RELAY_WARMUP_BYTES, UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { RELAY_WARMUP_RUNS_PER_CASE, UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
 import { closedText } from '../udp/many-real.js';
 import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
@@ -379,8 +379,9 @@ function udpSection(run: RunResults): string {
         `a 10 Mbit/s bottleneck with a 64 KiB drop-tail queue (${IP_UDP_HEADER_BYTES} B of IP/UDP header charged per datagram); "reorder" links draw each datagram's delay on its own ` +
         `(jitter reorders) and hold ${REORDER_SHARE * 100}% of datagrams ${REORDER_HOLD_MS} ms longer, the plain links keep FIFO order. ` +
         `The relay runs in a process of its own with 4 MiB socket buffers. ` +
-        `Each system first moves ${RELAY_WARMUP_BYTES / 1048576} MiB through the plain link, discarded: rudp's JavaScript needs about that much at 10 Mbit/s before the JIT has settled ` +
-        `(its first two 4 MiB runs in a fresh process cost 2.5 and 1.9 × the CPU of the later ones; udx-native and KCP move packets in C). ` +
+        `Each system first makes ${RELAY_WARMUP_RUNS_PER_CASE === 1 ? 'one discarded run' : `${RELAY_WARMUP_RUNS_PER_CASE} discarded runs`} per link below, each on a connection of its own: ` +
+        `rudp's JavaScript settles only after several connections and some ten seconds of traffic at 10 Mbit/s (V8 optimizes its code, deoptimizes it as a new connection or a first loss brings new shapes, and optimizes again), ` +
+        `and one discarded run of twice the bytes still left its first measured run at twice the CPU of the later ones; these warm-up runs are listed below the table as the cold cost. ` +
         `Then the systems take turns within each seed, their order rotated from seed to seed. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +
@@ -394,6 +395,8 @@ function udpSection(run: RunResults): string {
         ['link', 'system', 'goodput Mbit/s', 'completion s', `time ÷ ${refLabel}`, '÷ no reordering', 'resent', 'spurious', 'link drops', 'queue drops', 'kernel drops', 'CPU s / GB', 'relay CPU s / GB', 'relay late ms mean / max', 'delivery'],
         udpBulkRows(u.bulk),
       ),
+      '',
+      coldRuns(u.bulkWarmUp),
     );
   }
   if (u.chat.length > 0) {
@@ -408,6 +411,18 @@ function udpSection(run: RunResults): string {
     );
   }
   return parts.join('\n');
+}
+
+/** The warm-up runs: each system's CPU per run in the order they ran, the first in a fresh process first. */
+export function coldRuns(runs: readonly UdpBulkResult[]): string {
+  if (runs.length === 0) return '';
+  const systems = [...new Set(runs.map((r) => r.system))];
+  const perSystem = systems.map((system) => {
+    const mine = runs.filter((r) => r.system === system);
+    const cpu = mine.map((r) => `${r.variantId} ${Number.isFinite(r.cpuSeconds) ? r.cpuSeconds.toFixed(2) : '—'}`).join(', ');
+    return `${system}: ${cpu}`;
+  });
+  return `Cold cost, the discarded warm-up runs (CPU s of both ends per ${(runs[0] as UdpBulkResult).totalBytes / 1048576} MiB run, in the order they ran, each system's first relay run first): ${perSystem.join('; ')}.`;
 }
 
 function manyRealSection(run: RunResults): string {

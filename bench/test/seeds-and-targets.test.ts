@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { coldRuns, compactProblems } from '../src/report/markdown.js';
-import type { UdpBulkResult } from '../src/udp/udp-results.js';
+import type { UdpBulkResult, UdpPeer, UdpThroughput } from '../src/udp/udp-results.js';
 import { outputNames } from '../src/report/results.js';
-import { judge, manyRealTarget } from '../src/report/targets.js';
+import { encryptedThroughput, judge, manyRealTarget } from '../src/report/targets.js';
 import type { ManyRealResult } from '../src/udp/many-real.js';
 import { formatSpread, groupBy, rotated, spread } from '../src/stats/seeds.js';
 
@@ -166,5 +166,24 @@ describe('the relay bulk warm-up runs (the cold cost)', () => {
 
   it('says nothing when no warm-up ran', () => {
     expect(coldRuns([])).toBe('');
+  });
+});
+
+describe('the encrypted vs plaintext target (loopback, round by round)', () => {
+  const size = (messageBytes: number, sealed: readonly number[]): UdpThroughput => {
+    const peer = (name: UdpPeer, ratios: readonly number[]) => ({ peer: name, messagesPerSec: 1, datagramsPerSec: 1, megabytesPerSec: 1, cpuSecondsPerGB: 1, ratioToUdx: 1, ratiosToPlain: ratios });
+    return { messageBytes, peers: [peer('rudp', sealed), peer('rudp plain', sealed.map(() => 1)), peer('rudp libsodium', [0.7, 0.72, 0.71])] };
+  };
+
+  it('is met when the median of the rounds\' ratios is at least 0.8 and no round is below 0.72; the rounds that miss are named', () => {
+    const row = encryptedThroughput([size(64, [0.5]), size(1024, [0.85, 0.9, 0.75, 0.82, 0.88]), size(64_000, [0.83, 0.84, 0.86, 0.81, 0.9])]);
+    expect(row.status).toBe('met');
+    expect(row.measured).toContain('1,024 B: median 0.85 (0.75–0.90); missed on round 3 (0.75)');
+    expect(row.measured).not.toContain('64 B');
+  });
+
+  it('is not met when one round misses badly, even with a good median', () => {
+    expect(encryptedThroughput([size(1024, [0.85, 0.9, 0.7, 0.82, 0.88])]).status).toBe('not met');
+    expect(encryptedThroughput([size(1024, [0.79, 0.78, 0.9])]).status).toBe('not met');
   });
 });

@@ -16,6 +16,8 @@ export interface UdpPeerRate {
   readonly cpuSecondsPerGB: number;
   /** Median over the rounds of this peer's bytes/s ÷ udx-native's in the same round. */
   readonly ratioToUdx: number;
+  /** Each round's bytes/s ÷ rudp plaintext's in the same round (run back to back with it for rudp itself). */
+  readonly ratiosToPlain: readonly number[];
 }
 
 /** One message size, every peer. */

@@ -379,9 +379,9 @@ function udpSection(run: RunResults): string {
         `a 10 Mbit/s bottleneck with a 64 KiB drop-tail queue (${IP_UDP_HEADER_BYTES} B of IP/UDP header charged per datagram); "reorder" links draw each datagram's delay on its own ` +
         `(jitter reorders) and hold ${REORDER_SHARE * 100}% of datagrams ${REORDER_HOLD_MS} ms longer, the plain links keep FIFO order. ` +
         `The relay runs in a process of its own with 4 MiB socket buffers. ` +
-        `Each system first makes ${RELAY_WARMUP_RUNS_PER_CASE === 1 ? 'one discarded run' : `${RELAY_WARMUP_RUNS_PER_CASE} discarded runs`} per link below, each on a connection of its own: ` +
-        `rudp's JavaScript settles only after several connections and some ten seconds of traffic at 10 Mbit/s (V8 optimizes its code, deoptimizes it as a new connection or a first loss brings new shapes, and optimizes again), ` +
-        `and one discarded run of twice the bytes still left its first measured run at twice the CPU of the later ones; these warm-up runs are listed below the table as the cold cost. ` +
+        `Each system first makes ${RELAY_WARMUP_RUNS_PER_CASE} discarded runs per link below, each on a connection of its own: ` +
+        `rudp's JavaScript (and the relay's) settles only after several connections and some tens of seconds of traffic at 10 Mbit/s (V8 optimizes its code, deoptimizes it as a new connection or a first loss brings new shapes, and optimizes again), ` +
+        `and with one warm-up run per link rudp's measured seeds still fell from 0.82 to 0.38 CPU s; the warm-up runs are listed below the table as the cold cost. ` +
         `Then the systems take turns within each seed, their order rotated from seed to seed. ` +
         `rudp runs through its Node API, KCP (flushed) through the bench's socket driver with the same profile as the simulation, udx-native as one stream each way ` +
         `(its server side learns the relay's upstream port from a raw datagram first). Cells: median over the seeds (min–max); ` +

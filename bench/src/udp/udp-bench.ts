@@ -57,15 +57,17 @@ export interface UdpParts {
 }
 
 /**
- * Discarded bulk runs each system makes before its measured ones: one per
- * case measured, each on a connection of its own. A JavaScript transport's
- * CPU per run settles only after several connections and some ten seconds
+ * Discarded bulk runs each system makes before its measured ones, per case
+ * measured, each on a connection of its own. A JavaScript transport's CPU
+ * per run settles only after several connections and some tens of seconds
  * of traffic at 10 Mbit/s (V8 optimizes, deoptimizes as a new connection or
- * a first loss brings new shapes, and optimizes again: rudp's first two
- * 4 MiB runs in a fresh process cost 2-3 × the later ones); one run of
- * twice the bytes still left the first measured run at 2 ×.
+ * a first loss brings new shapes, and optimizes again): rudp's first 4 MiB
+ * runs in a fresh process cost 2-3 × the later ones, one discarded run of
+ * twice the bytes left the first measured run at 2 ×, and one run per case
+ * (four) left the measured seeds falling from 0.82 to 0.38 CPU s (udx-native
+ * 0.31-0.44 throughout). The relay process, JavaScript too, settles alike.
  */
-export const RELAY_WARMUP_RUNS_PER_CASE = 1;
+export const RELAY_WARMUP_RUNS_PER_CASE = 2;
 
 /** Every part (`--scenario udp`). */
 export const ALL_UDP_PARTS: UdpParts = { throughput: true, relayBulk: true, relayChat: true };

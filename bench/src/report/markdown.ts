@@ -413,7 +413,7 @@ function udpSection(run: RunResults): string {
   return parts.join('\n');
 }
 
-/** The warm-up runs: each system's CPU per run in the order they ran, the first in a fresh process first. */
+/** The line under the relay bulk table: each system's warm-up runs (discarded from the medians), CPU per run in the order they ran. */
 export function coldRuns(runs: readonly UdpBulkResult[]): string {
   if (runs.length === 0) return '';
   const systems = [...new Set(runs.map((r) => r.system))];

@@ -85,7 +85,7 @@ export interface UdpReport {
   readonly throughput: readonly UdpThroughput[];
   readonly chat: readonly UdpChatResult[];
   readonly bulk: readonly UdpBulkResult[];
-  /** The discarded bulk runs before the measured ones, in the order they ran (each system's first in a fresh process first). */
+  /** The discarded bulk runs before the measured ones, in the order they ran (each system's first relay run first): the cold cost. */
   readonly bulkWarmUp: readonly UdpBulkResult[];
   /** Why a peer was left out (e.g. udx-native not installed). */
   readonly notes: readonly string[];

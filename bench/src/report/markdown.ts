@@ -416,9 +416,7 @@ function udpSection(run: RunResults): string {
 /** The line under the relay bulk table: each system's warm-up runs (discarded from the medians), CPU per run in the order they ran. */
 export function coldRuns(runs: readonly UdpBulkResult[]): string {
   if (runs.length === 0) return '';
-  const systems = [...new Set(runs.map((r) => r.system))];
-  const perSystem = systems.map((system) => {
-    const mine = runs.filter((r) => r.system === system);
+  const perSystem = [...groupBy(runs, (r) => r.system)].map(([system, mine]) => {
     const cpu = mine.map((r) => `${r.variantId} ${Number.isFinite(r.cpuSeconds) ? r.cpuSeconds.toFixed(2) : '—'}`).join(', ');
     return `${system}: ${cpu}`;
   });

@@ -64,12 +64,12 @@ export function judge(values: readonly SeedValue[], bound: Bound): Verdict {
   return { met, median, misses, count: values.length };
 }
 
-/** `median m (min–max)` and the seeds that missed. */
-function describe(values: readonly SeedValue[], verdict: Verdict, format: (v: number) => string): string {
+/** `median m (min–max)` and the seeds (or the `unit` the values are taken over) that missed. */
+function describe(values: readonly SeedValue[], verdict: Verdict, format: (v: number) => string, unit = 'seed'): string {
   const s = spread(values.map((v) => v.value));
   const range = s.count > 1 ? ` (${format(s.min)}–${format(s.max)})` : '';
   const misses = verdict.misses.length
-    ? `; missed on seed ${verdict.misses.map((m) => `${m.seed} (${format(m.value)}${m.badly ? ', badly' : ''})`).join(', ')}`
+    ? `; missed on ${unit} ${verdict.misses.map((m) => `${m.seed} (${format(m.value)}${m.badly ? ', badly' : ''})`).join(', ')}`
     : '';
   return `median ${format(s.median)}${range}${misses}`;
 }
@@ -239,7 +239,7 @@ export function encryptedThroughput(throughput: readonly UdpThroughput[]): Targe
   });
   if (rows.length === 0) return notRun(figure, target);
   const measured = rows
-    .map((x) => `${x.size.toLocaleString('en-US')} B: ${describe(x.sealed, x.verdict, ratio).replace(/seed/g, 'round')} (on libsodium ${ratio(x.sodium)}, on node:crypto ${ratio(x.node)})`)
+    .map((x) => `${x.size.toLocaleString('en-US')} B: ${describe(x.sealed, x.verdict, ratio, 'round')} (on libsodium ${ratio(x.sodium)}, on node:crypto ${ratio(x.node)})`)
     .join('; ');
   return {
     figure,

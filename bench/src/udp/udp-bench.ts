@@ -3,7 +3,7 @@ import { collectGarbage } from '../run/many-run.js';
 import { BULK, BULK_QUICK } from '../scenarios/bulk.js';
 import { BASE_LINK, jitterReorder, plainLoss } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
-import { rotated, spread } from '../stats/seeds.js';
+import { groupBy, rotated, spread } from '../stats/seeds.js';
 import { RelayHost } from './relay-host.js';
 import { relayBulk, relayChat, type RelayDeps } from './relay-runs.js';
 import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
@@ -81,9 +81,8 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
   const out: UdpThroughput[] = [];
   const sodium = api.packetCipherProviders.find(([library]) => library === 'libsodium')?.[1];
   for (const size of UDP_SIZES) {
-    const byPeer = new Map<UdpPeer, Rate[]>();
-    const udxRatios = new Map<UdpPeer, number[]>();
-    const plainRatios = new Map<UdpPeer, number[]>();
+    // Every peer's run of every round, with its bytes/s against udx-native's and rudp plaintext's in that round.
+    const runs: { readonly peer: UdpPeer; readonly rate: Rate; readonly toUdx: number; readonly toPlain: number }[] = [];
     for (let round = 0; round < rounds; round++) {
       progress(`real UDP ${size} B round ${round + 1}/${rounds}`);
       // Peers alternate within a round, and each round's ratios pair runs taken seconds apart: this VM's speed drifts.
@@ -125,13 +124,13 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       thisRound.set('TCP', await tcpThroughput(size, msPerRun));
       const udxRate = thisRound.get('udx-native');
       const plainRate = thisRound.get('rudp plain');
-      for (const [peer, r] of thisRound) {
-        pushTo(byPeer, peer, r);
-        pushTo(udxRatios, peer, udxRate ? r.messagesPerSec / udxRate.messagesPerSec : Number.NaN);
-        pushTo(plainRatios, peer, plainRate ? r.messagesPerSec / plainRate.messagesPerSec : Number.NaN);
+      for (const [peer, rate] of thisRound) {
+        const toUdx = udxRate ? rate.messagesPerSec / udxRate.messagesPerSec : Number.NaN;
+        runs.push({ peer, rate, toUdx, toPlain: plainRate ? rate.messagesPerSec / plainRate.messagesPerSec : Number.NaN });
       }
     }
-    const peers: UdpPeerRate[] = [...byPeer].map(([peer, rates]) => {
+    const peers: UdpPeerRate[] = [...groupBy(runs, (r) => r.peer)].map(([peer, mine]) => {
+      const rates = mine.map((r) => r.rate);
       const mps = spread(rates.map((r) => r.messagesPerSec)).median;
       return {
         peer,
@@ -139,8 +138,8 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
         datagramsPerSec: spread(rates.map((r) => r.datagramsPerSec)).median,
         megabytesPerSec: (mps * size) / 1e6,
         cpuSecondsPerGB: spread(rates.map((r) => (r.cpuSeconds * 1e9) / r.bytes)).median,
-        ratioToUdx: spread(udxRatios.get(peer) ?? []).median,
-        ratiosToPlain: plainRatios.get(peer) ?? [],
+        ratioToUdx: spread(mine.map((r) => r.toUdx)).median,
+        ratiosToPlain: mine.map((r) => r.toPlain),
       };
     });
     out.push({ messageBytes: size, peers });
@@ -194,9 +193,10 @@ async function relayRuns(
   // Every system is measured warm (see RELAY_WARMUP_RUNS_PER_CASE); the discarded runs are reported apart, as the cold cost.
   const bulkWarmUp: UdpBulkResult[] = [];
   for (const system of systems) {
+    let n = 0;
     for (const c of bulkCases) {
       for (let k = 0; k < RELAY_WARMUP_RUNS_PER_CASE; k++) {
-        progress(`relay bulk ${system} warm-up ${bulkWarmUp.filter((r) => r.system === system).length + 1} (discarded)`);
+        progress(`relay bulk ${system} warm-up ${++n} (discarded)`);
         bulkWarmUp.push(await relayBulk(system, deps, bulkCaseId(c), relayBulkLink(c.reorder, c.loss), c.reorder, 0, totalBytes));
       }
     }
@@ -223,13 +223,6 @@ async function relayRuns(
     }
   }
   return { throughput, chat, bulk, bulkWarmUp, notes };
-}
-
-/** Appends `value` to the list `key` holds in `map`. */
-function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
 }
 
 /** The link column of a relay bulk case. */

@@ -258,6 +258,24 @@ describe("server.close() and its connections' listeners", () => {
     await clientsClosed;
   });
 
+  it("rejects with an AggregateError of every error, in order, when several connections' 'close' listeners throw", async () => {
+    let closes = 0;
+    const { s, clients } = await withConnections(3, () => {
+      throw new Error(`listener bug ${++closes}`);
+    });
+    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
+    const e = await s.close().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // Before, the second and third errors were dropped without a trace.
+    expect(e).toBeInstanceOf(AggregateError);
+    expect((e as AggregateError).errors.map((x: Error) => x.message)).toEqual(['listener bug 1', 'listener bug 2', 'listener bug 3']);
+    expect((e as AggregateError).message).toBe('3 listeners threw: listener bug 1; listener bug 2; listener bug 3');
+    expect(s.connections.size).toBe(0);
+    await clientsClosed;
+  });
+
   it("settles a connection's close() and sends even when its own 'close' listener throws", async () => {
     const s = await server();
     const accepted = once(s, 'connection') as Promise<[RudpConnection]>;

@@ -139,7 +139,8 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
   /**
    * Closes every connection abruptly (peers are told) and the socket; emits
    * `'close'` once, however often it is called. Rejects with the error of a
-   * connection's listener that threw meanwhile (after closing everything).
+   * connection's listener that threw meanwhile (after closing everything; an
+   * `AggregateError` of every one, in order, if several threw).
    */
   close(): Promise<void> {
     const first = !this.closeCalled;

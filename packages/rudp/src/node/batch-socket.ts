@@ -14,6 +14,7 @@ import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { type PeerAddress, formatAddress, parseAddress } from '../core/sans-io.js';
 import { type DatagramSocket, type SocketAddress, systemError } from './datagram-socket.js';
+import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { RECV_BUFFER_BYTES } from './udp-socket.js';
 import { META_WORDS, RECEIVE_SLOTS, type UdpBatch, type UdpBatchHandle } from './udp-batch.js';
 
@@ -156,16 +157,16 @@ export class BatchSocket implements DatagramSocket {
   private readonly onMessages = (datagrams: readonly ArrayBuffer[], count: number): void => {
     // A throw (a bug an application survives with an uncaughtException handler) is rethrown once the
     // batch is handed over: it must not take the rest of the batch, up to 31 datagrams, with it.
-    let failure: { readonly error: unknown } | undefined;
+    let errors: ListenerErrors;
     for (let i = 0; i < count && !this.closed; i++) {
       try {
         this.onDatagram(new Uint8Array(datagrams[i] as ArrayBuffer), this.sender(i * META_WORDS));
       } catch (error) {
-        failure ??= { error };
+        errors = keepError(errors, error);
       }
     }
     if (!this.closed) this.onBurstEnd();
-    if (failure !== undefined) throw failure.error;
+    rethrowErrors(errors);
   };
 
   private readonly onFailure = (errno: number, syscall: string): void => {

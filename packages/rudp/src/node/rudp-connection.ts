@@ -11,6 +11,7 @@ import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { parseAddress } from '../core/sans-io.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
+import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { iterateMessages } from './message-iterator.js';
 import { RudpError, abortError, closeCode } from './rudp-error.js';
 import { type ConnectionSink, type UdpEndpoint, asBuffer } from './udp-endpoint.js';
@@ -412,13 +413,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.forgetClosed?.(this);
     // A listener that throws (an application bug the process survives with an uncaughtException
     // handler) must not leave the rest undone: sends and close() pending forever, no 'close' for
-    // the others (a server's session never released). Its error is rethrown at the end.
-    let thrown: { readonly error: unknown } | undefined;
+    // the others (a server's session never released). What they threw is rethrown at the end (`listener-errors.ts`).
+    let errors: ListenerErrors;
     const emitting = (emit: () => void): void => {
       try {
         emit();
       } catch (error) {
-        thrown ??= { error };
+        errors = keepError(errors, error);
       }
     };
     // Messages that arrived before the close but were held back by flow control are still handed
@@ -444,7 +445,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) emitting(() => this.emit('error', closedError));
     emitting(() => this.emit('close', reason));
     for (const w of this.closeWaiters.splice(0)) w();
-    if (thrown !== undefined) throw thrown.error;
+    rethrowErrors(errors);
   }
 
   /** Keeps `p` (a send's entry, or a write's byte count) and counts its bytes in `bufferedAmount` until message `id` is acknowledged. */

@@ -14,6 +14,7 @@ import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import type { RandomSource } from '../core/sans-io.js';
 import type { DatagramSocket } from './datagram-socket.js';
+import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 
 /** `setTimeout` cannot wait less than this, ms. */
 const TIMER_GRANULARITY_MS = 1;
@@ -183,12 +184,12 @@ export class UdpEndpoint {
    * throws (an application bug the process survives with an
    * `uncaughtException` handler) does not hold back the events after it,
    * the datagrams or the timer: every connection of the endpoint would stall
-   * until a datagram arrived. Its error is rethrown once the pump is done.
+   * until a datagram arrived. What listeners threw is rethrown once the pump is done (`listener-errors.ts`).
    */
   pump(): void {
     if (this.closed) return;
     const now = this.now();
-    const failure = this.dispatchAll();
+    const errors = this.dispatchAll();
     // A listener may have shut the endpoint down (`server.close()`): nothing is left to send or time.
     if (!this.closed) {
       for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
@@ -199,16 +200,17 @@ export class UdpEndpoint {
       // Dispatching may have made more to do (a handler that sends); the microtask pump catches it.
       this.arm();
     }
-    if (failure !== undefined) throw failure.error;
+    rethrowErrors(errors);
   }
 
   /**
    * Ends everything: tells peers, closes the socket. A listener that throws
    * meanwhile does not keep the socket open (the port bound, the process
-   * alive): the first call's promise rejects with its error once the socket
-   * is closed. Later calls, and calls from a listener while the first one
-   * dispatches (a `'close'` listener calling `server.close()`), resolve once
-   * the socket is closed.
+   * alive): the first call's promise rejects with its error (an
+   * `AggregateError` if several threw) once the socket is closed. Later
+   * calls, and calls from a listener while the first one dispatches (a
+   * `'close'` listener calling `server.close()`), resolve once the socket is
+   * closed.
    */
   shutdown(): Promise<void> {
     if (this.stopping !== undefined) return this.stopping;
@@ -221,13 +223,13 @@ export class UdpEndpoint {
   }
 
   private async stop(): Promise<void> {
-    let failure: { readonly error: unknown } | undefined;
+    let errors: ListenerErrors;
     try {
       this.endpoint.destroyAll(this.now());
       for (let t = this.endpoint.pollTransmit(this.now()); t; t = this.endpoint.pollTransmit(this.now())) this.socket.send(t.to, t.data);
       this.socket.flush();
       this.endpoint.abortAll();
-      failure = this.dispatchAll();
+      errors = this.dispatchAll();
     } finally {
       this.closed = true;
       this.cancelTimer();
@@ -235,20 +237,20 @@ export class UdpEndpoint {
       this.immediate = undefined;
     }
     await this.socket.close();
-    if (failure !== undefined) throw failure.error;
+    rethrowErrors(errors);
   }
 
-  /** Dispatches every pending event, even past a listener that throws; the first error is returned. */
-  private dispatchAll(): { readonly error: unknown } | undefined {
-    let failure: { readonly error: unknown } | undefined;
+  /** Dispatches every pending event, even past a listener that throws; returns what listeners threw. */
+  private dispatchAll(): ListenerErrors {
+    let errors: ListenerErrors;
     for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
       try {
         this.dispatch(e);
       } catch (error) {
-        failure ??= { error };
+        errors = keepError(errors, error);
       }
     }
-    return failure;
+    return errors;
   }
 
   /** Endpoint-wide counters. */

@@ -16,6 +16,14 @@ describe('configuration is validated when an endpoint or connection is created',
     expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, maxcopies: 1 } })).toThrow(/unknown redundancy option 'maxcopies' \(did you mean 'maxCopies'\?\)/);
   });
 
+  it('says a missing redundancy field is missing (it read "got undefined undefined"), and the defaults cannot be changed from outside', () => {
+    expect(() => endpoint({ redundancy: { maxCopies: 1 } })).toThrow(/\(got undefined\)$/);
+    expect(Object.isFrozen(DEFAULT_CONNECTION_CONFIG) && Object.isFrozen(DEFAULT_CONNECTION_CONFIG.redundancy)).toBe(true);
+    expect(() => {
+      (DEFAULT_CONNECTION_CONFIG as { idleTimeoutMs: number }).idleTimeoutMs = -1;
+    }).toThrow(TypeError);
+  });
+
   it('names the field and its range for a value out of range (mtu 1500 used to loop forever)', () => {
     expect(() => endpoint({ mtu: 1500 })).toThrow(new RangeError(`rudp: option 'mtu' must be an integer from ${MIN_MTU} to 1200 (got 1500)`));
     const e = endpoint({});

@@ -119,6 +119,24 @@ describe('connect: host names and Node-style errors', () => {
     expect(e2).toMatchObject({ code: 'EAI_AGAIN', hostname: 'dual.test', syscall: 'getaddrinfo' });
   });
 
+  it('a lookup that never answers ends in ETIMEDOUT after handshakeTimeoutMs; one that throws or answers garbage, in a RudpError', async () => {
+    const port = await closedPort();
+    const silent: LookupFunction = () => undefined;
+    const started = performance.now();
+    const e = await rejection(connect({ host: 'hung.test', port, lookup: silent, handshakeTimeoutMs: 200 }));
+    // Before, connect never settled.
+    expect(e).toMatchObject({ code: 'ETIMEDOUT', hostname: 'hung.test', syscall: 'getaddrinfo' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    const throwing: LookupFunction = () => {
+      throw new Error('resolver bug');
+    };
+    const e2 = await rejection(connect({ host: 'bug.test', port, lookup: throwing }));
+    expect(e2).toBeInstanceOf(RudpError);
+    expect(e2).toMatchObject({ code: 'ENOTFOUND', hostname: 'bug.test' });
+    const garbage = ((_h: string, _o: unknown, cb: (err: null, a: unknown) => void) => cb(null, 'not a list')) as unknown as LookupFunction;
+    expect(await rejection(connect({ host: 'junk.test', port, lookup: garbage }))).toMatchObject({ code: 'ENOTFOUND', hostname: 'junk.test' });
+  });
+
   it('connects over IPv6 (::1)', async () => {
     const s = await server('::1');
     const conn = await connect({ host: '::1', port: s.address().port });
@@ -177,6 +195,25 @@ describe('connect: host names and Node-style errors', () => {
       code: 'ERR_OUT_OF_RANGE',
     });
     await expect(listen({ port: 0, idleTimeoutMs: '10' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('rejects bad key and crypto options at once (ERR_INVALID_ARG_TYPE) and leaves no socket bound', async () => {
+    const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+    const before = udpSockets();
+    const key16 = new Uint8Array(16);
+    const bad: readonly Promise<unknown>[] = [
+      listen({ port: 0, identity: { publicKey: 1, privateKey: 2 } as unknown as { publicKey: Uint8Array; privateKey: Uint8Array } }),
+      listen({ port: 0, crypto: 5 as never }),
+      listen({ port: 0, connectionIds: 'random' as never }),
+      listen({ port: 0, plaintext: true, identity: { publicKey: new Uint8Array(32), privateKey: new Uint8Array(32) } }),
+      connect({ port: 1, serverKey: key16 }),
+      connect({ port: 1, crypto: 5 as never }),
+      connect({ port: 1, identity: 5 as never }),
+    ];
+    for (const p of bad) await expect(p).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    // Before, these were found by the endpoint after bind(): the sockets stayed bound and the process never exited.
+    await new Promise((r) => setImmediate(r));
+    expect(udpSockets()).toBe(before);
   });
 
   it('listen on a port in use fails with EADDRINUSE as a RudpError', async () => {

@@ -46,6 +46,22 @@ describe('rudp over real node:dgram on 127.0.0.1', () => {
     await conn.close();
   });
 
+  it("a server's publicKey is the key its clients pin: the given identity, or the fresh one made for it", async () => {
+    const identity = nodeCryptoProvider.generateKeyPair();
+    const given = await listen({ port: 0, identity });
+    open.push(given);
+    expect(given.publicKey).toEqual(identity.publicKey);
+    const fresh = await echoServer();
+    expect(fresh.publicKey).toBeInstanceOf(Uint8Array);
+    expect(fresh.publicKey?.length).toBe(32);
+    const conn = await connect({ port: fresh.address().port, serverKey: fresh.publicKey });
+    expect(conn.serverKey).toEqual(fresh.publicKey);
+    await conn.close();
+    const plain = await listen({ port: 0, plaintext: true });
+    open.push(plain);
+    expect(plain.publicKey).toBeUndefined();
+  });
+
   it('carries a 16 MiB message both ways intact', async () => {
     const server = await echoServer();
     const conn = await connect({ port: server.address().port });

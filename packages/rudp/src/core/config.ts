@@ -82,8 +82,8 @@ export interface RedundancyConfig {
   readonly previousCopyShare?: number;
 }
 
-/** The defaults. */
-export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
+/** The defaults (frozen: a change from outside would skip validation and reach every endpoint made after it). */
+export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = Object.freeze<ConnectionConfig>({
   mtu: MAX_DATAGRAM,
   maxDatagramSize: MAX_PROBED_DATAGRAM,
   receiveWindow: 32 * 1024 * 1024,
@@ -101,8 +101,8 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   redundantCopies: 1,
   redundantSpacingMs: 3,
   congestion: (mtu) => new Bbr(mtu),
-  redundancy: { maxCopies: 2, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 },
-};
+  redundancy: Object.freeze({ maxCopies: 2, maxMessageBytes: 256, lossThreshold: 0.02, highLossThreshold: 0.05 }),
+});
 
 /**
  * How long a connection stays silent before it sends a keep-alive PING, ms
@@ -204,7 +204,7 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
 }
 
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }

@@ -14,6 +14,7 @@ import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validate
 import { Connection, type ConnectionHost } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { HANDSHAKE_COPIES } from './handshake.js';
+import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
 import type { CloseReason, EndpointEvent } from './events.js';
 import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from './security.js';
 import { type CryptoProvider, type KeyPair, answerClientHello, startClientHandshake } from '../crypto/index.js';
@@ -176,7 +177,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
     const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, ...conn } = config;
-    if (connectionIds !== undefined && typeof connectionIds !== 'function') throw new TypeError(`rudp: option 'connectionIds' must be a function (random) => number`);
+    checkConnectionIds(connectionIds);
     this.connectionIds = connectionIds;
     if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
     this.copyMessage = copyMessage;
@@ -193,16 +194,11 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.cookies = new CookieJar(random, cookieLifetimeMs);
     if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
-    if (plaintext === true) {
-      if (identity !== undefined) throw new TypeError(`rudp: option 'identity' makes no sense with 'plaintext: true'`);
-    } else {
-      if (crypto === undefined || typeof crypto.seal !== 'function' || typeof crypto.aeadKey !== 'function') {
-        throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies node:crypto's)`);
-      }
+    checkIdentity(identity, plaintext === true);
+    checkCryptoProvider(crypto);
+    if (plaintext !== true) {
+      if (crypto === undefined) throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies node:crypto's)`);
       this.crypto = crypto;
-      if (identity !== undefined && (!(identity.publicKey instanceof Uint8Array) || identity.publicKey.length !== 32 || !(identity.privateKey instanceof Uint8Array) || identity.privateKey.length !== 32)) {
-        throw new TypeError(`rudp: option 'identity' must be a key pair of two 32-byte Uint8Arrays`);
-      }
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
     }
   }
@@ -223,8 +219,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.now = Math.max(this.now, now);
     validateConnectionOptions(overrides, ['serverKey']);
     const { serverKey, ...rest } = overrides;
-    if (serverKey !== undefined && (!(serverKey instanceof Uint8Array) || serverKey.length !== 32)) throw new TypeError(`rudp: option 'serverKey' must be a 32-byte Uint8Array`);
-    if (serverKey !== undefined && this.crypto === undefined) throw new TypeError(`rudp: option 'serverKey' needs encryption (this endpoint is plaintext)`);
+    checkServerKey(serverKey, this.crypto === undefined);
     const config = { ...this.config, ...stripUndefined(rest) };
     const cid = this.newCid();
     if (cid === undefined) throw new RangeError('rudp: no free connection id (too many connections on this endpoint)');

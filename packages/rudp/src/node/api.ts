@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
 import type { KeyPair } from '../crypto/crypto-provider.js';
+import { DEFAULT_CONNECTION_CONFIG } from '../core/config.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
 import { checkTransportOptions } from './check-options.js';
@@ -11,6 +12,7 @@ import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
 import { RudpError, abortError, fromSystemError } from './rudp-error.js';
+import type { DatagramSocket } from './datagram-socket.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
 import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
 import { withoutNeedlessZone } from './ip-zone.js';
@@ -108,6 +110,15 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     };
   }
 
+  /**
+   * The server's static public key (32 bytes): the `identity` it was given,
+   * or the fresh one made for it. Clients pin it as `serverKey`. `undefined`
+   * in plaintext mode.
+   */
+  get publicKey(): Uint8Array | undefined {
+    return this.io.endpoint.publicKey;
+  }
+
   /** The bound address. */
   address(): { address: string; port: number; family: string } {
     const a = this.io.socket.address();
@@ -156,7 +167,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   const { port, host = '127.0.0.1', maxConnections, highWaterMark, identity, ...transport } = options;
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
-  checkTransportOptions({ ...transport, maxConnections, highWaterMark });
+  checkTransportOptions({ ...transport, maxConnections, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching);
   try {
     await socket.bind(port, host);
@@ -164,7 +175,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.close();
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
   }
-  const io = new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) });
+  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
 }
 
@@ -185,9 +196,9 @@ export async function connect(options: ConnectOptions): Promise<RudpConnection> 
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
   if (localAddress !== undefined && (typeof localAddress !== 'string' || isIP(localAddress) === 0)) throw invalidArg('The "options.localAddress" property must be an IP address');
-  checkTransportOptions({ ...transport, highWaterMark });
+  checkTransportOptions({ ...transport, highWaterMark }, serverKey);
   if (signal?.aborted) throw abortError(signal);
-  const addresses = await resolveHost(host, signal, lookup);
+  const addresses = await resolveHost(host, signal, lookup, transport.handshakeTimeoutMs ?? DEFAULT_CONNECTION_CONFIG.handshakeTimeoutMs);
   const connOptions = highWaterMark !== undefined ? { highWaterMark } : {};
   return race(
     addresses.map((a) => () => attempt(a, port, host, transport, connOptions, serverKey, localAddress)),
@@ -234,7 +245,7 @@ function attempt(
       void socket.close();
       throw new RudpError('ABORT_ERR', 'cancelled');
     }
-    const io = new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family));
+    const io = endpointOn(socket, () => new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family)));
     const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
     const c = new RudpConnection(io, core, connOptions);
     conn = c;
@@ -330,6 +341,20 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
     signal?.addEventListener('abort', onAbort, { once: true });
     startNext();
   });
+}
+
+/**
+ * The endpoint `make` builds on the bound `socket`, or, if it throws (an
+ * option the checks above let through), the error with the socket closed:
+ * a bound socket left open would keep the port and the process alive.
+ */
+function endpointOn(socket: DatagramSocket, make: () => UdpEndpoint): UdpEndpoint {
+  try {
+    return make();
+  } catch (e) {
+    void socket.close();
+    throw e;
+  }
 }
 
 function invalidArg(message: string): TypeError {

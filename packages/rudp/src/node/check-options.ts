@@ -6,6 +6,7 @@
  * file only adds the Node API's own options and Node's error codes.
  */
 import { checkNumber, validateConnectionOptions } from '../core/config.js';
+import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from '../core/key-options.js';
 
 /** setTimeout's longest delay: a longer timeout would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -18,9 +19,11 @@ const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'hands
 
 /**
  * Throws a TypeError (`ERR_INVALID_ARG_TYPE`) or RangeError
- * (`ERR_OUT_OF_RANGE`) for the first option that is unknown or out of range.
+ * (`ERR_OUT_OF_RANGE`) for the first option that is unknown or out of range
+ * (`serverKey`: `connect`'s pinned key, kept apart from the options the
+ * endpoint takes).
  */
-export function checkTransportOptions(options: object): void {
+export function checkTransportOptions(options: object, serverKey?: unknown): void {
   try {
     validateConnectionOptions(options, ENDPOINT_OPTIONS);
     const o = options as Record<string, unknown>;
@@ -30,6 +33,12 @@ export function checkTransportOptions(options: object): void {
     for (const key of ['plaintext', 'socketBatching']) {
       if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`rudp: option '${key}' must be a boolean`);
     }
+    // Checked here, before a socket is bound: the endpoint's own checks would throw with the socket open.
+    const plaintext = o['plaintext'] === true;
+    checkCryptoProvider(o['crypto']);
+    checkIdentity(o['identity'], plaintext);
+    checkServerKey(serverKey, plaintext);
+    checkConnectionIds(o['connectionIds']);
   } catch (e) {
     if (e instanceof RangeError) throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
     if (e instanceof TypeError) throw Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });

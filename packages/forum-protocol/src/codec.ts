@@ -58,5 +58,22 @@ export const decodeServerMessage: (bytes: Uint8Array) => E.Either<DecodeError, S
   MAX_SERVER_MESSAGE_BYTES,
 );
 
-/** Encodes a reply or notice as UTF-8 JSON. */
-export const encodeServerMessage = (message: ServerMessage): Uint8Array => encoder.encode(JSON.stringify(message));
+/**
+ * Encodes a reply or notice as UTF-8 JSON, never larger than
+ * {@link MAX_SERVER_MESSAGE_BYTES}: a reply the client would refuse to
+ * decode (the RDT of a huge thread, the LST of a huge forum) becomes an
+ * error reply to the same request that says so, instead of a silence the
+ * client can only time out on. (A notice is a line or two: never that large.)
+ */
+export const encodeServerMessage = (message: ServerMessage): Uint8Array => {
+  const bytes = encoder.encode(JSON.stringify(message));
+  if (bytes.length <= MAX_SERVER_MESSAGE_BYTES || message.type !== 'reply') return bytes;
+  const refusal: ServerMessage = {
+    type: 'reply',
+    id: message.id,
+    status: 'error',
+    lines: [`The reply is too large to send (${bytes.length} bytes; at most ${MAX_SERVER_MESSAGE_BYTES})`],
+    data: { kind: 'none' },
+  };
+  return encoder.encode(JSON.stringify(refusal));
+};

@@ -31,6 +31,7 @@ export type CommandError =
   | NoFileError
   | { readonly kind: 'syntax'; readonly text: string }
   | { readonly kind: 'threadExists'; readonly title: string }
+  | { readonly kind: 'threadFull'; readonly title: string }
   | { readonly kind: 'invalidMessageNumber' }
   | { readonly kind: 'notAuthor' }
   | { readonly kind: 'notCreator' };
@@ -50,6 +51,8 @@ export const commandErrorText = (e: CommandError): string => {
       return e.text;
     case 'threadExists':
       return `Thread ${e.title} exists`;
+    case 'threadFull':
+      return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'invalidMessageNumber':
       return 'Invalid message number';
     case 'notAuthor':

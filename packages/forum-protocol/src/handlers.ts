@@ -10,7 +10,9 @@ import type { Reply, ReplyData, Request, TransferDirection } from './messages.js
 import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
+import { MAX_THREAD_REPLY_BYTES } from './limits.js';
 import { messageIndex, threadLines, type Thread } from './thread.js';
+import { appendedReplyBytes, threadReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
@@ -56,6 +58,15 @@ const findMessage = (thread: Thread, n: string): E.Either<CommandError, { readon
   return entry?.kind === 'message' ? E.right({ index, author: entry.author }) : E.left({ kind: 'invalidMessageNumber' });
 };
 
+/**
+ * `next` as the update's result, unless its RDT reply (`bytes`) would be
+ * longer than {@link MAX_THREAD_REPLY_BYTES}: a thread one user fills past
+ * what a reply can carry would be unreadable for everyone (and each RDT of it
+ * a large allocation).
+ */
+const withinReplyLimit = (next: Thread, bytes: number): E.Either<CommandError, { readonly thread: Thread; readonly result: undefined }> =>
+  bytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title: next.title }) : E.right({ thread: next, result: undefined });
+
 const ownMessage = (thread: Thread, n: string, username: string): E.Either<CommandError, number> =>
   pipe(
     findMessage(thread, n),
@@ -74,9 +85,10 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
   MSG: (store, session, args) => {
     const title = arg(args, 0);
     return pipe(
-      store.updateThread<CommandError, void>(title, (th) =>
-        E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] }, result: undefined }),
-      ),
+      store.updateThread<CommandError, void>(title, (th) => {
+        const next: Thread = { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] };
+        return withinReplyLimit(next, appendedReplyBytes(th, next, session.username, arg(args, 1)));
+      }),
       TE.map(() => ok([`Message posted to ${title} thread`])),
     );
   },
@@ -92,10 +104,12 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
   EDT: (store, session, args) =>
     pipe(
       store.updateThread<CommandError, void>(arg(args, 0), (th) =>
-        E.map((i: number) => ({
-          thread: { ...th, entries: th.entries.map((e, j) => (j === i && e.kind === 'message' ? { ...e, text: arg(args, 2) } : e)) },
-          result: undefined,
-        }))(ownMessage(th, arg(args, 1), session.username)),
+        E.chain((i: number) => {
+          const next: Thread = { ...th, entries: th.entries.map((e, j) => (j === i && e.kind === 'message' ? { ...e, text: arg(args, 2) } : e)) };
+          return withinReplyLimit(next, threadReplyBytes(next));
+        })(
+          ownMessage(th, arg(args, 1), session.username),
+        ),
       ),
       TE.map(() => ok(['The message has been edited'])),
     ),
@@ -104,8 +118,8 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       store.listThreads(),
       TE.map((titles) =>
         titles.length === 0
-          ? ok(['No threads to list'], { kind: 'threadList', titles })
-          : ok(['The list of active threads:', ...titles], { kind: 'threadList', titles }),
+          ? ok(['No threads to list'], { kind: 'threadList', count: 0 })
+          : ok(['The list of active threads:', ...titles], { kind: 'threadList', count: titles.length }),
       ),
     ),
   RDT: (store, _session, args) =>
@@ -113,7 +127,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       existingThread(store, arg(args, 0)),
       TE.map((th) => {
         const lines = threadLines(th);
-        return ok(lines.length === 0 ? [`Thread ${th.title} is empty`] : lines, { kind: 'threadLines', title: th.title, lines });
+        return ok(lines.length === 0 ? [`Thread ${th.title} is empty`] : lines, { kind: 'threadLines', title: th.title, count: lines.length });
       }),
     ),
   UPD: (store, session, args) => {

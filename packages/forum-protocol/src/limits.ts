@@ -9,6 +9,14 @@
 export const MAX_REQUEST_BYTES = 98_304;
 /** Largest encoded server message `decodeServerMessage` accepts, in bytes (RDT of a long thread). */
 export const MAX_SERVER_MESSAGE_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest a thread may grow to, measured as its RDT reply's lines in JSON,
+ * in bytes. MSG and EDT refuse to go past it, so every thread stays readable:
+ * its reply always fits in {@link MAX_SERVER_MESSAGE_BYTES} with room to
+ * spare (half of it, so one reader holds at most this much), however its
+ * text escapes (a control character takes 6 bytes in JSON).
+ */
+export const MAX_THREAD_REPLY_BYTES = MAX_SERVER_MESSAGE_BYTES / 2;
 /** Largest single argument (a title, a file name, a message text), in UTF-8 bytes. */
 export const MAX_ARG_BYTES = 4096;
 /** Most arguments a request may carry (`EDT title N message` has three). */

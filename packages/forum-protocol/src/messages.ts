@@ -54,8 +54,13 @@ export const ReplyData = t.union([
   t.readonly(t.type({ kind: t.literal('none') })),
   /** A login step answered; `next` says which prompt the client shows. */
   t.readonly(t.type({ kind: t.literal('auth'), next: NextStep })),
-  t.readonly(t.type({ kind: t.literal('threadList'), titles: t.readonlyArray(t.string) })),
-  t.readonly(t.type({ kind: t.literal('threadLines'), title: t.string, lines: t.readonlyArray(t.string) })),
+  /**
+   * LST answered: `count` threads, listed in the reply's `lines` after its first. The titles are not
+   * repeated here: a long list sent twice was twice as close to the reply size limit.
+   */
+  t.readonly(t.type({ kind: t.literal('threadList'), count: t.number })),
+  /** RDT answered: thread `title` has `count` lines, the reply's `lines` (none: `lines` says it is empty). */
+  t.readonly(t.type({ kind: t.literal('threadLines'), title: t.string, count: t.number })),
   /**
    * Open TCP to the server's host at `port`, send `token`, then the bytes
    * (upload) or read them (download, `size` bytes). Print `completionLine`

@@ -12,6 +12,8 @@ import {
   MAX_ARGS,
   MAX_ID_LENGTH,
   MAX_REQUEST_BYTES,
+  MAX_SERVER_MESSAGE_BYTES,
+  simpleReply,
   RequestCommand,
   transferReply,
   type Request,
@@ -94,6 +96,19 @@ describe('decode', () => {
 });
 
 describe('server messages', () => {
+  it('never encodes a reply the client would refuse: one over MAX_SERVER_MESSAGE_BYTES becomes an error reply to the same request', () => {
+    const lines = Array.from({ length: 3000 }, () => '\\'.repeat(1500));
+    const huge = simpleReply('42', 'ok', lines);
+    const bytes = encodeServerMessage(huge);
+    expect(bytes.length).toBeLessThanOrEqual(MAX_SERVER_MESSAGE_BYTES);
+    const decoded = decodeServerMessage(bytes);
+    expect(E.isRight(decoded) && decoded.right.type === 'reply' ? [decoded.right.id, decoded.right.status] : decoded).toEqual(['42', 'error']);
+    expect(E.isRight(decoded) && decoded.right.type === 'reply' ? decoded.right.lines[0] : '').toMatch(/^The reply is too large to send \(\d+ bytes; at most 8388608\)$/);
+    // One just under the limit goes as it is.
+    const fits = simpleReply('43', 'ok', lines.slice(0, 1000));
+    expect(decodeServerMessage(encodeServerMessage(fits))).toEqual(E.right(fits));
+  });
+
   it('round-trip replies and the idle-timeout notice; never throw on random bytes', () => {
     const reply = transferReply('7', { direction: 'download', thread: 't', filename: 'f', username: 'u', size: 12, completionLine: 'f successfully downloaded' }, 4000, 'ab'.repeat(32));
     expect(decodeServerMessage(encodeServerMessage(reply))).toEqual(E.right(reply));

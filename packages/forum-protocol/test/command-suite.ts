@@ -2,10 +2,14 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import {
   createSessionRegistry,
+  encodeServerMessage,
   handleRequest,
+  MAX_SERVER_MESSAGE_BYTES,
+  MAX_THREAD_REPLY_BYTES,
   INITIAL_AUTH_STATE,
   type AuthState,
   type ForumStore,
+  type Reply,
   type Request,
   type SessionRegistry,
 } from '../src/index.js';
@@ -99,7 +103,7 @@ export const commandSuite = (name: string, make: () => Promise<ForumStore>, make
       await run(s, 'bob', 'CRT alpha');
       const listed = replyOf(await run(s, 'alice', 'LST'));
       expect(listed.lines).toEqual(['The list of active threads:', 'alpha', 'beta']);
-      expect(listed.data).toEqual({ kind: 'threadList', titles: ['alpha', 'beta'] });
+      expect(listed.data).toEqual({ kind: 'threadList', count: 2 });
     });
 
     it('RDT shows the lines after the creator, the upload line unnumbered, or "Thread X is empty"', async () => {
@@ -111,7 +115,35 @@ export const commandSuite = (name: string, make: () => Promise<ForumStore>, make
       await run(s, 'alice', 'MSG t1 yo');
       const r = replyOf(await run(s, 'bob', 'RDT t1'));
       expect(r.lines).toEqual(['1 bob: hi', 'bob uploaded a.bin', '2 alice: yo']);
-      expect(r.data).toEqual({ kind: 'threadLines', title: 't1', lines: r.lines });
+      expect(r.data).toEqual({ kind: 'threadLines', title: 't1', count: r.lines.length });
+    });
+
+    it('MSG and EDT refuse to grow a thread past what one RDT reply can carry, and the thread stays readable', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT big');
+      const full = 'Thread big is full: it cannot grow any longer (delete or shorten messages, or start a new thread)';
+      await run(s, 'mallory', 'MSG big short');
+      // Quotes double in JSON: ~8 KB of reply per 4,000-byte message, so the limit falls within ~520 messages.
+      const text = '"'.repeat(4000);
+      let posted = 1;
+      let refused: Reply | undefined;
+      while (refused === undefined && posted < 1000) {
+        const r = replyOf(await run(s, 'mallory', `MSG big ${text}`));
+        if (r.status === 'ok') posted++;
+        else refused = r;
+      }
+      // Before, the thread grew until its RDT reply was too large for any client to read.
+      expect(refused?.lines).toEqual([full]);
+      expect(posted).toBeGreaterThan(400);
+      const read = replyOf(await run(s, 'bob', 'RDT big'));
+      expect(read.lines).toHaveLength(posted);
+      expect(Buffer.byteLength(JSON.stringify(read.lines))).toBeLessThanOrEqual(MAX_THREAD_REPLY_BYTES);
+      expect(encodeServerMessage(read).length).toBeLessThanOrEqual(MAX_SERVER_MESSAGE_BYTES);
+      // Less room is left than one more long message takes: an edit that makes the short one longer still is refused.
+      expect(replyOf(await run(s, 'mallory', `EDT big 1 ${text}${'"'.repeat(96)}`)).lines).toEqual([full]);
+      // One that shortens a message is not, and frees the room for another.
+      expect(replyOf(await run(s, 'mallory', 'EDT big 2 short')).status).toBe('ok');
+      expect(replyOf(await run(s, 'mallory', `MSG big ${text}`)).status).toBe('ok');
     });
 
     it('UPD approves a transfer; after commit the upload is recorded and a second UPD is refused', async () => {

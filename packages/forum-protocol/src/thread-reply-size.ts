@@ -1,0 +1,32 @@
+/**
+ * How large a thread's RDT reply is: its lines as a JSON array, in UTF-8
+ * bytes. MSG and EDT check it against `MAX_THREAD_REPLY_BYTES` on every
+ * write, so it is remembered per thread value (threads are immutable: the
+ * store hands back the value the last write made) and a MSG adds one line's
+ * size instead of re-encoding a thread of megabytes.
+ */
+import { threadLines, type Thread } from './thread.js';
+
+const known = new WeakMap<Thread, number>();
+
+/** Bytes `line` adds to a JSON array of strings: the string with its escapes and quotes, and a comma. */
+const lineBytes = (line: string): number => Buffer.byteLength(JSON.stringify(line)) + 1;
+
+/** Bytes of `thread`'s RDT lines as a JSON array (an upper bound by one comma). */
+export const threadReplyBytes = (thread: Thread): number => {
+  const cached = known.get(thread);
+  if (cached !== undefined) return cached;
+  const bytes = threadLines(thread).reduce((sum, line) => sum + lineBytes(line), 2);
+  known.set(thread, bytes);
+  return bytes;
+};
+
+/** {@link threadReplyBytes} of `next`, which is `thread` with one message by `author` appended: one line's work when `thread`'s size is known. */
+export const appendedReplyBytes = (thread: Thread, next: Thread, author: string, text: string): number => {
+  const before = known.get(thread);
+  if (before === undefined) return threadReplyBytes(next);
+  const number = thread.entries.reduce((n, e) => (e.kind === 'message' ? n + 1 : n), 1);
+  const bytes = before + lineBytes(`${number} ${author}: ${text}`);
+  known.set(next, bytes);
+  return bytes;
+};

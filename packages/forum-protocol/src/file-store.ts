@@ -246,8 +246,17 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
   const otherNames = new Set(loaded.otherNames);
   const path = (name: string): string => join(dir, name);
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
-  const recordedUploads = (): Set<string> => new Set([...threads.values()].flatMap((st) => uploadNames(st.thread).map((f) => uploadFileName(st.thread.title, f))));
-  const nameTaken = (name: string): boolean => threads.has(name) || otherNames.has(name) || recordedUploads().has(name) || name.toLowerCase() === CREDENTIALS_FILE;
+  // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
+  // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
+  // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
+  const recordedUploads = new Map<string, number>();
+  const countUpload = (name: string, by: 1 | -1): void => {
+    const n = (recordedUploads.get(name) ?? 0) + by;
+    if (n > 0) recordedUploads.set(name, n);
+    else recordedUploads.delete(name);
+  };
+  for (const st of threads.values()) for (const f of uploadNames(st.thread)) countUpload(uploadFileName(st.thread.title, f), 1);
+  const nameTaken = (name: string): boolean => threads.has(name) || otherNames.has(name) || recordedUploads.has(name) || name.toLowerCase() === CREDENTIALS_FILE;
 
   /** A new account waiting for the next batch. */
   interface AccountJob {
@@ -444,6 +453,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
             throw e;
           }
           threads.delete(title);
+          for (const f of filenames) countUpload(uploadFileName(title, f), -1);
           let leftovers = false;
           for (const f of filenames) {
             await unlinkIfPresent(path(uploadFileName(title, f))).catch(() => {
@@ -524,6 +534,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
             }
             await clearIntent(dir, intent);
             threads.set(title, plan.right.stored);
+            countUpload(name, 1);
             return E.right(undefined);
           }),
         );

@@ -5,13 +5,23 @@ import type { Sql } from 'postgres';
 import { toIoError, type StoreError } from './errors.js';
 import type { TransferDirection } from './messages.js';
 import { deriveTransferKeys } from './transfer-keys.js';
-import { TOKEN_BYTES, type TransferGrant, type TransferTokens } from './transfer-tokens.js';
+import { DEFAULT_TOKENS_PER_USER, TOKEN_BYTES, type TransferGrant, type TransferTokens } from './transfer-tokens.js';
 
 /** Options for {@link createPostgresTransferTokens}. */
 export interface PostgresTokensOptions {
   /** Source of randomness, e.g. `node:crypto` `randomBytes`. */
   readonly randomBytes: (n: number) => Uint8Array;
+  /**
+   * Most outstanding tokens of one user, over all servers. Default
+   * {@link DEFAULT_TOKENS_PER_USER}. A user at the cap who asks again drops its
+   * own token that expires first (its oldest: every server issues with the same
+   * lifetime), never another user's.
+   */
+  readonly perUser?: number;
 }
+
+// Namespaces the per-user issue lock (the two-key advisory locks do not overlap the one-key migration lock).
+const TOKEN_LOCK_CLASS = 0x746f6b; // "tok"
 
 const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => async () => {
   try {
@@ -40,31 +50,51 @@ const KEY_BYTES = 32;
  * keys are derived by the issuing server (which holds the rudp session) and
  * kept in the row, so the redeeming server can seal the connection; a row
  * lives only until it is redeemed, revoked or swept after it expired.
+ *
+ * Each user holds at most `perUser` tokens over all servers (see
+ * {@link PostgresTokensOptions.perUser}), enforced in the issuing
+ * transaction under a per-user lock, so one account pipelining UPD/DWN can
+ * only drop its own tokens. There is no global cap: the table is on disk and
+ * every issue sweeps expired rows, so it holds at most `perUser` live tokens
+ * per account; nothing ever evicts another user's token.
  */
-export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOptions): TransferTokens => ({
-  issue: (grant, session) =>
-    attempt(async () => {
-      const token = Buffer.from(options.randomBytes(TOKEN_BYTES)).toString('hex');
-      const keys = deriveTransferKeys(session, token);
-      const stored = Buffer.concat([keys.clientToServer, keys.serverToClient]);
-      // Expired tokens are never redeemed; sweeping them here keeps the table small.
-      await sql`DELETE FROM transfer_tokens WHERE expires_at < ${Date.now()}`;
-      await sql`
-        INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
-        VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored})`;
-      return token;
-    }),
-  redeem: (token, now) =>
-    attempt(async () => {
-      const rows = await sql<TokenRow[]>`DELETE FROM transfer_tokens WHERE token = ${token} RETURNING direction, thread, filename, username, expires_at, keys`;
-      const r = rows[0];
-      if (r === undefined || now > Number(r.expires_at) || r.keys.length !== 2 * KEY_BYTES) return O.none;
-      const direction: TransferDirection = r.direction === 'upload' ? 'upload' : 'download';
-      const keys = { clientToServer: Uint8Array.from(r.keys.subarray(0, KEY_BYTES)), serverToClient: Uint8Array.from(r.keys.subarray(KEY_BYTES)) };
-      const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys };
-      return O.some(grant);
-    }),
-  revokeUser: (username) => async () => {
-    await sql`DELETE FROM transfer_tokens WHERE username = ${username}`.catch(() => undefined);
-  },
-});
+export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOptions): TransferTokens => {
+  const perUser = Math.max(1, options.perUser ?? DEFAULT_TOKENS_PER_USER);
+  return {
+    issue: (grant, session) =>
+      attempt(async () => {
+        const token = Buffer.from(options.randomBytes(TOKEN_BYTES)).toString('hex');
+        const keys = deriveTransferKeys(session, token);
+        const stored = Buffer.concat([keys.clientToServer, keys.serverToClient]);
+        // Expired tokens are never redeemed; sweeping them here keeps the table small.
+        await sql`DELETE FROM transfer_tokens WHERE expires_at < ${Date.now()}`;
+        await sql.begin(async (tx) => {
+          // Issues of one user wait for each other, on any server: two of them counting the same rows
+          // at once would each keep perUser - 1 and together exceed the cap.
+          await tx`SELECT pg_advisory_xact_lock(${TOKEN_LOCK_CLASS}, hashtext(${grant.username}))`;
+          // Only this user's own tokens make room: a client asking again has given up on its oldest.
+          await tx`
+            DELETE FROM transfer_tokens WHERE token IN (
+              SELECT token FROM transfer_tokens WHERE username = ${grant.username}
+              ORDER BY expires_at DESC, token DESC OFFSET ${perUser - 1})`;
+          await tx`
+            INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
+            VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored})`;
+        });
+        return token;
+      }),
+    redeem: (token, now) =>
+      attempt(async () => {
+        const rows = await sql<TokenRow[]>`DELETE FROM transfer_tokens WHERE token = ${token} RETURNING direction, thread, filename, username, expires_at, keys`;
+        const r = rows[0];
+        if (r === undefined || now > Number(r.expires_at) || r.keys.length !== 2 * KEY_BYTES) return O.none;
+        const direction: TransferDirection = r.direction === 'upload' ? 'upload' : 'download';
+        const keys = { clientToServer: Uint8Array.from(r.keys.subarray(0, KEY_BYTES)), serverToClient: Uint8Array.from(r.keys.subarray(KEY_BYTES)) };
+        const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys };
+        return O.some(grant);
+      }),
+    revokeUser: (username) => async () => {
+      await sql`DELETE FROM transfer_tokens WHERE username = ${username}`.catch(() => undefined);
+    },
+  };
+};

@@ -112,6 +112,43 @@ describe('data-directory store', () => {
     expect(E.isLeft(await upload(s, 'c', 'd', 'a', Buffer.from('x')))).toBe(true);
   });
 
+  it('upload names stay claimed across restarts and are freed when their thread is removed', async () => {
+    const dir = freshDir();
+    const s1 = await open(dir);
+    await run(s1, 'a', 'CRT a');
+    await upload(s1, 'a', 'b', 'a', Buffer.from('bytes'));
+    await run(s1, 'a', 'CRT c');
+    await upload(s1, 'c', 'd', 'a', Buffer.from('bytes'));
+    const s2 = await open(dir);
+    expect(await lines(run(s2, 'a', 'CRT a-b'))).toEqual(['Thread a-b exists']);
+    expect(await lines(run(s2, 'a', 'CRT c-d'))).toEqual(['Thread c-d exists']);
+    await run(s2, 'a', 'RMV a');
+    expect(await lines(run(s2, 'a', 'CRT a-b'))).toEqual(['Thread a-b created']);
+    // A new upload is claimed at once, and still after the next restart.
+    await upload(s2, 'c', 'e', 'a', Buffer.from('more'));
+    expect(await lines(run(s2, 'a', 'CRT c-e'))).toEqual(['Thread c-e exists']);
+    const s3 = await open(dir);
+    expect(await lines(run(s3, 'a', 'CRT c-e'))).toEqual(['Thread c-e exists']);
+    expect(await lines(run(s3, 'a', 'CRT c-d'))).toEqual(['Thread c-d exists']);
+    await run(s3, 'a', 'RMV c');
+    expect(await lines(run(s3, 'a', 'CRT c-d'))).toEqual(['Thread c-d created']);
+    expect(await lines(run(s3, 'a', 'CRT c-e'))).toEqual(['Thread c-e created']);
+  });
+
+  it('a hand-written directory recording one upload name in two threads keeps it claimed until both are removed', async () => {
+    const dir = freshDir();
+    // "x-y" + "z" and "x" + "y-z" are both the file x-y-z.
+    writeFileSync(join(dir, 'x-y'), 'a\na uploaded z\n');
+    writeFileSync(join(dir, 'x'), 'a\na uploaded y-z\n');
+    writeFileSync(join(dir, 'x-y-z'), 'bytes');
+    const s = await open(dir);
+    expect(await lines(run(s, 'a', 'CRT x-y-z'))).toEqual(['Thread x-y-z exists']);
+    expect(await lines(run(s, 'a', 'RMV x'))).toEqual(['Thread x removed']);
+    expect(await lines(run(s, 'a', 'CRT x-y-z'))).toEqual(['Thread x-y-z exists']);
+    await run(s, 'a', 'RMV x-y');
+    expect(await lines(run(s, 'a', 'CRT x-y-z'))).toEqual(['Thread x-y-z created']);
+  });
+
   it('concurrent changes are written together and each keeps its own outcome', async () => {
     const dir = freshDir();
     const s = await open(dir);

@@ -181,4 +181,29 @@ describe('PostgreSQL transfer tokens', () => {
     await tb.revokeUser('u')();
     expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));
   });
+
+  it("caps each user's tokens over all servers, dropping only that user's oldest, even with concurrent issues", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    const ta = createPostgresTransferTokens(a.sql, { randomBytes, perUser: 3 });
+    const tb = createPostgresTransferTokens(b.sql, { randomBytes, perUser: 3 });
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+    const issue = async (tokens: typeof ta, username: string, expiresAt: number): Promise<string> => {
+      const t = await tokens.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt }, session)();
+      if (E.isLeft(t)) throw new Error('issue failed');
+      return t.right;
+    };
+    const base = Date.now() + 60_000;
+    const victim = await issue(ta, 'victim', base);
+    // Issued in order (later tokens expire later, as with one lifetime): only mallory's newest three are left.
+    const own: string[] = [];
+    for (let i = 0; i < 6; i++) own.push(await issue(i % 2 === 0 ? ta : tb, 'mallory', base + 1 + i));
+    const left = await a.sql<{ token: string }[]>`SELECT token FROM transfer_tokens WHERE username = 'mallory' ORDER BY expires_at`;
+    expect(left.map((r) => r.token)).toEqual(own.slice(3));
+    // Many issues at once from two servers never exceed the cap.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => issue(i % 2 === 0 ? ta : tb, 'mallory', base + 100 + i)));
+    expect(await a.sql`SELECT count(*)::int AS n FROM transfer_tokens WHERE username = 'mallory'`).toEqual([{ n: 3 }]);
+    const redeemed = await tb.redeem(victim, Date.now())();
+    expect(E.isRight(redeemed) && O.isSome(redeemed.right)).toBe(true);
+  });
 });

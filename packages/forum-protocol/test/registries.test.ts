@@ -1,7 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection, deriveTransferKeys, type TransferRequest, type TransferTokens } from '../src/index.js';
+import { createKeyedMutex, createReplyCache, createSessionRegistry, createTransferTokens, endConnection, deriveTransferKeys, DEFAULT_TOKENS_PER_USER, type TransferRequest, type TransferTokens } from '../src/index.js';
 
 describe('SessionRegistry', () => {
   it('allows one live session per account', async () => {
@@ -50,6 +51,71 @@ describe('TransferTokens', () => {
     expect(await tokens.redeem(first, 0)()).toEqual(E.right(O.none));
     await tokens.revokeUser('v0')();
     expect(tokens.size()).toBe(2);
+  });
+
+  // The tests below issue thousands of tokens: real randomness, as `rng` repeats after 256 draws.
+  const redeemable = async (tokens: TransferTokens, token: string): Promise<boolean> => {
+    const r = await tokens.redeem(token, 0)();
+    return E.isRight(r) && O.isSome(r.right);
+  };
+
+  it("one user issuing thousands of tokens never evicts another user's token", async () => {
+    // Default options: the per-user cap, not the global capacity, is what protects the victim.
+    const tokens = createTransferTokens({ randomBytes });
+    const victim = await issued(tokens, { ...grant, username: 'victim' });
+    const hostile: string[] = [];
+    for (let i = 0; i < 2000; i++) hostile.push(await issued(tokens, { ...grant, username: 'mallory' }));
+    expect(await redeemable(tokens, victim)).toBe(true);
+    // Only mallory's newest tokens are left.
+    expect(tokens.size()).toBe(DEFAULT_TOKENS_PER_USER);
+    expect(await redeemable(tokens, hostile[0] ?? '')).toBe(false);
+    expect(await redeemable(tokens, hostile[hostile.length - 1] ?? '')).toBe(true);
+  });
+
+  it('a user beyond the per-user cap loses only its own oldest tokens', async () => {
+    const tokens = createTransferTokens({ randomBytes, perUser: 3 });
+    const other = await issued(tokens, { ...grant, username: 'other' });
+    const own: string[] = [];
+    for (let i = 0; i < 5; i++) own.push(await issued(tokens, grant));
+    expect(tokens.size()).toBe(4);
+    const left = await Promise.all(own.map((t) => redeemable(tokens, t)));
+    expect(left).toEqual([false, false, true, true, true]);
+    expect(await redeemable(tokens, other)).toBe(true);
+    expect(tokens.size()).toBe(0);
+  });
+
+  it('at the global capacity, drops the oldest token of the user holding the most, never a lighter holder', async () => {
+    const tokens = createTransferTokens({ randomBytes, perUser: 4, capacity: 6 });
+    const light = await issued(tokens, { ...grant, username: 'light' });
+    const heavy: string[] = [];
+    for (let i = 0; i < 4; i++) heavy.push(await issued(tokens, { ...grant, username: 'heavy' }));
+    const newcomer = await issued(tokens, { ...grant, username: 'new' });
+    expect(tokens.size()).toBe(6);
+    // Full: 'new' (1 token) takes from 'heavy' (4), not from 'light' (1), whose token is older.
+    const second = await issued(tokens, { ...grant, username: 'new' });
+    expect(tokens.size()).toBe(6);
+    expect(await Promise.all(heavy.map((t) => redeemable(tokens, t)))).toEqual([false, true, true, true]);
+    expect([await redeemable(tokens, light), await redeemable(tokens, newcomer), await redeemable(tokens, second)]).toEqual([true, true, true]);
+    expect(tokens.size()).toBe(0);
+  });
+
+  it('at the global capacity, an issuer tied for the most drops its own oldest', async () => {
+    const tokens = createTransferTokens({ randomBytes, perUser: 4, capacity: 4 });
+    const a = [await issued(tokens, { ...grant, username: 'a' }), await issued(tokens, { ...grant, username: 'a' })];
+    const b = [await issued(tokens, { ...grant, username: 'b' }), await issued(tokens, { ...grant, username: 'b' })];
+    const b3 = await issued(tokens, { ...grant, username: 'b' });
+    expect(tokens.size()).toBe(4);
+    expect(await Promise.all([...a, ...b, b3].map((t) => redeemable(tokens, t)))).toEqual([true, true, false, true, true]);
+  });
+
+  it('stays bounded with many users each at the cap', async () => {
+    const tokens = createTransferTokens({ randomBytes, perUser: 2, capacity: 10 });
+    for (let i = 0; i < 300; i++) await issued(tokens, { ...grant, username: `u${i % 30}` });
+    expect(tokens.size()).toBe(10);
+    await tokens.revokeUser('u29')();
+    await tokens.revokeUser('u28')();
+    // The last two issuers held tokens: revoking frees their slots.
+    expect(tokens.size()).toBeLessThan(10);
   });
 });
 

@@ -187,6 +187,8 @@ describe('connect: host names and Node-style errors', () => {
     await expect(connect({ port: 70_000 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
     await expect(connect({ port: 1, host: '' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     await expect(listen({ port: -1 })).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+    // A string that looks like a number is named as a string ("received 0" read as if the number 0 were refused).
+    await expect(listen({ port: '0' as unknown as number })).rejects.toThrow('received the string "0"');
     await expect(connect({ port: 1, mtu: 2000 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     await expect(connect({ port: 1, handshakeTimeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(connect({ port: 1, highWaterMark: 0 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });

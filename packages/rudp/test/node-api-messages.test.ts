@@ -203,6 +203,8 @@ describe('write(): a send without a promise', () => {
     expect(client.bufferedAmount).toBe(0);
     expect(() => client.write(42 as unknown as string)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => client.write('x', { channel: 256 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    // A channel given as a string is named as one (it read "got 1", as if the number 1 were refused).
+    expect(() => client.write('x', { channel: '1' as unknown as number })).toThrow('got the string "1"');
     expect(() => client.write(new Uint8Array(client.maxDatagramSize(4) + 1), { channel: 4, reliable: false })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(client.bufferedAmount).toBe(0);
     // Unacknowledged writes when the connection ends: their bytes leave bufferedAmount, nothing is left pending.

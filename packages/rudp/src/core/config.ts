@@ -164,7 +164,7 @@ export const CONNECTION_CONFIG_KEYS: readonly string[] = [...Object.keys(CONNECT
  */
 export function checkNumber(field: string, value: unknown, rule: NumberRule): void {
   const allowed = `${rule.integer === true ? 'an integer' : 'a number'} from ${rule.min} to ${rule.max}`;
-  if (typeof value !== 'number') throw new TypeError(`rudp: option '${field}' must be ${allowed} (got ${describe(value)})`);
+  if (typeof value !== 'number') throw new TypeError(`rudp: option '${field}' must be ${allowed} (got ${describeValue(value)})`);
   if (!(value >= rule.min && value <= rule.max) || (rule.integer === true && !Number.isInteger(value))) {
     throw new RangeError(`rudp: option '${field}' must be ${allowed} (got ${value})`);
   }
@@ -189,11 +189,11 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
   const o = options as Record<string, unknown>;
   for (const [field, rule] of Object.entries(CONNECTION_RULES)) if (o[field] !== undefined) checkNumber(field, o[field], rule);
   if (o['congestion'] !== undefined && typeof o['congestion'] !== 'function') {
-    throw new TypeError(`rudp: option 'congestion' must be a function (mtu) => CongestionController (got ${describe(o['congestion'])})`);
+    throw new TypeError(`rudp: option 'congestion' must be a function (mtu) => CongestionController (got ${describeValue(o['congestion'])})`);
   }
   const r = o['redundancy'];
   if (r !== undefined) {
-    if (typeof r !== 'object' || r === null) throw new TypeError(`rudp: option 'redundancy' must be an object (got ${describe(r)})`);
+    if (typeof r !== 'object' || r === null) throw new TypeError(`rudp: option 'redundancy' must be an object (got ${describeValue(r)})`);
     checkKnownKeys(r, Object.keys(REDUNDANCY_RULES), 'redundancy');
     const ro = r as Record<string, unknown>;
     for (const [field, rule] of Object.entries(REDUNDANCY_RULES)) {
@@ -203,7 +203,8 @@ export function validateConnectionOptions(options: object, extraKeys: readonly s
   }
 }
 
-function describe(value: unknown): string {
+/** `value` as an error message names it: a string quoted, so `'1'` does not read as the number 1. */
+export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;

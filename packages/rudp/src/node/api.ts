@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv6 } from 'node:net';
 import type { KeyPair } from '../crypto/crypto-provider.js';
-import { DEFAULT_CONNECTION_CONFIG } from '../core/config.js';
+import { DEFAULT_CONNECTION_CONFIG, describeValue } from '../core/config.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
 import { checkTransportOptions } from './check-options.js';
@@ -367,7 +367,7 @@ function checkOptions(options: unknown, fn: string): void {
 
 function checkPort(port: unknown, min: number): void {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < min || port > 65535) {
-    throw Object.assign(new RangeError(`The "options.port" property must be an integer from ${min} to 65535; received ${String(port)}`), {
+    throw Object.assign(new RangeError(`The "options.port" property must be an integer from ${min} to 65535; received ${describeValue(port)}`), {
       code: 'ERR_SOCKET_BAD_PORT',
     });
   }

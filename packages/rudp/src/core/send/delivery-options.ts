@@ -4,6 +4,7 @@
  * on the wire byte for byte.
  */
 import { MAX_CHANNEL } from '../../wire/frame.js';
+import { describeValue } from '../config.js';
 
 /** How one message is delivered. */
 export interface DeliveryOptions {
@@ -33,10 +34,10 @@ export function checkDelivery(options: DeliveryOptions | undefined): Delivery {
   if (options === undefined) return DEFAULT_DELIVERY;
   if (typeof options !== 'object' || options === null) throw new TypeError('rudp: send options must be an object');
   const { channel = 0, ordered = true, reliable = true } = options;
-  if (typeof channel !== 'number' || !Number.isInteger(channel)) throw new TypeError(`rudp: options.channel must be an integer, got ${String(channel)}`);
+  if (typeof channel !== 'number' || !Number.isInteger(channel)) throw new TypeError(`rudp: options.channel must be an integer, got ${describeValue(channel)}`);
   if (channel < 0 || channel > MAX_CHANNEL) throw new RangeError(`rudp: options.channel must be 0 … ${MAX_CHANNEL}, got ${channel}`);
-  if (typeof ordered !== 'boolean') throw new TypeError(`rudp: options.ordered must be a boolean, got ${String(ordered)}`);
-  if (typeof reliable !== 'boolean') throw new TypeError(`rudp: options.reliable must be a boolean, got ${String(reliable)}`);
+  if (typeof ordered !== 'boolean') throw new TypeError(`rudp: options.ordered must be a boolean, got ${describeValue(ordered)}`);
+  if (typeof reliable !== 'boolean') throw new TypeError(`rudp: options.reliable must be a boolean, got ${describeValue(reliable)}`);
   if (channel === 0 && ordered && reliable) return DEFAULT_DELIVERY;
   return { channel, ordered, reliable };
 }

@@ -87,7 +87,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     return pipe(
       store.updateThread<CommandError, void>(title, (th) => {
         const next: Thread = { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] };
-        return withinReplyLimit(next, appendedReplyBytes(th, next, session.username, arg(args, 1)));
+        return withinReplyLimit(next, appendedReplyBytes(th, next));
       }),
       TE.map(() => ok([`Message posted to ${title} thread`])),
     );

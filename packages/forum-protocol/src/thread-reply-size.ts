@@ -5,7 +5,7 @@
  * store hands back the value the last write made) and a MSG adds one line's
  * size instead of re-encoding a thread of megabytes.
  */
-import { threadLines, type Thread } from './thread.js';
+import { formatEntriesFrom, threadLines, type Thread } from './thread.js';
 
 const known = new WeakMap<Thread, number>();
 
@@ -21,12 +21,15 @@ export const threadReplyBytes = (thread: Thread): number => {
   return bytes;
 };
 
-/** {@link threadReplyBytes} of `next`, which is `thread` with one message by `author` appended: one line's work when `thread`'s size is known. */
-export const appendedReplyBytes = (thread: Thread, next: Thread, author: string, text: string): number => {
+/**
+ * {@link threadReplyBytes} of `next`, which is `thread` with one entry
+ * appended: one line's work when `thread`'s size is known.
+ */
+export const appendedReplyBytes = (thread: Thread, next: Thread): number => {
   const before = known.get(thread);
-  if (before === undefined) return threadReplyBytes(next);
-  const number = thread.entries.reduce((n, e) => (e.kind === 'message' ? n + 1 : n), 1);
-  const bytes = before + lineBytes(`${number} ${author}: ${text}`);
+  if (before === undefined || next.entries.length !== thread.entries.length + 1) return threadReplyBytes(next);
+  // The appended entry's line as the thread file has it (numbered after the messages before it), less its newline.
+  const bytes = before + lineBytes(formatEntriesFrom(next, thread.entries.length).slice(0, -1));
   known.set(next, bytes);
   return bytes;
 };

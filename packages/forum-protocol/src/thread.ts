@@ -15,17 +15,7 @@ export interface Thread {
 /** The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered. */
 export const threadLines = (thread: Thread): readonly string[] => {
   let n = 0;
-  return thread.entries.map((e) => {
-    switch (e.kind) {
-      case 'message':
-        n += 1;
-        return `${n} ${e.author}: ${e.text}`;
-      case 'upload':
-        return `${e.uploader} uploaded ${e.filename}`;
-      case 'other':
-        return e.line;
-    }
-  });
+  return thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
 };
 
 /** The exact bytes of a thread file: the creator line, then {@link threadLines}, each ending in `\n`. */

@@ -4,12 +4,10 @@
  * the Node API: the Node API runs them before it binds a socket, so a bad
  * value fails at the call and leaves nothing open.
  */
-import type { CryptoProvider, KeyPair } from '../crypto/crypto-provider.js';
+import { DH_LEN, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
 
-/** Length of an X25519 key, bytes. */
-const KEY_BYTES = 32;
-
-const isKey = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === KEY_BYTES;
+/** An X25519 key: `DH_LEN` raw bytes. */
+const isKey = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === DH_LEN;
 
 /** Throws a `TypeError` unless `crypto` is a `CryptoProvider` or `undefined`. */
 export function checkCryptoProvider(crypto: unknown): asserts crypto is CryptoProvider | undefined {

@@ -38,6 +38,7 @@ export function resolveHost(host: string, signal: AbortSignal | undefined, looku
       signal?.removeEventListener('abort', onAbort);
       f();
     };
+    // getaddrinfo cannot be cancelled: an abort (or the timeout) settles the promise and the late answer is ignored.
     const onAbort = (): void => finish(() => reject(abortError(signal as AbortSignal)));
     signal?.addEventListener('abort', onAbort, { once: true });
     // A resolver that never calls back (a user's lookup with a bug, a hung DNS proxy) must not hold connect past its own timeout.

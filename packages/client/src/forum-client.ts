@@ -1,7 +1,7 @@
 import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
-import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError } from 'rudpx';
+import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import { helpLines, OVERWRITE_FLAG } from './command-help.js';
 import { interpretLine } from './command-line.js';
@@ -124,7 +124,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       input.close();
       return EXIT.hostKey;
     }
-    console.error(`Unable to reach the server at ${args.host}:${args.port}`);
+    // A server at a connection limit says so in the handshake: pass its reason on, as retrying at once would not help.
+    const refusal = e instanceof RudpError && e.reason?.kind === 'refused' ? `: ${e.reason.message}` : '';
+    console.error(`Unable to reach the server at ${args.host}:${args.port}${refusal}`);
     input.close();
     return EXIT.unreachable;
   }

@@ -17,6 +17,7 @@ export { DeadlineHeap } from './core/deadline-heap.js';
 export { RangeSet } from './core/receive/range-set.js';
 export { CookieJar } from './core/cookie.js';
 export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';
+export { hostKey } from './core/host-key.js';
 export { crc32c } from './wire/crc32c.js';
 export {
   parseHeader,
@@ -29,6 +30,9 @@ export {
   decodeInitial,
   encodeRetry,
   encodeAccept,
+  decodeAccept,
+  AcceptKind,
+  BusyReason,
 } from './wire/packet.js';
 export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, MAX_CHANNEL, type Frame, type PnRange } from './wire/frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';

@@ -92,11 +92,11 @@ describe('server connection ids in the QUIC-LB layout', () => {
   });
 
   it('a generator that gives no usable id makes the server refuse the connection (counted as full), not loop', () => {
-    // 0 is reserved: every draw is refused, and after a bounded number the handshake is dropped.
+    // 0 is reserved: every draw is refused, and after a bounded number the client is told the server is full.
     const p = makePair({ server: { connectionIds: () => 0 } });
     p.sim.runFor(1_000);
     expect(p.serverConn()).toBeUndefined();
-    expect(p.conn.state).toBe('handshake');
+    expect(p.conn.closeReason?.kind).toBe('refused');
     expect(p.server.stats().dropped.full).toBeGreaterThan(0);
   });
 });

@@ -167,6 +167,24 @@ describe('connect: host names and Node-style errors', () => {
     expect(performance.now() - t0).toBeLessThan(30_000);
   });
 
+  it('a server at maxConnectionsPerHost refuses that host with ECONNREFUSED, not a timeout, and still takes another host', async () => {
+    const s = await listen({ port: 0, maxConnectionsPerHost: 2 });
+    open.push(s);
+    const port = s.address().port;
+    for (let i = 0; i < 2; i++) {
+      const c = await connect({ port, handshakeTimeoutMs: 60_000 });
+      open.push({ close: () => c.close() });
+    }
+    const e = await rejection(connect({ port, handshakeTimeoutMs: 60_000 }));
+    expect(e.code).toBe('ECONNREFUSED');
+    expect(e.message).toMatch(/refused the connection: it has too many connections from this address$/);
+    expect(e.reason?.kind).toBe('refused');
+    const other = await connect({ port, localAddress: '127.0.0.2', handshakeTimeoutMs: 60_000 });
+    open.push({ close: () => other.close() });
+    expect(s.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);
+    await expect(listen({ port: 0, maxConnectionsPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  });
+
   it('fails with ENOTFOUND for a name that does not resolve', async () => {
     const e = await rejection(connect({ host: 'no-such-host.invalid', port: 4000 }));
     expect(e.code).toBe('ENOTFOUND');

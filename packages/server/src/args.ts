@@ -39,6 +39,8 @@ export interface ServerArgs {
   readonly maxDataBytes: number | undefined;
   /** Resident memory above which new connections are refused, bytes; `undefined`: no budget. */
   readonly memoryBudgetBytes: number | undefined;
+  /** Most rudp connections from one client host (`--max-connections-per-host`). */
+  readonly maxConnectionsPerHost: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -53,13 +55,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, connectionsPerHost: 256 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -108,6 +110,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             an upload that would pass it is refused (default: none)
   --memory-budget-mib N     refuse new connections while the server's resident
                             memory is above N MiB (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
+  --max-connections-per-host N
+                            most connections from one client host (an IPv4
+                            address or an IPv6 /64, any port); one more is
+                            refused at once (default ${LIMIT_DEFAULTS.connectionsPerHost})
   --help                    show this text
 
 SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
@@ -169,6 +175,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-upload-bytes': { type: 'string' },
         'max-data-bytes': { type: 'string' },
         'memory-budget-mib': { type: 'string' },
+        'max-connections-per-host': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -242,6 +249,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const budgetText = values['memory-budget-mib'] ?? String(LIMIT_DEFAULTS.memoryBudgetMib);
   const budgetMib = parseCount(budgetText, 0);
   if (budgetMib === undefined) return { kind: 'error', message: `invalid memory budget: ${budgetText}` };
+  const perHostText = values['max-connections-per-host'] ?? String(LIMIT_DEFAULTS.connectionsPerHost);
+  const maxConnectionsPerHost = parseCount(perHostText, 1);
+  if (maxConnectionsPerHost === undefined) return { kind: 'error', message: `invalid max connections per host: ${perHostText}` };
 
   return {
     kind: 'run',
@@ -261,6 +271,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxUploadBytes,
       maxDataBytes,
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
+      maxConnectionsPerHost,
     },
   };
 };

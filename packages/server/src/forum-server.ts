@@ -17,6 +17,7 @@ import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgr
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
+import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
 import { DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
@@ -61,6 +62,11 @@ export interface ForumServerOptions {
   readonly maxDataBytes?: number;
   /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
   readonly memoryBudgetBytes?: number;
+  /**
+   * Most rudp connections from one client host (`--max-connections-per-host`);
+   * one more is refused in the handshake. Default {@link DEFAULT_MAX_CONNECTIONS_PER_HOST}.
+   */
+  readonly maxConnectionsPerHost?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -81,6 +87,13 @@ export interface ForumServer {
    */
   shutdown(graceMs?: number): Promise<number>;
 }
+
+/**
+ * Default of {@link ForumServerOptions.maxConnectionsPerHost} (the command
+ * line's): room for a NAT full of users, each holding one connection, while
+ * one machine's connections hold a few MiB, not the whole memory budget.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
 
 /** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
@@ -183,6 +196,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       port: options.port,
       host: options.host,
       identity: identity.keyPair,
+      maxConnectionsPerHost: options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
       ...TRANSPORT,
     });

@@ -45,6 +45,7 @@ const main = async (): Promise<number | undefined> => {
       maxUploadBytes: args.maxUploadBytes,
       ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
+      maxConnectionsPerHost: args.maxConnectionsPerHost,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });

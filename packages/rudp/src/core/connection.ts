@@ -52,6 +52,7 @@ import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
   AcceptKind,
+  BusyReason,
   HEADER_SIZE,
   type HeaderFields,
   TAG_SIZE,
@@ -392,6 +393,12 @@ export class Connection implements PacketFate {
     let scid = accept.scid;
     let peerWindow = accept.params.receiveWindow;
     const secure = this.secureHello;
+    if (accept.kind === AcceptKind.Busy) {
+      // Unauthenticated, as a RETRY is: whoever could forge it could as well drop the handshake.
+      const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
+      this.finish('refused', 0, `the server at ${this.remote} refused the connection: ${why}`, false);
+      return 'ok';
+    }
     if (secure === undefined) {
       if (accept.kind !== AcceptKind.Plaintext) return 'malformed';
     } else if (accept.kind === AcceptKind.WrongKey) {

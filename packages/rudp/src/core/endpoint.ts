@@ -22,7 +22,8 @@ import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
-import { AcceptKind, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
+import { hostKey } from './host-key.js';
+import { AcceptKind, BusyReason, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
 export interface EndpointConfig extends Partial<ConnectionConfig> {
@@ -30,8 +31,14 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
   readonly random: RandomSource;
   /** Accept incoming connections (a server). Default false. */
   readonly acceptIncoming?: boolean;
-  /** Most live connections; INITIALs beyond are dropped. Default 100,000. */
+  /** Most live connections; a client beyond is refused (a `Busy` ACCEPT: its connect fails as refused). Default 100,000. */
   readonly maxConnections?: number;
+  /**
+   * Most live connections from one client host (an IPv4 address, or an IPv6
+   * /64: see `hostKey`), so one machine cannot take the whole
+   * `maxConnections`; a client beyond is refused the same way. Default 1,024.
+   */
+  readonly maxConnectionsPerHost?: number;
   /** Most stateless replies (RETRY) waiting to be sent; beyond, they are dropped. Default 1,024. */
   readonly maxStatelessQueue?: number;
   /** How long a handshake cookie stays valid, ms. Default 30,000. */
@@ -73,7 +80,7 @@ export interface ConnectOverrides extends Partial<ConnectionConfig> {
 }
 
 /** Option names an `EndpointConfig` adds to the connection's. */
-const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage'];
+const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxConnectionsPerHost', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage'];
 /** Draws of a new connection id before the endpoint counts itself full (a generator's id space can run out). */
 const CID_ATTEMPTS = 64;
 
@@ -94,7 +101,10 @@ export interface DropCounts {
   replay: number;
   /** Packets in clear where encryption is required (or a plaintext hello to an encrypting server). */
   unprotected: number;
+  /** INITIALs refused at `maxConnections` (or with no free connection id). */
   full: number;
+  /** INITIALs refused at `maxConnectionsPerHost`. */
+  hostFull: number;
   statelessQueueFull: number;
 }
 
@@ -118,6 +128,9 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
   private readonly random: RandomSource;
   private readonly acceptIncoming: boolean;
   private readonly maxConnections: number;
+  private readonly maxConnectionsPerHost: number;
+  /** Live server connections per client host (`hostKey`); hosts with none are deleted. */
+  private readonly perHost = new Map<string, number>();
   private readonly maxStatelessQueue: number;
   private readonly cookies: CookieJar;
   private readonly crypto: CryptoProvider | undefined;
@@ -170,13 +183,14 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     replay: 0,
     unprotected: 0,
     full: 0,
+    hostFull: 0,
     statelessQueueFull: 0,
   };
 
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, ...conn } = config;
     checkConnectionIds(connectionIds);
     this.connectionIds = connectionIds;
     if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
@@ -184,6 +198,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (typeof random !== 'function') throw new TypeError('rudp: option \'random\' must be a function returning uniform 32-bit integers');
     if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
+    if (maxConnectionsPerHost !== undefined) checkNumber('maxConnectionsPerHost', maxConnectionsPerHost, { min: 1, max: 2 ** 31, integer: true });
     if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
     if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
     // Every option was checked above and the defaults are valid: the merge is too.
@@ -191,6 +206,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     this.random = random;
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
+    this.maxConnectionsPerHost = maxConnectionsPerHost ?? 1024;
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.cookies = new CookieJar(random, cookieLifetimeMs);
     if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
@@ -319,7 +335,8 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
           conn.handleRetry(now, token);
         } else {
           const a = decodeAccept(payload);
-          if (!a || a.scid === 0) return void this.drops.malformed++;
+          // Only a refusal names no connection of the server's.
+          if (!a || (a.scid === 0) !== (a.kind === AcceptKind.Busy)) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;
         }
@@ -422,17 +439,32 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
       this.touch(existing);
       return;
     }
-    if (this.connections.size >= this.maxConnections) return void this.drops.full++;
+    const host = hostKey(from);
+    if (this.connections.size >= this.maxConnections) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
+    if ((this.perHost.get(host) ?? 0) >= this.maxConnectionsPerHost) return this.refuseBusy(from, init.scid, BusyReason.HostFull);
     const cid = this.newCid();
-    if (cid === undefined) return void this.drops.full++;
+    if (cid === undefined) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
     const security = this.answerHello(from, init.scid, cid, init.hello);
     if (security === undefined) return;
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
     this.add(conn);
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     this.byClient.set(key, conn);
     this.counters.connectionsAccepted++;
     this.emit({ type: 'incoming', connection: conn });
     this.touch(conn);
+  }
+
+  /**
+   * Server: refuses a client that proved its address, statelessly, so its
+   * connect fails at once as refused instead of timing out. Counted.
+   */
+  private refuseBusy(to: PeerAddress, clientCid: number, reason: BusyReason): void {
+    if (reason === BusyReason.HostFull) this.drops.hostFull++;
+    else this.drops.full++;
+    if (this.stateless.length >= this.maxStatelessQueue) return void this.drops.statelessQueueFull++;
+    const accept = { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) };
+    this.stateless.push({ to, data: encodeAccept(new Uint8Array(64), clientCid, accept).slice() });
   }
 
   /**
@@ -509,6 +541,7 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     // Called again for a connection already gone: its slot may belong to another one by now.
     if (this.connections.get(conn.localCid) === conn) {
       this.connections.delete(conn.localCid);
+      if (conn.role === 'server') this.forgetHost(hostKey(conn.remote));
       this.timers.delete(conn.timerSlot);
       this.bySlot[conn.timerSlot] = undefined;
       this.freeSlots.push(conn.timerSlot);
@@ -519,6 +552,12 @@ export class Endpoint implements SansIoEndpoint, ConnectionHost {
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
     }
+  }
+
+  private forgetHost(host: string): void {
+    const n = (this.perHost.get(host) ?? 0) - 1;
+    if (n > 0) this.perHost.set(host, n);
+    else this.perHost.delete(host);
   }
 
   private countSent(data: Uint8Array): void {

@@ -13,7 +13,7 @@ export type CloseKind =
   | 'timeout'
   /** The handshake got no answer in time. */
   | 'unreachable'
-  /** The handshake failed: the server proved another key than the pinned one, or its answer did not authenticate. */
+  /** The handshake failed: the server proved another key than the pinned one, or refused the client at a connection limit. */
   | 'refused'
   /** The endpoint shut down. */
   | 'shutdown';

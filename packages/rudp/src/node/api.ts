@@ -26,8 +26,14 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
   readonly port: number;
   /** Address or host name to bind. Default `127.0.0.1`; `0.0.0.0` or `::` for every interface. */
   readonly host?: string;
-  /** Most live connections; further handshakes are dropped. Default 100,000. */
+  /** Most live connections; a client beyond is refused: its `connect` rejects with `ECONNREFUSED`. Default 100,000. */
   readonly maxConnections?: number;
+  /**
+   * Most live connections from one client host (an IPv4 address, or an IPv6
+   * /64), so one machine cannot take them all; a client beyond is refused
+   * the same way. Default 1,024.
+   */
+  readonly maxConnectionsPerHost?: number;
   /**
    * The server's static X25519 key pair, proven to every client in the
    * handshake (clients pin its public key). Default: a fresh pair for this
@@ -164,10 +170,10 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
 /** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
-  const { port, host = '127.0.0.1', maxConnections, highWaterMark, identity, ...transport } = options;
+  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, highWaterMark, identity, ...transport } = options;
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
-  checkTransportOptions({ ...transport, maxConnections, highWaterMark, identity });
+  checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching);
   try {
     await socket.bind(port, host);
@@ -175,7 +181,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.close();
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
   }
-  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(identity !== undefined ? { identity } : {}) }));
+  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
 }
 

@@ -12,7 +12,7 @@ import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options the Node API passes to the endpoint besides `ConnectionConfig`. */
-const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching'];
+const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'maxConnectionsPerHost', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching'];
 
 /** Timers the Node adapter arms with setTimeout: no longer than it can wait. */
 const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'handshakeTimeoutMs', 'maxPtoMs'];
@@ -28,7 +28,7 @@ export function checkTransportOptions(options: object, serverKey?: unknown): voi
     validateConnectionOptions(options, ENDPOINT_OPTIONS);
     const o = options as Record<string, unknown>;
     for (const key of TIMER_OPTIONS) if (o[key] !== undefined) checkNumber(key, o[key], { min: 0, max: MAX_TIMER_MS });
-    if (o['maxConnections'] !== undefined) checkNumber('maxConnections', o['maxConnections'], { min: 1, max: 2 ** 31, integer: true });
+    for (const key of ['maxConnections', 'maxConnectionsPerHost']) if (o[key] !== undefined) checkNumber(key, o[key], { min: 1, max: 2 ** 31, integer: true });
     if (o['highWaterMark'] !== undefined) checkNumber('highWaterMark', o['highWaterMark'], { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     for (const key of ['plaintext', 'socketBatching']) {
       if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`rudp: option '${key}' must be a boolean`);

@@ -32,7 +32,8 @@
  *   forged fails to open and is dropped.
  * - INITIAL and ACCEPT also carry the handshake (crypto/secure-handshake.ts):
  *   the client's hello after the receive window; after the server's, a kind
- *   byte (0 plaintext, 1 server hello, 2 wrong key) and its bytes.
+ *   byte (0 plaintext, 1 server hello, 2 wrong key, 3 busy: the server
+ *   refuses, at a connection limit) and its bytes.
  */
 import { crc32c } from './crc32c.js';
 import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
@@ -360,17 +361,26 @@ export function decodeRetry(payload: Uint8Array): Uint8Array | undefined {
   return r.ok ? token : undefined;
 }
 
-/** What an ACCEPT carries of the handshake. */
-export const AcceptKind = { Plaintext: 0, ServerHello: 1, WrongKey: 2 } as const;
+/**
+ * What an ACCEPT carries of the handshake. `Busy` is the server's refusal of
+ * a client that proved its address while the server is at a connection limit:
+ * its handshake field is one `BusyReason` byte, and it makes no connection.
+ */
+export const AcceptKind = { Plaintext: 0, ServerHello: 1, WrongKey: 2, Busy: 3 } as const;
 /** One of the `AcceptKind` values. */
 export type AcceptKind = (typeof AcceptKind)[keyof typeof AcceptKind];
+
+/** Why a `Busy` ACCEPT refused: the server's connection limit, or its limit per client host. */
+export const BusyReason = { ServerFull: 0, HostFull: 1 } as const;
+/** One of the `BusyReason` values. */
+export type BusyReason = (typeof BusyReason)[keyof typeof BusyReason];
 
 /** ACCEPT payload. */
 export interface AcceptPayload {
   readonly scid: number;
   readonly params: TransportParams;
   readonly kind: AcceptKind;
-  /** The server's handshake message (ServerHello), or its public key (WrongKey). */
+  /** The server's handshake message (ServerHello), its public key (WrongKey), or a `BusyReason` byte (Busy). */
   readonly handshake: Uint8Array;
 }
 
@@ -393,7 +403,7 @@ export function decodeAccept(payload: Uint8Array): AcceptPayload | undefined {
   const kind = r.u8();
   const length = r.varint();
   const handshake = length >= 0 && length <= MAX_HANDSHAKE_BYTES ? r.bytes(length) : undefined;
-  if (!r.ok || handshake === undefined || kind > AcceptKind.WrongKey) return undefined;
+  if (!r.ok || handshake === undefined || kind > AcceptKind.Busy) return undefined;
   return { scid, params: { receiveWindow }, kind: kind as AcceptKind, handshake };
 }
 

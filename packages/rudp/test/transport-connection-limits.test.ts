@@ -1,0 +1,134 @@
+/**
+ * A server's connection limits, in the simulator: `maxConnectionsPerHost`
+ * keeps one machine (any number of its ports) from taking every connection
+ * the server can hold, and both limits refuse a client at once with a
+ * `Busy` ACCEPT instead of leaving it to time out.
+ */
+import { describe, expect, it } from 'vitest';
+import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
+import type { Connection } from '../src/core/connection.js';
+import { SimNetwork } from '../src/testing/sim-network.js';
+import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeAccept, encodeAccept, parseHeader, PacketType } from '../src/wire/packet.js';
+
+const SERVER = '10.0.0.2:4000';
+
+/** A server and any number of client endpoints on one simulated network; every endpoint's events are drained as they come. */
+function network(server: Partial<EndpointConfig>) {
+  const sim = new SimNetwork({ seed: 3, defaultLink: { delayMs: 35, jitterMs: 5 } });
+  const crypto = (label: string) => deterministicCrypto(nodeCryptoProvider, sim.random(`${label}-crypto`));
+  const accepted: Connection[] = [];
+  const serverEp = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: crypto('server'), ...server });
+  sim.addNode(SERVER, serverEp, {
+    onActivity: () => {
+      for (let e = serverEp.pollEvent(); e; e = serverEp.pollEvent()) if (e.type === 'incoming') accepted.push(e.connection);
+    },
+  });
+  const clients = new Map<string, Endpoint>();
+  /** Opens a connection from `address` (its endpoint made on first use). */
+  const connect = (address: string): Connection => {
+    let ep = clients.get(address);
+    if (ep === undefined) {
+      const made = new Endpoint({ random: sim.random(address), crypto: crypto(address) });
+      sim.addNode(address, made, { onActivity: () => void drainEvents(made) });
+      clients.set(address, made);
+      ep = made;
+    }
+    const conn = ep.connect(sim.now, SERVER);
+    sim.wake(address);
+    return conn;
+  };
+  return { sim, server: serverEp, accepted, connect };
+}
+
+function drainEvents(ep: Endpoint): void {
+  while (ep.pollEvent() !== undefined);
+}
+
+describe('connection limits', () => {
+  it('refuses a host over maxConnectionsPerHost at once, on any of its ports, and no other host', () => {
+    const net = network({ maxConnectionsPerHost: 2 });
+    const first = [net.connect('10.0.0.1:5000'), net.connect('10.0.0.1:5000')];
+    net.sim.runFor(1000);
+    expect(first.map((c) => c.state)).toEqual(['established', 'established']);
+
+    const samePort = net.connect('10.0.0.1:5000');
+    const otherPort = net.connect('10.0.0.1:6000');
+    const otherHost = net.connect('10.0.0.9:5000');
+    // Two round trips (the cookie exchange, then the refusal): far from the handshake timeout.
+    net.sim.runFor(400);
+    for (const c of [samePort, otherPort]) {
+      expect(c.state).toBe('closed');
+      expect(c.closeReason?.kind).toBe('refused');
+      expect(c.closeReason?.message).toBe(`the server at ${SERVER} refused the connection: it has too many connections from this address`);
+    }
+    expect(otherHost.state).toBe('established');
+    expect(net.server.stats().dropped.hostFull).toBeGreaterThanOrEqual(2);
+    expect(net.server.connectionCount).toBe(3);
+    expect(first.map((c) => c.state)).toEqual(['established', 'established']);
+  });
+
+  it('gives a host its place back when one of its connections ends', () => {
+    const net = network({ maxConnectionsPerHost: 1 });
+    const one = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    expect(one.state).toBe('established');
+    expect(net.connect('10.0.0.1:5001').state).not.toBe('established');
+    net.sim.runFor(1000);
+
+    one.close(net.sim.now);
+    net.sim.wake('10.0.0.1:5000');
+    // The server's side drains for three probe timeouts after the peer's CLOSE, then goes.
+    net.sim.runFor(5000);
+    expect(net.server.connectionCount).toBe(0);
+    const again = net.connect('10.0.0.1:5002');
+    net.sim.runFor(1000);
+    expect(again.state).toBe('established');
+  });
+
+  it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {
+    const net = network({ maxConnectionsPerHost: 1 });
+    const a = net.connect('[2001:db8:1:2::10]:5000');
+    const v4 = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    const sameSubnet = net.connect('[2001:db8:1:2:ffff::1]:5000');
+    const otherSubnet = net.connect('[2001:db8:1:3::10]:5000');
+    const mapped = net.connect('[::ffff:10.0.0.1]:7000');
+    net.sim.runFor(1000);
+    expect([a.state, v4.state, otherSubnet.state]).toEqual(['established', 'established', 'established']);
+    expect([sameSubnet.closeReason?.kind, mapped.closeReason?.kind]).toEqual(['refused', 'refused']);
+  });
+
+  it('refuses every client past maxConnections, saying the server is full', () => {
+    const net = network({ maxConnections: 1 });
+    const first = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    const second = net.connect('10.0.0.9:5000');
+    net.sim.runFor(400);
+    expect(first.state).toBe('established');
+    expect(second.closeReason).toEqual({ kind: 'refused', code: 0, message: `the server at ${SERVER} refused the connection: it has too many connections` });
+    expect(net.server.stats().dropped.full).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ignores a refusal that arrives after the handshake completed', () => {
+    const net = network({});
+    const conn = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    expect(conn.state).toBe('established');
+    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.ServerFull) });
+    const client = net.sim.endpoint('10.0.0.1:5000') as Endpoint;
+    client.handleDatagram(net.sim.now, busy.slice(), SERVER);
+    net.sim.runFor(1000);
+    expect(conn.state).toBe('established');
+  });
+
+  it('encodes a refusal small, naming no connection of the server', () => {
+    const busy = encodeAccept(new Uint8Array(MAX_DATAGRAM), 77, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
+    expect(busy.length).toBeLessThan(MAX_DATAGRAM / 20);
+    const h = parseHeader(busy);
+    if (typeof h === 'string') throw new Error(h);
+    expect(h.type).toBe(PacketType.Accept);
+    expect(decodeAccept(h.payload)).toMatchObject({ scid: 0, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
+  });
+});

@@ -1,3 +1,5 @@
+import type { ThreadLimitError } from './thread-limits.js';
+
 /** A store could not read or write (disk full, permissions…); `message` is for the server log only. */
 export interface IoError {
   readonly kind: 'io';
@@ -29,6 +31,7 @@ export type CommandError =
   | NoThreadError
   | FileExistsError
   | NoFileError
+  | ThreadLimitError
   | { readonly kind: 'syntax'; readonly text: string }
   | { readonly kind: 'threadExists'; readonly title: string }
   | { readonly kind: 'threadFull'; readonly title: string }
@@ -53,6 +56,10 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} exists`;
     case 'threadFull':
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
+    case 'tooManyThreads':
+      return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
+    case 'forumFull':
+      return `The forum is full (at most ${e.limit} threads): no thread can be created until one is removed`;
     case 'invalidMessageNumber':
       return 'Invalid message number';
     case 'notAuthor':

@@ -16,11 +16,14 @@ import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from '
 import { storedNameProblem } from './stored-name.js';
 import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
+import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
   /** Files larger than this are never read as threads when the directory is opened, so no thread may grow past it (the change is refused). Default 16 MiB. */
   readonly maxThreadFileBytes?: number;
+  /** Thread creation limits (CRT). Default {@link DEFAULT_THREAD_LIMITS}. */
+  readonly threadLimits?: Partial<ThreadLimits>;
 }
 
 // Lock taken (after the thread's own lock, never before) by every operation
@@ -222,7 +225,8 @@ const load = async (dir: string, maxThreadFileBytes: number): Promise<Loaded> =>
 export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.TaskEither<IoError, ForumStore> =>
   attempt(async () => {
     const maxThreadFileBytes = options.maxThreadFileBytes ?? 16 * 1024 * 1024;
-    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes));
+    const limits = resolveThreadLimits(options.threadLimits);
+    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits));
   });
 
 /** Start of the message of an `io` error for a value the data directory cannot hold exactly. */
@@ -232,7 +236,7 @@ const unstorable = (problem: string): IoError => ({ kind: 'io', message: `${UNST
 
 const uploadNames = (thread: Thread): string[] => thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
 
-const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): ForumStore => {
+const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limits: ThreadLimits): ForumStore => {
   const mutex = createKeyedMutex();
   const journal = createUndoJournal(dir);
   let credentialsText = loaded.credentials?.toString('utf8') ?? '';
@@ -321,13 +325,18 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number): For
       }),
     );
 
-  const createThread = (title: string, creator: string): TE.TaskEither<StoreError, boolean> =>
+  const createThread = (title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean> =>
     attempt(() =>
       mutex.run(title, () =>
-        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError, boolean>> => {
+        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | ThreadLimitError, boolean>> => {
           const problem = storedNameProblem(title) ?? wordProblem('the creator name', creator);
           if (problem !== undefined) return E.left(unstorable(problem));
           if (nameTaken(title)) return E.right(false);
+          // Under the namespace lock, which every CRT holds: concurrent ones count each other.
+          let mine = 0;
+          for (const stored of threads.values()) if (stored.thread.creator === creator) mine++;
+          const refused = threadLimitProblem(limits, threads.size, mine);
+          if (refused !== undefined) return E.left(refused);
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);
           await writeFileAtomic(dir, title, text);

@@ -82,7 +82,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
       return created;
     });
 
-  const createThread = (title: string, creator: string): TE.TaskEither<StoreError, boolean> => () =>
+  const createThread: ForumStore['createThread'] = (title, creator) => () =>
     locked(async () => {
       if (names.has(nameKey(title))) return E.right(false);
       const created = await base.createThread(title, creator)();

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export * from './limits.js';
+export * from './thread-limits.js';
 export * from './commands.js';
 export * from './messages.js';
 export * from './codec.js';

@@ -4,6 +4,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import type { FileExistsError, NoFileError, StoreError } from './errors.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 import { hasUpload, uploadFileName, type Thread } from './thread.js';
 
 /** Starting contents for {@link createMemoryStore}. */
@@ -19,7 +20,8 @@ export interface MemoryStoreSeed {
  * It shares the data directory's name space: a thread and an upload's
  * `TITLE-FILENAME` may not have the same name, as they could not on disk.
  */
-export const createMemoryStore = (seed: MemoryStoreSeed = {}): ForumStore => {
+export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonly threadLimits?: Partial<ThreadLimits> } = {}): ForumStore => {
+  const limits = resolveThreadLimits(options.threadLimits);
   const accounts = new Map<string, Account>((seed.accounts ?? []).map((a) => [a.username, a]));
   const threads = new Map<string, Thread>((seed.threads ?? []).map((th) => [th.title, th]));
   const uploads = new Map<string, Uint8Array>(seed.uploads ?? []);
@@ -96,10 +98,14 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}): ForumStore => {
     listThreads: () => TE.fromIO(() => [...threads.keys()].sort()),
     getThread: (title) => TE.fromIO(() => O.fromNullable(threads.get(title))),
     createThread: (title, creator) =>
-      TE.fromIO(() => {
-        if (nameTaken(title)) return false;
+      TE.fromIOEither(() => {
+        if (nameTaken(title)) return E.right(false);
+        let mine = 0;
+        for (const th of threads.values()) if (th.creator === creator) mine++;
+        const refused = threadLimitProblem(limits, threads.size, mine);
+        if (refused !== undefined) return E.left(refused);
         threads.set(title, { title, creator, entries: [] });
-        return true;
+        return E.right(true);
       }),
     updateThread,
     removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>

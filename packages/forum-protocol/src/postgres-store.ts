@@ -7,6 +7,7 @@ import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import type { Account, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import type { Thread, ThreadEntry } from './thread.js';
+import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -16,7 +17,12 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Pending uploads untouched this long are deleted when the store opens (a crashed server left them). Default 10 minutes. */
   readonly staleUploadMs?: number;
+  /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
+  readonly threadLimits?: Partial<ThreadLimits>;
 }
+
+// The thread-creation lock: one two-key advisory lock (class "crt"), apart from the one-key migration lock.
+const CREATE_LOCK_CLASS = 0x637274;
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
 export interface PostgresStore extends ForumStore {
@@ -140,6 +146,7 @@ const writeDiff = async (tx: TransactionSql, locked: LockedThread, next: readonl
  */
 export const openPostgresStore = (url: string, options: PostgresStoreOptions = {}): TE.TaskEither<IoError, PostgresStore> =>
   attempt(async () => {
+    const limits = resolveThreadLimits(options.threadLimits);
     const schema = options.schema;
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) return E.left({ kind: 'io', message: `invalid schema name: ${schema}` } satisfies IoError);
     const sql = postgres(url, {
@@ -156,10 +163,10 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       await sql.end({ timeout: 1 });
       throw e;
     }
-    return E.right(makeStore(sql));
+    return E.right(makeStore(sql, limits));
   });
 
-const makeStore = (sql: Sql): PostgresStore => {
+const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
 
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
@@ -251,10 +258,20 @@ const makeStore = (sql: Sql): PostgresStore => {
       }),
     getThread,
     createThread: (title, creator) =>
-      attempt(async () => {
-        const rows = await sql`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
-        return E.right(rows.length === 1);
-      }),
+      attempt(() =>
+        sql.begin(async (tx) => {
+          // CRTs wait for each other, on every server: two counting at once could both pass a limit.
+          await tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, 0)`;
+          const exists = await tx`SELECT 1 FROM threads WHERE title = ${title}`;
+          if (exists.length > 0) return E.right(false);
+          const [counts] = await tx<{ total: number; mine: number }[]>`
+            SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`;
+          const refused = threadLimitProblem(limits, counts?.total ?? 0, counts?.mine ?? 0);
+          if (refused !== undefined) return E.left(refused);
+          const rows = await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
+          return E.right(rows.length === 1);
+        }),
+      ),
     updateThread,
     removeThread,
     beginUpload,

@@ -4,6 +4,7 @@ import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
 import type { FileExistsError, NoFileError, StoreError } from './errors.js';
+import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { Thread } from './thread.js';
 
 /** An account as stored (`username password`). */
@@ -66,8 +67,13 @@ export interface ForumStore {
   listThreads(): TE.TaskEither<StoreError, readonly string[]>;
   /** The thread titled `title`, if any. */
   getThread(title: string): TE.TaskEither<StoreError, O.Option<Thread>>;
-  /** Creates an empty thread; `false` if a thread (or any file) of that name exists. */
-  createThread(title: string, creator: string): TE.TaskEither<StoreError, boolean>;
+  /**
+   * Creates an empty thread; `false` if a thread (or any file) of that name
+   * exists. Refused if the forum, or the threads `creator` created, are at
+   * the store's {@link ThreadLimits} (checked and created as one step, so
+   * concurrent calls cannot pass them).
+   */
+  createThread(title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean>;
   /** Applies `update` atomically to the thread; `noThread` if it does not exist. */
   updateThread<E, A>(title: string, update: ThreadUpdate<E, A>): TE.TaskEither<StoreError | E, A>;
   /** Removes the thread and all its uploads if `guard` allows it. */

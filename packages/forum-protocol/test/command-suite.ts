@@ -12,6 +12,7 @@ import {
   type Reply,
   type Request,
   type SessionRegistry,
+  type ThreadLimits,
 } from '../src/index.js';
 import { lines, readAll, replyOf, run, upload } from './helpers.js';
 
@@ -20,8 +21,40 @@ import { lines, readAll, replyOf, run, upload } from './helpers.js';
  * returns; the login tests use the session registry `makeRegistry` returns
  * (default: the in-memory one).
  */
-export const commandSuite = (name: string, make: () => Promise<ForumStore>, makeRegistry: () => SessionRegistry = createSessionRegistry): void => {
+/** What a suite's store is opened with. */
+export interface SuiteStoreOptions {
+  readonly threadLimits?: Partial<ThreadLimits>;
+}
+
+export const commandSuite = (
+  name: string,
+  make: (options?: SuiteStoreOptions) => Promise<ForumStore>,
+  makeRegistry: () => SessionRegistry = createSessionRegistry,
+): void => {
   describe(`commands against the ${name} store`, () => {
+    it('CRT past the threads one user may create, or the forum may hold, is refused with the limit; RMV makes room', async () => {
+      const s = await make({ threadLimits: { maxThreadsPerUser: 2, maxThreads: 3 } });
+      expect(await lines(run(s, 'alice', 'CRT a1'))).toEqual(['Thread a1 created']);
+      expect(await lines(run(s, 'alice', 'CRT a2'))).toEqual(['Thread a2 created']);
+      const refused = replyOf(await run(s, 'alice', 'CRT a3'));
+      expect(refused).toMatchObject({ status: 'error', lines: ['You have created too many threads (at most 2): remove one of yours before creating another'] });
+      // An existing title is still named as such, not as a limit.
+      expect(await lines(run(s, 'alice', 'CRT a1'))).toEqual(['Thread a1 exists']);
+      expect(await lines(run(s, 'bob', 'CRT b1'))).toEqual(['Thread b1 created']);
+      expect(await lines(run(s, 'carol', 'CRT c1'))).toEqual(['The forum is full (at most 3 threads): no thread can be created until one is removed']);
+      expect(await lines(run(s, 'alice', 'RMV a1'))).toEqual(['Thread a1 removed']);
+      expect(await lines(run(s, 'carol', 'CRT c1'))).toEqual(['Thread c1 created']);
+      expect(await lines(run(s, 'alice', 'LST'))).toEqual(['The list of active threads:', 'a2', 'b1', 'c1']);
+    });
+
+    it('30 concurrent CRTs by one user create exactly the limit', async () => {
+      const s = await make({ threadLimits: { maxThreadsPerUser: 4 } });
+      const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => lines(run(s, 'alice', `CRT t${i}`))));
+      expect(replies.filter((r) => r[0]?.endsWith(' created'))).toHaveLength(4);
+      expect(replies.filter((r) => r[0]?.startsWith('You have created too many threads'))).toHaveLength(26);
+      expect(await lines(run(s, 'alice', 'LST'))).toHaveLength(1 + 4);
+    });
+
     it('CRT creates a thread, refuses an existing title', async () => {
       const s = await make();
       expect(await lines(run(s, 'alice', 'CRT t1'))).toEqual(['Thread t1 created']);

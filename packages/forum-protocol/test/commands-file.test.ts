@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { openFileStore } from '../src/index.js';
 import { commandSuite } from './command-suite.js';
 
-commandSuite('data-directory', async () => {
-  const opened = await openFileStore(mkdtempSync(join(tmpdir(), 'forum-suite-')))();
+commandSuite('data-directory', async (options = {}) => {
+  const opened = await openFileStore(mkdtempSync(join(tmpdir(), 'forum-suite-')), options)();
   if (E.isLeft(opened)) throw new Error(opened.left.message);
   return opened.right;
 });

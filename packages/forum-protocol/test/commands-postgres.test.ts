@@ -7,8 +7,8 @@ let last: PostgresStore | undefined;
 
 commandSuite(
   'PostgreSQL',
-  async () => {
-    last = await pg.openStore();
+  async (options = {}) => {
+    last = await pg.openStore(options);
     return last;
   },
   () => {

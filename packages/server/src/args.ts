@@ -1,3 +1,4 @@
+import { DEFAULT_THREADS_PER_USER, MAX_THREADS } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
@@ -41,6 +42,8 @@ export interface ServerArgs {
   readonly memoryBudgetBytes: number | undefined;
   /** Most rudp connections from one client host (`--max-connections-per-host`). */
   readonly maxConnectionsPerHost: number;
+  /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
+  readonly maxThreadsPerUser: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -55,13 +58,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, connectionsPerHost: 256 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -114,6 +117,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             most connections from one client host (an IPv4
                             address or an IPv6 /64, any port); one more is
                             refused at once (default ${LIMIT_DEFAULTS.connectionsPerHost})
+  --max-threads-per-user N  threads one account may have created and not
+                            removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
+                            the forum holds at most ${MAX_THREADS} threads in all,
+                            so that LST always fits in one reply
   --help                    show this text
 
 SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
@@ -176,6 +183,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-data-bytes': { type: 'string' },
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
+        'max-threads-per-user': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -252,6 +260,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const perHostText = values['max-connections-per-host'] ?? String(LIMIT_DEFAULTS.connectionsPerHost);
   const maxConnectionsPerHost = parseCount(perHostText, 1);
   if (maxConnectionsPerHost === undefined) return { kind: 'error', message: `invalid max connections per host: ${perHostText}` };
+  const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
+  const maxThreadsPerUser = parseCount(perUserText, 1);
+  if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
 
   return {
     kind: 'run',
@@ -272,6 +283,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxDataBytes,
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
+      maxThreadsPerUser,
     },
   };
 };

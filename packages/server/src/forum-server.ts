@@ -67,6 +67,8 @@ export interface ForumServerOptions {
    * one more is refused in the handshake. Default {@link DEFAULT_MAX_CONNECTIONS_PER_HOST}.
    */
   readonly maxConnectionsPerHost?: number;
+  /** Most threads one account may have created and not removed (`--max-threads-per-user`). Default forum-protocol's `DEFAULT_THREADS_PER_USER`. */
+  readonly maxThreadsPerUser?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -139,11 +141,14 @@ export const redactUrl = (url: string): string => {
   }
 };
 
+const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser?: number } =>
+  options.maxThreadsPerUser === undefined ? {} : { maxThreadsPerUser: options.maxThreadsPerUser };
+
 const openState = async (options: ForumServerOptions, serverId: string): Promise<SharedState> => {
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
-    const opened = await openPostgresStore(options.databaseUrl)();
+    const opened = await openPostgresStore(options.databaseUrl, { threadLimits: threadLimits(options) })();
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;
     const registry = createPostgresSessionRegistry(store.sql, {
@@ -163,7 +168,7 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
       },
     };
   }
-  const opened = await openFileStore(options.dataDir)();
+  const opened = await openFileStore(options.dataDir, { threadLimits: threadLimits(options) })();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
   // The name index is kept in this process: right for the data directory (whose names are files, one
   // file on a case-insensitive file system), but several servers sharing a database would each

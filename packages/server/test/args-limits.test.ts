@@ -8,18 +8,20 @@ const run = (argv: readonly string[]) => {
 };
 
 describe('server options for resource limits', () => {
-  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host', () => {
+  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host, 100 threads per user', () => {
     const a = run(['4000']);
     expect(a.accountLimit).toEqual({ maxPerHost: 10, windowMs: 600_000 });
     expect(a.maxUploadBytes).toBe(1024 ** 3);
     expect(a.maxDataBytes).toBeUndefined();
     expect(a.memoryBudgetBytes).toBe(1024 * 1024 * 1024);
     expect(a.maxConnectionsPerHost).toBe(256);
+    expect(a.maxThreadsPerUser).toBe(100);
   });
 
   it('each option is read, and 0 turns the account limit and the memory budget off', () => {
-    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4']);
+    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-threads-per-user', '7']);
     expect(a.maxConnectionsPerHost).toBe(4);
+    expect(a.maxThreadsPerUser).toBe(7);
     expect(a.accountLimit).toEqual({ maxPerHost: 3, windowMs: 1500 });
     expect(a.maxUploadBytes).toBe(0);
     expect(a.maxDataBytes).toBe(5000);
@@ -37,6 +39,7 @@ describe('server options for resource limits', () => {
       [['4000', '--max-data-bytes', '0'], 'invalid max data bytes: 0'],
       [['4000', '--max-data-bytes', '99999999999999999'], 'invalid max data bytes: 99999999999999999'],
       [['4000', '--max-connections-per-host', '0'], 'invalid max connections per host: 0'],
+      [['4000', '--max-threads-per-user', '0'], 'invalid max threads per user: 0'],
       [['4000', '--max-connections-per-host', '2000000'], 'invalid max connections per host: 2000000'],
       [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],
     ] as const) {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach } from './forum-processes.js';
+import { cleanupAfterEach, startServer } from './forum-processes.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
 
 const LIMITED = /^Too many new accounts from your address, try again in [0-9]+ seconds?$/;
@@ -62,5 +62,39 @@ describe('account creation limit per host (real server)', () => {
     expect(replies.slice(10).every((l) => LIMITED.test(l))).toBe(true);
     const off = await scope.startInTemp(['--account-limit', '0']);
     expect((await createInTurn(off.server.port, names)).every((l) => l === 'Welcome to the forum')).toBe(true);
+  }, 60_000);
+});
+
+describe('threads per account (real server)', () => {
+  const scope = cleanupAfterEach();
+
+  it('--max-threads-per-user 2: the third CRT of an account is refused with the limit, another account still creates, RMV makes room; the limit holds after a restart', async () => {
+    const { server } = await scope.startInTemp(['--max-threads-per-user', '2']);
+    const crt = async (user: string, titles: readonly string[]): Promise<string[]> => {
+      const c = await rawClient(server.port);
+      try {
+        await rawLogin(c, user, 'pw');
+        const out: string[] = [];
+        for (const [i, t] of titles.entries()) out.push((await c.request(`c${i}`, 'CRT', [t], user)).lines[0] ?? '');
+        return out;
+      } finally {
+        await c.close();
+      }
+    };
+    const TOO_MANY = 'You have created too many threads (at most 2): remove one of yours before creating another';
+    expect(await crt('alice', ['t1', 't2', 't3'])).toEqual(['Thread t1 created', 'Thread t2 created', TOO_MANY]);
+    expect(await crt('bob', ['b1'])).toEqual(['Thread b1 created']);
+    await server.stop();
+    const again = await startServer(server.dataDir, ['--max-threads-per-user', '2']);
+    scope.servers.push(again);
+    const c = await rawClient(again.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      expect((await c.request('a', 'CRT', ['t3'], 'alice')).lines).toEqual([TOO_MANY]);
+      expect((await c.request('b', 'RMV', ['t1'], 'alice')).lines).toEqual(['Thread t1 removed']);
+      expect((await c.request('c', 'CRT', ['t3'], 'alice')).lines).toEqual(['Thread t3 created']);
+    } finally {
+      await c.close();
+    }
   }, 60_000);
 });

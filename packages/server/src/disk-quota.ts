@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The answer to {@link DiskQuota.reserve}: a release function, or the line to refuse with. */
@@ -18,14 +18,26 @@ export const directoryBytes = async (dir: string): Promise<number> => {
   return total;
 };
 
+/** Bytes the file system holding `dir` has free for an unprivileged writer. */
+export const availableBytes = async (dir: string): Promise<number> => {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+};
+
+/** Default free space kept on the data directory's file system (`--min-free-bytes`): 1 GiB. */
+export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
+
 /**
- * The data directory's disk quota (`--max-data-bytes`). An upload reserves
- * its announced size before its first byte is stored; the reservation is
- * released when the upload ends (committed: the file is then counted on
- * disk; aborted: nothing stays). Usage is measured from the directory each
- * time, so files removed by RMV or added by hand are seen. Messages and new
- * threads are not checked here: their size is bounded per request
- * (limits.ts) and by the login and account limits.
+ * The data directory's disk limits: its quota (`--max-data-bytes`) and the
+ * free space kept on its file system (`--min-free-bytes`), so that uploads,
+ * from any number of accounts, never fill the disk the threads, the
+ * credentials and their crash journal need. An upload reserves its announced
+ * size before its first byte is stored; the reservation is released when the
+ * upload ends (committed: the file is then counted on disk; aborted: nothing
+ * stays). Usage and free space are measured each time, so files removed by
+ * RMV or added by hand are seen. Messages and new threads are not checked
+ * here: their size is bounded per request, per thread and per account
+ * (limits.ts, thread-limits.ts) and by the login and account limits.
  */
 export class DiskQuota {
   private reserved = 0;
@@ -34,14 +46,28 @@ export class DiskQuota {
     private readonly dir: string,
     /** Most bytes the data directory may hold; `undefined`: no quota. */
     private readonly maxBytes: number | undefined,
+    /** Free bytes an upload must leave on the file system; 0: none. */
+    private readonly minFreeBytes = 0,
+    private readonly freeBytes: (dir: string) => Promise<number> = availableBytes,
   ) {}
 
   /** Reserves `bytes` for an upload, or says why it does not fit. */
   async reserve(bytes: number): Promise<QuotaGrant> {
-    if (this.maxBytes === undefined) return { ok: true, release: () => undefined };
-    const used = (await directoryBytes(this.dir)) + this.reserved;
-    if (used + bytes > this.maxBytes) {
-      return { ok: false, reason: `disk quota exceeded: the server stores at most ${this.maxBytes} bytes, ${Math.max(0, this.maxBytes - used)} are free, this file has ${bytes}` };
+    const [stored, available] = await Promise.all([
+      this.maxBytes === undefined ? 0 : directoryBytes(this.dir),
+      this.minFreeBytes > 0 ? this.freeBytes(this.dir) : Number.POSITIVE_INFINITY,
+    ]);
+    // From here to the reservation nothing awaits: concurrent uploads each see the others' reservations.
+    if (this.maxBytes !== undefined) {
+      const used = stored + this.reserved;
+      if (used + bytes > this.maxBytes) {
+        return { ok: false, reason: `disk quota exceeded: the server stores at most ${this.maxBytes} bytes, ${Math.max(0, this.maxBytes - used)} are free, this file has ${bytes}` };
+      }
+    }
+    // Uploads in progress have written part of their size already: counting all of it errs on the safe side.
+    const free = available - this.reserved;
+    if (free - bytes < this.minFreeBytes) {
+      return { ok: false, reason: `disk nearly full: the server keeps ${this.minFreeBytes} bytes free, ${Math.max(0, free - this.minFreeBytes)} can be used, this file has ${bytes}` };
     }
     this.reserved += bytes;
     let released = false;

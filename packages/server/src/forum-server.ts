@@ -19,7 +19,7 @@ import { listen, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
-import { DiskQuota } from './disk-quota.js';
+import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { MemoryBudget } from './memory-budget.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
@@ -60,6 +60,8 @@ export interface ForumServerOptions {
   readonly maxUploadBytes?: number;
   /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
   readonly maxDataBytes?: number;
+  /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */
+  readonly minFreeBytes?: number;
   /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
   readonly memoryBudgetBytes?: number;
   /**
@@ -223,7 +225,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         log: options.log,
         maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
         // The quota measures the data directory; with PostgreSQL the database's own limits apply.
-        quota: new DiskQuota(options.dataDir, options.databaseUrl === undefined ? options.maxDataBytes : undefined),
+        quota:
+          options.databaseUrl === undefined
+            ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
+            : new DiskQuota(options.dataDir, undefined),
         overloaded: () => memory.overloaded(),
       },
       tcpPort,

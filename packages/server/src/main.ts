@@ -46,6 +46,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       maxConnectionsPerHost: args.maxConnectionsPerHost,
+      minFreeBytes: args.minFreeBytes,
       maxThreadsPerUser: args.maxThreadsPerUser,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),

@@ -65,6 +65,14 @@ describe('transfer limits (real server)', () => {
     }
   }, 60_000);
 
+  it('--min-free-bytes: an upload that would leave less free space on the disk is refused with a clear line, whoever sends it', async () => {
+    const { server, cwd } = await scope.startInTemp(['--min-free-bytes', String(Number.MAX_SAFE_INTEGER)]);
+    await writeFile(join(cwd, 'f.bin'), seededBytes(100, 4));
+    const r = await runClient(server.port, cwd, ['alice', 'pw', 'CRT t', 'UPD t f.bin', 'XIT']);
+    expect(r.stdout).toMatch(new RegExp(`Upload of f\\.bin failed: disk nearly full: the server keeps ${Number.MAX_SAFE_INTEGER} bytes free, 0 can be used, this file has 100\n`));
+    expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't']);
+  }, 60_000);
+
   it('a finished download frees its transfer slot at once: one host downloads 40 times in a row, past its 16 slots', async () => {
     const { server } = await scope.startInTemp();
     const c = await rawClient(server.port);

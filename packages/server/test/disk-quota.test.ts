@@ -1,0 +1,60 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { availableBytes, DiskQuota } from '../src/disk-quota.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+const tempDir = async (): Promise<string> => {
+  const d = await mkdtemp(join(tmpdir(), 'quota-'));
+  dirs.push(d);
+  return d;
+};
+
+describe('DiskQuota', () => {
+  it('keeps minFreeBytes free: uploads in progress count against the free space until released', async () => {
+    const dir = await tempDir();
+    let free = 10_000;
+    const quota = new DiskQuota(dir, undefined, 4_000, async () => free);
+    const a = await quota.reserve(5_000);
+    expect(a.ok).toBe(true);
+    // 10,000 free less 5,000 promised leaves 5,000: 1,001 more would leave under 4,000.
+    expect(await quota.reserve(1_001)).toEqual({ ok: false, reason: 'disk nearly full: the server keeps 4000 bytes free, 1000 can be used, this file has 1001' });
+    const b = await quota.reserve(1_000);
+    expect(b.ok).toBe(true);
+    if (a.ok) a.release();
+    if (b.ok) b.release();
+    expect((await quota.reserve(6_000)).ok).toBe(true);
+    free = 100;
+    expect(await quota.reserve(1)).toMatchObject({ ok: false, reason: expect.stringContaining('0 can be used') as unknown });
+  });
+
+  it('concurrent reservations see each other: of two that fit only one at a time, one is refused', async () => {
+    const dir = await tempDir();
+    const quota = new DiskQuota(dir, undefined, 1_000, async () => 7_000);
+    const grants = await Promise.all([quota.reserve(4_000), quota.reserve(4_000)]);
+    expect(grants.map((g) => g.ok).sort()).toEqual([false, true]);
+    // Both limits on: each measurement is awaited, and still neither reservation may miss the other.
+    const capped = new DiskQuota(dir, 5_000, 1, async () => 1e9);
+    const both = await Promise.all([capped.reserve(3_000), capped.reserve(3_000)]);
+    expect(both.map((g) => g.ok).sort()).toEqual([false, true]);
+  });
+
+  it('checks the quota of the directory and the free space both; 0 keeps no free space', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'x'), Buffer.alloc(3_000));
+    const both = new DiskQuota(dir, 5_000, 1, async () => 1_000_000);
+    expect(await both.reserve(2_001)).toMatchObject({ ok: false, reason: expect.stringMatching(/^disk quota exceeded/) as unknown });
+    expect((await both.reserve(2_000)).ok).toBe(true);
+    const none = new DiskQuota(dir, undefined, 0, async () => 0);
+    expect((await none.reserve(1e12)).ok).toBe(true);
+  });
+
+  it('measures the real file system', async () => {
+    const free = await availableBytes(await tempDir());
+    expect(Number.isSafeInteger(free) && free > 0).toBe(true);
+  });
+});

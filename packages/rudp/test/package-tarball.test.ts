@@ -169,4 +169,28 @@ export const code: string = new RudpError('ENOTFOUND', 'x').code;
     // tsc prints nothing and exits 0 when the consumer type-checks.
     expect(out).toBe('');
   }, 180_000);
+
+  it('keeps the internals out of the published types: a consumer calling them does not type-check', async () => {
+    const internals = `
+import type { RudpConnection } from '${name}';
+import type { Connection, Endpoint } from '${name}/core';
+export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): void {
+  conn.setHold('x' as never, true);
+  conn.fail(new Error('x') as never, { kind: 'local', code: 0, message: '' });
+  conn.updateFlow(0);
+  ep.emit({ type: 'connected', connection: core });
+  ep.wake(core);
+  void core.pollQueued;
+  core.acked(0 as never);
+}
+`;
+    writeFileSync(join(project, 'internals.ts'), internals);
+    const out = await execFileAsync(process.execPath, [tsc, ...base, '--module', 'node16', '--moduleResolution', 'node16', 'internals.ts'], { cwd: project, encoding: 'utf8', timeout: 120_000 }).then(
+      (r) => r.stdout + r.stderr,
+      (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+    for (const member of ['setHold', 'fail', 'updateFlow', 'emit', 'wake', 'pollQueued', 'acked']) {
+      expect(out).toMatch(new RegExp(`Property '${member}' does not exist on type`));
+    }
+  }, 180_000);
 });

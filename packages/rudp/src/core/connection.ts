@@ -30,7 +30,7 @@ import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isRepair } from './receive/received-frames.js';
-import { LossDetection, type PacketFate, type SentPacket } from './recovery/loss-detection.js';
+import { LossDetection, type SentPacket } from './recovery/loss-detection.js';
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
@@ -124,7 +124,7 @@ export interface ConnectionHost {
 const encoder = new TextEncoder();
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
-export class Connection implements PacketFate {
+export class Connection {
   /** Current lifecycle state. */
   state: ConnectionState;
   /** Application data: attach whatever you like. */

@@ -11,7 +11,7 @@
  */
 import { CookieJar } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
-import { Connection, type ConnectionHost } from './connection.js';
+import { Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { HANDSHAKE_COPIES } from './handshake.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
@@ -123,7 +123,7 @@ export interface EndpointStats {
 }
 
 /** Many connections over one socket, as a sans-IO state machine. */
-export class Endpoint implements SansIoEndpoint, ConnectionHost {
+export class Endpoint implements SansIoEndpoint {
   private readonly config: ConnectionConfig;
   private readonly random: RandomSource;
   private readonly acceptIncoming: boolean;

@@ -14,7 +14,7 @@ import { messageBytes, type MessageData } from './message-bytes.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { iterateMessages } from './message-iterator.js';
 import { RudpError, abortError, closeCode } from './rudp-error.js';
-import { type ConnectionSink, type UdpEndpoint, asBuffer } from './udp-endpoint.js';
+import { type UdpEndpoint, asBuffer } from './udp-endpoint.js';
 
 /** Default `highWaterMark`: 1 MiB unacknowledged, a few round trips of a fast path. */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -76,7 +76,7 @@ type Hold = 'user' | symbol;
  * so none is lost between `connect()` resolving and a listener being added;
  * unread messages hold the peer back through the receive window.
  */
-export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer>, ConnectionSink {
+export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer> {
   /** The `bufferedAmount` at which `writableNeedDrain` turns true. */
   readonly writableHighWaterMark: number;
   /**

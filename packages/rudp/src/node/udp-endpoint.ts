@@ -74,7 +74,7 @@ export function cryptoRandom(): RandomSource {
   };
 }
 
-/** @internal What the adapter tells the wrapper of one connection. */
+/** What the adapter tells the wrapper of one connection (not part of the public API). */
 export interface ConnectionSink {
   /** A whole message, in order within its channel (always a Buffer), and its channel. */
   onMessage(data: Buffer, channel: number): void;
@@ -84,7 +84,7 @@ export interface ConnectionSink {
   onClosed(reason: CloseReason): void;
 }
 
-/** @internal Drives one Endpoint from one socket. */
+/** Drives one Endpoint from one socket (not part of the public API). */
 export class UdpEndpoint {
   readonly endpoint: Endpoint;
   private readonly sinks = new Map<Connection, ConnectionSink>();

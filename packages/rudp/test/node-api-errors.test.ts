@@ -177,8 +177,14 @@ describe('connect: host names and Node-style errors', () => {
     }
     const e = await rejection(connect({ port, handshakeTimeoutMs: 60_000 }));
     expect(e.code).toBe('ECONNREFUSED');
-    expect(e.message).toMatch(/refused the connection: it has too many connections from this address$/);
-    expect(e.reason?.kind).toBe('refused');
+    expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: it has too many connections from this address`);
+    expect(e).toMatchObject({ reason: { kind: 'refused' }, syscall: 'connect', address: '127.0.0.1', port });
+    // A name with another address where nothing listens (::1): the server's own reason wins over that port's refusal.
+    const lookup = ((_h: string, _o: unknown, cb: (err: null, a: { address: string; family: number }[]) => void) =>
+      cb(null, [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }])) as unknown as LookupFunction;
+    const both = await rejection(connect({ host: 'forum.test', port, lookup, handshakeTimeoutMs: 60_000 }));
+    expect(both.reason?.kind).toBe('refused');
+    expect(both.message).toMatch(/too many connections from this address$/);
     const other = await connect({ port, localAddress: '127.0.0.2', handshakeTimeoutMs: 60_000 });
     open.push({ close: () => other.close() });
     expect(s.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);

@@ -172,9 +172,11 @@ export const code: string = new RudpError('ENOTFOUND', 'x').code;
 
   it('keeps the internals out of the published types: a consumer calling them does not type-check', async () => {
     const internals = `
-import type { RudpConnection } from '${name}';
+import { RudpConnection, RudpServer } from '${name}';
 import type { Connection, Endpoint } from '${name}/core';
 export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): void {
+  new RudpServer();
+  new RudpConnection();
   conn.setHold('x' as never, true);
   conn.fail(new Error('x') as never, { kind: 'local', code: 0, message: '' });
   conn.updateFlow(0);
@@ -192,5 +194,7 @@ export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): vo
     for (const member of ['setHold', 'fail', 'updateFlow', 'emit', 'wake', 'pollQueued', 'acked']) {
       expect(out).toMatch(new RegExp(`Property '${member}' does not exist on type`));
     }
+    // Only made by listen and connect: a bare `new` is refused (it was taken for EventEmitter's constructor).
+    expect(out.match(/error TS2554: Expected [0-9]+(-[0-9]+)? arguments, but got 0/g)).toHaveLength(2);
   }, 180_000);
 });

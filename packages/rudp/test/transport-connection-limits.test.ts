@@ -123,6 +123,17 @@ describe('connection limits', () => {
     expect(conn.state).toBe('established');
   });
 
+  it('ignores a refusal before its cookie INITIAL was sent (the server refuses only those): a forged early one cannot end the handshake', () => {
+    const net = network({});
+    const conn = net.connect('10.0.0.1:5000');
+    const client = net.sim.endpoint('10.0.0.1:5000') as Endpoint;
+    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
+    client.handleDatagram(net.sim.now, busy.slice(), SERVER);
+    expect(client.stats().dropped.malformed).toBe(1);
+    net.sim.runFor(1000);
+    expect(conn.state).toBe('established');
+  });
+
   it('encodes a refusal small, naming no connection of the server', () => {
     const busy = encodeAccept(new Uint8Array(MAX_DATAGRAM), 77, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
     expect(busy.length).toBeLessThan(MAX_DATAGRAM / 20);

@@ -41,6 +41,8 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
  */
 export class DiskQuota {
   private reserved = 0;
+  /** Bytes of reservations released so far: one released while another upload measured was on neither side of its count. */
+  private releasedTotal = 0;
 
   constructor(
     private readonly dir: string,
@@ -53,11 +55,17 @@ export class DiskQuota {
 
   /** Reserves `bytes` for an upload, or says why it does not fit. */
   async reserve(bytes: number): Promise<QuotaGrant> {
-    const [stored, available] = await Promise.all([
+    const releasedBefore = this.releasedTotal;
+    const [measuredStored, measuredAvailable] = await Promise.all([
       this.maxBytes === undefined ? 0 : directoryBytes(this.dir),
       this.minFreeBytes > 0 ? this.freeBytes(this.dir) : Number.POSITIVE_INFINITY,
     ]);
     // From here to the reservation nothing awaits: concurrent uploads each see the others' reservations.
+    // An upload that ended while we measured may have been missed by the measurement and was dropped from
+    // `reserved`: count its bytes as stored (and not free), which errs on the safe side.
+    const releasedMeanwhile = this.releasedTotal - releasedBefore;
+    const stored = measuredStored + releasedMeanwhile;
+    const available = measuredAvailable - releasedMeanwhile;
     if (this.maxBytes !== undefined) {
       const used = stored + this.reserved;
       if (used + bytes > this.maxBytes) {
@@ -77,6 +85,7 @@ export class DiskQuota {
         if (released) return;
         released = true;
         this.reserved -= bytes;
+        this.releasedTotal += bytes;
       },
     };
   }

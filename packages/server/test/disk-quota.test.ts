@@ -43,6 +43,27 @@ describe('DiskQuota', () => {
     expect(both.map((g) => g.ok).sort()).toEqual([false, true]);
   });
 
+  it('an upload that ends while another measures is not lost between the measurement and the release', async () => {
+    const dir = await tempDir();
+    let free = 10_000;
+    let measured: () => void = () => undefined;
+    let measuring: Promise<void> = Promise.resolve();
+    const quota = new DiskQuota(dir, undefined, 4_000, async () => {
+      const seen = free;
+      await measuring;
+      return seen;
+    });
+    const a = await quota.reserve(5_000);
+    expect(a.ok).toBe(true);
+    measuring = new Promise((resolve) => (measured = resolve));
+    const b = quota.reserve(5_000);
+    // A's bytes land on disk and its reservation ends while B's measurement (10,000 free) is under way.
+    free = 5_000;
+    if (a.ok) a.release();
+    measured();
+    expect((await b).ok).toBe(false);
+  });
+
   it('checks the quota of the directory and the free space both; 0 keeps no free space', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'x'), Buffer.alloc(3_000));

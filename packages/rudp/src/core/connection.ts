@@ -394,7 +394,9 @@ export class Connection {
     let peerWindow = accept.params.receiveWindow;
     const secure = this.secureHello;
     if (accept.kind === AcceptKind.Busy) {
-      // Unauthenticated, as a RETRY is: whoever could forge it could as well drop the handshake.
+      // A server refuses only an INITIAL that carried its cookie: a refusal before that is forged.
+      if (!handshake.hasToken) return 'malformed';
+      // Unauthenticated, as a RETRY is: forging it takes the client's connection id and address, as forging a RETRY does.
       const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
       this.finish('refused', 0, `the server at ${this.remote} refused the connection: ${why}`, false);
       return 'ok';

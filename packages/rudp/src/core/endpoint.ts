@@ -39,7 +39,7 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * `maxConnections`; a client beyond is refused the same way. Default 1,024.
    */
   readonly maxConnectionsPerHost?: number;
-  /** Most stateless replies (RETRY) waiting to be sent; beyond, they are dropped. Default 1,024. */
+  /** Most stateless replies (RETRY, a refusing ACCEPT) waiting to be sent; beyond, they are dropped. Default 1,024. */
   readonly maxStatelessQueue?: number;
   /** How long a handshake cookie stays valid, ms. Default 30,000. */
   readonly cookieLifetimeMs?: number;

@@ -57,6 +57,11 @@ export class ClientHandshake {
   private initialDue = 0;
   private initialInterval = INITIAL_RESEND_MS;
   private token: Uint8Array = NO_TOKEN;
+
+  /** Whether a RETRY's cookie came: only an INITIAL carrying it can be answered by an ACCEPT (or a refusal). */
+  get hasToken(): boolean {
+    return this.token.length > 0;
+  }
   private lastInitialSent = 0;
   /** INITIALs sent, copies not counted. */
   private sentInitials = 0;

@@ -2,8 +2,9 @@
  * The "host" a peer address counts against in per-host limits. One machine
  * owns many ports, and on IPv6 usually a whole /64 (SLAAC, privacy
  * addresses): counting by exact address would give one attacker thousands of
- * budgets. So an IPv4 address counts by itself, an IPv4-mapped IPv6 address
- * as its IPv4 address, and an IPv6 address by its first 64 bits. Anything
+ * budgets. So an IPv4 address counts by itself, an IPv4-mapped or NAT64
+ * (64:ff9b::/96) IPv6 address as its IPv4 address, and an IPv6 address by
+ * its first 64 bits (link-local ones too: their zone is not kept). Anything
  * else (the simulator's node names) counts by its host part as written.
  */
 import { type PeerAddress, parseAddress } from './sans-io.js';
@@ -14,7 +15,10 @@ export function hostKey(address: PeerAddress): string {
   if (!host.includes(':')) return host;
   const groups = ipv6Groups(host);
   if (groups === undefined) return host;
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+  // IPv4-mapped (::ffff:a.b.c.d), and the NAT64 well-known prefix (64:ff9b::a.b.c.d, RFC 6052), behind which every IPv4 client would share one /64.
+  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+  const nat64 = groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+  if (mapped || nat64) {
     const [hi, lo] = [groups[6] as number, groups[7] as number];
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }

@@ -101,7 +101,7 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
   /** One function for every connection: a `once('close')` each would cost a closure and a wrapper per connection. */
   private readonly forget = (conn: RudpConnection): void => void this.live.delete(conn);
 
-  /** @internal */
+  /** Made by `listen`, not by applications (its type stays published: without it `new RudpServer()` would type-check as an EventEmitter). */
   constructor(
     private readonly io: UdpEndpoint,
     connectionOptions: ConnectionOptions,
@@ -278,7 +278,9 @@ function attempt(
             return;
           }
           const err = c.closeError;
-          if (err && err.code !== 'ETIMEDOUT') reject(err);
+          // The server refused (at a connection limit): as the other connect errors, naming the target.
+          if (e.reason.kind === 'refused') reject(new RudpError('ECONNREFUSED', `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
+          else if (err && err.code !== 'ETIMEDOUT') reject(err);
           else reject(new RudpError(err?.code ?? 'ERR_RUDP_CLOSED', `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
         }
       };
@@ -298,7 +300,8 @@ function attempt(
  * Runs the attempts Happy-Eyeballs style (RFC 8305): the next starts after
  * `NEXT_ADDRESS_DELAY_MS` or as soon as every running one failed; the first
  * connection wins and the others are cancelled. All failing rejects with the
- * most telling error: a timeout or other failure over a refusal.
+ * most telling error: a server's own refusal (it is at a connection limit,
+ * and says so) first, then a timeout or other failure, then a closed port.
  */
 function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefined): Promise<RudpConnection> {
   return new Promise((resolve, reject) => {
@@ -337,7 +340,7 @@ function race(starters: readonly (() => Attempt)[], signal: AbortSignal | undefi
           errors.push(e instanceof RudpError ? e : fromSystemError(e, 'ERR_RUDP_CLOSED', 'cannot connect'));
           if (errors.length === starters.length) {
             finish();
-            reject(errors.find((x) => x.code !== 'ECONNREFUSED') ?? errors[0]);
+            reject(errors.find((x) => x.reason?.kind === 'refused') ?? errors.find((x) => x.code !== 'ECONNREFUSED') ?? errors[0]);
           } else if (errors.length === started) {
             startNext();
           }

@@ -100,7 +100,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   private readonly closeWaiters: (() => void)[] = [];
   private duplex: Duplex | undefined;
 
-  /** @internal */
+  /** Made by `connect` and by a server, not by applications (its type stays published: without it `new RudpConnection()` would type-check). */
   constructor(
     private readonly io: UdpEndpoint,
     /** The sans-IO connection underneath. */

@@ -19,6 +19,9 @@ describe('hostKey', () => {
   it('counts an IPv4-mapped IPv6 address as the IPv4 address', () => {
     expect(hostKey('[::ffff:203.0.113.7]:5000')).toBe('203.0.113.7');
     expect(hostKey('[::ffff:cb00:7107]:5000')).toBe('203.0.113.7');
+    // Behind a NAT64 gateway every IPv4 client arrives under 64:ff9b::/96: each still counts as itself.
+    expect(hostKey('[64:ff9b::203.0.113.7]:5000')).toBe('203.0.113.7');
+    expect(hostKey('[64:ff9b::198.51.100.1]:5000')).toBe('198.51.100.1');
   });
 
   it('falls back to the host as written for what is not an IP address', () => {

@@ -22,13 +22,19 @@ export interface NoFileError {
   readonly title: string;
   readonly filename: string;
 }
+/** The data directory's threads hold as many bytes as the store allows (`maxThreadBytes`): a change that adds bytes is refused. */
+export interface ThreadStorageFullError {
+  readonly kind: 'threadStorageFull';
+  readonly limit: number;
+}
 /** What any store operation can fail with. */
-export type StoreError = IoError | NoThreadError;
+export type StoreError = IoError | NoThreadError | ThreadStorageFullError;
 
 /** Why a command was refused. Each maps to the exact line the client prints ({@link commandErrorText}). */
 export type CommandError =
   | IoError
   | NoThreadError
+  | ThreadStorageFullError
   | FileExistsError
   | NoFileError
   | ThreadLimitError
@@ -56,6 +62,8 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} exists`;
     case 'threadFull':
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
+    case 'threadStorageFull':
+      return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
     case 'tooManyThreads':
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':

@@ -24,7 +24,17 @@ export interface FileStoreOptions {
   readonly maxThreadFileBytes?: number;
   /** Thread creation limits (CRT). Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
+  /**
+   * Most bytes all thread files together may hold: a MSG or EDT that would add
+   * bytes past it is refused (`threadStorageFull`); removing makes room. The
+   * store keeps every thread in memory, so this bounds its memory as well as
+   * its disk. Default {@link DEFAULT_MAX_THREAD_BYTES}.
+   */
+  readonly maxThreadBytes?: number;
 }
+
+/** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
+export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
 
 // Lock taken (after the thread's own lock, never before) by every operation
 // that gives a name in the directory to a new file, so a thread `a-b` and the
@@ -226,7 +236,9 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
   attempt(async () => {
     const maxThreadFileBytes = options.maxThreadFileBytes ?? 16 * 1024 * 1024;
     const limits = resolveThreadLimits(options.threadLimits);
-    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits));
+    const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
+    if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
+    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits, maxThreadBytes));
   });
 
 /** Start of the message of an `io` error for a value the data directory cannot hold exactly. */
@@ -236,7 +248,7 @@ const unstorable = (problem: string): IoError => ({ kind: 'io', message: `${UNST
 
 const uploadNames = (thread: Thread): string[] => thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
 
-const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limits: ThreadLimits): ForumStore => {
+const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limits: ThreadLimits, maxThreadBytes: number): ForumStore => {
   const mutex = createKeyedMutex();
   const journal = createUndoJournal(dir);
   let credentialsText = loaded.credentials?.toString('utf8') ?? '';
@@ -246,6 +258,15 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   let credentialsExact = loaded.credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(loaded.credentials);
   const accounts = new Map(loaded.accounts.map((a) => [a.username, a]));
   const threads = new Map(loaded.threads);
+  // Bytes of every thread file, with the growth of batches being written already counted (so
+  // concurrent batches on different threads cannot pass the limit together).
+  let threadBytes = 0;
+  for (const stored of threads.values()) threadBytes += stored.bytes;
+  /** Records `stored` for `title`, keeping `threadBytes` in step. */
+  const storeThread = (title: string, stored: StoredThread): void => {
+    threadBytes += stored.bytes - (threads.get(title)?.bytes ?? 0);
+    threads.set(title, stored);
+  };
   // Names in the directory that are neither threads nor recorded uploads: never overwritten by CRT or UPD.
   const otherNames = new Set(loaded.otherNames);
   const path = (name: string): string => join(dir, name);
@@ -340,7 +361,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);
           await writeFileAtomic(dir, title, text);
-          threads.set(title, { thread, bytes: utf8Bytes(text), canonical: true });
+          storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
           return E.right(true);
         }),
       ),
@@ -420,6 +441,12 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         job.settle(step);
         continue;
       }
+      const growth = (step.right?.stored.bytes ?? cur.bytes) - cur.bytes;
+      if (growth > 0 && threadBytes + growth > maxThreadBytes) {
+        job.settle(E.left({ kind: 'threadStorageFull', limit: maxThreadBytes } satisfies StoreError));
+        continue;
+      }
+      threadBytes += growth;
       cur = step.right?.stored ?? { ...cur, thread: out.right.thread };
       accepted.push({ job, result: out.right.result });
     }
@@ -427,8 +454,11 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const plan = planThreadWrite(original, cur.thread);
       if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
       if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
-      threads.set(title, plan.right?.stored ?? { ...original, thread: cur.thread });
+      // `threadBytes` counts the batch already (original + growth = cur): record the written size exactly.
+      threadBytes += original.bytes - cur.bytes;
+      storeThread(title, plan.right?.stored ?? { ...original, thread: cur.thread });
     } catch (e) {
+      threadBytes -= cur.bytes - original.bytes;
       for (const a of accepted) a.job.settle(E.left(toIoError(e)));
       return;
     }
@@ -461,6 +491,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
             if (intent !== undefined) await clearIntent(dir, intent);
             throw e;
           }
+          threadBytes -= stored.bytes;
           threads.delete(title);
           for (const f of filenames) countUpload(uploadFileName(title, f), -1);
           let leftovers = false;
@@ -542,7 +573,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
               throw e;
             }
             await clearIntent(dir, intent);
-            threads.set(title, plan.right.stored);
+            storeThread(title, plan.right.stored);
             countUpload(name, 1);
             return E.right(undefined);
           }),

@@ -1,4 +1,4 @@
-import { DEFAULT_THREADS_PER_USER, MAX_THREADS } from 'forum-protocol';
+import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 
@@ -39,6 +39,8 @@ export interface ServerArgs {
   readonly maxUploadBytes: number;
   /** Most bytes the data directory may hold; `undefined`: no quota. */
   readonly maxDataBytes: number | undefined;
+  /** Most bytes all thread files may hold (`--max-thread-bytes`). */
+  readonly maxThreadBytes: number;
   /** Free bytes an upload must leave on the data directory's file system; 0: none. */
   readonly minFreeBytes: number;
   /** Resident memory above which new connections are refused, bytes; `undefined`: no budget. */
@@ -61,13 +63,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -114,6 +116,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --max-upload-bytes N      largest file UPD accepts (default ${LIMIT_DEFAULTS.maxUploadBytes}, 1 GiB)
   --max-data-bytes N        disk quota: most bytes the data directory may hold;
                             an upload that would pass it is refused (default: none)
+  --max-thread-bytes N      most bytes all thread files together may hold (the
+                            server keeps them in memory); a MSG or EDT past it
+                            is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB)
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)
@@ -188,6 +193,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-upload-bytes': { type: 'string' },
         'max-data-bytes': { type: 'string' },
         'min-free-bytes': { type: 'string' },
+        'max-thread-bytes': { type: 'string' },
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
@@ -261,6 +267,10 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     maxDataBytes = parseBytes(values['max-data-bytes'], 1);
     if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };
   }
+  if (values['max-thread-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-thread-bytes applies to the data directory, not to --store' };
+  const threadBytesText = values['max-thread-bytes'] ?? String(LIMIT_DEFAULTS.maxThreadBytes);
+  const maxThreadBytes = parseBytes(threadBytesText, 1);
+  if (maxThreadBytes === undefined) return { kind: 'error', message: `invalid max thread bytes: ${threadBytesText}` };
   if (values['min-free-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--min-free-bytes applies to the data directory, not to --store' };
   const minFreeText = values['min-free-bytes'] ?? String(LIMIT_DEFAULTS.minFreeBytes);
   const minFreeBytes = parseBytes(minFreeText, 0);
@@ -293,6 +303,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxUploadBytes,
       maxDataBytes,
       minFreeBytes,
+      maxThreadBytes,
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
       maxThreadsPerUser,

@@ -36,8 +36,8 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
  * upload ends (committed: the file is then counted on disk; aborted: nothing
  * stays). Usage and free space are measured each time, so files removed by
  * RMV or added by hand are seen. Messages and new threads are not checked
- * here: their size is bounded per request, per thread and per account
- * (limits.ts, thread-limits.ts) and by the login and account limits.
+ * here: the data-directory store bounds all thread files together
+ * (`maxThreadBytes`, `--max-thread-bytes`).
  */
 export class DiskQuota {
   private reserved = 0;

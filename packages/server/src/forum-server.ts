@@ -60,6 +60,8 @@ export interface ForumServerOptions {
   readonly maxUploadBytes?: number;
   /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
   readonly maxDataBytes?: number;
+  /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
+  readonly maxThreadBytes?: number;
   /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */
   readonly minFreeBytes?: number;
   /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
@@ -170,7 +172,10 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
       },
     };
   }
-  const opened = await openFileStore(options.dataDir, { threadLimits: threadLimits(options) })();
+  const opened = await openFileStore(options.dataDir, {
+    threadLimits: threadLimits(options),
+    ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+  })();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
   // The name index is kept in this process: right for the data directory (whose names are files, one
   // file on a case-insensitive file system), but several servers sharing a database would each

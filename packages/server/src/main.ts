@@ -47,6 +47,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       maxConnectionsPerHost: args.maxConnectionsPerHost,
       minFreeBytes: args.minFreeBytes,
+      ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),

@@ -17,10 +17,12 @@ describe('server options for resource limits', () => {
     expect(a.maxConnectionsPerHost).toBe(256);
     expect(a.maxThreadsPerUser).toBe(100);
     expect(a.minFreeBytes).toBe(1024 ** 3);
+    expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
   });
 
   it('each option is read, and 0 turns the account limit and the memory budget off', () => {
-    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-threads-per-user', '7', '--min-free-bytes', '0']);
+    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-threads-per-user', '7', '--min-free-bytes', '0', '--max-thread-bytes', '5000']);
+    expect(a.maxThreadBytes).toBe(5000);
     expect(a.minFreeBytes).toBe(0);
     expect(a.maxConnectionsPerHost).toBe(4);
     expect(a.maxThreadsPerUser).toBe(7);
@@ -44,6 +46,8 @@ describe('server options for resource limits', () => {
       [['4000', '--max-threads-per-user', '0'], 'invalid max threads per user: 0'],
       [['4000', '--min-free-bytes', '-1'], "Option '--min-free-bytes' argument is ambiguous"],
       [['4000', '--min-free-bytes', '1x'], 'invalid min free bytes: 1x'],
+      [['4000', '--max-thread-bytes', '0'], 'invalid max thread bytes: 0'],
+      [['4000', '--store', 'postgres://h/db', '--max-thread-bytes', '5'], '--max-thread-bytes applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],
       [['4000', '--max-connections-per-host', '2000000'], 'invalid max connections per host: 2000000'],
       [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],

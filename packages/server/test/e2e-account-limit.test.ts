@@ -97,4 +97,19 @@ describe('threads per account (real server)', () => {
       await c.close();
     }
   }, 60_000);
+
+  it('--max-thread-bytes 600: a MSG that would take all thread files past it is refused with the line; the threads stay as they were', async () => {
+    const { server } = await scope.startInTemp(['--max-thread-bytes', '600']);
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pw');
+      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      expect((await c.request('m1', 'MSG', ['t', 'a'.repeat(400)])).lines).toEqual(['Message posted to t thread']);
+      const refused = await c.request('m2', 'MSG', ['t', 'b'.repeat(400)]);
+      expect(refused).toMatchObject({ status: 'error', lines: ['The forum is full: its threads hold at most 600 bytes (delete messages or threads to make room)'] });
+      expect((await c.request('r', 'RDT', ['t'])).lines).toEqual([`1 alice: ${'a'.repeat(400)}`]);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
 });

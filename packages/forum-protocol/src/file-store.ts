@@ -425,6 +425,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     }
     let cur = original;
     const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
+    // The plan of the first change accepted, made from `original`: alone in its batch (the usual case),
+    // it is the batch's plan, and a change of a large thread is formatted once, not twice.
+    let firstPlan: ThreadWrite | undefined;
     for (const job of jobs) {
       const out = job.update(cur.thread);
       if (E.isLeft(out)) {
@@ -447,11 +450,12 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         continue;
       }
       threadBytes += growth;
+      if (accepted.length === 0) firstPlan = step.right;
       cur = step.right?.stored ?? { ...cur, thread: out.right.thread };
       accepted.push({ job, result: out.right.result });
     }
     try {
-      const plan = planThreadWrite(original, cur.thread);
+      const plan = accepted.length === 1 ? E.right(firstPlan) : planThreadWrite(original, cur.thread);
       if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
       if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
       // `threadBytes` counts the batch already (original + growth = cur): record the written size exactly.

@@ -12,7 +12,7 @@ import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
 import { MAX_THREAD_REPLY_BYTES } from './limits.js';
 import { messageIndex, threadLines, type Thread } from './thread.js';
-import { appendedReplyBytes, threadReplyBytes } from './thread-reply-size.js';
+import { appendedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
@@ -105,8 +105,10 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     pipe(
       store.updateThread<CommandError, void>(arg(args, 0), (th) =>
         E.chain((i: number) => {
+          const old = th.entries[i];
+          const oldText = old?.kind === 'message' ? old.text : '';
           const next: Thread = { ...th, entries: th.entries.map((e, j) => (j === i && e.kind === 'message' ? { ...e, text: arg(args, 2) } : e)) };
-          return withinReplyLimit(next, threadReplyBytes(next));
+          return withinReplyLimit(next, editedReplyBytes(th, next, oldText, arg(args, 2)));
         })(
           ownMessage(th, arg(args, 1), session.username),
         ),

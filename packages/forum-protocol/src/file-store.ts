@@ -521,7 +521,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
       if (problem !== undefined) return E.left(unstorable(problem));
       const tmp = tempPath(dir);
-      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+      // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
+      // that locks around commit can let the stream close first, and not hold its lock over the sync).
+      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true });
       // Errors surface through commit(); a listener keeps them from crashing the process.
       stream.on('error', () => undefined);
       const closed = new Promise<Error | null>((resolve) => stream.once('close', () => resolve(stream.errored)));
@@ -537,6 +539,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           await discard();
           return E.left(toIoError(err));
         }
+        // Already synced as the stream closed (flush) on Node ≥ 20.10, so this is quick; an older Node needs it.
         const h = await open(tmp, 'r+');
         try {
           await h.sync();

@@ -6,6 +6,15 @@ import { createKeyedMutex } from './keyed-mutex.js';
 import { nameKey } from './names.js';
 import type { Account, ForumStore, UploadWriter } from './store.js';
 import { uploadFileName, type Thread } from './thread.js';
+import type { Writable } from 'node:stream';
+
+/** Ends `stream` and waits until it has closed (errors included: `commit` reports them). */
+const closeStream = (stream: Writable): Promise<void> =>
+  new Promise((resolve) => {
+    if (stream.closed) return resolve();
+    stream.once('close', () => resolve());
+    if (!stream.writableEnded) stream.end();
+  });
 
 /** What a data-directory name belongs to. */
 type Owner = { readonly kind: 'thread'; readonly title: string } | { readonly kind: 'upload'; readonly title: string; readonly filename: string };
@@ -117,8 +126,11 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     const begun = await base.beginUpload(t, filename, uploader)();
     if (E.isLeft(begun)) return begun;
     const writer = begun.right;
-    const commit: UploadWriter['commit'] = () =>
-      locked(async () => {
+    const commit: UploadWriter['commit'] = async () => {
+      // The bytes are ended and synced (closing the stream) before the lock every CRT, RMV and new
+      // account waits for: a 1 GiB upload's sync under it held them all for its duration.
+      await closeStream(writer.stream);
+      return locked(async () => {
         // Checked again under the lock: another spelling may have been committed meanwhile.
         if (clash()) {
           await writer.abort();
@@ -128,6 +140,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
         if (E.isRight(done)) names.set(nameKey(uploadFileName(t, filename)), { kind: 'upload', title: t, filename });
         return done;
       });
+    };
     return E.right({ stream: writer.stream, commit, abort: writer.abort });
   };
 

@@ -53,7 +53,8 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       });
       let aborted = false;
       const commit: TE.TaskEither<StoreError | FileExistsError, void> = async () => {
-        if (aborted || stream.destroyed) return E.left({ kind: 'io', message: 'upload was aborted' });
+        // A stream that finished and closed is whole; one destroyed before it finished was cut off.
+        if (aborted || stream.errored !== null || (stream.destroyed && !stream.writableFinished)) return E.left({ kind: 'io', message: 'upload was aborted' });
         if (!stream.writableFinished) await new Promise<void>((resolve) => stream.end(resolve));
         const current = threads.get(title);
         if (current === undefined) return E.left(noThread(title));

@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore, nameKey, sameName, validateCredential, validateMessageText, validateName, withNameIdentity } from '../src/index.js';
+import { Writable } from 'node:stream';
+import { createMemoryStore, nameKey, sameName, validateCredential, validateMessageText, validateName, withNameIdentity, type ForumStore } from '../src/index.js';
 
 const refused = (e: E.Either<string, string>): string => (E.isLeft(e) ? e.left : `accepted ${JSON.stringify(e.right)}`);
 
@@ -106,4 +107,37 @@ describe('withNameIdentity store', () => {
     expect(store.similarAccount?.('alice')).toBeUndefined();
     expect(await store.createAccount({ username: 'ALICE', password: 'x' })()).toEqual(E.right(false));
   });
+
+  it('an upload that is still closing (its bytes syncing) does not hold the lock CRT, RMV and new accounts wait for', async () => {
+    const base = createMemoryStore();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // As the data directory does: the stream closes only once its bytes are synced, and commit waits for that.
+    const slow: ForumStore = {
+      ...base,
+      beginUpload: (title, filename, uploader) => async () => {
+        const begun = await base.beginUpload(title, filename, uploader)();
+        if (E.isLeft(begun)) return begun;
+        const inner = begun.right;
+        const stream = new Writable({
+          write: (chunk: Buffer, _enc, cb) => void inner.stream.write(chunk, cb),
+          final: (cb) => void gate.then(() => inner.stream.end(cb)),
+        });
+        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+        return E.right({ ...inner, stream, commit: async () => (await closed, inner.commit()) });
+      },
+    };
+    const opened = await withNameIdentity(slow)();
+    if (E.isLeft(opened)) throw new Error('store refused');
+    const store = opened.right;
+    await store.createThread('t', 'alice')();
+    const up = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(up)) throw new Error('upload refused');
+    up.right.stream.end('bytes');
+    const committed = up.right.commit();
+    // The gate opens only after CRT answered: with the lock held over the closing, CRT would wait forever (the test times out).
+    expect(await store.createThread('other', 'bob')()).toEqual(E.right(true));
+    release();
+    expect(await committed).toEqual(E.right(undefined));
+  }, 10_000);
 });

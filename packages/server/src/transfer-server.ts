@@ -61,7 +61,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${size} bytes is over the limit`);
     return refuseUpload(socket, `file too large: ${size} bytes, the server accepts at most ${deps.maxUploadBytes}`);
   }
-  const room = await deps.quota.reserve(size);
+  const room = await deps.quota.reserve(size).catch((e: unknown) => ({ ok: false as const, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` }));
   if (!room.ok) {
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${room.reason}`);
     return refuseUpload(socket, room.reason);

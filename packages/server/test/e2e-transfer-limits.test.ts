@@ -67,6 +67,8 @@ describe('transfer limits (real server)', () => {
 
   it('--min-free-bytes: an upload that would leave less free space on the disk is refused with a clear line, whoever sends it', async () => {
     const { server, cwd } = await scope.startInTemp(['--min-free-bytes', String(Number.MAX_SAFE_INTEGER)]);
+    // Said once at start too.
+    expect(server.stderr.text).toMatch(new RegExp(`Warning: the disk of the forum's files has [0-9]+ bytes free, under --min-free-bytes ${Number.MAX_SAFE_INTEGER}: every upload will be refused`));
     await writeFile(join(cwd, 'f.bin'), seededBytes(100, 4));
     const r = await runClient(server.port, cwd, ['alice', 'pw', 'CRT t', 'UPD t f.bin', 'XIT']);
     expect(r.stdout).toMatch(new RegExp(`Upload of f\\.bin failed: disk nearly full: the server keeps ${Number.MAX_SAFE_INTEGER} bytes free, 0 can be used, this file has 100\n`));

@@ -4,7 +4,7 @@
  * addresses): counting by exact address would give one attacker thousands of
  * budgets. So an IPv4 address counts by itself, an IPv4-mapped or NAT64
  * (64:ff9b::/96) IPv6 address as its IPv4 address, and an IPv6 address by
- * its first 64 bits (link-local ones too: their zone is not kept). Anything
+ * its first 64 bits (a link-local one with its zone: each link is its own). Anything
  * else (the simulator's node names) counts by its host part as written.
  */
 import { type PeerAddress, parseAddress } from './sans-io.js';
@@ -22,7 +22,10 @@ export function hostKey(address: PeerAddress): string {
     const [hi, lo] = [groups[6] as number, groups[7] as number];
     return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
   }
-  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  const key = `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+  // Link-local prefixes repeat on every link: the zone says which link the client is on.
+  const zone = host.indexOf('%');
+  return ((groups[0] as number) & 0xffc0) === 0xfe80 && zone >= 0 ? `${key}${host.slice(zone)}` : key;
 }
 
 /** The eight 16-bit groups of an IPv6 address (zone dropped, `::` and a dotted IPv4 tail expanded), or `undefined`. */

@@ -14,6 +14,9 @@ describe('hostKey', () => {
     }
     expect(hostKey('[2001:db8:0:2::1]:1')).toBe('2001:db8:0:2::/64');
     expect(hostKey('[::1]:1')).toBe('0:0:0:0::/64');
+    // Link-local: the same prefix on every link, told apart by the zone.
+    expect(hostKey('[fe80::1%eth0]:1')).toBe('fe80:0:0:0::/64%eth0');
+    expect(hostKey('[fe80::2%eth1]:1')).toBe('fe80:0:0:0::/64%eth1');
   });
 
   it('counts an IPv4-mapped IPv6 address as the IPv4 address', () => {

@@ -458,9 +458,10 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const plan = accepted.length === 1 ? E.right(firstPlan) : planThreadWrite(original, cur.thread);
       if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
       if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
-      // `threadBytes` counts the batch already (original + growth = cur): record the written size exactly.
-      threadBytes += original.bytes - cur.bytes;
-      storeThread(title, plan.right?.stored ?? { ...original, thread: cur.thread });
+      const written = plan.right?.stored ?? { ...original, thread: cur.thread };
+      // `threadBytes` counted this batch's growth already (as `cur`): correct it to what was written.
+      threadBytes += written.bytes - cur.bytes;
+      threads.set(title, written);
     } catch (e) {
       threadBytes -= cur.bytes - original.bytes;
       for (const a of accepted) a.job.settle(E.left(toIoError(e)));

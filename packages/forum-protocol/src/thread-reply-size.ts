@@ -47,8 +47,8 @@ export const appendedReplyBytes = (thread: Thread, next: Thread): number => {
 export const editedReplyBytes = (thread: Thread, next: Thread, oldText: string, newText: string): number => {
   const before = known.get(thread);
   if (before === undefined) return threadReplyBytes(next);
-  // Each text sits inside its line's JSON string: its escapes are its own, its quotes are the line's.
-  const bytes = before + (jsonBytes(newText) - 2) - (jsonBytes(oldText) - 2);
+  // Each text sits inside its line's JSON string with its own escapes; the quotes, the line's, cancel out.
+  const bytes = before + jsonBytes(newText) - jsonBytes(oldText);
   known.set(next, bytes);
   return bytes;
 };

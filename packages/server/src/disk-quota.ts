@@ -53,6 +53,13 @@ export class DiskQuota {
     private readonly freeBytes: (dir: string) => Promise<number> = availableBytes,
   ) {}
 
+  /** The free bytes and the floor, when already under it (every upload would be refused); `undefined` otherwise or when unknown. */
+  async freeUnderFloor(): Promise<{ readonly free: number; readonly floor: number } | undefined> {
+    if (this.minFreeBytes === 0) return undefined;
+    const free = await this.freeBytes(this.dir).catch(() => undefined);
+    return free !== undefined && free < this.minFreeBytes ? { free, floor: this.minFreeBytes } : undefined;
+  }
+
   /** Reserves `bytes` for an upload, or says why it does not fit. */
   async reserve(bytes: number): Promise<QuotaGrant> {
     const releasedBefore = this.releasedTotal;

@@ -19,7 +19,7 @@ import { listen, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
-import { availableBytes, DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
+import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { MemoryBudget } from './memory-budget.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
@@ -184,12 +184,6 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
   if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
   const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  // Said once at start, not only in each refused upload's log line.
-  const floor = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
-  const free = await availableBytes(options.dataDir).catch(() => undefined);
-  if (floor > 0 && free !== undefined && free < floor) {
-    options.warn(`Warning: the disk of the forum's files has ${free} bytes free, under --min-free-bytes ${floor}: every upload will be refused`);
-  }
   return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
 };
 
@@ -223,6 +217,14 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     throw e;
   }
   const udpPort = udp.address().port;
+  // The quota measures the data directory; with PostgreSQL the database's own limits apply.
+  const quota =
+    options.databaseUrl === undefined
+      ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
+      : new DiskQuota(options.dataDir, undefined);
+  // Said once at start, not only in each refused upload's log line.
+  const short = await quota.freeUnderFloor();
+  if (short !== undefined) options.warn(`Warning: the disk of the forum's files has ${short.free} bytes free, under --min-free-bytes ${short.floor}: every upload will be refused`);
   let tcp: TransferServer;
   try {
     // Port 0 asks for any free port: the TCP side then takes any free port too, not the UDP port's
@@ -235,11 +237,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         activity,
         log: options.log,
         maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
-        // The quota measures the data directory; with PostgreSQL the database's own limits apply.
-        quota:
-          options.databaseUrl === undefined
-            ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
-            : new DiskQuota(options.dataDir, undefined),
+        quota,
         overloaded: () => memory.overloaded(),
       },
       tcpPort,

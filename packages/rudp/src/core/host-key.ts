@@ -13,7 +13,9 @@ import { type PeerAddress, parseAddress } from './sans-io.js';
 export function hostKey(address: PeerAddress): string {
   const host = parseAddress(address)?.host ?? address;
   if (!host.includes(':')) return host;
-  const groups = ipv6Groups(host);
+  const at = host.indexOf('%');
+  const zone = at >= 0 ? host.slice(at) : '';
+  const groups = ipv6Groups(at >= 0 ? host.slice(0, at) : host);
   if (groups === undefined) return host;
   // IPv4-mapped (::ffff:a.b.c.d), and the NAT64 well-known prefix (64:ff9b::a.b.c.d, RFC 6052), behind which every IPv4 client would share one /64.
   const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
@@ -24,14 +26,11 @@ export function hostKey(address: PeerAddress): string {
   }
   const key = `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
   // Link-local prefixes repeat on every link: the zone says which link the client is on.
-  const zone = host.indexOf('%');
-  return ((groups[0] as number) & 0xffc0) === 0xfe80 && zone >= 0 ? `${key}${host.slice(zone)}` : key;
+  return ((groups[0] as number) & 0xffc0) === 0xfe80 ? `${key}${zone}` : key;
 }
 
-/** The eight 16-bit groups of an IPv6 address (zone dropped, `::` and a dotted IPv4 tail expanded), or `undefined`. */
-function ipv6Groups(text: string): number[] | undefined {
-  const zone = text.indexOf('%');
-  const addr = zone >= 0 ? text.slice(0, zone) : text;
+/** The eight 16-bit groups of an IPv6 address without its zone (`::` and a dotted IPv4 tail expanded), or `undefined`. */
+function ipv6Groups(addr: string): number[] | undefined {
   const halves = addr.split('::');
   if (halves.length > 2) return undefined;
   const parse = (part: string): number[] | undefined => {

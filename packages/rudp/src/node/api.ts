@@ -278,10 +278,10 @@ function attempt(
             return;
           }
           const err = c.closeError;
-          // The server refused (at a connection limit): as the other connect errors, naming the target.
-          if (e.reason.kind === 'refused') reject(new RudpError('ECONNREFUSED', `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
-          else if (err && err.code !== 'ETIMEDOUT') reject(err);
-          else reject(new RudpError(err?.code ?? 'ERR_RUDP_CLOSED', `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
+          // A timeout, or the server's refusal at a connection limit, is named like the other connect errors, with the target.
+          const refused = e.reason.kind === 'refused';
+          if (err && err.code !== 'ETIMEDOUT' && !refused) reject(err);
+          else reject(new RudpError(refused ? 'ECONNREFUSED' : (err?.code ?? 'ERR_RUDP_CLOSED'), `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
         }
       };
       io.changed(core);

@@ -14,7 +14,7 @@ import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
-import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { bytesBeforeEntry, formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 
@@ -390,11 +390,19 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       while (from < before.length && from < after.length && (before[from] === after[from] || JSON.stringify(before[from]) === JSON.stringify(after[from]))) from++;
       if (from === before.length && from === after.length) return E.right(undefined);
     }
-    const problem = threadStoreProblem(next, creatorChanged ? 0 : from);
+    // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
+    const problem = threadStoreProblem(next, creatorChanged ? 0 : from, cur.canonical && from < before.length ? new Set(before) : undefined);
     if (problem !== undefined) return E.left(unstorable(problem));
     const whole = !cur.canonical || creatorChanged;
     const tail = Buffer.from(whole ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
-    const offset = whole ? undefined : from === before.length ? cur.bytes : cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
+    // Where the old tail starts, measured from whichever end is nearer `from`.
+    const offset = whole
+      ? undefined
+      : from === before.length
+        ? cur.bytes
+        : from < before.length / 2
+          ? bytesBeforeEntry(cur.thread, from)
+          : cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
     const bytes = (offset ?? 0) + tail.length;
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
     if (bytes > maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${maxThreadFileBytes} bytes`));

@@ -45,6 +45,35 @@ describe('data-directory store', () => {
     });
   });
 
+  it('edits and deletions anywhere in a thread of multi-byte lines leave the file the store would write whole', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'ann', 'CRT t');
+    for (let i = 0; i < 12; i++) await run(s, 'ann', `MSG t ${'é€😀'.repeat(i)} message ${i}`);
+    // Near either end of the thread, so both ways of finding where the old tail starts are used.
+    const changes = ['EDT t 1 ü first', 'EDT t 11 ☃ near the end', 'DLT t 2', 'EDT t 5 middle ∑', 'DLT t 9', 'DLT t 1', 'EDT t 8 last'];
+    for (const change of changes) {
+      expect(await lines(run(s, 'ann', change))).toEqual([change.startsWith('EDT') ? 'The message has been edited' : 'The message has been deleted']);
+      const now = await lines(run(s, 'ann', 'RDT t'));
+      expect(await lines(run(await open(dir), 'ann', 'RDT t'))).toEqual(now);
+      expect(readFileSync(join(dir, 't'), 'utf8')).toBe(`ann\n${now.map((l) => `${l}\n`).join('')}`);
+    }
+    expect(await lines(run(s, 'ann', 'RDT t'))).toHaveLength(9);
+  });
+
+  it('a line of a hand-written thread the store cannot write itself does not stop edits of the messages before it', async () => {
+    const dir = freshDir();
+    // Byte for byte what the store would write for these lines (so the file is its own), but the second
+    // message holds a carriage return inside it, which MSG and EDT refuse to store.
+    writeFileSync(join(dir, 't'), 'ann\n1 ann: first\n2 bob: one\rtwo\n');
+    const s = await open(dir);
+    expect(await lines(run(s, 'ann', 'EDT t 1 edited'))).toEqual(['The message has been edited']);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('ann\n1 ann: edited\n2 bob: one\rtwo\n');
+    expect(await lines(run(s, 'ann', 'DLT t 1'))).toEqual(['The message has been deleted']);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('ann\n1 bob: one\rtwo\n');
+    expect(await lines(run(await open(dir), 'ann', 'RDT t'))).toEqual(['1 bob: one\rtwo']);
+  });
+
   it('a store opened on an existing directory sees its threads, accounts and uploads', async () => {
     const dir = freshDir();
     const s1 = await open(dir);

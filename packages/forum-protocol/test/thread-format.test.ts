@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatEntriesFrom, formatThreadFile, parseThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../src/index.js';
+import { bytesBeforeEntry, formatEntriesFrom, formatThreadFile, parseThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../src/index.js';
 
 const thread = (entries: readonly ThreadEntry[], creator = 'ann'): Thread => ({ title: 't', creator, entries });
 const msg = (author: string, text: string): ThreadEntry => ({ kind: 'message', author, text });
@@ -48,6 +48,32 @@ describe('thread file lines', () => {
         expect(`ann\n${formatEntriesFrom(t, 0)}`).toBe(formatThreadFile(t));
       }),
     );
+  });
+
+  it('bytesBeforeEntry is the UTF-8 length of formatThreadFile before entry `from`', () => {
+    const entry = fc.oneof(
+      fc.record({ kind: fc.constant('message' as const), author: fc.constantFrom('ann', 'bób', 'ü:'), text: fc.string({ unit: 'grapheme' }) }),
+      fc.record({ kind: fc.constant('upload' as const), uploader: fc.constantFrom('ann', 'x'), filename: fc.constantFrom('f', 'ğ.txt') }),
+      fc.record({ kind: fc.constant('other' as const), line: fc.string({ unit: 'grapheme', minLength: 1 }) }),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('ann', 'zoë'), fc.array(entry, { maxLength: 12 }), fc.nat(), (creator, entries, k) => {
+        const t = thread(entries, creator);
+        const from = k % (entries.length + 1);
+        const file = Buffer.from(formatThreadFile(t), 'utf8');
+        expect(bytesBeforeEntry(t, from)).toBe(file.length - Buffer.byteLength(formatEntriesFrom(t, from), 'utf8'));
+      }),
+    );
+  });
+
+  it('entries said to read back already are not checked again; any other entry is', () => {
+    const kept = msg('ann', 'a\rb');
+    const t = thread([msg('bob', 'new'), kept]);
+    expect(threadStoreProblem(t)).toBe('the message text contains a line break (\\n or \\r)');
+    expect(threadStoreProblem(t, 0, new Set([kept]))).toBeUndefined();
+    // Only that object: an equal entry made anew is checked.
+    expect(threadStoreProblem(t, 0, new Set([msg('ann', 'a\rb')]))).toBe('the message text contains a line break (\\n or \\r)');
+    expect(threadStoreProblem(thread([msg('bob', 'x\ny'), kept]), 0, new Set([kept]))).toBe('the message text contains a line break (\\n or \\r)');
   });
 
   it('any thread the store accepts reads back exactly (random strings, lone surrogates and line breaks included)', () => {

@@ -148,6 +148,12 @@ interface Loaded {
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/**
+ * Old tail (bytes) from which a change starting in a thread's first half is
+ * written as a whole new file renamed into place, not through the undo journal.
+ */
+const WHOLE_FILE_TAIL_BYTES = 64 * 1024;
+
 /** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
 const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
   const size = (await stat(path)).size;
@@ -376,8 +382,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
 
   /**
    * Plans writing `next` over the stored thread `cur`: from the first entry
-   * that differs on (an append for MSG), or the whole file once for a
-   * hand-written one. Refuses what would not read back the same.
+   * that differs on (an append for MSG), or the whole file (`offset`
+   * undefined) for a hand-written one or a change from early in a large one.
+   * Refuses what would not read back the same.
    */
   const planThreadWrite = (cur: StoredThread, next: Thread): E.Either<StoreError, ThreadWrite | undefined> => {
     const title = cur.thread.title;
@@ -393,16 +400,19 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
     const problem = threadStoreProblem(next, creatorChanged ? 0 : from, cur.canonical && from < before.length ? new Set(before) : undefined);
     if (problem !== undefined) return E.left(unstorable(problem));
-    const whole = !cur.canonical || creatorChanged;
-    const tail = Buffer.from(whole ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
-    // Where the old tail starts, measured from whichever end is nearer `from`.
-    const offset = whole
-      ? undefined
-      : from === before.length
-        ? cur.bytes
-        : from < before.length / 2
-          ? bytesBeforeEntry(cur.thread, from)
-          : cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
+    // Where the old tail starts (measured from the nearer end), or `undefined`: the file is written whole.
+    let offset: number | undefined;
+    if (cur.canonical && !creatorChanged) {
+      if (from === before.length) offset = cur.bytes;
+      else if (from >= before.length / 2) offset = cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
+      else {
+        // From an early entry of a large thread, a new file renamed over the old one writes about as
+        // many bytes as the tail would, and keeps megabytes out of the undo journal every MSG waits on.
+        const prefix = bytesBeforeEntry(cur.thread, from);
+        offset = cur.bytes - prefix >= WHOLE_FILE_TAIL_BYTES ? undefined : prefix;
+      }
+    }
+    const tail = Buffer.from(offset === undefined ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
     const bytes = (offset ?? 0) + tail.length;
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
     if (bytes > maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${maxThreadFileBytes} bytes`));

@@ -1,5 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,6 +59,27 @@ describe('data-directory store', () => {
       expect(readFileSync(join(dir, 't'), 'utf8')).toBe(`ann\n${now.map((l) => `${l}\n`).join('')}`);
     }
     expect(await lines(run(s, 'ann', 'RDT t'))).toHaveLength(9);
+  });
+
+  it('a change from early in a large thread writes a new file renamed into place; one near its end rewrites the tail in place', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'ann', 'CRT t');
+    for (let i = 0; i < 40; i++) await run(s, 'ann', `MSG t ${String(i).padStart(4000, 'x')}`);
+    const inode = (): number => statSync(join(dir, 't')).ino;
+    const first = inode();
+    // The tail from message 40 is one line: rewritten in place (through the undo journal).
+    expect(await lines(run(s, 'ann', 'EDT t 40 last'))).toEqual(['The message has been edited']);
+    expect(inode()).toBe(first);
+    // From message 1 the tail is the whole 160 KB file: a new file, so it never passes through the journal.
+    expect(await lines(run(s, 'ann', 'EDT t 1 first'))).toEqual(['The message has been edited']);
+    expect(inode()).not.toBe(first);
+    const now = await lines(run(s, 'ann', 'RDT t'));
+    expect(now[0]).toBe('1 ann: first');
+    expect(now[39]).toBe('40 ann: last');
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe(`ann\n${now.map((l) => `${l}\n`).join('')}`);
+    // No temporary file and no journal is left behind.
+    expect(readdirSync(dir).filter((n) => n !== 't' && n !== 'credentials.txt')).toEqual([]);
   });
 
   it('a line of a hand-written thread the store cannot write itself does not stop edits of the messages before it', async () => {

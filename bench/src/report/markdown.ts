@@ -363,7 +363,7 @@ function udpSection(run: RunResults): string {
         '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +
         'Messages/s counts whole messages delivered; datagrams/s counts what the sender put on the wire: rudp packs many small messages into one datagram, ' +
         'raw dgram sends one each (TCP segments are not counted: —). ' +
-        `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC, each round opened by a discarded rudp run (the first rudp run after raw dgram was handicapped), then rudp and rudp plain back to back, which first alternating from round to round (their ratio is the cost of encryption); ` +
+        `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC, each round opened by a discarded rudp run (the first rudp run after raw dgram was handicapped), then rudp and rudp plain back to back twice, mirrored (ABBA), which first alternating from round to round (their ratio is the cost of encryption; each round pools its two runs of each); ` +
         'the table gives medians, "÷ udx-native" is the median of the rounds\' byte-rate ratios. CPU is the whole process\'s (both ends) per GB of payload delivered.',
       '',
       table(['message', 'peer', 'messages/s', 'datagrams/s', 'MB/s', '÷ udx-native', 'CPU s / GB'], rows),

@@ -244,7 +244,7 @@ export function encryptedThroughput(throughput: readonly UdpThroughput[]): Targe
   return {
     figure,
     target,
-    measured: `rudp ÷ rudp plain, each round's pair of runs back to back (order alternating), over the rounds: ${measured}`,
+    measured: `rudp ÷ rudp plain, each round's two pairs of runs back to back (ABBA, order alternating), over the rounds: ${measured}`,
     status: rows.every((x) => x.verdict.met) ? 'met' : 'not met',
   };
 }

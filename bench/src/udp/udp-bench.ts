@@ -75,7 +75,7 @@ export const ALL_UDP_PARTS: UdpParts = { throughput: true, relayBulk: true, rela
 /** Progress callback: one line per step. */
 export type UdpProgress = (label: string) => void;
 
-/** Runs of one peer in one round taken as one: their counts summed over their summed time. */
+/** Runs of one peer in one round taken as one: their rates averaged (the runs are of one length), their CPU and bytes summed. */
 function pooled(runs: readonly Rate[]): Rate {
   const n = runs.length;
   const sum = (f: (r: Rate) => number): number => runs.reduce((a, r) => a + f(r), 0);

@@ -27,14 +27,21 @@ export interface ThreadStorageFullError {
   readonly kind: 'threadStorageFull';
   readonly limit: number;
 }
+/** A large thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
+export interface WriteRateError {
+  readonly kind: 'writeRate';
+  readonly who: 'account' | 'store';
+  readonly retryAfterMs: number;
+}
 /** What any store operation can fail with. */
-export type StoreError = IoError | NoThreadError | ThreadStorageFullError;
+export type StoreError = IoError | NoThreadError | ThreadStorageFullError | WriteRateError;
 
 /** Why a command was refused. Each maps to the exact line the client prints ({@link commandErrorText}). */
 export type CommandError =
   | IoError
   | NoThreadError
   | ThreadStorageFullError
+  | WriteRateError
   | FileExistsError
   | NoFileError
   | ThreadLimitError
@@ -64,6 +71,10 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'threadStorageFull':
       return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
+    case 'writeRate':
+      return e.who === 'account'
+        ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`
+        : `The server is busy rewriting large threads: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`;
     case 'tooManyThreads':
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':

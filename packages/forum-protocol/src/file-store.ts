@@ -16,6 +16,7 @@ import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from '
 import { storedNameProblem } from './stored-name.js';
 import { bytesBeforeEntry, formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
+import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 
 /** Options for {@link openFileStore}. */
@@ -31,6 +32,13 @@ export interface FileStoreOptions {
    * its disk. Default {@link DEFAULT_MAX_THREAD_BYTES}.
    */
   readonly maxThreadBytes?: number;
+  /**
+   * Bytes a second of large thread writes each account, and the store, may
+   * make (see write-budget.ts); `false`: no limit. Default {@link DEFAULT_WRITE_BUDGET}.
+   */
+  readonly writeBudget?: WriteBudgetOptions | false;
+  /** Milliseconds now, for the write budget. Default `Date.now`. */
+  readonly clock?: () => number;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -244,7 +252,8 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const limits = resolveThreadLimits(options.threadLimits);
     const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
-    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits, maxThreadBytes));
+    const writes: WriteCharging = { budget: options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget), clock: options.clock ?? Date.now };
+    return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits, maxThreadBytes, writes));
   });
 
 /** Start of the message of an `io` error for a value the data directory cannot hold exactly. */
@@ -254,7 +263,13 @@ const unstorable = (problem: string): IoError => ({ kind: 'io', message: `${UNST
 
 const uploadNames = (thread: Thread): string[] => thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
 
-const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limits: ThreadLimits, maxThreadBytes: number): ForumStore => {
+/** The write budget thread updates are charged to (none: no limit) and its clock. */
+interface WriteCharging {
+  readonly budget: WriteBudget | undefined;
+  readonly clock: () => number;
+}
+
+const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limits: ThreadLimits, maxThreadBytes: number, writes: WriteCharging): ForumStore => {
   const mutex = createKeyedMutex();
   const journal = createUndoJournal(dir);
   let credentialsText = loaded.credentials?.toString('utf8') ?? '';
@@ -398,7 +413,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       if (from === before.length && from === after.length) return E.right(undefined);
     }
     // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
-    const problem = threadStoreProblem(next, creatorChanged ? 0 : from, cur.canonical && from < before.length ? new Set(before) : undefined);
+    // Any other is written whole, so every entry is checked (a line it kept could otherwise read back changed).
+    const problem = cur.canonical && !creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
     if (problem !== undefined) return E.left(unstorable(problem));
     // Where the old tail starts (measured from the nearer end), or `undefined`: the file is written whole.
     let offset: number | undefined;
@@ -420,6 +436,10 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   };
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
+    // After a failed write the journal may hold an undo of this file for the next start: a file renamed
+    // over it meanwhile would be cut by it. The journal refuses its own writes; this path must too.
+    const failed = journal.failure();
+    if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
     if (plan.offset === undefined) await writeFileAtomic(dir, title, plan.tail);
     else await journal.replaceTail(title, plan.offset, plan.tail);
   };
@@ -429,6 +449,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
   interface ThreadJob {
     readonly update: ThreadUpdate<unknown, unknown>;
+    /** The account charged for the write, if any. */
+    readonly actor: string | undefined;
     readonly settle: (r: E.Either<unknown, unknown>) => void;
   }
 
@@ -467,9 +489,16 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         job.settle(E.left({ kind: 'threadStorageFull', limit: maxThreadBytes } satisfies StoreError));
         continue;
       }
+      // Charged what this change alone would write (a batch writes once, but each change could have come alone).
+      const refused = job.actor === undefined || step.right === undefined ? undefined : writes.budget?.take(job.actor, step.right.tail.length, writes.clock());
+      if (refused !== undefined) {
+        job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
+        continue;
+      }
       threadBytes += growth;
       if (accepted.length === 0) firstPlan = step.right;
-      cur = step.right?.stored ?? { ...cur, thread: out.right.thread };
+      // Until written, the thread keeps its file's flag: a hand-written file's later jobs are checked whole too.
+      cur = step.right === undefined ? { ...cur, thread: out.right.thread } : { ...step.right.stored, canonical: cur.canonical };
       accepted.push({ job, result: out.right.result });
     }
     try {
@@ -488,10 +517,10 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     for (const a of accepted) a.job.settle(E.right(a.result));
   });
 
-  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> => () =>
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>, actor?: string): TE.TaskEither<StoreError | Err, A> => () =>
     new Promise<E.Either<StoreError | Err, A>>((resolve) =>
       // The batch only passes back what `update` returned (Err, A) or a StoreError.
-      threadBatches.add(title, { update, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
+      threadBatches.add(title, { update, actor, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
     );
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>

@@ -88,7 +88,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       store.updateThread<CommandError, void>(title, (th) => {
         const next: Thread = { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] };
         return withinReplyLimit(next, appendedReplyBytes(th, next));
-      }),
+      }, session.username),
       TE.map(() => ok([`Message posted to ${title} thread`])),
     );
   },
@@ -98,6 +98,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
         E.map((i: number) => ({ thread: { ...th, entries: th.entries.filter((_, j) => j !== i) }, result: undefined }))(
           ownMessage(th, arg(args, 1), session.username),
         ),
+        session.username,
       ),
       TE.map(() => ok(['The message has been deleted'])),
     ),
@@ -112,6 +113,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
         })(
           ownMessage(th, arg(args, 1), session.username),
         ),
+        session.username,
       ),
       TE.map(() => ok(['The message has been edited'])),
     ),

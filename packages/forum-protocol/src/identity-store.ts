@@ -157,7 +157,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     listThreads: base.listThreads,
     getThread: (title) => base.getThread(thread(title)),
     createThread,
-    updateThread: (title, update) => base.updateThread(thread(title), update),
+    updateThread: (title, update, actor) => base.updateThread(thread(title), update, actor),
     removeThread,
     beginUpload,
     statUpload: (title, filename) => {

@@ -74,8 +74,12 @@ export interface ForumStore {
    * concurrent calls cannot pass them).
    */
   createThread(title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean>;
-  /** Applies `update` atomically to the thread; `noThread` if it does not exist. */
-  updateThread<E, A>(title: string, update: ThreadUpdate<E, A>): TE.TaskEither<StoreError | E, A>;
+  /**
+   * Applies `update` atomically to the thread; `noThread` if it does not
+   * exist. `actor`, the account making the change, is charged for a large
+   * write where writes cost (the data directory's write budget, write-budget.ts).
+   */
+  updateThread<E, A>(title: string, update: ThreadUpdate<E, A>, actor?: string): TE.TaskEither<StoreError | E, A>;
   /** Removes the thread and all its uploads if `guard` allows it. */
   removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
   /** Starts receiving an upload; refused if the thread does not exist or already has that file. */

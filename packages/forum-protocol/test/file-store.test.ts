@@ -1,9 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, openFileStore, type ForumStore, type Request } from '../src/index.js';
+import { JOURNAL_FILE } from '../src/undo-journal.js';
 import { lines, readAll, run, upload } from './helpers.js';
 
 const freshDir = (): string => mkdtempSync(join(tmpdir(), 'forum-fs-'));
@@ -80,6 +81,45 @@ describe('data-directory store', () => {
     expect(readFileSync(join(dir, 't'), 'utf8')).toBe(`ann\n${now.map((l) => `${l}\n`).join('')}`);
     // No temporary file and no journal is left behind.
     expect(readdirSync(dir).filter((n) => n !== 't' && n !== 'credentials.txt')).toEqual([]);
+  });
+
+  it('a hand-written thread is checked whole before it is rewritten whole: a line that would read back changed refuses the change', async () => {
+    const dir = freshDir();
+    // CRLF, so the file is rewritten whole; message 1 ends in a carriage return, which a rewrite would lose.
+    const text = 'ann\r\n1 ann: x\r\r\n2 ann: second\r\n';
+    writeFileSync(join(dir, 't'), text);
+    const s = await open(dir);
+    const edit = await s.updateThread('t', (th) =>
+      E.right({ thread: { ...th, entries: th.entries.map((e, i) => (i === 1 && e.kind === 'message' ? { ...e, text: 'edited' } : e)) }, result: undefined }),
+    )();
+    expect(edit).toEqual(E.left({ kind: 'io', message: 'cannot be stored exactly: the message text contains a line break (\\n or \\r)' }));
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe(text);
+  });
+
+  it('concurrent changes of a hand-written thread succeed together as they do one by one, and leave the file the store writes', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'ann\r\n1 ann: one\r\n2 bob: two\r\n3 ann: three\r\n');
+    const s = await open(dir);
+    const [a, b] = await Promise.all([run(s, 'ann', 'EDT t 3 THREE', 'r1'), run(s, 'ann', 'EDT t 1 ONE', 'r2')]);
+    expect([await lines(Promise.resolve(a)), await lines(Promise.resolve(b))]).toEqual([['The message has been edited'], ['The message has been edited']]);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('ann\n1 ann: ONE\n2 bob: two\n3 ann: THREE\n');
+  });
+
+  it('after a write fails, a change written as a whole new file is refused too (the journal may hold an undo of it for the next start)', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'ann', 'CRT t');
+    for (let i = 0; i < 40; i++) await run(s, 'ann', `MSG t ${String(i).padStart(4000, 'x')}`);
+    const before = readFileSync(join(dir, 't'), 'utf8');
+    // The journal cannot be created: the next change through it fails, and the directory turns read-only.
+    mkdirSync(join(dir, JOURNAL_FILE));
+    expect(E.isLeft(await s.updateThread('t', (th) => E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message' as const, author: 'ann', text: 'z' }] }, result: undefined }))())).toBe(true);
+    rmdirSync(join(dir, JOURNAL_FILE));
+    const early = await s.updateThread('t', (th) =>
+      E.right({ thread: { ...th, entries: th.entries.map((e, i) => (i === 0 && e.kind === 'message' ? { ...e, text: 'first' } : e)) }, result: undefined }),
+    )();
+    expect(E.isLeft(early) && early.left.kind === 'io' && early.left.message).toMatch(/read-only after an earlier write failed/);
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe(before);
   });
 
   it('a line of a hand-written thread the store cannot write itself does not stop edits of the messages before it', async () => {

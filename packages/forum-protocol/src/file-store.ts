@@ -37,7 +37,7 @@ export interface FileStoreOptions {
    * make (see write-budget.ts); `false`: no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
-  /** Milliseconds now, for the write budget. Default `Date.now`. */
+  /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
 }
 
@@ -252,7 +252,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const limits = resolveThreadLimits(options.threadLimits);
     const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
-    const writes: WriteCharging = { budget: options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget), clock: options.clock ?? Date.now };
+    const writes: WriteCharging = { budget: options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget), clock: options.clock ?? (() => performance.now()) };
     return E.right(makeStore(dir, await load(dir, maxThreadFileBytes), maxThreadFileBytes, limits, maxThreadBytes, writes));
   });
 

@@ -125,10 +125,10 @@ const sameEntry = (a: ThreadEntry, b: ThreadEntry | undefined): boolean => JSON.
  * the thread file exactly as they are, or `undefined` when they would: every
  * string well-formed and free of line breaks and NULs, names one word, and
  * each line parsing back to the same entry. Entries in `readsBack` are
- * skipped: the caller read them from a file whose bytes are exactly what
- * the store would write for them, so their lines read back (a line's number
- * never changes what it parses to),
- * so an edit of the first message of a large thread checks one entry, not all.
+ * skipped: the caller read them from a file whose bytes are exactly what the
+ * store would write for them, so their lines read back wherever they move (a
+ * line's number never changes what it parses to), and an edit of the first
+ * message of a large thread checks one entry, not all.
  */
 export const threadStoreProblem = (thread: Thread, from = 0, readsBack?: ReadonlySet<ThreadEntry>): string | undefined => {
   const creator = wordProblem('the creator name', thread.creator);

@@ -156,6 +156,16 @@ interface Loaded {
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/** Index of the first entry `next` changes from `cur` (0 if the creator changes); `undefined` if it changes nothing. */
+const firstChange = (cur: Thread, next: Thread): number | undefined => {
+  if (next.creator !== cur.creator) return 0;
+  const before = cur.entries;
+  const after = next.entries;
+  let from = 0;
+  while (from < before.length && from < after.length && (before[from] === after[from] || JSON.stringify(before[from]) === JSON.stringify(after[from]))) from++;
+  return from === before.length && from === after.length ? undefined : from;
+};
+
 /**
  * Old tail (bytes) from which a change starting in a thread's first half is
  * written as a whole new file renamed into place, not through the undo journal.
@@ -405,13 +415,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     const title = cur.thread.title;
     if (next.title !== title) return E.left(unstorable('a thread update may not change its title'));
     const before = cur.thread.entries;
-    const after = next.entries;
     const creatorChanged = next.creator !== cur.thread.creator;
-    let from = 0;
-    if (!creatorChanged) {
-      while (from < before.length && from < after.length && (before[from] === after[from] || JSON.stringify(before[from]) === JSON.stringify(after[from]))) from++;
-      if (from === before.length && from === after.length) return E.right(undefined);
-    }
+    const from = firstChange(cur.thread, next);
+    if (from === undefined) return E.right(undefined);
     // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
     // Any other is written whole, so every entry is checked (a line it kept could otherwise read back changed).
     const problem = cur.canonical && !creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
@@ -433,6 +439,17 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
     if (bytes > maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${maxThreadFileBytes} bytes`));
     return E.right({ stored: { thread: next, bytes, canonical: true }, offset, tail });
+  };
+
+  /**
+   * Bytes of the stored file a change from entry `from` rewrites, reckoned by
+   * entries (the file's bytes times the share of entries from `from` on): it
+   * is known before the change is formatted, so refusing it costs no more
+   * than finding where it starts.
+   */
+  const rewrittenBytes = (cur: StoredThread, from: number): number => {
+    const n = cur.thread.entries.length;
+    return from >= n ? 0 : Math.round((cur.bytes * (n - from)) / n);
   };
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
@@ -479,6 +496,13 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         job.settle(E.left(unstorable('a thread update may not add, remove or change upload lines')));
         continue;
       }
+      // Charged what this change alone would rewrite (a batch writes once, but each change could have come alone).
+      const from = job.actor === undefined ? undefined : firstChange(cur.thread, out.right.thread);
+      const refused = job.actor === undefined || from === undefined ? undefined : writes.budget?.take(job.actor, rewrittenBytes(cur, from), writes.clock());
+      if (refused !== undefined) {
+        job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
+        continue;
+      }
       const step = planThreadWrite(cur, out.right.thread);
       if (E.isLeft(step)) {
         job.settle(step);
@@ -487,12 +511,6 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const growth = (step.right?.stored.bytes ?? cur.bytes) - cur.bytes;
       if (growth > 0 && threadBytes + growth > maxThreadBytes) {
         job.settle(E.left({ kind: 'threadStorageFull', limit: maxThreadBytes } satisfies StoreError));
-        continue;
-      }
-      // Charged what this change alone would write (a batch writes once, but each change could have come alone).
-      const refused = job.actor === undefined || step.right === undefined ? undefined : writes.budget?.take(job.actor, step.right.tail.length, writes.clock());
-      if (refused !== undefined) {
-        job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
         continue;
       }
       threadBytes += growth;

@@ -11,6 +11,7 @@ import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './cr
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
+import { MAX_ARG_BYTES, MAX_CREDENTIAL_BYTES } from './limits.js';
 import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
@@ -155,6 +156,14 @@ interface Loaded {
 }
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * Most bytes of one line the store writes: `N user: text` and its newline
+ * with a 20-digit N, the longest user name and the longest message text (an
+ * upload line is shorter). Lines of a hand-written file may be longer, but
+ * such a file is written whole and charged whole.
+ */
+const MAX_STORED_LINE_BYTES = 20 + 1 + MAX_CREDENTIAL_BYTES + 2 + MAX_ARG_BYTES + 1;
 
 /** Index of the first entry `next` changes from `cur` (0 if the creator changes); `undefined` if it changes nothing. */
 const firstChange = (cur: Thread, next: Thread): number | undefined => {
@@ -442,14 +451,17 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   };
 
   /**
-   * Bytes of the stored file a change from entry `from` rewrites, reckoned by
-   * entries (the file's bytes times the share of entries from `from` on): it
-   * is known before the change is formatted, so refusing it costs no more
-   * than finding where it starts.
+   * At least the bytes a change from entry `from` writes, known before it is
+   * formatted (so refusing it costs no more than finding where it starts): a
+   * hand-written file is written whole; otherwise the old tail has
+   * `entries − from` lines of at most {@link MAX_STORED_LINE_BYTES}, and a
+   * change from the first half writes the whole file, whose other lines are
+   * fewer. Never more than the file.
    */
   const rewrittenBytes = (cur: StoredThread, from: number): number => {
     const n = cur.thread.entries.length;
-    return from >= n ? 0 : Math.round((cur.bytes * (n - from)) / n);
+    if (!cur.canonical) return cur.bytes;
+    return from >= n ? 0 : Math.min(cur.bytes, 2 * (n - from) * MAX_STORED_LINE_BYTES);
   };
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {

@@ -6,6 +6,8 @@
  * commands kept a core and the disk busy (55 rewrites a second from three
  * accounts). Small writes (a MSG, an edit near a thread's end) are never
  * charged: their cost is bounded by the request queue like any command's.
+ * The data directory charges a change an upper bound of what it writes,
+ * known before it is formatted, so a refusal is cheap.
  *
  * A bucket lets a write start while it holds any bytes at all, then takes the
  * write's whole size, going into debt if need be: a write larger than the

@@ -45,6 +45,18 @@ describe('data-directory store: write budget', () => {
     expect(readFileSync(join(dir, 'big'), 'utf8').split('\n')[1]).toBe('1 mallory: three');
   });
 
+  it('a thread of short lines then long ones cannot make a rewrite of its long tail look small', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-wb-'));
+    const s = await open(dir, { accountBytesPerSecond: 100 * KiB, burstBytes: 200 * KiB }, () => 0);
+    await run(s, 'mallory', 'CRT t');
+    // Posted together, so the store writes each group at once.
+    await Promise.all(Array.from({ length: 900 }, (_, i) => run(s, 'mallory', `MSG t ${i}`)));
+    await Promise.all(Array.from({ length: 100 }, () => run(s, 'mallory', `MSG t ${'y'.repeat(4000)}`)));
+    // Message 901 is a tenth of the entries but nearly all of the bytes: each edit rewrites about 400 KB.
+    expect(await lines(run(s, 'mallory', 'EDT t 901 a'))).toEqual(['The message has been edited']);
+    expect(await lines(run(s, 'mallory', 'EDT t 901 b'))).toEqual([expect.stringMatching(/^You are rewriting large threads too fast: try again in \d+ s$/)]);
+  });
+
   it('the whole store is bounded too: when its bytes are spent every account waits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-wb-'));
     const s = await open(dir, { accountBytesPerSecond: 10_000 * KiB, burstBytes: 200 * KiB, storeBytesPerSecond: 100 * KiB, storeBurstBytes: 200 * KiB }, () => 0);

@@ -2,6 +2,7 @@ import {
   accountPolicy,
   createSessionRegistry,
   createTransferTokens,
+  DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
   MAX_REQUEST_BYTES,
   openFileStore,
@@ -202,6 +203,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const { store, tokens } = state;
   const activity = new TransferActivity();
   const memory = new MemoryBudget(options.memoryBudgetBytes);
+  const overBudget = options.databaseUrl === undefined ? memory.threadsMayExceed(options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES) : undefined;
+  if (overBudget !== undefined) options.warn(`Warning: ${overBudget}`);
   let udp: RudpServer;
   try {
     udp = await listen({

@@ -133,8 +133,8 @@ const counts = { CRT: 0, MSG: 0, EDT: 0, DLT: 0, RDT: 0, LST: 0 };
 const dataDir = mkdtempSync(join(tmpdir(), 'forum-soak-'));
 const pg = STORE === 'postgres' ? await (await import(join(root, 'scripts/embedded-postgres.mjs'))).startEmbeddedPostgres() : undefined;
 const PROBE = SERVERS === 1;
-// Every soak client creates its account and connects from this one host: lift the per-host limits (accounts: 10, connections: 256).
-const limitArgs = ['--account-limit', '0', '--max-connections-per-host', '1000000'];
+// Every soak client creates its account and connects from this one host: lift the per-host limits (accounts: 10, connections: 256, requests before login: 100 a second).
+const limitArgs = ['--account-limit', '0', '--max-connections-per-host', '1000000', '--request-rate', '0'];
 const startOne = async () => {
   const port = await freePort();
   // With PostgreSQL the servers share one identity key (as behind a balancer), kept in the soak's temporary directory.

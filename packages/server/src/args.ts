@@ -49,6 +49,8 @@ export interface ServerArgs {
   readonly maxConnectionsPerHost: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
+  /** Requests a second per account (per host before login), bursts of twice that (`--request-rate`); 0: no pacing. */
+  readonly requestRate: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -63,13 +65,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -132,6 +134,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
                             the forum holds at most ${MAX_THREADS} threads in all,
                             so that LST always fits in one reply
+  --request-rate N          requests a second each account (each client host
+                            before login) is served at, in bursts of up to
+                            twice that; more wait their turn (default ${LIMIT_DEFAULTS.requestRate};
+                            0: no pacing)
   --help                    show this text
 
 SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
@@ -197,6 +203,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
+        'request-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -284,6 +291,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
   const maxThreadsPerUser = parseCount(perUserText, 1);
   if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
+  const rateText = values['request-rate'] ?? String(LIMIT_DEFAULTS.requestRate);
+  const requestRate = parseCount(rateText, 0);
+  if (requestRate === undefined) return { kind: 'error', message: `invalid request rate: ${rateText}` };
 
   return {
     kind: 'run',
@@ -307,6 +317,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
       maxThreadsPerUser,
+      requestRate,
     },
   };
 };

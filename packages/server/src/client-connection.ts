@@ -4,6 +4,7 @@ import {
   encodeServerMessage,
   endConnection,
   handleRequest,
+  hostOf,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
   sessionExporter,
@@ -17,7 +18,9 @@ import {
   type SessionRegistry,
   type TransferTokens,
 } from 'forum-protocol';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
+import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
 /** What every connection shares: the store, who is logged in, transfer tokens, and settings. */
@@ -38,6 +41,8 @@ export interface ServerContext {
   /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
+  /** Paces each account's requests (each host's before login); `undefined`: no pacing. */
+  readonly pacer: RequestPacer | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -193,6 +198,13 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     void conn.close();
   }
 
+  /** Waits for this request's turn: the account's once logged in, the client host's before. */
+  const paced = async (): Promise<void> => {
+    const u = user();
+    const wait = ctx.pacer?.reserve(u === undefined ? `host ${hostOf(peerAddress)}` : `user ${u}`, performance.now()) ?? 0;
+    if (wait > 0) await sleep(wait);
+  };
+
   const execute = async (bytes: Uint8Array): Promise<void> => {
     if (!(await backlogDrained())) {
       ctx.log(`Client is not acknowledging replies (${conn.core.bufferedAmount} bytes held), disconnecting`);
@@ -258,6 +270,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
     queued++;
     chain = chain
+      .then(() => (finished ? undefined : paced()))
       .then(() => (finished ? undefined : execute(bytes)))
       .catch((e: unknown) => ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => {

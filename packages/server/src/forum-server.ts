@@ -23,6 +23,7 @@ import { refuseConnection, serveConnection } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { MemoryBudget } from './memory-budget.js';
+import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 
@@ -74,6 +75,12 @@ export interface ForumServerOptions {
   readonly maxConnectionsPerHost?: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). Default forum-protocol's `DEFAULT_THREADS_PER_USER`. */
   readonly maxThreadsPerUser?: number;
+  /**
+   * Requests a second each account (each client host before login) is served
+   * at, with bursts of twice that; more wait their turn (`--request-rate`).
+   * 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
+   */
+  readonly requestRate?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -101,6 +108,9 @@ export interface ForumServer {
  * one machine's connections hold a few MiB, not the whole memory budget.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
+
+/** Default of {@link ForumServerOptions.requestRate}: far above a person's or a script's pace, and 1.5% of a core per key at most. */
+export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
 
 /** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
@@ -268,6 +278,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     activity,
     transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
+    pacer: (options.requestRate ?? DEFAULT_REQUEST_RATE) === 0 ? undefined : new RequestPacer(options.requestRate ?? DEFAULT_REQUEST_RATE),
     log: options.log,
   };
   let refusedForMemory = 0;

@@ -49,6 +49,7 @@ const main = async (): Promise<number | undefined> => {
       minFreeBytes: args.minFreeBytes,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
+      requestRate: args.requestRate,
       log: (line) => console.log(line),
       warn: (line) => console.error(line),
     });

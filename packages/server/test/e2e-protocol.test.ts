@@ -127,6 +127,28 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(await sealedExchange(server.tcpPort, c, dwn.data.token, '')).toBe('ERR invalid or expired token\n');
   });
 
+  it('--request-rate: an account sending faster is served at that rate, in order, while another account is served at once', async () => {
+    data = await tempDir('proto');
+    server = await startServer(data, ['--request-rate', '5']);
+    const other = await open();
+    await rawLogin(other, 'obi', 'pw');
+    const flooder = await open();
+    await rawLogin(flooder, 'yoda', 'pw');
+    const started = performance.now();
+    // 20 at once, within the 32 a connection may queue: a burst of 10 (twice the rate), then one per 200 ms.
+    const replies = Array.from({ length: 20 }, (_, i) => flooder.request(`f${i}`, 'LST', []).then((r) => ({ r, at: performance.now() })));
+    const mine = await other.request('o', 'LST', []);
+    const otherAt = performance.now();
+    const done = await Promise.all(replies);
+    expect(mine.lines).toEqual(['No threads to list']);
+    expect(done.map((d) => d.r.id)).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
+    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    // The last ten waited their turns: 10 × 200 ms at least.
+    expect((done[19]?.at ?? 0) - started).toBeGreaterThanOrEqual(1_900);
+    expect(otherAt).toBeLessThan(done[19]?.at ?? 0);
+    expect(server.child.exitCode).toBeNull();
+  });
+
   it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {
     await start();
     const flooder = await open();

@@ -10,7 +10,7 @@ import type { Reply, ReplyData, Request, TransferDirection } from './messages.js
 import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
-import { MAX_THREAD_REPLY_BYTES } from './limits.js';
+import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from './limits.js';
 import { messageIndex, threadLines, type Thread } from './thread.js';
 import { appendedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
@@ -86,6 +86,8 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     const title = arg(args, 0);
     return pipe(
       store.updateThread<CommandError, void>(title, (th) => {
+        // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
+        if (th.entries.length >= MAX_THREAD_ENTRIES) return E.left<CommandError>({ kind: 'threadFull', title });
         const next: Thread = { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] };
         return withinReplyLimit(next, appendedReplyBytes(th, next));
       }, session.username),

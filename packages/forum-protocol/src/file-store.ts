@@ -11,11 +11,10 @@ import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './cr
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
-import { MAX_ARG_BYTES, MAX_CREDENTIAL_BYTES } from './limits.js';
 import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
-import { bytesBeforeEntry, formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { bytesBeforeEntry, bytesFromEntry, formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
@@ -156,14 +155,6 @@ interface Loaded {
 }
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-/**
- * Most bytes of one line the store writes: `N user: text` and its newline
- * with a 20-digit N, the longest user name and the longest message text (an
- * upload line is shorter). Lines of a hand-written file may be longer, but
- * such a file is written whole and charged whole.
- */
-const MAX_STORED_LINE_BYTES = 20 + 1 + MAX_CREDENTIAL_BYTES + 2 + MAX_ARG_BYTES + 1;
 
 /** Index of the first entry `next` changes from `cur` (0 if the creator changes); `undefined` if it changes nothing. */
 const firstChange = (cur: Thread, next: Thread): number | undefined => {
@@ -431,18 +422,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     // Any other is written whole, so every entry is checked (a line it kept could otherwise read back changed).
     const problem = cur.canonical && !creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
     if (problem !== undefined) return E.left(unstorable(problem));
-    // Where the old tail starts (measured from the nearer end), or `undefined`: the file is written whole.
-    let offset: number | undefined;
-    if (cur.canonical && !creatorChanged) {
-      if (from === before.length) offset = cur.bytes;
-      else if (from >= before.length / 2) offset = cur.bytes - utf8Bytes(formatEntriesFrom(cur.thread, from));
-      else {
-        // From an early entry of a large thread, a new file renamed over the old one writes about as
-        // many bytes as the tail would, and keeps megabytes out of the undo journal every MSG waits on.
-        const prefix = bytesBeforeEntry(cur.thread, from);
-        offset = cur.bytes - prefix >= WHOLE_FILE_TAIL_BYTES ? undefined : prefix;
-      }
-    }
+    const offset = writeOffset(cur, from, creatorChanged);
     const tail = Buffer.from(offset === undefined ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
     const bytes = (offset ?? 0) + tail.length;
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
@@ -451,18 +431,24 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   };
 
   /**
-   * At least the bytes a change from entry `from` writes, known before it is
-   * formatted (so refusing it costs no more than finding where it starts): a
-   * hand-written file is written whole; otherwise the old tail has
-   * `entries − from` lines of at most {@link MAX_STORED_LINE_BYTES}, and a
-   * change from the first half writes the whole file, whose other lines are
-   * fewer. Never more than the file.
+   * Where a change from entry `from` starts writing the stored file: the old
+   * tail's offset (measured from the nearer end, without formatting), or
+   * `undefined` when the file is written whole: a hand-written one, a new
+   * creator, or a change from early in a large one (a new file renamed over
+   * the old one writes about as many bytes as the tail would, and keeps
+   * megabytes out of the undo journal every MSG waits on).
    */
-  const rewrittenBytes = (cur: StoredThread, from: number): number => {
+  const writeOffset = (cur: StoredThread, from: number, creatorChanged: boolean): number | undefined => {
+    if (!cur.canonical || creatorChanged) return undefined;
     const n = cur.thread.entries.length;
-    if (!cur.canonical) return cur.bytes;
-    return from >= n ? 0 : Math.min(cur.bytes, 2 * (n - from) * MAX_STORED_LINE_BYTES);
+    if (from >= n) return cur.bytes;
+    if (from >= n / 2) return cur.bytes - bytesFromEntry(cur.thread, from);
+    const prefix = bytesBeforeEntry(cur.thread, from);
+    return cur.bytes - prefix >= WHOLE_FILE_TAIL_BYTES ? undefined : prefix;
   };
+
+  /** Bytes a change written from `offset` puts on disk: a whole file once; a tail twice (the journal keeps the old one). */
+  const writtenBytes = (cur: StoredThread, offset: number | undefined): number => (offset === undefined ? cur.bytes : 2 * (cur.bytes - offset));
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
     // After a failed write the journal may hold an undo of this file for the next start: a file renamed
@@ -509,8 +495,10 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         continue;
       }
       // Charged what this change alone would rewrite (a batch writes once, but each change could have come alone).
+      // Found before the change is formatted, so a refusal costs little more than finding where it starts.
       const from = job.actor === undefined ? undefined : firstChange(cur.thread, out.right.thread);
-      const refused = job.actor === undefined || from === undefined ? undefined : writes.budget?.take(job.actor, rewrittenBytes(cur, from), writes.clock());
+      const bytes = from === undefined ? 0 : writtenBytes(cur, writeOffset(cur, from, out.right.thread.creator !== cur.thread.creator));
+      const refused = job.actor === undefined || bytes === 0 ? undefined : writes.budget?.take(job.actor, bytes, writes.clock());
       if (refused !== undefined) {
         job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
         continue;

@@ -45,9 +45,34 @@ export const bytesBeforeEntry = (thread: Thread, from: number): number => {
   for (let i = 0; i < from && i < thread.entries.length; i++) {
     const e = thread.entries[i] as ThreadEntry;
     if (e.kind === 'message') n += 1;
-    bytes += Buffer.byteLength(entryLine(e, n), 'utf8') + 1;
+    bytes += entryLineBytes(e, n);
   }
   return bytes;
+};
+
+/** UTF-8 bytes of {@link formatEntriesFrom}`(thread, from)`, counted without building it. */
+export const bytesFromEntry = (thread: Thread, from: number): number => {
+  let n = 0;
+  for (let i = 0; i < from && i < thread.entries.length; i++) if (thread.entries[i]?.kind === 'message') n += 1;
+  let bytes = 0;
+  for (let i = from; i < thread.entries.length; i++) {
+    const e = thread.entries[i] as ThreadEntry;
+    if (e.kind === 'message') n += 1;
+    bytes += entryLineBytes(e, n);
+  }
+  return bytes;
+};
+
+/** UTF-8 bytes of {@link entryLine}`(e, n)` and its newline, counted without building the line. */
+const entryLineBytes = (e: ThreadEntry, n: number): number => {
+  switch (e.kind) {
+    case 'message':
+      return String(n).length + 1 + Buffer.byteLength(e.author, 'utf8') + 2 + Buffer.byteLength(e.text, 'utf8') + 1;
+    case 'upload':
+      return Buffer.byteLength(e.uploader, 'utf8') + ' uploaded '.length + Buffer.byteLength(e.filename, 'utf8') + 1;
+    case 'other':
+      return Buffer.byteLength(e.line, 'utf8') + 1;
+  }
 };
 
 const entryLine = (e: ThreadEntry, n: number): string => {

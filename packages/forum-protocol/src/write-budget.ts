@@ -4,10 +4,11 @@
  * early message of a full thread rewrites megabytes (about 16 ms of CPU and
  * 4 MiB of synced writes for a 4 MiB thread), so a few accounts looping such
  * commands kept a core and the disk busy (55 rewrites a second from three
- * accounts). Small writes (a MSG, an edit near a thread's end) are never
- * charged: their cost is bounded by the request queue like any command's.
- * The data directory charges a change an upper bound of what it writes,
- * known before it is formatted, so a refusal is cheap.
+ * accounts). The data directory charges a change the bytes it puts on disk
+ * (a rewritten tail twice: the undo journal keeps the old one), counted
+ * before it is formatted so a refusal is cheap. A MSG (an append) and an
+ * edit near a thread's end write a few KiB and are never charged: the
+ * request rate bounds them like any command.
  *
  * A bucket lets a write start while it holds any bytes at all, then takes the
  * write's whole size, going into debt if need be: a write larger than the
@@ -25,7 +26,7 @@ export interface WriteBudgetOptions {
   readonly burstBytes?: number;
   /** Most bytes the store's bucket saves up. Default 64 MiB (several accounts' bursts at once). */
   readonly storeBurstBytes?: number;
-  /** Writes smaller than this are never charged. Default 64 KiB. */
+  /** Writes smaller than this are never charged (nor refused). Default 4 KiB. */
   readonly minChargedBytes?: number;
   /** Most accounts tracked; beyond, the one charged longest ago is forgotten (its bucket has refilled by then but for a few seconds of debt). Default 10,000. */
   readonly maxTracked?: number;
@@ -37,7 +38,7 @@ export const DEFAULT_WRITE_BUDGET: Required<WriteBudgetOptions> = {
   storeBytesPerSecond: 32 * 1024 * 1024,
   burstBytes: 16 * 1024 * 1024,
   storeBurstBytes: 64 * 1024 * 1024,
-  minChargedBytes: 64 * 1024,
+  minChargedBytes: 4 * 1024,
   maxTracked: 10_000,
 };
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesBeforeEntry, formatEntriesFrom, formatThreadFile, parseThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../src/index.js';
+import { bytesBeforeEntry, bytesFromEntry, formatEntriesFrom, formatThreadFile, parseThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../src/index.js';
 
 const thread = (entries: readonly ThreadEntry[], creator = 'ann'): Thread => ({ title: 't', creator, entries });
 const msg = (author: string, text: string): ThreadEntry => ({ kind: 'message', author, text });
@@ -50,9 +50,9 @@ describe('thread file lines', () => {
     );
   });
 
-  it('bytesBeforeEntry is the UTF-8 length of formatThreadFile before entry `from`', () => {
+  it('bytesBeforeEntry and bytesFromEntry split formatThreadFile\'s UTF-8 length at entry `from`', () => {
     const entry = fc.oneof(
-      fc.record({ kind: fc.constant('message' as const), author: fc.constantFrom('ann', 'bób', 'ü:'), text: fc.string({ unit: 'grapheme' }) }),
+      fc.record({ kind: fc.constant('message' as const), author: fc.constantFrom('ann', 'bób', 'ü:'), text: fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' })) }),
       fc.record({ kind: fc.constant('upload' as const), uploader: fc.constantFrom('ann', 'x'), filename: fc.constantFrom('f', 'ğ.txt') }),
       fc.record({ kind: fc.constant('other' as const), line: fc.string({ unit: 'grapheme', minLength: 1 }) }),
     );
@@ -62,6 +62,7 @@ describe('thread file lines', () => {
         const from = k % (entries.length + 1);
         const file = Buffer.from(formatThreadFile(t), 'utf8');
         expect(bytesBeforeEntry(t, from)).toBe(file.length - Buffer.byteLength(formatEntriesFrom(t, from), 'utf8'));
+        expect(bytesFromEntry(t, from)).toBe(Buffer.byteLength(formatEntriesFrom(t, from), 'utf8'));
       }),
     );
   });

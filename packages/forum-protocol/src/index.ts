@@ -26,6 +26,7 @@ export * from './auth.js';
 export * from './password-hash.js';
 export * from './rate-limit.js';
 export * from './write-budget.js';
+export * from './token-buckets.js';
 export * from './account-policy.js';
 export { createKeyedMutex, type KeyedMutex } from './keyed-mutex.js';
 export { readHeaderLines } from './read-header.js';

@@ -15,6 +15,7 @@
  * burst (a 16 MiB hand-written thread) is slowed, never refused forever.
  * Pure state with the clock passed in.
  */
+import { TokenBuckets } from './token-buckets.js';
 
 /** Limits of {@link createWriteBudget}. */
 export interface WriteBudgetOptions {
@@ -28,7 +29,7 @@ export interface WriteBudgetOptions {
   readonly storeBurstBytes?: number;
   /** Writes smaller than this are never charged (nor refused). Default 4 KiB. */
   readonly minChargedBytes?: number;
-  /** Most accounts tracked; beyond, the one charged longest ago is forgotten (its bucket has refilled by then but for a few seconds of debt). Default 10,000. */
+  /** Most accounts tracked; beyond, the one charged longest ago is forgotten (see {@link TokenBuckets}). Default 10,000. */
   readonly maxTracked?: number;
 }
 
@@ -54,18 +55,8 @@ export interface WriteBudget {
   take(account: string, bytes: number, now: number): WriteRefusal | undefined;
 }
 
-/** A token bucket that may go into debt: `level` bytes at time `at`. */
-interface Bucket {
-  level: number;
-  at: number;
-}
-
-const refill = (b: Bucket, rate: number, burst: number, now: number): void => {
-  b.level = Math.min(burst, b.level + (Math.max(0, now - b.at) * rate) / 1000);
-  b.at = Math.max(b.at, now);
-};
-
-const wait = (b: Bucket, rate: number): number => Math.max(1, Math.ceil(((1 - b.level) * 1000) / rate));
+/** The store's one bucket's key. */
+const STORE = 'store';
 
 /** A budget with `options` over {@link DEFAULT_WRITE_BUDGET}. Throws `RangeError` on a limit that is not a positive number. */
 export const createWriteBudget = (options: WriteBudgetOptions = {}): WriteBudget => {
@@ -73,27 +64,16 @@ export const createWriteBudget = (options: WriteBudgetOptions = {}): WriteBudget
   for (const [name, v] of Object.entries(o)) {
     if (!Number.isFinite(v) || v < (name === 'minChargedBytes' ? 0 : 1)) throw new RangeError(`write budget: ${name} must be a positive number (got ${String(v)})`);
   }
-  const store: Bucket = { level: o.storeBurstBytes, at: -Infinity };
-  const accounts = new Map<string, Bucket>();
+  const accounts = new TokenBuckets(o.accountBytesPerSecond, o.burstBytes, o.maxTracked);
+  const store = new TokenBuckets(o.storeBytesPerSecond, o.storeBurstBytes, 1);
   return {
     take: (account, bytes, now) => {
       if (bytes < o.minChargedBytes) return undefined;
-      refill(store, o.storeBytesPerSecond, o.storeBurstBytes, now);
-      let mine = accounts.get(account);
-      if (mine === undefined) mine = { level: o.burstBytes, at: now };
-      else refill(mine, o.accountBytesPerSecond, o.burstBytes, now);
-      // The account's own bucket first: one account's debt is its own, not everyone's.
-      if (mine.level <= 0) return { who: 'account', retryAfterMs: wait(mine, o.accountBytesPerSecond) };
-      if (store.level <= 0) return { who: 'store', retryAfterMs: wait(store, o.storeBytesPerSecond) };
-      mine.level -= bytes;
-      store.level -= bytes;
-      accounts.delete(account);
-      accounts.set(account, mine);
-      if (accounts.size > o.maxTracked) {
-        // A forgotten account starts full again: the one charged longest ago has refilled, or nearly.
-        const oldest = accounts.keys().next().value;
-        if (oldest !== undefined) accounts.delete(oldest);
-      }
+      // A write starts while its buckets hold any bytes at all; the account's first: one account's debt is its own.
+      if (accounts.level(account, now) <= 0) return { who: 'account', retryAfterMs: accounts.waitFor(account, 1, now) };
+      if (store.level(STORE, now) <= 0) return { who: 'store', retryAfterMs: store.waitFor(STORE, 1, now) };
+      accounts.take(account, bytes, now);
+      store.take(STORE, bytes, now);
       return undefined;
     },
   };

@@ -27,7 +27,7 @@ export interface ThreadStorageFullError {
   readonly kind: 'threadStorageFull';
   readonly limit: number;
 }
-/** A large thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
+/** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
   readonly kind: 'writeRate';
   readonly who: 'account' | 'store';

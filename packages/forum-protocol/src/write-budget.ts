@@ -1,5 +1,5 @@
 /**
- * How many bytes of large thread writes the data directory takes per second:
+ * How many bytes of thread writes the data directory takes per second:
  * one bucket per account and one for the whole store. Editing or deleting an
  * early message of a full thread rewrites megabytes (about 16 ms of CPU and
  * 4 MiB of synced writes for a 4 MiB thread), so a few accounts looping such
@@ -49,7 +49,7 @@ export interface WriteRefusal {
   readonly retryAfterMs: number;
 }
 
-/** Takes large writes out of per-account and store-wide buckets. */
+/** Takes writes out of per-account and store-wide buckets. */
 export interface WriteBudget {
   /** Charges a write of `bytes` by `account` at `now`, or says why not (nothing is charged then). */
   take(account: string, bytes: number, now: number): WriteRefusal | undefined;

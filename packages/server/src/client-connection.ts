@@ -132,10 +132,13 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   // Replies the peer has not acknowledged yet, oldest first (a Set keeps insertion order).
   const unacked = new Set<Promise<void>>();
-  const send = (message: ServerMessage): void => {
-    const p: Promise<void> = conn.send(encodeServerMessage(message)).catch(() => undefined);
+  /** Sends `message`; returns its encoded size. */
+  const send = (message: ServerMessage): number => {
+    const bytes = encodeServerMessage(message);
+    const p: Promise<void> = conn.send(bytes).catch(() => undefined);
     unacked.add(p);
     void p.then(() => unacked.delete(p));
+    return bytes.length;
   };
 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
@@ -198,14 +201,16 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     void conn.close();
   }
 
-  /** Waits for this request's turn: the account's once logged in, the client host's before. */
-  const paced = async (): Promise<void> => {
+  /** Waits for this request's turn: the account's once logged in, the client host's before. Returns the key it was paced by. */
+  const paced = async (): Promise<string> => {
     const u = user();
-    const wait = ctx.pacer?.reserve(u === undefined ? `host ${hostOf(peerAddress)}` : `user ${u}`, performance.now()) ?? 0;
+    const key = u === undefined ? `host ${hostOf(peerAddress)}` : `user ${u}`;
+    const wait = ctx.pacer?.reserve(key, performance.now()) ?? 0;
     if (wait > 0) await sleep(wait);
+    return key;
   };
 
-  const execute = async (bytes: Uint8Array): Promise<void> => {
+  const execute = async (bytes: Uint8Array, pacedBy: string): Promise<void> => {
     if (!(await backlogDrained())) {
       ctx.log(`Client is not acknowledging replies (${conn.core.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
@@ -254,7 +259,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
     }
     lastActive = Date.now();
-    send(reply);
+    // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
+    ctx.pacer?.replied(pacedBy, send(reply), performance.now());
     if (state.step === 'closed') {
       finish();
       void conn.close();
@@ -270,8 +276,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
     queued++;
     chain = chain
-      .then(() => (finished ? undefined : paced()))
-      .then(() => (finished ? undefined : execute(bytes)))
+      .then(async () => {
+        if (finished) return;
+        const key = await paced();
+        if (!finished) await execute(bytes, key);
+      })
       .catch((e: unknown) => ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => {
         queued--;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,6 +147,28 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect((done[19]?.at ?? 0) - started).toBeGreaterThanOrEqual(1_900);
     expect(otherAt).toBeLessThan(done[19]?.at ?? 0);
     expect(server.child.exitCode).toBeNull();
+  });
+
+  it('--request-rate: a large reply costs its account more turns, so a loop of full-thread reads is paced by bytes', async () => {
+    data = await tempDir('proto');
+    // A 1 MB thread: its RDT reply is about 1 MB of JSON, 16 turns past its request's own.
+    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
+    await writeFile(join(data, 'big'), `obi\n${Array.from({ length: 256 }, (_, i) => `${i + 1} obi: ${text}\n`).join('')}`);
+    server = await startServer(data, ['--request-rate', '5']);
+    const reader = await open();
+    await rawLogin(reader, 'yoda', 'pw');
+    const other = await open();
+    await rawLogin(other, 'obi', 'pw');
+    const started = performance.now();
+    expect((await reader.request('r1', 'RDT', ['big'])).lines).toHaveLength(256);
+    const next = reader.request('r2', 'LST', []).then(() => performance.now());
+    expect((await other.request('o', 'LST', [])).lines).toEqual(['The list of active threads:', 'big']);
+    const otherAt = performance.now();
+    // The RDT took its request's turn and 15 more (1 MB of reply) from the reader's burst of 10: its next
+    // request waits for 6 turns of debt and its own, 7 at 5 a second, counted from when the reply left.
+    const nextAt = await next;
+    expect(nextAt - started).toBeGreaterThanOrEqual(1_300);
+    expect(otherAt).toBeLessThan(nextAt);
   });
 
   it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {

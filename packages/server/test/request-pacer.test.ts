@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestPacer } from '../src/request-pacer.js';
+import { REPLY_BYTES_PER_TURN, RequestPacer } from '../src/request-pacer.js';
 
 describe('request pacer', () => {
   it('lets a burst of twice the rate through at once, then one request per 1/rate s', () => {
@@ -34,6 +34,24 @@ describe('request pacer', () => {
     p.reserve('b', 0);
     p.reserve('c', 0);
     expect(p.reserve('a', 0)).toBe(0);
+  });
+
+  it('a large reply costs its key a turn for every 64 KiB: a loop of full-thread reads is paced by bytes', () => {
+    const p = new RequestPacer(100);
+    // A 4 MiB reply: 64 more turns, 65 with its request's. Four such requests start within the burst of 200
+    // (the fourth takes it into debt); the fifth waits for the debt, 60 turns at 100 a second.
+    for (let i = 0; i < 4; i++) {
+      expect(p.reserve('user a', 0)).toBe(0);
+      p.replied('user a', 4 * 1024 * 1024, 0);
+    }
+    expect(p.reserve('user a', 0)).toBe(610);
+    // A reply under 64 KiB costs nothing more than its request's turn.
+    const q = new RequestPacer(1);
+    for (let i = 0; i < 2; i++) {
+      expect(q.reserve('user b', 0)).toBe(0);
+      q.replied('user b', REPLY_BYTES_PER_TURN - 1, 0);
+    }
+    expect(q.reserve('user b', 0)).toBe(1_000);
   });
 
   it('refuses a rate that is not a positive number', () => {

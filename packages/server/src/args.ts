@@ -136,8 +136,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             so that LST always fits in one reply
   --request-rate N          requests a second each account (each client host
                             before login) is served at, in bursts of up to
-                            twice that; more wait their turn (default ${LIMIT_DEFAULTS.requestRate};
-                            0: no pacing)
+                            twice that; more wait their turn, and a reply
+                            counts one more for every 64 KiB it holds
+                            (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
   --help                    show this text
 
 SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints

@@ -33,8 +33,8 @@ export interface FileStoreOptions {
    */
   readonly maxThreadBytes?: number;
   /**
-   * Bytes a second of large thread writes each account, and the store, may
-   * make (see write-budget.ts); `false`: no limit. Default {@link DEFAULT_WRITE_BUDGET}.
+   * Bytes a second of thread writes each account, and the store, may put on
+   * disk (see write-budget.ts); `false`: no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
   /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
@@ -399,6 +399,13 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     );
 
   /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
+  /** Where a thread change starts: its first changed entry, and the file offset its write starts at (`undefined`: the whole file). */
+  interface ThreadChange {
+    readonly from: number;
+    readonly creatorChanged: boolean;
+    readonly offset: number | undefined;
+  }
+
   interface ThreadWrite {
     readonly stored: StoredThread;
     readonly offset: number | undefined;
@@ -411,18 +418,16 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
    * undefined) for a hand-written one or a change from early in a large one.
    * Refuses what would not read back the same.
    */
-  const planThreadWrite = (cur: StoredThread, next: Thread): E.Either<StoreError, ThreadWrite | undefined> => {
+  const planThreadWrite = (cur: StoredThread, next: Thread, change = locateChange(cur, next)): E.Either<StoreError, ThreadWrite | undefined> => {
     const title = cur.thread.title;
     if (next.title !== title) return E.left(unstorable('a thread update may not change its title'));
+    if (change === undefined) return E.right(undefined);
+    const { from, offset } = change;
     const before = cur.thread.entries;
-    const creatorChanged = next.creator !== cur.thread.creator;
-    const from = firstChange(cur.thread, next);
-    if (from === undefined) return E.right(undefined);
     // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
     // Any other is written whole, so every entry is checked (a line it kept could otherwise read back changed).
-    const problem = cur.canonical && !creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
+    const problem = cur.canonical && !change.creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
     if (problem !== undefined) return E.left(unstorable(problem));
-    const offset = writeOffset(cur, from, creatorChanged);
     const tail = Buffer.from(offset === undefined ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
     const bytes = (offset ?? 0) + tail.length;
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
@@ -445,6 +450,14 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     if (from >= n / 2) return cur.bytes - bytesFromEntry(cur.thread, from);
     const prefix = bytesBeforeEntry(cur.thread, from);
     return cur.bytes - prefix >= WHOLE_FILE_TAIL_BYTES ? undefined : prefix;
+  };
+
+  /** Where a change of `cur` into `next` starts, and where writing it starts; `undefined` if it changes nothing. */
+  const locateChange = (cur: StoredThread, next: Thread): ThreadChange | undefined => {
+    const from = firstChange(cur.thread, next);
+    if (from === undefined) return undefined;
+    const creatorChanged = next.creator !== cur.thread.creator;
+    return { from, creatorChanged, offset: writeOffset(cur, from, creatorChanged) };
   };
 
   /** Bytes a change written from `offset` puts on disk: a whole file once; a tail twice (the journal keeps the old one). */
@@ -496,14 +509,14 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       }
       // Charged what this change alone would rewrite (a batch writes once, but each change could have come alone).
       // Found before the change is formatted, so a refusal costs little more than finding where it starts.
-      const from = job.actor === undefined ? undefined : firstChange(cur.thread, out.right.thread);
-      const bytes = from === undefined ? 0 : writtenBytes(cur, writeOffset(cur, from, out.right.thread.creator !== cur.thread.creator));
+      const change = locateChange(cur, out.right.thread);
+      const bytes = change === undefined ? 0 : writtenBytes(cur, change.offset);
       const refused = job.actor === undefined || bytes === 0 ? undefined : writes.budget?.take(job.actor, bytes, writes.clock());
       if (refused !== undefined) {
         job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
         continue;
       }
-      const step = planThreadWrite(cur, out.right.thread);
+      const step = planThreadWrite(cur, out.right.thread, change);
       if (E.isLeft(step)) {
         job.settle(step);
         continue;

@@ -27,41 +27,38 @@ export const formatThreadFile = (thread: Thread): string => [thread.creator, ...
  * the lines of entries `from…`, numbered as in the whole thread, each ending in `\n`.
  */
 export const formatEntriesFrom = (thread: Thread, from: number): string => {
-  let n = 0;
-  for (let i = 0; i < from && i < thread.entries.length; i++) if (thread.entries[i]?.kind === 'message') n += 1;
   let out = '';
-  for (let i = from; i < thread.entries.length; i++) {
-    const e = thread.entries[i] as ThreadEntry;
-    if (e.kind === 'message') n += 1;
+  forEachLine(thread, from, thread.entries.length, (e, n) => {
     out += `${entryLine(e, n)}\n`;
-  }
+  });
   return out;
 };
 
-/** UTF-8 bytes of the thread file before entry `from`: the creator line and the lines of entries `0…from−1`. */
-export const bytesBeforeEntry = (thread: Thread, from: number): number => {
-  let bytes = Buffer.byteLength(thread.creator, 'utf8') + 1;
+/** Calls `visit` with entries `start…end−1` and their message numbers in the whole thread (an upload line keeps the last one). */
+const forEachLine = (thread: Thread, start: number, end: number, visit: (e: ThreadEntry, n: number) => void): void => {
   let n = 0;
-  for (let i = 0; i < from && i < thread.entries.length; i++) {
+  for (let i = 0; i < start && i < thread.entries.length; i++) if (thread.entries[i]?.kind === 'message') n += 1;
+  for (let i = start; i < end && i < thread.entries.length; i++) {
     const e = thread.entries[i] as ThreadEntry;
     if (e.kind === 'message') n += 1;
-    bytes += entryLineBytes(e, n);
+    visit(e, n);
   }
+};
+
+/** UTF-8 bytes of the lines of entries `start…end−1`, each with its newline, counted without building them. */
+const linesBytes = (thread: Thread, start: number, end: number): number => {
+  let bytes = 0;
+  forEachLine(thread, start, end, (e, n) => {
+    bytes += entryLineBytes(e, n);
+  });
   return bytes;
 };
 
+/** UTF-8 bytes of the thread file before entry `from`: the creator line and the lines of entries `0…from−1`. */
+export const bytesBeforeEntry = (thread: Thread, from: number): number => Buffer.byteLength(thread.creator, 'utf8') + 1 + linesBytes(thread, 0, from);
+
 /** UTF-8 bytes of {@link formatEntriesFrom}`(thread, from)`, counted without building it. */
-export const bytesFromEntry = (thread: Thread, from: number): number => {
-  let n = 0;
-  for (let i = 0; i < from && i < thread.entries.length; i++) if (thread.entries[i]?.kind === 'message') n += 1;
-  let bytes = 0;
-  for (let i = from; i < thread.entries.length; i++) {
-    const e = thread.entries[i] as ThreadEntry;
-    if (e.kind === 'message') n += 1;
-    bytes += entryLineBytes(e, n);
-  }
-  return bytes;
-};
+export const bytesFromEntry = (thread: Thread, from: number): number => linesBytes(thread, from, thread.entries.length);
 
 /** UTF-8 bytes of {@link entryLine}`(e, n)` and its newline, counted without building the line. */
 const entryLineBytes = (e: ThreadEntry, n: number): number => {

@@ -24,9 +24,17 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     await cleanup(data);
   });
 
-  const start = async (): Promise<void> => {
+  /** Starts the server with `args`, after `prepare` has written what it needs into the data directory. */
+  const start = async (args: readonly string[] = [], prepare?: (dir: string) => Promise<void>): Promise<void> => {
     data = await tempDir('proto');
-    server = await startServer(data);
+    await prepare?.(data);
+    server = await startServer(data, args);
+  };
+
+  const loggedIn = async (username: string): Promise<RawClient> => {
+    const c = await open();
+    await rawLogin(c, username, 'pw');
+    return c;
   };
 
   it('the username field is never trusted: the session user acts', async () => {
@@ -128,12 +136,9 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
   });
 
   it('--request-rate: an account sending faster is served at that rate, in order, while another account is served at once', async () => {
-    data = await tempDir('proto');
-    server = await startServer(data, ['--request-rate', '5']);
-    const other = await open();
-    await rawLogin(other, 'obi', 'pw');
-    const flooder = await open();
-    await rawLogin(flooder, 'yoda', 'pw');
+    await start(['--request-rate', '5']);
+    const other = await loggedIn('obi');
+    const flooder = await loggedIn('yoda');
     const started = performance.now();
     // 20 at once, within the 32 a connection may queue: a burst of 10 (twice the rate), then one per 200 ms.
     const replies = Array.from({ length: 20 }, (_, i) => flooder.request(`f${i}`, 'LST', []).then((r) => ({ r, at: performance.now() })));
@@ -150,15 +155,11 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
   });
 
   it('--request-rate: a large reply costs its account more turns, so a loop of full-thread reads is paced by bytes', async () => {
-    data = await tempDir('proto');
     // A 1 MB thread: its RDT reply is about 1 MB of JSON, 16 turns past its request's own.
     const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
-    await writeFile(join(data, 'big'), `obi\n${Array.from({ length: 256 }, (_, i) => `${i + 1} obi: ${text}\n`).join('')}`);
-    server = await startServer(data, ['--request-rate', '5']);
-    const reader = await open();
-    await rawLogin(reader, 'yoda', 'pw');
-    const other = await open();
-    await rawLogin(other, 'obi', 'pw');
+    await start(['--request-rate', '5'], (dir) => writeFile(join(dir, 'big'), `obi\n${Array.from({ length: 256 }, (_, i) => `${i + 1} obi: ${text}\n`).join('')}`));
+    const reader = await loggedIn('yoda');
+    const other = await loggedIn('obi');
     const started = performance.now();
     expect((await reader.request('r1', 'RDT', ['big'])).lines).toHaveLength(256);
     const next = reader.request('r2', 'LST', []).then(() => performance.now());

@@ -268,6 +268,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     rateLimit: options.loginRateLimit ?? {},
     accountCreationLimit: options.accountCreationLimit ?? {},
   });
+  const requestRate = options.requestRate ?? DEFAULT_REQUEST_RATE;
   const ctx = {
     store,
     registry: state.registry,
@@ -278,7 +279,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     activity,
     transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
-    pacer: (options.requestRate ?? DEFAULT_REQUEST_RATE) === 0 ? undefined : new RequestPacer(options.requestRate ?? DEFAULT_REQUEST_RATE),
+    pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     log: options.log,
   };
   let refusedForMemory = 0;

@@ -14,8 +14,8 @@ export class MemoryBudget {
 
   /**
    * Why a data directory whose threads fill `maxThreadBytes` would put the
-   * server over this budget (the store keeps every thread in memory), or
-   * `undefined`: then the budget would refuse every new login.
+   * server over this budget (the store keeps every thread in memory, and past
+   * the budget every new connection is refused), or `undefined` if it fits.
    */
   threadsMayExceed(maxThreadBytes: number): string | undefined {
     if (this.maxRssBytes === undefined) return undefined;

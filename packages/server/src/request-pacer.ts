@@ -31,7 +31,7 @@ export class RequestPacer {
     /** Most keys tracked (see {@link TokenBuckets}). */
     maxTracked = 10_000,
   ) {
-    if (!Number.isFinite(perSecond) || perSecond <= 0) throw new RangeError(`request rate must be a positive number (got ${String(perSecond)})`);
+    // TokenBuckets refuses a rate that is not above zero (RangeError).
     this.buckets = new TokenBuckets(perSecond, 2 * perSecond, maxTracked);
   }
 

@@ -14,7 +14,8 @@ import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE } from './names.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
-import { bytesBeforeEntry, bytesFromEntry, formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { locateChange, writtenBytes, type StoredThread } from './thread-change.js';
+import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
@@ -137,14 +138,6 @@ const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<E
   }
 };
 
-/** A thread as the store keeps it: the thread, the size of its file, and whether the file is exactly {@link formatThreadFile} of it. */
-interface StoredThread {
-  readonly thread: Thread;
-  readonly bytes: number;
-  /** False for a hand-written file (CRLF, odd numbers…): its first change rewrites it whole. */
-  readonly canonical: boolean;
-}
-
 interface Loaded {
   /** `credentials.txt` as read, `undefined` if there is none. */
   readonly credentials: Buffer | undefined;
@@ -155,22 +148,6 @@ interface Loaded {
 }
 
 const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-/** Index of the first entry `next` changes from `cur` (0 if the creator changes); `undefined` if it changes nothing. */
-const firstChange = (cur: Thread, next: Thread): number | undefined => {
-  if (next.creator !== cur.creator) return 0;
-  const before = cur.entries;
-  const after = next.entries;
-  let from = 0;
-  while (from < before.length && from < after.length && (before[from] === after[from] || JSON.stringify(before[from]) === JSON.stringify(after[from]))) from++;
-  return from === before.length && from === after.length ? undefined : from;
-};
-
-/**
- * Old tail (bytes) from which a change starting in a thread's first half is
- * written as a whole new file renamed into place, not through the undo journal.
- */
-const WHOLE_FILE_TAIL_BYTES = 64 * 1024;
 
 /** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
 const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
@@ -399,13 +376,6 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     );
 
   /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
-  /** Where a thread change starts: its first changed entry, and the file offset its write starts at (`undefined`: the whole file). */
-  interface ThreadChange {
-    readonly from: number;
-    readonly creatorChanged: boolean;
-    readonly offset: number | undefined;
-  }
-
   interface ThreadWrite {
     readonly stored: StoredThread;
     readonly offset: number | undefined;
@@ -434,34 +404,6 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     if (bytes > maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${maxThreadFileBytes} bytes`));
     return E.right({ stored: { thread: next, bytes, canonical: true }, offset, tail });
   };
-
-  /**
-   * Where a change from entry `from` starts writing the stored file: the old
-   * tail's offset (measured from the nearer end, without formatting), or
-   * `undefined` when the file is written whole: a hand-written one, a new
-   * creator, or a change from early in a large one (a new file renamed over
-   * the old one writes about as many bytes as the tail would, and keeps
-   * megabytes out of the undo journal every MSG waits on).
-   */
-  const writeOffset = (cur: StoredThread, from: number, creatorChanged: boolean): number | undefined => {
-    if (!cur.canonical || creatorChanged) return undefined;
-    const n = cur.thread.entries.length;
-    if (from >= n) return cur.bytes;
-    if (from >= n / 2) return cur.bytes - bytesFromEntry(cur.thread, from);
-    const prefix = bytesBeforeEntry(cur.thread, from);
-    return cur.bytes - prefix >= WHOLE_FILE_TAIL_BYTES ? undefined : prefix;
-  };
-
-  /** Where a change of `cur` into `next` starts, and where writing it starts; `undefined` if it changes nothing. */
-  const locateChange = (cur: StoredThread, next: Thread): ThreadChange | undefined => {
-    const from = firstChange(cur.thread, next);
-    if (from === undefined) return undefined;
-    const creatorChanged = next.creator !== cur.thread.creator;
-    return { from, creatorChanged, offset: writeOffset(cur, from, creatorChanged) };
-  };
-
-  /** Bytes a change written from `offset` puts on disk: a whole file once; a tail twice (the journal keeps the old one). */
-  const writtenBytes = (cur: StoredThread, offset: number | undefined): number => (offset === undefined ? cur.bytes : 2 * (cur.bytes - offset));
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
     // After a failed write the journal may hold an undo of this file for the next start: a file renamed

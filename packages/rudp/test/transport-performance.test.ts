@@ -454,10 +454,10 @@ describe('sending performance (simulated, exact)', () => {
 
 describe('ACK frames on data packets (simulated, exact)', () => {
   it('a one-way sender does not repeat ACKs of the peer\'s ACK-only packets on its data', () => {
-    const p = makePair({ link: { delayMs: 10 } });
+    // 1000-byte messages, kept whole (as messages up to `maxMessageBytes` are), leave room for an ACK frame in every packet.
+    const p = makePair({ link: { delayMs: 10 }, client: { redundancy: { maxCopies: 2, maxMessageBytes: 1000, lossThreshold: 0.02, highLossThreshold: 0.05 } } });
     p.sim.runFor(1_000);
     const seen = countDataPackets(p.client, 'ack');
-    // 1000-byte messages leave room for an ACK frame in every packet.
     for (let i = 0; i < 300; i++) p.conn.send(new Uint8Array(1000).fill(i & 0xff));
     p.sim.wake(CLIENT);
     p.sim.runFor(2_000);

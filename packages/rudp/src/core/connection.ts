@@ -47,7 +47,7 @@ import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import { type ConnectionSecurity, decodeServerParams } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { type Frame, MAX_CLOSE_REASON, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
+import { type Frame, MAX_CLOSE_REASON, MAX_SMALL_MESSAGE, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
 import {
   type AcceptPayload,
@@ -230,7 +230,7 @@ export class Connection {
     this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     this.flow = new FlowControl(config.receiveWindow, peerWindow);
-    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE));
+    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE), Math.max(config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE));
     this.recovery = new LossDetection(config, this.rtt, this.cc, this);
     this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);

@@ -78,6 +78,50 @@ describe('SendQueue: queueing', () => {
   });
 });
 
+describe('SendQueue: messages cut across packets', () => {
+  /** Fills packets of `room` bytes until nothing new is left; the room each one had left. */
+  function fillAll(q: SendQueue, room: number): number[] {
+    const left: number[] = [];
+    for (let i = 0; i < 1_000 && q.hasNewData(); i++) {
+      const w = writerWithRoom(room);
+      q.fillNewData(w, [], 0, { rememberSmall: () => undefined });
+      left.push(w.room());
+    }
+    return left;
+  }
+
+  it('a stream of messages larger than the kept-whole size fills every packet but the last, each message cut where its packet ends', () => {
+    const room = 1472 - 9 - 16;
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 256);
+    for (let i = 0; i < 50; i++) q.push(bytes(1_000, i));
+    const left = fillAll(q, room);
+    // 50 messages of 1,000 bytes in one packet each would take 50 packets; cut where packets end, 35.
+    expect(left.length).toBeLessThanOrEqual(Math.ceil((50 * 1_010) / room));
+    // A packet is left with room only when a first piece would be under 64 bytes (it waits for the next).
+    expect(left.slice(0, -1).every((n) => n < 64 + 12)).toBe(true);
+  });
+
+  it('messages up to the kept-whole size, and any that fit what the packet has left, leave in one piece', () => {
+    const room = 1472 - 9 - 16;
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 1_000);
+    const ms = Array.from({ length: 20 }, (_, i) => q.push(bytes(1_000, i)));
+    const left = fillAll(q, room);
+    expect(left).toHaveLength(20);
+    expect(ms.every((m) => m.chunkCount === 1)).toBe(true);
+  });
+
+  it('a first piece shorter than 64 bytes is not cut: the message waits for the next packet', () => {
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), 400, 0);
+    const a = q.push(bytes(340));
+    const b = q.push(bytes(300));
+    const first = writerWithRoom(400);
+    q.fillNewData(first, [], 0, { rememberSmall: () => undefined });
+    expect(a.chunkCount).toBe(1);
+    expect(b.nextChunk).toBe(0);
+    expect(b.chunkCount).toBe(1);
+  });
+});
+
 describe('SendQueue: new data', () => {
   it('writes never-sent chunks in queue order while they fit, then picks up where it stopped', () => {
     const { q } = queue();

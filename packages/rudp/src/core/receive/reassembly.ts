@@ -10,7 +10,17 @@
  * a datagram that would is dropped (it may be).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
+import { ByteSlab } from '../send/byte-slab.js';
 import { emptyArray, isSharedEmpty } from '../shared-empty.js';
+
+/**
+ * Where a message that arrives in pieces is put together: 8 KiB slabs, as
+ * Node's Buffer pool, so a message of up to 2 KiB costs no backing store of
+ * its own. A stream of 1 KB messages is cut across packets (`SendQueue`), so
+ * most of them arrive in two pieces, and a buffer each cost more than
+ * the packet their cut saved. A kept message holds at most 8 KiB alive.
+ */
+const PIECES = new ByteSlab(8 * 1024);
 
 interface Partial {
   readonly buf: Uint8Array;
@@ -98,7 +108,7 @@ export class Reassembly {
     }
     if (!p) {
       if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
-      p = { buf: new Uint8Array(f.messageLength), covered: [], delivery: d, received: 0 };
+      p = { buf: PIECES.alloc(f.messageLength), covered: [], delivery: d, received: 0 };
       (this.partial ??= new Map()).set(id, p);
       this.buffered += f.messageLength;
       this.held++;

@@ -357,18 +357,35 @@ export class UdpEndpoint {
 }
 
 /**
+ * A `Buffer` over `length` bytes of `buffer` from `byteOffset`, without a
+ * copy. Node's own Buffer class (what `Buffer[Symbol.species]` names) makes
+ * one about five times faster than `Buffer.from(arrayBuffer, …)`, which
+ * checks its arguments, and three times faster than a pooled copy of a
+ * 64-byte message; a runtime without it gets `Buffer.from`.
+ */
+const bufferView: (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer = (() => {
+  const species: unknown = (Buffer as unknown as { readonly [Symbol.species]?: unknown })[Symbol.species];
+  if (typeof species === 'function' && species.prototype === Buffer.prototype) {
+    const NodeBuffer = species as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+    if (Buffer.isBuffer(new NodeBuffer(new ArrayBuffer(1), 0, 1))) return (buffer, byteOffset, length) => new NodeBuffer(buffer, byteOffset, length);
+  }
+  return (buffer, byteOffset, length) => Buffer.from(buffer, byteOffset, length);
+})();
+
+/**
  * V8 keeps the bytes of a typed array this small inside the object itself
- * (a message the core copied out of its datagram): asking for its `buffer`
- * moves them out to a new ArrayBuffer, several times dearer than copying
- * them into Node's Buffer pool.
+ * (a message rebuilt from a repair): asking for its `buffer` moves them out
+ * to a new ArrayBuffer, several times dearer than copying them into Node's
+ * Buffer pool. Such an array starts at offset 0; a message cut from its
+ * datagram never does (the packet header comes first).
  */
 const ON_HEAP_MAX = 64;
 
-/** `data` as a Buffer, over the same bytes unless it is tiny (then a pooled copy): every message reaches the application as one type. */
+/** `data` as a Buffer over the same bytes (a pooled copy if it may be kept on the heap): every message reaches the application as one type. */
 export function asBuffer(data: Uint8Array): Buffer {
   if (Buffer.isBuffer(data)) return data;
-  if (data.length <= ON_HEAP_MAX) return copyToBuffer(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (data.byteOffset === 0 && data.length <= ON_HEAP_MAX) return copyToBuffer(data);
+  return bufferView(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** A copy of `bytes` in a Buffer (from Node's pool when small: no allocation of its own). */

@@ -3,11 +3,12 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import type { Account, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import type { Thread, ThreadEntry } from './thread.js';
-import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
+import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -20,9 +21,6 @@ export interface PostgresStoreOptions {
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
 }
-
-// The thread-creation lock: one two-key advisory lock (class "crt"), apart from the one-key migration lock.
-const CREATE_LOCK_CLASS = 0x637274;
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
 export interface PostgresStore extends ForumStore {
@@ -257,21 +255,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
         return E.right(rows.map((r) => r.title).sort());
       }),
     getThread,
-    createThread: (title, creator) =>
-      attempt(() =>
-        sql.begin(async (tx) => {
-          // CRTs wait for each other, on every server: two counting at once could both pass a limit.
-          await tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, 0)`;
-          const exists = await tx`SELECT 1 FROM threads WHERE title = ${title}`;
-          if (exists.length > 0) return E.right(false);
-          const [counts] = await tx<{ total: number; mine: number }[]>`
-            SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`;
-          const refused = threadLimitProblem(limits, counts?.total ?? 0, counts?.mine ?? 0);
-          if (refused !== undefined) return E.left(refused);
-          const rows = await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
-          return E.right(rows.length === 1);
-        }),
-      ),
+    createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
     removeThread,
     beginUpload,

@@ -6,7 +6,10 @@ import { toIoError, type FileExistsError, type IoError, type NoFileError, type S
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
-import type { Account, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import type { Account, AppendGuard, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { rememberReplyBytes } from './thread-reply-size.js';
+import { appendedSize, threadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
 
@@ -96,13 +99,15 @@ const toLocked = (title: string, rows: readonly ThreadRow[]): LockedThread | und
 // that row after the wait but return the lines as they were before it). The two are pipelined (one
 // round trip): the connection runs them in order, so the read still starts once the lock is held.
 const lockThread = async (tx: TransactionSql, title: string): Promise<LockedThread | undefined> => {
-  const [head, rows] = await Promise.all([
-    tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`,
+  const [size, rows] = await Promise.all([
+    lockThreadSize(tx, title),
     tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`,
   ]);
-  const creator = head[0]?.creator;
-  if (creator === undefined) return undefined;
-  return { thread: { title, creator, entries: rows.map(toEntry) }, positions: rows.map((r) => Number(r.pos)) };
+  if (size === undefined) return undefined;
+  const thread: Thread = { title, creator: size.creator, entries: rows.map(toEntry) };
+  // The update's size checks (MSG, EDT) then cost one line's work, not a count of every line.
+  rememberReplyBytes(thread, size.replyBytes);
+  return { thread, positions: rows.map((r) => Number(r.pos)) };
 };
 
 /**
@@ -183,8 +188,30 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
         if (locked === undefined) return E.left(noThread(title));
         const out = update(locked.thread);
         if (E.isLeft(out)) return out;
-        await writeDiff(tx, locked, out.right.thread.entries);
+        const next = out.right.thread;
+        // threadSize(next) is remembered when the update was an edit or a delete; any other is counted here, once.
+        await Promise.all([writeDiff(tx, locked, next.entries), writeThreadSize(tx, title, threadSize(next))]);
         return E.right(out.right.result);
+      }),
+    );
+
+  // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
+  const appendEntry = <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
+    attempt(() =>
+      sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+        const before = await lockThreadSize(tx, title);
+        if (before === undefined) return E.left(noThread(title));
+        const after = appendedSize(before, entry);
+        const ok = guard(after);
+        if (E.isLeft(ok)) return ok;
+        const c = entryColumns(entry);
+        // The last position from the primary key's index: one lookup, however long the thread.
+        await Promise.all([
+          tx`INSERT INTO entries (thread, pos, kind, author, body)
+             SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}`,
+          writeThreadSize(tx, title, after),
+        ]);
+        return E.right(undefined);
       }),
     );
 
@@ -257,6 +284,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
     getThread,
     createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
+    appendEntry,
     removeThread,
     beginUpload,
     statUpload: (title, filename) => attempt(async () => E.map((u: { readonly size: number }) => u.size)(await findUpload(title, filename))),

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { appendByUpdate } from './append-by-update.js';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
 import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
@@ -668,6 +669,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
     createThread,
     updateThread,
+    appendEntry: appendByUpdate(updateThread),
     removeThread,
     beginUpload,
     statUpload,

@@ -11,8 +11,8 @@ import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
 import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from './limits.js';
-import { messageIndex, threadLines, type Thread } from './thread.js';
-import { appendedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
+import { messageCount, messageIndex, threadLines, type Thread } from './thread.js';
+import { deletedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
@@ -85,21 +85,26 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
   MSG: (store, session, args) => {
     const title = arg(args, 0);
     return pipe(
-      store.updateThread<CommandError, void>(title, (th) => {
+      store.appendEntry<CommandError>(
+        title,
+        { kind: 'message', author: session.username, text: arg(args, 1) },
         // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-        if (th.entries.length >= MAX_THREAD_ENTRIES) return E.left<CommandError>({ kind: 'threadFull', title });
-        const next: Thread = { ...th, entries: [...th.entries, { kind: 'message', author: session.username, text: arg(args, 1) }] };
-        return withinReplyLimit(next, appendedReplyBytes(th, next));
-      }, session.username),
+        (after) => (after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined)),
+        session.username,
+      ),
       TE.map(() => ok([`Message posted to ${title} thread`])),
     );
   },
   DLT: (store, session, args) =>
     pipe(
       store.updateThread<CommandError, void>(arg(args, 0), (th) =>
-        E.map((i: number) => ({ thread: { ...th, entries: th.entries.filter((_, j) => j !== i) }, result: undefined }))(
-          ownMessage(th, arg(args, 1), session.username),
-        ),
+        E.map((i: number) => {
+          const next: Thread = { ...th, entries: th.entries.filter((_, j) => j !== i) };
+          const old = th.entries[i];
+          // Remembered for the next change of this thread (and for a store that keeps the size): one line's work, not the thread's.
+          if (old?.kind === 'message') deletedReplyBytes(th, next, { n: Number(arg(args, 1)), messages: messageCount(th), author: old.author, text: old.text });
+          return { thread: next, result: undefined };
+        })(ownMessage(th, arg(args, 1), session.username)),
         session.username,
       ),
       TE.map(() => ok(['The message has been deleted'])),

@@ -158,6 +158,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     getThread: (title) => base.getThread(thread(title)),
     createThread,
     updateThread: (title, update, actor) => base.updateThread(thread(title), update, actor),
+    appendEntry: (title, entry, guard, actor) => base.appendEntry(thread(title), entry, guard, actor),
     removeThread,
     beginUpload,
     statUpload: (title, filename) => {

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
+import { appendByUpdate } from './append-by-update.js';
 import type { FileExistsError, NoFileError, StoreError } from './errors.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
 import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
@@ -109,6 +110,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         return E.right(true);
       }),
     updateThread,
+    appendEntry: appendByUpdate(updateThread),
     removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
       TE.fromIOEither(() => {
         const thread = threads.get(title);

@@ -3,11 +3,15 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
-import type { Account, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import type { Account, AppendGuard, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import { rememberReplyBytes } from './thread-reply-size.js';
+import { appendedSize, threadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
-import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
+import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -20,9 +24,6 @@ export interface PostgresStoreOptions {
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
 }
-
-// The thread-creation lock: one two-key advisory lock (class "crt"), apart from the one-key migration lock.
-const CREATE_LOCK_CLASS = 0x637274;
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
 export interface PostgresStore extends ForumStore {
@@ -98,13 +99,15 @@ const toLocked = (title: string, rows: readonly ThreadRow[]): LockedThread | und
 // that row after the wait but return the lines as they were before it). The two are pipelined (one
 // round trip): the connection runs them in order, so the read still starts once the lock is held.
 const lockThread = async (tx: TransactionSql, title: string): Promise<LockedThread | undefined> => {
-  const [head, rows] = await Promise.all([
-    tx<{ creator: string }[]>`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`,
+  const [size, rows] = await Promise.all([
+    lockThreadSize(tx, title),
     tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`,
   ]);
-  const creator = head[0]?.creator;
-  if (creator === undefined) return undefined;
-  return { thread: { title, creator, entries: rows.map(toEntry) }, positions: rows.map((r) => Number(r.pos)) };
+  if (size === undefined) return undefined;
+  const thread: Thread = { title, creator: size.creator, entries: rows.map(toEntry) };
+  // The update's size checks (MSG, EDT) then cost one line's work, not a count of every line.
+  rememberReplyBytes(thread, size.replyBytes);
+  return { thread, positions: rows.map((r) => Number(r.pos)) };
 };
 
 /**
@@ -185,8 +188,30 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
         if (locked === undefined) return E.left(noThread(title));
         const out = update(locked.thread);
         if (E.isLeft(out)) return out;
-        await writeDiff(tx, locked, out.right.thread.entries);
+        const next = out.right.thread;
+        // threadSize(next) is remembered when the update was an edit or a delete; any other is counted here, once.
+        await Promise.all([writeDiff(tx, locked, next.entries), writeThreadSize(tx, title, threadSize(next))]);
         return E.right(out.right.result);
+      }),
+    );
+
+  // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
+  const appendEntry = <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
+    attempt(() =>
+      sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+        const before = await lockThreadSize(tx, title);
+        if (before === undefined) return E.left(noThread(title));
+        const after = appendedSize(before, entry);
+        const ok = guard(after);
+        if (E.isLeft(ok)) return ok;
+        const c = entryColumns(entry);
+        // The last position from the primary key's index: one lookup, however long the thread.
+        await Promise.all([
+          tx`INSERT INTO entries (thread, pos, kind, author, body)
+             SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}`,
+          writeThreadSize(tx, title, after),
+        ]);
+        return E.right(undefined);
       }),
     );
 
@@ -257,22 +282,9 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
         return E.right(rows.map((r) => r.title).sort());
       }),
     getThread,
-    createThread: (title, creator) =>
-      attempt(() =>
-        sql.begin(async (tx) => {
-          // CRTs wait for each other, on every server: two counting at once could both pass a limit.
-          await tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, 0)`;
-          const exists = await tx`SELECT 1 FROM threads WHERE title = ${title}`;
-          if (exists.length > 0) return E.right(false);
-          const [counts] = await tx<{ total: number; mine: number }[]>`
-            SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`;
-          const refused = threadLimitProblem(limits, counts?.total ?? 0, counts?.mine ?? 0);
-          if (refused !== undefined) return E.left(refused);
-          const rows = await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
-          return E.right(rows.length === 1);
-        }),
-      ),
+    createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
+    appendEntry,
     removeThread,
     beginUpload,
     statUpload: (title, filename) => attempt(async () => E.map((u: { readonly size: number }) => u.size)(await findUpload(title, filename))),

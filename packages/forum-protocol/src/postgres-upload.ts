@@ -3,7 +3,9 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import type { Sql } from 'postgres';
 import { toIoError, type FileExistsError, type StoreError } from './errors.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import type { Download, UploadWriter } from './store.js';
+import { appendedSize } from './thread-size.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
@@ -78,8 +80,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
     }
     try {
       return await sql.begin(async (tx): Promise<E.Either<StoreError | FileExistsError, void>> => {
-        const head = await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
-        if (head.length === 0) return E.left({ kind: 'noThread', title });
+        const size = await lockThreadSize(tx, title);
+        if (size === undefined) return E.left({ kind: 'noThread', title });
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
         if (taken.length > 0) {
           await tx`DELETE FROM uploads WHERE id = ${id}`;
@@ -91,6 +93,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
         const last = await tx<{ last: string }[]>`SELECT COALESCE(MAX(pos), 0) AS last FROM entries WHERE thread = ${title}`;
         const pos = Number(last[0]?.last ?? 0) + 1;
         await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${pos}, 'upload', ${uploader}, ${filename})`;
+        await writeThreadSize(tx, title, appendedSize(size, { kind: 'upload', uploader, filename }));
         return E.right(undefined);
       });
     } catch (e) {

@@ -5,7 +5,8 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
 import type { FileExistsError, NoFileError, StoreError } from './errors.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
-import type { Thread } from './thread.js';
+import type { ThreadSize } from './thread-size.js';
+import type { Thread, ThreadEntry } from './thread.js';
 
 /** An account as stored (`username password`). */
 export interface Account {
@@ -18,6 +19,9 @@ export interface Account {
  * lock: return the new thread and a result, or refuse with `E` (nothing is written).
  */
 export type ThreadUpdate<E, A> = (thread: Thread) => E.Either<E, { readonly thread: Thread; readonly result: A }>;
+
+/** Whether a thread may grow to `after` (its size once the line is appended); run under the thread's lock. */
+export type AppendGuard<E> = (after: ThreadSize) => E.Either<E, void>;
 
 /**
  * An upload being received. Write the bytes to `stream` (it goes to a
@@ -80,6 +84,13 @@ export interface ForumStore {
    * write where writes cost (the data directory's write budget, write-budget.ts).
    */
   updateThread<E, A>(title: string, update: ThreadUpdate<E, A>, actor?: string): TE.TaskEither<StoreError | E, A>;
+  /**
+   * Appends `entry` to the thread atomically if `guard` allows the size it
+   * would grow to; `noThread` if it does not exist. Like {@link updateThread}
+   * with an append, but a store may do it without reading the thread's lines
+   * (`appendByUpdate` is the store that does read them).
+   */
+  appendEntry<E>(title: string, entry: ThreadEntry, guard: AppendGuard<E>, actor?: string): TE.TaskEither<StoreError | E, void>;
   /** Removes the thread and all its uploads if `guard` allows it. */
   removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
   /** Starts receiving an upload; refused if the thread does not exist or already has that file. */

@@ -7,7 +7,7 @@
  * full thread cost about a tenth of a second of CPU each, and slowed every
  * other user).
  */
-import { formatEntriesFrom, threadLines, type Thread } from './thread.js';
+import { threadLines, type Thread } from './thread.js';
 
 const known = new WeakMap<Thread, number>();
 
@@ -15,7 +15,7 @@ const known = new WeakMap<Thread, number>();
 const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text));
 
 /** Bytes `line` adds to a JSON array of strings: the string with its escapes and quotes, and a comma. */
-const lineBytes = (line: string): number => jsonBytes(line) + 1;
+export const lineBytes = (line: string): number => jsonBytes(line) + 1;
 
 /** Bytes of `thread`'s RDT lines as a JSON array (an upper bound by one comma). */
 export const threadReplyBytes = (thread: Thread): number => {
@@ -27,16 +27,12 @@ export const threadReplyBytes = (thread: Thread): number => {
 };
 
 /**
- * {@link threadReplyBytes} of `next`, which is `thread` with one entry
- * appended: one line's work when `thread`'s size is known.
+ * Remembers that `thread`'s size is `bytes`, for a store that keeps the size
+ * beside the thread (or has just computed it): the next MSG, EDT or DLT of
+ * this value then costs one line's work. `bytes` must be exact.
  */
-export const appendedReplyBytes = (thread: Thread, next: Thread): number => {
-  const before = known.get(thread);
-  if (before === undefined || next.entries.length !== thread.entries.length + 1) return threadReplyBytes(next);
-  // The appended entry's line as the thread file has it (numbered after the messages before it), less its newline.
-  const bytes = before + lineBytes(formatEntriesFrom(next, thread.entries.length).slice(0, -1));
-  known.set(next, bytes);
-  return bytes;
+export const rememberReplyBytes = (thread: Thread, bytes: number): void => {
+  known.set(thread, bytes);
 };
 
 /**
@@ -49,6 +45,21 @@ export const editedReplyBytes = (thread: Thread, next: Thread, oldText: string, 
   if (before === undefined) return threadReplyBytes(next);
   // Each text sits inside its line's JSON string with its own escapes; the quotes, the line's, cancel out.
   const bytes = before + jsonBytes(newText) - jsonBytes(oldText);
+  known.set(next, bytes);
+  return bytes;
+};
+
+/**
+ * {@link threadReplyBytes} of `next`, which is `thread` without message
+ * number `n` (of `messages` in `thread`), by `author` with `text`: its line
+ * goes, and each later message's number drops by one, which shortens those
+ * numbers by as many digits in all as `messages` has more than `n`.
+ */
+export const deletedReplyBytes = (thread: Thread, next: Thread, deleted: { readonly n: number; readonly messages: number; readonly author: string; readonly text: string }): number => {
+  const before = known.get(thread);
+  if (before === undefined) return threadReplyBytes(next);
+  const { n, messages, author, text } = deleted;
+  const bytes = before - lineBytes(`${n} ${author}: ${text}`) - (String(messages).length - String(n).length);
   known.set(next, bytes);
   return bytes;
 };

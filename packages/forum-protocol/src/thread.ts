@@ -72,7 +72,8 @@ const entryLineBytes = (e: ThreadEntry, n: number): number => {
   }
 };
 
-const entryLine = (e: ThreadEntry, n: number): string => {
+/** The line of entry `e` (a message numbered `n`) as RDT shows it and the thread file holds it, without its newline. */
+export const entryLine = (e: ThreadEntry, n: number): string => {
   switch (e.kind) {
     case 'message':
       return `${n} ${e.author}: ${e.text}`;
@@ -168,6 +169,13 @@ export const threadStoreProblem = (thread: Thread, from = 0, readsBack?: Readonl
     if (!sameEntry(e, parseEntryLine(entryLine(e, 1)))) return `entry ${i + 1} would not read back as the same ${e.kind === 'other' ? 'line' : e.kind}`;
   }
   return undefined;
+};
+
+/** How many of the thread's entries are messages: the last message's number. */
+export const messageCount = (thread: Thread): number => {
+  let n = 0;
+  for (const e of thread.entries) if (e.kind === 'message') n += 1;
+  return n;
 };
 
 /** Index into `entries` of message number `n` (1-based), or -1. */

@@ -9,8 +9,8 @@ export interface PostgresHarness {
   url(): string;
   /** A store on a fresh schema of its own (an empty forum), closed after the file's tests. */
   openStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
-  /** Another store (another "server") on the schema of `store`. */
-  openPeer(schema: string): Promise<PostgresStore>;
+  /** Another store (another "server") on `schema`, the schema of a store opened before. */
+  openPeer(schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** Registers something to close after the file's tests, before PostgreSQL stops. */
   onClose(close: () => Promise<void>): void;
 }
@@ -45,7 +45,7 @@ export const usePostgres = (): PostgresHarness => {
   return {
     url,
     openStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
-    openPeer: (schema) => open({ schema }),
+    openPeer: (schema, options = {}) => open({ ...options, schema }),
     onClose: (close) => void closers.push(close),
   };
 };

@@ -31,6 +31,7 @@ describe('PostgreSQL store', () => {
     const schema = await schemaOf(a.sql);
     // Back to version 1 as a server of that version left it, with one outstanding token.
     await a.sql`ALTER TABLE transfer_tokens DROP COLUMN keys`;
+    await a.sql`ALTER TABLE threads DROP COLUMN entry_count, DROP COLUMN message_count, DROP COLUMN reply_bytes`;
     await a.sql`UPDATE forum_schema SET version = 1`;
     await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at) VALUES ('old', 'upload', 't', 'f', 'u', ${Date.now() + 60_000})`;
     await run(a, 'alice', 'CRT kept');

@@ -80,6 +80,8 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(garbage).toMatchObject({ type: 'reply', status: 'error', lines: ['Malformed request'] });
     const badSchema = await c.sendRaw(new TextEncoder().encode(JSON.stringify({ id: '9', cmd: 'DROP', args: [] })));
     expect(badSchema).toMatchObject({ type: 'reply', id: '9', status: 'error', lines: ['Malformed request'] });
+    // The log line may reach our pipe after the reply reached the client: wait for both (found under load).
+    await server.stdout.waitForMatch(/Malformed request: [^\n]*\n(?:[^\n]*\n)*?Malformed request: /);
     expect(server.lines().filter((l) => l.startsWith('Malformed request: '))).toHaveLength(2);
     expect((await rawLogin(c, 'yoda', 'pw')).lines).toEqual(['Welcome to the forum']);
   });

@@ -275,10 +275,10 @@ export class Connection {
     if (data.length > this.flow.peerWindow) {
       throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.flow.peerWindow} bytes`);
     }
-    const m = this.sendQueue.push(data, d.channel, d.ordered);
+    const id = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
     this.host.wake(this);
-    return m.id;
+    return id;
   }
 
   /** Largest unreliable message `send` takes on `channel`: what one packet carries. */

@@ -12,6 +12,7 @@ import { RttEstimator } from '../../src/core/recovery/rtt.js';
 import { RepairPolicy } from '../../src/core/repair/repair-policy.js';
 import { RepairReceiver } from '../../src/core/repair/repair-receiver.js';
 import { type PacketPlan, type PacketSources, populateDataPacket } from '../../src/core/send/packet-builder.js';
+import type { OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import { encodeRepair, repairSymbolSize } from '../../src/core/repair/repair-code.js';
@@ -55,8 +56,9 @@ function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames:
 
 /** Sends message 0 (5 bytes) in packet 1 and declares that packet lost: a resend is queued. */
 function sendThenLose(s: PacketSources): void {
-  const m = s.sendQueue.push(new Uint8Array(5).fill(1));
+  const id = s.sendQueue.push(new Uint8Array(5).fill(1));
   s.sendQueue.fillNewData(writerWithRoom(ROOM), [], 0, { rememberSmall: () => undefined });
+  const m = s.sendQueue.message(id) as OutgoingMessage;
   s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
 }
 
@@ -86,8 +88,9 @@ describe('populateDataPacket', () => {
     expect(first).toMatchObject({ ackLargest: 5, carriedMaxData: true, retransmission: true, ackEliciting: true });
     // Another connection's packet: new data only.
     const b = sources();
-    const m = b.sendQueue.push(new Uint8Array(5).fill(3));
+    const id = b.sendQueue.push(new Uint8Array(5).fill(3));
     const second = build(b, plan({ data: true, newData: true })).contents;
+    const m = b.sendQueue.message(id);
     expect(second).toMatchObject({ ackLargest: -1, carriedMaxData: false, retransmission: false, ackEliciting: true, repairSent: false });
     expect(second.chunks.map((c) => c.message)).toEqual([m]);
     expect(second.chunks).not.toBe(firstChunks);

@@ -1,0 +1,93 @@
+/**
+ * Before/after loopback cost of rudp builds, each run in a process of its
+ * own: one connection of `size`-byte messages, written as rudp's README
+ * shows (`write()` until it returns false, then `'drain'`), measured for
+ * `ms` after a warm-up. Every round runs each build once, order reversed on
+ * odd rounds, and the report gives each build's CPU per GB, MB/s and
+ * datagrams/s, and each build's CPU per byte over the first build's in the
+ * same round (median and min–max).
+ *
+ * Why processes of their own (unlike `loopback-compare.ts`, which runs
+ * builds and udx-native interleaved in one process): on a shared 2-core VM
+ * one process's figures drift with its heap and its JIT's history, and
+ * paired rounds of fresh processes were the measurement that repeated.
+ *
+ * A build is `name=path/to/rudp/dist/index.js`; `new` (this workspace's
+ * built rudpx) by default.
+ *
+ * Usage (from bench/): node --import tsx src/tools/loopback-paired.ts
+ *   [size=1024] [rounds=12] [ms=1000] [builds='base=…/dist/index.js;new=rudpx']
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cell } from './median-cell.js';
+
+/** What one run measured. */
+interface Run {
+  readonly cpuPerGB: number;
+  readonly mbPerSec: number;
+  readonly datagramsPerSec: number;
+}
+
+type RudpApi = typeof import('rudpx');
+
+/** One run in this process: rudp from `path`, printed as JSON. */
+async function runOne(size: number, path: string, ms: number): Promise<Run> {
+  const api = (await import(path)) as RudpApi;
+  const server = await api.listen({ port: 0 });
+  let received = 0;
+  server.on('connection', (c) => c.on('message', () => received++));
+  const client = await api.connect({ port: server.address().port });
+  const msg = new Uint8Array(size).fill(7);
+  let stop = false;
+  const pump = (): void => {
+    while (!stop && client.write(msg)) {
+      // until the connection asks us to wait
+    }
+  };
+  client.on('drain', pump);
+  pump();
+  await new Promise((r) => setTimeout(r, 400));
+  const r0 = received;
+  const p0 = client.stats().packetsSent;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - t0) / 1000;
+  const bytes = (received - r0) * size;
+  const run = { cpuPerGB: ((cpu.user + cpu.system) / 1e6) * (1e9 / bytes), mbPerSec: bytes / seconds / 1e6, datagramsPerSec: (client.stats().packetsSent - p0) / seconds };
+  stop = true;
+  client.destroy();
+  await server.close();
+  return run;
+}
+
+const self = fileURLToPath(import.meta.url);
+if (process.argv[2] === '--one') {
+  console.log(JSON.stringify(await runOne(Number(process.argv[3]), process.argv[4] as string, Number(process.argv[5]))));
+} else {
+  const size = process.argv[2] ?? '1024';
+  const rounds = Number(process.argv[3] ?? '12');
+  const ms = process.argv[4] ?? '1000';
+  const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => ({ name: b.slice(0, b.indexOf('=')), path: b.slice(b.indexOf('=') + 1) }));
+  const runs = new Map<string, Run[]>(builds.map((b) => [b.name, []]));
+  const ratios = new Map<string, number[]>(builds.map((b) => [b.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 1 ? [...builds].reverse() : builds;
+    const thisRound = new Map<string, Run>();
+    for (const b of order) {
+      const out = execFileSync(process.execPath, [...process.execArgv, self, '--one', size, b.path, ms], { encoding: 'utf8' });
+      const run = JSON.parse(out.trim().split('\n').pop() as string) as Run;
+      thisRound.set(b.name, run);
+      runs.get(b.name)?.push(run);
+    }
+    const first = thisRound.get(builds[0]?.name as string) as Run;
+    for (const b of builds) ratios.get(b.name)?.push((thisRound.get(b.name) as Run).cpuPerGB / first.cpuPerGB);
+  }
+  for (const b of builds) {
+    const list = runs.get(b.name) as Run[];
+    const ratio = b === builds[0] ? '' : `; CPU per byte ÷ ${builds[0]?.name}, same round: ${cell(ratios.get(b.name) as number[])}`;
+    console.log(`${b.name}: CPU s/GB ${cell(list.map((r) => r.cpuPerGB))}; MB/s ${cell(list.map((r) => r.mbPerSec), 1)}; datagrams/s ${cell(list.map((r) => r.datagramsPerSec), 0)}${ratio}`);
+  }
+}

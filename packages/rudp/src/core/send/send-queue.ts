@@ -3,10 +3,10 @@
  * chunks as they start to leave, and the bookkeeping of which messages the
  * peer has whole. A message not sent at all yet is only its bytes in a list:
  * its `OutgoingMessage` is made as its first chunk leaves. A writer keeps up
- * to its high-water mark queued (a megabyte: 16,000 messages of 64 bytes),
- * and an object made for each at queue time was cold in the cache by the time
- * it left (a third of the sender's time per message), and 150 bytes of heap. New data leaves in queue
- * order, as far as the peer's flow-control credit allows. Unreliable
+ * to its high-water mark queued (a megabyte: 16,384 messages of 64 bytes),
+ * and an object made for each at queue time took 159 bytes of heap where a
+ * slot takes 8 to 23 (bench `queued-message-heap.ts`), and was cold in the
+ * cache by the time it left. New data leaves in queue order, as far as the peer's flow-control credit allows. Unreliable
  * messages (datagrams) wait in a queue of their own: they take no message id
  * and no flow-control credit (a lost one would never be read, and its credit
  * never returned), and leave ahead of reliable data, once.
@@ -32,20 +32,25 @@ interface QueuedDatagram {
   readonly data: Uint8Array;
 }
 
+/** A waiting message with a CHANNEL frame (most have none: they wait as their bytes alone). */
+interface Annotated {
+  readonly data: Uint8Array;
+  readonly delivery: Delivery;
+}
+
+/** The bytes of a waiting message. */
+const bytesOf = (m: Uint8Array | Annotated): Uint8Array => (m instanceof Uint8Array ? m : m.data);
+
 /** Queued messages of one connection. */
 export class SendQueue {
   /** Messages whose first chunk has left, in send order; slots before `head` are acknowledged and emptied. Only the last may have chunks never sent. */
   private outbox: (OutgoingMessage | undefined)[] = emptyArray();
   private head = 0;
-  /** Messages not sent at all yet, oldest first from `waitingHead` (taken slots are emptied). */
-  private waiting: (Uint8Array | undefined)[] = emptyArray();
-  /** Their CHANNEL frames, beside `waiting`; created with the first message that has one. */
-  private waitingDelivery: (Delivery | undefined)[] | undefined;
+  /** Messages not sent at all yet, oldest first from `waitingHead` (taken slots are emptied): the bytes, or with a CHANNEL frame, both. */
+  private waiting: (Uint8Array | Annotated | undefined)[] = emptyArray();
   private waitingHead = 0;
-  /** Id and stream offset of `waiting[waitingHead]`. */
-  private waitingId = 0;
+  /** Stream offset of `waiting[waitingHead]` (its id follows from `nextMessageId`). */
   private waitingStart = 0;
-  private waitingBytes = 0;
   private nextMessageId = 0;
   /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
   private lastOrderedZero = -1;
@@ -77,13 +82,7 @@ export class SendQueue {
   push(data: Uint8Array, channel = 0, ordered = true): number {
     const id = this.nextMessageId++;
     const delivery = this.deliveryOf(id, channel, ordered);
-    if (delivery !== undefined || this.waitingDelivery !== undefined) {
-      // Slots for the messages before it that have none: the list stays beside `waiting`.
-      this.waitingDelivery ??= new Array<Delivery | undefined>(this.waiting.length).fill(undefined);
-      this.waitingDelivery.push(delivery);
-    }
-    this.waiting = pushOnto(this.waiting, data);
-    this.waitingBytes += data.length;
+    this.waiting = pushOnto(this.waiting, delivery === undefined ? data : { data, delivery });
     return id;
   }
 
@@ -114,8 +113,8 @@ export class SendQueue {
   hasNewReliableData(): boolean {
     const m = this.sending();
     if (m !== undefined) return this.flow.allows(m.streamEnd);
-    const data = this.waiting[this.waitingHead];
-    return data !== undefined && this.flow.allows(this.waitingStart + data.length);
+    const next = this.waiting[this.waitingHead];
+    return next !== undefined && this.flow.allows(this.waitingStart + bytesOf(next).length);
   }
 
   /** The message whose chunks are leaving, if one has some never sent. */
@@ -158,9 +157,9 @@ export class SendQueue {
     for (;;) {
       let m = this.sending();
       if (m === undefined) {
-        const data = this.waiting[this.waitingHead];
-        if (data === undefined || !this.flow.allows(this.waitingStart + data.length)) return; // the receiver has no room for all of it yet
-        m = this.startSending(data);
+        const next = this.waiting[this.waitingHead];
+        if (next === undefined || !this.flow.allows(this.waitingStart + bytesOf(next).length)) return; // the receiver has no room for all of it yet
+        m = this.startSending(next);
       } else if (!this.flow.allows(m.streamEnd)) {
         return;
       }
@@ -176,25 +175,23 @@ export class SendQueue {
     }
   }
 
-  /** Makes the `OutgoingMessage` of the first waiting message (`data`), now that it starts to leave. */
-  private startSending(data: Uint8Array): OutgoingMessage {
-    const delivery = this.waitingDelivery?.[this.waitingHead];
+  /** Makes the `OutgoingMessage` of the first waiting message (`next`), now that it starts to leave. */
+  private startSending(next: Uint8Array | Annotated): OutgoingMessage {
+    const id = this.nextMessageId - (this.waiting.length - this.waitingHead);
+    const data = bytesOf(next);
+    const delivery = next instanceof Uint8Array ? undefined : next.delivery;
     this.waiting[this.waitingHead] = undefined;
-    if (this.waitingDelivery !== undefined) this.waitingDelivery[this.waitingHead] = undefined;
     this.waitingHead++;
     const annotation = delivery === undefined ? 0 : channelFrameSize(delivery);
-    const chunkSize = this.packetRoom - annotation - fragmentHeaderBound(this.waitingId, data.length, this.packetRoom);
-    const m = new OutgoingMessage(this.waitingId++, data, this.waitingStart, chunkSize, delivery);
+    const chunkSize = this.packetRoom - annotation - fragmentHeaderBound(id, data.length, this.packetRoom);
+    const m = new OutgoingMessage(id, data, this.waitingStart, chunkSize, delivery);
     this.waitingStart += data.length;
-    this.waitingBytes -= data.length;
     if (this.waitingHead === this.waiting.length) {
       // All taken: the shared empty array, so an idle connection keeps no storage.
       this.waiting = emptyArray();
-      this.waitingDelivery = undefined;
       this.waitingHead = 0;
     } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
       this.waiting.splice(0, this.waitingHead);
-      this.waitingDelivery?.splice(0, this.waitingHead);
       this.waitingHead = 0;
     }
     this.outbox = pushOnto(this.outbox, m);
@@ -269,7 +266,8 @@ export class SendQueue {
 
   /** Bytes of reliable messages queued but not yet acknowledged by the peer, and of datagrams not yet sent. */
   get bufferedAmount(): number {
-    let n = this.datagramBytes + this.waitingBytes;
+    let n = this.datagramBytes;
+    for (let i = this.waitingHead; i < this.waiting.length; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
     for (let i = this.head; i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;
       if (!m.complete) n += m.data.length;

@@ -10,8 +10,9 @@ import type { Reply, ReplyData, Request, TransferDirection } from './messages.js
 import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
-import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from './limits.js';
+import { MAX_THREAD_REPLY_BYTES } from './limits.js';
 import { messageCount, messageIndex, threadLines, type Thread } from './thread.js';
+import { threadGrowthGuard } from './thread-growth.js';
 import { deletedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
@@ -88,8 +89,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       store.appendEntry<CommandError>(
         title,
         { kind: 'message', author: session.username, text: arg(args, 1) },
-        // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-        (after) => (after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined)),
+        threadGrowthGuard(title),
         session.username,
       ),
       TE.map(() => ok([`Message posted to ${title} thread`])),

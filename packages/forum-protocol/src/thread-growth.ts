@@ -24,6 +24,9 @@ export const threadGrowthGuard =
     // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
     after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined);
 
+/** What `guard` says of `thread` grown by `entry`, from its size alone (its lines are not copied). */
+export const checkAppend = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, void> => guard(appendedSize(threadSize(thread), entry));
+
 /**
  * `thread` with `entry` appended, if `guard` allows the size it grows to.
  * The new thread's reply size is remembered, so the next append or edit of

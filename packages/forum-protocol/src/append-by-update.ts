@@ -1,7 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { ForumStore } from './store.js';
-import { rememberReplyBytes } from './thread-reply-size.js';
-import { appendedSize, threadSize } from './thread-size.js';
+import { appendGuarded } from './thread-growth.js';
 import type { Thread } from './thread.js';
 
 /**
@@ -12,15 +11,4 @@ import type { Thread } from './thread.js';
 export const appendByUpdate =
   (updateThread: ForumStore['updateThread']): ForumStore['appendEntry'] =>
   (title, entry, guard, actor) =>
-    updateThread(
-      title,
-      (th) => {
-        const after = appendedSize(threadSize(th), entry);
-        return E.map(() => {
-          const next: Thread = { ...th, entries: [...th.entries, entry] };
-          rememberReplyBytes(next, after.replyBytes);
-          return { thread: next, result: undefined };
-        })(guard(after));
-      },
-      actor,
-    );
+    updateThread(title, (th) => E.map((thread: Thread) => ({ thread, result: undefined }))(appendGuarded(th, entry, guard)), actor);

@@ -27,6 +27,11 @@ export interface ThreadStorageFullError {
   readonly kind: 'threadStorageFull';
   readonly limit: number;
 }
+/** The thread holds as many lines, or as long an RDT reply, as a thread may (limits.ts): a line more is refused. */
+export interface ThreadFullError {
+  readonly kind: 'threadFull';
+  readonly title: string;
+}
 /** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
   readonly kind: 'writeRate';
@@ -44,10 +49,10 @@ export type CommandError =
   | WriteRateError
   | FileExistsError
   | NoFileError
+  | ThreadFullError
   | ThreadLimitError
   | { readonly kind: 'syntax'; readonly text: string }
   | { readonly kind: 'threadExists'; readonly title: string }
-  | { readonly kind: 'threadFull'; readonly title: string }
   | { readonly kind: 'invalidMessageNumber' }
   | { readonly kind: 'notAuthor' }
   | { readonly kind: 'notCreator' };

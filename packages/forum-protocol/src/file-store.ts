@@ -13,10 +13,11 @@ import { toIoError, type FileExistsError, type IoError, type NoFileError, type S
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE } from './names.js';
-import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
 import { locateChange, writtenBytes, type StoredThread } from './thread-change.js';
-import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { appendGuarded, threadGrowthGuard } from './thread-growth.js';
+import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, threadStoreProblem, uploadFileName, wordProblem, type Thread, type ThreadEntry } from './thread.js';
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
@@ -28,8 +29,8 @@ export interface FileStoreOptions {
   /** Thread creation limits (CRT). Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
   /**
-   * Most bytes all thread files together may hold: a MSG or EDT that would add
-   * bytes past it is refused (`threadStorageFull`); removing makes room. The
+   * Most bytes all thread files together may hold: a MSG, EDT or upload line that
+   * would add bytes past it is refused (`threadStorageFull`); removing makes room. The
    * store keeps every thread in memory, so this bounds its memory as well as
    * its disk. Default {@link DEFAULT_MAX_THREAD_BYTES}.
    */
@@ -415,6 +416,23 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     else await journal.replaceTail(title, plan.offset, plan.tail);
   };
 
+  /**
+   * The write that appends upload line `line` to the stored thread `cur`, if
+   * the thread may take it: the lines and reply size every append obeys
+   * (thread-growth.ts, as MSG), and the bytes all threads may hold, as a MSG
+   * batch counts them. Only plans: the caller holds the thread's lock to write.
+   */
+  const planUploadLine = (cur: StoredThread, line: ThreadEntry): E.Either<UploadError, ThreadWrite> => {
+    const next = appendGuarded(cur.thread, line, threadGrowthGuard(cur.thread.title));
+    if (E.isLeft(next)) return next;
+    const plan = planThreadWrite(cur, next.right);
+    if (E.isLeft(plan)) return plan;
+    if (plan.right === undefined) return E.left({ kind: 'io', message: 'the upload line was not added' });
+    const growth = plan.right.stored.bytes - cur.bytes;
+    if (growth > 0 && threadBytes + growth > maxThreadBytes) return E.left({ kind: 'threadStorageFull', limit: maxThreadBytes });
+    return E.right(plan.right);
+  };
+
   const sameUploads = (a: Thread, b: Thread): boolean => JSON.stringify(a.entries.filter((e) => e.kind === 'upload')) === JSON.stringify(b.entries.filter((e) => e.kind === 'upload'));
 
   /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
@@ -535,13 +553,17 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       ),
     );
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
-    attempt(async (): Promise<E.Either<StoreError | FileExistsError, UploadWriter>> => {
-      const thread = threads.get(title)?.thread;
-      if (thread === undefined) return E.left(noThread(title));
-      if (hasUpload(thread, filename)) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
+  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+    attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      const stored = threads.get(title);
+      if (stored === undefined) return E.left(noThread(title));
+      if (hasUpload(stored.thread, filename)) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
       const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
       if (problem !== undefined) return E.left(unstorable(problem));
+      const line: ThreadEntry = { kind: 'upload', uploader, filename };
+      // Refused before a byte is stored if the line could not be added now (commit checks again, under the lock).
+      const room = planUploadLine(stored, line);
+      if (E.isLeft(room)) return room;
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
@@ -553,7 +575,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const discard = async (): Promise<void> => {
         await unlink(tmp).catch(() => undefined);
       };
-      const commit: TE.TaskEither<StoreError | FileExistsError, void> = attempt(async (): Promise<E.Either<StoreError | FileExistsError, void>> => {
+      const commit: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
         if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
         if (!stream.writableEnded) stream.end();
         const err = await closed;
@@ -569,7 +591,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           await h.close();
         }
         return mutex.run(title, () =>
-          mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | FileExistsError, void>> => {
+          mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<UploadError, void>> => {
             const current = threads.get(title);
             const name = uploadFileName(title, filename);
             if (current === undefined) {
@@ -580,15 +602,21 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
               await discard();
               return E.left({ kind: 'fileExists', title, filename });
             }
-            const plan = planThreadWrite(current, { ...current.thread, entries: [...current.thread.entries, { kind: 'upload', uploader, filename }] });
-            if (E.isLeft(plan) || plan.right === undefined) {
+            // Under the thread's lock, which MSG batches hold too: MSGs and uploads are checked one after another.
+            const plan = planUploadLine(current, line);
+            if (E.isLeft(plan)) {
               await discard();
-              return E.isLeft(plan) ? plan : E.left({ kind: 'io', message: 'the upload line was not added' });
+              return plan;
             }
+            // Counted before the writes below yield, as a MSG batch counts its growth, so that changes of
+            // other threads meanwhile cannot take all threads past maxThreadBytes together with this one.
+            const growth = plan.right.stored.bytes - current.bytes;
+            threadBytes += growth;
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
-            const intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
+            let intent: string | undefined;
             try {
+              intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
               await rename(tmp, path(name));
               try {
                 await applyThreadWrite(title, plan.right);
@@ -597,13 +625,15 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
                 throw e;
               }
             } catch (e) {
+              threadBytes -= growth;
               await discard();
-              await clearIntent(dir, intent);
+              if (intent !== undefined) await clearIntent(dir, intent);
               throw e;
             }
-            await clearIntent(dir, intent);
-            storeThread(title, plan.right.stored);
+            // `threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.
+            threads.set(title, plan.right.stored);
             countUpload(name, 1);
+            await clearIntent(dir, intent);
             return E.right(undefined);
           }),
         );

@@ -10,8 +10,9 @@ import type { Reply, ReplyData, Request, TransferDirection } from './messages.js
 import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
-import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from './limits.js';
-import { messageCount, messageIndex, threadLines, type Thread } from './thread.js';
+import { MAX_THREAD_REPLY_BYTES } from './limits.js';
+import { messageCount, messageIndex, threadLines, type Thread, type ThreadEntry } from './thread.js';
+import { checkAppend, threadGrowthGuard } from './thread-growth.js';
 import { deletedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
@@ -88,8 +89,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       store.appendEntry<CommandError>(
         title,
         { kind: 'message', author: session.username, text: arg(args, 1) },
-        // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
-        (after) => (after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined)),
+        threadGrowthGuard(title),
         session.username,
       ),
       TE.map(() => ok([`Message posted to ${title} thread`])),
@@ -143,18 +143,21 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     ),
   UPD: (store, session, args) => {
     const [title, filename] = [arg(args, 0), arg(args, 1)];
+    const line: ThreadEntry = { kind: 'upload', uploader: session.username, filename };
     return pipe(
       existingThread(store, title),
-      TE.chainW((th) =>
+      TE.chainEitherKW((th): E.Either<CommandError, HandlerSuccess> =>
         // The same name in another spelling (`A.txt` for `a.txt`) is the same file on a case-insensitive disk.
         th.entries.some((e) => e.kind === 'upload' && sameName(e.filename, filename))
-          ? TE.left<CommandError, HandlerSuccess>({ kind: 'fileExists', title, filename })
-          : TE.right(
+          ? E.left({ kind: 'fileExists', title, filename })
+          : // Refused before a token is issued, so no byte is sent for a line the thread cannot take;
+            // the store checks again as the upload begins and as it commits (the thread may fill meanwhile).
+            E.map(() =>
               ok([], NONE, {
                 kind: 'transfer',
                 transfer: { direction: 'upload', thread: title, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
               }),
-            ),
+            )(checkAppend(th, line, threadGrowthGuard(title))),
       ),
     );
   },

@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import type { FileExistsError, StoreError } from './errors.js';
+import type { StoreError } from './errors.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { nameKey } from './names.js';
-import type { Account, ForumStore, UploadWriter } from './store.js';
+import type { Account, ForumStore, UploadError, UploadWriter } from './store.js';
 import { uploadFileName, type Thread } from './thread.js';
 import type { Writable } from 'node:stream';
 
@@ -119,7 +119,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
       return removed;
     });
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> => async () => {
+  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> => async () => {
     const t = thread(title);
     const clash = (): boolean => takenByOther(uploadFileName(t, filename), (o) => o.kind === 'upload' && o.title === t && o.filename === filename);
     if (clash()) return E.left({ kind: 'fileExists', title, filename });
@@ -134,7 +134,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
         // Checked again under the lock: another spelling may have been committed meanwhile.
         if (clash()) {
           await writer.abort();
-          return E.left<StoreError | FileExistsError, void>({ kind: 'fileExists', title, filename });
+          return E.left<UploadError, void>({ kind: 'fileExists', title, filename });
         }
         const done = await writer.commit();
         if (E.isRight(done)) names.set(nameKey(uploadFileName(t, filename)), { kind: 'upload', title: t, filename });

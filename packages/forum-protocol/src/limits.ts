@@ -11,14 +11,15 @@ export const MAX_REQUEST_BYTES = 98_304;
 export const MAX_SERVER_MESSAGE_BYTES = 8 * 1024 * 1024;
 /**
  * Largest a thread may grow to, measured as its RDT reply's lines in JSON,
- * in bytes. MSG and EDT refuse to go past it, so every thread stays readable:
+ * in bytes. MSG, EDT and UPD refuse to go past it, so every thread stays readable:
  * its reply always fits in {@link MAX_SERVER_MESSAGE_BYTES} with room to
  * spare (half of it, so one reader holds at most this much), however its
  * text escapes (a control character takes 6 bytes in JSON).
  */
 export const MAX_THREAD_REPLY_BYTES = MAX_SERVER_MESSAGE_BYTES / 2;
 /**
- * Most lines (messages and upload lines) a thread may grow to. Each change
+ * Most lines (messages and upload lines) a thread may grow to (MSG and UPD
+ * refuse to go past it, see thread-growth.ts). Each change
  * of a thread walks its entries a few times (copying, numbering, checking),
  * so a thread of 250,000 one-character messages, which fits the reply limit,
  * cost about 25 ms of CPU per MSG; at this many, about 1 ms.

@@ -3,10 +3,11 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import { appendByUpdate } from './append-by-update.js';
-import type { FileExistsError, NoFileError, StoreError } from './errors.js';
-import type { Account, Download, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import type { NoFileError, StoreError } from './errors.js';
+import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
+import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.js';
 import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
-import { hasUpload, uploadFileName, type Thread } from './thread.js';
+import { hasUpload, uploadFileName, type Thread, type ThreadEntry } from './thread.js';
 
 /** Starting contents for {@link createMemoryStore}. */
 export interface MemoryStoreSeed {
@@ -40,11 +41,14 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       return E.right(out.right.result);
     });
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
-    TE.fromIOEither(() => {
+  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+    TE.fromIOEither((): E.Either<UploadError, UploadWriter> => {
       const thread = threads.get(title);
       if (thread === undefined) return E.left(noThread(title));
       if (hasUpload(thread, filename)) return E.left({ kind: 'fileExists', title, filename });
+      const line: ThreadEntry = { kind: 'upload', uploader, filename };
+      const room = checkAppend(thread, line, threadGrowthGuard(title));
+      if (E.isLeft(room)) return room;
       const chunks: Buffer[] = [];
       const stream = new Writable({
         write(chunk: Buffer, _enc, cb) {
@@ -53,7 +57,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         },
       });
       let aborted = false;
-      const commit: TE.TaskEither<StoreError | FileExistsError, void> = async () => {
+      const commit: TE.TaskEither<UploadError, void> = async () => {
         // A stream that finished and closed is whole; one destroyed before it finished was cut off.
         if (aborted || stream.errored !== null || (stream.destroyed && !stream.writableFinished)) return E.left({ kind: 'io', message: 'upload was aborted' });
         if (!stream.writableFinished) await new Promise<void>((resolve) => stream.end(resolve));
@@ -61,8 +65,14 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         if (current === undefined) return E.left(noThread(title));
         const name = uploadFileName(title, filename);
         if (hasUpload(current, filename) || nameTaken(name)) return E.left({ kind: 'fileExists', title, filename });
+        // Checked again: MSGs and other uploads may have filled the thread since the upload began.
+        const next = appendGuarded(current, line, threadGrowthGuard(title));
+        if (E.isLeft(next)) {
+          chunks.length = 0;
+          return next;
+        }
         uploads.set(name, Buffer.concat(chunks));
-        threads.set(title, { ...current, entries: [...current.entries, { kind: 'upload', uploader, filename }] });
+        threads.set(title, next.right);
         return E.right(undefined);
       };
       const abort = async (): Promise<void> => {

@@ -2,14 +2,15 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { toIoError, type IoError, type NoFileError, type StoreError } from './errors.js';
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { Account, AppendGuard, ForumStore, ThreadUpdate, UploadWriter } from './store.js';
+import type { Account, AppendGuard, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
+import { threadGrowthGuard } from './thread-growth.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
-import { appendedSize, threadSize } from './thread-size.js';
+import { appendedSize, threadSize, type ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
 
@@ -228,14 +229,20 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
       }),
     );
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter> =>
-    attempt(async (): Promise<E.Either<StoreError | FileExistsError, UploadWriter>> => {
-      const rows = await sql<{ exists: boolean }[]>`
-        SELECT EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists
+  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+    attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      const rows = await sql<{ exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
+        SELECT EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
+               creator, entry_count, message_count, reply_bytes
         FROM threads WHERE title = ${title}`;
       const row = rows[0];
       if (row === undefined) return E.left(noThread(title));
       if (row.exists) return E.left({ kind: 'fileExists', title, filename });
+      // From the size kept on the row, without a lock: refused before a pending row or a chunk is
+      // stored if the line could not be added now. The commit checks again under the row's lock.
+      const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
+      const room = threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename }));
+      if (E.isLeft(room)) return room;
       return E.right(await postgresUploadWriter(sql, { title, filename, uploader }));
     });
 

@@ -2,10 +2,12 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import type { Sql } from 'postgres';
-import { toIoError, type FileExistsError, type StoreError } from './errors.js';
+import { toIoError } from './errors.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { Download, UploadWriter } from './store.js';
+import type { Download, UploadError, UploadWriter } from './store.js';
+import { threadGrowthGuard } from './thread-growth.js';
 import { appendedSize } from './thread-size.js';
+import type { ThreadEntry } from './thread.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
@@ -22,11 +24,13 @@ export interface UploadTarget {
  * to {@link UPLOAD_CHUNK_BYTES} and each full chunk is inserted before the
  * stream accepts more (backpressure), so at most one chunk is in memory.
  * `commit` makes the upload visible and appends `U uploaded F` to the thread
- * in one transaction, under the thread's lock; `abort` deletes the row and
- * its chunks.
+ * in one transaction, under the thread's lock, if the thread can take the
+ * line (thread-growth.ts; else it deletes the row, as `abort` does); `abort`
+ * deletes the row and its chunks.
  */
 export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Promise<UploadWriter> => {
   const { title, filename, uploader } = target;
+  const line: ThreadEntry = { kind: 'upload', uploader, filename };
   const inserted = await sql<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader) VALUES (${title}, ${filename}, ${uploader}) RETURNING id`;
   const id = inserted[0]?.id;
   if (id === undefined) throw new Error('no id for the new upload');
@@ -70,7 +74,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
     await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
   };
 
-  const commit: TE.TaskEither<StoreError | FileExistsError, void> = async () => {
+  const commit: TE.TaskEither<UploadError, void> = async () => {
     if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
     if (!stream.writableEnded) stream.end();
     const err = await finished;
@@ -79,7 +83,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
       return E.left(toIoError(err));
     }
     try {
-      return await sql.begin(async (tx): Promise<E.Either<StoreError | FileExistsError, void>> => {
+      return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
         const size = await lockThreadSize(tx, title);
         if (size === undefined) return E.left({ kind: 'noThread', title });
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
@@ -87,13 +91,21 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return E.left({ kind: 'fileExists', title, filename });
         }
+        // Under the row's lock, which every MSG takes too: concurrent MSGs and uploads are checked one after another.
+        const after = appendedSize(size, line);
+        const full = threadGrowthGuard(title)(after);
+        if (E.isLeft(full)) {
+          // Committed with the refusal (the transaction returns normally): its chunks go with the row.
+          await tx`DELETE FROM uploads WHERE id = ${id}`;
+          return full;
+        }
         const mine = await tx`UPDATE uploads SET committed = true, size = ${total}, touched_at = now() WHERE id = ${id} RETURNING id`;
         // The thread was removed (taking this pending upload with it) and made again meanwhile.
         if (mine.length === 0) return E.left({ kind: 'io', message: 'the thread was removed during the upload' });
         const last = await tx<{ last: string }[]>`SELECT COALESCE(MAX(pos), 0) AS last FROM entries WHERE thread = ${title}`;
         const pos = Number(last[0]?.last ?? 0) + 1;
         await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${pos}, 'upload', ${uploader}, ${filename})`;
-        await writeThreadSize(tx, title, appendedSize(size, { kind: 'upload', uploader, filename }));
+        await writeThreadSize(tx, title, after);
         return E.right(undefined);
       });
     } catch (e) {

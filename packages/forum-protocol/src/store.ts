@@ -3,7 +3,7 @@ import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
-import type { FileExistsError, NoFileError, StoreError } from './errors.js';
+import type { FileExistsError, NoFileError, StoreError, ThreadFullError } from './errors.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
@@ -24,15 +24,23 @@ export type ThreadUpdate<E, A> = (thread: Thread) => E.Either<E, { readonly thre
 export type AppendGuard<E> = (after: ThreadSize) => E.Either<E, void>;
 
 /**
+ * Why an upload is refused, as it begins or as it commits: the thread is
+ * gone, has the file, or cannot take its line (`threadFull`, and in the data
+ * directory `threadStorageFull`: the limits MSG obeys).
+ */
+export type UploadError = StoreError | FileExistsError | ThreadFullError;
+
+/**
  * An upload being received. Write the bytes to `stream` (it goes to a
  * temporary file or buffer), then either `commit` (end the stream if needed,
  * move the bytes into place and append `U uploaded F` to the thread, as one
  * step) or `abort` (discard everything). Until `commit` succeeds no file and
- * no upload line exist.
+ * no upload line exist; a refused `commit` leaves none either.
  */
 export interface UploadWriter {
   readonly stream: Writable;
-  readonly commit: TE.TaskEither<StoreError | FileExistsError, void>;
+  /** Refused, keeping nothing, if the thread cannot take the line now (checked under its lock with the append). */
+  readonly commit: TE.TaskEither<UploadError, void>;
   readonly abort: T.Task<void>;
 }
 
@@ -93,8 +101,12 @@ export interface ForumStore {
   appendEntry<E>(title: string, entry: ThreadEntry, guard: AppendGuard<E>, actor?: string): TE.TaskEither<StoreError | E, void>;
   /** Removes the thread and all its uploads if `guard` allows it. */
   removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
-  /** Starts receiving an upload; refused if the thread does not exist or already has that file. */
-  beginUpload(title: string, filename: string, uploader: string): TE.TaskEither<StoreError | FileExistsError, UploadWriter>;
+  /**
+   * Starts receiving an upload; refused if the thread does not exist, already
+   * has that file, or could not take the upload's line now (so no byte is
+   * stored for a line that would be refused; `commit` checks again).
+   */
+  beginUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter>;
   /** The size of an uploaded file, without opening it. */
   statUpload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, number>;
   /** Opens an uploaded file for reading. */

@@ -5,6 +5,7 @@ import {
   encodeServerMessage,
   handleRequest,
   MAX_SERVER_MESSAGE_BYTES,
+  MAX_THREAD_ENTRIES,
   MAX_THREAD_REPLY_BYTES,
   INITIAL_AUTH_STATE,
   type AuthState,
@@ -12,9 +13,22 @@ import {
   type Reply,
   type Request,
   type SessionRegistry,
+  type Thread,
   type ThreadLimits,
+  type UploadWriter,
 } from '../src/index.js';
 import { lines, readAll, replyOf, run, upload } from './helpers.js';
+import { threadOfLines, threadOfReplyBytes } from './thread-seed.js';
+
+const full = (title: string): string => `Thread ${title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
+
+/** Begins an upload that must be accepted and writes `bytes` to it (not yet committed). */
+const begin = async (store: ForumStore, title: string, filename: string, user: string, bytes: Uint8Array): Promise<UploadWriter> => {
+  const w = await store.beginUpload(title, filename, user)();
+  if (E.isLeft(w)) throw new Error(`beginUpload ${filename}: ${JSON.stringify(w.left)}`);
+  await new Promise<void>((resolve, reject) => w.right.stream.write(Buffer.from(bytes), (err) => (err ? reject(err) : resolve())));
+  return w.right;
+};
 
 /**
  * Every row of forum-spec.md's command table, run against the store `make`
@@ -24,6 +38,8 @@ import { lines, readAll, replyOf, run, upload } from './helpers.js';
 /** What a suite's store is opened with. */
 export interface SuiteStoreOptions {
   readonly threadLimits?: Partial<ThreadLimits>;
+  /** Threads the store holds when it opens (written as the store keeps them, not through commands). */
+  readonly threads?: readonly Thread[];
 }
 
 export const commandSuite = (
@@ -177,6 +193,67 @@ export const commandSuite = (
       // One that shortens a message is not, and frees the room for another.
       expect(replyOf(await run(s, 'mallory', 'EDT big 2 short')).status).toBe('ok');
       expect(replyOf(await run(s, 'mallory', `MSG big ${text}`)).status).toBe('ok');
+    });
+
+    it(`UPD of a thread of ${MAX_THREAD_ENTRIES} lines is refused as MSG is: by the command, as the upload begins, and at the commit of one begun before it filled; no file is kept`, async () => {
+      const s = await make({ threads: [threadOfLines('t', 'mallory', MAX_THREAD_ENTRIES - 1)] });
+      // One line of room: an upload may begin, then a MSG takes the line.
+      const late = await begin(s, 't', 'late.bin', 'mallory', Buffer.from('late'));
+      expect(await lines(run(s, 'bob', 'MSG t last'))).toEqual(['Message posted to t thread']);
+      const refused = await run(s, 'mallory', 'UPD t f.bin');
+      expect(replyOf(refused)).toMatchObject({ status: 'error', lines: [full('t')] });
+      expect(refused.log).toEqual(['mallory issued UPD command']);
+      expect(await s.beginUpload('t', 'f.bin', 'mallory')()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
+      expect(await late.commit()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
+      expect(await lines(run(s, 'bob', 'DWN t late.bin'))).toEqual(['File does not exist in Thread t']);
+      const rdt = await lines(run(s, 'bob', 'RDT t'));
+      expect(rdt).toHaveLength(MAX_THREAD_ENTRIES);
+      expect(rdt.at(-1)).toBe(`${MAX_THREAD_ENTRIES} bob: last`);
+      // A line deleted makes room for the same upload again.
+      expect(await lines(run(s, 'mallory', 'DLT t 1'))).toEqual(['The message has been deleted']);
+      expect(E.isRight(await upload(s, 't', 'late.bin', 'mallory', Buffer.from('late')))).toBe(true);
+      expect((await lines(run(s, 'bob', 'RDT t'))).at(-1)).toBe('mallory uploaded late.bin');
+    });
+
+    it('UPD of a thread whose RDT reply has no room for the upload line is refused, before and at commit; a shorter MSG still fits', async () => {
+      // `mallory uploaded f.bin` takes 25 bytes of reply; 30 are left.
+      const s = await make({ threads: [threadOfReplyBytes('t', 'mallory', MAX_THREAD_REPLY_BYTES - 30)] });
+      const late = await begin(s, 't', 'f.bin', 'mallory', Buffer.from('late'));
+      // `N bob: x` takes about 14: 16 bytes are left, too few for the upload line.
+      expect(await lines(run(s, 'bob', 'MSG t x'))).toEqual(['Message posted to t thread']);
+      expect(await lines(run(s, 'mallory', 'UPD t g.bin'))).toEqual([full('t')]);
+      expect(await s.beginUpload('t', 'g.bin', 'mallory')()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
+      expect(await late.commit()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
+      expect(await lines(run(s, 'bob', 'DWN t f.bin'))).toEqual(['File does not exist in Thread t']);
+      const read = replyOf(await run(s, 'bob', 'RDT t'));
+      expect(read.lines.some((l) => l.includes(' uploaded '))).toBe(false);
+      expect(Buffer.byteLength(JSON.stringify(read.lines))).toBeLessThanOrEqual(MAX_THREAD_REPLY_BYTES);
+      expect(await lines(run(s, 'bob', 'MSG t y'))).toEqual(['Message posted to t thread']);
+    });
+
+    it('uploads and MSGs racing for the last lines of a thread take exactly its limit; each refused upload leaves no file', async () => {
+      const room = 6;
+      const s = await make({ threads: [threadOfLines('t', 'mallory', MAX_THREAD_ENTRIES - room)] });
+      const names = Array.from({ length: 10 }, (_, i) => `f${i}.bin`);
+      // Every upload begins while there is room; the commits and the MSGs then race for it.
+      const writers = await Promise.all(names.map((f, i) => begin(s, 't', f, `u${i}`, Buffer.from(f))));
+      const [commits, posts] = await Promise.all([
+        Promise.all(writers.map((w) => w.commit())),
+        Promise.all(names.map((_, i) => lines(run(s, `m${i}`, `MSG t from m${i}`, `r${i}`)))),
+      ]);
+      const committed = names.filter((_, i) => E.isRight(commits[i] ?? E.left(undefined)));
+      const postedCount = posts.filter((r) => r[0] === 'Message posted to t thread').length;
+      expect(committed.length + postedCount).toBe(room);
+      expect(commits.filter(E.isLeft)).toEqual(Array.from({ length: names.length - committed.length }, () => E.left({ kind: 'threadFull', title: 't' })));
+      expect(posts.filter((r) => r[0] !== 'Message posted to t thread')).toEqual(Array.from({ length: names.length - postedCount }, () => [full('t')]));
+      const rdt = await lines(run(s, 'bob', 'RDT t'));
+      expect(rdt).toHaveLength(MAX_THREAD_ENTRIES);
+      expect(rdt.filter((l) => l.includes(' uploaded ')).map((l) => l.split(' ').at(-1)).sort()).toEqual(committed);
+      for (const f of names) {
+        const d = await s.openDownload('t', f)();
+        if (committed.includes(f)) expect(E.isRight(d) && (await readAll(d.right.stream)).toString()).toBe(f);
+        else expect(d).toEqual(E.left({ kind: 'noFile', title: 't', filename: f }));
+      }
     });
 
     it('UPD approves a transfer; after commit the upload is recorded and a second UPD is refused', async () => {

@@ -1,12 +1,14 @@
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFileStore } from '../src/index.js';
+import { formatThreadFile, openFileStore } from '../src/index.js';
 import { commandSuite } from './command-suite.js';
 
-commandSuite('data-directory', async (options = {}) => {
-  const opened = await openFileStore(mkdtempSync(join(tmpdir(), 'forum-suite-')), options)();
+commandSuite('data-directory', async ({ threads = [], ...options } = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), 'forum-suite-'));
+  for (const th of threads) writeFileSync(join(dir, th.title), formatThreadFile(th));
+  const opened = await openFileStore(dir, options)();
   if (E.isLeft(opened)) throw new Error(opened.left.message);
   return opened.right;
 });

@@ -1,4 +1,4 @@
 import { createMemoryStore } from '../src/index.js';
 import { commandSuite } from './command-suite.js';
 
-commandSuite('in-memory', async (options = {}) => createMemoryStore({}, options));
+commandSuite('in-memory', async ({ threads, ...options } = {}) => createMemoryStore({ threads }, options));

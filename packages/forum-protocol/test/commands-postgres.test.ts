@@ -1,14 +1,15 @@
 import { createPostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { commandSuite } from './command-suite.js';
-import { usePostgres } from './postgres-harness.js';
+import { insertThread, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
 let last: PostgresStore | undefined;
 
 commandSuite(
   'PostgreSQL',
-  async (options = {}) => {
+  async ({ threads = [], ...options } = {}) => {
     last = await pg.openStore(options);
+    for (const th of threads) await insertThread(last.sql, th);
     return last;
   },
   () => {

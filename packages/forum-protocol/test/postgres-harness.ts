@@ -1,7 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import type { Sql } from 'postgres';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
+import { threadSize } from '../src/thread-size.js';
+import type { Thread } from '../src/thread.js';
 
 /** What a test file gets from {@link usePostgres}. */
 export interface PostgresHarness {
@@ -48,4 +51,20 @@ export const usePostgres = (): PostgresHarness => {
     openPeer: (schema, options = {}) => open({ ...options, schema }),
     onClose: (close) => void closers.push(close),
   };
+};
+
+/** Writes `thread` into the store's tables directly (its lines and the size kept on its row), as migrated data would be. */
+export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
+  const size = threadSize(thread);
+  await sql`INSERT INTO threads (title, creator, entry_count, message_count, reply_bytes)
+            VALUES (${thread.title}, ${thread.creator}, ${size.entries}, ${size.messages}, ${size.replyBytes})`;
+  const rows = thread.entries.map((e, i) => ({
+    thread: thread.title,
+    pos: i + 1,
+    kind: e.kind,
+    author: e.kind === 'message' ? e.author : e.kind === 'upload' ? e.uploader : '',
+    body: e.kind === 'message' ? e.text : e.kind === 'upload' ? e.filename : e.line,
+  }));
+  // Well under PostgreSQL's 65,535 parameters a statement.
+  for (let i = 0; i < rows.length; i += 2000) await sql`INSERT INTO entries ${sql(rows.slice(i, i + 2000), 'thread', 'pos', 'kind', 'author', 'body')}`;
 };

@@ -5,8 +5,10 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES } from '../src/postgres.js';
 import { deriveTransferKeys } from '../src/transfer-keys.js';
+import { MAX_THREAD_ENTRIES } from '../src/limits.js';
 import { lines, readAll, run, upload } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { insertThread, usePostgres } from './postgres-harness.js';
+import { threadOfLines } from './thread-seed.js';
 
 const pg = usePostgres();
 
@@ -101,6 +103,36 @@ describe('PostgreSQL store', () => {
     expect(results.filter(E.isLeft)).toEqual([E.left({ kind: 'fileExists', title: 't', filename: 'f' })]);
     expect((await lines(run(a, 'x', 'RDT t'))).filter((l) => l.endsWith('uploaded f'))).toHaveLength(1);
     expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 1 }]);
+  });
+
+  it('uploads committed by two servers and MSGs racing for the last lines of a thread end at its limit; a refused upload leaves no row and no chunk', async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await insertThread(a.sql, threadOfLines('t', 'mallory', MAX_THREAD_ENTRIES - 2));
+    // Chunks are stored as they arrive: each upload has one in the table before it commits.
+    const bytes = randomBytes(UPLOAD_CHUNK_BYTES + 1);
+    const writers = await Promise.all(
+      ['f0', 'f1', 'f2', 'f3'].map(async (f, i) => {
+        const w = await (i % 2 === 0 ? a : b).beginUpload('t', f, 'mallory')();
+        if (E.isLeft(w)) throw new Error('beginUpload failed');
+        await new Promise<void>((resolve, reject) => w.right.stream.write(bytes, (err) => (err ? reject(err) : resolve())));
+        return w.right;
+      }),
+    );
+    const [commits, posts] = await Promise.all([
+      Promise.all(writers.map((w) => w.commit())),
+      Promise.all(['m0', 'm1'].map((u, i) => lines(run(i === 0 ? a : b, u, `MSG t from ${u}`, u)))),
+    ]);
+    const committed = commits.filter(E.isRight).length;
+    expect(committed + posts.filter((r) => r[0] === 'Message posted to t thread').length).toBe(2);
+    expect(commits.filter(E.isLeft)).toEqual(Array.from({ length: 4 - committed }, () => E.left({ kind: 'threadFull', title: 't' })));
+    expect(await a.sql`SELECT count(*)::int AS n FROM entries WHERE thread = 't'`).toEqual([{ n: MAX_THREAD_ENTRIES }]);
+    expect(await a.sql`SELECT entry_count FROM threads WHERE title = 't'`).toEqual([{ entry_count: MAX_THREAD_ENTRIES }]);
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: committed }]);
+    expect(await a.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 2 * committed }]);
+    // Refused as it begins: no pending row is made.
+    expect(await b.beginUpload('t', 'g', 'mallory')()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: committed }]);
   });
 });
 

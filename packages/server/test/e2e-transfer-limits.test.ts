@@ -1,14 +1,16 @@
 /**
  * Disk and transfer slots (issue 15, finding 6) against the built binaries:
  * --max-upload-bytes and --max-data-bytes refuse with a clear line and leave
- * no partial file; and silent connections from many hosts cannot keep a
+ * no partial file; a thread at its line limit refuses an upload as it
+ * refuses a MSG; and silent connections from many hosts cannot keep a
  * token holder out of the transfer port.
  */
+import { MAX_THREAD_ENTRIES } from 'forum-protocol';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, runClient, seededBytes, snapshotDir } from './forum-processes.js';
+import { cleanupAfterEach, runClient, seededBytes, snapshotDir, startServer, tempDir } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, sealedTransfer, type RawClient } from './raw-client.js';
 
 const grant = async (c: RawClient, id: string, cmd: 'UPD' | 'DWN', args: readonly string[]): Promise<string> => {
@@ -73,6 +75,35 @@ describe('transfer limits (real server)', () => {
     const r = await runClient(server.port, cwd, ['alice', 'pw', 'CRT t', 'UPD t f.bin', 'XIT']);
     expect(r.stdout).toMatch(new RegExp(`Upload of f\\.bin failed: disk nearly full: the server keeps ${Number.MAX_SAFE_INTEGER} bytes free, 0 can be used, this file has 100\n`));
     expect([...(await snapshotDir(server.dataDir)).keys()]).toEqual(['credentials.txt', 't']);
+  }, 60_000);
+
+  it('a thread at its line limit: UPD is refused with the line MSG gets, before a byte is sent; an upload granted before it filled is refused too, and leaves no file', async () => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(data, cwd);
+    // Room for one line more.
+    const lines = Array.from({ length: MAX_THREAD_ENTRIES - 1 }, (_, i) => `${i + 1} alice: ${i % 10}\n`);
+    await writeFile(join(data, 't'), `alice\n${lines.join('')}`);
+    const server = await startServer(data);
+    scope.servers.push(server);
+    const full = 'Thread t is full: it cannot grow any longer (delete or shorten messages, or start a new thread)';
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'bob', 'pw');
+      const token = await grant(c, 'u', 'UPD', ['t', 'late.bin']);
+      expect((await c.request('m', 'MSG', ['t', 'last'])).lines).toEqual(['Message posted to t thread']);
+      // Checked again when the upload begins: refused before its bytes are stored.
+      expect(await sealedExchange(server.tcpPort, c, token, '4\nlate')).toBe(`ERR ${full}\n`);
+    } finally {
+      await c.close();
+    }
+    await writeFile(join(cwd, 'f.bin'), seededBytes(100, 5));
+    const r = await runClient(server.port, cwd, ['alice', 'pw', 'UPD t f.bin', 'MSG t more', 'XIT']);
+    // The UPD's reply itself, as the MSG after it: no transfer was started.
+    expect(r.stdout.split('\n').filter((l) => l.endsWith(full))).toHaveLength(2);
+    expect(r.stdout).not.toContain('Upload of f.bin');
+    expect(r.stdout).not.toContain('f.bin uploaded');
+    expect([...(await snapshotDir(data)).keys()]).toEqual(['credentials.txt', 't']);
   }, 60_000);
 
   it('a finished download frees its transfer slot at once: one host downloads 40 times in a row, past its 16 slots', async () => {

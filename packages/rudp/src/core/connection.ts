@@ -4,6 +4,7 @@
  * closing → draining → closed):
  *
  * - handshake.ts: INITIAL / RETRY / ACCEPT, first RTT and loss estimates
+ * - connect-attempt.ts: the client's handshake state, and what an ACCEPT means
  * - receive/ack-generation.ts: received packets and the ACKs we owe
  * - receive/reassembly.ts: whole messages, in order, from fragments
  * - recovery/loss-detection.ts: packets in flight, loss detection, probe timeout
@@ -24,7 +25,8 @@ import { type ConnectionConfig, keepAliveInterval } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
 import { FlowControl } from './flow-control.js';
-import { ClientHandshake, HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
+import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
+import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
@@ -45,21 +47,11 @@ import { emptyArray } from './shared-empty.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
-import { type ConnectionSecurity, decodeServerParams } from './security.js';
+import type { ConnectionSecurity } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { type Frame, MAX_CLOSE_REASON, MAX_SMALL_MESSAGE, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
 import { varintSize } from '../wire/varint.js';
-import {
-  type AcceptPayload,
-  AcceptKind,
-  BusyReason,
-  HEADER_SIZE,
-  type HeaderFields,
-  TAG_SIZE,
-  type PacketWriter,
-  TRAILER_SIZE,
-  packetNumberLength,
-} from '../wire/packet.js';
+import { type AcceptPayload, HEADER_SIZE, type HeaderFields, TAG_SIZE, type PacketWriter, TRAILER_SIZE, packetNumberLength } from '../wire/packet.js';
 
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
@@ -67,12 +59,7 @@ const PTO_PROBES = 2;
 const FULL_PACKET_SLACK = 64;
 
 export type { PacketDrop } from './packet-sealing.js';
-
-/** A server key other than the pinned one, reported by a `refused` close. */
-export interface KeyMismatch {
-  readonly expected: Uint8Array;
-  readonly offered: Uint8Array;
-}
+export type { KeyMismatch } from './connect-attempt.js';
 
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
@@ -143,7 +130,7 @@ export class Connection {
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;
   /** Client: the handshake, until established (an established connection does not keep it). */
-  private clientHandshake: ClientHandshake | undefined;
+  private connecting: ConnectAttempt | undefined;
   /** Server: the ACCEPT's state, dropped once the client's first authenticated packet arrives. */
   private serverHandshake: ServerHandshake | undefined;
   private readonly acks: AckTracker;
@@ -165,8 +152,6 @@ export class Connection {
   private exporter: KeyingMaterialExporter | undefined;
   /** The peer's static key (client: the server's proven identity). */
   private peerStaticKey: Uint8Array | undefined;
-  /** Client: the Noise state that reads the server's hello (dropped once established). */
-  private secureHello: Extract<ConnectionSecurity, { mode: 'client' }>['handshake'] | undefined;
   private readonly encrypted: boolean;
 
   private nextPn = 1;
@@ -217,14 +202,13 @@ export class Connection {
     security: ConnectionSecurity = { mode: 'plaintext' },
   ) {
     this.encrypted = security.mode !== 'plaintext';
-    if (security.mode === 'client') this.secureHello = security.handshake;
     if (security.mode === 'server') {
       this.protection = security.keys.protection;
       this.exporter = security.keys.exporter;
     }
     this.cc = config.congestion(config.mtu);
     const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
-    if (role === 'client') this.clientHandshake = new ClientHandshake(handshake, now, security.mode === 'client' ? security.handshake.hello : undefined);
+    if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.handshake : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage);
@@ -377,8 +361,8 @@ export class Connection {
 
   /** Client: the server sent a RETRY with a cookie; send INITIAL again with it. */
   handleRetry(now: number, token: Uint8Array): void {
-    if (this.state !== 'handshake' || this.clientHandshake === undefined) return;
-    if (this.clientHandshake.onRetry(now, token)) this.lastReceived = now;
+    if (this.state !== 'handshake' || this.connecting === undefined) return;
+    if (this.connecting.timing.onRetry(now, token)) this.lastReceived = now;
   }
 
   /**
@@ -388,54 +372,32 @@ export class Connection {
    * handshake.
    */
   handleAccept(now: number, accept: AcceptPayload): 'ok' | PacketDrop {
-    const handshake = this.clientHandshake;
-    if (this.state !== 'handshake' || handshake === undefined) return 'ok';
-    let scid = accept.scid;
-    let peerWindow = accept.params.receiveWindow;
-    const secure = this.secureHello;
-    if (accept.kind === AcceptKind.Busy) {
-      // A server refuses only an INITIAL that carried its cookie: a refusal before that is forged.
-      if (!handshake.hasToken) return 'malformed';
-      // Unauthenticated, as a RETRY is: forging it takes the client's connection id and address, as forging a RETRY does.
-      const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
-      this.finish('refused', 0, `the server at ${this.remote} refused the connection: ${why}`, false);
-      return 'ok';
+    const attempt = this.connecting;
+    if (this.state !== 'handshake' || attempt === undefined) return 'ok';
+    const a = attempt.check(accept, this.remote);
+    switch (a.kind) {
+      case 'ignored':
+        return 'ok';
+      case 'dropped':
+        return a.why;
+      case 'refused':
+        if (a.mismatch !== undefined) this.keyMismatch = a.mismatch;
+        this.finish('refused', 0, a.message, false);
+        return a.drop ?? 'ok';
+      case 'accepted':
+        break;
     }
-    if (secure === undefined) {
-      if (accept.kind !== AcceptKind.Plaintext) return 'malformed';
-    } else if (accept.kind === AcceptKind.WrongKey) {
-      const r = secure.finish(accept.handshake, true);
-      if (!r.ok && r.error === 'server-key-mismatch') {
-        this.keyMismatch = { expected: r.expected, offered: r.offered };
-        this.finish('refused', 0, `the server at ${this.remote} proved another key than the pinned one`, false);
-      }
-      return r.ok ? 'ok' : 'malformed';
-    } else {
-      // A plaintext ACCEPT to a client that asked for encryption is a downgrade: refuse it.
-      if (accept.kind !== AcceptKind.ServerHello) return 'unprotected';
-      const r = secure.finish(accept.handshake);
-      const params = r.ok ? decodeServerParams(r.payload) : undefined;
-      // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
-      // copy of the Noise state) still completes the handshake.
-      if (!r.ok || params === undefined || params.scid !== scid || params.receiveWindow !== peerWindow) return 'auth';
-      this.protection = r.keys.protection;
-      this.exporter = r.keys.exporter;
-      this.peerStaticKey = r.serverKey;
-      scid = params.scid;
-      peerWindow = params.receiveWindow;
+    if (a.keys !== undefined) {
+      this.protection = a.keys.protection;
+      this.exporter = a.keys.exporter;
+      this.peerStaticKey = a.serverKey;
     }
-    this.secureHello = undefined;
-    this.clientHandshake = undefined;
-    this.remoteCid = scid;
-    this.flow.setPeerWindow(peerWindow);
+    this.connecting = undefined;
+    this.remoteCid = a.remoteCid;
+    this.flow.setPeerWindow(a.peerWindow);
     this.state = this.closeRequested ? 'closing' : 'established';
     this.lastReceived = now;
-    const samples = handshake.rttSamples(now);
-    for (const sample of samples) this.rtt.update(sample, 0);
-    // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
-    // copies from the first request on, not ~50 packets later.
-    const seed = handshake.lossRateSeed(this.rtt.hasSample, this.rtt.srtt);
-    if (seed !== undefined) this.repairPolicy.seed(seed, this.stat.packetsLost > 0);
+    attempt.seedEstimates(now, this.rtt, this.repairPolicy, this.stat.packetsLost > 0);
     this.host.emit({ type: 'connected', connection: this });
     return 'ok';
   }
@@ -609,7 +571,7 @@ export class Connection {
   pollTransmit(now: number, scratch: DatagramScratch): Uint8Array | undefined {
     switch (this.state) {
       case 'handshake': {
-        const initial = this.clientHandshake?.pollInitial(now, scratch.full);
+        const initial = this.connecting?.timing.pollInitial(now, scratch.full);
         return initial === undefined ? undefined : this.account(initial.slice());
       }
       case 'established':
@@ -785,9 +747,9 @@ export class Connection {
     switch (kind) {
       case Timer.Initial:
         if (this.serverHandshake !== undefined) return live ? this.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
-        return this.state === 'handshake' ? (this.clientHandshake?.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+        return this.state === 'handshake' ? (this.connecting?.timing.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
       case Timer.HandshakeTimeout:
-        return this.state === 'handshake' ? (this.clientHandshake?.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+        return this.state === 'handshake' ? (this.connecting?.timing.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
       case Timer.Drain:
         return this.state === 'draining' ? this.drainUntil : Number.POSITIVE_INFINITY;
       case Timer.Idle:

@@ -1,0 +1,101 @@
+/**
+ * A client's attempt to connect, from its first INITIAL to the ACCEPT that
+ * establishes the connection or refuses it. handshake.ts times the INITIALs;
+ * this file keeps the Noise state beside that timing and decides what an
+ * ACCEPT means before the connection believes anything in it: a refusal,
+ * another key than the pinned one, a downgrade to plaintext, a forged or
+ * altered hello, or the server's connection id, window, keys and identity.
+ * The connection drops the attempt once established (cold code: nothing
+ * here runs per data packet).
+ */
+import { ClientHandshake, type HandshakeParams } from './handshake.js';
+import type { PacketDrop } from './packet-sealing.js';
+import type { RttEstimator } from './recovery/rtt.js';
+import type { RepairPolicy } from './repair/repair-policy.js';
+import type { PeerAddress } from './sans-io.js';
+import { decodeServerParams } from './security.js';
+import type { ClientHandshake as NoiseHandshake, SessionKeys } from '../crypto/index.js';
+import { type AcceptPayload, AcceptKind, BusyReason } from '../wire/packet.js';
+
+/** A server key other than the pinned one, reported by a `refused` close. */
+export interface KeyMismatch {
+  readonly expected: Uint8Array;
+  readonly offered: Uint8Array;
+}
+
+/** What an ACCEPT means to a client still connecting. */
+export type AcceptOutcome =
+  /** It checked out: the connection is established with what it carried (keys and server key: none in plaintext mode). */
+  | { readonly kind: 'accepted'; readonly remoteCid: number; readonly peerWindow: number; readonly keys: SessionKeys | undefined; readonly serverKey: Uint8Array | undefined }
+  /**
+   * The server refused the connection: it ends. `mismatch`: the server proved another key than the
+   * pinned one; that answer is counted as a malformed ACCEPT too (`drop`), a busy one is not.
+   */
+  | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined; readonly drop: PacketDrop | undefined }
+  /** Dropped and counted; the genuine ACCEPT still completes the handshake. */
+  | { readonly kind: 'dropped'; readonly why: PacketDrop }
+  /** Nothing changes, and nothing is counted. */
+  | { readonly kind: 'ignored' };
+
+// Shared: an attacker's ACCEPT per datagram should not cost an object each.
+const IGNORED: AcceptOutcome = { kind: 'ignored' };
+const MALFORMED: AcceptOutcome = { kind: 'dropped', why: 'malformed' };
+const FORGED: AcceptOutcome = { kind: 'dropped', why: 'auth' };
+const DOWNGRADE: AcceptOutcome = { kind: 'dropped', why: 'unprotected' };
+
+/** A client connection's handshake until it is established: the INITIAL's timing and the Noise state that reads the server's hello. */
+export class ConnectAttempt {
+  /** INITIAL resends, RETRY, and what they measured of the path. */
+  readonly timing: ClientHandshake;
+
+  constructor(
+    params: HandshakeParams,
+    now: number,
+    /** Reads the server's hello (`undefined`: plaintext mode). */
+    private readonly noise: NoiseHandshake | undefined,
+  ) {
+    this.timing = new ClientHandshake(params, now, noise?.hello);
+  }
+
+  /** What `accept` from the server at `remote` means. */
+  check(accept: AcceptPayload, remote: PeerAddress): AcceptOutcome {
+    const noise = this.noise;
+    if (accept.kind === AcceptKind.Busy) {
+      // A server refuses only an INITIAL that carried its cookie: a refusal before that is forged.
+      if (!this.timing.hasToken) return MALFORMED;
+      // Unauthenticated, as a RETRY is: forging it takes the client's connection id and address, as forging a RETRY does.
+      const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
+      return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined, drop: undefined };
+    }
+    if (noise === undefined) {
+      if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;
+      return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, keys: undefined, serverKey: undefined };
+    }
+    if (accept.kind === AcceptKind.WrongKey) {
+      const r = noise.finish(accept.handshake, true);
+      if (r.ok) return IGNORED;
+      if (r.error !== 'server-key-mismatch') return MALFORMED;
+      return { kind: 'refused', message: `the server at ${remote} proved another key than the pinned one`, mismatch: { expected: r.expected, offered: r.offered }, drop: 'malformed' };
+    }
+    // A plaintext ACCEPT to a client that asked for encryption is a downgrade: refuse it.
+    if (accept.kind !== AcceptKind.ServerHello) return DOWNGRADE;
+    const r = noise.finish(accept.handshake);
+    const params = r.ok ? decodeServerParams(r.payload) : undefined;
+    // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
+    // copy of the Noise state) still completes the handshake.
+    if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow) return FORGED;
+    return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, keys: r.keys, serverKey: r.serverKey };
+  }
+
+  /**
+   * Starts `rtt` and `repair` from what the handshake measured, once its
+   * ACCEPT arrived at `now`; `dataLossSeen`: a data packet was lost already.
+   */
+  seedEstimates(now: number, rtt: RttEstimator, repair: RepairPolicy, dataLossSeen: boolean): void {
+    for (const sample of this.timing.rttSamples(now)) rtt.update(sample, 0);
+    // The handshake is the first loss measurement. Starting from it, a lossy path gets repairs and tail
+    // copies from the first request on, not ~50 packets later.
+    const seed = this.timing.lossRateSeed(rtt.hasSample, rtt.srtt);
+    if (seed !== undefined) repair.seed(seed, dataLossSeen);
+  }
+}

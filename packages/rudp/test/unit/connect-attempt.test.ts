@@ -1,0 +1,79 @@
+/**
+ * What an ACCEPT means to a client still connecting, on its own: refusals
+ * (only after the cookie), the pinned-key mismatch, the downgrade, forged
+ * server parameters, and the accepted connection's id, window and keys.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConnectAttempt } from '../../src/core/connect-attempt.js';
+import type { HandshakeParams } from '../../src/core/handshake.js';
+import { encodeServerParams } from '../../src/core/security.js';
+import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';
+import { type AcceptPayload, AcceptKind, BusyReason } from '../../src/wire/packet.js';
+
+const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 1, copySpacingMs: 3 };
+const REMOTE = '192.0.2.1:4000';
+const KEYS = { protection: {}, exporter: {}, handshakeHash: new Uint8Array(32) } as unknown as SessionKeys;
+const SERVER_KEY = new Uint8Array(32).fill(7);
+
+const accept = (kind: AcceptKind, handshake: Uint8Array = new Uint8Array(0), scid = 0x5678, receiveWindow = 32_768): AcceptPayload => ({ scid, params: { receiveWindow }, kind, handshake });
+
+/** A Noise state that answers every `finish` with `result`. */
+const noise = (result: ClientHandshakeResult): ClientHandshake => ({ hello: new Uint8Array(48), finish: () => result });
+const serverHello = (payload: Uint8Array): ClientHandshakeResult => ({ ok: true, keys: KEYS, serverKey: SERVER_KEY, payload });
+
+/** An attempt that has the server's cookie (a RETRY came). */
+function withCookie(attempt: ConnectAttempt): ConnectAttempt {
+  attempt.timing.onRetry(10, Uint8Array.of(1, 2, 3));
+  return attempt;
+}
+
+describe('connect attempt: plaintext', () => {
+  it('a Busy refusal before the cookie is forged: dropped as malformed', () => {
+    expect(new ConnectAttempt(PARAMS, 0, undefined).check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.ServerFull), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+  });
+
+  it('a Busy refusal after the cookie ends the attempt, naming the reason and the server', () => {
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, undefined));
+    expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.HostFull), 0), REMOTE)).toEqual({
+      kind: 'refused',
+      message: `the server at ${REMOTE} refused the connection: it has too many connections from this address`,
+      mismatch: undefined,
+      drop: undefined,
+    });
+  });
+
+  it('a plaintext ACCEPT gives the server id and window; any other kind is malformed', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: undefined, serverKey: undefined });
+    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+  });
+});
+
+describe('connect attempt: encrypted', () => {
+  it('the server hello gives the id and window it carries, its keys and key', () => {
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
+    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: KEYS, serverKey: SERVER_KEY });
+  });
+
+  it('a plaintext ACCEPT is a downgrade, and parameters changed on the path or a failed hello are forgeries', () => {
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
+    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'dropped', why: 'unprotected' });
+    expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x9999), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+    expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 1), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+    const failed = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' }));
+    expect(failed.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+  });
+
+  it('another key than the pinned one refuses the connection and is counted as malformed; a WrongKey that does not prove one is dropped', () => {
+    const expected = new Uint8Array(32).fill(1);
+    const a = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'server-key-mismatch', expected, offered: SERVER_KEY }));
+    expect(a.check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toEqual({
+      kind: 'refused',
+      message: `the server at ${REMOTE} proved another key than the pinned one`,
+      mismatch: { expected, offered: SERVER_KEY },
+      drop: 'malformed',
+    });
+    const other = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' }));
+    expect(other.check(accept(AcceptKind.WrongKey, SERVER_KEY), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+  });
+});

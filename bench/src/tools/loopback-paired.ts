@@ -4,8 +4,8 @@
  * shows (`write()` until it returns false, then `'drain'`), measured for
  * `ms` after a warm-up. Every round runs each build once, order reversed on
  * odd rounds, and the report gives each build's CPU per GB, MB/s and
- * datagrams/s, and each build's CPU per byte over the first build's in the
- * same round (median and min–max).
+ * datagrams/s, and each build's CPU per byte and bytes/s over the first
+ * build's in the same round (median and min–max).
  *
  * Why processes of their own (unlike `loopback-compare.ts`, which runs
  * builds and udx-native interleaved in one process): on a shared 2-core VM
@@ -73,6 +73,7 @@ if (process.argv[2] === '--one') {
   const builds = (process.argv[5] ?? 'new=rudpx').split(';').map((b) => ({ name: b.slice(0, b.indexOf('=')), path: b.slice(b.indexOf('=') + 1) }));
   const runs = new Map<string, Run[]>(builds.map((b) => [b.name, []]));
   const ratios = new Map<string, number[]>(builds.map((b) => [b.name, []]));
+  const rateRatios = new Map<string, number[]>(builds.map((b) => [b.name, []]));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 1 ? [...builds].reverse() : builds;
     const thisRound = new Map<string, Run>();
@@ -83,11 +84,15 @@ if (process.argv[2] === '--one') {
       runs.get(b.name)?.push(run);
     }
     const first = thisRound.get(builds[0]?.name as string) as Run;
-    for (const b of builds) ratios.get(b.name)?.push((thisRound.get(b.name) as Run).cpuPerGB / first.cpuPerGB);
+    for (const b of builds) {
+      const run = thisRound.get(b.name) as Run;
+      ratios.get(b.name)?.push(run.cpuPerGB / first.cpuPerGB);
+      rateRatios.get(b.name)?.push(run.mbPerSec / first.mbPerSec);
+    }
   }
   for (const b of builds) {
     const list = runs.get(b.name) as Run[];
-    const ratio = b === builds[0] ? '' : `; CPU per byte ÷ ${builds[0]?.name}, same round: ${cell(ratios.get(b.name) as number[])}`;
+    const ratio = b === builds[0] ? '' : `; ÷ ${builds[0]?.name}, same round: CPU per byte ${cell(ratios.get(b.name) as number[])}, bytes/s ${cell(rateRatios.get(b.name) as number[])}`;
     console.log(`${b.name}: CPU s/GB ${cell(list.map((r) => r.cpuPerGB))}; MB/s ${cell(list.map((r) => r.mbPerSec), 1)}; datagrams/s ${cell(list.map((r) => r.datagramsPerSec), 0)}${ratio}`);
   }
 }

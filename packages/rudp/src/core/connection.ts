@@ -40,7 +40,8 @@ import type { DatagramScratch } from './datagram-scratch.js';
 import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './packet-sealing.js';
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
-import { PathMtu, type PathMtuStats } from './send/path-mtu.js';
+import { PathMtu } from './send/path-mtu.js';
+import type { ConnectionStats } from './connection-stats.js';
 import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { OUTGOING, PLAN, SOURCES } from './send/packet-scratch.js';
 import { emptyArray } from './shared-empty.js';
@@ -60,42 +61,10 @@ const FULL_PACKET_SLACK = 64;
 
 export type { PacketDrop } from './packet-sealing.js';
 export type { KeyMismatch } from './connect-attempt.js';
+export type { ConnectionStats } from './connection-stats.js';
 
 /** Lifecycle of a connection. */
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
-
-/** Counters reported by `Connection.stats()` (with path MTU discovery's: the datagram size in use and probe counts). */
-export interface ConnectionStats extends PathMtuStats {
-  readonly packetsSent: number;
-  readonly packetsReceived: number;
-  readonly packetsRetransmitted: number;
-  readonly packetsLost: number;
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-  readonly duplicatePackets: number;
-  readonly messagesSent: number;
-  readonly messagesReceived: number;
-  /** Unreliable messages (datagrams) sent; each left in one packet, once. */
-  readonly datagramsSent: number;
-  /** Datagrams that arrived but were dropped: the application left the window's worth unread. */
-  readonly datagramsDropped: number;
-  /** REPAIR frames sent (one per packet at most). */
-  readonly repairsSent: number;
-  /** Messages rebuilt from the peer's repairs instead of waiting for a resend. */
-  readonly messagesRecovered: number;
-  /** Packets declared lost that the peer had received after all (reordering); their resends were for nothing. */
-  readonly spuriousRetransmissions: number;
-  /** Packet threshold of loss detection now (widens with reordering seen). */
-  readonly packetThreshold: number;
-  /** Time threshold reordering seen asks for, ms (0: the RTT rule alone). */
-  readonly reorderWindowMs: number;
-  readonly srttMs: number;
-  readonly rttVarMs: number;
-  readonly minRttMs: number;
-  readonly cwndBytes: number;
-  readonly bytesInFlight: number;
-  readonly congestionController: string;
-}
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {

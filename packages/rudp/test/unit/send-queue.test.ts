@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FlowControl } from '../../src/core/flow-control.js';
 import type { ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
-import type { FragmentFrame } from '../../src/wire/frame.js';
+import { type FragmentFrame, writeAck } from '../../src/wire/frame.js';
 import { framesIn, writerWithRoom } from './fixtures.js';
 
 const ROOM = 100;
@@ -127,6 +127,22 @@ describe('SendQueue: messages cut across packets', () => {
     const left = fillAll(q, room);
     expect(left).toHaveLength(20);
     expect(ids.every((id) => sent(q, id).chunkCount === 1)).toBe(true);
+  });
+
+  it('behind an ACK alone a message that fits a packet of its own waits for the next one, whole (cut, it would need both)', () => {
+    const room = 1472 - 9 - 16;
+    const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 256);
+    const id = q.push(bytes(1_430));
+    const w = writerWithRoom(room);
+    // An ACK of ten ranges: 1,430 bytes no longer fit behind it, but would in a packet of their own.
+    writeAck(w, Array.from({ length: 10 }, (_, i) => ({ lo: 1_000 - 20 * i, hi: 1_010 - 20 * i })), 0);
+    expect(w.room()).toBeLessThan(1_430 + 8);
+    const chunks: ChunkRef[] = [];
+    q.fillNewData(w, chunks, 0, { rememberSmall: () => undefined });
+    expect(chunks).toEqual([]);
+    const next = fill(q, room);
+    expect(next.chunks.map((c) => c.message.id)).toEqual([id]);
+    expect(sent(q, id).chunkCount).toBe(1);
   });
 
   it('a first piece shorter than 64 bytes is not cut: the message waits for the next packet', () => {

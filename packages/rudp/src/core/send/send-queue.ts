@@ -163,7 +163,7 @@ export class SendQueue {
       } else if (!this.flow.allows(m.streamEnd)) {
         return;
       }
-      if (m.nextChunk === 0) this.cutForPacket(m, w.room());
+      if (m.nextChunk === 0) this.cutForPacket(m, w.room(), chunks.length > 0);
       else if (m.chunkSize !== this.chunkSizeFor(m)) m.recutUnsent(this.chunkSizeFor(m));
       while (!m.allSent) {
         const idx = m.nextChunk;
@@ -202,17 +202,17 @@ export class SendQueue {
    * Cuts `m` as it starts to leave: chunks that fill packets of the size in
    * use now, and a first chunk that fills the `room` this packet has left, so
    * back-to-back messages leave no half-empty packets between them. That
-   * holds for a message that would fit a packet of its own too (a stream of
-   * 1 KB messages filled 70% of each packet, and every packet costs a seal,
-   * an open and a system call at each end), except for the small ones
-   * (`keepWholeBytes`): repairs and tail copies cover whole messages, and a
-   * message in one packet is not delayed by the loss of another.
+   * holds for a message that would fit a packet of its own too, behind other
+   * data (`afterData`: a stream of 1 KB messages filled 70% of each packet),
+   * except for the small ones (`keepWholeBytes`): repairs and tail copies
+   * cover whole messages. Behind an ACK alone it waits for the next packet,
+   * whole: cut, it would need both packets to arrive, not one.
    */
-  private cutForPacket(m: OutgoingMessage, room: number): void {
+  private cutForPacket(m: OutgoingMessage, room: number, afterData: boolean): void {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
     const size = this.chunkSizeFor(m);
     const first = room - annotation - fragmentHeaderSize(m.id, m.data.length, 0, room);
-    if (m.data.length <= size && (m.data.length <= this.keepWholeBytes || m.data.length <= first || first < MIN_FIRST_CHUNK)) {
+    if (m.data.length <= size && (!afterData || m.data.length <= this.keepWholeBytes || m.data.length <= first || first < MIN_FIRST_CHUNK)) {
       if (m.chunkCount !== 1) m.cut(size, size);
       return;
     }

@@ -84,6 +84,34 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     expect(await received).toEqual({ digest: sha256, bytes: 3 * 1024 * 1024 + 17 });
   });
 
+  it('small writes made before the stream takes the last one leave together: 1 MiB of 64-byte writes arrive intact in a few hundred messages, not 16,384', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    let messages = 0;
+    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
+      server.on('connection', (c) => {
+        c.on('message', () => messages++);
+        const sink = hashSink();
+        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
+      });
+    });
+    // A small high-water mark: the writer is held back often too, and its writes queue in the stream meanwhile.
+    const conn = await connect({ port: server.address().port, highWaterMark: 64 * 1024 });
+    const writes = 16_384;
+    const hash = createHash('sha256');
+    const chunks = Array.from({ length: writes }, (_, i) => {
+      const c = Buffer.alloc(64, i & 0xff);
+      c.writeUInt32BE(i);
+      hash.update(c);
+      return c;
+    });
+    await pipeline(Readable.from(chunks), conn.stream());
+    await conn.close();
+    expect(await received).toEqual({ digest: hash.digest('hex'), bytes: writes * 64 });
+    // One message a write would be 16,385 (the end marker included).
+    expect(messages).toBeLessThan(writes / 32);
+  });
+
   it("a connection that closes before the peer ended its stream fails the reader's pipeline", async () => {
     const server = await listen({ port: 0 });
     open.push(server);

@@ -34,6 +34,22 @@ export class ConnectionStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeBytes(chunk, callback);
+  }
+
+  /**
+   * Writes that queued while the last one was being taken (until the next
+   * tick, or the connection's `'drain'`) leave as one message, not one each:
+   * a writer of 64-byte chunks sends a message per batch, as a TCP socket
+   * sends a segment per batch, and the peer reads them as one piece of the
+   * stream.
+   */
+  override _writev(chunks: readonly { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.writeBytes(Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  /** Sends `chunk` (in pieces that fit the peer's window) and calls back once the connection takes more. */
+  private writeBytes(chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (this.conn.closed) return callback(this.conn.errorAfterClose());
     // An empty message would read as the end of the stream: an empty write sends nothing.
     for (let off = 0; off < chunk.length; off += MAX_PIECE_BYTES) {
@@ -41,7 +57,9 @@ export class ConnectionStream extends Duplex {
       // promise. The connection is open (checked above, and a write cannot close it).
       this.conn.write(chunk.subarray(off, off + MAX_PIECE_BYTES));
     }
-    if (!this.conn.writableNeedDrain || this.conn.closed) return callback();
+    // Called back on the next tick, not now, as a socket's write is: writes made meanwhile queue in the
+    // stream and leave together (`_writev`).
+    if (!this.conn.writableNeedDrain || this.conn.closed) return process.nextTick(callback);
     const onDrain = (): void => {
       this.conn.off('close', onClose);
       callback();

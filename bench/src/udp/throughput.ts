@@ -169,6 +169,37 @@ async function streamThroughput(pair: StreamPair, size: number, durationMs: numb
   return rate;
 }
 
+/**
+ * One rudp connection used as a byte stream, as udx-native and TCP are:
+ * `stream().write()` of `size`-byte chunks until it returns false, then
+ * `'drain'`; the receiver counts the bytes its `stream()` reads.
+ */
+export async function rudpStreamThroughput(api: RudpApi, size: number, durationMs: number): Promise<Rate> {
+  const server = await api.listen({ port: 0 });
+  let received = 0;
+  server.on('connection', (c) =>
+    c.stream().on('data', (d: Buffer) => {
+      received += d.length;
+    }),
+  );
+  const client = await api.connect({ port: server.address().port });
+  const stream = client.stream();
+  stream.on('error', () => {});
+  return streamThroughput(
+    {
+      writer: stream,
+      receivedBytes: () => received,
+      datagrams: () => client.stats().packetsSent,
+      close: async () => {
+        client.destroy();
+        await server.close();
+      },
+    },
+    size,
+    durationMs,
+  );
+}
+
 /** One node:net TCP connection on 127.0.0.1. */
 export async function tcpThroughput(size: number, durationMs: number): Promise<Rate> {
   let received = 0;

@@ -7,7 +7,7 @@ import { groupBy, rotated, spread } from '../stats/seeds.js';
 import { RelayHost } from './relay-host.js';
 import { relayBulk, relayChat, type RelayDeps } from './relay-runs.js';
 import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
-import { rawThroughput, rawWindows, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
+import { rawThroughput, rawWindows, rudpStreamThroughput, rudpThroughput, tcpThroughput, udxThroughput, type Rate } from './throughput.js';
 import type { RelaySystem, UdpBulkResult, UdpChatResult, UdpPeer, UdpPeerRate, UdpReport, UdpThroughput } from './udp-results.js';
 
 export { UDP_WARMUP_MS } from './throughput.js';
@@ -129,6 +129,8 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
         collectGarbage();
       }
       thisRound.set('rudp node:crypto', await rudpThroughput(api, size, msPerRun, { crypto: api.nodeCryptoProvider }));
+      collectGarbage();
+      thisRound.set('rudp stream()', await rudpStreamThroughput(api, size, msPerRun));
       if (typeof udx !== 'string') {
         collectGarbage();
         thisRound.set('udx-native', await udxThroughput(udx, size, msPerRun));

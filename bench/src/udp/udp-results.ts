@@ -1,7 +1,7 @@
 import type { Summary } from '../stats/summary.js';
 
 /** The systems of the real-UDP loopback throughput runs. */
-export const UDP_PEERS = ['raw dgram', 'rudp', 'rudp node:dgram', 'rudp libsodium', 'rudp node:crypto', 'rudp plain', 'udx-native', 'TCP'] as const;
+export const UDP_PEERS = ['raw dgram', 'rudp', 'rudp stream()', 'rudp node:dgram', 'rudp libsodium', 'rudp node:crypto', 'rudp plain', 'udx-native', 'TCP'] as const;
 /** One of `UDP_PEERS`. */
 export type UdpPeer = (typeof UDP_PEERS)[number];
 

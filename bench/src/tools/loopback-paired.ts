@@ -20,6 +20,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { rudpThroughput } from '../udp/throughput.js';
 import { cell } from './median-cell.js';
 
 /** What one run measured. */
@@ -31,36 +32,10 @@ interface Run {
 
 type RudpApi = typeof import('rudpx');
 
-/** One run in this process: rudp from `path`, printed as JSON. */
+/** One run in this process: rudp from `path`, as the bench's real-UDP part runs it. */
 async function runOne(size: number, path: string, ms: number): Promise<Run> {
-  const api = (await import(path)) as RudpApi;
-  const server = await api.listen({ port: 0 });
-  let received = 0;
-  server.on('connection', (c) => c.on('message', () => received++));
-  const client = await api.connect({ port: server.address().port });
-  const msg = new Uint8Array(size).fill(7);
-  let stop = false;
-  const pump = (): void => {
-    while (!stop && client.write(msg)) {
-      // until the connection asks us to wait
-    }
-  };
-  client.on('drain', pump);
-  pump();
-  await new Promise((r) => setTimeout(r, 400));
-  const r0 = received;
-  const p0 = client.stats().packetsSent;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, ms));
-  const cpu = process.cpuUsage(cpu0);
-  const seconds = (performance.now() - t0) / 1000;
-  const bytes = (received - r0) * size;
-  const run = { cpuPerGB: ((cpu.user + cpu.system) / 1e6) * (1e9 / bytes), mbPerSec: bytes / seconds / 1e6, datagramsPerSec: (client.stats().packetsSent - p0) / seconds };
-  stop = true;
-  client.destroy();
-  await server.close();
-  return run;
+  const r = await rudpThroughput((await import(path)) as RudpApi, size, ms);
+  return { cpuPerGB: (r.cpuSeconds * 1e9) / r.bytes, mbPerSec: (r.messagesPerSec * size) / 1e6, datagramsPerSec: r.datagramsPerSec };
 }
 
 const self = fileURLToPath(import.meta.url);

@@ -16,9 +16,9 @@ import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 /**
  * Where a message that arrives in pieces is put together: 8 KiB slabs, as
  * Node's Buffer pool, so a message of up to 2 KiB costs no backing store of
- * its own. A stream of 1 KB messages is cut across packets (`SendQueue`), so
- * most of them arrive in two pieces, and a buffer each cost more than
- * the packet their cut saved. A kept message holds at most 8 KiB alive.
+ * its own (a malloc, an external-memory account and a finaliser each). A
+ * stream of 1 KB messages is cut across packets (`SendQueue`), so most of
+ * them arrive in two pieces. A kept message holds at most 8 KiB alive.
  */
 const PIECES = new ByteSlab(8 * 1024);
 

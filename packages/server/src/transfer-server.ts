@@ -73,9 +73,15 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
   }
 };
 
+/** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
+const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, reason: string, answer: (socket: SecureTransferChannel, reason: string) => void): void => {
+  deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
+  answer(socket, reason);
+};
+
 const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number): Promise<void> => {
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username)();
-  if (begun._tag === 'Left') return refuseUpload(socket, commandErrorText(begun.left));
+  if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
   let received = 0;
   try {
@@ -96,7 +102,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     return refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`);
   }
   const committed = await writer.commit();
-  if (committed._tag === 'Left') return refuse(socket, commandErrorText(committed.left));
+  if (committed._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(committed.left), refuse);
   deps.log(`${grant.username} uploaded ${grant.filename} to ${grant.thread} thread`);
   socket.end('OK\n');
 };

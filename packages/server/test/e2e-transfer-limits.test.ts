@@ -94,6 +94,8 @@ describe('transfer limits (real server)', () => {
       expect((await c.request('m', 'MSG', ['t', 'last'])).lines).toEqual(['Message posted to t thread']);
       // Checked again when the upload begins: refused before its bytes are stored.
       expect(await sealedExchange(server.tcpPort, c, token, '4\nlate')).toBe(`ERR ${full}\n`);
+      // And the operator reads why, as for a file too large.
+      await server.stdout.waitFor(`Upload of late.bin by bob refused: ${full}\n`);
     } finally {
       await c.close();
     }

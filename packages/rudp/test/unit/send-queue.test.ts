@@ -145,6 +145,18 @@ describe('SendQueue: messages cut across packets', () => {
     expect(sent(q, id).chunkCount).toBe(1);
   });
 
+  it('an unordered message that fits a packet of its own is not cut behind other data; an ordered one on another channel is', () => {
+    const room = 1472 - 9 - 16;
+    const run = (ordered: boolean): number[] => {
+      const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), room, 256);
+      const ids = Array.from({ length: 4 }, () => q.push(bytes(1_000), 3, ordered));
+      fillAll(q, room);
+      return ids.map((id) => sent(q, id).chunkCount);
+    };
+    expect(run(false)).toEqual([1, 1, 1, 1]);
+    expect(run(true).some((n) => n > 1)).toBe(true);
+  });
+
   it('a first piece shorter than 64 bytes is not cut: the message waits for the next packet', () => {
     const q = new SendQueue(new FlowControl(1 << 20, 1 << 20), 400, 0);
     const a = q.push(bytes(340));

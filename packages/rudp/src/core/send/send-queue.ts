@@ -206,13 +206,16 @@ export class SendQueue {
    * data (`afterData`: a stream of 1 KB messages filled 70% of each packet),
    * except for the small ones (`keepWholeBytes`): repairs and tail copies
    * cover whole messages. Behind an ACK alone it waits for the next packet,
-   * whole: cut, it would need both packets to arrive, not one.
+   * whole: cut, it would need both packets to arrive, not one. So does an
+   * unordered message: nothing waits for it, so the loss of either packet
+   * would delay it alone (an ordered one waits for what came before anyway).
    */
   private cutForPacket(m: OutgoingMessage, room: number, afterData: boolean): void {
     const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
     const size = this.chunkSizeFor(m);
     const first = room - annotation - fragmentHeaderSize(m.id, m.data.length, 0, room);
-    if (m.data.length <= size && (!afterData || m.data.length <= this.keepWholeBytes || m.data.length <= first || first < MIN_FIRST_CHUNK)) {
+    const keepWhole = !afterData || m.data.length <= this.keepWholeBytes || m.delivery?.ordered === false;
+    if (m.data.length <= size && (keepWhole || m.data.length <= first || first < MIN_FIRST_CHUNK)) {
       if (m.chunkCount !== 1) m.cut(size, size);
       return;
     }

@@ -11,6 +11,15 @@
  * lengths and source addresses written into an Int32Array the caller lent.
  * Sends are packed by the caller the same way and leave in one sendmmsg.
  *
+ * Where the kernel has them (Linux 4.18 and 5.0 on), runs of datagrams to one
+ * peer leave as one UDP GSO send (UDP_SEGMENT: the kernel cuts one buffer
+ * into datagrams of one size, the last maybe shorter) and a receiving socket
+ * takes them back as one GRO buffer (UDP_GRO), cut here into the same
+ * datagrams: the wire is unchanged, but the stack is walked once per run, not
+ * once per datagram. A GSO send the path refuses (EIO: no checksum offload;
+ * EINVAL, EMSGSIZE) is sent again datagram by datagram, and a socket whose
+ * kernel or device cannot do it stops trying.
+ *
  * The socket is polled by the event loop Node runs on (uv_poll_t): Node-API
  * gives addons that loop. Nothing here blocks. Built by
  * scripts/build-native.mjs; src/node/batch-socket.ts is the only user, and
@@ -37,11 +46,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 #define SLOTS 32
 #define SLOT_BYTES 2048
+/* A GRO buffer is at most one IP packet's payload: 64 KiB. */
+#define GRO_SLOT_BYTES 65536
+/* Most datagrams in one GSO send (the kernel's UDP_MAX_SEGMENTS) and most bytes (an IPv6 packet's payload less the UDP header, rounded down). */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
 /* recvmmsg calls per readable event: the loop gets control back after 128 datagrams. */
 #define READS_PER_EVENT 4
 /*
@@ -55,19 +77,36 @@
 /* Interface indexes above this are not carried (the family word must stay a positive int32). */
 #define MAX_ZONE 0x7fffff
 #define SEND_MAX 64
+/* Datagrams one sendmmsg call carries at most (each its own iovec; a GSO send holds several). */
+#define SEND_IOVS 256
+
+/* Room for one cmsg holding an int (UDP_GRO's segment size on receive; UDP_SEGMENT's uint16_t on send fits it too). */
+typedef union {
+  struct cmsghdr align;
+  unsigned char bytes[CMSG_SPACE(sizeof(int))];
+} Control;
 
 /* Buffers shared by every socket of one thread (Node-API instance data): JavaScript copies each batch out before the next. */
 typedef struct {
-  unsigned char area[SLOTS * SLOT_BYTES];
+  /* SLOTS receive slots, of GRO_SLOT_BYTES on a GRO socket and SLOT_BYTES otherwise (pages never written are never touched). */
+  unsigned char area[SLOTS * GRO_SLOT_BYTES];
+  Control recv_control[SLOTS];
   struct mmsghdr msgs[SEND_MAX];
-  struct iovec iov[SEND_MAX];
+  struct iovec iov[SEND_IOVS];
   struct sockaddr_storage addrs[SEND_MAX];
+  Control send_control[SEND_MAX];
+  /* Datagrams in each of the batch's sends (1 unless GSO). */
+  int group[SEND_MAX];
 } Scratch;
 
 typedef struct Socket {
   napi_env env;
   int fd;
   int family;
+  /* UDP_SEGMENT may be tried on sends (the kernel has it, the caller allows it, no send refused it yet). */
+  int gso;
+  /* UDP_GRO is on: a receive may be several datagrams of one size in one buffer. */
+  int gro;
   uv_poll_t poll;
   int polling;
   /* ref(handle, false) was called: kept for start_polling when it comes before bind. */
@@ -233,56 +272,105 @@ static void report_error(Socket *s, int err, const char *syscall) {
   call_back(s, s->on_error, 2, argv);
 }
 
+/* The segment size of a GRO receive (every datagram in it has this size but the last), or 0 if it is one datagram. */
+static size_t gro_segment(const struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+    if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? (size_t)size : 0;
+    }
+  }
+  return 0;
+}
+
+/* Writes a datagram's length and source into its metadata words. */
+static void describe(int32_t *m, size_t len, const struct sockaddr_storage *from) {
+  m[0] = 0;
+  m[1] = (int32_t)len;
+  memset(m + 4, 0, 16);
+  if (from->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+    m[2] = ntohs(a->sin_port);
+    m[3] = 4;
+    memcpy(m + 4, &a->sin_addr, 4);
+  } else {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+    m[2] = ntohs(a->sin6_port);
+    m[3] = 6;
+    if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && a->sin6_scope_id <= MAX_ZONE) m[3] |= (int32_t)(a->sin6_scope_id << 8);
+    memcpy(m + 4, &a->sin6_addr, 16);
+  }
+}
+
+/* A batch of received datagrams on its way to JavaScript (at most SLOTS: what the metadata array holds). */
+typedef struct {
+  napi_value buffers;
+  int32_t *meta;
+  int kept;
+} Batch;
+
+static int start_batch(napi_env env, Batch *b) {
+  b->kept = 0;
+  return napi_create_array_with_length(env, SLOTS, &b->buffers) == napi_ok;
+}
+
+/* Hands the batch to JavaScript; false if the socket closed meanwhile (nothing more may be delivered). */
+static int hand_over(Socket *s, Batch *b) {
+  if (b->kept == 0) return 1;
+  napi_value argv[2];
+  argv[0] = b->buffers;
+  napi_create_int32(s->env, b->kept, &argv[1]);
+  call_back(s, s->on_messages, 2, argv);
+  return !s->closed && start_batch(s->env, b);
+}
+
 /*
- * Lengths and sources of `count` received datagrams, and each one's bytes in
- * an ArrayBuffer of its own (an array of them): a message that fills most of
- * its datagram is delivered as a view of it without a copy, and never keeps
- * other datagrams' bytes alive.
+ * Lengths and sources of `count` received buffers' datagrams (a GRO buffer
+ * holds several), and each datagram's bytes in an ArrayBuffer of its own
+ * (an array of them), SLOTS datagrams a callback at most: a message that
+ * fills most of its datagram is delivered as a view of it without a copy,
+ * and never keeps other datagrams' bytes alive. Returns how many were
+ * delivered, or -1 once nothing more may be (the socket closed, or
+ * Node-API failed).
  */
-static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count) {
+static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count, size_t slot_bytes) {
+  int delivered = 0;
   napi_env env = s->env;
-  napi_value meta_value, buffers;
+  napi_value meta_value;
   napi_typedarray_type type;
   size_t meta_len = 0;
   void *meta_data = NULL;
+  Batch b;
   if (napi_get_reference_value(env, s->meta, &meta_value) != napi_ok ||
       napi_get_typedarray_info(env, meta_value, &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      meta_len < (size_t)SLOTS * META_WORDS || napi_create_array_with_length(env, (size_t)count, &buffers) != napi_ok)
-    return 0;
-  int32_t *meta = meta_data;
-  int kept = 0;
+      meta_len < (size_t)SLOTS * META_WORDS || !start_batch(env, &b))
+    return -1;
+  b.meta = meta_data;
   for (int i = 0; i < count; i++) {
     if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-    size_t len = msgs[i].msg_len;
-    void *bytes = NULL;
-    napi_value buffer;
-    if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, buffers, (uint32_t)kept, buffer) != napi_ok) return 0;
-    if (len > 0) memcpy(bytes, sc->area + (size_t)i * SLOT_BYTES, len);
-    int32_t *m = meta + (size_t)kept * META_WORDS;
-    m[0] = 0;
-    m[1] = (int32_t)len;
-    const struct sockaddr_storage *from = msgs[i].msg_hdr.msg_name;
-    memset(m + 4, 0, 16);
-    if (from->ss_family == AF_INET) {
-      const struct sockaddr_in *a = (const struct sockaddr_in *)from;
-      m[2] = ntohs(a->sin_port);
-      m[3] = 4;
-      memcpy(m + 4, &a->sin_addr, 4);
-    } else {
-      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
-      m[2] = ntohs(a->sin6_port);
-      m[3] = 6;
-      if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr) && a->sin6_scope_id <= MAX_ZONE) m[3] |= (int32_t)(a->sin6_scope_id << 8);
-      memcpy(m + 4, &a->sin6_addr, 16);
-    }
-    kept++;
+    const unsigned char *at = sc->area + (size_t)i * slot_bytes;
+    size_t left = msgs[i].msg_len;
+    size_t segment = s->gro ? gro_segment(&msgs[i].msg_hdr) : 0;
+    if (segment == 0 || segment > left) segment = left;
+    /* As without GRO: a datagram larger than a plain slot is dropped (rudp never sends one). */
+    if (segment > SLOT_BYTES) continue;
+    /* An empty datagram is one datagram too. */
+    do {
+      size_t len = segment < left ? segment : left;
+      void *bytes = NULL;
+      napi_value buffer;
+      if (b.kept == SLOTS && !hand_over(s, &b)) return -1;
+      if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, b.buffers, (uint32_t)b.kept, buffer) != napi_ok) return -1;
+      if (len > 0) memcpy(bytes, at, len);
+      describe(b.meta + (size_t)b.kept * META_WORDS, len, msgs[i].msg_hdr.msg_name);
+      b.kept++;
+      delivered++;
+      at += len;
+      left -= len;
+    } while (left > 0);
   }
-  if (kept == 0) return 1;
-  napi_value argv[2];
-  argv[0] = buffers;
-  napi_create_int32(env, kept, &argv[1]);
-  call_back(s, s->on_messages, 2, argv);
-  return 1;
+  return hand_over(s, &b) ? delivered : -1;
 }
 
 static void on_readable(uv_poll_t *poll, int status, int events) {
@@ -313,15 +401,21 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   struct mmsghdr msgs[SLOTS];
   struct iovec iov[SLOTS];
   struct sockaddr_storage from[SLOTS];
+  size_t slot_bytes = s->gro ? GRO_SLOT_BYTES : SLOT_BYTES;
+  int total = 0;
   for (int round = 0; sc != NULL && round < READS_PER_EVENT && !s->closed; round++) {
     for (int i = 0; i < SLOTS; i++) {
-      iov[i].iov_base = sc->area + (size_t)i * SLOT_BYTES;
-      iov[i].iov_len = SLOT_BYTES;
+      iov[i].iov_base = sc->area + (size_t)i * slot_bytes;
+      iov[i].iov_len = slot_bytes;
       memset(&msgs[i], 0, sizeof msgs[i]);
       msgs[i].msg_hdr.msg_iov = &iov[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      if (s->gro) {
+        msgs[i].msg_hdr.msg_control = sc->recv_control[i].bytes;
+        msgs[i].msg_hdr.msg_controllen = sizeof sc->recv_control[i].bytes;
+      }
     }
     int n = recvmmsg(s->fd, msgs, SLOTS, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -331,27 +425,34 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
       report_error(s, errno, "recvmsg");
       continue;
     }
-    if (n == 0 || !deliver(s, sc, msgs, n)) break;
-    if (n < SLOTS) break;
+    int delivered = n == 0 ? -1 : deliver(s, sc, msgs, n, slot_bytes);
+    if (delivered < 0 || n < SLOTS) break;
+    /* GRO buffers hold many datagrams each: give the loop back after about as many as four plain reads. */
+    total += delivered;
+    if (total >= SLOTS * READS_PER_EVENT) break;
   }
   napi_close_handle_scope(env, scope);
 }
 
-/* open(family, onMessages(buffers: ArrayBuffer[], count), onError(errno, syscall), meta: Int32Array) -> handle. */
+/*
+ * open(family, onMessages(buffers: ArrayBuffer[], count), onError(errno, syscall), meta: Int32Array, offload: boolean)
+ * -> handle. `offload`: use UDP GSO and GRO where the kernel has them.
+ */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
+  bool offload = false;
   int32_t family = 0;
   napi_valuetype t1, t2;
   napi_typedarray_type type;
   size_t meta_len = 0;
   bool is_typed = false;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 || napi_get_value_int32(env, argv[0], &family) != napi_ok ||
       (family != 4 && family != 6) || napi_typeof(env, argv[1], &t1) != napi_ok || t1 != napi_function || napi_typeof(env, argv[2], &t2) != napi_ok ||
       t2 != napi_function || napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed ||
       napi_get_typedarray_info(env, argv[3], &type, &meta_len, NULL, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      meta_len < (size_t)SLOTS * META_WORDS)
-    return throw_type(env, "open(family: 4 | 6, onMessages: Function, onError: Function, meta: Int32Array of 256+)");
+      meta_len < (size_t)SLOTS * META_WORDS || napi_get_value_bool(env, argv[4], &offload) != napi_ok)
+    return throw_type(env, "open(family: 4 | 6, onMessages: Function, onError: Function, meta: Int32Array of 256+, offload: boolean)");
   if (scratch(env) == NULL) {
     Scratch *sc = calloc(1, sizeof(Scratch));
     if (sc == NULL || napi_set_instance_data(env, sc, free_scratch, NULL) != napi_ok) {
@@ -370,6 +471,12 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->env = env;
   s->fd = fd;
   s->family = family;
+  if (offload) {
+    /* A socket-wide segment size of 0 changes nothing: it asks whether the kernel knows UDP_SEGMENT at all. */
+    int zero = 0, one = 1;
+    s->gso = setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+    s->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+  }
   napi_value name, handle;
   napi_create_string_utf8(env, "rudpx:UDP", NAPI_AUTO_LENGTH, &name);
   /* A tagged plain object, not an external: Node-API 8 type-tags objects, externals only in later Node releases. */
@@ -484,6 +591,11 @@ static int valid_datagram(const int32_t *m, size_t blen, int family) {
   return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || family_word_ok(m[3], family)) && m[2] >= 0 && m[2] <= 65535;
 }
 
+/* Whether two datagrams' metadata name the same destination (family word 0: the connected peer). */
+static int same_peer(const int32_t *a, const int32_t *b) {
+  return a[3] == b[3] && (a[3] == 0 || (a[2] == b[2] && memcmp(a + 4, b + 4, 4 * sizeof(int32_t)) == 0));
+}
+
 /*
  * send(handle, bytes: Uint8Array, meta: Int32Array, count) -> datagrams the
  * kernel took, or -errno of the first error that says something about the
@@ -515,35 +627,82 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   int sent = 0;
   int first_error = 0;
   int32_t at = 0;
+  /* Datagrams before this index leave one by one: a GSO send of them was refused. */
+  int32_t plain_until = 0;
   while (at < count) {
-    int n = count - at < SEND_MAX ? count - at : SEND_MAX;
-    for (int i = 0; i < n; i++) {
+    int n = 0, iovs = 0;
+    int32_t next = at;
+    while (n < SEND_MAX && next < count && iovs < SEND_IOVS) {
       /* Read once (volatile: the compiler may not read it again) and checked again: meta on a SharedArrayBuffer
        * may be changed by another thread after the check above, and must not then point outside the bytes. */
       int32_t m[META_WORDS];
-      const volatile int32_t *src = meta + (size_t)(at + i) * META_WORDS;
+      const volatile int32_t *src = meta + (size_t)next * META_WORDS;
       for (int k = 0; k < META_WORDS; k++) m[k] = src[k];
       if (!valid_datagram(m, blen, s->family)) return throw_type(env, outside);
-      sc->iov[i].iov_base = (unsigned char *)bdata + m[0];
-      sc->iov[i].iov_len = (size_t)m[1];
-      memset(&sc->msgs[i], 0, sizeof sc->msgs[i]);
-      sc->msgs[i].msg_hdr.msg_iov = &sc->iov[i];
-      sc->msgs[i].msg_hdr.msg_iovlen = 1;
+      struct msghdr *h = &sc->msgs[n].msg_hdr;
+      memset(&sc->msgs[n], 0, sizeof sc->msgs[n]);
+      sc->iov[iovs].iov_base = (unsigned char *)bdata + m[0];
+      sc->iov[iovs].iov_len = (size_t)m[1];
+      h->msg_iov = &sc->iov[iovs];
+      h->msg_iovlen = 1;
+      iovs++;
+      next++;
       if (m[3] != 0) {
-        sc->msgs[i].msg_hdr.msg_name = &sc->addrs[i];
-        sc->msgs[i].msg_hdr.msg_namelen = to_sockaddr(m[3], m + 4, m[2], &sc->addrs[i]);
+        h->msg_name = &sc->addrs[n];
+        h->msg_namelen = to_sockaddr(m[3], m + 4, m[2], &sc->addrs[n]);
       }
+      /* Later datagrams to the same peer join this one's GSO send while they are its size (a shorter one ends it). */
+      size_t segment = (size_t)m[1], total = segment;
+      int joined = 1;
+      while (s->gso && next >= plain_until && segment > 0 && total == segment * (size_t)joined && next < count && iovs < SEND_IOVS && joined < GSO_MAX_SEGMENTS) {
+        int32_t o[META_WORDS];
+        const volatile int32_t *osrc = meta + (size_t)next * META_WORDS;
+        for (int k = 0; k < META_WORDS; k++) o[k] = osrc[k];
+        if (!valid_datagram(o, blen, s->family)) return throw_type(env, outside);
+        size_t len = (size_t)o[1];
+        if (len == 0 || len > segment || total + len > GSO_MAX_BYTES || !same_peer(o, m)) break;
+        sc->iov[iovs].iov_base = (unsigned char *)bdata + o[0];
+        sc->iov[iovs].iov_len = len;
+        iovs++;
+        next++;
+        joined++;
+        total += len;
+      }
+      if (joined > 1) {
+        h->msg_iovlen = (size_t)joined;
+        h->msg_control = sc->send_control[n].bytes;
+        h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        c->cmsg_level = IPPROTO_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t size = (uint16_t)segment;
+        memcpy(CMSG_DATA(c), &size, sizeof size);
+      }
+      sc->group[n] = joined;
+      n++;
     }
     int r = sendmmsg(s->fd, sc->msgs, (unsigned)n, 0);
     if (r > 0) {
-      sent += r;
-      at += r;
+      for (int g = 0; g < r; g++) {
+        sent += sc->group[g];
+        at += sc->group[g];
+      }
       continue;
     }
-    if (r < 0 && errno == EINTR) continue;
-    /* The datagram at `at` failed: it is lost (and reported when that means something); the rest are still tried. */
-    if (r < 0 && reportable(errno) && first_error == 0) first_error = errno;
-    at++;
+    int err = r < 0 ? errno : 0;
+    if (err == EINTR) continue;
+    if (sc->group[0] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP)) {
+      /* The path would not take it as one GSO send (EIO: a device without checksum offload; EMSGSIZE: a
+       * datagram in it over the MTU): its datagrams go again one by one, each lost or sent on its own. A
+       * refusal that says GSO cannot work here ends GSO on this socket. */
+      if (err != EMSGSIZE) s->gso = 0;
+      plain_until = at + sc->group[0];
+      continue;
+    }
+    /* The send at `at` failed: its datagrams are lost (and reported when that means something); the rest are still tried. */
+    if (reportable(err) && first_error == 0) first_error = err;
+    at += sc->group[0];
   }
   return number(env, first_error != 0 ? -first_error : sent);
 }
@@ -563,6 +722,16 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
     else uv_unref((uv_handle_t *)&s->poll);
   }
   return NULL;
+}
+
+/* offloads(handle) -> what the socket uses of the kernel's UDP offloads: 1 (GSO sends) + 2 (GRO receives). */
+static napi_value socket_offloads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || (s = socket_arg(env, argv[0])) == NULL)
+    return throw_type(env, "offloads(handle)");
+  return number(env, (s->gso ? 1 : 0) + (s->gro ? 2 : 0));
 }
 
 /* close(handle): no callback runs after it; the descriptor is closed once the event loop lets go of it. */
@@ -654,6 +823,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"send", NULL, send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ref", NULL, ref_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_handle, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"offloads", NULL, socket_offloads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ntop", NULL, format_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pton", NULL, parse_literal, NULL, NULL, NULL, napi_enumerable, NULL},
   };

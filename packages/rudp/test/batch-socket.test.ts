@@ -232,15 +232,16 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
     const fn = (): void => {};
     for (const args of [
-      [5, fn, fn, meta],
-      [4, 'x', fn, meta],
-      [4, fn, fn, new Int32Array(8)],
-      [4, fn, fn, new Uint8Array(1024)],
-      [4, fn, fn],
+      [5, fn, fn, meta, true],
+      [4, 'x', fn, meta, true],
+      [4, fn, fn, new Int32Array(8), true],
+      [4, fn, fn, new Uint8Array(1024), true],
+      [4, fn, fn, meta, 1],
+      [4, fn, fn, meta],
     ] as const) {
       expect(() => (lib.open as (...a: readonly unknown[]) => unknown)(...args)).toThrow(TypeError);
     }
-    const handle = lib.open(4, fn, fn, meta) as UdpBatchHandle;
+    const handle = lib.open(4, fn, fn, meta, true) as UdpBatchHandle;
     cleanup.push(() => lib.close(handle));
     expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBe(0);
     const bytes = new Uint8Array(100);
@@ -289,7 +290,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
       const m = { exports: {} };
       process.dlopen(m, workerData.file);
       const meta = new Int32Array(${RECEIVE_SLOTS * META_WORDS});
-      const h = m.exports.open(4, () => {}, () => {}, meta);
+      const h = m.exports.open(4, () => {}, () => {}, meta, true);
       m.exports.bind(h, '127.0.0.1', 0, 0);
       const sendMeta = new Int32Array(${META_WORDS});
       sendMeta.set([0, 5, workerData.port, 4]);
@@ -353,7 +354,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(lib.pton(4, '1'.repeat(100), meta, 0)).toBe(false); // too long for a literal: not one, and no throw
     expect(lib.pton(6, '::1', meta, 0)).toBe(6);
     const fn = (): void => {};
-    const handle = lib.open(4, fn, fn, meta) as UdpBatchHandle;
+    const handle = lib.open(4, fn, fn, meta, true) as UdpBatchHandle;
     cleanup.push(() => lib.close(handle));
     expect(lib.bind(handle, '\u0131\u0132\u0137.0.0.1', 0, 0)).toBe(-22);
     expect(lib.bind(handle, '127.0.0.1\u0000x', 0, 0)).toBe(-22);
@@ -389,7 +390,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
   it('never sends from outside the bytes when another thread rewrites shared metadata during send', async () => {
     const rx = await batchSocket();
     const fn = (): void => {};
-    const handle = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS)) as UdpBatchHandle;
+    const handle = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS), true) as UdpBatchHandle;
     cleanup.push(() => lib.close(handle));
     expect(lib.bind(handle, '127.0.0.1', 0, 0)).toBe(0);
     // 64 datagrams of 10 zero bytes; word 0 of each (its offset) is flipped by a worker between 0 and 1 GiB.
@@ -433,7 +434,7 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
         const m = { exports: {} };
         process.dlopen(m, process.argv[1]);
         const lib = m.exports;
-        const h = lib.open(4, () => {}, () => {}, new Int32Array(${RECEIVE_SLOTS * META_WORDS}));
+        const h = lib.open(4, () => {}, () => {}, new Int32Array(${RECEIVE_SLOTS * META_WORDS}), true);
         ${calls}
         setTimeout(() => process.exit(3), 300).unref(); // fires only while the socket holds the loop
       `;
@@ -463,10 +464,10 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     const sent: number[][] = [];
     const spy: typeof lib = {
       ...lib,
-      open: (family, onMessages, onError, m) => {
+      open: (family, onMessages, onError, m, offload) => {
         deliver = onMessages;
         received = m;
-        return lib.open(family, onMessages, onError, m);
+        return lib.open(family, onMessages, onError, m, offload);
       },
       send: (_handle, _bytes, m, count) => {
         for (let i = 0; i < count; i++) sent.push([...m.subarray(i * META_WORDS + 2, i * META_WORDS + 8)]);

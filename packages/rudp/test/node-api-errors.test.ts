@@ -221,6 +221,7 @@ describe('connect: host names and Node-style errors', () => {
       code: 'ERR_OUT_OF_RANGE',
     });
     await expect(listen({ port: 0, idleTimeoutMs: '10' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(connect({ port: 1, segmentOffload: 'no' as unknown as boolean })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   });
 
   it('rejects bad key and crypto options at once (ERR_INVALID_ARG_TYPE) and leaves no socket bound', async () => {

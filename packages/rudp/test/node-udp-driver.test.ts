@@ -237,8 +237,8 @@ describe.each(KINDS)('UdpEndpoint driving a %s socket', (_, open, batching) => {
     expect(server.address()).toMatchObject({ address: '::1', family: 'IPv6' });
   });
 
-  it('moves 2,000 one-kilobyte messages in order through one connection', async () => {
-    const server = await listen({ port: 0, socketBatching: batching });
+  it.each([true, false])('moves 2,000 one-kilobyte messages in order through one connection (segmentOffload: %s)', async (segmentOffload) => {
+    const server = await listen({ port: 0, socketBatching: batching, segmentOffload });
     cleanup.push(() => server.close());
     expect(server.stats().datagramsReceived).toBe(0);
     const got: number[] = [];
@@ -250,7 +250,7 @@ describe.each(KINDS)('UdpEndpoint driving a %s socket', (_, open, batching) => {
         }),
       ),
     );
-    const conn = await connect({ port: server.address().port, socketBatching: batching });
+    const conn = await connect({ port: server.address().port, socketBatching: batching, segmentOffload });
     cleanup.push(() => conn.close());
     const sends: Promise<void>[] = [];
     for (let i = 0; i < 2000; i++) {

@@ -174,7 +174,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
   checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, highWaterMark, identity });
-  const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching);
+  const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching, undefined, transport.segmentOffload);
   try {
     await socket.bind(port, host);
   } catch (e) {
@@ -230,7 +230,7 @@ function attempt(
   const bindTo = localAddress ?? (target.family === 6 ? '::' : '0.0.0.0');
   // As replies will name it: `::1%lo` answers as `::1`.
   const address = withoutNeedlessZone(target.address);
-  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching, address);
+  const socket = openDatagramSocket(target.family, bindTo, transport.socketBatching, address, transport.segmentOffload);
   const remote = formatAddress(address, port);
   const named = hostname === address ? remote : `${remote} (${hostname})`;
   const details = { address, port, ...(hostname !== address ? { hostname } : {}) };

@@ -74,11 +74,13 @@ export class BatchSocket implements DatagramSocket {
   constructor(
     private readonly addon: UdpBatch,
     readonly family: 4 | 6,
+    /** Whether the kernel's UDP segmentation offload (GSO, GRO) may be used. */
+    private readonly offload = true,
   ) {}
 
   async bind(port: number, host: string): Promise<void> {
     if (this.closed || this.handle !== undefined) throw systemError(-EINVAL, 'EINVAL', 'bind', host, port);
-    const handle = this.addon.open(this.family, this.onMessages, this.onFailure, RECEIVED);
+    const handle = this.addon.open(this.family, this.onMessages, this.onFailure, RECEIVED, this.offload);
     if (typeof handle === 'number') throw systemError(handle, errorName(handle), 'socket');
     this.handle = handle;
     const r = this.addon.bind(handle, host, port, RECV_BUFFER_BYTES);
@@ -135,6 +137,11 @@ export class BatchSocket implements DatagramSocket {
     // an error is about the peer (how many left with it is not told).
     if (r < 0) this.onError(systemError(r, errorName(r), 'send'));
     else this.notSent += count - r;
+  }
+
+  /** What this socket uses of the kernel's UDP offloads (`UDP_GSO`, `UDP_GRO` bits); 0 before bind. */
+  get offloads(): number {
+    return this.handle === undefined || this.closed ? 0 : this.addon.offloads(this.handle);
   }
 
   get datagramsNotSent(): number {

@@ -12,7 +12,7 @@ import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options the Node API passes to the endpoint besides `ConnectionConfig`. */
-const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'maxConnectionsPerHost', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching'];
+const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'maxConnectionsPerHost', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching', 'segmentOffload'];
 
 /** Timers the Node adapter arms with setTimeout: no longer than it can wait. */
 const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'handshakeTimeoutMs', 'maxPtoMs'];
@@ -30,7 +30,7 @@ export function checkTransportOptions(options: object, serverKey?: unknown): voi
     for (const key of TIMER_OPTIONS) if (o[key] !== undefined) checkNumber(key, o[key], { min: 0, max: MAX_TIMER_MS });
     for (const key of ['maxConnections', 'maxConnectionsPerHost']) if (o[key] !== undefined) checkNumber(key, o[key], { min: 1, max: 2 ** 31, integer: true });
     if (o['highWaterMark'] !== undefined) checkNumber('highWaterMark', o['highWaterMark'], { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
-    for (const key of ['plaintext', 'socketBatching']) {
+    for (const key of ['plaintext', 'socketBatching', 'segmentOffload']) {
       if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`rudp: option '${key}' must be a boolean`);
     }
     // Checked here, before a socket is bound: the endpoint's own checks would throw with the socket open.

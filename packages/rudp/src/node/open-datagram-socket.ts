@@ -12,17 +12,22 @@ import { loadUdpBatch } from './udp-batch.js';
  */
 const batchingByDefault = process.env['RUDP_SOCKET_BATCHING'] !== '0';
 
+/** `RUDP_SEGMENT_OFFLOAD=0` makes `segmentOffload: false` the default of the whole process (to compare, or to rule it out). */
+const offloadByDefault = process.env['RUDP_SEGMENT_OFFLOAD'] !== '0';
+
 /**
  * A socket of `family` to bind to `host` (and connect to `peer`): batched
  * (rudp's addon) when `batching` (default: true unless
  * `RUDP_SOCKET_BATCHING=0`) holds, the addon is built and loads, and both
  * are IP literals without a zone (the addon resolves no names, and its bind
  * and connect take no zone such as `fe80::1%eth0`); else `node:dgram`'s.
+ * A batched socket uses the kernel's UDP GSO and GRO where it has them
+ * unless `offload` is false (default: true unless `RUDP_SEGMENT_OFFLOAD=0`).
  */
-export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined, peer?: string): DatagramSocket {
+export function openDatagramSocket(family: 4 | 6, host: string, batching: boolean | undefined, peer?: string, offload?: boolean): DatagramSocket {
   const batchable = (batching ?? batchingByDefault) && plainLiteral(host, family) && (peer === undefined || plainLiteral(peer, family));
   const addon = batchable ? loadUdpBatch() : undefined;
-  return addon !== undefined ? new BatchSocket(addon, family) : new DgramSocket(family);
+  return addon !== undefined ? new BatchSocket(addon, family, offload ?? offloadByDefault) : new DgramSocket(family);
 }
 
 /** Whether `host` is an IP literal of `family` with no zone (`%eth0`). */

@@ -1,0 +1,118 @@
+/**
+ * UDP segmentation offload in the batched addon (native/udp-batch.c): runs
+ * of datagrams of one size to one peer leave as one GSO send, a batched
+ * receiver takes them back as one GRO buffer and cuts it into the same
+ * datagrams, and a node:dgram receiver gets them cut by the kernel. Where a
+ * GSO send is refused, its datagrams leave one by one, and a refusal that
+ * says GSO cannot work (EIO) ends it on that socket. The sends are watched
+ * (and refused) by an LD_PRELOAD shim around sendmmsg, in a child process.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { UDP_GRO, UDP_GSO, loadUdpBatch } from '../src/node/udp-batch.js';
+
+const addon = loadUdpBatch();
+const here = dirname(fileURLToPath(import.meta.url));
+const EIO = 5;
+const EMSGSIZE = 90;
+
+/** What the child saw, and how many GSO sends reached sendmmsg (refused ones included). */
+interface Outcome {
+  readonly batched: readonly string[];
+  readonly plain: readonly string[];
+  readonly offloadsBefore: number;
+  readonly offloadsAfter: number;
+  readonly notSent: number;
+  readonly gsoSends: number;
+}
+
+/** The batch `fixtures/gso-batch.ts` sends twice, as hex per receiver in the order sent. */
+function expected(): { readonly batched: string[]; readonly plain: string[] } {
+  const sizes: ['rx' | 'plain', number][] = [
+    ...Array.from({ length: 40 }, (): ['rx', number] => ['rx', 1000]),
+    ['rx', 500],
+    ['plain', 1000],
+    ['plain', 1000],
+    ['plain', 1000],
+    ['rx', 1000],
+    ['rx', 1200],
+    ['rx', 1200],
+    ['rx', 0],
+  ];
+  const out = { batched: [] as string[], plain: [] as string[] };
+  let n = 0;
+  for (let round = 0; round < 2; round++) {
+    for (const [to, length] of sizes) {
+      const id = n++;
+      const hex = Buffer.from(Uint8Array.from({ length }, (_, k) => (k === 0 ? id : id * 31 + k * 7) & 0xff)).toString('hex');
+      (to === 'rx' ? out.batched : out.plain).push(hex);
+    }
+  }
+  return out;
+}
+
+describe.skipIf(addon === undefined || process.platform !== 'linux')('UDP segmentation offload (GSO, GRO)', () => {
+  let shim = '';
+  beforeAll(() => {
+    shim = join(mkdtempSync(join(tmpdir(), 'rudpx-gso-')), 'gso-refusing-sendmmsg.so');
+    const cc = spawnSync(process.env.CC ?? 'cc', ['-shared', '-fPIC', '-o', shim, join(here, 'fixtures/gso-refusing-sendmmsg.c'), '-ldl'], { encoding: 'utf8' });
+    expect(cc.status, cc.stderr).toBe(0);
+  });
+
+  const run = (offload: 'on' | 'off', refuse?: number): Outcome => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'fixtures/gso-batch.ts'), offload], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, LD_PRELOAD: shim, ...(refuse !== undefined ? { SHIM_REFUSE: String(refuse) } : {}) },
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const count = /gso-sends=(\d+)/.exec(child.stderr);
+    expect(count, child.stderr).not.toBeNull();
+    return { ...(JSON.parse(child.stdout.trim().split('\n').pop() as string) as Omit<Outcome, 'gsoSends'>), gsoSends: Number(count?.[1]) };
+  };
+
+  it('sends each run of one size to one peer as one GSO send; both receivers get the same datagrams, in order', () => {
+    const o = run('on');
+    expect(o.offloadsBefore).toBe(UDP_GSO | UDP_GRO);
+    expect(o.offloadsAfter).toBe(UDP_GSO | UDP_GRO);
+    // Per round: 40 × 1000 + 500 to the batched receiver, 3 × 1000 to the plain one, 2 × 1200: three runs.
+    expect(o.gsoSends).toBe(6);
+    expect(o.notSent).toBe(0);
+    const want = expected();
+    expect(o.batched).toEqual(want.batched);
+    expect(o.plain).toEqual(want.plain);
+  });
+
+  it('sends nothing as GSO and reads no GRO buffer with segment offload off', () => {
+    const o = run('off');
+    expect(o.offloadsBefore).toBe(0);
+    expect(o.gsoSends).toBe(0);
+    const want = expected();
+    expect(o.batched).toEqual(want.batched);
+    expect(o.plain).toEqual(want.plain);
+  });
+
+  it('sends the datagrams of a GSO send the device refuses (EIO) one by one, and stops trying GSO on that socket', () => {
+    const o = run('on', EIO);
+    expect(o.gsoSends).toBe(1);
+    expect(o.offloadsAfter).toBe(UDP_GRO);
+    expect(o.notSent).toBe(0);
+    const want = expected();
+    expect(o.batched).toEqual(want.batched);
+    expect(o.plain).toEqual(want.plain);
+  });
+
+  it('sends the datagrams of a GSO send refused as too large (EMSGSIZE) one by one, and keeps GSO for the next runs', () => {
+    const o = run('on', EMSGSIZE);
+    expect(o.gsoSends).toBe(6);
+    expect(o.offloadsAfter).toBe(UDP_GSO | UDP_GRO);
+    expect(o.notSent).toBe(0);
+    const want = expected();
+    expect(o.batched).toEqual(want.batched);
+    expect(o.plain).toEqual(want.plain);
+  });
+});

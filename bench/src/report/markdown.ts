@@ -357,7 +357,7 @@ function udpSection(run: RunResults): string {
     }
     parts.push(
       '',
-      'One connection, one way, sender and receiver in one process (the real-socket part runs in a fresh process of its own, not after the simulated scenarios in the bench process): rudp (Node API, written as its README shows a writer that does not await each message: `write()` until it returns false, then `drain`, 1 MiB unacknowledged at most; its sockets batched by its addon where built, ' +
+      'One connection, one way, sender and receiver in one process (the real-socket part runs in a fresh process of its own, not after the simulated scenarios in the bench process): rudp (Node API, written as its README shows a writer that does not await each message: `write()` until it returns false, then `drain`, 1 MiB unacknowledged at most; its sockets batched by its addon where built, with UDP GSO and GRO where the kernel has them (the same datagrams on the wire, fewer trips through the kernel network stack; udx-native uses neither), ' +
         '"rudp node:dgram" the same on node:dgram sockets, `socketBatching: false`; "rudp stream()" the same connection written as a byte stream, as udx-native and TCP are: `stream().write()` until it returns false, then `drain`, small writes leaving together), udx-native (one stream, ' +
         'written as its users write it: `write()` until it returns false, then wait for `drain`), node:net TCP the same way, and raw node:dgram ' +
         '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +

@@ -640,6 +640,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       for (int k = 0; k < META_WORDS; k++) m[k] = src[k];
       if (!valid_datagram(m, blen, s->family)) return throw_type(env, outside);
       struct msghdr *h = &sc->msgs[n].msg_hdr;
+      int32_t first = next;
       memset(&sc->msgs[n], 0, sizeof sc->msgs[n]);
       sc->iov[iovs].iov_base = (unsigned char *)bdata + m[0];
       sc->iov[iovs].iov_len = (size_t)m[1];
@@ -654,7 +655,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       /* Later datagrams to the same peer join this one's GSO send while they are its size (a shorter one ends it). */
       size_t segment = (size_t)m[1], total = segment;
       int joined = 1;
-      while (s->gso && next >= plain_until && segment > 0 && total == segment * (size_t)joined && next < count && iovs < SEND_IOVS && joined < GSO_MAX_SEGMENTS) {
+      while (s->gso && first >= plain_until && segment > 0 && total == segment * (size_t)joined && next < count && iovs < SEND_IOVS && joined < GSO_MAX_SEGMENTS) {
         int32_t o[META_WORDS];
         const volatile int32_t *osrc = meta + (size_t)next * META_WORDS;
         for (int k = 0; k < META_WORDS; k++) o[k] = osrc[k];

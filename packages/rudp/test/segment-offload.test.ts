@@ -63,8 +63,8 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('UDP segmen
     expect(cc.status, cc.stderr).toBe(0);
   });
 
-  const run = (offload: 'on' | 'off', refuse?: number): Outcome => {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'fixtures/gso-batch.ts'), offload], {
+  const run = (offload: 'on' | 'off', refuse?: number, family: 4 | 6 = 4): Outcome => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'fixtures/gso-batch.ts'), offload, String(family)], {
       encoding: 'utf8',
       timeout: 30_000,
       env: { ...process.env, LD_PRELOAD: shim, ...(refuse !== undefined ? { SHIM_REFUSE: String(refuse) } : {}) },
@@ -75,8 +75,8 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('UDP segmen
     return { ...(JSON.parse(child.stdout.trim().split('\n').pop() as string) as Omit<Outcome, 'gsoSends'>), gsoSends: Number(count?.[1]) };
   };
 
-  it('sends each run of one size to one peer as one GSO send; both receivers get the same datagrams, in order', () => {
-    const o = run('on');
+  it.each([4, 6] as const)('sends each run of one size to one peer as one GSO send; both receivers get the same datagrams, in order (IPv%d)', (family) => {
+    const o = run('on', undefined, family);
     expect(o.offloadsBefore).toBe(UDP_GSO | UDP_GRO);
     expect(o.offloadsAfter).toBe(UDP_GSO | UDP_GRO);
     // Per round: 40 × 1000 + 500 to the batched receiver, 3 × 1000 to the plain one, 2 × 1200: three runs.

@@ -77,7 +77,7 @@ function drain(e: Endpoint, index: number): void {
   }
   for (let ev: EndpointEvent | undefined = e.pollEvent(); ev !== undefined; ev = e.pollEvent()) {
     if (ev.type === 'message') received++;
-    else if (ev.type === 'acked') acked++;
+    else if (ev.type === 'acked') acked += ev.count;
   }
 }
 

@@ -39,7 +39,7 @@ describe('send scratch objects shared by the connections of one endpoint', () =>
       for (let e = client.pollEvent(); e; e = client.pollEvent()) {
         if (e.type !== 'acked') continue;
         const ids = acked.get(e.connection) ?? [];
-        ids.push(e.messageId);
+        for (let k = 0; k < e.count; k++) ids.push(e.messageId + k);
         acked.set(e.connection, ids);
       }
     };

@@ -48,7 +48,7 @@ function run(seed: number, count: number, link: Parameters<typeof makePair>[0] e
     delivered++;
   };
   p.onClientEvent = (e) => {
-    if (e.type === 'acked') acked++;
+    if (e.type === 'acked') acked += e.count;
     if (e.type === 'closed') violations.push(`client closed: ${e.reason.message}`);
   };
   // Paced by the application: 200 messages every 50 ms, so loss recovery overlaps new data.

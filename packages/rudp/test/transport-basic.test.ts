@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT, SERVER, firstOf, makePair, messagesOf } from './helpers/pair.js';
+import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf } from './helpers/pair.js';
 
 const enc = new TextEncoder();
 
@@ -21,8 +21,20 @@ describe('handshake and delivery on a clean link', () => {
     p.sim.wake(CLIENT);
     p.sim.runFor(2000);
     expect(messagesOf(p.serverEvents)).toEqual(sent);
-    const acked = p.clientEvents.flatMap((r) => (r.event.type === 'acked' ? [r.event.messageId] : []));
+    const acked = ackedOf(p.clientEvents).map((a) => a.id);
     expect(acked.sort((a, b) => a - b)).toEqual(ids);
+  });
+
+  it('reports the messages one acknowledgement completes as one acked event per run of ids', () => {
+    const p = makePair();
+    p.sim.runFor(200);
+    // Ten small messages leave in one packet (of 1,200 bytes before path MTU discovery), so one ACK completes them all.
+    const ids = Array.from({ length: 10 }, (_, i) => p.conn.send(new Uint8Array(64).fill(i)));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2000);
+    const runs = p.clientEvents.flatMap((r) => (r.event.type === 'acked' ? [[r.event.messageId, r.event.count]] : []));
+    expect(runs).toEqual([[ids[0], 10]]);
+    expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual(ids);
   });
 
   it('echoes both ways', () => {

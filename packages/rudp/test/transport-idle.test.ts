@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, keepAliveInterval } from '../src/core/config.js';
 import type { Endpoint } from '../src/core/endpoint.js';
 import type { CloseReason } from '../src/core/events.js';
-import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
+import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf, type Pair } from './helpers/pair.js';
 
 /** Counts `endpoint`'s timer wake-ups. */
 function countWakeUps(endpoint: Endpoint): { count: number } {
@@ -81,7 +81,7 @@ describe('a mostly idle connection (default options)', () => {
     // Until just before the keep-alive after the last message would be due.
     p.sim.runUntil(1_000 + (count - 1) * 10_000 + 14_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(count);
-    expect(p.clientEvents.filter((r) => r.event.type === 'acked')).toHaveLength(count);
+    expect(ackedOf(p.clientEvents)).toHaveLength(count);
     expect((datagrams(p) - before) / (count - 1)).toBeLessThanOrEqual(2);
   });
 
@@ -105,7 +105,7 @@ describe('a mostly idle connection (default options)', () => {
     // Held back for the delay, each ACK would cost the server one timer wake-up.
     expect(serverWakeUps.count).toBe(0);
     // …and each message is acknowledged one round trip (70 ms ± jitter) after it left, not 25 ms later.
-    const acked = p.clientEvents.filter((r) => r.event.type === 'acked').map((r) => r.at);
+    const acked = ackedOf(p.clientEvents).map((a) => a.at);
     for (let i = 1; i < count; i++) expect((acked[i] as number) - (sentAt[i] as number)).toBeLessThan(70 + 10 + 5);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT, SERVER, firstOf, makePair, messagesOf } from './helpers/pair.js';
+import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf } from './helpers/pair.js';
 import type { CloseReason } from '../src/core/events.js';
 
 function reasonOf(r: ReturnType<typeof firstOf>): CloseReason | undefined {
@@ -55,7 +55,7 @@ describe('timeouts, keepalive and flow control', () => {
     for (let i = 0; i < 50; i++) p.conn.send(msg);
     p.sim.wake(CLIENT);
     p.sim.runFor(20_000);
-    const ackedWhileStalled = p.clientEvents.filter((r) => r.event.type === 'acked').length;
+    const ackedWhileStalled = ackedOf(p.clientEvents).length;
     expect(ackedWhileStalled).toBe(window / msg.length);
     expect(p.conn.bufferedAmount).toBe((50 - ackedWhileStalled) * msg.length);
     expect(p.conn.state).toBe('established');
@@ -64,7 +64,7 @@ describe('timeouts, keepalive and flow control', () => {
     p.sim.schedule(p.sim.now + 1, () => p.sim.wake(SERVER));
     p.sim.runFor(20_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(50);
-    expect(p.clientEvents.filter((r) => r.event.type === 'acked')).toHaveLength(50);
+    expect(ackedOf(p.clientEvents)).toHaveLength(50);
   });
 });
 
@@ -115,7 +115,7 @@ describe('a partition gives one reason, whatever was in flight when it began', (
       }
       p.sim.runFor(cutAt);
       const lastAnswer = p.clientEvents.filter((r) => r.event.type === 'message').at(-1)?.at ?? 0;
-      const acked = p.clientEvents.filter((r) => r.event.type === 'acked').length;
+      const acked = ackedOf(p.clientEvents).length;
       const sent = Math.ceil((cutAt - 100) / 5);
       if (acked < sent && lastAnswer > 0) olderInFlight++;
       p.sim.setLinks(CLIENT, SERVER, { loss: 1 });

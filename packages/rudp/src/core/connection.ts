@@ -79,6 +79,16 @@ export interface ConnectionHost {
 
 const encoder = new TextEncoder();
 
+/**
+ * Messages of `connection` acknowledged while one ACK or MESSAGE_ACK frame
+ * is handled and not reported yet: ids `from` … `from + count − 1`. One for
+ * all connections (a frame is handled to the end before another starts, and
+ * each handler reports its run before it returns), so a connection carries
+ * no field for it; a run left by a handler that threw is still reported for
+ * its own connection.
+ */
+const ackedRun: { connection: Connection | undefined; from: number; count: number } = { connection: undefined, from: 0, count: 0 };
+
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
 export class Connection {
   /** Current lifecycle state. */
@@ -471,7 +481,9 @@ export class Connection {
         return;
       case 'ack':
         this.pmtu.onAck(now, f.ranges);
-        if (this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest)) {
+        const progressed = this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest);
+        this.reportAcked();
+        if (progressed) {
           this.sendQueue.compact();
           this.repairPolicy.forgetAcknowledged();
         }
@@ -491,7 +503,8 @@ export class Connection {
         if (this.hasMessage()) this.host.readable(this);
         return;
       case 'message-ack':
-        this.sendQueue.ackBelow(f.next, (m) => this.host.emit({ type: 'acked', connection: this, messageId: m.id }));
+        this.sendQueue.ackBelow(f.next, (m) => this.messageAcked(m.id));
+        this.reportAcked();
         // Messages a repair rebuilt are complete only now (the ACK frame came first in the packet).
         this.repairPolicy.forgetAcknowledged();
         return;
@@ -531,7 +544,27 @@ export class Connection {
   }
 
   private ackChunk(c: ChunkRef): void {
-    if (c.message.ack(c.index, c.piece)) this.host.emit({ type: 'acked', connection: this, messageId: c.message.id });
+    if (c.message.ack(c.index, c.piece)) this.messageAcked(c.message.id);
+  }
+
+  /** Message `id` is acknowledged whole: it joins the run `reportAcked` reports, or starts the next. */
+  private messageAcked(id: number): void {
+    if (ackedRun.connection === this && id === ackedRun.from + ackedRun.count) {
+      ackedRun.count++;
+      return;
+    }
+    this.reportAcked();
+    ackedRun.connection = this;
+    ackedRun.from = id;
+    ackedRun.count = 1;
+  }
+
+  /** One `acked` event for the run of messages acknowledged since the last (called once a frame's acknowledgements are all in). */
+  private reportAcked(): void {
+    const c = ackedRun.connection;
+    if (c === undefined) return;
+    ackedRun.connection = undefined;
+    c.host.emit({ type: 'acked', connection: c, messageId: ackedRun.from, count: ackedRun.count });
   }
 
   // ---------------------------------------------------------------- endpoint calls: sending

@@ -34,7 +34,11 @@ export type EndpointEvent =
   | { readonly type: 'incoming'; readonly connection: Connection }
   /** A whole message, in order within its channel (unless sent unordered or unreliable). */
   | { readonly type: 'message'; readonly connection: Connection; readonly data: Uint8Array; readonly channel: number }
-  /** The peer acknowledged every byte of message `messageId`. */
-  | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number }
+  /**
+   * The peer acknowledged every byte of the `count` messages from
+   * `messageId` on (ids `messageId` … `messageId + count − 1`): one event per
+   * run of consecutive ids an ACK completes, not one per message.
+   */
+  | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number; readonly count: number }
   /** The connection ended; unacknowledged messages will never be acknowledged. */
   | { readonly type: 'closed'; readonly connection: Connection; readonly reason: CloseReason };

@@ -371,12 +371,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.emit('message', data, channel);
   }
 
-  /** @internal */
-  onAcked(id: number): void {
-    const i = id - this.pendingBase;
-    const p = this.pending[i];
-    if (p === undefined) return;
-    this.pending[i] = undefined;
+  /** @internal Messages `id` … `id + count − 1` were acknowledged. */
+  onAcked(id: number, count: number): void {
+    for (let k = 0; k < count; k++) this.settle(id + k);
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
     if (this.pendingHead === this.pending.length) {
       // All settled: start over at the next id.
@@ -388,17 +385,25 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.pendingBase += this.pendingHead;
       this.pendingHead = 0;
     }
+    // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
+    if (this.needDrain && this.buffered <= this.writableHighWaterMark / 2) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** Message `id` is acknowledged: its bytes leave `bufferedAmount`, and its `send` resolves. */
+  private settle(id: number): void {
+    const i = id - this.pendingBase;
+    const p = this.pending[i];
+    if (p === undefined) return;
+    this.pending[i] = undefined;
     if (typeof p === 'number') {
       this.buffered -= p;
     } else {
       this.buffered -= p.bytes;
       p.abort?.signal.removeEventListener('abort', p.abort.onAbort);
       p.resolve?.();
-    }
-    // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
-    if (this.needDrain && this.buffered <= this.writableHighWaterMark / 2) {
-      this.needDrain = false;
-      this.emit('drain');
     }
   }
 

@@ -87,8 +87,8 @@ export function cryptoRandom(): RandomSource {
 export interface ConnectionSink {
   /** A whole message, in order within its channel (always a Buffer), and its channel. */
   onMessage(data: Buffer, channel: number): void;
-  /** The peer acknowledged all of message `id`. */
-  onAcked(id: number): void;
+  /** The peer acknowledged all of messages `id` … `id + count − 1`. */
+  onAcked(id: number, count: number): void;
   /** The connection ended. */
   onClosed(reason: CloseReason): void;
 }
@@ -274,7 +274,7 @@ export class UdpEndpoint {
         sink?.onMessage(asBuffer(e.data), e.channel);
         return;
       case 'acked':
-        sink?.onAcked(e.messageId);
+        sink?.onAcked(e.messageId, e.count);
         return;
       case 'closed':
         this.sinks.delete(e.connection);

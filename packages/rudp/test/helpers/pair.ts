@@ -92,6 +92,11 @@ export function messagesOf(log: readonly Recorded[]): Uint8Array[] {
   return log.flatMap((r) => (r.event.type === 'message' ? [r.event.data] : []));
 }
 
+/** Ids of the messages an event log heard acknowledged, in the order heard (an `acked` event reports a run of them), each with when. */
+export function ackedOf(log: readonly Recorded[]): { readonly id: number; readonly at: number }[] {
+  return log.flatMap((r) => (r.event.type === 'acked' ? Array.from({ length: r.event.count }, (_, k) => ({ id: (r.event as { messageId: number }).messageId + k, at: r.at })) : []));
+}
+
 /** The first event of a type, if any. */
 export function firstOf(log: readonly Recorded[], type: EndpointEvent['type']): Recorded | undefined {
   return log.find((r) => r.event.type === type);

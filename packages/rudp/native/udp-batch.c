@@ -545,13 +545,18 @@ static napi_value connect_socket(napi_env env, napi_callback_info info) {
   return number(env, 0);
 }
 
-/* address(handle) -> [ip, port] of the bound socket, or a negative errno. */
-static napi_value local_address(napi_env env, napi_callback_info info) {
+/* The handle of a call that takes nothing else (address, offloads, close), or NULL. */
+static Socket *sole_handle(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  Socket *s;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || (s = socket_arg(env, argv[0])) == NULL)
-    return throw_type(env, "address(handle)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return NULL;
+  return socket_arg(env, argv[0]);
+}
+
+/* address(handle) -> [ip, port] of the bound socket, or a negative errno. */
+static napi_value local_address(napi_env env, napi_callback_info info) {
+  Socket *s = sole_handle(env, info);
+  if (s == NULL) return throw_type(env, "address(handle)");
   if (s->closed) return number(env, -EBADF);
   struct sockaddr_storage addr;
   socklen_t len = sizeof addr;
@@ -727,21 +732,15 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
 
 /* offloads(handle) -> what the socket uses of the kernel's UDP offloads: 1 (GSO sends) + 2 (GRO receives). */
 static napi_value socket_offloads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Socket *s;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || (s = socket_arg(env, argv[0])) == NULL)
-    return throw_type(env, "offloads(handle)");
+  Socket *s = sole_handle(env, info);
+  if (s == NULL) return throw_type(env, "offloads(handle)");
   return number(env, (s->gso ? 1 : 0) + (s->gro ? 2 : 0));
 }
 
 /* close(handle): no callback runs after it; the descriptor is closed once the event loop lets go of it. */
 static napi_value close_handle(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  Socket *s;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || (s = socket_arg(env, argv[0])) == NULL)
-    return throw_type(env, "close(handle)");
+  Socket *s = sole_handle(env, info);
+  if (s == NULL) return throw_type(env, "close(handle)");
   close_socket(s, 0);
   return NULL;
 }

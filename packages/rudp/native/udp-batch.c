@@ -61,8 +61,9 @@
 #define SLOT_BYTES 2048
 /* A GRO buffer is at most one IP packet's payload: 64 KiB. */
 #define GRO_SLOT_BYTES 65536
-/* Most datagrams in one GSO send (the kernel's UDP_MAX_SEGMENTS) and most bytes (an IPv6 packet's payload less the UDP header, rounded down). */
-#define GSO_MAX_SEGMENTS 64
+/* Most datagrams in one GSO send (one under the kernel's UDP_MAX_SEGMENTS: kernels before 5.16 counted the headers in
+ * against 64 segments, refusing a full 64) and most bytes (an IPv6 packet's payload less the UDP header, rounded down). */
+#define GSO_MAX_SEGMENTS 63
 #define GSO_MAX_BYTES 65000
 /* recvmmsg calls per readable event: the loop gets control back after 128 datagrams. */
 #define READS_PER_EVENT 4
@@ -476,6 +477,15 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     int zero = 0, one = 1;
     s->gso = setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
     s->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+    /* Don't Fragment on every datagram, whatever its size, and no fragmenting here. By default a datagram gets
+     * DF only when it fits the route's MTU, and a GSO send is tested whole: the datagrams cut from it would leave
+     * without DF, and a router would fragment a path MTU probe instead of dropping it, so rudp would take the
+     * path for wider than it is. Path MTU discovery is rudp's own (DPLPMTUD), as QUIC stacks do it. */
+    if (s->gso) {
+      int probe = family == 4 ? IP_PMTUDISC_PROBE : IPV6_PMTUDISC_PROBE;
+      if (family == 4) setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+      else setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+    }
   }
   napi_value name, handle;
   napi_create_string_utf8(env, "rudpx:UDP", NAPI_AUTO_LENGTH, &name);
@@ -666,7 +676,9 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
         for (int k = 0; k < META_WORDS; k++) o[k] = osrc[k];
         if (!valid_datagram(o, blen, s->family)) return throw_type(env, outside);
         size_t len = (size_t)o[1];
-        if (len == 0 || len > segment || total + len > GSO_MAX_BYTES || !same_peer(o, m)) break;
+        /* A run starts with two datagrams of one size: a larger one before a smaller (a path MTU probe before
+         * data) stays alone, so a probe refused or lost takes nothing with it. */
+        if (len == 0 || len > segment || (joined == 1 && len != segment) || total + len > GSO_MAX_BYTES || !same_peer(o, m)) break;
         sc->iov[iovs].iov_base = (unsigned char *)bdata + o[0];
         sc->iov[iovs].iov_len = len;
         iovs++;
@@ -698,11 +710,12 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     }
     int err = r < 0 ? errno : 0;
     if (err == EINTR) continue;
-    if (sc->group[0] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP)) {
-      /* The path would not take it as one GSO send (EIO: a device without checksum offload; EMSGSIZE: a
-       * datagram in it over the MTU): its datagrams go again one by one, each lost or sent on its own. A
-       * refusal that says GSO cannot work here ends GSO on this socket. */
-      if (err != EMSGSIZE) s->gso = 0;
+    if (sc->group[0] > 1 && r < 0) {
+      /* Whatever refused the GSO send (a segment over the route's MTU: EMSGSIZE, or EINVAL on older kernels;
+       * a full buffer; a kernel's own limits), its datagrams go again one by one, each sent, lost or reported
+       * on its own as without GSO. Only a device that cannot do it at all (EIO: no checksum offload) ends
+       * GSO on this socket: EINVAL also comes from one datagram's size or destination. */
+      if (err == EIO || err == EOPNOTSUPP) s->gso = 0;
       plain_until = at + sc->group[0];
       continue;
     }

@@ -438,6 +438,8 @@ export class Connection {
       // The frames hold views of the datagram: the shared list must not keep it alive.
       frames.fill(EMPTY_FRAME, 0, count);
       FRAME_SCRATCH.release();
+      // Acknowledgements a frame's handler took before it threw are still reported, now.
+      this.reportAcked();
     }
   }
 

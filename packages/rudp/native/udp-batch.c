@@ -15,10 +15,12 @@
  * peer leave as one UDP GSO send (UDP_SEGMENT: the kernel cuts one buffer
  * into datagrams of one size, the last maybe shorter) and a receiving socket
  * takes them back as one GRO buffer (UDP_GRO), cut here into the same
- * datagrams: the wire is unchanged, but the stack is walked once per run, not
- * once per datagram. A GSO send the path refuses (EIO: no checksum offload;
- * EINVAL, EMSGSIZE) is sent again datagram by datagram, and a socket whose
- * kernel or device cannot do it stops trying.
+ * datagrams: the stack is walked once per run, not once per datagram. The
+ * datagrams on the wire are those sent one by one would be: so that the ones
+ * cut from a GSO send keep Don't Fragment too, such a socket sets it on
+ * every datagram (IP_PMTUDISC_PROBE: rudp discovers the path MTU itself). A
+ * GSO send refused for any reason is sent again datagram by datagram, and a
+ * socket whose device cannot do it at all (EIO, EOPNOTSUPP) stops trying.
  *
  * The socket is polled by the event loop Node runs on (uv_poll_t): Node-API
  * gives addons that loop. Nothing here blocks. Built by

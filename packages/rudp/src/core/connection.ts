@@ -481,7 +481,7 @@ export class Connection {
     switch (f.type) {
       case 'ping':
         return;
-      case 'ack':
+      case 'ack': {
         this.pmtu.onAck(now, f.ranges);
         const progressed = this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest);
         this.reportAcked();
@@ -490,6 +490,7 @@ export class Connection {
           this.repairPolicy.forgetAcknowledged();
         }
         return;
+      }
       case 'fragment': {
         if (this.reassembly.accept(f) !== 'new') return;
         // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).

@@ -608,6 +608,17 @@ static int valid_datagram(const int32_t *m, size_t blen, int family) {
   return m[0] >= 0 && m[1] >= 0 && (size_t)m[0] + (size_t)m[1] <= blen && (m[3] == 0 || family_word_ok(m[3], family)) && m[2] >= 0 && m[2] <= 65535;
 }
 
+/*
+ * Copies datagram i's metadata to `out` and says whether it is valid. Read once (volatile: the compiler may not read
+ * it again) and checked on the copy: meta on a SharedArrayBuffer may be changed by another thread after an earlier
+ * check, and must not then point outside the bytes.
+ */
+static int read_datagram(const int32_t *meta, int32_t i, size_t blen, int family, int32_t out[META_WORDS]) {
+  const volatile int32_t *src = meta + (size_t)i * META_WORDS;
+  for (int k = 0; k < META_WORDS; k++) out[k] = src[k];
+  return valid_datagram(out, blen, family);
+}
+
 /* Whether two datagrams' metadata name the same destination (family word 0: the connected peer). */
 static int same_peer(const int32_t *a, const int32_t *b) {
   return a[3] == b[3] && (a[3] == 0 || (a[2] == b[2] && memcmp(a + 4, b + 4, 4 * sizeof(int32_t)) == 0));
@@ -650,12 +661,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     int n = 0, iovs = 0;
     int32_t next = at;
     while (n < SEND_MAX && next < count && iovs < SEND_IOVS) {
-      /* Read once (volatile: the compiler may not read it again) and checked again: meta on a SharedArrayBuffer
-       * may be changed by another thread after the check above, and must not then point outside the bytes. */
       int32_t m[META_WORDS];
-      const volatile int32_t *src = meta + (size_t)next * META_WORDS;
-      for (int k = 0; k < META_WORDS; k++) m[k] = src[k];
-      if (!valid_datagram(m, blen, s->family)) return throw_type(env, outside);
+      if (!read_datagram(meta, next, blen, s->family, m)) return throw_type(env, outside);
       struct msghdr *h = &sc->msgs[n].msg_hdr;
       int32_t first = next;
       memset(&sc->msgs[n], 0, sizeof sc->msgs[n]);
@@ -674,9 +681,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       int joined = 1;
       while (s->gso && first >= plain_until && segment > 0 && total == segment * (size_t)joined && next < count && iovs < SEND_IOVS && joined < GSO_MAX_SEGMENTS) {
         int32_t o[META_WORDS];
-        const volatile int32_t *osrc = meta + (size_t)next * META_WORDS;
-        for (int k = 0; k < META_WORDS; k++) o[k] = osrc[k];
-        if (!valid_datagram(o, blen, s->family)) return throw_type(env, outside);
+        if (!read_datagram(meta, next, blen, s->family, o)) return throw_type(env, outside);
         size_t len = (size_t)o[1];
         /* A run starts with two datagrams of one size: a larger one before a smaller (a path MTU probe before
          * data) stays alone, so a probe refused or lost takes nothing with it. */

@@ -8,6 +8,7 @@ import { BASE_LINK, BASE_RTT_MS, REORDER_HOLD_MS, REORDER_SHARE, type LinkVarian
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { formatSpread, groupBy, spread } from '../stats/seeds.js';
 import { RELAY_WARMUP_RUNS_PER_CASE, UDP_ROUNDS, UDP_WARMUP_MS } from '../udp/udp-bench.js';
+import { ENCRYPTION_PAIRS } from '../udp/encryption-pairs.js';
 import { closedText } from '../udp/many-real.js';
 import type { UdpBulkResult, UdpChatResult } from '../udp/udp-results.js';
 import { bytes, ms, num, ratio, table } from './format.js';
@@ -363,7 +364,7 @@ function udpSection(run: RunResults): string {
         '(one datagram per message, ideal flow control: sender and receiver share a counter in-process, best of windows 32 and 128 datagrams, 2 and 4 for 64 KB). ' +
         'Messages/s counts whole messages delivered; datagrams/s counts what the sender put on the wire: rudp packs many small messages into one datagram, ' +
         'raw dgram sends one each (TCP segments are not counted: —). ' +
-        `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC, each round opened by a discarded rudp run (the first rudp run after raw dgram was handicapped), then rudp and rudp plain back to back twice, mirrored (ABBA), which first alternating from round to round (their ratio is the cost of encryption; each round pools its two runs of each); ` +
+        `Counting starts after ${UDP_WARMUP_MS} ms of warm-up. A full run alternates ${UDP_ROUNDS} rounds of every peer per size after a forced GC, each round opened by a discarded rudp run (the first rudp run after raw dgram was handicapped), then rudp and rudp plain back to back in ${ENCRYPTION_PAIRS} pairs, mirrored (ABBA twice), which first alternating from round to round (their ratio is the cost of encryption: each round takes the median of its pairs' ratios, so one run a stall of the VM hit does not decide the round; the table pools the runs); ` +
         'the table gives medians, "÷ udx-native" is the median of the rounds\' byte-rate ratios. CPU is the whole process\'s (both ends) per GB of payload delivered.',
       '',
       table(['message', 'peer', 'messages/s', 'datagrams/s', 'MB/s', '÷ udx-native', 'CPU s / GB'], rows),

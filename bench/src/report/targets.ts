@@ -5,6 +5,7 @@ import type { ChatResult } from '../run/chat-run.js';
 import type { ForumResult } from '../run/forum-run.js';
 import type { LinkVariant } from '../scenarios/link-variants.js';
 import { spread } from '../stats/seeds.js';
+import { ENCRYPTION_PAIRS } from '../udp/encryption-pairs.js';
 import type { UdpBulkResult, UdpPeer, UdpThroughput } from '../udp/udp-results.js';
 import { ms, num, ratio } from './format.js';
 import type { RunResults } from './results.js';
@@ -248,7 +249,7 @@ export function encryptedThroughput(throughput: readonly UdpThroughput[]): Targe
   return {
     figure,
     target,
-    measured: `rudp ÷ rudp plain, each round's two pairs of runs back to back (ABBA, order alternating), over the rounds: ${measured}`,
+    measured: `rudp ÷ rudp plain, each round the median of its ${ENCRYPTION_PAIRS} pairs of runs back to back (ABBA twice, order alternating), over the rounds: ${measured}`,
     status: rows.every((x) => x.verdict.met) ? 'met' : 'not met',
   };
 }

@@ -4,6 +4,7 @@ import { BULK, BULK_QUICK } from '../scenarios/bulk.js';
 import { BASE_LINK, jitterReorder, plainLoss } from '../scenarios/link-variants.js';
 import { IP_UDP_HEADER_BYTES } from '../sim/sim-pair.js';
 import { groupBy, rotated, spread } from '../stats/seeds.js';
+import { encryptionRatio, encryptionRunOrder, pairRuns } from './encryption-pairs.js';
 import { RelayHost } from './relay-host.js';
 import { relayBulk, relayChat, type RelayDeps } from './relay-runs.js';
 import { loadUdx, type UdxConstructor } from '../peers/udx-native.js';
@@ -105,18 +106,19 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       // of its bytes/s (64 B and 64 KB), so the first peer measured was handicapped.
       collectGarbage();
       await rudpThroughput(api, size, msPerRun / 2);
-      // rudp and rudp plain back to back, twice, mirrored (ABBA; which one first alternating from round to round):
-      // their ratio is the cost of encryption. Runs taken further apart (or always in one order) add this VM's
-      // drift to it, and one pair alone read anywhere from 0.68 to 1.07 of the same code in 14 rounds.
-      const pair = round % 2 === 0 ? [false, true] : [true, false];
-      const encryptedRuns: Rate[] = [];
-      const plainRuns: Rate[] = [];
-      for (const plaintext of [...pair, ...[...pair].reverse()]) {
+      // rudp and rudp plain back to back, in mirrored pairs (encryption-pairs.ts): their ratio is the cost of
+      // encryption, the median of the pairs' ratios. Runs taken further apart (or always in one order) add this
+      // VM's drift to it, and one pair alone read anywhere from 0.68 to 1.07 of the same code in 14 rounds.
+      const order = encryptionRunOrder(round);
+      const pairRates: Rate[] = [];
+      for (const plaintext of order) {
         collectGarbage();
-        (plaintext ? plainRuns : encryptedRuns).push(await rudpThroughput(api, size, msPerRun, plaintext ? { plaintext: true } : {}));
+        pairRates.push(await rudpThroughput(api, size, msPerRun, plaintext ? { plaintext: true } : {}));
       }
-      thisRound.set('rudp', pooled(encryptedRuns));
-      thisRound.set('rudp plain', pooled(plainRuns));
+      const pairs = pairRuns(order, pairRates);
+      thisRound.set('rudp', pooled(pairs.map((p) => p.encrypted)));
+      thisRound.set('rudp plain', pooled(pairs.map((p) => p.plain)));
+      const encryptedToPlain = encryptionRatio(pairs);
       collectGarbage();
       // The sockets the default (batched, rudp's addon) replaces, where it is built.
       if (api.datagramIoLibrary === 'batched') {
@@ -141,7 +143,8 @@ async function throughputRuns(api: typeof import('rudpx'), udx: UdxConstructor |
       const plainRate = thisRound.get('rudp plain');
       for (const [peer, rate] of thisRound) {
         const toUdx = udxRate ? rate.messagesPerSec / udxRate.messagesPerSec : Number.NaN;
-        runs.push({ peer, rate, toUdx, toPlain: plainRate ? rate.messagesPerSec / plainRate.messagesPerSec : Number.NaN });
+        const toPlain = peer === 'rudp' ? encryptedToPlain : plainRate ? rate.messagesPerSec / plainRate.messagesPerSec : Number.NaN;
+        runs.push({ peer, rate, toUdx, toPlain });
       }
     }
     const peers: UdpPeerRate[] = [...groupBy(runs, (r) => r.peer)].map(([peer, mine]) => {

@@ -56,6 +56,9 @@ export class Reader {
   buf: Uint8Array;
   /** Where reading stops. */
   end: number;
+  /** `buf.buffer` once a view was asked for (`undefined`: not yet), and `buf.byteOffset`. */
+  private backing: ArrayBufferLike | undefined = undefined;
+  private base = 0;
 
   constructor(buf: Uint8Array, start: number, end: number) {
     this.buf = buf;
@@ -69,6 +72,7 @@ export class Reader {
     this.pos = start;
     this.end = end;
     this.ok = true;
+    this.backing = undefined;
     return this;
   }
 
@@ -106,13 +110,20 @@ export class Reader {
     return v;
   }
 
-  /** A view of the next `n` bytes (no copy), or `undefined`. */
+  /** A view of the next `n` bytes (no copy; a plain `Uint8Array`, whatever `buf` is), or `undefined`. */
   bytes(n: number): Uint8Array | undefined {
     if (n < 0 || this.pos + n > this.end) {
       this.fail();
       return undefined;
     }
-    const out = this.buf.subarray(this.pos, this.pos + n);
+    // A view made on the ArrayBuffer directly: `subarray` costs twice as much (it looks up the
+    // species constructor), and a packet's frames ask for a view per message.
+    let backing = this.backing;
+    if (backing === undefined) {
+      backing = this.backing = this.buf.buffer;
+      this.base = this.buf.byteOffset;
+    }
+    const out = new Uint8Array(backing, this.base + this.pos, n);
     this.pos += n;
     return out;
   }

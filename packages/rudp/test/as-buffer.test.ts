@@ -7,8 +7,7 @@
  * the same bytes (a pooled copy cost three times a view).
  */
 import { describe, expect, it } from 'vitest';
-import { asBuffer, keptMessage } from '../src/node/udp-endpoint.js';
-import { MAX_PROBED_DATAGRAM } from '../src/wire/packet.js';
+import { asBuffer } from '../src/node/udp-endpoint.js';
 
 /** A typed array whose `buffer` must not be asked for. */
 class NoBufferAccess extends Uint8Array {
@@ -51,31 +50,5 @@ describe('asBuffer', () => {
       expect(b.buffer).toBe(datagram.buffer);
       expect([b.byteOffset, b.length]).toEqual([30, n]);
     }
-  });
-});
-
-describe('keptMessage (the Node adapter\'s copyMessage)', () => {
-  it('keeps a small message of a datagram of its own as a Buffer over the same bytes', () => {
-    for (const size of [300, MAX_PROBED_DATAGRAM]) {
-      const datagram = new Uint8Array(size).map((_, i) => i & 0xff);
-      const message = datagram.subarray(40, 104);
-      const b = keptMessage(message);
-      expect(Buffer.isBuffer(b)).toBe(true);
-      expect(b.buffer).toBe(datagram.buffer);
-      expect([b.byteOffset, b.length]).toEqual([40, 64]);
-      // asBuffer hands it on as it is.
-      expect(asBuffer(b)).toBe(b);
-    }
-  });
-
-  it('copies a message out of a larger buffer (another driver\'s slab), which it must not pin', () => {
-    const slab = new Uint8Array(MAX_PROBED_DATAGRAM + 1).map((_, i) => i & 0xff);
-    const message = slab.subarray(40, 104);
-    const b = keptMessage(message);
-    expect(Buffer.isBuffer(b)).toBe(true);
-    expect(b.buffer).not.toBe(slab.buffer);
-    expect([...b]).toEqual([...message]);
-    slab[40] = 0;
-    expect(b[0]).toBe(40);
   });
 });

@@ -67,10 +67,8 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * How a received message is copied when it is not handed over as a view
    * of its datagram (a small message among others, which must not pin the
    * datagram). Default `bytes.slice()`. A driver that hands messages on as
-   * a type of its own makes it straight away, and one that knows what its
-   * datagrams cost may keep a view: the Node adapter's datagrams are
-   * buffers of their own no larger than a slab of Node's Buffer pool, so it
-   * hands on a Buffer over the same bytes (`keptMessage`).
+   * a type of its own copies straight into it: the Node adapter into a
+   * Buffer from Node's pool, one copy instead of two.
    */
   readonly copyMessage?: (bytes: Uint8Array) => Uint8Array;
 }

@@ -14,7 +14,6 @@ import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
 import type { RandomSource } from '../core/sans-io.js';
 import type { DatagramSocket } from './datagram-socket.js';
-import { MAX_PROBED_DATAGRAM } from '../wire/packet.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 
 /** `setTimeout` cannot wait less than this, ms. */
@@ -129,8 +128,8 @@ export class UdpEndpoint {
     this.ownerRefd = acceptIncoming;
     // Encrypted unless the caller asked for plaintext explicitly.
     const { socketBatching: _, segmentOffload: __, ...endpointOptions } = options;
-    // Messages the core would copy out of their datagrams become Buffers here: asBuffer then has nothing to do.
-    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...endpointOptions, random: cryptoRandom(), acceptIncoming, copyMessage: keptMessage });
+    // Messages the core copies out of their datagrams are copied into Buffers: asBuffer then has nothing to do.
+    this.endpoint = new Endpoint({ ...(options.plaintext === true ? {} : { crypto: defaultCryptoProvider }), ...endpointOptions, random: cryptoRandom(), acceptIncoming, copyMessage: copyToBuffer });
     socket.onDatagram = (data, from) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.now(), data, from);
@@ -396,21 +395,6 @@ export function asBuffer(data: Uint8Array): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (data.byteOffset === 0 && data.length <= ON_HEAP_MAX) return copyToBuffer(data);
   return bufferView(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * A small message the core would copy out of its datagram (so that keeping
- * it does not pin the datagram), as a Buffer. A datagram these sockets hand
- * over is an ArrayBuffer of its own, of at most `MAX_PROBED_DATAGRAM` bytes
- * (a larger one is dropped unread): keeping a view of it pins no more than
- * a copy from Node's pool would, which pins an 8 KiB slab of the pool. So
- * the message stays a view of it, and costs a Buffer object (about 25 ns)
- * where a pooled copy cost about 90 ns (64-byte messages: some 20 to a
- * datagram). A larger buffer (another driver's) is copied.
- */
-export function keptMessage(bytes: Uint8Array): Buffer {
-  const buffer = bytes.buffer;
-  return buffer.byteLength <= MAX_PROBED_DATAGRAM ? bufferView(buffer, bytes.byteOffset, bytes.byteLength) : copyToBuffer(bytes);
 }
 
 /** A copy of `bytes` in a Buffer (from Node's pool when small: no allocation of its own). */

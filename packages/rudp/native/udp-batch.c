@@ -313,9 +313,23 @@ typedef struct {
   int kept;
 } Batch;
 
-static int start_batch(napi_env env, Batch *b) {
+/*
+ * Starts a batch: a new array, and the metadata array's bytes looked up again each time. The callback before
+ * may have detached (and so freed) their buffer or shrunk it; the words of the rest of a GRO buffer must not be
+ * written there. A metadata array that no longer holds SLOTS datagrams ends the delivery.
+ */
+static int start_batch(Socket *s, Batch *b) {
+  napi_value meta_value;
+  napi_typedarray_type type;
+  size_t meta_len = 0;
+  void *meta_data = NULL;
   b->kept = 0;
-  return napi_create_array_with_length(env, SLOTS, &b->buffers) == napi_ok;
+  if (napi_get_reference_value(s->env, s->meta, &meta_value) != napi_ok || meta_value == NULL ||
+      napi_get_typedarray_info(s->env, meta_value, &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      meta_len < (size_t)SLOTS * META_WORDS)
+    return 0;
+  b->meta = meta_data;
+  return napi_create_array_with_length(s->env, SLOTS, &b->buffers) == napi_ok;
 }
 
 /* Hands the batch to JavaScript; false if the socket closed meanwhile (nothing more may be delivered). */
@@ -325,7 +339,7 @@ static int hand_over(Socket *s, Batch *b) {
   argv[0] = b->buffers;
   napi_create_int32(s->env, b->kept, &argv[1]);
   call_back(s, s->on_messages, 2, argv);
-  return !s->closed && start_batch(s->env, b);
+  return !s->closed && start_batch(s, b);
 }
 
 /*
@@ -340,16 +354,8 @@ static int hand_over(Socket *s, Batch *b) {
 static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count, size_t slot_bytes) {
   int delivered = 0;
   napi_env env = s->env;
-  napi_value meta_value;
-  napi_typedarray_type type;
-  size_t meta_len = 0;
-  void *meta_data = NULL;
   Batch b;
-  if (napi_get_reference_value(env, s->meta, &meta_value) != napi_ok ||
-      napi_get_typedarray_info(env, meta_value, &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      meta_len < (size_t)SLOTS * META_WORDS || !start_batch(env, &b))
-    return -1;
-  b.meta = meta_data;
+  if (!start_batch(s, &b)) return -1;
   for (int i = 0; i < count; i++) {
     if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
     const unsigned char *at = sc->area + (size_t)i * slot_bytes;

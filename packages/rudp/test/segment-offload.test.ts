@@ -6,6 +6,9 @@
  * GSO send is refused, its datagrams leave one by one, and a refusal that
  * says GSO cannot work (EIO) ends it on that socket. The sends are watched
  * (and refused) by an LD_PRELOAD shim around sendmmsg, in a child process.
+ * A GRO buffer holds up to 63 datagrams, more than one callback carries:
+ * the metadata array lent to the addon is looked up again for each
+ * callback, in this process.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -13,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UDP_GRO, UDP_GSO, loadUdpBatch } from '../src/node/udp-batch.js';
+import { META_WORDS, RECEIVE_SLOTS, UDP_GRO, UDP_GSO, type UdpBatchHandle, loadUdpBatch } from '../src/node/udp-batch.js';
 
 const addon = loadUdpBatch();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -122,5 +125,51 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('UDP segmen
     expect(o.offloadsAfter).toBe(UDP_GSO | UDP_GRO);
     expect(o.notSent).toBe(0);
     expectEveryDatagram(o);
+  });
+});
+
+describe.skipIf(addon === undefined || process.platform !== 'linux')('a GRO buffer cut into more datagrams than one callback carries', () => {
+  const lib = addon as NonNullable<typeof addon>;
+
+  it('writes no metadata into a buffer the callback detached, and hands over no more of that GRO buffer', async () => {
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    let calls = 0;
+    // The buffer that now owns the metadata's old bytes: kept alive so a write after the detach is seen, not a use after free.
+    let moved: Int32Array | undefined;
+    let before: Int32Array | undefined;
+    let loopTurnDone: () => void = () => {};
+    const turn = new Promise<void>((r) => (loopTurnDone = r));
+    const fn = (): void => {};
+    const rx = lib.open(4, () => {
+      calls++;
+      if (moved !== undefined) return;
+      moved = new Int32Array(structuredClone(meta.buffer, { transfer: [meta.buffer] }));
+      before = moved.slice();
+      // Runs after the readable callback that cut the GRO buffer returns: every callback it makes comes before.
+      setImmediate(loopTurnDone);
+    }, fn, meta, true) as UdpBatchHandle;
+    const tx = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS), true) as UdpBatchHandle;
+    try {
+      expect(lib.bind(rx, '127.0.0.1', 0, 0)).toBe(0);
+      expect(lib.bind(tx, '127.0.0.1', 0, 0)).toBe(0);
+      expect(lib.offloads(rx) & UDP_GRO).toBe(UDP_GRO);
+      expect(lib.offloads(tx) & UDP_GSO).toBe(UDP_GSO);
+      // 63 datagrams of 100 bytes in one GSO send: one GRO buffer, two callbacks' worth.
+      const n = 63;
+      const sendMeta = new Int32Array(n * META_WORDS);
+      const port = (lib.address(rx) as [string, number])[1];
+      for (let i = 0; i < n; i++) {
+        sendMeta.set([i * 100, 100, port], i * META_WORDS);
+        expect(lib.pton(4, '127.0.0.1', sendMeta, i * META_WORDS + 4)).toBe(4);
+        sendMeta[i * META_WORDS + 3] = 4;
+      }
+      expect(lib.send(tx, new Uint8Array(n * 100), sendMeta, n)).toBe(n);
+      await turn;
+      expect(calls).toBe(1);
+      expect(moved).toEqual(before);
+    } finally {
+      lib.close(rx);
+      lib.close(tx);
+    }
   });
 });

@@ -362,13 +362,18 @@ static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count, size
     size_t left = msgs[i].msg_len;
     size_t segment = s->gro ? gro_segment(&msgs[i].msg_hdr) : 0;
     if (segment == 0 || segment > left) segment = left;
-    /* As without GRO: a datagram larger than a plain slot is dropped (rudp never sends one). */
-    if (segment > SLOT_BYTES) continue;
     /* An empty datagram is one datagram too. */
     do {
       size_t len = segment < left ? segment : left;
       void *bytes = NULL;
       napi_value buffer;
+      /* As without GRO: a datagram larger than a plain slot is dropped (rudp never sends one), and only it: the
+       * shorter last datagram of a GRO buffer of larger ones is delivered. */
+      if (len > SLOT_BYTES) {
+        at += len;
+        left -= len;
+        continue;
+      }
       if (b.kept == SLOTS && !hand_over(s, &b)) return -1;
       if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, b.buffers, (uint32_t)b.kept, buffer) != napi_ok) return -1;
       if (len > 0) memcpy(bytes, at, len);

@@ -6,9 +6,10 @@
  * GSO send is refused, its datagrams leave one by one, and a refusal that
  * says GSO cannot work (EIO) ends it on that socket. The sends are watched
  * (and refused) by an LD_PRELOAD shim around sendmmsg, in a child process.
- * A GRO buffer holds up to 63 datagrams, more than one callback carries:
- * the metadata array lent to the addon is looked up again for each
- * callback, in this process.
+ * In this process: a GRO buffer of datagrams over a receive slot (2,048
+ * bytes) loses those and only those, and one of up to 63 datagrams, more
+ * than one callback carries, has the metadata array lent to the addon
+ * looked up again for each callback.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BatchSocket } from '../src/node/batch-socket.js';
 import { META_WORDS, RECEIVE_SLOTS, UDP_GRO, UDP_GSO, type UdpBatchHandle, loadUdpBatch } from '../src/node/udp-batch.js';
 
 const addon = loadUdpBatch();
@@ -128,8 +130,41 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('UDP segmen
   });
 });
 
-describe.skipIf(addon === undefined || process.platform !== 'linux')('a GRO buffer cut into more datagrams than one callback carries', () => {
+describe.skipIf(addon === undefined || process.platform !== 'linux')('GRO buffers cut up in this process', () => {
   const lib = addon as NonNullable<typeof addon>;
+
+  it('drops the datagrams of a GRO buffer that are over a receive slot, and delivers its shorter last one', async () => {
+    const rx = new BatchSocket(lib, 4);
+    const tx = new BatchSocket(lib, 4, true);
+    try {
+      const got: Uint8Array[] = [];
+      const sentinel = Uint8Array.of(0xee, 0xee, 0xee);
+      let sentinelSeen: () => void = () => {};
+      const done = new Promise<void>((r) => (sentinelSeen = r));
+      rx.onDatagram = (data) => {
+        if (data.length === sentinel.length && data.every((v, i) => v === sentinel[i])) sentinelSeen();
+        else got.push(data.slice());
+      };
+      await rx.bind(0, '127.0.0.1');
+      await tx.bind(0, '127.0.0.1');
+      expect(rx.offloads & UDP_GRO).toBe(UDP_GRO);
+      expect(tx.offloads & UDP_GSO).toBe(UDP_GSO);
+      const to = `127.0.0.1:${rx.address().port}`;
+      // Each run (one GSO send, one GRO buffer) ends with a shorter datagram; 2,049 and 3,000 are over a slot.
+      const sizes = [...Array<number>(20).fill(2049), 1, ...Array<number>(3).fill(3000), 10, ...Array<number>(5).fill(2048), 7, ...Array<number>(4).fill(1000), 500];
+      const sent = sizes.map((length, id) => Uint8Array.from({ length }, (_, k) => (id * 31 + k * 7) & 0xff));
+      for (const d of sent) tx.send(to, d);
+      tx.flush();
+      // Loopback keeps the order: once the sentinel (a send of its own) is in, every datagram before it is in or dropped.
+      tx.send(to, sentinel);
+      tx.flush();
+      await done;
+      expect(got).toEqual(sent.filter((d) => d.length <= 2048));
+    } finally {
+      await tx.close();
+      await rx.close();
+    }
+  });
 
   it('writes no metadata into a buffer the callback detached, and hands over no more of that GRO buffer', async () => {
     const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);

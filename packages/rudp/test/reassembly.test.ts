@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Reassembly, SMALL_BUFFER_BYTES } from '../src/core/receive/reassembly.js';
+import { creditOf } from '../src/core/flow-control.js';
 import type { Delivery, FragmentFrame } from '../src/wire/frame.js';
 
 const whole = (messageId: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength: data.length, offset: 0, data });
@@ -71,7 +72,7 @@ describe('Reassembly order', () => {
         const expected: number[] = [];
         while (seen.has(expected.length)) expected.push(expected.length);
         expect(out).toEqual(expected);
-        expect(r.buffered).toBe((seen.size - expected.length) * 8);
+        expect(r.buffered).toBe((seen.size - expected.length) * creditOf(8));
       }),
       { seed: 7, numRuns: 300 },
     );
@@ -86,7 +87,7 @@ describe('Reassembly memory', () => {
       r.accept(whole(id, new Uint8Array(8)));
       expect(r.pop()).toBeDefined();
     }
-    expect(r.buffered).toBe(8);
+    expect(r.buffered).toBe(creditOf(8));
     // Internal: the run of read slots is compacted, not grown for ever.
     expect((r as unknown as { run: unknown[] }).run.length).toBeLessThan(4096);
   });
@@ -163,7 +164,8 @@ describe('Reassembly by channel', () => {
   });
 
   it('datagrams are released at once, outside the reliable window, and dropped past their own budget', () => {
-    const r = new Reassembly(10);
+    // Room for one reliable message of 10 bytes, and 10 bytes of datagrams.
+    const r = new Reassembly(creditOf(10));
     expect(r.acceptDatagram(9, new Uint8Array(6))).toBe(true);
     expect(r.acceptDatagram(9, new Uint8Array(6))).toBe(false);
     expect(r.datagramsDropped).toBe(1);
@@ -175,6 +177,17 @@ describe('Reassembly by channel', () => {
       [0, 0],
     ]);
     expect(r.acceptDatagram(9, new Uint8Array(10))).toBe(true);
+  });
+
+  it('holds at most window / MESSAGE_CREDIT (flow-control.ts) unread datagrams, however short, and takes reliable messages past them', () => {
+    const r = new Reassembly(4 * creditOf(4));
+    for (let i = 0; i < 4; i++) expect(r.acceptDatagram(1, new Uint8Array(0))).toBe(true);
+    expect(r.acceptDatagram(1, new Uint8Array(0))).toBe(false);
+    expect(r.datagramsDropped).toBe(1);
+    // Unread datagrams take none of the reliable window: a reliable message is never refused for them.
+    for (let id = 0; id < 4; id++) expect(r.accept(on(id, undefined))).toBe('new');
+    drain(r);
+    expect(r.acceptDatagram(1, new Uint8Array(0))).toBe(true);
   });
 });
 

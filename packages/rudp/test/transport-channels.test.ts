@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
+import { creditOf } from '../src/core/flow-control.js';
 import type { Endpoint } from '../src/core/endpoint.js';
 import type { DeliveryOptions } from '../src/core/send/delivery-options.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
@@ -255,9 +256,9 @@ describe('unreliable messages (datagrams)', () => {
   });
 
   it('take no flow-control credit: lost ones do not shrink the window reliable messages use', () => {
-    // A 4 KiB receive window and 100 KB of datagrams, a fifth of them lost: if lost datagrams held
-    // credit, the 4,000-byte reliable messages after them could never be sent.
-    const p = makePair({ seed: 4, link: LINK, ...PLAIN, server: { plaintext: true, receiveWindow: 4096 } });
+    // A receive window of one 4,000-byte message and 100 KB of datagrams, a fifth of them lost: if lost
+    // datagrams held credit, the reliable messages after them could never be sent.
+    const p = makePair({ seed: 4, link: LINK, ...PLAIN, server: { plaintext: true, receiveWindow: creditOf(4000) + 96 } });
     let n = 0;
     filterOutgoing(p.client, (frames) => frames.some((f) => f.type === 'datagram') && n++ % 5 === 0);
     schedule(p, 300, 2, 100, (conn, i) => conn.send(payload(1, i, 1000), { reliable: false }));

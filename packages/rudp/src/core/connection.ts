@@ -24,7 +24,7 @@
 import { type ConnectionConfig, keepAliveInterval } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
-import { FlowControl } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, creditOf } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -233,10 +233,12 @@ export class Connection {
       this.host.wake(this);
       return -1;
     }
-    // A message must fit the peer's window whole (it is delivered whole); before the handshake
-    // completes the peer's window is not known yet and our own stands in for it.
-    if (data.length > this.flow.peerWindow) {
-      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the peer's receive window of ${this.flow.peerWindow} bytes`);
+    // A message must fit the peer's window whole (it is delivered whole), with its bookkeeping
+    // (`MESSAGE_CREDIT`); before the handshake completes the peer's window is not known yet and our own
+    // stands in for it.
+    if (creditOf(data.length) > this.flow.peerWindow) {
+      const max = this.flow.peerWindow - MESSAGE_CREDIT;
+      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the ${max} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
     }
     const id = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
@@ -307,7 +309,7 @@ export class Connection {
     if (m === undefined) return undefined;
     this.stat.messagesReceived++;
     // A datagram took no credit (a lost one could never give it back), so reading one returns none.
-    if (reliable) this.flow.onRead(m.length);
+    if (reliable) this.flow.onRead(creditOf(m.length));
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

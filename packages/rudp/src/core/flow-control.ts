@@ -5,8 +5,28 @@
  * application has not read count against our window; reading them earns
  * the peer more credit, announced in MAX_DATA once a quarter window has
  * been freed (one small frame per quarter window, not per message).
+ *
+ * A reliable message takes its bytes and `MESSAGE_CREDIT` more of the
+ * window, at both ends: a message held costs the receiver some 270 bytes of
+ * heap however short it is, and a window counted in bytes alone let a peer
+ * make a connection hold 65,536 empty messages (18 MB) in any window. Both
+ * ends also keep message ids within `MAX_MESSAGES_AHEAD` of the oldest one
+ * not yet whole. The receiver refuses what goes past either, so the sender
+ * never sends it: a refused fragment's packet is still acknowledged, and an
+ * honest sender whose message was refused would have lost it.
  */
 import { writeMaxData } from '../wire/frame.js';
+
+/** Window bytes a reliable message takes beyond its own (its bookkeeping at the receiver). */
+export const MESSAGE_CREDIT = 256;
+
+/** Window bytes a reliable message of `length` bytes takes. */
+export function creditOf(length: number): number {
+  return length + MESSAGE_CREDIT;
+}
+
+/** Most message ids past the oldest one not yet whole that a receiver tracks (and so a sender sends). */
+export const MAX_MESSAGES_AHEAD = 65_536;
 import type { PacketWriter } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
@@ -33,7 +53,7 @@ export class FlowControl {
     this.advertisedLimit = receiveWindow;
   }
 
-  /** The peer's window (before the handshake completes, our own stands in for it). */
+  /** The peer's window (before the handshake completes, our own stands in for it); a message takes `creditOf` its length of it. */
   get peerWindow(): number {
     return this.peerWindowBytes;
   }
@@ -44,7 +64,7 @@ export class FlowControl {
     this.peerWindowBytes = window;
   }
 
-  /** Whether the peer has room for the stream up to `streamEnd`. */
+  /** Whether the peer has room for the stream up to `streamEnd` (counted in `creditOf` each message). */
   allows(streamEnd: number): boolean {
     return streamEnd <= this.peerLimit;
   }
@@ -54,7 +74,7 @@ export class FlowControl {
     if (limit > this.peerLimit) this.peerLimit = limit;
   }
 
-  /** The application read a message of `bytes`. */
+  /** The application read a message that took `bytes` of the window (`creditOf` its length). */
   onRead(bytes: number): void {
     this.consumed += bytes;
     const limit = this.consumed + this.receiveWindow;

@@ -4,7 +4,7 @@
  * been read, in a frame that parses back to the new limit.
  */
 import { describe, expect, it } from 'vitest';
-import { FlowControl } from '../../src/core/flow-control.js';
+import { FlowControl, creditOf } from '../../src/core/flow-control.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import type { ChunkRef } from '../../src/core/send/outgoing-message.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
@@ -44,18 +44,20 @@ describe('FlowControl: sending', () => {
   });
 
   it('holds a queued message beyond the peer\'s limit until MAX_DATA covers its last byte', () => {
-    const f = new FlowControl(1 << 20, 250);
+    // Each message takes its bytes and MESSAGE_CREDIT of the window.
+    const end = creditOf(200) + creditOf(100);
+    const f = new FlowControl(1 << 20, end - 50);
     const q = new SendQueue(f, 1_000);
     q.push(new Uint8Array(200));
     q.push(new Uint8Array(100));
     const chunks: ChunkRef[] = [];
     q.fillNewData(writerWithRoom(1_000), chunks, 0, { rememberSmall: () => undefined });
-    // The first message (bytes 0–200) fits; the second ends at 300 > 250.
+    // The first message fits; the second ends 50 past the limit.
     expect(chunks.map((c) => c.message.id)).toEqual([0]);
     expect(q.hasNewData()).toBe(false);
-    f.onMaxData(299);
+    f.onMaxData(end - 1);
     expect(q.hasNewData()).toBe(false);
-    f.onMaxData(300);
+    f.onMaxData(end);
     expect(q.hasNewData()).toBe(true);
     q.fillNewData(writerWithRoom(1_000), chunks, 0, { rememberSmall: () => undefined });
     expect(chunks.map((c) => c.message.id)).toEqual([0, 1]);

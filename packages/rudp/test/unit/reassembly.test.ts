@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGES_AHEAD, Reassembly, SMALL_BUFFER_BYTES } from '../../src/core/receive/reassembly.js';
+import { MESSAGE_CREDIT, creditOf } from '../../src/core/flow-control.js';
 import type { FragmentFrame } from '../../src/wire/frame.js';
 
 /** Fragment of message `id` (`length` bytes, byte i = (id + i) % 251) covering [offset, offset + n). */
@@ -85,9 +86,9 @@ describe('Reassembly: a message in several fragments', () => {
   it('a whole-message fragment after a partial one completes that message without counting it twice', () => {
     const r = new Reassembly(1 << 20);
     r.accept(frag(0, 20, 10, 10));
-    expect(r.buffered).toBe(20);
+    expect(r.buffered).toBe(creditOf(20));
     expect(r.accept(whole(0, 20))).toBe('new');
-    expect(r.buffered).toBe(20);
+    expect(r.buffered).toBe(creditOf(20));
     expect(drain(r)).toEqual([body(0, 20)]);
     expect(r.buffered).toBe(0);
     expect(r.accept(frag(0, 20, 0, 10))).toBe('duplicate');
@@ -103,25 +104,39 @@ describe('Reassembly: a message in several fragments', () => {
 
 describe('Reassembly: bounds', () => {
   it('buffers up to exactly the window and refuses a message that would pass it', () => {
-    const r = new Reassembly(100);
+    // Each message takes its bytes and MESSAGE_CREDIT of the window.
+    const C = MESSAGE_CREDIT;
+    const r = new Reassembly(100 + 2 * C);
     expect(r.accept(whole(0, 60))).toBe('new');
     expect(r.accept(whole(1, 41))).toBe('refused');
     expect(r.accept(whole(1, 40))).toBe('new');
-    expect(r.buffered).toBe(100);
-    expect(r.accept(whole(2, 1))).toBe('refused');
+    expect(r.buffered).toBe(100 + 2 * C);
+    expect(r.accept(whole(2, 0))).toBe('refused');
     // Reading frees the window.
     expect(r.pop()).toEqual(body(0, 60));
-    expect(r.buffered).toBe(40);
+    expect(r.buffered).toBe(creditOf(40));
     expect(r.accept(whole(2, 60))).toBe('new');
   });
 
+  it('counts each message held, however short: a window holds at most window / MESSAGE_CREDIT of them', () => {
+    // Empty messages after a missing one: before, 65,536 of them were held in any window (some 18 MB).
+    const window = 64 * MESSAGE_CREDIT;
+    const r = new Reassembly(window);
+    for (let id = 1; id <= 64; id++) expect(r.accept(whole(id, 0))).toBe('new');
+    expect(r.accept(whole(65, 0))).toBe('refused');
+    expect(r.buffered).toBe(window);
+    // The missing one does not fit either until the application reads.
+    expect(r.accept(whole(0, 0))).toBe('refused');
+  });
+
   it('a partial message reserves its whole length at its first fragment', () => {
-    const r = new Reassembly(100);
+    const C = MESSAGE_CREDIT;
+    const r = new Reassembly(100 + 2 * C);
     expect(r.accept(frag(0, 80, 0, 10))).toBe('new');
-    expect(r.buffered).toBe(80);
+    expect(r.buffered).toBe(creditOf(80));
     expect(r.accept(frag(1, 21, 0, 10))).toBe('refused');
     expect(r.accept(frag(1, 20, 0, 10))).toBe('new');
-    expect(r.buffered).toBe(100);
+    expect(r.buffered).toBe(100 + 2 * C);
     // Later fragments of a message already reserved are not refused.
     expect(r.accept(frag(0, 80, 10, 70))).toBe('new');
     expect(r.accept(frag(1, 20, 10, 10))).toBe('new');
@@ -167,11 +182,11 @@ describe('Reassembly: release in id order', () => {
     r.accept(whole(0, 7));
     r.accept(whole(2, 9));
     r.accept(frag(1, 30, 0, 10));
-    expect(r.buffered).toBe(7 + 9 + 30);
+    expect(r.buffered).toBe(creditOf(7) + creditOf(9) + creditOf(30));
     r.pop();
-    expect(r.buffered).toBe(9 + 30);
+    expect(r.buffered).toBe(creditOf(9) + creditOf(30));
     r.accept(frag(1, 30, 10, 20));
-    expect(r.buffered).toBe(9 + 30);
+    expect(r.buffered).toBe(creditOf(9) + creditOf(30));
     drain(r);
     expect(r.buffered).toBe(0);
   });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Reassembly } from '../../src/core/receive/reassembly.js';
+import { creditOf } from '../../src/core/flow-control.js';
 import { encodeRepair, repairSymbolSize } from '../../src/core/repair/repair-code.js';
 import { RepairReceiver } from '../../src/core/repair/repair-receiver.js';
 import type { Frame, RepairFrame } from '../../src/wire/frame.js';
@@ -115,7 +116,8 @@ describe('RepairReceiver', () => {
   });
 
   it('a rebuilt message that reassembly refuses (its window is full) counts for nothing and owes no MESSAGE_ACK', () => {
-    const r = new Reassembly(8);
+    // Room for one message of the size arrive() sends, and not two.
+    const r = new Reassembly(creditOf(8) + 8);
     const rr = new RepairReceiver(r);
     const f = repair(9, 0, 2);
     rr.prepare(true);

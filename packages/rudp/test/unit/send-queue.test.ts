@@ -4,7 +4,7 @@
  * (kept right across compaction), and MESSAGE_ACK's "everything below n".
  */
 import { describe, expect, it } from 'vitest';
-import { FlowControl } from '../../src/core/flow-control.js';
+import { FlowControl, MAX_MESSAGES_AHEAD, creditOf } from '../../src/core/flow-control.js';
 import type { ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import { type FragmentFrame, writeAck } from '../../src/wire/frame.js';
@@ -54,8 +54,9 @@ describe('SendQueue: queueing', () => {
     sendAll(q);
     const [a, b, c] = ids.map((id) => sent(q, id)) as [OutgoingMessage, OutgoingMessage, OutgoingMessage];
     expect([a.id, b.id, c.id]).toEqual([0, 1, 2]);
-    expect([a.streamStart, b.streamStart, c.streamStart]).toEqual([0, 10, 10]);
-    expect(c.streamEnd).toBe(310);
+    // In window credit: each message's bytes and MESSAGE_CREDIT.
+    expect([a.streamStart, b.streamStart, c.streamStart]).toEqual([0, creditOf(10), creditOf(10) + creditOf(0)]);
+    expect(c.streamEnd).toBe(creditOf(10) + creditOf(0) + creditOf(300));
   });
 
   it('cuts a message into chunks that, with their fragment header, fit one packet payload', () => {
@@ -197,13 +198,13 @@ describe('SendQueue: new data', () => {
   });
 
   it('stops at the first message the peer\'s credit does not cover, even if a later one would fit', () => {
-    const { q, flow } = queue(100);
+    const { q, flow } = queue(creditOf(60) + 40);
     q.push(bytes(60));
     q.push(bytes(60));
     q.push(bytes(1));
     expect(fill(q).chunks.map((c) => c.message.id)).toEqual([0]);
     expect(q.hasNewData()).toBe(false);
-    flow.onMaxData(121);
+    flow.onMaxData(2 * creditOf(60) + creditOf(1));
     expect(q.hasNewData()).toBe(true);
     expect(fill(q).chunks.map((c) => c.message.id)).toEqual([1, 2]);
   });
@@ -238,10 +239,30 @@ describe('SendQueue: new data', () => {
   });
 });
 
+describe('SendQueue: message ids in flight', () => {
+  it('starts no message MAX_MESSAGES_AHEAD or more past the oldest one not acknowledged, whatever the credit', () => {
+    // Empty messages take little credit: before, a stream of them ran past the receiver's horizon, which
+    // refused (and acknowledged) the rest while the oldest was lost.
+    const { q } = queue(2 ** 40);
+    const n = MAX_MESSAGES_AHEAD + 10;
+    for (let i = 0; i < n; i++) q.push(bytes(0));
+    let started = 0;
+    for (let i = 0; i < n && q.hasNewData(); i++) started += fill(q, 1_000).chunks.length;
+    expect(started).toBe(MAX_MESSAGES_AHEAD);
+    expect(q.hasNewData()).toBe(false);
+    // The oldest is acknowledged, and a later one: one more may start (the oldest not acknowledged is now 1).
+    ackAll(sent(q, 0));
+    ackAll(sent(q, 5));
+    expect(q.hasNewData()).toBe(true);
+    expect(fill(q, 1_000).chunks.map((c) => c.message.id)).toEqual([MAX_MESSAGES_AHEAD]);
+    expect(q.hasNewData()).toBe(false);
+  });
+});
+
 describe('SendQueue: acknowledgement', () => {
   it('ackBelow(n): every sent message below n is complete, each reported once; unsent ones are not', () => {
     // The peer's credit covers messages 0 and 1 only: nothing of 2 and 3 is sent.
-    const { q } = queue(255);
+    const { q } = queue(creditOf(5) + creditOf(250));
     const ms = [q.push(bytes(5)), q.push(bytes(250)), q.push(bytes(5)), q.push(bytes(5))];
     for (let i = 0; i < 10 && q.hasNewData(); i++) fill(q);
     expect(sent(q, ms[1] as number).allSent).toBe(true);

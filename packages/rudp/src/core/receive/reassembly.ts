@@ -5,11 +5,13 @@
  * released (channels never wait for each other), an unordered one as soon as
  * it is whole, a datagram as it arrives. Whether a message is whole is kept
  * by id across all channels, which is what repairs and MESSAGE_ACK speak of.
- * Memory is bounded by the receive window: a fragment that would push the
- * buffered bytes past it is refused (an honest sender never sends one), and
- * a datagram that would is dropped (it may be).
+ * Memory is bounded by the receive window, each reliable message counted
+ * at `creditOf` its length (flow-control.ts): a fragment that would push the
+ * buffered credit past it is refused (an honest sender never sends one), and
+ * a datagram past the window's own budget for datagrams is dropped (it may be).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
+import { MAX_MESSAGES_AHEAD, MESSAGE_CREDIT, creditOf } from '../flow-control.js';
 import { ByteSlab } from '../send/byte-slab.js';
 import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 
@@ -39,9 +41,17 @@ interface Waiting {
   readonly data: Uint8Array;
 }
 
-/** Most message ids ahead of the first missing one that we track, and most messages held unread. */
-export const MAX_MESSAGES_AHEAD = 65_536;
+/** Re-exported: the receiver's half of flow-control.ts's limits. */
+export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
 
+/**
+ * Most unread datagrams per window byte: one per `MESSAGE_CREDIT`, the
+ * heap a held message costs (a datagram takes no credit: a lost one could
+ * never give it back, so it has a budget of its own and is dropped past it).
+ */
+function maxDatagramsHeld(window: number): number {
+  return Math.max(1, Math.floor(window / MESSAGE_CREDIT));
+}
 /** Outcome of accepting a fragment. */
 export type FragmentResult = 'new' | 'duplicate' | 'refused';
 
@@ -74,12 +84,13 @@ export class Reassembly {
   /** Channel 0's order (the default traffic: kept out of the map). */
   private readonly zero: ChannelOrder = { last: -1, waiting: undefined };
   private channels: Map<number, ChannelOrder> | undefined;
-  /** Messages held: partial, waiting or released and unread. */
-  private held = 0;
-  /** Bytes held in partial and whole-but-unread reliable messages. */
+  /** Window credit (`creditOf` each message) held in partial and whole-but-unread reliable messages. */
   buffered = 0;
   /** Bytes of datagrams held unread (they have a budget of their own: the window again). */
   private datagramBytes = 0;
+  /** Datagrams held unread, and most held at once. */
+  private datagramsHeld = 0;
+  private readonly maxDatagrams: number;
   /** Datagrams dropped because the application was not reading. */
   datagramsDropped = 0;
 
@@ -87,7 +98,9 @@ export class Reassembly {
     private readonly window: number,
     /** Copies a message that may not stay a view of its datagram (see `keepable`). */
     private readonly copy: (bytes: Uint8Array) => Uint8Array = sliceOf,
-  ) {}
+  ) {
+    this.maxDatagrams = maxDatagramsHeld(window);
+  }
 
   /** Accepts a fragment. */
   accept(f: FragmentFrame): FragmentResult {
@@ -100,18 +113,16 @@ export class Reassembly {
     let p = this.partial?.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
       // The common case, a message in one fragment: no partial state, at most one copy.
-      if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
-      this.buffered += f.messageLength;
-      this.held++;
+      if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
+      this.buffered += creditOf(f.messageLength);
       this.whole(id, this.keepable(f.data), d);
       return 'new';
     }
     if (!p) {
-      if (this.buffered + f.messageLength > this.window || this.held >= MAX_MESSAGES_AHEAD) return 'refused';
+      if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
       p = { buf: PIECES.alloc(f.messageLength), covered: [], delivery: d, received: 0 };
       (this.partial ??= new Map()).set(id, p);
-      this.buffered += f.messageLength;
-      this.held++;
+      this.buffered += creditOf(f.messageLength);
     } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
       return 'refused';
     }
@@ -129,12 +140,12 @@ export class Reassembly {
 
   /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
   acceptDatagram(channel: number, data: Uint8Array): boolean {
-    if (this.datagramBytes + data.length > this.window || this.held >= MAX_MESSAGES_AHEAD) {
+    if (this.datagramBytes + data.length > this.window || this.datagramsHeld >= this.maxDatagrams) {
       this.datagramsDropped++;
       return false;
     }
     this.datagramBytes += data.length;
-    this.held++;
+    this.datagramsHeld++;
     this.release(this.keepable(data), channel * 2 + 1);
     return true;
   }
@@ -201,9 +212,12 @@ export class Reassembly {
       this.run.splice(0, this.runHead);
       this.runHead = 0;
     }
-    this.held--;
-    if ((meta & 1) === 1) this.datagramBytes -= m.length;
-    else this.buffered -= m.length;
+    if ((meta & 1) === 1) {
+      this.datagramBytes -= m.length;
+      this.datagramsHeld--;
+    } else {
+      this.buffered -= creditOf(m.length);
+    }
     return m;
   }
 
@@ -231,8 +245,7 @@ export class Reassembly {
     if (predecessor !== order.last) {
       if (order.waiting?.has(predecessor) === true) {
         // Two messages claim one predecessor: only a broken or hostile peer says so. Keep the first.
-        this.held--;
-        this.buffered -= m.length;
+        this.buffered -= creditOf(m.length);
         return;
       }
       (order.waiting ??= new Map()).set(predecessor, { id, data: m });

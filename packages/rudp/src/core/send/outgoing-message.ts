@@ -16,6 +16,7 @@ interface Segment {
 }
 import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
+import { creditOf } from '../flow-control.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {
@@ -50,7 +51,7 @@ export class OutgoingMessage {
     /** Message id, consecutive per connection. */
     readonly id: number,
     readonly data: Uint8Array,
-    /** Position of the first byte in the connection's message stream (flow control). */
+    /** Position of the message in the connection's message stream (flow control: `creditOf` each message before it). */
     readonly streamStart: number,
     chunkSize: number,
     /** Its CHANNEL frame, repeated before every piece; `undefined`: the default delivery (no frame). */
@@ -113,9 +114,9 @@ export class OutgoingMessage {
     return runs[0] as Segment;
   }
 
-  /** Stream position just past the message. */
+  /** Stream position just past the message (counted in window credit: `creditOf` each message). */
   get streamEnd(): number {
-    return this.streamStart + this.data.length;
+    return this.streamStart + creditOf(this.data.length);
   }
 
   /** Byte offset of chunk `i`. */

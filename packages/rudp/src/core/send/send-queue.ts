@@ -11,7 +11,7 @@
  * and no flow-control credit (a lost one would never be read, and its credit
  * never returned), and leave ahead of reliable data, once.
  */
-import type { FlowControl } from '../flow-control.js';
+import { type FlowControl, MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
 import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
@@ -49,7 +49,7 @@ export class SendQueue {
   /** Messages not sent at all yet, oldest first from `waitingHead` (taken slots are emptied): the bytes, or with a CHANNEL frame, both. */
   private waiting: (Uint8Array | Annotated | undefined)[] = emptyArray();
   private waitingHead = 0;
-  /** Stream offset of `waiting[waitingHead]` (its id follows from `nextMessageId`). */
+  /** Stream offset (in window credit, `creditOf` each message) of `waiting[waitingHead]` (its id follows from `nextMessageId`). */
   private waitingStart = 0;
   private nextMessageId = 0;
   /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
@@ -113,8 +113,22 @@ export class SendQueue {
   hasNewReliableData(): boolean {
     const m = this.sending();
     if (m !== undefined) return this.flow.allows(m.streamEnd);
-    const next = this.waiting[this.waitingHead];
-    return next !== undefined && this.flow.allows(this.waitingStart + bytesOf(next).length);
+    return this.mayStart(this.waiting[this.waitingHead]);
+  }
+
+  /**
+   * Whether the first waiting message (`next`) may start to leave: the peer's
+   * window has room for all of it, and its id is within `MAX_MESSAGES_AHEAD`
+   * of the oldest message not acknowledged whole. The receiver refuses either
+   * (see flow-control.ts), and empty messages take little credit: a stream
+   * of them with one lost had the receiver refuse, yet acknowledge, the
+   * 65,536th message on, and they were lost.
+   */
+  private mayStart(next: Uint8Array | Annotated | undefined): boolean {
+    if (next === undefined || !this.flow.allows(this.waitingStart + creditOf(bytesOf(next).length))) return false;
+    this.compact();
+    const oldest = this.outbox[this.head];
+    return oldest === undefined || this.nextMessageId - (this.waiting.length - this.waitingHead) - oldest.id < MAX_MESSAGES_AHEAD;
   }
 
   /** The message whose chunks are leaving, if one has some never sent. */
@@ -158,8 +172,8 @@ export class SendQueue {
       let m = this.sending();
       if (m === undefined) {
         const next = this.waiting[this.waitingHead];
-        if (next === undefined || !this.flow.allows(this.waitingStart + bytesOf(next).length)) return; // the receiver has no room for all of it yet
-        m = this.startSending(next);
+        if (!this.mayStart(next)) return; // the receiver has no room for all of it yet
+        m = this.startSending(next as Uint8Array | Annotated);
       } else if (!this.flow.allows(m.streamEnd)) {
         return;
       }
@@ -185,7 +199,7 @@ export class SendQueue {
     const annotation = delivery === undefined ? 0 : channelFrameSize(delivery);
     const chunkSize = this.packetRoom - annotation - fragmentHeaderBound(id, data.length, this.packetRoom);
     const m = new OutgoingMessage(id, data, this.waitingStart, chunkSize, delivery);
-    this.waitingStart += data.length;
+    this.waitingStart += creditOf(data.length);
     if (this.waitingHead === this.waiting.length) {
       // All taken: the shared empty array, so an idle connection keeps no storage.
       this.waiting = emptyArray();

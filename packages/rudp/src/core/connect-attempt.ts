@@ -28,10 +28,10 @@ export type AcceptOutcome =
   /** It checked out: the connection is established with what it carried (keys and server key: none in plaintext mode). */
   | { readonly kind: 'accepted'; readonly remoteCid: number; readonly peerWindow: number; readonly keys: SessionKeys | undefined; readonly serverKey: Uint8Array | undefined }
   /**
-   * The server refused the connection: it ends. `mismatch`: the server proved another key than the
-   * pinned one; that answer is counted as a malformed ACCEPT too (`drop`), a busy one is not.
+   * The server refused the connection: it ends, and its close says why (`mismatch`: the server proved
+   * another key than the pinned one). Not counted as a drop: the answer was well formed and acted on.
    */
-  | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined; readonly drop: PacketDrop | undefined }
+  | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined }
   /** Dropped and counted; the genuine ACCEPT still completes the handshake. */
   | { readonly kind: 'dropped'; readonly why: PacketDrop }
   /** Nothing changes, and nothing is counted. */
@@ -65,7 +65,7 @@ export class ConnectAttempt {
       if (!this.timing.hasToken) return MALFORMED;
       // Unauthenticated, as a RETRY is: forging it takes the client's connection id and address, as forging a RETRY does.
       const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
-      return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined, drop: undefined };
+      return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
     }
     if (noise === undefined) {
       if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;
@@ -75,7 +75,7 @@ export class ConnectAttempt {
       const r = noise.finish(accept.handshake, true);
       if (r.ok) return IGNORED;
       if (r.error !== 'server-key-mismatch') return MALFORMED;
-      return { kind: 'refused', message: `the server at ${remote} proved another key than the pinned one`, mismatch: { expected: r.expected, offered: r.offered }, drop: 'malformed' };
+      return { kind: 'refused', message: `the server at ${remote} proved another key than the pinned one`, mismatch: { expected: r.expected, offered: r.offered } };
     }
     // A plaintext ACCEPT to a client that asked for encryption is a downgrade: refuse it.
     if (accept.kind !== AcceptKind.ServerHello) return DOWNGRADE;

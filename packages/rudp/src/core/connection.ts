@@ -364,7 +364,7 @@ export class Connection {
       case 'refused':
         if (a.mismatch !== undefined) this.keyMismatch = a.mismatch;
         this.finish('refused', 0, a.message, false);
-        return a.drop ?? 'ok';
+        return 'ok';
       case 'accepted':
         break;
     }

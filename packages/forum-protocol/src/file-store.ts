@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { appendByUpdate } from './append-by-update.js';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
 import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './credentials.js';
-import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError, type WriteRateError } from './errors.js';
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE } from './names.js';
@@ -36,8 +36,9 @@ export interface FileStoreOptions {
    */
   readonly maxThreadBytes?: number;
   /**
-   * Bytes a second of thread writes each account, and the store, may put on
-   * disk (see write-budget.ts); `false`: no limit. Default {@link DEFAULT_WRITE_BUDGET}.
+   * Bytes a second of thread writes (MSG, EDT, DLT, an upload's line) each
+   * account, and the store, may put on disk (see write-budget.ts); `false`:
+   * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
   /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
@@ -293,6 +294,15 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   for (const st of threads.values()) for (const f of uploadNames(st.thread)) countUpload(uploadFileName(st.thread.title, f), 1);
   const nameTaken = (name: string): boolean => threads.has(name) || otherNames.has(name) || recordedUploads.has(name) || name.toLowerCase() === CREDENTIALS_FILE;
 
+  /**
+   * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).
+   * A write of no bytes (an append to a file the store wrote) or by no one is never charged.
+   */
+  const charge = (actor: string | undefined, bytes: number): WriteRateError | undefined => {
+    const refused = actor === undefined || bytes === 0 ? undefined : writes.budget?.take(actor, bytes, writes.clock());
+    return refused === undefined ? undefined : { kind: 'writeRate', ...refused };
+  };
+
   /** A new account waiting for the next batch. */
   interface AccountJob {
     readonly account: Account;
@@ -472,9 +482,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       // Found before the change is formatted, so a refusal costs little more than finding where it starts.
       const change = locateChange(cur, out.right.thread);
       const bytes = change === undefined ? 0 : writtenBytes(cur, change.offset);
-      const refused = job.actor === undefined || bytes === 0 ? undefined : writes.budget?.take(job.actor, bytes, writes.clock());
+      const refused = charge(job.actor, bytes);
       if (refused !== undefined) {
-        job.settle(E.left({ kind: 'writeRate', ...refused } satisfies StoreError));
+        job.settle(E.left(refused));
         continue;
       }
       const step = planThreadWrite(cur, out.right.thread, change);
@@ -607,6 +617,13 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
             if (E.isLeft(plan)) {
               await discard();
               return plan;
+            }
+            // Charged as a MSG's line is: what the line's write puts on disk (nothing for an append to a
+            // file the store wrote; the whole file for the first change of a hand-written one).
+            const refused = charge(uploader, writtenBytes(current, plan.right.offset));
+            if (refused !== undefined) {
+              await discard();
+              return E.left(refused);
             }
             // Counted before the writes below yield, as a MSG batch counts its growth, so that changes of
             // other threads meanwhile cannot take all threads past maxThreadBytes together with this one.

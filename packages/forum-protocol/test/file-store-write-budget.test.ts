@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openFileStore, type ForumStore, type WriteBudgetOptions } from '../src/index.js';
-import { lines, run } from './helpers.js';
+import { commandErrorText, openFileStore, type ForumStore, type WriteBudgetOptions } from '../src/index.js';
+import { lines, run, upload } from './helpers.js';
 
 const KiB = 1024;
 
@@ -18,6 +18,16 @@ const open = async (dir: string, writeBudget: WriteBudgetOptions | false, clock:
 const bigThread = async (s: ForumStore, user: string, title: string): Promise<void> => {
   await run(s, user, `CRT ${title}`);
   for (let i = 0; i < 40; i++) await run(s, user, `MSG ${title} ${String(i).padStart(4000, 'x')}`);
+};
+
+/**
+ * Writes a hand-written thread `title` by `user` (CRLF line ends) of 40 messages of 4,000 bytes, about 160 KB:
+ * not as the store writes it, so its first change rewrites it whole, an appended line too.
+ */
+const handWrittenThread = (dir: string, title: string, user: string): string => {
+  const text = [user, ...Array.from({ length: 40 }, (_, i) => `${i + 1} ${user}: ${String(i).padStart(4000, 'x')}`)].join('\r\n') + '\r\n';
+  writeFileSync(join(dir, title), text);
+  return text;
 };
 
 describe('data-directory store: write budget', () => {
@@ -76,6 +86,45 @@ describe('data-directory store: write budget', () => {
     expect(await lines(run(s, 'a', 'EDT one 1 x'))).toEqual(['The message has been edited']);
     expect(await lines(run(s, 'b', 'EDT two 1 y'))).toEqual(['The message has been edited']);
     expect(await lines(run(s, 'b', 'EDT two 1 z'))).toEqual(['The server is busy rewriting large threads: try again in 2 s']);
+  });
+
+  it("an upload's line is charged as a MSG's: refused with the MSG's line when the account's bytes are spent, and nothing of it kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-wb-'));
+    for (const t of ['a', 'b']) handWrittenThread(dir, t, 'mallory');
+    const before = handWrittenThread(dir, 'c', 'mallory');
+    let now = 0;
+    const s = await open(dir, { accountBytesPerSecond: 100 * KiB, burstBytes: 200 * KiB, storeBytesPerSecond: 10_000 * KiB }, () => now);
+    // Each first change rewrites a 160 KB file: the first two take the 200 KiB burst and put the account in debt.
+    expect(await lines(run(s, 'mallory', 'MSG a one'))).toEqual(['Message posted to a thread']);
+    expect(await lines(run(s, 'mallory', 'MSG b one'))).toEqual(['Message posted to b thread']);
+    const spent = 'You are rewriting large threads too fast: try again in 2 s';
+    expect(await lines(run(s, 'mallory', 'MSG c one'))).toEqual([spent]);
+    // An upload to c would rewrite it whole as well: refused at commit, as the MSG was.
+    const refused = await upload(s, 'c', 'f.bin', 'mallory', Buffer.from('bytes'));
+    expect(refused).toEqual(E.left({ kind: 'writeRate', who: 'account', retryAfterMs: expect.any(Number) }));
+    if (E.isRight(refused)) return;
+    expect(commandErrorText(refused.left)).toBe(spent);
+    // Nothing of it stays: no upload file, no temporary file or intent record, the thread as it was.
+    expect(readdirSync(dir).sort()).toEqual(['a', 'b', 'c']);
+    expect(readFileSync(join(dir, 'c'), 'utf8')).toBe(before);
+    expect(await lines(run(s, 'mallory', 'DWN c f.bin'))).toEqual(['File does not exist in Thread c']);
+    // An upload to a thread the store wrote appends its line, which no MSG pays for either: free even in debt.
+    expect(await lines(run(s, 'mallory', 'MSG a two'))).toEqual(['Message posted to a thread']);
+    expect(await upload(s, 'a', 'g.bin', 'mallory', Buffer.from('bytes'))).toEqual(E.right(undefined));
+    // Once the account has bytes again, the same upload goes through.
+    now = 2_000;
+    expect(await upload(s, 'c', 'f.bin', 'mallory', Buffer.from('bytes'))).toEqual(E.right(undefined));
+    expect((await lines(run(s, 'bob', 'RDT c'))).at(-1)).toBe('mallory uploaded f.bin');
+    expect(readFileSync(join(dir, 'c-f.bin'), 'utf8')).toBe('bytes');
+  });
+
+  it("an upload's line spends the account's bytes as a MSG's does: a rewrite after it waits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-wb-'));
+    for (const t of ['a', 'b', 'c']) handWrittenThread(dir, t, 'mallory');
+    const s = await open(dir, { accountBytesPerSecond: 100 * KiB, burstBytes: 200 * KiB, storeBytesPerSecond: 10_000 * KiB }, () => 0);
+    expect(await upload(s, 'a', 'f.bin', 'mallory', Buffer.from('bytes'))).toEqual(E.right(undefined));
+    expect(await lines(run(s, 'mallory', 'MSG b one'))).toEqual(['Message posted to b thread']);
+    expect(await lines(run(s, 'mallory', 'MSG c one'))).toEqual(['You are rewriting large threads too fast: try again in 2 s']);
   });
 
   it('`writeBudget: false` lets every write through', async () => {

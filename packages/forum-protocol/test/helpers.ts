@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { Readable } from 'node:stream';
-import { dispatch, parseCommandLine, type CommandOutcome, type ForumStore, type Reply } from '../src/index.js';
+import { dispatch, parseCommandLine, type CommandOutcome, type ForumStore, type Reply, type UploadError } from '../src/index.js';
 
 /** Parses a typed line and runs it as `username` against `store`; fails the test on a grammar error. */
 export const run = async (store: ForumStore, username: string, line: string, id = 'r1'): Promise<CommandOutcome> => {
@@ -26,7 +26,7 @@ export const readAll = async (stream: Readable): Promise<Buffer> => {
 };
 
 /** Uploads `bytes` through the store's writer and commits; returns the commit result. */
-export const upload = async (store: ForumStore, title: string, filename: string, user: string, bytes: Uint8Array): Promise<E.Either<unknown, void>> => {
+export const upload = async (store: ForumStore, title: string, filename: string, user: string, bytes: Uint8Array): Promise<E.Either<UploadError, void>> => {
   const writer = await store.beginUpload(title, filename, user)();
   if (E.isLeft(writer)) return writer;
   await new Promise<void>((resolve, reject) => writer.right.stream.write(Buffer.from(bytes), (err) => (err ? reject(err) : resolve())));

@@ -563,17 +563,26 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       ),
     );
 
+  /**
+   * What an upload is refused for before a byte of it is stored (`checkUpload`, `beginUpload`): what its
+   * commit would refuse now. Commit checks again, under the locks: things may change meanwhile.
+   */
+  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, void> => {
+    const stored = threads.get(title);
+    if (stored === undefined) return E.left(noThread(title));
+    // Any file of the name, not only this thread's uploads: commit would refuse a name a thread or another file holds.
+    if (hasUpload(stored.thread, filename) || nameTaken(uploadFileName(title, filename))) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
+    const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
+    if (problem !== undefined) return E.left(unstorable(problem));
+    // The line's room: the thread's lines and reply size, and the bytes all threads may hold (maxThreadBytes).
+    return E.map(() => undefined)(planUploadLine(stored, { kind: 'upload', uploader, filename }));
+  };
+
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
-      const stored = threads.get(title);
-      if (stored === undefined) return E.left(noThread(title));
-      if (hasUpload(stored.thread, filename)) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
-      const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
-      if (problem !== undefined) return E.left(unstorable(problem));
-      const line: ThreadEntry = { kind: 'upload', uploader, filename };
-      // Refused before a byte is stored if the line could not be added now (commit checks again, under the lock).
-      const room = planUploadLine(stored, line);
+      const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
+      const line: ThreadEntry = { kind: 'upload', uploader, filename };
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
@@ -718,6 +727,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     updateThread,
     appendEntry: appendByUpdate(updateThread),
     removeThread,
+    checkUpload: (title, filename, uploader) => attempt(async () => uploadProblem(title, filename, uploader)),
     beginUpload,
     statUpload,
     openDownload,

@@ -11,8 +11,8 @@ import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
 import { MAX_THREAD_REPLY_BYTES } from './limits.js';
-import { messageCount, messageIndex, threadLines, type Thread, type ThreadEntry } from './thread.js';
-import { checkAppend, threadGrowthGuard } from './thread-growth.js';
+import { messageCount, messageIndex, threadLines, type Thread } from './thread.js';
+import { threadGrowthGuard } from './thread-growth.js';
 import { deletedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
@@ -143,21 +143,21 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     ),
   UPD: (store, session, args) => {
     const [title, filename] = [arg(args, 0), arg(args, 1)];
-    const line: ThreadEntry = { kind: 'upload', uploader: session.username, filename };
     return pipe(
       existingThread(store, title),
-      TE.chainEitherKW((th): E.Either<CommandError, HandlerSuccess> =>
+      TE.chainEitherKW((th): E.Either<CommandError, void> =>
         // The same name in another spelling (`A.txt` for `a.txt`) is the same file on a case-insensitive disk.
-        th.entries.some((e) => e.kind === 'upload' && sameName(e.filename, filename))
-          ? E.left({ kind: 'fileExists', title, filename })
-          : // Refused before a token is issued, so no byte is sent for a line the thread cannot take;
-            // the store checks again as the upload begins and as it commits (the thread may fill meanwhile).
-            E.map(() =>
-              ok([], NONE, {
-                kind: 'transfer',
-                transfer: { direction: 'upload', thread: title, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
-              }),
-            )(checkAppend(th, line, threadGrowthGuard(title))),
+        th.entries.some((e) => e.kind === 'upload' && sameName(e.filename, filename)) ? E.left({ kind: 'fileExists', title, filename }) : E.right(undefined),
+      ),
+      // Refused before a token is issued, for whatever the store would refuse the upload for now (a full
+      // thread or forum, a name taken), so the client never sends bytes only to have them refused on
+      // arrival; the store checks again as the upload begins and as it commits (things may change meanwhile).
+      TE.chainW(() => store.checkUpload(title, filename, session.username)),
+      TE.map(() =>
+        ok([], NONE, {
+          kind: 'transfer',
+          transfer: { direction: 'upload', thread: title, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
+        }),
       ),
     );
   },

@@ -119,9 +119,19 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
       return removed;
     });
 
+  /** Whether another spelling of the upload's `TITLE-FILENAME` is taken (by a thread or an upload): the same file on a case-insensitive disk. */
+  const uploadClash = (t: string, filename: string): boolean =>
+    takenByOther(uploadFileName(t, filename), (o) => o.kind === 'upload' && o.title === t && o.filename === filename);
+
+  const checkUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, void> => async () => {
+    const t = thread(title);
+    if (uploadClash(t, filename)) return E.left({ kind: 'fileExists', title, filename });
+    return base.checkUpload(t, filename, uploader)();
+  };
+
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> => async () => {
     const t = thread(title);
-    const clash = (): boolean => takenByOther(uploadFileName(t, filename), (o) => o.kind === 'upload' && o.title === t && o.filename === filename);
+    const clash = (): boolean => uploadClash(t, filename);
     if (clash()) return E.left({ kind: 'fileExists', title, filename });
     const begun = await base.beginUpload(t, filename, uploader)();
     if (E.isLeft(begun)) return begun;
@@ -160,6 +170,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     updateThread: (title, update, actor) => base.updateThread(thread(title), update, actor),
     appendEntry: (title, entry, guard, actor) => base.appendEntry(thread(title), entry, guard, actor),
     removeThread,
+    checkUpload,
     beginUpload,
     statUpload: (title, filename) => {
       const t = thread(title);

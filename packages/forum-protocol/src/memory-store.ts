@@ -41,14 +41,20 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       return E.right(out.right.result);
     });
 
+  /** What `beginUpload` refuses: the checks `commit` makes, on the thread as it is now. */
+  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, void> => {
+    const thread = threads.get(title);
+    if (thread === undefined) return E.left(noThread(title));
+    // The name space too, not only this thread's uploads: `commit` would refuse a name a thread holds.
+    if (hasUpload(thread, filename) || nameTaken(uploadFileName(title, filename))) return E.left({ kind: 'fileExists', title, filename });
+    return checkAppend(thread, { kind: 'upload', uploader, filename }, threadGrowthGuard(title));
+  };
+
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
     TE.fromIOEither((): E.Either<UploadError, UploadWriter> => {
-      const thread = threads.get(title);
-      if (thread === undefined) return E.left(noThread(title));
-      if (hasUpload(thread, filename)) return E.left({ kind: 'fileExists', title, filename });
-      const line: ThreadEntry = { kind: 'upload', uploader, filename };
-      const room = checkAppend(thread, line, threadGrowthGuard(title));
+      const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
+      const line: ThreadEntry = { kind: 'upload', uploader, filename };
       const chunks: Buffer[] = [];
       const stream = new Writable({
         write(chunk: Buffer, _enc, cb) {
@@ -131,6 +137,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         threads.delete(title);
         return E.right(undefined);
       }),
+    checkUpload: (title, filename, uploader) => TE.fromIOEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,
     statUpload: (title, filename) => TE.fromEither(E.map((b: Uint8Array) => b.length)(findUpload(title, filename))),
     openDownload: (title, filename) =>

@@ -229,19 +229,26 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
       }),
     );
 
+  /**
+   * What an upload is refused for before a pending row or a chunk is stored (`checkUpload`,
+   * `beginUpload`): what its commit would refuse now, from the size kept on the thread's row, without
+   * a lock. The commit checks again under the row's lock.
+   */
+  const uploadProblem = async (title: string, filename: string, uploader: string): Promise<E.Either<UploadError, void>> => {
+    const rows = await sql<{ exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
+      SELECT EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
+             creator, entry_count, message_count, reply_bytes
+      FROM threads WHERE title = ${title}`;
+    const row = rows[0];
+    if (row === undefined) return E.left(noThread(title));
+    if (row.exists) return E.left({ kind: 'fileExists', title, filename });
+    const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
+    return threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename }));
+  };
+
   const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
-      const rows = await sql<{ exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
-        SELECT EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
-               creator, entry_count, message_count, reply_bytes
-        FROM threads WHERE title = ${title}`;
-      const row = rows[0];
-      if (row === undefined) return E.left(noThread(title));
-      if (row.exists) return E.left({ kind: 'fileExists', title, filename });
-      // From the size kept on the row, without a lock: refused before a pending row or a chunk is
-      // stored if the line could not be added now. The commit checks again under the row's lock.
-      const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
-      const room = threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename }));
+      const room = await uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
       return E.right(await postgresUploadWriter(sql, { title, filename, uploader }));
     });
@@ -293,6 +300,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
     updateThread,
     appendEntry,
     removeThread,
+    checkUpload: (title, filename, uploader) => attempt(() => uploadProblem(title, filename, uploader)),
     beginUpload,
     statUpload: (title, filename) => attempt(async () => E.map((u: { readonly size: number }) => u.size)(await findUpload(title, filename))),
     openDownload: (title, filename) =>

@@ -102,9 +102,18 @@ export interface ForumStore {
   /** Removes the thread and all its uploads if `guard` allows it. */
   removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
   /**
+   * What {@link beginUpload} would refuse now, found without storing
+   * anything: UPD asks before a transfer token is issued, so a client is not
+   * told to send bytes the store would refuse on arrival (a name taken in the
+   * store, a full thread or forum). Only a check: the upload may still be
+   * refused as it begins or commits, if things change meanwhile.
+   */
+  checkUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, void>;
+  /**
    * Starts receiving an upload; refused if the thread does not exist, already
    * has that file, or could not take the upload's line now (so no byte is
-   * stored for a line that would be refused; `commit` checks again).
+   * stored for a line that would be refused; `commit` checks again). The same
+   * checks as {@link checkUpload}.
    */
   beginUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter>;
   /** The size of an uploaded file, without opening it. */

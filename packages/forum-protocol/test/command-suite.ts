@@ -269,6 +269,20 @@ export const commandSuite = (
       expect(E.isLeft(await upload(s, 't1', 'data.bin', 'bob', Buffer.from('again')))).toBe(true);
     });
 
+    it('checkUpload, which UPD asks before issuing a token, refuses what beginUpload refuses now, and stores nothing', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      expect(E.isRight(await upload(s, 't1', 'a.bin', 'bob', Buffer.from('a')))).toBe(true);
+      for (const [title, filename] of [['none', 'x.bin'], ['t1', 'a.bin']] as const) {
+        const begun = await s.beginUpload(title, filename, 'bob')();
+        expect(E.isLeft(begun)).toBe(true);
+        expect(await s.checkUpload(title, filename, 'bob')()).toEqual(begun);
+      }
+      expect(await s.checkUpload('t1', 'b.bin', 'bob')()).toEqual(E.right(undefined));
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['bob uploaded a.bin']);
+      expect(await lines(run(s, 'bob', 'DWN t1 b.bin'))).toEqual(['File does not exist in Thread t1']);
+    });
+
     it('an aborted upload leaves no upload line and no file', async () => {
       const s = await make();
       await run(s, 'alice', 'CRT t1');

@@ -80,6 +80,11 @@ describe('data-directory store: bytes of all threads', () => {
     // `1 bob: …\n` of 1,959 bytes leaves 10, too few for `bob uploaded late.bin\n`.
     expect(await lines(run(s, 'bob', `MSG t2 ${'m'.repeat(1951)}`))).toEqual(['Message posted to t2 thread']);
     expect(threadFileBytes(dir)).toBe(1990);
+    // Refused by the command already, before a transfer token: the client sends no byte of it.
+    const upd = await run(s, 'bob', 'UPD t1 f.bin');
+    expect(upd.kind).toBe('reply');
+    expect((await lines(Promise.resolve(upd)))[0]).toMatch(FULL);
+    expect(upd.log).toEqual(['bob issued UPD command']);
     expect(await s.beginUpload('t1', 'f.bin', 'bob')()).toEqual(E.left({ kind: 'threadStorageFull', limit: 2000 }));
     expect(await late.commit()).toEqual(E.left({ kind: 'threadStorageFull', limit: 2000 }));
     // Nothing of the refused upload stays: no file, no temporary file, no intent record.

@@ -110,7 +110,8 @@ describe('hostile names (real processes): refused with a clear line, nothing wri
     }
     // `TITLE-FILENAME` cannot collide with a thread, whichever comes first.
     script.push('CRT a', 'UPD a b-c', 'CRT a-b-c', 'CRT a-b', 'UPD a-b c', 'XIT');
-    replies.push(['Thread a created'], ['b-c uploaded to a thread'], ['Thread a-b-c exists'], ['Thread a-b created'], ['Upload of c failed: File already exists in Thread a-b'], ['Goodbye']);
+    // The last UPD is refused by the command itself: no token, so no byte of `c` is sent.
+    replies.push(['Thread a created'], ['b-c uploaded to a thread'], ['Thread a-b-c exists'], ['Thread a-b created'], ['File already exists in Thread a-b'], ['Goodbye']);
 
     const r = await runClient(server.port, cwd, script);
     expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(...replies));
@@ -119,6 +120,8 @@ describe('hostile names (real processes): refused with a clear line, nothing wri
     // Refused names never reach the server: one issued line per command sent.
     const sent = ['CRT', 'UPD', 'CRT', 'CRT', 'CRT', 'CRT', 'CRT', 'UPD', 'CRT', 'CRT', 'UPD', 'XIT'];
     expect(server.lines().filter((l) => l.startsWith('yoda issued '))).toEqual(sent.map((cmd) => `yoda issued ${cmd} command`));
+    // No upload of `c` was begun over TCP, to be refused there.
+    expect(server.lines().filter((l) => l.startsWith('Upload of '))).toEqual([]);
 
     expect(await walkTree(root)).toEqual(
       [

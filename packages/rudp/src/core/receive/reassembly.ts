@@ -88,9 +88,8 @@ export class Reassembly {
   buffered = 0;
   /** Bytes of datagrams held unread (they have a budget of their own: the window again). */
   private datagramBytes = 0;
-  /** Datagrams held unread, and most held at once. */
+  /** Datagrams held unread (at most `maxDatagramsHeld` of the window). */
   private datagramsHeld = 0;
-  private readonly maxDatagrams: number;
   /** Datagrams dropped because the application was not reading. */
   datagramsDropped = 0;
 
@@ -98,9 +97,7 @@ export class Reassembly {
     private readonly window: number,
     /** Copies a message that may not stay a view of its datagram (see `keepable`). */
     private readonly copy: (bytes: Uint8Array) => Uint8Array = sliceOf,
-  ) {
-    this.maxDatagrams = maxDatagramsHeld(window);
-  }
+  ) {}
 
   /** Accepts a fragment. */
   accept(f: FragmentFrame): FragmentResult {
@@ -140,7 +137,7 @@ export class Reassembly {
 
   /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
   acceptDatagram(channel: number, data: Uint8Array): boolean {
-    if (this.datagramBytes + data.length > this.window || this.datagramsHeld >= this.maxDatagrams) {
+    if (this.datagramBytes + data.length > this.window || this.datagramsHeld >= maxDatagramsHeld(this.window)) {
       this.datagramsDropped++;
       return false;
     }

@@ -5,6 +5,7 @@
 export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } from './core/endpoint.js';
 export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
+export { MESSAGE_CREDIT, MAX_MESSAGES_AHEAD, MIN_RECEIVE_WINDOW, creditOf } from './core/flow-control.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
 export type { DeliveryOptions } from './core/send/delivery-options.js';
 export { type CongestionController, type CongestionControllerFactory, type AckSample } from './core/congestion/controller.js';

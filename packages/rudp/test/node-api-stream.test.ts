@@ -6,7 +6,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { connect, listen, MESSAGE_CREDIT, type RudpConnection, type RudpServer } from '../src/index.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -110,6 +110,25 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     expect(await received).toEqual({ digest: hash.digest('hex'), bytes: writes * 64 });
     // One message a write would be 16,385 (the end marker included).
     expect(messages).toBeLessThan(writes / 32);
+  });
+
+  it('a write larger than the peer\'s window takes goes in pieces that fit it (a 4 KiB window, 300 KB written at once)', async () => {
+    // Before, pieces were 256 KiB whatever the window: the write threw out of _write.
+    const server = await listen({ port: 0, receiveWindow: 4096 });
+    open.push(server);
+    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
+      server.on('connection', (c) => {
+        const sink = hashSink();
+        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
+      });
+    });
+    const conn = await connect({ port: server.address().port, receiveWindow: 4096 });
+    expect(conn.maxMessageSize()).toBe(4096 - MESSAGE_CREDIT);
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i);
+    await pipeline(Readable.from([data]), conn.stream());
+    await conn.close();
+    expect(await received).toEqual({ digest: createHash('sha256').update(data).digest('hex'), bytes: data.length });
   });
 
   it("a connection that closes before the peer ended its stream fails the reader's pipeline", async () => {

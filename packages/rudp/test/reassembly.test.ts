@@ -179,7 +179,7 @@ describe('Reassembly by channel', () => {
     expect(r.acceptDatagram(9, new Uint8Array(10))).toBe(true);
   });
 
-  it('holds at most window / MESSAGE_CREDIT (flow-control.ts) unread datagrams, however short, and takes reliable messages past them', () => {
+  it('counts an unread datagram MESSAGE_CREDIT longer (flow-control.ts), however short, in a budget of its own apart from reliable messages', () => {
     const r = new Reassembly(4 * creditOf(4));
     for (let i = 0; i < 4; i++) expect(r.acceptDatagram(1, new Uint8Array(0))).toBe(true);
     expect(r.acceptDatagram(1, new Uint8Array(0))).toBe(false);

@@ -6,6 +6,7 @@
  */
 import { Bbr } from './congestion/bbr.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
+import { MIN_RECEIVE_WINDOW } from './flow-control.js';
 import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM } from '../wire/packet.js';
 
 /** Per-connection settings. */
@@ -17,7 +18,7 @@ export interface ConnectionConfig {
    * Default 1472, a 1500-byte MTU less IPv4 and UDP headers; the Node API lowers it to 1452 on IPv6 sockets.
    */
   readonly maxDatagramSize: number;
-  /** Bytes of whole messages the peer may have outstanding beyond what the app has read; also the largest message. */
+  /** Bytes of whole messages the peer may have outstanding beyond what the app has read, each counted `MESSAGE_CREDIT` (256) longer; the largest message is 256 bytes less. */
   readonly receiveWindow: number;
   /** Longest we hold back an ACK hoping to piggyback it on data, ms. */
   readonly maxAckDelayMs: number;
@@ -131,7 +132,7 @@ const MS_MAX = 86_400_000;
 const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congestion' | 'redundancy'>, NumberRule>> = {
   mtu: { min: MIN_MTU, max: MAX_DATAGRAM, integer: true },
   maxDatagramSize: { min: MIN_MTU, max: MAX_PROBED_DATAGRAM, integer: true },
-  receiveWindow: { min: 1_024, max: 2 ** 40, integer: true },
+  receiveWindow: { min: MIN_RECEIVE_WINDOW, max: 2 ** 40, integer: true },
   maxAckDelayMs: { min: 0, max: 16_383 },
   ackEveryPackets: { min: 1, max: 1_000, integer: true },
   idleTimeoutMs: { min: 1, max: MS_MAX },

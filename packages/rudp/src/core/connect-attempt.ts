@@ -16,6 +16,7 @@ import type { PeerAddress } from './sans-io.js';
 import { decodeServerParams } from './security.js';
 import type { ClientHandshake as NoiseHandshake, SessionKeys } from '../crypto/index.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../wire/packet.js';
+import { MIN_RECEIVE_WINDOW } from './flow-control.js';
 
 /** A server key other than the pinned one, reported by a `refused` close. */
 export interface KeyMismatch {
@@ -68,7 +69,8 @@ export class ConnectAttempt {
       return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
     }
     if (noise === undefined) {
-      if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;
+      // A window no message fits is no window: a broken or hostile server's, refused as malformed.
+      if (accept.kind !== AcceptKind.Plaintext || accept.params.receiveWindow < MIN_RECEIVE_WINDOW) return MALFORMED;
       return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, keys: undefined, serverKey: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
@@ -84,6 +86,8 @@ export class ConnectAttempt {
     // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
     // copy of the Noise state) still completes the handshake.
     if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow) return FORGED;
+    // Authenticated, so the server's own: a window no message fits is a broken server's, and refused.
+    if (params.receiveWindow < MIN_RECEIVE_WINDOW) return MALFORMED;
     return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, keys: r.keys, serverKey: r.serverKey };
   }
 

@@ -214,8 +214,8 @@ export class Connection {
    * soon as it is whole) or an unreliable datagram (sent once, never resent,
    * dropped if lost). A reliable message's `acked` event with that id
    * follows once the peer has all of it; a datagram has no id (-1) and no
-   * `acked` event. Throws a `RangeError` if a reliable message exceeds the
-   * peer's receive window or a datagram `maxDatagramSize(channel)`, a
+   * `acked` event. Throws a `RangeError` if a reliable message exceeds
+   * `maxMessageSize()` or a datagram `maxDatagramSize(channel)`, a
    * `TypeError`/`RangeError` for bad options, and an `Error` if the
    * connection is closing or closed.
    */
@@ -236,9 +236,8 @@ export class Connection {
     // A message must fit the peer's window whole (it is delivered whole), with its bookkeeping
     // (`MESSAGE_CREDIT`); before the handshake completes the peer's window is not known yet and our own
     // stands in for it.
-    if (creditOf(data.length) > this.flow.peerWindow) {
-      const max = this.flow.peerWindow - MESSAGE_CREDIT;
-      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the ${max} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
+    if (data.length > this.maxMessageSize()) {
+      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the ${this.maxMessageSize()} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
     }
     const id = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
@@ -249,6 +248,15 @@ export class Connection {
   /** Largest unreliable message `send` takes on `channel`: what one packet carries. */
   maxDatagramSize(channel = 0): number {
     return this.sendQueue.maxDatagramSize(channel);
+  }
+
+  /**
+   * Largest reliable message `send` takes: what the peer's receive window
+   * takes, `MESSAGE_CREDIT` less than the window (before the handshake
+   * completes, our own window stands in for the peer's).
+   */
+  maxMessageSize(): number {
+    return Math.max(0, this.flow.peerWindow - MESSAGE_CREDIT);
   }
 
   /**

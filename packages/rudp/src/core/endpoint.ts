@@ -13,6 +13,7 @@ import { CookieJar } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
 import { Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
+import { MIN_RECEIVE_WINDOW } from './flow-control.js';
 import { HANDSHAKE_COPIES } from './handshake.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from './key-options.js';
 import type { CloseReason, EndpointEvent } from './events.js';
@@ -420,7 +421,8 @@ export class Endpoint implements SansIoEndpoint {
     // A short INITIAL could make our reply an amplifier; the client pads to the full size.
     if (size < MAX_DATAGRAM) return void this.drops.short++;
     const init = decodeInitial(payload);
-    if (!init || init.scid === 0) return void this.drops.malformed++;
+    // A window no message fits is no window: a broken or hostile client's.
+    if (!init || init.scid === 0 || init.params.receiveWindow < MIN_RECEIVE_WINDOW) return void this.drops.malformed++;
     if (init.token.length === 0) {
       if (this.stateless.length >= this.maxStatelessQueue) return void this.drops.statelessQueueFull++;
       const token = this.cookies.mint(now, from, init.scid);

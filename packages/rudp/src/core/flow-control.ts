@@ -16,6 +16,8 @@
  * honest sender whose message was refused would have lost it.
  */
 import { writeMaxData } from '../wire/frame.js';
+import type { PacketWriter } from '../wire/packet.js';
+import { varintSize } from '../wire/varint.js';
 
 /** Window bytes a reliable message takes beyond its own (its bookkeeping at the receiver). */
 export const MESSAGE_CREDIT = 256;
@@ -25,18 +27,19 @@ export function creditOf(length: number): number {
   return length + MESSAGE_CREDIT;
 }
 
+/** Smallest receive window an endpoint has or takes from a peer: smaller, no message of a few hundred bytes would fit. */
+export const MIN_RECEIVE_WINDOW = 1_024;
+
 /** Most message ids past the oldest one not yet whole that a receiver tracks (and so a sender sends). */
 export const MAX_MESSAGES_AHEAD = 65_536;
-import type { PacketWriter } from '../wire/packet.js';
-import { varintSize } from '../wire/varint.js';
 
 /** Credit in both directions for one connection. */
 export class FlowControl {
   /** Stream offset up to which the peer lets us send. */
   private peerLimit: number;
-  /** The peer's window: the largest message it takes. */
+  /** The peer's window (the largest message it takes is `MESSAGE_CREDIT` less). */
   private peerWindowBytes: number;
-  /** Bytes of messages the application has read. */
+  /** Window credit of the messages the application has read (`creditOf` each). */
   private consumed = 0;
   /** The limit we last announced. */
   private advertisedLimit: number;

@@ -9,7 +9,7 @@ import type { CloseReason } from '../core/events.js';
 import { RudpError } from './rudp-error.js';
 import type { RudpConnection } from './rudp-connection.js';
 
-/** Writes larger than this go as several messages: a message must fit the peer's receive window whole. */
+/** Writes larger than this (or than the peer's window takes) go as several messages: a message must fit the peer's receive window whole. */
 const MAX_PIECE_BYTES = 256 * 1024;
 /** Bytes the readable side buffers before it holds the transport back. */
 const READABLE_HIGH_WATER_MARK = 1024 * 1024;
@@ -52,10 +52,12 @@ export class ConnectionStream extends Duplex {
   private writeBytes(chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (this.conn.closed) return callback(this.conn.errorAfterClose());
     // An empty message would read as the end of the stream: an empty write sends nothing.
-    for (let off = 0; off < chunk.length; off += MAX_PIECE_BYTES) {
+    // Pieces the peer's window takes whole, however small the window (1,024 bytes at least).
+    const piece = Math.max(1, Math.min(MAX_PIECE_BYTES, this.conn.maxMessageSize()));
+    for (let off = 0; off < chunk.length; off += piece) {
       // The acknowledgement is not awaited (that would be one round trip per write): `write`, no
       // promise. The connection is open (checked above, and a write cannot close it).
-      this.conn.write(chunk.subarray(off, off + MAX_PIECE_BYTES));
+      this.conn.write(chunk.subarray(off, off + piece));
     }
     // Called back on the next tick, not now, as a socket's write is: writes made meanwhile queue in the
     // stream and leave together (`_writev`).

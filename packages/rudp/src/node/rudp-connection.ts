@@ -161,6 +161,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.maxDatagramSize(channel);
   }
 
+  /** Largest reliable message `send` and `write` take: the peer's receive window less 256 bytes (see the README's Flow control). */
+  maxMessageSize(): number {
+    return this.core.maxMessageSize();
+  }
+
   /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
   get bufferedAmount(): number {
     return this.buffered;
@@ -178,8 +183,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * `options.reliable` (default true) choose the delivery. Resolves once the peer has
    * acknowledged all of it; an unreliable message (no acknowledgement exists) resolves once
    * queued. Rejects with a `TypeError` (`ERR_INVALID_ARG_TYPE`) for any other input or a bad
-   * option, a `RangeError` (`ERR_OUT_OF_RANGE`) for a message larger than the peer's receive
-   * window, an unreliable one larger than a packet, or a channel out of range, a `RudpError`
+   * option, a `RangeError` (`ERR_OUT_OF_RANGE`) for a message larger than `maxMessageSize()`
+   * (the peer's receive window less 256 bytes), an unreliable one larger than a packet, or a channel out of range, a `RudpError`
    * if the connection ends first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
    */
   send(data: MessageData, options?: SendOptions): Promise<void> {

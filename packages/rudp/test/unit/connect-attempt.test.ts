@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConnectAttempt } from '../../src/core/connect-attempt.js';
+import { MIN_RECEIVE_WINDOW } from '../../src/core/flow-control.js';
 import type { HandshakeParams } from '../../src/core/handshake.js';
 import { encodeServerParams } from '../../src/core/security.js';
 import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';
@@ -45,6 +46,14 @@ describe('connect attempt: plaintext', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: undefined, serverKey: undefined });
     expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+  });
+
+  it('a window smaller than MIN_RECEIVE_WINDOW is malformed (no message of a few hundred bytes would fit it)', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MIN_RECEIVE_WINDOW });
+    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200 }))));
+    expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 });
 

@@ -8,10 +8,11 @@
  * Memory is bounded by the receive window, each reliable message counted
  * at `creditOf` its length (flow-control.ts): a fragment that would push the
  * buffered credit past it is refused (an honest sender never sends one), and
- * a datagram past the window's own budget for datagrams is dropped (it may be).
+ * a datagram that would push the credit of unread datagrams past it (their
+ * own budget, counted alike) is dropped (it may be).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
-import { MAX_MESSAGES_AHEAD, MESSAGE_CREDIT, creditOf } from '../flow-control.js';
+import { MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
 import { ByteSlab } from '../send/byte-slab.js';
 import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 
@@ -44,14 +45,6 @@ interface Waiting {
 /** Re-exported: the receiver's half of flow-control.ts's limits. */
 export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
 
-/**
- * Most unread datagrams per window byte: one per `MESSAGE_CREDIT`, the
- * heap a held message costs (a datagram takes no credit: a lost one could
- * never give it back, so it has a budget of its own and is dropped past it).
- */
-function maxDatagramsHeld(window: number): number {
-  return Math.max(1, Math.floor(window / MESSAGE_CREDIT));
-}
 /** Outcome of accepting a fragment. */
 export type FragmentResult = 'new' | 'duplicate' | 'refused';
 
@@ -86,10 +79,11 @@ export class Reassembly {
   private channels: Map<number, ChannelOrder> | undefined;
   /** Window credit (`creditOf` each message) held in partial and whole-but-unread reliable messages. */
   buffered = 0;
-  /** Bytes of datagrams held unread (they have a budget of their own: the window again). */
-  private datagramBytes = 0;
-  /** Datagrams held unread (at most `maxDatagramsHeld` of the window). */
-  private datagramsHeld = 0;
+  /**
+   * Window credit (`creditOf` each) of datagrams held unread: they take none of the peer's (a lost one
+   * could never give it back), so they have a budget of their own, the window again, and are dropped past it.
+   */
+  private datagramCredit = 0;
   /** Datagrams dropped because the application was not reading. */
   datagramsDropped = 0;
 
@@ -137,12 +131,11 @@ export class Reassembly {
 
   /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
   acceptDatagram(channel: number, data: Uint8Array): boolean {
-    if (this.datagramBytes + data.length > this.window || this.datagramsHeld >= maxDatagramsHeld(this.window)) {
+    if (this.datagramCredit + creditOf(data.length) > this.window) {
       this.datagramsDropped++;
       return false;
     }
-    this.datagramBytes += data.length;
-    this.datagramsHeld++;
+    this.datagramCredit += creditOf(data.length);
     this.release(this.keepable(data), channel * 2 + 1);
     return true;
   }
@@ -209,12 +202,8 @@ export class Reassembly {
       this.run.splice(0, this.runHead);
       this.runHead = 0;
     }
-    if ((meta & 1) === 1) {
-      this.datagramBytes -= m.length;
-      this.datagramsHeld--;
-    } else {
-      this.buffered -= creditOf(m.length);
-    }
+    if ((meta & 1) === 1) this.datagramCredit -= creditOf(m.length);
+    else this.buffered -= creditOf(m.length);
     return m;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { creditOf } from '../src/core/flow-control.js';
+import { MESSAGE_CREDIT, creditOf } from '../src/core/flow-control.js';
 import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf } from './helpers/pair.js';
 import type { CloseReason } from '../src/core/events.js';
 
@@ -46,6 +46,24 @@ describe('timeouts, keepalive and flow control', () => {
     const c = firstOf(p.clientEvents, 'closed');
     expect(reasonOf(c)?.kind).toBe('unreachable');
     expect(c?.at).toBe(2000);
+  });
+
+  it('a message queued before the handshake that the server\'s smaller window cannot take ends the connection, saying why (it used to hold up everything after it for good)', () => {
+    const p = makePair({ client: { receiveWindow: 64 * 1024 }, server: { receiveWindow: 16 * 1024 } });
+    // Before the handshake the client's own window stands in for the server's: 40,000 bytes pass the check.
+    p.conn.send(new Uint8Array(40_000));
+    p.conn.send(new Uint8Array(10));
+    p.sim.runFor(5_000);
+    const closed = firstOf(p.clientEvents, 'closed');
+    expect(reasonOf(closed)?.kind).toBe('local');
+    expect(reasonOf(closed)?.message).toMatch(/a message of 40000 bytes queued before the handshake exceeds the 16128 bytes the peer's receive window of 16384 bytes takes/);
+    expect(messagesOf(p.serverEvents)).toHaveLength(0);
+    // A message the server's window takes, queued early, still goes.
+    const q = makePair({ client: { receiveWindow: 64 * 1024 }, server: { receiveWindow: 16 * 1024 } });
+    q.conn.send(new Uint8Array(16 * 1024 - MESSAGE_CREDIT));
+    q.sim.runFor(5_000);
+    expect(messagesOf(q.serverEvents).map((m) => m.length)).toEqual([16 * 1024 - MESSAGE_CREDIT]);
+    expect(firstOf(q.clientEvents, 'closed')).toBeUndefined();
   });
 
   it('a receiver that does not read stalls its sender at the receive window instead of buffering more', () => {

@@ -388,6 +388,12 @@ export class Connection {
     this.lastReceived = now;
     attempt.seedEstimates(now, this.rtt, this.repairPolicy, this.stat.packetsLost > 0);
     this.host.emit({ type: 'connected', connection: this });
+    // A message queued while our own window stood in for the server's, and larger than the server's
+    // takes, would never leave and would hold up every message after it: the connection ends, saying why.
+    const largest = this.sendQueue.largestWaiting();
+    if (largest > this.maxMessageSize()) {
+      this.destroy(now, 1, `rudp: a message of ${largest} bytes queued before the handshake exceeds the ${this.maxMessageSize()} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
+    }
     return 'ok';
   }
 

@@ -98,6 +98,13 @@ export class SendQueue {
     return this.payloadRoom - datagramFrameSize(channel, 0) + 1 - varintSize(this.payloadRoom);
   }
 
+  /** Bytes of the largest reliable message not sent at all yet (0: none). */
+  largestWaiting(): number {
+    let n = 0;
+    for (let i = this.waitingHead; i < this.waiting.length; i++) n = Math.max(n, bytesOf(this.waiting[i] as Uint8Array | Annotated).length);
+    return n;
+  }
+
   /** Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). */
   pushDatagram(data: Uint8Array, channel: number): void {
     this.datagrams = pushOnto(this.datagrams, { channel, data });

@@ -236,9 +236,7 @@ export class Connection {
     // A message must fit the peer's window whole (it is delivered whole), with its bookkeeping
     // (`MESSAGE_CREDIT`); before the handshake completes the peer's window is not known yet and our own
     // stands in for it.
-    if (data.length > this.maxMessageSize()) {
-      throw new RangeError(`rudp: message of ${data.length} bytes exceeds the ${this.maxMessageSize()} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
-    }
+    if (data.length > this.maxMessageSize()) throw new RangeError(`rudp: message of ${data.length} bytes exceeds ${this.windowTakes()}`);
     const id = this.sendQueue.push(data, d.channel, d.ordered);
     this.stat.messagesSent++;
     this.host.wake(this);
@@ -256,7 +254,12 @@ export class Connection {
    * completes, our own window stands in for the peer's).
    */
   maxMessageSize(): number {
-    return Math.max(0, this.flow.peerWindow - MESSAGE_CREDIT);
+    return this.flow.peerWindow - MESSAGE_CREDIT;
+  }
+
+  /** What `maxMessageSize` is, in words for an error. */
+  private windowTakes(): string {
+    return `the ${this.maxMessageSize()} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`;
   }
 
   /**
@@ -392,7 +395,7 @@ export class Connection {
     // takes, would never leave and would hold up every message after it: the connection ends, saying why.
     const largest = this.sendQueue.largestWaiting();
     if (largest > this.maxMessageSize()) {
-      this.destroy(now, 1, `rudp: a message of ${largest} bytes queued before the handshake exceeds the ${this.maxMessageSize()} bytes the peer's receive window of ${this.flow.peerWindow} bytes takes`);
+      this.destroy(now, 1, `rudp: a message of ${largest} bytes queued before the handshake exceeds ${this.windowTakes()}`);
     }
     return 'ok';
   }

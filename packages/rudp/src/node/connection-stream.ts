@@ -52,8 +52,8 @@ export class ConnectionStream extends Duplex {
   private writeBytes(chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (this.conn.closed) return callback(this.conn.errorAfterClose());
     // An empty message would read as the end of the stream: an empty write sends nothing.
-    // Pieces the peer's window takes whole, however small the window (1,024 bytes at least).
-    const piece = Math.max(1, Math.min(MAX_PIECE_BYTES, this.conn.maxMessageSize()));
+    // Pieces the peer's window takes whole (a window is 1,024 bytes at least, so a piece is never empty).
+    const piece = Math.min(MAX_PIECE_BYTES, this.conn.maxMessageSize());
     for (let off = 0; off < chunk.length; off += piece) {
       // The acknowledgement is not awaited (that would be one round trip per write): `write`, no
       // promise. The connection is open (checked above, and a write cannot close it).

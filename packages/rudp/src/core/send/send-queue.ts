@@ -133,9 +133,19 @@ export class SendQueue {
    */
   private mayStart(next: Uint8Array | Annotated | undefined): boolean {
     if (next === undefined || !this.flow.allows(this.waitingStart + creditOf(bytesOf(next).length))) return false;
-    this.compact();
-    const oldest = this.outbox[this.head];
-    return oldest === undefined || this.nextMessageId - (this.waiting.length - this.waitingHead) - oldest.id < MAX_MESSAGES_AHEAD;
+    const id = this.firstWaitingId();
+    let oldest = this.outbox[this.head];
+    // Compacted only when the horizon seems reached: its front may be acknowledged already.
+    if (oldest !== undefined && id - oldest.id >= MAX_MESSAGES_AHEAD) {
+      this.compact();
+      oldest = this.outbox[this.head];
+    }
+    return oldest === undefined || id - oldest.id < MAX_MESSAGES_AHEAD;
+  }
+
+  /** Id of `waiting[waitingHead]`, the first message not sent at all yet. */
+  private firstWaitingId(): number {
+    return this.nextMessageId - (this.waiting.length - this.waitingHead);
   }
 
   /** The message whose chunks are leaving, if one has some never sent. */
@@ -198,7 +208,7 @@ export class SendQueue {
 
   /** Makes the `OutgoingMessage` of the first waiting message (`next`), now that it starts to leave. */
   private startSending(next: Uint8Array | Annotated): OutgoingMessage {
-    const id = this.nextMessageId - (this.waiting.length - this.waitingHead);
+    const id = this.firstWaitingId();
     const data = bytesOf(next);
     const delivery = next instanceof Uint8Array ? undefined : next.delivery;
     this.waiting[this.waitingHead] = undefined;

@@ -24,6 +24,7 @@ import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
 import { hostKey } from './host-key.js';
+import { smallArray, withRoomFor } from './small-array.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
 /** Endpoint settings; connection settings may be given here too. */
@@ -143,7 +144,9 @@ export class Endpoint implements SansIoEndpoint {
   private readonly byClient = new Map<string, Connection>();
   private readonly timers = new DeadlineHeap();
   /** Timer slot → its connection; slots of removed connections are reused. */
-  private readonly bySlot: (Connection | undefined)[] = [];
+  private bySlot = smallArray<Connection>();
+  /** Slots handed out so far (`bySlot` is longer: it grows by hand, see `small-array.ts`). */
+  private slotCount = 0;
   private readonly freeSlots: number[] = [];
   /**
    * Connections to poll, in the order they changed; `Connection.pollQueued`
@@ -534,8 +537,9 @@ export class Endpoint implements SansIoEndpoint {
   /** Registers a new connection: by its id, and in a timer slot. */
   private add(conn: Connection): void {
     this.connections.set(conn.localCid, conn);
-    const slot = this.freeSlots.pop() ?? this.bySlot.length;
+    const slot = this.freeSlots.pop() ?? this.slotCount++;
     conn.timerSlot = slot;
+    this.bySlot = withRoomFor(this.bySlot, slot);
     this.bySlot[slot] = conn;
   }
 

@@ -5,14 +5,19 @@
  * frees its backing store and the next push allocates one again, and a `Set`
  * pays hashing and rehashing on top. Whether an item is already listed is
  * the caller's flag (see `Endpoint`), so duplicates are the caller's to avoid.
+ * Its storage grows by hand from two slots (see `small-array.ts`).
  */
+import { smallArray, withRoomFor } from './small-array.js';
+
+/** A FIFO of items to visit. */
 export class WorkList<T> {
-  private items: (T | undefined)[] = [];
+  private items: (T | undefined)[] = smallArray();
   private head = 0;
   private tail = 0;
 
   /** Appends `item`. */
   push(item: T): void {
+    this.items = withRoomFor(this.items, this.tail);
     this.items[this.tail++] = item;
   }
 

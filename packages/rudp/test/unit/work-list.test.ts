@@ -4,6 +4,7 @@
  * and emptying it starts over at slot 0 without dropping its storage.
  */
 import { describe, expect, it } from 'vitest';
+import { smallArray, withRoomFor } from '../../src/core/small-array.js';
 import { WorkList } from '../../src/core/work-list.js';
 
 function drain<T>(list: WorkList<T>, onVisit?: (item: T) => void): T[] {
@@ -34,5 +35,27 @@ describe('WorkList', () => {
       list.push(round + 0.5);
       expect(drain(list)).toEqual([round, round + 0.5]);
     }
+  });
+
+  it('grows past its first two slots, mid-drain too, keeping the order', () => {
+    const list = new WorkList<number>();
+    for (let i = 0; i < 5; i++) list.push(i);
+    list.shift();
+    for (let i = 5; i < 40; i++) list.push(i);
+    expect(drain(list)).toEqual(Array.from({ length: 39 }, (_, i) => i + 1));
+  });
+});
+
+describe('small-array', () => {
+  it('starts with two slots and doubles only when an index falls outside them', () => {
+    const a = smallArray<string>();
+    expect(a).toHaveLength(2);
+    expect(withRoomFor(a, 1)).toBe(a);
+    a[0] = 'x';
+    a[1] = 'y';
+    const b = withRoomFor(a, 2);
+    expect(b).toHaveLength(4);
+    expect(b.slice(0, 2)).toEqual(['x', 'y']);
+    expect(withRoomFor(b, 9)).toHaveLength(10);
   });
 });

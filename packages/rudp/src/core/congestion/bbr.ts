@@ -96,7 +96,6 @@ export class Bbr implements CongestionController {
   private meanRtt = Number.POSITIVE_INFINITY;
   /** When a packet declared lost was last acknowledged after all (-1: never): the path reorders. */
   private spuriousAt = -1;
-  private lastAckAt = 0;
   /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
   private roundMinRtt = Number.POSITIVE_INFINITY;
   private rttMins: { round: number; rtt: number }[] = emptyArray();
@@ -150,7 +149,6 @@ export class Bbr implements CongestionController {
   }
 
   onAck(now: number, s: AckSample): void {
-    this.lastAckAt = now;
     this.inFlight = s.bytesInFlight;
     this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
     this.minRtt = Math.min(this.minRtt, s.minRttMs);
@@ -201,7 +199,7 @@ export class Bbr implements CongestionController {
     while (this.bwSamples.length > 0 && (this.bwSamples[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.bwSamples.shift();
     this.btlBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);
     this.advanceMode(now, s);
-    this.updateWindow(s.ackedBytes, s.appLimited);
+    this.updateWindow(now, s.ackedBytes, s.appLimited);
   }
 
   private pacingGain(): number {
@@ -282,14 +280,14 @@ export class Bbr implements CongestionController {
    * that queue, and jitter inflates the delivery-rate estimate above the bottleneck (57 Mbit/s on
    * a 50 Mbit/s link), which only a window on the queue-free RTT holds back.
    */
-  private typicalRtt(): number {
-    const rtt = this.reordering() && !this.queued() ? Math.max(this.meanRtt, Number.isFinite(this.minRoundMeanRtt) ? this.minRoundMeanRtt : 0) : this.minRoundMeanRtt;
+  private typicalRtt(now: number): number {
+    const rtt = this.reordering(now) && !this.queued() ? Math.max(this.meanRtt, Number.isFinite(this.minRoundMeanRtt) ? this.minRoundMeanRtt : 0) : this.minRoundMeanRtt;
     return Number.isFinite(rtt) ? rtt : 0;
   }
 
   /** A packet declared lost was acknowledged after all within the last `REORDER_MEMORY_RTTS` mean RTTs. */
-  private reordering(): boolean {
-    return this.spuriousAt >= 0 && this.lastAckAt - this.spuriousAt < REORDER_MEMORY_RTTS * this.meanRtt;
+  private reordering(now: number): boolean {
+    return this.spuriousAt >= 0 && now - this.spuriousAt < REORDER_MEMORY_RTTS * this.meanRtt;
   }
 
   /** The smallest RTT of the last `BW_WINDOW_ROUNDS` rounds sits a delay threshold above the path's smallest: a queue stands. */
@@ -318,9 +316,9 @@ export class Bbr implements CongestionController {
     return this.btlBw / (1 - Math.min(this.lossRate, MAX_COMPENSATED_LOSS));
   }
 
-  private updateWindow(acked: number, appLimited: boolean): void {
+  private updateWindow(now: number, acked: number, appLimited: boolean): void {
     const gain = this.mode === 'probe-bw' ? PROBE_CWND_GAIN : STARTUP_GAIN;
-    const typical = this.btlBw > 0 ? this.sendingBw() * this.typicalRtt() : 0;
+    const typical = this.btlBw > 0 ? this.sendingBw() * this.typicalRtt(now) : 0;
     const target = Math.max(Math.max(gain * this.bdp(), typical) + 2 * this.mtu + 2 * this.sendQuantum(), MIN_WINDOW_PACKETS * this.mtu);
     if (this.mode === 'startup') {
       // Until the pipe is full the window only grows: an early app-limited sample, such as the ACK

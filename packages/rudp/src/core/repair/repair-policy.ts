@@ -105,8 +105,8 @@ export class RepairPolicy {
   private runShare = 0;
   /** The losses since one ended the handshake guess's trial, and the trial as it stood then (see `onLossUndone`). */
   private guessConfirmedBy: { readonly lost: number[]; readonly trial: number; readonly rate: number; readonly lossSum: number } | undefined;
-  /** Packet number of the last packet declared lost (-∞: none). */
-  private lastLostPn = Number.NEGATIVE_INFINITY;
+  /** Packet number of the last packet declared lost (-1: none; packet numbers start at 1). An integer, not -∞, so V8 keeps it unboxed. */
+  private lastLostPn = -1;
 
   constructor(
     private readonly config: RepairPolicyConfig,

@@ -12,6 +12,11 @@ import { emptyArray, isSharedEmpty, pushOnto } from '../shared-empty.js';
 
 /** Spacing of a resend's copies where losses come in runs, ms. */
 const BURST_COPY_SPACING_MS = 15;
+/**
+ * `packetRoom` before the datagram size first changes: larger than any packet. A small integer
+ * rather than Infinity, which V8 would keep as a boxed number in every connection.
+ */
+const UNLIMITED_ROOM = 2 ** 30;
 
 /** The settings resends read. */
 export interface RetransmitConfig {
@@ -27,8 +32,11 @@ export class RetransmitQueue {
   private queue: ChunkRef[] = emptyArray();
   /** When a packet last carried new (never sent) data. */
   private lastNewDataAt = Number.NEGATIVE_INFINITY;
-  /** Payload bytes of a packet at the datagram size in use now: a chunk cut for a larger one goes in pieces. */
-  packetRoom = Number.POSITIVE_INFINITY;
+  /**
+   * Payload bytes of a packet at the datagram size in use now: a chunk cut for a larger one goes in
+   * pieces. Unlimited until the size first changes (chunks are cut for the base size).
+   */
+  packetRoom = UNLIMITED_ROOM;
 
   constructor(
     private readonly config: RetransmitConfig,

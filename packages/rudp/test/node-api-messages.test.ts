@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, datagramIoLibrary, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { connect, datagramIoLibrary, listen, MESSAGE_CREDIT, type RudpConnection, type RudpServer } from '../src/index.js';
 import { loadUdpBatch } from '../src/node/udp-batch.js';
 
 const open: { close(): Promise<void> }[] = [];
@@ -154,15 +154,77 @@ describe('backpressure', () => {
     expect(server.closed).toBe(false);
   });
 
-  it('the highWaterMark option sets the mark', async () => {
+  it('the highWaterMark option sets the mark, counted in writableLength: bytes and MESSAGE_CREDIT per message', async () => {
     const server = await listen({ port: 0 });
     open.push(server);
     const client = await connect({ port: server.address().port, highWaterMark: 1000 });
     open.push(client);
-    void client.send(new Uint8Array(999));
+    void client.send(new Uint8Array(1000 - MESSAGE_CREDIT - 1));
+    expect(client.writableLength).toBe(999);
     expect(client.writableNeedDrain).toBe(false);
-    void client.send(new Uint8Array(1));
+    // An empty message costs the peer's window MESSAGE_CREDIT all the same: it reaches the mark.
+    void client.send(new Uint8Array(0));
+    expect(client.bufferedAmount).toBe(1000 - MESSAGE_CREDIT - 1);
+    expect(client.writableLength).toBe(999 + MESSAGE_CREDIT);
     expect(client.writableNeedDrain).toBe(true);
+  });
+
+  it("a loop of empty writes gets backpressure: write() returns false once their credit reaches the mark, and 'drain' follows", async () => {
+    // The server does not read: what it acknowledges still waits in its window, and the credit comes back only as acknowledgements.
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const highWaterMark = 16 * 1024;
+    const client = await connect({ port: server.address().port, highWaterMark });
+    open.push(client);
+    const empty = new Uint8Array(0);
+    let writes = 0;
+    // Bounded only so that a missing backpressure fails instead of looping for ever.
+    while (writes < 100_000) {
+      writes++;
+      if (!client.write(empty)) break;
+    }
+    expect(writes).toBe(highWaterMark / MESSAGE_CREDIT);
+    expect(client.bufferedAmount).toBe(0);
+    expect(client.writableLength).toBe(highWaterMark);
+    expect(client.writableNeedDrain).toBe(true);
+    await once(client, 'drain');
+    expect(client.writableLength).toBeLessThanOrEqual(highWaterMark / 2);
+    expect(client.writableNeedDrain).toBe(false);
+    expect(client.write(empty)).toBe(true);
+  });
+
+  it('a writer of empty messages that waits for drain holds a bounded number of them (counted by their promises), and every one arrives', async () => {
+    let received = 0;
+    let allIn!: () => void;
+    const total = 20_000;
+    const arrived = new Promise<void>((resolve) => (allIn = resolve));
+    const server = await listen({ port: 0 });
+    open.push(server);
+    server.on('connection', (c) =>
+      c.on('message', () => {
+        if (++received === total) allIn();
+      }),
+    );
+    const highWaterMark = 64 * 1024;
+    const client = await connect({ port: server.address().port, highWaterMark });
+    open.push(client);
+    // Messages the sender holds: sent and not yet acknowledged (a send settles when its message is acknowledged).
+    let sent = 0;
+    let settled = 0;
+    let peakHeld = 0;
+    const sends: Promise<void>[] = [];
+    while (sent < total) {
+      sends.push(client.send(new Uint8Array(0)).then(() => void settled++));
+      sent++;
+      peakHeld = Math.max(peakHeld, sent - settled);
+      if (client.writableNeedDrain) await once(client, 'drain');
+    }
+    await Promise.all(sends);
+    await arrived;
+    expect(received).toBe(total);
+    // Without backpressure the loop never waits and holds all 20,000 at once.
+    expect(peakHeld).toBeLessThanOrEqual(highWaterMark / MESSAGE_CREDIT);
+    expect(client.writableLength).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -129,6 +130,45 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     await pipeline(Readable.from([data]), conn.stream());
     await conn.close();
     expect(await received).toEqual({ digest: createHash('sha256').update(data).digest('hex'), bytes: data.length });
+  });
+
+  it('one-byte writes, each awaited, are held back by what their messages cost the peer, not by their bytes', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
+      server.on('connection', (c) => {
+        const sink = hashSink();
+        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
+      });
+    });
+    const highWaterMark = 16 * 1024;
+    const conn = await connect({ port: server.address().port, highWaterMark });
+    const stream = conn.stream();
+    // Each write is called back (on the next tick) before the next is made, so each is a message of its own: 1 byte, 257 of credit.
+    const write = (b: Buffer): Promise<void> => new Promise((resolve, reject) => stream.write(b, (e) => (e ? reject(e) : resolve())));
+    const hash = createHash('sha256');
+    let writes = 0;
+    // Bounded only so that a missing backpressure fails instead of looping for ever (in bytes alone it would take 16,384 writes).
+    while (writes < 20_000) {
+      const b = Buffer.of(writes & 0xff);
+      hash.update(b);
+      // The stream is idle (the last write was called back), so it hands this one to the connection at once.
+      const written = write(b);
+      writes++;
+      if (conn.writableNeedDrain) {
+        // This write is called back only once the connection drained.
+        await written;
+        break;
+      }
+      await written;
+    }
+    expect(writes).toBe(Math.ceil(highWaterMark / (1 + MESSAGE_CREDIT)));
+    expect(conn.writableNeedDrain).toBe(false);
+    expect(conn.writableLength).toBeLessThanOrEqual(highWaterMark / 2);
+    stream.end();
+    await once(stream, 'finish');
+    await conn.close();
+    expect(await received).toEqual({ digest: hash.digest('hex'), bytes: writes });
   });
 
   it("a connection that closes before the peer ended its stream fails the reader's pipeline", async () => {

@@ -1,6 +1,6 @@
 /**
  * `RudpConnection`: one reliable connection as Node code expects it — an
- * EventEmitter with promise sends, `bufferedAmount` and `'drain'`, async
+ * EventEmitter with promise sends, `bufferedAmount`, `writableLength` and `'drain'`, async
  * iteration, a byte-stream Duplex, and `ref()`/`unref()`.
  */
 import { EventEmitter } from 'node:events';
@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionStats } from '../core/connection.js';
 import type { CloseReason } from '../core/events.js';
 import type { DeliveryOptions } from '../core/send/delivery-options.js';
+import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
@@ -16,14 +17,15 @@ import { iterateMessages } from './message-iterator.js';
 import { RudpError, abortError, closeCode } from './rudp-error.js';
 import { type UdpEndpoint, asBuffer } from './udp-endpoint.js';
 
-/** Default `highWaterMark`: 1 MiB unacknowledged, a few round trips of a fast path. */
+/** Default `highWaterMark`: 1 MiB of unacknowledged window credit, a few round trips of a fast path. */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Options of the Node wrapper (not of the transport). */
 export interface ConnectionOptions {
   /**
-   * `writableNeedDrain` turns true once `bufferedAmount` reaches this many bytes;
-   * `'drain'` follows when it falls to half. Default 1 MiB (1,048,576); any integer ≥ 1.
+   * `writableNeedDrain` turns true once `writableLength` (unacknowledged bytes, and
+   * `MESSAGE_CREDIT`, 256, more per message) reaches this; `'drain'` follows when it
+   * falls to half. Default 1 MiB (1,048,576); any integer ≥ 1.
    */
   readonly highWaterMark?: number;
 }
@@ -45,7 +47,7 @@ export interface SendOptions extends DeliveryOptions {
 export interface RudpConnectionEvents {
   /** A whole message (in order within its channel unless sent unordered or unreliable), and its channel. Always a `Buffer`. */
   message: [data: Buffer, channel: number];
-  /** `bufferedAmount` fell to half the high-water mark after reaching it. */
+  /** `writableLength` fell to half the high-water mark after reaching it. */
   drain: [];
   /** The connection ended (after any messages that arrived before the close). */
   close: [CloseReason];
@@ -77,7 +79,7 @@ type Hold = 'user' | symbol;
  * unread messages hold the peer back through the receive window.
  */
 export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer> {
-  /** The `bufferedAmount` at which `writableNeedDrain` turns true. */
+  /** The `writableLength` at which `writableNeedDrain` turns true. */
   readonly writableHighWaterMark: number;
   /**
    * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
@@ -89,6 +91,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   private pendingHead = 0;
   private pendingBase = 0;
   private buffered = 0;
+  /**
+   * Reliable messages not yet acknowledged. Each costs the peer `MESSAGE_CREDIT` of its window and us a
+   * queue slot however short it is, so backpressure counts it: in bytes alone, empty writes never saw any.
+   */
+  private unacknowledged = 0;
   private needDrain = false;
   /** Reasons to stop taking messages (created at the first: most connections never pause). */
   private holds: Set<Hold> | undefined;
@@ -166,12 +173,22 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.maxMessageSize();
   }
 
-  /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer. */
+  /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer (their payload alone). */
   get bufferedAmount(): number {
     return this.buffered;
   }
 
-  /** True once `bufferedAmount` reached `writableHighWaterMark`, until `'drain'`. */
+  /**
+   * What the unacknowledged messages cost, in the units of `writableHighWaterMark`: the window
+   * credit they take of the peer's receive window (`creditOf`: each message's bytes and
+   * `MESSAGE_CREDIT`, 256, more), that is `bufferedAmount` + 256 × messages. Backpressure is
+   * measured in it, so a writer of empty or tiny messages is held back too.
+   */
+  get writableLength(): number {
+    return this.buffered + this.unacknowledged * MESSAGE_CREDIT;
+  }
+
+  /** True once `writableLength` reached `writableHighWaterMark`, until `'drain'`. */
   get writableNeedDrain(): boolean {
     return this.needDrain;
   }
@@ -331,8 +348,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * acknowledgement: no promise, so nothing is allocated per message beyond the
    * message itself (64-byte messages on loopback: 0.81 × the CPU per byte of a
    * window of 256 awaited sends, about half that of `send(…).catch(…)` in the
-   * same loop, whose promises kept the collector busy). Returns false once `bufferedAmount`
-   * reached `writableHighWaterMark`: stop and wait for `'drain'`, as with a Node
+   * same loop, whose promises kept the collector busy). Returns false once `writableLength`
+   * (bytes and 256 per message, unacknowledged) reached `writableHighWaterMark`: stop and wait for `'drain'`, as with a Node
    * `Writable`. Throws, as `Writable.write` does, for input it cannot take: a
    * `TypeError` (`ERR_INVALID_ARG_TYPE`) or a `RangeError` (`ERR_OUT_OF_RANGE`).
    * Once the connection is closing or closed it queues nothing and returns false:
@@ -391,18 +408,19 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.pendingHead = 0;
     }
     // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
-    if (this.needDrain && this.buffered <= this.writableHighWaterMark / 2) {
+    if (this.needDrain && this.writableLength <= this.writableHighWaterMark / 2) {
       this.needDrain = false;
       this.emit('drain');
     }
   }
 
-  /** Message `id` is acknowledged: its bytes leave `bufferedAmount`, and its `send` resolves. */
+  /** Message `id` is acknowledged: its bytes leave `bufferedAmount` (its credit `writableLength`), and its `send` resolves. */
   private settle(id: number): void {
     const i = id - this.pendingBase;
     const p = this.pending[i];
     if (p === undefined) return;
     this.pending[i] = undefined;
+    this.unacknowledged--;
     if (typeof p === 'number') {
       this.buffered -= p;
     } else {
@@ -450,6 +468,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       p.reject?.(this.closedError);
     }
     this.buffered = 0;
+    this.unacknowledged = 0;
     this.needDrain = false;
     const closedError = this.closedError;
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) emitting(() => this.emit('error', closedError));
@@ -458,10 +477,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     rethrowErrors(errors);
   }
 
-  /** Keeps `p` (a send's entry, or a write's byte count) and counts its bytes in `bufferedAmount` until message `id` is acknowledged. */
+  /** Keeps `p` (a send's entry, or a write's byte count) and counts it in `bufferedAmount` and `writableLength` until message `id` is acknowledged. */
   private holdUnacknowledged(id: number, p: PendingSend | number): void {
     this.buffered += typeof p === 'number' ? p : p.bytes;
-    if (this.buffered >= this.writableHighWaterMark) this.needDrain = true;
+    this.unacknowledged++;
+    if (this.writableLength >= this.writableHighWaterMark) this.needDrain = true;
     if (this.pending.length === 0) this.pendingBase = id;
     const i = id - this.pendingBase;
     // Ids the core gave to sends made around this wrapper leave holes.

@@ -9,6 +9,10 @@
  * recvmmsg, 32 datagrams a call, and each call's datagrams reach JavaScript
  * in one callback: each in a new ArrayBuffer of its own, with their
  * lengths and source addresses written into an Int32Array the caller lent.
+ * One receive round (a loop turn) hands over 128 datagrams at most, however
+ * many GRO buffers hold: the rest of what was read waits in a backlog of the
+ * socket, and the next rounds run from an idle handle on the next turns
+ * until one stops short of the limit (then readiness takes over again).
  * Sends are packed by the caller the same way and leave in one sendmmsg.
  *
  * Where the kernel has them (Linux 4.18 and 5.0 on), runs of datagrams to one
@@ -67,8 +71,14 @@
  * against 64 segments, refusing a full 64) and most bytes (an IPv6 packet's payload less the UDP header, rounded down). */
 #define GSO_MAX_SEGMENTS 63
 #define GSO_MAX_BYTES 65000
-/* recvmmsg calls per readable event: the loop gets control back after 128 datagrams. */
+/* recvmmsg calls per receive round. */
 #define READS_PER_EVENT 4
+/*
+ * Most datagrams one receive round hands to JavaScript: what four plain reads carry. A GRO buffer holds up to
+ * 64 datagrams, so a read of 32 of them could hand over some 2,000 in one event-loop turn and keep timers and
+ * other sockets waiting; what is read past this waits in the socket's backlog for the next turn.
+ */
+#define ROUND_DATAGRAMS (SLOTS * READS_PER_EVENT)
 /*
  * Int32 words of metadata per datagram: offset, length, port, family word, address (4 words). The family
  * word is 4 or 6, plus (IPv6) the interface index of a link-local address times 256 (its zone: fe80::/10
@@ -102,6 +112,27 @@ typedef struct {
   int group[SEND_MAX];
 } Scratch;
 
+/* A received buffer being cut into datagrams: the next one's bytes, the bytes left, the datagram size (the last
+ * may be shorter), how many datagrams are left (an empty datagram is one too) and the sender. */
+typedef struct {
+  const unsigned char *at;
+  size_t left;
+  size_t segment;
+  size_t datagrams;
+  const struct sockaddr_storage *from;
+} Run;
+
+/*
+ * Datagrams read from the kernel but not handed over yet (a round's limit came first), in one allocation: the
+ * runs, their senders and their bytes. The receive area is shared by every socket of the thread and overwritten
+ * by the next read, so the rest is copied here; delivered first, in order, one round a loop turn.
+ */
+typedef struct {
+  int count;
+  int next;
+  Run *runs;
+} Backlog;
+
 typedef struct Socket {
   napi_env env;
   int fd;
@@ -112,6 +143,12 @@ typedef struct Socket {
   int gro;
   uv_poll_t poll;
   int polling;
+  /* Runs the next receive round on the next loop turn, while a round ended at its limit (more may wait). */
+  uv_idle_t idle;
+  int idling;
+  Backlog *backlog;
+  /* libuv handles (poll, idle) not closed yet. */
+  int open_handles;
   /* ref(handle, false) was called: kept for start_polling when it comes before bind. */
   int unref;
   int closed;
@@ -213,6 +250,7 @@ static socklen_t parse_address(napi_env env, napi_value host, napi_value port_va
 
 static void on_handle_closed(uv_handle_t *handle) {
   Socket *s = handle->data;
+  if (--s->open_handles > 0) return;
   s->handle_closed = 1;
   if (s->finalized) free(s);
 }
@@ -234,9 +272,13 @@ static void close_socket(Socket *s, int from_teardown) {
   napi_delete_reference(s->env, s->on_error);
   napi_delete_reference(s->env, s->meta);
   napi_async_destroy(s->env, s->async);
+  free(s->backlog);
+  s->backlog = NULL;
   if (s->polling) {
     uv_poll_stop(&s->poll);
+    uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&s->idle, on_handle_closed);
   } else {
     s->handle_closed = 1;
   }
@@ -343,48 +385,169 @@ static int hand_over(Socket *s, Batch *b) {
 }
 
 /*
- * Lengths and sources of `count` received buffers' datagrams (a GRO buffer
- * holds several), and each datagram's bytes in an ArrayBuffer of its own
- * (an array of them), SLOTS datagrams a callback at most: a message that
- * fills most of its datagram is delivered as a view of it without a copy,
- * and never keeps other datagrams' bytes alive. Returns how many were
- * delivered, or -1 once nothing more may be (the socket closed, or
- * Node-API failed).
+ * Hands over the datagrams of `runs` from `*next` on, `budget` at most: their lengths and sources in the
+ * metadata array, and each datagram's bytes in an ArrayBuffer of its own (an array of them), SLOTS datagrams a
+ * callback at most: a message that fills most of its datagram is delivered as a view of it without a copy, and
+ * never keeps other datagrams' bytes alive. `*next` and the runs are advanced past what was handed over, so
+ * the rest can be kept for the next round. Returns how many were delivered, or -1 once nothing more may be
+ * (the socket closed, or Node-API failed).
  */
-static int deliver(Socket *s, Scratch *sc, struct mmsghdr *msgs, int count, size_t slot_bytes) {
+static int deliver(Socket *s, Run *runs, int count, int *next, int budget) {
   int delivered = 0;
   napi_env env = s->env;
   Batch b;
   if (!start_batch(s, &b)) return -1;
-  for (int i = 0; i < count; i++) {
-    if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-    const unsigned char *at = sc->area + (size_t)i * slot_bytes;
-    size_t left = msgs[i].msg_len;
-    size_t segment = s->gro ? gro_segment(&msgs[i].msg_hdr) : 0;
-    if (segment == 0 || segment > left) segment = left;
-    /* An empty datagram is one datagram too. */
-    do {
-      size_t len = segment < left ? segment : left;
-      void *bytes = NULL;
-      napi_value buffer;
+  for (; *next < count; ++*next) {
+    Run *r = &runs[*next];
+    while (r->datagrams > 0) {
+      size_t len = r->segment < r->left ? r->segment : r->left;
       /* As without GRO: a datagram larger than a plain slot is dropped (rudp never sends one), and only it: the
        * shorter last datagram of a GRO buffer of larger ones is delivered. */
-      if (len > SLOT_BYTES) {
-        at += len;
-        left -= len;
-        continue;
+      if (len <= SLOT_BYTES) {
+        if (delivered == budget) goto done;
+        void *bytes = NULL;
+        napi_value buffer;
+        if (b.kept == SLOTS && !hand_over(s, &b)) return -1;
+        if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, b.buffers, (uint32_t)b.kept, buffer) != napi_ok) return -1;
+        if (len > 0) memcpy(bytes, r->at, len);
+        describe(b.meta + (size_t)b.kept * META_WORDS, len, r->from);
+        b.kept++;
+        delivered++;
       }
-      if (b.kept == SLOTS && !hand_over(s, &b)) return -1;
-      if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, b.buffers, (uint32_t)b.kept, buffer) != napi_ok) return -1;
-      if (len > 0) memcpy(bytes, at, len);
-      describe(b.meta + (size_t)b.kept * META_WORDS, len, msgs[i].msg_hdr.msg_name);
-      b.kept++;
-      delivered++;
-      at += len;
-      left -= len;
-    } while (left > 0);
+      r->at += len;
+      r->left -= len;
+      r->datagrams--;
+    }
   }
+done:
   return hand_over(s, &b) ? delivered : -1;
+}
+
+/* Copies the runs from `next` on that still hold datagrams into the socket's backlog; false if there is no memory. */
+static int keep_backlog(Socket *s, const Run *runs, int count, int next) {
+  int kept = 0;
+  size_t bytes = 0;
+  for (int i = next; i < count; i++) {
+    if (runs[i].datagrams == 0) continue;
+    kept++;
+    bytes += runs[i].left;
+  }
+  if (kept == 0) return 1;
+  /* Header, runs, senders, bytes: each part's size a multiple of 8, so each part stays aligned. */
+  Backlog *b = malloc(sizeof(Backlog) + (size_t)kept * (sizeof(Run) + sizeof(struct sockaddr_storage)) + bytes);
+  if (b == NULL) return 0;
+  b->count = kept;
+  b->next = 0;
+  b->runs = (Run *)(b + 1);
+  struct sockaddr_storage *from = (struct sockaddr_storage *)(b->runs + kept);
+  unsigned char *at = (unsigned char *)(from + kept);
+  for (int i = next, k = 0; i < count; i++) {
+    if (runs[i].datagrams == 0) continue;
+    from[k] = *runs[i].from;
+    if (runs[i].left > 0) memcpy(at, runs[i].at, runs[i].left);
+    b->runs[k] = runs[i];
+    b->runs[k].at = at;
+    b->runs[k].from = &from[k];
+    at += runs[i].left;
+    k++;
+  }
+  s->backlog = b;
+  return 1;
+}
+
+/*
+ * One receive round: the backlog first (it came first), then recvmmsg while the round has room, ROUND_DATAGRAMS
+ * datagrams handed over at most. Returns whether the next round should come on the next loop turn without
+ * waiting for readiness: the round stopped at its limit, so a backlog (which no readiness would announce) or
+ * more in the socket may wait. A round that stopped short emptied both; none runs until the socket is readable.
+ */
+static int receive_round(Socket *s) {
+  int total = 0;
+  Backlog *backlog = s->backlog;
+  if (backlog != NULL) {
+    int delivered = deliver(s, backlog->runs, backlog->count, &backlog->next, ROUND_DATAGRAMS);
+    /* A callback that closed the socket freed the backlog with it. */
+    if (s->closed) return 0;
+    if (delivered < 0 || backlog->next >= backlog->count) {
+      free(backlog);
+      s->backlog = NULL;
+    }
+    if (delivered < 0) return 0;
+    total = delivered;
+    if (s->backlog != NULL) return 1;
+  }
+  Scratch *sc = scratch(s->env);
+  struct mmsghdr msgs[SLOTS];
+  struct iovec iov[SLOTS];
+  struct sockaddr_storage from[SLOTS];
+  Run runs[SLOTS];
+  size_t slot_bytes = s->gro ? GRO_SLOT_BYTES : SLOT_BYTES;
+  for (int round = 0; sc != NULL && round < READS_PER_EVENT && !s->closed && total < ROUND_DATAGRAMS; round++) {
+    /* No more buffers than the round has room for datagrams: a buffer is one datagram at least (GRO: up to 64). */
+    int want = ROUND_DATAGRAMS - total < SLOTS ? ROUND_DATAGRAMS - total : SLOTS;
+    for (int i = 0; i < want; i++) {
+      iov[i].iov_base = sc->area + (size_t)i * slot_bytes;
+      iov[i].iov_len = slot_bytes;
+      memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      if (s->gro) {
+        msgs[i].msg_hdr.msg_control = sc->recv_control[i].bytes;
+        msgs[i].msg_hdr.msg_controllen = sizeof sc->recv_control[i].bytes;
+      }
+    }
+    int n = recvmmsg(s->fd, msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (errno == EINTR) continue;
+      /* An ICMP error queued on the socket (ECONNREFUSED on a connected one): reading it clears it. */
+      report_error(s, errno, "recvmsg");
+      continue;
+    }
+    if (n == 0) return 0;
+    for (int i = 0; i < n; i++) {
+      Run *r = &runs[i];
+      r->at = sc->area + (size_t)i * slot_bytes;
+      r->left = msgs[i].msg_len;
+      r->from = &from[i];
+      size_t segment = s->gro ? gro_segment(&msgs[i].msg_hdr) : 0;
+      r->segment = segment == 0 || segment > r->left ? r->left : segment;
+      /* A truncated datagram is dropped; an empty one is one datagram too. */
+      r->datagrams = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : r->left == 0 ? 1 : (r->left + r->segment - 1) / r->segment;
+    }
+    int next = 0;
+    int delivered = deliver(s, runs, n, &next, ROUND_DATAGRAMS - total);
+    if (delivered < 0) return 0;
+    total += delivered;
+    if (next < n) {
+      /* Without memory for the rest, it is lost as datagrams the kernel had no room for are: loss recovery's. */
+      keep_backlog(s, runs, n, next);
+      return 1;
+    }
+    if (n < want) return 0;
+  }
+  return total >= ROUND_DATAGRAMS;
+}
+
+static void on_idle(uv_idle_t *idle);
+
+/* Rounds go on from the idle handle while each stops at its limit; readiness takes over once one stops short. */
+static void set_idling(Socket *s, int on) {
+  if (s->closed || on == s->idling) return;
+  s->idling = on;
+  if (on) uv_idle_start(&s->idle, on_idle);
+  else uv_idle_stop(&s->idle);
+}
+
+static void on_idle(uv_idle_t *idle) {
+  Socket *s = idle->data;
+  if (s->closed || s->env_gone) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
+  set_idling(s, receive_round(s));
+  napi_close_handle_scope(s->env, scope);
 }
 
 static void on_readable(uv_poll_t *poll, int status, int events) {
@@ -411,40 +574,9 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
       return;
     }
   }
-  Scratch *sc = scratch(env);
-  struct mmsghdr msgs[SLOTS];
-  struct iovec iov[SLOTS];
-  struct sockaddr_storage from[SLOTS];
-  size_t slot_bytes = s->gro ? GRO_SLOT_BYTES : SLOT_BYTES;
-  int total = 0;
-  for (int round = 0; sc != NULL && round < READS_PER_EVENT && !s->closed; round++) {
-    for (int i = 0; i < SLOTS; i++) {
-      iov[i].iov_base = sc->area + (size_t)i * slot_bytes;
-      iov[i].iov_len = slot_bytes;
-      memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      if (s->gro) {
-        msgs[i].msg_hdr.msg_control = sc->recv_control[i].bytes;
-        msgs[i].msg_hdr.msg_controllen = sizeof sc->recv_control[i].bytes;
-      }
-    }
-    int n = recvmmsg(s->fd, msgs, SLOTS, MSG_DONTWAIT, NULL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      /* An ICMP error queued on the socket (ECONNREFUSED on a connected one): reading it clears it. */
-      report_error(s, errno, "recvmsg");
-      continue;
-    }
-    int delivered = n == 0 ? -1 : deliver(s, sc, msgs, n, slot_bytes);
-    if (delivered < 0 || n < SLOTS) break;
-    /* GRO buffers hold many datagrams each: give the loop back after about as many as four plain reads. */
-    total += delivered;
-    if (total >= SLOTS * READS_PER_EVENT) break;
-  }
+  /* While rounds run from the idle handle, it reads: a round here too would hand over twice the limit in one turn
+   * (readiness is level-triggered: it is reported again once the idle rounds stop). */
+  if (!s->idling) set_idling(s, receive_round(s));
   napi_close_handle_scope(env, scope);
 }
 
@@ -527,9 +659,15 @@ static int start_polling(Socket *s) {
   if (napi_get_uv_event_loop(s->env, &loop) != napi_ok || loop == NULL) return -EINVAL;
   int r = uv_poll_init_socket(loop, &s->poll, s->fd);
   if (r < 0) return r;
+  uv_idle_init(loop, &s->idle);
   s->poll.data = s;
+  s->idle.data = s;
   s->polling = 1;
-  if (s->unref) uv_unref((uv_handle_t *)&s->poll);
+  s->open_handles = 2;
+  if (s->unref) {
+    uv_unref((uv_handle_t *)&s->poll);
+    uv_unref((uv_handle_t *)&s->idle);
+  }
   r = uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return r < 0 ? r : 0;
 }
@@ -755,8 +893,14 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
     return throw_type(env, "ref(handle, on: boolean)");
   s->unref = !on;
   if (!s->closed && s->polling) {
-    if (on) uv_ref((uv_handle_t *)&s->poll);
-    else uv_unref((uv_handle_t *)&s->poll);
+    /* The idle handle too: a backlog keeps the process alive exactly when the socket does. */
+    if (on) {
+      uv_ref((uv_handle_t *)&s->poll);
+      uv_ref((uv_handle_t *)&s->idle);
+    } else {
+      uv_unref((uv_handle_t *)&s->poll);
+      uv_unref((uv_handle_t *)&s->idle);
+    }
   }
   return NULL;
 }

@@ -9,9 +9,11 @@
  * In this process: a GRO buffer of datagrams over a receive slot (2,048
  * bytes) loses those and only those, and one of up to 63 datagrams, more
  * than one callback carries, has the metadata array lent to the addon
- * looked up again for each callback.
+ * looked up again for each callback; a loop turn gets 128 datagrams at most,
+ * however many GRO buffers one read took, and the rest on the next turns.
  */
 import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -163,6 +165,84 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('GRO buffer
     } finally {
       await tx.close();
       await rx.close();
+    }
+  });
+
+  it.each([
+    ['a GRO socket', true],
+    ['a socket without GRO', false],
+  ])('%s hands over at most 128 datagrams a loop turn, the rest on the next turns, none lost or reordered, and leaves the loop idle after', async (_name, offload) => {
+    const perTurnLimit = 128;
+    const size = 16;
+    const runLength = 63;
+    /** Datagram `id`'s bytes: its id, then bytes that depend on it. */
+    const datagram = (id: number): Uint8Array => Uint8Array.from({ length: size }, (_, k) => (k < 2 ? (id >> (8 * k)) & 0xff : id * 31 + k * 7) & 0xff);
+    const meta = new Int32Array(RECEIVE_SLOTS * META_WORDS);
+    const got: number[] = [];
+    const wrong: number[] = [];
+    let sentSecond = false;
+    let inThisTurn = 0;
+    const perTurn: number[] = [];
+    const fn = (): void => {};
+    const tx = lib.open(4, fn, fn, new Int32Array(RECEIVE_SLOTS * META_WORDS), true) as UdpBatchHandle;
+    let port = 0;
+    /** Sends datagrams `from` … `from + runs × 63 − 1` in one call: runs of 63 of one size, one GSO send each. */
+    const burst = (from: number, runs: number): void => {
+      const n = runs * runLength;
+      const bytes = new Uint8Array(n * size);
+      const sendMeta = new Int32Array(n * META_WORDS);
+      for (let i = 0; i < n; i++) {
+        bytes.set(datagram(from + i), i * size);
+        sendMeta.set([i * size, size, port, 4], i * META_WORDS);
+        expect(lib.pton(4, '127.0.0.1', sendMeta, i * META_WORDS + 4)).toBe(4);
+      }
+      expect(lib.send(tx, bytes, sendMeta, n)).toBe(n);
+    };
+    const first = 16 * runLength;
+    const total = first + 4 * runLength;
+    const rx = lib.open(4, (datagrams, count) => {
+      for (let i = 0; i < count; i++) {
+        const d = new Uint8Array(datagrams[i] as ArrayBuffer);
+        const id = (d[0] as number) | ((d[1] as number) << 8);
+        got.push(id);
+        if (d.length !== size || !d.every((v, k) => v === datagram(id)[k])) wrong.push(id);
+      }
+      inThisTurn += count;
+      // More arrive while the rest of the first burst still waits: they must come after it.
+      if (!sentSecond) {
+        sentSecond = true;
+        burst(first, 4);
+      }
+    }, fn, meta, offload) as UdpBatchHandle;
+    try {
+      expect(lib.bind(rx, '127.0.0.1', 0, 4 * 1024 * 1024)).toBe(0);
+      expect(lib.bind(tx, '127.0.0.1', 0, 0)).toBe(0);
+      expect(lib.offloads(rx) & UDP_GRO).toBe(offload ? UDP_GRO : 0);
+      expect(lib.offloads(tx) & UDP_GSO).toBe(UDP_GSO);
+      port = (lib.address(rx) as [string, number])[1];
+      // What each loop turn handed over, read in its check phase (after the idle and poll phases the addon reads in).
+      const allIn = new Promise<void>((resolve) => {
+        const turn = (): void => {
+          perTurn.push(inThisTurn);
+          inThisTurn = 0;
+          if (got.length >= total) resolve();
+          else setImmediate(turn);
+        };
+        setImmediate(turn);
+      });
+      // All of it is in the socket's queue before the loop polls it: sends on loopback are delivered as they are made.
+      burst(0, 16);
+      await allIn;
+      expect(wrong).toEqual([]);
+      expect(got).toEqual(Array.from({ length: total }, (_, i) => i));
+      expect(Math.max(...perTurn)).toBeLessThanOrEqual(perTurnLimit);
+      // With nothing left to read, the loop waits for a timer instead of spinning (an idle handle left running would).
+      const before = performance.eventLoopUtilization();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(performance.eventLoopUtilization(before).utilization).toBeLessThan(0.5);
+    } finally {
+      lib.close(rx);
+      lib.close(tx);
     }
   });
 

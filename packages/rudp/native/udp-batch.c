@@ -143,11 +143,12 @@ typedef struct Socket {
   int gro;
   uv_poll_t poll;
   int polling;
-  /* Runs the next receive round on the next loop turn, while a round ended at its limit (more may wait). */
-  uv_idle_t idle;
+  /* Runs the next receive round on the next loop turn, while a round ended at its limit (more may wait). Made
+   * the first time a round does (most sockets never: a client's socket of a quiet connection costs less). */
+  uv_idle_t *idle;
   int idling;
   Backlog *backlog;
-  /* libuv handles (poll, idle) not closed yet. */
+  /* libuv handles (the poll, and the idle once made) not closed yet. */
   int open_handles;
   /* ref(handle, false) was called: kept for start_polling when it comes before bind. */
   int unref;
@@ -255,6 +256,11 @@ static void on_handle_closed(uv_handle_t *handle) {
   if (s->finalized) free(s);
 }
 
+static void on_idle_closed(uv_handle_t *handle) {
+  on_handle_closed(handle);
+  free(handle);
+}
+
 /* Stops polling and releases the JavaScript references; the descriptor closes with the poll handle. */
 static void close_socket(Socket *s, int from_teardown);
 
@@ -276,9 +282,12 @@ static void close_socket(Socket *s, int from_teardown) {
   s->backlog = NULL;
   if (s->polling) {
     uv_poll_stop(&s->poll);
-    uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
-    uv_close((uv_handle_t *)&s->idle, on_handle_closed);
+    if (s->idle != NULL) {
+      uv_idle_stop(s->idle);
+      uv_close((uv_handle_t *)s->idle, on_idle_closed);
+      s->idle = NULL;
+    }
   } else {
     s->handle_closed = 1;
   }
@@ -423,8 +432,12 @@ done:
   return hand_over(s, &b) ? delivered : -1;
 }
 
-/* Copies the runs from `next` on that still hold datagrams into the socket's backlog; false if there is no memory. */
-static int keep_backlog(Socket *s, const Run *runs, int count, int next) {
+/*
+ * Copies the runs from `next` on that still hold datagrams into the socket's backlog (32 GRO buffers' worth, 2 MiB,
+ * at most, while it lasts). Without memory for it, they are lost as datagrams the kernel had no room for are:
+ * loss recovery resends them.
+ */
+static void keep_backlog(Socket *s, const Run *runs, int count, int next) {
   int kept = 0;
   size_t bytes = 0;
   for (int i = next; i < count; i++) {
@@ -432,10 +445,10 @@ static int keep_backlog(Socket *s, const Run *runs, int count, int next) {
     kept++;
     bytes += runs[i].left;
   }
-  if (kept == 0) return 1;
+  if (kept == 0) return;
   /* Header, runs, senders, bytes: each part's size a multiple of 8, so each part stays aligned. */
   Backlog *b = malloc(sizeof(Backlog) + (size_t)kept * (sizeof(Run) + sizeof(struct sockaddr_storage)) + bytes);
-  if (b == NULL) return 0;
+  if (b == NULL) return;
   b->count = kept;
   b->next = 0;
   b->runs = (Run *)(b + 1);
@@ -452,7 +465,6 @@ static int keep_backlog(Socket *s, const Run *runs, int count, int next) {
     k++;
   }
   s->backlog = b;
-  return 1;
 }
 
 /*
@@ -522,7 +534,6 @@ static int receive_round(Socket *s) {
     if (delivered < 0) return 0;
     total += delivered;
     if (next < n) {
-      /* Without memory for the rest, it is lost as datagrams the kernel had no room for are: loss recovery's. */
       keep_backlog(s, runs, n, next);
       return 1;
     }
@@ -536,9 +547,22 @@ static void on_idle(uv_idle_t *idle);
 /* Rounds go on from the idle handle while each stops at its limit; readiness takes over once one stops short. */
 static void set_idling(Socket *s, int on) {
   if (s->closed || on == s->idling) return;
+  if (on && s->idle == NULL) {
+    s->idle = malloc(sizeof *s->idle);
+    if (s->idle == NULL) {
+      /* Nothing would deliver the backlog without readiness: it is lost, as in keep_backlog. */
+      free(s->backlog);
+      s->backlog = NULL;
+      return;
+    }
+    uv_idle_init(s->poll.loop, s->idle);
+    s->idle->data = s;
+    s->open_handles++;
+    if (s->unref) uv_unref((uv_handle_t *)s->idle);
+  }
   s->idling = on;
-  if (on) uv_idle_start(&s->idle, on_idle);
-  else uv_idle_stop(&s->idle);
+  if (on) uv_idle_start(s->idle, on_idle);
+  else uv_idle_stop(s->idle);
 }
 
 static void on_idle(uv_idle_t *idle) {
@@ -659,15 +683,10 @@ static int start_polling(Socket *s) {
   if (napi_get_uv_event_loop(s->env, &loop) != napi_ok || loop == NULL) return -EINVAL;
   int r = uv_poll_init_socket(loop, &s->poll, s->fd);
   if (r < 0) return r;
-  uv_idle_init(loop, &s->idle);
   s->poll.data = s;
-  s->idle.data = s;
   s->polling = 1;
-  s->open_handles = 2;
-  if (s->unref) {
-    uv_unref((uv_handle_t *)&s->poll);
-    uv_unref((uv_handle_t *)&s->idle);
-  }
+  s->open_handles = 1;
+  if (s->unref) uv_unref((uv_handle_t *)&s->poll);
   r = uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return r < 0 ? r : 0;
 }
@@ -894,12 +913,11 @@ static napi_value ref_socket(napi_env env, napi_callback_info info) {
   s->unref = !on;
   if (!s->closed && s->polling) {
     /* The idle handle too: a backlog keeps the process alive exactly when the socket does. */
-    if (on) {
-      uv_ref((uv_handle_t *)&s->poll);
-      uv_ref((uv_handle_t *)&s->idle);
-    } else {
-      uv_unref((uv_handle_t *)&s->poll);
-      uv_unref((uv_handle_t *)&s->idle);
+    if (on) uv_ref((uv_handle_t *)&s->poll);
+    else uv_unref((uv_handle_t *)&s->poll);
+    if (s->idle != NULL) {
+      if (on) uv_ref((uv_handle_t *)s->idle);
+      else uv_unref((uv_handle_t *)s->idle);
     }
   }
   return NULL;

@@ -20,6 +20,11 @@ export interface ConnectionConfig {
   readonly maxDatagramSize: number;
   /** Bytes of whole messages the peer may have outstanding beyond what the app has read, each counted `MESSAGE_CREDIT` (256) longer; the largest message is 256 bytes less. */
   readonly receiveWindow: number;
+  /**
+   * Most bytes of unreliable messages (datagrams) waiting to leave, each counted `MESSAGE_CREDIT` (256)
+   * longer; past it the oldest give way (`datagramsDiscarded` in the stats). Default 1 MiB.
+   */
+  readonly datagramSendBuffer: number;
   /** Longest we hold back an ACK hoping to piggyback it on data, ms. */
   readonly maxAckDelayMs: number;
   /** ACK at once after this many ack-eliciting packets. */
@@ -83,11 +88,15 @@ export interface RedundancyConfig {
   readonly previousCopyShare?: number;
 }
 
+/** Default `datagramSendBuffer`: 1 MiB, quinn's `datagram_send_buffer_size`. */
+export const DEFAULT_DATAGRAM_SEND_BUFFER = 1024 * 1024;
+
 /** The defaults (frozen: a change from outside would skip validation and reach every endpoint made after it). */
 export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = Object.freeze<ConnectionConfig>({
   mtu: MAX_DATAGRAM,
   maxDatagramSize: MAX_PROBED_DATAGRAM,
   receiveWindow: 32 * 1024 * 1024,
+  datagramSendBuffer: DEFAULT_DATAGRAM_SEND_BUFFER,
   maxAckDelayMs: 25,
   ackEveryPackets: 2,
   // QUIC's practice: a 30 s idle timeout (quic-go's default) and, when keep-alive is on, a PING after
@@ -133,6 +142,7 @@ const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congest
   mtu: { min: MIN_MTU, max: MAX_DATAGRAM, integer: true },
   maxDatagramSize: { min: MIN_MTU, max: MAX_PROBED_DATAGRAM, integer: true },
   receiveWindow: { min: MIN_RECEIVE_WINDOW, max: 2 ** 40, integer: true },
+  datagramSendBuffer: { min: 0, max: 2 ** 40, integer: true },
   maxAckDelayMs: { min: 0, max: 16_383 },
   ackEveryPackets: { min: 1, max: 1_000, integer: true },
   idleTimeoutMs: { min: 1, max: MS_MAX },

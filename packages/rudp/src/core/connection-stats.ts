@@ -15,8 +15,10 @@ export interface ConnectionStats extends PathMtuStats {
   readonly duplicatePackets: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
-  /** Unreliable messages (datagrams) sent; each left in one packet, once. */
+  /** Unreliable messages (datagrams) sent; each leaves in one packet, once, unless discarded (`datagramsDiscarded`). */
   readonly datagramsSent: number;
+  /** Datagrams that never left: more waited than `datagramSendBuffer` takes, and the oldest gave way. */
+  readonly datagramsDiscarded: number;
   /** Datagrams that arrived but were dropped: the application left the window's worth unread. */
   readonly datagramsDropped: number;
   /** REPAIR frames sent (one per packet at most). */

@@ -193,7 +193,12 @@ export class Connection {
     this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     this.flow = new FlowControl(config.receiveWindow, peerWindow);
-    this.sendQueue = new SendQueue(this.flow, config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE), Math.max(config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE));
+    this.sendQueue = new SendQueue(
+      this.flow,
+      config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE),
+      Math.max(config.redundancy.maxMessageBytes, MAX_SMALL_MESSAGE),
+      config.datagramSendBuffer,
+    );
     this.recovery = new LossDetection(config, this.rtt, this.cc, this);
     this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);
@@ -336,6 +341,7 @@ export class Connection {
     return {
       ...this.stat,
       datagramsDropped: this.reassembly.datagramsDropped,
+      datagramsDiscarded: this.sendQueue.datagramsDiscarded,
       messagesRecovered: this.repairReceiver.recovered,
       packetThreshold: this.recovery.packetThreshold,
       reorderWindowMs: this.recovery.reorderDelayMs,

@@ -326,3 +326,22 @@ describe('SendQueue: acknowledgement', () => {
     expect(queue().q.allAcked()).toBe(true);
   });
 });
+
+describe('datagrams waiting to leave', () => {
+  it('past the budget the oldest give way, the newest stays, and the queue keeps no slots for those gone', () => {
+    const flow = new FlowControl(1 << 20, 1 << 20);
+    const q = new SendQueue(flow, ROOM, 0, 10 * creditOf(10));
+    for (let i = 0; i < 100_000; i++) q.pushDatagram(new Uint8Array([i & 0xff, ...new Array<number>(9).fill(0)]), 0);
+    expect(q.datagramsDiscarded).toBe(100_000 - 10);
+    const slots = (q as unknown as { datagrams: unknown[] }).datagrams.length;
+    expect(slots).toBeLessThan(3_000);
+    expect(q.bufferedAmount).toBe(100);
+    // A datagram larger than the whole budget still leaves, alone.
+    const tiny = new SendQueue(flow, ROOM, 0, 0);
+    tiny.pushDatagram(new Uint8Array(50), 0);
+    tiny.pushDatagram(new Uint8Array(60), 0);
+    expect(tiny.datagramsDiscarded).toBe(1);
+    expect(tiny.bufferedAmount).toBe(60);
+  });
+});
+

@@ -17,6 +17,10 @@ import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
 import { type ChunkRef, OutgoingMessage, writeChunk } from './outgoing-message.js';
 import { emptyArray, pushOnto } from '../shared-empty.js';
+import { DEFAULT_DATAGRAM_SEND_BUFFER } from '../config.js';
+
+/** Sent or discarded datagram slots at the head of the queue before it is compacted. */
+const COMPACT_AFTER = 1024;
 
 /** Fewest data bytes worth starting a message in the room a packet has left (below, it starts in the next packet). */
 const MIN_FIRST_CHUNK = 64;
@@ -60,6 +64,10 @@ export class SendQueue {
   private datagrams: (QueuedDatagram | undefined)[] = emptyArray();
   private datagramHead = 0;
   private datagramBytes = 0;
+  /** `creditOf` the datagrams not sent yet: what `datagramBudget` bounds. */
+  private datagramCredit = 0;
+  /** Datagrams discarded before they left: the oldest give way once those waiting exceed `datagramBudget`. */
+  datagramsDiscarded = 0;
   /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
   private packetRoom: number;
 
@@ -69,6 +77,8 @@ export class SendQueue {
     private readonly payloadRoom: number,
     /** Messages up to this size always leave in one piece (the ones repairs and tail copies cover whole). */
     private readonly keepWholeBytes = 0,
+    /** Most credit (`creditOf`, each one's bytes and 256) of datagrams waiting to leave (see `pushDatagram`). */
+    private readonly datagramBudget = DEFAULT_DATAGRAM_SEND_BUFFER,
   ) {
     this.packetRoom = payloadRoom;
   }
@@ -105,10 +115,36 @@ export class SendQueue {
     return n;
   }
 
-  /** Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). */
+  /**
+   * Queues `data` as an unreliable message on `channel` (the caller checked it fits a packet). Once the
+   * datagrams waiting take more than `datagramBudget`, the oldest give way (`datagramsDiscarded`), the
+   * newest always stays, as quinn drops datagrams: an application sending faster than congestion control
+   * lets them leave would otherwise grow the queue without bound, and a datagram held back that long is
+   * stale by the time it could leave.
+   */
   pushDatagram(data: Uint8Array, channel: number): void {
     this.datagrams = pushOnto(this.datagrams, { channel, data });
     this.datagramBytes += data.length;
+    this.datagramCredit += creditOf(data.length);
+    while (this.datagramCredit > this.datagramBudget && this.datagramHead < this.datagrams.length - 1) {
+      this.takeDatagram();
+      this.datagramsDiscarded++;
+    }
+    // A queue that never empties (discarding, or sending as fast as the app queues) would keep every slot
+    // behind its head: drop them once they are most of the array.
+    if (this.datagramHead >= COMPACT_AFTER && 2 * this.datagramHead >= this.datagrams.length) {
+      this.datagrams = this.datagrams.slice(this.datagramHead);
+      this.datagramHead = 0;
+    }
+  }
+
+  /** Removes the oldest datagram waiting and returns it (the caller checked there is one). */
+  private takeDatagram(): QueuedDatagram {
+    const d = this.datagrams[this.datagramHead] as QueuedDatagram;
+    this.datagrams[this.datagramHead++] = undefined;
+    this.datagramBytes -= d.data.length;
+    this.datagramCredit -= creditOf(d.data.length);
+    return d;
   }
 
   /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
@@ -172,9 +208,7 @@ export class SendQueue {
     while (this.datagramHead < this.datagrams.length) {
       const d = this.datagrams[this.datagramHead] as QueuedDatagram;
       if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
-      writeDatagram(w, d.channel, d.data);
-      this.datagramBytes -= d.data.length;
-      this.datagrams[this.datagramHead++] = undefined;
+      writeDatagram(w, d.channel, this.takeDatagram().data);
       n++;
     }
     if (this.datagramHead === this.datagrams.length) {

@@ -15,6 +15,9 @@
  *   limit. Nearer the limit a CRT takes the gate lock exclusively (every CRT
  *   holds it, shared otherwise), counts with no other CRT in flight, and CRTs
  *   run one at a time, as all of them used to.
+ *
+ * The counts themselves are rows kept by triggers (schema 4): the forum's
+ * striped by slot, so that CRTs of two slots never wait for one counter row.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
@@ -58,10 +61,13 @@ const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string
   sql.begin(async (tx): Promise<Outcome | 'exclusive'> => {
     await lockForCreate(tx, creator, mode);
     // Statements started after the locks: under READ COMMITTED they see every CRT that held them before.
+    // The counts are kept by triggers in the transaction of each insert and delete (schema 4): a few rows
+    // read, however many threads there are, and exactly the threads committed.
     const [exists, counts] = await Promise.all([
       tx`SELECT 1 FROM threads WHERE title = ${title}`,
       tx<{ total: number; mine: number }[]>`
-        SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`,
+        SELECT (SELECT COALESCE(sum(threads), 0) FROM thread_counts)::int AS total,
+               COALESCE((SELECT threads FROM creator_thread_counts WHERE creator = ${creator}), 0) AS mine`,
     ]);
     if (exists.length > 0) return E.right(false);
     const total = counts[0]?.total ?? 0;

@@ -75,6 +75,34 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        GROUP BY thread) s
      WHERE t.title = s.thread`,
   ],
+  // 4: thread counts for CRT's limits, so that a CRT reads a few counters instead of counting every thread.
+  // Triggers keep them, in the transaction that inserts or deletes the thread: exact whichever server writes,
+  // a server of schema 3 too (it inserts threads without knowing of them). Forum-wide, the count is striped
+  // over 64 rows by the creator's hash, as CRT's slot locks are (postgres-create-thread.ts): CRTs of two
+  // slots never wait for one counter row. Every statement may run again (IF NOT EXISTS, refilled from the threads).
+  [
+    // No thread is inserted or deleted between the fill and the triggers taking over.
+    `LOCK TABLE threads IN EXCLUSIVE MODE`,
+    `CREATE TABLE IF NOT EXISTS thread_counts (stripe integer PRIMARY KEY, threads integer NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS creator_thread_counts (creator text PRIMARY KEY, threads integer NOT NULL)`,
+    `CREATE OR REPLACE FUNCTION forum_count_thread() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE
+       change integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+       who text := CASE TG_OP WHEN 'INSERT' THEN NEW.creator ELSE OLD.creator END;
+     BEGIN
+       INSERT INTO creator_thread_counts AS c (creator, threads) VALUES (who, change)
+         ON CONFLICT (creator) DO UPDATE SET threads = c.threads + change;
+       UPDATE thread_counts SET threads = threads + change WHERE stripe = hashtext(who) & 63;
+       RETURN NULL;
+     END $$`,
+    `CREATE OR REPLACE TRIGGER threads_counted AFTER INSERT OR DELETE ON threads FOR EACH ROW EXECUTE FUNCTION forum_count_thread()`,
+    `DELETE FROM thread_counts`,
+    `INSERT INTO thread_counts (stripe, threads)
+     SELECT s, COALESCE(n, 0) FROM generate_series(0, 63) s
+     LEFT JOIN (SELECT hashtext(creator) & 63 AS stripe, count(*)::int AS n FROM threads GROUP BY 1) c ON c.stripe = s`,
+    `DELETE FROM creator_thread_counts`,
+    `INSERT INTO creator_thread_counts (creator, threads) SELECT creator, count(*)::int FROM threads GROUP BY creator`,
+  ],
 ];
 
 /** The schema version this code writes and reads. */

@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { appendByUpdate } from './append-by-update.js';
+import { changeByUpdate } from './change-by-update.js';
 import { TEMP_PREFIX, syncDir, tempPath, writeFileAtomic } from './atomic-write.js';
 import { accountStoreProblem, parseCredentials, replaceCredentialAt } from './credentials.js';
 import { toIoError, type FileExistsError, type IoError, type NoFileError, type StoreError, type WriteRateError } from './errors.js';
@@ -726,6 +727,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     createThread,
     updateThread,
     appendEntry: appendByUpdate(updateThread),
+    changeMessage: changeByUpdate(updateThread),
     removeThread,
     checkUpload: (title, filename, uploader) => attempt(async () => uploadProblem(title, filename, uploader)),
     beginUpload,

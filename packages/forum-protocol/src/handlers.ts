@@ -11,9 +11,10 @@ import type { Session } from './session.js';
 import type { ForumStore } from './store.js';
 import { sameName } from './names.js';
 import { MAX_THREAD_REPLY_BYTES } from './limits.js';
-import { messageCount, messageIndex, threadLines, type Thread } from './thread.js';
+import { threadLines, type Thread } from './thread.js';
 import { threadGrowthGuard } from './thread-growth.js';
-import { deletedReplyBytes, editedReplyBytes } from './thread-reply-size.js';
+import { changedSize, type MessageEdit, type NumberedMessage } from './message-change.js';
+import type { ThreadSize } from './thread-size.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
@@ -51,28 +52,26 @@ const existingThread = (store: ForumStore, title: string): TE.TaskEither<Command
     TE.chainW(O.match(() => TE.left<CommandError, Thread>({ kind: 'noThread', title }), (th) => TE.right(th))),
   );
 
-// Message numbers are digits by grammar; anything not naming an existing message is "Invalid message number".
-const findMessage = (thread: Thread, n: string): E.Either<CommandError, { readonly index: number; readonly author: string }> => {
+// Message numbers are digits by grammar; anything not naming an existing message is "Invalid message number"
+// (0 names none: the store finds no message 0).
+const messageNumber = (n: string): number => {
   const num = Number(n);
-  const index = Number.isSafeInteger(num) && num >= 1 ? messageIndex(thread, num) : -1;
-  const entry = thread.entries[index];
-  return entry?.kind === 'message' ? E.right({ index, author: entry.author }) : E.left({ kind: 'invalidMessageNumber' });
+  return Number.isSafeInteger(num) && num >= 1 ? num : 0;
 };
 
-/**
- * `next` as the update's result, unless its RDT reply (`bytes`) would be
- * longer than {@link MAX_THREAD_REPLY_BYTES}: a thread one user fills past
- * what a reply can carry would be unreadable for everyone (and each RDT of it
- * a large allocation).
- */
-const withinReplyLimit = (next: Thread, bytes: number): E.Either<CommandError, { readonly thread: Thread; readonly result: undefined }> =>
-  bytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title: next.title }) : E.right({ thread: next, result: undefined });
+const ownMessage = (m: NumberedMessage, username: string): E.Either<CommandError, NumberedMessage> =>
+  m.author === username ? E.right(m) : E.left({ kind: 'notAuthor' });
 
-const ownMessage = (thread: Thread, n: string, username: string): E.Either<CommandError, number> =>
-  pipe(
-    findMessage(thread, n),
-    E.chain((m) => (m.author === username ? E.right(m.index) : E.left<CommandError, number>({ kind: 'notAuthor' }))),
-  );
+/**
+ * The edit, unless the thread's RDT reply would then be longer than
+ * {@link MAX_THREAD_REPLY_BYTES}: a thread one user fills past what a reply
+ * can carry would be unreadable for everyone (and each RDT of it a large
+ * allocation).
+ */
+const withinReplyLimit = (size: ThreadSize, m: NumberedMessage, edit: MessageEdit): E.Either<CommandError, MessageEdit> =>
+  changedSize(size, m, edit).replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title: size.title }) : E.right(edit);
+
+const NO_MESSAGE: CommandError = { kind: 'invalidMessageNumber' };
 
 /** The handler of every forum command; the dispatcher looks commands up here. */
 export const handlers: Readonly<Record<ForumCommand, Handler>> = {
@@ -97,29 +96,23 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
   },
   DLT: (store, session, args) =>
     pipe(
-      store.updateThread<CommandError, void>(arg(args, 0), (th) =>
-        E.map((i: number) => {
-          const next: Thread = { ...th, entries: th.entries.filter((_, j) => j !== i) };
-          const old = th.entries[i];
-          // Remembered for the next change of this thread (and for a store that keeps the size): one line's work, not the thread's.
-          if (old?.kind === 'message') deletedReplyBytes(th, next, { n: Number(arg(args, 1)), messages: messageCount(th), author: old.author, text: old.text });
-          return { thread: next, result: undefined };
-        })(ownMessage(th, arg(args, 1), session.username)),
+      store.changeMessage<CommandError>(
+        arg(args, 0),
+        messageNumber(arg(args, 1)),
+        { noMessage: NO_MESSAGE, decide: (m) => E.map((): MessageEdit => ({ kind: 'delete' }))(ownMessage(m, session.username)) },
         session.username,
       ),
       TE.map(() => ok(['The message has been deleted'])),
     ),
   EDT: (store, session, args) =>
     pipe(
-      store.updateThread<CommandError, void>(arg(args, 0), (th) =>
-        E.chain((i: number) => {
-          const old = th.entries[i];
-          const oldText = old?.kind === 'message' ? old.text : '';
-          const next: Thread = { ...th, entries: th.entries.map((e, j) => (j === i && e.kind === 'message' ? { ...e, text: arg(args, 2) } : e)) };
-          return withinReplyLimit(next, editedReplyBytes(th, next, oldText, arg(args, 2)));
-        })(
-          ownMessage(th, arg(args, 1), session.username),
-        ),
+      store.changeMessage<CommandError>(
+        arg(args, 0),
+        messageNumber(arg(args, 1)),
+        {
+          noMessage: NO_MESSAGE,
+          decide: (m, size) => E.chain(() => withinReplyLimit(size, m, { kind: 'edit', text: arg(args, 2) }))(ownMessage(m, session.username)),
+        },
         session.username,
       ),
       TE.map(() => ok(['The message has been edited'])),

@@ -169,6 +169,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     createThread,
     updateThread: (title, update, actor) => base.updateThread(thread(title), update, actor),
     appendEntry: (title, entry, guard, actor) => base.appendEntry(thread(title), entry, guard, actor),
+    changeMessage: (title, n, change, actor) => base.changeMessage(thread(title), n, change, actor),
     removeThread,
     checkUpload,
     beginUpload,

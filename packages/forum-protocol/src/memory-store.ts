@@ -3,6 +3,7 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import { appendByUpdate } from './append-by-update.js';
+import { changeByUpdate } from './change-by-update.js';
 import type { NoFileError, StoreError } from './errors.js';
 import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
 import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.js';
@@ -127,6 +128,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       }),
     updateThread,
     appendEntry: appendByUpdate(updateThread),
+    changeMessage: changeByUpdate(updateThread),
     removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
       TE.fromIOEither(() => {
         const thread = threads.get(title);

@@ -75,7 +75,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        GROUP BY thread) s
      WHERE t.title = s.thread`,
   ],
-  // 4: thread counts for CRT's limits, so that a CRT reads a few counters instead of counting every thread.
+  // 4: thread counts for CRT's limits, so that a CRT reads a few counters instead of counting every thread;
+  // an index of each thread's messages, so that EDT and DLT find message n without reading the thread.
   // Triggers keep them, in the transaction that inserts or deletes the thread: exact whichever server writes,
   // a server of schema 3 too (it inserts threads without knowing of them). Forum-wide, the count is striped
   // over 64 rows by the creator's hash, as CRT's slot locks are (postgres-create-thread.ts): CRTs of two
@@ -102,6 +103,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
      LEFT JOIN (SELECT hashtext(creator) & 63 AS stripe, count(*)::int AS n FROM threads GROUP BY 1) c ON c.stripe = s`,
     `DELETE FROM creator_thread_counts`,
     `INSERT INTO creator_thread_counts (creator, threads) SELECT creator, count(*)::int FROM threads GROUP BY creator`,
+    // EDT and DLT find message n here: counting index entries, not reading the lines (postgres-change-message.ts).
+    `CREATE INDEX IF NOT EXISTS entries_messages ON entries (thread, pos) WHERE kind = 'message'`,
   ],
 ];
 

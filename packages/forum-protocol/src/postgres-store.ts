@@ -3,6 +3,7 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { toIoError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { changeMessageInPostgres } from './postgres-change-message.js';
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
@@ -299,6 +300,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
     createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
     appendEntry,
+    changeMessage: (title, n, change) => attempt(() => changeMessageInPostgres(sql, title, n, change)),
     removeThread,
     checkUpload: (title, filename, uploader) => attempt(() => uploadProblem(title, filename, uploader)),
     beginUpload,

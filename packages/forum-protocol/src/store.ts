@@ -4,6 +4,7 @@ import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
 import type { FileExistsError, NoFileError, StoreError, ThreadFullError } from './errors.js';
+import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
@@ -99,6 +100,15 @@ export interface ForumStore {
    * (`appendByUpdate` is the store that does read them).
    */
   appendEntry<E>(title: string, entry: ThreadEntry, guard: AppendGuard<E>, actor?: string): TE.TaskEither<StoreError | E, void>;
+  /**
+   * Edits or deletes message number `n` of the thread atomically, as
+   * `change` decides from that message and the thread's size; `noThread` if
+   * there is no such thread, `change.noMessage` if it has no message `n`.
+   * Like {@link updateThread} with that change, but a store may do it
+   * reading and writing only that message (`changeByUpdate` is the store
+   * that reads the thread whole). `actor` as for {@link updateThread}.
+   */
+  changeMessage<E>(title: string, n: number, change: MessageChange<E>, actor?: string): TE.TaskEither<StoreError | E, void>;
   /** Removes the thread and all its uploads if `guard` allows it. */
   removeThread<E>(title: string, guard: (thread: Thread) => E.Either<E, void>): TE.TaskEither<StoreError | E, void>;
   /**

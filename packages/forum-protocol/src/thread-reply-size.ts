@@ -12,7 +12,7 @@ import { threadLines, type Thread } from './thread.js';
 const known = new WeakMap<Thread, number>();
 
 /** Bytes `text` takes in JSON: the string with its escapes and quotes. */
-const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text));
+export const jsonBytes = (text: string): number => Buffer.byteLength(JSON.stringify(text));
 
 /** Bytes `line` adds to a JSON array of strings: the string with its escapes and quotes, and a comma. */
 export const lineBytes = (line: string): number => jsonBytes(line) + 1;
@@ -33,33 +33,4 @@ export const threadReplyBytes = (thread: Thread): number => {
  */
 export const rememberReplyBytes = (thread: Thread, bytes: number): void => {
   known.set(thread, bytes);
-};
-
-/**
- * {@link threadReplyBytes} of `next`, which is `thread` with one message's
- * text changed from `oldText` to `newText`: its line keeps its number and
- * author, so only the two texts' JSON sizes differ.
- */
-export const editedReplyBytes = (thread: Thread, next: Thread, oldText: string, newText: string): number => {
-  const before = known.get(thread);
-  if (before === undefined) return threadReplyBytes(next);
-  // Each text sits inside its line's JSON string with its own escapes; the quotes, the line's, cancel out.
-  const bytes = before + jsonBytes(newText) - jsonBytes(oldText);
-  known.set(next, bytes);
-  return bytes;
-};
-
-/**
- * {@link threadReplyBytes} of `next`, which is `thread` without message
- * number `n` (of `messages` in `thread`), by `author` with `text`: its line
- * goes, and each later message's number drops by one, which shortens those
- * numbers by as many digits in all as `messages` has more than `n`.
- */
-export const deletedReplyBytes = (thread: Thread, next: Thread, deleted: { readonly n: number; readonly messages: number; readonly author: string; readonly text: string }): number => {
-  const before = known.get(thread);
-  if (before === undefined) return threadReplyBytes(next);
-  const { n, messages, author, text } = deleted;
-  const bytes = before - lineBytes(`${n} ${author}: ${text}`) - (String(messages).length - String(n).length);
-  known.set(next, bytes);
-  return bytes;
 };

@@ -4,7 +4,7 @@
  * RDT reply size. A store that keeps these beside the thread (PostgreSQL)
  * appends without reading the thread, however long it is.
  */
-import { lineBytes, threadReplyBytes } from './thread-reply-size.js';
+import { jsonBytes, lineBytes, threadReplyBytes } from './thread-reply-size.js';
 import { entryLine, messageCount, type Thread, type ThreadEntry } from './thread.js';
 
 /** A thread's size. */
@@ -34,4 +34,27 @@ export const appendedSize = (before: ThreadSize, entry: ThreadEntry): ThreadSize
   entries: before.entries + 1,
   messages: before.messages + (entry.kind === 'message' ? 1 : 0),
   replyBytes: before.replyBytes + appendedEntryBytes(before.messages, entry),
+});
+
+/**
+ * The size of a thread of size `before` once one message's text changes from
+ * `oldText` to `newText`: its line keeps its number and author, so only the
+ * two texts' JSON sizes differ (each sits inside its line's quotes).
+ */
+export const editedSize = (before: ThreadSize, oldText: string, newText: string): ThreadSize => ({
+  ...before,
+  replyBytes: before.replyBytes + jsonBytes(newText) - jsonBytes(oldText),
+});
+
+/**
+ * The size of a thread of size `before` without message number `n`, by
+ * `author` with `text`: its line goes, and each later message's number drops
+ * by one, which shortens those numbers by as many digits in all as the last
+ * number has more than `n`.
+ */
+export const deletedSize = (before: ThreadSize, deleted: { readonly n: number; readonly author: string; readonly text: string }): ThreadSize => ({
+  ...before,
+  entries: before.entries - 1,
+  messages: before.messages - 1,
+  replyBytes: before.replyBytes - lineBytes(`${deleted.n} ${deleted.author}: ${deleted.text}`) - (String(before.messages).length - String(deleted.n).length),
 });

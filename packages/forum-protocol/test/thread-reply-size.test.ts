@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deletedReplyBytes, editedReplyBytes, rememberReplyBytes, threadReplyBytes } from '../src/thread-reply-size.js';
-import { appendedSize, threadSize } from '../src/thread-size.js';
+import { rememberReplyBytes, threadReplyBytes } from '../src/thread-reply-size.js';
+import { appendedSize, deletedSize, editedSize, threadSize } from '../src/thread-size.js';
 import { messageCount, messageIndex, type Thread, type ThreadEntry } from '../src/thread.js';
 import { prng } from './seeded-random.js';
 
@@ -36,7 +36,10 @@ describe('RDT reply size, kept per thread value', () => {
         const old = thread.entries[i];
         if (old?.kind !== 'message') throw new Error('expected a message');
         const next: Thread = { ...thread, entries: thread.entries.map((e, j) => (j === i ? { ...old, text } : e)) };
-        expect(editedReplyBytes(thread, next, old.text, text)).toBe(threadReplyBytes(fresh(next)));
+        const size = editedSize(threadSize(thread), old.text, text);
+        expect(size).toEqual(threadSize(fresh(next)));
+        // Remembered, so the next edit goes on from this size, as a store that keeps it does.
+        rememberReplyBytes(next, size.replyBytes);
         thread = next;
       }
     }
@@ -53,7 +56,9 @@ describe('RDT reply size, kept per thread value', () => {
       const old = thread.entries[i];
       if (old?.kind !== 'message') throw new Error('expected a message');
       const next: Thread = { ...thread, entries: thread.entries.filter((_, j) => j !== i) };
-      expect(deletedReplyBytes(thread, next, { n, messages, author: old.author, text: old.text })).toBe(threadReplyBytes(fresh(next)));
+      const size = deletedSize(threadSize(thread), { n, author: old.author, text: old.text });
+      expect(size).toEqual(threadSize(fresh(next)));
+      rememberReplyBytes(next, size.replyBytes);
       thread = next;
     }
   });

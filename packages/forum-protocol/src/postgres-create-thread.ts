@@ -32,6 +32,9 @@ export const CREATE_SLOTS = 64;
 // The gate's key is no slot's (slots are 0…CREATE_SLOTS−1).
 const GATE_KEY = -1;
 
+/** The gate's key as `pg_locks.objid` shows it (an oid: −1 as 2³² − 1); schema 4 refuses a thread created without the gate. */
+export const GATE_KEY_OID = 2 ** 32 + GATE_KEY;
+
 /** How a CRT holds the gate: shared while the forum has room for every CRT that may be in flight, exclusive nearer its limit. */
 export type CreateMode = 'shared' | 'exclusive';
 

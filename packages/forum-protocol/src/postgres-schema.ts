@@ -82,8 +82,8 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   // over 64 rows by the creator's hash, as CRT's slot locks are (postgres-create-thread.ts): CRTs of two
   // slots never wait for one counter row. Every statement may run again (IF NOT EXISTS, refilled from the threads).
   [
-    // No thread is inserted or deleted between the fill and the triggers taking over.
-    `LOCK TABLE threads IN EXCLUSIVE MODE`,
+    // No thread or line is written between the fills and the triggers taking over (writers lock threads first).
+    `LOCK TABLE threads, entries IN EXCLUSIVE MODE`,
     `CREATE TABLE IF NOT EXISTS thread_counts (stripe integer PRIMARY KEY, threads integer NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS creator_thread_counts (creator text PRIMARY KEY, threads integer NOT NULL)`,
     `CREATE OR REPLACE FUNCTION forum_count_thread() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
@@ -105,6 +105,37 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO creator_thread_counts (creator, threads) SELECT creator, count(*)::int FROM threads GROUP BY creator`,
     // EDT and DLT find message n here: counting index entries, not reading the lines (postgres-change-message.ts).
     `CREATE INDEX IF NOT EXISTS entries_messages ON entries (thread, pos) WHERE kind = 'message'`,
+    // Fences for a rolling upgrade (servers of an older schema still running on this database): their writes
+    // that would break what this schema keeps are refused, rolled back whole, with an error saying why.
+    // A server before schema 3 changes a thread's lines without its size: every server since writes the
+    // thread's row in the transaction that changes its lines (checked at commit: the size is written last).
+    `CREATE OR REPLACE FUNCTION forum_lines_with_size() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE
+       line_thread text := CASE TG_OP WHEN 'DELETE' THEN OLD.thread ELSE NEW.thread END;
+     BEGIN
+       -- A removed thread's lines go with it (ON DELETE CASCADE): no row left to check.
+       IF EXISTS (SELECT 1 FROM threads WHERE title = line_thread AND xmin <> pg_current_xact_id()::xid) THEN
+         RAISE EXCEPTION 'the lines of thread % changed without its size: a forum server older than schema 3 is still running on this database (stop it)', line_thread
+           USING ERRCODE = 'object_not_in_prerequisite_state';
+       END IF;
+       RETURN NULL;
+     END $$`,
+    `DROP TRIGGER IF EXISTS entries_with_size ON entries`,
+    `CREATE CONSTRAINT TRIGGER entries_with_size AFTER INSERT OR UPDATE OR DELETE ON entries
+     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION forum_lines_with_size()`,
+    // A server whose CRT takes one lock of its own instead of CRT's gate (before the slot locks) would
+    // count beside this schema's CRTs, not one after another, and could pass the thread limits. The gate is
+    // CRT's lock (0x637274, -1), an oid in pg_locks (CREATE_LOCK_CLASS, GATE_KEY_OID in postgres-create-thread.ts).
+    `CREATE OR REPLACE FUNCTION forum_created_under_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                      AND classid = 6517364 AND objid = 4294967295 AND objsubid = 2) THEN
+         RAISE EXCEPTION 'thread % was created without the CRT gate lock: a forum server older than schema 3 is still running on this database (stop it)', NEW.title
+           USING ERRCODE = 'object_not_in_prerequisite_state';
+       END IF;
+       RETURN NULL;
+     END $$`,
+    `CREATE OR REPLACE TRIGGER threads_created_under_gate AFTER INSERT ON threads FOR EACH ROW EXECUTE FUNCTION forum_created_under_gate()`,
   ],
 ];
 
@@ -116,13 +147,24 @@ const MIGRATION_LOCK = 0x666f72756d; // "forum"
 
 /**
  * Creates the tables, or migrates them to {@link SCHEMA_VERSION}, in one
- * transaction under an advisory lock (servers starting together wait for
- * each other). Rejects if the database was migrated by a newer server.
- * Resolves to the version found before migrating (0: empty database).
+ * transaction under an advisory lock: of servers starting together one
+ * migrates, the others wait and find it done (so a migration runs once).
+ * Rejects if the database was migrated by a newer server. `schema`, if
+ * given, is created first under the same lock (two servers creating one
+ * schema at once would otherwise race). Resolves to the version found
+ * before migrating (0: empty database).
+ *
+ * A rolling upgrade (servers of the old version still running while a new
+ * one migrates) is safe from schema 4 on: a migration waits for the old
+ * servers' writes in flight and holds theirs back while it runs; an old
+ * server's writes that would break what a newer schema keeps are refused by
+ * the database, with an error saying to stop it (migration 4's fences), and
+ * an old server never starts on a newer schema.
  */
-export const migrate = async (sql: Sql): Promise<number> =>
+export const migrate = async (sql: Sql, schema?: string): Promise<number> =>
   sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    if (schema !== undefined) await tx`CREATE SCHEMA IF NOT EXISTS ${tx(schema)}`;
     await tx`CREATE TABLE IF NOT EXISTS forum_schema (version integer NOT NULL)`;
     const rows = await tx<{ version: number }[]>`SELECT version FROM forum_schema`;
     const found = rows[0]?.version ?? 0;

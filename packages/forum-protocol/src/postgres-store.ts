@@ -160,8 +160,7 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       ...(schema === undefined ? {} : { connection: { search_path: schema } }),
     });
     try {
-      if (schema !== undefined) await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await migrate(sql);
+      await migrate(sql, schema);
       const staleMs = options.staleUploadMs ?? 10 * 60_000;
       await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
     } catch (e) {

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import type { Sql } from 'postgres';
+import { lockForCreate } from '../src/postgres-create-thread.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { threadSize } from '../src/thread-size.js';
 import type { Thread } from '../src/thread.js';
@@ -53,11 +54,12 @@ export const usePostgres = (): PostgresHarness => {
   };
 };
 
-/** Writes `thread` into the store's tables directly (its lines and the size kept on its row), as migrated data would be. */
+/**
+ * Writes `thread` into the store's tables directly (its lines and the size kept on its row), as migrated
+ * data would be: in one transaction holding CRT's gate, as this schema's fences ask of every writer.
+ */
 export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
   const size = threadSize(thread);
-  await sql`INSERT INTO threads (title, creator, entry_count, message_count, reply_bytes)
-            VALUES (${thread.title}, ${thread.creator}, ${size.entries}, ${size.messages}, ${size.replyBytes})`;
   const rows = thread.entries.map((e, i) => ({
     thread: thread.title,
     pos: i + 1,
@@ -65,6 +67,27 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
     author: e.kind === 'message' ? e.author : e.kind === 'upload' ? e.uploader : '',
     body: e.kind === 'message' ? e.text : e.kind === 'upload' ? e.filename : e.line,
   }));
-  // Well under PostgreSQL's 65,535 parameters a statement.
-  for (let i = 0; i < rows.length; i += 2000) await sql`INSERT INTO entries ${sql(rows.slice(i, i + 2000), 'thread', 'pos', 'kind', 'author', 'body')}`;
+  await sql.begin(async (tx) => {
+    await lockForCreate(tx, thread.creator, 'shared');
+    await tx`INSERT INTO threads (title, creator, entry_count, message_count, reply_bytes)
+             VALUES (${thread.title}, ${thread.creator}, ${size.entries}, ${size.messages}, ${size.replyBytes})`;
+    // Well under PostgreSQL's 65,535 parameters a statement.
+    for (let i = 0; i < rows.length; i += 2000) await tx`INSERT INTO entries ${tx(rows.slice(i, i + 2000), 'thread', 'pos', 'kind', 'author', 'body')}`;
+  });
+};
+
+/**
+ * Turns the store's tables back into schema `version` (1 to 3) as a server of
+ * that version left them, keeping the data it knew of: what each later
+ * migration added is dropped, and the version row says `version`.
+ */
+export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 4) {
+    await sql`DROP TABLE IF EXISTS thread_counts, creator_thread_counts`;
+    await sql`DROP INDEX IF EXISTS entries_messages`;
+    await sql`DROP FUNCTION IF EXISTS forum_count_thread, forum_lines_with_size, forum_created_under_gate CASCADE`;
+  }
+  if (version < 3) await sql`ALTER TABLE threads DROP COLUMN entry_count, DROP COLUMN message_count, DROP COLUMN reply_bytes`;
+  if (version < 2) await sql`ALTER TABLE transfer_tokens DROP COLUMN keys`;
+  await sql`UPDATE forum_schema SET version = ${version}`;
 };

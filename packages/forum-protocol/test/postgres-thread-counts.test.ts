@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CREATE_SLOTS, createSlot, lockForCreate } from '../src/postgres-create-thread.js';
 import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
 const pg = usePostgres();
@@ -120,9 +120,7 @@ describe('PostgreSQL thread counts (CRT limits)', () => {
     const a = await pg.openStore({ threadLimits: { maxThreadsPerUser: 40 } });
     const schema = await schemaOf(a);
     // Back to schema 3, as a server of that version left it, with threads of 30 accounts.
-    await a.sql`DROP TABLE thread_counts, creator_thread_counts`;
-    await a.sql`DROP FUNCTION forum_count_thread CASCADE`;
-    await a.sql`UPDATE forum_schema SET version = 3`;
+    await backToSchema(a.sql, 3);
     await a.sql`INSERT INTO threads (title, creator) SELECT 'old' || g, 'user' || (g % 30) FROM generate_series(1, 1000) g`;
     const b = await pg.openPeer(schema, { threadLimits: { maxThreadsPerUser: 40 } });
     const { kept, recounted } = await countsAndRecount(b.sql);

@@ -5,7 +5,7 @@ import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../src/limits.js';
 import type { PostgresStore } from '../src/postgres.js';
 import { threadLines, type Thread } from '../src/thread.js';
 import { lines, replyOf, run, upload } from './helpers.js';
-import { usePostgres } from './postgres-harness.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';
 
 const pg = usePostgres();
@@ -36,8 +36,7 @@ const storedSize = async (sql: postgres.Sql, title: string): Promise<unknown> =>
  * would; then opens a server of this version on it, which migrates.
  */
 const writtenByVersion2 = async (store: PostgresStore, write: (sql: postgres.Sql) => Promise<void>): Promise<PostgresStore> => {
-  await store.sql`ALTER TABLE threads DROP COLUMN entry_count, DROP COLUMN message_count, DROP COLUMN reply_bytes`;
-  await store.sql`UPDATE forum_schema SET version = 2`;
+  await backToSchema(store.sql, 2);
   await write(store.sql);
   return pg.openPeer(await schemaOf(store));
 };

@@ -1,0 +1,181 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { lockForCreate } from '../src/postgres-create-thread.js';
+import { openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
+import { lines, run } from './helpers.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+const OLD_SERVER = /older than schema 3 is still running on this database \(stop it\)/;
+
+/** The thread's kept size and the same counted from its lines: equal when the size is right. */
+const sizeAndRecount = async (sql: postgres.Sql, title: string): Promise<{ kept: unknown; recounted: unknown }> => {
+  const [kept, recounted] = await Promise.all([
+    sql`SELECT entry_count, message_count FROM threads WHERE title = ${title}`,
+    sql`SELECT count(*)::int AS entry_count, (count(*) FILTER (WHERE kind = 'message'))::int AS message_count FROM entries WHERE thread = ${title}`,
+  ]);
+  return { kept: kept[0], recounted: recounted[0] };
+};
+
+/** The thread counts CRT reads and the same counted from the threads. */
+const countsAndRecount = async (sql: postgres.Sql): Promise<{ kept: unknown; recounted: unknown }> => {
+  const [kept, recounted] = await Promise.all([
+    sql`SELECT (SELECT sum(threads)::int FROM thread_counts) AS total, (SELECT json_object_agg(creator, threads ORDER BY creator) FROM creator_thread_counts WHERE threads <> 0) AS mine`,
+    sql`SELECT (SELECT count(*)::int FROM threads) AS total, (SELECT json_object_agg(creator, n ORDER BY creator) FROM (SELECT creator, count(*)::int AS n FROM threads GROUP BY 1) c) AS mine`,
+  ]);
+  return { kept: kept[0], recounted: recounted[0] };
+};
+
+// What a server of schema 2 sends for each command that changes a thread's lines (its postgres-store.ts and
+// postgres-upload.ts, before 1a4c185): the thread row locked, the lines read, the diff written; no size.
+const v2 = {
+  lock: (tx: postgres.TransactionSql, title: string) =>
+    Promise.all([tx`SELECT creator FROM threads WHERE title = ${title} FOR UPDATE`, tx`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`]),
+  msg: (sql: postgres.Sql, title: string, author: string, text: string) =>
+    sql.begin(async (tx) => {
+      const [, lines] = await v2.lock(tx, title);
+      await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${lines.length + 1}, 'message', ${author}, ${text})`;
+    }),
+  dlt: (sql: postgres.Sql, title: string, pos: number) =>
+    sql.begin(async (tx) => {
+      await v2.lock(tx, title);
+      await tx`DELETE FROM entries WHERE thread = ${title} AND pos = ANY(${[pos]})`;
+    }),
+  edt: (sql: postgres.Sql, title: string, pos: number, author: string, text: string) =>
+    sql.begin(async (tx) => {
+      await v2.lock(tx, title);
+      await tx`DELETE FROM entries WHERE thread = ${title} AND pos = ANY(${[pos]})`;
+      await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${pos}, 'message', ${author}, ${text})`;
+    }),
+  uploadCommit: (sql: postgres.Sql, title: string, filename: string, uploader: string) =>
+    sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
+      const [id] = await tx<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader) VALUES (${title}, ${filename}, ${uploader}) RETURNING id`;
+      await tx`UPDATE uploads SET committed = true, size = 0 WHERE id = ${id?.id ?? '0'}`;
+      const last = await tx<{ last: string }[]>`SELECT COALESCE(MAX(pos), 0) AS last FROM entries WHERE thread = ${title}`;
+      await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${Number(last[0]?.last ?? 0) + 1}, 'upload', ${uploader}, ${filename})`;
+    }),
+  rmv: (sql: postgres.Sql, title: string) =>
+    sql.begin(async (tx) => {
+      await v2.lock(tx, title);
+      await tx`DELETE FROM threads WHERE title = ${title}`;
+    }),
+  // Before the slot locks (9a74ab7), CRT took one lock of its own: (class "crt", 0).
+  crtOwnLock: (sql: postgres.Sql, title: string, creator: string) =>
+    sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${0x637274}, 0)`;
+      await tx`SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`;
+      await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
+    }),
+  // Since them (and in schema 3), CRT holds the gate and its slot, as this schema's does.
+  crtGated: (sql: postgres.Sql, title: string, creator: string) =>
+    sql.begin(async (tx) => {
+      await lockForCreate(tx, creator, 'shared');
+      await tx`SELECT count(*)::int AS total, (count(*) FILTER (WHERE creator = ${creator}))::int AS mine FROM threads`;
+      await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
+    }),
+};
+
+const refusal = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'accepted';
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+};
+
+describe('PostgreSQL rolling upgrade', () => {
+  it("a schema 2 server still running after the migration cannot change a thread's lines: each change is refused whole, saying to stop it", async () => {
+    const a = await pg.openStore();
+    await run(a, 'alice', 'CRT t');
+    for (const text of ['one', 'two', 'three']) await run(a, 'alice', `MSG t ${text}`);
+    const before = await lines(run(a, 'bob', 'RDT t'));
+    const oldServer = a.sql;
+    expect(await refusal(v2.msg(oldServer, 't', 'mallory', 'unsized'))).toMatch(OLD_SERVER);
+    expect(await refusal(v2.dlt(oldServer, 't', 1))).toMatch(OLD_SERVER);
+    expect(await refusal(v2.edt(oldServer, 't', 2, 'alice', 'a much longer text than before'))).toMatch(OLD_SERVER);
+    expect(await refusal(v2.uploadCommit(oldServer, 't', 'f.bin', 'bob'))).toMatch(OLD_SERVER);
+    // Nothing of them is kept: the lines, the size and the uploads are as they were.
+    expect(await lines(run(a, 'bob', 'RDT t'))).toEqual(before);
+    const { kept, recounted } = await sizeAndRecount(a.sql, 't');
+    expect(kept).toEqual(recounted);
+    expect(await a.sql`SELECT id FROM uploads`).toEqual([]);
+    // What it may still do breaks nothing this schema keeps: remove a thread (its lines go with it), read.
+    expect(await refusal(v2.rmv(oldServer, 't'))).toBe('accepted');
+    expect(await lines(run(a, 'bob', 'LST'))).toEqual(['No threads to list']);
+    const counts = await countsAndRecount(a.sql);
+    expect(counts.kept).toEqual(counts.recounted);
+  });
+
+  it("a CRT that takes a lock of its own instead of CRT's gate is refused; one holding the gate, as schema 3's does, is counted", async () => {
+    const a = await pg.openStore({ threadLimits: { maxThreadsPerUser: 2 } });
+    expect(await refusal(v2.crtOwnLock(a.sql, 'mine', 'alice'))).toMatch(/thread mine was created without the CRT gate lock: a forum server older than schema 3/);
+    expect(await refusal(v2.crtGated(a.sql, 'gated', 'alice'))).toBe('accepted');
+    expect(await lines(run(a, 'alice', 'CRT second'))).toEqual(['Thread second created']);
+    expect((await lines(run(a, 'alice', 'CRT third')))[0]).toMatch(/^You have created too many threads/);
+    expect(await lines(run(a, 'bob', 'LST'))).toEqual(['The list of active threads:', 'gated', 'second']);
+  });
+
+  it("this schema's writers and schema 3's pass the fences: lines changed with the size written after them, in one transaction", async () => {
+    const a = await pg.openStore();
+    await run(a, 'alice', 'CRT t');
+    await run(a, 'alice', 'MSG t one');
+    // updateThread is how a schema 3 server writes EDT and DLT: the changed lines, then the size, pipelined.
+    const edited = await a.updateThread('t', (th) => E.right({ thread: { ...th, entries: th.entries.map((e) => (e.kind === 'message' ? { ...e, text: 'uno' } : e)) }, result: 'ok' }))();
+    expect(edited).toEqual(E.right('ok'));
+    expect(await lines(run(a, 'alice', 'EDT t 1 eins'))).toEqual(['The message has been edited']);
+    expect(await lines(run(a, 'alice', 'DLT t 1'))).toEqual(['The message has been deleted']);
+    expect(await lines(run(a, 'bob', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it('servers starting at once on a schema 2 database: one migrates, every one opens, and the sizes and counts are those of the data', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await backToSchema(a.sql, 2);
+    // Written as a schema 2 server did: threads of three accounts, lines without sizes.
+    await a.sql`INSERT INTO threads (title, creator) SELECT 't' || g, 'user' || (g % 3) FROM generate_series(1, 30) g`;
+    await a.sql`INSERT INTO entries (thread, pos, kind, author, body) SELECT 't' || (g % 30 + 1), g, CASE WHEN g % 4 = 0 THEN 'upload' ELSE 'message' END, 'bob', 'x' FROM generate_series(1, 600) g`;
+    const opened = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(pg.url(), { schema, maxConnections: 2 })()));
+    const servers: PostgresStore[] = [];
+    for (const o of opened) {
+      if (E.isLeft(o)) throw new Error(o.left.message);
+      pg.onClose(() => o.right.close());
+      servers.push(o.right);
+    }
+    expect(await a.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    const counts = await countsAndRecount(a.sql);
+    expect(counts.kept).toEqual(counts.recounted);
+    expect(counts.kept).toEqual({ total: 30, mine: { user0: 10, user1: 10, user2: 10 } });
+    for (const title of ['t1', 't17', 't30']) {
+      const { kept, recounted } = await sizeAndRecount(a.sql, title);
+      expect(kept).toEqual(recounted);
+    }
+    expect(await lines(run(servers[3] ?? a, 'bob', 'MSG t1 after'))).toEqual(['Message posted to t1 thread']);
+  });
+
+  it('servers starting at once on a new schema all open: one creates it, the others find it', async () => {
+    const a = await pg.openStore();
+    const schema = `${await schemaOf(a.sql)}_fresh`;
+    const opened = await Promise.all(Array.from({ length: 16 }, () => openPostgresStore(pg.url(), { schema, maxConnections: 1 })()));
+    for (const o of opened) if (E.isRight(o)) pg.onClose(() => o.right.close());
+    expect(opened.filter(E.isLeft)).toEqual([]);
+  });
+
+  it('migration 4 may run again: a database marked 3 with its tables in place ends as it was', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    for (let i = 0; i < 5; i++) await run(a, `u${i % 2}`, `CRT t${i}`);
+    const before = await countsAndRecount(a.sql);
+    await a.sql`UPDATE forum_schema SET version = 3`;
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await countsAndRecount(b.sql)).toEqual(before);
+    expect(await lines(run(b, 'u0', 'CRT again'))).toEqual(['Thread again created']);
+    expect(await lines(run(b, 'u0', 'MSG again hi'))).toEqual(['Message posted to again thread']);
+  });
+});

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { CREATE_LOCK_CLASS, CREATE_SLOTS, createSlot, lockForCreate, type CreateMode } from '../src/postgres-create-thread.js';
+import { CREATE_LOCK_CLASS, CREATE_SLOTS, createSlot, GATE_KEY_OID, lockForCreate, type CreateMode } from '../src/postgres-create-thread.js';
 import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
@@ -41,7 +41,7 @@ const within = <A>(p: Promise<A>, ms: number, what: string): Promise<A> =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms))]);
 
 // pg_locks shows a two-key advisory lock's keys as oids: the gate's key, -1, as 2^32 - 1.
-const GATE_OID = 2 ** 32 - 1;
+const GATE_OID = GATE_KEY_OID;
 
 /** Resolves once a session waits for CRT's lock `key` (a slot, or {@link GATE_OID}). */
 const waitingFor = async (sql: postgres.Sql, key: number): Promise<void> => {

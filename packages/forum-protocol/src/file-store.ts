@@ -22,6 +22,7 @@ import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, thread
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
+import { ThreadIncarnations, threadRemovedDuringUpload } from './thread-incarnations.js';
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
@@ -270,6 +271,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   let credentialsExact = loaded.credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(loaded.credentials);
   const accounts = new Map(loaded.accounts.map((a) => [a.username, a]));
   const threads = new Map(loaded.threads);
+  // Which life of each title the thread is: an upload must commit into the thread it began in.
+  const incarnations = new ThreadIncarnations();
+  for (const title of threads.keys()) incarnations.created(title);
   // Bytes of every thread file, with the growth of batches being written already counted (so
   // concurrent batches on different threads cannot pass the limit together).
   let threadBytes = 0;
@@ -383,6 +387,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           const text = formatThreadFile(thread);
           await writeFileAtomic(dir, title, text);
           storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
+          incarnations.created(title);
           return E.right(true);
         }),
       ),
@@ -548,6 +553,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           }
           threadBytes -= stored.bytes;
           threads.delete(title);
+          incarnations.removed(title);
           for (const f of filenames) countUpload(uploadFileName(title, f), -1);
           let leftovers = false;
           for (const f of filenames) {
@@ -584,6 +590,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
       const line: ThreadEntry = { kind: 'upload', uploader, filename };
+      const incarnation = incarnations.of(title);
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
@@ -617,6 +624,11 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
             if (current === undefined) {
               await discard();
               return E.left(noThread(title));
+            }
+            // Removed and made again (maybe by another user) while the bytes arrived: not the thread they were sent to.
+            if (incarnations.of(title) !== incarnation) {
+              await discard();
+              return E.left(threadRemovedDuringUpload());
             }
             if (hasUpload(current.thread, filename) || nameTaken(name)) {
               await discard();

@@ -9,6 +9,7 @@ import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWr
 import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.js';
 import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 import { hasUpload, uploadFileName, type Thread, type ThreadEntry } from './thread.js';
+import { ThreadIncarnations, threadRemovedDuringUpload } from './thread-incarnations.js';
 
 /** Starting contents for {@link createMemoryStore}. */
 export interface MemoryStoreSeed {
@@ -28,6 +29,9 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
   const accounts = new Map<string, Account>((seed.accounts ?? []).map((a) => [a.username, a]));
   const threads = new Map<string, Thread>((seed.threads ?? []).map((th) => [th.title, th]));
   const uploads = new Map<string, Uint8Array>(seed.uploads ?? []);
+  // Which life of each title the thread is: an upload must commit into the thread it began in.
+  const incarnations = new ThreadIncarnations();
+  for (const title of threads.keys()) incarnations.created(title);
 
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   const nameTaken = (name: string): boolean => threads.has(name) || uploads.has(name);
@@ -56,6 +60,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
       const line: ThreadEntry = { kind: 'upload', uploader, filename };
+      const incarnation = incarnations.of(title);
       const chunks: Buffer[] = [];
       const stream = new Writable({
         write(chunk: Buffer, _enc, cb) {
@@ -70,6 +75,11 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         if (!stream.writableFinished) await new Promise<void>((resolve) => stream.end(resolve));
         const current = threads.get(title);
         if (current === undefined) return E.left(noThread(title));
+        // Removed and made again (maybe by another user) while the bytes arrived: not the thread they were sent to.
+        if (incarnations.of(title) !== incarnation) {
+          chunks.length = 0;
+          return E.left(threadRemovedDuringUpload());
+        }
         const name = uploadFileName(title, filename);
         if (hasUpload(current, filename) || nameTaken(name)) return E.left({ kind: 'fileExists', title, filename });
         // Checked again: MSGs and other uploads may have filled the thread since the upload began.
@@ -124,6 +134,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         const refused = threadLimitProblem(limits, threads.size, mine);
         if (refused !== undefined) return E.left(refused);
         threads.set(title, { title, creator, entries: [] });
+        incarnations.created(title);
         return E.right(true);
       }),
     updateThread,
@@ -137,6 +148,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         if (E.isLeft(ok)) return ok;
         for (const e of thread.entries) if (e.kind === 'upload') uploads.delete(uploadFileName(title, e.filename));
         threads.delete(title);
+        incarnations.removed(title);
         return E.right(undefined);
       }),
     checkUpload: (title, filename, uploader) => TE.fromIOEither(() => uploadProblem(title, filename, uploader)),

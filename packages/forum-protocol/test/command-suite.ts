@@ -295,6 +295,23 @@ export const commandSuite = (
       expect(E.isLeft(await w.right.commit())).toBe(true);
     });
 
+    it('an upload in flight when its thread is removed and made again by another user is refused, and leaves nothing in the new thread', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      const w = await begin(s, 't1', 'evil.txt', 'alice', Buffer.from('sent to the old t1'));
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      expect(await lines(run(s, 'bob', 'CRT t1'))).toEqual(['Thread t1 created']);
+      const committed = await w.commit();
+      expect(committed).toMatchObject({ _tag: 'Left', left: { kind: 'io' } });
+      // (PostgreSQL refuses it too, but as its pending chunk's insert fails once RMV deleted the row: its own words then.)
+      if (name !== 'PostgreSQL') expect(committed).toEqual(E.left({ kind: 'io', message: 'the thread was removed during the upload' }));
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['Thread t1 is empty']);
+      expect(await lines(run(s, 'bob', 'DWN t1 evil.txt'))).toEqual(['File does not exist in Thread t1']);
+      // The name stays free for the new thread's own upload.
+      expect(E.isRight(await upload(s, 't1', 'evil.txt', 'bob', Buffer.from('mine')))).toBe(true);
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['bob uploaded evil.txt']);
+    });
+
     it('DWN of an uploaded file approves a transfer with its size; of another, "File does not exist in Thread X"', async () => {
       const s = await make();
       await run(s, 'alice', 'CRT t1');

@@ -70,6 +70,11 @@ const Intent = t.union([
   t.type({ op: t.literal('upload'), thread: t.string, filename: t.string, temp: t.string }),
   /** Removing a thread: its file goes first, then its uploads. */
   t.type({ op: t.literal('remove'), thread: t.string, filenames: t.array(t.string) }),
+  /**
+   * What a `remove` left when some upload files could not be deleted: those files only. The thread's
+   * own file is gone already and its title free; a new thread of that title must not be deleted.
+   */
+  t.type({ op: t.literal('removeUploads'), thread: t.string, filenames: t.array(t.string) }),
 ]);
 type Intent = t.TypeOf<typeof Intent>;
 
@@ -101,7 +106,7 @@ const readIntent = async (file: string): Promise<Intent | undefined> => {
   if (E.isLeft(decoded)) return undefined;
   const intent = decoded.right;
   if (!plainName('thread title', intent.thread)) return undefined;
-  if (intent.op === 'remove') return intent.filenames.every((f) => plainName('file name', f)) ? intent : undefined;
+  if (intent.op !== 'upload') return intent.filenames.every((f) => plainName('file name', f)) ? intent : undefined;
   return plainName('file name', intent.filename) && intent.temp.startsWith(TEMP_PREFIX) && basename(intent.temp) === intent.temp ? intent : undefined;
 };
 
@@ -114,9 +119,10 @@ const recoverIntents = async (dir: string, warnings: string[]): Promise<void> =>
     const intent = await readIntent(join(dir, name));
     if (intent === undefined) {
       warnings.push(`${name} is not a valid intent record and was deleted`);
-    } else if (intent.op === 'remove') {
-      // Roll forward: the RMV may already have removed some of it.
-      await unlinkIfPresent(join(dir, intent.thread));
+    } else if (intent.op !== 'upload') {
+      // Roll forward: the RMV may already have removed some of it. The thread's file only while the
+      // RMV held its lock (`remove`): once it let go (`removeUploads`) the title may be a new thread's.
+      if (intent.op === 'remove') await unlinkIfPresent(join(dir, intent.thread));
       for (const f of intent.filenames) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, f)));
     } else if (!(await exists(join(dir, intent.temp)))) {
       // The bytes were renamed into place; keep them only if the thread line made it too.
@@ -555,20 +561,35 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           threads.delete(title);
           incarnations.removed(title);
           for (const f of filenames) countUpload(uploadFileName(title, f), -1);
-          let leftovers = false;
+          const leftovers: string[] = [];
           for (const f of filenames) {
             await unlinkIfPresent(path(uploadFileName(title, f))).catch(() => {
-              // Kept from CRT until the next open deletes it (the intent record stays for that).
+              // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
               otherNames.add(uploadFileName(title, f));
-              leftovers = true;
+              leftovers.push(f);
             });
           }
           await syncDir(dir);
-          if (intent !== undefined && !leftovers) await clearIntent(dir, intent);
+          if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
           return E.right(undefined);
         }),
       ),
     );
+
+  /**
+   * Ends RMV's intent record `intent` while the thread's lock is still held: cleared, or, when upload
+   * files `leftovers` could not be deleted, replaced by a record naming only them. Kept as it was, the
+   * next open would delete the thread's file again, by then maybe a newer thread of the same title.
+   */
+  const keepOnlyLeftovers = async (intent: string, title: string, leftovers: readonly string[]): Promise<void> => {
+    if (leftovers.length > 0) {
+      // Written before the old record goes: a crash between leaves both, and the old one is still
+      // right to roll forward then (this lock is held, the title not yet taken again). If it cannot
+      // be written the files stay unrecorded (and unclaimed until a restart): better than the risk.
+      await writeIntent(dir, { op: 'removeUploads', thread: title, filenames: [...leftovers] }).catch(() => undefined);
+    }
+    await clearIntent(dir, intent);
+  };
 
   /**
    * What an upload is refused for before a byte of it is stored (`checkUpload`, `beginUpload`): what its

@@ -1,0 +1,52 @@
+/**
+ * RMV of a thread one of whose upload files cannot be deleted: the server runs
+ * on, the title is free again, and a restart deletes the leftover file but
+ * never the thread's file again (by then maybe a newer thread of that title,
+ * with acknowledged messages). The failed unlink is real: the upload's name
+ * is made a directory, which unlink refuses (EISDIR on Linux, EPERM on macOS),
+ * as it refuses an immutable file (the finding used `chattr +i`, root only).
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openFileStore, type ForumStore } from '../src/index.js';
+import { lines, run, upload } from './helpers.js';
+
+const openStore = async (dir: string): Promise<ForumStore> => {
+  const s = await openFileStore(dir)();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  return s.right;
+};
+
+const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
+
+describe('RMV whose upload file cannot be deleted', () => {
+  it('a newer thread of the same title, and its messages, survive the restart; the leftover file does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
+    const s = await openStore(dir);
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
+    unlinkSync(join(dir, 'T-f.txt'));
+    mkdirSync(join(dir, 'T-f.txt'));
+    expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    // A record of the leftover stays for the next open, naming the upload only.
+    const left = intents(dir);
+    expect(left).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(dir, left[0] as string), 'utf8'))).toEqual({ op: 'removeUploads', thread: 'T', filenames: ['f.txt'] });
+    // The leftover becomes an ordinary file again (the admin lifted what blocked it): the next open deletes it.
+    rmdirSync(join(dir, 'T-f.txt'));
+    writeFileSync(join(dir, 'T-f.txt'), 'hello');
+    // Meanwhile the title is taken again, by another user, and written to: both acknowledged.
+    expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T created']);
+    expect(await lines(run(s, 'bob', 'MSG T my important message'))).toEqual(['Message posted to T thread']);
+    // The leftover's name stays taken until then: no upload or thread can claim it.
+    expect(await lines(run(s, 'bob', 'UPD T f.txt'))).toEqual(['File already exists in Thread T']);
+
+    const reopened = await openStore(dir);
+    expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['1 bob: my important message']);
+    expect(existsSync(join(dir, 'T-f.txt'))).toBe(false);
+    expect(intents(dir)).toEqual([]);
+  });
+});

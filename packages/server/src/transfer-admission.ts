@@ -1,10 +1,11 @@
 import type net from 'node:net';
+import { hostKey } from 'rudpx/core';
 
 /** Limits of {@link TransferAdmission}. */
 export interface AdmissionLimits {
   /** Connections held at once, in all. */
   readonly maxConnections: number;
-  /** Connections one client host may hold at once. */
+  /** Connections one client host (an IPv4 address, an IPv6 /64: rudp's `hostKey`) may hold at once. */
   readonly maxPerHost: number;
 }
 
@@ -34,8 +35,13 @@ export class TransferAdmission {
 
   constructor(private readonly limits: AdmissionLimits) {}
 
-  /** Admits `socket` from `host`, evicting a silent connection if needed; `false`: refused (every slot holds a token). */
-  admit(socket: net.Socket, host: string): boolean {
+  /**
+   * Admits `socket` from `address` (its remote IP address), evicting a silent connection if needed;
+   * `false`: refused (every slot holds a token). Counted per host as rudp counts them: one machine
+   * usually owns a whole IPv6 /64, and counting exact addresses gave it a budget per address.
+   */
+  admit(socket: net.Socket, address: string): boolean {
+    const host = hostKey(address);
     if ((this.perHost.get(host) ?? 0) >= this.limits.maxPerHost && !this.evictOldest((h) => h.host === host)) return false;
     if (this.held.size >= this.limits.maxConnections && !this.evictOldest(() => true)) return false;
     this.held.set(socket, { socket, host, authenticated: false });

@@ -1,8 +1,11 @@
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** The answer to {@link DiskQuota.reserve}: a release function, or the line to refuse with. */
-export type QuotaGrant = { readonly ok: true; readonly release: () => void } | { readonly ok: false; readonly reason: string };
+/**
+ * The answer to {@link DiskQuota.reserve}: a release function (`part`: release only that many bytes
+ * of the reservation, as they land on disk; by default all that is left), or the line to refuse with.
+ */
+export type QuotaGrant = { readonly ok: true; readonly release: (part?: number) => void } | { readonly ok: false; readonly reason: string };
 
 /** Bytes in the regular files directly inside `dir` (the data directory is flat). */
 export const directoryBytes = async (dir: string): Promise<number> => {
@@ -31,10 +34,10 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
  * The data directory's disk limits: its quota (`--max-data-bytes`) and the
  * free space kept on its file system (`--min-free-bytes`), so that uploads,
  * from any number of accounts, never fill the disk the threads, the
- * credentials and their crash journal need. An upload reserves its announced
- * size before its first byte is stored; the reservation is released when the
- * upload ends (committed: the file is then counted on disk; aborted: nothing
- * stays). Usage and free space are measured each time, so files removed by
+ * credentials and their crash journal need. A reservation is released once
+ * its bytes are on disk (counted there from then on) or will never be (an
+ * upload aborted); an upload reserves ahead of its bytes piece by piece
+ * (upload-reservation.ts), so it holds little more than what it has sent. Usage and free space are measured each time, so files removed by
  * RMV or added by hand are seen. Messages and new threads are not checked
  * here: the data-directory store bounds all thread files together
  * (`maxThreadBytes`, `--max-thread-bytes`).
@@ -60,8 +63,11 @@ export class DiskQuota {
     return free !== undefined && free < this.minFreeBytes ? { free, floor: this.minFreeBytes } : undefined;
   }
 
-  /** Reserves `bytes` for an upload, or says why it does not fit. */
-  async reserve(bytes: number): Promise<QuotaGrant> {
+  /**
+   * Checks that `bytes` fit now and reserves `hold` of them (all by default), or says why not;
+   * `subject` ends the refusal's line (`this file has N` by default).
+   */
+  async reserve(bytes: number, hold = bytes, subject = `this file has ${bytes}`): Promise<QuotaGrant> {
     const releasedBefore = this.releasedTotal;
     const [measuredStored, measuredAvailable] = await Promise.all([
       this.maxBytes === undefined ? 0 : directoryBytes(this.dir),
@@ -76,21 +82,22 @@ export class DiskQuota {
     if (this.maxBytes !== undefined) {
       const used = stored + this.reserved;
       if (used + bytes > this.maxBytes) {
-        return { ok: false, reason: `disk quota exceeded: the server stores at most ${this.maxBytes} bytes, ${Math.max(0, this.maxBytes - used)} are free, this file has ${bytes}` };
+        return { ok: false, reason: `disk quota exceeded: the server stores at most ${this.maxBytes} bytes, ${Math.max(0, this.maxBytes - used)} are free, ${subject}` };
       }
     }
-    // Uploads in progress have written part of their size already: counting all of it errs on the safe side.
+    // Reservations are released as their bytes land (upload-reservation.ts); bytes written but not yet
+    // released are counted twice, on disk and reserved, which errs on the safe side.
     const free = available - this.reserved;
     if (free - bytes < this.minFreeBytes) {
-      return { ok: false, reason: `disk nearly full: the server keeps ${this.minFreeBytes} bytes free, ${Math.max(0, free - this.minFreeBytes)} can be used, this file has ${bytes}` };
+      return { ok: false, reason: `disk nearly full: the server keeps ${this.minFreeBytes} bytes free, ${Math.max(0, free - this.minFreeBytes)} can be used, ${subject}` };
     }
-    this.reserved += bytes;
-    let released = false;
+    this.reserved += hold;
+    let left = hold;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: (part = left) => {
+        const bytes = Math.min(Math.max(0, part), left);
+        left -= bytes;
         this.reserved -= bytes;
         this.releasedTotal += bytes;
       },

@@ -7,6 +7,9 @@ import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
+import { uploadTooSlow } from './upload-pace.js';
+import { UploadReservation } from './upload-reservation.js';
+import { UploadsPerUser } from './uploads-per-user.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -34,7 +37,7 @@ const MAX_CONNECTIONS_PER_HOST = 16;
 const MAX_CONNECTIONS = 512;
 /** How long a refused upload's remaining bytes are read and discarded, so the client sees the ERR line rather than a reset. */
 const DRAIN_AFTER_REFUSAL_MS = 10_000;
-/** A transfer that moves no byte for this long is abandoned (and leaves nothing behind). */
+/** A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by the upload pace (upload-pace.ts). */
 const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
@@ -51,7 +54,20 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
   setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void): Promise<void> => {
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadsPerUser): Promise<void> => {
+  const ended = uploads.start(grant.username);
+  if (ended === undefined) {
+    deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${uploads.refusal}`);
+    return refuseUpload(socket, uploads.refusal);
+  }
+  try {
+    await receiveSized(deps, socket, grant, headerDone);
+  } finally {
+    ended();
+  }
+};
+
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -61,17 +77,19 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${size} bytes is over the limit`);
     return refuseUpload(socket, `file too large: ${size} bytes, the server accepts at most ${deps.maxUploadBytes}`);
   }
-  const room = await deps.quota.reserve(size).catch((e: unknown) => ({ ok: false as const, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` }));
+  const room = await UploadReservation.start(deps.quota, size).catch(unmeasurable);
   if (!room.ok) {
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${room.reason}`);
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size);
+    await receiveBody(deps, socket, grant, size, room.reservation);
   } finally {
-    room.release();
+    room.reservation.release();
   }
 };
+
+const unmeasurable = (e: unknown): { readonly ok: false; readonly reason: string } => ({ ok: false, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` });
 
 /** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
 const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, reason: string, answer: (socket: SecureTransferChannel, reason: string) => void): void => {
@@ -79,17 +97,29 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation): Promise<void> => {
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username)();
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
+  const started = performance.now();
   let received = 0;
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > size) break;
-      if (!writer.stream.write(chunk)) await once(writer.stream, 'drain');
+      const refused = uploadTooSlow(received, performance.now() - started) ?? (await room.cover(received).catch((e: unknown) => unmeasurable(e).reason));
+      if (refused !== undefined) {
+        await writer.abort();
+        deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
+        return refuseUpload(socket, refused);
+      }
+      const end = received;
+      // Room is held until the bytes are in the file, where the quota measures them.
+      const more = writer.stream.write(chunk, (err) => {
+        if (err === null || err === undefined) room.written(end);
+      });
+      if (!more) await once(writer.stream, 'drain');
     }
   } catch {
     // A record that failed authentication, or a connection cut before the final record.
@@ -128,7 +158,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadsPerUser): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -150,7 +180,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone);
+      await receiveUpload(deps, channel, g, headerDone, uploads);
     } else {
       headerDone();
       await sendDownload(deps, channel, g);
@@ -182,6 +212,7 @@ export interface TransferServer {
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
+  const uploads = new UploadsPerUser();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
@@ -198,7 +229,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     if (!admission.admit(socket, socket.remoteAddress ?? '')) return void socket.destroy();
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serve(deps, socket, admission).catch((e: unknown) => {
+    serve(deps, socket, admission, uploads).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });

@@ -1,0 +1,111 @@
+/**
+ * One account must not hold the disk room of everyone's uploads (security
+ * finding: eight uploads announcing 1 GiB each, trickling a byte every 20 s,
+ * held the whole free-space budget and every other upload was refused "disk
+ * nearly full"). Against the built server, with a 100 MiB quota standing in
+ * for the free space: uploads announcing 95 MiB each that send one byte hold
+ * a first piece only, a user runs at most 4 uploads at once, another user's
+ * 10 MiB upload goes through, and an honest upload larger than any piece is
+ * reserved piece by piece to the end.
+ */
+import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
+import { watch } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, seededBytes, snapshotDir } from './forum-processes.js';
+import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
+
+const MiB = 1024 * 1024;
+const isTemp = (name: string): boolean => name.startsWith('.forum-tmp-');
+
+const grant = async (c: RawClient, id: string, args: readonly string[]): Promise<string> => {
+  const r = await c.request(id, 'UPD', args);
+  if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
+  return r.data.token;
+};
+
+/** Resolves once `dir` holds `n` upload temporary files (an upload's bytes are being stored); rejects after 15 s. */
+const waitForTemps = (dir: string, n: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const timer = setTimeout(() => finish(new Error(`fewer than ${n} uploads in progress in ${dir} after 15 s`)), 15_000);
+    let done = false;
+    function finish(error?: Error): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    const check = (): void => void readdir(dir).then((names) => (names.filter(isTemp).length >= n ? finish() : undefined), finish);
+    watcher.on('change', check);
+    check();
+  });
+
+/** Starts an upload announcing `size` bytes and sends one: the connection stays open until `stop`. */
+const trickle = (port: number, client: RawClient, token: string, size: number): { readonly answer: Promise<string>; stop(): void } => {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
+  let opened = '';
+  channel.on('data', (c: Buffer) => (opened += c.toString('utf8')));
+  channel.on('error', (e) => (opened += `<${e.message}>`));
+  const answer = new Promise<string>((resolve) => channel.on('close', () => resolve(opened)));
+  // The server's final record ends the answer; our side may still be open.
+  channel.on('end', () => channel.destroy());
+  channel.write(`${size}\n`);
+  channel.write('x');
+  return { answer, stop: () => channel.destroy() };
+};
+
+describe('upload disk room (real server)', () => {
+  const scope = cleanupAfterEach();
+
+  it("trickling uploads announcing nearly the whole quota hold a first piece only, at most 4 per user: another user's upload goes through", async () => {
+    const { server } = await scope.startInTemp(['--max-data-bytes', String(100 * MiB)]);
+    const mallory = await rawClient(server.port);
+    const alice = await rawClient(server.port);
+    try {
+      await rawLogin(mallory, 'mallory', 'pm');
+      await rawLogin(alice, 'alice', 'pa');
+      expect((await mallory.request('c', 'CRT', ['m'])).lines).toEqual(['Thread m created']);
+      expect((await alice.request('c', 'CRT', ['a'])).lines).toEqual(['Thread a created']);
+      const held: ReturnType<typeof trickle>[] = [];
+      for (let i = 0; i < 4; i++) {
+        const t = trickle(server.tcpPort, mallory, await grant(mallory, `u${i}`, ['m', `big${i}`]), 95 * MiB);
+        held.push(t);
+        scope.stops.push(t.stop);
+        // Each is past its reservation once its temporary file exists (before: the second was refused, the quota held by the first).
+        await waitForTemps(server.dataDir, i + 1);
+      }
+      const fifth = trickle(server.tcpPort, mallory, await grant(mallory, 'u4', ['m', 'big4']), 95 * MiB);
+      scope.stops.push(fifth.stop);
+      expect(await fifth.answer).toBe('ERR too many uploads at once: a user may send at most 4 at a time\n');
+      const body = seededBytes(10 * MiB, 7);
+      expect(await sealedExchange(server.tcpPort, alice, await grant(alice, 'a1', ['a', 'small.bin']), Buffer.concat([Buffer.from(`${body.length}\n`), body]))).toBe('OK\n');
+      for (const t of held) t.stop();
+      expect((await snapshotDir(server.dataDir)).get('a-small.bin')?.equals(body)).toBe(true);
+    } finally {
+      await mallory.close();
+      await alice.close();
+    }
+  }, 60_000);
+
+  it('an honest upload larger than the pieces is reserved piece by piece and stored whole; one that cannot fit is still refused before its bytes', async () => {
+    const { server } = await scope.startInTemp(['--max-data-bytes', String(80 * MiB)]);
+    const c = await rawClient(server.port);
+    try {
+      await rawLogin(c, 'alice', 'pa');
+      expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+      const body = seededBytes(70 * MiB, 8);
+      expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', ['t', 'big.bin']), Buffer.concat([Buffer.from(`${body.length}\n`), body]))).toBe('OK\n');
+      expect((await snapshotDir(server.dataDir)).get('t-big.bin')?.equals(body)).toBe(true);
+      const refused = await sealedExchange(server.tcpPort, c, await grant(c, 'u2', ['t', 'more.bin']), `${20 * MiB}\n`);
+      expect(refused).toMatch(/^ERR disk quota exceeded: the server stores at most 83886080 bytes, [0-9]+ are free, this file has 20971520\n$/);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+});

@@ -55,7 +55,11 @@ export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
 // upload `b` of thread `a` can never both claim `a-b`.
 const NAMESPACE_LOCK = '\u0000namespace';
 
-const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
+const errorCode = (e: unknown): string => {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : String(e);
+};
+const isEnoent = (e: unknown): boolean => errorCode(e) === 'ENOENT';
 
 const unlinkIfPresent = (file: string): Promise<void> => unlink(file).catch((e: unknown) => (isEnoent(e) ? undefined : Promise.reject(e)));
 
@@ -123,7 +127,16 @@ const recoverIntents = async (dir: string, warnings: string[]): Promise<void> =>
       // Roll forward: the RMV may already have removed some of it. The thread's file only while the
       // RMV held its lock (`remove`): once it let go (`removeUploads`) the title may be a new thread's.
       if (intent.op === 'remove') await unlinkIfPresent(join(dir, intent.thread));
-      for (const f of intent.filenames) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, f)));
+      // An upload file that still cannot be deleted does not stop the forum from starting: it stays (its
+      // name taken, as any file there is), and so does the record, to try again at the next open.
+      let kept = false;
+      for (const f of intent.filenames) {
+        await unlinkIfPresent(join(dir, uploadFileName(intent.thread, f))).catch((e: unknown) => {
+          warnings.push(`${uploadFileName(intent.thread, f)} of removed thread ${intent.thread} could not be deleted (${errorCode(e)}); tried again at the next start`);
+          kept = true;
+        });
+      }
+      if (kept) continue;
     } else if (!(await exists(join(dir, intent.temp)))) {
       // The bytes were renamed into place; keep them only if the thread line made it too.
       let committed = false;
@@ -577,18 +590,18 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
     );
 
   /**
-   * Ends RMV's intent record `intent` while the thread's lock is still held: cleared, or, when upload
-   * files `leftovers` could not be deleted, replaced by a record naming only them. Kept as it was, the
-   * next open would delete the thread's file again, by then maybe a newer thread of the same title.
+   * Ends RMV's intent record `intent` while the thread's lock is still held: deleted, or, when upload
+   * files `leftovers` could not be deleted, rewritten in place (one rename) as a record naming only
+   * them. Left as it was, the next open would delete the thread's file again, by then maybe a newer
+   * thread of the same title; so if neither can be done, the title stays taken (as the leftovers are)
+   * until the next open has rolled the record forward.
    */
   const keepOnlyLeftovers = async (intent: string, title: string, leftovers: readonly string[]): Promise<void> => {
-    if (leftovers.length > 0) {
-      // Written before the old record goes: a crash between leaves both, and the old one is still
-      // right to roll forward then (this lock is held, the title not yet taken again). If it cannot
-      // be written the files stay unrecorded (and unclaimed until a restart): better than the risk.
-      await writeIntent(dir, { op: 'removeUploads', thread: title, filenames: [...leftovers] }).catch(() => undefined);
-    }
-    await clearIntent(dir, intent);
+    const ended =
+      leftovers.length > 0
+        ? writeFileAtomic(dir, intent, JSON.stringify({ op: 'removeUploads', thread: title, filenames: [...leftovers] } satisfies Intent))
+        : unlinkIfPresent(join(dir, intent)).then(() => syncDir(dir));
+    if (!(await ended.then(() => true, () => false))) otherNames.add(title);
   };
 
   /**

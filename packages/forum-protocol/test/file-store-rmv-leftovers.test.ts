@@ -49,4 +49,23 @@ describe('RMV whose upload file cannot be deleted', () => {
     expect(existsSync(join(dir, 'T-f.txt'))).toBe(false);
     expect(intents(dir)).toEqual([]);
   });
+
+  it('a leftover that still cannot be deleted at the next start: the forum starts, says so, keeps the record and the newer thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
+    const s = await openStore(dir);
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
+    unlinkSync(join(dir, 'T-f.txt'));
+    mkdirSync(join(dir, 'T-f.txt'));
+    expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T created']);
+    expect(await lines(run(s, 'bob', 'MSG T still here'))).toEqual(['Message posted to T thread']);
+
+    const reopened = await openStore(dir);
+    expect(reopened.warnings.join('\n')).toMatch(/T-f\.txt of removed thread T could not be deleted \(EISDIR\)/);
+    expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['1 bob: still here']);
+    expect(intents(dir)).toHaveLength(1);
+    expect(await lines(run(reopened, 'bob', 'UPD T f.txt'))).toEqual(['File already exists in Thread T']);
+  });
 });
+

@@ -102,13 +102,17 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
   const started = performance.now();
+  // Time the server itself spent (measuring the disk, waiting for its writes) is not the client's:
+  // the pace is judged on the rest, or a slow disk would refuse an honest client.
+  let serverMs = 0;
   let received = 0;
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > size) break;
-      const refused = uploadTooSlow(received, performance.now() - started) ?? (await room.cover(received).catch((e: unknown) => unmeasurable(e).reason));
+      const busy = performance.now();
+      const refused = uploadTooSlow(received, busy - started - serverMs) ?? (await room.cover(received).catch((e: unknown) => unmeasurable(e).reason));
       if (refused !== undefined) {
         await writer.abort();
         deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
@@ -120,6 +124,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
         if (err === null || err === undefined) room.written(end);
       });
       if (!more) await once(writer.stream, 'drain');
+      serverMs += performance.now() - busy;
     }
   } catch {
     // A record that failed authentication, or a connection cut before the final record.

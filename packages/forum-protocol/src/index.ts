@@ -25,6 +25,7 @@ export * from './handlers.js';
 export * from './auth.js';
 export * from './password-hash.js';
 export * from './rate-limit.js';
+export * from './host-of.js';
 export * from './write-budget.js';
 export * from './token-buckets.js';
 export * from './account-policy.js';

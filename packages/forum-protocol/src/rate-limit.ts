@@ -8,6 +8,7 @@
  * that, 200 guesses sent at once all pass the check before the first one is
  * counted (issue 15, finding 1).
  */
+import { hostOf } from './host-of.js';
 
 /** Limits of {@link createLoginRateLimiter}. */
 export interface LoginRateLimitOptions {
@@ -55,14 +56,6 @@ export interface LoginRateLimiter {
   /** Records a right password: the account's failures are forgotten (the host's are not). */
   recordSuccess(username: string): void;
 }
-
-/** The host part of a `host:port` / `[v6]:port` address: throttling follows the host, whatever port it uses. */
-export const hostOf = (address: string): string => {
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(address);
-  if (v6) return v6[1] as string;
-  const v4 = /^([^:]+):\d+$/.exec(address);
-  return v4 ? (v4[1] as string) : address;
-};
 
 interface Entry {
   /** Times of counted events, oldest first. */

@@ -45,7 +45,7 @@ describe('login rate limiter (fake clock)', () => {
 
   it('host of an address; message text rounds up to whole seconds', () => {
     expect(hostOf('127.0.0.1:4000')).toBe('127.0.0.1');
-    expect(hostOf('[::1]:4000')).toBe('::1');
+    expect(hostOf('[::1]:4000')).toBe('0:0:0:0::/64');
     expect(hostOf('weird')).toBe('weird');
     expect(throttledText(50_000)).toBe('Too many failed login attempts, try again in 50 seconds');
     expect(throttledText(1)).toBe('Too many failed login attempts, try again in 1 second');

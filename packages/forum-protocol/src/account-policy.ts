@@ -51,8 +51,9 @@ export const hashedAccounts = (): AccountPolicy => ({
  * slot is taken *before* the (slow, hashed) check, so attempts in flight
  * count: 200 guesses sent at once from one host get at most the host's limit
  * checked. A wrong password (or a vanished account) turns the slot into a
- * counted failure; a right one clears the account's count; a store error
- * frees it. With a `creation` limiter, new accounts are limited per host the
+ * counted failure; a right one clears the account's failures; both count as
+ * checks, which are limited too (a right password is as costly to check);
+ * a store error frees it. With a `creation` limiter, new accounts are limited per host the
  * same way (a slot before the hash, counted once created).
  * `limiter` null: logins are not throttled. One limiter per server
  * (it is the shared state).
@@ -66,7 +67,9 @@ export const rateLimitedAccounts = (
   verify: (store, username, password, attempt) => async () => {
     if (limiter === null) return inner.verify(store, username, password, attempt)();
     const slot = limiter.reserve(username, attempt.peerAddress, attempt.now);
-    if (slot.kind === 'throttled') return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs });
+    if (slot.kind === 'throttled') {
+      return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs, cause: slot.cause ?? 'failures' });
+    }
     let verdict: E.Either<StoreError, PasswordVerdict> | undefined;
     try {
       verdict = await inner.verify(store, username, password, attempt)();

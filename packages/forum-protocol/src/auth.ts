@@ -9,7 +9,7 @@ import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
 import type { NextStep, Reply, Request } from './messages.js';
 import { validateCredential } from './names.js';
 import { parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
-import { accountCreationThrottledText, throttledText } from './rate-limit.js';
+import { accountCreationThrottledText, checksThrottledText, throttledText, type ThrottleCause } from './rate-limit.js';
 import type { Session, SessionRegistry } from './session.js';
 import type { ForumStore } from './store.js';
 
@@ -33,8 +33,8 @@ export interface LoginAttempt {
   readonly now: number;
 }
 
-/** The answer to a password check. `throttled` means it was not checked at all. */
-export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | { readonly kind: 'throttled'; readonly retryAfterMs: number };
+/** The answer to a password check. `throttled` means it was not checked at all (`cause` defaults to `failures`). */
+export type PasswordVerdict = 'ok' | 'wrong' | 'unknown' | { readonly kind: 'throttled'; readonly retryAfterMs: number; readonly cause?: ThrottleCause };
 
 /** The answer to an account creation: `taken` if the name was taken meanwhile; `throttled` means nothing was created. */
 export type RegisterVerdict = 'created' | 'taken' | { readonly kind: 'throttled'; readonly retryAfterMs: number };
@@ -118,6 +118,10 @@ const serverError = (id: string, e: StoreError): AuthResult => ({
   log: [`Store error: ${e.kind === 'io' ? e.message : e.kind}`],
 });
 
+/** Whether another connection holds `username` now (one live session per account). */
+const heldElsewhere = async (deps: AuthDeps, username: string): Promise<E.Either<StoreError, boolean>> =>
+  E.map((h: string | undefined) => h !== undefined && h !== deps.connectionKey)(await deps.registry.holder(username)());
+
 const loggedIn = async (deps: AuthDeps, id: string, username: string, log: readonly string[]): Promise<AuthResult> => {
   const acquired = await deps.registry.tryAcquire(username, deps.connectionKey)();
   if (E.isLeft(acquired)) return serverError(id, acquired.left);
@@ -131,8 +135,10 @@ const loggedIn = async (deps: AuthDeps, id: string, username: string, log: reado
  * login from any unauthenticated state; `password` / `newPassword` answer the
  * matching prompt; anything else is refused with the prompt to show again.
  *
- * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`,
+ * Replies: `Welcome to the forum`, `Invalid password`, `U has already logged in`
+ * (at the username step, and at the password step before the password is checked),
  * `Too many failed login attempts, try again in N seconds`,
+ * `Too many login attempts, try again in N seconds` (checks of any outcome),
  * `Too many new accounts from your address, try again in N seconds`
  * (with `data.next` telling the client which prompt to print). Log lines:
  * `Client authenticating`, `Incorrect password`, `Login of U throttled`, `New user`,
@@ -156,9 +162,9 @@ export const handleAuth =
         const log = ['Client authenticating'];
         const valid = validateCredential('username', value);
         if (E.isLeft(valid)) return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [valid.left], 'username'), log };
-        const holder = await deps.registry.holder(value)();
-        if (E.isLeft(holder)) return serverError(id, holder.left);
-        if (holder.right !== undefined && holder.right !== deps.connectionKey) {
+        const held = await heldElsewhere(deps, value);
+        if (E.isLeft(held)) return serverError(id, held.left);
+        if (held.right) {
           return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${value} has already logged in`], 'username'), log };
         }
         const account = await deps.store.getAccount(value)();
@@ -175,12 +181,17 @@ export const handleAuth =
       }
       case 'password': {
         if (state.step !== 'awaitingPassword') return refuse('Unexpected password');
+        // Asked again: the account may have logged in since the username step, and a login that
+        // tryAcquire would refuse must not pay for a (scrypt) password check first.
+        const held = await heldElsewhere(deps, state.username);
+        if (E.isLeft(held)) return serverError(id, held.left);
+        if (held.right) return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [`${state.username} has already logged in`], 'username'), log: [] };
         const verdict = await accounts.verify(deps.store, state.username, value, { peerAddress: deps.peerAddress, now: deps.now ?? Date.now() })();
         if (E.isLeft(verdict)) return serverError(id, verdict.left);
         if (typeof verdict.right === 'object') {
           return {
             state: INITIAL_AUTH_STATE,
-            reply: authReply(id, 'error', [throttledText(verdict.right.retryAfterMs)], 'username'),
+            reply: authReply(id, 'error', [(verdict.right.cause === 'checks' ? checksThrottledText : throttledText)(verdict.right.retryAfterMs)], 'username'),
             log: [`Login of ${state.username} throttled`],
           };
         }

@@ -24,6 +24,7 @@ export * from './reply-cache.js';
 export * from './handlers.js';
 export * from './auth.js';
 export * from './password-hash.js';
+export { Semaphore } from './semaphore.js';
 export * from './rate-limit.js';
 export * from './host-of.js';
 export * from './write-budget.js';

@@ -7,6 +7,13 @@
  * part (the scrypt hash takes 50–100 ms) and settles it afterwards. Without
  * that, 200 guesses sent at once all pass the check before the first one is
  * counted (issue 15, finding 1).
+ *
+ * Failures alone do not bound the work: a right password used to clear the
+ * account's count, so 64 connections of one account racing to log in (the
+ * winner logging out, the losers retrying) ran 45 scrypt hashes a second and
+ * made everyone's requests wait (attack finding 1). So every password check,
+ * right or wrong, is also counted in a second, looser window per account
+ * and per host.
  */
 import { hostOf } from './host-of.js';
 
@@ -16,16 +23,26 @@ export interface LoginRateLimitOptions {
   readonly maxFailuresPerAccount?: number;
   /** Failed (or in-flight) attempts per source host within the window before it is throttled. Default 20. */
   readonly maxFailuresPerAddress?: number;
+  /** Password checks of any outcome (or in flight) per account within the window. Default 10. */
+  readonly maxChecksPerAccount?: number;
+  /** Password checks of any outcome (or in flight) per source host within the window. Default 60. */
+  readonly maxChecksPerAddress?: number;
   /** Window length, ms. Default 60,000. */
   readonly windowMs?: number;
   /** Most accounts and most hosts tracked (each); beyond, the stalest entry is forgotten. Default 10,000. */
   readonly maxTracked?: number;
 }
 
-/** The defaults: 5 per account and 20 per host per minute. */
+/**
+ * The defaults: 5 failures per account and 20 per host per minute; 10 checks
+ * of any outcome per account and 60 per host per minute (a person logs in a
+ * few times a minute at most; each check may be a 16 MiB scrypt hash).
+ */
 export const DEFAULT_LOGIN_RATE_LIMIT: Required<LoginRateLimitOptions> = {
   maxFailuresPerAccount: 5,
   maxFailuresPerAddress: 20,
+  maxChecksPerAccount: 10,
+  maxChecksPerAddress: 60,
   windowMs: 60_000,
   maxTracked: 10_000,
 };
@@ -35,12 +52,20 @@ export type AttemptOutcome = 'failure' | 'success' | 'cancel';
 
 /** A slot held by an attempt in flight; settle it exactly once (later calls do nothing). */
 export interface Reservation {
-  /** `failure` counts it (at the time it was reserved); `success` clears the account's count; `cancel` frees it uncounted. */
+  /**
+   * `failure` counts it as a failure and a check (at the time it was reserved); `success` counts it as a
+   * check and clears the account's failures; `cancel` frees it uncounted.
+   */
   settle(outcome: AttemptOutcome): void;
 }
 
+/** Why an attempt was throttled: too many failures, or too many checks of any outcome. */
+export type ThrottleCause = 'failures' | 'checks';
+
 /** The answer to {@link LoginRateLimiter.reserve}. */
-export type ReserveResult = { readonly kind: 'throttled'; readonly retryAfterMs: number } | { readonly kind: 'reserved'; readonly reservation: Reservation };
+export type ReserveResult =
+  | { readonly kind: 'throttled'; readonly retryAfterMs: number; readonly cause?: ThrottleCause }
+  | { readonly kind: 'reserved'; readonly reservation: Reservation };
 
 /** Counts failed logins and says when to refuse more. */
 export interface LoginRateLimiter {
@@ -181,21 +206,31 @@ export class SlidingWindowLog {
  * A sliding-window limiter: once an account has `maxFailuresPerAccount`
  * failures and attempts in flight (or a host `maxFailuresPerAddress`) within
  * `windowMs`, further attempts are refused until the oldest of them leaves
- * the window. State is bounded by `maxTracked` accounts and hosts plus the
- * attempts in flight, which the limits themselves bound per key.
+ * the window; likewise once it has `maxChecksPerAccount` checks of any
+ * outcome (a host `maxChecksPerAddress`), which a right password does not
+ * clear. State is bounded by `maxTracked` accounts and hosts per window plus
+ * the attempts in flight, which the limits themselves bound per key.
  */
 export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): LoginRateLimiter & { readonly tracked: () => number } => {
   const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
   const accounts = new SlidingWindowLog(o.maxFailuresPerAccount, o.windowMs, o.maxTracked);
   const hosts = new SlidingWindowLog(o.maxFailuresPerAddress, o.windowMs, o.maxTracked);
-  const blockedFor = (username: string, address: string | undefined, now: number): number =>
-    Math.max(accounts.blockedFor(username, now), address === undefined ? 0 : hosts.blockedFor(hostOf(address), now));
+  const accountChecks = new SlidingWindowLog(o.maxChecksPerAccount, o.windowMs, o.maxTracked);
+  const hostChecks = new SlidingWindowLog(o.maxChecksPerAddress, o.windowMs, o.maxTracked);
+  const failuresWait = (username: string, host: string | undefined, now: number): number =>
+    Math.max(accounts.blockedFor(username, now), host === undefined ? 0 : hosts.blockedFor(host, now));
+  const checksWait = (username: string, host: string | undefined, now: number): number =>
+    Math.max(accountChecks.blockedFor(username, now), host === undefined ? 0 : hostChecks.blockedFor(host, now));
+  const hostKeyOf = (address: string | undefined): string | undefined => (address === undefined ? undefined : hostOf(address));
   return {
     reserve: (username, address, now) => {
-      const wait = blockedFor(username, address, now);
-      if (wait > 0) return { kind: 'throttled', retryAfterMs: wait };
-      const endAccount = accounts.begin(username, now);
-      const endHost = address === undefined ? undefined : hosts.begin(hostOf(address), now);
+      const host = hostKeyOf(address);
+      const failures = failuresWait(username, host, now);
+      if (failures > 0) return { kind: 'throttled', retryAfterMs: failures, cause: 'failures' };
+      const checks = checksWait(username, host, now);
+      if (checks > 0) return { kind: 'throttled', retryAfterMs: checks, cause: 'checks' };
+      const ends = [accounts.begin(username, now), ...(host === undefined ? [] : [hosts.begin(host, now)])];
+      const checkEnds = [accountChecks.begin(username, now), ...(host === undefined ? [] : [hostChecks.begin(host, now)])];
       let settled = false;
       return {
         kind: 'reserved',
@@ -203,20 +238,29 @@ export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): Log
           settle: (outcome) => {
             if (settled) return;
             settled = true;
-            endAccount(outcome === 'failure');
-            endHost?.(outcome === 'failure');
+            ends.forEach((end) => end(outcome === 'failure'));
+            // A check that ran costs its hash whatever it found; only one that never ran (a store error) is free.
+            checkEnds.forEach((end) => end(outcome !== 'cancel'));
             if (outcome === 'success') accounts.forget(username);
           },
         },
       };
     },
-    blockedFor,
+    blockedFor: (username, address, now) => {
+      const host = hostKeyOf(address);
+      return Math.max(failuresWait(username, host, now), checksWait(username, host, now));
+    },
     recordFailure: (username, address, now) => {
+      const host = hostKeyOf(address);
       accounts.record(username, now);
-      if (address !== undefined) hosts.record(hostOf(address), now);
+      accountChecks.record(username, now);
+      if (host !== undefined) {
+        hosts.record(host, now);
+        hostChecks.record(host, now);
+      }
     },
     recordSuccess: (username) => accounts.forget(username),
-    tracked: () => accounts.size + hosts.size,
+    tracked: () => accounts.size + hosts.size + accountChecks.size + hostChecks.size,
   };
 };
 
@@ -263,6 +307,9 @@ const wholeSeconds = (ms: number): string => seconds(Math.max(1, Math.ceil(ms / 
 
 /** The line shown when a login is throttled. */
 export const throttledText = (retryAfterMs: number): string => `Too many failed login attempts, try again in ${wholeSeconds(retryAfterMs)}`;
+
+/** The line shown when an account (or host) has had too many password checks, right or wrong. */
+export const checksThrottledText = (retryAfterMs: number): string => `Too many login attempts, try again in ${wholeSeconds(retryAfterMs)}`;
 
 /** The line shown when a host has created too many accounts. */
 export const accountCreationThrottledText = (retryAfterMs: number): string =>

@@ -7,6 +7,7 @@ import {
   hostOf,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
+  MAX_REQUEST_BYTES,
   sessionExporter,
   simpleReply,
   transferReply,
@@ -20,6 +21,7 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
+import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
@@ -43,12 +45,14 @@ export interface ServerContext {
   readonly idleTimeoutMs: number;
   /** Paces each account's requests (each host's before login); `undefined`: no pacing. */
   readonly pacer: RequestPacer | undefined;
+  /** Bytes of requests waiting to run, per connection and per client host. */
+  readonly queueBudget: QueueBudget;
   readonly log: (line: string) => void;
 }
 
 /** How long a UPD/DWN token stays valid. */
 const TOKEN_TTL_MS = 60_000;
-/** Requests queued behind the running one; a peer that floods beyond this is cut off. */
+/** Requests queued behind the running one; a peer that floods beyond this is cut off (their bytes: {@link QueueBudget}). */
 const MAX_QUEUED = 32;
 const REPLY_CACHE_SIZE = 64;
 /**
@@ -70,6 +74,18 @@ const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
 const GENERIC_ERROR = 'The server could not complete the command, please try again';
 
+/**
+ * A request waiting to run. One over MAX_REQUEST_BYTES keeps only its id and
+ * size: it can only be answered `Malformed request`, so its bytes are not held
+ * while it waits its turn. `bytes` is emptied when the connection is evicted.
+ */
+interface Queued {
+  bytes: Uint8Array | undefined;
+  readonly tooLarge?: { readonly id: string; readonly size: number };
+  /** Bytes it counts in the queue budget. */
+  readonly cost: number;
+}
+
 /** Best effort: the id of a request that failed to decode, so the client can match the error. */
 const guessId = (bytes: Uint8Array): string => {
   try {
@@ -82,6 +98,8 @@ const guessId = (bytes: Uint8Array): string => {
 };
 
 let nextKey = 0;
+
+const EMPTY = new Uint8Array(0);
 
 /** How long a refused connection is kept to deliver its refusal. */
 const REFUSAL_LINGER_MS = 5_000;
@@ -118,6 +136,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const connectionKey = `${ctx.serverId}/c${++nextKey}`;
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
+  const host = hostOf(peerAddress);
+  const waiting = new Set<Queued>();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
   let chain: Promise<void> = Promise.resolve();
@@ -157,8 +177,21 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     return true;
   };
 
+  const holder: QueueHolder = {
+    host,
+    evict: (reason) => {
+      ctx.log(`Client host ${host} has too many requests queued, disconnecting its largest queue (${ctx.queueBudget.bytesOf(holder)} bytes)`);
+      // Dropped, not run: the peer is cut off and would never see their replies.
+      for (const q of waiting) q.bytes = undefined;
+      waiting.clear();
+      ctx.queueBudget.forget(holder);
+      conn.destroy(reason);
+    },
+  };
+
   const finish = (): void => {
     finished = true;
+    ctx.queueBudget.forget(holder);
     ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
@@ -204,19 +237,25 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   /** Waits for this request's turn: the account's once logged in, the client host's before. Returns the key it was paced by. */
   const paced = async (): Promise<string> => {
     const u = user();
-    const key = u === undefined ? `host ${hostOf(peerAddress)}` : `user ${u}`;
+    const key = u === undefined ? `host ${host}` : `user ${u}`;
     const wait = ctx.pacer?.reserve(key, performance.now()) ?? 0;
     if (wait > 0) await sleep(wait);
     return key;
   };
 
-  const execute = async (bytes: Uint8Array, pacedBy: string): Promise<void> => {
+  const execute = async (item: Queued, pacedBy: string): Promise<void> => {
     if (!(await backlogDrained())) {
       ctx.log(`Client is not acknowledging replies (${conn.core.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
       return;
     }
-    if (finished) return;
+    const bytes = item.bytes;
+    if (finished || bytes === undefined) return;
+    if (item.tooLarge !== undefined) {
+      ctx.log(`Malformed request: message of ${item.tooLarge.size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
+      send(simpleReply(item.tooLarge.id, 'error', ['Malformed request']));
+      return;
+    }
     const decoded = decode(bytes);
     if (decoded._tag === 'Left') {
       ctx.log(`Malformed request: ${decoded.left.reason}`);
@@ -274,16 +313,30 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       conn.destroy('too many queued requests');
       return;
     }
+    // Too large to decode: refused now, answered in turn, and only its id kept meanwhile.
+    const item: Queued =
+      bytes.length > MAX_REQUEST_BYTES ? { bytes: EMPTY, tooLarge: { id: guessId(bytes), size: bytes.length }, cost: 0 } : { bytes, cost: bytes.length };
+    const charged = ctx.queueBudget.charge(holder, item.cost, state.step === 'authenticated');
+    if (charged === 'evicted') return;
+    if (charged === 'connectionFull') {
+      ctx.log(`Client queued too many request bytes at once (${ctx.queueBudget.bytesOf(holder) + item.cost}), disconnecting`);
+      conn.destroy('too many queued request bytes');
+      return;
+    }
     queued++;
+    waiting.add(item);
     chain = chain
       .then(async () => {
-        if (finished) return;
+        if (finished || item.bytes === undefined) return;
         const key = await paced();
-        if (!finished) await execute(bytes, key);
+        if (!finished) await execute(item, key);
       })
       .catch((e: unknown) => ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => {
         queued--;
+        // Held until it ran: the bytes stay referenced while the request waits for its pace.
+        if (waiting.delete(item)) ctx.queueBudget.release(holder, item.cost);
+        item.bytes = undefined;
       });
   });
 

@@ -23,6 +23,7 @@ import { refuseConnection, serveConnection } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { MemoryBudget } from './memory-budget.js';
+import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
@@ -131,6 +132,13 @@ export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWin
  * server id from the second byte of a datagram's destination connection id.
  */
 export const QUIC_LB_CONFIG: QuicLbConfig = { configRotation: 0, serverIdBytes: 1, selfEncodeLength: true };
+
+/**
+ * Bytes of requests one client host may have waiting to run (all its
+ * connections), one logged-in connection, and one before login (the receive
+ * window: one largest request and a few small ones). See queue-budget.ts.
+ */
+export const QUEUE_LIMITS: QueueBudgetLimits = { perHost: 4 * 1024 * 1024, perConnection: 1024 * 1024, perConnectionBeforeLogin: TRANSPORT.receiveWindow };
 
 /** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
 export const MAX_LEASE_MS = 15_000;
@@ -280,6 +288,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
+    queueBudget: new QueueBudget(QUEUE_LIMITS),
     log: options.log,
   };
   let refusedForMemory = 0;

@@ -177,15 +177,19 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     return true;
   };
 
+  /** Ends a flooding connection. What it queued is dropped, not run (nor paced): the peer would never see the replies. */
+  const cutOff = (reason: string): void => {
+    for (const q of waiting) q.bytes = undefined;
+    waiting.clear();
+    ctx.queueBudget.forget(holder);
+    conn.destroy(reason);
+  };
+
   const holder: QueueHolder = {
     host,
     evict: (reason) => {
       ctx.log(`Client host ${host} has too many requests queued, disconnecting its largest queue (${ctx.queueBudget.bytesOf(holder)} bytes)`);
-      // Dropped, not run: the peer is cut off and would never see their replies.
-      for (const q of waiting) q.bytes = undefined;
-      waiting.clear();
-      ctx.queueBudget.forget(holder);
-      conn.destroy(reason);
+      cutOff(reason);
     },
   };
 
@@ -310,7 +314,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     if (finished) return;
     if (queued >= MAX_QUEUED) {
       ctx.log('Client sent too many requests at once, disconnecting');
-      conn.destroy('too many queued requests');
+      cutOff('too many queued requests');
       return;
     }
     // Too large to decode: refused now, answered in turn, and only its id kept meanwhile.
@@ -320,7 +324,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     if (charged === 'evicted') return;
     if (charged === 'connectionFull') {
       ctx.log(`Client queued too many request bytes at once (${ctx.queueBudget.bytesOf(holder) + item.cost}), disconnecting`);
-      conn.destroy('too many queued request bytes');
+      cutOff('too many queued request bytes');
       return;
     }
     queued++;

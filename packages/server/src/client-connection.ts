@@ -56,10 +56,13 @@ const TOKEN_TTL_MS = 60_000;
 const MAX_QUEUED = 32;
 const REPLY_CACHE_SIZE = 64;
 /**
- * Unacknowledged reply bytes above which no further request of the connection
- * is run until the peer acknowledges: a client that stops acknowledging while
- * it sends small RDTs would otherwise make the server hold every reply. The
- * most held per connection is this plus one reply (≤ MAX_SERVER_MESSAGE_BYTES).
+ * Unacknowledged replies, counted as the transport's `writableLength` (their
+ * bytes and 256 more each, what a queued message costs), above which no
+ * further request of the connection is run until the peer acknowledges: a
+ * client that stops acknowledging while it sends small requests would
+ * otherwise make the server hold every reply (counted in bytes alone, some
+ * 25,000 replies of 40 bytes). The most held per connection is this plus
+ * one reply (≤ MAX_SERVER_MESSAGE_BYTES).
  */
 export const REPLY_BACKLOG_BYTES = 1024 * 1024;
 /**
@@ -164,10 +167,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
   const backlogDrained = async (): Promise<boolean> => {
     const started = Date.now();
-    while (!finished && conn.core.bufferedAmount > REPLY_BACKLOG_BYTES) {
+    while (!finished && conn.writableLength > REPLY_BACKLOG_BYTES) {
       const oldest = unacked.values().next().value;
       if (oldest === undefined) return true;
-      const left = started + BACKLOG_GRACE_MS + conn.core.bufferedAmount / BACKLOG_BYTES_PER_MS - Date.now();
+      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - Date.now();
       if (left <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
       const acked = await Promise.race([oldest.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);
@@ -249,7 +252,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const execute = async (item: Queued, pacedBy: string): Promise<void> => {
     if (!(await backlogDrained())) {
-      ctx.log(`Client is not acknowledging replies (${conn.core.bufferedAmount} bytes held), disconnecting`);
+      ctx.log(`Client is not acknowledging replies (${conn.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
       return;
     }

@@ -22,15 +22,21 @@ const openStore = async (dir: string): Promise<ForumStore> => {
 
 const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
 
+/** A store where alice made thread T with upload f.txt, whose file then could not be deleted (a directory now), and removed T. */
+const removedWithLeftover = async (): Promise<{ dir: string; s: ForumStore }> => {
+  const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
+  const s = await openStore(dir);
+  expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+  expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
+  unlinkSync(join(dir, 'T-f.txt'));
+  mkdirSync(join(dir, 'T-f.txt'));
+  expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+  return { dir, s };
+};
+
 describe('RMV whose upload file cannot be deleted', () => {
   it('a newer thread of the same title, and its messages, survive the restart; the leftover file does not', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
-    const s = await openStore(dir);
-    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
-    expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
-    unlinkSync(join(dir, 'T-f.txt'));
-    mkdirSync(join(dir, 'T-f.txt'));
-    expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    const { dir, s } = await removedWithLeftover();
     // A record of the leftover stays for the next open, naming the upload only.
     const left = intents(dir);
     expect(left).toHaveLength(1);
@@ -51,13 +57,7 @@ describe('RMV whose upload file cannot be deleted', () => {
   });
 
   it('a leftover that still cannot be deleted at the next start: the forum starts, says so, keeps the record and the newer thread', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
-    const s = await openStore(dir);
-    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
-    expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
-    unlinkSync(join(dir, 'T-f.txt'));
-    mkdirSync(join(dir, 'T-f.txt'));
-    expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    const { dir, s } = await removedWithLeftover();
     expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T created']);
     expect(await lines(run(s, 'bob', 'MSG T still here'))).toEqual(['Message posted to T thread']);
 

@@ -44,6 +44,16 @@ function hashSink(): { sink: Writable; digest(): string; bytes(): number } {
   return { sink, digest: () => hash.digest('hex'), bytes: () => bytes };
 }
 
+/** The digest and length of what the first connection to `server` streams, once it ends. */
+function receiveHashed(server: RudpServer): Promise<{ digest: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    server.on('connection', (c) => {
+      const sink = hashSink();
+      pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
+    });
+  });
+}
+
 async function echoStreamServer(): Promise<RudpServer> {
   const server = await listen({ port: 0 });
   open.push(server);
@@ -72,12 +82,7 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
   it('a receiver sees the sender end: pipeline to a file-like sink completes with every byte', async () => {
     const server = await listen({ port: 0 });
     open.push(server);
-    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
-      server.on('connection', (c) => {
-        const sink = hashSink();
-        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
-      });
-    });
+    const received = receiveHashed(server);
     const conn = await connect({ port: server.address().port });
     const { chunks, sha256 } = randomSource(3 * 1024 * 1024 + 17);
     await pipeline(Readable.from(chunks), conn.stream());
@@ -117,12 +122,7 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     // Before, pieces were 256 KiB whatever the window: the write threw out of _write.
     const server = await listen({ port: 0, receiveWindow: 4096 });
     open.push(server);
-    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
-      server.on('connection', (c) => {
-        const sink = hashSink();
-        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
-      });
-    });
+    const received = receiveHashed(server);
     const conn = await connect({ port: server.address().port, receiveWindow: 4096 });
     expect(conn.maxMessageSize()).toBe(4096 - MESSAGE_CREDIT);
     const data = Buffer.alloc(300_000);
@@ -135,12 +135,7 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
   it('one-byte writes, each awaited, are held back by what their messages cost the peer, not by their bytes', async () => {
     const server = await listen({ port: 0 });
     open.push(server);
-    const received = new Promise<{ digest: string; bytes: number }>((resolve, reject) => {
-      server.on('connection', (c) => {
-        const sink = hashSink();
-        pipeline(c.stream(), sink.sink).then(() => resolve({ digest: sink.digest(), bytes: sink.bytes() }), reject);
-      });
-    });
+    const received = receiveHashed(server);
     const highWaterMark = 16 * 1024;
     const conn = await connect({ port: server.address().port, highWaterMark });
     const stream = conn.stream();

@@ -9,11 +9,9 @@
  * reserved piece by piece to the end.
  */
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
-import { watch } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, seededBytes, snapshotDir } from './forum-processes.js';
+import { cleanupAfterEach, seededBytes, snapshotDir, waitForEntries } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 
 const MiB = 1024 * 1024;
@@ -27,22 +25,7 @@ const grant = async (c: RawClient, id: string, args: readonly string[]): Promise
 
 /** Resolves once `dir` holds `n` upload temporary files (an upload's bytes are being stored); rejects after 15 s. */
 const waitForTemps = (dir: string, n: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const watcher = watch(dir);
-    const timer = setTimeout(() => finish(new Error(`fewer than ${n} uploads in progress in ${dir} after 15 s`)), 15_000);
-    let done = false;
-    function finish(error?: Error): void {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      watcher.close();
-      if (error === undefined) resolve();
-      else reject(error);
-    }
-    const check = (): void => void readdir(dir).then((names) => (names.filter(isTemp).length >= n ? finish() : undefined), finish);
-    watcher.on('change', check);
-    check();
-  });
+  waitForEntries(dir, (names) => names.filter(isTemp).length >= n, `fewer than ${n} uploads in progress in ${dir}`);
 
 /** Starts an upload announcing `size` bytes and sends one: the connection stays open until `stop`. */
 const trickle = (port: number, client: RawClient, token: string, size: number): { readonly answer: Promise<string>; stop(): void } => {

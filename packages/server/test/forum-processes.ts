@@ -249,11 +249,11 @@ export const waitForEntry = (dir: string, test: (name: string) => boolean, timeo
     });
   });
 
-/** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
-export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
+/** Resolves once `dir`'s entries satisfy `until` (checked on every change); rejects after `timeoutMs`, saying `what` did not happen. */
+export const waitForEntries = (dir: string, until: (names: readonly string[]) => boolean, what: string, timeoutMs = 15_000): Promise<void> =>
   new Promise((resolve, reject) => {
     const watcher = watch(dir);
-    const timer = setTimeout(() => finish(new Error(`entries of ${dir} still there after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(new Error(`${what} after ${timeoutMs} ms`)), timeoutMs);
     let done = false;
     function finish(error?: Error): void {
       if (done) return;
@@ -263,8 +263,12 @@ export const waitForNoEntry = (dir: string, test: (name: string) => boolean, tim
       if (error === undefined) resolve();
       else reject(error);
     }
-    const check = (): void => void readdir(dir).then((names) => (names.some(test) ? undefined : finish()), finish);
+    const check = (): void => void readdir(dir).then((names) => (until(names) ? finish() : undefined), finish);
     watcher.on('change', check);
     watcher.on('error', (e) => finish(e));
     check();
   });
+
+/** Resolves once `dir` has no entry that `test` accepts (checked on every change); rejects after `timeoutMs`. */
+export const waitForNoEntry = (dir: string, test: (name: string) => boolean, timeoutMs = 15_000): Promise<void> =>
+  waitForEntries(dir, (names) => !names.some(test), `entries of ${dir} still there`, timeoutMs);

@@ -4,6 +4,7 @@ import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { syncDir } from './atomic-write.js';
+import { isEnoent } from './file-errors.js';
 
 /** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
 export const JOURNAL_FILE = '.forum-journal';
@@ -76,8 +77,6 @@ const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array): Prom
   }
   await h.truncate(offset + bytes.length);
 };
-
-const isEnoent = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'ENOENT';
 
 /** Names in `dir` that recovery restored, or found missing (with a reason). */
 export interface RecoveryReport {

@@ -1,0 +1,14 @@
+/** What a failed file operation says, and the unlink that tolerates a file already gone. */
+import { unlink } from 'node:fs/promises';
+
+/** The `code` of a Node file-system error (`ENOENT`, `EISDIR`, …), or the error as text. */
+export const errorCode = (e: unknown): string => {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : String(e);
+};
+
+/** Whether `e` says the file does not exist. */
+export const isEnoent = (e: unknown): boolean => errorCode(e) === 'ENOENT';
+
+/** Deletes `file`; one that is not there is no error. */
+export const unlinkIfPresent = (file: string): Promise<void> => unlink(file).catch((e: unknown) => (isEnoent(e) ? undefined : Promise.reject(e)));

@@ -1,11 +1,11 @@
 import type net from 'node:net';
-import { hostKey } from 'rudpx/core';
+import { hostOf } from 'forum-protocol';
 
 /** Limits of {@link TransferAdmission}. */
 export interface AdmissionLimits {
   /** Connections held at once, in all. */
   readonly maxConnections: number;
-  /** Connections one client host (an IPv4 address, an IPv6 /64: rudp's `hostKey`) may hold at once. */
+  /** Connections one client host (an IPv4 address, an IPv6 /64: `hostOf`, rudp's `hostKey`) may hold at once. */
   readonly maxPerHost: number;
 }
 
@@ -41,7 +41,7 @@ export class TransferAdmission {
    * usually owns a whole IPv6 /64, and counting exact addresses gave it a budget per address.
    */
   admit(socket: net.Socket, address: string): boolean {
-    const host = hostKey(address);
+    const host = hostOf(address);
     if ((this.perHost.get(host) ?? 0) >= this.limits.maxPerHost && !this.evictOldest((h) => h.host === host)) return false;
     if (this.held.size >= this.limits.maxConnections && !this.evictOldest(() => true)) return false;
     this.held.set(socket, { socket, host, authenticated: false });

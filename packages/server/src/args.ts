@@ -9,6 +9,10 @@ export type LoginLimitArgs =
       readonly maxFailuresPerAccount: number;
       /** Wrong passwords per client host (any port) within the window before it is throttled. */
       readonly maxFailuresPerAddress: number;
+      /** Password checks of any outcome per account within the window (each may be a scrypt hash). */
+      readonly maxChecksPerAccount: number;
+      /** Password checks of any outcome per client host within the window. */
+      readonly maxChecksPerAddress: number;
       /** The sliding window, ms. */
       readonly windowMs: number;
     }
@@ -62,7 +66,7 @@ export type ServerCommand =
   | { readonly kind: 'error'; readonly message: string };
 
 /** Defaults of the login throttle (the same figures as forum-protocol's `DEFAULT_LOGIN_RATE_LIMIT`). */
-export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, windowSeconds: 60 } as const;
+export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
 export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
@@ -70,7 +74,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
-  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-window SECONDS]' +
+  ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
   ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
 
 /** The `--help` text. */
@@ -107,6 +111,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             further logins of it are refused for a while
                             (default ${LOGIN_DEFAULTS.attempts}; 0 turns login throttling off)
   --login-host-attempts N   the same per client host, any account (default ${LOGIN_DEFAULTS.hostAttempts})
+  --login-checks N          password checks per account within the window, right
+                            or wrong, before further logins of it wait: each
+                            check may cost a scrypt hash (default ${LOGIN_DEFAULTS.checks})
+  --login-host-checks N     the same per client host, any account (default ${LOGIN_DEFAULTS.hostChecks})
   --login-window SECONDS    the sliding window of those counts (default ${LOGIN_DEFAULTS.windowSeconds})
   --show-fingerprint        print the fingerprint of the server's identity key
                             (DIR/.forum-server-identity, created on first start,
@@ -193,6 +201,8 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'hash-passwords': { type: 'boolean' },
         'login-attempts': { type: 'string' },
         'login-host-attempts': { type: 'string' },
+        'login-checks': { type: 'string' },
+        'login-host-checks': { type: 'string' },
         'login-window': { type: 'string' },
         'show-fingerprint': { type: 'boolean' },
         'account-limit': { type: 'string' },
@@ -254,11 +264,25 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const hostText = values['login-host-attempts'] ?? String(LOGIN_DEFAULTS.hostAttempts);
   const hostAttempts = parseCount(hostText, 1);
   if (hostAttempts === undefined) return { kind: 'error', message: `invalid login host attempts: ${hostText}` };
+  const checksText = values['login-checks'] ?? String(LOGIN_DEFAULTS.checks);
+  const checks = parseCount(checksText, 1);
+  if (checks === undefined) return { kind: 'error', message: `invalid login checks: ${checksText}` };
+  const hostChecksText = values['login-host-checks'] ?? String(LOGIN_DEFAULTS.hostChecks);
+  const hostChecks = parseCount(hostChecksText, 1);
+  if (hostChecks === undefined) return { kind: 'error', message: `invalid login host checks: ${hostChecksText}` };
   const windowText = values['login-window'] ?? String(LOGIN_DEFAULTS.windowSeconds);
   const windowSeconds = parseSeconds(windowText);
   if (windowSeconds === undefined) return { kind: 'error', message: `invalid login window: ${windowText}` };
   const loginLimit: LoginLimitArgs =
-    attempts === 0 ? false : { maxFailuresPerAccount: attempts, maxFailuresPerAddress: hostAttempts, windowMs: Math.max(1, Math.round(windowSeconds * 1000)) };
+    attempts === 0
+      ? false
+      : {
+          maxFailuresPerAccount: attempts,
+          maxFailuresPerAddress: hostAttempts,
+          maxChecksPerAccount: checks,
+          maxChecksPerAddress: hostChecks,
+          windowMs: Math.max(1, Math.round(windowSeconds * 1000)),
+        };
 
   const accountText = values['account-limit'] ?? String(LIMIT_DEFAULTS.accounts);
   const accounts = parseCount(accountText, 0);

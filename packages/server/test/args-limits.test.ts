@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LOGIN_RATE_LIMIT } from 'forum-protocol';
 import { parseServerArgs } from '../src/args.js';
 
 const run = (argv: readonly string[]) => {
@@ -19,6 +20,20 @@ describe('server options for resource limits', () => {
     expect(a.minFreeBytes).toBe(1024 ** 3);
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
+  });
+
+  it('login throttle: the defaults are forum-protocol\'s, each count is read, and 0 checks is refused', () => {
+    const { maxTracked: _unused, ...defaults } = DEFAULT_LOGIN_RATE_LIMIT;
+    expect(run(['4000']).loginLimit).toEqual(defaults);
+    expect(run(['4000', '--login-attempts', '3', '--login-host-attempts', '9', '--login-checks', '4', '--login-host-checks', '12', '--login-window', '2']).loginLimit).toEqual({
+      maxFailuresPerAccount: 3,
+      maxFailuresPerAddress: 9,
+      maxChecksPerAccount: 4,
+      maxChecksPerAddress: 12,
+      windowMs: 2000,
+    });
+    expect(parseServerArgs(['4000', '--login-checks', '0'])).toEqual({ kind: 'error', message: 'invalid login checks: 0' });
+    expect(parseServerArgs(['4000', '--login-host-checks', 'x'])).toEqual({ kind: 'error', message: 'invalid login host checks: x' });
   });
 
   it('each option is read, and 0 turns the account limit and the memory budget off', () => {

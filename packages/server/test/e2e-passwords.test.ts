@@ -168,6 +168,23 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     await server.stdout.waitFor('Login of c throttled\n');
   });
 
+  it('--login-checks: checks of any outcome throttle an account before its failures do, with their own line', async () => {
+    const { data } = await dirsFor();
+    await writeFile(join(data, 'credentials.txt'), 'a pa\n');
+    const server = await start(data, ['--login-attempts', '5', '--login-checks', '2', '--login-window', '30']);
+    const c = await rawClient(server.port);
+    stops.push(() => void c.close());
+    for (let i = 0; i < 2; i++) {
+      expect((await c.request(`u${i}`, 'username', ['a'], 'c')).data).toEqual({ kind: 'auth', next: 'password' });
+      expect((await c.request(`p${i}`, 'password', ['wrong'], 'c')).lines).toEqual(['Invalid password']);
+    }
+    // Two failures are under --login-attempts 5, but two checks are all --login-checks 2 allows: the right password waits.
+    const r = await rawLogin(c, 'a', 'pa');
+    expect(r.status).toBe('error');
+    expect(r.lines[0]).toMatch(/^Too many login attempts, try again in ([0-9]+) seconds?$/);
+    await server.stdout.waitFor('Login of a throttled\n');
+  });
+
   it('--login-attempts 0 turns throttling off', async () => {
     const { data, cwd } = await dirsFor();
     await writeFile(join(data, 'credentials.txt'), 'yoda pw1\n');
@@ -184,12 +201,13 @@ describe('passwords: --hash-passwords and login throttling (real processes)', ()
     };
     const help = run(['--help']);
     expect(help.code).toBe(0);
-    for (const option of ['--hash-passwords', '--login-attempts N', '--login-host-attempts N', '--login-window SECONDS']) expect(help.stdout).toContain(option);
+    for (const option of ['--hash-passwords', '--login-attempts N', '--login-host-attempts N', '--login-checks N', '--login-host-checks N', '--login-window SECONDS']) expect(help.stdout).toContain(option);
     for (const [args, message] of [
       [['4000', '--login-attempts', 'many'], 'invalid login attempts: many'],
       [['4000', '--login-attempts', '-1'], "Option '--login-attempts' argument is ambiguous"],
       [['4000', '--login-host-attempts', '0'], 'invalid login host attempts: 0'],
       [['4000', '--login-window', '0'], 'invalid login window: 0'],
+      [['4000', '--login-checks', '0'], 'invalid login checks: 0'],
       [['4000', '--hash-passwords=yes'], "Option '--hash-passwords' does not take an argument"],
     ] as const) {
       const r = run(args);

@@ -20,7 +20,8 @@ import { formatEntriesFrom, formatThreadFile, hasUpload, parseThreadFile, thread
 import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
-import { ThreadIncarnations, threadRemovedDuringUpload } from './thread-incarnations.js';
+import { ThreadIncarnations, threadGone, type ThreadIncarnation } from './thread-incarnations.js';
+import { UploadsInFlight, UploadStop } from './uploads-in-flight.js';
 import { isEnoent, unlinkIfPresent } from './file-errors.js';
 import { clearIntent, recoverIntents, replaceIntent, writeIntent } from './intent-records.js';
 
@@ -194,6 +195,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   // Which life of each title the thread is: an upload must commit into the thread it began in.
   const incarnations = new ThreadIncarnations();
   for (const title of threads.keys()) incarnations.created(title);
+  // Uploads being received, so that RMV stops those of the thread it removes (temporary files deleted).
+  const inFlight = new UploadsInFlight();
   // Bytes of every thread file, with the growth of batches being written already counted (so
   // concurrent batches on different threads cannot pass the limit together).
   let threadBytes = 0;
@@ -457,7 +460,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       mutex.run(title, () =>
         mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | Err, void>> => {
           const stored = threads.get(title);
-          if (stored === undefined) return E.left(noThread(title));
+          const incarnation = incarnations.of(title);
+          if (stored === undefined || incarnation === undefined) return E.left(noThread(title));
           const thread = stored.thread;
           const ok = guard(thread);
           if (E.isLeft(ok)) return ok;
@@ -485,6 +489,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           }
           await syncDir(dir);
           if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
+          // Its uploads in flight could only be refused at commit: stopped now, their temporary files deleted.
+          await inFlight.stopAll(title, incarnation, threadGone(title));
           return E.right(undefined);
         }),
       ),
@@ -509,23 +515,26 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
    * What an upload is refused for before a byte of it is stored (`checkUpload`, `beginUpload`): what its
    * commit would refuse now. Commit checks again, under the locks: things may change meanwhile.
    */
-  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, void> => {
+  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
     const stored = threads.get(title);
-    if (stored === undefined) return E.left(noThread(title));
+    const incarnation = incarnations.of(title);
+    if (stored === undefined || incarnation === undefined) return E.left(noThread(title));
     // Any file of the name, not only this thread's uploads: commit would refuse a name a thread or another file holds.
     if (hasUpload(stored.thread, filename) || nameTaken(uploadFileName(title, filename))) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
     const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
     if (problem !== undefined) return E.left(unstorable(problem));
     // The line's room: the thread's lines and reply size, and the bytes all threads may hold (maxThreadBytes).
-    return E.map(() => undefined)(planUploadLine(stored, { kind: 'upload', uploader, filename }));
+    return E.map(() => incarnation)(planUploadLine(stored, { kind: 'upload', uploader, filename }));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Granted for a thread of this title that is gone (maybe made again since): refused as for any missing thread.
+      if (granted !== undefined && incarnations.of(title) !== granted) return E.left(threadGone(title));
       const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
       const line: ThreadEntry = { kind: 'upload', uploader, filename };
-      const incarnation = incarnations.of(title);
+      const incarnation = room.right;
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
@@ -537,7 +546,18 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const discard = async (): Promise<void> => {
         await unlink(tmp).catch(() => undefined);
       };
+      // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
+      const stop = new UploadStop(async () => {
+        stream.destroy();
+        await closed;
+        await discard();
+      });
+      const forget = inFlight.add(title, incarnation, stop);
       const commit: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
+        // From here the commit decides, under the locks: a stop now would delete the file it is about to rename.
+        stop.commitBegins();
+        forget();
+        if (stop.reason !== undefined) return E.left(stop.reason);
         if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
         if (!stream.writableEnded) stream.end();
         const err = await closed;
@@ -556,14 +576,10 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<UploadError, void>> => {
             const current = threads.get(title);
             const name = uploadFileName(title, filename);
-            if (current === undefined) {
+            // Removed (and maybe made again, by anyone) while the bytes arrived: not the thread they were sent to.
+            if (current === undefined || incarnations.of(title) !== incarnation) {
               await discard();
-              return E.left(noThread(title));
-            }
-            // Removed and made again (maybe by another user) while the bytes arrived: not the thread they were sent to.
-            if (incarnations.of(title) !== incarnation) {
-              await discard();
-              return E.left(threadRemovedDuringUpload());
+              return E.left(threadGone(title));
             }
             if (hasUpload(current.thread, filename) || nameTaken(name)) {
               await discard();
@@ -614,11 +630,12 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       });
       const abort = async (): Promise<void> => {
         aborted = true;
+        forget();
         stream.destroy();
         await closed;
         await discard();
       };
-      return E.right({ stream, commit, abort });
+      return E.right({ stream, commit, abort, stopped: stop.stopped });
     });
 
   const locateUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, string> => {

@@ -15,11 +15,14 @@ import { threadLines, type Thread } from './thread.js';
 import { threadGrowthGuard } from './thread-growth.js';
 import { changedSize, type MessageEdit, type NumberedMessage } from './message-change.js';
 import type { ThreadSize } from './thread-size.js';
+import type { ThreadIncarnation } from './thread-incarnations.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {
   readonly direction: TransferDirection;
   readonly thread: string;
+  /** For an upload, the thread the store checked (`checkUpload`): the token binds the upload to it. `null` for a download. */
+  readonly incarnation: ThreadIncarnation | null;
   readonly filename: string;
   readonly username: string;
   /** Bytes to download, or `null` for an upload. */
@@ -145,11 +148,13 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       // Refused before a token is issued, for whatever the store would refuse the upload for now (a full
       // thread or forum, a name taken), so the client never sends bytes only to have them refused on
       // arrival; the store checks again as the upload begins and as it commits (things may change meanwhile).
+      // The thread it checked goes into the token: if the title is removed and made again before the bytes
+      // come, the upload is refused rather than landing in a thread it was never granted for.
       TE.chainW(() => store.checkUpload(title, filename, session.username)),
-      TE.map(() =>
+      TE.map((incarnation) =>
         ok([], NONE, {
           kind: 'transfer',
-          transfer: { direction: 'upload', thread: title, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
+          transfer: { direction: 'upload', thread: title, incarnation, filename, username: session.username, size: null, completionLine: `${filename} uploaded to ${title} thread` },
         }),
       ),
     );
@@ -162,7 +167,7 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
       TE.map((size) =>
         ok([], NONE, {
           kind: 'transfer',
-          transfer: { direction: 'download', thread: title, filename, username: session.username, size, completionLine: `${filename} successfully downloaded` },
+          transfer: { direction: 'download', thread: title, incarnation: null, filename, username: session.username, size, completionLine: `${filename} successfully downloaded` },
         }),
       ),
     );

@@ -5,6 +5,7 @@ import type { StoreError } from './errors.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { nameKey } from './names.js';
 import type { Account, ForumStore, UploadError, UploadWriter } from './store.js';
+import type { ThreadIncarnation } from './thread-incarnations.js';
 import { uploadFileName, type Thread } from './thread.js';
 import type { Writable } from 'node:stream';
 
@@ -123,17 +124,17 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
   const uploadClash = (t: string, filename: string): boolean =>
     takenByOther(uploadFileName(t, filename), (o) => o.kind === 'upload' && o.title === t && o.filename === filename);
 
-  const checkUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, void> => async () => {
+  const checkUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, ThreadIncarnation> => async () => {
     const t = thread(title);
     if (uploadClash(t, filename)) return E.left({ kind: 'fileExists', title, filename });
     return base.checkUpload(t, filename, uploader)();
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> => async () => {
+  const beginUpload = (title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> => async () => {
     const t = thread(title);
     const clash = (): boolean => uploadClash(t, filename);
     if (clash()) return E.left({ kind: 'fileExists', title, filename });
-    const begun = await base.beginUpload(t, filename, uploader)();
+    const begun = await base.beginUpload(t, filename, uploader, incarnation)();
     if (E.isLeft(begun)) return begun;
     const writer = begun.right;
     const commit: UploadWriter['commit'] = async () => {
@@ -151,7 +152,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
         return done;
       });
     };
-    return E.right({ stream: writer.stream, commit, abort: writer.abort });
+    return E.right({ stream: writer.stream, commit, abort: writer.abort, stopped: writer.stopped });
   };
 
   return E.right({

@@ -14,6 +14,7 @@ export * from './grammar.js';
 export * from './errors.js';
 export * from './thread.js';
 export * from './store.js';
+export { type ThreadIncarnation, threadGone } from './thread-incarnations.js';
 export * from './credentials.js';
 export * from './memory-store.js';
 export * from './file-store.js';

@@ -9,7 +9,8 @@ import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWr
 import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.js';
 import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 import { hasUpload, uploadFileName, type Thread, type ThreadEntry } from './thread.js';
-import { ThreadIncarnations, threadRemovedDuringUpload } from './thread-incarnations.js';
+import { ThreadIncarnations, threadGone, type ThreadIncarnation } from './thread-incarnations.js';
+import { UploadsInFlight, UploadStop } from './uploads-in-flight.js';
 
 /** Starting contents for {@link createMemoryStore}. */
 export interface MemoryStoreSeed {
@@ -32,6 +33,8 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
   // Which life of each title the thread is: an upload must commit into the thread it began in.
   const incarnations = new ThreadIncarnations();
   for (const title of threads.keys()) incarnations.created(title);
+  // Uploads being received, so that RMV stops those of the thread it removes.
+  const inFlight = new UploadsInFlight();
 
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   const nameTaken = (name: string): boolean => threads.has(name) || uploads.has(name);
@@ -46,21 +49,24 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       return E.right(out.right.result);
     });
 
-  /** What `beginUpload` refuses: the checks `commit` makes, on the thread as it is now. */
-  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, void> => {
+  /** What `beginUpload` refuses: the checks `commit` makes, on the thread as it is now; else the thread's incarnation. */
+  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
     const thread = threads.get(title);
-    if (thread === undefined) return E.left(noThread(title));
+    const incarnation = incarnations.of(title);
+    if (thread === undefined || incarnation === undefined) return E.left(noThread(title));
     // The name space too, not only this thread's uploads: `commit` would refuse a name a thread holds.
     if (hasUpload(thread, filename) || nameTaken(uploadFileName(title, filename))) return E.left({ kind: 'fileExists', title, filename });
-    return checkAppend(thread, { kind: 'upload', uploader, filename }, threadGrowthGuard(title));
+    return E.map(() => incarnation)(checkAppend(thread, { kind: 'upload', uploader, filename }, threadGrowthGuard(title)));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     TE.fromIOEither((): E.Either<UploadError, UploadWriter> => {
+      // Granted for a thread of this title that is gone (maybe made again since): refused as for any missing thread.
+      if (granted !== undefined && incarnations.of(title) !== granted) return E.left(threadGone(title));
       const room = uploadProblem(title, filename, uploader);
       if (E.isLeft(room)) return room;
       const line: ThreadEntry = { kind: 'upload', uploader, filename };
-      const incarnation = incarnations.of(title);
+      const incarnation = room.right;
       const chunks: Buffer[] = [];
       const stream = new Writable({
         write(chunk: Buffer, _enc, cb) {
@@ -69,16 +75,25 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         },
       });
       let aborted = false;
+      const discard = async (): Promise<void> => {
+        chunks.length = 0;
+        stream.destroy();
+      };
+      // RMV of the thread stops the upload: its bytes dropped, the sender told.
+      const stop = new UploadStop(discard);
+      const forget = inFlight.add(title, incarnation, stop);
       const commit: TE.TaskEither<UploadError, void> = async () => {
+        stop.commitBegins();
+        forget();
+        if (stop.reason !== undefined) return E.left(stop.reason);
         // A stream that finished and closed is whole; one destroyed before it finished was cut off.
         if (aborted || stream.errored !== null || (stream.destroyed && !stream.writableFinished)) return E.left({ kind: 'io', message: 'upload was aborted' });
         if (!stream.writableFinished) await new Promise<void>((resolve) => stream.end(resolve));
         const current = threads.get(title);
-        if (current === undefined) return E.left(noThread(title));
-        // Removed and made again (maybe by another user) while the bytes arrived: not the thread they were sent to.
-        if (incarnations.of(title) !== incarnation) {
+        // Removed (and maybe made again, by anyone) while the bytes arrived: not the thread they were sent to.
+        if (current === undefined || incarnations.of(title) !== incarnation) {
           chunks.length = 0;
-          return E.left(threadRemovedDuringUpload());
+          return E.left(threadGone(title));
         }
         const name = uploadFileName(title, filename);
         if (hasUpload(current, filename) || nameTaken(name)) return E.left({ kind: 'fileExists', title, filename });
@@ -94,10 +109,10 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       };
       const abort = async (): Promise<void> => {
         aborted = true;
-        chunks.length = 0;
-        stream.destroy();
+        forget();
+        await discard();
       };
-      return E.right({ stream, commit, abort });
+      return E.right({ stream, commit, abort, stopped: stop.stopped });
     });
 
   const findUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, Uint8Array> => {
@@ -140,17 +155,19 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
     updateThread,
     appendEntry: appendByUpdate(updateThread),
     changeMessage: changeByUpdate(updateThread),
-    removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
-      TE.fromIOEither(() => {
-        const thread = threads.get(title);
-        if (thread === undefined) return E.left(noThread(title));
-        const ok = guard(thread);
-        if (E.isLeft(ok)) return ok;
-        for (const e of thread.entries) if (e.kind === 'upload') uploads.delete(uploadFileName(title, e.filename));
-        threads.delete(title);
-        incarnations.removed(title);
-        return E.right(undefined);
-      }),
+    removeThread: <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> => async () => {
+      const thread = threads.get(title);
+      const incarnation = incarnations.of(title);
+      if (thread === undefined || incarnation === undefined) return E.left(noThread(title));
+      const ok = guard(thread);
+      if (E.isLeft(ok)) return ok;
+      for (const e of thread.entries) if (e.kind === 'upload') uploads.delete(uploadFileName(title, e.filename));
+      threads.delete(title);
+      incarnations.removed(title);
+      // Its uploads in flight could only be refused at commit: stopped now, before RMV answers.
+      await inFlight.stopAll(title, incarnation, threadGone(title));
+      return E.right(undefined);
+    },
     checkUpload: (title, filename, uploader) => TE.fromIOEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,
     statUpload: (title, filename) => TE.fromEither(E.map((b: Uint8Array) => b.length)(findUpload(title, filename))),

@@ -14,6 +14,8 @@ import { rememberReplyBytes } from './thread-reply-size.js';
 import { appendedSize, threadSize, type ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
+import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
+import { UploadsInFlight } from './uploads-in-flight.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -172,6 +174,8 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
 
 const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
+  // This server's uploads being received, so that its RMV stops those of the thread it removes.
+  const inFlight = new UploadsInFlight();
 
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
     attempt(async () => {
@@ -217,40 +221,49 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
     );
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
-    attempt(() =>
-      sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+    attempt(async () => {
+      const removed = await sql.begin(async (tx): Promise<E.Either<StoreError | Err, ThreadIncarnation | undefined>> => {
         const locked = await lockThread(tx, title);
         if (locked === undefined) return E.left(noThread(title));
         const ok = guard(locked.thread);
         if (E.isLeft(ok)) return ok;
         // Its lines, uploads (committed or pending) and their chunks go with it (ON DELETE CASCADE).
-        await tx`DELETE FROM threads WHERE title = ${title}`;
-        return E.right(undefined);
-      }),
-    );
+        const rows = await tx<{ id: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id`;
+        return E.right(rows[0]?.id);
+      });
+      if (E.isLeft(removed)) return removed;
+      // Committed: this server's uploads to that thread row could only be refused at commit; stopped now.
+      // (Another server's learn of it as they store their next chunk, or at commit.)
+      if (removed.right !== undefined) await inFlight.stopAll(title, removed.right, threadGone(title));
+      return E.right(undefined);
+    });
 
   /**
    * What an upload is refused for before a pending row or a chunk is stored (`checkUpload`,
    * `beginUpload`): what its commit would refuse now, from the size kept on the thread's row, without
    * a lock. The commit checks again under the row's lock.
    */
-  const uploadProblem = async (title: string, filename: string, uploader: string): Promise<E.Either<UploadError, void>> => {
-    const rows = await sql<{ exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
-      SELECT EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
+  const uploadProblem = async (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): Promise<E.Either<UploadError, ThreadIncarnation>> => {
+    const rows = await sql<{ id: string; exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
+      SELECT id, EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
              creator, entry_count, message_count, reply_bytes
       FROM threads WHERE title = ${title}`;
     const row = rows[0];
     if (row === undefined) return E.left(noThread(title));
+    // Granted for another row of this title (removed since, maybe made again): refused as for any missing thread.
+    if (granted !== undefined && String(row.id) !== granted) return E.left(threadGone(title));
     if (row.exists) return E.left({ kind: 'fileExists', title, filename });
     const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
-    return threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename }));
+    // The thread row's id is its incarnation: a thread of the title made again is a new row.
+    return E.map(() => String(row.id))(threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename })));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter> =>
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
-      const room = await uploadProblem(title, filename, uploader);
+      const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
-      return E.right(await postgresUploadWriter(sql, { title, filename, uploader }));
+      // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight);
     });
 
   /** The committed upload's id and size, or why there is none. */

@@ -38,6 +38,7 @@ interface TokenRow {
   readonly username: string;
   readonly expires_at: string;
   readonly keys: Uint8Array;
+  readonly thread_id: string | null;
 }
 
 /** Bytes of one direction's key; the `keys` column holds client-to-server then server-to-client. */
@@ -78,19 +79,24 @@ export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOp
               SELECT token FROM transfer_tokens WHERE username = ${grant.username}
               ORDER BY expires_at DESC, token DESC OFFSET ${perUser - 1})`;
           await tx`
-            INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
-            VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored})`;
+            INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys, thread_id)
+            VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored}, ${grant.incarnation})`;
         });
         return token;
       }),
     redeem: (token, now) =>
       attempt(async () => {
-        const rows = await sql<TokenRow[]>`DELETE FROM transfer_tokens WHERE token = ${token} RETURNING direction, thread, filename, username, expires_at, keys`;
+        const rows = await sql<TokenRow[]>`
+          DELETE FROM transfer_tokens WHERE token = ${token} RETURNING direction, thread, filename, username, expires_at, keys, thread_id`;
         const r = rows[0];
         if (r === undefined || now > Number(r.expires_at) || r.keys.length !== 2 * KEY_BYTES) return O.none;
         const direction: TransferDirection = r.direction === 'upload' ? 'upload' : 'download';
+        // An upload token without its thread row was issued by a server of schema 4 (before the thread ids): it
+        // could land in a later thread of its title, so it is refused as an invalid one (it lived 60 s at most).
+        if (direction === 'upload' && r.thread_id === null) return O.none;
         const keys = { clientToServer: Uint8Array.from(r.keys.subarray(0, KEY_BYTES)), serverToClient: Uint8Array.from(r.keys.subarray(KEY_BYTES)) };
-        const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys };
+        const incarnation = direction === 'upload' ? String(r.thread_id) : null;
+        const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys, incarnation };
         return O.some(grant);
       }),
     revokeUser: (username) => async () => {

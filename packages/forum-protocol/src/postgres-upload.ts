@@ -1,39 +1,60 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { toIoError } from './errors.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import type { Download, UploadError, UploadWriter } from './store.js';
 import { threadGrowthGuard } from './thread-growth.js';
+import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
 import { appendedSize } from './thread-size.js';
 import type { ThreadEntry } from './thread.js';
+import { UploadStop, type UploadsInFlight } from './uploads-in-flight.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
 
-/** Who uploads what. */
+/** Who uploads what, to which thread: `threadId` is the thread row's `id` (its {@link ThreadIncarnation}). */
 export interface UploadTarget {
   readonly title: string;
   readonly filename: string;
   readonly uploader: string;
+  readonly threadId: ThreadIncarnation;
 }
 
+/** A chunk could not be stored because the upload's row is gone: its thread was removed (by any server). */
+class ThreadRemovedError extends Error {
+  constructor() {
+    super('the thread was removed during the upload');
+    this.name = 'ThreadRemovedError';
+  }
+}
+
+// foreign_key_violation: a chunk inserted for an upload row that RMV's cascade deleted meanwhile.
+const FOREIGN_KEY_VIOLATION = '23503';
+
 /**
- * Starts a pending upload row and returns its writer: bytes are gathered up
- * to {@link UPLOAD_CHUNK_BYTES} and each full chunk is inserted before the
- * stream accepts more (backpressure), so at most one chunk is in memory.
- * `commit` makes the upload visible and appends `U uploaded F` to the thread
- * in one transaction, under the thread's lock, if the thread can take the
- * line (thread-growth.ts; else it deletes the row, as `abort` does); `abort`
- * deletes the row and its chunks.
+ * Starts a pending upload row for thread row `threadId` and returns its
+ * writer, or `noThread` if the title's thread is no longer that row (removed,
+ * maybe made again). Bytes are gathered up to {@link UPLOAD_CHUNK_BYTES} and
+ * each full chunk is inserted before the stream accepts more (backpressure),
+ * so at most one chunk is in memory. `commit` makes the upload visible and
+ * appends `U uploaded F` to the thread in one transaction, under the thread's
+ * lock, if the thread can take the line (thread-growth.ts; else it deletes
+ * the row, as `abort` does); `abort` deletes the row and its chunks.
+ *
+ * The pending row goes with its thread (ON DELETE CASCADE), whichever server
+ * removes it: this server's RMV stops the upload at once (`inFlight`),
+ * another's is noticed as the next chunk is stored, or at commit.
  */
-export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Promise<UploadWriter> => {
-  const { title, filename, uploader } = target;
+export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFlight: UploadsInFlight): Promise<E.Either<UploadError, UploadWriter>> => {
+  const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
-  const inserted = await sql<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader) VALUES (${title}, ${filename}, ${uploader}) RETURNING id`;
+  // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
+  const inserted = await sql<{ id: string }[]>`
+    INSERT INTO uploads (thread, filename, uploader) SELECT title, ${filename}, ${uploader} FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
   const id = inserted[0]?.id;
-  if (id === undefined) throw new Error('no id for the new upload');
+  if (id === undefined) return E.left(threadGone(title));
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let seq = 0;
@@ -47,20 +68,40 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
       pending = rest.length > 0 ? [rest] : [];
       pendingBytes = rest.length;
       const n = seq++;
-      await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
-      await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id}`;
+      // The row first: gone, its thread was removed (RMV's cascade), and the chunk would only be refused.
+      const touched = await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id} RETURNING id`;
+      if (touched.length === 0) throw new ThreadRemovedError();
+      try {
+        await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
+      } catch (e) {
+        // Removed between the two statements.
+        if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw new ThreadRemovedError();
+        throw e;
+      }
     }
   };
+  const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       pending.push(chunk);
       pendingBytes += chunk.length;
       total += chunk.length;
       if (pendingBytes < UPLOAD_CHUNK_BYTES) return callback();
-      flush(false).then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
+      flush(false).then(
+        () => callback(),
+        (e: unknown) => {
+          // Another server removed the thread: stopped as this server's RMV would have (the sender is told
+          // through `stopped`, and the stream is destroyed by the stop, not failed).
+          if (e instanceof ThreadRemovedError) {
+            void stop.stop(threadGone(title));
+            return callback();
+          }
+          callback(asError(e));
+        },
+      );
     },
     final(callback) {
-      flush(true).then(() => callback(), (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))));
+      flush(true).then(() => callback(), (e: unknown) => callback(asError(e)));
     },
   });
   // Errors surface through commit(); a listener keeps them from crashing the process.
@@ -73,19 +114,32 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
   const discard = async (): Promise<void> => {
     await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
   };
+  // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
+  const stop = new UploadStop(async () => {
+    pending = [];
+    stream.destroy();
+    await discard();
+  });
+  const forget = inFlight.add(title, threadId, stop);
 
   const commit: TE.TaskEither<UploadError, void> = async () => {
+    stop.commitBegins();
+    forget();
+    if (stop.reason !== undefined) return E.left(stop.reason);
     if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
     if (!stream.writableEnded) stream.end();
     const err = await finished;
     if (err !== null) {
       await discard();
-      return E.left(toIoError(err));
+      return E.left(err instanceof ThreadRemovedError ? threadGone(title) : toIoError(err));
     }
     try {
       return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
         const size = await lockThreadSize(tx, title);
-        if (size === undefined) return E.left({ kind: 'noThread', title });
+        // Under the thread row's lock: the pending row is there unless RMV removed its thread (the cascade),
+        // so a thread of the title made again meanwhile is another row, which it does not belong to.
+        const mine = size === undefined ? [] : await tx`SELECT 1 FROM uploads WHERE id = ${id}`;
+        if (size === undefined || mine.length === 0) return E.left(threadGone(title));
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
         if (taken.length > 0) {
           await tx`DELETE FROM uploads WHERE id = ${id}`;
@@ -99,9 +153,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return full;
         }
-        const mine = await tx`UPDATE uploads SET committed = true, size = ${total}, touched_at = now() WHERE id = ${id} RETURNING id`;
-        // The thread was removed (taking this pending upload with it) and made again meanwhile.
-        if (mine.length === 0) return E.left({ kind: 'io', message: 'the thread was removed during the upload' });
+        await tx`UPDATE uploads SET committed = true, size = ${total}, touched_at = now() WHERE id = ${id}`;
         const last = await tx<{ last: string }[]>`SELECT COALESCE(MAX(pos), 0) AS last FROM entries WHERE thread = ${title}`;
         const pos = Number(last[0]?.last ?? 0) + 1;
         await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${pos}, 'upload', ${uploader}, ${filename})`;
@@ -116,11 +168,12 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget): Prom
 
   const abort = async (): Promise<void> => {
     aborted = true;
+    forget();
     pending = [];
     stream.destroy();
     await discard();
   };
-  return { stream, commit, abort };
+  return E.right({ stream, commit, abort, stopped: stop.stopped });
 };
 
 /**

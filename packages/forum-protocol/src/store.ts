@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { FileExistsError, NoFileError, StoreError, ThreadFullError } from './errors.js';
 import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
+import type { ThreadIncarnation } from './thread-incarnations.js';
 import type { ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 
@@ -43,6 +44,15 @@ export interface UploadWriter {
   /** Refused, keeping nothing, if the thread cannot take the line now (checked under its lock with the append). */
   readonly commit: TE.TaskEither<UploadError, void>;
   readonly abort: T.Task<void>;
+  /**
+   * Settles when the store stops the upload before its commit because its
+   * thread was removed, with the refusal `commit` then returns (`noThread`);
+   * the bytes received so far are discarded by then. RMV on the same server
+   * stops its uploads at once; on PostgreSQL an RMV by another server is
+   * noticed as the upload stores its next chunk, or at commit. Whoever feeds
+   * the stream should stop and pass the refusal on. Pending otherwise; never rejects.
+   */
+  readonly stopped: Promise<UploadError>;
 }
 
 /** An uploaded file being read. */
@@ -116,16 +126,21 @@ export interface ForumStore {
    * anything: UPD asks before a transfer token is issued, so a client is not
    * told to send bytes the store would refuse on arrival (a name taken in the
    * store, a full thread or forum). Only a check: the upload may still be
-   * refused as it begins or commits, if things change meanwhile.
+   * refused as it begins or commits, if things change meanwhile. Answers the
+   * incarnation of the thread it checked, for UPD's grant to carry to
+   * {@link beginUpload}.
    */
-  checkUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, void>;
+  checkUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, ThreadIncarnation>;
   /**
    * Starts receiving an upload; refused if the thread does not exist, already
    * has that file, or could not take the upload's line now (so no byte is
    * stored for a line that would be refused; `commit` checks again). The same
-   * checks as {@link checkUpload}.
+   * checks as {@link checkUpload}. With `incarnation` (what `checkUpload`
+   * answered when UPD was granted) the upload goes to that thread only: if the
+   * title's thread was removed since, even if one was made again, it is
+   * refused `noThread`. Without, it goes to the thread of the title now.
    */
-  beginUpload(title: string, filename: string, uploader: string): TE.TaskEither<UploadError, UploadWriter>;
+  beginUpload(title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter>;
   /** The size of an uploaded file, without opening it. */
   statUpload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, number>;
   /** Opens an uploaded file for reading. */

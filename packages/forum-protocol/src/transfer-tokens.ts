@@ -4,12 +4,19 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import type { KeyingMaterialExporter } from 'rudpx';
 import type { StoreError } from './errors.js';
 import type { TransferDirection } from './messages.js';
+import type { ThreadIncarnation } from './thread-incarnations.js';
 import { deriveTransferKeys, type TransferKeys } from './transfer-keys.js';
 
 /** What a transfer token is asked for: one upload or download of one file of one thread, by one user, until `expiresAt` (ms). */
 export interface TransferRequest {
   readonly direction: TransferDirection;
   readonly thread: string;
+  /**
+   * For an upload, the thread it was granted for (what `checkUpload` answered
+   * at UPD): the upload goes to that thread or nowhere, even if the title is
+   * removed and made again before the transfer starts. `null` for a download.
+   */
+  readonly incarnation: ThreadIncarnation | null;
   readonly filename: string;
   readonly username: string;
   readonly expiresAt: number;

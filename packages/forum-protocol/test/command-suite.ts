@@ -262,7 +262,7 @@ export const commandSuite = (
       const o = await run(s, 'bob', 'UPD t1 data.bin');
       expect(o.kind).toBe('transfer');
       if (o.kind !== 'transfer') return;
-      expect(o.transfer).toEqual({ direction: 'upload', thread: 't1', filename: 'data.bin', username: 'bob', size: null, completionLine: 'data.bin uploaded to t1 thread' });
+      expect(o.transfer).toEqual({ direction: 'upload', thread: 't1', incarnation: expect.any(String), filename: 'data.bin', username: 'bob', size: null, completionLine: 'data.bin uploaded to t1 thread' });
       expect(o.log).toEqual(['bob issued UPD command']);
       expect(E.isRight(await upload(s, 't1', 'data.bin', 'bob', Buffer.from('payload')))).toBe(true);
       expect(await lines(run(s, 'alice', 'UPD t1 data.bin'))).toEqual(['File already exists in Thread t1']);
@@ -278,7 +278,8 @@ export const commandSuite = (
         expect(E.isLeft(begun)).toBe(true);
         expect(await s.checkUpload(title, filename, 'bob')()).toEqual(begun);
       }
-      expect(await s.checkUpload('t1', 'b.bin', 'bob')()).toEqual(E.right(undefined));
+      // What it approves, it answers with the thread's incarnation, for the grant to carry.
+      expect(await s.checkUpload('t1', 'b.bin', 'bob')()).toEqual(E.right(expect.any(String)));
       expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['bob uploaded a.bin']);
       expect(await lines(run(s, 'bob', 'DWN t1 b.bin'))).toEqual(['File does not exist in Thread t1']);
     });
@@ -301,15 +302,56 @@ export const commandSuite = (
       const w = await begin(s, 't1', 'evil.txt', 'alice', Buffer.from('sent to the old t1'));
       expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
       expect(await lines(run(s, 'bob', 'CRT t1'))).toEqual(['Thread t1 created']);
-      const committed = await w.commit();
-      expect(committed).toMatchObject({ _tag: 'Left', left: { kind: 'io' } });
-      // (PostgreSQL refuses it too, but as its pending chunk's insert fails once RMV deleted the row: its own words then.)
-      if (name !== 'PostgreSQL') expect(committed).toEqual(E.left({ kind: 'io', message: 'the thread was removed during the upload' }));
+      // Refused as for any missing thread (the spec's line), by every store.
+      expect(await w.commit()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
       expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['Thread t1 is empty']);
       expect(await lines(run(s, 'bob', 'DWN t1 evil.txt'))).toEqual(['File does not exist in Thread t1']);
       // The name stays free for the new thread's own upload.
       expect(E.isRight(await upload(s, 't1', 'evil.txt', 'bob', Buffer.from('mine')))).toBe(true);
       expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['bob uploaded evil.txt']);
+    });
+
+    it('an upload granted before its thread was removed and made again is refused as it begins, with the spec\'s missing-thread error', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      // The order of the race, step by step: the UPD reply (its grant), then RMV and CRT, then the first byte.
+      const granted = await run(s, 'alice', 'UPD t1 evil.txt');
+      if (granted.kind !== 'transfer') throw new Error('expected a transfer');
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      expect(await lines(run(s, 'bob', 'CRT t1'))).toEqual(['Thread t1 created']);
+      const { thread, filename, username, incarnation } = granted.transfer;
+      expect(await s.beginUpload(thread, filename, username, incarnation ?? undefined)()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
+      // Also when the new thread holds a file of that name: it is not the thread the upload was granted for.
+      expect(E.isRight(await upload(s, 't1', 'evil.txt', 'bob', Buffer.from('mine')))).toBe(true);
+      expect(await s.beginUpload(thread, filename, username, incarnation ?? undefined)()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
+      expect(await lines(run(s, 'bob', 'RDT t1'))).toEqual(['bob uploaded evil.txt']);
+      // A grant for the thread as it is now still begins.
+      const now = await run(s, 'bob', 'UPD t1 ok.txt');
+      if (now.kind !== 'transfer') throw new Error('expected a transfer');
+      const begun = await s.beginUpload('t1', 'ok.txt', 'bob', now.transfer.incarnation ?? undefined)();
+      expect(E.isRight(begun)).toBe(true);
+      if (E.isRight(begun)) await begun.right.abort();
+    });
+
+    it('RMV stops the uploads in flight to the thread at once: each settles `stopped` with the missing-thread error and commits nothing', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'alice', 'CRT t2');
+      const doomed = await begin(s, 't1', 'a.bin', 'bob', Buffer.from('half of it'));
+      const other = await begin(s, 't2', 'b.bin', 'bob', Buffer.from('elsewhere'));
+      let settled: unknown;
+      void doomed.stopped.then((reason) => (settled = reason));
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      // Stopped by the time RMV has answered, not when its sender next writes or commits.
+      await Promise.resolve();
+      expect(settled).toEqual({ kind: 'noThread', title: 't1' });
+      expect(await doomed.commit()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
+      // A thread of the title made again meanwhile is not touched by the old one's uploads.
+      expect(await lines(run(s, 'carol', 'CRT t1'))).toEqual(['Thread t1 created']);
+      expect(await lines(run(s, 'carol', 'RDT t1'))).toEqual(['Thread t1 is empty']);
+      // An upload to another thread runs on.
+      expect(await other.commit()).toEqual(E.right(undefined));
+      expect(await lines(run(s, 'bob', 'RDT t2'))).toEqual(['bob uploaded b.bin']);
     });
 
     it('DWN of an uploaded file approves a transfer with its size; of another, "File does not exist in Thread X"', async () => {
@@ -320,7 +362,7 @@ export const commandSuite = (
       await upload(s, 't1', 'x.bin', 'alice', bytes);
       const o = await run(s, 'bob', 'DWN t1 x.bin');
       if (o.kind !== 'transfer') throw new Error('expected a transfer');
-      expect(o.transfer).toEqual({ direction: 'download', thread: 't1', filename: 'x.bin', username: 'bob', size: 5000, completionLine: 'x.bin successfully downloaded' });
+      expect(o.transfer).toEqual({ direction: 'download', thread: 't1', incarnation: null, filename: 'x.bin', username: 'bob', size: 5000, completionLine: 'x.bin successfully downloaded' });
       const d = await s.openDownload('t1', 'x.bin')();
       if (E.isLeft(d)) throw new Error('openDownload failed');
       expect(d.right.size).toBe(5000);

@@ -192,6 +192,28 @@ describe('data-directory store', () => {
     expect(readdirSync(dir).sort()).toEqual(['t']);
   });
 
+  it('RMV deletes the temporary files of the uploads in flight to the thread before it answers, and only theirs', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'a', 'CRT t');
+    await run(s, 'a', 'CRT u');
+    const begin = async (title: string, filename: string) => {
+      const w = await s.beginUpload(title, filename, 'b')();
+      if (E.isLeft(w)) throw new Error('begin');
+      await new Promise<void>((resolve) => w.right.stream.write(Buffer.alloc(10_000, 7), () => resolve()));
+      return w.right;
+    };
+    const doomed = await Promise.all([begin('t', 'one.bin'), begin('t', 'two.bin')]);
+    const kept = await begin('u', 'three.bin');
+    expect(readdirSync(dir).filter((n) => n.startsWith('.forum-tmp-'))).toHaveLength(3);
+    expect(await lines(run(s, 'a', 'RMV t'))).toEqual(['Thread t removed']);
+    // Before: the two were left to run to their end (or to the stall timeout) and refused only at commit.
+    expect(readdirSync(dir).filter((n) => n.startsWith('.forum-tmp-'))).toHaveLength(1);
+    for (const w of doomed) expect(await w.stopped).toEqual({ kind: 'noThread', title: 't' });
+    expect(await kept.commit()).toEqual(E.right(undefined));
+    expect(readdirSync(dir).sort()).toEqual(['u', 'u-three.bin']);
+  });
+
   it('a thread and an upload can never claim the same file name', async () => {
     const s = await open(freshDir());
     await run(s, 'a', 'CRT a');

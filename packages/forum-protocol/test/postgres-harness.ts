@@ -77,11 +77,12 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
 };
 
 /**
- * Turns the store's tables back into schema `version` (1 to 3) as a server of
+ * Turns the store's tables back into schema `version` (1 to 4) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 5) await sql`ALTER TABLE threads DROP COLUMN id; ALTER TABLE transfer_tokens DROP COLUMN thread_id`.simple();
   if (version < 4) {
     await sql`DROP TABLE IF EXISTS thread_counts, creator_thread_counts`;
     await sql`DROP INDEX IF EXISTS entries_messages`;

@@ -1,8 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { lockForCreate } from '../src/postgres-create-thread.js';
-import { openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
+import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 
@@ -164,6 +165,29 @@ describe('PostgreSQL rolling upgrade', () => {
     const opened = await Promise.all(Array.from({ length: 16 }, () => openPostgresStore(pg.url(), { schema, maxConnections: 1 })()));
     for (const o of opened) if (E.isRight(o)) pg.onClose(() => o.right.close());
     expect(opened.filter(E.isLeft)).toEqual([]);
+  });
+
+  it("migration 5 numbers the threads a schema 4 server wrote; one still running creates threads the default numbers, and its upload tokens are refused as invalid", async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT first');
+    await run(a, 'alice', 'CRT second');
+    await backToSchema(a.sql, 4);
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    // What a schema 4 server still running sends: CRT holding the gate, naming no id; a token naming no thread row.
+    const oldServer = a.sql;
+    expect(await refusal(v2.crtGated(oldServer, 'third', 'bob'))).toBe('accepted');
+    const ids = await b.sql<{ title: string; id: string }[]>`SELECT title, id FROM threads ORDER BY title`;
+    expect(ids.map((r) => r.title)).toEqual(['first', 'second', 'third']);
+    expect(new Set(ids.map((r) => r.id)).size).toBe(3);
+    const token = 'cd'.repeat(32);
+    await oldServer`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
+                    VALUES (${token}, 'upload', 'third', 'f', 'bob', ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)})`;
+    expect(await createPostgresTransferTokens(b.sql, { randomBytes: (n) => new Uint8Array(n) }).redeem(token, Date.now())()).toEqual(E.right(O.none));
+    // This schema's UPD of the old server's thread binds its row.
+    const granted = await run(b, 'bob', 'UPD third f');
+    expect(granted.kind === 'transfer' ? granted.transfer.incarnation : undefined).toBe(String(ids[2]?.id));
   });
 
   it('migration 4 may run again: a database marked 3 with its tables in place ends as it was', async () => {

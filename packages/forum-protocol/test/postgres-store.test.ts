@@ -135,6 +135,50 @@ describe('PostgreSQL store', () => {
   });
 });
 
+describe('PostgreSQL store: a thread removed under an upload', () => {
+  const writeAll = (w: { readonly stream: NodeJS.WritableStream }, bytes: Uint8Array): Promise<void> =>
+    new Promise<void>((resolve) => w.stream.write(bytes, () => resolve()));
+
+  it("a grant names the thread's row: another server's RMV and CRT of the title in between refuse the upload as it begins", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT t');
+    const granted = await run(a, 'alice', 'UPD t f');
+    if (granted.kind !== 'transfer') throw new Error('expected a transfer');
+    const [row] = await a.sql<{ id: string }[]>`SELECT id FROM threads WHERE title = 't'`;
+    expect(granted.transfer.incarnation).toBe(String(row?.id));
+    expect(await lines(run(b, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await lines(run(b, 'bob', 'CRT t'))).toEqual(['Thread t created']);
+    expect(await a.beginUpload('t', 'f', 'alice', granted.transfer.incarnation ?? undefined)()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 0 }]);
+  });
+
+  it("another server's RMV stops an upload as it stores its next chunk, or refuses it at commit; either leaves no row", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT t');
+    const begin = async (filename: string) => {
+      const w = await a.beginUpload('t', filename, 'bob')();
+      if (E.isLeft(w)) throw new Error('beginUpload failed');
+      await writeAll(w.right, Buffer.from('first bytes'));
+      return w.right;
+    };
+    const chunked = await begin('chunked');
+    const small = await begin('small');
+    expect(await lines(run(b, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await lines(run(b, 'carol', 'CRT t'))).toEqual(['Thread t created']);
+    // Server a learns of b's RMV as the next chunk goes to the table: stopped, its sender to be told.
+    await writeAll(chunked, randomBytes(UPLOAD_CHUNK_BYTES));
+    expect(await chunked.stopped).toEqual({ kind: 'noThread', title: 't' });
+    expect(await chunked.commit()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    // Less than a chunk: nothing stored meanwhile, so refused at commit (not landing in carol's new thread).
+    expect(await small.commit()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    expect(await lines(run(a, 'carol', 'RDT t'))).toEqual(['Thread t is empty']);
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 0 }]);
+    expect(await a.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('PostgreSQL session leases', () => {
   it('one live session per account across servers; a crashed server’s leases expire', async () => {
     const store = await pg.openStore();
@@ -195,7 +239,7 @@ describe('PostgreSQL transfer tokens', () => {
     const b = await pg.openPeer(await schemaOf(a.sql));
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
-    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000 };
+    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: null };
     // A stand-in for the asking client's rudp session, whose bytes depend on the context (the token).
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     for (let i = 0; i < 10; i++) {
@@ -214,6 +258,24 @@ describe('PostgreSQL transfer tokens', () => {
     expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));
   });
 
+  it("an upload token keeps its thread's row for the redeeming server; one issued by a schema 4 server (without) is refused as invalid", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    const ta = createPostgresTransferTokens(a.sql, { randomBytes });
+    const tb = createPostgresTransferTokens(b.sql, { randomBytes });
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+    const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '42' };
+    const token = await ta.issue(grant, session)();
+    if (E.isLeft(token)) throw new Error('issue failed');
+    expect(await tb.redeem(token.right, Date.now())()).toEqual(E.right(O.some({ ...grant, keys: deriveTransferKeys(session, token.right) })));
+    // As a server of schema 4 wrote it (it knows no thread_id), e.g. just before a restart into this version.
+    const old = 'ab'.repeat(32);
+    await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
+                VALUES (${old}, 'upload', 't', 'f', 'u', ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)})`;
+    expect(await tb.redeem(old, Date.now())()).toEqual(E.right(O.none));
+    expect(await a.sql`SELECT token FROM transfer_tokens`).toEqual([]);
+  });
+
   it("caps each user's tokens over all servers, dropping only that user's oldest, even with concurrent issues", async () => {
     const a = await pg.openStore();
     const b = await pg.openPeer(await schemaOf(a.sql));
@@ -221,7 +283,7 @@ describe('PostgreSQL transfer tokens', () => {
     const tb = createPostgresTransferTokens(b.sql, { randomBytes, perUser: 3 });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     const issue = async (tokens: typeof ta, username: string, expiresAt: number): Promise<string> => {
-      const t = await tokens.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt }, session)();
+      const t = await tokens.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt, incarnation: '1' }, session)();
       if (E.isLeft(t)) throw new Error('issue failed');
       return t.right;
     };

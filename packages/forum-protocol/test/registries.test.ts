@@ -23,7 +23,7 @@ describe('TransferTokens', () => {
   const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
   // A stand-in session whose exported bytes depend on the context (the token), like a real one.
   const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
-  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000 };
+  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000, incarnation: '7' };
   const issued = async (tokens: TransferTokens, g: TransferRequest): Promise<string> => {
     const t = await tokens.issue(g, session)();
     if (E.isLeft(t)) throw new Error('issue failed');

@@ -286,7 +286,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           const t = r.outcome.transfer;
           // The keys are derived now, from this connection's session: the token may be redeemed by another server.
           const token = await ctx.tokens.issue(
-            { direction: t.direction, thread: t.thread, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
+            { direction: t.direction, thread: t.thread, incarnation: t.incarnation, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
             sessionExporter(conn),
           )();
           if (token._tag === 'Left') {

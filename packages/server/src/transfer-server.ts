@@ -1,4 +1,4 @@
-import type { ForumStore, TransferGrant, TransferTokens } from 'forum-protocol';
+import type { ForumStore, TransferGrant, TransferTokens, UploadError } from 'forum-protocol';
 import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -98,9 +98,33 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
 };
 
 const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation): Promise<void> => {
-  const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username)();
+  // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
+  // An upload grant always names its thread (tokens that cannot are refused as they are redeemed); were one
+  // to come without, it would go to whatever thread holds the title, so it is refused as no thread.
+  if (grant.incarnation === null) return refuseStored(deps, socket, grant, commandErrorText({ kind: 'noThread', title: grant.thread }), refuseUpload);
+  const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation)();
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
+  // One answer per upload: the store's stop below may come while the loop is about to answer for itself.
+  let answered = false;
+  const answer = (send: () => void): void => {
+    if (answered) return;
+    answered = true;
+    send();
+  };
+  // The store stops the upload when RMV removes its thread, its bytes already discarded: the client is told
+  // at once and the room released, even while no byte arrives, and any wait for the store's stream (which
+  // will not drain again) ends. The loop below then stops at its next chunk, or when the refusal's drain
+  // period ends the connection; its reading is not cut short, so the client's bytes in flight are drained
+  // and it reads the refusal rather than a reset.
+  let stopped: UploadError | undefined;
+  const stopWaiting = new AbortController();
+  void writer.stopped.then((reason) => {
+    stopped = reason;
+    stopWaiting.abort();
+    room.release();
+    answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
+  });
   const started = performance.now();
   // Time the server itself spent (measuring the disk, waiting for its writes) is not the client's:
   // the pace is judged on the rest, or a slow disk would refuse an honest client.
@@ -109,37 +133,52 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      if (stopped !== undefined) break;
       received += chunk.length;
       if (received > size) break;
       const busy = performance.now();
       const refused = uploadTooSlow(received, busy - started - serverMs) ?? (await room.cover(received).catch((e: unknown) => unmeasurable(e).reason));
+      // Stopped while the room was measured: refused already, with the store's reason.
+      if (stopped !== undefined) break;
       if (refused !== undefined) {
         await writer.abort();
-        deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
-        return refuseUpload(socket, refused);
+        return answer(() => {
+          deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
+          refuseUpload(socket, refused);
+        });
       }
       const end = received;
       // Room is held until the bytes are in the file, where the quota measures them.
       const more = writer.stream.write(chunk, (err) => {
         if (err === null || err === undefined) room.written(end);
       });
-      if (!more) await once(writer.stream, 'drain');
+      if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
       serverMs += performance.now() - busy;
     }
   } catch {
-    // A record that failed authentication, or a connection cut before the final record.
     await writer.abort();
+    // Stopped: the refusal is on its way, and the connection ends after its drain period.
+    if (stopped !== undefined) return;
+    // A record that failed authentication, or a connection cut before the final record.
     socket.destroy();
+    return;
+  }
+  if (stopped !== undefined) {
+    // Refused already; what the client still sends is read and dropped until the drain period ends.
+    await writer.abort();
+    socket.resume();
     return;
   }
   if (received !== size) {
     await writer.abort();
-    return refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`);
+    return answer(() => refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`));
   }
   const committed = await writer.commit();
-  if (committed._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(committed.left), refuse);
-  deps.log(`${grant.username} uploaded ${grant.filename} to ${grant.thread} thread`);
-  socket.end('OK\n');
+  if (committed._tag === 'Left') return answer(() => refuseStored(deps, socket, grant, commandErrorText(committed.left), refuse));
+  answer(() => {
+    deps.log(`${grant.username} uploaded ${grant.filename} to ${grant.thread} thread`);
+    socket.end('OK\n');
+  });
 };
 
 const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {

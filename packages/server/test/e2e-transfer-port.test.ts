@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, seededBytes, startServer, tempDir, walkTree, type ServerProc } from './forum-processes.js';
+import { cleanup, seededBytes, startServer, tempDir, waitForEntry, walkTree, type ServerProc } from './forum-processes.js';
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 
@@ -63,13 +63,13 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
   });
 
   /** root/{data,srv} plus root/outside.txt; yoda logged in over raw rudp with thread `t`. */
-  const setup = async (): Promise<{ root: string; data: string; server: ServerProc; c: RawClient }> => {
+  const setup = async (serverArgs: readonly string[] = []): Promise<{ root: string; data: string; server: ServerProc; c: RawClient }> => {
     const root = await tempDir('tcp');
     dirs.push(root);
     const [data, srv] = [join(root, 'data'), join(root, 'srv')];
     await Promise.all([mkdir(data), mkdir(srv)]);
     await writeFile(join(root, 'outside.txt'), 'x\n');
-    const server = await startServer(data, [], srv);
+    const server = await startServer(data, serverArgs, srv);
     servers.push(server);
     const c = await rawClient(server.port);
     clients.push(c);
@@ -155,6 +155,54 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     for (let i = 0; i < 50 && (reply === '' || reply === '<ERR_TRANSFER_TRUNCATED>'); i++) reply = await sealedExchange(server.tcpPort, c, token, '3\nabc');
     expect(reply).toBe('OK\n');
     for (const s of [...sockets, extra]) s.destroy();
+  });
+
+  it('a grant is for the thread UPD checked: removed and made again (by another user) before the first byte, the upload is refused as for a missing thread', async () => {
+    const { root, data, server, c } = await setup();
+    const obi = await rawClient(server.port);
+    clients.push(obi);
+    expect((await rawLogin(obi, 'obi', 'pw2')).lines).toEqual(['Welcome to the forum']);
+    // In this order, each step answered before the next: the UPD reply, RMV, CRT of the title, the transfer.
+    const token = await grant(c, 'u1', 'UPD', ['t', 'f']);
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    // Before, the token named the title only, and the bytes landed in obi's new thread.
+    expect(await sealedExchange(server.tcpPort, c, token, '3\nabc')).toBe('ERR Thread t does not exist\n');
+    expect(server.lines()).toContain('Upload of f by yoda refused: Thread t does not exist');
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'outside.txt', 'srv/']);
+    expect(await readFile(join(data, 't'), 'utf8')).toBe('obi\n');
+  });
+
+  it('RMV stops an upload in flight at once: its sender is told without sending more, its temporary file goes, its disk room is free again', async () => {
+    const MiB = 1024 * 1024;
+    // Room for one upload of 1 MiB at a time (an upload holds its first MiB from its start).
+    const { root, data, server, c } = await setup(['--max-data-bytes', String(MiB + MiB / 2)]);
+    expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);
+    const mid = await grant(c, 'u1', 'UPD', ['t', 'big']);
+    const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${mid}\n`);
+    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), mid), 'client');
+    channel.on('error', () => undefined);
+    const answer = new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      channel.on('data', (b: Buffer) => chunks.push(b));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    // A megabyte announced, three bytes sent, and then nothing more: the sender is waiting, not finished.
+    channel.write(`${MiB}\nabc`);
+    await waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
+    // Its room is held: another upload of the size is refused meanwhile.
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u2', 'UPD', ['u', 'other']), `${MiB}\n`)).toMatch(/^ERR disk quota exceeded/);
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    // Before, the upload ran on until its sender stalled out (30 s) or finished, and was refused only then.
+    const told = await Promise.race([answer, new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 10 s'), 10_000))]);
+    expect(told).toBe('ERR Thread t does not exist\n');
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/u', 'outside.txt', 'srv/']);
+    // The room went with it.
+    const again = await grant(c, 'u3', 'UPD', ['u', 'other']);
+    expect(await sealedExchange(server.tcpPort, c, again, Buffer.concat([Buffer.from(`${MiB}\n`), Buffer.alloc(MiB, 1)]))).toBe('OK\n');
+    expect(server.lines()).toContain('Upload of big by yoda refused: Thread t does not exist');
   });
 
   it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {

@@ -11,6 +11,7 @@ import { createProgress } from './progress.js';
 import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
+import { transferFailureLine } from './transfer-refusal.js';
 
 /** How long the client waits on the server, all from `--timeout`. */
 export interface Timings {
@@ -194,7 +195,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     const what = `${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName}`;
     if (result.ok) out(data.completionLine);
     else if (result.cancelled) out(`${what} cancelled`);
-    else out(`${what} failed: ${result.reason}`);
+    else out(transferFailureLine(check.direction, localName, data.thread, result.reason));
     deferredExit?.();
   };
 

@@ -86,6 +86,11 @@ async function server(system: ManyRealSystem): Promise<void> {
   }
   // After the library is loaded and the socket bound: what remains is what the connections cost.
   const baseline = memory();
+  // MANY_REAL_SERVER_WINDOW_PROF=file.cpuprofile profiles the server over the measured window alone (not the handshakes before it).
+  const windowProf = process.env['MANY_REAL_SERVER_WINDOW_PROF'];
+  const inspector = windowProf ? new (await import('node:inspector')).Session() : undefined;
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => inspector?.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
   let cpu0 = process.cpuUsage();
   let t0 = 0;
   let d0 = datagrams();
@@ -97,6 +102,13 @@ async function server(system: ManyRealSystem): Promise<void> {
         onStreams(m);
         return;
       case 'measure-start': {
+        if (inspector) {
+          inspector.connect();
+          // 100 µs samples: a 30 s window of a mostly idle server holds only about a second of work.
+          void post('Profiler.enable')
+            .then(() => post('Profiler.setSamplingInterval', { interval: 100 }))
+            .then(() => post('Profiler.start'));
+        }
         const mem = memory();
         cpu0 = process.cpuUsage();
         t0 = performance.now();
@@ -107,6 +119,12 @@ async function server(system: ManyRealSystem): Promise<void> {
       }
       case 'measure-end': {
         const cpu = process.cpuUsage(cpu0);
+        if (inspector && windowProf) {
+          void post('Profiler.stop').then(async (r) => {
+            const { writeFileSync } = await import('node:fs');
+            writeFileSync(windowProf, JSON.stringify((r as { readonly profile: unknown }).profile));
+          });
+        }
         const d = datagrams();
         send({
           type: 'window',

@@ -101,8 +101,18 @@ function spawn(args: readonly string[]): ChildProcess {
   return fork(WORKER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
 }
 
-/** One system, one round, in fresh processes (the building block of `runManyReal`; experiments call it directly). */
-export async function runManyRealOnce(system: ManyRealSystem, round: number, s: ManyRealScenario, progress: ManyRealProgress): Promise<ManyRealResult> {
+/**
+ * One system, one round, in fresh processes (the building block of `runManyReal`; experiments call it directly).
+ * `beforeMeasure`, if given, is awaited once the traffic has settled, just before the measured window: runs
+ * started together can wait for each other there, so their windows share the machine's load (`many-real-ab.ts`).
+ */
+export async function runManyRealOnce(
+  system: ManyRealSystem,
+  round: number,
+  s: ManyRealScenario,
+  progress: ManyRealProgress,
+  beforeMeasure?: () => Promise<void>,
+): Promise<ManyRealResult> {
   const server = spawn(['server', system]);
   const clients: ChildProcess[] = [];
   try {
@@ -131,6 +141,7 @@ export async function runManyRealOnce(system: ManyRealSystem, round: number, s: 
     const startAt = Date.now() + 200;
     for (const c of clients) c.send({ type: 'go', startAt } satisfies ToClient);
     await sleep(s.settleMs);
+    await beforeMeasure?.();
     const startedP = next<FromServer>(server, (m) => m.type === 'started', 'measure start');
     server.send({ type: 'measure-start' } satisfies ToServer);
     const started = await startedP;

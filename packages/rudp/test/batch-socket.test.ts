@@ -197,6 +197,37 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
     expect(new Uint8Array(m)).toEqual(pattern(8, 60));
   });
 
+  it('answers the last sender and earlier ones each at its own address, over IPv4 and IPv6', async () => {
+    for (const [type, host] of [
+      ['udp4', '127.0.0.1'],
+      ['udp6', '::1'],
+    ] as const) {
+      const rx = await batchSocket(host);
+      const a = await dgramSocket(type, host);
+      const b = await dgramSocket(type, host);
+      const got = (s: dgram.Socket): Uint8Array[] => {
+        const list: Uint8Array[] = [];
+        s.on('message', (m: Buffer) => list.push(new Uint8Array(m)));
+        return list;
+      };
+      const toA = got(a);
+      const toB = got(b);
+      a.send(pattern(1, 20), rx.socket.address().port, host);
+      await until(() => rx.got.length === 1, 'from a');
+      b.send(pattern(2, 20), rx.socket.address().port, host);
+      await until(() => rx.got.length === 2, 'from b');
+      const [fromA, fromB] = rx.got.map((g) => g.from) as [string, string];
+      // b is the last sender (its words are reused); a is looked up; then b again, after a.
+      rx.socket.send(fromB, pattern(3, 30));
+      rx.socket.send(fromA, pattern(4, 30));
+      rx.socket.send(fromB, pattern(5, 30));
+      rx.socket.flush();
+      await until(() => toA.length === 1 && toB.length === 2, 'the answers');
+      expect(toA).toEqual([pattern(4, 30)]);
+      expect(toB).toEqual([pattern(3, 30), pattern(5, 30)]);
+    }
+  });
+
   it('reports a closed port to a connected socket as ECONNREFUSED', async () => {
     const closed = await dgramSocket();
     const port = closed.address().port;

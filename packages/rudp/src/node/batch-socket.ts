@@ -109,7 +109,10 @@ export class BatchSocket implements DatagramSocket {
 
   send(to: PeerAddress, data: Uint8Array): void {
     if (this.closed || this.handle === undefined) return;
-    const dest = to === this.connectedPeer ? undefined : this.destination(to);
+    // The last sender's words are at hand (`lastWords`): most sends answer it (the ACK of what just
+    // arrived), and a server with 10,000 peers would otherwise look their string up in `destinations`.
+    const toLast = to === this.lastFrom && to !== this.connectedPeer;
+    const dest = to === this.connectedPeer || toLast ? undefined : this.destination(to);
     if (dest === null) return;
     if (queueOwner !== this && queueOwner !== undefined) queueOwner.flush();
     if (queued === SEND_DATAGRAMS || queuedBytes + data.length > SEND_BYTES) this.flush();
@@ -119,7 +122,15 @@ export class BatchSocket implements DatagramSocket {
     QUEUE_BYTES.set(data, queuedBytes);
     QUEUE_META[m] = queuedBytes;
     QUEUE_META[m + 1] = data.length;
-    if (dest === undefined) QUEUE_META[m + 3] = 0;
+    if (toLast) {
+      const last = this.lastWords;
+      QUEUE_META[m + 2] = last[0] as number;
+      QUEUE_META[m + 3] = last[5] as number;
+      QUEUE_META[m + 4] = last[1] as number;
+      QUEUE_META[m + 5] = last[2] as number;
+      QUEUE_META[m + 6] = last[3] as number;
+      QUEUE_META[m + 7] = last[4] as number;
+    } else if (dest === undefined) QUEUE_META[m + 3] = 0;
     else QUEUE_META.set(dest, m + 2);
     queued++;
     queuedBytes += data.length;

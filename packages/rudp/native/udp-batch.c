@@ -7,7 +7,7 @@
  * received on this machine, which is most of what separates rudp from
  * libudx on the same traffic. Here a readable socket is drained with
  * recvmmsg, 32 datagrams a call, and each call's datagrams reach JavaScript
- * in one callback: each in a new ArrayBuffer of its own, with their
+ * in one callback: each in a new ArrayBuffer of its own (an argument each), with their
  * lengths and source addresses written into an Int32Array the caller lent.
  * One receive round (a loop turn) hands over 128 datagrams at most, however
  * many GRO buffers hold: the rest of what was read waits in a backlog of the
@@ -359,15 +359,20 @@ static void describe(int32_t *m, size_t len, const struct sockaddr_storage *from
 
 /* A batch of received datagrams on its way to JavaScript (at most SLOTS: what the metadata array holds). */
 typedef struct {
-  napi_value buffers;
+  /* The datagrams' ArrayBuffers: the callback's arguments. Arguments, not an array: an element set through
+   * Node-API is a runtime call into V8 (a property lookup and store), a cost on every datagram. */
+  napi_value buffers[SLOTS];
   int32_t *meta;
   int kept;
+  /* Whether `meta` is looked up: a batch starts with its first datagram, so a delivery does no work for a batch
+   * it never fills (most wake-ups of a server of many quiet peers bring one datagram). */
+  int started;
 } Batch;
 
 /*
- * Starts a batch: a new array, and the metadata array's bytes looked up again each time. The callback before
- * may have detached (and so freed) their buffer or shrunk it; the words of the rest of a GRO buffer must not be
- * written there. A metadata array that no longer holds SLOTS datagrams ends the delivery.
+ * Starts a batch: the metadata array's bytes looked up again each time. The callback before may have detached
+ * (and so freed) their buffer or shrunk it; the words of the rest of a GRO buffer must not be written there. A
+ * metadata array that no longer holds SLOTS datagrams ends the delivery.
  */
 static int start_batch(Socket *s, Batch *b) {
   napi_value meta_value;
@@ -375,27 +380,28 @@ static int start_batch(Socket *s, Batch *b) {
   size_t meta_len = 0;
   void *meta_data = NULL;
   b->kept = 0;
+  b->started = 0;
   if (napi_get_reference_value(s->env, s->meta, &meta_value) != napi_ok || meta_value == NULL ||
       napi_get_typedarray_info(s->env, meta_value, &type, &meta_len, &meta_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
       meta_len < (size_t)SLOTS * META_WORDS)
     return 0;
   b->meta = meta_data;
-  return napi_create_array_with_length(s->env, SLOTS, &b->buffers) == napi_ok;
+  b->started = 1;
+  return 1;
 }
 
-/* Hands the batch to JavaScript; false if the socket closed meanwhile (nothing more may be delivered). */
+/* Hands the batch to JavaScript (one argument a datagram); false if the socket closed meanwhile (nothing more may be delivered). */
 static int hand_over(Socket *s, Batch *b) {
   if (b->kept == 0) return 1;
-  napi_value argv[2];
-  argv[0] = b->buffers;
-  napi_create_int32(s->env, b->kept, &argv[1]);
-  call_back(s, s->on_messages, 2, argv);
-  return !s->closed && start_batch(s, b);
+  call_back(s, s->on_messages, (size_t)b->kept, b->buffers);
+  b->kept = 0;
+  b->started = 0;
+  return !s->closed;
 }
 
 /*
  * Hands over the datagrams of `runs` from `*next` on, `budget` at most: their lengths and sources in the
- * metadata array, and each datagram's bytes in an ArrayBuffer of its own (an array of them), SLOTS datagrams a
+ * metadata array, and each datagram's bytes in an ArrayBuffer of its own (one argument each), SLOTS datagrams a
  * callback at most: a message that fills most of its datagram is delivered as a view of it without a copy, and
  * never keeps other datagrams' bytes alive. `*next` and the runs are advanced past what was handed over, so
  * the rest can be kept for the next round. Returns how many were delivered, or -1 once nothing more may be
@@ -405,7 +411,8 @@ static int deliver(Socket *s, Run *runs, int count, int *next, int budget) {
   int delivered = 0;
   napi_env env = s->env;
   Batch b;
-  if (!start_batch(s, &b)) return -1;
+  b.kept = 0;
+  b.started = 0;
   for (; *next < count; ++*next) {
     Run *r = &runs[*next];
     while (r->datagrams > 0) {
@@ -415,9 +422,9 @@ static int deliver(Socket *s, Run *runs, int count, int *next, int budget) {
       if (len <= SLOT_BYTES) {
         if (delivered == budget) goto done;
         void *bytes = NULL;
-        napi_value buffer;
         if (b.kept == SLOTS && !hand_over(s, &b)) return -1;
-        if (napi_create_arraybuffer(env, len, &bytes, &buffer) != napi_ok || napi_set_element(env, b.buffers, (uint32_t)b.kept, buffer) != napi_ok) return -1;
+        if (!b.started && !start_batch(s, &b)) return -1;
+        if (napi_create_arraybuffer(env, len, &bytes, &b.buffers[b.kept]) != napi_ok) return -1;
         if (len > 0) memcpy(bytes, r->at, len);
         describe(b.meta + (size_t)b.kept * META_WORDS, len, r->from);
         b.kept++;
@@ -605,7 +612,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 }
 
 /*
- * open(family, onMessages(buffers: ArrayBuffer[], count), onError(errno, syscall), meta: Int32Array, offload: boolean)
+ * open(family, onMessages(...buffers: ArrayBuffer[]), onError(errno, syscall), meta: Int32Array, offload: boolean)
  * -> handle. `offload`: use UDP GSO and GRO where the kernel has them.
  */
 static napi_value open_socket(napi_env env, napi_callback_info info) {

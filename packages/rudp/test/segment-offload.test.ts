@@ -200,7 +200,8 @@ describe.skipIf(addon === undefined || process.platform !== 'linux')('GRO buffer
     };
     const first = 16 * runLength;
     const total = first + 4 * runLength;
-    const rx = lib.open(4, (datagrams, count) => {
+    const rx = lib.open(4, (...datagrams) => {
+      const count = datagrams.length;
       for (let i = 0; i < count; i++) {
         const d = new Uint8Array(datagrams[i] as ArrayBuffer);
         const id = (d[0] as number) | ((d[1] as number) << 8);

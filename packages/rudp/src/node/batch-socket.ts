@@ -171,8 +171,9 @@ export class BatchSocket implements DatagramSocket {
     if (this.handle !== undefined) this.addon.close(this.handle);
   }
 
-  /** One batch from the addon: each datagram in a buffer of its own, its sender in `RECEIVED`. */
-  private readonly onMessages = (datagrams: readonly ArrayBuffer[], count: number): void => {
+  /** One batch from the addon: each datagram in a buffer of its own (an argument each), its sender in `RECEIVED`. */
+  private readonly onMessages = (...datagrams: ArrayBuffer[]): void => {
+    const count = datagrams.length;
     // A throw (a bug an application survives with an uncaughtException handler) is rethrown once the
     // batch is handed over: it must not take the rest of the batch, up to 31 datagrams, with it.
     let errors: ListenerErrors;

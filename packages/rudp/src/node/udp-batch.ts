@@ -26,7 +26,7 @@ export const RECEIVE_SLOTS = 32;
 /** The addon's functions (see `native/udp-batch.c`); failures are negative errno values, misuse throws. */
 export interface UdpBatch {
   /** `offload`: runs of datagrams to one peer leave as one UDP GSO send, and arrive through UDP GRO, where the kernel has them. */
-  open(family: 4 | 6, onMessages: (datagrams: readonly ArrayBuffer[], count: number) => void, onError: (errno: number, syscall: string) => void, meta: Int32Array, offload: boolean): UdpBatchHandle | number;
+  open(family: 4 | 6, onMessages: (...datagrams: ArrayBuffer[]) => void, onError: (errno: number, syscall: string) => void, meta: Int32Array, offload: boolean): UdpBatchHandle | number;
   bind(handle: UdpBatchHandle, ip: string, port: number, receiveBufferBytes: number): number;
   connect(handle: UdpBatchHandle, ip: string, port: number): number;
   address(handle: UdpBatchHandle): [string, number] | number;

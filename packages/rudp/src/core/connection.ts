@@ -99,6 +99,12 @@ export class Connection {
   closeReason: CloseReason | undefined;
   /** Client: the server's key, if it proved a different one than the pinned key (the connection was refused). */
   keyMismatch: KeyMismatch | undefined;
+  /**
+   * @internal The driver's own object for this connection (the Node adapter's event sink), so each event
+   * reaches it without a lookup in a map of every connection; the core never reads it. Not `userData`:
+   * that slot is the application's, which reaches this object through the Node API too.
+   */
+  driverSink: object | undefined = undefined;
   /** @internal The endpoint's timer slot for this connection (-1: none), so its deadline is found without a lookup. */
   timerSlot = -1;
   /** @internal Whether the endpoint's list of connections to poll holds this one. */

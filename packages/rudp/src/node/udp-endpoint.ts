@@ -96,7 +96,6 @@ export interface ConnectionSink {
 /** Drives one Endpoint from one socket (not part of the public API). */
 export class UdpEndpoint {
   readonly endpoint: Endpoint;
-  private readonly sinks = new Map<Connection, ConnectionSink>();
   /** Live connections that keep the socket (and so the process) alive. */
   private readonly refd = new Set<Connection>();
   /** Whether the owner (a server) keeps the socket alive by itself. */
@@ -147,7 +146,7 @@ export class UdpEndpoint {
 
   /** Routes `conn`'s events to `sink` (ref'd: it keeps the process alive). */
   attach(conn: Connection, sink: ConnectionSink): void {
-    this.sinks.set(conn, sink);
+    conn.driverSink = sink;
     this.refd.add(conn);
     this.updateRef();
   }
@@ -160,7 +159,7 @@ export class UdpEndpoint {
 
   /** Whether `conn` keeps the socket alive (`conn.ref()`/`unref()`). */
   setConnectionRef(conn: Connection, on: boolean): void {
-    if (on && this.sinks.has(conn)) this.refd.add(conn);
+    if (on && conn.driverSink !== undefined) this.refd.add(conn);
     else this.refd.delete(conn);
     this.updateRef();
   }
@@ -268,7 +267,8 @@ export class UdpEndpoint {
   }
 
   private dispatch(e: EndpointEvent): void {
-    const sink = this.sinks.get(e.connection);
+    // Only `attach` sets it, to a sink.
+    const sink = e.connection.driverSink as ConnectionSink | undefined;
     switch (e.type) {
       case 'message':
         sink?.onMessage(asBuffer(e.data), e.channel);
@@ -277,7 +277,7 @@ export class UdpEndpoint {
         sink?.onAcked(e.messageId, e.count);
         return;
       case 'closed':
-        this.sinks.delete(e.connection);
+        e.connection.driverSink = undefined;
         this.refd.delete(e.connection);
         sink?.onClosed(e.reason);
         this.onEvent?.(e);

@@ -13,7 +13,10 @@
  * A variant is `name=json` as in `many-real-compare.ts` (`build:/path/to/dist/index.js=json` runs another build).
  *
  * Usage (from bench/): node --expose-gc --import tsx src/tools/many-real-ab.ts
- *   [rounds=3] [variants='new={}'] [measureMs=30000] [connections=10000]
+ *   [rounds=3] [variants='new={}'] [measureMs=30000] [connections=10000] [intervalMs=10000]
+ *
+ * A shorter `intervalMs` (each connection sends more often) gives the servers more work per window, and
+ * a difference between builds more CPU to show in, at the cost of the scenario's one datagram a wake-up.
  */
 import { MANY_REAL, runManyRealOnce, type ManyRealResult } from '../udp/many-real.js';
 import { cell } from './median-cell.js';
@@ -23,7 +26,7 @@ const variants = (process.argv[3] ?? 'new={}').split(';').map((v) => {
   const at = v.lastIndexOf('=');
   return { name: v.slice(0, at), options: v.slice(at + 1) };
 });
-const scenario = { ...MANY_REAL, rounds, measureMs: Number(process.argv[4] ?? '30000'), connections: Number(process.argv[5] ?? '10000') };
+const scenario = { ...MANY_REAL, rounds, measureMs: Number(process.argv[4] ?? '30000'), connections: Number(process.argv[5] ?? '10000'), intervalMs: Number(process.argv[6] ?? '10000') };
 
 /** Resolves every waiter once `n` have arrived. */
 function barrier(n: number): () => Promise<void> {

@@ -13,15 +13,16 @@
  * the packets around the first n messages later than TARGET, or with TRACE_KIND=useless-resend
  * those resent after they were delivered; TRACE_AFTER=ms: how long after delivery to print).
  */
-import { ackFrameSize, parseFrames, parseHeader, PacketType, type Frame } from 'rudpx/core';
+import { ackFrameSize, type Frame } from 'rudpx/core';
 import { parsePayload, makePayload } from '../integrity/payload.js';
-import type { MessageConnection, MessageEndpoint, MessageEvent } from '../peers/message-endpoint.js';
+import type { MessageEndpoint } from '../peers/message-endpoint.js';
 import { loadRudp } from '../peers/rudp-endpoint.js';
 import type { SystemFactory, SystemId } from '../peers/systems.js';
 import { CHAT } from '../scenarios/chat.js';
 import { BASE_LINK } from '../scenarios/link-variants.js';
-import type { PeerAddress, RandomSource, Transmit } from '../lib/rudp-imports.js';
-import { SimPair, type Side } from '../sim/sim-pair.js';
+import type { RandomSource } from '../lib/rudp-imports.js';
+import { SimPair } from '../sim/sim-pair.js';
+import { carriersByMessage, tailClassifier, Tap, type MessageFate, type PacketLog } from './chat-tap.js';
 
 const loss = Number(process.argv[2] ?? '0.1');
 const seeds = (process.argv[3] ?? '1,2,3,4,5').split(',').map(Number);
@@ -29,73 +30,6 @@ const burst = process.argv[4] === 'burst';
 const system: SystemId = 'rudp-plain';
 /** `COPY_SHARE`: a fixed `redundancy.previousCopyShare` instead of the default curve. */
 const copyShare = process.env['COPY_SHARE'];
-
-interface PacketLog {
-  readonly from: Side;
-  readonly pn: number;
-  readonly sentAt: number;
-  arrivedAt: number | undefined;
-  readonly size: number;
-  readonly frames: readonly Frame[];
-  /** Payload seqs of whole messages it carried. */
-  readonly seqs: readonly number[];
-}
-
-/** Wraps an endpoint: logs what it sends and what reaches it. */
-class Tap implements MessageEndpoint {
-  constructor(
-    private readonly inner: MessageEndpoint,
-    private readonly side: Side,
-    private readonly log: Map<string, PacketLog>,
-    private readonly all: PacketLog[],
-  ) {}
-  connect(now: number, to: PeerAddress): MessageConnection {
-    return this.inner.connect(now, to);
-  }
-  pollEvent(): MessageEvent | undefined {
-    return this.inner.pollEvent();
-  }
-  handleDatagram(now: number, data: Uint8Array, from: PeerAddress): void {
-    const h = parseHeader(data);
-    if (typeof h !== 'string') {
-      const e = this.log.get(`${this.side === 'client' ? 'server' : 'client'}:${h.pn}:${data.length}`);
-      if (e !== undefined && e.arrivedAt === undefined) e.arrivedAt = now;
-    }
-    this.inner.handleDatagram(now, data, from);
-  }
-  pollTransmit(now: number): Transmit | undefined {
-    const t = this.inner.pollTransmit(now);
-    if (t === undefined) return t;
-    const h = parseHeader(t.data);
-    if (typeof h !== 'string' && h.type === PacketType.Data) {
-      const frames = parseFrames(h.payload) ?? [];
-      const seqs: number[] = [];
-      for (const f of frames) {
-        if (f.type === 'fragment' && f.offset === 0 && f.data.length === f.messageLength) {
-          const p = parsePayload(f.data);
-          if (p) seqs.push(p.seq);
-        }
-      }
-      const e: PacketLog = { from: this.side, pn: h.pn, sentAt: now, arrivedAt: undefined, size: t.data.length, frames, seqs };
-      this.log.set(`${this.side}:${h.pn}:${t.data.length}`, e);
-      this.all.push(e);
-    }
-    return t;
-  }
-  pollTimeout(): number | undefined {
-    return this.inner.pollTimeout();
-  }
-  handleTimeout(now: number): void {
-    this.inner.handleTimeout(now);
-  }
-}
-
-interface MessageFate {
-  readonly from: Side;
-  readonly seq: number;
-  readonly sentAt: number;
-  deliveredAt: number;
-}
 
 const loaded = await loadRudp();
 if (loaded === undefined) throw new Error('rudp is not built (pnpm build)');
@@ -216,36 +150,8 @@ for (const seed of seeds) {
     `bytes/msg: total ${(total / nm).toFixed(1)} = headers ${(headerBytes / nm).toFixed(1)} (${(inChat.length / nm).toFixed(3)} dgrams/msg) + first ${(fragBytes / nm).toFixed(1)} + repairs ${(repairBytes / nm).toFixed(1)} + repeats ${(repeatBytes / nm).toFixed(1)} (${repeats}) + other ${((total - headerBytes - fragBytes - repairBytes - repeatBytes) / nm).toFixed(1)}; ack-only dgrams ${ackOnly} (${(ackOnlyBytes / nm).toFixed(1)} B/msg)`,
   );
   // Causes of the tail.
-  const bySide = new Map<string, PacketLog[]>();
-  for (const p of packets) {
-    for (const s of p.seqs) {
-      const k = `${p.from}:${s}`;
-      const l = bySide.get(k);
-      if (l) l.push(p);
-      else bySide.set(k, [p]);
-    }
-  }
-  const arrivalsAt = new Map<string, PacketLog>();
-  for (const p of packets) if (p.arrivedAt !== undefined) arrivalsAt.set(`${p.from}:${p.arrivedAt}`, p);
-  const firstPn = new Map<string, number>();
-  for (const [k, l] of bySide) firstPn.set(k, (l[0] as PacketLog).pn);
-  const classify = (m: MessageFate): string => {
-    const carriers = bySide.get(`${m.from}:${m.seq}`) ?? [];
-    const first = carriers[0];
-    const arrived = carriers.filter((c) => c.arrivedAt !== undefined && c.arrivedAt <= m.deliveredAt).sort((a, b) => (a.arrivedAt as number) - (b.arrivedAt as number));
-    const own = arrived[0];
-    if (own !== undefined && (own.arrivedAt as number) < m.deliveredAt - 0.001) return 'held behind an earlier message';
-    if (own !== undefined && own === first) return 'first packet (late by jitter only)';
-    if (own !== undefined) {
-      const after = own.sentAt - m.sentAt;
-      const kind = after < 45 ? 'copy' : 'resend';
-      const lostCarriers = carriers.filter((c) => c.sentAt < own.sentAt).length;
-      return `${kind} sent +${(Math.round(after / 10) * 10).toFixed(0)} ms (${lostCarriers} earlier carriers lost)`;
-    }
-    const by = arrivalsAt.get(`${m.from}:${m.deliveredAt}`);
-    if (by === undefined || first === undefined) return 'rebuilt (packet unknown)';
-    return `rebuilt from repair in packet first+${by.pn - first.pn}`;
-  };
+  const bySide = carriersByMessage(packets);
+  const classify = tailClassifier(packets, bySide);
   const target = Number(process.env['TARGET'] ?? '82.5');
   for (const [label, cut] of [
     ['slowest 1%', p99],

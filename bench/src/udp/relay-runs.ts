@@ -45,7 +45,7 @@ interface SenderCounters {
 }
 
 /** A client and a server of one system talking through a relay on 127.0.0.1. */
-interface RelayPair {
+export interface RelayPair {
   /** Sends one message client → server (`up`) or server → client. */
   send(up: boolean, data: Uint8Array): void;
   /** The client's packet counters, when its transport counts them. */
@@ -53,7 +53,7 @@ interface RelayPair {
   close(): Promise<void>;
 }
 
-type Deliver = (up: boolean, data: Uint8Array) => void;
+export type Deliver = (up: boolean, data: Uint8Array) => void;
 
 async function rudpPair(api: RudpApi, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
   const server = await api.listen({ port: 0 });
@@ -180,7 +180,7 @@ async function udxPair(UDX: UdxConstructor, deps: RelayDeps, link: LinkConfig, s
   };
 }
 
-function openPair(system: RelaySystem, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
+export function openPair(system: RelaySystem, deps: RelayDeps, link: LinkConfig, seed: number, deliver: Deliver): Promise<{ pair: RelayPair; relay: Relay } | undefined> {
   if (system === 'rudp') return rudpPair(deps.api, deps, link, seed, deliver);
   if (system === 'udx-native') return deps.udx ? udxPair(deps.udx, deps, link, seed, deliver) : Promise.resolve(undefined);
   return kcpPair(system, deps, link, seed, deliver);

@@ -467,4 +467,20 @@ describe('RepairPolicy: copies of a resend follow the loss pattern', () => {
     // A loss found because a later packet was acknowledged (not in a run still going on): as configured.
     expect(p.resendCopies(1, false)).toBe(1);
   });
+
+  it('runs are recognised from the first two (a share averaged from zero needed ~18 losses), and a pair among losses that come alone is not a pattern', () => {
+    const { p } = policy();
+    for (const pn of [10, 11, 12]) p.onPacketLost(pn);
+    // One run of three against the prior of losses that came alone: not yet.
+    expect(p.bursty()).toBe(false);
+    for (const pn of [30, 31, 32]) p.onPacketLost(pn);
+    expect(p.bursty()).toBe(true);
+    expect(p.resendCopies(1)).toBe(2);
+    const alone = policy().p;
+    for (const pn of [10, 11, 20, 30, 40, 50]) alone.onPacketLost(pn);
+    expect(alone.bursty()).toBe(false);
+    // Losses that come alone afterwards wear a recognised pattern down as before.
+    for (let pn = 100; pn < 1_000; pn += 10) p.onPacketLost(pn);
+    expect(p.bursty()).toBe(false);
+  });
 });

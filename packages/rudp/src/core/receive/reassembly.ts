@@ -10,6 +10,15 @@
  * buffered credit past it is refused (an honest sender never sends one), and
  * a datagram that would push the credit of unread datagrams past it (their
  * own budget, counted alike) is dropped (it may be).
+ *
+ * What of a partial message has arrived is kept as a few byte ranges, and as
+ * one bit a byte once the ranges get many (`MAX_LISTED_RANGES`,
+ * `MAX_LISTED_RANGES_PER_CONNECTION`): the window bounds a message's bytes, not
+ * how many holes a peer leaves in it, and a list of 1-byte pieces at every
+ * other offset of a 128 KiB message held 65,000 ranges (1.6 MB of heap) and
+ * cost a scan of them per fragment. Either way a fragment costs work in
+ * proportion to its own bytes at most, and a partial message's bookkeeping
+ * an eighth of its bytes at most (beyond a few KB a connection).
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
 import { MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
@@ -27,11 +36,45 @@ const PIECES = new ByteSlab(8 * 1024);
 
 interface Partial {
   readonly buf: Uint8Array;
-  /** Byte ranges received, as sorted disjoint `[lo, hi)` pairs (pieces of a resent chunk may overlap the chunk). */
-  readonly covered: number[];
+  /**
+   * Byte ranges received, as sorted disjoint `[lo, hi)` pairs (pieces of a resent chunk may overlap the
+   * chunk); `undefined` once `bits` holds them instead.
+   */
+  covered: number[] | undefined;
+  /** Bytes received, one bit each (bit `i & 31` of word `i >>> 5`), once the ranges grew too many to list. */
+  bits: Uint32Array | undefined;
   readonly delivery: Delivery | undefined;
   received: number;
 }
+
+/**
+ * Most ranges one partial message keeps as a list; at one more, its bytes are
+ * kept as bits instead (`coverBits`). An honest sender's holes are its packets
+ * lost or reordered in flight, and only while they are: a message's chunks fill
+ * packets (64 bytes and more, a packet's room but the first and last), so each
+ * hole is at least a lost packet's chunk, and the holes at any time are at most
+ * the packets lost in flight over the round trips their resends take. The lossy
+ * simulator runs (transport-adversity's 30% loss with reordering,
+ * transport-performance's 4 MiB at 10-30% loss and queue drops, path MTU black
+ * holes) held at most 170 in one message, 211 in a connection. Past this a list
+ * is no longer the cheap representation: inserting into one moves its tail (up
+ * to 1,024 numbers here, a microsecond), while a bitmap costs an eighth of the
+ * message's bytes, which the window counts already. Only the representation
+ * changes: no fragment is ever refused for it, so an honest peer loses no data
+ * to it however many holes it has (a refused fragment's packet is still
+ * acknowledged, see flow-control.ts, so refusing one would lose it).
+ */
+export const MAX_LISTED_RANGES = 512;
+
+/**
+ * Most ranges all of a connection's partial messages keep as lists: the
+ * window bounds the number of partial messages (each takes `MESSAGE_CREDIT`
+ * and its bytes), not their ranges, so a peer could otherwise hold up to
+ * `MAX_LISTED_RANGES` in each of hundreds of small messages (some 5 bytes of
+ * heap per window byte). Past it, the message whose list grows switches to bits.
+ * Five times what the lossy simulator runs held in one connection.
+ */
+export const MAX_LISTED_RANGES_PER_CONNECTION = 1_024;
 
 /** An entry of the run of released messages: a message (`undefined` once read), then its channel and kind. */
 type RunEntry = Uint8Array | number | undefined;
@@ -86,6 +129,8 @@ export class Reassembly {
   private datagramCredit = 0;
   /** Datagrams dropped because the application was not reading. */
   datagramsDropped = 0;
+  /** Ranges held in the `covered` lists of all partial messages (bounded by `MAX_LISTED_RANGES_PER_CONNECTION`). */
+  private listedRanges = 0;
 
   constructor(
     private readonly window: number,
@@ -111,22 +156,44 @@ export class Reassembly {
     }
     if (!p) {
       if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
-      p = { buf: PIECES.alloc(f.messageLength), covered: [], delivery: d, received: 0 };
+      p = { buf: PIECES.alloc(f.messageLength), covered: [], bits: undefined, delivery: d, received: 0 };
       (this.partial ??= new Map()).set(id, p);
       this.buffered += creditOf(f.messageLength);
     } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
       return 'refused';
     }
     if (f.data.length === 0 && f.messageLength !== 0) return 'duplicate';
-    const fresh = cover(p.covered, f.offset, f.offset + f.data.length);
+    const fresh = this.cover(p, f.offset, f.offset + f.data.length);
     if (fresh === 0) return 'duplicate';
     p.buf.set(f.data, f.offset);
     p.received += fresh;
     if (p.received >= f.messageLength) {
       this.partial?.delete(id);
+      if (p.covered !== undefined) this.listedRanges -= p.covered.length / 2;
       this.whole(id, p.buf, p.delivery);
     }
     return 'new';
+  }
+
+  /** Marks `[lo, hi)` of `p` received; returns how many of its bytes were not yet. */
+  private cover(p: Partial, lo: number, hi: number): number {
+    const ranges = p.covered;
+    if (ranges === undefined) return coverBits(p.bits as Uint32Array, lo, hi);
+    const before = ranges.length;
+    const fresh = cover(ranges, lo, hi);
+    this.listedRanges += (ranges.length - before) / 2;
+    if (ranges.length > 2 * MAX_LISTED_RANGES || this.listedRanges > MAX_LISTED_RANGES_PER_CONNECTION) {
+      // Too many holes to list cheaply: one bit a byte from now on (see MAX_LISTED_RANGES).
+      p.bits = bitsOf(ranges, p.buf.length);
+      p.covered = undefined;
+      this.listedRanges -= ranges.length / 2;
+    }
+    return fresh;
+  }
+
+  /** @internal Ranges held as lists by all partial messages (at most `MAX_LISTED_RANGES_PER_CONNECTION` + 1 between fragments). */
+  get rangesListed(): number {
+    return this.listedRanges;
   }
 
   /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
@@ -286,10 +353,20 @@ function sliceOf(bytes: Uint8Array): Uint8Array {
 /**
  * Adds `[lo, hi)` to `ranges` (sorted, disjoint `[lo, hi)` pairs, merged
  * when they touch) and returns how many of its bytes were not covered yet.
+ * The place is found by binary search, and a range already covered leaves
+ * the list untouched: a peer's duplicates cost O(log n), not a scan of the list.
  */
 export function cover(ranges: number[], lo: number, hi: number): number {
-  let i = 0;
-  while (i < ranges.length && (ranges[i + 1] as number) < lo) i += 2;
+  // The first pair that ends at or after `lo` (every pair before it ends before `lo`, and does not touch it).
+  let first = 0;
+  let end = ranges.length >>> 1;
+  while (first < end) {
+    const mid = (first + end) >>> 1;
+    if ((ranges[2 * mid + 1] as number) < lo) first = mid + 1;
+    else end = mid;
+  }
+  const i = 2 * first;
+  if (i < ranges.length && (ranges[i] as number) <= lo && hi <= (ranges[i + 1] as number)) return 0;
   let mergedLo = lo;
   let mergedHi = hi;
   let overlap = 0;
@@ -302,6 +379,51 @@ export function cover(ranges: number[], lo: number, hi: number): number {
     mergedHi = Math.max(mergedHi, b);
     j += 2;
   }
-  ranges.splice(i, j - i, mergedLo, mergedHi);
+  if (j === i + 2) {
+    // Grows one pair: no splice (it would make an array of the removed element).
+    ranges[i] = mergedLo;
+    ranges[i + 1] = mergedHi;
+  } else if (j === ranges.length && i === j) {
+    ranges.push(mergedLo, mergedHi);
+  } else {
+    ranges.splice(i, j - i, mergedLo, mergedHi);
+  }
   return hi - lo - overlap;
+}
+
+/** The bits (one a byte, of a message of `length` bytes) of the `[lo, hi)` pairs `ranges`. */
+function bitsOf(ranges: readonly number[], length: number): Uint32Array {
+  const bits = new Uint32Array(Math.ceil(length / 32));
+  for (let i = 0; i < ranges.length; i += 2) coverBits(bits, ranges[i] as number, ranges[i + 1] as number);
+  return bits;
+}
+
+/**
+ * Sets the bits of bytes `[lo, hi)` (`lo < hi`) and returns how many were
+ * clear: a word at a time, so a fragment costs work in proportion to its bytes.
+ */
+export function coverBits(bits: Uint32Array, lo: number, hi: number): number {
+  const firstWord = lo >>> 5;
+  const lastWord = (hi - 1) >>> 5;
+  let fresh = 0;
+  for (let w = firstWord; w <= lastWord; w++) {
+    const from = w === firstWord ? lo & 31 : 0;
+    const to = w === lastWord ? ((hi - 1) & 31) + 1 : 32;
+    // `1 << 32` is 1 in JavaScript: a whole word's mask is spelled out.
+    const mask = to - from === 32 ? -1 : ((1 << (to - from)) - 1) << from;
+    const word = bits[w] as number;
+    const added = mask & ~word;
+    if (added !== 0) {
+      fresh += popcount(added);
+      bits[w] = word | mask;
+    }
+  }
+  return fresh;
+}
+
+/** Set bits of the 32-bit integer `x`. */
+function popcount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }

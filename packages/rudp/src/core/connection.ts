@@ -75,7 +75,16 @@ export interface ConnectionHost {
   wake(connection: Connection): void;
   /** How a message kept apart from its datagram is copied (see `EndpointConfig.copyMessage`); default `slice()`. */
   readonly copyMessage?: ((bytes: Uint8Array) => Uint8Array) | undefined;
+  /** A uniform 32-bit unsigned integer from the endpoint's injected randomness (which packet numbers are skipped). */
+  drawRandom(): number;
 }
+
+/**
+ * Close code of a connection the transport ends because the rules were
+ * broken: too many forged packets (the integrity limit), or a peer that
+ * acknowledged packets it cannot have received (an optimistic ACK).
+ */
+export const PROTOCOL_VIOLATION = 3;
 
 const encoder = new TextEncoder();
 
@@ -206,6 +215,7 @@ export class Connection {
       config.datagramSendBuffer,
     );
     this.recovery = new LossDetection(config, this.rtt, this.cc, this);
+    this.recovery.scheduleSkip(0, host.drawRandom());
     this.retransmits = new RetransmitQueue(config, this.recovery);
     this.repairPolicy = new RepairPolicy(config, this.rtt);
     this.pacer = new Pacer(config.mtu, this.cc, this.rtt, now);
@@ -452,7 +462,7 @@ export class Connection {
     if (this.acks.tooFarAhead(pn)) return 'malformed';
     const payload = openPayload(this.protection, this.encrypted, h, pn);
     if (payload === 'integrity-limit') {
-      this.startClose(now, { kind: 'local', code: 3, message: 'too many forged packets' });
+      this.startClose(now, { kind: 'local', code: PROTOCOL_VIOLATION, message: 'too many forged packets' });
       return 'auth';
     }
     if (typeof payload === 'string') return payload;
@@ -514,6 +524,13 @@ export class Connection {
       case 'ping':
         return;
       case 'ack': {
+        // An ACK of a packet we never sent says the peer acknowledges what it did not receive, to
+        // make us send faster than the path carries (see `LossDetection.ackViolation`).
+        const violation = this.recovery.ackViolation(f.ranges, this.nextPn - 1, this.encrypted);
+        if (violation !== undefined) {
+          this.startClose(now, { kind: 'local', code: PROTOCOL_VIOLATION, message: `protocol violation: the peer ${violation}` });
+          return;
+        }
         this.pmtu.onAck(now, f.ranges);
         const progressed = this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest);
         this.reportAcked();
@@ -651,7 +668,7 @@ export class Connection {
     const probeSize = wantData && !probe ? this.pmtu.probeDue(now, this.filledPacket) : undefined;
     if (probeSize !== undefined && this.recovery.bytesInFlight + probeSize <= this.cc.window()) return this.pollMtuProbe(now, scratch, probeSize);
 
-    const pn = this.nextPn++;
+    const pn = this.takePn();
     const w = scratch.writer(mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     const plan = PLAN;
     plan.ack = wantAck;
@@ -690,6 +707,18 @@ export class Connection {
   }
 
   /**
+   * The next packet number, leaving out the one loss detection chose to skip
+   * (`LossDetection.skipAt`, RFC 9000 §21.4): the skipped number is never
+   * sealed, so only a peer that acknowledges what it did not receive covers it.
+   */
+  private takePn(): number {
+    const pn = this.nextPn++;
+    if (pn !== this.recovery.skipAt) return pn;
+    this.recovery.onSkipped(pn, this.host.drawRandom());
+    return this.nextPn++;
+  }
+
+  /**
    * Packs packet `pn` from this connection's modules, lent to the shared
    * `SOURCES` for the one call: an object per packet was heap per message of
    * idle traffic, one per connection would be heap every idle connection
@@ -722,7 +751,7 @@ export class Connection {
    * and congestion control (path-mtu.ts judges it); pacing counts its bytes.
    */
   private pollMtuProbe(now: number, scratch: DatagramScratch, size: number): Uint8Array {
-    const pn = this.nextPn++;
+    const pn = this.takePn();
     const w = scratch.writer(size, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     writePing(w);
     // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
@@ -746,7 +775,7 @@ export class Connection {
   private pollCloseFrame(scratch: DatagramScratch): Uint8Array | undefined {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
-    const pn = this.nextPn++;
+    const pn = this.takePn();
     const w = scratch.writer(this.config.mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
     // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
     const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);

@@ -417,6 +417,11 @@ export class Endpoint implements SansIoEndpoint {
     this.touch(connection);
   }
 
+  /** @internal */
+  drawRandom(): number {
+    return this.random();
+  }
+
   // ---------------------------------------------------------------- internals
 
   private handleInitial(now: number, size: number, payload: Uint8Array, from: PeerAddress): void {

@@ -20,6 +20,9 @@ class Host implements ConnectionHost {
   }
   readable(): void {}
   wake(): void {}
+  drawRandom(): number {
+    return 0;
+  }
 }
 
 /** Tail copies off: every timer here is the probe's, the ACK's or the keep-alive's, not a copy's. */

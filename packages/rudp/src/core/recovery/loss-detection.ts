@@ -96,6 +96,30 @@ const SILENT_LOSS_RTTVARS = 2;
 /** A packet declared lost is remembered this many probe timeouts. */
 const LOST_RECORD_PTOS = 3;
 
+/**
+ * Packet-number skipping (RFC 9000 §21.4): the sender leaves out one packet
+ * number every `SKIP_MIN_GAP` to `SKIP_MIN_GAP + SKIP_GAP_SPREAD - 1` numbers,
+ * where in that span drawn from the endpoint's randomness (so a peer cannot
+ * predict it). An honest peer never acknowledges a number that never left; a
+ * peer that does is acknowledging what it did not receive (an optimistic ACK,
+ * driving our rate past the path's) and is closed. Every few hundred packets
+ * keeps the cost (one gap the receiver ACKs at once, as for a lost packet)
+ * far below the path's own losses, and still catches a liar within a
+ * thousand packets.
+ */
+export const SKIP_MIN_GAP = 128;
+/** See `SKIP_MIN_GAP`. */
+export const SKIP_GAP_SPREAD = 896;
+/**
+ * Skipped numbers remembered. A liar acknowledges everything up to what it
+ * guesses we sent, so the newest skips suffice; four keeps the record one
+ * small array, made at the first skip (an idle connection that never sent a
+ * few hundred packets has none).
+ */
+const SKIPS_REMEMBERED = 4;
+/** A `skipped` slot not filled yet: no ACK range covers a negative number. */
+const NO_SKIP = -1;
+
 /** A packet declared lost, remembered in case it was only late. */
 interface LostPacket {
   readonly packet: SentPacket;
@@ -142,6 +166,10 @@ export class LossDetection {
   private lostRecord: LostPacket[] = emptyArray();
   /** When reordering last widened the window, or it last narrowed. */
   private reorderChangedAt = 0;
+  /** The next packet number the sender leaves out (0: none; numbering starts at 1). See `SKIP_MIN_GAP`. */
+  skipAt = 0;
+  /** The last `SKIPS_REMEMBERED` numbers left out, oldest first, `NO_SKIP` in slots not filled yet (shared empty until the first). */
+  private skipped: number[] = emptyArray();
 
   constructor(
     private readonly config: LossDetectionConfig,
@@ -178,12 +206,80 @@ export class LossDetection {
   }
 
   /**
+   * Arms packet-number skipping: the first number left out is drawn after
+   * `after` from `random` (a uniform 32-bit integer from the endpoint's
+   * randomness). Until called, nothing is skipped (unit tests of this class).
+   */
+  scheduleSkip(after: number, random: number): void {
+    this.skipAt = after + SKIP_MIN_GAP + ((random >>> 0) % SKIP_GAP_SPREAD);
+  }
+
+  /**
+   * The sender left out packet number `pn` (it was `skipAt`): remember it
+   * and draw the next one from `random`. It is never sent, so it is never in
+   * flight, acknowledged or lost.
+   */
+  onSkipped(pn: number, random: number): void {
+    let s = this.skipped;
+    if (s.length === 0) this.skipped = s = [NO_SKIP, NO_SKIP, NO_SKIP, NO_SKIP];
+    for (let i = 0; i < SKIPS_REMEMBERED - 1; i++) s[i] = s[i + 1] as number;
+    s[SKIPS_REMEMBERED - 1] = pn;
+    this.scheduleSkip(pn, random);
+  }
+
+  /**
+   * What is wrong with an ACK frame whose ranges are `ranges` (highest
+   * first), if anything: it covers a number we skipped, or (when `strict`)
+   * one above `largestSent`, the newest number we used. Either says the peer
+   * acknowledges packets it never received. `strict` is for encrypted
+   * connections: only the peer can produce an ACK there, and it can only have
+   * received what we sent. In plaintext, anyone who learnt the connection id
+   * can inject a DATA packet with a number ahead of ours, which the peer then
+   * acknowledges in good faith: `onAck` clips such ranges away instead, and
+   * only the skipped numbers (which an injected packet would have to hit by
+   * chance) count. Such a forger could send a CLOSE as well, so neither check
+   * hands it anything new.
+   */
+  ackViolation(ranges: readonly PnRange[], largestSent: number, strict: boolean): string | undefined {
+    const top = ranges[0];
+    if (top === undefined) return undefined;
+    if (strict && top.hi > largestSent) return 'acknowledged a packet never sent';
+    const s = this.skipped;
+    for (let i = 0; i < s.length; i++) {
+      const pn = s[i] as number;
+      if (pn === NO_SKIP || pn > top.hi) continue;
+      for (let j = 0; j < ranges.length; j++) {
+        const r = ranges[j] as PnRange;
+        if (pn > r.hi) break;
+        if (pn >= r.lo) return 'acknowledged a skipped packet number';
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Skipped numbers remembered strictly between `lo` and `hi`: the packet
+   * rule counts packets sent after a packet, and a skipped number is none.
+   */
+  private skipsBetween(lo: number, hi: number): number {
+    const s = this.skipped;
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const pn = s[i] as number;
+      if (pn > lo && pn < hi) n++;
+    }
+    return n;
+  }
+
+  /**
    * Processes an ACK frame; `largestSent` is the newest packet number we
-   * used. Returns whether it acknowledged anything new.
+   * used. Returns whether it acknowledged anything new. (`ackViolation` is
+   * asked first: this neither checks nor closes.)
    */
   onAck(now: number, f: AckFrame, largestSent: number, fresh = false): boolean {
-    // Ranges above anything we sent come from a forged packet the peer accepted (it cannot tell):
-    // clip them away and keep the honest ranges below, so one forgery cannot stall the connection.
+    // In plaintext, ranges above anything we sent come from a forged packet the peer accepted (it
+    // cannot tell): clip them away and keep the honest ranges below, so one forgery cannot stall the
+    // connection. (On an encrypted connection `ackViolation` closed the connection before this.)
     const ranges = clipRanges(f.ranges, largestSent);
     const top = ranges[0];
     if (!top) return false;
@@ -271,7 +367,7 @@ export class LossDetection {
       if (p === undefined) continue;
       const pn = p.pn;
       if (pn > this.largestAcked) break;
-      if (p.timeSent <= now - lossDelay || this.largestAcked >= pn + this.packetThreshold) {
+      if (p.timeSent <= now - lossDelay || this.packetRuleLost(pn)) {
         this.sent.delete(pn);
         this.bytesInFlight -= p.size;
         lostBytes += p.size;
@@ -282,6 +378,17 @@ export class LossDetection {
       }
     }
     if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
+  }
+
+  /**
+   * The packet rule: `packetThreshold` packets sent after `pn` are
+   * acknowledged. A skipped number between them is no packet, or a packet
+   * reordered by the threshold's distance would count as lost just because
+   * its neighbours straddle a skip.
+   */
+  private packetRuleLost(pn: number): boolean {
+    const over = this.largestAcked - pn - this.packetThreshold;
+    return over >= 0 && (this.skipped.length === 0 || over >= this.skipsBetween(pn, this.largestAcked));
   }
 
   /**
@@ -349,7 +456,8 @@ export class LossDetection {
         spuriousBytes += e.packet.size;
         // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
         // packets): a threshold widened to each distance seen only waits for the next, longer one.
-        this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * (e.largestAcked - e.packet.pn) + 1));
+        const overtaken = e.largestAcked - e.packet.pn - this.skipsBetween(e.packet.pn, e.largestAcked);
+        this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * overtaken + 1));
         this.reorderDelayMs = Math.max(this.reorderDelayMs, (now - e.packet.timeSent) * REORDER_MARGIN);
         this.reorderChangedAt = now;
         this.fate.spurious(e.packet);

@@ -52,6 +52,21 @@ const trickle = (port: number, payload: string): Promise<Abandoned> =>
     });
   });
 
+/** Opens the transfer connection of `token` and sends it; `answer` is everything the server says until it closes. */
+function openTransfer(port: number, c: RawClient, token: string): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.on('error', () => undefined);
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
+  channel.on('error', () => undefined);
+  const answer = new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    channel.on('data', (b: Buffer) => chunks.push(b));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  return { channel, answer };
+}
+
 describe('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
   const dirs: string[] = [];
   const servers: ServerProc[] = [];
@@ -179,16 +194,7 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     const { root, data, server, c } = await setup(['--max-data-bytes', String(MiB + MiB / 2)]);
     expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);
     const mid = await grant(c, 'u1', 'UPD', ['t', 'big']);
-    const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${mid}\n`);
-    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), mid), 'client');
-    channel.on('error', () => undefined);
-    const answer = new Promise<string>((resolve) => {
-      const chunks: Buffer[] = [];
-      channel.on('data', (b: Buffer) => chunks.push(b));
-      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
+    const { channel, answer } = openTransfer(server.tcpPort, c, mid);
     // A megabyte announced, three bytes sent, and then nothing more: the sender is waiting, not finished.
     channel.write(`${MiB}\nabc`);
     await waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
@@ -215,16 +221,7 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     // Thread removed while its upload is half way: the bytes already received are discarded.
     expect((await c.request('c2', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
     const mid = await grant(c, 'u2', 'UPD', ['t', 'f']);
-    const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${mid}\n`);
-    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), mid), 'client');
-    channel.on('error', () => undefined);
-    const answer = new Promise<string>((resolve) => {
-      const chunks: Buffer[] = [];
-      channel.on('data', (b: Buffer) => chunks.push(b));
-      socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    });
+    const { channel, answer } = openTransfer(server.tcpPort, c, mid);
     channel.write('6\nabc');
     // The server has begun the upload once its temporary file exists.
     const deadline = Date.now() + 10_000;

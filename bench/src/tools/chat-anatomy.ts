@@ -22,7 +22,7 @@ import { CHAT } from '../scenarios/chat.js';
 import { BASE_LINK } from '../scenarios/link-variants.js';
 import type { RandomSource } from '../lib/rudp-imports.js';
 import { SimPair } from '../sim/sim-pair.js';
-import { carriersByMessage, tailClassifier, Tap, type MessageFate, type PacketLog } from './chat-tap.js';
+import { carriersByMessage, tailClassifier, Tap, type MessageFate, type PacketLog, scheduleChat } from './chat-tap.js';
 
 const loss = Number(process.argv[2] ?? '0.1');
 const seeds = (process.argv[3] ?? '1,2,3,4,5').split(',').map(Number);
@@ -59,15 +59,7 @@ function runOne(seed: number): { packets: PacketLog[]; messages: MessageFate[] }
       if (f) f.deliveredAt = now;
     },
     onEstablished: (now) => {
-      for (let i = 0; i < n; i++) {
-        pair.sim.schedule(now + i * CHAT.intervalMs, (t) => {
-          for (const side of ['client', 'server'] as const) {
-            const seq = side === 'client' ? i + 1 : i;
-            fates.set(`${side}:${seq}`, { from: side, seq, sentAt: t, deliveredAt: Number.NaN });
-            pair.send(side, makePayload(seq, CHAT.messageBytes));
-          }
-        });
-      }
+      scheduleChat(pair, now, n, fates);
     },
   });
   pair.connect();

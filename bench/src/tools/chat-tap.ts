@@ -5,10 +5,11 @@
  * arrives; `tailClassifier` names why a message was late.
  */
 import { parseFrames, parseHeader, PacketType, type Frame } from 'rudpx/core';
-import { parsePayload } from '../integrity/payload.js';
+import { makePayload, parsePayload } from '../integrity/payload.js';
 import type { MessageConnection, MessageEndpoint, MessageEvent } from '../peers/message-endpoint.js';
 import type { PeerAddress, Transmit } from '../lib/rudp-imports.js';
-import type { Side } from '../sim/sim-pair.js';
+import type { Side, SimPair } from '../sim/sim-pair.js';
+import { CHAT } from '../scenarios/chat.js';
 
 export interface PacketLog {
   readonly from: Side;
@@ -121,4 +122,21 @@ export function tailClassifier(packets: readonly PacketLog[], bySide: Map<string
     if (by === undefined || first === undefined) return 'rebuilt (packet unknown)';
     return `rebuilt from repair in packet first+${by.pn - first.pn}`;
   };
+}
+
+/**
+ * Schedules the chat on `pair` from `now`: `n` messages each way, one every
+ * `CHAT.intervalMs` (the client's numbered from 1, after the one that opened
+ * the connection), each noted in `fates` by `side:seq` as it is sent.
+ */
+export function scheduleChat(pair: SimPair, now: number, n: number, fates: Map<string, MessageFate>): void {
+  for (let i = 0; i < n; i++) {
+    pair.sim.schedule(now + i * CHAT.intervalMs, (t) => {
+      for (const side of ['client', 'server'] as const) {
+        const seq = side === 'client' ? i + 1 : i;
+        fates.set(`${side}:${seq}`, { from: side, seq, sentAt: t, deliveredAt: Number.NaN });
+        pair.send(side, makePayload(seq, CHAT.messageBytes));
+      }
+    });
+  }
 }

@@ -40,7 +40,7 @@ import { quantileSorted } from '../stats/summary.js';
 import { RelayHost, type HostedRelay, type RelaySnapshot } from '../udp/relay-host.js';
 import { openPair, RELAY_SOCKET_BUFFER_BYTES, type RelayPair } from '../udp/relay-runs.js';
 import { driveOnSocket } from '../udp/socket-driver.js';
-import { carriersByMessage, tailClassifier, Tap, type MessageFate, type PacketLog } from './chat-tap.js';
+import { carriersByMessage, tailClassifier, Tap, type MessageFate, type PacketLog, scheduleChat } from './chat-tap.js';
 
 type ToolSystem = 'rudp' | 'kcp-flush' | 'rudp-core' | 'sim-core';
 
@@ -265,15 +265,7 @@ function simRun(seed: number): RunRecord {
     },
     onEstablished: (now) => {
       start = now;
-      for (let i = 0; i < n; i++) {
-        pair.sim.schedule(now + i * CHAT.intervalMs, (t) => {
-          for (const side of ['client', 'server'] as const) {
-            const seq = side === 'client' ? i + 1 : i;
-            fates.set(`${side}:${seq}`, { from: side, seq, sentAt: t, deliveredAt: Number.NaN });
-            pair.send(side, makePayload(seq, CHAT.messageBytes));
-          }
-        });
-      }
+      scheduleChat(pair, now, n, fates);
     },
   });
   pair.connect();

@@ -144,10 +144,24 @@ describe('ordered channels: no head-of-line blocking between them', () => {
       // On its own channel B passes A's lost messages; sharing one it waits for their resends.
       expect(shared.overtakes).toBe(0);
       expect(split.overtakes).toBeGreaterThan(10);
-      expect(mean(split.b)).toBeLessThan(mean(shared.b) * 0.9);
-      expect(percentile(split.b, 0.5) + 15).toBeLessThan(percentile(shared.b, 0.5));
     });
   }
+
+  it("at 20% loss, seeds 1-6 pooled: channel 2's delays are well under its delays sharing one channel", () => {
+    // Pooled: one seed's figures move with any change to what the packets carry. Over 24 seeds,
+    // before and after the ACK-only receiver's PING (transport-ack-of-ack.test.ts), the ratio of
+    // means was 0.62-0.94 (mean 0.81 and 0.80, 3 seeds over 0.9 each) and the median gained
+    // 3-63 ms (mean 23.6 and 23.3, 7 seeds under 15 ms each).
+    const link: LinkConfig = { ...LINK, loss: 0.2 };
+    const split: number[] = [];
+    const shared: number[] = [];
+    for (let seed = 1; seed <= 6; seed++) {
+      split.push(...twoStreams(seed, true, { link }).b);
+      shared.push(...twoStreams(seed, false, { link }).b);
+    }
+    expect(mean(split)).toBeLessThan(mean(shared) * 0.9);
+    expect(percentile(split, 0.5) + 15).toBeLessThan(percentile(shared, 0.5));
+  });
 
   it("losses of channel 1's packets alone never delay channel 2 (each of its messages arrives in one trip)", () => {
     const run = (channels: boolean): { a: number[]; b: number[] } => {

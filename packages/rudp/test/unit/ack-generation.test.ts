@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AckConfig, AckTracker, MAX_PN_JUMP } from '../../src/core/receive/ack-generation.js';
+import { ACK_ONLY_PER_ACK_OF_ACK, type AckConfig, AckTracker, MAX_PN_JUMP, RANGES_BEFORE_ACK_OF_ACK } from '../../src/core/receive/ack-generation.js';
 import { type AckFrame, type PnRange, ackFrameSize } from '../../src/wire/frame.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
@@ -301,6 +301,61 @@ describe('AckTracker: bookkeeping', () => {
     q.onAckAcknowledged(4);
     expect(q.peerLacksAck()).toBe(true);
     expect(new AckTracker(CONFIG).peerLacksAck()).toBe(false);
+  });
+
+  it('wantsAckOfAck: once the frames carry RANGES_BEFORE_ACK_OF_ACK ranges, at most every ACK_ONLY_PER_ACK_OF_ACK ACK-only packets; the floor it brings shrinks the frame', () => {
+    const t = tracker([1, 3, 5, 7]);
+    writeAndParse(t, 0);
+    const asks: number[] = [];
+    for (let i = 1; i <= 2 * ACK_ONLY_PER_ACK_OF_ACK; i++) if (t.wantsAckOfAck()) asks.push(i);
+    expect(asks).toEqual([ACK_ONLY_PER_ACK_OF_ACK, 2 * ACK_ONLY_PER_ACK_OF_ACK]);
+    // The peer acknowledged the packet whose ACK covered up to 7: one range is left, and nothing is asked.
+    t.onAckAcknowledged(7);
+    t.record(8);
+    t.onPacket(0, 8, 7, true, false);
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 8)]);
+    for (let i = 1; i <= 2 * ACK_ONLY_PER_ACK_OF_ACK; i++) expect(t.wantsAckOfAck()).toBe(false);
+  });
+
+  it('a late packet below the floor is reported in every frame until the peer acknowledges a later one', () => {
+    // 4 was missing when the ACK the peer acknowledged was written (floor 9); it arrives late.
+    const t = tracker([1, 3, 5, 7, 8, 9]);
+    writeAndParse(t, 0);
+    t.onAckAcknowledged(9);
+    const receive = (pn: number): void => {
+      t.record(pn);
+      t.onPacket(0, pn, t.largest, true, false);
+    };
+    receive(10);
+    receive(11);
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 11)]);
+    t.record(4);
+    // Without it the peer, which likely declared 4 lost, would never learn the loss was spurious.
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 11), r(3, 5)]);
+    // Once only is not enough: that frame may be lost, or overtaken by a later one without it.
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 11), r(3, 5)]);
+    receive(12);
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 12), r(3, 5)]);
+    // The peer has a frame written after the first that carried 4 (whose largest was 11): done.
+    t.onAckAcknowledged(12);
+    receive(13);
+    expect(writeAndParse(t, 0).frame?.ranges).toEqual([r(7, 13)]);
+    const u = tracker([1, 2, 4, 5, 6, 8]);
+    writeAndParse(u, 0);
+    u.onAckAcknowledged(8);
+    u.record(3);
+    const first = writeAndParse(u, 0).frame?.ranges;
+    expect(first).toEqual([r(8, 8), r(1, 6)]);
+    // Acknowledging the frame that first carried it (largest 8) is not enough: an earlier frame had that largest too.
+    u.onAckAcknowledged(8);
+    expect(writeAndParse(u, 0).frame?.ranges).toEqual([r(8, 8), r(1, 6)]);
+  });
+
+  it('wantsAckOfAck: never while the frames carry fewer ranges', () => {
+    const t = tracker([1, 2, 3, 5, 6]);
+    writeAndParse(t, 0);
+    expect(RANGES_BEFORE_ACK_OF_ACK).toBeGreaterThan(2);
+    for (let i = 0; i < 4 * ACK_ONLY_PER_ACK_OF_ACK; i++) expect(t.wantsAckOfAck()).toBe(false);
   });
 
   it('tooFarAhead: more than MAX_PN_JUMP past the largest received, and never before anything was received', () => {

@@ -4,7 +4,9 @@
  * `ackEveryPackets` ack-eliciting packets, or after a quiet spell we did not
  * answer; else within `maxAckDelayMs`),
  * and the ACK frame itself: selective ranges, newest first, pruned below
- * what the peer already knows we acknowledged (ack-of-ack).
+ * what the peer already knows we acknowledged (ack-of-ack) but for late
+ * arrivals, with a PING now and then from a connection that only receives so
+ * that it learns what the peer knows too (RFC 9000 §13.2.4).
  */
 import { type PnRange, ackFrameSize, writeAck } from '../../wire/frame.js';
 import { type PacketWriter, type PnLength, expandPacketNumber } from '../../wire/packet.js';
@@ -12,6 +14,16 @@ import { RangeSet } from './range-set.js';
 
 /** Largest forward jump in packet numbers accepted from the peer. */
 export const MAX_PN_JUMP = 1 << 14;
+
+/**
+ * Ranges an ACK-only sender lets its ACK frames carry before it asks the peer
+ * to acknowledge one (RFC 9000 §13.2.4): past this, the gaps it repeats are old
+ * news (a loss the peer already handled, or a packet number it skipped on
+ * purpose, §21.4) and cost bytes in every ACK until the 32-range cap.
+ */
+export const RANGES_BEFORE_ACK_OF_ACK = 3;
+/** ACK-only packets between two such requests: the answer takes a round trip, and one is enough. */
+export const ACK_ONLY_PER_ACK_OF_ACK = 16;
 
 /** The settings ACK generation reads. */
 export interface AckConfig {
@@ -36,6 +48,22 @@ export class AckTracker {
   private lastAckElicitingAt: number | undefined;
   /** When we last sent an ack-eliciting packet. */
   private lastSentAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The lowest packet number that arrived out of order (`Infinity`: none)
+   * since the peer last acknowledged an ACK frame that covered it: a late
+   * packet the peer may have declared lost, whose arrival it needs to hear
+   * of to know the loss was spurious (and widen its reordering window, and
+   * undo), even once the floor has risen past it. Kept in every frame until
+   * then, as any range is: one report, reordered behind a later frame that
+   * lacks it, let the peer resend it and cut its window in the meantime.
+   */
+  private lateLowest = Number.POSITIVE_INFINITY;
+  /** Largest number of the first frame that carried every late arrival (`Infinity`: none written since the last). */
+  private lateReportedBy = Number.POSITIVE_INFINITY;
+  /** Ranges the last ACK frame carried. */
+  private lastWrittenRanges = 0;
+  /** ACK-only packets sent since we last asked for an ack-of-ack. */
+  private ackOnlySinceRequest = 0;
 
   constructor(private readonly config: AckConfig) {}
 
@@ -65,7 +93,13 @@ export class AckTracker {
 
   /** Records `pn`; false if it was received before (a duplicate). */
   record(pn: number): boolean {
-    return this.received.insert(pn);
+    const largest = this.received.largest();
+    if (!this.received.insert(pn)) return false;
+    if (pn < largest) {
+      if (pn < this.lateLowest) this.lateLowest = pn;
+      this.lateReportedBy = Number.POSITIVE_INFINITY;
+    }
+    return true;
   }
 
   /** A duplicate arrived: our ACK may have been lost, so ack again soon if it asked for one. */
@@ -96,6 +130,7 @@ export class AckTracker {
   /** We sent an ack-eliciting packet at `now` (an answer the next ACK may ride on). */
   onAckElicitingSent(now: number): void {
     this.lastSentAt = now;
+    this.ackOnlySinceRequest = 0;
   }
 
   /**
@@ -134,9 +169,31 @@ export class AckTracker {
     return this.received.size > 0 && this.largestAckEliciting > this.ackFloor;
   }
 
+  /**
+   * Called for each packet we send with an ACK frame and nothing that asks
+   * for an acknowledgement: whether it should carry a PING. A peer only ever
+   * acknowledges ack-eliciting packets, so a connection that only receives
+   * never learns which of its ranges the peer has (`onAckAcknowledged`), and
+   * without this every gap it saw would stay in its ACKs. Asked when the
+   * frame has grown past `RANGES_BEFORE_ACK_OF_ACK` ranges, at most once per
+   * `ACK_ONLY_PER_ACK_OF_ACK` ACK-only packets: the peer's ACK of the PING
+   * raises the floor, and the next frames are one range again.
+   */
+  wantsAckOfAck(): boolean {
+    this.ackOnlySinceRequest++;
+    if (this.lastWrittenRanges < RANGES_BEFORE_ACK_OF_ACK || this.ackOnlySinceRequest < ACK_ONLY_PER_ACK_OF_ACK) return false;
+    this.ackOnlySinceRequest = 0;
+    return true;
+  }
+
   /** The peer acknowledged a packet of ours whose ACK frame covered up to `ackLargest`. */
   onAckAcknowledged(ackLargest: number): void {
     if (ackLargest > this.ackFloor) this.ackFloor = ackLargest;
+    // Strictly above: only a frame with a larger largest was surely written after the first that carried them all.
+    if (ackLargest > this.lateReportedBy) {
+      this.lateLowest = Number.POSITIVE_INFINITY;
+      this.lateReportedBy = Number.POSITIVE_INFINITY;
+    }
   }
 
   /**
@@ -145,15 +202,21 @@ export class AckTracker {
    * or -1 if even one range does not fit.
    */
   write(now: number, w: PacketWriter, room: number): number {
-    // The newest ranges down to the first the peer already knows we have (always at least one),
-    // written straight from the received set: a count, not a copy.
+    // The newest ranges down to the first the peer already knows we have (always at least one), and
+    // down to any late arrival below that, written straight from the received set: a count, not a copy.
     const ranges = this.received.list();
     let count = Math.min(1, ranges.length);
-    while (count < ranges.length && (ranges[count] as PnRange).hi > this.ackFloor) count++;
+    while (count < ranges.length && ((ranges[count] as PnRange).hi > this.ackFloor || (ranges[count] as PnRange).hi >= this.lateLowest)) count++;
     const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
     while (count > 1 && ackFrameSize(ranges, delay, count) > room) count--;
     if (count === 0 || ackFrameSize(ranges, delay, count) > room) return -1;
     writeAck(w, ranges, delay, count);
+    this.lastWrittenRanges = count;
+    // A frame cut short by its room (an ACK in front of data) may not reach the late packets; one that
+    // holds every range we remember does, even if the oldest late one was since forgotten.
+    if (this.lateReportedBy === Number.POSITIVE_INFINITY && (count === ranges.length || (ranges[count - 1] as PnRange).lo <= this.lateLowest)) {
+      this.lateReportedBy = (ranges[0] as PnRange).hi;
+    }
     this.ackDue = Number.POSITIVE_INFINITY;
     this.ackElicitingUnacked = 0;
     return (ranges[0] as PnRange).hi;

@@ -3,7 +3,8 @@
  * is due (kept small in front of data), owed flow-control credit, resends,
  * new data with the repair it earns (or tail copies when it was the last),
  * the ACK state again where room is left, and a PING if nothing else asks
- * for an acknowledgement but one is wanted. What goes in is decided by the
+ * for an acknowledgement but one is wanted (a keep-alive, a probe, or an
+ * ACK-only packet whose old ranges the peer should let us forget). What goes in is decided by the
  * modules that own it; this file only orders and fits them.
  */
 import type { FlowControl } from '../flow-control.js';
@@ -117,6 +118,10 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
       writePing(w);
       ackEliciting = true;
     }
+  } else if (ackLargest >= 0 && w.room() > 0 && s.acks.wantsAckOfAck()) {
+    // An ACK-only packet whose frame carries old gaps asks to be acknowledged, so they can be dropped.
+    writePing(w);
+    ackEliciting = true;
   }
   const out = CONTENTS;
   out.ackLargest = ackLargest;

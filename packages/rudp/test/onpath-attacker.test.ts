@@ -447,3 +447,67 @@ describe('on-path attacker: forged ACCEPT', () => {
     expect(messagesOf(p.serverEvents.map((event) => ({ at: 0, event }))).map((m) => td.decode(m))).toEqual([`login password=${PASSWORD}`]);
   });
 });
+
+describe('on-path attacker: a cookie INITIAL replayed after its connection closed', () => {
+  /** A connection that exchanged a message and closed, with the client's cookie INITIAL captured on the way. */
+  function closedSession(): { pair: ReturnType<typeof makePair>; cookieInitial: Uint8Array } {
+    const pair = makePair({ seed: 31 });
+    let cookieInitial: Uint8Array | undefined;
+    intercept(pair.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      if (typeof h !== 'string' && h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) cookieInitial ??= data.slice();
+      deliver(data);
+    });
+    pair.sim.runFor(500);
+    pair.conn.send(te.encode('hello'));
+    pair.sim.wake(CLIENT);
+    pair.sim.runFor(500);
+    expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(['hello']);
+    pair.conn.close();
+    pair.sim.wake(CLIENT);
+    pair.sim.runFor(5_000);
+    expect(pair.serverConn()?.state).toBe('closed');
+    expect(pair.server.stats().connections).toBe(0);
+    if (cookieInitial === undefined) throw new Error('no cookie INITIAL seen');
+    return { pair, cookieInitial };
+  }
+
+  it('from the client\'s own address within the cookie\'s lifetime: dropped as a bad token, no connection, no handshake, no event', () => {
+    const { pair, cookieInitial } = closedSession();
+    const before = pair.server.stats();
+    const incomingBefore = pair.serverEvents.filter((r) => r.event.type === 'incoming').length;
+    // Before: each copy opened a connection (an `incoming` event, a handshake, a slot of the client's host).
+    for (let i = 0; i < 5; i++) pair.server.handleDatagram(pair.sim.now, cookieInitial, CLIENT);
+    pair.sim.wake(SERVER);
+    pair.sim.runFor(100);
+    const after = pair.server.stats();
+    expect(after.connectionsAccepted).toBe(before.connectionsAccepted);
+    expect(after.connections).toBe(0);
+    expect(movedCounters(before.dropped, after.dropped)).toEqual({ badToken: 5 });
+    expect(pair.serverEvents.filter((r) => r.event.type === 'incoming').length).toBe(incomingBefore);
+    // Nothing left the server for it (an ACCEPT would be the handshake's answer).
+    expect(after.datagramsSent).toBe(before.datagramsSent);
+  });
+
+  it('an honest client connects again at once from the same address (a new connection id, a new cookie)', () => {
+    const { pair } = closedSession();
+    const again = pair.client.connect(pair.sim.now, SERVER);
+    again.send(te.encode('again'));
+    pair.sim.wake(CLIENT);
+    pair.sim.runFor(1_000);
+    expect(again.state).toBe('established');
+    expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(['hello', 'again']);
+  });
+
+  it('the record of spent cookies holds only those of the last lifetime (bounded memory)', () => {
+    const { pair } = closedSession();
+    const spent = (): number => (pair.server as unknown as { spentCookies: Map<string, number> }).spentCookies.size;
+    expect(spent()).toBe(1);
+    pair.sim.runFor(40_000);
+    const later = pair.client.connect(pair.sim.now, SERVER);
+    pair.sim.wake(CLIENT);
+    pair.sim.runFor(1_000);
+    expect(later.state).toBe('established');
+    expect(spent()).toBe(1);
+  });
+});

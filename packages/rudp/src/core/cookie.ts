@@ -11,6 +11,8 @@ import type { RandomSource } from './sans-io.js';
 
 /** Bytes in a cookie token: issue time (u32 seconds) + 64-bit tag. */
 export const COOKIE_SIZE = 12;
+/** A cookie verifies up to this long past its lifetime: its issue time is in whole seconds. */
+export const COOKIE_CLOCK_SLACK_MS = 1000;
 
 const rotl = (x: number, b: number): number => ((x << b) | (x >>> (32 - b))) >>> 0;
 
@@ -68,7 +70,7 @@ export class CookieJar {
     if (token.length !== COOKIE_SIZE) return false;
     const issued = new DataView(token.buffer, token.byteOffset, token.byteLength).getUint32(0);
     const age = now / 1000 - issued;
-    if (age < -1 || age * 1000 > this.lifetimeMs + 1000) return false;
+    if (age < -1 || age * 1000 > this.lifetimeMs + COOKIE_CLOCK_SLACK_MS) return false;
     const expect = new Uint8Array(COOKIE_SIZE);
     this.tag(address, cid, issued, expect);
     let diff = 0;

@@ -12,7 +12,7 @@ import { toIoError, type FileExistsError, type IoError, type NoFileError, type S
 import { createBatcher } from './group-commit.js';
 import { createKeyedMutex } from './keyed-mutex.js';
 import { CREDENTIALS_FILE } from './names.js';
-import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
+import type { Account, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from './store.js';
 import { storedNameProblem } from './stored-name.js';
 import { locateChange, writtenBytes, type StoredThread } from './thread-change.js';
 import { appendGuarded, threadGrowthGuard } from './thread-growth.js';
@@ -21,7 +21,7 @@ import { createUndoJournal, recoverJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 import { type ThreadLimitError, type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 import { ThreadIncarnations, threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { UploadsInFlight, UploadStop } from './uploads-in-flight.js';
+import { TransfersInFlight, TransferStop } from './transfers-in-flight.js';
 import { isEnoent, unlinkIfPresent } from './file-errors.js';
 import { clearIntent, recoverIntents, replaceIntent, writeIntent } from './intent-records.js';
 
@@ -195,8 +195,9 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
   // Which life of each title the thread is: an upload must commit into the thread it began in.
   const incarnations = new ThreadIncarnations();
   for (const title of threads.keys()) incarnations.created(title);
-  // Uploads being received, so that RMV stops those of the thread it removes (temporary files deleted).
-  const inFlight = new UploadsInFlight();
+  // Uploads being received and downloads being read, so that RMV stops those of the thread it removes
+  // (temporary files deleted, read handles closed).
+  const inFlight = new TransfersInFlight();
   // Bytes of every thread file, with the growth of batches being written already counted (so
   // concurrent batches on different threads cannot pass the limit together).
   let threadBytes = 0;
@@ -489,7 +490,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
           }
           await syncDir(dir);
           if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
-          // Its uploads in flight could only be refused at commit: stopped now, their temporary files deleted.
+          // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
+          // disk until their end: stopped now, temporary files deleted and read handles closed.
           await inFlight.stopAll(title, incarnation, threadGone(title));
           return E.right(undefined);
         }),
@@ -547,7 +549,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         await unlink(tmp).catch(() => undefined);
       };
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
-      const stop = new UploadStop(async () => {
+      const stop = new TransferStop(async () => {
         stream.destroy();
         await closed;
         await discard();
@@ -555,7 +557,7 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       const forget = inFlight.add(title, incarnation, stop);
       const commit: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
         // From here the commit decides, under the locks: a stop now would delete the file it is about to rename.
-        stop.commitBegins();
+        stop.endBegins();
         forget();
         if (stop.reason !== undefined) return E.left(stop.reason);
         if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
@@ -638,34 +640,40 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       return E.right({ stream, commit, abort, stopped: stop.stopped });
     });
 
-  const locateUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, string> => {
+  /** The upload's path and its thread's incarnation, or why there is none. */
+  const locateUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, { readonly path: string; readonly incarnation: ThreadIncarnation }> => {
     const thread = threads.get(title)?.thread;
-    if (thread === undefined) return E.left(noThread(title));
+    const incarnation = incarnations.of(title);
+    if (thread === undefined || incarnation === undefined) return E.left(noThread(title));
     if (!hasUpload(thread, filename)) return E.left({ kind: 'noFile', title, filename });
-    return E.right(path(uploadFileName(title, filename)));
+    return E.right({ path: path(uploadFileName(title, filename)), incarnation });
   };
 
-  const statUpload = (title: string, filename: string): TE.TaskEither<StoreError | NoFileError, number> =>
-    attempt(async (): Promise<E.Either<StoreError | NoFileError, number>> => {
+  const statUpload = (title: string, filename: string): TE.TaskEither<StoreError | NoFileError, UploadStat> =>
+    attempt(async (): Promise<E.Either<StoreError | NoFileError, UploadStat>> => {
       const located = locateUpload(title, filename);
       if (E.isLeft(located)) return located;
       try {
-        return E.right((await stat(located.right)).size);
+        return E.right({ size: (await stat(located.right.path)).size, incarnation: located.right.incarnation });
       } catch (e) {
         if (isEnoent(e)) return E.left({ kind: 'noFile', title, filename });
         throw e;
       }
     });
 
-  const openDownload = (title: string, filename: string): TE.TaskEither<StoreError | NoFileError, Download> =>
+  const openDownload = (title: string, filename: string, granted?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download> =>
     attempt(async (): Promise<E.Either<StoreError | NoFileError, Download>> => {
+      // Granted for a thread of this title that is gone (maybe made again, with a file of the name): not that file.
+      if (granted !== undefined && incarnations.of(title) !== granted) return E.left(threadGone(title));
       const located = locateUpload(title, filename);
       if (E.isLeft(located)) return located;
+      const { incarnation } = located.right;
       let h;
       try {
-        h = await open(located.right, 'r');
+        h = await open(located.right.path, 'r');
       } catch (e) {
-        if (isEnoent(e)) return E.left({ kind: 'noFile', title, filename });
+        // Gone with its thread, removed while the file was being opened.
+        if (isEnoent(e)) return E.left(incarnations.of(title) === incarnation ? { kind: 'noFile', title, filename } : threadGone(title));
         throw e;
       }
       let size: number;
@@ -675,9 +683,24 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
         await h.close();
         throw e;
       }
-      // The stream owns the handle: a later RMV unlinks the name, not the bytes being read.
+      // Removed while the file was being opened (RMV does not wait for downloads): stopped before its first byte.
+      if (incarnations.of(title) !== incarnation) {
+        await h.close();
+        return E.left(threadGone(title));
+      }
+      // The stream owns the handle: RMV unlinks the name, and the disk is freed only once the handle closes.
       const stream = h.createReadStream({ autoClose: true });
-      return E.right({ stream, size });
+      const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      // RMV of the thread stops the download: the handle closed (the removed file's disk freed), the receiver told.
+      const stop = new TransferStop(async () => {
+        stream.destroy();
+        await closed;
+      });
+      const forget = inFlight.add(title, incarnation, stop);
+      // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
+      stream.once('end', () => stop.endBegins());
+      void closed.then(forget);
+      return E.right({ stream, size, stopped: stop.stopped });
     });
 
   return {

@@ -21,8 +21,8 @@ import type { ThreadIncarnation } from './thread-incarnations.js';
 export interface PendingTransfer {
   readonly direction: TransferDirection;
   readonly thread: string;
-  /** For an upload, the thread the store checked (`checkUpload`): the token binds the upload to it. `null` for a download. */
-  readonly incarnation: ThreadIncarnation | null;
+  /** The thread the store checked (`checkUpload`, `statUpload`): the token binds the transfer to it. */
+  readonly incarnation: ThreadIncarnation;
   readonly filename: string;
   readonly username: string;
   /** Bytes to download, or `null` for an upload. */
@@ -164,10 +164,12 @@ export const handlers: Readonly<Record<ForumCommand, Handler>> = {
     return pipe(
       store.statUpload(title, filename),
       TE.mapLeft((e): CommandError => e),
-      TE.map((size) =>
+      // The thread it found goes into the token: if the title is removed (and maybe made again, with a file of
+      // the name) before the transfer starts, the download is refused rather than serving another thread's file.
+      TE.map(({ size, incarnation }) =>
         ok([], NONE, {
           kind: 'transfer',
-          transfer: { direction: 'download', thread: title, incarnation: null, filename, username: session.username, size, completionLine: `${filename} successfully downloaded` },
+          transfer: { direction: 'download', thread: title, incarnation, filename, username: session.username, size, completionLine: `${filename} successfully downloaded` },
         }),
       ),
     );

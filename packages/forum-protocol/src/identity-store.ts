@@ -178,9 +178,9 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
       const t = thread(title);
       return base.statUpload(t, upload(t, filename));
     },
-    openDownload: (title, filename) => {
+    openDownload: (title, filename, incarnation) => {
       const t = thread(title);
-      return base.openDownload(t, upload(t, filename));
+      return base.openDownload(t, upload(t, filename), incarnation);
     },
   });
 };

@@ -10,7 +10,7 @@ import { appendGuarded, checkAppend, threadGrowthGuard } from './thread-growth.j
 import { type ThreadLimits, resolveThreadLimits, threadLimitProblem } from './thread-limits.js';
 import { hasUpload, uploadFileName, type Thread, type ThreadEntry } from './thread.js';
 import { ThreadIncarnations, threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { UploadsInFlight, UploadStop } from './uploads-in-flight.js';
+import { TransfersInFlight, TransferStop } from './transfers-in-flight.js';
 
 /** Starting contents for {@link createMemoryStore}. */
 export interface MemoryStoreSeed {
@@ -33,8 +33,8 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
   // Which life of each title the thread is: an upload must commit into the thread it began in.
   const incarnations = new ThreadIncarnations();
   for (const title of threads.keys()) incarnations.created(title);
-  // Uploads being received, so that RMV stops those of the thread it removes.
-  const inFlight = new UploadsInFlight();
+  // Uploads being received and downloads being read, so that RMV stops those of the thread it removes.
+  const inFlight = new TransfersInFlight();
 
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   const nameTaken = (name: string): boolean => threads.has(name) || uploads.has(name);
@@ -80,10 +80,10 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
         stream.destroy();
       };
       // RMV of the thread stops the upload: its bytes dropped, the sender told.
-      const stop = new UploadStop(discard);
+      const stop = new TransferStop(discard);
       const forget = inFlight.add(title, incarnation, stop);
       const commit: TE.TaskEither<UploadError, void> = async () => {
-        stop.commitBegins();
+        stop.endBegins();
         forget();
         if (stop.reason !== undefined) return E.left(stop.reason);
         // A stream that finished and closed is whole; one destroyed before it finished was cut off.
@@ -115,13 +115,34 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       return E.right({ stream, commit, abort, stopped: stop.stopped });
     });
 
-  const findUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, Uint8Array> => {
+  /** The upload's bytes and its thread's incarnation, or why there are none. */
+  const findUpload = (title: string, filename: string): E.Either<StoreError | NoFileError, { readonly bytes: Uint8Array; readonly incarnation: ThreadIncarnation }> => {
     const thread = threads.get(title);
-    if (thread === undefined) return E.left(noThread(title));
+    const incarnation = incarnations.of(title);
+    if (thread === undefined || incarnation === undefined) return E.left(noThread(title));
     const bytes = uploads.get(uploadFileName(title, filename));
     if (!hasUpload(thread, filename) || bytes === undefined) return E.left({ kind: 'noFile', title, filename });
-    return E.right(bytes);
+    return E.right({ bytes, incarnation });
   };
+
+  const openDownload = (title: string, filename: string, granted?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download> =>
+    TE.fromIOEither((): E.Either<StoreError | NoFileError, Download> => {
+      // Granted for a thread of this title that is gone (maybe made again, with a file of the name): not that file.
+      if (granted !== undefined && incarnations.of(title) !== granted) return E.left(threadGone(title));
+      const found = findUpload(title, filename);
+      if (E.isLeft(found)) return found;
+      const { bytes, incarnation } = found.right;
+      const stream = Readable.from([Buffer.from(bytes)]);
+      // RMV of the thread stops the download: the stream ends unfinished, the receiver is told.
+      const stop = new TransferStop(async () => {
+        stream.destroy();
+      });
+      const forget = inFlight.add(title, incarnation, stop);
+      // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
+      stream.once('end', () => stop.endBegins());
+      stream.once('close', forget);
+      return E.right({ stream, size: bytes.length, stopped: stop.stopped });
+    });
 
   return {
     warnings: [],
@@ -164,14 +185,13 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       for (const e of thread.entries) if (e.kind === 'upload') uploads.delete(uploadFileName(title, e.filename));
       threads.delete(title);
       incarnations.removed(title);
-      // Its uploads in flight could only be refused at commit: stopped now, before RMV answers.
+      // Its uploads in flight could only be refused at commit, its downloads would run on: stopped now, before RMV answers.
       await inFlight.stopAll(title, incarnation, threadGone(title));
       return E.right(undefined);
     },
     checkUpload: (title, filename, uploader) => TE.fromIOEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,
-    statUpload: (title, filename) => TE.fromEither(E.map((b: Uint8Array) => b.length)(findUpload(title, filename))),
-    openDownload: (title, filename) =>
-      TE.fromEither(E.map((b: Uint8Array): Download => ({ stream: Readable.from([Buffer.from(b)]), size: b.length }))(findUpload(title, filename))),
+    statUpload: (title, filename) => TE.fromEither(E.map((u: { readonly bytes: Uint8Array; readonly incarnation: ThreadIncarnation }) => ({ size: u.bytes.length, incarnation: u.incarnation }))(findUpload(title, filename))),
+    openDownload,
   };
 };

@@ -8,14 +8,14 @@ import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { Account, AppendGuard, ForumStore, ThreadUpdate, UploadError, UploadWriter } from './store.js';
+import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from './store.js';
 import { threadGrowthGuard } from './thread-growth.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
 import { appendedSize, threadSize, type ThreadSize } from './thread-size.js';
 import type { Thread, ThreadEntry } from './thread.js';
 import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
 import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { UploadsInFlight } from './uploads-in-flight.js';
+import { TransfersInFlight } from './transfers-in-flight.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -174,8 +174,8 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
 
 const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
-  // This server's uploads being received, so that its RMV stops those of the thread it removes.
-  const inFlight = new UploadsInFlight();
+  // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
+  const inFlight = new TransfersInFlight();
 
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
     attempt(async () => {
@@ -232,8 +232,9 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
         return E.right(rows[0]?.id);
       });
       if (E.isLeft(removed)) return removed;
-      // Committed: this server's uploads to that thread row could only be refused at commit; stopped now.
-      // (Another server's learn of it as they store their next chunk, or at commit.)
+      // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
+      // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
+      // as they store or read their next chunk, or as an upload commits.)
       if (removed.right !== undefined) await inFlight.stopAll(title, removed.right, threadGone(title));
       return E.right(undefined);
     });
@@ -266,17 +267,30 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
       return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight);
     });
 
-  /** The committed upload's id and size, or why there is none. */
-  const findUpload = async (title: string, filename: string): Promise<E.Either<StoreError | NoFileError, { readonly id: string; readonly size: number }>> => {
-    const rows = await sql<{ id: string | null; size: string | null }[]>`
-      SELECT u.id, u.size FROM threads t
+  /** The committed upload's id and size and its thread row's id, or why there is none. */
+  const findUpload = async (
+    title: string,
+    filename: string,
+  ): Promise<E.Either<StoreError | NoFileError, { readonly id: string; readonly size: number; readonly threadId: ThreadIncarnation }>> => {
+    const rows = await sql<{ thread_id: string; id: string | null; size: string | null }[]>`
+      SELECT t.id AS thread_id, u.id, u.size FROM threads t
       LEFT JOIN uploads u ON u.thread = t.title AND u.filename = ${filename} AND u.committed
       WHERE t.title = ${title}`;
     const row = rows[0];
     if (row === undefined) return E.left(noThread(title));
     if (row.id === null || row.size === null) return E.left({ kind: 'noFile', title, filename });
-    return E.right({ id: row.id, size: Number(row.size) });
+    return E.right({ id: row.id, size: Number(row.size), threadId: String(row.thread_id) });
   };
+
+  const openDownload = (title: string, filename: string, granted?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download> =>
+    attempt(async (): Promise<E.Either<StoreError | NoFileError, Download>> => {
+      const found = await findUpload(title, filename);
+      if (E.isLeft(found)) return found;
+      const { id, size, threadId } = found.right;
+      // Granted for another row of this title (removed since, maybe made again with a file of the name): not that file.
+      if (granted !== undefined && threadId !== granted) return E.left(threadGone(title));
+      return E.right(postgresDownload(sql, { title, id, size, threadId }, inFlight));
+    });
 
   return {
     sql,
@@ -316,8 +330,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
     removeThread,
     checkUpload: (title, filename, uploader) => attempt(() => uploadProblem(title, filename, uploader)),
     beginUpload,
-    statUpload: (title, filename) => attempt(async () => E.map((u: { readonly size: number }) => u.size)(await findUpload(title, filename))),
-    openDownload: (title, filename) =>
-      attempt(async () => E.map((u: { readonly id: string; readonly size: number }) => postgresDownload(sql, u.id, u.size))(await findUpload(title, filename))),
+    statUpload: (title, filename) =>
+      attempt(async () => E.map((u: { readonly size: number; readonly threadId: ThreadIncarnation }): UploadStat => ({ size: u.size, incarnation: u.threadId }))(await findUpload(title, filename))),
+    openDownload,
   };
 };

@@ -91,11 +91,12 @@ export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOp
         const r = rows[0];
         if (r === undefined || now > Number(r.expires_at) || r.keys.length !== 2 * KEY_BYTES) return O.none;
         const direction: TransferDirection = r.direction === 'upload' ? 'upload' : 'download';
-        // An upload token without its thread row was issued by a server of schema 4 (before the thread ids): it
-        // could land in a later thread of its title, so it is refused as an invalid one (it lived 60 s at most).
-        if (direction === 'upload' && r.thread_id === null) return O.none;
+        // A token without its thread row was issued by a server of schema 4 (before the thread ids): its upload
+        // could land in, its download read from, a later thread of its title, so it is refused as an invalid
+        // one (it lived 60 s at most).
+        if (r.thread_id === null) return O.none;
         const keys = { clientToServer: Uint8Array.from(r.keys.subarray(0, KEY_BYTES)), serverToClient: Uint8Array.from(r.keys.subarray(KEY_BYTES)) };
-        const incarnation = direction === 'upload' ? String(r.thread_id) : null;
+        const incarnation = String(r.thread_id);
         const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys, incarnation };
         return O.some(grant);
       }),

@@ -9,7 +9,7 @@ import { threadGrowthGuard } from './thread-growth.js';
 import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
 import { appendedSize } from './thread-size.js';
 import type { ThreadEntry } from './thread.js';
-import { UploadStop, type UploadsInFlight } from './uploads-in-flight.js';
+import { TransferStop, type TransfersInFlight } from './transfers-in-flight.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
@@ -47,7 +47,7 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * removes it: this server's RMV stops the upload at once (`inFlight`),
  * another's is noticed as the next chunk is stored, or at commit.
  */
-export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFlight: UploadsInFlight): Promise<E.Either<UploadError, UploadWriter>> => {
+export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFlight: TransfersInFlight): Promise<E.Either<UploadError, UploadWriter>> => {
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
@@ -115,7 +115,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
     await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
   };
   // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
-  const stop = new UploadStop(async () => {
+  const stop = new TransferStop(async () => {
     pending = [];
     stream.destroy();
     await discard();
@@ -123,7 +123,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
   const forget = inFlight.add(title, threadId, stop);
 
   const commit: TE.TaskEither<UploadError, void> = async () => {
-    stop.commitBegins();
+    stop.endBegins();
     forget();
     if (stop.reason !== undefined) return E.left(stop.reason);
     if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
@@ -176,12 +176,24 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
   return E.right({ stream, commit, abort, stopped: stop.stopped });
 };
 
+/** Which committed upload to read: `id`, of `size` bytes, in thread row `threadId` (its {@link ThreadIncarnation}) titled `title`. */
+export interface DownloadSource {
+  readonly title: string;
+  readonly id: string;
+  readonly size: number;
+  readonly threadId: ThreadIncarnation;
+}
+
 /**
  * Reads a committed upload chunk by chunk, one query per chunk as the reader
  * asks for more: no connection is held between chunks, so a slow reader
- * costs nothing but its place. Fails if the upload is removed meanwhile.
+ * costs nothing but its place. The upload goes only with its thread (ON
+ * DELETE CASCADE): this server's RMV stops the download at once
+ * (`inFlight`), another server's is noticed as the next chunk is missing;
+ * either way `stopped` settles with `noThread` and the stream is destroyed.
  */
-export const postgresDownload = (sql: Sql, id: string, size: number): Download => {
+export const postgresDownload = (sql: Sql, source: DownloadSource, inFlight: TransfersInFlight): Download => {
+  const { title, id, size, threadId } = source;
   let seq = 0;
   let sent = 0;
   const stream = new Readable({
@@ -190,8 +202,11 @@ export const postgresDownload = (sql: Sql, id: string, size: number): Download =
       const n = seq++;
       sql<{ data: Buffer }[]>`SELECT data FROM upload_chunks WHERE upload_id = ${id} AND seq = ${n}`.then(
         (rows) => {
+          if (stream.destroyed) return;
           const data = rows[0]?.data;
-          if (data === undefined || sent + data.length > size) return void this.destroy(new Error('the upload was removed while it was being read'));
+          // A committed upload's chunks go only with their thread (RMV, on any server): stopped as this server's RMV would.
+          if (data === undefined) return void stop.stop(threadGone(title));
+          if (sent + data.length > size) return void this.destroy(new Error('the upload changed while it was being read'));
           sent += data.length;
           this.push(data);
           if (sent >= size) this.push(null);
@@ -200,5 +215,12 @@ export const postgresDownload = (sql: Sql, id: string, size: number): Download =
       );
     },
   });
-  return { stream, size };
+  const stop = new TransferStop(async () => {
+    stream.destroy();
+  });
+  const forget = inFlight.add(title, threadId, stop);
+  // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
+  stream.once('end', () => stop.endBegins());
+  stream.once('close', forget);
+  return { stream, size, stopped: stop.stopped };
 };

@@ -4,6 +4,9 @@
  * ChaCha20-Poly1305 ciphertext of up to 16 KiB, with the header as
  * associated data and the record's index as nonce. A `final` record ends the
  * stream, so a connection cut by an attacker is a failure, not a short file.
+ * An `abort` record ends it too, unfinished, with the sender's reason (its
+ * authenticated plaintext): the stream is to be thrown away, and the reason
+ * shown, as for a refusal before any byte.
  * Pure: bytes in, values out, nothing thrown for bad input.
  */
 import type { CryptoProvider } from 'rudpx';
@@ -14,9 +17,10 @@ const TAG_LEN = 16;
 const HEADER_LEN = 3;
 const TYPE_DATA = 0x00;
 const TYPE_FINAL = 0x01;
+const TYPE_ABORT = 0x02;
 
 /** Whether `byte` can start a record (anything else before the first record is a clear refusal line). */
-export const isRecordStart = (byte: number): boolean => byte === TYPE_DATA || byte === TYPE_FINAL;
+export const isRecordStart = (byte: number): boolean => byte === TYPE_DATA || byte === TYPE_FINAL || byte === TYPE_ABORT;
 
 const nonceOf = (counter: number): Uint8Array => {
   const nonce = new Uint8Array(12);
@@ -53,20 +57,48 @@ export class RecordSealer {
     }
     return out;
   }
+
+  /**
+   * Ends the stream unfinished: one record carrying `reason` (cut to 16 KiB),
+   * telling the receiver to discard what it got and why. `undefined` if the
+   * stream has ended already (its final record sealed: the receiver has it whole).
+   */
+  abort(reason: Uint8Array): Uint8Array | undefined {
+    if (this.ended) return undefined;
+    this.ended = true;
+    const chunk = reason.subarray(0, MAX_RECORD_PLAINTEXT);
+    const length = chunk.length + TAG_LEN;
+    const header = Uint8Array.of(TYPE_ABORT, length >> 8, length & 0xff);
+    const body = this.crypto.seal(this.key, nonceOf(this.counter++), header, chunk);
+    const record = new Uint8Array(HEADER_LEN + body.length);
+    record.set(header);
+    record.set(body, HEADER_LEN);
+    return record;
+  }
 }
 
 /** Why a record stream was rejected. */
 export type RecordFailure = 'auth' | 'malformed' | 'after-final';
 
-/** What `push` yields: the plaintext of every record completed so far, and whether the final one was among them. */
-export type RecordPush = { readonly ok: true; readonly data: readonly Uint8Array[]; readonly final: boolean } | { readonly ok: false; readonly reason: RecordFailure };
+/**
+ * What `push` yields: the plaintext of every record completed so far, and
+ * whether the final one was among them; or why the stream was rejected; or,
+ * for an authenticated abort record, the sender's reason (`message`) for
+ * ending it unfinished (the data before it is not passed on: it is discarded).
+ */
+export type RecordPush =
+  | { readonly ok: true; readonly data: readonly Uint8Array[]; readonly final: boolean }
+  | { readonly ok: false; readonly reason: RecordFailure }
+  | { readonly ok: false; readonly reason: 'aborted'; readonly message: string };
+
+type RecordStop = Exclude<RecordPush, { readonly ok: true }>;
 
 /** Opens one direction's records, fed with bytes as they arrive (any split). */
 export class RecordOpener {
   private counter = 0;
   private pending: Uint8Array = new Uint8Array(0);
   private finished = false;
-  private failed: RecordFailure | undefined;
+  private failed: RecordStop | undefined;
 
   constructor(
     private readonly crypto: CryptoProvider,
@@ -80,7 +112,7 @@ export class RecordOpener {
 
   /** Feeds received bytes. After a failure every call fails the same way. */
   push(bytes: Uint8Array): RecordPush {
-    if (this.failed !== undefined) return { ok: false, reason: this.failed };
+    if (this.failed !== undefined) return this.failed;
     if (bytes.length > 0 && this.finished) return this.fail('after-final');
     const joined = new Uint8Array(this.pending.length + bytes.length);
     joined.set(this.pending);
@@ -98,6 +130,7 @@ export class RecordOpener {
       const plain = this.crypto.open(this.key, nonceOf(this.counter), header, joined.subarray(at + HEADER_LEN, at + HEADER_LEN + length));
       if (plain === undefined) return this.fail('auth');
       this.counter++;
+      if (type === TYPE_ABORT) return this.stop({ ok: false, reason: 'aborted', message: new TextDecoder().decode(plain) });
       data.push(plain);
       at += HEADER_LEN + length;
       if (type === TYPE_FINAL) {
@@ -111,7 +144,12 @@ export class RecordOpener {
   }
 
   private fail(reason: RecordFailure): RecordPush {
-    this.failed = reason;
-    return { ok: false, reason };
+    return this.stop({ ok: false, reason });
+  }
+
+  /** Ends the stream for good: every later call answers `end` again. */
+  private stop(end: RecordStop): RecordPush {
+    this.failed = end;
+    return end;
   }
 }

@@ -3,7 +3,9 @@
  * plaintext: writes are sealed into records, received records are opened and
  * read back. A record that does not authenticate, bytes after the final
  * record, or a connection that ends before it destroy the channel with an
- * error (so a `pipeline` into a file fails and the caller deletes it).
+ * error (so a `pipeline` into a file fails and the caller deletes it); so
+ * does an abort record, the sender's authenticated "discard this, because…"
+ * (`ERR_TRANSFER_ABORTED`, its reason as the message).
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -12,9 +14,12 @@ import { isRecordStart, RecordOpener, RecordSealer, type RecordFailure } from '.
 import type { TransferKeys } from './transfer-keys.js';
 
 /** Error codes of a broken channel. */
-export type TransferChannelErrorCode = 'ERR_TRANSFER_AUTH' | 'ERR_TRANSFER_MALFORMED' | 'ERR_TRANSFER_TRUNCATED' | 'ERR_TRANSFER_REFUSED';
+export type TransferChannelErrorCode = 'ERR_TRANSFER_AUTH' | 'ERR_TRANSFER_MALFORMED' | 'ERR_TRANSFER_TRUNCATED' | 'ERR_TRANSFER_REFUSED' | 'ERR_TRANSFER_ABORTED';
 
-/** Why a transfer channel broke. `ERR_TRANSFER_REFUSED` carries the server's clear refusal line (unauthenticated: only ever a failure). */
+/**
+ * Why a transfer channel broke. `ERR_TRANSFER_REFUSED` carries the server's clear refusal line (unauthenticated:
+ * only ever a failure); `ERR_TRANSFER_ABORTED` the peer's reason for ending the stream unfinished (authenticated).
+ */
 export class TransferChannelError extends Error {
   constructor(
     message: string,
@@ -47,6 +52,8 @@ export class SecureTransferChannel extends Duplex {
   private readonly opener: RecordOpener;
   private started = false;
   private refusal: Buffer | undefined;
+  /** This side ended its stream unfinished ({@link SecureTransferChannel.abort}): later writes are dropped. */
+  private aborted = false;
 
   /**
    * Wraps `socket` (whose token line has already been exchanged). On the client
@@ -82,6 +89,7 @@ export class SecureTransferChannel extends Duplex {
     }
     const r = this.opener.push(chunk);
     if (!r.ok) {
+      if (r.reason === 'aborted') return void this.destroy(new TransferChannelError(r.message, 'ERR_TRANSFER_ABORTED'));
       const [code, message] = FAILURES[r.reason];
       this.destroy(new TransferChannelError(message, code));
       return;
@@ -116,10 +124,29 @@ export class SecureTransferChannel extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    if (this.aborted) return done();
     this.send(this.sealer.seal(chunk), done);
   }
 
+  /**
+   * Ends this side's stream unfinished, telling the peer `reason` in one
+   * sealed record (its channel fails with `ERR_TRANSFER_ABORTED`, and a
+   * download's partial file is deleted), then closes this side. Whatever was
+   * written but not yet sealed is dropped. Returns false, doing nothing, when
+   * the stream has already ended (its final record sent: the peer has it
+   * whole) or the connection is gone.
+   */
+  abort(reason: string): boolean {
+    if (this.aborted || this.socket.destroyed) return false;
+    const record = this.sealer.abort(new TextEncoder().encode(reason));
+    if (record === undefined) return false;
+    this.aborted = true;
+    this.socket.end(record);
+    return true;
+  }
+
   override _final(done: (e?: Error | null) => void): void {
+    if (this.aborted) return done();
     const sent = this.send(this.sealer.seal(new Uint8Array(0), true), (e) => {
       if (e === undefined || e === null) this.socket.end();
       done(e);

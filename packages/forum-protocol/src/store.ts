@@ -3,7 +3,7 @@ import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
-import type { FileExistsError, NoFileError, StoreError, ThreadFullError } from './errors.js';
+import type { FileExistsError, NoFileError, NoThreadError, StoreError, ThreadFullError } from './errors.js';
 import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
@@ -55,10 +55,25 @@ export interface UploadWriter {
   readonly stopped: Promise<UploadError>;
 }
 
-/** An uploaded file being read. */
+/**
+ * An uploaded file being read. RMV of its thread stops it before its last
+ * byte is read (on PostgreSQL another server's RMV is noticed as the next
+ * chunk is read): the stream is destroyed, its file closed (so the removed
+ * file's disk is freed), and `stopped` settles with `noThread`. Whoever sends
+ * the bytes on should then tell the receiver, so that it keeps no part of
+ * the file; a download read whole is the file as it was, and is not stopped.
+ */
 export interface Download {
   readonly stream: Readable;
   readonly size: number;
+  /** Settles when RMV stopped the download (see above); pending otherwise. Never rejects. */
+  readonly stopped: Promise<NoThreadError>;
+}
+
+/** An uploaded file's size and the thread it is in (what DWN's grant carries to {@link ForumStore.openDownload}). */
+export interface UploadStat {
+  readonly size: number;
+  readonly incarnation: ThreadIncarnation;
 }
 
 /**
@@ -141,8 +156,13 @@ export interface ForumStore {
    * refused `noThread`. Without, it goes to the thread of the title now.
    */
   beginUpload(title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter>;
-  /** The size of an uploaded file, without opening it. */
-  statUpload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, number>;
-  /** Opens an uploaded file for reading. */
-  openDownload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, Download>;
+  /** The size of an uploaded file and its thread's incarnation, without opening it. */
+  statUpload(title: string, filename: string): TE.TaskEither<StoreError | NoFileError, UploadStat>;
+  /**
+   * Opens an uploaded file for reading. With `incarnation` (what `statUpload`
+   * answered when DWN was granted) only that thread's file is opened: if the
+   * title's thread was removed since, even if one was made again with a file
+   * of that name, it is refused `noThread`.
+   */
+  openDownload(title: string, filename: string, incarnation?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download>;
 }

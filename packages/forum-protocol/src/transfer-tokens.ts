@@ -12,11 +12,12 @@ export interface TransferRequest {
   readonly direction: TransferDirection;
   readonly thread: string;
   /**
-   * For an upload, the thread it was granted for (what `checkUpload` answered
-   * at UPD): the upload goes to that thread or nowhere, even if the title is
-   * removed and made again before the transfer starts. `null` for a download.
+   * The thread it was granted for (what `checkUpload` answered at UPD,
+   * `statUpload` at DWN): an upload goes to that thread or nowhere, a download
+   * reads that thread's file or nothing, even if the title is removed and
+   * made again before the transfer starts.
    */
-  readonly incarnation: ThreadIncarnation | null;
+  readonly incarnation: ThreadIncarnation;
   readonly filename: string;
   readonly username: string;
   readonly expiresAt: number;

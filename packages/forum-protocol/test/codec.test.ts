@@ -110,7 +110,7 @@ describe('server messages', () => {
   });
 
   it('round-trip replies and the idle-timeout notice; never throw on random bytes', () => {
-    const reply = transferReply('7', { direction: 'download', thread: 't', incarnation: null, filename: 'f', username: 'u', size: 12, completionLine: 'f successfully downloaded' }, 4000, 'ab'.repeat(32));
+    const reply = transferReply('7', { direction: 'download', thread: 't', incarnation: '3', filename: 'f', username: 'u', size: 12, completionLine: 'f successfully downloaded' }, 4000, 'ab'.repeat(32));
     expect(decodeServerMessage(encodeServerMessage(reply))).toEqual(E.right(reply));
     const notice = idleTimeoutNotice(600);
     expect(notice.text).toBe('Session timed out after 600 seconds of inactivity');

@@ -362,11 +362,63 @@ export const commandSuite = (
       await upload(s, 't1', 'x.bin', 'alice', bytes);
       const o = await run(s, 'bob', 'DWN t1 x.bin');
       if (o.kind !== 'transfer') throw new Error('expected a transfer');
-      expect(o.transfer).toEqual({ direction: 'download', thread: 't1', incarnation: null, filename: 'x.bin', username: 'bob', size: 5000, completionLine: 'x.bin successfully downloaded' });
+      expect(o.transfer).toEqual({ direction: 'download', thread: 't1', incarnation: expect.any(String), filename: 'x.bin', username: 'bob', size: 5000, completionLine: 'x.bin successfully downloaded' });
       const d = await s.openDownload('t1', 'x.bin')();
       if (E.isLeft(d)) throw new Error('openDownload failed');
       expect(d.right.size).toBe(5000);
       expect((await readAll(d.right.stream)).equals(bytes)).toBe(true);
+    });
+
+    it('a download granted before its thread was removed and made again (with a file of that name) is refused as it opens, with the spec\'s missing-thread error', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await upload(s, 't1', 'f.bin', 'alice', Buffer.from('the old thread\'s file'));
+      // The order of the race, step by step: the DWN reply (its grant), then RMV, CRT and an upload of the name, then the transfer.
+      const granted = await run(s, 'bob', 'DWN t1 f.bin');
+      if (granted.kind !== 'transfer') throw new Error('expected a transfer');
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      const { thread, filename, incarnation } = granted.transfer;
+      expect(await s.openDownload(thread, filename, incarnation)()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
+      expect(await lines(run(s, 'carol', 'CRT t1'))).toEqual(['Thread t1 created']);
+      await upload(s, 't1', 'f.bin', 'carol', Buffer.from('carol\'s file'));
+      // Before, the grant named the title only, and carol's file was served for the old thread's.
+      expect(await s.openDownload(thread, filename, incarnation)()).toEqual(E.left({ kind: 'noThread', title: 't1' }));
+      // A grant for the thread as it is now reads its file.
+      const now = await run(s, 'bob', 'DWN t1 f.bin');
+      if (now.kind !== 'transfer') throw new Error('expected a transfer');
+      expect(now.transfer.incarnation).not.toBe(incarnation);
+      const d = await s.openDownload('t1', 'f.bin', now.transfer.incarnation)();
+      expect(E.isRight(d) && (await readAll(d.right.stream)).toString()).toBe("carol's file");
+    });
+
+    it('RMV stops the downloads in flight from the thread at once: each settles `stopped` with the missing-thread error, its stream destroyed; one read whole, or of another thread, runs on', async () => {
+      const s = await make();
+      await run(s, 'alice', 'CRT t1');
+      await run(s, 'alice', 'CRT t2');
+      const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 253));
+      await upload(s, 't1', 'a.bin', 'alice', bytes);
+      await upload(s, 't1', 'b.bin', 'alice', bytes);
+      await upload(s, 't2', 'c.bin', 'alice', bytes);
+      const open = async (title: string, filename: string) => {
+        const d = await s.openDownload(title, filename)();
+        if (E.isLeft(d)) throw new Error(`openDownload ${filename}`);
+        return d.right;
+      };
+      const doomed = await open('t1', 'a.bin');
+      const whole = await open('t1', 'b.bin');
+      const other = await open('t2', 'c.bin');
+      // Read to its end before RMV: the receiver has the file as it was.
+      expect((await readAll(whole.stream)).equals(bytes)).toBe(true);
+      const settled: unknown[] = [];
+      for (const d of [doomed, whole, other]) void d.stopped.then((reason) => settled.push(reason));
+      expect(await lines(run(s, 'alice', 'RMV t1'))).toEqual(['Thread t1 removed']);
+      // Stopped by the time RMV has answered, not when its reader next asks for bytes.
+      await Promise.resolve();
+      expect(settled).toEqual([{ kind: 'noThread', title: 't1' }]);
+      expect(doomed.stream.destroyed).toBe(true);
+      await expect(readAll(doomed.stream)).rejects.toThrow();
+      expect((await readAll(other.stream)).equals(bytes)).toBe(true);
+      expect(settled).toHaveLength(1);
     });
 
     it('RMV: only the creator removes; the thread and its uploads go', async () => {

@@ -214,6 +214,35 @@ describe('data-directory store', () => {
     expect(readdirSync(dir).sort()).toEqual(['u', 'u-three.bin']);
   });
 
+  it('RMV closes the files of the downloads in flight from the thread before it answers, so their disk is freed', async () => {
+    const dir = freshDir();
+    const s = await open(dir);
+    await run(s, 'a', 'CRT t');
+    const bytes = Buffer.alloc(256 * 1024, 9);
+    await upload(s, 't', 'big.bin', 'a', bytes);
+    /** This process's open files that are the upload (by device and inode, so after its unlink too). */
+    const { dev, ino } = statSync(join(dir, 't-big.bin'));
+    const holding = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          const st = statSync(`/proc/self/fd/${fd}`);
+          return st.dev === dev && st.ino === ino;
+        } catch {
+          return false;
+        }
+      }).length;
+    const d = await s.openDownload('t', 'big.bin')();
+    if (E.isLeft(d)) throw new Error('openDownload');
+    // A first chunk read, the rest waiting for the receiver.
+    await new Promise<void>((resolve) => d.right.stream.once('readable', () => resolve()));
+    expect(holding()).toBe(1);
+    expect(await lines(run(s, 'a', 'RMV t'))).toEqual(['Thread t removed']);
+    // Before, the handle stayed open (the file's blocks held) until the receiver had read it all, however slowly.
+    expect(holding()).toBe(0);
+    expect(await d.right.stopped).toEqual({ kind: 'noThread', title: 't' });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('a thread and an upload can never claim the same file name', async () => {
     const s = await open(freshDir());
     await run(s, 'a', 'CRT a');

@@ -86,7 +86,7 @@ describe('withNameIdentity store', () => {
     expect(await up.right.commit()).toEqual(E.right(undefined));
     // The upload's file is `Notes-Plan.txt`; a thread of that name in any case is the same file.
     expect(await store.createThread('notes-plan.TXT', 'bob')()).toEqual(E.right(false));
-    expect(await store.statUpload('NOTES', 'PLAN.txt')()).toEqual(E.right(5));
+    expect(await store.statUpload('NOTES', 'PLAN.txt')()).toEqual(E.right({ size: 5, incarnation: expect.any(String) }));
     const again = await store.beginUpload('Notes', 'plan.txt', 'bob')();
     expect(E.isLeft(again) && again.left.kind).toBe('fileExists');
     expect(await store.removeThread('nOtEs', () => E.right(undefined))()).toEqual(E.right(undefined));

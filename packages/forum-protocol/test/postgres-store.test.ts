@@ -179,6 +179,57 @@ describe('PostgreSQL store: a thread removed under an upload', () => {
   });
 });
 
+describe('PostgreSQL store: a thread removed under a download', () => {
+  it("a DWN grant names the thread's row: another server's RMV, CRT and upload of the name in between refuse the download as it opens", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT t');
+    await upload(a, 't', 'f', 'alice', Buffer.from('the old thread\'s file'));
+    const granted = await run(a, 'bob', 'DWN t f');
+    if (granted.kind !== 'transfer') throw new Error('expected a transfer');
+    const [row] = await a.sql<{ id: string }[]>`SELECT id FROM threads WHERE title = 't'`;
+    expect(granted.transfer.incarnation).toBe(String(row?.id));
+    expect(await lines(run(b, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await lines(run(b, 'carol', 'CRT t'))).toEqual(['Thread t created']);
+    expect(E.isRight(await upload(b, 't', 'f', 'carol', Buffer.from("carol's file")))).toBe(true);
+    // Before, the grant named the title only, and carol's file was served for the old thread's.
+    expect(await a.openDownload('t', 'f', granted.transfer.incarnation)()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+  });
+
+  it("another server's RMV stops a download as it reads its next chunk, with the missing-thread error", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    await run(a, 'alice', 'CRT t');
+    const bytes = randomBytes(3 * UPLOAD_CHUNK_BYTES);
+    expect(E.isRight(await upload(a, 't', 'f', 'alice', bytes))).toBe(true);
+    const d = await a.openDownload('t', 'f')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    const { stream, stopped } = d.right;
+    // The first chunk is read, the rest waits for the receiver.
+    await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
+    expect(await lines(run(b, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    // The receiver asks for more: the next chunk went with the thread, and the download is stopped, saying why.
+    const rest = readAll(stream);
+    expect(await stopped).toEqual({ kind: 'noThread', title: 't' });
+    await expect(rest).rejects.toThrow();
+  });
+
+  it("this server's RMV stops its downloads of the thread at once, before another chunk is asked for", async () => {
+    const a = await pg.openStore();
+    await run(a, 'alice', 'CRT t');
+    expect(E.isRight(await upload(a, 't', 'f', 'alice', randomBytes(2 * UPLOAD_CHUNK_BYTES)))).toBe(true);
+    const d = await a.openDownload('t', 'f')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    await new Promise<void>((resolve) => d.right.stream.once('readable', () => resolve()));
+    let settled: unknown;
+    void d.right.stopped.then((reason) => (settled = reason));
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    await Promise.resolve();
+    expect(settled).toEqual({ kind: 'noThread', title: 't' });
+    expect(d.right.stream.destroyed).toBe(true);
+  });
+});
+
 describe('PostgreSQL session leases', () => {
   it('one live session per account across servers; a crashed server’s leases expire', async () => {
     const store = await pg.openStore();
@@ -239,7 +290,7 @@ describe('PostgreSQL transfer tokens', () => {
     const b = await pg.openPeer(await schemaOf(a.sql));
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
-    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: null };
+    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '7' };
     // A stand-in for the asking client's rudp session, whose bytes depend on the context (the token).
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     for (let i = 0; i < 10; i++) {
@@ -258,7 +309,7 @@ describe('PostgreSQL transfer tokens', () => {
     expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));
   });
 
-  it("an upload token keeps its thread's row for the redeeming server; one issued by a schema 4 server (without) is refused as invalid", async () => {
+  it("an upload or download token keeps its thread's row for the redeeming server; one issued by a schema 4 server (without) is refused as invalid", async () => {
     const a = await pg.openStore();
     const b = await pg.openPeer(await schemaOf(a.sql));
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
@@ -273,6 +324,15 @@ describe('PostgreSQL transfer tokens', () => {
     await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
                 VALUES (${old}, 'upload', 't', 'f', 'u', ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)})`;
     expect(await tb.redeem(old, Date.now())()).toEqual(E.right(O.none));
+    // A download's too: it would read the file of whatever thread holds the title when it is redeemed.
+    const down = { ...grant, direction: 'download' as const, incarnation: '43' };
+    const downToken = await ta.issue(down, session)();
+    if (E.isLeft(downToken)) throw new Error('issue failed');
+    expect(await tb.redeem(downToken.right, Date.now())()).toEqual(E.right(O.some({ ...down, keys: deriveTransferKeys(session, downToken.right) })));
+    const oldDown = 'ef'.repeat(32);
+    await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
+                VALUES (${oldDown}, 'download', 't', 'f', 'u', ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)})`;
+    expect(await tb.redeem(oldDown, Date.now())()).toEqual(E.right(O.none));
     expect(await a.sql`SELECT token FROM transfer_tokens`).toEqual([]);
   });
 

@@ -75,6 +75,37 @@ describe('sealed transfer records', () => {
     expect(opener.push(new Uint8Array(0))).toEqual({ ok: false, reason: 'after-final' });
   });
 
+  it('an abort record ends the stream unfinished with its authenticated reason; nothing after it, and none once the final record is sealed', () => {
+    const sealer = new RecordSealer(crypto, key);
+    const data = concat(sealer.seal(Buffer.from('the first bytes')));
+    const abort = sealer.abort(Buffer.from('Thread t does not exist'));
+    if (abort === undefined) throw new Error('no abort record');
+    expect(Buffer.from(abort).includes(Buffer.from('Thread'))).toBe(false);
+    // Split anywhere, the data before it is passed on as it comes, and the abort reads as its reason.
+    for (let cut = 0; cut <= data.length + abort.length; cut++) {
+      const wire = concat([data, abort]);
+      const opener = new RecordOpener(crypto, key);
+      const a = opener.push(wire.subarray(0, cut));
+      const b = opener.push(wire.subarray(cut));
+      expect(b, `cut ${cut}`).toEqual({ ok: false, reason: 'aborted', message: 'Thread t does not exist' });
+      expect(a.ok || cut === wire.length).toBe(true);
+      expect(opener.ended).toBe(false);
+      // And it sticks: nothing after it is read.
+      expect(opener.push(Uint8Array.of(0))).toEqual({ ok: false, reason: 'aborted', message: 'Thread t does not exist' });
+    }
+    // Its reason is authenticated like any record: altered, it is a failure, not a reason.
+    const bad = abort.slice();
+    bad[5] = (bad[5] ?? 0) ^ 1;
+    const opener = new RecordOpener(crypto, key);
+    opener.push(data);
+    expect(opener.push(bad)).toEqual({ ok: false, reason: 'auth' });
+    // Nothing can be sealed after it; and a stream already whole cannot be aborted.
+    expect(() => sealer.seal(Buffer.from('more'))).toThrow();
+    const whole = new RecordSealer(crypto, key);
+    whole.seal(Buffer.from('all'), true);
+    expect(whole.abort(Buffer.from('too late'))).toBeUndefined();
+  });
+
   it('the other direction key, another session or another token cannot open the records', () => {
     const session = createExporter(crypto, crypto.randomBytes(32));
     const a = deriveTransferKeys(session, 'a'.repeat(64));

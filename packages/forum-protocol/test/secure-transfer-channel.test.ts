@@ -87,6 +87,45 @@ describe('SecureTransferChannel over TCP', () => {
     expect(errors[0]?.message).toBe('invalid or expired token');
   });
 
+  it("abort() ends the stream unfinished: the peer fails ERR_TRANSFER_ABORTED with the reason, never ends it as whole; later writes and the end are dropped", async () => {
+    let aborted: boolean | undefined;
+    const client = await loopback((s) => {
+      const ch = new SecureTransferChannel(s, keys, 'server');
+      ch.on('error', () => undefined);
+      ch.write('OK 100\npart of it', () => {
+        aborted = ch.abort('Thread t does not exist');
+        ch.write('never sent');
+        ch.end();
+      });
+    });
+    const ch = new SecureTransferChannel(client, keys, 'client');
+    const errors: Error[] = [];
+    ch.on('error', (e) => errors.push(e));
+    let ended = false;
+    ch.on('end', () => (ended = true));
+    // The bytes before it may be read first or not (as TCP delivers them): they are to be thrown away either way.
+    const got = await drain(ch);
+    expect(got.code).toBe('ERR_TRANSFER_ABORTED');
+    expect('OK 100\npart of it'.startsWith(got.text)).toBe(true);
+    expect(ended).toBe(false);
+    expect(errors.map((e) => e.message)).toEqual(['Thread t does not exist']);
+    expect(aborted).toBe(true);
+  });
+
+  it('abort() after the final record was sealed does nothing: the peer has the stream whole', async () => {
+    let aborted: boolean | undefined;
+    const client = await loopback((s) => {
+      const ch = new SecureTransferChannel(s, keys, 'server');
+      ch.on('error', () => undefined);
+      ch.end('all of it', () => (aborted = ch.abort('too late')));
+    });
+    const ch = new SecureTransferChannel(client, keys, 'client');
+    const got = drain(ch);
+    ch.end();
+    expect(await got).toEqual({ text: 'all of it', code: undefined });
+    expect(aborted).toBe(false);
+  });
+
   it('says when its final record is handed to the socket: the peer may have the whole stream and close before the write completes', async () => {
     const seen: string[] = [];
     let closedByPeer!: () => void;

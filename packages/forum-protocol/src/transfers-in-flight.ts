@@ -1,0 +1,85 @@
+import type { NoThreadError } from './errors.js';
+import type { ThreadIncarnation } from './thread-incarnations.js';
+
+/**
+ * How one transfer (an upload being received, a download being read) is
+ * stopped before its own end: its store lets go of its bytes (`discard`: an
+ * upload's received bytes deleted, a download's file handle closed), then
+ * {@link TransferStop.stopped} settles with the refusal, so that whoever
+ * feeds or drains the transfer stops and says why. Once the transfer's own
+ * end has begun (an upload's commit, a download's last byte read) it is no
+ * longer stopped: an upload's commit checks the thread itself, under the
+ * store's lock, and a download read whole is the file as it was.
+ */
+export class TransferStop {
+  /** Settles with the refusal once the transfer was stopped and its bytes let go; pending until then. Never rejects. */
+  readonly stopped: Promise<NoThreadError>;
+  private settle: (reason: NoThreadError) => void = () => undefined;
+  private why: NoThreadError | undefined;
+  private ending = false;
+
+  constructor(private readonly discard: () => Promise<void>) {
+    this.stopped = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  /** Why the transfer was stopped, `undefined` while it was not: what an upload's commit then refuses with. */
+  get reason(): NoThreadError | undefined {
+    return this.why;
+  }
+
+  /** The transfer's own end begins: from now on it, not a stop, decides (a stop would pull an upload's bytes away mid-commit). */
+  endBegins(): void {
+    this.ending = true;
+  }
+
+  /** Stops the transfer for `reason` unless its end has begun or it was stopped already; resolves once its bytes are let go. */
+  async stop(reason: NoThreadError): Promise<void> {
+    if (this.ending || this.why !== undefined) return;
+    this.why = reason;
+    await this.discard().catch(() => undefined);
+    this.settle(reason);
+  }
+}
+
+interface InFlight {
+  readonly incarnation: ThreadIncarnation;
+  readonly stop: TransferStop;
+}
+
+/**
+ * The transfers one store process is running (uploads being received,
+ * downloads being read), by thread, so that RMV stops those of the thread it
+ * removed at once (an upload's bytes discarded, a download's file closed so
+ * its disk is freed; the peer told) instead of letting them run to their end.
+ * Only this process's transfers: a store shared by several servers
+ * (PostgreSQL) learns of another server's RMV at its next read or write.
+ */
+export class TransfersInFlight {
+  private readonly byTitle = new Map<string, Set<InFlight>>();
+
+  /** Registers a transfer begun for `incarnation` of `title`; returns what forgets it (call when it ends, whichever way). */
+  add(title: string, incarnation: ThreadIncarnation, stop: TransferStop): () => void {
+    const entry: InFlight = { incarnation, stop };
+    const set = this.byTitle.get(title) ?? new Set<InFlight>();
+    set.add(entry);
+    this.byTitle.set(title, set);
+    return () => {
+      set.delete(entry);
+      if (set.size === 0 && this.byTitle.get(title) === set) this.byTitle.delete(title);
+    };
+  }
+
+  /**
+   * Stops every transfer begun for `incarnation` of `title`, which was just
+   * removed, with `reason`; resolves once each has let go of its bytes. A
+   * transfer of a later thread of the title is left alone.
+   */
+  async stopAll(title: string, incarnation: ThreadIncarnation, reason: NoThreadError): Promise<void> {
+    const set = this.byTitle.get(title);
+    if (set === undefined) return;
+    const doomed = [...set].filter((e) => e.incarnation === incarnation);
+    for (const e of doomed) set.delete(e);
+    if (set.size === 0) this.byTitle.delete(title);
+    await Promise.all(doomed.map((e) => e.stop.stop(reason)));
+  }
+}

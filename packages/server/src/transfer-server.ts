@@ -2,7 +2,7 @@ import type { ForumStore, TransferGrant, TransferTokens, UploadError } from 'for
 import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -61,13 +61,14 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     return refuseUpload(socket, uploads.refusal);
   }
   try {
-    await receiveSized(deps, socket, grant, headerDone);
+    await receiveSized(deps, socket, grant, headerDone, ended);
   } finally {
     ended();
   }
 };
 
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void): Promise<void> => {
+/** `endSlot` ends the upload's place among its user's uploads ({@link UploadsPerUser}) early, when RMV stops it. */
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -83,7 +84,7 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation);
+    await receiveBody(deps, socket, grant, size, room.reservation, endSlot);
   } finally {
     room.reservation.release();
   }
@@ -97,11 +98,8 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
-  // An upload grant always names its thread (tokens that cannot are refused as they are redeemed); were one
-  // to come without, it would go to whatever thread holds the title, so it is refused as no thread.
-  if (grant.incarnation === null) return refuseStored(deps, socket, grant, commandErrorText({ kind: 'noThread', title: grant.thread }), refuseUpload);
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation)();
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
@@ -113,16 +111,18 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     send();
   };
   // The store stops the upload when RMV removes its thread, its bytes already discarded: the client is told
-  // at once and the room released, even while no byte arrives, and any wait for the store's stream (which
-  // will not drain again) ends. The loop below then stops at its next chunk, or when the refusal's drain
-  // period ends the connection; its reading is not cut short, so the client's bytes in flight are drained
-  // and it reads the refusal rather than a reset.
+  // at once and the room and its user's upload slot released, even while no byte arrives, and any wait for
+  // the store's stream (which will not drain again) ends. The loop below then stops at its next chunk, or
+  // when the refusal's drain period ends the connection; its reading is not cut short, so the client's bytes
+  // in flight are drained and it reads the refusal rather than a reset. (The slot is not held for that
+  // drain: the upload is over, and its user may start another at once.)
   let stopped: UploadError | undefined;
   const stopWaiting = new AbortController();
   void writer.stopped.then((reason) => {
     stopped = reason;
     stopWaiting.abort();
     room.release();
+    endSlot();
     answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
   });
   const started = performance.now();
@@ -182,21 +182,48 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
 };
 
 const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {
-  const opened = await deps.store.openDownload(grant.thread, grant.filename)();
+  // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
+  // even if the title was made again with a file of that name.
+  const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
-  const { stream, size } = opened.right;
+  const { stream, size, stopped } = opened.right;
   // Read (and drop) what the client sends the other way: at most its final record, then its close.
   // Left unread (the token line's reader pauses the socket), a client's close can go unseen and the
   // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
   socket.resume();
   socket.write(`OK ${size}\n`);
-  // Logged when the final record is handed to TCP, not when the pipeline completes: the client may
-  // have the whole file by then, close the connection (which breaks a pipeline still waiting for the
+  // Logged when the final record is handed to TCP, not when the sending completes: the client may
+  // have the whole file by then, close the connection (which breaks a send still waiting for the
   // socket to drain) and send its next command, whose line must not come first.
   socket.once(FINAL_RECORD_SENT, () => deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`));
+  // RMV of the thread stops the download, its file closed by the store (so the removed file's disk is
+  // freed): the client is told why in a sealed abort record after the bytes already sent, and throws its
+  // partial file away, printing the reason as for a refusal. A download whose final record is already
+  // sent is whole, and is left to finish. Any wait for the socket to drain ends.
+  const quit = new AbortController();
+  socket.once('close', () => quit.abort());
+  let stop: string | undefined;
+  void stopped.then((reason) => {
+    stop = commandErrorText(reason);
+    quit.abort();
+    if (!socket.abort(stop)) return;
+    deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${stop}`);
+    setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
+  });
   try {
-    await pipeline(stream, socket);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (!socket.write(chunk)) await once(socket, 'drain', { signal: quit.signal });
+    }
+    socket.end();
+    await finished(socket, { readable: false });
   } catch {
+    // The store destroys the stream unfinished without an error only to stop it (its refusal then follows at
+    // once): the abort record is on its way, and the connection must live to carry it.
+    if (stream.destroyed && !stream.readableEnded && stream.errored === null && !socket.destroyed) {
+      await Promise.race([stopped, once(socket, 'close').catch(() => undefined)]);
+      return;
+    }
+    if (stop !== undefined) return;
     stream.destroy();
     socket.destroy();
   }

@@ -7,12 +7,12 @@
  * outlive their thread or session, and checks the whole directory tree
  * (temporary files included) after each.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, seededBytes, startServer, tempDir, waitForEntry, walkTree, type ServerProc } from './forum-processes.js';
-import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
+import { deriveTransferKeys, SecureTransferChannel, sessionExporter, TransferChannelError } from 'forum-protocol';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 
 /** What a connection that the test leaves alone saw: the bytes the server sent and how long it stayed open. */
@@ -66,6 +66,35 @@ function openTransfer(port: number, c: RawClient, token: string): { readonly cha
   });
   return { channel, answer };
 }
+
+/**
+ * Opens the transfer connection of `token` half-open, as a client that keeps its side open after the
+ * server's answer, and sends it; `answer` is what the server says up to its final record.
+ */
+function holdTransfer(port: number, c: RawClient, token: string): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('error', () => undefined);
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
+  channel.on('error', () => undefined);
+  const answer = new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    channel.on('data', (b: Buffer) => chunks.push(b));
+    channel.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    channel.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  return { channel, answer };
+}
+
+/** How many of process `pid`'s open files are `path` (after its unlink too: Linux then names it `path (deleted)`). */
+const openCount = async (pid: number, path: string): Promise<number> => {
+  let n = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (target === path || target === `${path} (deleted)`) n++;
+  }
+  return n;
+};
 
 describe('TCP transfer port: hostile peers are cut off and leave nothing behind (real processes)', () => {
   const dirs: string[] = [];
@@ -209,6 +238,84 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     const again = await grant(c, 'u3', 'UPD', ['u', 'other']);
     expect(await sealedExchange(server.tcpPort, c, again, Buffer.concat([Buffer.from(`${MiB}\n`), Buffer.alloc(MiB, 1)]))).toBe('OK\n');
     expect(server.lines()).toContain('Upload of big by yoda refused: Thread t does not exist');
+  });
+
+  it('a DWN grant is for the thread it found: removed and made again (by another user, with a file of that name) before the transfer, the download is refused as for a missing thread', async () => {
+    const { server, c } = await setup();
+    const obi = await rawClient(server.port);
+    clients.push(obi);
+    expect((await rawLogin(obi, 'obi', 'pw2')).lines).toEqual(['Welcome to the forum']);
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'f']), '3\nold')).toBe('OK\n');
+    // In this order, each step answered before the next: the DWN reply, RMV, CRT of the title and an upload of f, the transfer.
+    const token = await grant(c, 'd1', 'DWN', ['t', 'f']);
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    expect(await sealedExchange(server.tcpPort, obi, await grant(obi, 'u2', 'UPD', ['t', 'f']), '3\nnew')).toBe('OK\n');
+    // Before, the token named the title only, and obi's file was served: 'OK 3\nnew'.
+    expect(await sealedExchange(server.tcpPort, c, token, '')).toBe('ERR Thread t does not exist\n');
+  });
+
+  it.runIf(process.platform === 'linux')("RMV stops a download in flight: the server closes the removed file before RMV answers, and the receiver is told in a sealed abort record with the spec's line", async () => {
+    const MiB = 1024 * 1024;
+    const { root, data, server, c } = await setup();
+    const pid = server.child.pid ?? 0;
+    // Far more than the sockets between the two can hold, so the server is still reading it while the receiver waits.
+    const size = 32 * MiB;
+    const bytes = Buffer.concat([Buffer.from(`${size}\n`), seededBytes(size, 7)]);
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'big']), bytes)).toBe('OK\n');
+    const token = await grant(c, 'd1', 'DWN', ['t', 'big']);
+    const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${token}\n`);
+    const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
+    let received = 0;
+    let failure: Error | undefined;
+    // The receiver takes the first record, then stops reading (a slow link) until RMV has answered.
+    channel.once('data', () => socket.pause());
+    channel.on('data', (b: Buffer) => (received += b.length));
+    channel.on('error', (e) => (failure ??= e));
+    const closed = new Promise<void>((resolve) => channel.on('close', () => resolve()));
+    const file = join(data, 't-big');
+    const deadline = Date.now() + 10_000;
+    while ((await openCount(pid, file)) === 0) {
+      if (Date.now() > deadline) throw new Error('the server never opened the file');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    // Before, the handle stayed open (the removed file's 32 MiB held on disk) until the receiver had read it all.
+    expect(await openCount(pid, file)).toBe(0);
+    socket.resume();
+    await closed;
+    expect(failure).toBeInstanceOf(TransferChannelError);
+    expect(failure instanceof TransferChannelError ? [failure.code, failure.message] : []).toEqual(['ERR_TRANSFER_ABORTED', 'Thread t does not exist']);
+    expect(received).toBeLessThan(size);
+    expect(server.lines()).toContain('Download of big by yoda stopped: Thread t does not exist');
+    expect(server.lines()).not.toContain('yoda downloaded big from t thread');
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'outside.txt', 'srv/']);
+  });
+
+  it("RMV frees a stopped upload's place among its user's uploads at once, not when its connection ends", async () => {
+    const { data, server, c } = await setup();
+    expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);
+    // As many uploads as one user may run at once, each begun and waiting, its connection kept open after the answer.
+    const held = await Promise.all(
+      ['a', 'b', 'c', 'd'].map(async (f) => {
+        const held = holdTransfer(server.tcpPort, c, await grant(c, `u-${f}`, 'UPD', ['t', f]));
+        held.channel.write('1000\nabc');
+        return held;
+      }),
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await readdir(data)).filter((n) => n.startsWith('.forum-tmp-')).length < 4) {
+      if (Date.now() > deadline) throw new Error('the uploads never began');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u-e', 'UPD', ['u', 'e']), '2\nhi')).toMatch(/^ERR too many uploads at once/);
+    expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+    for (const h of held) expect(await h.answer).toBe('ERR Thread t does not exist\n');
+    // Before, each stopped upload held its place until its connection ended (here: the 10 s drain after the refusal).
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u-f', 'UPD', ['u', 'f']), '2\nhi')).toBe('OK\n');
+    for (const h of held) h.channel.destroy();
   });
 
   it('a grant dies with its thread (even mid-upload) and with its session: refused, nothing written', async () => {

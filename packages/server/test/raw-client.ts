@@ -125,6 +125,8 @@ export const sealedTransfer = (
     channel.on('data', (c: Buffer) => chunks.push(c));
     channel.on('error', (e) => {
       if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED') failure = `ERR ${e.message}\n`;
+      // The server stopped the transfer midway, saying why (RMV of its thread).
+      else if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_ABORTED') failure = `<aborted: ${e.message}>`;
       else failure = `<${e instanceof TransferChannelError ? e.code : e.message}>`;
     });
     channel.on('close', () => resolve({ opened: Buffer.concat(chunks), failure }));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
-import { readHeaderLines, SecureTransferChannel, type TransferKeys } from 'forum-protocol';
+import { readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
 
 /** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
 export type TransferResult =
@@ -188,7 +188,8 @@ const commit = async (tmp: string, dest: string, overwrite: boolean): Promise<vo
  * Fetches a file over TCP into `dir/filename`: the token line in clear, then
  * sealed records with `keys`. The bytes go to a temporary file that is
  * renamed only once all of them arrived and authenticated, so a broken,
- * altered or cancelled transfer leaves nothing (and a killed client's
+ * altered, cancelled or stopped (the server's abort record: its reason is
+ * the failure, as for a refusal) transfer leaves nothing (and a killed client's
  * leftover goes at the next start, see {@link sweepStaleDownloads}). An
  * existing `dir/filename` is kept unless `options.overwrite`.
  */
@@ -242,7 +243,10 @@ export const downloadFile = async (
     } catch (e) {
       progress.stop();
       await unlink(tmp).catch(() => undefined);
-      return isAborted(signal) ? CANCELLED : failed(`transfer broken off: ${describe(e)}`);
+      if (isAborted(signal)) return CANCELLED;
+      // The server stopped the download and said why (its thread was removed): reported as its refusal would be.
+      if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_ABORTED') return failed(e.message);
+      return failed(`transfer broken off: ${describe(e)}`);
     }
     progress.stop();
     channel.destroy();

@@ -276,7 +276,9 @@ export interface TransferServer {
  * that was granted the token). Inside them: for an upload `SIZE\n` and
  * exactly SIZE bytes, and the final record; the server answers `OK` or
  * `ERR reason`. For a download the server answers `OK SIZE\n` and the bytes,
- * or `ERR reason`. A token that is unknown gets a clear `ERR` line (there
+ * or `ERR reason`; a download whose thread RMV removes midway ends with an
+ * abort record carrying the spec's `Thread T does not exist` instead of the
+ * final record. A token that is unknown gets a clear `ERR` line (there
  * are no keys to seal it with); anything else without a valid token is closed
  * at once. A failed upload, an altered record included, leaves no file.
  */

@@ -70,6 +70,8 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect((await c.request('r', 'RDT', ['t'], 'yoda')).lines).toEqual(['Thread t is empty']);
     await c.request('m', 'MSG', ['t', 'later'], 'yoda');
     expect((await c.request('r', 'RDT', ['t'], 'yoda')).lines).toEqual(['1 yoda: later']);
+    // The log line may reach our pipe after the reply reached the client: wait for both (failed once under load).
+    await server.stdout.waitForMatch(/yoda issued RDT command\n(?:[^\n]*\n)*?yoda issued RDT command\n/);
     expect(server.lines().filter((l) => l === 'yoda issued RDT command')).toHaveLength(2);
   });
 

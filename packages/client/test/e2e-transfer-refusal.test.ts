@@ -64,9 +64,9 @@ describe('forum-client: a download whose thread is removed before or while it ru
     expect(await sealedExchange(tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]))).toBe('OK\n');
   };
 
-  it('removed mid-download: prints "Thread t does not exist" and keeps no file, not a short one', async () => {
-    // The server's first 64 KiB pass, then its bytes are held: the download has begun and cannot finish.
-    const proxy = await startHoldingProxy(64 * 1024, 'toClient');
+  /** A server whose advertised transfer port is a holding proxy (`holdAfter` bytes pass `direction`), and obi logged in with thread t made. */
+  const serverBehindProxy = async (holdAfter: number, direction: 'toClient' | 'toServer') => {
+    const proxy = await startHoldingProxy(holdAfter, direction);
     scope.stops.push(() => void proxy.close());
     const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
     scope.dirs.push(data, cwd);
@@ -77,6 +77,21 @@ describe('forum-client: a download whose thread is removed before or while it ru
     scope.stops.push(() => void obi.close());
     await rawLogin(obi, 'obi', 'pw2');
     expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    return { proxy, server, cwd, obi };
+  };
+
+  /** The client printed the spec's line for the download, exits on XIT, and kept no file. */
+  const expectRefusedAndNothingKept = async (client: ReturnType<typeof spawnClient>, cwd: string): Promise<void> => {
+    await client.stdout.waitFor('Thread t does not exist\n');
+    client.send('XIT');
+    expect(await client.exited).toBe(0);
+    expect(client.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t does not exist'], ['Goodbye']));
+    expect(await readdir(cwd)).toEqual([]);
+  };
+
+  it('removed mid-download: prints "Thread t does not exist" and keeps no file, not a short one', async () => {
+    // The server's first 64 KiB pass, then its bytes are held: the download has begun and cannot finish.
+    const { proxy, server, cwd, obi } = await serverBehindProxy(64 * 1024, 'toClient');
     // Far more than the sockets on the way hold: the server is still reading the file when RMV comes.
     await uploadRaw(obi, server.tcpPort, 't', 'big.bin', Buffer.alloc(32 * 1024 * 1024, 7));
 
@@ -88,26 +103,12 @@ describe('forum-client: a download whose thread is removed before or while it ru
     proxy.release();
 
     // Before: the server read on from the removed file, and the client printed `big.bin successfully downloaded`.
-    await client.stdout.waitFor('Thread t does not exist\n');
-    client.send('XIT');
-    expect(await client.exited).toBe(0);
-    expect(client.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t does not exist'], ['Goodbye']));
-    expect(await readdir(cwd)).toEqual([]);
+    await expectRefusedAndNothingKept(client, cwd);
   });
 
   it('granted before its thread was removed and made again with a file of that name: prints "Thread t does not exist", not the new file', async () => {
     // Nothing of the client's passes, not even its token line, until released.
-    const proxy = await startHoldingProxy(0, 'toServer');
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    const obi = await rawClient(server.port);
-    scope.stops.push(() => void obi.close());
-    await rawLogin(obi, 'obi', 'pw2');
-    expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    const { proxy, server, cwd, obi } = await serverBehindProxy(0, 'toServer');
     await uploadRaw(obi, server.tcpPort, 't', 'f.txt', Buffer.from('the old thread\n'));
 
     const client = spawnClient(server.port, cwd);
@@ -123,10 +124,6 @@ describe('forum-client: a download whose thread is removed before or while it ru
     proxy.release();
 
     // Before: `f.txt successfully downloaded`, with leia's file.
-    await client.stdout.waitFor('Thread t does not exist\n');
-    client.send('XIT');
-    expect(await client.exited).toBe(0);
-    expect(client.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t does not exist'], ['Goodbye']));
-    expect(await readdir(cwd)).toEqual([]);
+    await expectRefusedAndNothingKept(client, cwd);
   });
 });

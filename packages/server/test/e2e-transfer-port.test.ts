@@ -52,36 +52,25 @@ const trickle = (port: number, payload: string): Promise<Abandoned> =>
     });
   });
 
-/** Opens the transfer connection of `token` and sends it; `answer` is everything the server says until it closes. */
-function openTransfer(port: number, c: RawClient, token: string): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  socket.on('error', () => undefined);
-  socket.write(`${token}\n`);
-  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
-  channel.on('error', () => undefined);
-  const answer = new Promise<string>((resolve) => {
-    const chunks: Buffer[] = [];
-    channel.on('data', (b: Buffer) => chunks.push(b));
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-  return { channel, answer };
-}
-
 /**
- * Opens the transfer connection of `token` half-open, as a client that keeps its side open after the
- * server's answer, and sends it; `answer` is what the server says up to its final record.
+ * Opens the transfer connection of `token` and sends it; `answer` is everything the server says until it
+ * closes. `halfOpen`: as a client that keeps its side open after the server's answer, and `answer` is
+ * what the server says up to its final record.
  */
-function holdTransfer(port: number, c: RawClient, token: string): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
-  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+function openTransfer(port: number, c: RawClient, token: string, halfOpen = false): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen });
   socket.on('error', () => undefined);
   socket.write(`${token}\n`);
   const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
   channel.on('error', () => undefined);
   const answer = new Promise<string>((resolve) => {
     const chunks: Buffer[] = [];
+    const done = (): void => resolve(Buffer.concat(chunks).toString('utf8'));
     channel.on('data', (b: Buffer) => chunks.push(b));
-    channel.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    channel.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    if (halfOpen) {
+      channel.on('end', done);
+      channel.on('close', done);
+    } else socket.on('close', done);
   });
   return { channel, answer };
 }
@@ -300,7 +289,7 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     // As many uploads as one user may run at once, each begun and waiting, its connection kept open after the answer.
     const held = await Promise.all(
       ['a', 'b', 'c', 'd'].map(async (f) => {
-        const held = holdTransfer(server.tcpPort, c, await grant(c, `u-${f}`, 'UPD', ['t', f]));
+        const held = openTransfer(server.tcpPort, c, await grant(c, `u-${f}`, 'UPD', ['t', f]), true);
         held.channel.write('1000\nabc');
         return held;
       }),

@@ -12,7 +12,7 @@ import { IntegrityChecker } from '../integrity/integrity-checker.js';
 import { makePayload } from '../integrity/payload.js';
 import { SystemFactory, type SystemId } from '../peers/systems.js';
 import { BULK } from '../scenarios/bulk.js';
-import { plainLoss } from '../scenarios/link-variants.js';
+import { BASE_RTT_MS, plainLoss } from '../scenarios/link-variants.js';
 import { CLIENT_ADDRESS, IP_UDP_HEADER_BYTES, SERVER_ADDRESS, SimPair } from '../sim/sim-pair.js';
 
 const seed = Number(process.argv[2] ?? '1');
@@ -90,6 +90,12 @@ const r = pair.sim.linkStats(SERVER_ADDRESS, CLIENT_ADDRESS);
 console.log(`done in ${elapsed.toFixed(1)} ms: goodput ÷ B ${((scenario.totalBytes * 8) / (elapsed / 1000) / scenario.bandwidthBps).toFixed(4)}`);
 console.log(`forward: ${l.sentDatagrams} datagrams, ${l.sentBytes} B (+hdr ${l.sentBytes + l.sentDatagrams * IP_UDP_HEADER_BYTES}), queue drops ${l.droppedQueue}, mtu drops ${l.droppedMtu}; payload share ${(scenario.totalBytes / (l.sentBytes + l.sentDatagrams * IP_UDP_HEADER_BYTES)).toFixed(4)}`);
 console.log(`reverse: ${r.sentDatagrams} datagrams, ${r.sentBytes} B`);
+// What no sender can beat on this link: every byte that crossed the bottleneck at B, then one one-way delay.
+const linkMs = ((l.deliveredBytes + l.deliveredDatagrams * IP_UDP_HEADER_BYTES) * 8000) / scenario.bandwidthBps;
+const boundMs = linkMs + BASE_RTT_MS / 2;
+console.log(
+  `bound: the ${l.deliveredDatagrams} datagrams that crossed the bottleneck take ${linkMs.toFixed(1)} ms at B, + ${BASE_RTT_MS / 2} ms one way = ${boundMs.toFixed(1)} ms: goodput ÷ B ≤ ${((scenario.totalBytes * 8) / (boundMs / 1000) / scenario.bandwidthBps).toFixed(4)} with these datagrams`,
+);
 console.log(`bottleneck idle after the first send: ${idleMs.toFixed(1)} ms; last departure ${(busyUntil - start).toFixed(1)} ms; idle spans (start+length): ${idleSpans.join(' ')}`);
 console.log(`datagram sizes: ${[...sizes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${k}×${v}`).join(' ')}`);
 console.log(JSON.stringify(handle?.connection?.stats(), (_k, v: unknown) => v));

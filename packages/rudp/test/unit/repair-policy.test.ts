@@ -337,6 +337,25 @@ describe('RepairPolicy: the loss-rate average', () => {
     expect(tailCopies(p)).toEqual([20]);
   });
 
+  it('on a path that keeps losing 10 %, a stretch of 40 clean packets still leaves a repair in every packet (the long average holds the rate up), unless losses come in runs', () => {
+    // The short average alone reads about 4 % after the stretch, under the 5 % high threshold: every
+    // other packet went without a repair. The long one reads about 8 %.
+    const missing = (lost: (pn: number) => boolean): number => {
+      const { p } = policy();
+      for (let pn = 0; pn < 3_000; pn++) {
+        if (lost(pn)) p.onPacketLost(pn);
+        else p.onPacketAcked();
+      }
+      for (let i = 0; i < 40; i++) p.onPacketAcked();
+      p.rememberSmall(0, msg(0));
+      return Array.from({ length: 20 }, (_, i) => repairIn(p, 1, 4_000 + i)).filter((f) => f === undefined).length;
+    };
+    expect(missing((pn) => pn % 10 === 0)).toBe(0);
+    // Runs of three every 30 packets (10 %): the clean stretches between runs are real, and earn the
+    // short average's share.
+    expect(missing((pn) => pn % 30 < 3)).toBeGreaterThan(0);
+  });
+
   it('the thresholds count from the rate reaching them', () => {
     const p = policy(at(ONE, ONE)).p;
     p.onPacketLost();

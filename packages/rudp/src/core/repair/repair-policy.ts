@@ -34,6 +34,8 @@ const LOSS_EWMA_KEEP = 0.98;
  * for their resend. The short average still decides how fast repairs start, and the copies.
  */
 const LONG_LOSS_EWMA_KEEP = 0.995;
+/** Outcomes after which the long average's weight is 1 to within 10⁻⁴ (the count stops there). */
+const LONG_OUTCOMES_COUNTED = 2_000;
 /**
  * Clean packets the loss estimate assumes before the first outcome. An
  * average that starts at zero hears of a lossy path only after ~50 packets
@@ -108,10 +110,10 @@ export class RepairPolicy {
   private lossSum = 0;
   /** Moving sum of outcomes, lost or acknowledged, with the same weights (tends to 1). */
   private outcomeWeight = 0;
-  /** The long average's moving sum of losses (each outcome weighs 1 − LONG_LOSS_EWMA_KEEP). */
+  /** The long average's moving sum of losses (each outcome weighs 1 − LONG_LOSS_EWMA_KEEP); the small integer 0 until a loss, so a clean connection holds no boxed number for it. */
   private longLossSum = 0;
-  /** The long average's moving sum of outcomes (tends to 1). */
-  private longWeight = 0;
+  /** Outcomes the long average counted, up to `LONG_OUTCOMES_COUNTED` (its weight is 1 − keep^this: an integer, not another boxed number). */
+  private longOutcomes = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
   private repairCredit = 0;
   /** Previous copies earned by packets of new data at high loss (one is sent when it reaches 1). */
@@ -143,8 +145,8 @@ export class RepairPolicy {
     this.measured = true;
     this.lossSum *= LOSS_EWMA_KEEP;
     this.outcomeWeight = this.outcomeWeight * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
-    this.longLossSum *= LONG_LOSS_EWMA_KEEP;
-    this.longWeight = this.longWeight * LONG_LOSS_EWMA_KEEP + (1 - LONG_LOSS_EWMA_KEEP);
+    if (this.longLossSum !== 0) this.longLossSum *= LONG_LOSS_EWMA_KEEP;
+    if (this.longOutcomes < LONG_OUTCOMES_COUNTED) this.longOutcomes++;
     if (this.seedTrial === 0) return;
     this.seedTrial--;
     if (this.seedTrial === SEED_RETIRED_AFTER) this.lossSum = 0;
@@ -173,7 +175,7 @@ export class RepairPolicy {
     this.lossSum = this.lossSum * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
     this.outcomeWeight = this.outcomeWeight * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
     this.longLossSum = this.longLossSum * LONG_LOSS_EWMA_KEEP + (1 - LONG_LOSS_EWMA_KEEP);
-    this.longWeight = this.longWeight * LONG_LOSS_EWMA_KEEP + (1 - LONG_LOSS_EWMA_KEEP);
+    if (this.longOutcomes < LONG_OUTCOMES_COUNTED) this.longOutcomes++;
   }
 
   /** Packet `pn`, counted as lost, was only late: take its loss back, and the guess it confirmed. */
@@ -226,7 +228,8 @@ export class RepairPolicy {
    * `LONG_LOSS_EWMA_KEEP`). The long one counts its outcomes against the same prior of clean packets.
    */
   private repairLossRate(): number {
-    const long = this.longLossSum / Math.max(this.longWeight, LOSS_PRIOR_PACKETS * (1 - LONG_LOSS_EWMA_KEEP));
+    const weight = 1 - LONG_LOSS_EWMA_KEEP ** this.longOutcomes;
+    const long = this.longLossSum / Math.max(weight, LOSS_PRIOR_PACKETS * (1 - LONG_LOSS_EWMA_KEEP));
     // Where losses come in runs the clean stretches between them are real: repairs there would be bytes
     // for nothing (bench chat, bursts of mean length 3 at 10 %: 4 % more wire bytes, same p99).
     return this.bursty() ? this.lossRate() : Math.max(this.lossRate(), long);

@@ -112,7 +112,11 @@ export class RepairPolicy {
   private outcomeWeight = 0;
   /** The long average's moving sum of losses (each outcome weighs 1 − LONG_LOSS_EWMA_KEEP); the small integer 0 until a loss, so a clean connection holds no boxed number for it. */
   private longLossSum = 0;
-  /** Outcomes the long average counted, up to `LONG_OUTCOMES_COUNTED` (its weight is 1 − keep^this: an integer, not another boxed number). */
+  /**
+   * Packet outcomes (acknowledged or lost) counted, up to `LONG_OUTCOMES_COUNTED`: the long average's
+   * weight is 1 − keep^this (an integer, not another boxed number), and any at all means the loss
+   * rate says something about the path.
+   */
   private longOutcomes = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
   private repairCredit = 0;
@@ -124,8 +128,6 @@ export class RepairPolicy {
   private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
   private recentSmall: OutgoingMessage[] = emptyArray();
-  /** Some packet was acknowledged or declared lost: the loss rate says something about the path. */
-  private measured = false;
   /** Moving sum of losses that continued a run of losses (the packet just before was lost too); see `bursty`. */
   private runShare = 0;
   /** Moving sum of losses counted in `runShare`, with the same weights (tends to 1). */
@@ -142,7 +144,6 @@ export class RepairPolicy {
 
   /** An ack-eliciting packet was acknowledged. */
   onPacketAcked(): void {
-    this.measured = true;
     this.lossSum *= LOSS_EWMA_KEEP;
     this.outcomeWeight = this.outcomeWeight * LOSS_EWMA_KEEP + (1 - LOSS_EWMA_KEEP);
     if (this.longLossSum !== 0) this.longLossSum *= LONG_LOSS_EWMA_KEEP;
@@ -155,7 +156,6 @@ export class RepairPolicy {
 
   /** Ack-eliciting packet `pn` was declared lost. */
   onPacketLost(pn = Number.NaN): void {
-    this.measured = true;
     // A loss during the trial confirms the handshake's guess. Remember how to take that back should it
     // and every loss after it turn out spurious (a path whose RTT grew after the handshake declares
     // several packets lost at once); a few losses more settle it.
@@ -383,7 +383,7 @@ export class RepairPolicy {
   private level(lossRate = this.lossRate()): number {
     const c = this.config.redundancy;
     if (c.maxCopies === 0) return 0;
-    if (lossRate < c.lossThreshold) return this.measured ? 0 : c.maxCopies;
+    if (lossRate < c.lossThreshold) return this.longOutcomes > 0 ? 0 : c.maxCopies;
     return lossRate >= c.highLossThreshold ? c.maxCopies : Math.min(1, c.maxCopies);
   }
 }

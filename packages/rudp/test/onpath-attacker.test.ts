@@ -463,7 +463,7 @@ describe('on-path attacker: a cookie INITIAL replayed after its connection close
     pair.sim.wake(CLIENT);
     pair.sim.runFor(500);
     expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(['hello']);
-    pair.conn.close();
+    pair.conn.close(pair.sim.now);
     pair.sim.wake(CLIENT);
     pair.sim.runFor(5_000);
     expect(pair.serverConn()?.state).toBe('closed');

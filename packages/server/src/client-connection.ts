@@ -108,6 +108,15 @@ const EMPTY = new Uint8Array(0);
 const REFUSAL_LINGER_MS = 5_000;
 
 /**
+ * A logged-in connection's receive window (which also caps the largest
+ * message a peer may send): the largest request the forum accepts plus room
+ * for a few small ones behind it, instead of rudp's 32 MiB default. A peer
+ * that sends unfinished large messages can make the server hold at most this
+ * much per connection. Raised to at login (`raiseReceiveWindow`).
+ */
+export const SESSION_RECEIVE_WINDOW = MAX_REQUEST_BYTES + 32 * 1024;
+
+/**
  * Serves a connection the server will not take (it is over its memory
  * budget): its first request is answered with `Server busy: REASON, try
  * again later` and the connection closed; one that sends nothing is closed
@@ -280,6 +289,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         if (state.step === 'authenticated' && sessionUser === undefined) {
           sessionUser = state.session.username;
           ctx.liveSessions.set(connectionKey, endTakenOver);
+          // Before the reply, so the MAX_DATA that tells the client goes first: its next request may be large.
+          conn.raiseReceiveWindow(SESSION_RECEIVE_WINDOW);
         }
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {

@@ -4,7 +4,6 @@ import {
   createTransferTokens,
   DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
-  MAX_REQUEST_BYTES,
   openFileStore,
   shutdownNotice,
   withNameIdentity,
@@ -20,6 +19,7 @@ import { listen, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
+export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -118,13 +118,15 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
 
 /**
  * rudp settings: a vanished client is noticed within 10 s, far below the
- * forum's idle timeout. The receive window (which also caps the largest
- * message a peer may send) is the largest request the forum accepts plus
- * room for a few small ones behind it, instead of rudp's 32 MiB default: a
- * peer that sends unfinished large messages can make the server hold at most
- * this much per connection.
+ * forum's idle timeout. The receive window before login is 8 KiB, room for a
+ * few login requests (names and passwords are at most 64 bytes, 6 × that
+ * escaped): what an unauthenticated peer may make the server hold for a
+ * connection. With the session's 128 KiB from the first packet, 40 hosts of
+ * 256 connections that never logged in, each holding one unfinished message,
+ * took a server 456 MiB past its 1 GiB memory budget and every honest login
+ * was refused (SECURITY.md).
  */
-export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: MAX_REQUEST_BYTES + 32 * 1024 } as const;
+export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: 8 * 1024 } as const;
 
 /**
  * The QUIC-LB configuration of the forum's connection ids (config rotation
@@ -135,8 +137,8 @@ export const QUIC_LB_CONFIG: QuicLbConfig = { configRotation: 0, serverIdBytes: 
 
 /**
  * Bytes of requests one client host may have waiting to run (all its
- * connections), one logged-in connection, and one before login (the receive
- * window: one largest request and a few small ones). See queue-budget.ts.
+ * connections), one logged-in connection, and one before login (its receive
+ * window: a few login requests). See queue-budget.ts.
  */
 export const QUEUE_LIMITS: QueueBudgetLimits = { perHost: 4 * 1024 * 1024, perConnection: 1024 * 1024, perConnectionBeforeLogin: TRANSPORT.receiveWindow };
 

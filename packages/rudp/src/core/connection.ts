@@ -24,7 +24,7 @@
 import { type ConnectionConfig, keepAliveInterval } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, creditOf } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, MIN_RECEIVE_WINDOW, creditOf } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -276,6 +276,27 @@ export class Connection {
    */
   maxMessageSize(): number {
     return this.flow.peerWindow - MESSAGE_CREDIT;
+  }
+
+  /** Our receive window, bytes: the endpoint's `receiveWindow`, or more after `raiseReceiveWindow`. */
+  receiveWindow(): number {
+    return this.flow.window;
+  }
+
+  /**
+   * Grows this connection's receive window to `bytes` (a smaller value
+   * changes nothing: credit announced cannot be taken back). The peer hears
+   * of it in the next packet (MAX_DATA) and may then send messages up to the
+   * new window. For a server that keeps the window of connections it does
+   * not trust yet small (what an unfinished message may make it hold) and
+   * raises it once the peer has proved who it is.
+   */
+  raiseReceiveWindow(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < MIN_RECEIVE_WINDOW) throw new RangeError(`rudp: receive window must be an integer of at least ${MIN_RECEIVE_WINDOW} bytes, got ${bytes}`);
+    if (bytes <= this.flow.window || this.state === 'closed') return;
+    this.flow.raiseReceiveWindow(bytes);
+    this.reassembly.raiseWindow(bytes);
+    this.host.wake(this);
   }
 
   /** What `maxMessageSize` is, in words for an error. */
@@ -561,7 +582,7 @@ export class Connection {
         this.repairPolicy.forgetAcknowledged();
         return;
       case 'max-data':
-        this.flow.onMaxData(f.limit);
+        this.flow.onMaxData(f.limit, this.sendQueue.startedStreamEnd);
         return;
       case 'close':
         this.startClose(now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });

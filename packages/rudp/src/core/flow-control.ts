@@ -47,8 +47,8 @@ export class FlowControl {
   private maxDataDue = false;
 
   constructor(
-    /** Our receive window, bytes. */
-    private readonly receiveWindow: number,
+    /** Our receive window, bytes (`raiseReceiveWindow` may grow it). */
+    private receiveWindow: number,
     peerWindow: number,
   ) {
     this.peerLimit = peerWindow;
@@ -72,9 +72,35 @@ export class FlowControl {
     return streamEnd <= this.peerLimit;
   }
 
-  /** The peer raised its limit (MAX_DATA). */
-  onMaxData(limit: number): void {
+  /**
+   * The peer raised its limit (MAX_DATA). `startedStreamEnd` is the stream
+   * offset past every message we have begun to send: the peer cannot have
+   * read more, so its window is at least `limit − startedStreamEnd`, and a
+   * limit beyond our estimate of its window plus that says the window grew
+   * (`raiseReceiveWindow` at the peer: a server that allows large requests
+   * only after login). For a window that never changed this reads no more
+   * than the window, so nothing changes.
+   */
+  onMaxData(limit: number, startedStreamEnd: number): void {
     if (limit > this.peerLimit) this.peerLimit = limit;
+    if (limit - startedStreamEnd > this.peerWindowBytes) this.peerWindowBytes = limit - startedStreamEnd;
+  }
+
+  /** Our receive window. */
+  get window(): number {
+    return this.receiveWindow;
+  }
+
+  /**
+   * Grows our receive window to `window` bytes (never shrinks it: credit
+   * announced cannot be taken back). The new limit is announced at once in
+   * MAX_DATA, from which the peer also learns that it may send larger messages.
+   */
+  raiseReceiveWindow(window: number): void {
+    if (window <= this.receiveWindow) return;
+    this.receiveWindow = window;
+    this.advertisedLimit = this.consumed + window;
+    this.maxDataDue = true;
   }
 
   /** The application read a message that took `bytes` of the window (`creditOf` its length). */

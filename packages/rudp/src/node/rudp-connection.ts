@@ -173,6 +173,29 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.core.maxMessageSize();
   }
 
+  /** This connection's receive window, bytes: the endpoint's `receiveWindow`, or more after `raiseReceiveWindow`. */
+  get receiveWindow(): number {
+    return this.core.receiveWindow();
+  }
+
+  /**
+   * Grows this connection's receive window to `bytes` (a smaller value
+   * changes nothing); the peer may then send messages up to it. A server
+   * keeps the window of connections it does not trust yet small, since an
+   * unfinished message may make it hold that much, and raises it once the
+   * peer has proved who it is (the forum server does so at login). Throws a
+   * `RangeError` (`ERR_OUT_OF_RANGE`) below 1,024 bytes or for a non-integer.
+   */
+  raiseReceiveWindow(bytes: number): void {
+    try {
+      this.core.raiseReceiveWindow(bytes);
+    } catch (e) {
+      if (e instanceof RangeError) throw Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' });
+      throw e;
+    }
+    this.io.changed(this.core);
+  }
+
   /** Bytes of messages sent through this wrapper and not yet acknowledged by the peer (their payload alone). */
   get bufferedAmount(): number {
     return this.buffered;

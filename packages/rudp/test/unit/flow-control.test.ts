@@ -26,13 +26,38 @@ describe('FlowControl: sending', () => {
 
   it('MAX_DATA raises the limit; a stale, lower one does not lower it', () => {
     const f = new FlowControl(1_000, 500);
-    f.onMaxData(800);
+    // 300 bytes of messages begun: the peer read at most those, so a limit of 800 is its window of 500 still.
+    f.onMaxData(800, 300);
     expect(f.allows(800)).toBe(true);
     expect(f.allows(801)).toBe(false);
-    f.onMaxData(600);
+    f.onMaxData(600, 300);
     expect(f.allows(800)).toBe(true);
     // The window (largest message) is what the handshake said, not the limit.
     expect(f.peerWindow).toBe(500);
+  });
+
+  it('a limit past what we began plus the window says the peer raised its window: larger messages may go', () => {
+    const f = new FlowControl(1_000, 500);
+    f.onMaxData(5_300, 300);
+    expect(f.peerWindow).toBe(5_000);
+    // Never lowered by a later, smaller estimate (more begun since, not yet read).
+    f.onMaxData(5_400, 2_000);
+    expect(f.peerWindow).toBe(5_000);
+  });
+
+  it('raiseReceiveWindow grows our window and announces the new limit at once; it never shrinks', () => {
+    const f = new FlowControl(1_000, 500);
+    f.onRead(100);
+    expect(f.due).toBe(false);
+    f.raiseReceiveWindow(8_000);
+    expect(f.window).toBe(8_000);
+    expect(f.due).toBe(true);
+    const w = writerWithRoom(100);
+    expect(f.writeIfDue(w)).toBe(true);
+    expect(framesIn(w)).toEqual([{ type: 'max-data', limit: 8_100 }]);
+    f.raiseReceiveWindow(2_000);
+    expect(f.window).toBe(8_000);
+    expect(f.due).toBe(false);
   });
 
   it('the handshake\'s window replaces the stand-in one', () => {
@@ -55,9 +80,9 @@ describe('FlowControl: sending', () => {
     // The first message fits; the second ends 50 past the limit.
     expect(chunks.map((c) => c.message.id)).toEqual([0]);
     expect(q.hasNewData()).toBe(false);
-    f.onMaxData(end - 1);
+    f.onMaxData(end - 1, q.startedStreamEnd);
     expect(q.hasNewData()).toBe(false);
-    f.onMaxData(end);
+    f.onMaxData(end, q.startedStreamEnd);
     expect(q.hasNewData()).toBe(true);
     q.fillNewData(writerWithRoom(1_000), chunks, 0, { rememberSmall: () => undefined });
     expect(chunks.map((c) => c.message.id)).toEqual([0, 1]);

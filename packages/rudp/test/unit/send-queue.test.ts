@@ -204,7 +204,7 @@ describe('SendQueue: new data', () => {
     q.push(bytes(1));
     expect(fill(q).chunks.map((c) => c.message.id)).toEqual([0]);
     expect(q.hasNewData()).toBe(false);
-    flow.onMaxData(2 * creditOf(60) + creditOf(1));
+    flow.onMaxData(2 * creditOf(60) + creditOf(1), q.startedStreamEnd);
     expect(q.hasNewData()).toBe(true);
     expect(fill(q).chunks.map((c) => c.message.id)).toEqual([1, 2]);
   });

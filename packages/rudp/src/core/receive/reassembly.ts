@@ -133,10 +133,15 @@ export class Reassembly {
   private listedRanges = 0;
 
   constructor(
-    private readonly window: number,
+    private window: number,
     /** Copies a message that may not stay a view of its datagram (see `keepable`). */
     private readonly copy: (bytes: Uint8Array) => Uint8Array = sliceOf,
   ) {}
+
+  /** The receive window grew (`FlowControl.raiseReceiveWindow`): what may be held grows with it. */
+  raiseWindow(window: number): void {
+    if (window > this.window) this.window = window;
+  }
 
   /** Accepts a fragment. */
   accept(f: FragmentFrame): FragmentResult {

@@ -147,6 +147,11 @@ export class SendQueue {
     return d;
   }
 
+  /** Stream offset (window credit) past every message whose first chunk has left: the most the peer can have read. */
+  get startedStreamEnd(): number {
+    return this.waitingStart;
+  }
+
   /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
   hasNewData(): boolean {
     return this.datagramHead < this.datagrams.length || this.hasNewReliableData();

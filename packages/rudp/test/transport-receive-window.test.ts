@@ -1,0 +1,67 @@
+/**
+ * A receive window raised after the handshake (`Connection.raiseReceiveWindow`):
+ * a server keeps the window of connections it does not trust yet small, so an
+ * unfinished message cannot make it hold more than that, and raises it once
+ * the peer proved who it is. The peer learns of the larger window from the
+ * MAX_DATA that announces it (its limit past every message the peer began),
+ * with no new frame: before, its largest message stayed what the handshake said.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/core/connection.js';
+import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+
+const SMALL = 4_096;
+const LARGE = 256 * 1024;
+
+function raisedPair(): { p: ReturnType<typeof makePair>; server: Connection } {
+  const p = makePair({ seed: 3, server: { receiveWindow: SMALL } });
+  p.conn.send(new TextEncoder().encode('hello'));
+  p.sim.wake(CLIENT);
+  p.sim.runFor(500);
+  const server = p.serverConn() as Connection;
+  expect(server.state).toBe('established');
+  return { p, server };
+}
+
+describe('a receive window raised after the handshake', () => {
+  it('before: the peer may send no message larger than the small window (what a hostile peer could make the server hold)', () => {
+    const { p } = raisedPair();
+    expect(p.conn.maxMessageSize()).toBeLessThan(SMALL);
+    expect(() => p.conn.send(new Uint8Array(SMALL))).toThrow(RangeError);
+  });
+
+  it('after raiseReceiveWindow: within a round trip the peer sends messages up to the new window, and they arrive whole', () => {
+    const { p, server } = raisedPair();
+    server.raiseReceiveWindow(LARGE);
+    expect(server.receiveWindow()).toBe(LARGE);
+    p.sim.wake(SERVER);
+    p.sim.runFor(200);
+    // Fails without the inference from MAX_DATA: the client kept the handshake's 4 KiB.
+    expect(p.conn.maxMessageSize()).toBeGreaterThanOrEqual(LARGE - 512);
+    const big = new Uint8Array(LARGE - 1_024).fill(7);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    const got = messagesOf(p.serverEvents);
+    expect(got.map((m) => m.length)).toEqual([5, LARGE - 1_024]);
+    expect(got[1]?.every((b) => b === 7)).toBe(true);
+  });
+
+  it('a smaller value changes nothing, and a window under the minimum is a RangeError', () => {
+    const { server } = raisedPair();
+    server.raiseReceiveWindow(2_048);
+    expect(server.receiveWindow()).toBe(SMALL);
+    expect(() => server.raiseReceiveWindow(100)).toThrow(RangeError);
+    expect(() => server.raiseReceiveWindow(Number.NaN)).toThrow(RangeError);
+  });
+
+  it('a peer whose window never changed is not taken for a larger one, however much it read', () => {
+    // 200 messages of 1 KiB to a 4 KiB window: many MAX_DATA, each limit = what was read + the window.
+    const { p } = raisedPair();
+    for (let i = 0; i < 200; i++) p.conn.send(new Uint8Array(1_024));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(201);
+    expect(p.conn.maxMessageSize()).toBeLessThan(SMALL);
+  });
+});

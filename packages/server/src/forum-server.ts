@@ -105,8 +105,12 @@ export interface ForumServer {
 
 /**
  * Default of {@link ForumServerOptions.maxConnectionsPerHost} (the command
- * line's): room for a NAT full of users, each holding one connection, while
- * one machine's connections hold a few MiB, not the whole memory budget.
+ * line's): room for a NAT full of users, each holding one connection. Before
+ * login each connection may hold an unfinished message as large as its 8 KiB
+ * receive window (`TRANSPORT`) beside its idle state: 256 connections of one
+ * host, each holding one, added about 2.2 MiB of RSS on the built server
+ * (with the 128 KiB window of every connection before, 33 MiB: a few dozen
+ * hosts reached the default memory budget). See SECURITY.md, Known weaknesses.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
 

@@ -12,27 +12,32 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rawClient, rawLogin, sealedExchange, type RawClient } from '../../server/test/raw-client.js';
-import { answered, cleanupAfterEach, P, spawnClient, startServer, tempDir, waitForEntry } from '../../server/test/forum-processes.js';
-import { startHoldingProxy } from './holding-proxy.js';
+import { answered, cleanupAfterEach, P, spawnClient, startServer, tempDir, waitForEntry, type TestScope } from '../../server/test/forum-processes.js';
+import { startHoldingProxy, type HeldDirection } from './holding-proxy.js';
+
+/** A server whose advertised transfer port is a holding proxy (`holdAfter` bytes pass `direction`), and obi logged in with thread t made. */
+const serverBehindProxy = async (scope: TestScope, holdAfter: number, direction: HeldDirection = 'toServer') => {
+  const proxy = await startHoldingProxy(holdAfter, direction);
+  scope.stops.push(() => void proxy.close());
+  const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
+  scope.dirs.push(data, cwd);
+  const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
+  scope.servers.push(server);
+  proxy.target(server.tcpPort);
+  const obi = await rawClient(server.port);
+  scope.stops.push(() => void obi.close());
+  await rawLogin(obi, 'obi', 'pw2');
+  expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+  return { proxy, server, data, cwd, obi };
+};
 
 describe('forum-client: an upload whose thread is removed while it runs (real processes)', () => {
   const scope = cleanupAfterEach();
 
   it('prints "Thread t does not exist", as the server refuses it, and the new thread of the title gets nothing', async () => {
-    const proxy = await startHoldingProxy(64 * 1024);
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    await writeFile(join(cwd, 'big.bin'), Buffer.alloc(4 * 1024 * 1024, 7));
-
     // obi's thread: any user may upload to it, only obi may remove it.
-    const obi = await rawClient(server.port);
-    scope.stops.push(() => void obi.close());
-    await rawLogin(obi, 'obi', 'pw2');
-    expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    const { proxy, server, data, cwd, obi } = await serverBehindProxy(scope, 64 * 1024);
+    await writeFile(join(cwd, 'big.bin'), Buffer.alloc(4 * 1024 * 1024, 7));
     const client = spawnClient(server.port, cwd);
     scope.stops.push(() => client.child.kill());
     for (const line of ['yoda', 'pw', 'UPD t big.bin']) client.send(line);
@@ -64,22 +69,6 @@ describe('forum-client: a download whose thread is removed before or while it ru
     expect(await sealedExchange(tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]))).toBe('OK\n');
   };
 
-  /** A server whose advertised transfer port is a holding proxy (`holdAfter` bytes pass `direction`), and obi logged in with thread t made. */
-  const serverBehindProxy = async (holdAfter: number, direction: 'toClient' | 'toServer') => {
-    const proxy = await startHoldingProxy(holdAfter, direction);
-    scope.stops.push(() => void proxy.close());
-    const [data, cwd] = [await tempDir('data'), await tempDir('cwd')];
-    scope.dirs.push(data, cwd);
-    const server = await startServer(data, ['--advertised-transfer-port', String(proxy.port)]);
-    scope.servers.push(server);
-    proxy.target(server.tcpPort);
-    const obi = await rawClient(server.port);
-    scope.stops.push(() => void obi.close());
-    await rawLogin(obi, 'obi', 'pw2');
-    expect((await obi.request('c1', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
-    return { proxy, server, cwd, obi };
-  };
-
   /** The client printed the spec's line for the download, exits on XIT, and kept no file. */
   const expectRefusedAndNothingKept = async (client: ReturnType<typeof spawnClient>, cwd: string): Promise<void> => {
     await client.stdout.waitFor('Thread t does not exist\n');
@@ -91,7 +80,7 @@ describe('forum-client: a download whose thread is removed before or while it ru
 
   it('removed mid-download: prints "Thread t does not exist" and keeps no file, not a short one', async () => {
     // The server's first 64 KiB pass, then its bytes are held: the download has begun and cannot finish.
-    const { proxy, server, cwd, obi } = await serverBehindProxy(64 * 1024, 'toClient');
+    const { proxy, server, cwd, obi } = await serverBehindProxy(scope, 64 * 1024, 'toClient');
     // Far more than the sockets on the way hold: the server is still reading the file when RMV comes.
     await uploadRaw(obi, server.tcpPort, 't', 'big.bin', Buffer.alloc(32 * 1024 * 1024, 7));
 
@@ -108,7 +97,7 @@ describe('forum-client: a download whose thread is removed before or while it ru
 
   it('granted before its thread was removed and made again with a file of that name: prints "Thread t does not exist", not the new file', async () => {
     // Nothing of the client's passes, not even its token line, until released.
-    const { proxy, server, cwd, obi } = await serverBehindProxy(0, 'toServer');
+    const { proxy, server, cwd, obi } = await serverBehindProxy(scope, 0);
     await uploadRaw(obi, server.tcpPort, 't', 'f.txt', Buffer.from('the old thread\n'));
 
     const client = spawnClient(server.port, cwd);

@@ -181,6 +181,11 @@ export function checkNumber(field: string, value: unknown, rule: NumberRule): vo
   }
 }
 
+/** Throws as the `receiveWindow` option would for `value` (`raiseReceiveWindow` takes the same range). */
+export function checkReceiveWindow(value: unknown): void {
+  checkNumber('receiveWindow', value, CONNECTION_RULES.receiveWindow);
+}
+
 /** Throws a `TypeError` for any key of `options` not in `known`, suggesting the nearest match. */
 export function checkKnownKeys(options: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {

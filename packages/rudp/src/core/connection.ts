@@ -21,10 +21,10 @@
  * Pure: `now` is always passed in and datagrams are polled out; the
  * `Endpoint` routes datagrams and timers to it.
  */
-import { type ConnectionConfig, keepAliveInterval } from './config.js';
+import { type ConnectionConfig, checkReceiveWindow, keepAliveInterval } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseKind, CloseReason, EndpointEvent } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, MIN_RECEIVE_WINDOW, creditOf } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, creditOf } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -292,9 +292,8 @@ export class Connection {
    * raises it once the peer has proved who it is.
    */
   raiseReceiveWindow(bytes: number): void {
-    if (!Number.isSafeInteger(bytes) || bytes < MIN_RECEIVE_WINDOW) throw new RangeError(`rudp: receive window must be an integer of at least ${MIN_RECEIVE_WINDOW} bytes, got ${bytes}`);
-    if (bytes <= this.flow.window || this.state === 'closed') return;
-    this.flow.raiseReceiveWindow(bytes);
+    checkReceiveWindow(bytes);
+    if (this.state === 'closed' || !this.flow.raiseReceiveWindow(bytes)) return;
     this.reassembly.raiseWindow(bytes);
     this.host.wake(this);
   }

@@ -95,12 +95,14 @@ export class FlowControl {
    * Grows our receive window to `window` bytes (never shrinks it: credit
    * announced cannot be taken back). The new limit is announced at once in
    * MAX_DATA, from which the peer also learns that it may send larger messages.
+   * Returns whether it grew.
    */
-  raiseReceiveWindow(window: number): void {
-    if (window <= this.receiveWindow) return;
+  raiseReceiveWindow(window: number): boolean {
+    if (window <= this.receiveWindow) return false;
     this.receiveWindow = window;
     this.advertisedLimit = this.consumed + window;
     this.maxDataDue = true;
+    return true;
   }
 
   /** The application read a message that took `bytes` of the window (`creditOf` its length). */

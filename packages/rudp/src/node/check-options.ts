@@ -40,8 +40,13 @@ export function checkTransportOptions(options: object, serverKey?: unknown): voi
     checkServerKey(serverKey, plaintext);
     checkConnectionIds(o['connectionIds']);
   } catch (e) {
-    if (e instanceof RangeError) throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
-    if (e instanceof TypeError) throw Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });
-    throw e;
+    throw withNodeCode(e);
   }
+}
+
+/** `e` with Node's code for an argument check's error: `ERR_OUT_OF_RANGE` on a RangeError, `ERR_INVALID_ARG_TYPE` on a TypeError. */
+export function withNodeCode(e: unknown): unknown {
+  if (e instanceof RangeError) return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
+  if (e instanceof TypeError) return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });
+  return e;
 }

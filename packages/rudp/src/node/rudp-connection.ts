@@ -10,6 +10,7 @@ import type { CloseReason } from '../core/events.js';
 import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
+import { withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
@@ -183,15 +184,16 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * changes nothing); the peer may then send messages up to it. A server
    * keeps the window of connections it does not trust yet small, since an
    * unfinished message may make it hold that much, and raises it once the
-   * peer has proved who it is (the forum server does so at login). Throws a
-   * `RangeError` (`ERR_OUT_OF_RANGE`) below 1,024 bytes or for a non-integer.
+   * peer has proved who it is (the forum server does so at login). Throws as
+   * the `receiveWindow` option would: a `RangeError` (`ERR_OUT_OF_RANGE`)
+   * outside 1,024 … 2^40 or for a non-integer, a `TypeError`
+   * (`ERR_INVALID_ARG_TYPE`) for a non-number.
    */
   raiseReceiveWindow(bytes: number): void {
     try {
       this.core.raiseReceiveWindow(bytes);
     } catch (e) {
-      if (e instanceof RangeError) throw Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' });
-      throw e;
+      throw withNodeCode(e);
     }
     this.io.changed(this.core);
   }

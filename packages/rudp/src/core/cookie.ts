@@ -90,3 +90,37 @@ export class CookieJar {
     v.setUint32(8, halfSipHash24(this.key[2], this.key[3], input));
   }
 }
+
+/**
+ * The cookies that opened a connection (`address/cid` → when they stop
+ * verifying), kept until then: a copy replayed after the connection closed
+ * must not open another. Without this, an on-path observer could replay a
+ * client's INITIAL from its address for the cookie's lifetime, and each copy
+ * cost a handshake, a connection slot of that host and an `incoming` event
+ * for the application. Entries go in in order of expiry, so the record holds
+ * only the connections accepted within one cookie lifetime.
+ */
+export class SpentCookies {
+  private readonly until = new Map<string, number>();
+
+  constructor(private readonly lifetimeMs: number) {}
+
+  /** Whether the cookie of `key` opened a connection and would still verify at `now`. */
+  has(now: number, key: string): boolean {
+    return (this.until.get(key) ?? 0) > now;
+  }
+
+  /** Marks the cookie of `key` spent at `now`, forgetting those that no longer verify. */
+  spend(now: number, key: string): void {
+    for (const [k, until] of this.until) {
+      if (until > now) break;
+      this.until.delete(k);
+    }
+    this.until.set(key, now + this.lifetimeMs + COOKIE_CLOCK_SLACK_MS);
+  }
+
+  /** Cookies remembered. */
+  get size(): number {
+    return this.until.size;
+  }
+}

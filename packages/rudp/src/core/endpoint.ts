@@ -9,7 +9,7 @@
  * dropped and counted (no migration), so a spoofer who learns a connection id
  * can neither take over nor kill the session.
  */
-import { COOKIE_CLOCK_SLACK_MS, CookieJar } from './cookie.js';
+import { CookieJar, SpentCookies } from './cookie.js';
 import { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG, checkNumber, validateConnectionOptions } from './config.js';
 import { Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
@@ -143,15 +143,8 @@ export class Endpoint implements SansIoEndpoint {
   readonly copyMessage: ((bytes: Uint8Array) => Uint8Array) | undefined;
   private readonly connections = new ConnectionTable<Connection>();
   private readonly byClient = new Map<string, Connection>();
-  /**
-   * Cookies that opened a connection (`address/cid` → when they stop
-   * verifying), in that order: a copy replayed after the connection closed
-   * must not open another. Without this, an on-path observer could replay a
-   * client's INITIAL from its address for the cookie's lifetime, and each
-   * copy cost a handshake, a connection slot of that host and an `incoming`
-   * event for the application.
-   */
-  private readonly spentCookies = new Map<string, number>();
+  /** Cookies that opened a connection: a replay after it closed opens no other. */
+  private readonly spentCookies: SpentCookies;
   private readonly timers = new DeadlineHeap();
   /** Timer slot → its connection; slots of removed connections are reused. */
   private bySlot = smallArray<Connection>();
@@ -223,6 +216,7 @@ export class Endpoint implements SansIoEndpoint {
     this.maxConnectionsPerHost = maxConnectionsPerHost ?? 1024;
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.cookies = new CookieJar(random, cookieLifetimeMs);
+    this.spentCookies = new SpentCookies(this.cookies.lifetimeMs);
     if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
     checkIdentity(identity, plaintext === true);
     checkCryptoProvider(crypto);
@@ -459,7 +453,7 @@ export class Endpoint implements SansIoEndpoint {
       this.touch(existing);
       return;
     }
-    if ((this.spentCookies.get(key) ?? 0) > now) return void this.drops.badToken++;
+    if (this.spentCookies.has(now, key)) return void this.drops.badToken++;
     const host = hostKey(from);
     if (this.connections.size >= this.maxConnections) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
     if ((this.perHost.get(host) ?? 0) >= this.maxConnectionsPerHost) return this.refuseBusy(from, init.scid, BusyReason.HostFull);
@@ -471,23 +465,10 @@ export class Endpoint implements SansIoEndpoint {
     this.add(conn);
     this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     this.byClient.set(key, conn);
-    this.spendCookie(now, key);
+    this.spentCookies.spend(now, key);
     this.counters.connectionsAccepted++;
     this.emit({ type: 'incoming', connection: conn });
     this.touch(conn);
-  }
-
-  /**
-   * Marks the cookie of `key` spent until it would no longer verify anyway,
-   * and forgets those past that: entries go in in order of expiry, so the
-   * record holds only the connections accepted within one cookie lifetime.
-   */
-  private spendCookie(now: number, key: string): void {
-    for (const [k, until] of this.spentCookies) {
-      if (until > now) break;
-      this.spentCookies.delete(k);
-    }
-    this.spentCookies.set(key, now + this.cookies.lifetimeMs + COOKIE_CLOCK_SLACK_MS);
   }
 
   /**

@@ -690,16 +690,8 @@ const makeStore = (dir: string, loaded: Loaded, maxThreadFileBytes: number, limi
       }
       // The stream owns the handle: RMV unlinks the name, and the disk is freed only once the handle closes.
       const stream = h.createReadStream({ autoClose: true });
-      const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
       // RMV of the thread stops the download: the handle closed (the removed file's disk freed), the receiver told.
-      const stop = new TransferStop(async () => {
-        stream.destroy();
-        await closed;
-      });
-      const forget = inFlight.add(title, incarnation, stop);
-      // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
-      stream.once('end', () => stop.endBegins());
-      void closed.then(forget);
+      const stop = inFlight.addDownload(title, incarnation, stream);
       return E.right({ stream, size, stopped: stop.stopped });
     });
 

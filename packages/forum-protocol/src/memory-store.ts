@@ -134,13 +134,7 @@ export const createMemoryStore = (seed: MemoryStoreSeed = {}, options: { readonl
       const { bytes, incarnation } = found.right;
       const stream = Readable.from([Buffer.from(bytes)]);
       // RMV of the thread stops the download: the stream ends unfinished, the receiver is told.
-      const stop = new TransferStop(async () => {
-        stream.destroy();
-      });
-      const forget = inFlight.add(title, incarnation, stop);
-      // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
-      stream.once('end', () => stop.endBegins());
-      stream.once('close', forget);
+      const stop = inFlight.addDownload(title, incarnation, stream);
       return E.right({ stream, size: bytes.length, stopped: stop.stopped });
     });
 

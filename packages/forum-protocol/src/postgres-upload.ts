@@ -215,12 +215,6 @@ export const postgresDownload = (sql: Sql, source: DownloadSource, inFlight: Tra
       );
     },
   });
-  const stop = new TransferStop(async () => {
-    stream.destroy();
-  });
-  const forget = inFlight.add(title, threadId, stop);
-  // Read whole (the last byte handed on), it is the file as it was; gone either way, it is forgotten.
-  stream.once('end', () => stop.endBegins());
-  stream.once('close', forget);
+  const stop = inFlight.addDownload(title, threadId, stream);
   return { stream, size, stopped: stop.stopped };
 };

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { NoThreadError } from './errors.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
 
@@ -67,6 +68,25 @@ export class TransfersInFlight {
       set.delete(entry);
       if (set.size === 0 && this.byTitle.get(title) === set) this.byTitle.delete(title);
     };
+  }
+
+  /**
+   * Registers a download of `incarnation` of `title` read from `stream`, and
+   * returns its stop: RMV stops it by destroying the stream, and waits for it
+   * to close (a file's handle, and so the removed file's disk, is let go
+   * then); read whole (the last byte handed on), it is the file as it was,
+   * and no longer stopped; closed either way, it is forgotten.
+   */
+  addDownload(title: string, incarnation: ThreadIncarnation, stream: Readable): TransferStop {
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    const stop = new TransferStop(async () => {
+      stream.destroy();
+      await closed;
+    });
+    const forget = this.add(title, incarnation, stop);
+    stream.once('end', () => stop.endBegins());
+    void closed.then(forget);
+    return stop;
   }
 
   /**

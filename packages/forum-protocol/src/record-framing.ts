@@ -93,10 +93,76 @@ export type RecordPush =
 
 type RecordStop = Exclude<RecordPush, { readonly ok: true }>;
 
+/**
+ * Bytes received and not yet opened: the chunks as they came, read from the
+ * front. A record's bytes are joined once, when all of them are here; joining
+ * everything pending on every push instead cost a copy of up to 16 KiB per
+ * chunk, which a peer sending one byte per TCP segment turned into some 8 KiB
+ * of copying for each byte it sent.
+ */
+class PendingBytes {
+  private chunks: Uint8Array[] = [];
+  /** Index of the first chunk not yet read whole (shifting the array per record would be quadratic in chunks). */
+  private head = 0;
+  /** Bytes held, from `chunks[head]` on. */
+  size = 0;
+
+  /** Keeps a copy of `bytes` (the caller may reuse its buffer). */
+  append(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.chunks.push(bytes.slice());
+    this.size += bytes.length;
+  }
+
+  /** The byte at `index` from the front (`index` < `size`). */
+  byteAt(index: number): number {
+    let i = index;
+    for (let c = this.head; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c] ?? new Uint8Array(0);
+      if (i < chunk.length) return chunk[i] ?? 0;
+      i -= chunk.length;
+    }
+    return 0;
+  }
+
+  /** Removes the first `n` bytes (`n` ≤ `size`) and returns them, joined only if they span chunks. */
+  take(n: number): Uint8Array {
+    const first = this.chunks[this.head] ?? new Uint8Array(0);
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      this.advance(first, n);
+    } else {
+      out = new Uint8Array(n);
+      for (let at = 0; at < n; ) {
+        const chunk = this.chunks[this.head] ?? new Uint8Array(0);
+        const k = Math.min(chunk.length, n - at);
+        out.set(chunk.subarray(0, k), at);
+        at += k;
+        this.advance(chunk, k);
+      }
+    }
+    this.size -= n;
+    return out;
+  }
+
+  private advance(chunk: Uint8Array, k: number): void {
+    if (k < chunk.length) {
+      this.chunks[this.head] = chunk.subarray(k);
+      return;
+    }
+    this.head++;
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    }
+  }
+}
+
 /** Opens one direction's records, fed with bytes as they arrive (any split). */
 export class RecordOpener {
   private counter = 0;
-  private pending: Uint8Array = new Uint8Array(0);
+  private readonly pending = new PendingBytes();
   private finished = false;
   private failed: RecordStop | undefined;
 
@@ -114,32 +180,28 @@ export class RecordOpener {
   push(bytes: Uint8Array): RecordPush {
     if (this.failed !== undefined) return this.failed;
     if (bytes.length > 0 && this.finished) return this.fail('after-final');
-    const joined = new Uint8Array(this.pending.length + bytes.length);
-    joined.set(this.pending);
-    joined.set(bytes, this.pending.length);
+    const pending = this.pending;
+    pending.append(bytes);
     const data: Uint8Array[] = [];
-    let at = 0;
     let final = false;
-    while (joined.length - at >= HEADER_LEN) {
+    while (pending.size >= HEADER_LEN) {
       if (this.finished) return this.fail('after-final');
-      const type = joined[at] ?? 0xff;
-      const length = ((joined[at + 1] ?? 0) << 8) | (joined[at + 2] ?? 0);
+      const type = pending.byteAt(0);
+      const length = (pending.byteAt(1) << 8) | pending.byteAt(2);
       if (!isRecordStart(type) || length < TAG_LEN || length > MAX_RECORD_PLAINTEXT + TAG_LEN) return this.fail('malformed');
-      if (joined.length - at < HEADER_LEN + length) break;
-      const header = joined.subarray(at, at + HEADER_LEN);
-      const plain = this.crypto.open(this.key, nonceOf(this.counter), header, joined.subarray(at + HEADER_LEN, at + HEADER_LEN + length));
+      if (pending.size < HEADER_LEN + length) break;
+      const record = pending.take(HEADER_LEN + length);
+      const plain = this.crypto.open(this.key, nonceOf(this.counter), record.subarray(0, HEADER_LEN), record.subarray(HEADER_LEN));
       if (plain === undefined) return this.fail('auth');
       this.counter++;
       if (type === TYPE_ABORT) return this.stop({ ok: false, reason: 'aborted', message: new TextDecoder().decode(plain) });
       data.push(plain);
-      at += HEADER_LEN + length;
       if (type === TYPE_FINAL) {
         this.finished = true;
         final = true;
       }
     }
-    if (this.finished && at < joined.length) return this.fail('after-final');
-    this.pending = joined.slice(at);
+    if (this.finished && pending.size > 0) return this.fail('after-final');
     return { ok: true, data, final };
   }
 

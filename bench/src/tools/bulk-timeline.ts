@@ -46,12 +46,15 @@ const pair = new SimPair({
 const sizes = new Map<number, number>();
 let busyUntil = 0;
 let idleMs = 0;
+/** Bytes (with IP/UDP headers) sent before any acknowledgment could return: the first flight. */
+let firstFlightBytes = 0;
 const idleSpans: string[] = [];
 const origPoll = pair.client.pollTransmit.bind(pair.client);
 pair.client.pollTransmit = (now: number) => {
   const t = origPoll(now);
   if (t && !Number.isNaN(start)) {
     sizes.set(t.data.length, (sizes.get(t.data.length) ?? 0) + 1);
+    if (now < start + BASE_RTT_MS) firstFlightBytes += t.data.length + IP_UDP_HEADER_BYTES;
     const gap = now - Math.max(busyUntil, start);
     if (gap > 0.01) {
       idleMs += gap;
@@ -95,6 +98,14 @@ const linkMs = ((l.deliveredBytes + l.deliveredDatagrams * IP_UDP_HEADER_BYTES) 
 const boundMs = linkMs + BASE_RTT_MS / 2;
 console.log(
   `bound: the ${l.deliveredDatagrams} datagrams that crossed the bottleneck take ${linkMs.toFixed(1)} ms at B, + ${BASE_RTT_MS / 2} ms one way = ${boundMs.toFixed(1)} ms: goodput ÷ B ≤ ${((scenario.totalBytes * 8) / (boundMs / 1000) / scenario.bandwidthBps).toFixed(4)} with these datagrams`,
+);
+// Nor can it fill the first round trip with more than it sent before the first ACK: the link idles
+// for the rest of that round trip, whatever the framing, unless the first flight is a whole BDP.
+const firstFlightMs = (firstFlightBytes * 8000) / scenario.bandwidthBps;
+const firstRoundIdleMs = Math.max(0, BASE_RTT_MS - firstFlightMs);
+const roundBoundMs = boundMs + firstRoundIdleMs;
+console.log(
+  `first round: ${firstFlightBytes} B sent before an ACK could return fill ${firstFlightMs.toFixed(1)} ms of the ${BASE_RTT_MS} ms round trip; with that idle too, goodput ÷ B ≤ ${((scenario.totalBytes * 8) / (roundBoundMs / 1000) / scenario.bandwidthBps).toFixed(4)}; 0.95 would need the datagrams' link time ≤ ${(((scenario.totalBytes * 8) / 0.95 / scenario.bandwidthBps) * 1000 - BASE_RTT_MS / 2 - firstRoundIdleMs).toFixed(1)} ms`,
 );
 console.log(`bottleneck idle after the first send: ${idleMs.toFixed(1)} ms; last departure ${(busyUntil - start).toFixed(1)} ms; idle spans (start+length): ${idleSpans.join(' ')}`);
 console.log(`datagram sizes: ${[...sizes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => `${k}×${v}`).join(' ')}`);

@@ -51,6 +51,8 @@ export interface ServerArgs {
   readonly memoryBudgetBytes: number | undefined;
   /** Most rudp connections from one client host (`--max-connections-per-host`). */
   readonly maxConnectionsPerHost: number;
+  /** Most rudp connections not logged in at once (`--max-connections-before-login`). */
+  readonly maxConnectionsBeforeLogin: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
   /** Requests a second per account (per host before login), bursts of twice that (`--request-rate`); 0: no pacing. */
@@ -69,13 +71,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -132,12 +134,18 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)
-  --memory-budget-mib N     refuse new connections while the server's resident
-                            memory is above N MiB (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
+  --memory-budget-mib N     while the server's resident memory is above N MiB,
+                            a new connection takes the place of the oldest one
+                            not logged in (closed with a reason), and is refused
+                            if there is none (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
   --max-connections-per-host N
                             most connections from one client host (an IPv4
                             address or an IPv6 /64, any port); one more is
                             refused at once (default ${LIMIT_DEFAULTS.connectionsPerHost})
+  --max-connections-before-login N
+                            most connections not logged in at once, from all
+                            hosts; one more takes the place of the oldest of
+                            them, closed with a reason (default ${LIMIT_DEFAULTS.connectionsBeforeLogin})
   --max-threads-per-user N  threads one account may have created and not
                             removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
                             the forum holds at most ${MAX_THREADS} threads in all,
@@ -213,6 +221,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-thread-bytes': { type: 'string' },
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
+        'max-connections-before-login': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
         'request-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -313,6 +322,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const perHostText = values['max-connections-per-host'] ?? String(LIMIT_DEFAULTS.connectionsPerHost);
   const maxConnectionsPerHost = parseCount(perHostText, 1);
   if (maxConnectionsPerHost === undefined) return { kind: 'error', message: `invalid max connections per host: ${perHostText}` };
+  const beforeLoginText = values['max-connections-before-login'] ?? String(LIMIT_DEFAULTS.connectionsBeforeLogin);
+  const maxConnectionsBeforeLogin = parseCount(beforeLoginText, 1);
+  if (maxConnectionsBeforeLogin === undefined) return { kind: 'error', message: `invalid max connections before login: ${beforeLoginText}` };
   const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
   const maxThreadsPerUser = parseCount(perUserText, 1);
   if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
@@ -341,6 +353,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxThreadBytes,
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
+      maxConnectionsBeforeLogin,
       maxThreadsPerUser,
       requestRate,
     },

@@ -21,6 +21,7 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
+import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -47,6 +48,8 @@ export interface ServerContext {
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
+  /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
+  readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
 }
 
@@ -207,6 +210,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const finish = (): void => {
     finished = true;
+    ctx.loginRoom.leave(conn);
     ctx.queueBudget.forget(holder);
     ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
@@ -288,6 +292,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         state = r.state;
         if (state.step === 'authenticated' && sessionUser === undefined) {
           sessionUser = state.session.username;
+          ctx.loginRoom.leave(conn);
           ctx.liveSessions.set(connectionKey, endTakenOver);
           // Before the reply, so the MAX_DATA that tells the client goes first: its next request may be large.
           conn.raiseReceiveWindow(SESSION_RECEIVE_WINDOW);

@@ -15,13 +15,14 @@ import {
 } from 'forum-protocol';
 import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
-import { listen, type RudpServer } from 'rudpx';
+import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
 export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
+import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
 import { RequestPacer } from './request-pacer.js';
@@ -67,8 +68,20 @@ export interface ForumServerOptions {
   readonly maxThreadBytes?: number;
   /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */
   readonly minFreeBytes?: number;
-  /** Resident memory above which new connections are refused (`--memory-budget-mib`); `undefined`: no budget. */
+  /**
+   * Resident memory above which a new connection takes the place of the
+   * oldest one not logged in, or is refused if every connection has logged
+   * in (`--memory-budget-mib`); `undefined`: no budget.
+   */
   readonly memoryBudgetBytes?: number;
+  /** Reads the process's resident bytes for the memory budget; default `process.memoryUsage.rss`. Tests pass a fake. */
+  readonly readRss?: () => number;
+  /**
+   * Most rudp connections not logged in at once (`--max-connections-before-login`);
+   * one more takes the place of the oldest of them, which is closed with a
+   * reason. Default {@link DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN}.
+   */
+  readonly maxConnectionsBeforeLogin?: number;
   /**
    * Most rudp connections from one client host (`--max-connections-per-host`);
    * one more is refused in the handshake. Default {@link DEFAULT_MAX_CONNECTIONS_PER_HOST}.
@@ -113,6 +126,17 @@ export interface ForumServer {
  * hosts reached the default memory budget). See SECURITY.md, Known weaknesses.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
+
+/**
+ * Default of {@link ForumServerOptions.maxConnectionsBeforeLogin}: far more
+ * than there are people at the login prompt at once, while what they may
+ * hold stays a small part of the default 1 GiB budget: before login a
+ * connection holds at most its 8 KiB receive window and 8 KiB of queued
+ * requests beside its idle state (2.2 KiB measured), some 75 MiB for 4,096.
+ * So connections that never log in cannot reach the budget on their own,
+ * nor fill rudp's 100,000 connections.
+ */
+export const DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN: number = LIMIT_DEFAULTS.connectionsBeforeLogin;
 
 /** Default of {@link ForumServerOptions.requestRate}: far above a person's or a script's pace, and 1.5% of a core per key at most. */
 export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
@@ -226,7 +250,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   }
   const { store, tokens } = state;
   const activity = new TransferActivity();
-  const memory = new MemoryBudget(options.memoryBudgetBytes);
+  const memory = new MemoryBudget(options.memoryBudgetBytes, options.readRss);
   const overBudget = options.databaseUrl === undefined ? memory.threadsMayExceed(options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES) : undefined;
   if (overBudget !== undefined) options.warn(`Warning: ${overBudget}`);
   let udp: RudpServer;
@@ -295,16 +319,20 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     idleTimeoutMs: options.idleTimeoutMs,
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     queueBudget: new QueueBudget(QUEUE_LIMITS),
+    loginRoom: new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN),
     log: options.log,
   };
   let refusedForMemory = 0;
   udp.on('connection', (conn) => {
-    const busy = memory.overloaded();
-    if (busy !== undefined) {
-      // Logged once per 100 so a flood of refusals cannot flood the log.
-      if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${busy}`);
-      refuseConnection(conn, busy);
+    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded());
+    // Each logged once per 100 so a flood of refusals (or of newcomers) cannot flood the log.
+    if (admission.kind === 'refused') {
+      if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${admission.reason}`);
+      refuseConnection(conn, admission.reason);
       return;
+    }
+    if (admission.shed !== undefined && ctx.loginRoom.shed % 100 === 1) {
+      options.log(`Closed a connection not logged in to make room: ${admission.shed} (${ctx.loginRoom.shed} so far)`);
     }
     serveConnection(conn, ctx);
   });

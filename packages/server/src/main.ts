@@ -46,6 +46,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.maxDataBytes === undefined ? {} : { maxDataBytes: args.maxDataBytes }),
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       maxConnectionsPerHost: args.maxConnectionsPerHost,
+      maxConnectionsBeforeLogin: args.maxConnectionsBeforeLogin,
       minFreeBytes: args.minFreeBytes,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,

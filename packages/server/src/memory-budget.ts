@@ -1,9 +1,11 @@
 /**
  * The server's global memory budget (`--memory-budget-mib`): while the
- * process's resident set is above it, new connections (rudp and TCP) are
- * refused, so connections already served keep working instead of the whole
- * process running out of memory. Existing connections are bounded one by one
- * (see client-connection.ts); this bounds how many there can be.
+ * process's resident set is above it, a new rudp connection takes the place
+ * of the oldest one not logged in (login-room.ts) or is refused if there is
+ * none, and new TCP connections are refused, so connections already served
+ * keep working instead of the whole process running out of memory. Existing
+ * connections are bounded one by one (see client-connection.ts); this bounds
+ * how many there can be.
  */
 export class MemoryBudget {
   constructor(

@@ -9,13 +9,14 @@ const run = (argv: readonly string[]) => {
 };
 
 describe('server options for resource limits', () => {
-  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host, 100 threads per user, 1 GiB kept free, 100 requests a second', () => {
+  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host, 4,096 before login, 100 threads per user, 1 GiB kept free, 100 requests a second', () => {
     const a = run(['4000']);
     expect(a.accountLimit).toEqual({ maxPerHost: 10, windowMs: 600_000 });
     expect(a.maxUploadBytes).toBe(1024 ** 3);
     expect(a.maxDataBytes).toBeUndefined();
     expect(a.memoryBudgetBytes).toBe(1024 * 1024 * 1024);
     expect(a.maxConnectionsPerHost).toBe(256);
+    expect(a.maxConnectionsBeforeLogin).toBe(4096);
     expect(a.maxThreadsPerUser).toBe(100);
     expect(a.minFreeBytes).toBe(1024 ** 3);
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
@@ -37,12 +38,13 @@ describe('server options for resource limits', () => {
   });
 
   it('each option is read, and 0 turns the account limit and the memory budget off', () => {
-    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-threads-per-user', '7', '--min-free-bytes', '0', '--max-thread-bytes', '5000', '--request-rate', '7']);
+    const a = run(['4000', '--account-limit', '3', '--account-window', '1.5', '--max-upload-bytes', '0', '--max-data-bytes', '5000', '--memory-budget-mib', '256', '--max-connections-per-host', '4', '--max-connections-before-login', '9', '--max-threads-per-user', '7', '--min-free-bytes', '0', '--max-thread-bytes', '5000', '--request-rate', '7']);
     expect(a.maxThreadBytes).toBe(5000);
     expect(a.requestRate).toBe(7);
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
     expect(a.minFreeBytes).toBe(0);
     expect(a.maxConnectionsPerHost).toBe(4);
+    expect(a.maxConnectionsBeforeLogin).toBe(9);
     expect(a.maxThreadsPerUser).toBe(7);
     expect(a.accountLimit).toEqual({ maxPerHost: 3, windowMs: 1500 });
     expect(a.maxUploadBytes).toBe(0);
@@ -68,6 +70,9 @@ describe('server options for resource limits', () => {
       [['4000', '--store', 'postgres://h/db', '--max-thread-bytes', '5'], '--max-thread-bytes applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],
       [['4000', '--max-connections-per-host', '2000000'], 'invalid max connections per host: 2000000'],
+      [['4000', '--max-connections-before-login', '0'], 'invalid max connections before login: 0'],
+      [['4000', '--max-connections-before-login', '2000000'], 'invalid max connections before login: 2000000'],
+      [['4000', '--max-connections-before-login', 'many'], 'invalid max connections before login: many'],
       [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],
       [['4000', '--request-rate', '1.5'], 'invalid request rate: 1.5'],
       [['4000', '--request-rate', 'fast'], 'invalid request rate: fast'],

@@ -1,0 +1,78 @@
+/**
+ * Room for connections that have not logged in. Before this, a server over
+ * its memory budget refused every new connection, so hosts that opened
+ * connections and never logged in (40 × 256 of them, SECURITY.md) locked
+ * every honest user out until RSS fell, which outlived the attack by a
+ * minute. Now a newcomer takes the place of the oldest connection that has
+ * not logged in: those only ever displace each other, and a logged-in
+ * connection is never closed for room.
+ *
+ * Oldest first, not largest: before login a connection holds at most its
+ * 8 KiB receive window and 8 KiB of queued requests, so sizes differ by a
+ * few KiB and "largest" would tell little apart, while age is O(1) to find
+ * (a Map keeps insertion order) and bounds how long anyone may hold a slot
+ * unauthenticated under pressure. An honest client logs in within a few
+ * round trips of connecting, so it is among the youngest; a person typing
+ * at the client's prompt keeps the slot while fewer than the pool's size of
+ * newer connections arrive (see SECURITY.md).
+ *
+ * One is shed per arrival, never more: the work per new connection stays
+ * bounded, and the pool does not grow while over the budget. Shedding more
+ * to bring RSS back under the budget would not help soon: freed buffers are
+ * returned to the system lazily (logins were still refused 60 s after an
+ * attack stopped), so a drained pool would leave nothing to shed and every
+ * newcomer refused again, which is the lockout this replaces.
+ */
+
+/** What {@link LoginRoom.admit} decided about a newcomer. */
+export type Admission =
+  /** Serve it; `shed`: why the oldest connection not logged in was closed to make room. */
+  | { readonly kind: 'admitted'; readonly shed?: string }
+  /** Refuse it as busy (over the memory budget, nothing left to shed). */
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** Counts the connections that have not logged in, oldest first, and makes room among them; see the file's comment. */
+export class LoginRoom<K> {
+  // Insertion order is age order: the first entry is the oldest.
+  private readonly waiting = new Map<K, (reason: string) => void>();
+  /** Connections closed to make room so far (for the log and tests). */
+  shed = 0;
+
+  constructor(
+    /** Most connections not logged in at once; at it, a newcomer displaces the oldest. */
+    readonly max: number,
+  ) {}
+
+  /**
+   * Decides on the newcomer `key`, whose `close` ends it with a reason the
+   * peer sees. `overloaded`: why the server is over its memory budget, if it
+   * is. At the budget or at {@link max}, the oldest connection not logged in
+   * is closed and the newcomer takes its place; with none to close (only
+   * possible over the budget) the newcomer is refused.
+   */
+  admit(key: K, close: (reason: string) => void, overloaded: string | undefined): Admission {
+    const why = overloaded ?? (this.waiting.size >= this.max ? `${this.max} connections not logged in` : undefined);
+    let shed: string | undefined;
+    if (why !== undefined) {
+      const oldest = this.waiting.entries().next().value;
+      if (oldest === undefined) return { kind: 'refused', reason: why };
+      // Forgotten before it is closed: its 'close' comes later, and the slot is the newcomer's now.
+      this.waiting.delete(oldest[0]);
+      this.shed++;
+      oldest[1](`server busy: ${why}; closed before login to make room, try again later`);
+      shed = why;
+    }
+    this.waiting.set(key, close);
+    return shed === undefined ? { kind: 'admitted' } : { kind: 'admitted', shed };
+  }
+
+  /** `key` logged in (or closed): it no longer counts, and is never shed. */
+  leave(key: K): void {
+    this.waiting.delete(key);
+  }
+
+  /** Connections not logged in now. */
+  get size(): number {
+    return this.waiting.size;
+  }
+}

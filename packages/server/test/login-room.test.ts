@@ -1,0 +1,92 @@
+/**
+ * The room for connections not logged in (SECURITY.md, Known weaknesses: 40
+ * hosts × 256 connections that never logged in put the server over its
+ * memory budget, and then every honest login was refused), with the memory
+ * budget read from a fake RSS.
+ */
+import { describe, expect, it } from 'vitest';
+import { LoginRoom } from '../src/login-room.js';
+import { MemoryBudget } from '../src/memory-budget.js';
+
+const MIB = 1024 * 1024;
+
+/** A budget of 100 MiB whose RSS the test sets. */
+const fakeBudget = (): { budget: MemoryBudget; setRss: (mib: number) => void } => {
+  let rss = 50 * MIB;
+  return { budget: new MemoryBudget(100 * MIB, () => rss), setRss: (mib) => (rss = mib * MIB) };
+};
+
+/** Connections as the server sees them: who was closed, and why. */
+const peers = () => {
+  const closed = new Map<string, string>();
+  return { closed, close: (name: string) => (reason: string) => void closed.set(name, reason) };
+};
+
+describe('LoginRoom', () => {
+  it('over the memory budget, a newcomer takes the place of the oldest connection not logged in, one per arrival, and the pool never grows', () => {
+    const { budget, setRss } = fakeBudget();
+    const room = new LoginRoom<string>(4096);
+    const { closed, close } = peers();
+    for (let i = 0; i < 100; i++) expect(room.admit(`idle${i}`, close(`idle${i}`), budget.overloaded())).toEqual({ kind: 'admitted' });
+    setRss(150);
+    const honest = room.admit('honest', close('honest'), budget.overloaded());
+    expect(honest).toEqual({ kind: 'admitted', shed: 'memory budget reached (150 MiB of 100 MiB in use)' });
+    expect([...closed.keys()]).toEqual(['idle0']);
+    expect(closed.get('idle0')).toBe('server busy: memory budget reached (150 MiB of 100 MiB in use); closed before login to make room, try again later');
+    // The honest client logs in: it no longer counts, and can never be shed.
+    room.leave('honest');
+    for (let i = 0; i < 1000; i++) {
+      expect(room.admit(`late${i}`, close(`late${i}`), budget.overloaded()).kind).toBe('admitted');
+      expect(room.size).toBe(99);
+    }
+    expect(closed.size).toBe(1001);
+    expect(closed.has('honest')).toBe(false);
+    expect(room.shed).toBe(1001);
+    // Oldest first: every idle one went before any late one, and the 99 youngest are left.
+    expect([...closed.keys()].slice(0, 100)).toEqual(Array.from({ length: 100 }, (_, i) => `idle${i}`));
+    expect(closed.has('late900')).toBe(true);
+    expect(closed.has('late901')).toBe(false);
+  });
+
+  it('over the budget with every connection logged in, a newcomer is refused as before and nobody is closed', () => {
+    const { budget, setRss } = fakeBudget();
+    const room = new LoginRoom<string>(4096);
+    const { closed, close } = peers();
+    for (const u of ['alice', 'bob']) {
+      room.admit(u, close(u), budget.overloaded());
+      room.leave(u);
+    }
+    setRss(150);
+    expect(room.admit('new', close('new'), budget.overloaded())).toEqual({ kind: 'refused', reason: 'memory budget reached (150 MiB of 100 MiB in use)' });
+    expect(closed.size).toBe(0);
+    expect(room.size).toBe(0);
+  });
+
+  it('under the budget, at the cap of connections not logged in the oldest makes room; below it nobody is closed', () => {
+    const { budget } = fakeBudget();
+    const room = new LoginRoom<string>(3);
+    const { closed, close } = peers();
+    for (const n of ['a', 'b', 'c']) expect(room.admit(n, close(n), budget.overloaded())).toEqual({ kind: 'admitted' });
+    expect(closed.size).toBe(0);
+    expect(room.admit('d', close('d'), budget.overloaded())).toEqual({ kind: 'admitted', shed: '3 connections not logged in' });
+    expect(closed.get('a')).toBe('server busy: 3 connections not logged in; closed before login to make room, try again later');
+    // One that closed on its own (or logged in) frees its place: the next newcomer sheds nobody.
+    room.leave('c');
+    expect(room.admit('e', close('e'), budget.overloaded())).toEqual({ kind: 'admitted' });
+    expect([...closed.keys()]).toEqual(['a']);
+    expect(room.size).toBe(3);
+  });
+
+  it('an honest client keeps its place until as many newer connections as the cap have arrived', () => {
+    const { budget, setRss } = fakeBudget();
+    const room = new LoginRoom<string>(64);
+    const { closed, close } = peers();
+    for (let i = 0; i < 64; i++) room.admit(`idle${i}`, close(`idle${i}`), budget.overloaded());
+    setRss(150);
+    room.admit('honest', close('honest'), budget.overloaded());
+    for (let i = 0; i < 63; i++) room.admit(`flood${i}`, close(`flood${i}`), budget.overloaded());
+    expect(closed.has('honest')).toBe(false);
+    room.admit('flood63', close('flood63'), budget.overloaded());
+    expect(closed.has('honest')).toBe(true);
+  });
+});

@@ -324,7 +324,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   };
   let refusedForMemory = 0;
   udp.on('connection', (conn) => {
-    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded());
+    // Held: the live connections besides this one.
+    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded(udp.connections.size - 1));
     // Each logged once per 100 so a flood of refusals (or of newcomers) cannot flood the log.
     if (admission.kind === 'refused') {
       if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${admission.reason}`);

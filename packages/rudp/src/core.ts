@@ -18,7 +18,8 @@ export { DeadlineHeap } from './core/deadline-heap.js';
 export { RangeSet } from './core/receive/range-set.js';
 export { CookieJar } from './core/cookie.js';
 export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';
-export { hostKey } from './core/host-key.js';
+export { hostKey, hostLevels, type HostLevel, IPV6_PREFIX_MULTIPLE } from './core/host-key.js';
+export { HostTally } from './core/host-tally.js';
 export { crc32c } from './wire/crc32c.js';
 export {
   parseHeader,

@@ -100,6 +100,56 @@ describe('connection limits', () => {
     expect([sameSubnet.closeReason?.kind, mapped.closeReason?.kind]).toEqual(['refused', 'refused']);
   });
 
+  /** A client address in /64 number `sub` (0-0xffff) of the /48 2001:db8:`site`::/48; /64s 0-0xff are one /56, 0x100-0x1ff the next, and so on. */
+  const inSite = (site: number, sub: number): string => `[2001:db8:${site.toString(16)}:${sub.toString(16)}::10]:5000`;
+  const REFUSED = `the server at ${SERVER} refused the connection: it has too many connections from this address`;
+
+  it('counts an IPv6 client also against its /56 (4 hosts) and its /48 (16 hosts), refusing past either as past its host', () => {
+    const net = network({ maxConnectionsPerHost: 1 });
+    // Four /64s of the /56 2001:db8:1::/56, each at its own limit of 1.
+    const first56 = [0, 1, 2, 0xff].map((sub) => net.connect(inSite(1, sub)));
+    net.sim.runFor(1000);
+    expect(first56.map((c) => c.state)).toEqual(Array(4).fill('established'));
+    const fifthOf56 = net.connect(inSite(1, 3));
+    net.sim.runFor(1000);
+    expect(fifthOf56.closeReason).toEqual({ kind: 'refused', code: 0, message: REFUSED });
+    // Counted as a full host (once per copy of the client's INITIAL).
+    const refusedAt56 = net.server.stats().dropped.hostFull;
+    expect(refusedAt56).toBeGreaterThanOrEqual(1);
+
+    // Three more /56s of the /48 fill it (4 × 4 = 16); then a fifth /56, whose own count is 0, is refused.
+    const rest = [0x100, 0x200, 0x300].flatMap((s) => [0, 1, 2, 3].map((i) => net.connect(inSite(1, s + i))));
+    net.sim.runFor(1000);
+    expect(rest.every((c) => c.state === 'established')).toBe(true);
+    const fifth56 = net.connect(inSite(1, 0x400));
+    const otherSite = net.connect(inSite(2, 0));
+    const v4 = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    expect(fifth56.closeReason).toEqual({ kind: 'refused', code: 0, message: REFUSED });
+    expect([otherSite.state, v4.state]).toEqual(['established', 'established']);
+    expect(net.server.stats().dropped.hostFull).toBeGreaterThan(refusedAt56);
+    expect(net.server.stats().dropped.full).toBe(0);
+    expect(net.server.connectionCount).toBe(18);
+  });
+
+  it('gives back the host, its /56 and its /48 when connections end: a full /48 emptied fills again to the same limit', () => {
+    const net = network({ maxConnectionsPerHost: 1 });
+    for (let round = 0; round < 2; round++) {
+      // Other /64s each round (the same four /56s): what must come back is the /56s' and the /48's counts.
+      const addresses = [0, 0x100, 0x200, 0x300].flatMap((s) => [0, 1, 2, 3].map((i) => inSite(1, s + i + round * 0x10)));
+      const conns = addresses.map((a) => net.connect(a));
+      net.sim.runFor(1000);
+      expect(conns.every((c) => c.state === 'established')).toBe(true);
+      const over = net.connect(inSite(1, 0xff00));
+      net.sim.runFor(1000);
+      expect(over.closeReason?.kind).toBe('refused');
+      for (const c of conns) c.close(net.sim.now);
+      for (const a of addresses) net.sim.wake(a);
+      net.sim.runFor(5000);
+      expect(net.server.connectionCount).toBe(0);
+    }
+  });
+
   it('refuses every client past maxConnections, saying the server is full', () => {
     const net = network({ maxConnections: 1 });
     const first = net.connect('10.0.0.1:5000');

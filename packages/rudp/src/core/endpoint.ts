@@ -23,7 +23,8 @@ import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
-import { hostKey } from './host-key.js';
+import { hostLevels } from './host-key.js';
+import { HostTally } from './host-tally.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeInitial, decodeRetry, encodeAccept, encodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
@@ -39,6 +40,10 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * Most live connections from one client host (an IPv4 address, or an IPv6
    * /64: see `hostKey`), so one machine cannot take the whole
    * `maxConnections`; a client beyond is refused the same way. Default 1,024.
+   * A global IPv6 client also counts against its /56, which may hold 4 times
+   * this, and its /48, 16 times (`hostLevels`, `IPV6_PREFIX_MULTIPLE`): one
+   * customer's delegation is not 256 or 65,536 hosts. A client of a full /56
+   * or /48 is refused as at a full host (`hostFull`).
    */
   readonly maxConnectionsPerHost?: number;
   /** Most stateless replies (RETRY, a refusing ACCEPT) waiting to be sent; beyond, they are dropped. Default 1,024. */
@@ -106,7 +111,7 @@ export interface DropCounts {
   unprotected: number;
   /** INITIALs refused at `maxConnections` (or with no free connection id). */
   full: number;
-  /** INITIALs refused at `maxConnectionsPerHost`. */
+  /** INITIALs refused at `maxConnectionsPerHost` (of the host, or of its /56 or /48). */
   hostFull: number;
   statelessQueueFull: number;
 }
@@ -131,9 +136,8 @@ export class Endpoint implements SansIoEndpoint {
   private readonly random: RandomSource;
   private readonly acceptIncoming: boolean;
   private readonly maxConnections: number;
-  private readonly maxConnectionsPerHost: number;
-  /** Live server connections per client host (`hostKey`); hosts with none are deleted. */
-  private readonly perHost = new Map<string, number>();
+  /** Live server connections per client host and coarser IPv6 prefix (`hostLevels`). */
+  private readonly hosts: HostTally;
   private readonly maxStatelessQueue: number;
   private readonly cookies: CookieJar;
   private readonly crypto: CryptoProvider | undefined;
@@ -213,7 +217,7 @@ export class Endpoint implements SansIoEndpoint {
     this.random = random;
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
-    this.maxConnectionsPerHost = maxConnectionsPerHost ?? 1024;
+    this.hosts = new HostTally(maxConnectionsPerHost ?? 1024);
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.cookies = new CookieJar(random, cookieLifetimeMs);
     this.spentCookies = new SpentCookies(this.cookies.lifetimeMs);
@@ -454,16 +458,17 @@ export class Endpoint implements SansIoEndpoint {
       return;
     }
     if (this.spentCookies.has(now, key)) return void this.drops.badToken++;
-    const host = hostKey(from);
+    const levels = hostLevels(from);
     if (this.connections.size >= this.maxConnections) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
-    if ((this.perHost.get(host) ?? 0) >= this.maxConnectionsPerHost) return this.refuseBusy(from, init.scid, BusyReason.HostFull);
+    // A full /56 or /48 is refused as a full host is: to its client it is one.
+    if (this.hosts.full(levels) !== undefined) return this.refuseBusy(from, init.scid, BusyReason.HostFull);
     const cid = this.newCid();
     if (cid === undefined) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
     const security = this.answerHello(from, init.scid, cid, init.hello);
     if (security === undefined) return;
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
     this.add(conn);
-    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    this.hosts.add(levels);
     this.byClient.set(key, conn);
     this.spentCookies.spend(now, key);
     this.counters.connectionsAccepted++;
@@ -558,7 +563,8 @@ export class Endpoint implements SansIoEndpoint {
     // Called again for a connection already gone: its slot may belong to another one by now.
     if (this.connections.get(conn.localCid) === conn) {
       this.connections.delete(conn.localCid);
-      if (conn.role === 'server') this.forgetHost(hostKey(conn.remote));
+      // The same levels as at admission: a connection's remote address never changes.
+      if (conn.role === 'server') this.hosts.remove(hostLevels(conn.remote));
       this.timers.delete(conn.timerSlot);
       this.bySlot[conn.timerSlot] = undefined;
       this.freeSlots.push(conn.timerSlot);
@@ -569,12 +575,6 @@ export class Endpoint implements SansIoEndpoint {
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
     }
-  }
-
-  private forgetHost(host: string): void {
-    const n = (this.perHost.get(host) ?? 0) - 1;
-    if (n > 0) this.perHost.set(host, n);
-    else this.perHost.delete(host);
   }
 
   private countSent(data: Uint8Array): void {

@@ -31,7 +31,10 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
   /**
    * Most live connections from one client host (an IPv4 address, or an IPv6
    * /64), so one machine cannot take them all; a client beyond is refused
-   * the same way. Default 1,024.
+   * the same way. Default 1,024. A global IPv6 client also counts against
+   * its /56, which may hold 4 times this, and its /48, 16 times: a customer's
+   * delegation (a /56 is 256 /64s, a /48 65,536) is not that many hosts. A
+   * client of a full /56 or /48 is refused as at a full host.
    */
   readonly maxConnectionsPerHost?: number;
   /**

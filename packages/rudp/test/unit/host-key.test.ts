@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hostKey } from '../../src/core/host-key.js';
+import { hostKey, hostLevels } from '../../src/core/host-key.js';
+import { HostTally } from '../../src/core/host-tally.js';
 
 describe('hostKey', () => {
   it('counts an IPv4 address by itself, whatever the port', () => {
@@ -33,5 +34,61 @@ describe('hostKey', () => {
     expect(hostKey('[1::2::3]:1')).toBe('1::2::3');
     expect(hostKey('[::ffff:300.1.1.1]:1')).toBe('::ffff:300.1.1.1');
     expect(hostKey('garbage')).toBe('garbage');
+  });
+});
+
+/** `hostLevels` as `key×multiple` strings, for short expectations. */
+const levels = (address: string): string[] => hostLevels(address).map((l) => `${l.key}×${l.multiple}`);
+
+describe('hostLevels', () => {
+  it('counts a global IPv6 address against its /64, its /56 (4 hosts) and its /48 (16 hosts), however it is written', () => {
+    const expected = ['2001:db8:0:1ff::/64×1', '2001:db8:0:100::/56×4', '2001:db8:0::/48×16'];
+    for (const a of ['[2001:db8:0:1ff::1]:1', '[2001:0DB8:0000:01FF:ffff:ffff:ffff:ffff]:2', '[2001:DB8::1FF:0:0:0:5]:3', '[2001:db8:0:1ff::1%eth0]:4', '2001:db8:0:1ff::9']) {
+      expect(levels(a)).toEqual(expected);
+    }
+    expect(levels('[2001:db8::1]:1')).toEqual(['2001:db8:0:0::/64×1', '2001:db8:0:0::/56×4', '2001:db8:0::/48×16']);
+    expect(levels('[::]:1')).toEqual(['0:0:0:0::/64×1', '0:0:0:0::/56×4', '0:0:0::/48×16']);
+    expect(levels('[::1]:1')).toEqual(['0:0:0:0::/64×1', '0:0:0:0::/56×4', '0:0:0::/48×16']);
+  });
+
+  it('puts the /64s of one /56 under one /56 key and the /56s of one /48 under one /48 key, and no further', () => {
+    const key = (a: string, i: number): string => (hostLevels(a)[i] as { key: string }).key;
+    // 2001:db8:7:0 to 2001:db8:7:ff are one /56; 2001:db8:7:100 starts the next.
+    expect(key('[2001:db8:7::1]:1', 1)).toBe(key('[2001:db8:7:ff::1]:1', 1));
+    expect(key('[2001:db8:7:100::1]:1', 1)).not.toBe(key('[2001:db8:7:ff::1]:1', 1));
+    expect(key('[2001:db8:7:100::1]:1', 2)).toBe(key('[2001:db8:7:ffff::1]:1', 2));
+    expect(key('[2001:db8:8::1]:1', 2)).not.toBe(key('[2001:db8:7::1]:1', 2));
+  });
+
+  it('counts IPv4 (also mapped or NAT64), link-local (with its zone) and non-addresses as their host alone', () => {
+    expect(levels('203.0.113.7:5000')).toEqual(['203.0.113.7×1']);
+    expect(levels('[::ffff:203.0.113.7]:5000')).toEqual(['203.0.113.7×1']);
+    expect(levels('[::FFFF:CB00:7107]:5000')).toEqual(['203.0.113.7×1']);
+    expect(levels('[64:ff9b::203.0.113.7]:5000')).toEqual(['203.0.113.7×1']);
+    expect(levels('[fe80::1%eth0]:1')).toEqual(['fe80:0:0:0::/64%eth0×1']);
+    expect(levels('[FE80::2%eth1]:1')).toEqual(['fe80:0:0:0::/64%eth1×1']);
+    expect(levels('[1::2::3]:1')).toEqual(['1::2::3×1']);
+    expect(levels('c12:1')).toEqual(['c12×1']);
+  });
+
+  it('agrees with hostKey on the host itself', () => {
+    for (const a of ['[2001:db8::1]:1', '10.0.0.1:1', '[fe80::1%eth0]:1', '[::ffff:10.0.0.1]:1', 'garbage']) expect(hostLevels(a)[0]?.key).toBe(hostKey(a));
+  });
+});
+
+describe('HostTally', () => {
+  it('admits up to the limit at every level and forgets every level on release', () => {
+    const tally = new HostTally(1);
+    const in56 = (i: number) => hostLevels(`[2001:db8:0:${i.toString(16)}::1]:1`);
+    for (let i = 0; i < 4; i++) {
+      expect(tally.full(in56(i))).toBeUndefined();
+      tally.add(in56(i));
+    }
+    // The /64s 0 to 3 are each full, and so is their /56; /64 4 is free but its /56 is not.
+    expect(tally.full(in56(0))?.key).toBe('2001:db8:0:0::/64');
+    expect(tally.full(in56(4))?.key).toBe('2001:db8:0:0::/56');
+    expect(tally.count('2001:db8:0::/48')).toBe(4);
+    for (let i = 0; i < 4; i++) tally.remove(in56(i));
+    expect(tally.size).toBe(0);
   });
 });

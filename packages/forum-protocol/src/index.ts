@@ -28,6 +28,8 @@ export * from './password-hash.js';
 export { Semaphore } from './semaphore.js';
 export * from './rate-limit.js';
 export * from './host-of.js';
+export * from './sliding-window-log.js';
+export * from './host-window-log.js';
 export * from './write-budget.js';
 export * from './token-buckets.js';
 export * from './account-policy.js';

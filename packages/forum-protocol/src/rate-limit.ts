@@ -15,21 +15,23 @@
  * right or wrong, is also counted in a second, looser window per account
  * and per host.
  */
-import { hostOf } from './host-of.js';
+import { type HostLevel, hostLevelsOf } from './host-of.js';
+import { HostWindowLog } from './host-window-log.js';
+import { SlidingWindowLog } from './sliding-window-log.js';
 
 /** Limits of {@link createLoginRateLimiter}. */
 export interface LoginRateLimitOptions {
   /** Failed (or in-flight) attempts per account within the window before it is throttled. Default 5. */
   readonly maxFailuresPerAccount?: number;
-  /** Failed (or in-flight) attempts per source host within the window before it is throttled. Default 20. */
+  /** Failed (or in-flight) attempts per source host (an IPv6 /56: 4 times this, a /48: 16 times) within the window before it is throttled. Default 20. */
   readonly maxFailuresPerAddress?: number;
   /** Password checks of any outcome (or in flight) per account within the window. Default 10. */
   readonly maxChecksPerAccount?: number;
-  /** Password checks of any outcome (or in flight) per source host within the window. Default 60. */
+  /** Password checks of any outcome (or in flight) per source host (an IPv6 /56: 4 times this, a /48: 16 times) within the window. Default 60. */
   readonly maxChecksPerAddress?: number;
   /** Window length, ms. Default 60,000. */
   readonly windowMs?: number;
-  /** Most accounts and most hosts tracked (each); beyond, the stalest entry is forgotten. Default 10,000. */
+  /** Most accounts and most hosts (and of each IPv6 prefix length) tracked, each; beyond, the stalest entry is forgotten. Default 10,000. */
   readonly maxTracked?: number;
 }
 
@@ -82,126 +84,6 @@ export interface LoginRateLimiter {
   recordSuccess(username: string): void;
 }
 
-interface Entry {
-  /** Times of counted events, oldest first. */
-  readonly times: number[];
-  /** Start times of reserved, unsettled attempts. */
-  readonly inflight: number[];
-}
-
-const insertSorted = (times: number[], t: number): void => {
-  let i = times.length;
-  while (i > 0 && (times[i - 1] as number) > t) i--;
-  times.splice(i, 0, t);
-};
-
-/**
- * A bounded map from key to its recent counted events plus its attempts in
- * flight. A key is blocked once counted + in flight reach `max` within the
- * window; the wait is until the event that made the count reach `max` leaves
- * the window (an attempt in flight is dated by its reservation).
- */
-export class SlidingWindowLog {
-  private readonly entries = new Map<string, Entry>();
-
-  constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
-    private readonly maxTracked: number,
-  ) {}
-
-  /** Milliseconds until `key` may act again; 0 if now. */
-  blockedFor(key: string, now: number): number {
-    const e = this.recent(key, now);
-    if (e === undefined) return 0;
-    const all = [...e.times, ...e.inflight].sort((a, b) => a - b);
-    if (all.length < this.max) return 0;
-    return Math.max(1, (all[all.length - this.max] as number) + this.windowMs - now);
-  }
-
-  /** Records a counted event at `now`. */
-  record(key: string, now: number): void {
-    const e = this.touch(key, now);
-    insertSorted(e.times, now);
-    if (e.times.length > this.max) e.times.splice(0, e.times.length - this.max);
-  }
-
-  /** Marks an attempt in flight from `now`; returns the function that ends it (`true`: count it). */
-  begin(key: string, now: number): (count: boolean) => void {
-    const e = this.touch(key, now);
-    e.inflight.push(now);
-    let done = false;
-    return (count) => {
-      if (done) return;
-      done = true;
-      const cur = this.entries.get(key);
-      if (cur !== e) {
-        // The entry was forgotten meanwhile (success or eviction): a failure still counts.
-        if (count) this.record(key, now);
-        return;
-      }
-      const i = e.inflight.indexOf(now);
-      if (i >= 0) e.inflight.splice(i, 1);
-      if (count) {
-        insertSorted(e.times, now);
-        if (e.times.length > this.max) e.times.splice(0, e.times.length - this.max);
-      } else if (e.times.length === 0 && e.inflight.length === 0) {
-        this.entries.delete(key);
-      }
-    };
-  }
-
-  /** Forgets the counted events of `key`; attempts in flight still count. */
-  forget(key: string): void {
-    const e = this.entries.get(key);
-    if (e === undefined) return;
-    e.times.length = 0;
-    if (e.inflight.length === 0) this.entries.delete(key);
-  }
-
-  /** Keys tracked. */
-  get size(): number {
-    return this.entries.size;
-  }
-
-  private touch(key: string, now: number): Entry {
-    const e = this.recent(key, now) ?? { times: [], inflight: [] };
-    // Re-insert so Map order is least recently used first.
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    if (this.entries.size > this.maxTracked) this.evict(key, now);
-    return e;
-  }
-
-  private recent(key: string, now: number): Entry | undefined {
-    const e = this.entries.get(key);
-    if (e === undefined) return undefined;
-    let i = 0;
-    while (i < e.times.length && (e.times[i] as number) <= now - this.windowMs) i++;
-    if (i > 0) e.times.splice(0, i);
-    if (e.times.length === 0 && e.inflight.length === 0) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e;
-  }
-
-  private evict(keep: string, now: number): void {
-    // Never the entry being recorded, nor one with attempts in flight: forgetting it would free their slots early.
-    const spare = (key: string, e: Entry): boolean => key === keep || e.inflight.length > 0;
-    for (const [key, e] of this.entries) {
-      if (this.entries.size <= this.maxTracked) return;
-      const last = e.times[e.times.length - 1];
-      if (!spare(key, e) && (last === undefined || last <= now - this.windowMs)) this.entries.delete(key);
-    }
-    // Still full of live entries: forget the least recently used.
-    for (const [key, e] of this.entries) {
-      if (this.entries.size <= this.maxTracked) return;
-      if (!spare(key, e)) this.entries.delete(key);
-    }
-  }
-}
-
 /**
  * A sliding-window limiter: once an account has `maxFailuresPerAccount`
  * failures and attempts in flight (or a host `maxFailuresPerAddress`) within
@@ -214,17 +96,19 @@ export class SlidingWindowLog {
 export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): LoginRateLimiter & { readonly tracked: () => number } => {
   const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
   const accounts = new SlidingWindowLog(o.maxFailuresPerAccount, o.windowMs, o.maxTracked);
-  const hosts = new SlidingWindowLog(o.maxFailuresPerAddress, o.windowMs, o.maxTracked);
+  // Per host and per coarser IPv6 prefix (a /56 4 times the host's limit, a /48 16 times): a spray of guesses or
+  // of 16 MiB hashes from one customer's /48 must not get 65,536 hosts' budgets.
+  const hosts = new HostWindowLog(o.maxFailuresPerAddress, o.windowMs, o.maxTracked);
   const accountChecks = new SlidingWindowLog(o.maxChecksPerAccount, o.windowMs, o.maxTracked);
-  const hostChecks = new SlidingWindowLog(o.maxChecksPerAddress, o.windowMs, o.maxTracked);
-  const failuresWait = (username: string, host: string | undefined, now: number): number =>
+  const hostChecks = new HostWindowLog(o.maxChecksPerAddress, o.windowMs, o.maxTracked);
+  const failuresWait = (username: string, host: readonly HostLevel[] | undefined, now: number): number =>
     Math.max(accounts.blockedFor(username, now), host === undefined ? 0 : hosts.blockedFor(host, now));
-  const checksWait = (username: string, host: string | undefined, now: number): number =>
+  const checksWait = (username: string, host: readonly HostLevel[] | undefined, now: number): number =>
     Math.max(accountChecks.blockedFor(username, now), host === undefined ? 0 : hostChecks.blockedFor(host, now));
-  const hostKeyOf = (address: string | undefined): string | undefined => (address === undefined ? undefined : hostOf(address));
+  const hostLevelsOfAddress = (address: string | undefined): readonly HostLevel[] | undefined => (address === undefined ? undefined : hostLevelsOf(address));
   return {
     reserve: (username, address, now) => {
-      const host = hostKeyOf(address);
+      const host = hostLevelsOfAddress(address);
       const failures = failuresWait(username, host, now);
       if (failures > 0) return { kind: 'throttled', retryAfterMs: failures, cause: 'failures' };
       const checks = checksWait(username, host, now);
@@ -247,11 +131,11 @@ export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): Log
       };
     },
     blockedFor: (username, address, now) => {
-      const host = hostKeyOf(address);
+      const host = hostLevelsOfAddress(address);
       return Math.max(failuresWait(username, host, now), checksWait(username, host, now));
     },
     recordFailure: (username, address, now) => {
-      const host = hostKeyOf(address);
+      const host = hostLevelsOfAddress(address);
       accounts.record(username, now);
       accountChecks.record(username, now);
       if (host !== undefined) {
@@ -266,11 +150,11 @@ export const createLoginRateLimiter = (options: LoginRateLimitOptions = {}): Log
 
 /** Limits of {@link createAccountCreationLimiter}. */
 export interface AccountCreationLimitOptions {
-  /** New accounts one client host may create (or have in creation) within the window. Default 10. */
+  /** New accounts one client host may create (or have in creation) within the window; an IPv6 /56 4 times this, a /48 16 times. Default 10. */
   readonly maxPerHost?: number;
   /** Window length, ms. Default 600,000 (10 minutes). */
   readonly windowMs?: number;
-  /** Most hosts tracked; beyond, the stalest is forgotten. Default 10,000. */
+  /** Most hosts (and of each IPv6 prefix length) tracked; beyond, the stalest is forgotten. Default 10,000. */
   readonly maxTracked?: number;
 }
 
@@ -290,10 +174,12 @@ export interface AccountCreationLimiter {
  */
 export const createAccountCreationLimiter = (options: AccountCreationLimitOptions = {}): AccountCreationLimiter => {
   const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
-  const hosts = new SlidingWindowLog(o.maxPerHost, o.windowMs, o.maxTracked);
+  // Per host and per coarser IPv6 prefix (a /56 4 times the host's limit, a /48 16 times): each account is a line
+  // on disk, and one customer's /48 must not create 65,536 hosts' worth.
+  const hosts = new HostWindowLog(o.maxPerHost, o.windowMs, o.maxTracked);
   return {
     reserve: (address, now) => {
-      const key = address === undefined ? '' : hostOf(address);
+      const key = address === undefined ? [{ key: '', multiple: 1 }] : hostLevelsOf(address);
       const wait = hosts.blockedFor(key, now);
       if (wait > 0) return { kind: 'throttled', retryAfterMs: wait };
       const end = hosts.begin(key, now);

@@ -140,7 +140,8 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             if there is none (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
   --max-connections-per-host N
                             most connections from one client host (an IPv4
-                            address or an IPv6 /64, any port); one more is
+                            address or an IPv6 /64, any port; an IPv6 /56
+                            may hold 4 times N, a /48 16 times); one more is
                             refused at once (default ${LIMIT_DEFAULTS.connectionsPerHost})
   --max-connections-before-login N
                             most connections not logged in at once, from all

@@ -1,17 +1,22 @@
 import type net from 'node:net';
-import { hostOf } from 'forum-protocol';
+import { type HostLevel, hostLevelsOf } from 'forum-protocol';
+import { HostTally } from 'rudpx/core';
 
 /** Limits of {@link TransferAdmission}. */
 export interface AdmissionLimits {
   /** Connections held at once, in all. */
   readonly maxConnections: number;
-  /** Connections one client host (an IPv4 address, an IPv6 /64: `hostOf`, rudp's `hostKey`) may hold at once. */
+  /**
+   * Connections one client host (an IPv4 address, an IPv6 /64: `hostOf`, rudp's `hostKey`) may hold at once;
+   * an IPv6 /56 may hold 4 times this and a /48 16 times (`hostLevelsOf`, as rudp counts its connections).
+   */
   readonly maxPerHost: number;
 }
 
 interface Held {
   readonly socket: net.Socket;
-  readonly host: string;
+  /** Its host and coarser IPv6 prefixes (`hostLevelsOf`). */
+  readonly levels: readonly HostLevel[];
   /** Set once the connection presented a valid token: from then on it is never evicted. */
   authenticated: boolean;
 }
@@ -29,23 +34,31 @@ interface Held {
 export class TransferAdmission {
   // Insertion order is age order: the first unauthenticated entry is the oldest.
   private readonly held = new Map<net.Socket, Held>();
-  private readonly perHost = new Map<string, number>();
+  private readonly hosts: HostTally;
   /** Connections closed to make room (for tests and the log). */
   evicted = 0;
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  constructor(private readonly limits: AdmissionLimits) {
+    this.hosts = new HostTally(limits.maxPerHost);
+  }
 
   /**
    * Admits `socket` from `address` (its remote IP address), evicting a silent connection if needed;
    * `false`: refused (every slot holds a token). Counted per host as rudp counts them: one machine
-   * usually owns a whole IPv6 /64, and counting exact addresses gave it a budget per address.
+   * usually owns a whole IPv6 /64, and counting exact addresses gave it a budget per address; one
+   * customer a /56 or /48, which count too. A full /56 or /48 is met as a full host: the oldest silent
+   * connection within it makes room.
    */
   admit(socket: net.Socket, address: string): boolean {
-    const host = hostOf(address);
-    if ((this.perHost.get(host) ?? 0) >= this.limits.maxPerHost && !this.evictOldest((h) => h.host === host)) return false;
+    const levels = hostLevelsOf(address);
+    // Finest first: room made in a /64 is also made in its /56 and /48, so this evicts at most once.
+    for (let full = this.hosts.full(levels); full !== undefined; full = this.hosts.full(levels)) {
+      const key = full.key;
+      if (!this.evictOldest((h) => h.levels.some((l) => l.key === key))) return false;
+    }
     if (this.held.size >= this.limits.maxConnections && !this.evictOldest(() => true)) return false;
-    this.held.set(socket, { socket, host, authenticated: false });
-    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    this.held.set(socket, { socket, levels, authenticated: false });
+    this.hosts.add(levels);
     socket.once('close', () => this.remove(socket));
     return true;
   }
@@ -59,6 +72,11 @@ export class TransferAdmission {
   /** Connections held. */
   get size(): number {
     return this.held.size;
+  }
+
+  /** Hosts and IPv6 prefixes with a connection held (0 once all are gone: nothing leaks). */
+  get hostsTracked(): number {
+    return this.hosts.size;
   }
 
   private evictOldest(match: (h: Held) => boolean): boolean {
@@ -77,8 +95,6 @@ export class TransferAdmission {
     const h = this.held.get(socket);
     if (h === undefined) return;
     this.held.delete(socket);
-    const n = (this.perHost.get(h.host) ?? 1) - 1;
-    if (n <= 0) this.perHost.delete(h.host);
-    else this.perHost.set(h.host, n);
+    this.hosts.remove(h.levels);
   }
 }

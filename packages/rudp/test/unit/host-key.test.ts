@@ -34,6 +34,15 @@ describe('hostKey', () => {
     expect(hostKey('[1::2::3]:1')).toBe('1::2::3');
     expect(hostKey('[::ffff:300.1.1.1]:1')).toBe('::ffff:300.1.1.1');
     expect(hostKey('garbage')).toBe('garbage');
+    // Malformed IPv6: a `::` that stands for no group, too many or too long groups, stray colons, bad digits or dotted tails.
+    for (const bad of ['1:2:3:4::5:6:7:8', '1:2:3:4:5:6:7', '12345::1', ':1::2', '1::2:', ':::', '1:::2', 'g::1', '::ffff:1.2.3', '::ffff:1.2.3.4.5', '::ffff:1.2.3.4:5', '::ffff:1.2.3.1234', '::ffff:1..2.3']) {
+      expect(hostKey(`[${bad}]:1`)).toBe(bad);
+    }
+    expect(hostKey('[1:2:3:4:5:6:7:8]:1')).toBe('1:2:3:4::/64');
+    expect(hostKey('[1:2:3:4:5:6::8]:1')).toBe('1:2:3:4::/64');
+    expect(hostKey('[::2:3:4:5:6:7:8]:1')).toBe('0:2:3:4::/64');
+    expect(hostKey('[a:b:c:d::]:1')).toBe('a:b:c:d::/64');
+    expect(hostKey('[::ffff:010.0.0.1]:1')).toBe('10.0.0.1');
   });
 });
 

@@ -135,7 +135,8 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)
   --memory-budget-mib N     while the server's resident memory is above N MiB,
-                            a new connection takes the place of the oldest one
+                            it holds its connections at their number then: a
+                            new one beyond takes the place of the oldest one
                             not logged in (closed with a reason), and is refused
                             if there is none (default ${LIMIT_DEFAULTS.memoryBudgetMib}; 0: no budget)
   --max-connections-per-host N

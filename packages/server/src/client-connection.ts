@@ -321,8 +321,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
     }
     lastActive = Date.now();
+    // Sent first, outside the optional call: `pacer?.replied(…, send(reply), …)` skips its arguments
+    // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
+    const replyBytes = send(reply);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
-    ctx.pacer?.replied(pacedBy, send(reply), performance.now());
+    ctx.pacer?.replied(pacedBy, replyBytes, performance.now());
     if (state.step === 'closed') {
       finish();
       void conn.close();

@@ -139,6 +139,15 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(await sealedExchange(server.tcpPort, c, dwn.data.token, '')).toBe('ERR invalid or expired token\n');
   });
 
+  it('--request-rate 0 (no pacing) still answers every request', async () => {
+    // Attack finding: with no pacer the reply's send sat inside `pacer?.replied(…, send(reply), …)`,
+    // which optional chaining skips whole, so the server ran every request and answered none.
+    await start(['--request-rate', '0']);
+    const c = await loggedIn('obi');
+    expect((await c.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    expect((await c.request('l', 'LST', [])).lines).toEqual(['The list of active threads:', 't']);
+  });
+
   it('--request-rate: an account sending faster is served at that rate, in order, while another account is served at once', async () => {
     await start(['--request-rate', '5']);
     const other = await loggedIn('obi');

@@ -93,6 +93,16 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
 const unmeasurable = (e: unknown): { readonly ok: false; readonly reason: string } => ({ ok: false, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` });
 
 /** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
+/** How long an upload whose store stream was destroyed waits for the stop (RMV) that destroyed it to settle. */
+const STOP_SETTLE_MS = 2_000;
+
+/** Waits for `p`, or `ms` at most. */
+const settledWithin = async (p: Promise<unknown>, ms: number): Promise<void> => {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+};
+
 const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, reason: string, answer: (socket: SecureTransferChannel, reason: string) => void): void => {
   deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
   answer(socket, reason);
@@ -156,6 +166,9 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
       serverMs += performance.now() - busy;
     }
   } catch {
+    // RMV destroys the store's stream before its stop settles (the stop first deletes the bytes), so a write
+    // may fail first: wait for that refusal rather than cut the connection (the sender would read a reset).
+    if (stopped === undefined && writer.stream.destroyed) await settledWithin(writer.stopped, STOP_SETTLE_MS);
     await writer.abort();
     // Stopped: the refusal is on its way, and the connection ends after its drain period.
     if (stopped !== undefined) return;

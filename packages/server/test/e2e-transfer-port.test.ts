@@ -229,6 +229,32 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     expect(server.lines()).toContain('Upload of big by yoda refused: Thread t does not exist');
   });
 
+  it('RMV of an upload that writes as fast as it can: its sender reads the refusal, not a reset', async () => {
+    // Attack finding: RMV destroys the store's stream, and the upload's next write to it failed before the stop's
+    // refusal settled (the stop first deletes the bytes), so the server cut the connection: the sender read a
+    // reset (28 of 30 uploads at full speed) instead of the spec's line.
+    const { root, data, server, c } = await setup();
+    for (let round = 0; round < 3; round++) {
+      const token = await grant(c, `u${round}`, 'UPD', ['t', `big${round}`]);
+      const { channel, answer } = openTransfer(server.tcpPort, c, token);
+      let answered = false;
+      void answer.then(() => (answered = true));
+      channel.write(`${64 * 1024 * 1024}\n`);
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      // The store's stream is busy (its writes waiting for 'drain') when RMV comes.
+      const sending = (async () => {
+        while (!answered && !channel.destroyed) if (!channel.write(chunk)) await new Promise((resolve) => channel.once('drain', resolve).once('close', resolve));
+      })();
+      await waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
+      expect((await c.request(`r${round}`, 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
+      expect(await answer).toBe('ERR Thread t does not exist\n');
+      channel.destroy();
+      await sending;
+      expect((await c.request(`c${round}`, 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    }
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'outside.txt', 'srv/']);
+  });
+
   it('a DWN grant is for the thread it found: removed and made again (by another user, with a file of that name) before the transfer, the download is refused as for a missing thread', async () => {
     const { server, c } = await setup();
     const obi = await rawClient(server.port);

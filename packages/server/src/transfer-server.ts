@@ -92,7 +92,6 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
 
 const unmeasurable = (e: unknown): { readonly ok: false; readonly reason: string } => ({ ok: false, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` });
 
-/** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
 /** How long an upload whose store stream was destroyed waits for the stop (RMV) that destroyed it to settle. */
 const STOP_SETTLE_MS = 2_000;
 
@@ -103,6 +102,7 @@ const settledWithin = async (p: Promise<unknown>, ms: number): Promise<void> => 
   clearTimeout(timer);
 };
 
+/** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
 const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, reason: string, answer: (socket: SecureTransferChannel, reason: string) => void): void => {
   deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
   answer(socket, reason);

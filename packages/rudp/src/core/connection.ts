@@ -594,6 +594,7 @@ export class Connection {
     this.pmtu.onPacketAcked(this.lastActivity, p.pn, p.size);
     this.repairPolicy.onPacketAcked();
     this.acks.onAckAcknowledged(p.ackLargest);
+    if (p.carriedMaxData) this.flow.onMaxDataAcked();
     // By index: `for of` here left an iterator result per chunk in the 64 KiB stream's profile.
     const chunks = p.chunks;
     for (let i = 0; i < chunks.length; i++) this.ackChunk(chunks[i] as ChunkRef);

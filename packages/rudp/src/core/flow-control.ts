@@ -45,6 +45,14 @@ export class FlowControl {
   private advertisedLimit: number;
   /** A MAX_DATA frame is owed. */
   private maxDataDue = false;
+  /**
+   * A raised window is not yet known to have reached the peer: every packet
+   * with data carries MAX_DATA until one that did is acknowledged. Resending
+   * it only once its packet is declared lost let a copy of the next message
+   * (the forum's login reply) overtake it: the peer read the reply, still
+   * held to the small window, for one more round trip.
+   */
+  private raiseUnacked = false;
 
   constructor(
     /** Our receive window, bytes (`raiseReceiveWindow` may grow it). */
@@ -102,6 +110,7 @@ export class FlowControl {
     this.receiveWindow = window;
     this.advertisedLimit = this.consumed + window;
     this.maxDataDue = true;
+    this.raiseUnacked = true;
     return true;
   }
 
@@ -115,9 +124,14 @@ export class FlowControl {
     }
   }
 
-  /** Whether a MAX_DATA frame is owed. */
+  /** Whether a MAX_DATA frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */
   get due(): boolean {
     return this.maxDataDue;
+  }
+
+  /** A packet that carried MAX_DATA was acknowledged: the peer knows of any raise. */
+  onMaxDataAcked(): void {
+    this.raiseUnacked = false;
   }
 
   /** A packet that carried MAX_DATA was lost: announce again. */
@@ -127,7 +141,7 @@ export class FlowControl {
 
   /** Writes the owed MAX_DATA frame if it fits; returns whether it did. */
   writeIfDue(w: PacketWriter): boolean {
-    if (!this.maxDataDue || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
+    if (!(this.maxDataDue || this.raiseUnacked) || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
     writeMaxData(w, this.advertisedLimit);
     this.maxDataDue = false;
     return true;

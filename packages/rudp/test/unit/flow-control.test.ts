@@ -45,6 +45,22 @@ describe('FlowControl: sending', () => {
     expect(f.peerWindow).toBe(5_000);
   });
 
+  it('a raise rides on every packet written until one that carried it is acknowledged, without asking for packets of its own', () => {
+    const f = new FlowControl(1_000, 500);
+    f.raiseReceiveWindow(8_000);
+    expect(announced(f)).toEqual([8_000]);
+    // Not owed any more (no packet just for it), but the next packets with data repeat it: the first may be lost.
+    expect(f.due).toBe(false);
+    expect(announced(f)).toEqual([8_000]);
+    expect(announced(f)).toEqual([8_000]);
+    f.onMaxDataAcked();
+    expect(announced(f)).toEqual([]);
+    // A credit update alone is not repeated: its loss is repaired when its packet is declared lost.
+    f.onRead(5_000);
+    expect(announced(f)).toEqual([13_000]);
+    expect(announced(f)).toEqual([]);
+  });
+
   it('raiseReceiveWindow grows our window and announces the new limit at once; it never shrinks', () => {
     const f = new FlowControl(1_000, 500);
     f.onRead(100);

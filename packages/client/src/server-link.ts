@@ -77,7 +77,16 @@ export class ServerLink {
         reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds`, 'timeout'));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      this.conn.send(encodeRequest({ id, username, cmd, args })).catch(() => undefined);
+      // A request that cannot be sent (larger than the server's window allows) fails now, saying why,
+      // instead of waiting out the timeout as if the server had not answered. A closed connection's
+      // sends fail too; its 'close' has already rejected the request then.
+      this.conn.send(encodeRequest({ id, username, cmd, args })).catch((e: unknown) => {
+        const w = this.waiting.get(id);
+        if (w === undefined) return;
+        this.waiting.delete(id);
+        clearTimeout(w.timer);
+        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, 'lost'));
+      });
     });
   }
 

@@ -670,7 +670,8 @@ export class Connection {
     this.pacer.refill(now);
     this.pmtu.checkProbeLost(now, this.rtt.pto(this.config.maxAckDelayMs));
     this.syncDatagramSize();
-    const probe = this.probesDue > 0;
+    const newDataProbe = this.probesDue === 0 && this.newDataProbe();
+    const probe = this.probesDue > 0 || newDataProbe;
     // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
     // large datagrams, these still arrive, and their ACK shows the large ones lost.
     const mtu = probe ? this.config.mtu : this.datagramSize;
@@ -697,6 +698,8 @@ export class Connection {
     // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
     plan.newData = hasNew && this.sendQueue.hasNewReliableData();
     plan.ping = this.pingDue || probe;
+    // Resends wait for the window: the packet-threshold rule sends them once this packet's ACK comes.
+    plan.resends = !newDataProbe || this.recovery.bytesInFlight + mtu <= this.cc.window();
     const p = this.populate(now, pn, w, plan);
     if (wantData) {
       this.pingDue = false;
@@ -725,6 +728,23 @@ export class Connection {
       this.acks.onAckElicitingSent(now);
     }
     return datagram;
+  }
+
+  /**
+   * Whether the new data of a sender of small messages goes now as a probe would (past a full window
+   * and pacing; RFC 9002 §6.2.4 lets a probe carry new data): once the probe timer has fired and no
+   * ACK has acknowledged anything since. Over a path that drops everything one way while the peer's
+   * packets still come, the window fills with resends that no rule declares lost (nothing after them
+   * is acknowledged, and the rule for packets no ACK has passed yet spares packets that left with
+   * more queued), and the probe timer only fires again after its backoff: held there, a chat sender
+   * was silent for up to 600 ms after a 2 s outage ended and its backlog arrived 700–850 ms after.
+   * Sent as the application gives it, its first message after the outage crosses at once and the
+   * ACK of it declares the rest lost (115 ms). Only data that fits one packet (the application's own
+   * rate, never a backlog), and no resends while the window is full: the packet-threshold rule sends
+   * them once that ACK comes.
+   */
+  private newDataProbe(): boolean {
+    return this.recovery.ptoCount > 0 && this.sendQueue.hasNewData() && this.sendQueue.newDataFitsOnePacket();
   }
 
   /**

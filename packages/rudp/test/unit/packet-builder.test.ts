@@ -45,7 +45,7 @@ function receive(acks: AckTracker, pns: readonly number[] = [1, 2, 3, 5]): void 
   }
 }
 
-const plan = (p: Partial<PacketPlan>): PacketPlan => ({ ack: false, data: false, newData: false, ping: false, ...p });
+const plan = (p: Partial<PacketPlan>): PacketPlan => ({ ack: false, data: false, newData: false, ping: false, resends: true, ...p });
 const kinds = (frames: readonly Frame[]): string[] => frames.map((f) => f.type);
 
 function build(s: PacketSources, p: PacketPlan, room = ROOM, now = 0): { frames: Frame[]; contents: ReturnType<typeof populateDataPacket> } {

@@ -57,6 +57,31 @@ describe('RetransmitQueue: resends of a lost packet', () => {
     expect(q.earliest()).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('a chunk that several lost packets carried (a resend lost in the same run) is queued once, with one set of copies', () => {
+    const q = rq(() => false, 1, 3);
+    const a = message(0, 10);
+    const b = message(1, 10);
+    q.requeueLost(100, lostPacket(5, [ref(a)]));
+    q.requeueLost(100, lostPacket(7, [ref(a), ref(b)]));
+    q.requeueLost(100, lostPacket(9, [ref(a), ref(b)]));
+    // a: one resend and its copy; b: the same. Not a packet per loss declared.
+    expect(q.length).toBe(4);
+    expect(fillAt(q, 100)).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(fillAt(q, 100)).toEqual([]);
+    // Once the resend left, a later loss of a packet that carried the chunk queues it again; the copy
+    // still waiting serves it, so no second copy.
+    q.requeueLost(101, lostPacket(11, [ref(a)]));
+    expect(fillAt(q, 101)).toEqual([[0, 0]]);
+    expect(fillAt(q, 103)).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(q.length).toBe(0);
+  });
+
   it('a lost previous copy (a redundant chunk) queues nothing: the packet that first carried the message decides its resend', () => {
     const q = rq(() => false, 1, 3);
     const a = message(0, 10);

@@ -42,6 +42,8 @@ export interface PacketPlan {
   readonly newData: boolean;
   /** The packet must elicit an ACK even without data (keep-alive or probe). */
   readonly ping: boolean;
+  /** Resends may go in it (not in a probe that only lets a small sender's new data past a full window). */
+  readonly resends: boolean;
 }
 
 /** What a built packet carries. */
@@ -100,7 +102,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
       carriedMaxData = true;
       ackEliciting = true;
     }
-    retransmission = s.retransmits.fill(now, w, chunks, plan.newData);
+    retransmission = plan.resends && s.retransmits.fill(now, w, chunks, plan.newData);
     const fresh = chunks.length;
     const datagrams = s.sendQueue.fillNewData(w, chunks, now, s.repairPolicy);
     if (datagrams > 0) ackEliciting = true;

@@ -22,7 +22,7 @@ export const SOURCES: Writable<Partial<PacketSources>> = {
 };
 
 /** The plan of the packet being built (every field rewritten per packet; `populateDataPacket` keeps nothing of it). */
-export const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false };
+export const PLAN: Writable<PacketPlan> = { ack: false, data: false, newData: false, ping: false, resends: true };
 
 /**
  * The record of the packet just sent, as handed to loss detection, which

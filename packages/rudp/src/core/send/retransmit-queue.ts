@@ -74,12 +74,17 @@ export class RetransmitQueue {
     for (const c of p.chunks) {
       // A proactive copy's loss changes nothing: the packet that first carried it decides the resend.
       if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
+      // Several lost packets may have carried the chunk (a resend lost in the same run as the
+      // original): one resend waiting is enough, or each would leave in a packet of its own.
+      const waiting = this.waitingFor(now, c);
+      if (waiting === 'resend') continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
       const afterRepairs = holdForRepairs && c.message.lastRepairPn > p.pn;
       this.queue = pushOnto(this.queue, { message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
-      if (c.message.chunkCount !== 1) continue;
+      // Spaced copies still waiting from an earlier loss of the chunk serve this resend too.
+      if (c.message.chunkCount !== 1 || waiting === 'copy') continue;
       for (let k = 1; k <= copies; k++) {
         this.queue = pushOnto(this.queue, { message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
       }
@@ -206,6 +211,22 @@ export class RetransmitQueue {
       if (!m.isAcked(c.index, k)) out.push({ ...c, piece: k });
     }
     return out;
+  }
+
+  /**
+   * What the queue already holds of chunk `c` that is not sent yet: a resend (due now, or held for
+   * repairs), only spaced copies due later, or nothing. Tail copies do not count: they are optional.
+   */
+  private waitingFor(now: number, c: ChunkRef): 'resend' | 'copy' | undefined {
+    let found: 'copy' | undefined;
+    const q = this.queue;
+    for (let i = 0; i < q.length; i++) {
+      const r = q[i] as ChunkRef;
+      if (r.message !== c.message || r.index !== c.index || r.piece !== c.piece || r.tail === true) continue;
+      if (r.notBefore <= now) return 'resend';
+      found = 'copy';
+    }
+    return found;
   }
 
   /** A queued resend may go now. */

@@ -337,6 +337,18 @@ export class SendQueue {
     return this.head >= this.outbox.length && this.waitingHead >= this.waiting.length && this.datagramHead >= this.datagrams.length;
   }
 
+  /**
+   * Whether everything never sent (datagrams, reliable messages and the unsent rest of one begun) fits one packet at the
+   * base size: a sender of small messages, not a backlog. The loop stops once one packet is exceeded.
+   */
+  newDataFitsOnePacket(): boolean {
+    const m = this.sending();
+    // A message begun at the end of a packet has the rest of it still to go.
+    let n = this.datagramBytes + (m === undefined ? 0 : m.data.length - m.offsetOf(m.nextChunk));
+    for (let i = this.waitingHead; i < this.waiting.length && n <= this.payloadRoom; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
+    return n <= this.payloadRoom;
+  }
+
   /** Bytes of reliable messages queued but not yet acknowledged by the peer, and of datagrams not yet sent. */
   get bufferedAmount(): number {
     let n = this.datagramBytes;

@@ -601,12 +601,12 @@ export class Connection {
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */
-  lost(now: number, p: SentPacket, silent = false): void {
+  lost(now: number, p: SentPacket, silent = false, run = false): void {
     this.stat.packetsLost++;
     this.pmtu.onPacketLost(now, p.pn, p.size);
     this.repairPolicy.onPacketLost(p.pn);
     if (p.carriedMaxData) this.flow.onMaxDataLost();
-    this.retransmits.requeueLost(now, p, !silent, this.repairPolicy.resendCopies(this.config.redundantCopies, silent), this.repairPolicy.bursty());
+    this.retransmits.requeueLost(now, p, !silent && !run, this.repairPolicy.resendCopies(this.config.redundantCopies, silent), this.repairPolicy.bursty());
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p`, declared lost, arrived after all. */

@@ -77,9 +77,13 @@ export class RecordingFate implements PacketFate {
     this.ackedPns.push(p.pn);
   }
 
-  lost(now: number, p: SentPacket): void {
+  /** Packets declared lost as part of a run (`PacketFate.lost`'s `run`). */
+  readonly runPns: number[] = [];
+
+  lost(now: number, p: SentPacket, _silent?: boolean, run?: boolean): void {
     this.lostPns.push(p.pn);
     this.lostAt.push({ now, pn: p.pn });
+    if (run === true) this.runPns.push(p.pn);
   }
 
   /** Packets declared lost that were acknowledged after all. */

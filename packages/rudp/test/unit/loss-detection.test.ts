@@ -287,6 +287,19 @@ describe('LossDetection: RTT samples and what the controller hears', () => {
   });
 });
 
+describe('LossDetection: runs of losses', () => {
+  it('more than ten packets one ACK declares lost are a run (their resends wait for no repair); ten are not', () => {
+    for (const lostCount of [10, 11]) {
+      const r = rig();
+      for (let pn = 1; pn <= lostCount + 3; pn++) send(r, pn, pn);
+      // The three newest are acknowledged: the packet rule declares every one before them lost at once.
+      r.ld.onAck(lostCount + 4, ack([[lostCount + 1, lostCount + 3]]), lostCount + 3);
+      expect(r.fate.lostPns).toEqual([...Array(lostCount).keys()].map((i) => i + 1));
+      expect(r.fate.runPns).toEqual(lostCount > 10 ? r.fate.lostPns : []);
+    }
+  });
+});
+
 describe('LossDetection: the packet-threshold rule', () => {
   it('declares a packet lost on the very ACK that acknowledges one three numbers newer, not later by the time rule', () => {
     const r = rig();

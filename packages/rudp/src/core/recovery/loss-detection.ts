@@ -74,9 +74,10 @@ export interface PacketFate {
   acked(p: SentPacket): void;
   /**
    * `p` was declared lost at `now`; `silent`: by the rule for packets no ACK has passed yet (a run
-   * of losses, whose repairs were likely lost with it).
+   * of losses, whose repairs were likely lost with it); `run`: one ACK declared more than
+   * `LOST_RUN` packets lost (more than the repairs after them can rebuild).
    */
-  lost(now: number, p: SentPacket, silent?: boolean): void;
+  lost(now: number, p: SentPacket, silent?: boolean, run?: boolean): void;
   /** `p`, declared lost before, was acknowledged after all. */
   spurious(p: SentPacket): void;
 }
@@ -93,6 +94,15 @@ const REORDER_DECAY_KEEP = 0.5;
 const LOST_RECORD_SIZE = 1024;
 /** Spread of the round trip (in `rttvar`s) a packet no ACK has passed yet is given before it counts as lost. */
 const SILENT_LOSS_RTTVARS = 2;
+/**
+ * Packets one ACK declares lost beyond which they are a run (an outage): a repair is one symbol, a
+ * lost message's resend waits for at most two, and a chat's repair covers the messages of about two
+ * round trips (ten at 20 ms over 70 ms). At 2, resends of the bench's burst3 runs went before the
+ * repairs that would have rebuilt them (24 seeds: p99 +1.4 ms, max +23 ms); at 10 no seed changes.
+ */
+const LOST_RUN = 10;
+/** Packets `detectLosses` declares lost in one call, kept until the call tells their fate (no array per ACK). */
+const LOST_SCRATCH: SentPacket[] = [];
 /** A packet declared lost is remembered this many probe timeouts. */
 const LOST_RECORD_PTOS = 3;
 
@@ -372,10 +382,18 @@ export class LossDetection {
         this.bytesInFlight -= p.size;
         lostBytes += p.size;
         this.remember(now, p);
-        this.fate.lost(now, p);
+        LOST_SCRATCH.push(p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
       }
+    }
+    // Their fates are told once the run's length is known: the resends of a run (after an outage, the
+    // first ACK to come back declares all of it lost) do not wait for repairs that cannot rebuild it.
+    const run = LOST_SCRATCH.length > LOST_RUN;
+    try {
+      for (let i = 0; i < LOST_SCRATCH.length; i++) this.fate.lost(now, LOST_SCRATCH[i] as SentPacket, false, run);
+    } finally {
+      LOST_SCRATCH.length = 0;
     }
     if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
   }

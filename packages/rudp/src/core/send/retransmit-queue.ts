@@ -76,7 +76,8 @@ export class RetransmitQueue {
       if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
       // Several lost packets may have carried the chunk (a resend lost in the same run as the
       // original): one resend waiting is enough, or each would leave in a packet of its own.
-      const waiting = this.waitingFor(now, c);
+      // Only for one-chunk messages, whose queue is short: a bulk transfer's would make this a scan per chunk.
+      const waiting = c.message.chunkCount === 1 ? this.waitingFor(now, c) : undefined;
       if (waiting === 'resend') continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.

@@ -76,4 +76,30 @@ describe('an outage while both sides chat (simulated)', () => {
     // later: 164 ms.
     expect(backlogDoneAfter).toBeLessThan(3 * (DELAY + 5) + 2 * INTERVAL);
   });
+
+  it('new data goes past the full window at most twice a round trip, however often the application writes', () => {
+    const link = { delayMs: DELAY, jitterMs: 5 };
+    const p = makePair({ link });
+    p.sim.runFor(1_000);
+    const start = p.sim.now;
+    p.sim.setLink(CLIENT, SERVER, { ...link, loss: 1 });
+    // A 64-byte message every 5 ms: each fits one packet with what waits, so each could go as a probe.
+    const total = 1_200;
+    for (let i = 0; i < total; i++) {
+      p.sim.schedule(start + 5 * i, () => {
+        p.conn.send(new Uint8Array(64).fill(i & 0xff));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(5_000);
+    const before = p.sim.linkStats(CLIENT, SERVER).sentDatagrams;
+    p.sim.runFor(1_000);
+    const lastSecond = p.sim.linkStats(CLIENT, SERVER).sentDatagrams - before;
+    // Without the bound: 200 datagrams past a full window in that second (one a write), for as long as
+    // nothing is acknowledged. With it: two a round trip (70 ms here).
+    expect(lastSecond).toBeLessThanOrEqual(Math.ceil((2 * 1_000) / (2 * DELAY)) + 2);
+    p.sim.setLink(CLIENT, SERVER, link);
+    p.sim.runFor(30_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(total);
+  });
 });

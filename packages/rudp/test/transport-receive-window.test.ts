@@ -74,6 +74,74 @@ describe('a receive window raised after the handshake', () => {
     }
   });
 
+  it('the repeated raise never takes the room of data: a full-size datagram is one packet, and a bulk send costs no more packets for a raise in its middle', () => {
+    // Written before the data, the repeat pushed a full-size datagram out of every packet: each left
+    // with MAX_DATA alone, the datagram still queued (1,330 packets for one; 6,862 for a 2 MB send).
+    const dgram = makePair({ seed: 5 });
+    dgram.sim.runFor(1_000);
+    const sentBefore = dgram.sim.linkStats(CLIENT, SERVER).sentDatagrams;
+    dgram.conn.raiseReceiveWindow(dgram.conn.receiveWindow() * 4);
+    dgram.conn.send(new Uint8Array(dgram.conn.maxDatagramSize()), { reliable: false });
+    dgram.sim.wake(CLIENT);
+    dgram.sim.runFor(200);
+    expect(dgram.sim.linkStats(CLIENT, SERVER).sentDatagrams - sentBefore).toBeLessThanOrEqual(2);
+
+    const bulk = (raise: boolean): number => {
+      const p = makePair({ seed: 5 });
+      p.sim.runFor(1_000);
+      const before = p.sim.linkStats(CLIENT, SERVER).sentDatagrams;
+      p.conn.send(new Uint8Array(2_000_000));
+      p.sim.wake(CLIENT);
+      if (raise) p.sim.schedule(p.sim.now + 120, () => p.conn.raiseReceiveWindow(p.conn.receiveWindow() * 4));
+      p.sim.runFor(10_000);
+      expect(messagesOf(p.serverEvents).map((m) => m.length)).toEqual([2_000_000]);
+      return p.sim.linkStats(CLIENT, SERVER).sentDatagrams - before;
+    };
+    expect(bulk(true)).toBeLessThanOrEqual(bulk(false) * 1.02 + 4);
+  });
+
+  it('an acknowledged credit update sent before the raise does not stop the raise\'s repeats', () => {
+    // The server reads (a credit update goes out), raises, and loses the packet with the raise; the
+    // credit update's ACK comes after the raise. The reply's copy must still carry the raise.
+    const p = makePair({ seed: 2, server: { receiveWindow: SMALL } });
+    for (let i = 0; i < 8; i++) p.conn.send(new Uint8Array(600));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20);
+    const server = () => p.serverConn() as Connection;
+    p.sim.runFor(480);
+    expect(server().state).toBe('established');
+    // Reads happen at once in the pair; a last small message makes the server owe a credit update now.
+    p.conn.send(new Uint8Array(1_500));
+    p.sim.wake(CLIENT);
+    let raised = false;
+    const poll = p.server.pollTransmit.bind(p.server);
+    let dropped = 0;
+    p.server.pollTransmit = (now: number) => {
+      if (!raised) return poll(now);
+      const t = poll(now);
+      if (t === undefined || dropped > 0) return t;
+      dropped++;
+      return poll(now);
+    };
+    let atReply: number | undefined;
+    p.onClientEvent = (e) => {
+      if (e.type === 'message' && new TextDecoder().decode(e.data) === 'Welcome') atReply ??= p.conn.maxMessageSize();
+    };
+    // Once the credit update has left (the server answered the last message's packet) and before its ACK.
+    p.onServerEvent = (e) => {
+      if (raised || e.type !== 'message' || e.data.length !== 1_500) return;
+      p.sim.schedule(p.sim.now + 1, () => {
+        raised = true;
+        server().raiseReceiveWindow(LARGE);
+        server().send(new TextEncoder().encode('Welcome'));
+        p.sim.wake(SERVER);
+      });
+    };
+    p.sim.runFor(1_000);
+    expect(raised).toBe(true);
+    expect(atReply).toBeGreaterThanOrEqual(LARGE - 512);
+  });
+
   it('a smaller value changes nothing, and a window under the minimum is a RangeError', () => {
     const { server } = raisedPair();
     server.raiseReceiveWindow(2_048);

@@ -149,6 +149,10 @@ export class Connection {
   private readonly encrypted: boolean;
 
   private nextPn = 1;
+  /** When the last new-data probe was sent (see `newDataProbe`). */
+  private lastNewDataProbeAt = Number.NEGATIVE_INFINITY;
+  /** The first packet number sent after the last `raiseReceiveWindow` (see `FlowControl.onMaxDataAcked`). */
+  private raisedAtPn = 0;
   /** Probe packets still owed since the probe timer fired. */
   private probesDue = 0;
   /** A PING is owed (keep-alive or a probe with no data to resend). */
@@ -294,6 +298,7 @@ export class Connection {
   raiseReceiveWindow(bytes: number): void {
     checkReceiveWindow(bytes);
     if (this.state === 'closed' || !this.flow.raiseReceiveWindow(bytes)) return;
+    this.raisedAtPn = this.nextPn;
     this.reassembly.raiseWindow(bytes);
     this.host.wake(this);
   }
@@ -594,7 +599,8 @@ export class Connection {
     this.pmtu.onPacketAcked(this.lastActivity, p.pn, p.size);
     this.repairPolicy.onPacketAcked();
     this.acks.onAckAcknowledged(p.ackLargest);
-    if (p.carriedMaxData) this.flow.onMaxDataAcked();
+    // Only a packet sent after the raise can have told the peer of it (an older credit update cannot).
+    if (p.carriedMaxData && p.pn >= this.raisedAtPn) this.flow.onMaxDataAcked();
     // By index: `for of` here left an iterator result per chunk in the 64 KiB stream's profile.
     const chunks = p.chunks;
     for (let i = 0; i < chunks.length; i++) this.ackChunk(chunks[i] as ChunkRef);
@@ -670,7 +676,7 @@ export class Connection {
     this.pacer.refill(now);
     this.pmtu.checkProbeLost(now, this.rtt.pto(this.config.maxAckDelayMs));
     this.syncDatagramSize();
-    const newDataProbe = this.probesDue === 0 && this.newDataProbe();
+    const newDataProbe = this.probesDue === 0 && this.newDataProbe(now);
     const probe = this.probesDue > 0 || newDataProbe;
     // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
     // large datagrams, these still arrive, and their ACK shows the large ones lost.
@@ -704,6 +710,7 @@ export class Connection {
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
+      else if (newDataProbe) this.lastNewDataProbeAt = now;
     }
     if (p.repairSent) this.stat.repairsSent++;
     if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) this.filledPacket = true;
@@ -741,10 +748,17 @@ export class Connection {
    * Sent as the application gives it, its first message after the outage crosses at once and the
    * ACK of it declares the rest lost (115 ms). Only data that fits one packet (the application's own
    * rate, never a backlog), and no resends while the window is full: the packet-threshold rule sends
-   * them once that ACK comes.
+   * them once that ACK comes. At most one such packet per half a smoothed round trip: two a round
+   * trip, as a probe timeout's two probes, however often the application writes; what it writes
+   * meanwhile joins the next one (a chat's every other message, 20 ms later).
    */
-  private newDataProbe(): boolean {
-    return this.recovery.ptoCount > 0 && this.sendQueue.hasNewData() && this.sendQueue.newDataFitsOnePacket();
+  private newDataProbe(now: number): boolean {
+    return (
+      this.recovery.ptoCount > 0 &&
+      now - this.lastNewDataProbeAt >= this.rtt.srtt / 2 &&
+      this.sendQueue.hasNewData() &&
+      this.sendQueue.newDataFitsOnePacket()
+    );
   }
 
   /**

@@ -47,7 +47,8 @@ export class FlowControl {
   private maxDataDue = false;
   /**
    * A raised window is not yet known to have reached the peer: every packet
-   * with data carries MAX_DATA until one that did is acknowledged. Resending
+   * with data and room left repeats MAX_DATA until one sent after the raise
+   * that carried it is acknowledged. Resending
    * it only once its packet is declared lost let a copy of the next message
    * (the forum's login reply) overtake it: the peer read the reply, still
    * held to the small window, for one more round trip.
@@ -129,9 +130,21 @@ export class FlowControl {
     return this.maxDataDue;
   }
 
-  /** A packet that carried MAX_DATA was acknowledged: the peer knows of any raise. */
+  /** A packet sent after the raise that carried MAX_DATA was acknowledged: the peer knows of it. */
   onMaxDataAcked(): void {
     this.raiseUnacked = false;
+  }
+
+  /**
+   * Repeats the raised limit (see `raiseUnacked`) if it is not yet known to
+   * have arrived and fits in what room is left: written after a packet's
+   * data, so it never takes the room of a chunk cut to fill the packet, and
+   * never makes a packet on its own. Returns whether it wrote it.
+   */
+  repeatRaiseIfRoom(w: PacketWriter): boolean {
+    if (!this.raiseUnacked || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
+    writeMaxData(w, this.advertisedLimit);
+    return true;
   }
 
   /** A packet that carried MAX_DATA was lost: announce again. */
@@ -141,7 +154,7 @@ export class FlowControl {
 
   /** Writes the owed MAX_DATA frame if it fits; returns whether it did. */
   writeIfDue(w: PacketWriter): boolean {
-    if (!(this.maxDataDue || this.raiseUnacked) || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
+    if (!this.maxDataDue || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
     writeMaxData(w, this.advertisedLimit);
     this.maxDataDue = false;
     return true;

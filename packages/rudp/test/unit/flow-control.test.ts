@@ -45,20 +45,27 @@ describe('FlowControl: sending', () => {
     expect(f.peerWindow).toBe(5_000);
   });
 
-  it('a raise rides on every packet written until one that carried it is acknowledged, without asking for packets of its own', () => {
+  it('a raise is repeated, after a packet\'s data and where room is left, until one that carried it is acknowledged; never owed on its own', () => {
     const f = new FlowControl(1_000, 500);
     f.raiseReceiveWindow(8_000);
     expect(announced(f)).toEqual([8_000]);
-    // Not owed any more (no packet just for it), but the next packets with data repeat it: the first may be lost.
+    // Not owed any more (no packet just for it), but packets with data repeat it where it fits: the first may be lost.
     expect(f.due).toBe(false);
-    expect(announced(f)).toEqual([8_000]);
-    expect(announced(f)).toEqual([8_000]);
+    const repeated = (room: number): number[] => {
+      const w = writerWithRoom(room);
+      f.repeatRaiseIfRoom(w);
+      return framesIn(w).map((fr) => (fr.type === 'max-data' ? fr.limit : Number.NaN));
+    };
+    expect(repeated(100)).toEqual([8_000]);
+    expect(repeated(2)).toEqual([]);
+    expect(repeated(100)).toEqual([8_000]);
     f.onMaxDataAcked();
-    expect(announced(f)).toEqual([]);
+    expect(repeated(100)).toEqual([]);
     // A credit update alone is not repeated: its loss is repaired when its packet is declared lost.
     f.onRead(5_000);
     expect(announced(f)).toEqual([13_000]);
     expect(announced(f)).toEqual([]);
+    expect(repeated(100)).toEqual([]);
   });
 
   it('raiseReceiveWindow grows our window and announces the new limit at once; it never shrinks', () => {

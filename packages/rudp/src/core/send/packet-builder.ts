@@ -112,7 +112,10 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
       repairSent = s.repairPolicy.fillRepair(now, pn, w, chunks);
       if (!s.sendQueue.hasNewReliableData()) s.repairPolicy.queueTailCopies(now, chunks, s.retransmits, fresh, freshEnd);
     }
-    if (chunks.length > 0) ackEliciting = true;
+    if (chunks.length > 0) {
+      ackEliciting = true;
+      if (s.flow.repeatRaiseIfRoom(w)) carriedMaxData = true;
+    }
     // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
     // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.
     if (ackLargest < 0 && w.room() > 0 && s.acks.peerLacksAck()) ackLargest = writeAcks(now, w, s, w.room());

@@ -93,69 +93,61 @@ export type RecordPush =
 
 type RecordStop = Exclude<RecordPush, { readonly ok: true }>;
 
+/** Buffer size above which a drained `PendingBytes` lets its buffer go (two records). */
+const SHRINK_ABOVE = 2 * (HEADER_LEN + MAX_RECORD_PLAINTEXT + TAG_LEN);
+
 /**
- * Bytes received and not yet opened: the chunks as they came, read from the
- * front. A record's bytes are joined once, when all of them are here; joining
- * everything pending on every push instead cost a copy of up to 16 KiB per
- * chunk, which a peer sending one byte per TCP segment turned into some 8 KiB
- * of copying for each byte it sent.
+ * Bytes received and not yet opened, in one buffer read from the front and
+ * grown by doubling. Each push copies only its own bytes in; a record's bytes
+ * are copied out once, when all are here. Joining everything pending on
+ * every push instead cost a copy of up to 16 KiB per chunk, which a peer
+ * sending one byte per TCP segment turned into some 8 KiB of copying for each
+ * byte it sent; keeping each push as its own array cost some 200 bytes of
+ * heap per byte sent that way (3.5 MiB for one record).
  */
 class PendingBytes {
-  private chunks: Uint8Array[] = [];
-  /** Index of the first chunk not yet read whole (shifting the array per record would be quadratic in chunks). */
-  private head = 0;
-  /** Bytes held, from `chunks[head]` on. */
-  size = 0;
+  private buffer = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
 
-  /** Keeps a copy of `bytes` (the caller may reuse its buffer). */
+  /** Bytes held. */
+  get size(): number {
+    return this.end - this.start;
+  }
+
+  /** Copies `bytes` in (the caller may reuse its buffer). */
   append(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.chunks.push(bytes.slice());
-    this.size += bytes.length;
+    if (this.end + bytes.length > this.buffer.length) {
+      const size = this.size;
+      // Grown only if what is held and what comes do not fit once moved to the front.
+      const next = size + bytes.length <= this.buffer.length ? this.buffer : new Uint8Array(Math.max(2 * this.buffer.length, size + bytes.length, 256));
+      if (next === this.buffer) next.copyWithin(0, this.start, this.end);
+      else next.set(this.buffer.subarray(this.start, this.end));
+      this.buffer = next;
+      this.start = 0;
+      this.end = size;
+    }
+    this.buffer.set(bytes, this.end);
+    this.end += bytes.length;
   }
 
   /** The byte at `index` from the front (`index` < `size`). */
   byteAt(index: number): number {
-    let i = index;
-    for (let c = this.head; c < this.chunks.length; c++) {
-      const chunk = this.chunks[c] ?? new Uint8Array(0);
-      if (i < chunk.length) return chunk[i] ?? 0;
-      i -= chunk.length;
-    }
-    return 0;
+    return this.buffer[this.start + index] ?? 0;
   }
 
-  /** Removes the first `n` bytes (`n` ≤ `size`) and returns them, joined only if they span chunks. */
+  /** Removes the first `n` bytes (`n` ≤ `size`) and returns a copy of them. */
   take(n: number): Uint8Array {
-    const first = this.chunks[this.head] ?? new Uint8Array(0);
-    let out: Uint8Array;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      this.advance(first, n);
-    } else {
-      out = new Uint8Array(n);
-      for (let at = 0; at < n; ) {
-        const chunk = this.chunks[this.head] ?? new Uint8Array(0);
-        const k = Math.min(chunk.length, n - at);
-        out.set(chunk.subarray(0, k), at);
-        at += k;
-        this.advance(chunk, k);
-      }
+    const out = this.buffer.slice(this.start, this.start + n);
+    this.start += n;
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+      // A burst of large pushes grew the buffer: give it back once drained.
+      if (this.buffer.length > SHRINK_ABOVE) this.buffer = new Uint8Array(0);
     }
-    this.size -= n;
     return out;
-  }
-
-  private advance(chunk: Uint8Array, k: number): void {
-    if (k < chunk.length) {
-      this.chunks[this.head] = chunk.subarray(k);
-      return;
-    }
-    this.head++;
-    if (this.head === this.chunks.length) {
-      this.chunks = [];
-      this.head = 0;
-    }
   }
 }
 

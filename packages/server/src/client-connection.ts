@@ -367,6 +367,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   });
 
   conn.on('close', () => {
+    // At once, not after a request still running: a closed connection is not one to shed.
+    ctx.loginRoom.leave(conn);
     if (finished) return;
     // Wait for a request still running, so its session is released after it.
     void chain.then(async () => {

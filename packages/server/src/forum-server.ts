@@ -238,6 +238,8 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
 
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  // Before anything is opened: a bad value is refused without a store or socket to close.
+  const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN);
   const serverId = options.serverId ?? randomBytes(6).toString('hex');
   // The store first: a server that cannot reach its store says so, and leaves no key file behind.
   const state = await openState(options, serverId);
@@ -319,13 +321,15 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     idleTimeoutMs: options.idleTimeoutMs,
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     queueBudget: new QueueBudget(QUEUE_LIMITS),
-    loginRoom: new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN),
+    loginRoom,
     log: options.log,
   };
   let refusedForMemory = 0;
+  // Connections being served (not those refused, which linger a few seconds to deliver their refusal):
+  // what the memory budget holds at its number when crossed.
+  let served = 0;
   udp.on('connection', (conn) => {
-    // Held: the live connections besides this one.
-    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded(udp.connections.size - 1));
+    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded(served));
     // Each logged once per 100 so a flood of refusals (or of newcomers) cannot flood the log.
     if (admission.kind === 'refused') {
       if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${admission.reason}`);
@@ -335,6 +339,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     if (admission.shed !== undefined && ctx.loginRoom.shed % 100 === 1) {
       options.log(`Closed a connection not logged in to make room: ${admission.shed} (${ctx.loginRoom.shed} so far)`);
     }
+    served++;
+    conn.once('close', () => served--);
     serveConnection(conn, ctx);
   });
   return {

@@ -35,13 +35,19 @@ export type Admission =
 export class LoginRoom<K> {
   // Insertion order is age order: the first entry is the oldest.
   private readonly waiting = new Map<K, (reason: string) => void>();
-  /** Connections closed to make room so far (for the log and tests). */
-  shed = 0;
+  private shedSoFar = 0;
 
   constructor(
     /** Most connections not logged in at once; at it, a newcomer displaces the oldest. */
     readonly max: number,
-  ) {}
+  ) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnectionsBeforeLogin must be a whole number of at least 1, not ${max}`);
+  }
+
+  /** Connections closed to make room so far (for the log and tests). */
+  get shed(): number {
+    return this.shedSoFar;
+  }
 
   /**
    * Decides on the newcomer `key`, whose `close` ends it with a reason the
@@ -58,7 +64,7 @@ export class LoginRoom<K> {
       if (oldest === undefined) return { kind: 'refused', reason: why };
       // Forgotten before it is closed: its 'close' comes later, and the slot is the newcomer's now.
       this.waiting.delete(oldest[0]);
-      this.shed++;
+      this.shedSoFar++;
       oldest[1](`server busy: ${why}; closed before login to make room, try again later`);
       shed = why;
     }

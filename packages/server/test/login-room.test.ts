@@ -89,4 +89,9 @@ describe('LoginRoom', () => {
     room.admit('flood63', close('flood63'), budget.overloaded());
     expect(closed.has('honest')).toBe(true);
   });
+
+  it('refuses a size that is not a whole number of at least 1 (the API, as the command line does)', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new LoginRoom(bad)).toThrow(RangeError);
+    expect(new LoginRoom(1).max).toBe(1);
+  });
 });

@@ -102,4 +102,34 @@ describe('an outage while both sides chat (simulated)', () => {
     p.sim.runFor(30_000);
     expect(messagesOf(p.serverEvents)).toHaveLength(total);
   });
+
+  it('a message held by the new-data probes\' spacing is woken when the spacing ends, not by the backed-off probe timer', () => {
+    const link = { delayMs: DELAY, jitterMs: 0 };
+    const p = makePair({ link });
+    p.sim.runFor(1_000);
+    const arrivals = new Map<number, number>();
+    p.onServerEvent = (e, now) => {
+      if (e.type === 'message' && e.data.length === 10) arrivals.set(e.data[0] as number, now);
+    };
+    // A window full of lost data, the probe timer fired and backed off (~520 ms).
+    p.sim.setLink(CLIENT, SERVER, { ...link, loss: 1 });
+    for (let i = 0; i < 36; i++) p.conn.send(new Uint8Array(1_040));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_500);
+    // A goes as a new-data probe and is lost; the path comes back; B is written 15 ms after A, within
+    // the spacing, and nothing after it.
+    p.conn.send(new Uint8Array(10).fill(1));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(1);
+    p.sim.setLink(CLIENT, SERVER, link);
+    p.sim.runFor(14);
+    const writtenAt = p.sim.now;
+    p.conn.send(new Uint8Array(10).fill(2));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20_000);
+    // Woken at the end of the spacing, B crosses and its ACK declares the rest lost (~195 ms). With no
+    // timer for the spacing it waited for the probe timer: 1,760 ms.
+    expect((arrivals.get(2) as number) - writtenAt).toBeLessThan(400);
+    expect(arrivals.has(1)).toBe(true);
+  });
 });

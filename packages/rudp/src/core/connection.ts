@@ -895,8 +895,14 @@ export class Connection {
         const r = live ? this.retransmits.earliest() : Number.POSITIVE_INFINITY;
         return r > this.lastPollTime ? r : Number.POSITIVE_INFINITY;
       }
-      case Timer.Pacing:
-        return live ? this.pacer.deadline(this.lastPollTime) : Number.POSITIVE_INFINITY;
+      case Timer.Pacing: {
+        if (!live) return Number.POSITIVE_INFINITY;
+        // Also when a new-data probe waits out its spacing: nothing else may wake it (the window is full,
+        // and the probe timer has backed off): a message written then would wait for that timer.
+        const probeAt = this.lastNewDataProbeAt + this.rtt.srtt / 2;
+        const probeDue = probeAt > this.lastPollTime && this.recovery.ptoCount > 0 && this.sendQueue.hasNewData() && this.sendQueue.newDataFitsOnePacket();
+        return Math.min(this.pacer.deadline(this.lastPollTime), probeDue ? probeAt : Number.POSITIVE_INFINITY);
+      }
     }
   }
 

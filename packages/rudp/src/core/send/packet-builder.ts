@@ -114,7 +114,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
     }
     if (chunks.length > 0) {
       ackEliciting = true;
-      if (s.flow.repeatRaiseIfRoom(w)) carriedMaxData = true;
+      if (!carriedMaxData && s.flow.repeatRaiseIfRoom(w)) carriedMaxData = true;
     }
     // Data packets also repeat the ACK state where it fits (cheap after ack-of-ack pruning), so one
     // lost ACK costs nothing; a full bulk chunk leaves no room, and the peer's ACK-only packets need none.

@@ -87,6 +87,32 @@ describe('connection limits', () => {
     expect(again.state).toBe('established');
   });
 
+  it('gives a host its place back as soon as the server closes one of its connections, not when draining ends', () => {
+    // An application making room within a host (the forum closes the host's oldest connection that
+    // never logged in for its newcomer) was refused while the closed one drained: 3 probe timeouts.
+    const net = network({ maxConnectionsPerHost: 1 });
+    const one = net.connect('10.0.0.1:5000');
+    net.sim.runFor(1000);
+    const served = net.accepted[0] as Connection;
+    served.destroy(net.sim.now, 1, 'making room');
+    net.sim.wake(SERVER);
+    net.sim.runFor(1);
+    expect(served.state).toBe('draining');
+    expect(net.server.connectionCount).toBe(1);
+    const newcomer = net.connect('10.0.0.1:5001');
+    // The cookie exchange and the handshake: two round trips of ~70 ms, well inside the drain.
+    net.sim.runFor(300);
+    expect(newcomer.state).toBe('established');
+    expect(net.server.stats().dropped.hostFull).toBe(0);
+    expect(one.state).not.toBe('established');
+    // Once, not again when the drained connection goes: the host's one place is the newcomer's.
+    net.sim.runFor(5000);
+    expect(net.server.connectionCount).toBe(1);
+    expect(net.connect('10.0.0.1:5002').state).not.toBe('established');
+    net.sim.runFor(300);
+    expect(net.server.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);
+  });
+
   it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {
     const net = network({ maxConnectionsPerHost: 1 });
     const a = net.connect('[2001:db8:1:2::10]:5000');

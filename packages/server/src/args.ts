@@ -143,7 +143,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             most connections from one client host (an IPv4
                             address or an IPv6 /64, any port; an IPv6 /56
                             may hold 4 times N, a /48 16 times); one more is
-                            refused at once (default ${LIMIT_DEFAULTS.connectionsPerHost})
+                            refused at once. Half of them at most may be not
+                            logged in: past that, the host's oldest one not
+                            logged in makes room (default ${LIMIT_DEFAULTS.connectionsPerHost})
   --max-connections-before-login N
                             most connections not logged in at once, from all
                             hosts; one more takes the place of the oldest of

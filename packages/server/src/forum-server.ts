@@ -4,6 +4,7 @@ import {
   createTransferTokens,
   DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
+  hostLevelsOf,
   openFileStore,
   shutdownNotice,
   withNameIdentity,
@@ -236,10 +237,20 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
   return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
 };
 
+/**
+ * Connections not logged in one host may hold: half of what rudp lets it
+ * hold, so its connections that never log in leave the other half to its
+ * logged-in users and newcomers (login-room.ts). A value rudp would refuse is
+ * left for rudp to report.
+ */
+const loginRoomPerHost = (perHost: number): number =>
+  Number.isInteger(perHost) && perHost >= 1 ? Math.max(1, Math.floor(perHost / 2)) : Number.POSITIVE_INFINITY;
+
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
   // Before anything is opened: a bad value is refused without a store or socket to close.
-  const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN);
+  const perHost = options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST;
+  const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN, loginRoomPerHost(perHost));
   const serverId = options.serverId ?? randomBytes(6).toString('hex');
   // The store first: a server that cannot reach its store says so, and leaves no key file behind.
   const state = await openState(options, serverId);
@@ -261,7 +272,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       port: options.port,
       host: options.host,
       identity: identity.keyPair,
-      maxConnectionsPerHost: options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST,
+      maxConnectionsPerHost: perHost,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
       ...TRANSPORT,
     });
@@ -329,7 +340,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   // what the memory budget holds at its number when crossed.
   let served = 0;
   udp.on('connection', (conn) => {
-    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded(served));
+    const admission = ctx.loginRoom.admit(conn, (reason) => conn.destroy(reason), memory.overloaded(served), hostLevelsOf(conn.remoteAddress));
     // Each logged once per 100 so a flood of refusals (or of newcomers) cannot flood the log.
     if (admission.kind === 'refused') {
       if (refusedForMemory++ % 100 === 0) options.log(`Connection refused: ${admission.reason}`);

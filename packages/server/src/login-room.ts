@@ -22,7 +22,18 @@
  * returned to the system lazily (logins were still refused 60 s after an
  * attack stopped), so a drained pool would leave nothing to shed and every
  * newcomer refused again, which is the lockout this replaces.
+ *
+ * Per host too: rudp refuses a host's connection past its per-host limit in
+ * the handshake, before the server sees it, so one address holding that many
+ * connections that never log in shut out everyone behind the same NAT
+ * address. A host's connections not logged in are held to half that limit
+ * (`maxPerHost`, at each of its levels: an IPv6 /56 and /48 count as 4 and
+ * 16 hosts, as rudp counts them): the host's newcomer then takes the place of
+ * its own oldest one, and the other half stays for the host's logged-in users
+ * and for newcomers. rudp stops counting a connection against its host once
+ * it closes, so the ones closed here cannot fill the host while they drain.
  */
+import type { HostLevel } from 'forum-protocol';
 
 /** What {@link LoginRoom.admit} decided about a newcomer. */
 export type Admission =
@@ -31,17 +42,29 @@ export type Admission =
   /** Refuse it as busy (over the memory budget, nothing left to shed). */
   | { readonly kind: 'refused'; readonly reason: string };
 
+/** A connection not logged in: how to close it, and the host levels it counts at. */
+interface Waiting {
+  readonly close: (reason: string) => void;
+  readonly levels: readonly HostLevel[];
+}
+
 /** Counts the connections that have not logged in, oldest first, and makes room among them; see the file's comment. */
 export class LoginRoom<K> {
-  // Insertion order is age order: the first entry is the oldest.
-  private readonly waiting = new Map<K, (reason: string) => void>();
+  // Insertion order is age order: the first entry is the oldest (here and in each level's set).
+  private readonly waiting = new Map<K, Waiting>();
+  private readonly byLevel = new Map<string, Set<K>>();
   private shedSoFar = 0;
 
   constructor(
     /** Most connections not logged in at once; at it, a newcomer displaces the oldest. */
     readonly max: number,
+    /** Most connections not logged in of one host (a /56 4 times, a /48 16 times); at it, the host's newcomer displaces the host's oldest. */
+    readonly maxPerHost: number = Number.POSITIVE_INFINITY,
   ) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnectionsBeforeLogin must be a whole number of at least 1, not ${max}`);
+    if (maxPerHost !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxPerHost) || maxPerHost < 1)) {
+      throw new RangeError(`the per-host limit of connections before login must be a whole number of at least 1, not ${maxPerHost}`);
+    }
   }
 
   /** Connections closed to make room so far (for the log and tests). */
@@ -56,25 +79,43 @@ export class LoginRoom<K> {
    * is closed and the newcomer takes its place; with none to close (only
    * possible over the budget) the newcomer is refused.
    */
-  admit(key: K, close: (reason: string) => void, overloaded: string | undefined): Admission {
-    const why = overloaded ?? (this.waiting.size >= this.max ? `${this.max} connections not logged in` : undefined);
+  admit(key: K, close: (reason: string) => void, overloaded: string | undefined, levels: readonly HostLevel[] = []): Admission {
+    // The host's own oldest first: a full host makes room within itself, whatever the rest of the server holds.
+    const full = levels.find((l) => (this.byLevel.get(l.key)?.size ?? 0) >= this.maxPerHost * l.multiple);
+    const why =
+      full !== undefined
+        ? `${this.maxPerHost * full.multiple} connections not logged in from ${full.multiple === 1 ? 'one host' : `the network ${full.key}`}`
+        : (overloaded ?? (this.waiting.size >= this.max ? `${this.max} connections not logged in` : undefined));
     let shed: string | undefined;
     if (why !== undefined) {
-      const oldest = this.waiting.entries().next().value;
+      const oldest = full !== undefined ? this.byLevel.get(full.key)?.values().next().value : this.waiting.keys().next().value;
       if (oldest === undefined) return { kind: 'refused', reason: why };
+      const { close: closeOldest } = this.waiting.get(oldest) as Waiting;
       // Forgotten before it is closed: its 'close' comes later, and the slot is the newcomer's now.
-      this.waiting.delete(oldest[0]);
+      this.leave(oldest);
       this.shedSoFar++;
-      oldest[1](`server busy: ${why}; closed before login to make room, try again later`);
+      closeOldest(`server busy: ${why}; closed before login to make room, try again later`);
       shed = why;
     }
-    this.waiting.set(key, close);
+    this.waiting.set(key, { close, levels });
+    for (const { key: level } of levels) {
+      const set = this.byLevel.get(level);
+      if (set === undefined) this.byLevel.set(level, new Set([key]));
+      else set.add(key);
+    }
     return shed === undefined ? { kind: 'admitted' } : { kind: 'admitted', shed };
   }
 
   /** `key` logged in (or closed): it no longer counts, and is never shed. */
   leave(key: K): void {
+    const entry = this.waiting.get(key);
+    if (entry === undefined) return;
     this.waiting.delete(key);
+    for (const { key: level } of entry.levels) {
+      const set = this.byLevel.get(level);
+      set?.delete(key);
+      if (set?.size === 0) this.byLevel.delete(level);
+    }
   }
 
   /** Connections not logged in now. */

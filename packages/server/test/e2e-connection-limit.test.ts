@@ -15,7 +15,12 @@ describe('connections per client host (real server)', () => {
     const { server, cwd } = await scope.startInTemp(['--max-connections-per-host', '2']);
     const held: RawClient[] = [];
     scope.stops.push(() => void Promise.all(held.map((c) => c.close())));
-    for (let i = 0; i < 2; i++) held.push(await rawClient(server.port, { handshakeTimeoutMs: 30_000 }));
+    // Logged in: connections not logged in would make room for the host's newcomer (e2e-login-room.test.ts).
+    for (const name of ['alice', 'bob']) {
+      const c = await rawClient(server.port, { handshakeTimeoutMs: 30_000 });
+      held.push(c);
+      expect((await rawLogin(c, name, 'pw')).lines).toEqual(['Welcome to the forum']);
+    }
 
     await expect(rawClient(server.port, { handshakeTimeoutMs: 30_000 })).rejects.toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' } });
     const run = await runClient(server.port, cwd, ['yoda']);
@@ -29,7 +34,7 @@ describe('connections per client host (real server)', () => {
     expect((await rawLogin(other, 'obiwan', 'pw')).lines).toEqual(['Welcome to the forum']);
 
     await (held.shift() as RawClient).close();
-    // The server forgets the closed connection after its draining period; then the host has a place again.
+    // The host has its place again once the server has seen the CLOSE (not when it has drained).
     let again: RawClient | undefined;
     for (let tries = 0; again === undefined; tries++) {
       again = await rawClient(server.port, { handshakeTimeoutMs: 30_000 }).catch((e: unknown) => {

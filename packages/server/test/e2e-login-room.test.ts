@@ -128,6 +128,39 @@ describe('connections not logged in make room for newcomers (real sockets)', () 
     ]);
   }, 60_000);
 
+  it('--max-connections-per-host 4 on the built server: connections of one address that never log in cannot fill its places; a neighbour behind the same address logs in', async () => {
+    const { server, cwd } = await scope.startInTemp(['--max-connections-per-host', '4']);
+    const clients: RawClient[] = [];
+    scope.stops.push(() => void Promise.all(clients.map((c) => c.close())));
+    const open = async (): Promise<RawClient> => {
+      const c = await rawClient(server.port, { localAddress: '127.0.0.1', ...HANDSHAKE });
+      clients.push(c);
+      return c;
+    };
+    const alice = await open();
+    expect((await rawLogin(alice, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
+    // Six from alice's address that never log in, more than the address's four places. Before, rudp
+    // refused the fourth in its handshake (3 of them and alice filled the host), and every neighbour after it.
+    const idle: RawClient[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await open();
+      expect((await c.request(`u${i}`, 'username', [`idle${i}`])).lines).toEqual([]);
+      idle.push(c);
+    }
+    // The host's own oldest made room, two at a time: half the host's places.
+    for (const c of idle.slice(0, 4)) {
+      await c.closed;
+      expect(await endedWith(c)).toBe('server busy: 2 connections not logged in from one host; closed before login to make room, try again later');
+    }
+    for (const c of idle.slice(4)) expect(c.conn.closed).toBe(false);
+
+    const run = await runClient(server.port, cwd, ['yoda', 'pw', 'XIT']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Welcome to the forum');
+    expect(alice.conn.closed).toBe(false);
+    expect((await alice.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
+  }, 60_000);
+
   it('rejects a bad --max-connections-before-login at start', async () => {
     await expect(scope.startInTemp(['--max-connections-before-login', '0'])).rejects.toThrow(/invalid max connections before login: 0/);
   }, 30_000);

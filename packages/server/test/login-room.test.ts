@@ -4,6 +4,7 @@
  * memory budget, and then every honest login was refused), with the memory
  * budget read from a fake RSS.
  */
+import { hostLevelsOf } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
 import { LoginRoom } from '../src/login-room.js';
 import { MemoryBudget } from '../src/memory-budget.js';
@@ -90,8 +91,44 @@ describe('LoginRoom', () => {
     expect(closed.has('honest')).toBe(true);
   });
 
+  it("a host at its own cap makes room within itself: its newcomer takes the place of the host's oldest, never another host's", () => {
+    const { budget } = fakeBudget();
+    const room = new LoginRoom<string>(4096, 2);
+    const { closed, close } = peers();
+    const at = (address: string) => hostLevelsOf(address);
+    room.admit('nat1', close('nat1'), budget.overloaded(), at('198.51.100.7'));
+    room.admit('other', close('other'), budget.overloaded(), at('203.0.113.1'));
+    room.admit('nat2', close('nat2'), budget.overloaded(), at('198.51.100.7'));
+    expect(closed.size).toBe(0);
+    expect(room.admit('nat3', close('nat3'), budget.overloaded(), at('198.51.100.7'))).toEqual({ kind: 'admitted', shed: '2 connections not logged in from one host' });
+    expect([...closed.keys()]).toEqual(['nat1']);
+    expect(closed.get('nat1')).toBe('server busy: 2 connections not logged in from one host; closed before login to make room, try again later');
+    // One that logged in no longer counts for its host, and is never shed.
+    room.leave('nat2');
+    expect(room.admit('nat4', close('nat4'), budget.overloaded(), at('198.51.100.7'))).toEqual({ kind: 'admitted' });
+    expect(room.admit('nat5', close('nat5'), budget.overloaded(), at('198.51.100.7')).kind).toBe('admitted');
+    expect([...closed.keys()]).toEqual(['nat1', 'nat3']);
+    expect(room.size).toBe(3);
+  });
+
+  it('an IPv6 /56 makes room within itself at 4 hosts\' cap, across its /64s', () => {
+    const { budget } = fakeBudget();
+    const room = new LoginRoom<string>(4096, 1);
+    const { closed, close } = peers();
+    // Four /64s of one /56, one connection each: the /56's cap (4 × 1).
+    for (let i = 0; i < 4; i++) room.admit(`v6-${i}`, close(`v6-${i}`), budget.overloaded(), hostLevelsOf(`2001:db8:0:${i}::1`));
+    expect(closed.size).toBe(0);
+    const fifth = room.admit('v6-4', close('v6-4'), budget.overloaded(), hostLevelsOf('2001:db8:0:4::1'));
+    expect(fifth.kind).toBe('admitted');
+    expect(fifth.kind === 'admitted' && fifth.shed).toMatch(/^4 connections not logged in from the network /);
+    expect([...closed.keys()]).toEqual(['v6-0']);
+  });
+
   it('refuses a size that is not a whole number of at least 1 (the API, as the command line does)', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new LoginRoom(bad)).toThrow(RangeError);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new LoginRoom(bad)).toThrow(RangeError);
+      expect(() => new LoginRoom(10, bad)).toThrow(RangeError);
+    }
     expect(new LoginRoom(1).max).toBe(1);
   });
 });

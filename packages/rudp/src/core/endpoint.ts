@@ -138,6 +138,13 @@ export class Endpoint implements SansIoEndpoint {
   private readonly maxConnections: number;
   /** Live server connections per client host and coarser IPv6 prefix (`hostLevels`). */
   private readonly hosts: HostTally;
+  /**
+   * The server connections `hosts` counts. A connection leaves it when it
+   * closes, not when its draining ends: else a host whose connections the
+   * application closes (say, to make room for its newer ones) would be
+   * refused while they drain, and could not make room within itself.
+   */
+  private readonly hostCounted = new Set<Connection>();
   private readonly maxStatelessQueue: number;
   private readonly cookies: CookieJar;
   private readonly crypto: CryptoProvider | undefined;
@@ -410,6 +417,7 @@ export class Endpoint implements SansIoEndpoint {
 
   /** @internal */
   emit(event: EndpointEvent): void {
+    if (event.type === 'closed') this.uncountHost(event.connection);
     this.events.push(event);
   }
 
@@ -469,6 +477,7 @@ export class Endpoint implements SansIoEndpoint {
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
     this.add(conn);
     this.hosts.add(levels);
+    this.hostCounted.add(conn);
     this.byClient.set(key, conn);
     this.spentCookies.spend(now, key);
     this.counters.connectionsAccepted++;
@@ -563,8 +572,7 @@ export class Endpoint implements SansIoEndpoint {
     // Called again for a connection already gone: its slot may belong to another one by now.
     if (this.connections.get(conn.localCid) === conn) {
       this.connections.delete(conn.localCid);
-      // The same levels as at admission: a connection's remote address never changes.
-      if (conn.role === 'server') this.hosts.remove(hostLevels(conn.remote));
+      this.uncountHost(conn);
       this.timers.delete(conn.timerSlot);
       this.bySlot[conn.timerSlot] = undefined;
       this.freeSlots.push(conn.timerSlot);
@@ -575,6 +583,12 @@ export class Endpoint implements SansIoEndpoint {
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
     }
+  }
+
+  /** Stops counting `conn` against its host, once. */
+  private uncountHost(conn: Connection): void {
+    // The same levels as at admission: a connection's remote address never changes.
+    if (this.hostCounted.delete(conn)) this.hosts.remove(hostLevels(conn.remote));
   }
 
   private countSent(data: Uint8Array): void {

@@ -150,10 +150,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   link = serverLink;
 
   let username = '';
-  const request = async (cmd: Parameters<ServerLink['request']>[0], cmdArgs: readonly string[]): Promise<Reply | undefined> => {
+  /** The reply; `'unsent'` (said why, the session goes on) or `undefined` (fatal, the client is exiting). */
+  const request = async (cmd: Parameters<ServerLink['request']>[0], cmdArgs: readonly string[]): Promise<Reply | 'unsent' | undefined> => {
     try {
       return await serverLink.request(cmd, cmdArgs, username);
     } catch (e) {
+      if (e instanceof LinkError && e.kind === 'unsent') {
+        out(`Not sent: ${e.message}`);
+        return 'unsent';
+      }
       fatal(EXIT.unreachable, () => console.error(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
       return undefined;
     }
@@ -224,13 +229,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       if (input.promptPending) process.stdout.write('\n');
       const reply = await request('XIT', []);
       if (reply === undefined) return never();
-      reply.lines.forEach(out);
+      // Not sent: closing the connection ends the session all the same.
+      if (reply !== 'unsent') reply.lines.forEach(out);
       return quit(EXIT.ok);
     }
     if (next !== 'command') {
       if (next === 'username') username = line;
       const reply = await request(next, [line]);
       if (reply === undefined) return never();
+      if (reply === 'unsent') continue;
       reply.lines.forEach(out);
       if (reply.data.kind === 'auth') next = reply.data.next;
       continue;
@@ -255,6 +262,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     }
     const reply = await request(cmd, cmdArgs);
     if (reply === undefined) return never();
+    if (reply === 'unsent') continue;
     reply.lines.forEach(out);
     if (reply.data.kind === 'transfer') await transfer(cmd, reply.data, localName, typed.overwrite, cmdArgs[0] ?? '');
     if (reply.data.kind === 'goodbye') return quit(EXIT.ok);

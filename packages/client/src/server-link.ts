@@ -1,11 +1,15 @@
 import { decodeServerMessage, encodeRequest, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 
-/** Why a request got no reply. */
+/**
+ * Why a request got no reply: `timeout` (none in time), `lost` (the
+ * connection ended), `unsent` (refused before sending, e.g. larger than the
+ * server takes: the connection is fine and the user may try another).
+ */
 export class LinkError extends Error {
   constructor(
     message: string,
-    readonly kind: 'timeout' | 'lost',
+    readonly kind: 'timeout' | 'lost' | 'unsent',
   ) {
     super(message);
     this.name = 'LinkError';
@@ -71,21 +75,25 @@ export class ServerLink {
   /** Sends `cmd args` and resolves with the server's reply. `username` is informational; the server ignores it. */
   request(cmd: RequestCommand, args: readonly string[], username = ''): Promise<Reply> {
     const id = String(++this.nextId);
+    const bytes = encodeRequest({ id, username, cmd, args });
+    // Checked here for a reason the user can act on; rudp would refuse it with its own words.
+    const max = this.conn.maxMessageSize();
+    if (bytes.length > max) return Promise.reject(new LinkError(`the request is ${bytes.length} bytes, more than the ${max} the server takes now`, 'unsent'));
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds`, 'timeout'));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      // A request that cannot be sent (larger than the server's window allows) fails now, saying why,
-      // instead of waiting out the timeout as if the server had not answered. A closed connection's
-      // sends fail too; its 'close' has already rejected the request then.
-      this.conn.send(encodeRequest({ id, username, cmd, args })).catch((e: unknown) => {
+      // A request rudp refuses fails now, saying why, instead of waiting out the timeout as if the
+      // server had not answered. A closed connection's sends fail too; its 'close' has already
+      // rejected the request then.
+      this.conn.send(bytes).catch((e: unknown) => {
         const w = this.waiting.get(id);
         if (w === undefined) return;
         this.waiting.delete(id);
         clearTimeout(w.timer);
-        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, 'lost'));
+        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, 'unsent'));
       });
     });
   }

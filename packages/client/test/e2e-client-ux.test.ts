@@ -36,6 +36,16 @@ describe('forum-client UX (real processes)', () => {
     expect(server.lines().filter((l) => l.startsWith('yoda issued'))).toEqual(['yoda issued XIT command']);
   });
 
+  it('a line larger than the server takes is not sent, says why, and the session goes on', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    // Before login the server takes ~8 KB; this name made forum-client exit 1 with "Server unreachable: request not sent: …".
+    const r = await runClient(server.port, cwd, ['y'.repeat(9000), 'yoda', 'pw', 'XIT']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${P.user}Not sent: the request is \\d+ bytes, more than the \\d+ the server takes now\n${P.user}New user, enter password: Welcome to the forum\n`));
+    expect(r.stdout).toContain('Goodbye');
+    expect(withoutFirstContact(r.stderr)).toBe('');
+  });
+
   it('DWN keeps a local file of the same name; DWN … --overwrite replaces it', async () => {
     const { server, cwd } = await scope.startInTemp();
     await writeFile(`${cwd}/notes.txt`, 'from the server\n');

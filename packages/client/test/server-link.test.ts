@@ -5,7 +5,15 @@ import { LinkError, ServerLink } from '../src/server-link.js';
 
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
 class RefusingConnection extends EventEmitter {
+  sent = 0;
+  constructor(private readonly max = 1 << 20) {
+    super();
+  }
+  maxMessageSize(): number {
+    return this.max;
+  }
   send(bytes: Uint8Array): Promise<void> {
+    this.sent++;
     return Promise.reject(new RangeError(`message of ${bytes.length} bytes exceeds the peer's window`));
   }
 }
@@ -20,7 +28,21 @@ describe('ServerLink', () => {
       (e: unknown) => e,
     );
     expect(failure).toBeInstanceOf(LinkError);
-    expect((failure as LinkError).kind).toBe('lost');
+    // Not 'lost': the connection is fine, the client goes on.
+    expect((failure as LinkError).kind).toBe('unsent');
     expect((failure as LinkError).message).toMatch(/^request not sent: message of \d+ bytes exceeds the peer's window$/);
+  });
+
+  it('a request larger than the server takes now is refused before sending, saying both sizes', async () => {
+    const refusing = new RefusingConnection(100);
+    const link = new ServerLink(refusing as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const failure = await link.request('username', ['x'.repeat(200)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(LinkError);
+    expect((failure as LinkError).kind).toBe('unsent');
+    expect((failure as LinkError).message).toMatch(/^the request is \d{3} bytes, more than the 100 the server takes now$/);
+    expect(refusing.sent).toBe(0);
   });
 });

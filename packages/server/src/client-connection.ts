@@ -351,6 +351,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
     queued++;
     waiting.add(item);
+    if (state.step !== 'authenticated') ctx.loginRoom.touch(conn);
     chain = chain
       .then(async () => {
         if (finished || item.bytes === undefined) return;

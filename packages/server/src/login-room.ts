@@ -106,6 +106,22 @@ export class LoginRoom<K> {
     return shed === undefined ? { kind: 'admitted' } : { kind: 'admitted', shed };
   }
 
+  /**
+   * `key` sent a request: it becomes the youngest, so a client going
+   * through the login's steps is shed only once as many connections as the
+   * room holds arrived since its last step, not since it connected.
+   */
+  touch(key: K): void {
+    const entry = this.waiting.get(key);
+    if (entry === undefined) return;
+    this.waiting.delete(key);
+    this.waiting.set(key, entry);
+    for (const { key: level } of entry.levels) {
+      const set = this.byLevel.get(level);
+      if (set?.delete(key) === true) set.add(key);
+    }
+  }
+
   /** `key` logged in (or closed): it no longer counts, and is never shed. */
   leave(key: K): void {
     const entry = this.waiting.get(key);

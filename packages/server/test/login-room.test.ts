@@ -111,6 +111,24 @@ describe('LoginRoom', () => {
     expect(room.size).toBe(3);
   });
 
+  it('a connection that sends a request becomes the youngest: its host sheds the others first', () => {
+    const { budget } = fakeBudget();
+    const room = new LoginRoom<string>(4096, 3);
+    const { closed, close } = peers();
+    const at = hostLevelsOf('198.51.100.7');
+    for (const n of ['honest', 'idle1', 'idle2']) room.admit(n, close(n), budget.overloaded(), at);
+    // The honest client sends its username: two newcomers now shed the idle ones, not it.
+    room.touch('honest');
+    room.admit('new1', close('new1'), budget.overloaded(), at);
+    room.admit('new2', close('new2'), budget.overloaded(), at);
+    expect([...closed.keys()]).toEqual(['idle1', 'idle2']);
+    room.admit('new3', close('new3'), budget.overloaded(), at);
+    expect(closed.has('honest')).toBe(true);
+    // The whole room's order too (over the budget, oldest first), and a touch of one not waiting changes nothing.
+    room.touch('gone');
+    expect(room.size).toBe(3);
+  });
+
   it('an IPv6 /56 makes room within itself at 4 hosts\' cap, across its /64s', () => {
     const { budget } = fakeBudget();
     const room = new LoginRoom<string>(4096, 1);

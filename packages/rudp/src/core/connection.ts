@@ -9,6 +9,7 @@
  * - receive/reassembly.ts: whole messages, in order, from fragments
  * - recovery/loss-detection.ts: packets in flight, loss detection, probe timeout
  * - recovery/rtt.ts: RTT estimation
+ * - recovery/new-data-probe.ts: a small sender's new data sent as a probe past a full window
  * - congestion/: the congestion controller (BBR by default)
  * - send/pacer.ts: pacing
  * - send/send-queue.ts, send/retransmit-queue.ts: what to send and send again
@@ -33,6 +34,7 @@ import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isRepair } from './receive/received-frames.js';
 import { LossDetection, type SentPacket } from './recovery/loss-detection.js';
+import { newDataProbeAt } from './recovery/new-data-probe.js';
 import { RttEstimator } from './recovery/rtt.js';
 import { RepairPolicy } from './repair/repair-policy.js';
 import { RepairReceiver } from './repair/repair-receiver.js';
@@ -149,7 +151,7 @@ export class Connection {
   private readonly encrypted: boolean;
 
   private nextPn = 1;
-  /** When the last new-data probe was sent (see `newDataProbe`). */
+  /** When the last new-data probe was sent (see `newDataProbeAt`). */
   private lastNewDataProbeAt = Number.NEGATIVE_INFINITY;
   /** The first packet number sent after the last `raiseReceiveWindow` (see `FlowControl.onMaxDataAcked`). */
   private raisedAtPn = 0;
@@ -676,8 +678,8 @@ export class Connection {
     this.pacer.refill(now);
     this.pmtu.checkProbeLost(now, this.rtt.pto(this.config.maxAckDelayMs));
     this.syncDatagramSize();
-    const newDataProbe = this.probesDue === 0 && this.newDataProbe(now);
-    const probe = this.probesDue > 0 || newDataProbe;
+    const dataProbe = this.probesDue === 0 && now >= this.newDataProbeAt();
+    const probe = this.probesDue > 0 || dataProbe;
     // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
     // large datagrams, these still arrive, and their ACK shows the large ones lost.
     const mtu = probe ? this.config.mtu : this.datagramSize;
@@ -705,12 +707,12 @@ export class Connection {
     plan.newData = hasNew && this.sendQueue.hasNewReliableData();
     plan.ping = this.pingDue || probe;
     // Resends wait for the window: the packet-threshold rule sends them once this packet's ACK comes.
-    plan.resends = !newDataProbe || this.recovery.bytesInFlight + mtu <= this.cc.window();
+    plan.resends = !dataProbe || this.recovery.bytesInFlight + mtu <= this.cc.window();
     const p = this.populate(now, pn, w, plan);
     if (wantData) {
       this.pingDue = false;
       if (this.probesDue > 0) this.probesDue--;
-      else if (newDataProbe) this.lastNewDataProbeAt = now;
+      else if (dataProbe) this.lastNewDataProbeAt = now;
     }
     if (p.repairSent) this.stat.repairsSent++;
     if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) this.filledPacket = true;
@@ -737,28 +739,9 @@ export class Connection {
     return datagram;
   }
 
-  /**
-   * Whether the new data of a sender of small messages goes now as a probe would (past a full window
-   * and pacing; RFC 9002 §6.2.4 lets a probe carry new data): once the probe timer has fired and no
-   * ACK has acknowledged anything since. Over a path that drops everything one way while the peer's
-   * packets still come, the window fills with resends that no rule declares lost (nothing after them
-   * is acknowledged, and the rule for packets no ACK has passed yet spares packets that left with
-   * more queued), and the probe timer only fires again after its backoff: held there, a chat sender
-   * was silent for up to 600 ms after a 2 s outage ended and its backlog arrived 700–850 ms after.
-   * Sent as the application gives it, its first message after the outage crosses at once and the
-   * ACK of it declares the rest lost (115 ms). Only data that fits one packet (the application's own
-   * rate, never a backlog), and no resends while the window is full: the packet-threshold rule sends
-   * them once that ACK comes. At most one such packet per half a smoothed round trip: two a round
-   * trip, as a probe timeout's two probes, however often the application writes; what it writes
-   * meanwhile joins the next one (a chat's every other message, 20 ms later).
-   */
-  private newDataProbe(now: number): boolean {
-    return (
-      this.recovery.ptoCount > 0 &&
-      now - this.lastNewDataProbeAt >= this.rtt.srtt / 2 &&
-      this.sendQueue.hasNewData() &&
-      this.sendQueue.newDataFitsOnePacket()
-    );
+  /** When new data may go as a probe past a full window and pacing (`Infinity`: not now); see new-data-probe.ts. */
+  private newDataProbeAt(): number {
+    return newDataProbeAt(this.lastNewDataProbeAt, this.recovery.ptoCount, this.rtt.srtt, this.sendQueue);
   }
 
   /**
@@ -897,11 +880,10 @@ export class Connection {
       }
       case Timer.Pacing: {
         if (!live) return Number.POSITIVE_INFINITY;
-        // Also when a new-data probe waits out its spacing: nothing else may wake it (the window is full,
-        // and the probe timer has backed off): a message written then would wait for that timer.
-        const probeAt = this.lastNewDataProbeAt + this.rtt.srtt / 2;
-        const probeDue = probeAt > this.lastPollTime && this.recovery.ptoCount > 0 && this.sendQueue.hasNewData() && this.sendQueue.newDataFitsOnePacket();
-        return Math.min(this.pacer.deadline(this.lastPollTime), probeDue ? probeAt : Number.POSITIVE_INFINITY);
+        const paced = this.pacer.deadline(this.lastPollTime);
+        // Also when a new-data probe waits out its spacing (see new-data-probe.ts).
+        const probeAt = this.newDataProbeAt();
+        return Math.min(paced, probeAt > this.lastPollTime ? probeAt : Number.POSITIVE_INFINITY);
       }
     }
   }

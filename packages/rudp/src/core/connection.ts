@@ -14,6 +14,7 @@
  * - send/pacer.ts: pacing
  * - send/send-queue.ts, send/retransmit-queue.ts: what to send and send again
  * - send/packet-builder.ts: packs one DATA packet
+ * - send/acked-runs.ts: messages acknowledged, reported as runs of ids
  * - send/path-mtu.ts: path MTU discovery (the datagram size) and its probes
  * - flow-control.ts: credit in both directions
  * - repair/: the repair code, the sender's redundancy policy, the receiver's decoder
@@ -46,6 +47,7 @@ import { PathMtu } from './send/path-mtu.js';
 import type { ConnectionStats } from './connection-stats.js';
 import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { OUTGOING, PLAN, SOURCES } from './send/packet-scratch.js';
+import { noteMessageAcked, reportAckedRun } from './send/acked-runs.js';
 import { emptyArray } from './shared-empty.js';
 import { RetransmitQueue } from './send/retransmit-queue.js';
 import { SendQueue } from './send/send-queue.js';
@@ -89,16 +91,6 @@ export interface ConnectionHost {
 export const PROTOCOL_VIOLATION = 3;
 
 const encoder = new TextEncoder();
-
-/**
- * Messages of `connection` acknowledged while one ACK or MESSAGE_ACK frame
- * is handled and not reported yet: ids `from` … `from + count − 1`. One for
- * all connections (a frame is handled to the end before another starts, and
- * each handler reports its run before it returns), so a connection carries
- * no field for it; a run left by a handler that threw is still reported for
- * its own connection.
- */
-const ackedRun: { connection: Connection | undefined; from: number; count: number } = { connection: undefined, from: 0, count: 0 };
 
 /** A connection to one peer. Create through `Endpoint.connect` or accept via `Endpoint` events. */
 export class Connection {
@@ -508,7 +500,7 @@ export class Connection {
       for (let i = 0; i < count; i++) frames[i] = EMPTY_FRAME;
       FRAME_SCRATCH.release();
       // Acknowledgements a frame's handler took before it threw are still reported, now.
-      this.reportAcked();
+      reportAckedRun();
     }
   }
 
@@ -560,7 +552,7 @@ export class Connection {
         }
         this.pmtu.onAck(now, f.ranges);
         const progressed = this.recovery.onAck(now, f, this.nextPn - 1, pn >= this.acks.largest);
-        this.reportAcked();
+        reportAckedRun();
         if (progressed) {
           this.sendQueue.compact();
           this.repairPolicy.forgetAcknowledged();
@@ -582,8 +574,8 @@ export class Connection {
         if (this.hasMessage()) this.host.readable(this);
         return;
       case 'message-ack':
-        this.sendQueue.ackBelow(f.next, (m) => this.messageAcked(m.id));
-        this.reportAcked();
+        this.sendQueue.ackBelow(f.next, (m) => noteMessageAcked(this, this.host, m.id));
+        reportAckedRun();
         // Messages a repair rebuilt are complete only now (the ACK frame came first in the packet).
         this.repairPolicy.forgetAcknowledged();
         return;
@@ -625,27 +617,7 @@ export class Connection {
   }
 
   private ackChunk(c: ChunkRef): void {
-    if (c.message.ack(c.index, c.piece)) this.messageAcked(c.message.id);
-  }
-
-  /** Message `id` is acknowledged whole: it joins the run `reportAcked` reports, or starts the next. */
-  private messageAcked(id: number): void {
-    if (ackedRun.connection === this && id === ackedRun.from + ackedRun.count) {
-      ackedRun.count++;
-      return;
-    }
-    this.reportAcked();
-    ackedRun.connection = this;
-    ackedRun.from = id;
-    ackedRun.count = 1;
-  }
-
-  /** One `acked` event for the run of messages acknowledged since the last (called once a frame's acknowledgements are all in). */
-  private reportAcked(): void {
-    const c = ackedRun.connection;
-    if (c === undefined) return;
-    ackedRun.connection = undefined;
-    c.host.emit({ type: 'acked', connection: c, messageId: ackedRun.from, count: ackedRun.count });
+    if (c.message.ack(c.index, c.piece)) noteMessageAcked(this, this.host, c.message.id);
   }
 
   // ---------------------------------------------------------------- endpoint calls: sending

@@ -1,7 +1,12 @@
 /**
  * What `Connection.stats()` reports: counters of packets, bytes and
- * messages, loss recovery's state, and path MTU discovery's.
+ * messages, loss recovery's state, and path MTU discovery's. The connection
+ * keeps only the counters it alone sees (`ConnectionCounters`); the rest is
+ * read from the modules that own it when asked (cold: nothing here runs per
+ * packet).
  */
+import type { CongestionController } from './congestion/controller.js';
+import type { RttEstimator } from './recovery/rtt.js';
 import type { PathMtuStats } from './send/path-mtu.js';
 
 /** Counters reported by `Connection.stats()` (with path MTU discovery's: the datagram size in use and probe counts). */
@@ -37,4 +42,68 @@ export interface ConnectionStats extends PathMtuStats {
   readonly cwndBytes: number;
   readonly bytesInFlight: number;
   readonly congestionController: string;
+}
+
+/** The counters a connection keeps itself, written as packets and messages come and go. */
+export interface ConnectionCounters {
+  packetsSent: number;
+  packetsReceived: number;
+  packetsRetransmitted: number;
+  packetsLost: number;
+  bytesSent: number;
+  bytesReceived: number;
+  duplicatePackets: number;
+  messagesSent: number;
+  messagesReceived: number;
+  datagramsSent: number;
+  repairsSent: number;
+  spuriousRetransmissions: number;
+}
+
+/** A new connection's counters, all 0. */
+export function newCounters(): ConnectionCounters {
+  return {
+    packetsSent: 0,
+    packetsReceived: 0,
+    packetsRetransmitted: 0,
+    packetsLost: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    duplicatePackets: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    datagramsSent: 0,
+    repairsSent: 0,
+    spuriousRetransmissions: 0,
+  };
+}
+
+/** The modules whose state the stats report beside the counters. */
+export interface StatsSources {
+  readonly reassembly: { readonly datagramsDropped: number };
+  readonly sendQueue: { readonly datagramsDiscarded: number };
+  readonly repairReceiver: { readonly recovered: number };
+  readonly recovery: { readonly packetThreshold: number; readonly reorderDelayMs: number; readonly bytesInFlight: number };
+  readonly rtt: Pick<RttEstimator, 'srtt' | 'rttvar' | 'minRtt'>;
+  readonly cc: Pick<CongestionController, 'window' | 'name'>;
+  readonly pmtu: { stats(): PathMtuStats };
+}
+
+/** The stats of a connection with `counters`, its modules read now. */
+export function connectionStats(counters: Readonly<ConnectionCounters>, s: StatsSources): ConnectionStats {
+  return {
+    ...counters,
+    datagramsDropped: s.reassembly.datagramsDropped,
+    datagramsDiscarded: s.sendQueue.datagramsDiscarded,
+    messagesRecovered: s.repairReceiver.recovered,
+    packetThreshold: s.recovery.packetThreshold,
+    reorderWindowMs: s.recovery.reorderDelayMs,
+    srttMs: s.rtt.srtt,
+    rttVarMs: s.rtt.rttvar,
+    minRttMs: Number.isFinite(s.rtt.minRtt) ? s.rtt.minRtt : 0,
+    cwndBytes: s.cc.window(),
+    bytesInFlight: s.recovery.bytesInFlight,
+    congestionController: s.cc.name,
+    ...s.pmtu.stats(),
+  };
 }

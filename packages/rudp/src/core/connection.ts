@@ -44,7 +44,7 @@ import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './pa
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
 import { PathMtu } from './send/path-mtu.js';
-import type { ConnectionStats } from './connection-stats.js';
+import { type ConnectionCounters, type ConnectionStats, connectionStats, newCounters } from './connection-stats.js';
 import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { OUTGOING, PLAN, SOURCES } from './send/packet-scratch.js';
 import { noteMessageAcked, reportAckedRun } from './send/acked-runs.js';
@@ -163,20 +163,7 @@ export class Connection {
   private paused = false;
   private closeRequested = false;
 
-  private stat = {
-    packetsSent: 0,
-    packetsReceived: 0,
-    packetsRetransmitted: 0,
-    packetsLost: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    duplicatePackets: 0,
-    messagesSent: 0,
-    messagesReceived: 0,
-    datagramsSent: 0,
-    repairsSent: 0,
-    spuriousRetransmissions: 0,
-  };
+  private readonly stat: ConnectionCounters = newCounters();
 
   constructor(
     private readonly host: ConnectionHost,
@@ -373,21 +360,8 @@ export class Connection {
 
   /** Counters and estimates. */
   stats(): ConnectionStats {
-    return {
-      ...this.stat,
-      datagramsDropped: this.reassembly.datagramsDropped,
-      datagramsDiscarded: this.sendQueue.datagramsDiscarded,
-      messagesRecovered: this.repairReceiver.recovered,
-      packetThreshold: this.recovery.packetThreshold,
-      reorderWindowMs: this.recovery.reorderDelayMs,
-      srttMs: this.rtt.srtt,
-      rttVarMs: this.rtt.rttvar,
-      minRttMs: Number.isFinite(this.rtt.minRtt) ? this.rtt.minRtt : 0,
-      cwndBytes: this.cc.window(),
-      bytesInFlight: this.recovery.bytesInFlight,
-      congestionController: this.cc.name,
-      ...this.pmtu.stats(),
-    };
+    const { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu } = this;
+    return connectionStats(this.stat, { reassembly, sendQueue, repairReceiver, recovery, rtt, cc, pmtu });
   }
 
   // ---------------------------------------------------------------- endpoint calls: handshake

@@ -9,6 +9,7 @@ import type { SentPacket } from '../recovery/loss-detection.js';
 import { channelFrameSize, fragmentHeaderBound } from '../../wire/frame.js';
 import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
 import { emptyArray, isSharedEmpty, pushOnto } from '../shared-empty.js';
+import { ResendIndex } from './resend-index.js';
 
 /** Spacing of a resend's copies where losses come in runs, ms. */
 const BURST_COPY_SPACING_MS = 15;
@@ -30,6 +31,8 @@ export interface RetransmitConfig {
 export class RetransmitQueue {
   /** The shared empty array while nothing is queued (see shared-empty.ts). */
   private queue: ChunkRef[] = emptyArray();
+  /** The entries of `queue` of one-chunk messages (`undefined` while there are none): told of every entry added and dropped. */
+  private index: ResendIndex | undefined;
   /** When a packet last carried new (never sent) data. */
   private lastNewDataAt = Number.NEGATIVE_INFINITY;
   /**
@@ -76,18 +79,18 @@ export class RetransmitQueue {
       if (c.message.isAcked(c.index, c.piece) || c.redundant === true) continue;
       // Several lost packets may have carried the chunk (a resend lost in the same run as the
       // original): one resend waiting is enough, or each would leave in a packet of its own.
-      // Only for one-chunk messages, whose queue is short: a bulk transfer's would make this a scan per chunk.
-      const waiting = c.message.chunkCount === 1 ? this.waitingFor(now, c) : undefined;
+      // Only for one-chunk messages: a bulk transfer's chunk is lost once per packet that carried it.
+      const waiting = c.message.chunkCount === 1 ? this.index?.waitingFor(now, c) : undefined;
       if (waiting === 'resend') continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
       const afterRepairs = holdForRepairs && c.message.lastRepairPn > p.pn;
-      this.queue = pushOnto(this.queue, { message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
+      this.push({ message: c.message, index: c.index, piece: c.piece, notBefore: 0, afterRepairs });
       // Copies buy latency for one-packet messages; for chunks of bulk data they only spend bandwidth.
       // Spaced copies still waiting from an earlier loss of the chunk serve this resend too.
       if (c.message.chunkCount !== 1 || waiting === 'copy') continue;
       for (let k = 1; k <= copies; k++) {
-        this.queue = pushOnto(this.queue, { message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
+        this.push({ message: c.message, index: c.index, notBefore: now + k * spacing, afterRepairs });
       }
     }
   }
@@ -102,7 +105,11 @@ export class RetransmitQueue {
       const live = p.chunks.filter((c) => !c.message.isAcked(c.index, c.piece));
       if (live.length > 0) {
         if (isSharedEmpty(this.queue)) this.queue = [];
-        for (const c of live) this.queue.unshift({ message: c.message, index: c.index, piece: c.piece, notBefore: now });
+        for (const c of live) {
+          const r: ChunkRef = { message: c.message, index: c.index, piece: c.piece, notBefore: now };
+          this.queue.unshift(r);
+          this.added(r);
+        }
         return true;
       }
     }
@@ -111,7 +118,23 @@ export class RetransmitQueue {
 
   /** Queues a proactive tail copy of one-packet message `m`, not before `notBefore`. */
   queueTailCopy(m: OutgoingMessage, notBefore: number): void {
-    this.queue = pushOnto(this.queue, { message: m, index: 0, notBefore, tail: true });
+    this.push({ message: m, index: 0, notBefore, tail: true });
+  }
+
+  /** Appends entry `r`. */
+  private push(r: ChunkRef): void {
+    this.queue = pushOnto(this.queue, r);
+    this.added(r);
+  }
+
+  /** Entry `r` joined the queue: the index learns of it. */
+  private added(r: ChunkRef): void {
+    if (ResendIndex.keeps(r)) (this.index ??= new ResendIndex()).add(r);
+  }
+
+  /** Entry `r` left the queue (sent, or without a purpose): the index forgets it, and is dropped once empty. */
+  private dropped(r: ChunkRef): void {
+    if (this.index !== undefined && ResendIndex.keeps(r) && this.index.remove(r)) this.index = undefined;
   }
 
   /** A packet carried new data at `now` (tail copies of earlier messages lose their purpose). */
@@ -139,6 +162,7 @@ export class RetransmitQueue {
     for (let i = 0; i < q.length; i++) {
       const r = q[i] as ChunkRef;
       if (this.stillWanted(r)) q[kept++] = r;
+      else this.dropped(r);
     }
     if (kept === 0) {
       this.queue = emptyArray();
@@ -160,10 +184,16 @@ export class RetransmitQueue {
     const keep: ChunkRef[] = [];
     for (let i = 0; i < this.queue.length; i++) {
       const c = this.queue[i] as ChunkRef;
-      if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) continue;
+      if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) {
+        this.dropped(c);
+        continue;
+      }
       if (c.piece === undefined && chunkWireSize(c.message, c.index) > this.packetRoom) {
         // Cut for a datagram size the path no longer carries: resent in pieces that fit (processed next).
-        this.queue.splice(i + 1, 0, ...this.pieces(c));
+        const pieces = this.pieces(c);
+        this.dropped(c);
+        for (let k = 0; k < pieces.length; k++) this.added(pieces[k] as ChunkRef);
+        this.queue.splice(i + 1, 0, ...pieces);
         continue;
       }
       if (!this.ready(now, c) || carries(chunks, c)) {
@@ -175,6 +205,7 @@ export class RetransmitQueue {
         continue;
       }
       chunks.push(c);
+      this.dropped(c);
       any = true;
     }
     this.keep(keep);
@@ -198,6 +229,7 @@ export class RetransmitQueue {
   /** Drops everything (the connection is closing). */
   clear(): void {
     this.queue = emptyArray();
+    this.index = undefined;
   }
 
   /** The pieces of chunk `c` that fit `packetRoom`, those not acknowledged yet. */
@@ -212,22 +244,6 @@ export class RetransmitQueue {
       if (!m.isAcked(c.index, k)) out.push({ ...c, piece: k });
     }
     return out;
-  }
-
-  /**
-   * What the queue already holds of chunk `c` that is not sent yet: a resend (due now, or held for
-   * repairs), only spaced copies due later, or nothing. Tail copies do not count: they are optional.
-   */
-  private waitingFor(now: number, c: ChunkRef): 'resend' | 'copy' | undefined {
-    let found: 'copy' | undefined;
-    const q = this.queue;
-    for (let i = 0; i < q.length; i++) {
-      const r = q[i] as ChunkRef;
-      if (r.message !== c.message || r.index !== c.index || r.piece !== c.piece || r.tail === true) continue;
-      if (r.notBefore <= now) return 'resend';
-      found = 'copy';
-    }
-    return found;
   }
 
   /** A queued resend may go now. */

@@ -246,85 +246,74 @@ describe('RetransmitQueue: tail copies', () => {
 });
 
 describe('RetransmitQueue: a chunk already waiting is not queued again, on every path an entry comes and goes', () => {
-  const lostAgain = (q: RetransmitQueue, now: number, pn: number, c: ChunkRef) => q.requeueLost(now, lostPacket(pn, [c]));
+  /** Declares packet `pn`, which carried `c`, lost at `now`; returns how many entries the queue holds then. */
+  const lose = (q: RetransmitQueue, now: number, pn: number, c: ChunkRef): number => {
+    q.requeueLost(now, lostPacket(pn, [c]));
+    return q.length;
+  };
+  /** A queue (`copies` spaced 3 ms apart) and a 10-byte message (one chunk). */
+  const setup = (copies = 0): [RetransmitQueue, OutgoingMessage] => [rq(() => false, copies, 3), message(0, 10)];
 
   it('a resend queued, then sent, then lost again is queued again, once', () => {
-    const q = rq(() => false, 0);
-    const a = message(0, 10);
-    lostAgain(q, 0, 5, ref(a));
-    lostAgain(q, 0, 6, ref(a));
-    expect(q.length).toBe(1);
+    const [q, a] = setup();
+    lose(q, 0, 5, ref(a));
+    expect(lose(q, 0, 6, ref(a))).toBe(1);
     expect(fillAt(q, 0)).toEqual([[0, 0]]);
     // The resend left: it no longer waits, so the next loss queues the chunk again, and only once.
-    lostAgain(q, 10, 7, ref(a));
-    lostAgain(q, 10, 8, ref(a));
-    expect(q.length).toBe(1);
+    lose(q, 10, 7, ref(a));
+    expect(lose(q, 10, 8, ref(a))).toBe(1);
     expect(fillAt(q, 10)).toEqual([[0, 0]]);
     expect(q.length).toBe(0);
   });
 
   it('a spaced copy waiting serves a new loss, and once it is due it counts as the resend', () => {
-    const q = rq(() => false, 1, 3);
-    const a = message(0, 10);
-    lostAgain(q, 0, 5, ref(a));
+    const [q, a] = setup(1);
+    lose(q, 0, 5, ref(a));
     expect(fillAt(q, 0)).toEqual([[0, 0]]);
     // Only the copy (due at 3) waits: a resend is queued, no second copy.
-    lostAgain(q, 1, 6, ref(a));
-    expect(q.length).toBe(2);
+    expect(lose(q, 1, 6, ref(a))).toBe(2);
     expect(fillAt(q, 1)).toEqual([[0, 0]]);
     // The copy is due now: it is the resend, nothing more is queued.
-    lostAgain(q, 3, 7, ref(a));
-    expect(q.length).toBe(1);
+    expect(lose(q, 3, 7, ref(a))).toBe(1);
     expect(fillAt(q, 3)).toEqual([[0, 0]]);
     // Nothing waits any more: a loss queues the resend and its copy again.
-    lostAgain(q, 4, 8, ref(a));
-    expect(q.length).toBe(2);
+    expect(lose(q, 4, 8, ref(a))).toBe(2);
   });
 
   it('a probe resend waiting counts: a loss declared after the probe queues nothing more until it left', () => {
-    const q = rq(() => false, 0);
-    const a = message(0, 10);
+    const [q, a] = setup();
     expect(q.queueProbe(50, [lostPacket(5, [ref(a)])])).toBe(true);
-    lostAgain(q, 50, 5, ref(a));
-    expect(q.length).toBe(1);
+    expect(lose(q, 50, 5, ref(a))).toBe(1);
     expect(fillAt(q, 50)).toEqual([[0, 0]]);
-    lostAgain(q, 60, 9, ref(a));
-    expect(q.length).toBe(1);
+    expect(lose(q, 60, 9, ref(a))).toBe(1);
   });
 
   it('a tail copy waiting does not count (it is optional): the loss queues a resend', () => {
-    const q = rq(() => false, 0);
-    const a = message(0, 10);
+    const [q, a] = setup();
     q.queueTailCopy(a, 0);
-    lostAgain(q, 0, 5, ref(a));
-    expect(q.length).toBe(2);
+    expect(lose(q, 0, 5, ref(a))).toBe(2);
   });
 
   it('after clear() nothing counts as waiting', () => {
-    const q = rq(() => false, 0);
-    const a = message(0, 10);
-    lostAgain(q, 0, 5, ref(a));
+    const [q, a] = setup();
+    lose(q, 0, 5, ref(a));
     q.clear();
-    lostAgain(q, 0, 6, ref(a));
-    expect(q.length).toBe(1);
+    expect(lose(q, 0, 6, ref(a))).toBe(1);
   });
 
   it('a chunk resent in pieces (the datagram size fell): each piece waiting counts, and the whole chunk no longer waits', () => {
     const q = rq(() => false, 0);
     const a = message(0, 40);
-    lostAgain(q, 0, 5, ref(a));
+    lose(q, 0, 5, ref(a));
     // Room for one piece a packet: the whole chunk is cut in two pieces, the first leaves.
     q.packetRoom = 30;
     expect(fillAt(q, 0, false, 30)).toEqual([[0, 0]]);
     expect(q.length).toBe(1);
     const piece = (k: number): ChunkRef => ({ message: a, index: 0, piece: k, notBefore: 0 });
     // The second piece still waits; the first left, so its loss queues it again.
-    lostAgain(q, 1, 6, piece(1));
-    expect(q.length).toBe(1);
-    lostAgain(q, 1, 7, piece(0));
-    expect(q.length).toBe(2);
+    expect(lose(q, 1, 6, piece(1))).toBe(1);
+    expect(lose(q, 1, 7, piece(0))).toBe(2);
     // Nothing waits for the whole chunk (it was replaced by its pieces): a packet that carried it whole queues it.
-    lostAgain(q, 1, 8, ref(a));
-    expect(q.length).toBe(3);
+    expect(lose(q, 1, 8, ref(a))).toBe(3);
   });
 });

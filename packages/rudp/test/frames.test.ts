@@ -10,8 +10,10 @@ import {
   parseFrames,
   parseFramesInto,
   repairFrameSize,
+  MAX_CLOSE_REASON,
   writeAck,
   writeChannel,
+  writeCloseFitting,
   writeDatagram,
   writeFragment,
   writeMessage,
@@ -19,6 +21,7 @@ import {
   writeRepair,
 } from '../src/wire/frame.js';
 import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
+import { framesIn, writerWithRoom } from './unit/fixtures.js';
 
 /** The frames written by `write`, as a receiver parses them. */
 function roundTrip(write: (w: PacketWriter) => void): Frame[] | undefined {
@@ -263,5 +266,20 @@ describe('frames', () => {
       writeMessage(w, 1, new Uint8Array(1));
     })).toBeUndefined();
     expect(roundTrip((w) => writeDatagram(w, 256, new Uint8Array(1)))).toBeUndefined();
+  });
+});
+
+describe('writeCloseFitting', () => {
+  it('keeps the reason whole where it fits, and cuts it to the room left where not (a small mtu)', () => {
+    const reason = new Uint8Array(MAX_CLOSE_REASON).fill(65);
+    const roomy = writerWithRoom(400);
+    writeCloseFitting(roomy, 7, reason);
+    expect(framesIn(roomy)).toEqual([{ type: 'close', code: 7, reason: 'A'.repeat(MAX_CLOSE_REASON) }]);
+    // 40 bytes: the frame type, the code and room for the longest length (two bytes) leave 36 for the reason,
+    // whose length then takes one: one byte is left over, never one too many.
+    const small = writerWithRoom(40);
+    writeCloseFitting(small, 7, reason);
+    expect(framesIn(small)).toEqual([{ type: 'close', code: 7, reason: 'A'.repeat(36) }]);
+    expect(small.room()).toBe(1);
   });
 });

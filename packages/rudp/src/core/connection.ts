@@ -43,7 +43,7 @@ import type { DatagramScratch } from './datagram-scratch.js';
 import { type PacketDrop, dataPacketType, openPayload, sealDatagram } from './packet-sealing.js';
 import type { ChunkRef } from './send/outgoing-message.js';
 import { Pacer } from './send/pacer.js';
-import { PathMtu } from './send/path-mtu.js';
+import { PathMtu, writeMtuProbe } from './send/path-mtu.js';
 import { type ConnectionCounters, type ConnectionStats, connectionStats, newCounters } from './connection-stats.js';
 import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from './send/packet-builder.js';
 import { OUTGOING, PLAN, SOURCES } from './send/packet-scratch.js';
@@ -54,8 +54,7 @@ import { SendQueue } from './send/send-queue.js';
 import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js';
 import type { ConnectionSecurity } from './security.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
-import { type Frame, MAX_CLOSE_REASON, MAX_SMALL_MESSAGE, parseFramesInto, writeClose, writePing } from '../wire/frame.js';
-import { varintSize } from '../wire/varint.js';
+import { type Frame, MAX_CLOSE_REASON, MAX_SMALL_MESSAGE, parseFramesInto, writeCloseFitting } from '../wire/frame.js';
 import { type AcceptPayload, HEADER_SIZE, type HeaderFields, TAG_SIZE, type PacketWriter, TRAILER_SIZE, packetNumberLength } from '../wire/packet.js';
 
 /** Most probe packets sent when the probe timer fires. */
@@ -737,9 +736,7 @@ export class Connection {
   private pollMtuProbe(now: number, scratch: DatagramScratch, size: number): Uint8Array {
     const pn = this.takePn();
     const w = scratch.writer(size, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    writePing(w);
-    // Padding frames are zero bytes: fill the packet to exactly `size` (the tag or checksum follows).
-    w.bytes(new Uint8Array(w.room()));
+    writeMtuProbe(w);
     const datagram = sealDatagram(this.protection, w, pn, scratch);
     this.pmtu.onProbeSent(now, pn, datagram.length);
     this.pacer.onSent(datagram.length);
@@ -761,9 +758,7 @@ export class Connection {
     this.closeSendDue = false;
     const pn = this.takePn();
     const w = scratch.writer(this.config.mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
-    // A small `mtu` may not hold the longest reason: cut it to fit rather than overflow the packet.
-    const room = w.room() - 1 - varintSize(this.closeFrame.code) - varintSize(MAX_CLOSE_REASON);
-    writeClose(w, this.closeFrame.code, this.closeFrame.reason.subarray(0, Math.max(0, room)));
+    writeCloseFitting(w, this.closeFrame.code, this.closeFrame.reason);
     return this.account(sealDatagram(this.protection, w, pn, scratch));
   }
 

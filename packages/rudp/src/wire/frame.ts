@@ -262,6 +262,12 @@ export function writeClose(w: PacketWriter, code: number, reason: Uint8Array): v
   w.bytes(reason);
 }
 
+/** Writes a CLOSE frame with `reason` cut to the room `w` has left: a small `mtu` may not hold the longest reason, and the packet must not overflow. */
+export function writeCloseFitting(w: PacketWriter, code: number, reason: Uint8Array): void {
+  const room = w.room() - 1 - varintSize(code) - varintSize(MAX_CLOSE_REASON);
+  writeClose(w, code, reason.subarray(0, Math.max(0, room)));
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** Every PING frame parses to this one object: it has no fields, and it is frozen. */

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BLACK_HOLE_BURSTS } from '../../src/core/send/black-hole-detector.js';
-import { MAX_PROBES, PathMtu, RAISE_INTERVAL_MS } from '../../src/core/send/path-mtu.js';
+import { MAX_PROBES, PathMtu, RAISE_INTERVAL_MS, writeMtuProbe } from '../../src/core/send/path-mtu.js';
+import { framesIn, writerWithRoom } from './fixtures.js';
 
 /** Runs a search against a path that carries datagrams up to `pathMtu`; returns the sizes probed, in order. */
 function search(m: PathMtu, pathMtu: number): number[] {
@@ -97,5 +98,14 @@ describe('PathMtu black holes', () => {
     const m = raised();
     for (let b = 0; b < 5 * BLACK_HOLE_BURSTS; b++) m.onPacketLost(0, 2 * b + 10, 1452);
     expect(m.current).toBe(1452);
+  });
+});
+
+describe('writeMtuProbe', () => {
+  it('a probe is a PING padded to fill the packet exactly', () => {
+    const w = writerWithRoom(300);
+    writeMtuProbe(w);
+    expect(w.room()).toBe(0);
+    expect(framesIn(w).map((f) => f.type)).toEqual(['ping']);
   });
 });

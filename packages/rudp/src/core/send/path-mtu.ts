@@ -19,8 +19,19 @@
  * acknowledged packet the detector asks for.
  */
 
-import type { PnRange } from '../../wire/frame.js';
+import { type PnRange, writePing } from '../../wire/frame.js';
+import type { PacketWriter } from '../../wire/packet.js';
 import { BlackHoleDetector } from './black-hole-detector.js';
+
+/**
+ * Writes a probe into `w`, opened at the probe's size: a PING padded to fill
+ * the packet exactly (padding frames are zero bytes; the tag or checksum
+ * follows).
+ */
+export function writeMtuProbe(w: PacketWriter): void {
+  writePing(w);
+  w.bytes(new Uint8Array(w.room()));
+}
 
 /** Most probes of one size lost before it counts as too large (RFC 8899 MAX_PROBES). */
 export const MAX_PROBES = 3;

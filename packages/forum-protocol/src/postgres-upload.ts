@@ -9,7 +9,7 @@ import { threadGrowthGuard } from './thread-growth.js';
 import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
 import { appendedSize } from './thread-size.js';
 import type { ThreadEntry } from './thread.js';
-import { TransferStop, type TransfersInFlight } from './transfers-in-flight.js';
+import { endUploadStream, TransferStop, type TransfersInFlight } from './transfers-in-flight.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
@@ -123,16 +123,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
   const forget = inFlight.add(title, threadId, stop);
 
   const commit: TE.TaskEither<UploadError, void> = async () => {
-    stop.endBegins();
-    forget();
-    if (stop.reason !== undefined) return E.left(stop.reason);
-    if (aborted) return E.left({ kind: 'io', message: 'upload was aborted' });
-    if (!stream.writableEnded) stream.end();
-    const err = await finished;
-    if (err !== null) {
-      await discard();
-      return E.left(err instanceof ThreadRemovedError ? threadGone(title) : toIoError(err));
-    }
+    const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure: (err) => (err instanceof ThreadRemovedError ? threadGone(title) : toIoError(err)) });
+    if (ended !== undefined) return E.left(ended);
     try {
       return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
         const size = await lockThreadSize(tx, title);

@@ -1,5 +1,6 @@
-import type { Readable } from 'node:stream';
-import type { NoThreadError } from './errors.js';
+import type { Readable, Writable } from 'node:stream';
+import { toIoError, type NoThreadError } from './errors.js';
+import type { UploadError } from './store.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
 
 /**
@@ -41,6 +42,38 @@ export class TransferStop {
     this.settle(reason);
   }
 }
+
+/** What {@link endUploadStream} needs of one upload. */
+export interface UploadEnd {
+  readonly stop: TransferStop;
+  /** Takes the upload out of {@link TransfersInFlight}. */
+  readonly forget: () => void;
+  readonly aborted: boolean;
+  readonly stream: Writable;
+  /** Settles once the stream is done: `null` if its bytes are all stored, else why not. */
+  readonly done: Promise<Error | null>;
+  /** Lets go of the bytes received. */
+  readonly discard: () => Promise<void>;
+  /** The refusal for a stream that failed with `e` (default: an `io` error). */
+  readonly failure?: (e: Error) => UploadError;
+}
+
+/**
+ * The first step of every store's upload commit: from here the commit decides (a stop could otherwise
+ * pull the bytes away mid-commit), so an upload stopped or aborted before is refused, else its stream is
+ * ended and awaited, a failed one's bytes let go. The refusal, or `undefined` to go on and commit.
+ */
+export const endUploadStream = async (u: UploadEnd): Promise<UploadError | undefined> => {
+  u.stop.endBegins();
+  u.forget();
+  if (u.stop.reason !== undefined) return u.stop.reason;
+  if (u.aborted) return { kind: 'io', message: 'upload was aborted' };
+  if (!u.stream.writableEnded) u.stream.end();
+  const err = await u.done;
+  if (err === null) return undefined;
+  await u.discard();
+  return (u.failure ?? toIoError)(err);
+};
 
 interface InFlight {
   readonly incarnation: ThreadIncarnation;

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { nodeCryptoProvider, type CryptoProvider } from 'rudpx';
 import { isRecordStart, RecordOpener, RecordSealer, type RecordFailure } from './record-framing.js';
+import { DEFAULT_SMALL_READ_HOLD, SmallReadHold, type SmallReadHoldOptions } from './small-read-hold.js';
 import type { TransferKeys } from './transfer-keys.js';
 
 /** Error codes of a broken channel. */
@@ -46,6 +47,16 @@ const MAX_REFUSAL = 4096;
  */
 export const FINAL_RECORD_SENT = 'final-record-sent';
 
+/** Options of a {@link SecureTransferChannel}. */
+export interface TransferChannelOptions {
+  /**
+   * Stop reading the socket for a moment after a small read of an unfinished stream, so that a peer
+   * sending a byte per TCP segment costs a read per hold, not per byte (small-read-hold.ts); `false`: never. Default: on for the server's
+   * side ({@link DEFAULT_SMALL_READ_HOLD}), which receives uploads from anyone with a token; off for a client.
+   */
+  readonly smallReadHold?: SmallReadHoldOptions | false;
+}
+
 /** A sealed transfer channel over `socket` for one side (see {@link FINAL_RECORD_SENT}). */
 export class SecureTransferChannel extends Duplex {
   private readonly sealer: RecordSealer;
@@ -54,6 +65,7 @@ export class SecureTransferChannel extends Duplex {
   private refusal: Buffer | undefined;
   /** This side ended its stream unfinished ({@link SecureTransferChannel.abort}): later writes are dropped. */
   private aborted = false;
+  private readonly hold: SmallReadHold | undefined;
 
   /**
    * Wraps `socket` (whose token line has already been exchanged). On the client
@@ -65,8 +77,11 @@ export class SecureTransferChannel extends Duplex {
     keys: TransferKeys,
     private readonly side: 'client' | 'server',
     crypto: CryptoProvider = nodeCryptoProvider,
+    options: TransferChannelOptions = {},
   ) {
     super({ allowHalfOpen: true });
+    const hold = options.smallReadHold ?? (side === 'server' ? DEFAULT_SMALL_READ_HOLD : false);
+    this.hold = hold === false ? undefined : new SmallReadHold(socket, hold);
     this.sealer = new RecordSealer(crypto, side === 'client' ? keys.clientToServer : keys.serverToClient);
     this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
@@ -97,7 +112,10 @@ export class SecureTransferChannel extends Duplex {
     let more = true;
     for (const d of r.data) if (d.length > 0) more = this.push(d);
     if (r.final) this.push(null);
-    else if (!more) this.socket.pause();
+    else {
+      if (!more) this.socket.pause();
+      this.hold?.afterRead(chunk.length);
+    }
   }
 
   private refused(): void {
@@ -181,6 +199,7 @@ export class SecureTransferChannel extends Duplex {
   }
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {
+    this.hold?.cancel();
     this.socket.destroy();
     done(error);
   }

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { nodeCryptoProvider as crypto } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readHeaderLines } from '../src/read-header.js';
+import { RecordSealer } from '../src/record-framing.js';
 import { FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError } from '../src/secure-transfer-channel.js';
 import type { TransferKeys } from '../src/transfer-keys.js';
 
@@ -187,5 +188,97 @@ describe('SecureTransferChannel over TCP', () => {
     );
     expect(await sent).toBe('failed');
     expect((await answer).text).toBe('ERR stop\n');
+  });
+});
+
+/**
+ * A timer seam for the small-read hold: a hold ends only when the test says so (`releaseAll`, and from
+ * then on at once), never by the clock. Counts holds running, most at once, and those cancelled.
+ */
+const manualTimers = () => {
+  const pending = new Set<() => void>();
+  const t = { live: 0, most: 0, cancelled: 0, auto: false, started: undefined as unknown as Promise<void> };
+  let onStart = (): void => undefined;
+  t.started = new Promise<void>((resolve) => (onStart = resolve));
+  const setTimer = (fn: () => void): (() => void) => {
+    t.live++;
+    t.most = Math.max(t.most, t.live);
+    onStart();
+    const fire = (): void => {
+      if (!pending.delete(fire)) return;
+      t.live--;
+      fn();
+    };
+    pending.add(fire);
+    if (t.auto) setImmediate(fire);
+    return () => {
+      if (pending.delete(fire)) {
+        t.live--;
+        t.cancelled++;
+      }
+    };
+  };
+  const releaseAll = (): void => {
+    t.auto = true;
+    [...pending].forEach((f) => f());
+  };
+  return { t, setTimer, releaseAll };
+};
+
+/** Writes `wire` to `socket` one byte per TCP segment (no Nagle), each handed to the kernel before the next. */
+const dribble = async (socket: net.Socket, wire: Buffer): Promise<void> => {
+  socket.setNoDelay(true);
+  for (let i = 0; i < wire.length; i++) await new Promise<void>((resolve) => socket.write(wire.subarray(i, i + 1), () => setImmediate(resolve)));
+};
+
+describe('SecureTransferChannel: small reads on the server side (attack finding F4)', () => {
+  it('a sender dribbling a byte per TCP segment is read in one read per hold, not one per byte; the stream arrives whole', async () => {
+    const timers = manualTimers();
+    let reads = 0;
+    const plaintext = Buffer.alloc(2000, 0x61);
+    let received!: Promise<{ text: string; code: string | undefined }>;
+    const client = await loopback((s) => {
+      s.on('data', () => reads++);
+      const ch = new SecureTransferChannel(s, keys, 'server', crypto, { smallReadHold: { belowBytes: 512, ms: 10, setTimer: timers.setTimer } });
+      // Its stream's end, not its close: the server's side of the channel is still open for writing.
+      received = new Promise((resolve) => {
+        const chunks: Buffer[] = [];
+        ch.on('data', (c: Buffer) => chunks.push(c));
+        ch.on('error', (e) => resolve({ text: '', code: e.message }));
+        ch.on('end', () => resolve({ text: Buffer.concat(chunks).toString('utf8'), code: undefined }));
+      });
+    });
+    const sealer = new RecordSealer(crypto, keys.clientToServer);
+    const wire = Buffer.concat([...sealer.seal(plaintext), ...sealer.seal(new Uint8Array(0), true)]);
+    await dribble(client, wire);
+    // Every byte is with the server's kernel by now; while held, the server read none of them past its first read.
+    const readsWhileHeld = reads;
+    timers.releaseAll();
+    const { text, code } = await received;
+    expect({ length: text.length, code }).toEqual({ length: plaintext.length, code: undefined });
+    // Before the hold: ~2,000 reads of one byte. Now the first small read holds; everything after it, one read.
+    expect(readsWhileHeld).toBeGreaterThanOrEqual(1);
+    expect(readsWhileHeld).toBeLessThanOrEqual(3);
+    expect(reads).toBeLessThan(readsWhileHeld + 10);
+    // One hold at a time: no timers piling up on the connection.
+    expect(timers.t.most).toBe(1);
+  });
+
+  it("a hold is cleared when the channel is destroyed: no timer left behind, nothing resumed", async () => {
+    const timers = manualTimers();
+    let closed!: Promise<unknown>;
+    let server!: SecureTransferChannel;
+    const client = await loopback((s) => {
+      server = new SecureTransferChannel(s, keys, 'server', crypto, { smallReadHold: { belowBytes: 512, ms: 10, setTimer: timers.setTimer } });
+      server.on('error', () => undefined);
+      closed = once(server, 'close');
+    });
+    const sealer = new RecordSealer(crypto, keys.clientToServer);
+    void dribble(client, Buffer.concat(sealer.seal(Buffer.alloc(100, 1)))).catch(() => undefined);
+    await timers.t.started;
+    expect(timers.t.live).toBe(1);
+    server.destroy();
+    await closed;
+    expect({ live: timers.t.live, cancelled: timers.t.cancelled }).toEqual({ live: 0, cancelled: 1 });
   });
 });

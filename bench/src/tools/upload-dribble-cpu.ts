@@ -7,7 +7,7 @@
  * 16 KiB sealed records to each: `dribble` one byte a write (TCP_NODELAY,
  * one write per event-loop turn), `whole` a record a write, paced to about
  * the dribble's byte rate (`rate` bytes/ms a connection). Reports the server
- * process's CPU (/proc/PID/stat, user + system) per MB received and its
+ * process's CPU (/proc/PID/stat, user + system; system alone too) per MB received and its
  * share of a core. Build first (`RUDP_REQUIRE_NATIVE=1 npx --yes pnpm@10.34.8 build`).
  *
  * Usage (from bench/): node --import tsx src/tools/upload-dribble-cpu.ts [dribble|whole] [secs=10] [rate=20]
@@ -28,10 +28,10 @@ const BIN = fileURLToPath(new URL('../../../packages/server/bin/forum-server.js'
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** CPU milliseconds (user + system) process `pid` has used. */
-const cpuMs = (pid: number): number => {
+/** CPU milliseconds process `pid` has used, in user space and in the kernel. */
+const cpuMs = (pid: number): { readonly user: number; readonly system: number } => {
   const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
 };
 
 const main = async (): Promise<void> => {
@@ -109,9 +109,10 @@ const main = async (): Promise<void> => {
     );
     clearTimeout(timer);
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu = cpuMs(pid) - cpu0;
+    const end = cpuMs(pid);
+    const cpu = end.user + end.system - cpu0.user - cpu0.system;
     console.log(
-      JSON.stringify({ mode, secs: +elapsed.toFixed(1), bytesSent: sent, bytesPerSec: Math.round(sent / elapsed), serverCpuMs: cpu, serverCorePct: +(cpu / 10 / elapsed).toFixed(1), serverCpuMsPerMB: +(cpu / (sent / 1e6)).toFixed(0) }),
+      JSON.stringify({ mode, secs: +elapsed.toFixed(1), bytesSent: sent, bytesPerSec: Math.round(sent / elapsed), serverCpuMs: cpu, serverSystemMs: end.system - cpu0.system, serverCorePct: +(cpu / 10 / elapsed).toFixed(1), serverCpuMsPerMB: +(cpu / (sent / 1e6)).toFixed(0) }),
     );
     uploads.forEach(({ sock }) => sock.destroy());
     conn.destroy();

@@ -18,11 +18,6 @@ export interface ThreadWrite {
 
 /** How the file store changes threads: plans checked against its limits, written through the undo journal. */
 export interface ThreadWrites {
-  /**
-   * Plans writing `next` over the stored thread `cur` (see thread-change.ts), or refuses what would
-   * not read back the same; `undefined`: nothing to write.
-   */
-  readonly planThreadWrite: (cur: StoredThread, next: Thread) => E.Either<StoreError, ThreadWrite | undefined>;
   /** Writes `plan` to `title`'s file (the caller holds the thread's lock). */
   readonly applyThreadWrite: (title: string, plan: ThreadWrite) => Promise<void>;
   /** The write that appends upload line `line` to the stored thread `cur`, if the thread may take it. */
@@ -166,5 +161,5 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       threadBatches.add(title, { update, actor, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
     );
 
-  return { planThreadWrite, applyThreadWrite, planUploadLine, updateThread };
+  return { applyThreadWrite, planUploadLine, updateThread };
 };

@@ -256,9 +256,11 @@ function attempt(
     }
     const io = endpointOn(socket, () => new UdpEndpoint(socket, false, withFamilyCeiling(transport, target.family)));
     const core = io.endpoint.connect(io.now(), remote, serverKey !== undefined ? { serverKey } : {});
-    const c = new RudpConnection(io, core, connOptions);
+    // The socket is closed from the connection's internal hook, not from a 'close' listener: an
+    // application that calls removeAllListeners() would have taken that one away and leaked the socket.
+    // After the close is handled: a shutdown in the middle of it would dispatch events re-entrantly.
+    const c = new RudpConnection(io, core, connOptions, () => queueMicrotask(() => void io.shutdown()));
     conn = c;
-    c.once('close', () => void io.shutdown());
     let established = false;
     io.onSocketError = (e) => {
       if (!('code' in e) || e.code !== 'ECONNREFUSED') return;

@@ -120,10 +120,27 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     super();
     this.writableHighWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     io.attach(core, this);
-    // Shared functions, not closures: a server holds one of these objects per connection.
-    this.on('newListener', onNewListener);
-    this.on('removeListener', onRemoveListener);
+    this.watchListeners();
     this.updateFlow(0);
+  }
+
+  /**
+   * Removes listeners as `EventEmitter` does, but keeps the connection's own
+   * watch on `'message'` listeners: without it a listener added afterwards
+   * would find the transport paused, and its messages would wait for the close.
+   */
+  override removeAllListeners(...event: Parameters<EventEmitter<RudpConnectionEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...event);
+    this.watchListeners();
+    this.updateFlow(0);
+    return this;
+  }
+
+  /** Follows `'message'` listeners coming and going (once each): messages are taken from the transport only while someone consumes them. */
+  private watchListeners(): void {
+    // Shared functions, not closures: a server holds one of these objects per connection.
+    if (!this.listeners('newListener').includes(onNewListener)) this.on('newListener', onNewListener);
+    if (!this.listeners('removeListener').includes(onRemoveListener)) this.on('removeListener', onRemoveListener);
   }
 
   /** The peer's address. */

@@ -1,0 +1,111 @@
+/**
+ * The Node API used the way an outside user gets it wrong: calls after a
+ * close, closes twice, bad arguments in odd places, an emitter stripped of
+ * its listeners. Each must end in a clear error with a Node code, or in the
+ * documented behaviour: never a crash, a hang or a leaked socket.
+ */
+import { readdirSync, readlinkSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+/** A server whose connections are handed to `onConnection`, and a client connected to it. */
+async function pair(onConnection: (c: RudpConnection) => void = () => undefined): Promise<{ server: RudpServer; client: RudpConnection }> {
+  const server = await listen({ port: 0 });
+  open.push(server);
+  server.on('connection', onConnection);
+  const client = await connect({ port: server.address().port });
+  open.push(client);
+  return { server, client };
+}
+
+/** An echo server and a client connected to it. */
+const echoPair = (): Promise<{ server: RudpServer; client: RudpConnection }> => pair((c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));
+
+/** The sockets this process holds open (Linux: its descriptors), ref'd or not. */
+function openSockets(): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed while listed (the directory's own descriptor)
+    }
+  }).length;
+}
+
+/** Resolves once `cond()` holds, checking each event-loop turn (a socket closes asynchronously); false if it never does within `turns`. */
+async function eventually(cond: () => boolean, turns = 500): Promise<boolean> {
+  for (let i = 0; i < turns; i++) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return cond();
+}
+
+describe('a connection stripped of its listeners (removeAllListeners)', () => {
+  it.skipIf(process.platform !== 'linux')('still closes its socket when it ends', async () => {
+    const { server } = await echoPair();
+    const before = openSockets();
+    for (let i = 0; i < 5; i++) {
+      const conn = await connect({ port: server.address().port });
+      conn.removeAllListeners();
+      await conn.close();
+    }
+    // Before, the socket was closed by a 'close' listener of the connection's own emitter: each of these leaked one.
+    expect(await eventually(() => openSockets() <= before)).toBe(true);
+  });
+
+  it("still delivers messages to a 'message' listener added afterwards", async () => {
+    const { client } = await echoPair();
+    client.removeAllListeners();
+    const echoed = new Promise<Buffer>((resolve) => client.once('message', resolve));
+    await client.send('after removeAllListeners');
+    // Before, the transport stayed paused: the echo waited until the connection closed.
+    expect((await echoed).toString()).toBe('after removeAllListeners');
+  }, 10_000);
+
+  it("pauses the transport again when removeAllListeners('message') leaves nobody reading", async () => {
+    const { client } = await echoPair();
+    client.on('message', () => undefined);
+    client.removeAllListeners('message');
+    expect(client.core.isPaused).toBe(true);
+    client.removeAllListeners();
+    expect(client.core.isPaused).toBe(true);
+  });
+});
+
+describe('calls after the end', () => {
+  it('close() twice, and after the end, resolves every time; sends reject with ERR_RUDP_CLOSED, writes return false', async () => {
+    const { client } = await echoPair();
+    const first = client.close();
+    const second = client.close();
+    await expect(client.send('while closing')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(client.write('while closing')).toBe(false);
+    await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
+    await expect(client.close()).resolves.toBeUndefined();
+    client.destroy();
+    const e = await client.send('after close').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(RudpError);
+    expect(e).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(client.write('after close')).toBe(false);
+    expect(client.hasRef()).toBe(false);
+    // Iterating a closed connection ends at once.
+    const seen: Buffer[] = [];
+    for await (const m of client) seen.push(m);
+    expect(seen).toEqual([]);
+  });
+
+  it('server.close() twice resolves both; its connections reject sends with ERR_RUDP_CLOSED, the client sees the peer close (ECONNRESET)', async () => {
+    let accepted!: RudpConnection;
+    const { server, client } = await pair((c) => (accepted = c));
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    await expect(Promise.all([server.close(), server.close()])).resolves.toEqual([undefined, undefined]);
+    await expect(accepted.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(await closed).toMatchObject({ kind: 'peer' });
+    await expect(client.send('x')).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+});

@@ -78,6 +78,20 @@ describe('a connection stripped of its listeners (removeAllListeners)', () => {
   });
 });
 
+describe('bad delivery options', () => {
+  it('send and write refuse options that are not an object with ERR_INVALID_ARG_TYPE naming "options"', async () => {
+    const { client } = await echoPair();
+    for (const bad of [null, 5, 'channel 1', true]) {
+      await expect(client.send('x', bad as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options"') });
+      expect(() => client.write('x', bad as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options"') }));
+    }
+    // The connection is unharmed.
+    const echoed = new Promise<Buffer>((resolve) => client.once('message', resolve));
+    await client.send('still fine', undefined);
+    expect((await echoed).toString()).toBe('still fine');
+  });
+});
+
 describe('calls after the end', () => {
   it('close() twice, and after the end, resolves every time; sends reject with ERR_RUDP_CLOSED, writes return false', async () => {
     const { client } = await echoPair();

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionStats } from '../core/connection.js';
 import type { CloseReason } from '../core/events.js';
 import type { DeliveryOptions } from '../core/send/delivery-options.js';
+import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
 import { withNodeCode } from './check-options.js';
@@ -413,6 +414,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /** Hands `bytes` to the core: its message id (negative for an unreliable message), or the error to report. */
   private queueMessage(bytes: Uint8Array, options: DeliveryOptions | undefined): number | Error {
     if (this.closedWith) return this.errorAfterClose();
+    // Checked here, not left to the core: `null` would fail there as a property read of null.
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      return Object.assign(new TypeError(`The "options" argument must be an object; received ${describeValue(options)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
     try {
       // No delivery field given (nearly every send): the core's default, without checking an options object.
       return this.core.send(bytes, options === undefined || (options.channel === undefined && options.ordered === undefined && options.reliable === undefined) ? undefined : options);

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, datagramIoLibrary, listen, MESSAGE_CREDIT, type RudpConnection, type RudpServer } from '../src/index.js';
 import { loadUdpBatch } from '../src/node/udp-batch.js';
@@ -113,6 +113,37 @@ describe('send(): AbortSignal', () => {
     const drained = await client.send('x');
     expect(drained).toBeUndefined();
     expect(client.bufferedAmount).toBe(0);
+  });
+
+  it('sends in flight that share one signal hang one listener on it (no MaxListenersExceededWarning), removed once they settle; an abort rejects them all', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const session = new AbortController();
+      const got = take(server, 50);
+      const sends = Array.from({ length: 50 }, (_, i) => client.send(`m${i}`, { signal: session.signal }));
+      // Before, one listener per send: 50 here, and Node's leak warning from the eleventh.
+      expect(getEventListeners(session.signal, 'abort')).toHaveLength(1);
+      await Promise.all(sends);
+      expect(getEventListeners(session.signal, 'abort')).toHaveLength(0);
+      expect((await got).map(String)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+
+      const request = new AbortController();
+      const more = Array.from({ length: 20 }, () => client.send(new Uint8Array(1000), { signal: request.signal }));
+      const other = client.send('not aborted');
+      request.abort();
+      for (const p of more) await expect(p).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+      await expect(other).resolves.toBeUndefined();
+      expect(getEventListeners(request.signal, 'abort')).toHaveLength(0);
+      // 'warning' is emitted on the next tick after the listener that crossed the limit.
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

@@ -67,8 +67,14 @@ interface PendingSend {
   /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
   resolve: (() => void) | undefined;
   reject: ((e: Error) => void) | undefined;
-  /** Only for sends with a signal (most have none: no closure per message then). */
-  abort: { readonly signal: AbortSignal; readonly onAbort: () => void } | undefined;
+  /** The send's `signal`, while it waits (most sends have none). */
+  signal: AbortSignal | undefined;
+}
+
+/** The sends waiting on one `AbortSignal`, and the one `'abort'` listener they share. */
+interface AbortWatch {
+  readonly sends: Set<PendingSend>;
+  readonly onAbort: () => void;
 }
 
 /** Why the wrapper stops taking messages from the core (flow control). */
@@ -108,6 +114,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   private failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
   private readonly closeWaiters: (() => void)[] = [];
   private duplex: Duplex | undefined;
+  /** The sends waiting on each `AbortSignal` (made at the first send with one: most connections never have any). */
+  private abortWatches: Map<AbortSignal, AbortWatch> | undefined;
 
   /** Made by `connect` and by a server, not by applications (its type stays published: without it `new RudpConnection()` would type-check). */
   constructor(
@@ -262,20 +270,12 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.io.changed(this.core);
       return Promise.resolve();
     }
-    const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, abort: undefined };
+    const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, signal };
     const p = new Promise<void>((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
-      if (signal === undefined) return;
-      const onAbort = (): void => {
-        const rejectNow = entry.reject;
-        entry.resolve = undefined;
-        entry.reject = undefined;
-        rejectNow?.(abortError(signal));
-      };
-      entry.abort = { signal, onAbort };
-      signal.addEventListener('abort', onAbort, { once: true });
     });
+    if (signal !== undefined) this.watchAbort(signal, entry);
     this.holdUnacknowledged(id, entry);
     this.io.changed(this.core);
     return p;
@@ -472,7 +472,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.buffered -= p;
     } else {
       this.buffered -= p.bytes;
-      p.abort?.signal.removeEventListener('abort', p.abort.onAbort);
+      this.unwatchAbort(p);
       p.resolve?.();
     }
   }
@@ -511,7 +511,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     this.pendingHead = 0;
     for (const p of pending) {
       if (p === undefined || typeof p === 'number') continue;
-      p.abort?.signal.removeEventListener('abort', p.abort.onAbort);
+      this.unwatchAbort(p);
       p.reject?.(this.closedError);
     }
     this.buffered = 0;
@@ -522,6 +522,46 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     emitting(() => this.emit('close', reason));
     for (const w of this.closeWaiters.splice(0)) w();
     rethrowErrors(errors);
+  }
+
+  /**
+   * Rejects `entry` with an `AbortError` when `signal` aborts. Sends that share
+   * a signal (one per session or request, as applications make them) share
+   * one listener on it: a listener each set off Node's leak warning
+   * (`MaxListenersExceededWarning`) from the eleventh send in flight.
+   */
+  private watchAbort(signal: AbortSignal, entry: PendingSend): void {
+    const watches = (this.abortWatches ??= new Map());
+    let watch = watches.get(signal);
+    if (watch === undefined) {
+      const sends = new Set<PendingSend>();
+      const onAbort = (): void => {
+        watches.delete(signal);
+        for (const send of sends) {
+          const rejectNow = send.reject;
+          // Settled, but still held: its bytes count until the peer acknowledges them.
+          send.resolve = undefined;
+          send.reject = undefined;
+          send.signal = undefined;
+          rejectNow?.(abortError(signal));
+        }
+      };
+      watch = { sends, onAbort };
+      watches.set(signal, watch);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    watch.sends.add(entry);
+  }
+
+  /** `entry` no longer waits on its signal (acknowledged, or the connection ended); the last one off a signal removes its listener. */
+  private unwatchAbort(entry: PendingSend): void {
+    const signal = entry.signal;
+    if (signal === undefined) return;
+    entry.signal = undefined;
+    const watch = this.abortWatches?.get(signal);
+    if (watch === undefined || !watch.sends.delete(entry) || watch.sends.size > 0) return;
+    signal.removeEventListener('abort', watch.onAbort);
+    this.abortWatches?.delete(signal);
   }
 
   /** Keeps `p` (a send's entry, or a write's byte count) and counts it in `bufferedAmount` and `writableLength` until message `id` is acknowledged. */

@@ -3,7 +3,7 @@
  *
  * ```ts
  * const server = await listen({ port: 4000 });
- * server.on('connection', (c) => c.on('message', (m) => c.send(m)));
+ * server.on('connection', (c) => c.on('message', (m) => c.send(m).catch(() => {}))); // a send rejects if the peer leaves first
  * const conn = await connect({ host: 'localhost', port: 4000 });
  * await conn.send('hello');
  * for await (const m of conn) console.log(m.toString());

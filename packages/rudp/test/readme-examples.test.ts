@@ -78,6 +78,7 @@ const DECLARATION_CHECKS: Readonly<Record<string, { readonly before: string; rea
 const RUNS: Readonly<Record<string, readonly RegExp[]>> = {
   'Sans-IO core': [/^hello$/],
   'In the simulator': [/^1000 msg 0 msg 999$/],
+  'Server identity and key pinning': [/^SHA256:[A-Za-z0-9+/]{43}$/, /^ERR_RUDP_SERVER_KEY_MISMATCH true$/, /^true$/],
 };
 
 const readme = readFileSync(join(pkgDir, 'README.md'), 'utf8');

@@ -340,6 +340,21 @@ describe('receiving', () => {
     expect(client.closed).toBe(true);
   });
 
+  it('next() called again before its answer came gets the next message, as from an async generator; return() ends calls still waiting', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    const it = client[Symbol.asyncIterator]();
+    const both = Promise.all([it.next(), it.next()]);
+    await server.send('a');
+    await server.send('b');
+    // Before, the second call took the first one's place: 'a' went to it and the first never settled.
+    expect((await both).map((r) => String(r.value))).toEqual(['a', 'b']);
+    const waiting = it.next();
+    await it.return?.();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+    expect(client.closed).toBe(false);
+  }, 10_000);
+
   it('breaking out of the loop leaves the connection open', async () => {
     const { client } = await pair((c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));
     void client.send('one');

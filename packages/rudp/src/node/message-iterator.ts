@@ -10,6 +10,12 @@ import type { RudpConnection } from './rudp-connection.js';
 const MAX_QUEUED_MESSAGES = 64;
 const MAX_QUEUED_BYTES = 1024 * 1024;
 
+/** One pending call of `next()`. */
+interface Waiter {
+  resolve(r: IteratorResult<Buffer>): void;
+  reject(e: Error): void;
+}
+
 /** An async iterator over `conn`'s messages (see `RudpConnection[Symbol.asyncIterator]`). */
 export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   const hold = Symbol('iterator');
@@ -17,12 +23,16 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   let queuedBytes = 0;
   /** `undefined` while open; `null` after a clean end; the error of a failed one (thrown once). */
   let end: RudpError | null | undefined = conn.closed ? (conn.closeError ?? null) : undefined;
-  let waiter: { resolve(r: IteratorResult<Buffer>): void; reject(e: Error): void } | undefined;
+  /**
+   * Calls of `next()` waiting for a message, oldest first: a caller may ask
+   * again before the last answer came (`Promise.all`, a `race` with a
+   * timeout), and each must get its own message, as from an async generator.
+   */
+  const waiters: Waiter[] = [];
 
   const onMessage = (m: Buffer): void => {
-    if (waiter) {
-      const w = waiter;
-      waiter = undefined;
+    const w = waiters.shift();
+    if (w !== undefined) {
       w.resolve({ value: m, done: false });
       return;
     }
@@ -33,15 +43,15 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   const onClose = (_reason: CloseReason): void => {
     end = conn.closeError ?? null;
     detach();
-    if (waiter) settle(waiter);
+    for (const w of waiters.splice(0)) settle(w);
   };
   const detach = (): void => {
     conn.off('message', onMessage);
     conn.off('close', onClose);
     conn.setHold(hold, false);
   };
-  const settle = (w: NonNullable<typeof waiter>): void => {
-    waiter = undefined;
+  /** Answers `w` once the iteration is over: the failure once (to the oldest caller), then done. */
+  const settle = (w: Waiter): void => {
     if (end) {
       const e = end;
       end = null;
@@ -64,8 +74,8 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
         return Promise.resolve({ value: m, done: false });
       }
       return new Promise((resolve, reject) => {
-        waiter = { resolve, reject };
-        if (end !== undefined) settle(waiter);
+        if (end !== undefined) settle({ resolve, reject });
+        else waiters.push({ resolve, reject });
       });
     },
     return(): Promise<IteratorResult<Buffer>> {
@@ -74,6 +84,8 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
         detach();
       }
       queue.length = 0;
+      // Calls still waiting end with the iteration, as an async generator's queued calls do.
+      for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
       return Promise.resolve({ value: undefined, done: true });
     },
   };

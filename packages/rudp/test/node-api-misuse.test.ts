@@ -92,6 +92,19 @@ describe('bad delivery options', () => {
   });
 });
 
+describe('exportKeyingMaterial', () => {
+  it('gives both ends the same bytes; refuses a bad label, context or length with Node codes', async () => {
+    let accepted!: RudpConnection;
+    const { client } = await pair((c) => (accepted = c));
+    const context = new TextEncoder().encode('user 42');
+    expect(Buffer.from(client.exportKeyingMaterial('login', context, 32))).toEqual(Buffer.from(accepted.exportKeyingMaterial('login', context, 32)));
+    expect(() => client.exportKeyingMaterial('login', 'user 42' as never, 32)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"context"') }));
+    expect(() => client.exportKeyingMaterial('login', undefined as never, 32)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => client.exportKeyingMaterial(7 as never, context, 32)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"label"') }));
+    for (const length of [0, -1, 1.5, 8161]) expect(() => client.exportKeyingMaterial('login', context, length)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
+
 describe('calls after the end', () => {
   it('close() twice, and after the end, resolves every time; sends reject with ERR_RUDP_CLOSED, writes return false', async () => {
     const { client } = await echoPair();

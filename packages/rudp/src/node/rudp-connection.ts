@@ -184,10 +184,20 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /**
    * Keying material bound to this session (RFC 5705 style): both ends get
    * the same bytes for the same `label` and `context`, nobody else can.
-   * Throws on a plaintext connection.
+   * Throws on a plaintext connection; a `TypeError` (`ERR_INVALID_ARG_TYPE`)
+   * for a `label` that is not a string or a `context` that is not a
+   * `Uint8Array`, a `RangeError` (`ERR_OUT_OF_RANGE`) for a `length` outside
+   * 1 … 8,160 or a label over 249 bytes.
    */
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
-    return this.core.exportKeyingMaterial(label, context, length);
+    // Checked here: a string or a missing context would otherwise be hashed as whatever node:crypto makes of it.
+    if (typeof label !== 'string') throw Object.assign(new TypeError(`The "label" argument must be a string; received ${describeValue(label)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+    if (!(context instanceof Uint8Array)) throw Object.assign(new TypeError(`The "context" argument must be a Uint8Array; received ${describeValue(context)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+    try {
+      return this.core.exportKeyingMaterial(label, context, length);
+    } catch (e) {
+      throw withNodeCode(e);
+    }
   }
 
   /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */

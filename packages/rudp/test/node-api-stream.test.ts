@@ -184,6 +184,30 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
   });
 });
 
+describe('stream() made after the end', () => {
+  it('of a connection closed here ends quietly; of one the peer closed, fails with ECONNRESET', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const accepted = new Promise<RudpConnection>((resolve) => server.once('connection', resolve));
+    const conn = await connect({ port: server.address().port });
+    const peer = await accepted;
+    await conn.close();
+    /** How the readable side of `c.stream()` ends: its error, or 'ended'. */
+    const ending = (c: RudpConnection): Promise<unknown> =>
+      new Promise((resolve) => {
+        const s = c.stream();
+        s.on('error', resolve);
+        s.on('end', () => resolve('ended'));
+        s.on('close', () => resolve('closed'));
+        s.resume();
+      });
+    // Before, the closed-here connection's stream failed as if the peer had cut it off (ECONNRESET).
+    expect(await ending(conn)).toBe('closed');
+    await new Promise<void>((resolve) => (peer.closed ? resolve() : peer.once('close', () => resolve())));
+    expect(await ending(peer)).toMatchObject({ code: 'ECONNRESET' });
+  });
+});
+
 describe('ref() / unref()', () => {
   const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
   /** Runs an ESM snippet against the built package (asynchronously: the test worker stays responsive). */

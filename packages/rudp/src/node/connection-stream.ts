@@ -26,7 +26,8 @@ export class ConnectionStream extends Duplex {
     super({ allowHalfOpen: true, readableHighWaterMark: READABLE_HIGH_WATER_MARK });
     conn.on('message', this.onMessage);
     conn.on('close', this.onClose);
-    if (conn.closed) queueMicrotask(() => this.onClose());
+    // Made after the end: it ends as it would have then (quietly after a local close, with an error after a peer's or a failure).
+    if (conn.closed) queueMicrotask(() => this.onClose(conn.closeReason));
   }
 
   override _read(): void {

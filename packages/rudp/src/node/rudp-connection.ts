@@ -376,6 +376,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return r && r.kind !== 'local' && r.kind !== 'peer' ? this.closedError : undefined;
   }
 
+  /** @internal Why the connection ended, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.closedWith;
+  }
+
   /** @internal The error a send after the close gets. */
   errorAfterClose(): RudpError {
     return this.closedError ?? new RudpError('ERR_RUDP_CLOSED', 'connection closed');

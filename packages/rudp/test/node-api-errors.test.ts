@@ -225,9 +225,9 @@ describe('connect: host names and Node-style errors', () => {
     await expect(connect({ port: 1, segmentOffload: 'no' as unknown as boolean })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   });
 
-  it('rejects bad key and crypto options at once (ERR_INVALID_ARG_TYPE) and leaves no socket bound', async () => {
-    const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
-    const before = udpSockets();
+  it.skipIf(!canCountSockets)('rejects bad key and crypto options at once (ERR_INVALID_ARG_TYPE) and leaves no socket bound', async () => {
+    // Descriptors, not getActiveResourcesInfo(): that lists neither unref'd sockets nor the addon's.
+    const before = openSockets();
     const key16 = new Uint8Array(16);
     const bad: readonly Promise<unknown>[] = [
       listen({ port: 0, identity: { publicKey: 1, privateKey: 2 } as unknown as { publicKey: Uint8Array; privateKey: Uint8Array } }),
@@ -241,7 +241,8 @@ describe('connect: host names and Node-style errors', () => {
     for (const p of bad) await expect(p).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     // Before, these were found by the endpoint after bind(): the sockets stayed bound and the process never exited.
     await new Promise((r) => setImmediate(r));
-    expect(udpSockets()).toBe(before);
+    // At most as many: a socket of an earlier test may finish closing meanwhile (this asserted equality, and failed 1 run in 4).
+    expect(openSockets()).toBeLessThanOrEqual(before);
   });
 
   it('listen on a port in use fails with EADDRINUSE as a RudpError', async () => {

@@ -42,10 +42,22 @@ export type Admission =
   /** Refuse it as busy (over the memory budget, nothing left to shed). */
   | { readonly kind: 'refused'; readonly reason: string };
 
-/** A connection not logged in: how to close it, and the host levels it counts at. */
+/**
+ * Requests before login that make a connection the youngest: the login's two
+ * steps (username, then password). More would let a host keep its idle
+ * connections young for free: attack round 4 sent one `LST` a second on each
+ * of 127 connections and, with one new connection every 200 ms, shed 8 of 8
+ * neighbours typing their password for 2 s (none without the `LST`s), where
+ * shedding costs 127 new connections, each a handshake, otherwise. With two,
+ * a handshake buys at most three places in the order.
+ */
+export const TOUCHES_BEFORE_LOGIN = 2;
+
+/** A connection not logged in: how to close it, the host levels it counts at, and the touches it has left. */
 interface Waiting {
   readonly close: (reason: string) => void;
   readonly levels: readonly HostLevel[];
+  touchesLeft: number;
 }
 
 /** Counts the connections that have not logged in, oldest first, and makes room among them; see the file's comment. */
@@ -97,7 +109,7 @@ export class LoginRoom<K> {
       closeOldest(`server busy: ${why}; closed before login to make room, try again later`);
       shed = why;
     }
-    this.waiting.set(key, { close, levels });
+    this.waiting.set(key, { close, levels, touchesLeft: TOUCHES_BEFORE_LOGIN });
     for (const { key: level } of levels) {
       const set = this.byLevel.get(level);
       if (set === undefined) this.byLevel.set(level, new Set([key]));
@@ -109,11 +121,14 @@ export class LoginRoom<K> {
   /**
    * `key` sent a request: it becomes the youngest, so a client going
    * through the login's steps is shed only once as many connections as the
-   * room holds arrived since its last step, not since it connected.
+   * room holds arrived since its last step, not since it connected. Only
+   * its first {@link TOUCHES_BEFORE_LOGIN} requests do: later ones leave its
+   * age alone.
    */
   touch(key: K): void {
     const entry = this.waiting.get(key);
-    if (entry === undefined) return;
+    if (entry === undefined || entry.touchesLeft === 0) return;
+    entry.touchesLeft--;
     this.waiting.delete(key);
     this.waiting.set(key, entry);
     for (const { key: level } of entry.levels) {

@@ -129,6 +129,31 @@ describe('LoginRoom', () => {
     expect(room.size).toBe(3);
   });
 
+  it('only a connection\'s first two requests make it the youngest: more cannot keep idle connections young for free', () => {
+    // Attack round 4: 127 idle connections of a host each sending a request a second, and one new
+    // connection every 200 ms, shed every neighbour typing its password (8 of 8).
+    const { budget } = fakeBudget();
+    const room = new LoginRoom<string>(4096, 2);
+    const { closed, close } = peers();
+    const at = hostLevelsOf('198.51.100.7');
+    room.admit('idle', close('idle'), budget.overloaded(), at);
+    room.touch('idle');
+    room.touch('idle');
+    room.admit('honest', close('honest'), budget.overloaded(), at);
+    room.touch('honest');
+    // The idle one's third request: before, it became the youngest and the newcomer shed the honest one.
+    room.touch('idle');
+    room.admit('new1', close('new1'), budget.overloaded(), at);
+    expect([...closed.keys()]).toEqual(['idle']);
+    // The honest one's second step (its password) still counts; a third does not.
+    room.touch('honest');
+    room.admit('new2', close('new2'), budget.overloaded(), at);
+    expect([...closed.keys()]).toEqual(['idle', 'new1']);
+    room.touch('honest');
+    room.admit('new3', close('new3'), budget.overloaded(), at);
+    expect([...closed.keys()]).toEqual(['idle', 'new1', 'honest']);
+  });
+
   it('an IPv6 /56 makes room within itself at 4 hosts\' cap, across its /64s', () => {
     const { budget } = fakeBudget();
     const room = new LoginRoom<string>(4096, 1);

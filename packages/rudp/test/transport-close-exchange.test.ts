@@ -70,4 +70,19 @@ describe('closing on a fast path', () => {
     p.sim.runFor(5_000);
     expect(p.conn.closeReason?.message).toBe('gone');
   });
+
+  it('a drain lasts at most three maxPtoMs however long the round trip the peer shows', () => {
+    // 1.5 s each way: three probe timeouts are over 9 s; with maxPtoMs 500 the drain ends within 1.5 s.
+    const p = makePair({ link: { delayMs: 1_500, jitterMs: 0 }, server: { maxPtoMs: 500, handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000 }, client: { handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000 } });
+    p.sim.runFor(10_000);
+    const served = p.serverConn();
+    expect(served?.state).toBe('established');
+    served?.destroy(p.sim.now, 1, 'gone');
+    p.sim.wake(SERVER);
+    p.sim.runFor(1_400);
+    expect(served?.state).toBe('draining');
+    p.sim.runFor(200);
+    expect(served?.state).toBe('closed');
+    expect(p.server.connectionCount).toBe(0);
+  });
 });

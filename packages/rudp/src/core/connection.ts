@@ -878,7 +878,9 @@ export class Connection {
     this.closeSendDue = true;
     this.state = 'draining';
     this.pendingClose = reason;
-    this.drainUntil = now + 3 * this.rtt.pto(this.config.maxAckDelayMs);
+    // Three probe timeouts (RFC 9000 §10.2), each at most maxPtoMs: a peer that inflates its round trip
+    // (by holding its ACKs) would otherwise keep the closed connection, and its buffers, for as long.
+    this.drainUntil = now + 3 * Math.min(this.rtt.pto(this.config.maxAckDelayMs), this.config.maxPtoMs);
     this.retransmits.clear();
     this.recovery.clear();
     this.host.emit({ type: 'closed', connection: this, reason });

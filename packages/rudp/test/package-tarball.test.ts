@@ -59,7 +59,8 @@ const conn = await connect({ host: 'localhost', port: server.address().port });
 const back = new Promise((resolve) => conn.once('message', resolve));
 await conn.send('round trip');
 const m = await back;
-console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code, packetCipherLibrary, datagramIoLibrary);
+// One copy of the core behind every entry point: the connection is the subpath's class.
+console.log(Buffer.isBuffer(m), m.toString(), new RudpError('ETIMEDOUT', 'x').code, packetCipherLibrary, datagramIoLibrary, conn.core instanceof Connection);
 await conn.close();
 await server.close();
 `;
@@ -101,11 +102,11 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
       join(project, 'esm.mjs'),
       roundTrip(
         `import { listen, connect, RudpError, packetCipherLibrary, datagramIoLibrary } from '${name}';`,
-        `import { Endpoint } from '${name}/core';`,
+        `import { Endpoint, Connection } from '${name}/core';`,
         `import { SimNetwork } from '${name}/testing';`,
       ),
     );
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo}\n`);
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo} true\n`);
   });
 
   it('requires from CommonJS and runs a round trip', async () => {
@@ -113,29 +114,29 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
       join(project, 'cjs.cjs'),
       `(async () => {${roundTrip(
         `const { listen, connect, RudpError, packetCipherLibrary, datagramIoLibrary } = require('${name}');`,
-        `const { Endpoint } = require('${name}/core');`,
+        `const { Endpoint, Connection } = require('${name}/core');`,
         `const { SimNetwork } = require('${name}/testing');`,
       )}})().catch((e) => { console.error(e); process.exit(1); });`,
     );
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo}\n`);
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo} true\n`);
   });
 
   it('seals packets with libsodium from ESM and CommonJS where the addons are missing and the optional sodium-native is installed', async () => {
     rmSync(join(project, 'node_modules', name, 'dist', ADDON), { force: true });
     rmSync(join(project, 'node_modules', name, 'dist', UDP_ADDON), { force: true });
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto node:dgram\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT node:crypto node:dgram true\n');
     // The workspace's copy (a prebuilt binary from the registry), linked in as npm would install it.
     symlinkSync(realpathSync(join(pkgDir, 'node_modules', 'sodium-native')), join(project, 'node_modules', 'sodium-native'), 'dir');
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram\n');
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram\n');
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram true\n');
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe('true round trip ETIMEDOUT libsodium node:dgram true\n');
   });
 
   it.skipIf(!withAddon)("rebuilds the addons in the user's project with the shipped script, and seals with OpenSSL again", async () => {
     const out = await sh(process.execPath, [join('node_modules', name, 'scripts', 'build-native.mjs')], project, { RUDP_REQUIRE_NATIVE: '1' });
     expect(out).toContain(`rudpx: built ${join(project, 'node_modules', name, 'dist', ADDON)}`);
     if (withUdpAddon) expect(out).toContain(`rudpx: built ${join(project, 'node_modules', name, 'dist', UDP_ADDON)}`);
-    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo}\n`);
-    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo}\n`);
+    expect(await sh(process.execPath, ['esm.mjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo} true\n`);
+    expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT openssl ${firstIo} true\n`);
   });
 
   const consumerTs = `

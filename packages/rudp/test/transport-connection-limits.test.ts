@@ -113,6 +113,30 @@ describe('connection limits', () => {
     expect(net.server.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);
   });
 
+  it('one host cannot fill the server with its connections draining: the oldest drain makes room', () => {
+    // A host's place comes back when its connection closes, so a host reconnecting faster than its
+    // closed connections drain held more of the server than maxConnectionsPerHost.
+    const net = network({ maxConnectionsPerHost: 2, maxConnections: 4 });
+    const first = [net.connect('10.0.0.1:5000'), net.connect('10.0.0.1:5001')];
+    net.sim.runFor(400);
+    expect(first.map((c) => c.state)).toEqual(['established', 'established']);
+    // The host closes both (as a client that reconnects at once would) and opens two more.
+    for (const c of first) c.destroy(net.sim.now, 0, 'bye');
+    net.sim.wake('10.0.0.1:5000');
+    net.sim.wake('10.0.0.1:5001');
+    net.sim.runFor(60);
+    const second = [net.connect('10.0.0.1:5002'), net.connect('10.0.0.1:5003')];
+    net.sim.runFor(300);
+    const neighbour = net.connect('10.0.0.9:5000');
+    net.sim.runFor(300);
+    // The host's places are its own again at once (its closed ones drain, uncounted): the server is full.
+    expect(second.map((c) => c.state)).toEqual(['established', 'established']);
+    expect(net.server.connectionCount).toBe(4);
+    // On the session's code, 'closed': refused as the server full (4 of 4, two of them draining).
+    expect(neighbour.state).toBe('established');
+    expect(net.server.stats().dropped.full).toBe(0);
+  });
+
   it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {
     const net = network({ maxConnectionsPerHost: 1 });
     const a = net.connect('[2001:db8:1:2::10]:5000');

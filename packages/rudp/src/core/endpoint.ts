@@ -145,6 +145,12 @@ export class Endpoint implements SansIoEndpoint {
    * refused while they drain, and could not make room within itself.
    */
   private readonly hostCounted = new Set<Connection>();
+  /**
+   * Server connections draining, oldest first: no longer counted against their host, so at
+   * `maxConnections` the oldest is ended early to make room. Else one host churning connections
+   * (each close giving its place back) could fill the server with its draining ones.
+   */
+  private readonly drainingServed = new Set<Connection>();
   private readonly maxStatelessQueue: number;
   private readonly cookies: CookieJar;
   private readonly crypto: CryptoProvider | undefined;
@@ -417,7 +423,10 @@ export class Endpoint implements SansIoEndpoint {
 
   /** @internal */
   emit(event: EndpointEvent): void {
-    if (event.type === 'closed') this.uncountHost(event.connection);
+    if (event.type === 'closed') {
+      this.uncountHost(event.connection);
+      if (event.connection.role === 'server' && event.connection.state === 'draining') this.drainingServed.add(event.connection);
+    }
     this.events.push(event);
   }
 
@@ -467,9 +476,11 @@ export class Endpoint implements SansIoEndpoint {
     }
     if (this.spentCookies.has(now, key)) return void this.drops.badToken++;
     const levels = hostLevels(from);
-    if (this.connections.size >= this.maxConnections) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
+    const serverFull = this.connections.size >= this.maxConnections;
+    if (serverFull && this.drainingServed.size === 0) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
     // A full /56 or /48 is refused as a full host is: to its client it is one.
     if (this.hosts.full(levels) !== undefined) return this.refuseBusy(from, init.scid, BusyReason.HostFull);
+    if (serverFull) this.endOldestDrain();
     const cid = this.newCid();
     if (cid === undefined) return this.refuseBusy(from, init.scid, BusyReason.ServerFull);
     const security = this.answerHello(from, init.scid, cid, init.hello);
@@ -573,6 +584,7 @@ export class Endpoint implements SansIoEndpoint {
     if (this.connections.get(conn.localCid) === conn) {
       this.connections.delete(conn.localCid);
       this.uncountHost(conn);
+      this.drainingServed.delete(conn);
       this.timers.delete(conn.timerSlot);
       this.bySlot[conn.timerSlot] = undefined;
       this.freeSlots.push(conn.timerSlot);
@@ -583,6 +595,14 @@ export class Endpoint implements SansIoEndpoint {
     if (conn.role === 'server' && this.byClient.get(`${conn.remote}/${conn.remoteCid}`) === conn) {
       this.byClient.delete(`${conn.remote}/${conn.remoteCid}`);
     }
+  }
+
+  /** Ends the oldest drain early: its peer was told (its CLOSE sent), and a newcomer needs the place. */
+  private endOldestDrain(): void {
+    const oldest = this.drainingServed.values().next().value;
+    if (oldest === undefined) return;
+    oldest.abort({ kind: 'shutdown', code: 0, message: 'drain ended early for a new connection' });
+    this.remove(oldest);
   }
 
   /** Stops counting `conn` against its host, once. */

@@ -93,7 +93,8 @@ export class ServerLink {
         if (w === undefined) return;
         this.waiting.delete(id);
         clearTimeout(w.timer);
-        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, 'unsent'));
+        // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
+        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
       });
     });
   }

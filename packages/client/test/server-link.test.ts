@@ -6,6 +6,7 @@ import { LinkError, ServerLink } from '../src/server-link.js';
 /** A connection whose every send fails as rudp's does for a message larger than the peer's window. */
 class RefusingConnection extends EventEmitter {
   sent = 0;
+  closed = false;
   constructor(private readonly max = 1 << 20) {
     super();
   }
@@ -44,5 +45,18 @@ describe('ServerLink', () => {
     expect((failure as LinkError).kind).toBe('unsent');
     expect((failure as LinkError).message).toMatch(/^the request is \d{3} bytes, more than the 100 the server takes now$/);
     expect(refusing.sent).toBe(0);
+  });
+
+  it('a request made after the connection closed is lost, not unsent (the session cannot go on)', async () => {
+    const closed = new RefusingConnection();
+    const link = new ServerLink(closed as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    closed.closed = true;
+    closed.emit('close', { kind: 'peer', code: 0, message: 'closed' });
+    const failure = await link.request('LST', []).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(LinkError);
+    expect((failure as LinkError).kind).toBe('lost');
   });
 });

@@ -113,6 +113,12 @@ export class Connection {
   pollQueued = false;
   /** @internal Whether the endpoint's list of connections that may have a message holds this one. */
   readableQueued = false;
+  /**
+   * @internal Whether the endpoint counts this (server) connection against its client host. It stops
+   * when the connection closes, not when its draining ends: else a host whose connections the
+   * application closes (say, to make room for its newer ones) would be refused while they drain.
+   */
+  hostCounted = false;
 
   private readonly rtt = new RttEstimator();
   private readonly cc: CongestionController;

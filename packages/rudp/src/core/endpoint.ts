@@ -136,15 +136,8 @@ export class Endpoint implements SansIoEndpoint {
   private readonly random: RandomSource;
   private readonly acceptIncoming: boolean;
   private readonly maxConnections: number;
-  /** Live server connections per client host and coarser IPv6 prefix (`hostLevels`). */
+  /** Live server connections per client host and coarser IPv6 prefix (`hostLevels`; see `Connection.hostCounted`). */
   private readonly hosts: HostTally;
-  /**
-   * The server connections `hosts` counts. A connection leaves it when it
-   * closes, not when its draining ends: else a host whose connections the
-   * application closes (say, to make room for its newer ones) would be
-   * refused while they drain, and could not make room within itself.
-   */
-  private readonly hostCounted = new Set<Connection>();
   /**
    * Server connections draining, oldest first: no longer counted against their host, so at
    * `maxConnections` the oldest is ended early to make room. Else one host churning connections
@@ -488,7 +481,7 @@ export class Endpoint implements SansIoEndpoint {
     const conn = new Connection(this, this.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
     this.add(conn);
     this.hosts.add(levels);
-    this.hostCounted.add(conn);
+    conn.hostCounted = true;
     this.byClient.set(key, conn);
     this.spentCookies.spend(now, key);
     this.counters.connectionsAccepted++;
@@ -608,7 +601,9 @@ export class Endpoint implements SansIoEndpoint {
   /** Stops counting `conn` against its host, once. */
   private uncountHost(conn: Connection): void {
     // The same levels as at admission: a connection's remote address never changes.
-    if (this.hostCounted.delete(conn)) this.hosts.remove(hostLevels(conn.remote));
+    if (!conn.hostCounted) return;
+    conn.hostCounted = false;
+    this.hosts.remove(hostLevels(conn.remote));
   }
 
   private countSent(data: Uint8Array): void {

@@ -23,6 +23,15 @@ const peers = () => {
   return { closed, close: (name: string) => (reason: string) => void closed.set(name, reason) };
 };
 
+/** A room of `perHost` places per host, and newcomers all from one address. */
+const oneHost = (perHost: number) => {
+  const { budget } = fakeBudget();
+  const room = new LoginRoom<string>(4096, perHost);
+  const { closed, close } = peers();
+  const at = hostLevelsOf('198.51.100.7');
+  return { room, closed, admit: (name: string) => room.admit(name, close(name), budget.overloaded(), at) };
+};
+
 describe('LoginRoom', () => {
   it('over the memory budget, a newcomer takes the place of the oldest connection not logged in, one per arrival, and the pool never grows', () => {
     const { budget, setRss } = fakeBudget();
@@ -112,17 +121,14 @@ describe('LoginRoom', () => {
   });
 
   it('a connection that sends a request becomes the youngest: its host sheds the others first', () => {
-    const { budget } = fakeBudget();
-    const room = new LoginRoom<string>(4096, 3);
-    const { closed, close } = peers();
-    const at = hostLevelsOf('198.51.100.7');
-    for (const n of ['honest', 'idle1', 'idle2']) room.admit(n, close(n), budget.overloaded(), at);
+    const { room, closed, admit } = oneHost(3);
+    for (const n of ['honest', 'idle1', 'idle2']) admit(n);
     // The honest client sends its username: two newcomers now shed the idle ones, not it.
     room.touch('honest');
-    room.admit('new1', close('new1'), budget.overloaded(), at);
-    room.admit('new2', close('new2'), budget.overloaded(), at);
+    admit('new1');
+    admit('new2');
     expect([...closed.keys()]).toEqual(['idle1', 'idle2']);
-    room.admit('new3', close('new3'), budget.overloaded(), at);
+    admit('new3');
     expect(closed.has('honest')).toBe(true);
     // The whole room's order too (over the budget, oldest first), and a touch of one not waiting changes nothing.
     room.touch('gone');
@@ -132,25 +138,22 @@ describe('LoginRoom', () => {
   it('only a connection\'s first two requests make it the youngest: more cannot keep idle connections young for free', () => {
     // Attack round 4: 127 idle connections of a host each sending a request a second, and one new
     // connection every 200 ms, shed every neighbour typing its password (8 of 8).
-    const { budget } = fakeBudget();
-    const room = new LoginRoom<string>(4096, 2);
-    const { closed, close } = peers();
-    const at = hostLevelsOf('198.51.100.7');
-    room.admit('idle', close('idle'), budget.overloaded(), at);
+    const { room, closed, admit } = oneHost(2);
+    admit('idle');
     room.touch('idle');
     room.touch('idle');
-    room.admit('honest', close('honest'), budget.overloaded(), at);
+    admit('honest');
     room.touch('honest');
     // The idle one's third request: before, it became the youngest and the newcomer shed the honest one.
     room.touch('idle');
-    room.admit('new1', close('new1'), budget.overloaded(), at);
+    admit('new1');
     expect([...closed.keys()]).toEqual(['idle']);
     // The honest one's second step (its password) still counts; a third does not.
     room.touch('honest');
-    room.admit('new2', close('new2'), budget.overloaded(), at);
+    admit('new2');
     expect([...closed.keys()]).toEqual(['idle', 'new1']);
     room.touch('honest');
-    room.admit('new3', close('new3'), budget.overloaded(), at);
+    admit('new3');
     expect([...closed.keys()]).toEqual(['idle', 'new1', 'honest']);
   });
 

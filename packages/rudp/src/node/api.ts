@@ -7,7 +7,7 @@ import type { KeyPair } from '../crypto/crypto-provider.js';
 import { DEFAULT_CONNECTION_CONFIG, describeValue } from '../core/config.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
-import { checkTransportOptions } from './check-options.js';
+import { checkTransportOptions, invalidArgType } from './check-options.js';
 import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
@@ -175,7 +175,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
   const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, highWaterMark, identity, ...transport } = options;
   checkPort(port, 0);
-  if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
+  if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
   checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching, undefined, transport.segmentOffload);
   try {
@@ -201,10 +201,10 @@ export async function connect(options: ConnectOptions): Promise<RudpConnection> 
   checkOptions(options, 'connect');
   const { port, host = '127.0.0.1', localAddress, signal, lookup, highWaterMark, serverKey, ...transport } = options;
   checkPort(port, 1);
-  if (lookup !== undefined && typeof lookup !== 'function') throw invalidArg('The "options.lookup" property must be a function');
-  if (typeof host !== 'string' || host === '') throw invalidArg('The "options.host" property must be a non-empty string');
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('The "options.signal" property must be an AbortSignal');
-  if (localAddress !== undefined && (typeof localAddress !== 'string' || isIP(localAddress) === 0)) throw invalidArg('The "options.localAddress" property must be an IP address');
+  if (lookup !== undefined && typeof lookup !== 'function') throw invalidArgType('The "options.lookup" property must be a function');
+  if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('The "options.signal" property must be an AbortSignal');
+  if (localAddress !== undefined && (typeof localAddress !== 'string' || isIP(localAddress) === 0)) throw invalidArgType('The "options.localAddress" property must be an IP address');
   checkTransportOptions({ ...transport, highWaterMark }, serverKey);
   if (signal?.aborted) throw abortError(signal);
   const addresses = await resolveHost(host, signal, lookup, transport.handshakeTimeoutMs ?? DEFAULT_CONNECTION_CONFIG.handshakeTimeoutMs);
@@ -371,12 +371,8 @@ function endpointOn(socket: DatagramSocket, make: () => UdpEndpoint): UdpEndpoin
   }
 }
 
-function invalidArg(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
-}
-
 function checkOptions(options: unknown, fn: string): void {
-  if (typeof options !== 'object' || options === null) throw invalidArg(`The "options" argument of ${fn}() must be an object`);
+  if (typeof options !== 'object' || options === null) throw invalidArgType(`The "options" argument of ${fn}() must be an object`);
 }
 
 function checkPort(port: unknown, min: number): void {

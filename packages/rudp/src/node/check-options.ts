@@ -44,6 +44,11 @@ export function checkTransportOptions(options: object, serverKey?: unknown): voi
   }
 }
 
+/** A `TypeError` with Node's code for an argument of the wrong type (`ERR_INVALID_ARG_TYPE`). */
+export function invalidArgType(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'ERR_INVALID_ARG_TYPE' });
+}
+
 /** `e` with Node's code for an argument check's error: `ERR_OUT_OF_RANGE` on a RangeError, `ERR_INVALID_ARG_TYPE` on a TypeError. */
 export function withNodeCode(e: unknown): unknown {
   if (e instanceof RangeError) return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });

@@ -1,6 +1,7 @@
 /**
  * What `send` accepts: text and any binary view, by its bytes.
  */
+import { invalidArgType } from './check-options.js';
 
 /** A message `send` accepts: a string (sent as UTF-8), any `ArrayBufferView` (its bytes), or an `ArrayBuffer`. */
 export type MessageData = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
@@ -14,6 +15,5 @@ export function messageBytes(data: unknown): Uint8Array | TypeError {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);
   const got = data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data === 'object' ? `an instance of ${data.constructor?.name ?? 'Object'}` : `type ${typeof data}`;
-  const err = new TypeError(`The "data" argument must be a string, an ArrayBufferView or an ArrayBuffer; received ${got}`);
-  return Object.assign(err, { code: 'ERR_INVALID_ARG_TYPE' });
+  return invalidArgType(`The "data" argument must be a string, an ArrayBufferView or an ArrayBuffer; received ${got}`);
 }

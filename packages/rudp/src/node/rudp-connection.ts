@@ -11,7 +11,7 @@ import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
-import { withNodeCode } from './check-options.js';
+import { invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
@@ -191,8 +191,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    */
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Uint8Array {
     // Checked here: a string or a missing context would otherwise be hashed as whatever node:crypto makes of it.
-    if (typeof label !== 'string') throw Object.assign(new TypeError(`The "label" argument must be a string; received ${describeValue(label)}`), { code: 'ERR_INVALID_ARG_TYPE' });
-    if (!(context instanceof Uint8Array)) throw Object.assign(new TypeError(`The "context" argument must be a Uint8Array; received ${describeValue(context)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+    if (typeof label !== 'string') throw invalidArgType(`The "label" argument must be a string; received ${describeValue(label)}`);
+    if (!(context instanceof Uint8Array)) throw invalidArgType(`The "context" argument must be a Uint8Array; received ${describeValue(context)}`);
     try {
       return this.core.exportKeyingMaterial(label, context, length);
     } catch (e) {
@@ -270,7 +270,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (bytes instanceof TypeError) return Promise.reject(bytes);
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      return Promise.reject(Object.assign(new TypeError('The "options.signal" property must be an AbortSignal'), { code: 'ERR_INVALID_ARG_TYPE' }));
+      return Promise.reject(invalidArgType('The "options.signal" property must be an AbortSignal'));
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const id = this.queueMessage(bytes, options);
@@ -431,14 +431,14 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     if (this.closedWith) return this.errorAfterClose();
     // Checked here, not left to the core: `null` would fail there as a property read of null.
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      return Object.assign(new TypeError(`The "options" argument must be an object; received ${describeValue(options)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+      return invalidArgType(`The "options" argument must be an object; received ${describeValue(options)}`);
     }
     try {
       // No delivery field given (nearly every send): the core's default, without checking an options object.
       return this.core.send(bytes, options === undefined || (options.channel === undefined && options.ordered === undefined && options.reliable === undefined) ? undefined : options);
     } catch (e) {
       if (e instanceof RangeError) return Object.assign(new RangeError(e.message), { code: 'ERR_OUT_OF_RANGE' });
-      if (e instanceof TypeError) return Object.assign(new TypeError(e.message), { code: 'ERR_INVALID_ARG_TYPE' });
+      if (e instanceof TypeError) return invalidArgType(e.message);
       // The core refuses sends once a close started (close() was called and is still draining).
       return new RudpError('ERR_RUDP_CLOSED', e instanceof Error ? e.message : String(e));
     }

@@ -5,8 +5,8 @@
  * a fast path the two exchanged CLOSEs until one drain (3 probe timeouts)
  * ended. Attack round 4 measured a median of 877 datagrams for each
  * connection the forum server closed on loopback (44 ms of its CPU each, a
- * handshake included). A draining end still answers a packet that asks for
- * an answer: its peer missed the CLOSE and is still sending.
+ * handshake included). A draining end still answers any other packet: its
+ * peer missed the CLOSE and is still sending, or acknowledging.
  */
 import { describe, expect, it } from 'vitest';
 import { CLIENT, SERVER, firstOf, makePair } from './helpers/pair.js';
@@ -68,6 +68,26 @@ describe('closing on a fast path', () => {
     p.conn.send(new Uint8Array(100));
     p.sim.wake(CLIENT);
     p.sim.runFor(5_000);
+    expect(p.conn.closeReason?.message).toBe('gone');
+  });
+
+  it('a peer that missed the CLOSE and only acknowledges what came before it is still told at once', () => {
+    const p = makePair({ link: FAST });
+    p.sim.runFor(500);
+    const served = p.serverConn();
+    // A message leaves, then the server closes and its CLOSE is lost: the client only acknowledges the message.
+    served?.send(new Uint8Array(100));
+    p.sim.wake(SERVER);
+    p.sim.runFor(0.01);
+    p.sim.setLink(SERVER, CLIENT, { ...FAST, loss: 1 });
+    served?.destroy(p.sim.now, 1, 'gone');
+    p.sim.wake(SERVER);
+    p.sim.runFor(0.05);
+    p.sim.setLink(SERVER, CLIENT, FAST);
+    // Its ACK (not ack-eliciting) is answered with the CLOSE again: before, the client learned of the
+    // close only from its keep-alive PING or its idle timeout, the drain long over by then.
+    p.sim.runFor(100);
+    expect(firstOf(p.clientEvents, 'message')).toBeDefined();
     expect(p.conn.closeReason?.message).toBe('gone');
   });
 

@@ -33,7 +33,7 @@ import type { PeerAddress } from './sans-io.js';
 import { TIMER_ORDER, Timer } from './timers.js';
 import { AckTracker } from './receive/ack-generation.js';
 import { Reassembly } from './receive/reassembly.js';
-import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isRepair } from './receive/received-frames.js';
+import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from './receive/received-frames.js';
 import { LossDetection, type SentPacket } from './recovery/loss-detection.js';
 import { newDataProbeAt } from './recovery/new-data-probe.js';
 import { RttEstimator } from './recovery/rtt.js';
@@ -501,10 +501,11 @@ export class Connection {
       return 'ok';
     }
     if (this.state === 'draining') {
-      // Only a packet that asks for an answer gets our CLOSE again (the peer missed it), never the
-      // peer's own CLOSE: two draining ends answering each other's CLOSEs exchanged one a round trip
-      // until a drain ended, 877 datagrams (median) for each connection the forum closed on loopback.
-      if (anyFrame(frames, count, isAckEliciting)) this.closeSendDue = true;
+      // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
+      // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
+      // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
+      // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
+      if (!anyFrame(frames, count, isClose)) this.closeSendDue = true;
       return 'ok';
     }
     let ackEliciting = false;

@@ -26,6 +26,11 @@ export function isRepair(f: Frame): boolean {
   return f.type === 'repair';
 }
 
+/** Whether `f` is a CLOSE frame. */
+export function isClose(f: Frame): boolean {
+  return f.type === 'close';
+}
+
 /** Whether `f` asks for an acknowledgement. */
 export function isAckEliciting(f: Frame): boolean {
   // MESSAGE_ACK is an acknowledgement too: answering it would ping-pong ACKs.

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
-import { canCountSockets, eventually, openSockets } from './helpers/open-sockets.js';
+import { canCountSockets, eventually, openSockets, settledSockets } from './helpers/open-sockets.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ const echoPair = (): Promise<{ server: RudpServer; client: RudpConnection }> => 
 describe('a connection stripped of its listeners (removeAllListeners)', () => {
   it.skipIf(!canCountSockets)('still closes its socket when it ends', async () => {
     const { server } = await echoPair();
-    const before = openSockets();
+    const before = await settledSockets();
     for (let i = 0; i < 5; i++) {
       const conn = await connect({ port: server.address().port });
       conn.removeAllListeners();

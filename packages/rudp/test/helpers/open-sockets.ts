@@ -27,3 +27,18 @@ export async function eventually(cond: () => boolean, tries = 500): Promise<bool
   }
   return cond();
 }
+
+/**
+ * The count of open sockets once it has stopped changing (the same over ~20 ms, for at most ~1 s):
+ * a baseline taken while an earlier test's socket is still closing would be off by one when it goes.
+ */
+export async function settledSockets(): Promise<number> {
+  let last = openSockets();
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = openSockets();
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}

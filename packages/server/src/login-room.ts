@@ -109,12 +109,7 @@ export class LoginRoom<K> {
       closeOldest(`server busy: ${why}; closed before login to make room, try again later`);
       shed = why;
     }
-    this.waiting.set(key, { close, levels, touchesLeft: TOUCHES_BEFORE_LOGIN });
-    for (const { key: level } of levels) {
-      const set = this.byLevel.get(level);
-      if (set === undefined) this.byLevel.set(level, new Set([key]));
-      else set.add(key);
-    }
+    this.enter(key, { close, levels, touchesLeft: TOUCHES_BEFORE_LOGIN });
     return shed === undefined ? { kind: 'admitted' } : { kind: 'admitted', shed };
   }
 
@@ -129,11 +124,18 @@ export class LoginRoom<K> {
     const entry = this.waiting.get(key);
     if (entry === undefined || entry.touchesLeft === 0) return;
     entry.touchesLeft--;
-    this.waiting.delete(key);
+    // Out and in again: the youngest here and at each of its levels (insertion order is age order).
+    this.leave(key);
+    this.enter(key, entry);
+  }
+
+  /** Counts `key` as the youngest connection not logged in, here and at each of its levels. */
+  private enter(key: K, entry: Waiting): void {
     this.waiting.set(key, entry);
     for (const { key: level } of entry.levels) {
       const set = this.byLevel.get(level);
-      if (set?.delete(key) === true) set.add(key);
+      if (set === undefined) this.byLevel.set(level, new Set([key]));
+      else set.add(key);
     }
   }
 

@@ -255,7 +255,7 @@ export function closeFrameSize(code: number, reason: Uint8Array): number {
 }
 
 /** Writes a CLOSE frame (`reason` already UTF-8 encoded and cut to `MAX_CLOSE_REASON`). */
-export function writeClose(w: PacketWriter, code: number, reason: Uint8Array): void {
+function writeClose(w: PacketWriter, code: number, reason: Uint8Array): void {
   w.u8(FrameType.Close);
   w.varint(code);
   w.varint(reason.length);

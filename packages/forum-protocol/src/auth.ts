@@ -93,6 +93,8 @@ export interface AuthResult {
   readonly state: AuthState;
   readonly reply: Reply;
   readonly log: readonly string[];
+  /** The password was checked and was wrong (bounded by the login throttle, unlike the other refusals). */
+  readonly passwordRejected?: true;
 }
 
 const authReply = (id: string, status: Reply['status'], lines: readonly string[], next: NextStep): Reply =>
@@ -196,7 +198,7 @@ export const handleAuth =
           };
         }
         if (verdict.right !== 'ok') {
-          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', ['Invalid password'], 'username'), log: ['Incorrect password'] };
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', ['Invalid password'], 'username'), log: ['Incorrect password'], passwordRejected: true };
         }
         return loggedIn(deps, id, state.username, [`${state.username} successful login`]);
       }
@@ -228,6 +230,8 @@ export interface RequestResult {
   readonly state: AuthState;
   /** `reply` for login steps, or the forum command's outcome. */
   readonly outcome: CommandOutcome;
+  /** A login step whose password was checked and wrong: the client starts the login again. */
+  readonly passwordRejected?: true;
 }
 
 /**
@@ -249,7 +253,8 @@ export const handleRequest =
         return { state, outcome };
       }
       const result = await handleAuth(deps, state, request)();
-      return { state: result.state, outcome: { kind: 'reply', reply: result.reply, log: result.log, logout: false } };
+      const outcome: CommandOutcome = { kind: 'reply', reply: result.reply, log: result.log, logout: false };
+      return result.passwordRejected === true ? { state: result.state, outcome, passwordRejected: true } : { state: result.state, outcome };
     } catch (e) {
       return {
         state,

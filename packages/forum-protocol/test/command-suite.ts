@@ -498,14 +498,19 @@ export const commandSuite = (
         expect(wrong.outcome.kind === 'reply' && wrong.outcome.reply.lines).toEqual(['Invalid password']);
         expect(wrong.outcome.log).toEqual(['Incorrect password']);
         expect(wrong.state).toEqual(INITIAL_AUTH_STATE);
+        // Said apart from the other refusals: the server gives the connection its login touches back.
+        expect(wrong.passwordRejected).toBe(true);
         const a2 = await step(s, reg, 'c1', wrong.state, req('3', 'username', 'dave'));
+        expect(a2.passwordRejected).toBeUndefined();
         const right = await step(s, reg, 'c1', a2.state, req('4', 'password', 'secret'));
         expect(right.outcome.kind === 'reply' && right.outcome.reply.lines).toEqual(['Welcome to the forum']);
+        expect(right.passwordRejected).toBeUndefined();
         expect(right.outcome.log).toEqual(['dave successful login']);
 
         const other = await step(s, reg, 'c2', INITIAL_AUTH_STATE, req('1', 'username', 'dave'));
         expect(other.outcome.kind === 'reply' && other.outcome.reply.lines).toEqual(['dave has already logged in']);
         expect(other.outcome.kind === 'reply' && other.outcome.reply.data).toEqual({ kind: 'auth', next: 'username' });
+        expect(other.passwordRejected).toBeUndefined();
 
         const bye = await step(s, reg, 'c1', right.state, req('5', 'XIT'));
         expect(bye.state).toEqual({ step: 'closed' });

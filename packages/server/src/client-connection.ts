@@ -290,6 +290,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
+        if (r.passwordRejected === true) ctx.loginRoom.refundTouches(conn);
         if (state.step === 'authenticated' && sessionUser === undefined) {
           sessionUser = state.session.username;
           ctx.loginRoom.leave(conn);

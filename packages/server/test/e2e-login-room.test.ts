@@ -161,6 +161,34 @@ describe('connections not logged in make room for newcomers (real sockets)', () 
     expect((await alice.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
   }, 60_000);
 
+  it('a user who mistyped the password is young again on the second try: a newcomer sheds the idle connection, not them', async () => {
+    const { server } = await scope.startInTemp(['--max-connections-per-host', '4']);
+    const clients: RawClient[] = [];
+    scope.stops.push(() => void Promise.all(clients.map((c) => c.close())));
+    const open = async (): Promise<RawClient> => {
+      const c = await rawClient(server.port, { localAddress: '127.0.0.1', ...HANDSHAKE });
+      clients.push(c);
+      return c;
+    };
+    const first = await open();
+    expect((await rawLogin(first, 'bob', 'pw')).lines).toEqual(['Welcome to the forum']);
+    await first.close();
+
+    // Both login steps used, the password wrong.
+    const honest = await open();
+    expect((await honest.request('1', 'username', ['bob'])).lines).toEqual([]);
+    expect((await honest.request('2', 'password', ['typo'])).lines).toEqual(['Invalid password']);
+    const idle = await open();
+    // The second try's username makes it the youngest again (before, its touches were spent): the host's two places before login are full, so the newcomer sheds the idle one.
+    expect((await honest.request('3', 'username', ['bob'])).lines).toEqual([]);
+    const newcomer = await open();
+    const shed = await Promise.race([idle.closed.then(() => 'idle'), honest.closed.then(() => 'honest')]);
+    expect(shed).toBe('idle');
+    expect(await endedWith(idle)).toBe('server busy: 2 connections not logged in from one host; closed before login to make room, try again later');
+    expect((await honest.request('4', 'password', ['pw'])).lines).toEqual(['Welcome to the forum']);
+    expect(newcomer.conn.closed).toBe(false);
+  }, 60_000);
+
   it('rejects a bad --max-connections-before-login at start', async () => {
     await expect(scope.startInTemp(['--max-connections-before-login', '0'])).rejects.toThrow(/invalid max connections before login: 0/);
   }, 30_000);

@@ -157,6 +157,30 @@ describe('LoginRoom', () => {
     expect([...closed.keys()]).toEqual(['idle', 'new1', 'honest']);
   });
 
+  it('a wrong password gives the touches back: a user who mistyped is shed no sooner on the second try', () => {
+    const { room, closed, admit } = oneHost(2);
+    admit('honest');
+    room.touch('honest');
+    room.touch('honest');
+    // 'Invalid password': the client asks for the username again.
+    room.refundTouches('honest');
+    admit('idle');
+    // Its second username makes it the youngest again; without the refund the newcomer shed it.
+    room.touch('honest');
+    admit('new1');
+    expect([...closed.keys()]).toEqual(['idle']);
+    // Two touches, no more, as at first.
+    room.touch('honest');
+    admit('new2');
+    expect([...closed.keys()]).toEqual(['idle', 'new1']);
+    room.touch('honest');
+    admit('new3');
+    expect([...closed.keys()]).toEqual(['idle', 'new1', 'honest']);
+    // A refund for one not waiting changes nothing.
+    room.refundTouches('gone');
+    expect(room.size).toBe(2);
+  });
+
   it('an IPv6 /56 makes room within itself at 4 hosts\' cap, across its /64s', () => {
     const { budget } = fakeBudget();
     const room = new LoginRoom<string>(4096, 1);

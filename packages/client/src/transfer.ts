@@ -59,6 +59,25 @@ const open = (host: string, port: number, signal: AbortSignal | undefined): Prom
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** Connects to the transfer port and presents `token`: the sealed channel, or why there is none. */
+const openChannel = async (
+  host: string,
+  port: number,
+  token: string,
+  keys: TransferKeys,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly socket: net.Socket; readonly channel: SecureTransferChannel } | TransferResult> => {
+  if (isAborted(signal)) return CANCELLED;
+  let socket: net.Socket;
+  try {
+    socket = await open(host, port, signal);
+  } catch (e) {
+    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
+  }
+  socket.write(`${token}\n`);
+  return { socket, channel: new SecureTransferChannel(socket, keys, 'client') };
+};
+
 // A download goes to `.forum-download-PID-RANDOM.tmp` first. A client killed
 // mid-transfer cannot delete its own; the PID in the name lets the next client
 // started in that directory tell a dead client's leftover from a live one's.
@@ -116,15 +135,9 @@ export const uploadFile = async (
   progress: Progress,
   signal?: AbortSignal,
 ): Promise<TransferResult> => {
-  if (isAborted(signal)) return CANCELLED;
-  let socket: net.Socket;
-  try {
-    socket = await open(host, port, signal);
-  } catch (e) {
-    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
-  }
-  socket.write(`${token}\n`);
-  const channel = new SecureTransferChannel(socket, keys, 'client');
+  const opened = await openChannel(host, port, token, keys, signal);
+  if (!('channel' in opened)) return opened;
+  const { socket, channel } = opened;
   const chunks: Buffer[] = [];
   let channelError: unknown;
   channel.on('data', (c: Buffer) => chunks.push(c));
@@ -204,15 +217,9 @@ export const downloadFile = async (
   options: DownloadOptions = {},
 ): Promise<TransferResult> => {
   const { signal, overwrite = false } = options;
-  if (isAborted(signal)) return CANCELLED;
-  let socket: net.Socket;
-  try {
-    socket = await open(host, port, signal);
-  } catch (e) {
-    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
-  }
-  socket.write(`${token}\n`);
-  const channel = new SecureTransferChannel(socket, keys, 'client');
+  const opened = await openChannel(host, port, token, keys, signal);
+  if (!('channel' in opened)) return opened;
+  const { channel } = opened;
   let channelError: unknown;
   channel.on('error', (e) => (channelError ??= e));
   const onAbort = (): void => void channel.destroy();

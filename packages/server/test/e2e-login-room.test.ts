@@ -26,6 +26,16 @@ const endedWith = async (c: RawClient): Promise<string | undefined> =>
 
 describe('connections not logged in make room for newcomers (real sockets)', () => {
   const scope = cleanupAfterEach();
+  /** Opens connections from 127.0.0.1 to `port`, each closed after the test. */
+  const opener = (port: number): (() => Promise<RawClient>) => {
+    const clients: RawClient[] = [];
+    scope.stops.push(() => void Promise.all(clients.map((c) => c.close())));
+    return async () => {
+      const c = await rawClient(port, { localAddress: '127.0.0.1', ...HANDSHAKE });
+      clients.push(c);
+      return c;
+    };
+  };
 
   it('over the memory budget with 12 connections not logged in: 12 honest clients still connect and log in, each closing the oldest idle one with the reason; then a newcomer is refused; logged-in ones stay', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'forum-login-room-'));
@@ -130,13 +140,7 @@ describe('connections not logged in make room for newcomers (real sockets)', () 
 
   it('--max-connections-per-host 4 on the built server: connections of one address that never log in cannot fill its places; a neighbour behind the same address logs in', async () => {
     const { server, cwd } = await scope.startInTemp(['--max-connections-per-host', '4']);
-    const clients: RawClient[] = [];
-    scope.stops.push(() => void Promise.all(clients.map((c) => c.close())));
-    const open = async (): Promise<RawClient> => {
-      const c = await rawClient(server.port, { localAddress: '127.0.0.1', ...HANDSHAKE });
-      clients.push(c);
-      return c;
-    };
+    const open = opener(server.port);
     const alice = await open();
     expect((await rawLogin(alice, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
     // Six from alice's address that never log in, more than the address's four places. Before, rudp
@@ -163,13 +167,7 @@ describe('connections not logged in make room for newcomers (real sockets)', () 
 
   it('a user who mistyped the password is young again on the second try: a newcomer sheds the idle connection, not them', async () => {
     const { server } = await scope.startInTemp(['--max-connections-per-host', '4']);
-    const clients: RawClient[] = [];
-    scope.stops.push(() => void Promise.all(clients.map((c) => c.close())));
-    const open = async (): Promise<RawClient> => {
-      const c = await rawClient(server.port, { localAddress: '127.0.0.1', ...HANDSHAKE });
-      clients.push(c);
-      return c;
-    };
+    const open = opener(server.port);
     const first = await open();
     expect((await rawLogin(first, 'bob', 'pw')).lines).toEqual(['Welcome to the forum']);
     await first.close();

@@ -121,6 +121,61 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo} true\n`);
   });
 
+  it("keeps instanceof across the two builds: an ESM app checks what a CommonJS dependency's rudpx made, and a subclass of its own stays ordinary", async () => {
+    // The dependency hazard: `import` loads dist/index.js, the dependency's `require` dist/index.cjs, each with its own classes.
+    writeFileSync(
+      join(project, 'cross.mjs'),
+      `
+import { createRequire } from 'node:module';
+import { RudpError, ServerKeyMismatchError, RudpConnection, RudpServer } from '${name}';
+const dep = createRequire(import.meta.url)('${name}');
+if (dep.RudpError === RudpError) throw new Error('one build loaded: nothing to check');
+const server = await dep.listen({ port: 0 });
+const port = server.address().port;
+const conn = await dep.connect({ port });
+const live = [conn instanceof RudpConnection, server instanceof RudpServer, conn instanceof RudpServer, server instanceof RudpConnection];
+await conn.close();
+await server.close();
+// Nothing listens there now: the dependency's connect rejects with its own RudpError.
+const refused = await dep.connect({ port }).then(() => undefined, (e) => e);
+const key = new Uint8Array(32);
+class AppError extends RudpError {}
+const checks = [
+  ...live,
+  refused instanceof RudpError, refused.code,
+  new dep.ServerKeyMismatchError(key, key, 'x') instanceof ServerKeyMismatchError,
+  new dep.ServerKeyMismatchError(key, key, 'x') instanceof RudpError,
+  new dep.RudpError('ETIMEDOUT', 'x') instanceof ServerKeyMismatchError,
+  new RudpError('ETIMEDOUT', 'x') instanceof dep.RudpError,
+  new AppError('ETIMEDOUT', 'x') instanceof AppError,
+  new AppError('ETIMEDOUT', 'x') instanceof dep.RudpError,
+  new RudpError('ETIMEDOUT', 'x') instanceof AppError,
+  new dep.RudpError('ETIMEDOUT', 'x') instanceof AppError,
+  new Error('x') instanceof RudpError,
+  Object.assign(new Error('x'), { code: 'ETIMEDOUT' }) instanceof RudpError,
+  null instanceof RudpError,
+  5 instanceof RudpError,
+  Reflect.ownKeys(refused).some((k) => typeof k === 'symbol'),
+];
+console.log(checks.join(' '));
+`,
+    );
+    expect((await sh(process.execPath, ['cross.mjs'], project)).trim().split(' ')).toEqual([
+      // live objects: the connection and the server are the app's classes', and not each other's
+      'true', 'true', 'false', 'false',
+      // a rejection, and the pinned-key error, are the app's RudpError and ServerKeyMismatchError; a plain RudpError is no ServerKeyMismatchError
+      'true', 'ECONNREFUSED', 'true', 'true', 'false',
+      // and the other way round
+      'true',
+      // a subclass of the app's own: its instances are RudpErrors of both builds; a RudpError of either build is no instance of it
+      'true', 'true', 'false', 'false',
+      // other errors, an error that only looks like one, and values that are no objects are not RudpErrors
+      'false', 'false', 'false', 'false',
+      // the brand is no own property of an error
+      'false',
+    ]);
+  });
+
   it('seals packets with libsodium from ESM and CommonJS where the addons are missing and the optional sodium-native is installed', async () => {
     rmSync(join(project, 'node_modules', name, 'dist', ADDON), { force: true });
     rmSync(join(project, 'node_modules', name, 'dist', UDP_ADDON), { force: true });

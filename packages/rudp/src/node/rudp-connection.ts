@@ -11,6 +11,7 @@ import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
+import { brandInstances, brandKey, isBrandedInstance } from './brand.js';
 import { invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
@@ -77,6 +78,8 @@ interface AbortWatch {
   readonly onAbort: () => void;
 }
 
+const RUDP_CONNECTION = brandKey('RudpConnection');
+
 /** Why the wrapper stops taking messages from the core (flow control). */
 type Hold = 'user' | symbol;
 
@@ -87,6 +90,11 @@ type Hold = 'user' | symbol;
  * unread messages hold the peer back through the receive window.
  */
 export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer> {
+  /** True for a `RudpConnection` of any copy of rudpx (a dependency built for the other module format may hand one over). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBrandedInstance(this, RudpConnection, RUDP_CONNECTION, value);
+  }
+
   /** The `writableLength` at which `writableNeedDrain` turns true. */
   readonly writableHighWaterMark: number;
   /**
@@ -418,8 +426,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     const bytes = messageBytes(data);
     if (bytes instanceof TypeError) throw bytes;
     const id = this.queueMessage(bytes, options);
-    if (id instanceof RudpError) return false;
-    if (id instanceof Error) throw id;
+    if (typeof id !== 'number') {
+      if (id instanceof RudpError) return false;
+      throw id;
+    }
     // The byte count alone: a small integer in the slot, no object.
     if (id >= 0) this.holdUnacknowledged(id, bytes.length);
     this.io.changed(this.core);
@@ -604,6 +614,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
   }
 }
+brandInstances(RudpConnection, RUDP_CONNECTION);
 
 // 'newListener' runs before the listener is added; 'removeListener' after it is gone.
 function onNewListener(this: RudpConnection, event: string | symbol): void {

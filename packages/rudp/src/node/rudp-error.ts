@@ -3,6 +3,9 @@
  * branch on `err.code` exactly as they do for `net` and `dgram`.
  */
 import type { CloseReason } from '../core/events.js';
+import { brandInstances, brandKey, isBrandedInstance } from './brand.js';
+
+const RUDP_ERROR = brandKey('RudpError');
 
 /**
  * Every `code` a `RudpError` carries.
@@ -42,8 +45,17 @@ export interface RudpErrorDetails {
   readonly port?: number;
 }
 
-/** An error of the Node API: branch on `code`. */
+/**
+ * An error of the Node API: branch on `code`. `instanceof RudpError` holds
+ * for a `RudpError` of any copy of rudpx (its ESM and CommonJS builds both
+ * loaded, see `brand.ts`).
+ */
 export class RudpError extends Error {
+  /** True for a `RudpError` of any copy of rudpx; for a subclass, the ordinary prototype check unless it has its own. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isBrandedInstance(this, RudpError, RUDP_ERROR, value);
+  }
+
   /** A Node-style error code (see `RudpErrorCode`). */
   readonly code: RudpErrorCode;
   /** Why the connection ended, when the error is about an ended connection. */
@@ -69,6 +81,7 @@ export class RudpError extends Error {
     this.port = details.port;
   }
 }
+brandInstances(RudpError, RUDP_ERROR);
 
 /** The error an aborted `signal` produces. */
 export function abortError(signal: AbortSignal): RudpError {

@@ -18,6 +18,7 @@ export {
   DEFAULT_HIGH_WATER_MARK,
   type ConnectionOptions,
   type SendOptions,
+  type CloseOptions,
   type RudpConnectionEvents,
 } from './node/rudp-connection.js';
 export { RudpError, type RudpErrorCode, type RudpErrorDetails } from './node/rudp-error.js';

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LookupFunction, RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { canCountSockets, eventually, openSockets, settledSockets } from './helpers/open-sockets.js';
@@ -312,6 +312,79 @@ describe('connect: host names and Node-style errors', () => {
     expect(errors.map((x) => x.code)).toEqual(['ECONNRESET']);
     await expect(loop).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(conn.closed).toBe(true);
+  });
+});
+
+describe('close({ signal }): a graceful close that may not wait for a peer that vanished', () => {
+  it('destroys the connection when the signal aborts before the queued message is acknowledged, instead of waiting idleTimeoutMs; one listener on a shared signal', async () => {
+    const s = await server();
+    const relay = await startUdpForwarder(s.address().port);
+    open.push(relay);
+    // Far beyond the test's own timeout: a close that waited for it would fail the test.
+    const conn = await connect({ port: relay.port, idleTimeoutMs: 120_000 });
+    relay.silence(); // the peer is gone without a word: nothing will acknowledge, no ICMP error will come
+    const pending = conn.send('into the void').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const closed = once(conn, 'close') as Promise<[{ kind: string; message: string }]>;
+    const signal = AbortSignal.timeout(200);
+    // However many wait on one signal (a shutdown closing every connection with it), one 'abort' listener: the eleventh set off Node's leak warning.
+    const closes = Array.from({ length: 11 }, () => conn.close({ signal }));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    await expect(Promise.all(closes)).resolves.toHaveLength(11);
+    // Destroyed (kind 'local'), not ended by the idle timeout (kind 'timeout'); pending sends rejected as destroy() rejects them.
+    expect((await closed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
+    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect(conn.closed).toBe(true);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+  });
+
+  it('destroys at once with an already aborted signal: pending sends reject with ERR_RUDP_CLOSED, the peer is told', async () => {
+    const s = await server();
+    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
+    const conn = await connect({ port: s.address().port, idleTimeoutMs: 120_000 });
+    const [peer] = await accepted;
+    const peerClosed = once(peer, 'close') as Promise<[{ kind: string; message: string }]>;
+    // 1 MiB: not acknowledged before the close (a graceful close would deliver it first).
+    const pending = conn.send(new Uint8Array(1 << 20)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const closed = once(conn, 'close') as Promise<[{ kind: string; message: string }]>;
+    await conn.close({ signal: AbortSignal.abort() });
+    expect((await closed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
+    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    expect((await peerClosed)[0]).toMatchObject({ kind: 'peer', message: 'close aborted' });
+  });
+
+  it('one signal for several connections: one whose close finishes lets go of it and ends gracefully, one still waiting on a vanished peer is destroyed when it aborts', async () => {
+    const s = await server();
+    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
+    const live = await connect({ port: s.address().port });
+    const [peer] = await accepted;
+    const relay = await startUdpForwarder(s.address().port);
+    open.push(relay);
+    const gone = await connect({ port: relay.port, idleTimeoutMs: 120_000 });
+    relay.silence();
+    const got = once(peer, 'message') as Promise<[Buffer]>;
+    const sent = live.send('last words');
+    void gone.send('into the void').catch(() => undefined);
+    const liveClosed = once(live, 'close') as Promise<[{ kind: string; message: string }]>;
+    const goneClosed = once(gone, 'close') as Promise<[{ kind: string; message: string }]>;
+    const ac = new AbortController();
+    const closingGone = gone.close({ signal: ac.signal });
+    await live.close({ signal: ac.signal });
+    // The graceful close delivered the queued message first.
+    await sent;
+    expect((await got)[0].toString()).toBe('last words');
+    expect((await liveClosed)[0]).toMatchObject({ kind: 'local', message: 'closed' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    expect(gone.closed).toBe(false);
+    ac.abort();
+    await closingGone;
+    expect((await goneClosed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 

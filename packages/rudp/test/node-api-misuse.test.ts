@@ -72,6 +72,17 @@ describe('bad delivery options', () => {
   });
 });
 
+describe('bad close options', () => {
+  it('close refuses options that are not an object, or a signal that is no AbortSignal, with ERR_INVALID_ARG_TYPE, and closes nothing', async () => {
+    const { client } = await echoPair();
+    for (const bad of [null, 5, 'soon', { signal: 5 }, { signal: { aborted: true } }]) {
+      await expect(client.close(bad as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    expect(client.closed).toBe(false);
+    await expect(client.send('still open')).resolves.toBeUndefined();
+  });
+});
+
 describe('exportKeyingMaterial', () => {
   it('gives both ends the same bytes; refuses a bad label, context or length with Node codes', async () => {
     let accepted!: RudpConnection;

@@ -18,6 +18,7 @@ import { messageBytes, type MessageData } from './message-bytes.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { iterateMessages } from './message-iterator.js';
 import { RudpError, abortError, closeCode } from './rudp-error.js';
+import { whenAborted } from './shared-abort.js';
 import { type UdpEndpoint, asBuffer } from './udp-endpoint.js';
 
 /** Default `highWaterMark`: 1 MiB of unacknowledged window credit, a few round trips of a fast path. */
@@ -45,6 +46,22 @@ export interface SendOptions extends DeliveryOptions {
    */
   readonly signal?: AbortSignal;
 }
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /**
+   * Stops waiting for the graceful close: if it aborts before the close
+   * finished (the queued messages acknowledged), the connection is destroyed
+   * as `destroy('close aborted')` does (the peer is told, pending sends reject
+   * with `ERR_RUDP_CLOSED`) and `close` resolves. An already aborted signal
+   * destroys at once. For a peer that vanished without a word, which would
+   * otherwise hold the close for `idleTimeoutMs`.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The `destroy` reason of a close whose `signal` aborted (the peer sees it in the CLOSE). */
+const CLOSE_ABORTED = 'close aborted';
 
 /** The events of a `RudpConnection`. */
 export interface RudpConnectionEvents {
@@ -357,13 +374,36 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.duplex;
   }
 
-  /** Graceful close: queued messages are delivered first. Resolves when closed. */
-  close(): Promise<void> {
-    if (!this.closedWith) {
-      this.core.close(this.io.now());
-      this.io.changed(this.core);
+  /**
+   * Graceful close: queued messages are delivered first. Resolves when closed,
+   * and never rejects but for a bad argument (a `TypeError`,
+   * `ERR_INVALID_ARG_TYPE`, before anything is done). `options.signal` bounds
+   * the wait: aborted before the close finished, it destroys the connection
+   * (see `CloseOptions`).
+   */
+  close(options?: CloseOptions): Promise<void> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      return Promise.reject(invalidArgType(`The "options" argument must be an object; received ${describeValue(options)}`));
     }
-    return this.whenClosed();
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(invalidArgType(`The "options.signal" property must be an AbortSignal; received ${describeValue(signal)}`));
+    }
+    if (this.closedWith) return Promise.resolve();
+    if (signal?.aborted) {
+      this.destroy(CLOSE_ABORTED);
+      return this.whenClosed();
+    }
+    this.core.close(this.io.now());
+    this.io.changed(this.core);
+    if (signal === undefined || this.closedWith) return this.whenClosed();
+    const unwatch = whenAborted(signal, () => this.destroy(CLOSE_ABORTED));
+    return new Promise((resolve) =>
+      this.closeWaiters.push(() => {
+        unwatch();
+        resolve();
+      }),
+    );
   }
 
   /** Abrupt close: drops queued data and tells the peer. */

@@ -97,6 +97,18 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${pkg.license} License`));
   });
 
+  it('ships no source maps, and no scripts that need the source tree', () => {
+    const dir = join(project, 'node_modules', name);
+    const dist = readdirSync(join(dir, 'dist'));
+    // Not shipped (see tsup.config.ts): they were over half the tarball, for a bundle that is not minified.
+    expect(dist.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // Nor pointed to: a sourceMappingURL to a missing file sets off bundlers' and debuggers' warnings.
+    for (const f of dist.filter((f) => /\.c?js$/.test(f))) expect(readFileSync(join(dir, 'dist', f), 'utf8')).not.toContain('sourceMappingURL');
+    // build and typecheck need tsup, tsc and src/, which the tarball does not hold (.pnpmfile.cjs drops them when packing).
+    const published = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(published.scripts).toBeUndefined();
+  });
+
   it('imports from ESM and runs a round trip', async () => {
     writeFileSync(
       join(project, 'esm.mjs'),

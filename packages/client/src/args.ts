@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { EXIT } from './exit-status.js';
 
 /** The client's command line, once parsed. */
 export interface ClientArgs {
@@ -46,10 +47,11 @@ DWN keeps a local file of the same name; \`DWN title file --overwrite\`
 replaces it. Ctrl-C cancels a running transfer (nothing is kept on either
 side); at a prompt it logs out.
 
-Exit status: 0 after XIT or end of input, 1 when the server is unreachable,
-2 on bad arguments, 3 when the server logged the session out for
-inactivity, 4 when the server shut down or its identity key changed,
-130 on Ctrl-C while connecting or on a second Ctrl-C while logging out.`;
+Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
+${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
+inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
+changed or the known-hosts file cannot be read, ${EXIT.interrupted} on Ctrl-C while
+connecting or on a second Ctrl-C while logging out.`;
 
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {

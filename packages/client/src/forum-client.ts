@@ -3,6 +3,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
 import type { ClientArgs } from './args.js';
+import { EXIT } from './exit-status.js';
 import { helpLines, OVERWRITE_FLAG } from './command-help.js';
 import { interpretLine } from './command-line.js';
 import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
@@ -30,8 +31,7 @@ export const timingsFor = (timeoutSeconds: number): Timings => {
   };
 };
 
-/** Exit codes. */
-export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, serverShutdown: 4, hostKey: 5, interrupted: 130 } as const;
+export { EXIT };
 
 const exitFor = (notice: Notice): number => (notice.kind === 'shutdown' ? EXIT.serverShutdown : EXIT.idleTimeout);
 

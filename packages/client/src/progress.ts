@@ -15,7 +15,7 @@ const REDRAW_MS = 200;
 
 /**
  * A cli-progress bar on a terminal, with the size, rate and time left:
- * `Downloading big.bin [=====-----] 45% | 180.0 MiB of 400.0 MiB · 52.3 MiB/s · 4s left`.
+ * `Downloading big.bin [█████░░░░░] 45% | 180.0 MiB of 400.0 MiB · 52.3 MiB/s · 4s left`.
  * Nothing when output is piped (scripts compare it).
  */
 export const createProgress = (label: string, totalBytes: number, output: NodeJS.WriteStream = process.stdout): Progress => {

@@ -162,7 +162,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --help                    show this text
 
 SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
-"Server shutting down", tells every connected client ("The server is
+"Server shutting down (SIGTERM)" (the signal, or "end of input"), tells every connected client ("The server is
 shutting down"), closes their connections and exits 0.`;
 
 const parsePort = (s: string, allowZero: boolean): number | undefined => {

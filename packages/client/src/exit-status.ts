@@ -1,0 +1,6 @@
+/**
+ * forum-client's exit statuses: one table that the code returns and `--help`
+ * prints, so the two cannot drift apart (the help once said 4 for a changed
+ * server key, which exits 5).
+ */
+export const EXIT = { ok: 0, unreachable: 1, usage: 2, idleTimeout: 3, serverShutdown: 4, hostKey: 5, interrupted: 130 } as const;

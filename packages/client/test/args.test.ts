@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { HELP, parseClientArgs } from '../src/args.js';
+import { EXIT } from '../src/exit-status.js';
+
+describe('forum-client --help', () => {
+  it('names the exit statuses the client returns (it once said 4 for a changed server key, which exits 5)', () => {
+    const help = HELP.replace(/\s+/g, ' ');
+    expect(EXIT.hostKey).toBe(5);
+    expect(help).toContain('4 when the server shut down, 5 when its identity key changed or the known-hosts file cannot be read');
+    for (const code of Object.values(EXIT)) expect(help).toContain(`${code} `);
+  });
+
+  it('is what --help answers', () => {
+    expect(parseClientArgs(['--help'])).toMatchObject({ kind: 'help' });
+  });
+});

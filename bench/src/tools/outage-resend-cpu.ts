@@ -10,6 +10,11 @@
  * the client sent, per seed.
  *
  * Usage (from bench/): node --import tsx src/tools/outage-resend-cpu.ts [count=20000] [bytes=8] [outageMs=2000] [seeds=1,2,3] [downAfterMs=100]
+ *
+ * At `downAfterMs` 100 only the first window (about a thousand messages) is
+ * in flight when the link goes down, so the resend queue stays short; at 300
+ * (seeds 1 and 3) much of the backlog is, and the queue is thousands of
+ * entries long through the recovery (see core/send/queue-tally.ts).
  */
 import { SystemFactory } from '../peers/systems.js';
 import { BASE_LINK } from '../scenarios/link-variants.js';

@@ -558,6 +558,7 @@ export class Connection {
         return;
       case 'message-ack':
         this.sendQueue.ackBelow(f.next, (m) => noteMessageAcked(this, this.host, m.id));
+        this.retransmits.noteAcked();
         reportAckedRun();
         // Messages a repair rebuilt are complete only now (the ACK frame came first in the packet).
         this.repairPolicy.forgetAcknowledged();
@@ -581,6 +582,7 @@ export class Connection {
     // By index: `for of` here left an iterator result per chunk in the 64 KiB stream's profile.
     const chunks = p.chunks;
     for (let i = 0; i < chunks.length; i++) this.ackChunk(chunks[i] as ChunkRef);
+    if (chunks.length > 0) this.retransmits.noteAcked();
   }
 
   /** @internal Loss detection's `PacketFate`: packet `p` was declared lost at `now`. */

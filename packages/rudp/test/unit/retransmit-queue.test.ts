@@ -109,6 +109,8 @@ describe('RetransmitQueue: resends of a lost packet', () => {
     const a = message(0, 10);
     q.requeueLost(0, lostPacket(5, [ref(a)]));
     a.ack(0);
+    // Told of it, as the connection tells it of every acknowledgement.
+    q.noteAcked();
     expect(q.pruneAndCheckReady(10)).toBe(false);
     expect(q.length).toBe(0);
     const b = message(1, 10);

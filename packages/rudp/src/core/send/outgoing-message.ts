@@ -135,6 +135,15 @@ export class OutgoingMessage {
     return this.data.subarray(start, Math.min(start + size, this.data.length));
   }
 
+  /** Bytes of chunk `i`, without a view of them (sizes are asked of every queued resend). */
+  chunkLength(i: number): number {
+    if (this.chunkCount === 1) return this.data.length;
+    const g = this.segmentOf(i);
+    const size = g === undefined ? this.runSize : g.size;
+    const start = g === undefined ? i * size : g.offset + (i - g.index) * size;
+    return Math.max(0, Math.min(start + size, this.data.length) - start);
+  }
+
   /** Number of pieces chunk `i` is resent in, once `pieceSize` is set. */
   pieceCount(i: number): number {
     return Math.max(1, Math.ceil(this.chunk(i).length / this.pieceSize));
@@ -218,10 +227,20 @@ export function writeChunk(w: PacketWriter, m: OutgoingMessage, index: number, p
   return true;
 }
 
-/** Bytes chunk `index` of `m` takes in a packet (frames and annotation). */
-export function chunkWireSize(m: OutgoingMessage, index: number): number {
+/** Whether chunk `index` of `m` (or only its piece `piece`) fits in what is left of `w`: what {@link writeChunk} asks, without writing. */
+export function chunkFits(w: PacketWriter, m: OutgoingMessage, index: number, piece?: number): boolean {
+  return chunkWireSize(m, index, piece) <= w.room();
+}
+
+/** Bytes chunk `index` of `m` (or only its piece `piece`) takes in a packet (frames and annotation); no view of the data is made. */
+export function chunkWireSize(m: OutgoingMessage, index: number, piece?: number): number {
   const annotation = m.delivery === undefined ? 0 : channelFrameSize(m.delivery);
+  if (piece !== undefined) {
+    const start = piece * m.pieceSize;
+    const length = Math.max(0, Math.min(start + m.pieceSize, m.chunkLength(index)) - start);
+    return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index) + start, length) + length;
+  }
   if (m.chunkCount === 1 && m.data.length <= MAX_SMALL_MESSAGE) return annotation + messageFrameSize(m.id, m.data.length);
-  const data = m.chunk(index);
-  return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index), data.length) + data.length;
+  const length = m.chunkLength(index);
+  return annotation + fragmentHeaderSize(m.id, m.data.length, m.offsetOf(index), length) + length;
 }

@@ -12,8 +12,9 @@
  * copies (optional, they never count as waiting). A message's chunk count
  * never changes once it was sent, and only sent messages are queued, so an
  * entry is indexed on the way out exactly when it was on the way in. The
- * queue tells this index of every entry it adds and every one it drops, and
- * holds one only while it has entries (an idle connection keeps none).
+ * queue tells this index (through its tally, queue-tally.ts) of every entry
+ * it adds and every one it drops, and holds one only while it has entries
+ * (an idle connection keeps none).
  */
 import type { ChunkRef, OutgoingMessage } from './outgoing-message.js';
 

@@ -7,9 +7,9 @@
 import type { PacketWriter } from '../../wire/packet.js';
 import type { SentPacket } from '../recovery/loss-detection.js';
 import { channelFrameSize, fragmentHeaderBound } from '../../wire/frame.js';
-import { type ChunkRef, type OutgoingMessage, chunkWireSize, writeChunk } from './outgoing-message.js';
+import { type ChunkRef, type OutgoingMessage, chunkFits, chunkWireSize, writeChunk } from './outgoing-message.js';
 import { emptyArray, isSharedEmpty, pushOnto } from '../shared-empty.js';
-import { ResendIndex } from './resend-index.js';
+import { QueueTally } from './queue-tally.js';
 
 /** Spacing of a resend's copies where losses come in runs, ms. */
 const BURST_COPY_SPACING_MS = 15;
@@ -31,8 +31,8 @@ export interface RetransmitConfig {
 export class RetransmitQueue {
   /** The shared empty array while nothing is queued (see shared-empty.ts). */
   private queue: ChunkRef[] = emptyArray();
-  /** The entries of `queue` of one-chunk messages (`undefined` while there are none): told of every entry added and dropped. */
-  private index: ResendIndex | undefined;
+  /** Counts, times and sizes of the entries of `queue` (`undefined` while it is empty): told of every entry added and dropped. */
+  private tally: QueueTally | undefined;
   /** When a packet last carried new (never sent) data. */
   private lastNewDataAt = Number.NEGATIVE_INFINITY;
   /**
@@ -59,10 +59,8 @@ export class RetransmitQueue {
    * delivery rate it sees then.
    */
   hasResends(): boolean {
-    // A loop, not `some` with an arrow: this runs for every packet sent, and each arrow is a new function object.
-    const q = this.queue;
-    for (let i = 0; i < q.length; i++) if ((q[i] as ChunkRef).tail !== true) return true;
-    return false;
+    // Counted, not looked for: this runs for every packet sent.
+    return this.tally !== undefined && this.tally.resends > 0;
   }
 
   /**
@@ -80,7 +78,7 @@ export class RetransmitQueue {
       // Several lost packets may have carried the chunk (a resend lost in the same run as the
       // original): one resend waiting is enough, or each would leave in a packet of its own.
       // Only for one-chunk messages: a bulk transfer's chunk is lost once per packet that carried it.
-      const waiting = c.message.chunkCount === 1 ? this.index?.waitingFor(now, c) : undefined;
+      const waiting = c.message.chunkCount === 1 ? this.tally?.index?.waitingFor(now, c) : undefined;
       if (waiting === 'resend') continue;
       // A message covered by later repairs may be rebuilt by the peer, whose MESSAGE_ACK then
       // rides on the ACK of the repair that completed it: resending before that ACK wastes bytes.
@@ -127,23 +125,32 @@ export class RetransmitQueue {
     this.added(r);
   }
 
-  /** Entry `r` joined the queue: the index learns of it. */
+  /** Entry `r` joined the queue: the tally learns of it. */
   private added(r: ChunkRef): void {
-    if (ResendIndex.keeps(r)) (this.index ??= new ResendIndex()).add(r);
+    const t = (this.tally ??= new QueueTally());
+    t.add(r);
+    // Not expected (what is queued is unacknowledged, a tail copy is of a message just sent), but then the next prune looks.
+    if (!this.stillWanted(r)) t.stale = true;
   }
 
-  /** Entry `r` left the queue (sent, or without a purpose): the index forgets it, and is dropped once empty. */
+  /** Entry `r` left the queue (sent, or without a purpose): the tally forgets it, and is dropped once empty. */
   private dropped(r: ChunkRef): void {
-    if (this.index !== undefined && ResendIndex.keeps(r) && this.index.remove(r)) this.index = undefined;
+    if (this.tally !== undefined && this.tally.remove(r)) this.tally = undefined;
   }
 
   /** A packet carried new data at `now` (tail copies of earlier messages lose their purpose). */
   noteNewData(now: number): void {
     this.lastNewDataAt = now;
+    if (this.tally !== undefined && this.tally.tails > 0) this.tally.stale = true;
   }
 
-  /** Whether a wanted entry is ready at `now`, without pruning (nothing allocated: called per packet sent). */
+  /**
+   * Whether a wanted entry is ready at `now`, without pruning. Called per packet sent: it looks no
+   * further than the first ready entry, and at none while nothing is due.
+   */
   hasReady(now: number): boolean {
+    // Nothing is due yet (a queue of spaced copies waiting): no walk.
+    if (this.earliest() > now) return false;
     // Index loops, not `some` with a closure over `now`: called at least once per packet sent.
     const q = this.queue;
     for (let i = 0; i < q.length; i++) {
@@ -153,10 +160,22 @@ export class RetransmitQueue {
     return false;
   }
 
-  /** Drops entries without a purpose; returns whether one is ready to go at `now`. */
+  /**
+   * Drops entries without a purpose; returns whether one is ready to go at `now`. Called for every
+   * packet polled: the queue is looked through only when an entry may have lost its purpose since
+   * the last time (`noteAcked`, new data past tail copies).
+   */
   pruneAndCheckReady(now: number): boolean {
+    const t = this.tally;
+    if (t === undefined) return false;
+    if (t.stale) this.prune(t);
+    return this.hasReady(now);
+  }
+
+  /** Drops the entries without a purpose. */
+  private prune(t: QueueTally): void {
+    t.stale = false;
     const q = this.queue;
-    if (q.length === 0) return false;
     // Kept entries move down in place: nothing is allocated unless the queue empties.
     let kept = 0;
     for (let i = 0; i < q.length; i++) {
@@ -164,13 +183,17 @@ export class RetransmitQueue {
       if (this.stillWanted(r)) q[kept++] = r;
       else this.dropped(r);
     }
-    if (kept === 0) {
-      this.queue = emptyArray();
-      return false;
-    }
-    q.length = kept;
-    for (let i = 0; i < kept; i++) if (this.ready(now, q[i] as ChunkRef)) return true;
-    return false;
+    if (kept === 0) this.queue = emptyArray();
+    else q.length = kept;
+  }
+
+  /**
+   * Chunks of this connection's messages were acknowledged: queued entries of them lost their
+   * purpose, to be dropped before the next packet. Every acknowledgement must be told, or
+   * acknowledged entries would stay queued (they are never sent: every use asks `stillWanted`).
+   */
+  noteAcked(): void {
+    if (this.tally !== undefined) this.tally.stale = true;
   }
 
   /**
@@ -179,57 +202,84 @@ export class RetransmitQueue {
    * moot. Returns whether anything was written.
    */
   fill(now: number, w: PacketWriter, chunks: ChunkRef[], newDataFollows: boolean): boolean {
-    if (this.queue.length === 0) return false;
+    const q = this.queue;
+    if (q.length === 0 || this.restStays(now, w, newDataFollows, q)) return false;
     let any = false;
-    const keep: ChunkRef[] = [];
-    for (let i = 0; i < this.queue.length; i++) {
-      const c = this.queue[i] as ChunkRef;
+    // Kept entries move down in place (no new array per packet); pieces are spliced in after their
+    // chunk, ahead of the read position, so they are processed next.
+    let kept = 0;
+    for (let i = 0; i < q.length; i++) {
+      const c = q[i] as ChunkRef;
       if (!this.stillWanted(c) || (c.tail === true && newDataFollows)) {
         this.dropped(c);
         continue;
       }
-      if (c.piece === undefined && chunkWireSize(c.message, c.index) > this.packetRoom) {
+      // Until the datagram size first changes no chunk is too large: no size to work out.
+      if (this.packetRoom !== UNLIMITED_ROOM && c.piece === undefined && chunkWireSize(c.message, c.index) > this.packetRoom) {
         // Cut for a datagram size the path no longer carries: resent in pieces that fit (processed next).
         const pieces = this.pieces(c);
         this.dropped(c);
         for (let k = 0; k < pieces.length; k++) this.added(pieces[k] as ChunkRef);
-        this.queue.splice(i + 1, 0, ...pieces);
+        q.splice(i + 1, 0, ...pieces);
         continue;
       }
-      if (!this.ready(now, c) || carries(chunks, c)) {
-        keep.push(c);
+      if (!this.ready(now, c)) {
+        q[kept++] = c;
         continue;
       }
-      if (!writeChunk(w, c.message, c.index, c.piece)) {
-        keep.push(c);
+      // Whether it fits before whether the packet already carries it: once the packet is full, a
+      // search of its chunks for every entry left was most of the CPU of a long queue.
+      if (!chunkFits(w, c.message, c.index, c.piece)) {
+        q[kept++] = c;
+        // Asked only of a long queue's kept times and sizes: a short one is walked to its end, as the
+        // first `kept` entries and those after `i` are the queue now, with leftovers between them.
+        const t = this.tally as QueueTally;
+        if (t.kept && this.restStays(now, w, newDataFollows, q)) {
+          // The entries after this one stay as they are: moved down over those that left, in one go.
+          if (kept <= i) q.splice(kept, i + 1 - kept);
+          kept = q.length;
+          break;
+        }
         continue;
       }
+      if (carries(chunks, c)) {
+        q[kept++] = c;
+        continue;
+      }
+      writeChunk(w, c.message, c.index, c.piece);
       chunks.push(c);
       this.dropped(c);
       any = true;
     }
-    this.keep(keep);
+    if (kept === 0) this.queue = emptyArray();
+    else q.length = kept;
     return any;
   }
 
-  /** Makes `entries` the queue: the shared empty array if there are none (an idle connection keeps no array). */
-  private keep(entries: ChunkRef[]): void {
-    this.queue = entries.length > 0 ? entries : emptyArray();
+  /**
+   * Whether `fill` would leave every entry it has not reached as it is: none is due at `now` or none
+   * fits in what `w` has left, none is too large for `packetRoom` (to be cut in pieces), and no tail
+   * copy is to be dropped for the new data that follows. Entries without a purpose (acknowledged,
+   * overtaken tail copies) are not looked for: `pruneAndCheckReady` dropped them at the start of this
+   * packet, as the connection calls it, and nothing is acknowledged while a packet is built.
+   */
+  private restStays(now: number, w: PacketWriter, newDataFollows: boolean, q: readonly ChunkRef[]): boolean {
+    const t = this.tally as QueueTally;
+    if (t.earliest(q) <= now && w.room() >= t.smallest(q)) return false;
+    if (newDataFollows && t.tails > 0) return false;
+    return this.packetRoom === UNLIMITED_ROOM || t.largest(q) <= this.packetRoom;
   }
 
   /** The earliest time an entry may go (`Infinity`: none queued). */
   earliest(): number {
-    let t = Number.POSITIVE_INFINITY;
-    const q = this.queue;
-    // An index loop: this runs for every connection each time its deadline is recomputed.
-    for (let i = 0; i < q.length; i++) t = Math.min(t, (q[i] as ChunkRef).notBefore);
-    return t;
+    // Kept by the tally: this runs for every connection each time its deadline is recomputed.
+    return this.tally === undefined ? Number.POSITIVE_INFINITY : this.tally.earliest(this.queue);
   }
 
   /** Drops everything (the connection is closing). */
   clear(): void {
     this.queue = emptyArray();
-    this.index = undefined;
+    this.tally = undefined;
   }
 
   /** The pieces of chunk `c` that fit `packetRoom`, those not acknowledged yet. */

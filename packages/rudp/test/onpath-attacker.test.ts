@@ -511,3 +511,39 @@ describe('on-path attacker: a cookie INITIAL replayed after its connection close
     expect(spent()).toBe(1);
   });
 });
+
+describe('on-path attacker: a cookie INITIAL replayed while its client is silent', () => {
+  it('does not keep the server\'s side alive past its idle timeout (attack round 5: it did until the cookie expired)', () => {
+    // The forum server's figures: 10 s idle timeout, 2 s keep-alive; the cookie lives 30 s.
+    const config = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 };
+    const pair = makePair({ seed: 33, client: config, server: config });
+    let cookieInitial: Uint8Array | undefined;
+    intercept(pair.server, (_now, data, _from, deliver) => {
+      const h = parseHeader(data);
+      if (typeof h !== 'string' && h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) cookieInitial ??= data.slice();
+      deliver(data);
+    });
+    pair.sim.runFor(500);
+    pair.conn.send(te.encode('hello'));
+    pair.sim.wake(CLIENT);
+    pair.sim.runFor(1_000);
+    expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(['hello']);
+    if (cookieInitial === undefined) throw new Error('no cookie INITIAL seen');
+    const replayed = cookieInitial;
+    // The client goes silent (a lid closed: nothing of it reaches the server), once every packet is acknowledged;
+    // the attacker, who saw the handshake, replays the client's cookie INITIAL every 500 ms from its address.
+    const silentAt = pair.sim.now;
+    pair.sim.setLink(CLIENT, SERVER, { loss: 1 });
+    for (let at = silentAt + 500; at < silentAt + 29_000; at += 500) {
+      pair.sim.schedule(at, (now) => {
+        pair.server.handleDatagram(now, replayed, CLIENT);
+        pair.sim.wake(SERVER);
+      });
+    }
+    pair.sim.runFor(29_000);
+    const closed = pair.serverEvents.find((r) => r.event.type === 'closed');
+    // Closed by the idle timeout (with the keep-alive's slack), not held open by unauthenticated replays.
+    expect(closed?.at).toBeDefined();
+    expect((closed?.at ?? Number.POSITIVE_INFINITY) - silentAt).toBeLessThanOrEqual(config.idleTimeoutMs + config.keepAliveMs);
+  });
+});

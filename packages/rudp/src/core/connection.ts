@@ -440,10 +440,16 @@ export class Connection {
     return this.exporter.exportKeyingMaterial(label, context, length);
   }
 
-  /** Server: the client repeated its INITIAL, so our ACCEPT was lost. */
-  handleInitialAgain(now: number): void {
-    this.serverHandshake?.onInitialAgain();
+  /**
+   * Server: the client repeated its INITIAL, so our ACCEPT was lost. False once an authenticated packet
+   * proved the client has the ACCEPT: a repeat is then a replay (anyone who saw the handshake can send it
+   * until the cookie expires), which says nothing of the client and must not keep the connection alive.
+   */
+  handleInitialAgain(now: number): boolean {
+    if (this.serverHandshake === undefined) return false;
+    this.serverHandshake.onInitialAgain();
     this.lastReceived = now;
+    return true;
   }
 
   // ---------------------------------------------------------------- endpoint calls: packets

@@ -105,7 +105,7 @@ export interface DropCounts {
   unexpected: number;
   /** Protected packets that did not authenticate (forged, altered) and handshakes that failed. */
   auth: number;
-  /** Protected packets already received (replays, network duplicates) or too old to tell. */
+  /** Protected packets already received (replays, network duplicates) or too old to tell, and an INITIAL repeated after the handshake was confirmed. */
   replay: number;
   /** Packets in clear where encryption is required (or a plaintext hello to an encrypting server). */
   unprotected: number;
@@ -463,7 +463,7 @@ export class Endpoint implements SansIoEndpoint {
     const key = `${from}/${init.scid}`;
     const existing = this.byClient.get(key);
     if (existing) {
-      existing.handleInitialAgain(now);
+      if (!existing.handleInitialAgain(now)) return void this.drops.replay++;
       this.touch(existing);
       return;
     }

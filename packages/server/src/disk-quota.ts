@@ -27,6 +27,24 @@ export const availableBytes = async (dir: string): Promise<number> => {
   return s.bavail * s.bsize;
 };
 
+/**
+ * A measurement of the directory is reused for this many times as long as it took: the quota's
+ * `stat` per file made an upload's cost grow with the files clients made (attack round 5: with
+ * 20,000 thread files, 836 ms of server CPU per 1,000-byte upload and 70% of a core for one
+ * account's 4 uploads at a time), so measuring now takes at most about a tenth of the time,
+ * whatever the directory holds; a small directory (a millisecond to measure) is measured again
+ * after some 10 ms, about as often as before.
+ */
+export const MEASUREMENT_REUSE_FACTOR = 10;
+
+/** One measurement of the directory's bytes, shared by the reservations that overlap it or follow soon after. */
+interface Usage {
+  /** The bytes measured, and `releasedTotal` when the measurement started. */
+  readonly result: Promise<{ readonly bytes: number; readonly releasedBefore: number }>;
+  /** When the measurement ended and how long it took, once it has. */
+  ended?: { readonly at: number; readonly tookMs: number };
+}
+
 /** Default free space kept on the data directory's file system (`--min-free-bytes`): 1 GiB. */
 export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
 
@@ -37,8 +55,9 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
  * credentials and their crash journal need. A reservation is released once
  * its bytes are on disk (counted there from then on) or will never be (an
  * upload aborted); an upload reserves ahead of its bytes piece by piece
- * (upload-reservation.ts), so it holds little more than what it has sent. Usage and free space are measured each time, so files removed by
- * RMV or added by hand are seen. Messages and new threads are not checked
+ * (upload-reservation.ts), so it holds little more than what it has sent. Free space is measured each time; the directory's usage
+ * (a `stat` per file) is measured at most about a tenth of the time ({@link MEASUREMENT_REUSE_FACTOR}), so files
+ * removed by RMV or added by hand are seen at the next measurement. Messages and new threads are not checked
  * here: the data-directory store bounds all thread files together
  * (`maxThreadBytes`, `--max-thread-bytes`).
  */
@@ -46,6 +65,7 @@ export class DiskQuota {
   private reserved = 0;
   /** Bytes of reservations released so far: one released while another upload measured was on neither side of its count. */
   private releasedTotal = 0;
+  private usage: Usage | undefined;
 
   constructor(
     private readonly dir: string,
@@ -54,7 +74,38 @@ export class DiskQuota {
     /** Free bytes an upload must leave on the file system; 0: none. */
     private readonly minFreeBytes = 0,
     private readonly freeBytes: (dir: string) => Promise<number> = availableBytes,
+    private readonly storedBytes: (dir: string) => Promise<number> = directoryBytes,
+    private readonly clock: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * The directory's bytes as measured by a measurement under way or one recent enough
+   * ({@link MEASUREMENT_REUSE_FACTOR}), else a new one. Reuse errs on the safe side for what
+   * uploads do: bytes released since the measurement started are added to it (reserve), and
+   * files removed since are still counted; only files written by other means since (thread
+   * growth, which `--max-thread-bytes` bounds; files added by hand) are missed until the next.
+   */
+  private measureStored(): Usage['result'] {
+    const last = this.usage;
+    const now = this.clock();
+    if (last !== undefined && (last.ended === undefined || now - last.ended.at <= MEASUREMENT_REUSE_FACTOR * last.ended.tookMs)) return last.result;
+    const releasedBefore = this.releasedTotal;
+    const usage: Usage = {
+      result: this.storedBytes(this.dir).then(
+        (bytes) => {
+          const at = this.clock();
+          usage.ended = { at, tookMs: at - now };
+          return { bytes, releasedBefore };
+        },
+        (e: unknown) => {
+          if (this.usage === usage) this.usage = undefined;
+          throw e;
+        },
+      ),
+    };
+    this.usage = usage;
+    return usage.result;
+  }
 
   /** The free bytes and the floor, when already under it (every upload would be refused); `undefined` otherwise or when unknown. */
   async freeUnderFloor(): Promise<{ readonly free: number; readonly floor: number } | undefined> {
@@ -70,15 +121,14 @@ export class DiskQuota {
   async reserve(bytes: number, hold = bytes, subject = `this file has ${bytes}`): Promise<QuotaGrant> {
     const releasedBefore = this.releasedTotal;
     const [measuredStored, measuredAvailable] = await Promise.all([
-      this.maxBytes === undefined ? 0 : directoryBytes(this.dir),
+      this.maxBytes === undefined ? undefined : this.measureStored(),
       this.minFreeBytes > 0 ? this.freeBytes(this.dir) : Number.POSITIVE_INFINITY,
     ]);
     // From here to the reservation nothing awaits: concurrent uploads each see the others' reservations.
-    // An upload that ended while we measured may have been missed by the measurement and was dropped from
+    // An upload that ended since a measurement started may have been missed by it and was dropped from
     // `reserved`: count its bytes as stored (and not free), which errs on the safe side.
-    const releasedMeanwhile = this.releasedTotal - releasedBefore;
-    const stored = measuredStored + releasedMeanwhile;
-    const available = measuredAvailable - releasedMeanwhile;
+    const stored = measuredStored === undefined ? 0 : measuredStored.bytes + (this.releasedTotal - measuredStored.releasedBefore);
+    const available = measuredAvailable - (this.releasedTotal - releasedBefore);
     if (this.maxBytes !== undefined) {
       const used = stored + this.reserved;
       if (used + bytes > this.maxBytes) {

@@ -79,3 +79,71 @@ describe('DiskQuota', () => {
     expect(Number.isSafeInteger(free) && free > 0).toBe(true);
   });
 });
+
+describe('DiskQuota: measuring the directory (a stat per file)', () => {
+  /** A quota of 5,000 bytes over a fake directory: its measurements counted, each ended by hand, on a hand-moved clock. */
+  const fakeDirectory = (): { quota: DiskQuota; calls: () => number; end: (bytes: number, tookMs: number) => void; clock: { now: number } } => {
+    const clock = { now: 0 };
+    const pending: ((bytes: number) => void)[] = [];
+    let calls = 0;
+    const quota = new DiskQuota(
+      '/nonexistent',
+      5_000,
+      0,
+      async () => 1e12,
+      () => {
+        calls++;
+        return new Promise<number>((resolve) => pending.push(resolve));
+      },
+      () => clock.now,
+    );
+    const end = (bytes: number, tookMs: number): void => {
+      clock.now += tookMs;
+      for (const r of pending.splice(0)) r(bytes);
+    };
+    return { quota, calls: () => calls, end, clock };
+  };
+
+  it('reservations that overlap share one measurement, and one that follows within 10 times its duration reuses it (attack round 5: a stat per file per upload)', async () => {
+    const { quota, calls, end, clock } = fakeDirectory();
+    const grants = Array.from({ length: 20 }, () => quota.reserve(10));
+    // Each reservation used to walk the whole directory: 20 walks, now one.
+    await Promise.resolve();
+    expect(calls()).toBe(1);
+    end(1_000, 100);
+    expect((await Promise.all(grants)).every((g) => g.ok)).toBe(true);
+    clock.now += 1_000;
+    expect((await quota.reserve(10)).ok).toBe(true);
+    expect(calls()).toBe(1);
+    clock.now += 1;
+    const later = quota.reserve(10);
+    await Promise.resolve();
+    expect(calls()).toBe(2);
+    end(1_000, 1);
+    expect((await later).ok).toBe(true);
+  });
+
+  it('a reused measurement still counts the bytes of uploads that ended since it started', async () => {
+    const { quota, end } = fakeDirectory();
+    const first = quota.reserve(3_000);
+    end(0, 100);
+    const a = await first;
+    expect(a.ok).toBe(true);
+    // A's 3,000 bytes land and its room is released; the measurement (0 bytes) is reused: 2,001 more do not fit.
+    if (a.ok) a.release();
+    expect(await quota.reserve(2_001)).toMatchObject({ ok: false, reason: expect.stringContaining('2000 are free') as unknown });
+    expect((await quota.reserve(2_000)).ok).toBe(true);
+  });
+
+  it('a failed measurement is not reused', async () => {
+    let calls = 0;
+    const quota = new DiskQuota('/nonexistent', 5_000, 0, async () => 1e12, async () => {
+      calls++;
+      if (calls === 1) throw new Error('EIO');
+      return 0;
+    });
+    await expect(quota.reserve(10)).rejects.toThrow('EIO');
+    expect((await quota.reserve(10)).ok).toBe(true);
+    expect(calls).toBe(2);
+  });
+});

@@ -200,6 +200,13 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size, stopped } = opened.right;
+  // The client may have gone while the store opened the file (a FIN with its token line ends the channel,
+  // cut before a final record): its close has passed, and the wait for a drain below would never end,
+  // holding the file open, and the user's transfer counted as running, for good (attack round 5).
+  if (socket.destroyed) {
+    stream.destroy();
+    return;
+  }
   // Read (and drop) what the client sends the other way: at most its final record, then its close.
   // Left unread (the token line's reader pauses the socket), a client's close can go unseen and the
   // connection outlive the download until the stall timeout, holding one of the host's 16 slots.

@@ -309,6 +309,32 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'outside.txt', 'srv/']);
   });
 
+  it.runIf(process.platform === 'linux')('a download whose client half-closes right after its token line lets go of the file (attack round 5: it was held open for good)', async () => {
+    const { data, server, c } = await setup();
+    const pid = server.child.pid ?? 0;
+    const size = 200_000;
+    const bytes = Buffer.concat([Buffer.from(`${size}\n`), Buffer.alloc(size, 0x61)]);
+    expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'doc']), bytes)).toBe('OK\n');
+    // The token line and the FIN together: the server's channel ends (cut before its final record) while the
+    // store opens the file. The download then waited for a drain or close of a channel already gone: the file
+    // stayed open (and the user's transfer counted as running) until the thread was removed, 8 of 8 times.
+    for (let i = 0; i < 8; i++) {
+      const token = await grant(c, `d${i}`, 'DWN', ['t', 'doc']);
+      const socket = net.connect({ port: server.tcpPort, host: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      socket.end(`${token}\n`);
+      socket.resume();
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    }
+    const file = join(data, 't-doc');
+    const deadline = Date.now() + 5_000;
+    while ((await openCount(pid, file)) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await openCount(pid, file)).toBe(0);
+    // A whole download still works.
+    const whole = openTransfer(server.tcpPort, c, await grant(c, 'd9', 'DWN', ['t', 'doc']));
+    expect(await whole.answer).toBe(`OK ${size}\n${'a'.repeat(size)}`);
+  });
+
   it("RMV frees a stopped upload's place among its user's uploads at once, not when its connection ends", async () => {
     const { data, server, c } = await setup();
     expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);

@@ -27,6 +27,22 @@ export class MemoryBudget {
 
   /** Connections held when the budget was found exceeded; `undefined` while within it. */
   private heldAtBudget: number | undefined;
+  /** The last resident set read. */
+  private lastRss = 0;
+
+  /**
+   * The resident set now, or the last one read when it cannot be read: Node reads it through a file
+   * (`/proc/self/stat`), so at the descriptor limit it throws `EMFILE`, and thrown from a new
+   * connection's admission it ended the process (attack round 5: a leak of download descriptors).
+   */
+  private readRss(): number {
+    try {
+      this.lastRss = this.rss();
+    } catch {
+      // The last reading stands; refusing for want of a descriptor would not help UDP connections, which need none.
+    }
+    return this.lastRss;
+  }
 
   /**
    * Why a data directory whose threads fill `maxThreadBytes` would put the
@@ -49,7 +65,7 @@ export class MemoryBudget {
    */
   overloaded(held?: number): string | undefined {
     if (this.maxRssBytes === undefined) return undefined;
-    const rss = this.rss();
+    const rss = this.readRss();
     if (rss <= this.maxRssBytes) {
       this.heldAtBudget = undefined;
       return undefined;

@@ -41,4 +41,20 @@ describe('memory budget', () => {
     expect(budget.overloaded()).toBe('memory budget reached (150 MiB of 100 MiB in use)');
     expect(new MemoryBudget(undefined, () => 1e12).overloaded()).toBeUndefined();
   });
+
+  it('a resident set that cannot be read (EMFILE at the descriptor limit) keeps the last reading instead of throwing (attack round 5: the server exited)', () => {
+    let rss: number | Error = new Error('EMFILE: too many open files, uv_resident_set_memory');
+    const read = (): number => {
+      if (rss instanceof Error) throw rss;
+      return rss;
+    };
+    const budget = new MemoryBudget(100 * MIB, read);
+    // Never read yet: nothing to hold against a newcomer.
+    expect(budget.overloaded(10)).toBeUndefined();
+    rss = 150 * MIB;
+    expect(budget.overloaded(10)).toBe('memory budget reached (150 MiB of 100 MiB in use)');
+    rss = new Error('EMFILE: too many open files, uv_resident_set_memory');
+    expect(budget.overloaded(10)).toBe('memory budget reached (150 MiB of 100 MiB in use)');
+    expect(budget.overloaded(9)).toBeUndefined();
+  });
 });

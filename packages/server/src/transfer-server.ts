@@ -261,6 +261,11 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   if (redeemed._tag === 'Left') return refuse(socket, commandErrorText(redeemed.left));
   const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
+  // The client may have gone while the token was looked up (a database round trip with PostgreSQL): its
+  // close has passed, so the channel below would never see it, and an upload would wait for its size line
+  // for good (the header deadline destroys a socket already destroyed), its user's upload slot and
+  // "transferring" mark held (attack round 5). The token is spent; the client asks again.
+  if (socket.destroyed) return;
   admission.authenticated(socket);
   socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;

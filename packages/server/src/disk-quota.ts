@@ -74,7 +74,9 @@ export class DiskQuota {
     /** Free bytes an upload must leave on the file system; 0: none. */
     private readonly minFreeBytes = 0,
     private readonly freeBytes: (dir: string) => Promise<number> = availableBytes,
+    /** Bytes the directory holds (a seam for tests: the walk's count and duration). */
     private readonly storedBytes: (dir: string) => Promise<number> = directoryBytes,
+    /** Milliseconds, for how long a walk took and how old it is. */
     private readonly clock: () => number = () => performance.now(),
   ) {}
 

@@ -53,11 +53,22 @@ export type Admission =
  */
 export const TOUCHES_BEFORE_LOGIN = 2;
 
+/**
+ * Wrong passwords whose touches a connection gets back (three tries in all).
+ * The login throttle alone does not bound refunds: `--login-attempts 0` turns
+ * it off, and then a host's idle connections, each sending a username and a
+ * wrong (plain-text, so free to check) password once a second, stayed the
+ * youngest for ever, which is round 4's attack back.
+ */
+export const REFUNDS_BEFORE_LOGIN = 2;
+
 /** A connection not logged in: how to close it, the host levels it counts at, and the touches it has left. */
 interface Waiting {
   readonly close: (reason: string) => void;
   readonly levels: readonly HostLevel[];
   touchesLeft: number;
+  /** Wrong passwords that may still give the touches back. */
+  refundsLeft: number;
 }
 
 /** Counts the connections that have not logged in, oldest first, and makes room among them; see the file's comment. */
@@ -109,7 +120,7 @@ export class LoginRoom<K> {
       closeOldest(`server busy: ${why}; closed before login to make room, try again later`);
       shed = why;
     }
-    this.enter(key, { close, levels, touchesLeft: TOUCHES_BEFORE_LOGIN });
+    this.enter(key, { close, levels, touchesLeft: TOUCHES_BEFORE_LOGIN, refundsLeft: REFUNDS_BEFORE_LOGIN });
     return shed === undefined ? { kind: 'admitted' } : { kind: 'admitted', shed };
   }
 
@@ -132,13 +143,16 @@ export class LoginRoom<K> {
   /**
    * `key`'s password was checked and wrong: it gets its touches back, so a
    * user who mistyped is shed no sooner on the second try than on the first.
-   * Free age resets for an attacker? Only as many as wrong passwords, which
-   * the login throttle bounds per host (20 a minute by default), where round
+   * Free age resets for an attacker? At most {@link REFUNDS_BEFORE_LOGIN}
+   * per connection, each a handshake's worth, whatever the login throttle
+   * (20 wrong passwords a minute per host by default, or off), where round
    * 4's attack needed over a hundred a second.
    */
   refundTouches(key: K): void {
     const entry = this.waiting.get(key);
-    if (entry !== undefined) entry.touchesLeft = TOUCHES_BEFORE_LOGIN;
+    if (entry === undefined || entry.refundsLeft === 0) return;
+    entry.refundsLeft--;
+    entry.touchesLeft = TOUCHES_BEFORE_LOGIN;
   }
 
   /** Counts `key` as the youngest connection not logged in, here and at each of its levels. */

@@ -6,7 +6,7 @@
  */
 import { hostLevelsOf } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { LoginRoom } from '../src/login-room.js';
+import { LoginRoom, REFUNDS_BEFORE_LOGIN } from '../src/login-room.js';
 import { MemoryBudget } from '../src/memory-budget.js';
 
 const MIB = 1024 * 1024;
@@ -179,6 +179,25 @@ describe('LoginRoom', () => {
     // A refund for one not waiting changes nothing.
     room.refundTouches('gone');
     expect(room.size).toBe(2);
+  });
+
+  it('refunds at most REFUNDS_BEFORE_LOGIN wrong passwords a connection: an idle one cycling username and wrong password is not young for ever (the login throttle may be off)', () => {
+    const { room, closed, admit } = oneHost(2);
+    admit('cycler');
+    room.touch('cycler');
+    room.touch('cycler');
+    // Each wrong password refunded, then a username and a password again: young each time while refunds last.
+    for (let k = 0; k < REFUNDS_BEFORE_LOGIN; k++) {
+      room.refundTouches('cycler');
+      room.touch('cycler');
+      room.touch('cycler');
+    }
+    admit('honest');
+    // No refund left: the next wrong password's username leaves its age alone, and the newcomer sheds it, not 'honest'.
+    room.refundTouches('cycler');
+    room.touch('cycler');
+    admit('new1');
+    expect([...closed.keys()]).toEqual(['cycler']);
   });
 
   it('an IPv6 /56 makes room within itself at 4 hosts\' cap, across its /64s', () => {

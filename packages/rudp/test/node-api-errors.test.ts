@@ -388,6 +388,21 @@ describe('close({ signal }): a graceful close that may not wait for a peer that 
   });
 });
 
+describe('send({ signal }) on many connections with one signal', () => {
+  it("adds one 'abort' listener to the signal, however many connections' sends wait on it, and aborting rejects them all", async () => {
+    const s = await server();
+    const conns = await Promise.all(Array.from({ length: 11 }, () => connect({ port: s.address().port })));
+    const ac = new AbortController();
+    // A request deadline shared by the sends of many connections: one listener each set off Node's leak warning from the eleventh.
+    const sends = conns.map((c) => c.send('pending', { signal: ac.signal }).then(() => undefined, (e: unknown) => e));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    ac.abort();
+    for (const e of await Promise.all(sends)) expect(e).toMatchObject({ code: 'ABORT_ERR' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    await Promise.all(conns.map((c) => c.close()));
+  });
+});
+
 describe("server.close() and its connections' listeners", () => {
   /** A server with `n` live connections whose server-side `'close'` listener is `onClose`, and its clients. */
   async function withConnections(n: number, onClose: (s: RudpServer) => void): Promise<{ s: RudpServer; clients: RudpConnection[] }> {

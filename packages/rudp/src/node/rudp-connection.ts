@@ -89,10 +89,10 @@ interface PendingSend {
   signal: AbortSignal | undefined;
 }
 
-/** The sends waiting on one `AbortSignal`, and the one `'abort'` listener they share. */
+/** The sends waiting on one `AbortSignal`, and how they stop waiting on it (shared-abort.ts: one listener per signal, across connections). */
 interface AbortWatch {
   readonly sends: Set<PendingSend>;
-  readonly onAbort: () => void;
+  readonly unwatch: () => void;
 }
 
 const RUDP_CONNECTION = brandKey('RudpConnection');
@@ -611,9 +611,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
           rejectNow?.(abortError(signal));
         }
       };
-      watch = { sends, onAbort };
+      // Through the shared listener: one signal given to the sends of many connections (a request
+      // deadline) added a listener per connection, and Node warned of a leak from the eleventh.
+      watch = { sends, unwatch: whenAborted(signal, onAbort) };
       watches.set(signal, watch);
-      signal.addEventListener('abort', onAbort, { once: true });
     }
     watch.sends.add(entry);
   }
@@ -625,7 +626,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     entry.signal = undefined;
     const watch = this.abortWatches?.get(signal);
     if (watch === undefined || !watch.sends.delete(entry) || watch.sends.size > 0) return;
-    signal.removeEventListener('abort', watch.onAbort);
+    watch.unwatch();
     this.abortWatches?.delete(signal);
   }
 

@@ -50,7 +50,8 @@ side); at a prompt it logs out.
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
 ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
-changed or the known-hosts file cannot be read, ${EXIT.interrupted} on Ctrl-C while
+changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
+client, ${EXIT.interrupted} on Ctrl-C while
 connecting or on a second Ctrl-C while logging out.`;
 
 /** Parses `argv` (without `node` and the script). Never throws. */

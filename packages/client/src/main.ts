@@ -13,7 +13,7 @@ if (command.kind === 'help') {
     (code) => process.exit(code),
     (e: unknown) => {
       console.error(`forum-client: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(1);
+      process.exit(EXIT.internal);
     },
   );
 }

@@ -1,4 +1,7 @@
 // pnpm hooks of this workspace. Loaded by every pnpm command here; only `beforePacking` is defined.
+// Any change to this file, a comment too, changes the checksum pnpm-lock.yaml records (pnpmfileChecksum):
+// run `npx --yes pnpm@10.34.8 install --lockfile-only` after editing it, or frozen installs (CI) fail
+// with ERR_PNPM_LOCKFILE_CONFIG_MISMATCH.
 
 /** Scripts an installed package still runs: npm and pnpm run these in the consumer's install. */
 const INSTALL_SCRIPTS = new Set(['preinstall', 'install', 'postinstall']);

@@ -448,16 +448,25 @@ describe('on-path attacker: forged ACCEPT', () => {
   });
 });
 
+/** Copies the first cookie INITIAL (one with a token) the server receives; the returned function gives it, once seen. */
+function captureCookieInitial(pair: ReturnType<typeof makePair>): () => Uint8Array {
+  let cookieInitial: Uint8Array | undefined;
+  intercept(pair.server, (_now, data, _from, deliver) => {
+    const h = parseHeader(data);
+    if (typeof h !== 'string' && h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) cookieInitial ??= data.slice();
+    deliver(data);
+  });
+  return () => {
+    if (cookieInitial === undefined) throw new Error('no cookie INITIAL seen');
+    return cookieInitial;
+  };
+}
+
 describe('on-path attacker: a cookie INITIAL replayed after its connection closed', () => {
   /** A connection that exchanged a message and closed, with the client's cookie INITIAL captured on the way. */
   function closedSession(): { pair: ReturnType<typeof makePair>; cookieInitial: Uint8Array } {
     const pair = makePair({ seed: 31 });
-    let cookieInitial: Uint8Array | undefined;
-    intercept(pair.server, (_now, data, _from, deliver) => {
-      const h = parseHeader(data);
-      if (typeof h !== 'string' && h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) cookieInitial ??= data.slice();
-      deliver(data);
-    });
+    const captured = captureCookieInitial(pair);
     pair.sim.runFor(500);
     pair.conn.send(te.encode('hello'));
     pair.sim.wake(CLIENT);
@@ -468,8 +477,7 @@ describe('on-path attacker: a cookie INITIAL replayed after its connection close
     pair.sim.runFor(5_000);
     expect(pair.serverConn()?.state).toBe('closed');
     expect(pair.server.stats().connections).toBe(0);
-    if (cookieInitial === undefined) throw new Error('no cookie INITIAL seen');
-    return { pair, cookieInitial };
+    return { pair, cookieInitial: captured() };
   }
 
   it('from the client\'s own address within the cookie\'s lifetime: dropped as a bad token, no connection, no handshake, no event', () => {
@@ -517,19 +525,13 @@ describe('on-path attacker: a cookie INITIAL replayed while its client is silent
     // The forum server's figures: 10 s idle timeout, 2 s keep-alive; the cookie lives 30 s.
     const config = { idleTimeoutMs: 10_000, keepAliveMs: 2_000 };
     const pair = makePair({ seed: 33, client: config, server: config });
-    let cookieInitial: Uint8Array | undefined;
-    intercept(pair.server, (_now, data, _from, deliver) => {
-      const h = parseHeader(data);
-      if (typeof h !== 'string' && h.type === PacketType.Initial && (decodeInitial(h.payload)?.token.length ?? 0) > 0) cookieInitial ??= data.slice();
-      deliver(data);
-    });
+    const captured = captureCookieInitial(pair);
     pair.sim.runFor(500);
     pair.conn.send(te.encode('hello'));
     pair.sim.wake(CLIENT);
     pair.sim.runFor(1_000);
     expect(messagesOf(pair.serverEvents).map((m) => td.decode(m))).toEqual(['hello']);
-    if (cookieInitial === undefined) throw new Error('no cookie INITIAL seen');
-    const replayed = cookieInitial;
+    const replayed = captured();
     // The client goes silent (a lid closed: nothing of it reaches the server), once every packet is acknowledged;
     // the attacker, who saw the handshake, replays the client's cookie INITIAL every 500 ms from its address.
     const silentAt = pair.sim.now;

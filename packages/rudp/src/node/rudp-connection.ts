@@ -85,14 +85,8 @@ interface PendingSend {
   /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
   resolve: (() => void) | undefined;
   reject: ((e: Error) => void) | undefined;
-  /** The send's `signal`, while it waits (most sends have none). */
-  signal: AbortSignal | undefined;
-}
-
-/** The sends waiting on one `AbortSignal`, and how they stop waiting on it (shared-abort.ts: one listener per signal, across connections). */
-interface AbortWatch {
-  readonly sends: Set<PendingSend>;
-  readonly unwatch: () => void;
+  /** Stops waiting on the send's `signal`, while it waits (most sends have none). */
+  unwatch: (() => void) | undefined;
 }
 
 const RUDP_CONNECTION = brandKey('RudpConnection');
@@ -139,8 +133,6 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   private failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
   private readonly closeWaiters: (() => void)[] = [];
   private duplex: Duplex | undefined;
-  /** The sends waiting on each `AbortSignal` (made at the first send with one: most connections never have any). */
-  private abortWatches: Map<AbortSignal, AbortWatch> | undefined;
 
   /** Made by `connect` and by a server, not by applications (its type stays published: without it `new RudpConnection()` would type-check). */
   constructor(
@@ -305,7 +297,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       this.io.changed(this.core);
       return Promise.resolve();
     }
-    const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, signal };
+    const entry: PendingSend = { bytes: bytes.length, resolve: undefined, reject: undefined, unwatch: undefined };
     const p = new Promise<void>((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -590,44 +582,28 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   }
 
   /**
-   * Rejects `entry` with an `AbortError` when `signal` aborts. Sends that share
-   * a signal (one per session or request, as applications make them) share
-   * one listener on it: a listener each set off Node's leak warning
+   * Rejects `entry` with an `AbortError` when `signal` aborts. Through
+   * shared-abort.ts: sends that share a signal (one per session or request,
+   * as applications make them, often across connections) share one listener
+   * on it, where a listener each set off Node's leak warning
    * (`MaxListenersExceededWarning`) from the eleventh send in flight.
    */
   private watchAbort(signal: AbortSignal, entry: PendingSend): void {
-    const watches = (this.abortWatches ??= new Map());
-    let watch = watches.get(signal);
-    if (watch === undefined) {
-      const sends = new Set<PendingSend>();
-      const onAbort = (): void => {
-        watches.delete(signal);
-        for (const send of sends) {
-          const rejectNow = send.reject;
-          // Settled, but still held: its bytes count until the peer acknowledges them.
-          send.resolve = undefined;
-          send.reject = undefined;
-          send.signal = undefined;
-          rejectNow?.(abortError(signal));
-        }
-      };
-      // Through the shared listener: one signal given to the sends of many connections (a request
-      // deadline) added a listener per connection, and Node warned of a leak from the eleventh.
-      watch = { sends, unwatch: whenAborted(signal, onAbort) };
-      watches.set(signal, watch);
-    }
-    watch.sends.add(entry);
+    entry.unwatch = whenAborted(signal, () => {
+      const rejectNow = entry.reject;
+      // Settled, but still held: its bytes count until the peer acknowledges them.
+      entry.resolve = undefined;
+      entry.reject = undefined;
+      entry.unwatch = undefined;
+      rejectNow?.(abortError(signal));
+    });
   }
 
   /** `entry` no longer waits on its signal (acknowledged, or the connection ended); the last one off a signal removes its listener. */
   private unwatchAbort(entry: PendingSend): void {
-    const signal = entry.signal;
-    if (signal === undefined) return;
-    entry.signal = undefined;
-    const watch = this.abortWatches?.get(signal);
-    if (watch === undefined || !watch.sends.delete(entry) || watch.sends.size > 0) return;
-    watch.unwatch();
-    this.abortWatches?.delete(signal);
+    const unwatch = entry.unwatch;
+    entry.unwatch = undefined;
+    unwatch?.();
   }
 
   /** Keeps `p` (a send's entry, or a write's byte count) and counts it in `bufferedAmount` and `writableLength` until message `id` is acknowledged. */

@@ -7,7 +7,7 @@ import type { KeyPair } from '../crypto/crypto-provider.js';
 import { DEFAULT_CONNECTION_CONFIG, describeValue } from '../core/config.js';
 import type { CloseReason } from '../core/events.js';
 import { formatAddress } from '../core/sans-io.js';
-import { brandInstances, brandKey, isBrandedInstance } from './brand.js';
+import { brand } from './brand.js';
 import { checkTransportOptions, invalidArgType } from './check-options.js';
 import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
@@ -75,16 +75,8 @@ export interface ConnectOptions extends TransportOptions, ConnectionOptions {
   readonly serverKey?: Uint8Array;
 }
 
-const SERVER_KEY_MISMATCH_ERROR = brandKey('ServerKeyMismatchError');
-const RUDP_SERVER = brandKey('RudpServer');
-
 /** `connect` refused: the server proved another key than the pinned `serverKey`. Nothing was sent. */
 export class ServerKeyMismatchError extends RudpError {
-  /** True for a `ServerKeyMismatchError` of any copy of rudpx (its ESM and CommonJS builds both loaded). */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBrandedInstance(this, ServerKeyMismatchError, SERVER_KEY_MISMATCH_ERROR, value);
-  }
-
   constructor(
     /** The pinned key. */
     readonly expected: Uint8Array,
@@ -96,7 +88,7 @@ export class ServerKeyMismatchError extends RudpError {
     this.name = 'ServerKeyMismatchError';
   }
 }
-brandInstances(ServerKeyMismatchError, SERVER_KEY_MISMATCH_ERROR);
+brand(ServerKeyMismatchError, 'ServerKeyMismatchError');
 
 /** The events of a `RudpServer`. */
 export interface RudpServerEvents {
@@ -108,11 +100,6 @@ export interface RudpServerEvents {
 
 /** A listening endpoint. */
 export class RudpServer extends EventEmitter<RudpServerEvents> {
-  /** True for a `RudpServer` of any copy of rudpx (a dependency built for the other module format may hand one over). */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBrandedInstance(this, RudpServer, RUDP_SERVER, value);
-  }
-
   private readonly live = new Set<RudpConnection>();
   /** Whether `close()` was called (a connection's `'close'` listener may call it again while the first call runs). */
   private closeCalled = false;
@@ -184,7 +171,7 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     return first ? done.finally(() => void this.emit('close')) : done;
   }
 }
-brandInstances(RudpServer, RUDP_SERVER);
+brand(RudpServer, 'RudpServer');
 
 /** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {

@@ -8,24 +8,23 @@
  * `Symbol.hasInstance` looks for the key.
  */
 
-/** The key that marks instances of the public class `name` (`Symbol.for('rudpx.<name>')`). */
-export function brandKey(name: string): symbol {
-  return Symbol.for(`rudpx.${name}`);
-}
-
-/** Marks every instance of `cls` (and of its subclasses) with `key`: on the prototype, not enumerable, so no instance grows a property. */
-export function brandInstances(cls: { readonly prototype: object }, key: symbol): void {
-  Object.defineProperty(cls.prototype, key, { value: true });
-}
-
 /**
- * The `Symbol.hasInstance` of branded class `owner` called on `cls`:
- * whether `value` carries `key` when `cls` is `owner` itself; for a subclass
- * that has no brand of its own (an application's), the ordinary prototype
- * check, so a plain `owner` is no instance of it.
+ * Brands class `cls` as rudpx's public class `name`: its instances (and its
+ * subclasses') carry the key `Symbol.for('rudpx.<name>')` on their prototype,
+ * not enumerable, so no instance grows a property; and `instanceof cls` asks
+ * for the key, so it holds for an instance of the same class from any copy
+ * of rudpx. For a subclass without a brand of its own (an application's),
+ * `instanceof` stays the ordinary prototype check, so a plain `cls` is no
+ * instance of it.
  */
-export function isBrandedInstance(cls: unknown, owner: unknown, key: symbol, value: unknown): boolean {
-  if (cls !== owner) return Function.prototype[Symbol.hasInstance].call(cls, value);
-  // `in` follows the prototype chain: the mark is on the prototype.
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && key in value;
+export function brand(cls: { readonly prototype: object }, name: string): void {
+  const key = Symbol.for(`rudpx.${name}`);
+  Object.defineProperty(cls.prototype, key, { value: true });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: unknown, value: unknown): boolean {
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, value);
+      // `in` follows the prototype chain: the mark is on the prototype.
+      return (typeof value === 'object' || typeof value === 'function') && value !== null && key in value;
+    },
+  });
 }

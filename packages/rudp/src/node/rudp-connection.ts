@@ -11,7 +11,7 @@ import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
-import { brandInstances, brandKey, isBrandedInstance } from './brand.js';
+import { brand } from './brand.js';
 import { invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
@@ -89,8 +89,6 @@ interface PendingSend {
   unwatch: (() => void) | undefined;
 }
 
-const RUDP_CONNECTION = brandKey('RudpConnection');
-
 /** Why the wrapper stops taking messages from the core (flow control). */
 type Hold = 'user' | symbol;
 
@@ -101,11 +99,6 @@ type Hold = 'user' | symbol;
  * unread messages hold the peer back through the receive window.
  */
 export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer> {
-  /** True for a `RudpConnection` of any copy of rudpx (a dependency built for the other module format may hand one over). */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBrandedInstance(this, RudpConnection, RUDP_CONNECTION, value);
-  }
-
   /** The `writableLength` at which `writableNeedDrain` turns true. */
   readonly writableHighWaterMark: number;
   /**
@@ -631,7 +624,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
   }
 }
-brandInstances(RudpConnection, RUDP_CONNECTION);
+brand(RudpConnection, 'RudpConnection');
 
 // 'newListener' runs before the listener is added; 'removeListener' after it is gone.
 function onNewListener(this: RudpConnection, event: string | symbol): void {

@@ -3,9 +3,7 @@
  * branch on `err.code` exactly as they do for `net` and `dgram`.
  */
 import type { CloseReason } from '../core/events.js';
-import { brandInstances, brandKey, isBrandedInstance } from './brand.js';
-
-const RUDP_ERROR = brandKey('RudpError');
+import { brand } from './brand.js';
 
 /**
  * Every `code` a `RudpError` carries.
@@ -51,11 +49,6 @@ export interface RudpErrorDetails {
  * loaded, see `brand.ts`).
  */
 export class RudpError extends Error {
-  /** True for a `RudpError` of any copy of rudpx; for a subclass, the ordinary prototype check unless it has its own. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return isBrandedInstance(this, RudpError, RUDP_ERROR, value);
-  }
-
   /** A Node-style error code (see `RudpErrorCode`). */
   readonly code: RudpErrorCode;
   /** Why the connection ended, when the error is about an ended connection. */
@@ -81,7 +74,7 @@ export class RudpError extends Error {
     this.port = details.port;
   }
 }
-brandInstances(RudpError, RUDP_ERROR);
+brand(RudpError, 'RudpError');
 
 /** The error an aborted `signal` produces. */
 export function abortError(signal: AbortSignal): RudpError {

@@ -31,8 +31,6 @@ export const timingsFor = (timeoutSeconds: number): Timings => {
   };
 };
 
-export { EXIT };
-
 const exitFor = (notice: Notice): number => (notice.kind === 'shutdown' ? EXIT.serverShutdown : EXIT.idleTimeout);
 
 // lstat: a symbolic link of that name is a local file too, even when it leads nowhere.

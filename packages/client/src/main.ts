@@ -1,5 +1,6 @@
 import { HELP, parseClientArgs, USAGE } from './args.js';
-import { EXIT, runClient } from './forum-client.js';
+import { EXIT } from './exit-status.js';
+import { runClient } from './forum-client.js';
 
 const command = parseClientArgs(process.argv.slice(2));
 if (command.kind === 'help') {

@@ -93,7 +93,7 @@ export interface AuthResult {
   readonly state: AuthState;
   readonly reply: Reply;
   readonly log: readonly string[];
-  /** The password was checked and was wrong (bounded by the login throttle, unlike the other refusals). */
+  /** The password was checked and was wrong (unlike the other refusals: the account or host throttled, already logged in). */
   readonly passwordRejected?: true;
 }
 

@@ -5,7 +5,7 @@
  * everyone. The stores enforce these limits in CRT, under the same lock (or
  * transaction) that creates the thread, so concurrent CRTs cannot pass them.
  */
-import { MAX_NAME_BYTES, MAX_THREAD_REPLY_BYTES } from './limits.js';
+import { MAX_NAME_BYTES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 
 /** Limits on thread creation. */
 export interface ThreadLimits {

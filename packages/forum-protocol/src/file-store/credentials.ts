@@ -1,5 +1,5 @@
-import type { Account } from './store.js';
-import { wordProblem } from './thread.js';
+import type { Account } from '../store/store.js';
+import { wordProblem } from '../store/thread.js';
 
 /** The accounts in a credentials file, with one warning per line that was skipped. */
 export interface ParsedCredentials {

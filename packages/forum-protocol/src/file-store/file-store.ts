@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import type { IoError } from './errors.js';
+import type { IoError } from '../store/errors.js';
 import { fileStoreAccounts } from './file-store-accounts.js';
 import { attempt, DirectoryContents, UNSTORABLE, type FileStoreContext } from './file-store-context.js';
 import { fileStoreDownloads } from './file-store-downloads.js';
@@ -9,12 +9,12 @@ import { loadDataDirectory, type LoadedDirectory } from './file-store-load.js';
 import { fileStoreThreadLife } from './file-store-thread-life.js';
 import { fileStoreThreadWrites } from './file-store-thread-writes.js';
 import { fileStoreUploads } from './file-store-uploads.js';
-import { appendByUpdate } from './append-by-update.js';
-import { changeByUpdate } from './change-by-update.js';
-import { createKeyedMutex } from './keyed-mutex.js';
-import type { ForumStore } from './store.js';
-import { resolveThreadLimits, type ThreadLimits } from './thread-limits.js';
-import { TransfersInFlight } from './transfers-in-flight.js';
+import { appendByUpdate } from '../store/append-by-update.js';
+import { changeByUpdate } from '../store/change-by-update.js';
+import { createKeyedMutex } from '../concurrency/keyed-mutex.js';
+import type { ForumStore } from '../store/store.js';
+import { resolveThreadLimits, type ThreadLimits } from '../store/thread-limits.js';
+import { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../concurrency/semaphore.js';
 
 /** Prefix of a hashed secret in `credentials.txt`: `scrypt$<salt-b64>$<hash-b64>`. */
 export const PASSWORD_HASH_PREFIX = 'scrypt$';

@@ -7,7 +7,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { ThreadFullError } from './errors.js';
-import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from './limits.js';
+import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
 import type { AppendGuard } from './store.js';
 import { rememberReplyBytes } from './thread-reply-size.js';
 import { appendedSize, threadSize } from './thread-size.js';

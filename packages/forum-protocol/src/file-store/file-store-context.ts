@@ -1,14 +1,14 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
-import { toIoError, type IoError, type StoreError, type WriteRateError } from './errors.js';
-import type { KeyedMutex } from './keyed-mutex.js';
-import { CREDENTIALS_FILE } from './names.js';
-import type { StoredThread } from './thread-change.js';
-import { ThreadIncarnations } from './thread-incarnations.js';
-import type { ThreadLimits } from './thread-limits.js';
-import type { TransfersInFlight } from './transfers-in-flight.js';
-import { uploadFileName, type Thread } from './thread.js';
+import { toIoError, type IoError, type StoreError, type WriteRateError } from '../store/errors.js';
+import type { KeyedMutex } from '../concurrency/keyed-mutex.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { StoredThread } from '../store/thread-change.js';
+import { ThreadIncarnations } from '../store/thread-incarnations.js';
+import type { ThreadLimits } from '../store/thread-limits.js';
+import type { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { uploadFileName, type Thread } from '../store/thread.js';
 import type { UndoJournal } from './undo-journal.js';
 
 /**

@@ -2,20 +2,20 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import { toIoError, type IoError, type NoFileError, type StoreError } from './errors.js';
+import { toIoError, type IoError, type NoFileError, type StoreError } from '../store/errors.js';
 import { changeMessageInPostgres } from './postgres-change-message.js';
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from './store.js';
-import { threadGrowthGuard } from './thread-growth.js';
-import { rememberReplyBytes } from './thread-reply-size.js';
-import { appendedSize, threadSize, type ThreadSize } from './thread-size.js';
-import type { Thread, ThreadEntry } from './thread.js';
-import { type ThreadLimits, resolveThreadLimits } from './thread-limits.js';
-import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { TransfersInFlight } from './transfers-in-flight.js';
+import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
+import { threadGrowthGuard } from '../store/thread-growth.js';
+import { rememberReplyBytes } from '../store/thread-reply-size.js';
+import { appendedSize, threadSize, type ThreadSize } from '../store/thread-size.js';
+import type { Thread, ThreadEntry } from '../store/thread.js';
+import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { TransfersInFlight } from '../store/transfers-in-flight.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {

@@ -2,14 +2,14 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
-import { toIoError } from './errors.js';
+import { toIoError } from '../store/errors.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { Download, UploadError, UploadWriter } from './store.js';
-import { threadGrowthGuard } from './thread-growth.js';
-import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { appendedSize } from './thread-size.js';
-import type { ThreadEntry } from './thread.js';
-import { endUploadStream, TransferStop, type TransfersInFlight } from './transfers-in-flight.js';
+import type { Download, UploadError, UploadWriter } from '../store/store.js';
+import { threadGrowthGuard } from '../store/thread-growth.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { appendedSize } from '../store/thread-size.js';
+import type { ThreadEntry } from '../store/thread.js';
+import { endUploadStream, TransferStop, type TransfersInFlight } from '../store/transfers-in-flight.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;

@@ -4,11 +4,11 @@ import { TEMP_PREFIX } from './atomic-write.js';
 import { parseCredentials } from './credentials.js';
 import { isEnoent } from './file-errors.js';
 import { recoverIntents } from './intent-records.js';
-import { CREDENTIALS_FILE } from './names.js';
-import type { Account } from './store.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { Account } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
-import type { StoredThread } from './thread-change.js';
-import { formatThreadFile, parseThreadFile, uploadFileName } from './thread.js';
+import type { StoredThread } from '../store/thread-change.js';
+import { formatThreadFile, parseThreadFile, uploadFileName } from '../store/thread.js';
 import { recoverJournal } from './undo-journal.js';
 
 /** A data directory as {@link loadDataDirectory} found it, after recovery. */

@@ -3,11 +3,11 @@ import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { accountStoreProblem, replaceCredentialAt } from './credentials.js';
-import { toIoError, type IoError, type StoreError } from './errors.js';
+import { toIoError, type IoError, type StoreError } from '../store/errors.js';
 import { attempt, unstorable, utf8Bytes, type FileStoreContext } from './file-store-context.js';
-import { createBatcher } from './group-commit.js';
-import { CREDENTIALS_FILE } from './names.js';
-import type { Account, ForumStore } from './store.js';
+import { createBatcher } from '../concurrency/group-commit.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { Account, ForumStore } from '../store/store.js';
 
 /** A new account waiting for the next batch. */
 interface AccountJob {

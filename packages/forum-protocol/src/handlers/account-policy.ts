@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { plainTextAccounts, type AccountPolicy, type PasswordVerdict, type RegisterVerdict } from './auth.js';
-import { toIoError, type StoreError } from './errors.js';
+import { toIoError, type StoreError } from '../store/errors.js';
 import { hashPassword, parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
 import {
   createAccountCreationLimiter,
@@ -11,7 +11,7 @@ import {
   type AccountCreationLimitOptions,
   type LoginRateLimiter,
   type LoginRateLimitOptions,
-} from './rate-limit.js';
+} from '../limits/rate-limit.js';
 
 const hashTE = (password: string): TE.TaskEither<StoreError, string> => TE.tryCatch(() => hashPassword(password), toIoError);
 

@@ -1,8 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import { toIoError, type StoreError } from './errors.js';
-import type { SessionRegistry } from './session.js';
+import { toIoError, type StoreError } from '../store/errors.js';
+import type { SessionRegistry } from '../store/session.js';
 
 /** Options for {@link createPostgresSessionRegistry}. */
 export interface PostgresSessionOptions {

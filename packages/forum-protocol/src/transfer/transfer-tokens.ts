@@ -2,9 +2,9 @@ import * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import type { KeyingMaterialExporter } from 'rudpx';
-import type { StoreError } from './errors.js';
-import type { TransferDirection } from './messages.js';
-import type { ThreadIncarnation } from './thread-incarnations.js';
+import type { StoreError } from '../store/errors.js';
+import type { TransferDirection } from '../protocol/messages.js';
+import type { ThreadIncarnation } from '../store/thread-incarnations.js';
 import { deriveTransferKeys, type TransferKeys } from './transfer-keys.js';
 
 /** What a transfer token is asked for: one upload or download of one file of one thread, by one user, until `expiresAt` (ms). */

@@ -15,7 +15,7 @@
  * burst (a 16 MiB hand-written thread) is slowed, never refused forever.
  * Pure state with the clock passed in.
  */
-import { TokenBuckets } from './token-buckets.js';
+import { TokenBuckets } from '../limits/token-buckets.js';
 
 /** Limits of {@link createWriteBudget}. */
 export interface WriteBudgetOptions {

@@ -1,12 +1,12 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { open, stat } from 'node:fs/promises';
-import type { NoFileError, StoreError } from './errors.js';
+import type { NoFileError, StoreError } from '../store/errors.js';
 import { isEnoent } from './file-errors.js';
 import { attempt, noThread, pathIn, type FileStoreContext } from './file-store-context.js';
-import type { Download, ForumStore, UploadStat } from './store.js';
-import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { hasUpload, uploadFileName } from './thread.js';
+import type { Download, ForumStore, UploadStat } from '../store/store.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { hasUpload, uploadFileName } from '../store/thread.js';
 
 /** DWN in the file store whose shared state is `ctx`: an upload's size, and its file opened for reading. */
 export const fileStoreDownloads = (ctx: FileStoreContext): Pick<ForumStore, 'statUpload' | 'openDownload'> => {

@@ -4,16 +4,16 @@ import { createWriteStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
-import type { FileExistsError } from './errors.js';
+import type { FileExistsError } from '../store/errors.js';
 import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
 import type { ThreadWrites } from './file-store-thread-writes.js';
 import { clearIntent, writeIntent } from './intent-records.js';
-import type { ForumStore, UploadError, UploadWriter } from './store.js';
+import type { ForumStore, UploadError, UploadWriter } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
-import { writtenBytes } from './thread-change.js';
-import { threadGone, type ThreadIncarnation } from './thread-incarnations.js';
-import { hasUpload, uploadFileName, wordProblem, type ThreadEntry } from './thread.js';
-import { endUploadStream, TransferStop } from './transfers-in-flight.js';
+import { writtenBytes } from '../store/thread-change.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { hasUpload, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
+import { endUploadStream, TransferStop } from '../store/transfers-in-flight.js';
 
 /**
  * UPD in the file store whose shared state is `ctx`: the bytes received into

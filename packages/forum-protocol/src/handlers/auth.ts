@@ -3,15 +3,15 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { isForumCommand } from './commands.js';
-import { toIoError, type StoreError } from './errors.js';
+import { isForumCommand } from '../protocol/commands.js';
+import { toIoError, type StoreError } from '../store/errors.js';
 import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
-import type { NextStep, Reply, Request } from './messages.js';
-import { validateCredential } from './names.js';
+import type { NextStep, Reply, Request } from '../protocol/messages.js';
+import { validateCredential } from '../protocol/names.js';
 import { parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
-import { accountCreationThrottledText, checksThrottledText, throttledText, type ThrottleCause } from './rate-limit.js';
-import type { Session, SessionRegistry } from './session.js';
-import type { ForumStore } from './store.js';
+import { accountCreationThrottledText, checksThrottledText, throttledText, type ThrottleCause } from '../limits/rate-limit.js';
+import type { Session, SessionRegistry } from '../store/session.js';
+import type { ForumStore } from '../store/store.js';
 
 /** Where one connection is in the login state machine. */
 export type AuthState =

@@ -1,13 +1,13 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { toIoError, type StoreError } from './errors.js';
+import { toIoError, type StoreError } from '../store/errors.js';
 import { noThread, unstorable, type FileStoreContext } from './file-store-context.js';
-import { createBatcher } from './group-commit.js';
-import type { ThreadUpdate, UploadError } from './store.js';
-import { locateChange, writtenBytes, type StoredThread } from './thread-change.js';
-import { appendGuarded, threadGrowthGuard } from './thread-growth.js';
-import { formatEntriesFrom, formatThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from './thread.js';
+import { createBatcher } from '../concurrency/group-commit.js';
+import type { ThreadUpdate, UploadError } from '../store/store.js';
+import { locateChange, writtenBytes, type StoredThread } from '../store/thread-change.js';
+import { appendGuarded, threadGrowthGuard } from '../store/thread-growth.js';
+import { formatEntriesFrom, formatThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../store/thread.js';
 
 /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
 export interface ThreadWrite {

@@ -2,10 +2,10 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import { toIoError, type StoreError } from './errors.js';
-import type { TransferDirection } from './messages.js';
-import { deriveTransferKeys } from './transfer-keys.js';
-import { DEFAULT_TOKENS_PER_USER, TOKEN_BYTES, type TransferGrant, type TransferTokens } from './transfer-tokens.js';
+import { toIoError, type StoreError } from '../store/errors.js';
+import type { TransferDirection } from '../protocol/messages.js';
+import { deriveTransferKeys } from '../transfer/transfer-keys.js';
+import { DEFAULT_TOKENS_PER_USER, TOKEN_BYTES, type TransferGrant, type TransferTokens } from '../transfer/transfer-tokens.js';
 
 /** Options for {@link createPostgresTransferTokens}. */
 export interface PostgresTokensOptions {

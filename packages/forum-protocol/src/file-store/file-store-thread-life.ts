@@ -2,15 +2,15 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
 import { syncDir, writeFileAtomic } from './atomic-write.js';
-import type { StoreError } from './errors.js';
+import type { StoreError } from '../store/errors.js';
 import { unlinkIfPresent } from './file-errors.js';
 import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
-import type { ForumStore } from './store.js';
+import type { ForumStore } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
-import { threadGone } from './thread-incarnations.js';
-import { threadLimitProblem, type ThreadLimitError } from './thread-limits.js';
-import { formatThreadFile, uploadFileName, wordProblem, type Thread } from './thread.js';
+import { threadGone } from '../store/thread-incarnations.js';
+import { threadLimitProblem, type ThreadLimitError } from '../store/thread-limits.js';
+import { formatThreadFile, uploadFileName, wordProblem, type Thread } from '../store/thread.js';
 
 /**
  * CRT and RMV in the file store whose shared state is `ctx`: a new thread's

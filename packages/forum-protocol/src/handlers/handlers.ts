@@ -3,19 +3,19 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import type { ForumCommand } from './commands.js';
-import { commandErrorLog, commandErrorText, type CommandError } from './errors.js';
-import { validateArgs } from './grammar.js';
-import type { Reply, ReplyData, Request, TransferDirection } from './messages.js';
-import type { Session } from './session.js';
-import type { ForumStore } from './store.js';
-import { sameName } from './names.js';
-import { MAX_THREAD_REPLY_BYTES } from './limits.js';
-import { threadLines, type Thread } from './thread.js';
-import { threadGrowthGuard } from './thread-growth.js';
-import { changedSize, type MessageEdit, type NumberedMessage } from './message-change.js';
-import type { ThreadSize } from './thread-size.js';
-import type { ThreadIncarnation } from './thread-incarnations.js';
+import type { ForumCommand } from '../protocol/commands.js';
+import { commandErrorLog, commandErrorText, type CommandError } from '../store/errors.js';
+import { validateArgs } from '../protocol/grammar.js';
+import type { Reply, ReplyData, Request, TransferDirection } from '../protocol/messages.js';
+import type { Session } from '../store/session.js';
+import type { ForumStore } from '../store/store.js';
+import { sameName } from '../protocol/names.js';
+import { MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
+import { threadLines, type Thread } from '../store/thread.js';
+import { threadGrowthGuard } from '../store/thread-growth.js';
+import { changedSize, type MessageEdit, type NumberedMessage } from '../store/message-change.js';
+import type { ThreadSize } from '../store/thread-size.js';
+import type { ThreadIncarnation } from '../store/thread-incarnations.js';
 
 /** A transfer the handler approved; the server issues a token and answers with {@link transferReply}. */
 export interface PendingTransfer {

@@ -21,7 +21,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
-import { threadLimitProblem, type ThreadLimitError, type ThreadLimits } from './thread-limits.js';
+import { threadLimitProblem, type ThreadLimitError, type ThreadLimits } from '../store/thread-limits.js';
 
 /** Class of CRT's two-key advisory locks ("crt"), apart from the one-key migration lock. */
 export const CREATE_LOCK_CLASS = 0x637274;

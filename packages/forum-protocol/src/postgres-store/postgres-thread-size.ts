@@ -1,5 +1,5 @@
 import type { TransactionSql } from 'postgres';
-import type { ThreadSize } from './thread-size.js';
+import type { ThreadSize } from '../store/thread-size.js';
 
 interface SizeRow {
   readonly creator: string;

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { TEMP_PREFIX, syncDir, writeFileAtomic } from './atomic-write.js';
 import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import { storedNameProblem } from './stored-name.js';
-import { hasUpload, parseThreadFile, uploadFileName, wordProblem } from './thread.js';
+import { hasUpload, parseThreadFile, uploadFileName, wordProblem } from '../store/thread.js';
 
 // An intent record is written (atomically) before a change that touches two
 // names, UPD's commit and RMV, and deleted after it. A crash in between leaves

@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
-import type { StoreError } from './errors.js';
-import { changedSize, type MessageChange, type NumberedMessage } from './message-change.js';
+import type { StoreError } from '../store/errors.js';
+import { changedSize, type MessageChange, type NumberedMessage } from '../store/message-change.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import type { ThreadSize } from './thread-size.js';
+import type { ThreadSize } from '../store/thread-size.js';
 
 interface MessageRow {
   readonly pos: string;

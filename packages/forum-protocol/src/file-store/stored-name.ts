@@ -1,4 +1,4 @@
-import { lineTextProblem } from './thread.js';
+import { lineTextProblem } from '../store/thread.js';
 
 /** The file the data directory keeps accounts in (the same as names.ts's `CREDENTIALS_FILE`). */
 const ACCOUNTS_FILE = 'credentials.txt';

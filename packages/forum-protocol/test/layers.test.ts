@@ -25,7 +25,7 @@ const LAYERS = [
 /** The folders under `src/` a relative import specifier from `file` (in `folder`) reaches. */
 function importedFolders(folder: string, text: string): string[] {
   const out: string[] = [];
-  for (const [, spec] of text.matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
+  for (const [, spec] of text.matchAll(/(?:from|import\(?)\s*'(\.{1,2}\/[^']+)'/g)) {
     const parts = join(folder, spec as string).split('/');
     // A file directly under src/ (an entry point) is named by its own name, not a folder.
     out.push(parts.length > 1 ? (parts[0] as string) : `(entry) ${parts[0]}`);

@@ -108,6 +108,8 @@ export interface FileStoreContext {
    * A write of no bytes (an append to a file the store wrote) or by no one is never charged.
    */
   readonly charge: (actor: string | undefined, bytes: number) => WriteRateError | undefined;
+  /** Told the bytes of the upload files an RMV deleted (`FileStoreOptions.onUploadsRemoved`). */
+  readonly uploadsRemoved: (bytes: number) => void;
 }
 
 /** The path of `name` in the store's directory. */

@@ -1,5 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDir, writeFileAtomic } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
@@ -68,14 +69,23 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           contents.incarnations.removed(title);
           for (const f of filenames) contents.countUpload(uploadFileName(title, f), -1);
           const leftovers: string[] = [];
+          let freed = 0;
           for (const f of filenames) {
-            await unlinkIfPresent(pathIn(ctx, uploadFileName(title, f))).catch(() => {
-              // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
-              contents.otherNames.add(uploadFileName(title, f));
-              leftovers.push(f);
-            });
+            const path = pathIn(ctx, uploadFileName(title, f));
+            const bytes = await stat(path).then((s) => s.size, () => 0);
+            await unlinkIfPresent(path).then(
+              () => {
+                freed += bytes;
+              },
+              () => {
+                // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
+                contents.otherNames.add(uploadFileName(title, f));
+                leftovers.push(f);
+              },
+            );
           }
           await syncDir(dir);
+          if (freed > 0) ctx.uploadsRemoved(freed);
           if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
           // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
           // disk until their end: stopped now, temporary files deleted and read handles closed.

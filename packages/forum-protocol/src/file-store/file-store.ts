@@ -41,6 +41,12 @@ export interface FileStoreOptions {
   readonly writeBudget?: WriteBudgetOptions | false;
   /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
+  /**
+   * Told the bytes of the upload files an RMV deleted, once they are gone: a disk quota that reuses a
+   * measurement of the directory (the server's `--max-data-bytes`) counts them off at once, instead of
+   * refusing uploads for the room RMV freed until it measures again.
+   */
+  readonly onUploadsRemoved?: (bytes: number) => void;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -73,20 +79,21 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
-    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes), { maxThreadFileBytes, maxThreadBytes, limits }, budget, clock));
+    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}) };
+    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes), settings, budget, clock));
   });
 
 /** The store's parts over one shared context: accounts, thread writes, CRT/RMV, uploads, downloads. */
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  sizes: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes'> & { readonly limits: ThreadLimits },
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {
   const ctx: FileStoreContext = {
     dir,
-    ...sizes,
+    ...settings,
     mutex: createKeyedMutex(),
     journal: createUndoJournal(dir),
     contents: new DirectoryContents(loaded.threads, loaded.otherNames),

@@ -13,6 +13,7 @@ import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { transferFailureLine } from './transfer-refusal.js';
+import { terminalText } from './terminal-text.js';
 
 /** How long the client waits on the server, all from `--timeout`. */
 export interface Timings {
@@ -38,8 +39,12 @@ const localFileExists = (name: string): Promise<boolean> => lstat(name).then(() 
 
 const hostPort = (host: string, port: number): string => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
+// Every line printed goes through terminalText: most carry the server's words, or other users'.
 const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${terminalText(line)}\n`);
+};
+const err = (line: string): void => {
+  process.stderr.write(`${terminalText(line)}\n`);
 };
 
 /**
@@ -106,7 +111,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   try {
     pinned = (await loadKnownHosts(knownHostsPath)).hosts.keys.get(serverId);
   } catch (e) {
-    console.error(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    err(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
     input.close();
     return EXIT.hostKey;
   }
@@ -119,13 +124,13 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (status) process.stderr.write('\n');
     if (e instanceof ServerKeyMismatchError) {
       const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
-      changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach((l) => console.error(l));
+      changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach(err);
       input.close();
       return EXIT.hostKey;
     }
     // A server at a connection limit says so in the handshake: pass its reason on, as retrying at once would not help.
     const refusal = e instanceof RudpError && e.reason?.kind === 'refused' ? `: ${e.reason.message}` : '';
-    console.error(`Unable to reach the server at ${args.host}:${args.port}${refusal}`);
+    err(`Unable to reach the server at ${args.host}:${args.port}${refusal}`);
     input.close();
     return EXIT.unreachable;
   }
@@ -134,7 +139,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   const offered = conn.serverKey;
   if (offered !== undefined) {
     const trust = await trustServerKey(knownHostsPath, serverId, offered);
-    trust.lines.forEach((l) => console.error(l));
+    trust.lines.forEach(err);
     if (!trust.ok) {
       input.close();
       conn.destroy();
@@ -143,7 +148,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   }
   const serverLink = new ServerLink(conn, timings.requestTimeoutMs, {
     notice: (n) => fatal(exitFor(n), () => out(n.text)),
-    lost: (reason) => fatal(EXIT.unreachable, () => console.error(`Server unreachable: ${reason}`)),
+    lost: (reason) => fatal(EXIT.unreachable, () => err(`Server unreachable: ${reason}`)),
   });
   link = serverLink;
 
@@ -157,7 +162,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
         out(`Not sent: ${e.message}`);
         return 'unsent';
       }
-      fatal(EXIT.unreachable, () => console.error(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
+      fatal(EXIT.unreachable, () => err(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
       return undefined;
     }
   };

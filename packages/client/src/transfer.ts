@@ -28,14 +28,20 @@ export class LocalFileExistsError extends Error {
 const CONNECT_TIMEOUT_MS = 5_000;
 const STALL_TIMEOUT_MS = 30_000;
 
-const counter = (progress: Progress, onBytes: (n: number) => void = () => undefined): Transform =>
-  new Transform({
+/** Counts the bytes that pass; past `limit` it fails instead of passing them on. */
+const counter = (progress: Progress, onBytes: (n: number) => void = () => undefined, limit = Number.POSITIVE_INFINITY): Transform => {
+  let seen = 0;
+  return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      seen += chunk.length;
+      // A server sending more than it announced is broken or hostile: stop now, not once it chose to stop filling the disk.
+      if (seen > limit) return done(new Error(`the server sent more than the ${limit} bytes it announced`));
       progress.add(chunk.length);
       onBytes(chunk.length);
       done(null, chunk);
     },
   });
+};
 
 /** Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy). */
 const open = (host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> =>
@@ -246,7 +252,7 @@ export const downloadFile = async (
     const progress = makeProgress(size);
     let received = 0;
     try {
-      await pipeline(channel, counter(progress, (n) => (received += n)), createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(channel, counter(progress, (n) => (received += n), size), createWriteStream(tmp, { flags: 'wx' }));
     } catch (e) {
       progress.stop();
       await unlink(tmp).catch(() => undefined);

@@ -98,6 +98,32 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('fresh');
   });
 
+  it('a download longer than announced stops at the announced size: nothing kept, the rest never read', async () => {
+    // A hostile server announces 10 bytes for the file the user asked for, then sends as much as it may.
+    const SENT = 64 * 1024 * 1024;
+    const server = await fakeTransferServer((s) => {
+      s.write('OK 10\n');
+      const chunk = Buffer.alloc(1024 * 1024, 0x41);
+      let sent = 0;
+      const more = (): void => {
+        while (sent < SENT && !s.destroyed) {
+          sent += chunk.length;
+          if (!s.write(chunk)) return void s.once('drain', more);
+        }
+        if (!s.destroyed) s.end();
+      };
+      more();
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    let counted = 0;
+    const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'small.txt', () => ({ add: (n) => void (counted += n), stop: () => undefined }));
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'transfer broken off: the server sent more than the 10 bytes it announced' });
+    // The old client read all 64 MiB into its temporary file before it compared sizes.
+    expect(counted).toBeLessThanOrEqual(10);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('an upload cancelled mid-way stops: the server gets the connection cut, never the whole file', async () => {
     const SIZE = 64 * 1024 * 1024;
     let serverSaw!: (bytes: number) => void;

@@ -1,4 +1,4 @@
-import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
@@ -13,7 +13,6 @@ import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { transferFailureLine } from './transfer-refusal.js';
-import { terminalText } from './terminal-text.js';
 
 /** How long the client waits on the server, all from `--timeout`. */
 export interface Timings {

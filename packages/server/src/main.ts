@@ -1,3 +1,4 @@
+import { terminalText } from 'forum-protocol';
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
 import { redactUrl, startForumServer } from './forum-server.js';
@@ -51,8 +52,9 @@ const main = async (): Promise<number | undefined> => {
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
       requestRate: args.requestRate,
-      log: (line) => console.log(line),
-      warn: (line) => console.error(line),
+      // Log lines quote clients (a malformed request's parse error quotes its bytes): no control character of theirs reaches the operator's terminal or splits a line.
+      log: (line) => console.log(terminalText(line)),
+      warn: (line) => console.error(terminalText(line)),
     });
   } catch (e) {
     console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);

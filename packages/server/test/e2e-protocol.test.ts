@@ -88,6 +88,26 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect((await rawLogin(c, 'yoda', 'pw')).lines).toEqual(['Welcome to the forum']);
   });
 
+  it("a malformed request's log line shows its control characters, never writes them to the operator's terminal", async () => {
+    await start();
+    const c = await open();
+    // JSON.parse's error quotes the request (whole up to 20 characters, else 10 from the error):
+    // ESC[1A ESC[2K erases the log line above, OSC 0 sets the title, ESC[3J clears the scrollback,
+    // and a newline starts a line of the client's own.
+    const hostile = ['\x1b[1A\x1b[2K', '\x1b]0;pwned\x07\x1b[3J', 'x\nyoda exited'];
+    for (const text of hostile) {
+      expect(await c.sendRaw(new TextEncoder().encode(text))).toMatchObject({ status: 'error', lines: ['Malformed request'] });
+    }
+    await server.stdout.waitForMatch(/(?:Malformed request: [^\n]*\n(?:[^\n]*\n)*?){3}/);
+    expect(server.stdout.text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(server.lines().filter((l) => l.startsWith('Malformed request: '))).toEqual([
+      `Malformed request: message is not JSON: Unexpected token '<U+001B>', "<U+001B>[1A<U+001B>[2K" is not valid JSON`,
+      `Malformed request: message is not JSON: Unexpected token '<U+001B>', "<U+001B>]0;pwned<U+0007><U+001B>[3J" is not valid JSON`,
+      `Malformed request: message is not JSON: Unexpected token 'x', "x<U+000A>yoda exited" is not valid JSON`,
+    ]);
+    expect(server.lines().some((l) => l.startsWith('yoda exited'))).toBe(false);
+  });
+
   it('transfer tokens: wrong, reused and missing tokens are refused; broken or oversized uploads leave no file', async () => {
     await start();
     const c = await open();

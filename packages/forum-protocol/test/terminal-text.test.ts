@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { terminalText } from '../src/terminal-text.js';
+import { terminalText } from '../src/protocol/terminal-text.js';
 
 describe('terminalText', () => {
   it('shows every control character, separator and bidi reordering control instead of printing it', () => {

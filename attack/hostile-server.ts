@@ -7,7 +7,9 @@
  *   channel, the idle notice, the CLOSE reason) carries terminal control sequences: OSC 52
  *   (clipboard write), OSC 0 (window title), ESC[2J/ESC[3J (clear screen and scrollback), a
  *   `\r` + ESC[2K overwrite that forges a line, C1 CSI (U+009B), NUL and a bidi override;
- * - DWN of `small.txt` is answered `OK 10` and then 64 MiB of sealed bytes.
+ * - DWN of `small.txt` is answered `OK 10` and then 64 MiB of sealed bytes;
+ * - UPD of a 5-byte file is answered `OK` and then 1 GiB of sealed bytes (the client's RSS is
+ *   sampled meanwhile).
  *
  * Counts what reached the client's stdout/stderr raw, and how many bytes the client took
  * (and put on disk) for a download announced as 10 bytes.
@@ -15,7 +17,7 @@
  * Run from the repository root after the build: `npx tsx attack/hostile-server.ts`
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,30 +40,35 @@ const SENT = 64 * 1024 * 1024;
 
 let tcpBytesTaken = 0;
 let tcpDone: () => void = () => undefined;
-const tcpFinished = new Promise<void>((r) => (tcpDone = r));
+let tcpFinished = new Promise<void>((r) => (tcpDone = r));
+let lastTransfer: 'DWN' | 'UPD' = 'DWN';
+const UPLOAD_ANSWER = 1024 * 1024 * 1024;
 const sessions: RudpConnection[] = [];
 
 const main = async (): Promise<void> => {
   const cwd = await mkdtemp(join(tmpdir(), 'a6-hostile-client-'));
   const knownHosts = join(cwd, '..', `a6-known-hosts-${process.pid}`);
   const udp = await listen({ port: 0, host: '127.0.0.1' });
-  const tcp = net.createServer((socket) => {
+  const tcp = net.createServer({ allowHalfOpen: true }, (socket) => {
     void (async () => {
       const header = await readHeaderLines(socket, 1, 80);
       const token = header?.[0];
       const conn = sessions[sessions.length - 1];
       if (token === undefined || conn === undefined) return void socket.destroy();
+      socket.setMaxListeners(0);
       const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(conn), token), 'server');
       channel.on('error', () => undefined);
       socket.on('close', () => {
         tcpBytesTaken = socket.bytesWritten;
         tcpDone();
       });
-      if (cwd.length < 0) return;
-      channel.write(`OK ${ANNOUNCED}\n`);
+      const upload = lastTransfer === 'UPD';
+      if (upload) await new Promise((r) => channel.once('data', r));
+      channel.write(upload ? 'OK\n' : `OK ${ANNOUNCED}\n`);
       const chunk = Buffer.alloc(256 * 1024, 0x41);
       let sent = 0;
-      while (sent < SENT && !socket.destroyed) {
+      const total = upload ? UPLOAD_ANSWER : SENT;
+      while (sent < total && !socket.destroyed) {
         if (!channel.write(chunk)) await new Promise((r) => { channel.once('drain', r); socket.once('close', r); });
         sent += chunk.length;
       }
@@ -77,6 +84,7 @@ const main = async (): Promise<void> => {
       const r = decode(bytes);
       if (r._tag === 'Left') return;
       const { id, cmd } = r.right;
+      if (cmd === 'DWN' || cmd === 'UPD') lastTransfer = cmd;
       const reply: Reply =
         cmd === 'username'
           ? simpleReply(id, 'ok', [EVIL.title], { kind: 'auth', next: 'password' })
@@ -88,6 +96,8 @@ const main = async (): Promise<void> => {
                 ? simpleReply(id, 'ok', [`1 mallory: ${EVIL.nul} ${EVIL.bidi}`], { kind: 'none' })
                 : cmd === 'DWN'
                   ? simpleReply(id, 'ok', [], { kind: 'transfer', direction: 'download', thread: 't', filename: 'small.txt', port: tcpPort, token: 'ab'.repeat(32), size: ANNOUNCED, completionLine: `small.txt downloaded ${EVIL.title}` })
+                  : cmd === 'UPD'
+                    ? simpleReply(id, 'ok', [], { kind: 'transfer', direction: 'upload', thread: 't', filename: 'up.txt', port: tcpPort, token: 'cd'.repeat(32), size: 5, completionLine: 'up.txt uploaded' })
                   : simpleReply(id, 'ok', [`Goodbye ${ALL}`], { kind: 'goodbye' });
       conn.send(encodeServerMessage(reply)).catch(() => undefined);
       // After RDT: the idle notice and a CLOSE reason, both hostile.
@@ -111,6 +121,17 @@ const main = async (): Promise<void> => {
   const lines = ['mallory', 'pw', 'LST', 'RDT t', 'DWN t small.txt'];
   for (const l of lines) child.stdin.write(`${l}\n`);
   await Promise.race([tcpFinished, new Promise((r) => setTimeout(r, 20_000))]);
+  const downloadTaken = tcpBytesTaken;
+  tcpFinished = new Promise<void>((r) => (tcpDone = r));
+  await writeFile(join(cwd, 'up.txt'), 'hello');
+  let peakRss = 0;
+  const rssSampler = setInterval(() => {
+    void readFile(`/proc/${child.pid}/status`, 'utf8').then((st) => (peakRss = Math.max(peakRss, Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024)), () => undefined);
+  }, 20);
+  child.stdin.write('UPD t up.txt\n');
+  await Promise.race([tcpFinished, new Promise((r) => setTimeout(r, 60_000))]);
+  clearInterval(rssSampler);
+  const uploadTaken = tcpBytesTaken;
   await new Promise((r) => setTimeout(r, 300));
   child.stdin.end('XIT\n');
   const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 10 s (killed)'), 10_000))]);
@@ -133,7 +154,8 @@ const main = async (): Promise<void> => {
   console.log(`client exit ${code}`);
   console.log('stdout raw controls', controls(stdout));
   console.log('stderr raw controls', controls(stderr));
-  console.log(`download announced ${ANNOUNCED} B; server pushed ${SENT} B; client took ${tcpBytesTaken} B off the socket before closing; biggest file in cwd seen: ${peakTemp} B`);
+  console.log(`download announced ${ANNOUNCED} B; server pushed ${SENT} B; client took ${downloadTaken} B off the socket before closing; biggest file in cwd seen: ${peakTemp} B`);
+  console.log(`upload of 5 B answered 'OK' + ${UPLOAD_ANSWER} B: the server got ${uploadTaken} B through; client peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
   console.log('files left in cwd:', await readdir(cwd));
   console.log('--- stdout (JSON-escaped) ---');
   for (const l of stdout.toString('utf8').split('\n')) console.log(JSON.stringify(l));

@@ -26,6 +26,8 @@ export class LocalFileExistsError extends Error {
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
+/** The most an answer on the transfer channel (`OK`, `OK SIZE`, `ERR reason`) may take, its newline included. */
+const ANSWER_MAX_BYTES = 4096;
 const STALL_TIMEOUT_MS = 30_000;
 
 /** Counts the bytes that pass; past `limit` it fails instead of passing them on. */
@@ -145,8 +147,14 @@ export const uploadFile = async (
   if (!('channel' in opened)) return opened;
   const { socket, channel } = opened;
   const chunks: Buffer[] = [];
+  let answerBytes = 0;
   let channelError: unknown;
-  channel.on('data', (c: Buffer) => chunks.push(c));
+  channel.on('data', (c: Buffer) => {
+    answerBytes += c.length;
+    // The answer is one short line; a server that goes on sending would have all of it kept here.
+    if (answerBytes > ANSWER_MAX_BYTES) channel.destroy(new Error(`the server's answer is longer than ${ANSWER_MAX_BYTES} bytes`));
+    else chunks.push(c);
+  });
   channel.on('error', (e) => (channelError ??= e));
   const answered = new Promise<void>((resolve) => channel.once('close', () => resolve()));
   // A reset, not a FIN: the server sees the upload broken off, not merely short.
@@ -231,7 +239,7 @@ export const downloadFile = async (
   const onAbort = (): void => void channel.destroy();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const header = await readHeaderLines(channel, 1, 4096);
+    const header = await readHeaderLines(channel, 1, ANSWER_MAX_BYTES);
     if (isAborted(signal)) return CANCELLED;
     const status = header?.[0];
     if (status === undefined) {

@@ -124,6 +124,37 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it("an upload's answer is one short line: a server that goes on sending is cut off, not buffered", async () => {
+    // A hostile server answers an upload with OK and then as much as it may: the old client kept all of it in memory.
+    const SENT = 64 * 1024 * 1024;
+    let written!: (bytes: number) => void;
+    const wrote = new Promise<number>((resolve) => (written = resolve));
+    const server = await fakeTransferServer((s) => {
+      let total = 0;
+      s.once('data', () => {
+        s.write('OK\n');
+        const chunk = Buffer.alloc(1024 * 1024, 0x41);
+        const more = (): void => {
+          while (total < SENT && !s.destroyed) {
+            total += chunk.length;
+            if (!s.write(chunk)) return void s.once('drain', more);
+          }
+          if (!s.destroyed) s.end();
+        };
+        more();
+      });
+      s.on('close', () => written(total));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const path = join(dir, 'up.txt');
+    await writeFile(path, 'hello');
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress());
+    expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's answer is longer than 4096 bytes" });
+    // Stopped after a few MiB at most (what socket buffers hold), not the 64 MiB the server had to send.
+    expect(await wrote).toBeLessThan(SENT);
+  });
+
   it('an upload cancelled mid-way stops: the server gets the connection cut, never the whole file', async () => {
     const SIZE = 64 * 1024 * 1024;
     let serverSaw!: (bytes: number) => void;

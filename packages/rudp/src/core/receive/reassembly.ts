@@ -23,6 +23,7 @@
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
 import { MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
 import { ByteSlab } from '../send/byte-slab.js';
+import { HELD_FROM_BYTES, HeldPieces, timeToAllocate } from './held-pieces.js';
 import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 
 /**
@@ -35,7 +36,12 @@ import { emptyArray, isSharedEmpty } from '../shared-empty.js';
 const PIECES = new ByteSlab(8 * 1024);
 
 interface Partial {
-  readonly buf: Uint8Array;
+  /** The message's bytes, once allocated: at its first fragment, or for a large one once its held pieces cost a quarter of it. */
+  buf: Uint8Array | undefined;
+  /** A large message's pieces until `buf` is allocated (held-pieces.ts). */
+  held: HeldPieces | undefined;
+  /** The message's length. */
+  readonly length: number;
   /**
    * Byte ranges received, as sorted disjoint `[lo, hi)` pairs (pieces of a resent chunk may overlap the
    * chunk); `undefined` once `bits` holds them instead.
@@ -161,21 +167,40 @@ export class Reassembly {
     }
     if (!p) {
       if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
-      p = { buf: PIECES.alloc(f.messageLength), covered: [], bits: undefined, delivery: d, received: 0 };
+      const large = f.messageLength > HELD_FROM_BYTES;
+      p = {
+        buf: large ? undefined : PIECES.alloc(f.messageLength),
+        held: large ? new HeldPieces() : undefined,
+        length: f.messageLength,
+        covered: [],
+        bits: undefined,
+        delivery: d,
+        received: 0,
+      };
       (this.partial ??= new Map()).set(id, p);
       this.buffered += creditOf(f.messageLength);
-    } else if (p.buf.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
+    } else if (p.length !== f.messageLength || !sameDelivery(p.delivery, d)) {
       return 'refused';
     }
     if (f.data.length === 0 && f.messageLength !== 0) return 'duplicate';
     const fresh = this.cover(p, f.offset, f.offset + f.data.length);
     if (fresh === 0) return 'duplicate';
-    p.buf.set(f.data, f.offset);
     p.received += fresh;
+    const held = p.held;
+    if (held === undefined) (p.buf as Uint8Array).set(f.data, f.offset);
+    else {
+      held.add(f.offset, f.data);
+      if (p.received >= p.length || timeToAllocate(p.length, held)) {
+        const buf = new Uint8Array(p.length);
+        held.writeInto(buf);
+        p.buf = buf;
+        p.held = undefined;
+      }
+    }
     if (p.received >= f.messageLength) {
       this.partial?.delete(id);
       if (p.covered !== undefined) this.listedRanges -= p.covered.length / 2;
-      this.whole(id, p.buf, p.delivery);
+      this.whole(id, p.buf as Uint8Array, p.delivery);
     }
     return 'new';
   }
@@ -189,11 +214,18 @@ export class Reassembly {
     this.listedRanges += (ranges.length - before) / 2;
     if (ranges.length > 2 * MAX_LISTED_RANGES || this.listedRanges > MAX_LISTED_RANGES_PER_CONNECTION) {
       // Too many holes to list cheaply: one bit a byte from now on (see MAX_LISTED_RANGES).
-      p.bits = bitsOf(ranges, p.buf.length);
+      p.bits = bitsOf(ranges, p.length);
       p.covered = undefined;
       this.listedRanges -= ranges.length / 2;
     }
     return fresh;
+  }
+
+  /** @internal Bytes held for partial messages: their buffers, or for large ones their held pieces, and their bits. */
+  get partialBytes(): number {
+    let total = 0;
+    for (const p of this.partial?.values() ?? []) total += (p.buf?.length ?? (p.held as HeldPieces).cost) + (p.bits?.byteLength ?? 0);
+    return total;
   }
 
   /** @internal Ranges held as lists by all partial messages (at most `MAX_LISTED_RANGES_PER_CONNECTION` + 1 between fragments). */

@@ -625,11 +625,11 @@ export class Connection {
         if (this.serverHandshake?.acceptPending(now) === true) return this.account(this.serverHandshake.pollAccept(now, scratch.full, this.remoteCid, this.stat.packetsSent === 0).slice());
         if (this.state === 'closing' && this.sendQueue.allAcked()) {
           this.startClose(now, { kind: 'local', code: 0, message: 'closed' });
-          return this.pollCloseFrame(scratch);
+          return this.pollCloseFrame(now, scratch);
         }
         return this.pollData(now, scratch);
       case 'draining':
-        return this.pollCloseFrame(scratch);
+        return this.pollCloseFrame(now, scratch);
       default:
         return undefined;
     }
@@ -771,11 +771,13 @@ export class Connection {
     this.retransmits.packetRoom = room;
   }
 
-  private pollCloseFrame(scratch: DatagramScratch): Uint8Array | undefined {
+  private pollCloseFrame(now: number, scratch: DatagramScratch): Uint8Array | undefined {
     if (!this.closeSendDue || !this.closeFrame) return undefined;
     this.closeSendDue = false;
     const pn = this.takePn();
     const w = scratch.writer(this.config.mtu, dataPacketType(this.protection), this.remoteCid, pn, packetNumberLength(pn, this.recovery.largestAcked));
+    // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
+    if (this.acks.peerLacksAck()) this.acks.write(now, w, w.room() >> 1);
     writeCloseFitting(w, this.closeFrame.code, this.closeFrame.reason);
     return this.account(sealDatagram(this.protection, w, pn, scratch));
   }

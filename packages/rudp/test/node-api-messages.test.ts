@@ -368,6 +368,40 @@ describe('receiving', () => {
     expect((await got)[0]?.toString()).toBe('two');
   });
 
+  it('messages read ahead of a loop that is left go to the next consumer, in order: another loop, a listener, stream()', async () => {
+    // The loop reads up to 64 messages ahead of its body; a break used to throw them away (m1 … m9 here),
+    // so a reader that handed the connection on after a first message (a header, a greeting) lost data.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    await until(() => server !== undefined);
+    const sendAll = (from: number, to: number): Promise<void[]> => Promise.all(Array.from({ length: to - from }, (_, i) => server.send(`m${from + i}`)));
+    await sendAll(0, 10);
+    for await (const m of client) {
+      expect(m.toString()).toBe('m0');
+      break;
+    }
+    const second: string[] = [];
+    for await (const m of client) {
+      second.push(m.toString());
+      if (second.length === 2) break;
+    }
+    expect(second).toEqual(['m1', 'm2']);
+    // Newer messages wait behind the ones left over.
+    await sendAll(10, 12);
+    const got = take(client, 9);
+    expect((await got).map(String)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10', 'm11']);
+    await sendAll(12, 16);
+    for await (const m of client) {
+      expect(m.toString()).toBe('m12');
+      break;
+    }
+    const streamed: string[] = [];
+    const stream = client.stream();
+    stream.on('data', (d: Buffer) => streamed.push(d.toString()));
+    await until(() => streamed.length === 3);
+    expect(streamed).toEqual(['m13', 'm14', 'm15']);
+  }, 10_000);
+
   it('pause() holds messages back until resume()', async () => {
     let server!: RudpConnection;
     const { client } = await pair((c) => (server = c));

@@ -166,6 +166,28 @@ describe('backpressure', () => {
     expect(client.bufferedAmount).toBe(0);
   });
 
+  it("a writer waiting for 'drain' when the peer ends the connection is woken (the README's write loop), and finds it closed", async () => {
+    // The peer reads nothing (its window fills, nothing is acknowledged), then drops the connection. No
+    // 'error' comes for a peer's close, so a writer in `await once(conn, 'drain')` used to wait forever.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => {
+      server = c;
+      c.pause();
+    });
+    await until(() => server !== undefined);
+    while (client.write(new Uint8Array(64 * 1024)));
+    expect(client.writableNeedDrain).toBe(true);
+    const events: string[] = [];
+    client.on('drain', () => events.push(`drain (closed: ${client.closed})`));
+    client.on('close', (r) => events.push(`close ${r.kind}`));
+    const woken = once(client, 'drain');
+    server.destroy('bye');
+    await woken;
+    expect(events).toEqual(['close peer', 'drain (closed: true)']);
+    expect(client.writableNeedDrain).toBe(false);
+    expect(client.write('more')).toBe(false);
+  }, 10_000);
+
   it('a writer that waits for drain sends 64 MiB with bufferedAmount bounded by the mark', async () => {
     let server!: RudpConnection;
     let received = 0;

@@ -567,10 +567,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
     this.buffered = 0;
     this.unacknowledged = 0;
+    const writersWait = this.needDrain;
     this.needDrain = false;
     const closedError = this.closedError;
     if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) emitting(() => this.emit('error', closedError));
     emitting(() => this.emit('close', reason));
+    // writableLength fell to 0: a writer awaiting 'drain' (the README's loop) wakes and finds `closed`, instead of waiting forever.
+    if (writersWait) emitting(() => this.emit('drain'));
     for (const w of this.closeWaiters.splice(0)) w();
     rethrowErrors(errors);
   }

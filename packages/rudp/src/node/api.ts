@@ -12,7 +12,7 @@ import { checkTransportOptions, invalidArgType } from './check-options.js';
 import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
-import { RudpError, abortError, fromSystemError } from './rudp-error.js';
+import { RudpError, type RudpErrorDetails, abortError, fromSystemError } from './rudp-error.js';
 import type { DatagramSocket } from './datagram-socket.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
 import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
@@ -83,8 +83,10 @@ export class ServerKeyMismatchError extends RudpError {
     /** The key the server presented. */
     readonly offered: Uint8Array,
     message: string,
+    /** The refused connection's `reason` (kind `'refused'`), the server's `address` and `port`, the `hostname` asked for: as on every connect error. */
+    details: RudpErrorDetails = {},
   ) {
-    super('ERR_RUDP_SERVER_KEY_MISMATCH', message);
+    super('ERR_RUDP_SERVER_KEY_MISMATCH', message, details);
     this.name = 'ServerKeyMismatchError';
   }
 }
@@ -282,7 +284,7 @@ function attempt(
         } else if (e.type === 'closed' && !established) {
           const mismatch = e.connection.keyMismatch;
           if (mismatch !== undefined) {
-            reject(new ServerKeyMismatchError(mismatch.expected, mismatch.offered, `cannot connect to ${named}: ${e.reason.message}`));
+            reject(new ServerKeyMismatchError(mismatch.expected, mismatch.offered, `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
             return;
           }
           const err = c.closeError;

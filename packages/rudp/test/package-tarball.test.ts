@@ -250,9 +250,20 @@ export async function use(conn: RudpConnection): Promise<number> {
 }
 export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, fingerprint, (p: CryptoProvider) => p.sha256, (c: Partial<ConnectionConfig>) => c.mtu];
 export const code: string = new RudpError('ENOTFOUND', 'x').code;
+// Options read from a configuration that may leave them out: under exactOptionalPropertyTypes an option
+// typed \`?: string\` refused \`string | undefined\`, though every option takes undefined as "the default".
+declare const env: { readonly [name: string]: string | undefined };
+const maybe = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+export const fromConfig: ConnectOptions = { host: env['HOST'], port: 4000, signal: undefined, serverKey: undefined, idleTimeoutMs: maybe(env['IDLE']), highWaterMark: maybe(env['HWM']) };
+export async function sendFromConfig(conn: RudpConnection, signal: AbortSignal | undefined): Promise<void> {
+  await conn.send('x', { channel: maybe(env['CHANNEL']), reliable: undefined, signal });
+  conn.write('x', { ordered: undefined });
+  await conn.close({ signal });
+}
 `;
   const typeRoots = join(repoRoot, 'node_modules', '@types');
-  const base = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
+  // exactOptionalPropertyTypes: a consumer may turn it on, and the published types must hold under it.
+  const base = ['--noEmit', '--strict', '--exactOptionalPropertyTypes', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
 
   it.each([
     ['node16 (CommonJS consumer)', 'consumer.ts', ['--module', 'node16', '--moduleResolution', 'node16']],

@@ -100,6 +100,17 @@ describe('destroy(reason)', () => {
   });
 });
 
+describe('maxDatagramSize(channel)', () => {
+  it('refuses a channel send would refuse, with Node codes, instead of answering a size for it', async () => {
+    const { client } = await pair();
+    expect(client.maxDatagramSize()).toBe(client.maxDatagramSize(0));
+    expect(client.maxDatagramSize(255)).toBeGreaterThan(0);
+    // Before: 300 answered 1,170 and 'a' 1,164, sizes of channels that do not exist.
+    for (const channel of [256, -1]) expect(() => client.maxDatagramSize(channel)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    for (const channel of ['a', 1.5, null]) expect(() => client.maxDatagramSize(channel as unknown as number)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
 describe('exportKeyingMaterial', () => {
   it('gives both ends the same bytes; refuses a bad label, context or length with Node codes', async () => {
     let accepted!: RudpConnection;

@@ -7,6 +7,7 @@
  */
 import { checkNumber, describeValue, validateConnectionOptions } from '../core/config.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from '../core/key-options.js';
+import { checkDelivery } from '../core/send/delivery-options.js';
 
 /** setTimeout's longest delay: a longer timeout would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -67,4 +68,17 @@ export function destroyReasonText(reason: unknown): string {
   if (typeof reason === 'string') return reason;
   if (reason instanceof Error) return reason.message;
   throw invalidArgType(`The "reason" argument must be a string or an Error; received ${describeValue(reason)}`);
+}
+
+/**
+ * Throws, with Node's codes, for a `channel` argument `send` would refuse: a
+ * `TypeError` (`ERR_INVALID_ARG_TYPE`) for a non-integer, a `RangeError`
+ * (`ERR_OUT_OF_RANGE`) outside 0 … 255.
+ */
+export function checkChannel(channel: unknown): void {
+  try {
+    checkDelivery({ channel: channel as number });
+  } catch (e) {
+    throw withNodeCode(e);
+  }
 }

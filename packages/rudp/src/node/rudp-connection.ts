@@ -12,7 +12,7 @@ import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
 import { brand } from './brand.js';
-import { destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
+import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
@@ -210,8 +210,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
   }
 
-  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */
+  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. Throws for a channel `send` refuses (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`). */
   maxDatagramSize(channel = 0): number {
+    checkChannel(channel);
     return this.core.maxDatagramSize(channel);
   }
 

@@ -4,8 +4,8 @@
  * A separate entry point so that the client never loads the database driver.
  * @packageDocumentation
  */
-export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
-export { createPostgresSessionRegistry, type PostgresSessionOptions, type PostgresSessionRegistry } from './postgres-sessions.js';
-export { createPostgresTransferTokens, type PostgresTokensOptions } from './postgres-tokens.js';
-export { migrate, SCHEMA_VERSION } from './postgres-schema.js';
-export { UPLOAD_CHUNK_BYTES } from './postgres-upload.js';
+export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store/postgres-store.js';
+export { createPostgresSessionRegistry, type PostgresSessionOptions, type PostgresSessionRegistry } from './postgres-store/postgres-sessions.js';
+export { createPostgresTransferTokens, type PostgresTokensOptions } from './postgres-store/postgres-tokens.js';
+export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
+export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';

@@ -69,3 +69,25 @@ describe('RMV whose upload file cannot be deleted', () => {
   });
 });
 
+
+describe('RMV tells the disk quota what it freed', () => {
+  it('reports the bytes of the upload files it deleted, not those of one it could not delete', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-freed-'));
+    const freed: number[] = [];
+    const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => freed.push(bytes) })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const s = opened.right;
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    expect(E.isRight(await upload(s, 'T', 'a.bin', 'alice', Buffer.alloc(6_000, 1)))).toBe(true);
+    expect(E.isRight(await upload(s, 'T', 'b.bin', 'alice', Buffer.alloc(700, 2)))).toBe(true);
+    expect(E.isRight(await upload(s, 'T', 'c.txt', 'alice', Buffer.from('hello')))).toBe(true);
+    unlinkSync(join(dir, 'T-c.txt'));
+    mkdirSync(join(dir, 'T-c.txt'));
+    expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    expect(freed).toEqual([6_700]);
+    // A thread without uploads frees no upload bytes: nothing is said.
+    expect(await lines(run(s, 'alice', 'CRT U'))).toEqual(['Thread U created']);
+    expect(await lines(run(s, 'alice', 'RMV U'))).toEqual(['Thread U removed']);
+    expect(freed).toEqual([6_700]);
+  });
+});

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, openFileStore, type ForumStore, type Request } from '../src/index.js';
-import { JOURNAL_FILE } from '../src/undo-journal.js';
+import { JOURNAL_FILE } from '../src/file-store/undo-journal.js';
 import { lines, readAll, run, upload } from './helpers.js';
 
 const freshDir = (): string => mkdtempSync(join(tmpdir(), 'forum-fs-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, hostId, parseKnownHosts } from '../src/known-hosts.js';
+import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, hostId, parseKnownHosts } from '../src/client/known-hosts.js';
 
 const key = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 

@@ -1,10 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore } from '../src/memory-store.js';
+import { createMemoryStore } from '../src/store/memory-store.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
-import type { ForumStore } from '../src/store.js';
-import type { Thread, ThreadEntry } from '../src/thread.js';
+import type { ForumStore } from '../src/store/store.js';
+import type { Thread, ThreadEntry } from '../src/store/thread.js';
 import { byteCountingProxy } from './byte-counting-proxy.js';
 import { lines, run } from './helpers.js';
 import { insertThread, usePostgres } from './postgres-harness.js';

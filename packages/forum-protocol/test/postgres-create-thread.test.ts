@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { CREATE_LOCK_CLASS, CREATE_SLOTS, createSlot, GATE_KEY_OID, lockForCreate, type CreateMode } from '../src/postgres-create-thread.js';
+import { CREATE_LOCK_CLASS, CREATE_SLOTS, createSlot, GATE_KEY_OID, lockForCreate, type CreateMode } from '../src/postgres-store/postgres-create-thread.js';
 import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';

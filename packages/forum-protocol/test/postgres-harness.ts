@@ -2,10 +2,10 @@ import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import type { Sql } from 'postgres';
-import { lockForCreate } from '../src/postgres-create-thread.js';
+import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
-import { threadSize } from '../src/thread-size.js';
-import type { Thread } from '../src/thread.js';
+import { threadSize } from '../src/store/thread-size.js';
+import type { Thread } from '../src/store/thread.js';
 
 /** What a test file gets from {@link usePostgres}. */
 export interface PostgresHarness {

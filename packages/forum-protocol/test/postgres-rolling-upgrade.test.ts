@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { lockForCreate } from '../src/postgres-create-thread.js';
+import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
 import { createPostgresTransferTokens, openPostgresStore, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';

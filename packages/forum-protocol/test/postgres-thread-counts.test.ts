@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { CREATE_SLOTS, createSlot, lockForCreate } from '../src/postgres-create-thread.js';
+import { CREATE_SLOTS, createSlot, lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
 import type { PostgresStore } from '../src/postgres.js';
 import { lines, run } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';

@@ -1,9 +1,9 @@
 import * as O from 'fp-ts/lib/Option.js';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../src/limits.js';
+import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../src/protocol/limits.js';
 import type { PostgresStore } from '../src/postgres.js';
-import { threadLines, type Thread } from '../src/thread.js';
+import { threadLines, type Thread } from '../src/store/thread.js';
 import { lines, replyOf, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';

@@ -1,8 +1,8 @@
 import { nodeCryptoProvider as crypto } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_RECORD_PLAINTEXT, RecordOpener, RecordSealer } from '../src/record-framing.js';
-import { deriveTransferKeys } from '../src/transfer-keys.js';
+import { MAX_RECORD_PLAINTEXT, RecordOpener, RecordSealer } from '../src/transfer/record-framing.js';
+import { deriveTransferKeys } from '../src/transfer/transfer-keys.js';
 
 const key = crypto.randomBytes(32);
 const concat = (parts: readonly Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));

@@ -4,10 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { nodeCryptoProvider as crypto } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readHeaderLines } from '../src/read-header.js';
-import { RecordSealer } from '../src/record-framing.js';
-import { FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError } from '../src/secure-transfer-channel.js';
-import type { TransferKeys } from '../src/transfer-keys.js';
+import { readHeaderLines } from '../src/transfer/read-header.js';
+import { RecordSealer } from '../src/transfer/record-framing.js';
+import { FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError } from '../src/transfer/secure-transfer-channel.js';
+import type { TransferKeys } from '../src/transfer/transfer-keys.js';
 
 const keys: TransferKeys = { clientToServer: crypto.randomBytes(32), serverToClient: crypto.randomBytes(32) };
 

@@ -1,8 +1,8 @@
 import { nodeCryptoProvider as crypto } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import { describe, expect, it } from 'vitest';
-import { exportsSessionKeys, sessionExporter } from '../src/session-exporter.js';
-import { deriveTransferKeys } from '../src/transfer-keys.js';
+import { exportsSessionKeys, sessionExporter } from '../src/transfer/session-exporter.js';
+import { deriveTransferKeys } from '../src/transfer/transfer-keys.js';
 
 const hex = (a: Uint8Array): string => Buffer.from(a).toString('hex');
 

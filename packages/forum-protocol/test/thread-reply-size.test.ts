@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rememberReplyBytes, threadReplyBytes } from '../src/thread-reply-size.js';
-import { appendedSize, deletedSize, editedSize, threadSize } from '../src/thread-size.js';
-import { messageCount, messageIndex, type Thread, type ThreadEntry } from '../src/thread.js';
+import { rememberReplyBytes, threadReplyBytes } from '../src/store/thread-reply-size.js';
+import { appendedSize, deletedSize, editedSize, threadSize } from '../src/store/thread-size.js';
+import { messageCount, messageIndex, type Thread, type ThreadEntry } from '../src/store/thread.js';
 import { prng } from './seeded-random.js';
 
 /** A copy with the same content: its size is computed afresh, not remembered. */

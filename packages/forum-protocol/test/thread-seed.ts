@@ -1,4 +1,4 @@
-import { lineBytes, threadReplyBytes } from '../src/thread-reply-size.js';
+import { lineBytes, threadReplyBytes } from '../src/store/thread-reply-size.js';
 import type { Thread, ThreadEntry } from '../src/index.js';
 
 /** A thread of `count` one-character messages by `creator`. */

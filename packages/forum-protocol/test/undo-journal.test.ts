@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createUndoJournal, decodeJournal, encodeRecord, JOURNAL_FILE, recoverJournal } from '../src/undo-journal.js';
+import { createUndoJournal, decodeJournal, encodeRecord, JOURNAL_FILE, recoverJournal } from '../src/file-store/undo-journal.js';
 
 const freshDir = (): string => mkdtempSync(join(tmpdir(), 'forum-journal-'));
 

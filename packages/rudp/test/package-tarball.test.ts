@@ -109,6 +109,15 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(published.scripts).toBeUndefined();
   });
 
+  it('refuses to be packed by npm, which does not run the hook that drops those scripts', async () => {
+    // --dry-run writes nothing; prepack's guard runs first, before any build.
+    const refused = await sh('npm', ['pack', '--dry-run', '--no-audit', '--no-fund'], pkgDir).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain('rudpx: pack and publish with pnpm');
+  });
+
   it('imports from ESM and runs a round trip', async () => {
     writeFileSync(
       join(project, 'esm.mjs'),

@@ -39,8 +39,8 @@ export const MEASUREMENT_REUSE_FACTOR = 10;
 
 /** One measurement of the directory's bytes, shared by the reservations that overlap it or follow soon after. */
 interface Usage {
-  /** The bytes measured, and `releasedTotal` when the measurement started. */
-  readonly result: Promise<{ readonly bytes: number; readonly releasedBefore: number }>;
+  /** The bytes measured, `releasedTotal` when the measurement started and `removedTotal` when it ended. */
+  readonly result: Promise<{ readonly bytes: number; readonly releasedBefore: number; readonly removedBefore: number }>;
   /** When the measurement ended and how long it took, once it has. */
   ended?: { readonly at: number; readonly tookMs: number };
 }
@@ -56,8 +56,8 @@ export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
  * its bytes are on disk (counted there from then on) or will never be (an
  * upload aborted); an upload reserves ahead of its bytes piece by piece
  * (upload-reservation.ts), so it holds little more than what it has sent. Free space is measured each time; the directory's usage
- * (a `stat` per file) is measured at most about a tenth of the time ({@link MEASUREMENT_REUSE_FACTOR}), so files
- * removed by RMV or added by hand are seen at the next measurement. Messages and new threads are not checked
+ * (a `stat` per file) is measured at most about a tenth of the time ({@link MEASUREMENT_REUSE_FACTOR}): upload files
+ * RMV deletes are counted off at once ({@link DiskQuota.uploadsRemoved}), files added or removed by hand are seen at the next measurement. Messages and new threads are not checked
  * here: the data-directory store bounds all thread files together
  * (`maxThreadBytes`, `--max-thread-bytes`).
  */
@@ -65,6 +65,8 @@ export class DiskQuota {
   private reserved = 0;
   /** Bytes of reservations released so far: one released while another upload measured was on neither side of its count. */
   private releasedTotal = 0;
+  /** Bytes of upload files RMV deleted so far ({@link uploadsRemoved}). */
+  private removedTotal = 0;
   private usage: Usage | undefined;
 
   constructor(
@@ -84,8 +86,9 @@ export class DiskQuota {
    * The directory's bytes as measured by a measurement under way or one recent enough
    * ({@link MEASUREMENT_REUSE_FACTOR}), else a new one. Reuse errs on the safe side for what
    * uploads do: bytes released since the measurement started are added to it (reserve), and
-   * files removed since are still counted; only files written by other means since (thread
-   * growth, which `--max-thread-bytes` bounds; files added by hand) are missed until the next.
+   * upload files RMV deleted after it ended are taken off (those deleted while it ran stay
+   * counted); only files written or deleted by other means since (thread growth, which
+   * `--max-thread-bytes` bounds; files added or deleted by hand) are missed until the next.
    */
   private measureStored(): Usage['result'] {
     const last = this.usage;
@@ -97,7 +100,7 @@ export class DiskQuota {
         (bytes) => {
           const at = this.clock();
           usage.ended = { at, tookMs: at - now };
-          return { bytes, releasedBefore };
+          return { bytes, releasedBefore, removedBefore: this.removedTotal };
         },
         (e: unknown) => {
           if (this.usage === usage) this.usage = undefined;
@@ -107,6 +110,15 @@ export class DiskQuota {
     };
     this.usage = usage;
     return usage.result;
+  }
+
+  /**
+   * Upload files of `bytes` were deleted (RMV): a measurement reused from before counts them off, so
+   * the room comes back at once rather than at the next measurement (up to some seconds later in a
+   * directory of many files, {@link MEASUREMENT_REUSE_FACTOR}).
+   */
+  uploadsRemoved(bytes: number): void {
+    this.removedTotal += bytes;
   }
 
   /** The free bytes and the floor, when already under it (every upload would be refused); `undefined` otherwise or when unknown. */
@@ -129,7 +141,12 @@ export class DiskQuota {
     // From here to the reservation nothing awaits: concurrent uploads each see the others' reservations.
     // An upload that ended since a measurement started may have been missed by it and was dropped from
     // `reserved`: count its bytes as stored (and not free), which errs on the safe side.
-    const stored = measuredStored === undefined ? 0 : measuredStored.bytes + (this.releasedTotal - measuredStored.releasedBefore);
+    // Files removed since the measurement ended were in its count: taken off. One removed while it ran
+    // may or may not have been, so it stays counted (the safe side) until the next measurement.
+    const stored =
+      measuredStored === undefined
+        ? 0
+        : Math.max(0, measuredStored.bytes + (this.releasedTotal - measuredStored.releasedBefore) - (this.removedTotal - measuredStored.removedBefore));
     const available = measuredAvailable - (this.releasedTotal - releasedBefore);
     if (this.maxBytes !== undefined) {
       const used = stored + this.reserved;

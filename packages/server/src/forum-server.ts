@@ -198,7 +198,7 @@ export const redactUrl = (url: string): string => {
 const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser?: number } =>
   options.maxThreadsPerUser === undefined ? {} : { maxThreadsPerUser: options.maxThreadsPerUser };
 
-const openState = async (options: ForumServerOptions, serverId: string): Promise<SharedState> => {
+const openState = async (options: ForumServerOptions, serverId: string, quota: DiskQuota): Promise<SharedState> => {
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
@@ -224,6 +224,7 @@ const openState = async (options: ForumServerOptions, serverId: string): Promise
   }
   const opened = await openFileStore(options.dataDir, {
     threadLimits: threadLimits(options),
+    onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
     ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
   })();
   if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
@@ -253,7 +254,12 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN, loginRoomPerHost(perHost));
   const serverId = options.serverId ?? randomBytes(6).toString('hex');
   // The store first: a server that cannot reach its store says so, and leaves no key file behind.
-  const state = await openState(options, serverId);
+  // The quota measures the data directory; with PostgreSQL the database's own limits apply.
+  const quota =
+    options.databaseUrl === undefined
+      ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
+      : new DiskQuota(options.dataDir, undefined);
+  const state = await openState(options, serverId, quota);
   let identity: ServerIdentity;
   try {
     identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
@@ -281,11 +287,6 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     throw e;
   }
   const udpPort = udp.address().port;
-  // The quota measures the data directory; with PostgreSQL the database's own limits apply.
-  const quota =
-    options.databaseUrl === undefined
-      ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
-      : new DiskQuota(options.dataDir, undefined);
   // Said once at start, not only in each refused upload's log line.
   const short = await quota.freeUnderFloor();
   if (short !== undefined) options.warn(`Warning: the disk of the forum's files has ${short.free} bytes free, under --min-free-bytes ${short.floor}: every upload will be refused`);

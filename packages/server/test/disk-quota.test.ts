@@ -135,6 +135,25 @@ describe('DiskQuota: measuring the directory (a stat per file)', () => {
     expect((await quota.reserve(2_000)).ok).toBe(true);
   });
 
+  it('upload files RMV deleted are counted off a reused measurement at once; those deleted while it ran stay counted', async () => {
+    const { quota, end } = fakeDirectory();
+    const first = quota.reserve(10);
+    end(4_500, 100);
+    expect((await first).ok).toBe(true);
+    // The measurement (4,500 of 5,000) is reused for 1 s: the room an RMV freed was refused meanwhile.
+    quota.uploadsRemoved(4_000);
+    expect((await quota.reserve(4_490)).ok).toBe(true);
+    // Removed while a measurement runs: it may have been counted or not, so it is not taken off.
+    const { quota: q2, end: end2, clock } = fakeDirectory();
+    const a = q2.reserve(10);
+    await Promise.resolve();
+    q2.uploadsRemoved(4_000);
+    end2(4_500, 100);
+    expect((await a).ok).toBe(true);
+    clock.now += 1;
+    expect(await q2.reserve(500)).toMatchObject({ ok: false, reason: expect.stringContaining('490 are free') as unknown });
+  });
+
   it('a failed measurement is not reused', async () => {
     let calls = 0;
     const quota = new DiskQuota('/nonexistent', 5_000, 0, async () => 1e12, async () => {

@@ -25,11 +25,15 @@ export class MinMultiset {
     this.counts.set(v, (n ?? 0) + 1);
   }
 
-  /** Removes one member of value `v` (one that was added). */
-  remove(v: number): void {
+  /**
+   * Removes one member of value `v`; returns `false`, changing nothing, when there is none (its
+   * owner's bookkeeping broke: it rebuilds rather than the core throwing out of a datagram's handling).
+   */
+  remove(v: number): boolean {
     const n = this.counts.get(v);
-    if (n === undefined || n === 0) throw new Error(`MinMultiset: no member of value ${v}`);
+    if (n === undefined || n === 0) return false;
     this.counts.set(v, n - 1);
+    return true;
   }
 
   /** The smallest value with a member (`Infinity`: none). */

@@ -1,6 +1,6 @@
 /**
  * The timers of a connection, as one typed table. Each kind's deadline is
- * computed in one place (`Connection.deadline`), the next wake-up is the
+ * computed in one place (connection/timeouts.ts), the next wake-up is the
  * earliest of them, and expiry is dispatched kind by kind in `TIMER_ORDER`.
  * A kind with nothing to do on expiry (an ACK, a resend or paced data
  * becoming due) only wakes the connection: the poll that follows sends.

@@ -2,6 +2,13 @@
  * `RudpConnection`: one reliable connection as Node code expects it — an
  * EventEmitter with promise sends, `bufferedAmount`, `writableLength` and `'drain'`, async
  * iteration, a byte-stream Duplex, and `ref()`/`unref()`.
+ *
+ * Its parts, functions of the wrapper's own fields (a server holds one
+ * wrapper per connection: an object per part would be heap in each):
+ * unacknowledged-sends.ts (what `send` waits for, `writableLength`,
+ * `'drain'`), message-flow.ts (the core paused while nothing consumes),
+ * connection-end.ts (the close as the wrapper's users see it);
+ * connection-options.ts holds its option types.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -15,50 +22,16 @@ import { brand } from './brand.js';
 import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
-import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import { iterateMessages } from './message-iterator.js';
-import { RudpError, abortError, closeCode } from './rudp-error.js';
+import { RudpError, abortError } from './rudp-error.js';
 import { whenAborted } from './shared-abort.js';
-import { type UdpEndpoint, asBuffer } from './udp-endpoint.js';
+import { type PendingSend, holdUnacknowledged, settleAcknowledged, watchAbort } from './unacknowledged-sends.js';
+import { reportClosed } from './connection-end.js';
+import { type Hold, setMessageHold, updateFlow, watchListeners } from './message-flow.js';
+import { type CloseOptions, type ConnectionOptions, DEFAULT_HIGH_WATER_MARK, type SendOptions } from './connection-options.js';
+import type { UdpEndpoint } from './udp-endpoint.js';
 
-/** Default `highWaterMark`: 1 MiB of unacknowledged window credit, a few round trips of a fast path. */
-export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-
-/** Options of the Node wrapper (not of the transport). */
-export interface ConnectionOptions {
-  /**
-   * `writableNeedDrain` turns true once `writableLength` (unacknowledged bytes, and
-   * `MESSAGE_CREDIT`, 256, more per message) reaches this; `'drain'` follows when it
-   * falls to half. Default 1 MiB (1,048,576); any integer ≥ 1.
-   */
-  readonly highWaterMark?: number | undefined;
-}
-
-/**
- * Options of `send`. `channel`, `ordered` and `reliable` choose the delivery
- * (see `DeliveryOptions`): default channel 0, reliable and ordered.
- */
-export interface SendOptions extends DeliveryOptions {
-  /**
-   * Stops waiting for the acknowledgement: the promise rejects with an `AbortError`
-   * (`code` `ABORT_ERR`). A message already queued may still be delivered (the stream is ordered and
-   * cannot skip it); an already aborted signal rejects before anything is queued.
-   */
-  readonly signal?: AbortSignal | undefined;
-}
-
-/** Options of `close`. */
-export interface CloseOptions {
-  /**
-   * Stops waiting for the graceful close: if it aborts before the close
-   * finished (the queued messages acknowledged), the connection is destroyed
-   * as `destroy('close aborted')` does (the peer is told, pending sends reject
-   * with `ERR_RUDP_CLOSED`) and `close` resolves. An already aborted signal
-   * destroys at once. For a peer that vanished without a word, which would
-   * otherwise hold the close for `idleTimeoutMs`.
-   */
-  readonly signal?: AbortSignal | undefined;
-}
+export { type CloseOptions, type ConnectionOptions, DEFAULT_HIGH_WATER_MARK, type SendOptions } from './connection-options.js';
 
 /** The `destroy` reason of a close whose `signal` aborted (the peer sees it in the CLOSE). */
 const CLOSE_ABORTED = 'close aborted';
@@ -79,19 +52,6 @@ export interface RudpConnectionEvents {
   removeListener: [event: string | symbol, listener: (...args: never[]) => unknown];
 }
 
-/** One unacknowledged send: its promise's settling functions held directly (no object of their own per message). */
-interface PendingSend {
-  readonly bytes: number;
-  /** Cleared once the promise settled early (aborted): the bytes still count until acknowledged. */
-  resolve: (() => void) | undefined;
-  reject: ((e: Error) => void) | undefined;
-  /** Stops waiting on the send's `signal`, while it waits (most sends have none). */
-  unwatch: (() => void) | undefined;
-}
-
-/** Why the wrapper stops taking messages from the core (flow control). */
-type Hold = 'user' | symbol;
-
 /**
  * One reliable connection. Messages are not taken from the transport until
  * something consumes them (a `'message'` listener, iteration or `stream()`),
@@ -101,46 +61,49 @@ type Hold = 'user' | symbol;
 export class RudpConnection extends EventEmitter<RudpConnectionEvents> implements AsyncIterable<Buffer> {
   /** The `writableLength` at which `writableNeedDrain` turns true. */
   readonly writableHighWaterMark: number;
+  /** @internal Unacknowledged sends by message id, from `pendingHead` on (see unacknowledged-sends.ts). */
+  pending: (PendingSend | number | undefined)[] = [];
+  /** @internal The first slot of `pending` not known to be settled. */
+  pendingHead = 0;
+  /** @internal The message id of slot 0 of `pending`. */
+  pendingBase = 0;
+  /** @internal `bufferedAmount`. */
+  buffered = 0;
   /**
-   * Unacknowledged sends by message id: slot `id - pendingBase`. Ids are
-   * consecutive and acknowledged roughly in order, so an array with its
-   * settled front trimmed beats a Map's insert and delete per message.
-   * A `write()` holds just its byte count.
-   */
-  private pending: (PendingSend | number | undefined)[] = [];
-  private pendingHead = 0;
-  private pendingBase = 0;
-  private buffered = 0;
-  /**
-   * Reliable messages not yet acknowledged. Each costs the peer `MESSAGE_CREDIT` of its window and us a
+   * @internal Reliable messages not yet acknowledged. Each costs the peer `MESSAGE_CREDIT` of its window and us a
    * queue slot however short it is, so backpressure counts it: in bytes alone, empty writes never saw any.
    */
-  private unacknowledged = 0;
-  private needDrain = false;
-  /** Reasons to stop taking messages (created at the first: most connections never pause). */
-  private holds: Set<Hold> | undefined;
+  unacknowledged = 0;
+  /** @internal `writableNeedDrain`. */
+  needDrain = false;
+  /** @internal Reasons to stop taking messages (created at the first: most connections never pause). */
+  holds: Set<Hold> | undefined;
   private refd = true;
-  private closedWith: CloseReason | undefined;
-  private closedError: RudpError | undefined;
-  /** Set before the core is destroyed for a reason the core has no kind for (an ICMP error). */
-  private failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
-  private readonly closeWaiters: (() => void)[] = [];
+  /** @internal Why the connection ended, once it has. */
+  closedWith: CloseReason | undefined;
+  /** @internal The error sends and iteration get once it ended. */
+  closedError: RudpError | undefined;
+  /** @internal Set before the core is destroyed for a reason the core has no kind for (an ICMP error). */
+  failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
+  /** @internal `close()` and `whenClosed()` calls waiting for the end. */
+  readonly closeWaiters: (() => void)[] = [];
   private duplex: Duplex | undefined;
 
   /** Made by `connect` and by a server, not by applications (its type stays published: without it `new RudpConnection()` would type-check). */
   constructor(
-    private readonly io: UdpEndpoint,
+    /** @internal The endpoint driving the core: told when this wrapper changed the core (`changed`). */
+    readonly io: UdpEndpoint,
     /** The sans-IO connection underneath. */
     readonly core: Connection,
     options: ConnectionOptions = {},
-    /** Told once the connection has closed, before 'close' is emitted (a server forgets it then). */
-    private readonly forgetClosed?: (conn: RudpConnection) => void,
+    /** @internal Told once the connection has closed, before 'close' is emitted (a server forgets it then). */
+    readonly forgetClosed?: (conn: RudpConnection) => void,
   ) {
     super();
     this.writableHighWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     io.attach(core, this);
-    this.watchListeners();
-    this.updateFlow(0);
+    watchListeners(this);
+    updateFlow(this, 0);
   }
 
   /**
@@ -150,16 +113,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    */
   override removeAllListeners(...event: Parameters<EventEmitter<RudpConnectionEvents>['removeAllListeners']>): this {
     super.removeAllListeners(...event);
-    this.watchListeners();
-    this.updateFlow(0);
+    watchListeners(this);
+    updateFlow(this, 0);
     return this;
-  }
-
-  /** Follows `'message'` listeners coming and going (once each): messages are taken from the transport only while someone consumes them. */
-  private watchListeners(): void {
-    // Shared functions, not closures: a server holds one of these objects per connection.
-    if (!this.listeners('newListener').includes(onNewListener)) this.on('newListener', onNewListener);
-    if (!this.listeners('removeListener').includes(onRemoveListener)) this.on('removeListener', onRemoveListener);
   }
 
   /** The peer's address. */
@@ -296,8 +252,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       entry.resolve = resolve;
       entry.reject = reject;
     });
-    if (signal !== undefined) this.watchAbort(signal, entry);
-    this.holdUnacknowledged(id, entry);
+    if (signal !== undefined) watchAbort(signal, entry);
+    holdUnacknowledged(this, id, entry);
     this.io.changed(this.core);
     return p;
   }
@@ -423,9 +379,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** @internal Takes (`on`) or releases a reason to stop taking messages from the transport. */
   setHold(key: Hold, on: boolean): void {
-    if (on) (this.holds ??= new Set()).add(key);
-    else this.holds?.delete(key);
-    this.updateFlow(0);
+    setMessageHold(this, key, on);
   }
 
   /** @internal Ends the connection with `error` (the socket reported what the core cannot see). */
@@ -458,7 +412,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       throw id;
     }
     // The byte count alone: a small integer in the slot, no object.
-    if (id >= 0) this.holdUnacknowledged(id, bytes.length);
+    if (id >= 0) holdUnacknowledged(this, id, bytes.length);
     this.io.changed(this.core);
     return !this.needDrain;
   }
@@ -494,148 +448,12 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** @internal Messages `id` … `id + count − 1` were acknowledged. */
   onAcked(id: number, count: number): void {
-    for (let k = 0; k < count; k++) this.settle(id + k);
-    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead] === undefined) this.pendingHead++;
-    if (this.pendingHead === this.pending.length) {
-      // All settled: start over at the next id.
-      this.pendingBase += this.pending.length;
-      this.pending = [];
-      this.pendingHead = 0;
-    } else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-      this.pending.splice(0, this.pendingHead);
-      this.pendingBase += this.pendingHead;
-      this.pendingHead = 0;
-    }
-    // Half the mark, not the mark: a writer woken at the mark would be stopped again by its next message.
-    if (this.needDrain && this.writableLength <= this.writableHighWaterMark / 2) {
-      this.needDrain = false;
-      this.emit('drain');
-    }
+    settleAcknowledged(this, id, count);
   }
 
-  /** Message `id` is acknowledged: its bytes leave `bufferedAmount` (its credit `writableLength`), and its `send` resolves. */
-  private settle(id: number): void {
-    const i = id - this.pendingBase;
-    const p = this.pending[i];
-    if (p === undefined) return;
-    this.pending[i] = undefined;
-    this.unacknowledged--;
-    if (typeof p === 'number') {
-      this.buffered -= p;
-    } else {
-      this.buffered -= p.bytes;
-      this.unwatchAbort(p);
-      p.resolve?.();
-    }
-  }
-
-  /** @internal */
+  /** @internal The core reported the close: see connection-end.ts. */
   onClosed(coreReason: CloseReason): void {
-    if (this.closedWith) return;
-    const failure = this.failure;
-    const reason = failure?.reason ?? coreReason;
-    this.closedWith = reason;
-    this.closedError = failure?.error ?? new RudpError(closeCode(reason), `connection closed (${reason.kind}): ${reason.message}`, { reason });
-    // Before any listener runs: one that throws must not leave the connection among the server's live ones.
-    this.forgetClosed?.(this);
-    // A listener that throws (an application bug the process survives with an uncaughtException
-    // handler) must not leave the rest undone: sends and close() pending forever, no 'close' for
-    // the others (a server's session never released). What they threw is rethrown at the end (`listener-errors.ts`).
-    let errors: ListenerErrors;
-    const emitting = (emit: () => void): void => {
-      try {
-        emit();
-      } catch (error) {
-        errors = keepError(errors, error);
-      }
-    };
-    // Messages that arrived before the close but were held back by flow control are still handed
-    // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
-    if (this.listenerCount('message') > 0) {
-      this.core.resume();
-      for (let channel = this.core.nextMessageChannel, m = this.core.readMessage(); m !== undefined; channel = this.core.nextMessageChannel, m = this.core.readMessage()) {
-        const data = asBuffer(m);
-        emitting(() => this.emit('message', data, channel));
-      }
-    }
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingHead = 0;
-    for (const p of pending) {
-      if (p === undefined || typeof p === 'number') continue;
-      this.unwatchAbort(p);
-      p.reject?.(this.closedError);
-    }
-    this.buffered = 0;
-    this.unacknowledged = 0;
-    const writersWait = this.needDrain;
-    this.needDrain = false;
-    const closedError = this.closedError;
-    if (reason.kind !== 'local' && reason.kind !== 'peer' && this.listenerCount('error') > 0) emitting(() => this.emit('error', closedError));
-    emitting(() => this.emit('close', reason));
-    // writableLength fell to 0: a writer awaiting 'drain' (the README's loop) wakes and finds `closed`, instead of waiting forever.
-    if (writersWait) emitting(() => this.emit('drain'));
-    for (const w of this.closeWaiters.splice(0)) w();
-    rethrowErrors(errors);
-  }
-
-  /**
-   * Rejects `entry` with an `AbortError` when `signal` aborts. Through
-   * shared-abort.ts: sends that share a signal (one per session or request,
-   * as applications make them, often across connections) share one listener
-   * on it, where a listener each set off Node's leak warning
-   * (`MaxListenersExceededWarning`) from the eleventh send in flight.
-   */
-  private watchAbort(signal: AbortSignal, entry: PendingSend): void {
-    entry.unwatch = whenAborted(signal, () => {
-      const rejectNow = entry.reject;
-      // Settled, but still held: its bytes count until the peer acknowledges them.
-      entry.resolve = undefined;
-      entry.reject = undefined;
-      entry.unwatch = undefined;
-      rejectNow?.(abortError(signal));
-    });
-  }
-
-  /** `entry` no longer waits on its signal (acknowledged, or the connection ended); the last one off a signal removes its listener. */
-  private unwatchAbort(entry: PendingSend): void {
-    const unwatch = entry.unwatch;
-    entry.unwatch = undefined;
-    unwatch?.();
-  }
-
-  /** Keeps `p` (a send's entry, or a write's byte count) and counts it in `bufferedAmount` and `writableLength` until message `id` is acknowledged. */
-  private holdUnacknowledged(id: number, p: PendingSend | number): void {
-    this.buffered += typeof p === 'number' ? p : p.bytes;
-    this.unacknowledged++;
-    if (this.writableLength >= this.writableHighWaterMark) this.needDrain = true;
-    if (this.pending.length === 0) this.pendingBase = id;
-    const i = id - this.pendingBase;
-    // Ids the core gave to sends made around this wrapper leave holes.
-    while (this.pending.length < i) this.pending.push(undefined);
-    this.pending[i] = p;
-  }
-
-  /** @internal Pauses the core while anything holds it or nothing consumes messages (`extra`: a listener about to be added). */
-  updateFlow(extra: number): void {
-    if (this.closedWith) return;
-    const pause = (this.holds?.size ?? 0) > 0 || this.listenerCount('message') + extra === 0;
-    if (pause === this.core.isPaused) return;
-    if (pause) {
-      this.core.pause();
-    } else {
-      this.core.resume();
-      this.io.changed(this.core);
-    }
+    reportClosed(this, coreReason);
   }
 }
 brand(RudpConnection, 'RudpConnection');
-
-// 'newListener' runs before the listener is added; 'removeListener' after it is gone.
-function onNewListener(this: RudpConnection, event: string | symbol): void {
-  if (event === 'message') this.updateFlow(1);
-}
-
-function onRemoveListener(this: RudpConnection, event: string | symbol): void {
-  if (event === 'message') this.updateFlow(0);
-}

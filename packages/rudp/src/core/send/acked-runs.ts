@@ -9,7 +9,8 @@
  * that threw is still reported for its own connection (the packet's handler
  * reports it on the way out).
  */
-import type { Connection, ConnectionHost } from '../connection.js';
+import type { Connection } from '../connection.js';
+import type { ConnectionHost } from '../connection/host.js';
 
 /** Messages of `connection` acknowledged and not reported yet: ids `from` … `from + count − 1`, told to `host`. */
 const run: { connection: Connection | undefined; host: Pick<ConnectionHost, 'emit'> | undefined; from: number; count: number } = {

@@ -11,7 +11,7 @@ import { emptyArray } from '../shared-empty.js';
 import type { Writable } from '../writable.js';
 import type { PacketPlan, PacketSources } from './packet-builder.js';
 
-/** The packet sources of the connection being polled, during `Connection.populate` only (`undefined` between packets). */
+/** The packet sources of the connection being polled, during `populate` (connection/transmit.ts) only (`undefined` between packets). */
 export const SOURCES: Writable<Partial<PacketSources>> = {
   acks: undefined,
   repairReceiver: undefined,

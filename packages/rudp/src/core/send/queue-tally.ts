@@ -44,11 +44,14 @@ class Spread {
     this.negatedSizes.add(-bytes);
   }
 
-  remove(r: ChunkRef): void {
-    this.times.remove(r.notBefore);
+  /** Forgets entry `r`; returns `false` if one of its values was not held (then the spread is wrong). */
+  remove(r: ChunkRef): boolean {
     const bytes = chunkWireSize(r.message, r.index, r.piece);
-    this.sizes.remove(bytes);
-    this.negatedSizes.remove(-bytes);
+    // Each removal runs whatever the others gave: `&&` would skip the rest after a failure.
+    const timeHeld = this.times.remove(r.notBefore);
+    const sizeHeld = this.sizes.remove(bytes);
+    const negatedHeld = this.negatedSizes.remove(-bytes);
+    return timeHeld && sizeHeld && negatedHeld;
   }
 }
 
@@ -82,7 +85,10 @@ export class QueueTally {
     if (r.tail === true) this.tails--;
     else this.resends--;
     if (this.index !== undefined && ResendIndex.keeps(r) && this.index.remove(r)) this.index = undefined;
-    this.spread?.remove(r);
+    // Not expected (an entry's due time and size never change while queued); were it to happen, the
+    // spread is made again from the queue when next asked, and until then `kept` is false, so a fill
+    // under way walks instead of trusting it.
+    if (this.spread !== undefined && !this.spread.remove(r)) this.spread = undefined;
     return this.size === 0;
   }
 

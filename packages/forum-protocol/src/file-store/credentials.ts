@@ -1,0 +1,85 @@
+import type { Account } from '../store/store.js';
+import { wordProblem } from '../store/thread.js';
+
+/** The accounts in a credentials file, with one warning per line that was skipped. */
+export interface ParsedCredentials {
+  readonly accounts: readonly Account[];
+  readonly warnings: readonly string[];
+}
+
+const LINE = /^(\S+) (\S+)$/;
+
+/**
+ * Parses `credentials.txt`: one `username password` per line, one space
+ * between. Blank lines are ignored; a malformed line or a repeated user name
+ * is reported and skipped (the first account of a name wins).
+ */
+export const parseCredentials = (text: string): ParsedCredentials => {
+  const accounts: Account[] = [];
+  const warnings: string[] = [];
+  const seen = new Set<string>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
+    const m = LINE.exec(line);
+    const username = m?.[1];
+    const password = m?.[2];
+    if (username === undefined || password === undefined) {
+      warnings.push(`credentials.txt line ${i + 1} is malformed and was skipped`);
+    } else if (seen.has(username)) {
+      warnings.push(`credentials.txt line ${i + 1} repeats user ${username} and was skipped`);
+    } else {
+      seen.add(username);
+      accounts.push({ username, password });
+    }
+  });
+  return { accounts, warnings };
+};
+
+/**
+ * The credentials file after appending `account`: the old text byte for byte
+ * (so skipped lines survive), a newline if it lacked a final one, then the new line.
+ */
+export const appendCredential = (text: string, account: Account): string =>
+  `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${account.username} ${account.password}\n`;
+
+/**
+ * The credentials file with the secret of `username` replaced by `secret`:
+ * every other byte (other accounts, skipped lines, line endings) is kept.
+ * The line changed is the one {@link parseCredentials} reads the account
+ * from (the first well-formed line of that name). `undefined` if there is none.
+ */
+export const replaceCredential = (text: string, username: string, secret: string): string | undefined =>
+  replaceCredentialAt(text, username, secret)?.text;
+
+/**
+ * {@link replaceCredential}, also saying where the new text first differs
+ * from the old one (the start of the changed line, in UTF-16 code units), so
+ * only the rest need be written.
+ */
+export const replaceCredentialAt = (text: string, username: string, secret: string): { readonly text: string; readonly from: number } | undefined => {
+  let start = 0;
+  while (start <= text.length) {
+    const nl = text.indexOf('\n', start);
+    const end = nl === -1 ? text.length : nl;
+    const raw = text.slice(start, end);
+    const crlf = raw.endsWith('\r');
+    const m = LINE.exec(crlf ? raw.slice(0, -1) : raw);
+    if (m?.[1] === username) return { text: `${text.slice(0, start)}${username} ${secret}${crlf ? '\r' : ''}${text.slice(end)}`, from: start };
+    if (nl === -1) break;
+    start = nl + 1;
+  }
+  return undefined;
+};
+
+/**
+ * Why `account` would not read back from `credentials.txt` as the same
+ * account (an empty or spaced field, a line break, a lone surrogate, a NUL),
+ * or `undefined` when it would.
+ */
+export const accountStoreProblem = (account: Account): string | undefined => {
+  const problem = wordProblem('the user name', account.username) ?? wordProblem('the password', account.password);
+  if (problem !== undefined) return problem;
+  const m = LINE.exec(`${account.username} ${account.password}`);
+  return m?.[1] === account.username && m[2] === account.password ? undefined : 'the account would not read back as the same line';
+};

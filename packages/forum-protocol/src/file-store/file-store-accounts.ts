@@ -1,0 +1,100 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { accountStoreProblem, replaceCredentialAt } from './credentials.js';
+import { toIoError, type IoError, type StoreError } from '../store/errors.js';
+import { attempt, unstorable, utf8Bytes, type FileStoreContext } from './file-store-context.js';
+import { createBatcher } from '../concurrency/group-commit.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { Account, ForumStore } from '../store/store.js';
+
+/** A new account waiting for the next batch. */
+interface AccountJob {
+  readonly account: Account;
+  readonly settle: (r: E.Either<StoreError, boolean>) => void;
+}
+
+/**
+ * The accounts of the file store: `credentials.txt` as loaded (`undefined`
+ * if there was none) and its parsed `loaded` accounts, then kept in memory
+ * and written through (new accounts appended, a changed secret rewritten
+ * from its line on, each through the undo journal).
+ */
+export const fileStoreAccounts = (
+  ctx: FileStoreContext,
+  credentials: Buffer | undefined,
+  loaded: readonly Account[],
+): Pick<ForumStore, 'getAccount' | 'listAccounts' | 'createAccount' | 'replaceAccountSecret'> => {
+  const { dir, mutex, journal } = ctx;
+  let credentialsText = credentials?.toString('utf8') ?? '';
+  let credentialsBytes = credentials?.length ?? 0;
+  let credentialsExists = credentials !== undefined;
+  // Invalid UTF-8 in the file makes character and byte offsets disagree: such a file is rewritten whole.
+  let credentialsExact = credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(credentials);
+  const accounts = new Map(loaded.map((a) => [a.username, a]));
+
+  // Concurrent new accounts are appended together: one journal record, one write, one sync.
+  const accountBatches = createBatcher<AccountJob>(mutex, async (_key, jobs) => {
+    const added = new Map<string, Account>();
+    const outcomes = jobs.map((job): E.Either<StoreError, boolean> => {
+      const problem = accountStoreProblem(job.account);
+      if (problem !== undefined) return E.left(unstorable(problem));
+      if (accounts.has(job.account.username) || added.has(job.account.username)) return E.right(false);
+      added.set(job.account.username, job.account);
+      return E.right(true);
+    });
+    if (added.size > 0) {
+      const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
+      const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
+      try {
+        if (credentialsExists) {
+          await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'));
+        } else {
+          await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
+          credentialsExists = true;
+        }
+      } catch (e) {
+        // Nothing of the batch was stored: every account that would have been added fails.
+        jobs.forEach((job, i) => job.settle(E.isRight(outcomes[i] as E.Either<StoreError, boolean>) ? E.left(toIoError(e)) : (outcomes[i] as E.Either<StoreError, boolean>)));
+        return;
+      }
+      credentialsText += tail;
+      credentialsBytes += utf8Bytes(tail);
+      for (const a of added.values()) accounts.set(a.username, a);
+    }
+    jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
+  });
+
+  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> => () =>
+    new Promise((resolve) => accountBatches.add(CREDENTIALS_FILE, { account, settle: resolve }));
+
+  const replaceAccountSecret = (username: string, secret: string): TE.TaskEither<StoreError, boolean> =>
+    attempt(() =>
+      mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
+        if (!accounts.has(username)) return E.right(false);
+        const problem = accountStoreProblem({ username, password: secret });
+        if (problem !== undefined) return E.left(unstorable(problem));
+        const next = replaceCredentialAt(credentialsText, username, secret);
+        if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
+        if (credentialsExact) {
+          const offset = utf8Bytes(credentialsText.slice(0, next.from));
+          await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'));
+        } else {
+          await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
+          credentialsExact = true;
+        }
+        credentialsText = next.text;
+        credentialsBytes = utf8Bytes(next.text);
+        accounts.set(username, { username, password: secret });
+        return E.right(true);
+      }),
+    );
+
+  return {
+    getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
+    listAccounts: () => TE.right([...accounts.keys()]),
+    createAccount,
+    replaceAccountSecret,
+  };
+};

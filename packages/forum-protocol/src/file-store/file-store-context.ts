@@ -1,0 +1,116 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { join } from 'node:path';
+import { toIoError, type IoError, type StoreError, type WriteRateError } from '../store/errors.js';
+import type { KeyedMutex } from '../concurrency/keyed-mutex.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { StoredThread } from '../store/thread-change.js';
+import { ThreadIncarnations } from '../store/thread-incarnations.js';
+import type { ThreadLimits } from '../store/thread-limits.js';
+import type { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { uploadFileName, type Thread } from '../store/thread.js';
+import type { UndoJournal } from './undo-journal.js';
+
+/**
+ * Lock taken (after the thread's own lock, never before) by every operation
+ * that gives a name in the directory to a new file, so a thread `a-b` and the
+ * upload `b` of thread `a` can never both claim `a-b`.
+ */
+export const NAMESPACE_LOCK = '\u0000namespace';
+
+/** Start of the message of an `io` error for a value the data directory cannot hold exactly. */
+export const UNSTORABLE = 'cannot be stored exactly: ';
+
+/** The `io` error for a value the data directory cannot hold exactly, and why. */
+export const unstorable = (problem: string): IoError => ({ kind: 'io', message: `${UNSTORABLE}${problem}` });
+
+/** The error for a thread that does not exist. */
+export const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
+
+/** Runs `work`, turning what it throws into an `io` error: the store's operations fail as values. */
+export const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => async () => {
+  try {
+    return await work();
+  } catch (e) {
+    return E.left(toIoError(e));
+  }
+};
+
+/** Bytes of `s` in UTF-8. */
+export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** The file names of `thread`'s upload lines, in order. */
+export const uploadNames = (thread: Thread): string[] => thread.entries.flatMap((e) => (e.kind === 'upload' ? [e.filename] : []));
+
+/**
+ * What the file store knows of its data directory's threads and names, kept
+ * in step with the disk by the operations that change it.
+ */
+export class DirectoryContents {
+  /** Every thread, by title, as its file holds it. */
+  readonly threads: Map<string, StoredThread>;
+  /** Which life of each title the thread is: an upload must commit into the thread it began in. */
+  readonly incarnations = new ThreadIncarnations();
+  /** Names in the directory that are neither threads nor recorded uploads: never overwritten by CRT or UPD. */
+  readonly otherNames: Set<string>;
+  /**
+   * Bytes of every thread file, with the growth of batches being written already counted (so
+   * concurrent batches on different threads cannot pass the limit together).
+   */
+  threadBytes = 0;
+  // The directory names of every thread's recorded uploads, kept as threads gain uploads and go, so that
+  // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
+  // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
+  private readonly recordedUploads = new Map<string, number>();
+
+  constructor(threads: ReadonlyMap<string, StoredThread>, otherNames: readonly string[]) {
+    this.threads = new Map(threads);
+    for (const title of this.threads.keys()) this.incarnations.created(title);
+    for (const stored of this.threads.values()) this.threadBytes += stored.bytes;
+    this.otherNames = new Set(otherNames);
+    for (const st of this.threads.values()) for (const f of uploadNames(st.thread)) this.countUpload(uploadFileName(st.thread.title, f), 1);
+  }
+
+  /** Records `stored` for `title`, keeping `threadBytes` in step. */
+  storeThread(title: string, stored: StoredThread): void {
+    this.threadBytes += stored.bytes - (this.threads.get(title)?.bytes ?? 0);
+    this.threads.set(title, stored);
+  }
+
+  /** Counts one more (`1`) or one fewer (`-1`) upload line recording the directory name `name`. */
+  countUpload(name: string, by: 1 | -1): void {
+    const n = (this.recordedUploads.get(name) ?? 0) + by;
+    if (n > 0) this.recordedUploads.set(name, n);
+    else this.recordedUploads.delete(name);
+  }
+
+  /** Whether `name` is held in the directory: a thread, a recorded upload, credentials or any other file. */
+  nameTaken(name: string): boolean {
+    return this.threads.has(name) || this.otherNames.has(name) || this.recordedUploads.has(name) || name.toLowerCase() === CREDENTIALS_FILE;
+  }
+}
+
+/** What the parts of the file store share: its directory, locks, journal, contents and limits. */
+export interface FileStoreContext {
+  readonly dir: string;
+  readonly mutex: KeyedMutex;
+  readonly journal: UndoJournal;
+  readonly contents: DirectoryContents;
+  /** Uploads being received and downloads being read, so that RMV stops those of the thread it removes. */
+  readonly inFlight: TransfersInFlight;
+  /** Largest thread file the store writes (a bigger one would not be read back as a thread). */
+  readonly maxThreadFileBytes: number;
+  /** Most bytes all thread files together may hold. */
+  readonly maxThreadBytes: number;
+  readonly limits: ThreadLimits;
+  /**
+   * Charges `actor` a thread write of `bytes` (write-budget.ts), or says why not (nothing charged then).
+   * A write of no bytes (an append to a file the store wrote) or by no one is never charged.
+   */
+  readonly charge: (actor: string | undefined, bytes: number) => WriteRateError | undefined;
+  /** Told the bytes of the upload files an RMV deleted (`FileStoreOptions.onUploadsRemoved`). */
+  readonly uploadsRemoved: (bytes: number) => void;
+}
+
+/** The path of `name` in the store's directory. */
+export const pathIn = (ctx: FileStoreContext, name: string): string => join(ctx.dir, name);

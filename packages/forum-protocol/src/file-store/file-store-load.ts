@@ -1,0 +1,95 @@
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TEMP_PREFIX } from './atomic-write.js';
+import { parseCredentials } from './credentials.js';
+import { isEnoent } from './file-errors.js';
+import { recoverIntents } from './intent-records.js';
+import { CREDENTIALS_FILE } from '../protocol/names.js';
+import type { Account } from '../store/store.js';
+import { storedNameProblem } from './stored-name.js';
+import type { StoredThread } from '../store/thread-change.js';
+import { formatThreadFile, parseThreadFile, uploadFileName } from '../store/thread.js';
+import { recoverJournal } from './undo-journal.js';
+
+/** A data directory as {@link loadDataDirectory} found it, after recovery. */
+export interface LoadedDirectory {
+  /** `credentials.txt` as read, `undefined` if there is none. */
+  readonly credentials: Buffer | undefined;
+  readonly accounts: readonly Account[];
+  readonly threads: ReadonlyMap<string, StoredThread>;
+  /** Names in the directory that are neither threads nor recorded uploads. */
+  readonly otherNames: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
+const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
+  const size = (await stat(path)).size;
+  if (size > maxBytes) return undefined;
+  const bytes = await readFile(path);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (text.includes('\u0000')) return undefined;
+  const thread = parseThreadFile(title, text);
+  return thread === undefined ? undefined : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+};
+
+/**
+ * Opens the data directory `dir` (creating it if needed) as the file store
+ * starts: a change a crash cut short is undone (the journal), an UPD commit
+ * or RMV cut short undone or finished (the intent records), leftover
+ * temporary files deleted; then credentials and threads are read, files of
+ * up to `maxThreadFileBytes`.
+ */
+export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number): Promise<LoadedDirectory> => {
+  await mkdir(dir, { recursive: true });
+  const warnings: string[] = [];
+  // The journal first: it puts back files an unfinished change touched, which the intent records then read.
+  warnings.push(...(await recoverJournal(dir)).warnings);
+  await recoverIntents(dir, warnings);
+  let credentials: Buffer | undefined;
+  try {
+    credentials = await readFile(join(dir, CREDENTIALS_FILE));
+  } catch (e) {
+    if (!isEnoent(e)) throw e;
+  }
+  const creds = parseCredentials(credentials?.toString('utf8') ?? '');
+  warnings.push(...creds.warnings);
+
+  const names: string[] = [];
+  const otherNames: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const name = entry.name;
+    if (name.startsWith(TEMP_PREFIX)) {
+      // Left by a process killed mid-write; the real file is intact.
+      await unlink(join(dir, name)).catch(() => undefined);
+      continue;
+    }
+    if (name === CREDENTIALS_FILE) continue;
+    if (entry.isFile() && storedNameProblem(name) === undefined) names.push(name);
+    else otherNames.push(name);
+  }
+  // Which files are uploads is said by the upload lines of the threads, and only
+  // of real threads: an upload whose bytes read like a thread file naming
+  // uploads must not claim anything. Upload `T-F` is always longer than its
+  // thread `T`, so going from short names to long ones, every thread is known
+  // for what it is before any name it could claim comes up.
+  names.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+  const claimed = new Set<string>();
+  const threads = new Map<string, StoredThread>();
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
+    if (stored === undefined) {
+      otherNames.push(name);
+      continue;
+    }
+    threads.set(name, stored);
+    for (const e of stored.thread.entries) if (e.kind === 'upload') claimed.add(uploadFileName(name, e.filename));
+  }
+  return { credentials, accounts: creds.accounts, threads, otherNames, warnings };
+};

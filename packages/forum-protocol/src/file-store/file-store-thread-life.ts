@@ -1,0 +1,114 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { syncDir, writeFileAtomic } from './atomic-write.js';
+import type { StoreError } from '../store/errors.js';
+import { unlinkIfPresent } from './file-errors.js';
+import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
+import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
+import type { ForumStore } from '../store/store.js';
+import { storedNameProblem } from './stored-name.js';
+import { threadGone } from '../store/thread-incarnations.js';
+import { threadLimitProblem, type ThreadLimitError } from '../store/thread-limits.js';
+import { formatThreadFile, uploadFileName, wordProblem, type Thread } from '../store/thread.js';
+
+/**
+ * CRT and RMV in the file store whose shared state is `ctx`: a new thread's
+ * file written whole (temporary file + rename), a removed thread's file and
+ * uploads deleted under an intent record that the next open finishes.
+ */
+export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'createThread' | 'removeThread'> => {
+  const { dir, mutex, contents, inFlight } = ctx;
+
+  const createThread = (title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean> =>
+    attempt(() =>
+      mutex.run(title, () =>
+        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | ThreadLimitError, boolean>> => {
+          const problem = storedNameProblem(title) ?? wordProblem('the creator name', creator);
+          if (problem !== undefined) return E.left(unstorable(problem));
+          if (contents.nameTaken(title)) return E.right(false);
+          // Under the namespace lock, which every CRT holds: concurrent ones count each other.
+          let mine = 0;
+          for (const stored of contents.threads.values()) if (stored.thread.creator === creator) mine++;
+          const refused = threadLimitProblem(ctx.limits, contents.threads.size, mine);
+          if (refused !== undefined) return E.left(refused);
+          const thread: Thread = { title, creator, entries: [] };
+          const text = formatThreadFile(thread);
+          await writeFileAtomic(dir, title, text);
+          contents.storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
+          contents.incarnations.created(title);
+          return E.right(true);
+        }),
+      ),
+    );
+
+  const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
+    attempt(() =>
+      // The namespace lock too: once the thread is gone its upload names look free to CRT.
+      mutex.run(title, () =>
+        mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | Err, void>> => {
+          const stored = contents.threads.get(title);
+          const incarnation = contents.incarnations.of(title);
+          if (stored === undefined || incarnation === undefined) return E.left(noThread(title));
+          const thread = stored.thread;
+          const ok = guard(thread);
+          if (E.isLeft(ok)) return ok;
+          const filenames = uploadNames(thread);
+          // Without uploads the one unlink is atomic by itself.
+          const intent = filenames.length === 0 ? undefined : await writeIntent(dir, { op: 'remove', thread: title, filenames });
+          // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).
+          try {
+            await unlinkIfPresent(pathIn(ctx, title));
+          } catch (e) {
+            if (intent !== undefined) await clearIntent(dir, intent);
+            throw e;
+          }
+          contents.threadBytes -= stored.bytes;
+          contents.threads.delete(title);
+          contents.incarnations.removed(title);
+          for (const f of filenames) contents.countUpload(uploadFileName(title, f), -1);
+          const leftovers: string[] = [];
+          let freed = 0;
+          for (const f of filenames) {
+            const path = pathIn(ctx, uploadFileName(title, f));
+            const bytes = await stat(path).then((s) => s.size, () => 0);
+            await unlinkIfPresent(path).then(
+              () => {
+                freed += bytes;
+              },
+              () => {
+                // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
+                contents.otherNames.add(uploadFileName(title, f));
+                leftovers.push(f);
+              },
+            );
+          }
+          await syncDir(dir);
+          if (freed > 0) ctx.uploadsRemoved(freed);
+          if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
+          // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
+          // disk until their end: stopped now, temporary files deleted and read handles closed.
+          await inFlight.stopAll(title, incarnation, threadGone(title));
+          return E.right(undefined);
+        }),
+      ),
+    );
+
+  /**
+   * Ends RMV's intent record `intent` while the thread's lock is still held: deleted, or, when upload
+   * files `leftovers` could not be deleted, rewritten in place (one rename) as a record naming only
+   * them. Left as it was, the next open would delete the thread's file again, by then maybe a newer
+   * thread of the same title; so if neither can be done, the title stays taken (as the leftovers are)
+   * until the next open has rolled the record forward.
+   */
+  const keepOnlyLeftovers = async (intent: string, title: string, leftovers: readonly string[]): Promise<void> => {
+    const ended =
+      leftovers.length > 0
+        ? replaceIntent(dir, intent, { op: 'removeUploads', thread: title, filenames: [...leftovers] })
+        : unlinkIfPresent(join(dir, intent)).then(() => syncDir(dir));
+    if (!(await ended.then(() => true, () => false))) contents.otherNames.add(title);
+  };
+
+  return { createThread, removeThread };
+};

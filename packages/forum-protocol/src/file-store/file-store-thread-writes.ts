@@ -1,0 +1,165 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { toIoError, type StoreError } from '../store/errors.js';
+import { noThread, unstorable, type FileStoreContext } from './file-store-context.js';
+import { createBatcher } from '../concurrency/group-commit.js';
+import type { ThreadUpdate, UploadError } from '../store/store.js';
+import { locateChange, writtenBytes, type StoredThread } from '../store/thread-change.js';
+import { appendGuarded, threadGrowthGuard } from '../store/thread-growth.js';
+import { formatEntriesFrom, formatThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../store/thread.js';
+
+/** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
+export interface ThreadWrite {
+  readonly stored: StoredThread;
+  readonly offset: number | undefined;
+  readonly tail: Buffer;
+}
+
+/** How the file store changes threads: plans checked against its limits, written through the undo journal. */
+export interface ThreadWrites {
+  /** Writes `plan` to `title`'s file (the caller holds the thread's lock). */
+  readonly applyThreadWrite: (title: string, plan: ThreadWrite) => Promise<void>;
+  /** The write that appends upload line `line` to the stored thread `cur`, if the thread may take it. */
+  readonly planUploadLine: (cur: StoredThread, line: ThreadEntry) => E.Either<UploadError, ThreadWrite>;
+  /** Applies `update` to thread `title`, batched with concurrent updates of it; `actor` is charged the write. */
+  readonly updateThread: <Err, A>(title: string, update: ThreadUpdate<Err, A>, actor?: string) => TE.TaskEither<StoreError | Err, A>;
+}
+
+/** The thread writes of the file store whose shared state is `ctx`. */
+export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
+  const { dir, mutex, journal, contents } = ctx;
+
+  /**
+   * Plans writing `next` over the stored thread `cur`: from the first entry
+   * that differs on (an append for MSG), or the whole file (`offset`
+   * undefined) for a hand-written one or a change from early in a large one.
+   * Refuses what would not read back the same.
+   */
+  const planThreadWrite = (cur: StoredThread, next: Thread, change = locateChange(cur, next)): E.Either<StoreError, ThreadWrite | undefined> => {
+    const title = cur.thread.title;
+    if (next.title !== title) return E.left(unstorable('a thread update may not change its title'));
+    if (change === undefined) return E.right(undefined);
+    const { from, offset } = change;
+    const before = cur.thread.entries;
+    // A file the store wrote (canonical) reads back entry by entry: only entries new to it need checking.
+    // Any other is written whole, so every entry is checked (a line it kept could otherwise read back changed).
+    const problem = cur.canonical && !change.creatorChanged ? threadStoreProblem(next, from, from < before.length ? new Set(before) : undefined) : threadStoreProblem(next);
+    if (problem !== undefined) return E.left(unstorable(problem));
+    const tail = Buffer.from(offset === undefined ? formatThreadFile(next) : formatEntriesFrom(next, from), 'utf8');
+    const bytes = (offset ?? 0) + tail.length;
+    // A bigger file would not be read back as a thread (maxThreadFileBytes).
+    if (bytes > ctx.maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${ctx.maxThreadFileBytes} bytes`));
+    return E.right({ stored: { thread: next, bytes, canonical: true }, offset, tail });
+  };
+
+  const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
+    // After a failed write the journal may hold an undo of this file for the next start: a file renamed
+    // over it meanwhile would be cut by it. The journal refuses its own writes; this path must too.
+    const failed = journal.failure();
+    if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
+    if (plan.offset === undefined) await writeFileAtomic(dir, title, plan.tail);
+    else await journal.replaceTail(title, plan.offset, plan.tail);
+  };
+
+  /**
+   * The write that appends upload line `line` to the stored thread `cur`, if
+   * the thread may take it: the lines and reply size every append obeys
+   * (thread-growth.ts, as MSG), and the bytes all threads may hold, as a MSG
+   * batch counts them. Only plans: the caller holds the thread's lock to write.
+   */
+  const planUploadLine = (cur: StoredThread, line: ThreadEntry): E.Either<UploadError, ThreadWrite> => {
+    const next = appendGuarded(cur.thread, line, threadGrowthGuard(cur.thread.title));
+    if (E.isLeft(next)) return next;
+    const plan = planThreadWrite(cur, next.right);
+    if (E.isLeft(plan)) return plan;
+    if (plan.right === undefined) return E.left({ kind: 'io', message: 'the upload line was not added' });
+    const growth = plan.right.stored.bytes - cur.bytes;
+    if (growth > 0 && contents.threadBytes + growth > ctx.maxThreadBytes) return E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes });
+    return E.right(plan.right);
+  };
+
+  const sameUploads = (a: Thread, b: Thread): boolean => JSON.stringify(a.entries.filter((e) => e.kind === 'upload')) === JSON.stringify(b.entries.filter((e) => e.kind === 'upload'));
+
+  /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
+  interface ThreadJob {
+    readonly update: ThreadUpdate<unknown, unknown>;
+    /** The account charged for the write, if any. */
+    readonly actor: string | undefined;
+    readonly settle: (r: E.Either<unknown, unknown>) => void;
+  }
+
+  // Concurrent updates of one thread (many users posting to it) are applied in
+  // order in memory, each checked on its own, then written together: one write
+  // from the first line any of them changed, one journal record, one sync.
+  const threadBatches = createBatcher<ThreadJob>(mutex, async (title, jobs) => {
+    const original = contents.threads.get(title);
+    if (original === undefined) {
+      for (const job of jobs) job.settle(E.left(noThread(title)));
+      return;
+    }
+    let cur = original;
+    const accepted: { readonly job: ThreadJob; readonly result: unknown }[] = [];
+    // The plan of the first change accepted, made from `original`: alone in its batch (the usual case),
+    // it is the batch's plan, and a change of a large thread is formatted once, not twice.
+    let firstPlan: ThreadWrite | undefined;
+    for (const job of jobs) {
+      const out = job.update(cur.thread);
+      if (E.isLeft(out)) {
+        job.settle(out);
+        continue;
+      }
+      // Upload lines say which files are uploads: only UPD and RMV may change them, with the files.
+      if (!sameUploads(cur.thread, out.right.thread)) {
+        job.settle(E.left(unstorable('a thread update may not add, remove or change upload lines')));
+        continue;
+      }
+      // Charged what this change alone would rewrite (a batch writes once, but each change could have come alone).
+      // Found before the change is formatted, so a refusal costs little more than finding where it starts.
+      const change = locateChange(cur, out.right.thread);
+      const bytes = change === undefined ? 0 : writtenBytes(cur, change.offset);
+      const refused = ctx.charge(job.actor, bytes);
+      if (refused !== undefined) {
+        job.settle(E.left(refused));
+        continue;
+      }
+      const step = planThreadWrite(cur, out.right.thread, change);
+      if (E.isLeft(step)) {
+        job.settle(step);
+        continue;
+      }
+      const growth = (step.right?.stored.bytes ?? cur.bytes) - cur.bytes;
+      if (growth > 0 && contents.threadBytes + growth > ctx.maxThreadBytes) {
+        job.settle(E.left({ kind: 'threadStorageFull', limit: ctx.maxThreadBytes } satisfies StoreError));
+        continue;
+      }
+      contents.threadBytes += growth;
+      if (accepted.length === 0) firstPlan = step.right;
+      // Until written, the thread keeps its file's flag: a hand-written file's later jobs are checked whole too.
+      cur = step.right === undefined ? { ...cur, thread: out.right.thread } : { ...step.right.stored, canonical: cur.canonical };
+      accepted.push({ job, result: out.right.result });
+    }
+    try {
+      const plan = accepted.length === 1 ? E.right(firstPlan) : planThreadWrite(original, cur.thread);
+      if (E.isLeft(plan)) throw new Error(plan.left.kind === 'io' ? plan.left.message : 'thread vanished');
+      if (plan.right !== undefined) await applyThreadWrite(title, plan.right);
+      const written = plan.right?.stored ?? { ...original, thread: cur.thread };
+      // `contents.threadBytes` counted this batch's growth already (as `cur`): correct it to what was written.
+      contents.threadBytes += written.bytes - cur.bytes;
+      contents.threads.set(title, written);
+    } catch (e) {
+      contents.threadBytes -= cur.bytes - original.bytes;
+      for (const a of accepted) a.job.settle(E.left(toIoError(e)));
+      return;
+    }
+    for (const a of accepted) a.job.settle(E.right(a.result));
+  });
+
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>, actor?: string): TE.TaskEither<StoreError | Err, A> => () =>
+    new Promise<E.Either<StoreError | Err, A>>((resolve) =>
+      // The batch only passes back what `update` returned (Err, A) or a StoreError.
+      threadBatches.add(title, { update, actor, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
+    );
+
+  return { applyThreadWrite, planUploadLine, updateThread };
+};

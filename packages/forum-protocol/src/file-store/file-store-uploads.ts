@@ -1,0 +1,150 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { createWriteStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { tempPath } from './atomic-write.js';
+import type { FileExistsError } from '../store/errors.js';
+import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
+import type { ThreadWrites } from './file-store-thread-writes.js';
+import { clearIntent, writeIntent } from './intent-records.js';
+import type { ForumStore, UploadError, UploadWriter } from '../store/store.js';
+import { storedNameProblem } from './stored-name.js';
+import { writtenBytes } from '../store/thread-change.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { hasUpload, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
+import { endUploadStream, TransferStop } from '../store/transfers-in-flight.js';
+
+/**
+ * UPD in the file store whose shared state is `ctx`: the bytes received into
+ * a temporary file, then, under the thread's and the namespace's locks, put
+ * in place and made visible by the upload line (`writes`), an intent record
+ * letting the next open undo the bytes if a crash comes between the two.
+ */
+export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): Pick<ForumStore, 'checkUpload' | 'beginUpload'> => {
+  const { dir, mutex, contents, inFlight } = ctx;
+  const { planUploadLine, applyThreadWrite } = writes;
+  /**
+   * What an upload is refused for before a byte of it is stored (`checkUpload`, `beginUpload`): what its
+   * commit would refuse now. Commit checks again, under the locks: things may change meanwhile.
+   */
+  const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
+    const stored = contents.threads.get(title);
+    const incarnation = contents.incarnations.of(title);
+    if (stored === undefined || incarnation === undefined) return E.left(noThread(title));
+    // Any file of the name, not only this thread's uploads: commit would refuse a name a thread or another file holds.
+    if (hasUpload(stored.thread, filename) || contents.nameTaken(uploadFileName(title, filename))) return E.left({ kind: 'fileExists', title, filename } satisfies FileExistsError);
+    const problem = wordProblem('the file name', filename) ?? wordProblem('the uploader name', uploader) ?? storedNameProblem(uploadFileName(title, filename));
+    if (problem !== undefined) return E.left(unstorable(problem));
+    // The line's room: the thread's lines and reply size, and the bytes all threads may hold (maxThreadBytes).
+    return E.map(() => incarnation)(planUploadLine(stored, { kind: 'upload', uploader, filename }));
+  };
+
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
+    attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Granted for a thread of this title that is gone (maybe made again since): refused as for any missing thread.
+      if (granted !== undefined && contents.incarnations.of(title) !== granted) return E.left(threadGone(title));
+      const room = uploadProblem(title, filename, uploader);
+      if (E.isLeft(room)) return room;
+      const line: ThreadEntry = { kind: 'upload', uploader, filename };
+      const incarnation = room.right;
+      const tmp = tempPath(dir);
+      // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
+      // that locks around commit can let the stream close first, and not hold its lock over the sync).
+      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true });
+      // Errors surface through commit(); a listener keeps them from crashing the process.
+      stream.on('error', () => undefined);
+      const closed = new Promise<Error | null>((resolve) => stream.once('close', () => resolve(stream.errored)));
+      let aborted = false;
+      const discard = async (): Promise<void> => {
+        await unlink(tmp).catch(() => undefined);
+      };
+      // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
+      const stop = new TransferStop(async () => {
+        stream.destroy();
+        await closed;
+        await discard();
+      });
+      const forget = inFlight.add(title, incarnation, stop);
+      const commit: TE.TaskEither<UploadError, void> = attempt(async (): Promise<E.Either<UploadError, void>> => {
+        // From here the commit decides, under the locks: a stop now would delete the file it is about to rename.
+        const ended = await endUploadStream({ stop, forget, aborted, stream, done: closed, discard });
+        if (ended !== undefined) return E.left(ended);
+        // Already synced as the stream closed (flush) on Node ≥ 20.10, so this is quick; an older Node needs it.
+        const h = await open(tmp, 'r+');
+        try {
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        return mutex.run(title, () =>
+          mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<UploadError, void>> => {
+            const current = contents.threads.get(title);
+            const name = uploadFileName(title, filename);
+            // Removed (and maybe made again, by anyone) while the bytes arrived: not the thread they were sent to.
+            if (current === undefined || contents.incarnations.of(title) !== incarnation) {
+              await discard();
+              return E.left(threadGone(title));
+            }
+            if (hasUpload(current.thread, filename) || contents.nameTaken(name)) {
+              await discard();
+              return E.left({ kind: 'fileExists', title, filename });
+            }
+            // Under the thread's lock, which MSG batches hold too: MSGs and uploads are checked one after another.
+            const plan = planUploadLine(current, line);
+            if (E.isLeft(plan)) {
+              await discard();
+              return plan;
+            }
+            // Charged as a MSG's line is: what the line's write puts on disk (nothing for an append to a
+            // file the store wrote; the whole file for the first change of a hand-written one).
+            const refused = ctx.charge(uploader, writtenBytes(current, plan.right.offset));
+            if (refused !== undefined) {
+              await discard();
+              return E.left(refused);
+            }
+            // Counted before the writes below yield, as a MSG batch counts its growth, so that changes of
+            // other threads meanwhile cannot take all threads past maxThreadBytes together with this one.
+            const growth = plan.right.stored.bytes - current.bytes;
+            contents.threadBytes += growth;
+            // The bytes go in place first, then the line that makes them visible; the intent
+            // record lets the next open remove the bytes if a crash comes between the two.
+            let intent: string | undefined;
+            try {
+              intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
+              await rename(tmp, pathIn(ctx, name));
+              try {
+                await applyThreadWrite(title, plan.right);
+              } catch (e) {
+                await unlink(pathIn(ctx, name)).catch(() => undefined);
+                throw e;
+              }
+            } catch (e) {
+              contents.threadBytes -= growth;
+              await discard();
+              if (intent !== undefined) await clearIntent(dir, intent);
+              throw e;
+            }
+            // `contents.threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.
+            contents.threads.set(title, plan.right.stored);
+            contents.countUpload(name, 1);
+            await clearIntent(dir, intent);
+            return E.right(undefined);
+          }),
+        );
+      });
+      const abort = async (): Promise<void> => {
+        aborted = true;
+        forget();
+        stream.destroy();
+        await closed;
+        await discard();
+      };
+      return E.right({ stream, commit, abort, stopped: stop.stopped });
+    });
+
+  return {
+    checkUpload: (title, filename, uploader) => attempt(async () => uploadProblem(title, filename, uploader)),
+    beginUpload,
+  };
+};

@@ -1,0 +1,120 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import type { IoError } from '../store/errors.js';
+import { fileStoreAccounts } from './file-store-accounts.js';
+import { attempt, DirectoryContents, UNSTORABLE, type FileStoreContext } from './file-store-context.js';
+import { fileStoreDownloads } from './file-store-downloads.js';
+import { loadDataDirectory, type LoadedDirectory } from './file-store-load.js';
+import { fileStoreThreadLife } from './file-store-thread-life.js';
+import { fileStoreThreadWrites } from './file-store-thread-writes.js';
+import { fileStoreUploads } from './file-store-uploads.js';
+import { appendByUpdate } from '../store/append-by-update.js';
+import { changeByUpdate } from '../store/change-by-update.js';
+import { createKeyedMutex } from '../concurrency/keyed-mutex.js';
+import type { ForumStore } from '../store/store.js';
+import { resolveThreadLimits, type ThreadLimits } from '../store/thread-limits.js';
+import { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { createUndoJournal } from './undo-journal.js';
+import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
+
+export { UNSTORABLE };
+
+/** Options for {@link openFileStore}. */
+export interface FileStoreOptions {
+  /** Files larger than this are never read as threads when the directory is opened, so no thread may grow past it (the change is refused). Default 16 MiB. */
+  readonly maxThreadFileBytes?: number;
+  /** Thread creation limits (CRT). Default {@link DEFAULT_THREAD_LIMITS}. */
+  readonly threadLimits?: Partial<ThreadLimits>;
+  /**
+   * Most bytes all thread files together may hold: a MSG, EDT or upload line that
+   * would add bytes past it is refused (`threadStorageFull`); removing makes room. The
+   * store keeps every thread in memory, so this bounds its memory as well as
+   * its disk. Default {@link DEFAULT_MAX_THREAD_BYTES}.
+   */
+  readonly maxThreadBytes?: number;
+  /**
+   * Bytes a second of thread writes (MSG, EDT, DLT, an upload's line) each
+   * account, and the store, may put on disk (see write-budget.ts); `false`:
+   * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
+   */
+  readonly writeBudget?: WriteBudgetOptions | false;
+  /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
+  readonly clock?: () => number;
+  /**
+   * Told the bytes of the upload files an RMV deleted, once they are gone: a disk quota that reuses a
+   * measurement of the directory (the server's `--max-data-bytes`) counts them off at once, instead of
+   * refusing uploads for the room RMV freed until it measures again.
+   */
+  readonly onUploadsRemoved?: (bytes: number) => void;
+}
+
+/** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
+export const DEFAULT_MAX_THREAD_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Opens (creating it if needed) a data directory in the format of
+ * forum-spec.md: `credentials.txt`, one file per thread named by its title,
+ * uploads as `TITLE-FILENAME`. Existing files, hand-written or left by the
+ * original implementation, are read; leftover temporary files are deleted,
+ * a change a crash cut short is undone (see {@link createUndoJournal}), and an
+ * UPD commit or RMV that a crash cut short is undone or finished.
+ *
+ * The store then owns the directory: it caches its contents and writes
+ * through, with a lock per file so concurrent commands never interleave
+ * writes. A write costs about the size of the change: a new message or
+ * account is appended to its file; an edit or deletion rewrites the file from
+ * the first line it changes. Each such change goes through the undo journal,
+ * so a crash leaves the file as it was or as it should be; a new thread file
+ * is written whole (temporary file + rename). What the store cannot keep
+ * exactly (a lone surrogate, a line break in a message, a user name with a
+ * space, a name that is no plain file name…) is refused with an `io` error
+ * whose message starts with {@link UNSTORABLE}, never stored changed.
+ */
+export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.TaskEither<IoError, ForumStore> =>
+  attempt(async () => {
+    const maxThreadFileBytes = options.maxThreadFileBytes ?? 16 * 1024 * 1024;
+    const limits = resolveThreadLimits(options.threadLimits);
+    const maxThreadBytes = options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES;
+    if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
+    const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
+    const clock = options.clock ?? (() => performance.now());
+    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}) };
+    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes), settings, budget, clock));
+  });
+
+/** The store's parts over one shared context: accounts, thread writes, CRT/RMV, uploads, downloads. */
+const makeStore = (
+  dir: string,
+  loaded: LoadedDirectory,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved'>,
+  budget: WriteBudget | undefined,
+  clock: () => number,
+): ForumStore => {
+  const ctx: FileStoreContext = {
+    dir,
+    ...settings,
+    mutex: createKeyedMutex(),
+    journal: createUndoJournal(dir),
+    contents: new DirectoryContents(loaded.threads, loaded.otherNames),
+    inFlight: new TransfersInFlight(),
+    charge: (actor, bytes) => {
+      const refused = actor === undefined || bytes === 0 ? undefined : budget?.take(actor, bytes, clock());
+      return refused === undefined ? undefined : { kind: 'writeRate', ...refused };
+    },
+  };
+  const writes = fileStoreThreadWrites(ctx);
+  const { threads } = ctx.contents;
+  return {
+    warnings: loaded.warnings,
+    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts),
+    listThreads: () => TE.right([...threads.keys()].sort()),
+    getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
+    ...fileStoreThreadLife(ctx),
+    updateThread: writes.updateThread,
+    appendEntry: appendByUpdate(writes.updateThread),
+    changeMessage: changeByUpdate(writes.updateThread),
+    ...fileStoreUploads(ctx, writes),
+    ...fileStoreDownloads(ctx),
+  };
+};

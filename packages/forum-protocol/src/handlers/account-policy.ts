@@ -1,0 +1,114 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { plainTextAccounts, type AccountPolicy, type PasswordVerdict, type RegisterVerdict } from './auth.js';
+import { toIoError, type StoreError } from '../store/errors.js';
+import { hashPassword, parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
+import {
+  createAccountCreationLimiter,
+  createLoginRateLimiter,
+  type AccountCreationLimiter,
+  type AccountCreationLimitOptions,
+  type LoginRateLimiter,
+  type LoginRateLimitOptions,
+} from '../limits/rate-limit.js';
+
+const hashTE = (password: string): TE.TaskEither<StoreError, string> => TE.tryCatch(() => hashPassword(password), toIoError);
+
+/**
+ * Passwords stored as scrypt hashes (`username scrypt$<salt>$<hash>` in
+ * `credentials.txt`; the server's `--hash-passwords`). New accounts are
+ * stored hashed. An account still in plain text logs in as before and, on
+ * that successful login, its line is rewritten (atomically, through
+ * `ForumStore.replaceAccountSecret`) to the hashed form.
+ */
+export const hashedAccounts = (): AccountPolicy => ({
+  verify: (store, username, password) => async () => {
+    const found = await store.getAccount(username)();
+    if (E.isLeft(found)) return found;
+    if (O.isNone(found.right)) return E.right<StoreError, PasswordVerdict>('unknown');
+    const secret = found.right.value.password;
+    const hashed = parsePasswordHash(secret);
+    if (hashed !== undefined) {
+      try {
+        return E.right((await verifyPasswordHash(password, hashed)) ? 'ok' : 'wrong');
+      } catch (e) {
+        return E.left(toIoError(e));
+      }
+    }
+    if (!plainPasswordsEqual(password, secret)) return E.right('wrong');
+    const upgraded = await TE.chain((h: string) => store.replaceAccountSecret(username, h))(hashTE(password))();
+    // A failed rewrite must not pass for a login: the account would silently stay in plain text.
+    return E.isLeft(upgraded) ? upgraded : E.right('ok');
+  },
+  register: (store, username, password) =>
+    TE.map((ok: boolean): RegisterVerdict => (ok ? 'created' : 'taken'))(TE.chain((h: string) => store.createAccount({ username, password: h }))(hashTE(password))),
+});
+
+/**
+ * Wraps a policy with login throttling: an attempt for a throttled account
+ * or host is refused (`throttled`, the password is not even checked). The
+ * slot is taken *before* the (slow, hashed) check, so attempts in flight
+ * count: 200 guesses sent at once from one host get at most the host's limit
+ * checked. A wrong password (or a vanished account) turns the slot into a
+ * counted failure; a right one clears the account's failures; both count as
+ * checks, which are limited too (a right password is as costly to check);
+ * a store error frees it. With a `creation` limiter, new accounts are limited per host the
+ * same way (a slot before the hash, counted once created).
+ * `limiter` null: logins are not throttled. One limiter per server
+ * (it is the shared state).
+ */
+export const rateLimitedAccounts = (
+  inner: AccountPolicy,
+  // `null`, not `undefined`: passing undefined would pick up a default limiter.
+  limiter: LoginRateLimiter | null = createLoginRateLimiter(),
+  creation?: AccountCreationLimiter,
+): AccountPolicy => ({
+  verify: (store, username, password, attempt) => async () => {
+    if (limiter === null) return inner.verify(store, username, password, attempt)();
+    const slot = limiter.reserve(username, attempt.peerAddress, attempt.now);
+    if (slot.kind === 'throttled') {
+      return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs, cause: slot.cause ?? 'failures' });
+    }
+    let verdict: E.Either<StoreError, PasswordVerdict> | undefined;
+    try {
+      verdict = await inner.verify(store, username, password, attempt)();
+      return verdict;
+    } finally {
+      // In `finally`: a check that throws must still give its slot back.
+      const r = verdict !== undefined && E.isRight(verdict) ? verdict.right : undefined;
+      slot.reservation.settle(r === 'ok' ? 'success' : r === 'wrong' || r === 'unknown' ? 'failure' : 'cancel');
+    }
+  },
+  register: (store, username, password, attempt) => async () => {
+    if (creation === undefined) return inner.register(store, username, password, attempt)();
+    const slot = creation.reserve(attempt.peerAddress, attempt.now);
+    if (slot.kind === 'throttled') return E.right<StoreError, RegisterVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs });
+    let verdict: E.Either<StoreError, RegisterVerdict> | undefined;
+    try {
+      verdict = await inner.register(store, username, password, attempt)();
+      return verdict;
+    } finally {
+      slot.reservation.settle(verdict !== undefined && E.isRight(verdict) && verdict.right === 'created' ? 'success' : 'cancel');
+    }
+  },
+});
+
+/** Options of {@link accountPolicy}. */
+export interface AccountPolicyOptions {
+  /** Store new and upgraded passwords as scrypt hashes (`--hash-passwords`). Default false (the spec's plain format). */
+  readonly hashPasswords?: boolean;
+  /** Throttling limits; `false` turns throttling off. Default `DEFAULT_LOGIN_RATE_LIMIT` (5 per account, 20 per host, per minute). */
+  readonly rateLimit?: LoginRateLimitOptions | false;
+  /** New accounts per client host; `false` turns the limit off. Default `DEFAULT_ACCOUNT_CREATION_LIMIT` (10 per host per 10 minutes). */
+  readonly accountCreationLimit?: AccountCreationLimitOptions | false;
+}
+
+/** The policy a server uses: plain or hashed, throttled unless told otherwise. Make one per server. */
+export const accountPolicy = (options: AccountPolicyOptions = {}): AccountPolicy => {
+  const base = options.hashPasswords === true ? hashedAccounts() : plainTextAccounts;
+  const creation = options.accountCreationLimit === false ? undefined : createAccountCreationLimiter(options.accountCreationLimit ?? {});
+  if (options.rateLimit === false && creation === undefined) return base;
+  // Login throttling off still leaves account creation limited, and vice versa.
+  return rateLimitedAccounts(base, options.rateLimit === false ? null : createLoginRateLimiter(options.rateLimit ?? {}), creation);
+};

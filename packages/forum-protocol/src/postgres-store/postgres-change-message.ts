@@ -1,0 +1,59 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type { Sql, TransactionSql } from 'postgres';
+import type { StoreError } from '../store/errors.js';
+import { changedSize, type MessageChange, type NumberedMessage } from '../store/message-change.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import type { ThreadSize } from '../store/thread-size.js';
+
+interface MessageRow {
+  readonly pos: string;
+  readonly author: string;
+  readonly body: string;
+}
+
+/**
+ * Message number `n` of a thread of size `size` and its position, or
+ * `undefined`. Found in the index of the thread's messages (schema 4,
+ * `entries_messages`): only index entries are counted on the way to it, from
+ * whichever end is nearer (O(n) index entries, no line), and only its own
+ * line is read.
+ */
+const findMessage = async (tx: TransactionSql, size: ThreadSize, n: number): Promise<{ readonly pos: string; readonly message: NumberedMessage } | undefined> => {
+  if (!Number.isSafeInteger(n) || n < 1 || n > size.messages) return undefined;
+  const fromEnd = size.messages - n;
+  // The position first, in a subquery, so that the messages skipped on the way are index entries only
+  // (an index-only scan where the table is vacuumed): a plain OFFSET would fetch each skipped line.
+  const rows =
+    fromEnd < n - 1
+      ? await tx<MessageRow[]>`SELECT pos, author, body FROM entries WHERE thread = ${size.title} AND pos =
+          (SELECT pos FROM entries WHERE thread = ${size.title} AND kind = 'message' ORDER BY pos DESC OFFSET ${fromEnd} LIMIT 1)`
+      : await tx<MessageRow[]>`SELECT pos, author, body FROM entries WHERE thread = ${size.title} AND pos =
+          (SELECT pos FROM entries WHERE thread = ${size.title} AND kind = 'message' ORDER BY pos OFFSET ${n - 1} LIMIT 1)`;
+  const row = rows[0];
+  return row === undefined ? undefined : { pos: row.pos, message: { n, author: row.author, text: row.body } };
+};
+
+/**
+ * EDT and DLT in PostgreSQL: under the thread row's lock (every change of
+ * the thread's lines takes it), reads the thread's size and message `n`,
+ * then updates or deletes that one line and keeps the size on the row, in
+ * one transaction. The thread's other lines are neither read nor written:
+ * messages are numbered by their order, so a DLT renumbers nothing.
+ */
+export const changeMessageInPostgres = <Err>(sql: Sql, title: string, n: number, change: MessageChange<Err>): Promise<E.Either<StoreError | Err, void>> =>
+  sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+    const size = await lockThreadSize(tx, title);
+    if (size === undefined) return E.left({ kind: 'noThread', title });
+    const found = await findMessage(tx, size, n);
+    if (found === undefined) return E.left(change.noMessage);
+    const decided = change.decide(found.message, size);
+    if (E.isLeft(decided)) return decided;
+    const edit = decided.right;
+    await Promise.all([
+      edit.kind === 'edit'
+        ? tx`UPDATE entries SET body = ${edit.text} WHERE thread = ${title} AND pos = ${found.pos}`
+        : tx`DELETE FROM entries WHERE thread = ${title} AND pos = ${found.pos}`,
+      writeThreadSize(tx, title, changedSize(size, found.message, edit)),
+    ]);
+    return E.right(undefined);
+  });

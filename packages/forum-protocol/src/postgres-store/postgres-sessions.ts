@@ -1,0 +1,104 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import type { Sql } from 'postgres';
+import { toIoError, type StoreError } from '../store/errors.js';
+import type { SessionRegistry } from '../store/session.js';
+
+/** Options for {@link createPostgresSessionRegistry}. */
+export interface PostgresSessionOptions {
+  /** This server's id: unique among the servers sharing the database. */
+  readonly serverId: string;
+  /**
+   * How long a lease lives without renewal, ms. The server renews all its
+   * leases every third of it, so a crashed server's accounts are free again
+   * at most this long after it died. Keep it at most the forum's idle timeout.
+   */
+  readonly leaseMs: number;
+  /** Told when a renewal fails (the next one may succeed; a lease lapses only after `leaseMs`). */
+  readonly onError?: (message: string) => void;
+  /**
+   * Told when a renewal finds that a lease of this server is gone: it lapsed (this server could not
+   * renew it in time, e.g. cut off from the database) and another connection took the account. The
+   * server should end that connection: the account's one live session is now elsewhere.
+   */
+  readonly onLeaseLost?: (username: string, connectionKey: string) => void;
+}
+
+/** A lease-based {@link SessionRegistry} with its heartbeat. */
+export interface PostgresSessionRegistry extends SessionRegistry {
+  /** Renews this server's leases now (the heartbeat does it every `leaseMs / 3`), and reports those it lost. */
+  renew(): Promise<void>;
+  /** Stops the heartbeat and frees this server's leases (a graceful stop; a crash leaves them to expire). */
+  close(): Promise<void>;
+}
+
+const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => async () => {
+  try {
+    return E.right(await work());
+  } catch (e) {
+    return E.left(toIoError(e));
+  }
+};
+
+/**
+ * One live session per account across every server sharing the database:
+ * a row in `session_leases` per logged-in account, claimed atomically
+ * (`INSERT … ON CONFLICT DO UPDATE … WHERE` the old lease expired or is the
+ * same connection's) and renewed by this server's heartbeat. Times are the
+ * database's, so the servers' clocks do not matter.
+ */
+export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSessionOptions): PostgresSessionRegistry => {
+  const { serverId, leaseMs } = options;
+  // The leases this server holds (connection key → user) and when each was taken, by renewal round:
+  // a lease taken while a renewal is in flight is not in that renewal's answer, and is not lost.
+  const held = new Map<string, { readonly username: string; readonly round: number }>();
+  let round = 0;
+  const renew = async (): Promise<void> => {
+    const started = ++round;
+    const rows = await sql<{ connection_key: string }[]>`
+      UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE server_id = ${serverId}
+      RETURNING connection_key`;
+    const renewed = new Set(rows.map((r) => r.connection_key));
+    for (const [key, lease] of held) {
+      if (lease.round >= started || renewed.has(key)) continue;
+      held.delete(key);
+      options.onLeaseLost?.(lease.username, key);
+    }
+  };
+  const timer = setInterval(() => {
+    renew().catch((e: unknown) => options.onError?.(`lease renewal failed: ${toIoError(e).message}`));
+  }, Math.max(10, Math.floor(leaseMs / 3)));
+  timer.unref();
+  return {
+    tryAcquire: (username, connectionKey) =>
+      attempt(async () => {
+        const rows = await sql`
+          INSERT INTO session_leases (username, server_id, connection_key, expires_at)
+          VALUES (${username}, ${serverId}, ${connectionKey}, now() + ${leaseMs} * interval '1 millisecond')
+          ON CONFLICT (username) DO UPDATE
+            SET server_id = EXCLUDED.server_id, connection_key = EXCLUDED.connection_key, expires_at = EXCLUDED.expires_at
+            WHERE session_leases.expires_at < now() OR session_leases.connection_key = EXCLUDED.connection_key
+          RETURNING username`;
+        if (rows.length === 1) held.set(connectionKey, { username, round });
+        return rows.length === 1;
+      }),
+    release: (username, connectionKey) => async () => {
+      held.delete(connectionKey);
+      // Best effort: a lease left behind expires by itself.
+      await sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`.catch((e: unknown) =>
+        options.onError?.(`lease release failed: ${toIoError(e).message}`),
+      );
+    },
+    holder: (username) =>
+      attempt(async () => {
+        const rows = await sql<{ connection_key: string }[]>`
+          SELECT connection_key FROM session_leases WHERE username = ${username} AND expires_at >= now()`;
+        return rows[0]?.connection_key;
+      }),
+    renew,
+    close: async () => {
+      clearInterval(timer);
+      await sql`DELETE FROM session_leases WHERE server_id = ${serverId}`.catch(() => undefined);
+    },
+  };
+};

@@ -1,0 +1,337 @@
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
+import { toIoError, type IoError, type NoFileError, type StoreError } from '../store/errors.js';
+import { changeMessageInPostgres } from './postgres-change-message.js';
+import { createThreadInPostgres } from './postgres-create-thread.js';
+import { migrate } from './postgres-schema.js';
+import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
+import { threadGrowthGuard } from '../store/thread-growth.js';
+import { rememberReplyBytes } from '../store/thread-reply-size.js';
+import { appendedSize, threadSize, type ThreadSize } from '../store/thread-size.js';
+import type { Thread, ThreadEntry } from '../store/thread.js';
+import { type ThreadLimits, resolveThreadLimits } from '../store/thread-limits.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { TransfersInFlight } from '../store/transfers-in-flight.js';
+
+/** Options for {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Most connections this server opens. Default 10. */
+  readonly maxConnections?: number;
+  /** A schema (created if missing) to keep the tables in instead of `public`: one database, several forums (tests). */
+  readonly schema?: string;
+  /** Pending uploads untouched this long are deleted when the store opens (a crashed server left them). Default 10 minutes. */
+  readonly staleUploadMs?: number;
+  /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
+  readonly threadLimits?: Partial<ThreadLimits>;
+}
+
+/** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
+export interface PostgresStore extends ForumStore {
+  /** The pool (for `createPostgresSessionRegistry` and `createPostgresTransferTokens`). */
+  readonly sql: Sql;
+  /** Closes the pool, after the queries in flight. */
+  close(): Promise<void>;
+}
+
+interface EntryRow {
+  readonly pos: string;
+  readonly kind: string;
+  readonly author: string;
+  readonly body: string;
+}
+
+const toEntry = (r: EntryRow): ThreadEntry => {
+  switch (r.kind) {
+    case 'message':
+      return { kind: 'message', author: r.author, text: r.body };
+    case 'upload':
+      return { kind: 'upload', uploader: r.author, filename: r.body };
+    default:
+      return { kind: 'other', line: r.body };
+  }
+};
+
+const entryColumns = (e: ThreadEntry): { readonly kind: string; readonly author: string; readonly body: string } => {
+  switch (e.kind) {
+    case 'message':
+      return { kind: 'message', author: e.author, body: e.text };
+    case 'upload':
+      return { kind: 'upload', author: e.uploader, body: e.filename };
+    case 'other':
+      return { kind: 'other', author: '', body: e.line };
+  }
+};
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => async () => {
+  try {
+    return await work();
+  } catch (e) {
+    return E.left(toIoError(e));
+  }
+};
+
+/** A thread and the position of each of its entries, read under the thread row's lock. */
+interface LockedThread {
+  readonly thread: Thread;
+  readonly positions: readonly number[];
+}
+
+interface ThreadRow {
+  readonly creator: string;
+  readonly pos: string | null;
+  readonly kind: string | null;
+  readonly author: string | null;
+  readonly body: string | null;
+}
+
+/** The thread from one row per line (a thread without lines: one row of nulls), or `undefined`. */
+const toLocked = (title: string, rows: readonly ThreadRow[]): LockedThread | undefined => {
+  const creator = rows[0]?.creator;
+  if (creator === undefined) return undefined;
+  const lines = rows.flatMap((r) => (r.pos === null ? [] : [{ pos: r.pos, kind: r.kind ?? '', author: r.author ?? '', body: r.body ?? '' }]));
+  return { thread: { title, creator, entries: lines.map(toEntry) }, positions: lines.map((r) => Number(r.pos)) };
+};
+
+// Lock first, then read the lines in a second statement: under READ COMMITTED that statement sees
+// what the previous holder of the lock committed (a join locking only the thread row would re-check
+// that row after the wait but return the lines as they were before it). The two are pipelined (one
+// round trip): the connection runs them in order, so the read still starts once the lock is held.
+const lockThread = async (tx: TransactionSql, title: string): Promise<LockedThread | undefined> => {
+  const [size, rows] = await Promise.all([
+    lockThreadSize(tx, title),
+    tx<EntryRow[]>`SELECT pos, kind, author, body FROM entries WHERE thread = ${title} ORDER BY pos`,
+  ]);
+  if (size === undefined) return undefined;
+  const thread: Thread = { title, creator: size.creator, entries: rows.map(toEntry) };
+  // The update's size checks (MSG, EDT) then cost one line's work, not a count of every line.
+  rememberReplyBytes(thread, size.replyBytes);
+  return { thread, positions: rows.map((r) => Number(r.pos)) };
+};
+
+/**
+ * Writes the difference between the locked thread and `next`: entries the
+ * update kept are the same objects, so only the changed run in the middle is
+ * deleted and inserted (MSG: one insert; DLT: one delete; EDT: one of each).
+ */
+const writeDiff = async (tx: TransactionSql, locked: LockedThread, next: readonly ThreadEntry[]): Promise<void> => {
+  const old = locked.thread.entries;
+  const title = locked.thread.title;
+  let head = 0;
+  while (head < old.length && head < next.length && old[head] === next[head]) head++;
+  let tail = 0;
+  while (tail < old.length - head && tail < next.length - head && old[old.length - 1 - tail] === next[next.length - 1 - tail]) tail++;
+  const removed = locked.positions.slice(head, old.length - tail);
+  const added = next.slice(head, next.length - tail);
+  const before = head === 0 ? 0 : (locked.positions[head - 1] ?? 0);
+  const after = tail === 0 ? Number.POSITIVE_INFINITY : (locked.positions[old.length - tail] ?? Number.POSITIVE_INFINITY);
+  if (added.length <= after - before - 1) {
+    if (removed.length > 0) await tx`DELETE FROM entries WHERE thread = ${title} AND pos = ANY(${removed})`;
+    if (added.length > 0) {
+      const rows = added.map((e, i) => ({ thread: title, pos: before + 1 + i, ...entryColumns(e) }));
+      await tx`INSERT INTO entries ${tx(rows, 'thread', 'pos', 'kind', 'author', 'body')}`;
+    }
+    return;
+  }
+  // No room between the kept neighbours (an insertion in the middle): renumber everything after the kept head.
+  await tx`DELETE FROM entries WHERE thread = ${title} AND pos > ${before}`;
+  const rows = next.slice(head).map((e, i) => ({ thread: title, pos: before + 1 + i, ...entryColumns(e) }));
+  if (rows.length > 0) await tx`INSERT INTO entries ${tx(rows, 'thread', 'pos', 'kind', 'author', 'body')}`;
+};
+
+/**
+ * Connects to PostgreSQL at `url` and creates or migrates the forum's tables
+ * (see `postgres-schema.ts`). Every command is one transaction; a change to a
+ * thread locks its row (`SELECT … FOR UPDATE`), so commands from any number
+ * of servers on one thread run one after another and message numbers stay
+ * those of the spec. Upload bytes are stored in chunks and never held whole.
+ */
+export const openPostgresStore = (url: string, options: PostgresStoreOptions = {}): TE.TaskEither<IoError, PostgresStore> =>
+  attempt(async () => {
+    const limits = resolveThreadLimits(options.threadLimits);
+    const schema = options.schema;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) return E.left({ kind: 'io', message: `invalid schema name: ${schema}` } satisfies IoError);
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => undefined,
+      ...(schema === undefined ? {} : { connection: { search_path: schema } }),
+    });
+    try {
+      await migrate(sql, schema);
+      const staleMs = options.staleUploadMs ?? 10 * 60_000;
+      await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
+    } catch (e) {
+      await sql.end({ timeout: 1 });
+      throw e;
+    }
+    return E.right(makeStore(sql, limits));
+  });
+
+const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
+  const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
+  // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
+  const inFlight = new TransfersInFlight();
+
+  const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
+    attempt(async () => {
+      // One statement: one snapshot of the head and the lines, one round trip.
+      const rows = await sql<ThreadRow[]>`
+        SELECT t.creator, e.pos, e.kind, e.author, e.body FROM threads t LEFT JOIN entries e ON e.thread = t.title
+        WHERE t.title = ${title} ORDER BY e.pos`;
+      return E.right(O.map((l: LockedThread) => l.thread)(O.fromNullable(toLocked(title, rows))));
+    });
+
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
+    attempt(() =>
+      sql.begin(async (tx): Promise<E.Either<StoreError | Err, A>> => {
+        const locked = await lockThread(tx, title);
+        if (locked === undefined) return E.left(noThread(title));
+        const out = update(locked.thread);
+        if (E.isLeft(out)) return out;
+        const next = out.right.thread;
+        // threadSize(next) is remembered when the update was an edit or a delete; any other is counted here, once.
+        await Promise.all([writeDiff(tx, locked, next.entries), writeThreadSize(tx, title, threadSize(next))]);
+        return E.right(out.right.result);
+      }),
+    );
+
+  // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
+  const appendEntry = <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
+    attempt(() =>
+      sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+        const before = await lockThreadSize(tx, title);
+        if (before === undefined) return E.left(noThread(title));
+        const after = appendedSize(before, entry);
+        const ok = guard(after);
+        if (E.isLeft(ok)) return ok;
+        const c = entryColumns(entry);
+        // The last position from the primary key's index: one lookup, however long the thread.
+        await Promise.all([
+          tx`INSERT INTO entries (thread, pos, kind, author, body)
+             SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}`,
+          writeThreadSize(tx, title, after),
+        ]);
+        return E.right(undefined);
+      }),
+    );
+
+  const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
+    attempt(async () => {
+      const removed = await sql.begin(async (tx): Promise<E.Either<StoreError | Err, ThreadIncarnation | undefined>> => {
+        const locked = await lockThread(tx, title);
+        if (locked === undefined) return E.left(noThread(title));
+        const ok = guard(locked.thread);
+        if (E.isLeft(ok)) return ok;
+        // Its lines, uploads (committed or pending) and their chunks go with it (ON DELETE CASCADE).
+        const rows = await tx<{ id: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id`;
+        return E.right(rows[0]?.id);
+      });
+      if (E.isLeft(removed)) return removed;
+      // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
+      // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
+      // as they store or read their next chunk, or as an upload commits.)
+      if (removed.right !== undefined) await inFlight.stopAll(title, removed.right, threadGone(title));
+      return E.right(undefined);
+    });
+
+  /**
+   * What an upload is refused for before a pending row or a chunk is stored (`checkUpload`,
+   * `beginUpload`): what its commit would refuse now, from the size kept on the thread's row, without
+   * a lock. The commit checks again under the row's lock.
+   */
+  const uploadProblem = async (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): Promise<E.Either<UploadError, ThreadIncarnation>> => {
+    const rows = await sql<{ id: string; exists: boolean; creator: string; entry_count: number; message_count: number; reply_bytes: string }[]>`
+      SELECT id, EXISTS (SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed) AS exists,
+             creator, entry_count, message_count, reply_bytes
+      FROM threads WHERE title = ${title}`;
+    const row = rows[0];
+    if (row === undefined) return E.left(noThread(title));
+    // Granted for another row of this title (removed since, maybe made again): refused as for any missing thread.
+    if (granted !== undefined && String(row.id) !== granted) return E.left(threadGone(title));
+    if (row.exists) return E.left({ kind: 'fileExists', title, filename });
+    const size: ThreadSize = { title, creator: row.creator, entries: row.entry_count, messages: row.message_count, replyBytes: Number(row.reply_bytes) };
+    // The thread row's id is its incarnation: a thread of the title made again is a new row.
+    return E.map(() => String(row.id))(threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename })));
+  };
+
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
+    attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      const room = await uploadProblem(title, filename, uploader, granted);
+      if (E.isLeft(room)) return room;
+      // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight);
+    });
+
+  /** The committed upload's id and size and its thread row's id, or why there is none. */
+  const findUpload = async (
+    title: string,
+    filename: string,
+  ): Promise<E.Either<StoreError | NoFileError, { readonly id: string; readonly size: number; readonly threadId: ThreadIncarnation }>> => {
+    const rows = await sql<{ thread_id: string; id: string | null; size: string | null }[]>`
+      SELECT t.id AS thread_id, u.id, u.size FROM threads t
+      LEFT JOIN uploads u ON u.thread = t.title AND u.filename = ${filename} AND u.committed
+      WHERE t.title = ${title}`;
+    const row = rows[0];
+    if (row === undefined) return E.left(noThread(title));
+    if (row.id === null || row.size === null) return E.left({ kind: 'noFile', title, filename });
+    return E.right({ id: row.id, size: Number(row.size), threadId: String(row.thread_id) });
+  };
+
+  const openDownload = (title: string, filename: string, granted?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download> =>
+    attempt(async (): Promise<E.Either<StoreError | NoFileError, Download>> => {
+      const found = await findUpload(title, filename);
+      if (E.isLeft(found)) return found;
+      const { id, size, threadId } = found.right;
+      // Granted for another row of this title (removed since, maybe made again with a file of the name): not that file.
+      if (granted !== undefined && threadId !== granted) return E.left(threadGone(title));
+      return E.right(postgresDownload(sql, { title, id, size, threadId }, inFlight));
+    });
+
+  return {
+    sql,
+    warnings: [],
+    close: () => sql.end({ timeout: 5 }),
+    getAccount: (username) =>
+      attempt(async () => {
+        const rows = await sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE username = ${username}`;
+        return E.right(O.map((r: { secret: string }): Account => ({ username, password: r.secret }))(O.fromNullable(rows[0])));
+      }),
+    listAccounts: () =>
+      attempt(async () => {
+        const rows = await sql<{ username: string }[]>`SELECT username FROM accounts`;
+        return E.right(rows.map((r) => r.username));
+      }),
+    createAccount: (account) =>
+      attempt(async () => {
+        const rows = await sql`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password}) ON CONFLICT DO NOTHING RETURNING username`;
+        return E.right(rows.length === 1);
+      }),
+    replaceAccountSecret: (username, secret) =>
+      attempt(async () => {
+        const rows = await sql`UPDATE accounts SET secret = ${secret} WHERE username = ${username} RETURNING username`;
+        return E.right(rows.length === 1);
+      }),
+    listThreads: () =>
+      attempt(async () => {
+        const rows = await sql<{ title: string }[]>`SELECT title FROM threads`;
+        // Sorted here, by UTF-16 code unit as the spec's other stores do (a database collation would differ).
+        return E.right(rows.map((r) => r.title).sort());
+      }),
+    getThread,
+    createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
+    updateThread,
+    appendEntry,
+    changeMessage: (title, n, change) => attempt(() => changeMessageInPostgres(sql, title, n, change)),
+    removeThread,
+    checkUpload: (title, filename, uploader) => attempt(() => uploadProblem(title, filename, uploader)),
+    beginUpload,
+    statUpload: (title, filename) =>
+      attempt(async () => E.map((u: { readonly size: number; readonly threadId: ThreadIncarnation }): UploadStat => ({ size: u.size, incarnation: u.threadId }))(await findUpload(title, filename))),
+    openDownload,
+  };
+};

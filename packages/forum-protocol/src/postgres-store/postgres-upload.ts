@@ -1,0 +1,212 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { Readable, Writable } from 'node:stream';
+import postgres, { type Sql } from 'postgres';
+import { toIoError } from '../store/errors.js';
+import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import type { Download, UploadError, UploadWriter } from '../store/store.js';
+import { threadGrowthGuard } from '../store/thread-growth.js';
+import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
+import { appendedSize } from '../store/thread-size.js';
+import type { ThreadEntry } from '../store/thread.js';
+import { endUploadStream, TransferStop, type TransfersInFlight } from '../store/transfers-in-flight.js';
+
+/** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
+export const UPLOAD_CHUNK_BYTES = 256 * 1024;
+
+/** Who uploads what, to which thread: `threadId` is the thread row's `id` (its {@link ThreadIncarnation}). */
+export interface UploadTarget {
+  readonly title: string;
+  readonly filename: string;
+  readonly uploader: string;
+  readonly threadId: ThreadIncarnation;
+}
+
+/** A chunk could not be stored because the upload's row is gone: its thread was removed (by any server). */
+class ThreadRemovedError extends Error {
+  constructor() {
+    super('the thread was removed during the upload');
+    this.name = 'ThreadRemovedError';
+  }
+}
+
+// foreign_key_violation: a chunk inserted for an upload row that RMV's cascade deleted meanwhile.
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/**
+ * Starts a pending upload row for thread row `threadId` and returns its
+ * writer, or `noThread` if the title's thread is no longer that row (removed,
+ * maybe made again). Bytes are gathered up to {@link UPLOAD_CHUNK_BYTES} and
+ * each full chunk is inserted before the stream accepts more (backpressure),
+ * so at most one chunk is in memory. `commit` makes the upload visible and
+ * appends `U uploaded F` to the thread in one transaction, under the thread's
+ * lock, if the thread can take the line (thread-growth.ts; else it deletes
+ * the row, as `abort` does); `abort` deletes the row and its chunks.
+ *
+ * The pending row goes with its thread (ON DELETE CASCADE), whichever server
+ * removes it: this server's RMV stops the upload at once (`inFlight`),
+ * another's is noticed as the next chunk is stored, or at commit.
+ */
+export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFlight: TransfersInFlight): Promise<E.Either<UploadError, UploadWriter>> => {
+  const { title, filename, uploader, threadId } = target;
+  const line: ThreadEntry = { kind: 'upload', uploader, filename };
+  // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
+  const inserted = await sql<{ id: string }[]>`
+    INSERT INTO uploads (thread, filename, uploader) SELECT title, ${filename}, ${uploader} FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
+  const id = inserted[0]?.id;
+  if (id === undefined) return E.left(threadGone(title));
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let seq = 0;
+  let total = 0;
+  /** Inserts every full chunk gathered so far, and with `all` the last partial one too. */
+  const flush = async (all: boolean): Promise<void> => {
+    while (pendingBytes >= UPLOAD_CHUNK_BYTES || (all && pendingBytes > 0)) {
+      const joined = pending.length === 1 ? (pending[0] ?? Buffer.alloc(0)) : Buffer.concat(pending, pendingBytes);
+      const data = joined.subarray(0, Math.min(UPLOAD_CHUNK_BYTES, joined.length));
+      const rest = joined.subarray(data.length);
+      pending = rest.length > 0 ? [rest] : [];
+      pendingBytes = rest.length;
+      const n = seq++;
+      // The row first: gone, its thread was removed (RMV's cascade), and the chunk would only be refused.
+      const touched = await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id} RETURNING id`;
+      if (touched.length === 0) throw new ThreadRemovedError();
+      try {
+        await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
+      } catch (e) {
+        // Removed between the two statements.
+        if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw new ThreadRemovedError();
+        throw e;
+      }
+    }
+  };
+  const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      total += chunk.length;
+      if (pendingBytes < UPLOAD_CHUNK_BYTES) return callback();
+      flush(false).then(
+        () => callback(),
+        (e: unknown) => {
+          // Another server removed the thread: stopped as this server's RMV would have (the sender is told
+          // through `stopped`, and the stream is destroyed by the stop, not failed).
+          if (e instanceof ThreadRemovedError) {
+            void stop.stop(threadGone(title));
+            return callback();
+          }
+          callback(asError(e));
+        },
+      );
+    },
+    final(callback) {
+      flush(true).then(() => callback(), (e: unknown) => callback(asError(e)));
+    },
+  });
+  // Errors surface through commit(); a listener keeps them from crashing the process.
+  stream.on('error', () => undefined);
+  const finished = new Promise<Error | null>((resolve) => {
+    stream.once('finish', () => resolve(null));
+    stream.once('close', () => resolve(stream.errored ?? new Error('upload was aborted')));
+  });
+  let aborted = false;
+  const discard = async (): Promise<void> => {
+    await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
+  };
+  // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
+  const stop = new TransferStop(async () => {
+    pending = [];
+    stream.destroy();
+    await discard();
+  });
+  const forget = inFlight.add(title, threadId, stop);
+
+  const commit: TE.TaskEither<UploadError, void> = async () => {
+    const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure: (err) => (err instanceof ThreadRemovedError ? threadGone(title) : toIoError(err)) });
+    if (ended !== undefined) return E.left(ended);
+    try {
+      return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
+        const size = await lockThreadSize(tx, title);
+        // Under the thread row's lock: the pending row is there unless RMV removed its thread (the cascade),
+        // so a thread of the title made again meanwhile is another row, which it does not belong to.
+        const mine = size === undefined ? [] : await tx`SELECT 1 FROM uploads WHERE id = ${id}`;
+        if (size === undefined || mine.length === 0) return E.left(threadGone(title));
+        const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
+        if (taken.length > 0) {
+          await tx`DELETE FROM uploads WHERE id = ${id}`;
+          return E.left({ kind: 'fileExists', title, filename });
+        }
+        // Under the row's lock, which every MSG takes too: concurrent MSGs and uploads are checked one after another.
+        const after = appendedSize(size, line);
+        const full = threadGrowthGuard(title)(after);
+        if (E.isLeft(full)) {
+          // Committed with the refusal (the transaction returns normally): its chunks go with the row.
+          await tx`DELETE FROM uploads WHERE id = ${id}`;
+          return full;
+        }
+        await tx`UPDATE uploads SET committed = true, size = ${total}, touched_at = now() WHERE id = ${id}`;
+        const last = await tx<{ last: string }[]>`SELECT COALESCE(MAX(pos), 0) AS last FROM entries WHERE thread = ${title}`;
+        const pos = Number(last[0]?.last ?? 0) + 1;
+        await tx`INSERT INTO entries (thread, pos, kind, author, body) VALUES (${title}, ${pos}, 'upload', ${uploader}, ${filename})`;
+        await writeThreadSize(tx, title, after);
+        return E.right(undefined);
+      });
+    } catch (e) {
+      await discard();
+      return E.left(toIoError(e));
+    }
+  };
+
+  const abort = async (): Promise<void> => {
+    aborted = true;
+    forget();
+    pending = [];
+    stream.destroy();
+    await discard();
+  };
+  return E.right({ stream, commit, abort, stopped: stop.stopped });
+};
+
+/** Which committed upload to read: `id`, of `size` bytes, in thread row `threadId` (its {@link ThreadIncarnation}) titled `title`. */
+export interface DownloadSource {
+  readonly title: string;
+  readonly id: string;
+  readonly size: number;
+  readonly threadId: ThreadIncarnation;
+}
+
+/**
+ * Reads a committed upload chunk by chunk, one query per chunk as the reader
+ * asks for more: no connection is held between chunks, so a slow reader
+ * costs nothing but its place. The upload goes only with its thread (ON
+ * DELETE CASCADE): this server's RMV stops the download at once
+ * (`inFlight`), another server's is noticed as the next chunk is missing;
+ * either way `stopped` settles with `noThread` and the stream is destroyed.
+ */
+export const postgresDownload = (sql: Sql, source: DownloadSource, inFlight: TransfersInFlight): Download => {
+  const { title, id, size, threadId } = source;
+  let seq = 0;
+  let sent = 0;
+  const stream = new Readable({
+    read() {
+      if (sent >= size) return void this.push(null);
+      const n = seq++;
+      sql<{ data: Buffer }[]>`SELECT data FROM upload_chunks WHERE upload_id = ${id} AND seq = ${n}`.then(
+        (rows) => {
+          if (stream.destroyed) return;
+          const data = rows[0]?.data;
+          // A committed upload's chunks go only with their thread (RMV, on any server): stopped as this server's RMV would.
+          if (data === undefined) return void stop.stop(threadGone(title));
+          if (sent + data.length > size) return void this.destroy(new Error('the upload changed while it was being read'));
+          sent += data.length;
+          this.push(data);
+          if (sent >= size) this.push(null);
+        },
+        (e: unknown) => this.destroy(e instanceof Error ? e : new Error(String(e))),
+      );
+    },
+  });
+  const stop = inFlight.addDownload(title, threadId, stream);
+  return { stream, size, stopped: stop.stopped };
+};

@@ -1,0 +1,42 @@
+/**
+ * The limits on a line appended to a thread, a message (MSG) or an upload's
+ * line (UPD) alike: every store checks them under the thread's lock, so no
+ * mix of concurrent commands can take a thread past them. An upload that
+ * skipped them let one account grow a thread by many small files until its
+ * RDT reply no longer fit, or cost every change of it more CPU.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { ThreadFullError } from './errors.js';
+import { MAX_THREAD_ENTRIES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
+import type { AppendGuard } from './store.js';
+import { rememberReplyBytes } from './thread-reply-size.js';
+import { appendedSize, threadSize } from './thread-size.js';
+import type { Thread, ThreadEntry } from './thread.js';
+
+/**
+ * Refuses a thread growing past {@link MAX_THREAD_ENTRIES} lines or an RDT
+ * reply of {@link MAX_THREAD_REPLY_BYTES}, with `threadFull` naming `title`
+ * (the title as the user typed it).
+ */
+export const threadGrowthGuard =
+  (title: string): AppendGuard<ThreadFullError> =>
+  (after) =>
+    // A line more past MAX_THREAD_ENTRIES would make every change of the thread cost more CPU, however short its lines.
+    after.entries > MAX_THREAD_ENTRIES || after.replyBytes > MAX_THREAD_REPLY_BYTES ? E.left({ kind: 'threadFull', title }) : E.right(undefined);
+
+/** What `guard` says of `thread` grown by `entry`, from its size alone (its lines are not copied). */
+export const checkAppend = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, void> => guard(appendedSize(threadSize(thread), entry));
+
+/**
+ * `thread` with `entry` appended, if `guard` allows the size it grows to.
+ * The new thread's reply size is remembered, so the next append or edit of
+ * it costs one line's work.
+ */
+export const appendGuarded = <Err>(thread: Thread, entry: ThreadEntry, guard: AppendGuard<Err>): E.Either<Err, Thread> => {
+  const after = appendedSize(threadSize(thread), entry);
+  return E.map(() => {
+    const next: Thread = { ...thread, entries: [...thread.entries, entry] };
+    rememberReplyBytes(next, after.replyBytes);
+    return next;
+  })(guard(after));
+};

@@ -1,0 +1,56 @@
+/**
+ * How many threads a forum, and one account in it, may hold. Without a bound
+ * a few accounts could create threads until the LST reply no longer fits in
+ * a server message (about 41,000 long titles), after which LST failed for
+ * everyone. The stores enforce these limits in CRT, under the same lock (or
+ * transaction) that creates the thread, so concurrent CRTs cannot pass them.
+ */
+import { MAX_NAME_BYTES, MAX_THREAD_REPLY_BYTES } from '../protocol/limits.js';
+
+/** Limits on thread creation. */
+export interface ThreadLimits {
+  /** Most threads in the forum. At most {@link MAX_THREADS}. */
+  readonly maxThreads: number;
+  /** Most threads one account may have created and not removed. */
+  readonly maxThreadsPerUser: number;
+}
+
+/**
+ * Most threads a forum may hold: an LST reply of that many of the longest
+ * titles (each JSON-escaped at worst to twice its bytes, plus quotes and a
+ * comma) stays within {@link MAX_THREAD_REPLY_BYTES}, half the reply limit.
+ */
+export const MAX_THREADS = Math.floor(MAX_THREAD_REPLY_BYTES / (2 * MAX_NAME_BYTES + 3) / 1000) * 1000;
+
+/** Default of {@link ThreadLimits.maxThreadsPerUser}. */
+export const DEFAULT_THREADS_PER_USER = 100;
+
+/** The limits a store applies unless given others. */
+export const DEFAULT_THREAD_LIMITS: ThreadLimits = Object.freeze({ maxThreads: MAX_THREADS, maxThreadsPerUser: DEFAULT_THREADS_PER_USER });
+
+/** Why a CRT was refused by a limit. */
+export type ThreadLimitError =
+  | { readonly kind: 'tooManyThreads'; readonly limit: number }
+  | { readonly kind: 'forumFull'; readonly limit: number };
+
+/**
+ * The limit a new thread by a user would pass, given the forum's thread count
+ * `total` and how many of them the user created, `mine`; `undefined` if none.
+ */
+export const threadLimitProblem = (limits: ThreadLimits, total: number, mine: number): ThreadLimitError | undefined => {
+  if (mine >= limits.maxThreadsPerUser) return { kind: 'tooManyThreads', limit: limits.maxThreadsPerUser };
+  if (total >= limits.maxThreads) return { kind: 'forumFull', limit: limits.maxThreads };
+  return undefined;
+};
+
+/** `given` over the defaults; throws a `RangeError` naming the field if one is not a whole number from 1 (`maxThreads` at most {@link MAX_THREADS}). */
+export const resolveThreadLimits = (given: Partial<ThreadLimits> = {}): ThreadLimits => {
+  const limits = { ...DEFAULT_THREAD_LIMITS, ...given };
+  for (const [field, value, max] of [
+    ['maxThreads', limits.maxThreads, MAX_THREADS],
+    ['maxThreadsPerUser', limits.maxThreadsPerUser, Number.MAX_SAFE_INTEGER],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new RangeError(`thread limits: ${field} must be a whole number from 1 to ${max} (got ${String(value)})`);
+  }
+  return Object.freeze(limits);
+};

@@ -1,0 +1,136 @@
+/**
+ * A DATA or PROTECTED packet arriving on a connection: opened (one that
+ * does not authenticate is dropped, never answered), its frames parsed into
+ * the thread's shared scratch (receive/received-frames.ts), each frame
+ * handed to the mechanism it concerns, and the scratch let go of the
+ * datagram afterwards.
+ */
+import type { Connection } from '../connection.js';
+import { type PacketDrop, openPayload } from '../packet-sealing.js';
+import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
+import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
+import { PROTOCOL_VIOLATION, startClose } from './close.js';
+import { type Frame, parseFramesInto } from '../../wire/frame.js';
+import type { HeaderFields } from '../../wire/packet.js';
+
+/**
+ * Packet `h` (header already parsed) for `c`; `size` is the datagram's.
+ * `'ok'` unless it was dropped, and why (the endpoint counts it).
+ */
+export function receivePacket(c: Connection, now: number, h: HeaderFields, size: number): 'ok' | PacketDrop {
+  const pn = c.acks.expand(h.pn, h.pnBytes);
+  if (c.acks.tooFarAhead(pn)) return 'malformed';
+  const payload = openPayload(c.protection, c.encrypted, h, pn);
+  if (payload === 'integrity-limit') {
+    startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: 'too many forged packets' });
+    return 'auth';
+  }
+  if (typeof payload === 'string') return payload;
+  const frames = FRAMES;
+  const count = parseFramesInto(payload, frames, FRAME_SCRATCH);
+  if (count === undefined) {
+    frames.fill(EMPTY_FRAME);
+    FRAME_SCRATCH.release();
+    return 'malformed';
+  }
+  try {
+    return handleFrames(c, now, pn, size, frames, count);
+  } finally {
+    // The frames hold views of the datagram: the shared list must not keep it alive.
+    // A loop, not `fill`: Array.prototype.fill is a call into V8's C++ runtime, on every packet.
+    for (let i = 0; i < count; i++) frames[i] = EMPTY_FRAME;
+    FRAME_SCRATCH.release();
+    // Acknowledgements a frame's handler took before it threw are still reported, now.
+    reportAckedRun();
+  }
+}
+
+/** The frames of authenticated packet `pn` (`frames[0, count)`, parsed and valid). */
+function handleFrames(c: Connection, now: number, pn: number, size: number, frames: readonly Frame[], count: number): 'ok' {
+  const acceptRtt = c.serverHandshake?.onClientPacket(now);
+  if (acceptRtt !== undefined) c.rtt.seed(acceptRtt);
+  // An authenticated packet proves the client has our ACCEPT: its copy and the server hello (some
+  // 300 bytes a connection) are never needed again. In plaintext anyone could forge this packet.
+  if (c.encrypted) c.serverHandshake = undefined;
+  c.repairReceiver.expireIfIdle(now);
+  c.stat.packetsReceived++;
+  c.stat.bytesReceived += size;
+  c.lastReceived = now;
+  const previousLargest = c.acks.largest;
+  if (!c.acks.record(pn)) {
+    c.stat.duplicatePackets++;
+    c.acks.onDuplicate(now, anyFrame(frames, count, isAckEliciting));
+    return 'ok';
+  }
+  if (c.state === 'draining') {
+    // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
+    // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
+    // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
+    // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
+    if (!anyFrame(frames, count, isClose)) c.closeSendDue = true;
+    return 'ok';
+  }
+  let ackEliciting = false;
+  const hasRepair = anyFrame(frames, count, isRepair);
+  c.repairReceiver.prepare(hasRepair, previousLargest >= 0 && pn > previousLargest + 1 ? now : undefined);
+  for (let i = 0; i < count; i++) {
+    const f = frames[i] as Frame;
+    if (isAckEliciting(f)) ackEliciting = true;
+    handleFrame(c, now, pn, f);
+    if (c.state !== 'established' && c.state !== 'closing') return 'ok';
+  }
+  c.acks.onPacket(now, pn, previousLargest, ackEliciting, hasRepair);
+  return 'ok';
+}
+
+/** Frame `f` of packet `pn`, to the mechanism it concerns. */
+function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
+  switch (f.type) {
+    case 'ping':
+      return;
+    case 'ack': {
+      // An ACK of a packet we never sent says the peer acknowledges what it did not receive, to
+      // make us send faster than the path carries (see `LossDetection.ackViolation`).
+      const violation = c.recovery.ackViolation(f.ranges, c.nextPn - 1, c.encrypted);
+      if (violation !== undefined) {
+        startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: `protocol violation: the peer ${violation}` });
+        return;
+      }
+      c.pmtu.onAck(now, f.ranges);
+      const progressed = c.recovery.onAck(now, f, c.nextPn - 1, pn >= c.acks.largest);
+      reportAckedRun();
+      if (progressed) {
+        c.sendQueue.compact();
+        c.repairPolicy.forgetAcknowledged();
+      }
+      return;
+    }
+    case 'fragment': {
+      if (c.reassembly.accept(f) !== 'new') return;
+      // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).
+      if (f.offset === 0 && f.data.length === f.messageLength && f.delivery === undefined) c.repairReceiver.onWholeMessage(f.messageId, f.data);
+      if (c.hasMessage()) c.host.readable(c);
+      return;
+    }
+    case 'datagram':
+      if (c.reassembly.acceptDatagram(f.channel, f.data) && c.hasMessage()) c.host.readable(c);
+      return;
+    case 'repair':
+      c.repairReceiver.onRepair(now, pn, f);
+      if (c.hasMessage()) c.host.readable(c);
+      return;
+    case 'message-ack':
+      c.sendQueue.ackBelow(f.next, (m) => noteMessageAcked(c, c.host, m.id));
+      c.retransmits.noteAcked();
+      reportAckedRun();
+      // Messages a repair rebuilt are complete only now (the ACK frame came first in the packet).
+      c.repairPolicy.forgetAcknowledged();
+      return;
+    case 'max-data':
+      c.flow.onMaxData(f.limit, c.sendQueue.startedStreamEnd);
+      return;
+    case 'close':
+      startClose(c, now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });
+      return;
+  }
+}

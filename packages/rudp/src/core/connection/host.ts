@@ -1,0 +1,20 @@
+/**
+ * What a connection needs from its endpoint (`Endpoint` is the one host):
+ * events out, the endpoint's lists of connections to poll and to read, and
+ * the endpoint's injected randomness.
+ */
+import type { Connection } from '../connection.js';
+import type { EndpointEvent } from '../events.js';
+
+/** What a connection needs from its endpoint. */
+export interface ConnectionHost {
+  emit(event: EndpointEvent): void;
+  /** The connection has a whole message for the application. */
+  readable(connection: Connection): void;
+  /** The application changed the connection (sent, read, closed): poll it. */
+  wake(connection: Connection): void;
+  /** How a message kept apart from its datagram is copied (see `EndpointConfig.copyMessage`); default `slice()`. */
+  readonly copyMessage?: ((bytes: Uint8Array) => Uint8Array) | undefined;
+  /** A uniform 32-bit unsigned integer from the endpoint's injected randomness (which packet numbers are skipped). */
+  drawRandom(): number;
+}

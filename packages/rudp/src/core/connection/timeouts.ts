@@ -1,0 +1,108 @@
+/**
+ * A connection's timers (timers.ts names them): when each fires in the
+ * connection's current state, and what its expiry does. Deadlines are
+ * computed from the mechanisms' state when asked, not stored, so no timer
+ * is ever left armed for a state the connection has left.
+ */
+import type { Connection } from '../connection.js';
+import { keepAliveInterval } from '../config.js';
+import { TIMER_ORDER, Timer } from '../timers.js';
+import { finish } from './close.js';
+import { newDataProbeDeadline } from './transmit.js';
+
+/** Most probe packets sent when the probe timer fires. */
+const PTO_PROBES = 2;
+
+/** The earliest time something must happen to `c`, or `Infinity`. */
+export function earliestDeadline(c: Connection): number {
+  let t = Number.POSITIVE_INFINITY;
+  for (const kind of TIMER_ORDER) t = Math.min(t, deadline(c, kind));
+  return t;
+}
+
+/** Runs whatever timers of `c` are due at `now`, in `TIMER_ORDER`, until one closes it. */
+export function runDueTimers(c: Connection, now: number): void {
+  for (const kind of TIMER_ORDER) {
+    if (c.state === 'closed') return;
+    if (now >= deadline(c, kind)) expire(c, now, kind);
+  }
+}
+
+/** When timer `kind` of `c` fires in its current state (`Infinity`: not armed). */
+function deadline(c: Connection, kind: Timer): number {
+  const live = c.state === 'established' || c.state === 'closing';
+  switch (kind) {
+    case Timer.Initial:
+      if (c.serverHandshake !== undefined) return live ? c.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
+      return c.state === 'handshake' ? (c.connecting?.timing.initialDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+    case Timer.HandshakeTimeout:
+      return c.state === 'handshake' ? (c.connecting?.timing.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
+    case Timer.Drain:
+      return c.state === 'draining' ? c.drainUntil : Number.POSITIVE_INFINITY;
+    case Timer.Idle:
+      return live ? c.lastReceived + c.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
+    case Timer.Ack:
+      return live ? c.acks.deadline() : Number.POSITIVE_INFINITY;
+    case Timer.Unacknowledged: {
+      if (!live) return Number.POSITIVE_INFINITY;
+      // A peer that went quiet soon after our oldest packet left is silent, not refusing to acknowledge:
+      // the idle timer reports it (within 1.5 idle timeouts of that packet), so one partition gets one reason.
+      const oldest = c.recovery.oldestInFlightSentAt();
+      return c.lastReceived - oldest < c.config.idleTimeoutMs / 2 ? Number.POSITIVE_INFINITY : oldest + c.config.idleTimeoutMs;
+    }
+    case Timer.LossDetection:
+      return live ? c.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
+    case Timer.Probe:
+      return live ? c.recovery.ptoDeadline() : Number.POSITIVE_INFINITY;
+    case Timer.KeepAlive:
+      if (!live || c.pingDue) return Number.POSITIVE_INFINITY;
+      return Math.max(c.recovery.lastAckElicitingSentAt, c.lastReceived) + keepAliveInterval(c.config);
+    case Timer.Resend: {
+      const r = live ? c.retransmits.earliest() : Number.POSITIVE_INFINITY;
+      return r > c.lastPollTime ? r : Number.POSITIVE_INFINITY;
+    }
+    case Timer.Pacing: {
+      if (!live) return Number.POSITIVE_INFINITY;
+      const paced = c.pacer.deadline(c.lastPollTime);
+      // Also when a new-data probe waits out its spacing (see new-data-probe.ts).
+      const probeAt = newDataProbeDeadline(c);
+      return Math.min(paced, probeAt > c.lastPollTime ? probeAt : Number.POSITIVE_INFINITY);
+    }
+  }
+}
+
+/** Timer `kind` of `c` fired at `now`. */
+function expire(c: Connection, now: number, kind: Timer): void {
+  switch (kind) {
+    case Timer.HandshakeTimeout:
+      finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms`, false);
+      return;
+    case Timer.Drain:
+      finish(c, c.pendingClose?.kind ?? 'local', c.pendingClose?.code ?? 0, c.pendingClose?.message ?? 'closed', true);
+      return;
+    case Timer.Idle:
+      finish(c, 'timeout', 0, `no packet from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);
+      return;
+    case Timer.Unacknowledged:
+      finish(c, 'timeout', 0, `no acknowledgement from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);
+      return;
+    case Timer.LossDetection:
+      c.recovery.detectLosses(now);
+      return;
+    case Timer.Probe:
+      c.recovery.onPtoExpired();
+      c.probesDue = PTO_PROBES;
+      // Re-send the oldest unacknowledged data without declaring it lost; a PING if there is none.
+      if (!c.retransmits.queueProbe(now, c.recovery.packets())) c.pingDue = true;
+      return;
+    case Timer.KeepAlive:
+      c.pingDue = true;
+      return;
+    case Timer.Initial:
+    case Timer.Ack:
+    case Timer.Resend:
+    case Timer.Pacing:
+      // Due work that the poll after this timeout sends.
+      return;
+  }
+}

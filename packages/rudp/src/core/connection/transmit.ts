@@ -1,0 +1,198 @@
+/**
+ * What a connection sends next, one datagram a call: its handshake packet,
+ * its CLOSE, a path MTU probe, or a DATA packet of ACKs, resends, new data
+ * and repairs, as the congestion window, pacing and the probe timer allow.
+ * The packet's contents are chosen by send/packet-builder.ts; this file
+ * decides whether a packet goes, at what size, and records it once sent.
+ */
+import type { Connection } from '../connection.js';
+import type { DatagramScratch } from '../datagram-scratch.js';
+import { dataPacketType, sealDatagram } from '../packet-sealing.js';
+import { newDataProbeAt } from '../recovery/new-data-probe.js';
+import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from '../send/packet-builder.js';
+import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
+import { writeMtuProbe } from '../send/path-mtu.js';
+import { emptyArray } from '../shared-empty.js';
+import { startClose } from './close.js';
+import { writeCloseFitting } from '../../wire/frame.js';
+import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
+
+/** A data packet with less room than this left is full (its sender would fill larger ones). */
+const FULL_PACKET_SLACK = 64;
+
+/** The next datagram `c` sends at `now`, written in `scratch` (handshake packets are copied out of it), if any. */
+export function nextDatagram(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
+  switch (c.state) {
+    case 'handshake': {
+      const initial = c.connecting?.timing.pollInitial(now, scratch.full);
+      return initial === undefined ? undefined : account(c, initial.slice());
+    }
+    case 'established':
+    case 'closing':
+      if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
+      if (c.state === 'closing' && c.sendQueue.allAcked()) {
+        startClose(c, now, { kind: 'local', code: 0, message: 'closed' });
+        return pollCloseFrame(c, now, scratch);
+      }
+      return pollData(c, now, scratch);
+    case 'draining':
+      return pollCloseFrame(c, now, scratch);
+    default:
+      return undefined;
+  }
+}
+
+/** When new data may go as a probe past a full window and pacing (`Infinity`: not now); see new-data-probe.ts. */
+export function newDataProbeDeadline(c: Connection): number {
+  return newDataProbeAt(c.lastNewDataProbeAt, c.recovery.ptoCount, c.rtt.srtt, c.sendQueue);
+}
+
+function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
+  c.lastPollTime = now;
+  c.lastActivity = now;
+  c.pacer.refill(now);
+  c.pmtu.checkProbeLost(now, c.rtt.pto(c.config.maxAckDelayMs));
+  syncDatagramSize(c);
+  const dataProbe = c.probesDue === 0 && now >= newDataProbeDeadline(c);
+  const probe = c.probesDue > 0 || dataProbe;
+  // Probe-timeout packets go at the base size while larger ones are in use: if the path black-holes
+  // large datagrams, these still arrive, and their ACK shows the large ones lost.
+  const mtu = probe ? c.config.mtu : c.datagramSize;
+  const cwndOpen = probe || c.recovery.bytesInFlight + mtu <= c.cc.window();
+  const canSendData = cwndOpen && (probe || c.pacer.open);
+  // Drop what no longer needs sending first, so a stale entry cannot make an empty packet.
+  const hasRetransmit = c.retransmits.pruneAndCheckReady(now);
+  const hasNew = c.sendQueue.hasNewData();
+  const wantData = canSendData && (hasRetransmit || hasNew || c.flow.due || c.pingDue || probe);
+  const wantAck = c.acks.isDue(now);
+  if (!wantData && !wantAck) {
+    if (!canSendData && (hasRetransmit || hasNew)) c.pacer.block(now, cwndOpen);
+    return undefined;
+  }
+  c.pacer.unblock();
+  const probeSize = wantData && !probe ? c.pmtu.probeDue(now, c.filledPacket) : undefined;
+  if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
+
+  const pn = takePn(c);
+  const w = scratch.writer(mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  const plan = PLAN;
+  plan.ack = wantAck;
+  plan.data = wantData;
+  // Datagrams carry no repairs: tail copies stay wanted when only datagrams follow.
+  plan.newData = hasNew && c.sendQueue.hasNewReliableData();
+  plan.ping = c.pingDue || probe;
+  // Resends wait for the window: the packet-threshold rule sends them once this packet's ACK comes.
+  plan.resends = !dataProbe || c.recovery.bytesInFlight + mtu <= c.cc.window();
+  const p = populate(c, now, pn, w, plan);
+  if (wantData) {
+    c.pingDue = false;
+    if (c.probesDue > 0) c.probesDue--;
+    else if (dataProbe) c.lastNewDataProbeAt = now;
+  }
+  if (p.repairSent) c.stat.repairsSent++;
+  if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;
+  const datagram = sealDatagram(c.protection, w, pn, scratch);
+  c.stat.packetsSent++;
+  c.stat.bytesSent += datagram.length;
+  if (p.retransmission) c.stat.packetsRetransmitted++;
+  if (p.ackEliciting) {
+    const o = OUTGOING;
+    o.pn = pn;
+    o.timeSent = now;
+    o.size = datagram.length;
+    o.chunks = p.chunks;
+    o.retransmission = p.retransmission;
+    o.ackLargest = p.ackLargest;
+    o.carriedMaxData = p.carriedMaxData;
+    o.appLimited = !c.sendQueue.hasNewData() && !c.retransmits.hasResends();
+    o.leftQueueEmpty = !c.sendQueue.hasNewData() && !c.retransmits.hasReady(now);
+    c.recovery.onPacketSent(now, o);
+    o.chunks = emptyArray();
+    c.pacer.onSent(datagram.length);
+    c.acks.onAckElicitingSent(now);
+  }
+  return datagram;
+}
+
+/**
+ * The next packet number, leaving out the one loss detection chose to skip
+ * (`LossDetection.skipAt`, RFC 9000 §21.4): the skipped number is never
+ * sealed, so only a peer that acknowledges what it did not receive covers it.
+ */
+function takePn(c: Connection): number {
+  const pn = c.nextPn++;
+  if (pn !== c.recovery.skipAt) return pn;
+  c.recovery.onSkipped(pn, c.host.drawRandom());
+  return c.nextPn++;
+}
+
+/**
+ * Packs packet `pn` from `c`'s modules, lent to the shared `SOURCES` for
+ * the one call: an object per packet was heap per message of idle traffic,
+ * one per connection would be heap every idle connection holds, and a
+ * shared one left pointing at them kept the last connection's modules (and
+ * through them its endpoint) alive after it closed.
+ */
+function populate(c: Connection, now: number, pn: number, w: PacketWriter, plan: PacketPlan): PacketContents {
+  const s = SOURCES;
+  s.acks = c.acks;
+  s.repairReceiver = c.repairReceiver;
+  s.flow = c.flow;
+  s.retransmits = c.retransmits;
+  s.sendQueue = c.sendQueue;
+  s.repairPolicy = c.repairPolicy;
+  try {
+    return populateDataPacket(now, pn, w, s as PacketSources, plan);
+  } finally {
+    s.acks = undefined;
+    s.repairReceiver = undefined;
+    s.flow = undefined;
+    s.retransmits = undefined;
+    s.sendQueue = undefined;
+    s.repairPolicy = undefined;
+  }
+}
+
+/**
+ * A path MTU probe of `size` bytes: a PING padded to the size. It carries
+ * no data, so its loss costs no resend, and it stays out of loss detection
+ * and congestion control (path-mtu.ts judges it); pacing counts its bytes.
+ */
+function pollMtuProbe(c: Connection, now: number, scratch: DatagramScratch, size: number): Uint8Array {
+  const pn = takePn(c);
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  writeMtuProbe(w);
+  const datagram = sealDatagram(c.protection, w, pn, scratch);
+  c.pmtu.onProbeSent(now, pn, datagram.length);
+  c.pacer.onSent(datagram.length);
+  return account(c, datagram);
+}
+
+/** Tells the send queues of a datagram size path MTU discovery raised or a black hole lowered. */
+function syncDatagramSize(c: Connection): void {
+  const size = c.pmtu.current;
+  if (size === c.datagramSize) return;
+  c.datagramSize = size;
+  const room = size - HEADER_SIZE - (c.encrypted ? TAG_SIZE : TRAILER_SIZE);
+  c.sendQueue.setPacketRoom(room);
+  c.retransmits.packetRoom = room;
+}
+
+/** The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). */
+function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
+  if (!c.closeSendDue || !c.closeFrame) return undefined;
+  c.closeSendDue = false;
+  const pn = takePn(c);
+  const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
+  if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
+  writeCloseFitting(w, c.closeFrame.code, c.closeFrame.reason);
+  return account(c, sealDatagram(c.protection, w, pn, scratch));
+}
+
+/** Counts `datagram` as sent by `c` (a DATA packet counts its own, with what else it carried). */
+function account(c: Connection, datagram: Uint8Array): Uint8Array {
+  c.stat.packetsSent++;
+  c.stat.bytesSent += datagram.length;
+  return datagram;
+}

@@ -1,0 +1,128 @@
+/**
+ * Handshake admission: what a server does with a client's INITIAL. Without
+ * a cookie it gets a RETRY (statelessly: an address that cannot receive
+ * keeps nothing here); with a valid one it gets a connection, unless a limit
+ * refuses it (`maxConnections`, `maxConnectionsPerHost`, a spent cookie) or
+ * its hello does not authenticate. A repeated INITIAL goes to the
+ * connection it already opened. The per-host tally of live server
+ * connections is kept here too.
+ *
+ * Functions of the endpoint's state, not an object of their own, as the
+ * connection's parts are (see connection.ts).
+ */
+import { Connection } from '../connection.js';
+import type { Endpoint } from '../endpoint.js';
+import { MIN_RECEIVE_WINDOW } from '../flow-control.js';
+import { HANDSHAKE_COPIES } from '../handshake.js';
+import { hostLevels } from '../host-key.js';
+import type { PeerAddress } from '../sans-io.js';
+import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from '../security.js';
+import { answerClientHello } from '../../crypto/index.js';
+import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
+
+/** Server `e` received an INITIAL of `size` bytes (`payload` its body) from `from`. */
+export function handleInitial(e: Endpoint, now: number, size: number, payload: Uint8Array, from: PeerAddress): void {
+  if (!e.acceptIncoming) return void e.drops.unexpected++;
+  // A short INITIAL could make our reply an amplifier; the client pads to the full size.
+  if (size < MAX_DATAGRAM) return void e.drops.short++;
+  const init = decodeInitial(payload);
+  // A window no message fits is no window: a broken or hostile client's.
+  if (!init || init.scid === 0 || init.params.receiveWindow < MIN_RECEIVE_WINDOW) return void e.drops.malformed++;
+  if (init.token.length === 0) {
+    if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
+    const token = e.cookies.mint(now, from, init.scid);
+    const retry = encodeRetry(new Uint8Array(64), init.scid, token);
+    // Copies as for every handshake packet (handshake.ts); together still a small fraction of the
+    // padded INITIAL, so no amplifier.
+    for (let i = 0; i <= HANDSHAKE_COPIES && e.stateless.length < e.maxStatelessQueue; i++) e.stateless.push({ to: from, data: retry.slice() });
+    e.counters.retriesSent++;
+    return;
+  }
+  if (!e.cookies.verify(now, from, init.scid, init.token)) return void e.drops.badToken++;
+  const key = `${from}/${init.scid}`;
+  const existing = e.byClient.get(key);
+  if (existing) {
+    if (!existing.handleInitialAgain(now)) return void e.drops.replay++;
+    e.touch(existing);
+    return;
+  }
+  if (e.spentCookies.has(now, key)) return void e.drops.badToken++;
+  const levels = hostLevels(from);
+  const serverFull = e.connections.size >= e.maxConnections;
+  if (serverFull && e.drainingServed.size === 0) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
+  // A full /56 or /48 is refused as a full host is: to its client it is one.
+  if (e.hosts.full(levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostFull);
+  if (serverFull) endOldestDrain(e);
+  const cid = e.newCid();
+  if (cid === undefined) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
+  const security = answerHello(e, from, init.scid, cid, init.hello);
+  if (security === undefined) return;
+  const conn = new Connection(e, e.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
+  e.add(conn);
+  e.hosts.add(levels);
+  conn.hostCounted = true;
+  e.byClient.set(key, conn);
+  e.spentCookies.spend(now, key);
+  e.counters.connectionsAccepted++;
+  e.emit({ type: 'incoming', connection: conn });
+  e.touch(conn);
+}
+
+/**
+ * Server: refuses a client that proved its address, statelessly, so its
+ * connect fails at once as refused instead of timing out. Counted.
+ */
+function refuseBusy(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyReason): void {
+  if (reason === BusyReason.HostFull) e.drops.hostFull++;
+  else e.drops.full++;
+  if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
+  const accept = { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) };
+  e.stateless.push({ to, data: encodeAccept(new Uint8Array(64), clientCid, accept).slice() });
+}
+
+/**
+ * Server: runs the handshake for a client that proved its address; the
+ * connection's security, or `undefined` if the hello was refused (counted;
+ * a hello pinned to another key gets our key back, statelessly).
+ */
+function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid: number, hello: Uint8Array): ConnectionSecurity | undefined {
+  if (e.crypto === undefined || e.identity === undefined) {
+    if (hello.length > 0) return void e.drops.unexpected++;
+    return { mode: 'plaintext' };
+  }
+  if (hello.length === 0) return void e.drops.unprotected++;
+  const answer = answerClientHello(e.crypto, hello, {
+    identity: e.identity,
+    prologue: handshakePrologue(clientCid),
+    payload: encodeServerParams({ scid: localCid, receiveWindow: e.config.receiveWindow }),
+  });
+  switch (answer.kind) {
+    case 'accepted':
+      return { mode: 'server', keys: answer.keys, serverHello: answer.serverHello };
+    case 'wrong-key':
+      if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
+      e.stateless.push({
+        to: from,
+        data: encodeAccept(new Uint8Array(MAX_DATAGRAM), clientCid, { scid: localCid, params: { receiveWindow: 0 }, kind: AcceptKind.WrongKey, handshake: answer.wrongKey }).slice(),
+      });
+      return undefined;
+    case 'rejected':
+      return void e.drops.auth++;
+  }
+}
+
+/** Ends the oldest drain early: its peer was told (its CLOSE sent), and a newcomer needs the place. */
+function endOldestDrain(e: Endpoint): void {
+  const oldest = e.drainingServed.values().next().value;
+  if (oldest === undefined) return;
+  oldest.abort({ kind: 'shutdown', code: 0, message: 'drain ended early for a new connection' });
+  e.remove(oldest);
+}
+
+/** Stops counting `conn` against its host, once. */
+export function uncountHost(e: Endpoint, conn: Connection): void {
+  // The same levels as at admission: a connection's remote address never changes.
+  if (!conn.hostCounted) return;
+  conn.hostCounted = false;
+  e.hosts.remove(hostLevels(conn.remote));
+}

@@ -14,6 +14,10 @@ export default defineConfig({
   // sources inside, for ESM and CommonJS each) were 470 of the tarball's 855 KB and 1.7 of its 3.0 MB unpacked.
   sourcemap: false,
   target: 'node20',
+  // The CommonJS chunks go through sucrase (tsup's code splitting for cjs), which turns a class with field
+  // initializers into an anonymous class expression: RudpConnection.name was '_class3' there, in util.inspect
+  // and in stack traces. esbuild's names survive it (a static block or a call per class or named closure, once each).
+  keepNames: true,
   // `import.meta.url` (to load the optional sodium-native) must work in the CommonJS build too.
   shims: true,
   external: ['sodium-native'],

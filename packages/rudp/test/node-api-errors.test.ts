@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LookupFunction, RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { type LookupFunction, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { startUdpForwarder } from './helpers/udp-forwarder.js';
 
@@ -197,6 +197,16 @@ describe('connect: host names and Node-style errors', () => {
     expect(e.code).toBe('ENOTFOUND');
     expect(e.hostname).toBe('no-such-host.invalid');
     expect(e.syscall).toBe('getaddrinfo');
+  });
+
+  it('a server key mismatch names the server and the refused connection as every connect error does', async () => {
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const { port } = server.address();
+    const e = await rejection(connect({ port, serverKey: new Uint8Array(32).fill(7) }));
+    expect(e).toBeInstanceOf(ServerKeyMismatchError);
+    // Before: address, port, syscall and reason were all undefined on this one error.
+    expect(e).toMatchObject({ code: 'ERR_RUDP_SERVER_KEY_MISMATCH', address: '127.0.0.1', port, syscall: 'connect', reason: { kind: 'refused' } });
   });
 
   it('fails with ETIMEDOUT after handshakeTimeoutMs when nothing answers', async () => {

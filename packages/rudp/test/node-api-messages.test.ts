@@ -166,6 +166,28 @@ describe('backpressure', () => {
     expect(client.bufferedAmount).toBe(0);
   });
 
+  it("a writer waiting for 'drain' when the peer ends the connection is woken (the README's write loop), and finds it closed", async () => {
+    // The peer reads nothing (its window fills, nothing is acknowledged), then drops the connection. No
+    // 'error' comes for a peer's close, so a writer in `await once(conn, 'drain')` used to wait forever.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => {
+      server = c;
+      c.pause();
+    });
+    await until(() => server !== undefined);
+    while (client.write(new Uint8Array(64 * 1024)));
+    expect(client.writableNeedDrain).toBe(true);
+    const events: string[] = [];
+    client.on('drain', () => events.push(`drain (closed: ${client.closed})`));
+    client.on('close', (r) => events.push(`close ${r.kind}`));
+    const woken = once(client, 'drain');
+    server.destroy('bye');
+    await woken;
+    expect(events).toEqual(['close peer', 'drain (closed: true)']);
+    expect(client.writableNeedDrain).toBe(false);
+    expect(client.write('more')).toBe(false);
+  }, 10_000);
+
   it('a writer that waits for drain sends 64 MiB with bufferedAmount bounded by the mark', async () => {
     let server!: RudpConnection;
     let received = 0;
@@ -367,6 +389,40 @@ describe('receiving', () => {
     await client.send('two');
     expect((await got)[0]?.toString()).toBe('two');
   });
+
+  it('messages read ahead of a loop that is left go to the next consumer, in order: another loop, a listener, stream()', async () => {
+    // The loop reads up to 64 messages ahead of its body; a break used to throw them away (m1 … m9 here),
+    // so a reader that handed the connection on after a first message (a header, a greeting) lost data.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    await until(() => server !== undefined);
+    const sendAll = (from: number, to: number): Promise<void[]> => Promise.all(Array.from({ length: to - from }, (_, i) => server.send(`m${from + i}`)));
+    await sendAll(0, 10);
+    for await (const m of client) {
+      expect(m.toString()).toBe('m0');
+      break;
+    }
+    const second: string[] = [];
+    for await (const m of client) {
+      second.push(m.toString());
+      if (second.length === 2) break;
+    }
+    expect(second).toEqual(['m1', 'm2']);
+    // Newer messages wait behind the ones left over.
+    await sendAll(10, 12);
+    const got = take(client, 9);
+    expect((await got).map(String)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10', 'm11']);
+    await sendAll(12, 16);
+    for await (const m of client) {
+      expect(m.toString()).toBe('m12');
+      break;
+    }
+    const streamed: string[] = [];
+    const stream = client.stream();
+    stream.on('data', (d: Buffer) => streamed.push(d.toString()));
+    await until(() => streamed.length === 3);
+    expect(streamed).toEqual(['m13', 'm14', 'm15']);
+  }, 10_000);
 
   it('pause() holds messages back until resume()', async () => {
     let server!: RudpConnection;

@@ -83,6 +83,34 @@ describe('bad close options', () => {
   });
 });
 
+describe('destroy(reason)', () => {
+  it("takes an Error as Node's socket.destroy(error) does: its message is the reason at both ends; a reason of another type is refused and closes nothing", async () => {
+    let accepted!: RudpConnection;
+    const { client } = await pair((c) => (accepted = c));
+    await client.send('hello');
+    const peerClosed = new Promise((resolve) => accepted.once('close', resolve));
+    // Before: the Error object itself became the close reason's `message`, which the type says is a string.
+    expect(() => client.destroy(42 as unknown as string)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(client.closed).toBe(false);
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    client.destroy(new Error('disk full'));
+    expect(await closed).toEqual({ kind: 'local', code: 1, message: 'disk full' });
+    expect(await peerClosed).toEqual({ kind: 'peer', code: 1, message: 'disk full' });
+    await expect(client.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED', message: 'connection closed (local): disk full' });
+  });
+});
+
+describe('maxDatagramSize(channel)', () => {
+  it('refuses a channel send would refuse, with Node codes, instead of answering a size for it', async () => {
+    const { client } = await pair();
+    expect(client.maxDatagramSize()).toBe(client.maxDatagramSize(0));
+    expect(client.maxDatagramSize(255)).toBeGreaterThan(0);
+    // Before: 300 answered 1,170 and 'a' 1,164, sizes of channels that do not exist.
+    for (const channel of [256, -1]) expect(() => client.maxDatagramSize(channel)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    for (const channel of ['a', 1.5, null]) expect(() => client.maxDatagramSize(channel as unknown as number)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
 describe('exportKeyingMaterial', () => {
   it('gives both ends the same bytes; refuses a bad label, context or length with Node codes', async () => {
     let accepted!: RudpConnection;

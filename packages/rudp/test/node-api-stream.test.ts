@@ -182,6 +182,32 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     conn.destroy();
     expect(await outcome).toMatchObject({ code: 'ECONNRESET' });
   });
+
+  it('a reply ended with end() finishes cleanly when the client reads it to the end and closes at once', async () => {
+    // Request/response over half-close: the server answers once the request ended. The client's CLOSE
+    // used to leave without the ACK of the reply's end marker, so the server's stream failed with
+    // ECONNRESET (an 'error' event: a crash without a listener) though the client had read every byte.
+    const server = await listen({ port: 0 });
+    open.push(server);
+    const served = new Promise<unknown>((resolve) => {
+      server.on('connection', (c) => {
+        const s = c.stream();
+        let bytes = 0;
+        s.on('data', (d: Buffer) => (bytes += d.length));
+        s.on('end', () => s.end(`got ${bytes} bytes`));
+        s.on('error', resolve);
+        s.on('finish', () => resolve('finished'));
+      });
+    });
+    const conn = await connect({ port: server.address().port });
+    const s = conn.stream();
+    s.end(Buffer.alloc(10_000));
+    const reply: Buffer[] = [];
+    for await (const chunk of s) reply.push(chunk as Buffer);
+    await conn.close();
+    expect(Buffer.concat(reply).toString()).toBe('got 10000 bytes');
+    expect(await served).toBe('finished');
+  });
 });
 
 describe('stream() made after the end', () => {

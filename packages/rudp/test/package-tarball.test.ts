@@ -142,6 +142,37 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(await sh(process.execPath, ['cjs.cjs'], project)).toBe(`true round trip ETIMEDOUT ${firstCipher} ${firstIo} true\n`);
   });
 
+  it('names its classes in the CommonJS build as in the ESM one (util.inspect, stack traces, constructor.name)', async () => {
+    // tsup turns the CommonJS chunks into CommonJS with sucrase, which made every class with field
+    // initializers an anonymous expression: RudpConnection.name was '_class3', a connection printed as
+    // '_class3 { … }', and stack traces read '_class2.dispatch'. `keepNames` (tsup.config.ts) names them again.
+    const names = `[RudpConnection.name, RudpServer.name, RudpError.name, Endpoint.name, Connection.name, Bbr.name, SimNetwork.name]`;
+    writeFileSync(
+      join(project, 'names.cjs'),
+      `const { RudpConnection, RudpServer, RudpError, listen, connect } = require('${name}');
+const { Endpoint, Connection, Bbr } = require('${name}/core');
+const { SimNetwork } = require('${name}/testing');
+(async () => {
+  const server = await listen({ port: 0 });
+  const conn = await connect({ port: server.address().port });
+  console.log([...${names}, require('node:util').inspect(conn, { depth: 0 }).split(' ')[0], server.constructor.name].join(' '));
+  await conn.close();
+  await server.close();
+})().catch((e) => { console.error(e); process.exit(1); });`,
+    );
+    writeFileSync(
+      join(project, 'names.mjs'),
+      `import { RudpConnection, RudpServer, RudpError } from '${name}';
+import { Endpoint, Connection, Bbr } from '${name}/core';
+import { SimNetwork } from '${name}/testing';
+console.log(${names}.join(' '));`,
+    );
+    const expected = 'RudpConnection RudpServer RudpError Endpoint Connection Bbr SimNetwork';
+    expect(await sh(process.execPath, ['names.mjs'], project)).toBe(`${expected}\n`);
+    // inspect() of a live connection prints a `<ref *1>` marker first when it refers to itself.
+    expect((await sh(process.execPath, ['names.cjs'], project)).replace('<ref *1> ', '')).toBe(`${expected} RudpConnection RudpServer\n`);
+  });
+
   it("keeps instanceof across the two builds: an ESM app checks what a CommonJS dependency's rudpx made, and a subclass of its own stays ordinary", async () => {
     // The dependency hazard: `import` loads dist/index.js, the dependency's `require` dist/index.cjs, each with its own classes.
     writeFileSync(
@@ -228,9 +259,20 @@ export async function use(conn: RudpConnection): Promise<number> {
 }
 export const refs: readonly unknown[] = [connect, options, Endpoint, SimNetwork, fingerprint, (p: CryptoProvider) => p.sha256, (c: Partial<ConnectionConfig>) => c.mtu];
 export const code: string = new RudpError('ENOTFOUND', 'x').code;
+// Options read from a configuration that may leave them out: under exactOptionalPropertyTypes an option
+// typed \`?: string\` refused \`string | undefined\`, though every option takes undefined as "the default".
+declare const env: { readonly [name: string]: string | undefined };
+const maybe = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+export const fromConfig: ConnectOptions = { host: env['HOST'], port: 4000, signal: undefined, serverKey: undefined, idleTimeoutMs: maybe(env['IDLE']), highWaterMark: maybe(env['HWM']) };
+export async function sendFromConfig(conn: RudpConnection, signal: AbortSignal | undefined): Promise<void> {
+  await conn.send('x', { channel: maybe(env['CHANNEL']), reliable: undefined, signal });
+  conn.write('x', { ordered: undefined });
+  await conn.close({ signal });
+}
 `;
   const typeRoots = join(repoRoot, 'node_modules', '@types');
-  const base = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
+  // exactOptionalPropertyTypes: a consumer may turn it on, and the published types must hold under it.
+  const base = ['--noEmit', '--strict', '--exactOptionalPropertyTypes', '--skipLibCheck', 'false', '--typeRoots', typeRoots, '--types', 'node', '--target', 'es2022', '--lib', 'es2022'];
 
   it.each([
     ['node16 (CommonJS consumer)', 'consumer.ts', ['--module', 'node16', '--moduleResolution', 'node16']],

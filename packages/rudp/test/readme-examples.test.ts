@@ -101,6 +101,12 @@ describe('README.md examples', () => {
     for (const h of [...Object.keys(RUNS), ...Object.keys(DECLARATION_CHECKS)]) expect(headings).toContain(h);
   });
 
+  it('no example drops the promise of a send (`void conn.send(…)`): it rejects once the connection closes, an unhandled rejection that ends the process', () => {
+    // The Channels example did so for position updates; `write` is the call that returns false instead. (Prose quoting it in backticks is fine.)
+    const dropped = readme.split('\n').flatMap((l, i) => (/(^|[^`\w])void\s+[\w.]+\.send\(/.test(l) ? [`line ${i + 1}: ${l.trim()}`] : []));
+    expect(dropped).toEqual([]);
+  });
+
   it('every ```ts block type-checks against the package', () => {
     const files = blocks.map(writeBlock);
     const { config } = ts.readConfigFile(join(repoRoot, 'tsconfig.base.json'), (f) => ts.sys.readFile(f));

@@ -12,7 +12,7 @@ import { checkTransportOptions, invalidArgType } from './check-options.js';
 import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
-import { RudpError, abortError, fromSystemError } from './rudp-error.js';
+import { RudpError, type RudpErrorDetails, abortError, fromSystemError } from './rudp-error.js';
 import type { DatagramSocket } from './datagram-socket.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
 import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
@@ -26,9 +26,9 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
   /** UDP port, 0–65535 (0 picks a free one; see `server.address().port`). */
   readonly port: number;
   /** Address or host name to bind. Default `127.0.0.1`; `0.0.0.0` or `::` for every interface. */
-  readonly host?: string;
+  readonly host?: string | undefined;
   /** Most live connections; a client beyond is refused: its `connect` rejects with `ECONNREFUSED`. Default 100,000. */
-  readonly maxConnections?: number;
+  readonly maxConnections?: number | undefined;
   /**
    * Most live connections from one client host (an IPv4 address, or an IPv6
    * /64), so one machine cannot take them all; a client beyond is refused
@@ -37,20 +37,20 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    * delegation (a /56 is 256 /64s, a /48 65,536) is not that many hosts. A
    * client of a full /56 or /48 is refused as at a full host.
    */
-  readonly maxConnectionsPerHost?: number;
+  readonly maxConnectionsPerHost?: number | undefined;
   /**
    * The server's static X25519 key pair, proven to every client in the
    * handshake (clients pin its public key). Default: a fresh pair for this
    * server (`server.publicKey`), which clients can only trust on first use.
    */
-  readonly identity?: KeyPair;
+  readonly identity?: KeyPair | undefined;
   /**
    * Chooses each connection id this server hands out, from a uniform 32-bit
    * random source: e.g. `quicLbCidGenerator(config, serverId)` from
    * `rudpx/core`, so a connection-id-aware load balancer routes by the
    * server id inside (QUIC-LB layout). Default: random ids.
    */
-  readonly connectionIds?: (random: () => number) => number;
+  readonly connectionIds?: ((random: () => number) => number) | undefined;
 }
 
 /** Options of `connect`. */
@@ -58,13 +58,13 @@ export interface ConnectOptions extends TransportOptions, ConnectionOptions {
   /** The server's UDP port, 1–65535. */
   readonly port: number;
   /** The server's IP address or host name (resolved with `dns.lookup`, both families). Default `127.0.0.1`. */
-  readonly host?: string;
+  readonly host?: string | undefined;
   /** The local address to send from (e.g. `127.0.0.2`, to look like another host to an address-hashing balancer). Default: any address of the target's family. */
-  readonly localAddress?: string;
+  readonly localAddress?: string | undefined;
   /** Aborts the lookup or handshake: `connect` rejects with an `AbortError` (`code` `ABORT_ERR`). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Resolves `host` instead of `dns.lookup` (called with `{ all: true }`), as `net.connect`'s `lookup`. */
-  readonly lookup?: LookupFunction;
+  readonly lookup?: LookupFunction | undefined;
   /**
    * The server's public key (32 bytes) to pin. A server that proves another
    * key is refused (`ServerKeyMismatchError`, code
@@ -72,7 +72,7 @@ export interface ConnectOptions extends TransportOptions, ConnectionOptions {
    * connection. Without it the connection learns the key
    * (`conn.serverKey`) and the application decides whether to trust it.
    */
-  readonly serverKey?: Uint8Array;
+  readonly serverKey?: Uint8Array | undefined;
 }
 
 /** `connect` refused: the server proved another key than the pinned `serverKey`. Nothing was sent. */
@@ -83,8 +83,10 @@ export class ServerKeyMismatchError extends RudpError {
     /** The key the server presented. */
     readonly offered: Uint8Array,
     message: string,
+    /** The refused connection's `reason` (kind `'refused'`), the server's `address` and `port`, the `hostname` asked for: as on every connect error. */
+    details: RudpErrorDetails = {},
   ) {
-    super('ERR_RUDP_SERVER_KEY_MISMATCH', message);
+    super('ERR_RUDP_SERVER_KEY_MISMATCH', message, details);
     this.name = 'ServerKeyMismatchError';
   }
 }
@@ -282,7 +284,7 @@ function attempt(
         } else if (e.type === 'closed' && !established) {
           const mismatch = e.connection.keyMismatch;
           if (mismatch !== undefined) {
-            reject(new ServerKeyMismatchError(mismatch.expected, mismatch.offered, `cannot connect to ${named}: ${e.reason.message}`));
+            reject(new ServerKeyMismatchError(mismatch.expected, mismatch.offered, `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
             return;
           }
           const err = c.closeError;

@@ -5,8 +5,9 @@
  * connection options are the core's (`core/config.ts`, one table): this
  * file only adds the Node API's own options and Node's error codes.
  */
-import { checkNumber, validateConnectionOptions } from '../core/config.js';
+import { checkNumber, describeValue, validateConnectionOptions } from '../core/config.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from '../core/key-options.js';
+import { checkDelivery } from '../core/send/delivery-options.js';
 
 /** setTimeout's longest delay: a longer timeout would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -54,4 +55,30 @@ export function withNodeCode(e: unknown): unknown {
   if (e instanceof RangeError) return Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
   if (e instanceof TypeError) return Object.assign(e, { code: 'ERR_INVALID_ARG_TYPE' });
   return e;
+}
+
+/**
+ * The text a `destroy(reason)` sends in its CLOSE and reports as the close
+ * reason's `message`: a string as given, an `Error`'s message (as Node's
+ * `socket.destroy(error)` takes one). Anything else is a `TypeError`
+ * (`ERR_INVALID_ARG_TYPE`): it used to become the `message` as it was, an
+ * object where the type promises a string.
+ */
+export function destroyReasonText(reason: unknown): string {
+  if (typeof reason === 'string') return reason;
+  if (reason instanceof Error) return reason.message;
+  throw invalidArgType(`The "reason" argument must be a string or an Error; received ${describeValue(reason)}`);
+}
+
+/**
+ * Throws, with Node's codes, for a `channel` argument `send` would refuse: a
+ * `TypeError` (`ERR_INVALID_ARG_TYPE`) for a non-integer, a `RangeError`
+ * (`ERR_OUT_OF_RANGE`) outside 0 … 255.
+ */
+export function checkChannel(channel: unknown): void {
+  try {
+    checkDelivery({ channel: channel as number });
+  } catch (e) {
+    throw withNodeCode(e);
+  }
 }

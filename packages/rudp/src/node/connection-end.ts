@@ -42,9 +42,12 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
       emitting(() => c.emit('message', data, channel));
     }
   }
+  const writersWait = c.needDrain;
   rejectUnacknowledged(c, closedError);
   if (reason.kind !== 'local' && reason.kind !== 'peer' && c.listenerCount('error') > 0) emitting(() => c.emit('error', closedError));
   emitting(() => c.emit('close', reason));
+  // writableLength fell to 0: a writer awaiting 'drain' (the README's loop) wakes and finds `closed`, instead of waiting forever.
+  if (writersWait) emitting(() => c.emit('drain'));
   for (const w of c.closeWaiters.splice(0)) w();
   rethrowErrors(errors);
 }

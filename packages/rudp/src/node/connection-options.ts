@@ -14,7 +14,7 @@ export interface ConnectionOptions {
    * `MESSAGE_CREDIT`, 256, more per message) reaches this; `'drain'` follows when it
    * falls to half. Default 1 MiB (1,048,576); any integer ≥ 1.
    */
-  readonly highWaterMark?: number;
+  readonly highWaterMark?: number | undefined;
 }
 
 /**
@@ -27,7 +27,7 @@ export interface SendOptions extends DeliveryOptions {
    * (`code` `ABORT_ERR`). A message already queued may still be delivered (the stream is ordered and
    * cannot skip it); an already aborted signal rejects before anything is queued.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Options of `close`. */
@@ -40,5 +40,5 @@ export interface CloseOptions {
    * destroys at once. For a peer that vanished without a word, which would
    * otherwise hold the close for `idleTimeoutMs`.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }

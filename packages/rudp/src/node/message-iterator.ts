@@ -1,6 +1,9 @@
 /**
  * `for await (const message of conn)`: messages in order, with the transport
- * held back while the loop body is slower than the peer.
+ * held back while the loop body is slower than the peer. Messages read ahead
+ * of a loop that is left (`break`) are not lost: they go, first and in order,
+ * to whatever consumes the connection next (another loop, a `'message'`
+ * listener, `stream()`).
  */
 import type { CloseReason } from '../core/events.js';
 import type { RudpError } from './rudp-error.js';
@@ -9,6 +12,56 @@ import type { RudpConnection } from './rudp-connection.js';
 /** Messages queued ahead of the loop before the transport is held (the rest wait in the receive window). */
 const MAX_QUEUED_MESSAGES = 64;
 const MAX_QUEUED_BYTES = 1024 * 1024;
+
+/** Messages a left loop had read ahead, waiting for the connection's next consumer. */
+interface Leftovers {
+  readonly messages: readonly Buffer[];
+  readonly channels: readonly number[];
+  /** Keeps newer messages in the transport until these are handed over. */
+  readonly hold: symbol;
+  /** Hands them to a `'message'` listener being added (a `'newListener'` listener). */
+  readonly onNewListener: (event: string | symbol) => void;
+}
+
+const leftoversOf = new WeakMap<RudpConnection, Leftovers>();
+
+/** Takes what a left loop read ahead on `conn`, if anything: the caller now delivers it and must release `hold`. */
+function takeLeftovers(conn: RudpConnection): Leftovers | undefined {
+  const left = leftoversOf.get(conn);
+  if (left === undefined) return undefined;
+  leftoversOf.delete(conn);
+  conn.off('newListener', left.onNewListener);
+  return left;
+}
+
+/**
+ * Keeps `messages` (read ahead of a loop that was left) for the next consumer
+ * of `conn`, with the transport held meanwhile so none overtakes them. A new
+ * loop takes them at once; a `'message'` listener (or `stream()`) gets them
+ * emitted on the microtask after it is added, before anything newer.
+ */
+function keepLeftovers(conn: RudpConnection, messages: Buffer[], channels: number[]): void {
+  // Two loops left with messages of their own (they ran at once): one list, the older first, and one hold.
+  const earlier = takeLeftovers(conn);
+  if (earlier !== undefined) {
+    messages.unshift(...earlier.messages);
+    channels.unshift(...earlier.channels);
+  }
+  const hold = Symbol('left by a loop');
+  const onNewListener = (event: string | symbol): void => {
+    if (event !== 'message') return;
+    queueMicrotask(() => {
+      const left = takeLeftovers(conn);
+      if (left === undefined) return;
+      for (let i = 0; i < left.messages.length; i++) conn.onMessage(left.messages[i] as Buffer, left.channels[i] as number);
+      conn.setHold(left.hold, false);
+    });
+  };
+  leftoversOf.set(conn, { messages, channels, hold, onNewListener });
+  conn.setHold(hold, true);
+  if (earlier !== undefined) conn.setHold(earlier.hold, false);
+  conn.on('newListener', onNewListener);
+}
 
 /** One pending call of `next()`. */
 interface Waiter {
@@ -19,8 +72,12 @@ interface Waiter {
 /** An async iterator over `conn`'s messages (see `RudpConnection[Symbol.asyncIterator]`). */
 export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   const hold = Symbol('iterator');
-  const queue: Buffer[] = [];
+  // What a loop left before this one read ahead comes first.
+  const left = takeLeftovers(conn);
+  const queue: Buffer[] = left === undefined ? [] : [...left.messages];
+  const channels: number[] = left === undefined ? [] : [...left.channels];
   let queuedBytes = 0;
+  for (const m of queue) queuedBytes += m.length;
   /** `undefined` while open; `null` after a clean end; the error of a failed one (thrown once). */
   let end: RudpError | null | undefined = conn.closed ? (conn.closeError ?? null) : undefined;
   /**
@@ -30,13 +87,14 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
    */
   const waiters: Waiter[] = [];
 
-  const onMessage = (m: Buffer): void => {
+  const onMessage = (m: Buffer, channel: number): void => {
     const w = waiters.shift();
     if (w !== undefined) {
       w.resolve({ value: m, done: false });
       return;
     }
     queue.push(m);
+    channels.push(channel);
     queuedBytes += m.length;
     if (queue.length >= MAX_QUEUED_MESSAGES || queuedBytes >= MAX_QUEUED_BYTES) conn.setHold(hold, true);
   };
@@ -62,13 +120,16 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   };
 
   if (end === undefined) {
+    if (queue.length >= MAX_QUEUED_MESSAGES || queuedBytes >= MAX_QUEUED_BYTES) conn.setHold(hold, true);
     conn.on('message', onMessage);
     conn.on('close', onClose);
   }
+  if (left !== undefined) conn.setHold(left.hold, false);
   return {
     next(): Promise<IteratorResult<Buffer>> {
       const m = queue.shift();
       if (m !== undefined) {
+        channels.shift();
         queuedBytes -= m.length;
         if (end === undefined && queue.length < MAX_QUEUED_MESSAGES / 2 && queuedBytes < MAX_QUEUED_BYTES / 2) conn.setHold(hold, false);
         return Promise.resolve({ value: m, done: false });
@@ -79,11 +140,13 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
       });
     },
     return(): Promise<IteratorResult<Buffer>> {
+      // Kept (and the transport held) before this loop's hold goes, so no newer message slips past them.
+      if (queue.length > 0) keepLeftovers(conn, queue.splice(0), channels.splice(0));
+      queuedBytes = 0;
       if (end === undefined) {
         end = null;
         detach();
       }
-      queue.length = 0;
       // Calls still waiting end with the iteration, as an async generator's queued calls do.
       for (const w of waiters.splice(0)) w.resolve({ value: undefined, done: true });
       return Promise.resolve({ value: undefined, done: true });

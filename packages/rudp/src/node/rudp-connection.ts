@@ -19,7 +19,7 @@ import { describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
 import { brand } from './brand.js';
-import { invalidArgType, withNodeCode } from './check-options.js';
+import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
 import { iterateMessages } from './message-iterator.js';
@@ -166,8 +166,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
   }
 
-  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. */
+  /** Largest unreliable message (`reliable: false`) `send` takes on `channel`: what one packet carries. Throws for a channel `send` refuses (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`). */
   maxDatagramSize(channel = 0): number {
+    checkChannel(channel);
     return this.core.maxDatagramSize(channel);
   }
 
@@ -347,10 +348,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     );
   }
 
-  /** Abrupt close: drops queued data and tells the peer. */
-  destroy(reason = 'destroyed'): void {
+  /** Abrupt close: drops queued data and tells the peer `reason` (a string, or an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). */
+  destroy(reason: string | Error = 'destroyed'): void {
+    const text = destroyReasonText(reason);
     if (this.closedWith) return;
-    this.core.destroy(this.io.now(), 1, reason);
+    this.core.destroy(this.io.now(), 1, text);
     this.io.changed(this.core);
   }
 

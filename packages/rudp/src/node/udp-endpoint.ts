@@ -26,20 +26,27 @@ const TIMER_GRANULARITY_MS = 1;
 const IMMEDIATE_WITHIN_MS = 0.1;
 
 /** Options common to `listen` and `connect`: any connection setting may be overridden. */
-export interface TransportOptions extends Partial<ConnectionConfig> {
+/**
+ * Every field optional, and `undefined` as good as left out (what `Partial`
+ * says, kept under a consumer's `exactOptionalPropertyTypes`): an option read
+ * from a configuration that may lack it is passed as it is.
+ */
+export type OptionalFields<T> = { [K in keyof T]?: T[K] | undefined };
+
+export interface TransportOptions extends OptionalFields<ConnectionConfig> {
   /** No encryption: both ends must say so. Only for peers that cannot encrypt, and benchmarks. Default false. */
-  readonly plaintext?: boolean;
+  readonly plaintext?: boolean | undefined;
   /**
    * The cryptographic primitives. Default {@link defaultCryptoProvider}:
    * ChaCha20-Poly1305 on the fastest library that loads (OpenSSL through
    * rudp's addon, libsodium, `node:crypto`; the same cipher: peers
    * interoperate whichever each end uses).
    */
-  readonly crypto?: CryptoProvider;
+  readonly crypto?: CryptoProvider | undefined;
   /** @internal The server's key pair (see `ListenOptions.identity`). */
-  readonly identity?: KeyPair;
+  readonly identity?: KeyPair | undefined;
   /** @internal The server's connection-id generator (see `ListenOptions.connectionIds`). */
-  readonly connectionIds?: (random: () => number) => number;
+  readonly connectionIds?: ((random: () => number) => number) | undefined;
   /**
    * Moves datagrams in batches (`recvmmsg`/`sendmmsg`, one JavaScript call
    * per batch) through rudp's native UDP addon where it is built (Linux with
@@ -48,7 +55,7 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
    * true; false uses `node:dgram`, which costs about 3 µs more CPU per
    * datagram received. Either way the wire is the same.
    */
-  readonly socketBatching?: boolean;
+  readonly socketBatching?: boolean | undefined;
   /**
    * With `socketBatching`, a run of datagrams to one peer leaves as one UDP
    * GSO send and arrives as one GRO buffer where the kernel has them (Linux
@@ -57,7 +64,7 @@ export interface TransportOptions extends Partial<ConnectionConfig> {
    * the wire are the same. A path that refuses a GSO send gets its datagrams
    * one by one. Default true; false sends and receives each datagram on its own.
    */
-  readonly segmentOffload?: boolean;
+  readonly segmentOffload?: boolean | undefined;
 }
 
 /** Endpoint-wide counters of the Node adapter: the core's, and what its socket did with them. */

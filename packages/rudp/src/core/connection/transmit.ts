@@ -32,11 +32,11 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
       if (c.state === 'closing' && c.sendQueue.allAcked()) {
         startClose(c, now, { kind: 'local', code: 0, message: 'closed' });
-        return pollCloseFrame(c, scratch);
+        return pollCloseFrame(c, now, scratch);
       }
       return pollData(c, now, scratch);
     case 'draining':
-      return pollCloseFrame(c, scratch);
+      return pollCloseFrame(c, now, scratch);
     default:
       return undefined;
   }
@@ -179,11 +179,13 @@ function syncDatagramSize(c: Connection): void {
 }
 
 /** The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). */
-function pollCloseFrame(c: Connection, scratch: DatagramScratch): Uint8Array | undefined {
+function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   if (!c.closeSendDue || !c.closeFrame) return undefined;
   c.closeSendDue = false;
   const pn = takePn(c);
   const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
+  if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
   writeCloseFitting(w, c.closeFrame.code, c.closeFrame.reason);
   return account(c, sealDatagram(c.protection, w, pn, scratch));
 }

@@ -9,14 +9,14 @@ import { describeValue } from '../config.js';
 /** How one message is delivered. */
 export interface DeliveryOptions {
   /** Channel 0 … 255 (default 0). Ordered messages of different channels never wait for each other. */
-  readonly channel?: number;
+  readonly channel?: number | undefined;
   /**
    * Reliable: delivered in send order within the channel (default true); false: as soon as it is whole.
    * Unreliable: ignored (a datagram is delivered as it arrives).
    */
-  readonly ordered?: boolean;
+  readonly ordered?: boolean | undefined;
   /** Resent until acknowledged (default true); false: a datagram, sent once, dropped if lost, at most one packet. */
-  readonly reliable?: boolean;
+  readonly reliable?: boolean | undefined;
 }
 
 /** Checked options with their defaults filled in. */

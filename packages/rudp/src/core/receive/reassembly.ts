@@ -18,7 +18,10 @@
  * other offset of a 128 KiB message held 65,000 ranges (1.6 MB of heap) and
  * cost a scan of them per fragment. Either way a fragment costs work in
  * proportion to its own bytes at most, and a partial message's bookkeeping
- * an eighth of its bytes at most (beyond a few KB a connection).
+ * an eighth of its bytes at most (beyond a few KB a connection). A message
+ * over 64 KiB is not allocated at its first fragment but held as the pieces
+ * that came until they cost a quarter of it (held-pieces.ts): the window
+ * bounds what a message may take, and the pieces what a peer has sent.
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
 import { MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';

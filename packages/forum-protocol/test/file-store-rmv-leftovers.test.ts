@@ -10,9 +10,20 @@ import * as E from 'fp-ts/lib/Either.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openFileStore, type ForumStore } from '../src/index.js';
 import { lines, run, upload } from './helpers.js';
+
+/** Upload files whose unlink fails with EACCES, as a file the server may not delete would (a regular file, unlike the directory above). */
+const refusedUnlinks = vi.hoisted(() => new Set<string>());
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  return {
+    ...fs,
+    unlink: (path: string) =>
+      [...refusedUnlinks].some((name) => path.endsWith(`/${name}`)) ? Promise.reject(Object.assign(new Error(`EACCES: unlink ${path}`), { code: 'EACCES' })) : fs.unlink(path),
+  };
+});
 
 const openStore = async (dir: string): Promise<ForumStore> => {
   const s = await openFileStore(dir)();
@@ -71,10 +82,18 @@ describe('RMV whose upload file cannot be deleted', () => {
 
 
 describe('RMV tells the disk quota what it freed', () => {
-  it('reports the bytes of the upload files it deleted, not those of one it could not delete', async () => {
+  it('reports the bytes of each upload file before deleting it, not those of one it could not delete', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-freed-'));
     const freed: number[] = [];
-    const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => freed.push(bytes) })();
+    // Which upload files were still on disk at each report: a walk of the directory between an unlink
+    // and a report made after it would miss the file and still have it counted off (an undercount).
+    const present: string[][] = [];
+    const opened = await openFileStore(dir, {
+      onUploadsRemoved: (bytes) => {
+        freed.push(bytes);
+        present.push(['T-a.bin', 'T-b.bin'].filter((n) => existsSync(join(dir, n))));
+      },
+    })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const s = opened.right;
     expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
@@ -84,10 +103,30 @@ describe('RMV tells the disk quota what it freed', () => {
     unlinkSync(join(dir, 'T-c.txt'));
     mkdirSync(join(dir, 'T-c.txt'));
     expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
-    expect(freed).toEqual([6_700]);
+    expect(freed).toEqual([6_000, 700]);
+    expect(present).toEqual([['T-a.bin', 'T-b.bin'], ['T-b.bin']]);
     // A thread without uploads frees no upload bytes: nothing is said.
     expect(await lines(run(s, 'alice', 'CRT U'))).toEqual(['Thread U created']);
     expect(await lines(run(s, 'alice', 'RMV U'))).toEqual(['Thread U removed']);
-    expect(freed).toEqual([6_700]);
+    expect(freed).toEqual([6_000, 700]);
+  });
+
+  it('takes back the bytes of an upload file whose unlink failed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-freed-'));
+    const freed: number[] = [];
+    const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => freed.push(bytes) })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const s = opened.right;
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    expect(E.isRight(await upload(s, 'T', 'a.bin', 'alice', Buffer.alloc(6_000, 1)))).toBe(true);
+    expect(E.isRight(await upload(s, 'T', 'b.bin', 'alice', Buffer.alloc(700, 2)))).toBe(true);
+    refusedUnlinks.add('T-b.bin');
+    try {
+      expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
+    } finally {
+      refusedUnlinks.clear();
+    }
+    expect(existsSync(join(dir, 'T-b.bin'))).toBe(true);
+    expect(freed).toEqual([6_000, 700, -700]);
   });
 });

@@ -113,9 +113,11 @@ export class DiskQuota {
   }
 
   /**
-   * Upload files of `bytes` were deleted (RMV): a measurement reused from before counts them off, so
-   * the room comes back at once rather than at the next measurement (up to some seconds later in a
-   * directory of many files, {@link MEASUREMENT_REUSE_FACTOR}).
+   * An upload file of `bytes` is about to be deleted (RMV), told before its unlink; negative `bytes`
+   * take back a deletion that failed. A measurement that ended before the call counted the file and
+   * counts it off, so the room comes back at once rather than at the next measurement (up to some
+   * seconds later in a directory of many files, {@link MEASUREMENT_REUSE_FACTOR}); one that ended
+   * after keeps it (it may or may not have seen it: the safe side).
    */
   uploadsRemoved(bytes: number): void {
     this.removedTotal += bytes;

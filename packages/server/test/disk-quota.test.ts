@@ -154,6 +154,16 @@ describe('DiskQuota: measuring the directory (a stat per file)', () => {
     expect(await q2.reserve(500)).toMatchObject({ ok: false, reason: expect.stringContaining('490 are free') as unknown });
   });
 
+  it('a deletion RMV reported and then took back (its unlink failed) is counted again', async () => {
+    const { quota, end } = fakeDirectory();
+    const first = quota.reserve(10);
+    end(4_500, 100);
+    expect((await first).ok).toBe(true);
+    quota.uploadsRemoved(4_000);
+    quota.uploadsRemoved(-4_000);
+    expect(await quota.reserve(500)).toMatchObject({ ok: false, reason: expect.stringContaining('490 are free') as unknown });
+  });
+
   it('a failed measurement is not reused', async () => {
     let calls = 0;
     const quota = new DiskQuota('/nonexistent', 5_000, 0, async () => 1e12, async () => {

@@ -69,23 +69,21 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           contents.incarnations.removed(title);
           for (const f of filenames) contents.countUpload(uploadFileName(title, f), -1);
           const leftovers: string[] = [];
-          let freed = 0;
           for (const f of filenames) {
             const path = pathIn(ctx, uploadFileName(title, f));
-            const bytes = await stat(path).then((s) => s.size, () => 0);
-            await unlinkIfPresent(path).then(
-              () => {
-                freed += bytes;
-              },
-              () => {
-                // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
-                contents.otherNames.add(uploadFileName(title, f));
-                leftovers.push(f);
-              },
-            );
+            // Regular files only, as the quota's walk counts them.
+            const bytes = await stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
+            // Told before the unlink, not after: a walk of the directory run between the unlink and a later
+            // report would not count the file, and would then have it taken off all the same.
+            if (bytes > 0) ctx.uploadsRemoved(bytes);
+            await unlinkIfPresent(path).catch(() => {
+              if (bytes > 0) ctx.uploadsRemoved(-bytes);
+              // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
+              contents.otherNames.add(uploadFileName(title, f));
+              leftovers.push(f);
+            });
           }
           await syncDir(dir);
-          if (freed > 0) ctx.uploadsRemoved(freed);
           if (intent !== undefined) await keepOnlyLeftovers(intent, title, leftovers);
           // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
           // disk until their end: stopped now, temporary files deleted and read handles closed.

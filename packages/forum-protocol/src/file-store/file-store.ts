@@ -42,9 +42,10 @@ export interface FileStoreOptions {
   /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
   /**
-   * Told the bytes of the upload files an RMV deleted, once they are gone: a disk quota that reuses a
-   * measurement of the directory (the server's `--max-data-bytes`) counts them off at once, instead of
-   * refusing uploads for the room RMV freed until it measures again.
+   * Told the bytes of each upload file RMV deletes, just before its unlink (so a measurement of the
+   * directory that ended before this call counted the file), and the same bytes negated if the unlink
+   * then failed: a disk quota that reuses a measurement (the server's `--max-data-bytes`) counts them
+   * off at once, instead of refusing uploads for the room RMV freed until it measures again.
    */
   readonly onUploadsRemoved?: (bytes: number) => void;
 }

@@ -22,11 +22,17 @@ const LAYERS = [
   'client', // known hosts
 ] as const;
 
-/** The folders under `src/` a relative import specifier from `file` (in `folder`) reaches. */
+/**
+ * Every module specifier `code` names: `import … from`, `export … from`, `import type`, a bare
+ * `import '…'`, `import(…)` (also as a type), `require(…)`, in either quote, across lines.
+ */
+const specifiers = (code: string): string[] => [...code.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*(['"`])(.+?)\1/g)].map((m) => m[2] as string);
+
+/** The folders under `src/` the relative imports of `text` (a file in `folder`) reach. */
 function importedFolders(folder: string, text: string): string[] {
   const out: string[] = [];
-  for (const [, spec] of text.matchAll(/(?:from|import\(?)\s*'(\.{1,2}\/[^']+)'/g)) {
-    const parts = join(folder, spec as string).split('/');
+  for (const spec of specifiers(text).filter((x) => x.startsWith('.'))) {
+    const parts = join(folder, spec).split('/');
     // A file directly under src/ (an entry point) is named by its own name, not a folder.
     out.push(parts.length > 1 ? (parts[0] as string) : `(entry) ${parts[0]}`);
   }
@@ -51,5 +57,18 @@ describe('forum-protocol layers', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('sees an import however it is written', () => {
+    const written = [
+      `export { a } from '../client/a.js';`,
+      `import type { B } from "../client/b.js";`,
+      `import {\n  c,\n} from\n  '../client/c.js';`,
+      `import '../client/d.js';`,
+      `const e = await import ( '../client/e.js');`,
+      `type F = import('../client/f.js').F;`,
+      `export * as g from '../client/g.js';`,
+    ];
+    expect(written.flatMap((text) => importedFolders('protocol', text))).toEqual(Array(7).fill('client'));
   });
 });

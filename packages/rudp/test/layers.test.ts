@@ -22,8 +22,15 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 };
 /** The folders that must stay pure. */
 const PURE = ['wire', 'crypto', 'core', 'testing'];
-/** Calls that read a clock, set a timer or draw ambient randomness. */
-const AMBIENT = /\b(?:Date\.now|performance\.now|Math\.random|setTimeout|setInterval|setImmediate|process\.hrtime)\s*\(|\bprocess\.(?:env|nextTick)\b/;
+/** Calls that read a clock, set a timer or draw ambient randomness, and Node's globals. */
+const AMBIENT =
+  /\b(?:Date\.now|performance\.now|Math\.random|setTimeout|setInterval|setImmediate|queueMicrotask|process\.hrtime)\s*\(|\bprocess\.(?:env|nextTick)\b|\bnew Date\b|\bcrypto\.(?:getRandomValues|randomUUID|subtle)\b|\bBuffer\b/;
+
+/**
+ * Every module specifier `code` names: `import … from`, `export … from`, `import type`, a bare
+ * `import '…'`, `import(…)` (also as a type), `require(…)`, in either quote, across lines.
+ */
+const specifiers = (code: string): string[] => [...code.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*(['"`])(.+?)\1/g)].map((m) => m[2] as string);
 
 function sourcesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourcesUnder(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
@@ -39,7 +46,7 @@ describe('rudpx layers', () => {
       for (const file of sourcesUnder(join(SRC, folder))) {
         const code = withoutComments(readFileSync(file, 'utf8'));
         const name = relative(SRC, file);
-        for (const [, spec] of code.matchAll(/(?:from|import\(?)\s*'([^']+)'/g)) if (!(spec as string).startsWith('.')) wrong.push(`${name} imports ${spec}`);
+        for (const spec of specifiers(code)) if (!spec.startsWith('.')) wrong.push(`${name} imports ${spec}`);
         const call = AMBIENT.exec(code);
         if (call !== null) wrong.push(`${name} calls ${call[0]}`);
       }
@@ -51,13 +58,29 @@ describe('rudpx layers', () => {
     const wrong: string[] = [];
     for (const [folder, allowed] of Object.entries(MAY_IMPORT)) {
       for (const file of sourcesUnder(join(SRC, folder))) {
-        for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from|import\(?)\s*'(\.{1,2}\/[^']+)'/g)) {
-          const target = relative(SRC, join(file, '..', spec as string)).split('/')[0] as string;
+        for (const spec of specifiers(withoutComments(readFileSync(file, 'utf8'))).filter((x) => x.startsWith('.'))) {
+          const target = relative(SRC, join(file, '..', spec)).split('/')[0] as string;
           if (target !== folder && !allowed.includes(target)) wrong.push(`${relative(SRC, file)} -> ${target}`);
         }
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('sees an import however it is written', () => {
+    const written = [
+      `export { a } from '../node/a.js';`,
+      `import type { B } from "../node/b.js";`,
+      `import {\n  c,\n} from\n  '../node/c.js';`,
+      `import '../node/d.js';`,
+      `const e = await import ( '../node/e.js');`,
+      `type F = import('../node/f.js').F;`,
+      `import g = require('../node/g.js');`,
+      `export * as h from '../node/h.js';`,
+      'const i = await import(`../node/i.js`);',
+    ];
+    expect(written.flatMap(specifiers)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((x) => `../node/${x}.js`));
+    for (const call of ['new Date()', 'crypto.getRandomValues(out)', 'Buffer.from(x)', 'queueMicrotask(f)', 'Date.now()']) expect(AMBIENT.test(call)).toBe(true);
   });
 
   it('holds every source file in a layer, except the entry points', () => {

@@ -298,11 +298,19 @@ export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): vo
   new RudpConnection();
   conn.setHold('x' as never, true);
   conn.fail(new Error('x') as never, { kind: 'local', code: 0, message: '' });
-  conn.updateFlow(0);
+  conn.onAcked(0, 1);
   ep.emit({ type: 'connected', connection: core });
   ep.wake(core);
   void core.pollQueued;
   core.acked(0 as never);
+  // State the functions in core/connection/, core/endpoint/ and node/ modules reach: marked internal, not private.
+  conn.closedWith = undefined;
+  conn.buffered = 0;
+  core.nextPn = 0;
+  core.protection = undefined;
+  void core.sendQueue;
+  void ep.drops;
+  void ep.stateless;
 }
 `;
     writeFileSync(join(project, 'internals.ts'), internals);
@@ -310,7 +318,7 @@ export function misuse(conn: RudpConnection, core: Connection, ep: Endpoint): vo
       (r) => r.stdout + r.stderr,
       (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
     );
-    for (const member of ['setHold', 'fail', 'updateFlow', 'emit', 'wake', 'pollQueued', 'acked']) {
+    for (const member of ['setHold', 'fail', 'onAcked', 'emit', 'wake', 'pollQueued', 'acked', 'closedWith', 'buffered', 'nextPn', 'protection', 'sendQueue', 'drops', 'stateless']) {
       expect(out).toMatch(new RegExp(`Property '${member}' does not exist on type`));
     }
     // Only made by listen and connect: a bare `new` is refused (it was taken for EventEmitter's constructor).

@@ -26,7 +26,7 @@ const LAYERS = [
  * Every module specifier `code` names: `import … from`, `export … from`, `import type`, a bare
  * `import '…'`, `import(…)` (also as a type), `require(…)`, in either quote, across lines.
  */
-const specifiers = (code: string): string[] => [...code.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*(['"`])(.+?)\1/g)].map((m) => m[2] as string);
+const specifiers = (code: string): string[] => [...code.matchAll(/(?<![\w$.])(?:from|import|require)\s*\(?\s*(['"`])(.+?)\1/g)].map((m) => m[2] as string);
 
 /** The folders under `src/` the relative imports of `text` (a file in `folder`) reach. */
 function importedFolders(folder: string, text: string): string[] {

@@ -7,7 +7,7 @@
  * as it refuses an immutable file (the finding used `chattr +i`, root only).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -102,6 +102,11 @@ describe('RMV tells the disk quota what it freed', () => {
     expect(E.isRight(await upload(s, 'T', 'c.txt', 'alice', Buffer.from('hello')))).toBe(true);
     unlinkSync(join(dir, 'T-c.txt'));
     mkdirSync(join(dir, 'T-c.txt'));
+    // A link put at an upload's name by hand: the quota's walk counts no link, nor what it points to.
+    expect(E.isRight(await upload(s, 'T', 'd.bin', 'alice', Buffer.from('x')))).toBe(true);
+    writeFileSync(join(dir, 'elsewhere.bin'), Buffer.alloc(9_000));
+    unlinkSync(join(dir, 'T-d.bin'));
+    symlinkSync(join(dir, 'elsewhere.bin'), join(dir, 'T-d.bin'));
     expect(await lines(run(s, 'alice', 'RMV T'))).toEqual(['Thread T removed']);
     expect(freed).toEqual([6_000, 700]);
     expect(present).toEqual([['T-a.bin', 'T-b.bin'], ['T-b.bin']]);

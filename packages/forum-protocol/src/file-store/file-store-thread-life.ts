@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { syncDir, writeFileAtomic } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
@@ -71,8 +71,8 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           const leftovers: string[] = [];
           for (const f of filenames) {
             const path = pathIn(ctx, uploadFileName(title, f));
-            // Regular files only, as the quota's walk counts them.
-            const bytes = await stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
+            // Regular files only, not what a link points to, as the quota's walk counts them.
+            const bytes = await lstat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
             // Told before the unlink, not after: a walk of the directory run between the unlink and a later
             // report would not count the file, and would then have it taken off all the same.
             if (bytes > 0) ctx.uploadsRemoved(bytes);

@@ -111,6 +111,21 @@ describe('maxDatagramSize(channel)', () => {
   });
 });
 
+describe('send and write options', () => {
+  it('refuse an option name they do not take (a misspelt channel went to channel 0 unnoticed), with Node codes, and nothing is sent', async () => {
+    const { client } = await pair();
+    const before = client.stats().messagesSent;
+    await expect(client.send('x', { chanel: 1 } as never)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: "rudp: unknown send option 'chanel'" });
+    await expect(client.send('x', { Channel: 1 } as never)).rejects.toMatchObject({ message: "rudp: unknown send option 'Channel' (did you mean 'channel'?)" });
+    // write takes no signal: nothing to wait for.
+    expect(() => client.write('x', { signal: AbortSignal.timeout(1000) } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: "rudp: unknown write option 'signal'" }));
+    expect(client.stats().messagesSent).toBe(before);
+    // The names they do take still pass.
+    await client.send('y', { channel: 1, ordered: false, reliable: true, signal: AbortSignal.timeout(5000) });
+    expect(client.write('z', { channel: 2, ordered: true, reliable: true })).toBe(true);
+  });
+});
+
 describe('exportKeyingMaterial', () => {
   it('gives both ends the same bytes; refuses a bad label, context or length with Node codes', async () => {
     let accepted!: RudpConnection;

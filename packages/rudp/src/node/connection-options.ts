@@ -30,6 +30,12 @@ export interface SendOptions extends DeliveryOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** The option names `write` takes (its `DeliveryOptions`): any other is refused, not ignored. */
+export const DELIVERY_OPTIONS = ['channel', 'ordered', 'reliable'] as const satisfies readonly (keyof DeliveryOptions)[];
+
+/** The option names `send` takes. */
+export const SEND_OPTIONS = [...DELIVERY_OPTIONS, 'signal'] as const satisfies readonly (keyof SendOptions)[];
+
 /** Options of `close`. */
 export interface CloseOptions {
   /**

@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionStats } from '../core/connection.js';
 import type { CloseReason } from '../core/events.js';
 import type { DeliveryOptions } from '../core/send/delivery-options.js';
-import { describeValue } from '../core/config.js';
+import { checkKnownKeys, describeValue } from '../core/config.js';
 import { MESSAGE_CREDIT } from '../core/flow-control.js';
 import { parseAddress } from '../core/sans-io.js';
 import { brand } from './brand.js';
@@ -28,7 +28,7 @@ import { whenAborted } from './shared-abort.js';
 import { type PendingSend, holdUnacknowledged, settleAcknowledged, watchAbort } from './unacknowledged-sends.js';
 import { reportClosed } from './connection-end.js';
 import { type Hold, setMessageHold, updateFlow, watchListeners } from './message-flow.js';
-import { type CloseOptions, type ConnectionOptions, DEFAULT_HIGH_WATER_MARK, type SendOptions } from './connection-options.js';
+import { type CloseOptions, type ConnectionOptions, DEFAULT_HIGH_WATER_MARK, DELIVERY_OPTIONS, SEND_OPTIONS, type SendOptions } from './connection-options.js';
 import type { UdpEndpoint } from './udp-endpoint.js';
 
 export { type CloseOptions, type ConnectionOptions, DEFAULT_HIGH_WATER_MARK, type SendOptions } from './connection-options.js';
@@ -240,7 +240,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       return Promise.reject(invalidArgType('The "options.signal" property must be an AbortSignal'));
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const id = this.queueMessage(bytes, options);
+    const id = this.queueMessage(bytes, options, SEND_OPTIONS);
     if (id instanceof Error) return Promise.reject(id);
     if (id < 0) {
       // A datagram: nothing will acknowledge it, so there is nothing to wait for.
@@ -406,7 +406,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   write(data: MessageData, options?: DeliveryOptions): boolean {
     const bytes = messageBytes(data);
     if (bytes instanceof TypeError) throw bytes;
-    const id = this.queueMessage(bytes, options);
+    const id = this.queueMessage(bytes, options, DELIVERY_OPTIONS);
     if (typeof id !== 'number') {
       if (id instanceof RudpError) return false;
       throw id;
@@ -417,12 +417,22 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return !this.needDrain;
   }
 
-  /** Hands `bytes` to the core: its message id (negative for an unreliable message), or the error to report. */
-  private queueMessage(bytes: Uint8Array, options: DeliveryOptions | undefined): number | Error {
+  /**
+   * Hands `bytes` to the core: its message id (negative for an unreliable message), or the error to report
+   * (an option name not in `known` among them: a misspelt `chanel` would otherwise go to channel 0 unnoticed).
+   */
+  private queueMessage(bytes: Uint8Array, options: DeliveryOptions | undefined, known: readonly string[]): number | Error {
     if (this.closedWith) return this.errorAfterClose();
     // Checked here, not left to the core: `null` would fail there as a property read of null.
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       return invalidArgType(`The "options" argument must be an object; received ${describeValue(options)}`);
+    }
+    if (options !== undefined) {
+      try {
+        checkKnownKeys(options, known, known === SEND_OPTIONS ? 'send' : 'write');
+      } catch (e) {
+        return withNodeCode(e) as Error;
+      }
     }
     try {
       // No delivery field given (nearly every send): the core's default, without checking an options object.

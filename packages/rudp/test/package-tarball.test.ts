@@ -37,9 +37,7 @@ const execFileAsync = promisify(execFile);
 /** Runs a command without blocking the test worker (vitest talks to it meanwhile); its stdout. */
 async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   // Without the NODE_PATH pnpm and vitest set (it reaches the workspace's packages): the consumer resolves only what it installed.
-  // Without the user agent of the pnpm that runs the tests: npm would take it as its own config and hand it to
-  // the package's scripts, and prepack's guard would take npm for pnpm.
-  const { NODE_PATH: _workspacePath, npm_config_user_agent: _runner, ...inherited } = process.env;
+  const { NODE_PATH: _workspacePath, ...inherited } = process.env;
   try {
     const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...inherited, ...env } });
     return stdout;

@@ -3,9 +3,13 @@ import { join } from 'node:path';
 
 /**
  * The answer to {@link DiskQuota.reserve}: a release function (`part`: release only that many bytes
- * of the reservation, as they land on disk; by default all that is left), or the line to refuse with.
+ * of the reservation, as they land on disk, where they are counted from then on; by default all that
+ * is left) and a cancel function (what is left will never be on disk: dropped, not counted as stored),
+ * or the line to refuse with.
  */
-export type QuotaGrant = { readonly ok: true; readonly release: (part?: number) => void } | { readonly ok: false; readonly reason: string };
+export type QuotaGrant =
+  | { readonly ok: true; readonly release: (part?: number) => void; readonly cancel: () => void }
+  | { readonly ok: false; readonly reason: string };
 
 /** Bytes in the regular files directly inside `dir` (the data directory is flat). */
 export const directoryBytes = async (dir: string): Promise<number> => {
@@ -171,6 +175,12 @@ export class DiskQuota {
         left -= bytes;
         this.reserved -= bytes;
         this.releasedTotal += bytes;
+      },
+      // Released instead, they were counted as stored until the next measurement: the room of an upload
+      // stopped early (RMV, a sender gone) came back only then, up to 10 × a walk's time later.
+      cancel: () => {
+        this.reserved -= left;
+        left = 0;
       },
     };
   }

@@ -9,6 +9,7 @@ interface Piece {
   /** Offset in the file where the piece ends (it starts where the one before ends). */
   readonly end: number;
   readonly release: (part?: number) => void;
+  readonly cancel: () => void;
 }
 
 /**
@@ -42,7 +43,7 @@ export class UploadReservation {
     const first = Math.min(size, FIRST_RESERVATION_BYTES);
     const grant = await quota.reserve(size, first);
     if (!grant.ok) return grant;
-    reservation.add(first, grant.release);
+    reservation.add(first, grant);
     return { ok: true, reservation };
   }
 
@@ -53,7 +54,7 @@ export class UploadReservation {
       const piece = Math.min(this.size - this.reservedEnd, Math.max(target - this.reservedEnd, Math.min(MAX_RESERVATION_AHEAD_BYTES, this.reservedEnd)));
       const grant = await this.quota.reserve(piece, piece, `this file needs ${piece} more (of its ${this.size})`);
       if (!grant.ok) return grant.reason;
-      this.add(piece, grant.release);
+      this.add(piece, grant);
     }
     return undefined;
   }
@@ -69,9 +70,13 @@ export class UploadReservation {
     }
   }
 
-  /** The upload ended (committed or not): every piece still held is released. */
+  /**
+   * The upload ended (committed or not): the room still held goes. Its bytes were never written
+   * ({@link written} released those as they landed), so they are not counted as stored: the room of an
+   * upload stopped early is free at once, not at the quota's next measurement.
+   */
   release(): void {
-    for (const p of this.pieces.splice(0)) p.release();
+    for (const p of this.pieces.splice(0)) p.cancel();
   }
 
   /** Bytes reserved and not yet released. */
@@ -79,8 +84,8 @@ export class UploadReservation {
     return this.pieces.length === 0 ? 0 : this.reservedEnd - this.releasedEnd;
   }
 
-  private add(bytes: number, release: (part?: number) => void): void {
-    this.pieces.push({ end: this.reservedEnd + bytes, release });
+  private add(bytes: number, grant: Pick<Piece, 'release' | 'cancel'>): void {
+    this.pieces.push({ end: this.reservedEnd + bytes, release: grant.release, cancel: grant.cancel });
     this.reservedEnd += bytes;
   }
 }

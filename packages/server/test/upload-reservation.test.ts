@@ -35,6 +35,17 @@ describe('UploadReservation', () => {
     expect((await UploadReservation.start(quota, 10 * MiB)).ok).toBe(true);
   });
 
+  it('an upload stopped early frees the room it had not written at once, though the quota reuses its last walk of the directory', async () => {
+    // A directory walk reused for good (the clock stands still): only the quota's own counts move.
+    const quota = new DiskQuota('/nonexistent', MiB + MiB / 2, 0, async () => 1e12, async () => 0, () => 0);
+    const stopped = await started(quota, MiB);
+    stopped.written(3);
+    stopped.release();
+    // Before, the unwritten rest of its first MiB was counted as stored until the next walk: refused.
+    const next = await UploadReservation.start(quota, MiB);
+    expect(next.ok).toBe(true);
+  });
+
   it('an honest upload is reserved ahead piece by piece, never more than 32 MiB past its bytes, and completes when the whole file fits', async () => {
     let onDisk = 0;
     // 1.2 GiB usable; the disk fills as the bytes land.

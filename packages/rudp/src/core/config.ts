@@ -188,8 +188,9 @@ export function checkReceiveWindow(value: unknown): void {
 
 /** Throws a `TypeError` for any key of `options` not in `known`, suggesting the nearest match. */
 export function checkKnownKeys(options: object, known: readonly string[], what: string): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
+  // for…in, not Object.keys: no array per call (send and write check their options per message).
+  for (const key in options) {
+    if (known.includes(key) || !Object.hasOwn(options, key)) continue;
     const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
     throw new TypeError(`rudp: unknown ${what} option '${key}'${near !== undefined ? ` (did you mean '${near}'?)` : ''}`);
   }

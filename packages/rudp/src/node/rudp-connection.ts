@@ -240,7 +240,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
       return Promise.reject(invalidArgType('The "options.signal" property must be an AbortSignal'));
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const id = this.queueMessage(bytes, options, SEND_OPTIONS);
+    const id = this.queueMessage(bytes, options, 'send');
     if (id instanceof Error) return Promise.reject(id);
     if (id < 0) {
       // A datagram: nothing will acknowledge it, so there is nothing to wait for.
@@ -406,7 +406,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   write(data: MessageData, options?: DeliveryOptions): boolean {
     const bytes = messageBytes(data);
     if (bytes instanceof TypeError) throw bytes;
-    const id = this.queueMessage(bytes, options, DELIVERY_OPTIONS);
+    const id = this.queueMessage(bytes, options, 'write');
     if (typeof id !== 'number') {
       if (id instanceof RudpError) return false;
       throw id;
@@ -419,9 +419,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /**
    * Hands `bytes` to the core: its message id (negative for an unreliable message), or the error to report
-   * (an option name not in `known` among them: a misspelt `chanel` would otherwise go to channel 0 unnoticed).
+   * (an option name `call` does not take among them: a misspelt `chanel` would otherwise go to channel 0 unnoticed).
    */
-  private queueMessage(bytes: Uint8Array, options: DeliveryOptions | undefined, known: readonly string[]): number | Error {
+  private queueMessage(bytes: Uint8Array, options: DeliveryOptions | undefined, call: 'send' | 'write'): number | Error {
     if (this.closedWith) return this.errorAfterClose();
     // Checked here, not left to the core: `null` would fail there as a property read of null.
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
@@ -429,7 +429,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     }
     if (options !== undefined) {
       try {
-        checkKnownKeys(options, known, known === SEND_OPTIONS ? 'send' : 'write');
+        checkKnownKeys(options, call === 'send' ? SEND_OPTIONS : DELIVERY_OPTIONS, call);
       } catch (e) {
         return withNodeCode(e) as Error;
       }

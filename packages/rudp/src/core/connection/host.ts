@@ -8,6 +8,7 @@ import type { EndpointEvent } from '../events.js';
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
+  /** Hands an event (connected, message, closed…) to the endpoint's queue for the application. */
   emit(event: EndpointEvent): void;
   /** The connection has a whole message for the application. */
   readable(connection: Connection): void;

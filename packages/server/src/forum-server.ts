@@ -11,10 +11,12 @@ import {
   type AccountCreationLimitOptions,
   type ForumStore,
   type LoginRateLimitOptions,
+  memoryThrottleCounts,
   type SessionRegistry,
+  type ThrottleCounts,
   type TransferTokens,
 } from 'forum-protocol';
-import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
@@ -179,6 +181,8 @@ interface SharedState {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
   readonly tokens: TransferTokens;
+  /** Where the login throttle and account creation count: the database, shared by its servers, or this process. */
+  readonly throttles: ThrottleCounts;
   /** See `ServerContext.liveSessions`. */
   readonly liveSessions: Map<string, () => void>;
   close(): Promise<void>;
@@ -215,6 +219,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       store,
       registry,
       tokens: createPostgresTransferTokens(store.sql, { randomBytes: random }),
+      throttles: createPostgresThrottleCounts(store.sql),
       liveSessions,
       close: async () => {
         await registry.close();
@@ -235,7 +240,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
   const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
+  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), throttles: memoryThrottleCounts, liveSessions, close: async () => undefined };
 };
 
 /**
@@ -314,9 +319,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     throw e;
   }
   const transferPort = tcp.port;
-  // One policy per server: the throttle's counts are shared by every connection.
+  // One policy per server: the throttle's counts are shared by every connection (and, in PostgreSQL, every server).
   const accounts = accountPolicy({
     hashPasswords: options.hashPasswords ?? false,
+    counts: state.throttles,
     rateLimit: options.loginRateLimit ?? {},
     accountCreationLimit: options.accountCreationLimit ?? {},
   });

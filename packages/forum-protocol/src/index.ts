@@ -22,6 +22,7 @@ export * from './file-store/file-store.js';
 export * from './store/identity-store.js';
 export * from './store/session.js';
 export * from './transfer/transfer-tokens.js';
+export * from './transfer/upload-slots.js';
 export * from './handlers/reply-cache.js';
 export * from './handlers/handlers.js';
 export * from './handlers/auth.js';

@@ -85,7 +85,8 @@ export const backToSchema = async (sql: Sql, version: number): Promise<void> => 
   if (version < 6) {
     await sql`DROP TABLE IF EXISTS limit_events`;
     await sql`DROP SEQUENCE IF EXISTS limit_attempts`;
-    await sql`DROP FUNCTION IF EXISTS forum_limit_reserve, forum_limit_settle`;
+    await sql`DROP FUNCTION IF EXISTS forum_limit_reserve, forum_limit_settle, forum_upload_slot_take`;
+    await sql`DROP TABLE IF EXISTS upload_slots`;
   }
   if (version < 5) await sql`ALTER TABLE threads DROP COLUMN id; ALTER TABLE transfer_tokens DROP COLUMN thread_id`.simple();
   if (version < 4) {

@@ -146,14 +146,15 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   // Both ALTERs take their table's exclusive lock: the old servers' writes wait for the migration. Each may
   // run again (IF NOT EXISTS), as migration 4's statements may, on a database marked older with its tables in place.
   [`ALTER TABLE threads ADD COLUMN IF NOT EXISTS id bigserial`, `ALTER TABLE transfer_tokens ADD COLUMN IF NOT EXISTS thread_id bigint`],
-  // 6: the login throttle's and account creation's counts (postgres-throttles.ts), shared by every server
+  // 6: the login throttle's and account creation's counts (postgres-throttles.ts), and each user's uploads
+  // in progress (postgres-upload-slots.ts), shared by every server
   // instead of each counting in its memory (3 servers let 15 passwords of one account be checked in a
   // minute where 5 are allowed). One row per attempt and sliding window (log) it counts in: `pending`
   // while in flight, then kept (counted) or deleted. Times are ms of the servers' clocks; a row is swept
   // once its window has passed (expires_at). Each function is one statement, so one round trip: reserve
   // locks every (log, key) it counts in, in one order (no deadlock), counts, and inserts only if no log is
   // full, so a key never holds more rows than its limit within a window. Schema 5 servers still running
-  // keep counting in their memory: each of them adds its own limit, as before. May run again (IF NOT EXISTS).
+  // keep counting in their memory: each of them adds its own limits, as before. May run again (IF NOT EXISTS).
   [
     `CREATE TABLE IF NOT EXISTS limit_events (
        attempt bigint NOT NULL,
@@ -211,6 +212,30 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        IF forget_log IS NOT NULL THEN
          DELETE FROM limit_events WHERE log = forget_log AND key = forget_key AND NOT pending;
        END IF;
+     END $$`,
+    // Each user's uploads in progress over every server (postgres-upload-slots.ts), each a lease its server
+    // renews (database time): a crashed server's go by themselves. Taken under a per-user lock, so a user
+    // never holds more than per_user live rows; a user's lapsed rows go when it takes one, anyone's at renewals.
+    `CREATE TABLE IF NOT EXISTS upload_slots (
+       id bigserial PRIMARY KEY,
+       username text NOT NULL,
+       server_id text NOT NULL,
+       expires_at timestamptz NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS upload_slots_user ON upload_slots (username)`,
+    `CREATE INDEX IF NOT EXISTS upload_slots_expiry ON upload_slots (expires_at)`,
+    `CREATE OR REPLACE FUNCTION forum_upload_slot_take(who text, server text, per_user integer, lease_ms bigint) RETURNS bigint
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE
+       taken bigint;
+     BEGIN
+       PERFORM pg_advisory_xact_lock(7696492, hashtext(who)); -- 0x75706c "upl"
+       DELETE FROM upload_slots WHERE username = who AND expires_at < now();
+       IF (SELECT count(*) FROM upload_slots WHERE username = who) >= per_user THEN
+         RETURN NULL;
+       END IF;
+       INSERT INTO upload_slots (username, server_id, expires_at) VALUES (who, server, now() + lease_ms * interval '1 millisecond')
+         RETURNING id INTO taken;
+       RETURN taken;
      END $$`,
   ],
 ];

@@ -29,7 +29,7 @@ export * from './handlers/auth.js';
 export * from './handlers/password-hash.js';
 export { Semaphore } from './concurrency/semaphore.js';
 export * from './limits/rate-limit.js';
-export * from './limits/throttle-counts.js';
+export * from './handlers/throttle-counts.js';
 export * from './limits/host-of.js';
 export * from './limits/sliding-window-log.js';
 export * from './limits/host-window-log.js';

@@ -5,13 +5,13 @@ import {
   DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
   hostLevelsOf,
+  memoryThrottleCounts,
   openFileStore,
   shutdownNotice,
   withNameIdentity,
   type AccountCreationLimitOptions,
   type ForumStore,
   type LoginRateLimitOptions,
-  memoryThrottleCounts,
   type SessionRegistry,
   type ThrottleCounts,
   type TransferTokens,
@@ -258,7 +258,15 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
   const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), throttles: memoryThrottleCounts, uploadSlots: new UploadsPerUser().slots(), liveSessions, close: async () => undefined };
+  return {
+    store,
+    registry: createSessionRegistry(),
+    tokens: createTransferTokens({ randomBytes: random }),
+    throttles: memoryThrottleCounts,
+    uploadSlots: new UploadsPerUser().slots(),
+    liveSessions,
+    close: async () => undefined,
+  };
 };
 
 /**

@@ -18,7 +18,7 @@ import {
   type CreationThrottle,
   type LoginThrottle,
   type ThrottleCounts,
-} from '../limits/throttle-counts.js';
+} from './throttle-counts.js';
 
 const hashTE = (password: string): TE.TaskEither<StoreError, string> => TE.tryCatch(() => hashPassword(password), toIoError);
 

@@ -4,7 +4,7 @@ import type { Sql } from 'postgres';
 import { toIoError, type StoreError } from '../store/errors.js';
 import { hostLevelsOf, type HostLevel } from '../limits/host-of.js';
 import { DEFAULT_ACCOUNT_CREATION_LIMIT, DEFAULT_LOGIN_RATE_LIMIT, type AttemptOutcome, type ThrottleCause } from '../limits/rate-limit.js';
-import type { ThrottleCounts, ThrottleSlot } from '../limits/throttle-counts.js';
+import type { ThrottleCounts, ThrottleSlot } from '../handlers/throttle-counts.js';
 
 /** One sliding window an attempt counts in: `log` names the limit, `key` the account or host within it. */
 interface WindowEntry {

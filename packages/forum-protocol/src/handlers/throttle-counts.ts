@@ -19,7 +19,7 @@ import {
   type LoginRateLimitOptions,
   type ReserveResult,
   type ThrottleCause,
-} from './rate-limit.js';
+} from '../limits/rate-limit.js';
 
 /** A throttle's answer: refused (and for how long), or a slot to settle exactly once (later calls do nothing). */
 export type ThrottleSlot =

@@ -1,11 +1,14 @@
 /**
  * forum-protocol/postgres: the forum's shared state in PostgreSQL (the store,
- * session leases, transfer tokens), for several servers on one database.
+ * session leases, transfer tokens, login and account-creation counts, uploads
+ * in progress), for several servers on one database.
  * A separate entry point so that the client never loads the database driver.
  * @packageDocumentation
  */
 export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store/postgres-store.js';
 export { createPostgresSessionRegistry, type PostgresSessionOptions, type PostgresSessionRegistry } from './postgres-store/postgres-sessions.js';
 export { createPostgresTransferTokens, type PostgresTokensOptions } from './postgres-store/postgres-tokens.js';
+export { createPostgresUploadSlots, type PostgresUploadSlots, type PostgresUploadSlotsOptions } from './postgres-store/postgres-upload-slots.js';
+export { createPostgresThrottleCounts } from './postgres-store/postgres-throttles.js';
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
 export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';

@@ -77,11 +77,17 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
 };
 
 /**
- * Turns the store's tables back into schema `version` (1 to 4) as a server of
+ * Turns the store's tables back into schema `version` (1 to 5) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 6) {
+    await sql`DROP TABLE IF EXISTS limit_events`;
+    await sql`DROP SEQUENCE IF EXISTS limit_attempts`;
+    await sql`DROP FUNCTION IF EXISTS forum_limit_reserve, forum_limit_settle, forum_upload_slot_take`;
+    await sql`DROP TABLE IF EXISTS upload_slots`;
+  }
   if (version < 5) await sql`ALTER TABLE threads DROP COLUMN id; ALTER TABLE transfer_tokens DROP COLUMN thread_id`.simple();
   if (version < 4) {
     await sql`DROP TABLE IF EXISTS thread_counts, creator_thread_counts`;

@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
   hostLevelsOf,
+  memoryThrottleCounts,
   openFileStore,
   shutdownNotice,
   withNameIdentity,
@@ -12,9 +13,17 @@ import {
   type ForumStore,
   type LoginRateLimitOptions,
   type SessionRegistry,
+  type ThrottleCounts,
   type TransferTokens,
+  type UploadSlots,
 } from 'forum-protocol';
-import { createPostgresSessionRegistry, createPostgresTransferTokens, openPostgresStore } from 'forum-protocol/postgres';
+import {
+  createPostgresSessionRegistry,
+  createPostgresThrottleCounts,
+  createPostgresTransferTokens,
+  createPostgresUploadSlots,
+  openPostgresStore,
+} from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
@@ -29,6 +38,7 @@ import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
+import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 
 /** Settings of {@link startForumServer}. */
 export interface ForumServerOptions {
@@ -179,6 +189,10 @@ interface SharedState {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
   readonly tokens: TransferTokens;
+  /** Where the login throttle and account creation count: the database, shared by its servers, or this process. */
+  readonly throttles: ThrottleCounts;
+  /** Where each user's uploads in progress are counted: the database, or this process. */
+  readonly uploadSlots: UploadSlots;
   /** See `ServerContext.liveSessions`. */
   readonly liveSessions: Map<string, () => void>;
   close(): Promise<void>;
@@ -211,12 +225,21 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       onError: (m) => options.warn(`Warning: ${m}`),
       onLeaseLost: (_username, connectionKey) => liveSessions.get(connectionKey)?.(),
     });
+    const uploadSlots = createPostgresUploadSlots(store.sql, {
+      serverId,
+      perUser: MAX_UPLOADS_PER_USER,
+      leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+      onError: (m) => options.warn(`Warning: ${m}`),
+    });
     return {
       store,
       registry,
       tokens: createPostgresTransferTokens(store.sql, { randomBytes: random }),
+      throttles: createPostgresThrottleCounts(store.sql),
+      uploadSlots,
       liveSessions,
       close: async () => {
+        await uploadSlots.close();
         await registry.close();
         await store.close();
       },
@@ -235,7 +258,15 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
   const store = named.right;
   store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: async () => undefined };
+  return {
+    store,
+    registry: createSessionRegistry(),
+    tokens: createTransferTokens({ randomBytes: random }),
+    throttles: memoryThrottleCounts,
+    uploadSlots: new UploadsPerUser().slots(),
+    liveSessions,
+    close: async () => undefined,
+  };
 };
 
 /**
@@ -304,6 +335,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
         quota,
         overloaded: () => memory.overloaded(),
+        uploadSlots: state.uploadSlots,
       },
       tcpPort,
       options.host,
@@ -314,9 +346,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     throw e;
   }
   const transferPort = tcp.port;
-  // One policy per server: the throttle's counts are shared by every connection.
+  // One policy per server: the throttle's counts are shared by every connection (and, in PostgreSQL, every server).
   const accounts = accountPolicy({
     hashPasswords: options.hashPasswords ?? false,
+    counts: state.throttles,
     rateLimit: options.loginRateLimit ?? {},
     accountCreationLimit: options.accountCreationLimit ?? {},
   });

@@ -1,5 +1,5 @@
-import type { ForumStore, TransferGrant, TransferTokens, UploadError } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel } from 'forum-protocol';
+import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, uploadSlotsRefusal } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { finished } from 'node:stream/promises';
@@ -23,6 +23,8 @@ export interface TransferServerDeps {
   readonly quota: DiskQuota;
   /** Why new connections are refused right now (the server is over its memory budget), or `undefined`. */
   readonly overloaded: () => string | undefined;
+  /** Where each user's uploads in progress are counted; default this process ({@link UploadsPerUser}). */
+  readonly uploadSlots?: UploadSlots;
 }
 
 /**
@@ -54,20 +56,24 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
   setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadsPerUser): Promise<void> => {
-  const ended = uploads.start(grant.username);
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots): Promise<void> => {
+  const taken = await uploads.take(grant.username)();
+  // The count out of reach (the database): refused, as a store error refuses any upload.
+  if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
+  const ended = taken.right;
   if (ended === undefined) {
-    deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${uploads.refusal}`);
-    return refuseUpload(socket, uploads.refusal);
+    const refusal = uploadSlotsRefusal(uploads.perUser);
+    deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refusal}`);
+    return refuseUpload(socket, refusal);
   }
   try {
-    await receiveSized(deps, socket, grant, headerDone, ended);
+    await receiveSized(deps, socket, grant, headerDone, () => void ended());
   } finally {
-    ended();
+    await ended();
   }
 };
 
-/** `endSlot` ends the upload's place among its user's uploads ({@link UploadsPerUser}) early, when RMV stops it. */
+/** `endSlot` ends the upload's place among its user's uploads ({@link UploadSlots}) early, when RMV stops it. */
 const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
@@ -249,7 +255,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadsPerUser): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -310,7 +316,7 @@ export interface TransferServer {
 export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
-  const uploads = new UploadsPerUser();
+  const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();

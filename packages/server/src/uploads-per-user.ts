@@ -1,16 +1,25 @@
-/** Uploads one user may have running at once on one server. */
+import { uploadSlotsOf, uploadSlotsRefusal, type UploadSlots } from 'forum-protocol';
+
+/** Uploads one user may have running at once (on one server; over all of them with PostgreSQL). */
 export const MAX_UPLOADS_PER_USER = 4;
 
 /**
  * Counts each user's uploads in progress. A user's outstanding tokens are
  * capped (8), but a token is spent once its connection starts, so without
  * this one account could run as many uploads as its host had connections
- * (16 per host, any number of hosts), each holding disk room.
+ * (16 per host, any number of hosts), each holding disk room. In this
+ * process's memory: servers sharing a database count in it instead
+ * (`createPostgresUploadSlots`).
  */
 export class UploadsPerUser {
   private readonly running = new Map<string, number>();
 
   constructor(private readonly max = MAX_UPLOADS_PER_USER) {}
+
+  /** These counts as the transfer server's {@link UploadSlots} (never a store error). */
+  slots(): UploadSlots {
+    return uploadSlotsOf(this.max, (username) => this.start(username));
+  }
 
   /** Starts an upload of `username`: the function that ends it, or `undefined` if the user is at the limit. */
   start(username: string): (() => void) | undefined {
@@ -29,6 +38,6 @@ export class UploadsPerUser {
 
   /** The refusal line for a user at the limit. */
   get refusal(): string {
-    return `too many uploads at once: a user may send at most ${this.max} at a time`;
+    return uploadSlotsRefusal(this.max);
   }
 }

@@ -5,13 +5,20 @@ import { plainTextAccounts, type AccountPolicy, type PasswordVerdict, type Regis
 import { toIoError, type StoreError } from '../store/errors.js';
 import { hashPassword, parsePasswordHash, plainPasswordsEqual, verifyPasswordHash } from './password-hash.js';
 import {
-  createAccountCreationLimiter,
   createLoginRateLimiter,
   type AccountCreationLimiter,
   type AccountCreationLimitOptions,
   type LoginRateLimiter,
   type LoginRateLimitOptions,
 } from '../limits/rate-limit.js';
+import {
+  memoryCreationThrottle,
+  memoryLoginThrottle,
+  memoryThrottleCounts,
+  type CreationThrottle,
+  type LoginThrottle,
+  type ThrottleCounts,
+} from './throttle-counts.js';
 
 const hashTE = (password: string): TE.TaskEither<StoreError, string> => TE.tryCatch(() => hashPassword(password), toIoError);
 
@@ -53,22 +60,19 @@ export const hashedAccounts = (): AccountPolicy => ({
  * checked. A wrong password (or a vanished account) turns the slot into a
  * counted failure; a right one clears the account's failures; both count as
  * checks, which are limited too (a right password is as costly to check);
- * a store error frees it. With a `creation` limiter, new accounts are limited per host the
- * same way (a slot before the hash, counted once created).
- * `limiter` null: logins are not throttled. One limiter per server
- * (it is the shared state).
+ * a store error frees it. With a `creation` throttle, new accounts are limited per host the
+ * same way (a slot before the hash, counted once created). A throttle that
+ * cannot answer (its database down) refuses: the store error is the verdict.
+ * `login` null: logins are not throttled. One pair of throttles per server
+ * (they hold the counts, or reach them).
  */
-export const rateLimitedAccounts = (
-  inner: AccountPolicy,
-  // `null`, not `undefined`: passing undefined would pick up a default limiter.
-  limiter: LoginRateLimiter | null = createLoginRateLimiter(),
-  creation?: AccountCreationLimiter,
-): AccountPolicy => ({
+export const throttledAccounts = (inner: AccountPolicy, login: LoginThrottle | null, creation?: CreationThrottle): AccountPolicy => ({
   verify: (store, username, password, attempt) => async () => {
-    if (limiter === null) return inner.verify(store, username, password, attempt)();
-    const slot = limiter.reserve(username, attempt.peerAddress, attempt.now);
-    if (slot.kind === 'throttled') {
-      return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs, cause: slot.cause ?? 'failures' });
+    if (login === null) return inner.verify(store, username, password, attempt)();
+    const slot = await login.reserve(username, attempt.peerAddress, attempt.now)();
+    if (E.isLeft(slot)) return slot;
+    if (slot.right.kind === 'throttled') {
+      return E.right<StoreError, PasswordVerdict>({ kind: 'throttled', retryAfterMs: slot.right.retryAfterMs, cause: slot.right.cause ?? 'failures' });
     }
     let verdict: E.Either<StoreError, PasswordVerdict> | undefined;
     try {
@@ -77,22 +81,35 @@ export const rateLimitedAccounts = (
     } finally {
       // In `finally`: a check that throws must still give its slot back.
       const r = verdict !== undefined && E.isRight(verdict) ? verdict.right : undefined;
-      slot.reservation.settle(r === 'ok' ? 'success' : r === 'wrong' || r === 'unknown' ? 'failure' : 'cancel');
+      await slot.right.settle(r === 'ok' ? 'success' : r === 'wrong' || r === 'unknown' ? 'failure' : 'cancel');
     }
   },
   register: (store, username, password, attempt) => async () => {
     if (creation === undefined) return inner.register(store, username, password, attempt)();
-    const slot = creation.reserve(attempt.peerAddress, attempt.now);
-    if (slot.kind === 'throttled') return E.right<StoreError, RegisterVerdict>({ kind: 'throttled', retryAfterMs: slot.retryAfterMs });
+    const slot = await creation.reserve(attempt.peerAddress, attempt.now)();
+    if (E.isLeft(slot)) return slot;
+    if (slot.right.kind === 'throttled') return E.right<StoreError, RegisterVerdict>({ kind: 'throttled', retryAfterMs: slot.right.retryAfterMs });
     let verdict: E.Either<StoreError, RegisterVerdict> | undefined;
     try {
       verdict = await inner.register(store, username, password, attempt)();
       return verdict;
     } finally {
-      slot.reservation.settle(verdict !== undefined && E.isRight(verdict) && verdict.right === 'created' ? 'success' : 'cancel');
+      await slot.right.settle(verdict !== undefined && E.isRight(verdict) && verdict.right === 'created' ? 'success' : 'cancel');
     }
   },
 });
+
+/**
+ * {@link throttledAccounts} with this process's limiters (their counts in memory).
+ * `limiter` null: logins are not throttled. One limiter per server (it is the shared state).
+ */
+export const rateLimitedAccounts = (
+  inner: AccountPolicy,
+  // `null`, not `undefined`: passing undefined would pick up a default limiter.
+  limiter: LoginRateLimiter | null = createLoginRateLimiter(),
+  creation?: AccountCreationLimiter,
+): AccountPolicy =>
+  throttledAccounts(inner, limiter === null ? null : memoryLoginThrottle(limiter), creation === undefined ? undefined : memoryCreationThrottle(creation));
 
 /** Options of {@link accountPolicy}. */
 export interface AccountPolicyOptions {
@@ -102,13 +119,20 @@ export interface AccountPolicyOptions {
   readonly rateLimit?: LoginRateLimitOptions | false;
   /** New accounts per client host; `false` turns the limit off. Default `DEFAULT_ACCOUNT_CREATION_LIMIT` (10 per host per 10 minutes). */
   readonly accountCreationLimit?: AccountCreationLimitOptions | false;
+  /**
+   * Where the throttles keep their counts. Default {@link memoryThrottleCounts}, this process's
+   * memory; servers sharing a PostgreSQL database pass its counts (`createPostgresThrottleCounts`),
+   * so that the limits hold over all of them.
+   */
+  readonly counts?: ThrottleCounts;
 }
 
 /** The policy a server uses: plain or hashed, throttled unless told otherwise. Make one per server. */
 export const accountPolicy = (options: AccountPolicyOptions = {}): AccountPolicy => {
   const base = options.hashPasswords === true ? hashedAccounts() : plainTextAccounts;
-  const creation = options.accountCreationLimit === false ? undefined : createAccountCreationLimiter(options.accountCreationLimit ?? {});
+  const counts = options.counts ?? memoryThrottleCounts;
+  const creation = options.accountCreationLimit === false ? undefined : counts.creation(options.accountCreationLimit ?? {});
   if (options.rateLimit === false && creation === undefined) return base;
   // Login throttling off still leaves account creation limited, and vice versa.
-  return rateLimitedAccounts(base, options.rateLimit === false ? null : createLoginRateLimiter(options.rateLimit ?? {}), creation);
+  return throttledAccounts(base, options.rateLimit === false ? null : counts.login(options.rateLimit ?? {}), creation);
 };

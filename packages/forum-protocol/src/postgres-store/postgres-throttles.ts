@@ -1,0 +1,142 @@
+import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
+import type { Sql } from 'postgres';
+import { toIoError, type StoreError } from '../store/errors.js';
+import { hostLevelsOf, type HostLevel } from '../limits/host-of.js';
+import { DEFAULT_ACCOUNT_CREATION_LIMIT, DEFAULT_LOGIN_RATE_LIMIT, type AttemptOutcome, type ThrottleCause } from '../limits/rate-limit.js';
+import type { ThrottleCounts, ThrottleSlot } from '../handlers/throttle-counts.js';
+
+/** One sliding window an attempt counts in: `log` names the limit, `key` the account or host within it. */
+interface WindowEntry {
+  readonly log: string;
+  readonly key: string;
+  readonly max: number;
+  readonly windowMs: number;
+  /** Of the full windows, those of the lowest group answer (login: failures, then checks). */
+  readonly group: number;
+}
+
+/** How a settled attempt's rows are kept: the logs it counts in, and a log whose counted rows of a key go. */
+interface Settlement {
+  readonly counted: readonly string[];
+  readonly forget?: { readonly log: string; readonly key: string };
+}
+
+interface ReserveRow {
+  readonly attempt: string | null;
+  readonly blocked_group: number | null;
+  readonly wait_ms: string | null;
+}
+
+// A log per level of a host (its multiple in the name): the keys of different levels never share a count.
+const hostEntries = (log: string, levels: readonly HostLevel[], max: number, windowMs: number, group: number): readonly WindowEntry[] =>
+  levels.map((l) => ({ log: `${log}/${l.multiple}`, key: l.key, max: max * l.multiple, windowMs, group }));
+
+const LOGIN_FAILURES = 'login-failures';
+const LOGIN_CHECKS = 'login-checks';
+const ACCOUNT_CREATIONS = 'account-creations';
+
+/**
+ * Reserves a slot in every window of `entries` at once (one statement, one
+ * round trip: `forum_limit_reserve`, schema 6), or says which group is full
+ * and for how long. A database error is a `StoreError`: the caller refuses.
+ */
+const reserve = (
+  sql: Sql,
+  entries: readonly WindowEntry[],
+  now: number,
+  causeOf: (group: number) => ThrottleCause | undefined,
+  settlement: (outcome: AttemptOutcome) => Settlement,
+): TE.TaskEither<StoreError, ThrottleSlot> => async () => {
+  try {
+    const rows = await sql<ReserveRow[]>`
+      SELECT attempt, blocked_group, wait_ms FROM forum_limit_reserve(
+        ${entries.map((e) => e.log)}::text[], ${entries.map((e) => e.key)}::text[], ${entries.map((e) => e.max)}::integer[],
+        ${entries.map((e) => e.windowMs)}::bigint[], ${entries.map((e) => e.group)}::integer[], ${Math.floor(now)})`;
+    const row = rows[0];
+    if (row === undefined) return E.left({ kind: 'io', message: 'forum_limit_reserve returned no row' });
+    if (row.attempt === null) {
+      const cause = causeOf(row.blocked_group ?? 0);
+      const retryAfterMs = Math.max(1, Number(row.wait_ms ?? 1));
+      return E.right(cause === undefined ? { kind: 'throttled', retryAfterMs } : { kind: 'throttled', retryAfterMs, cause });
+    }
+    const attempt = row.attempt;
+    let settled = false;
+    return E.right({
+      kind: 'reserved',
+      settle: async (outcome) => {
+        if (settled) return;
+        settled = true;
+        const s = settlement(outcome);
+        // Not settled (the database gone meanwhile), the rows stay pending and count until their window
+        // ends: the limit errs on the side of refusing.
+        await sql`SELECT forum_limit_settle(${attempt}::bigint, ${[...s.counted]}::text[], ${s.forget?.log ?? null}, ${s.forget?.key ?? null})`.catch(
+          () => undefined,
+        );
+      },
+    });
+  } catch (e) {
+    return E.left(toIoError(e));
+  }
+};
+
+/**
+ * The login throttle and the account-creation limit with their counts in
+ * the database (`limit_events`, schema 6), so that they hold over every
+ * server sharing it, as the memory limiters (rate-limit.ts) hold them over
+ * one server's connections: the same windows, per account and per host
+ * level (IPv6 /56 and /48 at 4 and 16 times), attempts in flight counted,
+ * a right password clearing the account's failures. A login costs two round
+ * trips (reserve, settle), each one statement. The differences: an attempt
+ * in flight counts only within its window (a crashed server's attempts stop
+ * counting once it has passed), nothing is forgotten to make room (the
+ * table holds at most each key's limit of rows within a window, and expired
+ * rows are swept as new ones come), and the windows are measured on the
+ * servers' clocks, which should agree (NTP).
+ */
+export const createPostgresThrottleCounts = (sql: Sql): ThrottleCounts => ({
+  login: (options) => {
+    const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
+    return {
+      reserve: (username, address, now) => {
+        const levels = address === undefined ? [] : hostLevelsOf(address);
+        const entries: readonly WindowEntry[] = [
+          { log: LOGIN_FAILURES, key: username, max: o.maxFailuresPerAccount, windowMs: o.windowMs, group: 0 },
+          ...hostEntries(LOGIN_FAILURES, levels, o.maxFailuresPerAddress, o.windowMs, 0),
+          { log: LOGIN_CHECKS, key: username, max: o.maxChecksPerAccount, windowMs: o.windowMs, group: 1 },
+          ...hostEntries(LOGIN_CHECKS, levels, o.maxChecksPerAddress, o.windowMs, 1),
+        ];
+        const failureLogs = entries.filter((e) => e.group === 0).map((e) => e.log);
+        const checkLogs = entries.filter((e) => e.group === 1).map((e) => e.log);
+        return reserve(
+          sql,
+          entries,
+          now,
+          (group) => (group === 0 ? 'failures' : 'checks'),
+          (outcome) => {
+            switch (outcome) {
+              case 'failure':
+                return { counted: [...failureLogs, ...checkLogs] };
+              // A check that ran costs its hash whatever it found; a right password clears the account's failures.
+              case 'success':
+                return { counted: checkLogs, forget: { log: LOGIN_FAILURES, key: username } };
+              case 'cancel':
+                return { counted: [] };
+            }
+          },
+        );
+      },
+    };
+  },
+  creation: (options) => {
+    const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
+    return {
+      reserve: (address, now) => {
+        const levels = address === undefined ? [{ key: '', multiple: 1 }] : hostLevelsOf(address);
+        const entries = hostEntries(ACCOUNT_CREATIONS, levels, o.maxPerHost, o.windowMs, 0);
+        const logs = entries.map((e) => e.log);
+        return reserve(sql, entries, now, () => undefined, (outcome) => ({ counted: outcome === 'success' ? logs : [] }));
+      },
+    };
+  },
+});

@@ -1,0 +1,137 @@
+/**
+ * The per-account and per-host limits hold over several servers on one PostgreSQL (three servers in
+ * this process, clients sent to each directly): before, each server counted in its memory, and with
+ * three servers one account had 15 passwords checked in a minute where 5 are allowed, one address
+ * created 30 accounts where 10 are (attack round 6), and a user could run 4 uploads on each.
+ */
+import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import { startForumServer, type ForumServer } from '../src/forum-server.js';
+import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+
+/** Starts an upload announcing `size` bytes and sends one: the connection stays open until `stop`. */
+const trickle = (port: number, client: RawClient, token: string, size: number): { readonly answer: Promise<string>; stop(): void } => {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.write(`${token}\n`);
+  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
+  let opened = '';
+  channel.on('data', (c: Buffer) => (opened += c.toString('utf8')));
+  channel.on('error', (e) => (opened += `<${e.message}>`));
+  const answer = new Promise<string>((resolve) => channel.on('close', () => resolve(opened)));
+  channel.on('end', () => channel.destroy());
+  channel.write(`${size}\n`);
+  channel.write('x');
+  return { answer, stop: () => channel.destroy() };
+};
+
+describe('limits over three servers on one database', () => {
+  let pg: EmbeddedPostgresHandle | undefined;
+  let sql: postgres.Sql | undefined;
+  const servers: ForumServer[] = [];
+  const clients: RawClient[] = [];
+  let keyDir = '';
+
+  beforeAll(async () => {
+    pg = await startEmbeddedPostgres();
+    keyDir = await mkdtemp(join(tmpdir(), 'forum-cluster-limits-'));
+    for (let i = 0; i < 3; i++) {
+      servers.push(
+        await startForumServer({
+          port: 0,
+          host: '127.0.0.1',
+          dataDir: keyDir,
+          identityFile: join(keyDir, 'identity'),
+          databaseUrl: pg.url,
+          idleTimeoutMs: 10_000,
+          transferPort: 0,
+          log: () => undefined,
+          warn: () => undefined,
+        }),
+      );
+    }
+    sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    for (const s of servers) await s.close();
+    await sql?.end();
+    await pg?.stop();
+    if (keyDir !== '') await rm(keyDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const server = (i: number): ForumServer => {
+    const s = servers[i % servers.length];
+    if (s === undefined) throw new Error('not started');
+    return s;
+  };
+  const connect = async (i: number, localAddress: string): Promise<RawClient> => {
+    const c = await rawClient(server(i).udpPort, { localAddress });
+    clients.push(c);
+    return c;
+  };
+
+  it('wrong passwords of one account spread over the three servers: 5 checked in all, then throttled on each', async () => {
+    const owner = await connect(0, '127.0.0.2');
+    expect((await rawLogin(owner, 'ann', 'right')).lines).toEqual(['Welcome to the forum']);
+    // XIT frees the account's session before its reply (a closed connection frees it later).
+    await owner.request('x', 'XIT', []);
+    await owner.close();
+    const answers: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const c = await connect(i, `127.0.0.${10 + (i % 3)}`);
+      answers.push((await rawLogin(c, 'ann', `guess${i}`)).lines[0] ?? '');
+      await c.close();
+    }
+    expect(answers.slice(0, 5)).toEqual(Array<string>(5).fill('Invalid password'));
+    for (const a of answers.slice(5)) expect(a).toMatch(/^Too many failed login attempts, try again in \d+ seconds$/);
+  }, 60_000);
+
+  it('one address creates 10 accounts over the three servers, then is refused on each', async () => {
+    const answers: string[] = [];
+    for (let i = 0; i < 13; i++) {
+      const c = await connect(i, '127.0.0.20');
+      answers.push((await rawLogin(c, `new${i}`, 'pw')).lines[0] ?? '');
+      await c.close();
+    }
+    expect(answers.slice(0, 10)).toEqual(Array<string>(10).fill('Welcome to the forum'));
+    for (const a of answers.slice(10)) expect(a).toMatch(/^Too many new accounts from your address, try again in \d+ seconds$/);
+  }, 60_000);
+
+  it('a user runs 4 uploads at once over the three servers in all, not 4 on each', async () => {
+    const c = await connect(0, '127.0.0.30');
+    expect((await rawLogin(c, 'mallory', 'pm')).lines).toEqual(['Welcome to the forum']);
+    expect((await c.request('c', 'CRT', ['m'])).lines).toEqual(['Thread m created']);
+    const grant = async (id: string, file: string): Promise<string> => {
+      const r = await c.request(id, 'UPD', ['m', file]);
+      if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
+      return r.data.token;
+    };
+    const db = sql;
+    if (db === undefined) throw new Error('not started');
+    const held: ReturnType<typeof trickle>[] = [];
+    try {
+      // One upload begun at a time (its pending row written), on servers 0, 1, 2, 0 (a token is good on any).
+      for (let i = 0; i < 4; i++) {
+        held.push(trickle(server(i).tcpPort, c, await grant(`u${i}`, `f${i}`), 1000));
+        for (;;) {
+          const rows = await db<{ n: number }[]>`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`;
+          if ((rows[0]?.n ?? 0) > i) break;
+          if ((await Promise.race([held[i]?.answer, new Promise((r) => setTimeout(r, 20, undefined))])) !== undefined) throw new Error(`upload ${i} ended early`);
+        }
+      }
+      // Server 2 runs one of them: counted in its memory, it would have let this one through.
+      const fifth = trickle(server(2).tcpPort, c, await grant('u4', 'f4'), 1000);
+      held.push(fifth);
+      expect(await fifth.answer).toBe('ERR too many uploads at once: a user may send at most 4 at a time\n');
+    } finally {
+      for (const t of held) t.stop();
+    }
+  }, 60_000);
+});

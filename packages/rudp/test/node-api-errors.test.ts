@@ -192,6 +192,20 @@ describe('connect: host names and Node-style errors', () => {
     await expect(listen({ port: 0, maxConnectionsPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   });
 
+  it('an encrypting client and a plaintext server (and the other way round) refuse each other at once with ECONNREFUSED saying why, not ETIMEDOUT', async () => {
+    const plain = await listen({ port: 0, plaintext: true });
+    open.push(plain);
+    const sealed = await server();
+    // Before: each one timed out (ETIMEDOUT after handshakeTimeoutMs), the server dropping the INITIAL in silence.
+    const toPlain = await rejection(connect({ port: plain.address().port, handshakeTimeoutMs: 3_000 }));
+    expect(toPlain).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', address: '127.0.0.1', port: plain.address().port });
+    expect(toPlain.message).toMatch(/refused the connection: the server does not encrypt/);
+    const toSealed = await rejection(connect({ port: sealed.address().port, plaintext: true, handshakeTimeoutMs: 3_000 }));
+    expect(toSealed).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', port: sealed.address().port });
+    expect(toSealed.message).toMatch(/refused the connection: the server requires encryption/);
+    expect(plain.connections.size + sealed.connections.size).toBe(0);
+  });
+
   it('fails with ENOTFOUND for a name that does not resolve', async () => {
     const e = await rejection(connect({ host: 'no-such-host.invalid', port: 4000 }));
     expect(e.code).toBe('ENOTFOUND');

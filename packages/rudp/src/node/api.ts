@@ -197,8 +197,10 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * Connects to a server. Resolves once the handshake completes. A host name is
  * resolved to every address of both families, tried in order, each next one
  * 250 ms after the last (or at once when it fails); the first to answer wins.
- * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed,
- * `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
+ * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed
+ * or the server refused (at a connection limit, or because it encrypts and
+ * this client has `plaintext: true` or the other way round), `ENOTFOUND`
+ * for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
  * `ABORT_ERR` when `signal` aborts. The connection owns its socket and
  * closes it when it ends.
  */

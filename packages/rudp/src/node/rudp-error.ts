@@ -7,7 +7,8 @@ import { brand } from './brand.js';
 
 /**
  * Every `code` a `RudpError` carries.
- * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake).
+ * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake), or the
+ *   server refused the handshake (at a connection limit, or one end encrypts and the other not).
  * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
  * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
  * - `ENOTFOUND`, `EAI_AGAIN`, …: the host name did not resolve (the code `dns.lookup` gave).

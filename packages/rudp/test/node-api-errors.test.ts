@@ -164,6 +164,10 @@ describe('connect: host names and Node-style errors', () => {
     expect(e.code).toBe('ECONNREFUSED');
     expect(e.message).toMatch(/cannot connect to 127\.0\.0\.1:\d+: connection refused/);
     expect(e.port).toBe(port);
+    // As net.connect's ECONNREFUSED and this library's other connect errors; before: 'recvmsg', whatever call saw it
+    // (the cause, the socket's own error, said 'send' on the UDP addon).
+    expect(e).toMatchObject({ syscall: 'connect', address: '127.0.0.1', cause: { code: 'ECONNREFUSED' } });
+    expect(['send', 'recvmsg']).toContain((e.cause as { syscall?: unknown }).syscall);
     // A refusal is one ICMP round trip on loopback; the timeout was 60 s.
     expect(performance.now() - t0).toBeLessThan(30_000);
   });
@@ -333,6 +337,9 @@ describe('connect: host names and Node-style errors', () => {
     const send = conn.send('anyone there?');
     const e = await rejection(send);
     expect(e.code).toBe('ECONNRESET');
+    // The call that reported the reset, as dgram names it: the cause's own.
+    expect(['send', 'recvmsg']).toContain(e.syscall);
+    expect(e.syscall).toBe((e.cause as { syscall?: unknown }).syscall);
     expect(errors.map((x) => x.code)).toEqual(['ECONNRESET']);
     await expect(loop).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(conn.closed).toBe(true);

@@ -273,9 +273,12 @@ function attempt(
       if (!('code' in e) || e.code !== 'ECONNREFUSED') return;
       // The kernel matched the ICMP error to this socket's peer: nothing listens on that port (any more).
       const reason: CloseReason = { kind: 'unreachable', code: 1, message: established ? 'the peer port closed' : 'port unreachable' };
+      // Named as Node names them: a refused connect as net.connect's (syscall 'connect', like every
+      // other connect error here); a reset by the socket call that reported it, as dgram does, which is
+      // the cause's ('send' or 'recvmsg': the kernel tells whichever call comes first).
       const error = established
-        ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: 'recvmsg', ...details })
-        : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'recvmsg', ...details });
+        ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: syscallOf(e), ...details })
+        : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'connect', ...details });
       c.fail(error, reason);
     };
     return new Promise<RudpConnection>((resolve, reject) => {
@@ -376,6 +379,11 @@ function endpointOn(socket: DatagramSocket, make: () => UdpEndpoint): UdpEndpoin
     void socket.close();
     throw e;
   }
+}
+
+/** The system call a socket error names (`send`, `recvmsg`). */
+function syscallOf(e: Error): string | undefined {
+  return 'syscall' in e && typeof e.syscall === 'string' ? e.syscall : undefined;
 }
 
 function checkOptions(options: unknown, fn: string): void {

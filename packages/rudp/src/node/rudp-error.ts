@@ -34,7 +34,12 @@ export interface RudpErrorDetails {
   readonly reason?: CloseReason;
   /** The underlying error or abort reason. */
   readonly cause?: unknown;
-  /** The system call that failed (`getaddrinfo`, `connect`, `bind`, `recvmsg`), as on Node's system errors. */
+  /**
+   * The system call that failed, as on Node's system errors: `getaddrinfo`,
+   * `bind`, `connect` for every error of `connect` (a refusal too, as
+   * `net.connect` reports `ECONNREFUSED`), and for `ECONNRESET` the socket
+   * call that reported it (`send` or `recvmsg`, as the `cause` says).
+   */
   readonly syscall?: string;
   /** The host name being resolved or connected to. */
   readonly hostname?: string;

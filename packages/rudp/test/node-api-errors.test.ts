@@ -277,6 +277,22 @@ describe('connect: host names and Node-style errors', () => {
     const s = await server();
     const e = await rejection(listen({ port: s.address().port }));
     expect(e.code).toBe('EADDRINUSE');
+    expect(e).toMatchObject({ syscall: 'bind', address: '127.0.0.1', port: s.address().port, hostname: undefined });
+    // A name: the address it resolved to, and the name as hostname.
+    const named = await rejection(listen({ port: s.address().port, host: 'localhost', socketBatching: false }));
+    expect(named).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port: s.address().port, hostname: 'localhost' });
+  });
+
+  it("errors name a host as Node's do: an unresolved name is the hostname (no address or port), a failed bind the local address", async () => {
+    // As dgram's bind and net's listen report it: getaddrinfo ENOTFOUND, hostname. Before: address 'no-such-host.invalid', port 0.
+    const e = await rejection(listen({ port: 0, host: 'no-such-host.invalid' }));
+    expect(e).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.invalid', address: undefined, port: undefined });
+    const c = await rejection(connect({ port: 4000, host: 'no-such-host.invalid' }));
+    expect(c).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.invalid', address: undefined, port: undefined });
+    // A localAddress no interface has (TEST-NET-1): as net.connect reports it, bind and that address. Before: the target's address and port.
+    const local = await rejection(connect({ port: 4000, localAddress: '192.0.2.1', handshakeTimeoutMs: 3_000 }));
+    expect(local).toMatchObject({ code: 'EADDRNOTAVAIL', syscall: 'bind', address: '192.0.2.1', port: undefined });
+    expect(local.message).toBe('cannot connect to 127.0.0.1:4000: bind EADDRNOTAVAIL 192.0.2.1');
   });
 
   it('an already aborted signal rejects connect with an AbortError', async () => {

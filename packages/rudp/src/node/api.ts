@@ -187,7 +187,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.bind(port, host);
   } catch (e) {
     await socket.close();
-    throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
+    throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', ...bindDetails(e, host, port) });
   }
   const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
@@ -249,6 +249,12 @@ function attempt(
   const result = (async (): Promise<RudpConnection> => {
     try {
       await socket.bind(0, bindTo);
+    } catch (e) {
+      void socket.close();
+      // The local address is what failed, as net.connect names a localAddress it cannot bind.
+      throw fromSystemError(e, 'EINVAL', `cannot connect to ${named}`, { syscall: 'bind', ...bindDetails(e, bindTo, 0) });
+    }
+    try {
       // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
       // ECONNREFUSED), each send skips the address lookup and the kernel's route lookup, and
       // datagrams from anyone else are filtered out by the kernel.
@@ -379,6 +385,21 @@ function endpointOn(socket: DatagramSocket, make: () => UdpEndpoint): UdpEndpoin
     void socket.close();
     throw e;
   }
+}
+
+/**
+ * Where a bind of `host`:`port` failed, in the fields Node's errors use: a
+ * name that did not resolve is the `hostname` alone (as `dns.lookup`'s
+ * `ENOTFOUND`, no address or port); else the `address` bound (the one the
+ * name resolved to, when the socket's error says), the `port` unless 0 (as
+ * Node leaves it out), and the `hostname` when `host` was a name.
+ */
+function bindDetails(e: unknown, host: string, port: number): RudpErrorDetails {
+  const own = e instanceof Error ? (e as Partial<Record<'syscall' | 'address' | 'port', unknown>>) : {};
+  const name = isIP(host) === 0 ? { hostname: host } : {};
+  if (own.syscall === 'getaddrinfo') return name;
+  const address = typeof own.address === 'string' ? own.address : isIP(host) !== 0 ? host : undefined;
+  return { ...name, ...(address !== undefined ? { address } : {}), ...(port > 0 ? { port } : {}) };
 }
 
 /** The system call a socket error names (`send`, `recvmsg`). */

@@ -41,9 +41,9 @@ export interface RudpErrorDetails {
    * call that reported it (`send` or `recvmsg`, as the `cause` says).
    */
   readonly syscall?: string;
-  /** The host name being resolved or connected to. */
+  /** The host name being resolved or connected to (a name that did not resolve is here, not in `address`, as on `dns.lookup`'s errors). */
   readonly hostname?: string;
-  /** The address involved. */
+  /** The address involved: the server's, or the local one a failed bind names. */
   readonly address?: string;
   /** The port involved. */
   readonly port?: number;

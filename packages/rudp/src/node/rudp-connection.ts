@@ -348,7 +348,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     );
   }
 
-  /** Abrupt close: drops queued data and tells the peer `reason` (a string, or an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). */
+  /**
+   * Abrupt close: drops queued data and tells the peer `reason` (a string, or
+   * an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). A reason
+   * over what a CLOSE carries (256 UTF-8 bytes; less with an `mtu` under
+   * 544) is cut at a character boundary, and the `'close'` reason here
+   * is that same cut text: both ends see one reason.
+   */
   destroy(reason: string | Error = 'destroyed'): void {
     const text = destroyReasonText(reason);
     if (this.closedWith) return;

@@ -172,6 +172,11 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     const done = this.io.shutdown();
     return first ? done.finally(() => void this.emit('close')) : done;
   }
+
+  /** `await using server = await listen(…)`: `close()` when the scope ends, as `net.Server` disposes. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 brand(RudpServer, 'RudpServer');
 

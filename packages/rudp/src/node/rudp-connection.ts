@@ -349,6 +349,18 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   }
 
   /**
+   * `await using conn = await connect(…)`: the connection is closed as
+   * `close()` closes it when the scope ends (queued messages are still
+   * delivered, bounded by `idleTimeoutMs` if the peer vanished), as
+   * `net.Server` and `dgram.Socket` dispose with their `close()`. To bound the
+   * wait or drop what is queued, call `close({ signal })` or `destroy()` in the
+   * scope; disposing a closed connection does nothing.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
    * Abrupt close: drops queued data and tells the peer `reason` (a string, or
    * an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). A reason
    * over what a CLOSE carries (256 UTF-8 bytes; less with an `mtu` under

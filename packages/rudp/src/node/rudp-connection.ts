@@ -22,7 +22,7 @@ import { brand } from './brand.js';
 import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
-import { iterateMessages } from './message-iterator.js';
+import { iterateMessages, rewatchLeftovers } from './message-iterator.js';
 import { RudpError, abortError } from './rudp-error.js';
 import { whenAborted } from './shared-abort.js';
 import { type PendingSend, holdUnacknowledged, settleAcknowledged, watchAbort } from './unacknowledged-sends.js';
@@ -110,10 +110,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * Removes listeners as `EventEmitter` does, but keeps the connection's own
    * watch on `'message'` listeners: without it a listener added afterwards
    * would find the transport paused, and its messages would wait for the close.
+   * So is the watch that hands messages a left loop read ahead to the next
+   * `'message'` listener.
    */
   override removeAllListeners(...event: Parameters<EventEmitter<RudpConnectionEvents>['removeAllListeners']>): this {
     super.removeAllListeners(...event);
     watchListeners(this);
+    rewatchLeftovers(this);
     updateFlow(this, 0);
     return this;
   }

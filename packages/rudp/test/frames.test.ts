@@ -282,4 +282,12 @@ describe('writeCloseFitting', () => {
     expect(framesIn(small)).toEqual([{ type: 'close', code: 7, reason: 'A'.repeat(36) }]);
     expect(small.room()).toBe(1);
   });
+
+  it('cuts at a character boundary: never half of a multi-byte character (a U+FFFD at the peer)', () => {
+    const reason = new TextEncoder().encode(`${'A'.repeat(34)}😀`);
+    const small = writerWithRoom(40);
+    writeCloseFitting(small, 7, reason);
+    // 36 bytes of room end inside the 4-byte emoji: cut before it. Before: 'A' × 34 and U+FFFD.
+    expect(framesIn(small)).toEqual([{ type: 'close', code: 7, reason: 'A'.repeat(34) }]);
+  });
 });

@@ -164,6 +164,10 @@ describe('connect: host names and Node-style errors', () => {
     expect(e.code).toBe('ECONNREFUSED');
     expect(e.message).toMatch(/cannot connect to 127\.0\.0\.1:\d+: connection refused/);
     expect(e.port).toBe(port);
+    // As net.connect's ECONNREFUSED and this library's other connect errors; before: 'recvmsg', whatever call saw it
+    // (the cause, the socket's own error, said 'send' on the UDP addon).
+    expect(e).toMatchObject({ syscall: 'connect', address: '127.0.0.1', cause: { code: 'ECONNREFUSED' } });
+    expect(['send', 'recvmsg']).toContain((e.cause as { syscall?: unknown }).syscall);
     // A refusal is one ICMP round trip on loopback; the timeout was 60 s.
     expect(performance.now() - t0).toBeLessThan(30_000);
   });
@@ -190,6 +194,20 @@ describe('connect: host names and Node-style errors', () => {
     open.push({ close: () => other.close() });
     expect(s.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);
     await expect(listen({ port: 0, maxConnectionsPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  it('an encrypting client and a plaintext server (and the other way round) refuse each other at once with ECONNREFUSED saying why, not ETIMEDOUT', async () => {
+    const plain = await listen({ port: 0, plaintext: true });
+    open.push(plain);
+    const sealed = await server();
+    // Before: each one timed out (ETIMEDOUT after handshakeTimeoutMs), the server dropping the INITIAL in silence.
+    const toPlain = await rejection(connect({ port: plain.address().port, handshakeTimeoutMs: 3_000 }));
+    expect(toPlain).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', address: '127.0.0.1', port: plain.address().port });
+    expect(toPlain.message).toMatch(/refused the connection: the server does not encrypt/);
+    const toSealed = await rejection(connect({ port: sealed.address().port, plaintext: true, handshakeTimeoutMs: 3_000 }));
+    expect(toSealed).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', port: sealed.address().port });
+    expect(toSealed.message).toMatch(/refused the connection: the server requires encryption/);
+    expect(plain.connections.size + sealed.connections.size).toBe(0);
   });
 
   it('fails with ENOTFOUND for a name that does not resolve', async () => {
@@ -259,6 +277,22 @@ describe('connect: host names and Node-style errors', () => {
     const s = await server();
     const e = await rejection(listen({ port: s.address().port }));
     expect(e.code).toBe('EADDRINUSE');
+    expect(e).toMatchObject({ syscall: 'bind', address: '127.0.0.1', port: s.address().port, hostname: undefined });
+    // A name: the address it resolved to, and the name as hostname.
+    const named = await rejection(listen({ port: s.address().port, host: 'localhost', socketBatching: false }));
+    expect(named).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind', address: '127.0.0.1', port: s.address().port, hostname: 'localhost' });
+  });
+
+  it("errors name a host as Node's do: an unresolved name is the hostname (no address or port), a failed bind the local address", async () => {
+    // As dgram's bind and net's listen report it: getaddrinfo ENOTFOUND, hostname. Before: address 'no-such-host.invalid', port 0.
+    const e = await rejection(listen({ port: 0, host: 'no-such-host.invalid' }));
+    expect(e).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.invalid', address: undefined, port: undefined });
+    const c = await rejection(connect({ port: 4000, host: 'no-such-host.invalid' }));
+    expect(c).toMatchObject({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'no-such-host.invalid', address: undefined, port: undefined });
+    // A localAddress no interface has (TEST-NET-1): as net.connect reports it, bind and that address. Before: the target's address and port.
+    const local = await rejection(connect({ port: 4000, localAddress: '192.0.2.1', handshakeTimeoutMs: 3_000 }));
+    expect(local).toMatchObject({ code: 'EADDRNOTAVAIL', syscall: 'bind', address: '192.0.2.1', port: undefined });
+    expect(local.message).toBe('cannot connect to 127.0.0.1:4000: bind EADDRNOTAVAIL 192.0.2.1');
   });
 
   it('an already aborted signal rejects connect with an AbortError', async () => {
@@ -319,6 +353,9 @@ describe('connect: host names and Node-style errors', () => {
     const send = conn.send('anyone there?');
     const e = await rejection(send);
     expect(e.code).toBe('ECONNRESET');
+    // The call that reported the reset, as dgram names it: the cause's own.
+    expect(['send', 'recvmsg']).toContain(e.syscall);
+    expect(e.syscall).toBe((e.cause as { syscall?: unknown }).syscall);
     expect(errors.map((x) => x.code)).toEqual(['ECONNRESET']);
     await expect(loop).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(conn.closed).toBe(true);

@@ -424,6 +424,53 @@ describe('receiving', () => {
     expect(streamed).toEqual(['m13', 'm14', 'm15']);
   }, 10_000);
 
+  /** A pair whose server-side connection has read m1 … m9 ahead of a loop left after m0, and m10, m11 waiting in the transport behind them. */
+  async function leftAfterFirst(): Promise<{ server: RudpServer; served: RudpConnection }> {
+    let served!: RudpConnection;
+    const { server, client } = await pair((c) => (served = c));
+    await until(() => served !== undefined);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => client.send(`m${i}`)));
+    for await (const m of served) {
+      expect(m.toString()).toBe('m0');
+      break;
+    }
+    // Acknowledged: in the server's transport, held behind the messages the loop read ahead.
+    await Promise.all([client.send('m10'), client.send('m11')]);
+    return { server, served };
+  }
+  const AFTER_M0 = Array.from({ length: 11 }, (_, i) => `m${i + 1}`);
+
+  it("a 'message' listener added in the same tick the connection closes gets the read-ahead messages first, in order, before 'close'", async () => {
+    const { server, served } = await leftAfterFirst();
+    const seen: string[] = [];
+    served.on('message', (m) => seen.push(m.toString()));
+    served.on('close', () => seen.push('close'));
+    // server.close() reports the close at once, before the microtask that was to hand the read-ahead messages over.
+    await server.close();
+    await new Promise((r) => setImmediate(r));
+    // Before: m10 and m11 (from the transport) first, then 'close', then m1 … m9.
+    expect(seen).toEqual([...AFTER_M0, 'close']);
+  });
+
+  it.each(["'newListener'", ''])('removeAllListeners(%s) does not leave the read-ahead messages (and the connection) stuck', async (label) => {
+    const { served } = await leftAfterFirst();
+    if (label === '') served.removeAllListeners();
+    else served.removeAllListeners('newListener');
+    // Before: the hand-over's own 'newListener' listener was gone, so its hold stayed and nothing ever came (the test timed out).
+    expect((await take(served, 11)).map(String)).toEqual(AFTER_M0);
+  }, 10_000);
+
+  it("a 'message' listener added and removed in one tick does not take the read-ahead messages with it", async () => {
+    const { served } = await leftAfterFirst();
+    const gone = (): void => undefined;
+    served.on('message', gone);
+    served.off('message', gone);
+    // The hand-over's microtask runs with no listener there.
+    await new Promise((r) => setImmediate(r));
+    // Before: handed over on the microtask to no listener at all, and lost (the next one got m10 and m11 only).
+    expect((await take(served, 11)).map(String)).toEqual(AFTER_M0);
+  }, 10_000);
+
   it('pause() holds messages back until resume()', async () => {
     let server!: RudpConnection;
     const { client } = await pair((c) => (server = c));

@@ -98,6 +98,21 @@ describe('destroy(reason)', () => {
     expect(await peerClosed).toEqual({ kind: 'peer', code: 1, message: 'disk full' });
     await expect(client.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED', message: 'connection closed (local): disk full' });
   });
+
+  it('a reason over 256 UTF-8 bytes is cut at a character boundary, the same at both ends', async () => {
+    let accepted!: RudpConnection;
+    const { client } = await pair((c) => (accepted = c));
+    await client.send('hello');
+    const peerClosed = new Promise((resolve) => accepted.once('close', resolve));
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    // 301 bytes; byte 256 is the second of an 'é': the cut backs off to 255.
+    client.destroy(new Error(`a${'é'.repeat(150)}`));
+    const cut = `a${'é'.repeat(127)}`;
+    // Before: the whole 151 characters here, and the peer got 256 bytes ending in half an 'é' (U+FFFD).
+    expect(await closed).toEqual({ kind: 'local', code: 1, message: cut });
+    expect(await peerClosed).toEqual({ kind: 'peer', code: 1, message: cut });
+    await expect(client.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED', message: `connection closed (local): ${cut}` });
+  });
 });
 
 describe('maxDatagramSize(channel)', () => {

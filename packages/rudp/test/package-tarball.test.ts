@@ -247,7 +247,7 @@ console.log(checks.join(' '));
   });
 
   const consumerTs = `
-import { connect, RudpError, type RudpConnection, type ConnectOptions } from '${name}';
+import { connect, listen, RudpError, type RudpConnection, type ConnectOptions } from '${name}';
 import { Endpoint, type ConnectionConfig } from '${name}/core';
 import { SimNetwork } from '${name}/testing';
 import { fingerprint, type CryptoProvider } from '${name}/crypto';
@@ -268,6 +268,12 @@ export async function sendFromConfig(conn: RudpConnection, signal: AbortSignal |
   await conn.send('x', { channel: maybe(env['CHANNEL']), reliable: undefined, signal });
   conn.write('x', { ordered: undefined });
   await conn.close({ signal });
+}
+// \`await using\` with lib es2022 and no esnext.disposable: @types/node declares Symbol.asyncDispose and AsyncDisposable.
+export async function scoped(): Promise<void> {
+  await using server = await listen({ port: 0 });
+  await using conn = await connect({ port: server.address().port });
+  conn.write('x');
 }
 `;
   const typeRoots = join(repoRoot, 'node_modules', '@types');

@@ -56,6 +56,24 @@ describe('closing on a fast path', () => {
     expect(datagrams(q) - before).toBeLessThanOrEqual(12);
   });
 
+  it('a reason longer than a CLOSE carries is cut at a character boundary, the same at both ends, also with a small mtu', () => {
+    for (const [mtu, length] of [
+      [1200, 255],
+      [128, 47],
+    ] as const) {
+      const p = makePair({ link: FAST, client: { mtu }, server: { mtu } });
+      p.sim.runFor(500);
+      // 'a' then 2-byte characters: a cut at an even byte count would split one.
+      p.conn.destroy(p.sim.now, 1, `a${'é'.repeat(150)}`);
+      p.sim.wake(CLIENT);
+      p.sim.runFor(5_000);
+      const here = p.conn.closeReason?.message;
+      expect(new TextEncoder().encode(here).length).toBe(length);
+      expect(here).toBe(`a${'é'.repeat((length - 1) / 2)}`);
+      expect(p.serverConn()?.closeReason).toEqual({ kind: 'peer', code: 1, message: here });
+    }
+  });
+
   it('a peer that missed the CLOSE and keeps sending is still told', () => {
     const p = makePair({ link: FAST });
     p.sim.runFor(500);

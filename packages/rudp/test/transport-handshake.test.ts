@@ -95,6 +95,27 @@ describe('stateless handshake', () => {
   });
 });
 
+describe('an encrypting client and a plaintext server, or the other way round', () => {
+  for (const clientEncrypts of [true, false]) {
+    it(`${clientEncrypts ? 'encrypted client, plaintext server' : 'plaintext client, encrypted server'}: refused after the cookie round trip, not timed out; no state, fewer bytes out than in`, () => {
+      const p = makePair({ link: { delayMs: 35 }, client: clientEncrypts ? {} : { plaintext: true }, server: clientEncrypts ? { plaintext: true } : {} });
+      p.sim.runFor(1_000);
+      // Two round trips (RETRY, then the refusal) of 70 ms; the handshake timeout is 5 s. Before: 'unreachable' at 5 s.
+      expect(p.conn.state).toBe('closed');
+      expect(p.conn.closeReason).toEqual({
+        kind: 'refused',
+        code: 0,
+        message: `the server at ${SERVER} refused the connection: ${clientEncrypts ? "the server does not encrypt (it has 'plaintext: true'; this client requires encryption)" : "the server requires encryption (this client has 'plaintext: true')"}`,
+      });
+      expect(p.clientEvents.some((r) => r.event.type === 'connected')).toBe(false);
+      expect(p.server.connectionCount).toBe(0);
+      const s = p.server.stats();
+      expect(clientEncrypts ? s.dropped.unexpected : s.dropped.unprotected).toBeGreaterThanOrEqual(1);
+      expect(s.bytesSent).toBeLessThan(s.bytesReceived / 3);
+    });
+  }
+});
+
 describe('spoofing and malformed datagrams', () => {
   it('a packet naming a live connection id from another address neither takes over nor kills it', () => {
     const p = makePair();

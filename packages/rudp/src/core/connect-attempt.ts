@@ -44,6 +44,25 @@ const MALFORMED: AcceptOutcome = { kind: 'dropped', why: 'malformed' };
 const FORGED: AcceptOutcome = { kind: 'dropped', why: 'auth' };
 const DOWNGRADE: AcceptOutcome = { kind: 'dropped', why: 'unprotected' };
 
+/**
+ * What a `Busy` refusal's reason byte says, for a client that encrypts or
+ * not; `undefined` for a mode refusal that cannot be meant for it (it
+ * already does what the server asks). An unknown byte reads as a full
+ * server, as clients before the mode refusals read every byte but one.
+ */
+function refusalReason(reason: number | undefined, encrypts: boolean): string | undefined {
+  switch (reason) {
+    case BusyReason.HostFull:
+      return 'it has too many connections from this address';
+    case BusyReason.EncryptionRequired:
+      return encrypts ? undefined : "the server requires encryption (this client has 'plaintext: true')";
+    case BusyReason.NoEncryption:
+      return encrypts ? "the server does not encrypt (it has 'plaintext: true'; this client requires encryption)" : undefined;
+    default:
+      return 'it has too many connections';
+  }
+}
+
 /** A client connection's handshake until it is established: the INITIAL's timing and the Noise state that reads the server's hello. */
 export class ConnectAttempt {
   /** INITIAL resends, RETRY, and what they measured of the path. */
@@ -65,7 +84,9 @@ export class ConnectAttempt {
       // A server refuses only an INITIAL that carried its cookie: a refusal before that is forged.
       if (!this.timing.hasToken) return MALFORMED;
       // Unauthenticated, as a RETRY is: forging it takes the client's connection id and address, as forging a RETRY does.
-      const why = accept.handshake[0] === BusyReason.HostFull ? 'it has too many connections from this address' : 'it has too many connections';
+      // It only ever ends the attempt: an encrypting client told the server does not encrypt never falls back to plaintext.
+      const why = refusalReason(accept.handshake[0], noise !== undefined);
+      if (why === undefined) return MALFORMED;
       return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
     }
     if (noise === undefined) {

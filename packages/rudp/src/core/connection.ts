@@ -64,7 +64,7 @@ import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js'
 import type { ConnectionSecurity } from './security.js';
 import { applyAccept } from './connection/accept.js';
 import type { ConnectionHost } from './connection/host.js';
-import { finish, startClose } from './connection/close.js';
+import { closeReasonOf, finish, startClose } from './connection/close.js';
 import { receivePacket } from './connection/frame-dispatch.js';
 import { packetAcked, packetLost, packetSpurious } from './connection/packet-fate.js';
 import { earliestDeadline, runDueTimers } from './connection/timeouts.js';
@@ -322,13 +322,19 @@ export class Connection {
     this.host.wake(this);
   }
 
-  /** Abrupt close: queued data is dropped and the peer is told at once. */
+  /**
+   * Abrupt close: queued data is dropped and the peer is told at once.
+   * `reason` is cut, at a character boundary, to what a CLOSE carries (256
+   * UTF-8 bytes, less with a small `mtu`), and the close reason here is the
+   * same cut text the peer gets (also when no CLOSE is sent, during the
+   * handshake).
+   */
   destroy(now: number, code = 1, reason = 'closed'): void {
     this.lastActivity = Math.max(this.lastActivity, now);
     if (this.state === 'draining' || this.state === 'closed') return;
     this.host.wake(this);
     if (this.state === 'handshake') {
-      finish(this, 'local', code, reason, false);
+      finish(this, 'local', code, closeReasonOf(this, code, reason).text, false);
       return;
     }
     startClose(this, this.lastActivity, { kind: 'local', code, message: reason });

@@ -13,7 +13,7 @@ export type CloseKind =
   | 'timeout'
   /** The handshake got no answer in time. */
   | 'unreachable'
-  /** The handshake failed: the server proved another key than the pinned one, or refused the client at a connection limit. */
+  /** The handshake failed: the server proved another key than the pinned one, or refused the client at a connection limit or because one of them has `plaintext: true` and the other not. */
   | 'refused'
   /** The endpoint shut down. */
   | 'shutdown';

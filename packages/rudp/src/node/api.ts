@@ -172,6 +172,11 @@ export class RudpServer extends EventEmitter<RudpServerEvents> {
     const done = this.io.shutdown();
     return first ? done.finally(() => void this.emit('close')) : done;
   }
+
+  /** `await using server = await listen(…)`: `close()` when the scope ends, as `net.Server` disposes. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 brand(RudpServer, 'RudpServer');
 
@@ -187,7 +192,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.bind(port, host);
   } catch (e) {
     await socket.close();
-    throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', address: host, port });
+    throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', ...bindDetails(e, host, port) });
   }
   const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
@@ -197,8 +202,10 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * Connects to a server. Resolves once the handshake completes. A host name is
  * resolved to every address of both families, tried in order, each next one
  * 250 ms after the last (or at once when it fails); the first to answer wins.
- * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed,
- * `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
+ * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed
+ * or the server refused (at a connection limit, or because it encrypts and
+ * this client has `plaintext: true` or the other way round), `ENOTFOUND`
+ * for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
  * `ABORT_ERR` when `signal` aborts. The connection owns its socket and
  * closes it when it ends.
  */
@@ -247,6 +254,12 @@ function attempt(
   const result = (async (): Promise<RudpConnection> => {
     try {
       await socket.bind(0, bindTo);
+    } catch (e) {
+      void socket.close();
+      // The local address is what failed, as net.connect names a localAddress it cannot bind.
+      throw fromSystemError(e, 'EINVAL', `cannot connect to ${named}`, { syscall: 'bind', ...bindDetails(e, bindTo, 0) });
+    }
+    try {
       // Connected, the socket hears the ICMP "port unreachable" a closed port answers with (as
       // ECONNREFUSED), each send skips the address lookup and the kernel's route lookup, and
       // datagrams from anyone else are filtered out by the kernel.
@@ -271,9 +284,12 @@ function attempt(
       if (!('code' in e) || e.code !== 'ECONNREFUSED') return;
       // The kernel matched the ICMP error to this socket's peer: nothing listens on that port (any more).
       const reason: CloseReason = { kind: 'unreachable', code: 1, message: established ? 'the peer port closed' : 'port unreachable' };
+      // Named as Node names them: a refused connect as net.connect's (syscall 'connect', like every
+      // other connect error here); a reset by the socket call that reported it, as dgram does, which is
+      // the cause's ('send' or 'recvmsg': the kernel tells whichever call comes first).
       const error = established
-        ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: 'recvmsg', ...details })
-        : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'recvmsg', ...details });
+        ? new RudpError('ECONNRESET', `connection to ${named} reset: the peer's port is closed`, { reason, cause: e, syscall: syscallOf(e), ...details })
+        : new RudpError('ECONNREFUSED', `cannot connect to ${named}: connection refused (port unreachable)`, { reason, cause: e, syscall: 'connect', ...details });
       c.fail(error, reason);
     };
     return new Promise<RudpConnection>((resolve, reject) => {
@@ -374,6 +390,26 @@ function endpointOn(socket: DatagramSocket, make: () => UdpEndpoint): UdpEndpoin
     void socket.close();
     throw e;
   }
+}
+
+/**
+ * Where a bind of `host`:`port` failed, in the fields Node's errors use: a
+ * name that did not resolve is the `hostname` alone (as `dns.lookup`'s
+ * `ENOTFOUND`, no address or port); else the `address` bound (the one the
+ * name resolved to, when the socket's error says), the `port` unless 0 (as
+ * Node leaves it out), and the `hostname` when `host` was a name.
+ */
+function bindDetails(e: unknown, host: string, port: number): RudpErrorDetails {
+  const own = e instanceof Error ? (e as Partial<Record<'syscall' | 'address' | 'port', unknown>>) : {};
+  const name = isIP(host) === 0 ? { hostname: host } : {};
+  if (own.syscall === 'getaddrinfo') return name;
+  const address = typeof own.address === 'string' ? own.address : isIP(host) !== 0 ? host : undefined;
+  return { ...name, ...(address !== undefined ? { address } : {}), ...(port > 0 ? { port } : {}) };
+}
+
+/** The system call a socket error names (`send`, `recvmsg`). */
+function syscallOf(e: Error): string | undefined {
+  return 'syscall' in e && typeof e.syscall === 'string' ? e.syscall : undefined;
 }
 
 function checkOptions(options: unknown, fn: string): void {

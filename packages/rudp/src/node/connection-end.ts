@@ -9,6 +9,7 @@ import type { CloseReason } from '../core/events.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import type { RudpConnection } from './rudp-connection.js';
 import { RudpError, closeCode } from './rudp-error.js';
+import { handOverLeftovers } from './message-iterator.js';
 import { asBuffer } from './udp-endpoint.js';
 import { rejectUnacknowledged } from './unacknowledged-sends.js';
 
@@ -36,6 +37,9 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
   // Messages that arrived before the close but were held back by flow control are still handed
   // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
   if (c.listenerCount('message') > 0) {
+    // What a left loop read ahead comes first, here and not after 'close': a listener added in this
+    // tick has its hand-over still waiting in a microtask.
+    emitting(() => handOverLeftovers(c));
     c.core.resume();
     for (let channel = c.core.nextMessageChannel, m = c.core.readMessage(); m !== undefined; channel = c.core.nextMessageChannel, m = c.core.readMessage()) {
       const data = asBuffer(m);

@@ -44,8 +44,9 @@ export interface DatagramSocket {
   close(): Promise<void>;
 }
 
-/** A system error as Node makes them (`code`, `errno`, `syscall`; the address when there is one). */
+/** A system error as Node makes them (`code`, `errno`, `syscall`; the address when there is one, and the port unless 0, as Node leaves it out). */
 export function systemError(errno: number, code: string, syscall: string, address?: string, port?: number): NodeJS.ErrnoException {
-  const where = address !== undefined ? ` ${address}${port !== undefined ? `:${port}` : ''}` : '';
-  return Object.assign(new Error(`${syscall} ${code}${where}`), { errno, code, syscall, ...(address !== undefined ? { address } : {}), ...(port !== undefined ? { port } : {}) });
+  const hasPort = port !== undefined && port > 0;
+  const where = address !== undefined ? ` ${address}${hasPort ? `:${port}` : ''}` : '';
+  return Object.assign(new Error(`${syscall} ${code}${where}`), { errno, code, syscall, ...(address !== undefined ? { address } : {}), ...(hasPort ? { port } : {}) });
 }

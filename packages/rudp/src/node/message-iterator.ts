@@ -49,18 +49,39 @@ function keepLeftovers(conn: RudpConnection, messages: Buffer[], channels: numbe
   }
   const hold = Symbol('left by a loop');
   const onNewListener = (event: string | symbol): void => {
-    if (event !== 'message') return;
-    queueMicrotask(() => {
-      const left = takeLeftovers(conn);
-      if (left === undefined) return;
-      for (let i = 0; i < left.messages.length; i++) conn.onMessage(left.messages[i] as Buffer, left.channels[i] as number);
-      conn.setHold(left.hold, false);
-    });
+    // After the listener is added (this runs before): handed over first, before anything newer. A close
+    // reported before this microtask hands them over itself (`handOverLeftovers`), before its own messages.
+    if (event === 'message') queueMicrotask(() => handOverLeftovers(conn));
   };
   leftoversOf.set(conn, { messages, channels, hold, onNewListener });
   conn.setHold(hold, true);
   if (earlier !== undefined) conn.setHold(earlier.hold, false);
   conn.on('newListener', onNewListener);
+}
+
+/**
+ * Emits what a left loop read ahead on `conn` to its `'message'` listeners,
+ * in order, and lets newer messages come; kept for later if no listener is
+ * there (one added and removed again at once).
+ */
+export function handOverLeftovers(conn: RudpConnection): void {
+  if (conn.listenerCount('message') === 0) return;
+  const left = takeLeftovers(conn);
+  if (left === undefined) return;
+  for (let i = 0; i < left.messages.length; i++) conn.onMessage(left.messages[i] as Buffer, left.channels[i] as number);
+  conn.setHold(left.hold, false);
+}
+
+/**
+ * Listens again for the `'message'` listener that gets what a left loop read
+ * ahead on `conn`, after `removeAllListeners` took that `'newListener'`
+ * listener away: else the messages and the hold that keeps newer ones
+ * behind them would stay until the close, and the connection with them.
+ */
+export function rewatchLeftovers(conn: RudpConnection): void {
+  const left = leftoversOf.get(conn);
+  if (left === undefined || conn.listeners('newListener').includes(left.onNewListener)) return;
+  conn.on('newListener', left.onNewListener);
 }
 
 /** One pending call of `next()`. */

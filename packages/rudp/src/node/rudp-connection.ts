@@ -22,7 +22,7 @@ import { brand } from './brand.js';
 import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';
 import { ConnectionStream } from './connection-stream.js';
 import { messageBytes, type MessageData } from './message-bytes.js';
-import { iterateMessages } from './message-iterator.js';
+import { iterateMessages, rewatchLeftovers } from './message-iterator.js';
 import { RudpError, abortError } from './rudp-error.js';
 import { whenAborted } from './shared-abort.js';
 import { type PendingSend, holdUnacknowledged, settleAcknowledged, watchAbort } from './unacknowledged-sends.js';
@@ -110,10 +110,13 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * Removes listeners as `EventEmitter` does, but keeps the connection's own
    * watch on `'message'` listeners: without it a listener added afterwards
    * would find the transport paused, and its messages would wait for the close.
+   * So is the watch that hands messages a left loop read ahead to the next
+   * `'message'` listener.
    */
   override removeAllListeners(...event: Parameters<EventEmitter<RudpConnectionEvents>['removeAllListeners']>): this {
     super.removeAllListeners(...event);
     watchListeners(this);
+    rewatchLeftovers(this);
     updateFlow(this, 0);
     return this;
   }
@@ -348,7 +351,25 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     );
   }
 
-  /** Abrupt close: drops queued data and tells the peer `reason` (a string, or an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). */
+  /**
+   * `await using conn = await connect(…)`: the connection is closed as
+   * `close()` closes it when the scope ends (queued messages are still
+   * delivered, bounded by `idleTimeoutMs` if the peer vanished), as
+   * `net.Server` and `dgram.Socket` dispose with their `close()`. To bound the
+   * wait or drop what is queued, call `close({ signal })` or `destroy()` in the
+   * scope; disposing a closed connection does nothing.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Abrupt close: drops queued data and tells the peer `reason` (a string, or
+   * an `Error`'s message; anything else: `ERR_INVALID_ARG_TYPE`). A reason
+   * over what a CLOSE carries (256 UTF-8 bytes; less with an `mtu` under
+   * 544) is cut at a character boundary, and the `'close'` reason here
+   * is that same cut text: both ends see one reason.
+   */
   destroy(reason: string | Error = 'destroyed'): void {
     const text = destroyReasonText(reason);
     if (this.closedWith) return;

@@ -7,7 +7,8 @@ import { brand } from './brand.js';
 
 /**
  * Every `code` a `RudpError` carries.
- * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake).
+ * - `ECONNREFUSED`: the peer's port is closed (ICMP port unreachable during the handshake), or the
+ *   server refused the handshake (at a connection limit, or one end encrypts and the other not).
  * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
  * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
  * - `ENOTFOUND`, `EAI_AGAIN`, …: the host name did not resolve (the code `dns.lookup` gave).
@@ -33,11 +34,16 @@ export interface RudpErrorDetails {
   readonly reason?: CloseReason;
   /** The underlying error or abort reason. */
   readonly cause?: unknown;
-  /** The system call that failed (`getaddrinfo`, `connect`, `bind`, `recvmsg`), as on Node's system errors. */
+  /**
+   * The system call that failed, as on Node's system errors: `getaddrinfo`,
+   * `bind`, `connect` for every error of `connect` (a refusal too, as
+   * `net.connect` reports `ECONNREFUSED`), and for `ECONNRESET` the socket
+   * call that reported it (`send` or `recvmsg`, as the `cause` says).
+   */
   readonly syscall?: string;
-  /** The host name being resolved or connected to. */
+  /** The host name being resolved or connected to (a name that did not resolve is here, not in `address`, as on `dns.lookup`'s errors). */
   readonly hostname?: string;
-  /** The address involved. */
+  /** The address involved: the server's, or the local one a failed bind names. */
   readonly address?: string;
   /** The port involved. */
   readonly port?: number;

@@ -262,10 +262,26 @@ function writeClose(w: PacketWriter, code: number, reason: Uint8Array): void {
   w.bytes(reason);
 }
 
-/** Writes a CLOSE frame with `reason` cut to the room `w` has left: a small `mtu` may not hold the longest reason, and the packet must not overflow. */
+/** Bytes of reason a CLOSE frame with `code` carries in `room` bytes of packet (at most `MAX_CLOSE_REASON`). */
+export function closeReasonRoom(room: number, code: number): number {
+  return Math.max(0, Math.min(MAX_CLOSE_REASON, room - 1 - varintSize(code) - varintSize(MAX_CLOSE_REASON)));
+}
+
+/**
+ * How many of UTF-8 `bytes`' first `max` bytes end on a character boundary:
+ * a reason cut there decodes to a prefix of the text, not to a U+FFFD.
+ */
+export function utf8PrefixLength(bytes: Uint8Array, max: number): number {
+  if (bytes.length <= max) return bytes.length;
+  let end = Math.max(0, max);
+  // Back over continuation bytes (10xxxxxx) to the start of the character the cut would split.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return end;
+}
+
+/** Writes a CLOSE frame with `reason` cut, at a character boundary, to the room `w` has left: a small `mtu` may not hold the longest reason, and the packet must not overflow. */
 export function writeCloseFitting(w: PacketWriter, code: number, reason: Uint8Array): void {
-  const room = w.room() - 1 - varintSize(code) - varintSize(MAX_CLOSE_REASON);
-  writeClose(w, code, reason.subarray(0, Math.max(0, room)));
+  writeClose(w, code, reason.subarray(0, utf8PrefixLength(reason, closeReasonRoom(w.room(), code))));
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });

@@ -33,7 +33,8 @@
  * - INITIAL and ACCEPT also carry the handshake (crypto/secure-handshake.ts):
  *   the client's hello after the receive window; after the server's, a kind
  *   byte (0 plaintext, 1 server hello, 2 wrong key, 3 busy: the server
- *   refuses, at a connection limit) and its bytes.
+ *   refuses, at a connection limit or because the client does not encrypt
+ *   as the server does) and its bytes.
  */
 import { crc32c } from './crc32c.js';
 import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
@@ -363,15 +364,23 @@ export function decodeRetry(payload: Uint8Array): Uint8Array | undefined {
 
 /**
  * What an ACCEPT carries of the handshake. `Busy` is the server's refusal of
- * a client that proved its address while the server is at a connection limit:
- * its handshake field is one `BusyReason` byte, and it makes no connection.
+ * a client that proved its address, while the server is at a connection
+ * limit or when the client's mode (encrypted or plaintext) is not the
+ * server's: its handshake field is one `BusyReason` byte, and it makes no
+ * connection.
  */
 export const AcceptKind = { Plaintext: 0, ServerHello: 1, WrongKey: 2, Busy: 3 } as const;
 /** One of the `AcceptKind` values. */
 export type AcceptKind = (typeof AcceptKind)[keyof typeof AcceptKind];
 
-/** Why a `Busy` ACCEPT refused: the server's connection limit, or its limit per client host. */
-export const BusyReason = { ServerFull: 0, HostFull: 1 } as const;
+/**
+ * Why a `Busy` ACCEPT refused: the server's connection limit, its limit per
+ * client host, a plaintext hello to a server that encrypts
+ * (`EncryptionRequired`), or an encrypted hello to a plaintext server
+ * (`NoEncryption`). A client of an older version reads the last two as
+ * "too many connections": refused at once all the same.
+ */
+export const BusyReason = { ServerFull: 0, HostFull: 1, EncryptionRequired: 2, NoEncryption: 3 } as const;
 /** One of the `BusyReason` values. */
 export type BusyReason = (typeof BusyReason)[keyof typeof BusyReason];
 

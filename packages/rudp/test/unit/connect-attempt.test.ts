@@ -42,6 +42,16 @@ describe('connect attempt: plaintext', () => {
     });
   });
 
+  it("the server's 'requires encryption' refusal ends the attempt, saying so; its 'does not encrypt' one is not meant for a plaintext client", () => {
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, undefined));
+    expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({
+      kind: 'refused',
+      message: `the server at ${REMOTE} refused the connection: the server requires encryption (this client has 'plaintext: true')`,
+      mismatch: undefined,
+    });
+  });
+
   it('a plaintext ACCEPT gives the server id and window; any other kind is malformed', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: undefined, serverKey: undefined });
@@ -70,6 +80,18 @@ describe('connect attempt: encrypted', () => {
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 1), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
     const failed = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' }));
     expect(failed.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+  });
+
+  it("the server's 'does not encrypt' refusal ends the attempt (never a plaintext connection), only after the cookie; a 'requires encryption' one is not meant for it", () => {
+    const early = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
+    expect(early.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 })))));
+    expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({
+      kind: 'refused',
+      message: `the server at ${REMOTE} refused the connection: the server does not encrypt (it has 'plaintext: true'; this client requires encryption)`,
+      mismatch: undefined,
+    });
   });
 
   it('another key than the pinned one refuses the connection, not counted as a drop; a WrongKey that does not prove one is dropped as malformed', () => {

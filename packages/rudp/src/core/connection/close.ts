@@ -7,7 +7,8 @@
  */
 import type { Connection } from '../connection.js';
 import type { CloseKind, CloseReason } from '../events.js';
-import { MAX_CLOSE_REASON } from '../../wire/frame.js';
+import { closeReasonRoom, utf8PrefixLength } from '../../wire/frame.js';
+import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
 
 /**
  * Close code of a connection the transport ends because the rules were
@@ -17,12 +18,32 @@ import { MAX_CLOSE_REASON } from '../../wire/frame.js';
 export const PROTOCOL_VIOLATION = 3;
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * `message` as `c`'s CLOSE with `code` carries it, as UTF-8 and as text:
+ * whole, or cut at a character boundary to `MAX_CLOSE_REASON` (256) bytes,
+ * or to less where a small `mtu` leaves less room beside the ACK the CLOSE
+ * shares its packet with. The connection's own close reason is the same
+ * text, so both ends report the same reason.
+ */
+export function closeReasonOf(c: Connection, code: number, message: string): { readonly bytes: Uint8Array; readonly text: string } {
+  const encoded = encoder.encode(message);
+  // The packet's room (the longest header), less the most an ACK before the CLOSE takes (transmit.ts: half).
+  const room = c.config.mtu - HEADER_SIZE - (c.encrypted ? TAG_SIZE : TRAILER_SIZE);
+  const length = utf8PrefixLength(encoded, closeReasonRoom(room - (room >> 1), code));
+  if (length === encoded.length) return { bytes: encoded, text: message };
+  const bytes = encoded.subarray(0, length);
+  return { bytes, text: decoder.decode(bytes) };
+}
 
 /** `c` starts its goodbye for `reason` (nothing happens if it is already draining or closed); the `closed` event is emitted now. */
-export function startClose(c: Connection, now: number, reason: CloseReason): void {
+export function startClose(c: Connection, now: number, told: CloseReason): void {
   if (c.state === 'draining' || c.state === 'closed') return;
-  const bytes = encoder.encode(reason.message).subarray(0, MAX_CLOSE_REASON);
-  c.closeFrame = { code: reason.code, reason: reason.kind === 'peer' ? new Uint8Array(0) : bytes };
+  // A peer's reason came off the wire (and is not sent back); ours is cut to what the CLOSE carries.
+  const cut = told.kind === 'peer' ? undefined : closeReasonOf(c, told.code, told.message);
+  const reason = cut === undefined || cut.text === told.message ? told : { ...told, message: cut.text };
+  c.closeFrame = { code: reason.code, reason: cut === undefined ? new Uint8Array(0) : cut.bytes };
   // Answer a peer's CLOSE once; send our own.
   c.closeSendDue = true;
   c.state = 'draining';

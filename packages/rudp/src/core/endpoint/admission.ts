@@ -2,8 +2,9 @@
  * Handshake admission: what a server does with a client's INITIAL. Without
  * a cookie it gets a RETRY (statelessly: an address that cannot receive
  * keeps nothing here); with a valid one it gets a connection, unless a limit
- * refuses it (`maxConnections`, `maxConnectionsPerHost`, a spent cookie) or
- * its hello does not authenticate. A repeated INITIAL goes to the
+ * refuses it (`maxConnections`, `maxConnectionsPerHost`, a spent cookie, a
+ * plaintext hello to an encrypting server or an encrypted one to a
+ * plaintext server) or its hello does not authenticate. A repeated INITIAL goes to the
  * connection it already opened. The per-host tally of live server
  * connections is kept here too.
  *
@@ -47,6 +48,13 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
     return;
   }
   if (e.spentCookies.has(now, key)) return void e.drops.badToken++;
+  // A client that does not encrypt as we do would only time out: tell it at once (counted as before).
+  const encrypts = e.crypto !== undefined && e.identity !== undefined;
+  if (encrypts !== init.hello.length > 0) {
+    if (encrypts) e.drops.unprotected++;
+    else e.drops.unexpected++;
+    return refuse(e, from, init.scid, encrypts ? BusyReason.EncryptionRequired : BusyReason.NoEncryption);
+  }
   const levels = hostLevels(from);
   const serverFull = e.connections.size >= e.maxConnections;
   if (serverFull && e.drainingServed.size === 0) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
@@ -68,13 +76,19 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   e.touch(conn);
 }
 
-/**
- * Server: refuses a client that proved its address, statelessly, so its
- * connect fails at once as refused instead of timing out. Counted.
- */
+/** Server: refuses a client that proved its address at a connection limit (see `refuse`). Counted. */
 function refuseBusy(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyReason): void {
   if (reason === BusyReason.HostFull) e.drops.hostFull++;
   else e.drops.full++;
+  refuse(e, to, clientCid, reason);
+}
+
+/**
+ * Server: refuses a client that proved its address, statelessly, so its
+ * connect fails at once as refused instead of timing out. The reply is a
+ * few dozen bytes to a padded 1200-byte INITIAL: no amplifier.
+ */
+function refuse(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyReason): void {
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
   const accept = { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) };
   e.stateless.push({ to, data: encodeAccept(new Uint8Array(64), clientCid, accept).slice() });
@@ -86,11 +100,8 @@ function refuseBusy(e: Endpoint, to: PeerAddress, clientCid: number, reason: Bus
  * a hello pinned to another key gets our key back, statelessly).
  */
 function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid: number, hello: Uint8Array): ConnectionSecurity | undefined {
-  if (e.crypto === undefined || e.identity === undefined) {
-    if (hello.length > 0) return void e.drops.unexpected++;
-    return { mode: 'plaintext' };
-  }
-  if (hello.length === 0) return void e.drops.unprotected++;
+  // handleInitial refused a hello of the other mode already.
+  if (e.crypto === undefined || e.identity === undefined) return { mode: 'plaintext' };
   const answer = answerClientHello(e.crypto, hello, {
     identity: e.identity,
     prologue: handshakePrologue(clientCid),

@@ -19,7 +19,7 @@ export interface DropCounts {
   auth: number;
   /** Protected packets already received (replays, network duplicates) or too old to tell, and an INITIAL repeated after the handshake was confirmed. */
   replay: number;
-  /** Packets in clear where encryption is required (or a plaintext hello to an encrypting server). */
+  /** Packets in clear where encryption is required (or a plaintext hello to an encrypting server, which is refused). */
   unprotected: number;
   /** INITIALs refused at `maxConnections` (or with no free connection id). */
   full: number;

@@ -2,7 +2,8 @@
  * `rudpx/core`: the sans-IO transport. Drive an `Endpoint` with datagrams and
  * time from any I/O layer (the Node adapter, the simulator, your own).
  */
-export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts } from './core/endpoint.js';
+export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts, type ReceiveBufferStats } from './core/endpoint.js';
+export { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from './core/receive/receive-pool.js';
 export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
 export { MESSAGE_CREDIT, MAX_MESSAGES_AHEAD, MIN_RECEIVE_WINDOW, creditOf } from './core/flow-control.js';

@@ -28,7 +28,7 @@ export { cryptoRandom, type TransportOptions } from './node/udp-endpoint.js';
 export type { CloseReason, CloseKind } from './core/events.js';
 export type { DeliveryOptions } from './core/send/delivery-options.js';
 export type { ConnectionStats } from './core/connection.js';
-export type { EndpointStats } from './core/endpoint.js';
+export type { EndpointStats, ReceiveBufferStats } from './core/endpoint.js';
 export type { NodeEndpointStats } from './node/udp-endpoint.js';
 export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
 export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';

@@ -35,6 +35,11 @@ describe('configuration is validated when an endpoint or connection is created',
     expect(() => endpoint({ timeThreshold: 0.5 })).toThrow(/'timeThreshold' must be a number from 1 to 100 \(got 0.5\)/);
     expect(() => endpoint({ packetThreshold: 0 })).toThrow(RangeError);
     expect(() => endpoint({ maxConnections: 0 })).toThrow(/'maxConnections'/);
+    expect(() => endpoint({ maxReceiveBufferBytes: -1 })).toThrow(new RangeError(`rudp: option 'maxReceiveBufferBytes' must be an integer from 0 to ${2 ** 50} (got -1)`));
+    expect(() => endpoint({ maxReceiveBufferBytes: 1.5 })).toThrow(RangeError);
+    expect(() => endpoint({ maxReceiveBufferBytes: '1' })).toThrow(TypeError);
+    expect(() => endpoint({ maxReceiveBufferBytes: 0 })).not.toThrow();
+    expect(() => endpoint({ maxReceiveBuferBytes: 1 })).toThrow(/unknown connection option 'maxReceiveBuferBytes'/);
     expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, highLossThreshold: 2 } })).toThrow(/'redundancy.highLossThreshold'/);
     // previousCopyShare may be left out (off), but when given it is a share.
     expect(() => endpoint({ redundancy: { ...DEFAULT_CONNECTION_CONFIG.redundancy, previousCopyShare: 1 } })).not.toThrow();

@@ -210,6 +210,14 @@ describe('connect: host names and Node-style errors', () => {
     expect(plain.connections.size + sealed.connections.size).toBe(0);
   });
 
+  it('listen takes maxReceiveBufferBytes (the endpoint-wide receive budget, in stats()) and refuses it out of range or of the wrong type', async () => {
+    const s = await listen({ port: 0, maxReceiveBufferBytes: 1024 * 1024 });
+    open.push(s);
+    expect(s.stats().receiveBuffer).toEqual({ budget: 1024 * 1024, granted: 0, waiting: 0 });
+    await expect(listen({ port: 0, maxReceiveBufferBytes: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, maxReceiveBufferBytes: '1' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
   it('fails with ENOTFOUND for a name that does not resolve', async () => {
     const e = await rejection(connect({ host: 'no-such-host.invalid', port: 4000 }));
     expect(e.code).toBe('ENOTFOUND');

@@ -109,6 +109,8 @@ export class Connection {
    * application closes (say, to make room for its newer ones) would be refused while they drain.
    */
   hostCounted = false;
+  /** @internal Whether the endpoint's receive budget lists this connection as waiting for credit (`ReceivePool.wait`). */
+  creditWaiting = false;
 
   // The members below marked internal are the state the functions in connection/ act on (see above).
 
@@ -207,13 +209,16 @@ export class Connection {
       this.exporter = security.keys.exporter;
     }
     this.cc = config.congestion(config.mtu);
-    const handshake = { localCid, receiveWindow: config.receiveWindow, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
+    const pool = host.receivePool;
+    this.flow = new FlowControl(config.receiveWindow, peerWindow, pool);
+    // The window the handshake announces is the credit granted: less than `receiveWindow` while the endpoint's budget is short.
+    const handshake = { localCid, receiveWindow: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
     if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.handshake : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
-    this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage);
+    this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage, this.flow);
     this.repairReceiver = new RepairReceiver(this.reassembly);
-    this.flow = new FlowControl(config.receiveWindow, peerWindow);
+    if (pool !== undefined && this.flow.credit < config.receiveWindow) pool.wait(this);
     this.sendQueue = new SendQueue(
       this.flow,
       config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE),
@@ -302,7 +307,17 @@ export class Connection {
     if (this.state === 'closed' || !this.flow.raiseReceiveWindow(bytes)) return;
     this.raisedAtPn = this.nextPn;
     this.reassembly.raiseWindow(bytes);
+    // Granted in part: the rest as the endpoint's budget has room again.
+    if (this.flow.credit < bytes) this.host.receivePool?.wait(this);
     this.host.wake(this);
+  }
+
+  /** @internal The endpoint's receive budget has credit again (`ReceivePool.serve`): grant what it allows; whether more is still wanted. */
+  topUpCredit(): boolean {
+    if (this.state === 'closed' || this.state === 'draining') return false;
+    const short = this.flow.topUp();
+    if (this.flow.due) this.host.wake(this);
+    return short;
   }
 
   /** @internal What `maxMessageSize` is, in words for an error. */
@@ -374,7 +389,8 @@ export class Connection {
     if (m === undefined) return undefined;
     this.stat.messagesReceived++;
     // A datagram took no credit (a lost one could never give it back), so reading one returns none.
-    if (reliable) this.flow.onRead(creditOf(m.length));
+    // Credit the endpoint's budget had no room for is granted as it returns.
+    if (reliable && this.flow.onRead(creditOf(m.length))) this.host.receivePool?.wait(this);
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

@@ -25,15 +25,16 @@ import type { PeerAddress, RandomSource, SansIoEndpoint, Transmit } from './sans
 import { DeadlineHeap } from './deadline-heap.js';
 import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
+import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, ReceivePool } from './receive/receive-pool.js';
 import { HostTally } from './host-tally.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
-import { type ConnectOverrides, ENDPOINT_KEYS, type EndpointConfig, stripUndefined } from './endpoint/endpoint-config.js';
+import { type ConnectOverrides, ENDPOINT_KEYS, type EndpointConfig, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
 import { type DropCounts, type EndpointStats, newDropCounts } from './endpoint/endpoint-stats.js';
 import { AcceptKind, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
 export type { ConnectOverrides, EndpointConfig } from './endpoint/endpoint-config.js';
-export type { DropCounts, EndpointStats } from './endpoint/endpoint-stats.js';
+export type { DropCounts, EndpointStats, ReceiveBufferStats } from './endpoint/endpoint-stats.js';
 
 /** Draws of a new connection id before the endpoint counts itself full (a generator's id space can run out). */
 const CID_ATTEMPTS = 64;
@@ -66,6 +67,8 @@ export class Endpoint implements SansIoEndpoint {
   private readonly connectionIds: ((random: RandomSource) => number) | undefined;
   /** @internal See `EndpointConfig.copyMessage` (read by each connection's reassembly). */
   readonly copyMessage: ((bytes: Uint8Array) => Uint8Array) | undefined;
+  /** @internal The budget of receive credit every connection's grants come from (`maxReceiveBufferBytes`). */
+  readonly receivePool: ReceivePool;
   /** @internal */
   readonly connections = new ConnectionTable<Connection>();
   /** @internal */
@@ -111,7 +114,7 @@ export class Endpoint implements SansIoEndpoint {
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, maxReceiveBufferBytes, ...conn } = config;
     checkConnectionIds(connectionIds);
     this.connectionIds = connectionIds;
     if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
@@ -122,6 +125,7 @@ export class Endpoint implements SansIoEndpoint {
     if (maxConnectionsPerHost !== undefined) checkNumber('maxConnectionsPerHost', maxConnectionsPerHost, { min: 1, max: 2 ** 31, integer: true });
     if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
     if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
+    if (maxReceiveBufferBytes !== undefined) checkMaxReceiveBufferBytes(maxReceiveBufferBytes);
     // Every option was checked above and the defaults are valid: the merge is too.
     this.config = { ...DEFAULT_CONNECTION_CONFIG, ...stripUndefined(conn) };
     this.random = random;
@@ -129,6 +133,7 @@ export class Endpoint implements SansIoEndpoint {
     this.maxConnections = maxConnections ?? 100_000;
     this.hosts = new HostTally(maxConnectionsPerHost ?? 1024);
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
+    this.receivePool = new ReceivePool(maxReceiveBufferBytes ?? DEFAULT_MAX_RECEIVE_BUFFER_BYTES);
     this.cookies = new CookieJar(random, cookieLifetimeMs);
     this.spentCookies = new SpentCookies(this.cookies.lifetimeMs);
     if (plaintext !== undefined && typeof plaintext !== 'boolean') throw new TypeError(`rudp: option 'plaintext' must be a boolean`);
@@ -218,7 +223,9 @@ export class Endpoint implements SansIoEndpoint {
   stats(): EndpointStats {
     let droppedTotal = 0;
     for (const v of Object.values(this.drops)) droppedTotal += v;
-    return { ...this.counters, connections: this.connections.size, dropped: { ...this.drops }, droppedTotal };
+    const pool = this.receivePool;
+    const receiveBuffer = { budget: pool.budget, granted: pool.committed, waiting: pool.waitingConnections };
+    return { ...this.counters, connections: this.connections.size, receiveBuffer, dropped: { ...this.drops }, droppedTotal };
   }
 
   // ---------------------------------------------------------------- SansIoEndpoint

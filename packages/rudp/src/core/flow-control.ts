@@ -14,8 +14,16 @@
  * not yet whole. The receiver refuses what goes past either, so the sender
  * never sends it: a refused fragment's packet is still acknowledged, and an
  * honest sender whose message was refused would have lost it.
+ *
+ * The credit a connection grants (what it announced less what the
+ * application read) comes from its endpoint's `ReceivePool` when it has one:
+ * a window starts smaller and raises wait while the endpoint's budget is
+ * short, and the credit returns as the application reads or the connection
+ * ends. The receiver refuses what goes past the credit it granted, not only
+ * past its window: an honest sender never sends more.
  */
 import { writeMaxData } from '../wire/frame.js';
+import type { ReceivePool } from './receive/receive-pool.js';
 import type { PacketWriter } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
@@ -54,15 +62,35 @@ export class FlowControl {
    * held to the small window, for one more round trip.
    */
   private raiseUnacked = false;
+  /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
+  private pool: ReceivePool | undefined;
 
   constructor(
     /** Our receive window, bytes (`raiseReceiveWindow` may grow it). */
     private receiveWindow: number,
     peerWindow: number,
+    pool?: ReceivePool,
   ) {
     this.peerLimit = peerWindow;
     this.peerWindowBytes = peerWindow;
-    this.advertisedLimit = receiveWindow;
+    this.pool = pool;
+    let credit = receiveWindow;
+    if (pool !== undefined) {
+      credit = pool.opening(receiveWindow);
+      pool.open();
+      pool.move(0, credit);
+    }
+    this.advertisedLimit = credit;
+  }
+
+  /** The credit we grant the peer now: what we announced less what the application read (what the peer may make us hold). */
+  get credit(): number {
+    return this.advertisedLimit - this.consumed;
+  }
+
+  /** The limit we announced last (before anything was read, the window the handshake announces: less than `window` while the endpoint's budget is short). */
+  get limit(): number {
+    return this.advertisedLimit;
   }
 
   /** The peer's window (before the handshake completes, our own stands in for it); a message takes `creditOf` its length of it. */
@@ -103,26 +131,96 @@ export class FlowControl {
   /**
    * Grows our receive window to `window` bytes (never shrinks it: credit
    * announced cannot be taken back). The new limit is announced at once in
-   * MAX_DATA, from which the peer also learns that it may send larger messages.
-   * Returns whether it grew.
+   * MAX_DATA, from which the peer also learns that it may send larger messages;
+   * while the endpoint's budget is short, only what it has room for (`credit`
+   * less than `window` then). Returns whether the window grew.
    */
   raiseReceiveWindow(window: number): boolean {
     if (window <= this.receiveWindow) return false;
     this.receiveWindow = window;
-    this.advertisedLimit = this.consumed + window;
-    this.maxDataDue = true;
-    this.raiseUnacked = true;
+    const held = this.advertisedLimit - this.consumed;
+    const credit = this.grant(held);
+    if (credit > held) {
+      this.advertisedLimit = this.consumed + credit;
+      this.maxDataDue = true;
+      this.raiseUnacked = true;
+    }
     return true;
   }
 
-  /** The application read a message that took `bytes` of the window (`creditOf` its length). */
-  onRead(bytes: number): void {
+  /**
+   * The application read a message that took `bytes` of the window (`creditOf` its length). Returns
+   * whether the endpoint's budget keeps the connection short of its window (see `topUp`).
+   */
+  onRead(bytes: number): boolean {
+    const pool = this.pool;
     this.consumed += bytes;
-    const limit = this.consumed + this.receiveWindow;
-    if (limit - this.advertisedLimit >= this.receiveWindow / 4) {
-      this.advertisedLimit = limit;
+    if (pool === undefined) {
+      const limit = this.consumed + this.receiveWindow;
+      if (limit - this.advertisedLimit >= this.receiveWindow / 4) {
+        this.advertisedLimit = limit;
+        this.maxDataDue = true;
+      }
+      return false;
+    }
+    const held = this.advertisedLimit - this.consumed;
+    pool.move(held + bytes, held);
+    // Announced once it is a quarter of what may be granted now: the window while the budget has room
+    // (one MAX_DATA per quarter window, as without a pool), less while it is short.
+    const short = this.topUp();
+    pool.serve();
+    return short;
+  }
+
+  /**
+   * Grants what the endpoint's budget now has room for, announced if it
+   * adds a quarter of the credit (see `onRead`). Returns whether the budget
+   * still keeps the connection short of its window.
+   */
+  topUp(): boolean {
+    if (this.pool === undefined) return false;
+    const held = this.advertisedLimit - this.consumed;
+    const credit = this.pool.grantable(held, this.receiveWindow);
+    if (credit - held >= credit / 4 && credit > held) {
+      this.pool.move(held, credit);
+      this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
     }
+    return credit < this.receiveWindow;
+  }
+
+  /** The credit the budget lets us grant now (the whole window without one), charged to it; `held` is granted already. */
+  private grant(held: number): number {
+    const pool = this.pool;
+    if (pool === undefined) return this.receiveWindow;
+    const credit = pool.grantable(held, this.receiveWindow);
+    pool.move(held, credit);
+    return credit;
+  }
+
+  /**
+   * Whether an unread datagram taking `bytes` (`creditOf` its length) may be held: always without a
+   * pool; with one, if the endpoint's budget has room, or if the connection holds no other (`first`:
+   * one datagram's worth is its floor). Charged to the pool if held.
+   */
+  holdDatagram(bytes: number, first: boolean): boolean {
+    return this.pool === undefined || this.pool.holdDatagram(bytes, first);
+  }
+
+  /** The application read a datagram `holdDatagram` let in (charged to the pool if it was held while there was one). */
+  releaseDatagram(bytes: number): void {
+    this.pool?.releaseDatagram(bytes);
+  }
+
+  /**
+   * The connection ended: the credit it granted, and `datagrams` (the credit of its unread datagrams, all
+   * charged: they came while the pool was there), return to the endpoint's budget, once.
+   */
+  release(datagrams: number): void {
+    const pool = this.pool;
+    if (pool === undefined) return;
+    this.pool = undefined;
+    pool.close(this.advertisedLimit - this.consumed, datagrams);
   }
 
   /** Whether a MAX_DATA frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */

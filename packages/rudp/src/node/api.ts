@@ -39,6 +39,17 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    */
   readonly maxConnectionsPerHost?: number | undefined;
   /**
+   * Most bytes all connections together may let their peers make the
+   * server hold, unfinished and unread messages alike: the sum of the
+   * credit the connections grant, each at most its `receiveWindow`. While
+   * it is short, new connections start with smaller windows (their peers'
+   * `maxMessageSize()` is smaller) and raises wait until the application
+   * reads. Every connection still grants 4 KiB, counted here too, so none
+   * starves. Default 256 MiB (268,435,456), eight default windows; any
+   * integer from 0 to 2^50.
+   */
+  readonly maxReceiveBufferBytes?: number | undefined;
+  /**
    * The server's static X25519 key pair, proven to every client in the
    * handshake (clients pin its public key). Default: a fresh pair for this
    * server (`server.publicKey`), which clients can only trust on first use.
@@ -183,10 +194,10 @@ brand(RudpServer, 'RudpServer');
 /** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
-  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, highWaterMark, identity, ...transport } = options;
+  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, maxReceiveBufferBytes, highWaterMark, identity, ...transport } = options;
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
-  checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, highWaterMark, identity });
+  checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, maxReceiveBufferBytes, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching, undefined, transport.segmentOffload);
   try {
     await socket.bind(port, host);
@@ -194,7 +205,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.close();
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', ...bindDetails(e, host, port) });
   }
-  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(identity !== undefined ? { identity } : {}) }));
+  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(maxReceiveBufferBytes !== undefined ? { maxReceiveBufferBytes } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
 }
 

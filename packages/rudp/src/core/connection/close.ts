@@ -53,6 +53,8 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
   c.drainUntil = now + 3 * Math.min(c.rtt.pto(c.config.maxAckDelayMs), c.config.maxPtoMs);
   c.retransmits.clear();
   c.recovery.clear();
+  // A draining connection takes no more data: what it granted goes back to the endpoint's budget.
+  c.flow.release(c.reassembly.datagramsHeld);
   c.host.emit({ type: 'closed', connection: c, reason });
   c.closeReason = reason;
 }
@@ -62,6 +64,7 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
   c.state = 'closed';
   c.recovery.clear();
   c.retransmits.clear();
+  c.flow.release(c.reassembly.datagramsHeld);
   if (!alreadyReported) {
     const reason: CloseReason = { kind, code, message };
     c.closeReason = reason;

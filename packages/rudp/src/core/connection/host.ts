@@ -5,6 +5,7 @@
  */
 import type { Connection } from '../connection.js';
 import type { EndpointEvent } from '../events.js';
+import type { ReceivePool } from '../receive/receive-pool.js';
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
@@ -16,6 +17,8 @@ export interface ConnectionHost {
   wake(connection: Connection): void;
   /** How a message kept apart from its datagram is copied (see `EndpointConfig.copyMessage`); default `slice()`. */
   readonly copyMessage?: ((bytes: Uint8Array) => Uint8Array) | undefined;
+  /** The endpoint's budget of receive credit, shared by its connections (none: each is bounded by its window alone). */
+  readonly receivePool?: ReceivePool | undefined;
   /** A uniform 32-bit unsigned integer from the endpoint's injected randomness (which packet numbers are skipped). */
   drawRandom(): number;
 }

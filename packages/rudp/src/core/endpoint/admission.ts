@@ -105,7 +105,8 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
   const answer = answerClientHello(e.crypto, hello, {
     identity: e.identity,
     prologue: handshakePrologue(clientCid),
-    payload: encodeServerParams({ scid: localCid, receiveWindow: e.config.receiveWindow }),
+    // The window the connection will announce: the credit it can grant now (`ReceivePool.opening`).
+    payload: encodeServerParams({ scid: localCid, receiveWindow: e.receivePool.opening(e.config.receiveWindow) }),
   });
   switch (answer.kind) {
     case 'accepted':

@@ -3,7 +3,7 @@
  * connection's (`ConnectionConfig`, which may be given here too as the
  * default of every connection), and a client's per-connection overrides.
  */
-import type { ConnectionConfig } from '../config.js';
+import { type ConnectionConfig, checkNumber } from '../config.js';
 import type { CryptoProvider, KeyPair } from '../../crypto/index.js';
 import type { RandomSource } from '../sans-io.js';
 
@@ -25,6 +25,13 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * or /48 is refused as at a full host (`hostFull`).
    */
   readonly maxConnectionsPerHost?: number;
+  /**
+   * Most bytes all connections together may let their peers make this endpoint hold: the sum of the
+   * credit each grants (its receive window while this has room, less when it has not: new windows start
+   * smaller, raises wait until the application reads). Each connection still grants 4 KiB
+   * (`RECEIVE_FLOOR`, counted here too), so none starves. Default 256 MiB, eight default windows.
+   */
+  readonly maxReceiveBufferBytes?: number;
   /** Most stateless replies (RETRY, a refusing ACCEPT) waiting to be sent; beyond, they are dropped. Default 1,024. */
   readonly maxStatelessQueue?: number;
   /** How long a handshake cookie stays valid, ms. Default 30,000. */
@@ -66,7 +73,12 @@ export interface ConnectOverrides extends Partial<ConnectionConfig> {
 }
 
 /** Option names an `EndpointConfig` adds to the connection's. */
-export const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxConnectionsPerHost', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage'];
+export const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxConnectionsPerHost', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage', 'maxReceiveBufferBytes'];
+
+/** Throws as the `maxReceiveBufferBytes` option would for `value`: an integer from 0 (every connection at its floor) to 2^50. */
+export function checkMaxReceiveBufferBytes(value: unknown): void {
+  checkNumber('maxReceiveBufferBytes', value, { min: 0, max: 2 ** 50, integer: true });
+}
 
 /** `o` without its `undefined` fields: an option given as `undefined` keeps its default when merged. */
 export function stripUndefined<T extends object>(o: T): Partial<T> {

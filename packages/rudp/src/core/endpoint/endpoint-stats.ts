@@ -28,6 +28,16 @@ export interface DropCounts {
   statelessQueueFull: number;
 }
 
+/** The endpoint's receive budget (`maxReceiveBufferBytes`) and what its connections have granted of it. */
+export interface ReceiveBufferStats {
+  /** The budget, bytes. */
+  readonly budget: number;
+  /** Credit the connections have granted their peers, bytes, each counted at least its 4 KiB floor, and their unread datagrams: what the peers may make the endpoint hold. */
+  readonly granted: number;
+  /** Connections granting less than their window because the budget is short (they get credit as it returns). */
+  readonly waiting: number;
+}
+
 /** Endpoint-wide counters. */
 export interface EndpointStats {
   readonly datagramsReceived: number;
@@ -37,6 +47,8 @@ export interface EndpointStats {
   readonly retriesSent: number;
   readonly connectionsAccepted: number;
   readonly connections: number;
+  /** The receive budget and its use. */
+  readonly receiveBuffer: ReceiveBufferStats;
   readonly dropped: Readonly<DropCounts>;
   /** Sum of `dropped`. */
   readonly droppedTotal: number;

@@ -5,11 +5,13 @@
  * released (channels never wait for each other), an unordered one as soon as
  * it is whole, a datagram as it arrives. Whether a message is whole is kept
  * by id across all channels, which is what repairs and MESSAGE_ACK speak of.
- * Memory is bounded by the receive window, each reliable message counted
- * at `creditOf` its length (flow-control.ts): a fragment that would push the
- * buffered credit past it is refused (an honest sender never sends one), and
- * a datagram that would push the credit of unread datagrams past it (their
- * own budget, counted alike) is dropped (it may be).
+ * Memory is bounded by the credit granted to the peer (the receive window,
+ * or less while the endpoint's budget is short: receive-pool.ts), each
+ * reliable message counted at `creditOf` its length (flow-control.ts): a
+ * fragment that would push the buffered credit past it is refused (an honest
+ * sender never sends one), and a datagram that would push the credit of
+ * unread datagrams past the window (their own budget, counted alike) or the
+ * endpoint's budget past its room is dropped (it may be).
  *
  * What of a partial message has arrived is kept as a few byte ranges, and as
  * one bit a byte once the ranges get many (`MAX_LISTED_RANGES`,
@@ -18,7 +20,8 @@
  * other offset of a 128 KiB message held 65,000 ranges (1.6 MB of heap) and
  * cost a scan of them per fragment. Either way a fragment costs work in
  * proportion to its own bytes at most, and a partial message's bookkeeping
- * an eighth of its bytes at most (beyond a few KB a connection). A message
+ * an eighth of its bytes at most (beyond a few KB a connection): the bits
+ * reach as far as the highest byte received, not the message's end. A message
  * over 64 KiB is not allocated at its first fragment but held as the pieces
  * that came until they cost a quarter of it (held-pieces.ts): the window
  * bounds what a message may take, and the pieces what a peer has sent.
@@ -97,6 +100,16 @@ interface Waiting {
 /** Re-exported: the receiver's half of flow-control.ts's limits. */
 export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
 
+/** What the connection's flow control tells reassembly: the credit granted, and whether the endpoint's budget holds a datagram. */
+export interface ReceiveCredit {
+  /** Credit granted to the peer now (what it announced less what the application read). */
+  readonly credit: number;
+  /** Whether an unread datagram taking `bytes` may be held (`first`: no other is), charged to the endpoint's budget if so. */
+  holdDatagram(bytes: number, first: boolean): boolean;
+  /** A datagram `holdDatagram` let in was read. */
+  releaseDatagram(bytes: number): void;
+}
+
 /** Outcome of accepting a fragment. */
 export type FragmentResult = 'new' | 'duplicate' | 'refused';
 
@@ -145,7 +158,17 @@ export class Reassembly {
     private window: number,
     /** Copies a message that may not stay a view of its datagram (see `keepable`). */
     private readonly copy: (bytes: Uint8Array) => Uint8Array = sliceOf,
+    /**
+     * The credit granted to the peer (`FlowControl`): what reliable messages may hold, at most the window,
+     * less while the endpoint's budget is short (without it, the window); and the budget's say on datagrams.
+     */
+    private readonly granted?: ReceiveCredit,
   ) {}
+
+  /** What partial and unread reliable messages may hold: the credit granted, or the window. */
+  private limit(): number {
+    return this.granted === undefined ? this.window : this.granted.credit;
+  }
 
   /** The receive window grew (`FlowControl.raiseReceiveWindow`): what may be held grows with it. */
   raiseWindow(window: number): void {
@@ -163,13 +186,13 @@ export class Reassembly {
     let p = this.partial?.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
       // The common case, a message in one fragment: no partial state, at most one copy.
-      if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
+      if (this.buffered + creditOf(f.messageLength) > this.limit()) return 'refused';
       this.buffered += creditOf(f.messageLength);
       this.whole(id, this.keepable(f.data), d);
       return 'new';
     }
     if (!p) {
-      if (this.buffered + creditOf(f.messageLength) > this.window) return 'refused';
+      if (this.buffered + creditOf(f.messageLength) > this.limit()) return 'refused';
       const large = f.messageLength > HELD_FROM_BYTES;
       p = {
         buf: large ? undefined : PIECES.alloc(f.messageLength),
@@ -211,7 +234,11 @@ export class Reassembly {
   /** Marks `[lo, hi)` of `p` received; returns how many of its bytes were not yet. */
   private cover(p: Partial, lo: number, hi: number): number {
     const ranges = p.covered;
-    if (ranges === undefined) return coverBits(p.bits as Uint32Array, lo, hi);
+    if (ranges === undefined) {
+      const bits = bitsReaching(p.bits as Uint32Array, hi, p.length);
+      p.bits = bits;
+      return coverBits(bits, lo, hi);
+    }
     const before = ranges.length;
     const fresh = cover(ranges, lo, hi);
     this.listedRanges += (ranges.length - before) / 2;
@@ -231,14 +258,27 @@ export class Reassembly {
     return total;
   }
 
+  /** @internal Window credit (`creditOf` each) of the datagrams held unread. */
+  get datagramsHeld(): number {
+    return this.datagramCredit;
+  }
+
+  /** @internal Bytes of whole messages not read yet: released, or waiting for their predecessor. */
+  get unreadBytes(): number {
+    let total = 0;
+    for (let i = this.runHead; i < this.run.length; i += 2) total += (this.run[i] as Uint8Array).length;
+    for (const order of [this.zero, ...(this.channels?.values() ?? [])]) for (const w of order.waiting?.values() ?? []) total += w.data.length;
+    return total;
+  }
+
   /** @internal Ranges held as lists by all partial messages (at most `MAX_LISTED_RANGES_PER_CONNECTION` + 1 between fragments). */
   get rangesListed(): number {
     return this.listedRanges;
   }
 
-  /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window. */
+  /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window or the endpoint's budget. */
   acceptDatagram(channel: number, data: Uint8Array): boolean {
-    if (this.datagramCredit + creditOf(data.length) > this.window) {
+    if (this.datagramCredit + creditOf(data.length) > this.window || (this.granted !== undefined && !this.granted.holdDatagram(creditOf(data.length), this.datagramCredit === 0))) {
       this.datagramsDropped++;
       return false;
     }
@@ -309,8 +349,12 @@ export class Reassembly {
       this.run.splice(0, this.runHead);
       this.runHead = 0;
     }
-    if ((meta & 1) === 1) this.datagramCredit -= creditOf(m.length);
-    else this.buffered -= creditOf(m.length);
+    if ((meta & 1) === 1) {
+      this.datagramCredit -= creditOf(m.length);
+      this.granted?.releaseDatagram(creditOf(m.length));
+    } else {
+      this.buffered -= creditOf(m.length);
+    }
     return m;
   }
 
@@ -431,11 +475,28 @@ export function cover(ranges: number[], lo: number, hi: number): number {
   return hi - lo - overlap;
 }
 
-/** The bits (one a byte, of a message of `length` bytes) of the `[lo, hi)` pairs `ranges`. */
+/**
+ * The bits (one a byte, of a message of `length` bytes) of the `[lo, hi)` pairs `ranges`: as far as
+ * the highest byte received (see `bitsReaching`), not the whole message.
+ */
 function bitsOf(ranges: readonly number[], length: number): Uint32Array {
-  const bits = new Uint32Array(Math.ceil(length / 32));
+  const bits = bitsReaching(new Uint32Array(0), ranges[ranges.length - 1] as number, length);
   for (let i = 0; i < ranges.length; i += 2) coverBits(bits, ranges[i] as number, ranges[i + 1] as number);
   return bits;
+}
+
+/**
+ * `bits`, or a copy grown to reach byte `hi` (exclusive) of a message of `length` bytes: twice as
+ * far at least (a few copies over a message that arrives in order), never past its end. Allocated
+ * whole, the bits of a 32 MiB message were 4 MiB at its 513th hole, however little of it had come.
+ */
+function bitsReaching(bits: Uint32Array, hi: number, length: number): Uint32Array {
+  const need = (hi + 31) >>> 5;
+  if (need <= bits.length) return bits;
+  const words = Math.min(Math.max(need, bits.length * 2), Math.ceil(length / 32));
+  const grown = new Uint32Array(words);
+  grown.set(bits);
+  return grown;
 }
 
 /**

@@ -1,0 +1,173 @@
+/**
+ * The receive memory of a whole endpoint. Each connection's window bounds
+ * what its peer may make it hold (flow-control.ts), but a server has many
+ * connections: 1,024 per client host by default, each with a 32 MiB window,
+ * so the windows alone let a few hosts that each begin large messages and
+ * send a quarter of them make the server hold gigabytes (SECURITY.md, D2).
+ *
+ * Here the credit every connection has granted its peer (what it announced
+ * less what the application has read) comes from one budget. A connection
+ * takes its whole window while the budget has room for it; when it has not,
+ * windows start smaller and raises wait until the application reads and
+ * credit returns. Credit already granted is never taken back (the peer may
+ * rely on it), so the budget binds what is granted next, not what was.
+ *
+ * Every connection is charged at least `RECEIVE_FLOOR` from its start to
+ * its end, granted or not, and may always grant that much: none starves.
+ * The floors count against the budget too, and credit beyond them is only
+ * granted while it leaves a sixteenth of the budget (`reserve`) for the
+ * floors of connections that open later: the credit of all connections
+ * stays within the budget until more than `reserve / RECEIVE_FLOOR` of them
+ * (4,096 with the default budget) have opened while it was spent; each
+ * past that adds its floor.
+ */
+import { WorkList } from '../work-list.js';
+
+/**
+ * Default endpoint budget, bytes: 256 MiB, eight default windows (32 MiB).
+ * A single connection, the default client's case, is never bound by it; a
+ * server that expects more concurrent large transfers than that raises it
+ * (or gives its connections smaller windows, as the forum server does).
+ */
+export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Credit a connection may always grant, bytes, however short the budget:
+ * a message of 3,840 bytes (a few datagrams' worth) still passes. About what
+ * an idle connection costs in heap anyway, so the floors of all connections
+ * grow as that cost does, which `maxConnections` bounds.
+ */
+export const RECEIVE_FLOOR = 4 * 1024;
+
+/** Waiters visited per return of credit: a bound on the work one read does for other connections. */
+const VISITS_PER_RETURN = 8;
+
+/** A connection that granted less than its window because the budget was short, waiting for credit to return. */
+export interface CreditWaiter {
+  /** Whether the pool's list of waiters holds it (its flag, as `WorkList` wants). */
+  creditWaiting: boolean;
+  /** Grants what the budget now has room for; returns whether it still wants more. */
+  topUpCredit(): boolean;
+}
+
+/** What a connection is charged for holding `credit`: at least the floor. */
+function charge(credit: number): number {
+  return credit > RECEIVE_FLOOR ? credit : RECEIVE_FLOOR;
+}
+
+/** `grantable` with `room` left in the budget. */
+function grantFrom(room: number, current: number, wanted: number): number {
+  const base = charge(current);
+  if (wanted <= base) return wanted > current ? wanted : current;
+  if (room >= wanted - base) return wanted;
+  return room > 0 ? base + Math.floor(room / 2) : base;
+}
+
+/** The endpoint's budget of receive credit, shared by its connections. */
+export class ReceivePool {
+  /** Credit charged to live connections (each at least `RECEIVE_FLOOR`), and their unread datagrams. */
+  private charged = 0;
+  /** Connections waiting for credit, oldest first. */
+  private readonly waiting = new WorkList<CreditWaiter>();
+  private waiters = 0;
+
+  /** What grants beyond the floors leave of the budget: the floors of connections that open later. */
+  private readonly reserve: number;
+
+  constructor(
+    /** The budget, bytes. */
+    readonly budget: number,
+  ) {
+    this.reserve = Math.floor(budget / 16);
+  }
+
+  /** Credit charged to live connections, bytes (their floors included). */
+  get committed(): number {
+    return this.charged;
+  }
+
+  /** Connections waiting for credit. */
+  get waitingConnections(): number {
+    return this.waiters;
+  }
+
+  /** A connection begins: its floor is charged. */
+  open(): void {
+    this.charged += RECEIVE_FLOOR;
+  }
+
+  /**
+   * The credit a connection holding `current` may grant, up to `wanted`:
+   * all of it if the budget has room, else what is left of the budget
+   * (less its `reserve`) beyond its own charge (half of it, so one connection never empties the
+   * budget and the next still starts above the floor), and never less than
+   * the floor or than `current`. Charges nothing (see `move`).
+   */
+  grantable(current: number, wanted: number): number {
+    return grantFrom(this.budget - this.reserve - this.charged, current, wanted);
+  }
+
+  /**
+   * The credit a connection that opens now (`open`, then `grantable(0, window)`) grants: what its
+   * handshake announces, known before the connection exists (a server's ACCEPT is sealed first).
+   */
+  opening(window: number): number {
+    return grantFrom(this.budget - this.reserve - this.charged - RECEIVE_FLOOR, 0, window);
+  }
+
+  /** A connection's credit went from `from` to `to` bytes (it granted more, or the application read). */
+  move(from: number, to: number): void {
+    this.charged += charge(to) - charge(from);
+  }
+
+  /** A connection holding `credit` and `datagrams` bytes of unread datagrams ended: its charge returns. */
+  close(credit: number, datagrams: number): void {
+    this.charged -= charge(credit) + datagrams;
+    // Visits waiters even with no room to offer: ended ones leave the list only when visited, and
+    // each end visits more than one, so the list never keeps more ended connections than it had.
+    this.serve(true);
+  }
+
+  /**
+   * Charges an unread datagram of `bytes` (its credit) if the budget has room for it (its `reserve`
+   * aside), or `always` (a connection's first: one datagram's worth is its floor). Datagrams take no
+   * window credit, so they are charged as they arrive, and dropped when there is no room (they may be).
+   */
+  holdDatagram(bytes: number, always: boolean): boolean {
+    if (!always && this.charged + bytes > this.budget - this.reserve) return false;
+    this.charged += bytes;
+    return true;
+  }
+
+  /** The application read a datagram charged with `holdDatagram`. */
+  releaseDatagram(bytes: number): void {
+    this.charged -= bytes;
+    if (this.waiters > 0) this.serve();
+  }
+
+  /** `w` granted less than it wants: it is offered credit as it returns. */
+  wait(w: CreditWaiter): void {
+    if (w.creditWaiting) return;
+    w.creditWaiting = true;
+    this.waiting.push(w);
+    this.waiters++;
+  }
+
+  /**
+   * Credit returned: offers it to the waiting connections, oldest first, a
+   * few of them per call (each that still wants more goes to the back), while
+   * the budget has room (`always`: whether or not).
+   */
+  serve(always = false): void {
+    for (let visits = this.waiters < VISITS_PER_RETURN ? this.waiters : VISITS_PER_RETURN; visits > 0 && (always || this.charged < this.budget - this.reserve); visits--) {
+      const w = this.waiting.peek() as CreditWaiter;
+      this.waiting.shift();
+      if (w.topUpCredit()) {
+        this.waiting.push(w);
+      } else {
+        w.creditWaiting = false;
+        this.waiters--;
+      }
+    }
+  }
+}

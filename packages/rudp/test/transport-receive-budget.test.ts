@@ -1,0 +1,238 @@
+/**
+ * The endpoint's receive budget (`maxReceiveBufferBytes`): each connection's
+ * window bounds what its peer can make it hold, and the budget bounds the sum
+ * over connections. Before it, 16 peers that each began a message as large as
+ * a 1 MiB window allowed and sent half of it made the server hold 16 MiB
+ * (each message allocated whole once a quarter of it had come), whatever the
+ * server could afford; with a 4 MiB budget they now hold at most 4 MiB, each
+ * message still completes once its sender sends the rest, and a connection
+ * opened while the budget is spent still exchanges messages within its floor.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/core/connection.js';
+import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
+import type { EndpointEvent } from '../src/core/events.js';
+import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
+import { SimNetwork } from '../src/testing/sim-network.js';
+import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
+import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
+
+const SERVER = '10.0.0.2:4000';
+const WINDOW = 1024 * 1024;
+const BUDGET = 4 * 1024 * 1024;
+
+/** The byte at `offset` of client `i`'s message: a misplaced or foreign byte shows. */
+const byteAt = (i: number, offset: number): number => (offset * 131 + i * 17 + 7) & 0xff;
+
+interface Peer {
+  readonly address: string;
+  readonly endpoint: Endpoint;
+  readonly conn: Connection;
+  /** Datagrams past this many bytes sent are dropped (the sender stopped part way); `Infinity`: none. */
+  cutAfter: number;
+  sent: number;
+}
+
+interface Herd {
+  readonly sim: SimNetwork;
+  readonly server: Endpoint;
+  readonly peers: Peer[];
+  /** The server's connections, as they were accepted. */
+  readonly accepted: Connection[];
+  /** Messages the server read, per connection. */
+  readonly received: Map<Connection, Uint8Array[]>;
+  /** Adds a client (at 10.0.1.(i + 1)) and starts its handshake. */
+  addPeer(): Peer;
+  /** The server application reads what it has (as it does at each datagram and timer). */
+  read(): void;
+}
+
+function herd(seed: number, server: Partial<EndpointConfig>): Herd {
+  const sim = new SimNetwork({ seed, defaultLink: { delayMs: 20, jitterMs: 2 } });
+  const endpoint = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(nodeCryptoProvider, sim.random('server-crypto')), ...server });
+  const accepted: Connection[] = [];
+  const received = new Map<Connection, Uint8Array[]>();
+  const read = (): void => {
+    for (let e: EndpointEvent | undefined = endpoint.pollEvent(); e !== undefined; e = endpoint.pollEvent()) {
+      if (e.type === 'incoming') accepted.push(e.connection);
+      if (e.type === 'message') received.set(e.connection, [...(received.get(e.connection) ?? []), e.data]);
+    }
+  };
+  sim.addNode(SERVER, endpoint, { onActivity: read });
+  const peers: Peer[] = [];
+  const addPeer = (): Peer => {
+    const i = peers.length;
+    const address = `10.0.1.${i + 1}:5000`;
+    const client = new Endpoint({ random: sim.random(`client-${i}`), crypto: deterministicCrypto(nodeCryptoProvider, sim.random(`client-crypto-${i}`)) });
+    const poll = client.pollTransmit.bind(client);
+    const peer: Peer = { address, endpoint: client, conn: undefined as unknown as Connection, cutAfter: Number.POSITIVE_INFINITY, sent: 0 };
+    client.pollTransmit = (now: number) => {
+      for (let t = poll(now); t !== undefined; t = poll(now)) {
+        peer.sent += t.data.length;
+        if (peer.sent <= peer.cutAfter) return t;
+      }
+      return undefined;
+    };
+    sim.addNode(address, client, { onActivity: () => void drainEvents(client) });
+    (peer as { conn: Connection }).conn = client.connect(0, SERVER);
+    sim.wake(address);
+    peers.push(peer);
+    return peer;
+  };
+  return { sim, server: endpoint, peers, accepted, received, addPeer, read };
+}
+
+function drainEvents(e: Endpoint): void {
+  while (e.pollEvent() !== undefined);
+}
+
+/** What the server's connections hold: partial messages (their buffers or held pieces, and bits) and whole ones not read. */
+function heldBytes(h: Herd): number {
+  let total = 0;
+  for (const c of h.accepted) total += c.reassembly.partialBytes + c.reassembly.unreadBytes;
+  return total;
+}
+
+/** Each peer sends one message as large as its window lets it, and stops after half of it; returns the messages. */
+function beginHalfMessages(h: Herd): Uint8Array[] {
+  return h.peers.map((p, i) => {
+    expect(p.conn.state).toBe('established');
+    const m = Uint8Array.from({ length: p.conn.maxMessageSize() }, (_, k) => byteAt(i, k));
+    p.cutAfter = p.sent + m.length / 2;
+    p.conn.send(m);
+    h.sim.wake(p.address);
+    return m;
+  });
+}
+
+function runUntil(h: Herd, done: () => boolean, limitMs: number): void {
+  const end = h.sim.now + limitMs;
+  while (!done() && h.sim.now < end) h.sim.runFor(100);
+}
+
+describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
+  it('16 peers each begin a message as large as their window allows and send half: the server holds no more than the budget, and each message completes once the rest is sent', () => {
+    const h = herd(1, { receiveWindow: WINDOW, maxReceiveBufferBytes: BUDGET });
+    for (let i = 0; i < 16; i++) h.addPeer();
+    runUntil(h, () => h.peers.every((p) => p.conn.state === 'established'), 2_000);
+    const messages = beginHalfMessages(h);
+    // Every sender has sent its half (or all its window lets it before the cut) and retries into the cut.
+    h.sim.runFor(3_000);
+    const held = heldBytes(h);
+    // Without the budget: 16 × 1 MiB (16.0 MiB), each message allocated whole at a quarter.
+    expect(held).toBeLessThanOrEqual(BUDGET);
+    expect(held).toBeGreaterThan(BUDGET / 2);
+    const stats = h.server.stats().receiveBuffer;
+    expect(stats.budget).toBe(BUDGET);
+    expect(stats.granted).toBeLessThanOrEqual(BUDGET);
+    // The first connections took whole windows; the budget held back the later ones.
+    const sizes = h.peers.map((p) => p.conn.maxMessageSize());
+    expect(Math.max(...sizes)).toBe(WINDOW - 256);
+    expect(Math.min(...sizes)).toBeLessThan(WINDOW / 16);
+    expect(stats.waiting).toBeGreaterThan(0);
+
+    for (const p of h.peers) p.cutAfter = Number.POSITIVE_INFINITY;
+    runUntil(h, () => h.accepted.every((c) => (h.received.get(c)?.length ?? 0) === 1), 60_000);
+    for (const [i, c] of h.accepted.entries()) {
+      const got = h.received.get(c)?.[0];
+      const m = messages[h.peers.findIndex((p) => p.conn.remoteCid === c.localCid)] as Uint8Array;
+      expect(got?.length, `connection ${i}`).toBe(m.length);
+      expect(Buffer.compare(got as Uint8Array, m), `connection ${i}`).toBe(0);
+    }
+    // All read: what the connections grant again stays within the budget.
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it('a connection opened while the budget is spent still makes progress within its floor: 100 messages of 3,000 bytes arrive, in order', () => {
+    // A budget of 0: every connection has its floor only, and 8 of them hold theirs with unfinished messages.
+    const h = herd(2, { receiveWindow: WINDOW, maxReceiveBufferBytes: 0 });
+    for (let i = 0; i < 8; i++) h.addPeer();
+    runUntil(h, () => h.peers.every((p) => p.conn.state === 'established'), 2_000);
+    beginHalfMessages(h);
+    h.sim.runFor(3_000);
+    const late = h.addPeer();
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(late.conn.state).toBe('established');
+    // The budget is spent by the unfinished messages: the newcomer's window is its floor.
+    expect(late.conn.maxMessageSize()).toBe(RECEIVE_FLOOR - 256);
+    const sent = Array.from({ length: 100 }, (_, k) => new Uint8Array(3_000).fill(k));
+    for (const m of sent) late.conn.send(m);
+    h.sim.wake(late.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === 100, 30_000);
+    expect(h.received.get(conn() as Connection)?.map((m) => m[0])).toEqual(sent.map((m) => m[0]));
+    // The others are still stuck half way, holding their floors.
+    expect(h.accepted.filter((c) => c.reassembly.partialBytes > 0)).toHaveLength(8);
+    expect(heldBytes(h)).toBeLessThanOrEqual(9 * RECEIVE_FLOOR);
+  });
+
+  it('credit comes back when a connection ends: one that started short gets its whole window, and its peer sends a message that size', () => {
+    const h = herd(3, { receiveWindow: WINDOW, maxReceiveBufferBytes: WINDOW + WINDOW / 4 });
+    const first = h.addPeer();
+    runUntil(h, () => first.conn.state === 'established', 2_000);
+    const second = h.addPeer();
+    runUntil(h, () => second.conn.state === 'established', 2_000);
+    expect(first.conn.maxMessageSize()).toBe(WINDOW - 256);
+    // What the first left: the floor and half the rest (beyond the sixteenth kept for the floors of later connections).
+    expect(second.conn.maxMessageSize()).toBeLessThan(WINDOW / 8);
+    expect(h.server.stats().receiveBuffer.waiting).toBe(1);
+    first.conn.close(h.sim.now);
+    h.sim.wake(first.address);
+    runUntil(h, () => second.conn.maxMessageSize() === WINDOW - 256, 5_000);
+    expect(second.conn.maxMessageSize()).toBe(WINDOW - 256);
+    expect(h.server.stats().receiveBuffer.waiting).toBe(0);
+    const big = Uint8Array.from({ length: WINDOW - 256 }, (_, k) => byteAt(1, k));
+    second.conn.send(big);
+    h.sim.wake(second.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === second.conn.remoteCid);
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === 1, 30_000);
+    expect(Buffer.compare(h.received.get(conn() as Connection)?.[0] as Uint8Array, big)).toBe(0);
+  });
+
+  it('every connection gives all it was charged back when it ends, and leaves the list of those waiting for credit, even when the budget never has room', () => {
+    const h = herd(6, { receiveWindow: WINDOW, maxReceiveBufferBytes: 0 });
+    for (let i = 0; i < 20; i++) h.addPeer();
+    runUntil(h, () => h.peers.every((p) => p.conn.state === 'established'), 2_000);
+    for (const p of h.peers) p.conn.send(new Uint8Array(1_000), { reliable: false });
+    for (const p of h.peers) h.sim.wake(p.address);
+    h.sim.runFor(500);
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 0, granted: 20 * RECEIVE_FLOOR, waiting: 20 });
+    for (const p of h.peers) p.conn.close(h.sim.now);
+    for (const p of h.peers) h.sim.wake(p.address);
+    runUntil(h, () => h.server.connectionCount === 0, 5_000);
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 0, granted: 0, waiting: 0 });
+  });
+
+  it('datagrams a paused application leaves unread are held within the budget too (dropped past it), and flow again once it reads', () => {
+    const budget = 256 * 1024;
+    const h = herd(5, { receiveWindow: WINDOW, maxReceiveBufferBytes: budget });
+    const p = h.addPeer();
+    runUntil(h, () => p.conn.state === 'established' && h.accepted.length === 1, 2_000);
+    const server = h.accepted[0] as Connection;
+    server.pause();
+    for (let k = 0; k < 600; k++) p.conn.send(new Uint8Array(1_000).fill(k & 0xff), { reliable: false });
+    h.sim.wake(p.address);
+    h.sim.runFor(3_000);
+    // Before: the window's worth (1 MiB of credit: 834 datagrams, all 600 here) held unread.
+    expect(server.reassembly.unreadBytes).toBeLessThanOrEqual(budget);
+    expect(server.stats().datagramsDropped).toBeGreaterThan(0);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(budget);
+    const held = server.reassembly.unreadBytes / 1_000;
+    server.resume();
+    h.read();
+    h.sim.wake(SERVER);
+    expect(h.received.get(server)).toHaveLength(held);
+    for (let k = 0; k < 100; k++) p.conn.send(new Uint8Array(1_000).fill(k & 0xff), { reliable: false });
+    h.sim.wake(p.address);
+    h.sim.runFor(1_000);
+    expect(h.received.get(server)).toHaveLength(held + 100);
+  });
+
+  it('the default budget (256 MiB) does not bind a default connection: its window is the whole 32 MiB', () => {
+    const h = herd(4, {});
+    const p = h.addPeer();
+    runUntil(h, () => p.conn.state === 'established', 2_000);
+    expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 256 * 1024 * 1024, granted: 32 * 1024 * 1024, waiting: 0 });
+  });
+});

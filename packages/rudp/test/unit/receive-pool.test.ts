@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { FlowControl } from '../../src/core/flow-control.js';
+import { type CreditWaiter, RECEIVE_FLOOR, ReceivePool } from '../../src/core/receive/receive-pool.js';
+
+const MiB = 1024 * 1024;
+
+/** A waiter that takes what `flow` can grant when offered, as a connection does. */
+function waiter(flow: FlowControl, log: string[], name: string): CreditWaiter & { ended: boolean } {
+  return {
+    creditWaiting: false,
+    ended: false,
+    topUpCredit(): boolean {
+      log.push(name);
+      return !this.ended && flow.topUp();
+    },
+  };
+}
+
+describe('ReceivePool', () => {
+  it('grants whole windows while the budget has room, then half of what is left beyond a sixteenth, never less than the floor', () => {
+    const pool = new ReceivePool(4 * MiB);
+    const windows = Array.from({ length: 6 }, () => new FlowControl(MiB, MiB, pool).limit);
+    // 4 MiB less its reserve (256 KiB): three whole windows, then halves of the rest.
+    expect(windows.slice(0, 3)).toEqual([MiB, MiB, MiB]);
+    expect(windows[3]).toBe(RECEIVE_FLOOR + Math.floor((MiB - 256 * 1024 - RECEIVE_FLOOR) / 2));
+    for (let i = 4; i < 6; i++) expect(windows[i]).toBeLessThan(windows[i - 1] as number);
+    expect(pool.committed).toBeLessThanOrEqual(4 * MiB - 256 * 1024);
+    const none = new ReceivePool(0);
+    expect(new FlowControl(MiB, MiB, none).limit).toBe(RECEIVE_FLOOR);
+    expect(new FlowControl(1_024, MiB, none).limit).toBe(1_024);
+    expect(none.committed).toBe(2 * RECEIVE_FLOOR);
+  });
+
+  it('without a shortage a read announces as without a pool: one MAX_DATA per quarter window', () => {
+    const pooled = new FlowControl(MiB, MiB, new ReceivePool(256 * MiB));
+    const plain = new FlowControl(MiB, MiB);
+    for (let i = 0; i < 40; i++) {
+      expect(pooled.onRead(100_000)).toBe(false);
+      plain.onRead(100_000);
+      expect(pooled.limit).toBe(plain.limit);
+      expect(pooled.due).toBe(plain.due);
+    }
+  });
+
+  it('never takes back credit granted, and what a read returns goes to the oldest waiting connection', () => {
+    const pool = new ReceivePool(MiB + MiB / 4);
+    const a = new FlowControl(MiB, MiB, pool);
+    const b = new FlowControl(MiB, MiB, pool);
+    expect(a.credit).toBe(MiB);
+    expect(b.credit).toBeLessThan(MiB / 8);
+    const log: string[] = [];
+    const wb = waiter(b, log, 'b');
+    pool.wait(wb);
+    pool.wait(wb);
+    expect(pool.waitingConnections).toBe(1);
+    const before = b.limit;
+    // a's application reads half its window: a keeps a whole window (what it read came back to it first),
+    // b is offered the little room left, and neither limit ever goes down.
+    a.onRead(MiB / 2);
+    expect(a.credit).toBe(MiB);
+    expect(b.limit).toBeGreaterThanOrEqual(before);
+    expect(b.credit).toBeLessThan(MiB / 4);
+    expect(log).toEqual(['b']);
+    // When a ends, b is offered all of it.
+    a.release(0);
+    expect(log).toEqual(['b', 'b']);
+    expect(b.credit).toBe(MiB);
+    expect(b.due).toBe(true);
+    expect(pool.waitingConnections).toBe(0);
+    b.release(0);
+    expect(pool.committed).toBe(0);
+  });
+
+  it('offers returned credit to a few waiters at a time, and drops ended ones even with nothing to offer', () => {
+    const pool = new ReceivePool(0);
+    const log: string[] = [];
+    const flows = Array.from({ length: 20 }, () => new FlowControl(MiB, MiB, pool));
+    const waiters = flows.map((f, i) => waiter(f, log, String(i)));
+    for (const w of waiters) pool.wait(w);
+    expect(pool.waitingConnections).toBe(20);
+    for (const [i, w] of waiters.entries()) {
+      w.ended = true;
+      (flows[i] as FlowControl).release(0);
+    }
+    expect(pool.waitingConnections).toBe(0);
+    expect(pool.committed).toBe(0);
+    // 8 visits a return at most: the first end visited 8, and every waiter was visited once it had ended.
+    expect(log.slice(0, 8)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+  });
+});

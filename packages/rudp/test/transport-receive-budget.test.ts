@@ -228,11 +228,13 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.received.get(server)).toHaveLength(held + 100);
   });
 
-  it('the default budget (256 MiB) does not bind a default connection: its window is the whole 32 MiB', () => {
+  it('there is no budget by default: twelve idle default connections leave the thirteenth its whole 32 MiB window', () => {
+    // With a binding default (256 MiB, eight default windows) the ninth got a 4 KiB window: idle connections
+    // hold the credit they granted, so a default budget starved every connection that came later.
     const h = herd(4, {});
-    const p = h.addPeer();
-    runUntil(h, () => p.conn.state === 'established', 2_000);
-    expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 256 * 1024 * 1024, granted: 32 * 1024 * 1024, waiting: 0 });
+    const peers = Array.from({ length: 13 }, () => h.addPeer());
+    runUntil(h, () => peers.every((p) => p.conn.state === 'established'), 2_000);
+    for (const p of peers) expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 2 ** 50, granted: 13 * 32 * 1024 * 1024, waiting: 0 });
   });
 });

@@ -45,8 +45,10 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    * it is short, new connections start with smaller windows (their peers'
    * `maxMessageSize()` is smaller) and raises wait until the application
    * reads. Every connection still grants 4 KiB, counted here too, so none
-   * starves. Default 256 MiB (268,435,456), eight default windows; any
-   * integer from 0 to 2^50.
+   * starves. Credit granted is held until the application reads, so
+   * connections that sit on their windows (idle ones too) shrink the windows
+   * of those that come later. Default 2^50 (no budget); any integer from 0
+   * to 2^50.
    */
   readonly maxReceiveBufferBytes?: number | undefined;
   /**

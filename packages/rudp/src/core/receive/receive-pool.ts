@@ -24,12 +24,16 @@
 import { WorkList } from '../work-list.js';
 
 /**
- * Default endpoint budget, bytes: 256 MiB, eight default windows (32 MiB).
- * A single connection, the default client's case, is never bound by it; a
- * server that expects more concurrent large transfers than that raises it
- * (or gives its connections smaller windows, as the forum server does).
+ * Default endpoint budget, bytes: 2^50, no budget in practice. Credit once
+ * granted is held until the application reads, so a budget that binds lets
+ * connections that sit on their windows (idle ones included) leave newcomers
+ * small windows: with a default of 256 MiB, after seven idle connections with
+ * the default 32 MiB window each later one got half the window of the one
+ * before (8, 4, 2, 1 MiB, … 4 KiB from the twentieth on, a few KiB a round
+ * trip). So the budget is the application's choice, made with its
+ * windows and `maxConnectionsPerHost` (README, Flow control).
  */
-export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 50;
 
 /**
  * Credit a connection may always grant, bytes, however short the budget:

@@ -171,11 +171,20 @@ const parsePort = (s: string, allowZero: boolean): number | undefined => {
   return n <= 65535 && (allowZero || n >= 1) ? n : undefined;
 };
 
-/** A decimal number of seconds above 0 (fractions allowed, for tests); `undefined` otherwise. */
+/**
+ * The most seconds a duration option takes: 2^31 − 1 ms, about 24.8 days, the longest timer Node
+ * can set (a longer one fires after 1 ms, so an idle timeout past it logged everyone out, or spun).
+ */
+export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A decimal number of seconds above 0 and at most {@link MAX_SECONDS} (fractions allowed, for tests); `undefined` otherwise. */
 const parseSeconds = (s: string): number | undefined => {
   const n = Number(s);
-  return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && Number.isFinite(n) ? n : undefined;
+  return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && n <= MAX_SECONDS ? n : undefined;
 };
+
+/** The message of a duration option's bad value. */
+const badSeconds = (what: string, text: string): string => `invalid ${what}: ${text} (seconds, above 0 and at most ${MAX_SECONDS}, about 24 days)`;
 
 /** A whole count from `min` to 1,000,000; `undefined` otherwise. */
 const parseCount = (s: string, min: number): number | undefined => {
@@ -245,7 +254,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (port === undefined) return { kind: 'error', message: `invalid port: ${positionals[0] ?? ''}` };
   const idleText = values['idle-timeout'] ?? '600';
   const idle = parseSeconds(idleText);
-  if (idle === undefined) return { kind: 'error', message: `invalid idle timeout: ${idleText}` };
+  if (idle === undefined) return { kind: 'error', message: badSeconds('idle timeout', idleText) };
   let transferPort: number | undefined;
   if (values['transfer-port'] !== undefined) {
     transferPort = parsePort(values['transfer-port'], true);
@@ -285,7 +294,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (hostChecks === undefined) return { kind: 'error', message: `invalid login host checks: ${hostChecksText}` };
   const windowText = values['login-window'] ?? String(LOGIN_DEFAULTS.windowSeconds);
   const windowSeconds = parseSeconds(windowText);
-  if (windowSeconds === undefined) return { kind: 'error', message: `invalid login window: ${windowText}` };
+  if (windowSeconds === undefined) return { kind: 'error', message: badSeconds('login window', windowText) };
   const loginLimit: LoginLimitArgs =
     attempts === 0
       ? false
@@ -302,7 +311,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (accounts === undefined) return { kind: 'error', message: `invalid account limit: ${accountText}` };
   const accountWindowText = values['account-window'] ?? String(LIMIT_DEFAULTS.accountWindowSeconds);
   const accountWindow = parseSeconds(accountWindowText);
-  if (accountWindow === undefined) return { kind: 'error', message: `invalid account window: ${accountWindowText}` };
+  if (accountWindow === undefined) return { kind: 'error', message: badSeconds('account window', accountWindowText) };
   const uploadText = values['max-upload-bytes'] ?? String(LIMIT_DEFAULTS.maxUploadBytes);
   const maxUploadBytes = parseBytes(uploadText, 0);
   if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };

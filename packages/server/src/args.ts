@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS } from 'forum-protocol';
+import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 
@@ -239,11 +239,14 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'request-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
+      tokens: true,
     });
   } catch (e) {
     return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  const repeated = repeatedOption(tokens);
+  if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
   if (values.help === true) return { kind: 'help' };
   if (values['show-fingerprint'] === true) {
     if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };

@@ -66,7 +66,7 @@ describe('forum-client UX (real processes)', () => {
     expect(missing.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread nothread does not exist'], ['File does not exist in Thread t'], ['Goodbye']));
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
     const { server, cwd } = await scope.startInTemp();
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));

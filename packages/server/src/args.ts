@@ -161,7 +161,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
   --help                    show this text
 
-SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
+SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
 "Server shutting down (SIGTERM)" (the signal, or "end of input"), tells every connected client ("The server is
 shutting down"), closes their connections and exits 0.`;
 

@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, IDENTITY_FILE, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, isServerOwnFile, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
@@ -133,7 +133,7 @@ describe('forum-client UX (real processes)', () => {
     c.send('XIT');
     expect(await c.exited).toBe(0);
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Upload of big.bin cancelled'], ['Thread t is empty'], ['Goodbye']));
-    expect((await readdir(server.dataDir)).filter((n) => n !== IDENTITY_FILE).sort()).toEqual(['credentials.txt', 't']);
+    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
     // Nothing of the cancelled upload blocks a new one.
     await writeFile(`${cwd}/small.bin`, 'small');
     const again = await runClient(server.port, cwd, ['yoda', 'pw', 'UPD t small.bin', 'XIT']);

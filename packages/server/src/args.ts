@@ -85,7 +85,8 @@ export const HELP = `${USAGE}
 Runs the forum server: rudp on UDP <port>, file transfers on TCP (same port
 number unless --transfer-port is given; port 0 picks free ports for both).
 
-  --data-dir DIR            where credentials.txt, threads and uploads live (default: .)
+  --data-dir DIR            where credentials.txt, threads and uploads live (default: .);
+                            one server per directory (DIR/.forum-server.lock)
   --store postgres://…      keep accounts, threads, uploads, sessions and transfer
                             tokens in PostgreSQL instead, shared by every server
                             given the same URL (default: $FORUM_DATABASE_URL if

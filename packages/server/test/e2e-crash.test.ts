@@ -11,7 +11,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { connect, type RudpConnection } from 'rudpx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, IDENTITY_FILE, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { cleanup, isServerOwnFile, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 import { prng } from '../../forum-protocol/test/seeded-random.js';
 
@@ -323,8 +323,8 @@ const summary = (m: ReadonlyMap<string, Buffer>): Record<string, string> =>
 
 /** Checks the data directory after a restart against what the clients saw, then adds this run to `settled`. */
 const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promise<void> => {
-  // The identity key is the server's own, not forum data (e2e-identity.test.ts covers it).
-  const names = (await readdir(dir)).filter((n) => n !== IDENTITY_FILE).sort();
+  // The identity key and the lock are the server's own, not forum data (e2e-identity and e2e-data-dir-lock cover them).
+  const names = (await readdir(dir)).filter((n) => !isServerOwnFile(n)).sort();
   expect(names.filter((n) => n.startsWith('.')), 'temporary files left after restart').toEqual([]);
 
   const credentials = await readFile(join(dir, 'credentials.txt'), 'utf8').catch(() => '');
@@ -337,7 +337,7 @@ const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promi
 
   const mineOf = (user: string): string[] => names.filter((n) => n.startsWith(`${user}-`));
   const earlier = new Map<string, Buffer>();
-  for (const n of names) if (n !== 'credentials.txt' && n !== IDENTITY_FILE && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
+  for (const n of names) if (n !== 'credentials.txt' && !isServerOwnFile(n) && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
   expect(summary(earlier), 'files of earlier runs, unchanged').toEqual(summary(settled.files));
 
   const disk = new Map<string, Map<string, Buffer>>();

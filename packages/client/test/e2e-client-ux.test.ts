@@ -82,6 +82,31 @@ describe('forum-client UX (real processes)', () => {
     expect(withoutFirstContact(c.stderr.text)).toBe('');
   });
 
+  it('SIGTERM during an UPD: the client says the upload failed, then prints the notice and exits 4; the server keeps nothing', async () => {
+    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
+    await sparseFile(`${cwd}/big.bin`, BIG);
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    c.send('UPD t big.bin');
+    await waitForEntry(server.dataDir, isServerTemp);
+    // Paused, the server cannot finish the upload before the signal lands.
+    const resume = pause(server);
+    scope.stops.push(resume);
+    server.child.kill('SIGTERM');
+    resume();
+    expect(await server.exited).toBe(0);
+    // It exited 1 with "Server unreachable: connection lost (closed)" (the close that follows the notice
+    // replaced it while the upload ran), and printed a prompt after it.
+    expect(await c.exited).toBe(4);
+    expect(c.stdout.text).toMatch(new RegExp(`^${P.user}${P.newPass}Welcome to the forum\n${P.cmd}Thread t created\n${P.cmd}Upload of big\.bin failed: [^\n]+\nThe server is shutting down\n$`));
+    expect(withoutFirstContact(c.stderr.text)).toBe('');
+    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
+  });
+
   it('Ctrl-C during a DWN cancels it: no partial file, back at the prompt, the session goes on', async () => {
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');

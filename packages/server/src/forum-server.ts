@@ -246,6 +246,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
     const store = named.right;
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+    // What a crash left and the start put right: said, not done silently.
+    store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
     return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: () => lock.release() };
   } catch (e) {
     await lock.release();

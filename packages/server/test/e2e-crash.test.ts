@@ -9,6 +9,7 @@ import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferC
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { connect, type RudpConnection } from 'rudpx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, isServerOwnFile, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
@@ -318,6 +319,18 @@ interface Settled {
   readonly accounts: Map<string, string>;
 }
 
+/** One begin record of the data directory's undo journal (forum-protocol's undo-journal.ts frame: length, CRC-32, header length, JSON header), with no old bytes. */
+const journalBegin = (header: object): Buffer => {
+  const json = Buffer.from(JSON.stringify(header));
+  const payload = Buffer.alloc(4 + json.length);
+  payload.writeUInt32BE(json.length, 0);
+  json.copy(payload, 4);
+  const frame = Buffer.alloc(8);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.writeUInt32BE(crc32(payload), 4);
+  return Buffer.concat([frame, payload]);
+};
+
 const summary = (m: ReadonlyMap<string, Buffer>): Record<string, string> =>
   Object.fromEntries([...m].map(([n, b]) => [n, b.length < 300 ? b.toString('utf8') : `${b.length} bytes`]));
 
@@ -466,8 +479,22 @@ describe('a restart finishes or undoes an UPD commit or RMV cut short', () => {
     // Not a record this server wrote: deleted, with a warning, and nothing acted on.
     await writeFile(join(dir, '.forum-intent-06'), JSON.stringify({ op: 'remove', thread: '../escape', filenames: [] }));
 
+    // A change cut short in credentials.txt: the journal holds its old tail (from offset 7), the file a torn append.
+    await writeFile(join(dir, 'credentials.txt'), 'ana pw\nbo');
+    await writeFile(join(dir, '.forum-journal'), journalBegin({ t: 'begin', id: 1, file: 'credentials.txt', offset: 7 }));
+
     server = await startServer(dir, SERVER_ARGS);
     expect(server.stderr.text).toContain('Warning: .forum-intent-06 is not a valid intent record and was deleted\n');
+    // The start says what it put right (it said nothing).
+    expect(server.lines().filter((l) => l.startsWith('Recovery: ')).sort()).toEqual([
+      'Recovery: deleted .forum-tmp-03, the temporary file of a write cut short by a crash',
+      'Recovery: finished the removal of thread gone, cut short by a crash',
+      'Recovery: finished the removal of thread rm, cut short by a crash',
+      'Recovery: kept the upload of g.bin to done: it was whole when a crash came',
+      'Recovery: undid a change to credentials.txt cut short by a crash',
+      'Recovery: undid the upload of f.txt to up, cut short by a crash before its thread line',
+      'Recovery: undid the upload of h.bin to early, cut short by a crash before its file was in place',
+    ]);
     expect(summary(await snapshot(dir))).toEqual(
       summary(
         new Map([

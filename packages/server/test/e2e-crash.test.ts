@@ -485,6 +485,8 @@ describe('a restart finishes or undoes an UPD commit or RMV cut short', () => {
 
     server = await startServer(dir, SERVER_ARGS);
     expect(server.stderr.text).toContain('Warning: .forum-intent-06 is not a valid intent record and was deleted\n');
+    // early-h.bin is someone else's file with an upload's name: kept, and said.
+    expect(server.stderr.text).toContain('Warning: early-h.bin is neither a thread file (not in the thread format) nor an upload of one: not served, left as it is, its name taken\n');
     // The start says what it put right (it said nothing).
     expect(server.lines().filter((l) => l.startsWith('Recovery: ')).sort()).toEqual([
       'Recovery: deleted .forum-tmp-03, the temporary file of a write cut short by a crash',

@@ -24,20 +24,20 @@ export interface LoadedDirectory {
   readonly recovered: readonly string[];
 }
 
-/** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
-const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
+/** Reads `path` as a thread file, or says why it is not one (too big, not UTF-8, a NUL, not the thread format). */
+const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {
   const size = (await stat(path)).size;
-  if (size > maxBytes) return undefined;
+  if (size > maxBytes) return `larger than ${maxBytes} bytes`;
   const bytes = await readFile(path);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return undefined;
+    return 'not UTF-8';
   }
-  if (text.includes('\u0000')) return undefined;
+  if (text.includes('\u0000')) return 'holds a NUL byte';
   const thread = parseThreadFile(title, text);
-  return thread === undefined ? undefined : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+  return thread === undefined ? 'not in the thread format' : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
 };
 
 /**
@@ -92,7 +92,9 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number)
   for (const name of names) {
     if (claimed.has(name)) continue;
     const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
-    if (stored === undefined) {
+    if (typeof stored === 'string') {
+      // A thread file edited by hand (or cut short outside the store) would otherwise just be gone from LST.
+      warnings.push(`${name} is neither a thread file (${stored}) nor an upload of one: not served, left as it is, its name taken`);
       otherNames.push(name);
       continue;
     }

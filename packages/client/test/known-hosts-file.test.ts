@@ -31,6 +31,16 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
     expect(await trustServerKey(file, '127.0.0.1:4000', server.publicKey)).toEqual({ ok: true, lines: [] });
   });
 
+  it('a first contact appends its line: bytes of the file that are not UTF-8 are kept as they were', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'forum:1', nodeCryptoProvider.generateKeyPair().publicKey);
+    const before = Buffer.concat([await readFile(file), Buffer.from([0x23, 0x20, 0xff, 0xfe, 0x0a])]);
+    await writeFile(file, before);
+    expect((await trustServerKey(file, 'forum:2', server.publicKey)).ok).toBe(true);
+    // The whole file was written back from its UTF-8 decoding: 0xff 0xfe became two U+FFFD.
+    expect(await readFile(file)).toEqual(Buffer.concat([before, Buffer.from(`forum:2 x25519 ${Buffer.from(server.publicKey).toString('hex')}\n`)]));
+  });
+
   it('a changed key is refused with both fingerprints and the way out; the file is left as it was', async () => {
     const file = await tempFile();
     await trustServerKey(file, 'forum:4000', server.publicKey);

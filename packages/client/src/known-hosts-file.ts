@@ -33,10 +33,12 @@ export type ServerTrust = { readonly ok: boolean; readonly lines: readonly strin
 export const trustServerKey = async (path: string, id: string, offered: Uint8Array): Promise<ServerTrust> => {
   const { text, hosts } = await loadKnownHosts(path);
   const fp = (key: Uint8Array): string => fingerprint(nodeCryptoProvider, key);
+  // Said every time: a damaged line may be this server's pin, which then reads as a first contact.
+  const damaged = hosts.problems.map((p) => `Warning: ${path} ${p}; the line is skipped`);
   const check = checkHostKey(hosts, id, offered);
-  if (check.kind === 'trusted') return { ok: true, lines: [] };
-  if (check.kind === 'changed') return { ok: false, lines: changedKeyMessage(id, fp(check.known), fp(offered), path) };
-  const lines = [...firstContactMessage(id, fp(offered), path)];
+  if (check.kind === 'trusted') return { ok: true, lines: damaged };
+  if (check.kind === 'changed') return { ok: false, lines: [...damaged, ...changedKeyMessage(id, fp(check.known), fp(offered), path)] };
+  const lines = [...damaged, ...firstContactMessage(id, fp(offered), path)];
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // Appended, not rewritten from the text read: bytes that are not UTF-8 stay as they were (a rewrite

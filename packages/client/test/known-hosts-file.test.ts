@@ -41,6 +41,20 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
     expect(await readFile(file)).toEqual(Buffer.concat([before, Buffer.from(`forum:2 x25519 ${Buffer.from(server.publicKey).toString('hex')}\n`)]));
   });
 
+  it('a line it cannot read is said, each time, not skipped in silence: it may be the pin of the server met', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'forum:4000', server.publicKey);
+    const pin = await readFile(file, 'utf8');
+    // The pin damaged (a hex digit lost): the same server is met as for the first time.
+    await writeFile(file, `${pin.replace(/[0-9a-f]\n$/, '\n')}forum:4000 x25519 zz\n`);
+    const r = await trustServerKey(file, 'forum:4000', server.publicKey);
+    expect(r.ok).toBe(true);
+    const bad = 'not "host:port x25519 <64 hex digits>"; the line is skipped';
+    expect(r.lines.slice(0, 2)).toEqual([`Warning: ${file} line 1: ${bad}`, `Warning: ${file} line 2: ${bad}`]);
+    expect(r.lines[2]).toContain('is not in');
+    expect((await trustServerKey(file, 'forum:4000', server.publicKey)).lines).toEqual([`Warning: ${file} line 1: ${bad}`, `Warning: ${file} line 2: ${bad}`]);
+  });
+
   it('a changed key is refused with both fingerprints and the way out; the file is left as it was', async () => {
     const file = await tempFile();
     await trustServerKey(file, 'forum:4000', server.publicKey);

@@ -1,3 +1,4 @@
+import { repeatedOption } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit-status.js';
 
@@ -63,11 +64,14 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
       allowPositionals: true,
       strict: true,
       options: { host: { type: 'string' }, 'known-hosts': { type: 'string' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      tokens: true,
     });
   } catch (e) {
     return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  const repeated = repeatedOption(tokens);
+  if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
   if (values.help === true) return { kind: 'help' };
   if (positionals.length !== 1) return { kind: 'error', message: 'expected exactly one <port>' };
   const text = positionals[0] ?? '';

@@ -69,14 +69,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (link === undefined) done();
     else void link.close().finally(done);
   };
-  // A fatal event during a download waits for the transfer to clean up its temporary file.
+  // A fatal event during a download waits for the transfer to clean up its temporary file. The first
+  // one is what happened: the server's shutdown notice, not the connection's close that follows it.
   const fatal = (code: number, report: () => void): void => {
     const go = (): void => {
       if (input.promptPending) process.stdout.write('\n');
       report();
       exit(code);
     };
-    if (transferring) deferredExit = go;
+    if (transferring) deferredExit ??= go;
     else go();
   };
 
@@ -266,7 +267,11 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (reply === undefined) return never();
     if (reply === 'unsent') continue;
     reply.lines.forEach(out);
-    if (reply.data.kind === 'transfer') await transfer(cmd, reply.data, localName, typed.overwrite, cmdArgs[0] ?? '');
+    if (reply.data.kind === 'transfer') {
+      await transfer(cmd, reply.data, localName, typed.overwrite, cmdArgs[0] ?? '');
+      // A fatal event deferred during the transfer is exiting now: no prompt after its line.
+      if (exiting) return never();
+    }
     if (reply.data.kind === 'goodbye') return quit(EXIT.ok);
     if (reply.data.kind === 'auth') next = reply.data.next;
   }

@@ -4,7 +4,7 @@
  * first contact prints the fingerprint and records it; a changed key refuses.
  */
 import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, parseKnownHosts, type KnownHosts } from 'forum-protocol';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fingerprint, nodeCryptoProvider } from 'rudpx';
@@ -33,13 +33,17 @@ export type ServerTrust = { readonly ok: boolean; readonly lines: readonly strin
 export const trustServerKey = async (path: string, id: string, offered: Uint8Array): Promise<ServerTrust> => {
   const { text, hosts } = await loadKnownHosts(path);
   const fp = (key: Uint8Array): string => fingerprint(nodeCryptoProvider, key);
+  // Said every time: a damaged line may be this server's pin, which then reads as a first contact.
+  const damaged = hosts.problems.map((p) => `Warning: ${path} ${p}; the line is skipped`);
   const check = checkHostKey(hosts, id, offered);
-  if (check.kind === 'trusted') return { ok: true, lines: [] };
-  if (check.kind === 'changed') return { ok: false, lines: changedKeyMessage(id, fp(check.known), fp(offered), path) };
-  const lines = [...firstContactMessage(id, fp(offered), path)];
+  if (check.kind === 'trusted') return { ok: true, lines: damaged };
+  if (check.kind === 'changed') return { ok: false, lines: [...damaged, ...changedKeyMessage(id, fp(check.known), fp(offered), path)] };
+  const lines = [...damaged, ...firstContactMessage(id, fp(offered), path)];
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(path, appendKnownHost(text, id, offered), { mode: 0o600 });
+    // Appended, not rewritten from the text read: bytes that are not UTF-8 stay as they were (a rewrite
+    // turned them into U+FFFD), and a line another client added since is not lost.
+    await appendFile(path, appendKnownHost(text, id, offered).slice(text.length), { mode: 0o600 });
   } catch (e) {
     lines.push(`Warning: could not record it in ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }

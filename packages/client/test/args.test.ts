@@ -14,3 +14,11 @@ describe('forum-client --help', () => {
     expect(parseClientArgs(['--help'])).toMatchObject({ kind: 'help' });
   });
 });
+
+describe('forum-client options', () => {
+  it('an option given twice is refused (parseArgs kept the last one without a word)', () => {
+    expect(parseClientArgs(['4000', '--timeout', '1', '--timeout', '2'])).toEqual({ kind: 'error', message: '--timeout given more than once' });
+    expect(parseClientArgs(['4000', '--host=a', '--host', 'b'])).toEqual({ kind: 'error', message: '--host given more than once' });
+    expect(parseClientArgs(['4000', '--timeout', '2'])).toMatchObject({ kind: 'run', args: { timeoutSeconds: 2 } });
+  });
+});

@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, IDENTITY_FILE, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, isServerOwnFile, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
@@ -66,7 +66,7 @@ describe('forum-client UX (real processes)', () => {
     expect(missing.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Thread nothread does not exist'], ['File does not exist in Thread t'], ['Goodbye']));
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('%s: the server says so, tells connected clients, and exits 0; the client prints the notice and exits 4', async (signal) => {
     const { server, cwd } = await scope.startInTemp();
     const c = spawnClient(server.port, cwd);
     scope.stops.push(() => c.child.kill('SIGKILL'));
@@ -80,6 +80,31 @@ describe('forum-client UX (real processes)', () => {
     expect(await c.exited).toBe(4);
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nThe server is shutting down\n');
     expect(withoutFirstContact(c.stderr.text)).toBe('');
+  });
+
+  it('SIGTERM during an UPD: the client says the upload failed, then prints the notice and exits 4; the server keeps nothing', async () => {
+    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
+    await sparseFile(`${cwd}/big.bin`, BIG);
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    c.send('UPD t big.bin');
+    await waitForEntry(server.dataDir, isServerTemp);
+    // Paused, the server cannot finish the upload before the signal lands.
+    const resume = pause(server);
+    scope.stops.push(resume);
+    server.child.kill('SIGTERM');
+    resume();
+    expect(await server.exited).toBe(0);
+    // It exited 1 with "Server unreachable: connection lost (closed)" (the close that follows the notice
+    // replaced it while the upload ran), and printed a prompt after it.
+    expect(await c.exited).toBe(4);
+    expect(c.stdout.text).toMatch(new RegExp(`^${P.user}${P.newPass}Welcome to the forum\n${P.cmd}Thread t created\n${P.cmd}Upload of big\.bin failed: [^\n]+\nThe server is shutting down\n$`));
+    expect(withoutFirstContact(c.stderr.text)).toBe('');
+    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
   });
 
   it('Ctrl-C during a DWN cancels it: no partial file, back at the prompt, the session goes on', async () => {
@@ -133,7 +158,7 @@ describe('forum-client UX (real processes)', () => {
     c.send('XIT');
     expect(await c.exited).toBe(0);
     expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Upload of big.bin cancelled'], ['Thread t is empty'], ['Goodbye']));
-    expect((await readdir(server.dataDir)).filter((n) => n !== IDENTITY_FILE).sort()).toEqual(['credentials.txt', 't']);
+    expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
     // Nothing of the cancelled upload blocks a new one.
     await writeFile(`${cwd}/small.bin`, 'small');
     const again = await runClient(server.port, cwd, ['yoda', 'pw', 'UPD t small.bin', 'XIT']);

@@ -31,6 +31,30 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
     expect(await trustServerKey(file, '127.0.0.1:4000', server.publicKey)).toEqual({ ok: true, lines: [] });
   });
 
+  it('a first contact appends its line: bytes of the file that are not UTF-8 are kept as they were', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'forum:1', nodeCryptoProvider.generateKeyPair().publicKey);
+    const before = Buffer.concat([await readFile(file), Buffer.from([0x23, 0x20, 0xff, 0xfe, 0x0a])]);
+    await writeFile(file, before);
+    expect((await trustServerKey(file, 'forum:2', server.publicKey)).ok).toBe(true);
+    // The whole file was written back from its UTF-8 decoding: 0xff 0xfe became two U+FFFD.
+    expect(await readFile(file)).toEqual(Buffer.concat([before, Buffer.from(`forum:2 x25519 ${Buffer.from(server.publicKey).toString('hex')}\n`)]));
+  });
+
+  it('a line it cannot read is said, each time, not skipped in silence: it may be the pin of the server met', async () => {
+    const file = await tempFile();
+    await trustServerKey(file, 'forum:4000', server.publicKey);
+    const pin = await readFile(file, 'utf8');
+    // The pin damaged (a hex digit lost): the same server is met as for the first time.
+    await writeFile(file, `${pin.replace(/[0-9a-f]\n$/, '\n')}forum:4000 x25519 zz\n`);
+    const r = await trustServerKey(file, 'forum:4000', server.publicKey);
+    expect(r.ok).toBe(true);
+    const bad = 'not "host:port x25519 <64 hex digits>"; the line is skipped';
+    expect(r.lines.slice(0, 2)).toEqual([`Warning: ${file} line 1: ${bad}`, `Warning: ${file} line 2: ${bad}`]);
+    expect(r.lines[2]).toContain('is not in');
+    expect((await trustServerKey(file, 'forum:4000', server.publicKey)).lines).toEqual([`Warning: ${file} line 1: ${bad}`, `Warning: ${file} line 2: ${bad}`]);
+  });
+
   it('a changed key is refused with both fingerprints and the way out; the file is left as it was', async () => {
     const file = await tempFile();
     await trustServerKey(file, 'forum:4000', server.publicKey);

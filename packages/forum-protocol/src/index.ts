@@ -11,6 +11,7 @@ export * from './protocol/messages.js';
 export * from './protocol/codec.js';
 export * from './protocol/names.js';
 export * from './protocol/grammar.js';
+export * from './protocol/repeated-option.js';
 export * from './protocol/terminal-text.js';
 export * from './store/errors.js';
 export * from './store/thread.js';

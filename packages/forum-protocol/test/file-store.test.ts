@@ -158,7 +158,11 @@ describe('data-directory store', () => {
     writeFileSync(join(dir, 'py-f.bin'), Buffer.from([1, 2, 3]));
     writeFileSync(join(dir, 'README.md'), '');
     const s = await open(dir);
-    expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped']);
+    expect(s.warnings).toEqual([
+      'credentials.txt line 2 is malformed and was skipped',
+      // Not a thread: said, so an operator knows why CRT README.md is refused.
+      'README.md is neither a thread file (not in the thread format) nor an upload of one: not served, left as it is, its name taken',
+    ]);
     expect(await lines(run(s, 'Yoda', 'LST'))).toEqual(['The list of active threads:', 'py']);
     expect(await lines(run(s, 'Yoda', 'RDT py'))).toEqual(['1 Yoda: hello there', '2 Hans: renumber me', 'Hans uploaded f.bin', 'something else']);
     expect(await s.getAccount('Hans')()).toEqual(E.right({ _tag: 'Some', value: { username: 'Hans', password: 'falcon*solo' } }));

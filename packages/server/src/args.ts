@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS } from 'forum-protocol';
+import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 
@@ -85,7 +85,8 @@ export const HELP = `${USAGE}
 Runs the forum server: rudp on UDP <port>, file transfers on TCP (same port
 number unless --transfer-port is given; port 0 picks free ports for both).
 
-  --data-dir DIR            where credentials.txt, threads and uploads live (default: .)
+  --data-dir DIR            where credentials.txt, threads and uploads live (default: .);
+                            one server per directory (DIR/.forum-server.lock)
   --store postgres://…      keep accounts, threads, uploads, sessions and transfer
                             tokens in PostgreSQL instead, shared by every server
                             given the same URL (default: $FORUM_DATABASE_URL if
@@ -161,7 +162,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
   --help                    show this text
 
-SIGINT, SIGTERM (or Ctrl-D at its terminal) stop the server: it prints
+SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
 "Server shutting down (SIGTERM)" (the signal, or "end of input"), tells every connected client ("The server is
 shutting down"), closes their connections and exits 0.`;
 
@@ -171,11 +172,20 @@ const parsePort = (s: string, allowZero: boolean): number | undefined => {
   return n <= 65535 && (allowZero || n >= 1) ? n : undefined;
 };
 
-/** A decimal number of seconds above 0 (fractions allowed, for tests); `undefined` otherwise. */
+/**
+ * The most seconds a duration option takes: 2^31 − 1 ms, about 24.8 days, the longest timer Node
+ * can set (a longer one fires after 1 ms, so an idle timeout past it logged everyone out, or spun).
+ */
+export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A decimal number of seconds above 0 and at most {@link MAX_SECONDS} (fractions allowed, for tests); `undefined` otherwise. */
 const parseSeconds = (s: string): number | undefined => {
   const n = Number(s);
-  return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && Number.isFinite(n) ? n : undefined;
+  return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && n <= MAX_SECONDS ? n : undefined;
 };
+
+/** The message of a duration option's bad value. */
+const badSeconds = (what: string, text: string): string => `invalid ${what}: ${text} (seconds, above 0 and at most ${MAX_SECONDS}, about 24 days)`;
 
 /** A whole count from `min` to 1,000,000; `undefined` otherwise. */
 const parseCount = (s: string, min: number): number | undefined => {
@@ -230,11 +240,14 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'request-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
+      tokens: true,
     });
   } catch (e) {
     return { kind: 'error', message: e instanceof Error ? e.message : 'bad arguments' };
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  const repeated = repeatedOption(tokens);
+  if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
   if (values.help === true) return { kind: 'help' };
   if (values['show-fingerprint'] === true) {
     if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };
@@ -245,7 +258,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (port === undefined) return { kind: 'error', message: `invalid port: ${positionals[0] ?? ''}` };
   const idleText = values['idle-timeout'] ?? '600';
   const idle = parseSeconds(idleText);
-  if (idle === undefined) return { kind: 'error', message: `invalid idle timeout: ${idleText}` };
+  if (idle === undefined) return { kind: 'error', message: badSeconds('idle timeout', idleText) };
   let transferPort: number | undefined;
   if (values['transfer-port'] !== undefined) {
     transferPort = parsePort(values['transfer-port'], true);
@@ -285,7 +298,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (hostChecks === undefined) return { kind: 'error', message: `invalid login host checks: ${hostChecksText}` };
   const windowText = values['login-window'] ?? String(LOGIN_DEFAULTS.windowSeconds);
   const windowSeconds = parseSeconds(windowText);
-  if (windowSeconds === undefined) return { kind: 'error', message: `invalid login window: ${windowText}` };
+  if (windowSeconds === undefined) return { kind: 'error', message: badSeconds('login window', windowText) };
   const loginLimit: LoginLimitArgs =
     attempts === 0
       ? false
@@ -302,7 +315,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   if (accounts === undefined) return { kind: 'error', message: `invalid account limit: ${accountText}` };
   const accountWindowText = values['account-window'] ?? String(LIMIT_DEFAULTS.accountWindowSeconds);
   const accountWindow = parseSeconds(accountWindowText);
-  if (accountWindow === undefined) return { kind: 'error', message: `invalid account window: ${accountWindowText}` };
+  if (accountWindow === undefined) return { kind: 'error', message: badSeconds('account window', accountWindowText) };
   const uploadText = values['max-upload-bytes'] ?? String(LIMIT_DEFAULTS.maxUploadBytes);
   const maxUploadBytes = parseBytes(uploadText, 0);
   if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };

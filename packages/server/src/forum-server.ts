@@ -31,6 +31,7 @@ import { LIMIT_DEFAULTS } from './args.js';
 import { refuseConnection, serveConnection } from './client-connection.js';
 export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -245,6 +246,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       },
     };
   }
+<<<<<<< HEAD
   const opened = await openFileStore(options.dataDir, {
     threadLimits: threadLimits(options),
     onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
@@ -267,6 +269,38 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     liveSessions,
     close: async () => undefined,
   };
+=======
+  // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
+  let lock: DataDirLock;
+  try {
+    lock = await lockDataDir(options.dataDir);
+  } catch (e) {
+    throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // Expected after a crash, not a fault of the data: the log's line, not a warning.
+  if (lock.tookOver !== undefined) options.log(lock.tookOver);
+  try {
+    const opened = await openFileStore(options.dataDir, {
+      threadLimits: threadLimits(options),
+      onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
+      ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+    })();
+    if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    // The name index is kept in this process: right for the data directory (whose names are files, one
+    // file on a case-insensitive file system), but several servers sharing a database would each
+    // hold a stale copy, so the PostgreSQL store keeps names exact instead.
+    const named = await withNameIdentity(opened.right)();
+    if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
+    const store = named.right;
+    store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+    // What a crash left and the start put right: said, not done silently.
+    store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
+    return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: () => lock.release() };
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+>>>>>>> helper/s26-operator
 };
 
 /**

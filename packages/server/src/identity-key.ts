@@ -3,7 +3,7 @@
  * created on first start (file mode 0600, written atomically). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
-import { link, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
 
@@ -60,6 +60,9 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
   }
+  // The README's `--show-fingerprint --identity-file /etc/forum/identity` on a machine with no /etc/forum yet
+  // failed with "ENOENT … scandir": made as the data directory is, readable by its owner only.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   await sweepTemporaries(dir, tempPrefix);
   // Written whole to a temporary file, then linked into place: a server killed half way leaves
   // no half-written key, and `link` never replaces a key another server created meanwhile.

@@ -77,6 +77,8 @@ const main = async (): Promise<number | undefined> => {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
+  process.on('SIGHUP', () => stop('SIGHUP'));
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (process.stdin.isTTY) {
     process.stdin.on('end', () => stop('end of input'));

@@ -98,6 +98,9 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
 
 const unmeasurable = (e: unknown): { readonly ok: false; readonly reason: string } => ({ ok: false, reason: `the server cannot measure its disk: ${e instanceof Error ? e.message : String(e)}` });
 
+/** How long close waits for the transfers it cut to clean up (an upload deletes its temporary file). */
+const CLOSE_SETTLE_MS = 5_000;
+
 /** How long an upload whose store stream was destroyed waits for the stop (RMV) that destroyed it to settle. */
 const STOP_SETTLE_MS = 2_000;
 
@@ -317,6 +320,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
+  // Transfers still running, so close can wait for a cut upload to delete its temporary file.
+  const serving = new Set<Promise<void>>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
@@ -333,10 +338,12 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     if (!admission.admit(socket, socket.remoteAddress ?? '')) return void socket.destroy();
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    serve(deps, socket, admission, uploads).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });
+    serving.add(served);
+    void served.finally(() => serving.delete(served));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -349,10 +356,13 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const address = server.address();
   return {
     port: typeof address === 'object' && address !== null ? address.port : port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+      // The process exits next (a SIGTERM): without this wait an upload cut mid-way left its
+      // temporary file in the data directory until the next start swept it.
+      await settledWithin(Promise.allSettled([...serving]), CLOSE_SETTLE_MS);
+    },
   };
 };

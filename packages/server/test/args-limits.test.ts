@@ -81,4 +81,18 @@ describe('server options for resource limits', () => {
       expect(c.kind === 'error' ? c.message : c.kind).toContain(message);
     }
   });
+
+  it('a duration is at most 2147483 s (24 days): a longer idle timeout made Node fire its timer after 1 ms, over and over', () => {
+    expect(run(['4000', '--idle-timeout', '2147483']).idleTimeoutSeconds).toBe(2147483);
+    for (const [option, what] of [
+      ['--idle-timeout', 'idle timeout'],
+      ['--login-window', 'login window'],
+      ['--account-window', 'account window'],
+    ] as const) {
+      for (const value of ['2147484', '3000000', '99999999999999999999999']) {
+        const c = parseServerArgs(['4000', option, value]);
+        expect(c.kind === 'error' ? c.message : c.kind).toBe(`invalid ${what}: ${value} (seconds, above 0 and at most 2147483, about 24 days)`);
+      }
+    }
+  });
 });

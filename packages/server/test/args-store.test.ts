@@ -51,4 +51,11 @@ describe('forum-server store and balancer options', () => {
     expect(run(['4001']).advertisedTransferPort).toBeUndefined();
     expect(parseServerArgs(['4001', '--advertised-transfer-port', '0'])).toEqual({ kind: 'error', message: 'invalid advertised transfer port: 0' });
   });
+
+  it('an option given twice is refused: --data-dir a --data-dir b ran on b without a word', () => {
+    expect(parseServerArgs(['4000', '--data-dir', 'a', '--data-dir', 'b'])).toEqual({ kind: 'error', message: '--data-dir given more than once' });
+    expect(parseServerArgs(['4000', '--idle-timeout=5', '--idle-timeout', '7'])).toEqual({ kind: 'error', message: '--idle-timeout given more than once' });
+    expect(parseServerArgs(['4000', '--hash-passwords', '--hash-passwords'])).toEqual({ kind: 'error', message: '--hash-passwords given more than once' });
+    expect(run(['4000', '--data-dir', 'a']).dataDir).toBe('a');
+  });
 });

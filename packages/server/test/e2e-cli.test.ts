@@ -39,6 +39,8 @@ describe('command lines of forum-server and forum-client', () => {
     ['forum-client', ['0'], CLIENT_BIN],
     ['forum-client', ['4000', '5000'], CLIENT_BIN],
     ['forum-client', ['4000', '--port', '1'], CLIENT_BIN],
+    ['forum-server', ['4000', '--data-dir', 'a', '--data-dir', 'b'], SERVER_BIN],
+    ['forum-client', ['4000', '--timeout', '1', '--timeout', '2'], CLIENT_BIN],
   ] as const)('%s %j: a usage line on stderr and exit 2', (name, args, bin) => {
     const r = run(bin, args);
     expect(r.code).toBe(2);

@@ -9,9 +9,10 @@ import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferC
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { connect, type RudpConnection } from 'rudpx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, IDENTITY_FILE, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { cleanup, isServerOwnFile, seededBytes, snapshotDir as snapshot, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin } from './raw-client.js';
 import { prng } from '../../forum-protocol/test/seeded-random.js';
 
@@ -318,13 +319,25 @@ interface Settled {
   readonly accounts: Map<string, string>;
 }
 
+/** One begin record of the data directory's undo journal (forum-protocol's undo-journal.ts frame: length, CRC-32, header length, JSON header), with no old bytes. */
+const journalBegin = (header: object): Buffer => {
+  const json = Buffer.from(JSON.stringify(header));
+  const payload = Buffer.alloc(4 + json.length);
+  payload.writeUInt32BE(json.length, 0);
+  json.copy(payload, 4);
+  const frame = Buffer.alloc(8);
+  frame.writeUInt32BE(payload.length, 0);
+  frame.writeUInt32BE(crc32(payload), 4);
+  return Buffer.concat([frame, payload]);
+};
+
 const summary = (m: ReadonlyMap<string, Buffer>): Record<string, string> =>
   Object.fromEntries([...m].map(([n, b]) => [n, b.length < 300 ? b.toString('utf8') : `${b.length} bytes`]));
 
 /** Checks the data directory after a restart against what the clients saw, then adds this run to `settled`. */
 const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promise<void> => {
-  // The identity key is the server's own, not forum data (e2e-identity.test.ts covers it).
-  const names = (await readdir(dir)).filter((n) => n !== IDENTITY_FILE).sort();
+  // The identity key and the lock are the server's own, not forum data (e2e-identity and e2e-data-dir-lock cover them).
+  const names = (await readdir(dir)).filter((n) => !isServerOwnFile(n)).sort();
   expect(names.filter((n) => n.startsWith('.')), 'temporary files left after restart').toEqual([]);
 
   const credentials = await readFile(join(dir, 'credentials.txt'), 'utf8').catch(() => '');
@@ -337,7 +350,7 @@ const checkDataDir = async (dir: string, run: CrashRun, settled: Settled): Promi
 
   const mineOf = (user: string): string[] => names.filter((n) => n.startsWith(`${user}-`));
   const earlier = new Map<string, Buffer>();
-  for (const n of names) if (n !== 'credentials.txt' && n !== IDENTITY_FILE && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
+  for (const n of names) if (n !== 'credentials.txt' && !isServerOwnFile(n) && !run.scripts.some((sc) => n.startsWith(`${sc.user}-`))) earlier.set(n, await readFile(join(dir, n)));
   expect(summary(earlier), 'files of earlier runs, unchanged').toEqual(summary(settled.files));
 
   const disk = new Map<string, Map<string, Buffer>>();
@@ -466,8 +479,24 @@ describe('a restart finishes or undoes an UPD commit or RMV cut short', () => {
     // Not a record this server wrote: deleted, with a warning, and nothing acted on.
     await writeFile(join(dir, '.forum-intent-06'), JSON.stringify({ op: 'remove', thread: '../escape', filenames: [] }));
 
+    // A change cut short in credentials.txt: the journal holds its old tail (from offset 7), the file a torn append.
+    await writeFile(join(dir, 'credentials.txt'), 'ana pw\nbo');
+    await writeFile(join(dir, '.forum-journal'), journalBegin({ t: 'begin', id: 1, file: 'credentials.txt', offset: 7 }));
+
     server = await startServer(dir, SERVER_ARGS);
     expect(server.stderr.text).toContain('Warning: .forum-intent-06 is not a valid intent record and was deleted\n');
+    // early-h.bin is someone else's file with an upload's name: kept, and said.
+    expect(server.stderr.text).toContain('Warning: early-h.bin is neither a thread file (not in the thread format) nor an upload of one: not served, left as it is, its name taken\n');
+    // The start says what it put right (it said nothing).
+    expect(server.lines().filter((l) => l.startsWith('Recovery: ')).sort()).toEqual([
+      'Recovery: deleted .forum-tmp-03, the temporary file of a write cut short by a crash',
+      'Recovery: finished the removal of thread gone, cut short by a crash',
+      'Recovery: finished the removal of thread rm, cut short by a crash',
+      'Recovery: kept the upload of g.bin to done: it was whole when a crash came',
+      'Recovery: undid a change to credentials.txt cut short by a crash',
+      'Recovery: undid the upload of f.txt to up, cut short by a crash before its thread line',
+      'Recovery: undid the upload of h.bin to early, cut short by a crash before its file was in place',
+    ]);
     expect(summary(await snapshot(dir))).toEqual(
       summary(
         new Map([

@@ -1,5 +1,5 @@
 /** The server's identity key file (real processes): created on first start, mode 0600, kept, shown, guarded. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,6 +56,18 @@ describe('forum-server identity key (real processes)', () => {
     const server = await startServer(data);
     servers.push(server);
     expect(FINGERPRINT.exec(server.stderr.text)?.[1]).toBe(shown.stdout.trim());
+  });
+
+  it('--show-fingerprint --identity-file in a directory not made yet (the README\'s /etc/forum/identity) makes it, for its owner only', async () => {
+    const root = await tempDir('identity-dir');
+    dirs.push(root);
+    const file = join(root, 'etc', 'forum', 'identity');
+    const r = spawnSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--identity-file', file], { encoding: 'utf8' });
+    expect(r.stderr).toBe(`forum-server: created ${file}\n`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^SHA256:[A-Za-z0-9+/]{43}\n$/);
+    expect((await stat(join(root, 'etc', 'forum'))).mode & 0o777).toBe(0o700);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
   it('a key file others can read, or one that is not a key, stops the server with a clear message', async () => {

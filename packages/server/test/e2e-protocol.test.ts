@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, IDENTITY_FILE, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { cleanup, isServerOwnFile, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
 
 
@@ -142,13 +142,13 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     const good = await upd('u4', 'f');
     // The spent tokens are refused even though they were valid once.
     expect(await sealedExchange(server.tcpPort, c, oversized, '3\nabc')).toBe('ERR invalid or expired token\n');
-    expect(await readdir(data)).toEqual([IDENTITY_FILE, 'credentials.txt', 't']);
+    expect((await readdir(data)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
     // The old plaintext form (size and bytes unsealed) no longer works: nothing is stored, nothing answered.
     const plain = await upd('u5', 'f');
     expect(await tcpExchange(server.tcpPort, Buffer.from(`${plain}\n3\nabc`))).toBe('');
     expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('OK\n');
     expect(await sealedExchange(server.tcpPort, c, good, '3\nabc')).toBe('ERR invalid or expired token\n');
-    expect((await readdir(data)).sort()).toEqual([IDENTITY_FILE, 'credentials.txt', 't', 't-f']);
+    expect((await readdir(data)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't', 't-f']);
     expect(await readFile(join(data, 't'), 'utf8')).toBe('yoda\nyoda uploaded f\n');
     expect(await readFile(join(data, 't-f'), 'utf8')).toBe('abc');
 

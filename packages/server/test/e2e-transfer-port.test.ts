@@ -335,6 +335,19 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     expect(await whole.answer).toBe(`OK ${size}\n${'a'.repeat(size)}`);
   });
 
+  it('SIGTERM with an upload half way: the server deletes its temporary file before it exits', async () => {
+    const { root, data, server, c } = await setup();
+    const held = openTransfer(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'f']), true);
+    held.channel.write('1000\nabc');
+    await waitForEntry(data, (n) => n.startsWith('.forum-tmp-'));
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    // The process exited as its transfer server closed, before the cut upload's clean-up ran: the
+    // temporary file stayed until the next start swept it.
+    expect(await walkTree(root)).toEqual(['data/', 'data/credentials.txt', 'data/t', 'outside.txt', 'srv/']);
+    held.channel.destroy();
+  });
+
   it("RMV frees a stopped upload's place among its user's uploads at once, not when its connection ends", async () => {
     const { data, server, c } = await setup();
     expect((await c.request('c2', 'CRT', ['u'])).lines).toEqual(['Thread u created']);

@@ -27,6 +27,12 @@ export const answered = (...replies: (readonly string[])[]): string => replies.m
 /** The server's identity key file in its data directory (e2e-identity.test.ts checks it); tree listings leave it out. */
 export const IDENTITY_FILE = '.forum-server-identity';
 
+/** The lock file a running server holds in its data directory (e2e-data-dir-lock.test.ts checks it); tree listings leave it out. */
+export const LOCK_FILE = '.forum-server.lock';
+
+/** Whether `name` is one of the server's own files in a data directory, not forum data. */
+export const isServerOwnFile = (name: string): boolean => name === IDENTITY_FILE || name === LOCK_FILE;
+
 /** `stderr` of a client without the three lines it prints on first contact with a server (it trusts and records the key). */
 export const withoutFirstContact = (stderr: string): string =>
   stderr.replace(/^The server at \S+ is not in .* yet\.\nIts identity key fingerprint is \S+\.\nTrusting it from now on .*\n/m, '');
@@ -51,17 +57,17 @@ export const walkTree = async (dir: string, prefix = ''): Promise<string[]> => {
   const out: string[] = [];
   for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
     const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.name === IDENTITY_FILE) continue;
+    if (isServerOwnFile(entry.name)) continue;
     if (entry.isDirectory()) out.push(`${rel}/`, ...(await walkTree(dir, rel)));
     else out.push(rel);
   }
   return out.sort();
 };
 
-/** Every file of `dir` (name → bytes), skipping only the server's identity key. */
+/** Every file of `dir` (name → bytes), skipping the server's identity key and lock. */
 export const snapshotDir = async (dir: string): Promise<Map<string, Buffer>> => {
   const out = new Map<string, Buffer>();
-  for (const name of (await readdir(dir)).sort()) if (name !== IDENTITY_FILE) out.set(name, await readFile(join(dir, name)));
+  for (const name of (await readdir(dir)).sort()) if (!isServerOwnFile(name)) out.set(name, await readFile(join(dir, name)));
   return out;
 };
 

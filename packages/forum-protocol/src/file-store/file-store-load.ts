@@ -20,22 +20,24 @@ export interface LoadedDirectory {
   /** Names in the directory that are neither threads nor recorded uploads. */
   readonly otherNames: readonly string[];
   readonly warnings: readonly string[];
+  /** What recovery did: changes a crash cut short undone or finished, temporary files deleted (for the log). */
+  readonly recovered: readonly string[];
 }
 
-/** Reads `path` as a thread file, or `undefined` if it is not one (too big, not UTF-8, a NUL, no creator line). */
-const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | undefined> => {
+/** Reads `path` as a thread file, or says why it is not one (too big, not UTF-8, a NUL, not the thread format). */
+const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {
   const size = (await stat(path)).size;
-  if (size > maxBytes) return undefined;
+  if (size > maxBytes) return `larger than ${maxBytes} bytes`;
   const bytes = await readFile(path);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return undefined;
+    return 'not UTF-8';
   }
-  if (text.includes('\u0000')) return undefined;
+  if (text.includes('\u0000')) return 'holds a NUL byte';
   const thread = parseThreadFile(title, text);
-  return thread === undefined ? undefined : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
+  return thread === undefined ? 'not in the thread format' : { thread, bytes: bytes.length, canonical: formatThreadFile(thread) === text };
 };
 
 /**
@@ -48,9 +50,12 @@ const readThreadFile = async (path: string, title: string, maxBytes: number): Pr
 export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number): Promise<LoadedDirectory> => {
   await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
+  const recovered: string[] = [];
   // The journal first: it puts back files an unfinished change touched, which the intent records then read.
-  warnings.push(...(await recoverJournal(dir)).warnings);
-  await recoverIntents(dir, warnings);
+  const journal = await recoverJournal(dir);
+  warnings.push(...journal.warnings);
+  recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
+  await recoverIntents(dir, warnings, recovered);
   let credentials: Buffer | undefined;
   try {
     credentials = await readFile(join(dir, CREDENTIALS_FILE));
@@ -66,7 +71,10 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number)
     const name = entry.name;
     if (name.startsWith(TEMP_PREFIX)) {
       // Left by a process killed mid-write; the real file is intact.
-      await unlink(join(dir, name)).catch(() => undefined);
+      await unlink(join(dir, name)).then(
+        () => recovered.push(`deleted ${name}, the temporary file of a write cut short by a crash`),
+        () => undefined,
+      );
       continue;
     }
     if (name === CREDENTIALS_FILE) continue;
@@ -84,12 +92,14 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number)
   for (const name of names) {
     if (claimed.has(name)) continue;
     const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
-    if (stored === undefined) {
+    if (typeof stored === 'string') {
+      // A thread file edited by hand (or cut short outside the store) would otherwise just be gone from LST.
+      warnings.push(`${name} is neither a thread file (${stored}) nor an upload of one: not served, left as it is, its name taken`);
       otherNames.push(name);
       continue;
     }
     threads.set(name, stored);
     for (const e of stored.thread.entries) if (e.kind === 'upload') claimed.add(uploadFileName(name, e.filename));
   }
-  return { credentials, accounts: creds.accounts, threads, otherNames, warnings };
+  return { credentials, accounts: creds.accounts, threads, otherNames, warnings, recovered };
 };

@@ -108,6 +108,7 @@ const makeStore = (
   const { threads } = ctx.contents;
   return {
     warnings: loaded.warnings,
+    recovered: loaded.recovered,
     ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts),
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),

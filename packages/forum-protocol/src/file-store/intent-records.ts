@@ -68,8 +68,8 @@ const readIntent = async (file: string): Promise<Intent | undefined> => {
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
 
-/** Finishes or undoes what a process killed part way through an UPD commit or an RMV left. */
-export const recoverIntents = async (dir: string, warnings: string[]): Promise<void> => {
+/** Finishes or undoes what a process killed part way through an UPD commit or an RMV left; says what in `done` (for the log). */
+export const recoverIntents = async (dir: string, warnings: string[], done: string[]): Promise<void> => {
   const names = (await readdir(dir)).filter((n) => n.startsWith(INTENT_PREFIX));
   for (const name of names) {
     const intent = await readIntent(join(dir, name));
@@ -89,6 +89,7 @@ export const recoverIntents = async (dir: string, warnings: string[]): Promise<v
         });
       }
       if (kept) continue;
+      done.push(`finished the removal of thread ${intent.thread}, cut short by a crash`);
     } else if (!(await exists(join(dir, intent.temp)))) {
       // The bytes were renamed into place; keep them only if the thread line made it too.
       let committed = false;
@@ -99,8 +100,15 @@ export const recoverIntents = async (dir: string, warnings: string[]): Promise<v
         if (!isEnoent(e)) throw e;
       }
       if (!committed) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, intent.filename)));
+      done.push(
+        committed
+          ? `kept the upload of ${intent.filename} to ${intent.thread}: it was whole when a crash came`
+          : `undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its thread line`,
+      );
+    } else {
+      // The rename never happened, nothing else changed; the temp is swept with the others.
+      done.push(`undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its file was in place`);
     }
-    // (Temp file still there: the rename never happened, nothing else changed; the temp is swept below.)
     await unlink(join(dir, name));
   }
   if (names.length > 0) await syncDir(dir);

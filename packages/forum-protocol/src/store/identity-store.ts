@@ -157,6 +157,7 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
 
   return E.right({
     warnings: base.warnings,
+    ...(base.recovered === undefined ? {} : { recovered: base.recovered }),
     getAccount: base.getAccount,
     listAccounts: base.listAccounts,
     similarAccount: (username) => {

@@ -83,6 +83,8 @@ export interface UploadStat {
 export interface ForumStore {
   /** Problems found when the store was opened (e.g. a malformed credentials line); each was skipped and is kept on rewrite. */
   readonly warnings: readonly string[];
+  /** What the store's crash recovery did as it opened (the data directory's: a change undone, a temporary file deleted), for the log. */
+  readonly recovered?: readonly string[];
   /** The account named `username`, if any. */
   getAccount(username: string): TE.TaskEither<StoreError, O.Option<Account>>;
   /** Every account's user name, in no particular order. */

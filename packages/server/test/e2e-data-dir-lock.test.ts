@@ -1,0 +1,55 @@
+/** One server per data directory (real processes): a second is refused while the first runs; a killed one's lock is taken over. */
+import { spawnSync } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, startServer, tempDir } from './forum-processes.js';
+
+/** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
+const runServer = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(process.execPath, [SERVER_BIN, ...args], { encoding: 'utf8', input: '', timeout: 45_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+describe('forum-server data directory lock (real processes)', () => {
+  const scope = cleanupAfterEach();
+
+  it('a second server on a running one\'s data directory is refused with one line, and the first serves on', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    expect(await readFile(lock, 'utf8')).toBe(`${server.child.pid}\n`);
+    const second = runServer(['0', '--data-dir', server.dataDir]);
+    expect(second.code).toBe(1);
+    expect(second.stdout).toBe('');
+    expect(second.stderr).toBe(`forum-server: cannot open data directory ${server.dataDir}: in use by forum-server process ${server.child.pid} (${lock}); one server per data directory\n`);
+    const r = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'XIT']);
+    expect(r.stdout).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Goodbye']));
+    // A clean stop gives the directory up.
+    await server.stop();
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('the lock of a server killed with SIGKILL is taken over, and the log says so', async () => {
+    const data = await tempDir('data');
+    scope.dirs.push(data);
+    const first = await startServer(data);
+    scope.servers.push(first);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = await startServer(data);
+    scope.servers.push(second);
+    expect(second.lines()).toContain(`Took over the data directory lock ${join(data, LOCK_FILE)}, left by process ${first.child.pid}, which is no longer running`);
+    expect(second.stderr.text).not.toContain('Warning');
+    expect(await readFile(join(data, LOCK_FILE), 'utf8')).toBe(`${second.child.pid}\n`);
+  });
+
+  it('a data directory that is a file is refused as not a directory', async () => {
+    const dir = await tempDir('file');
+    scope.dirs.push(dir);
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    const r = runServer(['0', '--data-dir', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`forum-server: cannot open data directory ${file}: not a directory\n`);
+  });
+});

@@ -246,30 +246,6 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       },
     };
   }
-<<<<<<< HEAD
-  const opened = await openFileStore(options.dataDir, {
-    threadLimits: threadLimits(options),
-    onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
-    ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
-  })();
-  if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
-  // The name index is kept in this process: right for the data directory (whose names are files, one
-  // file on a case-insensitive file system), but several servers sharing a database would each
-  // hold a stale copy, so the PostgreSQL store keeps names exact instead.
-  const named = await withNameIdentity(opened.right)();
-  if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
-  const store = named.right;
-  store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
-  return {
-    store,
-    registry: createSessionRegistry(),
-    tokens: createTransferTokens({ randomBytes: random }),
-    throttles: memoryThrottleCounts,
-    uploadSlots: new UploadsPerUser().slots(),
-    liveSessions,
-    close: async () => undefined,
-  };
-=======
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
   try {
@@ -295,12 +271,19 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
-    return { store, registry: createSessionRegistry(), tokens: createTransferTokens({ randomBytes: random }), liveSessions, close: () => lock.release() };
+    return {
+      store,
+      registry: createSessionRegistry(),
+      tokens: createTransferTokens({ randomBytes: random }),
+      throttles: memoryThrottleCounts,
+      uploadSlots: new UploadsPerUser().slots(),
+      liveSessions,
+      close: () => lock.release(),
+    };
   } catch (e) {
     await lock.release();
     throw e;
   }
->>>>>>> helper/s26-operator
 };
 
 /**

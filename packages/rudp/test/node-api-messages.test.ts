@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { getEventListeners, once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, datagramIoLibrary, listen, MESSAGE_CREDIT, type RudpConnection, type RudpServer } from '../src/index.js';
 import { loadUdpBatch } from '../src/node/udp-batch.js';
@@ -470,6 +473,14 @@ describe('receiving', () => {
     // Before: handed over on the microtask to no listener at all, and lost (the next one got m10 and m11 only).
     expect((await take(served, 11)).map(String)).toEqual(AFTER_M0);
   }, 10_000);
+
+  it("a 'message' listener that throws on the first read-ahead message still gets the rest, and the newer ones after them", () => {
+    // In a child process that survives the throw with an uncaughtException handler, as an application may.
+    const child = spawnSync(process.execPath, ['--import', 'tsx', join(dirname(fileURLToPath(import.meta.url)), 'fixtures/throw-in-hand-over.ts')], { encoding: 'utf8', timeout: 30_000 });
+    expect(child.status, child.stderr).toBe(0);
+    // Before: the throw left the hand-over half done (m2 … m9 lost) and its hold on, so m10 and m11 never came.
+    expect(JSON.parse(child.stdout)).toEqual({ seen: AFTER_M0, errors: ['thrown by the listener of m1'] });
+  }, 40_000);
 
   it('pause() holds messages back until resume()', async () => {
     let server!: RudpConnection;

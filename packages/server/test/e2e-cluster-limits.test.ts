@@ -4,9 +4,7 @@
  * three servers one account had 15 passwords checked in a minute where 5 are allowed, one address
  * created 30 accounts where 10 are (attack round 6), and a user could run 4 uploads on each.
  */
-import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -14,21 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { startForumServer, type ForumServer } from '../src/forum-server.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
-
-/** Starts an upload announcing `size` bytes and sends one: the connection stays open until `stop`. */
-const trickle = (port: number, client: RawClient, token: string, size: number): { readonly answer: Promise<string>; stop(): void } => {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  socket.write(`${token}\n`);
-  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
-  let opened = '';
-  channel.on('data', (c: Buffer) => (opened += c.toString('utf8')));
-  channel.on('error', (e) => (opened += `<${e.message}>`));
-  const answer = new Promise<string>((resolve) => channel.on('close', () => resolve(opened)));
-  channel.on('end', () => channel.destroy());
-  channel.write(`${size}\n`);
-  channel.write('x');
-  return { answer, stop: () => channel.destroy() };
-};
+import { trickle, type TrickledUpload } from './trickle-upload.js';
 
 describe('limits over three servers on one database', () => {
   let pg: EmbeddedPostgresHandle | undefined;
@@ -115,7 +99,7 @@ describe('limits over three servers on one database', () => {
     };
     const db = sql;
     if (db === undefined) throw new Error('not started');
-    const held: ReturnType<typeof trickle>[] = [];
+    const held: TrickledUpload[] = [];
     try {
       // One upload begun at a time (its pending row written), on servers 0, 1, 2, 0 (a token is good on any).
       for (let i = 0; i < 4; i++) {

@@ -8,13 +8,12 @@
  * 10 MiB upload goes through, and an honest upload larger than any piece is
  * reserved piece by piece to the end.
  */
-import { deriveTransferKeys, SecureTransferChannel, sessionExporter } from 'forum-protocol';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, seededBytes, snapshotDir, waitForEntries } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
+import { trickle, type TrickledUpload } from './trickle-upload.js';
 
 const MiB = 1024 * 1024;
 const isTemp = (name: string): boolean => name.startsWith('.forum-tmp-');
@@ -29,22 +28,6 @@ const grant = async (c: RawClient, id: string, args: readonly string[]): Promise
 const waitForTemps = (dir: string, n: number): Promise<void> =>
   waitForEntries(dir, (names) => names.filter(isTemp).length >= n, `fewer than ${n} uploads in progress in ${dir}`);
 
-/** Starts an upload announcing `size` bytes and sends one: the connection stays open until `stop`. */
-const trickle = (port: number, client: RawClient, token: string, size: number): { readonly answer: Promise<string>; stop(): void } => {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  socket.write(`${token}\n`);
-  const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(client.conn), token), 'client');
-  let opened = '';
-  channel.on('data', (c: Buffer) => (opened += c.toString('utf8')));
-  channel.on('error', (e) => (opened += `<${e.message}>`));
-  const answer = new Promise<string>((resolve) => channel.on('close', () => resolve(opened)));
-  // The server's final record ends the answer; our side may still be open.
-  channel.on('end', () => channel.destroy());
-  channel.write(`${size}\n`);
-  channel.write('x');
-  return { answer, stop: () => channel.destroy() };
-};
-
 describe('upload disk room (real server)', () => {
   const scope = cleanupAfterEach();
 
@@ -57,7 +40,7 @@ describe('upload disk room (real server)', () => {
       await rawLogin(alice, 'alice', 'pa');
       expect((await mallory.request('c', 'CRT', ['m'])).lines).toEqual(['Thread m created']);
       expect((await alice.request('c', 'CRT', ['a'])).lines).toEqual(['Thread a created']);
-      const held: ReturnType<typeof trickle>[] = [];
+      const held: TrickledUpload[] = [];
       for (let i = 0; i < 4; i++) {
         const t = trickle(server.tcpPort, mallory, await grant(mallory, `u${i}`, ['m', `big${i}`]), 95 * MiB);
         held.push(t);

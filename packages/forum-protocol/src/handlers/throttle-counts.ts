@@ -44,7 +44,9 @@ export interface CreationThrottle {
 
 /** Makes the throttles of one account policy, their counts kept in one place (this process, or a database). */
 export interface ThrottleCounts {
+  /** The login throttle with these limits (one per server: it holds the counts, or reaches them). */
   login(options: LoginRateLimitOptions): LoginThrottle;
+  /** The account-creation limit with these limits (one per server, as `login`). */
   creation(options: AccountCreationLimitOptions): CreationThrottle;
 }
 

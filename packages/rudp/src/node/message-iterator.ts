@@ -6,6 +6,7 @@
  * listener, `stream()`).
  */
 import type { CloseReason } from '../core/events.js';
+import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 import type { RudpError } from './rudp-error.js';
 import type { RudpConnection } from './rudp-connection.js';
 
@@ -62,14 +63,24 @@ function keepLeftovers(conn: RudpConnection, messages: Buffer[], channels: numbe
 /**
  * Emits what a left loop read ahead on `conn` to its `'message'` listeners,
  * in order, and lets newer messages come; kept for later if no listener is
- * there (one added and removed again at once).
+ * there (one added and removed again at once). A listener that throws gets
+ * the rest all the same, and the hold goes: what it threw is rethrown after
+ * (listener-errors.ts), as for every batch of listeners.
  */
 export function handOverLeftovers(conn: RudpConnection): void {
   if (conn.listenerCount('message') === 0) return;
   const left = takeLeftovers(conn);
   if (left === undefined) return;
-  for (let i = 0; i < left.messages.length; i++) conn.onMessage(left.messages[i] as Buffer, left.channels[i] as number);
+  let errors: ListenerErrors;
+  for (let i = 0; i < left.messages.length; i++) {
+    try {
+      conn.onMessage(left.messages[i] as Buffer, left.channels[i] as number);
+    } catch (error) {
+      errors = keepError(errors, error);
+    }
+  }
   conn.setHold(left.hold, false);
+  rethrowErrors(errors);
 }
 
 /**

@@ -9,6 +9,6 @@ export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from
 export { createPostgresSessionRegistry, type PostgresSessionOptions, type PostgresSessionRegistry } from './postgres-store/postgres-sessions.js';
 export { createPostgresTransferTokens, type PostgresTokensOptions } from './postgres-store/postgres-tokens.js';
 export { createPostgresUploadSlots, type PostgresUploadSlots, type PostgresUploadSlotsOptions } from './postgres-store/postgres-upload-slots.js';
-export { createPostgresThrottleCounts } from './postgres-store/postgres-throttles.js';
+export { createPostgresThrottleCounts, type PostgresThrottleOptions } from './postgres-store/postgres-throttles.js';
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
 export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';

@@ -18,12 +18,12 @@ const schemaOf = async (sql: postgres.Sql): Promise<string> => {
   return rows[0]?.s ?? '';
 };
 
-/** `n` servers on one fresh forum, each with the default limits and its own pool. */
-const servers = async (n: number): Promise<readonly Server[]> => {
+/** `n` servers on one fresh forum, each with the default limits and its own pool; `clock`: whose time measures the windows. */
+const servers = async (n: number, clock: 'database' | 'caller' = 'caller'): Promise<readonly Server[]> => {
   const first = await pg.openStore();
   const schema = await schemaOf(first.sql);
   const stores = [first, ...(await Promise.all(Array.from({ length: n - 1 }, () => pg.openPeer(schema))))];
-  return stores.map((store) => ({ store, policy: accountPolicy({ counts: createPostgresThrottleCounts(store.sql) }) }));
+  return stores.map((store) => ({ store, policy: accountPolicy({ counts: createPostgresThrottleCounts(store.sql, { clock }) }) }));
 };
 
 const verdictOf = async (s: Server, user: string, password: string, peer: string, now: number): Promise<PasswordVerdict> => {
@@ -52,6 +52,20 @@ describe('login throttle and account creation over several servers on one databa
     // The right password too, on any server, until the first failure leaves the window.
     expect(await verdictOf(s[1] as Server, 'ann', 'right', '198.51.100.7:1', T0 + 30_000)).toEqual({ kind: 'throttled', retryAfterMs: 30_000, cause: 'failures' });
     expect(await verdictOf(s[2] as Server, 'ann', 'right', '198.51.100.7:1', T0 + 60_000)).toBe('ok');
+  });
+
+  it("on the database's clock (the default), a server whose clock runs 2 minutes ahead does not expire the others' counts", async () => {
+    // Each server's `now` as its own clock would give it: one on time, one 2 minutes ahead, one behind.
+    // On the servers' clocks the fast one swept the rows the others still counted: 15 of 15 wrong passwords were checked.
+    const s = await servers(3, 'database');
+    await s[0]?.store.createAccount({ username: 'gus', password: 'right' })();
+    const skew = [0, 120_000, -120_000];
+    const answers: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      answers.push(kindOf(await verdictOf(s[i % 3] as Server, 'gus', 'guess', `192.0.2.${i}:4000`, Date.now() + (skew[i % 3] ?? 0))));
+    }
+    expect(answers.filter((a) => a === 'wrong')).toHaveLength(5);
+    expect(answers.slice(5).every((a) => a === 'throttled')).toBe(true);
   });
 
   it('30 wrong passwords at once over three servers: exactly 5 are checked', async () => {
@@ -121,7 +135,7 @@ describe('login throttle and account creation over several servers on one databa
     const schema = await schemaOf(store.sql);
     const gone = postgres(pg.url(), { max: 1, connection: { search_path: schema } });
     await gone.end();
-    const policy = accountPolicy({ counts: createPostgresThrottleCounts(gone) });
+    const policy = accountPolicy({ counts: createPostgresThrottleCounts(gone, { clock: 'caller' }) });
     const login = await policy.verify(store, 'eve', 'right', { peerAddress: '192.0.2.1:1', now: T0 })();
     expect(E.isLeft(login)).toBe(true);
     const created = await policy.register(store, 'fay', 'pw', { peerAddress: '192.0.2.1:1', now: T0 })();

@@ -150,8 +150,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
   // in progress (postgres-upload-slots.ts), shared by every server
   // instead of each counting in its memory (3 servers let 15 passwords of one account be checked in a
   // minute where 5 are allowed). One row per attempt and sliding window (log) it counts in: `pending`
-  // while in flight, then kept (counted) or deleted. Times are ms of the servers' clocks; a row is swept
-  // once its window has passed (expires_at). Each function is one statement, so one round trip: reserve
+  // while in flight, then kept (counted) or deleted. Times are ms of the database's clock (`now_ms` NULL;
+  // a caller's clock only in tests): a server whose clock ran ahead would otherwise sweep, and not count,
+  // the rows the others still count (one 2 minutes fast let 15 wrong passwords of one account pass in
+  // 300 ms). A row is swept once its window has passed (expires_at). Each function is one statement, so one round trip: reserve
   // locks every (log, key) it counts in, in one order (no deadlock), counts, and inserts only if no log is
   // full, so a key never holds more rows than its limit within a window. Schema 5 servers still running
   // keep counting in their memory: each of them adds its own limits, as before. May run again (IF NOT EXISTS).
@@ -179,6 +181,7 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        nth bigint;
        w bigint;
      BEGIN
+       now_ms := coalesce(now_ms, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
        FOR lock_key IN SELECT DISTINCT hashtext(u.l || ' ' || u.k) FROM unnest(logs, keys) AS u(l, k) ORDER BY 1 LOOP
          PERFORM pg_advisory_xact_lock(7105636, lock_key); -- 0x6c6c64 "lld"
        END LOOP;

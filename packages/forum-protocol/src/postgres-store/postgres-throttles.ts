@@ -44,15 +44,15 @@ const ACCOUNT_CREATIONS = 'account-creations';
 const reserve = (
   sql: Sql,
   entries: readonly WindowEntry[],
-  now: number,
+  now: number | null,
   causeOf: (group: number) => ThrottleCause | undefined,
   settlement: (outcome: AttemptOutcome) => Settlement,
 ): TE.TaskEither<StoreError, ThrottleSlot> => async () => {
   try {
     const rows = await sql<ReserveRow[]>`
       SELECT attempt, blocked_group, wait_ms FROM forum_limit_reserve(
-        ${entries.map((e) => e.log)}::text[], ${entries.map((e) => e.key)}::text[], ${entries.map((e) => e.max)}::integer[],
-        ${entries.map((e) => e.windowMs)}::bigint[], ${entries.map((e) => e.group)}::integer[], ${Math.floor(now)})`;
+        ${entries.map((e) => e.log)}::text[], ${entries.map((e) => e.key)}::text[], ${entries.map((e) => Math.floor(e.max))}::integer[],
+        ${entries.map((e) => Math.floor(e.windowMs))}::bigint[], ${entries.map((e) => e.group)}::integer[], ${now === null ? null : Math.floor(now)}::bigint)`;
     const row = rows[0];
     if (row === undefined) return E.left({ kind: 'io', message: 'forum_limit_reserve returned no row' });
     if (row.attempt === null) {
@@ -80,6 +80,16 @@ const reserve = (
   }
 };
 
+/** Options of {@link createPostgresThrottleCounts}. */
+export interface PostgresThrottleOptions {
+  /**
+   * Whose clock measures the windows: `'database'` (default: one clock for
+   * every server, so one server's clock running ahead cannot expire the
+   * others' counts) or `'caller'`, the `now` each attempt carries (tests).
+   */
+  readonly clock?: 'database' | 'caller';
+}
+
 /**
  * The login throttle and the account-creation limit with their counts in
  * the database (`limit_events`, schema 6), so that they hold over every
@@ -92,51 +102,55 @@ const reserve = (
  * counting once it has passed), nothing is forgotten to make room (the
  * table holds at most each key's limit of rows within a window, and expired
  * rows are swept as new ones come), and the windows are measured on the
- * servers' clocks, which should agree (NTP).
+ * database's clock, the one clock every server shares (the attempt's `now`
+ * is used only with `clock: 'caller'`, for tests that move time).
  */
-export const createPostgresThrottleCounts = (sql: Sql): ThrottleCounts => ({
-  login: (options) => {
-    const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
-    return {
-      reserve: (username, address, now) => {
-        const levels = address === undefined ? [] : hostLevelsOf(address);
-        const entries: readonly WindowEntry[] = [
-          { log: LOGIN_FAILURES, key: username, max: o.maxFailuresPerAccount, windowMs: o.windowMs, group: 0 },
-          ...hostEntries(LOGIN_FAILURES, levels, o.maxFailuresPerAddress, o.windowMs, 0),
-          { log: LOGIN_CHECKS, key: username, max: o.maxChecksPerAccount, windowMs: o.windowMs, group: 1 },
-          ...hostEntries(LOGIN_CHECKS, levels, o.maxChecksPerAddress, o.windowMs, 1),
-        ];
-        const failureLogs = entries.filter((e) => e.group === 0).map((e) => e.log);
-        const checkLogs = entries.filter((e) => e.group === 1).map((e) => e.log);
-        return reserve(
-          sql,
-          entries,
-          now,
-          (group) => (group === 0 ? 'failures' : 'checks'),
-          (outcome) => {
-            switch (outcome) {
-              case 'failure':
-                return { counted: [...failureLogs, ...checkLogs] };
-              // A check that ran costs its hash whatever it found; a right password clears the account's failures.
-              case 'success':
-                return { counted: checkLogs, forget: { log: LOGIN_FAILURES, key: username } };
-              case 'cancel':
-                return { counted: [] };
-            }
-          },
-        );
-      },
-    };
-  },
-  creation: (options) => {
-    const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
-    return {
-      reserve: (address, now) => {
-        const levels = address === undefined ? [{ key: '', multiple: 1 }] : hostLevelsOf(address);
-        const entries = hostEntries(ACCOUNT_CREATIONS, levels, o.maxPerHost, o.windowMs, 0);
-        const logs = entries.map((e) => e.log);
-        return reserve(sql, entries, now, () => undefined, (outcome) => ({ counted: outcome === 'success' ? logs : [] }));
-      },
-    };
-  },
-});
+export const createPostgresThrottleCounts = (sql: Sql, settings: PostgresThrottleOptions = {}): ThrottleCounts => {
+  const timeOf = (now: number): number | null => (settings.clock === 'caller' ? now : null);
+  return {
+    login: (options) => {
+      const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
+      return {
+        reserve: (username, address, now) => {
+          const levels = address === undefined ? [] : hostLevelsOf(address);
+          const entries: readonly WindowEntry[] = [
+            { log: LOGIN_FAILURES, key: username, max: o.maxFailuresPerAccount, windowMs: o.windowMs, group: 0 },
+            ...hostEntries(LOGIN_FAILURES, levels, o.maxFailuresPerAddress, o.windowMs, 0),
+            { log: LOGIN_CHECKS, key: username, max: o.maxChecksPerAccount, windowMs: o.windowMs, group: 1 },
+            ...hostEntries(LOGIN_CHECKS, levels, o.maxChecksPerAddress, o.windowMs, 1),
+          ];
+          const failureLogs = entries.filter((e) => e.group === 0).map((e) => e.log);
+          const checkLogs = entries.filter((e) => e.group === 1).map((e) => e.log);
+          return reserve(
+            sql,
+            entries,
+            timeOf(now),
+            (group) => (group === 0 ? 'failures' : 'checks'),
+            (outcome) => {
+              switch (outcome) {
+                case 'failure':
+                  return { counted: [...failureLogs, ...checkLogs] };
+                // A check that ran costs its hash whatever it found; a right password clears the account's failures.
+                case 'success':
+                  return { counted: checkLogs, forget: { log: LOGIN_FAILURES, key: username } };
+                case 'cancel':
+                  return { counted: [] };
+              }
+            },
+          );
+        },
+      };
+    },
+    creation: (options) => {
+      const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
+      return {
+        reserve: (address, now) => {
+          const levels = address === undefined ? [{ key: '', multiple: 1 }] : hostLevelsOf(address);
+          const entries = hostEntries(ACCOUNT_CREATIONS, levels, o.maxPerHost, o.windowMs, 0);
+          const logs = entries.map((e) => e.log);
+          return reserve(sql, entries, timeOf(now), () => undefined, (outcome) => ({ counted: outcome === 'success' ? logs : [] }));
+        },
+      };
+    },
+  };
+};

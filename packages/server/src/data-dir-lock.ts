@@ -8,7 +8,9 @@
  * while that process lives, and takes over a lock whose process is gone (a
  * server killed with SIGKILL), saying so.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 
 /** The lock file's name in the data directory (a leading dot: no thread or upload can take it). */
@@ -43,6 +45,57 @@ const holderOf = (text: string): number | undefined => {
 };
 
 /**
+ * Creates the lock file holding this process's id, whole or not at all: the
+ * id is written to a file of its own and linked to the lock's name, which
+ * fails if the name exists. (Created empty and written after, a server
+ * starting beside it read the empty file as a dead server's, deleted it and
+ * took the lock too: both held it in 5 of 10 starts side by side.)
+ */
+const created = async (path: string): Promise<boolean> => {
+  const own = `${path}.${process.pid}.${randomUUID()}`;
+  await writeFile(own, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+  try {
+    await link(own, path);
+    return true;
+  } catch (e) {
+    if (codeOf(e) === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(own).catch(() => undefined);
+  }
+};
+
+/**
+ * Removes the stale lock whose text was `stale`, and only that one. Deleted
+ * by name, a lock another server had meanwhile replaced went with it, and
+ * both servers held the directory. So a takeover holds a guard of its own
+ * (`LOCK.takeover`, created as the lock is): under it the lock can only be
+ * the stale one (nobody else deletes it, and a name that exists cannot be
+ * linked over), and it is checked once more before it is deleted. A guard
+ * whose process is gone (killed in these few milliseconds) goes the same
+ * way, unguarded: two crashes in a row.
+ */
+const removedStale = async (path: string, stale: string): Promise<void> => {
+  const guard = `${path}.takeover`;
+  if (!(await created(guard))) {
+    const text = await readFile(guard, 'utf8').catch(() => undefined);
+    const holder = text === undefined ? undefined : holderOf(text);
+    if (text !== undefined && (holder === undefined || !running(holder))) {
+      if ((await readFile(guard, 'utf8').catch(() => undefined)) === text) await unlink(guard).catch(() => undefined);
+    } else {
+      // Another server is taking over: it is done within milliseconds.
+      await delay(5);
+    }
+    return;
+  }
+  try {
+    if ((await readFile(path, 'utf8').catch(() => undefined)) === stale) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+};
+
+/**
  * Takes the lock of data directory `dir` (creating the directory if needed).
  * Rejects with a readable error when a running process holds it.
  */
@@ -56,15 +109,9 @@ export const lockDataDir = async (dir: string): Promise<DataDirLock> => {
   }
   const path = join(dir, LOCK_FILE);
   let tookOver: string | undefined;
-  // A stale lock is deleted and the lock taken again; twice more at most, should servers start together.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const file = await open(path, 'wx', 0o644);
-      try {
-        await file.writeFile(`${process.pid}\n`);
-      } finally {
-        await file.close();
-      }
+  // A stale lock is removed and the lock taken again; servers starting together wait for each other's takeover.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await created(path)) {
       return {
         tookOver,
         release: async () => {
@@ -73,18 +120,16 @@ export const lockDataDir = async (dir: string): Promise<DataDirLock> => {
           if (holderOf(text) === process.pid) await unlink(path).catch(() => undefined);
         },
       };
-    } catch (e) {
-      if (codeOf(e) !== 'EEXIST') throw e;
     }
-    const text = await readFile(path, 'utf8').catch(() => '');
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    // Gone since the link failed (its server stopped, or another took it over): try again.
+    if (text === undefined) continue;
     const holder = holderOf(text);
     if (holder !== undefined && running(holder)) {
       throw new Error(`in use by forum-server process ${holder} (${path}); one server per data directory`);
     }
     tookOver = `Took over the data directory lock ${path}, left by ${holder === undefined ? 'a server killed as it started' : `process ${holder}, which is no longer running`}`;
-    await unlink(path).catch((err: unknown) => {
-      if (codeOf(err) !== 'ENOENT') throw err;
-    });
+    await removedStale(path, text);
   }
   throw new Error(`could not take ${path}: other servers are starting on it`);
 };

@@ -1,5 +1,9 @@
 /** One server per data directory (real processes): a second is refused while the first runs; a killed one's lock is taken over. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +46,29 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(second.stderr.text).not.toContain('Warning');
     expect(await readFile(join(data, LOCK_FILE), 'utf8')).toBe(`${second.child.pid}\n`);
   });
+
+  it('servers starting side by side on a stale lock: exactly one takes it, every time', async () => {
+    // Before: the lock file was created empty and written after, and a stale one deleted by name, so a
+    // server starting beside another read an empty or fresh file as stale and took the lock too (both held
+    // it in 5 of 10 rounds with a stale lock, 1 of 10 without).
+    const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
+    for (let round = 0; round < 8; round++) {
+      const dir = await tempDir('race');
+      scope.dirs.push(dir);
+      // A lock left by a process that is gone (every other round: none at all).
+      if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
+      const children: ChildProcessWithoutNullStreams[] = Array.from({ length: 3 }, () => spawn(process.execPath, ['--import', 'tsx', fixture, dir]));
+      const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
+      const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
+      expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(['ready', 'ready', 'ready']);
+      for (const c of children) c.stdin.write('go\n');
+      const results = await Promise.all(children.map((_, i) => next(i)));
+      for (const c of children) c.stdin.end();
+      await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+      expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+      expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
+    }
+  }, 120_000);
 
   it('a data directory that is a file is refused as not a directory', async () => {
     const dir = await tempDir('file');

@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, isServerOwnFile, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, isServerOwnFile, P, runClient, spawnClient, type ServerProc, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
@@ -19,6 +19,28 @@ const isServerTemp = (n: string): boolean => n.startsWith('.forum-tmp-');
 
 describe('forum-client UX (real processes)', () => {
   const scope = cleanupAfterEach();
+
+  /**
+   * yoda, logged in on a fresh server, uploading a 4 GiB sparse file (over the default upload limit,
+   * so the limit is raised), the server paused once its temporary file exists: the upload is certainly
+   * under way, and cannot finish, when the test's signal lands. `resume` lets the server go on.
+   */
+  const uploadUnderWay = async (): Promise<{ server: ServerProc; cwd: string; c: ReturnType<typeof spawnClient>; resume: () => void }> => {
+    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
+    await sparseFile(`${cwd}/big.bin`, BIG);
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('CRT t');
+    // Account and thread are written through temporary files too: the upload's is the first after the thread exists.
+    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
+    c.send('UPD t big.bin');
+    await waitForEntry(server.dataDir, isServerTemp);
+    const resume = pause(server);
+    scope.stops.push(resume);
+    return { server, cwd, c, resume };
+  };
 
   it('help, help CMD, and an incorrect syntax followed by its usage line', async () => {
     const { server, cwd } = await scope.startInTemp();
@@ -83,19 +105,7 @@ describe('forum-client UX (real processes)', () => {
   });
 
   it('SIGTERM during an UPD: the client says the upload failed, then prints the notice and exits 4; the server keeps nothing', async () => {
-    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
-    await sparseFile(`${cwd}/big.bin`, BIG);
-    const c = spawnClient(server.port, cwd);
-    scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
-    c.send('pw');
-    c.send('CRT t');
-    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
-    c.send('UPD t big.bin');
-    await waitForEntry(server.dataDir, isServerTemp);
-    // Paused, the server cannot finish the upload before the signal lands.
-    const resume = pause(server);
-    scope.stops.push(resume);
+    const { server, c, resume } = await uploadUnderWay();
     server.child.kill('SIGTERM');
     resume();
     expect(await server.exited).toBe(0);
@@ -136,20 +146,7 @@ describe('forum-client UX (real processes)', () => {
   });
 
   it('Ctrl-C during an UPD cancels it: the server keeps nothing, the session goes on, and the upload can be done again', async () => {
-    // The file is larger than the default upload limit (1 GiB): raise it.
-    const { server, cwd } = await scope.startInTemp(['--max-upload-bytes', String(4 * 1024 ** 3)]);
-    await sparseFile(`${cwd}/big.bin`, BIG);
-    const c = spawnClient(server.port, cwd);
-    scope.stops.push(() => c.child.kill('SIGKILL'));
-    c.send('yoda');
-    c.send('pw');
-    c.send('CRT t');
-    // Account and thread are written through temporary files too: the upload's is the first after the thread exists.
-    await c.stdout.waitFor(`Thread t created\n${P.cmd}`);
-    c.send('UPD t big.bin');
-    await waitForEntry(server.dataDir, isServerTemp);
-    const resume = pause(server);
-    scope.stops.push(resume);
+    const { server, cwd, c, resume } = await uploadUnderWay();
     c.child.kill('SIGINT');
     await c.stdout.waitFor('Upload of big.bin cancelled\n');
     resume();

@@ -128,6 +128,25 @@ describe('login throttle and account creation over several servers on one databa
     ]);
   });
 
+  it('a window the database said is full is refused here without asking again, until its wait ends; other keys still ask', async () => {
+    const first = await pg.openStore();
+    const schema = await schemaOf(first.sql);
+    await first.createAccount({ username: 'hal', password: 'right' })();
+    // The throttle's own pool, so that it can be cut while the store still answers.
+    const counts = postgres(pg.url(), { max: 2, connection: { search_path: schema } });
+    const policy = accountPolicy({ counts: createPostgresThrottleCounts(counts, { clock: 'caller' }) });
+    const server: Server = { store: first, policy };
+    for (let i = 0; i < 5; i++) expect(await verdictOf(server, 'hal', 'guess', `192.0.2.${i}:1`, T0 + i)).toBe('wrong');
+    // The database answers this one: hal's failures are full until the first leaves the window.
+    expect(await verdictOf(server, 'hal', 'guess', '192.0.2.9:1', T0 + 10)).toEqual({ kind: 'throttled', retryAfterMs: 59_990, cause: 'failures' });
+    await counts.end();
+    // Without the database, hal's window is still known full: refused as the database would (before: a store error).
+    expect(await verdictOf(server, 'hal', 'right', '198.51.100.1:1', T0 + 20_000)).toEqual({ kind: 'throttled', retryAfterMs: 40_000, cause: 'failures' });
+    // Another account, and hal once the wait is over, ask the database (gone: a store error).
+    expect(E.isLeft(await policy.verify(first, 'ivy', 'pw', { peerAddress: '198.51.100.1:1', now: T0 + 20_000 })())).toBe(true);
+    expect(E.isLeft(await policy.verify(first, 'hal', 'right', { peerAddress: '198.51.100.1:1', now: T0 + 60_000 })())).toBe(true);
+  });
+
   it('refuses (a store error, no crash) when the database cannot be reached, and leaves nothing counted in this process', async () => {
     const s = await servers(1);
     const store = (s[0] as Server).store;

@@ -170,10 +170,12 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE INDEX IF NOT EXISTS limit_events_expiry ON limit_events (expires_at)`,
     `CREATE SEQUENCE IF NOT EXISTS limit_attempts`,
     // The wait of a full log is until its max-th newest row leaves the window, as SlidingWindowLog's; of the
-    // full logs, those of the lowest group answer (login: failures before checks), with their longest wait.
+    // full logs, those of the lowest group answer (login: failures before checks), with their longest wait,
+    // and which of the logs that is (1-based), so that a server can refuse that log's key without asking
+    // again until the wait ends (postgres-throttles.ts).
     // A sweep of at most 64 expired rows (skipping rows another call holds) outpaces the at most 8 a call adds.
     `CREATE OR REPLACE FUNCTION forum_limit_reserve(logs text[], keys text[], maxes integer[], windows bigint[], groups integer[], now_ms bigint,
-       OUT attempt bigint, OUT blocked_group integer, OUT wait_ms bigint)
+       OUT attempt bigint, OUT blocked_group integer, OUT wait_ms bigint, OUT blocked_entry integer)
      LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
      DECLARE
        lock_key integer;
@@ -190,11 +192,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
            ORDER BY e.at DESC OFFSET greatest(maxes[i], 1) - 1 LIMIT 1;
          IF FOUND THEN
            w := greatest(1, nth + windows[i] - now_ms);
-           IF blocked_group IS NULL OR groups[i] < blocked_group THEN
+           IF blocked_group IS NULL OR groups[i] < blocked_group OR (groups[i] = blocked_group AND w > wait_ms) THEN
              blocked_group := groups[i];
              wait_ms := w;
-           ELSIF groups[i] = blocked_group THEN
-             wait_ms := greatest(wait_ms, w);
+             blocked_entry := i;
            END IF;
          END IF;
        END LOOP;

@@ -26,6 +26,55 @@ interface ReserveRow {
   readonly attempt: string | null;
   readonly blocked_group: number | null;
   readonly wait_ms: string | null;
+  readonly blocked_entry: number | null;
+}
+
+/** Windows this server was told are full, at most this many (the oldest answer goes first). */
+const MAX_KNOWN_FULL = 10_000;
+
+/**
+ * The windows the database said were full, and until when: an attempt that
+ * counts in one of them is refused here without asking again. A full
+ * window empties no sooner than the database said (a right password, the
+ * one thing that clears a count early, is itself refused while the
+ * account's failures are full; only an attempt in flight that is cancelled
+ * frees a slot sooner), so this refuses nothing the database would let in,
+ * but for that. Without it each refused attempt of a flood cost a statement
+ * and its locks: 16,000 attempts from one IPv6 /48 whose counts were full
+ * took an honest user's login from a p99 of 12–118 ms to 725 ms (attack
+ * round 7).
+ */
+class KnownFull {
+  private readonly until = new Map<string, { readonly at: number; readonly group: number }>();
+
+  /** The entry of `entries` known full at `now` that is full longest, if any. */
+  find(entries: readonly WindowEntry[], now: number): { readonly waitMs: number; readonly group: number } | undefined {
+    let found: { waitMs: number; group: number } | undefined;
+    for (const e of entries) {
+      const id = `${e.log}\u0000${e.key}`;
+      const full = this.until.get(id);
+      if (full === undefined) continue;
+      if (full.at <= now) {
+        this.until.delete(id);
+        continue;
+      }
+      if (found === undefined || full.group < found.group || (full.group === found.group && full.at - now > found.waitMs)) {
+        found = { waitMs: full.at - now, group: full.group };
+      }
+    }
+    return found;
+  }
+
+  /** The database said `entry` is full for `waitMs` from `now`. */
+  add(entry: WindowEntry, now: number, waitMs: number): void {
+    const id = `${entry.log}\u0000${entry.key}`;
+    this.until.delete(id);
+    if (this.until.size >= MAX_KNOWN_FULL) {
+      const oldest = this.until.keys().next();
+      if (oldest.done !== true) this.until.delete(oldest.value);
+    }
+    this.until.set(id, { at: now + waitMs, group: entry.group });
+  }
 }
 
 // A log per level of a host (its multiple in the name): the keys of different levels never share a count.
@@ -43,22 +92,30 @@ const ACCOUNT_CREATIONS = 'account-creations';
  */
 const reserve = (
   sql: Sql,
+  known: { readonly full: KnownFull; readonly now: number },
   entries: readonly WindowEntry[],
   now: number | null,
   causeOf: (group: number) => ThrottleCause | undefined,
   settlement: (outcome: AttemptOutcome) => Settlement,
 ): TE.TaskEither<StoreError, ThrottleSlot> => async () => {
+  const throttled = (retryAfterMs: number, group: number): ThrottleSlot => {
+    const cause = causeOf(group);
+    return cause === undefined ? { kind: 'throttled', retryAfterMs } : { kind: 'throttled', retryAfterMs, cause };
+  };
+  const full = known.full.find(entries, known.now);
+  if (full !== undefined) return E.right(throttled(Math.max(1, Math.ceil(full.waitMs)), full.group));
   try {
     const rows = await sql<ReserveRow[]>`
-      SELECT attempt, blocked_group, wait_ms FROM forum_limit_reserve(
+      SELECT attempt, blocked_group, wait_ms, blocked_entry FROM forum_limit_reserve(
         ${entries.map((e) => e.log)}::text[], ${entries.map((e) => e.key)}::text[], ${entries.map((e) => Math.floor(e.max))}::integer[],
         ${entries.map((e) => Math.floor(e.windowMs))}::bigint[], ${entries.map((e) => e.group)}::integer[], ${now === null ? null : Math.floor(now)}::bigint)`;
     const row = rows[0];
     if (row === undefined) return E.left({ kind: 'io', message: 'forum_limit_reserve returned no row' });
     if (row.attempt === null) {
-      const cause = causeOf(row.blocked_group ?? 0);
       const retryAfterMs = Math.max(1, Number(row.wait_ms ?? 1));
-      return E.right(cause === undefined ? { kind: 'throttled', retryAfterMs } : { kind: 'throttled', retryAfterMs, cause });
+      const blocking = row.blocked_entry === null ? undefined : entries[row.blocked_entry - 1];
+      if (blocking !== undefined) known.full.add(blocking, known.now, retryAfterMs);
+      return E.right(throttled(retryAfterMs, row.blocked_group ?? 0));
     }
     const attempt = row.attempt;
     let settled = false;
@@ -107,9 +164,16 @@ export interface PostgresThrottleOptions {
  */
 export const createPostgresThrottleCounts = (sql: Sql, settings: PostgresThrottleOptions = {}): ThrottleCounts => {
   const timeOf = (now: number): number | null => (settings.clock === 'caller' ? now : null);
+  // The windows known full are timed on the clock the windows are measured on: the caller's, or this
+  // process's monotonic one standing in for the database's (a wait is a duration, not a date).
+  const knownOf = (full: KnownFull, now: number): { readonly full: KnownFull; readonly now: number } => ({
+    full,
+    now: settings.clock === 'caller' ? now : performance.now(),
+  });
   return {
     login: (options) => {
       const o = { ...DEFAULT_LOGIN_RATE_LIMIT, ...options };
+      const full = new KnownFull();
       return {
         reserve: (username, address, now) => {
           const levels = address === undefined ? [] : hostLevelsOf(address);
@@ -123,6 +187,7 @@ export const createPostgresThrottleCounts = (sql: Sql, settings: PostgresThrottl
           const checkLogs = entries.filter((e) => e.group === 1).map((e) => e.log);
           return reserve(
             sql,
+            knownOf(full, now),
             entries,
             timeOf(now),
             (group) => (group === 0 ? 'failures' : 'checks'),
@@ -143,12 +208,13 @@ export const createPostgresThrottleCounts = (sql: Sql, settings: PostgresThrottl
     },
     creation: (options) => {
       const o = { ...DEFAULT_ACCOUNT_CREATION_LIMIT, ...options };
+      const full = new KnownFull();
       return {
         reserve: (address, now) => {
           const levels = address === undefined ? [{ key: '', multiple: 1 }] : hostLevelsOf(address);
           const entries = hostEntries(ACCOUNT_CREATIONS, levels, o.maxPerHost, o.windowMs, 0);
           const logs = entries.map((e) => e.log);
-          return reserve(sql, entries, timeOf(now), () => undefined, (outcome) => ({ counted: outcome === 'success' ? logs : [] }));
+          return reserve(sql, knownOf(full, now), entries, timeOf(now), () => undefined, (outcome) => ({ counted: outcome === 'success' ? logs : [] }));
         },
       };
     },

@@ -13,6 +13,7 @@ import { LinkError, ServerLink } from './server-link.js';
 import { downloadFile, sweepStaleDownloads, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { transferFailureLine } from './transfer-refusal.js';
+import { uploadSourceProblem } from './upload-source.js';
 
 /** How long the client waits on the server, all from `--timeout`. */
 export interface Timings {
@@ -257,9 +258,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     const { cmd, args: cmdArgs } = typed.command;
     const localName = cmdArgs[1] ?? '';
     if (cmd === 'UPD') {
-      const found = await stat(localName).then((s) => s.isFile(), () => false);
-      if (!found) {
-        out(`File ${localName} does not exist`);
+      const problem = await uploadSourceProblem(localName);
+      if (problem !== undefined) {
+        out(terminalText(problem));
         continue;
       }
     }

@@ -55,7 +55,9 @@ describe('uploads per user over several servers on one database', () => {
     const { stores, slots } = await servers(2);
     for (let i = 0; i < 4; i++) expect(await take(slotOf(slots, 0), 'mallory')).toBeDefined();
     expect(await take(slotOf(slots, 1), 'mallory')).toBeUndefined();
-    // Server 0 stopped renewing (it crashed): its leases run out.
+    // Server 0 crashed: it renews nothing more (its pool gone; alive, its heartbeat could renew the
+    // leases between their expiry below and the take), and its leases run out.
+    await (stores[0] as PostgresStore).sql.end();
     const sql = (stores[1] as PostgresStore).sql;
     await sql`UPDATE upload_slots SET expires_at = now() - interval '1 second' WHERE server_id = 's0'`;
     expect(await take(slotOf(slots, 1), 'mallory')).toBeDefined();

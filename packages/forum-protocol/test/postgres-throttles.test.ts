@@ -1,7 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js';
+import type * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { accountPolicy, type AccountPolicy, type PasswordVerdict, type RegisterVerdict } from '../src/index.js';
+import { accountPolicy, type AccountPolicy, type PasswordVerdict, type RegisterVerdict, type ThrottleSlot } from '../src/index.js';
 import { createPostgresThrottleCounts, type PostgresStore } from '../src/postgres.js';
 import { usePostgres } from './postgres-harness.js';
 
@@ -145,6 +146,33 @@ describe('login throttle and account creation over several servers on one databa
     // Another account, and hal once the wait is over, ask the database (gone: a store error).
     expect(E.isLeft(await policy.verify(first, 'ivy', 'pw', { peerAddress: '198.51.100.1:1', now: T0 + 20_000 })())).toBe(true);
     expect(E.isLeft(await policy.verify(first, 'hal', 'right', { peerAddress: '198.51.100.1:1', now: T0 + 60_000 })())).toBe(true);
+  });
+
+  it('a window full only with attempts in flight is asked again: the database lets the next in once they end uncounted', async () => {
+    const store = await pg.openStore();
+    const counts = createPostgresThrottleCounts(store.sql, { clock: 'caller' });
+    const creation = counts.creation({ maxPerHost: 2, windowMs: 600_000 });
+    const login = counts.login({ maxFailuresPerAccount: 2 });
+    const slot = async (r: TE.TaskEither<unknown, ThrottleSlot>): Promise<ThrottleSlot> => {
+      const e = await r();
+      if (E.isLeft(e)) throw new Error(`store error: ${JSON.stringify(e.left)}`);
+      return e.right;
+    };
+    const settled = async (s: ThrottleSlot, outcome: 'failure' | 'success'): Promise<void> => {
+      if (s.kind !== 'reserved') throw new Error('not reserved');
+      await s.settle(outcome);
+    };
+    // Two creations in flight fill the host's window; both fail (the name was taken): nothing counts.
+    const creating = [await slot(creation.reserve('192.0.2.1:1', T0)), await slot(creation.reserve('192.0.2.1:2', T0))];
+    expect((await slot(creation.reserve('192.0.2.1:3', T0 + 1))).kind).toBe('throttled');
+    for (const c of creating) await settled(c, 'failure');
+    // On the old code the window was kept full here for the database's 10 minutes.
+    expect((await slot(creation.reserve('192.0.2.1:4', T0 + 2))).kind).toBe('reserved');
+    // Two logins of kim in flight fill her failures; both are right: her failures are clear.
+    const logging = [await slot(login.reserve('kim', '198.51.100.1:1', T0)), await slot(login.reserve('kim', '198.51.100.2:1', T0))];
+    expect(await slot(login.reserve('kim', '198.51.100.3:1', T0 + 1))).toMatchObject({ kind: 'throttled', cause: 'failures' });
+    for (const l of logging) await settled(l, 'success');
+    expect((await slot(login.reserve('kim', '198.51.100.4:1', T0 + 2))).kind).toBe('reserved');
   });
 
   it('refuses (a store error, no crash) when the database cannot be reached, and leaves nothing counted in this process', async () => {

@@ -9,7 +9,7 @@
  * server killed with SIGKILL), saying so.
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 
@@ -25,6 +25,11 @@ export interface DataDirLock {
 }
 
 const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
+
+// The locks this process holds (by the directory's real path). A lock file naming this process's id
+// is taken for a stale one (a restart as the same pid), so a second server started in this process
+// on the same directory would take it over, and the first one's stop delete it under the second.
+const heldHere = new Set<string>();
 
 /** Whether process `pid` runs: signal 0 checks without sending anything (EPERM: it runs, as another user). */
 const running = (pid: number): boolean => {
@@ -108,16 +113,23 @@ export const lockDataDir = async (dir: string): Promise<DataDirLock> => {
     throw e;
   }
   const path = join(dir, LOCK_FILE);
+  const here = await realpath(dir);
+  if (heldHere.has(here)) throw new Error(`in use by a server of this process (${path}); one server per data directory`);
   let tookOver: string | undefined;
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's takeover.
   for (let attempt = 0; attempt < 200; attempt++) {
     if (await created(path)) {
+      heldHere.add(here);
+      let released = false;
       return {
         tookOver,
         release: async () => {
+          if (released) return;
+          released = true;
           // Only our own: a lock another server took over meanwhile stays.
           const text = await readFile(path, 'utf8').catch(() => '');
           if (holderOf(text) === process.pid) await unlink(path).catch(() => undefined);
+          heldHere.delete(here);
         },
       };
     }

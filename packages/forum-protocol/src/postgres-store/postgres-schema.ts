@@ -171,11 +171,12 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE SEQUENCE IF NOT EXISTS limit_attempts`,
     // The wait of a full log is until its max-th newest row leaves the window, as SlidingWindowLog's; of the
     // full logs, those of the lowest group answer (login: failures before checks), with their longest wait,
-    // and which of the logs that is (1-based), so that a server can refuse that log's key without asking
-    // again until the wait ends (postgres-throttles.ts).
+    // and which full log is full on counted rows alone (1-based), and until when, so that a server can refuse
+    // that log's key without asking again until then (postgres-throttles.ts). Not a log full only with
+    // attempts in flight: those that end otherwise than counted free their slots at once.
     // A sweep of at most 64 expired rows (skipping rows another call holds) outpaces the at most 8 a call adds.
     `CREATE OR REPLACE FUNCTION forum_limit_reserve(logs text[], keys text[], maxes integer[], windows bigint[], groups integer[], now_ms bigint,
-       OUT attempt bigint, OUT blocked_group integer, OUT wait_ms bigint, OUT blocked_entry integer)
+       OUT attempt bigint, OUT blocked_group integer, OUT wait_ms bigint, OUT known_entry integer, OUT known_wait_ms bigint)
      LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
      DECLARE
        lock_key integer;
@@ -195,7 +196,15 @@ const MIGRATIONS: readonly (readonly string[])[] = [
            IF blocked_group IS NULL OR groups[i] < blocked_group OR (groups[i] = blocked_group AND w > wait_ms) THEN
              blocked_group := groups[i];
              wait_ms := w;
-             blocked_entry := i;
+           END IF;
+           SELECT e.at INTO nth FROM limit_events e WHERE e.log = logs[i] AND e.key = keys[i] AND e.at > now_ms - windows[i] AND NOT e.pending
+             ORDER BY e.at DESC OFFSET greatest(maxes[i], 1) - 1 LIMIT 1;
+           IF FOUND THEN
+             w := greatest(1, nth + windows[i] - now_ms);
+             IF known_wait_ms IS NULL OR w > known_wait_ms THEN
+               known_entry := i;
+               known_wait_ms := w;
+             END IF;
            END IF;
          END IF;
        END LOOP;

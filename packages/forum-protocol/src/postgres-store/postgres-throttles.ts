@@ -26,20 +26,23 @@ interface ReserveRow {
   readonly attempt: string | null;
   readonly blocked_group: number | null;
   readonly wait_ms: string | null;
-  readonly blocked_entry: number | null;
+  readonly known_entry: number | null;
+  readonly known_wait_ms: string | null;
 }
 
 /** Windows this server was told are full, at most this many (the oldest answer goes first). */
 const MAX_KNOWN_FULL = 10_000;
 
 /**
- * The windows the database said were full, and until when: an attempt that
- * counts in one of them is refused here without asking again. A full
- * window empties no sooner than the database said (a right password, the
- * one thing that clears a count early, is itself refused while the
- * account's failures are full; only an attempt in flight that is cancelled
- * frees a slot sooner), so this refuses nothing the database would let in,
- * but for that. Without it each refused attempt of a flood cost a statement
+ * The windows the database said were full of counted rows, and until when:
+ * an attempt that counts in one of them is refused here without asking
+ * again. Such a window empties no sooner than the database said (a right
+ * password, the one thing that clears counted rows early, is itself refused
+ * while the account's failures are full), so this refuses nothing the
+ * database would let in. A window full only with attempts in flight is not
+ * kept: those that end uncounted (a failed creation, a cancel, a right
+ * password's failure slot) free their slots at once, and the whole window
+ * was refused here for a minute (ten for creations). Without it each refused attempt of a flood cost a statement
  * and its locks: 16,000 attempts from one IPv6 /48 whose counts were full
  * took an honest user's login from a p99 of 12–118 ms to 725 ms (attack
  * round 7).
@@ -92,7 +95,7 @@ const ACCOUNT_CREATIONS = 'account-creations';
  */
 const reserve = (
   sql: Sql,
-  known: { readonly full: KnownFull; readonly now: number },
+  knownFull: { readonly full: KnownFull; readonly now: number },
   entries: readonly WindowEntry[],
   now: number | null,
   causeOf: (group: number) => ThrottleCause | undefined,
@@ -102,19 +105,21 @@ const reserve = (
     const cause = causeOf(group);
     return cause === undefined ? { kind: 'throttled', retryAfterMs } : { kind: 'throttled', retryAfterMs, cause };
   };
-  const full = known.full.find(entries, known.now);
+  const full = knownFull.full.find(entries, knownFull.now);
   if (full !== undefined) return E.right(throttled(Math.max(1, Math.ceil(full.waitMs)), full.group));
   try {
     const rows = await sql<ReserveRow[]>`
-      SELECT attempt, blocked_group, wait_ms, blocked_entry FROM forum_limit_reserve(
+      SELECT attempt, blocked_group, wait_ms, known_entry, known_wait_ms FROM forum_limit_reserve(
         ${entries.map((e) => e.log)}::text[], ${entries.map((e) => e.key)}::text[], ${entries.map((e) => Math.floor(e.max))}::integer[],
         ${entries.map((e) => Math.floor(e.windowMs))}::bigint[], ${entries.map((e) => e.group)}::integer[], ${now === null ? null : Math.floor(now)}::bigint)`;
     const row = rows[0];
     if (row === undefined) return E.left({ kind: 'io', message: 'forum_limit_reserve returned no row' });
     if (row.attempt === null) {
       const retryAfterMs = Math.max(1, Number(row.wait_ms ?? 1));
-      const blocking = row.blocked_entry === null ? undefined : entries[row.blocked_entry - 1];
-      if (blocking !== undefined) known.full.add(blocking, known.now, retryAfterMs);
+      // Only a window full on counted rows: one full with attempts in flight has room again as soon as
+      // they end otherwise (a failed creation, a right password), and the database would let the next in.
+      const known = row.known_entry === null ? undefined : entries[row.known_entry - 1];
+      if (known !== undefined && row.known_wait_ms !== null) knownFull.full.add(known, knownFull.now, Math.max(1, Number(row.known_wait_ms)));
       return E.right(throttled(retryAfterMs, row.blocked_group ?? 0));
     }
     const attempt = row.attempt;

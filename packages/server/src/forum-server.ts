@@ -295,9 +295,20 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
 const loginRoomPerHost = (perHost: number): number =>
   Number.isInteger(perHost) && perHost >= 1 ? Math.max(1, Math.floor(perHost / 2)) : Number.POSITIVE_INFINITY;
 
+/** The longest timer Node sets, ms: a longer one fires after 1 ms (every session's idle timer would then spin). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Throws a Node-style `ERR_OUT_OF_RANGE` RangeError unless `ms` is a number of ms above 0 that a timer can wait. */
+const checkIdleTimeout = (ms: number): void => {
+  if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS) return;
+  const e = new RangeError(`The value of "idleTimeoutMs" is out of range. It must be > 0 and <= ${MAX_TIMER_MS}. Received ${String(ms)}`);
+  throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
+};
+
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
   // Before anything is opened: a bad value is refused without a store or socket to close.
+  checkIdleTimeout(options.idleTimeoutMs);
   const perHost = options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST;
   const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN, loginRoomPerHost(perHost));
   const serverId = options.serverId ?? randomBytes(6).toString('hex');

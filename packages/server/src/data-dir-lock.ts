@@ -115,11 +115,23 @@ export const lockDataDir = async (dir: string): Promise<DataDirLock> => {
   const path = join(dir, LOCK_FILE);
   const here = await realpath(dir);
   if (heldHere.has(here)) throw new Error(`in use by a server of this process (${path}); one server per data directory`);
+  // Held from here on, not only once taken: two starts in this process at once would otherwise both see
+  // the other's fresh lock, naming this process, as stale.
+  heldHere.add(here);
+  try {
+    return await takeLock(path, here);
+  } catch (e) {
+    heldHere.delete(here);
+    throw e;
+  }
+};
+
+/** {@link lockDataDir}'s loop: the lock file of `here` at `path` taken, or a readable refusal. */
+const takeLock = async (path: string, here: string): Promise<DataDirLock> => {
   let tookOver: string | undefined;
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's takeover.
   for (let attempt = 0; attempt < 200; attempt++) {
     if (await created(path)) {
-      heldHere.add(here);
       let released = false;
       return {
         tookOver,

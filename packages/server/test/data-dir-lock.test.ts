@@ -30,4 +30,18 @@ describe('data directory lock in one process', () => {
     expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
     await again.release();
   });
+
+  it('two servers of this process starting on the directory at once: one takes it, the other is refused', async () => {
+    const top = await mkdtemp(join(tmpdir(), 'forum-lock-'));
+    dirs.push(top);
+    const dir = join(top, 'data');
+    // Before: both saw the other's fresh lock, naming this process, as a stale one and one took it over.
+    const both = await Promise.allSettled([lockDataDir(dir), lockDataDir(dir)]);
+    expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = both.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(String(refused?.reason)).toContain('in use by a server of this process');
+    const held = both.find((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof lockDataDir>>> => r.status === 'fulfilled');
+    expect(held?.value.tookOver).toBeUndefined();
+    await held?.value.release();
+  });
 });

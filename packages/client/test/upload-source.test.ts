@@ -1,18 +1,15 @@
 /** The local file of a UPD, checked before anything is sent: missing, a directory, not a regular file, unreadable. */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, tempDir } from '../../server/test/forum-processes.js';
 import { uploadSourceProblem } from '../src/upload-source.js';
 
 describe('uploadSourceProblem', () => {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const { dirs } = cleanupAfterEach();
 
   it('names what is wrong with the file, and nothing for a readable regular file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'upload-source-'));
+    const dir = await tempDir('upload-source');
     dirs.push(dir);
     const file = join(dir, 'a.txt');
     await writeFile(file, 'x');
@@ -25,7 +22,7 @@ describe('uploadSourceProblem', () => {
   });
 
   it('refuses an unreadable file before the server is asked (it used to fail after the upload was granted)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'upload-source-'));
+    const dir = await tempDir('upload-source');
     dirs.push(dir);
     await chmod(dir, 0o755);
     const file = join(dir, 'secret.txt');

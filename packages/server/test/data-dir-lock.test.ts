@@ -1,18 +1,15 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { LOCK_FILE, lockDataDir } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const { dirs } = cleanupAfterEach();
 
   it('a second server of this process on the directory (by another path too) is refused, and the first keeps its lock', async () => {
-    const top = await mkdtemp(join(tmpdir(), 'forum-lock-'));
+    const top = await tempDir('forum-lock');
     dirs.push(top);
     const dir = join(top, 'data');
     const first = await lockDataDir(dir);
@@ -32,7 +29,7 @@ describe('data directory lock in one process', () => {
   });
 
   it('two servers of this process starting on the directory at once: one takes it, the other is refused', async () => {
-    const top = await mkdtemp(join(tmpdir(), 'forum-lock-'));
+    const top = await tempDir('forum-lock');
     dirs.push(top);
     const dir = join(top, 'data');
     // Before: both saw the other's fresh lock, naming this process, as a stale one and one took it over.

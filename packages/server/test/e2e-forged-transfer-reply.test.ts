@@ -8,16 +8,11 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { listen, type RudpServer } from 'rudpx';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, runClient, tempDir } from './forum-processes.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient, tempDir } from './forum-processes.js';
 
 describe('forum-client with forged transfer replies (real client process)', () => {
-  const dirs: string[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await Promise.all(closers.splice(0).map((c) => c()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, closers } = cleanupAfterEach();
 
   it('refuses a reply whose direction disagrees with the command, before any TCP', async () => {
     let tcpConnections = 0;

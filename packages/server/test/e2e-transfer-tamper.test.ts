@@ -8,9 +8,9 @@ import { deriveTransferKeys, sessionExporter } from 'forum-protocol';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { downloadFile, uploadFile } from '../../client/src/transfer.js';
-import { cleanup, seededBytes, startServer, tempDir, waitForNoEntry, walkTree, type ServerProc } from './forum-processes.js';
+import { cleanupAfterEach, seededBytes, type ServerProc, startServer, tempDir, waitForNoEntry, walkTree } from './forum-processes.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
 
 interface Relay {
@@ -63,12 +63,7 @@ const startRelay = async (target: number): Promise<Relay> => {
 const SILENT = { add: () => undefined, stop: () => undefined };
 
 describe('transfers through a byte-flipping relay (real server process)', () => {
-  const dirs: string[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await Promise.all(closers.splice(0).map((c) => c()));
-    await cleanup(...dirs.splice(0));
-  });
+  const { dirs, closers } = cleanupAfterEach();
 
   it('a flipped byte fails an upload or a download and leaves no file; the relay never sees the content', async () => {
     const root = await tempDir('tamper');

@@ -204,16 +204,19 @@ export interface TestScope {
   readonly dirs: string[];
   readonly servers: ServerProc[];
   readonly stops: (() => void)[];
+  /** Asynchronous ends (sockets, rudp servers of a test's own), awaited after `stops`, before `servers` stop. */
+  readonly closers: (() => Promise<void>)[];
   /** A server on a fresh data directory plus a fresh working directory for clients, both cleaned up. */
   startInTemp(args?: readonly string[]): Promise<{ server: ServerProc; cwd: string }>;
 }
 
-/** Call inside a `describe`: after each test, runs `stops`, stops `servers` and removes `dirs`. */
+/** Call inside a `describe`: after each test, runs `stops`, awaits `closers`, stops `servers` and removes `dirs`. */
 export const cleanupAfterEach = (): TestScope => {
   const scope: TestScope = {
     dirs: [],
     servers: [],
     stops: [],
+    closers: [],
     startInTemp: async (args = []) => {
       const data = await tempDir('data');
       const cwd = await tempDir('cwd');
@@ -225,6 +228,7 @@ export const cleanupAfterEach = (): TestScope => {
   };
   afterEach(async () => {
     scope.stops.splice(0).forEach((s) => s());
+    await Promise.all(scope.closers.splice(0).map((c) => c()));
     await Promise.all(scope.servers.splice(0).map((s) => s.stop()));
     await cleanup(...scope.dirs.splice(0));
   });

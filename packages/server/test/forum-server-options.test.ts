@@ -1,18 +1,14 @@
 /** startForumServer refuses option values it cannot honour before it opens anything (embedding callers skip the command line's checks). */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { startForumServer } from '../src/forum-server.js';
 
 describe('startForumServer options', () => {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const { dirs } = cleanupAfterEach();
 
   it('refuses an idle timeout no timer can wait (over 2^31 - 1 ms, 0, NaN) with ERR_OUT_OF_RANGE, and leaves the data directory untouched', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'forum-options-'));
+    const dir = await tempDir('forum-options');
     dirs.push(dir);
     // Before: 3,000,000,000 ms was taken, and every session's idle timer then fired after 1 ms and re-armed.
     for (const idleTimeoutMs of [3_000_000_000, 2 ** 31, 0, Number.NaN]) {

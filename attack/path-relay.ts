@@ -1,0 +1,160 @@
+/**
+ * Attack round 8, angle 4: an attacker on the path (a userspace UDP relay the
+ * client talks through) against the built server and forum-client.
+ *
+ *   npx tsx attack/path-relay.ts rebind     # NAT rebinding mid-session: the relay's upstream port changes
+ *   npx tsx attack/path-relay.ts zombie     # withhold 1 in 3 genuine client datagrams, kill the client, release them one per 8 s
+ *   npx tsx attack/path-relay.ts baseline   # kill the client, release nothing (control for zombie)
+ *   npx tsx attack/path-relay.ts redirect   # copy every client datagram from a second source port as well
+ *
+ * Each prints how the client's session fared and how long after the client was
+ * gone the same account could log in again (`U has already logged in` until then).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
+const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
+const mode = process.argv[2] ?? 'rebind';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const proc = (args: string[], label: string): { child: ChildProcess; out: () => string; exited: Promise<number | null> } => {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin?.on('error', () => undefined);
+  void label;
+  return { child, out: () => out, exited: new Promise((r) => child.once('exit', (c) => r(c))) };
+};
+const waitFor = async (f: () => boolean, ms: number): Promise<boolean> => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (f()) return true;
+    await sleep(20);
+  }
+  return f();
+};
+
+/** The relay: one client address; upstream socket replaceable (rebinding); client datagrams may be withheld. */
+const relay = async (serverPort: number) => {
+  const front = dgram.createSocket('udp4');
+  await new Promise<void>((r) => front.bind(0, '127.0.0.1', () => r()));
+  let client: { address: string; port: number } | undefined;
+  const newUpstream = async (): Promise<dgram.Socket> => {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    s.on('message', (m) => {
+      if (client !== undefined) front.send(m, client.port, client.address);
+    });
+    return s;
+  };
+  let up = await newUpstream();
+  const extra = await newUpstream();
+  const state = { withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false };
+  front.on('message', (m, rinfo) => {
+    client = { address: rinfo.address, port: rinfo.port };
+    state.n++;
+    if (state.dropAll) return;
+    if (state.withholdEvery > 0 && state.n % state.withholdEvery === 0) {
+      state.held.push(Buffer.from(m));
+      return;
+    }
+    state.forwarded++;
+    up.send(m, serverPort, '127.0.0.1');
+    if (state.copyFromExtra) extra.send(m, serverPort, '127.0.0.1');
+  });
+  return {
+    port: (front.address() as { port: number }).port,
+    state,
+    rebind: async () => {
+      const old = up;
+      up = await newUpstream();
+      old.close();
+    },
+    release: (m: Buffer) => up.send(m, serverPort, '127.0.0.1'),
+    close: () => {
+      front.close();
+      up.close();
+      extra.close();
+    },
+  };
+};
+
+const main = async (): Promise<void> => {
+  const dir = await mkdtemp(join(tmpdir(), 'a8-relay-'));
+  const server = proc([SERVER_BIN, '0', '--data-dir', dir, '--transfer-port', '0'], 'server');
+  await waitFor(() => server.out().includes('Waiting for clients'), 10_000);
+  const port = Number(/UDP [^ ]+:([0-9]+)/.exec(server.out())?.[1]);
+  const r = await relay(port);
+  const kh = join(dir, 'kh');
+  const client = proc([CLIENT_BIN, String(r.port), '--known-hosts', kh], 'client');
+  client.child.stdin?.write('alice\npw\n');
+  await waitFor(() => client.out().includes('Welcome'), 10_000);
+  client.child.stdin?.write('CRT t\nMSG t before\n');
+  await waitFor(() => client.out().includes('Message posted'), 5_000);
+  console.log(`[${mode}] logged in through relay; datagrams so far ${r.state.n}`);
+  const t0 = Date.now();
+  if (mode === 'rebind') {
+    await r.rebind();
+    client.child.stdin?.write('MSG t after-rebind\n');
+    const ok = await waitFor(() => client.out().includes('after-rebind') || /Message posted to t thread[\s\S]*Message posted to t thread/.test(client.out()), 15_000);
+    await waitFor(() => client.child.exitCode !== null, 15_000);
+    console.log(`[rebind] MSG after rebinding answered: ${ok}; client exit ${client.child.exitCode} after ${Date.now() - t0} ms; client said: ${JSON.stringify(client.out().split('\n').slice(-4).join(' | '))}`);
+  } else if (mode === 'redirect') {
+    r.state.copyFromExtra = true;
+    client.child.stdin?.write('MSG t with-copies\n');
+    await sleep(3000);
+    const posted = (client.out().match(/Message posted/g) ?? []).length;
+    console.log(`[redirect] copies from another port: client still working: ${posted === 2 && client.child.exitCode === null}; server log: ${JSON.stringify(server.out().split('\n').slice(-3))}`);
+    r.state.copyFromExtra = false;
+  }
+  if (mode === 'zombie' || mode === 'baseline') {
+    // Let the session run a while with 1 in 3 client datagrams withheld (the client resends what is lost).
+    r.state.withholdEvery = mode === 'zombie' ? 3 : 0;
+    for (let i = 0; i < 20; i++) {
+      client.child.stdin?.write(`MSG t m${i}\n`);
+      await sleep(300);
+    }
+    r.state.withholdEvery = 0;
+    console.log(`[${mode}] held ${r.state.held.length} genuine datagrams`);
+  }
+  // The client goes away (killed: no XIT, no CLOSE).
+  client.child.kill('SIGKILL');
+  await client.exited;
+  const gone = Date.now();
+  let releaser: NodeJS.Timeout | undefined;
+  if (mode === 'zombie') {
+    // Newest first: packet numbers within the replay window of the largest the server saw.
+    const held = r.state.held.reverse();
+    releaser = setInterval(() => {
+      const m = held.shift();
+      if (m !== undefined) r.release(m);
+    }, 8_000);
+    r.release(held.shift() as Buffer);
+  }
+  // How long until alice can log in again from a fresh client (direct, not through the relay).
+  let loggedIn = -1;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const c = proc([CLIENT_BIN, String(port), '--known-hosts', kh], 'probe');
+    c.child.stdin?.write('alice\npw\n');
+    await waitFor(() => /Welcome|already logged in/.test(c.out()) || c.child.exitCode !== null, 8_000);
+    const welcomed = c.out().includes('Welcome');
+    c.child.kill('SIGKILL');
+    if (welcomed) {
+      loggedIn = Date.now() - gone;
+      break;
+    }
+    await sleep(2_000);
+  }
+  if (releaser !== undefined) clearInterval(releaser);
+  console.log(`[${mode}] alice could log in again ${loggedIn} ms after her client was killed`);
+  r.close();
+  server.child.kill('SIGTERM');
+  await server.exited;
+};
+await main();
+process.exit(0);

@@ -80,6 +80,7 @@ const main = async (): Promise<void> => {
     }
     const answer = await up;
     tally(`${kind}: ${answer.slice(0, 60)}`);
+    if (answer.includes('quota')) console.error(`iteration ${i} (${kind}): ${answer}`);
     if (other !== undefined) {
       const o = await other;
       tally(`parallel other: ${o.slice(0, 60)}`);
@@ -111,6 +112,8 @@ const main = async (): Promise<void> => {
     }
   };
   await check('running');
+  // With A8_DEBUG and a server build that logs its quota walks (see README-8.md), their durations.
+  if (process.env.A8_DEBUG !== undefined) console.error(server.out.split('\n').filter((l) => l.includes('A8') || l.includes('quota')).join('\n'));
   abort.abort();
   server.child.kill('SIGKILL');
   await server.exited;

@@ -71,9 +71,17 @@ const stats = { rounds: 0, ackedMsgs: 0, unackedMsgs: 0, edits: 0, uploads: 0, d
 
 const runRound = async (round: number): Promise<void> => {
   const dir = await mkdtemp(join(tmpdir(), 'a8-crash-'));
-  const port = 40_000 + Math.floor(rand() * 20_000);
+  // A random port may be taken by another process: try others.
+  let port = 0;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  for (let attempt = 0; server === undefined; attempt++) {
+    port = 40_000 + Math.floor(rand() * 20_000);
+    server = await startServer(dir, port, port + 1).catch((e: unknown) => {
+      if (attempt >= 5 || !String(e).includes('EADDRINUSE')) throw e;
+      return undefined;
+    });
+  }
   const tcp = port + 1;
-  let server = await startServer(dir, port, tcp);
   const abort = new AbortController();
   const { signal } = abort;
   setMaxListeners(0, signal);

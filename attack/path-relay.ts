@@ -6,6 +6,7 @@
  *   npx tsx attack/path-relay.ts zombie     # withhold 1 in 3 genuine client datagrams, kill the client, release them one per 8 s
  *   npx tsx attack/path-relay.ts baseline   # kill the client, release nothing (control for zombie)
  *   npx tsx attack/path-relay.ts redirect   # copy every client datagram from a second source port as well
+ *   npx tsx attack/path-relay.ts mangle     # both ways: each datagram sent 3 times, 1 in 10 cut to a random length, all delayed 0–40 ms (reordered)
  *
  * Each prints how the client's session fared and how long after the client was
  * gone the same account could log in again (`U has already logged in` until then).
@@ -48,13 +49,27 @@ const relay = async (serverPort: number) => {
     const s = dgram.createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
     s.on('message', (m) => {
-      if (client !== undefined) front.send(m, client.port, client.address);
+      const c = client;
+      if (c === undefined) return;
+      if (state.mangle) mangled(m, (b) => front.send(b, c.port, c.address));
+      else front.send(m, c.port, c.address);
     });
     return s;
   };
   let up = await newUpstream();
   const extra = await newUpstream();
-  const state = { withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false };
+  const state = { withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false, mangle: false, truncated: 0 };
+  /** Sends `m` as mangled: three copies, one in ten cut short, each after 0–40 ms. */
+  const mangled = (m: Buffer, send: (b: Buffer) => void): void => {
+    for (let k = 0; k < 3; k++) {
+      let b = m;
+      if (Math.random() < 0.1) {
+        b = m.subarray(0, Math.floor(Math.random() * m.length));
+        state.truncated++;
+      }
+      setTimeout(() => send(b), Math.random() * 40);
+    }
+  };
   front.on('message', (m, rinfo) => {
     client = { address: rinfo.address, port: rinfo.port };
     state.n++;
@@ -64,6 +79,7 @@ const relay = async (serverPort: number) => {
       return;
     }
     state.forwarded++;
+    if (state.mangle) return mangled(m, (b) => up.send(b, serverPort, '127.0.0.1'));
     up.send(m, serverPort, '127.0.0.1');
     if (state.copyFromExtra) extra.send(m, serverPort, '127.0.0.1');
   });
@@ -91,6 +107,7 @@ const main = async (): Promise<void> => {
   const port = Number(/UDP [^ ]+:([0-9]+)/.exec(server.out())?.[1]);
   const r = await relay(port);
   const kh = join(dir, 'kh');
+  if (mode === 'mangle') r.state.mangle = true;
   const client = proc([CLIENT_BIN, String(r.port), '--known-hosts', kh], 'client');
   client.child.stdin?.write('alice\npw\n');
   await waitFor(() => client.out().includes('Welcome'), 10_000);
@@ -104,6 +121,14 @@ const main = async (): Promise<void> => {
     const ok = await waitFor(() => client.out().includes('after-rebind') || /Message posted to t thread[\s\S]*Message posted to t thread/.test(client.out()), 15_000);
     await waitFor(() => client.child.exitCode !== null, 15_000);
     console.log(`[rebind] MSG after rebinding answered: ${ok}; client exit ${client.child.exitCode} after ${Date.now() - t0} ms; client said: ${JSON.stringify(client.out().split('\n').slice(-4).join(' | '))}`);
+  } else if (mode === 'mangle') {
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) client.child.stdin?.write(`MSG t mangled-${i} ${'z'.repeat(i * 100)}\n`);
+    client.child.stdin?.write('RDT t\n');
+    const ok = await waitFor(() => client.out().includes('mangled-29'), 30_000);
+    const posted = (client.out().match(/Message posted to t thread/g) ?? []).length;
+    const read = client.out().split('\n').filter((l) => /^[0-9]+ alice: mangled-/.test(l.replace(/^.*?: (?=[0-9]+ alice)/, ''))).length;
+    console.log(`[mangle] 30 MSGs and an RDT through the mangling relay: ${posted - 1} of 30 posted, RDT listed ${ok ? 'all' : 'not all'} (${read} lines seen) in ${Date.now() - started} ms; ${r.state.truncated} datagrams cut short; server dropped: ${JSON.stringify(server.out().split('\n').filter((l) => /drop|auth|replay/i.test(l)).slice(0, 3))}`);
   } else if (mode === 'redirect') {
     r.state.copyFromExtra = true;
     client.child.stdin?.write('MSG t with-copies\n');

@@ -76,6 +76,20 @@ client.stdout.on('data', (d: Buffer) => (clientOut += d.toString()));
 client.stdin.end(`acct${accounts - 1}x\npw\nDWN big f.bin\nXIT\n`);
 await new Promise((r) => client.once('exit', r));
 const clientLine = clientOut.split('\n').find((l) => l.includes('Download of')) ?? '(none)';
+// RMV of the thread while its 16 downloads are stuck: how long it takes, and whether the file's descriptors go.
+const fds = async (): Promise<number> => {
+  const { readdir: rd, readlink } = await import('node:fs/promises');
+  let n = 0;
+  for (const fd of await rd(`/proc/${server.child.pid}/fd`)) if ((await readlink(`/proc/${server.child.pid}/fd/${fd}`).catch(() => '')).includes('big-f.bin')) n++;
+  return n;
+};
+const fdsBefore = await fds();
+const t0 = performance.now();
+const rmv = await owner.request('RMV', ['big']);
+const rmvMs = Math.round(performance.now() - t0);
+await new Promise((r) => setTimeout(r, 200));
+const fdsAfter = await fds();
+console.log(`RMV with the downloads stuck: ${JSON.stringify(rmv.lines)} in ${rmvMs} ms; descriptors of the file ${fdsBefore} before, ${fdsAfter} 200 ms after`);
 for (const s of sockets) s.destroy();
 await new Promise((r) => setTimeout(r, 2000));
 const after = await rss();

@@ -6,6 +6,7 @@
  *   npx tsx attack/path-relay.ts zombie     # withhold 1 in 3 genuine client datagrams, kill the client, release them one per 8 s
  *   npx tsx attack/path-relay.ts baseline   # kill the client, release nothing (control for zombie)
  *   npx tsx attack/path-relay.ts redirect   # copy every client datagram from a second source port as well
+ *   npx tsx attack/path-relay.ts replay     # record every client datagram; 35 s later (past the cookie's 30 s) replay them all, in order, within the session and after it ended
  *   npx tsx attack/path-relay.ts mangle     # both ways: each datagram sent 3 times, 1 in 10 cut to a random length, all delayed 0–40 ms (reordered)
  *
  * Each prints how the client's session fared and how long after the client was
@@ -58,7 +59,8 @@ const relay = async (serverPort: number) => {
   };
   let up = await newUpstream();
   const extra = await newUpstream();
-  const state = { withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false, mangle: false, truncated: 0 };
+  const recorded: Buffer[] = [];
+  const state = { recorded, record: false, withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false, mangle: false, truncated: 0 };
   /** Sends `m` as mangled: three copies, one in ten cut short, each after 0–40 ms. */
   const mangled = (m: Buffer, send: (b: Buffer) => void): void => {
     for (let k = 0; k < 3; k++) {
@@ -73,6 +75,7 @@ const relay = async (serverPort: number) => {
   front.on('message', (m, rinfo) => {
     client = { address: rinfo.address, port: rinfo.port };
     state.n++;
+    if (state.record) recorded.push(Buffer.from(m));
     if (state.dropAll) return;
     if (state.withholdEvery > 0 && state.n % state.withholdEvery === 0) {
       state.held.push(Buffer.from(m));
@@ -108,6 +111,7 @@ const main = async (): Promise<void> => {
   const r = await relay(port);
   const kh = join(dir, 'kh');
   if (mode === 'mangle') r.state.mangle = true;
+  if (mode === 'replay') r.state.record = true;
   const client = proc([CLIENT_BIN, String(r.port), '--known-hosts', kh], 'client');
   client.child.stdin?.write('alice\npw\n');
   await waitFor(() => client.out().includes('Welcome'), 10_000);
@@ -129,6 +133,25 @@ const main = async (): Promise<void> => {
     const posted = (client.out().match(/Message posted to t thread/g) ?? []).length;
     const read = client.out().split('\n').filter((l) => /^[0-9]+ alice: mangled-/.test(l.replace(/^.*?: (?=[0-9]+ alice)/, ''))).length;
     console.log(`[mangle] 30 MSGs and an RDT through the mangling relay: ${posted - 1} of 30 posted, RDT listed ${ok ? 'all' : 'not all'} (${read} lines seen) in ${Date.now() - started} ms; ${r.state.truncated} datagrams cut short; server dropped: ${JSON.stringify(server.out().split('\n').filter((l) => /drop|auth|replay/i.test(l)).slice(0, 3))}`);
+  } else if (mode === 'replay') {
+    client.child.stdin?.write('MSG t once\n');
+    await waitFor(() => (client.out().match(/Message posted/g) ?? []).length === 2, 5_000);
+    r.state.record = false;
+    const n = r.state.recorded.length;
+    console.log(`[replay] recorded ${n} client datagrams (handshake, login, CRT, 2 MSG); waiting 35 s`);
+    await sleep(35_000);
+    for (const m of r.state.recorded) r.release(m);
+    await sleep(1_000);
+    client.child.stdin?.write('RDT t\n');
+    await waitFor(() => /[0-9]+ alice: once/.test(client.out()), 5_000);
+    const onceLines = client.out().split('\n').filter((l) => / alice: once$/.test(l)).length;
+    console.log(`[replay] after replaying all ${n} within the session: 'once' listed ${onceLines} time(s); client alive: ${client.child.exitCode === null}; server log since: ${JSON.stringify(server.out().split('\n').filter((l) => l !== '').slice(-3))}`);
+    client.child.stdin?.write('XIT\n');
+    await waitFor(() => client.child.exitCode !== null, 5_000);
+    const logLen = server.out().length;
+    for (const m of r.state.recorded) r.release(m);
+    await sleep(3_000);
+    console.log(`[replay] after XIT, all ${n} replayed again: server log since: ${JSON.stringify(server.out().slice(logLen).trim() || '(nothing)')}`);
   } else if (mode === 'redirect') {
     r.state.copyFromExtra = true;
     client.child.stdin?.write('MSG t with-copies\n');

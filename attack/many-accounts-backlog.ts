@@ -5,7 +5,7 @@
  * RDTs of a large thread and then go silent. Server RSS (from /proc) is sampled; a normal account's
  * MSG latency is measured meanwhile.
  *
- *   npx tsx attack/many-accounts-backlog.ts [accounts=20] [threadMiB=3] [seconds=20]
+ *   npx tsx attack/many-accounts-backlog.ts [accounts=20] [threadMiB=3] [seconds=20] [rdts=4]
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ import { session, startServer } from './forum-raw.js';
 const accounts = Number(process.argv[2] ?? 20);
 const threadMiB = Number(process.argv[3] ?? 3);
 const seconds = Number(process.argv[4] ?? 20);
+/** RDTs each account sends before going silent (1: nothing waits behind the first reply). */
+const rdts = Number(process.argv[5] ?? 4);
 const dir = await mkdtemp(join(tmpdir(), 'a8-backlog-'));
 const users = Array.from({ length: accounts }, (_, i) => `m${i}`);
 await writeFile(join(dir, 'credentials.txt'), [`alice pw-alice`, ...users.map((u) => `${u} pw`)].map((l) => `${l}\n`).join(''));
@@ -62,14 +64,15 @@ await Promise.all(
     while (replies < 2) await new Promise((r) => setTimeout(r, 10));
     proxies[i]?.silenceServer();
     // A few RDTs: the first reply alone passes the 1 MiB backlog; the rest wait behind it.
-    for (let k = 0; k < 4; k++) a.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+    for (let k = 0; k < rdts; k++) a.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
   }),
 );
 const t0 = Date.now();
 const samples: string[] = [];
 while (Date.now() - t0 < seconds * 1000) {
   await new Promise((r) => setTimeout(r, 5000));
-  samples.push(`${Math.round((Date.now() - t0) / 1000)} s: ${await rss()} MiB, ${conns.filter((c) => !c.closed).length} open`);
+  const ended = server.out.split('\n').filter((l) => /^m[0-9]+ exited/.test(l)).length;
+  samples.push(`${Math.round((Date.now() - t0) / 1000)} s: ${await rss()} MiB, ${accounts - ended} sessions left`);
 }
 normalRunning = false;
 await normalLoop;
@@ -78,6 +81,7 @@ await sampler;
 const sorted = [...latencies].sort((a, b) => a - b);
 const cut = server.out.split('\n').filter((l) => l.startsWith('Client is not acknowledging')).length;
 console.log(`${accounts} accounts, thread ${threadMiB} MiB: server RSS ${base} MiB before, peak ${peak} MiB (+${peak - base}, ${((peak - base) / accounts).toFixed(1)} MiB an account); ${samples.join('; ')}; cut off for not acknowledging: ${cut}; normal MSG p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms (${sorted.length})`);
+if (process.env.A8_LOG !== undefined) console.log(server.out.split('\n').filter((l) => !/issued|note/.test(l)).slice(-12).join('\n'));
 conns.forEach((c) => c.destroy());
 abort.abort();
 await Promise.all(proxies.map((p) => p.close()));

@@ -112,6 +112,34 @@ describe('NAT rebinding: the server follows its client to a new port', () => {
     expect(p.server.hosts.size).toBe(0);
   });
 
+  it('a client that only receives (a download) is found at its new port by its next packet, its keep-alive PING', () => {
+    const idle = { idleTimeoutMs: 10_000 };
+    const p = makePair({ client: idle, server: idle });
+    p.sim.runFor(300);
+    const sc = p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>;
+    const sent = messages(200);
+    for (const m of sent) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(150);
+    // Rebound at an instant the client owes no ACK: it then has nothing to send until its keep-alive.
+    while (p.conn.acks.deadline() !== Number.POSITIVE_INFINITY) p.sim.step();
+    const before = messagesOf(p.clientEvents).length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(sent.length);
+    p.sim.rebind(CLIENT, REBOUND);
+    const rebindAt = p.sim.now;
+    p.sim.runFor(20_000);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expect(sc.state).toBe('established');
+    expect(sc.remote).toBe(REBOUND);
+    const movedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at as number;
+    // Nothing reached the client after the rebinding, so it had nothing to acknowledge: its keep-alive (half the
+    // 10 s idle timeout after it last heard from the server) was its first packet from the new port.
+    expect(movedAt - rebindAt).toBeGreaterThan(4_000);
+    expect(movedAt - rebindAt).toBeLessThan(5_500);
+    expect(p.server.stats().migrations).toBe(1);
+  });
+
   it('a plaintext connection is not migrated: packets from the new port are dropped unopened, as before', () => {
     const p = makePair({ client: { plaintext: true }, server: { plaintext: true } });
     p.sim.runFor(300);

@@ -363,7 +363,8 @@ export class Endpoint implements SansIoEndpoint {
   /**
    * @internal The client of `conn` moved to `conn.remote` from `previous` (same host, another port):
    * the handshake's dedupe entry follows it, so `forget`/`remove` find it. The per-host tally needs
-   * nothing: it counts the host, which did not change.
+   * nothing: it counts the host, which did not change. The spent cookie stays spent under the old
+   * address: a cookie is bound to the address it was minted for, so it opens nothing at the new one.
    */
   migrated(conn: Connection, previous: PeerAddress): void {
     const old = `${previous}/${conn.remoteCid}`;

@@ -1,6 +1,7 @@
 /**
- * A DATA or PROTECTED packet arriving on a connection: opened (one that
- * does not authenticate is dropped, never answered), its frames parsed into
+ * A DATA or PROTECTED packet arriving on a connection (from its address, or
+ * on a server from another port of its client's host: migration.ts): opened
+ * (one that does not authenticate is dropped, never answered), its frames parsed into
  * the thread's shared scratch (receive/received-frames.ts), each frame
  * handed to the mechanism it concerns, and the scratch let go of the
  * datagram afterwards.

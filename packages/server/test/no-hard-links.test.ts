@@ -1,13 +1,14 @@
 /**
- * The data directory lock where the file system refuses hard links (vfat, CIFS, some FUSE ones):
- * node:fs/promises' `link` is replaced for this file, so the server's own default path meets the
- * refusal as it would on such a mount.
+ * The data directory lock and the identity key where the file system refuses hard links (vfat, CIFS,
+ * some FUSE ones): node:fs/promises' `link` is replaced for this file, so the server's own default
+ * path meets the refusal as it would on such a mount.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { LOCK_FILE, lockDataDir } from '../src/data-dir-lock.js';
+import { IDENTITY_FILE, loadOrCreateIdentity } from '../src/identity-key.js';
 
 const refusals = vi.hoisted(() => ({ code: 'EPERM', count: 0 }));
 vi.mock('node:fs/promises', async (original) => {
@@ -38,4 +39,24 @@ describe('data directory lock without hard links', () => {
       expect(await readdir(dir)).toEqual([]);
     });
   }
+});
+
+describe('identity key without hard links', () => {
+  const { dirs } = cleanupAfterEach();
+
+  it('the key is created in place (mode 0600), loaded again as the same key, and two servers creating it at once get the same one', async () => {
+    refusals.code = 'EPERM';
+    const dir = await tempDir('forum-identity');
+    dirs.push(dir);
+    const before = refusals.count;
+    // Before: the link's EPERM was thrown, and forum-server did not start.
+    const [a, b] = await Promise.all([loadOrCreateIdentity(dir), loadOrCreateIdentity(dir)]);
+    expect(refusals.count).toBeGreaterThan(before);
+    expect(a.fingerprint).toBe(b.fingerprint);
+    expect([a.created, b.created].sort()).toEqual([false, true]);
+    expect((await stat(join(dir, IDENTITY_FILE))).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual([IDENTITY_FILE]);
+    const again = await loadOrCreateIdentity(dir);
+    expect(again).toMatchObject({ created: false, fingerprint: a.fingerprint });
+  });
 });

@@ -7,9 +7,12 @@
  * it runs, naming its process id and where that id means something (host
  * name, boot id, process-id namespace); another refuses to start on the
  * directory while that process lives, and takes over a lock whose process is
- * provably gone (a server killed with SIGKILL), saying so. A lock from another
- * host, container or boot cannot be checked from here and is refused, with
- * the way to remove it.
+ * provably gone (a server killed with SIGKILL), saying so. The holder renews
+ * the lock's modification time every `RENEW_MS`: a lock of this host from an
+ * earlier boot is gone with that boot, and one of another container of this
+ * boot (whose processes cannot be seen from here) is stale once it goes
+ * unrenewed for `STALE_MS`. A lock from another host cannot be checked from
+ * here and is refused, with the way to remove it.
  */
 import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
@@ -50,6 +53,10 @@ export interface LockFs {
   readonly unlink: (path: string) => Promise<void>;
   readonly mkdir: (path: string) => Promise<unknown>;
   readonly realpath: (path: string) => Promise<string>;
+  /** The file's modification time, ms since the epoch. */
+  readonly mtimeMs: (path: string) => Promise<number>;
+  /** Sets the file's modification time to now (the holder's renewal). */
+  readonly touch: (path: string) => Promise<void>;
 }
 
 /** Options of {@link lockDataDir}; the defaults are the real ones, tests replace them. */
@@ -60,16 +67,42 @@ export interface LockOptions {
   readonly place?: LockPlace;
   /** How long a lock file that holds no complete record counts as one being written (default 3000 ms). */
   readonly partialGraceMs?: number;
+  /** How often the holder renews its lock's modification time (default `RENEW_MS`). */
+  readonly renewMs?: number;
+  /** How long a lock of another container of this host may go unrenewed before it is stale (default `STALE_MS`). */
+  readonly staleMs?: number;
+  /** Told once when the start waits to see whether such a lock is renewed (for the log). */
+  readonly onWait?: (message: string) => void;
 }
 
-// Looked up at each call (not bound at import), so a test's module mock of node:fs/promises reaches it.
-const realFs: LockFs = {
+/** How often a holder renews its lock (its modification time), ms. */
+export const RENEW_MS = 5_000;
+
+/**
+ * How long a lock of another process-id namespace of this host and boot (a
+ * container killed and started again gets a new one) may go unrenewed before
+ * it counts as stale, ms: six renewals missed, so a server whose event loop
+ * stalls for a while keeps its lock, and a restarted container waits at most
+ * this long for its own lock instead of needing an operator.
+ */
+export const STALE_MS = 30_000;
+
+/**
+ * The lock's operations on `node:fs`, looked up at each call (not bound at import), so a test's module
+ * mock of node:fs/promises reaches them.
+ */
+export const nodeLockFs: LockFs = {
   link: (existing, path) => nodeFs.link(existing, path),
   writeFile: (path, data, options) => nodeFs.writeFile(path, data, options),
   readFile: (path) => nodeFs.readFile(path, 'utf8'),
   unlink: (path) => nodeFs.unlink(path),
   mkdir: (path) => nodeFs.mkdir(path, { recursive: true }),
   realpath: (path) => nodeFs.realpath(path),
+  mtimeMs: async (path) => (await nodeFs.stat(path)).mtimeMs,
+  touch: async (path) => {
+    const now = new Date();
+    await nodeFs.utimes(path, now, now);
+  },
 };
 
 const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
@@ -137,44 +170,73 @@ const running = (pid: number): boolean => {
 type Verdict =
   | { readonly kind: 'held'; readonly why: string }
   | { readonly kind: 'stale'; readonly why: string }
-  | { readonly kind: 'being-written' };
+  | { readonly kind: 'being-written' }
+  | { readonly kind: 'unrenewed' };
 
-/** Why a lock from `there` cannot be checked from `here` (`undefined`: the same process-id space). */
-const elsewhere = (there: LockPlace, here: LockPlace): string | undefined => {
-  if (there.host !== here.host) return `on host ${JSON.stringify(there.host)}`;
-  if (there.boot !== here.boot) return `on this host (${JSON.stringify(here.host)}) before a restart or on another machine of that name (boot id ${there.boot ?? 'unknown'}, now ${here.boot ?? 'unknown'})`;
-  if (there.pidns !== here.pidns) return `in another container or process-id namespace of this host (${there.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`;
-  return undefined;
+/**
+ * How the lock of a holder at `there` is judged from `here`: by its pid (the
+ * same process-id space), as gone (this host before a reboot: no process
+ * outlives its boot), by its renewals (another namespace of this boot: a
+ * container's processes cannot be seen from the next one), or not at all
+ * (another host).
+ */
+const placeRule = (there: LockPlace, here: LockPlace): 'pid' | 'earlier-boot' | 'renewals' | 'elsewhere' => {
+  if (there.host !== here.host) return 'elsewhere';
+  if (there.boot !== here.boot) return there.boot !== undefined && here.boot !== undefined ? 'earlier-boot' : 'elsewhere';
+  return there.pidns === here.pidns ? 'pid' : 'renewals';
 };
+
+/** What a judge knows of the lock file beyond its text. */
+interface LockSighting {
+  /** When this text was first seen, by this process's clock (`performance.now()`). */
+  readonly since: number;
+  /** Whether its modification time moved since this text was first seen: its holder renews it. */
+  readonly renewed: boolean;
+  /** How long ago it was last modified, ms (by the wall clock its holder renews it with). */
+  readonly ageMs: number;
+}
 
 /**
  * The verdict on a lock file that holds `text`. Stale only when it is
- * provably so: its process is of this process-id space and no longer runs, or
- * the file has held no complete record for `graceMs` (`partialSince`: when
- * this text was first seen, by this process's clock).
+ * provably so: its process is of this process-id space and no longer runs,
+ * it was taken before this host's last boot, it is another container's of
+ * this boot and went unrenewed for `staleMs`, or the file has held no
+ * complete record for `graceMs`.
  */
-const verdictOf = (text: string, path: string, here: LockPlace, partialSince: number, graceMs: number): Verdict => {
+const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighting, graceMs: number, staleMs: number): Verdict => {
   const r = recordOf(text);
   if (r.kind === 'partial') {
     // Created and not written yet (a file system without hard links creates it empty), or a server
     // killed as it wrote it: the first is done within milliseconds.
-    if (performance.now() - partialSince < graceMs) return { kind: 'being-written' };
+    if (performance.now() - seen.since < graceMs) return { kind: 'being-written' };
     return { kind: 'stale', why: 'a server killed as it started' };
   }
+  const held = (where: string): Verdict => ({ kind: 'held', why: `in use by forum-server process ${r.pid}${where} (${path}); one server per data directory` });
   if (r.kind === 'legacy') {
     // An older forum-server's lock knows no place: judged as that server judged it (this machine's pids).
-    if (running(r.pid)) return { kind: 'held', why: `in use by forum-server process ${r.pid} (${path}); one server per data directory` };
+    if (running(r.pid)) return held('');
     return { kind: 'stale', why: `process ${r.pid}, which is no longer running (an older forum-server's lock, without host)` };
   }
-  const away = elsewhere(r.place, here);
-  if (away !== undefined) {
-    return {
-      kind: 'held',
-      why: `in use by forum-server process ${r.pid} ${away} (${path}), which cannot be checked from here; one server per data directory. If no server runs there any more, delete ${path} and start again`,
-    };
+  switch (placeRule(r.place, here)) {
+    case 'pid':
+      if (running(r.pid)) return held('');
+      return { kind: 'stale', why: `process ${r.pid}, which is no longer running` };
+    case 'earlier-boot':
+      return { kind: 'stale', why: `process ${r.pid} before this host restarted (boot id ${r.place.boot ?? 'unknown'}, now ${here.boot ?? 'unknown'})` };
+    case 'renewals': {
+      const where = ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`;
+      if (seen.renewed) return held(`${where}, which renews it`);
+      // Unrenewed by its holder's clock, or for as long under watch here (a clock set back since it was written).
+      const unrenewed = Math.max(seen.ageMs, performance.now() - seen.since);
+      if (unrenewed >= staleMs) return { kind: 'stale', why: `process ${r.pid}${where}, unrenewed for ${Math.round(unrenewed / 1000)} s` };
+      return { kind: 'unrenewed' };
+    }
+    case 'elsewhere':
+      return {
+        kind: 'held',
+        why: `in use by forum-server process ${r.pid} on host ${JSON.stringify(r.place.host)} (${path}), which cannot be checked from here; one server per data directory. If no server runs there any more, delete ${path} and start again`,
+      };
   }
-  if (running(r.pid)) return { kind: 'held', why: `in use by forum-server process ${r.pid} (${path}); one server per data directory` };
-  return { kind: 'stale', why: `process ${r.pid}, which is no longer running` };
 };
 
 // The locks this process holds (by the directory's real path). A lock file naming this process's id
@@ -190,8 +252,11 @@ interface Locker {
   readonly fs: LockFs;
   readonly here: LockPlace;
   readonly graceMs: number;
-  /** When each partial text was first seen, per file (the clock of its grace). */
-  readonly partialSeen: Map<string, { readonly text: string; readonly since: number }>;
+  readonly staleMs: number;
+  readonly renewMs: number;
+  readonly onWait: ((message: string) => void) | undefined;
+  /** When each text was first seen and its modification time then, per file (the clocks of its grace and renewals). */
+  readonly seen: Map<string, { readonly text: string; readonly since: number; readonly mtimeMs: number | undefined }>;
 }
 
 /**
@@ -228,12 +293,20 @@ const created = async (l: Locker, path: string, content: string): Promise<boolea
   }
 };
 
-/** The verdict on the file `path` holding `text` (its grace clock kept in `l`). */
-const judged = (l: Locker, path: string, text: string): Verdict => {
-  const seen = l.partialSeen.get(path);
-  const since = seen !== undefined && seen.text === text ? seen.since : performance.now();
-  l.partialSeen.set(path, { text, since });
-  return verdictOf(text, path, l.here, since, l.graceMs);
+/** The verdict on the file `path` holding `text` (its clocks kept in `l`). */
+const judged = async (l: Locker, path: string, text: string): Promise<Verdict> => {
+  const mtimeMs = await l.fs.mtimeMs(path).catch(() => undefined);
+  const first = l.seen.get(path);
+  const again = first !== undefined && first.text === text;
+  const since = again ? first.since : performance.now();
+  const firstMtime = again ? first.mtimeMs : mtimeMs;
+  l.seen.set(path, { text, since, mtimeMs: firstMtime });
+  const sighting: LockSighting = {
+    since,
+    renewed: mtimeMs !== undefined && firstMtime !== undefined && mtimeMs !== firstMtime,
+    ageMs: mtimeMs === undefined ? 0 : Math.max(0, Date.now() - mtimeMs),
+  };
+  return verdictOf(text, path, l.here, sighting, l.graceMs, l.staleMs);
 };
 
 /**
@@ -251,7 +324,7 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<voi
   const guard = `${path}.takeover`;
   if (!(await created(l, guard, recordText(process.pid, l.here)))) {
     const text = await l.fs.readFile(guard).catch(() => undefined);
-    if (text !== undefined && judged(l, guard, text).kind === 'stale') {
+    if (text !== undefined && (await judged(l, guard, text)).kind === 'stale') {
       if ((await l.fs.readFile(guard).catch(() => undefined)) === text) await l.fs.unlink(guard).catch(() => undefined);
     } else {
       // Another server is taking over: it is done within milliseconds.
@@ -272,7 +345,7 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<voi
  * cannot be checked from here (another host, container or boot).
  */
 export const lockDataDir = async (dir: string, options: LockOptions = {}): Promise<DataDirLock> => {
-  const fs = options.fs ?? realFs;
+  const fs = options.fs ?? nodeLockFs;
   try {
     await fs.mkdir(dir);
   } catch (e) {
@@ -288,7 +361,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
   heldHere.add(here);
   try {
     const place = options.place ?? (await (placeHere ??= currentPlace()));
-    return await takeLock({ fs, here: place, graceMs: options.partialGraceMs ?? 3000, partialSeen: new Map() }, path, here);
+    return await takeLock({ fs, here: place, graceMs: options.partialGraceMs ?? 3000, staleMs: options.staleMs ?? STALE_MS, renewMs: options.renewMs ?? RENEW_MS, onWait: options.onWait, seen: new Map() }, path, here);
   } catch (e) {
     heldHere.delete(here);
     throw e;
@@ -298,18 +371,28 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
 /** {@link lockDataDir}'s loop: the lock file of `dir` at `path` taken, or a readable refusal. */
 const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLock> => {
   let tookOver: string | undefined;
+  let waited = false;
   const mine = recordText(process.pid, l.here);
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's
-  // takeover. A lock being written is waited for too, up to its grace (then it is stale): the bound is
-  // on the attempts that found something else.
+  // takeover. A lock being written is waited for too, up to its grace (then it is stale), and another
+  // container's up to STALE_MS for a renewal (then it is stale): the bound is on the attempts that found
+  // something else.
   for (let attempt = 0; attempt < 200; ) {
     if (await created(l, path, mine)) {
       let released = false;
+      // Renewed while it is ours (see STALE_MS); the timer keeps no process alive.
+      const renewal = setInterval(() => {
+        void (async () => {
+          if ((await l.fs.readFile(path).catch(() => '')) === mine) await l.fs.touch(path).catch(() => undefined);
+        })();
+      }, l.renewMs);
+      renewal.unref();
       return {
         tookOver,
         release: async () => {
           if (released) return;
           released = true;
+          clearInterval(renewal);
           // Only our own: a lock another server took over meanwhile stays.
           if ((await l.fs.readFile(path).catch(() => '')) === mine) await l.fs.unlink(path).catch(() => undefined);
           heldHere.delete(dir);
@@ -322,10 +405,16 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
       attempt++;
       continue;
     }
-    const verdict = judged(l, path, text);
+    const verdict = await judged(l, path, text);
     if (verdict.kind === 'held') throw new Error(verdict.why);
     if (verdict.kind === 'being-written') {
       await delay(20);
+      continue;
+    }
+    if (verdict.kind === 'unrenewed') {
+      if (!waited) l.onWait?.(`The data directory lock ${path} is another container's; waiting up to ${Math.round(l.staleMs / 1000)} s to see whether it is renewed`);
+      waited = true;
+      await delay(Math.min(500, l.renewMs / 4));
       continue;
     }
     attempt++;

@@ -250,7 +250,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
   try {
-    lock = await lockDataDir(options.dataDir);
+    lock = await lockDataDir(options.dataDir, { onWait: options.log });
   } catch (e) {
     throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -1,10 +1,10 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname } from 'node:os';
-import { LOCK_FILE, lockDataDir, type LockFs } from '../src/data-dir-lock.js';
+import { LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -70,23 +70,69 @@ describe('data directory lock: where the holder runs', () => {
     return { dir, lock: join(dir, LOCK_FILE) };
   };
 
-  it('a lock naming this very pid from another pid namespace of this host (two containers, both PID 1) is refused, saying how to remove it', async () => {
+  it('a lock of another pid namespace of this host (two containers, both PID 1) that its holder renews is refused, saying so', async () => {
     const here = await currentPlace();
     const other = { ...here, pidns: 'pid:[4026532999]' };
     const { dir, lock } = await lockedDir(lockOf(process.pid, other));
-    // Before: the lock named this process's id, read as a restart of it, and was taken over by both containers.
-    await expect(lockDataDir(dir)).rejects.toThrow(
-      `in use by forum-server process ${process.pid} in another container or process-id namespace of this host (pid:[4026532999], here ${here.pidns ?? 'unknown'}) (${lock}), which cannot be checked from here; one server per data directory. If no server runs there any more, delete ${lock} and start again`,
-    );
+    // The other container's server renews its lock's time as a live holder does.
+    const holder = setInterval(() => void utimes(lock, new Date(), new Date()).catch(() => undefined), 50);
+    const waits: string[] = [];
+    try {
+      // Before this: the lock named this process's id, read as a restart of it, and was taken over by both containers.
+      await expect(lockDataDir(dir, { renewMs: 50, onWait: (m) => waits.push(m) })).rejects.toThrow(
+        `in use by forum-server process ${process.pid} in another container or process-id namespace of this host (pid:[4026532999], here ${here.pidns ?? 'unknown'}), which renews it (${lock}); one server per data directory`,
+      );
+    } finally {
+      clearInterval(holder);
+    }
+    expect(waits).toEqual([`The data directory lock ${lock} is another container's; waiting up to 30 s to see whether it is renewed`]);
     expect(await readFile(lock, 'utf8')).toBe(lockOf(process.pid, other));
   });
 
-  it('a lock of another host, or of this host before a reboot, is refused even when its pid does not run here', async () => {
+  it('a lock of another pid namespace of this host left unrenewed (a container killed and started again) is taken over once stale', async () => {
+    const here = await currentPlace();
+    const other = { ...here, pidns: 'pid:[4026532999]' };
+    // Unrenewed since it was written: taken over once it has gone unrenewed for staleMs.
+    const fresh = await lockedDir(lockOf(1, other));
+    const start = performance.now();
+    const taken = await lockDataDir(fresh.dir, { renewMs: 50, staleMs: 400 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300);
+    expect(taken.tookOver).toMatch(/left by process 1 in another container or process-id namespace of this host \(pid:\[4026532999\], here .*\), unrenewed for 0 s$/);
+    await taken.release();
+    // Last modified a minute ago: stale at once (with the default 30 s).
+    const old = await lockedDir(lockOf(1, other));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(old.lock, minuteAgo, minuteAgo);
+    const at = performance.now();
+    const again = await lockDataDir(old.dir);
+    expect(performance.now() - at).toBeLessThan(5_000);
+    expect(again.tookOver).toMatch(/, unrenewed for 60 s$/);
+    await again.release();
+    // Before this: either lock was refused until an operator deleted it.
+  });
+
+  it('a holder renews its lock while it holds it, and stops when it gives it up', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const lock = join(dir, LOCK_FILE);
+    const held = await lockDataDir(dir, { renewMs: 50 });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    await expect.poll(async () => Date.now() - (await stat(lock)).mtimeMs, { timeout: 5_000 }).toBeLessThan(10_000);
+    await held.release();
+  });
+
+  it('a lock of another host is refused even when its pid does not run here; one of this host before a reboot is taken over', async () => {
     const here = await currentPlace();
     const away = await lockedDir(lockOf(GONE, { ...here, host: 'elsewhere.example' }));
-    await expect(lockDataDir(away.dir)).rejects.toThrow(`in use by forum-server process ${GONE} on host "elsewhere.example" (${away.lock})`);
+    await expect(lockDataDir(away.dir)).rejects.toThrow(`in use by forum-server process ${GONE} on host "elsewhere.example" (${away.lock}), which cannot be checked from here`);
     const before = await lockedDir(lockOf(GONE, { ...here, boot: '00000000-0000-0000-0000-000000000000' }));
-    await expect(lockDataDir(before.dir)).rejects.toThrow('before a restart or on another machine of that name (boot id 00000000-0000-0000-0000-000000000000');
+    const taken = await lockDataDir(before.dir);
+    // Before this: refused until an operator deleted it, so a server did not come back by itself after a power cut.
+    expect(taken.tookOver).toBe(
+      `Took over the data directory lock ${before.lock}, left by process ${GONE} before this host restarted (boot id 00000000-0000-0000-0000-000000000000, now ${here.boot ?? 'unknown'})`,
+    );
+    await taken.release();
   });
 
   it('a lock of this host, boot and namespace whose process is gone is taken over; one whose process runs is refused', async () => {
@@ -115,6 +161,7 @@ describe('data directory lock on a file system without hard links', () => {
   const { dirs } = cleanupAfterEach();
   /** The real file system, with `link` failing as vfat's does, and a log of what the lock did. */
   const noLinks = (calls: string[], onRead?: (path: string, text: string) => Promise<void>): LockFs => ({
+    ...nodeLockFs,
     link: async (_existing, path) => {
       calls.push(`link ${basename(path)}`);
       throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });

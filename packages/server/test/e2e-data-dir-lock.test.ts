@@ -51,9 +51,11 @@ describe('forum-server data directory lock (real processes)', () => {
    * Starts `n` lock takers (`launcher` + the fixture, with `extra` arguments) on `dir`, lets them go
    * at once, and resolves with what each got (`held` or `refused: …`) once all have given it up.
    */
-  const race = async (dir: string, n: number, launcher: readonly string[], extra: readonly string[] = []): Promise<string[]> => {
+  const race = async (dir: string, n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string[]> => {
     const [cmd = process.execPath, ...pre] = launcher;
-    const children: ChildProcessWithoutNullStreams[] = Array.from({ length: n }, () => spawn(cmd, [...pre, '--import', 'tsx', fixture, dir, ...extra]));
+    const children: ChildProcessWithoutNullStreams[] = Array.from({ length: n }, () =>
+      spawn(cmd, [...pre, '--import', 'tsx', fixture, dir, ...extra], { env: { ...process.env, ...env } }),
+    );
     const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
     const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
     expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'ready'));
@@ -93,9 +95,13 @@ describe('forum-server data directory lock (real processes)', () => {
       // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
       if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
       // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
-      const results = await race(dir, 2, ['unshare', '--pid', '--fork', process.execPath]);
+      // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
+      const results = await race(dir, 2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
       expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-      expect(results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host')), results.join(' | ')).toHaveLength(1);
+      expect(
+        results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
+        results.join(' | '),
+      ).toHaveLength(1);
     }
   }, 60_000);
 

@@ -36,6 +36,7 @@ import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
+import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
@@ -249,7 +250,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
   try {
-    lock = await lockDataDir(options.dataDir);
+    lock = await lockDataDir(options.dataDir, { onWait: options.log });
   } catch (e) {
     throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -382,6 +383,14 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     accountCreationLimit: options.accountCreationLimit ?? {},
   });
   const requestRate = options.requestRate ?? DEFAULT_REQUEST_RATE;
+  // A hostile client wrote a log line per malformed request, as fast as its requests were paced (100 a second).
+  const clientLines = new LogLimiter(options.log);
+  const summaries = setInterval(() => clientLines.flush(performance.now()), LOG_SUMMARY_INTERVAL_MS);
+  summaries.unref();
+  const stopSummaries = (): void => {
+    clearInterval(summaries);
+    clientLines.flush(performance.now());
+  };
   const ctx = {
     store,
     registry: state.registry,
@@ -396,6 +405,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     loginRoom,
     log: options.log,
+    logFromHost: (host: string, kind: string, line: string) => clientLines.line(host, kind, line, performance.now()),
   };
   let refusedForMemory = 0;
   // Connections being served (not those refused, which linger a few seconds to deliver their refusal):
@@ -423,6 +433,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     close: async () => {
       await udp.close();
       await tcp.close();
+      stopSummaries();
       await state.close();
     },
     shutdown: async (graceMs = 2_000) => {
@@ -437,6 +448,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       await Promise.race([Promise.all(closed), deadline]);
       await tcp.close();
       await udp.close();
+      stopSummaries();
       // Last: the closed connections' session releases above ran against it; this also drops any
       // lease of this server still held (in PostgreSQL), so its users may log in elsewhere at once.
       await state.close();

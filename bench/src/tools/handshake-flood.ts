@@ -10,6 +10,8 @@
  * Reports handshakes a second (ACCEPTs with a server hello), refusals a
  * second by reason, attempts that got no answer within 500 ms, and the CPU
  * the server process and this one used (user + system, from /proc: Linux).
+ * Meanwhile a neighbour at the same address tries an honest `connect`
+ * every 250 ms: how many got in, were refused or timed out.
  *
  * Usage (from bench/): [FLOOD_PAUSE_MS=ms] node --import tsx src/tools/handshake-flood.ts
  *   [seconds=10] [sockets=128] [server flags, e.g. --handshake-rate 0]
@@ -22,6 +24,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'rudpx';
 import { nodeCryptoProvider } from '../../../packages/rudp/src/node/crypto-provider.js';
 import { startClientHandshake } from '../../../packages/rudp/src/crypto/index.js';
 import { handshakePrologue } from '../../../packages/rudp/src/core/security.js';
@@ -112,11 +115,28 @@ async function flood(index: number): Promise<void> {
   await finished;
 }
 
+const neighbour = { in: 0, refused: 0, other: 0 };
+/** The neighbour's tries, one every 250 ms while the flood runs. */
+async function neighbourTries(): Promise<void> {
+  while (running) {
+    const started = Date.now();
+    try {
+      const c = await connect({ port, host: '127.0.0.1', handshakeTimeoutMs: 2000 });
+      neighbour.in++;
+      c.destroy();
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ECONNREFUSED') neighbour.refused++;
+      else neighbour.other++;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, 250 - (Date.now() - started))));
+  }
+}
+
 const serverCpu0 = await cpuSeconds(server.pid as number);
 const selfCpu0 = process.cpuUsage();
 const t0 = Date.now();
 setTimeout(() => (running = false), seconds * 1000);
-await Promise.all(Array.from({ length: socketCount }, (_, i) => flood(i)));
+await Promise.all([...Array.from({ length: socketCount }, (_, i) => flood(i)), neighbourTries()]);
 const wall = (Date.now() - t0) / 1000;
 const serverCpu = (await cpuSeconds(server.pid as number)) - serverCpu0;
 const self = process.cpuUsage(selfCpu0);
@@ -126,6 +146,6 @@ await rm(dataDir, { recursive: true, force: true });
 const per = (n: number): string => (n / wall).toFixed(0);
 const refused = [...tally.refused].map(([reason, n]) => `reason ${reason}: ${n} (${per(n)}/s)`).join(', ') || 'none';
 console.log(
-  `server flags [${serverFlags.join(' ')}], ${socketCount} sockets, ${wall.toFixed(1)} s: handshakes ${tally.handshakes} (${per(tally.handshakes)}/s), refused ${refused}, unanswered ${tally.unanswered}, other ${tally.other}; ` +
+  `server flags [${serverFlags.join(' ')}], ${socketCount} sockets, ${wall.toFixed(1)} s: handshakes ${tally.handshakes} (${per(tally.handshakes)}/s), refused ${refused}, unanswered ${tally.unanswered}, other ${tally.other}; neighbour in ${neighbour.in}, refused ${neighbour.refused}, other ${neighbour.other}; ` +
     `server CPU ${serverCpu.toFixed(2)} s (${((serverCpu / wall) * 100).toFixed(0)} % of a core), flood CPU ${((self.user + self.system) / 1e6).toFixed(2)} s`,
 );

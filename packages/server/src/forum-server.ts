@@ -100,6 +100,13 @@ export interface ForumServerOptions {
    * one more is refused in the handshake. Default {@link DEFAULT_MAX_CONNECTIONS_PER_HOST}.
    */
   readonly maxConnectionsPerHost?: number;
+  /**
+   * Handshakes a second one client host may make the server start
+   * (`--handshake-rate`; rudp's `handshakesPerHostPerSecond`, in bursts of
+   * `maxConnectionsPerHost`, at least 256); one more is refused in the
+   * handshake. 0: no limit. Default {@link DEFAULT_HANDSHAKE_RATE}.
+   */
+  readonly handshakeRate?: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). Default forum-protocol's `DEFAULT_THREADS_PER_USER`. */
   readonly maxThreadsPerUser?: number;
   /**
@@ -139,6 +146,15 @@ export interface ForumServer {
  * hosts reached the default memory budget). See SECURITY.md, Known weaknesses.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
+
+/**
+ * Default of {@link ForumServerOptions.handshakeRate} (the command line's):
+ * rudp's own default, which a NAT of 128 users reconnecting at once, or a
+ * host reopening all its 256 places, does not reach (the burst takes them),
+ * while one host churning connections costs the server at most 64 key
+ * exchanges a second. See SECURITY.md, Known weaknesses.
+ */
+export const DEFAULT_HANDSHAKE_RATE: number = LIMIT_DEFAULTS.handshakeRate;
 
 /**
  * Default of {@link ForumServerOptions.maxConnectionsBeforeLogin}: far more
@@ -339,6 +355,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       host: options.host,
       identity: identity.keyPair,
       maxConnectionsPerHost: perHost,
+      handshakesPerHostPerSecond: options.handshakeRate ?? DEFAULT_HANDSHAKE_RATE,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
       ...TRANSPORT,
     });

@@ -32,10 +32,11 @@ import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, ReceivePool } from './receive/receive-pool.js';
 import { HostTally } from './host-tally.js';
+import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { mayComeFrom } from './connection/migration.js';
-import { type ConnectOverrides, ENDPOINT_KEYS, type EndpointConfig, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
+import { type ConnectOverrides, DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, ENDPOINT_KEYS, MIN_DEFAULT_HANDSHAKE_BURST, type EndpointConfig, checkHandshakeRate, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
 import { type DropCounts, type EndpointStats, newDropCounts } from './endpoint/endpoint-stats.js';
 import { AcceptKind, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
@@ -56,6 +57,8 @@ export class Endpoint implements SansIoEndpoint {
   readonly maxConnections: number;
   /** @internal Live server connections per client host and coarser IPv6 prefix (`hostLevels`; see `Connection.hostCounted`). */
   readonly hosts: HostTally;
+  /** @internal Handshakes per client host per second (`handshakesPerHostPerSecond`); `undefined`: no limit. */
+  readonly handshakeRate: HandshakeRate | undefined;
   /**
    * @internal Server connections draining, oldest first: no longer counted against their host, so at
    * `maxConnections` the oldest is ended early to make room. Else one host churning connections
@@ -123,7 +126,7 @@ export class Endpoint implements SansIoEndpoint {
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, maxReceiveBufferBytes, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, maxReceiveBufferBytes, ...conn } = config;
     checkConnectionIds(connectionIds);
     this.connectionIds = connectionIds;
     if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
@@ -132,6 +135,7 @@ export class Endpoint implements SansIoEndpoint {
     if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
     if (maxConnectionsPerHost !== undefined) checkNumber('maxConnectionsPerHost', maxConnectionsPerHost, { min: 1, max: 2 ** 31, integer: true });
+    checkHandshakeRate(handshakesPerHostPerSecond, handshakeBurstPerHost);
     if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
     if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
     if (maxReceiveBufferBytes !== undefined) checkMaxReceiveBufferBytes(maxReceiveBufferBytes);
@@ -141,6 +145,9 @@ export class Endpoint implements SansIoEndpoint {
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
     this.hosts = new HostTally(maxConnectionsPerHost ?? 1024);
+    const perSecond = handshakesPerHostPerSecond ?? DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND;
+    const burst = handshakeBurstPerHost ?? Math.max(maxConnectionsPerHost ?? 1024, MIN_DEFAULT_HANDSHAKE_BURST);
+    this.handshakeRate = perSecond > 0 ? new HandshakeRate(perSecond, burst) : undefined;
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.receivePool = new ReceivePool(maxReceiveBufferBytes ?? DEFAULT_MAX_RECEIVE_BUFFER_BYTES);
     this.cookies = new CookieJar(random, cookieLifetimeMs);

@@ -25,6 +25,8 @@ export interface DropCounts {
   full: number;
   /** INITIALs refused at `maxConnectionsPerHost` (of the host, or of its /56 or /48). */
   hostFull: number;
+  /** INITIALs refused at `handshakesPerHostPerSecond` (of the host, or of its /56 or /48): no handshake was started. */
+  hostRate: number;
   statelessQueueFull: number;
 }
 
@@ -77,6 +79,7 @@ export function newDropCounts(): DropCounts {
     unprotected: 0,
     full: 0,
     hostFull: 0,
+    hostRate: 0,
     statelessQueueFull: 0,
   };
 }

@@ -334,6 +334,7 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
       return partitioned;
     },
     rebind: async () => {
+      if (closed) return;
       const bound: Promise<unknown>[] = [];
       for (const client of clients.values()) {
         const socket = upstreamSocket(() => client);

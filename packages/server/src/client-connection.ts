@@ -140,7 +140,11 @@ export const refuseConnection = (conn: RudpConnection, reason: string): void => 
   });
 };
 
-/** `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling. */
+/**
+ * `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling.
+ * Only its host counts there (`hostOf`, `hostLevelsOf`), so taking it once is right: rudpx may follow the client
+ * to a new port (NAT rebinding), never to another host.
+ */
 const peerAddressOf = (conn: RudpConnection): string =>
   conn.remoteAddress.includes(':') ? `[${conn.remoteAddress}]:${conn.remotePort}` : `${conn.remoteAddress}:${conn.remotePort}`;
 

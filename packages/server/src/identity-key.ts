@@ -1,6 +1,8 @@
 /**
- * The server's identity: an X25519 key pair kept in the data directory,
- * created on first start (file mode 0600, written atomically). Clients pin its public key (their
+ * The server's identity: an X25519 key pair kept in the data directory (or
+ * the `--identity-file`), created on first start (file mode 0600, written
+ * whole and linked into place; created exclusively, `wx`, where the file
+ * system has no hard links). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';

@@ -365,7 +365,7 @@ export function decodeRetry(payload: Uint8Array): Uint8Array | undefined {
 /**
  * What an ACCEPT carries of the handshake. `Busy` is the server's refusal of
  * a client that proved its address, while the server is at a connection
- * limit or when the client's mode (encrypted or plaintext) is not the
+ * limit or the client's host past its handshake rate, or when the client's mode (encrypted or plaintext) is not the
  * server's: its handshake field is one `BusyReason` byte, and it makes no
  * connection.
  */

@@ -227,6 +227,11 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
         if (interrupts > 0) {
           if (input.promptPending) process.stdout.write('\n');
           out('Goodbye');
+        } else {
+          // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
+          // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
+          if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+          err(`End of input at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         }
         return quit(EXIT.ok);
       }

@@ -4,9 +4,10 @@
  * first contact prints the fingerprint and records it; a changed key refuses.
  */
 import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, parseKnownHosts, type KnownHosts } from 'forum-protocol';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, nodeCryptoProvider } from 'rudpx';
 
 /** The default file: `~/.forum-client/known_hosts`. */
@@ -26,9 +27,45 @@ export const loadKnownHosts = async (path: string): Promise<{ readonly text: str
 /** The decision on a server's key: go on (after printing `lines`), or refuse (printing `lines`). */
 export type ServerTrust = { readonly ok: boolean; readonly lines: readonly string[] };
 
+/** How long a first contact waits for another client's (held for milliseconds) before appending unlocked. */
+export const KNOWN_HOSTS_LOCK_WAIT_MS = 2000;
+/** A lock file older than this is a client's killed while it held it: deleted. */
+export const KNOWN_HOSTS_LOCK_STALE_MS = 10_000;
+
+/**
+ * Takes `FILE.lock` (created exclusively, naming this process): resolves with
+ * its release, or with why it could not be had within
+ * {@link KNOWN_HOSTS_LOCK_WAIT_MS} (the caller then appends without it).
+ */
+const lockKnownHosts = async (path: string): Promise<{ readonly release: () => Promise<void> } | { readonly problem: string }> => {
+  const lock = `${path}.lock`;
+  const deadline = performance.now() + KNOWN_HOSTS_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return { release: () => unlink(lock).catch(() => undefined) };
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EEXIST') return { problem: `could not lock ${lock}: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    const age = await stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > KNOWN_HOSTS_LOCK_STALE_MS) {
+      await unlink(lock).catch(() => undefined);
+      continue;
+    }
+    if (performance.now() >= deadline) return { problem: `${lock} stayed locked for ${KNOWN_HOSTS_LOCK_WAIT_MS / 1000} s (delete it if no forum-client is starting)` };
+    await delay(10);
+  }
+};
+
 /**
  * Decides whether to trust `offered`, the key the server at `id` proved it
- * holds, and records it on first contact (directory 0700, file 0600).
+ * holds, and records it on first contact (directory 0700, file 0600). The
+ * record is checked again and appended under `FILE.lock`, so clients meeting
+ * the server at once write one line, and one that was offered another key
+ * than the one just recorded is refused as a changed key.
  */
 export const trustServerKey = async (path: string, id: string, offered: Uint8Array): Promise<ServerTrust> => {
   const { text, hosts } = await loadKnownHosts(path);
@@ -41,11 +78,25 @@ export const trustServerKey = async (path: string, id: string, offered: Uint8Arr
   const lines = [...damaged, ...firstContactMessage(id, fp(offered), path)];
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    // Appended, not rewritten from the text read: bytes that are not UTF-8 stay as they were (a rewrite
-    // turned them into U+FFFD), and a line another client added since is not lost.
-    await appendFile(path, appendKnownHost(text, id, offered).slice(text.length), { mode: 0o600 });
   } catch (e) {
     lines.push(`Warning: could not record it in ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    return { ok: true, lines };
+  }
+  const lock = await lockKnownHosts(path);
+  if ('problem' in lock) lines.push(`Warning: ${lock.problem}`);
+  try {
+    // Read again under the lock: another client may have recorded this server since.
+    const now = 'release' in lock ? await loadKnownHosts(path) : { text, hosts };
+    const again = checkHostKey(now.hosts, id, offered);
+    if (again.kind === 'trusted') return { ok: true, lines };
+    if (again.kind === 'changed') return { ok: false, lines: [...damaged, ...changedKeyMessage(id, fp(again.known), fp(offered), path)] };
+    // Appended, not rewritten from the text read: bytes that are not UTF-8 stay as they were (a rewrite
+    // turned them into U+FFFD), and a line another client added since is not lost.
+    await appendFile(path, appendKnownHost(now.text, id, offered).slice(now.text.length), { mode: 0o600 });
+  } catch (e) {
+    lines.push(`Warning: could not record it in ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    if ('release' in lock) await lock.release();
   }
   return { ok: true, lines };
 };

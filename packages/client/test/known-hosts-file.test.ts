@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint, nodeCryptoProvider } from 'rudpx';
@@ -76,6 +76,42 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
     await writeFile(file, `# comment\n${await readFile(file, 'utf8')}`);
     await trustServerKey(file, 'b:2', server.publicKey);
     expect((await readFile(file, 'utf8')).split('\n').map((l) => l.split(' ')[0])).toEqual(['#', 'a:1', 'b:2', '']);
+  });
+
+  it('clients meeting a server at once record it once, and a later contact is silent', async () => {
+    const file = await tempFile();
+    const line = `forum:4000 x25519 ${Buffer.from(server.publicKey).toString('hex')}\n`;
+    // Before: each read the file without the server and appended its line (8 lines), and every later
+    // connection warned "forum:4000 is listed twice" 7 times.
+    const all = await Promise.all(Array.from({ length: 8 }, () => trustServerKey(file, 'forum:4000', server.publicKey)));
+    expect(all.every((r) => r.ok && r.lines.join('\n').includes(fp))).toBe(true);
+    expect(await readFile(file, 'utf8')).toBe(line);
+    expect(await readdir(join(file, '..'))).toEqual(['known_hosts']);
+    expect(await trustServerKey(file, 'forum:4000', server.publicKey)).toEqual({ ok: true, lines: [] });
+  });
+
+  it('two clients offered different keys at the same first contact: one key is recorded, the other client is refused', async () => {
+    const file = await tempFile();
+    const impostor = nodeCryptoProvider.generateKeyPair();
+    const [a, b] = await Promise.all([trustServerKey(file, 'forum:4000', server.publicKey), trustServerKey(file, 'forum:4000', impostor.publicKey)]);
+    // Before: both were trusted and both lines appended; the second line was then a warning on every start.
+    expect([a.ok, b.ok].sort()).toEqual([false, true]);
+    const refused = a.ok ? b : a;
+    expect(refused.lines.join('\n')).toContain('presented a different identity key');
+    expect((await readFile(file, 'utf8')).split('\n').filter((l) => l !== '')).toHaveLength(1);
+  });
+
+  it('a lock left by a client killed while holding it (older than 10 s) is deleted, and the key recorded', async () => {
+    const file = await tempFile();
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(`${file}.lock`, '999999999\n');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${file}.lock`, old, old);
+    const r = await trustServerKey(file, 'forum:4000', server.publicKey);
+    expect(r.ok).toBe(true);
+    expect(r.lines.some((l) => l.startsWith('Warning'))).toBe(false);
+    expect(await readdir(join(file, '..'))).toEqual(['known_hosts']);
+    expect(await trustServerKey(file, 'forum:4000', server.publicKey)).toEqual({ ok: true, lines: [] });
   });
 
   it('--known-hosts chooses the file; the default is left to the home directory', () => {

@@ -35,11 +35,22 @@ describe('known hosts', () => {
     expect(checkHostKey(known, 'h:1', key(2))).toEqual({ kind: 'trusted' });
     expect(known.problems).toEqual([
       'line 4: not "host:port x25519 <64 hex digits>"',
-      'line 5: h:1 is listed twice; the first line counts',
+      'line 5: h:1 is listed twice with different keys; the first line counts',
       'line 6: not "host:port x25519 <64 hex digits>"',
     ]);
     // Appending to a file without a final newline starts a new line.
     expect(appendKnownHost('# mine', 'h:9', key(9))).toBe(`# mine\nh:9 x25519 ${'09'.repeat(32)}\n`);
+  });
+
+  it('the same host with the same key twice is no problem (they agree); with another key it is', () => {
+    const line = (k: number): string => `h:1 x25519 ${String(k).padStart(2, '0').repeat(32)}`;
+    // Before: two clients' simultaneous first contacts left two equal lines, and every later connection warned.
+    const same = parseKnownHosts([line(1), line(1), ''].join('\n'));
+    expect(same.problems).toEqual([]);
+    expect(checkHostKey(same, 'h:1', key(1))).toEqual({ kind: 'trusted' });
+    const differ = parseKnownHosts([line(1), line(1), line(2), ''].join('\n'));
+    expect(differ.problems).toEqual(['line 3: h:1 is listed twice with different keys; the first line counts']);
+    expect(checkHostKey(differ, 'h:1', key(2)).kind).toBe('changed');
   });
 
   it('messages say what happened and how to proceed', () => {

@@ -17,10 +17,12 @@ export { BinaryHeap, type HeapOrder } from './core/binary-heap.js';
 export { TimerHeap } from './core/timer-heap.js';
 export { DeadlineHeap } from './core/deadline-heap.js';
 export { RangeSet } from './core/receive/range-set.js';
-export { CookieJar } from './core/cookie.js';
+export { CookieJar, COOKIE_KEY_ROTATION_MS } from './core/cookie.js';
 export { type SansIoEndpoint, type Transmit, type PeerAddress, type RandomSource, formatAddress, parseAddress } from './core/sans-io.js';
 export { hostKey, hostLevels, type HostLevel, IPV6_PREFIX_MULTIPLE } from './core/host-key.js';
 export { HostTally } from './core/host-tally.js';
+export { HandshakeRate, MAX_HANDSHAKE_RATE_ENTRIES } from './core/handshake-rate.js';
+export { DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, MIN_DEFAULT_HANDSHAKE_BURST } from './core/endpoint/endpoint-config.js';
 export { crc32c } from './wire/crc32c.js';
 export {
   parseHeader,

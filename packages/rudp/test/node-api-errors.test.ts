@@ -196,6 +196,26 @@ describe('connect: host names and Node-style errors', () => {
     await expect(listen({ port: 0, maxConnectionsPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   });
 
+  it('a server past handshakesPerHostPerSecond refuses that host with ECONNREFUSED saying why, and still takes another host', async () => {
+    // A burst of 2 and a refill far slower than the test: the third handshake from 127.0.0.1 is past the rate.
+    const s = await listen({ port: 0, handshakesPerHostPerSecond: 0.001, handshakeBurstPerHost: 2 });
+    open.push(s);
+    const port = s.address().port;
+    for (let i = 0; i < 2; i++) {
+      const c = await connect({ port, handshakeTimeoutMs: 60_000 });
+      c.destroy();
+    }
+    const e = await rejection(connect({ port, handshakeTimeoutMs: 60_000 }));
+    expect(e).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', address: '127.0.0.1', port });
+    expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: too many new connections from this address; try again in a few seconds`);
+    const other = await connect({ port, localAddress: '127.0.0.2', handshakeTimeoutMs: 60_000 });
+    open.push({ close: () => other.close() });
+    expect(s.stats().dropped.hostRate).toBeGreaterThanOrEqual(1);
+    await expect(listen({ port: 0, handshakesPerHostPerSecond: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, handshakeBurstPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(listen({ port: 0, handshakesPerHostPerSecond: '5' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
   it('an encrypting client and a plaintext server (and the other way round) refuse each other at once with ECONNREFUSED saying why, not ETIMEDOUT', async () => {
     const plain = await listen({ port: 0, plaintext: true });
     open.push(plain);

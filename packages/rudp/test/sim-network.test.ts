@@ -227,6 +227,39 @@ describe('SimNetwork links', () => {
     sim.runUntilIdle(100);
     expect(sim.linkStats(A, '10.9.9.9:9')).toMatchObject({ sentDatagrams: 1, deliveredDatagrams: 0, droppedNoRoute: 1 });
   });
+
+  it('rebinds a node to a new address as a NAT would: it sends from the new one, the old one (and what is in flight to it) no longer reaches it, its links go along', () => {
+    const sim = new SimNetwork({ seed: 1, defaultLink: { delayMs: 1 } });
+    const moved = '10.0.0.1:6000';
+    sim.setLinks(A, B, { delayMs: 10 });
+    const a = new Host();
+    const b = new Host();
+    sim.addNode(A, a);
+    sim.addNode(B, b);
+    a.queue(B, Uint8Array.of(1));
+    b.queue(A, Uint8Array.of(2));
+    sim.wake(A);
+    sim.wake(B);
+    sim.runFor(5);
+    // Both in flight: the one A sent is still from A; the one to A finds nobody there.
+    sim.rebind(A, moved);
+    sim.runFor(20);
+    expect(b.received.map((r) => [r.from, r.at])).toEqual([[A, 10]]);
+    expect(a.received).toEqual([]);
+    expect(sim.linkStats(B, A)).toMatchObject({ sentDatagrams: 1, droppedNoRoute: 1 });
+    a.queue(B, Uint8Array.of(3));
+    sim.wake(moved);
+    b.queue(moved, Uint8Array.of(4));
+    sim.wake(B);
+    sim.runFor(20);
+    // The link's 10 ms went along (the default here is 1 ms).
+    expect(b.received.map((r) => [r.from, r.at])).toEqual([[A, 10], [moved, 35]]);
+    expect(a.received.map((r) => [r.from, Array.from(r.data), r.at])).toEqual([[B, [4], 35]]);
+    expect(sim.endpoint(A)).toBeUndefined();
+    expect(sim.endpoint(moved)).toBe(a);
+    expect(() => sim.rebind(A, '10.0.0.1:7000')).toThrow(/no node at/);
+    expect(() => sim.rebind(moved, B)).toThrow(/already registered/);
+  });
 });
 
 describe('SimNetwork scheduling', () => {

@@ -53,6 +53,8 @@ export interface ServerArgs {
   readonly maxConnectionsPerHost: number;
   /** Most rudp connections not logged in at once (`--max-connections-before-login`). */
   readonly maxConnectionsBeforeLogin: number;
+  /** Handshakes a second one client host may make the server start (`--handshake-rate`); 0: no limit. */
+  readonly handshakeRate: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
   /** Requests a second per account (per host before login), bursts of twice that (`--request-rate`); 0: no pacing. */
@@ -71,13 +73,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -151,6 +153,11 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             most connections not logged in at once, from all
                             hosts; one more takes the place of the oldest of
                             them, closed with a reason (default ${LIMIT_DEFAULTS.connectionsBeforeLogin})
+  --handshake-rate N        new connections a second one client host may
+                            start (an IPv6 /56 4 times N, a /48 16 times), in
+                            bursts of --max-connections-per-host (at least
+                            256); one more is refused at once, before the key
+                            exchange (default ${LIMIT_DEFAULTS.handshakeRate}; 0: no limit)
   --max-threads-per-user N  threads one account may have created and not
                             removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
                             the forum holds at most ${MAX_THREADS} threads in all,
@@ -236,6 +243,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
         'max-connections-before-login': { type: 'string' },
+        'handshake-rate': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
         'request-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -342,6 +350,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const beforeLoginText = values['max-connections-before-login'] ?? String(LIMIT_DEFAULTS.connectionsBeforeLogin);
   const maxConnectionsBeforeLogin = parseCount(beforeLoginText, 1);
   if (maxConnectionsBeforeLogin === undefined) return { kind: 'error', message: `invalid max connections before login: ${beforeLoginText}` };
+  const handshakeText = values['handshake-rate'] ?? String(LIMIT_DEFAULTS.handshakeRate);
+  const handshakeRate = parseCount(handshakeText, 0);
+  if (handshakeRate === undefined) return { kind: 'error', message: `invalid handshake rate: ${handshakeText}` };
   const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
   const maxThreadsPerUser = parseCount(perUserText, 1);
   if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
@@ -371,6 +382,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,
       maxConnectionsBeforeLogin,
+      handshakeRate,
       maxThreadsPerUser,
       requestRate,
     },

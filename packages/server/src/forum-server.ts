@@ -36,6 +36,7 @@ import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
+import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
@@ -99,6 +100,13 @@ export interface ForumServerOptions {
    * one more is refused in the handshake. Default {@link DEFAULT_MAX_CONNECTIONS_PER_HOST}.
    */
   readonly maxConnectionsPerHost?: number;
+  /**
+   * Handshakes a second one client host may make the server start
+   * (`--handshake-rate`; rudp's `handshakesPerHostPerSecond`, in bursts of
+   * `maxConnectionsPerHost`, at least 256); one more is refused in the
+   * handshake. 0: no limit. Default {@link DEFAULT_HANDSHAKE_RATE}.
+   */
+  readonly handshakeRate?: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). Default forum-protocol's `DEFAULT_THREADS_PER_USER`. */
   readonly maxThreadsPerUser?: number;
   /**
@@ -138,6 +146,15 @@ export interface ForumServer {
  * hosts reached the default memory budget). See SECURITY.md, Known weaknesses.
  */
 export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
+
+/**
+ * Default of {@link ForumServerOptions.handshakeRate} (the command line's):
+ * rudp's own default, which a NAT of 128 users reconnecting at once, or a
+ * host reopening all its 256 places, does not reach (the burst takes them),
+ * while one host churning connections costs the server at most 64 key
+ * exchanges a second. See SECURITY.md, Known weaknesses.
+ */
+export const DEFAULT_HANDSHAKE_RATE: number = LIMIT_DEFAULTS.handshakeRate;
 
 /**
  * Default of {@link ForumServerOptions.maxConnectionsBeforeLogin}: far more
@@ -249,7 +266,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
   try {
-    lock = await lockDataDir(options.dataDir);
+    lock = await lockDataDir(options.dataDir, { onWait: options.log });
   } catch (e) {
     throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -338,6 +355,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       host: options.host,
       identity: identity.keyPair,
       maxConnectionsPerHost: perHost,
+      handshakesPerHostPerSecond: options.handshakeRate ?? DEFAULT_HANDSHAKE_RATE,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),
       ...TRANSPORT,
     });
@@ -382,6 +400,14 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     accountCreationLimit: options.accountCreationLimit ?? {},
   });
   const requestRate = options.requestRate ?? DEFAULT_REQUEST_RATE;
+  // A hostile client wrote a log line per malformed request, as fast as its requests were paced (100 a second).
+  const clientLines = new LogLimiter(options.log);
+  const summaries = setInterval(() => clientLines.flush(performance.now()), LOG_SUMMARY_INTERVAL_MS);
+  summaries.unref();
+  const stopSummaries = (): void => {
+    clearInterval(summaries);
+    clientLines.flush(performance.now());
+  };
   const ctx = {
     store,
     registry: state.registry,
@@ -396,6 +422,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     loginRoom,
     log: options.log,
+    logFromHost: (host: string, kind: string, line: string) => clientLines.line(host, kind, line, performance.now()),
   };
   let refusedForMemory = 0;
   // Connections being served (not those refused, which linger a few seconds to deliver their refusal):
@@ -423,6 +450,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     close: async () => {
       await udp.close();
       await tcp.close();
+      stopSummaries();
       await state.close();
     },
     shutdown: async (graceMs = 2_000) => {
@@ -437,6 +465,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       await Promise.race([Promise.all(closed), deadline]);
       await tcp.close();
       await udp.close();
+      stopSummaries();
       // Last: the closed connections' session releases above ran against it; this also drops any
       // lease of this server still held (in PostgreSQL), so its users may log in elsewhere at once.
       await state.close();

@@ -1,10 +1,13 @@
 /**
- * The server's identity: an X25519 key pair kept in the data directory,
- * created on first start (file mode 0600, written atomically). Clients pin its public key (their
+ * The server's identity: an X25519 key pair kept in the data directory (or
+ * the `--identity-file`), created on first start (file mode 0600, written
+ * whole and linked into place; created exclusively, `wx`, where the file
+ * system has no hard links). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
@@ -67,21 +70,62 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   // Written whole to a temporary file, then linked into place: a server killed half way leaves
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
+  const text = `${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`;
   const temp = join(dir, `${tempPrefix}${process.pid}`);
   const file = await open(temp, 'w', 0o600);
   try {
-    await file.writeFile(`${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`);
+    await file.writeFile(text);
     await file.sync();
   } finally {
     await file.close();
   }
+  let linked: boolean | 'unsupported';
   try {
     await link(temp, path);
+    linked = true;
   } catch (e) {
-    if ((e as { code?: unknown }).code === 'EEXIST') return load(path);
-    throw e;
+    const code = (e as { code?: unknown }).code;
+    if (code === 'EEXIST') linked = false;
+    else if (NO_HARD_LINKS.has(code)) linked = 'unsupported';
+    else throw e;
   } finally {
     await unlink(temp).catch(() => undefined);
+  }
+  if (linked === false) return load(path);
+  if (linked === 'unsupported') return createdInPlace(path, keyPair, text);
+  return identityOf(keyPair, path, true);
+};
+
+/** Link failures of file systems without hard links (vfat, CIFS, some FUSE ones), by their codes. */
+const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+
+/**
+ * The key file created where hard links fail: exclusively (`wx`, so no key
+ * another server created is replaced) and written in place. A server that
+ * finds it there meanwhile reads it until it is whole (up to 2 s); one
+ * killed half way leaves a file that is no key, which stops the next start
+ * with a message naming it (delete it: it was never used).
+ */
+const createdInPlace = async (path: string, keyPair: KeyPair, text: string): Promise<ServerIdentity> => {
+  let file;
+  try {
+    file = await open(path, 'wx', 0o600);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await load(path);
+      } catch (err) {
+        if (attempt >= 100 || !(err instanceof Error) || !err.message.includes('is not a forum-server identity key file')) throw err;
+        await delay(20);
+      }
+    }
+  }
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
   }
   return identityOf(keyPair, path, true);
 };

@@ -48,6 +48,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.memoryBudgetBytes === undefined ? {} : { memoryBudgetBytes: args.memoryBudgetBytes }),
       maxConnectionsPerHost: args.maxConnectionsPerHost,
       maxConnectionsBeforeLogin: args.maxConnectionsBeforeLogin,
+      handshakeRate: args.handshakeRate,
       minFreeBytes: args.minFreeBytes,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,

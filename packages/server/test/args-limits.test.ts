@@ -9,7 +9,7 @@ const run = (argv: readonly string[]) => {
 };
 
 describe('server options for resource limits', () => {
-  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host, 4,096 before login, 100 threads per user, 1 GiB kept free, 100 requests a second', () => {
+  it('defaults: 10 accounts per host per 10 minutes, 1 GiB uploads, no quota, 1 GiB memory budget, 256 connections per host, 4,096 before login, 100 threads per user, 1 GiB kept free, 100 requests a second, 64 handshakes a second per host', () => {
     const a = run(['4000']);
     expect(a.accountLimit).toEqual({ maxPerHost: 10, windowMs: 600_000 });
     expect(a.maxUploadBytes).toBe(1024 ** 3);
@@ -21,6 +21,7 @@ describe('server options for resource limits', () => {
     expect(a.minFreeBytes).toBe(1024 ** 3);
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
+    expect(a.handshakeRate).toBe(64);
   });
 
   it('login throttle: the defaults are forum-protocol\'s, each count is read, and 0 checks is refused', () => {
@@ -42,6 +43,8 @@ describe('server options for resource limits', () => {
     expect(a.maxThreadBytes).toBe(5000);
     expect(a.requestRate).toBe(7);
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
+    expect(run(['4000', '--handshake-rate', '500']).handshakeRate).toBe(500);
+    expect(run(['4000', '--handshake-rate', '0']).handshakeRate).toBe(0);
     expect(a.minFreeBytes).toBe(0);
     expect(a.maxConnectionsPerHost).toBe(4);
     expect(a.maxConnectionsBeforeLogin).toBe(9);
@@ -76,6 +79,8 @@ describe('server options for resource limits', () => {
       [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],
       [['4000', '--request-rate', '1.5'], 'invalid request rate: 1.5'],
       [['4000', '--request-rate', 'fast'], 'invalid request rate: fast'],
+      [['4000', '--handshake-rate', '2.5'], 'invalid handshake rate: 2.5'],
+      [['4000', '--handshake-rate', 'x'], 'invalid handshake rate: x'],
     ] as const) {
       const c = parseServerArgs(argv);
       expect(c.kind === 'error' ? c.message : c.kind).toContain(message);

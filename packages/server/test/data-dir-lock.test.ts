@@ -1,9 +1,10 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { readFile, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
-import { LOCK_FILE, lockDataDir } from '../src/data-dir-lock.js';
+import { hostname } from 'node:os';
+import { LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -18,13 +19,16 @@ describe('data directory lock in one process', () => {
     // second took it over ("left by process N, which is no longer running") and both ran.
     await expect(lockDataDir(dir)).rejects.toThrow(`in use by a server of this process (${join(dir, LOCK_FILE)})`);
     await expect(lockDataDir(join(top, 'alias'))).rejects.toThrow('in use by a server of this process');
-    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
+    const firstText = await readFile(join(dir, LOCK_FILE), 'utf8');
+    expect(JSON.parse(firstText)).toMatchObject({ pid: process.pid });
     await first.release();
     // Released: taken again; a release called twice does not delete the new holder's lock.
     const again = await lockDataDir(dir);
     expect(again.tookOver).toBeUndefined();
     await first.release();
-    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
+    const againText = await readFile(join(dir, LOCK_FILE), 'utf8');
+    expect(JSON.parse(againText)).toMatchObject({ pid: process.pid });
+    expect(againText).not.toBe(firstText);
     await again.release();
   });
 
@@ -40,5 +44,183 @@ describe('data directory lock in one process', () => {
     const held = both.find((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof lockDataDir>>> => r.status === 'fulfilled');
     expect(held?.value.tookOver).toBeUndefined();
     await held?.value.release();
+  });
+});
+
+/** A lock file's text as a server of `place` running as `pid` writes it. */
+const lockOf = (pid: number, place: { readonly host: string; readonly boot: string | undefined; readonly pidns: string | undefined }): string =>
+  `${JSON.stringify({ pid, host: place.host, boot: place.boot ?? null, pidns: place.pidns ?? null, token: 'test' })}\n`;
+
+/** Where this process runs, read here as the lock should (not through the module under test). */
+const currentPlace = async (): Promise<{ host: string; boot: string | undefined; pidns: string | undefined }> => ({
+  host: hostname(),
+  boot: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim() || undefined,
+  pidns: (await readlink('/proc/self/ns/pid').catch(() => '')) || undefined,
+});
+
+/** A process id that runs nowhere here (above Linux's pid_max of 2^22). */
+const GONE = 999_999_999;
+
+describe('data directory lock: where the holder runs', () => {
+  const { dirs } = cleanupAfterEach();
+  const lockedDir = async (text: string): Promise<{ dir: string; lock: string }> => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    await writeFile(join(dir, LOCK_FILE), text);
+    return { dir, lock: join(dir, LOCK_FILE) };
+  };
+
+  it('a lock of another pid namespace of this host (two containers, both PID 1) that its holder renews is refused, saying so', async () => {
+    const here = await currentPlace();
+    const other = { ...here, pidns: 'pid:[4026532999]' };
+    const { dir, lock } = await lockedDir(lockOf(process.pid, other));
+    // The other container's server renews its lock's time as a live holder does.
+    const holder = setInterval(() => void utimes(lock, new Date(), new Date()).catch(() => undefined), 50);
+    const waits: string[] = [];
+    try {
+      // Before this: the lock named this process's id, read as a restart of it, and was taken over by both containers.
+      await expect(lockDataDir(dir, { renewMs: 50, onWait: (m) => waits.push(m) })).rejects.toThrow(
+        `in use by forum-server process ${process.pid} in another container or process-id namespace of this host (pid:[4026532999], here ${here.pidns ?? 'unknown'}), which renews it (${lock}); one server per data directory`,
+      );
+    } finally {
+      clearInterval(holder);
+    }
+    expect(waits).toEqual([`The data directory lock ${lock} is another container's; waiting up to 30 s to see whether it is renewed`]);
+    expect(await readFile(lock, 'utf8')).toBe(lockOf(process.pid, other));
+  });
+
+  it('a lock of another pid namespace of this host left unrenewed (a container killed and started again) is taken over once stale', async () => {
+    const here = await currentPlace();
+    const other = { ...here, pidns: 'pid:[4026532999]' };
+    // Unrenewed since it was written: taken over once it has gone unrenewed for staleMs.
+    const fresh = await lockedDir(lockOf(1, other));
+    const start = performance.now();
+    const taken = await lockDataDir(fresh.dir, { renewMs: 50, staleMs: 400 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300);
+    expect(taken.tookOver).toMatch(/left by process 1 in another container or process-id namespace of this host \(pid:\[4026532999\], here .*\), unrenewed for 0 s$/);
+    await taken.release();
+    // Last modified a minute ago: stale at once (with the default 30 s).
+    const old = await lockedDir(lockOf(1, other));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(old.lock, minuteAgo, minuteAgo);
+    const at = performance.now();
+    const again = await lockDataDir(old.dir);
+    expect(performance.now() - at).toBeLessThan(5_000);
+    expect(again.tookOver).toMatch(/, unrenewed for 60 s$/);
+    await again.release();
+    // Before this: either lock was refused until an operator deleted it.
+  });
+
+  it('a holder renews its lock while it holds it, and stops when it gives it up', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const lock = join(dir, LOCK_FILE);
+    const held = await lockDataDir(dir, { renewMs: 50 });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    await expect.poll(async () => Date.now() - (await stat(lock)).mtimeMs, { timeout: 5_000 }).toBeLessThan(10_000);
+    await held.release();
+  });
+
+  it('a lock of another host is refused even when its pid does not run here; one of this host before a reboot is taken over', async () => {
+    const here = await currentPlace();
+    const away = await lockedDir(lockOf(GONE, { ...here, host: 'elsewhere.example' }));
+    await expect(lockDataDir(away.dir)).rejects.toThrow(`in use by forum-server process ${GONE} on host "elsewhere.example" (${away.lock}), which cannot be checked from here`);
+    const before = await lockedDir(lockOf(GONE, { ...here, boot: '00000000-0000-0000-0000-000000000000' }));
+    const taken = await lockDataDir(before.dir);
+    // Before this: refused until an operator deleted it, so a server did not come back by itself after a power cut.
+    expect(taken.tookOver).toBe(
+      `Took over the data directory lock ${before.lock}, left by process ${GONE} before this host restarted (boot id 00000000-0000-0000-0000-000000000000, now ${here.boot ?? 'unknown'})`,
+    );
+    await taken.release();
+  });
+
+  it('a lock of this host, boot and namespace whose process is gone is taken over; one whose process runs is refused', async () => {
+    const here = await currentPlace();
+    const { dir, lock } = await lockedDir(lockOf(GONE, here));
+    const taken = await lockDataDir(dir);
+    expect(taken.tookOver).toBe(`Took over the data directory lock ${lock}, left by process ${GONE}, which is no longer running`);
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: process.pid, host: here.host, boot: here.boot ?? null, pidns: here.pidns ?? null });
+    await taken.release();
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    const live = await lockedDir(lockOf(process.ppid, here));
+    await expect(lockDataDir(live.dir)).rejects.toThrow(`in use by forum-server process ${process.ppid} (${live.lock}); one server per data directory`);
+  });
+
+  it('an older server\'s lock (a bare pid) is judged by its pid as before', async () => {
+    const gone = await lockedDir(`${GONE}\n`);
+    const taken = await lockDataDir(gone.dir);
+    expect(taken.tookOver).toBe(`Took over the data directory lock ${gone.lock}, left by process ${GONE}, which is no longer running (an older forum-server's lock, without host)`);
+    await taken.release();
+    const live = await lockedDir(`${process.ppid}\n`);
+    await expect(lockDataDir(live.dir)).rejects.toThrow(`in use by forum-server process ${process.ppid} (${live.lock})`);
+  });
+});
+
+describe('data directory lock on a file system without hard links', () => {
+  const { dirs } = cleanupAfterEach();
+  /** The real file system, with `link` failing as vfat's does, and a log of what the lock did. */
+  const noLinks = (calls: string[], onRead?: (path: string, text: string) => Promise<void>): LockFs => ({
+    ...nodeLockFs,
+    link: async (_existing, path) => {
+      calls.push(`link ${basename(path)}`);
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    },
+    writeFile: async (path, data, options) => {
+      await writeFile(path, data, options);
+      calls.push(`create ${basename(path)}`);
+    },
+    readFile: async (path) => {
+      const text = await readFile(path, 'utf8');
+      await onRead?.(path, text);
+      return text;
+    },
+    unlink: (path) => unlink(path),
+    mkdir: (path) => mkdir(path, { recursive: true }),
+    realpath: (path) => realpath(path),
+  });
+
+  it('the lock is created exclusively with its record when links fail with EPERM, and released', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const calls: string[] = [];
+    const held = await lockDataDir(dir, { fs: noLinks(calls) });
+    // Before: the EPERM of link was thrown, and the server did not start.
+    expect(calls).toContain(`link ${LOCK_FILE}`);
+    expect(calls.at(-1)).toBe(`create ${LOCK_FILE}`);
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    // Only the lock is left: the temporary file the link was tried from is gone.
+    expect(await readdir(dir)).toEqual([LOCK_FILE]);
+    await held.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an empty lock (created, not yet written) is waited for, not taken over: its record, written meanwhile, counts', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const lock = join(dir, LOCK_FILE);
+    await writeFile(lock, '');
+    const here = await currentPlace();
+    const record = lockOf(GONE, { ...here, host: 'writer.example' });
+    let emptyReads = 0;
+    // The writer finishes right after the first time the empty file is read.
+    const fs = noLinks([], async (path, text) => {
+      if (path === lock && text === '' && emptyReads++ === 0) await writeFile(lock, record);
+    });
+    // Before: an empty lock was a server killed as it started, deleted, and the lock taken (both held it).
+    await expect(lockDataDir(dir, { fs, partialGraceMs: 30_000 })).rejects.toThrow(`in use by forum-server process ${GONE} on host "writer.example"`);
+    expect(emptyReads).toBe(1);
+    expect(await readFile(lock, 'utf8')).toBe(record);
+  });
+
+  it('a lock left empty past the grace is a server killed as it started, and taken over', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    await writeFile(join(dir, LOCK_FILE), '{"pid":12');
+    const start = performance.now();
+    const held = await lockDataDir(dir, { fs: noLinks([]), partialGraceMs: 150 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(150);
+    expect(held.tookOver).toBe(`Took over the data directory lock ${join(dir, LOCK_FILE)}, left by a server killed as it started`);
+    await held.release();
   });
 });

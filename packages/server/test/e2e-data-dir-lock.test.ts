@@ -21,7 +21,7 @@ describe('forum-server data directory lock (real processes)', () => {
   it('a second server on a running one\'s data directory is refused with one line, and the first serves on', async () => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);
-    expect(await readFile(lock, 'utf8')).toBe(`${server.child.pid}\n`);
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: server.child.pid });
     const second = runServer(['0', '--data-dir', server.dataDir]);
     expect(second.code).toBe(1);
     expect(second.stdout).toBe('');
@@ -44,31 +44,66 @@ describe('forum-server data directory lock (real processes)', () => {
     scope.servers.push(second);
     expect(second.lines()).toContain(`Took over the data directory lock ${join(data, LOCK_FILE)}, left by process ${first.child.pid}, which is no longer running`);
     expect(second.stderr.text).not.toContain('Warning');
-    expect(await readFile(join(data, LOCK_FILE), 'utf8')).toBe(`${second.child.pid}\n`);
+    expect(JSON.parse(await readFile(join(data, LOCK_FILE), 'utf8'))).toMatchObject({ pid: second.child.pid });
   });
 
-  it('servers starting side by side on a stale lock: exactly one takes it, every time', async () => {
-    // Before: the lock file was created empty and written after, and a stale one deleted by name, so a
-    // server starting beside another read an empty or fresh file as stale and took the lock too (both held
-    // it in 5 of 10 rounds with a stale lock, 1 of 10 without).
-    const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
-    for (let round = 0; round < 8; round++) {
-      const dir = await tempDir('race');
+  /**
+   * Starts `n` lock takers (`launcher` + the fixture, with `extra` arguments) on `dir`, lets them go
+   * at once, and resolves with what each got (`held` or `refused: …`) once all have given it up.
+   */
+  const race = async (dir: string, n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string[]> => {
+    const [cmd = process.execPath, ...pre] = launcher;
+    const children: ChildProcessWithoutNullStreams[] = Array.from({ length: n }, () =>
+      spawn(cmd, [...pre, '--import', 'tsx', fixture, dir, ...extra], { env: { ...process.env, ...env } }),
+    );
+    const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
+    const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
+    expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'ready'));
+    for (const c of children) c.stdin.write('go\n');
+    const results = await Promise.all(children.map((_, i) => next(i)));
+    for (const c of children) c.stdin.end();
+    await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+    return results;
+  };
+  const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
+
+  for (const links of ['hard links', 'no hard links'] as const) {
+    it(`servers starting side by side on a stale lock: exactly one takes it, every time (${links})`, async () => {
+      // Before: the lock file was created empty and written after, and a stale one deleted by name, so a
+      // server starting beside another read an empty or fresh file as stale and took the lock too (both held
+      // it in 5 of 10 rounds with a stale lock, 1 of 10 without). Without hard links the lock is created
+      // empty and written after again: a reader must wait for it, not take it for a dead server's.
+      for (let round = 0; round < 6; round++) {
+        const dir = await tempDir('race');
+        scope.dirs.push(dir);
+        // A lock left by a process that is gone (every other round: none at all).
+        if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
+        const results = await race(dir, 3, [process.execPath], links === 'no hard links' ? ['no-links'] : []);
+        expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+        expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
+      }
+    }, 60_000);
+  }
+
+  // Two containers on one volume, each running its server as PID 1: `unshare --pid` gives each taker a
+  // process-id namespace of its own, where it is PID 1 (where unshare may not, e.g. unprivileged, skipped).
+  const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
+  it.skipIf(!canUnshare)('two servers as PID 1 of their own pid namespaces on one directory: one takes it, the other is refused', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = await tempDir('pidns');
       scope.dirs.push(dir);
-      // A lock left by a process that is gone (every other round: none at all).
-      if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
-      const children: ChildProcessWithoutNullStreams[] = Array.from({ length: 3 }, () => spawn(process.execPath, ['--import', 'tsx', fixture, dir]));
-      const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
-      const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
-      expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(['ready', 'ready', 'ready']);
-      for (const c of children) c.stdin.write('go\n');
-      const results = await Promise.all(children.map((_, i) => next(i)));
-      for (const c of children) c.stdin.end();
-      await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
+      // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
+      if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
+      // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
+      // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
+      const results = await race(dir, 2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
       expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-      expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
+      expect(
+        results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
+        results.join(' | '),
+      ).toHaveLength(1);
     }
-  }, 120_000);
+  }, 60_000);
 
   it('a data directory that is a file is refused as not a directory', async () => {
     const dir = await tempDir('file');

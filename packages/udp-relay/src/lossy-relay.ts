@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { once } from 'node:events';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { formatAddress, type PeerAddress } from 'rudpx/core';
@@ -65,6 +66,14 @@ export interface LossyRelay {
   setPartitioned(cut: boolean): void;
   /** True while the link is cut. */
   readonly partitioned: boolean;
+  /**
+   * Gives every client a new upstream port, as a NAT that rebinds its
+   * mappings does: from now on the target sees each client's datagrams come
+   * from the new port, and what it sends to the old one is dropped (the old
+   * socket stays bound until the client is dropped, so no ICMP error tells
+   * the target). Resolves once the new sockets are bound.
+   */
+  rebind(): Promise<void>;
   /** Closes every socket and timer; resolves when the sockets are closed. */
   close(): Promise<void>;
 }
@@ -135,7 +144,10 @@ class Pipe {
 }
 
 interface Client {
-  readonly socket: dgram.Socket;
+  /** The upstream socket: the client's address as the target sees it. */
+  socket: dgram.Socket;
+  /** Upstream sockets `rebind` replaced, kept bound (and deaf) until the client is dropped. */
+  readonly retired: dgram.Socket[];
   readonly up: Pipe;
   readonly down: Pipe;
   lastActive: number;
@@ -214,7 +226,26 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
       retiredLateSumMs += pipe.lateSumMs;
       retiredLateMaxMs = Math.max(retiredLateMaxMs, pipe.lateMaxMs);
     }
-    return closeSocket(client.socket);
+    return Promise.all([client.socket, ...client.retired].map(closeSocket)).then(() => undefined);
+  };
+
+  /** A bound upstream socket for `client` whose answers from the target go down its pipe while it is the client's socket. */
+  const upstreamSocket = (client: () => Client): dgram.Socket => {
+    const socket = dgram.createSocket({ type: socketType(targetHost), ...buffers });
+    socket.on('error', () => {});
+    socket.bind({ port: 0, ...(upstreamBindHost !== undefined ? { address: upstreamBindHost } : {}) });
+    socket.on('message', (msg, rinfo) => {
+      const c = client();
+      // Only the target may answer through a client's upstream socket, and only through its current one.
+      if (socket !== c.socket || rinfo.port !== targetPort || (targetIsIp && rinfo.address !== targetHost)) return;
+      if (partitioned) {
+        droppedPartition++;
+        return;
+      }
+      c.lastActive = performance.now();
+      c.down.push(msg);
+    });
+    return socket;
   };
 
   const clientFor = (host: string, port: number): Client | undefined => {
@@ -223,29 +254,17 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     if (existing !== undefined) return existing;
     if (clients.size >= maxClients) return undefined;
     const n = clientCounter++;
-    const socket = dgram.createSocket({ type: socketType(targetHost), ...buffers });
-    socket.on('error', () => {});
-    socket.bind({ port: 0, ...(upstreamBindHost !== undefined ? { address: upstreamBindHost } : {}) });
     const client: Client = {
-      socket,
+      socket: upstreamSocket(() => client),
+      retired: [],
       up: new Pipe(new LinkImpairment(link, deriveRandom(options.seed, `relay:${n}:up`)), (d) =>
-        safeSend(socket, d, targetPort, targetHost),
+        safeSend(client.socket, d, targetPort, targetHost),
       ),
       down: new Pipe(new LinkImpairment(link, deriveRandom(options.seed, `relay:${n}:down`)), (d) =>
         safeSend(main, d, port, host),
       ),
       lastActive: performance.now(),
     };
-    socket.on('message', (msg, rinfo) => {
-      // Only the target may answer through a client's upstream socket.
-      if (rinfo.port !== targetPort || (targetIsIp && rinfo.address !== targetHost)) return;
-      if (partitioned) {
-        droppedPartition++;
-        return;
-      }
-      client.lastActive = performance.now();
-      client.down.push(msg);
-    });
     clients.set(key, client);
     return client;
   };
@@ -313,6 +332,17 @@ export async function startLossyRelay(options: LossyRelayOptions): Promise<Lossy
     },
     get partitioned() {
       return partitioned;
+    },
+    rebind: async () => {
+      if (closed) return;
+      const bound: Promise<unknown>[] = [];
+      for (const client of clients.values()) {
+        const socket = upstreamSocket(() => client);
+        bound.push(once(socket, 'listening'));
+        client.retired.push(client.socket);
+        client.socket = socket;
+      }
+      await Promise.all(bound);
     },
     close: async () => {
       if (closed) return;

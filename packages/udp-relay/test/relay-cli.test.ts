@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RELAY_USAGE, parseRelayArgs, runRelayCli } from '../src/index.js';
@@ -132,5 +133,13 @@ describe('runRelayCli', () => {
       process.exitCode = saved;
       await Promise.all([server, client].map((s) => new Promise<void>((r) => s.close(() => r()))));
     }
+  });
+});
+
+describe('README', () => {
+  it("shows the command's usage line as the command prints it", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /## Command\n\n```\n([\s\S]*?)\n```/.exec(readme)?.[1] ?? '';
+    expect(block.replace(/\s+/g, ' ')).toBe(RELAY_USAGE.replace(/^usage: /, ''));
   });
 });

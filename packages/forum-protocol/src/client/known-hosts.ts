@@ -38,8 +38,12 @@ export const parseKnownHosts = (text: string): KnownHosts => {
     const m = LINE.exec(line);
     if (m === null) return void problems.push(`line ${i + 1}: not "host:port x25519 <64 hex digits>"`);
     const [, id = '', hex = ''] = m;
-    if (keys.has(id)) return void problems.push(`line ${i + 1}: ${id} is listed twice; the first line counts`);
-    keys.set(id, hexToBytes(hex));
+    const key = hexToBytes(hex);
+    const first = keys.get(id);
+    // The same line twice (two clients' first contacts at once, before the file was locked) agrees with itself.
+    if (first !== undefined && sameBytes(first, key)) return;
+    if (first !== undefined) return void problems.push(`line ${i + 1}: ${id} is listed twice with different keys; the first line counts`);
+    keys.set(id, key);
   });
   return { keys, problems };
 };

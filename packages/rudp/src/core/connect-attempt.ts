@@ -54,6 +54,8 @@ function refusalReason(reason: number | undefined, encrypts: boolean): string | 
   switch (reason) {
     case BusyReason.HostFull:
       return 'it has too many connections from this address';
+    case BusyReason.HostRate:
+      return 'too many new connections from this address; try again in a few seconds';
     case BusyReason.EncryptionRequired:
       return encrypts ? undefined : "the server requires encryption (this client has 'plaintext: true')";
     case BusyReason.NoEncryption:

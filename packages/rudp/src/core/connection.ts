@@ -29,6 +29,7 @@
  * - connection/transmit.ts: the next datagram to send, and its record once sent
  * - connection/timeouts.ts: each timer's deadline, and what its expiry does
  * - connection/close.ts: the CLOSE, the drain, and the `closed` event
+ * - connection/migration.ts: a server following its client to a new port (path-validation.ts)
  *
  * Those are functions that take the connection and read the members it
  * marks internal, not objects of their own: a server holds 10,000 idle
@@ -69,6 +70,7 @@ import { receivePacket } from './connection/frame-dispatch.js';
 import { packetAcked, packetLost, packetSpurious } from './connection/packet-fate.js';
 import { earliestDeadline, runDueTimers } from './connection/timeouts.js';
 import { nextDatagram } from './connection/transmit.js';
+import type { PathValidation } from './path-validation.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { MAX_SMALL_MESSAGE } from '../wire/frame.js';
 import { type AcceptPayload, HEADER_SIZE, type HeaderFields, TAG_SIZE, TRAILER_SIZE } from '../wire/packet.js';
@@ -185,6 +187,12 @@ export class Connection {
 
   /** @internal */
   readonly stat: ConnectionCounters = newCounters();
+  /** The peer's validated address (`remote`). */
+  private peerAddress: PeerAddress;
+  /** @internal Server: the validation of a new port the client's packets came from (see connection/migration.ts), if one runs. */
+  path: PathValidation | undefined = undefined;
+  /** @internal Where the datagram `pollTransmit` returned last goes: `remote`, or a path validation's candidate. */
+  destination: PeerAddress;
 
   constructor(
     /** @internal */
@@ -197,12 +205,13 @@ export class Connection {
     readonly localCid: number,
     /** The connection id we put in packets to the peer (0 until the client learns it). */
     public remoteCid: number,
-    /** The peer's (validated) address. */
-    readonly remote: PeerAddress,
+    remote: PeerAddress,
     now: number,
     peerWindow: number,
     security: ConnectionSecurity = { mode: 'plaintext' },
   ) {
+    this.peerAddress = remote;
+    this.destination = remote;
     this.encrypted = security.mode !== 'plaintext';
     if (security.mode === 'server') {
       this.protection = security.keys.protection;
@@ -235,6 +244,21 @@ export class Connection {
     this.lastReceived = now;
     this.lastActivity = now;
     this.state = role === 'client' ? 'handshake' : 'established';
+  }
+
+  /**
+   * The peer's validated address. A server connection follows its client to
+   * a new port of the same host once the new port proved itself (NAT
+   * rebinding; see connection/migration.ts); it never changes otherwise.
+   */
+  get remote(): PeerAddress {
+    return this.peerAddress;
+  }
+
+  /** @internal The client was validated at `address` (connection/migration.ts): every datagram goes there from now on. */
+  moveTo(address: PeerAddress): void {
+    this.peerAddress = address;
+    this.destination = address;
   }
 
   // ---------------------------------------------------------------- application calls
@@ -461,13 +485,15 @@ export class Connection {
 
   /**
    * A DATA or PROTECTED packet for this connection (header already parsed);
-   * `size` is the datagram's. A protected packet is opened first: one that
-   * fails is dropped and counted, never processed and never answered.
+   * `size` is the datagram's, `from` where it came from (the endpoint passes
+   * another address than `remote` only where `mayComeFrom` allows it). A
+   * protected packet is opened first: one that fails is dropped and counted,
+   * never processed and never answered.
    */
-  handlePacket(now: number, h: HeaderFields, size: number): 'ok' | PacketDrop {
+  handlePacket(now: number, h: HeaderFields, size: number, from: PeerAddress = this.peerAddress): 'ok' | PacketDrop {
     this.lastActivity = now;
     if (this.state === 'handshake' || this.state === 'closed') return 'ok';
-    return receivePacket(this, now, h, size);
+    return receivePacket(this, now, h, size, from);
   }
 
   /** @internal Loss detection's `PacketFate`: the peer has packet `p`. */
@@ -487,8 +513,9 @@ export class Connection {
 
   // ---------------------------------------------------------------- endpoint calls: sending and timers
 
-  /** The next datagram to send, if any. */
+  /** The next datagram to send, if any; it goes to `destination` (`remote` but for a path validation's PINGs). */
   pollTransmit(now: number, scratch: DatagramScratch): Uint8Array | undefined {
+    this.destination = this.peerAddress;
     return nextDatagram(this, now, scratch);
   }
 

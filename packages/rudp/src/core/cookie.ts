@@ -44,24 +44,49 @@ function halfSipHash24(k0: number, k1: number, data: Uint8Array): number {
 
 const encoder = new TextEncoder();
 
-/** Mints and checks cookies under a key drawn once from the endpoint's random source. */
+/**
+ * The cookie key is replaced every this many ms at least (QUIC servers rotate
+ * their Retry token keys likewise), or every lifetime if that is longer: a
+ * key read out of the server's memory stops minting cookies two rotations
+ * later, not at the next restart.
+ */
+export const COOKIE_KEY_ROTATION_MS = 120_000;
+
+type CookieKey = readonly [number, number, number, number];
+
+/**
+ * Mints and checks cookies under a key that rotates on the endpoint's clock:
+ * time is cut into periods of `rotationMs` (`COOKIE_KEY_ROTATION_MS`, or the
+ * lifetime and its slack if longer), each with a key drawn from the
+ * endpoint's random source when first needed. A cookie is checked under the
+ * key of the period of its issue time, which must be the current one or the
+ * one before: a valid cookie is never older than one period, so the token
+ * stays 12 bytes with no key id, and a cookie tagged under any other key
+ * (two rotations old, or a leaked one with a fresh time) is refused.
+ */
 export class CookieJar {
-  private readonly key: readonly [number, number, number, number];
+  /** Length of a key's period, ms. */
+  readonly rotationMs: number;
+  private period = 0;
+  private key: CookieKey;
+  private previous: CookieKey | undefined;
 
   constructor(
-    random: RandomSource,
+    private readonly random: RandomSource,
     /** How long a cookie stays valid, in ms. */
     readonly lifetimeMs = 30_000,
   ) {
-    this.key = [random(), random(), random(), random()];
+    this.rotationMs = Math.max(COOKIE_KEY_ROTATION_MS, lifetimeMs + COOKIE_CLOCK_SLACK_MS);
+    this.key = this.draw();
   }
 
   /** A token binding `address` and the client's connection id `cid` to `now`. */
   mint(now: number, address: string, cid: number): Uint8Array {
     const issued = Math.floor(now / 1000) >>> 0;
+    this.rotate(issued);
     const token = new Uint8Array(COOKIE_SIZE);
     new DataView(token.buffer).setUint32(0, issued);
-    this.tag(address, cid, issued, token);
+    this.tag(this.key, address, cid, issued, token);
     return token;
   }
 
@@ -71,14 +96,36 @@ export class CookieJar {
     const issued = new DataView(token.buffer, token.byteOffset, token.byteLength).getUint32(0);
     const age = now / 1000 - issued;
     if (age < -1 || age * 1000 > this.lifetimeMs + COOKIE_CLOCK_SLACK_MS) return false;
+    this.rotate(Math.floor(now / 1000));
+    const period = this.periodOf(issued);
+    const key = period === this.period ? this.key : period === this.period - 1 ? this.previous : undefined;
+    if (key === undefined) return false;
     const expect = new Uint8Array(COOKIE_SIZE);
-    this.tag(address, cid, issued, expect);
+    this.tag(key, address, cid, issued, expect);
     let diff = 0;
     for (let i = 4; i < COOKIE_SIZE; i++) diff |= (expect[i] as number) ^ (token[i] as number);
     return diff === 0;
   }
 
-  private tag(address: string, cid: number, issued: number, out: Uint8Array): void {
+  /** The period of a time in whole seconds: a cookie's issue time and the clock are compared at that grain, so both agree at a boundary. */
+  private periodOf(seconds: number): number {
+    return Math.floor((seconds * 1000) / this.rotationMs);
+  }
+
+  /** Moves to the key of the period of `seconds` (the clock in whole seconds): the current key becomes the previous one if that period is the next. */
+  private rotate(seconds: number): void {
+    const period = this.periodOf(seconds);
+    if (period <= this.period) return;
+    this.previous = period === this.period + 1 ? this.key : undefined;
+    this.key = this.draw();
+    this.period = period;
+  }
+
+  private draw(): CookieKey {
+    return [this.random(), this.random(), this.random(), this.random()];
+  }
+
+  private tag(key: CookieKey, address: string, cid: number, issued: number, out: Uint8Array): void {
     const addr = encoder.encode(address);
     const input = new Uint8Array(addr.length + 8);
     const view = new DataView(input.buffer);
@@ -86,8 +133,8 @@ export class CookieJar {
     view.setUint32(4, issued);
     input.set(addr, 8);
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    v.setUint32(4, halfSipHash24(this.key[0], this.key[1], input));
-    v.setUint32(8, halfSipHash24(this.key[2], this.key[3], input));
+    v.setUint32(4, halfSipHash24(key[0], key[1], input));
+    v.setUint32(8, halfSipHash24(key[2], key[3], input));
   }
 }
 

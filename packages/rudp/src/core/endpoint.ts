@@ -6,8 +6,13 @@
  *
  * Address rule: a connection is bound to the address that proved itself in
  * the handshake. A packet naming its connection id from any other address is
- * dropped and counted (no migration), so a spoofer who learns a connection id
- * can neither take over nor kill the session.
+ * dropped unopened and counted (`addressMismatch`), so a spoofer who learns a
+ * connection id can neither take over nor kill the session. One exception,
+ * for NAT rebinding: an encrypted server connection opens a packet from
+ * another port of its client's host, and moves there once that port proved
+ * it receives (connection/migration.ts, path-validation.ts); the maps keyed
+ * by address follow (`migrated`). A client never moves, nor does a plaintext
+ * connection, nor any connection to another IP address.
  *
  * In endpoint/: admission.ts (what a server does with an INITIAL: RETRY,
  * limits, a new connection), endpoint-config.ts (the options),
@@ -27,9 +32,11 @@ import { WorkList } from './work-list.js';
 import { DatagramScratch } from './datagram-scratch.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, ReceivePool } from './receive/receive-pool.js';
 import { HostTally } from './host-tally.js';
+import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
-import { type ConnectOverrides, ENDPOINT_KEYS, type EndpointConfig, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
+import { mayComeFrom } from './connection/migration.js';
+import { type ConnectOverrides, DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, ENDPOINT_KEYS, MIN_DEFAULT_HANDSHAKE_BURST, type EndpointConfig, checkHandshakeRate, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
 import { type DropCounts, type EndpointStats, newDropCounts } from './endpoint/endpoint-stats.js';
 import { AcceptKind, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
 
@@ -50,6 +57,8 @@ export class Endpoint implements SansIoEndpoint {
   readonly maxConnections: number;
   /** @internal Live server connections per client host and coarser IPv6 prefix (`hostLevels`; see `Connection.hostCounted`). */
   readonly hosts: HostTally;
+  /** @internal Handshakes per client host per second (`handshakesPerHostPerSecond`); `undefined`: no limit. */
+  readonly handshakeRate: HandshakeRate | undefined;
   /**
    * @internal Server connections draining, oldest first: no longer counted against their host, so at
    * `maxConnections` the oldest is ended early to make room. Else one host churning connections
@@ -107,6 +116,9 @@ export class Endpoint implements SansIoEndpoint {
     bytesSent: 0,
     retriesSent: 0,
     connectionsAccepted: 0,
+    pathValidations: 0,
+    pathValidationsAbandoned: 0,
+    migrations: 0,
   };
   /** @internal */
   readonly drops: DropCounts = newDropCounts();
@@ -114,7 +126,7 @@ export class Endpoint implements SansIoEndpoint {
   /** Throws a `TypeError` or `RangeError` that names the field if any option is unknown or out of range. */
   constructor(config: EndpointConfig) {
     validateConnectionOptions(config, ENDPOINT_KEYS);
-    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, maxReceiveBufferBytes, ...conn } = config;
+    const { random, acceptIncoming, maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxStatelessQueue, cookieLifetimeMs, crypto, identity, plaintext, connectionIds, copyMessage, maxReceiveBufferBytes, ...conn } = config;
     checkConnectionIds(connectionIds);
     this.connectionIds = connectionIds;
     if (copyMessage !== undefined && typeof copyMessage !== 'function') throw new TypeError(`rudp: option 'copyMessage' must be a function (bytes) => Uint8Array`);
@@ -123,6 +135,7 @@ export class Endpoint implements SansIoEndpoint {
     if (acceptIncoming !== undefined && typeof acceptIncoming !== 'boolean') throw new TypeError(`rudp: option 'acceptIncoming' must be a boolean`);
     if (maxConnections !== undefined) checkNumber('maxConnections', maxConnections, { min: 1, max: 2 ** 31, integer: true });
     if (maxConnectionsPerHost !== undefined) checkNumber('maxConnectionsPerHost', maxConnectionsPerHost, { min: 1, max: 2 ** 31, integer: true });
+    checkHandshakeRate(handshakesPerHostPerSecond, handshakeBurstPerHost);
     if (maxStatelessQueue !== undefined) checkNumber('maxStatelessQueue', maxStatelessQueue, { min: 0, max: 2 ** 20, integer: true });
     if (cookieLifetimeMs !== undefined) checkNumber('cookieLifetimeMs', cookieLifetimeMs, { min: 1, max: 86_400_000 });
     if (maxReceiveBufferBytes !== undefined) checkMaxReceiveBufferBytes(maxReceiveBufferBytes);
@@ -132,6 +145,9 @@ export class Endpoint implements SansIoEndpoint {
     this.acceptIncoming = acceptIncoming ?? false;
     this.maxConnections = maxConnections ?? 100_000;
     this.hosts = new HostTally(maxConnectionsPerHost ?? 1024);
+    const perSecond = handshakesPerHostPerSecond ?? DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND;
+    const burst = handshakeBurstPerHost ?? Math.max(maxConnectionsPerHost ?? 1024, MIN_DEFAULT_HANDSHAKE_BURST);
+    this.handshakeRate = perSecond > 0 ? new HandshakeRate(perSecond, burst) : undefined;
     this.maxStatelessQueue = maxStatelessQueue ?? 1024;
     this.receivePool = new ReceivePool(maxReceiveBufferBytes ?? DEFAULT_MAX_RECEIVE_BUFFER_BYTES);
     this.cookies = new CookieJar(random, cookieLifetimeMs);
@@ -277,8 +293,8 @@ export class Endpoint implements SansIoEndpoint {
       case PacketType.Protected1: {
         const conn = this.connections.get(h.dcid);
         if (!conn) return void this.drops.unknownConnection++;
-        if (conn.remote !== from) return void this.drops.addressMismatch++;
-        const result = conn.handlePacket(now, h, data.length);
+        if (conn.remote !== from && !mayComeFrom(conn, from)) return void this.drops.addressMismatch++;
+        const result = conn.handlePacket(now, h, data.length, from);
         if (result !== 'ok') this.drops[result]++;
         this.touch(conn);
         return;
@@ -299,7 +315,7 @@ export class Endpoint implements SansIoEndpoint {
         const data = conn.state === 'closed' ? undefined : conn.pollTransmit(now, this.scratch);
         if (data) {
           this.countSent(data);
-          return { to: conn.remote, data };
+          return { to: conn.destination, data };
         }
         conn.pollQueued = false;
         this.schedule(conn, now);
@@ -349,6 +365,30 @@ export class Endpoint implements SansIoEndpoint {
   /** @internal */
   drawRandom(): number {
     return this.random();
+  }
+
+  /**
+   * @internal The client of `conn` moved to `conn.remote` from `previous` (same host, another port):
+   * the handshake's dedupe entry follows it, so `forget`/`remove` find it. The per-host tally needs
+   * nothing: it counts the host, which did not change. The spent cookie stays spent under the old
+   * address: a cookie is bound to the address it was minted for, so it opens nothing at the new one.
+   */
+  migrated(conn: Connection, previous: PeerAddress): void {
+    const old = `${previous}/${conn.remoteCid}`;
+    if (this.byClient.get(old) === conn) {
+      this.byClient.delete(old);
+      // Another connection's entry (its client chose the same id at that address) is left alone.
+      const key = `${conn.remote}/${conn.remoteCid}`;
+      if (!this.byClient.has(key)) this.byClient.set(key, conn);
+    }
+    this.counters.migrations++;
+    this.emit({ type: 'migrated', connection: conn, previous });
+  }
+
+  /** @internal */
+  pathValidation(outcome: 'started' | 'abandoned'): void {
+    if (outcome === 'started') this.counters.pathValidations++;
+    else this.counters.pathValidationsAbandoned++;
   }
 
   // ---------------------------------------------------------------- internals

@@ -2,6 +2,7 @@
  * What an endpoint tells its application, polled with `Endpoint.pollEvent`.
  */
 import type { Connection } from './connection.js';
+import type { PeerAddress } from './sans-io.js';
 
 /** Why a connection ended. */
 export type CloseKind =
@@ -40,5 +41,11 @@ export type EndpointEvent =
    * run of consecutive ids an ACK completes, not one per message.
    */
   | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number; readonly count: number }
+  /**
+   * Server side: the client's packets now come from another port of the same
+   * host (a NAT rebinding), which proved itself; `connection.remote` is the
+   * new address, `previous` the one it left.
+   */
+  | { readonly type: 'migrated'; readonly connection: Connection; readonly previous: PeerAddress }
   /** The connection ended; unacknowledged messages will never be acknowledged. */
   | { readonly type: 'closed'; readonly connection: Connection; readonly reason: CloseReason };

@@ -1,6 +1,6 @@
 /**
  * The connection handshake, both roles. The server keeps no state until the
- * client proves its address (endpoint.ts with cookie.ts):
+ * client proves its address (endpoint/admission.ts with cookie.ts):
  *
  *   client                                  server
  *   INITIAL (padded to 1200 B) ×2 ──►        stateless: RETRY with a cookie

@@ -35,6 +35,8 @@ export enum Timer {
    * the record of what it never acknowledged, open for ever).
    */
   Unacknowledged,
+  /** Server: a PING to a client's new port is due, or its validation is given up (connection/migration.ts). */
+  PathValidation,
 }
 
 /** The order in which expired timers are handled: an ending connection first, then loss detection before the probe it may make moot. */
@@ -46,6 +48,7 @@ export const TIMER_ORDER: readonly Timer[] = [
   Timer.LossDetection,
   Timer.Probe,
   Timer.KeepAlive,
+  Timer.PathValidation,
   Timer.Initial,
   Timer.Ack,
   Timer.Resend,

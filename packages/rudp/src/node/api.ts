@@ -39,6 +39,17 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    */
   readonly maxConnectionsPerHost?: number | undefined;
   /**
+   * Most handshakes a second one client host may make the server start,
+   * sustained; an IPv6 client's /56 and /48 may make 4 and 16 times this.
+   * Counted only for clients that proved their address (echoed the
+   * cookie), before the key exchange; a client past it is refused
+   * (`ECONNREFUSED`, "too many new connections from this address"). 0: no
+   * limit. Default 64.
+   */
+  readonly handshakesPerHostPerSecond?: number | undefined;
+  /** Handshakes one client host may start at once before `handshakesPerHostPerSecond` holds it back (4 and 16 times for a /56 and /48). Default `maxConnectionsPerHost`, at least 256. */
+  readonly handshakeBurstPerHost?: number | undefined;
+  /**
    * Most bytes all connections together may let their peers make the
    * server hold, unfinished and unread messages alike: the sum of the
    * credit the connections grant, each at most its `receiveWindow`. While
@@ -196,10 +207,10 @@ brand(RudpServer, 'RudpServer');
 /** Starts a server on UDP `port`. Rejects with a `RudpError` (`EADDRINUSE`, `EACCES`, …) if the port cannot be bound. */
 export async function listen(options: ListenOptions): Promise<RudpServer> {
   checkOptions(options, 'listen');
-  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, maxReceiveBufferBytes, highWaterMark, identity, ...transport } = options;
+  const { port, host = '127.0.0.1', maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxReceiveBufferBytes, highWaterMark, identity, ...transport } = options;
   checkPort(port, 0);
   if (typeof host !== 'string' || host === '') throw invalidArgType('The "options.host" property must be a non-empty string');
-  checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, maxReceiveBufferBytes, highWaterMark, identity });
+  checkTransportOptions({ ...transport, maxConnections, maxConnectionsPerHost, handshakesPerHostPerSecond, handshakeBurstPerHost, maxReceiveBufferBytes, highWaterMark, identity });
   const socket = openDatagramSocket(isIPv6(host) ? 6 : 4, host, transport.socketBatching, undefined, transport.segmentOffload);
   try {
     await socket.bind(port, host);
@@ -207,7 +218,7 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
     await socket.close();
     throw fromSystemError(e, 'EINVAL', `cannot listen on ${formatAddress(host, port)}`, { syscall: 'bind', ...bindDetails(e, host, port) });
   }
-  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(maxReceiveBufferBytes !== undefined ? { maxReceiveBufferBytes } : {}), ...(identity !== undefined ? { identity } : {}) }));
+  const io = endpointOn(socket, () => new UdpEndpoint(socket, true, { ...withFamilyCeiling(transport, isIPv6(host) ? 6 : 4), ...(maxConnections !== undefined ? { maxConnections } : {}), ...(maxConnectionsPerHost !== undefined ? { maxConnectionsPerHost } : {}), ...(handshakesPerHostPerSecond !== undefined ? { handshakesPerHostPerSecond } : {}), ...(handshakeBurstPerHost !== undefined ? { handshakeBurstPerHost } : {}), ...(maxReceiveBufferBytes !== undefined ? { maxReceiveBufferBytes } : {}), ...(identity !== undefined ? { identity } : {}) }));
   return new RudpServer(io, highWaterMark !== undefined ? { highWaterMark } : {});
 }
 

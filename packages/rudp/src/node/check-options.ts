@@ -6,7 +6,7 @@
  * file only adds the Node API's own options and Node's error codes.
  */
 import { checkNumber, describeValue, validateConnectionOptions } from '../core/config.js';
-import { checkMaxReceiveBufferBytes } from '../core/endpoint/endpoint-config.js';
+import { checkHandshakeRate, checkMaxReceiveBufferBytes } from '../core/endpoint/endpoint-config.js';
 import { checkConnectionIds, checkCryptoProvider, checkIdentity, checkServerKey } from '../core/key-options.js';
 import { checkDelivery } from '../core/send/delivery-options.js';
 
@@ -14,7 +14,7 @@ import { checkDelivery } from '../core/send/delivery-options.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Options the Node API passes to the endpoint besides `ConnectionConfig`. */
-const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'maxConnectionsPerHost', 'maxReceiveBufferBytes', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching', 'segmentOffload'];
+const ENDPOINT_OPTIONS: readonly string[] = ['maxConnections', 'maxConnectionsPerHost', 'handshakesPerHostPerSecond', 'handshakeBurstPerHost', 'maxReceiveBufferBytes', 'highWaterMark', 'plaintext', 'crypto', 'identity', 'connectionIds', 'socketBatching', 'segmentOffload'];
 
 /** Timers the Node adapter arms with setTimeout: no longer than it can wait. */
 const TIMER_OPTIONS: readonly string[] = ['idleTimeoutMs', 'keepAliveMs', 'handshakeTimeoutMs', 'maxPtoMs'];
@@ -31,6 +31,7 @@ export function checkTransportOptions(options: object, serverKey?: unknown): voi
     const o = options as Record<string, unknown>;
     for (const key of TIMER_OPTIONS) if (o[key] !== undefined) checkNumber(key, o[key], { min: 0, max: MAX_TIMER_MS });
     for (const key of ['maxConnections', 'maxConnectionsPerHost']) if (o[key] !== undefined) checkNumber(key, o[key], { min: 1, max: 2 ** 31, integer: true });
+    checkHandshakeRate(o['handshakesPerHostPerSecond'], o['handshakeBurstPerHost']);
     if (o['maxReceiveBufferBytes'] !== undefined) checkMaxReceiveBufferBytes(o['maxReceiveBufferBytes']);
     if (o['highWaterMark'] !== undefined) checkNumber('highWaterMark', o['highWaterMark'], { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true });
     for (const key of ['plaintext', 'socketBatching', 'segmentOffload']) {

@@ -42,6 +42,12 @@ export interface RudpConnectionEvents {
   message: [data: Buffer, channel: number];
   /** `writableLength` fell to half the high-water mark after reaching it. */
   drain: [];
+  /**
+   * Server side: the client's packets now come from another port of the same
+   * host (a NAT rebinding), which proved it receives; `remotePort` is the new
+   * port from now on, `previous` the address it left.
+   */
+  migrate: [previous: { readonly address: string; readonly port: number }];
   /** The connection ended (after any messages that arrived before the close). */
   close: [CloseReason];
   /** The connection failed (timeout, port closed, shutdown). Emitted only while someone listens. */
@@ -126,7 +132,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return parseAddress(this.core.remote)?.host ?? this.core.remote;
   }
 
-  /** The peer's port. */
+  /** The peer's port: on a server, the client's current one (it follows a NAT rebinding, see `'migrate'`). */
   get remotePort(): number {
     return parseAddress(this.core.remote)?.port ?? 0;
   }
@@ -480,6 +486,12 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   /** @internal Messages `id` … `id + count − 1` were acknowledged. */
   onAcked(id: number, count: number): void {
     settleAcknowledged(this, id, count);
+  }
+
+  /** @internal The client moved from `previous` to `core.remote` (another port of its host). */
+  onMigrated(previous: string): void {
+    const at = parseAddress(previous);
+    this.emit('migrate', { address: at?.host ?? previous, port: at?.port ?? 0 });
   }
 
   /** @internal The core reported the close: see connection-end.ts. */

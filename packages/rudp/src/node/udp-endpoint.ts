@@ -12,7 +12,7 @@ import { defaultCryptoProvider } from './crypto-provider.js';
 import type { CryptoProvider, KeyPair } from '../crypto/crypto-provider.js';
 import { Endpoint, type EndpointStats } from '../core/endpoint.js';
 import type { CloseReason, EndpointEvent } from '../core/events.js';
-import type { RandomSource } from '../core/sans-io.js';
+import type { PeerAddress, RandomSource } from '../core/sans-io.js';
 import type { DatagramSocket } from './datagram-socket.js';
 import { keepError, type ListenerErrors, rethrowErrors } from './listener-errors.js';
 
@@ -98,6 +98,8 @@ export interface ConnectionSink {
   onAcked(id: number, count: number): void;
   /** The connection ended. */
   onClosed(reason: CloseReason): void;
+  /** Server side: the client moved to another port of its host (NAT rebinding); `previous` is the address it left. */
+  onMigrated(previous: PeerAddress): void;
 }
 
 /** Drives one Endpoint from one socket (not part of the public API). */
@@ -282,6 +284,9 @@ export class UdpEndpoint {
         return;
       case 'acked':
         sink?.onAcked(e.messageId, e.count);
+        return;
+      case 'migrated':
+        sink?.onMigrated(e.previous);
         return;
       case 'closed':
         e.connection.driverSink = undefined;

@@ -37,7 +37,8 @@ export interface SimNodeOptions {
 }
 
 interface NodeState {
-  readonly address: PeerAddress;
+  /** Where the node's datagrams come from and where datagrams reach it (`rebind` changes it). */
+  address: PeerAddress;
   readonly endpoint: SansIoEndpoint;
   readonly onActivity: ((now: number) => void) | undefined;
   timerGen: number;
@@ -163,6 +164,29 @@ export class SimNetwork {
     node.timerGen++;
     node.timerAt = undefined;
     return this.nodes.delete(address);
+  }
+
+  /**
+   * Moves the node at `address` to `to`, as a NAT that gives its mapping a
+   * new port does: from now on its datagrams come from `to` and datagrams
+   * to `to` reach it, while datagrams to `address` (also those already in
+   * flight) are dropped as no-route. Datagrams it sent before are still
+   * delivered as from `address`. The links of `address` set with `setLink`
+   * are copied to `to` (the network path is the same one); their stats stay
+   * with `address`. Throws if no node is at `address` or one is at `to`.
+   */
+  rebind(address: PeerAddress, to: PeerAddress): void {
+    const node = this.nodes.get(address);
+    if (node === undefined) throw new Error(`SimNetwork.rebind: no node at ${address}`);
+    if (this.nodes.has(to)) throw new Error(`SimNetwork: a node is already registered at ${to}`);
+    this.nodes.delete(address);
+    node.address = to;
+    this.nodes.set(to, node);
+    for (const [peer, link] of this.links.get(address) ?? []) if (link.explicit) this.setLink(to, peer, link.impairment.config);
+    for (const [from, row] of this.links) {
+      const link = row.get(address);
+      if (link?.explicit === true) this.setLink(from, to, link.impairment.config);
+    }
   }
 
   /** The endpoint registered at `address`. */

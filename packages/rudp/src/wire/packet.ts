@@ -365,7 +365,7 @@ export function decodeRetry(payload: Uint8Array): Uint8Array | undefined {
 /**
  * What an ACCEPT carries of the handshake. `Busy` is the server's refusal of
  * a client that proved its address, while the server is at a connection
- * limit or when the client's mode (encrypted or plaintext) is not the
+ * limit or the client's host past its handshake rate, or when the client's mode (encrypted or plaintext) is not the
  * server's: its handshake field is one `BusyReason` byte, and it makes no
  * connection.
  */
@@ -377,10 +377,11 @@ export type AcceptKind = (typeof AcceptKind)[keyof typeof AcceptKind];
  * Why a `Busy` ACCEPT refused: the server's connection limit, its limit per
  * client host, a plaintext hello to a server that encrypts
  * (`EncryptionRequired`), or an encrypted hello to a plaintext server
- * (`NoEncryption`). A client of an older version reads the last two as
+ * (`NoEncryption`), or too many handshakes from the client's host lately
+ * (`HostRate`). A client of an older version reads the last three as
  * "too many connections": refused at once all the same.
  */
-export const BusyReason = { ServerFull: 0, HostFull: 1, EncryptionRequired: 2, NoEncryption: 3 } as const;
+export const BusyReason = { ServerFull: 0, HostFull: 1, EncryptionRequired: 2, NoEncryption: 3, HostRate: 4 } as const;
 /** One of the `BusyReason` values. */
 export type BusyReason = (typeof BusyReason)[keyof typeof BusyReason];
 

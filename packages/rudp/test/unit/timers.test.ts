@@ -23,6 +23,8 @@ class Host implements ConnectionHost {
   drawRandom(): number {
     return 0;
   }
+  migrated(): void {}
+  pathValidation(): void {}
 }
 
 /** Tail copies off: every timer here is the probe's, the ACK's or the keep-alive's, not a copy's. */

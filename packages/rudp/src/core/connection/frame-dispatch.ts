@@ -1,6 +1,7 @@
 /**
- * A DATA or PROTECTED packet arriving on a connection: opened (one that
- * does not authenticate is dropped, never answered), its frames parsed into
+ * A DATA or PROTECTED packet arriving on a connection (from its address, or
+ * on a server from another port of its client's host: migration.ts): opened
+ * (one that does not authenticate is dropped, never answered), its frames parsed into
  * the thread's shared scratch (receive/received-frames.ts), each frame
  * handed to the mechanism it concerns, and the scratch let go of the
  * datagram afterwards.
@@ -10,14 +11,18 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
+import { checkValidated, notePacketFrom } from './migration.js';
+import type { PeerAddress } from '../sans-io.js';
 import { type Frame, parseFramesInto } from '../../wire/frame.js';
 import type { HeaderFields } from '../../wire/packet.js';
 
 /**
- * Packet `h` (header already parsed) for `c`; `size` is the datagram's.
- * `'ok'` unless it was dropped, and why (the endpoint counts it).
+ * Packet `h` (header already parsed) for `c`; `size` is the datagram's,
+ * `from` its source (another port than `c.remote` only where
+ * `mayComeFrom` allowed it). `'ok'` unless it was dropped, and why (the
+ * endpoint counts it).
  */
-export function receivePacket(c: Connection, now: number, h: HeaderFields, size: number): 'ok' | PacketDrop {
+export function receivePacket(c: Connection, now: number, h: HeaderFields, size: number, from: PeerAddress): 'ok' | PacketDrop {
   const pn = c.acks.expand(h.pn, h.pnBytes);
   if (c.acks.tooFarAhead(pn)) return 'malformed';
   const payload = openPayload(c.protection, c.encrypted, h, pn);
@@ -34,7 +39,7 @@ export function receivePacket(c: Connection, now: number, h: HeaderFields, size:
     return 'malformed';
   }
   try {
-    return handleFrames(c, now, pn, size, frames, count);
+    return handleFrames(c, now, pn, size, from, frames, count);
   } finally {
     // The frames hold views of the datagram: the shared list must not keep it alive.
     // A loop, not `fill`: Array.prototype.fill is a call into V8's C++ runtime, on every packet.
@@ -45,8 +50,8 @@ export function receivePacket(c: Connection, now: number, h: HeaderFields, size:
   }
 }
 
-/** The frames of authenticated packet `pn` (`frames[0, count)`, parsed and valid). */
-function handleFrames(c: Connection, now: number, pn: number, size: number, frames: readonly Frame[], count: number): 'ok' {
+/** The frames of authenticated packet `pn` from `from` (`frames[0, count)`, parsed and valid). */
+function handleFrames(c: Connection, now: number, pn: number, size: number, from: PeerAddress, frames: readonly Frame[], count: number): 'ok' {
   const acceptRtt = c.serverHandshake?.onClientPacket(now);
   if (acceptRtt !== undefined) c.rtt.seed(acceptRtt);
   // An authenticated packet proves the client has our ACCEPT: its copy and the server hello (some
@@ -70,6 +75,9 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, fram
     if (!anyFrame(frames, count, isClose)) c.closeSendDue = true;
     return 'ok';
   }
+  // Only a server's encrypted connection ever gets a packet from another port (`mayComeFrom`), so
+  // the path's state is touched only where it can run.
+  if (from !== c.remote || c.path !== undefined) notePacketFrom(c, now, from, pn > previousLargest, size);
   let ackEliciting = false;
   const hasRepair = anyFrame(frames, count, isRepair);
   c.repairReceiver.prepare(hasRepair, previousLargest >= 0 && pn > previousLargest + 1 ? now : undefined);
@@ -80,6 +88,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, fram
     if (c.state !== 'established' && c.state !== 'closing') return 'ok';
   }
   c.acks.onPacket(now, pn, previousLargest, ackEliciting, hasRepair);
+  if (c.path !== undefined) checkValidated(c, from, frames, count);
   return 'ok';
 }
 

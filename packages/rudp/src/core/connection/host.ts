@@ -1,11 +1,13 @@
 /**
  * What a connection needs from its endpoint (`Endpoint` is the one host):
- * events out, the endpoint's lists of connections to poll and to read, and
- * the endpoint's injected randomness.
+ * events out, the endpoint's lists of connections to poll and to read, the
+ * endpoint's injected randomness, and word of a client's move to a new port
+ * (the endpoint keys state by address).
  */
 import type { Connection } from '../connection.js';
 import type { EndpointEvent } from '../events.js';
 import type { ReceivePool } from '../receive/receive-pool.js';
+import type { PeerAddress } from '../sans-io.js';
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
@@ -21,4 +23,8 @@ export interface ConnectionHost {
   readonly receivePool?: ReceivePool | undefined;
   /** A uniform 32-bit unsigned integer from the endpoint's injected randomness (which packet numbers are skipped). */
   drawRandom(): number;
+  /** Server: the client was validated at its new port: `connection.remote` is it now, `previous` the address it left. */
+  migrated(connection: Connection, previous: PeerAddress): void;
+  /** Server: a validation of a client's new port started, or was given up (timed out, replaced, or the client was heard at its address again). */
+  pathValidation(outcome: 'started' | 'abandoned'): void;
 }

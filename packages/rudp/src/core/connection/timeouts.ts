@@ -8,6 +8,7 @@ import type { Connection } from '../connection.js';
 import { keepAliveInterval } from '../config.js';
 import { TIMER_ORDER, Timer } from '../timers.js';
 import { finish } from './close.js';
+import { expirePath, pathDeadline } from './migration.js';
 import { newDataProbeDeadline } from './transmit.js';
 
 /** Most probe packets sent when the probe timer fires. */
@@ -61,6 +62,8 @@ function deadline(c: Connection, kind: Timer): number {
       const r = live ? c.retransmits.earliest() : Number.POSITIVE_INFINITY;
       return r > c.lastPollTime ? r : Number.POSITIVE_INFINITY;
     }
+    case Timer.PathValidation:
+      return live ? pathDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.Pacing: {
       if (!live) return Number.POSITIVE_INFINITY;
       const paced = c.pacer.deadline(c.lastPollTime);
@@ -97,6 +100,9 @@ function expire(c: Connection, now: number, kind: Timer): void {
       return;
     case Timer.KeepAlive:
       c.pingDue = true;
+      return;
+    case Timer.PathValidation:
+      expirePath(c, now);
       return;
     case Timer.Initial:
     case Timer.Ack:

@@ -2,7 +2,8 @@
  * Handshake admission: what a server does with a client's INITIAL. Without
  * a cookie it gets a RETRY (statelessly: an address that cannot receive
  * keeps nothing here); with a valid one it gets a connection, unless a limit
- * refuses it (`maxConnections`, `maxConnectionsPerHost`, a spent cookie, a
+ * refuses it (`maxConnections`, `maxConnectionsPerHost`,
+ * `handshakesPerHostPerSecond`, a spent cookie, a
  * plaintext hello to an encrypting server or an encrypted one to a
  * plaintext server) or its hello does not authenticate. A repeated INITIAL goes to the
  * connection it already opened. The per-host tally of live server
@@ -60,6 +61,9 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (serverFull && e.drainingServed.size === 0) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
   // A full /56 or /48 is refused as a full host is: to its client it is one.
   if (e.hosts.full(levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostFull);
+  // Charged here, past every cheap refusal and before the key exchange (and before a drain is ended
+  // for the newcomer): only what would cost a handshake, and only from an address that proved itself.
+  if (e.handshakeRate?.take(now, levels) !== undefined) return refuseBusy(e, from, init.scid, BusyReason.HostRate);
   if (serverFull) endOldestDrain(e);
   const cid = e.newCid();
   if (cid === undefined) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
@@ -79,6 +83,7 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
 /** Server: refuses a client that proved its address at a connection limit (see `refuse`). Counted. */
 function refuseBusy(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyReason): void {
   if (reason === BusyReason.HostFull) e.drops.hostFull++;
+  else if (reason === BusyReason.HostRate) e.drops.hostRate++;
   else e.drops.full++;
   refuse(e, to, clientCid, reason);
 }
@@ -133,7 +138,7 @@ function endOldestDrain(e: Endpoint): void {
 
 /** Stops counting `conn` against its host, once. */
 export function uncountHost(e: Endpoint, conn: Connection): void {
-  // The same levels as at admission: a connection's remote address never changes.
+  // The same levels as at admission: a connection's remote host never changes (a client that moves keeps its host, migration.ts).
   if (!conn.hostCounted) return;
   conn.hostCounted = false;
   e.hosts.remove(hostLevels(conn.remote));

@@ -26,6 +26,23 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    */
   readonly maxConnectionsPerHost?: number;
   /**
+   * Most handshakes a second one client host may make the server start,
+   * sustained (a token bucket per host; an IPv6 client's /56 and /48 have
+   * their own at 4 and 16 times, as `maxConnectionsPerHost` counts them).
+   * Charged only for an INITIAL with a valid cookie that would otherwise
+   * open a connection, before any key exchange; past it the client is
+   * refused with a `Busy` ACCEPT (`hostRate`). 0: no limit. Default 64.
+   */
+  readonly handshakesPerHostPerSecond?: number;
+  /**
+   * Handshakes one client host may start at once before
+   * `handshakesPerHostPerSecond` holds it back (4 and 16 times for a /56 and
+   * /48). Default `maxConnectionsPerHost`, and at least 256: a host may
+   * reopen every place it may hold at once, and 128 users behind one NAT
+   * may all reconnect at once and retry once.
+   */
+  readonly handshakeBurstPerHost?: number;
+  /**
    * Most bytes all connections together may let their peers make this endpoint hold: the sum of the
    * credit each grants (its receive window while this has room, less when it has not: new windows start
    * smaller, raises wait until the application reads). Each connection still grants 4 KiB
@@ -73,11 +90,23 @@ export interface ConnectOverrides extends Partial<ConnectionConfig> {
 }
 
 /** Option names an `EndpointConfig` adds to the connection's. */
-export const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxConnectionsPerHost', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage', 'maxReceiveBufferBytes'];
+export const ENDPOINT_KEYS: readonly string[] = ['random', 'acceptIncoming', 'maxConnections', 'maxConnectionsPerHost', 'handshakesPerHostPerSecond', 'handshakeBurstPerHost', 'maxStatelessQueue', 'cookieLifetimeMs', 'crypto', 'identity', 'plaintext', 'connectionIds', 'copyMessage', 'maxReceiveBufferBytes'];
 
 /** Throws as the `maxReceiveBufferBytes` option would for `value`: an integer from 0 (every connection at its floor) to 2^50. */
 export function checkMaxReceiveBufferBytes(value: unknown): void {
   checkNumber('maxReceiveBufferBytes', value, { min: 0, max: 2 ** 50, integer: true });
+}
+
+/** Default of `handshakesPerHostPerSecond`. */
+export const DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND = 64;
+
+/** The least default of `handshakeBurstPerHost` (else `maxConnectionsPerHost`). */
+export const MIN_DEFAULT_HANDSHAKE_BURST = 256;
+
+/** Throws as the `handshakesPerHostPerSecond` and `handshakeBurstPerHost` options would for out-of-range values. */
+export function checkHandshakeRate(perSecond: unknown, burst: unknown): void {
+  if (perSecond !== undefined) checkNumber('handshakesPerHostPerSecond', perSecond, { min: 0, max: 2 ** 31 });
+  if (burst !== undefined) checkNumber('handshakeBurstPerHost', burst, { min: 1, max: 2 ** 31, integer: true });
 }
 
 /** `o` without its `undefined` fields: an option given as `undefined` keeps its default when merged. */

@@ -1,6 +1,6 @@
 /**
  * What `Endpoint.stats()` reports: datagrams and bytes each way, handshakes,
- * and every datagram dropped, counted by why.
+ * clients followed to a new port, and every datagram dropped, counted by why.
  */
 
 /** Why datagrams were dropped, with counts. */
@@ -25,6 +25,8 @@ export interface DropCounts {
   full: number;
   /** INITIALs refused at `maxConnectionsPerHost` (of the host, or of its /56 or /48). */
   hostFull: number;
+  /** INITIALs refused at `handshakesPerHostPerSecond` (of the host, or of its /56 or /48): no handshake was started. */
+  hostRate: number;
   statelessQueueFull: number;
 }
 
@@ -46,6 +48,12 @@ export interface EndpointStats {
   readonly bytesSent: number;
   readonly retriesSent: number;
   readonly connectionsAccepted: number;
+  /** Validations of a client's new port (NAT rebinding) started: an authenticated packet, the newest yet, came from another port of its host. */
+  readonly pathValidations: number;
+  /** Validations given up: no acknowledgement from the new port within 3 probe timeouts, a newer candidate, or the client heard at its address again. */
+  readonly pathValidationsAbandoned: number;
+  /** Connections moved to their client's new port once it proved itself (a `migrated` event each). */
+  readonly migrations: number;
   readonly connections: number;
   /** The receive budget and its use. */
   readonly receiveBuffer: ReceiveBufferStats;
@@ -71,6 +79,7 @@ export function newDropCounts(): DropCounts {
     unprotected: 0,
     full: 0,
     hostFull: 0,
+    hostRate: 0,
     statelessQueueFull: 0,
   };
 }

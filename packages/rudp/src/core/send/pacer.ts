@@ -6,7 +6,8 @@
  * Linux's fq and quinn release a quantum per wake-up: once packet gaps fall
  * below the tick, a wake-up per gap costs a driver more than the packets
  * (Node's timers cannot wait less than 1 ms; it would spin through the
- * gaps). The bucket holds two ticks' worth, and a held sender woken late
+ * gaps). The bucket holds the most of two packets, a quarter of the window
+ * (up to ten packets) and two ticks' worth (up to half the window), and a held sender woken late
  * is owed what the rate earned while it overslept (up to a few ticks), so a
  * driver's late timers do not lower the rate below the controller's.
  */

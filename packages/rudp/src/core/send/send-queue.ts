@@ -3,7 +3,8 @@
  * chunks as they start to leave, and the bookkeeping of which messages the
  * peer has whole. A message not sent at all yet is only its bytes in a list:
  * its `OutgoingMessage` is made as its first chunk leaves. A writer keeps up
- * to its high-water mark queued (a megabyte: 16,384 messages of 64 bytes),
+ * to its high-water mark queued (a megabyte of `writableLength`, each message
+ * counted 256 bytes longer: 3,277 messages of 64 bytes, 4,096 empty ones),
  * and an object made for each at queue time took 159 bytes of heap where a
  * slot takes 8 to 23 (bench `queued-message-heap.ts`), and was cold in the
  * cache by the time it left. New data leaves in queue order, as far as the peer's flow-control credit allows. Unreliable

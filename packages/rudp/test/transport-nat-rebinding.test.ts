@@ -1,0 +1,414 @@
+/**
+ * NAT rebinding (core/connection/migration.ts, core/path-validation.ts): a
+ * server connection follows its encrypted client to a new port of the same
+ * host once that port proved it receives, and nothing else moves it: a
+ * forged packet, a replay, an old packet, a port that never answers, many
+ * ports at once, a plaintext connection, another IP address.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Endpoint } from '../src/core/endpoint.js';
+import type { PeerAddress } from '../src/core/sans-io.js';
+import { TAG_SIZE, isProtected, parseHeader } from '../src/wire/packet.js';
+import { CLIENT, SERVER, type Pair, ackedOf, makePair, messagesOf } from './helpers/pair.js';
+
+/** Where the client's NAT maps it after the rebinding: the same host, another port. */
+const REBOUND = '10.0.0.1:6000';
+
+/** The client's messages: sizes from a few bytes to several packets, each distinct. */
+function messages(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => {
+    const m = new Uint8Array(1 + ((i * 797) % 6000));
+    m.fill(i & 0xff);
+    m[0] = i >> 8;
+    return m;
+  });
+}
+
+/** Every datagram `endpoint` sends, with where and when. */
+function recordSends(endpoint: Endpoint): { readonly to: PeerAddress; readonly at: number; readonly size: number }[] {
+  const sends: { to: PeerAddress; at: number; size: number }[] = [];
+  const poll = endpoint.pollTransmit.bind(endpoint);
+  endpoint.pollTransmit = (now) => {
+    const t = poll(now);
+    if (t !== undefined) sends.push({ to: t.to, at: now, size: t.data.length });
+    return t;
+  };
+  return sends;
+}
+
+/** The real `handleDatagram` of `endpoint`, and a hook that sees each datagram first (and delivers it, or not). */
+function intercept(endpoint: Endpoint, tap: (now: number, data: Uint8Array, from: PeerAddress, deliver: (d: Uint8Array, as?: PeerAddress) => void) => void): void {
+  const real = endpoint.handleDatagram.bind(endpoint);
+  endpoint.handleDatagram = (now, data, from) => tap(now, data, from, (d, as = from) => real(now, d, as));
+}
+
+/** Whether `data` is a PROTECTED packet (the client's after the handshake). */
+const protectedPacket = (data: Uint8Array): boolean => {
+  const h = parseHeader(data);
+  return typeof h !== 'string' && isProtected(h.type);
+};
+
+/** An echoing server, connected; the client has `sent` queued. */
+function echoPair(count: number, seed = 1): { p: Pair; sent: Uint8Array[] } {
+  const p = makePair({ seed });
+  p.onServerEvent = (e) => {
+    if (e.type === 'message') e.connection.send(e.data);
+  };
+  const sent = messages(count);
+  for (const m of sent) p.conn.send(m);
+  p.sim.wake(CLIENT);
+  return { p, sent };
+}
+
+/** When (by `clock`) `endpoint` gave each path validation up. */
+function recordValidations(endpoint: Endpoint, clock: () => number): number[] {
+  const ended: number[] = [];
+  const count = endpoint.pathValidation.bind(endpoint);
+  endpoint.pathValidation = (outcome) => {
+    if (outcome === 'abandoned') ended.push(clock());
+    count(outcome);
+  };
+  return ended;
+}
+
+const migratedEvents = (p: Pair): PeerAddress[] => p.serverEvents.flatMap((r) => (r.event.type === 'migrated' ? [r.event.previous] : []));
+
+describe('NAT rebinding: the server follows its client to a new port', () => {
+  it('a transfer in progress continues across the rebinding, nothing lost or duplicated, both ways', () => {
+    const { p, sent } = echoPair(150);
+    const sends = recordSends(p.server);
+    p.sim.runFor(400);
+    const before = messagesOf(p.serverEvents).length;
+    // In progress: some messages arrived, not all.
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(sent.length);
+    p.sim.rebind(CLIENT, REBOUND);
+    const rebindAt = p.sim.now;
+    p.sim.runFor(20_000);
+    expect(messagesOf(p.serverEvents)).toEqual(sent);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual(sent.map((_, i) => i));
+    const sc = p.serverConn();
+    expect(sc?.state).toBe('established');
+    expect(sc?.remote).toBe(REBOUND);
+    expect(migratedEvents(p)).toEqual([CLIENT]);
+    const movedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at as number;
+    // Validated within a round trip or two of the client's first packet from the new port (70 ms RTT).
+    expect(movedAt - rebindAt).toBeLessThan(300);
+    // After the move nothing goes to the old port; before it, only PINGs (a header, one byte, the tag) went to the new one.
+    expect(sends.filter((s) => s.to === CLIENT && s.at > movedAt)).toEqual([]);
+    const probes = sends.filter((s) => s.to === REBOUND && s.at < movedAt);
+    expect(probes.length).toBeGreaterThanOrEqual(1);
+    expect(probes.length).toBeLessThanOrEqual(3);
+    for (const s of probes) expect(s.size).toBeLessThanOrEqual(9 + 1 + TAG_SIZE);
+    const st = p.server.stats();
+    expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 0, migrations: 1 });
+    // The handshake's dedupe entry followed the connection: once closed, none is left behind.
+    p.conn.close(p.sim.now);
+    p.sim.wake(REBOUND);
+    p.sim.runFor(5_000);
+    expect(sc?.state).toBe('closed');
+    expect(p.server.byClient.size).toBe(0);
+    expect(p.server.hosts.size).toBe(0);
+  });
+
+  it('a client that only receives (a download) is found at its new port by its next packet, its keep-alive PING', () => {
+    const idle = { idleTimeoutMs: 10_000 };
+    const p = makePair({ client: idle, server: idle });
+    p.sim.runFor(300);
+    const sc = p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>;
+    const sent = messages(200);
+    for (const m of sent) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(150);
+    // Rebound at an instant the client owes no ACK: it then has nothing to send until its keep-alive.
+    while (p.conn.acks.deadline() !== Number.POSITIVE_INFINITY) expect(p.sim.step()).toBe(true);
+    const before = messagesOf(p.clientEvents).length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(sent.length);
+    p.sim.rebind(CLIENT, REBOUND);
+    const rebindAt = p.sim.now;
+    p.sim.runFor(20_000);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+    expect(sc.state).toBe('established');
+    expect(sc.remote).toBe(REBOUND);
+    const movedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at as number;
+    // Nothing reached the client after the rebinding, so it had nothing to acknowledge: its keep-alive (half the
+    // 10 s idle timeout after it last heard from the server) was its first packet from the new port.
+    expect(movedAt - rebindAt).toBeGreaterThan(4_000);
+    expect(movedAt - rebindAt).toBeLessThan(5_500);
+    expect(p.server.stats().migrations).toBe(1);
+  });
+
+  it('a plaintext connection is not migrated: packets from the new port are dropped unopened, as before', () => {
+    const p = makePair({ client: { plaintext: true }, server: { plaintext: true } });
+    p.sim.runFor(300);
+    const sc = p.serverConn();
+    expect(sc?.state).toBe('established');
+    p.sim.rebind(CLIENT, REBOUND);
+    p.conn.send(new TextEncoder().encode('after the rebinding'));
+    p.sim.wake(REBOUND);
+    p.sim.runFor(3_000);
+    expect(messagesOf(p.serverEvents)).toEqual([]);
+    expect(sc?.remote).toBe(CLIENT);
+    const st = p.server.stats();
+    expect(st.dropped.addressMismatch).toBeGreaterThan(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(p.sim.linkStats(SERVER, REBOUND).sentDatagrams).toBe(0);
+  });
+
+  it('a change of IP address is still dropped and counted', () => {
+    const elsewhere = '10.0.0.9:5000';
+    const p = makePair();
+    p.sim.runFor(300);
+    const sc = p.serverConn();
+    p.sim.rebind(CLIENT, elsewhere);
+    p.conn.send(new TextEncoder().encode('from another host'));
+    p.sim.wake(elsewhere);
+    p.sim.runFor(3_000);
+    expect(messagesOf(p.serverEvents)).toEqual([]);
+    expect(sc?.remote).toBe(CLIENT);
+    const st = p.server.stats();
+    expect(st.dropped.addressMismatch).toBeGreaterThan(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations, auth: st.dropped.auth }).toEqual({ validations: 0, migrations: 0, auth: 0 });
+    expect(p.sim.linkStats(SERVER, elsewhere).sentDatagrams).toBe(0);
+  });
+});
+
+describe('NAT rebinding: what does not move the path', () => {
+  it('a forged packet from a new port (a blind attacker with the connection id) fails authentication, changes nothing and is answered by nothing', () => {
+    const { p, sent } = echoPair(40);
+    const sends = recordSends(p.server);
+    let forged = 0;
+    // Ahead of each genuine client packet, a copy with a flipped tag byte from another port of the client's
+    // host: the next packet number, so it would be the newest were it genuine.
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data) && forged < 200) {
+        const copy = data.slice();
+        copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 1;
+        deliver(copy, `10.0.0.1:${7000 + forged++}`);
+      }
+      deliver(data);
+    });
+    p.sim.runFor(10_000);
+    expect(forged).toBeGreaterThan(20);
+    const st = p.server.stats();
+    expect(st.dropped.auth).toBe(forged);
+    expect(st.dropped.addressMismatch).toBe(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
+    expect(p.serverConn()?.remote).toBe(CLIENT);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
+  it('a genuine packet replayed from a new port after it arrived is a replay: dropped, nothing sent there', () => {
+    const { p, sent } = echoPair(40);
+    const sends = recordSends(p.server);
+    const seen: Uint8Array[] = [];
+    intercept(p.server, (_now, data, from, deliver) => {
+      const copy = from === CLIENT && protectedPacket(data) ? data.slice() : undefined;
+      deliver(data);
+      if (copy === undefined) return;
+      seen.push(copy);
+      // Every genuine packet again, at once, and the first one ever (the oldest), from other ports.
+      deliver(copy.slice(), '10.0.0.1:7777');
+      deliver((seen[0] as Uint8Array).slice(), '10.0.0.1:7778');
+    });
+    p.sim.runFor(10_000);
+    const st = p.server.stats();
+    expect(seen.length).toBeGreaterThan(20);
+    expect(st.dropped.replay).toBe(2 * seen.length);
+    expect(st.dropped.addressMismatch).toBe(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
+  it('an older packet arriving from a new port (reordered) is processed but does not start a validation', () => {
+    const { p, sent } = echoPair(40);
+    const sends = recordSends(p.server);
+    let held: Uint8Array | undefined;
+    let heldPn = -1;
+    let after = 0;
+    intercept(p.server, (now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data) && held === undefined && now > 300) {
+        // Held back: it arrives later, after newer ones, and from another port.
+        held = data;
+        heldPn = (p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>).acks.expand((parseHeader(data) as { pn: number }).pn, (parseHeader(data) as { pnBytes: 2 | 4 }).pnBytes);
+        return;
+      }
+      deliver(data);
+      if (held !== undefined && from === CLIENT && protectedPacket(data) && ++after === 3) {
+        const sc = p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>;
+        expect(sc.acks.largest).toBeGreaterThan(heldPn);
+        deliver(held, '10.0.0.1:7777');
+      }
+    });
+    p.sim.runFor(10_000);
+    expect(after).toBeGreaterThanOrEqual(3);
+    const st = p.server.stats();
+    // Opened and taken (not a drop of any kind), but no validation: it was not the newest.
+    expect(st.droppedTotal).toBe(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(sends.filter((s) => s.to !== CLIENT)).toEqual([]);
+    expect(p.serverConn()?.remote).toBe(CLIENT);
+    expect(messagesOf(p.serverEvents)).toEqual(sent);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
+  it('a genuine packet raced ahead from another port starts a validation, which ends at the client\'s next packet from its own address', () => {
+    const { p, sent } = echoPair(40);
+    const sends = recordSends(p.server);
+    const ended = recordValidations(p.server, () => p.sim.now);
+    let raced = 0;
+    let racedAt = 0;
+    let pto = 0;
+    intercept(p.server, (now, data, from, deliver) => {
+      // One packet, copied by an attacker who is fast but does not relay the server's PINGs to the client.
+      if (from === CLIENT && protectedPacket(data) && raced === 0 && now > 300) {
+        raced = data.length;
+        racedAt = now;
+        const sc = p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>;
+        pto = sc.rtt.pto(sc.config.maxAckDelayMs);
+        deliver(data.slice(), '10.0.0.1:7777');
+      }
+      deliver(data);
+    });
+    p.sim.runFor(10_000);
+    expect(raced).toBeGreaterThan(0);
+    const st = p.server.stats();
+    // The genuine packet came second: a replay.
+    expect(st.dropped.replay).toBe(1);
+    expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 1, migrations: 0 });
+    // Ended by the client's next packet, well before its timeout (3 PTO): one PING went, under 3x the copy's bytes.
+    expect(ended).toHaveLength(1);
+    expect((ended[0] as number) - racedAt).toBeLessThan(pto);
+    const toAttacker = sends.filter((s) => s.to === '10.0.0.1:7777');
+    expect(toAttacker).toHaveLength(1);
+    expect((toAttacker[0] as { size: number }).size).toBeLessThanOrEqual(3 * raced);
+    expect(p.serverConn()?.remote).toBe(CLIENT);
+    expect(messagesOf(p.serverEvents)).toEqual(sent);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
+  it('an attacker that races a packet ahead and relays the PING to the client, but not the client\'s answer, moves nothing', () => {
+    const { p, sent } = echoPair(40);
+    const attacker = '10.0.0.1:7777';
+    let raced = false;
+    let relayed = 0;
+    // The server's PINGs to the attacker's port reach the client, as if the attacker forwarded them.
+    const poll = p.server.pollTransmit.bind(p.server);
+    p.server.pollTransmit = (now) => {
+      const t = poll(now);
+      if (t?.to === attacker) {
+        relayed++;
+        const data = t.data.slice();
+        p.sim.schedule(now + 35, (at) => {
+          p.client.handleDatagram(at, data, SERVER);
+          p.sim.wake(CLIENT);
+        });
+      }
+      return t;
+    };
+    intercept(p.server, (now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data) && !raced && now > 300) {
+        raced = true;
+        deliver(data.slice(), attacker);
+      }
+      deliver(data);
+    });
+    p.sim.runFor(10_000);
+    expect(relayed).toBeGreaterThanOrEqual(1);
+    const st = p.server.stats();
+    // The client acknowledged the PING, from its own address: that is no proof the attacker's port receives.
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 1, migrations: 0 });
+    expect(p.serverConn()?.remote).toBe(CLIENT);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
+  it('a candidate that never answers is abandoned after 3 probe timeouts, and the connection carries on', () => {
+    const p = makePair();
+    const sends = recordSends(p.server);
+    p.sim.runFor(500);
+    const sc = p.serverConn() as NonNullable<ReturnType<Pair['serverConn']>>;
+    let diverted = 0;
+    let divertedAt = 0;
+    let pto = 0;
+    let lost = false;
+    intercept(p.server, (now, data, from, deliver) => {
+      // The client's next packet reaches the server from a port nobody listens on (a NAT mapping that
+      // changed and changed back), and then the client's link drops what it sends for a while.
+      if (from === CLIENT && protectedPacket(data) && diverted === 0) {
+        lost = true;
+        diverted = data.length;
+        divertedAt = now;
+        pto = sc.rtt.pto(sc.config.maxAckDelayMs);
+        deliver(data, '10.0.0.1:7777');
+        return;
+      }
+      // Until the validation is over, nothing more of the client's arrives (its ACKs would end the validation
+      // at once: the client heard at its validated address again).
+      if (from === CLIENT && lost) return;
+      deliver(data);
+    });
+    p.conn.send(new TextEncoder().encode('one'));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(100);
+    expect(diverted).toBeGreaterThan(0);
+    // Its frames were taken: the message, acknowledged to the client's validated address.
+    expect(messagesOf(p.serverEvents).map((m) => new TextDecoder().decode(m))).toEqual(['one']);
+    expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual([0]);
+    p.sim.runUntil(divertedAt + 3 * pto - 1);
+    expect(sc.path?.candidate).toBe('10.0.0.1:7777');
+    expect(p.server.stats().pathValidationsAbandoned).toBe(0);
+    p.sim.runUntil(divertedAt + 3 * pto + 1);
+    expect(sc.path).toBeUndefined();
+    const st = p.server.stats();
+    expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 1, migrations: 0 });
+    // All three PINGs went (the one datagram allowed 3x its bytes), a probe timeout apart, and nothing after.
+    const probes = sends.filter((s) => s.to === '10.0.0.1:7777');
+    expect(probes).toHaveLength(3);
+    probes.forEach((s, i) => expect(s.at - divertedAt).toBeCloseTo(i * pto, 6));
+    expect(probes.reduce((n, s) => n + s.size, 0)).toBeLessThanOrEqual(3 * diverted);
+    expect(sc.remote).toBe(CLIENT);
+    lost = false;
+    p.conn.send(new TextEncoder().encode('two'));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    expect(messagesOf(p.serverEvents).map((m) => new TextDecoder().decode(m))).toEqual(['one', 'two']);
+    expect(ackedOf(p.clientEvents).map((a) => a.id)).toEqual([0, 1]);
+    expect(sends.filter((s) => s.to === '10.0.0.1:7777')).toHaveLength(3);
+    expect(p.server.stats().pathValidations).toBe(1);
+  });
+
+  it('many candidate ports (every client packet raced from a fresh one) cost bounded work: one validation at a time, at most 3 PINGs each, under 3x their bytes', () => {
+    const { p, sent } = echoPair(60);
+    const sends = recordSends(p.server);
+    const ports = new Map<PeerAddress, number>();
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data)) {
+        const port = `10.0.0.1:${8000 + ports.size}`;
+        ports.set(port, data.length);
+        deliver(data.slice(), port);
+      }
+      deliver(data);
+    });
+    p.sim.runFor(15_000);
+    const st = p.server.stats();
+    expect(ports.size).toBeGreaterThan(50);
+    // Each copy came first: every genuine packet was a replay.
+    expect(st.dropped.replay).toBe(ports.size);
+    expect(st.migrations).toBe(0);
+    // Each copy was the newest packet yet (the link keeps order): each replaced the last candidate.
+    expect(st.pathValidations).toBe(ports.size);
+    expect(st.pathValidations - st.pathValidationsAbandoned).toBeLessThanOrEqual(1);
+    for (const [port, bytes] of ports) {
+      const toPort = sends.filter((s) => s.to === port);
+      expect(toPort.length).toBeLessThanOrEqual(3);
+      expect(toPort.reduce((n, s) => n + s.size, 0)).toBeLessThanOrEqual(3 * bytes);
+    }
+    expect(p.serverConn()?.remote).toBe(CLIENT);
+    expect(messagesOf(p.serverEvents)).toEqual(sent);
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * Bounds the log lines a client host can cause by misbehaving (malformed
+ * requests, floods that get it cut off): none of them is a line of the spec,
+ * and each costs the client a datagram or a connection, so without a bound
+ * one host wrote a line per request, as fast as the request pacer let it
+ * (100 a second by default, every second it kept on). Per host and kind of
+ * line, a token bucket lets a burst through, then a few a minute; the rest
+ * are counted and said in one summary line per key when {@link LogLimiter.flush}
+ * runs (the server calls it every minute and when it stops). Pure: the time is
+ * passed in.
+ */
+
+/** How many lines of one kind a host may cause. */
+export interface LogLimits {
+  /** Lines written at once before suppression starts. */
+  readonly burst: number;
+  /** Lines a minute earned back after that. */
+  readonly perMinute: number;
+  /** Hosts × kinds tracked at once; past it the oldest is summarised and forgotten. */
+  readonly maxKeys: number;
+}
+
+/** 10 at once, then 10 a minute, for 4,096 host-and-kind pairs (about 0.5 MiB at most). */
+export const DEFAULT_LOG_LIMITS: LogLimits = { burst: 10, perMinute: 10, maxKeys: 4096 };
+
+/** How often the server writes the summaries of what was suppressed. */
+export const LOG_SUMMARY_INTERVAL_MS = 60_000;
+
+interface Entry {
+  readonly host: string;
+  readonly kind: string;
+  tokens: number;
+  /** When `tokens` was last brought up to date. */
+  at: number;
+  suppressed: number;
+  /** When the first line of the current `suppressed` run was dropped. */
+  since: number;
+}
+
+/** A per-host, per-kind limit on log lines, with summaries of what it dropped. */
+export class LogLimiter {
+  private readonly entries = new Map<string, Entry>();
+
+  /** `emit` writes a line to the log. */
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly limits: LogLimits = DEFAULT_LOG_LIMITS,
+  ) {}
+
+  /** Writes `text`, a line of `kind` caused by client `host`, unless the host is over its limit for that kind (then counts it). */
+  line(host: string, kind: string, text: string, now: number): void {
+    const key = `${host}\n${kind}`;
+    let e = this.entries.get(key);
+    if (e === undefined) {
+      if (this.entries.size >= this.limits.maxKeys) this.forgetOldest(now);
+      e = { host, kind, tokens: this.limits.burst, at: now, suppressed: 0, since: now };
+      this.entries.set(key, e);
+    }
+    this.refill(e, now);
+    if (e.tokens >= 1) {
+      e.tokens -= 1;
+      this.emit(text);
+      return;
+    }
+    if (e.suppressed === 0) e.since = now;
+    e.suppressed++;
+  }
+
+  /** Writes a summary for each key that dropped lines since the last flush, and forgets hosts that have gone quiet. */
+  flush(now: number): void {
+    for (const [key, e] of this.entries) {
+      this.summarise(e, now);
+      this.refill(e, now);
+      if (e.tokens >= this.limits.burst) this.entries.delete(key);
+    }
+  }
+
+  /** Host-and-kind pairs tracked (for tests of the bound). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private refill(e: Entry, now: number): void {
+    e.tokens = Math.min(this.limits.burst, e.tokens + ((now - e.at) * this.limits.perMinute) / 60_000);
+    e.at = now;
+  }
+
+  private summarise(e: Entry, now: number): void {
+    if (e.suppressed === 0) return;
+    const seconds = Math.max(1, Math.round((now - e.since) / 1000));
+    this.emit(`Client host ${e.host}: ${e.suppressed} more "${e.kind}" line${e.suppressed === 1 ? '' : 's'} suppressed in the last ${seconds} s`);
+    e.suppressed = 0;
+  }
+
+  private forgetOldest(now: number): void {
+    const oldest = this.entries.entries().next().value;
+    if (oldest === undefined) return;
+    this.summarise(oldest[1], now);
+    this.entries.delete(oldest[0]);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * A logged-in forum session across a NAT rebinding: forum-client ↔ relay ↔
+ * forum-server, the relay (standing for the client's NAT) moving the
+ * client's mapping to a new port mid-session. rudpx follows the client to
+ * the new port, so the session goes on without a new login; before, the
+ * server dropped every datagram from the new port and the client timed out.
+ */
+import { startLossyRelay } from 'udp-relay';
+import { describe, expect, it } from 'vitest';
+import { P, answered, cleanupAfterEach, spawnClient } from './forum-processes.js';
+
+describe('NAT rebinding (real processes through the relay)', () => {
+  const scope = cleanupAfterEach();
+
+  it('a logged-in session goes on at the new port: the next command is answered, no second login, nothing timed out', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const relay = await startLossyRelay({ targetPort: server.port, seed: 1 });
+    scope.closers.push(() => relay.close());
+    const c = spawnClient(relay.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw1');
+    c.send('CRT before');
+    await c.stdout.waitFor('Thread before created\n');
+    await relay.rebind();
+    c.send('CRT after');
+    await c.stdout.waitFor('Thread after created\n');
+    c.send('XIT');
+    expect(await c.exited).toBe(0);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread before created'], ['Thread after created'], ['Goodbye']));
+    expect(server.lines().filter((l) => /yoda/.test(l) && !/issued|created/.test(l))).toEqual(['yoda successfully logged in', 'yoda exited']);
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { LogLimiter } from '../src/log-limiter.js';
+
+describe('log lines a client host causes', () => {
+  const limiter = (limits = { burst: 3, perMinute: 6, maxKeys: 4 }): { readonly lines: string[]; readonly l: LogLimiter } => {
+    const lines: string[] = [];
+    return { lines, l: new LogLimiter((line) => lines.push(line), limits) };
+  };
+
+  it('a burst is written, the rest counted and summarised at the flush; a quiet host earns lines back', () => {
+    const { lines, l } = limiter();
+    for (let i = 0; i < 100; i++) l.line('10.0.0.1', 'Malformed request', `Malformed request ${i}`, i * 10);
+    expect(lines).toEqual(['Malformed request 0', 'Malformed request 1', 'Malformed request 2']);
+    // 6 a minute: 10 s on, one more line; the next is counted again.
+    l.line('10.0.0.1', 'Malformed request', 'later', 11_000);
+    l.line('10.0.0.1', 'Malformed request', 'dropped', 11_001);
+    expect(lines.slice(3)).toEqual(['later']);
+    l.flush(30_000);
+    expect(lines.slice(4)).toEqual(['Client host 10.0.0.1: 98 more "Malformed request" lines suppressed in the last 30 s']);
+    // Nothing dropped since: the flush says nothing.
+    l.flush(42_000);
+    expect(lines).toHaveLength(5);
+  });
+
+  it('hosts and kinds count apart', () => {
+    const { lines, l } = limiter({ burst: 1, perMinute: 1, maxKeys: 10 });
+    l.line('a', 'x', 'a x', 0);
+    l.line('a', 'x', 'a x again', 0);
+    l.line('a', 'y', 'a y', 0);
+    l.line('b', 'x', 'b x', 0);
+    expect(lines).toEqual(['a x', 'a y', 'b x']);
+  });
+
+  it('at most maxKeys pairs are kept: the oldest is summarised and forgotten; quiet ones go at the flush', () => {
+    const { lines, l } = limiter({ burst: 1, perMinute: 1, maxKeys: 2 });
+    l.line('a', 'x', 'a1', 0);
+    l.line('a', 'x', 'a2', 0);
+    l.line('b', 'x', 'b1', 0);
+    l.line('c', 'x', 'c1', 1000);
+    expect(l.size).toBe(2);
+    // One line suppressed: the singular.
+    expect(lines).toEqual(['a1', 'b1', 'Client host a: 1 more "x" line suppressed in the last 1 s', 'c1']);
+    // A minute on, both have earned their burst back and dropped nothing: forgotten.
+    l.flush(62_000);
+    expect(l.size).toBe(0);
+  });
+});

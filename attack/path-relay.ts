@@ -7,6 +7,7 @@
  *   npx tsx attack/path-relay.ts baseline   # kill the client, release nothing (control for zombie)
  *   npx tsx attack/path-relay.ts redirect   # copy every client datagram from a second source port as well
  *   npx tsx attack/path-relay.ts replay     # record every client datagram; 35 s later (past the cookie's 30 s) replay them all, in order, within the session and after it ended
+ *   npx tsx attack/path-relay.ts hijack     # race every client datagram ahead from a second port (the original 30 ms later) for 5 s, then stop: the connection follows, then comes back
  *   npx tsx attack/path-relay.ts mangle     # both ways: each datagram sent 3 times, 1 in 10 cut to a random length, all delayed 0–40 ms (reordered)
  *
  * Each prints how the client's session fared and how long after the client was
@@ -59,8 +60,13 @@ const relay = async (serverPort: number) => {
   };
   let up = await newUpstream();
   const extra = await newUpstream();
+  extra.removeAllListeners('message');
+  extra.on('message', (m) => {
+    state.extraReceived++;
+    if (!state.extraDead && client !== undefined) front.send(m, client.port, client.address);
+  });
   const recorded: Buffer[] = [];
-  const state = { recorded, record: false, withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false, mangle: false, truncated: 0 };
+  const state = { recorded, record: false, withholdEvery: 0, n: 0, held: [] as Buffer[], copyFromExtra: false, forwarded: 0, dropAll: false, mangle: false, truncated: 0, raceFromExtraMs: 0, extraDead: false, extraReceived: 0 };
   /** Sends `m` as mangled: three copies, one in ten cut short, each after 0–40 ms. */
   const mangled = (m: Buffer, send: (b: Buffer) => void): void => {
     for (let k = 0; k < 3; k++) {
@@ -82,6 +88,11 @@ const relay = async (serverPort: number) => {
       return;
     }
     state.forwarded++;
+    if (state.raceFromExtraMs > 0) {
+      extra.send(m, serverPort, '127.0.0.1');
+      setTimeout(() => up.send(m, serverPort, '127.0.0.1'), state.raceFromExtraMs);
+      return;
+    }
     if (state.mangle) return mangled(m, (b) => up.send(b, serverPort, '127.0.0.1'));
     up.send(m, serverPort, '127.0.0.1');
     if (state.copyFromExtra) extra.send(m, serverPort, '127.0.0.1');
@@ -152,6 +163,22 @@ const main = async (): Promise<void> => {
     for (const m of r.state.recorded) r.release(m);
     await sleep(3_000);
     console.log(`[replay] after XIT, all ${n} replayed again: server log since: ${JSON.stringify(server.out().slice(logLen).trim() || '(nothing)')}`);
+  } else if (mode === 'hijack') {
+    r.state.raceFromExtraMs = 30;
+    const before = (client.out().match(/Message posted/g) ?? []).length;
+    for (let i = 0; i < 5; i++) {
+      client.child.stdin?.write(`MSG t raced-${i}\n`);
+      await sleep(1000);
+    }
+    const during = (client.out().match(/Message posted/g) ?? []).length - before;
+    const toExtra = r.state.extraReceived;
+    // The attacker leaves: its port goes dead, the client's datagrams go the normal way again.
+    r.state.raceFromExtraMs = 0;
+    r.state.extraDead = true;
+    const leftAt = Date.now();
+    client.child.stdin?.write('MSG t after-attacker-left\n');
+    const back = await waitFor(() => (client.out().match(/Message posted/g) ?? []).length - before === 6, 20_000);
+    console.log(`[hijack] 5 MSGs while raced from a second port: ${during} answered; server sent ${toExtra} datagrams to the second port meanwhile (${r.state.extraReceived - toExtra} more after it went dead); after the attacker left: MSG answered ${back ? `after ${Date.now() - leftAt} ms` : 'never (20 s)'}; client ${client.child.exitCode === null ? 'alive' : `exited ${client.child.exitCode}`}`);
   } else if (mode === 'redirect') {
     r.state.copyFromExtra = true;
     client.child.stdin?.write('MSG t with-copies\n');

@@ -59,6 +59,17 @@ describe('file store: an unfinished upload\'s temporary file is reported as remo
     expect(freed.sort((a, b) => a - b)).toEqual([700, 3_000]);
   });
 
+  it('stopped by RMV while its sender aborts it: told once', async () => {
+    const freed: number[] = [];
+    const { dir, s } = await open(freed);
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    const w = await begun(s, 'T', 'b.bin', 3_000);
+    const [removed] = await Promise.all([lines(run(s, 'alice', 'RMV T')), w.abort()]);
+    expect(removed).toEqual(['Thread T removed']);
+    expect(temps(dir)).toEqual([]);
+    expect(freed).toEqual([3_000]);
+  });
+
   it('refused at commit (its name taken meanwhile): its bytes are told; a committed upload tells nothing', async () => {
     const freed: number[] = [];
     const { dir, s } = await open(freed);

@@ -29,6 +29,14 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** The most an answer on the transfer channel (`OK`, `OK SIZE`, `ERR reason`) may take, its newline included. */
 const ANSWER_MAX_BYTES = 4096;
 const STALL_TIMEOUT_MS = 30_000;
+/**
+ * How long an answer line (a download's `OK SIZE`, counted from connecting; an upload's `OK` / `ERR
+ * reason`, from its first byte) may take to arrive whole. The stall timeout above is one of
+ * inactivity: a server sending a byte every 29 s held a piped client on the line for as long as it
+ * liked (4,096 bytes: 33 hours; attack round 8, attack/hostile-trickle.ts).
+ */
+export const ANSWER_TIMEOUT_MS = 30_000;
+const answerTimeoutReason = (ms: number): string => `the server did not send its answer within ${ms / 1000} s`;
 
 /** Counts the bytes that pass; past `limit` it fails instead of passing them on. */
 const counter = (progress: Progress, onBytes: (n: number) => void = () => undefined, limit = Number.POSITIVE_INFINITY): Transform => {
@@ -142,6 +150,7 @@ export const uploadFile = async (
   size: number,
   progress: Progress,
   signal?: AbortSignal,
+  answerTimeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<TransferResult> => {
   const opened = await openChannel(host, port, token, keys, signal);
   if (!('channel' in opened)) return opened;
@@ -149,7 +158,14 @@ export const uploadFile = async (
   const chunks: Buffer[] = [];
   let answerBytes = 0;
   let channelError: unknown;
+  let answerTimer: NodeJS.Timeout | undefined;
+  let answerLate = false;
   channel.on('data', (c: Buffer) => {
+    // The answer comes after the server's commit, however long that takes; once begun it must end soon.
+    answerTimer ??= setTimeout(() => {
+      answerLate = true;
+      channel.destroy(new Error(answerTimeoutReason(answerTimeoutMs)));
+    }, answerTimeoutMs);
     answerBytes += c.length;
     // The answer is one short line; a server that goes on sending would have all of it kept here.
     if (answerBytes > ANSWER_MAX_BYTES) channel.destroy(new Error(`the server's answer is longer than ${ANSWER_MAX_BYTES} bytes`));
@@ -171,8 +187,10 @@ export const uploadFile = async (
     sendError = e;
   }
   await answered;
+  clearTimeout(answerTimer);
   signal?.removeEventListener('abort', onAbort);
   if (isAborted(signal)) return CANCELLED;
+  if (answerLate) return failed(answerTimeoutReason(answerTimeoutMs));
   // Only authenticated records reach `chunks`. A refusal may come while the body is still being
   // written, and the server then closes: the write fails, but the refusal is the answer to report.
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
@@ -189,6 +207,8 @@ export interface DownloadOptions {
   readonly overwrite?: boolean;
   /** Cancels the transfer; the partial download is deleted. */
   readonly signal?: AbortSignal;
+  /** How long the server's `OK SIZE` line may take, from connecting (default {@link ANSWER_TIMEOUT_MS}). */
+  readonly answerTimeoutMs?: number;
 }
 
 /**
@@ -230,7 +250,7 @@ export const downloadFile = async (
   makeProgress: (size: number) => Progress,
   options: DownloadOptions = {},
 ): Promise<TransferResult> => {
-  const { signal, overwrite = false } = options;
+  const { signal, overwrite = false, answerTimeoutMs = ANSWER_TIMEOUT_MS } = options;
   const opened = await openChannel(host, port, token, keys, signal);
   if (!('channel' in opened)) return opened;
   const { channel } = opened;
@@ -238,12 +258,20 @@ export const downloadFile = async (
   channel.on('error', (e) => (channelError ??= e));
   const onAbort = (): void => void channel.destroy();
   signal?.addEventListener('abort', onAbort, { once: true });
+  let headerLate = false;
+  // Destroying the channel ends the header's read (as a close would).
+  const headerTimer = setTimeout(() => {
+    headerLate = true;
+    channel.destroy();
+  }, answerTimeoutMs);
   try {
     const header = await readHeaderLines(channel, 1, ANSWER_MAX_BYTES);
+    clearTimeout(headerTimer);
     if (isAborted(signal)) return CANCELLED;
     const status = header?.[0];
     if (status === undefined) {
       channel.destroy();
+      if (headerLate) return failed(answerTimeoutReason(answerTimeoutMs));
       return failed(channelError !== undefined ? describe(channelError) : 'the server closed the transfer connection');
     }
     if (status.startsWith('ERR ')) {
@@ -283,6 +311,7 @@ export const downloadFile = async (
     }
     return { ok: true };
   } finally {
+    clearTimeout(headerTimer);
     signal?.removeEventListener('abort', onAbort);
   }
 };

@@ -124,6 +124,43 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  /** Writes `text` on `s` a byte every `ms` (a hostile server keeping a client waiting without ever going quiet). */
+  const trickle = (s: SecureTransferChannel, text: string, ms: number, then: () => void = () => undefined): void => {
+    let i = 0;
+    const next = (): void => {
+      if (s.destroyed) return;
+      if (i === text.length) return then();
+      s.write(text[i++] as string);
+      setTimeout(next, ms);
+    };
+    next();
+  };
+
+  it("a download's OK line trickled a byte at a time is given up after the answer timeout, nothing kept", async () => {
+    // Attack round 8: the stall timeout is one of inactivity, so a byte every 29 s held the client for good.
+    // Scaled down: 5 bytes 200 ms apart against a 300 ms answer timeout (the old client waited, then took the file).
+    const server = await fakeTransferServer((s) => trickle(s, 'OK 5\n', 200, () => s.end('fresh')));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.txt', noProgress, { answerTimeoutMs: 300 });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s' });
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("an upload's answer trickled a byte at a time is given up after the answer timeout", async () => {
+    const server = await fakeTransferServer((s) => {
+      s.resume();
+      // After the whole upload (its final record), the answer comes one byte every 200 ms.
+      s.on('end', () => trickle(s, 'OK\n', 200, () => s.end()));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const path = join(dir, 'up.txt');
+    await writeFile(path, 'hello');
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress(), undefined, 300);
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s' });
+  });
+
   it("an upload's answer is one short line: a server that goes on sending is cut off, not buffered", async () => {
     // A hostile server answers an upload with OK and then as much as it may: the old client kept all of it in memory.
     const SENT = 64 * 1024 * 1024;

@@ -43,6 +43,14 @@ const DRAIN_AFTER_REFUSAL_MS = 10_000;
 const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
+/** How long a connection refused on arrival is kept, reading and dropping, so its client reads the line rather than a reset. */
+const REFUSAL_GRACE_MS = 2_000;
+/**
+ * Connections refused on arrival kept at once for their grace; past it a refused one is closed at once
+ * (its client may then see a reset instead of the line). They hold no slot, so a host refused in a
+ * flood of connections cannot make the server hold more than this many sockets for it.
+ */
+const MAX_REFUSALS_IN_GRACE = 64;
 
 /** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
 const refuse = (socket: net.Socket | SecureTransferChannel, reason: string): void => {
@@ -322,20 +330,29 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
+  let inGrace = 0;
+  /** Refuses a connection on arrival with `line` (in clear: no token, no keys yet). */
+  const refuseOnArrival = (socket: net.Socket, line: string): void => {
+    if (inGrace >= MAX_REFUSALS_IN_GRACE) return void socket.destroy();
+    inGrace++;
+    socket.once('close', () => inGrace--);
+    // Read and drop what the peer sent (closing with unread bytes would reset the connection and
+    // lose the line), and do not keep the socket past a short grace: it holds no slot.
+    socket.resume();
+    socket.end(line);
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+  };
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => undefined);
     const busy = deps.overloaded();
-    if (busy !== undefined) {
-      // Read and drop what the peer sent (closing with unread bytes would reset the connection and
-      // lose the line), and do not keep the socket past a short grace: it holds no slot.
-      socket.resume();
-      socket.end(`ERR server busy: ${busy}\n`);
-      setTimeout(() => socket.destroy(), 2_000).unref();
-      return;
-    }
+    if (busy !== undefined) return refuseOnArrival(socket, `ERR server busy: ${busy}\n`);
     // Not `server.maxConnections`: the kernel-level cap refuses newcomers, which would let silent
-    // connections keep token holders out; admission evicts the silent ones instead.
-    if (!admission.admit(socket, socket.remoteAddress ?? '')) return void socket.destroy();
+    // connections keep token holders out; admission evicts the silent ones instead. Refused only when
+    // every slot holds a token: said in a line (it was a bare close, which forum-client reported as
+    // "the server closed the transfer connection", with no hint that neighbours held every slot).
+    if (!admission.admit(socket, socket.remoteAddress ?? '')) {
+      return refuseOnArrival(socket, 'ERR too many transfers at once (from your address, or in all): try again later\n');
+    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const served = serve(deps, socket, admission, uploads).catch((e: unknown) => {

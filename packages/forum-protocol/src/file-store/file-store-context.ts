@@ -108,7 +108,7 @@ export interface FileStoreContext {
    * A write of no bytes (an append to a file the store wrote) or by no one is never charged.
    */
   readonly charge: (actor: string | undefined, bytes: number) => WriteRateError | undefined;
-  /** Told the bytes of an upload file RMV is about to delete, negated if that failed (`FileStoreOptions.onUploadsRemoved`). */
+  /** Told the bytes of an upload file RMV, or of an unfinished upload's temporary file, is about to be deleted, negated if that failed (`FileStoreOptions.onUploadsRemoved`). */
   readonly uploadsRemoved: (bytes: number) => void;
 }
 

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { createWriteStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
 import type { FileExistsError } from '../store/errors.js';
@@ -56,8 +56,17 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       stream.on('error', () => undefined);
       const closed = new Promise<Error | null>((resolve) => stream.once('close', () => resolve(stream.errored)));
       let aborted = false;
+      // The bytes received were counted as stored as they landed (the server's quota releases an upload's
+      // room as its bytes reach the disk): told before the unlink, as RMV's files are, so that a reused
+      // measurement of the directory stops counting them at once (attack round 8: two aborted uploads'
+      // 8 MB stayed counted for a walk's reuse, and an 8 MB upload under a 24 MB quota of an empty
+      // directory was refused). Negated if the unlink fails; nothing to tell once renamed into place.
       const discard = async (): Promise<void> => {
-        await unlink(tmp).catch(() => undefined);
+        const bytes = await lstat(tmp).then((st) => (st.isFile() ? st.size : 0), () => 0);
+        if (bytes > 0) ctx.uploadsRemoved(bytes);
+        await unlink(tmp).catch(() => {
+          if (bytes > 0) ctx.uploadsRemoved(-bytes);
+        });
       };
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
       const stop = new TransferStop(async () => {

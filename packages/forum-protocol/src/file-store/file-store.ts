@@ -42,10 +42,11 @@ export interface FileStoreOptions {
   /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
   /**
-   * Told the bytes of each upload file RMV deletes, just before its unlink (so a measurement of the
-   * directory that ended before this call counted the file), and the same bytes negated if the unlink
-   * then failed: a disk quota that reuses a measurement (the server's `--max-data-bytes`) counts them
-   * off at once, instead of refusing uploads for the room RMV freed until it measures again.
+   * Told the bytes of each upload file RMV deletes, and of each unfinished upload's temporary file
+   * deleted (stopped by RMV, aborted, refused at commit), just before its unlink (so a measurement of
+   * the directory that ended before this call counted the file), and the same bytes negated if the
+   * unlink then failed: a disk quota that reuses a measurement (the server's `--max-data-bytes`) counts
+   * them off at once, instead of refusing uploads for the room freed until it measures again.
    */
   readonly onUploadsRemoved?: (bytes: number) => void;
 }

@@ -1,0 +1,106 @@
+/** Helpers of the round-8 attack scripts: the built server as a child process, raw pipelined sessions, sealed transfers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
+import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
+
+export const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
+
+export interface Server {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  out: string;
+}
+export const startServer = async (dir: string, port: number, tcp: number, extra: readonly string[] = []): Promise<Server> => {
+  const child = spawn(process.execPath, [SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(tcp), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const s: Server = { child, exited: new Promise((r) => child.once('exit', () => r())), out: '' };
+  child.stdout?.on('data', (d: Buffer) => (s.out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (s.out += d.toString()));
+  for (let i = 0; i < 200 && !s.out.includes('Waiting for clients'); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!s.out.includes('Waiting for clients')) throw new Error(`server did not start: ${s.out}`);
+  return s;
+};
+
+/** A pipelined raw session. */
+export const session = async (port: number, user: string, signal: AbortSignal) => {
+  const conn: RudpConnection = await connect({ port, idleTimeoutMs: 30_000 });
+  const waiting = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  let id = 0;
+  const failAll = (why: string): void => {
+    for (const w of waiting.values()) w.reject(new Error(why));
+    waiting.clear();
+  };
+  conn.on('message', (bytes) => {
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Left' || m.right.type !== 'reply') return;
+    const w = waiting.get(m.right.id);
+    waiting.delete(m.right.id);
+    w?.resolve(m.right);
+  });
+  conn.on('close', () => failAll('closed'));
+  signal.addEventListener('abort', () => {
+    failAll('aborted');
+    conn.destroy();
+  });
+  const request = (cmd: RequestCommand, args: readonly string[]): Promise<Reply> => {
+    if (signal.aborted) return Promise.reject(new Error('aborted'));
+    const key = String(++id);
+    const p = new Promise<Reply>((resolve, reject) => waiting.set(key, { resolve, reject }));
+    p.catch(() => undefined);
+    conn.send(encodeRequest({ id: key, username: '', cmd, args })).catch(() => undefined);
+    return p;
+  };
+  const u = await request('username', [user]);
+  const next = u.data.kind === 'auth' ? u.data.next : 'password';
+  const w = await request(next as RequestCommand, [`pw-${user}`]);
+  if (w.lines[0] !== 'Welcome to the forum') throw new Error(`login ${user}: ${w.lines.join('|')}`);
+  return { conn, request };
+};
+export type Session = Awaited<ReturnType<typeof session>>;
+
+/** Upload over TCP; true when the server said OK. */
+export const upload = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal): Promise<boolean> =>
+  new Promise((resolve) => {
+    if (reply.data.kind !== 'transfer') return resolve(false);
+    const { port, token } = reply.data;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    const stop = (): void => void socket.destroy();
+    signal.addEventListener('abort', stop);
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(answer === 'OK\n'));
+    socket.write(`${token}\n`);
+    const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
+    ch.on('error', () => undefined);
+    ch.on('data', (b: Buffer) => (answer += b.toString()));
+    ch.write(`${bytes.length}\n`);
+    ch.end(bytes);
+  });
+/** Download over TCP; the bytes, or a string saying why not. */
+export const download = (s: Session, reply: Reply, signal: AbortSignal): Promise<Buffer | string> =>
+  new Promise((resolve) => {
+    if (reply.data.kind !== 'transfer') return resolve(reply.lines.join('|'));
+    const { port, token } = reply.data;
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    let failure = '';
+    const stop = (): void => void socket.destroy();
+    signal.addEventListener('abort', stop);
+    socket.on('error', () => undefined);
+    socket.write(`${token}\n`);
+    const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
+    ch.on('error', (e) => (failure ||= e.message));
+    ch.on('data', (b: Buffer) => chunks.push(b));
+    ch.on('end', () => ch.destroy());
+    ch.on('close', () => {
+      if (failure !== '') return resolve(failure);
+      const all = Buffer.concat(chunks);
+      const nl = all.indexOf(10);
+      const head = all.subarray(0, nl).toString();
+      const m = /^OK ([0-9]+)$/.exec(head);
+      if (m === null) return resolve(head);
+      const body = all.subarray(nl + 1);
+      resolve(body.length === Number(m[1]) ? body : `short ${body.length}/${m[1]}`);
+    });
+  });
+

@@ -20,7 +20,7 @@ export interface LogLimits {
   readonly burst: number;
   /** Lines a minute earned back after that. */
   readonly perMinute: number;
-  /** Hosts × kinds tracked at once; past it the oldest is summarised and forgotten. */
+  /** Hosts × kinds tracked at once; past it the one used least recently is summarised and forgotten. */
   readonly maxKeys: number;
 }
 
@@ -95,7 +95,13 @@ export class LogLimiter {
   private entry(level: HostLevel, kind: string, now: number): Entry {
     const key = `${level.key}\n${kind}`;
     const known = this.entries.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      // To the back of the map's order, which eviction takes from the front: a host or prefix still
+      // misbehaving is not the one forgotten (and handed a full burst) while newcomers fill the table.
+      this.entries.delete(key);
+      this.entries.set(key, known);
+      return known;
+    }
     if (this.entries.size >= this.limits.maxKeys) this.forgetOldest(now);
     const made: Entry = { host: level.key, kind, multiple: level.multiple, tokens: this.limits.burst * level.multiple, at: now, suppressed: 0, since: now };
     this.entries.set(key, made);

@@ -61,4 +61,12 @@ describe('log lines a client host causes', () => {
     for (let i = 0; i < 5; i++) other.l.line(at(`[2001:db8:8:${i.toString(16)}::1]:4000`), 'x', `line ${i}`, 0);
     expect(other.lines).toEqual(['line 0', 'line 1', 'line 2', 'line 3']);
   });
+
+  it('past maxKeys the pair used least recently goes, not a prefix still misbehaving (which would get its burst back)', () => {
+    const { lines, l } = limiter({ burst: 1, perMinute: 1, maxKeys: 3 });
+    const prefix = { key: 'P', multiple: 2 };
+    // Hosts of one prefix, each new: the prefix's burst of 2, then every line is suppressed there.
+    for (let i = 0; i < 20; i++) l.line([{ key: `h${i}`, multiple: 1 }, prefix], 'x', `line ${i}`, 0);
+    expect(lines).toEqual(['line 0', 'line 1']);
+  });
 });

@@ -178,9 +178,13 @@ type Verdict =
  * same process-id space), as gone (this host before a reboot: no process
  * outlives its boot), by its renewals (another namespace of this boot: a
  * container's processes cannot be seen from the next one), or not at all
- * (another host).
+ * (another host). A boot id is drawn at random at every boot, so one shared
+ * is this kernel's whatever the host name: a container recreated (Docker
+ * names each new container's host after its id) is judged by renewals, not
+ * refused as another host's until an operator deletes the lock.
  */
 const placeRule = (there: LockPlace, here: LockPlace): 'pid' | 'earlier-boot' | 'renewals' | 'elsewhere' => {
+  if (there.boot !== undefined && there.boot === here.boot && there.host !== here.host) return 'renewals';
   if (there.host !== here.host) return 'elsewhere';
   if (there.boot !== here.boot) return there.boot !== undefined && here.boot !== undefined ? 'earlier-boot' : 'elsewhere';
   return there.pidns === here.pidns ? 'pid' : 'renewals';
@@ -224,7 +228,10 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
     case 'earlier-boot':
       return { kind: 'stale', why: `process ${r.pid} before this host restarted (boot id ${r.place.boot ?? 'unknown'}, now ${here.boot ?? 'unknown'})` };
     case 'renewals': {
-      const where = ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`;
+      const where =
+        r.place.host === here.host
+          ? ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`
+          : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;
       if (seen.renewed) return held(`${where}, which renews it`);
       // Unrenewed by its holder's clock, or for as long under watch here (a clock set back since it was written).
       const unrenewed = Math.max(seen.ageMs, performance.now() - seen.since);

@@ -9,14 +9,14 @@
  * directory while that process lives, and takes over a lock whose process is
  * provably gone (a server killed with SIGKILL), saying so. The holder renews
  * the lock's modification time every `RENEW_MS`: a lock of this host from an
- * earlier boot is gone with that boot, and one of another container of this
+ * earlier boot (last modified before this one began) is gone with that boot, and one of another container of this
  * boot (whose processes cannot be seen from here) is stale once it goes
  * unrenewed for `STALE_MS`. A lock from another host cannot be checked from
  * here and is refused, with the way to remove it.
  */
 import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 
@@ -43,6 +43,8 @@ export interface LockPlace {
   readonly boot: string | undefined;
   /** `readlink /proc/self/ns/pid` (`pid:[inode]`): one per process-id namespace (container) of one boot. */
   readonly pidns: string | undefined;
+  /** When this boot began, ms since the epoch (`Date.now() - os.uptime()`): judges a lock of another boot id. Not recorded. */
+  readonly bootedAt?: number | undefined;
 }
 
 /** The file operations the lock uses (a seam: tests simulate file systems without hard links). */
@@ -111,7 +113,7 @@ const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 export const currentPlace = async (): Promise<LockPlace> => {
   const boot = (await nodeFs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
   const pidns = await nodeFs.readlink('/proc/self/ns/pid').catch(() => '');
-  return { host: hostname(), boot: boot === '' ? undefined : boot, pidns: pidns === '' ? undefined : pidns };
+  return { host: hostname(), boot: boot === '' ? undefined : boot, pidns: pidns === '' ? undefined : pidns, bootedAt: Date.now() - uptime() * 1000 };
 };
 let placeHere: Promise<LockPlace> | undefined;
 
@@ -190,6 +192,16 @@ const placeRule = (there: LockPlace, here: LockPlace): 'pid' | 'earlier-boot' | 
   return there.pidns === here.pidns ? 'pid' : 'renewals';
 };
 
+/**
+ * `placeRule`, but a lock of another boot id modified since this host booted
+ * is judged by its renewals: no earlier boot of this host modified it, while
+ * a live machine of the same name on a shared file system renews it.
+ */
+const ruleFor = (there: LockPlace, here: LockPlace, seen: LockSighting): ReturnType<typeof placeRule> => {
+  const rule = placeRule(there, here);
+  return rule === 'earlier-boot' && here.bootedAt !== undefined && seen.ageMs < Date.now() - here.bootedAt ? 'renewals' : rule;
+};
+
 /** What a judge knows of the lock file beyond its text. */
 interface LockSighting {
   /** When this text was first seen, by this process's clock (`performance.now()`). */
@@ -221,7 +233,7 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
     if (running(r.pid)) return held('');
     return { kind: 'stale', why: `process ${r.pid}, which is no longer running (an older forum-server's lock, without host)` };
   }
-  switch (placeRule(r.place, here)) {
+  switch (ruleFor(r.place, here, seen)) {
     case 'pid':
       if (running(r.pid)) return held('');
       return { kind: 'stale', why: `process ${r.pid}, which is no longer running` };
@@ -229,9 +241,11 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
       return { kind: 'stale', why: `process ${r.pid} before this host restarted (boot id ${r.place.boot ?? 'unknown'}, now ${here.boot ?? 'unknown'})` };
     case 'renewals': {
       const where =
-        r.place.host === here.host
-          ? ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`
-          : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;
+        r.place.boot !== here.boot
+          ? ` of boot id ${r.place.boot ?? 'unknown'} (here ${here.boot ?? 'unknown'}) on a host named ${JSON.stringify(r.place.host)} too, modified since this host booted`
+          : r.place.host === here.host
+            ? ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`
+            : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;
       if (seen.renewed) return held(`${where}, which renews it`);
       // Unrenewed by its holder's clock, or for as long under watch here (a clock set back since it was written).
       const unrenewed = Math.max(seen.ageMs, performance.now() - seen.since);

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, ut
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
@@ -127,6 +127,9 @@ describe('data directory lock: where the holder runs', () => {
     const away = await lockedDir(lockOf(GONE, { ...here, host: 'elsewhere.example', boot: '11111111-1111-1111-1111-111111111111' }));
     await expect(lockDataDir(away.dir)).rejects.toThrow(`in use by forum-server process ${GONE} on host "elsewhere.example" (${away.lock}), which cannot be checked from here`);
     const before = await lockedDir(lockOf(GONE, { ...here, boot: '00000000-0000-0000-0000-000000000000' }));
+    // Last renewed before this host booted, as a lock of its earlier boot is.
+    const beforeBoot = new Date(Date.now() - uptime() * 1000 - 60_000);
+    await utimes(before.lock, beforeBoot, beforeBoot);
     const taken = await lockDataDir(before.dir);
     // Before this: refused until an operator deleted it, so a server did not come back by itself after a power cut.
     expect(taken.tookOver).toBe(
@@ -155,6 +158,27 @@ describe('data directory lock: where the holder runs', () => {
     } finally {
       clearInterval(holder);
     }
+  });
+
+  it('a lock of another boot id under this host name modified since this host booted (another machine of the same name) is judged by its renewals', async () => {
+    const here = await currentPlace();
+    if (here.boot === undefined) return;
+    const twin = { ...here, boot: '33333333-3333-3333-3333-333333333333' };
+    const live = await lockedDir(lockOf(1, twin));
+    // Its holder renews it: before this, read as this host's before its last boot and taken over at once (both ran).
+    const holder = setInterval(() => void utimes(live.lock, new Date(), new Date()).catch(() => undefined), 50);
+    try {
+      await expect(lockDataDir(live.dir, { renewMs: 50, staleMs: 2_000 })).rejects.toThrow(
+        /in use by forum-server process 1 of boot id 33333333-3333-3333-3333-333333333333 \(here [0-9a-f-]+\) on a host named ".*" too, modified since this host booted, which renews it/,
+      );
+    } finally {
+      clearInterval(holder);
+    }
+    // Left unrenewed: taken over once stale.
+    const left = await lockedDir(lockOf(1, twin));
+    const taken = await lockDataDir(left.dir, { renewMs: 50, staleMs: 400 });
+    expect(taken.tookOver).toMatch(/modified since this host booted, unrenewed for 0 s$/);
+    await taken.release();
   });
 
   it('a lock of this host, boot and namespace whose process is gone is taken over; one whose process runs is refused', async () => {

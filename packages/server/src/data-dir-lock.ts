@@ -19,6 +19,7 @@ import * as nodeFs from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
+import { NO_HARD_LINKS } from './no-hard-links.js';
 
 /** The lock file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const LOCK_FILE = '.forum-server.lock';
@@ -265,8 +266,6 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
 // on the same directory would take it over, and the first one's stop delete it under the second.
 const heldHere = new Set<string>();
 
-/** Link failures of file systems without hard links (vfat, CIFS, some FUSE ones), by their codes. */
-const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 
 /** The lock's file operations on one file system: create-whole and the judgement of what is found. */
 interface Locker {

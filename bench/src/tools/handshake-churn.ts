@@ -11,43 +11,21 @@
  * Usage (from bench/): node --import tsx src/tools/handshake-churn.ts
  *   [seconds=10] [concurrency=64] [server flags, e.g. --handshake-rate 0]
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from 'rudpx';
+import { cpuSeconds, startForumServerChild } from './forum-server-child.js';
 
 const seconds = Number(process.argv[2] ?? '10');
 const concurrency = Number(process.argv[3] ?? '64');
 const serverFlags = process.argv.slice(4);
-const SERVER_BIN = fileURLToPath(new URL('../../../packages/server/bin/forum-server.js', import.meta.url));
-const TICKS_PER_SECOND = 100;
 
-/** User + system CPU seconds of process `pid` so far. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-const dataDir = await mkdtemp(join(tmpdir(), 'handshake-churn-'));
-const server = spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...serverFlags], { stdio: ['pipe', 'ignore', 'pipe'] });
-const port = await new Promise<number>((resolve, reject) => {
-  let err = '';
-  server.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-    const m = /UDP [^ ]+:(\d+),/.exec(err);
-    if (m) resolve(Number(m[1]));
-  });
-  server.once('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-});
+const server = await startForumServerChild('handshake-churn', serverFlags);
+const port = server.port;
 
 let opened = 0;
 let refused = 0;
 let otherErrors = 0;
 const deadline = Date.now() + seconds * 1000;
-const serverCpu0 = await cpuSeconds(server.pid as number);
+const serverCpu0 = await cpuSeconds(server.pid);
 const selfCpu0 = process.cpuUsage();
 const start = Date.now();
 await Promise.all(
@@ -65,11 +43,9 @@ await Promise.all(
   }),
 );
 const wall = (Date.now() - start) / 1000;
-const serverCpu = (await cpuSeconds(server.pid as number)) - serverCpu0;
+const serverCpu = (await cpuSeconds(server.pid)) - serverCpu0;
 const self = process.cpuUsage(selfCpu0);
-server.kill('SIGTERM');
-await new Promise((r) => server.once('exit', r));
-await rm(dataDir, { recursive: true, force: true });
+await server.stop();
 const rate = (n: number): string => (n / wall).toFixed(0);
 console.log(
   `server flags [${serverFlags.join(' ')}], ${concurrency} loops, ${wall.toFixed(1)} s: opened ${opened} (${rate(opened)}/s), refused ${refused} (${rate(refused)}/s), other errors ${otherErrors}; ` +

@@ -18,13 +18,9 @@
  * FLOOD_PAUSE_MS: each socket waits this long after an answer before its
  * next attempt (default 0: at once), to compare at one attempt rate.
  */
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from 'rudpx';
+import { cpuSeconds, startForumServerChild } from './forum-server-child.js';
 import { nodeCryptoProvider } from '../../../packages/rudp/src/node/crypto-provider.js';
 import { startClientHandshake } from '../../../packages/rudp/src/crypto/index.js';
 import { handshakePrologue } from '../../../packages/rudp/src/core/security.js';
@@ -33,30 +29,13 @@ import { AcceptKind, MAX_DATAGRAM, PacketType, decodeAccept, decodeRetry, encode
 const seconds = Number(process.argv[2] ?? '10');
 const socketCount = Number(process.argv[3] ?? '128');
 const serverFlags = process.argv.slice(4);
-const SERVER_BIN = fileURLToPath(new URL('../../../packages/server/bin/forum-server.js', import.meta.url));
-const TICKS_PER_SECOND = 100;
 const ATTEMPT_TIMEOUT_MS = 500;
 /** Client connection ids per socket, each with its hello: none is used twice from one port in a run of ~100 attempts a socket. */
 const HELLOS = 512;
 const PAUSE_MS = Number(process.env['FLOOD_PAUSE_MS'] ?? '0');
 
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-const dataDir = await mkdtemp(join(tmpdir(), 'handshake-flood-'));
-const server = spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir, ...serverFlags], { stdio: ['pipe', 'ignore', 'pipe'] });
-const port = await new Promise<number>((resolve, reject) => {
-  let err = '';
-  server.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-    const m = /UDP [^ ]+:(\d+),/.exec(err);
-    if (m) resolve(Number(m[1]));
-  });
-  server.once('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-});
+const server = await startForumServerChild('handshake-flood', serverFlags);
+const port = server.port;
 
 const params = { receiveWindow: 1 << 20 };
 const hellos = Array.from({ length: HELLOS }, (_, i) => {
@@ -132,17 +111,15 @@ async function neighbourTries(): Promise<void> {
   }
 }
 
-const serverCpu0 = await cpuSeconds(server.pid as number);
+const serverCpu0 = await cpuSeconds(server.pid);
 const selfCpu0 = process.cpuUsage();
 const t0 = Date.now();
 setTimeout(() => (running = false), seconds * 1000);
 await Promise.all([...Array.from({ length: socketCount }, (_, i) => flood(i)), neighbourTries()]);
 const wall = (Date.now() - t0) / 1000;
-const serverCpu = (await cpuSeconds(server.pid as number)) - serverCpu0;
+const serverCpu = (await cpuSeconds(server.pid)) - serverCpu0;
 const self = process.cpuUsage(selfCpu0);
-server.kill('SIGTERM');
-await new Promise((r) => server.once('exit', r));
-await rm(dataDir, { recursive: true, force: true });
+await server.stop();
 const per = (n: number): string => (n / wall).toFixed(0);
 const refused = [...tally.refused].map(([reason, n]) => `reason ${reason}: ${n} (${per(n)}/s)`).join(', ') || 'none';
 console.log(

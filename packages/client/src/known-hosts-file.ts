@@ -32,6 +32,38 @@ export const KNOWN_HOSTS_LOCK_WAIT_MS = 2000;
 /** A lock file older than this is a client's killed while it held it: deleted. */
 export const KNOWN_HOSTS_LOCK_STALE_MS = 10_000;
 
+/** How long ago `path` was last modified, ms; 0 if it cannot be read (gone). */
+const ageOf = (path: string): Promise<number> =>
+  stat(path).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0,
+  );
+
+/**
+ * Deletes `lock` if it is still stale, under `LOCK.takeover` (created
+ * exclusively). Deleted by name alone, a lock another client had created
+ * in place of the stale one meanwhile went too, and both clients appended (7
+ * of 100 rounds of 8 first contacts on a stale lock). Under the guard the
+ * lock can only be the stale one: nobody else deletes it, and its own client
+ * is gone. A guard left by a client killed while holding it (for
+ * microseconds) is deleted once stale.
+ */
+const removeStaleLock = async (lock: string): Promise<void> => {
+  const guard = `${lock}.takeover`;
+  try {
+    await writeFile(guard, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+  } catch {
+    if ((await ageOf(guard)) > KNOWN_HOSTS_LOCK_STALE_MS) await unlink(guard).catch(() => undefined);
+    else await delay(1);
+    return;
+  }
+  try {
+    if ((await ageOf(lock)) > KNOWN_HOSTS_LOCK_STALE_MS) await unlink(lock).catch(() => undefined);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+};
+
 /**
  * Takes `FILE.lock` (created exclusively, naming this process): resolves with
  * its release, or with why it could not be had within
@@ -47,16 +79,9 @@ const lockKnownHosts = async (path: string): Promise<{ readonly release: () => P
     } catch (e) {
       if ((e as { code?: unknown }).code !== 'EEXIST') return { problem: `could not lock ${lock}: ${e instanceof Error ? e.message : String(e)}` };
     }
-    const age = await stat(lock).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    if (age > KNOWN_HOSTS_LOCK_STALE_MS) {
-      await unlink(lock).catch(() => undefined);
-      continue;
-    }
     if (performance.now() >= deadline) return { problem: `${lock} stayed locked for ${KNOWN_HOSTS_LOCK_WAIT_MS / 1000} s (delete it if no forum-client is starting)` };
-    await delay(10);
+    if ((await ageOf(lock)) > KNOWN_HOSTS_LOCK_STALE_MS) await removeStaleLock(lock);
+    else await delay(10);
   }
 };
 

@@ -96,4 +96,28 @@ describe('cookie key rotation', () => {
     expect(conn.state).toBe('established');
     expect(server.stats().dropped.badToken).toBe(0);
   });
+
+  it('keeps minting cookies that verify after the clock is set back (a driver passing a wall clock)', () => {
+    const ep = new Endpoint({ random: createRandom(SEED), acceptIncoming: true, plaintext: true });
+    const late = 3 * COOKIE_KEY_ROTATION_MS + 5000;
+    ep.handleDatagram(late, initial(1, cookieFor(ep, late, 1)), FROM);
+    expect(ep.connectionCount).toBe(1);
+    // Two periods back. Before, every cookie minted until the clock caught up was refused.
+    const back = COOKIE_KEY_ROTATION_MS + 5000;
+    ep.handleDatagram(back, initial(2, cookieFor(ep, back, 2)), FROM);
+    expect(ep.stats().dropped.badToken).toBe(0);
+    expect(ep.connectionCount).toBe(2);
+  });
+
+  it('a clock a little behind across a boundary mints under the previous key, which verifies on both sides of it', () => {
+    const ep = new Endpoint({ random: createRandom(SEED), acceptIncoming: true, plaintext: true });
+    const after = COOKIE_KEY_ROTATION_MS + 500;
+    ep.handleDatagram(after, initial(1, cookieFor(ep, after, 1)), FROM);
+    const behind = COOKIE_KEY_ROTATION_MS - 1500;
+    const token = cookieFor(ep, behind, 2);
+    ep.handleDatagram(after, initial(2, token), FROM);
+    ep.handleDatagram(behind, initial(3, cookieFor(ep, behind, 3)), FROM);
+    expect(ep.stats().dropped.badToken).toBe(0);
+    expect(ep.connectionCount).toBe(3);
+  });
 });

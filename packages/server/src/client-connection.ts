@@ -51,8 +51,8 @@ export interface ServerContext {
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
-  /** Logs a line a client host caused by misbehaving, under a per-host limit (`LogLimiter`): `kind` names the line for its summary. */
-  readonly logFromHost: (host: string, kind: string, line: string) => void;
+  /** Logs a line the client at `address` (`host:port`) caused by misbehaving, under a limit per host and IPv6 prefix (`LogLimiter`): `kind` names the line for its summary. */
+  readonly logFromHost: (address: string, kind: string, line: string) => void;
 }
 
 /** How long a UPD/DWN token stays valid. */
@@ -209,7 +209,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const holder: QueueHolder = {
     host,
     evict: (reason) => {
-      ctx.logFromHost(host, 'has too many requests queued', `Client host ${host} has too many requests queued, disconnecting its largest queue (${ctx.queueBudget.bytesOf(holder)} bytes)`);
+      ctx.logFromHost(peerAddress, 'has too many requests queued', `Client host ${host} has too many requests queued, disconnecting its largest queue (${ctx.queueBudget.bytesOf(holder)} bytes)`);
       cutOff(reason);
     },
   };
@@ -271,20 +271,20 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const execute = async (item: Queued, pacedBy: string): Promise<void> => {
     if (!(await backlogDrained())) {
-      ctx.logFromHost(host, 'Client is not acknowledging replies', `Client is not acknowledging replies (${conn.bufferedAmount} bytes held), disconnecting`);
+      ctx.logFromHost(peerAddress, 'Client is not acknowledging replies', `Client is not acknowledging replies (${conn.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
       return;
     }
     const bytes = item.bytes;
     if (finished || bytes === undefined) return;
     if (item.tooLarge !== undefined) {
-      ctx.logFromHost(host, 'Malformed request', `Malformed request: message of ${item.tooLarge.size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
+      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: message of ${item.tooLarge.size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
       send(simpleReply(item.tooLarge.id, 'error', ['Malformed request']));
       return;
     }
     const decoded = decode(bytes);
     if (decoded._tag === 'Left') {
-      ctx.logFromHost(host, 'Malformed request', `Malformed request: ${decoded.left.reason}`);
+      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: ${decoded.left.reason}`);
       send(simpleReply(guessId(bytes), 'error', ['Malformed request']));
       return;
     }
@@ -342,7 +342,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   conn.on('message', (bytes) => {
     if (finished) return;
     if (queued >= MAX_QUEUED) {
-      ctx.logFromHost(host, 'Client sent too many requests at once', 'Client sent too many requests at once, disconnecting');
+      ctx.logFromHost(peerAddress, 'Client sent too many requests at once', 'Client sent too many requests at once, disconnecting');
       cutOff('too many queued requests');
       return;
     }
@@ -352,7 +352,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const charged = ctx.queueBudget.charge(holder, item.cost, state.step === 'authenticated');
     if (charged === 'evicted') return;
     if (charged === 'connectionFull') {
-      ctx.logFromHost(host, 'Client queued too many request bytes at once', `Client queued too many request bytes at once (${ctx.queueBudget.bytesOf(holder) + item.cost}), disconnecting`);
+      ctx.logFromHost(peerAddress, 'Client queued too many request bytes at once', `Client queued too many request bytes at once (${ctx.queueBudget.bytesOf(holder) + item.cost}), disconnecting`);
       cutOff('too many queued request bytes');
       return;
     }

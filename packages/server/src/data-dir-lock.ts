@@ -9,16 +9,17 @@
  * directory while that process lives, and takes over a lock whose process is
  * provably gone (a server killed with SIGKILL), saying so. The holder renews
  * the lock's modification time every `RENEW_MS`: a lock of this host from an
- * earlier boot is gone with that boot, and one of another container of this
+ * earlier boot (last modified before this one began) is gone with that boot, and one of another container of this
  * boot (whose processes cannot be seen from here) is stale once it goes
  * unrenewed for `STALE_MS`. A lock from another host cannot be checked from
  * here and is refused, with the way to remove it.
  */
 import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
+import { NO_HARD_LINKS } from './no-hard-links.js';
 
 /** The lock file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const LOCK_FILE = '.forum-server.lock';
@@ -43,6 +44,8 @@ export interface LockPlace {
   readonly boot: string | undefined;
   /** `readlink /proc/self/ns/pid` (`pid:[inode]`): one per process-id namespace (container) of one boot. */
   readonly pidns: string | undefined;
+  /** When this boot began, ms since the epoch (`Date.now() - os.uptime()`): judges a lock of another boot id. Not recorded. */
+  readonly bootedAt?: number | undefined;
 }
 
 /** The file operations the lock uses (a seam: tests simulate file systems without hard links). */
@@ -111,7 +114,7 @@ const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 export const currentPlace = async (): Promise<LockPlace> => {
   const boot = (await nodeFs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
   const pidns = await nodeFs.readlink('/proc/self/ns/pid').catch(() => '');
-  return { host: hostname(), boot: boot === '' ? undefined : boot, pidns: pidns === '' ? undefined : pidns };
+  return { host: hostname(), boot: boot === '' ? undefined : boot, pidns: pidns === '' ? undefined : pidns, bootedAt: Date.now() - uptime() * 1000 };
 };
 let placeHere: Promise<LockPlace> | undefined;
 
@@ -178,12 +181,26 @@ type Verdict =
  * same process-id space), as gone (this host before a reboot: no process
  * outlives its boot), by its renewals (another namespace of this boot: a
  * container's processes cannot be seen from the next one), or not at all
- * (another host).
+ * (another host). A boot id is drawn at random at every boot, so one shared
+ * is this kernel's whatever the host name: a container recreated (Docker
+ * names each new container's host after its id) is judged by renewals, not
+ * refused as another host's until an operator deletes the lock.
  */
 const placeRule = (there: LockPlace, here: LockPlace): 'pid' | 'earlier-boot' | 'renewals' | 'elsewhere' => {
+  if (there.boot !== undefined && there.boot === here.boot && there.host !== here.host) return 'renewals';
   if (there.host !== here.host) return 'elsewhere';
   if (there.boot !== here.boot) return there.boot !== undefined && here.boot !== undefined ? 'earlier-boot' : 'elsewhere';
   return there.pidns === here.pidns ? 'pid' : 'renewals';
+};
+
+/**
+ * `placeRule`, but a lock of another boot id modified since this host booted
+ * is judged by its renewals: no earlier boot of this host modified it, while
+ * a live machine of the same name on a shared file system renews it.
+ */
+const ruleFor = (there: LockPlace, here: LockPlace, seen: LockSighting): ReturnType<typeof placeRule> => {
+  const rule = placeRule(there, here);
+  return rule === 'earlier-boot' && here.bootedAt !== undefined && seen.ageMs < Date.now() - here.bootedAt ? 'renewals' : rule;
 };
 
 /** What a judge knows of the lock file beyond its text. */
@@ -217,14 +234,19 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
     if (running(r.pid)) return held('');
     return { kind: 'stale', why: `process ${r.pid}, which is no longer running (an older forum-server's lock, without host)` };
   }
-  switch (placeRule(r.place, here)) {
+  switch (ruleFor(r.place, here, seen)) {
     case 'pid':
       if (running(r.pid)) return held('');
       return { kind: 'stale', why: `process ${r.pid}, which is no longer running` };
     case 'earlier-boot':
       return { kind: 'stale', why: `process ${r.pid} before this host restarted (boot id ${r.place.boot ?? 'unknown'}, now ${here.boot ?? 'unknown'})` };
     case 'renewals': {
-      const where = ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`;
+      const where =
+        r.place.boot !== here.boot
+          ? ` of boot id ${r.place.boot ?? 'unknown'} (here ${here.boot ?? 'unknown'}) on a host named ${JSON.stringify(r.place.host)} too, modified since this host booted`
+          : r.place.host === here.host
+            ? ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`
+            : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;
       if (seen.renewed) return held(`${where}, which renews it`);
       // Unrenewed by its holder's clock, or for as long under watch here (a clock set back since it was written).
       const unrenewed = Math.max(seen.ageMs, performance.now() - seen.since);
@@ -244,8 +266,6 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
 // on the same directory would take it over, and the first one's stop delete it under the second.
 const heldHere = new Set<string>();
 
-/** Link failures of file systems without hard links (vfat, CIFS, some FUSE ones), by their codes. */
-const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 
 /** The lock's file operations on one file system: create-whole and the judgement of what is found. */
 interface Locker {

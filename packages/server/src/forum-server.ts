@@ -422,7 +422,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     loginRoom,
     log: options.log,
-    logFromHost: (host: string, kind: string, line: string) => clientLines.line(host, kind, line, performance.now()),
+    logFromHost: (address: string, kind: string, line: string) => clientLines.line(hostLevelsOf(address), kind, line, performance.now()),
   };
   let refusedForMemory = 0;
   // Connections being served (not those refused, which linger a few seconds to deliver their refusal):

@@ -9,6 +9,7 @@ import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/prom
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
+import { NO_HARD_LINKS } from './no-hard-links.js';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';
@@ -96,8 +97,6 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   return identityOf(keyPair, path, true);
 };
 
-/** Link failures of file systems without hard links (vfat, CIFS, some FUSE ones), by their codes. */
-const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
 
 /**
  * The key file created where hard links fail: exclusively (`wx`, so no key

@@ -6,9 +6,13 @@
  * (100 a second by default, every second it kept on). Per host and kind of
  * line, a token bucket lets a burst through, then a few a minute; the rest
  * are counted and said in one summary line per key when {@link LogLimiter.flush}
- * runs (the server calls it every minute and when it stops). Pure: the time is
+ * runs (the server calls it every minute and when it stops). An IPv6
+ * client's /56 and /48 have buckets of their own at 4 and 16 times
+ * (`hostLevelsOf`, as every per-host limit counts them): by its /64 alone,
+ * one customer's /48 was 65,536 hosts of 10 lines each. Pure: the time is
  * passed in.
  */
+import type { HostLevel } from 'forum-protocol';
 
 /** How many lines of one kind a host may cause. */
 export interface LogLimits {
@@ -16,7 +20,7 @@ export interface LogLimits {
   readonly burst: number;
   /** Lines a minute earned back after that. */
   readonly perMinute: number;
-  /** Hosts × kinds tracked at once; past it the oldest is summarised and forgotten. */
+  /** Hosts × kinds tracked at once; past it the one used least recently is summarised and forgotten. */
   readonly maxKeys: number;
 }
 
@@ -27,8 +31,11 @@ export const DEFAULT_LOG_LIMITS: LogLimits = { burst: 10, perMinute: 10, maxKeys
 export const LOG_SUMMARY_INTERVAL_MS = 60_000;
 
 interface Entry {
+  /** The level's key: the host, or an IPv6 prefix. */
   readonly host: string;
   readonly kind: string;
+  /** Burst and rate of this level, as a multiple of the per-host ones. */
+  readonly multiple: number;
   tokens: number;
   /** When `tokens` was last brought up to date. */
   at: number;
@@ -47,23 +54,27 @@ export class LogLimiter {
     private readonly limits: LogLimits = DEFAULT_LOG_LIMITS,
   ) {}
 
-  /** Writes `text`, a line of `kind` caused by client `host`, unless the host is over its limit for that kind (then counts it). */
-  line(host: string, kind: string, text: string, now: number): void {
-    const key = `${host}\n${kind}`;
-    let e = this.entries.get(key);
-    if (e === undefined) {
-      if (this.entries.size >= this.limits.maxKeys) this.forgetOldest(now);
-      e = { host, kind, tokens: this.limits.burst, at: now, suppressed: 0, since: now };
-      this.entries.set(key, e);
+  /**
+   * Writes `text`, a line of `kind` caused by a client at `levels` (its host
+   * and coarser IPv6 prefixes, `hostLevelsOf`), unless one of them is over
+   * its limit for that kind: then it is counted against the finest such level.
+   */
+  line(levels: readonly HostLevel[], kind: string, text: string, now: number): void {
+    let empty: Entry | undefined;
+    const entries: Entry[] = [];
+    for (const level of levels) {
+      const e = this.entry(level, kind, now);
+      this.refill(e, now);
+      entries.push(e);
+      if (empty === undefined && e.tokens < 1) empty = e;
     }
-    this.refill(e, now);
-    if (e.tokens >= 1) {
-      e.tokens -= 1;
+    if (empty === undefined) {
+      for (const e of entries) e.tokens -= 1;
       this.emit(text);
       return;
     }
-    if (e.suppressed === 0) e.since = now;
-    e.suppressed++;
+    if (empty.suppressed === 0) empty.since = now;
+    empty.suppressed++;
   }
 
   /** Writes a summary for each key that dropped lines since the last flush, and forgets hosts that have gone quiet. */
@@ -71,7 +82,7 @@ export class LogLimiter {
     for (const [key, e] of this.entries) {
       this.summarise(e, now);
       this.refill(e, now);
-      if (e.tokens >= this.limits.burst) this.entries.delete(key);
+      if (e.tokens >= this.limits.burst * e.multiple) this.entries.delete(key);
     }
   }
 
@@ -80,8 +91,25 @@ export class LogLimiter {
     return this.entries.size;
   }
 
+  /** The entry of `level` and `kind`, made (with a full bucket) if there is none. */
+  private entry(level: HostLevel, kind: string, now: number): Entry {
+    const key = `${level.key}\n${kind}`;
+    const known = this.entries.get(key);
+    if (known !== undefined) {
+      // To the back of the map's order, which eviction takes from the front: a host or prefix still
+      // misbehaving is not the one forgotten (and handed a full burst) while newcomers fill the table.
+      this.entries.delete(key);
+      this.entries.set(key, known);
+      return known;
+    }
+    if (this.entries.size >= this.limits.maxKeys) this.forgetOldest(now);
+    const made: Entry = { host: level.key, kind, multiple: level.multiple, tokens: this.limits.burst * level.multiple, at: now, suppressed: 0, since: now };
+    this.entries.set(key, made);
+    return made;
+  }
+
   private refill(e: Entry, now: number): void {
-    e.tokens = Math.min(this.limits.burst, e.tokens + ((now - e.at) * this.limits.perMinute) / 60_000);
+    e.tokens = Math.min(this.limits.burst * e.multiple, e.tokens + ((now - e.at) * this.limits.perMinute * e.multiple) / 60_000);
     e.at = now;
   }
 

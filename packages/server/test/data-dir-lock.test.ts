@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, ut
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
-import { hostname } from 'node:os';
+import { hostname, uptime } from 'node:os';
 import { LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
@@ -124,14 +124,60 @@ describe('data directory lock: where the holder runs', () => {
 
   it('a lock of another host is refused even when its pid does not run here; one of this host before a reboot is taken over', async () => {
     const here = await currentPlace();
-    const away = await lockedDir(lockOf(GONE, { ...here, host: 'elsewhere.example' }));
+    const away = await lockedDir(lockOf(GONE, { ...here, host: 'elsewhere.example', boot: '11111111-1111-1111-1111-111111111111' }));
     await expect(lockDataDir(away.dir)).rejects.toThrow(`in use by forum-server process ${GONE} on host "elsewhere.example" (${away.lock}), which cannot be checked from here`);
     const before = await lockedDir(lockOf(GONE, { ...here, boot: '00000000-0000-0000-0000-000000000000' }));
+    // Last renewed before this host booted, as a lock of its earlier boot is.
+    const beforeBoot = new Date(Date.now() - uptime() * 1000 - 60_000);
+    await utimes(before.lock, beforeBoot, beforeBoot);
     const taken = await lockDataDir(before.dir);
     // Before this: refused until an operator deleted it, so a server did not come back by itself after a power cut.
     expect(taken.tookOver).toBe(
       `Took over the data directory lock ${before.lock}, left by process ${GONE} before this host restarted (boot id 00000000-0000-0000-0000-000000000000, now ${here.boot ?? 'unknown'})`,
     );
+    await taken.release();
+  });
+
+  it('a lock of this boot under another host name (a container recreated: a new name, a new namespace) is judged by its renewals, not refused as another host\'s', async () => {
+    const here = await currentPlace();
+    // Without a boot id (not Linux) the host name alone stands for the place: nothing to test.
+    if (here.boot === undefined) return;
+    const recreated = { ...here, host: '3f2a9c1d7e55', pidns: 'pid:[4026532999]' };
+    const left = await lockedDir(lockOf(1, recreated));
+    const start = performance.now();
+    // Before this: refused as "on host \"3f2a9c1d7e55\" … which cannot be checked from here" until an operator deleted it.
+    const taken = await lockDataDir(left.dir, { renewMs: 50, staleMs: 400 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(300);
+    expect(taken.tookOver).toMatch(/left by process 1 in another container of this host \(host name "3f2a9c1d7e55", boot id [0-9a-f-]+\), unrenewed for 0 s$/);
+    await taken.release();
+    // One whose holder lives (it renews) is refused, as another container's beside a live one.
+    const live = await lockedDir(lockOf(1, recreated));
+    const holder = setInterval(() => void utimes(live.lock, new Date(), new Date()).catch(() => undefined), 50);
+    try {
+      await expect(lockDataDir(live.dir, { renewMs: 50, staleMs: 2_000 })).rejects.toThrow(/in use by forum-server process 1 in another container of this host \(host name "3f2a9c1d7e55", .*\), which renews it/);
+    } finally {
+      clearInterval(holder);
+    }
+  });
+
+  it('a lock of another boot id under this host name modified since this host booted (another machine of the same name) is judged by its renewals', async () => {
+    const here = await currentPlace();
+    if (here.boot === undefined) return;
+    const twin = { ...here, boot: '33333333-3333-3333-3333-333333333333' };
+    const live = await lockedDir(lockOf(1, twin));
+    // Its holder renews it: before this, read as this host's before its last boot and taken over at once (both ran).
+    const holder = setInterval(() => void utimes(live.lock, new Date(), new Date()).catch(() => undefined), 50);
+    try {
+      await expect(lockDataDir(live.dir, { renewMs: 50, staleMs: 2_000 })).rejects.toThrow(
+        /in use by forum-server process 1 of boot id 33333333-3333-3333-3333-333333333333 \(here [0-9a-f-]+\) on a host named ".*" too, modified since this host booted, which renews it/,
+      );
+    } finally {
+      clearInterval(holder);
+    }
+    // Left unrenewed: taken over once stale.
+    const left = await lockedDir(lockOf(1, twin));
+    const taken = await lockDataDir(left.dir, { renewMs: 50, staleMs: 400 });
+    expect(taken.tookOver).toMatch(/modified since this host booted, unrenewed for 0 s$/);
     await taken.release();
   });
 
@@ -201,7 +247,7 @@ describe('data directory lock on a file system without hard links', () => {
     const lock = join(dir, LOCK_FILE);
     await writeFile(lock, '');
     const here = await currentPlace();
-    const record = lockOf(GONE, { ...here, host: 'writer.example' });
+    const record = lockOf(GONE, { ...here, host: 'writer.example', boot: '22222222-2222-2222-2222-222222222222' });
     let emptyReads = 0;
     // The writer finishes right after the first time the empty file is read.
     const fs = noLinks([], async (path, text) => {

@@ -86,7 +86,7 @@ export class CookieJar {
     this.rotate(issued);
     const token = new Uint8Array(COOKIE_SIZE);
     new DataView(token.buffer).setUint32(0, issued);
-    this.tag(this.key, address, cid, issued, token);
+    this.tag(this.keyOf(this.periodOf(issued)) as CookieKey, address, cid, issued, token);
     return token;
   }
 
@@ -97,8 +97,7 @@ export class CookieJar {
     const age = now / 1000 - issued;
     if (age < -1 || age * 1000 > this.lifetimeMs + COOKIE_CLOCK_SLACK_MS) return false;
     this.rotate(Math.floor(now / 1000));
-    const period = this.periodOf(issued);
-    const key = period === this.period ? this.key : period === this.period - 1 ? this.previous : undefined;
+    const key = this.keyOf(this.periodOf(issued));
     if (key === undefined) return false;
     const expect = new Uint8Array(COOKIE_SIZE);
     this.tag(key, address, cid, issued, expect);
@@ -112,10 +111,22 @@ export class CookieJar {
     return Math.floor((seconds * 1000) / this.rotationMs);
   }
 
-  /** Moves to the key of the period of `seconds` (the clock in whole seconds): the current key becomes the previous one if that period is the next. */
+  /** The key of `period`: the current one or the one before, else none. */
+  private keyOf(period: number): CookieKey | undefined {
+    return period === this.period ? this.key : period === this.period - 1 ? this.previous : undefined;
+  }
+
+  /**
+   * Makes sure the period of `seconds` (the clock in whole seconds) has a
+   * key: the current one, the one before (a clock a little behind), or a new
+   * one, the current key becoming the previous one if that period is the
+   * next. A clock set back further (a driver's wall clock) starts afresh in
+   * its period, as a restart would: else every cookie minted until the clock
+   * caught up was tagged under a later period's key and refused.
+   */
   private rotate(seconds: number): void {
     const period = this.periodOf(seconds);
-    if (period <= this.period) return;
+    if (this.keyOf(period) !== undefined) return;
     this.previous = period === this.period + 1 ? this.key : undefined;
     this.key = this.draw();
     this.period = period;

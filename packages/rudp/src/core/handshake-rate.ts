@@ -93,7 +93,8 @@ export class HandshakeRate {
   }
 
   private tokensAt(now: number, b: Bucket): number {
-    return Math.min(this.burst * b.multiple, b.tokens + (now - b.at) * this.perMs * b.multiple);
+    // A clock set back (a driver's wall clock) earns nothing, and takes nothing away either.
+    return Math.min(this.burst * b.multiple, b.tokens + Math.max(0, now - b.at) * this.perMs * b.multiple);
   }
 
   /** Forgets the least recent buckets that are full again (a few), and the least recent one while over `maxEntries`. */

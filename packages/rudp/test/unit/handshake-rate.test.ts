@@ -50,4 +50,15 @@ describe('HandshakeRate', () => {
     // A second later each level gained its rate: the /64 one, the /56 four.
     expect(rate.take(1000, a)).toBeUndefined();
   });
+
+  it('a clock set back neither refills nor drains a bucket: the rate holds after the clock goes on', () => {
+    const rate = new HandshakeRate(1, 2);
+    const host = hostLevels('192.0.2.1:1');
+    expect(rate.take(100_000, host)).toBeUndefined();
+    // Set back an hour: before, the bucket went 3,600 tokens into debt and the host was refused for an hour.
+    expect(rate.take(100_000 - 3_600_000, host)).toBeUndefined();
+    expect(rate.take(100_000 - 3_600_000, host)).toEqual(host[0]);
+    // A second later by the new clock: one token earned, one handshake.
+    expect(rate.take(100_000 - 3_599_000, host)).toBeUndefined();
+  });
 });

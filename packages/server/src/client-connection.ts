@@ -4,10 +4,12 @@ import {
   encodeServerMessage,
   endConnection,
   handleRequest,
+  hostLevelsOf,
   hostOf,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
   MAX_REQUEST_BYTES,
+  MAX_SERVER_MESSAGE_BYTES,
   sessionExporter,
   simpleReply,
   transferReply,
@@ -23,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
+import type { ReplyBudget, ReplyCharge } from './reply-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
@@ -48,6 +51,8 @@ export interface ServerContext {
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
+  /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections. */
+  readonly replyBudget: ReplyBudget;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
@@ -77,6 +82,15 @@ export const REPLY_BACKLOG_BYTES = 1024 * 1024;
  */
 const BACKLOG_GRACE_MS = 30_000;
 const BACKLOG_BYTES_PER_MS = 64;
+/**
+ * What a request reserves of its host's reply budget while it runs: the
+ * largest reply, as the transport counts it. Reserved before the reply is
+ * built, so connections of one host that run at once cannot all pass a
+ * budget that each saw free.
+ */
+const REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + 256;
+/** What the transport counts a queued message at beyond its bytes (`writableLength`). */
+const MESSAGE_OVERHEAD = 256;
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
@@ -158,6 +172,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
   const host = hostOf(peerAddress);
+  const levels = hostLevelsOf(peerAddress);
   const waiting = new Set<Queued>();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
@@ -173,13 +188,50 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   // Replies the peer has not acknowledged yet, oldest first (a Set keeps insertion order).
   const unacked = new Set<Promise<void>>();
+  // This connection's share of its host's reply budget: released when acknowledged, or all at once on 'close'.
+  const charges = new Set<ReplyCharge>();
+  const releaseCharges = (): void => {
+    for (const c of charges) c.release();
+    charges.clear();
+  };
   /** Sends `message`; returns its encoded size. */
   const send = (message: ServerMessage): number => {
     const bytes = encodeServerMessage(message);
+    const charge = ctx.replyBudget.charge(levels, bytes.length + MESSAGE_OVERHEAD);
+    charges.add(charge);
+    // Settles on the acknowledgement, and rejects (caught) when the connection ends: either way released, once.
     const p: Promise<void> = conn.send(bytes).catch(() => undefined);
     unacked.add(p);
-    void p.then(() => unacked.delete(p));
+    void p.then(() => {
+      unacked.delete(p);
+      charge.release();
+      charges.delete(charge);
+    });
     return bytes.length;
+  };
+
+  /**
+   * Waits until the host's reply budget has room for one more largest reply, and reserves it;
+   * `undefined` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds).
+   */
+  const hostRoom = async (): Promise<ReplyCharge | undefined> => {
+    const started = Date.now();
+    let logged = false;
+    for (;;) {
+      const full = ctx.replyBudget.wouldOverflow(levels, REPLY_RESERVATION);
+      if (full === undefined || finished) return ctx.replyBudget.charge(levels, REPLY_RESERVATION);
+      const held = ctx.replyBudget.bytesOf(full.key);
+      if (!logged) {
+        logged = true;
+        ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
+      }
+      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
+      if (left <= 0) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const released = await Promise.race([ctx.replyBudget.released().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);
+      clearTimeout(timer);
+      if (!released) return undefined;
+    }
   };
 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
@@ -275,6 +327,25 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       conn.destroy('reply backlog not acknowledged');
       return;
     }
+    const reservation = await hostRoom();
+    if (reservation === undefined) {
+      ctx.logFromHost(
+        peerAddress,
+        'Client is not acknowledging replies',
+        `Client host ${host} is not acknowledging replies (${ctx.replyBudget.bytesOf(host)} bytes held by its connections), disconnecting`,
+      );
+      conn.destroy('host reply budget not acknowledged');
+      return;
+    }
+    try {
+      await executeReserved(item, pacedBy);
+    } finally {
+      // After the reply was sent (and charged on its own): the reservation covered it until then.
+      reservation.release();
+    }
+  };
+
+  const executeReserved = async (item: Queued, pacedBy: string): Promise<void> => {
     const bytes = item.bytes;
     if (finished || bytes === undefined) return;
     if (item.tooLarge !== undefined) {
@@ -377,6 +448,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   conn.on('close', () => {
     // At once, not after a request still running: a closed connection is not one to shed.
     ctx.loginRoom.leave(conn);
+    // The transport let go of whatever was unacknowledged (the sends reject too; releasing twice does nothing).
+    releaseCharges();
     if (finished) return;
     // Wait for a request still running, so its session is released after it.
     void chain.then(async () => {

@@ -210,27 +210,36 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     return bytes.length;
   };
 
+  // Wakes a request waiting for its host's room when this connection ends: it has nothing left to wait for.
+  const whenClosed = new Promise<'closed'>((resolve) => conn.once('close', () => resolve('closed')));
+
   /**
    * Waits until the host's reply budget has room for one more largest reply, and reserves it;
-   * `undefined` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds).
+   * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
+   * `closed` if the connection ended meanwhile.
    */
-  const hostRoom = async (): Promise<ReplyCharge | undefined> => {
+  const hostRoom = async (): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     const started = Date.now();
     let logged = false;
     for (;;) {
+      if (finished || conn.closed) return 'closed';
       const full = ctx.replyBudget.wouldOverflow(levels, REPLY_RESERVATION);
-      if (full === undefined || finished) return ctx.replyBudget.charge(levels, REPLY_RESERVATION);
+      if (full === undefined) return ctx.replyBudget.charge(levels, REPLY_RESERVATION);
       const held = ctx.replyBudget.bytesOf(full.key);
       if (!logged) {
         logged = true;
         ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
       }
       const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
-      if (left <= 0) return undefined;
+      if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
-      const released = await Promise.race([ctx.replyBudget.released().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);
+      const woken = await Promise.race([
+        ctx.replyBudget.released().then(() => 'released' as const),
+        whenClosed,
+        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
+      ]);
       clearTimeout(timer);
-      if (!released) return undefined;
+      if (woken !== 'released') return woken;
     }
   };
 
@@ -328,7 +337,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       return;
     }
     const reservation = await hostRoom();
-    if (reservation === undefined) {
+    if (reservation === 'closed') return;
+    if (reservation === 'timeout') {
       ctx.logFromHost(
         peerAddress,
         'Client is not acknowledging replies',

@@ -82,15 +82,25 @@ export const REPLY_BACKLOG_BYTES = 1024 * 1024;
  */
 const BACKLOG_GRACE_MS = 30_000;
 const BACKLOG_BYTES_PER_MS = 64;
-/**
- * What a request reserves of its host's reply budget while it runs: the
- * largest reply, as the transport counts it. Reserved before the reply is
- * built, so connections of one host that run at once cannot all pass a
- * budget that each saw free.
- */
-const REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + 256;
 /** What the transport counts a queued message at beyond its bytes (`writableLength`). */
 const MESSAGE_OVERHEAD = 256;
+/**
+ * What a request that may be answered with a whole thread or the list of
+ * threads reserves of its host's reply budget while it runs: the largest
+ * reply, as the transport counts it. Reserved before the reply is built, so
+ * connections of one host that run at once cannot all pass a budget that
+ * each saw free.
+ */
+const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
+/**
+ * What any other request reserves: its reply is a line or a few (a login
+ * step, `Message posted`, a transfer token, an error). Small, so that while a
+ * host's silent connections keep its budget nearly full with threads, a
+ * neighbour behind the same address can still log in and post.
+ */
+const SMALL_REPLY_RESERVATION = 64 * 1024;
+/** Commands whose reply may be as large as a message may be. */
+const LARGE_REPLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
@@ -218,13 +228,13 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
    * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
    * `closed` if the connection ended meanwhile.
    */
-  const hostRoom = async (): Promise<ReplyCharge | 'timeout' | 'closed'> => {
+  const hostRoom = async (reserve: number): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     const started = Date.now();
     let logged = false;
     for (;;) {
       if (finished || conn.closed) return 'closed';
-      const full = ctx.replyBudget.wouldOverflow(levels, REPLY_RESERVATION);
-      if (full === undefined) return ctx.replyBudget.charge(levels, REPLY_RESERVATION);
+      const full = ctx.replyBudget.wouldOverflow(levels, reserve);
+      if (full === undefined) return ctx.replyBudget.charge(levels, reserve);
       const held = ctx.replyBudget.bytesOf(full.key);
       if (!logged) {
         logged = true;
@@ -336,7 +346,12 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       conn.destroy('reply backlog not acknowledged');
       return;
     }
-    const reservation = await hostRoom();
+    const bytes = item.bytes;
+    if (finished || bytes === undefined) return;
+    // Decoded before its turn at the budget, which depends on what it asks for (and a malformed one is answered in a line).
+    const decoded = item.tooLarge === undefined ? decode(bytes) : undefined;
+    const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
+    const reservation = await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION);
     if (reservation === 'closed') return;
     if (reservation === 'timeout') {
       ctx.logFromHost(
@@ -348,22 +363,21 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       return;
     }
     try {
-      await executeReserved(item, pacedBy);
+      await executeReserved(item, bytes, decoded, pacedBy);
     } finally {
       // After the reply was sent (and charged on its own): the reservation covered it until then.
       reservation.release();
     }
   };
 
-  const executeReserved = async (item: Queued, pacedBy: string): Promise<void> => {
-    const bytes = item.bytes;
-    if (finished || bytes === undefined) return;
-    if (item.tooLarge !== undefined) {
-      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: message of ${item.tooLarge.size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
-      send(simpleReply(item.tooLarge.id, 'error', ['Malformed request']));
+  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: string): Promise<void> => {
+    if (finished || item.bytes === undefined) return;
+    if (item.tooLarge !== undefined || decoded === undefined) {
+      const size = item.tooLarge?.size ?? bytes.length;
+      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: message of ${size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
+      send(simpleReply(item.tooLarge?.id ?? guessId(bytes), 'error', ['Malformed request']));
       return;
     }
-    const decoded = decode(bytes);
     if (decoded._tag === 'Left') {
       ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: ${decoded.left.reason}`);
       send(simpleReply(guessId(bytes), 'error', ['Malformed request']));

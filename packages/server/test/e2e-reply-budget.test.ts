@@ -6,7 +6,9 @@
  * count (`replyBytesHeld`) can be read: ten silent connections of 127.0.0.1
  * each ask for a 2 MiB thread; the host's unacknowledged replies never pass
  * its budget, the rest of its requests wait, and a client of another host
- * (127.0.0.2) is served at once meanwhile.
+ * (127.0.0.2) is served at once meanwhile; a neighbour at the same address
+ * logs in and posts, and its read of the thread waits until the silent
+ * connections are gone.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -90,14 +92,19 @@ describe('the reply budget of a client host (real sockets)', () => {
     // Replies of the thread were sent to some of them: what is held is theirs, not a reservation that never ran.
     expect(server.replyBytesHeld('127.0.0.1')).toBeGreaterThan(2 * 2 * MIB);
 
-    // A neighbour at the same address waits: its login, too, runs only when the host has room.
+    // A neighbour at the same address logs in and posts (small replies reserve little), but its read of the
+    // thread waits for room in the host's budget.
     const neighbour = await rawClient(server.udpPort, { localAddress: '127.0.0.1', handshakeTimeoutMs: 30_000 });
     scope.closers.push(() => neighbour.close());
-    let neighbourIn = false;
-    const neighbourLogin = rawLogin(neighbour, 'alice', 'pw').then((r) => {
-      neighbourIn = true;
+    expect((await rawLogin(neighbour, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
+    expect((await neighbour.request('n1', 'MSG', ['big', 'hello'])).lines).toEqual(['Message posted to big thread']);
+    let neighbourRead = false;
+    const neighbourRdt = neighbour.request('n2', 'RDT', ['big']).then((r) => {
+      neighbourRead = true;
       return r;
     });
+    // Awaited below; a failure before that must not surface as an unhandled rejection.
+    neighbourRdt.catch(() => undefined);
 
     // A client of another host is not held back by 127.0.0.1's budget.
     const other = await rawClient(server.udpPort, { localAddress: '127.0.0.2', handshakeTimeoutMs: 30_000 });
@@ -106,17 +113,17 @@ describe('the reply budget of a client host (real sockets)', () => {
     const t0 = performance.now();
     const read = await other.request('rb', 'RDT', ['big']);
     const ms = performance.now() - t0;
-    expect(read.lines).toHaveLength(512);
+    expect(read.lines).toHaveLength(513);
     expect(ms).toBeLessThan(5_000);
     // Its reply is released once acknowledged.
     await until(() => server.replyBytesHeld('127.0.0.2') === 0, 10_000, "127.0.0.2's acknowledgement");
     expect(peak).toBeLessThanOrEqual(BUDGET);
-    expect(neighbourIn).toBe(false);
+    expect(neighbourRead).toBe(false);
 
     // The silent connections go (the server's transport drops them, or hears their CLOSE): everything they
     // held is released, what waited no longer holds the host back, and the neighbour gets in.
     silent.forEach((c) => c.destroy());
-    expect((await neighbourLogin).lines).toEqual(['Welcome to the forum']);
+    expect((await neighbourRdt).lines).toHaveLength(513);
     await until(() => server.replyBytesHeld('127.0.0.1') === 0, 20_000, "127.0.0.1's replies released");
     expect(peak).toBeLessThanOrEqual(BUDGET);
   }, 30_000);

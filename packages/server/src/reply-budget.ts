@@ -9,10 +9,12 @@
  *
  * Counted as every other per-host limit (`hostLevelsOf`): an IPv4 address or
  * an IPv6 /64 gets {@link ReplyBudget.perHost}, its /56 four times and its
- * /48 sixteen times. A request reserves the largest reply before it runs and
- * only runs if that fits at every level, so what a host holds never passes
- * its budget, however many of its connections run at once. Pure: the caller
- * waits (and times out) on {@link ReplyBudget.released}.
+ * /48 sixteen times. A request reserves what its reply may take before it
+ * runs (the largest reply for LST and RDT, 64 KiB for the one-line others:
+ * client-connection.ts) and only runs if that fits at every level, so what a
+ * host holds does not pass its budget, however many of its connections run
+ * at once. Pure: the caller waits (and times out) on
+ * {@link ReplyBudget.released}.
  */
 import type { HostLevel } from 'forum-protocol';
 

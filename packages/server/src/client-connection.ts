@@ -224,7 +224,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const whenClosed = new Promise<'closed'>((resolve) => conn.once('close', () => resolve('closed')));
 
   /**
-   * Waits until the host's reply budget has room for one more largest reply, and reserves it;
+   * Waits until the host's reply budget (at every level) has room for `reserve` bytes more, and reserves them;
    * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
    * `closed` if the connection ended meanwhile.
    */
@@ -244,7 +244,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
       const woken = await Promise.race([
-        ctx.replyBudget.released().then(() => 'released' as const),
+        ctx.replyBudget.released(full.key).then(() => 'released' as const),
         whenClosed,
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
       ]);

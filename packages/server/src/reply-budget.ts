@@ -37,7 +37,9 @@ export interface ReplyCharge {
 /** Counts unacknowledged reply bytes per host level; see the file's comment. */
 export class ReplyBudget {
   private readonly held = new Map<string, number>();
-  private wake: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
+  // Per level key, not one for all: a release wakes only who waits on that host or prefix, so the acknowledgements of
+  // every other host do not make each waiter check again.
+  private readonly wakes = new Map<string, { readonly promise: Promise<void>; readonly resolve: () => void }>();
 
   /** `perHost`: the budget of a level of multiple 1, bytes; must hold one largest reservation. */
   constructor(readonly perHost: number) {
@@ -63,10 +65,10 @@ export class ReplyBudget {
           const n = (this.held.get(key) ?? 0) - bytes;
           if (n > 0) this.held.set(key, n);
           else this.held.delete(key);
+          const w = this.wakes.get(key);
+          this.wakes.delete(key);
+          w?.resolve();
         }
-        const w = this.wake;
-        this.wake = undefined;
-        w?.resolve();
       },
     };
   }
@@ -81,13 +83,15 @@ export class ReplyBudget {
     return this.held.size;
   }
 
-  /** Settles at the next release anywhere: a waiter checks {@link wouldOverflow} again. */
-  released(): Promise<void> {
-    if (this.wake === undefined) {
+  /** Settles at the next release of bytes under `key` (the level {@link wouldOverflow} named): a waiter checks again. */
+  released(key: string): Promise<void> {
+    let w = this.wakes.get(key);
+    if (w === undefined) {
       let resolve = (): void => undefined;
       const promise = new Promise<void>((r) => (resolve = r));
-      this.wake = { promise, resolve };
+      w = { promise, resolve };
+      this.wakes.set(key, w);
     }
-    return this.wake.promise;
+    return w.promise;
   }
 }

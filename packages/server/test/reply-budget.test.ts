@@ -60,11 +60,15 @@ describe('ReplyBudget', () => {
     expect(budget.size).toBe(0);
   });
 
-  it('wakes a waiter on a release, and only then', async () => {
+  it("wakes a waiter on a release of its host's bytes, and only then", async () => {
     const budget = new ReplyBudget(10 * MiB);
     const c = budget.charge(hostLevelsOf('192.0.2.1:1'), 10 * MiB);
+    const elsewhere = budget.charge(hostLevelsOf('192.0.2.9:1'), MiB);
     let woken = 0;
-    const waiting = budget.released().then(() => woken++);
+    const waiting = budget.released('192.0.2.1').then(() => woken++);
+    // Another host's acknowledgement does not wake it.
+    elsewhere.release();
+    await Promise.resolve();
     await Promise.resolve();
     expect(woken).toBe(0);
     c.release();
@@ -72,7 +76,7 @@ describe('ReplyBudget', () => {
     expect(woken).toBe(1);
     // A second release of the same charge wakes nobody: it changed nothing.
     let again = 0;
-    void budget.released().then(() => again++);
+    void budget.released('192.0.2.1').then(() => again++);
     c.release();
     await Promise.resolve();
     await Promise.resolve();

@@ -4,10 +4,12 @@ import {
   encodeServerMessage,
   endConnection,
   handleRequest,
+  hostLevelsOf,
   hostOf,
   idleTimeoutNotice,
   INITIAL_AUTH_STATE,
   MAX_REQUEST_BYTES,
+  MAX_SERVER_MESSAGE_BYTES,
   sessionExporter,
   simpleReply,
   transferReply,
@@ -23,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
+import type { ReplyBudget, ReplyCharge } from './reply-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
@@ -48,6 +51,8 @@ export interface ServerContext {
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
+  /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections. */
+  readonly replyBudget: ReplyBudget;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
@@ -77,6 +82,25 @@ export const REPLY_BACKLOG_BYTES = 1024 * 1024;
  */
 const BACKLOG_GRACE_MS = 30_000;
 const BACKLOG_BYTES_PER_MS = 64;
+/** What the transport counts a queued message at beyond its bytes (`writableLength`). */
+const MESSAGE_OVERHEAD = 256;
+/**
+ * What a request that may be answered with a whole thread or the list of
+ * threads reserves of its host's reply budget while it runs: the largest
+ * reply, as the transport counts it. Reserved before the reply is built, so
+ * connections of one host that run at once cannot all pass a budget that
+ * each saw free.
+ */
+const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
+/**
+ * What any other request reserves: its reply is a line or a few (a login
+ * step, `Message posted`, a transfer token, an error). Small, so that while a
+ * host's silent connections keep its budget nearly full with threads, a
+ * neighbour behind the same address can still log in and post.
+ */
+const SMALL_REPLY_RESERVATION = 64 * 1024;
+/** Commands whose reply may be as large as a message may be. */
+const LARGE_REPLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
@@ -158,6 +182,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
   const host = hostOf(peerAddress);
+  const levels = hostLevelsOf(peerAddress);
   const waiting = new Set<Queued>();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
@@ -173,13 +198,59 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   // Replies the peer has not acknowledged yet, oldest first (a Set keeps insertion order).
   const unacked = new Set<Promise<void>>();
+  // This connection's share of its host's reply budget: released when acknowledged, or all at once on 'close'.
+  const charges = new Set<ReplyCharge>();
+  const releaseCharges = (): void => {
+    for (const c of charges) c.release();
+    charges.clear();
+  };
   /** Sends `message`; returns its encoded size. */
   const send = (message: ServerMessage): number => {
     const bytes = encodeServerMessage(message);
+    const charge = ctx.replyBudget.charge(levels, bytes.length + MESSAGE_OVERHEAD);
+    charges.add(charge);
+    // Settles on the acknowledgement, and rejects (caught) when the connection ends: either way released, once.
     const p: Promise<void> = conn.send(bytes).catch(() => undefined);
     unacked.add(p);
-    void p.then(() => unacked.delete(p));
+    void p.then(() => {
+      unacked.delete(p);
+      charge.release();
+      charges.delete(charge);
+    });
     return bytes.length;
+  };
+
+  // Wakes a request waiting for its host's room when this connection ends: it has nothing left to wait for.
+  const whenClosed = new Promise<'closed'>((resolve) => conn.once('close', () => resolve('closed')));
+
+  /**
+   * Waits until the host's reply budget (at every level) has room for `reserve` bytes more, and reserves them;
+   * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
+   * `closed` if the connection ended meanwhile.
+   */
+  const hostRoom = async (reserve: number): Promise<ReplyCharge | 'timeout' | 'closed'> => {
+    const started = Date.now();
+    let logged = false;
+    for (;;) {
+      if (finished || conn.closed) return 'closed';
+      const full = ctx.replyBudget.wouldOverflow(levels, reserve);
+      if (full === undefined) return ctx.replyBudget.charge(levels, reserve);
+      const held = ctx.replyBudget.bytesOf(full.key);
+      if (!logged) {
+        logged = true;
+        ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
+      }
+      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
+      if (left <= 0) return 'timeout';
+      let timer: NodeJS.Timeout | undefined;
+      const woken = await Promise.race([
+        ctx.replyBudget.released(full.key).then(() => 'released' as const),
+        whenClosed,
+        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
+      ]);
+      clearTimeout(timer);
+      if (woken !== 'released') return woken;
+    }
   };
 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
@@ -277,12 +348,36 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
     const bytes = item.bytes;
     if (finished || bytes === undefined) return;
-    if (item.tooLarge !== undefined) {
-      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: message of ${item.tooLarge.size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
-      send(simpleReply(item.tooLarge.id, 'error', ['Malformed request']));
+    // Decoded before its turn at the budget, which depends on what it asks for (and a malformed one is answered in a line).
+    const decoded = item.tooLarge === undefined ? decode(bytes) : undefined;
+    const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
+    const reservation = await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION);
+    if (reservation === 'closed') return;
+    if (reservation === 'timeout') {
+      ctx.logFromHost(
+        peerAddress,
+        'Client is not acknowledging replies',
+        `Client host ${host} is not acknowledging replies (${ctx.replyBudget.bytesOf(host)} bytes held by its connections), disconnecting`,
+      );
+      conn.destroy('host reply budget not acknowledged');
       return;
     }
-    const decoded = decode(bytes);
+    try {
+      await executeReserved(item, bytes, decoded, pacedBy);
+    } finally {
+      // After the reply was sent (and charged on its own): the reservation covered it until then.
+      reservation.release();
+    }
+  };
+
+  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: string): Promise<void> => {
+    if (finished || item.bytes === undefined) return;
+    if (item.tooLarge !== undefined || decoded === undefined) {
+      const size = item.tooLarge?.size ?? bytes.length;
+      ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: message of ${size} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
+      send(simpleReply(item.tooLarge?.id ?? guessId(bytes), 'error', ['Malformed request']));
+      return;
+    }
     if (decoded._tag === 'Left') {
       ctx.logFromHost(peerAddress, 'Malformed request', `Malformed request: ${decoded.left.reason}`);
       send(simpleReply(guessId(bytes), 'error', ['Malformed request']));
@@ -377,6 +472,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   conn.on('close', () => {
     // At once, not after a request still running: a closed connection is not one to shed.
     ctx.loginRoom.leave(conn);
+    // The transport let go of whatever was unacknowledged (the sends reject too; releasing twice does nothing).
+    releaseCharges();
     if (finished) return;
     // Wait for a request still running, so its session is released after it.
     void chain.then(async () => {

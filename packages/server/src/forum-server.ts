@@ -5,6 +5,8 @@ import {
   DEFAULT_MAX_THREAD_BYTES,
   encodeServerMessage,
   hostLevelsOf,
+  hostOf,
+  MAX_SERVER_MESSAGE_BYTES,
   memoryThrottleCounts,
   openFileStore,
   shutdownNotice,
@@ -36,6 +38,7 @@ import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
+import { REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
@@ -115,6 +118,12 @@ export interface ForumServerOptions {
    * 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
    */
   readonly requestRate?: number;
+  /**
+   * Unacknowledged reply bytes all connections of one client host may hold
+   * (an IPv6 /56 four times, a /48 sixteen times); past it the host's next
+   * requests wait. Default {@link REPLY_BUDGET_PER_HOST}; see reply-budget.ts.
+   */
+  readonly replyBudgetBytes?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -134,6 +143,8 @@ export interface ForumServer {
    * Resolves with how many clients were told.
    */
   shutdown(graceMs?: number): Promise<number>;
+  /** Unacknowledged reply bytes charged to the client host of `address` (`host:port` or a bare address) now, reservations of running requests included. */
+  replyBytesHeld(address: string): number;
 }
 
 /**
@@ -324,6 +335,9 @@ const checkIdleTimeout = (ms: number): void => {
 
 /** Opens the store (data directory or PostgreSQL), then listens on UDP (rudp) and TCP (transfers). Rejects with a readable error. */
 export const startForumServer = async (options: ForumServerOptions): Promise<ForumServer> => {
+  const replyBudgetBytes = options.replyBudgetBytes ?? REPLY_BUDGET_PER_HOST;
+  // A request reserves one largest reply before it runs: a smaller budget would let no request run.
+  if (!(replyBudgetBytes >= MAX_SERVER_MESSAGE_BYTES + 256)) throw new RangeError(`replyBudgetBytes must be at least ${MAX_SERVER_MESSAGE_BYTES + 256}, got ${replyBudgetBytes}`);
   // Before anything is opened: a bad value is refused without a store or socket to close.
   checkIdleTimeout(options.idleTimeoutMs);
   const perHost = options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST;
@@ -408,6 +422,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     clearInterval(summaries);
     clientLines.flush(performance.now());
   };
+  const replyBudget = new ReplyBudget(replyBudgetBytes);
   const ctx = {
     store,
     registry: state.registry,
@@ -420,6 +435,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     idleTimeoutMs: options.idleTimeoutMs,
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     queueBudget: new QueueBudget(QUEUE_LIMITS),
+    replyBudget,
     loginRoom,
     log: options.log,
     logFromHost: (address: string, kind: string, line: string) => clientLines.line(hostLevelsOf(address), kind, line, performance.now()),
@@ -447,6 +463,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     identity,
     udpPort,
     tcpPort: transferPort,
+    replyBytesHeld: (address) => replyBudget.bytesOf(hostOf(address)),
     close: async () => {
       await udp.close();
       await tcp.close();

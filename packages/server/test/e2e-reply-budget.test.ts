@@ -1,0 +1,130 @@
+/**
+ * Unacknowledged replies of one client host are bounded in sum (SECURITY.md,
+ * Memory per connection and in all; attack round 8, 5b: N logged-in accounts
+ * of one host behind proxies that drop what the server sends held N × 5–10 MiB).
+ * Real sockets on loopback, the server in this process so that its per-host
+ * count (`replyBytesHeld`) can be read: ten silent connections of 127.0.0.1
+ * each ask for a 2 MiB thread; the host's unacknowledged replies never pass
+ * its budget, the rest of its requests wait, and a client of another host
+ * (127.0.0.2) is served at once meanwhile; a neighbour at the same address
+ * logs in and posts, and its read of the thread waits until the silent
+ * connections are gone.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeRequest } from 'forum-protocol';
+import { connect, type RudpConnection } from 'rudpx';
+import { describe, expect, it } from 'vitest';
+import { startForumServer } from '../src/forum-server.js';
+import { cleanupAfterEach } from './forum-processes.js';
+import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
+import { rawClient, rawLogin } from './raw-client.js';
+
+const MIB = 1024 * 1024;
+/** The smallest budget the server takes (one largest reply, 8 MiB, must fit) and then some. */
+const BUDGET = 16 * MIB;
+const SILENT = 10;
+
+/** Polls `ready` every 10 ms; rejects after `ms` with `what`. */
+const until = async (ready: () => boolean, ms: number, what: string): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('the reply budget of a client host (real sockets)', () => {
+  const scope = cleanupAfterEach();
+
+  it(`${SILENT} silent logged-in connections of one host asking for a 2 MiB thread hold at most its budget; another host is served at once`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forum-reply-budget-'));
+    scope.stops.push(() => void rm(dir, { recursive: true, force: true }));
+    const users = Array.from({ length: SILENT }, (_, i) => `m${i}`);
+    await writeFile(join(dir, 'credentials.txt'), ['alice', 'bob', ...users].map((u) => `${u} pw\n`).join(''));
+    // 2 MiB: 512 messages of 4,000 characters; ten replies of it (20.6 MiB) pass the budget, four fit.
+    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
+    await writeFile(join(dir, 'big'), `alice\n${Array.from({ length: 512 }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+    const log: string[] = [];
+    const server = await startForumServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      idleTimeoutMs: 60_000,
+      transferPort: 0,
+      replyBudgetBytes: BUDGET,
+      log: (line) => log.push(line),
+      warn: () => undefined,
+    });
+    const proxies: OneWayProxy[] = [];
+    const silent: RudpConnection[] = [];
+    scope.closers.push(async () => {
+      silent.forEach((c) => c.destroy());
+      await server.close();
+      await Promise.all(proxies.map((p) => p.close()));
+    });
+    // Sampled every millisecond or so while the silent connections are served: the most the host held.
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, server.replyBytesHeld('127.0.0.1'))), 1);
+    scope.stops.push(() => clearInterval(sampler));
+
+    for (const user of users) {
+      const proxy = await startOneWayProxy(server.udpPort);
+      proxies.push(proxy);
+      const conn = await connect({ port: proxy.port, handshakeTimeoutMs: 30_000, idleTimeoutMs: 120_000 });
+      silent.push(conn);
+      let replies = 0;
+      conn.on('message', () => replies++);
+      await conn.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [user] }));
+      await conn.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
+      await until(() => replies >= 2, 10_000, `${user}'s login`);
+      // From now on the server's datagrams are dropped: nothing it sends is acknowledged.
+      proxy.silenceServer();
+    }
+    for (const conn of silent) conn.send(encodeRequest({ id: 'r', username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+
+    const waits = (): number => log.filter((l) => l.includes('is over its reply budget')).length;
+    // Before the budget the ten replies were all sent: 20.6 MiB held by one host.
+    await until(() => waits() > 0 || peak > BUDGET, 20_000, 'a silent connection to wait for its host');
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+    expect(waits()).toBeGreaterThan(0);
+    // Replies of the thread were sent to some of them: what is held is theirs, not a reservation that never ran.
+    expect(server.replyBytesHeld('127.0.0.1')).toBeGreaterThan(2 * 2 * MIB);
+
+    // A neighbour at the same address logs in and posts (small replies reserve little), but its read of the
+    // thread waits for room in the host's budget.
+    const neighbour = await rawClient(server.udpPort, { localAddress: '127.0.0.1', handshakeTimeoutMs: 30_000 });
+    scope.closers.push(() => neighbour.close());
+    expect((await rawLogin(neighbour, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
+    expect((await neighbour.request('n1', 'MSG', ['big', 'hello'])).lines).toEqual(['Message posted to big thread']);
+    let neighbourRead = false;
+    const neighbourRdt = neighbour.request('n2', 'RDT', ['big']).then((r) => {
+      neighbourRead = true;
+      return r;
+    });
+    // Awaited below; a failure before that must not surface as an unhandled rejection.
+    neighbourRdt.catch(() => undefined);
+
+    // A client of another host is not held back by 127.0.0.1's budget.
+    const other = await rawClient(server.udpPort, { localAddress: '127.0.0.2', handshakeTimeoutMs: 30_000 });
+    scope.closers.push(() => other.close());
+    expect((await rawLogin(other, 'bob', 'pw')).lines).toEqual(['Welcome to the forum']);
+    const t0 = performance.now();
+    const read = await other.request('rb', 'RDT', ['big']);
+    const ms = performance.now() - t0;
+    expect(read.lines).toHaveLength(513);
+    expect(ms).toBeLessThan(5_000);
+    // Its reply is released once acknowledged.
+    await until(() => server.replyBytesHeld('127.0.0.2') === 0, 10_000, "127.0.0.2's acknowledgement");
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+    expect(neighbourRead).toBe(false);
+
+    // The silent connections go (the server's transport drops them, or hears their CLOSE): everything they
+    // held is released, what waited no longer holds the host back, and the neighbour gets in.
+    silent.forEach((c) => c.destroy());
+    expect((await neighbourRdt).lines).toHaveLength(513);
+    await until(() => server.replyBytesHeld('127.0.0.1') === 0, 20_000, "127.0.0.1's replies released");
+    expect(peak).toBeLessThanOrEqual(BUDGET);
+  }, 30_000);
+});

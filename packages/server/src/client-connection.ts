@@ -220,9 +220,6 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     return bytes.length;
   };
 
-  // Wakes a request waiting for its host's room when this connection ends: it has nothing left to wait for.
-  const whenClosed = new Promise<'closed'>((resolve) => conn.once('close', () => resolve('closed')));
-
   /**
    * Waits until the host's reply budget (at every level) has room for `reserve` bytes more, and reserves them;
    * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
@@ -243,12 +240,17 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
       if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
+      // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction
+      // on it at every wake (some 300 bytes, kept for the connection's life; client-connection-host-room.test.ts).
+      let onClose: (() => void) | undefined;
       const woken = await Promise.race([
         ctx.replyBudget.released(full.key).then(() => 'released' as const),
-        whenClosed,
+        // Its connection ended: nothing left to wait for.
+        new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
       ]);
       clearTimeout(timer);
+      if (onClose !== undefined) conn.off('close', onClose);
       if (woken !== 'released') return woken;
     }
   };

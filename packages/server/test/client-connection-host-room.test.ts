@@ -1,0 +1,94 @@
+/**
+ * A request waiting for its host's reply budget (client-connection.ts, `hostRoom`) wakes at every release of
+ * its host's bytes and waits again. Each wait raced the connection's close, a promise settled only when the
+ * connection ends: every wait left a reaction on it (some 300 bytes) for the connection's life, so a host kept
+ * near its budget grew a long-lived connection's memory by every release it saw. Driven with a fake connection:
+ * the request never runs (the budget stays full), so no store is needed.
+ */
+import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { encodeRequest, hostLevelsOf } from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import { expect, it } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import { ReplyBudget } from '../src/reply-budget.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The little of a connection a request that waits for room touches. */
+class FakeConnection extends EventEmitter {
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 40_000;
+  readonly writableLength = 0;
+  readonly bufferedAmount = 0;
+  closed = false;
+  send(): Promise<void> {
+    return Promise.resolve();
+  }
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close', { kind: 'local' });
+  }
+  close(): Promise<void> {
+    this.destroy();
+    return Promise.resolve();
+  }
+}
+
+it('a request waiting for its host\'s room keeps no memory per wake-up', async () => {
+  const MIB = 1024 * 1024;
+  const budget = new ReplyBudget(MIB);
+  const levels = hostLevelsOf('127.0.0.1:40000');
+  // Another connection of the host holds all of its budget.
+  const full = budget.charge(levels, MIB);
+  const log: string[] = [];
+  const ignore = (): void => undefined;
+  // Only what a connection whose request waits for room reaches; the rest is never called.
+  const ctx = {
+    serverId: 's',
+    liveSessions: new Map(),
+    activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
+    idleTimeoutMs: 600_000,
+    pacer: undefined,
+    queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
+    replyBudget: budget,
+    loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
+    log: (line: string) => log.push(line),
+    logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
+  } as unknown as ServerContext;
+  const conn = new FakeConnection();
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  conn.emit('message', Buffer.from(encodeRequest({ id: '1', username: '', cmd: 'username', args: ['alice'] })));
+  await turn();
+  expect(log.filter((l) => l.includes('is over its reply budget'))).toHaveLength(1);
+
+  // Others of the host get and release a byte, again and again: each release wakes the waiter, which waits again.
+  const wakes = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      budget.charge(levels, 1).release();
+      await turn();
+    }
+  };
+  await wakes(1_000);
+  const before = heapAfterGc();
+  await wakes(20_000);
+  const grown = heapAfterGc() - before;
+  // Before: 20,000 reactions on the close promise, about 6 MB.
+  expect(grown).toBeLessThan(1.5 * MIB);
+  // Still waiting (it never fitted), and it stops when its connection goes; nothing stays charged.
+  expect(budget.bytesOf('127.0.0.1')).toBe(MIB);
+  conn.destroy();
+  await turn();
+  full.release();
+  expect(budget.size).toBe(0);
+  expect(log.filter((l) => l.startsWith('Internal error'))).toEqual([]);
+}, 20_000);

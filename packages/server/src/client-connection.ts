@@ -226,7 +226,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
    * `closed` if the connection ended meanwhile.
    */
   const hostRoom = async (reserve: number): Promise<ReplyCharge | 'timeout' | 'closed'> => {
-    const started = Date.now();
+    // A duration: not the wall clock, which NTP may step (an hour ahead ended every wait at its next wake-up).
+    const started = performance.now();
     let logged = false;
     for (;;) {
       if (finished || conn.closed) return 'closed';
@@ -237,7 +238,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         logged = true;
         ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
       }
-      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
+      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - performance.now();
       if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
       // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction

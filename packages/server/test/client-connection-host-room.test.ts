@@ -2,15 +2,16 @@
  * A request waiting for its host's reply budget (client-connection.ts, `hostRoom`) wakes at every release of
  * its host's bytes and waits again. Each wait raced the connection's close, a promise settled only when the
  * connection ends: every wait left a reaction on it (some 300 bytes) for the connection's life, so a host kept
- * near its budget grew a long-lived connection's memory by every release it saw. Driven with a fake connection:
- * the request never runs (the budget stays full), so no store is needed.
+ * near its budget grew a long-lived connection's memory by every release it saw. Its grace was timed by the wall
+ * clock, which NTP may step. Driven with a fake connection: the request never runs (the budget stays full), so no
+ * store is needed.
  */
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeRequest, hostLevelsOf } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { ReplyBudget } from '../src/reply-budget.js';
 
@@ -44,12 +45,15 @@ class FakeConnection extends EventEmitter {
   }
 }
 
-it('a request waiting for its host\'s room keeps no memory per wake-up', async () => {
-  const MIB = 1024 * 1024;
+afterEach(() => vi.restoreAllMocks());
+
+const MIB = 1024 * 1024;
+const LEVELS = hostLevelsOf('127.0.0.1:40000');
+
+/** A connection of 127.0.0.1 served with a budget of 1 MiB that another connection of the host fills: its request waits. */
+const waitingConnection = async (): Promise<{ readonly budget: ReplyBudget; readonly full: { release(): void }; readonly conn: FakeConnection; readonly log: string[] }> => {
   const budget = new ReplyBudget(MIB);
-  const levels = hostLevelsOf('127.0.0.1:40000');
-  // Another connection of the host holds all of its budget.
-  const full = budget.charge(levels, MIB);
+  const full = budget.charge(LEVELS, MIB);
   const log: string[] = [];
   const ignore = (): void => undefined;
   // Only what a connection whose request waits for room reaches; the rest is never called.
@@ -70,11 +74,15 @@ it('a request waiting for its host\'s room keeps no memory per wake-up', async (
   conn.emit('message', Buffer.from(encodeRequest({ id: '1', username: '', cmd: 'username', args: ['alice'] })));
   await turn();
   expect(log.filter((l) => l.includes('is over its reply budget'))).toHaveLength(1);
+  return { budget, full, conn, log };
+};
 
+it('a request waiting for its host\'s room keeps no memory per wake-up', async () => {
+  const { budget, full, conn, log } = await waitingConnection();
   // Others of the host get and release a byte, again and again: each release wakes the waiter, which waits again.
   const wakes = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) {
-      budget.charge(levels, 1).release();
+      budget.charge(LEVELS, 1).release();
       await turn();
     }
   };
@@ -92,3 +100,18 @@ it('a request waiting for its host\'s room keeps no memory per wake-up', async (
   expect(budget.size).toBe(0);
   expect(log.filter((l) => l.startsWith('Internal error'))).toEqual([]);
 }, 20_000);
+
+it('the wall clock stepped forward does not end a wait early', async () => {
+  const { budget, full, conn } = await waitingConnection();
+  // NTP steps the wall clock an hour ahead while the request waits; then a release wakes it and it checks its grace.
+  const stepped = Date.now() + 3_600_000;
+  vi.spyOn(Date, 'now').mockReturnValue(stepped);
+  budget.charge(LEVELS, 1).release();
+  await turn();
+  // Before: its grace (30 s and 16 s for the MiB held) read as long past, and the connection was destroyed.
+  expect(conn.closed).toBe(false);
+  conn.destroy();
+  await turn();
+  full.release();
+  expect(budget.size).toBe(0);
+});

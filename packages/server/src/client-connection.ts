@@ -258,11 +258,12 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
   const backlogDrained = async (): Promise<boolean> => {
-    const started = Date.now();
+    // A duration: the wall clock may be stepped (see hostRoom).
+    const started = performance.now();
     while (!finished && conn.writableLength > REPLY_BACKLOG_BYTES) {
       const oldest = unacked.values().next().value;
       if (oldest === undefined) return true;
-      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - Date.now();
+      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - performance.now();
       if (left <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
       const acked = await Promise.race([oldest.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);

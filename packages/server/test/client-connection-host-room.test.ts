@@ -2,9 +2,9 @@
  * A request waiting for its host's reply budget (client-connection.ts, `hostRoom`) wakes at every release of
  * its host's bytes and waits again. Each wait raced the connection's close, a promise settled only when the
  * connection ends: every wait left a reaction on it (some 300 bytes) for the connection's life, so a host kept
- * near its budget grew a long-lived connection's memory by every release it saw. Its grace was timed by the wall
- * clock, which NTP may step. Driven with a fake connection: the request never runs (the budget stays full), so no
- * store is needed.
+ * near its budget grew a long-lived connection's memory by every release it saw. Its grace, and that of a request
+ * waiting for its own connection's backlog, were timed by the wall clock, which NTP may step. Driven with a fake
+ * connection: the requests either never run (they wait) or are malformed, so no store is needed.
  */
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
@@ -28,11 +28,16 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 class FakeConnection extends EventEmitter {
   readonly remoteAddress = '127.0.0.1';
   readonly remotePort = 40_000;
-  readonly writableLength = 0;
+  /** Bytes the transport holds unacknowledged, as the test sets them. */
+  writableLength = 0;
   readonly bufferedAmount = 0;
   closed = false;
+  /** Acknowledges the oldest send still held, when {@link holdSends} is on. */
+  readonly acks: (() => void)[] = [];
+  holdSends = false;
   send(): Promise<void> {
-    return Promise.resolve();
+    if (!this.holdSends) return Promise.resolve();
+    return new Promise((resolve) => this.acks.push(resolve));
   }
   destroy(): void {
     if (this.closed) return;
@@ -113,5 +118,50 @@ it('the wall clock stepped forward does not end a wait early', async () => {
   conn.destroy();
   await turn();
   full.release();
+  expect(budget.size).toBe(0);
+});
+
+it("the wall clock stepped forward does not end a wait for the connection's own backlog early", async () => {
+  const budget = new ReplyBudget(32 * MIB);
+  const ignore = (): void => undefined;
+  const log: string[] = [];
+  const ctx = {
+    serverId: 's',
+    liveSessions: new Map(),
+    activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
+    idleTimeoutMs: 600_000,
+    pacer: undefined,
+    queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
+    replyBudget: budget,
+    loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
+    log: (line: string) => log.push(line),
+    logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
+  } as unknown as ServerContext;
+  const conn = new FakeConnection();
+  conn.holdSends = true;
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  // Two malformed requests are answered (no store needed): two replies unacknowledged.
+  conn.emit('message', Buffer.from('not a request'));
+  conn.emit('message', Buffer.from('not a request either'));
+  await turn();
+  expect(conn.acks).toHaveLength(2);
+  // The transport holds over the connection's backlog: the third request waits for acknowledgements.
+  conn.writableLength = 2 * MIB;
+  conn.emit('message', Buffer.from('a third'));
+  await turn();
+  expect(conn.acks).toHaveLength(2);
+  // NTP steps the wall clock an hour ahead; then the first reply is acknowledged and the wait checks its grace.
+  vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000);
+  conn.acks[0]?.();
+  await turn();
+  // Before: its grace (30 s and 32 s for the 2 MiB held) read as long past, and the connection was destroyed.
+  expect(conn.closed).toBe(false);
+  // Drained: it runs.
+  conn.writableLength = 0;
+  conn.acks[1]?.();
+  await turn();
+  expect(conn.acks).toHaveLength(3);
+  conn.destroy();
+  await turn();
   expect(budget.size).toBe(0);
 });

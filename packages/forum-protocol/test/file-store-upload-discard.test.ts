@@ -70,6 +70,21 @@ describe('file store: an unfinished upload\'s temporary file is reported as remo
     expect(freed).toEqual([3_000]);
   });
 
+  it('aborted by its sender once RMV has begun to stop it: told once', async () => {
+    const freed: number[] = [];
+    const { dir, s } = await open(freed);
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    const w = await begun(s, 'T', 'b.bin', 3_000);
+    const removed = lines(run(s, 'alice', 'RMV T'));
+    // The stop has begun (it destroys the stream first, then waits for it to close and deletes the file).
+    while (!w.stream.destroyed) await new Promise((resolve) => setImmediate(resolve));
+    await w.abort();
+    expect(await removed).toEqual(['Thread T removed']);
+    expect(temps(dir)).toEqual([]);
+    // Before: both deletions measured the file before either unlinked it, and both told its bytes.
+    expect(freed).toEqual([3_000]);
+  });
+
   it('refused at commit (its name taken meanwhile): its bytes are told; a committed upload tells nothing', async () => {
     const freed: number[] = [];
     const { dir, s } = await open(freed);

@@ -220,16 +220,14 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     return bytes.length;
   };
 
-  // Wakes a request waiting for its host's room when this connection ends: it has nothing left to wait for.
-  const whenClosed = new Promise<'closed'>((resolve) => conn.once('close', () => resolve('closed')));
-
   /**
    * Waits until the host's reply budget (at every level) has room for `reserve` bytes more, and reserves them;
    * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
    * `closed` if the connection ended meanwhile.
    */
   const hostRoom = async (reserve: number): Promise<ReplyCharge | 'timeout' | 'closed'> => {
-    const started = Date.now();
+    // A duration: not the wall clock, which NTP may step (an hour ahead ended every wait at its next wake-up).
+    const started = performance.now();
     let logged = false;
     for (;;) {
       if (finished || conn.closed) return 'closed';
@@ -240,26 +238,32 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         logged = true;
         ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
       }
-      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - Date.now();
+      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - performance.now();
       if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
+      // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction
+      // on it at every wake (some 300 bytes, kept for the connection's life; client-connection-host-room.test.ts).
+      let onClose: (() => void) | undefined;
       const woken = await Promise.race([
         ctx.replyBudget.released(full.key).then(() => 'released' as const),
-        whenClosed,
+        // Its connection ended: nothing left to wait for.
+        new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
       ]);
       clearTimeout(timer);
+      if (onClose !== undefined) conn.off('close', onClose);
       if (woken !== 'released') return woken;
     }
   };
 
   /** Waits until the reply backlog is under {@link REPLY_BACKLOG_BYTES}; `false` if the peer let the grace time pass. */
   const backlogDrained = async (): Promise<boolean> => {
-    const started = Date.now();
+    // A duration: the wall clock may be stepped (see hostRoom).
+    const started = performance.now();
     while (!finished && conn.writableLength > REPLY_BACKLOG_BYTES) {
       const oldest = unacked.values().next().value;
       if (oldest === undefined) return true;
-      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - Date.now();
+      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - performance.now();
       if (left <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
       const acked = await Promise.race([oldest.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);

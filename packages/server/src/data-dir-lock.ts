@@ -9,7 +9,7 @@
  * directory while that process lives, and takes over a lock whose process is
  * provably gone (a server killed with SIGKILL), saying so. The holder renews
  * the lock's modification time every `RENEW_MS`: a lock of this host from an
- * earlier boot (last modified before this one began) is gone with that boot, and one of another container of this
+ * earlier boot (last modified `STALE_MS` or more before this one began) is gone with that boot, and one of another container of this
  * boot (whose processes cannot be seen from here) is stale once it goes
  * unrenewed for `STALE_MS`. A lock from another host cannot be checked from
  * here and is refused, with the way to remove it.
@@ -194,13 +194,15 @@ const placeRule = (there: LockPlace, here: LockPlace): 'pid' | 'earlier-boot' | 
 };
 
 /**
- * `placeRule`, but a lock of another boot id modified since this host booted
- * is judged by its renewals: no earlier boot of this host modified it, while
- * a live machine of the same name on a shared file system renews it.
+ * `placeRule`, but a lock of another boot id modified since `staleMs` before
+ * this host booted is judged by its renewals: a live machine of the same name
+ * on a shared file system renews it every `RENEW_MS`, so its last renewal may
+ * predate a boot seconds old (a server started at boot), while a lock of an
+ * earlier boot of this host older than that is stale by renewals too.
  */
-const ruleFor = (there: LockPlace, here: LockPlace, seen: LockSighting): ReturnType<typeof placeRule> => {
+const ruleFor = (there: LockPlace, here: LockPlace, seen: LockSighting, staleMs: number): ReturnType<typeof placeRule> => {
   const rule = placeRule(there, here);
-  return rule === 'earlier-boot' && here.bootedAt !== undefined && seen.ageMs < Date.now() - here.bootedAt ? 'renewals' : rule;
+  return rule === 'earlier-boot' && here.bootedAt !== undefined && seen.ageMs < Date.now() - here.bootedAt + staleMs ? 'renewals' : rule;
 };
 
 /** What a judge knows of the lock file beyond its text. */
@@ -234,7 +236,7 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
     if (running(r.pid)) return held('');
     return { kind: 'stale', why: `process ${r.pid}, which is no longer running (an older forum-server's lock, without host)` };
   }
-  switch (ruleFor(r.place, here, seen)) {
+  switch (ruleFor(r.place, here, seen, staleMs)) {
     case 'pid':
       if (running(r.pid)) return held('');
       return { kind: 'stale', why: `process ${r.pid}, which is no longer running` };
@@ -243,7 +245,7 @@ const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighti
     case 'renewals': {
       const where =
         r.place.boot !== here.boot
-          ? ` of boot id ${r.place.boot ?? 'unknown'} (here ${here.boot ?? 'unknown'}) on a host named ${JSON.stringify(r.place.host)} too, modified since this host booted`
+          ? ` of boot id ${r.place.boot ?? 'unknown'} (here ${here.boot ?? 'unknown'}) on a host named ${JSON.stringify(r.place.host)} too, modified since shortly before this host booted`
           : r.place.host === here.host
             ? ` in another container or process-id namespace of this host (${r.place.pidns ?? 'unknown'}, here ${here.pidns ?? 'unknown'})`
             : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;

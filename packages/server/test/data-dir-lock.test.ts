@@ -169,7 +169,7 @@ describe('data directory lock: where the holder runs', () => {
     const holder = setInterval(() => void utimes(live.lock, new Date(), new Date()).catch(() => undefined), 50);
     try {
       await expect(lockDataDir(live.dir, { renewMs: 50, staleMs: 2_000 })).rejects.toThrow(
-        /in use by forum-server process 1 of boot id 33333333-3333-3333-3333-333333333333 \(here [0-9a-f-]+\) on a host named ".*" too, modified since this host booted, which renews it/,
+        /in use by forum-server process 1 of boot id 33333333-3333-3333-3333-333333333333 \(here [0-9a-f-]+\) on a host named ".*" too, modified since shortly before this host booted, which renews it/,
       );
     } finally {
       clearInterval(holder);
@@ -177,8 +177,27 @@ describe('data directory lock: where the holder runs', () => {
     // Left unrenewed: taken over once stale.
     const left = await lockedDir(lockOf(1, twin));
     const taken = await lockDataDir(left.dir, { renewMs: 50, staleMs: 400 });
-    expect(taken.tookOver).toMatch(/modified since this host booted, unrenewed for 0 s$/);
+    expect(taken.tookOver).toMatch(/modified since shortly before this host booted, unrenewed for 0 s$/);
     await taken.release();
+  });
+
+  it('a lock of another machine of the same name last renewed just before this host booted (a server started at boot) is judged by its renewals, not taken over', async () => {
+    const here = await currentPlace();
+    if (here.boot === undefined) return;
+    const twin = { ...here, boot: '44444444-4444-4444-4444-444444444444' };
+    const live = await lockedDir(lockOf(1, twin));
+    // Its holder renews every RENEW_MS (5 s); this host booted 100 ms ago, after the last renewal (300 ms ago).
+    const lastRenewal = new Date(Date.now() - 300);
+    await utimes(live.lock, lastRenewal, lastRenewal);
+    const holder = setInterval(() => void utimes(live.lock, new Date(), new Date()).catch(() => undefined), 500);
+    try {
+      // Before: read as this host's before its boot and taken over at once, though its holder lived (both ran).
+      await expect(lockDataDir(live.dir, { place: { ...here, bootedAt: Date.now() - 100 }, renewMs: 50, staleMs: 2_000 })).rejects.toThrow(
+        /in use by forum-server process 1 of boot id 44444444-4444-4444-4444-444444444444 .*, which renews it/,
+      );
+    } finally {
+      clearInterval(holder);
+    }
   });
 
   it('a lock of this host, boot and namespace whose process is gone is taken over; one whose process runs is refused', async () => {

@@ -61,13 +61,17 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       // measurement of the directory stops counting them at once (attack round 8: two aborted uploads'
       // 8 MB stayed counted for a walk's reuse, and an 8 MB upload under a 24 MB quota of an empty
       // directory was refused). Negated if the unlink fails; nothing to tell once renamed into place.
-      const discard = async (): Promise<void> => {
-        const bytes = await lstat(tmp).then((st) => (st.isFile() ? st.size : 0), () => 0);
-        if (bytes > 0) ctx.uploadsRemoved(bytes);
-        await unlink(tmp).catch(() => {
-          if (bytes > 0) ctx.uploadsRemoved(-bytes);
-        });
-      };
+      // Once, however many ask: RMV's stop and the sender's abort can both be under way, and each measuring the file
+      // before either unlinked it told its bytes twice (then one negated, its unlink finding nothing).
+      let discarded: Promise<void> | undefined;
+      const discard = (): Promise<void> =>
+        (discarded ??= (async () => {
+          const bytes = await lstat(tmp).then((st) => (st.isFile() ? st.size : 0), () => 0);
+          if (bytes > 0) ctx.uploadsRemoved(bytes);
+          await unlink(tmp).catch(() => {
+            if (bytes > 0) ctx.uploadsRemoved(-bytes);
+          });
+        })());
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
       const stop = new TransferStop(async () => {
         stream.destroy();

@@ -1,0 +1,167 @@
+/**
+ * A request waiting for its host's reply budget (client-connection.ts, `hostRoom`) wakes at every release of
+ * its host's bytes and waits again. Each wait raced the connection's close, a promise settled only when the
+ * connection ends: every wait left a reaction on it (some 300 bytes) for the connection's life, so a host kept
+ * near its budget grew a long-lived connection's memory by every release it saw. Its grace, and that of a request
+ * waiting for its own connection's backlog, were timed by the wall clock, which NTP may step. Driven with a fake
+ * connection: the requests either never run (they wait) or are malformed, so no store is needed.
+ */
+import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { encodeRequest, hostLevelsOf } from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import { afterEach, expect, it, vi } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import { ReplyBudget } from '../src/reply-budget.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The little of a connection a request that waits for room touches. */
+class FakeConnection extends EventEmitter {
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 40_000;
+  /** Bytes the transport holds unacknowledged, as the test sets them. */
+  writableLength = 0;
+  readonly bufferedAmount = 0;
+  closed = false;
+  /** Acknowledges the oldest send still held, when {@link holdSends} is on. */
+  readonly acks: (() => void)[] = [];
+  holdSends = false;
+  send(): Promise<void> {
+    if (!this.holdSends) return Promise.resolve();
+    return new Promise((resolve) => this.acks.push(resolve));
+  }
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close', { kind: 'local' });
+  }
+  close(): Promise<void> {
+    this.destroy();
+    return Promise.resolve();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+const MIB = 1024 * 1024;
+const LEVELS = hostLevelsOf('127.0.0.1:40000');
+
+/** A connection of 127.0.0.1 served with a budget of 1 MiB that another connection of the host fills: its request waits. */
+const waitingConnection = async (): Promise<{ readonly budget: ReplyBudget; readonly full: { release(): void }; readonly conn: FakeConnection; readonly log: string[] }> => {
+  const budget = new ReplyBudget(MIB);
+  const full = budget.charge(LEVELS, MIB);
+  const log: string[] = [];
+  const ignore = (): void => undefined;
+  // Only what a connection whose request waits for room reaches; the rest is never called.
+  const ctx = {
+    serverId: 's',
+    liveSessions: new Map(),
+    activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
+    idleTimeoutMs: 600_000,
+    pacer: undefined,
+    queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
+    replyBudget: budget,
+    loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
+    log: (line: string) => log.push(line),
+    logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
+  } as unknown as ServerContext;
+  const conn = new FakeConnection();
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  conn.emit('message', Buffer.from(encodeRequest({ id: '1', username: '', cmd: 'username', args: ['alice'] })));
+  await turn();
+  expect(log.filter((l) => l.includes('is over its reply budget'))).toHaveLength(1);
+  return { budget, full, conn, log };
+};
+
+it('a request waiting for its host\'s room keeps no memory per wake-up', async () => {
+  const { budget, full, conn, log } = await waitingConnection();
+  // Others of the host get and release a byte, again and again: each release wakes the waiter, which waits again.
+  const wakes = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      budget.charge(LEVELS, 1).release();
+      await turn();
+    }
+  };
+  await wakes(1_000);
+  const before = heapAfterGc();
+  await wakes(20_000);
+  const grown = heapAfterGc() - before;
+  // Before: 20,000 reactions on the close promise, about 6 MB.
+  expect(grown).toBeLessThan(1.5 * MIB);
+  // Still waiting (it never fitted), and it stops when its connection goes; nothing stays charged.
+  expect(budget.bytesOf('127.0.0.1')).toBe(MIB);
+  conn.destroy();
+  await turn();
+  full.release();
+  expect(budget.size).toBe(0);
+  expect(log.filter((l) => l.startsWith('Internal error'))).toEqual([]);
+}, 20_000);
+
+it('the wall clock stepped forward does not end a wait early', async () => {
+  const { budget, full, conn } = await waitingConnection();
+  // NTP steps the wall clock an hour ahead while the request waits; then a release wakes it and it checks its grace.
+  const stepped = Date.now() + 3_600_000;
+  vi.spyOn(Date, 'now').mockReturnValue(stepped);
+  budget.charge(LEVELS, 1).release();
+  await turn();
+  // Before: its grace (30 s and 16 s for the MiB held) read as long past, and the connection was destroyed.
+  expect(conn.closed).toBe(false);
+  conn.destroy();
+  await turn();
+  full.release();
+  expect(budget.size).toBe(0);
+});
+
+it("the wall clock stepped forward does not end a wait for the connection's own backlog early", async () => {
+  const budget = new ReplyBudget(32 * MIB);
+  const ignore = (): void => undefined;
+  const log: string[] = [];
+  const ctx = {
+    serverId: 's',
+    liveSessions: new Map(),
+    activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
+    idleTimeoutMs: 600_000,
+    pacer: undefined,
+    queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
+    replyBudget: budget,
+    loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
+    log: (line: string) => log.push(line),
+    logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
+  } as unknown as ServerContext;
+  const conn = new FakeConnection();
+  conn.holdSends = true;
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  // Two malformed requests are answered (no store needed): two replies unacknowledged.
+  conn.emit('message', Buffer.from('not a request'));
+  conn.emit('message', Buffer.from('not a request either'));
+  await turn();
+  expect(conn.acks).toHaveLength(2);
+  // The transport holds over the connection's backlog: the third request waits for acknowledgements.
+  conn.writableLength = 2 * MIB;
+  conn.emit('message', Buffer.from('a third'));
+  await turn();
+  expect(conn.acks).toHaveLength(2);
+  // NTP steps the wall clock an hour ahead; then the first reply is acknowledged and the wait checks its grace.
+  vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 3_600_000);
+  conn.acks[0]?.();
+  await turn();
+  // Before: its grace (30 s and 32 s for the 2 MiB held) read as long past, and the connection was destroyed.
+  expect(conn.closed).toBe(false);
+  // Drained: it runs.
+  conn.writableLength = 0;
+  conn.acks[1]?.();
+  await turn();
+  expect(conn.acks).toHaveLength(3);
+  conn.destroy();
+  await turn();
+  expect(budget.size).toBe(0);
+});

@@ -9,7 +9,7 @@ import type { RepairFrame } from '../../wire/frame.js';
 import { writeMessageAck } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import type { Reassembly } from '../receive/reassembly.js';
-import { type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
+import { KEEP_SPAN, type RecoveredMessage, RepairDecoder } from './repair-decoder.js';
 
 /** A receiver stops keeping messages for repairs after this long without one, ms. */
 const REPAIR_IDLE_MS = 1_000;
@@ -27,12 +27,27 @@ const MESSAGE_ACK_ROOM = 9;
 export class RepairReceiver {
   private decoder: RepairDecoder | undefined;
   private lastRepairAt = 0;
+  /**
+   * For a decoder a gap started and no repair has reached yet: the first
+   * message id it kept (-1: none yet). Once a message `KEEP_SPAN` ids past
+   * it arrives with still no repair, any repair for that gap would reach
+   * further back than the decoder keeps and be refused, so the decoder goes:
+   * a path that loses nothing but shows gaps (the sender's skipped packet
+   * numbers, one in 128-1023) kept one alive, copying every small message,
+   * and a loopback stream of 64-byte messages spent a third of its CPU on it.
+   */
+  private gapFirstId: number | undefined;
   /** Packets that still owe a MESSAGE_ACK (a message was recovered). */
   private messageAcksDue = 0;
   /** Messages rebuilt so far. */
   recovered = 0;
 
   constructor(private readonly reassembly: Reassembly) {}
+
+  /** Whether a decoder keeps the small messages that arrive (for tests: what a clean path costs). */
+  get keeping(): boolean {
+    return this.decoder !== undefined;
+  }
 
   /** Keeping messages for a peer that stopped sending repairs (its path is clean again) only costs memory. */
   expireIfIdle(now: number): void {
@@ -57,17 +72,28 @@ export class RepairReceiver {
       );
       // A decoder started by a gap is dropped if no repair follows it.
       if (gapAt !== undefined) this.lastRepairAt = gapAt;
+      this.gapFirstId = hasRepair ? undefined : -1;
     }
   }
 
   /** A whole small message arrived (not a duplicate). */
   onWholeMessage(id: number, data: Uint8Array): void {
-    if (this.decoder !== undefined) this.accept(this.decoder.messageArrived(id, data));
+    if (this.decoder === undefined) return;
+    if (this.gapFirstId !== undefined) {
+      if (this.gapFirstId < 0) this.gapFirstId = id;
+      else if (id > this.gapFirstId + KEEP_SPAN) {
+        this.decoder = undefined;
+        this.gapFirstId = undefined;
+        return;
+      }
+    }
+    this.accept(this.decoder.messageArrived(id, data));
   }
 
   /** A REPAIR frame arrived in packet `pn`. */
   onRepair(now: number, pn: number, f: RepairFrame): void {
     this.lastRepairAt = now;
+    this.gapFirstId = undefined;
     if (this.decoder !== undefined) this.accept(this.decoder.repairArrived(pn, f));
   }
 

@@ -19,7 +19,7 @@ import * as nodeFs from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
-import { NO_HARD_LINKS } from './no-hard-links.js';
+import { createWhole } from './no-hard-links.js';
 
 /** The lock file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const LOCK_FILE = '.forum-server.lock';
@@ -291,29 +291,8 @@ interface Locker {
  * content written into it; readers then take a file without a whole record
  * for one being written (`partialGraceMs`), not for a dead server's.
  */
-const created = async (l: Locker, path: string, content: string): Promise<boolean> => {
-  const own = `${path}.${process.pid}.${randomUUID()}`;
-  await l.fs.writeFile(own, content, { flag: 'wx', mode: 0o644 });
-  let linked: boolean | 'unsupported';
-  try {
-    await l.fs.link(own, path);
-    linked = true;
-  } catch (e) {
-    if (codeOf(e) === 'EEXIST') linked = false;
-    else if (NO_HARD_LINKS.has(codeOf(e))) linked = 'unsupported';
-    else throw e;
-  } finally {
-    await l.fs.unlink(own).catch(() => undefined);
-  }
-  if (linked !== 'unsupported') return linked;
-  try {
-    await l.fs.writeFile(path, content, { flag: 'wx', mode: 0o644 });
-    return true;
-  } catch (e) {
-    if (codeOf(e) === 'EEXIST') return false;
-    throw e;
-  }
-};
+const created = async (l: Locker, path: string, content: string): Promise<boolean> =>
+  (await createWhole(l.fs, path, `${path}.${process.pid}.${randomUUID()}`, content, 0o644)).created;
 
 /** The verdict on the file `path` holding `text` (its clocks kept in `l`). */
 const judged = async (l: Locker, path: string, text: string): Promise<Verdict> => {

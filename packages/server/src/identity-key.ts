@@ -6,10 +6,11 @@
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
-import { NO_HARD_LINKS } from './no-hard-links.js';
+import { createWhole, type WholeFileFs } from './no-hard-links.js';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';
@@ -72,59 +73,43 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
   const text = `${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`;
-  const temp = join(dir, `${tempPrefix}${process.pid}`);
-  const file = await open(temp, 'w', 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  let linked: boolean | 'unsupported';
-  try {
-    await link(temp, path);
-    linked = true;
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'EEXIST') linked = false;
-    else if (NO_HARD_LINKS.has(code)) linked = 'unsupported';
-    else throw e;
-  } finally {
-    await unlink(temp).catch(() => undefined);
-  }
-  if (linked === false) return load(path);
-  if (linked === 'unsupported') return createdInPlace(path, keyPair, text);
-  return identityOf(keyPair, path, true);
+  const outcome = await createWhole(syncedFs, path, join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`), text, 0o600);
+  if (outcome.created) return identityOf(keyPair, path, true);
+  // Another server created it meanwhile: whole if it was linked into place, else perhaps still being written.
+  return outcome.linked ? load(path) : loadWhenWritten(path);
 };
 
+/**
+ * The file operations of the key's creation, on `node:fs`: a file is synced
+ * before it is closed (a key a client pinned must survive a power cut).
+ */
+const syncedFs: WholeFileFs = {
+  link: (existing, path) => link(existing, path),
+  unlink: (path) => unlink(path),
+  writeFile: async (path, data, options) => {
+    const file = await open(path, options.flag, options.mode);
+    try {
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  },
+};
 
 /**
- * The key file created where hard links fail: exclusively (`wx`, so no key
- * another server created is replaced) and written in place. A server that
- * finds it there meanwhile reads it until it is whole (up to 2 s); one
- * killed half way leaves a file that is no key, which stops the next start
- * with a message naming it (delete it: it was never used).
+ * Loads a key file another server is creating in place (a file system
+ * without hard links): read until it is whole (up to 2 s); one killed half
+ * way leaves a file that is no key, which stops the start with a message
+ * naming it (delete it: it was never used).
  */
-const createdInPlace = async (path: string, keyPair: KeyPair, text: string): Promise<ServerIdentity> => {
-  let file;
-  try {
-    file = await open(path, 'wx', 0o600);
-  } catch (e) {
-    if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await load(path);
-      } catch (err) {
-        if (attempt >= 100 || !(err instanceof Error) || !err.message.includes('is not a forum-server identity key file')) throw err;
-        await delay(20);
-      }
+const loadWhenWritten = async (path: string): Promise<ServerIdentity> => {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await load(path);
+    } catch (err) {
+      if (attempt >= 100 || !(err instanceof Error) || !err.message.includes('is not a forum-server identity key file')) throw err;
+      await delay(20);
     }
   }
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  return identityOf(keyPair, path, true);
 };

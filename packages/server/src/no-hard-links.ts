@@ -1,8 +1,59 @@
 /**
- * How `link` fails on file systems without hard links (vfat, CIFS, some
- * FUSE ones): the data-directory lock and the identity key, both created by
- * linking a file written whole, fall back to creating the name exclusively.
+ * Creating a file whole or not at all, also on file systems without hard
+ * links (vfat, CIFS, some FUSE ones): the data-directory lock and the
+ * identity key are both written to a file of their own and linked to their
+ * name, and where `link` fails for want of hard links, the name is created
+ * exclusively and written in place.
  */
 
 /** Error codes of `link` that mean the file system has no hard links. */
 export const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+
+/** The file operations {@link createWhole} uses (a seam: tests simulate file systems without hard links). */
+export interface WholeFileFs {
+  readonly link: (existing: string, path: string) => Promise<void>;
+  /** Creates `path` holding `data`, failing with EEXIST if it exists (`wx`). */
+  readonly writeFile: (path: string, data: string, options: { readonly flag: 'wx'; readonly mode: number }) => Promise<void>;
+  readonly unlink: (path: string) => Promise<void>;
+}
+
+/** What {@link createWhole} did. */
+export interface WholeFileOutcome {
+  /** Whether this call created `path` (`false`: it existed). */
+  readonly created: boolean;
+  /**
+   * Whether hard links worked: an existing `path` was then whole when seen. Without them it may be
+   * one another process created and is still writing: a reader takes an incomplete one for that.
+   */
+  readonly linked: boolean;
+}
+
+const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
+
+/**
+ * Creates `path` holding `content` (mode `mode`), never replacing a file
+ * there: `content` is written to `temp` (a name of the caller's, created
+ * exclusively) and linked to `path`, which fails if the name exists, so no
+ * reader ever sees it half written; `temp` is removed either way. Where the
+ * file system has no hard links, `path` is created exclusively and written
+ * in place (`linked: false`).
+ */
+export const createWhole = async (fs: WholeFileFs, path: string, temp: string, content: string, mode: number): Promise<WholeFileOutcome> => {
+  await fs.writeFile(temp, content, { flag: 'wx', mode });
+  try {
+    await fs.link(temp, path);
+    return { created: true, linked: true };
+  } catch (e) {
+    if (codeOf(e) === 'EEXIST') return { created: false, linked: true };
+    if (!NO_HARD_LINKS.has(codeOf(e))) throw e;
+  } finally {
+    await fs.unlink(temp).catch(() => undefined);
+  }
+  try {
+    await fs.writeFile(path, content, { flag: 'wx', mode });
+    return { created: true, linked: false };
+  } catch (e) {
+    if (codeOf(e) === 'EEXIST') return { created: false, linked: false };
+    throw e;
+  }
+};

@@ -101,6 +101,19 @@ const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
 const SMALL_REPLY_RESERVATION = 64 * 1024;
 /** Commands whose reply may be as large as a message may be. */
 const LARGE_REPLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
+/** What is left, ms, of the grace a peer gets to acknowledge `bytes` held, for a wait that began at `started` (`performance.now()`). */
+const graceLeft = (started: number, bytes: number): number => started + BACKLOG_GRACE_MS + bytes / BACKLOG_BYTES_PER_MS - performance.now();
+
+/** `promise`'s value, or `onTimeout` if `ms` pass first; the timer is cleared either way. */
+const within = async <T, U>(promise: Promise<T>, ms: number, onTimeout: U): Promise<T | U> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<U>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
 
@@ -238,19 +251,20 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         logged = true;
         ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
       }
-      const left = started + BACKLOG_GRACE_MS + held / BACKLOG_BYTES_PER_MS - performance.now();
+      const left = graceLeft(started, held);
       if (left <= 0) return 'timeout';
-      let timer: NodeJS.Timeout | undefined;
       // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction
       // on it at every wake (some 300 bytes, kept for the connection's life; client-connection-host-room.test.ts).
       let onClose: (() => void) | undefined;
-      const woken = await Promise.race([
-        ctx.replyBudget.released(full.key).then(() => 'released' as const),
-        // Its connection ended: nothing left to wait for.
-        new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
-      ]);
-      clearTimeout(timer);
+      const woken = await within(
+        Promise.race([
+          ctx.replyBudget.released(full.key).then(() => 'released' as const),
+          // Its connection ended: nothing left to wait for.
+          new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
+        ]),
+        left,
+        'timeout' as const,
+      );
       if (onClose !== undefined) conn.off('close', onClose);
       if (woken !== 'released') return woken;
     }
@@ -263,12 +277,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     while (!finished && conn.writableLength > REPLY_BACKLOG_BYTES) {
       const oldest = unacked.values().next().value;
       if (oldest === undefined) return true;
-      const left = started + BACKLOG_GRACE_MS + conn.writableLength / BACKLOG_BYTES_PER_MS - performance.now();
-      if (left <= 0) return false;
-      let timer: NodeJS.Timeout | undefined;
-      const acked = await Promise.race([oldest.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)))]);
-      clearTimeout(timer);
-      if (!acked) return false;
+      const left = graceLeft(started, conn.writableLength);
+      if (left <= 0 || !(await within(oldest.then(() => true), left, false))) return false;
     }
     return true;
   };

@@ -55,14 +55,10 @@ afterEach(() => vi.restoreAllMocks());
 const MIB = 1024 * 1024;
 const LEVELS = hostLevelsOf('127.0.0.1:40000');
 
-/** A connection of 127.0.0.1 served with a budget of 1 MiB that another connection of the host fills: its request waits. */
-const waitingConnection = async (): Promise<{ readonly budget: ReplyBudget; readonly full: { release(): void }; readonly conn: FakeConnection; readonly log: string[] }> => {
-  const budget = new ReplyBudget(MIB);
-  const full = budget.charge(LEVELS, MIB);
-  const log: string[] = [];
+/** Only what a connection whose request waits (for its host's room or its own backlog) reaches; the rest is never called. Lines logged go to `log`. */
+const contextOf = (budget: ReplyBudget, log: string[]): ServerContext => {
   const ignore = (): void => undefined;
-  // Only what a connection whose request waits for room reaches; the rest is never called.
-  const ctx = {
+  return {
     serverId: 's',
     liveSessions: new Map(),
     activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
@@ -74,6 +70,14 @@ const waitingConnection = async (): Promise<{ readonly budget: ReplyBudget; read
     log: (line: string) => log.push(line),
     logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
   } as unknown as ServerContext;
+};
+
+/** A connection of 127.0.0.1 served with a budget of 1 MiB that another connection of the host fills: its request waits. */
+const waitingConnection = async (): Promise<{ readonly budget: ReplyBudget; readonly full: { release(): void }; readonly conn: FakeConnection; readonly log: string[] }> => {
+  const budget = new ReplyBudget(MIB);
+  const full = budget.charge(LEVELS, MIB);
+  const log: string[] = [];
+  const ctx = contextOf(budget, log);
   const conn = new FakeConnection();
   serveConnection(conn as unknown as RudpConnection, ctx);
   conn.emit('message', Buffer.from(encodeRequest({ id: '1', username: '', cmd: 'username', args: ['alice'] })));
@@ -123,20 +127,8 @@ it('the wall clock stepped forward does not end a wait early', async () => {
 
 it("the wall clock stepped forward does not end a wait for the connection's own backlog early", async () => {
   const budget = new ReplyBudget(32 * MIB);
-  const ignore = (): void => undefined;
   const log: string[] = [];
-  const ctx = {
-    serverId: 's',
-    liveSessions: new Map(),
-    activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
-    idleTimeoutMs: 600_000,
-    pacer: undefined,
-    queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
-    replyBudget: budget,
-    loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
-    log: (line: string) => log.push(line),
-    logFromHost: (_address: string, _kind: string, line: string) => log.push(line),
-  } as unknown as ServerContext;
+  const ctx = contextOf(budget, log);
   const conn = new FakeConnection();
   conn.holdSends = true;
   serveConnection(conn as unknown as RudpConnection, ctx);

@@ -9,28 +9,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleProject, readmeExamples, runExample, typeCheckExamples, type ReadmeExample } from '../../../scripts/readme-examples.mjs';
+import { describe, expect, it } from 'vitest';
+import { testReadmeExamples } from '../../../scripts/readme-example-tests.mjs';
 
 const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
-const readme = readFileSync(readmePath, 'utf8');
-const examples = readmeExamples(readmePath);
 
-/** The lines each runnable example must print, by the heading it sits under. */
-const RUNS: Readonly<Record<string, readonly RegExp[]>> = {
+const examples = testReadmeExamples(readmePath, {
   'Quick start': [/^hello$/],
   'Server identity and key pinning': [/^SHA256:[A-Za-z0-9+/]{43}$/, /^ERR_RUDP_SERVER_KEY_MISMATCH true$/, /^true$/],
   'Sans-IO core': [/^hello$/],
   'In the simulator': [/^1000 msg 0 msg 999$/],
-};
-
-let project: { readonly dir: string; dispose(): void };
-beforeAll(() => {
-  project = exampleProject();
 });
-afterAll(() => project.dispose());
 
-describe('README.md examples', () => {
+describe('README.md examples, besides compiling and running', () => {
   it('finds the examples: every ```ts and ```js block, fragments with their surroundings, the declared API', () => {
     expect(examples.length).toBeGreaterThanOrEqual(9);
     expect(examples.filter((e) => e.given !== '').map((e) => e.heading)).toEqual(expect.arrayContaining(['Channels and delivery options', 'Backpressure', 'Streams']));
@@ -39,25 +30,9 @@ describe('README.md examples', () => {
 
   it('no example drops the promise of a send (`void conn.send(…)`): it rejects once the connection closes, an unhandled rejection that ends the process', () => {
     // The Channels example did so for position updates; `write` is the call that returns false instead. (Prose quoting it in backticks is fine.)
-    const dropped = readme.split('\n').flatMap((l, i) => (/(^|[^`\w])void\s+[\w.]+\.send\(/.test(l) ? [`line ${i + 1}: ${l.trim()}`] : []));
+    const dropped = readFileSync(readmePath, 'utf8')
+      .split('\n')
+      .flatMap((l, i) => (/(^|[^`\w])void\s+[\w.]+\.send\(/.test(l) ? [`line ${i + 1}: ${l.trim()}`] : []));
     expect(dropped).toEqual([]);
   });
-
-  it('every example compiles against the built package (strict, moduleResolution nodenext)', () => {
-    expect(typeCheckExamples(examples, project.dir)).toEqual([]);
-  }, 30_000);
-
-  it('runs exactly the examples marked to run', () => {
-    expect(examples.filter((e) => e.run).map((e) => e.heading).sort()).toEqual(Object.keys(RUNS).sort());
-  });
-
-  it.each(Object.entries(RUNS))('the "%s" example runs by itself, prints what it says and exits 0', async (heading, lines) => {
-    const e = examples.find((x) => x.run && x.heading === heading) as ReadmeExample;
-    const { code, stdout, stderr } = await runExample(e, project.dir);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    const out = stdout.trimEnd().split('\n');
-    expect(out).toHaveLength(lines.length);
-    for (const [i, re] of lines.entries()) expect(out[i], `${heading} printed ${JSON.stringify(out)}`).toMatch(re);
-  }, 30_000);
 });

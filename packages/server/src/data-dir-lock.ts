@@ -12,7 +12,9 @@
  * earlier boot (last modified `STALE_MS` or more before this one began) is gone with that boot, and one of another container of this
  * boot (whose processes cannot be seen from here) is stale once it goes
  * unrenewed for `STALE_MS`. A lock from another host cannot be checked from
- * here and is refused, with the way to remove it.
+ * here and is refused, with the way to remove it. The holder checks the
+ * lock before each write and at each renewal; found another's, or deleted,
+ * it is lost and the server stops (`holding`).
  */
 import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
@@ -28,8 +30,31 @@ export const LOCK_FILE = '.forum-server.lock';
 export interface DataDirLock {
   /** For the log: the stale lock this one replaced (a server killed without cleaning up), if any. */
   readonly tookOver: string | undefined;
-  /** Gives the directory up (the lock file is deleted). */
+  /**
+   * Aborted once the lock is found lost (another server's record in the
+   * file, the file deleted, or unreadable for `staleMs`): its `reason` is a
+   * {@link DataDirLockLostError} naming what was found. The server must then
+   * write nothing more to the directory and stop.
+   */
+  readonly lost: AbortSignal;
+  /**
+   * Whether the lock is still this holder's now: the lock file is read and
+   * compared (calls made while a read is under way share the next one, which
+   * starts after them). A write to the directory goes ahead only on `true`;
+   * `false` once the lock is lost or released.
+   */
+  held(): Promise<boolean>;
+  /** Gives the directory up (the lock file is deleted if it is still this holder's). */
   release(): Promise<void>;
+}
+
+/** The error a lost lock's {@link DataDirLock.lost} is aborted with (`code` `ERR_DATA_DIR_LOCK_LOST`). */
+export class DataDirLockLostError extends Error {
+  readonly code = 'ERR_DATA_DIR_LOCK_LOST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirLockLostError';
+  }
 }
 
 /**
@@ -379,27 +404,7 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
   // container's up to STALE_MS for a renewal (then it is stale): the bound is on the attempts that found
   // something else.
   for (let attempt = 0; attempt < 200; ) {
-    if (await created(l, path, mine)) {
-      let released = false;
-      // Renewed while it is ours (see STALE_MS); the timer keeps no process alive.
-      const renewal = setInterval(() => {
-        void (async () => {
-          if ((await l.fs.readFile(path).catch(() => '')) === mine) await l.fs.touch(path).catch(() => undefined);
-        })();
-      }, l.renewMs);
-      renewal.unref();
-      return {
-        tookOver,
-        release: async () => {
-          if (released) return;
-          released = true;
-          clearInterval(renewal);
-          // Only our own: a lock another server took over meanwhile stays.
-          if ((await l.fs.readFile(path).catch(() => '')) === mine) await l.fs.unlink(path).catch(() => undefined);
-          heldHere.delete(dir);
-        },
-      };
-    }
+    if (await created(l, path, mine)) return holding(l, path, dir, mine, tookOver);
     const text = await l.fs.readFile(path).catch(() => undefined);
     // Gone since the create failed (its server stopped, or another took it over): try again.
     if (text === undefined) {
@@ -423,4 +428,106 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
     await removedStale(l, path, text);
   }
   throw new Error(`could not take ${path}: other servers are starting on it (if none is, delete ${path}.takeover)`);
+};
+
+/** Who a lock file's `text` names, for the error of a holder that lost it. */
+const holderOf = (text: string): string => {
+  const r = recordOf(text);
+  switch (r.kind) {
+    case 'current':
+      return `forum-server process ${r.pid} on host ${JSON.stringify(r.place.host)} (boot id ${r.place.boot ?? 'unknown'}, pid namespace ${r.place.pidns ?? 'unknown'})`;
+    case 'legacy':
+      return `process ${r.pid} (an older forum-server's lock)`;
+    case 'partial':
+      return 'a record being written (another server taking the directory over)';
+  }
+};
+
+/**
+ * The lock `path` of `dir`, just created holding `mine`: renewed every
+ * `renewMs` while it is ours, and checked before every write (`held`). Found
+ * holding another's record, it is lost: another server judged it stale (this
+ * one was frozen, its clock jumped, or a container went unrenewed for
+ * `staleMs`) and may already be writing. Found deleted, it is lost too,
+ * though nobody holds it now: another server may have held it meanwhile
+ * (started and stopped while this one was frozen) and changed files this
+ * one's cache still holds the old state of, which its next write would put
+ * back. So it is created again, exclusively, only to keep a server starting
+ * now from opening the directory (whose recovery would undo this one's
+ * writes in flight) while those finish and the holder stops; `release`
+ * deletes it. A file that cannot be read (EIO, EACCES) refuses the writes
+ * meanwhile, and is lost once unread for `staleMs`: others may judge it stale
+ * from then.
+ */
+const holding = (l: Locker, path: string, dir: string, mine: string, tookOver: string | undefined): DataDirLock => {
+  const lost = new AbortController();
+  let released = false;
+  // When the file last read as ours, by this process's clock (see STALE_MS): the clock of an unreadable file.
+  let verifiedAt = performance.now();
+  const lose = (why: string): void => {
+    clearInterval(renewal);
+    lost.abort(new DataDirLockLostError(`lost the data directory lock ${path}: ${why}; this server stops so that two servers never write the directory`));
+  };
+  const verify = async (): Promise<boolean> => {
+    if (released || lost.signal.aborted) return false;
+    let text: string | undefined;
+    try {
+      text = await l.fs.readFile(path);
+    } catch (e) {
+      if (codeOf(e) !== 'ENOENT') {
+        const unread = performance.now() - verifiedAt;
+        if (unread >= l.staleMs && !lost.signal.aborted) lose(`it could not be read for ${Math.round(unread / 1000)} s (${e instanceof Error ? e.message : String(e)}), and other servers may judge it stale`);
+        return false;
+      }
+    }
+    if (released || lost.signal.aborted) return false;
+    if (text === mine) {
+      verifiedAt = performance.now();
+      return true;
+    }
+    if (text !== undefined) {
+      lose(`it now names ${holderOf(text)}, which took the directory over`);
+      return false;
+    }
+    lose('the lock file was deleted while this server held it, and another server may have used the directory meanwhile');
+    // Held again only while this one stops (see above); if another was quicker, it keeps it.
+    await created(l, path, mine).catch(() => false);
+    return false;
+  };
+  // Calls during a read share the next one, which starts after them: a write goes ahead only on a read begun after it asked.
+  let current: Promise<boolean> | undefined;
+  let next: Promise<boolean> | undefined;
+  const held = (): Promise<boolean> => {
+    if (current === undefined) {
+      current = verify().finally(() => {
+        current = undefined;
+      });
+      return current;
+    }
+    next ??= current.then(() => {
+      next = undefined;
+      return held();
+    });
+    return next;
+  };
+  // Renewed while it is ours (see STALE_MS); the timer keeps no process alive.
+  const renewal = setInterval(() => {
+    void held().then(async (ours) => {
+      if (ours) await l.fs.touch(path).catch(() => undefined);
+    });
+  }, l.renewMs);
+  renewal.unref();
+  return {
+    tookOver,
+    lost: lost.signal,
+    held,
+    release: async () => {
+      if (released) return;
+      released = true;
+      clearInterval(renewal);
+      // Only our own (and the one held again while stopping): a lock another server took over meanwhile stays.
+      if ((await l.fs.readFile(path).catch(() => '')) === mine) await l.fs.unlink(path).catch(() => undefined);
+      heldHere.delete(dir);
+    },
+  };
 };

@@ -336,33 +336,57 @@ const judged = async (l: Locker, path: string, text: string): Promise<Verdict> =
 };
 
 /**
+ * Whether the takeover guard `guard`, found holding `text`, was left by a
+ * takeover that never finished: its process is provably gone (judged as a
+ * lock is), or it has been there `staleMs` (by its modification time, or as
+ * long under watch here). A takeover holds its guard for milliseconds, and
+ * a guard is never renewed: one of another container or host, or a record
+ * cut short, would otherwise stop every start on the directory until an
+ * operator deleted it. (Should its holder still be alive, frozen mid-takeover
+ * that long, the lock it then deletes by name is the new holder's, which
+ * notices and stops: `holding`.)
+ */
+const guardLeft = async (l: Locker, guard: string, text: string): Promise<string | undefined> => {
+  const verdict = await judged(l, guard, text);
+  if (verdict.kind === 'stale') return verdict.why;
+  const mtimeMs = await l.fs.mtimeMs(guard).catch(() => undefined);
+  const watched = performance.now() - (l.seen.get(guard)?.since ?? performance.now());
+  const age = Math.max(mtimeMs === undefined ? 0 : Date.now() - mtimeMs, watched);
+  return age >= l.staleMs ? `a takeover that did not finish within ${Math.round(age / 1000)} s` : undefined;
+};
+
+/**
  * Removes the stale lock whose text was `stale`, and only that one. Deleted
  * by name, a lock another server had meanwhile replaced went with it, and
  * both servers held the directory. So a takeover holds a guard of its own
  * (`LOCK.takeover`, created as the lock is): under it the lock can only be
  * the stale one (nobody else deletes it, and a name that exists cannot be
  * created again), and it is checked once more before it is deleted. A guard
- * whose process is provably gone goes the same way, unguarded: two crashes
- * in a row; one of another host's holds it until deleted by hand (the
- * caller's attempts run out, naming it).
+ * found there is waited for while another takeover may be using it, and
+ * deleted once left over (`guardLeft`; the log says so). `'waiting'`: another
+ * takeover's guard is there (not counted against the caller's attempts:
+ * bounded by `staleMs`).
  */
-const removedStale = async (l: Locker, path: string, stale: string): Promise<void> => {
+const removedStale = async (l: Locker, path: string, stale: string): Promise<{ readonly kind: 'done' | 'waiting' } | { readonly kind: 'guard-removed'; readonly why: string }> => {
   const guard = `${path}.takeover`;
   if (!(await created(l, guard, recordText(process.pid, l.here)))) {
     const text = await l.fs.readFile(guard).catch(() => undefined);
-    if (text !== undefined && (await judged(l, guard, text)).kind === 'stale') {
+    if (text === undefined) return { kind: 'done' };
+    const left = await guardLeft(l, guard, text);
+    if (left !== undefined) {
       if ((await l.fs.readFile(guard).catch(() => undefined)) === text) await l.fs.unlink(guard).catch(() => undefined);
-    } else {
-      // Another server is taking over: it is done within milliseconds.
-      await delay(5);
+      return { kind: 'guard-removed', why: left };
     }
-    return;
+    // Another server is taking over: it is done within milliseconds.
+    await delay(5);
+    return { kind: 'waiting' };
   }
   try {
     if ((await l.fs.readFile(path).catch(() => undefined)) === stale) await l.fs.unlink(path).catch(() => undefined);
   } finally {
     await l.fs.unlink(guard).catch(() => undefined);
   }
+  return { kind: 'done' };
 };
 
 /**
@@ -397,6 +421,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
 /** {@link lockDataDir}'s loop: the lock file of `dir` at `path` taken, or a readable refusal. */
 const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLock> => {
   let tookOver: string | undefined;
+  let guardNote = '';
   let waited = false;
   const mine = recordText(process.pid, l.here);
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's
@@ -423,9 +448,14 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
       await delay(Math.min(500, l.renewMs / 4));
       continue;
     }
+    tookOver = `Took over the data directory lock ${path}, left by ${verdict.why}${guardNote}`;
+    const removed = await removedStale(l, path, text);
+    if (removed.kind === 'waiting') continue;
     attempt++;
-    tookOver = `Took over the data directory lock ${path}, left by ${verdict.why}`;
-    await removedStale(l, path, text);
+    if (removed.kind === 'guard-removed') {
+      guardNote = ` (and its takeover guard ${path}.takeover, left by ${removed.why})`;
+      tookOver += guardNote;
+    }
   }
   throw new Error(`could not take ${path}: other servers are starting on it (if none is, delete ${path}.takeover)`);
 };

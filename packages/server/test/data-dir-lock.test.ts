@@ -416,3 +416,75 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(held.lost.aborted).toBe(false);
   });
 });
+
+describe('data directory lock: a takeover guard left behind', () => {
+  const { dirs } = cleanupAfterEach();
+  /** A directory with a stale lock (its process gone) and a takeover guard holding `guard`, last modified `ageMs` ago. */
+  const guarded = async (guard: string, ageMs: number): Promise<{ dir: string; lock: string; guardPath: string }> => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const lock = join(dir, LOCK_FILE);
+    await writeFile(lock, lockOf(GONE, await currentPlace()));
+    const guardPath = `${lock}.takeover`;
+    await writeFile(guardPath, guard);
+    const at = new Date(Date.now() - ageMs);
+    await utimes(guardPath, at, at);
+    return { dir, lock, guardPath };
+  };
+
+  it('a guard whose process is gone (a takeover killed mid-way) is removed and the lock taken over, the log naming both', async () => {
+    const { dir, lock, guardPath } = await guarded(lockOf(GONE - 1, await currentPlace()), 0);
+    const taken = await lockDataDir(dir);
+    expect(taken.tookOver).toBe(
+      `Took over the data directory lock ${lock}, left by process ${GONE}, which is no longer running (and its takeover guard ${lock}.takeover, left by process ${GONE - 1}, which is no longer running)`,
+    );
+    await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    await taken.release();
+  });
+
+  const oldGuards = [
+    ['another container', { pidns: 'pid:[4026532999]' }, 'process 1 in another container or process-id namespace of this host \\(.*\\), unrenewed for 60 s'],
+    // Before: refused as held by a host that cannot be checked, or waited for as being written, until the attempts ran out.
+    ['another host', { host: 'elsewhere.example', boot: '55555555-5555-5555-5555-555555555555' }, 'a takeover that did not finish within 60 s'],
+    ['a record cut short', undefined, 'a takeover that did not finish within 60 s'],
+  ] as const;
+  for (const [what, place, by] of oldGuards) {
+    it(`a guard of ${what} older than staleMs is removed at once`, async () => {
+      const here = await currentPlace();
+      const { dir, lock, guardPath } = await guarded(place === undefined ? '{"pid":1' : lockOf(1, { ...here, ...place }), 60_000);
+      const start = performance.now();
+      // Before (another host, cut short): every start failed with "could not take …: other servers are starting on it (if none is, delete ….takeover)".
+      const taken = await lockDataDir(dir, { partialGraceMs: 60_000 });
+      expect(performance.now() - start).toBeLessThan(5_000);
+      expect(taken.tookOver).toMatch(new RegExp(`\\(and its takeover guard ${lock.replace(/[.]/g, '\\.')}\\.takeover, left by ${by}\\)$`));
+      await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+      await taken.release();
+    });
+  }
+
+  it("a fresh guard of another container is waited for (its takeover may be under way), and removed once it has been there staleMs", async () => {
+    const here = await currentPlace();
+    const { dir, guardPath } = await guarded(lockOf(1, { ...here, pidns: 'pid:[4026532999]' }), 0);
+    const start = performance.now();
+    // Before: the attempts ran out within a second or two, the start failed, and so did every later one within staleMs.
+    const taken = await lockDataDir(dir, { renewMs: 50, staleMs: 4_000 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(3_900);
+    expect(taken.tookOver).toMatch(/\.takeover, left by process 1 in another container or process-id namespace of this host \(.*\), unrenewed for [45] s\)$/);
+    await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    await taken.release();
+  });
+
+  it("a guard another server removes as its takeover ends is waited for, not removed: that server's lock is then judged", async () => {
+    const here = await currentPlace();
+    const { dir, lock, guardPath } = await guarded(lockOf(process.ppid, here), 0);
+    // The other server (this test's parent process, which runs) finishes its takeover 300 ms later: its lock replaces the stale one.
+    const finish = setTimeout(() => {
+      void writeFile(lock, lockOf(process.ppid, here)).then(() => unlink(guardPath));
+    }, 300);
+    try {
+      await expect(lockDataDir(dir, { staleMs: 10_000 })).rejects.toThrow(`in use by forum-server process ${process.ppid} (${lock})`);
+    } finally {
+      clearTimeout(finish);
+    }
+  });
+});

@@ -529,9 +529,11 @@ const holding = (l: Locker, path: string, dir: string, mine: string, tookOver: s
   let next: Promise<boolean> | undefined;
   const held = (): Promise<boolean> => {
     if (current === undefined) {
-      current = verify().finally(() => {
-        current = undefined;
-      });
+      current = verify()
+        .catch(() => false)
+        .finally(() => {
+          current = undefined;
+        });
       return current;
     }
     next ??= current.then(() => {

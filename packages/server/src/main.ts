@@ -67,6 +67,7 @@ const main = async (): Promise<number | undefined> => {
       // Stopped by itself (its data directory's lock lost, said on stderr already): a status of its own.
       onFatal: () => {
         stopping = true;
+        console.error(`forum-server: stopped: the data directory lock was lost (exit status ${EXIT_LOCK_LOST})`);
         process.exit(EXIT_LOCK_LOST);
       },
     });

@@ -131,6 +131,7 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(server.stderr.text).toContain(
       `Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example" (boot id unknown, pid namespace unknown), which took the directory over; this server stops so that two servers never write the directory\n`,
     );
+    expect(server.stderr.text).toMatch(/\nforum-server: stopped: the data directory lock was lost \(exit status 3\)\n$/);
     expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe(thread);
     // The new holder's lock is not deleted by the old one's exit.
     expect(await readFile(lock, 'utf8')).toBe(taker);

@@ -144,7 +144,11 @@ export interface ForumServer {
   readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
-  /** Stops at once: connections are cut (clients see the server vanish). */
+  /**
+   * Stops at once: connections are cut (clients see the server vanish). A
+   * second stop (`close` or `shutdown`), or one after the server stopped by
+   * itself (`onFatal`), waits for the first.
+   */
   close(): Promise<void>;
   /**
    * Stops politely: every connected client is sent the shutdown notice and its

@@ -138,6 +138,23 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
   });
 
+  it('a server frozen (SIGSTOP) while another took its directory over notices at its next renewal, without any request, and stops', async () => {
+    const { server } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    server.child.kill('SIGSTOP');
+    try {
+      const taker = `${JSON.stringify({ pid: process.pid, host: 'taker.example', boot: null, pidns: null, token: 'frozen' })}\n`;
+      await writeFile(`${lock}.new`, taker);
+      await rename(`${lock}.new`, lock);
+    } finally {
+      server.child.kill('SIGCONT');
+    }
+    // Its next renewal (every RENEW_MS, 5 s) reads the lock. Before: it ran on for good.
+    const gaveUp = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 8 s'), 8_000).unref());
+    expect(await Promise.race([server.exited, gaveUp])).toBe(3);
+    expect(server.stderr.text).toContain(`Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example"`);
+  });
+
   it('a server whose lock file was deleted stops too (status 3), holding the lock until it exits, and leaves none', async () => {
     const { server, cwd } = await scope.startInTemp();
     const lock = join(server.dataDir, LOCK_FILE);

@@ -96,9 +96,15 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
       lose(`it now names ${holderOf(text)}, which took the directory over`);
       return false;
     }
-    lose('the lock file was deleted while this server held it, and another server may have used the directory meanwhile');
-    // Held again only while this one stops (see above); if another was quicker, it keeps it.
-    await h.recreate().catch(() => false);
+    // Held again only while this one stops (see above); if another was quicker, it keeps it. Before the
+    // loss is told: the stop it starts ends in `release`, which must find the file to delete it.
+    const again = await h.recreate().catch(() => false);
+    if (released) {
+      // Released meanwhile (a stop under way): not left behind.
+      if (again) await h.fs.unlink(path).catch(() => undefined);
+      return false;
+    }
+    if (!lost.signal.aborted) lose('the lock file was deleted while this server held it, and another server may have used the directory meanwhile');
     return false;
   };
   // Calls during a read share the next one, which starts after them: a write goes ahead only on a read begun after it asked.

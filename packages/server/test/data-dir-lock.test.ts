@@ -351,6 +351,17 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('a holder that lets go as soon as it hears its deleted lock is lost leaves no lock behind', async () => {
+    const { dir, lock, held } = await heldIn({ renewMs: 3_600_000 });
+    let released: Promise<void> | undefined;
+    held.lost.addEventListener('abort', () => (released = held.release()));
+    await unlink(lock);
+    expect(await held.held()).toBe(false);
+    await released;
+    // Before: the loss was told before the lock was created again, the release found no file, and the re-created one stayed.
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('an unreadable lock refuses the writes, and is lost once unread for staleMs', async () => {
     const failing = { on: false };
     const fs: LockFs = {

@@ -2,11 +2,13 @@
  * Measures a NAT rebinding in the simulator (not a test: run with
  * `npx tsx packages/rudp/test/measure/nat-rebinding.ts [seeds]`): an echoing
  * encrypted server, 70 ms RTT, 150 messages, the client's port changed 400 ms
- * in. Per seed, after the rebinding: when the server first sent anything to
- * the new port, when it sent its last datagram to the old one (from then on
+ * in. Per seed, after the rebinding: when the first datagram from the new port
+ * reached the server, when the server first sent anything (a PING) to the new
+ * port and when its own traffic, when it sent its last datagram to the old one (from then on
  * all its traffic goes to the new port), when the path was validated (the
  * `migrated` event), how many of its datagrams were lost to the old port
- * (the simulator's no-route drops, in flight at the rebinding included), and
+ * (the simulator's no-route drops, in flight at the rebinding included) and
+ * how many it sent there after the first datagram from the new port came, and
  * how much later the transfer ended than the same seed without a rebinding. The figures in packages/rudp/README.md come from it.
  */
 import type { Endpoint } from '../../src/core/endpoint.js';
@@ -45,6 +47,12 @@ function run(seed: number, rebind: boolean) {
   for (const m of messages(COUNT)) p.conn.send(m);
   p.sim.wake(CLIENT);
   const sends = recordSends(p.server);
+  let firstFromNewAt = Number.NaN;
+  const deliver = p.server.handleDatagram.bind(p.server);
+  p.server.handleDatagram = (now, data, from) => {
+    if (from === REBOUND && Number.isNaN(firstFromNewAt)) firstFromNewAt = now;
+    deliver(now, data, from);
+  };
   p.sim.runFor(400);
   const rebindAt = p.sim.now;
   if (rebind) p.sim.rebind(CLIENT, REBOUND);
@@ -60,8 +68,12 @@ function run(seed: number, rebind: boolean) {
   const validatedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at ?? Number.NaN;
   const toNew = after.filter((s) => s.to === REBOUND);
   const toOld = after.filter((s) => s.to === CLIENT);
+  // A PING (a header, one byte, the tag) is at most 26 bytes; anything larger is the connection's own traffic.
   return {
+    firstFromNew: firstFromNewAt - rebindAt,
     firstToNew: (toNew[0]?.at ?? Number.NaN) - rebindAt,
+    firstTrafficToNew: (toNew.find((s) => s.size > 26)?.at ?? Number.NaN) - rebindAt,
+    toOldAfterNotice: toOld.filter((s) => s.at >= firstFromNewAt).length,
     lastToOld: (toOld.at(-1)?.at ?? rebindAt) - rebindAt,
     validated: validatedAt - rebindAt,
     lostToOld: p.sim.linkStats(SERVER, CLIENT).droppedNoRoute,
@@ -79,10 +91,20 @@ const rows = [];
 for (let seed = 1; seed <= seeds; seed++) {
   const base = run(seed, false);
   const r = run(seed, true);
-  rows.push({ seed, firstToNewMs: r.firstToNew, lastToOldMs: r.lastToOld, validatedMs: r.validated, lostToOld: r.lostToOld, extraMs: r.doneAt - base.doneAt });
+  rows.push({
+    seed,
+    firstFromNewMs: r.firstFromNew,
+    firstToNewMs: r.firstToNew,
+    firstTrafficToNewMs: r.firstTrafficToNew,
+    lastToOldMs: r.lastToOld,
+    validatedMs: r.validated,
+    lostToOld: r.lostToOld,
+    toOldAfterNotice: r.toOldAfterNotice,
+    extraMs: r.doneAt - base.doneAt,
+  });
 }
 console.table(rows);
-for (const k of ['firstToNewMs', 'lastToOldMs', 'validatedMs', 'lostToOld', 'extraMs'] as const) {
+for (const k of ['firstFromNewMs', 'firstToNewMs', 'firstTrafficToNewMs', 'lastToOldMs', 'validatedMs', 'lostToOld', 'toOldAfterNotice', 'extraMs'] as const) {
   const xs = rows.map((r) => r[k]);
   console.log(`${k}: median ${median(xs).toFixed(1)}, range ${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`);
 }

@@ -13,15 +13,18 @@
  * limit until the port is validated (§9.3.1); RTT and congestion state stay
  * (§9.4: only the port changed).
  *
- * A validation fails when it times out, when another port replaces it, or
- * when a newer packet comes from the validated address (the client is still
+ * A validation fails when it times out, when another port replaces it, when
+ * a newer packet comes from the validated address (the client is still
  * there: the packet that named the candidate was a copy an attacker raced
- * ahead, or a NAT changed its mind). The connection then sends to the
- * validated address again (§9.3.2), and for `CAUTION_PTOS` probe timeouts
- * after a failure a new port is validated BEFORE anything but PINGs goes to
- * it (`PathValidation.moved` false): an attacker who races a copy of every
- * client packet ahead (§9.3.3) then diverts the connection once, until the
- * client's next packet, not for as long as it keeps racing.
+ * ahead, or a NAT changed its mind), or, while the connection moved, when an
+ * authentic copy of a packet already received comes from there (one of the
+ * two was copied: a NAT does not copy, §9.3.3's attacker does). The
+ * connection then sends to the validated address again (§9.3.2), and for
+ * `CAUTION_PTOS` probe timeouts after a failure a new port is validated
+ * BEFORE anything but PINGs goes to it (`PathValidation.moved` false): an
+ * attacker who races a copy of every client packet ahead (§9.3.3) then
+ * diverts the connection once, until the original of its first copy
+ * arrives, not for as long as it keeps racing.
  */
 import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
@@ -68,6 +71,17 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   if (path !== undefined) fail(c, now);
   c.path = new PathValidation(from, now, pto(c), size, c.nextPn, now >= c.cautiousUntil);
   c.host.pathValidation('started');
+}
+
+/**
+ * An authentic copy of a packet already received came from the validated
+ * address while the connection had moved to a candidate: the client sent
+ * it once, so one of the two was copied, and a NAT that rebinds does not
+ * copy (RFC 9000 §9.3.3's attacker does, racing its copy ahead). The
+ * validation fails at once, as if a newer packet had come from there.
+ */
+export function copyFromValidated(c: Connection, now: number): void {
+  if (c.path !== undefined && c.path.moved) fail(c, now);
 }
 
 /** After the frames of an authenticated packet from `from`: the candidate is validated if it is `from` and one of them acknowledges a packet that went only there. */

@@ -39,12 +39,15 @@ export const renderNginxConfig = (o) => {
 # or losing a server moves only the clients that hashed to it. What it survives: a
 # server crash (nginx marks it failed after one refused datagram or connection, the
 # clients reconnect and land on another server; the session lease of the dead server
-# expires within the idle timeout, at most 15 s). What it does not: NAT rebinding (a
-# new client address may hash to another server, which does not know the connection:
-# the client must log in again), and many clients behind one NAT all land on one
-# server. A connection-id-aware balancer routing on the server id that forum servers
-# put in their connection ids (QUIC-LB layout, rudp/src/wire/quic-lb-cid.ts) survives
-# rebinding; nginx has no such module.
+# expires within the idle timeout, at most 15 s). A NAT rebinding of a client (a new
+# port, the same IP address) hashes to the same server; nginx opens a new upstream
+# socket for it, which the server sees as a new port of nginx's address and follows
+# (rudpx NAT rebinding), so the session goes on. What it does not survive: a client's
+# new IP address (it may hash to another server, which does not know the connection;
+# rudpx does not follow a new IP address anyway: the client must log in again), and
+# many clients behind one NAT all land on one server. A connection-id-aware balancer
+# routing on the server id that forum servers put in their connection ids (QUIC-LB
+# layout, rudp/src/wire/quic-lb-cid.ts) could spread those; nginx has no such module.
 ${module === false ? '' : `load_module ${module};\n`}
 worker_processes 1;
 pid ${o.pidFile};

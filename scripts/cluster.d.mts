@@ -4,11 +4,14 @@ import type { ChildProcess } from 'node:child_process';
 export declare const SERVER_BIN: string;
 /** A port free for TCP on loopback right now. */
 export declare const freePort: () => Promise<number>;
+/** A port free for both TCP and UDP on loopback right now (nginx listens on both). */
+export declare const freeUdpTcpPort: () => Promise<number>;
 /** The nginx binary, if installed. */
 export declare const findNginx: () => string | undefined;
 /** A forum-server process started by {@link startServerProcess}. */
 export interface ServerProcess {
   readonly port: number;
+  readonly tcpPort: number;
   readonly child: ChildProcess;
   /** Exit code or signal name. */
   readonly exited: Promise<number | string>;
@@ -36,7 +39,7 @@ export interface NginxProcess {
   stop(): Promise<void>;
 }
 /** Starts nginx (rendered deploy/nginx.conf) in front of `servers`. */
-export declare const startNginx: (o: { readonly listenPort: number; readonly servers: readonly { readonly port: number }[]; readonly bin?: string }) => Promise<NginxProcess>;
+export declare const startNginx: (o: { readonly listenPort: number; readonly servers: readonly { readonly port: number; readonly tcpPort: number }[]; readonly bin?: string }) => Promise<NginxProcess>;
 /** A running cluster. */
 export interface Cluster {
   /** nginx's UDP and TCP port. */

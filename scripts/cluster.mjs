@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { DEBIAN_STREAM_MODULE, renderNginxConfig } from '../deploy/nginx-config.mjs';
 import { freeUdpTcpPort } from './free-port.mjs';
 
+export { freePort, freeUdpTcpPort } from './free-port.mjs';
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The built forum-server binary. */
 export const SERVER_BIN = join(root, 'packages/server/bin/forum-server.js');

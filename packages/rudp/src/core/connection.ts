@@ -191,7 +191,9 @@ export class Connection {
   private peerAddress: PeerAddress;
   /** @internal Server: the validation of a new port the client's packets came from (see connection/migration.ts), if one runs. */
   path: PathValidation | undefined = undefined;
-  /** @internal Where the datagram `pollTransmit` returned last goes: `remote`, or a path validation's candidate. */
+  /** @internal Server: until when a new port is validated before the connection moves there (a validation failed; connection/migration.ts). */
+  cautiousUntil = Number.NEGATIVE_INFINITY;
+  /** @internal Where the datagram `pollTransmit` returned last goes: `remote`, a path validation's candidate, or (a PING) the address it left. */
   destination: PeerAddress;
 
   constructor(
@@ -250,9 +252,16 @@ export class Connection {
    * The peer's validated address. A server connection follows its client to
    * a new port of the same host once the new port proved itself (NAT
    * rebinding; see connection/migration.ts); it never changes otherwise.
+   * While the new port is being validated, datagrams already go there.
    */
   get remote(): PeerAddress {
     return this.peerAddress;
+  }
+
+  /** @internal Where datagrams go: a candidate the connection moved to (connection/migration.ts), else `remote`. */
+  get sendAddress(): PeerAddress {
+    const path = this.path;
+    return path !== undefined && path.moved ? path.candidate : this.peerAddress;
   }
 
   /** @internal The client was validated at `address` (connection/migration.ts): every datagram goes there from now on. */
@@ -513,10 +522,13 @@ export class Connection {
 
   // ---------------------------------------------------------------- endpoint calls: sending and timers
 
-  /** The next datagram to send, if any; it goes to `destination` (`remote` but for a path validation's PINGs). */
+  /** The next datagram to send, if any; it goes to `destination` (`remote`, or while a path validation runs its candidate). */
   pollTransmit(now: number, scratch: DatagramScratch): Uint8Array | undefined {
-    this.destination = this.peerAddress;
-    return nextDatagram(this, now, scratch);
+    this.destination = this.sendAddress;
+    const datagram = nextDatagram(this, now, scratch);
+    // Every byte to an unvalidated address counts against its amplification limit.
+    if (datagram !== undefined && this.path !== undefined && this.destination === this.path.candidate) this.path.onSent(datagram.length);
+    return datagram;
   }
 
   /** The earliest time something must happen, or `Infinity`. */

@@ -107,9 +107,11 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
 /**
  * The payload of DATA packet `h` (full packet number `pn`), opened if it is
  * protected; else why it is dropped. `'integrity-limit'`: it failed, and so
- * many forgeries did before it that the connection must close.
+ * many forgeries did before it that the connection must close. With
+ * `checkCopies`, a duplicate that authenticates is `'copy'` (a replay all
+ * the same, but an authentic one: PacketProtection.authenticCopy).
  */
-export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number): Uint8Array | PacketDrop | 'integrity-limit' {
+export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number, checkCopies = false): Uint8Array | PacketDrop | 'integrity-limit' | 'copy' {
   const data = h.datagram;
   if (isProtected(h.type)) {
     if (protection === undefined) return 'unprotected';
@@ -132,6 +134,7 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
+    if (failure === 'duplicate' && checkCopies) return protection.authenticCopy(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out) ? 'copy' : 'replay';
     if (failure === 'duplicate' || failure === 'too-old') return 'replay';
     return failure === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }

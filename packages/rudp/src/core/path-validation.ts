@@ -1,17 +1,26 @@
 /**
  * Path validation of a client's new port (NAT rebinding), after RFC 9000
  * §8.2 and §9.3, without a frame of its own: the server sends PINGs, sealed
- * like every packet, to the candidate address and moves there only once an
- * authenticated packet FROM that address acknowledges one of them. Only the
- * client holds the keys, so only a client that receives at the candidate
- * (or an attacker who relays its packets both ways, i.e. one already on its
- * path) can complete it. Until then every other datagram still goes to the
- * validated address.
+ * like every packet, to the candidate address, and the candidate is valid
+ * once an authenticated packet FROM it acknowledges a packet that went only
+ * there. Only the client holds the keys, so only a client that receives at
+ * the candidate (or an attacker who relays its packets both ways, i.e. one
+ * already on its path) can complete it.
  *
- * One candidate at a time, at most `MAX_PATH_PROBES` PINGs to it, never
- * more bytes than `AMPLIFICATION_LIMIT` times what it sent us (it may be a
- * victim whose address was spoofed), and given up after
- * `VALIDATION_PTOS` probe timeouts (§8.2.4).
+ * A validation that `moved` is the RFC's migration (§9.3): every datagram
+ * goes to the candidate from its first packet on, as long as what was sent
+ * there stays within `AMPLIFICATION_LIMIT` times what came from it (it may be
+ * a victim whose address was spoofed, §9.3.1), and each PING to it is
+ * followed by one to the last validated address (§9.3.3: if the client is
+ * still there, its answer, newer than the copy that named the candidate,
+ * takes the connection back). Any packet sent from the first one there
+ * (`firstPn`) on counts as sent to the candidate, but those PINGs to the old
+ * address. One that did not move keeps sending to the validated address and
+ * counts only its PINGs as sent to the candidate (connection/migration.ts
+ * says when which runs).
+ *
+ * One candidate at a time, at most `MAX_PATH_PROBES` PINGs to it, and given
+ * up after `VALIDATION_PTOS` probe timeouts (§8.2.4).
  *
  * Only a change of port is taken (`sameHost`): the host is what per-host
  * limits count (host-key.ts), so they stay right, and the path is the same
@@ -21,7 +30,7 @@ import type { PnRange } from '../wire/frame.js';
 import { HEADER_SIZE, TAG_SIZE } from '../wire/packet.js';
 import { type PeerAddress, parseAddress } from './sans-io.js';
 
-/** Most PINGs sent to one candidate address. */
+/** Most PINGs sent to one candidate address (and, when the connection moved, to the address it left). */
 export const MAX_PATH_PROBES = 3;
 /** Bytes sent to an unvalidated address are at most this many times the bytes received from it (RFC 9000 §8). */
 export const AMPLIFICATION_LIMIT = 3;
@@ -44,6 +53,10 @@ export function sameHost(a: PeerAddress, b: PeerAddress): boolean {
 export class PathValidation {
   /** Packet numbers of the PINGs sent to the candidate. */
   private readonly probes: number[] = [];
+  /** Packet numbers of the PINGs sent to the validated address while `moved`. */
+  private readonly oldPathProbes: number[] = [];
+  /** A PING to the validated address is due (one follows each PING to the candidate while `moved`). */
+  private oldPathDue = false;
   /** Bytes of authenticated datagrams received from the candidate. */
   private received: number;
   /** Bytes sent to the candidate. */
@@ -53,12 +66,19 @@ export class PathValidation {
   /** When the validation is given up. */
   readonly abandonAt: number;
 
-  /** `firstBytes`: the size of the authenticated datagram that named `candidate`; `ptoMs`: the connection's probe timeout. */
+  /**
+   * `firstBytes`: the size of the authenticated datagram that named
+   * `candidate`; `ptoMs`: the connection's probe timeout; `firstPn`: the
+   * connection's next packet number; `moved`: whether every datagram goes to
+   * the candidate until the validation ends.
+   */
   constructor(
     readonly candidate: PeerAddress,
     now: number,
     private readonly ptoMs: number,
     firstBytes: number,
+    private readonly firstPn: number,
+    readonly moved: boolean,
   ) {
     this.received = firstBytes;
     this.nextProbeAt = now;
@@ -70,16 +90,37 @@ export class PathValidation {
     this.received += bytes;
   }
 
-  /** Whether a PING may go now: one is due, the count allows it, and so does the amplification limit. */
+  /** A datagram of `bytes` went to the candidate (a PING or, while `moved`, any). */
+  onSent(bytes: number): void {
+    this.sent += bytes;
+  }
+
+  /** Whether `bytes` more may go to the candidate under the amplification limit. */
+  mayAmplify(bytes: number): boolean {
+    return this.sent + bytes <= AMPLIFICATION_LIMIT * this.received;
+  }
+
+  /** Whether a PING to the candidate may go now: one is due, the count allows it, and so does the amplification limit. */
   probeDue(now: number): boolean {
     return now >= this.nextProbeAt && now < this.abandonAt && this.mayProbe();
   }
 
-  /** PING `pn` of `bytes` bytes was sent to the candidate at `now`. */
-  onProbeSent(now: number, pn: number, bytes: number): void {
+  /** PING `pn` was sent to the candidate at `now`. */
+  onProbeSent(now: number, pn: number): void {
     this.probes.push(pn);
-    this.sent += bytes;
     this.nextProbeAt = now + this.ptoMs;
+    if (this.moved) this.oldPathDue = true;
+  }
+
+  /** Whether a PING to the validated address is due (only while `moved`). */
+  oldPathProbeDue(): boolean {
+    return this.oldPathDue;
+  }
+
+  /** PING `pn` was sent to the validated address. */
+  onOldPathProbeSent(pn: number): void {
+    this.oldPathProbes.push(pn);
+    this.oldPathDue = false;
   }
 
   /**
@@ -89,11 +130,22 @@ export class PathValidation {
    * at once, over and over).
    */
   deadline(): number {
+    if (this.oldPathDue) return this.nextProbeAt - this.ptoMs;
     return this.mayProbe() ? Math.min(this.nextProbeAt, this.abandonAt) : this.abandonAt;
   }
 
-  /** Whether an ACK with `ranges` (sorted from the highest down) covers one of the PINGs. */
+  /** Whether an ACK with `ranges` (sorted from the highest down) covers a packet that went only to the candidate. */
   acknowledgedBy(ranges: readonly PnRange[]): boolean {
+    if (this.moved) {
+      for (const r of ranges) {
+        if (r.hi < this.firstPn) break;
+        const lo = Math.max(r.lo, this.firstPn);
+        let old = 0;
+        for (const pn of this.oldPathProbes) if (pn >= lo && pn <= r.hi) old++;
+        if (r.hi - lo + 1 > old) return true;
+      }
+      return false;
+    }
     for (const pn of this.probes) {
       for (const r of ranges) {
         if (pn > r.hi) break;
@@ -104,6 +156,6 @@ export class PathValidation {
   }
 
   private mayProbe(): boolean {
-    return this.probes.length < MAX_PATH_PROBES && this.sent + PATH_PROBE_BYTES <= AMPLIFICATION_LIMIT * this.received;
+    return this.probes.length < MAX_PATH_PROBES && this.mayAmplify(PATH_PROBE_BYTES);
   }
 }

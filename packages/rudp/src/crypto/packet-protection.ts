@@ -220,6 +220,23 @@ export class PacketProtection {
   }
 
   /**
+   * Whether a packet {@link openInto} refused as a `'duplicate'` is
+   * nonetheless authentic: a copy of one already opened, not a forgery
+   * (replays are refused before the tag is checked). Opens it into `out`
+   * without marking anything; a failure counts as a forgery. One AEAD open:
+   * the core asks only while a copy would tell it something (a server
+   * connection that moved to a client's new port it has not validated).
+   */
+  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
+    if (this.window.check(pn) !== 'duplicate' || ciphertext.length < TAG_LEN) return false;
+    const current = keyPhase === (this.recvGen & 1);
+    const gen = current ? this.recvCurrent : pn < this.recvPhaseStart ? this.recvPrevious : undefined;
+    if (gen !== undefined && gen.openInto(header, pn, ciphertext, out)) return true;
+    this.failed('auth');
+    return false;
+  }
+
+  /**
    * Forgets the previous phase's receive keys. The core may call this about
    * three PTOs after a key update (RFC 9001 §6.5) so late packets of the old
    * phase stop being accepted; the replay window bounds them in any case.

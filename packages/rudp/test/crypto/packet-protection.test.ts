@@ -116,6 +116,25 @@ describe('packet protection', () => {
     expect(server.counters().replays).toBe(4);
   });
 
+  it('authenticCopy: a duplicate that authenticates is a copy; a forged duplicate, a fresh packet or an unknown phase is not, and nothing is marked', () => {
+    const { client, server } = pair();
+    const w = send(client, 7, 'raced');
+    const out = () => new Uint8Array(w.body.length - 16);
+    // Not seen yet: not a duplicate, so no copy (and not marked: it opens after).
+    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(false);
+    expect(text(receive(server, w))).toBe('raced');
+    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(true);
+    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(true);
+    // The same number with a broken tag: a forgery, counted as one.
+    const forged = w.body.slice();
+    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+    expect(server.authenticCopy(w.header, w.phase, w.pn, forged, out())).toBe(false);
+    expect(server.authenticCopy(w.header, w.phase === 0 ? 1 : 0, w.pn, w.body, out())).toBe(false);
+    expect(server.counters().authFailures).toBe(2);
+    // Still a replay to open.
+    expect(receive(server, w)).toEqual({ ok: false, reason: 'duplicate' });
+  });
+
   it('updates keys before the limit, the peer follows, and late packets of the old phase still open', () => {
     const limits: AeadLimits = { updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 };
     const { client, server } = pair(limits);

@@ -1,7 +1,7 @@
 /**
- * The move itself (core/connection/migration.ts `checkValidated`): only an
- * acknowledgement of a PING that comes FROM the candidate moves the
- * connection. The transport tests reach the other sources of such an ACK
+ * The validation itself (core/connection/migration.ts `checkValidated`):
+ * only an acknowledgement of a PING that comes FROM the candidate makes it
+ * the connection's validated address. The transport tests reach the other sources of such an ACK
  * only through races whose order the simulator does not let a test pick.
  */
 import { describe, expect, it } from 'vitest';
@@ -15,8 +15,8 @@ const CANDIDATE = '10.0.0.1:6000';
 
 /** A server connection at `OLD` validating `CANDIDATE` with one PING (packet 7) out; what it moved to, and the moves its host heard of. */
 function validating(): { readonly c: Connection; readonly moves: string[]; readonly told: string[] } {
-  const path = new PathValidation(CANDIDATE, 0, 100, 1200);
-  path.onProbeSent(0, 7, 24);
+  const path = new PathValidation(CANDIDATE, 0, 100, 1200, 7, false);
+  path.onProbeSent(0, 7);
   const moves: string[] = [];
   const told: string[] = [];
   const c = {

@@ -11,7 +11,7 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
-import { checkValidated, notePacketFrom } from './migration.js';
+import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, parseFramesInto } from '../../wire/frame.js';
 import type { HeaderFields } from '../../wire/packet.js';
@@ -25,10 +25,15 @@ import type { HeaderFields } from '../../wire/packet.js';
 export function receivePacket(c: Connection, now: number, h: HeaderFields, size: number, from: PeerAddress): 'ok' | PacketDrop {
   const pn = c.acks.expand(h.pn, h.pnBytes);
   if (c.acks.tooFarAhead(pn)) return 'malformed';
-  const payload = openPayload(c.protection, c.encrypted, h, pn);
+  // A copy from the validated address of a packet the connection moved for (migration.ts) is told from a forged replay.
+  const payload = openPayload(c.protection, c.encrypted, h, pn, from === c.remote && c.path?.moved === true);
   if (payload === 'integrity-limit') {
     startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: 'too many forged packets' });
     return 'auth';
+  }
+  if (payload === 'copy') {
+    copyFromValidated(c, now);
+    return 'replay';
   }
   if (typeof payload === 'string') return payload;
   const frames = FRAMES;

@@ -8,7 +8,7 @@ import type { Connection } from '../connection.js';
 import { keepAliveInterval } from '../config.js';
 import { TIMER_ORDER, Timer } from '../timers.js';
 import { finish } from './close.js';
-import { expirePath, pathDeadline } from './migration.js';
+import { amplificationBlocked, expirePath, pathDeadline } from './migration.js';
 import { newDataProbeDeadline } from './transmit.js';
 
 /** Most probe packets sent when the probe timer fires. */
@@ -32,6 +32,9 @@ export function runDueTimers(c: Connection, now: number): void {
 /** When timer `kind` of `c` fires in its current state (`Infinity`: not armed). */
 function deadline(c: Connection, kind: Timer): number {
   const live = c.state === 'established' || c.state === 'closing';
+  // Held back by the amplification limit of a new port (migration.ts), a due send would fire its timer over
+  // and over: the next datagram from that port wakes the connection instead.
+  const maySend = live && !amplificationBlocked(c);
   switch (kind) {
     case Timer.Initial:
       if (c.serverHandshake !== undefined) return live ? c.serverHandshake.copyDeadline() : Number.POSITIVE_INFINITY;
@@ -43,7 +46,7 @@ function deadline(c: Connection, kind: Timer): number {
     case Timer.Idle:
       return live ? c.lastReceived + c.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
     case Timer.Ack:
-      return live ? c.acks.deadline() : Number.POSITIVE_INFINITY;
+      return maySend ? c.acks.deadline() : Number.POSITIVE_INFINITY;
     case Timer.Unacknowledged: {
       if (!live) return Number.POSITIVE_INFINITY;
       // A peer that went quiet soon after our oldest packet left is silent, not refusing to acknowledge:
@@ -59,13 +62,13 @@ function deadline(c: Connection, kind: Timer): number {
       if (!live || c.pingDue) return Number.POSITIVE_INFINITY;
       return Math.max(c.recovery.lastAckElicitingSentAt, c.lastReceived) + keepAliveInterval(c.config);
     case Timer.Resend: {
-      const r = live ? c.retransmits.earliest() : Number.POSITIVE_INFINITY;
+      const r = maySend ? c.retransmits.earliest() : Number.POSITIVE_INFINITY;
       return r > c.lastPollTime ? r : Number.POSITIVE_INFINITY;
     }
     case Timer.PathValidation:
       return live ? pathDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.Pacing: {
-      if (!live) return Number.POSITIVE_INFINITY;
+      if (!maySend) return Number.POSITIVE_INFINITY;
       const paced = c.pacer.deadline(c.lastPollTime);
       // Also when a new-data probe waits out its spacing (see new-data-probe.ts).
       const probeAt = newDataProbeDeadline(c);

@@ -1,7 +1,7 @@
 /**
  * What a connection sends next, one datagram a call: its handshake packet,
- * its CLOSE, a path MTU probe, a PING validating a client's new port
- * (migration.ts), or a DATA packet of ACKs, resends, new data
+ * its CLOSE, a path MTU probe, a PING validating a client's new port or to
+ * the address it left (migration.ts), or a DATA packet of ACKs, resends, new data
  * and repairs, as the congestion window, pacing and the probe timer allow.
  * The packet's contents are chosen by send/packet-builder.ts; this file
  * decides whether a packet goes, at what size, and records it once sent.
@@ -15,7 +15,7 @@ import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { startClose } from './close.js';
-import { pathProbeDue, pollPathProbe } from './migration.js';
+import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
 import { writeCloseFitting } from '../../wire/frame.js';
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
@@ -33,6 +33,7 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
     case 'closing':
       // A PING to a new port of the client goes first: a few dozen bytes, at most three a validation.
       if (pathProbeDue(c, now)) return account(c, pollPathProbe(c, now, scratch, takePn(c)));
+      if (amplificationBlocked(c)) return undefined;
       if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
       if (c.state === 'closing' && c.sendQueue.allAcked()) {
         startClose(c, now, { kind: 'local', code: 0, message: 'closed' });
@@ -40,7 +41,7 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
       }
       return pollData(c, now, scratch);
     case 'draining':
-      return pollCloseFrame(c, now, scratch);
+      return amplificationBlocked(c) ? undefined : pollCloseFrame(c, now, scratch);
     default:
       return undefined;
   }
@@ -74,7 +75,8 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     return undefined;
   }
   c.pacer.unblock();
-  const probeSize = wantData && !probe ? c.pmtu.probeDue(now, c.filledPacket) : undefined;
+  // No MTU probe to a port not validated yet: it would spend most of the amplification limit on padding.
+  const probeSize = wantData && !probe && c.path === undefined ? c.pmtu.probeDue(now, c.filledPacket) : undefined;
   if (probeSize !== undefined && c.recovery.bytesInFlight + probeSize <= c.cc.window()) return pollMtuProbe(c, now, scratch, probeSize);
 
   const pn = takePn(c);

@@ -117,6 +117,88 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     });
   });
 
+  it('sealPacket throws a RangeError, writing nothing, for every wrong argument; openPacket answers false', () => {
+    const keyIv = new Uint8Array(44).fill(3);
+    const source = new Uint8Array(100).fill(5);
+    const datagram = new Uint8Array(90 + TAG_LEN).fill(0xaa);
+    const wrong: readonly (readonly unknown[])[] = [
+      [keyIv.subarray(1), 1, source, 9, 90, datagram], // 43-byte key and IV
+      [new Uint8Array(45), 1, source, 9, 90, datagram],
+      [keyIv, -1, source, 9, 90, datagram], // packet numbers: negative, fractional, past 2^53-1, not numbers
+      [keyIv, 1.5, source, 9, 90, datagram],
+      [keyIv, 2 ** 53, source, 9, 90, datagram],
+      [keyIv, Number.NaN, source, 9, 90, datagram],
+      [keyIv, '1', source, 9, 90, datagram],
+      [keyIv, 1, source, 91, 90, datagram], // header past the end
+      [keyIv, 1, source, -1, 90, datagram],
+      [keyIv, 1, source, 9, 101, new Uint8Array(101 + TAG_LEN)], // end past the source
+      [keyIv, 1, source, 9, 90, datagram.subarray(1)], // datagram one byte short, one long
+      [keyIv, 1, source, 9, 90, new Uint8Array(datagram.length + 1)],
+      [keyIv, 1, source, 9.5, 90, datagram],
+      [keyIv, 1, source, 9, 90, new Float64Array(datagram.length)],
+      [keyIv, 1, source, 9, 90], // an argument missing
+    ];
+    const sealPacket = lib.sealPacket as (...args: readonly unknown[]) => void;
+    for (const args of wrong) expect(() => sealPacket(...args), String(args.slice(1, 5))).toThrow(RangeError);
+    expect(datagram.every((b) => b === 0xaa)).toBe(true);
+    // Source and datagram overlapping in one buffer: refused, whichever comes first.
+    const shared = new Uint8Array(300);
+    expect(() => lib.sealPacket(keyIv, 1, shared.subarray(0, 100), 9, 90, shared.subarray(50, 50 + 90 + TAG_LEN))).toThrow(RangeError);
+    expect(() => lib.sealPacket(keyIv, 1, shared.subarray(100, 200), 9, 90, shared.subarray(0, 90 + TAG_LEN + 1).subarray(1))).toThrow(RangeError);
+    expect(() => lib.sealPacket(keyIv, 1, shared.subarray(0, 100), 9, 90, shared.subarray(100, 100 + 90 + TAG_LEN))).not.toThrow();
+
+    const sealed = new Uint8Array(90 + TAG_LEN);
+    lib.sealPacket(keyIv, 1, source, 9, 90, sealed);
+    const openPacket = lib.openPacket as (...args: readonly unknown[]) => boolean;
+    const wrongOpen: readonly (readonly unknown[])[] = [
+      [keyIv.subarray(1), 1, sealed, 9, sealed.length],
+      [keyIv, -1, sealed, 9, sealed.length],
+      [keyIv, 2 ** 53, sealed, 9, sealed.length],
+      [keyIv, 1, sealed, 9, sealed.length + 1], // end past the datagram
+      [keyIv, 1, sealed, 9, 9 + TAG_LEN - 1], // shorter than a tag
+      [keyIv, 1, sealed, sealed.length, sealed.length - 1],
+      [keyIv, 1, Array.from(sealed), 9, sealed.length],
+      [keyIv, 1, sealed, 9],
+    ];
+    for (const args of wrongOpen) expect(openPacket(...args.map((a) => (a === sealed ? sealed.slice() : a)))).toBe(false);
+    expect(lib.openPacket(keyIv, 1, sealed, 9, sealed.length)).toBe(true);
+    expect(sealed.subarray(9, 90)).toEqual(source.subarray(9, 90));
+  });
+
+  it('sealPacket and openPacket are seal and open of the datagram with the nonce IV ⊕ packet number, on both paths, at every packet number', () => {
+    const keyIv = nodeCryptoProvider.randomBytes(44);
+    const [key, iv] = [keyIv.subarray(0, 32), keyIv.subarray(32)];
+    const nonceOf = (pn: number): Uint8Array => {
+      const n = iv.slice();
+      const view = new DataView(n.buffer);
+      view.setUint32(4, view.getUint32(4) ^ Math.floor(pn / 2 ** 32));
+      view.setUint32(8, (view.getUint32(8) ^ pn) >>> 0);
+      return n;
+    };
+    for (const pn of [0, 1, 255, 256, 2 ** 16 + 3, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 5, 2 ** 40 + 2 ** 33 + 77, 2 ** 53 - 1]) {
+      for (const [headerLength, end] of [[7, 7], [9, 9 + 1], [9, 9 + 1400], [0, 64], [9, 9 + 16384]] as const) {
+        const source = nodeCryptoProvider.randomBytes(end + 3);
+        const datagram = new Uint8Array(end + TAG_LEN);
+        lib.sealPacket(keyIv, pn, source, headerLength, end, datagram);
+        const expected = new Uint8Array(end + TAG_LEN);
+        expected.set(source.subarray(0, headerLength));
+        lib.evpSeal(key, nonceOf(pn), source.subarray(0, headerLength), source.subarray(headerLength, end), expected.subarray(headerLength));
+        expect(Buffer.from(datagram).equals(expected), `pn ${pn}, ${headerLength}/${end}`).toBe(true);
+        const copy = datagram.slice();
+        expect(lib.openPacket(keyIv, pn, copy, headerLength, copy.length)).toBe(true);
+        expect(Buffer.from(copy.subarray(0, end)).equals(source.subarray(0, end))).toBe(true);
+        // Another packet number, a flipped header or tag byte: refused, and the body cleared.
+        for (const [forgedPn, at] of [[pn === 0 ? 1 : pn - 1, -1], [pn, 0], [pn, datagram.length - 1]] as const) {
+          const forged = datagram.slice();
+          if (at >= 0 && (at < headerLength || at >= end)) forged[at] = (forged[at] ?? 0) ^ 4;
+          else if (at >= 0) continue;
+          expect(lib.openPacket(keyIv, forgedPn, forged, headerLength, forged.length), `pn ${pn}, forged at ${at}`).toBe(false);
+          expect(forged.subarray(headerLength, end).every((b) => b === 0)).toBe(true);
+        }
+      }
+    }
+  });
+
   it('refuses a packet with any bit of its ciphertext, tag, nonce or associated data flipped, on both paths', () => {
     const sealed = new Uint8Array(PLAINTEXT.length + TAG_LEN);
     lib.seal(KEY, NONCE, AD, PLAINTEXT, sealed);
@@ -193,5 +275,9 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     // The EVP path is held to the vector as well: a runtime whose EVP is broken is not trusted either.
     expect(passesKnownAnswer({ ...lib, evpOpen: () => true })).toBe(false);
     expect(passesKnownAnswer({ ...lib, evpSeal: (...args: Parameters<typeof lib.seal>) => args[4].fill(0) })).toBe(false);
+    // And so is the whole-datagram path: a nonce made wrongly inside it (another number, the high bits lost), or an open that accepts anything.
+    expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn + 1, ...rest) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn % 2 ** 32, ...rest) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, openPacket: () => true })).toBe(false);
   });
 });

@@ -98,7 +98,8 @@ export interface CryptoProvider {
   /**
    * Optional: `keyIv` (the AEAD key, then the IV: {@link KEY_IV_LEN} bytes) prepared for whole
    * datagrams ({@link PacketAead}); kept as given, not copied, as `aeadKey`'s. Without it the
-   * transport seals through {@link aeadKey} with nonces it makes itself.
+   * transport seals through {@link aeadKey} with nonces it makes itself; where present the
+   * transport uses it, not `aeadKey`, so a provider that replaces one replaces or drops both.
    */
   packetAead?(keyIv: Uint8Array): PacketAead;
   /** SHA-256 of the concatenation of `parts`. */

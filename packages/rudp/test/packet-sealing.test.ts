@@ -35,11 +35,11 @@ function seal(p: PacketProtection, pn: number, payload: Uint8Array): Uint8Array 
   return sealDatagram(p, w, pn, scratch);
 }
 
-function open(p: PacketProtection, datagram: Uint8Array): Uint8Array | string {
+function open(p: PacketProtection, datagram: Uint8Array, checkCopies = false): Uint8Array | string {
   const h = new HeaderScratch();
   const drop = parseHeaderInto(datagram, h);
   if (drop !== undefined) return drop;
-  const r = openPayload(p, true, h, h.pn);
+  const r = openPayload(p, true, h, h.pn, checkCopies);
   return typeof r === 'string' ? r : r.slice();
 }
 
@@ -63,6 +63,24 @@ describe.each(packetCipherProviders)('packet sealing through shared scratch buff
       expect(open(server, datagrams[3] as Uint8Array)).toEqual(payloads[3]);
     });
   }
+});
+
+describe.each(packetCipherProviders)('copies of packets already opened (checkCopies): %s', (_, provider) => {
+  it('an authentic copy is a copy, a forged one a replay and a forgery, small and large, and neither opens again', () => {
+    for (const size of [20, 1200]) {
+      const { client, server } = pair(provider);
+      const payload = new Uint8Array(size).fill(size & 0xff);
+      const datagram = seal(client, 3, payload).slice();
+      expect(open(server, datagram.slice(), true)).toEqual(payload);
+      expect(open(server, datagram.slice(), true)).toBe('copy');
+      const forged = datagram.slice();
+      forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
+      const failures = server.counters().authFailures;
+      expect(open(server, forged, true)).toBe('replay');
+      expect(server.counters().authFailures).toBe(failures + 1);
+      expect(open(server, datagram.slice())).toBe('replay');
+    }
+  });
 });
 
 const opensslProvider = packetCipherProviders.find(([, p]) => p.packetAead !== undefined)?.[1];

@@ -272,8 +272,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
         }
       }
-      ctx.replyBudget.evictStale(replyHolder, full, reserve, performance.now());
-      if (finished || conn.closed) return 'closed';
+      // Holders closed for it: their room is taken before anyone else is woken (reply-budget.ts, evictStale).
+      if (ctx.replyBudget.evictStale(replyHolder, full, reserve, large, performance.now()) > 0) continue;
       const left = graceLeft(started, held);
       if (left <= 0) return 'timeout';
       // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction

@@ -33,8 +33,8 @@
  *   connections whose oldest reply has been unacknowledged past a bound
  *   ({@link staleAfter}: a base plus 1 ms per KiB of that reply, time for an
  *   honest client to receive it at 1 MiB/s) and that hold more than it does
- *   (at the server: of a party over its fair share and holding more than the
- *   waiter's party; at a host level: a connection of that host or prefix
+ *   (at the server: of another party holding more than the waiter's party;
+ *   at a host level: a connection of that host or prefix
  *   holding more than the waiting one). Heaviest first, only as many as
  *   free the room it needs, and at most one search per scope every
  *   {@link EVICTION_SCAN_INTERVAL_MS}. Before, the waiter's grace ran out
@@ -113,10 +113,17 @@ export interface ReplyHolder {
   readonly evict: (reason: string) => void;
 }
 
+interface ReplyEntry {
+  readonly bytes: number;
+  readonly at: number;
+  /** Its charge's release (set once the charge is made). */
+  release: () => void;
+}
+
 interface HolderState {
   readonly holder: ReplyHolder;
   /** Its unacknowledged replies (not reservations), oldest first: a Set keeps insertion order. */
-  readonly replies: Set<{ readonly bytes: number; readonly at: number }>;
+  readonly replies: Set<ReplyEntry>;
   bytes: number;
 }
 
@@ -173,8 +180,7 @@ export class ReplyBudget {
   blockedAt(levels: readonly HostLevel[], bytes: number, large: boolean): Blocked | undefined {
     const level = this.wouldOverflow(levels, bytes);
     if (level !== undefined) return { key: level.key, level };
-    const limit = large ? this.total - this.total / SMALL_ROOM_DIVISOR : this.total;
-    if (this.sum + bytes > limit) return { key: SERVER_SCOPE };
+    if (this.sum + bytes > this.serverLimit(large)) return { key: SERVER_SCOPE };
     const party = partyOf(levels);
     if ((this.held.get(party) ?? 0) + bytes > this.fairShare(party)) return { key: SERVER_SCOPE };
     return undefined;
@@ -195,39 +201,38 @@ export class ReplyBudget {
     for (const { key } of levels) this.held.set(key, (this.held.get(key) ?? 0) + bytes);
     this.sum += bytes;
     this.parties.add(partyOf(levels));
-    const entry = reply === undefined ? undefined : { bytes, at: reply.at };
+    const entry: ReplyEntry | undefined = reply === undefined ? undefined : { bytes, at: reply.at, release: () => undefined };
     const state = reply === undefined ? undefined : this.stateOf(reply.holder);
     if (state !== undefined && entry !== undefined) {
-      if (state.replies.size === 0) for (const { key } of levels) this.indexed(key).add(state);
+      if (state.replies.size === 0) for (const { key } of state.holder.levels) this.indexed(key).add(state);
       state.replies.add(entry);
       state.bytes += bytes;
     }
     let done = false;
-    return {
-      bytes,
-      release: () => {
-        if (done) return;
-        done = true;
-        if (state !== undefined && entry !== undefined && state.replies.delete(entry)) {
-          state.bytes -= bytes;
-          // Dropped once empty, so a connection that ended leaves nothing here (its next reply starts a new one).
-          if (state.replies.size === 0) {
-            this.unindex(state);
-            this.states.delete(state.holder);
-          }
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      if (state !== undefined && entry !== undefined && state.replies.delete(entry)) {
+        state.bytes -= bytes;
+        // Dropped once empty, so a connection that ended leaves nothing here (its next reply starts a new one).
+        if (state.replies.size === 0) {
+          this.unindex(state);
+          this.states.delete(state.holder);
         }
-        this.sum -= bytes;
-        for (const { key } of levels) {
-          const n = (this.held.get(key) ?? 0) - bytes;
-          if (n > 0) this.held.set(key, n);
-          else this.held.delete(key);
-          this.wake(key);
-        }
-        const party = partyOf(levels);
-        if (!this.held.has(party)) this.parties.delete(party);
-        this.wake(SERVER_SCOPE);
-      },
+      }
+      this.sum -= bytes;
+      for (const { key } of levels) {
+        const n = (this.held.get(key) ?? 0) - bytes;
+        if (n > 0) this.held.set(key, n);
+        else this.held.delete(key);
+        this.wake(key);
+      }
+      const party = partyOf(levels);
+      if (!this.held.has(party)) this.parties.delete(party);
+      this.wake(SERVER_SCOPE);
     };
+    if (entry !== undefined) entry.release = release;
+    return { bytes, release };
   }
 
   /** Bytes held under `key` (a host or a prefix), or by the server for {@link SERVER_SCOPE}. */
@@ -274,12 +279,17 @@ export class ReplyBudget {
   }
 
   /**
-   * For `waiter`, blocked at `blocked` and needing `need` bytes there: closes
-   * stale holders that hold more than it (see the file's comment), heaviest
-   * first, until what they hold covers `need`. At most one search per scope
+   * For `waiter`, whose reservation of `bytes` ({@link blockedAt}'s `large`)
+   * was refused at `blocked`: closes stale holders that hold more than it
+   * (see the file's comment), heaviest first, until what they hold covers
+   * what is missing there. Nobody is closed for a waiter whose own party is
+   * past its fair share: it is the one to wait. At most one search per scope
    * every {@link EVICTION_SCAN_INTERVAL_MS}. Returns how many were closed.
    */
-  evictStale(waiter: ReplyHolder, blocked: Blocked, need: number, now: number): number {
+  evictStale(waiter: ReplyHolder, blocked: Blocked, bytes: number, large: boolean, now: number): number {
+    const need =
+      blocked.key === SERVER_SCOPE ? this.sum + bytes - this.serverLimit(large) : (this.held.get(blocked.key) ?? 0) + bytes - this.perHost * (blocked.level?.multiple ?? 1);
+    if (need <= 0) return 0;
     const last = this.lastScan.get(blocked.key);
     if (last !== undefined && now - last < EVICTION_SCAN_INTERVAL_MS) return 0;
     this.lastScan.set(blocked.key, now);
@@ -294,8 +304,10 @@ export class ReplyBudget {
       const party = partyOf(s.holder.levels);
       const partyHeld = this.held.get(party) ?? 0;
       if (blocked.key === SERVER_SCOPE) {
-        // Another party's, over its fair share and heavier than the waiter's: a waiter never closes a lighter party.
-        if (party === waiterParty || partyHeld <= waiterPartyHeld || partyHeld <= this.fairShare(party)) continue;
+        // Another party's, and heavier than the waiter's: a waiter never closes a lighter party, so a host that
+        // keeps many replies unacknowledged cannot close an honest one that holds less. Not "over its fair share"
+        // too: at the share's floor (`minShare`) a botnet of hosts each within it would never be closed.
+        if (party === waiterParty || partyHeld <= waiterPartyHeld) continue;
       } else if (s.bytes <= own) continue;
       candidates.push({ state: s, party: partyHeld });
     }
@@ -307,9 +319,21 @@ export class ReplyBudget {
       victims.push(c.state);
       freed += c.state.bytes;
     }
-    // Closed after the search: a close releases charges, which changes what is searched.
-    for (const v of victims) v.holder.evict(EVICTED_REASON);
+    // Closed after the search: a close releases charges, which changes what is searched. Their bytes are
+    // uncounted here, at once, not at the 'close' a microtask or more later: the waiter checks again before it
+    // yields (client-connection.ts), so the room it made is its own, not the first woken waiter's (a host whose
+    // requests queued first would otherwise take it back). The transport drops the closed connection's
+    // buffers as it reports the close; the charges' own releases then do nothing.
+    for (const v of victims) {
+      for (const r of [...v.replies]) r.release();
+      v.holder.evict(EVICTED_REASON);
+    }
     return victims.length;
+  }
+
+  /** What the server's reservations may fill: all of it for small ones, all but the last {@link SMALL_ROOM_DIVISOR}th for large ones. */
+  private serverLimit(large: boolean): number {
+    return large ? this.total - this.total / SMALL_ROOM_DIVISOR : this.total;
   }
 
   /** When a reply of `bytes` sent at `at` counts as stale. */

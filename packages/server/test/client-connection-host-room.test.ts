@@ -175,7 +175,7 @@ const linesSent = (conn: FakeConnection): string[] => conn.sent.flatMap((m) => (
 it('a request whose grace runs out while it holds nothing stale is answered "Server busy", its connection kept', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
   try {
-    const budget = new ReplyBudget({ perHost: MIB, total: 64 * MIB });
+    const budget = new ReplyBudget(MIB);
     // Filled by a charge that is no connection's reply: nobody to close for the waiter.
     const full = budget.charge(LEVELS, MIB);
     const log: string[] = [];
@@ -202,7 +202,7 @@ it('a request whose grace runs out while it holds nothing stale is answered "Ser
 it('a request waiting for room closes the connection of its host whose reply went unacknowledged past the bound, not itself', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
   try {
-    const budget = new ReplyBudget({ perHost: MIB, total: 64 * MIB });
+    const budget = new ReplyBudget(MIB);
     const log: string[] = [];
     const ctx = contextOf(budget, log);
     // A connection of the host that never acknowledges: its malformed request's reply stays held.

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
-import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder } from './reply-budget.js';
+import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
@@ -258,10 +258,20 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const hostRoom = async (reserve: number, large: boolean): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     // A duration: not the wall clock, which NTP may step (an hour ahead ended every wait at its next wake-up).
     const started = performance.now();
+    // Its place in its party's turn at the server, given up however the wait ends.
+    const ticket = ctx.replyBudget.ticket();
+    try {
+      return await waitForRoom(reserve, large, started, ticket);
+    } finally {
+      ticket.done();
+    }
+  };
+
+  const waitForRoom = async (reserve: number, large: boolean, started: number, ticket: RoomTicket): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     let logged = false;
     for (;;) {
       if (finished || conn.closed) return 'closed';
-      const full = ctx.replyBudget.tryReserve(levels, reserve, large);
+      const full = ctx.replyBudget.tryReserve(levels, reserve, large, ticket);
       if (!('key' in full)) return full;
       const held = ctx.replyBudget.bytesOf(full.key);
       if (!logged) {
@@ -281,7 +291,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       let onClose: (() => void) | undefined;
       const woken = await within(
         Promise.race([
-          ctx.replyBudget.released(full.key).then(() => 'released' as const),
+          ctx.replyBudget.released(full.wakeKey ?? full.key).then(() => 'released' as const),
           // Its connection ended: nothing left to wait for.
           new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
         ]),

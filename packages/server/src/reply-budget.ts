@@ -104,12 +104,33 @@ export interface Blocked {
   readonly key: string;
   /** The host level, when it is one. */
   readonly level?: HostLevel;
+  /** What to wait on with {@link ReplyBudget.released}, when not `key`: the party's own releases, or its turn in the queue. */
+  readonly wakeKey?: string;
+}
+
+/** A request's place while it waits for room at the server ({@link ReplyBudget.ticket}). */
+export interface RoomTicket {
+  /** It stopped waiting (it reserved, its connection ended, or it gave up): its party's place is updated. Idempotent. */
+  done(): void;
+}
+
+interface TicketState extends RoomTicket {
+  party: string;
+  bytes: number;
+  waiting: boolean;
+}
+
+/** A party whose large reservations wait for room at the server, by weight (bytes held and asked for), then arrival. */
+interface QueueEntry {
+  readonly party: string;
+  readonly weight: number;
+  readonly seq: number;
 }
 
 /** One connection's replies as the budget tracks them, to say how long its oldest has been unacknowledged and whom to close. */
 export interface ReplyHolder {
   readonly levels: readonly HostLevel[];
-  /** Closes the connection; its charges are then released by the caller (the connection's `close`). */
+  /** Closes the connection (its charges are released by the budget first, and by the caller's `close` again, which does nothing more). */
   readonly evict: (reason: string) => void;
 }
 
@@ -144,6 +165,10 @@ export class ReplyBudget {
   /** Holders with unacknowledged replies under each level key (the coarsest is the party). */
   private readonly holdersByKey = new Map<string, Set<HolderState>>();
   private readonly lastScan = new Map<string, number>();
+  /** Parties whose large reservations wait for room at the server: the first is served first (see {@link tryReserve}). */
+  private readonly queue: QueueEntry[] = [];
+  private readonly waiting = new Map<string, Set<TicketState>>();
+  private seq = 0;
   // Per key, not one for all: a release wakes only who waits on that host or prefix, so the acknowledgements of
   // every other host do not make each waiter check again.
   private readonly wakes = new Map<string, { readonly promise: Promise<void>; readonly resolve: () => void }>();
@@ -186,9 +211,98 @@ export class ReplyBudget {
     return undefined;
   }
 
-  /** All or nothing: charges `bytes` at every host level and the server if they fit there ({@link blockedAt}), else says where not. */
-  tryReserve(levels: readonly HostLevel[], bytes: number, large = false): ReplyCharge | Blocked {
-    return this.blockedAt(levels, bytes, large) ?? this.charge(levels, bytes);
+  /**
+   * All or nothing: charges `bytes` at every host level and the server if
+   * they fit there ({@link blockedAt}), else says where not. A large
+   * reservation also waits for its party's turn: while large ones of several
+   * parties wait for room at the server, the party holding and asking for
+   * least goes first (`ticket` keeps its place; without one it only never
+   * overtakes), so a host whose many silent connections queued requests
+   * before an honest client's does not take every room freed before it.
+   */
+  tryReserve(levels: readonly HostLevel[], bytes: number, large = false, ticket?: RoomTicket): ReplyCharge | Blocked {
+    const t = ticket as TicketState | undefined;
+    const blocked = this.blockedAt(levels, bytes, large);
+    const party = partyOf(levels);
+    if (blocked !== undefined && blocked.key !== SERVER_SCOPE) {
+      // Held back by its own host: not waiting for the server's room meanwhile.
+      if (t !== undefined) this.unqueue(t);
+      return blocked;
+    }
+    if ((this.held.get(party) ?? 0) + bytes > this.fairShare(party)) {
+      // Past its own share: it waits for its party's acknowledgements, and holds no place before others.
+      if (t !== undefined) this.unqueue(t);
+      return { key: SERVER_SCOPE, wakeKey: party };
+    }
+    const head = this.queue[0];
+    if (blocked === undefined && (!large || head === undefined || head.party === party)) {
+      const charge = this.charge(levels, bytes);
+      if (t !== undefined) this.unqueue(t);
+      return charge;
+    }
+    if (!large || t === undefined) return { key: SERVER_SCOPE };
+    if (!t.waiting) {
+      t.waiting = true;
+      t.party = party;
+      t.bytes = bytes;
+      let set = this.waiting.get(party);
+      if (set === undefined) this.waiting.set(party, (set = new Set()));
+      set.add(t);
+      this.place(party);
+    }
+    return { key: SERVER_SCOPE, wakeKey: `${SERVER_SCOPE}${party}` };
+  }
+
+  /** A place for one request in its party's turn at the server; pass it to {@link tryReserve} and call `done` when it stops waiting. */
+  ticket(): RoomTicket {
+    const t: TicketState = { party: '', bytes: 0, waiting: false, done: () => this.unqueue(t) };
+    return t;
+  }
+
+  /** Parties whose large reservations wait for the server's room (0 once none waits: nothing leaks). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private unqueue(t: TicketState): void {
+    if (!t.waiting) return;
+    t.waiting = false;
+    const set = this.waiting.get(t.party);
+    set?.delete(t);
+    if (set?.size === 0) this.waiting.delete(t.party);
+    this.place(t.party);
+  }
+
+  /** Puts `party` where its weight now says (or out, when none of its requests waits); wakes the first if it changed. */
+  private place(party: string): void {
+    const before = this.queue[0];
+    const at = this.queue.findIndex((e) => e.party === party);
+    if (at >= 0) this.queue.splice(at, 1);
+    const set = this.waiting.get(party);
+    if (set !== undefined) {
+      let asked = 0;
+      for (const t of set) asked += t.bytes;
+      const entry = { party, weight: (this.held.get(party) ?? 0) + asked, seq: ++this.seq };
+      // Sorted by weight, then arrival: a binary search for the first entry heavier than it.
+      let lo = 0;
+      let hi = this.queue.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((this.queue[mid] as QueueEntry).weight <= entry.weight) lo = mid + 1;
+        else hi = mid;
+      }
+      this.queue.splice(lo, 0, entry);
+    }
+    if (this.queue[0] !== before) this.wakeHead();
+  }
+
+  /** Wakes the first party's waiting requests once one of them would fit. */
+  private wakeHead(): void {
+    const head = this.queue[0];
+    if (head === undefined) return;
+    let least = Number.POSITIVE_INFINITY;
+    for (const t of this.waiting.get(head.party) ?? []) least = Math.min(least, t.bytes);
+    if (this.sum + least <= this.serverLimit(true)) this.wake(`${SERVER_SCOPE}${head.party}`);
   }
 
   /**
@@ -230,6 +344,7 @@ export class ReplyBudget {
       const party = partyOf(levels);
       if (!this.held.has(party)) this.parties.delete(party);
       this.wake(SERVER_SCOPE);
+      this.wakeHead();
     };
     if (entry !== undefined) entry.release = release;
     return { bytes, release };
@@ -290,13 +405,18 @@ export class ReplyBudget {
     const need =
       blocked.key === SERVER_SCOPE ? this.sum + bytes - this.serverLimit(large) : (this.held.get(blocked.key) ?? 0) + bytes - this.perHost * (blocked.level?.multiple ?? 1);
     if (need <= 0) return 0;
+    const waiterParty = partyOf(waiter.levels);
+    const waiterPartyHeld = this.held.get(waiterParty) ?? 0;
+    if (blocked.key === SERVER_SCOPE) {
+      // A party past its share is the one to wait; a large request not first in turn closes nobody (the first does).
+      if (waiterPartyHeld + bytes > this.fairShare(waiterParty)) return 0;
+      if (large && this.queue.length > 0 && this.queue[0]?.party !== waiterParty) return 0;
+    }
     const last = this.lastScan.get(blocked.key);
     if (last !== undefined && now - last < EVICTION_SCAN_INTERVAL_MS) return 0;
     this.lastScan.set(blocked.key, now);
     if (this.lastScan.size > 4096) for (const [k, t] of this.lastScan) if (now - t >= EVICTION_SCAN_INTERVAL_MS) this.lastScan.delete(k);
     const own = this.states.get(waiter)?.bytes ?? 0;
-    const waiterParty = partyOf(waiter.levels);
-    const waiterPartyHeld = this.held.get(waiterParty) ?? 0;
     const pool = blocked.key === SERVER_SCOPE ? this.allHolders() : (this.holdersByKey.get(blocked.key) ?? new Set<HolderState>());
     const candidates: { readonly state: HolderState; readonly party: number }[] = [];
     for (const s of pool) {

@@ -157,10 +157,11 @@ describe('ReplyBudget: the server-wide budget', () => {
     expect(budget.fairShare('192.0.2.2')).toBe(32 * MiB);
     const b1 = budget.tryReserve(b, 20 * MiB);
     expect(isCharge(b1)).toBe(true);
-    expect(budget.tryReserve(a, MiB)).toEqual({ key: SERVER_SCOPE });
+    // It waits for its own party's acknowledgements.
+    expect(budget.tryReserve(a, MiB)).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
     expect(budget.tryReserve(b, MiB)).toSatisfy(isCharge);
     // B past its 32 MiB share is refused too (and the server is full).
-    expect(budget.tryReserve(b, 12 * MiB)).toEqual({ key: SERVER_SCOPE });
+    expect(budget.tryReserve(b, 12 * MiB)).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.2' });
     // An IPv6 /48 is one party, whatever /64 its connections come from.
     const v6 = [0, 1, 2].map((i) => hostLevelsOf(`[2001:db8:0:${i}::1]:1`));
     expect(partyOf(v6[0] ?? [])).toBe('2001:db8:0::/48');
@@ -170,7 +171,7 @@ describe('ReplyBudget: the server-wide budget', () => {
     // Its second /64 does not get a share of its own: 60 MiB by one party, while the share floor is 8 MiB.
     expect(isCharge(c0) && isCharge(c1)).toBe(true);
     expect(c.tryReserve(hostLevelsOf('192.0.2.3:1'), 3 * MiB)).toSatisfy(isCharge);
-    expect(c.tryReserve(v6[2] ?? [], MiB)).toEqual({ key: SERVER_SCOPE });
+    expect(c.tryReserve(v6[2] ?? [], MiB)).toEqual({ key: SERVER_SCOPE, wakeKey: '2001:db8:0::/48' });
   });
 
   it("a reservation for a large reply leaves the budget's last eighth to small ones", () => {
@@ -198,6 +199,53 @@ describe('ReplyBudget: the server-wide budget', () => {
     big.release();
     await waiting;
     expect(woken).toBe(1);
+  });
+});
+
+describe("ReplyBudget: large reservations wait in their party's turn", () => {
+  it('the party holding and asking for least goes first, whoever asked first', async () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });
+    const full = budget.charge(hostLevelsOf('192.0.2.200:1'), 56 * MiB);
+    // A host's many silent connections ask first: three large requests wait, then an honest client's one.
+    const silent = hostLevelsOf('192.0.2.1:1');
+    const silentTickets = [0, 1, 2].map(() => budget.ticket());
+    for (const t of silentTickets) expect(budget.tryReserve(silent, 8 * MiB, true, t)).toEqual({ key: SERVER_SCOPE, wakeKey: `${SERVER_SCOPE}192.0.2.1` });
+    const honest = hostLevelsOf('192.0.2.50:1');
+    const honestTicket = budget.ticket();
+    expect(budget.tryReserve(honest, 8 * MiB, true, honestTicket)).toEqual({ key: SERVER_SCOPE, wakeKey: `${SERVER_SCOPE}192.0.2.50` });
+    expect(budget.queued).toBe(2);
+    // Room for one is freed; the honest client's turn is woken, not the silent host's.
+    let honestWoken = false;
+    void budget.released(`${SERVER_SCOPE}192.0.2.50`).then(() => (honestWoken = true));
+    full.release();
+    await Promise.resolve();
+    expect(honestWoken).toBe(true);
+    // Whichever checks first, the silent host does not take it.
+    for (const t of silentTickets) expect(budget.tryReserve(silent, 8 * MiB, true, t)).toMatchObject({ key: SERVER_SCOPE });
+    // A small request of the silent host is not held by the turn (small replies have room of their own).
+    const small = budget.tryReserve(silent, 64 * 1024);
+    expect(small).toSatisfy(isCharge);
+    if (isCharge(small)) small.release();
+    const got = budget.tryReserve(honest, 8 * MiB, true, honestTicket);
+    expect(got).toSatisfy(isCharge);
+    honestTicket.done();
+    // Then the silent host's turn: it is the only one waiting.
+    expect(budget.tryReserve(silent, 8 * MiB, true, silentTickets[0])).toSatisfy(isCharge);
+    for (const t of silentTickets) t.done();
+    expect(budget.queued).toBe(0);
+  });
+
+  it('a request without a ticket never overtakes the parties waiting', () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });
+    const full = budget.charge(hostLevelsOf('192.0.2.200:1'), 56 * MiB);
+    const t = budget.ticket();
+    budget.tryReserve(hostLevelsOf('192.0.2.1:1'), 8 * MiB, true, t);
+    full.release();
+    expect(budget.tryReserve(hostLevelsOf('192.0.2.2:1'), 8 * MiB, true)).toEqual({ key: SERVER_SCOPE });
+    t.done();
+    t.done();
+    expect(budget.queued).toBe(0);
+    expect(budget.tryReserve(hostLevelsOf('192.0.2.2:1'), 8 * MiB, true)).toSatisfy(isCharge);
   });
 });
 
@@ -292,7 +340,7 @@ describe('ReplyBudget: the holder goes, not the waiter', () => {
     // 14 MiB free, but 30 + 4 passes its 32 MiB share: it waits, and closes nobody (other is lighter anyway,
     // and the server has room).
     const blocked = budget.tryReserve(heavy.levels, 4 * MiB);
-    expect(blocked).toEqual({ key: SERVER_SCOPE });
+    expect(blocked).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
     if (isCharge(blocked)) throw new Error('unreachable');
     expect(budget.evictStale(heavy, blocked, 4 * MiB, false, 1_000_000)).toBe(0);
     expect(other.evicted).toHaveLength(0);

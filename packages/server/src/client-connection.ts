@@ -273,11 +273,17 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       if (finished || conn.closed) return 'closed';
       const full = ctx.replyBudget.tryReserve(levels, reserve, large, ticket);
       if (!('key' in full)) return full;
-      const held = ctx.replyBudget.bytesOf(full.key);
+      // What its grace grows with: where it waits, or at the server its own party's bytes (all of the server's,
+      // 256 MiB at 64 KB/s, would be over an hour).
+      const held = ctx.replyBudget.bytesOf(full.key === SERVER_SCOPE ? partyKey : full.key);
       if (!logged) {
         logged = true;
         if (full.key === SERVER_SCOPE) {
-          ctx.logFromHost(peerAddress, 'Server reply budget is short', `Server reply budget is short for client host ${host} (${held} bytes unacknowledged in all, ${ctx.replyBudget.bytesOf(partyKey)} by its ${partyKey === host ? 'host' : 'prefix'}), request waits`);
+          ctx.logFromHost(
+            peerAddress,
+            'Server reply budget is short',
+            `Server reply budget is short for client host ${host} (${ctx.replyBudget.bytes} bytes unacknowledged in all, ${held} by its ${partyKey === host ? 'host' : 'prefix'}), request waits`,
+          );
         } else {
           ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
         }

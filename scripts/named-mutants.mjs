@@ -51,8 +51,8 @@ const MUTANTS = [
   { name: '11 next timeout is not the earliest', file: `${core}/connection.ts`, from: 'for (const kind of TIMER_ORDER) t = Math.min(t, this.deadline(kind));', to: 'for (const kind of TIMER_ORDER.slice(1)) t = Math.min(t, this.deadline(kind));', tests: ['timers'] },
   { name: '11b probe expires before loss detection', file: `${core}/timers.ts`, from: '  Timer.LossDetection,\n  Timer.Probe,\n', to: '  Timer.Probe,\n  Timer.LossDetection,\n', tests: ['timers'] },
   { name: '12 heap sift-down picks the larger child', file: `${core}/binary-heap.ts`, from: 'if (this.less(right, child)) {', to: 'if (this.less(child, right)) {', tests: ['binary-heap'] },
-  { name: '12b timer heap pops stale entries', file: `${core}/timer-heap.ts`, from: 'this.current.get(top.key) !== top.at', to: 'this.current.get(top.key) === undefined', tests: ['binary-heap'] },
-  { name: '12c timer heap never rebuilds', file: `${core}/timer-heap.ts`, from: 'if (this.heap.size > 64 && this.heap.size > 4 * this.current.size) this.rebuild();', to: '', tests: ['binary-heap'] },
+  { name: '12b deadline heap: a deadline moved later is not sifted down', file: `${core}/deadline-heap.ts`, from: 'if (deadline < old) this.siftUp(p);\n    else this.siftDown(p);', to: 'if (deadline < old) this.siftUp(p);', tests: ['deadline-heap'] },
+  { name: '12c deadline heap: the entry moved into a deleted place is never sifted up', file: `${core}/deadline-heap.ts`, from: 'if (p > 0 && moved < (this.at[(p - 1) >> 1] as number)) this.siftUp(p);\n    else this.siftDown(p);', to: 'this.siftDown(p);', tests: ['deadline-heap'] },
 ];
 
 const filter = process.argv[2];

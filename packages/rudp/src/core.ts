@@ -14,7 +14,6 @@ export { FixedWindow } from './core/congestion/fixed-window.js';
 export { Bbr, DEFAULT_INITIAL_WINDOW_PACKETS, type BbrOptions } from './core/congestion/bbr.js';
 export { RttEstimator } from './core/recovery/rtt.js';
 export { BinaryHeap, type HeapOrder } from './core/binary-heap.js';
-export { TimerHeap } from './core/timer-heap.js';
 export { DeadlineHeap } from './core/deadline-heap.js';
 export { RangeSet } from './core/receive/range-set.js';
 export { CookieJar, COOKIE_KEY_ROTATION_MS } from './core/cookie.js';

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,13 +97,36 @@ describe.skipIf(!built)(`the packed tarball, installed into an empty project`, (
     expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${pkg.license} License`));
   });
 
-  it('ships no source maps, and no scripts that need the source tree', () => {
+  it('ships a source map beside each script: mappings only, no path of the machine that built it', () => {
+    const dir = join(project, 'node_modules', name, 'dist');
+    const scripts = readdirSync(dir).filter((f) => /\.c?js$/.test(f));
+    expect(scripts.length).toBeGreaterThan(8);
+    for (const f of scripts) {
+      expect(readFileSync(join(dir, f), 'utf8')).toMatch(new RegExp(`//# sourceMappingURL=${f.replace(/\./g, '\\.')}\\.map\\s*$`));
+      const map = JSON.parse(readFileSync(join(dir, `${f}.map`), 'utf8')) as { file?: string; sources: string[]; sourcesContent?: unknown };
+      // Without the sources inside (once for ESM, once for CommonJS): they more than doubled the tarball (tsup.config.ts).
+      expect(map.sourcesContent).toBeUndefined();
+      expect([map.file ?? '', ...map.sources].filter((p) => isAbsolute(p))).toEqual([]);
+    }
+  });
+
+  it('puts a stack trace under --enable-source-maps in the TypeScript source, from ESM and CommonJS', async () => {
+    // The line of src/core/config.ts that throws for an option out of range.
+    const configLines = readFileSync(join(pkgDir, 'src', 'core', 'config.ts'), 'utf8').split('\n');
+    const throwLine = configLines.findIndex((l) => l.includes("throw new RangeError(`rudp: option '${field}' must be")) + 1;
+    expect(throwLine).toBeGreaterThan(0);
+    const bad = `new Endpoint({ random: () => 4, plaintext: true, mtu: 5 })`;
+    writeFileSync(join(project, 'trace.mjs'), `import { Endpoint } from '${name}/core';\ntry { ${bad}; } catch (e) { console.log(e.stack.split('\\n')[1].trim()); }\n`);
+    writeFileSync(join(project, 'trace.cjs'), `const { Endpoint } = require('${name}/core');\ntry { ${bad}; } catch (e) { console.log(e.stack.split('\\n')[1].trim()); }\n`);
+    const frame = new RegExp(`^at checkNumber \\(.*/node_modules/${name}/src/core/config\\.ts:${throwLine}:\\d+\\)$`);
+    expect((await sh(process.execPath, ['--enable-source-maps', 'trace.mjs'], project)).trim()).toMatch(frame);
+    expect((await sh(process.execPath, ['--enable-source-maps', 'trace.cjs'], project)).trim()).toMatch(frame);
+    // Without the flag, Node reads no map: the frame is the bundle's.
+    expect((await sh(process.execPath, ['trace.mjs'], project)).trim()).toMatch(/^at checkNumber \(file:.*\/dist\/chunk-[\w-]+\.js:\d+:\d+\)$/);
+  });
+
+  it('ships no scripts that need the source tree', () => {
     const dir = join(project, 'node_modules', name);
-    const dist = readdirSync(join(dir, 'dist'));
-    // Not shipped (see tsup.config.ts): they were over half the tarball, for a bundle that is not minified.
-    expect(dist.filter((f) => f.endsWith('.map'))).toEqual([]);
-    // Nor pointed to: a sourceMappingURL to a missing file sets off bundlers' and debuggers' warnings.
-    for (const f of dist.filter((f) => /\.c?js$/.test(f))) expect(readFileSync(join(dir, 'dist', f), 'utf8')).not.toContain('sourceMappingURL');
     // build and typecheck need tsup, tsc and src/, which the tarball does not hold (.pnpmfile.cjs drops them when packing).
     const published = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
     expect(published.scripts).toBeUndefined();

@@ -10,7 +10,7 @@ describe('SentQueue', () => {
   it('behaves like an insertion-ordered Map under adds, deletes anywhere and deletes during a walk', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.record({ op: fc.constant('add' as const), gap: fc.integer({ min: 1, max: 3 }) }), fc.record({ op: fc.constant('del' as const), pick: fc.nat() }), fc.record({ op: fc.constant('walk' as const), every: fc.integer({ min: 1, max: 4 }) })), { maxLength: 400 }),
+        fc.array(fc.oneof(fc.record({ op: fc.constant('add' as const), gap: fc.integer({ min: 1, max: 3 }) }), fc.record({ op: fc.constant('del' as const), pick: fc.nat() }), fc.record({ op: fc.constant('walk' as const), every: fc.integer({ min: 1, max: 4 }) })), { maxLength: 400, size: 'max' }),
         (ops) => {
           const q = new SentQueue<P>();
           const m = new Map<number, P>();

@@ -209,7 +209,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
   let finished = false;
-  let lastActive = Date.now();
+  // Durations on the monotonic clock: the wall clock stepped by NTP ended sessions early (ahead) or kept them long (back).
+  let lastActive = performance.now();
   let timer: NodeJS.Timeout | undefined;
 
   const user = (): string | undefined => (state.step === 'authenticated' ? state.session.username : undefined);
@@ -360,7 +361,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const u = user();
     if (u !== undefined && ctx.activity.busy(u)) return armIdle(ctx.idleTimeoutMs);
     const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
-    const left = last + ctx.idleTimeoutMs - Date.now();
+    const left = last + ctx.idleTimeoutMs - performance.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
     if (u !== undefined) ctx.log(`${u} timed out`);
     const ended = state;
@@ -443,10 +444,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       return;
     }
     const request = decoded.right;
-    lastActive = Date.now();
+    lastActive = performance.now();
     let reply: Reply;
     try {
       const run = async (): Promise<Reply> => {
+        // Wall time: the login throttle's windows may be shared by the servers of a database.
         const deps = { store: ctx.store, registry: ctx.registry, connectionKey, accounts: ctx.accounts, peerAddress, now: Date.now() };
         const r = await handleRequest(deps, state, request)();
         state = r.state;
@@ -461,7 +463,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         r.outcome.log.forEach(ctx.log);
         if (r.outcome.kind === 'transfer') {
           const t = r.outcome.transfer;
-          // The keys are derived now, from this connection's session: the token may be redeemed by another server.
+          // The keys are derived now, from this connection's session: the token may be redeemed by another server
+          // (so its expiry is wall time, compared there).
           const token = await ctx.tokens.issue(
             { direction: t.direction, thread: t.thread, incarnation: t.incarnation, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
             sessionExporter(conn),
@@ -481,7 +484,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
     }
-    lastActive = Date.now();
+    lastActive = performance.now();
     // Sent first, outside the optional call: `pacer?.replied(…, send(reply), …)` skips its arguments
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
     const replyBytes = send(reply);

@@ -34,6 +34,7 @@ import { refuseConnection, serveConnection } from './client-connection.js';
 export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -135,6 +136,15 @@ export interface ForumServerOptions {
   readonly replyStaleAfterMs?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
+  /**
+   * Called once the server has stopped by itself because it can no longer
+   * run safely: its data directory's lock was lost (`error.code`
+   * `ERR_DATA_DIR_LOCK_LOST`, the message names what holds it now), so it
+   * refused every write from then on, told its clients, closed its sockets
+   * and let its writes under way finish. The process should exit non-zero.
+   * (The error is also given to `warn` as it is found.)
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** A running forum server. */
@@ -143,7 +153,11 @@ export interface ForumServer {
   readonly identity: ServerIdentity;
   readonly udpPort: number;
   readonly tcpPort: number;
-  /** Stops at once: connections are cut (clients see the server vanish). */
+  /**
+   * Stops at once: connections are cut (clients see the server vanish). A
+   * second stop (`close` or `shutdown`), or one after the server stopped by
+   * itself (`onFatal`), waits for the first.
+   */
   close(): Promise<void>;
   /**
    * Stops politely: every connected client is sent the shutdown notice and its
@@ -243,8 +257,17 @@ interface SharedState {
   readonly uploadSlots: UploadSlots;
   /** See `ServerContext.liveSessions`. */
   readonly liveSessions: Map<string, () => void>;
+  /** Aborted when the server must stop: the data directory's lock was lost (never with PostgreSQL). */
+  readonly lost: AbortSignal | undefined;
   close(): Promise<void>;
 }
+
+/**
+ * How long a closing server waits for its writes under way to finish before
+ * it lets go of the data directory: a write cut short leaves its undo record,
+ * which a server starting then would act on while the write goes on.
+ */
+const WRITES_GRACE_MS = 30_000;
 
 /** `postgres://user@host:port/db`: the URL without its password, for logs. */
 export const redactUrl = (url: string): string => {
@@ -286,6 +309,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       throttles: createPostgresThrottleCounts(store.sql),
       uploadSlots,
       liveSessions,
+      lost: undefined,
       close: async () => {
         await uploadSlots.close();
         await registry.close();
@@ -302,6 +326,15 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   }
   // Expected after a crash, not a fault of the data: the log's line, not a warning.
   if (lock.tookOver !== undefined) options.log(lock.tookOver);
+  // Every write checks the lock first: one that lost it writes nothing more (fenced-store.ts).
+  let writes: ReturnType<typeof fencedStore> | undefined;
+  const letGo = async (): Promise<void> => {
+    const idle = writes?.idle();
+    if (idle !== undefined && (await within(idle, WRITES_GRACE_MS)) === 'timeout') {
+      options.warn(`Warning: writes to ${options.dataDir} still under way after ${WRITES_GRACE_MS / 1000} s; letting go of the directory anyway`);
+    }
+    await lock.release();
+  };
   try {
     const opened = await openFileStore(options.dataDir, {
       threadLimits: threadLimits(options),
@@ -309,10 +342,11 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
     })();
     if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    writes = fencedStore(opened.right, () => lock.held());
     // The name index is kept in this process: right for the data directory (whose names are files, one
     // file on a case-insensitive file system), but several servers sharing a database would each
     // hold a stale copy, so the PostgreSQL store keeps names exact instead.
-    const named = await withNameIdentity(opened.right)();
+    const named = await withNameIdentity(writes.store)();
     if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
     const store = named.right;
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
@@ -325,11 +359,22 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       throttles: memoryThrottleCounts,
       uploadSlots: new UploadsPerUser().slots(),
       liveSessions,
-      close: () => lock.release(),
+      lost: lock.lost,
+      close: letGo,
     };
   } catch (e) {
-    await lock.release();
+    await letGo();
     throw e;
+  }
+};
+
+/** `promise`, or `'timeout'` if `ms` pass first; the timer is cleared either way and keeps no process alive. */
+const within = async <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)).unref())]);
+  } finally {
+    clearTimeout(timer);
   }
 };
 
@@ -484,19 +529,18 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     conn.once('close', () => served--);
     serveConnection(conn, ctx);
   });
-  return {
-    identity,
-    udpPort,
-    tcpPort: transferPort,
-    replyBytesHeld: (address) => replyBudget.bytesOf(hostOf(address)),
-    replyBytesHeldInAll: () => replyBudget.bytes,
-    close: async () => {
+  // One stop, whoever asks first (a signal, a test, the lock lost): a second call waits for it.
+  let stopped: Promise<number> | undefined;
+  const close = (): Promise<void> =>
+    (stopped ??= (async () => {
       await udp.close();
       await tcp.close();
       stopSummaries();
       await state.close();
-    },
-    shutdown: async (graceMs = 2_000) => {
+      return 0;
+    })()).then(() => undefined);
+  const shutdown = (graceMs = 2_000): Promise<number> =>
+    (stopped ??= (async () => {
       const conns = [...udp.connections];
       const notice = encodeServerMessage(shutdownNotice());
       // The notice goes first on each connection; a graceful close delivers it before the CLOSE.
@@ -511,8 +555,27 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       stopSummaries();
       // Last: the closed connections' session releases above ran against it; this also drops any
       // lease of this server still held (in PostgreSQL), so its users may log in elsewhere at once.
+      // With the data directory it waits for the writes under way, then lets go of the lock.
       await state.close();
       return conns.length;
-    },
+    })());
+  const lost = state.lost;
+  const onLost = (): void => {
+    const error = lost?.reason instanceof Error ? lost.reason : new Error(String(lost?.reason));
+    // Said at once: the writes are refused from now on (fenced-store.ts), whatever the stop takes.
+    options.warn(`Error: ${error.message}`);
+    void shutdown().finally(() => options.onFatal?.(error));
+  };
+  // Lost while the server started (its lock checked by a write, or a renewal, since openState): stopped at once.
+  if (lost?.aborted === true) onLost();
+  else lost?.addEventListener('abort', onLost, { once: true });
+  return {
+    identity,
+    udpPort,
+    tcpPort: transferPort,
+    replyBytesHeld: (address) => replyBudget.bytesOf(hostOf(address)),
+    replyBytesHeldInAll: () => replyBudget.bytes,
+    close,
+    shutdown,
   };
 };

@@ -30,6 +30,16 @@ export const DEFAULT_LOG_LIMITS: LogLimits = { burst: 10, perMinute: 10, maxKeys
 /** How often the server writes the summaries of what was suppressed. */
 export const LOG_SUMMARY_INTERVAL_MS = 60_000;
 
+/**
+ * A bucket and its suppression count in one entry, in one table, rather than forum-protocol's
+ * `TokenBuckets` (which the request pacer and the write budget use) beside a map of counts: that
+ * class evicts its least recently taken key silently inside `take`, where this table must write
+ * the evicted pair's summary first (or lose its count); it cannot forget the keys whose bucket is
+ * full again, as `flush` does; and it has one rate per instance, where the levels of one address
+ * earn at 1, 4 and 16 times under one bound of `maxKeys` (three instances: three bounds). Folding
+ * would mean an eviction hook, iteration and per-key rates on `TokenBuckets`, and two maps kept
+ * in step, for one caller. (`now` here is `performance.now()`, so the clock never steps back.)
+ */
 interface Entry {
   /** The level's key: the host, or an IPv6 prefix. */
   readonly host: string;

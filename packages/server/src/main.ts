@@ -4,6 +4,13 @@ import { HELP, parseServerArgs, USAGE } from './args.js';
 import { redactUrl, startForumServer } from './forum-server.js';
 import { loadOrCreateIdentity } from './identity-key.js';
 
+/**
+ * The exit status of a server that stopped because another server took its
+ * data directory over (its lock lost): a supervisor can tell it from a start
+ * refused (1) and a usage error (2).
+ */
+const EXIT_LOCK_LOST = 3;
+
 const main = async (): Promise<number | undefined> => {
   const command = parseServerArgs(process.argv.slice(2), process.env);
   if (command.kind === 'help') {
@@ -29,6 +36,7 @@ const main = async (): Promise<number | undefined> => {
   const { args } = command;
   const dataDir = resolve(args.dataDir);
   let server;
+  let stopping = false;
   try {
     server = await startForumServer({
       port: args.port,
@@ -57,6 +65,12 @@ const main = async (): Promise<number | undefined> => {
       // Log lines quote clients (a malformed request's parse error quotes its bytes): no control character of theirs reaches the operator's terminal or splits a line.
       log: (line) => console.log(terminalText(line)),
       warn: (line) => console.error(terminalText(line)),
+      // Stopped by itself (its data directory's lock lost, said on stderr already): a status of its own.
+      onFatal: () => {
+        stopping = true;
+        console.error(`forum-server: stopped: the data directory lock was lost (exit status ${EXIT_LOCK_LOST})`);
+        process.exit(EXIT_LOCK_LOST);
+      },
     });
   } catch (e) {
     console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);
@@ -66,7 +80,6 @@ const main = async (): Promise<number | undefined> => {
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
-  let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;

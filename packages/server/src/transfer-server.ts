@@ -299,7 +299,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       await sendDownload(deps, channel, g);
     }
   } finally {
-    deps.activity.finish(g.username, Date.now());
+    deps.activity.finish(g.username);
   }
 };
 

@@ -1,10 +1,10 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { mkdir, readdir, readFile, readlink, realpath, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, realpath, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
-import { LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
+import { DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -287,5 +287,215 @@ describe('data directory lock on a file system without hard links', () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(150);
     expect(held.tookOver).toBe(`Took over the data directory lock ${join(dir, LOCK_FILE)}, left by a server killed as it started`);
     await held.release();
+  });
+});
+
+describe('data directory lock: a holder that lost it (fencing)', () => {
+  const { dirs } = cleanupAfterEach();
+  /** A fresh directory and the lock taken on it with `options`. */
+  const heldIn = async (options: Parameters<typeof lockDataDir>[1] = {}): Promise<{ dir: string; lock: string; held: Awaited<ReturnType<typeof lockDataDir>> }> => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    return { dir, lock: join(dir, LOCK_FILE), held: await lockDataDir(dir, options) };
+  };
+  /** Replaces the lock file whole with `text`, as a server taking it over leaves it (renamed into place). */
+  const replaceWith = async (lock: string, text: string): Promise<void> => {
+    await writeFile(`${lock}.new`, text);
+    await rename(`${lock}.new`, lock);
+  };
+  const other = async (): Promise<string> => lockOf(4242, { ...(await currentPlace()), host: 'taker.example' });
+
+  it('a write asks, and the lock taken over meanwhile (no renewal yet: a frozen holder just woken) answers false, naming the new holder; its lock stays', async () => {
+    // A renewal that never comes within the test: the check does not wait for the timer.
+    const { lock, held } = await heldIn({ renewMs: 3_600_000 });
+    expect(await held.held()).toBe(true);
+    expect(held.lost.aborted).toBe(false);
+    const taker = await other();
+    await replaceWith(lock, taker);
+    // Before: nothing checked, and the holder went on writing beside the new one.
+    expect(await held.held()).toBe(false);
+    expect(held.lost.aborted).toBe(true);
+    expect(held.lost.reason).toBeInstanceOf(DataDirLockLostError);
+    expect(held.lost.reason).toMatchObject({
+      code: 'ERR_DATA_DIR_LOCK_LOST',
+      message: `lost the data directory lock ${lock}: it now names forum-server process 4242 on host "taker.example" (boot id ${(await currentPlace()).boot ?? 'unknown'}, pid namespace ${(await currentPlace()).pidns ?? 'unknown'}), which took the directory over; this server stops so that two servers never write the directory`,
+    });
+    // Lost for good, and the new holder's lock is not deleted by the release.
+    await replaceWith(lock, await readFile(lock, 'utf8'));
+    expect(await held.held()).toBe(false);
+    await held.release();
+    expect(await readFile(lock, 'utf8')).toBe(taker);
+  });
+
+  it('the renewal finds the lock taken over without any write, and aborts `lost`', async () => {
+    const { lock, held } = await heldIn({ renewMs: 50 });
+    const aborted = new Promise<unknown>((resolve) => held.lost.addEventListener('abort', () => resolve(held.lost.reason)));
+    await replaceWith(lock, `${GONE}\n`);
+    // Before: the renewal saw another's text and silently stopped renewing.
+    expect(await aborted).toMatchObject({ message: expect.stringContaining(`it now names process ${GONE} (an older forum-server's lock)`) });
+    await held.release();
+    expect(await readFile(lock, 'utf8')).toBe(`${GONE}\n`);
+  });
+
+  it('a lock deleted under its holder is lost, held again until the holder lets go (so no server starts meanwhile), then deleted', async () => {
+    const { dir, lock, held } = await heldIn({ renewMs: 3_600_000 });
+    const mine = await readFile(lock, 'utf8');
+    await unlink(lock);
+    expect(await held.held()).toBe(false);
+    expect(held.lost.reason).toMatchObject({
+      message: `lost the data directory lock ${lock}: the lock file was deleted while this server held it, and another server may have used the directory meanwhile; this server stops so that two servers never write the directory`,
+    });
+    // Its record is back while it stops: a server starting now is refused, not let in beside the writes finishing.
+    expect(await readFile(lock, 'utf8')).toBe(mine);
+    await held.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a holder that lets go as soon as it hears its deleted lock is lost leaves no lock behind', async () => {
+    const { dir, lock, held } = await heldIn({ renewMs: 3_600_000 });
+    let released: Promise<void> | undefined;
+    held.lost.addEventListener('abort', () => (released = held.release()));
+    await unlink(lock);
+    expect(await held.held()).toBe(false);
+    await released;
+    // Before: the loss was told before the lock was created again, the release found no file, and the re-created one stayed.
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an unreadable lock refuses the writes, and is lost once unread for staleMs', async () => {
+    const failing = { on: false };
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+        return nodeLockFs.readFile(path);
+      },
+    };
+    const { held } = await heldIn({ fs, renewMs: 3_600_000, staleMs: 300 });
+    failing.on = true;
+    // Cannot tell: no write goes ahead, but the holder keeps its lock while others cannot judge it stale yet.
+    expect(await held.held()).toBe(false);
+    expect(held.lost.aborted).toBe(false);
+    failing.on = false;
+    expect(await held.held()).toBe(true);
+    failing.on = true;
+    const start = performance.now();
+    await expect.poll(async () => (await held.held(), held.lost.aborted), { interval: 50, timeout: 5_000 }).toBe(true);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(250);
+    expect(held.lost.reason).toMatchObject({ message: expect.stringMatching(/: it could not be read for 0 s \(EIO: i\/o error, read\), and other servers may judge it stale; /) });
+    failing.on = false;
+    await held.release();
+  });
+
+  it('writes asking at once share reads of the lock, and one asking during a read gets the next read, begun after it', async () => {
+    let reads = 0;
+    let during: (() => Promise<void>) | undefined;
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        const text = await nodeLockFs.readFile(path);
+        if (basename(path) === LOCK_FILE) {
+          reads++;
+          const hook = during;
+          during = undefined;
+          await hook?.();
+        }
+        return text;
+      },
+    };
+    const { lock, held } = await heldIn({ fs, renewMs: 3_600_000 });
+    const asked = await Promise.all(Array.from({ length: 20 }, () => held.held()));
+    expect(asked).toEqual(Array.from({ length: 20 }, () => true));
+    // The first read, and one more for all who asked while it ran.
+    expect(reads).toBe(2);
+    // The lock is taken over while a read is under way: that read saw it ours, a write asking meanwhile is refused.
+    const taker = await other();
+    let late: Promise<boolean> | undefined;
+    during = async () => {
+      await replaceWith(lock, taker);
+      late = held.held();
+    };
+    expect(await held.held()).toBe(true);
+    expect(await late).toBe(false);
+    await held.release();
+  });
+
+  it('a released lock answers false: nothing is written after the server let go', async () => {
+    const { held } = await heldIn();
+    await held.release();
+    expect(await held.held()).toBe(false);
+    expect(held.lost.aborted).toBe(false);
+  });
+});
+
+describe('data directory lock: a takeover guard left behind', () => {
+  const { dirs } = cleanupAfterEach();
+  /** A directory with a stale lock (its process gone) and a takeover guard holding `guard`, last modified `ageMs` ago. */
+  const guarded = async (guard: string, ageMs: number): Promise<{ dir: string; lock: string; guardPath: string }> => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const lock = join(dir, LOCK_FILE);
+    await writeFile(lock, lockOf(GONE, await currentPlace()));
+    const guardPath = `${lock}.takeover`;
+    await writeFile(guardPath, guard);
+    const at = new Date(Date.now() - ageMs);
+    await utimes(guardPath, at, at);
+    return { dir, lock, guardPath };
+  };
+
+  it('a guard whose process is gone (a takeover killed mid-way) is removed and the lock taken over, the log naming both', async () => {
+    const { dir, lock, guardPath } = await guarded(lockOf(GONE - 1, await currentPlace()), 0);
+    const taken = await lockDataDir(dir);
+    expect(taken.tookOver).toBe(
+      `Took over the data directory lock ${lock}, left by process ${GONE}, which is no longer running (and its takeover guard ${lock}.takeover, left by process ${GONE - 1}, which is no longer running)`,
+    );
+    await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    await taken.release();
+  });
+
+  const oldGuards = [
+    ['another container', { pidns: 'pid:[4026532999]' }, 'process 1 in another container or process-id namespace of this host \\(.*\\), unrenewed for 60 s'],
+    // Before: refused as held by a host that cannot be checked, or waited for as being written, until the attempts ran out.
+    ['another host', { host: 'elsewhere.example', boot: '55555555-5555-5555-5555-555555555555' }, 'a takeover that did not finish within 60 s'],
+    ['a record cut short', undefined, 'a takeover that did not finish within 60 s'],
+  ] as const;
+  for (const [what, place, by] of oldGuards) {
+    it(`a guard of ${what} older than staleMs is removed at once`, async () => {
+      const here = await currentPlace();
+      const { dir, lock, guardPath } = await guarded(place === undefined ? '{"pid":1' : lockOf(1, { ...here, ...place }), 60_000);
+      const start = performance.now();
+      // Before (another host, cut short): every start failed with "could not take …: other servers are starting on it (if none is, delete ….takeover)".
+      const taken = await lockDataDir(dir, { partialGraceMs: 60_000 });
+      expect(performance.now() - start).toBeLessThan(5_000);
+      expect(taken.tookOver).toMatch(new RegExp(`\\(and its takeover guard ${lock.replace(/[.]/g, '\\.')}\\.takeover, left by ${by}\\)$`));
+      await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+      await taken.release();
+    });
+  }
+
+  it("a fresh guard of another container is waited for (its takeover may be under way), and removed once it has been there staleMs", async () => {
+    const here = await currentPlace();
+    const { dir, guardPath } = await guarded(lockOf(1, { ...here, pidns: 'pid:[4026532999]' }), 0);
+    const start = performance.now();
+    // Before: the attempts ran out within a second or two, the start failed, and so did every later one within staleMs.
+    const taken = await lockDataDir(dir, { renewMs: 50, staleMs: 4_000 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(3_900);
+    expect(taken.tookOver).toMatch(/\.takeover, left by process 1 in another container or process-id namespace of this host \(.*\), unrenewed for [45] s\)$/);
+    await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    await taken.release();
+  });
+
+  it("a guard another server removes as its takeover ends is waited for, not removed: that server's lock is then judged", async () => {
+    const here = await currentPlace();
+    const { dir, lock, guardPath } = await guarded(lockOf(process.ppid, here), 0);
+    // The other server (this test's parent process, which runs) finishes its takeover 300 ms later: its lock replaces the stale one.
+    const finish = setTimeout(() => {
+      void writeFile(lock, lockOf(process.ppid, here)).then(() => unlink(guardPath));
+    }, 300);
+    try {
+      await expect(lockDataDir(dir, { staleMs: 10_000 })).rejects.toThrow(`in use by forum-server process ${process.ppid} (${lock})`);
+    } finally {
+      clearTimeout(finish);
+    }
   });
 });

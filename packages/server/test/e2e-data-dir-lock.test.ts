@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, startServer, tempDir } from './forum-processes.js';
@@ -104,6 +105,71 @@ describe('forum-server data directory lock (real processes)', () => {
       ).toHaveLength(1);
     }
   }, 60_000);
+
+  /** What the directory's store finds to put right or warn of as it opens: nothing, for a directory left consistent. */
+  const reopened = async (dir: string): Promise<{ recovered: readonly string[]; warnings: readonly string[]; leftovers: string[] }> => {
+    const opened = await openFileStore(dir)();
+    if (opened._tag === 'Left') throw new Error(opened.left.message);
+    const leftovers = (await readdir(dir)).filter((n) => n.startsWith('.forum-tmp-') || n.startsWith('.forum-intent'));
+    return { recovered: opened.right.recovered ?? [], warnings: opened.right.warnings, leftovers };
+  };
+
+  it('a server whose lock another server took over writes nothing more and stops (status 3), naming the new holder; the directory is left consistent', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    const before = await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'MSG t first', 'XIT']);
+    expect(before.stdout).toContain('Message posted');
+    const thread = await readFile(join(server.dataDir, 't'), 'utf8');
+    // What a server taking the directory over leaves: its own record, renamed into place (here: this test process's, of another host name).
+    const taker = `${JSON.stringify({ pid: process.pid, host: 'taker.example', boot: null, pidns: null, token: 'test' })}\n`;
+    await writeFile(`${lock}.new`, taker);
+    await rename(`${lock}.new`, lock);
+    const after = await runClient(server.port, cwd, ['yoda', 'pw', 'MSG t second', 'XIT']);
+    // Before: the message was written beside the new holder (both servers wrote the directory), and the server ran on.
+    expect(after.stdout).not.toContain('Message posted');
+    expect(await server.exited).toBe(3);
+    expect(server.stderr.text).toContain(
+      `Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example" (boot id unknown, pid namespace unknown), which took the directory over; this server stops so that two servers never write the directory\n`,
+    );
+    expect(server.stderr.text).toMatch(/\nforum-server: stopped: the data directory lock was lost \(exit status 3\)\n$/);
+    expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe(thread);
+    // The new holder's lock is not deleted by the old one's exit.
+    expect(await readFile(lock, 'utf8')).toBe(taker);
+    expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
+  });
+
+  it('a server frozen (SIGSTOP) while another took its directory over notices at its next renewal, without any request, and stops', async () => {
+    const { server } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    server.child.kill('SIGSTOP');
+    try {
+      const taker = `${JSON.stringify({ pid: process.pid, host: 'taker.example', boot: null, pidns: null, token: 'frozen' })}\n`;
+      await writeFile(`${lock}.new`, taker);
+      await rename(`${lock}.new`, lock);
+    } finally {
+      server.child.kill('SIGCONT');
+    }
+    // Its next renewal (every RENEW_MS, 5 s) reads the lock. Before: it ran on for good.
+    const gaveUp = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 8 s'), 8_000).unref());
+    expect(await Promise.race([server.exited, gaveUp])).toBe(3);
+    expect(server.stderr.text).toContain(`Error: lost the data directory lock ${lock}: it now names forum-server process ${process.pid} on host "taker.example"`);
+  });
+
+  it('a server whose lock file was deleted stops too (status 3), holding the lock until it exits, and leaves none', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    await runClient(server.port, cwd, ['yoda', 'pw', 'CRT t', 'XIT']);
+    const thread = await readFile(join(server.dataDir, 't'), 'utf8');
+    await unlink(lock);
+    const after = await runClient(server.port, cwd, ['yoda', 'pw', 'MSG t lost', 'XIT']);
+    // Before: the server wrote on with no lock, and a second server could start beside it.
+    expect(after.stdout).not.toContain('Message posted');
+    expect(await server.exited).toBe(3);
+    expect(server.stderr.text).toContain(`Error: lost the data directory lock ${lock}: the lock file was deleted while this server held it`);
+    expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe(thread);
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
+  });
 
   it('a data directory that is a file is refused as not a directory', async () => {
     const dir = await tempDir('file');

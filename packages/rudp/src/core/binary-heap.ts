@@ -1,7 +1,8 @@
 /**
- * The one binary min-heap of the project: the endpoint's connection timers,
- * the simulator's event queue and the benchmark's peers all order their
- * deadlines with it.
+ * The one binary min-heap of the project: the simulator's event queue, the
+ * resend queue's multisets (min-multiset.ts) and the benchmark's peers order
+ * with it. (The endpoint's connection timers are deadline-heap.ts: indexed,
+ * moved in place.)
  *
  * Ties: among items that compare equal, which comes out first depends on the
  * order of pushes and pops only (never on anything else), so a seeded run is

@@ -1,0 +1,80 @@
+/**
+ * Writes to the data directory only while its lock is this server's. A
+ * server that lost its lock (another took the directory over after judging
+ * it stale) writes from a cache of what the directory held before: each of
+ * its writes could put back what the other server changed. So every write
+ * of the store first checks the lock (one read of the lock file, shared by
+ * the writes asking at once), and is refused once it is lost; the writes
+ * already under way are counted, so the server can let them finish (each
+ * leaves the directory whole, as the file store writes it) before it lets go.
+ */
+import type { ForumStore, IoError } from 'forum-protocol';
+
+/** fp-ts's `TaskEither`, structurally (this package does not depend on fp-ts). */
+type Attempt<L, A> = () => Promise<{ readonly _tag: 'Left'; readonly left: L } | { readonly _tag: 'Right'; readonly right: A }>;
+
+/** The store's error for a write refused because the lock is lost (the client is told the command failed). */
+export const LOCK_LOST_ERROR: IoError = { kind: 'io', message: 'write refused: this server no longer holds the data directory lock' };
+
+/** A store whose writes wait for the lock's check, and a way to wait for those under way. */
+export interface FencedStore {
+  readonly store: ForumStore;
+  /** Resolves once no write is under way (at once if none is). */
+  idle(): Promise<void>;
+}
+
+/**
+ * Wraps `store` so that each write (accounts, threads, messages, an upload's
+ * beginning and its commit) runs only if `held()` answers `true` when the
+ * write is asked for; reads and an upload's abort are not checked.
+ */
+export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): FencedStore => {
+  let running = 0;
+  let wake: (() => void) | undefined;
+  let idle: Promise<void> | undefined;
+  const fenced =
+    <L, A>(write: () => Attempt<L, A>): Attempt<L | IoError, A> =>
+    async () => {
+      running++;
+      try {
+        if (!(await held())) return { _tag: 'Left', left: LOCK_LOST_ERROR };
+        return await write()();
+      } finally {
+        if (--running === 0) {
+          wake?.();
+          wake = undefined;
+          idle = undefined;
+        }
+      }
+    };
+  const fencedStore: ForumStore = {
+    warnings: store.warnings,
+    ...(store.recovered === undefined ? {} : { recovered: store.recovered }),
+    getAccount: (username) => store.getAccount(username),
+    listAccounts: () => store.listAccounts(),
+    ...(store.similarAccount === undefined ? {} : { similarAccount: (username: string) => store.similarAccount?.(username) }),
+    createAccount: (account) => fenced(() => store.createAccount(account)),
+    replaceAccountSecret: (username, secret) => fenced(() => store.replaceAccountSecret(username, secret)),
+    listThreads: () => store.listThreads(),
+    getThread: (title) => store.getThread(title),
+    createThread: (title, creator) => fenced(() => store.createThread(title, creator)),
+    updateThread: (title, update, actor) => fenced(() => store.updateThread(title, update, actor)),
+    appendEntry: (title, entry, guard, actor) => fenced(() => store.appendEntry(title, entry, guard, actor)),
+    changeMessage: (title, n, change, actor) => fenced(() => store.changeMessage(title, n, change, actor)),
+    removeThread: (title, guard) => fenced(() => store.removeThread(title, guard)),
+    checkUpload: (title, filename, uploader) => store.checkUpload(title, filename, uploader),
+    beginUpload: (title, filename, uploader, incarnation) => async () => {
+      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation))();
+      if (begun._tag === 'Left') return begun;
+      const writer = begun.right;
+      // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.
+      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit), abort: writer.abort, stopped: writer.stopped } };
+    },
+    statUpload: (title, filename) => store.statUpload(title, filename),
+    openDownload: (title, filename, incarnation) => store.openDownload(title, filename, incarnation),
+  };
+  return {
+    store: fencedStore,
+    idle: () => (running === 0 ? Promise.resolve() : (idle ??= new Promise<void>((resolve) => (wake = resolve)))),
+  };
+};

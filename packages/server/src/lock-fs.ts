@@ -1,0 +1,37 @@
+/** The file operations of the data-directory lock, and their `node:fs` implementation. */
+import * as nodeFs from 'node:fs/promises';
+
+/** The file operations the lock uses (a seam: tests simulate file systems without hard links). */
+export interface LockFs {
+  readonly link: (existing: string, path: string) => Promise<void>;
+  readonly writeFile: (path: string, data: string, options: { readonly flag: 'wx'; readonly mode: number }) => Promise<void>;
+  readonly readFile: (path: string) => Promise<string>;
+  readonly unlink: (path: string) => Promise<void>;
+  readonly mkdir: (path: string) => Promise<unknown>;
+  readonly realpath: (path: string) => Promise<string>;
+  /** The file's modification time, ms since the epoch. */
+  readonly mtimeMs: (path: string) => Promise<number>;
+  /** Sets the file's modification time to now (the holder's renewal). */
+  readonly touch: (path: string) => Promise<void>;
+}
+
+/**
+ * The lock's operations on `node:fs`, looked up at each call (not bound at import), so a test's module
+ * mock of node:fs/promises reaches them.
+ */
+export const nodeLockFs: LockFs = {
+  link: (existing, path) => nodeFs.link(existing, path),
+  writeFile: (path, data, options) => nodeFs.writeFile(path, data, options),
+  readFile: (path) => nodeFs.readFile(path, 'utf8'),
+  unlink: (path) => nodeFs.unlink(path),
+  mkdir: (path) => nodeFs.mkdir(path, { recursive: true }),
+  realpath: (path) => nodeFs.realpath(path),
+  mtimeMs: async (path) => (await nodeFs.stat(path)).mtimeMs,
+  touch: async (path) => {
+    const now = new Date();
+    await nodeFs.utimes(path, now, now);
+  },
+};
+
+/** The `code` of a thrown error (`ENOENT`, `EPERM`…), if any. */
+export const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;

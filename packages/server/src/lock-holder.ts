@@ -1,0 +1,148 @@
+/**
+ * A data-directory lock as its holder keeps it: renewed, checked before
+ * each write, found lost (another server's record in the file, or no file)
+ * and then refusing every write, and released.
+ */
+import { codeOf, type LockFs } from './lock-fs.js';
+import { holderOf } from './lock-record.js';
+
+/** A lock held on a data directory. */
+export interface DataDirLock {
+  /** For the log: the stale lock this one replaced (a server killed without cleaning up), if any. */
+  readonly tookOver: string | undefined;
+  /**
+   * Aborted once the lock is found lost (another server's record in the
+   * file, the file deleted, or unreadable for `staleMs`): its `reason` is a
+   * {@link DataDirLockLostError} naming what was found. The server must then
+   * write nothing more to the directory and stop.
+   */
+  readonly lost: AbortSignal;
+  /**
+   * Whether the lock is still this holder's now: the lock file is read and
+   * compared (calls made while a read is under way share the next one, which
+   * starts after them). A write to the directory goes ahead only on `true`;
+   * `false` once the lock is lost or released.
+   */
+  held(): Promise<boolean>;
+  /** Gives the directory up (the lock file is deleted if it is still this holder's). */
+  release(): Promise<void>;
+}
+
+/** The error a lost lock's {@link DataDirLock.lost} is aborted with (`code` `ERR_DATA_DIR_LOCK_LOST`). */
+export class DataDirLockLostError extends Error {
+  readonly code = 'ERR_DATA_DIR_LOCK_LOST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirLockLostError';
+  }
+}
+
+/** What {@link holding} needs of the lock's settings and of the code that took it. */
+export interface HolderSettings {
+  readonly fs: LockFs;
+  /** How often the lock's modification time is renewed, ms. */
+  readonly renewMs: number;
+  /** How long an unreadable lock file is held before it counts as lost, ms (others may judge it stale from then). */
+  readonly staleMs: number;
+  /** Creates the lock file holding this holder's record again if the name is free; whether it did. */
+  readonly recreate: () => Promise<boolean>;
+  /** Told when the lock is released (after its file, if still this holder's, is deleted). */
+  readonly onRelease: () => void;
+}
+
+/**
+ * The lock `path`, just created holding `mine`: renewed every
+ * `renewMs` while it is ours, and checked before every write (`held`). Found
+ * holding another's record, it is lost: another server judged it stale (this
+ * one was frozen, its clock jumped, or a container went unrenewed for
+ * `staleMs`) and may already be writing. Found deleted, it is lost too,
+ * though nobody holds it now: another server may have held it meanwhile
+ * (started and stopped while this one was frozen) and changed files this
+ * one's cache still holds the old state of, which its next write would put
+ * back. So it is created again, exclusively, only to keep a server starting
+ * now from opening the directory (whose recovery would undo this one's
+ * writes in flight) while those finish and the holder stops; `release`
+ * deletes it. A file that cannot be read (EIO, EACCES) refuses the writes
+ * meanwhile, and is lost once unread for `staleMs`: others may judge it stale
+ * from then.
+ */
+export const holding = (h: HolderSettings, path: string, mine: string, tookOver: string | undefined): DataDirLock => {
+  const lost = new AbortController();
+  let released = false;
+  // When the file last read as ours, by this process's clock (see STALE_MS): the clock of an unreadable file.
+  let verifiedAt = performance.now();
+  const lose = (why: string): void => {
+    clearInterval(renewal);
+    lost.abort(new DataDirLockLostError(`lost the data directory lock ${path}: ${why}; this server stops so that two servers never write the directory`));
+  };
+  const verify = async (): Promise<boolean> => {
+    if (released || lost.signal.aborted) return false;
+    let text: string | undefined;
+    try {
+      text = await h.fs.readFile(path);
+    } catch (e) {
+      if (codeOf(e) !== 'ENOENT') {
+        const unread = performance.now() - verifiedAt;
+        if (unread >= h.staleMs && !lost.signal.aborted) lose(`it could not be read for ${Math.round(unread / 1000)} s (${e instanceof Error ? e.message : String(e)}), and other servers may judge it stale`);
+        return false;
+      }
+    }
+    if (released || lost.signal.aborted) return false;
+    if (text === mine) {
+      verifiedAt = performance.now();
+      return true;
+    }
+    if (text !== undefined) {
+      lose(`it now names ${holderOf(text)}, which took the directory over`);
+      return false;
+    }
+    // Held again only while this one stops (see above); if another was quicker, it keeps it. Before the
+    // loss is told: the stop it starts ends in `release`, which must find the file to delete it.
+    const again = await h.recreate().catch(() => false);
+    if (released) {
+      // Released meanwhile (a stop under way): not left behind.
+      if (again) await h.fs.unlink(path).catch(() => undefined);
+      return false;
+    }
+    if (!lost.signal.aborted) lose('the lock file was deleted while this server held it, and another server may have used the directory meanwhile');
+    return false;
+  };
+  // Calls during a read share the next one, which starts after them: a write goes ahead only on a read begun after it asked.
+  let current: Promise<boolean> | undefined;
+  let next: Promise<boolean> | undefined;
+  const held = (): Promise<boolean> => {
+    if (current === undefined) {
+      current = verify()
+        .catch(() => false)
+        .finally(() => {
+          current = undefined;
+        });
+      return current;
+    }
+    next ??= current.then(() => {
+      next = undefined;
+      return held();
+    });
+    return next;
+  };
+  // Renewed while it is ours (see STALE_MS); the timer keeps no process alive.
+  const renewal = setInterval(() => {
+    void held().then(async (ours) => {
+      if (ours) await h.fs.touch(path).catch(() => undefined);
+    });
+  }, h.renewMs);
+  renewal.unref();
+  return {
+    tookOver,
+    lost: lost.signal,
+    held,
+    release: async () => {
+      if (released) return;
+      released = true;
+      clearInterval(renewal);
+      // Only our own (and the one held again while stopping): a lock another server took over meanwhile stays.
+      if ((await h.fs.readFile(path).catch(() => '')) === mine) await h.fs.unlink(path).catch(() => undefined);
+      h.onRelease();
+    },
+  };
+};

@@ -1,0 +1,57 @@
+/** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
+import { createMemoryStore } from 'forum-protocol';
+import { describe, expect, it } from 'vitest';
+import { fencedStore, LOCK_LOST_ERROR } from '../src/fenced-store.js';
+
+describe('fenced store', () => {
+  it('every write is refused, and nothing written, once the lock is no longer held; reads go on', async () => {
+    let held = true;
+    let checks = 0;
+    const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] });
+    const { store } = fencedStore(base, async () => {
+      checks++;
+      return held;
+    });
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    const upload = await store.beginUpload('t', 'f', 'yoda')();
+    if (upload._tag === 'Left') throw new Error('upload refused');
+    upload.right.stream.end(Buffer.from('bytes'));
+    expect(checks).toBe(2);
+    held = false;
+    const refused = { _tag: 'Left', left: LOCK_LOST_ERROR };
+    expect(await store.createAccount({ username: 'leia', password: 'pw' })()).toEqual(refused);
+    expect(await store.replaceAccountSecret('yoda', 'other')()).toEqual(refused);
+    expect(await store.createThread('u', 'yoda')()).toEqual(refused);
+    expect(await store.appendEntry('t', { kind: 'message', author: 'yoda', text: 'hi' }, () => ({ _tag: 'Right', right: undefined }))()).toEqual(refused);
+    expect(await store.updateThread('t', (thread) => ({ _tag: 'Right', right: { thread, result: 1 } }))()).toEqual(refused);
+    expect(await store.changeMessage('t', 1, { noMessage: 'none', decide: () => ({ _tag: 'Right', right: { kind: 'delete' } }) })()).toEqual(refused);
+    expect(await store.removeThread('t', () => ({ _tag: 'Right', right: undefined }))()).toEqual(refused);
+    expect(await store.beginUpload('t', 'g', 'yoda')()).toEqual(refused);
+    // An upload begun while the lock was held cannot commit after it is lost: its bytes never reach the directory.
+    expect(await upload.right.commit()).toEqual(refused);
+    await upload.right.abort();
+    // Nothing changed underneath; reads still answer.
+    expect(await base.listAccounts()()).toEqual({ _tag: 'Right', right: ['yoda'] });
+    expect(await store.listThreads()()).toEqual({ _tag: 'Right', right: ['t'] });
+    expect(await store.getThread('t')()).toMatchObject({ _tag: 'Right', right: { _tag: 'Some', value: { title: 't', entries: [] } } });
+    expect(await store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+  });
+
+  it('idle() waits for the writes under way, and resolves at once when there are none', async () => {
+    let answer: ((ours: boolean) => void) | undefined;
+    const { store, idle } = fencedStore(createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] }), () => new Promise<boolean>((resolve) => (answer = resolve)));
+    let idled = false;
+    await idle().then(() => (idled = true));
+    expect(idled).toBe(true);
+    const write = store.createThread('t', 'yoda')();
+    idled = false;
+    const waiting = idle().then(() => (idled = true));
+    // Two turns of the event loop: still under way while its check is.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(idled).toBe(false);
+    answer?.(true);
+    expect(await write).toEqual({ _tag: 'Right', right: true });
+    await waiting;
+    expect(idled).toBe(true);
+  });
+});

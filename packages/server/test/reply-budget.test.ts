@@ -331,6 +331,23 @@ describe('ReplyBudget: the holder goes, not the waiter', () => {
     expect(elsewhere.evicted).toHaveLength(0);
   });
 
+  it('closes no stale holder of a party lighter than the waiting one', () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 8 * MiB, staleAfterMs: STALE });
+    const light = holderAt('192.0.2.1:1');
+    budget.charge(light.levels, 4 * MiB, { holder: light, at: 0 });
+    const fresh = holderAt('192.0.2.3:1');
+    budget.charge(fresh.levels, 46 * MiB, { holder: fresh, at: 1_000_000 });
+    const waiter = holderAt('192.0.2.2:1');
+    budget.charge(waiter.levels, 10 * MiB, { holder: holderAt('192.0.2.2:2'), at: 1_000_000 });
+    // 60 MiB held: the waiter (10 MiB, within its 21 MiB share) lacks 6 MiB for 10 more. Only light's 4 MiB are
+    // stale, and light holds less than the waiter's party: nobody is closed.
+    const blocked = budget.tryReserve(waiter.levels, 10 * MiB);
+    expect(blocked).toEqual({ key: SERVER_SCOPE });
+    if (isCharge(blocked)) throw new Error('unreachable');
+    expect(budget.evictStale(waiter, blocked, 10 * MiB, false, 1_000_001)).toBe(0);
+    expect(light.evicted).toHaveLength(0);
+  });
+
   it('closes nobody for a waiter held back by its own fair share', () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 8 * MiB, staleAfterMs: STALE });
     const other = holderAt('192.0.2.2:1');

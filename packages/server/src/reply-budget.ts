@@ -29,13 +29,9 @@
  *   thread (LST, RDT) may not take the last {@link SMALL_ROOM_DIVISOR}th of
  *   the server budget, so logins, posts and the other one-line replies of
  *   every host still run while silent connections fill the rest with threads.
- * - Turns for large replies: while large reservations of several parties
- *   wait for room, the party holding and asking for least goes first (ties:
- *   first come) and only its requests are woken (O(parties waiting) to
- *   place a party, O(the first party's waiting requests) per release). Without it, the silent
- *   connections of a host that queued RDTs first took each room freed
- *   before an honest client's RDT, which waited 16–17 s instead of 5 s
- *   (32 hosts, `attack/many-hosts-backlog.ts`).
+ * - Turns for large replies (reply-turns.ts): while large reservations of
+ *   several parties wait for room, the party holding and asking for least
+ *   goes first, and only its requests are woken.
  * - The holder goes, not the waiter: a request that waits may close
  *   connections whose oldest reply has been unacknowledged past a bound
  *   ({@link staleAfter}: a base plus 1 ms per KiB of that reply, time for an
@@ -51,6 +47,9 @@
  * {@link ReplyBudget.released}, and eviction calls the holder's `evict`.
  */
 import type { HostLevel } from 'forum-protocol';
+import { ReplyTurns, type RoomTicket } from './reply-turns.js';
+
+export type { RoomTicket } from './reply-turns.js';
 
 /**
  * Default per-host budget, bytes. Four largest replies (`MAX_SERVER_MESSAGE_BYTES`,
@@ -115,25 +114,6 @@ export interface Blocked {
   readonly wakeKey?: string;
 }
 
-/** A request's place while it waits for room at the server ({@link ReplyBudget.ticket}). */
-export interface RoomTicket {
-  /** It stopped waiting (it reserved, its connection ended, or it gave up): its party's place is updated. Idempotent. */
-  done(): void;
-}
-
-interface TicketState extends RoomTicket {
-  party: string;
-  bytes: number;
-  waiting: boolean;
-}
-
-/** A party whose large reservations wait for room at the server, by weight (bytes held and asked for), then arrival. */
-interface QueueEntry {
-  readonly party: string;
-  readonly weight: number;
-  readonly seq: number;
-}
-
 /** One connection's replies as the budget tracks them, to say how long its oldest has been unacknowledged and whom to close. */
 export interface ReplyHolder {
   readonly levels: readonly HostLevel[];
@@ -173,9 +153,10 @@ export class ReplyBudget {
   private readonly holdersByKey = new Map<string, Set<HolderState>>();
   private readonly lastScan = new Map<string, number>();
   /** Parties whose large reservations wait for room at the server: the first is served first (see {@link tryReserve}). */
-  private readonly queue: QueueEntry[] = [];
-  private readonly waiting = new Map<string, Set<TicketState>>();
-  private seq = 0;
+  private readonly turns = new ReplyTurns(
+    (party) => this.held.get(party) ?? 0,
+    () => this.wakeFirst(),
+  );
   // Per key, not one for all: a release wakes only who waits on that host or prefix, so the acknowledgements of
   // every other host do not make each waiter check again.
   private readonly wakes = new Map<string, { readonly promise: Promise<void>; readonly resolve: () => void }>();
@@ -228,88 +209,43 @@ export class ReplyBudget {
    * before an honest client's does not take every room freed before it.
    */
   tryReserve(levels: readonly HostLevel[], bytes: number, large = false, ticket?: RoomTicket): ReplyCharge | Blocked {
-    const t = ticket as TicketState | undefined;
     const blocked = this.blockedAt(levels, bytes, large);
     const party = partyOf(levels);
     if (blocked !== undefined && blocked.key !== SERVER_SCOPE) {
       // Held back by its own host: not waiting for the server's room meanwhile.
-      if (t !== undefined) this.unqueue(t);
+      if (ticket !== undefined) this.turns.leave(ticket);
       return blocked;
     }
     if ((this.held.get(party) ?? 0) + bytes > this.fairShare(party)) {
       // Past its own share: it waits for its party's acknowledgements, and holds no place before others.
-      if (t !== undefined) this.unqueue(t);
+      if (ticket !== undefined) this.turns.leave(ticket);
       return { key: SERVER_SCOPE, wakeKey: party };
     }
-    const head = this.queue[0];
-    if (blocked === undefined && (!large || head === undefined || head.party === party)) {
+    const first = this.turns.first;
+    if (blocked === undefined && (!large || first === undefined || first === party)) {
       const charge = this.charge(levels, bytes);
-      if (t !== undefined) this.unqueue(t);
+      if (ticket !== undefined) this.turns.leave(ticket);
       return charge;
     }
-    if (!large || t === undefined) return { key: SERVER_SCOPE };
-    if (!t.waiting) {
-      t.waiting = true;
-      t.party = party;
-      t.bytes = bytes;
-      let set = this.waiting.get(party);
-      if (set === undefined) this.waiting.set(party, (set = new Set()));
-      set.add(t);
-      this.place(party);
-    }
+    if (!large || ticket === undefined) return { key: SERVER_SCOPE };
+    this.turns.join(ticket, party, bytes);
     return { key: SERVER_SCOPE, wakeKey: `${SERVER_SCOPE}${party}` };
   }
 
   /** A place for one request in its party's turn at the server; pass it to {@link tryReserve} and call `done` when it stops waiting. */
   ticket(): RoomTicket {
-    const t: TicketState = { party: '', bytes: 0, waiting: false, done: () => this.unqueue(t) };
-    return t;
+    return this.turns.ticket();
   }
 
   /** Parties whose large reservations wait for the server's room (0 once none waits: nothing leaks). */
   get queued(): number {
-    return this.queue.length;
-  }
-
-  private unqueue(t: TicketState): void {
-    if (!t.waiting) return;
-    t.waiting = false;
-    const set = this.waiting.get(t.party);
-    set?.delete(t);
-    if (set?.size === 0) this.waiting.delete(t.party);
-    this.place(t.party);
-  }
-
-  /** Puts `party` where its weight now says (or out, when none of its requests waits); wakes the first if it changed. */
-  private place(party: string): void {
-    const before = this.queue[0];
-    const at = this.queue.findIndex((e) => e.party === party);
-    if (at >= 0) this.queue.splice(at, 1);
-    const set = this.waiting.get(party);
-    if (set !== undefined) {
-      let asked = 0;
-      for (const t of set) asked += t.bytes;
-      const entry = { party, weight: (this.held.get(party) ?? 0) + asked, seq: ++this.seq };
-      // Sorted by weight, then arrival: a binary search for the first entry heavier than it.
-      let lo = 0;
-      let hi = this.queue.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((this.queue[mid] as QueueEntry).weight <= entry.weight) lo = mid + 1;
-        else hi = mid;
-      }
-      this.queue.splice(lo, 0, entry);
-    }
-    if (this.queue[0] !== before) this.wakeHead();
+    return this.turns.size;
   }
 
   /** Wakes the first party's waiting requests once one of them would fit. */
-  private wakeHead(): void {
-    const head = this.queue[0];
-    if (head === undefined) return;
-    let least = Number.POSITIVE_INFINITY;
-    for (const t of this.waiting.get(head.party) ?? []) least = Math.min(least, t.bytes);
-    if (this.sum + least <= this.serverLimit(true)) this.wake(`${SERVER_SCOPE}${head.party}`);
+  private wakeFirst(): void {
+    const first = this.turns.first;
+    if (first !== undefined && this.sum + this.turns.firstNeed() <= this.serverLimit(true)) this.wake(`${SERVER_SCOPE}${first}`);
   }
 
   /**
@@ -351,7 +287,7 @@ export class ReplyBudget {
       const party = partyOf(levels);
       if (!this.held.has(party)) this.parties.delete(party);
       this.wake(SERVER_SCOPE);
-      this.wakeHead();
+      this.wakeFirst();
     };
     if (entry !== undefined) entry.release = release;
     return { bytes, release };
@@ -417,7 +353,7 @@ export class ReplyBudget {
     if (blocked.key === SERVER_SCOPE) {
       // A party past its share is the one to wait; a large request not first in turn closes nobody (the first does).
       if (waiterPartyHeld + bytes > this.fairShare(waiterParty)) return 0;
-      if (large && this.queue.length > 0 && this.queue[0]?.party !== waiterParty) return 0;
+      if (large && this.turns.first !== undefined && this.turns.first !== waiterParty) return 0;
     }
     const last = this.lastScan.get(blocked.key);
     if (last !== undefined && now - last < EVICTION_SCAN_INTERVAL_MS) return 0;

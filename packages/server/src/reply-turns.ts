@@ -5,7 +5,7 @@
  * first come). Without turns, whichever waiter woke first took each room
  * freed, so the silent connections of a host that queued RDTs before an
  * honest client's took every room before it: the honest RDT waited 16–17 s
- * instead of 5 s (32 hosts, `attack/many-hosts-backlog.ts`). Placing a party
+ * instead of 5–8 s (32 hosts, `attack/many-hosts-backlog.ts`). Placing a party
  * costs O(parties waiting); finding the first is O(1).
  */
 

@@ -156,6 +156,8 @@ export class ReplyBudget {
   private readonly turns = new ReplyTurns(
     (party) => this.held.get(party) ?? 0,
     () => this.wakeFirst(),
+    // Its turn's wake-up is settled (nobody waits on it now), not kept for a party that may never wait again.
+    (party) => this.settle(`${SERVER_SCOPE}${party}`),
   );
   // Per key, not one for all: a release wakes only who waits on that host or prefix, so the acknowledgements of
   // every other host do not make each waiter check again.
@@ -431,6 +433,18 @@ export class ReplyBudget {
       set?.delete(s);
       if (set?.size === 0) this.holdersByKey.delete(key);
     }
+  }
+
+  /** Settles and forgets the wake-up of `key`, if any. */
+  private settle(key: string): void {
+    const w = this.wakes.get(key);
+    this.wakes.delete(key);
+    w?.resolve();
+  }
+
+  /** How many wake-ups are kept (0 once nobody waits: nothing leaks). */
+  get wakeUps(): number {
+    return this.wakes.size;
   }
 
   private wake(key: string): void {

@@ -34,10 +34,15 @@ export class ReplyTurns {
   private readonly waiting = new Map<string, Set<TicketState>>();
   private seq = 0;
 
-  /** `heldBy`: what a party holds now (its weight besides what it asks); `onFirstChanged`: another party is first. */
+  /**
+   * `heldBy`: what a party holds now (its weight besides what it asks);
+   * `onFirstChanged`: another party is first; `onGone`: none of a party's
+   * requests waits any more (what was kept to wake them can go).
+   */
   constructor(
     private readonly heldBy: (party: string) => number,
     private readonly onFirstChanged: () => void,
+    private readonly onGone: (party: string) => void = () => undefined,
   ) {}
 
   /** A place for one request; call `done` when it stops waiting. */
@@ -86,6 +91,7 @@ export class ReplyTurns {
     set?.delete(t);
     if (set?.size === 0) this.waiting.delete(t.party);
     this.place(t.party);
+    if (!this.waiting.has(t.party)) this.onGone(t.party);
   }
 
   /** Puts `party` where its weight now says (or out, when none of its requests waits). */

@@ -235,6 +235,27 @@ describe("ReplyBudget: large reservations wait in their party's turn", () => {
     expect(budget.queued).toBe(0);
   });
 
+  it("keeps no wake-up for a party that left its turn without being first", () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });
+    const full = budget.charge(hostLevelsOf('192.0.2.200:1'), 56 * MiB);
+    const first = budget.ticket();
+    budget.tryReserve(hostLevelsOf('192.0.2.1:1'), 8 * MiB, true, first);
+    // 1,000 parties wait behind it, each listening for its turn, and give up (their grace ends, their connection goes).
+    for (let i = 0; i < 1_000; i++) {
+      const t = budget.ticket();
+      const blocked = budget.tryReserve(hostLevelsOf(`10.0.${i >> 8}.${i & 255}:1`), 8 * MiB, true, t);
+      if (!('key' in blocked)) throw new Error('expected to wait');
+      void budget.released(blocked.wakeKey ?? blocked.key);
+      t.done();
+    }
+    // Before: one kept per party that waited.
+    expect(budget.wakeUps).toBe(0);
+    first.done();
+    full.release();
+    expect(budget.queued).toBe(0);
+    expect(budget.wakeUps).toBe(0);
+  });
+
   it('a request without a ticket never overtakes the parties waiting', () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });
     const full = budget.charge(hostLevelsOf('192.0.2.200:1'), 56 * MiB);

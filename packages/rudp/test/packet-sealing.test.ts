@@ -9,16 +9,17 @@
 import { describe, expect, it } from 'vitest';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { openPayload, sealDatagram } from '../src/core/packet-sealing.js';
+import type { AeadLimits } from '../src/crypto/aead-limits.js';
 import { PacketProtection } from '../src/crypto/packet-protection.js';
 import { nodeCryptoProvider as crypto } from '../src/node/crypto-provider.js';
 import { HeaderScratch, PacketType, parseHeaderInto } from '../src/wire/packet.js';
 
-const pair = (): { client: PacketProtection; server: PacketProtection } => {
+const pair = (limits?: AeadLimits): { client: PacketProtection; server: PacketProtection } => {
   const c2s = crypto.randomBytes(32);
   const s2c = crypto.randomBytes(32);
   return {
-    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c }),
-    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s }),
+    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
+    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
   };
 };
 
@@ -31,11 +32,11 @@ function seal(p: PacketProtection, pn: number, payload: Uint8Array): Uint8Array 
   return sealDatagram(p, w, pn, scratch);
 }
 
-function open(p: PacketProtection, datagram: Uint8Array): Uint8Array | string {
+function open(p: PacketProtection, datagram: Uint8Array, checkCopies = false): Uint8Array | string {
   const h = new HeaderScratch();
   const drop = parseHeaderInto(datagram, h);
   if (drop !== undefined) return drop;
-  const r = openPayload(p, true, h, h.pn);
+  const r = openPayload(p, true, h, h.pn, checkCopies);
   return typeof r === 'string' ? r : r.slice();
 }
 
@@ -59,4 +60,18 @@ describe('packet sealing through shared scratch buffers', () => {
       expect(open(server, datagrams[3] as Uint8Array)).toEqual(payloads[3]);
     });
   }
+
+  it('checking copies (a server moved to an unvalidated port): an authentic duplicate is a copy, a forged one a forgery that counts to the integrity limit and then closes', () => {
+    const { client, server } = pair({ updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 2 });
+    const payload = new Uint8Array(40).fill(9);
+    const datagram = seal(client, 5, payload);
+    const copy = datagram.slice();
+    const forged = datagram.slice();
+    forged[20] = (forged[20] ?? 0) ^ 1;
+    expect(open(server, datagram.slice(), true)).toEqual(payload);
+    expect(open(server, copy.slice(), false)).toBe('replay');
+    expect(open(server, copy.slice(), true)).toBe('copy');
+    expect(open(server, forged.slice(), true)).toBe('auth');
+    expect(open(server, forged.slice(), true)).toBe('integrity-limit');
+  });
 });

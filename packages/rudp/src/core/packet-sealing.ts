@@ -109,7 +109,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
  * protected; else why it is dropped. `'integrity-limit'`: it failed, and so
  * many forgeries did before it that the connection must close. With
  * `checkCopies`, a duplicate that authenticates is `'copy'` (a replay all
- * the same, but an authentic one: PacketProtection.authenticCopy).
+ * the same, but an authentic one: PacketProtection.authenticCopy), and one
+ * that does not is a forgery like any other (`'auth'`, or `'integrity-limit'`).
  */
 export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number, checkCopies = false): Uint8Array | PacketDrop | 'integrity-limit' | 'copy' {
   const data = h.datagram;
@@ -134,7 +135,10 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
-    if (failure === 'duplicate' && checkCopies) return protection.authenticCopy(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out) ? 'copy' : 'replay';
+    if (failure === 'duplicate' && checkCopies) {
+      const copy = protection.authenticCopy(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out);
+      return copy === 'not-duplicate' ? 'replay' : copy;
+    }
     if (failure === 'duplicate' || failure === 'too-old') return 'replay';
     return failure === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }

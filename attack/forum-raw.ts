@@ -22,8 +22,8 @@ export const startServer = async (dir: string, port: number, tcp: number, extra:
 };
 
 /** A pipelined raw session. */
-export const session = async (port: number, user: string, signal: AbortSignal) => {
-  const conn: RudpConnection = await connect({ port, idleTimeoutMs: 30_000 });
+export const session = async (port: number, user: string, signal: AbortSignal, localAddress?: string) => {
+  const conn: RudpConnection = await connect({ port, idleTimeoutMs: 30_000, ...(localAddress === undefined ? {} : { localAddress }) });
   const waiting = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let id = 0;
   const failAll = (why: string): void => {

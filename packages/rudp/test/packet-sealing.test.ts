@@ -11,18 +11,19 @@
 import { describe, expect, it } from 'vitest';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { openPayload, sealDatagram } from '../src/core/packet-sealing.js';
+import type { AeadLimits } from '../src/crypto/aead-limits.js';
 import { PacketProtection } from '../src/crypto/packet-protection.js';
 import type { CryptoProvider } from '../src/crypto/crypto-provider.js';
 import { nodeCryptoProvider as crypto, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { HeaderScratch, PacketType, parseHeaderInto } from '../src/wire/packet.js';
 
-/** A client and server pair on `provider`, or on `serverProvider` for the server's side. */
-const pair = (provider: CryptoProvider, serverProvider = provider): { client: PacketProtection; server: PacketProtection } => {
+/** A client and server pair on `provider`. */
+const pair = (provider: CryptoProvider, limits?: AeadLimits): { client: PacketProtection; server: PacketProtection } => {
   const c2s = crypto.randomBytes(32);
   const s2c = crypto.randomBytes(32);
   return {
-    client: new PacketProtection(provider, { sendSecret: c2s, receiveSecret: s2c }),
-    server: new PacketProtection(serverProvider, { sendSecret: s2c, receiveSecret: c2s }),
+    client: new PacketProtection(provider, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
+    server: new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
   };
 };
 
@@ -63,10 +64,24 @@ describe.each(packetCipherProviders)('packet sealing through shared scratch buff
       expect(open(server, datagrams[3] as Uint8Array)).toEqual(payloads[3]);
     });
   }
+
+  it('checking copies (a server moved to an unvalidated port): an authentic duplicate is a copy, a forged one a forgery that counts to the integrity limit and then closes', () => {
+    const { client, server } = pair(provider, { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 2 });
+    const payload = new Uint8Array(40).fill(9);
+    const datagram = seal(client, 5, payload);
+    const copy = datagram.slice();
+    const forged = datagram.slice();
+    forged[20] = (forged[20] ?? 0) ^ 1;
+    expect(open(server, datagram.slice(), true)).toEqual(payload);
+    expect(open(server, copy.slice(), false)).toBe('replay');
+    expect(open(server, copy.slice(), true)).toBe('copy');
+    expect(open(server, forged.slice(), true)).toBe('auth');
+    expect(open(server, forged.slice(), true)).toBe('integrity-limit');
+  });
 });
 
 describe.each(packetCipherProviders)('copies of packets already opened (checkCopies): %s', (_, provider) => {
-  it('an authentic copy is a copy, a forged one a replay and a forgery, small and large, and neither opens again', () => {
+  it('an authentic copy is a copy and a forged one a forgery, small and large, and neither opens again', () => {
     for (const size of [20, 1200]) {
       const { client, server } = pair(provider);
       const payload = new Uint8Array(size).fill(size & 0xff);
@@ -76,7 +91,7 @@ describe.each(packetCipherProviders)('copies of packets already opened (checkCop
       const forged = datagram.slice();
       forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
       const failures = server.counters().authFailures;
-      expect(open(server, forged, true)).toBe('replay');
+      expect(open(server, forged, true)).toBe('auth');
       expect(server.counters().authFailures).toBe(failures + 1);
       expect(open(server, datagram.slice())).toBe('replay');
     }

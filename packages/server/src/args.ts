@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
+import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
 export type LoginLimitArgs =
@@ -59,6 +60,8 @@ export interface ServerArgs {
   readonly maxThreadsPerUser: number;
   /** Requests a second per account (per host before login), bursts of twice that (`--request-rate`); 0: no pacing. */
   readonly requestRate: number;
+  /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (forum-server.ts, `defaultMaxReplyBytes`). */
+  readonly maxReplyBytes: number | undefined;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -79,7 +82,7 @@ export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUplo
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--max-reply-bytes N] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -167,6 +170,13 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             twice that; more wait their turn, and a reply
                             counts one more for every 64 KiB it holds
                             (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
+  --max-reply-bytes N       most bytes of replies sent and not yet acknowledged,
+                            all clients together (at least ${MIN_MAX_REPLY_BYTES}); past it
+                            requests wait, those of hosts holding more than a
+                            fair share first, and a connection whose replies
+                            stay unacknowledged while others wait is closed
+                            (default: a quarter of --memory-budget-mib, ${DEFAULT_MAX_REPLY_BYTES / 1024 / 1024} MiB
+                            at its default or without one)
   --help                    show this text
 
 SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
@@ -246,6 +256,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'handshake-rate': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
         'request-rate': { type: 'string' },
+        'max-reply-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       tokens: true,
@@ -359,6 +370,11 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const rateText = values['request-rate'] ?? String(LIMIT_DEFAULTS.requestRate);
   const requestRate = parseCount(rateText, 0);
   if (requestRate === undefined) return { kind: 'error', message: `invalid request rate: ${rateText}` };
+  let maxReplyBytes: number | undefined;
+  if (values['max-reply-bytes'] !== undefined) {
+    maxReplyBytes = parseBytes(values['max-reply-bytes'], MIN_MAX_REPLY_BYTES);
+    if (maxReplyBytes === undefined) return { kind: 'error', message: `invalid max reply bytes (at least ${MIN_MAX_REPLY_BYTES}): ${values['max-reply-bytes']}` };
+  }
 
   return {
     kind: 'run',
@@ -385,6 +401,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       handshakeRate,
       maxThreadsPerUser,
       requestRate,
+      maxReplyBytes,
     },
   };
 };

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
-import type { ReplyBudget, ReplyCharge } from './reply-budget.js';
+import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
@@ -51,7 +51,7 @@ export interface ServerContext {
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
-  /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections. */
+  /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections, and over the server. */
   readonly replyBudget: ReplyBudget;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
@@ -101,6 +101,11 @@ const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
 const SMALL_REPLY_RESERVATION = 64 * 1024;
 /** Commands whose reply may be as large as a message may be. */
 const LARGE_REPLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
+/**
+ * How often a request waiting for room checks again without a release (the
+ * holders it may close for it become stale with time, not with a release).
+ */
+const ROOM_CHECK_MS = 1_000;
 /** What is left, ms, of the grace a peer gets to acknowledge `bytes` held, for a wait that began at `started` (`performance.now()`). */
 const graceLeft = (started: number, bytes: number): number => started + BACKLOG_GRACE_MS + bytes / BACKLOG_BYTES_PER_MS - performance.now();
 
@@ -196,6 +201,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const peerAddress = peerAddressOf(conn);
   const host = hostOf(peerAddress);
   const levels = hostLevelsOf(peerAddress);
+  // What shares the server's reply budget as one: an IPv4 address, an IPv6 /48 (reply-budget.ts).
+  const partyKey = partyOf(levels);
   const waiting = new Set<Queued>();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
@@ -218,10 +225,19 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     for (const c of charges) c.release();
     charges.clear();
   };
+  // This connection as the budget sees it: when its oldest reply has gone unacknowledged too long, a request
+  // waiting for room may close it (the holder goes, not the waiter).
+  const replyHolder: ReplyHolder = {
+    levels,
+    evict: (reason) => {
+      ctx.logFromHost(peerAddress, 'Client is not acknowledging replies', `Client is not acknowledging replies while others wait (${conn.bufferedAmount} bytes held), disconnecting`);
+      conn.destroy(reason);
+    },
+  };
   /** Sends `message`; returns its encoded size. */
   const send = (message: ServerMessage): number => {
     const bytes = encodeServerMessage(message);
-    const charge = ctx.replyBudget.charge(levels, bytes.length + MESSAGE_OVERHEAD);
+    const charge = ctx.replyBudget.charge(levels, bytes.length + MESSAGE_OVERHEAD, { holder: replyHolder, at: performance.now() });
     charges.add(charge);
     // Settles on the acknowledgement, and rejects (caught) when the connection ends: either way released, once.
     const p: Promise<void> = conn.send(bytes).catch(() => undefined);
@@ -235,23 +251,46 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   };
 
   /**
-   * Waits until the host's reply budget (at every level) has room for `reserve` bytes more, and reserves them;
-   * `timeout` if the grace time passed first (as {@link backlogDrained}'s, for the bytes the host holds),
-   * `closed` if the connection ended meanwhile.
+   * Waits until the reply budget has room for `reserve` bytes more at every level of the host and at the server
+   * (`large`: a reply that may be a whole thread), and reserves them; `timeout` if the grace time passed first
+   * (as {@link backlogDrained}'s, for the bytes held where it waits), `closed` if the connection ended meanwhile.
+   * While it waits it may close stale holders heavier than itself (reply-budget.ts, `evictStale`).
    */
-  const hostRoom = async (reserve: number): Promise<ReplyCharge | 'timeout' | 'closed'> => {
+  const hostRoom = async (reserve: number, large: boolean): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     // A duration: not the wall clock, which NTP may step (an hour ahead ended every wait at its next wake-up).
     const started = performance.now();
+    // Its place in its party's turn at the server, given up however the wait ends.
+    const ticket = ctx.replyBudget.ticket();
+    try {
+      return await waitForRoom(reserve, large, started, ticket);
+    } finally {
+      ticket.done();
+    }
+  };
+
+  const waitForRoom = async (reserve: number, large: boolean, started: number, ticket: RoomTicket): Promise<ReplyCharge | 'timeout' | 'closed'> => {
     let logged = false;
     for (;;) {
       if (finished || conn.closed) return 'closed';
-      const full = ctx.replyBudget.wouldOverflow(levels, reserve);
-      if (full === undefined) return ctx.replyBudget.charge(levels, reserve);
-      const held = ctx.replyBudget.bytesOf(full.key);
+      const full = ctx.replyBudget.tryReserve(levels, reserve, large, ticket);
+      if (!('key' in full)) return full;
+      // What its grace grows with: where it waits, or at the server its own party's bytes (all of the server's,
+      // 256 MiB at 64 KB/s, would be over an hour).
+      const held = ctx.replyBudget.bytesOf(full.key === SERVER_SCOPE ? partyKey : full.key);
       if (!logged) {
         logged = true;
-        ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
+        if (full.key === SERVER_SCOPE) {
+          ctx.logFromHost(
+            peerAddress,
+            'Server reply budget is short',
+            `Server reply budget is short for client host ${host} (${ctx.replyBudget.bytes} bytes unacknowledged in all, ${held} by its ${partyKey === host ? 'host' : 'prefix'}), request waits`,
+          );
+        } else {
+          ctx.logFromHost(peerAddress, 'Client host is over its reply budget', `Client host ${full.key} is over its reply budget (${held} bytes unacknowledged), request waits`);
+        }
       }
+      // Holders closed for it: their room is taken before anyone else is woken (reply-budget.ts, evictStale).
+      if (ctx.replyBudget.evictStale(replyHolder, full, reserve, large, performance.now()) > 0) continue;
       const left = graceLeft(started, held);
       if (left <= 0) return 'timeout';
       // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction
@@ -259,15 +298,15 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       let onClose: (() => void) | undefined;
       const woken = await within(
         Promise.race([
-          ctx.replyBudget.released(full.key).then(() => 'released' as const),
+          ctx.replyBudget.released(full.wakeKey ?? full.key).then(() => 'released' as const),
           // Its connection ended: nothing left to wait for.
           new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
         ]),
-        left,
-        'timeout' as const,
+        Math.min(left, ROOM_CHECK_MS),
+        left <= ROOM_CHECK_MS ? ('timeout' as const) : ('check' as const),
       );
       if (onClose !== undefined) conn.off('close', onClose);
-      if (woken !== 'released') return woken;
+      if (woken === 'closed' || woken === 'timeout') return woken;
     }
   };
 
@@ -366,8 +405,14 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // Decoded before its turn at the budget, which depends on what it asks for (and a malformed one is answered in a line).
     const decoded = item.tooLarge === undefined ? decode(bytes) : undefined;
     const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
-    const reservation = await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION);
+    const reservation = await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION, large);
     if (reservation === 'closed') return;
+    if (reservation === 'timeout' && !ctx.replyBudget.isStale(replyHolder, performance.now())) {
+      // Not a holder itself: its request is refused, its connection kept (the holders are the ones closed).
+      const id = decoded?._tag === 'Right' ? decoded.right.id : (item.tooLarge?.id ?? guessId(bytes));
+      send(simpleReply(id, 'error', [`Server busy: too many replies waiting to be acknowledged, try again later`]));
+      return;
+    }
     if (reservation === 'timeout') {
       ctx.logFromHost(
         peerAddress,

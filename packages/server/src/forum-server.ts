@@ -39,7 +39,7 @@ import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
-import { REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
+import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES, REPLY_BUDGET_MEMORY_DIVISOR, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
@@ -125,6 +125,15 @@ export interface ForumServerOptions {
    * requests wait. Default {@link REPLY_BUDGET_PER_HOST}; see reply-budget.ts.
    */
   readonly replyBudgetBytes?: number;
+  /**
+   * Unacknowledged reply bytes all connections of the server may hold
+   * (`--max-reply-bytes`); past it requests wait, those of hosts holding more
+   * than a fair share first. Default {@link defaultMaxReplyBytes} of the memory
+   * budget; see reply-budget.ts.
+   */
+  readonly maxReplyBytes?: number;
+  /** How long a reply may stay unacknowledged (and 1 ms per KiB of it) before a waiting request may close its connection. Tests shorten it. */
+  readonly replyStaleAfterMs?: number;
   readonly log: (line: string) => void;
   readonly warn: (line: string) => void;
   /**
@@ -159,6 +168,8 @@ export interface ForumServer {
   shutdown(graceMs?: number): Promise<number>;
   /** Unacknowledged reply bytes charged to the client host of `address` (`host:port` or a bare address) now, reservations of running requests included. */
   replyBytesHeld(address: string): number;
+  /** The same over every host: what the server-wide budget (`maxReplyBytes`) bounds. */
+  replyBytesHeldInAll(): number;
 }
 
 /**
@@ -194,6 +205,14 @@ export const DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN: number = LIMIT_DEFAULTS.conne
 
 /** Default of {@link ForumServerOptions.requestRate}: far above a person's or a script's pace, and 1.5% of a core per key at most. */
 export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
+
+/**
+ * Default of {@link ForumServerOptions.maxReplyBytes}: a quarter of the
+ * memory budget (256 MiB at the default 1 GiB), or 256 MiB without one, and
+ * never under {@link MIN_MAX_REPLY_BYTES}. See reply-budget.ts.
+ */
+export const defaultMaxReplyBytes = (memoryBudgetBytes: number | undefined): number =>
+  memoryBudgetBytes === undefined ? DEFAULT_MAX_REPLY_BYTES : Math.max(MIN_MAX_REPLY_BYTES, Math.floor(memoryBudgetBytes / REPLY_BUDGET_MEMORY_DIVISOR));
 
 /** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
@@ -383,6 +402,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const replyBudgetBytes = options.replyBudgetBytes ?? REPLY_BUDGET_PER_HOST;
   // A request reserves one largest reply before it runs: a smaller budget would let no request run.
   if (!(replyBudgetBytes >= MAX_SERVER_MESSAGE_BYTES + 256)) throw new RangeError(`replyBudgetBytes must be at least ${MAX_SERVER_MESSAGE_BYTES + 256}, got ${replyBudgetBytes}`);
+  const maxReplyBytes = options.maxReplyBytes ?? defaultMaxReplyBytes(options.memoryBudgetBytes);
+  if (!(maxReplyBytes >= MIN_MAX_REPLY_BYTES)) throw new RangeError(`maxReplyBytes must be at least ${MIN_MAX_REPLY_BYTES}, got ${maxReplyBytes}`);
   // Before anything is opened: a bad value is refused without a store or socket to close.
   checkIdleTimeout(options.idleTimeoutMs);
   const perHost = options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST;
@@ -467,7 +488,11 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     clearInterval(summaries);
     clientLines.flush(performance.now());
   };
-  const replyBudget = new ReplyBudget(replyBudgetBytes);
+  const replyBudget = new ReplyBudget({
+    perHost: replyBudgetBytes,
+    total: maxReplyBytes,
+    ...(options.replyStaleAfterMs === undefined ? {} : { staleAfterMs: options.replyStaleAfterMs }),
+  });
   const ctx = {
     store,
     registry: state.registry,
@@ -549,6 +574,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     udpPort,
     tcpPort: transferPort,
     replyBytesHeld: (address) => replyBudget.bytesOf(hostOf(address)),
+    replyBytesHeldInAll: () => replyBudget.bytes,
     close,
     shutdown,
   };

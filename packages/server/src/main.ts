@@ -61,6 +61,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
       requestRate: args.requestRate,
+      ...(args.maxReplyBytes === undefined ? {} : { maxReplyBytes: args.maxReplyBytes }),
       // Log lines quote clients (a malformed request's parse error quotes its bytes): no control character of theirs reaches the operator's terminal or splits a line.
       log: (line) => console.log(terminalText(line)),
       warn: (line) => console.error(terminalText(line)),

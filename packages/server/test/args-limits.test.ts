@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOGIN_RATE_LIMIT } from 'forum-protocol';
 import { parseServerArgs } from '../src/args.js';
+import { defaultMaxReplyBytes } from '../src/forum-server.js';
+import { MIN_MAX_REPLY_BYTES } from '../src/reply-budget.js';
 
 const run = (argv: readonly string[]) => {
   const c = parseServerArgs(argv);
@@ -22,6 +24,23 @@ describe('server options for resource limits', () => {
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
     expect(a.handshakeRate).toBe(64);
+    // The server-wide reply budget follows the memory budget unless given.
+    expect(a.maxReplyBytes).toBeUndefined();
+  });
+
+  it('--max-reply-bytes: read, and refused under two largest replies', () => {
+    expect(run(['4000', '--max-reply-bytes', '100000000']).maxReplyBytes).toBe(100_000_000);
+    expect(run(['4000', '--max-reply-bytes', String(MIN_MAX_REPLY_BYTES)]).maxReplyBytes).toBe(MIN_MAX_REPLY_BYTES);
+    expect(parseServerArgs(['4000', '--max-reply-bytes', String(MIN_MAX_REPLY_BYTES - 1)])).toEqual({
+      kind: 'error',
+      message: `invalid max reply bytes (at least ${MIN_MAX_REPLY_BYTES}): ${MIN_MAX_REPLY_BYTES - 1}`,
+    });
+    expect(parseServerArgs(['4000', '--max-reply-bytes', '1e9']).kind).toBe('error');
+    // Its default: a quarter of the memory budget, 256 MiB at the default and without one, never under the least.
+    expect(defaultMaxReplyBytes(1024 ** 3)).toBe(256 * 1024 * 1024);
+    expect(defaultMaxReplyBytes(undefined)).toBe(256 * 1024 * 1024);
+    expect(defaultMaxReplyBytes(4 * 1024 ** 3)).toBe(1024 ** 3);
+    expect(defaultMaxReplyBytes(32 * 1024 * 1024)).toBe(MIN_MAX_REPLY_BYTES);
   });
 
   it('login throttle: the defaults are forum-protocol\'s, each count is read, and 0 checks is refused', () => {

@@ -9,11 +9,11 @@
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { encodeRequest, hostLevelsOf } from 'forum-protocol';
+import { decodeServerMessage, encodeRequest, hostLevelsOf, type ServerMessage } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 import { afterEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import { ReplyBudget } from '../src/reply-budget.js';
+import { EVICTED_REASON, ReplyBudget, STALE_AFTER_MS } from '../src/reply-budget.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -26,8 +26,12 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 /** The little of a connection a request that waits for room touches. */
 class FakeConnection extends EventEmitter {
-  readonly remoteAddress = '127.0.0.1';
-  readonly remotePort = 40_000;
+  constructor(
+    readonly remoteAddress = '127.0.0.1',
+    readonly remotePort = 40_000,
+  ) {
+    super();
+  }
   /** Bytes the transport holds unacknowledged, as the test sets them. */
   writableLength = 0;
   readonly bufferedAmount = 0;
@@ -35,13 +39,20 @@ class FakeConnection extends EventEmitter {
   /** Acknowledges the oldest send still held, when {@link holdSends} is on. */
   readonly acks: (() => void)[] = [];
   holdSends = false;
-  send(): Promise<void> {
+  /** What the server sent, decoded. */
+  readonly sent: ServerMessage[] = [];
+  send(bytes: Uint8Array): Promise<void> {
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Right') this.sent.push(m.right);
     if (!this.holdSends) return Promise.resolve();
     return new Promise((resolve) => this.acks.push(resolve));
   }
-  destroy(): void {
+  /** Why it was destroyed. */
+  reason: string | undefined;
+  destroy(reason?: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.reason = reason;
     this.emit('close', { kind: 'local' });
   }
   close(): Promise<void> {
@@ -156,4 +167,77 @@ it("the wall clock stepped forward does not end a wait for the connection's own 
   conn.destroy();
   await turn();
   expect(budget.size).toBe(0);
+});
+
+/** Lines of the replies `conn` was sent. */
+const linesSent = (conn: FakeConnection): string[] => conn.sent.flatMap((m) => (m.type === 'reply' ? m.lines : []));
+
+it('a request whose grace runs out while it holds nothing stale is answered "Server busy", its connection kept', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+  try {
+    const budget = new ReplyBudget(MIB);
+    // Filled by a charge that is no connection's reply: nobody to close for the waiter.
+    const full = budget.charge(LEVELS, MIB);
+    const log: string[] = [];
+    const conn = new FakeConnection();
+    serveConnection(conn as unknown as RudpConnection, contextOf(budget, log));
+    conn.emit('message', Buffer.from(encodeRequest({ id: '7', username: '', cmd: 'username', args: ['alice'] })));
+    // Its grace: 30 s and 1 s per 64 KB held (16 s for the MiB).
+    await vi.advanceTimersByTimeAsync(47_000);
+    // Before: destroyed ('host reply budget not acknowledged') with the holder's bytes still held.
+    expect(conn.closed).toBe(false);
+    expect(conn.sent).toMatchObject([{ type: 'reply', id: '7', status: 'error' }]);
+    expect(linesSent(conn)).toEqual(['Server busy: too many replies waiting to be acknowledged, try again later']);
+    // The next request runs once there is room.
+    full.release();
+    conn.emit('message', Buffer.from('not a request'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(linesSent(conn)).toHaveLength(2);
+    conn.destroy();
+  } finally {
+    vi.useRealTimers();
+  }
+});
+
+it('a request waiting for room closes the connection of its host whose reply went unacknowledged past the bound, not itself', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+  try {
+    const budget = new ReplyBudget(MIB);
+    const log: string[] = [];
+    const ctx = contextOf(budget, log);
+    // A connection of the host that never acknowledges: its malformed request's reply stays held.
+    const silent = new FakeConnection('127.0.0.1', 40_001);
+    silent.holdSends = true;
+    serveConnection(silent as unknown as RudpConnection, ctx);
+    silent.emit('message', Buffer.from('not a request'));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(silent.acks).toHaveLength(1);
+    // The rest of the host's budget is taken (by a charge no connection holds).
+    const rest = budget.charge(LEVELS, MIB - budget.bytesOf('127.0.0.1'));
+    const neighbour = new FakeConnection('127.0.0.1', 40_002);
+    serveConnection(neighbour as unknown as RudpConnection, ctx);
+    neighbour.emit('message', Buffer.from(encodeRequest({ id: '1', username: '', cmd: 'username', args: ['alice'] })));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(log.filter((l) => l.includes('is over its reply budget'))).toHaveLength(1);
+    // Within the bound (5 s and 1 ms per KiB of the reply) the holder stays.
+    await vi.advanceTimersByTimeAsync(STALE_AFTER_MS - 100);
+    expect(silent.closed).toBe(false);
+    // Past it, the waiter's next check closes the holder, not itself (before: nobody, until the waiter's grace
+    // ran out and the waiter was closed).
+    await vi.advanceTimersByTimeAsync(1_200);
+    expect(silent.closed).toBe(true);
+    expect(silent.reason).toBe(EVICTED_REASON);
+    expect(neighbour.closed).toBe(false);
+    expect(log.some((l) => l.startsWith('Client is not acknowledging replies while others wait'))).toBe(true);
+    // The holder's bytes went with it; the waiter still waits for the rest, which is released now.
+    rest.release();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(neighbour.sent).toHaveLength(1);
+    expect(neighbour.closed).toBe(false);
+    neighbour.destroy();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(budget.size).toBe(0);
+  } finally {
+    vi.useRealTimers();
+  }
 });

@@ -18,8 +18,11 @@ export interface OneWayProxy {
   close(): Promise<void>;
 }
 
-/** Starts a proxy on an ephemeral loopback port that forwards to `127.0.0.1:targetPort`, one upstream socket per client. */
-export const startOneWayProxy = async (targetPort: number): Promise<OneWayProxy> => {
+/**
+ * Starts a proxy on an ephemeral loopback port that forwards to `127.0.0.1:targetPort`, one upstream socket per
+ * client, sending from `fromAddress` (another loopback address, such as 127.0.0.7, is another client host to the server).
+ */
+export const startOneWayProxy = async (targetPort: number, fromAddress = '127.0.0.1'): Promise<OneWayProxy> => {
   const front = dgram.createSocket('udp4');
   const upstreams = new Map<string, dgram.Socket>();
   let silenced = false;
@@ -34,7 +37,7 @@ export const startOneWayProxy = async (targetPort: number): Promise<OneWayProxy>
         else front.send(reply, from.port, from.address);
       });
       socket.on('error', () => undefined);
-      socket.bind(0, '127.0.0.1');
+      socket.bind(0, fromAddress);
       upstreams.set(key, socket);
       up = socket;
     }

@@ -116,7 +116,8 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
  * protected; else why it is dropped. `'integrity-limit'`: it failed, and so
  * many forgeries did before it that the connection must close. With
  * `checkCopies`, a duplicate that authenticates is `'copy'` (a replay all
- * the same, but an authentic one: PacketProtection.authenticCopy).
+ * the same, but an authentic one: PacketProtection.authenticCopy), and one
+ * that does not is a forgery like any other (`'auth'`, or `'integrity-limit'`).
  */
 export function openPayload(protection: PacketProtection | undefined, encrypted: boolean, h: HeaderFields, pn: number, checkCopies = false): Uint8Array | PacketDrop | 'integrity-limit' | 'copy' {
   const data = h.datagram;
@@ -152,7 +153,8 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     if (failure === 'duplicate' && checkCopies) {
       // Rare (a copy from the address a migration validates), and refused before anything was written: views cut here, whichever path refused it.
       const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
-      return protection.authenticCopy(headerCopy(data, h.payloadStart), keyPhase, pn, plainView(data, h.payloadStart, length), out) ? 'copy' : 'replay';
+      const copy = protection.authenticCopy(headerCopy(data, h.payloadStart), keyPhase, pn, plainView(data, h.payloadStart, length), out);
+      return copy === 'not-duplicate' ? 'replay' : copy;
     }
     if (failure === 'duplicate' || failure === 'too-old') return 'replay';
     return failure === 'integrity-limit' ? 'integrity-limit' : 'auth';

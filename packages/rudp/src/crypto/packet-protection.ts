@@ -269,19 +269,22 @@ export class PacketProtection {
 
   /**
    * Whether a packet {@link openInto} refused as a `'duplicate'` is
-   * nonetheless authentic: a copy of one already opened, not a forgery
-   * (replays are refused before the tag is checked). Opens it into `out`
-   * without marking anything; a failure counts as a forgery. One AEAD open:
-   * the core asks only while a copy would tell it something (a server
-   * connection that moved to a client's new port it has not validated).
+   * nonetheless authentic (`'copy'`): a copy of one already opened, not a
+   * forgery (replays are refused before the tag is checked). Opens it into
+   * `out` without marking anything. A duplicate that fails is a forgery
+   * (`'auth'`, counted), and `'integrity-limit'` once forgeries reach the
+   * limit, as {@link openInto} says it: each is a tag check an attacker
+   * chose, so the connection must close there as for any other. One AEAD
+   * open: the core asks only while a copy would tell it something (a
+   * server connection that moved to a client's new port it has not
+   * validated). `'not-duplicate'`: the number was not a duplicate.
    */
-  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    if (this.window.check(pn) !== 'duplicate' || ciphertext.length < TAG_LEN) return false;
+  authenticCopy(header: Uint8Array, keyPhase: KeyPhase, pn: number, ciphertext: Uint8Array, out: Uint8Array): 'copy' | 'auth' | 'integrity-limit' | 'not-duplicate' {
+    if (this.window.check(pn) !== 'duplicate') return 'not-duplicate';
     const current = keyPhase === (this.recvGen & 1);
     const gen = current ? this.recvCurrent : pn < this.recvPhaseStart ? this.recvPrevious : undefined;
-    if (gen !== undefined && gen.openInto(header, pn, ciphertext, out)) return true;
-    this.failed('auth');
-    return false;
+    if (ciphertext.length >= TAG_LEN && gen !== undefined && gen.openInto(header, pn, ciphertext, out)) return 'copy';
+    return this.failed('auth') === 'integrity-limit' ? 'integrity-limit' : 'auth';
   }
 
   /**

@@ -167,18 +167,31 @@ for (const way of ways) {
       const w = send(client, 7, 'raced');
       const out = () => new Uint8Array(w.body.length - 16);
       // Not seen yet: not a duplicate, so no copy (and not marked: it opens after).
-      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(false);
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('not-duplicate');
       expect(text(receive(server, w))).toBe('raced');
-      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(true);
-      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe(true);
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
       // The same number with a broken tag: a forgery, counted as one.
       const forged = w.body.slice();
       forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
-      expect(server.authenticCopy(w.header, w.phase, w.pn, forged, out())).toBe(false);
-      expect(server.authenticCopy(w.header, w.phase === 0 ? 1 : 0, w.pn, w.body, out())).toBe(false);
+      expect(server.authenticCopy(w.header, w.phase, w.pn, forged, out())).toBe('auth');
+      expect(server.authenticCopy(w.header, w.phase === 0 ? 1 : 0, w.pn, w.body, out())).toBe('auth');
       expect(server.counters().authFailures).toBe(2);
       // Still a replay to open.
       expect(receive(server, w)).toEqual({ ok: false, reason: 'duplicate' });
+    });
+
+    it('authenticCopy: forged duplicates reach the integrity limit as any forgeries do (a tag check each), so the connection closes there', () => {
+      const limits: AeadLimits = { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 3 };
+      const { client, server } = pair(limits);
+      const w = send(client, 7, 'raced');
+      expect(text(receive(server, w))).toBe('raced');
+      const forged = w.body.slice();
+      forged[0] = (forged[0] as number) ^ 1;
+      const out = new Uint8Array(w.body.length - 16);
+      const short = w.body.subarray(0, 15);
+      expect([server.authenticCopy(w.header, w.phase, w.pn, forged, out), server.authenticCopy(w.header, w.phase, w.pn, short, out), server.authenticCopy(w.header, w.phase, w.pn, forged, out)]).toEqual(['auth', 'auth', 'integrity-limit']);
+      expect(server.counters().authFailures).toBe(3);
     });
 
     it('updates keys before the limit, the peer follows, and late packets of the old phase still open', () => {

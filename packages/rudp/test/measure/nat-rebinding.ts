@@ -11,32 +11,10 @@
  * how many it sent there after the first datagram from the new port came, and
  * how much later the transfer ended than the same seed without a rebinding. The figures in packages/rudp/README.md come from it.
  */
-import type { Endpoint } from '../../src/core/endpoint.js';
-import type { PeerAddress } from '../../src/core/sans-io.js';
 import { CLIENT, SERVER, makePair, messagesOf } from '../helpers/pair.js';
+import { REBOUND, messages, recordSends } from '../helpers/rebinding.js';
 
-const REBOUND = '10.0.0.1:6000';
 const COUNT = 150;
-
-function messages(count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, i) => {
-    const m = new Uint8Array(1 + ((i * 797) % 6000));
-    m.fill(i & 0xff);
-    m[0] = i >> 8;
-    return m;
-  });
-}
-
-function recordSends(endpoint: Endpoint): { readonly to: PeerAddress; readonly at: number; readonly size: number }[] {
-  const sends: { to: PeerAddress; at: number; size: number }[] = [];
-  const poll = endpoint.pollTransmit.bind(endpoint);
-  endpoint.pollTransmit = (now) => {
-    const t = poll(now);
-    if (t !== undefined) sends.push({ to: t.to, at: now, size: t.data.length });
-    return t;
-  };
-  return sends;
-}
 
 /** One run; `rebind` whether the client's port changes 400 ms in. */
 function run(seed: number, rebind: boolean) {

@@ -92,7 +92,7 @@ export interface ReplyBudgetLimits {
   readonly perHost: number;
   /** All unacknowledged reply bytes of the server. Default {@link DEFAULT_MAX_REPLY_BYTES}. */
   readonly total?: number;
-  /** The least fair share of a party (default 16 MiB, two largest replies; never more than `total`). */
+  /** The least fair share of a party (default {@link MIN_MAX_REPLY_BYTES}, two largest reservations; never more than `total`). */
   readonly minShare?: number;
   /** How long a reply may stay unacknowledged, besides 1 ms per KiB of it, before its connection may be closed for a waiter. Default {@link STALE_AFTER_MS}. */
   readonly staleAfterMs?: number;
@@ -172,7 +172,9 @@ export class ReplyBudget {
     if (!(total > 0)) throw new RangeError(`server reply budget must be positive, got ${total}`);
     this.perHost = l.perHost;
     this.total = total;
-    this.minShare = Math.min(total, l.minShare ?? 16 * 1024 * 1024);
+    // Two largest reservations (8 MiB and 256 each), not 16 MiB flat: at 16 MiB a party at the floor could never
+    // hold one largest reply while its next LST or RDT reserved another.
+    this.minShare = Math.min(total, l.minShare ?? MIN_MAX_REPLY_BYTES);
     this.staleAfterMs = l.staleAfterMs ?? STALE_AFTER_MS;
   }
 

@@ -174,6 +174,18 @@ describe('ReplyBudget: the server-wide budget', () => {
     expect(c.tryReserve(v6[2] ?? [], MiB)).toEqual({ key: SERVER_SCOPE, wakeKey: '2001:db8:0::/48' });
   });
 
+  it('the least share holds two largest reservations', () => {
+    // The defaults, and 32 parties holding: the share is at its floor.
+    const budget = new ReplyBudget({ perHost: 32 * MiB });
+    for (let i = 0; i < 31; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 1024);
+    const largest = 8 * MiB + 256;
+    const a = hostLevelsOf('192.0.2.1:1');
+    expect(budget.tryReserve(a, largest, true)).toSatisfy(isCharge);
+    // Before: refused (16 MiB flat is 512 bytes short of two), so a party at the floor ran one LST/RDT at a time.
+    expect(budget.tryReserve(a, largest, true)).toSatisfy(isCharge);
+    expect(budget.tryReserve(a, 1024)).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
+  });
+
   it("a reservation for a large reply leaves the budget's last eighth to small ones", () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 64 * MiB });
     const a = hostLevelsOf('192.0.2.1:1');

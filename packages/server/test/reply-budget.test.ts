@@ -268,6 +268,36 @@ describe("ReplyBudget: large reservations wait in their party's turn", () => {
     expect(budget.wakeUps).toBe(0);
   });
 
+  it('a first party held back by its own share or its host budget gives up its turn, and closes nobody at the server meanwhile', () => {
+    for (const by of ['share', 'host'] as const) {
+      const budget = new ReplyBudget({ perHost: by === 'host' ? 20 * MiB : 64 * MiB, total: 64 * MiB, minShare: 20 * MiB, staleAfterMs: 5_000 });
+      const filler = holderAt('192.0.2.200:1');
+      const full = budget.charge(filler.levels, 56 * MiB, { holder: filler, at: 0 });
+      const light = hostLevelsOf('192.0.2.1:1');
+      const lightTicket = budget.ticket();
+      expect(budget.tryReserve(light, 8 * MiB, true, lightTicket)).toMatchObject({ key: SERVER_SCOPE });
+      const other = hostLevelsOf('192.0.2.2:1');
+      const otherTicket = budget.ticket();
+      budget.tryReserve(other, 8 * MiB, true, otherTicket);
+      // Not first: a large waiter closes nobody at the server, however stale the filler is.
+      expect(budget.evictStale(holderAt('192.0.2.2:1'), { key: SERVER_SCOPE }, 8 * MiB, true, 200_000)).toBe(0);
+      expect(filler.evicted).toHaveLength(0);
+      full.release();
+      // The first party now holds 16 MiB of its own: past its 21.3 MiB share (three parties hold), or its 20 MiB
+      // host budget, with 8 more.
+      const own = budget.charge(light, 16 * MiB);
+      const smalls = [other, hostLevelsOf('192.0.2.3:1')].map((l) => budget.charge(l, 1024));
+      expect(budget.tryReserve(light, 8 * MiB, true, lightTicket)).toMatchObject(by === 'share' ? { key: SERVER_SCOPE, wakeKey: '192.0.2.1' } : { key: '192.0.2.1' });
+      // It left its turn: the next party is served (before: held back behind a party that could not go).
+      expect(budget.queued).toBe(1);
+      expect(budget.tryReserve(other, 8 * MiB, true, otherTicket)).toSatisfy(isCharge);
+      lightTicket.done();
+      otherTicket.done();
+      own.release();
+      smalls.forEach((c) => c.release());
+    }
+  });
+
   it('a request without a ticket never overtakes the parties waiting', () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });
     const full = budget.charge(hostLevelsOf('192.0.2.200:1'), 56 * MiB);

@@ -37,8 +37,9 @@
  *   ({@link staleAfter}: a base plus 1 ms per KiB of that reply, time for an
  *   honest client to receive it at 1 MiB/s) and that hold more than it does
  *   (at the server: of another party holding more than the waiter's party;
- *   at a host level: a connection of that host or prefix
- *   holding more than the waiting one). Heaviest first, only as many as
+ *   at a host level, or in its own party when that party is past its
+ *   fair share: a connection of that host, prefix or party holding more
+ *   than the waiting one). Heaviest first, only as many as
  *   free the room it needs, and at most one search per scope every
  *   {@link EVICTION_SCAN_INTERVAL_MS}. Before, the waiter's grace ran out
  *   and the waiter was closed while the silent holders stayed.
@@ -91,7 +92,7 @@ export interface ReplyBudgetLimits {
   readonly perHost: number;
   /** All unacknowledged reply bytes of the server. Default {@link DEFAULT_MAX_REPLY_BYTES}. */
   readonly total?: number;
-  /** The least fair share of a party (default 16 MiB, two largest replies; never more than `total`). */
+  /** The least fair share of a party (default {@link MIN_MAX_REPLY_BYTES}, two largest reservations; never more than `total`). */
   readonly minShare?: number;
   /** How long a reply may stay unacknowledged, besides 1 ms per KiB of it, before its connection may be closed for a waiter. Default {@link STALE_AFTER_MS}. */
   readonly staleAfterMs?: number;
@@ -171,7 +172,9 @@ export class ReplyBudget {
     if (!(total > 0)) throw new RangeError(`server reply budget must be positive, got ${total}`);
     this.perHost = l.perHost;
     this.total = total;
-    this.minShare = Math.min(total, l.minShare ?? 16 * 1024 * 1024);
+    // Two largest reservations (8 MiB and 256 each), not 16 MiB flat: at 16 MiB a party at the floor could never
+    // hold one largest reply while its next LST or RDT reserved another.
+    this.minShare = Math.min(total, l.minShare ?? MIN_MAX_REPLY_BYTES);
     this.staleAfterMs = l.staleAfterMs ?? STALE_AFTER_MS;
   }
 
@@ -342,33 +345,42 @@ export class ReplyBudget {
    * For `waiter`, whose reservation of `bytes` ({@link blockedAt}'s `large`)
    * was refused at `blocked`: closes stale holders that hold more than it
    * (see the file's comment), heaviest first, until what they hold covers
-   * what is missing there. Nobody is closed for a waiter whose own party is
-   * past its fair share: it is the one to wait. At most one search per scope
+   * what is missing there. A waiter whose own party is past its fair share
+   * closes no other party's: it is the one to wait, for its own party, whose
+   * stale connections holding more than it may go (as at a host level: the
+   * party is the host's coarsest level). At most one search per scope
    * every {@link EVICTION_SCAN_INTERVAL_MS}. Returns how many were closed.
    */
   evictStale(waiter: ReplyHolder, blocked: Blocked, bytes: number, large: boolean, now: number): number {
-    const need =
-      blocked.key === SERVER_SCOPE ? this.sum + bytes - this.serverLimit(large) : (this.held.get(blocked.key) ?? 0) + bytes - this.perHost * (blocked.level?.multiple ?? 1);
-    if (need <= 0) return 0;
     const waiterParty = partyOf(waiter.levels);
     const waiterPartyHeld = this.held.get(waiterParty) ?? 0;
-    if (blocked.key === SERVER_SCOPE) {
-      // A party past its share is the one to wait; a large request not first in turn closes nobody (the first does).
-      if (waiterPartyHeld + bytes > this.fairShare(waiterParty)) return 0;
-      if (large && this.turns.first !== undefined && this.turns.first !== waiterParty) return 0;
-    }
-    const last = this.lastScan.get(blocked.key);
+    // Past its party's share: it waits for its own party, so only its own party's stale connections heavier than
+    // it may go, as at a host level (the party is its host's coarsest level). Without this a neighbour behind one
+    // NAT address waited for the silent connections sharing it until the transport dropped them: once 9 parties
+    // hold bytes, a share is under the 32 MiB host budget and binds first, and nobody was closed at the server.
+    const share = blocked.key === SERVER_SCOPE ? waiterPartyHeld + bytes - this.fairShare(waiterParty) : 0;
+    const scope = share > 0 ? waiterParty : blocked.key;
+    const need =
+      share > 0
+        ? share
+        : blocked.key === SERVER_SCOPE
+          ? this.sum + bytes - this.serverLimit(large)
+          : (this.held.get(blocked.key) ?? 0) + bytes - this.perHost * (blocked.level?.multiple ?? 1);
+    if (need <= 0) return 0;
+    // A large request not first in turn closes nobody at the server (the first does).
+    if (scope === SERVER_SCOPE && large && this.turns.first !== undefined && this.turns.first !== waiterParty) return 0;
+    const last = this.lastScan.get(scope);
     if (last !== undefined && now - last < EVICTION_SCAN_INTERVAL_MS) return 0;
-    this.lastScan.set(blocked.key, now);
+    this.lastScan.set(scope, now);
     if (this.lastScan.size > 4096) for (const [k, t] of this.lastScan) if (now - t >= EVICTION_SCAN_INTERVAL_MS) this.lastScan.delete(k);
     const own = this.states.get(waiter)?.bytes ?? 0;
-    const pool = blocked.key === SERVER_SCOPE ? this.allHolders() : (this.holdersByKey.get(blocked.key) ?? new Set<HolderState>());
+    const pool = scope === SERVER_SCOPE ? this.allHolders() : (this.holdersByKey.get(scope) ?? new Set<HolderState>());
     const candidates: { readonly state: HolderState; readonly party: number }[] = [];
     for (const s of pool) {
       if (s.holder === waiter || !this.stale(s, now)) continue;
       const party = partyOf(s.holder.levels);
       const partyHeld = this.held.get(party) ?? 0;
-      if (blocked.key === SERVER_SCOPE) {
+      if (scope === SERVER_SCOPE) {
         // Another party's, and heavier than the waiter's: a waiter never closes a lighter party, so a host that
         // keeps many replies unacknowledged cannot close an honest one that holds less. Not "over its fair share"
         // too: at the share's floor (`minShare`) a botnet of hosts each within it would never be closed.

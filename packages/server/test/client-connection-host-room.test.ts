@@ -241,3 +241,29 @@ it('a request waiting for room closes the connection of its host whose reply wen
     vi.useRealTimers();
   }
 });
+
+it('the room a waiter makes by closing stale holders is its own at once, not at its next check', async () => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
+  try {
+    const budget = new ReplyBudget(MIB);
+    const log: string[] = [];
+    // A connection of the host whose reply of the whole budget goes unacknowledged: stale after 5 s and 1,024 ms.
+    const evicted: string[] = [];
+    budget.charge(LEVELS, MIB, { holder: { levels: LEVELS, evict: (reason) => evicted.push(reason) }, at: performance.now() });
+    const neighbour = new FakeConnection('127.0.0.1', 40_002);
+    serveConnection(neighbour as unknown as RudpConnection, contextOf(budget, log));
+    neighbour.emit('message', Buffer.from('not a request'));
+    // The waiter checks every second: at 7 s the holder is stale, closed, and the waiter's request runs then.
+    await vi.advanceTimersByTimeAsync(6_900);
+    expect(evicted).toEqual([]);
+    expect(neighbour.sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(evicted).toEqual([EVICTED_REASON]);
+    // Before (no check again after closing): the room went unused until its next check, a second later.
+    expect(linesSent(neighbour)).toEqual(['Malformed request']);
+    expect(budget.size).toBe(0);
+    neighbour.destroy();
+  } finally {
+    vi.useRealTimers();
+  }
+});

@@ -174,6 +174,18 @@ describe('ReplyBudget: the server-wide budget', () => {
     expect(c.tryReserve(v6[2] ?? [], MiB)).toEqual({ key: SERVER_SCOPE, wakeKey: '2001:db8:0::/48' });
   });
 
+  it('the least share holds two largest reservations', () => {
+    // The defaults, and 32 parties holding: the share is at its floor.
+    const budget = new ReplyBudget({ perHost: 32 * MiB });
+    for (let i = 0; i < 31; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 1024);
+    const largest = 8 * MiB + 256;
+    const a = hostLevelsOf('192.0.2.1:1');
+    expect(budget.tryReserve(a, largest, true)).toSatisfy(isCharge);
+    // Before: refused (16 MiB flat is 512 bytes short of two), so a party at the floor ran one LST/RDT at a time.
+    expect(budget.tryReserve(a, largest, true)).toSatisfy(isCharge);
+    expect(budget.tryReserve(a, 1024)).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
+  });
+
   it("a reservation for a large reply leaves the budget's last eighth to small ones", () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 64 * MiB });
     const a = hostLevelsOf('192.0.2.1:1');
@@ -254,6 +266,36 @@ describe("ReplyBudget: large reservations wait in their party's turn", () => {
     full.release();
     expect(budget.queued).toBe(0);
     expect(budget.wakeUps).toBe(0);
+  });
+
+  it('a first party held back by its own share or its host budget gives up its turn, and closes nobody at the server meanwhile', () => {
+    for (const by of ['share', 'host'] as const) {
+      const budget = new ReplyBudget({ perHost: by === 'host' ? 20 * MiB : 64 * MiB, total: 64 * MiB, minShare: 20 * MiB, staleAfterMs: 5_000 });
+      const filler = holderAt('192.0.2.200:1');
+      const full = budget.charge(filler.levels, 56 * MiB, { holder: filler, at: 0 });
+      const light = hostLevelsOf('192.0.2.1:1');
+      const lightTicket = budget.ticket();
+      expect(budget.tryReserve(light, 8 * MiB, true, lightTicket)).toMatchObject({ key: SERVER_SCOPE });
+      const other = hostLevelsOf('192.0.2.2:1');
+      const otherTicket = budget.ticket();
+      budget.tryReserve(other, 8 * MiB, true, otherTicket);
+      // Not first: a large waiter closes nobody at the server, however stale the filler is.
+      expect(budget.evictStale(holderAt('192.0.2.2:1'), { key: SERVER_SCOPE }, 8 * MiB, true, 200_000)).toBe(0);
+      expect(filler.evicted).toHaveLength(0);
+      full.release();
+      // The first party now holds 16 MiB of its own: past its 21.3 MiB share (three parties hold), or its 20 MiB
+      // host budget, with 8 more.
+      const own = budget.charge(light, 16 * MiB);
+      const smalls = [other, hostLevelsOf('192.0.2.3:1')].map((l) => budget.charge(l, 1024));
+      expect(budget.tryReserve(light, 8 * MiB, true, lightTicket)).toMatchObject(by === 'share' ? { key: SERVER_SCOPE, wakeKey: '192.0.2.1' } : { key: '192.0.2.1' });
+      // It left its turn: the next party is served (before: held back behind a party that could not go).
+      expect(budget.queued).toBe(1);
+      expect(budget.tryReserve(other, 8 * MiB, true, otherTicket)).toSatisfy(isCharge);
+      lightTicket.done();
+      otherTicket.done();
+      own.release();
+      smalls.forEach((c) => c.release());
+    }
   });
 
   it('a request without a ticket never overtakes the parties waiting', () => {
@@ -369,19 +411,48 @@ describe('ReplyBudget: the holder goes, not the waiter', () => {
     expect(light.evicted).toHaveLength(0);
   });
 
-  it('closes nobody for a waiter held back by its own fair share', () => {
+  it("a waiter held back by its own party's share closes no other party's holder, only its own party's stale ones", () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 8 * MiB, staleAfterMs: STALE });
+    // The server is full: another party holds 34 MiB, stale and heavier than the waiter's.
     const other = holderAt('192.0.2.2:1');
-    budget.charge(other.levels, 20 * MiB, { holder: other, at: 0 });
-    const heavy = holderAt('192.0.2.1:1');
-    budget.charge(heavy.levels, 30 * MiB, { holder: holderAt('192.0.2.1:2'), at: 0 });
-    // 14 MiB free, but 30 + 4 passes its 32 MiB share: it waits, and closes nobody (other is lighter anyway,
-    // and the server has room).
-    const blocked = budget.tryReserve(heavy.levels, 4 * MiB);
+    budget.charge(other.levels, 34 * MiB, { holder: other, at: 0 });
+    // The waiter's party holds 30 MiB: a stale connection of 20 MiB and a fresh one of 10 MiB.
+    const mate = holderAt('192.0.2.1:2');
+    budget.charge(mate.levels, 20 * MiB, { holder: mate, at: 0 });
+    const fresh = holderAt('192.0.2.1:3');
+    budget.charge(fresh.levels, 10 * MiB, { holder: fresh, at: 1_000_000 });
+    // 30 + 4 passes its 32 MiB share: it waits for its own party.
+    const waiter = holderAt('192.0.2.1:1');
+    const blocked = budget.tryReserve(waiter.levels, 4 * MiB);
     expect(blocked).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
     if (isCharge(blocked)) throw new Error('unreachable');
-    expect(budget.evictStale(heavy, blocked, 4 * MiB, false, 1_000_000)).toBe(0);
+    expect(budget.evictStale(waiter, blocked, 4 * MiB, false, 1_000_000)).toBe(1);
+    // Not the other party's, though it is stale, heavier and the server is full.
     expect(other.evicted).toHaveLength(0);
+    // Its own party's stale one (before: nobody, so the waiter waited for the transport to drop it).
+    expect(mate.evicted).toEqual([EVICTED_REASON]);
+    expect(fresh.evicted).toHaveLength(0);
+    expect(budget.tryReserve(waiter.levels, 4 * MiB)).toSatisfy(isCharge);
+  });
+
+  it("a neighbour behind one address whose party's share binds before its host budget closes the address's stale holders", () => {
+    // The defaults: 32 MiB a host, 256 MiB in all. Thirteen parties holding make a share of 19.7 MiB, under the
+    // host's 32 MiB: the share is what holds the neighbour back, at the server, not the host level.
+    const budget = new ReplyBudget({ perHost: 32 * MiB, staleAfterMs: STALE });
+    for (let i = 0; i < 12; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 64 * 1024);
+    const silent = [0, 1, 2, 3, 4].map((i) => holderAt(`192.0.2.1:${100 + i}`));
+    for (const h of silent) budget.charge(h.levels, 4 * MiB, { holder: h, at: 0 });
+    const neighbour = holderAt('192.0.2.1:2');
+    const reserve = 8 * MiB + 256;
+    const blocked = budget.tryReserve(neighbour.levels, reserve, true, budget.ticket());
+    // 20 MiB held by the address, 20.75 MiB of 256 by the server: neither its host budget nor the server is short.
+    expect(budget.wouldOverflow(neighbour.levels, reserve)).toBeUndefined();
+    expect(blocked).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
+    if (isCharge(blocked)) throw new Error('unreachable');
+    // Once they are stale, its wait closes as many of them as it lacks (before: none, however long it waited).
+    expect(budget.evictStale(neighbour, blocked, reserve, true, 60_000)).toBe(3);
+    expect(silent.filter((h) => h.evicted.length > 0)).toHaveLength(3);
+    expect(budget.tryReserve(neighbour.levels, reserve, true)).toSatisfy(isCharge);
   });
 
   it('searches a scope at most once per interval', () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ReplyTurns } from '../src/reply-turns.js';
 
 const MiB = 1024 * 1024;
@@ -34,6 +34,29 @@ describe('ReplyTurns', () => {
     c1.done();
     expect(turns.first).toBeUndefined();
     expect(turns.size).toBe(0);
+    expect(turns.firstNeed()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("finds the first party's least need without walking its requests (it runs at every release)", () => {
+    const turns = new ReplyTurns(() => 0, () => undefined);
+    const tickets = Array.from({ length: 4_096 }, (_, i) => {
+      const t = turns.ticket();
+      turns.join(t, 'a', (i % 7) * MiB + MiB);
+      return t;
+    });
+    expect(turns.firstNeed()).toBe(MiB);
+    const walks = vi.spyOn(Set.prototype, Symbol.iterator);
+    try {
+      for (let i = 0; i < 1_000; i++) turns.firstNeed();
+      // Before: one walk of the party's 4,096 requests per call.
+      expect(walks).not.toHaveBeenCalled();
+    } finally {
+      walks.mockRestore();
+    }
+    // Kept right as requests leave: those asking 1 MiB go, then 2 MiB is the least.
+    tickets.filter((_, i) => i % 7 === 0).forEach((t) => t.done());
+    expect(turns.firstNeed()).toBe(2 * MiB);
+    tickets.forEach((t) => t.done());
     expect(turns.firstNeed()).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -20,8 +20,9 @@
  * Fairness when the server's budget is short. A "party" is a client host's
  * coarsest level (an IPv4 address, an IPv6 /48): what no per-host limit
  * splits further. Four rules, each simple to state and to test:
- * - Fair share: a party may hold at most the server budget divided by the
- *   parties holding (itself counted), and never less than
+ * - Fair share: once the server is past half its budget
+ *   ({@link SHARE_BINDS_FROM}), a party may hold at most the budget divided
+ *   by the parties holding (itself counted), and never less than
  *   {@link ReplyBudgetLimits.minShare}. Room freed by anyone's
  *   acknowledgement then goes to parties under their share: those holding
  *   more wait first, whatever order the waiters wake in.
@@ -75,6 +76,8 @@ export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
 export const REPLY_BUDGET_MEMORY_DIVISOR = 4;
 /** The least server-wide budget taken: two largest replies (8 MiB and 256 each), so one of them fits outside the small replies' room. */
 export const MIN_MAX_REPLY_BYTES = 16 * 1024 * 1024 + 512;
+/** The fraction of the server budget past which a party's fair share binds (see {@link ReplyBudget.shareExcess}). */
+export const SHARE_BINDS_FROM = 0.5;
 /** The part of the server budget only small reservations may take: its last eighth (32 MiB of the default 256 MiB). */
 export const SMALL_ROOM_DIVISOR = 8;
 /** Default {@link ReplyBudgetLimits.staleAfterMs}: far above a round trip, well under the transport's 10 s before it drops a peer that acknowledges nothing. */
@@ -191,6 +194,19 @@ export class ReplyBudget {
   }
 
   /**
+   * How far `bytes` more would take `party` past its fair share, or 0. The
+   * share binds only once they would take the server past
+   * {@link SHARE_BINDS_FROM} of its budget: before that there is room for
+   * everyone, and a share of a budget mostly free held a NAT address of
+   * many readers to two or three threads in flight (13 parties holding a
+   * few bytes each made it 19.7 MiB of an empty 256 MiB).
+   */
+  shareExcess(party: string, bytes: number): number {
+    if (this.sum + bytes <= this.total * SHARE_BINDS_FROM) return 0;
+    return Math.max(0, (this.held.get(party) ?? 0) + bytes - this.fairShare(party));
+  }
+
+  /**
    * Where `bytes` more for `levels` do not fit, or `undefined`. `large`: a
    * reservation for a reply that may be a whole thread, kept out of the
    * server's last {@link SMALL_ROOM_DIVISOR}th.
@@ -199,8 +215,7 @@ export class ReplyBudget {
     const level = this.wouldOverflow(levels, bytes);
     if (level !== undefined) return { key: level.key, level };
     if (this.sum + bytes > this.serverLimit(large)) return { key: SERVER_SCOPE };
-    const party = partyOf(levels);
-    if ((this.held.get(party) ?? 0) + bytes > this.fairShare(party)) return { key: SERVER_SCOPE };
+    if (this.shareExcess(partyOf(levels), bytes) > 0) return { key: SERVER_SCOPE };
     return undefined;
   }
 
@@ -221,7 +236,7 @@ export class ReplyBudget {
       if (ticket !== undefined) this.turns.leave(ticket);
       return blocked;
     }
-    if ((this.held.get(party) ?? 0) + bytes > this.fairShare(party)) {
+    if (this.shareExcess(party, bytes) > 0) {
       // Past its own share: it waits for its party's acknowledgements, and holds no place before others.
       if (ticket !== undefined) this.turns.leave(ticket);
       return { key: SERVER_SCOPE, wakeKey: party };
@@ -358,7 +373,7 @@ export class ReplyBudget {
     // it may go, as at a host level (the party is its host's coarsest level). Without this a neighbour behind one
     // NAT address waited for the silent connections sharing it until the transport dropped them: once 9 parties
     // hold bytes, a share is under the 32 MiB host budget and binds first, and nobody was closed at the server.
-    const share = blocked.key === SERVER_SCOPE ? waiterPartyHeld + bytes - this.fairShare(waiterParty) : 0;
+    const share = blocked.key === SERVER_SCOPE ? this.shareExcess(waiterParty, bytes) : 0;
     const scope = share > 0 ? waiterParty : blocked.key;
     const need =
       share > 0

@@ -175,9 +175,9 @@ describe('ReplyBudget: the server-wide budget', () => {
   });
 
   it('the least share holds two largest reservations', () => {
-    // The defaults, and 32 parties holding: the share is at its floor.
+    // The defaults, and 32 parties holding: the share is at its floor (and binds: 131.75 MiB of 256 held).
     const budget = new ReplyBudget({ perHost: 32 * MiB });
-    for (let i = 0; i < 31; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 1024);
+    for (let i = 0; i < 31; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 4.25 * MiB);
     const largest = 8 * MiB + 256;
     const a = hostLevelsOf('192.0.2.1:1');
     expect(budget.tryReserve(a, largest, true)).toSatisfy(isCharge);
@@ -286,7 +286,8 @@ describe("ReplyBudget: large reservations wait in their party's turn", () => {
       // The first party now holds 16 MiB of its own: past its 21.3 MiB share (three parties hold), or its 20 MiB
       // host budget, with 8 more.
       const own = budget.charge(light, 16 * MiB);
-      const smalls = [other, hostLevelsOf('192.0.2.3:1')].map((l) => budget.charge(l, 1024));
+      // Two others hold 5 MiB each: with the 8 asked, the server is past half its budget and the share binds.
+      const smalls = [other, hostLevelsOf('192.0.2.3:1')].map((l) => budget.charge(l, 5 * MiB));
       expect(budget.tryReserve(light, 8 * MiB, true, lightTicket)).toMatchObject(by === 'share' ? { key: SERVER_SCOPE, wakeKey: '192.0.2.1' } : { key: '192.0.2.1' });
       // It left its turn: the next party is served (before: held back behind a party that could not go).
       expect(budget.queued).toBe(1);
@@ -439,13 +440,14 @@ describe('ReplyBudget: the holder goes, not the waiter', () => {
     // The defaults: 32 MiB a host, 256 MiB in all. Thirteen parties holding make a share of 19.7 MiB, under the
     // host's 32 MiB: the share is what holds the neighbour back, at the server, not the host level.
     const budget = new ReplyBudget({ perHost: 32 * MiB, staleAfterMs: STALE });
-    for (let i = 0; i < 12; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 64 * 1024);
+    // 120 MiB held by twelve others: with the address's 20 and the request's 8, past half the server's 256.
+    for (let i = 0; i < 12; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 10 * MiB);
     const silent = [0, 1, 2, 3, 4].map((i) => holderAt(`192.0.2.1:${100 + i}`));
     for (const h of silent) budget.charge(h.levels, 4 * MiB, { holder: h, at: 0 });
     const neighbour = holderAt('192.0.2.1:2');
     const reserve = 8 * MiB + 256;
     const blocked = budget.tryReserve(neighbour.levels, reserve, true, budget.ticket());
-    // 20 MiB held by the address, 20.75 MiB of 256 by the server: neither its host budget nor the server is short.
+    // 20 MiB held by the address, 140 MiB of 256 by the server: neither its host budget nor the server is full.
     expect(budget.wouldOverflow(neighbour.levels, reserve)).toBeUndefined();
     expect(blocked).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
     if (isCharge(blocked)) throw new Error('unreachable');
@@ -453,6 +455,21 @@ describe('ReplyBudget: the holder goes, not the waiter', () => {
     expect(budget.evictStale(neighbour, blocked, reserve, true, 60_000)).toBe(3);
     expect(silent.filter((h) => h.evicted.length > 0)).toHaveLength(3);
     expect(budget.tryReserve(neighbour.levels, reserve, true)).toSatisfy(isCharge);
+  });
+
+  it('the fair share binds only past half the server budget: a NAT address of many readers is not held to it on a server mostly free', () => {
+    const budget = new ReplyBudget({ perHost: 32 * MiB, staleAfterMs: STALE });
+    // Thirteen parties holding make a share of 19.7 MiB; the server holds 20.75 MiB of its 256.
+    for (let i = 0; i < 12; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 64 * 1024);
+    const nat = hostLevelsOf('192.0.2.1:1');
+    for (let i = 0; i < 5; i++) budget.charge(nat, 4 * MiB);
+    expect(budget.fairShare('192.0.2.1')).toBeLessThan(20 * MiB);
+    // A third thread in flight for the address (before: refused, waiting for its own acknowledgements).
+    expect(budget.tryReserve(nat, 8 * MiB + 256, true, budget.ticket())).toSatisfy(isCharge);
+    // Past half the budget the share binds again: others fill the server to 130 MiB, and the address waits.
+    for (let i = 0; i < 12; i++) budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), 9 * MiB);
+    expect(budget.bytes).toBeGreaterThan(128 * MiB);
+    expect(budget.tryReserve(nat, 2 * MiB, false)).toEqual({ key: SERVER_SCOPE, wakeKey: '192.0.2.1' });
   });
 
   it('searches a scope at most once per interval', () => {

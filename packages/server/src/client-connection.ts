@@ -296,9 +296,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       // A listener per wait, removed after it: racing one promise settled only at the close would leave a reaction
       // on it at every wake (some 300 bytes, kept for the connection's life; client-connection-host-room.test.ts).
       let onClose: (() => void) | undefined;
+      // Ends its place in the server's line if it wakes otherwise (timer, close).
+      const waiting = new AbortController();
       const woken = await within(
         Promise.race([
-          ctx.replyBudget.released(full.wakeKey ?? full.key).then(() => 'released' as const),
+          ctx.replyBudget.released(full.wakeKey ?? full.key, waiting.signal).then(() => 'released' as const),
           // Its connection ended: nothing left to wait for.
           new Promise<'closed'>((resolve) => conn.once('close', (onClose = () => resolve('closed')))),
         ]),
@@ -306,6 +308,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         left <= ROOM_CHECK_MS ? ('timeout' as const) : ('check' as const),
       );
       if (onClose !== undefined) conn.off('close', onClose);
+      waiting.abort();
       if (woken === 'closed' || woken === 'timeout') return woken;
     }
   };

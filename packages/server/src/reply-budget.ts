@@ -166,6 +166,8 @@ export class ReplyBudget {
   // Per key, not one for all: a release wakes only who waits on that host or prefix, so the acknowledgements of
   // every other host do not make each waiter check again.
   private readonly wakes = new Map<string, { readonly promise: Promise<void>; readonly resolve: () => void }>();
+  /** The server's waiters, in the order they began waiting (see {@link wakeServerWaiters}). */
+  private readonly serverWaiters = new Set<() => void>();
 
   /** `perHost` alone (the old form) or the limits; see {@link ReplyBudgetLimits}. */
   constructor(limits: number | ReplyBudgetLimits) {
@@ -333,8 +335,12 @@ export class ReplyBudget {
     return this.states.size;
   }
 
-  /** Settles at the next release of bytes under `key` (a level {@link blockedAt} named, or {@link SERVER_SCOPE}): a waiter checks again. */
-  released(key: string): Promise<void> {
+  /**
+   * Settles at the next release of bytes under `key` (a level {@link blockedAt} named, or {@link SERVER_SCOPE}): a waiter
+   * checks again. The server's waiters wait in line (see {@link wakeServerWaiters}); `signal` takes one out of it.
+   */
+  released(key: string, signal?: AbortSignal): Promise<void> {
+    if (key === SERVER_SCOPE) return this.serverRoom(signal);
     let w = this.wakes.get(key);
     if (w === undefined) {
       let resolve = (): void => undefined;
@@ -471,17 +477,53 @@ export class ReplyBudget {
 
   /** How many wake-ups are kept (0 once nobody waits: nothing leaks). */
   get wakeUps(): number {
-    return this.wakes.size;
+    return this.wakes.size + this.serverWaiters.size;
+  }
+
+  /**
+   * A wait for room at the server, in line: each waiter its own, woken in
+   * the order they began waiting, as many at a release as the room freed
+   * could serve (see {@link wake}). `signal` ends the wait unsettled and
+   * takes it out of line (a waiter that stopped waiting keeps no place).
+   */
+  private serverRoom(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted === true) return;
+      const waiter = (): void => {
+        signal?.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = (): void => void this.serverWaiters.delete(waiter);
+      signal?.addEventListener('abort', leave, { once: true });
+      this.serverWaiters.add(waiter);
+    });
   }
 
   private wake(key: string): void {
+    if (key === SERVER_SCOPE) return this.wakeServerWaiters();
     const w = this.wakes.get(key);
     if (w === undefined) return;
-    // The server's waiters are woken only when a small reservation would now fit: while the budget stays full,
-    // each acknowledgement elsewhere does not make every waiter of the server check again.
-    if (key === SERVER_SCOPE && this.sum + SMALL_WAKE_BYTES > this.total) return;
     this.wakes.delete(key);
     w.resolve();
+  }
+
+  /**
+   * Wakes the server's waiters, first come first, only as many as the free
+   * room holds smallest reservations (at least one while any fits). One
+   * promise for all of them made every acknowledgement anywhere re-check
+   * every waiter of the server: 10,000 waiting requests cost some 2.3 ms a
+   * release (review of the merged budget), a cost a client can drive with
+   * its own connections and acknowledgements.
+   */
+  private wakeServerWaiters(): void {
+    const free = this.total - this.sum;
+    if (free < SMALL_WAKE_BYTES) return;
+    let n = Math.floor(free / SMALL_WAKE_BYTES);
+    for (const waiter of this.serverWaiters) {
+      if (n-- <= 0) break;
+      this.serverWaiters.delete(waiter);
+      waiter();
+    }
   }
 }
 

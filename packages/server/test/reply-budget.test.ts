@@ -214,6 +214,46 @@ describe('ReplyBudget: the server-wide budget', () => {
   });
 });
 
+describe("ReplyBudget: the server's waiters in line", () => {
+  const settled = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) await Promise.resolve();
+  };
+
+  it('a release wakes only as many as the room it freed holds smallest reservations, first come first', async () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 16 * MiB, minShare: 16 * MiB });
+    const parts = Array.from({ length: 16 }, (_, i) => budget.charge(hostLevelsOf(`198.51.100.${i + 1}:1`), MiB));
+    const woken: number[] = [];
+    for (let i = 0; i < 1000; i++) void budget.released(SERVER_SCOPE).then(() => woken.push(i));
+    // 1 MiB freed, 16 smallest reservations: 16 of a thousand check again (before: all of them, at every release).
+    (parts[0] as ReplyCharge).release();
+    await settled();
+    expect(woken).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(budget.wakeUps).toBe(1000 - woken.length);
+    parts.slice(1).forEach((c) => c.release());
+    await settled();
+    expect(woken).toHaveLength(1000);
+    expect(budget.wakeUps).toBe(0);
+  });
+
+  it('a waiter that stops waiting leaves the line: it neither takes a wake-up nor stays counted', async () => {
+    const budget = new ReplyBudget({ perHost: 64 * MiB, total: 16 * MiB, minShare: 16 * MiB });
+    const full = budget.charge(hostLevelsOf('192.0.2.1:1'), 16 * MiB);
+    const gone = new AbortController();
+    let goneWoken = false;
+    void budget.released(SERVER_SCOPE, gone.signal).then(() => (goneWoken = true));
+    let nextWoken = false;
+    const next = budget.released(SERVER_SCOPE).then(() => (nextWoken = true));
+    expect(budget.wakeUps).toBe(2);
+    gone.abort();
+    expect(budget.wakeUps).toBe(1);
+    full.release();
+    await next;
+    expect(nextWoken).toBe(true);
+    expect(goneWoken).toBe(false);
+    expect(budget.wakeUps).toBe(0);
+  });
+});
+
 describe("ReplyBudget: large reservations wait in their party's turn", () => {
   it('the party holding and asking for least goes first, whoever asked first', async () => {
     const budget = new ReplyBudget({ perHost: 64 * MiB, total: 64 * MiB, minShare: 32 * MiB });

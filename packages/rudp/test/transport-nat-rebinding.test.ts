@@ -12,38 +12,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/core/endpoint.js';
 import type { PeerAddress } from '../src/core/sans-io.js';
-import { TAG_SIZE, isProtected, parseHeader } from '../src/wire/packet.js';
+import { TAG_SIZE, parseHeader } from '../src/wire/packet.js';
 import { CLIENT, SERVER, type Pair, ackedOf, makePair, messagesOf } from './helpers/pair.js';
-import { REBOUND, messages, recordSends } from './helpers/rebinding.js';
-
-/** The real `handleDatagram` of `endpoint`, and a hook that sees each datagram first (and delivers it, or not). */
-function intercept(endpoint: Endpoint, tap: (now: number, data: Uint8Array, from: PeerAddress, deliver: (d: Uint8Array, as?: PeerAddress) => void) => void): void {
-  const real = endpoint.handleDatagram.bind(endpoint);
-  endpoint.handleDatagram = (now, data, from) => tap(now, data, from, (d, as = from) => real(now, d, as));
-}
+import { REBOUND, echoPair, intercept, messages, protectedPacket, recordSends } from './helpers/rebinding.js';
 
 /** A PING alone in a sealed packet (a header, one byte, the tag): what goes to the address a validation left. */
 const PING = 9 + 1 + TAG_SIZE;
 /** A PATH_CHALLENGE alone in a sealed packet (a header, the frame's type and 8 bytes, the tag): what validates a candidate. */
 const CHALLENGE = 9 + 9 + TAG_SIZE;
-
-/** Whether `data` is a PROTECTED packet (the client's after the handshake). */
-const protectedPacket = (data: Uint8Array): boolean => {
-  const h = parseHeader(data);
-  return typeof h !== 'string' && isProtected(h.type);
-};
-
-/** An echoing server, connected; the client has `sent` queued. */
-function echoPair(count: number, seed = 1): { p: Pair; sent: Uint8Array[] } {
-  const p = makePair({ seed });
-  p.onServerEvent = (e) => {
-    if (e.type === 'message') e.connection.send(e.data);
-  };
-  const sent = messages(count);
-  for (const m of sent) p.conn.send(m);
-  p.sim.wake(CLIENT);
-  return { p, sent };
-}
 
 /** When (by `clock`) `endpoint` gave each path validation up. */
 function recordValidations(endpoint: Endpoint, clock: () => number): number[] {

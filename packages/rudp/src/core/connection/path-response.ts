@@ -5,7 +5,8 @@
  * challenges can make a connection send is bounded: it keeps one, the
  * latest (an older one is superseded: the peer accepts any echo of its
  * current validation), so it answers at most once per packet it received,
- * with a packet (34 bytes) no larger than the one that carried the challenge.
+ * with a packet of at most 34 bytes (the one that carried the challenge was
+ * at least 32).
  */
 import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';

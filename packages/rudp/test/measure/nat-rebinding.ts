@@ -3,7 +3,7 @@
  * `npx tsx packages/rudp/test/measure/nat-rebinding.ts [seeds]`): an echoing
  * encrypted server, 70 ms RTT, 150 messages, the client's port changed 400 ms
  * in. Per seed, after the rebinding: when the first datagram from the new port
- * reached the server, when the server first sent anything (a PING) to the new
+ * reached the server, when the server first sent anything (a PATH_CHALLENGE) to the new
  * port and when its own traffic, when it sent its last datagram to the old one (from then on
  * all its traffic goes to the new port), when the path was validated (the
  * `migrated` event), how many of its datagrams were lost to the old port

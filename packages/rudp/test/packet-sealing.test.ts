@@ -4,22 +4,26 @@
  * one and copied out, and a small received datagram is copied whole into
  * another before it is opened, both through views kept by size. Packets of
  * one size, one after another, must each open to their own bytes, and the
- * copy must never let a refused packet pass.
+ * copy must never let a refused packet pass. A provider with a
+ * whole-datagram path (OpenSSL's `packetAead`) seals and opens in one call
+ * instead: the same bytes as the per-call path, either opening the other's.
  */
 import { describe, expect, it } from 'vitest';
 import { DatagramScratch } from '../src/core/datagram-scratch.js';
 import { openPayload, sealDatagram } from '../src/core/packet-sealing.js';
 import type { AeadLimits } from '../src/crypto/aead-limits.js';
 import { PacketProtection } from '../src/crypto/packet-protection.js';
-import { nodeCryptoProvider as crypto } from '../src/node/crypto-provider.js';
+import type { CryptoProvider } from '../src/crypto/crypto-provider.js';
+import { nodeCryptoProvider as crypto, packetCipherProviders } from '../src/node/crypto-provider.js';
 import { HeaderScratch, PacketType, parseHeaderInto } from '../src/wire/packet.js';
 
-const pair = (limits?: AeadLimits): { client: PacketProtection; server: PacketProtection } => {
+/** A client and server pair on `provider`. */
+const pair = (provider: CryptoProvider, limits?: AeadLimits): { client: PacketProtection; server: PacketProtection } => {
   const c2s = crypto.randomBytes(32);
   const s2c = crypto.randomBytes(32);
   return {
-    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
-    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
+    client: new PacketProtection(provider, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
+    server: new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
   };
 };
 
@@ -40,10 +44,10 @@ function open(p: PacketProtection, datagram: Uint8Array, checkCopies = false): U
   return typeof r === 'string' ? r : r.slice();
 }
 
-describe('packet sealing through shared scratch buffers', () => {
+describe.each(packetCipherProviders)('packet sealing through shared scratch buffers: %s', (_, provider) => {
   for (const size of [20, 20 + 400, 1200]) {
     it(`${size}-byte payloads: one size back to back, each sealed datagram keeps its bytes and opens to its own payload`, () => {
-      const { client, server } = pair();
+      const { client, server } = pair(provider);
       const payloads = [1, 2, 3, 4].map((i) => new Uint8Array(size).fill(i));
       const datagrams = payloads.map((m, i) => seal(client, i + 1, m));
       const copies = datagrams.map((d) => d.slice());
@@ -62,7 +66,7 @@ describe('packet sealing through shared scratch buffers', () => {
   }
 
   it('checking copies (a server moved to an unvalidated port): an authentic duplicate is a copy, a forged one a forgery that counts to the integrity limit and then closes', () => {
-    const { client, server } = pair({ updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 2 });
+    const { client, server } = pair(provider, { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 2 });
     const payload = new Uint8Array(40).fill(9);
     const datagram = seal(client, 5, payload);
     const copy = datagram.slice();
@@ -73,5 +77,60 @@ describe('packet sealing through shared scratch buffers', () => {
     expect(open(server, copy.slice(), true)).toBe('copy');
     expect(open(server, forged.slice(), true)).toBe('auth');
     expect(open(server, forged.slice(), true)).toBe('integrity-limit');
+  });
+});
+
+describe.each(packetCipherProviders)('copies of packets already opened (checkCopies): %s', (_, provider) => {
+  it('an authentic copy is a copy and a forged one a forgery, small and large, and neither opens again', () => {
+    for (const size of [20, 1200]) {
+      const { client, server } = pair(provider);
+      const payload = new Uint8Array(size).fill(size & 0xff);
+      const datagram = seal(client, 3, payload).slice();
+      expect(open(server, datagram.slice(), true)).toEqual(payload);
+      expect(open(server, datagram.slice(), true)).toBe('copy');
+      const forged = datagram.slice();
+      forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
+      const failures = server.counters().authFailures;
+      expect(open(server, forged, true)).toBe('auth');
+      expect(server.counters().authFailures).toBe(failures + 1);
+      expect(open(server, datagram.slice())).toBe('replay');
+    }
+  });
+});
+
+const opensslProvider = packetCipherProviders.find(([, p]) => p.packetAead !== undefined)?.[1];
+
+describe.skipIf(opensslProvider === undefined)('whole-datagram sealing (OpenSSL) against the per-call path', () => {
+  const whole = opensslProvider as CryptoProvider;
+  const perCall: CryptoProvider = { ...whole, packetAead: undefined };
+
+  it('seals every size to the same bytes, and each side opens the other\'s; a flipped bit anywhere is refused', () => {
+    // One pair of secrets, a client and a server on each path.
+    const c2s = crypto.randomBytes(32);
+    const s2c = crypto.randomBytes(32);
+    const make = (p: CryptoProvider, send: Uint8Array, receive: Uint8Array): PacketProtection => new PacketProtection(p, { sendSecret: send, receiveSecret: receive });
+    const wholeClient = make(whole, c2s, s2c);
+    const perCallClient = make(perCall, c2s, s2c);
+    const wholeServer = make(whole, s2c, c2s);
+    const perCallServer = make(perCall, s2c, c2s);
+    expect([wholeClient.wholePackets, perCallClient.wholePackets]).toEqual([true, false]);
+    let pn = 1;
+    for (const size of [0, 1, 20, 100, 470, 471, 500, 1000, 1200, 1400]) {
+      const payload = crypto.randomBytes(size);
+      pn += 1 + size;
+      const sealedWhole = seal(wholeClient, pn, payload).slice();
+      const sealedPerCall = seal(perCallClient, pn, payload).slice();
+      expect(Buffer.from(sealedWhole).equals(sealedPerCall), `size ${size}`).toBe(true);
+      expect(open(perCallServer, sealedWhole.slice()), `size ${size}`).toEqual(payload);
+      expect(open(wholeServer, sealedPerCall.slice()), `size ${size}`).toEqual(payload);
+      for (const i of [0, 4, 8, 9, Math.floor(sealedWhole.length / 2), sealedWhole.length - 17, sealedWhole.length - 1]) {
+        const forged = sealedWhole.slice();
+        forged[i] = (forged[i] ?? 0) ^ 0x10;
+        // A header byte may make the packet unparsable, of another type or number: a reason to drop it, whichever.
+        expect(typeof open(wholeServer, forged), `size ${size}, byte ${i}`).toBe('string');
+      }
+    }
+    // The forgeries moved nothing: the next genuine packet opens.
+    expect(open(wholeServer, seal(wholeClient, pn + 1, Uint8Array.of(1, 2, 3)).slice())).toEqual(Uint8Array.of(1, 2, 3));
   });
 });

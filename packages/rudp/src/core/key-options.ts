@@ -13,8 +13,11 @@ const isKey = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.leng
 export function checkCryptoProvider(crypto: unknown): asserts crypto is CryptoProvider | undefined {
   if (crypto === undefined) return;
   const c = crypto as Partial<Record<keyof CryptoProvider, unknown>> | null;
-  if (typeof c !== 'object' || c === null || typeof c.seal !== 'function' || typeof c.aeadKey !== 'function' || typeof c.generateKeyPair !== 'function') {
-    throw new TypeError(`rudp: option 'crypto' must be a CryptoProvider (an object with seal(), aeadKey(), generateKeyPair(), …)`);
+  if (
+    typeof c !== 'object' || c === null || typeof c.seal !== 'function' || typeof c.aeadKey !== 'function' || typeof c.generateKeyPair !== 'function' ||
+    (c.packetAead !== undefined && typeof c.packetAead !== 'function')
+  ) {
+    throw new TypeError(`rudp: option 'crypto' must be a CryptoProvider (an object with seal(), aeadKey(), generateKeyPair(), …; packetAead, if given, a function)`);
   }
 }
 

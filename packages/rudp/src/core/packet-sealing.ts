@@ -87,6 +87,14 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
     const finished = w.finish();
     return SLAB.copy(finished, 0, finished.length);
   }
+  // Keys are updated long before their limit (crypto/aead-limits.ts): the throws below are never reached in practice.
+  if (protection.wholePackets) {
+    // The provider writes header and sealed payload into the datagram in one call, from the scratch
+    // buffer as written: no view per packet, and the library makes the nonce.
+    const datagram = SLAB.alloc(w.pos + TAG_SIZE);
+    if (!protection.sealPacket(pn, scratch.full, w.headerLength, w.pos, datagram)) throw new Error('rudp: packet protection key exhausted');
+    return datagram;
+  }
   // The header sits at the start of the scratch buffer: its view is kept per length, not cut per packet.
   const header = scratch.view(w.headerLength);
   // The plaintext's view comes from a small cache by size (a packet's size repeats).
@@ -98,7 +106,6 @@ export function sealDatagram(protection: PacketProtection | undefined, w: Packet
   // A large one is sealed in place, where the copy would cost more than the view.
   const small = w.pos + TAG_SIZE <= SEAL_COPY_MAX;
   const out = small ? SEALED_VIEWS.view(w.headerLength, w.pos + TAG_SIZE) : datagram.subarray(w.headerLength);
-  // Keys are updated long before their limit (crypto/aead-limits.ts): this is never reached in practice.
   if (!protection.sealInto(header, pn, plaintext, out)) throw new Error('rudp: packet protection key exhausted');
   if (small) datagram.set(out, w.headerLength);
   return datagram;
@@ -120,23 +127,33 @@ export function openPayload(protection: PacketProtection | undefined, encrypted:
     // from it is a view of a buffer its own size, which reassembly keeps without copying (a view of a
     // shared slab would be copied once more). A packet that fails is dropped, so its bytes may be lost.
     const length = h.payloadEnd - h.payloadStart;
-    const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
-    let header: Uint8Array;
-    let ciphertext: Uint8Array;
-    if (data.length <= RECEIVED.length) {
-      RECEIVED.set(data);
-      header = RECEIVED_HEADERS[h.payloadStart] as Uint8Array;
-      ciphertext = RECEIVED_VIEWS.view(h.payloadStart, h.payloadEnd);
+    const keyPhase = h.type === PacketType.Protected1 ? 1 : 0;
+    let failure: ReturnType<typeof protection.openInto>;
+    if (protection.wholePackets) {
+      // One call with the datagram as received (its header the associated data): the only view cut is the plaintext's, for a packet that opened.
+      failure = protection.openPacket(keyPhase, pn, data, h.payloadStart, h.payloadEnd);
+      if (failure === undefined) return plainView(data, h.payloadStart, length - TAG_SIZE);
     } else {
-      header = headerCopy(data, h.payloadStart);
-      ciphertext = plainView(data, h.payloadStart, length);
+      const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
+      let header: Uint8Array;
+      let ciphertext: Uint8Array;
+      if (data.length <= RECEIVED.length) {
+        RECEIVED.set(data);
+        header = RECEIVED_HEADERS[h.payloadStart] as Uint8Array;
+        ciphertext = RECEIVED_VIEWS.view(h.payloadStart, h.payloadEnd);
+      } else {
+        header = headerCopy(data, h.payloadStart);
+        ciphertext = plainView(data, h.payloadStart, length);
+      }
+      failure = protection.openInto(header, keyPhase, pn, ciphertext, out);
+      if (failure === undefined) return out;
     }
-    const failure = protection.openInto(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out);
-    if (failure === undefined) return out;
     // A number already seen is refused before the tag is checked, so it may be anyone's forgery:
     // it must not make us send anything (an ACK per forged datagram would be a reflector).
     if (failure === 'duplicate' && checkCopies) {
-      const copy = protection.authenticCopy(header, h.type === PacketType.Protected1 ? 1 : 0, pn, ciphertext, out);
+      // Rare (a copy from the address a migration validates), and refused before anything was written: views cut here, whichever path refused it.
+      const out = length >= TAG_SIZE ? plainView(data, h.payloadStart, length - TAG_SIZE) : NO_BYTES;
+      const copy = protection.authenticCopy(headerCopy(data, h.payloadStart), keyPhase, pn, plainView(data, h.payloadStart, length), out);
       return copy === 'not-duplicate' ? 'replay' : copy;
     }
     if (failure === 'duplicate' || failure === 'too-old') return 'replay';

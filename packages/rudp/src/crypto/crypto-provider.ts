@@ -44,6 +44,33 @@ export interface AeadKey {
   dispose?(): void;
 }
 
+/** Length of a packet key's AEAD key followed by its IV (RFC 9001 §5.1), as {@link CryptoProvider.packetAead} takes them. */
+export const KEY_IV_LEN = KEY_LEN + NONCE_LEN;
+
+/**
+ * A packet key whose library makes each packet's nonce itself (the IV with
+ * the packet number, big-endian, XORed into its last 8 bytes: RFC 9001
+ * §5.3) and seals or opens a whole datagram in one call: the same bytes as
+ * {@link AeadKey} with that nonce, in fewer arguments and no views per
+ * packet. The transport's per-packet path where the provider offers one.
+ */
+export interface PacketAead {
+  /**
+   * Writes into `datagram` (exactly `end + TAG_LEN` bytes) the header `source[0, headerLength)`,
+   * then `source[headerLength, end)` sealed with that header as associated data. `pn` must be
+   * 0…2^53-1 and never reused with this key; `source` and `datagram` must not overlap.
+   */
+  sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): void;
+  /**
+   * Opens `datagram[headerLength, end)` (ciphertext and tag) in place, with `datagram[0,
+   * headerLength)` as associated data: the plaintext is `datagram[headerLength, end - TAG_LEN)`.
+   * False, never a throw, if it does not verify or the lengths do not fit; those bytes are then unspecified.
+   */
+  openPacket(pn: number, datagram: Uint8Array, headerLength: number, end: number): boolean;
+  /** As {@link AeadKey.dispose}. */
+  dispose?(): void;
+}
+
 /**
  * X25519, ChaCha20-Poly1305 (RFC 8439), SHA-256, HMAC-SHA256 and a CSPRNG.
  * No method throws on bad input from the network: failures are `undefined`.
@@ -68,6 +95,13 @@ export interface CryptoProvider {
    * connection holds several, and every typed array costs heap): the caller must not change it.
    */
   aeadKey(key: Uint8Array): AeadKey;
+  /**
+   * Optional: `keyIv` (the AEAD key, then the IV: {@link KEY_IV_LEN} bytes) prepared for whole
+   * datagrams ({@link PacketAead}); kept as given, not copied, as `aeadKey`'s. Without it the
+   * transport seals through {@link aeadKey} with nonces it makes itself; where present the
+   * transport uses it, not `aeadKey`, so a provider that replaces one replaces or drops both.
+   */
+  packetAead?(keyIv: Uint8Array): PacketAead;
   /** SHA-256 of the concatenation of `parts`. */
   sha256(...parts: readonly Uint8Array[]): Uint8Array;
   /** HMAC-SHA256 keyed with `key` over the concatenation of `parts`. */

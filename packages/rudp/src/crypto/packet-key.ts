@@ -4,7 +4,7 @@
  * IV XOR the packet number, so packets can be opened in any order and a
  * packet number is never used twice with one key.
  */
-import { KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider } from './crypto-provider.js';
+import { KEY_IV_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type PacketAead } from './crypto-provider.js';
 import { hkdfExpandLabel } from './hkdf.js';
 import { placeIn, type KeyArena } from './key-arena.js';
 
@@ -41,7 +41,11 @@ export const packetNonce = (iv: Uint8Array, pn: number): Uint8Array => writeNonc
  * bytes of heap however short it is), at an offset of the key arena's view.
  */
 export class PacketKey {
-  private readonly aead: AeadKey;
+  /** The per-call AEAD key: made when first needed where {@link whole} serves the transport. */
+  private aead: AeadKey | undefined;
+  /** The provider's whole-datagram path, if it has one. */
+  private readonly whole: PacketAead | undefined;
+  private readonly crypto: CryptoProvider;
   /**
    * secret ‖ AEAD key ‖ IV at `material[at…]` (the view may be the whole key arena's: see {@link KeyArena}).
    * The IV as numbers would cost three heap numbers: its 32-bit words exceed V8's small integers.
@@ -62,13 +66,30 @@ export class PacketKey {
     this.material = material;
     this.at = at;
     this.secretLength = secret.length;
-    this.aead = crypto.aeadKey(material.subarray(at + secret.length, at + secret.length + KEY_LEN));
+    this.crypto = crypto;
+    const keyAt = at + secret.length;
+    this.whole = crypto.packetAead?.(material.subarray(keyAt, keyAt + KEY_IV_LEN));
+    // One key object, not two, per packet key (each is heap a connection keeps): the per-call one only without the other.
+    this.aead = this.whole === undefined ? crypto.aeadKey(material.subarray(keyAt, keyAt + KEY_LEN)) : undefined;
+  }
+
+  /** The per-call AEAD key (see {@link aead}). */
+  private aeadKey(): AeadKey {
+    const keyAt = this.at + this.secretLength;
+    this.aead ??= this.crypto.aeadKey(this.material.subarray(keyAt, keyAt + KEY_LEN));
+    return this.aead;
+  }
+
+  /** Whether {@link sealPacket} and {@link openPacket} take the provider's whole-datagram path (else they cut views and seal through the per-call key). */
+  get wholePackets(): boolean {
+    return this.whole !== undefined;
   }
 
   /** Overwrites the secret, key and IV with zeros, and the cipher library's copy: for a key that will never be used again. */
   wipe(): void {
     this.material.fill(0, this.at, this.at + packetKeyBytes(this.secretLength));
-    this.aead.dispose?.();
+    this.aead?.dispose?.();
+    this.whole?.dispose?.();
   }
 
   /** The traffic secret: the next key phase is derived from it. */
@@ -82,12 +103,41 @@ export class PacketKey {
    */
   sealInto(header: Uint8Array, pn: number, plaintext: Uint8Array, out: Uint8Array): void {
     if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
-    this.aead.sealInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
+    this.aeadKey().sealInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, plaintext, out);
   }
 
   /** Opens `ciphertext` (body and tag) into `out` (`ciphertext.length - TAG_LEN` bytes); false if it does not authenticate. Never throws. */
   openInto(header: Uint8Array, pn: number, ciphertext: Uint8Array, out: Uint8Array): boolean {
-    return validPn(pn) && this.aead.openInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
+    return validPn(pn) && this.aeadKey().openInto(writeNonce(this.material, this.at + this.secretLength + KEY_LEN, pn, NONCE), header, ciphertext, out);
+  }
+
+  /**
+   * Writes into `datagram` (exactly `end + TAG_LEN` bytes) the header `source[0, headerLength)`,
+   * then `source[headerLength, end)` sealed with it as associated data: {@link sealInto} of a
+   * whole datagram, in one call to the provider where it has {@link PacketAead}.
+   */
+  sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): void {
+    if (!validPn(pn)) throw new RangeError(`packet number out of range: ${pn}`);
+    if (this.whole !== undefined) {
+      this.whole.sealPacket(pn, source, headerLength, end, datagram);
+      return;
+    }
+    if (!(headerLength >= 0 && headerLength <= end && end <= source.length && datagram.length === end + TAG_LEN)) throw new RangeError('sealPacket: headerLength <= end <= source length, and a datagram of end + 16 bytes');
+    const header = source.subarray(0, headerLength);
+    datagram.set(header);
+    this.sealInto(header, pn, source.subarray(headerLength, end), datagram.subarray(headerLength));
+  }
+
+  /**
+   * Opens `datagram[headerLength, end)` in place with `datagram[0, headerLength)` as associated
+   * data (the plaintext is `datagram[headerLength, end - TAG_LEN)`): {@link openInto} of a whole
+   * datagram. False if it does not authenticate or the lengths do not fit. Never throws.
+   */
+  openPacket(pn: number, datagram: Uint8Array, headerLength: number, end: number): boolean {
+    if (!validPn(pn)) return false;
+    if (this.whole !== undefined) return this.whole.openPacket(pn, datagram, headerLength, end);
+    if (!(headerLength >= 0 && end <= datagram.length && end - headerLength >= TAG_LEN)) return false;
+    return this.openInto(datagram.subarray(0, headerLength), pn, datagram.subarray(headerLength, end), datagram.subarray(headerLength, end - TAG_LEN));
   }
 
   /** {@link sealInto} into a new array. */

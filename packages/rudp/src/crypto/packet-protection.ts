@@ -141,6 +141,29 @@ export class PacketProtection {
   }
 
   /**
+   * Whether {@link sealPacket} and {@link openPacket} take the provider's
+   * whole-datagram path ({@link CryptoProvider.packetAead}): the same for
+   * every key of the connection. Without it they still work, through views.
+   */
+  get wholePackets(): boolean {
+    return this.send.wholePackets;
+  }
+
+  /**
+   * {@link sealInto} of a whole datagram: `datagram` (exactly `end + TAG_LEN`
+   * bytes) gets the header `source[0, headerLength)` (already carrying
+   * `keyPhase()`), then `source[headerLength, end)` sealed with it. False
+   * when the key is exhausted, as `sealInto`.
+   */
+  sealPacket(pn: number, source: Uint8Array, headerLength: number, end: number, datagram: Uint8Array): boolean {
+    if (this.sealedWithKey >= this.limits.confidentialityLimit) return false;
+    this.send.sealPacket(pn, source, headerLength, end, datagram);
+    this.sealed++;
+    if (++this.sealedWithKey >= this.limits.updateAfterPackets) this.initiateKeyUpdate();
+    return true;
+  }
+
+  /**
    * Starts a key update now if allowed: the peer must have sent with our current
    * receive keys first (RFC 9001 §6.1: one update at a time). Returns whether it started.
    */
@@ -195,28 +218,53 @@ export class PacketProtection {
     const verdict = this.window.check(pn);
     if (verdict !== 'fresh') return this.failed(verdict);
     if (ciphertext.length < TAG_LEN) return this.failed('auth');
-    const current = keyPhase === (this.recvGen & 1);
-    // The other phase: an older packet of the previous keys, or the peer's next keys (a key update).
-    const usePrevious = !current && this.recvPrevious !== undefined && pn < this.recvPhaseStart;
-    const gen = current ? this.recvCurrent : usePrevious && this.recvPrevious !== undefined ? this.recvPrevious : this.recvNext();
-    if (!gen.openInto(header, pn, ciphertext, out)) return this.failed('auth');
+    const key = this.receiveKey(keyPhase, pn);
+    if (!key.openInto(header, pn, ciphertext, out)) return this.failed('auth');
+    this.accepted(key, pn);
+    return undefined;
+  }
+
+  /**
+   * {@link openInto} of a whole datagram, in place: `datagram[headerLength,
+   * end)` (ciphertext and tag) opened with `datagram[0, headerLength)` (the
+   * header as received) as associated data; the plaintext is
+   * `datagram[headerLength, end - TAG_LEN)`. `undefined` when it opened,
+   * else why it was dropped (its bytes are then unspecified).
+   */
+  openPacket(keyPhase: KeyPhase, pn: number, datagram: Uint8Array, headerLength: number, end: number): OpenFailure | undefined {
+    const verdict = this.window.check(pn);
+    if (verdict !== 'fresh') return this.failed(verdict);
+    if (end - headerLength < TAG_LEN) return this.failed('auth');
+    const key = this.receiveKey(keyPhase, pn);
+    if (!key.openPacket(pn, datagram, headerLength, end)) return this.failed('auth');
+    this.accepted(key, pn);
+    return undefined;
+  }
+
+  /** The receive key a packet of `keyPhase` numbered `pn` claims: the current phase's, or of the other phase an older packet's (the previous keys) or the peer's next keys (a key update). */
+  private receiveKey(keyPhase: KeyPhase, pn: number): PacketKey {
+    if (keyPhase === (this.recvGen & 1)) return this.recvCurrent;
+    return this.recvPrevious !== undefined && pn < this.recvPhaseStart ? this.recvPrevious : this.recvNext();
+  }
+
+  /** Packet `pn` opened with `key`: marks it seen, and follows the peer into its next key phase when `key` was those keys. */
+  private accepted(key: PacketKey, pn: number): void {
     this.window.mark(pn);
     this.opened++;
-    if (!current && !usePrevious) {
+    if (key === this.recvCurrent) {
+      this.peerUsesCurrent = true;
+      this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
+    } else if (key !== this.recvPrevious) {
       // The peer moved to the next phase: rotate the receive keys, and follow with the send keys if we did not start it.
       this.recvPrevious?.wipe();
       this.recvPrevious = this.recvCurrent;
-      this.recvCurrent = this.recvNext();
+      this.recvCurrent = key;
       this.recvNextCache = undefined;
       this.recvGen++;
       this.recvPhaseStart = pn;
       this.peerUsesCurrent = true;
       if (this.sendGen < this.recvGen) this.advanceSend();
-    } else if (current) {
-      this.peerUsesCurrent = true;
-      this.recvPhaseStart = Math.min(this.recvPhaseStart, pn);
     }
-    return undefined;
   }
 
   /**

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
-import { loadOpensslAead, OpensslAeadKey } from './openssl-aead.js';
+import { loadOpensslAead, OpensslAeadKey, OpensslPacketAead } from './openssl-aead.js';
 import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
 
 // Raw X25519 keys reach node:crypto as KeyObjects through JWK (RFC 8037): 16–45 µs a key. Through
@@ -148,7 +148,9 @@ const sodium = loadSodium();
 const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
 // The addon must pass RFC 8439's known answer before it is trusted.
 const openssl = loadOpensslAead();
-const opensslAead = openssl === undefined ? undefined : aeadOf((key) => new OpensslAeadKey(openssl, key));
+// OpenSSL's also seals and opens whole datagrams in one call each (CryptoProvider.packetAead).
+const opensslAead =
+  openssl === undefined ? undefined : { ...aeadOf((key) => new OpensslAeadKey(openssl, key)), packetAead: (keyIv: Uint8Array) => new OpensslPacketAead(openssl, keyIv) };
 
 /** A library that seals and opens packets. */
 export type PacketCipherLibrary = 'openssl' | 'libsodium' | 'node:crypto';

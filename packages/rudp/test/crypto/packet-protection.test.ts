@@ -5,7 +5,8 @@ import { createExporter } from '../../src/crypto/exporter.js';
 import { hkdfExpand, hkdfExtract } from '../../src/crypto/hkdf.js';
 import { PacketProtection, type KeyPhase } from '../../src/crypto/packet-protection.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from '../../src/crypto/replay-window.js';
-import { nodeCryptoProvider as crypto } from '../../src/node/crypto-provider.js';
+import type { CryptoProvider } from '../../src/crypto/crypto-provider.js';
+import { nodeCryptoProvider as crypto, packetCipherProviders } from '../../src/node/crypto-provider.js';
 
 const h = (s: string): Uint8Array => fromHex(s) ?? new Uint8Array(0);
 
@@ -17,180 +18,227 @@ describe('HKDF-SHA256', () => {
   });
 });
 
-/** A connected pair of PacketProtections, as a client and a server would hold after one handshake. */
-const pair = (limits?: AeadLimits) => {
-  const c2s = crypto.randomBytes(32);
-  const s2c = crypto.randomBytes(32);
-  return {
-    client: new PacketProtection(crypto, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
-    server: new PacketProtection(crypto, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
-  };
-};
+/**
+ * Every library that loads here, each through the per-call path (`seal`/`open`) and the
+ * whole-datagram one (`sealPacket`/`openPacket`: OpenSSL's own in one call, the others through
+ * views): the same tests hold for all of them.
+ */
+const ways = packetCipherProviders.flatMap(([library, provider]) => [
+  { name: `${library}, per call`, provider, whole: false },
+  { name: `${library}, whole datagrams${provider.packetAead === undefined ? ' (through views)' : ''}`, provider, whole: true },
+]);
 
-interface Wire {
-  readonly header: Uint8Array;
-  readonly phase: KeyPhase;
-  readonly pn: number;
-  readonly body: Uint8Array;
-}
+for (const way of ways) {
+  const provider: CryptoProvider = way.provider;
 
-const send = (from: PacketProtection, pn: number, text: string): Wire => {
-  const phase = from.keyPhase();
-  const header = Uint8Array.of(0x40 | phase, pn & 0xff, 7, 7);
-  const sealed = from.seal(header, pn, utf8(text));
-  if (!sealed.ok) throw new Error(sealed.reason);
-  return { header, phase, pn, body: sealed.packet };
-};
-const receive = (to: PacketProtection, w: Wire) => to.open(w.header, w.phase, w.pn, w.body);
-const text = (r: ReturnType<typeof receive>): string => (r.ok ? new TextDecoder().decode(r.plaintext) : `dropped: ${r.reason}`);
-
-describe('packet protection', () => {
-  it('seals and opens; the ciphertext does not contain the plaintext', () => {
-    const { client, server } = pair();
-    const w = send(client, 0, 'PASSWORD hunter2');
-    expect(Buffer.from(w.body).includes(Buffer.from('hunter2'))).toBe(false);
-    expect(w.body.length).toBe('PASSWORD hunter2'.length + 16);
-    expect(text(receive(server, w))).toBe('PASSWORD hunter2');
-  });
-
-  it('an altered header, body, tag, packet number or phase is dropped as auth, and the original still opens after', () => {
-    const { client, server } = pair();
-    const w = send(client, 5, 'MSG hello');
-    const flip = (a: Uint8Array, i: number): Uint8Array => {
-      const b = a.slice();
-      b[i] = (b[i] ?? 0) ^ 0x01;
-      return b;
+  /** A connected pair of PacketProtections, as a client and a server would hold after one handshake. */
+  const pair = (limits?: AeadLimits) => {
+    const c2s = crypto.randomBytes(32);
+    const s2c = crypto.randomBytes(32);
+    return {
+      client: new PacketProtection(provider, { sendSecret: c2s, receiveSecret: s2c, ...(limits ? { limits } : {}) }),
+      server: new PacketProtection(provider, { sendSecret: s2c, receiveSecret: c2s, ...(limits ? { limits } : {}) }),
     };
-    expect(receive(server, { ...w, header: flip(w.header, 2) })).toEqual({ ok: false, reason: 'auth' });
-    expect(receive(server, { ...w, body: flip(w.body, 0) })).toEqual({ ok: false, reason: 'auth' });
-    expect(receive(server, { ...w, body: flip(w.body, w.body.length - 1) })).toEqual({ ok: false, reason: 'auth' });
-    expect(receive(server, { ...w, body: w.body.subarray(0, 10) })).toEqual({ ok: false, reason: 'auth' });
-    expect(receive(server, { ...w, pn: 6 })).toEqual({ ok: false, reason: 'auth' });
-    expect(receive(server, { ...w, phase: 1 })).toEqual({ ok: false, reason: 'auth' });
-    expect(server.counters().authFailures).toBe(6);
-    // Forgeries do not move the replay window: the genuine packet is still accepted.
-    expect(text(receive(server, w))).toBe('MSG hello');
-  });
+  };
 
-  it('openInto: the plaintext into the given array and no result object; a refusal as its reason', () => {
-    const { client, server } = pair();
-    const w = send(client, 3, 'MSG in place');
-    const out = new Uint8Array(w.body.length - 16);
-    expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBeUndefined();
-    expect(new TextDecoder().decode(out)).toBe('MSG in place');
-    expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBe('duplicate');
-    const forged = send(client, 4, 'MSG forged');
-    forged.body[0] = (forged.body[0] ?? 0) ^ 1;
-    expect(server.openInto(forged.header, forged.phase, forged.pn, forged.body, new Uint8Array(forged.body.length - 16))).toBe('auth');
-    expect(server.openInto(w.header, w.phase, 9, w.body.subarray(0, 10), new Uint8Array(0))).toBe('auth');
-    expect(server.counters()).toMatchObject({ opened: 1, replays: 1, authFailures: 2 });
-  });
+  interface Wire {
+    readonly header: Uint8Array;
+    readonly phase: KeyPhase;
+    readonly pn: number;
+    readonly body: Uint8Array;
+  }
 
-  it('injected packets (random bytes, any packet number) never open', () => {
-    const { server } = pair();
-    for (let i = 0; i < 200; i++) {
-      const r = server.open(crypto.randomBytes(4), (i & 1) as KeyPhase, i * 7919, crypto.randomBytes(16 + (i % 64)));
-      expect(r).toEqual({ ok: false, reason: 'auth' });
+  /** `from.sealPacket` of header and plaintext written into a larger source buffer, as the core writes them; the body after the header. */
+  const sealWhole = (from: PacketProtection, header: Uint8Array, pn: number, plaintext: Uint8Array): Uint8Array | undefined => {
+    const source = new Uint8Array(header.length + plaintext.length + 40).fill(0xee);
+    source.set(header);
+    source.set(plaintext, header.length);
+    const datagram = new Uint8Array(header.length + plaintext.length + 16);
+    if (!from.sealPacket(pn, source, header.length, header.length + plaintext.length, datagram)) return undefined;
+    expect(datagram.subarray(0, header.length)).toEqual(header);
+    return datagram.subarray(header.length);
+  };
+
+  const send = (from: PacketProtection, pn: number, text: string): Wire => {
+    const phase = from.keyPhase();
+    const header = Uint8Array.of(0x40 | phase, pn & 0xff, 7, 7);
+    if (way.whole) {
+      const body = sealWhole(from, header, pn, utf8(text));
+      if (body === undefined) throw new Error('key-exhausted');
+      return { header, phase, pn, body };
     }
-    // Nor does a packet sealed with the other direction's key (a reflection).
-    const { client } = pair();
-    const w = send(client, 1, 'reflected');
-    expect(receive(client, w)).toEqual({ ok: false, reason: 'auth' });
-  });
+    const sealed = from.seal(header, pn, utf8(text));
+    if (!sealed.ok) throw new Error(sealed.reason);
+    return { header, phase, pn, body: sealed.packet };
+  };
 
-  it('a replayed packet is dropped as duplicate; reordered ones inside the window open; older ones are too-old', () => {
-    const { client, server } = pair();
-    const packets = Array.from({ length: 3000 }, (_, pn) => send(client, pn, `m${pn}`));
-    const w10 = packets[10];
-    const w2999 = packets[2999];
-    const wOld = packets[2999 - DEFAULT_REPLAY_WINDOW - 50];
-    const wInside = packets[2999 - DEFAULT_REPLAY_WINDOW + 40];
-    if (!w10 || !w2999 || !wOld || !wInside) throw new Error('missing');
-    expect(text(receive(server, w10))).toBe('m10');
-    expect(receive(server, w10)).toEqual({ ok: false, reason: 'duplicate' });
-    expect(text(receive(server, w2999))).toBe('m2999');
-    expect(receive(server, w10)).toEqual({ ok: false, reason: 'too-old' });
-    expect(text(receive(server, wInside))).toBe(`m${2999 - DEFAULT_REPLAY_WINDOW + 40}`);
-    expect(receive(server, wInside)).toEqual({ ok: false, reason: 'duplicate' });
-    expect(receive(server, wOld)).toEqual({ ok: false, reason: 'too-old' });
-    expect(server.counters().replays).toBe(4);
-  });
+  /** `to.openPacket` of header and body as one datagram (in place), as an `OpenResult`. */
+  const openWhole = (to: PacketProtection, w: Wire): ReturnType<PacketProtection['open']> => {
+    const datagram = new Uint8Array(w.header.length + w.body.length);
+    datagram.set(w.header);
+    datagram.set(w.body, w.header.length);
+    // A key update shows as one more in the counters: receiving the peer's next phase makes us follow it.
+    const updates = to.counters().keyUpdates;
+    const failure = to.openPacket(w.phase, w.pn, datagram, w.header.length, datagram.length);
+    if (failure !== undefined) return { ok: false, reason: failure };
+    return { ok: true, plaintext: datagram.subarray(w.header.length, datagram.length - 16), keyUpdated: to.counters().keyUpdates !== updates };
+  };
+  const receive = (to: PacketProtection, w: Wire) => (way.whole ? openWhole(to, w) : to.open(w.header, w.phase, w.pn, w.body));
+  const text = (r: ReturnType<typeof receive>): string => (r.ok ? new TextDecoder().decode(r.plaintext) : `dropped: ${r.reason}`);
 
-  it('authenticCopy: a duplicate that authenticates is a copy; a forged duplicate, a fresh packet or an unknown phase is not, and nothing is marked', () => {
-    const { client, server } = pair();
-    const w = send(client, 7, 'raced');
-    const out = () => new Uint8Array(w.body.length - 16);
-    // Not seen yet: not a duplicate, so no copy (and not marked: it opens after).
-    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('not-duplicate');
-    expect(text(receive(server, w))).toBe('raced');
-    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
-    expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
-    // The same number with a broken tag: a forgery, counted as one.
-    const forged = w.body.slice();
-    forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
-    expect(server.authenticCopy(w.header, w.phase, w.pn, forged, out())).toBe('auth');
-    expect(server.authenticCopy(w.header, w.phase === 0 ? 1 : 0, w.pn, w.body, out())).toBe('auth');
-    expect(server.counters().authFailures).toBe(2);
-    // Still a replay to open.
-    expect(receive(server, w)).toEqual({ ok: false, reason: 'duplicate' });
-  });
+  describe(`packet protection: ${way.name}`, () => {
+    it('takes the whole-datagram path exactly where the provider offers one', () => {
+      expect(pair().client.wholePackets).toBe(provider.packetAead !== undefined);
+    });
 
-  it('authenticCopy: forged duplicates reach the integrity limit as any forgeries do (a tag check each), so the connection closes there', () => {
-    const limits: AeadLimits = { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 3 };
-    const { client, server } = pair(limits);
-    const w = send(client, 7, 'raced');
-    expect(text(receive(server, w))).toBe('raced');
-    const forged = w.body.slice();
-    forged[0] = (forged[0] as number) ^ 1;
-    const out = new Uint8Array(w.body.length - 16);
-    const short = w.body.subarray(0, 15);
-    expect([server.authenticCopy(w.header, w.phase, w.pn, forged, out), server.authenticCopy(w.header, w.phase, w.pn, short, out), server.authenticCopy(w.header, w.phase, w.pn, forged, out)]).toEqual(['auth', 'auth', 'integrity-limit']);
-    expect(server.counters().authFailures).toBe(3);
-  });
+    it('seals and opens; the ciphertext does not contain the plaintext', () => {
+      const { client, server } = pair();
+      const w = send(client, 0, 'PASSWORD hunter2');
+      expect(Buffer.from(w.body).includes(Buffer.from('hunter2'))).toBe(false);
+      expect(w.body.length).toBe('PASSWORD hunter2'.length + 16);
+      expect(text(receive(server, w))).toBe('PASSWORD hunter2');
+    });
 
-  it('updates keys before the limit, the peer follows, and late packets of the old phase still open', () => {
-    const limits: AeadLimits = { updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 };
-    const { client, server } = pair(limits);
-    // The client may not update before the server has sent with the current keys.
-    const early = [0, 1, 2, 3, 4].map((pn) => send(client, pn, `c${pn}`));
-    expect(client.keyPhase()).toBe(0);
-    for (const w of early) expect(receive(server, w).ok).toBe(true);
-    expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
-    // Now it may: the next packet past the threshold switches phase.
-    const beforeSwitch = send(client, 5, 'c5');
-    expect(beforeSwitch.phase).toBe(0);
-    expect(client.keyPhase()).toBe(1);
-    const updated = send(client, 6, 'c6');
-    expect(updated.phase).toBe(1);
-    const r = receive(server, updated);
-    expect(r.ok && r.keyUpdated).toBe(true);
-    expect(text(r)).toBe('c6');
-    // The server answers in the new phase, and the client opens it.
-    expect(server.keyPhase()).toBe(1);
-    expect(text(receive(client, send(server, 1, 's1')))).toBe('s1');
-    // c5 was delayed past the switch: opened with the previous keys.
-    expect(text(receive(server, beforeSwitch))).toBe('c5');
-    server.discardPreviousKeys();
-    expect(client.counters().keyUpdates).toBe(1);
-    expect(server.counters().keyUpdates).toBe(1);
-  });
+    it('an altered header, body, tag, packet number or phase is dropped as auth, and the original still opens after', () => {
+      const { client, server } = pair();
+      const w = send(client, 5, 'MSG hello');
+      const flip = (a: Uint8Array, i: number): Uint8Array => {
+        const b = a.slice();
+        b[i] = (b[i] ?? 0) ^ 0x01;
+        return b;
+      };
+      expect(receive(server, { ...w, header: flip(w.header, 2) })).toEqual({ ok: false, reason: 'auth' });
+      expect(receive(server, { ...w, body: flip(w.body, 0) })).toEqual({ ok: false, reason: 'auth' });
+      expect(receive(server, { ...w, body: flip(w.body, w.body.length - 1) })).toEqual({ ok: false, reason: 'auth' });
+      expect(receive(server, { ...w, body: w.body.subarray(0, 10) })).toEqual({ ok: false, reason: 'auth' });
+      expect(receive(server, { ...w, pn: 6 })).toEqual({ ok: false, reason: 'auth' });
+      expect(receive(server, { ...w, phase: 1 })).toEqual({ ok: false, reason: 'auth' });
+      expect(server.counters().authFailures).toBe(6);
+      // Forgeries do not move the replay window: the genuine packet is still accepted.
+      expect(text(receive(server, w))).toBe('MSG hello');
+    });
 
-  it('a key that reaches its confidentiality limit without an update refuses to seal', () => {
-    const limits: AeadLimits = { updateAfterPackets: 2, confidentialityLimit: 3, integrityLimit: 1000 };
-    const { client } = pair(limits);
-    // The peer never sent, so no update may start.
-    for (let pn = 0; pn < 3; pn++) send(client, pn, 'x');
-    expect(client.seal(Uint8Array.of(0), 3, utf8('x'))).toEqual({ ok: false, reason: 'key-exhausted' });
-  });
+    it('openInto: the plaintext into the given array and no result object; a refusal as its reason', () => {
+      const { client, server } = pair();
+      const w = send(client, 3, 'MSG in place');
+      const out = new Uint8Array(w.body.length - 16);
+      expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBeUndefined();
+      expect(new TextDecoder().decode(out)).toBe('MSG in place');
+      expect(server.openInto(w.header, w.phase, w.pn, w.body, out)).toBe('duplicate');
+      const forged = send(client, 4, 'MSG forged');
+      forged.body[0] = (forged.body[0] ?? 0) ^ 1;
+      expect(server.openInto(forged.header, forged.phase, forged.pn, forged.body, new Uint8Array(forged.body.length - 16))).toBe('auth');
+      expect(server.openInto(w.header, w.phase, 9, w.body.subarray(0, 10), new Uint8Array(0))).toBe('auth');
+      expect(server.counters()).toMatchObject({ opened: 1, replays: 1, authFailures: 2 });
+    });
 
-  it('reports the integrity limit once that many forgeries arrived', () => {
-    const { server } = pair({ updateAfterPackets: 100, confidentialityLimit: 1000, integrityLimit: 3 });
-    const forge = (pn: number) => server.open(Uint8Array.of(0), 0, pn, crypto.randomBytes(20));
-    expect(forge(1)).toEqual({ ok: false, reason: 'auth' });
-    expect(forge(2)).toEqual({ ok: false, reason: 'auth' });
-    expect(forge(3)).toEqual({ ok: false, reason: 'integrity-limit' });
+    it('injected packets (random bytes, any packet number) never open', () => {
+      const { server } = pair();
+      for (let i = 0; i < 200; i++) {
+        const r = server.open(crypto.randomBytes(4), (i & 1) as KeyPhase, i * 7919, crypto.randomBytes(16 + (i % 64)));
+        expect(r).toEqual({ ok: false, reason: 'auth' });
+      }
+      // Nor does a packet sealed with the other direction's key (a reflection).
+      const { client } = pair();
+      const w = send(client, 1, 'reflected');
+      expect(receive(client, w)).toEqual({ ok: false, reason: 'auth' });
+    });
+
+    it('a replayed packet is dropped as duplicate; reordered ones inside the window open; older ones are too-old', () => {
+      const { client, server } = pair();
+      const packets = Array.from({ length: 3000 }, (_, pn) => send(client, pn, `m${pn}`));
+      const w10 = packets[10];
+      const w2999 = packets[2999];
+      const wOld = packets[2999 - DEFAULT_REPLAY_WINDOW - 50];
+      const wInside = packets[2999 - DEFAULT_REPLAY_WINDOW + 40];
+      if (!w10 || !w2999 || !wOld || !wInside) throw new Error('missing');
+      expect(text(receive(server, w10))).toBe('m10');
+      expect(receive(server, w10)).toEqual({ ok: false, reason: 'duplicate' });
+      expect(text(receive(server, w2999))).toBe('m2999');
+      expect(receive(server, w10)).toEqual({ ok: false, reason: 'too-old' });
+      expect(text(receive(server, wInside))).toBe(`m${2999 - DEFAULT_REPLAY_WINDOW + 40}`);
+      expect(receive(server, wInside)).toEqual({ ok: false, reason: 'duplicate' });
+      expect(receive(server, wOld)).toEqual({ ok: false, reason: 'too-old' });
+      expect(server.counters().replays).toBe(4);
+    });
+
+    it('authenticCopy: a duplicate that authenticates is a copy; a forged duplicate, a fresh packet or an unknown phase is not, and nothing is marked', () => {
+      const { client, server } = pair();
+      const w = send(client, 7, 'raced');
+      const out = () => new Uint8Array(w.body.length - 16);
+      // Not seen yet: not a duplicate, so no copy (and not marked: it opens after).
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('not-duplicate');
+      expect(text(receive(server, w))).toBe('raced');
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
+      expect(server.authenticCopy(w.header, w.phase, w.pn, w.body, out())).toBe('copy');
+      // The same number with a broken tag: a forgery, counted as one.
+      const forged = w.body.slice();
+      forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+      expect(server.authenticCopy(w.header, w.phase, w.pn, forged, out())).toBe('auth');
+      expect(server.authenticCopy(w.header, w.phase === 0 ? 1 : 0, w.pn, w.body, out())).toBe('auth');
+      expect(server.counters().authFailures).toBe(2);
+      // Still a replay to open.
+      expect(receive(server, w)).toEqual({ ok: false, reason: 'duplicate' });
+    });
+
+    it('authenticCopy: forged duplicates reach the integrity limit as any forgeries do (a tag check each), so the connection closes there', () => {
+      const limits: AeadLimits = { updateAfterPackets: 1000, confidentialityLimit: 1000, integrityLimit: 3 };
+      const { client, server } = pair(limits);
+      const w = send(client, 7, 'raced');
+      expect(text(receive(server, w))).toBe('raced');
+      const forged = w.body.slice();
+      forged[0] = (forged[0] as number) ^ 1;
+      const out = new Uint8Array(w.body.length - 16);
+      const short = w.body.subarray(0, 15);
+      expect([server.authenticCopy(w.header, w.phase, w.pn, forged, out), server.authenticCopy(w.header, w.phase, w.pn, short, out), server.authenticCopy(w.header, w.phase, w.pn, forged, out)]).toEqual(['auth', 'auth', 'integrity-limit']);
+      expect(server.counters().authFailures).toBe(3);
+    });
+
+    it('updates keys before the limit, the peer follows, and late packets of the old phase still open', () => {
+      const limits: AeadLimits = { updateAfterPackets: 4, confidentialityLimit: 1000, integrityLimit: 1000 };
+      const { client, server } = pair(limits);
+      // The client may not update before the server has sent with the current keys.
+      const early = [0, 1, 2, 3, 4].map((pn) => send(client, pn, `c${pn}`));
+      expect(client.keyPhase()).toBe(0);
+      for (const w of early) expect(receive(server, w).ok).toBe(true);
+      expect(receive(client, send(server, 0, 's0')).ok).toBe(true);
+      // Now it may: the next packet past the threshold switches phase.
+      const beforeSwitch = send(client, 5, 'c5');
+      expect(beforeSwitch.phase).toBe(0);
+      expect(client.keyPhase()).toBe(1);
+      const updated = send(client, 6, 'c6');
+      expect(updated.phase).toBe(1);
+      const r = receive(server, updated);
+      expect(r.ok && r.keyUpdated).toBe(true);
+      expect(text(r)).toBe('c6');
+      // The server answers in the new phase, and the client opens it.
+      expect(server.keyPhase()).toBe(1);
+      expect(text(receive(client, send(server, 1, 's1')))).toBe('s1');
+      // c5 was delayed past the switch: opened with the previous keys.
+      expect(text(receive(server, beforeSwitch))).toBe('c5');
+      server.discardPreviousKeys();
+      expect(client.counters().keyUpdates).toBe(1);
+      expect(server.counters().keyUpdates).toBe(1);
+    });
+
+    it('a key that reaches its confidentiality limit without an update refuses to seal', () => {
+      const limits: AeadLimits = { updateAfterPackets: 2, confidentialityLimit: 3, integrityLimit: 1000 };
+      const { client } = pair(limits);
+      // The peer never sent, so no update may start.
+      for (let pn = 0; pn < 3; pn++) send(client, pn, 'x');
+      expect(client.seal(Uint8Array.of(0), 3, utf8('x'))).toEqual({ ok: false, reason: 'key-exhausted' });
+      expect(sealWhole(client, Uint8Array.of(0), 3, utf8('x'))).toBeUndefined();
+    });
+
+    it('reports the integrity limit once that many forgeries arrived', () => {
+      const { server } = pair({ updateAfterPackets: 100, confidentialityLimit: 1000, integrityLimit: 3 });
+      const forge = (pn: number) => server.open(Uint8Array.of(0), 0, pn, crypto.randomBytes(20));
+      expect(forge(1)).toEqual({ ok: false, reason: 'auth' });
+      expect(forge(2)).toEqual({ ok: false, reason: 'auth' });
+      expect(forge(3)).toEqual({ ok: false, reason: 'integrity-limit' });
+    });
   });
-});
+}
 
 describe('ReplayWindow', () => {
   it('tracks a window of exactly `size` numbers below the highest', () => {

@@ -11,6 +11,9 @@ import {
   parseFramesInto,
   repairFrameSize,
   MAX_CLOSE_REASON,
+  FrameType,
+  PATH_DATA_BYTES,
+  PATH_FRAME_BYTES,
   writeAck,
   writeChannel,
   writeCloseFitting,
@@ -18,6 +21,8 @@ import {
   writeFragment,
   writeMessage,
   writeMessageAck,
+  writePathChallenge,
+  writePathResponse,
   writeRepair,
 } from '../src/wire/frame.js';
 import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
@@ -266,6 +271,49 @@ describe('frames', () => {
       writeMessage(w, 1, new Uint8Array(1));
     })).toBeUndefined();
     expect(roundTrip((w) => writeDatagram(w, 256, new Uint8Array(1)))).toBeUndefined();
+  });
+});
+
+describe('PATH_CHALLENGE and PATH_RESPONSE', () => {
+  const data = Uint8Array.of(0, 1, 0xfe, 0xff, 0x80, 0x7f, 9, 200);
+
+  it('round-trip with their 8 bytes, take the size claimed, and parse among other frames', () => {
+    let size = 0;
+    const frames = roundTrip((w) => {
+      writeMessageAck(w, 3);
+      const before = w.room();
+      writePathChallenge(w, data);
+      size = before - w.room();
+      writePathResponse(w, data.slice().reverse());
+      writeMessageAck(w, 4);
+    });
+    expect(size).toBe(PATH_FRAME_BYTES);
+    expect(PATH_FRAME_BYTES).toBe(1 + PATH_DATA_BYTES);
+    expect(frames).toEqual([
+      { type: 'message-ack', next: 3 },
+      { type: 'path-challenge', data },
+      { type: 'path-response', data: data.slice().reverse() },
+      { type: 'message-ack', next: 4 },
+    ]);
+    expect([FrameType.PathChallenge, FrameType.PathResponse]).toEqual([0x0b, 0x0c]);
+  });
+
+  it('refuse a frame short of its 8 bytes, and are never written with another length', () => {
+    for (const type of [FrameType.PathChallenge, FrameType.PathResponse]) {
+      for (let n = 0; n < PATH_DATA_BYTES; n++) {
+        expect(roundTrip((w) => {
+          w.u8(type);
+          w.bytes(new Uint8Array(n));
+        })).toBeUndefined();
+      }
+    }
+    const w = writerWithRoom(100);
+    expect(() => writePathChallenge(w, new Uint8Array(7))).toThrow(RangeError);
+    expect(() => writePathResponse(w, new Uint8Array(9))).toThrow(RangeError);
+  });
+
+  it('a type past PATH_RESPONSE is no frame: the packet is malformed (what a version without these frames makes of them)', () => {
+    expect(roundTrip((w) => w.u8(FrameType.PathResponse + 1))).toBeUndefined();
   });
 });
 

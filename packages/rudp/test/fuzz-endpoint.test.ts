@@ -352,18 +352,21 @@ function closeFrame(w: PacketWriter): void {
 /**
  * Frames with absurd fields. `broken`: the payload does not parse (unknown
  * type, varint past 2^53, fragment past its message, too many ACK ranges,
- * truncation, oversize close reason). Otherwise it parses but is nonsense the
+ * truncation, a PATH_CHALLENGE or PATH_RESPONSE short of its 8 bytes,
+ * oversize close reason). Otherwise it parses but is nonsense the
  * connection must shrug off: fragments of messages far ahead or larger than
- * any window, ACKs for packets never sent, a huge MAX_DATA, padding, pings.
+ * any window, ACKs for packets never sent, a huge MAX_DATA, PATH_CHALLENGEs
+ * (answered, the latest only) and PATH_RESPONSEs to no challenge, padding, pings.
  */
 function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void {
   const big = (): number => 2 ** 53 - 1 - (rnd() % 1000);
   if (broken) {
     // A valid frame first, so the parser must reject a packet part way through.
     if (rnd() % 2 === 0) w.u8(FrameType.Ping);
-    switch (rnd() % 9) {
+    switch (rnd() % 10) {
       case 0:
-        w.u8(6 + (rnd() % 250));
+        // A type no frame has.
+        w.u8(FrameType.PathResponse + 1 + (rnd() % (255 - FrameType.PathResponse)));
         break;
       case 1:
         w.u8(FrameType.Fragment);
@@ -422,6 +425,11 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
         w.u8(200);
         w.bytes(new Uint8Array(20));
         break;
+      case 8:
+        // PATH_CHALLENGE or PATH_RESPONSE with fewer than its 8 bytes, at the end of the packet.
+        w.u8(rnd() % 2 === 0 ? FrameType.PathChallenge : FrameType.PathResponse);
+        w.bytes(new Uint8Array(rnd() % 8));
+        break;
       default:
         w.u8(FrameType.Close);
         w.varint(0);
@@ -431,7 +439,7 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
     return;
   }
   for (let n = 1 + (rnd() % 4); n > 0 && w.room() > 60; n--) {
-    switch (rnd() % 6) {
+    switch (rnd() % 8) {
       case 0: {
         // A fragment of a message far beyond the tracking horizon, with an absurd length.
         w.u8(FrameType.Fragment);
@@ -475,6 +483,15 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
       case 4:
         w.u8(FrameType.Ping);
         break;
+      case 5:
+      case 6: {
+        // A challenge (the connection answers it) or a response to a challenge never sent.
+        w.u8(rnd() % 2 === 0 ? FrameType.PathChallenge : FrameType.PathResponse);
+        const data = new Uint8Array(8);
+        for (let i = 0; i < 8; i++) data[i] = rnd() & 0xff;
+        w.bytes(data);
+        break;
+      }
       default:
         w.u8(FrameType.Padding);
     }

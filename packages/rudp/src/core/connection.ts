@@ -193,6 +193,10 @@ export class Connection {
   path: PathValidation | undefined = undefined;
   /** @internal Server: until when a new port is validated before the connection moves there (a validation failed; connection/migration.ts). */
   cautiousUntil = Number.NEGATIVE_INFINITY;
+  /** @internal The data of the latest PATH_CHALLENGE received, to echo (connection/path-response.ts); allocated at the first. */
+  pathResponse: Uint8Array | undefined = undefined;
+  /** @internal A PATH_RESPONSE echoing `pathResponse` is owed. */
+  pathResponseDue = false;
   /** @internal Where the datagram `pollTransmit` returned last goes: `remote`, a path validation's candidate, or (a PING) the address it left. */
   destination: PeerAddress;
 

@@ -1,43 +1,46 @@
 /**
  * Path validation of a client's new port (NAT rebinding), after RFC 9000
- * §8.2 and §9.3, without a frame of its own: the server sends PINGs, sealed
- * like every packet, to the candidate address, and the candidate is valid
- * once an authenticated packet FROM it acknowledges a packet that went only
- * there. Only the client holds the keys, so only a client that receives at
- * the candidate (or an attacker who relays its packets both ways, i.e. one
- * already on its path) can complete it.
+ * §8.2 and §9.3: the server sends PATH_CHALLENGE frames, each alone in a
+ * sealed packet and each with 8 fresh bytes of the connection's injected
+ * randomness, to the candidate address, and the candidate is valid once an
+ * authenticated packet FROM it carries a PATH_RESPONSE echoing one of them
+ * (§8.2.2, §8.2.3: a response from anywhere else validates nothing). Only
+ * whoever receives at the candidate learns the bytes, and only the client
+ * holds the keys to seal the echo: an ACK is the client's word about what it
+ * received, the echo is proof (an ACK validated until this version, and a
+ * client that could inject into another user's port of its address
+ * acknowledged what went there unseen). Challenges live in this object: a
+ * new validation starts with none, so an echo of an earlier one is stale.
  *
  * A validation that `moved` is the RFC's migration (§9.3): every datagram
  * goes to the candidate from its first packet on, as long as what was sent
  * there stays within `AMPLIFICATION_LIMIT` times what came from it (it may be
- * a victim whose address was spoofed, §9.3.1), and each PING to it is
- * followed by one to the last validated address (§9.3.3: if the client is
+ * a victim whose address was spoofed, §9.3.1), and each challenge to it is
+ * followed by a PING to the last validated address (§9.3.3: if the client is
  * still there, its answer, newer than the copy that named the candidate,
- * takes the connection back). Any packet sent from the first one there
- * (`firstPn`) on counts as sent to the candidate, but those PINGs to the old
- * address. One that did not move keeps sending to the validated address and
- * counts only its PINGs as sent to the candidate (connection/migration.ts
- * says when which runs).
+ * takes the connection back). One that did not move keeps sending to the
+ * validated address and sends only its challenges to the candidate
+ * (connection/migration.ts says when which runs).
  *
- * One candidate at a time, at most `MAX_PATH_PROBES` PINGs to it, and given
- * up after `VALIDATION_PTOS` probe timeouts (§8.2.4).
+ * One candidate at a time, at most `MAX_PATH_PROBES` challenges to it, and
+ * given up after `VALIDATION_PTOS` probe timeouts (§8.2.4).
  *
  * Only a change of port is taken (`sameHost`): the host is what per-host
  * limits count (host-key.ts), so they stay right, and the path is the same
  * network path, so RTT and congestion state are kept (§9.4 allows it).
  */
-import type { PnRange } from '../wire/frame.js';
+import { PATH_DATA_BYTES, PATH_FRAME_BYTES } from '../wire/frame.js';
 import { HEADER_SIZE, TAG_SIZE } from '../wire/packet.js';
 import { type PeerAddress, parseAddress } from './sans-io.js';
 
-/** Most PINGs sent to one candidate address (and, when the connection moved, to the address it left). */
+/** Most challenges sent to one candidate address (and, when the connection moved, PINGs to the address it left). */
 export const MAX_PATH_PROBES = 3;
 /** Bytes sent to an unvalidated address are at most this many times the bytes received from it (RFC 9000 §8). */
 export const AMPLIFICATION_LIMIT = 3;
 /** A validation is given up this many probe timeouts after it started (RFC 9000 §8.2.4 recommends 3). */
 export const VALIDATION_PTOS = 3;
-/** The largest probe: a full header, a PING and the tag. */
-export const PATH_PROBE_BYTES = HEADER_SIZE + 1 + TAG_SIZE;
+/** The largest probe: a full header, a PATH_CHALLENGE and the tag (34 bytes). */
+export const PATH_PROBE_BYTES = HEADER_SIZE + PATH_FRAME_BYTES + TAG_SIZE;
 
 /**
  * Whether `a` and `b` are the same host (IP address, with its zone) on
@@ -51,33 +54,29 @@ export function sameHost(a: PeerAddress, b: PeerAddress): boolean {
 
 /** The validation of one candidate address; see the file's comment. */
 export class PathValidation {
-  /** Packet numbers of the PINGs sent to the candidate. */
-  private readonly probes: number[] = [];
-  /** Packet numbers of the PINGs sent to the validated address while `moved`. */
-  private readonly oldPathProbes: number[] = [];
-  /** A PING to the validated address is due (one follows each PING to the candidate while `moved`). */
+  /** The data of each challenge sent to the candidate, in order. */
+  private readonly challenges: Uint8Array[] = [];
+  /** A PING to the validated address is due (one follows each challenge to the candidate while `moved`). */
   private oldPathDue = false;
   /** Bytes of authenticated datagrams received from the candidate. */
   private received: number;
   /** Bytes sent to the candidate. */
   private sent = 0;
-  /** When the next PING may go (each one a probe timeout after the last). */
+  /** When the next challenge may go (each one a probe timeout after the last). */
   private nextProbeAt: number;
   /** When the validation is given up. */
   readonly abandonAt: number;
 
   /**
    * `firstBytes`: the size of the authenticated datagram that named
-   * `candidate`; `ptoMs`: the connection's probe timeout; `firstPn`: the
-   * connection's next packet number; `moved`: whether every datagram goes to
-   * the candidate until the validation ends.
+   * `candidate`; `ptoMs`: the connection's probe timeout; `moved`: whether
+   * every datagram goes to the candidate until the validation ends.
    */
   constructor(
     readonly candidate: PeerAddress,
     now: number,
     private readonly ptoMs: number,
     firstBytes: number,
-    private readonly firstPn: number,
     readonly moved: boolean,
   ) {
     this.received = firstBytes;
@@ -90,7 +89,7 @@ export class PathValidation {
     this.received += bytes;
   }
 
-  /** A datagram of `bytes` went to the candidate (a PING or, while `moved`, any). */
+  /** A datagram of `bytes` went to the candidate (a challenge or, while `moved`, any). */
   onSent(bytes: number): void {
     this.sent += bytes;
   }
@@ -100,14 +99,14 @@ export class PathValidation {
     return this.sent + bytes <= AMPLIFICATION_LIMIT * this.received;
   }
 
-  /** Whether a PING to the candidate may go now: one is due, the count allows it, and so does the amplification limit. */
+  /** Whether a challenge to the candidate may go now: one is due, the count allows it, and so does the amplification limit. */
   probeDue(now: number): boolean {
     return now >= this.nextProbeAt && now < this.abandonAt && this.mayProbe();
   }
 
-  /** PING `pn` was sent to the candidate at `now`. */
-  onProbeSent(now: number, pn: number): void {
-    this.probes.push(pn);
+  /** A challenge carrying `data` (`PATH_DATA_BYTES` bytes, kept: not to be reused by the caller) was sent to the candidate at `now`. */
+  onProbeSent(now: number, data: Uint8Array): void {
+    this.challenges.push(data);
     this.nextProbeAt = now + this.ptoMs;
     if (this.moved) this.oldPathDue = true;
   }
@@ -117,45 +116,36 @@ export class PathValidation {
     return this.oldPathDue;
   }
 
-  /** PING `pn` was sent to the validated address. */
-  onOldPathProbeSent(pn: number): void {
-    this.oldPathProbes.push(pn);
+  /** The PING to the validated address was sent. */
+  onOldPathProbeSent(): void {
     this.oldPathDue = false;
   }
 
   /**
-   * The next time something is due: a PING, or giving up. A PING the
-   * amplification limit holds back is not: it waits for a datagram from the
-   * candidate, which wakes the connection anyway (else the timer would fire
-   * at once, over and over).
+   * The next time something is due: a challenge, or giving up. A challenge
+   * the amplification limit holds back is not: it waits for a datagram from
+   * the candidate, which wakes the connection anyway (else the timer would
+   * fire at once, over and over).
    */
   deadline(): number {
     if (this.oldPathDue) return this.nextProbeAt - this.ptoMs;
     return this.mayProbe() ? Math.min(this.nextProbeAt, this.abandonAt) : this.abandonAt;
   }
 
-  /** Whether an ACK with `ranges` (sorted from the highest down) covers a packet that went only to the candidate. */
-  acknowledgedBy(ranges: readonly PnRange[]): boolean {
-    if (this.moved) {
-      for (const r of ranges) {
-        if (r.hi < this.firstPn) break;
-        const lo = Math.max(r.lo, this.firstPn);
-        let old = 0;
-        for (const pn of this.oldPathProbes) if (pn >= lo && pn <= r.hi) old++;
-        if (r.hi - lo + 1 > old) return true;
-      }
-      return false;
+  /** Whether `echo`, a PATH_RESPONSE's data, is that of a challenge this validation sent (the caller checks it came from the candidate). */
+  answeredBy(echo: Uint8Array): boolean {
+    if (echo.length !== PATH_DATA_BYTES) return false;
+    let match = false;
+    for (const data of this.challenges) {
+      // Every byte compared: how long the comparison takes says nothing of how much of a guess was right.
+      let diff = 0;
+      for (let i = 0; i < PATH_DATA_BYTES; i++) diff |= (data[i] as number) ^ (echo[i] as number);
+      if (diff === 0) match = true;
     }
-    for (const pn of this.probes) {
-      for (const r of ranges) {
-        if (pn > r.hi) break;
-        if (pn >= r.lo) return true;
-      }
-    }
-    return false;
+    return match;
   }
 
   private mayProbe(): boolean {
-    return this.probes.length < MAX_PATH_PROBES && this.mayAmplify(PATH_PROBE_BYTES);
+    return this.challenges.length < MAX_PATH_PROBES && this.mayAmplify(PATH_PROBE_BYTES);
   }
 }

@@ -14,6 +14,8 @@
  * | 0x08 | MESSAGE_ACK | next: every message with a smaller id is whole at the sender    |
  * | 0x09 | CHANNEL   | tag (channel << 1 | unordered), [predecessor delta]: annotates the next frame |
  * | 0x0a | DATAGRAM  | tag (channel), length, bytes: an unreliable message, no id          |
+ * | 0x0b | PATH_CHALLENGE | 8 bytes of unpredictable data: answer with a PATH_RESPONSE     |
+ * | 0x0c | PATH_RESPONSE  | the 8 bytes of the PATH_CHALLENGE it answers                   |
  *
  * A FRAGMENT or MESSAGE frame alone is a message of channel 0, reliable and
  * ordered, whose predecessor on its channel is the message with the id just
@@ -34,7 +36,10 @@ import type { PacketWriter } from './packet.js';
 import { Reader, varintSize } from './varint.js';
 
 /** Frame type bytes. */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10 } as const;
+export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10, PathChallenge: 11, PathResponse: 12 } as const;
+
+/** Bytes of data a PATH_CHALLENGE or PATH_RESPONSE frame carries (RFC 9000 §19.17). */
+export const PATH_DATA_BYTES = 8;
 
 /** ACK delays are sent in units of 2^3 = 8 µs (QUIC's default exponent): two bytes up to 131 ms. */
 export const ACK_DELAY_EXPONENT = 3;
@@ -101,6 +106,15 @@ export interface RepairFrame {
   readonly symbol: Uint8Array;
 }
 
+/**
+ * PATH_CHALLENGE or PATH_RESPONSE (RFC 9000 §19.17, §19.18): `data` is
+ * `PATH_DATA_BYTES` bytes, a view of the received datagram (copy it to keep it).
+ */
+export interface PathFrame {
+  readonly type: 'path-challenge' | 'path-response';
+  readonly data: Uint8Array;
+}
+
 /** Any frame. A MESSAGE frame parses as a whole-message FRAGMENT. */
 export type Frame =
   | { readonly type: 'ping' }
@@ -108,6 +122,7 @@ export type Frame =
   | FragmentFrame
   | RepairFrame
   | DatagramFrame
+  | PathFrame
   | { readonly type: 'message-ack'; readonly next: number }
   | { readonly type: 'max-data'; readonly limit: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string };
@@ -241,6 +256,25 @@ export function writeAck(w: PacketWriter, ranges: readonly PnRange[], delayMicro
 /** Writes a PING frame. */
 export function writePing(w: PacketWriter): void {
   w.u8(FrameType.Ping);
+}
+
+/** Bytes a PATH_CHALLENGE or PATH_RESPONSE frame takes. */
+export const PATH_FRAME_BYTES = 1 + PATH_DATA_BYTES;
+
+/** Writes a PATH_CHALLENGE frame carrying `data` (`PATH_DATA_BYTES` bytes). */
+export function writePathChallenge(w: PacketWriter, data: Uint8Array): void {
+  writePathFrame(w, FrameType.PathChallenge, data);
+}
+
+/** Writes a PATH_RESPONSE frame echoing `data`, a PATH_CHALLENGE's (`PATH_DATA_BYTES` bytes). */
+export function writePathResponse(w: PacketWriter, data: Uint8Array): void {
+  writePathFrame(w, FrameType.PathResponse, data);
+}
+
+function writePathFrame(w: PacketWriter, type: number, data: Uint8Array): void {
+  if (data.length !== PATH_DATA_BYTES) throw new RangeError(`rudp: path data must be ${PATH_DATA_BYTES} bytes, got ${data.length}`);
+  w.u8(type);
+  w.bytes(data);
 }
 
 /** Writes a MAX_DATA frame. */
@@ -389,6 +423,13 @@ function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined):
         const data = r.bytes(length);
         if (!data) return undefined;
         out[n++] = { type: 'datagram', channel, data };
+        break;
+      }
+      case FrameType.PathChallenge:
+      case FrameType.PathResponse: {
+        const data = r.bytes(PATH_DATA_BYTES);
+        if (!data) return undefined;
+        out[n++] = { type: t === FrameType.PathChallenge ? 'path-challenge' : 'path-response', data };
         break;
       }
       case FrameType.Repair: {

@@ -3,7 +3,7 @@
  * `npx tsx packages/rudp/test/measure/nat-rebinding.ts [seeds]`): an echoing
  * encrypted server, 70 ms RTT, 150 messages, the client's port changed 400 ms
  * in. Per seed, after the rebinding: when the first datagram from the new port
- * reached the server, when the server first sent anything (a PING) to the new
+ * reached the server, when the server first sent anything (a PATH_CHALLENGE) to the new
  * port and when its own traffic, when it sent its last datagram to the old one (from then on
  * all its traffic goes to the new port), when the path was validated (the
  * `migrated` event), how many of its datagrams were lost to the old port
@@ -46,11 +46,11 @@ function run(seed: number, rebind: boolean) {
   const validatedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at ?? Number.NaN;
   const toNew = after.filter((s) => s.to === REBOUND);
   const toOld = after.filter((s) => s.to === CLIENT);
-  // A PING (a header, one byte, the tag) is at most 26 bytes; anything larger is the connection's own traffic.
+  // A PATH_CHALLENGE (a header, the frame, the tag) is at most 34 bytes, a PING 26; anything larger is the connection's own traffic.
   return {
     firstFromNew: firstFromNewAt - rebindAt,
     firstToNew: (toNew[0]?.at ?? Number.NaN) - rebindAt,
-    firstTrafficToNew: (toNew.find((s) => s.size > 26)?.at ?? Number.NaN) - rebindAt,
+    firstTrafficToNew: (toNew.find((s) => s.size > 34)?.at ?? Number.NaN) - rebindAt,
     toOldAfterNotice: toOld.filter((s) => s.at >= firstFromNewAt).length,
     lastToOld: (toOld.at(-1)?.at ?? rebindAt) - rebindAt,
     validated: validatedAt - rebindAt,

@@ -1,8 +1,10 @@
 /**
  * The validation itself (core/connection/migration.ts `checkValidated`):
- * only an acknowledgement of a PING that comes FROM the candidate makes it
- * the connection's validated address. The transport tests reach the other sources of such an ACK
- * only through races whose order the simulator does not let a test pick.
+ * only a PATH_RESPONSE that comes FROM the candidate and echoes a challenge
+ * sent there makes it the connection's validated address; an ACK of what
+ * went there is the client's word and validates nothing. The transport
+ * tests reach the other sources of such a response only through races
+ * whose order the simulator does not let a test pick.
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/core/connection.js';
@@ -12,11 +14,12 @@ import type { Frame } from '../../src/wire/frame.js';
 
 const OLD = '10.0.0.1:5000';
 const CANDIDATE = '10.0.0.1:6000';
+const CHALLENGE = Uint8Array.of(0x51, 0x2e, 0x09, 0xfa, 0x77, 0x13, 0xc4, 0x80);
 
-/** A server connection at `OLD` validating `CANDIDATE` with one PING (packet 7) out; what it moved to, and the moves its host heard of. */
+/** A server connection at `OLD`, moved to `CANDIDATE` and validating it with one challenge (in packet 7) out; what it moved to, and the moves its host heard of. */
 function validating(): { readonly c: Connection; readonly moves: string[]; readonly told: string[] } {
-  const path = new PathValidation(CANDIDATE, 0, 100, 1200, 7, false);
-  path.onProbeSent(0, 7);
+  const path = new PathValidation(CANDIDATE, 0, 100, 1200, true);
+  path.onProbeSent(0, CHALLENGE.slice());
   const moves: string[] = [];
   const told: string[] = [];
   const c = {
@@ -29,23 +32,44 @@ function validating(): { readonly c: Connection; readonly moves: string[]; reado
   return { c, moves, told };
 }
 
-const ackOf7: readonly Frame[] = [{ type: 'ack', ranges: [{ lo: 7, hi: 7 }], delayMicros: 0 }];
+const response = (data: Uint8Array): Frame => ({ type: 'path-response', data });
 
 describe('checkValidated', () => {
-  it('moves to the candidate when a packet from there acknowledges its PING', () => {
+  it('moves to the candidate when a packet from there echoes its challenge', () => {
     const { c, moves, told } = validating();
-    checkValidated(c, CANDIDATE, ackOf7, 1);
+    checkValidated(c, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 2);
     expect(moves).toEqual([CANDIDATE]);
     expect(told).toEqual([OLD]);
     expect(c.path).toBeUndefined();
   });
 
-  it('does not move on the same ACK from the validated address or a third port (a PING relayed to the client, its answer not from the candidate)', () => {
+  it('does not move on the echo from the validated address or a third port (a challenge relayed to the client, its answer not from the candidate)', () => {
     for (const from of [OLD, '10.0.0.1:7000']) {
       const { c, moves, told } = validating();
-      checkValidated(c, from, ackOf7, 1);
+      checkValidated(c, from, [response(CHALLENGE.slice())], 1);
       expect({ moves, told }).toEqual({ moves: [], told: [] });
       expect(c.path).toBeDefined();
     }
+  });
+
+  it('does not move on an ACK of everything sent there (the client\'s word), a wrong echo, or a PATH_CHALLENGE with the data', () => {
+    const wrong = CHALLENGE.slice();
+    wrong[7] = (wrong[7] as number) ^ 0x80;
+    const frames: readonly Frame[] = [
+      { type: 'ack', ranges: [{ lo: 1, hi: 100 }], delayMicros: 0 },
+      response(wrong),
+      response(new Uint8Array(8)),
+      { type: 'path-challenge', data: CHALLENGE.slice() },
+    ];
+    const { c, moves, told } = validating();
+    checkValidated(c, CANDIDATE, frames, frames.length);
+    expect({ moves, told }).toEqual({ moves: [], told: [] });
+    expect(c.path).toBeDefined();
+  });
+
+  it('looks only at the packet\'s `count` frames', () => {
+    const { c, moves } = validating();
+    checkValidated(c, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 1);
+    expect(moves).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The validation of a client's new port (core/path-validation.ts): which
- * addresses count as the same host, the PINGs' count, spacing and
+ * addresses count as the same host, the challenges' count, spacing and
  * amplification limit, the PINGs to the address the connection left, the
- * give-up time, and which ACKs validate.
+ * give-up time, and which echoes validate.
  */
 import { describe, expect, it } from 'vitest';
 import { AMPLIFICATION_LIMIT, MAX_PATH_PROBES, PATH_PROBE_BYTES, PathValidation, sameHost } from '../../src/core/path-validation.js';
@@ -23,15 +23,18 @@ describe('sameHost', () => {
   });
 });
 
+/** Challenge data: 8 bytes, all `b`. */
+const data = (b: number): Uint8Array => new Uint8Array(8).fill(b);
+
 describe('PathValidation', () => {
-  it('sends a PING at once, then one a probe timeout later, at most 3, and gives up 3 probe timeouts after it started', () => {
-    const v = new PathValidation('10.0.0.1:6000', 1000, 100, 1200, 10, false);
+  it('sends a challenge at once, then one a probe timeout later, at most 3, and gives up 3 probe timeouts after it started', () => {
+    const v = new PathValidation('10.0.0.1:6000', 1000, 100, 1200, false);
     expect(v.probeDue(1000)).toBe(true);
-    v.onProbeSent(1000, 10);
+    v.onProbeSent(1000, data(1));
     expect(v.probeDue(1099)).toBe(false);
     expect(v.deadline()).toBe(1100);
-    v.onProbeSent(1100, 11);
-    v.onProbeSent(1200, 12);
+    v.onProbeSent(1100, data(2));
+    v.onProbeSent(1200, data(3));
     expect(MAX_PATH_PROBES).toBe(3);
     // No fourth: only the give-up time is left.
     expect(v.probeDue(1300)).toBe(false);
@@ -42,58 +45,53 @@ describe('PathValidation', () => {
   });
 
   it('never sends the candidate more than 3x the bytes it authenticated from it', () => {
-    // A 24-byte packet (the smallest sealed one) allows 72 bytes: two 26-byte PINGs, not three.
-    const v = new PathValidation('10.0.0.1:6000', 0, 100, 24, 1, false);
+    // A 24-byte packet (the smallest sealed one) allows 72 bytes: two 34-byte challenges, not three.
+    const v = new PathValidation('10.0.0.1:6000', 0, 100, 24, false);
     expect(AMPLIFICATION_LIMIT * 24).toBe(72);
-    expect(PATH_PROBE_BYTES).toBe(26);
-    v.onProbeSent(0, 1);
-    v.onSent(26);
-    v.onProbeSent(100, 2);
-    v.onSent(26);
+    expect(PATH_PROBE_BYTES).toBe(34);
+    v.onProbeSent(0, data(1));
+    v.onSent(34);
+    v.onProbeSent(100, data(2));
+    v.onSent(34);
     expect(v.probeDue(200)).toBe(false);
-    expect(v.mayAmplify(20)).toBe(true);
-    expect(v.mayAmplify(21)).toBe(false);
-    // Held back, a PING makes no deadline of its own (the timer would fire over and over): only the give-up time.
+    expect(v.mayAmplify(4)).toBe(true);
+    expect(v.mayAmplify(5)).toBe(false);
+    // Held back, a challenge makes no deadline of its own (the timer would fire over and over): only the give-up time.
     expect(v.deadline()).toBe(300);
     v.onReceived(24);
     expect(v.probeDue(200)).toBe(true);
     expect(v.deadline()).toBe(200);
   });
 
-  it('moved: each PING to the candidate makes one to the validated address due at once', () => {
-    const v = new PathValidation('10.0.0.1:6000', 1000, 100, 1200, 10, true);
+  it('moved: each challenge to the candidate makes a PING to the validated address due at once', () => {
+    const v = new PathValidation('10.0.0.1:6000', 1000, 100, 1200, true);
     expect(v.oldPathProbeDue()).toBe(false);
-    v.onProbeSent(1000, 10);
+    v.onProbeSent(1000, data(1));
     expect(v.oldPathProbeDue()).toBe(true);
     expect(v.deadline()).toBe(1000);
-    v.onOldPathProbeSent(11);
+    v.onOldPathProbeSent();
     expect(v.oldPathProbeDue()).toBe(false);
     expect(v.deadline()).toBe(1100);
   });
 
-  it('not moved: is validated by an ACK covering one of its PINGs, not by one covering only other packets', () => {
-    const v = new PathValidation('10.0.0.1:6000', 0, 100, 1200, 40, false);
-    v.onProbeSent(0, 40);
-    v.onProbeSent(100, 57);
-    expect(v.acknowledgedBy([])).toBe(false);
-    expect(v.acknowledgedBy([{ lo: 58, hi: 90 }, { lo: 41, hi: 56 }, { lo: 1, hi: 39 }])).toBe(false);
-    expect(v.acknowledgedBy([{ lo: 58, hi: 90 }, { lo: 57, hi: 57 }])).toBe(true);
-    expect(v.acknowledgedBy([{ lo: 45, hi: 50 }, { lo: 30, hi: 40 }])).toBe(true);
-  });
-
-  it('moved: is validated by an ACK covering any packet from the first sent there on but the PINGs to the validated address', () => {
-    const v = new PathValidation('10.0.0.1:6000', 0, 100, 1200, 40, true);
-    v.onProbeSent(0, 40);
-    v.onOldPathProbeSent(41);
-    v.onProbeSent(100, 50);
-    v.onOldPathProbeSent(51);
-    // Everything before the move went to the validated address.
-    expect(v.acknowledgedBy([{ lo: 1, hi: 39 }])).toBe(false);
-    // The PINGs to the validated address, alone or together: an answer from there copied to the candidate's port.
-    expect(v.acknowledgedBy([{ lo: 51, hi: 51 }, { lo: 41, hi: 41 }, { lo: 1, hi: 39 }])).toBe(false);
-    // Any other packet sent from the move on: a PING or the connection's own traffic.
-    expect(v.acknowledgedBy([{ lo: 51, hi: 51 }, { lo: 41, hi: 42 }])).toBe(true);
-    expect(v.acknowledgedBy([{ lo: 35, hi: 40 }])).toBe(true);
-    expect(v.acknowledgedBy([{ lo: 60, hi: 60 }])).toBe(true);
+  it('is answered by the echo of any of its challenges, and by nothing else', () => {
+    const v = new PathValidation('10.0.0.1:6000', 0, 100, 1200, true);
+    expect(v.answeredBy(data(7))).toBe(false);
+    const first = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+    v.onProbeSent(0, first);
+    v.onProbeSent(100, data(9));
+    expect(v.answeredBy(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8))).toBe(true);
+    expect(v.answeredBy(data(9))).toBe(true);
+    // One bit off, anywhere; another length; a challenge of another validation.
+    for (let i = 0; i < 8; i++) {
+      const wrong = first.slice();
+      wrong[i] = (wrong[i] as number) ^ 1;
+      expect(v.answeredBy(wrong)).toBe(false);
+    }
+    expect(v.answeredBy(first.subarray(0, 7))).toBe(false);
+    expect(v.answeredBy(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9))).toBe(false);
+    const next = new PathValidation('10.0.0.1:6000', 300, 100, 1200, false);
+    next.onProbeSent(300, data(4));
+    expect(next.answeredBy(first)).toBe(false);
   });
 });

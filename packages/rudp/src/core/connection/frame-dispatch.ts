@@ -12,6 +12,7 @@ import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, 
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
+import { notePathChallenge } from './path-response.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, parseFramesInto } from '../../wire/frame.js';
 import type { HeaderFields } from '../../wire/packet.js';
@@ -142,6 +143,12 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
       return;
     case 'max-data':
       c.flow.onMaxData(f.limit, c.sendQueue.startedStreamEnd);
+      return;
+    case 'path-challenge':
+      notePathChallenge(c, f.data);
+      return;
+    case 'path-response':
+      // Judged once the packet's frames are handled, by where it came from (`checkValidated`).
       return;
     case 'close':
       startClose(c, now, { kind: 'peer', code: f.code, message: f.reason || 'closed by peer' });

@@ -1,8 +1,9 @@
 /**
  * A server connection following its client to a new port (NAT rebinding),
  * after RFC 9000 §9.3: which packets from another address are opened at
- * all, which one moves the connection, the PINGs that validate the new port
- * (path-validation.ts), and what ends a validation.
+ * all, which one moves the connection, the PATH_CHALLENGEs that validate
+ * the new port (path-validation.ts: only a PATH_RESPONSE from there echoing
+ * one does), and what ends a validation.
  *
  * The rule for a packet from another port of the client's host: opened as
  * any (authentication, replay window); only one that authenticates, is new
@@ -21,7 +22,7 @@
  * two was copied: a NAT does not copy, §9.3.3's attacker does). The
  * connection then sends to the validated address again (§9.3.2), and for
  * `CAUTION_PTOS` probe timeouts after a failure a new port is validated
- * BEFORE anything but PINGs goes to it (`PathValidation.moved` false): an
+ * BEFORE anything but challenges goes to it (`PathValidation.moved` false): an
  * attacker who races a copy of every client packet ahead (§9.3.3) then
  * diverts the connection once, until the original of its first copy
  * arrives, not for as long as it keeps racing.
@@ -31,7 +32,7 @@ import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
 import { PathValidation, sameHost } from '../path-validation.js';
 import type { PeerAddress } from '../sans-io.js';
-import { type Frame, writePing } from '../../wire/frame.js';
+import { type Frame, PATH_DATA_BYTES, writePathChallenge, writePing } from '../../wire/frame.js';
 import { packetNumberLength } from '../../wire/packet.js';
 
 /**
@@ -69,7 +70,7 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   if (!newest) return;
   // One candidate at a time: the newest authenticated one replaces the last.
   if (path !== undefined) fail(c, now);
-  c.path = new PathValidation(from, now, pto(c), size, c.nextPn, now >= c.cautiousUntil);
+  c.path = new PathValidation(from, now, pto(c), size, now >= c.cautiousUntil);
   c.host.pathValidation('started');
 }
 
@@ -84,13 +85,19 @@ export function copyFromValidated(c: Connection, now: number): void {
   if (c.path !== undefined && c.path.moved) fail(c, now);
 }
 
-/** After the frames of an authenticated packet from `from`: the candidate is validated if it is `from` and one of them acknowledges a packet that went only there. */
+/**
+ * After the frames of an authenticated packet from `from`: the candidate is
+ * validated if it is `from` and one of them is a PATH_RESPONSE echoing a
+ * challenge this validation sent there (RFC 9000 §8.2.3). An ACK validates
+ * nothing: it is the client's word, and a client whose packets can reach
+ * the server from another user's port would acknowledge what went there.
+ */
 export function checkValidated(c: Connection, from: PeerAddress, frames: readonly Frame[], count: number): void {
   const path = c.path;
   if (path === undefined || path.candidate !== from || (c.state !== 'established' && c.state !== 'closing')) return;
   for (let i = 0; i < count; i++) {
     const f = frames[i] as Frame;
-    if (f.type !== 'ack' || !path.acknowledgedBy(f.ranges)) continue;
+    if (f.type !== 'path-response' || !path.answeredBy(f.data)) continue;
     const previous = c.remote;
     c.path = undefined;
     c.moveTo(from);
@@ -99,7 +106,7 @@ export function checkValidated(c: Connection, from: PeerAddress, frames: readonl
   }
 }
 
-/** Whether a PING (to the candidate, or to the validated address it left) is due at `now`. */
+/** Whether a challenge to the candidate, or a PING to the validated address it left, is due at `now`. */
 export function pathProbeDue(c: Connection, now: number): boolean {
   return c.path !== undefined && (c.path.probeDue(now) || c.path.oldPathProbeDue());
 }
@@ -115,24 +122,35 @@ export function amplificationBlocked(c: Connection): boolean {
 }
 
 /**
- * A PING, alone in its packet, to the candidate or else to the validated
- * address (`c.destination` set to where it goes); as an MTU probe, out of
- * loss detection and congestion control, so its loss costs nothing but the
- * next probe.
+ * A PATH_CHALLENGE with 8 fresh bytes of the host's randomness, alone in
+ * its packet, to the candidate, or else a PING to the validated address
+ * (`c.destination` set to where it goes); as an MTU probe, out of loss
+ * detection and congestion control, so its loss costs nothing but the next
+ * probe.
  */
 export function pollPathProbe(c: Connection, now: number, scratch: DatagramScratch, pn: number): Uint8Array {
   const path = c.path as PathValidation;
   const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
-  writePing(w);
-  const datagram = sealDatagram(c.protection, w, pn, scratch);
   if (path.probeDue(now)) {
-    path.onProbeSent(now, pn);
+    const data = challengeData(c);
+    writePathChallenge(w, data);
+    path.onProbeSent(now, data);
     c.destination = path.candidate;
   } else {
-    path.onOldPathProbeSent(pn);
+    writePing(w);
+    path.onOldPathProbeSent();
     c.destination = c.remote;
   }
-  return datagram;
+  return sealDatagram(c.protection, w, pn, scratch);
+}
+
+/** 8 unpredictable bytes (RFC 9000 §8.2.1): two 32-bit draws of the host's randomness (cryptographic in the Node adapter). */
+function challengeData(c: Connection): Uint8Array {
+  const data = new Uint8Array(PATH_DATA_BYTES);
+  const view = new DataView(data.buffer);
+  view.setUint32(0, c.host.drawRandom() >>> 0);
+  view.setUint32(4, c.host.drawRandom() >>> 0);
+  return data;
 }
 
 /** When the validation next needs the connection (a PING, or giving up); `Infinity` if none runs. */

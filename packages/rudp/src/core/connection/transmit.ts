@@ -1,7 +1,8 @@
 /**
  * What a connection sends next, one datagram a call: its handshake packet,
- * its CLOSE, a path MTU probe, a PING validating a client's new port or to
- * the address it left (migration.ts), or a DATA packet of ACKs, resends, new data
+ * its CLOSE, a path MTU probe, a PATH_CHALLENGE validating a client's new
+ * port or a PING to the address it left (migration.ts), the PATH_RESPONSE
+ * echoing a challenge (path-response.ts), or a DATA packet of ACKs, resends, new data
  * and repairs, as the congestion window, pacing and the probe timer allow.
  * The packet's contents are chosen by send/packet-builder.ts; this file
  * decides whether a packet goes, at what size, and records it once sent.
@@ -16,6 +17,7 @@ import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
 import { startClose } from './close.js';
 import { amplificationBlocked, pathProbeDue, pollPathProbe } from './migration.js';
+import { pollPathResponse } from './path-response.js';
 import { writeCloseFitting } from '../../wire/frame.js';
 import { HEADER_SIZE, type PacketWriter, TAG_SIZE, TRAILER_SIZE, packetNumberLength } from '../../wire/packet.js';
 
@@ -31,9 +33,11 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
     }
     case 'established':
     case 'closing':
-      // A PING to a new port of the client goes first: a few dozen bytes, at most three a validation.
+      // A challenge to a new port of the client goes first: 34 bytes, at most three a validation.
       if (pathProbeDue(c, now)) return account(c, pollPathProbe(c, now, scratch, takePn(c)));
       if (amplificationBlocked(c)) return undefined;
+      // The echo of a PATH_CHALLENGE: the peer is validating our new address, and waits for it.
+      if (c.pathResponseDue) return account(c, pollPathResponse(c, scratch, takePn(c)));
       if (c.serverHandshake?.acceptPending(now) === true) return account(c, c.serverHandshake.pollAccept(now, scratch.full, c.remoteCid, c.stat.packetsSent === 0).slice());
       if (c.state === 'closing' && c.sendQueue.allAcked()) {
         startClose(c, now, { kind: 'local', code: 0, message: 'closed' });

@@ -9,7 +9,7 @@ import type { RandomSource } from '../sans-io.js';
 
 /** Endpoint settings; connection settings may be given here too. */
 export interface EndpointConfig extends Partial<ConnectionConfig> {
-  /** Randomness for connection ids and the cookie key. */
+  /** Randomness for connection ids, the cookie key, skipped packet numbers and PATH_CHALLENGE data (unpredictable outside tests). */
   readonly random: RandomSource;
   /** Accept incoming connections (a server). Default false. */
   readonly acceptIncoming?: boolean;

@@ -94,7 +94,7 @@ const runRound = async (round: number): Promise<void> => {
     }
   });
   await sleep(1000 + Math.floor(rand() * 1000));
-  a.child.kill('SIGSTOP');
+  process.kill(a.pid, 'SIGSTOP');
   // Ignored by the kernel until the process is stopped; the first loop iteration after this sees `frozen`.
   frozen = true;
   await Promise.all(loops);
@@ -117,7 +117,7 @@ const runRound = async (round: number): Promise<void> => {
   const f1 = await snapshot(dir, THREADS);
   continued = true;
   const tCont = Date.now();
-  a.child.kill('SIGCONT');
+  process.kill(a.pid, 'SIGCONT');
   const aCode = await Promise.race([a.exited, sleep(45_000).then(() => 'still running after 45 s' as const)]);
   const aExitMs = Date.now() - tCont;
   if (aCode !== 3) say(`A ended with ${String(aCode)}, not 3`);

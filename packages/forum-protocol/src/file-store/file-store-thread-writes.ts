@@ -11,6 +11,8 @@ import { formatEntriesFrom, formatThreadFile, threadStoreProblem, type Thread, t
 
 /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
 export interface ThreadWrite {
+  /** How long the file is before the write, as the store last wrote or read it (a file of another length is not written). */
+  readonly before: number;
   readonly stored: StoredThread;
   readonly offset: number | undefined;
   readonly tail: Buffer;
@@ -50,7 +52,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     const bytes = (offset ?? 0) + tail.length;
     // A bigger file would not be read back as a thread (maxThreadFileBytes).
     if (bytes > ctx.maxThreadFileBytes) return E.left(unstorable(`thread ${title} would be larger than ${ctx.maxThreadFileBytes} bytes`));
-    return E.right({ stored: { thread: next, bytes, canonical: true }, offset, tail });
+    return E.right({ before: cur.bytes, stored: { thread: next, bytes, canonical: true }, offset, tail });
   };
 
   const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
@@ -59,7 +61,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     const failed = journal.failure();
     if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
     if (plan.offset === undefined) await writeFileAtomic(dir, title, plan.tail);
-    else await journal.replaceTail(title, plan.offset, plan.tail);
+    else await journal.replaceTail(title, plan.offset, plan.tail, plan.before);
   };
 
   /**

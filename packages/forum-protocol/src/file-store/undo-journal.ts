@@ -68,14 +68,19 @@ export const decodeJournal = (data: Buffer): { readonly records: readonly Journa
   return { records, validBytes: at };
 };
 
-/** Writes `bytes` at `offset` of an open file and cuts the file just after them. */
-const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array): Promise<void> => {
+/**
+ * Writes `bytes` at `offset` of an open file and cuts the file just after
+ * them, unless it was `size` bytes (known) and so ends there already: an
+ * append cuts nothing, so one finished late by a server that lost its lock
+ * cannot cut off what the server that took over appended meanwhile.
+ */
+const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array, size?: number): Promise<void> => {
   let done = 0;
   while (done < bytes.length) {
     const { bytesWritten } = await h.write(bytes, done, bytes.length - done, offset + done);
     done += bytesWritten;
   }
-  await h.truncate(offset + bytes.length);
+  if (size === undefined || size > offset + bytes.length) await h.truncate(offset + bytes.length);
 };
 
 /** Names in `dir` that recovery restored, or found missing (with a reason). */
@@ -155,9 +160,12 @@ export interface UndoJournal {
    * Resolves once all of that is on disk (and, if no other change is under
    * way, the journal deleted). A crash before the commit is undone at the
    * next {@link recoverJournal}; after it, the change stays. Callers serialise
-   * changes to one file.
+   * changes to one file. `size`, if given, is how long the caller's cache
+   * says the file is: a file of another length was changed by someone else
+   * (a server that lost its lock finishing a write late, a hand edit), and
+   * the change is refused instead of cutting their bytes off.
    */
-  replaceTail(file: string, offset: number, tail: Uint8Array): Promise<void>;
+  replaceTail(file: string, offset: number, tail: Uint8Array, size?: number): Promise<void>;
   /** Set once a change could neither be made nor undone: every later change is refused (a restart recovers). */
   readonly failure: () => Error | undefined;
 }
@@ -235,12 +243,16 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       kick();
     });
 
-  const replaceTail = async (file: string, offset: number, tail: Uint8Array): Promise<void> => {
+  const replaceTail = async (file: string, offset: number, tail: Uint8Array, size?: number): Promise<void> => {
     if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
     const h = await open(join(dir, file), 'r+');
     try {
       const { size: oldSize } = await h.stat();
       if (offset > oldSize) throw new Error(`${file} is ${oldSize} bytes, shorter than the store expected (${offset}); it was changed by another program`);
+      // Longer than this store wrote it: another writer appended (attack round 9: a server frozen past its
+      // lock's takeover finished its append late, and the new holder's next append cut it off, or the
+      // reverse). Refused: their bytes stay, and the restart that reloads the file serves them.
+      if (size !== undefined && oldSize !== size) throw new Error(`${file} is ${oldSize} bytes, not the ${size} this server wrote; it was changed by another program (restart the server to read it again)`);
       const old = Buffer.alloc(oldSize - offset);
       let got = 0;
       while (got < old.length) {
@@ -254,8 +266,15 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       let error: unknown;
       try {
         await append(encodeRecord({ t: 'begin', id, file, offset }, old.subarray(0, got)));
-        try {
-          await writeTail(h, offset, tail);
+        // The record's sync is where a server frozen mid-change (SIGSTOP, a paused container) most likely
+        // stopped; if another writer changed the file meanwhile (the server that took the directory over,
+        // its recovery and its appends), it is left as it is: nothing was written, so nothing to put back.
+        const { size: now } = await h.stat();
+        if (now !== oldSize) {
+          error = new Error(`${file} changed from ${oldSize} to ${now} bytes while this server was changing it; it was changed by another program (restart the server to read it again)`);
+          outcome = 'restored';
+        } else try {
+          await writeTail(h, offset, tail, oldSize);
           await h.sync();
           outcome = 'changed';
         } catch (e) {

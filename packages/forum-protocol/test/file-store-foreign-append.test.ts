@@ -1,0 +1,56 @@
+/**
+ * A file the data-directory store writes, made longer by another writer while
+ * the store runs: its next change is refused instead of cutting the other
+ * writer's bytes off. Attack round 9 (attack/fence-takeover.ts): a server
+ * frozen while its lock was taken over finished its append late, and the new
+ * holder's next append (at the length it knew) cut it off, or the late append
+ * cut off messages the new holder had confirmed.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openFileStore, parseCredentials, type ForumStore } from '../src/index.js';
+
+const open = async (dir: string): Promise<ForumStore> => {
+  const s = await openFileStore(dir)();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  return s.right;
+};
+const anySize = (): E.Either<never, void> => E.right(undefined);
+
+describe('data-directory store: a file another writer made longer', () => {
+  it('a thread appended to by another writer: the next append is refused, and both are there after a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    const store = await open(dir);
+    expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
+    expect(await store.appendEntry('t', { kind: 'message', author: 'alice', text: 'one' }, anySize)()).toEqual(E.right(undefined));
+    // What a server that lost its lock writes late: the next message, as it numbered it.
+    await appendFile(join(dir, 't'), '2 bob: confirmed by the other server\n');
+    const second = await store.appendEntry('t', { kind: 'message', author: 'alice', text: 'two' }, anySize)();
+    // Before: written at the length this store knew, cutting bob's line off (Right, and the file without it).
+    expect(second).toMatchObject({ _tag: 'Left', left: { kind: 'io', message: expect.stringMatching(/^t is 56 bytes, not the 19 this server wrote; it was changed by another program/) } });
+    expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\n1 alice: one\n2 bob: confirmed by the other server\n');
+    // An edit is refused too (it rewrites from its message on, at offsets of the file this store knew).
+    const edit = await store.changeMessage('t', 1, { noMessage: 'none', decide: () => E.right({ kind: 'edit', text: 'changed' } as const) })();
+    expect(edit._tag).toBe('Left');
+    expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\n1 alice: one\n2 bob: confirmed by the other server\n');
+    const reopened = await open(dir);
+    const thread = await reopened.getThread('t')();
+    expect(E.isRight(thread) && thread.right._tag === 'Some' ? thread.right.value.entries.map((e) => (e.kind === 'message' ? e.text : e.kind)) : thread).toEqual(['one', 'confirmed by the other server']);
+    // Once read again, the thread takes appends as before.
+    expect(await reopened.appendEntry('t', { kind: 'message', author: 'alice', text: 'two' }, anySize)()).toEqual(E.right(undefined));
+  });
+
+  it('credentials.txt appended to by another writer: the next account is refused, not written over the other line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    const store = await open(dir);
+    expect(await store.createAccount({ username: 'alice', password: 'pw-a' })()).toEqual(E.right(true));
+    await appendFile(join(dir, 'credentials.txt'), 'bob pw-b\n');
+    const carol = await store.createAccount({ username: 'carol', password: 'pw-c' })();
+    // Before: carol's line was written where bob's began (Right, and bob's account gone).
+    expect(carol._tag).toBe('Left');
+    expect(parseCredentials(await readFile(join(dir, 'credentials.txt'), 'utf8')).accounts.map((a) => a.username)).toEqual(['alice', 'bob']);
+  });
+});

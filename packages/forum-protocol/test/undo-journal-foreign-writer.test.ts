@@ -1,0 +1,80 @@
+/**
+ * A change of the undo journal during which another writer changes the same
+ * file: a server frozen mid-change (SIGSTOP, a paused container) while the
+ * server that took its directory over recovered and appended (attack round
+ * 9, attack/fence-takeover.ts). The other writer's bytes must stay. The
+ * instants are made exact by running "the other writer" from inside the
+ * journal's own file operations (node:fs/promises wrapped).
+ */
+import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { createUndoJournal } from '../src/file-store/undo-journal.js';
+
+/** What runs, once, right after the journal's record is synced / right after the file's bytes are written. */
+const hooks = vi.hoisted(() => ({ afterRecordSync: undefined as (() => void) | undefined, afterFileWrite: undefined as (() => void) | undefined }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const once = (key: 'afterRecordSync' | 'afterFileWrite'): void => {
+    const hook = hooks[key];
+    hooks[key] = undefined;
+    hook?.();
+  };
+  return {
+    ...fs,
+    open: async (...args: Parameters<typeof fs.open>): Promise<FileHandle> => {
+      const h = await fs.open(...args);
+      const journal = String(args[0]).endsWith('.forum-journal');
+      const datasync = h.datasync.bind(h);
+      const write = h.write.bind(h) as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+      if (journal) {
+        h.datasync = async () => {
+          await datasync();
+          once('afterRecordSync');
+        };
+      } else {
+        (h as { write: unknown }).write = async (...a: unknown[]) => {
+          const r = await write(...a);
+          once('afterFileWrite');
+          return r;
+        };
+      }
+      return h;
+    },
+  };
+});
+
+const BEFORE = 'ann\n1 ann: hello\n';
+const MINE = '2 ann: mine\n';
+const THEIRS = '2 bob: confirmed by the server that took over\n3 bob: and another\n';
+
+describe('undo journal: another writer during a change', () => {
+  it('a file appended to while the change waited for its record: not written, their lines stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    writeFileSync(file, BEFORE);
+    hooks.afterRecordSync = () => appendFileSync(file, THEIRS);
+    const journal = createUndoJournal(dir);
+    // Before: written at its offset and cut after it (their two lines gone, resolved).
+    await expect(journal.replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length)).rejects.toThrow(/changed from 17 to 82 bytes while this server was changing it/);
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE + THEIRS);
+    // The journal settled (a commit): the next change is not refused for it.
+    expect(journal.failure()).toBeUndefined();
+  });
+
+  it('an append whose bytes were undone by another server\'s recovery, which then appended more, cuts nothing off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    writeFileSync(file, BEFORE);
+    // Frozen just after its bytes landed: the other server's recovery cuts them off, and it appends its own.
+    hooks.afterFileWrite = () => {
+      truncateSync(file, BEFORE.length);
+      appendFileSync(file, THEIRS);
+    };
+    await createUndoJournal(dir).replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length);
+    // Before: the file cut at the end of this append's bytes, in the middle of bob's first line.
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE + THEIRS);
+  });
+});

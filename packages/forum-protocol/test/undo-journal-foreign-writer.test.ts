@@ -6,7 +6,7 @@
  * instants are made exact by running "the other writer" from inside the
  * journal's own file operations (node:fs/promises wrapped).
  */
-import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +62,21 @@ describe('undo journal: another writer during a change', () => {
     expect(readFileSync(file, 'utf8')).toBe(BEFORE + THEIRS);
     // The journal settled (a commit): the next change is not refused for it.
     expect(journal.failure()).toBeUndefined();
+  });
+
+  it('the journal of the server that took over, made while this change waited for its record, is not deleted by its commit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    const journalPath = join(dir, '.forum-journal');
+    writeFileSync(file, BEFORE);
+    // The other server's start recovers (deletes) this journal; a change of its own then has a journal of its own.
+    hooks.afterRecordSync = () => {
+      unlinkSync(journalPath);
+      writeFileSync(journalPath, 'the other server\'s journal');
+    };
+    await createUndoJournal(dir).replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length);
+    // Before: deleted by name as this change committed (a crash of the other server then had nothing to undo by).
+    expect(readFileSync(journalPath, 'utf8')).toBe('the other server\'s journal');
   });
 
   it('an append whose bytes were undone by another server\'s recovery, which then appended more, cuts nothing off', async () => {

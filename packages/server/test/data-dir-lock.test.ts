@@ -1,5 +1,5 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { mkdir, readdir, readFile, readlink, realpath, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, realpath, rename, rmdir, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
@@ -219,6 +219,22 @@ describe('data directory lock: where the holder runs', () => {
     await taken.release();
     const live = await lockedDir(`${process.ppid}\n`);
     await expect(lockDataDir(live.dir)).rejects.toThrow(`in use by forum-server process ${process.ppid} (${live.lock})`);
+  });
+});
+
+describe('data directory lock: something unreadable in its place', () => {
+  const { dirs } = cleanupAfterEach();
+
+  it('a directory where the lock file goes is refused at once, naming it and the way out', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    await mkdir(join(dir, LOCK_FILE));
+    // Before: 200 attempts in milliseconds, then "other servers are starting on it (if none is, delete ….takeover)", a file that was not there.
+    await expect(lockDataDir(dir)).rejects.toThrow(`cannot read the lock file ${join(dir, LOCK_FILE)} (EISDIR: illegal operation on a directory, read); if no server uses the directory, remove it and start again`);
+    // Nothing left beside it, and the directory may be taken once it is removed.
+    expect(await readdir(dir)).toEqual([LOCK_FILE]);
+    await rmdir(join(dir, LOCK_FILE));
+    await (await lockDataDir(dir)).release();
   });
 });
 

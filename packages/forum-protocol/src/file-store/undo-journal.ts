@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { syncDir } from './atomic-write.js';
@@ -141,6 +141,22 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
   return { restored, warnings };
 };
 
+/**
+ * Closes the journal `h` and deletes it at `path` if the name still holds
+ * it: a server that took the directory over while this one was frozen
+ * mid-change recovered (deleted) this journal and may be writing one of its
+ * own under the name, which this one's late commit must not delete.
+ */
+const closeAndDelete = async (h: FileHandle, path: string): Promise<void> => {
+  const mine = await h.stat();
+  await h.close();
+  const there = await stat(path).catch((e: unknown) => {
+    if (isEnoent(e)) return undefined;
+    throw e;
+  });
+  if (there !== undefined && there.ino === mine.ino && there.dev === mine.dev) await unlink(path);
+};
+
 interface Pending {
   readonly frame: Buffer;
   /** A commit record that may instead delete the journal, when it is the only thing left in it to settle. */
@@ -195,8 +211,7 @@ export const createUndoJournal = (dir: string): UndoJournal => {
           // sync) instead of appending a commit record and then deleting it: one page write less.
           const h = handle;
           handle = undefined;
-          await h.close();
-          await unlink(path);
+          await closeAndDelete(h, path);
           await syncDir(dir);
           batch[0].resolve();
           continue;
@@ -217,8 +232,7 @@ export const createUndoJournal = (dir: string): UndoJournal => {
           // Every change begun has its commit record on disk: nothing left to undo.
           const h = handle;
           handle = undefined;
-          await h.close();
-          await unlink(path);
+          await closeAndDelete(h, path);
         }
         for (const p of batch) p.resolve();
       } catch (e) {

@@ -116,10 +116,17 @@ const runRound = async (round: number): Promise<void> => {
   await postB(0);
   const f1 = await snapshot(dir, THREADS);
   continued = true;
+  // A9_B_BUSY: B's accounts keep posting while A wakes (F1 → F2 then also holds B's writes).
+  let aDone = false;
+  const busy = process.env['A9_B_BUSY'] === undefined ? Promise.resolve() : (async () => {
+    for (let k = 1000; !aDone; k += 12) await postB(k);
+  })();
   const tCont = Date.now();
   process.kill(a.pid, 'SIGCONT');
   const aCode = await Promise.race([a.exited, sleep(45_000).then(() => 'still running after 45 s' as const)]);
   const aExitMs = Date.now() - tCont;
+  aDone = true;
+  await busy;
   if (aCode !== 3) say(`A ended with ${String(aCode)}, not 3`);
   await Promise.race([Promise.all(pending), sleep(3000)]);
   const f2 = await snapshot(dir, THREADS);
@@ -143,6 +150,8 @@ const runRound = async (round: number): Promise<void> => {
   b.child.kill('SIGTERM');
   const bCode = await b.exited;
   if (bCode !== 0) say(`B ended with ${String(bCode)}`);
+  for (const l of b.out().split('\n')) if (/Warning|Error|error/.test(l)) say(`B said: ${l.slice(0, 200)}`);
+  for (const e of sent.filter((x) => x.server === 'B' && x.refused !== undefined)) say(`B refused a MSG: ${e.refused ?? ''}`);
   const f3 = await snapshot(dir, THREADS);
   for (const t of THREADS) {
     const text = f3.get(t) ?? '';

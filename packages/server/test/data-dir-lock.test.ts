@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
 import { DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
+import { SLOW_READ_MS } from '../src/lock-holder.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -341,6 +342,30 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(await held.held()).toBe(false);
     await held.release();
     expect(await readFile(lock, 'utf8')).toBe(taker);
+  });
+
+  it('a read of the lock answered before a freeze and seen after it (slower than SLOW_READ_MS) is made again, and finds the lock taken over', async () => {
+    const taker = await other();
+    let freeze: ((lock: string) => Promise<void>) | undefined;
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        const text = await nodeLockFs.readFile(path);
+        const frozen = freeze;
+        freeze = undefined;
+        // The process frozen with this answer in hand, and the lock taken over meanwhile.
+        await frozen?.(path);
+        return text;
+      },
+    };
+    const { held } = await heldIn({ fs, renewMs: 3_600_000 });
+    freeze = async (lock) => {
+      await replaceWith(lock, taker);
+      await new Promise((resolve) => setTimeout(resolve, SLOW_READ_MS + 50));
+    };
+    // Before: true (the answer read before the freeze), and the write went ahead beside the new holder.
+    expect(await held.held()).toBe(false);
+    expect(held.lost.aborted).toBe(true);
   });
 
   it('the renewal finds the lock taken over without any write, and aborts `lost`', async () => {

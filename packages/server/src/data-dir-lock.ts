@@ -106,7 +106,7 @@ const judged = async (l: Locker, path: string, text: string): Promise<Verdict> =
     renewed: mtimeMs !== undefined && firstMtime !== undefined && mtimeMs !== firstMtime,
     ageMs: mtimeMs === undefined ? 0 : Math.max(0, Date.now() - mtimeMs),
   };
-  return verdictOf(text, path, l.here, sighting, l.graceMs, l.staleMs);
+  return verdictOf(text, path, l.here, sighting, l.graceMs, l.staleMs, l.renewMs);
 };
 
 /**

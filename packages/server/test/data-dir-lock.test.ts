@@ -100,16 +100,33 @@ describe('data directory lock: where the holder runs', () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(300);
     expect(taken.tookOver).toMatch(/left by process 1 in another container or process-id namespace of this host \(pid:\[4026532999\], here .*\), unrenewed for 0 s$/);
     await taken.release();
-    // Last modified a minute ago: stale at once (with the default 30 s).
+    // Last modified a minute ago: stale (with the default 30 s) once watched through two renewals (here 50 ms each).
     const old = await lockedDir(lockOf(1, other));
     const minuteAgo = new Date(Date.now() - 60_000);
     await utimes(old.lock, minuteAgo, minuteAgo);
     const at = performance.now();
-    const again = await lockDataDir(old.dir);
+    const again = await lockDataDir(old.dir, { renewMs: 50 });
+    expect(performance.now() - at).toBeGreaterThanOrEqual(100);
     expect(performance.now() - at).toBeLessThan(5_000);
     expect(again.tookOver).toMatch(/, unrenewed for 60 s$/);
     await again.release();
     // Before this: either lock was refused until an operator deleted it.
+  });
+
+  it('a live lock of another pid namespace whose time looks a minute old (the wall clock stepped forward since its last renewal) is not taken over: its next renewal is waited for', async () => {
+    const here = await currentPlace();
+    const other = { ...here, pidns: 'pid:[4026532999]' };
+    const { dir, lock } = await lockedDir(lockOf(1, other));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    // Its holder renews it every 50 ms from now on, from the stepped clock.
+    const holder = setInterval(() => void utimes(lock, new Date(), new Date()).catch(() => undefined), 50);
+    try {
+      // Before: taken over at once ("unrenewed for 60 s"), beside the live holder (attack/clock-step.ts: 3 ms).
+      await expect(lockDataDir(dir, { renewMs: 50 })).rejects.toThrow(/which renews it/);
+    } finally {
+      clearInterval(holder);
+    }
   });
 
   it('a holder renews its lock while it holds it, and stops when it gives it up', async () => {
@@ -495,7 +512,8 @@ describe('data directory lock: a takeover guard left behind', () => {
   });
 
   const oldGuards = [
-    ['another container', { pidns: 'pid:[4026532999]' }, 'process 1 in another container or process-id namespace of this host \\(.*\\), unrenewed for 60 s'],
+    // Judged by its age (a guard is never renewed), not as a lock, which waits for two renewals first.
+    ['another container', { pidns: 'pid:[4026532999]' }, 'a takeover that did not finish within 60 s'],
     // Before: refused as held by a host that cannot be checked, or waited for as being written, until the attempts ran out.
     ['another host', { host: 'elsewhere.example', boot: '55555555-5555-5555-5555-555555555555' }, 'a takeover that did not finish within 60 s'],
     ['a record cut short', undefined, 'a takeover that did not finish within 60 s'],

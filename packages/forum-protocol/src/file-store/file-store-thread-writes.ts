@@ -1,6 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { readThreadFile } from './file-store-load.js';
+import { ForeignChangeError } from './undo-journal.js';
 import { toIoError, type StoreError } from '../store/errors.js';
 import { noThread, unstorable, type FileStoreContext } from './file-store-context.js';
 import { createBatcher } from '../concurrency/group-commit.js';
@@ -151,6 +154,16 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       contents.threads.set(title, written);
     } catch (e) {
       contents.threadBytes -= cur.bytes - original.bytes;
+      // Changed by another program (attack round 9: a server frozen past its lock's takeover finished a write
+      // late): read again, so that the next change of it goes ahead instead of every one being refused until a
+      // restart. Only if its upload lines are the same: those name files the name index counts.
+      if (e instanceof ForeignChangeError) {
+        const again = await readThreadFile(join(dir, title), title, ctx.maxThreadFileBytes).catch(() => 'unreadable');
+        if (typeof again !== 'string' && sameUploads(again.thread, original.thread) && contents.threads.get(title) === original) {
+          contents.threadBytes += again.bytes - original.bytes;
+          contents.threads.set(title, again);
+        }
+      }
       for (const a of accepted) a.job.settle(E.left(toIoError(e)));
       return;
     }

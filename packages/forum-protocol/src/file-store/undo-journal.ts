@@ -83,6 +83,19 @@ const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array, size?
   if (size === undefined || size > offset + bytes.length) await h.truncate(offset + bytes.length);
 };
 
+/**
+ * A change refused because its file is not as this store last wrote it:
+ * another program changed it (a server that lost its lock finishing a
+ * write late, a hand edit). The store may read the file again.
+ */
+export class ForeignChangeError extends Error {
+  readonly code = 'ERR_FOREIGN_CHANGE';
+  constructor(message: string) {
+    super(`${message}; it was changed by another program`);
+    this.name = 'ForeignChangeError';
+  }
+}
+
 /** Names in `dir` that recovery restored, or found missing (with a reason). */
 export interface RecoveryReport {
   /** Files put back as they were before a change that a crash cut short. */
@@ -262,11 +275,11 @@ export const createUndoJournal = (dir: string): UndoJournal => {
     const h = await open(join(dir, file), 'r+');
     try {
       const { size: oldSize } = await h.stat();
-      if (offset > oldSize) throw new Error(`${file} is ${oldSize} bytes, shorter than the store expected (${offset}); it was changed by another program`);
+      if (offset > oldSize) throw new ForeignChangeError(`${file} is ${oldSize} bytes, shorter than the store expected (${offset})`);
       // Longer than this store wrote it: another writer appended (attack round 9: a server frozen past its
       // lock's takeover finished its append late, and the new holder's next append cut it off, or the
       // reverse). Refused: their bytes stay, and the restart that reloads the file serves them.
-      if (size !== undefined && oldSize !== size) throw new Error(`${file} is ${oldSize} bytes, not the ${size} this server wrote; it was changed by another program (restart the server to read it again)`);
+      if (size !== undefined && oldSize !== size) throw new ForeignChangeError(`${file} is ${oldSize} bytes, not the ${size} this server wrote`);
       const old = Buffer.alloc(oldSize - offset);
       let got = 0;
       while (got < old.length) {
@@ -285,7 +298,7 @@ export const createUndoJournal = (dir: string): UndoJournal => {
         // its recovery and its appends), it is left as it is: nothing was written, so nothing to put back.
         const { size: now } = await h.stat();
         if (now !== oldSize) {
-          error = new Error(`${file} changed from ${oldSize} to ${now} bytes while this server was changing it; it was changed by another program (restart the server to read it again)`);
+          error = new ForeignChangeError(`${file} changed from ${oldSize} to ${now} bytes while this server was changing it`);
           outcome = 'restored';
         } else try {
           await writeTail(h, offset, tail, oldSize);

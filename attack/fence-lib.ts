@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
+import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
 import { SERVER_BIN } from './forum-raw.js';
 
 export interface Proc {
@@ -88,8 +90,6 @@ export const messageCounts = (text: string): Map<string, number> => {
   return counts;
 };
 
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
-import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
 
 /** A pipelined raw session (as forum-raw's) whose transport waits `idleMs` for a silent (frozen) server. */
 export const longSession = async (port: number, user: string, signal: AbortSignal, idleMs = 120_000) => {

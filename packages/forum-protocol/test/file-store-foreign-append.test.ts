@@ -44,6 +44,20 @@ describe('data-directory store: a file another writer made longer', () => {
     expect(E.isRight(after) && after.right._tag === 'Some' ? after.right.value.entries.length : after).toBe(3);
   });
 
+  it('a store told the directory may no longer be its own (owned false: its lock lost) does not read the file again: its changes stay refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    const opened = await openFileStore(dir, { owned: async () => false })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
+    // The server that took the directory over appended; read again, this store would append after it, beside that server's writes.
+    await appendFile(join(dir, 't'), '1 bob: confirmed by the server that took over\n');
+    const msg = (text: string) => store.appendEntry('t', { kind: 'message', author: 'alice', text }, anySize)();
+    expect((await msg('late one'))._tag).toBe('Left');
+    expect((await msg('late two'))._tag).toBe('Left');
+    expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\n1 bob: confirmed by the server that took over\n');
+  });
+
   it('a thread given an upload line by another writer is not read again (the line names a file the store does not count): its changes stay refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
     const store = await open(dir);

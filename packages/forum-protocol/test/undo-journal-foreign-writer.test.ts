@@ -11,7 +11,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { createUndoJournal } from '../src/file-store/undo-journal.js';
+import * as fsp from 'node:fs/promises';
+import { createUndoJournal, encodeRecord, recoverJournal } from '../src/file-store/undo-journal.js';
 
 /** What runs, once, right after the journal's record is synced / right after the file's bytes are written. */
 const hooks = vi.hoisted(() => ({ afterRecordSync: undefined as (() => void) | undefined, afterFileWrite: undefined as (() => void) | undefined }));
@@ -77,6 +78,38 @@ describe('undo journal: another writer during a change', () => {
     await createUndoJournal(dir).replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length);
     // Before: deleted by name as this change committed (a crash of the other server then had nothing to undo by).
     expect(readFileSync(journalPath, 'utf8')).toBe('the other server\'s journal');
+  });
+
+  it('a directory no longer owned once the record is synced (the lock taken over while frozen there): the file is not written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    writeFileSync(file, BEFORE);
+    let owned = true;
+    hooks.afterRecordSync = () => {
+      owned = false;
+    };
+    const journal = createUndoJournal(dir, async () => owned);
+    // Before: written (the new holder, not having written t yet, would append at the same offset).
+    await expect(journal.replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length)).rejects.toThrow('t was not changed: the data directory is no longer this server\'s');
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE);
+  });
+
+  it('recovery puts a file back as a new file: a write through a handle opened before it (a frozen server\'s, woken) lands in no file anyone reads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    // A change of the frozen server under way: its record synced, its bytes maybe written.
+    writeFileSync(file, BEFORE + MINE);
+    writeFileSync(join(dir, '.forum-journal'), encodeRecord({ t: 'begin', id: 1, file: 't', offset: BEFORE.length }, Buffer.alloc(0)));
+    const frozen = await fsp.open(file, 'r+');
+    // The new holder's start.
+    expect((await recoverJournal(dir)).restored).toEqual(['t']);
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE);
+    appendFileSync(file, THEIRS);
+    // The frozen server wakes and writes its change at the offset it planned.
+    await frozen.write(Buffer.from(MINE), 0, MINE.length, BEFORE.length);
+    await frozen.close();
+    // Before: written over the new holder's first line ("2 ann: mine\n" cut into "2 bob: …").
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE + THEIRS);
   });
 
   it('an append whose bytes were undone by another server\'s recovery, which then appended more, cuts nothing off', async () => {

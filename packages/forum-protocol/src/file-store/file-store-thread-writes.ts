@@ -156,8 +156,10 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       contents.threadBytes -= cur.bytes - original.bytes;
       // Changed by another program (attack round 9: a server frozen past its lock's takeover finished a write
       // late): read again, so that the next change of it goes ahead instead of every one being refused until a
-      // restart. Only if its upload lines are the same: those name files the name index counts.
-      if (e instanceof ForeignChangeError) {
+      // restart. Only if its upload lines are the same (those name files the name index counts), and only if the
+      // caller says the directory is still its own (owned: a server frozen past its lock's takeover read
+      // the new holder's file again and appended to it, formatted as one of its own, attack round 9).
+      if (e instanceof ForeignChangeError && (await ctx.owned().catch(() => false))) {
         const again = await readThreadFile(join(dir, title), title, ctx.maxThreadFileBytes).catch(() => 'unreadable');
         if (typeof again !== 'string' && sameUploads(again.thread, original.thread) && contents.threads.get(title) === original) {
           contents.threadBytes += again.bytes - original.bytes;

@@ -3,7 +3,7 @@ import * as t from 'io-ts';
 import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { syncDir } from './atomic-write.js';
+import { syncDir, writeFileAtomic } from './atomic-write.js';
 import { isEnoent } from './file-errors.js';
 
 /** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
@@ -133,20 +133,19 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
       warnings.push(`${JOURNAL_FILE} names an invalid file ${JSON.stringify(file)}; skipped`);
       continue;
     }
-    let h: FileHandle;
+    let current: Buffer;
     try {
-      h = await open(join(dir, file), 'r+');
+      current = await readFile(join(dir, file));
     } catch (e) {
       if (!isEnoent(e)) throw e;
       warnings.push(`${JOURNAL_FILE} has an unfinished change to ${file}, which is missing; skipped`);
       continue;
     }
-    try {
-      await writeTail(h, offset, r.bytes);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    // Put back as a new file renamed over the name, not in place: a server frozen mid-change whose lock was
+    // taken over (this recovery is the new holder's) still has the old file open, and its write, when it wakes,
+    // then lands in a file nobody reads (attack round 9: it landed over the new holder's appended lines).
+    const head = current.length >= offset ? current.subarray(0, offset) : Buffer.concat([current, Buffer.alloc(offset - current.length)]);
+    await writeFileAtomic(dir, file, Buffer.concat([head, r.bytes]));
     restored.push(file);
   }
   await unlink(path);
@@ -203,8 +202,10 @@ export interface UndoJournal {
  * The undo journal of a data directory. Appends from concurrent changes are
  * written and synced together (group commit); the journal file exists only
  * while changes are under way, so an idle directory holds only the spec's files.
+ * `owned` is asked after each change's record is synced, just before the file
+ * is written: `false` leaves the file as it is (the change is refused).
  */
-export const createUndoJournal = (dir: string): UndoJournal => {
+export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = async () => true): UndoJournal => {
   const path = join(dir, JOURNAL_FILE);
   let handle: FileHandle | undefined;
   let size = 0;
@@ -296,8 +297,15 @@ export const createUndoJournal = (dir: string): UndoJournal => {
         // The record's sync is where a server frozen mid-change (SIGSTOP, a paused container) most likely
         // stopped; if another writer changed the file meanwhile (the server that took the directory over,
         // its recovery and its appends), it is left as it is: nothing was written, so nothing to put back.
+        // The directory asked about then too (`owned`: the lock, read now): its new holder may not have written
+        // this file yet, and would append at the same offset as this change (attack round 9, fence-takeover.ts
+        // with A9_B_BUSY: lines of both cut into each other).
+        const ours = await owned().catch(() => false);
         const { size: now } = await h.stat();
-        if (now !== oldSize) {
+        if (!ours) {
+          error = new Error(`${file} was not changed: the data directory is no longer this server's`);
+          outcome = 'restored';
+        } else if (now !== oldSize) {
           error = new ForeignChangeError(`${file} changed from ${oldSize} to ${now} bytes while this server was changing it`);
           outcome = 'restored';
         } else try {

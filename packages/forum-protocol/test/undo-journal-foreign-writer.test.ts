@@ -6,7 +6,7 @@
  * instants are made exact by running "the other writer" from inside the
  * journal's own file operations (node:fs/promises wrapped).
  */
-import { appendFileSync, mkdtempSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +110,24 @@ describe('undo journal: another writer during a change', () => {
     await frozen.close();
     // Before: written over the new holder's first line ("2 ann: mine\n" cut into "2 bob: …").
     expect(readFileSync(file, 'utf8')).toBe(BEFORE + THEIRS);
+  });
+
+  it('a journal of another writer at the name, met while the directory is this store\'s, is deleted and the change made; not while it is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-journal-foreign-'));
+    const file = join(dir, 't');
+    writeFileSync(file, BEFORE);
+    // Made by the server that lost the directory, woken mid-change.
+    writeFileSync(join(dir, '.forum-journal'), 'the other server\'s journal');
+    let owned = false;
+    const journal = createUndoJournal(dir, async () => owned);
+    await expect(journal.replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length)).rejects.toMatchObject({ code: 'EEXIST' });
+    owned = true;
+    const again = createUndoJournal(dir, async () => owned);
+    // Before: EEXIST, and the journal refused every later change (the server read-only until restarted).
+    await again.replaceTail('t', BEFORE.length, Buffer.from(MINE), BEFORE.length);
+    expect(again.failure()).toBeUndefined();
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE + MINE);
+    expect(existsSync(join(dir, '.forum-journal'))).toBe(false);
   });
 
   it('an append whose bytes were undone by another server\'s recovery, which then appended more, cuts nothing off', async () => {

@@ -231,8 +231,15 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
           continue;
         }
         if (handle === undefined) {
-          // A journal left by a crash is recovered at open, before any change; an existing file here is a bug.
-          handle = await open(path, 'wx', 0o644);
+          // A journal left by a crash is recovered at open, before any change: one here now is another writer's, a
+          // server that lost the directory to this one and woke mid-change (attack round 9: this server then went
+          // read-only with EEXIST). While the directory is this one's (`owned`), it is deleted, not acted on: its
+          // undo records describe that server's files, which this server's recovery already put back.
+          handle = await open(path, 'wx', 0o644).catch(async (e: unknown) => {
+            if ((e as { code?: unknown }).code !== 'EEXIST' || !(await owned().catch(() => false))) throw e;
+            await unlink(path).catch(() => undefined);
+            return open(path, 'wx', 0o644);
+          });
           size = 0;
           // The journal must be findable after a power loss before any file it protects is touched.
           await syncDir(dir);

@@ -7,7 +7,7 @@
  * cut off messages the new holder had confirmed.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,10 +46,12 @@ describe('data-directory store: a file another writer made longer', () => {
 
   it('a store told the directory may no longer be its own (owned false: its lock lost) does not read the file again: its changes stay refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
-    const opened = await openFileStore(dir, { owned: async () => false })();
+    let owned = true;
+    const opened = await openFileStore(dir, { owned: async () => owned })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const store = opened.right;
     expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
+    owned = false;
     // The server that took the directory over appended; read again, this store would append after it, beside that server's writes.
     await appendFile(join(dir, 't'), '1 bob: confirmed by the server that took over\n');
     const msg = (text: string) => store.appendEntry('t', { kind: 'message', author: 'alice', text }, anySize)();
@@ -67,6 +69,25 @@ describe('data-directory store: a file another writer made longer', () => {
     expect((await msg('one'))._tag).toBe('Left');
     expect((await msg('two'))._tag).toBe('Left');
     expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\nbob uploaded f.bin\n');
+  });
+
+  it('CRT of a name another writer created meanwhile does not replace its file; CRT and RMV are refused once the directory is no longer the store\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    let owned = true;
+    const opened = await openFileStore(dir, { owned: async () => owned })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    // The server that lost the directory, woken mid-CRT, made R1 after this store looked.
+    await writeFile(join(dir, 'R1'), 'churn\n');
+    // Before: Right(true), churn's file replaced by bee's.
+    expect(await store.createThread('R1', 'bee')()).toEqual(E.right(false));
+    expect(await readFile(join(dir, 'R1'), 'utf8')).toBe('churn\n');
+    expect(await store.createThread('R2', 'bee')()).toEqual(E.right(true));
+    owned = false;
+    expect((await store.createThread('R3', 'bee')())._tag).toBe('Left');
+    expect((await store.removeThread('R2', () => E.right(undefined))())._tag).toBe('Left');
+    expect(await readFile(join(dir, 'R2'), 'utf8')).toBe('bee\n');
+    await expect(readFile(join(dir, 'R3'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('credentials.txt appended to by another writer: the next account is refused, not written over the other line', async () => {

@@ -7,7 +7,7 @@
  * cut off messages the new holder had confirmed.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,39 @@ describe('data-directory store: a file another writer made longer', () => {
     expect((await store.removeThread('R2', () => E.right(undefined))())._tag).toBe('Left');
     expect(await readFile(join(dir, 'R2'), 'utf8')).toBe('bee\n');
     await expect(readFile(join(dir, 'R3'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('an upload committed once the directory is no longer the store\'s is not put in place: the new holder\'s file of that name stays', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    let owned = true;
+    const opened = await openFileStore(dir, { owned: async () => owned })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
+    const begun = await store.beginUpload('t', 'f.bin', 'alice')();
+    if (E.isLeft(begun)) throw new Error('refused');
+    begun.right.stream.end(Buffer.from('bytes'));
+    owned = false;
+    // The server that took the directory over stored an upload of the same name meanwhile.
+    await writeFile(join(dir, 't-f.bin'), 'the new holder\'s upload');
+    // Before: renamed over the new holder's file, then (its line refused by the journal) deleted: that upload gone.
+    expect((await begun.right.commit())._tag).toBe('Left');
+    expect(await readFile(join(dir, 't-f.bin'), 'utf8')).toBe('the new holder\'s upload');
+    expect((await readdir(dir)).sort()).toEqual(['t', 't-f.bin']);
+    expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\n');
+  });
+
+  it('a hand-written thread (rewritten whole on its first change) is not rewritten once the directory is no longer the store\'s', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
+    const handWritten = 'alice\n 1 alice:hello\n';
+    await writeFile(join(dir, 't'), handWritten);
+    let owned = true;
+    const opened = await openFileStore(dir, { owned: async () => owned })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    owned = false;
+    // Before: rewritten whole (temporary file renamed over it), whoever held the directory.
+    expect((await opened.right.appendEntry('t', { kind: 'message', author: 'alice', text: 'two' }, anySize)())._tag).toBe('Left');
+    expect(await readFile(join(dir, 't'), 'utf8')).toBe(handWritten);
   });
 
   it('credentials.txt appended to by another writer: the next account is refused, not written over the other line', async () => {

@@ -63,7 +63,11 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     // over it meanwhile would be cut by it. The journal refuses its own writes; this path must too.
     const failed = journal.failure();
     if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
-    if (plan.offset === undefined) await writeFileAtomic(dir, title, plan.tail);
+    if (plan.offset === undefined) {
+      // Asked just before, as the journal asks for a change in place (FileStoreOptions.owned).
+      if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not changed: the data directory is no longer this server's`);
+      await writeFileAtomic(dir, title, plan.tail);
+    }
     else await journal.replaceTail(title, plan.offset, plan.tail, plan.before);
   };
 

@@ -103,7 +103,12 @@ const runRound = async (round: number): Promise<void> => {
   const inFlight = sent.filter((e) => e.acked === undefined && e.refused === undefined).length;
   if (mode === 'delete') await unlink(join(dir, '.forum-server.lock'));
   const tB = Date.now();
-  const b = await startServer(dir, portB, { waitMs: 45_000 });
+  const b = await startServer(dir, portB, { waitMs: 45_000 }).catch((e: unknown) => {
+    // A frozen server left behind would outlive the script: ended first.
+    process.kill(a.pid, 'SIGKILL');
+    a.child.kill('SIGKILL');
+    throw e;
+  });
   const bStartMs = Date.now() - tB;
   const bLog = b.out();
   const bAbort = new AbortController();

@@ -162,7 +162,12 @@ const runRound = async (round: number): Promise<void> => {
   frozen = true;
   const inFlight = uploads.filter((u) => u.state === 'sent');
   if (mode === 'delete') await unlink(join(dir, '.forum-server.lock'));
-  const b = await startServer(dir, portA + 2, { waitMs: 45_000 });
+  const b = await startServer(dir, portA + 2, { waitMs: 45_000 }).catch((e: unknown) => {
+    // A frozen server left behind would outlive the script: ended first.
+    process.kill(a.pid, 'SIGKILL');
+    a.child.kill('SIGKILL');
+    throw e;
+  });
   const bAbort = new AbortController();
   setMaxListeners(0, bAbort.signal);
   const bs = await longSession(portA + 2, 'bee', bAbort.signal);

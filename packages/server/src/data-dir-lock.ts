@@ -106,7 +106,7 @@ const judged = async (l: Locker, path: string, text: string): Promise<Verdict> =
     renewed: mtimeMs !== undefined && firstMtime !== undefined && mtimeMs !== firstMtime,
     ageMs: mtimeMs === undefined ? 0 : Math.max(0, Date.now() - mtimeMs),
   };
-  return verdictOf(text, path, l.here, sighting, l.graceMs, l.staleMs);
+  return verdictOf(text, path, l.here, sighting, l.graceMs, l.staleMs, l.renewMs);
 };
 
 /**
@@ -206,7 +206,17 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
     if (await created(l, path, mine)) {
       return holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
     }
-    const text = await l.fs.readFile(path).catch(() => undefined);
+    let unreadable: unknown;
+    const text = await l.fs.readFile(path).catch((e: unknown) => {
+      if (codeOf(e) !== 'ENOENT') unreadable = e;
+      return undefined;
+    });
+    // Something in the way that is no lock file (a directory, a file this user may not read): no attempt
+    // changes that. (Attack round 9: a directory there used the 200 attempts in milliseconds and the
+    // start failed with advice to delete a takeover guard that did not exist.)
+    if (unreadable !== undefined) {
+      throw new Error(`cannot read the lock file ${path} (${unreadable instanceof Error ? unreadable.message : String(unreadable)}); if no server uses the directory, remove it and start again`);
+    }
     // Gone since the create failed (its server stopped, or another took it over): try again.
     if (text === undefined) {
       attempt++;

@@ -16,6 +16,13 @@ type Attempt<L, A> = () => Promise<{ readonly _tag: 'Left'; readonly left: L } |
 /** The store's error for a write refused because the lock is lost (the client is told the command failed). */
 export const LOCK_LOST_ERROR: IoError = { kind: 'io', message: 'write refused: this server no longer holds the data directory lock' };
 
+/**
+ * The store's error for a write that ended after the lock was lost: the
+ * server that took the directory over may have undone it (its recovery) or
+ * written the file since, so it is not confirmed (it may or may not be there).
+ */
+export const LOCK_LOST_DURING_WRITE_ERROR: IoError = { kind: 'io', message: 'this server lost the data directory lock while writing: the change may or may not be stored' };
+
 /** A store whose writes wait for the lock's check, and a way to wait for those under way. */
 export interface FencedStore {
   readonly store: ForumStore;
@@ -26,7 +33,8 @@ export interface FencedStore {
 /**
  * Wraps `store` so that each write (accounts, threads, messages, an upload's
  * beginning and its commit) runs only if `held()` answers `true` when the
- * write is asked for; reads and an upload's abort are not checked.
+ * write is asked for, and is confirmed only if it answers `true` again once
+ * the write is done; reads and an upload's abort are not checked.
  */
 export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): FencedStore => {
   let running = 0;
@@ -38,7 +46,11 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
       running++;
       try {
         if (!(await held())) return { _tag: 'Left', left: LOCK_LOST_ERROR };
-        return await write()();
+        const written = await write()();
+        // Checked again once written (attack round 9: a server frozen mid-write past its lock's takeover
+        // finished the write after the new holder's recovery had undone it, and confirmed it to its client).
+        if (written._tag === 'Right' && !(await held())) return { _tag: 'Left', left: LOCK_LOST_DURING_WRITE_ERROR };
+        return written;
       } finally {
         if (--running === 0) {
           wake?.();

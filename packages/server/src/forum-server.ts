@@ -339,6 +339,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     const opened = await openFileStore(options.dataDir, {
       threadLimits: threadLimits(options),
       onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
+      // Asked again just before each change is written, and before a file another program changed is read again.
+      owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
     })();
     if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);

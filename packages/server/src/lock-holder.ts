@@ -37,6 +37,15 @@ export class DataDirLockLostError extends Error {
   }
 }
 
+/**
+ * How long a read of the lock may take and still count, ms. A read answered
+ * just before the process was frozen (SIGSTOP, a paused container) is seen
+ * only when it wakes, maybe after another server took the lock over: a write
+ * let through on it would land beside that server's (attack round 9). Such a
+ * read is made again; a local read takes well under a millisecond.
+ */
+export const SLOW_READ_MS = 1_000;
+
 /** What {@link holding} needs of the lock's settings and of the code that took it. */
 export interface HolderSettings {
   readonly fs: LockFs;
@@ -75,8 +84,9 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
     clearInterval(renewal);
     lost.abort(new DataDirLockLostError(`lost the data directory lock ${path}: ${why}; this server stops so that two servers never write the directory`));
   };
-  const verify = async (): Promise<boolean> => {
+  const verify = async (slowReads = 0): Promise<boolean> => {
     if (released || lost.signal.aborted) return false;
+    const began = performance.now();
     let text: string | undefined;
     try {
       text = await h.fs.readFile(path);
@@ -89,6 +99,8 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
     }
     if (released || lost.signal.aborted) return false;
     if (text === mine) {
+      // Read again (SLOW_READ_MS); a disk this slow three times running refuses the write, without losing the lock.
+      if (performance.now() - began > SLOW_READ_MS) return slowReads < 3 ? verify(slowReads + 1) : false;
       verifiedAt = performance.now();
       return true;
     }

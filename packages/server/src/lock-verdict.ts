@@ -69,10 +69,11 @@ export interface LockSighting {
  * The verdict on a lock file that holds `text`. Stale only when it is
  * provably so: its process is of this process-id space and no longer runs,
  * it was taken before this host's last boot, it is another container's of
- * this boot and went unrenewed for `staleMs`, or the file has held no
- * complete record for `graceMs`.
+ * this boot and went unrenewed for `staleMs` (and was watched here through
+ * two of its renewals, every `renewMs`), or the file has held no complete
+ * record for `graceMs`.
  */
-export const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighting, graceMs: number, staleMs: number): Verdict => {
+export const verdictOf = (text: string, path: string, here: LockPlace, seen: LockSighting, graceMs: number, staleMs: number, renewMs: number): Verdict => {
   const r = recordOf(text);
   if (r.kind === 'partial') {
     // Created and not written yet (a file system without hard links creates it empty), or a server
@@ -101,8 +102,11 @@ export const verdictOf = (text: string, path: string, here: LockPlace, seen: Loc
             : ` in another container of this host (host name ${JSON.stringify(r.place.host)}, boot id ${r.place.boot ?? 'unknown'})`;
       if (seen.renewed) return held(`${where}, which renews it`);
       // Unrenewed by its holder's clock, or for as long under watch here (a clock set back since it was written).
-      const unrenewed = Math.max(seen.ageMs, performance.now() - seen.since);
-      if (unrenewed >= staleMs) return { kind: 'stale', why: `process ${r.pid}${where}, unrenewed for ${Math.round(unrenewed / 1000)} s` };
+      const watched = performance.now() - seen.since;
+      const unrenewed = Math.max(seen.ageMs, watched);
+      // And watched here through two renewals: a wall clock stepped forward (NTP, a VM resumed) ages every
+      // lock at once, and a live holder's was taken over in 3 ms before its next renewal (attack/clock-step.ts).
+      if (unrenewed >= staleMs && watched >= Math.min(2 * renewMs, staleMs)) return { kind: 'stale', why: `process ${r.pid}${where}, unrenewed for ${Math.round(unrenewed / 1000)} s` };
       return { kind: 'unrenewed' };
     }
     case 'elsewhere':

@@ -1,10 +1,11 @@
 /** The data directory lock within one process (the lock between processes: e2e-data-dir-lock.test.ts). */
-import { mkdir, readdir, readFile, readlink, realpath, rename, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, realpath, rename, rmdir, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
 import { DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
+import { SLOW_READ_MS } from '../src/lock-holder.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -99,16 +100,33 @@ describe('data directory lock: where the holder runs', () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(300);
     expect(taken.tookOver).toMatch(/left by process 1 in another container or process-id namespace of this host \(pid:\[4026532999\], here .*\), unrenewed for 0 s$/);
     await taken.release();
-    // Last modified a minute ago: stale at once (with the default 30 s).
+    // Last modified a minute ago: stale (with the default 30 s) once watched through two renewals (here 50 ms each).
     const old = await lockedDir(lockOf(1, other));
     const minuteAgo = new Date(Date.now() - 60_000);
     await utimes(old.lock, minuteAgo, minuteAgo);
     const at = performance.now();
-    const again = await lockDataDir(old.dir);
+    const again = await lockDataDir(old.dir, { renewMs: 50 });
+    expect(performance.now() - at).toBeGreaterThanOrEqual(100);
     expect(performance.now() - at).toBeLessThan(5_000);
     expect(again.tookOver).toMatch(/, unrenewed for 60 s$/);
     await again.release();
     // Before this: either lock was refused until an operator deleted it.
+  });
+
+  it('a live lock of another pid namespace whose time looks a minute old (the wall clock stepped forward since its last renewal) is not taken over: its next renewal is waited for', async () => {
+    const here = await currentPlace();
+    const other = { ...here, pidns: 'pid:[4026532999]' };
+    const { dir, lock } = await lockedDir(lockOf(1, other));
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    // Its holder renews it every 50 ms from now on, from the stepped clock.
+    const holder = setInterval(() => void utimes(lock, new Date(), new Date()).catch(() => undefined), 50);
+    try {
+      // Before: taken over at once ("unrenewed for 60 s"), beside the live holder (attack/clock-step.ts: 3 ms).
+      await expect(lockDataDir(dir, { renewMs: 50 })).rejects.toThrow(/which renews it/);
+    } finally {
+      clearInterval(holder);
+    }
   });
 
   it('a holder renews its lock while it holds it, and stops when it gives it up', async () => {
@@ -222,6 +240,22 @@ describe('data directory lock: where the holder runs', () => {
   });
 });
 
+describe('data directory lock: something unreadable in its place', () => {
+  const { dirs } = cleanupAfterEach();
+
+  it('a directory where the lock file goes is refused at once, naming it and the way out', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    await mkdir(join(dir, LOCK_FILE));
+    // Before: 200 attempts in milliseconds, then "other servers are starting on it (if none is, delete ….takeover)", a file that was not there.
+    await expect(lockDataDir(dir)).rejects.toThrow(`cannot read the lock file ${join(dir, LOCK_FILE)} (EISDIR: illegal operation on a directory, read); if no server uses the directory, remove it and start again`);
+    // Nothing left beside it, and the directory may be taken once it is removed.
+    expect(await readdir(dir)).toEqual([LOCK_FILE]);
+    await rmdir(join(dir, LOCK_FILE));
+    await (await lockDataDir(dir)).release();
+  });
+});
+
 describe('data directory lock on a file system without hard links', () => {
   const { dirs } = cleanupAfterEach();
   /** The real file system, with `link` failing as vfat's does, and a log of what the lock did. */
@@ -325,6 +359,30 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(await held.held()).toBe(false);
     await held.release();
     expect(await readFile(lock, 'utf8')).toBe(taker);
+  });
+
+  it('a read of the lock answered before a freeze and seen after it (slower than SLOW_READ_MS) is made again, and finds the lock taken over', async () => {
+    const taker = await other();
+    let freeze: ((lock: string) => Promise<void>) | undefined;
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        const text = await nodeLockFs.readFile(path);
+        const frozen = freeze;
+        freeze = undefined;
+        // The process frozen with this answer in hand, and the lock taken over meanwhile.
+        await frozen?.(path);
+        return text;
+      },
+    };
+    const { held } = await heldIn({ fs, renewMs: 3_600_000 });
+    freeze = async (lock) => {
+      await replaceWith(lock, taker);
+      await new Promise((resolve) => setTimeout(resolve, SLOW_READ_MS + 50));
+    };
+    // Before: true (the answer read before the freeze), and the write went ahead beside the new holder.
+    expect(await held.held()).toBe(false);
+    expect(held.lost.aborted).toBe(true);
   });
 
   it('the renewal finds the lock taken over without any write, and aborts `lost`', async () => {
@@ -454,7 +512,8 @@ describe('data directory lock: a takeover guard left behind', () => {
   });
 
   const oldGuards = [
-    ['another container', { pidns: 'pid:[4026532999]' }, 'process 1 in another container or process-id namespace of this host \\(.*\\), unrenewed for 60 s'],
+    // Judged by its age (a guard is never renewed), not as a lock, which waits for two renewals first.
+    ['another container', { pidns: 'pid:[4026532999]' }, 'a takeover that did not finish within 60 s'],
     // Before: refused as held by a host that cannot be checked, or waited for as being written, until the attempts ran out.
     ['another host', { host: 'elsewhere.example', boot: '55555555-5555-5555-5555-555555555555' }, 'a takeover that did not finish within 60 s'],
     ['a record cut short', undefined, 'a takeover that did not finish within 60 s'],

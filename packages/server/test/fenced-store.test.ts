@@ -1,7 +1,7 @@
 /** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
-import { createMemoryStore } from 'forum-protocol';
+import { createMemoryStore, type ForumStore } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { fencedStore, LOCK_LOST_ERROR } from '../src/fenced-store.js';
+import { fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR } from '../src/fenced-store.js';
 
 describe('fenced store', () => {
   it('every write is refused, and nothing written, once the lock is no longer held; reads go on', async () => {
@@ -16,7 +16,8 @@ describe('fenced store', () => {
     const upload = await store.beginUpload('t', 'f', 'yoda')();
     if (upload._tag === 'Left') throw new Error('upload refused');
     upload.right.stream.end(Buffer.from('bytes'));
-    expect(checks).toBe(2);
+    // Each write checked before and after.
+    expect(checks).toBe(4);
     held = false;
     const refused = { _tag: 'Left', left: LOCK_LOST_ERROR };
     expect(await store.createAccount({ username: 'leia', password: 'pw' })()).toEqual(refused);
@@ -37,6 +38,27 @@ describe('fenced store', () => {
     expect(await store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
   });
 
+  it('a write that ends after the lock was lost is not confirmed (it may have been undone by the server that took over)', async () => {
+    let held = true;
+    let release: (() => void) | undefined;
+    const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] });
+    const slow: ForumStore = {
+      ...base,
+      createThread: (title, creator) => async () => {
+        // The write under way while the server is frozen and its directory taken over.
+        await new Promise<void>((resolve) => (release = resolve));
+        return base.createThread(title, creator)();
+      },
+    };
+    const { store } = fencedStore(slow, async () => held);
+    const write = store.createThread('t', 'yoda')();
+    while (release === undefined) await new Promise((resolve) => setImmediate(resolve));
+    held = false;
+    release();
+    // Before: Right (the client was told the thread was created).
+    expect(await write).toEqual({ _tag: 'Left', left: LOCK_LOST_DURING_WRITE_ERROR });
+  });
+
   it('idle() waits for the writes under way, and resolves at once when there are none', async () => {
     let answer: ((ours: boolean) => void) | undefined;
     const { store, idle } = fencedStore(createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] }), () => new Promise<boolean>((resolve) => (answer = resolve)));
@@ -47,6 +69,10 @@ describe('fenced store', () => {
     idled = false;
     const waiting = idle().then(() => (idled = true));
     // Two turns of the event loop: still under way while its check is.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(idled).toBe(false);
+    answer?.(true);
+    // Its check once written.
     await new Promise((resolve) => setImmediate(resolve));
     expect(idled).toBe(false);
     answer?.(true);

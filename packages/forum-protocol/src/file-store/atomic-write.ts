@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Prefix of every temporary file the data-directory store creates; such files are deleted when a store opens. */
@@ -20,6 +20,42 @@ export const syncDir = async (dir: string): Promise<void> => {
   } catch {
     // Durability of the rename is a bonus; atomicity does not depend on it.
   }
+};
+
+/** Errors of `link` on a file system without hard links (vfat, CIFS, some FUSE ones). */
+const NO_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Creates `dir/name` holding `data`, whole, unless the name exists (then
+ * `false`): written to a temporary file, synced, and linked to the name,
+ * which fails if something is there. A file that appeared under the name
+ * since the caller looked (another writer's: a server that lost the
+ * directory, woken mid-CRT, attack round 9) is not replaced. Without hard
+ * links the temporary file is renamed (replacing, as before).
+ */
+export const createFileAtomic = async (dir: string, name: string, data: string | Uint8Array): Promise<boolean> => {
+  const tmp = tempPath(dir);
+  try {
+    const h = await open(tmp, 'wx', 0o644);
+    try {
+      await h.writeFile(data);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    try {
+      await link(tmp, join(dir, name));
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'EEXIST') return false;
+      if (!NO_LINKS.has(code)) throw e;
+      await rename(tmp, join(dir, name));
+    }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await syncDir(dir);
+  return true;
 };
 
 /**

@@ -49,7 +49,7 @@ export const fileStoreAccounts = (
       const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
       try {
         if (credentialsExists) {
-          await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'));
+          await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'), credentialsBytes);
         } else {
           await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
           credentialsExists = true;
@@ -79,7 +79,7 @@ export const fileStoreAccounts = (
         if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
         if (credentialsExact) {
           const offset = utf8Bytes(credentialsText.slice(0, next.from));
-          await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'));
+          await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'), credentialsBytes);
         } else {
           await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
           credentialsExact = true;

@@ -110,6 +110,8 @@ export interface FileStoreContext {
   readonly charge: (actor: string | undefined, bytes: number) => WriteRateError | undefined;
   /** Told the bytes of an upload file RMV, or of an unfinished upload's temporary file, is about to be deleted, negated if that failed (`FileStoreOptions.onUploadsRemoved`). */
   readonly uploadsRemoved: (bytes: number) => void;
+  /** Whether the directory is still this store's to write (`FileStoreOptions.owned`). */
+  readonly owned: () => Promise<boolean>;
 }
 
 /** The path of `name` in the store's directory. */

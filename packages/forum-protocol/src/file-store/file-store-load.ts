@@ -25,7 +25,7 @@ export interface LoadedDirectory {
 }
 
 /** Reads `path` as a thread file, or says why it is not one (too big, not UTF-8, a NUL, not the thread format). */
-const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {
+export const readThreadFile = async (path: string, title: string, maxBytes: number): Promise<StoredThread | string> => {
   const size = (await stat(path)).size;
   if (size > maxBytes) return `larger than ${maxBytes} bytes`;
   const bytes = await readFile(path);

@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDir, writeFileAtomic } from './atomic-write.js';
+import { createFileAtomic, syncDir } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
 import { unlinkIfPresent } from './file-errors.js';
 import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
@@ -35,7 +35,10 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           if (refused !== undefined) return E.left(refused);
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);
-          await writeFileAtomic(dir, title, text);
+          // Asked just before it is written: a server woken after its directory was taken over writes nothing more.
+          if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not created: the data directory is no longer this server's`);
+          // Not over a file of the name made since this store looked (another writer's): refused as existing.
+          if (!(await createFileAtomic(dir, title, text))) return E.right(false);
           contents.storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
           contents.incarnations.created(title);
           return E.right(true);
@@ -55,6 +58,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           const ok = guard(thread);
           if (E.isLeft(ok)) return ok;
           const filenames = uploadNames(thread);
+          if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not removed: the data directory is no longer this server's`);
           // Without uploads the one unlink is atomic by itself.
           const intent = filenames.length === 0 ? undefined : await writeIntent(dir, { op: 'remove', thread: title, filenames });
           // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).

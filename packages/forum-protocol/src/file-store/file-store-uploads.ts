@@ -124,6 +124,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             // record lets the next open remove the bytes if a crash comes between the two.
             let intent: string | undefined;
             try {
+              // Asked just before the file is put in place (FileStoreOptions.owned): a server woken after its
+              // directory was taken over puts nothing there.
+              if (!(await ctx.owned().catch(() => false))) throw new Error(`${name} was not stored: the data directory is no longer this server's`);
               intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
               await rename(tmp, pathIn(ctx, name));
               try {

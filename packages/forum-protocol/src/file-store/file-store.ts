@@ -49,6 +49,16 @@ export interface FileStoreOptions {
    * them off at once, instead of refusing uploads for the room freed until it measures again.
    */
   readonly onUploadsRemoved?: (bytes: number) => void;
+  /**
+   * Whether the directory is still this store's to write: asked just before
+   * a change of a file is written (after its undo record is synced: where a
+   * process frozen mid-change most likely stopped), and before a thread file
+   * found changed by another program is read again. `false` refuses the
+   * change, and leaves the cache as it was. A server whose lock may be taken
+   * over answers from the lock: frozen past the takeover, it otherwise wrote
+   * beside the new holder when it woke (attack round 9). Default: always.
+   */
+  readonly owned?: () => Promise<boolean>;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -81,7 +91,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
-    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}) };
+    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true) };
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes), settings, budget, clock));
   });
 
@@ -89,7 +99,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {
@@ -97,7 +107,7 @@ const makeStore = (
     dir,
     ...settings,
     mutex: createKeyedMutex(),
-    journal: createUndoJournal(dir),
+    journal: createUndoJournal(dir, settings.owned),
     contents: new DirectoryContents(loaded.threads, loaded.otherNames),
     inFlight: new TransfersInFlight(),
     charge: (actor, bytes) => {

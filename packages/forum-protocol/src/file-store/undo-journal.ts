@@ -1,9 +1,9 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { syncDir } from './atomic-write.js';
+import { syncDir, writeFileAtomic } from './atomic-write.js';
 import { isEnoent } from './file-errors.js';
 
 /** The journal's file name in the data directory (a dot file: no valid thread or upload name can take it). */
@@ -68,15 +68,33 @@ export const decodeJournal = (data: Buffer): { readonly records: readonly Journa
   return { records, validBytes: at };
 };
 
-/** Writes `bytes` at `offset` of an open file and cuts the file just after them. */
-const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array): Promise<void> => {
+/**
+ * Writes `bytes` at `offset` of an open file and cuts the file just after
+ * them, unless it was `size` bytes (known) and so ends there already: an
+ * append cuts nothing, so one finished late by a server that lost its lock
+ * cannot cut off what the server that took over appended meanwhile.
+ */
+const writeTail = async (h: FileHandle, offset: number, bytes: Uint8Array, size?: number): Promise<void> => {
   let done = 0;
   while (done < bytes.length) {
     const { bytesWritten } = await h.write(bytes, done, bytes.length - done, offset + done);
     done += bytesWritten;
   }
-  await h.truncate(offset + bytes.length);
+  if (size === undefined || size > offset + bytes.length) await h.truncate(offset + bytes.length);
 };
+
+/**
+ * A change refused because its file is not as this store last wrote it:
+ * another program changed it (a server that lost its lock finishing a
+ * write late, a hand edit). The store may read the file again.
+ */
+export class ForeignChangeError extends Error {
+  readonly code = 'ERR_FOREIGN_CHANGE';
+  constructor(message: string) {
+    super(`${message}; it was changed by another program`);
+    this.name = 'ForeignChangeError';
+  }
+}
 
 /** Names in `dir` that recovery restored, or found missing (with a reason). */
 export interface RecoveryReport {
@@ -115,25 +133,40 @@ export const recoverJournal = async (dir: string): Promise<RecoveryReport> => {
       warnings.push(`${JOURNAL_FILE} names an invalid file ${JSON.stringify(file)}; skipped`);
       continue;
     }
-    let h: FileHandle;
+    let current: Buffer;
     try {
-      h = await open(join(dir, file), 'r+');
+      current = await readFile(join(dir, file));
     } catch (e) {
       if (!isEnoent(e)) throw e;
       warnings.push(`${JOURNAL_FILE} has an unfinished change to ${file}, which is missing; skipped`);
       continue;
     }
-    try {
-      await writeTail(h, offset, r.bytes);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
+    // Put back as a new file renamed over the name, not in place: a server frozen mid-change whose lock was
+    // taken over (this recovery is the new holder's) still has the old file open, and its write, when it wakes,
+    // then lands in a file nobody reads (attack round 9: it landed over the new holder's appended lines).
+    const head = current.length >= offset ? current.subarray(0, offset) : Buffer.concat([current, Buffer.alloc(offset - current.length)]);
+    await writeFileAtomic(dir, file, Buffer.concat([head, r.bytes]));
     restored.push(file);
   }
   await unlink(path);
   await syncDir(dir);
   return { restored, warnings };
+};
+
+/**
+ * Closes the journal `h` and deletes it at `path` if the name still holds
+ * it: a server that took the directory over while this one was frozen
+ * mid-change recovered (deleted) this journal and may be writing one of its
+ * own under the name, which this one's late commit must not delete.
+ */
+const closeAndDelete = async (h: FileHandle, path: string): Promise<void> => {
+  const mine = await h.stat();
+  await h.close();
+  const there = await stat(path).catch((e: unknown) => {
+    if (isEnoent(e)) return undefined;
+    throw e;
+  });
+  if (there !== undefined && there.ino === mine.ino && there.dev === mine.dev) await unlink(path);
 };
 
 interface Pending {
@@ -155,9 +188,12 @@ export interface UndoJournal {
    * Resolves once all of that is on disk (and, if no other change is under
    * way, the journal deleted). A crash before the commit is undone at the
    * next {@link recoverJournal}; after it, the change stays. Callers serialise
-   * changes to one file.
+   * changes to one file. `size`, if given, is how long the caller's cache
+   * says the file is: a file of another length was changed by someone else
+   * (a server that lost its lock finishing a write late, a hand edit), and
+   * the change is refused instead of cutting their bytes off.
    */
-  replaceTail(file: string, offset: number, tail: Uint8Array): Promise<void>;
+  replaceTail(file: string, offset: number, tail: Uint8Array, size?: number): Promise<void>;
   /** Set once a change could neither be made nor undone: every later change is refused (a restart recovers). */
   readonly failure: () => Error | undefined;
 }
@@ -166,8 +202,10 @@ export interface UndoJournal {
  * The undo journal of a data directory. Appends from concurrent changes are
  * written and synced together (group commit); the journal file exists only
  * while changes are under way, so an idle directory holds only the spec's files.
+ * `owned` is asked after each change's record is synced, just before the file
+ * is written: `false` leaves the file as it is (the change is refused).
  */
-export const createUndoJournal = (dir: string): UndoJournal => {
+export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = async () => true): UndoJournal => {
   const path = join(dir, JOURNAL_FILE);
   let handle: FileHandle | undefined;
   let size = 0;
@@ -187,15 +225,21 @@ export const createUndoJournal = (dir: string): UndoJournal => {
           // sync) instead of appending a commit record and then deleting it: one page write less.
           const h = handle;
           handle = undefined;
-          await h.close();
-          await unlink(path);
+          await closeAndDelete(h, path);
           await syncDir(dir);
           batch[0].resolve();
           continue;
         }
         if (handle === undefined) {
-          // A journal left by a crash is recovered at open, before any change; an existing file here is a bug.
-          handle = await open(path, 'wx', 0o644);
+          // A journal left by a crash is recovered at open, before any change: one here now is another writer's, a
+          // server that lost the directory to this one and woke mid-change (attack round 9: this server then went
+          // read-only with EEXIST). While the directory is this one's (`owned`), it is deleted, not acted on: its
+          // undo records describe that server's files, which this server's recovery already put back.
+          handle = await open(path, 'wx', 0o644).catch(async (e: unknown) => {
+            if ((e as { code?: unknown }).code !== 'EEXIST' || !(await owned().catch(() => false))) throw e;
+            await unlink(path).catch(() => undefined);
+            return open(path, 'wx', 0o644);
+          });
           size = 0;
           // The journal must be findable after a power loss before any file it protects is touched.
           await syncDir(dir);
@@ -209,8 +253,7 @@ export const createUndoJournal = (dir: string): UndoJournal => {
           // Every change begun has its commit record on disk: nothing left to undo.
           const h = handle;
           handle = undefined;
-          await h.close();
-          await unlink(path);
+          await closeAndDelete(h, path);
         }
         for (const p of batch) p.resolve();
       } catch (e) {
@@ -235,12 +278,16 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       kick();
     });
 
-  const replaceTail = async (file: string, offset: number, tail: Uint8Array): Promise<void> => {
+  const replaceTail = async (file: string, offset: number, tail: Uint8Array, size?: number): Promise<void> => {
     if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
     const h = await open(join(dir, file), 'r+');
     try {
       const { size: oldSize } = await h.stat();
-      if (offset > oldSize) throw new Error(`${file} is ${oldSize} bytes, shorter than the store expected (${offset}); it was changed by another program`);
+      if (offset > oldSize) throw new ForeignChangeError(`${file} is ${oldSize} bytes, shorter than the store expected (${offset})`);
+      // Longer than this store wrote it: another writer appended (attack round 9: a server frozen past its
+      // lock's takeover finished its append late, and the new holder's next append cut it off, or the
+      // reverse). Refused: their bytes stay, and the restart that reloads the file serves them.
+      if (size !== undefined && oldSize !== size) throw new ForeignChangeError(`${file} is ${oldSize} bytes, not the ${size} this server wrote`);
       const old = Buffer.alloc(oldSize - offset);
       let got = 0;
       while (got < old.length) {
@@ -254,8 +301,22 @@ export const createUndoJournal = (dir: string): UndoJournal => {
       let error: unknown;
       try {
         await append(encodeRecord({ t: 'begin', id, file, offset }, old.subarray(0, got)));
-        try {
-          await writeTail(h, offset, tail);
+        // The record's sync is where a server frozen mid-change (SIGSTOP, a paused container) most likely
+        // stopped; if another writer changed the file meanwhile (the server that took the directory over,
+        // its recovery and its appends), it is left as it is: nothing was written, so nothing to put back.
+        // The directory asked about then too (`owned`: the lock, read now): its new holder may not have written
+        // this file yet, and would append at the same offset as this change (attack round 9, fence-takeover.ts
+        // with A9_B_BUSY: lines of both cut into each other).
+        const ours = await owned().catch(() => false);
+        const { size: now } = await h.stat();
+        if (!ours) {
+          error = new Error(`${file} was not changed: the data directory is no longer this server's`);
+          outcome = 'restored';
+        } else if (now !== oldSize) {
+          error = new ForeignChangeError(`${file} changed from ${oldSize} to ${now} bytes while this server was changing it`);
+          outcome = 'restored';
+        } else try {
+          await writeTail(h, offset, tail, oldSize);
           await h.sync();
           outcome = 'changed';
         } catch (e) {

@@ -539,7 +539,7 @@ describe('data directory lock: a takeover guard left behind', () => {
     // Before: the attempts ran out within a second or two, the start failed, and so did every later one within staleMs.
     const taken = await lockDataDir(dir, { renewMs: 50, staleMs: 4_000 });
     expect(performance.now() - start).toBeGreaterThanOrEqual(3_900);
-    expect(taken.tookOver).toMatch(/\.takeover, left by process 1 in another container or process-id namespace of this host \(.*\), unrenewed for [45] s\)$/);
+    expect(taken.tookOver).toMatch(/\.takeover, left by process 1 in another container or process-id namespace of this host \(.*\), unrenewed for \d+ s\)$/);
     await expect(stat(guardPath)).rejects.toMatchObject({ code: 'ENOENT' });
     await taken.release();
   });

@@ -182,6 +182,12 @@ static int uint8_bytes(napi_env env, napi_value value, unsigned char **data, siz
   return 1;
 }
 
+/* Whether two byte ranges share a byte (compared as addresses: they may lie in different buffers). */
+static int overlap(const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return a_len > 0 && b_len > 0 && x < y + b_len && y < x + a_len;
+}
+
 /* Seals `len` bytes of `plaintext` into `out` (ciphertext, then the tag); 0 if OpenSSL failed (EVP only). Lengths are checked by the caller. */
 static int seal_bytes(napi_env env, int use_direct, const unsigned char *key, const unsigned char *nonce, const unsigned char *ad, size_t ad_len,
                       const unsigned char *plaintext, size_t len, unsigned char *out) {
@@ -238,15 +244,21 @@ static napi_value seal_with(napi_env env, napi_callback_info info, int use_direc
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 || !uint8_bytes(env, argv[0], &key, &key_len) ||
       !uint8_bytes(env, argv[1], &nonce, &nonce_len) || !uint8_bytes(env, argv[2], &ad, &ad_len) || !uint8_bytes(env, argv[3], &plaintext, &plaintext_len) ||
       !uint8_bytes(env, argv[4], &out, &out_len) || key_len != KEY_LEN || nonce_len != NONCE_LEN || ad_len > INT_MAX || plaintext_len > INT_MAX - TAG_LEN ||
-      out_len != plaintext_len + TAG_LEN) {
-    napi_throw_range_error(env, NULL, "ChaCha20-Poly1305: a 32-byte key, a 12-byte nonce and an output of plaintext + 16 bytes");
+      out_len != plaintext_len + TAG_LEN ||
+      /* The direct path writes the ciphertext before it reads the associated data (EVP reads it first): an output over it
+       * would seal different bytes on each path. The plaintext is the output's own first bytes, or apart from it. */
+      overlap(ad, ad_len, out, out_len) || (plaintext != out && overlap(plaintext, plaintext_len, out, out_len))) {
+    napi_throw_range_error(env, NULL,
+                           "ChaCha20-Poly1305: a 32-byte key, a 12-byte nonce and an output of plaintext + 16 bytes, apart from the associated data, "
+                           "and the plaintext in place or apart");
     return NULL;
   }
   if (!seal_bytes(env, use_direct, key, nonce, ad, ad_len, plaintext, plaintext_len, out)) napi_throw_error(env, NULL, "OpenSSL could not seal the packet");
   return NULL;
 }
 
-/* open(key, nonce, ad, ciphertext, out) -> boolean: out = plaintext (ciphertext - 16 bytes; may be ciphertext's own first bytes). */
+/* open(key, nonce, ad, ciphertext, out) -> boolean: out = plaintext (ciphertext - 16 bytes; ciphertext's own first bytes, or apart from it: a
+ * shifted output would be read after it was written). */
 static napi_value open_with(napi_env env, napi_callback_info info, int use_direct) {
   size_t argc = 5;
   napi_value argv[5];
@@ -255,7 +267,8 @@ static napi_value open_with(napi_env env, napi_callback_info info, int use_direc
   int ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5 && uint8_bytes(env, argv[0], &key, &key_len) &&
            uint8_bytes(env, argv[1], &nonce, &nonce_len) && uint8_bytes(env, argv[2], &ad, &ad_len) && uint8_bytes(env, argv[3], &ciphertext, &ciphertext_len) &&
            uint8_bytes(env, argv[4], &out, &out_len) && key_len == KEY_LEN && nonce_len == NONCE_LEN && ad_len <= INT_MAX && ciphertext_len >= TAG_LEN &&
-           ciphertext_len <= INT_MAX && out_len == ciphertext_len - TAG_LEN && open_bytes(env, use_direct, key, nonce, ad, ad_len, ciphertext, out_len, out);
+           ciphertext_len <= INT_MAX && out_len == ciphertext_len - TAG_LEN && (out == ciphertext || !overlap(ciphertext, ciphertext_len, out, out_len)) &&
+           open_bytes(env, use_direct, key, nonce, ad, ad_len, ciphertext, out_len, out);
   napi_value result;
   napi_get_boolean(env, ok, &result);
   return result;
@@ -290,12 +303,6 @@ static int length_arg(napi_env env, napi_value value, size_t *length) {
   if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT_MAX) || d != (double)(int)d) return 0;
   *length = (size_t)d;
   return 1;
-}
-
-/* Whether two byte ranges share a byte (compared as addresses: they may lie in different buffers). */
-static int overlap(const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len) {
-  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-  return a_len > 0 && b_len > 0 && x < y + b_len && y < x + a_len;
 }
 
 /* The nonce of packet `pn` under `iv`. */

@@ -117,6 +117,30 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     });
   });
 
+  it('refuses an output over the associated data or shifted over the input, on both paths (the direct path sealed other bytes than EVP)', () => {
+    const size = 40;
+    const plaintext = PLAINTEXT.subarray(0, size);
+    for (const [seal, open] of [[lib.seal, lib.open], [lib.evpSeal, lib.evpOpen]] as const) {
+      const buffer = new Uint8Array(size + TAG_LEN + 8).fill(0xaa);
+      const out = buffer.subarray(0, size + TAG_LEN);
+      // The associated data is the output's first 12 bytes: the direct path wrote the ciphertext over it before reading it.
+      expect(() => seal(KEY, NONCE, buffer.subarray(0, 12), plaintext, out)).toThrow(RangeError);
+      // The plaintext one byte into the output: neither in place nor apart.
+      buffer.set(plaintext, 1);
+      expect(() => seal(KEY, NONCE, AD, buffer.subarray(1, 1 + size), out)).toThrow(RangeError);
+      expect(buffer.subarray(0, 1)).toEqual(Uint8Array.of(0xaa));
+      // Opening into an output one byte past the ciphertext's start: refused, nothing decrypted.
+      const sealed = new Uint8Array(size + TAG_LEN + 1);
+      lib.evpSeal(KEY, NONCE, AD, plaintext, sealed.subarray(0, size + TAG_LEN));
+      expect(open(KEY, NONCE, AD, sealed.subarray(0, size + TAG_LEN), sealed.subarray(1, 1 + size))).toBe(false);
+      // In place and apart still work.
+      const apart = new Uint8Array(size + TAG_LEN);
+      seal(KEY, NONCE, AD, plaintext, apart);
+      expect(open(KEY, NONCE, AD, apart, apart.subarray(0, size))).toBe(true);
+      expect(apart.subarray(0, size)).toEqual(plaintext);
+    }
+  });
+
   it('sealPacket throws a RangeError, writing nothing, for every wrong argument; openPacket answers false', () => {
     const keyIv = new Uint8Array(44).fill(3);
     const source = new Uint8Array(100).fill(5);

@@ -26,7 +26,9 @@
  * interfaces, stable since 1.1.0 but in no public header: they are declared
  * weak, so a runtime without them still loads this addon (and takes the EVP
  * path), and the JavaScript side trusts the addon only after RFC 8439's
- * known answer.
+ * known answer; where the direct path fails it (the internals changed under
+ * the same names), `useEvp` moves every call to EVP and the answer is
+ * checked again, so OpenSSL still serves through its public interface.
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -103,8 +105,10 @@ static int direct_available(void) {
 #endif
 }
 
-/* Whether `seal` and `open` take the direct path: set when the addon loads (a worker's load sets the same). */
+/* Whether `seal` and `open` take the direct path: set when the addon loads (a worker's load sets the same), unless `useEvp` refused it. */
 static int direct = 0;
+/* Set by `useEvp` (the direct path failed JavaScript's known answer) and never cleared: a worker loading later does not take it back. */
+static volatile int evp_only = 0;
 
 #if defined(__ELF__)
 static const unsigned char ZEROS[16];
@@ -274,8 +278,11 @@ static napi_value open_with(napi_env env, napi_callback_info info, int use_direc
   return result;
 }
 
-static napi_value seal(napi_env env, napi_callback_info info) { return seal_with(env, info, direct); }
-static napi_value open_packet(napi_env env, napi_callback_info info) { return open_with(env, info, direct); }
+/* Whether this call takes the direct path. */
+static int direct_path(void) { return direct && !evp_only; }
+
+static napi_value seal(napi_env env, napi_callback_info info) { return seal_with(env, info, direct_path()); }
+static napi_value open_packet(napi_env env, napi_callback_info info) { return open_with(env, info, direct_path()); }
 static napi_value evp_seal(napi_env env, napi_callback_info info) { return seal_with(env, info, 0); }
 static napi_value evp_open(napi_env env, napi_callback_info info) { return open_with(env, info, 0); }
 
@@ -333,7 +340,7 @@ static napi_value seal_whole(napi_env env, napi_callback_info info) {
   }
   packet_nonce(key_iv + KEY_LEN, pn, nonce);
   memcpy(datagram, source, header_len);
-  if (!seal_bytes(env, direct, key_iv, nonce, source, header_len, source + header_len, end - header_len, datagram + header_len))
+  if (!seal_bytes(env, direct_path(), key_iv, nonce, source, header_len, source + header_len, end - header_len, datagram + header_len))
     napi_throw_error(env, NULL, "OpenSSL could not seal the packet");
   return NULL;
 }
@@ -355,7 +362,7 @@ static napi_value open_whole(napi_env env, napi_callback_info info) {
   if (ok) {
     packet_nonce(key_iv + KEY_LEN, pn, nonce);
     size_t len = end - header_len - TAG_LEN;
-    ok = open_bytes(env, direct, key_iv, nonce, datagram, header_len, datagram + header_len, len, datagram + header_len);
+    ok = open_bytes(env, direct_path(), key_iv, nonce, datagram, header_len, datagram + header_len, len, datagram + header_len);
   }
   napi_value result;
   napi_get_boolean(env, ok, &result);
@@ -366,8 +373,17 @@ static napi_value open_whole(napi_env env, napi_callback_info info) {
 static napi_value path(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
-  napi_create_string_utf8(env, direct ? "direct" : "evp", NAPI_AUTO_LENGTH, &result);
+  napi_create_string_utf8(env, direct_path() ? "direct" : "evp", NAPI_AUTO_LENGTH, &result);
   return result;
+}
+
+/* useEvp(): `seal`, `open`, `sealPacket` and `openPacket` take the EVP path from now on, in every thread: the direct path
+ * failed the known answer (OpenSSL's internals changed under the same names), and EVP is OpenSSL's public interface. */
+static napi_value use_evp(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  evp_only = 1;
+  return NULL;
 }
 
 /* scrub(): frees this thread's contexts (OpenSSL cleanses them), so nothing of the last key used, its
@@ -403,6 +419,7 @@ NAPI_MODULE_INIT() {
   export_function(env, exports, "evpSeal", evp_seal);
   export_function(env, exports, "evpOpen", evp_open);
   export_function(env, exports, "path", path);
+  export_function(env, exports, "useEvp", use_evp);
   export_function(env, exports, "sealPacket", seal_whole);
   export_function(env, exports, "openPacket", open_whole);
   return exports;

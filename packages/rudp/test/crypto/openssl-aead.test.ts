@@ -304,6 +304,17 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn + 1, ...rest) })).toBe(false);
     expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn % 2 ** 32, ...rest) })).toBe(false);
     expect(passesKnownAnswer({ ...lib, openPacket: () => true })).toBe(false);
+    // A path wrong only past the vector's 114 bytes (OpenSSL's wider ChaCha20 code, chosen by length and CPU): not trusted either.
+    const wrongPast = (limit: number) => (...args: Parameters<typeof lib.seal>): void => {
+      lib.seal(...args);
+      if (args[3].length > limit) args[4][limit] = (args[4][limit] ?? 0) ^ 1;
+    };
+    expect(passesKnownAnswer({ ...lib, seal: wrongPast(128) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, seal: wrongPast(1024) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, source, headerLength, end, datagram) => {
+      lib.sealPacket(keyIv, pn, source, headerLength, end, datagram);
+      if (end > 600) datagram[600] = (datagram[600] ?? 0) ^ 1;
+    } })).toBe(false);
   });
 
   it('falls back to EVP, not off OpenSSL, when the direct path fails the known answer (internals changed under the same names)', () => {

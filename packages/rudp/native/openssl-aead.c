@@ -26,7 +26,9 @@
  * interfaces, stable since 1.1.0 but in no public header: they are declared
  * weak, so a runtime without them still loads this addon (and takes the EVP
  * path), and the JavaScript side trusts the addon only after RFC 8439's
- * known answer.
+ * known answer; where the direct path fails it (the internals changed under
+ * the same names), `useEvp` moves every call to EVP and the answer is
+ * checked again, so OpenSSL still serves through its public interface.
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -103,8 +105,10 @@ static int direct_available(void) {
 #endif
 }
 
-/* Whether `seal` and `open` take the direct path: set when the addon loads (a worker's load sets the same). */
+/* Whether `seal` and `open` take the direct path: set when the addon loads (a worker's load sets the same), unless `useEvp` refused it. */
 static int direct = 0;
+/* Set by `useEvp` (the direct path failed JavaScript's known answer) and never cleared: a worker loading later does not take it back. */
+static volatile int evp_only = 0;
 
 #if defined(__ELF__)
 static const unsigned char ZEROS[16];
@@ -182,6 +186,12 @@ static int uint8_bytes(napi_env env, napi_value value, unsigned char **data, siz
   return 1;
 }
 
+/* Whether two byte ranges share a byte (compared as addresses: they may lie in different buffers). */
+static int overlap(const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return a_len > 0 && b_len > 0 && x < y + b_len && y < x + a_len;
+}
+
 /* Seals `len` bytes of `plaintext` into `out` (ciphertext, then the tag); 0 if OpenSSL failed (EVP only). Lengths are checked by the caller. */
 static int seal_bytes(napi_env env, int use_direct, const unsigned char *key, const unsigned char *nonce, const unsigned char *ad, size_t ad_len,
                       const unsigned char *plaintext, size_t len, unsigned char *out) {
@@ -238,15 +248,21 @@ static napi_value seal_with(napi_env env, napi_callback_info info, int use_direc
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 || !uint8_bytes(env, argv[0], &key, &key_len) ||
       !uint8_bytes(env, argv[1], &nonce, &nonce_len) || !uint8_bytes(env, argv[2], &ad, &ad_len) || !uint8_bytes(env, argv[3], &plaintext, &plaintext_len) ||
       !uint8_bytes(env, argv[4], &out, &out_len) || key_len != KEY_LEN || nonce_len != NONCE_LEN || ad_len > INT_MAX || plaintext_len > INT_MAX - TAG_LEN ||
-      out_len != plaintext_len + TAG_LEN) {
-    napi_throw_range_error(env, NULL, "ChaCha20-Poly1305: a 32-byte key, a 12-byte nonce and an output of plaintext + 16 bytes");
+      out_len != plaintext_len + TAG_LEN ||
+      /* The direct path writes the ciphertext before it reads the associated data (EVP reads it first): an output over it
+       * would seal different bytes on each path. The plaintext is the output's own first bytes, or apart from it. */
+      overlap(ad, ad_len, out, out_len) || (plaintext != out && overlap(plaintext, plaintext_len, out, out_len))) {
+    napi_throw_range_error(env, NULL,
+                           "ChaCha20-Poly1305: a 32-byte key, a 12-byte nonce and an output of plaintext + 16 bytes, apart from the associated data, "
+                           "and the plaintext in place or apart");
     return NULL;
   }
   if (!seal_bytes(env, use_direct, key, nonce, ad, ad_len, plaintext, plaintext_len, out)) napi_throw_error(env, NULL, "OpenSSL could not seal the packet");
   return NULL;
 }
 
-/* open(key, nonce, ad, ciphertext, out) -> boolean: out = plaintext (ciphertext - 16 bytes; may be ciphertext's own first bytes). */
+/* open(key, nonce, ad, ciphertext, out) -> boolean: out = plaintext (ciphertext - 16 bytes; ciphertext's own first bytes, or apart from it: a
+ * shifted output would be read after it was written). */
 static napi_value open_with(napi_env env, napi_callback_info info, int use_direct) {
   size_t argc = 5;
   napi_value argv[5];
@@ -255,14 +271,18 @@ static napi_value open_with(napi_env env, napi_callback_info info, int use_direc
   int ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 5 && uint8_bytes(env, argv[0], &key, &key_len) &&
            uint8_bytes(env, argv[1], &nonce, &nonce_len) && uint8_bytes(env, argv[2], &ad, &ad_len) && uint8_bytes(env, argv[3], &ciphertext, &ciphertext_len) &&
            uint8_bytes(env, argv[4], &out, &out_len) && key_len == KEY_LEN && nonce_len == NONCE_LEN && ad_len <= INT_MAX && ciphertext_len >= TAG_LEN &&
-           ciphertext_len <= INT_MAX && out_len == ciphertext_len - TAG_LEN && open_bytes(env, use_direct, key, nonce, ad, ad_len, ciphertext, out_len, out);
+           ciphertext_len <= INT_MAX && out_len == ciphertext_len - TAG_LEN && (out == ciphertext || !overlap(ciphertext, ciphertext_len, out, out_len)) &&
+           open_bytes(env, use_direct, key, nonce, ad, ad_len, ciphertext, out_len, out);
   napi_value result;
   napi_get_boolean(env, ok, &result);
   return result;
 }
 
-static napi_value seal(napi_env env, napi_callback_info info) { return seal_with(env, info, direct); }
-static napi_value open_packet(napi_env env, napi_callback_info info) { return open_with(env, info, direct); }
+/* Whether this call takes the direct path. */
+static int direct_path(void) { return direct && !evp_only; }
+
+static napi_value seal(napi_env env, napi_callback_info info) { return seal_with(env, info, direct_path()); }
+static napi_value open_packet(napi_env env, napi_callback_info info) { return open_with(env, info, direct_path()); }
 static napi_value evp_seal(napi_env env, napi_callback_info info) { return seal_with(env, info, 0); }
 static napi_value evp_open(napi_env env, napi_callback_info info) { return open_with(env, info, 0); }
 
@@ -290,12 +310,6 @@ static int length_arg(napi_env env, napi_value value, size_t *length) {
   if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= INT_MAX) || d != (double)(int)d) return 0;
   *length = (size_t)d;
   return 1;
-}
-
-/* Whether two byte ranges share a byte (compared as addresses: they may lie in different buffers). */
-static int overlap(const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len) {
-  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-  return a_len > 0 && b_len > 0 && x < y + b_len && y < x + a_len;
 }
 
 /* The nonce of packet `pn` under `iv`. */
@@ -326,7 +340,7 @@ static napi_value seal_whole(napi_env env, napi_callback_info info) {
   }
   packet_nonce(key_iv + KEY_LEN, pn, nonce);
   memcpy(datagram, source, header_len);
-  if (!seal_bytes(env, direct, key_iv, nonce, source, header_len, source + header_len, end - header_len, datagram + header_len))
+  if (!seal_bytes(env, direct_path(), key_iv, nonce, source, header_len, source + header_len, end - header_len, datagram + header_len))
     napi_throw_error(env, NULL, "OpenSSL could not seal the packet");
   return NULL;
 }
@@ -348,7 +362,7 @@ static napi_value open_whole(napi_env env, napi_callback_info info) {
   if (ok) {
     packet_nonce(key_iv + KEY_LEN, pn, nonce);
     size_t len = end - header_len - TAG_LEN;
-    ok = open_bytes(env, direct, key_iv, nonce, datagram, header_len, datagram + header_len, len, datagram + header_len);
+    ok = open_bytes(env, direct_path(), key_iv, nonce, datagram, header_len, datagram + header_len, len, datagram + header_len);
   }
   napi_value result;
   napi_get_boolean(env, ok, &result);
@@ -359,8 +373,17 @@ static napi_value open_whole(napi_env env, napi_callback_info info) {
 static napi_value path(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value result;
-  napi_create_string_utf8(env, direct ? "direct" : "evp", NAPI_AUTO_LENGTH, &result);
+  napi_create_string_utf8(env, direct_path() ? "direct" : "evp", NAPI_AUTO_LENGTH, &result);
   return result;
+}
+
+/* useEvp(): `seal`, `open`, `sealPacket` and `openPacket` take the EVP path from now on, in every thread: the direct path
+ * failed the known answer (OpenSSL's internals changed under the same names), and EVP is OpenSSL's public interface. */
+static napi_value use_evp(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  evp_only = 1;
+  return NULL;
 }
 
 /* scrub(): frees this thread's contexts (OpenSSL cleanses them), so nothing of the last key used, its
@@ -396,6 +419,7 @@ NAPI_MODULE_INIT() {
   export_function(env, exports, "evpSeal", evp_seal);
   export_function(env, exports, "evpOpen", evp_open);
   export_function(env, exports, "path", path);
+  export_function(env, exports, "useEvp", use_evp);
   export_function(env, exports, "sealPacket", seal_whole);
   export_function(env, exports, "openPacket", open_whole);
   return exports;

@@ -134,3 +134,35 @@ describe.skipIf(opensslProvider === undefined)('whole-datagram sealing (OpenSSL)
     expect(open(wholeServer, seal(wholeClient, pn + 1, Uint8Array.of(1, 2, 3)).slice())).toEqual(Uint8Array.of(1, 2, 3));
   });
 });
+
+describe.skipIf(opensslProvider === undefined)('a copy of the OpenSSL provider with its own aeadKey', () => {
+  it('seals through that aeadKey: the spread does not carry packetAead along', () => {
+    const whole = opensslProvider as CryptoProvider;
+    let keys = 0;
+    let sealed = 0;
+    // A caller's own cipher (here counting, over OpenSSL's): the transport must use it, not the whole-datagram path it would shadow.
+    const mine: CryptoProvider = {
+      ...whole,
+      aeadKey: (key) => {
+        keys++;
+        const inner = whole.aeadKey(key);
+        return {
+          sealInto: (nonce, ad, plaintext, out) => {
+            sealed++;
+            inner.sealInto(nonce, ad, plaintext, out);
+          },
+          openInto: (nonce, ad, ciphertext, out) => inner.openInto(nonce, ad, ciphertext, out),
+        };
+      },
+    };
+    expect(mine.packetAead).toBeUndefined();
+    const { client, server } = pair(mine);
+    expect(client.wholePackets).toBe(false);
+    expect(keys).toBeGreaterThan(0);
+    const payload = crypto.randomBytes(100);
+    expect(open(server, seal(client, 1, payload).slice())).toEqual(payload);
+    expect(sealed).toBe(1);
+    // The provider itself keeps its fast path.
+    expect(pair(whole).client.wholePackets).toBe(true);
+  });
+});

@@ -100,6 +100,7 @@ export interface CryptoProvider {
    * datagrams ({@link PacketAead}); kept as given, not copied, as `aeadKey`'s. Without it the
    * transport seals through {@link aeadKey} with nonces it makes itself; where present the
    * transport uses it, not `aeadKey`, so a provider that replaces one replaces or drops both.
+   * The default provider's is not enumerable: `{ ...defaultCryptoProvider, aeadKey }` drops it.
    */
   packetAead?(keyIv: Uint8Array): PacketAead;
   /** SHA-256 of the concatenation of `parts`. */

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../crypto/bytes.js';
 import { DH_LEN, KEY_LEN, NONCE_LEN, TAG_LEN, type AeadKey, type CryptoProvider, type KeyPair } from '../crypto/crypto-provider.js';
-import { loadOpensslAead, OpensslAeadKey, OpensslPacketAead } from './openssl-aead.js';
+import { loadOpensslAead, OpensslAeadKey, OpensslPacketAead, type OpensslAead } from './openssl-aead.js';
 import { loadSodium, SodiumAeadKey } from './sodium-aead.js';
 
 // Raw X25519 keys reach node:crypto as KeyObjects through JWK (RFC 8037): 16–45 µs a key. Through
@@ -148,9 +148,17 @@ const sodium = loadSodium();
 const sodiumAead = sodium === undefined ? undefined : aeadOf((key) => new SodiumAeadKey(sodium, key));
 // The addon must pass RFC 8439's known answer before it is trusted.
 const openssl = loadOpensslAead();
-// OpenSSL's also seals and opens whole datagrams in one call each (CryptoProvider.packetAead).
-const opensslAead =
-  openssl === undefined ? undefined : { ...aeadOf((key) => new OpensslAeadKey(openssl, key)), packetAead: (keyIv: Uint8Array) => new OpensslPacketAead(openssl, keyIv) };
+const opensslAead = openssl === undefined ? undefined : aeadOf((key) => new OpensslAeadKey(openssl, key));
+
+/**
+ * `provider` with OpenSSL's whole-datagram path (CryptoProvider.packetAead) as a
+ * non-enumerable property: where present the transport seals through it, not
+ * `aeadKey`, so `{ ...defaultCryptoProvider, aeadKey: mine }` must not carry
+ * it along (mine would never be called). A spread drops it; the copy then
+ * seals through its `aeadKey`, OpenSSL's or the caller's.
+ */
+const withPacketAead = (provider: CryptoProvider, addon: OpensslAead): CryptoProvider =>
+  Object.defineProperty(provider, 'packetAead', { value: (keyIv: Uint8Array) => new OpensslPacketAead(addon, keyIv), enumerable: false });
 
 /** A library that seals and opens packets. */
 export type PacketCipherLibrary = 'openssl' | 'libsodium' | 'node:crypto';
@@ -164,7 +172,7 @@ export const packetCipherLibrary: PacketCipherLibrary = opensslAead !== undefine
  * that check the libraries against each other.
  */
 export const packetCipherProviders: readonly (readonly [PacketCipherLibrary, CryptoProvider])[] = [
-  ...(opensslAead === undefined ? [] : [['openssl', { ...nodeCryptoProvider, ...opensslAead }] as const]),
+  ...(opensslAead === undefined || openssl === undefined ? [] : [['openssl', withPacketAead({ ...nodeCryptoProvider, ...opensslAead }, openssl)] as const]),
   ...(sodiumAead === undefined ? [] : [['libsodium', { ...nodeCryptoProvider, ...sodiumAead }] as const]),
   ['node:crypto', nodeCryptoProvider] as const,
 ];

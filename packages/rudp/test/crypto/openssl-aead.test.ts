@@ -6,6 +6,7 @@
  * fails RFC 8439's known answer is never loaded. Its two paths (OpenSSL's
  * ChaCha20 and Poly1305 called directly, and EVP) give the same bytes.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -13,7 +14,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { TAG_LEN, type AeadKey } from '../../src/crypto/crypto-provider.js';
 import { PacketKey } from '../../src/crypto/packet-key.js';
 import { nodeCryptoProvider } from '../../src/node/crypto-provider.js';
-import { loadOpensslAead, OPENSSL_ADDON_FILE, OpensslAeadKey, passesKnownAnswer } from '../../src/node/openssl-aead.js';
+import { loadOpensslAead, OPENSSL_ADDON_FILE, OpensslAeadKey, passesKnownAnswer, trustedAddon, type OpensslAead } from '../../src/node/openssl-aead.js';
 
 const reference = (key: Uint8Array): AeadKey => nodeCryptoProvider.aeadKey(key);
 const addon = loadOpensslAead();
@@ -115,6 +116,30 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
       lib.seal(key, nonce, ad, inPlace.subarray(0, size), inPlace);
       expect(same(inPlace, direct), `size ${size}`).toBe(true);
     });
+  });
+
+  it('refuses an output over the associated data or shifted over the input, on both paths (the direct path sealed other bytes than EVP)', () => {
+    const size = 40;
+    const plaintext = PLAINTEXT.subarray(0, size);
+    for (const [seal, open] of [[lib.seal, lib.open], [lib.evpSeal, lib.evpOpen]] as const) {
+      const buffer = new Uint8Array(size + TAG_LEN + 8).fill(0xaa);
+      const out = buffer.subarray(0, size + TAG_LEN);
+      // The associated data is the output's first 12 bytes: the direct path wrote the ciphertext over it before reading it.
+      expect(() => seal(KEY, NONCE, buffer.subarray(0, 12), plaintext, out)).toThrow(RangeError);
+      // The plaintext one byte into the output: neither in place nor apart.
+      buffer.set(plaintext, 1);
+      expect(() => seal(KEY, NONCE, AD, buffer.subarray(1, 1 + size), out)).toThrow(RangeError);
+      expect(buffer.subarray(0, 1)).toEqual(Uint8Array.of(0xaa));
+      // Opening into an output one byte past the ciphertext's start: refused, nothing decrypted.
+      const sealed = new Uint8Array(size + TAG_LEN + 1);
+      lib.evpSeal(KEY, NONCE, AD, plaintext, sealed.subarray(0, size + TAG_LEN));
+      expect(open(KEY, NONCE, AD, sealed.subarray(0, size + TAG_LEN), sealed.subarray(1, 1 + size))).toBe(false);
+      // In place and apart still work.
+      const apart = new Uint8Array(size + TAG_LEN);
+      seal(KEY, NONCE, AD, plaintext, apart);
+      expect(open(KEY, NONCE, AD, apart, apart.subarray(0, size))).toBe(true);
+      expect(apart.subarray(0, size)).toEqual(plaintext);
+    }
   });
 
   it('sealPacket throws a RangeError, writing nothing, for every wrong argument; openPacket answers false', () => {
@@ -279,5 +304,76 @@ describe.skipIf(addon === undefined)('the OpenSSL packet cipher addon', () => {
     expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn + 1, ...rest) })).toBe(false);
     expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, ...rest) => lib.sealPacket(keyIv, pn % 2 ** 32, ...rest) })).toBe(false);
     expect(passesKnownAnswer({ ...lib, openPacket: () => true })).toBe(false);
+    // A path wrong only past the vector's 114 bytes (OpenSSL's wider ChaCha20 code, chosen by length and CPU): not trusted either.
+    const wrongPast = (limit: number) => (...args: Parameters<typeof lib.seal>): void => {
+      lib.seal(...args);
+      if (args[3].length > limit) args[4][limit] = (args[4][limit] ?? 0) ^ 1;
+    };
+    expect(passesKnownAnswer({ ...lib, seal: wrongPast(128) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, seal: wrongPast(1024) })).toBe(false);
+    expect(passesKnownAnswer({ ...lib, sealPacket: (keyIv, pn, source, headerLength, end, datagram) => {
+      lib.sealPacket(keyIv, pn, source, headerLength, end, datagram);
+      if (end > 600) datagram[600] = (datagram[600] ?? 0) ^ 1;
+    } })).toBe(false);
+  });
+
+  it('falls back to EVP, not off OpenSSL, when the direct path fails the known answer (internals changed under the same names)', () => {
+    /** `lib` as a runtime whose direct ChaCha20 is wrong: its own switch, so the real addon's path is left alone. */
+    const brokenDirect = (evpBroken: boolean): OpensslAead & { readonly switched: () => boolean } => {
+      let evp = false;
+      const wrong = (...args: Parameters<typeof lib.seal>): void => {
+        lib.evpSeal(...args);
+        args[4][3] = (args[4][3] ?? 0) ^ 0x40;
+      };
+      const evpSeal = evpBroken ? wrong : lib.evpSeal;
+      return {
+        ...lib,
+        seal: (...args) => (evp ? evpSeal(...args) : wrong(...args)),
+        evpSeal,
+        sealPacket: (keyIv, pn, source, headerLength, end, datagram) => {
+          lib.sealPacket(keyIv, pn, source, headerLength, end, datagram);
+          if (!evp) datagram[headerLength] = (datagram[headerLength] ?? 0) ^ 1;
+        },
+        path: () => (evp ? 'evp' : 'direct'),
+        useEvp: () => {
+          evp = true;
+        },
+        switched: () => evp,
+      };
+    };
+    const fallsBack = brokenDirect(false);
+    expect(trustedAddon(fallsBack)).toBe(fallsBack);
+    expect(fallsBack.switched()).toBe(true);
+    // EVP broken as well: nothing of the addon is trusted.
+    const broken = brokenDirect(true);
+    expect(trustedAddon(broken)).toBeUndefined();
+    // A runtime already on EVP that fails is not retried.
+    let retried = false;
+    expect(trustedAddon({ ...lib, path: () => 'evp', open: () => true, useEvp: () => void (retried = true) })).toBeUndefined();
+    expect(retried).toBe(false);
+    expect(trustedAddon(lib)).toBe(lib);
+  });
+
+  it('useEvp moves seal, open and whole datagrams to EVP for good: the same bytes (in a process of its own: the switch is process-wide)', () => {
+    const path = fileURLToPath(new URL(`../../dist/${OPENSSL_ADDON_FILE}`, import.meta.url));
+    const script = `
+      const a = require(${JSON.stringify(path)});
+      const key = new Uint8Array(32).fill(7), nonce = new Uint8Array(12).fill(1), ad = Uint8Array.of(1, 2, 3), text = new Uint8Array(1400).fill(9);
+      const keyIv = new Uint8Array(44).fill(5), source = new Uint8Array(1409).fill(3);
+      const run = () => {
+        const sealed = new Uint8Array(1416), datagram = new Uint8Array(1425);
+        a.seal(key, nonce, ad, text, sealed);
+        a.sealPacket(keyIv, 77, source, 9, 1409, datagram);
+        return [Buffer.from(sealed).toString('hex'), Buffer.from(datagram).toString('hex'), a.openPacket(keyIv, 77, datagram, 9, 1425)];
+      };
+      const before = [a.path(), ...run()];
+      a.useEvp();
+      const after = [a.path(), ...run()];
+      process.stdout.write(JSON.stringify({ before, after }));`;
+    const { before, after } = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })) as { before: unknown[]; after: unknown[] };
+    expect(after[0]).toBe('evp');
+    expect(before[0]).toBe(lib.path());
+    expect(after.slice(1)).toEqual(before.slice(1));
+    expect(after[3]).toBe(true);
   });
 });

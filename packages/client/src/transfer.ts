@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
-import { readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
+import { isNoHardLinks, readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
 
 /** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
 export type TransferResult =
@@ -224,7 +224,7 @@ const commit = async (tmp: string, dest: string, overwrite: boolean): Promise<vo
     const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
     if (code === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
     // A file system without hard links (FAT, some network mounts): check, then rename.
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw e;
+    if (!isNoHardLinks(e)) throw e;
     if (await lstat(dest).then(() => true, () => false)) throw new LocalFileExistsError(`${dest} exists`);
     return rename(tmp, dest);
   }

@@ -20,6 +20,7 @@ export { type ThreadIncarnation, threadGone } from './store/thread-incarnations.
 export * from './file-store/credentials.js';
 export * from './store/memory-store.js';
 export * from './file-store/file-store.js';
+export * from './file-store/no-hard-links.js';
 export * from './store/identity-store.js';
 export * from './store/session.js';
 export * from './transfer/transfer-tokens.js';

@@ -5,9 +5,7 @@
  * name, and where `link` fails for want of hard links, the name is created
  * exclusively and written in place.
  */
-
-/** Error codes of `link` that mean the file system has no hard links. */
-export const NO_HARD_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+import { isNoHardLinks } from 'forum-protocol';
 
 /** The file operations {@link createWhole} uses (a seam: tests simulate file systems without hard links). */
 export interface WholeFileFs {
@@ -45,7 +43,7 @@ export const createWhole = async (fs: WholeFileFs, path: string, temp: string, c
     return { created: true, linked: true };
   } catch (e) {
     if (codeOf(e) === 'EEXIST') return { created: false, linked: true };
-    if (!NO_HARD_LINKS.has(codeOf(e))) throw e;
+    if (!isNoHardLinks(e)) throw e;
   } finally {
     await fs.unlink(temp).catch(() => undefined);
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isNoHardLinks } from './no-hard-links.js';
 
 /** Prefix of every temporary file the data-directory store creates; such files are deleted when a store opens. */
 export const TEMP_PREFIX = '.forum-tmp-';
@@ -22,8 +23,23 @@ export const syncDir = async (dir: string): Promise<void> => {
   }
 };
 
-/** Errors of `link` on a file system without hard links (vfat, CIFS, some FUSE ones). */
-const NO_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EXDEV']);
+/** A new temporary file of `dir` holding `data`, synced; its path. Removed again if writing it fails. */
+const writeSyncedTemp = async (dir: string, data: string | Uint8Array): Promise<string> => {
+  const tmp = tempPath(dir);
+  const h = await open(tmp, 'wx', 0o644);
+  try {
+    try {
+      await h.writeFile(data);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  return tmp;
+};
 
 /**
  * Creates `dir/name` holding `data`, whole, unless the name exists (then
@@ -34,21 +50,13 @@ const NO_LINKS: ReadonlySet<unknown> = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP'
  * links the temporary file is renamed (replacing, as before).
  */
 export const createFileAtomic = async (dir: string, name: string, data: string | Uint8Array): Promise<boolean> => {
-  const tmp = tempPath(dir);
+  const tmp = await writeSyncedTemp(dir, data);
   try {
-    const h = await open(tmp, 'wx', 0o644);
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
     try {
       await link(tmp, join(dir, name));
     } catch (e) {
-      const code = (e as { code?: unknown }).code;
-      if (code === 'EEXIST') return false;
-      if (!NO_LINKS.has(code)) throw e;
+      if ((e as { code?: unknown }).code === 'EEXIST') return false;
+      if (!isNoHardLinks(e)) throw e;
       await rename(tmp, join(dir, name));
     }
   } finally {
@@ -63,15 +71,8 @@ export const createFileAtomic = async (dir: string, name: string, data: string |
  * the old file or the new one: write a temporary file, fsync it, rename over.
  */
 export const writeFileAtomic = async (dir: string, name: string, data: string | Uint8Array): Promise<void> => {
-  const tmp = tempPath(dir);
+  const tmp = await writeSyncedTemp(dir, data);
   try {
-    const h = await open(tmp, 'wx', 0o644);
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
     await rename(tmp, join(dir, name));
   } catch (e) {
     await unlink(tmp).catch(() => undefined);

@@ -101,6 +101,8 @@ const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
 const SMALL_REPLY_RESERVATION = 64 * 1024;
 /** Commands whose reply may be as large as a message may be. */
 const LARGE_REPLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
+/** What a request that reserves nothing holds (its reply is still charged when sent). */
+const NO_RESERVATION: ReplyCharge = { bytes: 0, release: () => undefined };
 /**
  * How often a request waiting for room checks again without a release (the
  * holders it may close for it become stale with time, not with a release).
@@ -408,7 +410,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // Decoded before its turn at the budget, which depends on what it asks for (and a malformed one is answered in a line).
     const decoded = item.tooLarge === undefined ? decode(bytes) : undefined;
     const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
-    const reservation = await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION, large);
+    // XIT waits for no room: its reply is a line, and it ends the session that holds replies (refused with
+    // "Server busy", a user who typed XIT stayed logged in at the prompt).
+    const reservation =
+      decoded?._tag === 'Right' && decoded.right.cmd === 'XIT' ? NO_RESERVATION : await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION, large);
     if (reservation === 'closed') return;
     if (reservation === 'timeout' && !ctx.replyBudget.isStale(replyHolder, performance.now())) {
       // Not a holder itself: its request is refused, its connection kept (the holders are the ones closed).

@@ -199,6 +199,21 @@ it('a request whose grace runs out while it holds nothing stale is answered "Ser
   }
 });
 
+it('XIT waits for no room: with its host budget full it is answered at once, not held until "Server busy"', async () => {
+  const budget = new ReplyBudget(MIB);
+  const full = budget.charge(LEVELS, MIB);
+  const log: string[] = [];
+  const conn = new FakeConnection();
+  serveConnection(conn as unknown as RudpConnection, contextOf(budget, log));
+  conn.emit('message', Buffer.from(encodeRequest({ id: '9', username: '', cmd: 'XIT', args: [] })));
+  await turn();
+  // Before: it waited for room like any request (and 47 s later was refused, the user still logged in).
+  expect(log.filter((l) => l.includes('reply budget'))).toEqual([]);
+  expect(conn.sent).toMatchObject([{ type: 'reply', id: '9' }]);
+  full.release();
+  conn.destroy();
+});
+
 it('a request waiting for room closes the connection of its host whose reply went unacknowledged past the bound, not itself', async () => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
   try {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest } from '../packages/forum-protocol/dist/index.js';
 import { connect } from '../packages/rudp/dist/index.js';
+import { largeThreadFile } from '../packages/server/test/large-thread.js';
 import { startOneWayProxy } from '../packages/server/test/one-way-proxy.js';
 import { session, startServer } from './forum-raw.js';
 
@@ -26,9 +27,8 @@ const dir = await mkdtemp(join(tmpdir(), 'many-hosts-backlog-'));
 const addresses = Array.from({ length: hosts }, (_, h) => `127.0.0.${11 + h}`);
 const users = addresses.flatMap((_, h) => Array.from({ length: perHost }, (_, i) => `h${h}u${i}`));
 await writeFile(join(dir, 'credentials.txt'), [`alice pw-alice`, ...users.map((u) => `${u} pw`)].map((l) => `${l}\n`).join(''));
-const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
 const lines = Math.floor((threadMiB * 1024 * 1024) / 4012);
-await writeFile(join(dir, 'big'), `alice\n${Array.from({ length: lines }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+await writeFile(join(dir, 'big'), largeThreadFile('alice', lines));
 await writeFile(join(dir, 'small'), 'alice\n');
 const port = 40_000 + Math.floor(Math.random() * 20_000);
 const server = await startServer(dir, port, port + 1, extra);

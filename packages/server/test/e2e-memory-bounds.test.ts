@@ -18,6 +18,7 @@ import { startOneWayProxy } from './one-way-proxy.js';
 import { rawClient, rawLogin, tcpExchange, type RawClient } from './raw-client.js';
 import { connect } from 'rudpx';
 import { encodeRequest } from 'forum-protocol';
+import { largeThreadFile } from './large-thread.js';
 
 const MIB = 1024 * 1024;
 
@@ -87,8 +88,7 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     scope.dirs.push(data);
     await writeFile(join(data, 'credentials.txt'), ['alice', 'm1', 'm2', 'm3'].map((u) => `${u} pw\n`).join(''));
     // A 1 MiB thread: 256 messages of 4,000 characters.
-    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
-    await writeFile(join(data, 'big'), `alice\n${Array.from({ length: 256 }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+    await writeFile(join(data, 'big'), largeThreadFile('alice', 256));
     await writeFile(join(data, 'small'), 'alice\n');
     const server = await startServer(data, extra);
     scope.servers.push(server);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, isServerOwnFile, startServer, tempDir, type ServerProc } from './forum-processes.js';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
+import { largeThreadFile } from './large-thread.js';
 
 
 describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
@@ -189,8 +190,7 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
 
   it('--request-rate: a large reply costs its account more turns, so a loop of full-thread reads is paced by bytes', async () => {
     // A 1 MB thread: its RDT reply is about 1 MB of JSON, 16 turns past its request's own.
-    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
-    await start(['--request-rate', '5'], (dir) => writeFile(join(dir, 'big'), `obi\n${Array.from({ length: 256 }, (_, i) => `${i + 1} obi: ${text}\n`).join('')}`));
+    await start(['--request-rate', '5'], (dir) => writeFile(join(dir, 'big'), largeThreadFile('obi', 256)));
     const reader = await loggedIn('yoda');
     const other = await loggedIn('obi');
     const started = performance.now();

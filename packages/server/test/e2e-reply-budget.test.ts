@@ -20,6 +20,7 @@ import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
 import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
 import { rawClient, rawLogin } from './raw-client.js';
+import { largeThreadFile } from './large-thread.js';
 
 const MIB = 1024 * 1024;
 /** The smallest budget the server takes (one largest reply, 8 MiB, must fit) and then some. */
@@ -44,8 +45,7 @@ describe('the reply budget of a client host (real sockets)', () => {
     const users = Array.from({ length: SILENT }, (_, i) => `m${i}`);
     await writeFile(join(dir, 'credentials.txt'), ['alice', 'bob', ...users].map((u) => `${u} pw\n`).join(''));
     // 2 MiB: 512 messages of 4,000 characters; ten replies of it (20.6 MiB) pass the budget, four fit.
-    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
-    await writeFile(join(dir, 'big'), `alice\n${Array.from({ length: 512 }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
     const log: string[] = [];
     const server = await startForumServer({
       port: 0,

@@ -17,6 +17,7 @@ import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
 import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
 import { rawClient, rawLogin } from './raw-client.js';
+import { largeThreadFile } from './large-thread.js';
 
 const MIB = 1024 * 1024;
 const HOSTS = Array.from({ length: 8 }, (_, i) => `127.0.0.${11 + i}`);
@@ -42,8 +43,7 @@ describe('the server-wide reply budget (real sockets, several client hosts)', ()
     const users = HOSTS.flatMap((_, h) => Array.from({ length: PER_HOST }, (_, i) => `m${h}x${i}`));
     await writeFile(join(dir, 'credentials.txt'), ['alice', ...users].map((u) => `${u} pw\n`).join(''));
     // 2 MiB: 512 messages of 4,000 characters.
-    const text = 'lorem ipsum '.repeat(334).slice(0, 4000);
-    await writeFile(join(dir, 'big'), `alice\n${Array.from({ length: 512 }, (_, i) => `${i + 1} alice: ${text}\n`).join('')}`);
+    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
     const log: string[] = [];
     const server = await startForumServer({
       port: 0,

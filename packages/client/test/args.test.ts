@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HELP, parseClientArgs } from '../src/args.js';
 import { EXIT } from '../src/exit-status.js';
@@ -8,6 +9,12 @@ describe('forum-client --help', () => {
     expect(EXIT.hostKey).toBe(5);
     expect(help).toContain('4 when the server shut down, 5 when its identity key changed or the known-hosts file cannot be read');
     for (const code of Object.values(EXIT)) expect(help).toContain(`${code} `);
+  });
+
+  it("the package README's exit-status table lists exactly the statuses the client returns", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const listed = [...readme.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+    expect(listed).toEqual(Object.values(EXIT));
   });
 
   it('is what --help answers', () => {

@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import '../dist/main.js';
+// Before the bundle loads, so that a stack trace names the TypeScript sources its map points to.
+process.setSourceMapsEnabled(true);
+await import('../dist/main.js');

@@ -28,6 +28,7 @@ import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import type { RequestPacer } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
+import { within } from './within.js';
 
 /** What every connection shares: the store, who is logged in, transfer tokens, and settings. */
 export interface ServerContext {
@@ -110,16 +111,6 @@ const NO_RESERVATION: ReplyCharge = { bytes: 0, release: () => undefined };
 const ROOM_CHECK_MS = 1_000;
 /** What is left, ms, of the grace a peer gets to acknowledge `bytes` held, for a wait that began at `started` (`performance.now()`). */
 const graceLeft = (started: number, bytes: number): number => started + BACKLOG_GRACE_MS + bytes / BACKLOG_BYTES_PER_MS - performance.now();
-
-/** `promise`'s value, or `onTimeout` if `ms` pass first; the timer is cleared either way. */
-const within = async <T, U>(promise: Promise<T>, ms: number, onTimeout: U): Promise<T | U> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<U>((resolve) => (timer = setTimeout(() => resolve(onTimeout), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);

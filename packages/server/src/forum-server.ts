@@ -45,6 +45,7 @@ import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
+import { within } from './within.js';
 
 /** Settings of {@link startForumServer}. */
 export interface ForumServerOptions {
@@ -330,7 +331,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   let writes: ReturnType<typeof fencedStore> | undefined;
   const letGo = async (): Promise<void> => {
     const idle = writes?.idle();
-    if (idle !== undefined && (await within(idle, WRITES_GRACE_MS)) === 'timeout') {
+    if (idle !== undefined && (await within(idle, WRITES_GRACE_MS, 'timeout')) === 'timeout') {
       options.warn(`Warning: writes to ${options.dataDir} still under way after ${WRITES_GRACE_MS / 1000} s; letting go of the directory anyway`);
     }
     await lock.release();
@@ -367,16 +368,6 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   } catch (e) {
     await letGo();
     throw e;
-  }
-};
-
-/** `promise`, or `'timeout'` if `ms` pass first; the timer is cleared either way and keeps no process alive. */
-const within = async <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)).unref())]);
-  } finally {
-    clearTimeout(timer);
   }
 };
 

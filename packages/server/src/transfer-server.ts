@@ -10,6 +10,7 @@ import { TransferAdmission } from './transfer-admission.js';
 import { uploadTooSlow } from './upload-pace.js';
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
+import { within } from './within.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -112,13 +113,6 @@ const CLOSE_SETTLE_MS = 5_000;
 /** How long an upload whose store stream was destroyed waits for the stop (RMV) that destroyed it to settle. */
 const STOP_SETTLE_MS = 2_000;
 
-/** Waits for `p`, or `ms` at most. */
-const settledWithin = async (p: Promise<unknown>, ms: number): Promise<void> => {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-};
-
 /** Refuses an upload the store refused (a thread filled since the grant, the forum full, …), and says so in the log as the size and quota refusals do. */
 const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, reason: string, answer: (socket: SecureTransferChannel, reason: string) => void): void => {
   deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
@@ -185,7 +179,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   } catch {
     // RMV destroys the store's stream before its stop settles (the stop first deletes the bytes), so a write
     // may fail first: wait for that refusal rather than cut the connection (the sender would read a reset).
-    if (stopped === undefined && writer.stream.destroyed) await settledWithin(writer.stopped, STOP_SETTLE_MS);
+    if (stopped === undefined && writer.stream.destroyed) await within(writer.stopped, STOP_SETTLE_MS, undefined);
     await writer.abort();
     // Stopped: the refusal is on its way, and the connection ends after its drain period.
     if (stopped !== undefined) return;
@@ -379,7 +373,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
       await closed;
       // The process exits next (a SIGTERM): without this wait an upload cut mid-way left its
       // temporary file in the data directory until the next start swept it.
-      await settledWithin(Promise.allSettled([...serving]), CLOSE_SETTLE_MS);
+      await within(Promise.allSettled([...serving]), CLOSE_SETTLE_MS, undefined);
     },
   };
 };

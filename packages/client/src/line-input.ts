@@ -83,6 +83,8 @@ export class LineInput {
       else this.queued.push(line);
     });
     this.rl.on('close', () => this.finishInput());
+    // A terminal that hung up fails readline's reads and its reset of raw mode (EIO): that is the end of input, not a crash.
+    this.rl.on('error', () => this.finishInput());
     if (terminal) this.rl.on('SIGINT', onInterrupt);
   }
 

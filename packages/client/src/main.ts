@@ -1,7 +1,9 @@
+import { guardStandardStreams } from 'forum-protocol';
 import { HELP, parseClientArgs, USAGE } from './args.js';
 import { EXIT } from './exit-status.js';
 import { runClient } from './forum-client.js';
 
+guardStandardStreams();
 const command = parseClientArgs(process.argv.slice(2));
 if (command.kind === 'help') {
   console.log(HELP);

@@ -19,6 +19,24 @@ const fakeTerminal = () => {
 };
 
 describe('LineInput on a terminal', () => {
+  it('a terminal that hung up (raw mode cannot be reset: EIO) ends the input instead of throwing', async () => {
+    const t = fakeTerminal();
+    // What a hung-up terminal does: reads end, and setting the mode back fails (tty.ReadStream emits the error).
+    t.input.setRawMode = function (mode: boolean) {
+      if (!mode) {
+        this.emit('error', Object.assign(new Error('setRawMode EIO'), { code: 'EIO' }));
+        return this;
+      }
+      this.isRaw = mode;
+      return this;
+    };
+    const lines = new LineInput(true, () => undefined, t);
+    const user = lines.ask('Enter username: ');
+    t.input.end();
+    expect(await user).toBeUndefined();
+    expect(await lines.ask('Enter password: ')).toBeUndefined();
+  });
+
   it('echoes a username but not a hidden password, and keeps going with echo back on', async () => {
     const t = fakeTerminal();
     const lines = new LineInput(true, () => undefined, t);

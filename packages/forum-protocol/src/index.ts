@@ -13,6 +13,7 @@ export * from './protocol/names.js';
 export * from './protocol/grammar.js';
 export * from './protocol/repeated-option.js';
 export * from './protocol/terminal-text.js';
+export * from './process/standard-streams.js';
 export * from './store/errors.js';
 export * from './store/thread.js';
 export * from './store/store.js';

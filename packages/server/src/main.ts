@@ -1,4 +1,4 @@
-import { terminalText } from 'forum-protocol';
+import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
 import { redactUrl, startForumServer } from './forum-server.js';
@@ -12,6 +12,7 @@ import { loadOrCreateIdentity } from './identity-key.js';
 const EXIT_LOCK_LOST = 3;
 
 const main = async (): Promise<number | undefined> => {
+  guardStandardStreams();
   const command = parseServerArgs(process.argv.slice(2), process.env);
   if (command.kind === 'help') {
     console.log(HELP);
@@ -34,6 +35,15 @@ const main = async (): Promise<number | undefined> => {
     return 2;
   }
   const { args } = command;
+  // Asked before the first line is printed: a terminal that hangs up once it has shown that line is then
+  // this stream's end. Asked after a hangup, Node throws (uv_tty_init: EINVAL); SIGHUP stops the server then.
+  const atTerminal = ((): boolean => {
+    try {
+      return process.stdin.isTTY === true;
+    } catch {
+      return false;
+    }
+  })();
   const dataDir = resolve(args.dataDir);
   let server;
   let stopping = false;
@@ -95,7 +105,7 @@ const main = async (): Promise<number | undefined> => {
   // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
   process.on('SIGHUP', () => stop('SIGHUP'));
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
-  if (process.stdin.isTTY) {
+  if (atTerminal) {
     process.stdin.on('end', () => stop('end of input'));
     process.stdin.resume();
   }

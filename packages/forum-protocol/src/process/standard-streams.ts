@@ -1,0 +1,41 @@
+import { closeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+
+/** Errors of a standard stream whose reader is gone: a terminal that hung up (EIO), a pipe closed (EPIPE). */
+const GONE = new Set(['EIO', 'EPIPE']);
+
+/**
+ * Keeps a binary running, and lets it exit cleanly, when its standard
+ * streams go away under it: the terminal hangs up (the ssh session it ran in
+ * dropped, the window closed) or the program reading its output ends
+ * (`forum-client … | head -1`). Call it once, at start.
+ *
+ * - A write to stdout or stderr that fails so is dropped, as the output has
+ *   nowhere to go: before, Node threw it as an unhandled 'error' event and
+ *   the process died with a stack trace mid-command.
+ * - As it exits, Node restores the settings of every standard stream that
+ *   was a terminal when it started, and aborts (SIGABRT, a core dump,
+ *   "Assertion failed" in `ResetStdio`) when that fails, as it does on a
+ *   hung-up terminal: forum-server stopped cleanly on SIGHUP and then died
+ *   of SIGABRT. Node skips a closed descriptor, so on exit each one that was
+ *   a terminal and no longer answers as one is closed first.
+ */
+export function guardStandardStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (!GONE.has(e.code ?? '')) throw e;
+    });
+  }
+  const terminals = [0, 1, 2].filter((fd) => isatty(fd));
+  if (terminals.length === 0) return;
+  process.once('exit', () => {
+    for (const fd of terminals) {
+      if (isatty(fd)) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed: nothing for Node to restore either.
+      }
+    }
+  });
+}

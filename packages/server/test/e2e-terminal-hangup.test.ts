@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLIENT_BIN, cleanup, ownKnownHosts, P, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+
+/** `script` (util-linux) gives the binary a terminal of its own; killing `script` hangs that terminal up. */
+const hasScript = existsSync('/usr/bin/script');
+
+/** Polls for `file` until `timeoutMs`: the exit status the shell around the binary writes once the binary has exited. */
+const statusOf = async (file: string, timeoutMs: number): Promise<string> => {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(50)) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text.trim();
+  }
+  throw new Error(`no exit status in ${file} after ${timeoutMs} ms`);
+};
+
+/**
+ * Runs `argv` at a terminal of its own, waits for `ready` on it, then hangs the terminal up (an ssh
+ * session dropped) and returns the binary's exit status and stderr. The shell around the binary
+ * ignores the hangup, so it is there to write the status; the binary sees its input end.
+ */
+const hangUpAt = async (dir: string, argv: readonly string[], ready: string): Promise<{ status: string; stderr: string }> => {
+  const statusFile = join(dir, 'status');
+  const errFile = join(dir, 'stderr');
+  const quoted = argv.map((a) => `'${a}'`).join(' ');
+  const term = spawn('script', ['-qfc', `sh -c 'trap "" HUP; ${quoted.replaceAll("'", `'"'"'`)} 2>${errFile}; echo $? >${statusFile}'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`)), 20_000);
+    term.stdout.on('data', (d: Buffer) => {
+      seen += d.toString('utf8');
+      if (seen.includes(ready)) (clearTimeout(timer), resolve());
+    });
+  });
+  term.kill('SIGKILL');
+  const status = await statusOf(statusFile, 20_000);
+  return { status, stderr: await readFile(errFile, 'utf8') };
+};
+
+describe('a reader of forum-client that goes away', () => {
+  it('does not stop the session: the commands after it still run, and the client exits 0', async () => {
+    const dir = await tempDir('epipe');
+    const data = await tempDir('epipe-server');
+    const server = await startServer(data);
+    try {
+      const c = spawnClient(server.port, dir);
+      // As `forum-client … | head -c 1` does: the reader leaves after the first bytes.
+      c.child.stdout?.once('data', () => c.child.stdout?.destroy());
+      c.child.stdin?.end(['ann', 'pw', 'CRT first', 'MSG first hello', 'CRT second', 'XIT', ''].join('\n'));
+      expect(await c.exited).toBe(0);
+      expect(c.stderr.text).not.toContain('EPIPE');
+      expect(existsSync(join(data, 'second'))).toBe(true);
+    } finally {
+      await server.stop();
+      await cleanup(dir, data);
+    }
+  });
+});
+
+describe.skipIf(!hasScript)('a terminal that hangs up', () => {
+  const dirs: string[] = [];
+  let server: ServerProc | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    await cleanup(...dirs.splice(0));
+  });
+
+  // Before, both stopped cleanly and then Node aborted in its exit (restoring the dead terminal's settings): status 134, SIGABRT, a core dump.
+  it('forum-server stops and exits 0, its lock released', async () => {
+    const dir = await tempDir('hangup');
+    dirs.push(dir);
+    const data = join(dir, 'data');
+    const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients');
+    expect(r.stderr).not.toContain('Assertion failed');
+    expect(r.stderr).toMatch(/forum-server: stopped\n$/);
+    expect(r.status).toBe('0');
+    expect(existsSync(join(data, '.forum-server.lock'))).toBe(false);
+  });
+
+  it('forum-client at its prompt exits 0', async () => {
+    const dir = await tempDir('hangup-client');
+    dirs.push(dir);
+    server = await startServer(await tempDir('hangup-server').then((d) => (dirs.push(d), d)));
+    const r = await hangUpAt(dir, [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])], P.user);
+    expect(r.stderr).not.toContain('Assertion failed');
+    expect(r.status).toBe('0');
+  });
+});

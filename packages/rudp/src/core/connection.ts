@@ -118,8 +118,8 @@ export class Connection {
 
   /** @internal */
   readonly rtt = new RttEstimator();
-  /** @internal */
-  readonly cc: CongestionController;
+  /** @internal Replaced by a new one when the client moves to another host (connection/migration.ts). */
+  cc: CongestionController;
   /** @internal Client: the handshake, until established (an established connection does not keep it). */
   connecting: ConnectAttempt | undefined;
   /** @internal Server: the ACCEPT's state, dropped once the client's first authenticated packet arrives. */
@@ -254,9 +254,10 @@ export class Connection {
 
   /**
    * The peer's validated address. A server connection follows its client to
-   * a new port of the same host once the new port proved itself (NAT
-   * rebinding; see connection/migration.ts); it never changes otherwise.
-   * While the new port is being validated, datagrams already go there.
+   * a new address (NAT rebinding, or another IP address: Wi-Fi to cellular)
+   * once the new address proved itself (see connection/migration.ts); it
+   * never changes otherwise. While the new address is being validated,
+   * datagrams already go there.
    */
   get remote(): PeerAddress {
     return this.peerAddress;

@@ -280,6 +280,8 @@ describe('IP address change: attackers', () => {
       // initial PTO after the last failure) or after it, never sooner.
       const moved = started.filter((s) => s.moved);
       expect(moved[0]).toBe(started[0]);
+      // Each failure renews the caution: while the rewriting goes on, the connection is diverted once.
+      expect(moved).toHaveLength(1);
       for (let i = 1; i < started.length; i++) {
         const s = started[i] as { at: number; moved: boolean };
         if (s.moved) expect(s.at - (ended[i - 1] as number)).toBeGreaterThanOrEqual(CAUTION_PTOS * INITIAL_PTO);

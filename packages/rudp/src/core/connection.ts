@@ -29,7 +29,7 @@
  * - connection/transmit.ts: the next datagram to send, and its record once sent
  * - connection/timeouts.ts: each timer's deadline, and what its expiry does
  * - connection/close.ts: the CLOSE, the drain, and the `closed` event
- * - connection/migration.ts: a server following its client to a new port (path-validation.ts)
+ * - connection/migration.ts: a server following its client to a new address (path-validation.ts)
  *
  * Those are functions that take the connection and read the members it
  * marks internal, not objects of their own: a server holds 10,000 idle
@@ -189,9 +189,9 @@ export class Connection {
   readonly stat: ConnectionCounters = newCounters();
   /** The peer's validated address (`remote`). */
   private peerAddress: PeerAddress;
-  /** @internal Server: the validation of a new port the client's packets came from (see connection/migration.ts), if one runs. */
+  /** @internal Server: the validation of a new address the client's packets came from (see connection/migration.ts), if one runs. */
   path: PathValidation | undefined = undefined;
-  /** @internal Server: until when a new port is validated before the connection moves there (a validation failed; connection/migration.ts). */
+  /** @internal Server: until when a new address is validated before the connection moves there (a validation failed; connection/migration.ts). */
   cautiousUntil = Number.NEGATIVE_INFINITY;
   /** @internal The data of the latest PATH_CHALLENGE received, to echo (connection/path-response.ts); allocated at the first. */
   pathResponse: Uint8Array | undefined = undefined;

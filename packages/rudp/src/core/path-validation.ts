@@ -1,5 +1,5 @@
 /**
- * Path validation of a client's new port (NAT rebinding), after RFC 9000
+ * Path validation of a client's new address (NAT rebinding, an IP address change), after RFC 9000
  * §8.2 and §9.3: the server sends PATH_CHALLENGE frames, each alone in a
  * sealed packet and each with 8 fresh bytes of the connection's injected
  * randomness, to the candidate address, and the candidate is valid once an

@@ -81,7 +81,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     if (!anyFrame(frames, count, isClose)) c.closeSendDue = true;
     return 'ok';
   }
-  // Only a server's encrypted connection ever gets a packet from another port (`mayComeFrom`), so
+  // Only a server's encrypted connection ever gets a packet from another address (`mayComeFrom`), so
   // the path's state is touched only where it can run.
   if (from !== c.remote || c.path !== undefined) notePacketFrom(c, now, from, pn > previousLargest, size);
   let ackEliciting = false;

@@ -177,8 +177,9 @@ export const refuseConnection = (conn: RudpConnection, reason: string): void => 
 
 /**
  * `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling.
- * Only its host counts there (`hostOf`, `hostLevelsOf`), so taking it once is right: rudpx may follow the client
- * to a new port (NAT rebinding), never to another host.
+ * Only its host counts there (`hostOf`, `hostLevelsOf`), and it is taken once: rudpx may follow the client to a
+ * new port (NAT rebinding) or a new IP address ('migrate'), and this connection's per-host state stays counted
+ * at the address it proved at the handshake (rudpx counts its own connection limit at the new host).
  */
 const peerAddressOf = (conn: RudpConnection): string =>
   conn.remoteAddress.includes(':') ? `[${conn.remoteAddress}]:${conn.remotePort}` : `${conn.remoteAddress}:${conn.remotePort}`;

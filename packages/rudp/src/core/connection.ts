@@ -29,7 +29,7 @@
  * - connection/transmit.ts: the next datagram to send, and its record once sent
  * - connection/timeouts.ts: each timer's deadline, and what its expiry does
  * - connection/close.ts: the CLOSE, the drain, and the `closed` event
- * - connection/migration.ts: a server following its client to a new port (path-validation.ts)
+ * - connection/migration.ts: a server following its client to a new address (path-validation.ts)
  *
  * Those are functions that take the connection and read the members it
  * marks internal, not objects of their own: a server holds 10,000 idle
@@ -118,8 +118,8 @@ export class Connection {
 
   /** @internal */
   readonly rtt = new RttEstimator();
-  /** @internal */
-  readonly cc: CongestionController;
+  /** @internal Replaced by a new one when the client moves to another host (connection/migration.ts). */
+  cc: CongestionController;
   /** @internal Client: the handshake, until established (an established connection does not keep it). */
   connecting: ConnectAttempt | undefined;
   /** @internal Server: the ACCEPT's state, dropped once the client's first authenticated packet arrives. */
@@ -189,9 +189,9 @@ export class Connection {
   readonly stat: ConnectionCounters = newCounters();
   /** The peer's validated address (`remote`). */
   private peerAddress: PeerAddress;
-  /** @internal Server: the validation of a new port the client's packets came from (see connection/migration.ts), if one runs. */
+  /** @internal Server: the validation of a new address the client's packets came from (see connection/migration.ts), if one runs. */
   path: PathValidation | undefined = undefined;
-  /** @internal Server: until when a new port is validated before the connection moves there (a validation failed; connection/migration.ts). */
+  /** @internal Server: until when a new address is validated before the connection moves there (a validation failed; connection/migration.ts). */
   cautiousUntil = Number.NEGATIVE_INFINITY;
   /** @internal The data of the latest PATH_CHALLENGE received, to echo (connection/path-response.ts); allocated at the first. */
   pathResponse: Uint8Array | undefined = undefined;
@@ -254,9 +254,10 @@ export class Connection {
 
   /**
    * The peer's validated address. A server connection follows its client to
-   * a new port of the same host once the new port proved itself (NAT
-   * rebinding; see connection/migration.ts); it never changes otherwise.
-   * While the new port is being validated, datagrams already go there.
+   * a new address (NAT rebinding, or another IP address: Wi-Fi to cellular)
+   * once the new address proved itself (see connection/migration.ts); it
+   * never changes otherwise. While the new address is being validated,
+   * datagrams already go there.
    */
   get remote(): PeerAddress {
     return this.peerAddress;

@@ -8,11 +8,11 @@
  * the handshake. A packet naming its connection id from any other address is
  * dropped unopened and counted (`addressMismatch`), so a spoofer who learns a
  * connection id can neither take over nor kill the session. One exception,
- * for NAT rebinding: an encrypted server connection opens a packet from
- * another port of its client's host, and moves there once that port proved
- * it receives (connection/migration.ts, path-validation.ts); the maps keyed
- * by address follow (`migrated`). A client never moves, nor does a plaintext
- * connection, nor any connection to another IP address.
+ * for migration (NAT rebinding, an IP address change): an encrypted server
+ * connection opens a packet its connection id names from any address, and
+ * moves there once that address proved it receives (connection/migration.ts,
+ * path-validation.ts); the maps keyed by address and the per-host tally
+ * follow (`migrated`). A client never moves, nor does a plaintext connection.
  *
  * In endpoint/: admission.ts (what a server does with an INITIAL: RETRY,
  * limits, a new connection), endpoint-config.ts (the options),
@@ -36,6 +36,8 @@ import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { mayComeFrom } from './connection/migration.js';
+import { sameHost } from './path-validation.js';
+import { hostLevels } from './host-key.js';
 import { type ConnectOverrides, DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, ENDPOINT_KEYS, MIN_DEFAULT_HANDSHAKE_BURST, type EndpointConfig, checkHandshakeRate, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
 import { type DropCounts, type EndpointStats, newDropCounts } from './endpoint/endpoint-stats.js';
 import { AcceptKind, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
@@ -118,7 +120,9 @@ export class Endpoint implements SansIoEndpoint {
     connectionsAccepted: 0,
     pathValidations: 0,
     pathValidationsAbandoned: 0,
+    pathValidationsRefused: 0,
     migrations: 0,
+    hostMigrations: 0,
   };
   /** @internal */
   readonly drops: DropCounts = newDropCounts();
@@ -368,10 +372,11 @@ export class Endpoint implements SansIoEndpoint {
   }
 
   /**
-   * @internal The client of `conn` moved to `conn.remote` from `previous` (same host, another port):
-   * the handshake's dedupe entry follows it, so `forget`/`remove` find it. The per-host tally needs
-   * nothing: it counts the host, which did not change. The spent cookie stays spent under the old
-   * address: a cookie is bound to the address it was minted for, so it opens nothing at the new one.
+   * @internal The client of `conn` moved to `conn.remote` from `previous`: the handshake's dedupe entry
+   * follows it, so `forget`/`remove` find it, and so does its count in the per-host tally when the host
+   * changed (`hostRoom` said the new one has room; `uncountHost` then uncounts it there). The spent cookie
+   * stays spent under the old address: a cookie is bound to the address it was minted for, so it opens
+   * nothing at the new one.
    */
   migrated(conn: Connection, previous: PeerAddress): void {
     const old = `${previous}/${conn.remoteCid}`;
@@ -381,14 +386,28 @@ export class Endpoint implements SansIoEndpoint {
       const key = `${conn.remote}/${conn.remoteCid}`;
       if (!this.byClient.has(key)) this.byClient.set(key, conn);
     }
+    if (!sameHost(previous, conn.remote)) {
+      this.counters.hostMigrations++;
+      if (conn.hostCounted) {
+        this.hosts.remove(hostLevels(previous));
+        this.hosts.add(hostLevels(conn.remote));
+      }
+    }
     this.counters.migrations++;
     this.emit({ type: 'migrated', connection: conn, previous });
   }
 
   /** @internal */
-  pathValidation(outcome: 'started' | 'abandoned'): void {
+  hostRoom(conn: Connection, to: PeerAddress): boolean {
+    // A connection no longer counted (closed) holds no place to move.
+    return !conn.hostCounted || this.hosts.fullForMove(hostLevels(conn.remote), hostLevels(to)) === undefined;
+  }
+
+  /** @internal */
+  pathValidation(outcome: 'started' | 'abandoned' | 'refused'): void {
     if (outcome === 'started') this.counters.pathValidations++;
-    else this.counters.pathValidationsAbandoned++;
+    else if (outcome === 'abandoned') this.counters.pathValidationsAbandoned++;
+    else this.counters.pathValidationsRefused++;
   }
 
   // ---------------------------------------------------------------- internals

@@ -42,9 +42,10 @@ export type EndpointEvent =
    */
   | { readonly type: 'acked'; readonly connection: Connection; readonly messageId: number; readonly count: number }
   /**
-   * Server side: the client's packets now come from another port of the same
-   * host (a NAT rebinding), which proved itself; `connection.remote` is the
-   * new address, `previous` the one it left.
+   * Server side: the client's packets now come from another address (another
+   * port of its host: a NAT rebinding; or another host: an IP address
+   * change), which proved itself; `connection.remote` is the new address,
+   * `previous` the one it left.
    */
   | { readonly type: 'migrated'; readonly connection: Connection; readonly previous: PeerAddress }
   /** The connection ended; unacknowledged messages will never be acknowledged. */

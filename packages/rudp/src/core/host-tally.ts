@@ -20,6 +20,19 @@ export class HostTally {
     return undefined;
   }
 
+  /**
+   * The first (finest) of `to` already at its limit for a connection counted
+   * at `from` that moves there, or `undefined`: it fits. A level `from`
+   * shares with `to` (the same /56 or /48) already counts it.
+   */
+  fullForMove(from: readonly HostLevel[], to: readonly HostLevel[]): HostLevel | undefined {
+    for (const level of to) {
+      const own = from.some((f) => f.key === level.key) ? 1 : 0;
+      if ((this.counts.get(level.key) ?? 0) - own >= this.perHost * level.multiple) return level;
+    }
+    return undefined;
+  }
+
   /** Counts one connection at every level. */
   add(levels: readonly HostLevel[]): void {
     for (const { key } of levels) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);

@@ -1,5 +1,5 @@
 /**
- * Path validation of a client's new port (NAT rebinding), after RFC 9000
+ * Path validation of a client's new address (NAT rebinding, an IP address change), after RFC 9000
  * §8.2 and §9.3: the server sends PATH_CHALLENGE frames, each alone in a
  * sealed packet and each with 8 fresh bytes of the connection's injected
  * randomness, to the candidate address, and the candidate is valid once an
@@ -25,9 +25,18 @@
  * One candidate at a time, at most `MAX_PATH_PROBES` challenges to it, and
  * given up after `VALIDATION_PTOS` probe timeouts (§8.2.4).
  *
- * Only a change of port is taken (`sameHost`): the host is what per-host
- * limits count (host-key.ts), so they stay right, and the path is the same
- * network path, so RTT and congestion state are kept (§9.4 allows it).
+ * A candidate on another host (an IP address change: Wi-Fi to cellular, a
+ * NAT that changed its public address) is a new network path (`newHost`):
+ * each challenge to it is padded to the connection's base datagram size
+ * (1,200 bytes by default, RFC 9000 §8.2.1) when the amplification limit
+ * allows it, and only a 34-byte one when it does not (the address is then
+ * validated, the path's capacity for full datagrams shown by the data
+ * packets that follow, as a port change's is); it is given up after
+ * `VALIDATION_PTOS` times the larger of the probe timeout and the initial
+ * one (§8.2.4: the new path's RTT is not known); and the round trip of the
+ * challenge answered is kept (`answeredAt`), the first estimate of the new
+ * path's RTT once the connection moves there (connection/migration.ts).
+ * A change of port keeps the path, its RTT and its MTU (§9.4).
  */
 import { PATH_DATA_BYTES, PATH_FRAME_BYTES } from '../wire/frame.js';
 import { HEADER_SIZE, TAG_SIZE } from '../wire/packet.js';
@@ -56,6 +65,8 @@ export function sameHost(a: PeerAddress, b: PeerAddress): boolean {
 export class PathValidation {
   /** The data of each challenge sent to the candidate, in order. */
   private readonly challenges: Uint8Array[] = [];
+  /** When each challenge in `challenges` was sent. */
+  private readonly sentAt: number[] = [];
   /** A PING to the validated address is due (one follows each challenge to the candidate while `moved`). */
   private oldPathDue = false;
   /** Bytes of authenticated datagrams received from the candidate. */
@@ -66,11 +77,17 @@ export class PathValidation {
   private nextProbeAt: number;
   /** When the validation is given up. */
   readonly abandonAt: number;
+  /** The first packet number sent after the validation started (set by its creator): while `moved`, the first on the candidate's path. */
+  startPn = 0;
 
   /**
    * `firstBytes`: the size of the authenticated datagram that named
-   * `candidate`; `ptoMs`: the connection's probe timeout; `moved`: whether
-   * every datagram goes to the candidate until the validation ends.
+   * `candidate`; `ptoMs`: the connection's probe timeout (a challenge is
+   * sent again after it); `moved`: whether every datagram goes to the
+   * candidate until the validation ends; `newHost`: the candidate is another
+   * host than the validated address (see the file's comment);
+   * `timeoutPtoMs`: the probe timeout `VALIDATION_PTOS` of which give the
+   * validation up (for a new host the larger of `ptoMs` and the initial one).
    */
   constructor(
     readonly candidate: PeerAddress,
@@ -78,10 +95,12 @@ export class PathValidation {
     private readonly ptoMs: number,
     firstBytes: number,
     readonly moved: boolean,
+    readonly newHost = false,
+    readonly timeoutPtoMs = ptoMs,
   ) {
     this.received = firstBytes;
     this.nextProbeAt = now;
-    this.abandonAt = now + VALIDATION_PTOS * ptoMs;
+    this.abandonAt = now + VALIDATION_PTOS * timeoutPtoMs;
   }
 
   /** Another authenticated datagram of `bytes` came from the candidate: more may be sent to it. */
@@ -104,9 +123,19 @@ export class PathValidation {
     return now >= this.nextProbeAt && now < this.abandonAt && this.mayProbe();
   }
 
+  /**
+   * The size of the next challenge's datagram: `padded` (the base datagram
+   * size) for a new host if the amplification limit allows it, else the
+   * challenge alone (`PATH_PROBE_BYTES`; see the file's comment).
+   */
+  probeSize(padded: number): number {
+    return this.newHost && padded > PATH_PROBE_BYTES && this.mayAmplify(padded) ? padded : PATH_PROBE_BYTES;
+  }
+
   /** A challenge carrying `data` (`PATH_DATA_BYTES` bytes, kept: not to be reused by the caller) was sent to the candidate at `now`. */
   onProbeSent(now: number, data: Uint8Array): void {
     this.challenges.push(data);
+    this.sentAt.push(now);
     this.nextProbeAt = now + this.ptoMs;
     if (this.moved) this.oldPathDue = true;
   }
@@ -134,15 +163,21 @@ export class PathValidation {
 
   /** Whether `echo`, a PATH_RESPONSE's data, is that of a challenge this validation sent (the caller checks it came from the candidate). */
   answeredBy(echo: Uint8Array): boolean {
-    if (echo.length !== PATH_DATA_BYTES) return false;
-    let match = false;
-    for (const data of this.challenges) {
+    return this.answeredAt(echo) !== undefined;
+  }
+
+  /** When the challenge `echo` (a PATH_RESPONSE's data) answers was sent, or `undefined` if it answers none this validation sent. */
+  answeredAt(echo: Uint8Array): number | undefined {
+    if (echo.length !== PATH_DATA_BYTES) return undefined;
+    let at: number | undefined;
+    for (let k = 0; k < this.challenges.length; k++) {
+      const data = this.challenges[k] as Uint8Array;
       // Every byte compared: how long the comparison takes says nothing of how much of a guess was right.
       let diff = 0;
       for (let i = 0; i < PATH_DATA_BYTES; i++) diff |= (data[i] as number) ^ (echo[i] as number);
-      if (diff === 0) match = true;
+      if (diff === 0) at = this.sentAt[k];
     }
-    return match;
+    return at;
   }
 
   private mayProbe(): boolean {

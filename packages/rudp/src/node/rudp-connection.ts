@@ -43,9 +43,10 @@ export interface RudpConnectionEvents {
   /** `writableLength` fell to half the high-water mark after reaching it. */
   drain: [];
   /**
-   * Server side: the client's packets now come from another port of the same
-   * host (a NAT rebinding), which proved it receives; `remotePort` is the new
-   * port from now on, `previous` the address it left.
+   * Server side: the client's packets now come from another address (a NAT
+   * rebinding's new port, or a new IP address), which proved it receives;
+   * `remoteAddress` and `remotePort` are the new ones from now on, `previous`
+   * the address it left.
    */
   migrate: [previous: { readonly address: string; readonly port: number }];
   /** The connection ended (after any messages that arrived before the close). */
@@ -488,7 +489,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     settleAcknowledged(this, id, count);
   }
 
-  /** @internal The client moved from `previous` to `core.remote` (another port of its host). */
+  /** @internal The client moved from `previous` to `core.remote` (another port of its host, or another host). */
   onMigrated(previous: string): void {
     const at = parseAddress(previous);
     this.emit('migrate', { address: at?.host ?? previous, port: at?.port ?? 0 });

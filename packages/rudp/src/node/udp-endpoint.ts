@@ -98,7 +98,7 @@ export interface ConnectionSink {
   onAcked(id: number, count: number): void;
   /** The connection ended. */
   onClosed(reason: CloseReason): void;
-  /** Server side: the client moved to another port of its host (NAT rebinding); `previous` is the address it left. */
+  /** Server side: the client moved to another address (NAT rebinding, an IP address change); `previous` is the address it left. */
   onMigrated(previous: PeerAddress): void;
 }
 

@@ -168,7 +168,8 @@ export class SimNetwork {
 
   /**
    * Moves the node at `address` to `to`, as a NAT that gives its mapping a
-   * new port does: from now on its datagrams come from `to` and datagrams
+   * new port does (or, `to` on another host, a client whose IP address
+   * changed: give the new path its own links with `setLinks`): from now on its datagrams come from `to` and datagrams
    * to `to` reach it, while datagrams to `address` (also those already in
    * flight) are dropped as no-route. Datagrams it sent before are still
    * delivered as from `address`. The links of `address` set with `setLink`

@@ -2,7 +2,8 @@
  * A plain UDP forwarder on 127.0.0.1 for real-socket tests that need a port
  * to vanish under a live connection (closing it makes the next datagram draw
  * an ICMP "port unreachable"), a peer to vanish without a word (`silence()`)
- * or a NAT to give the client a new port (`rebind()`).
+ * or a NAT to give the client a new port (`rebind()`) or a new IP address
+ * (`rebind('127.0.0.2')`: Linux routes all of 127/8 to the loopback).
  * No impairment: that is the udp-relay package's.
  */
 import dgram from 'node:dgram';
@@ -18,9 +19,11 @@ export interface UdpForwarder {
   /**
    * Forwards from a new port from now on, as a NAT that rebinds the client's
    * mapping: datagrams the target sends to the old port are dropped (it stays
-   * bound, so no ICMP error tells anyone). Resolves with the new port.
+   * bound, so no ICMP error tells anyone). Resolves with the new port. With
+   * `host` (another loopback address), from a port of that address: the
+   * client's IP address changed.
    */
-  rebind(): Promise<number>;
+  rebind(host?: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -31,12 +34,12 @@ export async function startUdpForwarder(targetPort: number): Promise<UdpForwarde
   let silent = false;
   /** Every back socket opened: the current one forwards, the older ones only stay bound until `close`. */
   const backs: dgram.Socket[] = [];
-  const openBack = async (): Promise<dgram.Socket> => {
+  const openBack = async (host = '127.0.0.1'): Promise<dgram.Socket> => {
     const back = dgram.createSocket('udp4');
     back.on('message', (msg) => {
       if (client !== undefined && !silent && back === backs[backs.length - 1]) front.send(msg, client.port, client.address);
     });
-    back.bind(0, '127.0.0.1');
+    back.bind(0, host);
     await once(back, 'listening');
     backs.push(back);
     return back;
@@ -56,7 +59,7 @@ export async function startUdpForwarder(targetPort: number): Promise<UdpForwarde
     silence: () => {
       silent = true;
     },
-    rebind: async () => (await openBack()).address().port,
+    rebind: async (host?: string) => (await openBack(host)).address().port,
     close: async () => {
       await Promise.all([front, ...backs].map((s) => new Promise<void>((r) => s.close(() => r()))));
     },

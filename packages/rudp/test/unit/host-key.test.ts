@@ -101,3 +101,23 @@ describe('HostTally', () => {
     expect(tally.size).toBe(0);
   });
 });
+
+describe('HostTally.fullForMove', () => {
+  it('checks the new host without counting the moving connection twice where the two addresses share a prefix', () => {
+    const t = new HostTally(1);
+    // Four /64s of one /56, one connection each: the /56 is at its limit (4 x 1).
+    const at = (n: number): string => `[2001:db8:0:10${n}::1]:5000`;
+    for (let n = 0; n < 4; n++) t.add(hostLevels(at(n)));
+    expect(t.full(hostLevels(at(4)))?.key).toBe('2001:db8:0:100::/56');
+    // A connection moving from one of those /64s to a fifth in the same /56 takes no more of the /56.
+    expect(t.fullForMove(hostLevels(at(0)), hostLevels(at(4)))).toBeUndefined();
+    // Into a /64 that already has its one: full there.
+    expect(t.fullForMove(hostLevels(at(0)), hostLevels(at(1)))?.key).toBe('2001:db8:0:101::/64');
+    // From another /56 of the /48 into this /56: the /56 is full.
+    expect(t.fullForMove(hostLevels('[2001:db8:0:200::1]:5000'), hostLevels(at(4)))?.key).toBe('2001:db8:0:100::/56');
+    // IPv4: the host alone.
+    t.add(hostLevels('192.0.2.1:5000'));
+    expect(t.fullForMove(hostLevels('192.0.2.2:5000'), hostLevels('192.0.2.1:6000'))?.key).toBe('192.0.2.1');
+    expect(t.fullForMove(hostLevels('192.0.2.1:5000'), hostLevels('192.0.2.3:6000'))).toBeUndefined();
+  });
+});

@@ -563,3 +563,19 @@ describe('LossDetection: packets no ACK has passed yet', () => {
     expect(r.cc.losses.at(-1)?.lostBytes).toBe(2_000);
   });
 });
+
+describe('LossDetection: a new path (useController)', () => {
+  it('reports to the new controller only the losses of packets sent on the new path; the old path\'s are still lost and resent', () => {
+    const r = rig();
+    for (let pn = 1; pn <= 4; pn++) send(r, pn, pn);
+    // The client moved to another host: packets from 5 on go on the new path, to a new controller.
+    const fresh = new RecordingController();
+    r.ld.useController(fresh, 5);
+    for (let pn = 5; pn <= 12; pn++) send(r, pn, 10 + pn);
+    // 1-4 (old path) and 6 (new path) never arrive; the rest does.
+    r.ld.onAck(40, ack([[7, 12], [5, 5]]), 12);
+    expect(r.fate.lostPns).toEqual([1, 2, 3, 4, 6]);
+    expect(fresh.losses.map((l) => l.lostBytes)).toEqual([1_000]);
+    expect(r.cc.losses).toEqual([]);
+  });
+});

@@ -37,7 +37,7 @@ const response = (data: Uint8Array): Frame => ({ type: 'path-response', data });
 describe('checkValidated', () => {
   it('moves to the candidate when a packet from there echoes its challenge', () => {
     const { c, moves, told } = validating();
-    checkValidated(c, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 2);
+    checkValidated(c, 0, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 2);
     expect(moves).toEqual([CANDIDATE]);
     expect(told).toEqual([OLD]);
     expect(c.path).toBeUndefined();
@@ -46,7 +46,7 @@ describe('checkValidated', () => {
   it('does not move on the echo from the validated address or a third port (a challenge relayed to the client, its answer not from the candidate)', () => {
     for (const from of [OLD, '10.0.0.1:7000']) {
       const { c, moves, told } = validating();
-      checkValidated(c, from, [response(CHALLENGE.slice())], 1);
+      checkValidated(c, 0, from, [response(CHALLENGE.slice())], 1);
       expect({ moves, told }).toEqual({ moves: [], told: [] });
       expect(c.path).toBeDefined();
     }
@@ -62,14 +62,14 @@ describe('checkValidated', () => {
       { type: 'path-challenge', data: CHALLENGE.slice() },
     ];
     const { c, moves, told } = validating();
-    checkValidated(c, CANDIDATE, frames, frames.length);
+    checkValidated(c, 0, CANDIDATE, frames, frames.length);
     expect({ moves, told }).toEqual({ moves: [], told: [] });
     expect(c.path).toBeDefined();
   });
 
   it('looks only at the packet\'s `count` frames', () => {
     const { c, moves } = validating();
-    checkValidated(c, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 1);
+    checkValidated(c, 0, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 1);
     expect(moves).toEqual([]);
   });
 });

@@ -59,6 +59,19 @@ describe('PathMtu search', () => {
   });
 });
 
+describe('PathMtu reset (a new path)', () => {
+  it('goes back to the base and searches the new path afresh, from its ceiling, even right after a finished search', () => {
+    const m = new PathMtu(1200, 1452);
+    expect(search(m, 1500)).toEqual([1452]);
+    // The search is over: the next one waits RAISE_INTERVAL_MS.
+    expect(m.probeDue(300, true)).toBeUndefined();
+    m.reset();
+    expect(m.current).toBe(1200);
+    expect(search(m, 1300)).toEqual([1452, 1452, 1452, 1325, 1325, 1325, 1262, 1293]);
+    expect(m.current).toBe(1293);
+  });
+});
+
 describe('PathMtu black holes', () => {
   function raised(): PathMtu {
     const m = new PathMtu(1200, 1452);

@@ -95,3 +95,39 @@ describe('PathValidation', () => {
     expect(next.answeredBy(first)).toBe(false);
   });
 });
+
+describe('PathValidation of another host (an IP address change)', () => {
+  it('pads a challenge to the base size only where 3x what came from the candidate allows it, else sends it alone; a port change never pads', () => {
+    // A full 1,200-byte datagram from the candidate: 3,600 bytes may go back, so three padded challenges.
+    const full = new PathValidation('10.0.0.9:6000', 0, 100, 1200, true, true, 775);
+    expect(full.probeSize(1200)).toBe(1200);
+    full.onSent(1200);
+    full.onSent(1200);
+    expect(full.probeSize(1200)).toBe(1200);
+    full.onSent(1);
+    // 2,401 sent: another 1,200 would pass 3,600, a 34-byte one does not.
+    expect(full.probeSize(1200)).toBe(PATH_PROBE_BYTES);
+    // A 40-byte ACK: 120 bytes may go back.
+    expect(new PathValidation('10.0.0.9:6000', 0, 100, 40, true, true, 775).probeSize(1200)).toBe(PATH_PROBE_BYTES);
+    // Another port of the same host: the path is the same, never padded.
+    expect(new PathValidation('10.0.0.1:6000', 0, 100, 1200, true).probeSize(1200)).toBe(PATH_PROBE_BYTES);
+  });
+
+  it('sends challenges a probe timeout apart but gives up 3 of its own (longer) timeouts after it started', () => {
+    const v = new PathValidation('10.0.0.9:6000', 1000, 100, 1200, true, true, 775);
+    v.onProbeSent(1000, data(1));
+    v.onOldPathProbeSent();
+    expect(v.deadline()).toBe(1100);
+    expect(v.abandonAt).toBe(1000 + 3 * 775);
+  });
+
+  it('tells when the challenge an echo answers was sent (the new path\'s first RTT estimate)', () => {
+    const v = new PathValidation('10.0.0.9:6000', 0, 100, 1200, true, true, 775);
+    v.onProbeSent(10, data(1));
+    v.onProbeSent(110, data(2));
+    expect(v.answeredAt(data(2))).toBe(110);
+    expect(v.answeredAt(data(1))).toBe(10);
+    expect(v.answeredAt(data(3))).toBeUndefined();
+    expect(v.answeredAt(data(1).subarray(0, 7))).toBeUndefined();
+  });
+});

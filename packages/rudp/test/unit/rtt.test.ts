@@ -57,4 +57,22 @@ describe('RttEstimator', () => {
     expect(steady.pto(0)).toBe(0.1 + 1);
     expect(steady.pto(0, 5)).toBe(0.1 + 5);
   });
+
+  it('reset goes back to the initial values, no sample, no minimum (a new path)', () => {
+    const r = new RttEstimator();
+    r.update(40, 0);
+    r.update(60, 0);
+    r.reset();
+    expect({ srtt: r.srtt, rttvar: r.rttvar, minRtt: r.minRtt, latest: r.latest, hasSample: r.hasSample }).toEqual({
+      srtt: INITIAL_RTT_MS,
+      rttvar: INITIAL_RTT_MS / 2,
+      minRtt: Number.POSITIVE_INFINITY,
+      latest: INITIAL_RTT_MS,
+      hasSample: false,
+    });
+    // A seed then stands until the first sample replaces it.
+    r.seed(120);
+    r.update(130, 0);
+    expect(r.srtt).toBe(130);
+  });
 });

@@ -24,6 +24,9 @@ class Host implements ConnectionHost {
     return 0;
   }
   migrated(): void {}
+  hostRoom(): boolean {
+    return true;
+  }
   pathValidation(): void {}
 }
 

@@ -1,6 +1,6 @@
 /**
  * A DATA or PROTECTED packet arriving on a connection (from its address, or
- * on a server from another port of its client's host: migration.ts): opened
+ * on a server from another address of its client: migration.ts): opened
  * (one that does not authenticate is dropped, never answered), its frames parsed into
  * the thread's shared scratch (receive/received-frames.ts), each frame
  * handed to the mechanism it concerns, and the scratch let go of the
@@ -81,7 +81,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     if (!anyFrame(frames, count, isClose)) c.closeSendDue = true;
     return 'ok';
   }
-  // Only a server's encrypted connection ever gets a packet from another port (`mayComeFrom`), so
+  // Only a server's encrypted connection ever gets a packet from another address (`mayComeFrom`), so
   // the path's state is touched only where it can run.
   if (from !== c.remote || c.path !== undefined) notePacketFrom(c, now, from, pn > previousLargest, size);
   let ackEliciting = false;
@@ -94,7 +94,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     if (c.state !== 'established' && c.state !== 'closing') return 'ok';
   }
   c.acks.onPacket(now, pn, previousLargest, ackEliciting, hasRepair);
-  if (c.path !== undefined) checkValidated(c, from, frames, count);
+  if (c.path !== undefined) checkValidated(c, now, from, frames, count);
   return 'ok';
 }
 

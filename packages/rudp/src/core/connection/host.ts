@@ -1,8 +1,9 @@
 /**
  * What a connection needs from its endpoint (`Endpoint` is the one host):
  * events out, the endpoint's lists of connections to poll and to read, the
- * endpoint's injected randomness, and word of a client's move to a new port
- * (the endpoint keys state by address).
+ * endpoint's injected randomness, and word of a client's move to a new
+ * address (the endpoint keys state by address, and counts connections per
+ * host).
  */
 import type { Connection } from '../connection.js';
 import type { EndpointEvent } from '../events.js';
@@ -23,8 +24,13 @@ export interface ConnectionHost {
   readonly receivePool?: ReceivePool | undefined;
   /** A uniform 32-bit unsigned integer from the endpoint's injected randomness (which packet numbers are skipped). */
   drawRandom(): number;
-  /** Server: the client was validated at its new port: `connection.remote` is it now, `previous` the address it left. */
+  /** Server: the client was validated at its new address: `connection.remote` is it now, `previous` the address it left. */
   migrated(connection: Connection, previous: PeerAddress): void;
-  /** Server: a validation of a client's new port started, or was given up (timed out, replaced, or the client was heard at its address again). */
-  pathValidation(outcome: 'started' | 'abandoned'): void;
+  /** Server: whether the host of `to` has room under the per-host limits for `connection` moving there from its own. */
+  hostRoom(connection: Connection, to: PeerAddress): boolean;
+  /**
+   * Server: a validation of a client's new address started, was given up (timed out, replaced, or the client
+   * was heard at its address again), or was refused (its host is at its connection limit).
+   */
+  pathValidation(outcome: 'started' | 'abandoned' | 'refused'): void;
 }

@@ -1,55 +1,75 @@
 /**
- * A server connection following its client to a new port (NAT rebinding),
- * after RFC 9000 §9.3: which packets from another address are opened at
- * all, which one moves the connection, the PATH_CHALLENGEs that validate
- * the new port (path-validation.ts: only a PATH_RESPONSE from there echoing
- * one does), and what ends a validation.
+ * A server connection following its client to a new address, after RFC 9000
+ * §9: another port of its host (NAT rebinding) or another host (an IP
+ * address change: Wi-Fi to cellular, a NAT that changed its public
+ * address). Which packets from another address are opened at all, which
+ * one moves the connection, the PATH_CHALLENGEs that validate the new
+ * address (path-validation.ts: only a PATH_RESPONSE from there echoing one
+ * does), and what ends a validation.
  *
- * The rule for a packet from another port of the client's host: opened as
- * any (authentication, replay window); only one that authenticates, is new
- * and carries the highest packet number received so far starts a
- * validation (§9.3: a reordered older one must not move the path), and its
- * frames count as any packet's. From then on every datagram goes to the new
- * port (a NAT rebinding left the old one dead), within the amplification
- * limit until the port is validated (§9.3.1); RTT and congestion state stay
- * (§9.4: only the port changed).
+ * The rule for a packet from another address: opened as any (found by its
+ * connection id, authenticated, replay window); only one that
+ * authenticates, is new and carries the highest packet number received so
+ * far starts a validation (§9.3: a reordered older one must not move the
+ * path), and its frames count as any packet's. From then on every datagram
+ * goes to the new address (the old one is usually dead), within the
+ * amplification limit until the address is validated (§9.3.1).
  *
- * A validation fails when it times out, when another port replaces it, when
- * a newer packet comes from the validated address (the client is still
+ * A port change keeps RTT, congestion and path MTU state (§9.4: only the
+ * port changed). A change of host is a new path: once validated (§9.4: "on
+ * confirming a peer's ownership of its new address") the connection starts
+ * a new congestion controller, RTT estimation from its initial values
+ * (seeded by the round trip of the challenge answered, as the handshake
+ * seeds the first path's) and path MTU from the base size (`newPath`); the
+ * loss of a packet sent on the old path is not told to the new controller.
+ * Until then the old path's state stands (what goes to the new address is
+ * bounded by the amplification limit anyway), so a validation that fails,
+ * as a spoofed one does, changed none of it. A new host must also have room
+ * under the endpoint's per-host limits for one more connection
+ * (`ConnectionHost.hostRoom`: the connection counts against the host it is
+ * at), or no validation starts and none completes.
+ *
+ * A validation fails when it times out, when another address replaces it,
+ * when a newer packet comes from the validated address (the client is still
  * there: the packet that named the candidate was a copy an attacker raced
- * ahead, or a NAT changed its mind), or, while the connection moved, when an
- * authentic copy of a packet already received comes from there (one of the
- * two was copied: a NAT does not copy, §9.3.3's attacker does). The
- * connection then sends to the validated address again (§9.3.2), and for
- * `CAUTION_PTOS` probe timeouts after a failure a new port is validated
- * BEFORE anything but challenges goes to it (`PathValidation.moved` false): an
- * attacker who races a copy of every client packet ahead (§9.3.3) then
+ * ahead or rewrote, or a NAT changed its mind), or, while the connection
+ * moved, when an authentic copy of a packet already received comes from
+ * there (one of the two was copied: a NAT does not copy, §9.3.3's attacker
+ * does). The connection then sends to the validated address again (§9.3.2),
+ * and for `CAUTION_PTOS` probe timeouts after a failure a new address is
+ * validated BEFORE anything but challenges goes to it
+ * (`PathValidation.moved` false): an attacker who races a copy of every
+ * client packet ahead, or rewrites the source of every one (§9.3.3), then
  * diverts the connection once, until the original of its first copy
- * arrives, not for as long as it keeps racing.
+ * arrives or the validation times out, not for as long as it keeps at it.
  */
 import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
-import { PathValidation, sameHost } from '../path-validation.js';
+import { PATH_PROBE_BYTES, PathValidation, sameHost } from '../path-validation.js';
+import { RttEstimator } from '../recovery/rtt.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, PATH_DATA_BYTES, writePathChallenge, writePing } from '../../wire/frame.js';
 import { packetNumberLength } from '../../wire/packet.js';
 
 /**
- * Probe timeouts after a failed validation during which a new port is
+ * Probe timeouts after a failed validation during which a new address is
  * validated before the connection moves there: racing copies then costs
  * the connection at most one diversion (at most 3 probe timeouts, usually
- * one round trip) in this many probe timeouts.
+ * one round trip) in this many probe timeouts. For a new host both count
+ * the larger of the probe timeout and the initial one (§8.2.4).
  */
 export const CAUTION_PTOS = 64;
 
 /**
  * Whether a packet for `c` from `from` (not its address) may be opened: only
- * on an encrypted server connection that is live, from another port of the
- * same host. Anything else is dropped unopened (`addressMismatch`), as before.
+ * on an encrypted server connection that is live (its connection id found
+ * it, whatever the source). Anything else is dropped unopened
+ * (`addressMismatch`), as before: a client never moves, and a plaintext
+ * packet proves nothing of who sent it.
  */
-export function mayComeFrom(c: Connection, from: PeerAddress): boolean {
-  return c.role === 'server' && c.encrypted && (c.state === 'established' || c.state === 'closing') && sameHost(c.remote, from);
+export function mayComeFrom(c: Connection, _from: PeerAddress): boolean {
+  return c.role === 'server' && c.encrypted && (c.state === 'established' || c.state === 'closing');
 }
 
 /**
@@ -68,9 +88,14 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
     return;
   }
   if (!newest) return;
+  const newHost = !sameHost(c.remote, from);
+  // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not validated.
+  if (newHost && !c.host.hostRoom(c, from)) return c.host.pathValidation('refused');
   // One candidate at a time: the newest authenticated one replaces the last.
   if (path !== undefined) fail(c, now);
-  c.path = new PathValidation(from, now, pto(c), size, now >= c.cautiousUntil);
+  const ptoMs = pto(c);
+  c.path = new PathValidation(from, now, ptoMs, size, now >= c.cautiousUntil, newHost, newHost ? Math.max(ptoMs, initialPto(c)) : ptoMs);
+  c.path.startPn = c.nextPn;
   c.host.pathValidation('started');
 }
 
@@ -92,18 +117,41 @@ export function copyFromValidated(c: Connection, now: number): void {
  * nothing: it is the client's word, and a client whose packets can reach
  * the server from another user's port would acknowledge what went there.
  */
-export function checkValidated(c: Connection, from: PeerAddress, frames: readonly Frame[], count: number): void {
+export function checkValidated(c: Connection, now: number, from: PeerAddress, frames: readonly Frame[], count: number): void {
   const path = c.path;
   if (path === undefined || path.candidate !== from || (c.state !== 'established' && c.state !== 'closing')) return;
   for (let i = 0; i < count; i++) {
     const f = frames[i] as Frame;
-    if (f.type !== 'path-response' || !path.answeredBy(f.data)) continue;
+    if (f.type !== 'path-response') continue;
+    const sentAt = path.answeredAt(f.data);
+    if (sentAt === undefined) continue;
+    // The host may have filled up since the validation started.
+    if (path.newHost && !c.host.hostRoom(c, from)) return fail(c, now);
     const previous = c.remote;
     c.path = undefined;
     c.moveTo(from);
+    if (path.newHost) newPath(c, now, now - sentAt, path.moved ? path.startPn : c.nextPn);
     c.host.migrated(c, previous);
     return;
   }
+}
+
+/**
+ * The client moved to another host (RFC 9000 §9.4): a new congestion
+ * controller, pacing as at the start, RTT estimation from its initial values
+ * seeded with `rttMs` (the challenge's round trip, replaced by the first ACK's
+ * sample as the handshake's seed is), and the path MTU back to the base size
+ * (discovery searches again as data fills packets). `firstPn`: the first
+ * packet sent on the new path; older ones' losses are not the new
+ * controller's.
+ */
+function newPath(c: Connection, now: number, rttMs: number, firstPn: number): void {
+  c.rtt.reset();
+  c.rtt.seed(Math.max(rttMs, 1e-3));
+  c.cc = c.config.congestion(c.config.mtu);
+  c.recovery.useController(c.cc, firstPn);
+  c.pacer.restart(c.cc, now);
+  c.pmtu.reset();
 }
 
 /** Whether a challenge to the candidate, or a PING to the validated address it left, is due at `now`. */
@@ -123,17 +171,23 @@ export function amplificationBlocked(c: Connection): boolean {
 
 /**
  * A PATH_CHALLENGE with 8 fresh bytes of the host's randomness, alone in
- * its packet, to the candidate, or else a PING to the validated address
- * (`c.destination` set to where it goes); as an MTU probe, out of loss
- * detection and congestion control, so its loss costs nothing but the next
- * probe.
+ * its packet (padded to the base datagram size for a new host where the
+ * amplification limit allows: `PathValidation.probeSize`), to the
+ * candidate, or else a PING to the validated address (`c.destination` set
+ * to where it goes); as an MTU probe, out of loss detection and congestion
+ * control, so its loss costs nothing but the next probe.
  */
 export function pollPathProbe(c: Connection, now: number, scratch: DatagramScratch, pn: number): Uint8Array {
   const path = c.path as PathValidation;
-  const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
-  if (path.probeDue(now)) {
+  const challenge = path.probeDue(now);
+  // Sized before the header is written: a padded challenge's packet is exactly `probeSize` bytes.
+  const size = challenge ? path.probeSize(c.config.mtu) : c.config.mtu;
+  const w = scratch.writer(size, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
+  if (challenge) {
     const data = challengeData(c);
     writePathChallenge(w, data);
+    // Padding frames (zero bytes, which every version reads) up to the size, when it is the padded one.
+    if (size > PATH_PROBE_BYTES) w.bytes(new Uint8Array(w.room()));
     path.onProbeSent(now, data);
     c.destination = path.candidate;
   } else {
@@ -163,13 +217,19 @@ export function expirePath(c: Connection, now: number): void {
   if (c.path !== undefined && now >= c.path.abandonAt) fail(c, now);
 }
 
-/** The validation failed: the connection sends to its validated address, and validates the next new port before moving there. */
+/** The validation failed: the connection sends to its validated address, and validates the next new address before moving there. */
 function fail(c: Connection, now: number): void {
+  const timeoutPto = c.path?.timeoutPtoMs ?? 0;
   c.path = undefined;
-  c.cautiousUntil = now + CAUTION_PTOS * pto(c);
+  c.cautiousUntil = now + CAUTION_PTOS * Math.max(pto(c), timeoutPto);
   c.host.pathValidation('abandoned');
 }
 
 function pto(c: Connection): number {
   return c.rtt.pto(c.config.maxAckDelayMs);
+}
+
+/** The probe timeout of a path with no RTT sample yet (RFC 9000 §8.2.4: a new host's path is one). */
+function initialPto(c: Connection): number {
+  return new RttEstimator().pto(c.config.maxAckDelayMs);
 }

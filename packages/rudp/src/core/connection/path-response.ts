@@ -1,7 +1,7 @@
 /**
  * The answer to a PATH_CHALLENGE (RFC 9000 §8.2.2): a PATH_RESPONSE echoing
  * its 8 bytes, alone in a sealed packet, sent at the next poll (the server
- * validating the client's new port waits for it). What a flood of
+ * validating the client's new address waits for it). What a flood of
  * challenges can make a connection send is bounded: it keeps one, the
  * latest (an older one is superseded: the peer accepts any echo of its
  * current validation), so it answers at most once per packet it received,

@@ -32,7 +32,7 @@ export function runDueTimers(c: Connection, now: number): void {
 /** When timer `kind` of `c` fires in its current state (`Infinity`: not armed). */
 function deadline(c: Connection, kind: Timer): number {
   const live = c.state === 'established' || c.state === 'closing';
-  // Held back by the amplification limit of a new port (migration.ts), a due send would fire its timer over
+  // Held back by the amplification limit of a new address (migration.ts), a due send would fire its timer over
   // and over: the next datagram from that port wakes the connection instead.
   const maySend = live && !amplificationBlocked(c);
   switch (kind) {

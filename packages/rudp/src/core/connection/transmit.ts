@@ -33,7 +33,7 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
     }
     case 'established':
     case 'closing':
-      // A challenge to a new port of the client goes first: 34 bytes, at most three a validation.
+      // A challenge to a new address of the client goes first: at most three a validation, within 3x.
       if (pathProbeDue(c, now)) return account(c, pollPathProbe(c, now, scratch, takePn(c)));
       if (amplificationBlocked(c)) return undefined;
       // The echo of a PATH_CHALLENGE: the peer is validating our new address, and waits for it.

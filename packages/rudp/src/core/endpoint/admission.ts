@@ -138,7 +138,7 @@ function endOldestDrain(e: Endpoint): void {
 
 /** Stops counting `conn` against its host, once. */
 export function uncountHost(e: Endpoint, conn: Connection): void {
-  // The same levels as at admission: a connection's remote host never changes (a client that moves keeps its host, migration.ts).
+  // The levels of its address now: a client that moved to another host was recounted there (`Endpoint.migrated`).
   if (!conn.hostCounted) return;
   conn.hostCounted = false;
   e.hosts.remove(hostLevels(conn.remote));

@@ -1,6 +1,6 @@
 /**
  * What `Endpoint.stats()` reports: datagrams and bytes each way, handshakes,
- * clients followed to a new port, and every datagram dropped, counted by why.
+ * clients followed to a new address, and every datagram dropped, counted by why.
  */
 
 /** Why datagrams were dropped, with counts. */
@@ -48,12 +48,22 @@ export interface EndpointStats {
   readonly bytesSent: number;
   readonly retriesSent: number;
   readonly connectionsAccepted: number;
-  /** Validations of a client's new port (NAT rebinding) started: an authenticated packet, the newest yet, came from another port of its host. */
+  /**
+   * Validations of a client's new address (NAT rebinding, or another IP address) started: an authenticated
+   * packet, the newest yet, came from another address than the connection's.
+   */
   readonly pathValidations: number;
-  /** Validations given up: no acknowledgement from the new port within 3 probe timeouts, a newer candidate, or the client heard at its address again. */
+  /** Validations given up: no PATH_RESPONSE from the new address in time, a newer candidate, or the client heard at its address again. */
   readonly pathValidationsAbandoned: number;
-  /** Connections moved to their client's new port once it proved itself (a `migrated` event each). */
+  /**
+   * Authenticated packets, the newest yet, from another host already at its connection limit
+   * (`maxConnectionsPerHost`, or its IPv6 /56 or /48): handled, but no validation started (or completed).
+   */
+  readonly pathValidationsRefused: number;
+  /** Connections moved to their client's new address once it proved itself (a `migrated` event each). */
   readonly migrations: number;
+  /** Of `migrations`, those to another host (an IP address change), each a new path (RFC 9000 §9.4). */
+  readonly hostMigrations: number;
   readonly connections: number;
   /** The receive budget and its use. */
   readonly receiveBuffer: ReceiveBufferStats;

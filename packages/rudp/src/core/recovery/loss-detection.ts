@@ -178,16 +178,29 @@ export class LossDetection {
   private reorderChangedAt = 0;
   /** The next packet number the sender leaves out (0: none; numbering starts at 1). See `SKIP_MIN_GAP`. */
   skipAt = 0;
+  /** The first packet sent on the current path (`useController`): older ones' losses are not the controller's. */
+  private pathStartPn = 0;
   /** The last `SKIPS_REMEMBERED` numbers left out, oldest first, `NO_SKIP` in slots not filled yet (shared empty until the first). */
   private skipped: number[] = emptyArray();
 
   constructor(
     private readonly config: LossDetectionConfig,
     private readonly rtt: RttEstimator,
-    private readonly cc: CongestionController,
+    private cc: CongestionController,
     private readonly fate: PacketFate,
   ) {
     this.packetThreshold = config.packetThreshold;
+  }
+
+  /**
+   * Reports to `cc` from now on, a new path's controller (the client moved
+   * to another host, RFC 9000 §9.4). Packets sent before `firstPn` went on
+   * the old path: their loss says nothing of the new one and is not
+   * reported to `cc` (their resend is, as any packet's).
+   */
+  useController(cc: CongestionController, firstPn: number): void {
+    this.cc = cc;
+    this.pathStartPn = firstPn;
   }
 
   /** Records an ack-eliciting packet that left at `now`. */
@@ -380,7 +393,7 @@ export class LossDetection {
       if (p.timeSent <= now - lossDelay || this.packetRuleLost(pn)) {
         this.sent.delete(pn);
         this.bytesInFlight -= p.size;
-        lostBytes += p.size;
+        if (pn >= this.pathStartPn) lostBytes += p.size;
         this.remember(now, p);
         LOST_SCRATCH.push(p);
       } else {
@@ -437,7 +450,7 @@ export class LossDetection {
       if (p.pn <= this.largestAcked || !p.leftQueueEmpty) continue;
       this.sent.delete(p.pn);
       this.bytesInFlight -= p.size;
-      lostBytes += p.size;
+      if (p.pn >= this.pathStartPn) lostBytes += p.size;
       this.remember(now, p);
       this.fate.lost(now, p, true);
     }
@@ -471,7 +484,7 @@ export class LossDetection {
         const e = record[i] as LostPacket;
         record.splice(i, 1);
         this.spuriousLosses++;
-        spuriousBytes += e.packet.size;
+        if (e.packet.pn >= this.pathStartPn) spuriousBytes += e.packet.size;
         // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
         // packets): a threshold widened to each distance seen only waits for the next, longer one.
         const overtaken = e.largestAcked - e.packet.pn - this.skipsBetween(e.packet.pn, e.largestAcked);

@@ -46,6 +46,15 @@ export class RttEstimator {
     this.latest = sampleMs;
   }
 
+  /** Back to the initial values, before any sample: the client moved to another host, a new path (RFC 9000 §9.4). */
+  reset(): void {
+    this.srtt = INITIAL_RTT_MS;
+    this.rttvar = INITIAL_RTT_MS / 2;
+    this.minRtt = Number.POSITIVE_INFINITY;
+    this.latest = INITIAL_RTT_MS;
+    this.hasSample = false;
+  }
+
   /** The probe timeout before backoff: srtt + max(4·rttvar, granularity) + the peer's max ack delay. */
   pto(maxAckDelayMs: number, granularityMs = 1): number {
     return this.srtt + Math.max(4 * this.rttvar, granularityMs) + maxAckDelayMs;

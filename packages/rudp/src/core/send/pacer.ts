@@ -30,12 +30,20 @@ export class Pacer {
 
   constructor(
     private readonly mtu: number,
-    private readonly cc: CongestionController,
+    private cc: CongestionController,
     private readonly rtt: RttEstimator,
     now: number,
   ) {
     this.tokens = 2 * mtu;
     this.time = now;
+  }
+
+  /** Paces for `cc` from `now` on, its bucket as a new connection's: the client moved to another host, a new path (RFC 9000 §9.4). */
+  restart(cc: CongestionController, now: number): void {
+    this.cc = cc;
+    this.tokens = 2 * this.mtu;
+    this.time = now;
+    this.blockedUntil = 0;
   }
 
   /** Adds the tokens earned since the last refill. */

@@ -90,6 +90,22 @@ export class PathMtu {
     this.hi = max + 1;
   }
 
+  /**
+   * Back to the base size with nothing known above it, on a new path (the
+   * client moved to another host, RFC 9000 §9.4): the next search may start
+   * as soon as data fills packets. The counters stay (they are the connection's).
+   */
+  reset(): void {
+    this.current = this.base;
+    this.lo = this.base;
+    this.hi = this.max + 1;
+    this.next = 0;
+    this.lostAtSize = 0;
+    this.probe = undefined;
+    this.searchAfter = 0;
+    this.holes = undefined;
+  }
+
   /** Whether discovery is on (the ceiling is above the base). */
   get enabled(): boolean {
     return this.max > this.base;

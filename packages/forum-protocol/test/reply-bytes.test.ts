@@ -4,8 +4,18 @@
  * building a reply cost the server two to three times what its budget counted.
  */
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeServerMessage, MAX_SERVER_MESSAGE_BYTES, simpleReply, transferReply, type Reply } from '../src/index.js';
+import { encodeServerMessage, MAX_SERVER_MESSAGE_BYTES, simpleReply, threadLines, transferReply, type Reply, type Thread, type ThreadEntry } from '../src/index.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapAfterGc = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
 
 const SEED = 20261204;
 const old = (message: Reply): Uint8Array => new TextEncoder().encode(JSON.stringify(message));
@@ -54,4 +64,40 @@ describe('a reply encoded once', () => {
     const transfer = transferReply('7', { direction: 'download', thread: 't', incarnation: '3', filename: 'f', username: 'u', size: 12, completionLine: 'f successfully downloaded' }, 4000, 'ab'.repeat(32));
     expect(Buffer.from(encodeServerMessage(transfer)).equals(Buffer.from(old(transfer)))).toBe(true);
   });
+
+  it("a thread's lines are written from its entries: they are not joined into a copy of the thread", () => {
+    // As the file store holds a thread: each text a slice of the file's one string.
+    const file = Array.from({ length: 1000 }, (_, i) => `${i + 1} alice: ${'lorem ipsum '.repeat(333)}${i}`).join('\n');
+    const entries: ThreadEntry[] = file.split('\n').map((l) => ({ kind: 'message', author: 'alice', text: l.slice(l.indexOf(': ') + 2) }));
+    const thread: Thread = { title: 'big', creator: 'alice', entries };
+    const lines = threadLines(thread);
+    const reply = simpleReply('r1', 'ok', lines, { kind: 'threadLines', title: 'big', count: lines.length });
+    const before = heapAfterGc();
+    const bytes = encodeServerMessage(reply);
+    // The lines still referenced: had they been joined (measured or written whole), each would now hold its
+    // own 4 KB copy, 4 MB in all (3,997,xxx bytes more on the encoder that wrote lines whole).
+    const grown = heapAfterGc() - before;
+    expect(grown).toBeLessThan(500_000);
+    expect(bytes.length).toBeGreaterThan(4_000_000);
+    expect(Buffer.from(bytes).equals(Buffer.from(old(reply)))).toBe(true);
+    expect(lines.length).toBe(1000);
+  });
+
+  it("a thread's lines give the bytes JSON.stringify gave, for any entries", () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u0000', '\ud800', '\udc00', '😀', 'é', 'a', ': ') }));
+    const entry: fc.Arbitrary<ThreadEntry> = fc.oneof(
+      fc.record({ kind: fc.constant('message' as const), author: text, text }),
+      fc.record({ kind: fc.constant('upload' as const), uploader: text, filename: text }),
+      fc.record({ kind: fc.constant('other' as const), line: text }),
+    );
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 12 }), (entries) => {
+        const lines = threadLines({ title: 't', creator: 'c', entries });
+        const reply = simpleReply('1', 'ok', lines, { kind: 'threadLines', title: 't', count: lines.length });
+        expect(Buffer.from(encodeServerMessage(reply)).equals(Buffer.from(old(reply)))).toBe(true);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  });
 });
+

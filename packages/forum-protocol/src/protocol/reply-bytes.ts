@@ -6,28 +6,49 @@
  * built 8–12 MiB to send 4, and refused an oversized one only after
  * building it. Here each line is measured, the total checked against the
  * limit, one buffer of exactly that size allocated and the lines written
- * into it: the reply's bytes are its only copy (besides the lines given).
- * The bytes are those `JSON.stringify` gives, key order included.
+ * into it. The lines of a thread (`threadLines`) are written from its
+ * entries' own strings, piece by piece: joining each line (as measuring or
+ * writing it whole does) would copy the thread once more. So the reply's
+ * bytes are its only copy. The bytes are those `JSON.stringify` gives, key
+ * order included.
  */
 import { Buffer } from 'node:buffer';
+import { forEachLinePiece, threadOfLines } from '../store/thread.js';
 
-/** Characters `JSON.stringify` escapes in a string: a quote, a backslash, controls, and surrogates (lone ones are escaped; a line with a pair is simply stringified). */
+/**
+ * Characters `JSON.stringify` escapes in a string: a quote, a backslash,
+ * controls, and lone surrogates (a piece with any surrogate is simply
+ * stringified). Pieces of a line are escaped apart: they meet at ASCII
+ * separators, so no surrogate pair spans two.
+ */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** What stands for the lines in the reply's JSON while the rest is stringified: no string value can contain it (its quotes would be escaped there). */
 const LINES_KEY = '"lines":';
 const PLACEHOLDER = 0;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
 
-/** UTF-8 bytes of `line` as a JSON string, quotes included. */
-const lineBytes = (line: string): number =>
-  NEEDS_ESCAPE.test(line) ? Buffer.byteLength(JSON.stringify(line), 'utf8') : Buffer.byteLength(line, 'utf8') + 2;
+/** `piece` as it stands between a JSON string's quotes: itself, or (rarely) its escaped copy. */
+const escaped = (piece: string): string => (NEEDS_ESCAPE.test(piece) ? JSON.stringify(piece).slice(1, -1) : piece);
 
-/** Writes `line` as a JSON string at `pos` of `out`; returns the position after it. */
-const writeLine = (out: Buffer, pos: number, line: string): number => {
-  if (NEEDS_ESCAPE.test(line)) return pos + out.write(JSON.stringify(line), pos, 'utf8');
-  out[pos] = 0x22;
-  const end = pos + 1 + out.write(line, pos + 1, 'utf8');
-  out[end] = 0x22;
-  return end + 1;
+/** Calls `visit` with the pieces of line `i` of `lines`, for each line in order; `line` before each line's pieces. */
+const forEachPiece = (lines: readonly string[], line: (i: number) => void, visit: (piece: string) => void): void => {
+  const thread = threadOfLines(lines);
+  if (thread === undefined || thread.entries.length !== lines.length) {
+    for (let i = 0; i < lines.length; i++) {
+      line(i);
+      visit(lines[i] as string);
+    }
+    return;
+  }
+  let n = 0;
+  const entries = thread.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as (typeof entries)[number];
+    if (e.kind === 'message') n++;
+    line(i);
+    forEachLinePiece(e, n, visit);
+  }
 };
 
 /**
@@ -47,8 +68,13 @@ export const encodeWithLines = (
   const head = `${frame.slice(0, at + LINES_KEY.length)}[`;
   const tail = `]${frame.slice(at + LINES_KEY.length + String(PLACEHOLDER).length)}`;
   const { lines } = value;
-  let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + Math.max(0, lines.length - 1);
-  for (const line of lines) size += lineBytes(line);
+  // Each line's quotes and the commas between lines, then its pieces.
+  let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + Math.max(0, 3 * lines.length - 1);
+  forEachPiece(
+    lines,
+    () => undefined,
+    (piece) => (size += Buffer.byteLength(escaped(piece), 'utf8')),
+  );
   if (size > maxBytes) {
     tooLarge(size);
     return undefined;
@@ -56,10 +82,18 @@ export const encodeWithLines = (
   // Its own memory, exactly the reply's size (not a slice of Node's shared pool, which a small reply would pin).
   const out = Buffer.allocUnsafeSlow(size);
   let pos = out.write(head, 0, 'utf8');
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0) out[pos++] = 0x2c;
-    pos = writeLine(out, pos, lines[i] as string);
-  }
+  forEachPiece(
+    lines,
+    (i) => {
+      if (i > 0) {
+        out[pos++] = QUOTE;
+        out[pos++] = COMMA;
+      }
+      out[pos++] = QUOTE;
+    },
+    (piece) => (pos += out.write(escaped(piece), pos, 'utf8')),
+  );
+  if (lines.length > 0) out[pos++] = QUOTE;
   pos += out.write(tail, pos, 'utf8');
   // Every byte written: allocUnsafeSlow's memory is not zeroed.
   if (pos !== size) throw new Error(`reply encoded to ${pos} bytes, measured ${size}`);

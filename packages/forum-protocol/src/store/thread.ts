@@ -12,10 +12,46 @@ export interface Thread {
   readonly entries: readonly ThreadEntry[];
 }
 
-/** The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered. */
+/** The thread each array {@link threadLines} returned was made from, while the array lives. */
+const linesSources = new WeakMap<readonly string[], Thread>();
+
+/**
+ * The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered.
+ * Remembered as the thread's ({@link threadOfLines}), so a reply of them can be written from its
+ * entries without joining each line into a copy of its own (reply-bytes.ts).
+ */
 export const threadLines = (thread: Thread): readonly string[] => {
   let n = 0;
-  return thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
+  const lines = thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
+  linesSources.set(lines, thread);
+  return lines;
+};
+
+/** The thread `lines` are the {@link threadLines} of, if they are (a thread is never changed: a change makes a new one). */
+export const threadOfLines = (lines: readonly string[]): Thread | undefined => linesSources.get(lines);
+
+/**
+ * Calls `visit` with the pieces of `e`'s line (message `n`) in order, which
+ * joined are {@link entryLine}: a message's number and space, author, `: `
+ * and text; an upload's uploader, ` uploaded ` and file name. The pieces
+ * are the entry's own strings, not a new line.
+ */
+export const forEachLinePiece = (e: ThreadEntry, n: number, visit: (piece: string) => void): void => {
+  switch (e.kind) {
+    case 'message':
+      visit(`${n} `);
+      visit(e.author);
+      visit(': ');
+      visit(e.text);
+      return;
+    case 'upload':
+      visit(e.uploader);
+      visit(' uploaded ');
+      visit(e.filename);
+      return;
+    case 'other':
+      visit(e.line);
+  }
 };
 
 /** The exact bytes of a thread file: the creator line, then {@link threadLines}, each ending in `\n`. */

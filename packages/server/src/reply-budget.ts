@@ -150,6 +150,8 @@ export class ReplyBudget {
   readonly staleAfterMs: number;
   private readonly held = new Map<string, number>();
   private sum = 0;
+  /** What of {@link sum} is replies sent (charged with a holder), not reservations. */
+  private replySum = 0;
   /** Coarsest level keys holding bytes: the parties sharing the server budget. */
   private readonly parties = new Set<string>();
   private readonly states = new Map<ReplyHolder, HolderState>();
@@ -286,6 +288,7 @@ export class ReplyBudget {
       if (state.replies.size === 0) for (const { key } of state.holder.levels) this.indexed(key).add(state);
       state.replies.add(entry);
       state.bytes += bytes;
+      this.replySum += bytes;
     }
     let done = false;
     const release = (): void => {
@@ -293,6 +296,7 @@ export class ReplyBudget {
       done = true;
       if (state !== undefined && entry !== undefined && state.replies.delete(entry)) {
         state.bytes -= bytes;
+        this.replySum -= bytes;
         // Dropped once empty, so a connection that ended leaves nothing here (its next reply starts a new one).
         if (state.replies.size === 0) {
           this.unindex(state);
@@ -328,6 +332,11 @@ export class ReplyBudget {
   /** Bytes held by the whole server. */
   get bytes(): number {
     return this.sum;
+  }
+
+  /** Bytes of replies sent and not yet acknowledged (charged with a holder): {@link bytes} without reservations. */
+  get repliesHeld(): number {
+    return this.replySum;
   }
 
   /** Holders tracked with unacknowledged replies (0 once all are released). */

@@ -66,10 +66,12 @@ export const REPLY_BUDGET_PER_HOST = 32 * 1024 * 1024;
  * Default server-wide budget when no memory budget is set, bytes (with one,
  * `--memory-budget-mib` ÷ {@link REPLY_BUDGET_MEMORY_DIVISOR}, the same
  * 256 MiB at the default 1 GiB). Measured, a byte held costs the server about
- * 2–3 bytes of resident memory while its reply is built and sent (one host's
- * 32 MiB took RSS +70 to +107 MiB), so a quarter of the memory budget keeps
- * the replies of any number of silent hosts under it; eight hosts at their
- * full 32 MiB fill it.
+ * a byte of resident memory, since replies are encoded once and a closed
+ * connection lets go of its own (256 MiB held: RSS +312 to +320 MiB, +62 of
+ * it the 320 attacking sessions; it was +464 to +478, SECURITY.md), so a
+ * quarter of the memory budget keeps the replies of any number of silent
+ * hosts under it, with room for garbage not yet collected; eight hosts at
+ * their full 32 MiB fill it.
  */
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
 /** The memory budget's share the server-wide reply budget gets by default: a quarter (see {@link DEFAULT_MAX_REPLY_BYTES}). */

@@ -13,7 +13,6 @@
  * order included.
  */
 import { Buffer } from 'node:buffer';
-import { forEachLinePiece, threadOfLines } from '../store/thread.js';
 
 /**
  * Characters `JSON.stringify` escapes in a string: a quote, a backslash,
@@ -29,23 +28,29 @@ const PLACEHOLDER = 0;
 /** `piece` as it stands between a JSON string's quotes: itself, or (rarely) its escaped copy. */
 const escaped = (piece: string): string => (NEEDS_ESCAPE.test(piece) ? JSON.stringify(piece).slice(1, -1) : piece);
 
+/** Writes each line of an array in pieces, in order: `line(i)` before line `i`'s pieces, which joined are line `i`. */
+export type LinePieces = (line: (i: number) => void, visit: (piece: string) => void) => void;
+
+/** How arrays given to {@link writtenInPieces} are written, while they live. */
+const piecesOf = new WeakMap<readonly string[], LinePieces>();
+
+/**
+ * `lines`, remembered to be written by `pieces` when encoded (a thread's
+ * lines from its entries' own strings: `threadLines`). The pieces of a line
+ * must meet at ASCII characters, as they are escaped apart.
+ */
+export const writtenInPieces = (lines: readonly string[], pieces: LinePieces): readonly string[] => {
+  piecesOf.set(lines, pieces);
+  return lines;
+};
+
 /** Calls `visit` with the pieces of line `i` of `lines`, for each line in order; `line` before each line's pieces. */
 const forEachPiece = (lines: readonly string[], line: (i: number) => void, visit: (piece: string) => void): void => {
-  const thread = threadOfLines(lines);
-  if (thread === undefined || thread.entries.length !== lines.length) {
-    for (let i = 0; i < lines.length; i++) {
-      line(i);
-      visit(lines[i] as string);
-    }
-    return;
-  }
-  let n = 0;
-  const entries = thread.entries;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as (typeof entries)[number];
-    if (e.kind === 'message') n++;
+  const pieces = piecesOf.get(lines);
+  if (pieces !== undefined) return pieces(line, visit);
+  for (let i = 0; i < lines.length; i++) {
     line(i);
-    forEachLinePiece(e, n, visit);
+    visit(lines[i] as string);
   }
 };
 

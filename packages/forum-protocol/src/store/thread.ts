@@ -1,3 +1,5 @@
+import { writtenInPieces } from '../protocol/reply-bytes.js';
+
 /** One line of a thread after the creator line. */
 export type ThreadEntry =
   | { readonly kind: 'message'; readonly author: string; readonly text: string }
@@ -12,23 +14,24 @@ export interface Thread {
   readonly entries: readonly ThreadEntry[];
 }
 
-/** The thread each array {@link threadLines} returned was made from, while the array lives. */
-const linesSources = new WeakMap<readonly string[], Thread>();
-
 /**
  * The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered.
- * Remembered as the thread's ({@link threadOfLines}), so a reply of them can be written from its
- * entries without joining each line into a copy of its own (reply-bytes.ts).
+ * The array remembers how to write them from the entries ({@link forEachLinePiece}), so a reply of them
+ * is encoded without joining each line into a copy of its own (protocol/reply-bytes.ts).
  */
 export const threadLines = (thread: Thread): readonly string[] => {
   let n = 0;
   const lines = thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
-  linesSources.set(lines, thread);
-  return lines;
+  // A thread is never changed (a change makes a new one): its entries are still these lines when written.
+  return writtenInPieces(lines, (line, visit) => {
+    let m = 0;
+    thread.entries.forEach((e, i) => {
+      if (e.kind === 'message') m++;
+      line(i);
+      forEachLinePiece(e, m, visit);
+    });
+  });
 };
-
-/** The thread `lines` are the {@link threadLines} of, if they are (a thread is never changed: a change makes a new one). */
-export const threadOfLines = (lines: readonly string[]): Thread | undefined => linesSources.get(lines);
 
 /**
  * Calls `visit` with the pieces of `e`'s line (message `n`) in order, which

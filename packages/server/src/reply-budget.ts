@@ -67,7 +67,7 @@ export const REPLY_BUDGET_PER_HOST = 32 * 1024 * 1024;
  * `--memory-budget-mib` ÷ {@link REPLY_BUDGET_MEMORY_DIVISOR}, the same
  * 256 MiB at the default 1 GiB). Measured, a byte held costs the server about
  * a byte of resident memory, since replies are encoded once and a closed
- * connection lets go of its own (256 MiB held: RSS +312 to +320 MiB, +62 of
+ * connection lets go of its own (256 MiB held: RSS +307 to +320 MiB, +62 of
  * it the 320 attacking sessions; it was +464 to +478, SECURITY.md), so a
  * quarter of the memory budget keeps the replies of any number of silent
  * hosts under it, with room for garbage not yet collected; eight hosts at

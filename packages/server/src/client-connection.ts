@@ -90,7 +90,9 @@ const MESSAGE_OVERHEAD = 256;
  * threads reserves of its host's reply budget while it runs: the largest
  * reply, as the transport counts it. Reserved before the reply is built, so
  * connections of one host that run at once cannot all pass a budget that
- * each saw free.
+ * each saw free. It covers the building too: a reply is written once into
+ * the buffer sent (forum-protocol's reply-bytes.ts), at most
+ * MAX_SERVER_MESSAGE_BYTES, an RDT's at most half that.
  */
 const LARGE_REPLY_RESERVATION = MAX_SERVER_MESSAGE_BYTES + MESSAGE_OVERHEAD;
 /**

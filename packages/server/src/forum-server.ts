@@ -171,6 +171,8 @@ export interface ForumServer {
   replyBytesHeld(address: string): number;
   /** The same over every host: what the server-wide budget (`maxReplyBytes`) bounds. */
   replyBytesHeldInAll(): number;
+  /** Bytes of replies sent and not yet acknowledged, over all hosts: {@link replyBytesHeldInAll} without the reservations of requests running. */
+  replyBytesSentInAll(): number;
 }
 
 /**
@@ -568,6 +570,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     tcpPort: transferPort,
     replyBytesHeld: (address) => replyBudget.bytesOf(hostOf(address)),
     replyBytesHeldInAll: () => replyBudget.bytes,
+    replyBytesSentInAll: () => replyBudget.repliesHeld,
     close,
     shutdown,
   };

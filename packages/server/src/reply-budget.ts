@@ -66,10 +66,12 @@ export const REPLY_BUDGET_PER_HOST = 32 * 1024 * 1024;
  * Default server-wide budget when no memory budget is set, bytes (with one,
  * `--memory-budget-mib` ÷ {@link REPLY_BUDGET_MEMORY_DIVISOR}, the same
  * 256 MiB at the default 1 GiB). Measured, a byte held costs the server about
- * 2–3 bytes of resident memory while its reply is built and sent (one host's
- * 32 MiB took RSS +70 to +107 MiB), so a quarter of the memory budget keeps
- * the replies of any number of silent hosts under it; eight hosts at their
- * full 32 MiB fill it.
+ * a byte of resident memory, since replies are encoded once and a closed
+ * connection lets go of its own (256 MiB held: RSS +307 to +320 MiB, +62 of
+ * it the 320 attacking sessions; it was +464 to +478, SECURITY.md), so a
+ * quarter of the memory budget keeps the replies of any number of silent
+ * hosts under it, with room for garbage not yet collected; eight hosts at
+ * their full 32 MiB fill it.
  */
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
 /** The memory budget's share the server-wide reply budget gets by default: a quarter (see {@link DEFAULT_MAX_REPLY_BYTES}). */
@@ -150,6 +152,8 @@ export class ReplyBudget {
   readonly staleAfterMs: number;
   private readonly held = new Map<string, number>();
   private sum = 0;
+  /** What of {@link sum} is replies sent (charged with a holder), not reservations. */
+  private replySum = 0;
   /** Coarsest level keys holding bytes: the parties sharing the server budget. */
   private readonly parties = new Set<string>();
   private readonly states = new Map<ReplyHolder, HolderState>();
@@ -286,6 +290,7 @@ export class ReplyBudget {
       if (state.replies.size === 0) for (const { key } of state.holder.levels) this.indexed(key).add(state);
       state.replies.add(entry);
       state.bytes += bytes;
+      this.replySum += bytes;
     }
     let done = false;
     const release = (): void => {
@@ -293,6 +298,7 @@ export class ReplyBudget {
       done = true;
       if (state !== undefined && entry !== undefined && state.replies.delete(entry)) {
         state.bytes -= bytes;
+        this.replySum -= bytes;
         // Dropped once empty, so a connection that ended leaves nothing here (its next reply starts a new one).
         if (state.replies.size === 0) {
           this.unindex(state);
@@ -328,6 +334,11 @@ export class ReplyBudget {
   /** Bytes held by the whole server. */
   get bytes(): number {
     return this.sum;
+  }
+
+  /** Bytes of replies sent and not yet acknowledged (charged with a holder): {@link bytes} without reservations. */
+  get repliesHeld(): number {
+    return this.replySum;
   }
 
   /** Holders tracked with unacknowledged replies (0 once all are released). */

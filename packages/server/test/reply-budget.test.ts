@@ -34,6 +34,26 @@ describe('ReplyBudget', () => {
     expect(budget.size).toBe(0);
   });
 
+  it('counts replies sent apart from reservations (repliesHeld), also when a holder is closed for a waiter', () => {
+    const budget = new ReplyBudget({ perHost: 32 * MiB, total: 64 * MiB, staleAfterMs: 0 });
+    const a = hostLevelsOf('192.0.2.1:4000');
+    const holder: ReplyHolder = { levels: a, evict: () => undefined };
+    const reservation = budget.charge(a, 8 * MiB);
+    const reply = budget.charge(a, 3 * MiB, { holder, at: 0 });
+    expect(budget.bytes).toBe(11 * MiB);
+    expect(budget.repliesHeld).toBe(3 * MiB);
+    reservation.release();
+    expect(budget.repliesHeld).toBe(3 * MiB);
+    reply.release();
+    reply.release();
+    expect(budget.repliesHeld).toBe(0);
+    budget.charge(a, 2 * MiB, { holder, at: 0 });
+    const waiter: ReplyHolder = { levels: hostLevelsOf('192.0.2.1:5000'), evict: () => undefined };
+    expect(budget.evictStale(waiter, { key: '192.0.2.1', level: a[0] }, 31 * MiB, true, 1_000_000)).toBe(1);
+    expect(budget.repliesHeld).toBe(0);
+    expect(budget.size).toBe(0);
+  });
+
   it('releases a charge once however often it is released', () => {
     const budget = new ReplyBudget(32 * MiB);
     const a = hostLevelsOf('192.0.2.1:4000');

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
 import { MAX_REQUEST_BYTES, MAX_SERVER_MESSAGE_BYTES } from './limits.js';
 import { Request, ServerMessage } from './messages.js';
+import { encodeWithLines } from './reply-bytes.js';
 
 /** Why bytes could not be decoded; `reason` is readable (for a log line). */
 export interface DecodeError {
@@ -64,15 +65,20 @@ export const decodeServerMessage: (bytes: Uint8Array) => E.Either<DecodeError, S
  * decode (the RDT of a huge thread, the LST of a huge forum) becomes an
  * error reply to the same request that says so, instead of a silence the
  * client can only time out on. (A notice is a line or two: never that large.)
+ * A reply is written once into the buffer returned (`encodeWithLines`): no
+ * JSON text of the whole reply is made, and an oversized one is refused
+ * before its bytes are.
  */
 export const encodeServerMessage = (message: ServerMessage): Uint8Array => {
-  const bytes = encoder.encode(JSON.stringify(message));
-  if (bytes.length <= MAX_SERVER_MESSAGE_BYTES || message.type !== 'reply') return bytes;
+  if (message.type !== 'reply') return encoder.encode(JSON.stringify(message));
+  let size = 0;
+  const bytes = encodeWithLines(message, MAX_SERVER_MESSAGE_BYTES, (n) => (size = n));
+  if (bytes !== undefined) return bytes;
   const refusal: ServerMessage = {
     type: 'reply',
     id: message.id,
     status: 'error',
-    lines: [`The reply is too large to send (${bytes.length} bytes; at most ${MAX_SERVER_MESSAGE_BYTES})`],
+    lines: [`The reply is too large to send (${size} bytes; at most ${MAX_SERVER_MESSAGE_BYTES})`],
     data: { kind: 'none' },
   };
   return encoder.encode(JSON.stringify(refusal));

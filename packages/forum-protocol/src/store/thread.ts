@@ -1,3 +1,5 @@
+import { writtenInPieces } from '../protocol/reply-bytes.js';
+
 /** One line of a thread after the creator line. */
 export type ThreadEntry =
   | { readonly kind: 'message'; readonly author: string; readonly text: string }
@@ -12,10 +14,47 @@ export interface Thread {
   readonly entries: readonly ThreadEntry[];
 }
 
-/** The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered. */
+/**
+ * The lines RDT shows: messages numbered from 1 in order (`N user: text`), upload lines not numbered.
+ * The array remembers how to write them from the entries ({@link forEachLinePiece}), so a reply of them
+ * is encoded without joining each line into a copy of its own (protocol/reply-bytes.ts).
+ */
 export const threadLines = (thread: Thread): readonly string[] => {
   let n = 0;
-  return thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
+  const lines = thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
+  // A thread is never changed (a change makes a new one): its entries are still these lines when written.
+  return writtenInPieces(lines, (line, visit) => {
+    let m = 0;
+    thread.entries.forEach((e, i) => {
+      if (e.kind === 'message') m++;
+      line(i);
+      forEachLinePiece(e, m, visit);
+    });
+  });
+};
+
+/**
+ * Calls `visit` with the pieces of `e`'s line (message `n`) in order, which
+ * joined are {@link entryLine}: a message's number and space, author, `: `
+ * and text; an upload's uploader, ` uploaded ` and file name. The pieces
+ * are the entry's own strings, not a new line.
+ */
+export const forEachLinePiece = (e: ThreadEntry, n: number, visit: (piece: string) => void): void => {
+  switch (e.kind) {
+    case 'message':
+      visit(`${n} `);
+      visit(e.author);
+      visit(': ');
+      visit(e.text);
+      return;
+    case 'upload':
+      visit(e.uploader);
+      visit(' uploaded ');
+      visit(e.filename);
+      return;
+    case 'other':
+      visit(e.line);
+  }
 };
 
 /** The exact bytes of a thread file: the creator line, then {@link threadLines}, each ending in `\n`. */

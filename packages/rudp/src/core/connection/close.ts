@@ -53,6 +53,8 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
   c.drainUntil = now + 3 * Math.min(c.rtt.pto(c.config.maxAckDelayMs), c.config.maxPtoMs);
   c.retransmits.clear();
   c.recovery.clear();
+  // Forgotten, so its bytes go now, not at the drain's end (the application was told they will not arrive).
+  c.sendQueue.discard();
   // A draining connection takes no more data: what it granted goes back to the endpoint's budget.
   c.flow.release(c.reassembly.datagramsHeld);
   c.host.emit({ type: 'closed', connection: c, reason });
@@ -64,6 +66,7 @@ export function finish(c: Connection, kind: CloseKind, code: number, message: st
   c.state = 'closed';
   c.recovery.clear();
   c.retransmits.clear();
+  c.sendQueue.discard();
   c.flow.release(c.reassembly.datagramsHeld);
   if (!alreadyReported) {
     const reason: CloseReason = { kind, code, message };

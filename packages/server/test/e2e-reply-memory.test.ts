@@ -1,0 +1,123 @@
+/**
+ * What the server's replies take in memory stays what its reply budget counts (SECURITY.md, Memory per
+ * connection and in all). Real sockets on loopback, the server in this process so that its memory can be read
+ * after a full collection: eight client hosts of three logged-in connections each, behind proxies that drop what
+ * the server sends, ask for a 2 MiB thread against a server budget of 24 MiB; a client of another host then reads
+ * the thread, and stale holders are closed for it. At each close the live ArrayBuffers are read: the budget has
+ * uncounted the closed connection's reply by then, and the transport must have let it go too. Before, a closed
+ * connection kept its unacknowledged replies for its whole drain (26 of them, 101 MiB, in
+ * `attack/many-hosts-backlog.ts 32 10 3.9 30 4`).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { encodeRequest } from 'forum-protocol';
+import { connect, type RudpConnection } from 'rudpx';
+import { describe, expect, it } from 'vitest';
+import { startForumServer } from '../src/forum-server.js';
+import { cleanupAfterEach } from './forum-processes.js';
+import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
+import { rawClient, rawLogin } from './raw-client.js';
+import { largeThreadFile } from './large-thread.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+/** Bytes of ArrayBuffers alive after a full collection. */
+const liveArrayBuffers = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().arrayBuffers;
+};
+
+const MIB = 1024 * 1024;
+const HOSTS = Array.from({ length: 8 }, (_, i) => `127.0.0.${21 + i}`);
+const PER_HOST = 3;
+const TOTAL = 24 * MIB;
+/** ArrayBuffers besides the replies that may come and go meanwhile: datagram slabs, received messages, the clients' and proxies' buffers. */
+const SLACK = 1.5 * MIB;
+
+const until = async (ready: () => boolean, ms: number, what: string): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe("the memory of the server's replies (real sockets, several client hosts)", () => {
+  const scope = cleanupAfterEach();
+
+  it('a connection closed for a waiter lets go of its reply at once: live ArrayBuffers stay within what the budget counts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'forum-server-reply-memory-'));
+    scope.stops.push(() => void rm(dir, { recursive: true, force: true }));
+    const users = HOSTS.flatMap((_, h) => Array.from({ length: PER_HOST }, (_, i) => `q${h}x${i}`));
+    await writeFile(join(dir, 'credentials.txt'), ['alice', ...users].map((u) => `${u} pw\n`).join(''));
+    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
+    // Each close of a stale holder: the live ArrayBuffers and the replies the budget counts (not the reservations of
+    // requests running, which have no bytes yet), read once the close has run.
+    const samples: { readonly live: number; readonly held: number }[] = [];
+    let base = 0;
+    const log: string[] = [];
+    const server = await startForumServer({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: dir,
+      idleTimeoutMs: 60_000,
+      transferPort: 0,
+      replyBudgetBytes: 16 * MIB,
+      maxReplyBytes: TOTAL,
+      replyStaleAfterMs: 1_000,
+      log: (line) => {
+        log.push(line);
+        // Logged just before the connection is destroyed, in the same synchronous step: read after it.
+        if (line.startsWith('Client is not acknowledging replies while others wait')) {
+          queueMicrotask(() => samples.push({ live: liveArrayBuffers() - base, held: server.replyBytesSentInAll() }));
+        }
+      },
+      warn: () => undefined,
+    });
+    const proxies: OneWayProxy[] = [];
+    const silent: RudpConnection[] = [];
+    scope.closers.push(async () => {
+      silent.forEach((c) => c.destroy());
+      await server.close();
+      await Promise.all(proxies.map((p) => p.close()));
+    });
+    let n = 0;
+    for (const host of HOSTS) {
+      for (let i = 0; i < PER_HOST; i++) {
+        const user = users[n++] as string;
+        const proxy = await startOneWayProxy(server.udpPort, host);
+        proxies.push(proxy);
+        const conn = await connect({ port: proxy.port, handshakeTimeoutMs: 30_000, idleTimeoutMs: 120_000 });
+        silent.push(conn);
+        let replies = 0;
+        conn.on('message', () => replies++);
+        await conn.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [user] }));
+        await conn.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
+        await until(() => replies >= 2, 10_000, `${user}'s login`);
+        proxy.silenceServer();
+      }
+    }
+    const honest = await rawClient(server.udpPort, { localAddress: '127.0.0.60', handshakeTimeoutMs: 30_000 });
+    scope.closers.push(() => honest.close());
+    expect((await rawLogin(honest, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
+    base = liveArrayBuffers();
+    for (const conn of silent) conn.send(encodeRequest({ id: 'r', username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+    await until(() => server.replyBytesHeldInAll() > TOTAL / 2, 20_000, 'replies to be held');
+    // Held, not yet closed: the replies are what the budget counts.
+    const held = { live: liveArrayBuffers() - base, held: server.replyBytesSentInAll() };
+    expect(held.live).toBeLessThanOrEqual(held.held + SLACK);
+
+    // The honest read waits for room; the silent holders become stale and are closed for it.
+    const read = await honest.request('n2', 'RDT', ['big']);
+    expect(read.lines).toHaveLength(512);
+    await until(() => server.replyBytesHeld('127.0.0.60') === 0, 10_000, "the honest client's acknowledgement");
+    expect(samples.length).toBeGreaterThan(0);
+    // Before: each closed connection's 2 MiB reply stayed alive while it drained, uncounted.
+    for (const s of samples) expect(s.live).toBeLessThanOrEqual(s.held + SLACK);
+    expect(server.replyBytesHeldInAll()).toBeLessThanOrEqual(TOTAL);
+  }, 30_000);
+});

@@ -20,6 +20,7 @@ const LAYERS = [
   'transfer', // the TCP transfer channel: records, keys, tokens
   'postgres-store', // PostgreSQL (its tokens are the transfer layer's)
   'client', // known hosts
+  'process', // what both binaries do about their own process: standard streams that go away
 ] as const;
 
 /**

@@ -16,6 +16,7 @@ import {
   type AccountPolicy,
   type AuthState,
   type ForumStore,
+  type HostLevel,
   type Reply,
   type ServerMessage,
   type SessionRegistry,
@@ -47,7 +48,7 @@ export interface ServerContext {
   /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
-  /** Paces each account's requests (each host's before login); `undefined`: no pacing. */
+  /** Paces each account's requests and its host's logged-in ones (each host's before login); `undefined`: no pacing. */
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
@@ -183,6 +184,12 @@ export const refuseConnection = (conn: RudpConnection, reason: string): void => 
       .finally(() => void conn.close());
   });
 };
+
+/** What a request was paced by (request-pacer.ts): the account's key (the host's before login), and the host levels a logged-in one also counts against. */
+interface Pace {
+  readonly key: string;
+  readonly hosts: readonly HostLevel[];
+}
 
 /**
  * `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling.
@@ -390,16 +397,22 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     void conn.close();
   }
 
-  /** Waits for this request's turn: the account's once logged in, the client host's before. Returns the key it was paced by. */
-  const paced = async (): Promise<string> => {
+  /**
+   * Waits for this request's turn: the account's and its host's (and IPv6 prefixes') once logged in, the client
+   * host's before. Returns what it was paced by, for the reply's charge.
+   */
+  const paced = async (): Promise<Pace> => {
     const u = user();
-    const key = u === undefined ? `host ${host}` : `user ${u}`;
-    const wait = ctx.pacer?.reserve(key, performance.now()) ?? 0;
+    const pace: Pace = u === undefined ? { key: `host ${host}`, hosts: [] } : { key: `user ${u}`, hosts: levels };
+    const wait = ctx.pacer?.reserve(pace.key, performance.now()) ?? 0;
     if (wait > 0) await sleep(wait);
-    return key;
+    // The host's turn once the account's has come: a request waiting for its account does not hold its neighbours up.
+    const hostWait = pace.hosts.length === 0 ? 0 : (ctx.pacer?.reserveHosts(pace.hosts, performance.now()) ?? 0);
+    if (hostWait > 0) await sleep(hostWait);
+    return pace;
   };
 
-  const execute = async (item: Queued, pacedBy: string): Promise<void> => {
+  const execute = async (item: Queued, pacedBy: Pace): Promise<void> => {
     if (!(await backlogDrained())) {
       ctx.logFromHost(peerAddress, 'Client is not acknowledging replies', `Client is not acknowledging replies (${conn.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
@@ -438,7 +451,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
   };
 
-  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: string): Promise<void> => {
+  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: Pace): Promise<void> => {
     if (finished || item.bytes === undefined) return;
     if (item.tooLarge !== undefined || decoded === undefined) {
       const size = item.tooLarge?.size ?? bytes.length;
@@ -497,7 +510,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
     const replyBytes = send(reply);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
-    ctx.pacer?.replied(pacedBy, replyBytes, performance.now());
+    ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
     if (state.step === 'closed') {
       finish();
       void conn.close();

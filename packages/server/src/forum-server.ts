@@ -116,7 +116,8 @@ export interface ForumServerOptions {
   /**
    * Requests a second each account (each client host before login) is served
    * at, with bursts of twice that; more wait their turn (`--request-rate`).
-   * 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
+   * The logged-in accounts of one client host share `HOST_RATE_MULTIPLE`
+   * (request-pacer.ts) times it. 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
    */
   readonly requestRate?: number;
   /**

@@ -11,7 +11,8 @@
  * missing messages, a 255-byte symbol), datagram (120 1-byte DATAGRAMs), challenge (130 PATH_CHALLENGEs), maxdata
  * (130 MAX_DATAs), jump (PING packets numbered 2 apart: a new range each), dup (one sealed packet sent again and
  * again), garbage (the connection's header and random bytes: the tag fails), phase (as garbage, the other key phase),
- * msg (30 MESSAGE frames of 30-byte messages: requests to the application).
+ * msg (30 MESSAGE frames of 30-byte messages: requests to the application), tiny (MESSAGE frames of one-byte reliable
+ * messages, as many as fit: about 240).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -122,6 +123,16 @@ const writers = (h: Hostile, angle: string): { write: FrameWriter; size: number;
             const id = (h.core as unknown as { sendQueue: { nextMessageId: number } }).sendQueue.nextMessageId++;
             const bytes = encodeRequest({ id: String(id), username: '', cmd: 'LST', args: [] }).subarray(0, 30);
             w.u8(6); w.varint(id); w.u8(bytes.length); w.bytes(bytes);
+          }
+        },
+        size: 1200,
+      };
+    case 'tiny':
+      return {
+        write: (w) => {
+          while (w.room() > 8) {
+            const id = (h.core as unknown as { sendQueue: { nextMessageId: number } }).sendQueue.nextMessageId++;
+            w.u8(6); w.varint(id); w.u8(1); w.u8(0x41);
           }
         },
         size: 1200,

@@ -24,7 +24,12 @@ export const cpuMs = (pid: number): number => {
 /** A bare rudpx listener (defaults but for a 10 s idle timeout) in a child process; it echoes the honest probe's messages (100 bytes) and reads and drops every other. */
 export const startBare = async (port: number, options: Record<string, unknown> = {}): Promise<{ child: ChildProcess; exited: Promise<void> }> => {
   const dist = new URL('../packages/rudp/dist/index.js', import.meta.url).href;
-  const code = `import { listen } from ${JSON.stringify(dist)};
+  // A10_PROF_MS: the listener profiles itself (node:inspector) for that long and writes /tmp/a10-bare.cpuprofile.
+  const prof = process.env.A10_PROF_MS === undefined ? '' : `import { Session } from 'node:inspector'; import { writeFileSync } from 'node:fs';
+const s = new Session(); s.connect(); s.post('Profiler.enable', () => s.post('Profiler.start', () => undefined));
+setTimeout(() => s.post('Profiler.stop', (e, r) => writeFileSync('/tmp/a10-bare.cpuprofile', JSON.stringify(r.profile))), ${Number(process.env.A10_PROF_MS)}).unref();
+`;
+  const code = `${prof}import { listen } from ${JSON.stringify(dist)};
 const server = await listen({ port: ${port}, host: '127.0.0.1', idleTimeoutMs: 10000, ...${JSON.stringify(options)} });
 server.on('connection', (c) => { c.on('message', (m) => { if (m.length === 100) c.send(m).catch(() => undefined); }); c.on('error', () => undefined); });
 console.log('listening');`;

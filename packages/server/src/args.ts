@@ -2,7 +2,7 @@ import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeat
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
-import { HOST_RATE_MULTIPLE } from './request-pacer.js';
+import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
 export type LoginLimitArgs =
@@ -168,8 +168,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             so that LST always fits in one reply
   --request-rate N          requests a second each account (each client host
                             before login) is served at, in bursts of up to
-                            twice that; more wait their turn, and a reply
-                            counts one more for every 64 KiB it holds; the
+                            twice that; more wait their turn; a write (MSG,
+                            EDT, DLT, CRT, RMV, UPD) counts ${WRITE_TURNS}, and a reply
+                            one more for every 64 KiB it holds; the
                             accounts of one client host share ${HOST_RATE_MULTIPLE} times
                             that (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
   --max-reply-bytes N       most bytes of replies sent and not yet acknowledged,

@@ -27,7 +27,7 @@ import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
-import type { RequestPacer } from './request-pacer.js';
+import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 
 /** What every connection shares: the store, who is logged in, transfer tokens, and settings. */
@@ -124,6 +124,8 @@ const within = async <T, U>(promise: Promise<T>, ms: number, onTimeout: U): Prom
 
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
+/** Requests that write the data directory: they cost their account (and host) `WRITE_TURNS` turns (request-pacer.ts). */
+const WRITES: ReadonlySet<string> = new Set(['MSG', 'EDT', 'DLT', 'CRT', 'RMV', 'UPD']);
 
 const GENERIC_ERROR = 'The server could not complete the command, please try again';
 
@@ -511,6 +513,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const replyBytes = send(reply);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
     ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
+    // A write's file work and syncs cost several cheap requests' CPU: its account's next requests wait for the rest.
+    if (WRITES.has(request.cmd)) ctx.pacer?.charge(pacedBy.key, WRITE_TURNS - 1, performance.now(), pacedBy.hosts);
     if (state.step === 'closed') {
       finish();
       void conn.close();

@@ -37,6 +37,17 @@ export const REPLY_BYTES_PER_TURN = 64 * 1024;
  */
 export const HOST_RATE_MULTIPLE = 4;
 
+/**
+ * Turns a request that writes the data directory costs (MSG, EDT, DLT, CRT,
+ * RMV, UPD), its own included. A turn is priced by the replies at about
+ * 0.7 ms of CPU (a full thread's RDT, 48 ms, takes 65), and a MSG costs
+ * about 2.7 ms (attack round 10: its file work in libuv's pool and the
+ * kernel, the lock reads and syncs), where a read of a small thread costs
+ * 0.2–0.4 ms: counted as one turn, an account's MSGs at its pace kept 30–46 %
+ * of a core busy.
+ */
+export const WRITE_TURNS = 4;
+
 /** Turns for requests by key: the account's, or the client host's before login; a logged-in request's host levels too. */
 export class RequestPacer {
   private readonly buckets: TokenBuckets;
@@ -68,7 +79,11 @@ export class RequestPacer {
    * every {@link REPLY_BYTES_PER_TURN} past the first.
    */
   replied(key: string, bytes: number, now: number, hosts: readonly HostLevel[] = []): void {
-    const turns = Math.floor(bytes / REPLY_BYTES_PER_TURN);
+    this.charge(key, Math.floor(bytes / REPLY_BYTES_PER_TURN), now, hosts);
+  }
+
+  /** Charges `key` (and `hosts`) `turns` more at `now`, for work past a request's own turn (a write: {@link WRITE_TURNS}). */
+  charge(key: string, turns: number, now: number, hosts: readonly HostLevel[] = []): void {
     if (turns <= 0) return;
     this.buckets.take(key, turns, now);
     for (const h of hosts) this.hostBucketsOf(h.multiple).take(h.key, turns, now);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostLevelsOf } from 'forum-protocol';
-import { HOST_RATE_MULTIPLE, REPLY_BYTES_PER_TURN, RequestPacer } from '../src/request-pacer.js';
+import { HOST_RATE_MULTIPLE, REPLY_BYTES_PER_TURN, RequestPacer, WRITE_TURNS } from '../src/request-pacer.js';
 
 describe('request pacer', () => {
   it('lets a burst of twice the rate through at once, then one request per 1/rate s', () => {
@@ -102,6 +102,25 @@ describe('request pacer', () => {
     const waits = Array.from({ length: 100 }, () => p.reserveHosts(host, 0));
     expect(waits.filter((w) => w === 0)).toHaveLength(85);
     expect(waits[99]).toBe(Math.ceil((15 * 1000) / 400));
+  });
+
+  it('a charge after the fact takes its turns from the account and its host: a write costs WRITE_TURNS', () => {
+    const p = new RequestPacer(10);
+    const host = hostLevelsOf('10.0.0.1:4000');
+    // Writes of 4 turns each from a burst of 20: five go at once, the sixth's own turn is a debt of one (100 ms).
+    const waits = Array.from({ length: 6 }, () => {
+      const wait = p.reserve('user w', 0) + p.reserveHosts(host, 0);
+      p.charge('user w', WRITE_TURNS - 1, 0, host);
+      return wait;
+    });
+    expect(WRITE_TURNS).toBe(4);
+    expect(waits).toEqual([0, 0, 0, 0, 0, 100]);
+    // The host was charged the same 24 turns, of its 80.
+    const hostWaits = Array.from({ length: 57 }, () => p.reserveHosts(host, 0));
+    expect(hostWaits.filter((w) => w === 0)).toHaveLength(56);
+    // No charge for nothing.
+    p.charge('user z', 0, 0, host);
+    expect(p.reserve('user z', 0)).toBe(0);
   });
 
   it('refuses a rate that is not a positive number', () => {

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { decodeServerMessage, deriveTransferKeys, encodeRequest, SecureTransferChannel, sessionExporter, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
 import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
 
-export const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
+/** The built server; `A10_SERVER_BIN` names another build of it (a before/after comparison). */
+export const SERVER_BIN = process.env.A10_SERVER_BIN ?? new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
 
 export interface Server {
   readonly child: ChildProcess;

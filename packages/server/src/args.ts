@@ -2,6 +2,7 @@ import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeat
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
+import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
 export type LoginLimitArgs =
@@ -58,7 +59,7 @@ export interface ServerArgs {
   readonly handshakeRate: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
-  /** Requests a second per account (per host before login), bursts of twice that (`--request-rate`); 0: no pacing. */
+  /** Requests a second per account (per host before login; a host's accounts share `HOST_RATE_MULTIPLE` times it), bursts of twice that (`--request-rate`); 0: no pacing. */
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (forum-server.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
@@ -167,9 +168,11 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             so that LST always fits in one reply
   --request-rate N          requests a second each account (each client host
                             before login) is served at, in bursts of up to
-                            twice that; more wait their turn, and a reply
-                            counts one more for every 64 KiB it holds
-                            (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
+                            twice that; more wait their turn; a write (MSG,
+                            EDT, DLT, CRT, RMV, UPD) counts ${WRITE_TURNS}, and a reply
+                            one more for every 64 KiB it holds; the
+                            accounts of one client host share ${HOST_RATE_MULTIPLE} times
+                            that (default ${LIMIT_DEFAULTS.requestRate}; 0: no pacing)
   --max-reply-bytes N       most bytes of replies sent and not yet acknowledged,
                             all clients together (at least ${MIN_MAX_REPLY_BYTES}); past it
                             requests wait, those of hosts holding more than a

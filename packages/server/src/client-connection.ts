@@ -16,6 +16,7 @@ import {
   type AccountPolicy,
   type AuthState,
   type ForumStore,
+  type HostLevel,
   type Reply,
   type ServerMessage,
   type SessionRegistry,
@@ -26,7 +27,7 @@ import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
-import type { RequestPacer } from './request-pacer.js';
+import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { within } from './within.js';
 
@@ -48,7 +49,7 @@ export interface ServerContext {
   /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
-  /** Paces each account's requests (each host's before login); `undefined`: no pacing. */
+  /** Paces each account's requests and its host's logged-in ones (each host's before login); `undefined`: no pacing. */
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
   readonly queueBudget: QueueBudget;
@@ -116,6 +117,8 @@ const graceLeft = (started: number, bytes: number): number => started + BACKLOG_
 
 /** Commands that change nothing, so a repeat may simply run again. */
 const READ_ONLY: ReadonlySet<string> = new Set(['LST', 'RDT']);
+/** Requests that write the data directory: they cost their account (and host) `WRITE_TURNS` turns (request-pacer.ts). */
+const WRITES: ReadonlySet<string> = new Set(['MSG', 'EDT', 'DLT', 'CRT', 'RMV', 'UPD']);
 
 const GENERIC_ERROR = 'The server could not complete the command, please try again';
 
@@ -176,6 +179,12 @@ export const refuseConnection = (conn: RudpConnection, reason: string): void => 
       .finally(() => void conn.close());
   });
 };
+
+/** What a request was paced by (request-pacer.ts): the account's key (the host's before login), and the host levels a logged-in one also counts against. */
+interface Pace {
+  readonly key: string;
+  readonly hosts: readonly HostLevel[];
+}
 
 /**
  * `host:port` (`[v6]:port`) of the peer, as the handshake validated it: the key for per-host login throttling.
@@ -384,16 +393,22 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     void conn.close();
   }
 
-  /** Waits for this request's turn: the account's once logged in, the client host's before. Returns the key it was paced by. */
-  const paced = async (): Promise<string> => {
+  /**
+   * Waits for this request's turn: the account's and its host's (and IPv6 prefixes') once logged in, the client
+   * host's before. Returns what it was paced by, for the reply's charge.
+   */
+  const paced = async (): Promise<Pace> => {
     const u = user();
-    const key = u === undefined ? `host ${host}` : `user ${u}`;
-    const wait = ctx.pacer?.reserve(key, performance.now()) ?? 0;
+    const pace: Pace = u === undefined ? { key: `host ${host}`, hosts: [] } : { key: `user ${u}`, hosts: levels };
+    const wait = ctx.pacer?.reserve(pace.key, performance.now()) ?? 0;
     if (wait > 0) await sleep(wait);
-    return key;
+    // The host's turn once the account's has come: a request waiting for its account does not hold its neighbours up.
+    const hostWait = pace.hosts.length === 0 ? 0 : (ctx.pacer?.reserveHosts(pace.hosts, performance.now()) ?? 0);
+    if (hostWait > 0) await sleep(hostWait);
+    return pace;
   };
 
-  const execute = async (item: Queued, pacedBy: string): Promise<void> => {
+  const execute = async (item: Queued, pacedBy: Pace): Promise<void> => {
     if (!(await backlogDrained())) {
       ctx.logFromHost(peerAddress, 'Client is not acknowledging replies', `Client is not acknowledging replies (${conn.bufferedAmount} bytes held), disconnecting`);
       conn.destroy('reply backlog not acknowledged');
@@ -432,7 +447,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     }
   };
 
-  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: string): Promise<void> => {
+  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: Pace): Promise<void> => {
     if (finished || item.bytes === undefined) return;
     if (item.tooLarge !== undefined || decoded === undefined) {
       const size = item.tooLarge?.size ?? bytes.length;
@@ -491,7 +506,9 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
     const replyBytes = send(reply);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
-    ctx.pacer?.replied(pacedBy, replyBytes, performance.now());
+    ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
+    // A write's file work and syncs cost several cheap requests' CPU: its account's next requests wait for the rest.
+    if (WRITES.has(request.cmd)) ctx.pacer?.charge(pacedBy.key, WRITE_TURNS - 1, performance.now(), pacedBy.hosts);
     if (state.step === 'closed') {
       finish();
       void conn.close();

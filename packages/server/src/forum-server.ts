@@ -117,7 +117,9 @@ export interface ForumServerOptions {
   /**
    * Requests a second each account (each client host before login) is served
    * at, with bursts of twice that; more wait their turn (`--request-rate`).
-   * 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
+   * A write (MSG, EDT, DLT, CRT, RMV, UPD) counts `WRITE_TURNS`; the logged-in
+   * accounts of one client host share `HOST_RATE_MULTIPLE` (request-pacer.ts)
+   * times it. 0: no pacing. Default {@link DEFAULT_REQUEST_RATE}.
    */
   readonly requestRate?: number;
   /**
@@ -206,7 +208,11 @@ export const DEFAULT_HANDSHAKE_RATE: number = LIMIT_DEFAULTS.handshakeRate;
  */
 export const DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN: number = LIMIT_DEFAULTS.connectionsBeforeLogin;
 
-/** Default of {@link ForumServerOptions.requestRate}: far above a person's or a script's pace, and 1.5% of a core per key at most. */
+/**
+ * Default of {@link ForumServerOptions.requestRate}: far above a person's pace. Measured (attack round 10) an
+ * account at this pace costs about 9 % of a core with cheap reads and, writes counting `WRITE_TURNS` each, 9-11 %
+ * with MSGs (26-33 % at one turn a write); a host's accounts together four times that.
+ */
 export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
 
 /**

@@ -205,6 +205,46 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(otherAt).toBeLessThan(nextAt);
   });
 
+  it('--request-rate: a write costs its account four turns, so a loop of MSGs is paced at a quarter of the rate', async () => {
+    // Attack round 10 (attack/request-cost.ts msg-own 1 1): a MSG costs about 2.7 ms of CPU, a read of a small thread
+    // 0.2-0.4 ms; one turn each, an account's MSGs at its pace kept 30-46 % of a core busy.
+    await start(['--request-rate', '5']);
+    const writer = await loggedIn('yoda');
+    expect((await writer.request('c', 'CRT', ['t'])).lines).toEqual(['Thread t created']);
+    const started = performance.now();
+    // The CRT took 4 of the burst of 10; then 1 + 3 per MSG: the second MSG goes into debt, the third waits for
+    // it (3 turns at 5 a second), the fourth for 4 more.
+    const done = await Promise.all(Array.from({ length: 4 }, (_, i) => writer.request(`m${i}`, 'MSG', ['t', `n${i}`]).then((r) => ({ r, at: performance.now() }))));
+    expect(done.map((d) => d.r.lines[0])).toEqual(Array(4).fill('Message posted to t thread'));
+    // One turn each (before), all four went at once.
+    expect((done[3]?.at ?? 0) - started).toBeGreaterThanOrEqual(1_300);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  it('--request-rate: the accounts of one client host share four times the rate, while another host is served at once', async () => {
+    // Attack round 10 (attack/request-cost.ts msg-own 10 1): paced by account alone, ten accounts of one address
+    // were served ten accounts' worth (1,108 MSGs a second, the server past a core). With rate 5 a host's accounts
+    // share 20 a second, in bursts of 40.
+    await start(['--request-rate', '5', '--account-limit', '0']);
+    const accounts = await Promise.all(Array.from({ length: 10 }, (_, a) => loggedIn(`u${a}`)));
+    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
+    clients.push(elsewhere);
+    await rawLogin(elsewhere, 'obi', 'pw');
+    const started = performance.now();
+    // Each account sends its own burst (10) at once: by account alone all 100 went at once.
+    const replies = accounts.flatMap((c, a) => Array.from({ length: 10 }, (_, i) => c.request(`a${a}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
+    const mine = await elsewhere.request('o', 'LST', []);
+    const elsewhereAt = performance.now();
+    const done = await Promise.all(replies);
+    expect(mine.lines).toEqual(['No threads to list']);
+    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    // 40 at once, the other 60 at 20 a second: the last 3 s after (it took under a second before).
+    const last = Math.max(...done.map((d) => d.at));
+    expect(last - started).toBeGreaterThanOrEqual(2_800);
+    expect(elsewhereAt).toBeLessThan(last);
+    expect(server.child.exitCode).toBeNull();
+  });
+
   it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {
     await start();
     const flooder = await open();

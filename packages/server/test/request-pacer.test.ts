@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { REPLY_BYTES_PER_TURN, RequestPacer } from '../src/request-pacer.js';
+import { hostLevelsOf } from 'forum-protocol';
+import { HOST_RATE_MULTIPLE, REPLY_BYTES_PER_TURN, RequestPacer, WRITE_TURNS } from '../src/request-pacer.js';
 
 describe('request pacer', () => {
   it('lets a burst of twice the rate through at once, then one request per 1/rate s', () => {
@@ -52,6 +53,74 @@ describe('request pacer', () => {
       q.replied('user b', REPLY_BYTES_PER_TURN - 1, 0);
     }
     expect(q.reserve('user b', 0)).toBe(1_000);
+  });
+
+  it('the accounts of one host share HOST_RATE_MULTIPLE times the rate: ten accounts of one address are not served ten accounts\' worth', () => {
+    // Attack round 10 (attack/request-cost.ts msg-own 10 1): paced by account alone, ten accounts of one address
+    // were served 1,108 MSGs a second. A request takes its host's turn once its account's has come (the server
+    // waits for the one, then the other), as `serve` does here.
+    const p = new RequestPacer(100);
+    const host = hostLevelsOf('10.0.0.1:4000');
+    const serve = (account: string, now: number): number => {
+      const wait = p.reserve(account, now);
+      return wait + p.reserveHosts(host, now + wait);
+    };
+    expect(HOST_RATE_MULTIPLE).toBe(4);
+    // Ten accounts each send their burst (200) at once: the host's burst (twice 4 × 100) goes at once, and the
+    // other 1,200 at the host's 400 a second, the last 3 s later. By account alone all 2,000 went at once.
+    const waits = Array.from({ length: 10 }, (_, a) => Array.from({ length: 200 }, () => serve(`user u${a}`, 0))).flat();
+    expect(waits.filter((w) => w === 0)).toHaveLength(800);
+    expect(Math.max(...waits)).toBe(3_000);
+    // 3 s later the host has just earned its debt back: one more request waits one turn (2.5 ms, in whole ms).
+    expect(serve('user u0', 3_000)).toBe(3);
+    // Another host's account is not slowed by that host's debt, and neither is a request not yet logged in.
+    expect(p.reserve('user v', 0) + p.reserveHosts(hostLevelsOf('10.0.0.2:4000'), 0)).toBe(0);
+    expect(p.reserve('host 10.0.0.1', 0)).toBe(0);
+  });
+
+  it('an IPv6 host\'s /56 and /48 share 4 and 16 times its host\'s rate: a /48\'s 65,536 /64s are not 65,536 hosts', () => {
+    const p = new RequestPacer(10);
+    let atOnce = 0;
+    // 64 /64s of one /56 (and /48), one account each, each sending its burst of 20 at once.
+    for (let h = 0; h < 64; h++) {
+      const levels = hostLevelsOf(`[2001:db8:0:${h.toString(16)}::1]:4000`);
+      for (let i = 0; i < 20; i++) if (p.reserve(`user u${h}`, 0) === 0 && p.reserveHosts(levels, 0) === 0) atOnce++;
+    }
+    // The /56's burst: twice 10 × 4 (host multiple) × 4 (the /56's), where each /64 alone would allow 80.
+    expect(atOnce).toBe(2 * 10 * HOST_RATE_MULTIPLE * 4);
+  });
+
+  it('a large reply charges the host as it charges the account', () => {
+    const p = new RequestPacer(100);
+    const host = hostLevelsOf('10.0.0.1:4000');
+    // Eleven accounts each read one 4 MiB reply (65 turns each: 715 of the host's 800); then a twelfth account's
+    // requests: the host has 85 turns left, so 85 go at once, and the 100th waits for 15 turns at 400 a second.
+    for (let a = 0; a < 11; a++) {
+      expect(p.reserve(`user r${a}`, 0) + p.reserveHosts(host, 0)).toBe(0);
+      p.replied(`user r${a}`, 4 * 1024 * 1024, 0, host);
+    }
+    const waits = Array.from({ length: 100 }, () => p.reserveHosts(host, 0));
+    expect(waits.filter((w) => w === 0)).toHaveLength(85);
+    expect(waits[99]).toBe(Math.ceil((15 * 1000) / 400));
+  });
+
+  it('a charge after the fact takes its turns from the account and its host: a write costs WRITE_TURNS', () => {
+    const p = new RequestPacer(10);
+    const host = hostLevelsOf('10.0.0.1:4000');
+    // Writes of 4 turns each from a burst of 20: five go at once, the sixth's own turn is a debt of one (100 ms).
+    const waits = Array.from({ length: 6 }, () => {
+      const wait = p.reserve('user w', 0) + p.reserveHosts(host, 0);
+      p.charge('user w', WRITE_TURNS - 1, 0, host);
+      return wait;
+    });
+    expect(WRITE_TURNS).toBe(4);
+    expect(waits).toEqual([0, 0, 0, 0, 0, 100]);
+    // The host was charged the same 24 turns, of its 80.
+    const hostWaits = Array.from({ length: 57 }, () => p.reserveHosts(host, 0));
+    expect(hostWaits.filter((w) => w === 0)).toHaveLength(56);
+    // No charge for nothing.
+    p.charge('user z', 0, 0, host);
+    expect(p.reserve('user z', 0)).toBe(0);
   });
 
   it('refuses a rate that is not a positive number', () => {

@@ -338,6 +338,53 @@ describe('write(): a send without a promise', () => {
 });
 
 describe('receiving', () => {
+  it("destroy() in a 'message' listener ends the messages: none is emitted after it, of those already read or held back", async () => {
+    // The server holds the client's 300 messages back (paused), then reads them in one go: the endpoint
+    // has many of them queued for emission when the listener destroys the connection at the first.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => {
+      server = c;
+      c.pause();
+    });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
+    await until(() => server !== undefined);
+    const after: string[] = [];
+    let destroyed = false;
+    server.on('message', (m: Buffer) => {
+      if (destroyed) after.push(m.toString());
+      else {
+        destroyed = true;
+        server.destroy('enough');
+      }
+    });
+    const closed = once(server, 'close');
+    server.resume();
+    await closed;
+    await new Promise((r) => setImmediate(r));
+    expect(destroyed).toBe(true);
+    expect(after).toEqual([]);
+  });
+
+  it('destroy() in the body of a for await loop ends the loop: what it read ahead is not yielded', async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => {
+      server = c;
+      c.pause();
+    });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
+    await until(() => server !== undefined);
+    const seen: string[] = [];
+    const loop = (async () => {
+      for await (const m of server) {
+        seen.push(m.toString());
+        server.destroy('enough');
+      }
+    })();
+    server.resume();
+    await loop;
+    expect(seen).toEqual(['m0']);
+  });
+
   it('messages that arrive before any listener wait for one (none lost between connect() and on())', async () => {
     const { client } = await pair((c) => void c.send('welcome'));
     // Well after the server's message arrived: with nothing consuming it, it waits in the transport.

@@ -36,7 +36,8 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
   };
   // Messages that arrived before the close but were held back by flow control are still handed
   // to whoever consumes them: a peer's graceful close must not cut off the end of what it sent.
-  if (c.listenerCount('message') > 0) {
+  // Not after the application's own destroy(): it asked for no more.
+  if (c.listenerCount('message') > 0 && !c.destroyedHere) {
     // What a left loop read ahead comes first, here and not after 'close': a listener added in this
     // tick has its hand-over still waiting in a microtask.
     emitting(() => handOverLeftovers(c));

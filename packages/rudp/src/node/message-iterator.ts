@@ -159,6 +159,12 @@ export function iterateMessages(conn: RudpConnection): AsyncIterator<Buffer> {
   if (left !== undefined) conn.setHold(left.hold, false);
   return {
     next(): Promise<IteratorResult<Buffer>> {
+      // Destroyed by the application (in the loop's body, say): what was read ahead is dropped, and the loop ends.
+      if (conn.destroyedHere && queue.length > 0) {
+        queue.length = 0;
+        channels.length = 0;
+        queuedBytes = 0;
+      }
       const m = queue.shift();
       if (m !== undefined) {
         channels.shift();

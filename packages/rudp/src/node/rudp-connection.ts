@@ -92,6 +92,11 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   closedError: RudpError | undefined;
   /** @internal Set before the core is destroyed for a reason the core has no kind for (an ICMP error). */
   failure: { readonly error: RudpError; readonly reason: CloseReason } | undefined;
+  /**
+   * @internal `destroy()` was called: no message is handed over from then on, of those the transport
+   * had read, held back or an iterator read ahead (as a destroyed Node stream emits no more 'data').
+   */
+  destroyedHere = false;
   /** @internal `close()` and `whenClosed()` calls waiting for the end. */
   readonly closeWaiters: (() => void)[] = [];
   private duplex: Duplex | undefined;
@@ -380,6 +385,7 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   destroy(reason: string | Error = 'destroyed'): void {
     const text = destroyReasonText(reason);
     if (this.closedWith) return;
+    this.destroyedHere = true;
     this.core.destroy(this.io.now(), 1, text);
     this.io.changed(this.core);
   }
@@ -481,6 +487,8 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
 
   /** @internal */
   onMessage(data: Buffer, channel: number): void {
+    // Read in the same batch as a message whose listener destroyed the connection: not to be handed over.
+    if (this.destroyedHere) return;
     this.emit('message', data, channel);
   }
 

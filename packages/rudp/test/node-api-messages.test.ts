@@ -337,17 +337,22 @@ describe('write(): a send without a promise', () => {
   });
 });
 
+/** The server's end of a new pair, paused, holding back `n` messages `m0`, `m1`, … the client sent: resumed, it reads them in one go. */
+async function heldBack(n: number): Promise<RudpConnection> {
+  let server: RudpConnection | undefined;
+  const { client } = await pair((c) => {
+    server = c;
+    c.pause();
+  });
+  await Promise.all(Array.from({ length: n }, (_, i) => client.send(`m${i}`)));
+  await until(() => server !== undefined);
+  return server as RudpConnection;
+}
+
 describe('receiving', () => {
   it("destroy() in a 'message' listener ends the messages: none is emitted after it, of those already read or held back", async () => {
-    // The server holds the client's 300 messages back (paused), then reads them in one go: the endpoint
-    // has many of them queued for emission when the listener destroys the connection at the first.
-    let server!: RudpConnection;
-    const { client } = await pair((c) => {
-      server = c;
-      c.pause();
-    });
-    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
-    await until(() => server !== undefined);
+    // The endpoint has many of them queued for emission when the listener destroys the connection at the first.
+    const server = await heldBack(300);
     const after: string[] = [];
     let destroyed = false;
     server.on('message', (m: Buffer) => {
@@ -366,13 +371,7 @@ describe('receiving', () => {
   });
 
   it('destroy() in the body of a for await loop ends the loop: what it read ahead is not yielded', async () => {
-    let server!: RudpConnection;
-    const { client } = await pair((c) => {
-      server = c;
-      c.pause();
-    });
-    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
-    await until(() => server !== undefined);
+    const server = await heldBack(300);
     const seen: string[] = [];
     const loop = (async () => {
       for await (const m of server) {

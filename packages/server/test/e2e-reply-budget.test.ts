@@ -14,11 +14,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest } from 'forum-protocol';
-import { connect, type RudpConnection } from 'rudpx';
+import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
 import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
-import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
+import type { OneWayProxy } from './one-way-proxy.js';
+import { silentLogin, until } from './silent-client.js';
 import { rawClient, rawLogin } from './raw-client.js';
 import { largeThreadFile } from './large-thread.js';
 
@@ -27,14 +28,6 @@ const MIB = 1024 * 1024;
 const BUDGET = 16 * MIB;
 const SILENT = 10;
 
-/** Polls `ready` every 10 ms; rejects after `ms` with `what`. */
-const until = async (ready: () => boolean, ms: number, what: string): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 describe('the reply budget of a client host (real sockets)', () => {
   const scope = cleanupAfterEach();
@@ -73,17 +66,10 @@ describe('the reply budget of a client host (real sockets)', () => {
     scope.stops.push(() => clearInterval(sampler));
 
     for (const user of users) {
-      const proxy = await startOneWayProxy(server.udpPort);
+      // From now on the server's datagrams to it are dropped: nothing it sends is acknowledged.
+      const { proxy, conn } = await silentLogin(server.udpPort, user);
       proxies.push(proxy);
-      const conn = await connect({ port: proxy.port, handshakeTimeoutMs: 30_000, idleTimeoutMs: 120_000 });
       silent.push(conn);
-      let replies = 0;
-      conn.on('message', () => replies++);
-      await conn.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [user] }));
-      await conn.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
-      await until(() => replies >= 2, 10_000, `${user}'s login`);
-      // From now on the server's datagrams are dropped: nothing it sends is acknowledged.
-      proxy.silenceServer();
     }
     for (const conn of silent) conn.send(encodeRequest({ id: 'r', username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
 

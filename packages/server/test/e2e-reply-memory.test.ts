@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeRequest } from 'forum-protocol';
-import { connect, type RudpConnection } from 'rudpx';
+import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
 import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
-import { startOneWayProxy, type OneWayProxy } from './one-way-proxy.js';
+import type { OneWayProxy } from './one-way-proxy.js';
+import { silentLogin, until } from './silent-client.js';
 import { rawClient, rawLogin } from './raw-client.js';
 import { largeThreadFile } from './large-thread.js';
 
@@ -38,13 +39,6 @@ const TOTAL = 24 * MIB;
 /** ArrayBuffers besides the replies that may come and go meanwhile: datagram slabs, received messages, the clients' and proxies' buffers. */
 const SLACK = 1.5 * MIB;
 
-const until = async (ready: () => boolean, ms: number, what: string): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 describe("the memory of the server's replies (real sockets, several client hosts)", () => {
   const scope = cleanupAfterEach();
@@ -89,16 +83,10 @@ describe("the memory of the server's replies (real sockets, several client hosts
     for (const host of HOSTS) {
       for (let i = 0; i < PER_HOST; i++) {
         const user = users[n++] as string;
-        const proxy = await startOneWayProxy(server.udpPort, host);
+        // From now on the server's datagrams to it are dropped: nothing it sends is acknowledged.
+        const { proxy, conn } = await silentLogin(server.udpPort, user, host);
         proxies.push(proxy);
-        const conn = await connect({ port: proxy.port, handshakeTimeoutMs: 30_000, idleTimeoutMs: 120_000 });
         silent.push(conn);
-        let replies = 0;
-        conn.on('message', () => replies++);
-        await conn.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [user] }));
-        await conn.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
-        await until(() => replies >= 2, 10_000, `${user}'s login`);
-        proxy.silenceServer();
       }
     }
     const honest = await rawClient(server.udpPort, { localAddress: '127.0.0.60', handshakeTimeoutMs: 30_000 });

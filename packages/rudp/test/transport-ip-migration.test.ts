@@ -23,7 +23,7 @@ import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { CLIENT, SERVER, type Pair, ackedOf, makePair, messagesOf } from './helpers/pair.js';
-import { echoPair, intercept, messages, protectedPacket } from './helpers/rebinding.js';
+import { echoPair, intercept, messages, protectedPacket, recordSends } from './helpers/rebinding.js';
 
 /** The client's address after its IP address changed: another host. */
 const MOVED = '10.0.0.7:5000';
@@ -194,6 +194,37 @@ describe('IP address change: the server follows its client to another host', () 
     const st = sc.stats();
     expect(st.datagramSize).toBeLessThanOrEqual(1300);
     expect(st.mtuBlackHoles).toBe(0);
+  });
+
+  it.each([1, 2, 3])('a download resumes on the new path the moment it is validated: the old path\'s packets still in flight are resent there and hold neither the new controller\'s window nor its probe backoff (RFC 9000 §9.4: packets sent on the old path do not count for the new one) (seed %i)', (seed) => {
+    // A 20 Mbit/s path, and a full window in flight on it when the client's address changes.
+    const link = { delayMs: 20, jitterMs: 2, bandwidthBps: 20_000_000, queueBytes: 200_000 };
+    const p = makePair({ seed, link });
+    p.sim.runFor(300);
+    const sc = p.serverConn() as Sc;
+    const sent = Array.from({ length: 3000 }, (_, i) => new Uint8Array(1000).fill(i & 0xff));
+    for (const m of sent) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(400);
+    expect(sc.recovery.bytesInFlight).toBeGreaterThan(100_000);
+    const sends = recordSends(p.server);
+    let atMove: { at: number; inFlight: number; ptoCount: number } | undefined;
+    const migrated = p.server.migrated.bind(p.server);
+    p.server.migrated = (conn, previous) => {
+      atMove = { at: p.sim.now, inFlight: conn.recovery.bytesInFlight, ptoCount: conn.recovery.ptoCount };
+      migrated(conn, previous);
+    };
+    p.sim.rebind(CLIENT, MOVED);
+    p.sim.setLinks(MOVED, SERVER, { ...link, ...NEW_PATH });
+    p.sim.runFor(10_000);
+    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expect(sc.remote).toBe(MOVED);
+    const m = atMove as NonNullable<typeof atMove>;
+    // Nothing but challenges went to the new address before it was validated (3x a keep-alive leaves no room for data).
+    expect({ inFlight: m.inFlight, ptoCount: m.ptoCount }).toEqual({ inFlight: 0, ptoCount: 0 });
+    // Within a round trip of the new path (120 ms) the new controller's initial window left, not a probe or two.
+    const data = sends.filter((s) => s.to === MOVED && s.at >= m.at && s.at < m.at + 100 && s.size >= 1000);
+    expect(data.length).toBeGreaterThanOrEqual(20);
   });
 
   it('a client that only receives (a download) is found at its new address by its keep-alive; 3x its small packet leaves no room for 1,200 bytes, so the challenge goes unpadded and still validates', () => {

@@ -142,16 +142,18 @@ export function checkValidated(c: Connection, now: number, from: PeerAddress, fr
  * seeded with `rttMs` (the challenge's round trip, replaced by the first ACK's
  * sample as the handshake's seed is), and the path MTU back to the base size
  * (discovery searches again as data fills packets). `firstPn`: the first
- * packet sent on the new path; older ones' losses are not the new
- * controller's.
+ * packet sent on the new path; older ones still in flight are declared lost
+ * and resent there, and count for neither the new controller nor the RTT
+ * (`LossDetection.useController`).
  */
 function newPath(c: Connection, now: number, rttMs: number, firstPn: number): void {
   c.rtt.reset();
   c.rtt.seed(Math.max(rttMs, 1e-3));
   c.cc = c.config.congestion(c.config.mtu);
-  c.recovery.useController(c.cc, firstPn);
-  c.pacer.restart(c.cc, now);
+  // Before the old path's packets are declared lost: their loss is no black hole of the new path's.
   c.pmtu.reset();
+  c.recovery.useController(c.cc, firstPn, now);
+  c.pacer.restart(c.cc, now);
 }
 
 /** Whether a challenge to the candidate, or a PING to the validated address it left, is due at `now`. */

@@ -367,6 +367,39 @@ describe('IP address change: attackers', () => {
     }
   });
 
+  it('a client that spoofs a third host while the server has data in flight gets no busy loop: the probe timer waits while the amplification limit holds every datagram back (RFC 9002 §6.2.2.1), and fires once the validation is given up', () => {
+    const p = makePair();
+    p.sim.runFor(300);
+    const sc = p.serverConn() as Sc;
+    // A download: the server always has data in flight.
+    for (const m of messages(400)) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(200);
+    const third = '192.0.2.9:9000';
+    // From now on the client's packets arrive only once more, as from a third host (its own address goes quiet).
+    let spoofed = 0;
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from !== CLIENT || !protectedPacket(data)) return deliver(data);
+      if (spoofed++ === 0) deliver(data, third);
+    });
+    let timeouts = 0;
+    const handle = p.server.handleTimeout.bind(p.server);
+    p.server.handleTimeout = (now) => {
+      timeouts++;
+      handle(now);
+    };
+    expect(sc.recovery.bytesInFlight).toBeGreaterThan(0);
+    // On the old code the sim stopped here: the capped probe timer came due again at once, thousands of times a millisecond.
+    p.sim.runFor(3_000);
+    expect(spoofed).toBeGreaterThan(1);
+    const st = p.server.stats();
+    expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 1, migrations: 0 });
+    // A probe after the validation went to the client's address again: the timer was only held, not lost.
+    expect(sc.recovery.ptoCount).toBeGreaterThan(0);
+    // A wake-up per timer that had something to do, not one per microsecond.
+    expect(timeouts).toBeLessThan(100);
+  });
+
   it('a genuine packet copied ahead from a third host starts a validation its original, arriving next from the client\'s address, ends at once', () => {
     const { p, sent } = echoPair(40);
     const third = '10.0.0.66:5000';

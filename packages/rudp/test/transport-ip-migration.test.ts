@@ -400,6 +400,27 @@ describe('IP address change: attackers', () => {
     expect(timeouts).toBeLessThan(100);
   });
 
+  it('a client met at another address is not followed to a loopback address (RFC 9000 §21.5.6: request forgery toward the server host\'s own services): nothing goes there, its packets are still handled', () => {
+    const { p, sent } = echoPair(40);
+    p.sim.runFor(200);
+    const local = '127.0.0.1:11211';
+    const sends = recordSends(p.server);
+    let rewritten = 0;
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data) && rewritten < 5) {
+        rewritten++;
+        deliver(data, local);
+      } else deliver(data);
+    });
+    p.sim.runFor(10_000);
+    expect(rewritten).toBe(5);
+    expect(sends.filter((s) => s.to === local)).toEqual([]);
+    const st = p.server.stats();
+    expect(st.pathValidationsRefused).toBeGreaterThan(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
   it('a genuine packet copied ahead from a third host starts a validation its original, arriving next from the client\'s address, ends at once', () => {
     const { p, sent } = echoPair(40);
     const third = '10.0.0.66:5000';

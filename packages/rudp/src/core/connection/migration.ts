@@ -27,7 +27,9 @@
  * as a spoofed one does, changed none of it. A new host must also have room
  * under the endpoint's per-host limits for one more connection
  * (`ConnectionHost.hostRoom`: the connection counts against the host it is
- * at), or no validation starts and none completes.
+ * at), or no validation starts and none completes. Nor is a client met at
+ * another address followed to a loopback one (RFC 9000 §21.5.6: request
+ * forgery toward the server host's own services).
  *
  * A validation fails when it times out, when another address replaces it,
  * when a newer packet comes from the validated address (the client is still
@@ -46,7 +48,7 @@
 import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
-import { PATH_PROBE_BYTES, PathValidation, sameHost } from '../path-validation.js';
+import { PATH_PROBE_BYTES, PathValidation, isLoopback, sameHost } from '../path-validation.js';
 import { RttEstimator } from '../recovery/rtt.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, PATH_DATA_BYTES, writePathChallenge, writePing } from '../../wire/frame.js';
@@ -91,6 +93,9 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   const newHost = !sameHost(c.remote, from);
   // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not validated.
   if (newHost && !c.host.hostRoom(c, from)) return c.host.pathValidation('refused');
+  // RFC 9000 §21.5.6: a client met at another interface is not followed to a loopback address, where the server's own
+  // local services (often unauthenticated) would get datagrams whose content a client holding the keys can shape.
+  if (newHost && isLoopback(from) && !isLoopback(c.remote)) return c.host.pathValidation('refused');
   // One candidate at a time: the newest authenticated one replaces the last.
   if (path !== undefined) fail(c, now);
   const ptoMs = pto(c);

@@ -521,6 +521,42 @@ describe('IP address change: per-host limits', () => {
     expect(net.server.hosts.size).toBe(0);
   });
 
+  it('a client that keeps sending from a full host costs the tally one look per probe timeout, not one per packet; room that opens there is seen', () => {
+    const net = serverWithClients({ maxConnectionsPerHost: 1 });
+    const holder = net.client('10.0.0.9:5000');
+    const mover = net.client('10.0.0.1:5000');
+    net.sim.runFor(500);
+    expect([holder.conn.state, mover.conn.state]).toEqual(['established', 'established']);
+    let looks = 0;
+    const hostRoom = net.server.hostRoom.bind(net.server);
+    net.server.hostRoom = (conn, to) => {
+      looks++;
+      return hostRoom(conn, to);
+    };
+    let fromFull = 0;
+    intercept(net.server, (_now, data, from, deliver) => {
+      if (from === '10.0.0.9:5001' && protectedPacket(data)) fromFull++;
+      deliver(data);
+    });
+    net.sim.rebind('10.0.0.1:5000', '10.0.0.9:5001');
+    // A message every 10 ms for 2 s from the full host.
+    for (let i = 0; i < 200; i++) net.sim.schedule(net.sim.now + 10 * i, () => say(mover, `message ${i}`, net.sim, '10.0.0.9:5001'));
+    net.sim.runFor(2_000);
+    const sc = [...net.server.connections.values()].find((c) => c.remote === '10.0.0.1:5000') as Connection;
+    expect(fromFull).toBeGreaterThan(150);
+    expect(net.server.stats().pathValidationsRefused).toBeGreaterThan(150);
+    // About one look per probe timeout of the connection (its PTO, some 100 ms here), far fewer than packets.
+    expect(looks).toBeLessThanOrEqual(Math.ceil(2_000 / sc.rtt.pto(sc.config.maxAckDelayMs)) + 2);
+    expect(looks * 5).toBeLessThan(fromFull);
+    // The holder leaves: the mover's next look finds room, and it moves.
+    holder.conn.close(net.sim.now);
+    net.sim.wake('10.0.0.9:5000');
+    net.sim.runFor(1_000);
+    say(mover, 'room now', net.sim, '10.0.0.9:5001');
+    net.sim.runFor(2_000);
+    expect(sc.remote).toBe('10.0.0.9:5001');
+  });
+
   it('a connection moving back and forth between two hosts is counted once, always at the host it is at', () => {
     const net = serverWithClients({ maxConnectionsPerHost: 4 });
     const c = net.client('10.0.0.1:5000');

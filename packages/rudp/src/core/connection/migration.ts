@@ -91,8 +91,18 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   }
   if (!newest) return;
   const newHost = !sameHost(c.remote, from);
-  // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not validated.
-  if (newHost && !c.host.hostRoom(c, from)) return c.host.pathValidation('refused');
+  // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not
+  // validated. The tally is asked once a probe timeout for the same address (its levels are parsed from the string, some
+  // 1.5 µs for IPv6), not for every packet a client keeps sending from there; room that opens is seen a PTO later at most.
+  if (newHost) {
+    const refused = c.refusedHost;
+    if (refused !== undefined && refused.from === from && now < refused.until) return c.host.pathValidation('refused');
+    if (!c.host.hostRoom(c, from)) {
+      c.refusedHost = { from, until: now + pto(c) };
+      return c.host.pathValidation('refused');
+    }
+    c.refusedHost = undefined;
+  }
   // RFC 9000 §21.5.6: a client met at another interface is not followed to a loopback address, where the server's own
   // local services (often unauthenticated) would get datagrams whose content a client holding the keys can shape.
   if (newHost && isLoopback(from) && !isLoopback(c.remote)) return c.host.pathValidation('refused');

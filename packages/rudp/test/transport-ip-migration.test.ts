@@ -23,7 +23,7 @@ import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { CLIENT, SERVER, type Pair, ackedOf, makePair, messagesOf } from './helpers/pair.js';
-import { echoPair, intercept, messages, protectedPacket } from './helpers/rebinding.js';
+import { echoPair, intercept, messages, protectedPacket, recordSends } from './helpers/rebinding.js';
 
 /** The client's address after its IP address changed: another host. */
 const MOVED = '10.0.0.7:5000';
@@ -196,6 +196,37 @@ describe('IP address change: the server follows its client to another host', () 
     expect(st.mtuBlackHoles).toBe(0);
   });
 
+  it.each([1, 2, 3])('a download resumes on the new path the moment it is validated: the old path\'s packets still in flight are resent there and hold neither the new controller\'s window nor its probe backoff (RFC 9000 §9.4: packets sent on the old path do not count for the new one) (seed %i)', (seed) => {
+    // A 20 Mbit/s path, and a full window in flight on it when the client's address changes.
+    const link = { delayMs: 20, jitterMs: 2, bandwidthBps: 20_000_000, queueBytes: 200_000 };
+    const p = makePair({ seed, link });
+    p.sim.runFor(300);
+    const sc = p.serverConn() as Sc;
+    const sent = Array.from({ length: 3000 }, (_, i) => new Uint8Array(1000).fill(i & 0xff));
+    for (const m of sent) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(400);
+    expect(sc.recovery.bytesInFlight).toBeGreaterThan(100_000);
+    const sends = recordSends(p.server);
+    let atMove: { at: number; inFlight: number; ptoCount: number } | undefined;
+    const migrated = p.server.migrated.bind(p.server);
+    p.server.migrated = (conn, previous) => {
+      atMove = { at: p.sim.now, inFlight: conn.recovery.bytesInFlight, ptoCount: conn.recovery.ptoCount };
+      migrated(conn, previous);
+    };
+    p.sim.rebind(CLIENT, MOVED);
+    p.sim.setLinks(MOVED, SERVER, { ...link, ...NEW_PATH });
+    p.sim.runFor(10_000);
+    expect(sameMessages(messagesOf(p.clientEvents), sent)).toBe(true);
+    expect(sc.remote).toBe(MOVED);
+    const m = atMove as NonNullable<typeof atMove>;
+    // Nothing but challenges went to the new address before it was validated (3x a keep-alive leaves no room for data).
+    expect({ inFlight: m.inFlight, ptoCount: m.ptoCount }).toEqual({ inFlight: 0, ptoCount: 0 });
+    // Within a round trip of the new path (120 ms) the new controller's initial window left, not a probe or two.
+    const data = sends.filter((s) => s.to === MOVED && s.at >= m.at && s.at < m.at + 100 && s.size >= 1000);
+    expect(data.length).toBeGreaterThanOrEqual(20);
+  });
+
   it('a client that only receives (a download) is found at its new address by its keep-alive; 3x its small packet leaves no room for 1,200 bytes, so the challenge goes unpadded and still validates', () => {
     const original = PathValidation.prototype.onProbeSent;
     try {
@@ -336,6 +367,60 @@ describe('IP address change: attackers', () => {
     }
   });
 
+  it('a client that spoofs a third host while the server has data in flight gets no busy loop: the probe timer waits while the amplification limit holds every datagram back (RFC 9002 §6.2.2.1), and fires once the validation is given up', () => {
+    const p = makePair();
+    p.sim.runFor(300);
+    const sc = p.serverConn() as Sc;
+    // A download: the server always has data in flight.
+    for (const m of messages(400)) sc.send(m);
+    p.sim.wake(SERVER);
+    p.sim.runFor(200);
+    const third = '192.0.2.9:9000';
+    // From now on the client's packets arrive only once more, as from a third host (its own address goes quiet).
+    let spoofed = 0;
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from !== CLIENT || !protectedPacket(data)) return deliver(data);
+      if (spoofed++ === 0) deliver(data, third);
+    });
+    let timeouts = 0;
+    const handle = p.server.handleTimeout.bind(p.server);
+    p.server.handleTimeout = (now) => {
+      timeouts++;
+      handle(now);
+    };
+    expect(sc.recovery.bytesInFlight).toBeGreaterThan(0);
+    // On the old code the sim stopped here: the capped probe timer came due again at once, thousands of times a millisecond.
+    p.sim.runFor(3_000);
+    expect(spoofed).toBeGreaterThan(1);
+    const st = p.server.stats();
+    expect({ validations: st.pathValidations, abandoned: st.pathValidationsAbandoned, migrations: st.migrations }).toEqual({ validations: 1, abandoned: 1, migrations: 0 });
+    // A probe after the validation went to the client's address again: the timer was only held, not lost.
+    expect(sc.recovery.ptoCount).toBeGreaterThan(0);
+    // A wake-up per timer that had something to do, not one per microsecond.
+    expect(timeouts).toBeLessThan(100);
+  });
+
+  it('a client met at another address is not followed to a loopback address (RFC 9000 §21.5.6: request forgery toward the server host\'s own services): nothing goes there, its packets are still handled', () => {
+    const { p, sent } = echoPair(40);
+    p.sim.runFor(200);
+    const local = '127.0.0.1:11211';
+    const sends = recordSends(p.server);
+    let rewritten = 0;
+    intercept(p.server, (_now, data, from, deliver) => {
+      if (from === CLIENT && protectedPacket(data) && rewritten < 5) {
+        rewritten++;
+        deliver(data, local);
+      } else deliver(data);
+    });
+    p.sim.runFor(10_000);
+    expect(rewritten).toBe(5);
+    expect(sends.filter((s) => s.to === local)).toEqual([]);
+    const st = p.server.stats();
+    expect(st.pathValidationsRefused).toBeGreaterThan(0);
+    expect({ validations: st.pathValidations, migrations: st.migrations }).toEqual({ validations: 0, migrations: 0 });
+    expect(messagesOf(p.clientEvents)).toEqual(sent);
+  });
+
   it('a genuine packet copied ahead from a third host starts a validation its original, arriving next from the client\'s address, ends at once', () => {
     const { p, sent } = echoPair(40);
     const third = '10.0.0.66:5000';
@@ -434,6 +519,42 @@ describe('IP address change: per-host limits', () => {
     net.sim.wake('10.0.0.9:5003');
     net.sim.runFor(30_000);
     expect(net.server.hosts.size).toBe(0);
+  });
+
+  it('a client that keeps sending from a full host costs the tally one look per probe timeout, not one per packet; room that opens there is seen', () => {
+    const net = serverWithClients({ maxConnectionsPerHost: 1 });
+    const holder = net.client('10.0.0.9:5000');
+    const mover = net.client('10.0.0.1:5000');
+    net.sim.runFor(500);
+    expect([holder.conn.state, mover.conn.state]).toEqual(['established', 'established']);
+    let looks = 0;
+    const hostRoom = net.server.hostRoom.bind(net.server);
+    net.server.hostRoom = (conn, to) => {
+      looks++;
+      return hostRoom(conn, to);
+    };
+    let fromFull = 0;
+    intercept(net.server, (_now, data, from, deliver) => {
+      if (from === '10.0.0.9:5001' && protectedPacket(data)) fromFull++;
+      deliver(data);
+    });
+    net.sim.rebind('10.0.0.1:5000', '10.0.0.9:5001');
+    // A message every 10 ms for 2 s from the full host.
+    for (let i = 0; i < 200; i++) net.sim.schedule(net.sim.now + 10 * i, () => say(mover, `message ${i}`, net.sim, '10.0.0.9:5001'));
+    net.sim.runFor(2_000);
+    const sc = [...net.server.connections.values()].find((c) => c.remote === '10.0.0.1:5000') as Connection;
+    expect(fromFull).toBeGreaterThan(150);
+    expect(net.server.stats().pathValidationsRefused).toBeGreaterThan(150);
+    // About one look per probe timeout of the connection (its PTO, some 100 ms here), far fewer than packets.
+    expect(looks).toBeLessThanOrEqual(Math.ceil(2_000 / sc.rtt.pto(sc.config.maxAckDelayMs)) + 2);
+    expect(looks * 5).toBeLessThan(fromFull);
+    // The holder leaves: the mover's next look finds room, and it moves.
+    holder.conn.close(net.sim.now);
+    net.sim.wake('10.0.0.9:5000');
+    net.sim.runFor(1_000);
+    say(mover, 'room now', net.sim, '10.0.0.9:5001');
+    net.sim.runFor(2_000);
+    expect(sc.remote).toBe('10.0.0.9:5001');
   });
 
   it('a connection moving back and forth between two hosts is counted once, always at the host it is at', () => {

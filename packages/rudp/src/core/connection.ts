@@ -193,6 +193,8 @@ export class Connection {
   path: PathValidation | undefined = undefined;
   /** @internal Server: until when a new address is validated before the connection moves there (a validation failed; connection/migration.ts). */
   cautiousUntil = Number.NEGATIVE_INFINITY;
+  /** @internal Server: the last new host refused for want of room, and until when its packets are refused without asking the tally again (connection/migration.ts). */
+  refusedHost: { readonly from: PeerAddress; readonly until: number } | undefined = undefined;
   /** @internal The data of the latest PATH_CHALLENGE received, to echo (connection/path-response.ts); allocated at the first. */
   pathResponse: Uint8Array | undefined = undefined;
   /** @internal A PATH_RESPONSE echoing `pathResponse` is owed. */

@@ -17,7 +17,9 @@
  * a dozen or so at the full per-host limit, while one attacker's /48 holds 16
  * hosts' worth instead of 65,536 (and a /56 4 instead of 256).
  *
- * Pure string parsing, run once per new connection (never per datagram).
+ * Pure string parsing, run once per new connection and, for a connection
+ * moving to another host, once per validation (or, while that host is full,
+ * once per probe timeout): never per datagram.
  */
 import { type PeerAddress, parseAddress } from './sans-io.js';
 

@@ -61,6 +61,18 @@ export function sameHost(a: PeerAddress, b: PeerAddress): boolean {
   return x !== undefined && y !== undefined && x.host === y.host;
 }
 
+/**
+ * Whether `a` is a loopback address: 127.0.0.0/8 (also mapped into IPv6,
+ * `::ffff:127.x.y.z`) or `::1`, as Node writes them; false if it is not a
+ * `host:port`.
+ */
+export function isLoopback(a: PeerAddress): boolean {
+  const host = parseAddress(a)?.host.toLowerCase();
+  if (host === undefined) return false;
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return v4.startsWith('127.') || host === '::1' || host === '0:0:0:0:0:0:0:1';
+}
+
 /** The validation of one candidate address; see the file's comment. */
 export class PathValidation {
   /** The data of each challenge sent to the candidate, in order. */

@@ -570,12 +570,42 @@ describe('LossDetection: a new path (useController)', () => {
     for (let pn = 1; pn <= 4; pn++) send(r, pn, pn);
     // The client moved to another host: packets from 5 on go on the new path, to a new controller.
     const fresh = new RecordingController();
-    r.ld.useController(fresh, 5);
+    r.ld.useController(fresh, 5, 5);
     for (let pn = 5; pn <= 12; pn++) send(r, pn, 10 + pn);
     // 1-4 (old path) and 6 (new path) never arrive; the rest does.
     r.ld.onAck(40, ack([[7, 12], [5, 5]]), 12);
     expect(r.fate.lostPns).toEqual([1, 2, 3, 4, 6]);
     expect(fresh.losses.map((l) => l.lostBytes)).toEqual([1_000]);
     expect(r.cc.losses).toEqual([]);
+  });
+
+  it('declares the old path\'s packets still in flight lost at the switch (resent as a run), so they neither fill the new window nor give the new controller or the RTT a sample; the probe backoff and the reordering window start afresh (RFC 9000 §9.4)', () => {
+    const r = rig();
+    for (let pn = 1; pn <= 3; pn++) send(r, pn, pn);
+    r.ld.onAck(60, ack([[1, 1]]), 3);
+    for (let pn = 4; pn <= 9; pn++) send(r, pn, 60 + pn);
+    // The old path died: two probe timeouts fired, and it had been seen to reorder.
+    r.ld.onPtoExpired();
+    r.ld.onPtoExpired();
+    r.ld.packetThreshold = 7;
+    r.ld.reorderDelayMs = 40;
+    const fresh = new RecordingController();
+    r.rtt.reset();
+    r.ld.useController(fresh, 10, 500);
+    expect(r.ld.bytesInFlight).toBe(0);
+    expect(r.fate.lostAt).toEqual([2, 3, 4, 5, 6, 7, 8, 9].map((pn) => ({ now: 500, pn })));
+    expect(r.fate.runPns).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect({ pto: r.ld.ptoCount, threshold: r.ld.packetThreshold, reorder: r.ld.reorderDelayMs }).toEqual({ pto: 0, threshold: CONFIG.packetThreshold, reorder: 0 });
+    expect([...fresh.losses, ...r.cc.losses.filter((l) => l.now >= 500)]).toEqual([]);
+    // The new path's first packet, then a late ACK that also covers two old-path packets (the old path
+    // still delivered them): they are taken back as delivered, and only the new path's packet is a sample.
+    send(r, 10, 510);
+    r.ld.onAck(620, ack([[10, 10], [4, 5]]), 10);
+    expect(r.fate.spuriousPns).toEqual([4, 5]);
+    expect(r.fate.ackedPns).toEqual([1, 10]);
+    expect(fresh.acks.map((a) => a.sample.ackedBytes)).toEqual([1_000]);
+    expect(fresh.spurious).toEqual([]);
+    expect(r.rtt.minRtt).toBe(110);
+    expect({ threshold: r.ld.packetThreshold, reorder: r.ld.reorderDelayMs }).toEqual({ threshold: CONFIG.packetThreshold, reorder: 0 });
   });
 });

@@ -5,7 +5,7 @@
  * give-up time, and which echoes validate.
  */
 import { describe, expect, it } from 'vitest';
-import { AMPLIFICATION_LIMIT, MAX_PATH_PROBES, PATH_PROBE_BYTES, PathValidation, sameHost } from '../../src/core/path-validation.js';
+import { AMPLIFICATION_LIMIT, MAX_PATH_PROBES, PATH_PROBE_BYTES, PathValidation, isLoopback, sameHost } from '../../src/core/path-validation.js';
 
 describe('sameHost', () => {
   it('is another port of the same IP address, and nothing else', () => {
@@ -129,5 +129,12 @@ describe('PathValidation of another host (an IP address change)', () => {
     expect(v.answeredAt(data(1))).toBe(10);
     expect(v.answeredAt(data(3))).toBeUndefined();
     expect(v.answeredAt(data(1).subarray(0, 7))).toBeUndefined();
+  });
+});
+
+describe('isLoopback', () => {
+  it('is true for 127.0.0.0/8 (also mapped into IPv6) and ::1, false for anything else', () => {
+    for (const a of ['127.0.0.1:5000', '127.3.4.5:1', '[::1]:5000', '[::ffff:127.0.0.1]:5000', '[0:0:0:0:0:0:0:1]:9']) expect(isLoopback(a)).toBe(true);
+    for (const a of ['10.0.0.1:5000', '128.0.0.1:5000', '[::2]:5000', '[2001:db8::1]:5000', '[::ffff:10.0.0.1]:5000', '127.0.0.1', 'client-a:5000']) expect(isLoopback(a)).toBe(false);
   });
 });

@@ -27,7 +27,9 @@
  * as a spoofed one does, changed none of it. A new host must also have room
  * under the endpoint's per-host limits for one more connection
  * (`ConnectionHost.hostRoom`: the connection counts against the host it is
- * at), or no validation starts and none completes.
+ * at), or no validation starts and none completes. Nor is a client met at
+ * another address followed to a loopback one (RFC 9000 §21.5.6: request
+ * forgery toward the server host's own services).
  *
  * A validation fails when it times out, when another address replaces it,
  * when a newer packet comes from the validated address (the client is still
@@ -46,7 +48,7 @@
 import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
-import { PATH_PROBE_BYTES, PathValidation, sameHost } from '../path-validation.js';
+import { PATH_PROBE_BYTES, PathValidation, isLoopback, sameHost } from '../path-validation.js';
 import { RttEstimator } from '../recovery/rtt.js';
 import type { PeerAddress } from '../sans-io.js';
 import { type Frame, PATH_DATA_BYTES, writePathChallenge, writePing } from '../../wire/frame.js';
@@ -89,8 +91,21 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   }
   if (!newest) return;
   const newHost = !sameHost(c.remote, from);
-  // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not validated.
-  if (newHost && !c.host.hostRoom(c, from)) return c.host.pathValidation('refused');
+  // A host at its connection limit takes no more, a moved one included: its packets are still handled, its address not
+  // validated. The tally is asked once a probe timeout for the same address (its levels are parsed from the string, some
+  // 1.5 µs for IPv6), not for every packet a client keeps sending from there; room that opens is seen a PTO later at most.
+  if (newHost) {
+    const refused = c.refusedHost;
+    if (refused !== undefined && refused.from === from && now < refused.until) return c.host.pathValidation('refused');
+    if (!c.host.hostRoom(c, from)) {
+      c.refusedHost = { from, until: now + pto(c) };
+      return c.host.pathValidation('refused');
+    }
+    c.refusedHost = undefined;
+  }
+  // RFC 9000 §21.5.6: a client met at another interface is not followed to a loopback address, where the server's own
+  // local services (often unauthenticated) would get datagrams whose content a client holding the keys can shape.
+  if (newHost && isLoopback(from) && !isLoopback(c.remote)) return c.host.pathValidation('refused');
   // One candidate at a time: the newest authenticated one replaces the last.
   if (path !== undefined) fail(c, now);
   const ptoMs = pto(c);
@@ -142,16 +157,18 @@ export function checkValidated(c: Connection, now: number, from: PeerAddress, fr
  * seeded with `rttMs` (the challenge's round trip, replaced by the first ACK's
  * sample as the handshake's seed is), and the path MTU back to the base size
  * (discovery searches again as data fills packets). `firstPn`: the first
- * packet sent on the new path; older ones' losses are not the new
- * controller's.
+ * packet sent on the new path; older ones still in flight are declared lost
+ * and resent there, and count for neither the new controller nor the RTT
+ * (`LossDetection.useController`).
  */
 function newPath(c: Connection, now: number, rttMs: number, firstPn: number): void {
   c.rtt.reset();
   c.rtt.seed(Math.max(rttMs, 1e-3));
   c.cc = c.config.congestion(c.config.mtu);
-  c.recovery.useController(c.cc, firstPn);
-  c.pacer.restart(c.cc, now);
+  // Before the old path's packets are declared lost: their loss is no black hole of the new path's.
   c.pmtu.reset();
+  c.recovery.useController(c.cc, firstPn, now);
+  c.pacer.restart(c.cc, now);
 }
 
 /** Whether a challenge to the candidate, or a PING to the validated address it left, is due at `now`. */

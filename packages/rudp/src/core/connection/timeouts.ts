@@ -57,7 +57,11 @@ function deadline(c: Connection, kind: Timer): number {
     case Timer.LossDetection:
       return live ? c.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
     case Timer.Probe:
-      return live ? c.recovery.ptoDeadline() : Number.POSITIVE_INFINITY;
+      // Not while the amplification limit holds every datagram back (RFC 9002 §6.2.2.1: a server at the limit
+      // cancels its probe timer): its probes could not leave, and once the backoff reaches `maxPtoMs` the
+      // deadline no longer moves, so it would come due again at once until the validation ends (2.3 s for a
+      // new host). The datagram that lifts the limit, or the end of the validation, sets it again.
+      return maySend ? c.recovery.ptoDeadline() : Number.POSITIVE_INFINITY;
     case Timer.KeepAlive:
       if (!live || c.pingDue) return Number.POSITIVE_INFINITY;
       return Math.max(c.recovery.lastAckElicitingSentAt, c.lastReceived) + keepAliveInterval(c.config);

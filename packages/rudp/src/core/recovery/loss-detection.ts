@@ -194,13 +194,39 @@ export class LossDetection {
 
   /**
    * Reports to `cc` from now on, a new path's controller (the client moved
-   * to another host, RFC 9000 §9.4). Packets sent before `firstPn` went on
-   * the old path: their loss says nothing of the new one and is not
-   * reported to `cc` (their resend is, as any packet's).
+   * to another host, RFC 9000 §9.4: packets sent on the old path MUST NOT
+   * contribute to congestion control or RTT estimation for the new path).
+   * Packets sent before `firstPn` went on the old path: those still in
+   * flight are declared lost at `now` (resent on the new path, as any lost
+   * packet's data) without telling `cc`, so they neither fill its window nor
+   * give it or the RTT an acknowledgement sample; one acknowledged later is
+   * undone as any spurious loss, without widening the new path's reordering
+   * window. The probe backoff and the reordering window start afresh, as on
+   * a new connection (RFC 9002 A.3).
    */
-  useController(cc: CongestionController, firstPn: number): void {
+  useController(cc: CongestionController, firstPn: number, now: number): void {
     this.cc = cc;
     this.pathStartPn = firstPn;
+    this.ptoCount = 0;
+    this.packetThreshold = this.config.packetThreshold;
+    this.reorderDelayMs = 0;
+    this.reorderChangedAt = now;
+    const slots = this.sent.walkSlots();
+    for (let i = this.sent.walkStart(); i < slots.length; i++) {
+      const p = slots[i];
+      if (p === undefined) continue;
+      if (p.pn >= firstPn) break;
+      this.sent.delete(p.pn);
+      this.bytesInFlight -= p.size;
+      this.remember(now, p);
+      LOST_SCRATCH.push(p);
+    }
+    try {
+      // A run: the repairs that followed them went on the old path too.
+      for (let i = 0; i < LOST_SCRATCH.length; i++) this.fate.lost(now, LOST_SCRATCH[i] as SentPacket, false, true);
+    } finally {
+      LOST_SCRATCH.length = 0;
+    }
   }
 
   /** Records an ack-eliciting packet that left at `now`. */
@@ -484,13 +510,16 @@ export class LossDetection {
         const e = record[i] as LostPacket;
         record.splice(i, 1);
         this.spuriousLosses++;
-        if (e.packet.pn >= this.pathStartPn) spuriousBytes += e.packet.size;
-        // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
-        // packets): a threshold widened to each distance seen only waits for the next, longer one.
-        const overtaken = e.largestAcked - e.packet.pn - this.skipsBetween(e.packet.pn, e.largestAcked);
-        this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * overtaken + 1));
-        this.reorderDelayMs = Math.max(this.reorderDelayMs, (now - e.packet.timeSent) * REORDER_MARGIN);
-        this.reorderChangedAt = now;
+        // An old path's packet (`useController`) says nothing of the new path: not its controller's, nor how it reorders.
+        if (e.packet.pn >= this.pathStartPn) {
+          spuriousBytes += e.packet.size;
+          // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
+          // packets): a threshold widened to each distance seen only waits for the next, longer one.
+          const overtaken = e.largestAcked - e.packet.pn - this.skipsBetween(e.packet.pn, e.largestAcked);
+          this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * overtaken + 1));
+          this.reorderDelayMs = Math.max(this.reorderDelayMs, (now - e.packet.timeSent) * REORDER_MARGIN);
+          this.reorderChangedAt = now;
+        }
         this.fate.spurious(e.packet);
       }
     }

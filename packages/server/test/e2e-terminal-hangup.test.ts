@@ -23,7 +23,7 @@ const statusOf = async (file: string, timeoutMs: number): Promise<string> => {
  * session dropped) and returns the binary's exit status and stderr. The shell around the binary
  * ignores the hangup, so it is there to write the status; the binary sees its input end.
  */
-const hangUpAt = async (dir: string, argv: readonly string[], ready: string): Promise<{ status: string; stderr: string }> => {
+const hangUpAt = async (dir: string, argv: readonly string[], ready: string, onReady: () => Promise<void> = async () => undefined): Promise<{ status: string; stderr: string }> => {
   const statusFile = join(dir, 'status');
   const errFile = join(dir, 'stderr');
   const quoted = argv.map((a) => `'${a}'`).join(' ');
@@ -36,6 +36,7 @@ const hangUpAt = async (dir: string, argv: readonly string[], ready: string): Pr
       if (seen.includes(ready)) (clearTimeout(timer), resolve());
     });
   });
+  await onReady();
   term.kill('SIGKILL');
   const status = await statusOf(statusFile, 20_000);
   return { status, stderr: await readFile(errFile, 'utf8') };
@@ -64,7 +65,14 @@ describe('a reader of forum-client that goes away', () => {
 describe.skipIf(!hasScript)('a terminal that hangs up', () => {
   const dirs: string[] = [];
   let server: ServerProc | undefined;
+  /** Binaries at a terminal that hung up, ended here if the test failed with them still running. */
+  const running: number[] = [];
   afterEach(async () => {
+    for (const pid of running.splice(0)) {
+      // Only if that process id is still the binary's (an exited one's id may be another process's by now).
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(SERVER_BIN)) process.kill(pid, 'SIGKILL');
+    }
     await server?.stop();
     server = undefined;
     await cleanup(...dirs.splice(0));
@@ -75,7 +83,9 @@ describe.skipIf(!hasScript)('a terminal that hangs up', () => {
     const dir = await tempDir('hangup');
     dirs.push(dir);
     const data = join(dir, 'data');
-    const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients');
+    const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients', async () => {
+      running.push((JSON.parse(await readFile(join(data, '.forum-server.lock'), 'utf8')) as { pid: number }).pid);
+    });
     expect(r.stderr).not.toContain('Assertion failed');
     expect(r.stderr).toMatch(/forum-server: stopped\n$/);
     expect(r.status).toBe('0');

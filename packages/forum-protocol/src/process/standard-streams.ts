@@ -21,7 +21,14 @@ const GONE = new Set(['EIO', 'EPIPE']);
  *   a terminal and no longer answers as one is closed first.
  */
 export function guardStandardStreams(): void {
-  for (const stream of [process.stdout, process.stderr]) {
+  for (const name of ['stdout', 'stderr'] as const) {
+    let stream: NodeJS.WriteStream;
+    try {
+      stream = process[name];
+    } catch {
+      // A terminal that hung up before the stream was made: Node throws making it (uv_tty_init: EINVAL).
+      continue;
+    }
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (!GONE.has(e.code ?? '')) throw e;
     });

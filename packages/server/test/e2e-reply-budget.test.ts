@@ -10,18 +10,11 @@
  * logs in and posts, and its read of the thread waits until the silent
  * connections are gone.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeRequest } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
-import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
-import type { OneWayProxy } from './one-way-proxy.js';
-import { silentLogin, until } from './silent-client.js';
+import { silentLogin, startReplyBudgetScene, until } from './silent-client.js';
 import { rawClient, rawLogin } from './raw-client.js';
-import { largeThreadFile } from './large-thread.js';
 
 const MIB = 1024 * 1024;
 /** The smallest budget the server takes (one largest reply, 8 MiB, must fit) and then some. */
@@ -33,32 +26,15 @@ describe('the reply budget of a client host (real sockets)', () => {
   const scope = cleanupAfterEach();
 
   it(`${SILENT} silent logged-in connections of one host asking for a 2 MiB thread hold at most its budget; another host is served at once`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'forum-reply-budget-'));
-    scope.stops.push(() => void rm(dir, { recursive: true, force: true }));
     const users = Array.from({ length: SILENT }, (_, i) => `m${i}`);
-    await writeFile(join(dir, 'credentials.txt'), ['alice', 'bob', ...users].map((u) => `${u} pw\n`).join(''));
-    // 2 MiB: 512 messages of 4,000 characters; ten replies of it (20.6 MiB) pass the budget, four fit.
-    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
     const log: string[] = [];
-    const server = await startForumServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: dir,
-      idleTimeoutMs: 60_000,
-      transferPort: 0,
+    // The thread 'big' is 2 MiB: ten replies of it (20.6 MiB) pass the budget, four fit.
+    const { server, proxies, silent } = await startReplyBudgetScene(scope, 'reply-budget', ['bob', ...users], {
       replyBudgetBytes: BUDGET,
       // The silent replies never count as stale here: the neighbour's read waits for the connections to go, not
       // for them to be closed for it (e2e-server-reply-budget.test.ts), whatever the machine's pace.
       replyStaleAfterMs: 600_000,
       log: (line) => log.push(line),
-      warn: () => undefined,
-    });
-    const proxies: OneWayProxy[] = [];
-    const silent: RudpConnection[] = [];
-    scope.closers.push(async () => {
-      silent.forEach((c) => c.destroy());
-      await server.close();
-      await Promise.all(proxies.map((p) => p.close()));
     });
     // Sampled every millisecond or so while the silent connections are served: the most the host held.
     let peak = 0;

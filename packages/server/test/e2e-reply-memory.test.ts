@@ -8,20 +8,14 @@
  * connection kept its unacknowledged replies for its whole drain (26 of them, 101 MiB, in
  * `attack/many-hosts-backlog.ts 32 10 3.9 30 4`).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { encodeRequest } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
-import { startForumServer } from '../src/forum-server.js';
+import type { ForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
-import type { OneWayProxy } from './one-way-proxy.js';
-import { silentLogin, until } from './silent-client.js';
+import { silentLogin, startReplyBudgetScene, until } from './silent-client.js';
 import { rawClient, rawLogin } from './raw-client.js';
-import { largeThreadFile } from './large-thread.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -44,22 +38,15 @@ describe("the memory of the server's replies (real sockets, several client hosts
   const scope = cleanupAfterEach();
 
   it('a connection closed for a waiter lets go of its reply at once: live ArrayBuffers stay within what the budget counts', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'forum-server-reply-memory-'));
-    scope.stops.push(() => void rm(dir, { recursive: true, force: true }));
     const users = HOSTS.flatMap((_, h) => Array.from({ length: PER_HOST }, (_, i) => `q${h}x${i}`));
-    await writeFile(join(dir, 'credentials.txt'), ['alice', ...users].map((u) => `${u} pw\n`).join(''));
-    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
     // Each close of a stale holder: the live ArrayBuffers and the replies the budget counts (not the reservations of
     // requests running, which have no bytes yet), read once the close has run.
     const samples: { readonly live: number; readonly held: number }[] = [];
     let base = 0;
     const log: string[] = [];
-    const server = await startForumServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: dir,
-      idleTimeoutMs: 60_000,
-      transferPort: 0,
+    // Read by the log below, which runs only once the scene is up.
+    let server!: ForumServer;
+    const scene = await startReplyBudgetScene(scope, 'server-reply-memory', users, {
       replyBudgetBytes: 16 * MIB,
       maxReplyBytes: TOTAL,
       replyStaleAfterMs: 1_000,
@@ -70,15 +57,9 @@ describe("the memory of the server's replies (real sockets, several client hosts
           queueMicrotask(() => samples.push({ live: liveArrayBuffers() - base, held: server.replyBytesSentInAll() }));
         }
       },
-      warn: () => undefined,
     });
-    const proxies: OneWayProxy[] = [];
-    const silent: RudpConnection[] = [];
-    scope.closers.push(async () => {
-      silent.forEach((c) => c.destroy());
-      await server.close();
-      await Promise.all(proxies.map((p) => p.close()));
-    });
+    server = scene.server;
+    const { proxies, silent } = scene;
     let n = 0;
     for (const host of HOSTS) {
       for (let i = 0; i < PER_HOST; i++) {

@@ -7,18 +7,11 @@
  * host (127.0.0.50) posts at once and gets the thread once the silent holders' replies are stale: they are closed for
  * it, and it is not.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeRequest } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { describe, expect, it } from 'vitest';
-import { startForumServer } from '../src/forum-server.js';
 import { cleanupAfterEach } from './forum-processes.js';
-import type { OneWayProxy } from './one-way-proxy.js';
-import { silentLogin, until } from './silent-client.js';
+import { silentLogin, startReplyBudgetScene, until } from './silent-client.js';
 import { rawClient, rawLogin } from './raw-client.js';
-import { largeThreadFile } from './large-thread.js';
 
 const MIB = 1024 * 1024;
 const HOSTS = Array.from({ length: 8 }, (_, i) => `127.0.0.${11 + i}`);
@@ -31,33 +24,15 @@ describe('the server-wide reply budget (real sockets, several client hosts)', ()
   const scope = cleanupAfterEach();
 
   it(`${HOSTS.length} hosts of ${PER_HOST} silent connections hold at most the server's budget; a client of another host is served, the holders are closed`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'forum-server-reply-budget-'));
-    scope.stops.push(() => void rm(dir, { recursive: true, force: true }));
     const users = HOSTS.flatMap((_, h) => Array.from({ length: PER_HOST }, (_, i) => `m${h}x${i}`));
-    await writeFile(join(dir, 'credentials.txt'), ['alice', ...users].map((u) => `${u} pw\n`).join(''));
-    // 2 MiB: 512 messages of 4,000 characters.
-    await writeFile(join(dir, 'big'), largeThreadFile('alice', 512));
     const log: string[] = [];
-    const server = await startForumServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: dir,
-      idleTimeoutMs: 60_000,
-      transferPort: 0,
+    const { server, proxies, silent } = await startReplyBudgetScene(scope, 'server-reply-budget', users, {
       replyBudgetBytes: 16 * MIB,
       // Older code took no such option and had no server-wide bound.
       maxReplyBytes: TOTAL,
       // 1 s and 1 ms per KiB of the reply (3 s for the thread): the default 5 s makes the test longer, not different.
       replyStaleAfterMs: 1_000,
       log: (line) => log.push(line),
-      warn: () => undefined,
-    });
-    const proxies: OneWayProxy[] = [];
-    const silent: RudpConnection[] = [];
-    scope.closers.push(async () => {
-      silent.forEach((c) => c.destroy());
-      await server.close();
-      await Promise.all(proxies.map((p) => p.close()));
     });
     // The sum over the hosts, sampled every millisecond or so (per host: the count every version of the server has).
     const inAll = (): number => [...HOSTS, '127.0.0.50'].reduce((sum, h) => sum + server.replyBytesHeld(h), 0);

@@ -388,6 +388,30 @@ describe('connect: host names and Node-style errors', () => {
     await expect(loop).rejects.toMatchObject({ code: 'ECONNRESET' });
     expect(conn.closed).toBe(true);
   });
+
+  it('a failure (ECONNRESET) is not a destroy(): messages held back when it comes are still handed over', async () => {
+    // Review s29: destroy() ends the messages since a26bc49; a failure must not (the ICMP path, fail(), is its own).
+    const s = await server();
+    let sent!: Promise<unknown>;
+    s.on('connection', (c) => (sent = Promise.all(Array.from({ length: 300 }, (_, i) => c.send(`m${i}`)))));
+    const relay = await startUdpForwarder(s.address().port);
+    const conn: RudpConnection = await connect({ port: relay.port, idleTimeoutMs: 60_000 });
+    conn.pause();
+    const got: string[] = [];
+    conn.on('message', (m: Buffer) => got.push(m.toString()));
+    conn.on('error', () => undefined);
+    // All acknowledged: the client holds all 300, none read (paused).
+    await eventually(() => sent !== undefined);
+    await sent;
+    expect(got).toEqual([]);
+    // Not events.once: it rejects on the 'error' that comes first.
+    const closed = new Promise((r) => conn.once('close', r));
+    await relay.close();
+    await rejection(conn.send('anyone there?'));
+    await closed;
+    expect(conn.closeError?.code).toBe('ECONNRESET');
+    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+  });
 });
 
 describe('close({ signal }): a graceful close that may not wait for a peer that vanished', () => {

@@ -384,6 +384,56 @@ describe('receiving', () => {
     expect(seen).toEqual(['m0']);
   });
 
+  it("destroy() in a 'message' listener ends the hand-over at the peer's close too: none is emitted after it", async () => {
+    // Held back (paused) when the client's CLOSE comes: the close hands all 300 over, and the listener
+    // destroys the connection at the first. destroy() returned early (the close was already reported), so
+    // the other 299 still came.
+    let server!: RudpConnection;
+    const { client } = await pair((c) => {
+      server = c;
+      c.pause();
+    });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
+    await until(() => server !== undefined);
+    const after: string[] = [];
+    let destroyed = false;
+    server.on('message', (m: Buffer) => {
+      if (destroyed) after.push(m.toString());
+      else {
+        destroyed = true;
+        server.destroy('enough');
+      }
+    });
+    const closed = once(server, 'close');
+    await client.close();
+    await closed;
+    expect(destroyed).toBe(true);
+    expect(after).toEqual([]);
+  });
+
+  it("destroy() in the body of a for await loop ends it after the peer's close too: what it read ahead is not yielded", async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    await until(() => server !== undefined);
+    const seen: string[] = [];
+    let reported!: () => void;
+    const closeReported = new Promise<void>((r) => (reported = r));
+    server.once('close', () => reported());
+    // The body waits at the first message until the client's close was reported: the loop reads 64 ahead and
+    // holds the transport, then the close hands it the rest. Destroyed then, it yielded all 300.
+    const loop = (async () => {
+      for await (const m of server) {
+        seen.push(m.toString());
+        await closeReported;
+        server.destroy('enough');
+      }
+    })();
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
+    await client.close();
+    await loop;
+    expect(seen).toEqual(['m0']);
+  });
+
   it('messages that arrive before any listener wait for one (none lost between connect() and on())', async () => {
     const { client } = await pair((c) => void c.send('welcome'));
     // Well after the server's message arrived: with nothing consuming it, it waits in the transport.

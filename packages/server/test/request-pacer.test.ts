@@ -123,6 +123,42 @@ describe('request pacer', () => {
     expect(p.reserve('user z', 0)).toBe(0);
   });
 
+  it("one account at its full pace, writing and reading 8 MiB replies, never delays a person of its host; 100 people behind one NAT never wait", () => {
+    // Review s29: the host's share is four accounts' worth, so one greedy account (its own turns, its writes' and
+    // its replies' charges, all of which its account pays too) takes at most a quarter of it.
+    const p = new RequestPacer(100);
+    const host = hostLevelsOf('[2001:db8:1:2::5]:4000');
+    const serve = (account: string, now: number): number => {
+      const wait = p.reserve(account, now);
+      return wait + p.reserveHosts(host, now + wait);
+    };
+    let greedyFree = 0;
+    const personWaits: number[] = [];
+    for (let now = 0; now < 60_000; now++) {
+      if (now >= greedyFree) {
+        const done = now + serve('user greedy', now);
+        p.charge('user greedy', WRITE_TURNS - 1, done, host);
+        p.replied('user greedy', now % 3 === 0 ? 8 * 1024 * 1024 : 100, done, host);
+        greedyFree = done + 1;
+      }
+      if (now % 2_000 === 0) personWaits.push(serve('user person', now));
+    }
+    expect(personWaits).toHaveLength(30);
+    expect(Math.max(...personWaits)).toBe(0);
+    // 100 people behind one IPv4 address, each a write every 3 s (a person types slower), staggered: none waits.
+    const q = new RequestPacer(100);
+    const nat = hostLevelsOf('192.0.2.7:5000');
+    const waits: number[] = [];
+    for (let now = 0; now < 30_000; now += 30) {
+      const user = `user p${(now / 30) % 100}`;
+      const wait = q.reserve(user, now);
+      const all = wait + q.reserveHosts(nat, now + wait);
+      q.charge(user, WRITE_TURNS - 1, now + all, nat);
+      waits.push(all);
+    }
+    expect(Math.max(...waits)).toBe(0);
+  });
+
   it('refuses a rate that is not a positive number', () => {
     expect(() => new RequestPacer(0)).toThrow(RangeError);
     expect(() => new RequestPacer(Number.NaN)).toThrow(RangeError);

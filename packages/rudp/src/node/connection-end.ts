@@ -42,7 +42,8 @@ export function reportClosed(c: RudpConnection, coreReason: CloseReason): void {
     // tick has its hand-over still waiting in a microtask.
     emitting(() => handOverLeftovers(c));
     c.core.resume();
-    for (let channel = c.core.nextMessageChannel, m = c.core.readMessage(); m !== undefined; channel = c.core.nextMessageChannel, m = c.core.readMessage()) {
+    // A listener may destroy() the connection on the way: none after that.
+    for (let channel = c.core.nextMessageChannel, m = c.core.readMessage(); m !== undefined && !c.destroyedHere; channel = c.core.nextMessageChannel, m = c.core.readMessage()) {
       const data = asBuffer(m);
       emitting(() => c.emit('message', data, channel));
     }

@@ -384,8 +384,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    */
   destroy(reason: string | Error = 'destroyed'): void {
     const text = destroyReasonText(reason);
-    if (this.closedWith) return;
+    // Set even once the close was reported: its hand-over of held messages, or a loop's read-ahead, may still be going.
     this.destroyedHere = true;
+    if (this.closedWith) return;
     this.core.destroy(this.io.now(), 1, text);
     this.io.changed(this.core);
   }

@@ -15,49 +15,16 @@
  * messages, as many as fit: about 240).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeRequest } from '../packages/forum-protocol/dist/index.js';
 import type { PacketWriter } from '../packages/rudp/dist/core.js';
-import { startServer } from './forum-raw.js';
-import { cpuMs, hostile, sleep, startBare, startProbe, stat, type FrameWriter, type Hostile } from './frame-lib.js';
+import { cpuMs, honestStretch, hostile, sleep, startTarget, stat, type FrameWriter, type Hostile } from './frame-lib.js';
 
 const target = process.argv[2] ?? 'forum';
 const angles = (process.argv[3] ?? 'ping').split(',');
 const seconds = Number(process.argv[4] ?? 4);
 const rate = Number(process.argv[5] ?? 20_000);
 
-const port = 40_000 + Math.floor(Math.random() * 20_000);
-let dir = '';
-let pid: number;
-let stopServer: () => Promise<void>;
-let serverOut = (): string => '';
-if (target === 'forum') {
-  dir = await mkdtemp(join(tmpdir(), 'frame-flood-'));
-  await writeFile(join(dir, 'credentials.txt'), 'alice pw-alice\n');
-  await writeFile(join(dir, 'small'), 'alice\n');
-  const server = await startServer(dir, port, port + 1);
-  pid = server.child.pid as number;
-  serverOut = () => server.out;
-  stopServer = async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  };
-} else {
-  const bare = await startBare(port);
-  pid = bare.child.pid as number;
-  stopServer = async () => {
-    bare.child.kill('SIGTERM');
-    await bare.exited;
-  };
-}
-const probe = await startProbe(target, port);
-// The attacker (this process) runs at a lower priority than the server and the honest probe: on a shared 2-core
-// machine the probe's latency should show the server's delay, not this process's.
-setPriority(pid, -5);
-setPriority(probe.pid, -5);
-setPriority(10);
+const { port, pid, probe, serverOut, stop } = await startTarget(target, 'frame-flood');
 
 const ackRanges = (h: Hostile, w: PacketWriter): void => {
   const largest = h.core.acks.largest;
@@ -148,13 +115,7 @@ for (const angle of angles) {
   let connections = 1;
   await sleep(200);
   // Honest-only stretch.
-  let cpu0 = cpuMs(pid);
-  let t0 = performance.now();
-  const baseFrom = Date.now();
-  await sleep(seconds * 1000);
-  const baseline = probe.between(baseFrom, Date.now());
-  const baseCpu = cpuMs(pid) - cpu0;
-  const baseMs = performance.now() - t0;
+  const { baseline, baseCpu, baseMs } = await honestStretch(pid, probe, seconds);
   // Attack stretch.
   if (angle === 'ack') {
     // Make the server number enough packets (its ACKs of our PINGs) for 256 ranges below its largest.
@@ -174,8 +135,8 @@ for (const angle of angles) {
     d.writeUInt32BE(h.core.nextPn++, 5);
     return d;
   };
-  cpu0 = cpuMs(pid);
-  t0 = performance.now();
+  const cpu0 = cpuMs(pid);
+  const t0 = performance.now();
   const attackFrom = Date.now();
   let sent = 0;
   let bytes = 0;
@@ -218,8 +179,6 @@ for (const angle of angles) {
   h.conn.destroy();
   await sleep(300);
 }
-probe.stop();
 if (process.env.A10_LOG !== undefined) console.log(serverOut().split('\n').filter((l) => !l.includes('issued')).slice(-12).join('\n'));
-await stopServer();
-if (dir !== '') await rm(dir, { recursive: true, force: true });
+await stop();
 process.exit(0);

@@ -6,6 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from './forum-raw.js';
 import { PacketType, PacketWriter } from '../packages/rudp/dist/core.js';
 import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
 
@@ -128,4 +132,67 @@ export const startProbe = async (target: string, port: number, localAddress = '1
     between: (a: number, b: number): number[] => samples.filter((s) => s.at >= a && s.at < b).map((s) => s.ms),
     stop: (): void => void child.kill('SIGTERM'),
   };
+};
+
+/** An honest probe (`startProbe`). */
+export type Probe = Awaited<ReturnType<typeof startProbe>>;
+
+/** What a flood script attacks: a forum-server or a bare listener, with an honest probe against it. */
+export interface Target {
+  readonly port: number;
+  readonly pid: number;
+  readonly probe: Probe;
+  /** The forum server's output so far ('' for a bare listener). */
+  serverOut(): string;
+  /** Stops the probe and the target, and removes the data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `target` ('forum': forum-server on a data directory of alice's and her thread `small`; else a bare
+ * rudpx listener) on a random port, and the honest probe against it; this process (the attacker) then runs at a
+ * lower priority than both, so that on a shared 2-core machine the probe's latency shows the server's delay, not
+ * this process's.
+ */
+export const startTarget = async (target: string, label: string): Promise<Target> => {
+  const port = 40_000 + Math.floor(Math.random() * 20_000);
+  let dir = '';
+  let child: { readonly child: ChildProcess; readonly exited: Promise<unknown> };
+  let serverOut = (): string => '';
+  if (target === 'forum') {
+    dir = await mkdtemp(join(tmpdir(), `${label}-`));
+    await writeFile(join(dir, 'credentials.txt'), 'alice pw-alice\n');
+    await writeFile(join(dir, 'small'), 'alice\n');
+    const server = await startServer(dir, port, port + 1);
+    serverOut = () => server.out;
+    child = server;
+  } else {
+    child = await startBare(port);
+  }
+  const pid = child.child.pid as number;
+  const probe = await startProbe(target, port);
+  setPriority(pid, -5);
+  setPriority(probe.pid, -5);
+  setPriority(10);
+  return {
+    port,
+    pid,
+    probe,
+    serverOut: () => serverOut(),
+    stop: async () => {
+      probe.stop();
+      child.child.kill('SIGTERM');
+      await child.exited;
+      if (dir !== '') await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** An honest-only stretch of `seconds`: the probe's round trips, and the server's CPU ms over `ms` of wall time. */
+export const honestStretch = async (pid: number, probe: Probe, seconds: number): Promise<{ readonly baseline: number[]; readonly baseCpu: number; readonly baseMs: number }> => {
+  const cpu0 = cpuMs(pid);
+  const t0 = performance.now();
+  const from = Date.now();
+  await sleep(seconds * 1000);
+  return { baseline: probe.between(from, Date.now()), baseCpu: cpuMs(pid) - cpu0, baseMs: performance.now() - t0 };
 };

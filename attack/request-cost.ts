@@ -20,7 +20,7 @@ import { encodeRequest, decodeServerMessage } from '../packages/forum-protocol/d
 import { connect } from '../packages/rudp/dist/index.js';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
 import { session, startServer, upload, type Session } from './forum-raw.js';
-import { cpuMs, cpuSplitMs, sleep, startProbe, stat } from './frame-lib.js';
+import { cpuMs, cpuSplitMs, honestStretch, sleep, startProbe, stat } from './frame-lib.js';
 
 const kind = process.argv[2] ?? 'msg';
 const accounts = Number(process.argv[3] ?? 1);
@@ -123,13 +123,7 @@ const attacker = async (i: number, running: () => boolean): Promise<void> => {
 };
 
 await sleep(500);
-let cpu0 = cpuMs(pid);
-let t0 = performance.now();
-const baseFrom = Date.now();
-await sleep(seconds * 1000);
-const baseline = probe.between(baseFrom, Date.now());
-const baseCpu = cpuMs(pid) - cpu0;
-const baseMs = performance.now() - t0;
+const { baseline, baseCpu, baseMs } = await honestStretch(pid, probe, seconds);
 
 let running = true;
 const attackFrom = Date.now();
@@ -137,9 +131,9 @@ const loops = users.map((_, i) => attacker(i, () => running).catch((e: unknown) 
 await sleep(200);
 answered = 0;
 kinds.clear();
-cpu0 = cpuMs(pid);
+const cpu0 = cpuMs(pid);
 const split0 = cpuSplitMs(pid);
-t0 = performance.now();
+const t0 = performance.now();
 await sleep(seconds * 1000);
 const attackCpu = cpuMs(pid) - cpu0;
 const split1 = cpuSplitMs(pid);

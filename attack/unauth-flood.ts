@@ -9,44 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeInitial } from '../packages/rudp/dist/core.js';
-import { startServer } from './forum-raw.js';
-import { cpuMs, sleep, startBare, startProbe, stat } from './frame-lib.js';
+import { cpuMs, honestStretch, sleep, startTarget, stat } from './frame-lib.js';
 
 const target = process.argv[2] ?? 'forum';
 const angles = (process.argv[3] ?? 'garbage').split(',');
 const seconds = Number(process.argv[4] ?? 3);
 const rate = Number(process.argv[5] ?? 20_000);
-const port = 40_000 + Math.floor(Math.random() * 20_000);
-let dir = '';
-let pid: number;
-let stopServer: () => Promise<void>;
-if (target === 'forum') {
-  dir = await mkdtemp(join(tmpdir(), 'unauth-flood-'));
-  await writeFile(join(dir, 'credentials.txt'), 'alice pw-alice\n');
-  await writeFile(join(dir, 'small'), 'alice\n');
-  const server = await startServer(dir, port, port + 1);
-  pid = server.child.pid as number;
-  stopServer = async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  };
-} else {
-  const bare = await startBare(port);
-  pid = bare.child.pid as number;
-  stopServer = async () => {
-    bare.child.kill('SIGTERM');
-    await bare.exited;
-  };
-}
-const probe = await startProbe(target, port);
-// The attacker runs below the server and the probe: the probe's latency should show the server's delay.
-setPriority(pid, -5);
-setPriority(probe.pid, -5);
-setPriority(10);
+const { port, pid, probe, stop } = await startTarget(target, 'unauth-flood');
 const socket = dgram.createSocket('udp4');
 await new Promise<void>((r) => socket.bind(0, '127.0.0.3', r));
 const hello = randomBytes(32);
@@ -56,17 +26,11 @@ const datagram = (angle: string, i: number): Uint8Array => {
   return encodeInitial(new Uint8Array(1200), 0, { scid: (i * 2654435761) >>> 0, token, params: { receiveWindow: 1 << 20 }, hello }).slice();
 };
 for (const angle of angles) {
-  let cpu0 = cpuMs(pid);
-  let t0 = performance.now();
-  const baseFrom = Date.now();
-  await sleep(seconds * 1000);
-  const baseline = probe.between(baseFrom, Date.now());
-  const baseCpu = cpuMs(pid) - cpu0;
-  const baseMs = performance.now() - t0;
+  const { baseline, baseCpu, baseMs } = await honestStretch(pid, probe, seconds);
   // A pool of datagrams made beforehand, so the flood's rate is not this process's randomness.
   const pool = Array.from({ length: 512 }, (_, i) => datagram(angle, i));
-  cpu0 = cpuMs(pid);
-  t0 = performance.now();
+  const cpu0 = cpuMs(pid);
+  const t0 = performance.now();
   const attackFrom = Date.now();
   let sent = 0;
   while (performance.now() - t0 < seconds * 1000) {
@@ -85,7 +49,5 @@ for (const angle of angles) {
   );
 }
 socket.close();
-probe.stop();
-await stopServer();
-if (dir !== '') await rm(dir, { recursive: true, force: true });
+await stop();
 process.exit(0);

@@ -337,8 +337,8 @@ describe('write(): a send without a promise', () => {
   });
 });
 
-/** The server's end of a new pair, paused, holding back `n` messages `m0`, `m1`, … the client sent: resumed, it reads them in one go. */
-async function heldBack(n: number): Promise<RudpConnection> {
+/** A new pair whose server end is paused, holding back `n` messages `m0`, `m1`, … the client sent: resumed (or closed), it gets them in one go. */
+async function heldBack(n: number): Promise<{ server: RudpConnection; client: RudpConnection }> {
   let server: RudpConnection | undefined;
   const { client } = await pair((c) => {
     server = c;
@@ -346,32 +346,38 @@ async function heldBack(n: number): Promise<RudpConnection> {
   });
   await Promise.all(Array.from({ length: n }, (_, i) => client.send(`m${i}`)));
   await until(() => server !== undefined);
-  return server as RudpConnection;
+  return { server: server as RudpConnection, client };
+}
+
+/** A `'message'` listener on `conn` that destroys it at the first message: whether it did, and the messages it got after. */
+function destroyAtFirst(conn: RudpConnection): { readonly after: string[]; destroyed(): boolean } {
+  const after: string[] = [];
+  let destroyed = false;
+  conn.on('message', (m: Buffer) => {
+    if (destroyed) after.push(m.toString());
+    else {
+      destroyed = true;
+      conn.destroy('enough');
+    }
+  });
+  return { after, destroyed: () => destroyed };
 }
 
 describe('receiving', () => {
   it("destroy() in a 'message' listener ends the messages: none is emitted after it, of those already read or held back", async () => {
     // The endpoint has many of them queued for emission when the listener destroys the connection at the first.
-    const server = await heldBack(300);
-    const after: string[] = [];
-    let destroyed = false;
-    server.on('message', (m: Buffer) => {
-      if (destroyed) after.push(m.toString());
-      else {
-        destroyed = true;
-        server.destroy('enough');
-      }
-    });
+    const { server } = await heldBack(300);
+    const listener = destroyAtFirst(server);
     const closed = once(server, 'close');
     server.resume();
     await closed;
     await new Promise((r) => setImmediate(r));
-    expect(destroyed).toBe(true);
-    expect(after).toEqual([]);
+    expect(listener.destroyed()).toBe(true);
+    expect(listener.after).toEqual([]);
   });
 
   it('destroy() in the body of a for await loop ends the loop: what it read ahead is not yielded', async () => {
-    const server = await heldBack(300);
+    const { server } = await heldBack(300);
     const seen: string[] = [];
     const loop = (async () => {
       for await (const m of server) {
@@ -388,27 +394,13 @@ describe('receiving', () => {
     // Held back (paused) when the client's CLOSE comes: the close hands all 300 over, and the listener
     // destroys the connection at the first. destroy() returned early (the close was already reported), so
     // the other 299 still came.
-    let server!: RudpConnection;
-    const { client } = await pair((c) => {
-      server = c;
-      c.pause();
-    });
-    await Promise.all(Array.from({ length: 300 }, (_, i) => client.send(`m${i}`)));
-    await until(() => server !== undefined);
-    const after: string[] = [];
-    let destroyed = false;
-    server.on('message', (m: Buffer) => {
-      if (destroyed) after.push(m.toString());
-      else {
-        destroyed = true;
-        server.destroy('enough');
-      }
-    });
+    const { server, client } = await heldBack(300);
+    const listener = destroyAtFirst(server);
     const closed = once(server, 'close');
     await client.close();
     await closed;
-    expect(destroyed).toBe(true);
-    expect(after).toEqual([]);
+    expect(listener.destroyed()).toBe(true);
+    expect(listener.after).toEqual([]);
   });
 
   it("destroy() in the body of a for await loop ends it after the peer's close too: what it read ahead is not yielded", async () => {

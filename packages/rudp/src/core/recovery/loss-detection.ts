@@ -216,17 +216,12 @@ export class LossDetection {
       const p = slots[i];
       if (p === undefined) continue;
       if (p.pn >= firstPn) break;
-      this.sent.delete(p.pn);
-      this.bytesInFlight -= p.size;
-      this.remember(now, p);
+      // Nothing counted for `cc`: every one of them is below `pathStartPn` now.
+      this.takeLost(now, p);
       LOST_SCRATCH.push(p);
     }
-    try {
-      // A run: the repairs that followed them went on the old path too.
-      for (let i = 0; i < LOST_SCRATCH.length; i++) this.fate.lost(now, LOST_SCRATCH[i] as SentPacket, false, true);
-    } finally {
-      LOST_SCRATCH.length = 0;
-    }
+    // A run: the repairs that followed them went on the old path too.
+    this.tellLostScratch(now, true);
   }
 
   /** Records an ack-eliciting packet that left at `now`. */
@@ -417,10 +412,7 @@ export class LossDetection {
       const pn = p.pn;
       if (pn > this.largestAcked) break;
       if (p.timeSent <= now - lossDelay || this.packetRuleLost(pn)) {
-        this.sent.delete(pn);
-        this.bytesInFlight -= p.size;
-        if (pn >= this.pathStartPn) lostBytes += p.size;
-        this.remember(now, p);
+        lostBytes += this.takeLost(now, p);
         LOST_SCRATCH.push(p);
       } else {
         this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
@@ -428,12 +420,7 @@ export class LossDetection {
     }
     // Their fates are told once the run's length is known: the resends of a run (after an outage, the
     // first ACK to come back declares all of it lost) do not wait for repairs that cannot rebuild it.
-    const run = LOST_SCRATCH.length > LOST_RUN;
-    try {
-      for (let i = 0; i < LOST_SCRATCH.length; i++) this.fate.lost(now, LOST_SCRATCH[i] as SentPacket, false, run);
-    } finally {
-      LOST_SCRATCH.length = 0;
-    }
+    this.tellLostScratch(now, LOST_SCRATCH.length > LOST_RUN);
     if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
   }
 
@@ -474,13 +461,31 @@ export class LossDetection {
       if (p === undefined) continue;
       if (p.timeSent > now - delay) break;
       if (p.pn <= this.largestAcked || !p.leftQueueEmpty) continue;
-      this.sent.delete(p.pn);
-      this.bytesInFlight -= p.size;
-      if (p.pn >= this.pathStartPn) lostBytes += p.size;
-      this.remember(now, p);
+      lostBytes += this.takeLost(now, p);
       this.fate.lost(now, p, true);
     }
     if (lostBytes > 0) this.cc.onLoss(now, lostBytes, this.bytesInFlight);
+  }
+
+  /**
+   * Takes `p` out of flight as lost and keeps it in the record (an ACK for it
+   * later undoes the loss). Returns the bytes the controller is to count: none
+   * for a packet of an old path (`useController`).
+   */
+  private takeLost(now: number, p: SentPacket): number {
+    this.sent.delete(p.pn);
+    this.bytesInFlight -= p.size;
+    this.remember(now, p);
+    return p.pn >= this.pathStartPn ? p.size : 0;
+  }
+
+  /** Tells the fate of each packet gathered in `LOST_SCRATCH` (`run`: one of a run of losses), and empties it, also if a fate throws. */
+  private tellLostScratch(now: number, run: boolean): void {
+    try {
+      for (let i = 0; i < LOST_SCRATCH.length; i++) this.fate.lost(now, LOST_SCRATCH[i] as SentPacket, false, run);
+    } finally {
+      LOST_SCRATCH.length = 0;
+    }
   }
 
   private remember(now: number, packet: SentPacket): void {

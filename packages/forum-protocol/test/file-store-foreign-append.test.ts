@@ -13,12 +13,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openFileStore, parseCredentials, type ForumStore } from '../src/index.js';
 
-const open = async (dir: string): Promise<ForumStore> => {
-  const s = await openFileStore(dir)();
+/** The data-directory store of `dir`; `owned`: whether the directory is still the store's (the server's lock). */
+const open = async (dir: string, owned?: () => Promise<boolean>): Promise<ForumStore> => {
+  const s = await openFileStore(dir, owned === undefined ? {} : { owned })();
   if (E.isLeft(s)) throw new Error(s.left.message);
   return s.right;
 };
 const anySize = (): E.Either<never, void> => E.right(undefined);
+/** alice's message `text` appended to thread `t`. */
+const aliceMessage = (store: ForumStore, text: string) => store.appendEntry('t', { kind: 'message', author: 'alice', text }, anySize)();
 
 describe('data-directory store: a file another writer made longer', () => {
   it('a thread appended to by another writer: the next append is refused, the file read again, and the one after goes ahead after their line', async () => {
@@ -47,16 +50,13 @@ describe('data-directory store: a file another writer made longer', () => {
   it('a store told the directory may no longer be its own (owned false: its lock lost) does not read the file again: its changes stay refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
     let owned = true;
-    const opened = await openFileStore(dir, { owned: async () => owned })();
-    if (E.isLeft(opened)) throw new Error(opened.left.message);
-    const store = opened.right;
+    const store = await open(dir, async () => owned);
     expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
     owned = false;
     // The server that took the directory over appended; read again, this store would append after it, beside that server's writes.
     await appendFile(join(dir, 't'), '1 bob: confirmed by the server that took over\n');
-    const msg = (text: string) => store.appendEntry('t', { kind: 'message', author: 'alice', text }, anySize)();
-    expect((await msg('late one'))._tag).toBe('Left');
-    expect((await msg('late two'))._tag).toBe('Left');
+    expect((await aliceMessage(store, 'late one'))._tag).toBe('Left');
+    expect((await aliceMessage(store, 'late two'))._tag).toBe('Left');
     expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\n1 bob: confirmed by the server that took over\n');
   });
 
@@ -65,18 +65,15 @@ describe('data-directory store: a file another writer made longer', () => {
     const store = await open(dir);
     expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
     await appendFile(join(dir, 't'), 'bob uploaded f.bin\n');
-    const msg = (text: string) => store.appendEntry('t', { kind: 'message', author: 'alice', text }, anySize)();
-    expect((await msg('one'))._tag).toBe('Left');
-    expect((await msg('two'))._tag).toBe('Left');
+    expect((await aliceMessage(store, 'one'))._tag).toBe('Left');
+    expect((await aliceMessage(store, 'two'))._tag).toBe('Left');
     expect(await readFile(join(dir, 't'), 'utf8')).toBe('alice\nbob uploaded f.bin\n');
   });
 
   it('CRT of a name another writer created meanwhile does not replace its file; CRT and RMV are refused once the directory is no longer the store\'s', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
     let owned = true;
-    const opened = await openFileStore(dir, { owned: async () => owned })();
-    if (E.isLeft(opened)) throw new Error(opened.left.message);
-    const store = opened.right;
+    const store = await open(dir, async () => owned);
     // The server that lost the directory, woken mid-CRT, made R1 after this store looked.
     await writeFile(join(dir, 'R1'), 'churn\n');
     // Before: Right(true), churn's file replaced by bee's.
@@ -93,9 +90,7 @@ describe('data-directory store: a file another writer made longer', () => {
   it('an upload committed once the directory is no longer the store\'s is not put in place: the new holder\'s file of that name stays', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'foreign-append-'));
     let owned = true;
-    const opened = await openFileStore(dir, { owned: async () => owned })();
-    if (E.isLeft(opened)) throw new Error(opened.left.message);
-    const store = opened.right;
+    const store = await open(dir, async () => owned);
     expect(await store.createThread('t', 'alice')()).toEqual(E.right(true));
     const begun = await store.beginUpload('t', 'f.bin', 'alice')();
     if (E.isLeft(begun)) throw new Error('refused');
@@ -115,11 +110,10 @@ describe('data-directory store: a file another writer made longer', () => {
     const handWritten = 'alice\n 1 alice:hello\n';
     await writeFile(join(dir, 't'), handWritten);
     let owned = true;
-    const opened = await openFileStore(dir, { owned: async () => owned })();
-    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = await open(dir, async () => owned);
     owned = false;
     // Before: rewritten whole (temporary file renamed over it), whoever held the directory.
-    expect((await opened.right.appendEntry('t', { kind: 'message', author: 'alice', text: 'two' }, anySize)())._tag).toBe('Left');
+    expect((await store.appendEntry('t', { kind: 'message', author: 'alice', text: 'two' }, anySize)())._tag).toBe('Left');
     expect(await readFile(join(dir, 't'), 'utf8')).toBe(handWritten);
   });
 

@@ -2,9 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
-import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
-import { SERVER_BIN } from './forum-raw.js';
+import { SERVER_BIN, session, type Session } from './forum-raw.js';
 
 export interface Proc {
   readonly child: ChildProcess;
@@ -91,40 +89,6 @@ export const messageCounts = (text: string): Map<string, number> => {
 };
 
 
-/** A pipelined raw session (as forum-raw's) whose transport waits `idleMs` for a silent (frozen) server. */
-export const longSession = async (port: number, user: string, signal: AbortSignal, idleMs = 120_000) => {
-  const conn: RudpConnection = await connect({ port, idleTimeoutMs: idleMs });
-  const waiting = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
-  let id = 0;
-  const failAll = (why: string): void => {
-    for (const w of waiting.values()) w.reject(new Error(why));
-    waiting.clear();
-  };
-  conn.on('message', (bytes) => {
-    const m = decodeServerMessage(bytes);
-    if (m._tag === 'Left' || m.right.type !== 'reply') return;
-    const w = waiting.get(m.right.id);
-    waiting.delete(m.right.id);
-    w?.resolve(m.right);
-  });
-  conn.on('error', () => undefined);
-  conn.on('close', () => failAll('closed'));
-  signal.addEventListener('abort', () => {
-    failAll('aborted');
-    conn.destroy();
-  });
-  const request = (cmd: RequestCommand, args: readonly string[]): Promise<Reply> => {
-    if (signal.aborted) return Promise.reject(new Error('aborted'));
-    const key = String(++id);
-    const p = new Promise<Reply>((resolve, reject) => waiting.set(key, { resolve, reject }));
-    p.catch(() => undefined);
-    conn.send(encodeRequest({ id: key, username: '', cmd, args })).catch(() => undefined);
-    return p;
-  };
-  const u = await request('username', [user]);
-  const next = u.data.kind === 'auth' ? u.data.next : 'password';
-  const w = await request(next as RequestCommand, [`pw-${user}`]);
-  if (w.lines[0] !== 'Welcome to the forum') throw new Error(`login ${user}: ${w.lines.join('|')}`);
-  return { conn, request };
-};
-export type LongSession = Awaited<ReturnType<typeof longSession>>;
+/** A pipelined raw session (forum-raw's) whose transport waits `idleMs` for a silent (frozen) server. */
+export const longSession = (port: number, user: string, signal: AbortSignal, idleMs = 120_000): Promise<Session> => session(port, user, signal, undefined, idleMs);
+export type LongSession = Session;

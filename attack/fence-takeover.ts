@@ -63,7 +63,7 @@ const runRound = async (round: number): Promise<void> => {
   const portA = 41_000 + Math.floor(rand() * 9_000) * 2;
   const portB = portA + 2;
   const portC = portA + 4;
-  const say = (s: string): void => problems.push(`round ${round}: ${s}`);
+  const say = (s: string): void => void problems.push(`round ${round}: ${s}`);
   const a = await startServer(dir, portA, { ownPidns: mode === 'pidns' });
   const abort = new AbortController();
   setMaxListeners(0, abort.signal);

@@ -148,7 +148,7 @@ const runRound = async (round: number): Promise<void> => {
   const churnLoop = (async () => {
     for (let k = 0; !frozen; k++) {
       const title = `R${k % 6}`;
-      const op = Math.floor(k / 6) % 2 === 0 ? 'CRT' : 'RMV';
+      const op: 'CRT' | 'RMV' = Math.floor(k / 6) % 2 === 0 ? 'CRT' : 'RMV';
       const entry = { title, op, ok: undefined as boolean | undefined };
       churnLog.push(entry);
       const r = await churner.request(op, [title]).catch(() => undefined);

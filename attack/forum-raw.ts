@@ -22,9 +22,9 @@ export const startServer = async (dir: string, port: number, tcp: number, extra:
   return s;
 };
 
-/** A pipelined raw session. */
-export const session = async (port: number, user: string, signal: AbortSignal, localAddress?: string) => {
-  const conn: RudpConnection = await connect({ port, idleTimeoutMs: 30_000, ...(localAddress === undefined ? {} : { localAddress }) });
+/** A pipelined raw session; `idleMs`: how long its transport waits for a silent server. */
+export const session = async (port: number, user: string, signal: AbortSignal, localAddress?: string, idleMs = 30_000) => {
+  const conn: RudpConnection = await connect({ port, idleTimeoutMs: idleMs, ...(localAddress === undefined ? {} : { localAddress }) });
   const waiting = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let id = 0;
   const failAll = (why: string): void => {
@@ -38,6 +38,7 @@ export const session = async (port: number, user: string, signal: AbortSignal, l
     waiting.delete(m.right.id);
     w?.resolve(m.right);
   });
+  conn.on('error', () => undefined);
   conn.on('close', () => failAll('closed'));
   signal.addEventListener('abort', () => {
     failAll('aborted');

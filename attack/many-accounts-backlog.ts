@@ -11,9 +11,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest } from '../packages/forum-protocol/dist/index.js';
-import { connect } from '../packages/rudp/dist/index.js';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
-import { startOneWayProxy } from '../packages/server/test/one-way-proxy.js';
+import { silentLogin } from '../packages/server/test/silent-client.js';
 import { session, startServer } from './forum-raw.js';
 
 const accounts = Number(process.argv[2] ?? 20);
@@ -53,18 +52,13 @@ const normalLoop = (async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
 })();
-const proxies = await Promise.all(users.map(() => startOneWayProxy(port)));
-const conns = await Promise.all(proxies.map((p) => connect({ port: p.port, idleTimeoutMs: 120_000 })));
-await Promise.all(
-  conns.map(async (a, i) => {
-    let replies = 0;
-    a.on('message', () => replies++);
-    await a.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [users[i] as string] }));
-    await a.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
-    while (replies < 2) await new Promise((r) => setTimeout(r, 10));
-    proxies[i]?.silenceServer();
+// Logged in, then silenced: nothing the server sends them is acknowledged.
+const clients = await Promise.all(
+  users.map(async (u) => {
+    const c = await silentLogin(port, u);
     // A few RDTs: the first reply alone passes the 1 MiB backlog; the rest wait behind it.
-    for (let k = 0; k < rdts; k++) a.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+    for (let k = 0; k < rdts; k++) c.conn.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+    return c;
   }),
 );
 const t0 = Date.now();
@@ -82,9 +76,9 @@ const sorted = [...latencies].sort((a, b) => a - b);
 const cut = server.out.split('\n').filter((l) => l.startsWith('Client is not acknowledging')).length;
 console.log(`${accounts} accounts, thread ${threadMiB} MiB: server RSS ${base} MiB before, peak ${peak} MiB (+${peak - base}, ${((peak - base) / accounts).toFixed(1)} MiB an account); ${samples.join('; ')}; cut off for not acknowledging: ${cut}; normal MSG p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms (${sorted.length})`);
 if (process.env.A8_LOG !== undefined) console.log(server.out.split('\n').filter((l) => !/issued|note/.test(l)).slice(-12).join('\n'));
-conns.forEach((c) => c.destroy());
+clients.forEach((c) => c.conn.destroy());
 abort.abort();
-await Promise.all(proxies.map((p) => p.close()));
+await Promise.all(clients.map((c) => c.proxy.close()));
 server.child.kill('SIGTERM');
 await server.exited;
 await rm(dir, { recursive: true, force: true });

@@ -12,9 +12,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest } from '../packages/forum-protocol/dist/index.js';
-import { connect } from '../packages/rudp/dist/index.js';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
-import { startOneWayProxy } from '../packages/server/test/one-way-proxy.js';
+import { silentLogin } from '../packages/server/test/silent-client.js';
 import { session, startServer } from './forum-raw.js';
 
 const hosts = Number(process.argv[2] ?? 16);
@@ -71,17 +70,12 @@ const rdtLoop = (async () => {
     await new Promise((r) => setTimeout(r, 2000));
   }
 })();
-const proxies = await Promise.all(users.map((_, i) => startOneWayProxy(port, addresses[Math.floor(i / perHost)])));
-const conns = await Promise.all(proxies.map((p) => connect({ port: p.port, idleTimeoutMs: 120_000, handshakeTimeoutMs: 30_000 })));
-await Promise.all(
-  conns.map(async (a, i) => {
-    let replies = 0;
-    a.on('message', () => replies++);
-    await a.send(encodeRequest({ id: 'u', username: '', cmd: 'username', args: [users[i] as string] }));
-    await a.send(encodeRequest({ id: 'p', username: '', cmd: 'password', args: ['pw'] }));
-    while (replies < 2) await new Promise((r) => setTimeout(r, 10));
-    proxies[i]?.silenceServer();
-    for (let k = 0; k < rdts; k++) a.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+// Logged in, then silenced: nothing the server sends them is acknowledged.
+const clients = await Promise.all(
+  users.map(async (u, i) => {
+    const c = await silentLogin(port, u, addresses[Math.floor(i / perHost)]);
+    for (let k = 0; k < rdts; k++) c.conn.send(encodeRequest({ id: `r${k}`, username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
+    return c;
   }),
 );
 const t0 = Date.now();
@@ -107,9 +101,9 @@ console.log(
     `honest MSG ${stat(msgLatencies)}; honest RDT ${stat(rdtLatencies)}, failed ${rdtFailed}`,
 );
 if (process.env.A8_LOG !== undefined) console.log(server.out.split('\n').filter((l) => !/issued|note|exited/.test(l)).slice(-15).join('\n'));
-conns.forEach((c) => c.destroy());
+clients.forEach((c) => c.conn.destroy());
 abort.abort();
-await Promise.all(proxies.map((p) => p.close()));
+await Promise.all(clients.map((c) => c.proxy.close()));
 server.child.kill('SIGTERM');
 await server.exited;
 await rm(dir, { recursive: true, force: true });

@@ -101,6 +101,10 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   };
   const input = new LineInput(terminal, interrupt);
   if (!terminal) process.on('SIGINT', interrupt);
+  // The terminal hung up (an ssh session dropped; its shell sends its jobs SIGHUP): no one is left to type, so
+  // this is the end of input, not a kill. A command under way (a transfer too) finishes, then the session is
+  // logged out (XIT) so the server frees it at once, and the client exits 0 as at the end of a script.
+  process.on('SIGHUP', () => input.end());
 
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());

@@ -20,14 +20,28 @@ const statusOf = async (file: string, timeoutMs: number): Promise<string> => {
 
 /**
  * Runs `argv` at a terminal of its own, waits for `ready` on it, then hangs the terminal up (an ssh
- * session dropped) and returns the binary's exit status and stderr. The shell around the binary
- * ignores the hangup, so it is there to write the status; the binary sees its input end.
+ * session dropped) and returns the binary's exit status and stderr. The shell around the binary is
+ * the terminal's session leader (`exec`, whatever shell `script` starts) and ignores the hangup, so
+ * it is there to write the status and the kernel sends the binary nothing: it sees its input fail.
+ * With `sighup`, the binary's process group is then sent SIGHUP, as an interactive login shell
+ * sends its jobs when its terminal hangs up.
  */
-const hangUpAt = async (dir: string, argv: readonly string[], ready: string, onReady: () => Promise<void> = async () => undefined): Promise<{ status: string; stderr: string }> => {
+const hangUpAt = async (
+  dir: string,
+  argv: readonly string[],
+  ready: string,
+  { onReady = async () => undefined, sighup = false }: { readonly onReady?: () => Promise<void>; readonly sighup?: boolean } = {},
+): Promise<{ status: string; stderr: string }> => {
   const statusFile = join(dir, 'status');
   const errFile = join(dir, 'stderr');
+  const leaderFile = join(dir, 'leader');
   const quoted = argv.map((a) => `'${a}'`).join(' ');
-  const term = spawn('script', ['-qfc', `sh -c 'trap "" HUP; ${quoted.replaceAll("'", `'"'"'`)} 2>${errFile}; echo $? >${statusFile}'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const inner = `trap "" HUP; echo $$ >${leaderFile}; ${quoted} 2>${errFile}; echo $? >${statusFile}`;
+  const term = spawn('script', ['-qfc', `exec sh -c '${inner.replaceAll("'", `'"'"'`)}'`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // Which shell runs script's command decides who leads the session; `exec` makes it the same for every one.
+    env: { ...process.env, SHELL: '/bin/sh' },
+  });
   let seen = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(ready)}; got ${JSON.stringify(seen)}`)), 20_000);
@@ -38,6 +52,7 @@ const hangUpAt = async (dir: string, argv: readonly string[], ready: string, onR
   });
   await onReady();
   term.kill('SIGKILL');
+  if (sighup) process.kill(-Number((await readFile(leaderFile, 'utf8')).trim()), 'SIGHUP');
   const status = await statusOf(statusFile, 20_000);
   return { status, stderr: await readFile(errFile, 'utf8') };
 };
@@ -83,8 +98,10 @@ describe.skipIf(!hasScript)('a terminal that hangs up', () => {
     const dir = await tempDir('hangup');
     dirs.push(dir);
     const data = join(dir, 'data');
-    const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients', async () => {
-      running.push((JSON.parse(await readFile(join(data, '.forum-server.lock'), 'utf8')) as { pid: number }).pid);
+    const r = await hangUpAt(dir, [process.execPath, SERVER_BIN, '0', '--data-dir', data], 'Waiting for clients', {
+      onReady: async () => {
+        running.push((JSON.parse(await readFile(join(data, '.forum-server.lock'), 'utf8')) as { pid: number }).pid);
+      },
     });
     expect(r.stderr).not.toContain('Assertion failed');
     expect(r.stderr).toMatch(/forum-server: stopped\n$/);
@@ -92,11 +109,15 @@ describe.skipIf(!hasScript)('a terminal that hangs up', () => {
     expect(existsSync(join(data, '.forum-server.lock'))).toBe(false);
   });
 
-  it('forum-client at its prompt exits 0', async () => {
+  // Before, the client killed by SIGHUP (status 129) where the terminal's shell sent it one, as dash's `-c` does.
+  it.each([
+    ['its input fails', false],
+    ['it is sent SIGHUP', true],
+  ])('forum-client at its prompt exits 0 when the terminal hangs up and %s', async (_, sighup) => {
     const dir = await tempDir('hangup-client');
     dirs.push(dir);
     server = await startServer(await tempDir('hangup-server').then((d) => (dirs.push(d), d)));
-    const r = await hangUpAt(dir, [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])], P.user);
+    const r = await hangUpAt(dir, [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])], P.user, { sighup });
     expect(r.stderr).not.toContain('Assertion failed');
     expect(r.status).toBe('0');
   });

@@ -1,7 +1,8 @@
 /**
- * What the NAT-rebinding tests and the measurement share: the client's new
- * port, the messages they send, the record of where the server sent, and a
- * hook on what an endpoint receives.
+ * What the NAT-rebinding and IP-migration tests and measurements share: the
+ * client's new port, the messages they send, the record of where the server
+ * sent, a hook on what an endpoint receives, and running and reporting a
+ * measurement.
  */
 import type { Endpoint } from '../../src/core/endpoint.js';
 import type { PeerAddress } from '../../src/core/sans-io.js';
@@ -21,16 +22,56 @@ export function messages(count: number): Uint8Array[] {
   });
 }
 
-/** Every datagram `endpoint` sends, with where and when. */
-export function recordSends(endpoint: Endpoint): { readonly to: PeerAddress; readonly at: number; readonly size: number }[] {
-  const sends: { to: PeerAddress; at: number; size: number }[] = [];
+/** One datagram an endpoint sent; `challenge` as the caller's `isChallenge` said right after the poll that made it. */
+export interface RecordedSend {
+  readonly to: PeerAddress;
+  readonly at: number;
+  readonly size: number;
+  readonly challenge: boolean;
+}
+
+/** Every datagram `endpoint` sends, with where and when (and whether `isChallenge`, asked once per datagram, says it was one). */
+export function recordSends(endpoint: Endpoint, isChallenge: () => boolean = () => false): RecordedSend[] {
+  const sends: RecordedSend[] = [];
   const poll = endpoint.pollTransmit.bind(endpoint);
   endpoint.pollTransmit = (now) => {
     const t = poll(now);
-    if (t !== undefined) sends.push({ to: t.to, at: now, size: t.data.length });
+    if (t !== undefined) sends.push({ to: t.to, at: now, size: t.data.length, challenge: isChallenge() });
     return t;
   };
   return sends;
+}
+
+/** When the first datagram from `from` reached `endpoint` (NaN until one has). */
+export function firstArrival(endpoint: Endpoint, from: () => PeerAddress): () => number {
+  let at = Number.NaN;
+  intercept(endpoint, (now, data, source, deliver) => {
+    if (source === from() && Number.isNaN(at)) at = now;
+    deliver(data);
+  });
+  return () => at;
+}
+
+/** Runs `p` until the client has `count` messages (the time of the last) or `limitMs` more have passed (NaN). */
+export function runUntilEchoed(p: Pair, count: number, limitMs: number): number {
+  const end = p.sim.now + limitMs;
+  while (p.sim.now < end) {
+    const got = p.clientEvents.filter((r) => r.event.type === 'message');
+    if (got.length === count) return got[count - 1]?.at ?? Number.NaN;
+    if (!p.sim.step()) break;
+  }
+  return Number.NaN;
+}
+
+/** Prints a measurement's rows and, per key, the median and range over the seeds that have a figure (NaN: none to measure). */
+export function printSeeds<K extends string>(rows: readonly (Readonly<Record<K, number>> & { readonly seed: number })[], keys: readonly K[]): void {
+  console.table(rows);
+  for (const k of keys) {
+    const ok = rows.map((r) => r[k]).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    const mid = ok.length % 2 === 1 ? (ok[(ok.length - 1) / 2] as number) : ((ok[ok.length / 2 - 1] as number) + (ok[ok.length / 2] as number)) / 2;
+    const none = rows.length - ok.length;
+    console.log(`${k}: median ${mid.toFixed(1)}, range ${Math.min(...ok).toFixed(1)}–${Math.max(...ok).toFixed(1)}${none > 0 ? ` (${none} seed(s) with none)` : ''}`);
+  }
 }
 
 /** The real `handleDatagram` of `endpoint`, and a hook that sees each datagram first (and delivers it, or not). */

@@ -11,58 +11,36 @@
  * how many it sent there after the first datagram from the new port came, and
  * how much later the transfer ended than the same seed without a rebinding. The figures in packages/rudp/README.md come from it.
  */
-import { CLIENT, SERVER, makePair, messagesOf } from '../helpers/pair.js';
-import { REBOUND, messages, recordSends } from '../helpers/rebinding.js';
+import { CLIENT, SERVER } from '../helpers/pair.js';
+import { REBOUND, echoPair, firstArrival, printSeeds, recordSends, runUntilEchoed } from '../helpers/rebinding.js';
 
 const COUNT = 150;
 
 /** One run; `rebind` whether the client's port changes 400 ms in. */
 function run(seed: number, rebind: boolean) {
-  const p = makePair({ seed });
-  p.onServerEvent = (e) => {
-    if (e.type === 'message') e.connection.send(e.data);
-  };
-  for (const m of messages(COUNT)) p.conn.send(m);
-  p.sim.wake(CLIENT);
+  const { p } = echoPair(COUNT, seed);
   const sends = recordSends(p.server);
-  let firstFromNewAt = Number.NaN;
-  const deliver = p.server.handleDatagram.bind(p.server);
-  p.server.handleDatagram = (now, data, from) => {
-    if (from === REBOUND && Number.isNaN(firstFromNewAt)) firstFromNewAt = now;
-    deliver(now, data, from);
-  };
+  const firstFromNew = firstArrival(p.server, () => REBOUND);
   p.sim.runFor(400);
   const rebindAt = p.sim.now;
   if (rebind) p.sim.rebind(CLIENT, REBOUND);
-  let doneAt = Number.NaN;
-  while (p.sim.now < rebindAt + 30_000) {
-    if (messagesOf(p.clientEvents).length === COUNT) {
-      doneAt = p.clientEvents.filter((r) => r.event.type === 'message').at(-1)?.at as number;
-      break;
-    }
-    if (!p.sim.step()) break;
-  }
+  const doneAt = runUntilEchoed(p, COUNT, 30_000);
   const after = sends.filter((s) => s.at >= rebindAt);
   const validatedAt = p.serverEvents.find((r) => r.event.type === 'migrated')?.at ?? Number.NaN;
   const toNew = after.filter((s) => s.to === REBOUND);
   const toOld = after.filter((s) => s.to === CLIENT);
   // A PATH_CHALLENGE (a header, the frame, the tag) is at most 34 bytes, a PING 26; anything larger is the connection's own traffic.
   return {
-    firstFromNew: firstFromNewAt - rebindAt,
+    firstFromNew: firstFromNew() - rebindAt,
     firstToNew: (toNew[0]?.at ?? Number.NaN) - rebindAt,
     firstTrafficToNew: (toNew.find((s) => s.size > 34)?.at ?? Number.NaN) - rebindAt,
-    toOldAfterNotice: toOld.filter((s) => s.at >= firstFromNewAt).length,
+    toOldAfterNotice: toOld.filter((s) => s.at >= firstFromNew()).length,
     lastToOld: (toOld.at(-1)?.at ?? rebindAt) - rebindAt,
     validated: validatedAt - rebindAt,
     lostToOld: p.sim.linkStats(SERVER, CLIENT).droppedNoRoute,
     doneAt,
   };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 
 const seeds = Number(process.argv[2] ?? 5);
 const rows = [];
@@ -81,8 +59,4 @@ for (let seed = 1; seed <= seeds; seed++) {
     extraMs: r.doneAt - base.doneAt,
   });
 }
-console.table(rows);
-for (const k of ['firstFromNewMs', 'firstToNewMs', 'firstTrafficToNewMs', 'lastToOldMs', 'validatedMs', 'lostToOld', 'toOldAfterNotice', 'extraMs'] as const) {
-  const xs = rows.map((r) => r[k]);
-  console.log(`${k}: median ${median(xs).toFixed(1)}, range ${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`);
-}
+printSeeds(rows, ['firstFromNewMs', 'firstToNewMs', 'firstTrafficToNewMs', 'lastToOldMs', 'validatedMs', 'lostToOld', 'toOldAfterNotice', 'extraMs']);

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import type { ClientAddressMode } from '../deploy/nginx-config.mjs';
 
 /** The built forum-server binary. */
 export declare const SERVER_BIN: string;
@@ -35,11 +36,20 @@ export declare const startServerProcess: (o: {
 /** A running nginx. */
 export interface NginxProcess {
   readonly port: number;
+  /** How nginx binds its sockets to the servers (deploy/nginx-config.mjs). */
+  readonly clientAddress: ClientAddressMode;
   log(): string;
   stop(): Promise<void>;
 }
-/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`. */
-export declare const startNginx: (o: { readonly listenPort: number; readonly servers: readonly { readonly port: number; readonly tcpPort: number }[]; readonly bin?: string }) => Promise<NginxProcess>;
+/** `transparent` (the shipped mode) as root, `loopback` otherwise. */
+export declare const defaultClientAddress: () => ClientAddressMode;
+/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`; `clientAddress` defaults to {@link defaultClientAddress}. */
+export declare const startNginx: (o: {
+  readonly listenPort: number;
+  readonly servers: readonly { readonly port: number; readonly tcpPort: number }[];
+  readonly bin?: string;
+  readonly clientAddress?: ClientAddressMode;
+}) => Promise<NginxProcess>;
 /** A running cluster. */
 export interface Cluster {
   /** nginx's UDP and TCP port. */

@@ -121,10 +121,17 @@ const waitForPidFile = async (file, pid, ms) => {
 };
 
 /**
+ * The client address mode nginx can run here: the shipped `transparent` as root (CI; nginx's master
+ * then holds CAP_NET_RAW), otherwise `loopback`, which shows servers the same client addresses on
+ * loopback without privilege.
+ */
+export const defaultClientAddress = () => (process.getuid?.() === 0 ? 'transparent' : 'loopback');
+
+/**
  * Starts nginx in front of `servers` (rendered deploy/nginx.conf) on `listenPort`,
  * in the foreground (`daemon off`) with its files in a temporary directory.
  */
-export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => {
+export const startNginx = async ({ listenPort, servers, bin = findNginx(), clientAddress = defaultClientAddress() }) => {
   if (bin === undefined) throw new Error('nginx is not installed (apt-get install nginx-light libnginx-mod-stream)');
   const dir = await mkdtemp(join(tmpdir(), 'forum-nginx-'));
   const conf = join(dir, 'nginx.conf');
@@ -136,6 +143,7 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
       pidFile: join(dir, 'nginx.pid'),
       errorLog: 'stderr',
       streamModule: streamModuleOf(bin),
+      clientAddress,
     }),
   );
   const child = spawn(bin, ['-p', dir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -157,6 +165,7 @@ export const startNginx = async ({ listenPort, servers, bin = findNginx() }) => 
   }
   return {
     port: listenPort,
+    clientAddress,
     log: () => stderr.text,
     stop: async () => {
       // Fast shutdown (TERM): a graceful one (QUIT) would wait out every UDP session's proxy_timeout.

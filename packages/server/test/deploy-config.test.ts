@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLE, renderNginxConfig } from '../../../deploy/nginx-config.mjs';
+import { EXAMPLE, renderNginxConfig, type NginxConfigOptions } from '../../../deploy/nginx-config.mjs';
 import { findNginx } from '../../../scripts/cluster.mjs';
 
 const shipped = fileURLToPath(new URL('../../../deploy/nginx.conf', import.meta.url));
@@ -23,6 +23,16 @@ describe('deploy/nginx.conf', () => {
     for (const port of [4001, 4002, 4003]) expect(text.match(new RegExp(`server 127\\.0\\.0\\.1:${port} `, 'g'))).toHaveLength(2);
   });
 
+  it('is the production configuration: both server blocks bind to the client\'s address transparently', () => {
+    const text = readFileSync(shipped, 'utf8');
+    expect(text.match(/^ {8}proxy_bind \$remote_addr transparent;$/gm)).toHaveLength(2);
+    // Each server block: listen, then the binding, then proxy_pass (UDP and TCP alike).
+    expect(text.match(/listen 127\.0\.0\.1:4000( udp)?;\n {8}proxy_bind \$remote_addr transparent;\n {8}proxy_pass forum_(udp|tcp);/g)).toHaveLength(2);
+    // The routing that hands nginx the servers' replies, for the shipped servers' addresses and ports.
+    for (const proto of ['udp', 'tcp']) expect(text).toContain(`#     ip rule add from 127.0.0.1 ipproto ${proto} sport 4001-4003 lookup 100\n`);
+    expect(text).toContain('#     ip route add local 0.0.0.0/0 dev lo table 100\n');
+  });
+
   it.skipIf(findNginx() === undefined && process.env.CI !== 'true')('passes nginx -t', () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-nginx-t-'));
     try {
@@ -35,5 +45,49 @@ describe('deploy/nginx.conf', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('renderNginxConfig: which client address the servers see', () => {
+  const binds = (o: NginxConfigOptions): string[] => renderNginxConfig(o).match(/^ *proxy_bind .*$/gm)?.map((l) => l.trim()) ?? [];
+
+  it('transparent by default; loopback without privilege; nginx (no binding) on request; anything else refused', () => {
+    expect(binds(EXAMPLE)).toEqual(Array<string>(2).fill('proxy_bind $remote_addr transparent;'));
+    expect(binds({ ...EXAMPLE, clientAddress: 'loopback' })).toEqual(Array<string>(2).fill('proxy_bind $remote_addr;'));
+    expect(binds({ ...EXAMPLE, clientAddress: 'nginx' })).toEqual([]);
+    expect(renderNginxConfig({ ...EXAMPLE, clientAddress: 'nginx' })).toContain('every per-host limit of rudpx and forum-server counts all clients');
+    expect(() => renderNginxConfig({ ...EXAMPLE, clientAddress: 'spoof' as unknown as 'nginx' })).toThrow(/clientAddress must be one of transparent, loopback, nginx/);
+  });
+
+  it('refuses to bind client addresses of one family to servers of another, or to names it cannot tell the family of', () => {
+    expect(() => renderNginxConfig({ ...EXAMPLE, listenHost: '[::]' })).toThrow(/one family \(127\.0\.0\.1, 127\.0\.0\.1, 127\.0\.0\.1\)/);
+    expect(() => renderNginxConfig({ ...EXAMPLE, listenHost: '[::]', clientAddress: 'loopback' })).toThrow(/one family/);
+    const named = { ...EXAMPLE, servers: [{ host: 'forum1.internal', udpPort: 4001, tcpPort: 4001 }] };
+    expect(() => renderNginxConfig(named)).toThrow(/one family \(forum1\.internal\)/);
+    expect(() => renderNginxConfig({ ...EXAMPLE, listenHost: 'lb.example' })).toThrow(/the listen host lb\.example is not an IP address/);
+    // Without a binding, families and names do not matter.
+    expect(() => renderNginxConfig({ ...named, listenHost: '[::]', clientAddress: 'nginx' })).not.toThrow();
+  });
+
+  it('renders IPv6 throughout, with the IPv6 routing for the replies, and other ports as ranges', () => {
+    const text = renderNginxConfig({
+      ...EXAMPLE,
+      listenHost: '[::]',
+      servers: [
+        { host: '[fd00::1]', udpPort: 4001, tcpPort: 5001 },
+        { host: '[fd00::1]', udpPort: 4002, tcpPort: 5003 },
+        { host: '[fd00::2]', udpPort: 4001, tcpPort: 5001 },
+      ],
+    });
+    expect(text).toMatch(/listen \[::\]:4000 udp;\n {8}proxy_bind \$remote_addr transparent;/);
+    expect(text).toContain('server [fd00::1]:5003 max_fails=1');
+    expect(text.match(/^# {5}ip .*$/gm)).toEqual([
+      '#     ip -6 rule add from fd00::1 ipproto udp sport 4001-4002 lookup 100',
+      '#     ip -6 rule add from fd00::1 ipproto tcp sport 5001 lookup 100',
+      '#     ip -6 rule add from fd00::1 ipproto tcp sport 5003 lookup 100',
+      '#     ip -6 rule add from fd00::2 ipproto udp sport 4001 lookup 100',
+      '#     ip -6 rule add from fd00::2 ipproto tcp sport 5001 lookup 100',
+      '#     ip -6 route add local ::/0 dev lo table 100',
+    ]);
   });
 });

@@ -5,9 +5,10 @@
  * the new port, so the session goes on without a new login; before, the
  * server dropped every datagram from the new port and the client timed out.
  * Also behind nginx (stream, UDP, as deploy/nginx.conf): nginx opens a new
- * upstream socket for the client's new address, so the server sees another
- * port of nginx's own address, which it follows the same way, and the hash of
- * the client's IP address keeps it on the same server.
+ * upstream socket for the client's new address, bound to the client's IP
+ * address (proxy_bind $remote_addr), so the server sees another port of that
+ * address, which it follows the same way, and the hash of the client's IP
+ * address keeps it on the same server.
  */
 import { startLossyRelay } from 'udp-relay';
 import { describe, expect, it } from 'vitest';

@@ -26,9 +26,11 @@ const familyOf = (host) => isIP(host.replace(/^\[(.*)\]$/, '$1'));
 
 /**
  * Binding to the client's address needs the servers on the listen address's family: a client's
- * IPv6 address cannot be bound to a socket that reaches an IPv4 server (nginx logs
- * `setsockopt(IPV6_TRANSPARENT) failed` or `bind() failed` and drops that client), so a
- * configuration that would mix them is refused here rather than failing one client at a time.
+ * IPv6 address cannot be bound to a socket that reaches an IPv4 server (nginx 1.22, a ::1 client
+ * sent to 127.0.0.1: `setsockopt(IPV6_TRANSPARENT) failed (92: Protocol not available)` with
+ * `transparent`, `bind(::1) failed (97: Address family not supported by protocol)` without, and
+ * that client gets no answer), so a configuration that would mix them is refused here rather
+ * than failing one client at a time.
  */
 const checkFamilies = (o, mode) => {
   if (mode === 'nginx') return;

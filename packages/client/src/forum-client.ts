@@ -1,4 +1,4 @@
-import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import { changedKeyMessage, deriveTransferKeys, flushStandardStreams, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
@@ -66,7 +66,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (exiting) return;
     exiting = true;
     input.close();
-    const done = (): never => process.exit(code);
+    // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes).
+    const done = (): void => void flushStandardStreams().then(() => process.exit(code));
     if (link === undefined) done();
     else void link.close().finally(done);
   };

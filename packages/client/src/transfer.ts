@@ -75,6 +75,17 @@ const open = (host: string, port: number, signal: AbortSignal | undefined): Prom
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/**
+ * Why the channel failed, for the user. A refusal in clear (the server's answer to a token it does not
+ * know, before there are keys) can be written by anyone on the path, at any moment before the server's
+ * first record: an upload's sealed `OK` dropped and `ERR Thread T does not exist` put in its place made
+ * the client print the spec's line for a removed thread while the file was stored (attack round 11,
+ * attack/onpath-transfer.ts forge-refusal). It is said to be unauthenticated, so it never reads as the
+ * server's word.
+ */
+const channelFailure = (e: unknown): string =>
+  e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? `unauthenticated answer: ${e.message}` : describe(e);
+
 /** Connects to the transfer port and presents `token`: the sealed channel, or why there is none. */
 const openChannel = async (
   host: string,
@@ -196,9 +207,9 @@ export const uploadFile = async (
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
   if (status.startsWith('ERR ')) return failed(status.slice(4));
   // Success needs a whole channel: a broken one is a failure whatever it said before.
-  if (channelError !== undefined) return failed(describe(channelError));
+  if (channelError !== undefined) return failed(channelFailure(channelError));
   if (status === 'OK') return { ok: true };
-  return failed(sendError === undefined ? 'the server closed the transfer connection' : describe(sendError));
+  return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
 };
 
 /** Whether a download may replace a local file of the same name. */
@@ -272,7 +283,7 @@ export const downloadFile = async (
     if (status === undefined) {
       channel.destroy();
       if (headerLate) return failed(answerTimeoutReason(answerTimeoutMs));
-      return failed(channelError !== undefined ? describe(channelError) : 'the server closed the transfer connection');
+      return failed(channelError !== undefined ? channelFailure(channelError) : 'the server closed the transfer connection');
     }
     if (status.startsWith('ERR ')) {
       channel.destroy();

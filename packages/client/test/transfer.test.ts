@@ -9,6 +9,7 @@ import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
 import { downloadFile, uploadFile } from '../src/transfer.js';
+import { transferFailureLine } from '../src/transfer-refusal.js';
 
 const TOKEN = 'ab'.repeat(32);
 /** The keys both ends derive for TOKEN from one (test) session. */
@@ -215,5 +216,34 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, noProgress(), cancel.signal);
     expect(result).toEqual({ ok: false, cancelled: true });
     expect(await seen).toBeLessThan(SIZE);
+  });
+
+  /** A loopback TCP server that answers every connection's token line with `line` in clear, reading on. */
+  const clearAnswerServer = async (line: string): Promise<{ port: number; close(): Promise<void> }> => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => undefined);
+      void readHeaderLines(s, 1, 80).then(() => {
+        s.end(line);
+        s.resume();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  };
+
+  it("a refusal in clear, which anyone on the path can write, is said to be unauthenticated: never the server's thread-gone line", async () => {
+    // Attack round 11: a relay passed an upload whole, dropped the server's sealed OK and answered
+    // `ERR Thread t does not exist` in clear; the client printed the spec's line while the file was stored.
+    const server = await clearAnswerServer('ERR Thread t does not exist\n');
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    await writeFile(join(dir, 'f.bin'), 'hello');
+    const up = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, join(dir, 'f.bin'), 5, noProgress());
+    expect(up).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
+    expect(transferFailureLine('upload', 'f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe('Upload of f.bin failed: unauthenticated answer: Thread t does not exist');
+    const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.bin', noProgress);
+    expect(down).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
+    expect(await readdir(dir)).toEqual(['f.bin']);
   });
 });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -245,5 +245,23 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.bin', noProgress);
     expect(down).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
     expect(await readdir(dir)).toEqual(['f.bin']);
+  });
+
+  it('a download announced larger than the free space here is refused before a byte is written', async () => {
+    // Attack round 11: a server announcing 512 TiB for the file asked for had the client fill the disk (1 GiB in 8 s).
+    const free = await statfs(tmpdir()).then((s) => s.bavail * s.bsize);
+    const announced = Math.min(free * 2 + 1, 999_999_999_999_999);
+    const server = await fakeTransferServer((s) => {
+      s.write(`OK ${announced}\n`);
+      s.end(Buffer.alloc(1024 * 1024));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    let counted = 0;
+    const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'huge.bin', () => ({ add: (n) => void (counted += n), stop: () => undefined }));
+    expect(result.ok).toBe(false);
+    expect(result.ok || result.cancelled ? '' : result.reason).toMatch(new RegExp(`^the server announced ${announced} bytes, more than the [0-9]+ free here$`));
+    expect(counted).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { link, lstat, readdir, rename, statfs, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
 import { isNoHardLinks, readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
@@ -193,7 +193,9 @@ export const uploadFile = async (
   channel.write(`${size}\n`);
   let sendError: unknown;
   try {
-    await pipeline(createReadStream(path), counter(progress), channel);
+    // The announced size and no more: a file that grew since it was measured (a log being written) sent its
+    // new bytes too, past the size line, and the server refused the upload. One that shrank is sent short: refused.
+    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), counter(progress), channel);
   } catch (e) {
     sendError = e;
   }

@@ -264,4 +264,22 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(counted).toBe(0);
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('an upload sends the size it announced, not what the file grew to since it was measured', async () => {
+    let body = Buffer.alloc(0);
+    const server = await fakeTransferServer((s) => {
+      void readHeaderLines(s, 1, 80).then((size) => {
+        s.on('data', (d: Buffer) => (body = Buffer.concat([body, d])));
+        s.on('end', () => s.end(body.length === Number(size?.[0]) ? 'OK\n' : `ERR ${body.length} bytes, ${size?.[0] ?? '?'} announced\n`));
+        s.resume();
+      });
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    // Measured at 5 bytes (the size line says 5), then grown to 11 before it is read.
+    await writeFile(join(dir, 'log.txt'), 'hello world');
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, join(dir, 'log.txt'), 5, noProgress());
+    expect(result).toEqual({ ok: true });
+    expect(body.toString()).toBe('hello');
+  });
 });

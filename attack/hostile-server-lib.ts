@@ -121,7 +121,9 @@ const vmHwmMiB = (pid: number): number | undefined => {
 /** Runs forum-client against `port` with `lines` piped in, in `cwd` (a fresh one by default), for at most `deadlineS`. */
 export const runClient = async (port: number, lines: readonly string[], deadlineS: number, opts: { cwd?: string; args?: readonly string[] } = {}): Promise<ClientRun> => {
   const cwd = opts.cwd ?? (await mkdtemp(join(tmpdir(), 'a11-client-')));
-  const child = spawn(process.execPath, [CLIENT_BIN, String(port), '--known-hosts', join(tmpdir(), `a11-kh-${process.pid}-${port}`), ...(opts.args ?? [])], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = opts.args ?? [];
+  const knownHosts = args.includes('--known-hosts') ? [] : ['--known-hosts', join(cwd, '..', `a11-kh-${process.pid}-${port}`)];
+  const child = spawn(process.execPath, [CLIENT_BIN, String(port), ...knownHosts, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

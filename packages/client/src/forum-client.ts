@@ -144,7 +144,14 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // The pin is checked here too, before any request: the transport's own check is the first line, this the second.
   const offered = conn.serverKey;
   if (offered !== undefined) {
-    const trust = await trustServerKey(knownHostsPath, serverId, offered);
+    let trust;
+    try {
+      trust = await trustServerKey(knownHostsPath, serverId, offered);
+    } catch (e) {
+      // The file changed since it was read at the start (grown past its limit, made unreadable).
+      err(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      trust = { ok: false, lines: [] };
+    }
     trust.lines.forEach(err);
     if (!trust.ok) {
       input.close();

@@ -4,7 +4,7 @@
  */
 import { shutdownNotice, simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, runClient, tempDir } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
 
 describe('forum-client against a hostile or broken server (real client process, fake server)', () => {
@@ -38,5 +38,30 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(run.code).toBe(4);
     expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
     expect(run.stdout).toMatch(/The server is shutting down\n$/);
+  });
+
+  it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async () => {
+    // Writes to a pipe do not block in Node: the client sent command after command and queued every answer
+    // (attack/slow-reader.ts: 1,418 MiB resident after 20 answers of 650,000 lines, and on without end).
+    const LINES = 300_000;
+    const ASKED = 10;
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const client = spawnClient(server.port, await cwd());
+    client.child.stdout?.pause();
+    client.child.stdin?.end(['yoda', 'pw', ...Array.from({ length: ASKED }, () => 'LST')].map((l) => `${l}\n`).join(''));
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // A wait for something not to happen: the old client had sent all ten within it (measured: ~1 s).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(asked).toBeLessThanOrEqual(2);
+    client.child.stdout?.resume();
+    expect(await client.exited).toBe(0);
+    expect(asked).toBe(ASKED);
+    // Each answer's first line follows the prompt on its line.
+    expect(client.stdout.text.split('\n').filter((l) => /(^|: )[0-9]{6}$/.test(l))).toHaveLength(ASKED * LINES);
   });
 });

@@ -5,11 +5,12 @@
  *   npx tsx attack/hostile-transfers.ts escapes           # control sequences in every string the server can make the client print
  *   npx tsx attack/hostile-transfers.ts dwn-huge [s=10]   # `OK 2^49`, then zeros as fast as the client takes them, for s seconds
  *   npx tsx attack/hostile-transfers.ts dwn-symlink       # cwd holds f.txt -> ../victim: DWN without and with --overwrite
+ *   npx tsx attack/hostile-transfers.ts dwn-name          # the grant names ../../escaped.txt and size 1; the sealed answer is 7 bytes
  *   npx tsx attack/hostile-transfers.ts port-elsewhere    # the grant's port is another local service: what it receives
  *   npx tsx attack/hostile-transfers.ts big-output        # a 2 MiB RDT answer then XIT, the client's output read through a pipe
  */
 import { statfsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -80,6 +81,26 @@ if (mode === 'escapes') {
   console.log(summary(mode, run));
   console.log(`[${mode}] victim now: ${JSON.stringify(await readFile(join(base, 'victim'), 'utf8'))}; cwd/f.txt: ${JSON.stringify(await readFile(join(cwd, 'f.txt'), 'utf8'))}`);
   console.log(`[${mode}] stdout: ${JSON.stringify(run.stdout.split('\n').filter((l) => l.includes('f.txt') || l.includes('done')).join(' | '))}`);
+  await server.close();
+} else if (mode === 'dwn-name') {
+  // The grant names another file, a path out of the directory and a size that is not the sealed one.
+  const server = await fakeServer(
+    (req, _c, tcpPort) => {
+      const l = login(req);
+      if (l !== undefined) return l;
+      const g = grant(req, tcpPort, 'download', 'Downloaded ../../escaped.txt');
+      return g.data.kind === 'transfer' ? { ...g, data: { ...g.data, filename: '../../escaped.txt', size: 1 } } : g;
+    },
+    (ch) => ch.end('OK 7\nHOSTILE'),
+  );
+  const base = await mkdtemp(join(tmpdir(), 'a11-name-'));
+  const cwd = join(base, 'a', 'cwd');
+  await mkdir(cwd, { recursive: true });
+  const run = await runClient(server.port, ['yoda', 'pw', 'DWN t asked.txt', 'DWN t ../escaped.txt', 'XIT'], 20, { cwd });
+  const tree = (await readdir(base, { recursive: true })).sort();
+  console.log(summary(mode, run));
+  console.log(`[${mode}] files under the run's directory: ${tree.join(', ')}`);
+  console.log(`[${mode}] stdout: ${JSON.stringify(run.stdout.split('\n').filter((l) => /escaped|asked|Invalid/.test(l)).join(' | '))}`);
   await server.close();
 } else if (mode === 'port-elsewhere') {
   const seen: Buffer[] = [];

@@ -23,7 +23,7 @@ const server = await fakeServer((req) => login(req));
 
 const write = async (lines: () => string | undefined): Promise<void> => {
   const out = createWriteStream(kh);
-  for (let l = lines(); l !== undefined; l = lines()) if (!out.write(l)) await new Promise((r) => out.once('drain', r));
+  for (let l = lines(); l !== undefined; l = lines()) if (!out.write(l)) await new Promise<void>((r) => out.once('drain', () => r()));
   await new Promise<void>((r) => out.end(() => r()));
 };
 

@@ -16,8 +16,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveTransferKeys, sessionExporter } from '../packages/forum-protocol/dist/index.js';
-import { downloadFile, uploadFile } from '../packages/client/src/transfer.ts';
-import { transferFailureLine } from '../packages/client/src/transfer-refusal.ts';
+import { downloadFile, uploadFile } from '../packages/client/src/transfer.js';
+import { transferFailureLine } from '../packages/client/src/transfer-refusal.js';
 import { session, startServer } from './forum-raw.js';
 
 const mode = process.argv[2] ?? 'read';

@@ -88,8 +88,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (exiting) return;
     exiting = true;
     input.close();
-    // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes).
-    const done = (): void => void flushStandardStreams().then(() => process.exit(code));
+    // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
+    // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
+    const done = (): void => void (code === EXIT.interrupted ? Promise.resolve() : flushStandardStreams()).then(() => process.exit(code));
     if (link === undefined) done();
     else void link.close().finally(done);
   };

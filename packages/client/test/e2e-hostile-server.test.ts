@@ -64,4 +64,25 @@ describe('forum-client against a hostile or broken server (real client process, 
     // Each answer's first line follows the prompt on its line.
     expect(client.stdout.text.split('\n').filter((l) => /(^|: )[0-9]{6}$/.test(l))).toHaveLength(ASKED * LINES);
   });
+
+  it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {
+    // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const client = spawnClient(server.port, await cwd());
+    client.child.stdout?.pause();
+    client.send('yoda');
+    client.send('pw');
+    client.send('LST');
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // Pressed again and again (two signals sent at once are one: a signal does not queue).
+    const presses = setInterval(() => client.child.kill('SIGINT'), 100);
+    const code = await client.exited;
+    clearInterval(presses);
+    expect(code).toBe(130);
+  });
 });

@@ -39,7 +39,7 @@ const lstAnswer = (id: string): ServerMessage | readonly (ServerMessage | Uint8A
   }
 };
 
-const server = await fakeServer(async (req, _conn, tcpPort) => {
+const server = await fakeServer(async (req, tcpPort) => {
   if (mode === 'slow') await new Promise((r) => setTimeout(r, 7000));
   const l = login(req);
   if (l !== undefined) {

@@ -8,92 +8,44 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
-import net from 'node:net';
+import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decode, deriveTransferKeys, encodeServerMessage, SecureTransferChannel, sessionExporter, simpleReply, type Reply, type Request, type ServerMessage } from '../packages/forum-protocol/dist/index.js';
-import { listen, type RudpConnection } from '../packages/rudp/dist/index.js';
+import type { Reply, Request, SecureTransferChannel, ServerMessage } from '../packages/forum-protocol/dist/index.js';
+import { grantReply, loginReply, startFakeServer, type FakeForumServer } from '../packages/client/test/fake-forum-server.js';
 
 export const CLIENT_BIN = process.env.A11_CLIENT_BIN ?? new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
-export const TOKEN = 'cd'.repeat(32);
 /** What forum-client may print besides text: only the newline that ends each line. */
 export const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** The fake server's answer to one request: a reply, several messages, or nothing. */
 export type Answer = ServerMessage | readonly (ServerMessage | Uint8Array)[] | undefined;
 
-export interface FakeServer {
-  readonly port: number;
-  readonly tcpPort: number;
-  close(): Promise<void>;
-}
+/** A login that always succeeds (and XIT); `undefined` for other commands. */
+export const login = loginReply;
 
-/** A login that always succeeds. */
-export const login = (req: Request): Reply | undefined =>
-  req.cmd === 'username'
-    ? simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })
-    : req.cmd === 'password'
-      ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
-      : req.cmd === 'XIT'
-        ? simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })
-        : undefined;
-
-/** A transfer grant for `req` on the fake's TCP port. */
-export const grant = (req: Request, tcpPort: number, direction: 'upload' | 'download', completionLine = 'done'): Reply =>
-  simpleReply(req.id, 'ok', [], { kind: 'transfer', direction, thread: req.args[0] ?? 't', filename: req.args[1] ?? 'f', port: tcpPort, token: TOKEN, size: null, completionLine });
+/** A transfer grant for `req` on the fake's TCP port (the direction is the attack's, not the command's). */
+export const grant = (req: Request, tcpPort: number, direction: 'upload' | 'download', completionLine = 'done'): Reply => {
+  const g = grantReply(req, tcpPort, completionLine);
+  return g.data.kind === 'transfer' ? { ...g, data: { ...g.data, direction } } : g;
+};
 
 /**
- * Starts the fake: `answer` is asked for each request (after `login`'s, unless it answers those too);
- * `onTransfer` gets each TCP transfer connection's sealed channel (keys of the session) after its token line.
+ * The client tests' fake server (packages/client/test/fake-forum-server.ts), asked every request,
+ * login included; `onTransfer` gets each TCP transfer connection's sealed channel.
  */
-export const fakeServer = async (
-  answer: (req: Request, conn: RudpConnection, tcpPort: number) => Answer | Promise<Answer>,
-  onTransfer: (channel: SecureTransferChannel, socket: net.Socket) => void = (ch) => void ch.destroy(),
-): Promise<FakeServer> => {
-  let session: RudpConnection | undefined;
-  const sockets = new Set<net.Socket>();
-  const tcp = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    let head = '';
-    const onData = (d: Buffer): void => {
-      head += d.toString('latin1');
-      const nl = head.indexOf('\n');
-      if (nl < 0 || session === undefined) return;
-      socket.off('data', onData);
-      const rest = Buffer.from(head.slice(nl + 1), 'latin1');
-      const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(session), head.slice(0, nl)), 'server', undefined, { smallReadHold: false });
-      ch.on('error', () => undefined);
-      if (rest.length > 0) socket.unshift(rest);
-      onTransfer(ch, socket);
-    };
-    socket.on('data', onData);
-  });
-  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
-  const tcpPort = (tcp.address() as net.AddressInfo).port;
-  const udp = await listen({ port: 0 });
-  udp.on('connection', (conn) => {
-    session = conn;
-    conn.on('error', () => undefined);
-    conn.on('message', (bytes) => {
-      const r = decode(bytes);
-      if (r._tag === 'Left') return;
-      void Promise.resolve(answer(r.right, conn, tcpPort)).then((a) => {
-        const all = a === undefined ? [] : Array.isArray(a) ? a : [a as ServerMessage];
-        for (const m of all) void conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined);
-      });
-    });
-  });
-  return {
-    port: udp.address().port,
-    tcpPort,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      tcp.close();
-      await udp.close();
+export const fakeServer = (
+  answer: (req: Request, tcpPort: number) => Answer | Promise<Answer>,
+  onTransfer?: (channel: SecureTransferChannel, socket: net.Socket) => void,
+): Promise<FakeForumServer> =>
+  startFakeServer(
+    async (req, tcpPort) => {
+      const a = await answer(req, tcpPort);
+      return a === undefined ? [] : Array.isArray(a) ? a : [a as ServerMessage];
     },
-  };
-};
+    onTransfer,
+    { answersLogin: true },
+  );
 
 export interface ClientRun {
   /** Exit status, or `'running'` if it was still running at the deadline (then killed). */

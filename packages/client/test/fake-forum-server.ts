@@ -43,13 +43,20 @@ export const grantReply = (req: Request, tcpPort: number, completionLine = 'done
     completionLine,
   });
 
+/** How the fake answers: `answersLogin`, the test's `answer` gets the login and XIT too. */
+export interface FakeServerOptions {
+  readonly answersLogin?: boolean;
+}
+
 /**
- * Starts the fake. `answer` gets every request the login does not answer (login, XIT);
- * `onTransfer` each transfer connection's sealed channel after its token line.
+ * Starts the fake. `answer` gets every request {@link loginReply} does not answer (login, XIT); an
+ * answer that is a promise is sent when it settles. `onTransfer` gets each transfer connection's
+ * sealed channel after its token line.
  */
 export const startFakeServer = async (
-  answer: (req: Request, tcpPort: number) => FakeAnswer,
+  answer: (req: Request, tcpPort: number) => FakeAnswer | Promise<FakeAnswer>,
   onTransfer: (channel: SecureTransferChannel, socket: net.Socket) => void = (channel) => void channel.destroy(),
+  options: FakeServerOptions = {},
 ): Promise<FakeForumServer> => {
   let session: RudpConnection | undefined;
   const sockets = new Set<net.Socket>();
@@ -78,10 +85,10 @@ export const startFakeServer = async (
     conn.on('message', (bytes) => {
       const r = decode(bytes);
       if (r._tag === 'Left') return;
-      const login = loginReply(r.right);
-      for (const m of login === undefined ? answer(r.right, tcpPort) : [login]) {
-        conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined);
-      }
+      const login = options.answersLogin === true ? undefined : loginReply(r.right);
+      void Promise.resolve(login === undefined ? answer(r.right, tcpPort) : [login]).then((messages) => {
+        for (const m of messages) conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined);
+      });
     });
   });
   return {

@@ -1,4 +1,4 @@
-import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import { changedKeyMessage, deriveTransferKeys, flushStandardStreams, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
@@ -46,6 +46,28 @@ const out = (line: string): void => {
 const err = (line: string): void => {
   process.stderr.write(`${terminalText(line)}\n`);
 };
+/** A reply's lines in one write (a write each cost some 200 bytes of queue apiece while the reader was behind). */
+const outLines = (lines: readonly string[]): void => {
+  if (lines.length > 0) process.stdout.write(`${lines.map(terminalText).join('\n')}\n`);
+};
+
+/**
+ * Resolves once standard output has taken what was written (at once unless it is behind), so the next
+ * command waits for a reader that is slow or stopped, as a program writing to a pipe does. Writes to a
+ * pipe do not block in Node: a client whose output was not read sent command after command and queued
+ * every answer, 1,418 MiB resident after 20 answers of 650,000 lines in 20 s (attack round 11,
+ * attack/slow-reader.ts), without end.
+ */
+const outputTaken = (): Promise<void> =>
+  !process.stdout.writableNeedDrain || process.stdout.destroyed
+    ? Promise.resolve()
+    : new Promise((resolve) => {
+        const done = (): void => {
+          process.stdout.off('drain', done).off('close', done).off('error', done);
+          resolve();
+        };
+        process.stdout.on('drain', done).on('close', done).on('error', done);
+      });
 
 /**
  * Runs one interactive session against the server at `args.host:args.port`
@@ -66,7 +88,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (exiting) return;
     exiting = true;
     input.close();
-    const done = (): never => process.exit(code);
+    // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
+    // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
+    const done = (): void => void (code === EXIT.interrupted ? Promise.resolve() : flushStandardStreams()).then(() => process.exit(code));
     if (link === undefined) done();
     else void link.close().finally(done);
   };
@@ -143,7 +167,14 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // The pin is checked here too, before any request: the transport's own check is the first line, this the second.
   const offered = conn.serverKey;
   if (offered !== undefined) {
-    const trust = await trustServerKey(knownHostsPath, serverId, offered);
+    let trust;
+    try {
+      trust = await trustServerKey(knownHostsPath, serverId, offered);
+    } catch (e) {
+      // The file changed since it was read at the start (grown past its limit, made unreadable).
+      err(`Cannot read ${knownHostsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      trust = { ok: false, lines: [] };
+    }
     trust.lines.forEach(err);
     if (!trust.ok) {
       input.close();
@@ -223,6 +254,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
 
   let next: NextStep = 'username';
   for (;;) {
+    await outputTaken();
+    if (exiting) return never();
     const line = await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' });
     if (exiting) return never();
     if (line === undefined) {
@@ -243,7 +276,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       const reply = await request('XIT', []);
       if (reply === undefined) return never();
       // Not sent: closing the connection ends the session all the same.
-      if (reply !== 'unsent') reply.lines.forEach(out);
+      if (reply !== 'unsent') outLines(reply.lines);
       return quit(EXIT.ok);
     }
     if (next !== 'command') {
@@ -251,7 +284,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       const reply = await request(next, [line]);
       if (reply === undefined) return never();
       if (reply === 'unsent') continue;
-      reply.lines.forEach(out);
+      outLines(reply.lines);
       if (reply.data.kind === 'auth') next = reply.data.next;
       continue;
     }
@@ -276,7 +309,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     const reply = await request(cmd, cmdArgs);
     if (reply === undefined) return never();
     if (reply === 'unsent') continue;
-    reply.lines.forEach(out);
+    outLines(reply.lines);
     if (reply.data.kind === 'transfer') {
       await transfer(cmd, reply.data, localName, typed.overwrite, cmdArgs[0] ?? '');
       // A fatal event deferred during the transfer is exiting now: no prompt after its line.

@@ -4,7 +4,7 @@
  * first contact prints the fingerprint and records it; a changed key refuses.
  */
 import { appendKnownHost, changedKeyMessage, checkHostKey, firstContactMessage, parseKnownHosts, type KnownHosts } from 'forum-protocol';
-import { appendFile, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,16 +13,57 @@ import { fingerprint, nodeCryptoProvider } from 'rudpx';
 /** The default file: `~/.forum-client/known_hosts`. */
 export const defaultKnownHostsPath = (): string => join(homedir(), '.forum-client', 'known_hosts');
 
-/** Reads the file; a missing file is an empty one. Rejects only on a real read error (permissions…). */
+/**
+ * The largest known-hosts file read: some 7,000 servers' lines (about 150 bytes each). It is read whole,
+ * up to three times a start; a 300 MiB one took the client to 3,184 MiB resident and 79 s (attack
+ * round 11, attack/known-hosts-abuse.ts huge), even 15 MiB cost 286 MiB and 3.4 s, and
+ * `--known-hosts /dev/zero` had no end.
+ */
+export const KNOWN_HOSTS_MAX_BYTES = 1024 * 1024;
+
+/** Why a known-hosts file is not read: larger than {@link KNOWN_HOSTS_MAX_BYTES}. */
+export class KnownHostsTooLargeError extends Error {
+  override readonly name = 'KnownHostsTooLargeError';
+  readonly code = 'EFBIG';
+}
+
+/** The file's bytes, or a {@link KnownHostsTooLargeError} past the limit (read through one handle: no size to trust first). */
+const readBounded = async (path: string): Promise<Buffer> => {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, total);
+      total += bytesRead;
+      if (total > KNOWN_HOSTS_MAX_BYTES) throw new KnownHostsTooLargeError(`it is larger than the ${KNOWN_HOSTS_MAX_BYTES / 2 ** 20} MiB a known-hosts file may be (delete the lines of servers no longer used)`);
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+};
+
+/** Reads the file; a missing file is an empty one. Rejects on a real read error (permissions…) or a file too large. */
 export const loadKnownHosts = async (path: string): Promise<{ readonly text: string; readonly hosts: KnownHosts }> => {
   let text = '';
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBounded(path)).toString('utf8');
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
   }
   return { text, hosts: parseKnownHosts(text) };
 };
+
+/**
+ * The warnings for a file's damaged lines: the first ten one by one, then how many more. Each was a
+ * line: a million damaged lines were a million warnings (108 MiB of them) at every start, and 1 GiB of memory.
+ */
+const damagedWarnings = (path: string, hosts: KnownHosts): readonly string[] => [
+  ...hosts.problems.map((p) => `Warning: ${path} ${p}; the line is skipped`),
+  ...(hosts.unlisted > 0 ? [`Warning: ${path} has ${hosts.unlisted} more lines that cannot be read; they are skipped too`] : []),
+];
 
 /** The decision on a server's key: go on (after printing `lines`), or refuse (printing `lines`). */
 export type ServerTrust = { readonly ok: boolean; readonly lines: readonly string[] };
@@ -96,7 +137,7 @@ export const trustServerKey = async (path: string, id: string, offered: Uint8Arr
   const { text, hosts } = await loadKnownHosts(path);
   const fp = (key: Uint8Array): string => fingerprint(nodeCryptoProvider, key);
   // Said every time: a damaged line may be this server's pin, which then reads as a first contact.
-  const damaged = hosts.problems.map((p) => `Warning: ${path} ${p}; the line is skipped`);
+  const damaged = damagedWarnings(path, hosts);
   const check = checkHostKey(hosts, id, offered);
   if (check.kind === 'trusted') return { ok: true, lines: damaged };
   if (check.kind === 'changed') return { ok: false, lines: [...damaged, ...changedKeyMessage(id, fp(check.known), fp(offered), path)] };

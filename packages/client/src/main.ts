@@ -1,4 +1,4 @@
-import { guardStandardStreams } from 'forum-protocol';
+import { flushStandardStreams, guardStandardStreams, terminalText } from 'forum-protocol';
 import { HELP, parseClientArgs, USAGE } from './args.js';
 import { EXIT } from './exit-status.js';
 import { runClient } from './forum-client.js';
@@ -12,11 +12,10 @@ if (command.kind === 'help') {
   console.error(USAGE);
   process.exitCode = EXIT.usage;
 } else {
-  runClient(command.args).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`forum-client: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(EXIT.internal);
-    },
-  );
+  // Output piped to another program is written whole before the exit (process.exit drops queued writes).
+  const exitWith = (code: number): void => void flushStandardStreams().then(() => process.exit(code));
+  runClient(command.args).then(exitWith, (e: unknown) => {
+    console.error(`forum-client: ${terminalText(e instanceof Error ? e.message : String(e))}`);
+    exitWith(EXIT.internal);
+  });
 }

@@ -39,6 +39,9 @@ export class ServerLink {
   private nextId = 0;
   private readonly waiting = new Map<string, Waiting>();
   private closing = false;
+  /** Messages from the server that could not be decoded, and why the last one could not. */
+  private unreadable = 0;
+  private lastUnreadable = '';
 
   constructor(
     private readonly conn: RudpConnection,
@@ -47,7 +50,12 @@ export class ServerLink {
   ) {
     conn.on('message', (bytes) => {
       const decoded = decodeServerMessage(bytes);
-      if (decoded._tag === 'Left') return;
+      // Not matched to a request (its id may be what could not be read): counted, and said if a request then times out.
+      if (decoded._tag === 'Left') {
+        this.unreadable++;
+        this.lastUnreadable = decoded.left.reason;
+        return;
+      }
       const message = decoded.right;
       if (message.type === 'notice') {
         this.events.notice(message);
@@ -79,10 +87,14 @@ export class ServerLink {
     // Checked here for a reason the user can act on; rudp would refuse it with its own words.
     const max = this.conn.maxMessageSize();
     if (bytes.length > max) return Promise.reject(new LinkError(`the request is ${bytes.length} bytes, more than the ${max} the server takes now`, 'unsent'));
+    const unreadableBefore = this.unreadable;
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds`, 'timeout'));
+        // A reply too large or malformed to decode read as a silent server: "no reply", and nothing else.
+        const unread = this.unreadable - unreadableBefore;
+        const why = unread === 0 ? '' : `; meanwhile the server sent ${unread} ${unread === 1 ? 'message' : 'messages'} this client cannot read (the last: ${this.lastUnreadable})`;
+        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds${why}`, 'timeout'));
       }, this.timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
       // A request rudp refuses fails now, saying why, instead of waiting out the timeout as if the

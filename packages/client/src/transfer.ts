@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, lstat, readdir, rename, unlink } from 'node:fs/promises';
+import { link, lstat, readdir, rename, statfs, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
 import { isNoHardLinks, readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
@@ -74,6 +74,17 @@ const open = (host: string, port: number, signal: AbortSignal | undefined): Prom
   });
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Why the channel failed, for the user. A refusal in clear (the server's answer to a token it does not
+ * know, before there are keys) can be written by anyone on the path, at any moment before the server's
+ * first record: an upload's sealed `OK` dropped and `ERR Thread T does not exist` put in its place made
+ * the client print the spec's line for a removed thread while the file was stored (attack round 11,
+ * attack/onpath-transfer.ts forge-refusal). It is said to be unauthenticated, so it never reads as the
+ * server's word.
+ */
+const channelFailure = (e: unknown): string =>
+  e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? `unauthenticated answer: ${e.message}` : describe(e);
 
 /** Connects to the transfer port and presents `token`: the sealed channel, or why there is none. */
 const openChannel = async (
@@ -182,7 +193,9 @@ export const uploadFile = async (
   channel.write(`${size}\n`);
   let sendError: unknown;
   try {
-    await pipeline(createReadStream(path), counter(progress), channel);
+    // The announced size and no more: a file that grew since it was measured (a log being written) sent its
+    // new bytes too, past the size line, and the server refused the upload. One that shrank is sent short: refused.
+    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), counter(progress), channel);
   } catch (e) {
     sendError = e;
   }
@@ -196,9 +209,9 @@ export const uploadFile = async (
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
   if (status.startsWith('ERR ')) return failed(status.slice(4));
   // Success needs a whole channel: a broken one is a failure whatever it said before.
-  if (channelError !== undefined) return failed(describe(channelError));
+  if (channelError !== undefined) return failed(channelFailure(channelError));
   if (status === 'OK') return { ok: true };
-  return failed(sendError === undefined ? 'the server closed the transfer connection' : describe(sendError));
+  return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
 };
 
 /** Whether a download may replace a local file of the same name. */
@@ -210,6 +223,13 @@ export interface DownloadOptions {
   /** How long the server's `OK SIZE` line may take, from connecting (default {@link ANSWER_TIMEOUT_MS}). */
   readonly answerTimeoutMs?: number;
 }
+
+/** Bytes an unprivileged process may still write on the file system of `dir`; `undefined` if it cannot be told. */
+const freeBytes = (dir: string): Promise<number | undefined> =>
+  statfs(dir).then(
+    (s) => s.bavail * s.bsize,
+    () => undefined,
+  );
 
 /**
  * Puts the finished temporary file in place as `dest`. Without `overwrite` a
@@ -272,7 +292,7 @@ export const downloadFile = async (
     if (status === undefined) {
       channel.destroy();
       if (headerLate) return failed(answerTimeoutReason(answerTimeoutMs));
-      return failed(channelError !== undefined ? describe(channelError) : 'the server closed the transfer connection');
+      return failed(channelError !== undefined ? channelFailure(channelError) : 'the server closed the transfer connection');
     }
     if (status.startsWith('ERR ')) {
       channel.destroy();
@@ -284,6 +304,13 @@ export const downloadFile = async (
       return failed('unexpected answer from the server');
     }
     const size = Number(match[1]);
+    // The size is the server's word: one announcing 512 TiB had the client write until the disk was full
+    // (1 GiB in 8 s here, attack round 11, attack/hostile-transfers.ts dwn-huge). Refused if it cannot fit now.
+    const free = await freeBytes(dir);
+    if (free !== undefined && size > free) {
+      channel.destroy();
+      return failed(`the server announced ${size} bytes, more than the ${free} free here`);
+    }
     const tmp = join(dir, tempName());
     const progress = makeProgress(size);
     let received = 0;

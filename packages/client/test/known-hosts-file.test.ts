@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint, nodeCryptoProvider } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseClientArgs } from '../src/args.js';
-import { trustServerKey } from '../src/known-hosts-file.js';
+import { loadKnownHosts, trustServerKey } from '../src/known-hosts-file.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -130,6 +130,30 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
       expect(await readdir(join(file, '..'))).toEqual(['known_hosts']);
     }
     expect(bothHeld).toBe(0);
+  });
+
+  it('a file of many damaged lines is warned of in eleven lines, not one a line', async () => {
+    // Attack round 11: a million damaged lines were a million warnings (108 MiB) and 1 GiB of memory at every start.
+    const file = await tempFile();
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, 'garbage\n'.repeat(5000));
+    const trust = await trustServerKey(file, 'forum:1', server.publicKey);
+    expect(trust.ok).toBe(true);
+    const warnings = trust.lines.filter((l) => l.startsWith('Warning: '));
+    expect(warnings).toHaveLength(11);
+    expect(warnings[0]).toBe(`Warning: ${file} line 1: not "host:port x25519 <64 hex digits>"; the line is skipped`);
+    expect(warnings[10]).toBe(`Warning: ${file} has 4990 more lines that cannot be read; they are skipped too`);
+  });
+
+  it('a file larger than 1 MiB is not read: loading it fails saying so', async () => {
+    // Attack round 11: read whole, a 300 MiB file took the client to 3,184 MiB resident and 79 s.
+    const file = await tempFile();
+    await mkdir(join(file, '..'), { recursive: true });
+    const h = await open(file, 'w');
+    await h.truncate(1024 * 1024 + 1);
+    await h.close();
+    await expect(loadKnownHosts(file)).rejects.toThrow(/^it is larger than the 1 MiB a known-hosts file may be/);
+    await expect(trustServerKey(file, 'forum:1', server.publicKey)).rejects.toMatchObject({ code: 'EFBIG' });
   });
 
   it('--known-hosts chooses the file; the default is left to the home directory', () => {

@@ -59,4 +59,29 @@ describe('ServerLink', () => {
     expect(failure).toBeInstanceOf(LinkError);
     expect((failure as LinkError).kind).toBe('lost');
   });
+
+  it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
+    // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.send = () => Promise.resolve();
+    conn.closed = false;
+    const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
+    const failure = link.request('LST', []).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    conn.emit('message', new TextEncoder().encode('{"type":"reply","id":"1", not json'));
+    conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: 'one', data: { kind: 'none' } })));
+    const e = await failure;
+    expect(e).toBeInstanceOf(LinkError);
+    expect((e as LinkError).kind).toBe('timeout');
+    expect((e as LinkError).message).toBe('no reply within 0 seconds; meanwhile the server sent 2 messages this client cannot read (the last: 0.lines: expected ReadonlyArray<string> (and 1 more))');
+    // A later request counts only what came after it was sent.
+    const again = await link.request('LST', []).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect((again as LinkError).message).toBe('no reply within 0 seconds');
+  });
 });

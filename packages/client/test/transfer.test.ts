@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
 import { downloadFile, uploadFile } from '../src/transfer.js';
+import { transferFailureLine } from '../src/transfer-refusal.js';
 
 const TOKEN = 'ab'.repeat(32);
 /** The keys both ends derive for TOKEN from one (test) session. */
@@ -215,5 +216,70 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, noProgress(), cancel.signal);
     expect(result).toEqual({ ok: false, cancelled: true });
     expect(await seen).toBeLessThan(SIZE);
+  });
+
+  /** A loopback TCP server that answers every connection's token line with `line` in clear, reading on. */
+  const clearAnswerServer = async (line: string): Promise<{ port: number; close(): Promise<void> }> => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => undefined);
+      void readHeaderLines(s, 1, 80).then(() => {
+        s.end(line);
+        s.resume();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { port: (server.address() as net.AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  };
+
+  it("a refusal in clear, which anyone on the path can write, is said to be unauthenticated: never the server's thread-gone line", async () => {
+    // Attack round 11: a relay passed an upload whole, dropped the server's sealed OK and answered
+    // `ERR Thread t does not exist` in clear; the client printed the spec's line while the file was stored.
+    const server = await clearAnswerServer('ERR Thread t does not exist\n');
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    await writeFile(join(dir, 'f.bin'), 'hello');
+    const up = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, join(dir, 'f.bin'), 5, noProgress());
+    expect(up).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
+    expect(transferFailureLine('upload', 'f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe('Upload of f.bin failed: unauthenticated answer: Thread t does not exist');
+    const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.bin', noProgress);
+    expect(down).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
+    expect(await readdir(dir)).toEqual(['f.bin']);
+  });
+
+  it('a download announced larger than the free space here is refused before a byte is written', async () => {
+    // Attack round 11: a server announcing 512 TiB for the file asked for had the client fill the disk (1 GiB in 8 s).
+    const free = await statfs(tmpdir()).then((s) => s.bavail * s.bsize);
+    const announced = Math.min(free * 2 + 1, 999_999_999_999_999);
+    const server = await fakeTransferServer((s) => {
+      s.write(`OK ${announced}\n`);
+      s.end(Buffer.alloc(1024 * 1024));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    let counted = 0;
+    const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'huge.bin', () => ({ add: (n) => void (counted += n), stop: () => undefined }));
+    expect(result.ok).toBe(false);
+    expect(result.ok || result.cancelled ? '' : result.reason).toMatch(new RegExp(`^the server announced ${announced} bytes, more than the [0-9]+ free here$`));
+    expect(counted).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an upload sends the size it announced, not what the file grew to since it was measured', async () => {
+    let body = Buffer.alloc(0);
+    const server = await fakeTransferServer((s) => {
+      void readHeaderLines(s, 1, 80).then((size) => {
+        s.on('data', (d: Buffer) => (body = Buffer.concat([body, d])));
+        s.on('end', () => s.end(body.length === Number(size?.[0]) ? 'OK\n' : `ERR ${body.length} bytes, ${size?.[0] ?? '?'} announced\n`));
+        s.resume();
+      });
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    // Measured at 5 bytes (the size line says 5), then grown to 11 before it is read.
+    await writeFile(join(dir, 'log.txt'), 'hello world');
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, join(dir, 'log.txt'), 5, noProgress());
+    expect(result).toEqual({ ok: true });
+    expect(body.toString()).toBe('hello');
   });
 });

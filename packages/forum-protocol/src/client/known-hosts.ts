@@ -11,8 +11,14 @@
 /** The parsed file: the pinned key per host id, and complaints about lines that could not be read (skipped). */
 export interface KnownHosts {
   readonly keys: ReadonlyMap<string, Uint8Array>;
+  /** The first {@link MAX_LISTED_PROBLEMS} complaints. */
   readonly problems: readonly string[];
+  /** Complaints past those, counted only: a file of a million damaged lines made a million strings. */
+  readonly unlisted: number;
 }
+
+/** Complaints {@link parseKnownHosts} words; the rest it counts. */
+export const MAX_LISTED_PROBLEMS = 10;
 
 /** The outcome of checking a server's key against the file. */
 export type HostKeyCheck =
@@ -31,7 +37,14 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
 /** Parses the file's text. Never throws; a line it cannot read is reported and ignored. */
 export const parseKnownHosts = (text: string): KnownHosts => {
   const keys = new Map<string, Uint8Array>();
-  const problems: string[] = [];
+  const listed: string[] = [];
+  let unlisted = 0;
+  const problems = {
+    push: (p: string): void => {
+      if (listed.length < MAX_LISTED_PROBLEMS) listed.push(p);
+      else unlisted++;
+    },
+  };
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
@@ -45,7 +58,7 @@ export const parseKnownHosts = (text: string): KnownHosts => {
     if (first !== undefined) return void problems.push(`line ${i + 1}: ${id} is listed twice with different keys; the first line counts`);
     keys.set(id, key);
   });
-  return { keys, problems };
+  return { keys, problems: listed, unlisted };
 };
 
 /** Checks `offered` (the key the server proved it holds) against the pinned key of `id`. */

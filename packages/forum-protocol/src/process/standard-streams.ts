@@ -46,3 +46,24 @@ export function guardStandardStreams(): void {
     }
   });
 }
+
+/** Resolves once `stream` has handed everything written to it so far to the system, or failed. */
+const flushed = (stream: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) return resolve();
+    // Writes complete in order: an empty one's callback runs once every earlier one has been written (or has failed).
+    stream.write('', () => resolve());
+  });
+
+/**
+ * Waits until what was written to stdout and stderr has left the process,
+ * for a binary about to call `process.exit`. Writes to a pipe are
+ * asynchronous in Node on Linux, and `process.exit` drops what is still
+ * queued: forum-client piped into another program printed 4,412 of an RDT
+ * answer's 200,000 lines and no `Goodbye` (attack round 11,
+ * `attack/hostile-transfers.ts big-output`). A reader that does not read
+ * holds the exit back, as it holds any program writing to it.
+ */
+export const flushStandardStreams = async (): Promise<void> => {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+};

@@ -12,9 +12,13 @@
  */
 
 // C0 controls (TAB, CR and LF included: a printed line is one line), DEL, C1 controls (a terminal
-// may take U+009B as CSI), the line and paragraph separators, and the explicit bidi embeddings,
-// overrides and isolates, which reorder the rest of the line (SECURITY.md refuses them in names).
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// may take U+009B as CSI), the line and paragraph separators, and every Bidi_Control character: the
+// explicit embeddings, overrides and isolates, which reorder the rest of the line, and the implicit
+// marks U+200E, U+200F and U+061C, which a terminal that lays out bidi text (VTE, Konsole, mlterm)
+// lets move the punctuation and digits around them (SECURITY.md refuses all of them in names; a
+// message may carry them, and the marks reached the terminal raw: attack round 11, attack/co-user-text.ts).
+// Zero-width joiners and tag characters stay: emoji sequences and flags are made of them.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const shown = (c: string): string => `<U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}>`;
 

@@ -1,0 +1,22 @@
+// A client whose stdout is not read for a while, against a fake answering every LST with ~7.9 MB of short lines.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { simpleReply } from '../packages/forum-protocol/dist/index.js';
+import { CLIENT_BIN, fakeServer, login } from './hostile-server-lib.js';
+const n = Number(process.argv[2] ?? 20);
+const server = await fakeServer((req) => login(req) ?? simpleReply(req.id, 'ok', Array.from({ length: 650_000 }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' }));
+const child = spawn(process.execPath, [CLIENT_BIN, String(server.port), '--known-hosts', '/tmp/s30-kh-slow'], { stdio: ['pipe', 'pipe', 'pipe'] });
+child.stdin.end(['yoda', 'pw', ...Array.from({ length: n }, () => 'LST'), 'XIT'].map((l) => `${l}\n`).join(''));
+child.stdout.pause();
+let peak = 0;
+const t = setInterval(() => { try { peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0)); } catch {} }, 50);
+await new Promise((r) => setTimeout(r, 20_000));
+console.log(`${n} LST answers of 650,000 lines, stdout unread for 20 s: client peak RSS ${Math.round(peak / 1024)} MiB`);
+let bytes = 0;
+child.stdout.on('data', (d: Buffer) => (bytes += d.length));
+child.stdout.resume();
+const code = await new Promise((r) => child.once('exit', r));
+clearInterval(t);
+console.log(`then read: ${bytes} bytes, exit ${String(code)}, peak RSS ${Math.round(peak / 1024)} MiB`);
+await server.close();
+process.exit(0);

@@ -1,0 +1,88 @@
+/**
+ * The real forum-client (piped, as a script runs it) against a fake server that is hostile or
+ * broken (attack round 11, attack/README-11.md): what it prints, how it exits, what it leaves.
+ */
+import { shutdownNotice, simpleReply } from 'forum-protocol';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { startFakeServer } from './fake-forum-server.js';
+
+describe('forum-client against a hostile or broken server (real client process, fake server)', () => {
+  const { dirs, closers } = cleanupAfterEach();
+  const cwd = async (): Promise<string> => {
+    const dir = await tempDir('hostile-server');
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('a long answer read through a pipe arrives whole, and the Goodbye after it', async () => {
+    // 200,000 lines (2.9 MB): far more than a pipe holds. process.exit dropped what was still queued:
+    // 4,412 lines reached the reader, and no Goodbye.
+    const LINES = 200_000;
+    const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })]);
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
+    expect(run.stdout).toMatch(/Goodbye\n$/);
+  });
+
+  it('so does one followed by the shutdown notice (the exit of a fatal event)', async () => {
+    const LINES = 200_000;
+    // The notice answers the next command: sent with the long answer, it would overtake it (rudp delivers whole messages as they complete).
+    const server = await startFakeServer((req) =>
+      req.cmd === 'RDT' ? [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => `${i + 1} mallory: m`), { kind: 'threadLines', title: 't', count: LINES })] : [shutdownNotice()],
+    );
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'RDT t', 'LST']);
+    expect(run.code).toBe(4);
+    expect(run.stdout.split('\n').filter((l) => / mallory: m$/.test(l))).toHaveLength(LINES);
+    expect(run.stdout).toMatch(/The server is shutting down\n$/);
+  });
+
+  it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async () => {
+    // Writes to a pipe do not block in Node: the client sent command after command and queued every answer
+    // (attack/slow-reader.ts: 1,418 MiB resident after 20 answers of 650,000 lines, and on without end).
+    const LINES = 300_000;
+    const ASKED = 10;
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const client = spawnClient(server.port, await cwd());
+    client.child.stdout?.pause();
+    client.child.stdin?.end(['yoda', 'pw', ...Array.from({ length: ASKED }, () => 'LST')].map((l) => `${l}\n`).join(''));
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // A wait for something not to happen: the old client had sent all ten within it (measured: ~1 s).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(asked).toBeLessThanOrEqual(2);
+    client.child.stdout?.resume();
+    expect(await client.exited).toBe(0);
+    expect(asked).toBe(ASKED);
+    // Each answer's first line follows the prompt on its line.
+    expect(client.stdout.text.split('\n').filter((l) => /(^|: )[0-9]{6}$/.test(l))).toHaveLength(ASKED * LINES);
+  });
+
+  it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {
+    // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const client = spawnClient(server.port, await cwd());
+    client.child.stdout?.pause();
+    client.send('yoda');
+    client.send('pw');
+    client.send('LST');
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // Pressed again and again (two signals sent at once are one: a signal does not queue).
+    const presses = setInterval(() => client.child.kill('SIGINT'), 100);
+    const code = await client.exited;
+    clearInterval(presses);
+    expect(code).toBe(130);
+  });
+});

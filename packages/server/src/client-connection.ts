@@ -26,7 +26,6 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { LoginRoom } from './login-room.js';
-import type { OnePerTurn } from './one-per-turn.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
@@ -59,8 +58,6 @@ export interface ServerContext {
   readonly replyBudget: ReplyBudget;
   /** The encoded lines of threads read lately, shared by every connection: reading an unchanged thread again copies them instead of encoding it. */
   readonly linesCache: EncodedLinesCache;
-  /** Where LST and RDT replies are encoded and sent, one per turn of the event loop: several at once stalled it for every client. */
-  readonly largeReplies: OnePerTurn;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
@@ -511,9 +508,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     lastActive = performance.now();
     // Sent first, outside the optional call: `pacer?.replied(…, send(reply), …)` skips its arguments
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
-    // A reply that may be a whole thread or forum is encoded in a turn of its own (one-per-turn.ts), not in the
-    // same turn as every other the reply budget woke; not at all for a connection that ended meanwhile.
-    const replyBytes = LARGE_REPLY.has(request.cmd) ? await ctx.largeReplies.run(() => (finished ? 0 : send(reply))) : send(reply);
+    const replyBytes = send(reply);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
     ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
     // A write's file work and syncs cost several cheap requests' CPU: its account's next requests wait for the rest.

@@ -39,7 +39,6 @@ import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
-import { OnePerTurn } from './one-per-turn.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES, REPLY_BUDGET_MEMORY_DIVISOR, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
@@ -529,7 +528,6 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     replyBudget,
     linesCache: new EncodedLinesCache(options.linesCacheBytes ?? defaultLinesCacheBytes(options.memoryBudgetBytes)),
-    largeReplies: new OnePerTurn(),
     loginRoom,
     log: options.log,
     logFromHost: (address: string, kind: string, line: string) => clientLines.line(hostLevelsOf(address), kind, line, performance.now()),

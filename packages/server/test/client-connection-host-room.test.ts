@@ -13,7 +13,6 @@ import { decodeServerMessage, EncodedLinesCache, encodeRequest, hostLevelsOf, ty
 import type { RudpConnection } from 'rudpx';
 import { afterEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import { OnePerTurn } from '../src/one-per-turn.js';
 import { EVICTED_REASON, ReplyBudget, STALE_AFTER_MS } from '../src/reply-budget.js';
 
 setFlagsFromString('--expose-gc');
@@ -79,7 +78,6 @@ const contextOf = (budget: ReplyBudget, log: string[]): ServerContext => {
     queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
     replyBudget: budget,
     linesCache: new EncodedLinesCache(0),
-    largeReplies: new OnePerTurn(),
     loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
     log: (line: string) => log.push(line),
     logFromHost: (_address: string, _kind: string, line: string) => log.push(line),

@@ -10,7 +10,6 @@ import type { RudpConnection } from 'rudpx';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { LoginRoom } from '../src/login-room.js';
-import { OnePerTurn } from '../src/one-per-turn.js';
 import { QueueBudget } from '../src/queue-budget.js';
 import { ReplyBudget } from '../src/reply-budget.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -69,7 +68,6 @@ const session = (): { conn: FakeConnection; activity: TransferActivity; log: str
     queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
     replyBudget: new ReplyBudget(32 << 20),
     linesCache: new EncodedLinesCache(0),
-    largeReplies: new OnePerTurn(),
     loginRoom: new LoginRoom<RudpConnection>(100, 100),
     log: (line) => log.push(line),
     logFromHost: (_address, _kind, line) => log.push(line),

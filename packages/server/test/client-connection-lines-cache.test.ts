@@ -2,9 +2,8 @@
  * The connections of a server share one cache of encoded thread lines (forum-protocol's EncodedLinesCache,
  * `ServerContext.linesCache`): an RDT of a full thread encoded its 4 MiB of JSON on the main thread each time
  * (15–18 ms, a stall for every client however the reads were paced), now the same thread value is encoded once
- * and copied into each reply. And large replies are encoded one per turn of the event loop
- * (`ServerContext.largeReplies`), not back to back in the turn that woke their requests. Driven with fake
- * connections over a memory store; the cache's counts and the test's own turns say what happened, not a clock.
+ * and copied into each reply. Driven with fake connections over a memory store; the cache's counts say what was
+ * encoded, not a clock.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +23,6 @@ import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { LoginRoom } from '../src/login-room.js';
-import { OnePerTurn } from '../src/one-per-turn.js';
 import { QueueBudget } from '../src/queue-budget.js';
 import { ReplyBudget } from '../src/reply-budget.js';
 import { TransferActivity } from '../src/transfer-activity.js';
@@ -62,7 +60,7 @@ const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
 /** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
 const big: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
 
-const context = (linesCache: EncodedLinesCache, largeReplies = new OnePerTurn()): ServerContext => ({
+const context = (linesCache: EncodedLinesCache): ServerContext => ({
   store: createMemoryStore({ threads: [big] }),
   registry: createSessionRegistry(),
   serverId: 's',
@@ -76,7 +74,6 @@ const context = (linesCache: EncodedLinesCache, largeReplies = new OnePerTurn())
   queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
   replyBudget: new ReplyBudget(32 << 20),
   linesCache,
-  largeReplies,
   loginRoom: new LoginRoom<RudpConnection>(100, 100),
   log: () => undefined,
   logFromHost: () => undefined,
@@ -108,28 +105,4 @@ it("the connections of a server encode an unchanged thread's lines once between 
   expect((await alice.request('MSG', ['big', 'the newest'], 'm1')).status).toBe('ok');
   expect((await bob.request('RDT', ['big'], 'r3')).lines.at(-1)).toBe('981 alice: the newest');
   expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 2 });
-});
-
-it('large replies asked for at once are encoded and sent one per turn of the loop, small ones at once', async () => {
-  const turns: (() => void)[] = [];
-  const ctx = context(new EncodedLinesCache(0), new OnePerTurn((turn) => void turns.push(turn)));
-  const alice = await loggedIn(ctx, 'alice', '127.0.0.1');
-  const bob = await loggedIn(ctx, 'bob', '127.0.0.2');
-  const carol = await loggedIn(ctx, 'carol', '127.0.0.3');
-  const [sentA, sentB] = [alice.sent.length, bob.sent.length];
-  const replies = [alice.request('RDT', ['big'], 'r1'), bob.request('LST', [], 'l1')];
-  // Both handled and waiting for their turns: neither encoded nor sent yet, and one turn asked for.
-  for (let i = 0; i < 100 && ctx.largeReplies.waiting < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  expect([ctx.largeReplies.waiting, turns.length, alice.sent.length, bob.sent.length]).toEqual([2, 1, sentA, sentB]);
-  // A small reply does not wait for them.
-  expect((await carol.request('MSG', ['big', 'meanwhile'], 'm1')).status).toBe('ok');
-  // Whichever was handled first is sent at the first turn, the other at the next.
-  const sent = (): number => alice.sent.length - sentA + bob.sent.length - sentB;
-  turns.shift()?.();
-  expect([sent(), turns.length]).toEqual([1, 1]);
-  turns.shift()?.();
-  expect([sent(), turns.length]).toEqual([2, 0]);
-  const [rdt, lst] = await Promise.all(replies);
-  expect(rdt?.lines.length).toBe(980);
-  expect(lst?.lines).toEqual(['The list of active threads:', 'big']);
 });

@@ -1,7 +1,7 @@
 /**
  * The connections of a server share one cache of encoded thread lines (forum-protocol's EncodedLinesCache,
  * `ServerContext.linesCache`): an RDT of a full thread encoded its 4 MiB of JSON on the main thread each time
- * (15–18 ms, a stall for every client however the reads were paced), now the same thread value is encoded once
+ * (11–17 ms, a stall for every client however the reads were paced), now the same thread value is encoded once
  * and copied into each reply. Driven with fake connections over a memory store; the cache's counts say what was
  * encoded, not a clock.
  */

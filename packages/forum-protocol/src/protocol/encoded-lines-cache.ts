@@ -2,7 +2,7 @@
  * The encoded lines of recent large replies, by the value they were written
  * from (a thread: `threadLines`), so that reading an unchanged thread again
  * costs a copy instead of an encode. An RDT of a full thread (4 MiB of JSON)
- * took 15–18 ms of the main thread to encode, a stall for every client
+ * took 11–17 ms of the main thread to encode, a stall for every client
  * however the reads were paced (SECURITY.md, CPU per request).
  *
  * Keyed by the value itself, weakly: a thread is never changed (a change

@@ -233,13 +233,13 @@ export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
 export const defaultMaxReplyBytes = (memoryBudgetBytes: number | undefined): number =>
   memoryBudgetBytes === undefined ? DEFAULT_MAX_REPLY_BYTES : Math.max(MIN_MAX_REPLY_BYTES, Math.floor(memoryBudgetBytes / REPLY_BUDGET_MEMORY_DIVISOR));
 
-/** The memory budget's share the encoded lines cache gets by default: 32 MiB of the default 1 GiB, eight full threads. */
+/** The memory budget's share the encoded lines cache gets by default: 32 MiB of the default 1 GiB, seven or eight full threads. */
 export const LINES_CACHE_MEMORY_DIVISOR = 32;
 
 /**
  * Default of {@link ForumServerOptions.linesCacheBytes}: a 32nd of the
- * memory budget, or 32 MiB without one. Measured (SECURITY.md, CPU per
- * request), an RDT of a full thread took 11–17 ms of the main thread to
+ * memory budget, or 32 MiB without one. Measured (SECURITY.md, Reads of
+ * large threads), an RDT of a full thread took 11–17 ms of the main thread to
  * encode and takes 0.3–2.7 ms to copy from the cache.
  */
 export const defaultLinesCacheBytes = (memoryBudgetBytes: number | undefined): number =>

@@ -3,7 +3,7 @@
  * from (a thread: `threadLines`), so that reading an unchanged thread again
  * costs a copy instead of an encode. An RDT of a full thread (4 MiB of JSON)
  * took 11–17 ms of the main thread to encode, a stall for every client
- * however the reads were paced (SECURITY.md, CPU per request).
+ * however the reads were paced (SECURITY.md, Reads of large threads).
  *
  * Keyed by the value itself, weakly: a thread is never changed (a change
  * makes a new value), so a value's lines are always the bytes cached for

@@ -13,7 +13,9 @@ export interface Server {
   out: string;
 }
 export const startServer = async (dir: string, port: number, tcp: number, extra: readonly string[] = []): Promise<Server> => {
-  const child = spawn(process.execPath, [SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(tcp), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // With A10_LOOP_DELAY, through loop-delay.mjs: its event-loop delay is written to that file at each SIGUSR2.
+  const wrap = process.env.A10_LOOP_DELAY === undefined ? [] : [new URL('./loop-delay.mjs', import.meta.url).pathname];
+  const child = spawn(process.execPath, [...wrap, SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(tcp), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const s: Server = { child, exited: new Promise((r) => child.once('exit', () => r())), out: '' };
   child.stdout?.on('data', (d: Buffer) => (s.out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (s.out += d.toString()));

@@ -7,10 +7,14 @@
  *   npx tsx attack/request-cost.ts <kind> [accounts=1] [hosts=1] [seconds=4] [depth=8] [server options…]
  *
  * Kinds: msg (MSG to a small thread every account posts to), msg-own (MSG to a thread of the account's own), cheap (RDT of
- * an account's own small thread: no disk), lst (LST of 2,000 threads), rdt (RDT of a 3.9 MiB thread), edt (EDT of the
+ * an account's own small thread: no disk), lst (LST of 2,000 threads), rdt (RDT of a 3.9 MiB thread), rdt-many (RDT of
+ * A10_THREADS (default 12) distinct 3.9 MiB threads in turn: more than the server's cache of encoded lines holds), edt (EDT of the
  * first message of a 2 MiB thread), crt-rmv (CRT then RMV of a thread of one's own), bad-login (a connection not
  * logged in sending username + wrong password; with --hash-passwords each account logs in once first, so that its
  * password is stored hashed and every check is a scrypt hash), upd (UPD of a 1-byte file under a new name, uploaded over TCP).
+ *
+ * With A10_LOOP_DELAY=<file> the server runs through loop-delay.mjs and the script prints its main thread's event-loop
+ * delay (p50 / p99 / max, and the share of 5 ms samples later than 10 and 20 ms) over the honest stretch and the attack.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority, tmpdir } from 'node:os';
@@ -34,10 +38,14 @@ const users = Array.from({ length: accounts }, (_, i) => `a${i}`);
 await writeFile(join(dir, 'credentials.txt'), ['alice pw-alice', ...users.map((u) => `${u} pw-${u}`)].map((l) => `${l}\n`).join(''));
 await writeFile(join(dir, 'small'), 'alice\n');
 await writeFile(join(dir, 'big'), largeThreadFile('alice', Math.floor((3.9 * 1024 * 1024) / 4012)));
+const manyThreads = Number(process.env.A10_THREADS ?? 12);
+if (kind === 'rdt-many') for (let i = 0; i < manyThreads; i++) await writeFile(join(dir, `big-${i}`), largeThreadFile('alice', Math.floor((3.9 * 1024 * 1024) / 4012)));
 for (const u of users) await writeFile(join(dir, `long-${u}`), largeThreadFile(u, 512));
 for (const u of users) await writeFile(join(dir, `files-${u}`), `${u}\n`);
 if (kind === 'lst') for (let i = 0; i < 2000; i++) await writeFile(join(dir, `thread-${String(i).padStart(5, '0')}-${'x'.repeat(80)}`), 'alice\n');
 const port = 40_000 + Math.floor(Math.random() * 20_000);
+// Not an earlier run's figures: the new server numbers its writes from 1 again.
+if (process.env.A10_LOOP_DELAY !== undefined) await rm(process.env.A10_LOOP_DELAY, { force: true });
 const server = await startServer(dir, port, port + 1, extra);
 const pid = server.child.pid as number;
 const probe = await startProbe('forum', port);
@@ -50,6 +58,26 @@ const abort = new AbortController();
 const addressOf = (i: number): string => `127.0.0.${11 + (i % hosts)}`;
 
 let answered = 0;
+/** The next of the distinct threads `rdt-many` reads, over all accounts. */
+let manyNext = 0;
+
+/** The server's event-loop delay since the last call (A10_LOOP_DELAY, loop-delay.mjs), or '' without it. */
+let loopSeq = 0;
+const loopDelay = async (): Promise<string> => {
+  const file = process.env.A10_LOOP_DELAY;
+  if (file === undefined) return '';
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const d = text === '' ? undefined : (JSON.parse(text) as { seq: number; p50: number; p99: number; max: number; over10: number; over20: number });
+    if (d !== undefined && d.seq > loopSeq) {
+      loopSeq = d.seq;
+      return `loop delay p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms, ${d.over10} % of samples > 10 ms, ${d.over20} % > 20 ms`;
+    }
+    await sleep(20);
+  }
+  return 'loop delay: no answer';
+};
 const kinds = new Map<string, number>();
 const note = (r: Reply | undefined): void => {
   answered++;
@@ -97,6 +125,8 @@ const attacker = async (i: number, running: () => boolean): Promise<void> => {
         return note(await s.request('LST', []).catch(() => undefined));
       case 'rdt':
         return note(await s.request('RDT', ['big']).catch(() => undefined));
+      case 'rdt-many':
+        return note(await s.request('RDT', [`big-${manyNext++ % manyThreads}`]).catch(() => undefined));
       case 'edt':
         return note(await s.request('EDT', [`long-${user}`, '1', `edit ${k}`]).catch(() => undefined));
       case 'crt-rmv': {
@@ -123,18 +153,22 @@ const attacker = async (i: number, running: () => boolean): Promise<void> => {
 };
 
 await sleep(500);
+await loopDelay();
 const { baseline, baseCpu, baseMs } = await honestStretch(pid, probe, seconds);
+const baseLoop = await loopDelay();
 
 let running = true;
 const attackFrom = Date.now();
 const loops = users.map((_, i) => attacker(i, () => running).catch((e: unknown) => console.log(`a${i}: ${String(e)}`)));
 await sleep(200);
+await loopDelay();
 answered = 0;
 kinds.clear();
 const cpu0 = cpuMs(pid);
 const split0 = cpuSplitMs(pid);
 const t0 = performance.now();
 await sleep(seconds * 1000);
+const attackLoop = await loopDelay();
 const attackCpu = cpuMs(pid) - cpu0;
 const split1 = cpuSplitMs(pid);
 const elapsed = performance.now() - t0;
@@ -151,6 +185,7 @@ console.log(
     `${(extraCpu / Math.max(1, served)).toFixed(2)} ms a request (user ${split1.user - split0.user} ms, system ${split1.system - split0.system} ms in all); RSS ${rss} MiB; honest MSG before ${stat(baseline)}; during ${stat(attack)}`,
 );
 console.log(`  answers: ${[...kinds].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+if (baseLoop !== '') console.log(`  server ${baseLoop} honest only; during: ${attackLoop}`);
 if (process.env.A10_LOG !== undefined) console.log(server.out.split('\n').filter((l) => !l.includes('issued')).slice(-12).join('\n'));
 probe.stop();
 server.child.kill('SIGTERM');

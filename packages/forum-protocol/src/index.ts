@@ -9,6 +9,7 @@ export * from './store/thread-limits.js';
 export * from './protocol/commands.js';
 export * from './protocol/messages.js';
 export * from './protocol/codec.js';
+export * from './protocol/encoded-lines-cache.js';
 export * from './protocol/names.js';
 export * from './protocol/grammar.js';
 export * from './protocol/repeated-option.js';

@@ -2,6 +2,7 @@ import {
   createReplyCache,
   decode,
   encodeServerMessage,
+  type EncodedLinesCache,
   endConnection,
   handleRequest,
   hostLevelsOf,
@@ -55,6 +56,8 @@ export interface ServerContext {
   readonly queueBudget: QueueBudget;
   /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections, and over the server. */
   readonly replyBudget: ReplyBudget;
+  /** The encoded lines of threads read lately, shared by every connection: reading an unchanged thread again copies them instead of encoding it. */
+  readonly linesCache: EncodedLinesCache;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
   readonly loginRoom: LoginRoom<RudpConnection>;
   readonly log: (line: string) => void;
@@ -241,7 +244,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   };
   /** Sends `message`; returns its encoded size. */
   const send = (message: ServerMessage): number => {
-    const bytes = encodeServerMessage(message);
+    // Each reply its own buffer (a copy of cached lines, never them): what the budget charges is what it holds.
+    const bytes = encodeServerMessage(message, ctx.linesCache);
     const charge = ctx.replyBudget.charge(levels, bytes.length + MESSAGE_OVERHEAD, { holder: replyHolder, at: performance.now() });
     charges.add(charge);
     // Settles on the acknowledgement, and rejects (caught) when the connection ends: either way released, once.

@@ -40,7 +40,8 @@ export const HOST_RATE_MULTIPLE = 4;
 /**
  * Turns a request that writes the data directory costs (MSG, EDT, DLT, CRT,
  * RMV, UPD), its own included. A turn is priced by the replies at about
- * 0.7 ms of CPU (a full thread's RDT, 48 ms, takes 65), and a MSG costs
+ * 0.7 ms of CPU (a full thread's RDT, 40–48 ms, takes 65; 25–33 ms since
+ * its encoded lines are cached, SECURITY.md), and a MSG costs
  * about 2.7 ms (attack round 10: its file work in libuv's pool and the
  * kernel, the lock reads and syncs), where a read of a small thread costs
  * 0.2–0.4 ms: counted as one turn, an account's MSGs at its pace kept 30–46 %

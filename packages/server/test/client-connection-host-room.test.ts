@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { decodeServerMessage, encodeRequest, hostLevelsOf, type ServerMessage } from 'forum-protocol';
+import { decodeServerMessage, EncodedLinesCache, encodeRequest, hostLevelsOf, type ServerMessage } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 import { afterEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
@@ -77,6 +77,7 @@ const contextOf = (budget: ReplyBudget, log: string[]): ServerContext => {
     pacer: undefined,
     queueBudget: { charge: () => 'charged', release: ignore, forget: ignore, bytesOf: () => 0 },
     replyBudget: budget,
+    linesCache: new EncodedLinesCache(0),
     loginRoom: { touch: ignore, leave: ignore, refundTouches: ignore },
     log: (line: string) => log.push(line),
     logFromHost: (_address: string, _kind: string, line: string) => log.push(line),

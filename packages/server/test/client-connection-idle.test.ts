@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { accountPolicy, createMemoryStore, createSessionRegistry, createTransferTokens, decodeServerMessage, encodeRequest, type Request } from 'forum-protocol';
+import { accountPolicy, createMemoryStore, createSessionRegistry, createTransferTokens, decodeServerMessage, EncodedLinesCache, encodeRequest, type Request } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
@@ -67,6 +67,7 @@ const session = (): { conn: FakeConnection; activity: TransferActivity; log: str
     pacer: undefined,
     queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
     replyBudget: new ReplyBudget(32 << 20),
+    linesCache: new EncodedLinesCache(0),
     loginRoom: new LoginRoom<RudpConnection>(100, 100),
     log: (line) => log.push(line),
     logFromHost: (_address, _kind, line) => log.push(line),

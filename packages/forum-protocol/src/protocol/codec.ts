@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
 import { MAX_REQUEST_BYTES, MAX_SERVER_MESSAGE_BYTES } from './limits.js';
 import { Request, ServerMessage } from './messages.js';
+import type { EncodedLinesCache } from './encoded-lines-cache.js';
 import { encodeWithLines } from './reply-bytes.js';
 
 /** Why bytes could not be decoded; `reason` is readable (for a log line). */
@@ -67,12 +68,13 @@ export const decodeServerMessage: (bytes: Uint8Array) => E.Either<DecodeError, S
  * client can only time out on. (A notice is a line or two: never that large.)
  * A reply is written once into the buffer returned (`encodeWithLines`): no
  * JSON text of the whole reply is made, and an oversized one is refused
- * before its bytes are.
+ * before its bytes are. With `cache`, a thread's lines encoded for an
+ * earlier reply of the same thread value are copied, not encoded again.
  */
-export const encodeServerMessage = (message: ServerMessage): Uint8Array => {
+export const encodeServerMessage = (message: ServerMessage, cache?: EncodedLinesCache): Uint8Array => {
   if (message.type !== 'reply') return encoder.encode(JSON.stringify(message));
   let size = 0;
-  const bytes = encodeWithLines(message, MAX_SERVER_MESSAGE_BYTES, (n) => (size = n));
+  const bytes = encodeWithLines(message, MAX_SERVER_MESSAGE_BYTES, (n) => (size = n), cache);
   if (bytes !== undefined) return bytes;
   const refusal: ServerMessage = {
     type: 'reply',

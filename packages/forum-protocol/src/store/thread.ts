@@ -22,15 +22,20 @@ export interface Thread {
 export const threadLines = (thread: Thread): readonly string[] => {
   let n = 0;
   const lines = thread.entries.map((e) => entryLine(e, e.kind === 'message' ? ++n : n));
-  // A thread is never changed (a change makes a new one): its entries are still these lines when written.
-  return writtenInPieces(lines, (line, visit) => {
-    let m = 0;
-    thread.entries.forEach((e, i) => {
-      if (e.kind === 'message') m++;
-      line(i);
-      forEachLinePiece(e, m, visit);
-    });
-  });
+  // A thread is never changed (a change makes a new one): its entries are still these lines when written, and
+  // the thread value may stand for their encoded bytes (a cache of them by thread: encoded-lines-cache.ts).
+  return writtenInPieces(
+    lines,
+    (line, visit) => {
+      let m = 0;
+      thread.entries.forEach((e, i) => {
+        if (e.kind === 'message') m++;
+        line(i);
+        forEachLinePiece(e, m, visit);
+      });
+    },
+    thread,
+  );
 };
 
 /**

@@ -142,7 +142,13 @@ const probeTransparent = async (bin) => {
   const port = backend.address().port;
   let nginx;
   try {
-    nginx = await startNginx({ listenPort: await freeUdpTcpPort(), servers: [{ port, tcpPort: port }], bin, clientAddress: 'transparent' });
+    // A port taken between picking and binding it says nothing about transparent: another, three times at most.
+    for (let attempt = 1; nginx === undefined; attempt++) {
+      nginx = await startNginx({ listenPort: await freeUdpTcpPort(), servers: [{ port, tcpPort: port }], bin, clientAddress: 'transparent' }).catch((e) => {
+        if (attempt >= 3 || !(e instanceof Error) || !e.message.includes(ADDRESS_IN_USE)) throw e;
+        return undefined;
+      });
+    }
     const n = nginx;
     const answer = await new Promise((resolve) => {
       const s = connect({ port: n.port, host: '127.0.0.1' });

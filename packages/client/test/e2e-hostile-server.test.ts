@@ -91,17 +91,19 @@ describe('forum-client exiting while its reader reads nothing', () => {
   const { dirs, closers } = cleanupAfterEach();
   const LINES = Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0'));
 
-  /** A client whose reader reads nothing, fed `input` then end of input, against a fake answering as `answer` does; once it has been asked. */
-  const stuckClient = async (input: readonly string[], answer: (req: Request) => FakeAnswer, options: FakeServerOptions = {}) => {
-    let asked = 0;
-    const server = await startFakeServer((req) => (asked++, answer(req)), undefined, options);
+  /**
+   * A client whose reader reads nothing, fed `input` then end of input, against a fake answering as `answer`
+   * does; once it has closed its connection, which it does on its way out, before it waits for its reader.
+   */
+  const exitingClient = async (input: readonly string[], answer: (req: Request) => FakeAnswer, options: FakeServerOptions = {}) => {
+    const server = await startFakeServer(answer, undefined, options);
     closers.push(() => server.close());
     const dir = await tempDir('stuck-reader');
     dirs.push(dir);
     const client = spawnClient(server.port, dir);
     client.child.stdout?.pause();
     client.child.stdin?.end(input.map((l) => `${l}\n`).join(''));
-    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    await server.sessionClosed;
     return client;
   };
   /** Ctrl-C pressed again and again until the client exits (a signal does not queue); its exit status. */
@@ -114,7 +116,7 @@ describe('forum-client exiting while its reader reads nothing', () => {
 
   it('Ctrl-C ends a client whose exit at the end of input waits for its reader', async () => {
     // An XIT answer larger than the pipe: the old client, exiting, took no interrupt and waited for ever.
-    const client = await stuckClient(
+    const client = await exitingClient(
       ['yoda', 'pw'],
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
@@ -123,7 +125,7 @@ describe('forum-client exiting while its reader reads nothing', () => {
   }, 15_000);
 
   it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async () => {
-    const client = await stuckClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
+    const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
     expect(await pressCtrlC(client)).toBe(130);
   }, 15_000);
 });

@@ -177,7 +177,9 @@ const clientAddressNote = (o, mode) => {
 # pacing, reply budget, transfer connections) counts one client host, not every client
 # of this balancer together. It needs:
 # - nginx >= 1.13.8 with its master process started as root (the workers keep
-#   CAP_NET_RAW for IP_TRANSPARENT; "user" may stay unprivileged);
+#   CAP_NET_RAW for IP_TRANSPARENT; "user" may stay unprivileged), a root that has
+#   CAP_NET_RAW: in a container that drops it the worker dies at start ("capset()
+#   failed") and nothing reaches the servers (docker/podman run --cap-add NET_RAW);
 # - the servers' replies, which are addressed to the client, handed to nginx. Clients
 #   on nginx's own host (loopback) need nothing; for all others, as root on nginx's
 #   host (servers on other hosts also need their default route via nginx's host):

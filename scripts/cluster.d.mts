@@ -41,9 +41,12 @@ export interface NginxProcess {
   log(): string;
   stop(): Promise<void>;
 }
-/** `transparent` (the shipped mode) as root, `loopback` otherwise. */
-export declare const defaultClientAddress: () => ClientAddressMode;
-/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`; `clientAddress` defaults to {@link defaultClientAddress}. */
+/**
+ * The client address mode nginx runs in here: `transparent` (the shipped mode) as root where a probe
+ * through nginx shows it works, otherwise `loopback`; `why` says why root could not (probed once, and said on stderr).
+ */
+export declare const clientAddressHere: (bin?: string) => Promise<{ readonly mode: ClientAddressMode; readonly why?: string }>;
+/** Starts nginx (rendered deploy/nginx.conf) in front of `servers`; `clientAddress` defaults to {@link clientAddressHere}'s mode. */
 export declare const startNginx: (o: {
   readonly listenPort: number;
   readonly servers: readonly { readonly port: number; readonly tcpPort: number }[];

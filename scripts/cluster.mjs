@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,19 +120,90 @@ const waitForPidFile = async (file, pid, ms) => {
   }
 };
 
+/** nginx's log lines that matter when a binding fails (a worker that died, a setsockopt refused). */
+const nginxTrouble = (log) =>
+  log
+    .split('\n')
+    .filter((l) => /\[(emerg|alert|crit)\]/.test(l))
+    .map((l) => l.replace(/^.*?\[/, '['))
+    .join('; ');
+
 /**
- * The client address mode nginx can run here: the shipped `transparent` as root (CI; nginx's master
- * then holds CAP_NET_RAW), otherwise `loopback`, which shows servers the same client addresses on
- * loopback without privilege.
+ * Whether nginx started as root can bind a client's address transparently here: started so in front
+ * of a local TCP server, a connection through it is answered. Root is not enough: without
+ * CAP_NET_RAW (and CAP_NET_ADMIN) in the bounding set, as in a container that drops them (Podman's
+ * default, Kubernetes' restricted profile), nginx's worker dies at start (`capset() failed (1:
+ * Operation not permitted)`) and nothing reaches the servers; where the worker lives but the kernel
+ * refuses, nginx logs `setsockopt(IP_TRANSPARENT) failed` and closes each connection.
  */
-export const defaultClientAddress = () => (process.getuid?.() === 0 ? 'transparent' : 'loopback');
+const probeTransparent = async (bin) => {
+  const backend = createServer((s) => s.end('ok'));
+  await new Promise((resolve, reject) => (backend.once('error', reject), backend.listen(0, '127.0.0.1', () => resolve())));
+  const port = backend.address().port;
+  let nginx;
+  try {
+    // A port taken between picking and binding it says nothing about transparent: another, three times at most.
+    for (let attempt = 1; nginx === undefined; attempt++) {
+      nginx = await startNginx({ listenPort: await freeUdpTcpPort(), servers: [{ port, tcpPort: port }], bin, clientAddress: 'transparent' }).catch((e) => {
+        if (attempt >= 3 || !(e instanceof Error) || !e.message.includes(ADDRESS_IN_USE)) throw e;
+        return undefined;
+      });
+    }
+    const n = nginx;
+    const answer = await new Promise((resolve) => {
+      const s = connect({ port: n.port, host: '127.0.0.1' });
+      let text = '';
+      const done = () => (clearTimeout(timer), clearInterval(watch), s.destroy(), resolve(text));
+      // A dead worker leaves the connection waiting in the listen queue: its log says so at once.
+      const watch = setInterval(() => nginxTrouble(n.log()) !== '' && done(), 50);
+      const timer = setTimeout(done, 5_000);
+      s.setEncoding('utf8');
+      s.on('data', (d) => (text += d));
+      s.once('close', done);
+      s.once('error', () => undefined);
+    });
+    if (answer === 'ok') return { mode: 'transparent' };
+    return { mode: 'loopback', why: nginxTrouble(n.log()) || 'a connection through it got no answer within 5 s' };
+  } catch (e) {
+    return { mode: 'loopback', why: e instanceof Error ? e.message : String(e) };
+  } finally {
+    await nginx?.stop();
+    await new Promise((resolve) => backend.close(() => resolve()));
+  }
+};
+
+let clientAddressProbe;
+
+/**
+ * The client address mode nginx runs in here, and why not the shipped `transparent` when root
+ * cannot run it: `transparent` as root where a probe shows that it works, otherwise `loopback`, which
+ * shows the servers the same client addresses on loopback without privilege. Probed once per
+ * process; a root that cannot says so on stderr once (a CI container without CAP_NET_RAW: the
+ * cluster test, the client-address test and `pnpm demo:cluster` all ran nginx in a mode in which
+ * nothing reached the servers).
+ */
+export const clientAddressHere = (bin = findNginx()) => {
+  if (process.getuid?.() !== 0) return Promise.resolve({ mode: 'loopback' });
+  clientAddressProbe ??= probeTransparent(bin).then((r) => {
+    if (r.why !== undefined) {
+      process.stderr.write(
+        `cluster.mjs: nginx cannot bind client addresses transparently here although it runs as root (${r.why}); ` +
+          'it runs with "proxy_bind $remote_addr" (loopback) instead, which shows the servers the same client addresses on loopback. ' +
+          'The shipped transparent binding needs CAP_NET_RAW in nginx\'s capability bounding set (a container: --cap-add NET_RAW).\n',
+      );
+    }
+    return r;
+  });
+  return clientAddressProbe;
+};
 
 /**
  * Starts nginx in front of `servers` (rendered deploy/nginx.conf) on `listenPort`,
  * in the foreground (`daemon off`) with its files in a temporary directory.
  */
-export const startNginx = async ({ listenPort, servers, bin = findNginx(), clientAddress = defaultClientAddress() }) => {
+export const startNginx = async ({ listenPort, servers, bin = findNginx(), clientAddress: chosen }) => {
   if (bin === undefined) throw new Error('nginx is not installed (apt-get install nginx-light libnginx-mod-stream)');
+  const clientAddress = chosen ?? (await clientAddressHere(bin)).mode;
   const dir = await mkdtemp(join(tmpdir(), 'forum-nginx-'));
   const conf = join(dir, 'nginx.conf');
   await writeFile(

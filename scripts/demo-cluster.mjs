@@ -40,7 +40,7 @@ try {
     { label: 'bob via nginx', port: cluster.port, cwd: otherDir, script: ['bob', 'builder', 'RDT picnic', 'DWN picnic notes.txt', 'RMV picnic', 'XIT'] },
   ];
   console.log(
-    `nginx on UDP+TCP 127.0.0.1:${cluster.port}; servers on ${cluster.servers.map((s) => s.port).join(', ')}; database ${pg.url.replace(/:[^:@/]*@/, '@')}\n`,
+    `nginx on UDP+TCP 127.0.0.1:${cluster.port} (client addresses: ${cluster.nginx.clientAddress} binding); servers on ${cluster.servers.map((s) => s.port).join(', ')}; database ${pg.url.replace(/:[^:@/]*@/, '@')}\n`,
   );
   sessions = nginxSessions;
   for (const session of nginxSessions) results.push(await runSession(session));

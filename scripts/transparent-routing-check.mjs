@@ -49,14 +49,29 @@ const said = (child, needle, ms = 20_000) =>
     });
   });
 
+const results = [];
+const check = (what, got, want) => results.push({ what, got, ok: got === want });
+
+/** Ends `child` with `signal`, then SIGKILL after 5 s; resolves once it has exited. */
+const stop = (child, signal) =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => {
+        const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => (clearTimeout(t), resolve()));
+        child.kill(signal);
+      });
+
 const cleanUp = async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // nginx with TERM, which ends its workers too: a master killed with SIGKILL left them running, in a namespace
+  // that `ip netns del` then only unnamed (two orphaned workers per run, with their links and rules).
+  await Promise.all(children.map((c) => stop(c, c.nginx === true ? 'SIGTERM' : 'SIGKILL')));
+  const left = Object.values(ns).flatMap((name) => spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== ''));
+  check('nothing left running in the namespaces', left.length === 0 ? 'nothing' : `processes ${left.join(', ')} (killed)`, 'nothing');
+  for (const pid of left) spawnSync('kill', ['-KILL', pid]);
   for (const name of Object.values(ns)) spawnSync('ip', ['netns', 'del', name]);
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 };
-
-const results = [];
-const check = (what, got, want) => results.push({ what, got, ok: got === want });
 
 try {
   for (const name of Object.values(ns)) (ip('netns', 'add', name), ip('-n', name, 'link', 'set', 'lo', 'up'));
@@ -92,7 +107,7 @@ try {
     });
     await writeFile(join(dir, 'nginx.conf'), conf);
     rules.push(...conf.split('\n').filter((l) => l.startsWith('#     ip ')).map((l) => l.slice('#     ip '.length).split(' ')));
-    started(inNs(ns.lb, nginxBin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }));
+    started(Object.assign(inNs(ns.lb, nginxBin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }), { nginx: true }));
     // nginx writes its pid file once its ports are bound: the sessions below find it listening.
     for (const deadline = Date.now() + 10_000; (await readFile(join(dir, 'nginx.pid'), 'utf8').catch(() => '')) === ''; ) {
       if (Date.now() > deadline) throw new Error(`nginx did not start: ${await readFile(join(dir, 'nginx-error.log'), 'utf8').catch(() => '')}`);

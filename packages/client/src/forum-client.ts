@@ -1,9 +1,10 @@
-import { changedKeyMessage, deriveTransferKeys, flushStandardStreams, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
+import { changedKeyMessage, deriveTransferKeys, hostId, PROMPTS, sessionExporter, terminalText, type NextStep, type Notice, type Reply, type RequestCommand } from 'forum-protocol';
 import { lstat, stat } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import { EXIT } from './exit-status.js';
+import { exitAfterOutput } from './exit-after-output.js';
 import { helpLines, OVERWRITE_FLAG } from './command-help.js';
 import { interpretLine } from './command-line.js';
 import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
@@ -90,7 +91,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     input.close();
     // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
     // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
-    const done = (): void => void (code === EXIT.interrupted ? Promise.resolve() : flushStandardStreams()).then(() => process.exit(code));
+    const done = (): void => (code === EXIT.interrupted ? process.exit(code) : exitAfterOutput(code));
     if (link === undefined) done();
     else void link.close().finally(done);
   };

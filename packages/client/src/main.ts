@@ -1,6 +1,7 @@
-import { flushStandardStreams, guardStandardStreams, terminalText } from 'forum-protocol';
+import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { HELP, parseClientArgs, USAGE } from './args.js';
 import { EXIT } from './exit-status.js';
+import { exitAfterOutput } from './exit-after-output.js';
 import { runClient } from './forum-client.js';
 
 guardStandardStreams();
@@ -13,9 +14,8 @@ if (command.kind === 'help') {
   process.exitCode = EXIT.usage;
 } else {
   // Output piped to another program is written whole before the exit (process.exit drops queued writes).
-  const exitWith = (code: number): void => void flushStandardStreams().then(() => process.exit(code));
-  runClient(command.args).then(exitWith, (e: unknown) => {
+  runClient(command.args).then(exitAfterOutput, (e: unknown) => {
     console.error(`forum-client: ${terminalText(e instanceof Error ? e.message : String(e))}`);
-    exitWith(EXIT.internal);
+    exitAfterOutput(EXIT.internal);
   });
 }

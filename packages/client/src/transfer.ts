@@ -224,10 +224,14 @@ export interface DownloadOptions {
   readonly answerTimeoutMs?: number;
 }
 
-/** Bytes an unprivileged process may still write on the file system of `dir`; `undefined` if it cannot be told. */
+/**
+ * Bytes an unprivileged process may still write on the file system of `dir`; `undefined` if it cannot be
+ * told. A file system of no blocks has no size to tell (df leaves it out): ramfs and tmpfs mounted with
+ * size=0 (no limit) say 0 blocks and 0 available, and a download there was refused whatever its size.
+ */
 const freeBytes = (dir: string): Promise<number | undefined> =>
   statfs(dir).then(
-    (s) => s.bavail * s.bsize,
+    (s) => (s.blocks === 0 ? undefined : s.bavail * s.bsize),
     () => undefined,
   );
 

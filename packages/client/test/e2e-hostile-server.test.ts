@@ -2,10 +2,10 @@
  * The real forum-client (piped, as a script runs it) against a fake server that is hostile or
  * broken (attack round 11, attack/README-11.md): what it prints, how it exits, what it leaves.
  */
-import { shutdownNotice, simpleReply } from 'forum-protocol';
+import { shutdownNotice, simpleReply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
-import { startFakeServer } from './fake-forum-server.js';
+import { loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
 
 describe('forum-client against a hostile or broken server (real client process, fake server)', () => {
   const { dirs, closers } = cleanupAfterEach();
@@ -85,4 +85,47 @@ describe('forum-client against a hostile or broken server (real client process, 
     clearInterval(presses);
     expect(code).toBe(130);
   });
+});
+
+describe('forum-client exiting while its reader reads nothing', () => {
+  const { dirs, closers } = cleanupAfterEach();
+  const LINES = Array.from({ length: 300_000 }, (_, i) => String(i).padStart(6, '0'));
+
+  /**
+   * A client whose reader reads nothing, fed `input` then end of input, against a fake answering as `answer`
+   * does; once it has closed its connection, which it does on its way out, before it waits for its reader.
+   */
+  const exitingClient = async (input: readonly string[], answer: (req: Request) => FakeAnswer, options: FakeServerOptions = {}) => {
+    const server = await startFakeServer(answer, undefined, options);
+    closers.push(() => server.close());
+    const dir = await tempDir('stuck-reader');
+    dirs.push(dir);
+    const client = spawnClient(server.port, dir);
+    client.child.stdout?.pause();
+    client.child.stdin?.end(input.map((l) => `${l}\n`).join(''));
+    await server.sessionClosed;
+    return client;
+  };
+  /** Ctrl-C pressed again and again until the client exits (a signal does not queue); its exit status. */
+  const pressCtrlC = async (client: ReturnType<typeof spawnClient>): Promise<number | string> => {
+    const presses = setInterval(() => client.child.kill('SIGINT'), 100);
+    const code = await client.exited;
+    clearInterval(presses);
+    return code;
+  };
+
+  it('Ctrl-C ends a client whose exit at the end of input waits for its reader', async () => {
+    // An XIT answer larger than the pipe: the old client, exiting, took no interrupt and waited for ever.
+    const client = await exitingClient(
+      ['yoda', 'pw'],
+      (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
+      { answersLogin: true },
+    );
+    expect(await pressCtrlC(client)).toBe(130);
+  }, 15_000);
+
+  it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async () => {
+    const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
+    expect(await pressCtrlC(client)).toBe(130);
+  }, 15_000);
 });

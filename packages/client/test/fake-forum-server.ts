@@ -17,6 +17,8 @@ export type FakeAnswer = readonly (ServerMessage | Uint8Array)[];
 export interface FakeForumServer {
   readonly port: number;
   readonly tcpPort: number;
+  /** Resolves once a client's connection has closed (the client logged out, or is exiting). */
+  readonly sessionClosed: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,9 +81,12 @@ export const startFakeServer = async (
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   const tcpPort = (tcp.address() as net.AddressInfo).port;
   const udp = await listen({ port: 0 });
+  let sessionClosed = (): void => undefined;
+  const closed = new Promise<void>((resolve) => (sessionClosed = resolve));
   udp.on('connection', (conn) => {
     session = conn;
     conn.on('error', () => undefined);
+    conn.once('close', () => sessionClosed());
     conn.on('message', (bytes) => {
       const r = decode(bytes);
       if (r._tag === 'Left') return;
@@ -94,6 +99,7 @@ export const startFakeServer = async (
   return {
     port: udp.address().port,
     tcpPort,
+    sessionClosed: closed,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => tcp.close(() => resolve()));

@@ -1,15 +1,23 @@
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
 import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
 import { downloadFile, uploadFile } from '../src/transfer.js';
 import { transferFailureLine } from '../src/transfer-refusal.js';
+
+// statfs as a test says, for file systems this host may not have; the real one otherwise.
+const statfsHere = vi.hoisted(() => ({ answer: undefined as undefined | { readonly blocks: number; readonly bavail: number; readonly bsize: number } }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const statfs = async (path: string): Promise<unknown> => (statfsHere.answer === undefined ? real.statfs(path) : { ...(await real.statfs(path)), ...statfsHere.answer });
+  return { ...real, statfs };
+});
 
 const TOKEN = 'ab'.repeat(32);
 /** The keys both ends derive for TOKEN from one (test) session. */
@@ -249,8 +257,11 @@ describe('client transfers (fake transfer server on loopback)', () => {
 
   it('a download announced larger than the free space here is refused before a byte is written', async () => {
     // Attack round 11: a server announcing 512 TiB for the file asked for had the client fill the disk (1 GiB in 8 s).
-    const free = await statfs(tmpdir()).then((s) => s.bavail * s.bsize);
-    const announced = Math.min(free * 2 + 1, 999_999_999_999_999);
+    // 40 KiB free, whatever this host has (its /tmp may be a tmpfs of no size, or have more than 2^53 bytes).
+    statfsHere.answer = { blocks: 1000, bavail: 10, bsize: 4096 };
+    cleanups.push(async () => void (statfsHere.answer = undefined));
+    const free = 10 * 4096;
+    const announced = free * 2 + 1;
     const server = await fakeTransferServer((s) => {
       s.write(`OK ${announced}\n`);
       s.end(Buffer.alloc(1024 * 1024));
@@ -260,9 +271,24 @@ describe('client transfers (fake transfer server on loopback)', () => {
     let counted = 0;
     const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'huge.bin', () => ({ add: (n) => void (counted += n), stop: () => undefined }));
     expect(result.ok).toBe(false);
-    expect(result.ok || result.cancelled ? '' : result.reason).toMatch(new RegExp(`^the server announced ${announced} bytes, more than the [0-9]+ free here$`));
+    expect(result.ok || result.cancelled ? '' : result.reason).toBe(`the server announced ${announced} bytes, more than the ${free} free here`);
     expect(counted).toBe(0);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a file system that tells no size (ramfs, tmpfs with size=0: 0 blocks, 0 available) does not refuse downloads', async () => {
+    // The old client refused every download there: 'the server announced 5 bytes, more than the 0 free here'.
+    statfsHere.answer = { blocks: 0, bavail: 0, bsize: 4096 };
+    cleanups.push(async () => void (statfsHere.answer = undefined));
+    const server = await fakeTransferServer((s) => s.end('OK 5\nhello'));
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    expect(await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.txt', noProgress)).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.txt'), 'utf8')).toBe('hello');
+    // One that tells its size is still believed: 4 KiB free, 5 announced, refused.
+    statfsHere.answer = { blocks: 100, bavail: 0, bsize: 4096 };
+    const full = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.txt', noProgress);
+    expect(full).toEqual({ ok: false, cancelled: false, reason: 'the server announced 5 bytes, more than the 0 free here' });
   });
 
   it('an upload sends the size it announced, not what the file grew to since it was measured', async () => {

@@ -6,7 +6,7 @@
  */
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findNginx, startCluster, type Cluster } from '../../../scripts/cluster.mjs';
+import { clientAddressHere, findNginx, startCluster, type Cluster } from '../../../scripts/cluster.mjs';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { loadOrCreateIdentity } from '../src/identity-key.js';
 import { seededBytes } from './forum-processes.js';
@@ -14,6 +14,8 @@ import { rawClient, rawLogin, sealedTransfer, type RawClient } from './raw-clien
 
 // CI installs nginx (.ci/run); elsewhere the test says why it did not run.
 const nginxMissing = findNginx() === undefined && process.env.CI !== 'true';
+// Which binding nginx runs with here (scripts/cluster.mjs: transparent as root where nginx can use it, else loopback), named in the title.
+const mode = findNginx() === undefined ? 'nginx missing' : (await clientAddressHere()).mode;
 
 /** A client on one address, logged in as `user`, and the index of the server it reached. */
 interface Placed {
@@ -24,7 +26,7 @@ interface Placed {
 }
 
 
-describe.skipIf(nginxMissing)('a cluster: PostgreSQL, three servers, nginx', () => {
+describe.skipIf(nginxMissing)(`a cluster: PostgreSQL, three servers, nginx (client addresses: ${mode} binding)`, () => {
   let pg: EmbeddedPostgresHandle | undefined;
   let cluster: Cluster | undefined;
   const clients: RawClient[] = [];

@@ -52,7 +52,8 @@ Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the 
 ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
-client, ${EXIT.interrupted} on Ctrl-C while
+client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
+not run; at a terminal SIGHUP ends the input: ${EXIT.ok}), ${EXIT.interrupted} on Ctrl-C while
 connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the exit
 waits for a reader of the output that does not read.`;
 

@@ -126,10 +126,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   };
   const input = new LineInput(terminal, interrupt);
   if (!terminal) process.on('SIGINT', interrupt);
-  // The terminal hung up (an ssh session dropped; its shell sends its jobs SIGHUP): no one is left to type, so
-  // this is the end of input, not a kill. A command under way (a transfer too) finishes, then the session is
-  // logged out (XIT) so the server frees it at once, and the client exits 0 as at the end of a script.
-  process.on('SIGHUP', () => input.end());
+  // SIGHUP (an ssh session dropped; its shell sends its jobs SIGHUP): a command under way (a transfer too)
+  // finishes, then the session is logged out (XIT) so the server frees it at once. From a terminal no one is
+  // left to type: the end of input, exit 0. A script's remaining commands are not run: exit 129, so that a
+  // script cut short does not read as one that ran to its end (Node undoes nohup's ignoring of SIGHUP).
+  let hungUp = false;
+  process.on('SIGHUP', () => {
+    hungUp = !terminal;
+    input.end();
+  });
 
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());
@@ -269,16 +274,17 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
           // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
           // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
           if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
-          err(`End of input at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
+          err(`${hungUp ? 'Hung up (SIGHUP)' : 'End of input'} at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         }
-        return quit(EXIT.ok);
+        return quit(hungUp ? EXIT.hangUp : EXIT.ok);
       }
       if (input.promptPending) process.stdout.write('\n');
       const reply = await request('XIT', []);
       if (reply === undefined) return never();
       // Not sent: closing the connection ends the session all the same.
       if (reply !== 'unsent') outLines(reply.lines);
-      return quit(EXIT.ok);
+      if (hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
+      return quit(hungUp ? EXIT.hangUp : EXIT.ok);
     }
     if (next !== 'command') {
       if (next === 'username') username = line;

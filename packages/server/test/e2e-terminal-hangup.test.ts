@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLIENT_BIN, cleanup, ownKnownHosts, P, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { CLIENT_BIN, cleanup, ownKnownHosts, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir, type ServerProc } from './forum-processes.js';
+import { until } from './silent-client.js';
 
 /** `script` (util-linux) gives the binary a terminal of its own; killing `script` hangs that terminal up. */
 const hasScript = existsSync('/usr/bin/script');
@@ -70,6 +71,35 @@ describe('a reader of forum-client that goes away', () => {
       expect(await c.exited).toBe(0);
       expect(c.stderr.text).not.toContain('EPIPE');
       expect(existsSync(join(data, 'second'))).toBe(true);
+    } finally {
+      await server.stop();
+      await cleanup(dir, data);
+    }
+  });
+});
+
+describe('forum-client sent SIGHUP with its commands from a pipe', () => {
+  // Before, Node's default action killed it (signal SIGHUP): the session stayed the server's until its idle timeout.
+  it('logs out, runs none of the rest, says so and exits 129; the account can log in again at once', async () => {
+    const dir = await tempDir('sighup-pipe');
+    const data = await tempDir('sighup-pipe-server');
+    const server = await startServer(data);
+    try {
+      const c = spawnClient(server.port, dir);
+      c.send('ann');
+      c.send('pw');
+      await until(() => c.stdout.text.includes('Welcome to the forum'), 10_000, 'the login');
+      c.child.kill('SIGHUP');
+      // Logged out (the server prints `ann exited`): a script's next command, arriving now, must not run.
+      await until(() => server.lines().includes('ann exited'), 10_000, 'the logout');
+      c.send('CRT after');
+      expect(await c.exited).toBe(129);
+      expect(c.stderr.text).toContain('Hung up (SIGHUP): the commands after this point were not run');
+      expect(existsSync(join(data, 'after'))).toBe(false);
+      // The session ended at once, not left to time out: one session per account, so this login would be refused.
+      const again = await runClient(server.port, dir, ['ann', 'pw', 'XIT']);
+      expect(again.stdout).toContain('Welcome to the forum');
+      expect(again.code).toBe(0);
     } finally {
       await server.stop();
       await cleanup(dir, data);

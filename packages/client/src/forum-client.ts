@@ -91,7 +91,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     input.close();
     // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
     // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
-    const done = (): void => (code === EXIT.interrupted ? process.exit(code) : exitAfterOutput(code));
+    // So does a hangup while a reader that takes nothing holds the next command back: no one will read it now.
+    const done = (): void => (code === EXIT.interrupted || code === EXIT.hangUp ? process.exit(code) : exitAfterOutput(code));
     if (link === undefined) done();
     else void link.close().finally(done);
   };
@@ -131,8 +132,17 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // left to type: the end of input, exit 0. A script's remaining commands are not run: exit 129, so that a
   // script cut short does not read as one that ran to its end (Node undoes nohup's ignoring of SIGHUP).
   let hungUp = false;
+  // True while the loop waits for standard output to take the last answer (outputTaken).
+  let awaitingOutput = false;
   process.on('SIGHUP', () => {
     hungUp = !terminal;
+    // A reader that takes nothing would hold the logout back for ever: the connection is closed (the session with
+    // it) and the client exits now. Before, SIGHUP was ignored there and the client stayed until SIGTERM or SIGKILL.
+    if (awaitingOutput && !exiting && !terminal) {
+      err('Hung up (SIGHUP) while the output was not being read: the commands after this point were not run');
+      exit(EXIT.hangUp);
+      return;
+    }
     input.end();
   });
 
@@ -260,7 +270,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
 
   let next: NextStep = 'username';
   for (;;) {
+    awaitingOutput = true;
     await outputTaken();
+    awaitingOutput = false;
     if (exiting) return never();
     const line = await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' });
     if (exiting) return never();

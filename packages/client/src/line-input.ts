@@ -77,6 +77,8 @@ export class LineInput {
       crlfDelay: Infinity,
     });
     this.rl.on('line', (line) => {
+      // Ended by Ctrl-C or SIGHUP: what a pipe delivers later is the rest of the script, which is not run.
+      if (this.ended) return;
       const w = this.waiter;
       this.waiter = undefined;
       if (w !== undefined) w(line);

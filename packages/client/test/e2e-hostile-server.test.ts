@@ -128,4 +128,47 @@ describe('forum-client exiting while its reader reads nothing', () => {
     const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
     expect(await pressCtrlC(client)).toBe(130);
   }, 15_000);
+
+  /**
+   * SIGHUP sent again and again until the client exits (a signal does not queue); its exit status, or
+   * `'still running'` 8 s on (the old client ignored every SIGHUP there, for ever: it is then killed here).
+   */
+  const hangUp = async (client: ReturnType<typeof spawnClient>): Promise<number | string> => {
+    const sends = setInterval(() => client.child.kill('SIGHUP'), 100);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([client.exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, 8_000, 'still running')))]);
+    clearInterval(sends);
+    clearTimeout(timer);
+    if (code === 'still running') client.child.kill('SIGKILL');
+    return code;
+  };
+
+  it('SIGHUP ends a client whose exit at the end of input waits for its reader: 129', async () => {
+    const client = await exitingClient(
+      ['yoda', 'pw'],
+      (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
+      { answersLogin: true },
+    );
+    expect(await hangUp(client)).toBe(129);
+  }, 15_000);
+
+  it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async () => {
+    // A script still being written (its input not ended); the first answer fills the pipe nobody reads.
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', LINES, { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const dir = await tempDir('stuck-reader-hup');
+    dirs.push(dir);
+    const client = spawnClient(server.port, dir);
+    client.child.stdout?.pause();
+    client.child.stdin?.write(['yoda', 'pw', 'LST', 'LST'].map((l) => `${l}\n`).join(''));
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    expect(await hangUp(client)).toBe(129);
+    await server.sessionClosed;
+    expect(asked).toBe(1);
+    expect(client.stderr.text).toContain('the commands after this point were not run');
+  }, 15_000);
 });

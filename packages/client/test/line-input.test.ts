@@ -123,4 +123,22 @@ describe('LineInput from a pipe', () => {
     expect(screen).toBe('Enter username: Enter password: > ');
     lines.close();
   });
+
+  it('once ended (Ctrl-C, SIGHUP), lines the pipe delivers later are not answered either', async () => {
+    // A script's lines arrive as its writer sends them: those after the interrupt are the rest that is not run.
+    const input = new PassThrough();
+    const output = new Writable({ write: (_chunk, _enc, done) => done() });
+    const lines = new LineInput(false, () => undefined, { input, output });
+    input.write('yoda\n');
+    expect(await lines.ask('Enter username: ')).toBe('yoda');
+    const pending = lines.ask('Enter password: ');
+    lines.end();
+    expect(await pending).toBeUndefined();
+    // Read (and split into lines by readline) after the end: the old input queued them and answered the next ask.
+    input.write('pw\nLST\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await lines.ask('> ')).toBeUndefined();
+    expect(await lines.ask('> ')).toBeUndefined();
+    lines.close();
+  });
 });

@@ -6,8 +6,13 @@
  * of replies the server had already stopped counting (they will never be
  * delivered, and the application was told so).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const MESSAGE_BYTES = 2 * 1024 * 1024;
 
@@ -48,5 +53,29 @@ describe('a connection that ends lets go of its queued messages', () => {
     p.sim.wake(SERVER);
     p.sim.runFor(5_000);
     expect(p.server.connectionCount).toBe(0);
+  });
+
+  it('nothing else of the thread keeps it either: the last packet built does not pin its message', async () => {
+    // The packet builder's result outlives the call: its chunks (and through them the whole message) stayed
+    // reachable until any connection of the thread built another data packet. The CLOSE is built apart, so a
+    // server whose destroyed connection had sent last held that reply for as long (e2e-reply-memory's flake).
+    const p = silentClient();
+    const served = p.serverConn();
+    if (served === undefined) throw new Error('not accepted');
+    const sent = ((): WeakRef<Uint8Array> => {
+      const message = new Uint8Array(MESSAGE_BYTES).fill(1);
+      served.send(message);
+      return new WeakRef(message);
+    })();
+    p.sim.wake(SERVER);
+    p.sim.runFor(200);
+    served.destroy(p.sim.now, 1, 'making room');
+    p.sim.wake(SERVER);
+    p.sim.runFor(10);
+    expect(served.state).toBe('draining');
+    // A WeakRef's target is kept to the end of the task that made or read it: collected in a later one.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(sent.deref() === undefined).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ import type { Connection } from '../connection.js';
 import type { DatagramScratch } from '../datagram-scratch.js';
 import { dataPacketType, sealDatagram } from '../packet-sealing.js';
 import { newDataProbeAt } from '../recovery/new-data-probe.js';
-import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket } from '../send/packet-builder.js';
+import { type PacketContents, type PacketPlan, type PacketSources, populateDataPacket, releasePacketContents } from '../send/packet-builder.js';
 import { OUTGOING, PLAN, SOURCES } from '../send/packet-scratch.js';
 import { writeMtuProbe } from '../send/path-mtu.js';
 import { emptyArray } from '../shared-empty.js';
@@ -121,6 +121,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     c.pacer.onSent(datagram.length);
     c.acks.onAckElicitingSent(now);
   }
+  releasePacketContents();
   return datagram;
 }
 

@@ -78,6 +78,15 @@ const CONTENTS: Writable<PacketContents> = {
 };
 
 /**
+ * Lets go of the chunks of the packet last built, once its record has them. `CONTENTS` outlives the
+ * call, and its chunks (their messages whole) stayed reachable until any connection of the thread
+ * built its next packet: a reply of a connection destroyed meanwhile stayed alive for as long.
+ */
+export function releasePacketContents(): void {
+  CONTENTS.chunks = emptyArray();
+}
+
+/**
  * Fills packet `pn` (its header already in `w`) according to `plan`. The
  * result is one object rewritten by the next call: read it before building
  * another packet (its `chunks` array is the packet's own to keep).

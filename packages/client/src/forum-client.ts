@@ -135,10 +135,11 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // True while the loop waits for standard output to take the last answer (outputTaken).
   let awaitingOutput = false;
   process.on('SIGHUP', () => {
-    hungUp = !terminal;
+    // The commands' source decides, not the output's: typed at a terminal whose output is piped (`| tee log`), none was cut short.
+    hungUp = process.stdin.isTTY !== true;
     // A reader that takes nothing would hold the logout back for ever: the connection is closed (the session with
     // it) and the client exits now. Before, SIGHUP was ignored there and the client stayed until SIGTERM or SIGKILL.
-    if (awaitingOutput && !exiting && !terminal) {
+    if (awaitingOutput && !exiting && hungUp) {
       err('Hung up (SIGHUP) while the output was not being read: the commands after this point were not run');
       exit(EXIT.hangUp);
       return;

@@ -6,10 +6,11 @@
  * --timeout, and (under a pseudo-terminal) hidden passwords, the connecting
  * line and the progress line.
  */
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, isServerOwnFile, P, runClient, spawnClient, type ServerProc, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, CLIENT_BIN, isServerOwnFile, ownKnownHosts, P, runClient, spawnClient, type ServerProc, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { dataWithUpload, HAVE_SCRIPT, pause, sparseFile, spawnTerminalClient } from './client-processes.js';
 
 /** Long enough that a loopback transfer is still running when the server is paused. */
@@ -260,5 +261,39 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client on a terminal (pseudo-terminal throu
     await t.screen.waitFor('Goodbye');
     expect(await t.exited).toBe(0);
     expect(await readdir(cwd)).toEqual([]);
+  });
+
+  it('typing at a terminal with the output piped (forum-client … | tee log), SIGHUP is the end of input: exit 0', async () => {
+    // The commands come from the terminal, not from a file or pipe: none were cut short. The old client judged
+    // by standard output as well and said 'Hung up (SIGHUP)', exit 129.
+    const { server, cwd } = await scope.startInTemp();
+    const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+    const pidFile = `${cwd}/client.pid`;
+    const client = [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])].map(quote).join(' ');
+    // The client's own status, on the terminal (stderr is not piped); its pid, as it execs its shell's.
+    const inner = `echo $$ > ${quote(pidFile)}; exec ${client}`;
+    const command = `{ sh -c ${quote(inner)}; echo "client exit $?" >&2; } | cat`;
+    const term = spawn('script', ['-q', '-c', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    scope.stops.push(() => void term.kill('SIGKILL'));
+    let screen = '';
+    const seen = (text: string | RegExp): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`never saw ${JSON.stringify(text)}; got ${JSON.stringify(screen)}`)), 15_000);
+        const look = (): void => {
+          if (typeof text === 'string' ? !screen.includes(text) : !text.test(screen)) return;
+          clearTimeout(timer);
+          term.stdout.off('data', look);
+          resolve();
+        };
+        term.stdout.on('data', look);
+        look();
+      });
+    term.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
+    await seen(P.user);
+    process.kill(Number((await readFile(pidFile, 'utf8')).trim()), 'SIGHUP');
+    await seen(/client exit \d+\r?\n/);
+    expect(/client exit (\d+)/.exec(screen)?.[1]).toBe('0');
+    expect(screen).toContain('End of input at the username prompt: not logged in');
+    expect(screen).not.toContain('Hung up');
   });
 });

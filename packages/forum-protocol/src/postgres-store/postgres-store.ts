@@ -27,6 +27,12 @@ export interface PostgresStoreOptions {
   readonly staleUploadMs?: number;
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
+  /**
+   * Most bytes all uploads may hold in the database, committed and in progress, over every server
+   * (`upload_bytes`, schema 7): a chunk that would pass it ends its upload, refused `uploadStorageFull`.
+   * Default: no limit.
+   */
+  readonly maxStoredUploadBytes?: number;
 }
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
@@ -169,10 +175,10 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       await sql.end({ timeout: 1 });
       throw e;
     }
-    return E.right(makeStore(sql, limits));
+    return E.right(makeStore(sql, limits, options.maxStoredUploadBytes));
   });
 
-const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
+const makeStore = (sql: Sql, limits: ThreadLimits, maxStoredUploadBytes: number | undefined): PostgresStore => {
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
   const inFlight = new TransfersInFlight();
@@ -264,7 +270,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight);
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes);
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */

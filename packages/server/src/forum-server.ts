@@ -81,7 +81,7 @@ export interface ForumServerOptions {
   readonly accountCreationLimit?: AccountCreationLimitOptions | false;
   /** Largest upload, bytes (`--max-upload-bytes`). Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
   readonly maxUploadBytes?: number;
-  /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
+  /** Most bytes the data directory may hold (`--max-data-bytes`), or with `databaseUrl` all uploads in the database; `undefined`: no quota. */
   readonly maxDataBytes?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;
@@ -318,7 +318,10 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
-    const opened = await openPostgresStore(options.databaseUrl, { threadLimits: threadLimits(options) })();
+    const opened = await openPostgresStore(options.databaseUrl, {
+      threadLimits: threadLimits(options),
+      ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
+    })();
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;
     const registry = createPostgresSessionRegistry(store.sql, {

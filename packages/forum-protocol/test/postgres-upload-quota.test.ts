@@ -75,4 +75,21 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     expect(results.every(E.isRight)).toBe(true);
     expect(await counted(a.sql)).toEqual({ counted: 4 * (2 * UPLOAD_CHUNK_BYTES + 7), stored: 4 * (2 * UPLOAD_CHUNK_BYTES + 7) });
   });
+
+  it("a server killed mid-upload: its pending chunks go as another server's next upload begins, not only when a server starts", async () => {
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT });
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0 });
+    await run(a, 'mallory', 'CRT t');
+    const begun = await a.beginUpload('t', 'half', 'mallory')();
+    if (E.isLeft(begun)) throw new Error('beginUpload failed');
+    // Three chunks stored, then the server is gone: nothing of it aborts or renews the upload.
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+    await a.sql.end();
+    expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
+    // Its row last touched longer ago than staleUploadMs (10 minutes).
+    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes' WHERE NOT committed`;
+    expect(await upload(b, 'whole', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(await b.sql`SELECT filename FROM uploads`).toEqual([{ filename: 'whole' }]);
+    expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
+  });
 });

@@ -23,8 +23,14 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** A schema (created if missing) to keep the tables in instead of `public`: one database, several forums (tests). */
   readonly schema?: string;
-  /** Pending uploads untouched this long are deleted when the store opens (a crashed server left them). Default 10 minutes. */
+  /**
+   * Pending uploads untouched this long are deleted when the store opens and, while it runs, as an upload
+   * begins at most once every `staleSweepEveryMs` (a crashed server left them: their bytes count against
+   * `maxStoredUploadBytes`). Default 10 minutes.
+   */
   readonly staleUploadMs?: number;
+  /** How often, at most, beginning an upload sweeps the stale pending uploads of every server. Default 60 s. */
+  readonly staleSweepEveryMs?: number;
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
   /**
@@ -70,6 +76,14 @@ const entryColumns = (e: ThreadEntry): { readonly kind: string; readonly author:
     case 'other':
       return { kind: 'other', author: '', body: e.line };
   }
+};
+
+const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs ?? 10 * 60_000;
+
+// A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
+// by its server: a row untouched for minutes belongs to a server that is gone.
+const sweepStaleUploads = async (sql: Sql, staleMs: number): Promise<void> => {
+  await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
 };
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -169,16 +183,19 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     });
     try {
       await migrate(sql, schema);
-      const staleMs = options.staleUploadMs ?? 10 * 60_000;
-      await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
+      await sweepStaleUploads(sql, staleOf(options));
     } catch (e) {
       await sql.end({ timeout: 1 });
       throw e;
     }
-    return E.right(makeStore(sql, limits, options.maxStoredUploadBytes));
+    return E.right(makeStore(sql, limits, options));
   });
 
-const makeStore = (sql: Sql, limits: ThreadLimits, maxStoredUploadBytes: number | undefined): PostgresStore => {
+const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions): PostgresStore => {
+  const maxStoredUploadBytes = options.maxStoredUploadBytes;
+  const staleMs = staleOf(options);
+  const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
+  let sweptAt = performance.now();
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
   const inFlight = new TransfersInFlight();
@@ -267,6 +284,12 @@ const makeStore = (sql: Sql, limits: ThreadLimits, maxStoredUploadBytes: number 
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Only at open, a server killed mid-upload left its pending rows and chunks until some server
+      // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
+      if (performance.now() - sweptAt >= sweepEveryMs) {
+        sweptAt = performance.now();
+        await sweepStaleUploads(sql, staleMs);
+      }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.

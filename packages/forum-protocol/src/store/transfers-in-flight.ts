@@ -48,7 +48,7 @@ export class TransferStop<R extends StopReason = NoThreadError> {
 
 /** What {@link endUploadStream} needs of one upload. */
 export interface UploadEnd {
-  readonly stop: { endBegins(): void; readonly reason: StopReason | undefined };
+  readonly stop: { endBegins(): void; readonly reason: StopReason | undefined; readonly stopped: Promise<unknown> };
   /** Takes the upload out of {@link TransfersInFlight}. */
   readonly forget: () => void;
   readonly aborted: boolean;
@@ -69,7 +69,11 @@ export interface UploadEnd {
 export const endUploadStream = async (u: UploadEnd): Promise<UploadError | undefined> => {
   u.stop.endBegins();
   u.forget();
-  if (u.stop.reason !== undefined) return u.stop.reason;
+  // Stopped: refused once the stop has let go of the bytes (they would otherwise outlive the refusal a moment).
+  if (u.stop.reason !== undefined) {
+    await u.stop.stopped;
+    return u.stop.reason;
+  }
   if (u.aborted) return { kind: 'io', message: 'upload was aborted' };
   if (!u.stream.writableEnded) u.stream.end();
   const err = await u.done;

@@ -4,6 +4,8 @@
  * after it. Each read builds a new thread value from the database, and the cache is keyed by the value: this
  * server's next read after any write, its own or another's, encodes what the database holds now.
  */
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it } from 'vitest';
 import { EncodedLinesCache, encodeServerMessage, type ForumStore, type Reply } from '../src/index.js';
 import type { PostgresStore } from '../src/postgres.js';
@@ -40,7 +42,29 @@ describe('encoded lines and PostgreSQL', () => {
     expect((await read(a, cacheA, 'r4'))[0]).toBe(`1 alice: ${TEXT.replace('lorem', 'LOREM')}`);
     await run(b, 'alice', 'DLT big 2');
     expect((await read(a, cacheA, 'r5')).length).toBe(40);
-    // Each read is a new value: nothing read from PostgreSQL is served from the cache.
-    expect({ hits: cacheA.hits, misses: cacheA.misses }).toEqual({ hits: 0, misses: 5 });
+    // The second read of the unchanged thread is served from the cache; each read after another server's write is not.
+    expect({ hits: cacheA.hits, misses: cacheA.misses }).toEqual({ hits: 1, misses: 4 });
+  });
+
+  it("an RDT of an unchanged large thread is the value read before; RMV and CRT of the title by another server, an upload's line, are seen", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a));
+    const cache = new EncodedLinesCache(32 * 1024 * 1024);
+    expect(replyOf(await run(a, 'alice', 'CRT big')).status).toBe('ok');
+    for (let i = 0; i < 40; i++) expect(replyOf(await run(a, 'alice', `MSG big ${TEXT}`)).status).toBe('ok');
+    await read(a, cache, 'r1');
+    await read(a, cache, 'r2');
+    // The same value both times: read from its row's version, not built again from its lines.
+    const [once, twice] = [await a.getThread('big')(), await a.getThread('big')()];
+    expect(E.isRight(once) && O.isSome(once.right) && E.isRight(twice) && O.isSome(twice.right) && once.right.value === twice.right.value).toBe(true);
+    await run(b, 'alice', 'RMV big');
+    await run(b, 'bob', 'CRT big');
+    for (let i = 0; i < 40; i++) await run(b, 'bob', `MSG big ${TEXT}`);
+    expect((await read(a, cache, 'r3'))[0]).toBe(`1 bob: ${TEXT}`);
+    const w = await b.beginUpload('big', 'f', 'bob')();
+    if (E.isLeft(w)) throw new Error('beginUpload failed');
+    expect(await w.right.commit()).toEqual(E.right(undefined));
+    expect((await read(a, cache, 'r4')).at(-1)).toBe('bob uploaded f');
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 3 });
   });
 });

@@ -21,7 +21,7 @@ import type Postgres from '../packages/forum-protocol/node_modules/postgres/type
 import { startEmbeddedPostgres } from '../scripts/embedded-postgres.mjs';
 import { startServerProcess } from '../scripts/cluster.mjs';
 import { session, upload, type Session } from './forum-raw.js';
-import { sleep, stat } from './frame-lib.js';
+import { cpuMs, sleep, stat } from './frame-lib.js';
 
 // The driver is forum-protocol's dependency, not the workspace root's.
 const postgres = createRequire(new URL('../packages/forum-protocol/package.json', import.meta.url))('postgres') as typeof Postgres;
@@ -105,6 +105,14 @@ try {
     const hostile = await Promise.all(servers.flatMap((p, i) => [0, 1].map((k) => session(p.port, `r${i}-${k}`, stop.signal))));
     let answered = 0;
     let bytes = 0;
+    // Rows the database handed out (tup_returned + tup_fetched, all backends) and the servers' CPU, over the attack.
+    const dbRows = async (): Promise<number> => {
+      await sql`SELECT pg_stat_clear_snapshot()`;
+      const [r] = await sql<{ n: string }[]>`SELECT tup_returned + tup_fetched AS n FROM pg_stat_database WHERE datname = current_database()`;
+      return Number(r?.n ?? 0);
+    };
+    const serverCpu = (): number => servers.reduce((a, p) => a + (p.child.pid === undefined ? 0 : cpuMs(p.child.pid)), 0);
+    const [rows0, cpu0] = [await dbRows(), serverCpu()];
     const until = Date.now() + seconds * 1000;
     const loop = async (s: Session): Promise<void> => {
       while (Date.now() < until) {
@@ -116,8 +124,12 @@ try {
     };
     const [during] = await Promise.all([probe(seconds * 1000 - 500), ...hostile.flatMap((s) => Array.from({ length: depth }, () => loop(s)))]);
     const [act] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()`;
+    // Statistics reach pg_stat_database as each backend reports them (within about a second).
+    await sleep(1500);
+    const [rows1, cpu1] = [await dbRows(), serverCpu()];
     console.log(`rdt: ${n} servers, ${hostile.length} hostile sessions x ${depth} RDTs in flight, ${seconds} s: ${answered} RDTs (${(answered / seconds).toFixed(1)}/s, ${mib(bytes / seconds)}/s of lines)`);
     console.log(`  honest MSG on server 0 before: ${stat(before)}; during: ${stat(during ?? [])}; database connections now ${act?.n}`);
+    console.log(`  database rows read: ${rows1 - rows0} (${((rows1 - rows0) / answered).toFixed(0)} an RDT); servers' CPU ${((cpu1 - cpu0) / answered).toFixed(1)} ms an RDT`);
   } else if (mode === 'race') {
     const rounds = Number(process.argv[3] ?? 20);
     const [a, b] = [await start([]), await start([])];

@@ -1,8 +1,9 @@
 /**
  * The encoded lines cache (src/protocol/encoded-lines-cache.ts) with servers sharing a PostgreSQL store: another
  * server's write changes a thread without this server's store knowing, so a cached thread must never be served
- * after it. Each read builds a new thread value from the database, and the cache is keyed by the value: this
- * server's next read after any write, its own or another's, encodes what the database holds now.
+ * after it. The cache is keyed by the thread value, and the store returns the value it read before only while
+ * the thread's row is at the version it was read at: this server's next read after any write, its own or
+ * another's, encodes what the database holds now.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
@@ -25,14 +26,18 @@ const read = async (store: ForumStore, cache: EncodedLinesCache, id: string): Pr
   expect(Buffer.from(encodeServerMessage(reply, cache)).equals(old(reply))).toBe(true);
   return reply.lines;
 };
+/** Two servers on one fresh forum, a cache for the first, and a thread `big` of 40 messages of 4,000 characters. */
+const twoServersAndABigThread = async (): Promise<{ readonly a: PostgresStore; readonly b: PostgresStore; readonly cache: EncodedLinesCache }> => {
+  const a = await pg.openStore();
+  const b = await pg.openPeer(await schemaOf(a));
+  expect(replyOf(await run(a, 'alice', 'CRT big')).status).toBe('ok');
+  for (let i = 0; i < 40; i++) expect(replyOf(await run(a, 'alice', `MSG big ${TEXT}`)).status).toBe('ok');
+  return { a, b, cache: new EncodedLinesCache(32 * 1024 * 1024) };
+};
 
 describe('encoded lines and PostgreSQL', () => {
   it("another server's MSG, EDT and DLT are seen by this server's next RDT, its cache notwithstanding", async () => {
-    const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a));
-    const cacheA = new EncodedLinesCache(32 * 1024 * 1024);
-    expect(replyOf(await run(a, 'alice', 'CRT big')).status).toBe('ok');
-    for (let i = 0; i < 40; i++) expect(replyOf(await run(a, 'alice', `MSG big ${TEXT}`)).status).toBe('ok');
+    const { a, b, cache: cacheA } = await twoServersAndABigThread();
     expect((await read(a, cacheA, 'r1')).length).toBe(40);
     expect((await read(a, cacheA, 'r2')).length).toBe(40);
     await run(b, 'bob', 'MSG big from the other server');
@@ -47,11 +52,7 @@ describe('encoded lines and PostgreSQL', () => {
   });
 
   it("an RDT of an unchanged large thread is the value read before; RMV and CRT of the title by another server, an upload's line, are seen", async () => {
-    const a = await pg.openStore();
-    const b = await pg.openPeer(await schemaOf(a));
-    const cache = new EncodedLinesCache(32 * 1024 * 1024);
-    expect(replyOf(await run(a, 'alice', 'CRT big')).status).toBe('ok');
-    for (let i = 0; i < 40; i++) expect(replyOf(await run(a, 'alice', `MSG big ${TEXT}`)).status).toBe('ok');
+    const { a, b, cache } = await twoServersAndABigThread();
     await read(a, cache, 'r1');
     await read(a, cache, 'r2');
     // The same value both times: read from its row's version, not built again from its lines.

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { startForumServer, type ForumServer } from '../src/forum-server.js';
+import { startForumServer, UNBOUNDED_UPLOADS_WARNING, type ForumServer } from '../src/forum-server.js';
 import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 import { trickle, type TrickledUpload } from './trickle-upload.js';
 
@@ -142,5 +142,30 @@ describe('limits over three servers on one database', () => {
     expect((await c.request('r', 'RMV', ['b'])).lines).toEqual(['Thread b removed']);
     expect((await c.request('c2', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
     expect(await upload('u2', 'f2', 1)).toBe('OK\n');
+  }, 30_000);
+
+  it('a server on the database without --max-data-bytes warns at start that nothing bounds the uploads there', async () => {
+    const db = pg;
+    if (db === undefined) throw new Error('not started');
+    const warned: string[] = [];
+    const start = async (maxDataBytes?: number): Promise<void> => {
+      const s = await startForumServer({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir: keyDir,
+        identityFile: join(keyDir, 'identity'),
+        databaseUrl: db.url,
+        ...(maxDataBytes === undefined ? {} : { maxDataBytes }),
+        idleTimeoutMs: 10_000,
+        transferPort: 0,
+        log: () => undefined,
+        warn: (line) => void warned.push(line),
+      });
+      await s.close();
+    };
+    await start(MAX_UPLOAD_BYTES_STORED);
+    expect(warned).toEqual([]);
+    await start();
+    expect(warned).toEqual([`Warning: ${UNBOUNDED_UPLOADS_WARNING}`]);
   }, 30_000);
 });

@@ -6,6 +6,9 @@
  *       at a time each, to threads of their own: the bytes the database holds (upload_bytes, pg_database_size) over time
  *   npx tsx attack/cluster-pg.ts rdt [seconds=6] [servers=2] [depth=8]           hostile accounts (one per server, 2 sessions
  *       each) keep `depth` RDTs of a 3.9 MiB thread in flight; an honest MSG on server 0 before and during; RDTs answered
+ *   npx tsx attack/cluster-pg.ts hot [seconds=6] [servers=2] [accounts=4] [depth=16]   `accounts` hostile accounts per server
+ *       keep `depth` MSGs each in flight to ONE thread (its row lock makes them wait, each holding a pool connection);
+ *       an honest MSG to another thread on server 0 before and during
  *   npx tsx attack/cluster-pg.ts race [rounds=20]                                  the same request at once on two servers: a new
  *       account's first login (two passwords), CRT of one title, DLT of one message, RMV of one thread; what each round left
  *   npx tsx attack/cluster-pg.ts kill                                              SIGKILL a server with an upload half sent:
@@ -130,6 +133,45 @@ try {
     console.log(`rdt: ${n} servers, ${hostile.length} hostile sessions x ${depth} RDTs in flight, ${seconds} s: ${answered} RDTs (${(answered / seconds).toFixed(1)}/s, ${mib(bytes / seconds)}/s of lines)`);
     console.log(`  honest MSG on server 0 before: ${stat(before)}; during: ${stat(during ?? [])}; database connections now ${act?.n}`);
     console.log(`  database rows read: ${rows1 - rows0} (${((rows1 - rows0) / answered).toFixed(0)} an RDT); servers' CPU ${((cpu1 - cpu0) / answered).toFixed(1)} ms an RDT`);
+  } else if (mode === 'hot') {
+    const seconds = Number(process.argv[3] ?? 6);
+    const n = Number(process.argv[4] ?? 2);
+    const perServer = Number(process.argv[5] ?? 4);
+    const depth = Number(process.argv[6] ?? 16);
+    const servers: Proc[] = [];
+    for (let i = 0; i < n; i++) servers.push(await start([]));
+    const first = servers[0] as Proc;
+    const honest = await session(first.port, 'honest', stop.signal);
+    await honest.request('CRT', ['h']);
+    await honest.request('CRT', ['hot']);
+    const probe = async (ms: number): Promise<number[]> => {
+      const out: number[] = [];
+      for (const end = Date.now() + ms; Date.now() < end; ) {
+        const t = performance.now();
+        await honest.request('MSG', ['h', 'hello']);
+        out.push(performance.now() - t);
+        await sleep(100);
+      }
+      return out;
+    };
+    const before = await probe(2000);
+    const hostile = await Promise.all(servers.flatMap((p, i) => Array.from({ length: perServer }, (_, k) => session(p.port, `h${i}-${k}`, stop.signal))));
+    let posted = 0;
+    const refusals = new Map<string, number>();
+    const until = Date.now() + seconds * 1000;
+    const loop = async (s: Session): Promise<void> => {
+      while (Date.now() < until) {
+        const r = await s.request('MSG', ['hot', 'x'.repeat(100)]).catch(() => undefined);
+        if (r === undefined) return;
+        const line = r.lines[0] ?? '';
+        if (line.startsWith('Message posted')) posted++;
+        else refusals.set(line.replace(/\d+/g, 'N'), (refusals.get(line.replace(/\d+/g, 'N')) ?? 0) + 1);
+      }
+    };
+    const [during] = await Promise.all([probe(seconds * 1000 - 500), ...hostile.flatMap((s) => Array.from({ length: depth }, () => loop(s)))]);
+    const [waits] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    console.log(`hot: ${n} servers, ${hostile.length} hostile accounts x ${depth} MSGs in flight to one thread, ${seconds} s: ${posted} posted (${(posted / seconds).toFixed(0)}/s), refused ${JSON.stringify([...refusals])}`);
+    console.log(`  honest MSG to another thread on server 0 before: ${stat(before)}; during: ${stat(during ?? [])}; backends waiting on a lock at the end ${waits?.n}`);
   } else if (mode === 'race') {
     const rounds = Number(process.argv[3] ?? 20);
     const [a, b] = [await start([]), await start([])];

@@ -42,9 +42,26 @@ const start = async (extra: readonly string[], idleTimeoutSeconds = 600): Promis
   procs.push(p);
   return p;
 };
+/** `n` servers, one after another (two creating the identity file at once would race). */
+const startAll = async (n: number, extra: readonly string[]): Promise<readonly Proc[]> => {
+  const all: Proc[] = [];
+  for (let i = 0; i < n; i++) all.push(await start(extra));
+  return all;
+};
 const dbBytes = async (): Promise<{ readonly uploads: number; readonly database: number }> => {
   const [r] = await sql<{ u: string; d: string }[]>`SELECT (SELECT bytes FROM upload_bytes) AS u, pg_database_size(current_database()) AS d`;
   return { uploads: Number(r?.u ?? 0), database: Number(r?.d ?? 0) };
+};
+/** Round trips of `honest`'s MSGs to its thread `h`, one every 100 ms for `ms`. */
+const honestMsgs = async (honest: Session, ms: number): Promise<number[]> => {
+  const out: number[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    const t = performance.now();
+    await honest.request('MSG', ['h', 'hello']);
+    out.push(performance.now() - t);
+    await sleep(100);
+  }
+  return out;
 };
 const mib = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
@@ -53,8 +70,7 @@ try {
     const seconds = Number(process.argv[3] ?? 8);
     const n = Number(process.argv[4] ?? 2);
     const extra = process.argv.slice(5);
-    const servers: Proc[] = [];
-    for (let i = 0; i < n; i++) servers.push(await start(extra));
+    const servers = await startAll(n, extra);
     const file = randomBytes(8 * 2 ** 20);
     let ok = 0;
     let refused = 0;
@@ -81,8 +97,7 @@ try {
     const seconds = Number(process.argv[3] ?? 6);
     const n = Number(process.argv[4] ?? 2);
     const depth = Number(process.argv[5] ?? 8);
-    const servers: Proc[] = [];
-    for (let i = 0; i < n; i++) servers.push(await start([]));
+    const servers = await startAll(n, []);
     const first = servers[0] as Proc;
     const owner = await session(first.port, 'owner', stop.signal);
     await owner.request('CRT', ['big']);
@@ -94,16 +109,7 @@ try {
     }
     const honest = await session(first.port, 'honest', stop.signal);
     await honest.request('CRT', ['h']);
-    const probe = async (ms: number): Promise<number[]> => {
-      const out: number[] = [];
-      for (const end = Date.now() + ms; Date.now() < end; ) {
-        const t = performance.now();
-        await honest.request('MSG', ['h', 'hello']);
-        out.push(performance.now() - t);
-        await sleep(100);
-      }
-      return out;
-    };
+    const probe = (ms: number): Promise<number[]> => honestMsgs(honest, ms);
     const before = await probe(2000);
     const hostile = await Promise.all(servers.flatMap((p, i) => [0, 1].map((k) => session(p.port, `r${i}-${k}`, stop.signal))));
     let answered = 0;
@@ -138,22 +144,12 @@ try {
     const n = Number(process.argv[4] ?? 2);
     const perServer = Number(process.argv[5] ?? 4);
     const depth = Number(process.argv[6] ?? 16);
-    const servers: Proc[] = [];
-    for (let i = 0; i < n; i++) servers.push(await start([]));
+    const servers = await startAll(n, []);
     const first = servers[0] as Proc;
     const honest = await session(first.port, 'honest', stop.signal);
     await honest.request('CRT', ['h']);
     await honest.request('CRT', ['hot']);
-    const probe = async (ms: number): Promise<number[]> => {
-      const out: number[] = [];
-      for (const end = Date.now() + ms; Date.now() < end; ) {
-        const t = performance.now();
-        await honest.request('MSG', ['h', 'hello']);
-        out.push(performance.now() - t);
-        await sleep(100);
-      }
-      return out;
-    };
+    const probe = (ms: number): Promise<number[]> => honestMsgs(honest, ms);
     const before = await probe(2000);
     const hostile = await Promise.all(servers.flatMap((p, i) => Array.from({ length: perServer }, (_, k) => session(p.port, `h${i}-${k}`, stop.signal))));
     let posted = 0;

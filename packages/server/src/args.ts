@@ -134,7 +134,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --account-window SECONDS  that window (default ${LIMIT_DEFAULTS.accountWindowSeconds})
   --max-upload-bytes N      largest file UPD accepts (default ${LIMIT_DEFAULTS.maxUploadBytes}, 1 GiB)
   --max-data-bytes N        disk quota: most bytes the data directory may hold;
-                            an upload that would pass it is refused (default: none)
+                            an upload that would pass it is refused (default: none).
+                            With --store: most bytes all uploads may hold in the
+                            database, over every server (set it: nothing else
+                            bounds them there)
   --max-thread-bytes N      most bytes all thread files together may hold (the
                             server keeps them in memory); a MSG or EDT past it
                             is refused (default ${LIMIT_DEFAULTS.maxThreadBytes}, 256 MiB)
@@ -342,7 +345,6 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const maxUploadBytes = parseBytes(uploadText, 0);
   if (maxUploadBytes === undefined) return { kind: 'error', message: `invalid max upload bytes: ${uploadText}` };
   let maxDataBytes: number | undefined;
-  if (values['max-data-bytes'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-data-bytes applies to the data directory, not to --store' };
   if (values['max-data-bytes'] !== undefined) {
     maxDataBytes = parseBytes(values['max-data-bytes'], 1);
     if (maxDataBytes === undefined) return { kind: 'error', message: `invalid max data bytes: ${values['max-data-bytes']}` };

@@ -81,7 +81,7 @@ export interface ForumServerOptions {
   readonly accountCreationLimit?: AccountCreationLimitOptions | false;
   /** Largest upload, bytes (`--max-upload-bytes`). Default {@link DEFAULT_MAX_UPLOAD_BYTES}. */
   readonly maxUploadBytes?: number;
-  /** Most bytes the data directory may hold (`--max-data-bytes`); `undefined`: no quota. */
+  /** Most bytes the data directory may hold (`--max-data-bytes`), or with `databaseUrl` all uploads in the database; `undefined`: no quota. */
   readonly maxDataBytes?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;
@@ -314,11 +314,18 @@ export const redactUrl = (url: string): string => {
 const threadLimits = (options: ForumServerOptions): { readonly maxThreadsPerUser?: number } =>
   options.maxThreadsPerUser === undefined ? {} : { maxThreadsPerUser: options.maxThreadsPerUser };
 
+/** Said at start by a server on PostgreSQL without `--max-data-bytes`: uploads could then fill the database's disk (attack round 12). */
+export const UNBOUNDED_UPLOADS_WARNING =
+  "with --store nothing bounds the bytes uploads hold in the database but each file's size (--max-upload-bytes): set --max-data-bytes";
+
 const openState = async (options: ForumServerOptions, serverId: string, quota: DiskQuota): Promise<SharedState> => {
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
-    const opened = await openPostgresStore(options.databaseUrl, { threadLimits: threadLimits(options) })();
+    const opened = await openPostgresStore(options.databaseUrl, {
+      threadLimits: threadLimits(options),
+      ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
+    })();
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;
     const registry = createPostgresSessionRegistry(store.sql, {
@@ -451,6 +458,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const memory = new MemoryBudget(options.memoryBudgetBytes, options.readRss);
   const overBudget = options.databaseUrl === undefined ? memory.threadsMayExceed(options.maxThreadBytes ?? DEFAULT_MAX_THREAD_BYTES) : undefined;
   if (overBudget !== undefined) options.warn(`Warning: ${overBudget}`);
+  // The data directory has its free-space floor by default; the database nothing but this opt-in limit.
+  if (options.databaseUrl !== undefined && options.maxDataBytes === undefined) options.warn(`Warning: ${UNBOUNDED_UPLOADS_WARNING}`);
   let udp: RudpServer;
   try {
     udp = await listen({

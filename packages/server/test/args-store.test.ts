@@ -38,11 +38,8 @@ describe('forum-server store and balancer options', () => {
     expect(parseServerArgs(['4001', '--identity-file', ''])).toEqual({ kind: 'error', message: 'empty identity file' });
   });
 
-  it('--max-data-bytes (a quota of the data directory) is refused with --store', () => {
-    expect(parseServerArgs(['4001', '--store', 'postgres://db/f', '--max-data-bytes', '1000'])).toEqual({
-      kind: 'error',
-      message: '--max-data-bytes applies to the data directory, not to --store',
-    });
+  it('--max-data-bytes is the data directory\'s quota, or with --store the bytes uploads may hold in the database', () => {
+    expect(run(['4001', '--store', 'postgres://db/f', '--max-data-bytes', '1000']).maxDataBytes).toBe(1000);
     expect(run(['4001', '--max-data-bytes', '1000']).maxDataBytes).toBe(1000);
   });
 

@@ -2,17 +2,23 @@
  * The per-account and per-host limits hold over several servers on one PostgreSQL (three servers in
  * this process, clients sent to each directly): before, each server counted in its memory, and with
  * three servers one account had 15 passwords checked in a minute where 5 are allowed, one address
- * created 30 accounts where 10 are (attack round 6), and a user could run 4 uploads on each.
+ * created 30 accounts where 10 are (attack round 6), and a user could run 4 uploads on each. The bytes
+ * of all uploads (`--max-data-bytes` with `--store`) are the database's too: before, nothing bounded
+ * them with PostgreSQL but each file's size (attack round 12).
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
-import { startForumServer, type ForumServer } from '../src/forum-server.js';
-import { rawClient, rawLogin, type RawClient } from './raw-client.js';
+import { startForumServer, UNBOUNDED_UPLOADS_WARNING, type ForumServer } from '../src/forum-server.js';
+import { rawClient, rawLogin, sealedExchange, type RawClient } from './raw-client.js';
 import { trickle, type TrickledUpload } from './trickle-upload.js';
+
+/** `--max-data-bytes`: the uploads' bytes over the three servers (room for one of the 768 KiB uploads below). */
+const MAX_UPLOAD_BYTES_STORED = 1024 * 1024;
 
 describe('limits over three servers on one database', () => {
   let pg: EmbeddedPostgresHandle | undefined;
@@ -32,6 +38,7 @@ describe('limits over three servers on one database', () => {
           dataDir: keyDir,
           identityFile: join(keyDir, 'identity'),
           databaseUrl: pg.url,
+          maxDataBytes: MAX_UPLOAD_BYTES_STORED,
           idleTimeoutMs: 10_000,
           transferPort: 0,
           log: () => undefined,
@@ -118,4 +125,47 @@ describe('limits over three servers on one database', () => {
       for (const t of held) t.stop();
     }
   }, 60_000);
+
+  it('the bytes of uploads: one through server 0, then one through server 1 that would pass the limit is refused with a line; room back after RMV', async () => {
+    const c = await connect(0, '127.0.0.40');
+    expect((await rawLogin(c, 'uploader', 'pu')).lines).toEqual(['Welcome to the forum']);
+    expect((await c.request('c', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
+    const upload = async (id: string, file: string, through: number): Promise<string> => {
+      const r = await c.request(id, 'UPD', ['b', file]);
+      if (r.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(r)}`);
+      const bytes = randomBytes((3 * MAX_UPLOAD_BYTES_STORED) / 4);
+      return sealedExchange(server(through).tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]));
+    };
+    expect(await upload('u0', 'f0', 0)).toBe('OK\n');
+    // Each server on its own would have had room for it.
+    expect(await upload('u1', 'f1', 1)).toBe(`ERR The forum's uploads are full: they hold at most ${MAX_UPLOAD_BYTES_STORED} bytes (remove threads to make room)\n`);
+    expect((await c.request('r', 'RMV', ['b'])).lines).toEqual(['Thread b removed']);
+    expect((await c.request('c2', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
+    expect(await upload('u2', 'f2', 1)).toBe('OK\n');
+  }, 30_000);
+
+  it('a server on the database without --max-data-bytes warns at start that nothing bounds the uploads there', async () => {
+    const db = pg;
+    if (db === undefined) throw new Error('not started');
+    const warned: string[] = [];
+    const start = async (maxDataBytes?: number): Promise<void> => {
+      const s = await startForumServer({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir: keyDir,
+        identityFile: join(keyDir, 'identity'),
+        databaseUrl: db.url,
+        ...(maxDataBytes === undefined ? {} : { maxDataBytes }),
+        idleTimeoutMs: 10_000,
+        transferPort: 0,
+        log: () => undefined,
+        warn: (line) => void warned.push(line),
+      });
+      await s.close();
+    };
+    await start(MAX_UPLOAD_BYTES_STORED);
+    expect(warned).toEqual([]);
+    await start();
+    expect(warned).toEqual([`Warning: ${UNBOUNDED_UPLOADS_WARNING}`]);
+  }, 30_000);
 });

@@ -6,6 +6,7 @@ import { toIoError, type IoError, type NoFileError, type StoreError } from '../s
 import { changeMessageInPostgres } from './postgres-change-message.js';
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
+import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
@@ -23,10 +24,22 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** A schema (created if missing) to keep the tables in instead of `public`: one database, several forums (tests). */
   readonly schema?: string;
-  /** Pending uploads untouched this long are deleted when the store opens (a crashed server left them). Default 10 minutes. */
+  /**
+   * Pending uploads untouched this long are deleted when the store opens and, while it runs, as an upload
+   * begins at most once every `staleSweepEveryMs` (a crashed server left them: their bytes count against
+   * `maxStoredUploadBytes`). Default 10 minutes.
+   */
   readonly staleUploadMs?: number;
+  /** How often, at most, beginning an upload sweeps the stale pending uploads of every server. Default 60 s. */
+  readonly staleSweepEveryMs?: number;
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
+  /**
+   * Most bytes all uploads may hold in the database, committed and in progress, over every server
+   * (`upload_bytes`, schema 7): a chunk that would pass it ends its upload, refused `uploadStorageFull`.
+   * Default: no limit.
+   */
+  readonly maxStoredUploadBytes?: number;
 }
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
@@ -64,6 +77,14 @@ const entryColumns = (e: ThreadEntry): { readonly kind: string; readonly author:
     case 'other':
       return { kind: 'other', author: '', body: e.line };
   }
+};
+
+const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs ?? 10 * 60_000;
+
+// A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
+// by its server: a row untouched for minutes belongs to a server that is gone.
+const sweepStaleUploads = async (sql: Sql, staleMs: number): Promise<void> => {
+  await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
 };
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -163,27 +184,40 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     });
     try {
       await migrate(sql, schema);
-      const staleMs = options.staleUploadMs ?? 10 * 60_000;
-      await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
+      await sweepStaleUploads(sql, staleOf(options));
     } catch (e) {
       await sql.end({ timeout: 1 });
       throw e;
     }
-    return E.right(makeStore(sql, limits));
+    return E.right(makeStore(sql, limits, options));
   });
 
-const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
+const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions): PostgresStore => {
+  const maxStoredUploadBytes = options.maxStoredUploadBytes;
+  const staleMs = staleOf(options);
+  const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
+  let sweptAt = performance.now();
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
   const inFlight = new TransfersInFlight();
 
+  const recent = new RecentThreads();
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
     attempt(async () => {
+      // A large thread read lately: its row first, and the value read then if nobody wrote it since.
+      if (recent.has(title)) {
+        const kept = recent.get(title, await threadRowVersion(sql, title));
+        if (kept !== undefined) return E.right(O.some(kept));
+      }
       // One statement: one snapshot of the head and the lines, one round trip.
-      const rows = await sql<ThreadRow[]>`
-        SELECT t.creator, e.pos, e.kind, e.author, e.body FROM threads t LEFT JOIN entries e ON e.thread = t.title
+      const rows = await sql<(ThreadRow & { readonly id: string; readonly version: string; readonly reply_bytes: string })[]>`
+        SELECT t.id::text AS id, t.xmin::text AS version, t.reply_bytes, t.creator, e.pos, e.kind, e.author, e.body
+        FROM threads t LEFT JOIN entries e ON e.thread = t.title
         WHERE t.title = ${title} ORDER BY e.pos`;
-      return E.right(O.map((l: LockedThread) => l.thread)(O.fromNullable(toLocked(title, rows))));
+      const locked = toLocked(title, rows);
+      const head = rows[0];
+      if (locked !== undefined && head !== undefined) recent.set({ id: head.id, version: head.version }, locked.thread, Number(head.reply_bytes));
+      return E.right(O.map((l: LockedThread) => l.thread)(O.fromNullable(locked)));
     });
 
   const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
@@ -261,10 +295,16 @@ const makeStore = (sql: Sql, limits: ThreadLimits): PostgresStore => {
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Only at open, a server killed mid-upload left its pending rows and chunks until some server
+      // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
+      if (performance.now() - sweptAt >= sweepEveryMs) {
+        sweptAt = performance.now();
+        await sweepStaleUploads(sql, staleMs);
+      }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight);
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes);
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */

@@ -9,7 +9,7 @@ import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { appendedSize } from '../store/thread-size.js';
 import type { ThreadEntry } from '../store/thread.js';
-import { endUploadStream, TransferStop, type TransfersInFlight } from '../store/transfers-in-flight.js';
+import { endUploadStream, TransferStop, type StopReason, type TransfersInFlight } from '../store/transfers-in-flight.js';
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
@@ -30,6 +30,31 @@ class ThreadRemovedError extends Error {
   }
 }
 
+/** A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`. */
+class UploadStorageFull extends Error {
+  constructor(readonly limit: number) {
+    super(`the uploads would pass ${limit} bytes`);
+    this.name = 'UploadStorageFull';
+  }
+}
+
+/**
+ * Inserts one chunk. With a `limit`, in a transaction that reads the count its insert updated (the
+ * trigger, schema 7) and rolls back past it: the count's row stays locked until the commit, so chunks
+ * stored at once by any number of servers are counted one after another and never pass it together.
+ */
+const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limit: number | undefined): Promise<void> => {
+  if (limit === undefined) {
+    await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
+    return;
+  }
+  await sql.begin(async (tx) => {
+    await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
+    const rows = await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
+    if (Number(rows[0]?.bytes ?? 0) > limit) throw new UploadStorageFull(limit);
+  });
+};
+
 // foreign_key_violation: a chunk inserted for an upload row that RMV's cascade deleted meanwhile.
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -47,7 +72,12 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * removes it: this server's RMV stops the upload at once (`inFlight`),
  * another's is noticed as the next chunk is stored, or at commit.
  */
-export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFlight: TransfersInFlight): Promise<E.Either<UploadError, UploadWriter>> => {
+export const postgresUploadWriter = async (
+  sql: Sql,
+  target: UploadTarget,
+  inFlight: TransfersInFlight,
+  maxStoredUploadBytes?: number,
+): Promise<E.Either<UploadError, UploadWriter>> => {
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
@@ -72,7 +102,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
       const touched = await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id} RETURNING id`;
       if (touched.length === 0) throw new ThreadRemovedError();
       try {
-        await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${n}, ${data})`;
+        await insertChunk(sql, id, n, data, maxStoredUploadBytes);
       } catch (e) {
         // Removed between the two statements.
         if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw new ThreadRemovedError();
@@ -96,6 +126,11 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
             void stop.stop(threadGone(title));
             return callback();
           }
+          // Likewise when the uploads' room is spent: the sender is told why, and the bytes stored go.
+          if (e instanceof UploadStorageFull) {
+            void stop.stop({ kind: 'uploadStorageFull', limit: e.limit });
+            return callback();
+          }
           callback(asError(e));
         },
       );
@@ -115,15 +150,21 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, inFli
     await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
   };
   // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
-  const stop = new TransferStop(async () => {
+  const stop = new TransferStop<StopReason>(async () => {
     pending = [];
     stream.destroy();
     await discard();
   });
   const forget = inFlight.add(title, threadId, stop);
 
+  // The last chunk is stored as the stream ends: what stops it then is the commit's refusal.
+  const failure = (err: Error): UploadError => {
+    if (err instanceof ThreadRemovedError) return threadGone(title);
+    if (err instanceof UploadStorageFull) return { kind: 'uploadStorageFull', limit: err.limit };
+    return toIoError(err);
+  };
   const commit: TE.TaskEither<UploadError, void> = async () => {
-    const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure: (err) => (err instanceof ThreadRemovedError ? threadGone(title) : toIoError(err)) });
+    const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure });
     if (ended !== undefined) return E.left(ended);
     try {
       return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {

@@ -32,6 +32,11 @@ export interface ThreadFullError {
   readonly kind: 'threadFull';
   readonly title: string;
 }
+/** The uploads stored in the database (committed and in progress, over every server) would pass its limit (`maxStoredUploadBytes`). */
+export interface UploadStorageFullError {
+  readonly kind: 'uploadStorageFull';
+  readonly limit: number;
+}
 /** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
   readonly kind: 'writeRate';
@@ -50,6 +55,7 @@ export type CommandError =
   | FileExistsError
   | NoFileError
   | ThreadFullError
+  | UploadStorageFullError
   | ThreadLimitError
   | { readonly kind: 'syntax'; readonly text: string }
   | { readonly kind: 'threadExists'; readonly title: string }
@@ -76,6 +82,8 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'threadStorageFull':
       return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
+    case 'uploadStorageFull':
+      return `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`;
     case 'writeRate':
       return e.who === 'account'
         ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`

@@ -3,7 +3,7 @@ import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
-import type { FileExistsError, NoFileError, NoThreadError, StoreError, ThreadFullError } from './errors.js';
+import type { FileExistsError, NoFileError, NoThreadError, StoreError, ThreadFullError, UploadStorageFullError } from './errors.js';
 import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
@@ -30,7 +30,7 @@ export type AppendGuard<E> = (after: ThreadSize) => E.Either<E, void>;
  * gone, has the file, or cannot take its line (`threadFull`, and in the data
  * directory `threadStorageFull`: the limits MSG obeys).
  */
-export type UploadError = StoreError | FileExistsError | ThreadFullError;
+export type UploadError = StoreError | FileExistsError | ThreadFullError | UploadStorageFullError;
 
 /**
  * An upload being received. Write the bytes to `stream` (it goes to a

@@ -1,7 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
-import { toIoError, type NoThreadError } from './errors.js';
+import { toIoError, type NoThreadError, type UploadStorageFullError } from './errors.js';
 import type { UploadError } from './store.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
+
+/** Why a transfer is stopped before its own end: its thread removed, or (an upload) the store's room for uploads spent. */
+export type StopReason = NoThreadError | UploadStorageFullError;
 
 /**
  * How one transfer (an upload being received, a download being read) is
@@ -13,11 +16,11 @@ import type { ThreadIncarnation } from './thread-incarnations.js';
  * longer stopped: an upload's commit checks the thread itself, under the
  * store's lock, and a download read whole is the file as it was.
  */
-export class TransferStop {
+export class TransferStop<R extends StopReason = NoThreadError> {
   /** Settles with the refusal once the transfer was stopped and its bytes let go; pending until then. Never rejects. */
-  readonly stopped: Promise<NoThreadError>;
-  private settle: (reason: NoThreadError) => void = () => undefined;
-  private why: NoThreadError | undefined;
+  readonly stopped: Promise<R>;
+  private settle: (reason: R) => void = () => undefined;
+  private why: R | undefined;
   private ending = false;
 
   constructor(private readonly discard: () => Promise<void>) {
@@ -25,7 +28,7 @@ export class TransferStop {
   }
 
   /** Why the transfer was stopped, `undefined` while it was not: what an upload's commit then refuses with. */
-  get reason(): NoThreadError | undefined {
+  get reason(): R | undefined {
     return this.why;
   }
 
@@ -35,7 +38,7 @@ export class TransferStop {
   }
 
   /** Stops the transfer for `reason` unless its end has begun or it was stopped already; resolves once its bytes are let go. */
-  async stop(reason: NoThreadError): Promise<void> {
+  async stop(reason: R): Promise<void> {
     if (this.ending || this.why !== undefined) return;
     this.why = reason;
     await this.discard().catch(() => undefined);
@@ -45,7 +48,7 @@ export class TransferStop {
 
 /** What {@link endUploadStream} needs of one upload. */
 export interface UploadEnd {
-  readonly stop: TransferStop;
+  readonly stop: { endBegins(): void; readonly reason: StopReason | undefined; readonly stopped: Promise<unknown> };
   /** Takes the upload out of {@link TransfersInFlight}. */
   readonly forget: () => void;
   readonly aborted: boolean;
@@ -66,7 +69,11 @@ export interface UploadEnd {
 export const endUploadStream = async (u: UploadEnd): Promise<UploadError | undefined> => {
   u.stop.endBegins();
   u.forget();
-  if (u.stop.reason !== undefined) return u.stop.reason;
+  // Stopped: refused once the stop has let go of the bytes (they would otherwise outlive the refusal a moment).
+  if (u.stop.reason !== undefined) {
+    await u.stop.stopped;
+    return u.stop.reason;
+  }
   if (u.aborted) return { kind: 'io', message: 'upload was aborted' };
   if (!u.stream.writableEnded) u.stream.end();
   const err = await u.done;
@@ -77,7 +84,8 @@ export const endUploadStream = async (u: UploadEnd): Promise<UploadError | undef
 
 interface InFlight {
   readonly incarnation: ThreadIncarnation;
-  readonly stop: TransferStop;
+  // What RMV needs of any transfer's stop, whatever else the transfer may be stopped for.
+  readonly stop: { stop(reason: NoThreadError): Promise<void> };
 }
 
 /**
@@ -92,7 +100,7 @@ export class TransfersInFlight {
   private readonly byTitle = new Map<string, Set<InFlight>>();
 
   /** Registers a transfer begun for `incarnation` of `title`; returns what forgets it (call when it ends, whichever way). */
-  add(title: string, incarnation: ThreadIncarnation, stop: TransferStop): () => void {
+  add(title: string, incarnation: ThreadIncarnation, stop: InFlight['stop']): () => void {
     const entry: InFlight = { incarnation, stop };
     const set = this.byTitle.get(title) ?? new Set<InFlight>();
     set.add(entry);

@@ -1,0 +1,95 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { randomBytes } from 'node:crypto';
+import type postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import type { UploadError } from '../src/store/store.js';
+import { lines, run } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+const LIMIT = 4 * UPLOAD_CHUNK_BYTES;
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => {
+  const rows = await sql<{ s: string }[]>`SELECT current_schema() AS s`;
+  return rows[0]?.s ?? '';
+};
+
+/** Two servers on one fresh forum, each refusing uploads past `LIMIT` stored bytes in all. */
+const twoServers = async (): Promise<readonly [PostgresStore, PostgresStore]> => {
+  const a = await pg.openStore({ maxStoredUploadBytes: LIMIT });
+  const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT });
+  return [a, b];
+};
+
+/** Uploads `bytes` as `filename` to thread `t` through `store`, a chunk at a time, and commits. */
+const upload = async (store: PostgresStore, filename: string, bytes: Buffer): Promise<E.Either<UploadError, void>> => {
+  const begun = await store.beginUpload('t', filename, 'mallory')();
+  if (E.isLeft(begun)) return begun;
+  const w = begun.right;
+  for (let at = 0; at < bytes.length && !w.stream.destroyed; at += UPLOAD_CHUNK_BYTES) {
+    // A write after the store stopped the upload fails (its stream destroyed): the commit says why.
+    await new Promise<void>((resolve) => w.stream.write(bytes.subarray(at, at + UPLOAD_CHUNK_BYTES), () => resolve()));
+  }
+  return w.commit();
+};
+
+const counted = async (sql: postgres.Sql): Promise<{ readonly counted: number; readonly stored: number }> => {
+  const [row] = await sql<{ counted: string; stored: string }[]>`
+    SELECT (SELECT bytes FROM upload_bytes) AS counted, (SELECT COALESCE(sum(octet_length(data)), 0) FROM upload_chunks) AS stored`;
+  return { counted: Number(row?.counted), stored: Number(row?.stored) };
+};
+
+describe('bytes of uploads over several servers on one database (maxStoredUploadBytes)', () => {
+  it('8 uploads of 3 chunks at once over two servers, room for 4 chunks: at most one commits, the rest are refused and leave nothing', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => upload(i % 2 === 0 ? a : b, `f${i}`, randomBytes(3 * UPLOAD_CHUNK_BYTES))),
+    );
+    const committed = results.filter(E.isRight).length;
+    expect(committed).toBeLessThanOrEqual(1);
+    expect(results.filter(E.isLeft)).toEqual(Array.from({ length: 8 - committed }, () => E.left({ kind: 'uploadStorageFull', limit: LIMIT })));
+    expect(await counted(a.sql)).toEqual({ counted: committed * 3 * UPLOAD_CHUNK_BYTES, stored: committed * 3 * UPLOAD_CHUNK_BYTES });
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
+  });
+
+  it('a full forum takes an upload again once RMV (on the other server) removed the thread holding the bytes', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'big', randomBytes(LIMIT))).toEqual(E.right(undefined));
+    // The one byte more: its chunk is refused at the last flush, as the stream ends.
+    expect(await upload(b, 'one', Buffer.from('x'))).toEqual(E.left({ kind: 'uploadStorageFull', limit: LIMIT }));
+    expect(await counted(b.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
+    expect(await lines(run(b, 'mallory', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await counted(a.sql)).toEqual({ counted: 0, stored: 0 });
+    await run(b, 'mallory', 'CRT t');
+    expect(await upload(a, 'again', randomBytes(LIMIT))).toEqual(E.right(undefined));
+  });
+
+  it('without a limit every upload is stored, and counted', async () => {
+    const a = await pg.openStore();
+    await run(a, 'mallory', 'CRT t');
+    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => upload(a, `f${i}`, randomBytes(2 * UPLOAD_CHUNK_BYTES + 7))));
+    expect(results.every(E.isRight)).toBe(true);
+    expect(await counted(a.sql)).toEqual({ counted: 4 * (2 * UPLOAD_CHUNK_BYTES + 7), stored: 4 * (2 * UPLOAD_CHUNK_BYTES + 7) });
+  });
+
+  it("a server killed mid-upload: its pending chunks go as another server's next upload begins, not only when a server starts", async () => {
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT });
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0 });
+    await run(a, 'mallory', 'CRT t');
+    const begun = await a.beginUpload('t', 'half', 'mallory')();
+    if (E.isLeft(begun)) throw new Error('beginUpload failed');
+    // Three chunks stored, then the server is gone: nothing of it aborts or renews the upload.
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+    await a.sql.end();
+    expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
+    // Its row last touched longer ago than staleUploadMs (10 minutes).
+    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes' WHERE NOT committed`;
+    expect(await upload(b, 'whole', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    expect(await b.sql`SELECT filename FROM uploads`).toEqual([{ filename: 'whole' }]);
+    expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
+  });
+});

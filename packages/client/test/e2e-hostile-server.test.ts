@@ -106,11 +106,17 @@ describe('forum-client exiting while its reader reads nothing', () => {
     await server.sessionClosed;
     return client;
   };
-  /** Ctrl-C pressed again and again until the client exits (a signal does not queue); its exit status. */
-  const pressCtrlC = async (client: ReturnType<typeof spawnClient>): Promise<number | string> => {
-    const presses = setInterval(() => client.child.kill('SIGINT'), 100);
-    const code = await client.exited;
-    clearInterval(presses);
+  /**
+   * `signal` sent again and again until the client exits (a signal does not queue); its exit status, or
+   * `'still running'` 8 s on (the old client ignored every Ctrl-C and SIGHUP there, for ever: it is then killed here).
+   */
+  const signalUntilExit = async (client: ReturnType<typeof spawnClient>, signal: 'SIGINT' | 'SIGHUP'): Promise<number | string> => {
+    const sends = setInterval(() => client.child.kill(signal), 100);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([client.exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, 8_000, 'still running')))]);
+    clearInterval(sends);
+    clearTimeout(timer);
+    if (code === 'still running') client.child.kill('SIGKILL');
     return code;
   };
 
@@ -121,27 +127,13 @@ describe('forum-client exiting while its reader reads nothing', () => {
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
     );
-    expect(await pressCtrlC(client)).toBe(130);
+    expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
   }, 15_000);
 
   it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async () => {
     const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
-    expect(await pressCtrlC(client)).toBe(130);
+    expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
   }, 15_000);
-
-  /**
-   * SIGHUP sent again and again until the client exits (a signal does not queue); its exit status, or
-   * `'still running'` 8 s on (the old client ignored every SIGHUP there, for ever: it is then killed here).
-   */
-  const hangUp = async (client: ReturnType<typeof spawnClient>): Promise<number | string> => {
-    const sends = setInterval(() => client.child.kill('SIGHUP'), 100);
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([client.exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, 8_000, 'still running')))]);
-    clearInterval(sends);
-    clearTimeout(timer);
-    if (code === 'still running') client.child.kill('SIGKILL');
-    return code;
-  };
 
   it('SIGHUP ends a client whose exit at the end of input waits for its reader: 129', async () => {
     const client = await exitingClient(
@@ -149,7 +141,7 @@ describe('forum-client exiting while its reader reads nothing', () => {
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
     );
-    expect(await hangUp(client)).toBe(129);
+    expect(await signalUntilExit(client, 'SIGHUP')).toBe(129);
   }, 15_000);
 
   it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async () => {
@@ -166,7 +158,7 @@ describe('forum-client exiting while its reader reads nothing', () => {
     client.child.stdout?.pause();
     client.child.stdin?.write(['yoda', 'pw', 'LST', 'LST'].map((l) => `${l}\n`).join(''));
     while (asked === 0) await new Promise((r) => setTimeout(r, 20));
-    expect(await hangUp(client)).toBe(129);
+    expect(await signalUntilExit(client, 'SIGHUP')).toBe(129);
     await server.sessionClosed;
     expect(asked).toBe(1);
     expect(client.stderr.text).toContain('the commands after this point were not run');

@@ -52,7 +52,11 @@ const hangUpAt = async (
     });
   });
   await onReady();
+  const gone = new Promise<void>((resolve) => (term.exitCode !== null || term.signalCode !== null ? resolve() : term.once('exit', () => resolve())));
   term.kill('SIGKILL');
+  // As sshd does: the terminal is hung up (its master closed: script gone) before the shell's SIGHUP comes. Sent
+  // sooner, the client could exit while its terminal still answered and Node's exit then met it hung up (CI: SIGABRT).
+  await gone;
   if (sighup) process.kill(-Number((await readFile(leaderFile, 'utf8')).trim()), 'SIGHUP');
   const status = await statusOf(statusFile, 20_000);
   return { status, stderr: await readFile(errFile, 'utf8') };

@@ -120,28 +120,22 @@ describe('forum-client exiting while its reader reads nothing', () => {
     return code;
   };
 
-  it('Ctrl-C ends a client whose exit at the end of input waits for its reader', async () => {
-    // An XIT answer larger than the pipe: the old client, exiting, took no interrupt and waited for ever.
+  // An XIT answer larger than the pipe: the old client, exiting, took no interrupt and no hangup and waited for ever.
+  it.each([
+    ['Ctrl-C', 'SIGINT', 130],
+    ['SIGHUP', 'SIGHUP', 129],
+  ] as const)('%s ends a client whose exit at the end of input waits for its reader', async (_, signal, status) => {
     const client = await exitingClient(
       ['yoda', 'pw'],
       (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
       { answersLogin: true },
     );
-    expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
+    expect(await signalUntilExit(client, signal)).toBe(status);
   }, 15_000);
 
   it('and one whose exit at a fatal event (the server shutting down) waits for its reader', async () => {
     const client = await exitingClient(['yoda', 'pw', 'LST'], (req) => [simpleReply(req.id, 'ok', LINES, { kind: 'none' }), shutdownNotice()]);
     expect(await signalUntilExit(client, 'SIGINT')).toBe(130);
-  }, 15_000);
-
-  it('SIGHUP ends a client whose exit at the end of input waits for its reader: 129', async () => {
-    const client = await exitingClient(
-      ['yoda', 'pw'],
-      (req) => [req.cmd === 'XIT' ? simpleReply(req.id, 'ok', [...LINES, 'Goodbye'], { kind: 'goodbye' }) : (loginReply(req) ?? simpleReply(req.id, 'ok', [], { kind: 'none' }))],
-      { answersLogin: true },
-    );
-    expect(await signalUntilExit(client, 'SIGHUP')).toBe(129);
   }, 15_000);
 
   it('SIGHUP while the next command waits for the reader: the connection closed, the rest not run, 129', async () => {

@@ -1,6 +1,7 @@
 import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
+import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer } from './forum-server.js';
 import { loadOrCreateIdentity } from './identity-key.js';
 
@@ -79,17 +80,15 @@ const main = async (): Promise<number | undefined> => {
       onFatal: () => {
         stopping = true;
         console.error(`forum-server: stopped: the data directory lock was lost (exit status ${EXIT_LOCK_LOST})`);
-        process.exit(EXIT_LOCK_LOST);
+        exitAfterLogs(EXIT_LOCK_LOST);
       },
     });
   } catch (e) {
     console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  console.log('Waiting for clients');
-  console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
-  const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
-  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
+  // Before the lines that say it is ready: a supervisor may send SIGTERM as soon as it reads them, and a
+  // signal that came before its handler ended the process on the spot (status 143, nothing told, no log flushed).
   const stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
@@ -98,12 +97,16 @@ const main = async (): Promise<number | undefined> => {
     void server
       .shutdown()
       .then((told) => console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`))
-      .finally(() => process.exit(0));
+      .finally(() => exitAfterLogs(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
   process.on('SIGHUP', () => stop('SIGHUP'));
+  console.log('Waiting for clients');
+  console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
+  const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
+  console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (atTerminal) {
     process.stdin.on('end', () => stop('end of input'));

@@ -1,0 +1,111 @@
+/**
+ * forum-server's last log lines reach a log reader that is behind (the built server, stdout a FIFO
+ * filled before the server starts, so every line it writes waits in Node's queue).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, SERVER_BIN, tempDir } from './forum-processes.js';
+
+const FILLER = 0x2e; // '.': none of the server's lines is made of it
+
+/**
+ * A FIFO filled until a write would block: `write` for the server's stdout, `read` the test's own end.
+ * Each end is a description of its own, so the server's stdout flags never make the test's reads block.
+ */
+const fullFifo = (dir: string): { readonly read: number; readonly write: number } => {
+  const path = join(dir, 'log.fifo');
+  execFileSync('mkfifo', [path]);
+  const read = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const write = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  const chunk = Buffer.alloc(4096, FILLER);
+  for (;;) {
+    try {
+      writeSync(write, chunk);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return { read, write };
+      throw e;
+    }
+  }
+};
+
+/** Everything in the FIFO now, filler left out. */
+const drain = (fd: number): string => {
+  const out: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break;
+      throw e;
+    }
+    if (n === 0) break;
+    out.push(Buffer.from(buf.subarray(0, n).filter((b) => b !== FILLER)));
+  }
+  return Buffer.concat(out).toString('utf8');
+};
+
+/** Starts the server with stdout on the full FIFO; resolves once stderr says it listens. */
+const startBehindFullLog = async (dataDir: string, fd: number) => {
+  const child = spawn(process.execPath, [SERVER_BIN, '0', '--data-dir', dataDir], { stdio: ['ignore', fd, 'pipe'] });
+  const errors = child.stderr;
+  if (errors === null) throw new Error('no stderr pipe');
+  let stderr = '';
+  errors.setEncoding('utf8');
+  const exited = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
+  await new Promise<void>((resolve, reject) => {
+    errors.on('data', (s: string) => {
+      stderr += s;
+      if (stderr.includes('data directory')) resolve();
+    });
+    void exited.then(() => reject(new Error(`forum-server exited at start: ${stderr}`)));
+  });
+  return { child, exited, stderr: () => stderr };
+};
+
+describe('forum-server exit with a log reader that is behind (real process, stdout a full FIFO)', () => {
+  const scope = cleanupAfterEach();
+
+  it('its stdout lines reach the reader once it reads, before the process exits', async () => {
+    const dir = await tempDir('exit-logs');
+    scope.dirs.push(dir);
+    const fifo = fullFifo(dir);
+    scope.closers.push(async () => [fifo.read, fifo.write].forEach((fd) => closeSync(fd)));
+    const server = await startBehindFullLog(dir, fifo.write);
+    scope.closers.push(async () => void server.child.kill('SIGKILL'));
+    server.child.kill('SIGTERM');
+    // Its stderr says it stopped: it is about to exit, and its stdout lines are all still queued in it.
+    while (!server.stderr().includes('forum-server: stopped')) await delay(10);
+    let log = '';
+    let exit: { code: number | null } | undefined;
+    void server.exited.then((e) => (exit = e));
+    while (exit === undefined) {
+      log += drain(fifo.read);
+      await delay(10);
+    }
+    log += drain(fifo.read);
+    // Before: the process exited on the spot and Node's queue went with it (an empty log).
+    expect(log).toBe('Waiting for clients\nServer shutting down (SIGTERM)\n');
+    expect(exit.code).toBe(0);
+  });
+
+  it('a reader that never reads holds the exit for a bounded time only', async () => {
+    const dir = await tempDir('exit-logs');
+    scope.dirs.push(dir);
+    const fifo = fullFifo(dir);
+    scope.closers.push(async () => [fifo.read, fifo.write].forEach((fd) => closeSync(fd)));
+    const server = await startBehindFullLog(dir, fifo.write);
+    scope.closers.push(async () => void server.child.kill('SIGKILL'));
+    server.child.kill('SIGTERM');
+    const stopped = Date.now();
+    const { code } = await server.exited;
+    // Before: null, killed by the SIGTERM sent as soon as the ready line was read (its handler came after that line).
+    expect(code).toBe(0);
+    // LOG_FLUSH_LIMIT_MS (5 s) after its stop, not for as long as the reader stays away.
+    expect(Date.now() - stopped).toBeLessThan(12_000);
+  }, 20_000);
+});

@@ -242,11 +242,11 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       if (check.direction === 'upload') {
         const size = (await stat(localName)).size;
         const progress = createProgress(`Uploading ${localName}`, size);
-        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, cancel.signal);
+        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, { signal: cancel.signal, pace: args.pace });
         progress.stop();
       } else {
         const progress = (size: number) => createProgress(`Downloading ${localName}`, size);
-        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal });
+        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal, pace: args.pace });
       }
     } catch (e) {
       result = { ok: false, cancelled: false, reason: e instanceof Error ? e.message : String(e) };

@@ -53,7 +53,9 @@ pipe; exits at end of input (logging out).
 At the prompt, \`help\` lists the commands and \`help CMD\` explains one.
 DWN keeps a local file of the same name; \`DWN title file --overwrite\`
 replaces it. Ctrl-C cancels a running transfer (nothing is kept on either
-side); at a prompt it logs out.
+side); at a prompt it logs out. With the commands read from a file or pipe,
+Ctrl-C ends them: a running transfer is cancelled, the session logged out,
+the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
 ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
@@ -61,9 +63,10 @@ inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} wh
 changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; at a terminal SIGHUP ends the input: ${EXIT.ok}) or while a reader of the output
-that does not read holds the client, ${EXIT.interrupted} on Ctrl-C while
-connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the exit
-waits for a reader of the output that does not read.`;
+that does not read holds the client, ${EXIT.interrupted} on Ctrl-C with commands read
+from a file or pipe (at a terminal Ctrl-C at a prompt logs out: ${EXIT.ok}), on Ctrl-C
+while connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the
+exit waits for a reader of the output that does not read.`;
 
 /** `text` as seconds from 0.1 to 3600 (at most three decimals), or `undefined`. */
 const seconds = (text: string): number | undefined => {

@@ -76,6 +76,9 @@ const outputTaken = (): Promise<void> =>
  */
 export const runClient = async (args: ClientArgs): Promise<number> => {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  // Commands read from a file or pipe, not typed: standard input alone decides (typed with the output piped,
+  // `| tee log`, none is cut short), for Ctrl-C as for SIGHUP.
+  const scripted = process.stdin.isTTY !== true;
   const timings = timingsFor(args.timeoutSeconds);
   let interrupts = 0;
   let transferring = false;
@@ -109,7 +112,10 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   };
 
   // Ctrl-C: during a transfer it cancels the transfer (back to the prompt); otherwise it logs out
-  // (XIT, `Goodbye`), and a second one while that is under way exits at once.
+  // (XIT, `Goodbye`), and a second one while that is under way exits at once. A script's Ctrl-C is
+  // the end of the script, as a shell's script ends on it: a transfer under way is cancelled all the
+  // same, then the session is logged out, the rest not run, and the exit is 130 (it was 0, and a
+  // script cut short read as one that ran to its end; a cancelled transfer went on to the next command).
   const interrupt = (): void => {
     // Still connecting: nothing to log out of, so no reason to wait for the handshake.
     if (link === undefined) {
@@ -119,7 +125,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     }
     if (cancelTransfer !== undefined) {
       cancelTransfer.abort();
-      return;
+      if (!scripted) return;
     }
     interrupts++;
     if (interrupts > 1) exit(EXIT.interrupted);
@@ -269,6 +275,10 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     return code;
   };
 
+  const interruptedScript = (): boolean => scripted && interrupts > 0;
+  /** The status of a session ended at its input's end: a hangup's or a script's Ctrl-C, or 0. */
+  const endStatus = (): number => (hungUp ? EXIT.hangUp : interruptedScript() ? EXIT.interrupted : EXIT.ok);
+
   let next: NextStep = 'username';
   for (;;) {
     awaitingOutput = true;
@@ -283,13 +293,14 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
         if (interrupts > 0) {
           if (input.promptPending) process.stdout.write('\n');
           out('Goodbye');
+          if (interruptedScript()) err(`Interrupted (SIGINT) at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         } else {
           // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
           // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
           if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
           err(`${hungUp ? 'Hung up (SIGHUP)' : 'End of input'} at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         }
-        return quit(hungUp ? EXIT.hangUp : EXIT.ok);
+        return quit(endStatus());
       }
       if (input.promptPending) process.stdout.write('\n');
       const reply = await request('XIT', []);
@@ -297,7 +308,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       // Not sent: closing the connection ends the session all the same.
       if (reply !== 'unsent') outLines(reply.lines);
       if (hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
-      return quit(hungUp ? EXIT.hangUp : EXIT.ok);
+      else if (interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
+      return quit(endStatus());
     }
     if (next !== 'command') {
       if (next === 'username') username = line;

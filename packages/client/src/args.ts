@@ -62,7 +62,8 @@ ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the s
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
-not run; at a terminal SIGHUP ends the input: ${EXIT.ok}) or while a reader of the output
+not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
+the input: ${EXIT.ok}) or while a reader of the output
 that does not read holds the client, ${EXIT.interrupted} on Ctrl-C with commands read
 from a file or pipe (at a terminal Ctrl-C at a prompt logs out: ${EXIT.ok}), on Ctrl-C
 while connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the

@@ -87,6 +87,28 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   let deferredExit: (() => void) | undefined;
   let exiting = false;
   let link: ServerLink | undefined;
+  /** Aborted by SIGHUP before there is a session: the handshake is given up rather than waited for. */
+  const connecting = new AbortController();
+  /**
+   * Aborted by a signal while the connection closes (at most 1 s, waiting for the server to acknowledge):
+   * the connection is dropped at once. Such a SIGHUP or Ctrl-C was lost: the client waited out the close
+   * and exited 0. `closeCutStatus` is what it makes of an exit that would have been 0.
+   */
+  const closeCut = new AbortController();
+  let closingLink = false;
+  let closeCutStatus: number | undefined;
+  const closeLink = async (l: ServerLink): Promise<void> => {
+    closingLink = true;
+    await l.close(undefined, closeCut.signal);
+    // Then the exit waits for standard output, and exitAfterOutput's own handlers take the signals.
+    closingLink = false;
+  };
+  const cutClose = (status: number): void => {
+    closeCutStatus ??= status;
+    closeCut.abort();
+  };
+  // A fatal event's status stands: it ended the session before the signal came.
+  const statusAfterClose = (code: number): number => (code === EXIT.ok ? (closeCutStatus ?? code) : code);
 
   const exit = (code: number): void => {
     if (exiting) return;
@@ -95,9 +117,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
     // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
     // So does a hangup while a reader that takes nothing holds the next command back: no one will read it now.
-    const done = (): void => (code === EXIT.interrupted || code === EXIT.hangUp ? process.exit(code) : exitAfterOutput(code));
-    if (link === undefined) done();
-    else void link.close().finally(done);
+    const done = (final: number): void => (final === EXIT.interrupted || final === EXIT.hangUp ? process.exit(final) : exitAfterOutput(final));
+    if (link === undefined) done(code);
+    else void closeLink(link).finally(() => done(statusAfterClose(code)));
   };
   // A fatal event during a download waits for the transfer to clean up its temporary file. The first
   // one is what happened: the server's shutdown notice, not the connection's close that follows it.
@@ -123,6 +145,14 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       exit(EXIT.interrupted);
       return;
     }
+    if (closingLink) {
+      interrupts++;
+      // The second, as while logging out: at once. A script's first: the close cut short, and 130.
+      if (interrupts > 1) process.exit(EXIT.interrupted);
+      if (scripted) err('Interrupted (SIGINT) while closing the connection');
+      cutClose(scripted ? EXIT.interrupted : EXIT.ok);
+      return;
+    }
     if (cancelTransfer !== undefined) {
       cancelTransfer.abort();
       if (!scripted) return;
@@ -142,7 +172,21 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   let awaitingOutput = false;
   process.on('SIGHUP', () => {
     // The commands' source decides, not the output's: typed at a terminal whose output is piped (`| tee log`), none was cut short.
-    hungUp = process.stdin.isTTY !== true;
+    hungUp = scripted;
+    // Still connecting (a handshake waits up to --timeout): given up now, as Ctrl-C gives it up; it was
+    // waited for, and only then did the end of input take effect.
+    if (link === undefined) {
+      connecting.abort();
+      input.end();
+      return;
+    }
+    // Closing after the logout or a fatal event: the server has the XIT (or ended the session itself), and
+    // only its acknowledgement of the close is awaited: not waited for any longer.
+    if (closingLink) {
+      if (hungUp) err('Hung up (SIGHUP) while closing the connection');
+      cutClose(hungUp ? EXIT.hangUp : EXIT.ok);
+      return;
+    }
     // A reader that takes nothing would hold the logout back for ever: the connection is closed (the session with
     // it) and the client exits now. Before, SIGHUP was ignored there and the client stayed until SIGTERM or SIGKILL.
     if (awaitingOutput && !exiting && hungUp) {
@@ -171,9 +215,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   if (status) process.stderr.write(`Connecting to ${hostPort(args.host, args.port)}…`);
   let conn;
   try {
-    conn = await connect({ port: args.port, host: args.host, ...timings.transport, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
+    conn = await connect({ port: args.port, host: args.host, ...timings.transport, signal: connecting.signal, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
   } catch (e) {
     if (status) process.stderr.write('\n');
+    if (connecting.signal.aborted) {
+      // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.
+      err(`${hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
+      input.close();
+      return hungUp ? EXIT.hangUp : EXIT.ok;
+    }
     if (e instanceof ServerKeyMismatchError) {
       const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
       changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach(err);
@@ -271,8 +321,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   const quit = async (code: number): Promise<number> => {
     exiting = true;
     input.close();
-    await serverLink.close();
-    return code;
+    await closeLink(serverLink);
+    return statusAfterClose(code);
   };
 
   const interruptedScript = (): boolean => scripted && interrupts > 0;

@@ -7,6 +7,7 @@
  *   npx tsx attack/hostile-trickle.ts dwn-header [seconds=70] [trickleMs=10000]   # the `OK SIZE` line, a byte at a time
  *   npx tsx attack/hostile-trickle.ts dwn-body   [seconds=70] [trickleMs=10000]   # `OK 100` at once, then the body a byte at a time
  *   npx tsx attack/hostile-trickle.ts upd-answer [seconds=70] [trickleMs=10000]   # the upload's answer line, a byte at a time
+ *   npx tsx attack/hostile-trickle.ts upd-body   [seconds=70] [trickleMs=10000]   # a 64 MiB upload read from the socket a byte at a time
  *
  * Prints whether the client was still waiting when the run ended, and what it printed.
  */
@@ -32,6 +33,12 @@ const tcp = net.createServer({ allowHalfOpen: true }, (socket) => {
     head += d.toString('latin1');
     if (!head.includes('\n') || session === undefined) return;
     socket.off('data', onData);
+    if (mode === 'upd-body') {
+      // Reads the upload off the socket a byte at a time: the client's sends wait on TCP's flow control.
+      socket.pause();
+      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.read(1)), trickleMs);
+      return;
+    }
     const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(session), TOKEN), 'server');
     ch.on('error', () => undefined);
     ch.resume();
@@ -76,8 +83,9 @@ udp.on('connection', (conn) => {
   });
 });
 const cwd = await mkdtemp(join(tmpdir(), 'a8-trickle-'));
-await writeFile(join(cwd, 'f.bin'), Buffer.alloc(100, 1));
-const cmd = mode === 'upd-answer' ? 'UPD t f.bin' : 'DWN t f.bin';
+// An upload read slowly must not fit in the socket buffers of both ends (a few MiB on loopback).
+await writeFile(join(cwd, 'f.bin'), Buffer.alloc(mode === 'upd-body' ? 64 * 1024 * 1024 : 100, 1));
+const cmd = mode === 'upd-answer' || mode === 'upd-body' ? 'UPD t f.bin' : 'DWN t f.bin';
 const child = spawn(process.execPath, [CLIENT_BIN, String(udp.address().port), '--known-hosts', join(cwd, 'kh')], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
 let out = '';
 child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,6 +1,7 @@
 import { repeatedOption } from 'forum-protocol';
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit-status.js';
+import { DEFAULT_TRANSFER_PACE, type TransferPace } from './transfer-pace.js';
 
 /** The client's command line, once parsed. */
 export interface ClientArgs {
@@ -10,6 +11,8 @@ export interface ClientArgs {
   readonly knownHosts: string | undefined;
   /** `--timeout`: seconds to wait for the server to answer the connection (replies and silence scale with it). */
   readonly timeoutSeconds: number;
+  /** `--stall-bytes` in `--stall-seconds`: the least a transfer's body must move. */
+  readonly pace: TransferPace;
 }
 
 /** The default `--timeout`, seconds. */
@@ -22,7 +25,7 @@ export type ClientCommand =
   | { readonly kind: 'error'; readonly message: string };
 
 /** The one-line usage message. */
-export const USAGE = 'Usage: forum-client <port> [--host HOST] [--known-hosts FILE] [--timeout SECONDS]';
+export const USAGE = 'Usage: forum-client <port> [--host HOST] [--known-hosts FILE] [--timeout SECONDS] [--stall-bytes BYTES] [--stall-seconds SECONDS]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -41,22 +44,36 @@ pipe; exits at end of input (logging out).
                       connected, a request gets 1.6 × SECONDS for its reply and
                       the connection 2 × SECONDS of silence (8 s and 10 s by
                       default)
+  --stall-bytes BYTES, --stall-seconds SECONDS
+                      a transfer (UPD, DWN) that moves fewer than BYTES in
+                      the last SECONDS fails, nothing kept on either side
+                      (default ${DEFAULT_TRANSFER_PACE.minBytes} in ${DEFAULT_TRANSFER_PACE.windowMs / 1000}; --stall-bytes 0: no such limit)
   --help              show this text
 
 At the prompt, \`help\` lists the commands and \`help CMD\` explains one.
 DWN keeps a local file of the same name; \`DWN title file --overwrite\`
 replaces it. Ctrl-C cancels a running transfer (nothing is kept on either
-side); at a prompt it logs out.
+side); at a prompt it logs out. With the commands read from a file or pipe,
+Ctrl-C ends them: a running transfer is cancelled, the session logged out,
+the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
 ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
-not run; at a terminal SIGHUP ends the input: ${EXIT.ok}) or while a reader of the output
-that does not read holds the client, ${EXIT.interrupted} on Ctrl-C while
-connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the exit
-waits for a reader of the output that does not read.`;
+not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
+the input: ${EXIT.ok}) or while a reader of the output
+that does not read holds the client, ${EXIT.interrupted} on Ctrl-C with commands read
+from a file or pipe (at a terminal Ctrl-C at a prompt logs out: ${EXIT.ok}), on Ctrl-C
+while connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the
+exit waits for a reader of the output that does not read.`;
+
+/** `text` as seconds from 0.1 to 3600 (at most three decimals), or `undefined`. */
+const seconds = (text: string): number | undefined => {
+  const n = /^[0-9]{1,4}(\.[0-9]{1,3})?$/.test(text) ? Number(text) : NaN;
+  return n >= 0.1 && n <= 3600 ? n : undefined;
+};
 
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
@@ -66,7 +83,14 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { host: { type: 'string' }, 'known-hosts': { type: 'string' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        host: { type: 'string' },
+        'known-hosts': { type: 'string' },
+        timeout: { type: 'string' },
+        'stall-bytes': { type: 'string' },
+        'stall-seconds': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       tokens: true,
     });
   } catch (e) {
@@ -85,7 +109,14 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
   const knownHosts = values['known-hosts'];
   if (knownHosts === '') return { kind: 'error', message: 'empty known-hosts path' };
   const timeoutText = values.timeout ?? String(DEFAULT_TIMEOUT_SECONDS);
-  const timeoutSeconds = /^[0-9]{1,4}(\.[0-9]{1,3})?$/.test(timeoutText) ? Number(timeoutText) : NaN;
-  if (!(timeoutSeconds >= 0.1 && timeoutSeconds <= 3600)) return { kind: 'error', message: `invalid timeout (0.1 to 3600 seconds): ${timeoutText}` };
-  return { kind: 'run', args: { port, host, knownHosts, timeoutSeconds } };
+  const timeoutSeconds = seconds(timeoutText);
+  if (timeoutSeconds === undefined) return { kind: 'error', message: `invalid timeout (0.1 to 3600 seconds): ${timeoutText}` };
+  const stallBytesText = values['stall-bytes'] ?? String(DEFAULT_TRANSFER_PACE.minBytes);
+  // Up to 1 TiB: any count a window could need, and exact as a number.
+  const minBytes = /^[0-9]{1,13}$/.test(stallBytesText) ? Number(stallBytesText) : NaN;
+  if (!(minBytes <= 2 ** 40)) return { kind: 'error', message: `invalid stall-bytes (0 to ${2 ** 40} bytes; 0: no limit): ${stallBytesText}` };
+  const stallSecondsText = values['stall-seconds'] ?? String(DEFAULT_TRANSFER_PACE.windowMs / 1000);
+  const stallSeconds = seconds(stallSecondsText);
+  if (stallSeconds === undefined) return { kind: 'error', message: `invalid stall-seconds (0.1 to 3600 seconds): ${stallSecondsText}` };
+  return { kind: 'run', args: { port, host, knownHosts, timeoutSeconds, pace: { minBytes, windowMs: Math.round(stallSeconds * 1000) } } };
 };

@@ -76,6 +76,9 @@ const outputTaken = (): Promise<void> =>
  */
 export const runClient = async (args: ClientArgs): Promise<number> => {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  // Commands read from a file or pipe, not typed: standard input alone decides (typed with the output piped,
+  // `| tee log`, none is cut short), for Ctrl-C as for SIGHUP.
+  const scripted = process.stdin.isTTY !== true;
   const timings = timingsFor(args.timeoutSeconds);
   let interrupts = 0;
   let transferring = false;
@@ -84,6 +87,28 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   let deferredExit: (() => void) | undefined;
   let exiting = false;
   let link: ServerLink | undefined;
+  /** Aborted by SIGHUP before there is a session: the handshake is given up rather than waited for. */
+  const connecting = new AbortController();
+  /**
+   * Aborted by a signal while the connection closes (at most 1 s, waiting for the server to acknowledge):
+   * the connection is dropped at once. Such a SIGHUP or Ctrl-C was lost: the client waited out the close
+   * and exited 0. `closeCutStatus` is what it makes of an exit that would have been 0.
+   */
+  const closeCut = new AbortController();
+  let closingLink = false;
+  let closeCutStatus: number | undefined;
+  const closeLink = async (l: ServerLink): Promise<void> => {
+    closingLink = true;
+    await l.close(undefined, closeCut.signal);
+    // Then the exit waits for standard output, and exitAfterOutput's own handlers take the signals.
+    closingLink = false;
+  };
+  const cutClose = (status: number): void => {
+    closeCutStatus ??= status;
+    closeCut.abort();
+  };
+  // A fatal event's status stands: it ended the session before the signal came.
+  const statusAfterClose = (code: number): number => (code === EXIT.ok ? (closeCutStatus ?? code) : code);
 
   const exit = (code: number): void => {
     if (exiting) return;
@@ -92,9 +117,9 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
     // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
     // So does a hangup while a reader that takes nothing holds the next command back: no one will read it now.
-    const done = (): void => (code === EXIT.interrupted || code === EXIT.hangUp ? process.exit(code) : exitAfterOutput(code));
-    if (link === undefined) done();
-    else void link.close().finally(done);
+    const done = (final: number): void => (final === EXIT.interrupted || final === EXIT.hangUp ? process.exit(final) : exitAfterOutput(final));
+    if (link === undefined) done(code);
+    else void closeLink(link).finally(() => done(statusAfterClose(code)));
   };
   // A fatal event during a download waits for the transfer to clean up its temporary file. The first
   // one is what happened: the server's shutdown notice, not the connection's close that follows it.
@@ -109,7 +134,10 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   };
 
   // Ctrl-C: during a transfer it cancels the transfer (back to the prompt); otherwise it logs out
-  // (XIT, `Goodbye`), and a second one while that is under way exits at once.
+  // (XIT, `Goodbye`), and a second one while that is under way exits at once. A script's Ctrl-C is
+  // the end of the script, as a shell's script ends on it: a transfer under way is cancelled all the
+  // same, then the session is logged out, the rest not run, and the exit is 130 (it was 0, and a
+  // script cut short read as one that ran to its end; a cancelled transfer went on to the next command).
   const interrupt = (): void => {
     // Still connecting: nothing to log out of, so no reason to wait for the handshake.
     if (link === undefined) {
@@ -117,9 +145,17 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       exit(EXIT.interrupted);
       return;
     }
+    if (closingLink) {
+      interrupts++;
+      // The second, as while logging out: at once. A script's first: the close cut short, and 130.
+      if (interrupts > 1) process.exit(EXIT.interrupted);
+      if (scripted) err('Interrupted (SIGINT) while closing the connection');
+      cutClose(scripted ? EXIT.interrupted : EXIT.ok);
+      return;
+    }
     if (cancelTransfer !== undefined) {
       cancelTransfer.abort();
-      return;
+      if (!scripted) return;
     }
     interrupts++;
     if (interrupts > 1) exit(EXIT.interrupted);
@@ -136,7 +172,21 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   let awaitingOutput = false;
   process.on('SIGHUP', () => {
     // The commands' source decides, not the output's: typed at a terminal whose output is piped (`| tee log`), none was cut short.
-    hungUp = process.stdin.isTTY !== true;
+    hungUp = scripted;
+    // Still connecting (a handshake waits up to --timeout): given up now, as Ctrl-C gives it up; it was
+    // waited for, and only then did the end of input take effect.
+    if (link === undefined) {
+      connecting.abort();
+      input.end();
+      return;
+    }
+    // Closing after the logout or a fatal event: the server has the XIT (or ended the session itself), and
+    // only its acknowledgement of the close is awaited: not waited for any longer.
+    if (closingLink) {
+      if (hungUp) err('Hung up (SIGHUP) while closing the connection');
+      cutClose(hungUp ? EXIT.hangUp : EXIT.ok);
+      return;
+    }
     // A reader that takes nothing would hold the logout back for ever: the connection is closed (the session with
     // it) and the client exits now. Before, SIGHUP was ignored there and the client stayed until SIGTERM or SIGKILL.
     if (awaitingOutput && !exiting && hungUp) {
@@ -165,9 +215,15 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   if (status) process.stderr.write(`Connecting to ${hostPort(args.host, args.port)}…`);
   let conn;
   try {
-    conn = await connect({ port: args.port, host: args.host, ...timings.transport, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
+    conn = await connect({ port: args.port, host: args.host, ...timings.transport, signal: connecting.signal, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
   } catch (e) {
     if (status) process.stderr.write('\n');
+    if (connecting.signal.aborted) {
+      // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.
+      err(`${hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
+      input.close();
+      return hungUp ? EXIT.hangUp : EXIT.ok;
+    }
     if (e instanceof ServerKeyMismatchError) {
       const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
       changedKeyMessage(serverId, fp(e.expected), fp(e.offered), knownHostsPath).forEach(err);
@@ -242,11 +298,11 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       if (check.direction === 'upload') {
         const size = (await stat(localName)).size;
         const progress = createProgress(`Uploading ${localName}`, size);
-        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, cancel.signal);
+        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, { signal: cancel.signal, pace: args.pace });
         progress.stop();
       } else {
         const progress = (size: number) => createProgress(`Downloading ${localName}`, size);
-        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal });
+        result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal, pace: args.pace });
       }
     } catch (e) {
       result = { ok: false, cancelled: false, reason: e instanceof Error ? e.message : String(e) };
@@ -265,9 +321,13 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   const quit = async (code: number): Promise<number> => {
     exiting = true;
     input.close();
-    await serverLink.close();
-    return code;
+    await closeLink(serverLink);
+    return statusAfterClose(code);
   };
+
+  const interruptedScript = (): boolean => scripted && interrupts > 0;
+  /** The status of a session ended at its input's end: a hangup's or a script's Ctrl-C, or 0. */
+  const endStatus = (): number => (hungUp ? EXIT.hangUp : interruptedScript() ? EXIT.interrupted : EXIT.ok);
 
   let next: NextStep = 'username';
   for (;;) {
@@ -283,13 +343,14 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
         if (interrupts > 0) {
           if (input.promptPending) process.stdout.write('\n');
           out('Goodbye');
+          if (interruptedScript()) err(`Interrupted (SIGINT) at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         } else {
           // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
           // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
           if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
           err(`${hungUp ? 'Hung up (SIGHUP)' : 'End of input'} at the ${next === 'username' ? 'username' : 'password'} prompt: not logged in`);
         }
-        return quit(hungUp ? EXIT.hangUp : EXIT.ok);
+        return quit(endStatus());
       }
       if (input.promptPending) process.stdout.write('\n');
       const reply = await request('XIT', []);
@@ -297,7 +358,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
       // Not sent: closing the connection ends the session all the same.
       if (reply !== 'unsent') outLines(reply.lines);
       if (hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
-      return quit(hungUp ? EXIT.hangUp : EXIT.ok);
+      else if (interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
+      return quit(endStatus());
     }
     if (next !== 'command') {
       if (next === 'username') username = line;

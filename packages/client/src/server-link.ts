@@ -111,10 +111,10 @@ export class ServerLink {
     });
   }
 
-  /** Closes the connection gracefully, giving up after `graceMs`. */
-  async close(graceMs = 1000): Promise<void> {
+  /** Closes the connection gracefully, giving up after `graceMs`, or at once when `signal` aborts. */
+  async close(graceMs = 1000, signal?: AbortSignal): Promise<void> {
     this.closing = true;
-    await Promise.race([this.conn.close(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    await Promise.race([this.conn.close(signal === undefined ? undefined : { signal }), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     this.conn.destroy();
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Progress } from './progress.js';
+import { DEFAULT_TRANSFER_PACE, paceFailure, watchPace, type TransferPace } from './transfer-pace.js';
 import { isNoHardLinks, readHeaderLines, SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
 
 /** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
@@ -28,7 +29,15 @@ export class LocalFileExistsError extends Error {
 const CONNECT_TIMEOUT_MS = 5_000;
 /** The most an answer on the transfer channel (`OK`, `OK SIZE`, `ERR reason`) may take, its newline included. */
 const ANSWER_MAX_BYTES = 4096;
-const STALL_TIMEOUT_MS = 30_000;
+/** How long a transfer connection may go without a byte either way (its inactivity limit). */
+export const STALL_TIMEOUT_MS = 30_000;
+/**
+ * Transfer sockets the inactivity limit ended. The channel reads that end as a cut stream, and an upload the
+ * server stopped reading failed with `the transfer connection ended before its final record`, which says
+ * nothing of why (attack/hostile-trickle.ts upd-body); its failure now says what the limit saw.
+ */
+const stalledSockets = new WeakSet<net.Socket>();
+const stallReason = (ms: number): string => `no bytes moved in the last ${ms / 1000} s`;
 /**
  * How long an answer line (a download's `OK SIZE`, counted from connecting; an upload's `OK` / `ERR
  * reason`, from its first byte) may take to arrive whole. The stall timeout above is one of
@@ -53,8 +62,11 @@ const counter = (progress: Progress, onBytes: (n: number) => void = () => undefi
   });
 };
 
-/** Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy). */
-const open = (host: string, port: number, signal: AbortSignal | undefined): Promise<net.Socket> =>
+/**
+ * Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy),
+ * and `stallTimeoutMs` without a byte either way destroys the socket (see {@link stalledSockets}).
+ */
+const open = (host: string, port: number, signal: AbortSignal | undefined, stallTimeoutMs: number): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
     const onAbort = (): void => void socket.destroy(new Error('cancelled'));
@@ -68,7 +80,10 @@ const open = (host: string, port: number, signal: AbortSignal | undefined): Prom
       signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
-      socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy(new Error('transfer stalled')));
+      socket.setTimeout(stallTimeoutMs, () => {
+        stalledSockets.add(socket);
+        socket.destroy(new Error('transfer stalled'));
+      });
       resolve(socket);
     });
   });
@@ -93,11 +108,12 @@ const openChannel = async (
   token: string,
   keys: TransferKeys,
   signal: AbortSignal | undefined,
+  stallTimeoutMs: number,
 ): Promise<{ readonly socket: net.Socket; readonly channel: SecureTransferChannel } | TransferResult> => {
   if (isAborted(signal)) return CANCELLED;
   let socket: net.Socket;
   try {
-    socket = await open(host, port, signal);
+    socket = await open(host, port, signal, stallTimeoutMs);
   } catch (e) {
     return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${describe(e)}`);
   }
@@ -145,12 +161,24 @@ export const sweepStaleDownloads = async (dir: string): Promise<number> => {
   return removed;
 };
 
+/** What every transfer may be given: a way to cancel it, and how slow the server may be. */
+export interface TransferOptions {
+  /** Cancels the transfer: nothing is kept on either side. */
+  readonly signal?: AbortSignal;
+  /** How long the server's answer line may take (default {@link ANSWER_TIMEOUT_MS}; see there for when it counts from). */
+  readonly answerTimeoutMs?: number;
+  /** The least the body must move (default {@link DEFAULT_TRANSFER_PACE}; `minBytes` 0: no floor). */
+  readonly pace?: TransferPace;
+  /** How long the connection may go without a byte either way (default {@link STALL_TIMEOUT_MS}). */
+  readonly stallTimeoutMs?: number;
+}
+
 /**
  * Sends `path` (`size` bytes) over TCP: the token line in clear, then sealed
  * with `keys`: the size line, the bytes and the final record; then waits for
- * the server's sealed `OK` / `ERR reason`. Aborting `signal` cuts the
+ * the server's sealed `OK` / `ERR reason`. Aborting `options.signal` cuts the
  * connection: the server then has fewer bytes than announced and keeps
- * nothing.
+ * nothing; so does a body that moves slower than `options.pace`.
  */
 export const uploadFile = async (
   host: string,
@@ -160,10 +188,10 @@ export const uploadFile = async (
   path: string,
   size: number,
   progress: Progress,
-  signal?: AbortSignal,
-  answerTimeoutMs = ANSWER_TIMEOUT_MS,
+  options: TransferOptions = {},
 ): Promise<TransferResult> => {
-  const opened = await openChannel(host, port, token, keys, signal);
+  const { signal, answerTimeoutMs = ANSWER_TIMEOUT_MS, pace = DEFAULT_TRANSFER_PACE, stallTimeoutMs = STALL_TIMEOUT_MS } = options;
+  const opened = await openChannel(host, port, token, keys, signal, stallTimeoutMs);
   if (!('channel' in opened)) return opened;
   const { socket, channel } = opened;
   const chunks: Buffer[] = [];
@@ -190,38 +218,44 @@ export const uploadFile = async (
     channel.destroy();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  // The body's pace counts the bytes the channel takes, which a server reading slowly holds back (TCP's flow
+  // control). Once all are sent the server's commit may take as long as it takes: the answer has its own limit.
+  let tooSlow = false;
+  const paceWatch = watchPace(pace, () => {
+    tooSlow = true;
+    onAbort();
+  });
   channel.write(`${size}\n`);
   let sendError: unknown;
   try {
     // The announced size and no more: a file that grew since it was measured (a log being written) sent its
     // new bytes too, past the size line, and the server refused the upload. One that shrank is sent short: refused.
-    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), counter(progress), channel);
+    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), counter(progress, paceWatch.add), channel);
   } catch (e) {
     sendError = e;
   }
+  paceWatch.stop();
   await answered;
   clearTimeout(answerTimer);
   signal?.removeEventListener('abort', onAbort);
   if (isAborted(signal)) return CANCELLED;
+  if (tooSlow) return failed(paceFailure(pace));
   if (answerLate) return failed(answerTimeoutReason(answerTimeoutMs));
   // Only authenticated records reach `chunks`. A refusal may come while the body is still being
   // written, and the server then closes: the write fails, but the refusal is the answer to report.
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
   if (status.startsWith('ERR ')) return failed(status.slice(4));
+  if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
   // Success needs a whole channel: a broken one is a failure whatever it said before.
   if (channelError !== undefined) return failed(channelFailure(channelError));
   if (status === 'OK') return { ok: true };
   return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
 };
 
-/** Whether a download may replace a local file of the same name. */
-export interface DownloadOptions {
+/** A transfer's options, and whether a download may replace a local file of the same name. */
+export interface DownloadOptions extends TransferOptions {
   /** Replace `dir/filename` if it exists (default: refuse, see {@link LocalFileExistsError}). */
   readonly overwrite?: boolean;
-  /** Cancels the transfer; the partial download is deleted. */
-  readonly signal?: AbortSignal;
-  /** How long the server's `OK SIZE` line may take, from connecting (default {@link ANSWER_TIMEOUT_MS}). */
-  readonly answerTimeoutMs?: number;
 }
 
 /**
@@ -259,8 +293,8 @@ const commit = async (tmp: string, dest: string, overwrite: boolean): Promise<vo
  * Fetches a file over TCP into `dir/filename`: the token line in clear, then
  * sealed records with `keys`. The bytes go to a temporary file that is
  * renamed only once all of them arrived and authenticated, so a broken,
- * altered, cancelled or stopped (the server's abort record: its reason is
- * the failure, as for a refusal) transfer leaves nothing (and a killed client's
+ * altered, cancelled, too slow (`options.pace`) or stopped (the server's abort
+ * record: its reason is the failure, as for a refusal) transfer leaves nothing (and a killed client's
  * leftover goes at the next start, see {@link sweepStaleDownloads}). An
  * existing `dir/filename` is kept unless `options.overwrite`.
  */
@@ -274,10 +308,10 @@ export const downloadFile = async (
   makeProgress: (size: number) => Progress,
   options: DownloadOptions = {},
 ): Promise<TransferResult> => {
-  const { signal, overwrite = false, answerTimeoutMs = ANSWER_TIMEOUT_MS } = options;
-  const opened = await openChannel(host, port, token, keys, signal);
+  const { signal, overwrite = false, answerTimeoutMs = ANSWER_TIMEOUT_MS, pace = DEFAULT_TRANSFER_PACE, stallTimeoutMs = STALL_TIMEOUT_MS } = options;
+  const opened = await openChannel(host, port, token, keys, signal, stallTimeoutMs);
   if (!('channel' in opened)) return opened;
-  const { channel } = opened;
+  const { socket, channel } = opened;
   let channelError: unknown;
   channel.on('error', (e) => (channelError ??= e));
   const onAbort = (): void => void channel.destroy();
@@ -296,6 +330,7 @@ export const downloadFile = async (
     if (status === undefined) {
       channel.destroy();
       if (headerLate) return failed(answerTimeoutReason(answerTimeoutMs));
+      if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
       return failed(channelError !== undefined ? channelFailure(channelError) : 'the server closed the transfer connection');
     }
     if (status.startsWith('ERR ')) {
@@ -318,16 +353,30 @@ export const downloadFile = async (
     const tmp = join(dir, tempName());
     const progress = makeProgress(size);
     let received = 0;
+    let tooSlow = false;
+    // Destroying the channel fails the pipeline below, which deletes the partial file.
+    const paceWatch = watchPace(pace, () => {
+      tooSlow = true;
+      channel.destroy(new Error(paceFailure(pace)));
+    });
+    const onBytes = (n: number): void => {
+      received += n;
+      paceWatch.add(n);
+    };
     try {
-      await pipeline(channel, counter(progress, (n) => (received += n), size), createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(channel, counter(progress, onBytes, size), createWriteStream(tmp, { flags: 'wx' }));
     } catch (e) {
+      paceWatch.stop();
       progress.stop();
       await unlink(tmp).catch(() => undefined);
       if (isAborted(signal)) return CANCELLED;
+      if (tooSlow) return failed(paceFailure(pace));
+      if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
       // The server stopped the download and said why (its thread was removed): reported as its refusal would be.
       if (e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_ABORTED') return failed(e.message);
       return failed(`transfer broken off: ${describe(e)}`);
     }
+    paceWatch.stop();
     progress.stop();
     channel.destroy();
     if (isAborted(signal) || received !== size) {

@@ -29,3 +29,21 @@ describe('forum-client options', () => {
     expect(parseClientArgs(['4000', '--timeout', '2'])).toMatchObject({ kind: 'run', args: { timeoutSeconds: 2 } });
   });
 });
+
+describe('forum-client --stall-bytes / --stall-seconds', () => {
+  it('default to 1024 bytes in 60 s; --stall-bytes 0 turns the floor off', () => {
+    expect(parseClientArgs(['4000'])).toMatchObject({ kind: 'run', args: { pace: { minBytes: 1024, windowMs: 60_000 } } });
+    expect(parseClientArgs(['4000', '--stall-bytes', '65536', '--stall-seconds', '0.5'])).toMatchObject({ kind: 'run', args: { pace: { minBytes: 65_536, windowMs: 500 } } });
+    expect(parseClientArgs(['4000', '--stall-bytes', '0'])).toMatchObject({ kind: 'run', args: { pace: { minBytes: 0, windowMs: 60_000 } } });
+  });
+
+  it('refuse what is not a count of bytes or seconds in range, saying which', () => {
+    for (const bad of ['-1', '1.5', '1e3', '', 'lots', String(2 ** 40 + 1)]) {
+      expect(parseClientArgs(['4000', `--stall-bytes=${bad}`])).toEqual({ kind: 'error', message: `invalid stall-bytes (0 to ${2 ** 40} bytes; 0: no limit): ${bad}` });
+    }
+    for (const bad of ['0', '0.05', '3601', '-1', '1e2', '']) {
+      expect(parseClientArgs(['4000', `--stall-seconds=${bad}`])).toEqual({ kind: 'error', message: `invalid stall-seconds (0.1 to 3600 seconds): ${bad}` });
+    }
+    expect(parseClientArgs(['4000', '--stall-seconds', '1', '--stall-seconds', '2'])).toEqual({ kind: 'error', message: '--stall-seconds given more than once' });
+  });
+});

@@ -118,7 +118,8 @@ describe('forum-client UX (real processes)', () => {
     expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
   });
 
-  it('Ctrl-C during a DWN cancels it: no partial file, back at the prompt, the session goes on', async () => {
+  // Piped, as a script runs the client: a Ctrl-C ends the script (at a terminal, below, the prompt comes back).
+  it('Ctrl-C during a piped DWN cancels it, no partial file; the session is logged out, the rest not run: 130', async () => {
     const data = await tempDir('data');
     const cwd = await tempDir('cwd');
     scope.dirs.push(data, cwd);
@@ -138,29 +139,62 @@ describe('forum-client UX (real processes)', () => {
     await c.stdout.waitFor('Download of big.bin cancelled\n');
     await waitForNoEntry(cwd, isDownloadTemp);
     resume();
+    // The script's next line, arriving after the Ctrl-C: not run. The old client ran it, and exited 0 at the end.
     c.send('LST');
-    c.send('XIT');
-    expect(await c.exited).toBe(0);
-    expect(c.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Download of big.bin cancelled'], ['The list of active threads:', 't'], ['Goodbye']));
+    c.end();
+    expect(await c.exited).toBe(130);
+    expect(c.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Download of big.bin cancelled']) + P.cmd + '\nGoodbye\n');
+    expect(withoutFirstContact(c.stderr.text)).toBe('Interrupted (SIGINT): the commands after this point were not run\n');
     expect(await readdir(cwd)).toEqual([]);
     expect(server.lines()).not.toContain('yoda downloaded big.bin from t thread');
+    expect(server.lines()).not.toContain('yoda issued LST command');
+    expect(server.lines()).toContain('yoda exited');
   });
 
-  it('Ctrl-C during an UPD cancels it: the server keeps nothing, the session goes on, and the upload can be done again', async () => {
+  it('Ctrl-C during a piped UPD cancels it: the server keeps nothing, the rest is not run (130), and the upload can be done again', async () => {
     const { server, cwd, c, resume } = await uploadUnderWay();
     c.child.kill('SIGINT');
     await c.stdout.waitFor('Upload of big.bin cancelled\n');
     resume();
     await waitForNoEntry(server.dataDir, isServerTemp);
     c.send('RDT t');
-    c.send('XIT');
-    expect(await c.exited).toBe(0);
-    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Upload of big.bin cancelled'], ['Thread t is empty'], ['Goodbye']));
+    c.end();
+    expect(await c.exited).toBe(130);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + answered(['Thread t created'], ['Upload of big.bin cancelled']) + P.cmd + '\nGoodbye\n');
+    expect(server.lines()).not.toContain('yoda issued RDT command');
     expect((await readdir(server.dataDir)).filter((n) => !isServerOwnFile(n)).sort()).toEqual(['credentials.txt', 't']);
     // Nothing of the cancelled upload blocks a new one.
     await writeFile(`${cwd}/small.bin`, 'small');
     const again = await runClient(server.port, cwd, ['yoda', 'pw', 'UPD t small.bin', 'XIT']);
     expect(again.stdout).toContain('small.bin uploaded to t thread\n');
+  });
+
+  it('Ctrl-C at a piped prompt logs out (Goodbye), runs none of the rest, says so and exits 130', async () => {
+    // The old client exited 0: a script cut short read as one that ran to its end.
+    const { server, cwd } = await scope.startInTemp();
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    await c.stdout.waitFor(`Welcome to the forum\n${P.cmd}`);
+    c.child.kill('SIGINT');
+    await c.stdout.waitFor('Goodbye\n');
+    // A script's next line, arriving now: not run.
+    c.send('CRT after');
+    c.end();
+    expect(await c.exited).toBe(130);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nGoodbye\n');
+    expect(withoutFirstContact(c.stderr.text)).toBe('Interrupted (SIGINT): the commands after this point were not run\n');
+    expect(server.lines().filter((l) => l.startsWith('yoda'))).toEqual(['yoda successfully logged in', 'yoda issued XIT command', 'yoda exited']);
+    // Before logging in: the same farewell, said on stderr, 130.
+    const early = spawnClient(server.port, cwd);
+    scope.stops.push(() => early.child.kill('SIGKILL'));
+    early.send('yoda');
+    await early.stdout.waitFor(P.pass);
+    early.child.kill('SIGINT');
+    expect(await early.exited).toBe(130);
+    expect(early.stdout.text).toBe(P.user + P.pass + '\nGoodbye\n');
+    expect(withoutFirstContact(early.stderr.text)).toBe('Interrupted (SIGINT) at the password prompt: not logged in\n');
   });
 
   it('--timeout sets how long connecting waits; a bad value is a usage error', async () => {

@@ -4,8 +4,9 @@
  */
 import { shutdownNotice, simpleReply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
-import { loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
+import { readdir } from 'node:fs/promises';
+import { answered, cleanupAfterEach, P, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { grantReply, loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
 
 describe('forum-client against a hostile or broken server (real client process, fake server)', () => {
   const { dirs, closers } = cleanupAfterEach();
@@ -63,6 +64,25 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(asked).toBe(ASKED);
     // Each answer's first line follows the prompt on its line.
     expect(client.stdout.text.split('\n').filter((l) => /(^|: )[0-9]{6}$/.test(l))).toHaveLength(ASKED * LINES);
+  });
+
+  it('a download body trickled below --stall-bytes in --stall-seconds fails, nothing kept, and the next command runs', async () => {
+    // Attack round 8 (attack/hostile-trickle.ts dwn-body): a byte every 10 s held a piped client for good.
+    // Scaled down: a byte every 100 ms against 64 bytes in 0.5 s.
+    const server = await startFakeServer(
+      (req, tcpPort) => [req.cmd === 'DWN' ? grantReply(req, tcpPort) : simpleReply(req.id, 'ok', ['The list of active threads:', 't'], { kind: 'none' })],
+      (channel) => {
+        channel.write('OK 100\n');
+        const timer = setInterval(() => (channel.destroyed ? clearInterval(timer) : channel.write('x')), 100);
+      },
+    );
+    closers.push(() => server.close());
+    const dir = await cwd();
+    const client = spawnClient(server.port, dir, ['--stall-bytes', '64', '--stall-seconds', '0.5']);
+    client.child.stdin?.end(['yoda', 'pw', 'DWN t f.bin', 'LST', ''].join('\n'));
+    expect(await client.exited).toBe(0);
+    expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Download of f.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,109 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('a download body trickled below the pace floor fails once a window has passed, its partial file removed', async () => {
+    // Attack round 8 (attack/hostile-trickle.ts dwn-body): OK 100, then a byte every 10 s, and the client waited for
+    // good (each byte restarts the 30 s inactivity limit). Scaled down: a byte every 50 ms against 64 bytes in 0.5 s
+    // (the old client waited the 5 s and took the file).
+    const server = await fakeTransferServer((s) => {
+      s.write('OK 100\n');
+      trickle(s, 'x'.repeat(100), 50, () => s.end());
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    let counted = 0;
+    let sawPartial = false;
+    const progress = (): Progress => ({
+      add: (n) => {
+        counted += n;
+        if (!sawPartial) void readdir(dir).then((names) => (sawPartial ||= names.some((name) => name.endsWith('.tmp'))));
+      },
+      stop: () => undefined,
+    });
+    const started = performance.now();
+    const result = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.bin', progress, { pace: { minBytes: 64, windowMs: 500 } });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'under 64 bytes in the last 0.5 s' });
+    expect(transferFailureLine('download', 'f.bin', 't', 'under 64 bytes in the last 0.5 s')).toBe('Download of f.bin failed: under 64 bytes in the last 0.5 s');
+    // One window and its last tick, not the 5 s the trickle takes.
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(counted).toBeGreaterThan(0);
+    expect(counted).toBeLessThan(100);
+    expect(sawPartial).toBe(true);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a slow download that keeps above the floor lands whole', async () => {
+    // 20 bytes every 100 ms: about 100 in any 0.5 s, against a floor of 40. Slow is not hostile.
+    const body = Buffer.alloc(200, 0x61);
+    const server = await fakeTransferServer((s) => {
+      s.write('OK 200\n');
+      let sent = 0;
+      const next = (): void => {
+        if (s.destroyed) return;
+        if (sent === body.length) return void s.end();
+        s.write(body.subarray(sent, sent + 20));
+        sent += 20;
+        setTimeout(next, 100);
+      };
+      next();
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    expect(await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.bin', noProgress, { pace: { minBytes: 40, windowMs: 500 } })).toEqual({ ok: true });
+    expect(await readFile(join(dir, 'f.bin'))).toEqual(body);
+  });
+
+  it('an upload the server stops reading fails once a window has passed, the connection reset: the server keeps nothing', async () => {
+    // 64 MiB do not fit in the socket buffers: the client's sends wait on TCP's flow control. The old client
+    // waited for the 30 s inactivity limit; this test gives up at 10 s.
+    const SIZE = 64 * 1024 * 1024;
+    let serverSaw!: (outcome: string) => void;
+    const seen = new Promise<string>((resolve) => (serverSaw = resolve));
+    let channel: SecureTransferChannel | undefined;
+    const server = await fakeTransferServer((s) => {
+      // The channel is not read: it takes in one buffer's worth, then holds the socket.
+      channel = s;
+      s.on('error', (e) => serverSaw(e.message));
+      s.on('end', () => serverSaw('the whole upload'));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const path = join(dir, 'up.bin');
+    const file = await open(path, 'w');
+    await file.truncate(SIZE);
+    await file.close();
+    let sent = 0;
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, { add: (n) => void (sent += n), stop: () => undefined }, { pace: { minBytes: 1024, windowMs: 500 } });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'under 1024 bytes in the last 0.5 s' });
+    expect(sent).toBeLessThan(SIZE);
+    // Reading again, the server meets a reset, not the final record: the upload is broken off, not complete.
+    channel?.resume();
+    expect(await seen).toBe('the transfer connection ended before its final record');
+  }, 10_000);
+
+  it('a transfer the inactivity limit ends says so, not that the connection ended early', async () => {
+    // An upload the server stopped reading (attack/hostile-trickle.ts upd-body) failed with 'the transfer connection
+    // ended before its final record', a download gone silent with 'transfer broken off: …' the same. No pace floor
+    // here: only the inactivity limit, scaled from 30 s to 0.3 s.
+    const quiet = { pace: { minBytes: 0, windowMs: 1000 }, stallTimeoutMs: 300 };
+    const server = await fakeTransferServer((s) => {
+      // Neither reads the upload nor sends more than ten bytes of the download.
+      s.write('OK 100\n');
+      s.write('x'.repeat(10));
+    });
+    cleanups.push(() => server.close());
+    const dir = await tempDir();
+    const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'f.bin', noProgress, quiet);
+    expect(down).toEqual({ ok: false, cancelled: false, reason: 'no bytes moved in the last 0.3 s' });
+    expect(await readdir(dir)).toEqual([]);
+    const path = join(dir, 'up.bin');
+    const file = await open(path, 'w');
+    await file.truncate(64 * 1024 * 1024);
+    await file.close();
+    const up = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 64 * 1024 * 1024, noProgress(), quiet);
+    expect(up).toEqual({ ok: false, cancelled: false, reason: 'no bytes moved in the last 0.3 s' });
+  }, 10_000);
+
   it("an upload's answer trickled a byte at a time is given up after the answer timeout", async () => {
     const server = await fakeTransferServer((s) => {
       s.resume();
@@ -166,7 +269,7 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const dir = await tempDir();
     const path = join(dir, 'up.txt');
     await writeFile(path, 'hello');
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress(), undefined, 300);
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress(), { answerTimeoutMs: 300 });
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s' });
   });
 
@@ -221,7 +324,7 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const dir = await tempDir();
     const path = join(dir, 'up.bin');
     await writeFile(path, Buffer.alloc(SIZE, 1));
-    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, noProgress(), cancel.signal);
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, SIZE, noProgress(), { signal: cancel.signal });
     expect(result).toEqual({ ok: false, cancelled: true });
     expect(await seen).toBeLessThan(SIZE);
   });

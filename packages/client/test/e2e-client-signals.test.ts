@@ -1,0 +1,114 @@
+/**
+ * SIGHUP and Ctrl-C at the two ends of a session, where the client used to wait rather than act on them:
+ * while it connects (the handshake may wait up to --timeout) and while it closes its connection after the
+ * logout (up to 1 s for the server's acknowledgement). The real client binary, a fake or silent server.
+ */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleReply } from 'forum-protocol';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { HAVE_SCRIPT } from './client-processes.js';
+import { startFakeServer } from './fake-forum-server.js';
+import { startUdpGate } from './udp-gate.js';
+
+/** Resolves with the client's exit status, or `'still running'` after `ms` (the old client waited out its --timeout 60). */
+const exitWithin = async (exited: Promise<number | string>, ms: number): Promise<number | string> => {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, ms, 'still running')))]);
+  clearTimeout(timer);
+  return code;
+};
+
+describe('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
+  const scope = cleanupAfterEach();
+
+  /** A UDP socket that never answers, and a promise of the first datagram it gets: the client's handshake under way. */
+  const silentServer = async (): Promise<{ port: number; heard: Promise<void> }> => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
+    scope.stops.push(() => silent.close());
+    const heard = new Promise<void>((resolve) => silent.once('message', () => resolve()));
+    return { port: silent.address().port, heard };
+  };
+
+  it('SIGHUP during the handshake, commands piped: given up at once, 129', async () => {
+    const { port, heard } = await silentServer();
+    const cwd = await tempDir('hup-connecting');
+    scope.dirs.push(cwd);
+    // A long --timeout: only the signal can end this run in time. The script's input stays open.
+    const client = spawnClient(port, cwd, ['--timeout', '60']);
+    scope.stops.push(() => client.child.kill('SIGKILL'));
+    client.send('yoda');
+    await heard;
+    client.child.kill('SIGHUP');
+    expect(await exitWithin(client.exited, 8_000)).toBe(129);
+    expect(client.stdout.text).toBe('');
+    expect(client.stderr.text).toBe('Hung up (SIGHUP) while connecting: not logged in\n');
+  });
+
+  it.skipIf(!HAVE_SCRIPT)('SIGHUP during the handshake at a terminal: given up at once, 0 (the end of input)', async () => {
+    const { port, heard } = await silentServer();
+    const cwd = await tempDir('hup-connecting-tty');
+    scope.dirs.push(cwd);
+    const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+    const pidFile = join(cwd, 'client.pid');
+    const client = [process.execPath, CLIENT_BIN, String(port), ...ownKnownHosts([]), '--timeout', '60'].map(quote).join(' ');
+    // Its pid (it execs the shell's), and its status on the terminal once it exits.
+    const inner = `echo $$ > ${quote(pidFile)}; exec ${client}`;
+    const term = spawn('script', ['-q', '-c', `sh -c ${quote(inner)}; echo "client exit $?"`, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    scope.stops.push(() => void term.kill('SIGKILL'));
+    let screen = '';
+    term.stdout.setEncoding('utf8').on('data', (d: string) => (screen += d));
+    const status = new Promise<string>((resolve) => {
+      const look = (): void => {
+        const m = /client exit (\d+)/.exec(screen);
+        if (m !== null) resolve(m[1] ?? '');
+      };
+      term.stdout.on('data', look);
+    });
+    await heard;
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    scope.stops.push(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    });
+    process.kill(pid, 'SIGHUP');
+    expect(await exitWithin(status, 8_000)).toBe('0');
+    expect(screen).toContain('End of input while connecting: not logged in');
+  });
+
+  // Closing waits for the server to take what the client sent, up to a 1 s grace: after a request that timed out
+  // (the server stopped hearing the client), all of it. The old client waited it out, whatever the signal.
+  it.each([
+    ['SIGHUP', 'SIGHUP', 'Hung up (SIGHUP) while closing the connection\n'],
+    ['Ctrl-C', 'SIGINT', 'Interrupted (SIGINT) while closing the connection\n'],
+  ] as const)('%s while the connection closes cuts the close short; the fatal status (1) stands', async (_, signal, line) => {
+    const server = await startFakeServer((req) => [simpleReply(req.id, 'ok', [], { kind: 'none' })]);
+    scope.closers.push(() => server.close());
+    const gate = await startUdpGate(server.port);
+    scope.closers.push(() => gate.close());
+    const cwd = await tempDir('signal-closing');
+    scope.dirs.push(cwd);
+    // --timeout 2: a request gives up after 3.2 s, the connection after 4 s of silence (which would close it first).
+    const client = spawnClient(gate.port, cwd, ['--timeout', '2']);
+    scope.stops.push(() => client.child.kill('SIGKILL'));
+    client.send('yoda');
+    client.send('pw');
+    await client.stdout.waitFor('Welcome to the forum\n');
+    gate.dropFromClient();
+    client.send('LST');
+    await client.stderr.waitFor('Server unreachable: no reply within 3 seconds\n', 10_000);
+    const sent = performance.now();
+    client.child.kill(signal);
+    expect(await exitWithin(client.exited, 8_000)).toBe(1);
+    // The old client exited once the grace was over: some 1,000 ms after the line above.
+    expect(performance.now() - sent).toBeLessThan(500);
+    expect(client.stderr.text.endsWith(line)).toBe(true);
+  }, 15_000);
+});

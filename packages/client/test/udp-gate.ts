@@ -1,0 +1,37 @@
+/**
+ * A UDP relay for one client in front of a server on loopback, which can stop passing the client's
+ * datagrams on: the server then hears nothing more from it (its acknowledgements, its close), while
+ * the server's still reach it.
+ */
+import dgram from 'node:dgram';
+
+/** A running gate. */
+export interface UdpGate {
+  /** The port the client sends to. */
+  readonly port: number;
+  /** From now on the client's datagrams are dropped. */
+  dropFromClient(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a gate on a loopback port in front of the server at 127.0.0.1:`serverPort`. */
+export const startUdpGate = async (serverPort: number): Promise<UdpGate> => {
+  const front = dgram.createSocket('udp4');
+  const back = dgram.createSocket('udp4');
+  let client: dgram.RemoteInfo | undefined;
+  let dropping = false;
+  front.on('message', (msg, from) => {
+    client = from;
+    if (!dropping) back.send(msg, serverPort, '127.0.0.1');
+  });
+  back.on('message', (msg) => {
+    if (client !== undefined) front.send(msg, client.port, client.address);
+  });
+  for (const s of [front, back]) s.on('error', () => undefined);
+  await Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))));
+  return {
+    port: front.address().port,
+    dropFromClient: () => void (dropping = true),
+    close: () => Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
+  };
+};

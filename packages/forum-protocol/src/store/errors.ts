@@ -4,6 +4,12 @@ import type { ThreadLimitError } from './thread-limits.js';
 export interface IoError {
   readonly kind: 'io';
   readonly message: string;
+  /**
+   * The database ended the statement at one of its time limits (PostgreSQL's `statement_timeout`,
+   * `lock_timeout`): its transaction was rolled back, and the client is told so rather than given
+   * the generic line.
+   */
+  readonly timedOut?: true;
 }
 /** The named thread does not exist. */
 export interface NoThreadError {
@@ -67,7 +73,7 @@ export type CommandError =
 export const commandErrorText = (e: CommandError): string => {
   switch (e.kind) {
     case 'io':
-      return 'The server could not complete the command, please try again';
+      return e.timedOut === true ? timedOutText('command') : 'The server could not complete the command, please try again';
     case 'noThread':
       return `Thread ${e.title} does not exist`;
     case 'fileExists':
@@ -100,6 +106,9 @@ export const commandErrorText = (e: CommandError): string => {
       return 'The thread was created by another user and cannot be removed';
   }
 };
+
+/** The line for a request whose database statement ran past its time limit (`what`: command, login). */
+export const timedOutText = (what: string): string => `The server's database did not answer in time, so the ${what} was cancelled: please try again`;
 
 /** The server log lines for a refused command (after `U issued CMD command`). */
 export const commandErrorLog = (e: CommandError): readonly string[] => {

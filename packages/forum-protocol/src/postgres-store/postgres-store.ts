@@ -304,7 +304,20 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     return E.map(() => String(row.id))(threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename })));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
+  /**
+   * Refuses an upload of `size` announced bytes that cannot fit under `maxStoredUploadBytes` now (the
+   * data directory's quota refuses such a file by its size line; PostgreSQL's limit did so only once the
+   * chunks reached it, after the sender had sent the room left). Read without a lock: each chunk is
+   * still counted under one as it is stored.
+   */
+  const roomProblem = async (size: number | undefined): Promise<E.Either<UploadError, void>> => {
+    if (maxStoredUploadBytes === undefined || size === undefined) return E.right(undefined);
+    const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
+    const free = Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
+    return size > free ? E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size } }) : E.right(undefined);
+  };
+
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
       // Only at open, a server killed mid-upload left its pending rows and chunks until some server
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
@@ -314,6 +327,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
+      const fits = await roomProblem(size);
+      if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
       return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes);
     });

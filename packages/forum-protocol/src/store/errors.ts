@@ -42,6 +42,8 @@ export interface ThreadFullError {
 export interface UploadStorageFullError {
   readonly kind: 'uploadStorageFull';
   readonly limit: number;
+  /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
+  readonly announced?: { readonly free: number; readonly size: number };
 }
 /** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
@@ -89,7 +91,9 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadStorageFull':
       return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
     case 'uploadStorageFull':
-      return `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`;
+      return e.announced === undefined
+        ? `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`
+        : `The forum's uploads are full: they hold at most ${e.limit} bytes, ${e.announced.free} are free, this file has ${e.announced.size} (remove threads to make room)`;
     case 'writeRate':
       return e.who === 'account'
         ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`

@@ -106,6 +106,30 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await store.sql`SELECT count(*)::int AS n FROM uploads WHERE committed`).toEqual([{ n: 0 }]);
   });
 
+  it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
+    // The other server waits for locks longer than the hung one may sit in its transaction.
+    const hung = await pg.openStore({ timeouts: { ...TIMEOUTS, idleInTransactionMs: 500 } });
+    const other = await pg.openPeer(await schemaOf(hung), { timeouts: { ...TIMEOUTS, lockMs: 3_000, statementMs: 3_500 } });
+    await run(hung, 'alice', 'CRT t');
+    let held = (): void => undefined;
+    const isHeld = new Promise<void>((resolve) => (held = resolve));
+    // Its event loop stuck mid-transaction, say: the row locked, and nothing more sent.
+    const stuck = hung.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM threads WHERE title = 't' FOR UPDATE`;
+      held();
+      await new Promise<never>(() => undefined);
+    });
+    stuck.catch(() => undefined);
+    await isHeld;
+    const answered = await within(lines(run(other, 'bob', 'MSG t through')), HUNG_MS);
+    // Without the limit the hung transaction kept the row: 'still waiting' here.
+    expect(answered).toEqual(['Message posted to t thread']);
+    // Its connection was closed by the database (the hung server finds out when it next uses it).
+    await expect(stuck).rejects.toThrow(/CONNECTION_CLOSED|idle-in-transaction/);
+    // The hung server's pool opens a new connection for what comes next.
+    expect(await lines(run(hung, 'alice', 'RDT t'))).toEqual(['1 bob: through']);
+  });
+
   it('a store read (the account a LOGIN looks up) under a table lock held past the limit is refused timedOut', async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS });
     expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));

@@ -104,7 +104,20 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await w.commit()).toEqual(E.left(stopped));
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
     expect(await store.sql`SELECT count(*)::int AS n FROM uploads WHERE committed`).toEqual([{ n: 0 }]);
-  });
+    // Its pending row could not be deleted while the lock was held (the delete counts the bytes under it):
+    // tried again once a hung server's transaction is surely over (idle limit + lock limit + 1 s), not
+    // left to the sweep of uploads untouched for 10 minutes.
+    const retryMs = TIMEOUTS.idleInTransactionMs + TIMEOUTS.lockMs + 1_000;
+    const deadline = performance.now() + retryMs + 2_000;
+    let pendingRows = -1;
+    while (pendingRows !== 0 && performance.now() < deadline) {
+      const [row] = await store.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`;
+      pendingRows = row?.n ?? -1;
+      if (pendingRows !== 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(pendingRows).toBe(0);
+    expect(await store.sql`SELECT bytes::int AS bytes FROM upload_bytes`).toEqual([{ bytes: 0 }]);
+  }, 15_000);
 
   it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
     // The other server waits for locks longer than the hung one may sit in its transaction.

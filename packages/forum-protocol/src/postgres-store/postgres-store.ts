@@ -206,6 +206,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
+  // A failed discard is tried again once the limits this store's connections set have surely run out
+  // for a hung server's transaction (it ends at its idle limit) and for the retry's own lock wait.
+  const timeouts = { ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts };
+  const discardRetryMs = timeouts.idleInTransactionMs + timeouts.lockMs + 1_000;
   let sweptAt = performance.now();
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
@@ -330,7 +334,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       const fits = await roomProblem(size);
       if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes);
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes, discardRetryMs);
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */

@@ -76,7 +76,9 @@ export const postgresUploadWriter = async (
   sql: Sql,
   target: UploadTarget,
   inFlight: TransfersInFlight,
-  maxStoredUploadBytes?: number,
+  maxStoredUploadBytes: number | undefined,
+  /** How long after a failed discard its row is deleted again. */
+  discardRetryMs: number,
 ): Promise<E.Either<UploadError, UploadWriter>> => {
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
@@ -149,9 +151,16 @@ export const postgresUploadWriter = async (
     stream.once('close', () => resolve(stream.errored ?? new Error('upload was aborted')));
   });
   let aborted = false;
+  const deleteRow = (): Promise<boolean> =>
+    deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).then(
+      () => true,
+      () => false,
+    );
   const discard = async (): Promise<void> => {
-    // Not deleted (the database out of reach, or its locks held past lock_timeout): the stale sweep removes it.
-    await deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).catch(() => undefined);
+    // Not deleted (the database out of reach, or a lock held past lock_timeout: the upload_bytes row a
+    // hung server's chunk holds, say): once more when such a server's transaction has surely ended, and
+    // failing that the sweep of stale uploads removes it (10 minutes). Its bytes count until then.
+    if (!(await deleteRow())) setTimeout(() => void deleteRow(), discardRetryMs).unref();
   };
   // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
   const stop = new TransferStop<StopReason>(async () => {

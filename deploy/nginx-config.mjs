@@ -204,8 +204,12 @@ ${replyRoutingOf(o)}
 /** @param {{ readonly listenPort: number }} o */
 const listenPort = (o) => o.listenPort;
 
-/** The shipped example: nginx on port 4000 in front of servers on 4001-4003. */
+/**
+ * The shipped example: nginx on port 4000 of every IPv4 address of its host (the address clients are
+ * given, `forum-client 4000 --host lb.example`), in front of servers on 127.0.0.1:4001-4003.
+ */
 export const EXAMPLE = {
+  listenHost: '0.0.0.0',
   listenPort: 4000,
   servers: [4001, 4002, 4003].map((p) => ({ host: '127.0.0.1', udpPort: p, tcpPort: p })),
   pidFile: '/run/forum-nginx.pid',

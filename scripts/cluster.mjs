@@ -1,6 +1,9 @@
 // Several forum-server processes on one PostgreSQL, behind nginx (stream, UDP + TCP),
-// all on loopback: used by `pnpm demo:cluster`, `pnpm soak --servers N` and the
-// cluster end-to-end test. Everything started here is stopped by `stop()`.
+// all on loopback: used by `pnpm demo:cluster` and the end-to-end tests that put nginx in
+// front of servers (cluster, client address, NAT rebinding); attack/cluster-pg.ts starts
+// its servers with startServerProcess, without nginx. (`pnpm soak --servers N` starts its
+// own servers, each behind a lossy relay: soak.mjs.) Everything started here is stopped
+// by `stop()`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

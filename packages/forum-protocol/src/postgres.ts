@@ -12,3 +12,4 @@ export { createPostgresUploadSlots, type PostgresUploadSlots, type PostgresUploa
 export { createPostgresThrottleCounts, type PostgresThrottleOptions } from './postgres-store/postgres-throttles.js';
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
 export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';
+export { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './postgres-store/postgres-timeouts.js';

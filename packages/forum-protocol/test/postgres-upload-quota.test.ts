@@ -68,6 +68,19 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     expect(await upload(a, 'again', randomBytes(LIMIT))).toEqual(E.right(undefined));
   });
 
+  it('an upload announced larger than the room left is refused as it begins, before a byte or a pending row is stored; one that fits exactly begins', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'three', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    // Counted over both servers: the other one refuses it too.
+    const refused = await b.beginUpload('t', 'two', 'mallory', undefined, 2 * UPLOAD_CHUNK_BYTES)();
+    expect(refused).toEqual(E.left({ kind: 'uploadStorageFull', limit: LIMIT, announced: { free: UPLOAD_CHUNK_BYTES, size: 2 * UPLOAD_CHUNK_BYTES } }));
+    expect(await b.sql`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
+    const fits = await b.beginUpload('t', 'one', 'mallory', undefined, UPLOAD_CHUNK_BYTES)();
+    expect(E.isRight(fits)).toBe(true);
+    if (E.isRight(fits)) await fits.right.abort();
+  });
+
   it('without a limit every upload is stored, and counted', async () => {
     const a = await pg.openStore();
     await run(a, 'mallory', 'CRT t');

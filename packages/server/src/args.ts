@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
+import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
@@ -96,7 +97,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --store postgres://…      keep accounts, threads, uploads, sessions and transfer
                             tokens in PostgreSQL instead, shared by every server
                             given the same URL (default: $FORUM_DATABASE_URL if
-                            set and --data-dir is not given)
+                            set and --data-dir is not given). Each connection
+                            has statement_timeout ${PG_TIMEOUTS.statementMs / 1000} s, lock_timeout ${PG_TIMEOUTS.lockMs / 1000} s and
+                            idle_in_transaction_session_timeout ${PG_TIMEOUTS.idleInTransactionMs / 1000} s; the URL's
+                            parameters override them (…/forum?lock_timeout=5s)
   --idle-timeout SECONDS    log out a client idle this long (default 600)
   --host HOST               address to bind (default 127.0.0.1)
   --transfer-port PORT      TCP port for UPD/DWN (default: the UDP port)

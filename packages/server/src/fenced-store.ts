@@ -75,8 +75,8 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
     changeMessage: (title, n, change, actor) => fenced(() => store.changeMessage(title, n, change, actor)),
     removeThread: (title, guard) => fenced(() => store.removeThread(title, guard)),
     checkUpload: (title, filename, uploader) => store.checkUpload(title, filename, uploader),
-    beginUpload: (title, filename, uploader, incarnation) => async () => {
-      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation))();
+    beginUpload: (title, filename, uploader, incarnation, size) => async () => {
+      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation, size))();
       if (begun._tag === 'Left') return begun;
       const writer = begun.right;
       // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.

@@ -121,7 +121,8 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
 
 const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
-  const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation)();
+  // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
+  const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size)();
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
   // One answer per upload: the store's stop below may come while the loop is about to answer for itself.

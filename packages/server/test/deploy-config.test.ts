@@ -17,8 +17,9 @@ describe('deploy/nginx.conf', () => {
   it('balances UDP and TCP by client address, consistently, over the same servers', () => {
     const text = readFileSync(shipped, 'utf8');
     expect(text.match(/hash \$remote_addr consistent;/g)).toHaveLength(2);
-    expect(text).toMatch(/listen 127\.0\.0\.1:4000 udp;/);
-    expect(text).toMatch(/listen 127\.0\.0\.1:4000;/);
+    // Every IPv4 address of nginx's host: the clients of README.md's `forum-client 4000 --host lb.example` reach it.
+    expect(text).toMatch(/listen 0\.0\.0\.0:4000 udp;/);
+    expect(text).toMatch(/listen 0\.0\.0\.0:4000;/);
     expect(text).toMatch(/^load_module .*ngx_stream_module\.so;$/m);
     for (const port of [4001, 4002, 4003]) expect(text.match(new RegExp(`server 127\\.0\\.0\\.1:${port} `, 'g'))).toHaveLength(2);
   });
@@ -27,7 +28,7 @@ describe('deploy/nginx.conf', () => {
     const text = readFileSync(shipped, 'utf8');
     expect(text.match(/^ {8}proxy_bind \$remote_addr transparent;$/gm)).toHaveLength(2);
     // Each server block: listen, then the binding, then proxy_pass (UDP and TCP alike).
-    expect(text.match(/listen 127\.0\.0\.1:4000( udp)?;\n {8}proxy_bind \$remote_addr transparent;\n {8}proxy_pass forum_(udp|tcp);/g)).toHaveLength(2);
+    expect(text.match(/listen 0\.0\.0\.0:4000( udp)?;\n {8}proxy_bind \$remote_addr transparent;\n {8}proxy_pass forum_(udp|tcp);/g)).toHaveLength(2);
     // The routing that hands nginx the servers' replies, for the shipped servers' addresses and ports.
     for (const proto of ['udp', 'tcp']) expect(text).toContain(`#     ip rule add from 127.0.0.1 ipproto ${proto} sport 4001-4003 lookup 100\n`);
     expect(text).toContain('#     ip route add local 0.0.0.0/0 dev lo table 100\n');

@@ -126,7 +126,7 @@ describe('limits over three servers on one database', () => {
     }
   }, 60_000);
 
-  it('the bytes of uploads: one through server 0, then one through server 1 that would pass the limit is refused with a line; room back after RMV', async () => {
+  it('the bytes of uploads: one through server 0, then one through server 1 that would pass the limit is refused by its announced size; room back after RMV', async () => {
     const c = await connect(0, '127.0.0.40');
     expect((await rawLogin(c, 'uploader', 'pu')).lines).toEqual(['Welcome to the forum']);
     expect((await c.request('c', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
@@ -137,8 +137,16 @@ describe('limits over three servers on one database', () => {
       return sealedExchange(server(through).tcpPort, c, r.data.token, Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes]));
     };
     expect(await upload('u0', 'f0', 0)).toBe('OK\n');
-    // Each server on its own would have had room for it.
-    expect(await upload('u1', 'f1', 1)).toBe(`ERR The forum's uploads are full: they hold at most ${MAX_UPLOAD_BYTES_STORED} bytes (remove threads to make room)\n`);
+    // Each server on its own would have had room for it; refused by its size line, as the data directory's quota refuses.
+    const full = `ERR The forum's uploads are full: they hold at most ${MAX_UPLOAD_BYTES_STORED} bytes, ${MAX_UPLOAD_BYTES_STORED / 4} are free, this file has ${(3 * MAX_UPLOAD_BYTES_STORED) / 4} (remove threads to make room)\n`;
+    expect(await upload('u1', 'f1', 1)).toBe(full);
+    // The size line alone is refused: before, the server took the bytes until they passed the limit (here it said 'only 0 of … arrived').
+    const announced = await c.request('u1b', 'UPD', ['b', 'f1b']);
+    if (announced.data.kind !== 'transfer') throw new Error(`expected a grant, got ${JSON.stringify(announced)}`);
+    expect(await sealedExchange(server(2).tcpPort, c, announced.data.token, `${(3 * MAX_UPLOAD_BYTES_STORED) / 4}\n`)).toBe(full);
+    const db = sql;
+    if (db === undefined) throw new Error('not started');
+    expect(await db`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`).toEqual([{ n: 0 }]);
     expect((await c.request('r', 'RMV', ['b'])).lines).toEqual(['Thread b removed']);
     expect((await c.request('c2', 'CRT', ['b'])).lines).toEqual(['Thread b created']);
     expect(await upload('u2', 'f2', 1)).toBe('OK\n');

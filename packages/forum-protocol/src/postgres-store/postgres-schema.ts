@@ -305,6 +305,8 @@ const MIGRATION_LOCK = 0x666f72756d; // "forum"
  */
 export const migrate = async (sql: Sql, schema?: string): Promise<number> =>
   sql.begin(async (tx) => {
+    // No time limits here (postgres-timeouts.ts): it waits for another server's migration, and may rewrite every row.
+    await tx`SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', '0', true)`;
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     if (schema !== undefined) await tx`CREATE SCHEMA IF NOT EXISTS ${tx(schema)}`;
     await tx`CREATE TABLE IF NOT EXISTS forum_schema (version integer NOT NULL)`;

@@ -2,6 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
 import { toIoError, type StoreError } from '../store/errors.js';
+import { postgresIoError } from './postgres-timeouts.js';
 import type { SessionRegistry } from '../store/session.js';
 
 /** Options for {@link createPostgresSessionRegistry}. */
@@ -36,7 +37,7 @@ const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => asy
   try {
     return E.right(await work());
   } catch (e) {
-    return E.left(toIoError(e));
+    return E.left(postgresIoError(e));
   }
 };
 

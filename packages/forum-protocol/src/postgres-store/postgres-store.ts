@@ -2,13 +2,14 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import { toIoError, type IoError, type NoFileError, type StoreError } from '../store/errors.js';
+import type { IoError, NoFileError, StoreError } from '../store/errors.js';
 import { changeMessageInPostgres } from './postgres-change-message.js';
 import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import { allowForDeletedChunks, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, postgresIoError, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -40,6 +41,12 @@ export interface PostgresStoreOptions {
    * Default: no limit.
    */
   readonly maxStoredUploadBytes?: number;
+  /**
+   * The time limits of each connection (PostgreSQL's `statement_timeout`, `lock_timeout`,
+   * `idle_in_transaction_session_timeout`). Default {@link DEFAULT_POSTGRES_TIMEOUTS}; the URL's
+   * parameters (`?lock_timeout=5s`) override both.
+   */
+  readonly timeouts?: Partial<PostgresTimeouts>;
 }
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
@@ -84,7 +91,7 @@ const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs
 // A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
 // by its server: a row untouched for minutes belongs to a server that is gone.
 const sweepStaleUploads = async (sql: Sql, staleMs: number): Promise<void> => {
-  await sql`DELETE FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`;
+  await deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`);
 };
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -93,7 +100,7 @@ const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<E
   try {
     return await work();
   } catch (e) {
-    return E.left(toIoError(e));
+    return E.left(postgresIoError(e));
   }
 };
 
@@ -180,7 +187,10 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     const sql = postgres(url, {
       max: options.maxConnections ?? 10,
       onnotice: () => undefined,
-      ...(schema === undefined ? {} : { connection: { search_path: schema } }),
+      connection: {
+        ...timeoutParameters({ ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts }),
+        ...(schema === undefined ? {} : { search_path: schema }),
+      },
     });
     try {
       await migrate(sql, schema);
@@ -196,6 +206,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
+  // A failed discard is tried again once the limits this store's connections set have surely run out
+  // for a hung server's transaction (it ends at its idle limit) and for the retry's own lock wait.
+  const timeouts = { ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts };
+  const discardRetryMs = timeouts.idleInTransactionMs + timeouts.lockMs + 1_000;
   let sweptAt = performance.now();
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
@@ -261,7 +275,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         if (locked === undefined) return E.left(noThread(title));
         const ok = guard(locked.thread);
         if (E.isLeft(ok)) return ok;
-        // Its lines, uploads (committed or pending) and their chunks go with it (ON DELETE CASCADE).
+        // Its lines, uploads (committed or pending) and their chunks go with it (ON DELETE CASCADE): given the time that takes.
+        await allowForDeletedChunks(tx, tx`SELECT id FROM uploads WHERE thread = ${title}`);
         const rows = await tx<{ id: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id`;
         return E.right(rows[0]?.id);
       });
@@ -293,7 +308,20 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     return E.map(() => String(row.id))(threadGrowthGuard(title)(appendedSize(size, { kind: 'upload', uploader, filename })));
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
+  /**
+   * Refuses an upload of `size` announced bytes that cannot fit under `maxStoredUploadBytes` now (the
+   * data directory's quota refuses such a file by its size line; PostgreSQL's limit did so only once the
+   * chunks reached it, after the sender had sent the room left). Read without a lock: each chunk is
+   * still counted under one as it is stored.
+   */
+  const roomProblem = async (size: number | undefined): Promise<E.Either<UploadError, void>> => {
+    if (maxStoredUploadBytes === undefined || size === undefined) return E.right(undefined);
+    const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
+    const free = Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
+    return size > free ? E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size } }) : E.right(undefined);
+  };
+
+  const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
       // Only at open, a server killed mid-upload left its pending rows and chunks until some server
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
@@ -303,8 +331,10 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
+      const fits = await roomProblem(size);
+      if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes);
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes, discardRetryMs);
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */

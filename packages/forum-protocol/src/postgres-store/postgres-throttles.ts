@@ -1,7 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import { toIoError, type StoreError } from '../store/errors.js';
+import type { StoreError } from '../store/errors.js';
+import { postgresIoError } from './postgres-timeouts.js';
 import { hostLevelsOf, type HostLevel } from '../limits/host-of.js';
 import { DEFAULT_ACCOUNT_CREATION_LIMIT, DEFAULT_LOGIN_RATE_LIMIT, type AttemptOutcome, type ThrottleCause } from '../limits/rate-limit.js';
 import type { ThrottleCounts, ThrottleSlot } from '../handlers/throttle-counts.js';
@@ -138,7 +139,7 @@ const reserve = (
       },
     });
   } catch (e) {
-    return E.left(toIoError(e));
+    return E.left(postgresIoError(e));
   }
 };
 

@@ -2,7 +2,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import { toIoError, type StoreError } from '../store/errors.js';
+import type { StoreError } from '../store/errors.js';
+import { postgresIoError } from './postgres-timeouts.js';
 import type { TransferDirection } from '../protocol/messages.js';
 import { deriveTransferKeys } from '../transfer/transfer-keys.js';
 import { DEFAULT_TOKENS_PER_USER, TOKEN_BYTES, type TransferGrant, type TransferTokens } from '../transfer/transfer-tokens.js';
@@ -27,7 +28,7 @@ const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => asy
   try {
     return E.right(await work());
   } catch (e) {
-    return E.left(toIoError(e));
+    return E.left(postgresIoError(e));
   }
 };
 

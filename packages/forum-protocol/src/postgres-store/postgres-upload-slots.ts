@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql } from 'postgres';
 import { toIoError } from '../store/errors.js';
+import { postgresIoError } from './postgres-timeouts.js';
 import type { UploadSlots } from '../transfer/upload-slots.js';
 
 /** Options for {@link createPostgresUploadSlots}. */
@@ -81,7 +82,7 @@ export const createPostgresUploadSlots = (sql: Sql, options: PostgresUploadSlots
           return gone;
         });
       } catch (e) {
-        return E.left(toIoError(e));
+        return E.left(postgresIoError(e));
       }
     },
     renew,

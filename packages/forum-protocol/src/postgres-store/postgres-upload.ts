@@ -2,8 +2,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
-import { toIoError } from '../store/errors.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
+import { allowForDeletedChunks, deleteUploads, postgresIoError } from './postgres-timeouts.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -76,7 +76,9 @@ export const postgresUploadWriter = async (
   sql: Sql,
   target: UploadTarget,
   inFlight: TransfersInFlight,
-  maxStoredUploadBytes?: number,
+  maxStoredUploadBytes: number | undefined,
+  /** How long after a failed discard its row is deleted again. */
+  discardRetryMs: number,
 ): Promise<E.Either<UploadError, UploadWriter>> => {
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
@@ -131,7 +133,10 @@ export const postgresUploadWriter = async (
             void stop.stop({ kind: 'uploadStorageFull', limit: e.limit });
             return callback();
           }
-          callback(asError(e));
+          // Any other failure (a chunk's statement past its time limit, the database gone): stopped the
+          // same way, so the sender reads why at once; the failed chunk was rolled back, and the rest go.
+          void stop.stop(postgresIoError(e));
+          callback();
         },
       );
     },
@@ -146,8 +151,16 @@ export const postgresUploadWriter = async (
     stream.once('close', () => resolve(stream.errored ?? new Error('upload was aborted')));
   });
   let aborted = false;
+  const deleteRow = (): Promise<boolean> =>
+    deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).then(
+      () => true,
+      () => false,
+    );
   const discard = async (): Promise<void> => {
-    await sql`DELETE FROM uploads WHERE id = ${id} AND NOT committed`.catch(() => undefined);
+    // Not deleted (the database out of reach, or a lock held past lock_timeout: the upload_bytes row a
+    // hung server's chunk holds, say): once more when such a server's transaction has surely ended, and
+    // failing that the sweep of stale uploads removes it (10 minutes). Its bytes count until then.
+    if (!(await deleteRow())) setTimeout(() => void deleteRow(), discardRetryMs).unref();
   };
   // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
   const stop = new TransferStop<StopReason>(async () => {
@@ -161,7 +174,7 @@ export const postgresUploadWriter = async (
   const failure = (err: Error): UploadError => {
     if (err instanceof ThreadRemovedError) return threadGone(title);
     if (err instanceof UploadStorageFull) return { kind: 'uploadStorageFull', limit: err.limit };
-    return toIoError(err);
+    return postgresIoError(err);
   };
   const commit: TE.TaskEither<UploadError, void> = async () => {
     const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure });
@@ -175,6 +188,7 @@ export const postgresUploadWriter = async (
         if (size === undefined || mine.length === 0) return E.left(threadGone(title));
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
         if (taken.length > 0) {
+          await allowForDeletedChunks(tx, tx`SELECT ${id}::bigint`);
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return E.left({ kind: 'fileExists', title, filename });
         }
@@ -183,6 +197,7 @@ export const postgresUploadWriter = async (
         const full = threadGrowthGuard(title)(after);
         if (E.isLeft(full)) {
           // Committed with the refusal (the transaction returns normally): its chunks go with the row.
+          await allowForDeletedChunks(tx, tx`SELECT ${id}::bigint`);
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return full;
         }
@@ -194,8 +209,9 @@ export const postgresUploadWriter = async (
         return E.right(undefined);
       });
     } catch (e) {
+      // Rolled back whole (a statement past its time limit, the connection lost): nothing of it is visible.
       await discard();
-      return E.left(toIoError(e));
+      return E.left(postgresIoError(e));
     }
   };
 

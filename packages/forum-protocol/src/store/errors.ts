@@ -4,6 +4,12 @@ import type { ThreadLimitError } from './thread-limits.js';
 export interface IoError {
   readonly kind: 'io';
   readonly message: string;
+  /**
+   * The database ended the statement at one of its time limits (PostgreSQL's `statement_timeout`,
+   * `lock_timeout`): its transaction was rolled back, and the client is told so rather than given
+   * the generic line.
+   */
+  readonly timedOut?: true;
 }
 /** The named thread does not exist. */
 export interface NoThreadError {
@@ -36,6 +42,8 @@ export interface ThreadFullError {
 export interface UploadStorageFullError {
   readonly kind: 'uploadStorageFull';
   readonly limit: number;
+  /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
+  readonly announced?: { readonly free: number; readonly size: number };
 }
 /** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
@@ -67,7 +75,7 @@ export type CommandError =
 export const commandErrorText = (e: CommandError): string => {
   switch (e.kind) {
     case 'io':
-      return 'The server could not complete the command, please try again';
+      return e.timedOut === true ? timedOutText('command') : 'The server could not complete the command, please try again';
     case 'noThread':
       return `Thread ${e.title} does not exist`;
     case 'fileExists':
@@ -83,7 +91,9 @@ export const commandErrorText = (e: CommandError): string => {
     case 'threadStorageFull':
       return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
     case 'uploadStorageFull':
-      return `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`;
+      return e.announced === undefined
+        ? `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`
+        : `The forum's uploads are full: they hold at most ${e.limit} bytes, ${e.announced.free} are free, this file has ${e.announced.size} (remove threads to make room)`;
     case 'writeRate':
       return e.who === 'account'
         ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`
@@ -100,6 +110,9 @@ export const commandErrorText = (e: CommandError): string => {
       return 'The thread was created by another user and cannot be removed';
   }
 };
+
+/** The line for a request whose database statement ran past its time limit (`what`: command, login). */
+export const timedOutText = (what: string): string => `The server's database did not answer in time, so the ${what} was cancelled: please try again`;
 
 /** The server log lines for a refused command (after `U issued CMD command`). */
 export const commandErrorLog = (e: CommandError): readonly string[] => {

@@ -130,11 +130,11 @@ export const withNameIdentity = (base: ForumStore): TE.TaskEither<StoreError, Fo
     return base.checkUpload(t, filename, uploader)();
   };
 
-  const beginUpload = (title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> => async () => {
+  const beginUpload = (title: string, filename: string, uploader: string, incarnation?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> => async () => {
     const t = thread(title);
     const clash = (): boolean => uploadClash(t, filename);
     if (clash()) return E.left({ kind: 'fileExists', title, filename });
-    const begun = await base.beginUpload(t, filename, uploader, incarnation)();
+    const begun = await base.beginUpload(t, filename, uploader, incarnation, size)();
     if (E.isLeft(begun)) return begun;
     const writer = begun.right;
     const commit: UploadWriter['commit'] = async () => {

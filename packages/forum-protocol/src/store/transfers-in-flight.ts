@@ -1,10 +1,13 @@
 import type { Readable, Writable } from 'node:stream';
-import { toIoError, type NoThreadError, type UploadStorageFullError } from './errors.js';
+import { toIoError, type IoError, type NoThreadError, type UploadStorageFullError } from './errors.js';
 import type { UploadError } from './store.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
 
-/** Why a transfer is stopped before its own end: its thread removed, or (an upload) the store's room for uploads spent. */
-export type StopReason = NoThreadError | UploadStorageFullError;
+/**
+ * Why a transfer is stopped before its own end: its thread removed, or (an upload) the store's room for
+ * uploads spent, or a part of it the store could not write (a database statement past its time limit).
+ */
+export type StopReason = NoThreadError | UploadStorageFullError | IoError;
 
 /**
  * How one transfer (an upload being received, a download being read) is

@@ -1,0 +1,201 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { allowForDeletedChunks, MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
+import { commandErrorText, timedOutText } from '../src/store/errors.js';
+import { lines, run } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+/** Small limits, so that a statement held by a lock gives up within a test. */
+const TIMEOUTS = { statementMs: 1_500, lockMs: 300, idleInTransactionMs: 2_000 } as const;
+
+/** Longer than any of {@link TIMEOUTS}: a request still waiting then was not given up by them. */
+const HUNG_MS = 4_000;
+
+const schemaOf = async (store: PostgresStore): Promise<string> => {
+  const rows = await store.sql<{ s: string }[]>`SELECT current_schema() AS s`;
+  return rows[0]?.s ?? '';
+};
+
+/**
+ * Another server stuck mid-transaction, as seen from the database: a connection of its own (no time
+ * limits) that runs `lock` in a transaction and holds it open until `release()`.
+ */
+const holdLock = async (store: PostgresStore, lock: (tx: postgres.TransactionSql) => Promise<unknown>): Promise<{ release(): Promise<void> }> => {
+  const peer = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: await schemaOf(store) } });
+  pg.onClose(() => peer.end({ timeout: 1 }));
+  let release = (): void => undefined;
+  let held = (): void => undefined;
+  const isHeld = new Promise<void>((resolve) => (held = resolve));
+  const done = peer.begin(async (tx) => {
+    await lock(tx);
+    held();
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  await Promise.race([isHeld, done]);
+  return {
+    release: async () => {
+      release();
+      await done;
+    },
+  };
+};
+
+/** What `work` settled to within `ms`, or `'still waiting'`. */
+const within = async <A>(work: Promise<A>, ms: number): Promise<A | 'still waiting'> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still waiting'>((resolve) => (timer = setTimeout(() => resolve('still waiting'), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_transaction_session_timeout)', () => {
+  it("a MSG to a thread whose row another server's stuck transaction holds is answered with the timeout's line, not left waiting; nothing of it is stored", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const lock = await holdLock(store, (tx) => tx`SELECT 1 FROM threads WHERE title = 't' FOR UPDATE`);
+    const started = performance.now();
+    const msg = lines(run(store, 'alice', 'MSG t held up'));
+    const answered = await within(msg, HUNG_MS);
+    const tookMs = performance.now() - started;
+    await lock.release();
+    // Without lock_timeout the MSG waited for the lock (as long as it was held): 'still waiting' here.
+    expect(answered).toEqual([timedOutText('command')]);
+    expect(tookMs).toBeLessThan(TIMEOUTS.statementMs);
+    // Rolled back: the thread has no line of it, and takes the next MSG as message 1.
+    expect(await lines(run(store, 'alice', 'MSG t after'))).toEqual(['Message posted to t thread']);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: after']);
+  });
+
+  it('ten requests held by one lock do not keep the pool: each is answered, and the store serves again once the lock is gone', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 4 });
+    await run(store, 'alice', 'CRT t');
+    await run(store, 'alice', 'CRT other');
+    const lock = await holdLock(store, (tx) => tx`SELECT 1 FROM threads WHERE title = 't' FOR UPDATE`);
+    const held = Promise.all(Array.from({ length: 10 }, (_, i) => lines(run(store, 'alice', `MSG t m${i}`, `r${i}`))));
+    const answered = await within(held, HUNG_MS);
+    // Meanwhile the four connections were freed as each request gave up: another thread is served.
+    expect(await within(lines(run(store, 'alice', 'MSG other fine')), HUNG_MS)).toEqual(['Message posted to other thread']);
+    await lock.release();
+    expect(answered).toEqual(Array.from({ length: 10 }, () => [timedOutText('command')]));
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it("an upload whose chunk waits on the uploads' count locked by a stuck server is stopped with the timeout's line, and never commits", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxStoredUploadBytes: 64 * UPLOAD_CHUNK_BYTES });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    const w = begun.right;
+    const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
+    w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    const stopped = await within(w.stopped, HUNG_MS);
+    await lock.release();
+    expect(stopped).toMatchObject({ kind: 'io', timedOut: true });
+    if (stopped === 'still waiting') return;
+    expect(commandErrorText(stopped)).toBe(timedOutText('command'));
+    expect(await w.commit()).toEqual(E.left(stopped));
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+    expect(await store.sql`SELECT count(*)::int AS n FROM uploads WHERE committed`).toEqual([{ n: 0 }]);
+    // Its pending row could not be deleted while the lock was held (the delete counts the bytes under it):
+    // tried again once a hung server's transaction is surely over (idle limit + lock limit + 1 s), not
+    // left to the sweep of uploads untouched for 10 minutes.
+    const retryMs = TIMEOUTS.idleInTransactionMs + TIMEOUTS.lockMs + 1_000;
+    const deadline = performance.now() + retryMs + 2_000;
+    let pendingRows = -1;
+    while (pendingRows !== 0 && performance.now() < deadline) {
+      const [row] = await store.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM uploads WHERE NOT committed`;
+      pendingRows = row?.n ?? -1;
+      if (pendingRows !== 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(pendingRows).toBe(0);
+    expect(await store.sql`SELECT bytes::int AS bytes FROM upload_bytes`).toEqual([{ bytes: 0 }]);
+  }, 15_000);
+
+  it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
+    // The other server waits for locks longer than the hung one may sit in its transaction.
+    const hung = await pg.openStore({ timeouts: { ...TIMEOUTS, idleInTransactionMs: 500 } });
+    const other = await pg.openPeer(await schemaOf(hung), { timeouts: { ...TIMEOUTS, lockMs: 3_000, statementMs: 3_500 } });
+    await run(hung, 'alice', 'CRT t');
+    let held = (): void => undefined;
+    const isHeld = new Promise<void>((resolve) => (held = resolve));
+    // Its event loop stuck mid-transaction, say: the row locked, and nothing more sent.
+    const stuck = hung.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM threads WHERE title = 't' FOR UPDATE`;
+      held();
+      await new Promise<never>(() => undefined);
+    });
+    stuck.catch(() => undefined);
+    await isHeld;
+    const answered = await within(lines(run(other, 'bob', 'MSG t through')), HUNG_MS);
+    // Without the limit the hung transaction kept the row: 'still waiting' here.
+    expect(answered).toEqual(['Message posted to t thread']);
+    // Its connection was closed by the database (the hung server finds out when it next uses it).
+    await expect(stuck).rejects.toThrow(/CONNECTION_CLOSED|idle-in-transaction/);
+    // The hung server's pool opens a new connection for what comes next.
+    expect(await lines(run(hung, 'alice', 'RDT t'))).toEqual(['1 bob: through']);
+  });
+
+  it('a store read (the account a LOGIN looks up) under a table lock held past the limit is refused timedOut', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));
+    const lock = await holdLock(store, (tx) => tx`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`);
+    const read = await within(store.getAccount('bob')(), HUNG_MS);
+    await lock.release();
+    expect(read).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+  });
+
+  it('a store opening while another server migrates (its lock held longer than lock_timeout) waits for it rather than failing', async () => {
+    const first = await pg.openStore({ timeouts: TIMEOUTS });
+    const schema = await schemaOf(first);
+    // The migration lock of postgres-schema.ts, held as a migrating server holds it.
+    const lock = await holdLock(first, (tx) => tx`SELECT pg_advisory_xact_lock(${0x666f72756d})`);
+    const opening = pg.openPeer(schema, { timeouts: TIMEOUTS });
+    await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUTS.lockMs));
+    await lock.release();
+    const second = await opening;
+    expect(await lines(run(second, 'alice', 'LST'))).toEqual(['No threads to list']);
+  });
+
+  it("RMV's statement is allowed MS_PER_DELETED_CHUNK more a chunk it deletes, so a thread holding GiBs of uploads can still be removed", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+    expect(await begun.right.commit()).toEqual(E.right(undefined));
+    const limit = await store.sql.begin(async (tx) => {
+      await allowForDeletedChunks(tx, tx`SELECT id FROM uploads WHERE thread = 't'`);
+      const rows = await tx<{ setting: string }[]>`SELECT setting FROM pg_settings WHERE name = 'statement_timeout'`;
+      return Number(rows[0]?.setting);
+    });
+    expect(limit).toBe(TIMEOUTS.statementMs + 3 * MS_PER_DELETED_CHUNK);
+    // Only that transaction's: the connection's own limit is back after it.
+    expect(await store.sql`SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'`).toEqual([{ ms: TIMEOUTS.statementMs }]);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+  });
+
+  it("the URL's parameters override the store's limits (forum-server --store 'postgres://…?lock_timeout=…')", async () => {
+    const schema = await schemaOf(await pg.openStore({ timeouts: TIMEOUTS }));
+    const opened = await openPostgresStore(`${pg.url()}?lock_timeout=777&statement_timeout=0`, { schema, timeouts: TIMEOUTS })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    pg.onClose(() => opened.right.close());
+    expect(await opened.right.sql`SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle`).toEqual([
+      { lock: '777ms', statement: '0', idle: '2s' },
+    ]);
+  });
+
+  it('by default: 5 s a statement, 2 s a lock wait, 10 s idle in a transaction', async () => {
+    const store = await pg.openStore();
+    expect(await store.sql`SELECT current_setting('lock_timeout') AS lock, current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle`).toEqual([
+      { lock: '2s', statement: '5s', idle: '10s' },
+    ]);
+  });
+});

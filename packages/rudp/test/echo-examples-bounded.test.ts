@@ -7,12 +7,12 @@
  * back: stop reading the client until its echoes drain, so the client stalls at the server's window.
  */
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { connect, listen } from '../src/index.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-const built = existsSync(`${pkgDir}dist/index.js`);
 
 /** The `server.on('connection', …)` statement of `source`: its text up to the matching parenthesis. */
 function connectionHandler(source: string): string {
@@ -49,9 +49,8 @@ const OFFERED = 96 * 1024 * 1024;
 /** The client's own window: small, so its echoes fill it at once. */
 const CLIENT_WINDOW = 1024 * 1024;
 
-describe.skipIf(!built)('the echo servers the package shows, against a client that never reads', () => {
+describe('the echo servers the package shows, against a client that never reads', () => {
   it.each(handlers)('%s holds a bounded queue and stalls the client at its window', async (_name, handler) => {
-    const { connect, listen } = (await import('../dist/index.js')) as typeof import('../src/index.js');
     const server = await listen({ port: 0 });
     const log = console.log;
     console.log = () => {};

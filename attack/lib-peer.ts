@@ -120,7 +120,7 @@ if (attack === 'upload-noread') {
 }
 clearInterval(report);
 const t = (performance.now() - t0) / 1000;
-console.log(`end after ${t.toFixed(1)} s: sent ${(sent / 2 ** 20).toFixed(0)} MiB, app RSS ${rssMiB().toFixed(0)} MiB (+${(rssMiB() - rss0).toFixed(0)}), app CPU ${(cpuMs() - cpu0).toFixed(0)} ms; app says ${lastLine()}`);
+console.log(`end after ${t.toFixed(1)} s: sent ${(sent / 2 ** 20).toFixed(0)} MiB (${Math.round(sent / MESSAGE.length)} messages of ${MESSAGE.length} B), app RSS ${rssMiB().toFixed(0)} MiB (+${(rssMiB() - rss0).toFixed(0)}), app CPU ${(cpuMs() - cpu0).toFixed(0)} ms; app says ${lastLine()}`);
 clearTimeout(hardStop);
 app.kill('SIGKILL');
 process.exit(0);

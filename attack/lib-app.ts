@@ -7,7 +7,8 @@
  * - `stream-echo`: `pipeline(conn.stream(), conn.stream())`;
  * - `stream-sink`: `pipeline(conn.stream(), <a writable taking 64 KiB a second>)` (a slow disk, a slow upstream);
  * - `iterate`: `for await (const m of conn)` with a body that takes 10 ms;
- * - `noread`: keeps each connection (say, until the client logs in) and reads nothing.
+ * - `noread`: keeps each connection (say, until the client logs in) and reads nothing;
+ * - `count`: reads every message and counts it (a bare reader).
  *
  * Prints `port N` once listening, then every second one JSON line of its own figures
  * (connections, heap, external, RSS in MiB, CPU ms). Stops after `seconds` (default 60).
@@ -44,7 +45,9 @@ const handlers: Record<string, (conn: RudpConnection) => void> = {
       }
     })(),
   noread: () => {},
+  count: (conn) => conn.on('message', () => void messages++),
 };
+let messages = 0;
 const handler = handlers[mode];
 if (!handler) throw new Error(`unknown mode ${mode}`);
 
@@ -61,7 +64,7 @@ const timer = setInterval(() => {
   gc?.();
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
-  console.log(JSON.stringify({ connections: server.connections.size, heap: mib(m.heapUsed), external: mib(m.external), rss: mib(m.rss), cpuMs: Math.round((cpu.user + cpu.system) / 1000), dropped: server.stats().droppedTotal }));
+  console.log(JSON.stringify({ connections: server.connections.size, heap: mib(m.heapUsed), external: mib(m.external), rss: mib(m.rss), cpuMs: Math.round((cpu.user + cpu.system) / 1000), messages, dropped: server.stats().droppedTotal }));
 }, 1000);
 setTimeout(() => {
   clearInterval(timer);

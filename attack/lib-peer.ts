@@ -28,7 +28,8 @@ const seconds = Number(process.argv[4] ?? 10);
 const conns = Number(process.argv[5] ?? 1);
 const hosts = Number(process.argv[6] ?? 1);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const MESSAGE = Buffer.alloc(attack === 'tiny' ? 1 : 64 * 1024, 7);
+// `$SIZE`: the message size of `upload-noread` and `fill` (default 64 KiB).
+const MESSAGE = Buffer.alloc(attack === 'tiny' ? 1 : Number(process.env.SIZE ?? 64 * 1024), 7);
 
 const app = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./lib-app.ts', import.meta.url).pathname, appMode, String(seconds + 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
 const hardStop = setTimeout(() => {

@@ -64,7 +64,7 @@ const timer = setInterval(() => {
   gc?.();
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
-  console.log(JSON.stringify({ connections: server.connections.size, heap: mib(m.heapUsed), external: mib(m.external), rss: mib(m.rss), cpuMs: Math.round((cpu.user + cpu.system) / 1000), messages, dropped: server.stats().droppedTotal }));
+  console.log(JSON.stringify({ connections: server.connections.size, heap: mib(m.heapUsed), external: mib(m.external), rss: mib(m.rss), cpuMs: Math.round((cpu.user + cpu.system) / 1000), messages, wireMiB: mib(server.stats().bytesReceived), dropped: server.stats().droppedTotal }));
 }, 1000);
 setTimeout(() => {
   clearInterval(timer);

@@ -158,6 +158,18 @@ record("connect({ receiveWindow: '1' })", await settle(connect({ port, receiveWi
   await sleep(100);
   record(".pipe() of stream() with no 'error' listener, the peer closes mid-stream", uncaught.length > 0 ? 'the peer crashed it' : 'no error surfaced');
 }
+// One long-lived AbortSignal (a process's shutdown controller) given to every connect, send and close.
+{
+  const { getEventListeners } = (await import('node:events')).EventEmitter;
+  const ac = new AbortController();
+  const many: RudpConnection[] = [];
+  for (let i = 0; i < 300; i++) many.push(await connect({ port, signal: ac.signal }));
+  const afterConnect = getEventListeners(ac.signal, 'abort').length;
+  await Promise.all(many.map((c) => c.send('x', { signal: ac.signal })));
+  const afterSend = getEventListeners(ac.signal, 'abort').length;
+  await Promise.all(many.map((c) => c.close({ signal: ac.signal })));
+  record('one AbortSignal for 300 connects, sends and closes', `abort listeners left: ${afterConnect} after the connects, ${afterSend} after the sends, ${getEventListeners(ac.signal, 'abort').length} after the closes`);
+}
 // Closing the server while clients connect and while a send waits.
 {
   const c = await connect({ port });

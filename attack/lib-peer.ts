@@ -97,12 +97,9 @@ if (attack === 'upload-noread') {
   console.log(`  filled: sent ${(sent / 2 ** 20).toFixed(0)} MiB in ${((performance.now() - t0) / 1000).toFixed(1)} s, app RSS ${rssMiB().toFixed(0)} MiB (+${(rssMiB() - rss0).toFixed(0)})`);
   if (attack === 'vanish') {
     // The peer's side goes silent: no CLOSE, nothing more acknowledged. destroy() would tell the app.
-    for (const c of opened) c.core.pause();
     for (const c of opened) c.unref();
-    const { core } = opened[0]!;
-    void core;
-    // Cut the sockets under the connections without a word: stop the process's endpoints.
-    for (const c of opened) (c as unknown as { io: { shutdownQuietly?: () => void; socket: { close(): unknown } } }).io.socket.close();
+    // Cut the sockets under the connections without a word (no CLOSE): the wrapper's internal `io` holds each.
+    for (const c of opened) (c as unknown as { io: { socket: { close(): unknown } } }).io.socket.close();
     const tv = performance.now();
     for (let i = 0; i < 45; i++) {
       await sleep(1000);

@@ -4,7 +4,14 @@ const { connect, listen, RudpError } = require('rudpx');
 
 async function main() {
   const server = await listen({ port: 0 });
-  server.on('connection', (conn) => conn.on('message', (m) => conn.send(m).catch(() => {})));
+  server.on('connection', (conn) =>
+    conn.on('message', (m) => {
+      // Backpressure: a client that does not read its echoes is not read either (see echo.mjs).
+      if (conn.write(m) || conn.isPaused()) return;
+      conn.pause();
+      conn.once('drain', () => conn.resume());
+    }),
+  );
 
   const conn = await connect({ port: server.address().port });
   const reply = new Promise((resolve) => conn.once('message', resolve));

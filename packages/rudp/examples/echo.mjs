@@ -5,8 +5,14 @@ import { connect, listen } from 'rudpx';
 const server = await listen({ port: 0 }); // host defaults to 127.0.0.1
 server.on('connection', (conn) => {
   console.log(`server: ${conn.remoteAddress}:${conn.remotePort} connected`);
-  // send() rejects if the connection dies first: an echo has nobody to tell, so it ignores that.
-  conn.on('message', (message) => conn.send(message).catch(() => {}));
+  // write() returns false once the client has stopped reading its echoes (a megabyte unacknowledged):
+  // the server then stops reading the client's messages until they drain, so the client stalls at its
+  // window instead of the server queueing every echo (with send(…).catch() it grew by what the client sent).
+  conn.on('message', (message) => {
+    if (conn.write(message) || conn.isPaused()) return;
+    conn.pause();
+    conn.once('drain', () => conn.resume());
+  });
 });
 const { port } = server.address();
 

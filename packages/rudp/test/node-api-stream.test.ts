@@ -183,6 +183,24 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     expect(await outcome).toMatchObject({ code: 'ECONNRESET' });
   });
 
+  it('a write while close() drains calls back with ERR_RUDP_CLOSED and sends nothing, instead of reporting bytes it dropped', async () => {
+    // Attack round 13: the callback came without an error and the bytes never left (the connection's write took
+    // nothing and said only false), as a pipeline into the stream went on "writing" after a shutdown's close().
+    const server = await listen({ port: 0 });
+    open.push(server);
+    let received = 0;
+    server.on('connection', (c) => c.on('message', (m) => (received += m.length)));
+    const conn = await connect({ port: server.address().port });
+    await conn.send('before');
+    const closing = conn.close();
+    const stream = conn.stream();
+    stream.on('error', () => {});
+    const written = await new Promise<unknown>((resolve) => stream.write(Buffer.alloc(1000, 1), (e) => resolve(e ?? 'no error')));
+    expect(written).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+    await closing;
+    expect(received).toBe('before'.length);
+  });
+
   it('a reply ended with end() finishes cleanly when the client reads it to the end and closes at once', async () => {
     // Request/response over half-close: the server answers once the request ended. The client's CLOSE
     // used to leave without the ACK of the reply's end marker, so the server's stream failed with

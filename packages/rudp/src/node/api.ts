@@ -118,7 +118,7 @@ brand(ServerKeyMismatchError, 'ServerKeyMismatchError');
 
 /** The events of a `RudpServer`. */
 export interface RudpServerEvents {
-  /** A client completed the handshake. */
+  /** A client echoed its cookie and was answered: open from the server's side (its first packet may still be on the way; one that never comes ends it at `idleTimeoutMs`). */
   connection: [RudpConnection];
   /** The server closed. */
   close: [];

@@ -51,7 +51,10 @@ export class ConnectionStream extends Duplex {
 
   /** Sends `chunk` (in pieces that fit the peer's window) and calls back once the connection takes more. */
   private writeBytes(chunk: Buffer, callback: (error?: Error | null) => void): void {
-    if (this.conn.closed) return callback(this.conn.errorAfterClose());
+    // Closing (close() was called and is draining): `write` would take nothing and say only false, and the
+    // callback below would report the bytes written; they were dropped. A closed connection's error instead.
+    const refused = this.conn.writesRefused();
+    if (refused !== undefined) return callback(refused);
     // An empty message would read as the end of the stream: an empty write sends nothing.
     // Pieces the peer's window takes whole (a window is 1,024 bytes at least, so a piece is never empty).
     const piece = Math.min(MAX_PIECE_BYTES, this.conn.maxMessageSize());

@@ -412,6 +412,16 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
     return this.closedError ?? new RudpError('ERR_RUDP_CLOSED', 'connection closed');
   }
 
+  /**
+   * @internal Why a message written now would not be taken: the close's error once closed, `ERR_RUDP_CLOSED`
+   * while a `close()` drains (the core refuses sends then), or `undefined`: it would be queued.
+   */
+  writesRefused(): RudpError | undefined {
+    if (this.closedWith) return this.errorAfterClose();
+    const state = this.core.state;
+    return state === 'handshake' || state === 'established' ? undefined : new RudpError('ERR_RUDP_CLOSED', `rudp: cannot send on a ${state} connection`);
+  }
+
   /** @internal Takes (`on`) or releases a reason to stop taking messages from the transport. */
   setHold(key: Hold, on: boolean): void {
     setMessageHold(this, key, on);

@@ -7,12 +7,11 @@
  *
  * Run: `npx tsx attack/lib-halfopen.ts [attempts per host=1000] [hosts=1] [app mode=noread]`
  */
-import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { Endpoint, formatAddress } from '../packages/rudp/dist/core.js';
 import { nodeCryptoProvider } from '../packages/rudp/dist/index.js';
+import { startLibApp } from './lib-app-process.js';
 
 const perHost = Number(process.argv[2] ?? 1000);
 const hosts = Number(process.argv[3] ?? 1);
@@ -20,22 +19,8 @@ const appMode = process.argv[4] ?? 'noread';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ACCEPT = 3;
 
-const app = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./lib-app.ts', import.meta.url).pathname, appMode, '120'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const hardStop = setTimeout(() => {
-  app.kill('SIGKILL');
-  process.exit(2);
-}, 150_000);
-let out = '';
-app.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-while (!/port (\d+)/.test(out)) await sleep(50);
-const port = Number(/port (\d+)/.exec(out)![1]);
-const pid = app.pid!;
-const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const cpuMs = (): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
-const lastLine = (): string => out.trim().split('\n').at(-1) ?? '';
+const app = await startLibApp(appMode, 120, 150_000);
+const { port, rssMiB, cpuMs, lastLine } = app;
 
 let accepted = 0;
 let refused = 0;
@@ -90,6 +75,5 @@ for (let s = 1; s <= 40; s++) {
   if (s % 5 === 0 || /"connections":0,/.test(line)) console.log(`  ${s} s later: app RSS ${rssMiB().toFixed(0)} MiB; app says ${line}`);
   if (/"connections":0,/.test(line)) break;
 }
-clearTimeout(hardStop);
-app.kill('SIGKILL');
+app.stop();
 process.exit(0);

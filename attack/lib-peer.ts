@@ -18,10 +18,9 @@
  *
  * Connections come from `hosts` loopback addresses (127.0.0.2, 127.0.0.3, …), spread evenly.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { connect, type RudpConnection } from '../packages/rudp/dist/index.js';
+import { startLibApp } from './lib-app-process.js';
 
 const [attack = 'upload-noread', appMode = 'echo'] = process.argv.slice(2);
 const seconds = Number(process.argv[4] ?? 10);
@@ -31,22 +30,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // `$SIZE`: the message size of `upload-noread` and `fill` (default 64 KiB).
 const MESSAGE = Buffer.alloc(attack === 'tiny' ? 1 : Number(process.env.SIZE ?? 64 * 1024), 7);
 
-const app = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./lib-app.ts', import.meta.url).pathname, appMode, String(seconds + 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
-const hardStop = setTimeout(() => {
-  app.kill('SIGKILL');
-  process.exit(2);
-}, (seconds + 90) * 1000);
-let out = '';
-app.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-while (!/port (\d+)/.test(out)) await sleep(50);
-const port = Number(/port (\d+)/.exec(out)![1]);
-const pid = app.pid!;
-const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const cpuMs = (): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
-const lastLine = (): string => out.trim().split('\n').at(-1) ?? '';
+const app = await startLibApp(appMode, seconds + 60, (seconds + 90) * 1000);
+const { port, rssMiB, cpuMs, lastLine } = app;
 
 const opened: RudpConnection[] = [];
 const tc = performance.now();
@@ -119,6 +104,5 @@ if (attack === 'upload-noread') {
 clearInterval(report);
 const t = (performance.now() - t0) / 1000;
 console.log(`end after ${t.toFixed(1)} s: sent ${(sent / 2 ** 20).toFixed(0)} MiB (${Math.round(sent / MESSAGE.length)} messages of ${MESSAGE.length} B), app RSS ${rssMiB().toFixed(0)} MiB (+${(rssMiB() - rss0).toFixed(0)}), app CPU ${(cpuMs() - cpu0).toFixed(0)} ms; app says ${lastLine()}`);
-clearTimeout(hardStop);
-app.kill('SIGKILL');
+app.stop();
 process.exit(0);

@@ -70,7 +70,8 @@ const startBehindFullLog = async (dataDir: string, fd: number) => {
 describe('forum-server exit with a log reader that is behind (real process, stdout a full FIFO)', () => {
   const scope = cleanupAfterEach();
 
-  it('its stdout lines reach the reader once it reads, before the process exits', async () => {
+  /** A server with stdout on a full FIFO, sent SIGTERM as soon as stderr says it listens. */
+  const stoppedBehindFullLog = async () => {
     const dir = await tempDir('exit-logs');
     scope.dirs.push(dir);
     const fifo = fullFifo(dir);
@@ -78,6 +79,11 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     const server = await startBehindFullLog(dir, fifo.write);
     scope.closers.push(async () => void server.child.kill('SIGKILL'));
     server.child.kill('SIGTERM');
+    return { fifo, server };
+  };
+
+  it('its stdout lines reach the reader once it reads, before the process exits', async () => {
+    const { fifo, server } = await stoppedBehindFullLog();
     // Its stderr says it stopped: it is about to exit, and its stdout lines are all still queued in it.
     while (!server.stderr().includes('forum-server: stopped')) await delay(10);
     let log = '';
@@ -94,14 +100,8 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
   });
 
   it('a reader that never reads holds the exit for a bounded time only', async () => {
-    const dir = await tempDir('exit-logs');
-    scope.dirs.push(dir);
-    const fifo = fullFifo(dir);
-    scope.closers.push(async () => [fifo.read, fifo.write].forEach((fd) => closeSync(fd)));
-    const server = await startBehindFullLog(dir, fifo.write);
-    scope.closers.push(async () => void server.child.kill('SIGKILL'));
-    server.child.kill('SIGTERM');
     const stopped = Date.now();
+    const { server } = await stoppedBehindFullLog();
     const { code } = await server.exited;
     // Before: null, killed by the SIGTERM sent as soon as the ready line was read (its handler came after that line).
     expect(code).toBe(0);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { allowForDeletedChunks, MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
 import { commandErrorText, timedOutText } from '../src/store/errors.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
@@ -150,6 +151,19 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     const read = await within(store.getAccount('bob')(), HUNG_MS);
     await lock.release();
     expect(read).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+  });
+
+  it("a LOGIN whose account read times out is answered with the timeout's line for a login, back at the username prompt", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));
+    const lock = await holdLock(store, (tx) => tx`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`);
+    const deps = { store, registry: createSessionRegistry(), connectionKey: 'c1' };
+    const step = await within(handleRequest(deps, INITIAL_AUTH_STATE, { id: 'r1', username: '', cmd: 'username', args: ['bob'] })(), HUNG_MS);
+    await lock.release();
+    if (step === 'still waiting') throw new Error('the login was not given up');
+    // Without its own case the login's generic line: 'The server could not complete the login, please try again'.
+    expect(step.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: [timedOutText('login')], data: { kind: 'auth', next: 'username' } } });
+    expect(step.state).toEqual(INITIAL_AUTH_STATE);
   });
 
   it('a store opening while another server migrates (its lock held longer than lock_timeout) waits for it rather than failing', async () => {

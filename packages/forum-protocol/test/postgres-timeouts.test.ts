@@ -196,6 +196,42 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
   });
 
+  it('every deletion of uploads runs under the raised limit: RMV, an aborted upload, a commit refused for a name taken', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    // What statement_timeout is as each statement deleting chunks runs (a statement trigger: once per statement).
+    await store.sql`CREATE TABLE seen_limits (ms integer NOT NULL)`;
+    await store.sql`CREATE FUNCTION record_limit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO seen_limits SELECT setting::integer FROM pg_settings WHERE name = 'statement_timeout'; RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER record_limit BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION record_limit()`;
+    const seen = async (): Promise<readonly number[]> => (await store.sql<{ ms: number }[]>`DELETE FROM seen_limits RETURNING ms`).map((r) => r.ms);
+    const allowed = (chunks: number): number => TIMEOUTS.statementMs + chunks * MS_PER_DELETED_CHUNK;
+    const begin = async (filename: string, chunks: number) => {
+      const begun = await store.beginUpload('t', filename, 'alice')();
+      if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+      await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(chunks * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+      return begun.right;
+    };
+    await run(store, 'alice', 'CRT t');
+
+    // Cancelled: its row and chunks go in a transaction of their own (deleteUploads).
+    await (await begin('cancelled', 2)).abort();
+    expect(await seen()).toEqual([allowed(2)]);
+
+    // Two uploads of one name: the second to commit is refused and deletes its own row in the commit's transaction.
+    const first = await begin('same', 1);
+    const second = await begin('same', 3);
+    expect(await first.commit()).toEqual(E.right(undefined));
+    expect(await second.commit()).toEqual(E.left({ kind: 'fileExists', title: 't', filename: 'same' }));
+    expect(await seen()).toEqual([allowed(3)]);
+
+    // RMV: the thread's uploads (the committed one of 1 chunk, and a pending one of 2) go with it.
+    await begin('pending', 2);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const rmv = await seen();
+    expect(rmv.length).toBeGreaterThan(0);
+    expect(new Set(rmv)).toEqual(new Set([allowed(3)]));
+  });
+
   it("the URL's parameters override the store's limits (forum-server --store 'postgres://…?lock_timeout=…')", async () => {
     const schema = await schemaOf(await pg.openStore({ timeouts: TIMEOUTS }));
     const opened = await openPostgresStore(`${pg.url()}?lock_timeout=777&statement_timeout=0`, { schema, timeouts: TIMEOUTS })();

@@ -172,6 +172,12 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     // The migration lock of postgres-schema.ts, held as a migrating server holds it.
     const lock = await holdLock(first, (tx) => tx`SELECT pg_advisory_xact_lock(${0x666f72756d})`);
     const opening = pg.openPeer(schema, { timeouts: TIMEOUTS });
+    // Once it waits for the lock (a sleep alone passes however late the opening starts waiting), three lock limits more.
+    const deadline = performance.now() + HUNG_MS;
+    while ((await first.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)[0]?.n !== 1) {
+      if (performance.now() > deadline) throw new Error('the opening store never waited for the migration lock');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUTS.lockMs));
     await lock.release();
     const second = await opening;

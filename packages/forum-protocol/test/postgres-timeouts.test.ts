@@ -120,6 +120,25 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await store.sql`SELECT bytes::int AS bytes FROM upload_bytes`).toEqual([{ bytes: 0 }]);
   }, 15_000);
 
+  it("a chunk whose insert times out after the commit has begun fails the commit; the upload is not committed without it", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    const w = begun.right;
+    const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
+    // A whole chunk: its insert starts at once and waits on the count's lock. The commit begins meanwhile, as
+    // the server's commit does when the final record follows the write that filled a chunk (a small record).
+    w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    const committed = await within(w.commit(), HUNG_MS);
+    await lock.release();
+    // Before: E.right, the upload committed with its size (256 KiB) and not one chunk stored (its stop, which
+    // no longer takes once the commit has begun, was all the failure did).
+    expect(committed).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    expect(await store.sql`SELECT count(*)::int AS n FROM uploads WHERE committed`).toEqual([{ n: 0 }]);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
   it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
     // The other server waits for locks longer than the hung one may sit in its transaction.
     const hung = await pg.openStore({ timeouts: { ...TIMEOUTS, idleInTransactionMs: 500 } });

@@ -4,7 +4,8 @@
  */
 import { shutdownNotice, simpleReply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { answered, cleanupAfterEach, P, runClient, spawnClient, tempDir } from '../../server/test/forum-processes.js';
 import { grantReply, loginReply, startFakeServer, type FakeAnswer, type FakeServerOptions } from './fake-forum-server.js';
 
@@ -84,6 +85,25 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Download of f.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('an upload the server stops reading fails at --stall-bytes in --stall-seconds, and the next command runs', async () => {
+    // 64 MiB do not fit in the socket buffers: the client's sends wait on TCP's flow control. With the default
+    // floor (1024 bytes in 60 s) this run would take a minute; the options given make it half a second.
+    const server = await startFakeServer(
+      (req, tcpPort) => [req.cmd === 'UPD' ? grantReply(req, tcpPort) : simpleReply(req.id, 'ok', ['The list of active threads:', 't'], { kind: 'none' })],
+      // Takes the token line, then reads nothing more.
+      (channel) => void channel.pause(),
+    );
+    closers.push(() => server.close());
+    const dir = await cwd();
+    const file = await open(join(dir, 'big.bin'), 'w');
+    await file.truncate(64 * 1024 * 1024);
+    await file.close();
+    const client = spawnClient(server.port, dir, ['--stall-bytes', '64', '--stall-seconds', '0.5']);
+    client.child.stdin?.end(['yoda', 'pw', 'UPD t big.bin', 'LST', ''].join('\n'));
+    expect(await client.exited).toBe(0);
+    expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Upload of big.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
+  }, 20_000);
 
   it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {
     // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { allowForDeletedChunks, MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
 import { commandErrorText, timedOutText } from '../src/store/errors.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
@@ -119,6 +120,25 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await store.sql`SELECT bytes::int AS bytes FROM upload_bytes`).toEqual([{ bytes: 0 }]);
   }, 15_000);
 
+  it("a chunk whose insert times out after the commit has begun fails the commit; the upload is not committed without it", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    const w = begun.right;
+    const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
+    // A whole chunk: its insert starts at once and waits on the count's lock. The commit begins meanwhile, as
+    // the server's commit does when the final record follows the write that filled a chunk (a small record).
+    w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    const committed = await within(w.commit(), HUNG_MS);
+    await lock.release();
+    // Before: E.right, the upload committed with its size (256 KiB) and not one chunk stored (its stop, which
+    // no longer takes once the commit has begun, was all the failure did).
+    expect(committed).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    expect(await store.sql`SELECT count(*)::int AS n FROM uploads WHERE committed`).toEqual([{ n: 0 }]);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
   it("a server hung in a transaction loses it at idle_in_transaction_session_timeout, its locks with it: another server's MSG then goes through", async () => {
     // The other server waits for locks longer than the hung one may sit in its transaction.
     const hung = await pg.openStore({ timeouts: { ...TIMEOUTS, idleInTransactionMs: 500 } });
@@ -152,12 +172,31 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(read).toMatchObject(E.left({ kind: 'io', timedOut: true }));
   });
 
+  it("a LOGIN whose account read times out is answered with the timeout's line for a login, back at the username prompt", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));
+    const lock = await holdLock(store, (tx) => tx`LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`);
+    const deps = { store, registry: createSessionRegistry(), connectionKey: 'c1' };
+    const step = await within(handleRequest(deps, INITIAL_AUTH_STATE, { id: 'r1', username: '', cmd: 'username', args: ['bob'] })(), HUNG_MS);
+    await lock.release();
+    if (step === 'still waiting') throw new Error('the login was not given up');
+    // Without its own case the login's generic line: 'The server could not complete the login, please try again'.
+    expect(step.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: [timedOutText('login')], data: { kind: 'auth', next: 'username' } } });
+    expect(step.state).toEqual(INITIAL_AUTH_STATE);
+  });
+
   it('a store opening while another server migrates (its lock held longer than lock_timeout) waits for it rather than failing', async () => {
     const first = await pg.openStore({ timeouts: TIMEOUTS });
     const schema = await schemaOf(first);
     // The migration lock of postgres-schema.ts, held as a migrating server holds it.
     const lock = await holdLock(first, (tx) => tx`SELECT pg_advisory_xact_lock(${0x666f72756d})`);
     const opening = pg.openPeer(schema, { timeouts: TIMEOUTS });
+    // Once it waits for the lock (a sleep alone passes however late the opening starts waiting), three lock limits more.
+    const deadline = performance.now() + HUNG_MS;
+    while ((await first.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)[0]?.n !== 1) {
+      if (performance.now() > deadline) throw new Error('the opening store never waited for the migration lock');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUTS.lockMs));
     await lock.release();
     const second = await opening;
@@ -180,6 +219,42 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     // Only that transaction's: the connection's own limit is back after it.
     expect(await store.sql`SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'`).toEqual([{ ms: TIMEOUTS.statementMs }]);
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+  });
+
+  it('every deletion of uploads runs under the raised limit: RMV, an aborted upload, a commit refused for a name taken', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    // What statement_timeout is as each statement deleting chunks runs (a statement trigger: once per statement).
+    await store.sql`CREATE TABLE seen_limits (ms integer NOT NULL)`;
+    await store.sql`CREATE FUNCTION record_limit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO seen_limits SELECT setting::integer FROM pg_settings WHERE name = 'statement_timeout'; RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER record_limit BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION record_limit()`;
+    const seen = async (): Promise<readonly number[]> => (await store.sql<{ ms: number }[]>`DELETE FROM seen_limits RETURNING ms`).map((r) => r.ms);
+    const allowed = (chunks: number): number => TIMEOUTS.statementMs + chunks * MS_PER_DELETED_CHUNK;
+    const begin = async (filename: string, chunks: number) => {
+      const begun = await store.beginUpload('t', filename, 'alice')();
+      if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+      await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(chunks * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+      return begun.right;
+    };
+    await run(store, 'alice', 'CRT t');
+
+    // Cancelled: its row and chunks go in a transaction of their own (deleteUploads).
+    await (await begin('cancelled', 2)).abort();
+    expect(await seen()).toEqual([allowed(2)]);
+
+    // Two uploads of one name: the second to commit is refused and deletes its own row in the commit's transaction.
+    const first = await begin('same', 1);
+    const second = await begin('same', 3);
+    expect(await first.commit()).toEqual(E.right(undefined));
+    expect(await second.commit()).toEqual(E.left({ kind: 'fileExists', title: 't', filename: 'same' }));
+    expect(await seen()).toEqual([allowed(3)]);
+
+    // RMV: the thread's uploads (the committed one of 1 chunk, and a pending one of 2) go with it.
+    await begin('pending', 2);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const rmv = await seen();
+    expect(rmv.length).toBeGreaterThan(0);
+    expect(new Set(rmv)).toEqual(new Set([allowed(3)]));
   });
 
   it("the URL's parameters override the store's limits (forum-server --store 'postgres://…?lock_timeout=…')", async () => {

@@ -81,6 +81,21 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     if (E.isRight(fits)) await fits.right.abort();
   });
 
+  it('a chunk refused for want of room after the commit has begun fails the commit, which does not go on without it', async () => {
+    const [a, b] = await twoServers();
+    await run(a, 'mallory', 'CRT t');
+    // Both begin while there is room; b's chunks fill it first.
+    const begun = await a.beginUpload('t', 'late', 'mallory')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    expect(await upload(b, 'first', randomBytes(LIMIT))).toEqual(E.right(undefined));
+    // A whole chunk (its insert starts at once, and is refused), and the commit begun before that refusal.
+    begun.right.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    // Before: E.right, 'late' committed with its size and no chunk (the refusal's stop no longer took).
+    expect(await begun.right.commit()).toEqual(E.left({ kind: 'uploadStorageFull', limit: LIMIT }));
+    expect(await a.sql`SELECT filename FROM uploads WHERE committed`).toEqual([{ filename: 'first' }]);
+    expect(await counted(a.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
+  });
+
   it('without a limit every upload is stored, and counted', async () => {
     const a = await pg.openStore();
     await run(a, 'mallory', 'CRT t');

@@ -23,8 +23,9 @@ export interface PostgresTimeouts {
 /**
  * The limits a server's connections get unless its URL sets them. A forum statement reads or writes
  * one thread, a chunk of 256 KiB or a few counters, in milliseconds, and holds its locks for no more;
- * these leave room for a loaded machine while staying under the client's 8 s wait for a reply (so the
- * client reads why) and far under the lease of a session (15 s).
+ * these leave room for a loaded machine while one statement stays under the client's 8 s wait for a
+ * reply (so the client reads why; a command of several statements that each wait can still pass it)
+ * and far under the lease of a session (15 s).
  */
 export const DEFAULT_POSTGRES_TIMEOUTS: PostgresTimeouts = { statementMs: 5_000, lockMs: 2_000, idleInTransactionMs: 10_000 };
 

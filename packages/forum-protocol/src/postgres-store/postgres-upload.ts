@@ -123,20 +123,14 @@ export const postgresUploadWriter = async (
         () => callback(),
         (e: unknown) => {
           // Another server removed the thread: stopped as this server's RMV would have (the sender is told
-          // through `stopped`, and the stream is destroyed by the stop, not failed).
-          if (e instanceof ThreadRemovedError) {
-            void stop.stop(threadGone(title));
-            return callback();
-          }
-          // Likewise when the uploads' room is spent: the sender is told why, and the bytes stored go.
-          if (e instanceof UploadStorageFull) {
-            void stop.stop({ kind: 'uploadStorageFull', limit: e.limit });
-            return callback();
-          }
-          // Any other failure (a chunk's statement past its time limit, the database gone): stopped the
-          // same way, so the sender reads why at once; the failed chunk was rolled back, and the rest go.
-          void stop.stop(postgresIoError(e));
-          callback();
+          // through `stopped`, and the stream is destroyed by the stop, not failed). Likewise when the
+          // uploads' room is spent, or on any other failure (a chunk's statement past its time limit, the
+          // database gone): the sender reads why at once; the failed chunk was rolled back, and the rest go.
+          void stop.stop(e instanceof ThreadRemovedError ? threadGone(title) : e instanceof UploadStorageFull ? { kind: 'uploadStorageFull', limit: e.limit } : postgresIoError(e));
+          // A stop no longer takes once the commit has begun (it ends the stream and waits for it): the stream
+          // fails instead, or the commit went on without this chunk (an upload committed with its size and a
+          // chunk missing, which no download can read).
+          callback(stop.reason === undefined ? asError(e) : undefined);
         },
       );
     },

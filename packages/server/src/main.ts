@@ -96,8 +96,17 @@ const main = async (): Promise<number | undefined> => {
     // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
     void server
       .shutdown()
-      .then((told) => console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`))
-      .finally(() => exitAfterLogs(0));
+      .then(
+        (told) => {
+          console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`);
+          exitAfterLogs(0);
+        },
+        // Said, and the log still flushed: a rejection left to Node would exit 1 at once, dropping the lines queued before it.
+        (e: unknown) => {
+          console.error(`forum-server: the stop failed: ${e instanceof Error ? e.message : String(e)}`);
+          exitAfterLogs(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -25,10 +25,10 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
+import { LARGE_REPLY_MIN_BYTES, type LargeReplyRate, replyLinesBytes } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
-import { LARGE_REPLY_MIN_BYTES, type LargeReplyRate, replyLinesBytes } from './large-reply-rate.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { within } from './within.js';

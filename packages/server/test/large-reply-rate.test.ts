@@ -62,25 +62,29 @@ describe('large reply rate', () => {
     expect(rate.size).toBe(0);
   });
 
-  it('a party that read less goes first: an honest reply waits for the debt, not behind the queue of a party reading all it can', async () => {
+  it('a party that read less goes first: while a busy host waits, an honest reply goes at once, and a second one ahead of most of its queue', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
     const log: string[] = [];
     // Four accounts of one host, each a reply waiting at any time.
     const hostile = [0, 1, 2, 3].map(() => reader(rate, clock, 'h', 4 * MIB, 5, log));
     await clock.advance(10);
+    // Two replies at 0 put the rate 4 MiB in debt (the burst); 10 ms later it is 3.7 MiB, under the burst: the honest
+    // party, which read nothing, goes at once, and the debt it adds delays the host (its next at 250 ms, not 125).
     const honest: string[] = [];
-    const one = reader(rate, clock, 'x', 4 * MIB, 1, honest);
+    const two = reader(rate, clock, 'x', 4 * MIB, 2, honest);
+    await clock.advance(11);
+    expect(honest).toEqual(['x0@10']);
     await clock.advance(20_000);
-    await Promise.all([...hostile, one]);
-    // The bucket went into debt at 0 (two replies), and each 4 MiB paid back lets one go (every 125 ms). The honest
-    // reply stands level with the host's first waiting one (both start where the last one let go ended), which came
-    // first: it goes second, at 250 ms, before the 17 the host still had waiting.
-    expect(honest).toEqual(['x0@250']);
-    expect(log.filter((l) => /@(125|250)$/.test(l)).length).toBe(1);
-    expect(log.length).toBe(20);
-    // 21 replies of 4 MiB: two at 0, then one every 125 ms.
-    expect(log.at(-1)).toMatch(/@2375$/);
+    await Promise.all([...hostile, two]);
+    expect(log.filter((l) => l.endsWith('@125'))).toEqual([]);
+    expect(log[2]).toMatch(/@250$/);
+    // Its second, asked at once, is ahead of the virtual time by one reply: it waits its turn, behind the two of the
+    // host's waiting replies that started earlier, ahead of the other 16.
+    expect(honest).toEqual(['x0@10', 'x1@500']);
+    expect(log.filter((l) => Number(l.split('@')[1]) > 500).length).toBe(16);
+    // The rate holds: 84 MiB went before the last of the 22 replies, 4 of them the burst, so it goes at 80 / 32 = 2.5 s.
+    expect(log.at(-1)).toMatch(/@2500$/);
   });
 
   it('parties reading all they can share the rate equally, whatever their number of accounts', async () => {

@@ -9,20 +9,21 @@
  *
  * A large reply ({@link LARGE_REPLY_MIN_BYTES} or more) takes its bytes from
  * one token bucket of {@link LargeReplyRate.bytesPerSecond} before it is
- * encoded. While the bucket is not in debt a reply goes at once, whatever its
- * size (so a lone reader is never slowed below the full rate); once it is,
- * replies wait (but while others wait, a party that read no more than its
- * share lately goes at once as long as the debt is under the burst), and
- * each time it is out of debt
- * the next one goes in start-time fair order by party: a party's reply starts at the later of its
- * previous reply's finish and the start of the last one let go (its bytes
- * counted), so a party reading less than the others goes first, and parties
- * reading all they can share the rate equally, whatever their number of
- * accounts or connections. Within a party, first come first served: a
- * connection runs its requests one at a time and an account has one session,
- * so each account has at most one reply waiting, and its accounts take turns.
- * A waiting reply is delayed, never dropped, and its connection's later
- * requests wait behind it (never reordered).
+ * encoded. While nobody waits and the bucket is not in debt a reply goes at
+ * once, whatever its size (so a lone reader is never slowed below the full
+ * rate). Otherwise replies wait, and each time the debt is paid back the
+ * next one goes in start-time fair order by party: a party's reply starts at
+ * the later of its previous reply's finish and the start of the last one let
+ * go (its bytes counted), so parties reading all they can share the rate
+ * equally, whatever their number of accounts or connections. A party that
+ * read no more than its share lately (not ahead of that virtual time) and
+ * has nothing waiting goes at once while the debt is under the burst: it
+ * would be first anyway, and the debt it adds delays those that read more.
+ * Within a party, first come first served: a connection runs its requests
+ * one at a time and an account has one session (a second login is refused),
+ * so each account has at most one reply waiting, and its accounts take
+ * turns. A waiting reply is delayed, never dropped, and its connection's
+ * later requests wait behind it (never reordered).
  *
  * Time is passed in (`now`, `schedule`): unit tests run it on a fake clock.
  */

@@ -13,6 +13,8 @@
  * logged in sending username + wrong password; with --hash-passwords each account logs in once first, so that its
  * password is stored hashed and every check is a scrypt hash), upd (UPD of a 1-byte file under a new name, uploaded over TCP).
  *
+ * With A10_PROBE_RDT=<title> (e.g. big, the 3.9 MiB thread) the honest client reads that thread instead of posting.
+ *
  * With A10_LOOP_DELAY=<file> the server runs through loop-delay.mjs and the script prints its main thread's event-loop
  * delay (p50 / p99 / max, and the share of 5 ms samples later than 10 and 20 ms) over the honest stretch and the attack.
  */
@@ -182,7 +184,7 @@ const rss = Math.round(Number(/VmRSS:\s+([0-9]+)/.exec(await readFile(`/proc/${p
 console.log(
   `${kind}, ${accounts} account(s) on ${hosts} host(s), depth ${depth}${extra.length > 0 ? `, ${extra.join(' ')}` : ''}: ${served} answered in ${(elapsed / 1000).toFixed(1)} s ` +
     `(${((served * 1000) / elapsed).toFixed(0)}/s); server CPU ${((attackCpu / elapsed) * 100).toFixed(0)} % of a core (honest only ${((baseCpu / baseMs) * 100).toFixed(0)} %), ` +
-    `${(extraCpu / Math.max(1, served)).toFixed(2)} ms a request (user ${split1.user - split0.user} ms, system ${split1.system - split0.system} ms in all); RSS ${rss} MiB; honest MSG before ${stat(baseline)}; during ${stat(attack)}`,
+    `${(extraCpu / Math.max(1, served)).toFixed(2)} ms a request (user ${split1.user - split0.user} ms, system ${split1.system - split0.system} ms in all); RSS ${rss} MiB; honest ${process.env.A10_PROBE_RDT === undefined ? 'MSG' : `RDT of ${process.env.A10_PROBE_RDT}`} before ${stat(baseline)}; during ${stat(attack)}`,
 );
 console.log(`  answers: ${[...kinds].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
 if (baseLoop !== '') console.log(`  server ${baseLoop} honest only; during: ${attackLoop}`);

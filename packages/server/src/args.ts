@@ -2,6 +2,7 @@ import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeat
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
+import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND } from './large-reply-rate.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
 
@@ -64,6 +65,8 @@ export interface ServerArgs {
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (forum-server.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
+  /** MiB a second of large LST/RDT replies the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
+  readonly largeReplyRateMib: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -78,13 +81,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--max-reply-bytes N] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -187,6 +190,12 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             stay unacknowledged while others wait is closed
                             (default: a quarter of --memory-budget-mib, ${DEFAULT_MAX_REPLY_BYTES / 1024 / 1024} MiB
                             at its default or without one)
+  --large-reply-rate MIB    MiB a second of large replies (LST and RDT of
+                            64 KiB or more) all clients together are sent;
+                            past it they wait, the client hosts that read
+                            least first, so many hosts reading full threads
+                            cannot take the server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib};
+                            0: no limit)
   --help                    show this text
 
 SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
@@ -267,6 +276,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-threads-per-user': { type: 'string' },
         'request-rate': { type: 'string' },
         'max-reply-bytes': { type: 'string' },
+        'large-reply-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       tokens: true,
@@ -384,6 +394,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     maxReplyBytes = parseBytes(values['max-reply-bytes'], MIN_MAX_REPLY_BYTES);
     if (maxReplyBytes === undefined) return { kind: 'error', message: `invalid max reply bytes (at least ${MIN_MAX_REPLY_BYTES}): ${values['max-reply-bytes']}` };
   }
+  const largeRateText = values['large-reply-rate'] ?? String(LIMIT_DEFAULTS.largeReplyRateMib);
+  const largeReplyRateMib = parseCount(largeRateText, 0);
+  if (largeReplyRateMib === undefined) return { kind: 'error', message: `invalid large reply rate: ${largeRateText}` };
 
   return {
     kind: 'run',
@@ -411,6 +424,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxThreadsPerUser,
       requestRate,
       maxReplyBytes,
+      largeReplyRateMib,
     },
   };
 };

@@ -25,6 +25,7 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
+import { LARGE_REPLY_MIN_BYTES, type LargeReplyRate, replyLinesBytes } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
@@ -56,6 +57,8 @@ export interface ServerContext {
   readonly queueBudget: QueueBudget;
   /** Unacknowledged reply bytes per client host and IPv6 prefix, over all its connections, and over the server. */
   readonly replyBudget: ReplyBudget;
+  /** The server-wide rate of large reply bytes, shared fairly by party (large-reply-rate.ts); `undefined`: none. */
+  readonly largeReplies?: LargeReplyRate;
   /** The encoded lines of threads read lately, shared by every connection: reading an unchanged thread again copies them instead of encoding it. */
   readonly linesCache: EncodedLinesCache;
   /** The connections not logged in, which a newcomer may displace; a connection leaves it at login. */
@@ -212,6 +215,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // What shares the server's reply budget as one: an IPv4 address, an IPv6 /48 (reply-budget.ts).
   const partyKey = partyOf(levels);
   const waiting = new Set<Queued>();
+  // Aborted at 'close': a reply waiting for its turn at the large reply rate leaves the line.
+  const closing = new AbortController();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
   let chain: Promise<void> = Promise.resolve();
@@ -506,9 +511,21 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
     }
     lastActive = performance.now();
+    // A large LST or RDT reply waits for its party's turn at the server's rate of large reply bytes before it is
+    // encoded and sealed (large-reply-rate.ts): paced per account and host only, many hosts' reads of full
+    // threads kept the core busy and an honest MSG waited.
+    const estimate = LARGE_REPLY.has(request.cmd) && ctx.largeReplies !== undefined ? replyLinesBytes(reply.lines) : 0;
+    const rated = estimate >= LARGE_REPLY_MIN_BYTES ? ctx.largeReplies : undefined;
+    if (rated !== undefined) {
+      const turn = rated.turn(partyKey, estimate, closing.signal);
+      if (turn !== undefined) await turn;
+      if (finished || conn.closed) return;
+    }
     // Sent first, outside the optional call: `pacer?.replied(…, send(reply), …)` skips its arguments
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
     const replyBytes = send(reply);
+    // What the estimate missed (escapes, the reply's head): taken now, so the rate counts what was sent.
+    rated?.charge(replyBytes - estimate);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
     ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
     // A write's file work and syncs cost several cheap requests' CPU: its account's next requests wait for the rest.
@@ -555,6 +572,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   });
 
   conn.on('close', () => {
+    closing.abort();
     // At once, not after a request still running: a closed connection is not one to shed.
     ctx.loginRoom.leave(conn);
     // The transport let go of whatever was unacknowledged (the sends reject too; releasing twice does nothing).

@@ -37,6 +37,7 @@ import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
+import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
@@ -143,6 +144,13 @@ export interface ForumServerOptions {
    * the memory budget; 0: none.
    */
   readonly linesCacheBytes?: number;
+  /**
+   * Bytes a second of large LST and RDT replies (64 KiB or more) the whole
+   * server encodes and sends before they wait their party's turn
+   * (large-reply-rate.ts); 0: no limit. Default
+   * {@link DEFAULT_LARGE_REPLY_BYTES_PER_SECOND}.
+   */
+  readonly largeReplyBytesPerSecond?: number;
   /** How long a reply may stay unacknowledged (and 1 ms per KiB of it) before a waiting request may close its connection. Tests shorten it. */
   readonly replyStaleAfterMs?: number;
   readonly log: (line: string) => void;
@@ -512,6 +520,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     accountCreationLimit: options.accountCreationLimit ?? {},
   });
   const requestRate = options.requestRate ?? DEFAULT_REQUEST_RATE;
+  const largeReplyRate = options.largeReplyBytesPerSecond ?? DEFAULT_LARGE_REPLY_BYTES_PER_SECOND;
   // A hostile client wrote a log line per malformed request, as fast as its requests were paced (100 a second).
   const clientLines = new LogLimiter(options.log);
   const summaries = setInterval(() => clientLines.flush(performance.now()), LOG_SUMMARY_INTERVAL_MS);
@@ -538,6 +547,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     replyBudget,
+    largeReplies:
+      largeReplyRate === 0 ? undefined : new LargeReplyRate({ bytesPerSecond: largeReplyRate, now: () => performance.now() }),
     linesCache: new EncodedLinesCache(options.linesCacheBytes ?? defaultLinesCacheBytes(options.memoryBudgetBytes)),
     loginRoom,
     log: options.log,

@@ -23,6 +23,7 @@ describe('server options for resource limits', () => {
     expect(a.minFreeBytes).toBe(1024 ** 3);
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
+    expect(a.largeReplyRateMib).toBe(32);
     expect(a.handshakeRate).toBe(64);
     // The server-wide reply budget follows the memory budget unless given.
     expect(a.maxReplyBytes).toBeUndefined();
@@ -62,6 +63,8 @@ describe('server options for resource limits', () => {
     expect(a.maxThreadBytes).toBe(5000);
     expect(a.requestRate).toBe(7);
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
+    expect(run(['4000', '--large-reply-rate', '200']).largeReplyRateMib).toBe(200);
+    expect(run(['4000', '--large-reply-rate', '0']).largeReplyRateMib).toBe(0);
     expect(run(['4000', '--handshake-rate', '500']).handshakeRate).toBe(500);
     expect(run(['4000', '--handshake-rate', '0']).handshakeRate).toBe(0);
     expect(a.minFreeBytes).toBe(0);
@@ -98,6 +101,7 @@ describe('server options for resource limits', () => {
       [['4000', '--memory-budget-mib', '-5'], "Option '--memory-budget-mib' argument is ambiguous"],
       [['4000', '--request-rate', '1.5'], 'invalid request rate: 1.5'],
       [['4000', '--request-rate', 'fast'], 'invalid request rate: fast'],
+      [['4000', '--large-reply-rate', '0.5'], 'invalid large reply rate: 0.5'],
       [['4000', '--handshake-rate', '2.5'], 'invalid handshake rate: 2.5'],
       [['4000', '--handshake-rate', 'x'], 'invalid handshake rate: x'],
     ] as const) {

@@ -1,0 +1,221 @@
+/**
+ * A server-wide rate of large reply bytes, shared fairly by client parties
+ * (an IPv4 address, an IPv6 /48: reply-budget.ts's `partyOf`). A reply of a
+ * full thread costs the main thread 7–9 ms to encode when its lines are not
+ * cached and some 20 ms more to seal and send; the request pacer prices it by
+ * bytes per account and per host, but nothing bounded the sum: 32 accounts on
+ * 8 addresses reading distinct full threads kept the server's core 86–96 %
+ * busy and an honest MSG from another address waited up to 400 ms (p99).
+ *
+ * A large reply ({@link LARGE_REPLY_MIN_BYTES} or more) takes its bytes from
+ * one token bucket of {@link LargeReplyRate.bytesPerSecond} before it is
+ * encoded. While nobody waits and the bucket is not in debt a reply goes at
+ * once, whatever its size (so a lone reader is never slowed below the full
+ * rate). Otherwise replies wait, and each time the debt is paid back the
+ * next one goes in start-time fair order by party: a party's reply starts at
+ * the later of its previous reply's finish and the start of the last one let
+ * go (its bytes counted), so parties reading all they can share the rate
+ * equally, whatever their number of accounts or connections. A party that
+ * read no more than its share lately (not ahead of that virtual time) and
+ * has nothing waiting goes at once while the debt is under the burst: it
+ * would be first anyway, and the debt it adds delays those that read more.
+ * Within a party, first come first served: a connection runs its requests
+ * one at a time and an account has one session (a second login is refused),
+ * so each account has at most one reply waiting, and its accounts take
+ * turns. A waiting reply is delayed, never dropped, and its connection's
+ * later requests wait behind it (never reordered).
+ *
+ * Time is passed in (`now`, `schedule`): unit tests run it on a fake clock.
+ */
+
+/** Replies at least this large, bytes, take their turn: the size past which a reply costs its account more than its own pacing turn (request-pacer.ts). */
+export const LARGE_REPLY_MIN_BYTES = 64 * 1024;
+/**
+ * Default {@link LargeReplyRate.bytesPerSecond}: 32 MiB/s, eight full threads
+ * a second, about 30 % of a core at 35 ms of CPU each (encoding, sealing,
+ * sending; SECURITY.md, Reads of large threads). Above one client host's own
+ * pace of large replies (`HOST_RATE_MULTIPLE` × 100 turns × 64 KiB, 26 MB/s),
+ * so a host alone on the server never waits here.
+ */
+export const DEFAULT_LARGE_REPLY_BYTES_PER_SECOND = 32 * 1024 * 1024;
+/** Default {@link LargeReplyRate.burstBytes}: two full threads' replies go at once from a rested bucket. */
+export const DEFAULT_LARGE_REPLY_BURST_BYTES = 8 * 1024 * 1024;
+
+/** A reply's lines as JSON text, about: each line's characters and its quotes and comma. Cheap (a string's length is stored), exact for text that needs no escapes. */
+export const replyLinesBytes = (lines: readonly string[]): number => {
+  let n = 0;
+  for (const l of lines) n += l.length + 3;
+  return n;
+};
+
+interface Waiter {
+  readonly party: string;
+  readonly bytes: number;
+  /** Its virtual start: where it stands in the fair order. */
+  readonly start: number;
+  readonly go: () => void;
+}
+
+/** Options of {@link LargeReplyRate}. */
+export interface LargeReplyRateOptions {
+  /** Bytes a second the bucket earns back (> 0). */
+  readonly bytesPerSecond: number;
+  /** The most it holds; default {@link DEFAULT_LARGE_REPLY_BURST_BYTES}. */
+  readonly burstBytes?: number;
+  /** The clock, ms (monotonic). */
+  readonly now: () => number;
+  /** Calls `fn` after `ms`; default an unref'd `setTimeout`. */
+  readonly schedule?: (fn: () => void, ms: number) => void;
+}
+
+/** See the file's comment. */
+export class LargeReplyRate {
+  readonly bytesPerSecond: number;
+  readonly burstBytes: number;
+  private readonly now: () => number;
+  private readonly schedule: (fn: () => void, ms: number) => void;
+  private level: number;
+  private at: number;
+  /** Waiting replies by party, each first come first served. */
+  private readonly queues = new Map<string, Waiter[]>();
+  /** A party's last reply's virtual finish; only those past {@link virtual} matter (others start at it). */
+  private readonly finish = new Map<string, number>();
+  /** The virtual start of the last reply let go. */
+  private virtual = 0;
+  private waiting = 0;
+  private armed = false;
+
+  constructor(options: LargeReplyRateOptions) {
+    if (!(options.bytesPerSecond > 0)) throw new RangeError(`large reply rate: bytesPerSecond must be above 0 (got ${String(options.bytesPerSecond)})`);
+    this.bytesPerSecond = options.bytesPerSecond;
+    this.burstBytes = options.burstBytes ?? DEFAULT_LARGE_REPLY_BURST_BYTES;
+    this.now = options.now;
+    this.schedule =
+      options.schedule ??
+      ((fn, ms) => {
+        setTimeout(fn, ms).unref();
+      });
+    this.level = this.burstBytes;
+    this.at = this.now();
+  }
+
+  /**
+   * A reply of `bytes` for `party`: `undefined` if it may be sent now (its
+   * bytes are taken), else a promise that settles when its turn comes (its
+   * bytes taken then), or when `signal` aborts (it leaves the line and takes
+   * nothing: the caller sends nothing).
+   */
+  turn(party: string, bytes: number, signal?: AbortSignal): Promise<void> | undefined {
+    const start = Math.max(this.virtual, this.finish.get(party) ?? 0);
+    this.refill();
+    if (this.waiting === 0 && this.level >= 0) {
+      this.take(party, bytes, start);
+      // Nobody waited for it: the virtual time moves past it, so reading alone leaves a party no debt to the
+      // order (a host alone gets the full rate, and enters a contention as any other), and it can be forgotten.
+      this.virtual = Math.max(this.virtual, start + bytes);
+      return undefined;
+    }
+    // While others wait, a party not ahead of the virtual time (it read no more than its share lately) and with
+    // nothing waiting goes at once as long as the debt is under the burst: it would be first in line anyway, and the
+    // debt it adds delays the parties that read more. An occasional reader of a full thread waited a repayment and a turn for each (p50
+    // 296 ms against 89 on main, `A10_PROBE_RDT=big A10_PROBE_GAP_MS=2000 … rdt-many 32 8 10 8`). The rate still
+    // holds: the debt never passes the burst and a reply.
+    if (this.waiting > 0 && start <= this.virtual && !this.queues.has(party) && this.level >= -this.burstBytes) {
+      this.take(party, bytes, start);
+      return undefined;
+    }
+    if (signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const leave = (): void => {
+        const q = this.queues.get(party);
+        const at = q?.indexOf(w) ?? -1;
+        if (q === undefined || at < 0) return;
+        q.splice(at, 1);
+        if (q.length === 0) this.queues.delete(party);
+        this.waiting--;
+        resolve();
+      };
+      const w: Waiter = {
+        party,
+        bytes,
+        start,
+        go: () => {
+          signal?.removeEventListener('abort', leave);
+          resolve();
+        },
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      let q = this.queues.get(party);
+      if (q === undefined) this.queues.set(party, (q = []));
+      q.push(w);
+      this.waiting++;
+      // Its successors in its party start after it.
+      this.finish.set(party, start + bytes);
+      this.arm();
+    });
+  }
+
+  /** Takes `bytes` more (or gives back, negative) for a reply already let go: its encoded size was not the estimate. */
+  charge(bytes: number): void {
+    this.refill();
+    this.level = Math.min(this.burstBytes, this.level - bytes);
+  }
+
+  /** Replies waiting (0 once none waits: nothing leaks). */
+  get size(): number {
+    return this.waiting;
+  }
+
+  /** Parties remembered for their order (bounded: see {@link forget}). */
+  get parties(): number {
+    return this.finish.size;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    if (now > this.at) this.level = Math.min(this.burstBytes, this.level + ((now - this.at) * this.bytesPerSecond) / 1000);
+    this.at = now;
+  }
+
+  private take(party: string, bytes: number, start: number): void {
+    this.level -= bytes;
+    this.virtual = start;
+    if (start + bytes > (this.finish.get(party) ?? 0)) this.finish.set(party, start + bytes);
+    this.forget();
+  }
+
+  /** Drops the parties whose finish is not past the virtual time (they would start at it anyway), once they outnumber the waiting ones well. */
+  private forget(): void {
+    if (this.finish.size <= 2 * this.queues.size + 64) return;
+    for (const [p, f] of this.finish) if (f <= this.virtual && !this.queues.has(p)) this.finish.delete(p);
+  }
+
+  /** Lets waiters go while the bucket is not in debt, least virtual start first; else wakes when it will be out of debt. */
+  private release = (): void => {
+    this.armed = false;
+    this.refill();
+    while (this.waiting > 0 && this.level >= 0) {
+      let first: Waiter | undefined;
+      for (const q of this.queues.values()) {
+        const head = q[0] as Waiter;
+        if (first === undefined || head.start < first.start) first = head;
+      }
+      if (first === undefined) break;
+      const q = this.queues.get(first.party) as Waiter[];
+      q.shift();
+      if (q.length === 0) this.queues.delete(first.party);
+      this.waiting--;
+      this.take(first.party, first.bytes, first.start);
+      first.go();
+    }
+    this.arm();
+  };
+
+  private arm(): void {
+    if (this.armed || this.waiting === 0) return;
+    this.refill();
+    this.armed = true;
+    // Until the debt is paid back (at least 1 ms: a timer of 0 would spin while the clock stands).
+    this.schedule(this.release, Math.max(1, Math.ceil((-this.level * 1000) / this.bytesPerSecond)));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The connections of a server share one rate of large reply bytes (large-reply-rate.ts, `ServerContext.largeReplies`):
+ * once it is in debt, a large RDT waits for its party's turn before it is encoded, the party that read less first,
+ * and a connection's later requests wait behind it. Fake connections over a memory store; the rate's clock and timers
+ * are the test's, so what was answered is checked before and after each timer, not by waiting.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import {
+  accountPolicy,
+  createMemoryStore,
+  createSessionRegistry,
+  createTransferTokens,
+  decodeServerMessage,
+  EncodedLinesCache,
+  encodeRequest,
+  type Reply,
+  type RequestCommand,
+  type Thread,
+} from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import { expect, it } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import { LargeReplyRate } from '../src/large-reply-rate.js';
+import { LoginRoom } from '../src/login-room.js';
+import { QueueBudget } from '../src/queue-budget.js';
+import { ReplyBudget } from '../src/reply-budget.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+
+/** The little of a connection a session touches; its replies are kept by id, in the order sent. */
+class FakeConnection extends EventEmitter {
+  readonly remoteAddress: string;
+  readonly remotePort = 40_000;
+  readonly writableLength = 0;
+  readonly bufferedAmount = 0;
+  closed = false;
+  private readonly waiters = new Map<string, (r: Reply) => void>();
+  constructor(
+    address: string,
+    /** Every reply of every connection, as `address id`, in the order sent. */
+    private readonly answered: string[],
+  ) {
+    super();
+    this.remoteAddress = address;
+  }
+  send(bytes: Uint8Array): Promise<void> {
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Right' && m.right.type === 'reply') {
+      this.answered.push(`${this.remoteAddress} ${m.right.id}`);
+      this.waiters.get(m.right.id)?.(m.right);
+    }
+    return Promise.resolve();
+  }
+  raiseReceiveWindow(): void {}
+  /** Sends a request; resolves with its reply. */
+  request(cmd: RequestCommand, args: readonly string[], id: string): Promise<Reply> {
+    const p = new Promise<Reply>((resolve) => this.waiters.set(id, resolve));
+    this.emit('message', Buffer.from(encodeRequest({ id, username: '', cmd, args })));
+    return p;
+  }
+}
+
+const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
+/** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
+const big: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
+const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
+
+it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT", async () => {
+  let now = 0;
+  const timers: (() => void)[] = [];
+  // 1 MiB/s, 1 MiB of burst: the first 3.9 MiB reply goes at once and puts the rate 2.9 MiB in debt.
+  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
+  const ctx: ServerContext = {
+    store: createMemoryStore({ threads: [big, small] }),
+    registry: createSessionRegistry(),
+    serverId: 's',
+    liveSessions: new Map(),
+    accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
+    tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),
+    activity: new TransferActivity(),
+    transferPort: 0,
+    idleTimeoutMs: 60_000,
+    pacer: undefined,
+    queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
+    replyBudget: new ReplyBudget(64 << 20),
+    largeReplies,
+    linesCache: new EncodedLinesCache(32 << 20),
+    loginRoom: new LoginRoom<RudpConnection>(100, 100),
+    log: () => undefined,
+    logFromHost: () => undefined,
+  };
+  const answered: string[] = [];
+  const loggedIn = async (user: string, address: string): Promise<FakeConnection> => {
+    const conn = new FakeConnection(address, answered);
+    serveConnection(conn as unknown as RudpConnection, ctx);
+    await conn.request('username', [user], 'u');
+    expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
+    return conn;
+  };
+  // Two accounts of one host, one of another.
+  const a1 = await loggedIn('a1', '127.0.0.1');
+  const a2 = await loggedIn('a2', '127.0.0.1');
+  const b = await loggedIn('b', '127.0.0.2');
+  answered.length = 0;
+  // A small RDT is no large reply: it never waits.
+  expect((await a1.request('RDT', ['small'], 's0')).lines).toEqual(['1 alice: hi']);
+  expect((await a1.request('RDT', ['big'], 'r0')).lines.length).toBe(980);
+  // Everything settles that can without the rate's timer.
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  // Asked in this order, each reaching its turn before the next is sent.
+  const replies = [a1.request('RDT', ['big'], 'r1'), a1.request('MSG', ['small', 'after'], 'm1')];
+  await settle();
+  replies.push(a2.request('RDT', ['big'], 'r2'));
+  await settle();
+  replies.push(b.request('RDT', ['big'], 'r3'));
+  await settle();
+  expect(answered).toEqual(['127.0.0.1 s0', '127.0.0.1 r0']);
+  expect(largeReplies.size).toBe(3);
+  // Each timer: the debt paid back, one 3.9 MiB reply goes (into debt again).
+  const next = async (): Promise<void> => {
+    const t = timers.shift();
+    expect(t).toBeDefined();
+    t?.();
+    await settle();
+  };
+  await next();
+  // a1's waited longest (it stands level with b's, which came later); its MSG goes right after it.
+  expect(answered.slice(2)).toEqual(['127.0.0.1 r1', '127.0.0.1 m1']);
+  await next();
+  // b's host has read less than a2's (which read r0 and r1): b goes first.
+  expect(answered.slice(4)).toEqual(['127.0.0.2 r3']);
+  await next();
+  expect(answered.slice(5)).toEqual(['127.0.0.1 r2']);
+  await Promise.all(replies);
+  expect(largeReplies.size).toBe(0);
+  expect(now).toBeGreaterThan(8_000);
+});

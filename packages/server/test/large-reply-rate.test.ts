@@ -1,0 +1,155 @@
+/** The server-wide rate of large reply bytes (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
+import { describe, expect, it } from 'vitest';
+import { LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
+
+const MIB = 1024 * 1024;
+
+/** A clock and a timer list the test moves by hand. */
+const fakeTime = () => {
+  let now = 0;
+  const timers: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => now,
+    schedule: (fn: () => void, ms: number) => void timers.push({ at: now + ms, fn }),
+    /** Moves the clock to `to`, running each timer due on the way at its time. */
+    advance: async (to: number) => {
+      for (;;) {
+        timers.sort((a, b) => a.at - b.at);
+        const t = timers[0];
+        if (t === undefined || t.at > to) break;
+        timers.shift();
+        now = t.at;
+        t.fn();
+        // The replies let go settle their promises: their `then`s run before the clock moves on.
+        await Promise.resolve();
+        await Promise.resolve();
+      }
+      now = to;
+    },
+    get pending() {
+      return timers.length;
+    },
+  };
+};
+
+/** Asks for `n` replies of `bytes` for `party`, one after another as a connection would; records the time each goes. */
+const reader = (rate: LargeReplyRate, clock: { now: () => number }, party: string, bytes: number, n: number, log: string[], signal?: AbortSignal) =>
+  (async () => {
+    for (let i = 0; i < n; i++) {
+      const turn = rate.turn(party, bytes, signal);
+      if (turn !== undefined) await turn;
+      if (signal?.aborted === true) return;
+      log.push(`${party}${i}@${clock.now()}`);
+    }
+  })();
+
+describe('large reply rate', () => {
+  it('lets a lone party read at the full rate: the burst at once, then a reply each time the bucket is out of debt', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const log: string[] = [];
+    const done = reader(rate, clock, 'a', 4 * MIB, 12, log);
+    await clock.advance(0);
+    // 8 MiB of burst: two 4 MiB replies at 0, and a third, as the bucket is not in debt yet (exactly 0): it goes into debt.
+    expect(log).toEqual(['a0@0', 'a1@0', 'a2@0']);
+    await clock.advance(1000);
+    // A second of 32 MiB pays 4 MiB of debt and 7 replies more: 10 in the first second, the rate and the burst.
+    expect(log.length).toBe(11);
+    expect(log[3]).toBe('a3@125');
+    await clock.advance(2000);
+    await done;
+    expect(log.length).toBe(12);
+    expect(rate.size).toBe(0);
+  });
+
+  it('a party that read less goes first: while a busy host waits, an honest reply goes at once, and a second one ahead of most of its queue', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const log: string[] = [];
+    // Four accounts of one host, each a reply waiting at any time.
+    const hostile = [0, 1, 2, 3].map(() => reader(rate, clock, 'h', 4 * MIB, 5, log));
+    await clock.advance(10);
+    // Two replies at 0 put the rate 4 MiB in debt (the burst); 10 ms later it is 3.7 MiB, under the burst: the honest
+    // party, which read nothing, goes at once, and the debt it adds delays the host (its next at 250 ms, not 125).
+    const honest: string[] = [];
+    const two = reader(rate, clock, 'x', 4 * MIB, 2, honest);
+    await clock.advance(11);
+    expect(honest).toEqual(['x0@10']);
+    await clock.advance(20_000);
+    await Promise.all([...hostile, two]);
+    expect(log.filter((l) => l.endsWith('@125'))).toEqual([]);
+    expect(log[2]).toMatch(/@250$/);
+    // Its second, asked at once, is ahead of the virtual time by one reply: it waits its turn, behind the two of the
+    // host's waiting replies that started earlier, ahead of the other 16.
+    expect(honest).toEqual(['x0@10', 'x1@500']);
+    expect(log.filter((l) => Number(l.split('@')[1]) > 500).length).toBe(16);
+    // The rate holds: 84 MiB went before the last of the 22 replies, 4 of them the burst, so it goes at 80 / 32 = 2.5 s.
+    expect(log.at(-1)).toMatch(/@2500$/);
+  });
+
+  it('parties reading all they can share the rate equally, whatever their number of accounts', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const stop = new AbortController();
+    const many: string[] = [];
+    const few: string[] = [];
+    // Party m has 8 accounts reading 1 MiB replies, party f one account reading 4 MiB replies.
+    const readers = [
+      ...Array.from({ length: 8 }, () => reader(rate, clock, 'm', MIB, 1_000, many, stop.signal)),
+      reader(rate, clock, 'f', 4 * MIB, 1_000, few, stop.signal),
+    ];
+    await clock.advance(10_000);
+    stop.abort();
+    await Promise.all(readers);
+    const mBytes = many.length * MIB;
+    const fBytes = few.length * 4 * MIB;
+    // 10 s at 32 MiB/s and the burst between them, about half each: apart by the burst (which m's eight accounts took
+    // at once, uncontended) and a reply of f at most.
+    expect(mBytes + fBytes).toBeGreaterThanOrEqual(320 * MIB);
+    expect(mBytes + fBytes).toBeLessThanOrEqual(332 * MIB);
+    expect(Math.abs(mBytes - fBytes)).toBeLessThanOrEqual(8 * MIB);
+    // The waiters of the abort left the line.
+    expect(rate.size).toBe(0);
+  });
+
+  it("a party's replies go in the order asked, and a reply that leaves the line (its connection closed) takes nothing", async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...clock });
+    expect(rate.turn('a', 2 * MIB)).toBeUndefined();
+    const order: string[] = [];
+    const gone = new AbortController();
+    const p1 = rate.turn('a', MIB)?.then(() => order.push('first'));
+    const p2 = rate.turn('a', MIB, gone.signal)?.then(() => order.push('left'));
+    const p3 = rate.turn('a', MIB)?.then(() => order.push('third'));
+    expect(rate.size).toBe(3);
+    gone.abort();
+    await p2;
+    expect(rate.size).toBe(2);
+    // 1 MiB of debt: paid back at 1 s; the first goes (into debt again), the third a second later.
+    await clock.advance(1000);
+    await p1;
+    expect(order).toEqual(['left', 'first']);
+    await clock.advance(2000);
+    await p3;
+    expect(order).toEqual(['left', 'first', 'third']);
+    expect(rate.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 1024 * MIB, burstBytes: 1024 * MIB, ...clock });
+    for (let i = 0; i < 10_000; i++) {
+      expect(rate.turn(`10.0.${i >> 8}.${i & 255}`, 64 * 1024)).toBeUndefined();
+      await clock.advance(clock.now() + 1);
+    }
+    expect(rate.parties).toBeLessThanOrEqual(65);
+  });
+
+  it('refuses a rate that is not above 0, and estimates a reply by its lines', () => {
+    expect(() => new LargeReplyRate({ bytesPerSecond: 0, now: () => 0 })).toThrow(RangeError);
+    const lines = ['1 alice: hello', '2 bob: hi'];
+    // Its quotes and commas, the array's brackets aside.
+    expect(replyLinesBytes(lines)).toBe(JSON.stringify(lines).length - 1);
+  });
+});

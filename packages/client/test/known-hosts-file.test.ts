@@ -5,6 +5,7 @@ import { fingerprint, nodeCryptoProvider } from 'rudpx';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseClientArgs } from '../src/args.js';
 import { loadKnownHosts, trustServerKey } from '../src/known-hosts-file.js';
+import { DEFAULT_TRANSFER_PACE } from '../src/transfer-pace.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -157,8 +158,8 @@ describe('known-hosts file (SSH-like trust on first use)', () => {
   });
 
   it('--known-hosts chooses the file; the default is left to the home directory', () => {
-    expect(parseClientArgs(['4000', '--known-hosts', '/tmp/k'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: '/tmp/k', timeoutSeconds: 5 } });
-    expect(parseClientArgs(['4000'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: undefined, timeoutSeconds: 5 } });
+    expect(parseClientArgs(['4000', '--known-hosts', '/tmp/k'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: '/tmp/k', timeoutSeconds: 5, pace: DEFAULT_TRANSFER_PACE } });
+    expect(parseClientArgs(['4000'])).toEqual({ kind: 'run', args: { port: 4000, host: '127.0.0.1', knownHosts: undefined, timeoutSeconds: 5, pace: DEFAULT_TRANSFER_PACE } });
     expect(parseClientArgs(['4000', '--known-hosts', ''])).toEqual({ kind: 'error', message: 'empty known-hosts path' });
   });
 });

@@ -411,13 +411,14 @@ export class Connection {
   }
 
   /**
-   * @internal The peer waits for credit (BLOCKED): its grant grows (flow-control.ts) if the application
-   * keeps up: not paused, no message waiting to be read, nothing partial held. An application that does
-   * not read never grows it, and one that reads is asked again at each read until the peer is answered.
+   * @internal The peer waits for a limit past ours (BLOCKED: a message larger than the grant): the grant
+   * grows to fit it (flow-control.ts) if the application keeps up: not paused, no whole message waiting
+   * to be read. An application that does not read never grows it; one that reads is asked again at each
+   * read until the peer is answered.
    */
   answerBlocked(): void {
     const flow = this.flow;
-    if (!flow.growthAsked || this.paused || this.reassembly.buffered > 0 || this.reassembly.hasNext()) return;
+    if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
     if (this.state !== 'established' && this.state !== 'closing') return;
     if (!flow.answerBlocked() && flow.credit >= flow.grant) return;
     if (flow.credit < flow.grant) this.host.receivePool?.wait(this);
@@ -448,8 +449,12 @@ export class Connection {
     this.stat.messagesReceived++;
     // A datagram took no credit (a lost one could never give it back), so reading one returns none.
     // Credit the endpoint's budget had no room for is granted as it returns.
-    if (reliable && this.flow.onRead(creditOf(m.length))) this.host.receivePool?.wait(this);
-    if (this.flow.growthAsked) this.answerBlocked();
+    if (reliable) {
+      const credit = creditOf(m.length);
+      this.flow.growByRate(credit, this.lastActivity, this.rtt.srtt);
+      if (this.flow.onRead(credit)) this.host.receivePool?.wait(this);
+      if (this.flow.peerWaiting) this.answerBlocked();
+    }
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

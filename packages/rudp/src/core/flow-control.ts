@@ -26,16 +26,18 @@
  * window (`receiveWindow`) is the most a connection ever grants, and the
  * largest message the peer may send, but a connection grants at first only
  * `INITIAL_GRANT` (its `grant`), announced in the handshake as the first
- * limit beside the window. A sender that cannot send its next message for
- * want of credit says so (BLOCKED, with the limit it needs: the end of that
- * message). The receiver then grows its grant, to double or to what the
- * message needs, up to the window, but only while the application keeps
- * up: it is not paused and has read everything the connection held (the
- * connection decides, `answerBlocked`). So an application that does not
- * read holds at most the first grant a connection (the peer can send no
- * BLOCKED-worthy message without our growing it), a reading one reaches
- * the window as fast as the peer is held back by it, and a message larger
- * than the grant waits for a round trip, never refused: it fits the window.
+ * limit beside the window. The grant grows two ways, up to the window, and
+ * only as the application reads: an application that does not read holds
+ * at most the first grant a connection. By rate (`growByRate`): when the
+ * application reads a quarter of the grant within a round trip, the grant
+ * may be what holds the peer back, and it grows to twice itself or four
+ * times what was read, as Linux's DRS sizes a TCP window from what the
+ * application copied in a round trip. By need (`answerBlocked`): a sender
+ * that cannot start its next message for want of credit says so (BLOCKED,
+ * with the limit that message needs), and if the application keeps up (the
+ * connection checks: not paused, no whole message unread) the grant grows
+ * to fit it: a message larger than the grant waits a round trip, never
+ * refused.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
 import type { ReceivePool } from './receive/receive-pool.js';
@@ -98,10 +100,10 @@ export class FlowControl {
   private grantBytes: number;
   /** The limit the peer last said it waits for (BLOCKED); 0: none. */
   private peerWants = 0;
-  /** A BLOCKED came since the grant last grew (or the peer was last answered). */
-  private blockedHeard = false;
-  /** `consumed` when the grant last grew: growth by rate needs the application to have read half the grant since. */
-  private consumedAtGrowth = 0;
+  /** When the current measuring round trip began (`growByRate`), ms. */
+  private epochStart = Number.NEGATIVE_INFINITY;
+  /** `consumed` when it began. */
+  private epochConsumed = 0;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -206,39 +208,51 @@ export class FlowControl {
 
   /** The peer says it waits for our limit to reach `limit` (BLOCKED). */
   onPeerBlocked(limit: number): void {
-    if (limit <= this.peerWants) return;
-    this.peerWants = limit;
-    this.blockedHeard = true;
+    if (limit > this.peerWants) this.peerWants = limit;
   }
 
-  /** Whether the peer said it waited for credit since the grant last grew (`answerBlocked` may grow it). */
-  get growthAsked(): boolean {
-    return this.blockedHeard;
+  /** Whether the peer waits for a limit past the one we announced (a message larger than what we grant). */
+  get peerWaiting(): boolean {
+    return this.peerWants > this.advertisedLimit;
   }
 
   /**
-   * The peer said it waited for credit and the application keeps up (the
-   * connection checked: not paused, nothing held unread or partial). If the
-   * application read half the grant since it last grew, the window held the
-   * peer back: the grant doubles. If the peer waits for a limit past the one
-   * we announced (a message larger than the grant), it grows to fit it. Both
-   * up to the window; the new limit is announced. Returns whether it was
-   * (while the endpoint's budget is short, only what it has room for: see `topUp`).
+   * The peer waits for a limit past ours and the application keeps up (the
+   * connection checked: not paused, no whole message unread): the grant
+   * grows to fit what the peer waits for, up to the window, and the new
+   * limit is announced. Returns whether it was (while the endpoint's budget
+   * is short, only what it has room for: see `topUp`).
    */
   answerBlocked(): boolean {
-    if (!this.blockedHeard) return false;
-    const waiting = this.peerWants > this.advertisedLimit;
-    const readHalf = this.consumed - this.consumedAtGrowth >= this.grantBytes / 2;
-    if (!waiting && !readHalf && this.grantBytes < this.receiveWindow) return false;
-    this.blockedHeard = false;
-    let grant = readHalf ? this.grantBytes * 2 : this.grantBytes;
-    if (waiting && this.peerWants - this.consumed > grant) grant = this.peerWants - this.consumed;
+    if (!this.peerWaiting) return false;
+    let grant = this.peerWants - this.consumed;
     if (grant > this.receiveWindow) grant = this.receiveWindow;
-    if (grant > this.grantBytes) {
-      this.grantBytes = grant;
-      this.consumedAtGrowth = this.consumed;
-    }
+    if (grant > this.grantBytes) this.grantBytes = grant;
     return this.grantMore();
+  }
+
+  /**
+   * The application is about to read a message of `bytes` credit at `now`
+   * (ms; `rttMs` the round trip): if it has read half the grant within a
+   * round trip, the grant may be what holds the peer back (a peer that
+   * sends less than that a round trip is held back by something else), so
+   * it doubles, up to the window, as Linux's receive-buffer autotuning
+   * grows a TCP window. Call before `onRead`, which announces the new limit.
+   */
+  growByRate(bytes: number, now: number, rttMs: number): void {
+    if (this.grantBytes >= this.receiveWindow) return;
+    if (now - this.epochStart > rttMs) {
+      this.epochStart = now;
+      this.epochConsumed = this.consumed;
+    }
+    const read = this.consumed + bytes - this.epochConsumed;
+    if (read < this.grantBytes / 4) return;
+    // Twice what was read in the round trip, and more while the peer's rate still doubles each round
+    // trip (a congestion controller's start): four times it, as Linux's DRS does in slow start.
+    const grant = Math.max(this.grantBytes * 2, read * 4);
+    this.grantBytes = grant < this.receiveWindow ? grant : this.receiveWindow;
+    this.epochStart = now;
+    this.epochConsumed = this.consumed + bytes;
   }
 
   /** Grants what `grantBytes` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */

@@ -130,7 +130,7 @@ for (const angle of angles) {
   if (angle === 'dup') fixed = h.packet((pw) => pw.u8(1), { size: 24 });
   const garbage = (phase: 0 | 1): Uint8Array => {
     const d = randomBytes(1200);
-    d[0] = (3 << 4) | 0x08 | (phase === 1 ? 6 : 5); // version 3, 4-byte pn, Protected0/1 (see wire/packet.ts)
+    d[0] = (4 << 4) | 0x08 | (phase === 1 ? 6 : 5); // version 4, 4-byte pn, Protected0/1 (see wire/packet.ts)
     d.writeUInt32BE(h.core.remoteCid, 1);
     d.writeUInt32BE(h.core.nextPn++, 5);
     return d;

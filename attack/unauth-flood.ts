@@ -23,7 +23,7 @@ const hello = randomBytes(32);
 const datagram = (angle: string, i: number): Uint8Array => {
   if (angle === 'garbage') return randomBytes(1200);
   const token = angle === 'cookie' ? randomBytes(12) : new Uint8Array(0);
-  return encodeInitial(new Uint8Array(1200), 0, { scid: (i * 2654435761) >>> 0, token, params: { receiveWindow: 1 << 20 }, hello }).slice();
+  return encodeInitial(new Uint8Array(1200), 0, { scid: (i * 2654435761) >>> 0, token, params: { receiveWindow: 1 << 20, initialLimit: 1 << 20 }, hello }).slice();
 };
 for (const angle of angles) {
   const { baseline, baseCpu, baseMs } = await honestStretch(pid, probe, seconds);

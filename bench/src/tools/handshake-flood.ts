@@ -37,7 +37,7 @@ const PAUSE_MS = Number(process.env['FLOOD_PAUSE_MS'] ?? '0');
 const server = await startForumServerChild('handshake-flood', serverFlags);
 const port = server.port;
 
-const params = { receiveWindow: 1 << 20 };
+const params = { receiveWindow: 1 << 20, initialLimit: 1 << 20 };
 const hellos = Array.from({ length: HELLOS }, (_, i) => {
   const cid = 0x1000_0000 + i;
   return { cid, hello: startClientHandshake(nodeCryptoProvider, { prologue: handshakePrologue(cid) }).hello };

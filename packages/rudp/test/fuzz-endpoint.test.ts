@@ -16,6 +16,8 @@ import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 
 const SEED = 0x5eed_f022;
 const HOSTILE = 1_000_000;
+/** The highest frame type a receiver knows: every type above it is unknown, and drops its packet. */
+const LAST_FRAME_TYPE = Math.max(...Object.values(FrameType));
 const BATCH = 10_000;
 
 /** How the endpoint must treat one hostile datagram. */
@@ -303,6 +305,8 @@ function initial(buf: Uint8Array, scid: number, token: Uint8Array, window: numbe
   w.varint(token.length);
   w.bytes(token);
   w.varint(window);
+  // The first limit: the whole window.
+  w.varint(window);
   w.padTo(MAX_DATAGRAM);
   return w.finish();
 }
@@ -366,7 +370,7 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
     switch (rnd() % 10) {
       case 0:
         // A type no frame has.
-        w.u8(FrameType.PathResponse + 1 + (rnd() % (255 - FrameType.PathResponse)));
+        w.u8(LAST_FRAME_TYPE + 1 + (rnd() % (255 - LAST_FRAME_TYPE)));
         break;
       case 1:
         w.u8(FrameType.Fragment);

@@ -341,7 +341,7 @@ const FORGERIES: Readonly<Record<string, Forgery>> = {
   'random server hello': (g, _hello, random) =>
     reencode(g, (a) => ({ ...a, handshake: Uint8Array.from({ length: a.handshake.length }, () => below(random, 256)) })),
   'genuine hello, another connection id': (g) => reencode(g, (a) => ({ ...a, scid: (a.scid ^ 0x5a5a5a5a) >>> 0 || 1 })),
-  'genuine hello, another receive window': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: a.params.receiveWindow * 64 } })),
+  'genuine hello, another receive window': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: a.params.receiveWindow * 64, initialLimit: a.params.initialLimit } })),
   'genuine hello, one bit flipped': (g, _hello, random) =>
     reencode(g, (a) => {
       const hs = a.handshake.slice();
@@ -355,7 +355,7 @@ const FORGERIES: Readonly<Record<string, Forgery>> = {
     const a = decodeAccept(h.payload);
     if (a === undefined) throw new Error('genuine ACCEPT did not decode');
     const crypto = attackerCrypto(random);
-    const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, receiveWindow: a.params.receiveWindow }) });
+    const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, receiveWindow: a.params.receiveWindow, initialLimit: a.params.initialLimit }) });
     // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
     const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;
     const handshake = answer.kind === 'accepted' ? answer.serverHello : answer.kind === 'wrong-key' ? answer.wrongKey : new Uint8Array(0);

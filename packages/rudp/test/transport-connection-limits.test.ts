@@ -216,7 +216,7 @@ describe('connection limits', () => {
     const conn = net.connect('10.0.0.1:5000');
     net.sim.runFor(1000);
     expect(conn.state).toBe('established');
-    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.ServerFull) });
+    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.ServerFull) });
     const client = net.sim.endpoint('10.0.0.1:5000') as Endpoint;
     client.handleDatagram(net.sim.now, busy.slice(), SERVER);
     net.sim.runFor(1000);
@@ -227,7 +227,7 @@ describe('connection limits', () => {
     const net = network({});
     const conn = net.connect('10.0.0.1:5000');
     const client = net.sim.endpoint('10.0.0.1:5000') as Endpoint;
-    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
+    const busy = encodeAccept(new Uint8Array(64), conn.localCid, { scid: 0, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
     client.handleDatagram(net.sim.now, busy.slice(), SERVER);
     expect(client.stats().dropped.malformed).toBe(1);
     net.sim.runFor(1000);
@@ -235,7 +235,7 @@ describe('connection limits', () => {
   });
 
   it('encodes a refusal small, naming no connection of the server', () => {
-    const busy = encodeAccept(new Uint8Array(MAX_DATAGRAM), 77, { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
+    const busy = encodeAccept(new Uint8Array(MAX_DATAGRAM), 77, { scid: 0, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(BusyReason.HostFull) });
     expect(busy.length).toBeLessThan(MAX_DATAGRAM / 20);
     const h = parseHeader(busy);
     if (typeof h === 'string') throw new Error(h);

@@ -16,7 +16,7 @@ const FROM = '1.2.3.4:5';
 const SEED = 4;
 
 function initial(scid: number, token: Uint8Array = new Uint8Array(0)): Uint8Array {
-  return encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid, token, params: { receiveWindow: 1 << 20 }, hello: new Uint8Array(0) }).slice();
+  return encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid, token, params: { receiveWindow: 1 << 20, initialLimit: 1 << 20 }, hello: new Uint8Array(0) }).slice();
 }
 
 function drain(ep: Endpoint, now: number): Uint8Array[] {

@@ -6,7 +6,7 @@ import { writePing } from '../src/wire/frame.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
 
-const params = { receiveWindow: 1 << 20 };
+const params = { receiveWindow: 1 << 20, initialLimit: 1 << 20 };
 
 function initial(scid: number, token: Uint8Array = new Uint8Array(0)): Uint8Array {
   return encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid, token, params, hello: new Uint8Array(0) }).slice();

@@ -13,6 +13,7 @@ import type { Connection } from '../src/core/connection.js';
 import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
 import type { EndpointEvent } from '../src/core/events.js';
 import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
+import { INITIAL_GRANT } from '../src/core/flow-control.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
@@ -93,11 +94,19 @@ function heldBytes(h: Herd): number {
   return total;
 }
 
-/** Each peer sends one message as large as its window lets it, and stops after half of it; returns the messages. */
+/** The credit the server's connection to `p` grants its peer now (what its limit lets the peer send). */
+function creditTo(h: Herd, p: Peer): number {
+  return (h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection).flow.credit;
+}
+
+/**
+ * Each peer sends one message as large as the server's credit lets it start (at most its window), and
+ * stops after half of it; returns the messages.
+ */
 function beginHalfMessages(h: Herd): Uint8Array[] {
   return h.peers.map((p, i) => {
     expect(p.conn.state).toBe('established');
-    const m = Uint8Array.from({ length: p.conn.maxMessageSize() }, (_, k) => byteAt(i, k));
+    const m = Uint8Array.from({ length: Math.min(p.conn.maxMessageSize(), creditTo(h, p) - 256) }, (_, k) => byteAt(i, k));
     p.cutAfter = p.sent + m.length / 2;
     p.conn.send(m);
     h.sim.wake(p.address);
@@ -125,10 +134,12 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const stats = h.server.stats().receiveBuffer;
     expect(stats.budget).toBe(BUDGET);
     expect(stats.granted).toBeLessThanOrEqual(BUDGET);
-    // The first connections took whole windows; the budget held back the later ones.
-    const sizes = h.peers.map((p) => p.conn.maxMessageSize());
+    // The first connections took whole windows; the budget held back the later ones (their peers'
+    // largest message is still the window: a message larger than the credit waits for it).
+    const sizes = messages.map((m) => m.length);
     expect(Math.max(...sizes)).toBe(WINDOW - 256);
     expect(Math.min(...sizes)).toBeLessThan(WINDOW / 16);
+    for (const p of h.peers) expect(p.conn.maxMessageSize()).toBe(WINDOW - 256);
     expect(stats.waiting).toBeGreaterThan(0);
 
     for (const p of h.peers) p.cutAfter = Number.POSITIVE_INFINITY;
@@ -153,8 +164,8 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const late = h.addPeer();
     runUntil(h, () => late.conn.state === 'established', 2_000);
     expect(late.conn.state).toBe('established');
-    // The budget is spent by the unfinished messages: the newcomer's window is its floor.
-    expect(late.conn.maxMessageSize()).toBe(RECEIVE_FLOOR - 256);
+    // The budget is spent by the unfinished messages: the newcomer's credit is its floor.
+    expect(creditTo(h, late)).toBe(RECEIVE_FLOOR);
     const sent = Array.from({ length: 100 }, (_, k) => new Uint8Array(3_000).fill(k));
     for (const m of sent) late.conn.send(m);
     h.sim.wake(late.address);
@@ -172,14 +183,15 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => first.conn.state === 'established', 2_000);
     const second = h.addPeer();
     runUntil(h, () => second.conn.state === 'established', 2_000);
-    expect(first.conn.maxMessageSize()).toBe(WINDOW - 256);
+    expect(creditTo(h, first)).toBe(WINDOW);
     // What the first left: the floor and half the rest (beyond the sixteenth kept for the floors of later connections).
-    expect(second.conn.maxMessageSize()).toBeLessThan(WINDOW / 8);
+    expect(creditTo(h, second)).toBeLessThan(WINDOW / 8);
+    expect(second.conn.maxMessageSize()).toBe(WINDOW - 256);
     expect(h.server.stats().receiveBuffer.waiting).toBe(1);
     first.conn.close(h.sim.now);
     h.sim.wake(first.address);
-    runUntil(h, () => second.conn.maxMessageSize() === WINDOW - 256, 5_000);
-    expect(second.conn.maxMessageSize()).toBe(WINDOW - 256);
+    runUntil(h, () => creditTo(h, second) === WINDOW, 5_000);
+    expect(creditTo(h, second)).toBe(WINDOW);
     expect(h.server.stats().receiveBuffer.waiting).toBe(0);
     const big = Uint8Array.from({ length: WINDOW - 256 }, (_, k) => byteAt(1, k));
     second.conn.send(big);
@@ -235,6 +247,27 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const peers = Array.from({ length: 13 }, () => h.addPeer());
     runUntil(h, () => peers.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of peers) expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 2 ** 50, granted: 13 * 32 * 1024 * 1024, waiting: 0 });
+    // Each grants its first grant only (1 MiB, not its 32 MiB window) until its application reads.
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 2 ** 50, granted: 13 * INITIAL_GRANT, waiting: 0 });
+  });
+
+  it('under a budget, idle connections leave a newcomer its whole window: 60 idle default connections and a 128 MiB budget, the 61st is sent a 32 MiB message', () => {
+    // Before, each idle connection granted its whole 32 MiB window: the first three spent the budget,
+    // and the 61st got the 4 KiB floor (its peer could send no message over 3,840 bytes).
+    const h = herd(7, { maxReceiveBufferBytes: 128 * 1024 * 1024 });
+    const idle = Array.from({ length: 60 }, () => h.addPeer());
+    runUntil(h, () => idle.every((p) => p.conn.state === 'established'), 3_000);
+    expect(h.server.stats().receiveBuffer.granted).toBe(60 * INITIAL_GRANT);
+    const late = h.addPeer();
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBe(INITIAL_GRANT);
+    expect(late.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
+    const big = Uint8Array.from({ length: 32 * 1024 * 1024 - 256 }, (_, k) => byteAt(61, k));
+    late.conn.send(big);
+    h.sim.wake(late.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === 1, 30_000);
+    expect(Buffer.compare(h.received.get(conn() as Connection)?.[0] as Uint8Array, big)).toBe(0);
+    expect(h.server.stats().receiveBuffer.waiting).toBe(0);
   });
 });

@@ -27,7 +27,7 @@ export interface KeyMismatch {
 /** What an ACCEPT means to a client still connecting. */
 export type AcceptOutcome =
   /** It checked out: the connection is established with what it carried (keys and server key: none in plaintext mode). */
-  | { readonly kind: 'accepted'; readonly remoteCid: number; readonly peerWindow: number; readonly keys: SessionKeys | undefined; readonly serverKey: Uint8Array | undefined }
+  | { readonly kind: 'accepted'; readonly remoteCid: number; readonly peerWindow: number; readonly peerLimit: number; readonly keys: SessionKeys | undefined; readonly serverKey: Uint8Array | undefined }
   /**
    * The server refused the connection: it ends, and its close says why (`mismatch`: the server proved
    * another key than the pinned one). Not counted as a drop: the answer was well formed and acted on.
@@ -93,8 +93,8 @@ export class ConnectAttempt {
     }
     if (noise === undefined) {
       // A window no message fits is no window: a broken or hostile server's, refused as malformed.
-      if (accept.kind !== AcceptKind.Plaintext || accept.params.receiveWindow < MIN_RECEIVE_WINDOW) return MALFORMED;
-      return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, keys: undefined, serverKey: undefined };
+      if (accept.kind !== AcceptKind.Plaintext || !windowsValid(accept.params.receiveWindow, accept.params.initialLimit)) return MALFORMED;
+      return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
       const r = noise.finish(accept.handshake, true);
@@ -108,10 +108,10 @@ export class ConnectAttempt {
     const params = r.ok ? decodeServerParams(r.payload) : undefined;
     // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
     // copy of the Noise state) still completes the handshake.
-    if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow) return FORGED;
+    if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow || params.initialLimit !== accept.params.initialLimit) return FORGED;
     // Authenticated, so the server's own: a window no message fits is a broken server's, and refused.
-    if (params.receiveWindow < MIN_RECEIVE_WINDOW) return MALFORMED;
-    return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, keys: r.keys, serverKey: r.serverKey };
+    if (!windowsValid(params.receiveWindow, params.initialLimit)) return MALFORMED;
+    return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
   }
 
   /**
@@ -125,4 +125,9 @@ export class ConnectAttempt {
     const seed = this.timing.lossRateSeed(rtt.hasSample, rtt.srtt);
     if (seed !== undefined) repair.seed(seed, dataLossSeen);
   }
+}
+
+/** Whether a handshake's window and first limit can carry messages: a window no message fits, or a first limit past the window, is a broken or hostile peer's. */
+export function windowsValid(window: number, initialLimit: number): boolean {
+  return window >= MIN_RECEIVE_WINDOW && initialLimit >= MIN_RECEIVE_WINDOW && initialLimit <= window;
 }

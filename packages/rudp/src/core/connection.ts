@@ -73,7 +73,7 @@ import { nextDatagram } from './connection/transmit.js';
 import type { PathValidation } from './path-validation.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { MAX_SMALL_MESSAGE } from '../wire/frame.js';
-import { type AcceptPayload, HEADER_SIZE, type HeaderFields, TAG_SIZE, TRAILER_SIZE } from '../wire/packet.js';
+import { type AcceptPayload, HEADER_SIZE, type HeaderFields, TAG_SIZE, TRAILER_SIZE, type TransportParams } from '../wire/packet.js';
 
 export type { PacketDrop } from './packet-sealing.js';
 export type { KeyMismatch } from './connect-attempt.js';
@@ -215,7 +215,8 @@ export class Connection {
     public remoteCid: number,
     remote: PeerAddress,
     now: number,
-    peerWindow: number,
+    /** The peer's window and first limit (its INITIAL); a client, before the ACCEPT tells it, passes its own window. */
+    peer: TransportParams | number,
     security: ConnectionSecurity = { mode: 'plaintext' },
   ) {
     this.peerAddress = remote;
@@ -227,15 +228,17 @@ export class Connection {
     }
     this.cc = config.congestion(config.mtu);
     const pool = host.receivePool;
-    this.flow = new FlowControl(config.receiveWindow, peerWindow, pool);
-    // The window the handshake announces is the credit granted: less than `receiveWindow` while the endpoint's budget is short.
-    const handshake = { localCid, receiveWindow: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
+    const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
+    this.flow = new FlowControl(config.receiveWindow, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit);
+    // The handshake announces the window (the largest message) and the credit granted at first: the
+    // first grant, or less while the endpoint's budget is short.
+    const handshake = { localCid, receiveWindow: config.receiveWindow, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
     if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.handshake : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
     this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage, this.flow);
     this.repairReceiver = new RepairReceiver(this.reassembly);
-    if (pool !== undefined && this.flow.credit < config.receiveWindow) pool.wait(this);
+    if (pool !== undefined && this.flow.credit < this.flow.grant) pool.wait(this);
     this.sendQueue = new SendQueue(
       this.flow,
       config.mtu - HEADER_SIZE - (this.encrypted ? TAG_SIZE : TRAILER_SIZE),
@@ -348,7 +351,7 @@ export class Connection {
     this.raisedAtPn = this.nextPn;
     this.reassembly.raiseWindow(bytes);
     // Granted in part: the rest as the endpoint's budget has room again.
-    if (this.flow.credit < bytes) this.host.receivePool?.wait(this);
+    if (this.flow.credit < this.flow.grant) this.host.receivePool?.wait(this);
     this.host.wake(this);
   }
 
@@ -404,6 +407,22 @@ export class Connection {
   resume(): void {
     this.paused = false;
     if (this.hasMessage()) this.host.readable(this);
+    else this.answerBlocked();
+  }
+
+  /**
+   * @internal The peer waits for a limit past ours (BLOCKED: a message larger than the grant): the grant
+   * grows to fit it (flow-control.ts) if the application keeps up: not paused, no whole message waiting
+   * to be read. An application that does not read never grows it; one that reads is asked again at each
+   * read until the peer is answered.
+   */
+  answerBlocked(): void {
+    const flow = this.flow;
+    if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
+    if (this.state !== 'established' && this.state !== 'closing') return;
+    if (!flow.answerBlocked() && flow.credit >= flow.grant) return;
+    if (flow.credit < flow.grant) this.host.receivePool?.wait(this);
+    this.host.wake(this);
   }
 
   /** Whether reading is paused. */
@@ -430,7 +449,12 @@ export class Connection {
     this.stat.messagesReceived++;
     // A datagram took no credit (a lost one could never give it back), so reading one returns none.
     // Credit the endpoint's budget had no room for is granted as it returns.
-    if (reliable && this.flow.onRead(creditOf(m.length))) this.host.receivePool?.wait(this);
+    if (reliable) {
+      const credit = creditOf(m.length);
+      this.flow.growByRate(credit, this.lastActivity, this.rtt.srtt);
+      if (this.flow.onRead(credit)) this.host.receivePool?.wait(this);
+      if (this.flow.peerWaiting) this.answerBlocked();
+    }
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

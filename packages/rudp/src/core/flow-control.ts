@@ -21,8 +21,25 @@
  * short, and the credit returns as the application reads or the connection
  * ends. The receiver refuses what goes past the credit it granted, not only
  * past its window: an honest sender never sends more.
+ *
+ * Credit is granted lazily, as TCP's receive-buffer autotuning does: the
+ * window (`receiveWindow`) is the most a connection ever grants, and the
+ * largest message the peer may send, but a connection grants at first only
+ * `INITIAL_GRANT` (its `grant`), announced in the handshake as the first
+ * limit beside the window. The grant grows two ways, up to the window, and
+ * only as the application reads: an application that does not read holds
+ * at most the first grant a connection. By rate (`growByRate`): when the
+ * application reads a quarter of the grant within a round trip, the grant
+ * may be what holds the peer back, and it grows to twice itself or four
+ * times what was read, as Linux's DRS sizes a TCP window from what the
+ * application copied in a round trip. By need (`answerBlocked`): a sender
+ * that cannot start its next message for want of credit says so (BLOCKED,
+ * with the limit that message needs), and if the application keeps up (the
+ * connection checks: not paused, no whole message unread) the grant grows
+ * to fit it: a message larger than the grant waits a round trip, never
+ * refused.
  */
-import { writeMaxData } from '../wire/frame.js';
+import { writeBlocked, writeMaxData } from '../wire/frame.js';
 import type { ReceivePool } from './receive/receive-pool.js';
 import type { PacketWriter } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
@@ -40,6 +57,21 @@ export const MIN_RECEIVE_WINDOW = 1_024;
 
 /** Most message ids past the oldest one not yet whole that a receiver tracks (and so a sender sends). */
 export const MAX_MESSAGES_AHEAD = 65_536;
+
+/**
+ * Credit a connection grants at first, bytes (less if its window is
+ * smaller): what an application that never reads holds a connection. About
+ * twice the bandwidth-delay product of 50 Mbit/s over 70 ms (437 KB), so a
+ * transfer at that rate is not held back while the grant grows; a faster
+ * or longer path is held back a round trip or two per doubling, until the
+ * grant reaches the window.
+ */
+export const INITIAL_GRANT = 1024 * 1024;
+
+/** The credit a connection with window `window` grants at first. */
+export function initialGrant(window: number): number {
+  return window < INITIAL_GRANT ? window : INITIAL_GRANT;
+}
 
 /** Credit in both directions for one connection. */
 export class FlowControl {
@@ -64,19 +96,34 @@ export class FlowControl {
   private raiseUnacked = false;
   /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
   private pool: ReceivePool | undefined;
+  /** The credit we grant now, at most the window: `initialGrant` at first, grown by `answerBlocked` and `raiseReceiveWindow`. */
+  private grantBytes: number;
+  /** The limit the peer last said it waits for (BLOCKED); 0: none. */
+  private peerWants = 0;
+  /** When the current measuring round trip began (`growByRate`), ms. */
+  private epochStart = Number.NEGATIVE_INFINITY;
+  /** `consumed` when it began. */
+  private epochConsumed = 0;
+  /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
+  private blockedAt = 0;
+  /** Sender: a BLOCKED frame is owed. */
+  private blockedDue = false;
 
   constructor(
-    /** Our receive window, bytes (`raiseReceiveWindow` may grow it). */
+    /** Our receive window, bytes (`raiseReceiveWindow` may grow it): the most we grant. */
     private receiveWindow: number,
     peerWindow: number,
     pool?: ReceivePool,
+    /** The limit the peer granted at first (its handshake), if known; else its window. */
+    peerLimit = peerWindow,
   ) {
-    this.peerLimit = peerWindow;
+    this.peerLimit = peerLimit;
     this.peerWindowBytes = peerWindow;
     this.pool = pool;
-    let credit = receiveWindow;
+    this.grantBytes = initialGrant(receiveWindow);
+    let credit = this.grantBytes;
     if (pool !== undefined) {
-      credit = pool.opening(receiveWindow);
+      credit = pool.opening(credit);
       pool.open();
       pool.move(0, credit);
     }
@@ -88,7 +135,12 @@ export class FlowControl {
     return this.advertisedLimit - this.consumed;
   }
 
-  /** The limit we announced last (before anything was read, the window the handshake announces: less than `window` while the endpoint's budget is short). */
+  /** The credit we mean to grant now (`credit` is less while the endpoint's budget is short): grows from `initialGrant` to `window`. */
+  get grant(): number {
+    return this.grantBytes;
+  }
+
+  /** The limit we announced last (before anything was read, the limit the handshake announces). */
   get limit(): number {
     return this.advertisedLimit;
   }
@@ -98,15 +150,24 @@ export class FlowControl {
     return this.peerWindowBytes;
   }
 
-  /** The handshake told us the peer's window. */
-  setPeerWindow(window: number): void {
-    this.peerLimit = window;
+  /** The handshake told us the peer's window and the limit it grants at first (at most the window). */
+  setPeerWindow(window: number, limit = window): void {
+    this.peerLimit = limit;
     this.peerWindowBytes = window;
   }
 
-  /** Whether the peer has room for the stream up to `streamEnd` (counted in `creditOf` each message). */
+  /**
+   * Whether the peer has room for the stream up to `streamEnd` (counted in
+   * `creditOf` each message). When it has not, a BLOCKED frame asking for
+   * that limit is owed, once per limit (see `onBlockedLost`).
+   */
   allows(streamEnd: number): boolean {
-    return streamEnd <= this.peerLimit;
+    if (streamEnd <= this.peerLimit) return true;
+    if (streamEnd > this.blockedAt) {
+      this.blockedAt = streamEnd;
+      this.blockedDue = true;
+    }
+    return false;
   }
 
   /**
@@ -121,6 +182,7 @@ export class FlowControl {
   onMaxData(limit: number, startedStreamEnd: number): void {
     if (limit > this.peerLimit) this.peerLimit = limit;
     if (limit - startedStreamEnd > this.peerWindowBytes) this.peerWindowBytes = limit - startedStreamEnd;
+    if (this.blockedAt <= this.peerLimit) this.blockedDue = false;
   }
 
   /** Our receive window. */
@@ -129,8 +191,9 @@ export class FlowControl {
   }
 
   /**
-   * Grows our receive window to `window` bytes (never shrinks it: credit
-   * announced cannot be taken back). The new limit is announced at once in
+   * Grows our receive window to `bytes` (never shrinks it: credit
+   * announced cannot be taken back), and grants all of it: the application
+   * asked for it. The new limit is announced at once in
    * MAX_DATA, from which the peer also learns that it may send larger messages;
    * while the endpoint's budget is short, only what it has room for (`credit`
    * less than `window` then). Returns whether the window grew.
@@ -138,26 +201,80 @@ export class FlowControl {
   raiseReceiveWindow(window: number): boolean {
     if (window <= this.receiveWindow) return false;
     this.receiveWindow = window;
-    const held = this.advertisedLimit - this.consumed;
-    const credit = this.grant(held);
-    if (credit > held) {
-      this.advertisedLimit = this.consumed + credit;
-      this.maxDataDue = true;
-      this.raiseUnacked = true;
+    this.grantBytes = window;
+    if (this.grantMore()) this.raiseUnacked = true;
+    return true;
+  }
+
+  /** The peer says it waits for our limit to reach `limit` (BLOCKED). */
+  onPeerBlocked(limit: number): void {
+    if (limit > this.peerWants) this.peerWants = limit;
+  }
+
+  /** Whether the peer waits for a limit past the one we announced (a message larger than what we grant). */
+  get peerWaiting(): boolean {
+    return this.peerWants > this.advertisedLimit;
+  }
+
+  /**
+   * The peer waits for a limit past ours and the application keeps up (the
+   * connection checked: not paused, no whole message unread): the grant
+   * grows to fit what the peer waits for, up to the window, and the new
+   * limit is announced. Returns whether it was (while the endpoint's budget
+   * is short, only what it has room for: see `topUp`).
+   */
+  answerBlocked(): boolean {
+    if (!this.peerWaiting) return false;
+    let grant = this.peerWants - this.consumed;
+    if (grant > this.receiveWindow) grant = this.receiveWindow;
+    if (grant > this.grantBytes) this.grantBytes = grant;
+    return this.grantMore();
+  }
+
+  /**
+   * The application is about to read a message of `bytes` credit at `now`
+   * (ms; `rttMs` the round trip): if it has read half the grant within a
+   * round trip, the grant may be what holds the peer back (a peer that
+   * sends less than that a round trip is held back by something else), so
+   * it doubles, up to the window, as Linux's receive-buffer autotuning
+   * grows a TCP window. Call before `onRead`, which announces the new limit.
+   */
+  growByRate(bytes: number, now: number, rttMs: number): void {
+    if (this.grantBytes >= this.receiveWindow) return;
+    if (now - this.epochStart > rttMs) {
+      this.epochStart = now;
+      this.epochConsumed = this.consumed;
     }
+    const read = this.consumed + bytes - this.epochConsumed;
+    if (read < this.grantBytes / 4) return;
+    // Twice what was read in the round trip, and more while the peer's rate still doubles each round
+    // trip (a congestion controller's start): four times it, as Linux's DRS does in slow start.
+    const grant = Math.max(this.grantBytes * 2, read * 4);
+    this.grantBytes = grant < this.receiveWindow ? grant : this.receiveWindow;
+    this.epochStart = now;
+    this.epochConsumed = this.consumed + bytes;
+  }
+
+  /** Grants what `grantBytes` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */
+  private grantMore(): boolean {
+    const held = this.advertisedLimit - this.consumed;
+    const credit = this.take(held);
+    if (credit <= held) return false;
+    this.advertisedLimit = this.consumed + credit;
+    this.maxDataDue = true;
     return true;
   }
 
   /**
    * The application read a message that took `bytes` of the window (`creditOf` its length). Returns
-   * whether the endpoint's budget keeps the connection short of its window (see `topUp`).
+   * whether the endpoint's budget keeps the connection short of its grant (see `topUp`).
    */
   onRead(bytes: number): boolean {
     const pool = this.pool;
     this.consumed += bytes;
     if (pool === undefined) {
-      const limit = this.consumed + this.receiveWindow;
-      if (limit - this.advertisedLimit >= this.receiveWindow / 4) {
+      const limit = this.consumed + this.grantBytes;
+      if (limit - this.advertisedLimit >= this.grantBytes / 4) {
         this.advertisedLimit = limit;
         this.maxDataDue = true;
       }
@@ -165,8 +282,8 @@ export class FlowControl {
     }
     const held = this.advertisedLimit - this.consumed;
     pool.move(held + bytes, held);
-    // Announced once it is a quarter of what may be granted now: the window while the budget has room
-    // (one MAX_DATA per quarter window, as without a pool), less while it is short.
+    // Announced once it is a quarter of what may be granted now: the grant while the budget has room
+    // (one MAX_DATA per quarter grant, as without a pool), less while it is short.
     const short = this.topUp();
     pool.serve();
     return short;
@@ -175,25 +292,25 @@ export class FlowControl {
   /**
    * Grants what the endpoint's budget now has room for, announced if it
    * adds a quarter of the credit (see `onRead`). Returns whether the budget
-   * still keeps the connection short of its window.
+   * still keeps the connection short of its grant.
    */
   topUp(): boolean {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
-    const credit = this.pool.grantable(held, this.receiveWindow);
+    const credit = this.pool.grantable(held, this.grantBytes);
     if (credit - held >= credit / 4 && credit > held) {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
     }
-    return credit < this.receiveWindow;
+    return credit < this.grantBytes;
   }
 
-  /** The credit the budget lets us grant now (the whole window without one), charged to it; `held` is granted already. */
-  private grant(held: number): number {
+  /** The credit the budget lets us grant now (the whole grant without one), charged to it; `held` is granted already. */
+  private take(held: number): number {
     const pool = this.pool;
-    if (pool === undefined) return this.receiveWindow;
-    const credit = pool.grantable(held, this.receiveWindow);
+    if (pool === undefined) return this.grantBytes > held ? this.grantBytes : held;
+    const credit = pool.grantable(held, this.grantBytes);
     pool.move(held, credit);
     return credit;
   }
@@ -223,9 +340,9 @@ export class FlowControl {
     pool.close(this.advertisedLimit - this.consumed, datagrams);
   }
 
-  /** Whether a MAX_DATA frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */
+  /** Whether a MAX_DATA or BLOCKED frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */
   get due(): boolean {
-    return this.maxDataDue;
+    return this.maxDataDue || this.blockedDue;
   }
 
   /** A packet sent after the raise that carried MAX_DATA was acknowledged: the peer knows of it. */
@@ -245,16 +362,28 @@ export class FlowControl {
     return true;
   }
 
-  /** A packet that carried MAX_DATA was lost: announce again. */
+  /** A packet that carried MAX_DATA or BLOCKED was lost: announce again (BLOCKED only while still waiting). */
   onMaxDataLost(): void {
     this.maxDataDue = true;
+    if (this.blockedAt > this.peerLimit) this.blockedDue = true;
   }
 
-  /** Writes the owed MAX_DATA frame if it fits; returns whether it did. */
+  /**
+   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns whether it wrote one. The packet is
+   * marked as carrying MAX_DATA either way: its loss sends both again if still owed (`onMaxDataLost`).
+   */
   writeIfDue(w: PacketWriter): boolean {
-    if (!this.maxDataDue || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
-    writeMaxData(w, this.advertisedLimit);
-    this.maxDataDue = false;
-    return true;
+    let wrote = false;
+    if (this.maxDataDue && w.room() >= 1 + varintSize(this.advertisedLimit)) {
+      writeMaxData(w, this.advertisedLimit);
+      this.maxDataDue = false;
+      wrote = true;
+    }
+    if (this.blockedDue && w.room() >= 1 + varintSize(this.blockedAt)) {
+      writeBlocked(w, this.blockedAt);
+      this.blockedDue = false;
+      wrote = true;
+    }
+    return wrote;
   }
 }

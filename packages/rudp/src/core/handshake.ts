@@ -41,6 +41,8 @@ export const HANDSHAKE_COPIES = 1;
 export interface HandshakeParams {
   readonly localCid: number;
   readonly receiveWindow: number;
+  /** The limit granted at first (flow-control.ts). */
+  readonly initialLimit: number;
   readonly mtu: number;
   readonly handshakeTimeoutMs: number;
   /** Extra copies of each INITIAL (client) and of the first ACCEPT (server): `HANDSHAKE_COPIES`. */
@@ -128,7 +130,7 @@ export class ClientHandshake {
     return encodeInitial(scratch, 0, {
       scid: this.params.localCid,
       token: this.token,
-      params: { receiveWindow: this.params.receiveWindow },
+      params: { receiveWindow: this.params.receiveWindow, initialLimit: this.params.initialLimit },
       hello: this.hello,
     });
   }
@@ -233,7 +235,7 @@ export class ServerHandshake {
     }
     return encodeAccept(scratch, remoteCid, {
       scid: this.params.localCid,
-      params: { receiveWindow: this.params.receiveWindow },
+      params: { receiveWindow: this.params.receiveWindow, initialLimit: this.params.initialLimit },
       kind: this.serverHello === undefined ? AcceptKind.Plaintext : AcceptKind.ServerHello,
       handshake: this.serverHello ?? NO_TOKEN,
     });

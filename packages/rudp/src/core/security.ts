@@ -38,13 +38,15 @@ export function handshakePrologue(clientCid: number): Uint8Array {
 export interface ServerParams {
   readonly scid: number;
   readonly receiveWindow: number;
+  /** The limit the server grants at first (at most `receiveWindow`). */
+  readonly initialLimit: number;
 }
 
 /** Encodes `p` for the server hello's payload. */
 export function encodeServerParams(p: ServerParams): Uint8Array {
-  const buf = new Uint8Array(4 + 8);
+  const buf = new Uint8Array(4 + 8 + 8);
   writeU32(buf, 0, p.scid);
-  const end = writeVarint(buf, 4, p.receiveWindow);
+  const end = writeVarint(buf, writeVarint(buf, 4, p.receiveWindow), p.initialLimit);
   return buf.subarray(0, end);
 }
 
@@ -53,5 +55,6 @@ export function decodeServerParams(bytes: Uint8Array): ServerParams | undefined 
   const r = new Reader(bytes, 0, bytes.length);
   const scid = r.u32();
   const receiveWindow = r.varint();
-  return r.ok && r.remaining() === 0 ? { scid, receiveWindow } : undefined;
+  const initialLimit = r.varint();
+  return r.ok && r.remaining() === 0 ? { scid, receiveWindow, initialLimit } : undefined;
 }

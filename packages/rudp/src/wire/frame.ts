@@ -36,7 +36,7 @@ import type { PacketWriter } from './packet.js';
 import { Reader, varintSize } from './varint.js';
 
 /** Frame type bytes. */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10, PathChallenge: 11, PathResponse: 12 } as const;
+export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10, PathChallenge: 11, PathResponse: 12, Blocked: 13 } as const;
 
 /** Bytes of data a PATH_CHALLENGE or PATH_RESPONSE frame carries (RFC 9000 §19.17). */
 export const PATH_DATA_BYTES = 8;
@@ -125,6 +125,7 @@ export type Frame =
   | PathFrame
   | { readonly type: 'message-ack'; readonly next: number }
   | { readonly type: 'max-data'; readonly limit: number }
+  | { readonly type: 'blocked'; readonly limit: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string };
 
 /** Largest close reason we send or accept, in bytes. */
@@ -280,6 +281,12 @@ function writePathFrame(w: PacketWriter, type: number, data: Uint8Array): void {
 /** Writes a MAX_DATA frame. */
 export function writeMaxData(w: PacketWriter, limit: number): void {
   w.u8(FrameType.MaxData);
+  w.varint(limit);
+}
+
+/** Writes a BLOCKED frame: the sender waits for the peer's limit to reach `limit` (the end of its next message). */
+export function writeBlocked(w: PacketWriter, limit: number): void {
+  w.u8(FrameType.Blocked);
   w.varint(limit);
 }
 
@@ -456,6 +463,12 @@ function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined):
         const limit = r.varint();
         if (!r.ok) return undefined;
         out[n++] = { type: 'max-data', limit };
+        break;
+      }
+      case FrameType.Blocked: {
+        const limit = r.varint();
+        if (!r.ok) return undefined;
+        out[n++] = { type: 'blocked', limit };
         break;
       }
       case FrameType.Close: {

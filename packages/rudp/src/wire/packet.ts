@@ -40,7 +40,7 @@ import { crc32c } from './crc32c.js';
 import { Reader, readU32, varintSize, writeU32, writeVarint } from './varint.js';
 
 /** Protocol version carried in the high four bits of byte 0. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** The base datagram size: INITIALs are padded to it, and every path is assumed to carry it. */
 export const MAX_DATAGRAM = 1200;
 /** Largest datagram path MTU discovery may raise the size to (a 1500-byte IPv4 MTU less 28 bytes of IP and UDP header); the largest accepted. */
@@ -306,8 +306,10 @@ export function expandPacketNumber(largest: number, truncated: number, pnBytes: 
 
 /** Parameters each side announces in the handshake. */
 export interface TransportParams {
-  /** Bytes of message data the peer may send beyond what we have delivered. */
+  /** The receive window: the most credit we ever grant (the largest message is `MESSAGE_CREDIT` less). */
   readonly receiveWindow: number;
+  /** The limit granted at first (flow-control.ts: the window grows toward `receiveWindow` as the application reads). */
+  readonly initialLimit: number;
 }
 
 /** INITIAL payload. */
@@ -326,6 +328,7 @@ export function encodeInitial(buf: Uint8Array, pn: number, p: InitialPayload): U
   w.varint(p.token.length);
   w.bytes(p.token);
   w.varint(p.params.receiveWindow);
+  w.varint(p.params.initialLimit);
   w.varint(p.hello.length);
   w.bytes(p.hello);
   w.padTo(MAX_DATAGRAM);
@@ -339,10 +342,11 @@ export function decodeInitial(payload: Uint8Array): InitialPayload | undefined {
   const len = r.varint();
   const token = len >= 0 && len <= MAX_TOKEN ? r.bytes(len) : undefined;
   const receiveWindow = r.varint();
+  const initialLimit = r.varint();
   const helloLength = r.varint();
   const hello = helloLength >= 0 && helloLength <= MAX_HANDSHAKE_BYTES ? r.bytes(helloLength) : undefined;
   if (!r.ok || token === undefined || hello === undefined) return undefined;
-  return { scid, token, params: { receiveWindow }, hello };
+  return { scid, token, params: { receiveWindow, initialLimit }, hello };
 }
 
 /** Encodes a RETRY packet carrying `token` to the client CID `dcid`. */
@@ -399,6 +403,7 @@ export function encodeAccept(buf: Uint8Array, dcid: number, p: AcceptPayload): U
   const w = new PacketWriter(buf, PacketType.Accept, dcid, 0, 2);
   w.u32(p.scid);
   w.varint(p.params.receiveWindow);
+  w.varint(p.params.initialLimit);
   w.u8(p.kind);
   w.varint(p.handshake.length);
   w.bytes(p.handshake);
@@ -410,11 +415,12 @@ export function decodeAccept(payload: Uint8Array): AcceptPayload | undefined {
   const r = new Reader(payload, 0, payload.length);
   const scid = r.u32();
   const receiveWindow = r.varint();
+  const initialLimit = r.varint();
   const kind = r.u8();
   const length = r.varint();
   const handshake = length >= 0 && length <= MAX_HANDSHAKE_BYTES ? r.bytes(length) : undefined;
   if (!r.ok || handshake === undefined || kind > AcceptKind.Busy) return undefined;
-  return { scid, params: { receiveWindow }, kind: kind as AcceptKind, handshake };
+  return { scid, params: { receiveWindow, initialLimit }, kind: kind as AcceptKind, handshake };
 }
 
 /** Size in bytes of a varint-prefixed byte string. */

@@ -11,12 +11,12 @@ import { encodeServerParams } from '../../src/core/security.js';
 import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../../src/wire/packet.js';
 
-const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 1, copySpacingMs: 3 };
+const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, initialLimit: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 1, copySpacingMs: 3 };
 const REMOTE = '192.0.2.1:4000';
 const KEYS = { protection: {}, exporter: {}, handshakeHash: new Uint8Array(32) } as unknown as SessionKeys;
 const SERVER_KEY = new Uint8Array(32).fill(7);
 
-const accept = (kind: AcceptKind, handshake: Uint8Array = new Uint8Array(0), scid = 0x5678, receiveWindow = 32_768): AcceptPayload => ({ scid, params: { receiveWindow }, kind, handshake });
+const accept = (kind: AcceptKind, handshake: Uint8Array = new Uint8Array(0), scid = 0x5678, receiveWindow = 32_768): AcceptPayload => ({ scid, params: { receiveWindow, initialLimit: receiveWindow }, kind, handshake });
 
 /** A Noise state that answers every `finish` with `result`. */
 const noise = (result: ClientHandshakeResult): ClientHandshake => ({ hello: new Uint8Array(48), finish: () => result });
@@ -54,7 +54,7 @@ describe('connect attempt: plaintext', () => {
 
   it('a plaintext ACCEPT gives the server id and window; any other kind is malformed', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
-    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: undefined, serverKey: undefined });
+    expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: undefined, serverKey: undefined });
     expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 
@@ -62,19 +62,19 @@ describe('connect attempt: plaintext', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MIN_RECEIVE_WINDOW });
-    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200 }))));
+    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
     expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 });
 
 describe('connect attempt: encrypted', () => {
   it('the server hello gives the id and window it carries, its keys and key', () => {
-    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
-    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, keys: KEYS, serverKey: SERVER_KEY });
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
+    expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'accepted', remoteCid: 0x5678, peerWindow: 32_768, peerLimit: 32_768, keys: KEYS, serverKey: SERVER_KEY });
   });
 
   it('a plaintext ACCEPT is a downgrade, and parameters changed on the path or a failed hello are forgeries', () => {
-    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
+    const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
     expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'dropped', why: 'unprotected' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x9999), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 1), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
@@ -83,9 +83,9 @@ describe('connect attempt: encrypted', () => {
   });
 
   it("the server's 'does not encrypt' refusal ends the attempt (never a plaintext connection), only after the cookie; a 'requires encryption' one is not meant for it", () => {
-    const early = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 }))));
+    const early = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));
     expect(early.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
-    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768 })))));
+    const a = withCookie(new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 })))));
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.EncryptionRequired), 0), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Busy, Uint8Array.of(BusyReason.NoEncryption), 0), REMOTE)).toEqual({
       kind: 'refused',

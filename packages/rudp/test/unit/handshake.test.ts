@@ -8,7 +8,7 @@ import { ClientHandshake, ServerHandshake, type HandshakeParams } from '../../sr
 import { type InitialPayload, MAX_DATAGRAM, PacketType, decodeAccept, decodeInitial, parseHeader } from '../../src/wire/packet.js';
 
 /** Without copies: the round timing on its own (copies have tests of their own below). */
-const CLIENT: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 0, copySpacingMs: 3 };
+const CLIENT: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, initialLimit: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 0, copySpacingMs: 3 };
 /** As connections run it: one copy of each INITIAL and ACCEPT, 3 ms apart. */
 const CLIENT_COPIES: HandshakeParams = { ...CLIENT, copies: 1 };
 const SERVER: HandshakeParams = { ...CLIENT, localCid: 0x5678 };
@@ -55,7 +55,7 @@ describe('Handshake, client: INITIAL retransmission', () => {
 
   it('the INITIAL carries our connection id and window, and after a RETRY the cookie', () => {
     const h = new ClientHandshake(CLIENT, 0);
-    expect(initialAt(h, 0)).toEqual({ scid: 0x1234, token: new Uint8Array(0), params: { receiveWindow: 65_536 }, hello: new Uint8Array(0) });
+    expect(initialAt(h, 0)).toEqual({ scid: 0x1234, token: new Uint8Array(0), params: { receiveWindow: 65_536, initialLimit: 65_536 }, hello: new Uint8Array(0) });
     const cookie = Uint8Array.of(1, 2, 3);
     expect(h.onRetry(40, cookie)).toBe(true);
     // The cookie is copied: the caller's buffer may be reused.
@@ -244,7 +244,7 @@ describe('Handshake, server', () => {
     if (typeof header === 'string') throw new Error(header);
     expect(header.type).toBe(PacketType.Accept);
     expect(header.dcid).toBe(0x1234);
-    expect(decodeAccept(header.payload)).toEqual({ scid: 0x5678, params: { receiveWindow: 65_536 }, kind: 0, handshake: new Uint8Array(0) });
+    expect(decodeAccept(header.payload)).toEqual({ scid: 0x5678, params: { receiveWindow: 65_536, initialLimit: 65_536 }, kind: 0, handshake: new Uint8Array(0) });
   });
 
   it('a repeated INITIAL means the ACCEPT was lost: owe it again', () => {

@@ -33,7 +33,7 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
   }
   c.connecting = undefined;
   c.remoteCid = a.remoteCid;
-  c.flow.setPeerWindow(a.peerWindow);
+  c.flow.setPeerWindow(a.peerWindow, a.peerLimit);
   c.state = c.closeRequested ? 'closing' : 'established';
   c.lastReceived = now;
   attempt.seedEstimates(now, c.rtt, c.repairPolicy, c.stat.packetsLost > 0);

@@ -144,6 +144,10 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
     case 'max-data':
       c.flow.onMaxData(f.limit, c.sendQueue.startedStreamEnd);
       return;
+    case 'blocked':
+      c.flow.onPeerBlocked(f.limit);
+      c.answerBlocked();
+      return;
     case 'path-challenge':
       notePathChallenge(c, f.data);
       return;

@@ -14,7 +14,8 @@
  */
 import { Connection } from '../connection.js';
 import type { Endpoint } from '../endpoint.js';
-import { MIN_RECEIVE_WINDOW } from '../flow-control.js';
+import { initialGrant } from '../flow-control.js';
+import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
 import type { PeerAddress } from '../sans-io.js';
@@ -29,7 +30,7 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (size < MAX_DATAGRAM) return void e.drops.short++;
   const init = decodeInitial(payload);
   // A window no message fits is no window: a broken or hostile client's.
-  if (!init || init.scid === 0 || init.params.receiveWindow < MIN_RECEIVE_WINDOW) return void e.drops.malformed++;
+  if (!init || init.scid === 0 || !windowsValid(init.params.receiveWindow, init.params.initialLimit)) return void e.drops.malformed++;
   if (init.token.length === 0) {
     if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
     const token = e.cookies.mint(now, from, init.scid);
@@ -69,7 +70,7 @@ export function handleInitial(e: Endpoint, now: number, size: number, payload: U
   if (cid === undefined) return refuseBusy(e, from, init.scid, BusyReason.ServerFull);
   const security = answerHello(e, from, init.scid, cid, init.hello);
   if (security === undefined) return;
-  const conn = new Connection(e, e.config, 'server', cid, init.scid, from, now, init.params.receiveWindow, security);
+  const conn = new Connection(e, e.config, 'server', cid, init.scid, from, now, init.params, security);
   e.add(conn);
   e.hosts.add(levels);
   conn.hostCounted = true;
@@ -95,7 +96,7 @@ function refuseBusy(e: Endpoint, to: PeerAddress, clientCid: number, reason: Bus
  */
 function refuse(e: Endpoint, to: PeerAddress, clientCid: number, reason: BusyReason): void {
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
-  const accept = { scid: 0, params: { receiveWindow: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) };
+  const accept = { scid: 0, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.Busy, handshake: Uint8Array.of(reason) };
   e.stateless.push({ to, data: encodeAccept(new Uint8Array(64), clientCid, accept).slice() });
 }
 
@@ -110,8 +111,9 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
   const answer = answerClientHello(e.crypto, hello, {
     identity: e.identity,
     prologue: handshakePrologue(clientCid),
-    // The window the connection will announce: the credit it can grant now (`ReceivePool.opening`).
-    payload: encodeServerParams({ scid: localCid, receiveWindow: e.receivePool.opening(e.config.receiveWindow) }),
+    // The window, and the limit the connection will grant at first: its first grant, or what the
+    // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it.
+    payload: encodeServerParams({ scid: localCid, receiveWindow: e.config.receiveWindow, initialLimit: e.receivePool.opening(initialGrant(e.config.receiveWindow)) }),
   });
   switch (answer.kind) {
     case 'accepted':
@@ -120,7 +122,7 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
       if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
       e.stateless.push({
         to: from,
-        data: encodeAccept(new Uint8Array(MAX_DATAGRAM), clientCid, { scid: localCid, params: { receiveWindow: 0 }, kind: AcceptKind.WrongKey, handshake: answer.wrongKey }).slice(),
+        data: encodeAccept(new Uint8Array(MAX_DATAGRAM), clientCid, { scid: localCid, params: { receiveWindow: 0, initialLimit: 0 }, kind: AcceptKind.WrongKey, handshake: answer.wrongKey }).slice(),
       });
       return undefined;
     case 'rejected':

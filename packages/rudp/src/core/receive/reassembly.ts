@@ -104,6 +104,8 @@ export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
 export interface ReceiveCredit {
   /** Credit granted to the peer now (what it announced less what the application read). */
   readonly credit: number;
+  /** The credit the connection grants now, at most the window (flow-control.ts): also what unread datagrams may take. */
+  readonly grant: number;
   /** Whether an unread datagram taking `bytes` may be held (`first`: no other is), charged to the endpoint's budget if so. */
   holdDatagram(bytes: number, first: boolean): boolean;
   /** A datagram `holdDatagram` let in was read. */
@@ -276,9 +278,13 @@ export class Reassembly {
     return this.listedRanges;
   }
 
-  /** A datagram arrived: released at once, or dropped if unread datagrams already fill the window or the endpoint's budget. */
+  /**
+   * A datagram arrived: released at once, or dropped if unread datagrams already fill the grant (the
+   * window while the application reads, less until then: flow-control.ts) or the endpoint's budget.
+   */
   acceptDatagram(channel: number, data: Uint8Array): boolean {
-    if (this.datagramCredit + creditOf(data.length) > this.window || (this.granted !== undefined && !this.granted.holdDatagram(creditOf(data.length), this.datagramCredit === 0))) {
+    const room = this.granted === undefined ? this.window : this.granted.grant;
+    if (this.datagramCredit + creditOf(data.length) > room || (this.granted !== undefined && !this.granted.holdDatagram(creditOf(data.length), this.datagramCredit === 0))) {
       this.datagramsDropped++;
       return false;
     }

@@ -1,0 +1,130 @@
+/**
+ * Receive credit granted lazily (flow-control.ts), as TCP's receive-buffer
+ * autotuning does: a connection grants `INITIAL_GRANT` at first and grows
+ * its grant toward its window only while its application keeps up and the
+ * peer says it waits for credit (BLOCKED). Before, every connection granted
+ * its whole window (32 MiB by default) from the handshake on, so a peer made
+ * an application that had not read yet hold 32 MiB a connection (attack
+ * round 13, 3: 32 connections, +1,109 MiB). The largest message is still the
+ * window's: one larger than the grant waits for the grant to grow, never
+ * refused.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Connection } from '../src/core/connection.js';
+import { INITIAL_GRANT, MESSAGE_CREDIT } from '../src/core/flow-control.js';
+import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
+
+const WINDOW = 32 * 1024 * 1024;
+const MESSAGE = 64 * 1024;
+
+/** What the server connection holds: partial messages and whole ones not read. */
+const held = (c: Connection): number => c.reassembly.partialBytes + c.reassembly.unreadBytes;
+
+/** A message whose bytes say where they sit, so a misplaced piece shows. */
+const patterned = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, k) => (k * 31 + seed) & 0xff);
+
+describe('receive credit granted lazily', () => {
+  it('an application that does not read holds at most the first grant a connection, however much its peer queues', () => {
+    let reading = true;
+    const p = makePair({ seed: 11, serverReads: () => reading });
+    p.sim.runFor(500);
+    // The connection is accepted; from now on the application reads nothing.
+    reading = false;
+    for (let i = 0; i < 256; i++) p.conn.send(patterned(MESSAGE, i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5_000);
+    const server = p.serverConn() as Connection;
+    // Before: the whole 16 MiB queued (the 32 MiB window took it all).
+    expect(held(server)).toBeLessThanOrEqual(INITIAL_GRANT);
+    expect(held(server)).toBeGreaterThan(INITIAL_GRANT - 2 * (MESSAGE + MESSAGE_CREDIT));
+    expect(server.flow.limit).toBe(INITIAL_GRANT);
+    // The peer still sees the window as the largest message.
+    expect(p.conn.maxMessageSize()).toBe(WINDOW - MESSAGE_CREDIT);
+  });
+
+  it('a paused application grants nothing for a message larger than the first grant; it arrives once the application reads', () => {
+    const p = makePair({ seed: 12 });
+    p.onServerEvent = (e) => {
+      if (e.type === 'incoming') e.connection.pause();
+    };
+    p.sim.runFor(500);
+    const big = patterned(4 * 1024 * 1024, 7);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3_000);
+    const server = p.serverConn() as Connection;
+    // Before: all 4 MiB held by an application that reads nothing.
+    expect(held(server)).toBe(0);
+    expect(server.flow.limit).toBe(INITIAL_GRANT);
+    server.resume();
+    // The peer's BLOCKED (the limit its message needs) was kept: resuming grants it at once.
+    expect(server.flow.limit).toBeGreaterThanOrEqual(big.length + MESSAGE_CREDIT);
+    p.sim.wake(SERVER);
+    p.sim.runFor(5_000);
+    const got = messagesOf(p.serverEvents);
+    expect(got).toHaveLength(1);
+    expect(Buffer.compare(got[0] as Uint8Array, big)).toBe(0);
+  });
+
+  it('a reading application is sent a message as large as its window first: the grant grows to fit it, and it arrives whole', () => {
+    const p = makePair({ seed: 13 });
+    p.sim.runFor(500);
+    const big = patterned(WINDOW - MESSAGE_CREDIT, 3);
+    // Before a grant that grows, such a message had to fit the first limit: refused, or (without BLOCKED) stuck.
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(20_000);
+    const got = messagesOf(p.serverEvents);
+    expect(got).toHaveLength(1);
+    expect(Buffer.compare(got[0] as Uint8Array, big)).toBe(0);
+    expect((p.serverConn() as Connection).flow.grant).toBe(WINDOW);
+  });
+
+  it("a reading application's grant grows to its window while the peer is held back by it, and no further", () => {
+    const p = makePair({ seed: 14, link: { delayMs: 50 } });
+    p.sim.runFor(500);
+    const grants: number[] = [];
+    const COUNT = 1_024;
+    for (let i = 0; i < COUNT; i++) p.conn.send(patterned(MESSAGE, i));
+    p.sim.wake(CLIENT);
+    const server = (): Connection => p.serverConn() as Connection;
+    for (let t = 0; t < 20_000 && messagesOf(p.serverEvents).length < COUNT; t += 50) {
+      p.sim.runFor(50);
+      grants.push(server().flow.grant);
+    }
+    expect(messagesOf(p.serverEvents)).toHaveLength(COUNT);
+    // 64 MiB over a path that takes all a window gives: each doubling, from 1 MiB to the 32 MiB window.
+    expect(grants[0]).toBe(INITIAL_GRANT);
+    expect(Math.max(...grants)).toBe(WINDOW);
+    expect(server().flow.credit).toBeLessThanOrEqual(WINDOW);
+  });
+
+  it('an explicit receiveWindow smaller than the first grant is granted whole, as before; one larger is the cap the grant grows to', () => {
+    const small = makePair({ seed: 15, server: { receiveWindow: 8 * 1024 } });
+    small.sim.runFor(500);
+    expect(small.conn.maxMessageSize()).toBe(8 * 1024 - MESSAGE_CREDIT);
+    expect((small.serverConn() as Connection).flow.limit).toBe(8 * 1024);
+
+    const large = makePair({ seed: 16, server: { receiveWindow: 4 * 1024 * 1024 } });
+    large.sim.runFor(500);
+    expect(large.conn.maxMessageSize()).toBe(4 * 1024 * 1024 - MESSAGE_CREDIT);
+    expect((large.serverConn() as Connection).flow.limit).toBe(INITIAL_GRANT);
+    const big = patterned(4 * 1024 * 1024 - MESSAGE_CREDIT, 5);
+    large.conn.send(big);
+    large.sim.wake(CLIENT);
+    large.sim.runFor(5_000);
+    expect(messagesOf(large.serverEvents)).toHaveLength(1);
+    expect((large.serverConn() as Connection).flow.grant).toBe(4 * 1024 * 1024);
+  });
+
+  it('raiseReceiveWindow grants the raised window at once (the forum server raises 8 KiB to 128 KiB after login)', () => {
+    const p = makePair({ seed: 17, server: { receiveWindow: 8 * 1024 } });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    server.raiseReceiveWindow(128 * 1024);
+    expect(server.flow.limit).toBe(128 * 1024);
+    p.sim.wake(SERVER);
+    p.sim.runFor(300);
+    expect(p.conn.maxMessageSize()).toBe(128 * 1024 - MESSAGE_CREDIT);
+  });
+});

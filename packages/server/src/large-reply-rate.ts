@@ -51,8 +51,8 @@ export const replyLinesBytes = (lines: readonly string[]): number => {
 interface Waiter {
   readonly party: string;
   readonly bytes: number;
-  /** Its virtual start: where it stands in the fair order. */
-  readonly start: number;
+  /** Its virtual start: where it stands in the fair order (moves back when a reply ahead of it in its party leaves the line). */
+  start: number;
   readonly go: () => void;
 }
 
@@ -131,6 +131,12 @@ export class LargeReplyRate {
         const at = q?.indexOf(w) ?? -1;
         if (q === undefined || at < 0) return;
         q.splice(at, 1);
+        // Its bytes were never taken: the party's order forgets them. Kept, a client queueing a full thread and
+        // closing, again and again, pushed its address's finish ahead at no cost to the rate, and the honest
+        // readers sharing that address then waited behind every other party's bytes up to it.
+        for (let i = at; i < q.length; i++) (q[i] as Waiter).start -= bytes;
+        const f = this.finish.get(party);
+        if (f !== undefined) this.finish.set(party, f - bytes);
         if (q.length === 0) this.queues.delete(party);
         this.waiting--;
         resolve();

@@ -136,6 +136,36 @@ describe('large reply rate', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('replies that left the line cost their party no place: queueing a full thread and closing, again and again, does not push its neighbours back', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...clock });
+    // Party b reads 3 MiB at once (2 MiB of debt, past the burst: every later reply waits), then 1 MiB replies back to back.
+    expect(rate.turn('b', 3 * MIB)).toBeUndefined();
+    const log: string[] = [];
+    const b = reader(rate, clock, 'b', MIB, 10, log);
+    // A client of address n asks for a full thread and closes before its turn, ten times (a reply ahead of another
+    // of its party's too: the one behind it moves up).
+    for (let i = 0; i < 10; i++) {
+      const gone = new AbortController();
+      const p = rate.turn('n', 4 * MIB, gone.signal);
+      expect(p).toBeDefined();
+      gone.abort();
+      await p;
+    }
+    const gone = new AbortController();
+    const left = rate.turn('n', 4 * MIB, gone.signal);
+    const n = reader(rate, clock, 'n', MIB, 1, log);
+    gone.abort();
+    await left;
+    expect(rate.size).toBe(2);
+    await clock.advance(20_000);
+    await Promise.all([b, n]);
+    // Its neighbour's reply starts where n's order stood (b's first one, asked first, ahead of it at the same start):
+    // second, when the debt is paid back a second time. Before, it stood 44 MiB on, behind all of b's.
+    expect(log.slice(0, 3)).toEqual(['b0@2000', 'n0@3000', 'b1@4000']);
+    expect(rate.size).toBe(0);
+  });
+
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 1024 * MIB, burstBytes: 1024 * MIB, ...clock });

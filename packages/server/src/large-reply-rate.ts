@@ -48,6 +48,28 @@ export const replyLinesBytes = (lines: readonly string[]): number => {
   return n;
 };
 
+/**
+ * Most UTF-8 bytes of JSON one character of a reply's lines takes: a character of U+0800–U+FFFF
+ * (CJK, say) 3, `"` and `\` 2 escaped (control characters and lone surrogates, 6 escaped, are refused
+ * in what is stored: names.ts).
+ */
+const MAX_BYTES_PER_CHAR = 3;
+
+/**
+ * The size {@link LargeReplyRate.turn} is asked for a reply of `lines`: 0 if it is under
+ * {@link LARGE_REPLY_MIN_BYTES} (it does not wait), else about its bytes. By characters
+ * ({@link replyLinesBytes}) when they alone reach the mark; counted exactly when only their bytes
+ * may (at most 64 K characters: some 0.1 ms). By characters alone, a reply of 65,000 CJK characters
+ * (63 KiB by that count, 190 KiB sent) never waited: every host could read such replies at its own pace.
+ */
+export const largeReplyEstimate = (lines: readonly string[]): number => {
+  const chars = replyLinesBytes(lines);
+  if (chars >= LARGE_REPLY_MIN_BYTES) return chars;
+  if (chars * MAX_BYTES_PER_CHAR < LARGE_REPLY_MIN_BYTES) return 0;
+  const bytes = Buffer.byteLength(JSON.stringify(lines)) - 1;
+  return bytes >= LARGE_REPLY_MIN_BYTES ? bytes : 0;
+};
+
 interface Waiter {
   readonly party: string;
   readonly bytes: number;
@@ -161,10 +183,20 @@ export class LargeReplyRate {
     });
   }
 
-  /** Takes `bytes` more (or gives back, negative) for a reply already let go: its encoded size was not the estimate. */
-  charge(bytes: number): void {
+  /**
+   * Takes `bytes` more (or gives back, negative) for a reply of `party` already let go: its encoded size
+   * was not the estimate. Its party's order counts them too: with the bucket alone, a party whose text is
+   * CJK (3 bytes a character, counted 1) was sent three times the bytes of one reading ASCII, in turn.
+   */
+  charge(bytes: number, party?: string): void {
     this.refill();
     this.level = Math.min(this.burstBytes, this.level - bytes);
+    const f = party === undefined ? undefined : this.finish.get(party);
+    if (party === undefined || f === undefined) return;
+    // Its finish is the virtual time when it went with nobody waiting (turn): the time moves past it again, so a
+    // party reading alone still owes the order nothing.
+    if (f === this.virtual) this.virtual = Math.max(this.virtual, f + bytes);
+    this.finish.set(party, f + bytes);
   }
 
   /** Replies waiting (0 once none waits: nothing leaks). */

@@ -63,11 +63,13 @@ class FakeConnection extends EventEmitter {
 const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
 /** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
 const big: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
+/** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
+const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
 /** A server's context over a memory store of `big` and `small`, sharing `largeReplies`. */
 const contextWith = (largeReplies: LargeReplyRate): ServerContext => ({
-  store: createMemoryStore({ threads: [big, small] }),
+  store: createMemoryStore({ threads: [big, cjk, small] }),
   registry: createSessionRegistry(),
   serverId: 's',
   liveSessions: new Map(),
@@ -173,5 +175,27 @@ it('a large reply waiting for its turn leaves the line when its connection close
   await settle();
   expect((await fromB).lines.length).toBe(980);
   expect(answered).not.toContain('127.0.0.1 r1');
+  expect(largeReplies.size).toBe(0);
+});
+
+it('a reply large by its bytes, not its characters (CJK text), waits its turn too', async () => {
+  let now = 0;
+  const timers: (() => void)[] = [];
+  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
+  const ctx = contextWith(largeReplies);
+  const answered: string[] = [];
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
+  answered.length = 0;
+  // a's full thread puts the rate in debt; b's CJK thread then waits, and a's next too.
+  await a.request('RDT', ['big'], 'r0');
+  const fromB = b.request('RDT', ['cjk'], 'c0');
+  await settle();
+  expect(answered).toEqual(['127.0.0.1 r0']);
+  expect(largeReplies.size).toBe(1);
+  timers.shift()?.();
+  await settle();
+  expect((await fromB).lines.length).toBe(16);
+  expect(answered).toEqual(['127.0.0.1 r0', '127.0.0.2 c0']);
   expect(largeReplies.size).toBe(0);
 });

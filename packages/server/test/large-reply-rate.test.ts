@@ -1,6 +1,6 @@
 /** The server-wide rate of large reply bytes (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
 import { describe, expect, it } from 'vitest';
-import { LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
+import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
 
 const MIB = 1024 * 1024;
 
@@ -164,6 +164,44 @@ describe('large reply rate', () => {
     // second, when the debt is paid back a second time. Before, it stood 44 MiB on, behind all of b's.
     expect(log.slice(0, 3)).toEqual(['b0@2000', 'n0@3000', 'b1@4000']);
     expect(rate.size).toBe(0);
+  });
+
+  it('a party whose replies are larger than their estimate (CJK text: 3 bytes a character, counted 1) gets its share of the bytes sent, not three times it', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const stop = new AbortController();
+    let cjkBytes = 0;
+    let asciiBytes = 0;
+    const read = async (party: string, estimate: number, sent: number, add: (n: number) => void) => {
+      while (!stop.signal.aborted) {
+        const turn = rate.turn(party, estimate, stop.signal);
+        if (turn !== undefined) await turn;
+        if (stop.signal.aborted) return;
+        // As the server does: what the estimate missed, charged once the reply is sent.
+        rate.charge(sent - estimate, party);
+        add(sent);
+      }
+    };
+    const readers = [read('cjk', MIB, 3 * MIB, (n) => (cjkBytes += n)), read('ascii', 3 * MIB, 3 * MIB, (n) => (asciiBytes += n))];
+    await clock.advance(10_000);
+    stop.abort();
+    await Promise.all(readers);
+    // 10 s at 32 MiB/s: about 160 MiB each, apart by a reply or two (on the old order, 240 and 80).
+    expect(cjkBytes + asciiBytes).toBeGreaterThanOrEqual(320 * MIB);
+    expect(Math.abs(cjkBytes - asciiBytes)).toBeLessThanOrEqual(6 * MIB);
+  });
+
+  it('takes a reply as large by its bytes, not its characters: 63 KiB of CJK characters is 190 KiB sent', () => {
+    const cjk = Array.from({ length: 16 }, () => '한'.repeat(4000));
+    expect(replyLinesBytes(cjk)).toBeLessThan(LARGE_REPLY_MIN_BYTES);
+    expect(largeReplyEstimate(cjk)).toBe(Buffer.byteLength(JSON.stringify(cjk)) - 1);
+    // Quotes escaped: 2 bytes each.
+    const quotes = Array.from({ length: 10 }, () => '"'.repeat(4000));
+    expect(largeReplyEstimate(quotes)).toBe(Buffer.byteLength(JSON.stringify(quotes)) - 1);
+    // ASCII under the mark, and a reply of 64 KiB or more by its characters alone (counted so: cheap).
+    expect(largeReplyEstimate(Array.from({ length: 16 }, () => 'x'.repeat(4000)))).toBe(0);
+    const big = Array.from({ length: 17 }, () => 'x'.repeat(4000));
+    expect(largeReplyEstimate(big)).toBe(replyLinesBytes(big));
   });
 
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {

@@ -194,8 +194,8 @@ export class LargeReplyRate {
     const f = party === undefined ? undefined : this.finish.get(party);
     if (party === undefined || f === undefined) return;
     // Its finish is the virtual time when it went with nobody waiting (turn): the time moves past it again, so a
-    // party reading alone still owes the order nothing.
-    if (f === this.virtual) this.virtual = Math.max(this.virtual, f + bytes);
+    // party reading alone still owes the order nothing. Not while others wait: past their starts, it would reorder them.
+    if (f === this.virtual && this.waiting === 0) this.virtual = Math.max(this.virtual, f + bytes);
     this.finish.set(party, f + bytes);
   }
 

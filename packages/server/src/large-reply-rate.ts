@@ -18,7 +18,9 @@
  * equally, whatever their number of accounts or connections. A party that
  * read no more than its share lately (not ahead of that virtual time) and
  * has nothing waiting goes at once while the debt is under the burst: it
- * would be first anyway, and the debt it adds delays those that read more.
+ * would be first anyway, and the debt it adds delays those that read more
+ * (unless such a reply already waits, having come past the burst: then it
+ * is first, and the others wait behind it).
  * Within a party, first come first served: a connection runs its requests
  * one at a time and an account has one session (a second login is refused),
  * so each account has at most one reply waiting, and its accounts take
@@ -73,6 +75,8 @@ export const largeReplyEstimate = (lines: readonly string[]): number => {
 interface Waiter {
   readonly party: string;
   readonly bytes: number;
+  /** It came while others waited and was not ahead: it would have gone at once but for the debt. While one such waits, none goes at once. */
+  readonly fresh: boolean;
   /** Its virtual start: where it stands in the fair order (moves back when a reply ahead of it in its party leaves the line). */
   start: number;
   readonly go: () => void;
@@ -105,6 +109,8 @@ export class LargeReplyRate {
   /** The virtual start of the last reply let go. */
   private virtual = 0;
   private waiting = 0;
+  /** Waiting replies that were not ahead when they came ({@link Waiter.fresh}). */
+  private freshWaiting = 0;
   private armed = false;
 
   constructor(options: LargeReplyRateOptions) {
@@ -141,8 +147,12 @@ export class LargeReplyRate {
     // nothing waiting goes at once as long as the debt is under the burst: it would be first in line anyway, and the
     // debt it adds delays the parties that read more. An occasional reader of a full thread waited a repayment and a turn for each (p50
     // 296 ms against 89 on main, `A10_PROBE_RDT=big A10_PROBE_GAP_MS=2000 … rdt-many 32 8 10 8`). The rate still
-    // holds: the debt never passes the burst and a reply.
-    if (this.waiting > 0 && start <= this.virtual && !this.queues.has(party) && this.level >= -this.burstBytes) {
+    // holds: the debt never passes the burst and a reply. Not while such a reply already waits (it came when the debt
+    // was past the burst): it is first, and the virtual time moves only as waiters go, which they do only out of
+    // debt; parties of new addresses each going at once kept the debt under 0 and every waiter waited for ever
+    // (8 new addresses a second reading a full thread each: none of 169 waiting went in 10 s).
+    const fresh = this.waiting > 0 && start <= this.virtual && !this.queues.has(party);
+    if (fresh && this.freshWaiting === 0 && this.level >= -this.burstBytes) {
       this.take(party, bytes, start);
       return undefined;
     }
@@ -161,11 +171,13 @@ export class LargeReplyRate {
         if (f !== undefined) this.finish.set(party, f - bytes);
         if (q.length === 0) this.queues.delete(party);
         this.waiting--;
+        if (w.fresh) this.freshWaiting--;
         resolve();
       };
       const w: Waiter = {
         party,
         bytes,
+        fresh,
         start,
         go: () => {
           signal?.removeEventListener('abort', leave);
@@ -177,6 +189,7 @@ export class LargeReplyRate {
       if (q === undefined) this.queues.set(party, (q = []));
       q.push(w);
       this.waiting++;
+      if (fresh) this.freshWaiting++;
       // Its successors in its party start after it.
       this.finish.set(party, start + bytes);
       this.arm();
@@ -243,6 +256,7 @@ export class LargeReplyRate {
       q.shift();
       if (q.length === 0) this.queues.delete(first.party);
       this.waiting--;
+      if (first.fresh) this.freshWaiting--;
       this.take(first.party, first.bytes, first.start);
       first.go();
     }

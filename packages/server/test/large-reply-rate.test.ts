@@ -204,6 +204,31 @@ describe('large reply rate', () => {
     expect(largeReplyEstimate(big)).toBe(replyLinesBytes(big));
   });
 
+  it('replies of new parties going at once do not keep the waiting ones waiting for ever: once one had to wait, the others wait behind it', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // A party in debt with one reply waiting, then a new address every 40 ms reading a full thread once: 100 MiB a
+    // second asked of 32.
+    expect(rate.turn('a', 12 * MIB)).toBeUndefined();
+    const waited: number[] = [];
+    let served = 0;
+    void rate.turn('a', 4 * MIB)?.then(() => served++);
+    for (let i = 0; i * 40 < 10_000; i++) {
+      await clock.advance(i * 40);
+      const asked = clock.now();
+      const p = rate.turn(`10.0.${i >> 8}.${i & 255}`, 4 * MIB);
+      void p?.then(() => {
+        served++;
+        waited.push(clock.now() - asked);
+      });
+    }
+    await clock.advance(10_000);
+    // The rate's 80 replies in 10 s go to those that waited, in their turn (on the old rule the new parties going at
+    // once kept the debt under 0 and none of the 170 waiting went).
+    expect(served).toBeGreaterThanOrEqual(70);
+    expect(Math.min(...waited)).toBeLessThanOrEqual(500);
+  });
+
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 1024 * MIB, burstBytes: 1024 * MIB, ...clock });

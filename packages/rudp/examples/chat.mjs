@@ -10,6 +10,10 @@ const members = new Map(); // RudpConnection -> name
 // every other as fast as it came (loopback: some 100,000 lines a second), more than readers keep up with.
 const LINES_PER_SECOND = 20;
 const LINE_BURST = 40;
+// A line is at most this long; a longer one drops its member. Unbounded, a line could be as long as the
+// server's receive window takes (32 MiB): relayed, it was queued for every member at once, and the next
+// line found them all past the "too slow" mark and dropped them (one 5 MiB line and one byte did it).
+const MAX_LINE_BYTES = 4096;
 
 server.on('connection', async (conn) => {
   let tokens = LINE_BURST;
@@ -25,6 +29,10 @@ server.on('connection', async (conn) => {
         last = performance.now();
       }
       tokens--;
+      if (message.length > MAX_LINE_BYTES) {
+        conn.destroy('line too long');
+        break;
+      }
       const text = message.toString();
       if (!members.has(conn)) {
         // The first message is the member's name.

@@ -12,7 +12,9 @@
  * every line was relayed as it came (some 100,000 a second on loopback), and the silent member was
  * dropped only once 4 MiB of line bytes were queued for it (some 520,000 lines, +277 MiB of heap).
  * Each member's lines are now paced (20 a second, bursts of 40: the flooder's own window holds the
- * rest) and a member is dropped by `writableLength`, which counts what short lines cost.
+ * rest) and a member is dropped by `writableLength`, which counts what short lines cost. A line was as
+ * long as the window took: one of 5 MiB and a byte after it dropped every other member as too slow; a
+ * line over 4 KiB now drops its sender.
  */
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -142,6 +144,45 @@ describe('examples/chat.mjs, against a member that floods one-byte lines and one
       expect(written).toBeGreaterThan(4_000);
       expect(mostQueued).toBeLessThanOrEqual(4 * silentAtServer.writableHighWaterMark);
       for (const c of [silent, reader, flooder]) c.destroy();
+    } finally {
+      console.log = log;
+      await server.close();
+    }
+  }, 30_000);
+});
+
+describe('examples/chat.mjs, against a member that sends one line as long as the window takes', () => {
+  it('drops that member, not the others: the line is never relayed', async () => {
+    const source = readFileSync(`${pkgDir}examples/chat.mjs`, 'utf8');
+    const serverPart = source.slice(source.indexOf('const server = await listen'), source.indexOf('/** Joins as'));
+    type Room = { server: RudpServer; members: Map<RudpConnection, string> };
+    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (l: typeof listen) => Promise<Room>;
+    const { server, members } = await new AsyncFunction('listen', `${serverPart}\nreturn { server, members };`)(listen);
+    const log = console.log;
+    console.log = () => {};
+    try {
+      const port = server.address().port;
+      const reader = await connect({ port });
+      const heard: string[] = [];
+      reader.on('message', (m: Buffer) => void heard.push(m.length > 100 ? `${m.length} bytes` : m.toString()));
+      await reader.send('reader');
+      const sender = await connect({ port });
+      await sender.send('sender');
+      while (members.size < 2) await new Promise((r) => setTimeout(r, 10));
+      // A 5 MiB line and one byte after it: relayed, the line put the reader past 4 × its 1 MiB mark at once.
+      // Whichever is dropped first: the sender (now) or the reader (the old example).
+      const dropped = Promise.race([once(sender, 'close').then(() => 'sender'), once(reader, 'close').then(() => 'reader')]);
+      sender.write(Buffer.alloc(5 * 1024 * 1024, 0x61));
+      sender.write('x');
+      expect(await dropped).toBe('sender');
+      // The room goes on: the reader is still a member and hears the next one to join.
+      const third = await connect({ port });
+      await third.send('third');
+      while (!heard.includes('* third joined')) await new Promise((r) => setTimeout(r, 10));
+      expect(reader.closed).toBe(false);
+      expect([...members.values()]).toEqual(['reader', 'third']);
+      expect(heard).toEqual(['* sender joined', '* sender left', '* third joined']);
+      for (const c of [reader, third]) c.destroy();
     } finally {
       console.log = log;
       await server.close();

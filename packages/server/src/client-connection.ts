@@ -25,7 +25,7 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
-import { LARGE_REPLY_MIN_BYTES, type LargeReplyRate, replyLinesBytes } from './large-reply-rate.js';
+import { largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
@@ -514,8 +514,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // A large LST or RDT reply waits for its party's turn at the server's rate of large reply bytes before it is
     // encoded and sealed (large-reply-rate.ts): paced per account and host only, many hosts' reads of full
     // threads kept the core busy and an honest MSG waited.
-    const estimate = LARGE_REPLY.has(request.cmd) && ctx.largeReplies !== undefined ? replyLinesBytes(reply.lines) : 0;
-    const rated = estimate >= LARGE_REPLY_MIN_BYTES ? ctx.largeReplies : undefined;
+    const estimate = LARGE_REPLY.has(request.cmd) && ctx.largeReplies !== undefined ? largeReplyEstimate(reply.lines) : 0;
+    const rated = estimate > 0 ? ctx.largeReplies : undefined;
     if (rated !== undefined) {
       const turn = rated.turn(partyKey, estimate, closing.signal);
       if (turn !== undefined) await turn;
@@ -525,7 +525,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // too, so with pacing off (`--request-rate 0`) no reply was ever sent.
     const replyBytes = send(reply);
     // What the estimate missed (escapes, the reply's head): taken now, so the rate counts what was sent.
-    rated?.charge(replyBytes - estimate);
+    rated?.charge(replyBytes - estimate, partyKey);
     // A large reply (an RDT of a full thread is 4 MiB of JSON) costs its key more turns than a small one.
     ctx.pacer?.replied(pacedBy.key, replyBytes, performance.now(), pacedBy.hosts);
     // A write's file work and syncs cost several cheap requests' CPU: its account's next requests wait for the rest.

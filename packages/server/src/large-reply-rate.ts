@@ -18,7 +18,9 @@
  * equally, whatever their number of accounts or connections. A party that
  * read no more than its share lately (not ahead of that virtual time) and
  * has nothing waiting goes at once while the debt is under the burst: it
- * would be first anyway, and the debt it adds delays those that read more.
+ * would be first anyway, and the debt it adds delays those that read more
+ * (unless such a reply already waits, having come past the burst: then it
+ * is first, and the others wait behind it).
  * Within a party, first come first served: a connection runs its requests
  * one at a time and an account has one session (a second login is refused),
  * so each account has at most one reply waiting, and its accounts take
@@ -48,11 +50,35 @@ export const replyLinesBytes = (lines: readonly string[]): number => {
   return n;
 };
 
+/**
+ * Most UTF-8 bytes of JSON one character of a reply's lines takes: a character of U+0800–U+FFFF
+ * (CJK, say) 3, `"` and `\` 2 escaped (control characters and lone surrogates, 6 escaped, are refused
+ * in what is stored: names.ts).
+ */
+const MAX_BYTES_PER_CHAR = 3;
+
+/**
+ * The size {@link LargeReplyRate.turn} is asked for a reply of `lines`: 0 if it is under
+ * {@link LARGE_REPLY_MIN_BYTES} (it does not wait), else about its bytes. By characters
+ * ({@link replyLinesBytes}) when they alone reach the mark; counted exactly when only their bytes
+ * may (at most 64 K characters: some 0.1 ms). By characters alone, a reply of 65,000 CJK characters
+ * (63 KiB by that count, 190 KiB sent) never waited: every host could read such replies at its own pace.
+ */
+export const largeReplyEstimate = (lines: readonly string[]): number => {
+  const chars = replyLinesBytes(lines);
+  if (chars >= LARGE_REPLY_MIN_BYTES) return chars;
+  if (chars * MAX_BYTES_PER_CHAR < LARGE_REPLY_MIN_BYTES) return 0;
+  const bytes = Buffer.byteLength(JSON.stringify(lines)) - 1;
+  return bytes >= LARGE_REPLY_MIN_BYTES ? bytes : 0;
+};
+
 interface Waiter {
   readonly party: string;
   readonly bytes: number;
-  /** Its virtual start: where it stands in the fair order. */
-  readonly start: number;
+  /** It came while others waited and was not ahead: it would have gone at once but for the debt. While one such waits, none goes at once. */
+  readonly fresh: boolean;
+  /** Its virtual start: where it stands in the fair order (moves back when a reply ahead of it in its party leaves the line). */
+  start: number;
   readonly go: () => void;
 }
 
@@ -83,6 +109,8 @@ export class LargeReplyRate {
   /** The virtual start of the last reply let go. */
   private virtual = 0;
   private waiting = 0;
+  /** Waiting replies that were not ahead when they came ({@link Waiter.fresh}). */
+  private freshWaiting = 0;
   private armed = false;
 
   constructor(options: LargeReplyRateOptions) {
@@ -119,8 +147,12 @@ export class LargeReplyRate {
     // nothing waiting goes at once as long as the debt is under the burst: it would be first in line anyway, and the
     // debt it adds delays the parties that read more. An occasional reader of a full thread waited a repayment and a turn for each (p50
     // 296 ms against 89 on main, `A10_PROBE_RDT=big A10_PROBE_GAP_MS=2000 … rdt-many 32 8 10 8`). The rate still
-    // holds: the debt never passes the burst and a reply.
-    if (this.waiting > 0 && start <= this.virtual && !this.queues.has(party) && this.level >= -this.burstBytes) {
+    // holds: the debt never passes the burst and a reply. Not while such a reply already waits (it came when the debt
+    // was past the burst): it is first, and the virtual time moves only as waiters go, which they do only out of
+    // debt; parties of new addresses each going at once kept the debt under 0 and every waiter waited for ever
+    // (8 new addresses a second reading a full thread each: none of 169 waiting went in 10 s).
+    const fresh = this.waiting > 0 && start <= this.virtual && !this.queues.has(party);
+    if (fresh && this.freshWaiting === 0 && this.level >= -this.burstBytes) {
       this.take(party, bytes, start);
       return undefined;
     }
@@ -131,13 +163,21 @@ export class LargeReplyRate {
         const at = q?.indexOf(w) ?? -1;
         if (q === undefined || at < 0) return;
         q.splice(at, 1);
+        // Its bytes were never taken: the party's order forgets them. Kept, a client queueing a full thread and
+        // closing, again and again, pushed its address's finish ahead at no cost to the rate, and the honest
+        // readers sharing that address then waited behind every other party's bytes up to it.
+        for (let i = at; i < q.length; i++) (q[i] as Waiter).start -= bytes;
+        const f = this.finish.get(party);
+        if (f !== undefined) this.finish.set(party, f - bytes);
         if (q.length === 0) this.queues.delete(party);
         this.waiting--;
+        if (w.fresh) this.freshWaiting--;
         resolve();
       };
       const w: Waiter = {
         party,
         bytes,
+        fresh,
         start,
         go: () => {
           signal?.removeEventListener('abort', leave);
@@ -149,16 +189,27 @@ export class LargeReplyRate {
       if (q === undefined) this.queues.set(party, (q = []));
       q.push(w);
       this.waiting++;
+      if (fresh) this.freshWaiting++;
       // Its successors in its party start after it.
       this.finish.set(party, start + bytes);
       this.arm();
     });
   }
 
-  /** Takes `bytes` more (or gives back, negative) for a reply already let go: its encoded size was not the estimate. */
-  charge(bytes: number): void {
+  /**
+   * Takes `bytes` more (or gives back, negative) for a reply of `party` already let go: its encoded size
+   * was not the estimate. Its party's order counts them too: with the bucket alone, a party whose text is
+   * CJK (3 bytes a character, counted 1) was sent three times the bytes of one reading ASCII, in turn.
+   */
+  charge(bytes: number, party?: string): void {
     this.refill();
     this.level = Math.min(this.burstBytes, this.level - bytes);
+    const f = party === undefined ? undefined : this.finish.get(party);
+    if (party === undefined || f === undefined) return;
+    // Its finish is the virtual time when it went with nobody waiting (turn): the time moves past it again, so a
+    // party reading alone still owes the order nothing. Not while others wait: past their starts, it would reorder them.
+    if (f === this.virtual && this.waiting === 0) this.virtual = Math.max(this.virtual, f + bytes);
+    this.finish.set(party, f + bytes);
   }
 
   /** Replies waiting (0 once none waits: nothing leaks). */
@@ -205,6 +256,7 @@ export class LargeReplyRate {
       q.shift();
       if (q.length === 0) this.queues.delete(first.party);
       this.waiting--;
+      if (first.fresh) this.freshWaiting--;
       this.take(first.party, first.bytes, first.start);
       first.go();
     }

@@ -63,52 +63,60 @@ class FakeConnection extends EventEmitter {
 const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
 /** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
 const big: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
+/** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
+const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
+
+/** A server's context over a memory store of `big` and `small`, sharing `largeReplies`. */
+const contextWith = (largeReplies: LargeReplyRate): ServerContext => ({
+  store: createMemoryStore({ threads: [big, cjk, small] }),
+  registry: createSessionRegistry(),
+  serverId: 's',
+  liveSessions: new Map(),
+  accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
+  tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),
+  activity: new TransferActivity(),
+  transferPort: 0,
+  idleTimeoutMs: 60_000,
+  pacer: undefined,
+  queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
+  replyBudget: new ReplyBudget(64 << 20),
+  largeReplies,
+  linesCache: new EncodedLinesCache(32 << 20),
+  loginRoom: new LoginRoom<RudpConnection>(100, 100),
+  log: () => undefined,
+  logFromHost: () => undefined,
+});
+
+/** A fake connection served with `ctx`, logged in as `user` (a new account). */
+const loggedIn = async (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => {
+  const conn = new FakeConnection(address, answered);
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  await conn.request('username', [user], 'u');
+  expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
+  return conn;
+};
+
+/** Everything settles that can without the rate's timer. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
 
 it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT", async () => {
   let now = 0;
   const timers: (() => void)[] = [];
   // 1 MiB/s, 1 MiB of burst: the first 3.9 MiB reply goes at once and puts the rate 2.9 MiB in debt.
   const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
-  const ctx: ServerContext = {
-    store: createMemoryStore({ threads: [big, small] }),
-    registry: createSessionRegistry(),
-    serverId: 's',
-    liveSessions: new Map(),
-    accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
-    tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),
-    activity: new TransferActivity(),
-    transferPort: 0,
-    idleTimeoutMs: 60_000,
-    pacer: undefined,
-    queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
-    replyBudget: new ReplyBudget(64 << 20),
-    largeReplies,
-    linesCache: new EncodedLinesCache(32 << 20),
-    loginRoom: new LoginRoom<RudpConnection>(100, 100),
-    log: () => undefined,
-    logFromHost: () => undefined,
-  };
+  const ctx = contextWith(largeReplies);
   const answered: string[] = [];
-  const loggedIn = async (user: string, address: string): Promise<FakeConnection> => {
-    const conn = new FakeConnection(address, answered);
-    serveConnection(conn as unknown as RudpConnection, ctx);
-    await conn.request('username', [user], 'u');
-    expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
-    return conn;
-  };
   // Two accounts of one host, one of another.
-  const a1 = await loggedIn('a1', '127.0.0.1');
-  const a2 = await loggedIn('a2', '127.0.0.1');
-  const b = await loggedIn('b', '127.0.0.2');
+  const a1 = await loggedIn(ctx, answered, 'a1', '127.0.0.1');
+  const a2 = await loggedIn(ctx, answered, 'a2', '127.0.0.1');
+  const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
   answered.length = 0;
   // A small RDT is no large reply: it never waits.
   expect((await a1.request('RDT', ['small'], 's0')).lines).toEqual(['1 alice: hi']);
   expect((await a1.request('RDT', ['big'], 'r0')).lines.length).toBe(980);
-  // Everything settles that can without the rate's timer.
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
   // Asked in this order, each reaching its turn before the next is sent.
   const replies = [a1.request('RDT', ['big'], 'r1'), a1.request('MSG', ['small', 'after'], 'm1')];
   await settle();
@@ -136,4 +144,58 @@ it("large replies wait for their party's turn at the server's rate: another host
   await Promise.all(replies);
   expect(largeReplies.size).toBe(0);
   expect(now).toBeGreaterThan(8_000);
+});
+
+it('a large reply waiting for its turn leaves the line when its connection closes: it takes no turn, and its reservation and session are let go at once', async () => {
+  let now = 0;
+  const timers: (() => void)[] = [];
+  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
+  const ctx = contextWith(largeReplies);
+  const answered: string[] = [];
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
+  // a's first read puts the rate in debt; its second and then b's wait, a's first in line (asked first, level with b's).
+  await a.request('RDT', ['big'], 'r0');
+  void a.request('RDT', ['big'], 'r1');
+  await settle();
+  const fromB = b.request('RDT', ['big'], 'r2');
+  await settle();
+  expect(largeReplies.size).toBe(2);
+  expect(ctx.replyBudget.bytes).toBeGreaterThanOrEqual(2 * 8 * 1024 * 1024);
+  a.closed = true;
+  a.emit('close');
+  await settle();
+  // Out of the line, its 8 MiB reservation released and its session ended, without waiting for the turn it no longer needs.
+  expect(largeReplies.size).toBe(1);
+  expect(ctx.replyBudget.bytes).toBeLessThan(2 * 8 * 1024 * 1024);
+  expect(await ctx.registry.holder('a')()).toEqual({ _tag: 'Right', right: undefined });
+  expect(await ctx.registry.holder('b')()).toMatchObject({ _tag: 'Right', right: expect.any(String) });
+  // The next turn is b's.
+  timers.shift()?.();
+  await settle();
+  expect((await fromB).lines.length).toBe(980);
+  expect(answered).not.toContain('127.0.0.1 r1');
+  expect(largeReplies.size).toBe(0);
+});
+
+it('a reply large by its bytes, not its characters (CJK text), waits its turn too', async () => {
+  let now = 0;
+  const timers: (() => void)[] = [];
+  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
+  const ctx = contextWith(largeReplies);
+  const answered: string[] = [];
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
+  answered.length = 0;
+  // a's full thread puts the rate in debt; b's CJK thread then waits, and a's next too.
+  await a.request('RDT', ['big'], 'r0');
+  const fromB = b.request('RDT', ['cjk'], 'c0');
+  await settle();
+  expect(answered).toEqual(['127.0.0.1 r0']);
+  expect(largeReplies.size).toBe(1);
+  timers.shift()?.();
+  await settle();
+  expect((await fromB).lines.length).toBe(16);
+  expect(answered).toEqual(['127.0.0.1 r0', '127.0.0.2 c0']);
+  expect(largeReplies.size).toBe(0);
 });

@@ -1,6 +1,6 @@
 /** The server-wide rate of large reply bytes (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
 import { describe, expect, it } from 'vitest';
-import { LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
+import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
 
 const MIB = 1024 * 1024;
 
@@ -134,6 +134,99 @@ describe('large reply rate', () => {
     expect(order).toEqual(['left', 'first', 'third']);
     expect(rate.size).toBe(0);
     expect(clock.pending).toBe(0);
+  });
+
+  it('replies that left the line cost their party no place: queueing a full thread and closing, again and again, does not push its neighbours back', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...clock });
+    // Party b reads 3 MiB at once (2 MiB of debt, past the burst: every later reply waits), then 1 MiB replies back to back.
+    expect(rate.turn('b', 3 * MIB)).toBeUndefined();
+    const log: string[] = [];
+    const b = reader(rate, clock, 'b', MIB, 10, log);
+    // A client of address n asks for a full thread and closes before its turn, ten times (a reply ahead of another
+    // of its party's too: the one behind it moves up).
+    for (let i = 0; i < 10; i++) {
+      const gone = new AbortController();
+      const p = rate.turn('n', 4 * MIB, gone.signal);
+      expect(p).toBeDefined();
+      gone.abort();
+      await p;
+    }
+    const gone = new AbortController();
+    const left = rate.turn('n', 4 * MIB, gone.signal);
+    const n = reader(rate, clock, 'n', MIB, 1, log);
+    gone.abort();
+    await left;
+    expect(rate.size).toBe(2);
+    await clock.advance(20_000);
+    await Promise.all([b, n]);
+    // Its neighbour's reply starts where n's order stood (b's first one, asked first, ahead of it at the same start):
+    // second, when the debt is paid back a second time. Before, it stood 44 MiB on, behind all of b's.
+    expect(log.slice(0, 3)).toEqual(['b0@2000', 'n0@3000', 'b1@4000']);
+    expect(rate.size).toBe(0);
+  });
+
+  it('a party whose replies are larger than their estimate (CJK text: 3 bytes a character, counted 1) gets its share of the bytes sent, not three times it', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const stop = new AbortController();
+    let cjkBytes = 0;
+    let asciiBytes = 0;
+    const read = async (party: string, estimate: number, sent: number, add: (n: number) => void) => {
+      while (!stop.signal.aborted) {
+        const turn = rate.turn(party, estimate, stop.signal);
+        if (turn !== undefined) await turn;
+        if (stop.signal.aborted) return;
+        // As the server does: what the estimate missed, charged once the reply is sent.
+        rate.charge(sent - estimate, party);
+        add(sent);
+      }
+    };
+    const readers = [read('cjk', MIB, 3 * MIB, (n) => (cjkBytes += n)), read('ascii', 3 * MIB, 3 * MIB, (n) => (asciiBytes += n))];
+    await clock.advance(10_000);
+    stop.abort();
+    await Promise.all(readers);
+    // 10 s at 32 MiB/s: about 160 MiB each, apart by a reply or two (on the old order, 240 and 80).
+    expect(cjkBytes + asciiBytes).toBeGreaterThanOrEqual(320 * MIB);
+    expect(Math.abs(cjkBytes - asciiBytes)).toBeLessThanOrEqual(6 * MIB);
+  });
+
+  it('takes a reply as large by its bytes, not its characters: 63 KiB of CJK characters is 190 KiB sent', () => {
+    const cjk = Array.from({ length: 16 }, () => '한'.repeat(4000));
+    expect(replyLinesBytes(cjk)).toBeLessThan(LARGE_REPLY_MIN_BYTES);
+    expect(largeReplyEstimate(cjk)).toBe(Buffer.byteLength(JSON.stringify(cjk)) - 1);
+    // Quotes escaped: 2 bytes each.
+    const quotes = Array.from({ length: 10 }, () => '"'.repeat(4000));
+    expect(largeReplyEstimate(quotes)).toBe(Buffer.byteLength(JSON.stringify(quotes)) - 1);
+    // ASCII under the mark, and a reply of 64 KiB or more by its characters alone (counted so: cheap).
+    expect(largeReplyEstimate(Array.from({ length: 16 }, () => 'x'.repeat(4000)))).toBe(0);
+    const big = Array.from({ length: 17 }, () => 'x'.repeat(4000));
+    expect(largeReplyEstimate(big)).toBe(replyLinesBytes(big));
+  });
+
+  it('replies of new parties going at once do not keep the waiting ones waiting for ever: once one had to wait, the others wait behind it', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // A party in debt with one reply waiting, then a new address every 40 ms reading a full thread once: 100 MiB a
+    // second asked of 32.
+    expect(rate.turn('a', 12 * MIB)).toBeUndefined();
+    const waited: number[] = [];
+    let served = 0;
+    void rate.turn('a', 4 * MIB)?.then(() => served++);
+    for (let i = 0; i * 40 < 10_000; i++) {
+      await clock.advance(i * 40);
+      const asked = clock.now();
+      const p = rate.turn(`10.0.${i >> 8}.${i & 255}`, 4 * MIB);
+      void p?.then(() => {
+        served++;
+        waited.push(clock.now() - asked);
+      });
+    }
+    await clock.advance(10_000);
+    // The rate's 80 replies in 10 s go to those that waited, in their turn (on the old rule the new parties going at
+    // once kept the debt under 0 and none of the 170 waiting went).
+    expect(served).toBeGreaterThanOrEqual(70);
+    expect(Math.min(...waited)).toBeLessThanOrEqual(500);
   });
 
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {

@@ -4,98 +4,21 @@
  * and a connection's later requests wait behind it. Fake connections over a memory store; the rate's clock and timers
  * are the test's, so what was answered is checked before and after each timer, not by waiting.
  */
-import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import {
-  accountPolicy,
-  createMemoryStore,
-  createSessionRegistry,
-  createTransferTokens,
-  decodeServerMessage,
-  EncodedLinesCache,
-  encodeRequest,
-  type Reply,
-  type RequestCommand,
-  type Thread,
-} from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
+import type { Thread } from 'forum-protocol';
 import { expect, it } from 'vitest';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import type { ServerContext } from '../src/client-connection.js';
 import { LargeReplyRate } from '../src/large-reply-rate.js';
-import { LoginRoom } from '../src/login-room.js';
-import { QueueBudget } from '../src/queue-budget.js';
-import { ReplyBudget } from '../src/reply-budget.js';
-import { TransferActivity } from '../src/transfer-activity.js';
+import { bigThread as big, loggedIn as loggedInAt, memoryContext, type FakeConnection } from './served-connection.js';
 
-/** The little of a connection a session touches; its replies are kept by id, in the order sent. */
-class FakeConnection extends EventEmitter {
-  readonly remoteAddress: string;
-  readonly remotePort = 40_000;
-  readonly writableLength = 0;
-  readonly bufferedAmount = 0;
-  closed = false;
-  private readonly waiters = new Map<string, (r: Reply) => void>();
-  constructor(
-    address: string,
-    /** Every reply of every connection, as `address id`, in the order sent. */
-    private readonly answered: string[],
-  ) {
-    super();
-    this.remoteAddress = address;
-  }
-  send(bytes: Uint8Array): Promise<void> {
-    const m = decodeServerMessage(bytes);
-    if (m._tag === 'Right' && m.right.type === 'reply') {
-      this.answered.push(`${this.remoteAddress} ${m.right.id}`);
-      this.waiters.get(m.right.id)?.(m.right);
-    }
-    return Promise.resolve();
-  }
-  raiseReceiveWindow(): void {}
-  /** Sends a request; resolves with its reply. */
-  request(cmd: RequestCommand, args: readonly string[], id: string): Promise<Reply> {
-    const p = new Promise<Reply>((resolve) => this.waiters.set(id, resolve));
-    this.emit('message', Buffer.from(encodeRequest({ id, username: '', cmd, args })));
-    return p;
-  }
-}
-
-const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
-/** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
-const big: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
 /** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
 const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
-/** A server's context over a memory store of `big` and `small`, sharing `largeReplies`. */
-const contextWith = (largeReplies: LargeReplyRate): ServerContext => ({
-  store: createMemoryStore({ threads: [big, cjk, small] }),
-  registry: createSessionRegistry(),
-  serverId: 's',
-  liveSessions: new Map(),
-  accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
-  tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),
-  activity: new TransferActivity(),
-  transferPort: 0,
-  idleTimeoutMs: 60_000,
-  pacer: undefined,
-  queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
-  replyBudget: new ReplyBudget(64 << 20),
-  largeReplies,
-  linesCache: new EncodedLinesCache(32 << 20),
-  loginRoom: new LoginRoom<RudpConnection>(100, 100),
-  log: () => undefined,
-  logFromHost: () => undefined,
-});
+/** A server's context over a memory store of `big`, `cjk` and `small`, sharing `largeReplies`. */
+const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, small], { largeReplies });
 
-/** A fake connection served with `ctx`, logged in as `user` (a new account). */
-const loggedIn = async (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => {
-  const conn = new FakeConnection(address, answered);
-  serveConnection(conn as unknown as RudpConnection, ctx);
-  await conn.request('username', [user], 'u');
-  expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
-  return conn;
-};
+/** A fake connection served with `ctx`, logged in as `user` (a new account), its replies logged in `answered`. */
+const loggedIn = (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => loggedInAt(ctx, user, address, answered);
 
 /** Everything settles that can without the rate's timer. */
 const settle = async (): Promise<void> => {

@@ -1,0 +1,95 @@
+/**
+ * Test helpers: a fake rudpx connection served by the real session code (client-connection.ts's
+ * `serveConnection`), over a memory store, with no socket and no clock of its own.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import {
+  accountPolicy,
+  createMemoryStore,
+  createSessionRegistry,
+  createTransferTokens,
+  decodeServerMessage,
+  EncodedLinesCache,
+  encodeRequest,
+  type Reply,
+  type RequestCommand,
+  type Thread,
+} from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import { expect } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import { LoginRoom } from '../src/login-room.js';
+import { QueueBudget } from '../src/queue-budget.js';
+import { ReplyBudget } from '../src/reply-budget.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+
+/** The little of a connection a session touches; each reply goes to the request that waits for its id. */
+export class FakeConnection extends EventEmitter {
+  readonly remoteAddress: string;
+  readonly remotePort = 40_000;
+  readonly writableLength = 0;
+  readonly bufferedAmount = 0;
+  closed = false;
+  /** Every buffer sent, as sent. */
+  readonly sent: Uint8Array[] = [];
+  private readonly waiters = new Map<string, (r: Reply) => void>();
+  constructor(
+    address: string,
+    /** Every reply of every connection that shares it, as `address id`, in the order sent. */
+    private readonly answered: string[] = [],
+  ) {
+    super();
+    this.remoteAddress = address;
+  }
+  send(bytes: Uint8Array): Promise<void> {
+    this.sent.push(bytes);
+    const m = decodeServerMessage(bytes);
+    if (m._tag === 'Right' && m.right.type === 'reply') {
+      this.answered.push(`${this.remoteAddress} ${m.right.id}`);
+      this.waiters.get(m.right.id)?.(m.right);
+    }
+    return Promise.resolve();
+  }
+  raiseReceiveWindow(): void {}
+  /** Sends a request; resolves with its reply. */
+  request(cmd: RequestCommand, args: readonly string[], id: string): Promise<Reply> {
+    const p = new Promise<Reply>((resolve) => this.waiters.set(id, resolve));
+    this.emit('message', Buffer.from(encodeRequest({ id, username: '', cmd, args })));
+    return p;
+  }
+}
+
+const TEXT = 'lorem ipsum '.repeat(334).slice(0, 4000);
+/** Nearly a full thread: 980 messages of 4,000 characters, 3.9 MiB of JSON. */
+export const bigThread: Thread = { title: 'big', creator: 'alice', entries: Array.from({ length: 980 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${TEXT}${i}` })) };
+
+/** A server's whole context over a memory store of `threads`, no pacing, generous budgets; `overrides` replace any part. */
+export const memoryContext = (threads: readonly Thread[], overrides: Partial<ServerContext> = {}): ServerContext => ({
+  store: createMemoryStore({ threads: [...threads] }),
+  registry: createSessionRegistry(),
+  serverId: 's',
+  liveSessions: new Map(),
+  accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
+  tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),
+  activity: new TransferActivity(),
+  transferPort: 0,
+  idleTimeoutMs: 60_000,
+  pacer: undefined,
+  queueBudget: new QueueBudget({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 }),
+  replyBudget: new ReplyBudget(64 << 20),
+  linesCache: new EncodedLinesCache(32 << 20),
+  loginRoom: new LoginRoom<RudpConnection>(100, 100),
+  log: () => undefined,
+  logFromHost: () => undefined,
+  ...overrides,
+});
+
+/** A fake connection from `address` served with `ctx`, logged in as `user` (a new account); its replies are logged in `answered`. */
+export const loggedIn = async (ctx: ServerContext, user: string, address: string, answered?: string[]): Promise<FakeConnection> => {
+  const conn = new FakeConnection(address, answered);
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  await conn.request('username', [user], 'u');
+  expect((await conn.request('newPassword', ['pw'], 'p')).status).toBe('ok');
+  return conn;
+};

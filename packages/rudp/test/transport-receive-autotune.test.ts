@@ -66,6 +66,34 @@ describe('receive credit granted lazily', () => {
     expect(Buffer.compare(got[0] as Uint8Array, big)).toBe(0);
   });
 
+  it('a BLOCKED heard while an unread datagram waits is answered once the datagram is read: the larger message behind it arrives', () => {
+    const p = makePair({ seed: 18 });
+    p.onServerEvent = (e) => {
+      if (e.type === 'incoming') e.connection.pause();
+    };
+    p.sim.runFor(500);
+    // A datagram, then a message larger than the first grant: the peer says BLOCKED while the
+    // datagram waits unread (a whole message unread: not answered yet).
+    p.conn.send(Uint8Array.of(1, 2, 3), { reliable: false });
+    const big = patterned(2 * INITIAL_GRANT, 4);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    const server = p.serverConn() as Connection;
+    expect(server.flow.peerWaiting).toBe(true);
+    // The application resumes and reads what is there: the datagram, and nothing else yet.
+    server.resume();
+    for (let e = p.server.pollEvent(); e !== undefined; e = p.server.pollEvent()) p.serverEvents.push({ at: p.sim.now, event: e });
+    expect(messagesOf(p.serverEvents).map((m) => m.length)).toEqual([3]);
+    // Before: reading a datagram never answered the peer, which waited for MAX_DATA for good.
+    expect(server.flow.limit).toBeGreaterThanOrEqual(big.length + MESSAGE_CREDIT);
+    p.sim.wake(SERVER);
+    p.sim.runFor(5_000);
+    const got = messagesOf(p.serverEvents);
+    expect(got).toHaveLength(2);
+    expect(Buffer.compare(got[1] as Uint8Array, big)).toBe(0);
+  });
+
   it('a reading application is sent a message as large as its window first: the grant grows to fit it, and it arrives whole', () => {
     const p = makePair({ seed: 13 });
     p.sim.runFor(500);

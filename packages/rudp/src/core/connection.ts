@@ -453,8 +453,9 @@ export class Connection {
       const credit = creditOf(m.length);
       this.flow.growByRate(credit, this.lastActivity, this.rtt.srtt);
       if (this.flow.onRead(credit)) this.host.receivePool?.wait(this);
-      if (this.flow.peerWaiting) this.answerBlocked();
     }
+    // After a datagram too: one left unread kept a BLOCKED unanswered, and the peer says it only once.
+    if (this.flow.peerWaiting) this.answerBlocked();
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

@@ -270,4 +270,30 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(Buffer.compare(h.received.get(conn() as Connection)?.[0] as Uint8Array, big)).toBe(0);
     expect(h.server.stats().receiveBuffer.waiting).toBe(0);
   });
+  it('a BLOCKED answered in part while the budget is short is answered in full once credit returns, however little is left', () => {
+    // A 2.5 MiB budget (2,400 KiB beyond its reserve): two default connections take their 1 MiB
+    // first grants, leaving 352 KiB. The second's peer then needs 1.5 MiB for one message; the
+    // answer to its BLOCKED grants 1 MiB and half of what is left (1,200 KiB). When the first
+    // connection ends, the 336 KiB still missing is less than a quarter of the credit: before, the
+    // top-up waited for a quarter's worth and dropped the connection from the waiting list, and the
+    // message waited for good.
+    const h = herd(9, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
+    expect(creditTo(h, first)).toBe(INITIAL_GRANT);
+    expect(creditTo(h, second)).toBe(INITIAL_GRANT);
+    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(2, k));
+    second.conn.send(big);
+    h.sim.wake(second.address);
+    runUntil(h, () => creditTo(h, second) > INITIAL_GRANT, 2_000);
+    expect(creditTo(h, second)).toBe(INITIAL_GRANT + 176 * 1024);
+    first.conn.close(h.sim.now);
+    h.sim.wake(first.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === 1, 10_000);
+    expect(h.received.get(conn())?.length).toBe(1);
+    expect(Buffer.compare(h.received.get(conn())?.[0] as Uint8Array, big)).toBe(0);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(2.5 * 1024 * 1024);
+  });
 });

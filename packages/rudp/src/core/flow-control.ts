@@ -298,7 +298,9 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const credit = this.pool.grantable(held, this.grantBytes);
-    if (credit - held >= credit / 4 && credit > held) {
+    // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
+    // nothing more, so no read would announce a last step smaller than a quarter.
+    if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;

@@ -96,7 +96,7 @@ export class FlowControl {
   private raiseUnacked = false;
   /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
   private pool: ReceivePool | undefined;
-  /** The credit we grant now, at most the window: `initialGrant` at first, grown by `answerBlocked` and `raiseReceiveWindow`. */
+  /** The credit we grant now, at most the window: `initialGrant` at first, grown by `growByRate`, `answerBlocked` and `raiseReceiveWindow`. */
   private grantBytes: number;
   /** The limit the peer last said it waits for (BLOCKED); 0: none. */
   private peerWants = 0;
@@ -233,11 +233,13 @@ export class FlowControl {
 
   /**
    * The application is about to read a message of `bytes` credit at `now`
-   * (ms; `rttMs` the round trip): if it has read half the grant within a
-   * round trip, the grant may be what holds the peer back (a peer that
-   * sends less than that a round trip is held back by something else), so
-   * it doubles, up to the window, as Linux's receive-buffer autotuning
-   * grows a TCP window. Call before `onRead`, which announces the new limit.
+   * (ms; `rttMs` the round trip): if it has read a quarter of the grant
+   * within a round trip, the grant may be what holds the peer back (a peer
+   * that sends less than that a round trip is held back by something
+   * else), so it grows to twice itself or four times what was read,
+   * whichever is more, up to the window, as Linux's receive-buffer
+   * autotuning grows a TCP window. Call before `onRead`, which announces
+   * the new limit.
    */
   growByRate(bytes: number, now: number, rttMs: number): void {
     if (this.grantBytes >= this.receiveWindow) return;

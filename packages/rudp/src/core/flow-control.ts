@@ -73,6 +73,17 @@ export function initialGrant(window: number): number {
   return window < INITIAL_GRANT ? window : INITIAL_GRANT;
 }
 
+/**
+ * The window a connection announces (the largest message its peer may send): `window`, or what the
+ * endpoint's budget could ever grant one connection if that is less. A message past that would wait
+ * for credit for good; announced so, `send` refuses it instead, as before credit was granted lazily.
+ */
+export function windowWithin(window: number, pool: ReceivePool | undefined): number {
+  if (pool === undefined) return window;
+  const most = pool.largestGrant;
+  return window < most ? window : most;
+}
+
 /** Credit in both directions for one connection. */
 export class FlowControl {
   /** Stream offset up to which the peer lets us send. */

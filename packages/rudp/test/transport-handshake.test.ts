@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/core/endpoint.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
+import { MIN_RECEIVE_WINDOW } from '../src/core/flow-control.js';
 import { MAX_DATAGRAM, PacketType, PacketWriter, decodeRetry, encodeInitial, parseHeader } from '../src/wire/packet.js';
 import { writePing } from '../src/wire/frame.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
@@ -117,6 +118,25 @@ describe('an encrypting client and a plaintext server, or the other way round', 
 });
 
 describe('spoofing and malformed datagrams', () => {
+  it('an INITIAL whose first limit is past its window or below MIN_RECEIVE_WINDOW is dropped as malformed, cookie or not', () => {
+    const ep = server();
+    const from = '1.2.3.4:5';
+    const token = cookieFor(ep, 0, from, 41);
+    const limited = (initialLimit: number, t: Uint8Array): Uint8Array =>
+      encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid: 41, token: t, params: { receiveWindow: 1 << 20, initialLimit }, hello: new Uint8Array(0) }).slice();
+    const bad = [(1 << 20) + 1, 2 ** 53 - 1, MIN_RECEIVE_WINDOW - 1, 0];
+    for (const limit of bad) {
+      ep.handleDatagram(1, limited(limit, new Uint8Array(0)), from);
+      ep.handleDatagram(1, limited(limit, token), from);
+    }
+    expect(drain(ep, 1)).toHaveLength(0);
+    expect(ep.stats().dropped.malformed).toBe(2 * bad.length);
+    expect(ep.stats().connectionsAccepted).toBe(0);
+    // The same INITIAL with a first limit within the window is taken.
+    ep.handleDatagram(1, limited(MIN_RECEIVE_WINDOW, token), from);
+    expect(ep.stats().connectionsAccepted).toBe(1);
+  });
+
   it('a packet naming a live connection id from another address neither takes over nor kills it', () => {
     const p = makePair();
     p.sim.runFor(500);

@@ -66,6 +66,94 @@ describe('receive credit granted lazily', () => {
     expect(Buffer.compare(got[0] as Uint8Array, big)).toBe(0);
   });
 
+  it('a BLOCKED heard while an unread datagram waits is answered once the datagram is read: the larger message behind it arrives', () => {
+    const p = makePair({ seed: 18 });
+    p.onServerEvent = (e) => {
+      if (e.type === 'incoming') e.connection.pause();
+    };
+    p.sim.runFor(500);
+    // A datagram, then a message larger than the first grant: the peer says BLOCKED while the
+    // datagram waits unread (a whole message unread: not answered yet).
+    p.conn.send(Uint8Array.of(1, 2, 3), { reliable: false });
+    const big = patterned(2 * INITIAL_GRANT, 4);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(2_000);
+    const server = p.serverConn() as Connection;
+    expect(server.flow.peerWaiting).toBe(true);
+    // The application resumes and reads what is there: the datagram, and nothing else yet.
+    server.resume();
+    for (let e = p.server.pollEvent(); e !== undefined; e = p.server.pollEvent()) p.serverEvents.push({ at: p.sim.now, event: e });
+    expect(messagesOf(p.serverEvents).map((m) => m.length)).toEqual([3]);
+    // Before: reading a datagram never answered the peer, which waited for MAX_DATA for good.
+    expect(server.flow.limit).toBeGreaterThanOrEqual(big.length + MESSAGE_CREDIT);
+    p.sim.wake(SERVER);
+    p.sim.runFor(5_000);
+    const got = messagesOf(p.serverEvents);
+    expect(got).toHaveLength(2);
+    expect(Buffer.compare(got[1] as Uint8Array, big)).toBe(0);
+  });
+
+  it('a lost BLOCKED and a lost answer are sent again: the message larger than the grant arrives', () => {
+    const p = makePair({ seed: 19, link: { delayMs: 20 } });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    /** Drops the first two datagrams `ep` sends whose packet took an owed frame of `flow` (BLOCKED or MAX_DATA) that `when` picks. */
+    const dropOwed = (ep: typeof p.client, flow: typeof server.flow, when: () => boolean): (() => number) => {
+      let took = false;
+      let dropped = 0;
+      const write = flow.writeIfDue.bind(flow);
+      flow.writeIfDue = (w) => {
+        const was = flow.due;
+        const wrote = write(w);
+        if (was && !flow.due && when()) took = true;
+        return wrote;
+      };
+      const poll = ep.pollTransmit.bind(ep);
+      ep.pollTransmit = (now) => {
+        for (;;) {
+          took = false;
+          const t = poll(now);
+          if (t === undefined || !took || dropped >= 2) return t;
+          dropped++;
+        }
+      };
+      return () => dropped;
+    };
+    // The client sends nothing but BLOCKED that needs a flow frame; the server's answer is the MAX_DATA past the first grant.
+    const blockedDropped = dropOwed(p.client, p.conn.flow, () => true);
+    const answerDropped = dropOwed(p.server, server.flow, () => server.flow.limit > INITIAL_GRANT);
+    const big = patterned(3 * INITIAL_GRANT, 9);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(10_000);
+    expect([blockedDropped(), answerDropped()]).toEqual([2, 2]);
+    const got = messagesOf(p.serverEvents);
+    expect(got).toHaveLength(1);
+    expect(Buffer.compare(got[0] as Uint8Array, big)).toBe(0);
+  });
+
+  it('unread datagrams are held up to the grant, not the window: a paused application holds 1 MiB of them, not 32', () => {
+    const p = makePair({ seed: 20 });
+    p.onServerEvent = (e) => {
+      if (e.type === 'incoming') e.connection.pause();
+    };
+    p.sim.runFor(500);
+    const size = p.conn.maxDatagramSize();
+    // 4 MiB of datagrams, paced over 8 s so that none are lost to the send buffer or the path.
+    for (let i = 0; i < 80; i++) {
+      p.sim.schedule(p.sim.now + i * 100, () => {
+        for (let k = 0; k < 4 * 1024 * 1024 / size / 80; k++) p.conn.send(patterned(size, k), { reliable: false });
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.runFor(10_000);
+    const server = p.serverConn() as Connection;
+    // As many as the grant holds, each counted 256 bytes longer (before: the 32 MiB window, so all 4 MiB).
+    expect(server.reassembly.unreadBytes).toBe(Math.floor(INITIAL_GRANT / (size + MESSAGE_CREDIT)) * size);
+    expect(server.reassembly.datagramsDropped).toBeGreaterThan(0);
+  });
+
   it('a reading application is sent a message as large as its window first: the grant grows to fit it, and it arrives whole', () => {
     const p = makePair({ seed: 13 });
     p.sim.runFor(500);

@@ -202,17 +202,20 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   });
 
   it('every connection gives all it was charged back when it ends, and leaves the list of those waiting for credit, even when the budget never has room', () => {
-    const h = herd(6, { receiveWindow: WINDOW, maxReceiveBufferBytes: 0 });
+    // A budget of 40 floors: the window it allows (150 KiB: a budget of 0 allows the floor, which
+    // leaves no connection wanting more) goes to the first connection, and the other 19 wait at their floors.
+    const budget = 40 * RECEIVE_FLOOR;
+    const h = herd(6, { receiveWindow: WINDOW, maxReceiveBufferBytes: budget });
     for (let i = 0; i < 20; i++) h.addPeer();
     runUntil(h, () => h.peers.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of h.peers) p.conn.send(new Uint8Array(1_000), { reliable: false });
     for (const p of h.peers) h.sim.wake(p.address);
     h.sim.runFor(500);
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 0, granted: 20 * RECEIVE_FLOOR, waiting: 20 });
+    expect(h.server.stats().receiveBuffer).toEqual({ budget, granted: budget - budget / 16 + 19 * RECEIVE_FLOOR, waiting: 19 });
     for (const p of h.peers) p.conn.close(h.sim.now);
     for (const p of h.peers) h.sim.wake(p.address);
     runUntil(h, () => h.server.connectionCount === 0, 5_000);
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 0, granted: 0, waiting: 0 });
+    expect(h.server.stats().receiveBuffer).toEqual({ budget, granted: 0, waiting: 0 });
   });
 
   it('datagrams a paused application leaves unread are held within the budget too (dropped past it), and flow again once it reads', () => {
@@ -269,5 +272,58 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === 1, 30_000);
     expect(Buffer.compare(h.received.get(conn() as Connection)?.[0] as Uint8Array, big)).toBe(0);
     expect(h.server.stats().receiveBuffer.waiting).toBe(0);
+  });
+  it('a BLOCKED answered in part while the budget is short is answered in full once credit returns, however little is left', () => {
+    // A 2.5 MiB budget (2,400 KiB beyond its reserve): two default connections take their 1 MiB
+    // first grants, leaving 352 KiB. The second's peer then needs 1.5 MiB for one message; the
+    // answer to its BLOCKED grants 1 MiB and half of what is left (1,200 KiB). When the first
+    // connection ends, the 336 KiB still missing is less than a quarter of the credit: before, the
+    // top-up waited for a quarter's worth and dropped the connection from the waiting list, and the
+    // message waited for good.
+    const h = herd(9, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
+    expect(creditTo(h, first)).toBe(INITIAL_GRANT);
+    expect(creditTo(h, second)).toBe(INITIAL_GRANT);
+    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(2, k));
+    second.conn.send(big);
+    h.sim.wake(second.address);
+    runUntil(h, () => creditTo(h, second) > INITIAL_GRANT, 2_000);
+    expect(creditTo(h, second)).toBe(INITIAL_GRANT + 176 * 1024);
+    first.conn.close(h.sim.now);
+    h.sim.wake(first.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === 1, 10_000);
+    expect(h.received.get(conn())?.length).toBe(1);
+    expect(Buffer.compare(h.received.get(conn())?.[0] as Uint8Array, big)).toBe(0);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(2.5 * 1024 * 1024);
+  });
+  it('a window the budget could never grant is not announced: under an 8 MiB budget the largest message is 7.5 MiB, and one that size arrives', () => {
+    // Before, the default 32 MiB window was announced whatever the budget: a 16 MiB message was taken
+    // by send and waited for credit for good (the budget, less its sixteenth kept for later floors,
+    // never grants one connection more than 7.5 MiB), where send refused it before credit was lazy.
+    const h = herd(10, { maxReceiveBufferBytes: 8 * 1024 * 1024 });
+    const peer = h.addPeer();
+    runUntil(h, () => peer.conn.state === 'established', 2_000);
+    const most = 8 * 1024 * 1024 - 512 * 1024;
+    expect(peer.conn.maxMessageSize()).toBe(most - 256);
+    expect(() => peer.conn.send(new Uint8Array(16 * 1024 * 1024))).toThrow(RangeError);
+    const big = Uint8Array.from({ length: most - 256 }, (_, k) => byteAt(3, k));
+    peer.conn.send(big);
+    h.sim.wake(peer.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === peer.conn.remoteCid) as Connection;
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === 1, 20_000);
+    expect(Buffer.compare(h.received.get(conn())?.[0] as Uint8Array, big)).toBe(0);
+    expect(conn().receiveWindow()).toBe(most);
+    // Nor does a raise past it.
+    conn().raiseReceiveWindow(64 * 1024 * 1024);
+    expect(conn().receiveWindow()).toBe(most);
+
+    // No budget at all: the floor is all a connection may grant, so it is the window (3,840-byte messages).
+    const none = herd(11, { maxReceiveBufferBytes: 0 });
+    const small = none.addPeer();
+    runUntil(none, () => small.conn.state === 'established', 2_000);
+    expect(small.conn.maxMessageSize()).toBe(RECEIVE_FLOOR - 256);
   });
 });

@@ -44,7 +44,7 @@
 import { type ConnectionConfig, checkReceiveWindow } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseReason } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, creditOf } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, creditOf, windowWithin } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -229,14 +229,15 @@ export class Connection {
     this.cc = config.congestion(config.mtu);
     const pool = host.receivePool;
     const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
-    this.flow = new FlowControl(config.receiveWindow, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit);
+    const window = windowWithin(config.receiveWindow, pool);
+    this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit);
     // The handshake announces the window (the largest message) and the credit granted at first: the
     // first grant, or less while the endpoint's budget is short.
-    const handshake = { localCid, receiveWindow: config.receiveWindow, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
+    const handshake = { localCid, receiveWindow: window, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
     if (role === 'client') this.connecting = new ConnectAttempt(handshake, now, security.mode === 'client' ? security.handshake : undefined);
     else this.serverHandshake = new ServerHandshake(handshake, security.mode === 'server' ? security.serverHello : undefined);
     this.acks = new AckTracker(config);
-    this.reassembly = new Reassembly(config.receiveWindow, host.copyMessage, this.flow);
+    this.reassembly = new Reassembly(window, host.copyMessage, this.flow);
     this.repairReceiver = new RepairReceiver(this.reassembly);
     if (pool !== undefined && this.flow.credit < this.flow.grant) pool.wait(this);
     this.sendQueue = new SendQueue(
@@ -339,7 +340,9 @@ export class Connection {
 
   /**
    * Grows this connection's receive window to `bytes` (a smaller value
-   * changes nothing: credit announced cannot be taken back). The peer hears
+   * changes nothing: credit announced cannot be taken back; a larger one than
+   * the endpoint's budget could ever grant one connection is that: see
+   * `windowWithin`), and grants it at once. The peer hears
    * of it in the next packet (MAX_DATA) and may then send messages up to the
    * new window. For a server that keeps the window of connections it does
    * not trust yet small (what an unfinished message may make it hold) and
@@ -347,9 +350,10 @@ export class Connection {
    */
   raiseReceiveWindow(bytes: number): void {
     checkReceiveWindow(bytes);
-    if (this.state === 'closed' || !this.flow.raiseReceiveWindow(bytes)) return;
+    const window = windowWithin(bytes, this.host.receivePool);
+    if (this.state === 'closed' || !this.flow.raiseReceiveWindow(window)) return;
     this.raisedAtPn = this.nextPn;
-    this.reassembly.raiseWindow(bytes);
+    this.reassembly.raiseWindow(window);
     // Granted in part: the rest as the endpoint's budget has room again.
     if (this.flow.credit < this.flow.grant) this.host.receivePool?.wait(this);
     this.host.wake(this);
@@ -453,8 +457,9 @@ export class Connection {
       const credit = creditOf(m.length);
       this.flow.growByRate(credit, this.lastActivity, this.rtt.srtt);
       if (this.flow.onRead(credit)) this.host.receivePool?.wait(this);
-      if (this.flow.peerWaiting) this.answerBlocked();
     }
+    // After a datagram too: one left unread kept a BLOCKED unanswered, and the peer says it only once.
+    if (this.flow.peerWaiting) this.answerBlocked();
     // Reading may let us announce more window to the sender.
     this.host.wake(this);
     return m;

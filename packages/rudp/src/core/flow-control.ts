@@ -28,7 +28,10 @@
  * `INITIAL_GRANT` (its `grant`), announced in the handshake as the first
  * limit beside the window. The grant grows two ways, up to the window, and
  * only as the application reads: an application that does not read holds
- * at most the first grant a connection. By rate (`growByRate`): when the
+ * at most the first grant a connection (if it pauses the connection, as the
+ * Node API does while nothing consumes its messages: one that neither reads
+ * nor pauses keeps up by the test below until a whole message waits, so a
+ * peer's BLOCKED sent first grows its grant once). By rate (`growByRate`): when the
  * application reads a quarter of the grant within a round trip, the grant
  * may be what holds the peer back, and it grows to twice itself or four
  * times what was read, as Linux's DRS sizes a TCP window from what the
@@ -73,6 +76,17 @@ export function initialGrant(window: number): number {
   return window < INITIAL_GRANT ? window : INITIAL_GRANT;
 }
 
+/**
+ * The window a connection announces (the largest message its peer may send): `window`, or what the
+ * endpoint's budget could ever grant one connection if that is less. A message past that would wait
+ * for credit for good; announced so, `send` refuses it instead, as before credit was granted lazily.
+ */
+export function windowWithin(window: number, pool: ReceivePool | undefined): number {
+  if (pool === undefined) return window;
+  const most = pool.largestGrant;
+  return window < most ? window : most;
+}
+
 /** Credit in both directions for one connection. */
 export class FlowControl {
   /** Stream offset up to which the peer lets us send. */
@@ -96,7 +110,7 @@ export class FlowControl {
   private raiseUnacked = false;
   /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
   private pool: ReceivePool | undefined;
-  /** The credit we grant now, at most the window: `initialGrant` at first, grown by `answerBlocked` and `raiseReceiveWindow`. */
+  /** The credit we grant now, at most the window: `initialGrant` at first, grown by `growByRate`, `answerBlocked` and `raiseReceiveWindow`. */
   private grantBytes: number;
   /** The limit the peer last said it waits for (BLOCKED); 0: none. */
   private peerWants = 0;
@@ -233,11 +247,13 @@ export class FlowControl {
 
   /**
    * The application is about to read a message of `bytes` credit at `now`
-   * (ms; `rttMs` the round trip): if it has read half the grant within a
-   * round trip, the grant may be what holds the peer back (a peer that
-   * sends less than that a round trip is held back by something else), so
-   * it doubles, up to the window, as Linux's receive-buffer autotuning
-   * grows a TCP window. Call before `onRead`, which announces the new limit.
+   * (ms; `rttMs` the round trip): if it has read a quarter of the grant
+   * within a round trip, the grant may be what holds the peer back (a peer
+   * that sends less than that a round trip is held back by something
+   * else), so it grows to twice itself or four times what was read,
+   * whichever is more, up to the window, as Linux's receive-buffer
+   * autotuning grows a TCP window. Call before `onRead`, which announces
+   * the new limit.
    */
   growByRate(bytes: number, now: number, rttMs: number): void {
     if (this.grantBytes >= this.receiveWindow) return;
@@ -298,7 +314,9 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const credit = this.pool.grantable(held, this.grantBytes);
-    if (credit - held >= credit / 4 && credit > held) {
+    // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
+    // nothing more, so no read would announce a last step smaller than a quarter.
+    if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;

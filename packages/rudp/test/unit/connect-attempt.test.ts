@@ -65,6 +65,16 @@ describe('connect attempt: plaintext', () => {
     const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
     expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
+  it('a first limit past the window or below MIN_RECEIVE_WINDOW is malformed; one below the window is the peer limit', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    const limited = (initialLimit: number): AcceptPayload => ({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit } });
+    expect(a.check(limited(32_769), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(limited(2 ** 53 - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(limited(MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(limited(MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: 32_768, peerLimit: MIN_RECEIVE_WINDOW });
+    const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_769 }))));
+    expect(sealed.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+  });
 });
 
 describe('connect attempt: encrypted', () => {
@@ -78,6 +88,8 @@ describe('connect attempt: encrypted', () => {
     expect(a.check(accept(AcceptKind.Plaintext), REMOTE)).toEqual({ kind: 'dropped', why: 'unprotected' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x9999), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
     expect(a.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 1), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
+    // The first limit too: an on-path change to the clear copy does not match the sealed one.
+    expect(a.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 16_384 } }, REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
     const failed = new ConnectAttempt(PARAMS, 0, noise({ ok: false, error: 'malformed' }));
     expect(failed.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'auth' });
   });

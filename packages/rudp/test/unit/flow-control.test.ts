@@ -161,3 +161,61 @@ describe('FlowControl: receiving', () => {
     expect(f.writeIfDue(writerWithRoom(100))).toBe(false);
   });
 });
+
+/** Writes what is owed and returns the frames, as `[type, limit]`. */
+function owed(f: FlowControl): [string, number][] {
+  const w = writerWithRoom(100);
+  f.writeIfDue(w);
+  return framesIn(w).map((fr) => [fr.type, fr.type === 'max-data' || fr.type === 'blocked' ? fr.limit : Number.NaN]);
+}
+
+describe('FlowControl: BLOCKED', () => {
+  it('a sender held back says BLOCKED once per limit, with the limit its message needs', () => {
+    const f = new FlowControl(1_000, 5_000, undefined, 1_000);
+    expect(f.allows(1_500)).toBe(false);
+    expect(owed(f)).toEqual([['blocked', 1_500]]);
+    // Asked again for the same limit (each time it looks at its queue): nothing more owed.
+    expect(f.allows(1_500)).toBe(false);
+    expect(f.due).toBe(false);
+    // A larger one is said again.
+    expect(f.allows(2_000)).toBe(false);
+    expect(owed(f)).toEqual([['blocked', 2_000]]);
+  });
+
+  it('a lost BLOCKED is said again while the sender still waits, and not once MAX_DATA covers it', () => {
+    const f = new FlowControl(1_000, 5_000, undefined, 1_000);
+    f.allows(1_500);
+    owed(f);
+    f.onMaxDataLost();
+    expect(owed(f)).toEqual([['max-data', 1_000], ['blocked', 1_500]]);
+    f.onMaxData(1_500, 0);
+    f.onMaxDataLost();
+    expect(owed(f)).toEqual([['max-data', 1_000]]);
+  });
+
+  it('a BLOCKED owed but not yet sent is dropped when MAX_DATA covers it first', () => {
+    const f = new FlowControl(1_000, 5_000, undefined, 1_000);
+    f.allows(1_500);
+    expect(f.due).toBe(true);
+    f.onMaxData(2_000, 0);
+    expect(f.due).toBe(false);
+  });
+
+  it('a receiver grows its grant to fit what the peer waits for, never past its window, whatever limit the peer claims', () => {
+    const g = new FlowControl(64 * 1024 * 1024, 5_000);
+    expect(g.limit).toBe(1024 * 1024);
+    // A limit already granted: nothing to answer.
+    g.onPeerBlocked(1_000);
+    expect(g.peerWaiting).toBe(false);
+    expect(g.answerBlocked()).toBe(false);
+    g.onPeerBlocked(2 ** 53 - 1);
+    expect(g.peerWaiting).toBe(true);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.grant).toBe(64 * 1024 * 1024);
+    expect(g.limit).toBe(64 * 1024 * 1024);
+    expect(owed(g)).toEqual([['max-data', 64 * 1024 * 1024]]);
+    // Still waiting (past the window), but nothing more to grant: answered with nothing.
+    expect(g.answerBlocked()).toBe(false);
+    expect(g.due).toBe(false);
+  });
+});

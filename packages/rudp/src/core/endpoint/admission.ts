@@ -14,12 +14,12 @@
  */
 import { Connection } from '../connection.js';
 import type { Endpoint } from '../endpoint.js';
-import { initialGrant } from '../flow-control.js';
+import { initialGrant, windowWithin } from '../flow-control.js';
 import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
 import type { PeerAddress } from '../sans-io.js';
-import { type ConnectionSecurity, encodeServerParams, handshakePrologue } from '../security.js';
+import { type ConnectionSecurity, type ServerParams, encodeServerParams, handshakePrologue } from '../security.js';
 import { answerClientHello } from '../../crypto/index.js';
 import { AcceptKind, BusyReason, MAX_DATAGRAM, decodeInitial, encodeAccept, encodeRetry } from '../../wire/packet.js';
 
@@ -113,7 +113,7 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
     prologue: handshakePrologue(clientCid),
     // The window, and the limit the connection will grant at first: its first grant, or what the
     // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it.
-    payload: encodeServerParams({ scid: localCid, receiveWindow: e.config.receiveWindow, initialLimit: e.receivePool.opening(initialGrant(e.config.receiveWindow)) }),
+    payload: encodeServerParams(serverParams(e, localCid)),
   });
   switch (answer.kind) {
     case 'accepted':
@@ -144,4 +144,10 @@ export function uncountHost(e: Endpoint, conn: Connection): void {
   if (!conn.hostCounted) return;
   conn.hostCounted = false;
   e.hosts.remove(hostLevels(conn.remote));
+}
+
+/** The window and first limit a server connection opened now announces, as `Connection` and `FlowControl` compute them. */
+function serverParams(e: Endpoint, scid: number): ServerParams {
+  const receiveWindow = windowWithin(e.config.receiveWindow, e.receivePool);
+  return { scid, receiveWindow, initialLimit: e.receivePool.opening(initialGrant(receiveWindow)) };
 }

@@ -90,6 +90,12 @@ export class ReceivePool {
     return this.charged;
   }
 
+  /** The most credit one connection is ever granted (all others ended): the budget less its reserve, at least the floor. */
+  get largestGrant(): number {
+    const most = this.budget - this.reserve;
+    return most > RECEIVE_FLOOR ? most : RECEIVE_FLOOR;
+  }
+
   /** Connections waiting for credit. */
   get waitingConnections(): number {
     return this.waiters;

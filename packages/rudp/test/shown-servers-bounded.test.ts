@@ -91,14 +91,18 @@ describe('the echo servers the package shows, against a client that never reads'
   }, 30_000);
 });
 
+/** examples/chat.mjs's server, as written: its text from `const server = await listen` to the clients' helpers, run here. */
+const chatServer = async (): Promise<{ server: RudpServer; members: Map<RudpConnection, string> }> => {
+  const source = readFileSync(`${pkgDir}examples/chat.mjs`, 'utf8');
+  const serverPart = source.slice(source.indexOf('const server = await listen'), source.indexOf('/** Joins as'));
+  type Room = { server: RudpServer; members: Map<RudpConnection, string> };
+  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (l: typeof listen) => Promise<Room>;
+  return new AsyncFunction('listen', `${serverPart}\nreturn { server, members };`)(listen);
+};
+
 describe('examples/chat.mjs, against a member that floods one-byte lines and one that never reads', () => {
   it('relays the flood at the pace of a chat, holds the flooder back, and queues nothing for the silent member', async () => {
-    const source = readFileSync(`${pkgDir}examples/chat.mjs`, 'utf8');
-    // The server's part, as written: from `const server = await listen` to the clients' helpers.
-    const serverPart = source.slice(source.indexOf('const server = await listen'), source.indexOf('/** Joins as'));
-    type Room = { server: RudpServer; members: Map<RudpConnection, string> };
-    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (l: typeof listen) => Promise<Room>;
-    const { server, members } = await new AsyncFunction('listen', `${serverPart}\nreturn { server, members };`)(listen);
+    const { server, members } = await chatServer();
     const log = console.log;
     console.log = () => {};
     try {
@@ -153,11 +157,7 @@ describe('examples/chat.mjs, against a member that floods one-byte lines and one
 
 describe('examples/chat.mjs, against a member that sends one line as long as the window takes', () => {
   it('drops that member, not the others: the line is never relayed', async () => {
-    const source = readFileSync(`${pkgDir}examples/chat.mjs`, 'utf8');
-    const serverPart = source.slice(source.indexOf('const server = await listen'), source.indexOf('/** Joins as'));
-    type Room = { server: RudpServer; members: Map<RudpConnection, string> };
-    const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (l: typeof listen) => Promise<Room>;
-    const { server, members } = await new AsyncFunction('listen', `${serverPart}\nreturn { server, members };`)(listen);
+    const { server, members } = await chatServer();
     const log = console.log;
     console.log = () => {};
     try {

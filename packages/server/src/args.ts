@@ -63,7 +63,7 @@ export interface ServerArgs {
   readonly maxThreadsPerUser: number;
   /** Requests a second per account (per host before login; a host's accounts share `HOST_RATE_MULTIPLE` times it), bursts of twice that (`--request-rate`); 0: no pacing. */
   readonly requestRate: number;
-  /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (forum-server.ts, `defaultMaxReplyBytes`). */
+  /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (server-defaults.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
   /** MiB a second of large LST/RDT replies the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
   readonly largeReplyRateMib: number;

@@ -29,8 +29,7 @@ import {
 } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
-import { quicLbCidGenerator, type QuicLbConfig } from 'rudpx/core';
-import { LIMIT_DEFAULTS } from './args.js';
+import { quicLbCidGenerator } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
 export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
@@ -40,14 +39,39 @@ import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
-import { QueueBudget, type QueueBudgetLimits } from './queue-budget.js';
-import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES, REPLY_BUDGET_MEMORY_DIVISOR, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
+import { QueueBudget } from './queue-budget.js';
+import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
 import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
+import {
+  DEFAULT_HANDSHAKE_RATE,
+  DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN,
+  DEFAULT_MAX_CONNECTIONS_PER_HOST,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_REQUEST_RATE,
+  defaultLinesCacheBytes,
+  defaultMaxReplyBytes,
+  QUEUE_LIMITS,
+  QUIC_LB_CONFIG,
+  TRANSPORT,
+} from './server-defaults.js';
+export {
+  DEFAULT_HANDSHAKE_RATE,
+  DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN,
+  DEFAULT_MAX_CONNECTIONS_PER_HOST,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  DEFAULT_REQUEST_RATE,
+  defaultLinesCacheBytes,
+  defaultMaxReplyBytes,
+  LINES_CACHE_MEMORY_DIVISOR,
+  QUEUE_LIMITS,
+  QUIC_LB_CONFIG,
+  TRANSPORT,
+} from './server-defaults.js';
 
 /** Settings of {@link startForumServer}. */
 export interface ForumServerOptions {
@@ -194,93 +218,6 @@ export interface ForumServer {
   /** Bytes the cache of encoded thread lines holds now (at most `linesCacheBytes`): memory beside the replies, not counted by the reply budget. */
   linesCachedBytes(): number;
 }
-
-/**
- * Default of {@link ForumServerOptions.maxConnectionsPerHost} (the command
- * line's): room for a NAT full of users, each holding one connection. Before
- * login each connection may hold an unfinished message as large as its 8 KiB
- * receive window (`TRANSPORT`) beside its idle state: 256 connections of one
- * host, each holding one, added about 2.2 MiB of RSS on the built server
- * (with the 128 KiB window of every connection before, 33 MiB: a few dozen
- * hosts reached the default memory budget). See SECURITY.md, Known weaknesses.
- */
-export const DEFAULT_MAX_CONNECTIONS_PER_HOST: number = LIMIT_DEFAULTS.connectionsPerHost;
-
-/**
- * Default of {@link ForumServerOptions.handshakeRate} (the command line's):
- * rudp's own default, which a NAT of 128 users reconnecting at once, or a
- * host reopening all its 256 places, does not reach (the burst takes them),
- * while one host churning connections costs the server at most 64 key
- * exchanges a second. See SECURITY.md, Known weaknesses.
- */
-export const DEFAULT_HANDSHAKE_RATE: number = LIMIT_DEFAULTS.handshakeRate;
-
-/**
- * Default of {@link ForumServerOptions.maxConnectionsBeforeLogin}: far more
- * than there are people at the login prompt at once, while what they may
- * hold stays a small part of the default 1 GiB budget: before login a
- * connection holds at most its 8 KiB receive window and 8 KiB of queued
- * requests beside its idle state (2.2 KiB measured), some 75 MiB for 4,096.
- * So connections that never log in cannot reach the budget on their own,
- * nor fill rudp's 100,000 connections.
- */
-export const DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN: number = LIMIT_DEFAULTS.connectionsBeforeLogin;
-
-/**
- * Default of {@link ForumServerOptions.requestRate}: far above a person's pace. Measured (attack round 10) an
- * account at this pace costs about 9 % of a core with cheap reads and, writes counting `WRITE_TURNS` each, 9-11 %
- * with MSGs (26-33 % at one turn a write); a host's accounts together four times that.
- */
-export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
-
-/**
- * Default of {@link ForumServerOptions.maxReplyBytes}: a quarter of the
- * memory budget (256 MiB at the default 1 GiB), or 256 MiB without one, and
- * never under {@link MIN_MAX_REPLY_BYTES}. See reply-budget.ts.
- */
-export const defaultMaxReplyBytes = (memoryBudgetBytes: number | undefined): number =>
-  memoryBudgetBytes === undefined ? DEFAULT_MAX_REPLY_BYTES : Math.max(MIN_MAX_REPLY_BYTES, Math.floor(memoryBudgetBytes / REPLY_BUDGET_MEMORY_DIVISOR));
-
-/** The memory budget's share the encoded lines cache gets by default: 32 MiB of the default 1 GiB, seven or eight full threads. */
-export const LINES_CACHE_MEMORY_DIVISOR = 32;
-
-/**
- * Default of {@link ForumServerOptions.linesCacheBytes}: a 32nd of the
- * memory budget, or 32 MiB without one. Measured (SECURITY.md, Reads of
- * large threads), an RDT of a full thread took 11–17 ms of the main thread to
- * encode and takes 0.3–2.7 ms to copy from the cache.
- */
-export const defaultLinesCacheBytes = (memoryBudgetBytes: number | undefined): number =>
-  Math.floor((memoryBudgetBytes ?? 1024 ** 3) / LINES_CACHE_MEMORY_DIVISOR);
-
-/** Default of {@link ForumServerOptions.maxUploadBytes}: 1 GiB. */
-export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
-
-/**
- * rudp settings: a vanished client is noticed within 10 s, far below the
- * forum's idle timeout. The receive window before login is 8 KiB, room for a
- * few login requests (names and passwords are at most 64 bytes, 6 × that
- * escaped): what an unauthenticated peer may make the server hold for a
- * connection. With the session's 128 KiB from the first packet, 40 hosts of
- * 256 connections that never logged in, each holding one unfinished message,
- * took a server 456 MiB past its 1 GiB memory budget and every honest login
- * was refused (SECURITY.md).
- */
-export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: 8 * 1024 } as const;
-
-/**
- * The QUIC-LB configuration of the forum's connection ids (config rotation
- * 0, one octet of server id, length self-encoded): a balancer reads the
- * server id from the second byte of a datagram's destination connection id.
- */
-export const QUIC_LB_CONFIG: QuicLbConfig = { configRotation: 0, serverIdBytes: 1, selfEncodeLength: true };
-
-/**
- * Bytes of requests one client host may have waiting to run (all its
- * connections), one logged-in connection, and one before login (its receive
- * window: a few login requests). See queue-budget.ts.
- */
-export const QUEUE_LIMITS: QueueBudgetLimits = { perHost: 4 * 1024 * 1024, perConnection: 1024 * 1024, perConnectionBeforeLogin: TRANSPORT.receiveWindow };
 
 /** Longest session lease: a crashed server's accounts are free again this long after it died (or the idle timeout, if shorter). */
 export const MAX_LEASE_MS = 15_000;

@@ -20,18 +20,30 @@ const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryConte
 /** A fake connection served with `ctx`, logged in as `user` (a new account), its replies logged in `answered`. */
 const loggedIn = (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => loggedInAt(ctx, user, address, answered);
 
+/**
+ * A server context whose large-reply rate is 1 MiB/s with 1 MiB of burst on the test's clock: each timer the rate
+ * sets is kept in `timers`, and running one moves `clock.now` on by its delay. Replies are logged in `answered`.
+ */
+const onFakeClock = () => {
+  const clock = { now: 0 };
+  const timers: (() => void)[] = [];
+  const largeReplies = new LargeReplyRate({
+    bytesPerSecond: 1024 * 1024,
+    burstBytes: 1024 * 1024,
+    now: () => clock.now,
+    schedule: (fn, ms) => void timers.push(() => ((clock.now += ms), fn())),
+  });
+  return { clock, timers, largeReplies, ctx: contextWith(largeReplies), answered: [] as string[] };
+};
+
 /** Everything settles that can without the rate's timer. */
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 };
 
 it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT", async () => {
-  let now = 0;
-  const timers: (() => void)[] = [];
   // 1 MiB/s, 1 MiB of burst: the first 3.9 MiB reply goes at once and puts the rate 2.9 MiB in debt.
-  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
-  const ctx = contextWith(largeReplies);
-  const answered: string[] = [];
+  const { clock, timers, largeReplies, ctx, answered } = onFakeClock();
   // Two accounts of one host, one of another.
   const a1 = await loggedIn(ctx, answered, 'a1', '127.0.0.1');
   const a2 = await loggedIn(ctx, answered, 'a2', '127.0.0.1');
@@ -66,15 +78,11 @@ it("large replies wait for their party's turn at the server's rate: another host
   expect(answered.slice(5)).toEqual(['127.0.0.1 r2']);
   await Promise.all(replies);
   expect(largeReplies.size).toBe(0);
-  expect(now).toBeGreaterThan(8_000);
+  expect(clock.now).toBeGreaterThan(8_000);
 });
 
 it('a large reply waiting for its turn leaves the line when its connection closes: it takes no turn, and its reservation and session are let go at once', async () => {
-  let now = 0;
-  const timers: (() => void)[] = [];
-  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
-  const ctx = contextWith(largeReplies);
-  const answered: string[] = [];
+  const { timers, largeReplies, ctx, answered } = onFakeClock();
   const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
   const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
   // a's first read puts the rate in debt; its second and then b's wait, a's first in line (asked first, level with b's).
@@ -102,11 +110,7 @@ it('a large reply waiting for its turn leaves the line when its connection close
 });
 
 it('a reply large by its bytes, not its characters (CJK text), waits its turn too', async () => {
-  let now = 0;
-  const timers: (() => void)[] = [];
-  const largeReplies = new LargeReplyRate({ bytesPerSecond: 1024 * 1024, burstBytes: 1024 * 1024, now: () => now, schedule: (fn, ms) => void timers.push(() => ((now += ms), fn())) });
-  const ctx = contextWith(largeReplies);
-  const answered: string[] = [];
+  const { timers, largeReplies, ctx, answered } = onFakeClock();
   const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
   const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
   answered.length = 0;

@@ -2,19 +2,32 @@ import { terminalText } from 'forum-protocol';
 
 // Every line printed goes through terminalText: most carry the server's words, or other users'.
 
+/** Where lines are printed: whether it is a terminal decides how they are shown. */
+export type LineStream = Pick<NodeJS.WriteStream, 'isTTY'>;
+
+/**
+ * `lines` as written to `stream`, each made safe for a terminal, in one string. At a terminal invisible
+ * characters are shown too (`<U+200B>`): a person reads them there, and two names differing by one looked
+ * alike. Not on a pipe, whose reader is a program comparing the spec's exact strings.
+ */
+export const printedLines = (stream: LineStream, lines: readonly string[]): string => {
+  const options = { showInvisible: stream.isTTY === true };
+  return lines.map((line) => `${terminalText(line, options)}\n`).join('');
+};
+
 /** Prints one line on standard output, made safe for a terminal. */
 export const out = (line: string): void => {
-  process.stdout.write(`${terminalText(line)}\n`);
+  process.stdout.write(printedLines(process.stdout, [line]));
 };
 
 /** Prints one line on standard error, made safe for a terminal. */
 export const err = (line: string): void => {
-  process.stderr.write(`${terminalText(line)}\n`);
+  process.stderr.write(printedLines(process.stderr, [line]));
 };
 
 /** A reply's lines in one write (a write each cost some 200 bytes of queue apiece while the reader was behind). */
 export const outLines = (lines: readonly string[]): void => {
-  if (lines.length > 0) process.stdout.write(`${lines.map(terminalText).join('\n')}\n`);
+  if (lines.length > 0) process.stdout.write(printedLines(process.stdout, lines));
 };
 
 /**

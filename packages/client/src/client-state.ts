@@ -26,8 +26,6 @@ export class ClientState {
   readonly connecting = new AbortController();
 
   constructor(
-    /** Standard input and output are both a terminal: prompts through readline, Ctrl-C from it. */
-    readonly terminal: boolean,
     /**
      * Commands read from a file or pipe, not typed: standard input alone decides (typed with the output piped,
      * `| tee log`, none is cut short), for Ctrl-C as for SIGHUP.

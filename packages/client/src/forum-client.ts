@@ -25,7 +25,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   const timings = timingsFor(args.timeoutSeconds);
   // The input reports Ctrl-C at a terminal (readline takes it there); its handler needs the state that holds the input.
   const input = new LineInput(terminal, () => interrupt());
-  const state = new ClientState(terminal, process.stdin.isTTY !== true, input);
+  const state = new ClientState(process.stdin.isTTY !== true, input);
   const end = new SessionExit(state);
   const interrupt = interruptHandler(state, end);
   if (!terminal) process.on('SIGINT', interrupt);

@@ -18,7 +18,7 @@ export class LinkError extends Error {
 
 /** What the link reports outside of request/reply. */
 export interface LinkEvents {
-  /** The server ended the session (idle timeout). */
+  /** The server ended the session: logged it out for inactivity, or is shutting down. */
   notice(notice: Notice): void;
   /** The connection died while no request was waiting. */
   lost(reason: string): void;

@@ -39,7 +39,7 @@ const closingSession = (scripted: boolean) => {
   const conn = new UnacknowledgedConnection();
   const link = new ServerLink(conn as unknown as RudpConnection, 60_000, { notice: () => undefined, lost: () => undefined });
   const input = new LineInput(false, () => undefined, { input: new PassThrough(), output: new PassThrough() });
-  const state = new ClientState(false, scripted, input);
+  const state = new ClientState(scripted, input);
   state.link = link;
   const end = new SessionExit(state);
   return { conn, link, state, end };

@@ -3,7 +3,9 @@ import { terminalText } from 'forum-protocol';
 // Every line printed goes through terminalText: most carry the server's words, or other users'.
 
 /** Where lines are printed: whether it is a terminal decides how they are shown. */
-export type LineStream = Pick<NodeJS.WriteStream, 'isTTY'>;
+export interface LineStream {
+  readonly isTTY?: boolean;
+}
 
 /**
  * `lines` as written to `stream`, each made safe for a terminal, in one string. At a terminal invisible

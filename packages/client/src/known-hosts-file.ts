@@ -14,8 +14,9 @@ import { fingerprint, nodeCryptoProvider } from 'rudpx';
 export const defaultKnownHostsPath = (): string => join(homedir(), '.forum-client', 'known_hosts');
 
 /**
- * The largest known-hosts file read: some 7,000 servers' lines (about 150 bytes each). It is read whole,
- * up to three times a start; a 300 MiB one took the client to 3,184 MiB resident and 79 s (attack
+ * The largest known-hosts file read: some 7,000 servers' lines (about 150 bytes each). It is read whole
+ * up to three times a start (the pin before connecting, the trust decision, again under the lock on a
+ * first contact); before this limit a 300 MiB one took the client to 3,184 MiB resident and 79 s (attack
  * round 11, attack/known-hosts-abuse.ts huge), even 15 MiB cost 286 MiB and 3.4 s, and
  * `--known-hosts /dev/zero` had no end.
  */

@@ -123,7 +123,7 @@ export class LineInput {
     return line;
   }
 
-  /** Ctrl-C: lines typed ahead are dropped, and the pending and every later `ask` gets `undefined`. */
+  /** Ctrl-C or SIGHUP: lines typed ahead are dropped, and the pending and every later `ask` gets `undefined`. */
   end(): void {
     this.queued.length = 0;
     this.finishInput();

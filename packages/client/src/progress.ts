@@ -1,3 +1,4 @@
+import { terminalText } from 'forum-protocol';
 import cliProgress from 'cli-progress';
 import { RateMeter, statusText } from './transfer-status.js';
 
@@ -20,19 +21,23 @@ const REDRAW_MS = 200;
  */
 export const createProgress = (label: string, totalBytes: number, output: NodeJS.WriteStream = process.stdout): Progress => {
   if (output.isTTY !== true) return SILENT;
+  // The label is a value of the template, not part of it: cli-progress expands `{name}` in its format once, so a
+  // file named `{value}` or `{bar}` in the format was drawn as the byte count or a second bar. Shown as any line
+  // at a terminal is (controls and invisible characters as `<U+XXXX>`).
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {status}`, hideCursor: true, clearOnComplete: true, stream: output, fps: 1000 / REDRAW_MS },
+    { format: '{label} [{bar}] {percentage}% | {status}', hideCursor: true, clearOnComplete: true, stream: output, fps: 1000 / REDRAW_MS },
     cliProgress.Presets.shades_classic,
   );
+  const shownLabel = terminalText(label, { showInvisible: true });
   const meter = new RateMeter();
   const started = performance.now();
   meter.record(0, started);
-  bar.start(totalBytes, 0, { status: statusText(0, totalBytes, undefined) });
+  bar.start(totalBytes, 0, { label: shownLabel, status: statusText(0, totalBytes, undefined) });
   let done = 0;
   // Redrawn on a timer, not per chunk: a stalled transfer still shows its rate falling to 0.
   const timer = setInterval(() => {
     meter.record(done, performance.now());
-    bar.update(done, { status: statusText(done, totalBytes, meter.rate()) });
+    bar.update(done, { label: shownLabel, status: statusText(done, totalBytes, meter.rate()) });
   }, REDRAW_MS).unref();
   return {
     add: (bytes) => {

@@ -18,10 +18,21 @@ export class LinkError extends Error {
 
 /** What the link reports outside of request/reply. */
 export interface LinkEvents {
-  /** The server ended the session (idle timeout). */
+  /** The server ended the session: logged it out for inactivity, or is shutting down. */
   notice(notice: Notice): void;
   /** The connection died while no request was waiting. */
   lost(reason: string): void;
+}
+
+/** How long {@link ServerLink.close} waits for the server to acknowledge the close, ms. */
+export const CLOSE_GRACE_MS = 1000;
+
+/** How {@link ServerLink.close} ends the connection. */
+export interface CloseOptions {
+  /** The longest wait for the server's acknowledgement, ms (default {@link CLOSE_GRACE_MS}). */
+  readonly graceMs?: number;
+  /** Aborting it drops the connection at once (a signal while the client is on its way out). */
+  readonly signal?: AbortSignal;
 }
 
 interface Waiting {
@@ -111,8 +122,12 @@ export class ServerLink {
     });
   }
 
-  /** Closes the connection gracefully, giving up after `graceMs`, or at once when `signal` aborts. */
-  async close(graceMs = 1000, signal?: AbortSignal): Promise<void> {
+  /**
+   * Closes the connection gracefully: waits for the server to acknowledge, giving up after
+   * `options.graceMs` (default {@link CLOSE_GRACE_MS}), or at once when `options.signal` aborts.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    const { graceMs = CLOSE_GRACE_MS, signal } = options;
     this.closing = true;
     await Promise.race([this.conn.close(signal === undefined ? undefined : { signal }), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     this.conn.destroy();

@@ -11,7 +11,7 @@ export type TransferData = Extract<Reply['data'], { kind: 'transfer' }>;
 /** The direction a command implies: UPD uploads, DWN downloads, nothing else transfers. */
 export const directionOf = (cmd: RequestCommand): TransferDirection | undefined => (cmd === 'UPD' ? 'upload' : cmd === 'DWN' ? 'download' : undefined);
 
-const A: Readonly<Record<TransferDirection, string>> = { upload: 'an upload', download: 'a download' };
+const WITH_ARTICLE: Readonly<Record<TransferDirection, string>> = { upload: 'an upload', download: 'a download' };
 
 /** The outcome of checking a reply's transfer against the command: go ahead, or the line to print instead. */
 export type TransferCheck = { readonly ok: true; readonly direction: TransferDirection } | { readonly ok: false; readonly message: string };
@@ -20,7 +20,7 @@ export type TransferCheck = { readonly ok: true; readonly direction: TransferDir
 export const checkTransferReply = (cmd: RequestCommand, data: TransferData): TransferCheck => {
   const expected = directionOf(cmd);
   if (expected === undefined) return { ok: false, message: `The server's reply to ${cmd} asked for a file transfer; nothing was transferred` };
-  if (data.direction !== expected) return { ok: false, message: `The server's reply to ${cmd} asked for ${A[data.direction]} instead of ${A[expected]}; nothing was transferred` };
+  if (data.direction !== expected) return { ok: false, message: `The server's reply to ${cmd} asked for ${WITH_ARTICLE[data.direction]} instead of ${WITH_ARTICLE[expected]}; nothing was transferred` };
   // The token goes into the transfer connection's first line: nothing but the 64 hex digits the server issues.
   if (!/^[0-9a-f]{64}$/.test(data.token)) return { ok: false, message: `The server's reply to ${cmd} carried a malformed transfer token; nothing was transferred` };
   return { ok: true, direction: expected };

@@ -23,3 +23,35 @@ describe('terminalText', () => {
     }
   });
 });
+
+describe('terminalText for a terminal (showInvisible)', () => {
+  const forTerminal = (s: string): string => terminalText(s, { showInvisible: true });
+
+  it('shows the invisible characters that make two texts look alike', () => {
+    // Attack round 11 left these raw ("invisible but not controls"): a hostile server's `news` and `news<U+200B>`
+    // listed side by side, a message with text hidden in tag characters or interlinear annotations.
+    expect(forTerminal('news\u200b')).toBe('news<U+200B>');
+    expect(forTerminal('a\u2060b\ufeffc\u00add\u2061')).toBe('a<U+2060>b<U+FEFF>c<U+00AD>d<U+2061>');
+    expect(forTerminal('hi\u{e0049}\u{e0047}\u{e004e}')).toBe('hi<U+E0049><U+E0047><U+E004E>');
+    expect(forTerminal('\ufff9shown\ufffahidden\ufffb')).toBe('<U+FFF9>shown<U+FFFA>hidden<U+FFFB>');
+    expect(forTerminal('\u3164 \u115f')).toBe('<U+3164> <U+115F>');
+    // A joiner that joins nothing, or Latin letters (which a terminal never joins), and variation selectors piled up.
+    expect(forTerminal('\u200d \u200c x\u200dy')).toBe('<U+200D> <U+200C> x<U+200D>y');
+    expect(forTerminal('😀\ufe0f\ufe0f\ufe0f')).toBe('😀\ufe0f<U+FE0F><U+FE0F>');
+    // Tags after a black flag that are no subdivision flag's (no CANCEL TAG, or too many): text hidden behind a flag.
+    expect(forTerminal('🏴\u{e0068}\u{e0069}')).toBe('🏴<U+E0068><U+E0069>');
+    expect(forTerminal(`🏴${'\u{e0061}'.repeat(8)}\u{e007f}`)).toBe(`🏴${'<U+E0061>'.repeat(8)}<U+E007F>`);
+    // Controls and bidi characters as without the option.
+    expect(forTerminal('x\u202e\x1b[2J\u200f')).toBe('x<U+202E><U+001B>[2J<U+200F>');
+  });
+
+  it('leaves alone what they make visible: emoji sequences, joiners in joining scripts, one variation selector', () => {
+    for (const s of ['👨‍👩‍👧', '🏴󠁧󠁢󠁳󠁣󠁴󠁿', 'ok 👍🏽', '1️⃣', '🐦‍🔥', 'می‌خواهم', 'क्‍ष', '↔\ufe0e', '葛\u{e0100}', 'שלום עולם', 'café ü ß', '1 alice: hello, world!']) {
+      expect(forTerminal(s)).toBe(s);
+    }
+  });
+
+  it('is off by default: output for programs keeps the text as sent', () => {
+    expect(terminalText('news\u200b \u00ad')).toBe('news\u200b \u00ad');
+  });
+});

@@ -11,7 +11,7 @@ import { answered, cleanup, P, runClient, spawnClient, startServer, tempDir, wit
 
 /** The server's --idle-timeout here, in seconds. */
 const IDLE_S = 2;
-/** forum-client's transport gives up on a silent server after this long (timingsFor(5).transport.idleTimeoutMs in forum-client.ts: the default --timeout). */
+/** forum-client's transport gives up on a silent server after this long (timingsFor(5).transport.idleTimeoutMs in client timings.ts: the default --timeout). */
 const CLIENT_TRANSPORT_IDLE_MS = 10_000;
 
 /** Resolves once the relay has dropped a datagram at the cut, checked every 10 ms; rejects after `timeoutMs`. */

@@ -1,0 +1,131 @@
+import { PROMPTS, type NextStep, type Reply } from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import type { ClientArgs } from './args.js';
+import type { ClientState } from './client-state.js';
+import { err, out, outLines, outputTaken } from './client-output.js';
+import { helpLines } from './command-help.js';
+import { interpretLine } from './command-line.js';
+import { EXIT } from './exit-status.js';
+import { LinkError, type ServerLink } from './server-link.js';
+import type { SessionExit } from './session-exit.js';
+import { runTransfer } from './transfer-dispatch.js';
+import { uploadSourceProblem } from './upload-source.js';
+
+/** The parts of a connected session the command loop works with. */
+export interface Session {
+  readonly args: ClientArgs;
+  readonly conn: RudpConnection;
+  readonly link: ServerLink;
+  readonly state: ClientState;
+  readonly end: SessionExit;
+}
+
+/** A request's outcome: the reply; `'unsent'` (said why, the session goes on) or `undefined` (fatal, the client is exiting). */
+type Outcome = Reply | 'unsent' | undefined;
+
+// Fatal events exit from their callbacks; the loop then just stops, never resolving.
+const never = (): Promise<number> => new Promise<number>(() => undefined);
+
+const promptName = (step: NextStep): string => (step === 'username' ? 'username' : 'password');
+
+/**
+ * Prompts for the username and password, then reads commands and sends them, one at a time, until XIT,
+ * the end of input, or a fatal event. Resolves with the exit status; after a fatal event it never
+ * resolves (the event's exit ends the process).
+ */
+export const runCommandLoop = async (session: Session): Promise<number> => {
+  const { link, state, end } = session;
+  const { input } = state;
+  let username = '';
+
+  const request = async (cmd: Parameters<ServerLink['request']>[0], cmdArgs: readonly string[]): Promise<Outcome> => {
+    try {
+      return await link.request(cmd, cmdArgs, username);
+    } catch (e) {
+      if (e instanceof LinkError && e.kind === 'unsent') {
+        out(`Not sent: ${e.message}`);
+        return 'unsent';
+      }
+      end.fatal(EXIT.unreachable, () => err(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
+      return undefined;
+    }
+  };
+
+  /** The status of a session ended at its input's end: a hangup's or a script's Ctrl-C, or 0. */
+  const endStatus = (): number => (state.hungUp ? EXIT.hangUp : state.interruptedScript() ? EXIT.interrupted : EXIT.ok);
+
+  /** The input ended (end of a script, Ctrl-C, SIGHUP) at `step`: logs out, or just says that no one logged in. */
+  const endOfInput = async (step: NextStep): Promise<number> => {
+    if (step !== 'command') {
+      // Ctrl-C before logging in: no session to end, but the same farewell as XIT.
+      if (state.interrupts > 0) {
+        if (input.promptPending) process.stdout.write('\n');
+        out('Goodbye');
+        if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+      } else {
+        // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
+        // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
+        if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+        err(`${state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} at the ${promptName(step)} prompt: not logged in`);
+      }
+      return end.quit(link, endStatus());
+    }
+    if (input.promptPending) process.stdout.write('\n');
+    const reply = await request('XIT', []);
+    if (reply === undefined) return never();
+    // Not sent: closing the connection ends the session all the same.
+    if (reply !== 'unsent') outLines(reply.lines);
+    if (state.hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
+    else if (state.interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
+    return end.quit(link, endStatus());
+  };
+
+  let next: NextStep = 'username';
+  for (;;) {
+    state.awaitingOutput = true;
+    await outputTaken();
+    state.awaitingOutput = false;
+    if (state.exiting) return never();
+    const line = await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' });
+    if (state.exiting) return never();
+    if (line === undefined) return endOfInput(next);
+    if (next !== 'command') {
+      if (next === 'username') username = line;
+      const reply = await request(next, [line]);
+      if (reply === undefined) return never();
+      if (reply === 'unsent') continue;
+      outLines(reply.lines);
+      if (reply.data.kind === 'auth') next = reply.data.next;
+      continue;
+    }
+    const typed = interpretLine(line);
+    if (typed.kind === 'help') {
+      helpLines(typed.topic).forEach(out);
+      continue;
+    }
+    if (typed.kind === 'refused') {
+      typed.lines.forEach(out);
+      continue;
+    }
+    const { cmd, args: cmdArgs } = typed.command;
+    const localName = cmdArgs[1] ?? '';
+    if (cmd === 'UPD') {
+      const problem = await uploadSourceProblem(localName);
+      if (problem !== undefined) {
+        out(problem);
+        continue;
+      }
+    }
+    const reply = await request(cmd, cmdArgs);
+    if (reply === undefined) return never();
+    if (reply === 'unsent') continue;
+    outLines(reply.lines);
+    if (reply.data.kind === 'transfer') {
+      await runTransfer({ cmd, data: reply.data, localName, overwrite: typed.overwrite, title: cmdArgs[0] ?? '' }, session.args, session.conn, state);
+      // A fatal event deferred during the transfer is exiting now: no prompt after its line.
+      if (state.exiting) return never();
+    }
+    if (reply.data.kind === 'goodbye') return end.quit(link, EXIT.ok);
+    if (reply.data.kind === 'auth') next = reply.data.next;
+  }
+};

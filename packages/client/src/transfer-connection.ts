@@ -1,0 +1,135 @@
+/**
+ * What uploads and downloads share: the TCP connection to the transfer port (its inactivity and answer
+ * limits), the sealed channel on it, how a transfer ends, and the words for why it failed.
+ */
+import net from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
+import { SecureTransferChannel, TransferChannelError, type TransferKeys } from 'forum-protocol';
+import type { Progress } from './progress.js';
+import type { TransferPace } from './transfer-pace.js';
+
+/** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly cancelled: true }
+  | { readonly ok: false; readonly cancelled: false; readonly reason: string };
+
+/** A failed transfer, `reason` to print. */
+export const failed = (reason: string): TransferResult => ({ ok: false, cancelled: false, reason });
+/** A transfer cancelled by its signal. */
+export const CANCELLED: TransferResult = { ok: false, cancelled: true };
+/**
+ * Whether `signal` has aborted. A call, not `signal?.aborted` inline: the flag changes across awaits, which
+ * narrowing does not know.
+ */
+export const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+/** What every transfer may be given: a way to cancel it, and how slow the server may be. */
+export interface TransferOptions {
+  /** Cancels the transfer: nothing is kept on either side. */
+  readonly signal?: AbortSignal;
+  /** How long the server's answer line may take (default {@link ANSWER_TIMEOUT_MS}; see there for when it counts from). */
+  readonly answerTimeoutMs?: number;
+  /** The least the body must move (default `DEFAULT_TRANSFER_PACE` of transfer-pace.ts; `minBytes` 0: no floor). */
+  readonly pace?: TransferPace;
+  /** How long the connection may go without a byte either way (default {@link STALL_TIMEOUT_MS}). */
+  readonly stallTimeoutMs?: number;
+}
+
+const CONNECT_TIMEOUT_MS = 5_000;
+/** The most an answer on the transfer channel (`OK`, `OK SIZE`, `ERR reason`) may take, its newline included. */
+export const ANSWER_MAX_BYTES = 4096;
+/** How long a transfer connection may go without a byte either way (its inactivity limit). */
+export const STALL_TIMEOUT_MS = 30_000;
+/**
+ * Transfer sockets the inactivity limit ended. The channel reads that end as a cut stream, and an upload the
+ * server stopped reading failed with `the transfer connection ended before its final record`, which says
+ * nothing of why (attack/hostile-trickle.ts upd-body); its failure now says what the limit saw.
+ */
+export const stalledSockets = new WeakSet<net.Socket>();
+/** Why the inactivity limit ended a transfer. */
+export const stallReason = (ms: number): string => `no bytes moved in the last ${ms / 1000} s`;
+/**
+ * How long an answer line (a download's `OK SIZE`, counted from connecting; an upload's `OK` / `ERR
+ * reason`, from its first byte) may take to arrive whole. The stall timeout above is one of
+ * inactivity: a server sending a byte every 29 s held a piped client on the line for as long as it
+ * liked (4,096 bytes: 33 hours; attack round 8, attack/hostile-trickle.ts).
+ */
+export const ANSWER_TIMEOUT_MS = 30_000;
+/** Why the answer limit ended a transfer. */
+export const answerTimeoutReason = (ms: number): string => `the server did not send its answer within ${ms / 1000} s`;
+
+/** Counts the bytes that pass; past `limit` it fails instead of passing them on. */
+export const byteCounter = (progress: Progress, onBytes: (n: number) => void = () => undefined, limit = Number.POSITIVE_INFINITY): Transform => {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      seen += chunk.length;
+      // A server sending more than it announced is broken or hostile: stop now, not once it chose to stop filling the disk.
+      if (seen > limit) return done(new Error(`the server sent more than the ${limit} bytes it announced`));
+      progress.add(chunk.length);
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+};
+
+/**
+ * Connects; aborting `signal` meanwhile fails it. Once connected, cancelling is the caller's (reset or destroy),
+ * and `stallTimeoutMs` without a byte either way destroys the socket (see {@link stalledSockets}).
+ */
+const connectSocket = (host: string, port: number, signal: AbortSignal | undefined, stallTimeoutMs: number): Promise<net.Socket> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const onAbort = (): void => void socket.destroy(new Error('cancelled'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('timed out connecting')));
+    socket.once('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+    socket.once('connect', () => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      socket.on('error', () => undefined);
+      socket.setTimeout(stallTimeoutMs, () => {
+        stalledSockets.add(socket);
+        socket.destroy(new Error('transfer stalled'));
+      });
+      resolve(socket);
+    });
+  });
+
+/** An error's message, for a failure line. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Why the channel failed, for the user. A refusal in clear (the server's answer to a token it does not
+ * know, before there are keys) can be written by anyone on the path, at any moment before the server's
+ * first record: an upload's sealed `OK` dropped and `ERR Thread T does not exist` put in its place made
+ * the client print the spec's line for a removed thread while the file was stored (attack round 11,
+ * attack/onpath-transfer.ts forge-refusal). It is said to be unauthenticated, so it never reads as the
+ * server's word.
+ */
+export const channelFailure = (e: unknown): string =>
+  e instanceof TransferChannelError && e.code === 'ERR_TRANSFER_REFUSED' ? `unauthenticated answer: ${e.message}` : errorText(e);
+
+/** Connects to the transfer port and presents `token`: the sealed channel, or why there is none. */
+export const openChannel = async (
+  host: string,
+  port: number,
+  token: string,
+  keys: TransferKeys,
+  signal: AbortSignal | undefined,
+  stallTimeoutMs: number,
+): Promise<{ readonly socket: net.Socket; readonly channel: SecureTransferChannel } | TransferResult> => {
+  if (isAborted(signal)) return CANCELLED;
+  let socket: net.Socket;
+  try {
+    socket = await connectSocket(host, port, signal, stallTimeoutMs);
+  } catch (e) {
+    return isAborted(signal) ? CANCELLED : failed(`cannot open the transfer connection: ${errorText(e)}`);
+  }
+  socket.write(`${token}\n`);
+  return { socket, channel: new SecureTransferChannel(socket, keys, 'client') };
+};

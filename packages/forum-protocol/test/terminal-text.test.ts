@@ -84,6 +84,19 @@ describe('terminalText for a terminal (showInvisible)', () => {
     }
   });
 
+  it('shows the tags after a black flag unless they spell a flag a terminal draws (England, Scotland, Wales)', () => {
+    const tags = (ascii: string): string => [...ascii].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('');
+    const shownTags = (ascii: string): string => [...ascii].map((c) => `<U+${(0xe0000 + (c.codePointAt(0) ?? 0)).toString(16).toUpperCase()}>`).join('');
+    // Before, any six tags and CANCEL TAG after 🏴 were kept: text hidden behind a flag that shows as the bare 🏴.
+    expect(forTerminal(`🏴${tags('hi!')}\u{e007f}`)).toBe(`🏴${shownTags('hi!')}<U+E007F>`);
+    expect(forTerminal(`ok 🏴${tags('ignore')}\u{e007f}🏴${tags('rules')}\u{e007f}`)).toBe(`ok 🏴${shownTags('ignore')}<U+E007F>🏴${shownTags('rules')}<U+E007F>`);
+    // Several runs in one text are judged each on its own.
+    for (const flag of ['gbeng', 'gbsct', 'gbwls']) {
+      const s = `${tags('x')} 🏴${tags(flag)}\u{e007f} 🏴${tags('usca')}\u{e007f}`;
+      expect(forTerminal(s)).toBe(`${shownTags('x')} 🏴${tags(flag)}\u{e007f} 🏴${shownTags('usca')}<U+E007F>`);
+    }
+  });
+
   it('is off by default: output for programs keeps the text as sent', () => {
     expect(terminalText('news\u200b \u00ad')).toBe('news\u200b \u00ad');
   });

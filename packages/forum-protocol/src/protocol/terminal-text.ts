@@ -29,7 +29,7 @@ const shown = (c: string): string => `<U+${(c.codePointAt(0) ?? 0).toString(16).
 // something visible: a ZWJ between pictographs (emoji sequences: a family, a profession), a joiner inside a
 // word of a script whose letters join or form conjuncts (Persian writes ZWNJ between letters, Indic scripts
 // ZWJ after a virama: `JOINING`), one variation selector after a character it has a variant of (the `…_BEFORE` bases below),
-// and the tag run of a subdivision flag (🏴 then at most 7 tags ending in CANCEL TAG). Each is judged by the
+// and the tag run of a subdivision flag (🏴 then the tags of gbeng, gbsct or gbwls and CANCEL TAG). Each is judged by the
 // few code points around it, so the cost stays linear (a pattern matching whole emoji sequences at every
 // position took 62 µs a line: 40 s for 650,000 lines).
 const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/gu;
@@ -64,7 +64,14 @@ const MONGOLIAN_LETTER_BEFORE = /(?=\p{L})\p{scx=Mongolian}$/u;
 const TAG = /^[\u{e0020}-\u{e007f}]$/u;
 const TAG_RUN = /[\u{e0020}-\u{e007f}]+/uy;
 const FLAG = '\u{1f3f4}';
-const CANCEL_TAG = '\u{e007f}';
+/**
+ * The tag runs of the subdivision flags a terminal's font draws (the RGI ones: England, Scotland, Wales). Any other
+ * run after 🏴 is drawn as the bare flag: 🏴 followed by up to six tags and CANCEL TAG was kept whatever the tags,
+ * so a message hid six characters of ASCII behind every flag it showed, as tag characters do (ASCII smuggling).
+ */
+const FLAG_TAGS: ReadonlySet<string> = new Set(
+  ['gbeng', 'gbsct', 'gbwls'].map((region) => `${[...region].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('')}\u{e007f}`),
+);
 
 /** The tag run last met while showing one text: where it ends, and whether it is a subdivision flag's. */
 interface TagRun {
@@ -89,7 +96,7 @@ const visibleInContext = (c: string, at: number, text: string, tags: TagRun): bo
     TAG_RUN.lastIndex = at;
     const run = TAG_RUN.exec(text)?.[0] ?? c;
     tags.end = at + run.length;
-    tags.flag = text.slice(at - FLAG.length, at) === FLAG && run.endsWith(CANCEL_TAG) && run.length <= 7 * 2;
+    tags.flag = text.slice(at - FLAG.length, at) === FLAG && FLAG_TAGS.has(run);
   }
   return tags.flag;
 };

@@ -61,6 +61,7 @@ describe('terminalText for a terminal (showInvisible)', () => {
     // Digits, # and * are emoji only as keycaps.
     expect(forTerminal('thread1\ufe0f')).toBe('thread1<U+FE0F>');
     expect(forTerminal('新闻\ufe0f')).toBe('新闻<U+FE0F>');
+    expect(forTerminal('c++\ufe00 a=\ufe00b')).toBe('c++<U+FE00> a=<U+FE00>b');
     // Those that do select a variant stay: emoji and text presentation, keycaps, standardized and ideographic variants, Mongolian.
     for (const s of ['❤\ufe0f', '©\ufe0f', '☺\ufe0e', '#\ufe0f\u20e3', '9\ufe0f\u20e3', '\u2269\ufe00', '\u1000\ufe00', '葛\u{e0100}', '\u1820\u180b']) {
       expect(forTerminal(s)).toBe(s);

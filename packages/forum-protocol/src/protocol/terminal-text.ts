@@ -56,7 +56,8 @@ const EMOJI_BASE_BEFORE = /(?![#*0-9])\p{Emoji}$/u;
 const KEYCAP_BASE_BEFORE = /[#*0-9]$/u;
 const KEYCAP_AFTER = /^\u20e3/u;
 const STANDARDIZED_VARIANT = /^[\ufe00-\ufe0d]$/u;
-const STANDARDIZED_BASE_BEFORE = /[\p{Ideographic}\p{Sm}\p{scx=Myanmar}\p{scx=Phags_Pa}\p{scx=Manichaean}\p{scx=Egyptian_Hieroglyphs}]$/u;
+// The mathematical operators by block, not \p{Sm}: that has + < = > | ~, and `c++` + U+FE00 looked like `c++`.
+const STANDARDIZED_BASE_BEFORE = /[\p{Ideographic}\u2200-\u22ff\u2a00-\u2aff\p{scx=Myanmar}\p{scx=Phags_Pa}\p{scx=Manichaean}\p{scx=Egyptian_Hieroglyphs}]$/u;
 const IDEOGRAPHIC_VARIANT = /^[\u{e0100}-\u{e01ef}]$/u;
 const IDEOGRAPH_BEFORE = /\p{Ideographic}$/u;
 const MONGOLIAN_VARIANT = /^[\u180b-\u180d\u180f]$/u;

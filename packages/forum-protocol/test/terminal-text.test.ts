@@ -51,6 +51,53 @@ describe('terminalText for a terminal (showInvisible)', () => {
     }
   });
 
+  it('shows a variation selector after a character it has no variant of: every name had 259 invisible look-alikes', () => {
+    // Before, any one selector after any visible character was kept: `news` + U+FE0F looked like `news`.
+    expect(forTerminal('news\ufe0f')).toBe('news<U+FE0F>');
+    expect(forTerminal('news\ufe0e')).toBe('news<U+FE0E>');
+    expect(forTerminal('news\ufe00')).toBe('news<U+FE00>');
+    expect(forTerminal('news\u{e0100}')).toBe('news<U+E0100>');
+    expect(forTerminal('news\u180b')).toBe('news<U+180B>');
+    // Digits, # and * are emoji only as keycaps.
+    expect(forTerminal('thread1\ufe0f')).toBe('thread1<U+FE0F>');
+    expect(forTerminal('新闻\ufe0f')).toBe('新闻<U+FE0F>');
+    expect(forTerminal('c++\ufe00 a=\ufe00b')).toBe('c++<U+FE00> a=<U+FE00>b');
+    // Those that do select a variant stay: emoji and text presentation, keycaps, standardized and ideographic variants, Mongolian.
+    for (const s of ['❤\ufe0f', '©\ufe0f', '☺\ufe0e', '#\ufe0f\u20e3', '9\ufe0f\u20e3', '\u2269\ufe00', '\u1000\ufe00', '葛\u{e0100}', '\u1820\u180b']) {
+      expect(forTerminal(s)).toBe(s);
+    }
+  });
+
+  it('shows a joiner between letters of scripts that do not join, a terminal draws the same letters either side of it', () => {
+    // Before, only Latin, Greek and Cyrillic were told apart: `新闻` and `新` + ZWNJ + `闻` looked alike.
+    expect(forTerminal('新\u200c闻')).toBe('新<U+200C>闻');
+    expect(forTerminal('ニュ\u200dース')).toBe('ニュ<U+200D>ース');
+    expect(forTerminal('한\u200c국')).toBe('한<U+200C>국');
+    expect(forTerminal('של\u200dום')).toBe('של<U+200D>ום');
+    expect(forTerminal('բար\u200cև')).toBe('բար<U+200C>և');
+    expect(forTerminal('ไท\u200cย')).toBe('ไท<U+200C>ย');
+    // A combining accent is no joining letter (it was: its script is Inherited, not Latin), nor is a Latin letter after an Arabic one.
+    expect(forTerminal('ne\u0301\u200dws')).toBe('ne\u0301<U+200D>ws');
+    expect(forTerminal('سلام\u200cnews')).toBe('سلام<U+200C>news');
+    // Joining and conjunct-forming scripts keep theirs, a harakat before the joiner too.
+    for (const s of ['می\u200cخواهم', 'بَ\u200cب', 'ܫܠ\u200dܡ', 'क्\u200dष', 'ক্\u200cষ', 'ന്\u200dന', 'ශ්\u200dර']) {
+      expect(forTerminal(s)).toBe(s);
+    }
+  });
+
+  it('shows the tags after a black flag unless they spell a flag a terminal draws (England, Scotland, Wales)', () => {
+    const tags = (ascii: string): string => [...ascii].map((c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('');
+    const shownTags = (ascii: string): string => [...ascii].map((c) => `<U+${(0xe0000 + (c.codePointAt(0) ?? 0)).toString(16).toUpperCase()}>`).join('');
+    // Before, any six tags and CANCEL TAG after 🏴 were kept: text hidden behind a flag that shows as the bare 🏴.
+    expect(forTerminal(`🏴${tags('hi!')}\u{e007f}`)).toBe(`🏴${shownTags('hi!')}<U+E007F>`);
+    expect(forTerminal(`ok 🏴${tags('ignore')}\u{e007f}🏴${tags('rules')}\u{e007f}`)).toBe(`ok 🏴${shownTags('ignore')}<U+E007F>🏴${shownTags('rules')}<U+E007F>`);
+    // Several runs in one text are judged each on its own.
+    for (const flag of ['gbeng', 'gbsct', 'gbwls']) {
+      const s = `${tags('x')} 🏴${tags(flag)}\u{e007f} 🏴${tags('usca')}\u{e007f}`;
+      expect(forTerminal(s)).toBe(`${shownTags('x')} 🏴${tags(flag)}\u{e007f} 🏴${shownTags('usca')}<U+E007F>`);
+    }
+  });
+
   it('is off by default: output for programs keeps the text as sent', () => {
     expect(terminalText('news\u200b \u00ad')).toBe('news\u200b \u00ad');
   });

@@ -55,8 +55,12 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
     if (check.direction === 'upload') {
       const size = (await stat(localName)).size;
       const progress = createProgress(`Uploading ${localName}`, size);
-      result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, { signal: cancel.signal, pace: args.pace });
-      progress.stop();
+      // Stopped however the upload ends: a bar left running would redraw over the lines that follow.
+      try {
+        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, { signal: cancel.signal, pace: args.pace });
+      } finally {
+        progress.stop();
+      }
     } else {
       const progress = (size: number) => createProgress(`Downloading ${localName}`, size);
       result = await downloadFile(args.host, data.port, data.token, keys, process.cwd(), localName, progress, { overwrite, signal: cancel.signal, pace: args.pace });

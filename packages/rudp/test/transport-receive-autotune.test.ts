@@ -187,6 +187,53 @@ describe('receive credit granted lazily', () => {
     expect(server().flow.credit).toBeLessThanOrEqual(WINDOW);
   });
 
+  it("a peer's BLOCKED answered while the application keeps up is credit for that one message, not a grant: small messages cannot fill it", () => {
+    let reading = true;
+    const p = makePair({ seed: 21, serverReads: () => reading });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    // A peer that waits for nothing says it waits for the whole window (a 10-byte frame) while the
+    // application has nothing unread, so it is answered.
+    p.conn.flow.allows(WINDOW);
+    p.conn.host.wake(p.conn);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(500);
+    expect(server.flow.limit).toBe(WINDOW);
+    // Before: the grant itself became the window, for good.
+    expect(server.flow.grant).toBe(INITIAL_GRANT);
+    // The application stops reading; the peer queues 16 MiB of 64 KiB messages under that limit.
+    reading = false;
+    for (let i = 0; i < 256; i++) p.conn.send(patterned(MESSAGE, i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5_000);
+    // Before: all 16 MiB held (any message could take the credit granted for the BLOCKED).
+    expect(held(server)).toBeLessThanOrEqual(INITIAL_GRANT);
+    expect(held(server)).toBeGreaterThan(INITIAL_GRANT - 2 * (MESSAGE + MESSAGE_CREDIT));
+    // Reading again delivers those the grant held, in order. The rest were refused (their packets
+    // acknowledged: lost to a peer that sent past the credit it had, as any sender past its limit).
+    reading = true;
+    for (let e = p.server.pollEvent(); e !== undefined; e = p.server.pollEvent()) p.serverEvents.push({ at: p.sim.now, event: e });
+    const got = messagesOf(p.serverEvents);
+    expect(got.length).toBe(Math.floor(INITIAL_GRANT / (MESSAGE + MESSAGE_CREDIT)));
+    got.forEach((m, i) => expect(Buffer.compare(m, patterned(MESSAGE, i))).toBe(0));
+  });
+
+  it('the credit a BLOCKED got for a large message returns to the grant once the message is read', () => {
+    let reading = true;
+    const p = makePair({ seed: 22, serverReads: () => reading });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    const big = patterned(4 * INITIAL_GRANT, 6);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(1);
+    // Reading the 4 MiB message in a round trip grew the grant by rate (4 × what was read, at most the
+    // window); the BLOCKED itself added nothing.
+    expect(server.flow.grant).toBe(Math.min(WINDOW, 4 * (big.length + MESSAGE_CREDIT)));
+    expect(server.flow.reserved).toBe(0);
+  });
+
   it('an explicit receiveWindow smaller than the first grant is granted whole, as before; one larger is the cap the grant grows to', () => {
     const small = makePair({ seed: 15, server: { receiveWindow: 8 * 1024 } });
     small.sim.runFor(500);

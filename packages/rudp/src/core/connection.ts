@@ -424,8 +424,8 @@ export class Connection {
     const flow = this.flow;
     if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
     if (this.state !== 'established' && this.state !== 'closing') return;
-    if (!flow.answerBlocked() && flow.credit >= flow.grant) return;
-    if (flow.credit < flow.grant) this.host.receivePool?.wait(this);
+    if (!flow.answerBlocked() && flow.credit >= flow.wanted) return;
+    if (flow.credit < flow.wanted) this.host.receivePool?.wait(this);
     this.host.wake(this);
   }
 

@@ -38,9 +38,14 @@
  * application copied in a round trip. By need (`answerBlocked`): a sender
  * that cannot start its next message for want of credit says so (BLOCKED,
  * with the limit that message needs), and if the application keeps up (the
- * connection checks: not paused, no whole message unread) the grant grows
+ * connection checks: not paused, no whole message unread) the limit grows
  * to fit it: a message larger than the grant waits a round trip, never
- * refused.
+ * refused. That credit is for the one message, not a larger grant: the
+ * grant stays what reading earned, and the credit beyond it is reserved for
+ * a message at least as large as the gap (`creditFor`). Before, a BLOCKED
+ * grew the grant itself, so a peer's 10-byte frame sent while the
+ * application had nothing to read raised its grant to the whole window for
+ * good, and any messages could fill it.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
 import type { ReceivePool } from './receive/receive-pool.js';
@@ -87,6 +92,11 @@ export function windowWithin(window: number, pool: ReceivePool | undefined): num
   return window < most ? window : most;
 }
 
+/** `FlowControl.writeIfDue` wrote MAX_DATA. */
+export const WROTE_MAX_DATA = 1;
+/** `FlowControl.writeIfDue` wrote BLOCKED. */
+export const WROTE_BLOCKED = 2;
+
 /** Credit in both directions for one connection. */
 export class FlowControl {
   /** Stream offset up to which the peer lets us send. */
@@ -118,6 +128,13 @@ export class FlowControl {
   private epochStart = Number.NEGATIVE_INFINITY;
   /** `consumed` when it began. */
   private epochConsumed = 0;
+  /**
+   * The limit answered for the message a peer's BLOCKED waits for (0: none, or that message began):
+   * credit up to it beyond `blockedFrom` and the grant is that message's alone (`reserved`).
+   */
+  private blockedEnd = 0;
+  /** The limit when that BLOCKED was answered: the message it waits for begins at or below it. */
+  private blockedFrom = 0;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -152,6 +169,44 @@ export class FlowControl {
   /** The credit we mean to grant now (`credit` is less while the endpoint's budget is short): grows from `initialGrant` to `window`. */
   get grant(): number {
     return this.grantBytes;
+  }
+
+  /**
+   * The credit we mean to grant now: the grant, or while a BLOCKED answered waits for its message, what
+   * that message needs (at most the window).
+   */
+  get wanted(): number {
+    const grant = this.grantBytes;
+    if (this.blockedEnd === 0) return grant;
+    const need = this.blockedEnd - this.consumed;
+    return need > grant ? need : grant;
+  }
+
+  /**
+   * Credit only the message a BLOCKED was answered for may take: what the limit granted for it goes
+   * past both the limit before the answer and what the grant alone would allow now.
+   */
+  get reserved(): number {
+    if (this.blockedEnd === 0) return 0;
+    const grantAlone = this.consumed + this.grantBytes;
+    const from = this.blockedFrom > grantAlone ? this.blockedFrom : grantAlone;
+    const top = this.blockedEnd < this.advertisedLimit ? this.blockedEnd : this.advertisedLimit;
+    return top > from ? top - from : 0;
+  }
+
+  /**
+   * The credit a message of `bytes` (`creditOf` its length) may find: all of it for a message as large
+   * as the reserved part, else the credit less what is reserved (reassembly refuses a message past it).
+   */
+  creditFor(bytes: number): number {
+    if (this.blockedEnd === 0) return this.credit;
+    const reserved = this.reserved;
+    return bytes >= reserved ? this.credit : this.credit - reserved;
+  }
+
+  /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
+  began(bytes: number): void {
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
   }
 
   /** The limit we announced last (before anything was read, the limit the handshake announces). */
@@ -232,16 +287,21 @@ export class FlowControl {
 
   /**
    * The peer waits for a limit past ours and the application keeps up (the
-   * connection checked: not paused, no whole message unread): the grant
-   * grows to fit what the peer waits for, up to the window, and the new
-   * limit is announced. Returns whether it was (while the endpoint's budget
-   * is short, only what it has room for: see `topUp`).
+   * connection checked: not paused, no whole message unread): the limit
+   * grows to fit what the peer waits for, up to the window, and is
+   * announced. The grant does not grow: the credit past it is reserved for
+   * the one message (`reserved`). Returns whether the limit grew (while the
+   * endpoint's budget is short, only what it has room for: see `topUp`).
    */
   answerBlocked(): boolean {
     if (!this.peerWaiting) return false;
-    let grant = this.peerWants - this.consumed;
-    if (grant > this.receiveWindow) grant = this.receiveWindow;
-    if (grant > this.grantBytes) this.grantBytes = grant;
+    const most = this.consumed + this.receiveWindow;
+    const end = this.peerWants < most ? this.peerWants : most;
+    if (end > this.blockedEnd) {
+      const grantAlone = this.consumed + this.grantBytes;
+      this.blockedFrom = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
+      this.blockedEnd = end;
+    }
     return this.grantMore();
   }
 
@@ -271,7 +331,7 @@ export class FlowControl {
     this.epochConsumed = this.consumed + bytes;
   }
 
-  /** Grants what `grantBytes` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */
+  /** Grants what `wanted` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */
   private grantMore(): boolean {
     const held = this.advertisedLimit - this.consumed;
     const credit = this.take(held);
@@ -313,7 +373,8 @@ export class FlowControl {
   topUp(): boolean {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
-    const credit = this.pool.grantable(held, this.grantBytes);
+    const wanted = this.wanted;
+    const credit = this.pool.grantable(held, wanted);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -321,14 +382,15 @@ export class FlowControl {
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
     }
-    return credit < this.grantBytes;
+    return credit < wanted;
   }
 
   /** The credit the budget lets us grant now (the whole grant without one), charged to it; `held` is granted already. */
   private take(held: number): number {
     const pool = this.pool;
-    if (pool === undefined) return this.grantBytes > held ? this.grantBytes : held;
-    const credit = pool.grantable(held, this.grantBytes);
+    const wanted = this.wanted;
+    if (pool === undefined) return wanted > held ? wanted : held;
+    const credit = pool.grantable(held, wanted);
     pool.move(held, credit);
     return credit;
   }
@@ -380,27 +442,33 @@ export class FlowControl {
     return true;
   }
 
-  /** A packet that carried MAX_DATA or BLOCKED was lost: announce again (BLOCKED only while still waiting). */
+  /** A packet that carried MAX_DATA was lost: announce the limit again (the latest). */
   onMaxDataLost(): void {
     this.maxDataDue = true;
+  }
+
+  /** A packet that carried BLOCKED was lost: say it again while still waiting. */
+  onBlockedLost(): void {
     if (this.blockedAt > this.peerLimit) this.blockedDue = true;
   }
 
   /**
-   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns whether it wrote one. The packet is
-   * marked as carrying MAX_DATA either way: its loss sends both again if still owed (`onMaxDataLost`).
+   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns which it wrote (`WROTE_MAX_DATA`,
+   * `WROTE_BLOCKED`, 0: none), so the packet's loss owes again only what it carried. A packet with
+   * only BLOCKED was counted as carrying MAX_DATA: its loss sent an unchanged limit again, and its
+   * ACK stopped the repeats of a raise that packet never carried.
    */
-  writeIfDue(w: PacketWriter): boolean {
-    let wrote = false;
+  writeIfDue(w: PacketWriter): number {
+    let wrote = 0;
     if (this.maxDataDue && w.room() >= 1 + varintSize(this.advertisedLimit)) {
       writeMaxData(w, this.advertisedLimit);
       this.maxDataDue = false;
-      wrote = true;
+      wrote |= WROTE_MAX_DATA;
     }
     if (this.blockedDue && w.room() >= 1 + varintSize(this.blockedAt)) {
       writeBlocked(w, this.blockedAt);
       this.blockedDue = false;
-      wrote = true;
+      wrote |= WROTE_BLOCKED;
     }
     return wrote;
   }

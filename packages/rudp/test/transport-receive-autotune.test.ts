@@ -252,6 +252,35 @@ describe('receive credit granted lazily', () => {
     expect((large.serverConn() as Connection).flow.grant).toBe(4 * 1024 * 1024);
   });
 
+  it('raiseReceiveWindow within the window grants that much at once; at or below the grant it changes nothing', () => {
+    const p = makePair({ seed: 23 });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    expect(server.flow.limit).toBe(INITIAL_GRANT);
+    // Before: a no-op (8 MiB is within the 32 MiB window), so the grant stayed 1 MiB until reading grew it.
+    server.raiseReceiveWindow(8 * 1024 * 1024);
+    expect(server.flow.grant).toBe(8 * 1024 * 1024);
+    expect(server.flow.limit).toBe(8 * 1024 * 1024);
+    expect(server.receiveWindow()).toBe(WINDOW);
+    // The peer may now send 8 MiB before the application reads anything.
+    const big = patterned(8 * 1024 * 1024 - MESSAGE_CREDIT, 8);
+    p.onServerEvent = undefined;
+    server.pause();
+    p.conn.send(big);
+    p.sim.wake(SERVER);
+    p.sim.wake(CLIENT);
+    for (let t = 0; t < 20_000 && server.reassembly.unreadBytes === 0; t += 500) p.sim.runFor(500);
+    expect(server.reassembly.unreadBytes).toBe(big.length);
+    // Less than the grant: nothing changes, nothing is announced.
+    server.raiseReceiveWindow(2 * 1024 * 1024);
+    expect(server.flow.grant).toBe(8 * 1024 * 1024);
+    expect(server.flow.due).toBe(false);
+    // The whole window: granted whole.
+    server.raiseReceiveWindow(WINDOW);
+    expect(server.flow.grant).toBe(WINDOW);
+    expect(server.flow.limit).toBe(WINDOW);
+  });
+
   it('raiseReceiveWindow grants the raised window at once (the forum server raises 8 KiB to 128 KiB after login)', () => {
     const p = makePair({ seed: 17, server: { receiveWindow: 8 * 1024 } });
     p.sim.runFor(500);

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
 import type { EndpointEvent } from '../src/core/events.js';
-import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
+import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { INITIAL_GRANT } from '../src/core/flow-control.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -75,7 +75,7 @@ function herd(seed: number, server: Partial<EndpointConfig>): Herd {
       return undefined;
     };
     sim.addNode(address, client, { onActivity: () => void drainEvents(client) });
-    (peer as { conn: Connection }).conn = client.connect(0, SERVER);
+    (peer as { conn: Connection }).conn = client.connect(sim.now, SERVER);
     sim.wake(address);
     peers.push(peer);
     return peer;
@@ -243,15 +243,60 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.received.get(server)).toHaveLength(held + 100);
   });
 
-  it('there is no budget by default: twelve idle default connections leave the thirteenth its whole 32 MiB window', () => {
-    // With a binding default (256 MiB, eight default windows) the ninth got a 4 KiB window: idle connections
-    // hold the credit they granted, so a default budget starved every connection that came later.
+  it('the default budget is 1 GiB: idle default connections grant their first 1 MiB each, and the 32 MiB window stays the largest message', () => {
+    // With a binding default of 256 MiB when every connection granted its whole 32 MiB window, the ninth
+    // got a 4 KiB window; granted lazily, 960 idle default connections fit before newcomers start smaller.
     const h = herd(4, {});
     const peers = Array.from({ length: 13 }, () => h.addPeer());
     runUntil(h, () => peers.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of peers) expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
     // Each grants its first grant only (1 MiB, not its 32 MiB window) until its application reads.
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 2 ** 50, granted: 13 * INITIAL_GRANT, waiting: 0 });
+    // Before: no budget (2^50), so what the connections of every peer granted together had no bound.
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: DEFAULT_MAX_RECEIVE_BUFFER_BYTES, granted: 13 * INITIAL_GRANT, waiting: 0 });
+    expect(DEFAULT_MAX_RECEIVE_BUFFER_BYTES).toBe(2 ** 30);
+  });
+
+  it('with every default, a window past what the 1 GiB budget could grant one connection is announced as that (960 MiB)', () => {
+    // Before (no budget by default) a 2 GiB window was announced whole, and the sum over connections was unbounded.
+    const h = herd(12, { receiveWindow: 2 * 1024 * 1024 * 1024 });
+    const peer = h.addPeer();
+    runUntil(h, () => peer.conn.state === 'established', 2_000);
+    expect(peer.conn.maxMessageSize()).toBe(960 * 1024 * 1024 - 256);
+  });
+
+  it('greedy connections whose application never reads hold no more than the budget, and a newcomer whose application reads still gets its messages through', () => {
+    // 24 peers, each from its own address, queue 2 MiB of 16 KiB messages on connections their server
+    // application never reads (paused, as the Node API pauses a connection nothing consumes): what they
+    // make the server hold is bounded by the 16 MiB budget, not by 24 first grants (24 MiB). A connection
+    // opened then, whose application reads, is granted its floor at least: its messages arrive, in order.
+    const budget = 16 * 1024 * 1024;
+    const h = herd(13, { maxReceiveBufferBytes: budget });
+    const greedy = Array.from({ length: 24 }, () => h.addPeer());
+    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
+    for (const c of h.accepted) c.pause();
+    for (const [i, p] of greedy.entries()) {
+      for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(5_000);
+    const held = heldBytes(h);
+    expect(held).toBeLessThanOrEqual(budget);
+    // The budget is what binds (every greedy peer still has messages queued), not the grants.
+    expect(held).toBeGreaterThan(budget - budget / 16 - 24 * 16 * 1024);
+    for (const p of greedy) expect(p.conn.bufferedAmount).toBeGreaterThan(0);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(budget + 24 * RECEIVE_FLOOR);
+
+    const late = h.addPeer();
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBeGreaterThanOrEqual(RECEIVE_FLOOR);
+    const sent = Array.from({ length: 200 }, (_, k) => new Uint8Array(1_000 + 10 * k).fill(k));
+    for (const m of sent) late.conn.send(m);
+    h.sim.wake(late.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === sent.length, 30_000);
+    expect(h.received.get(conn() as Connection)?.map((m) => [m.length, m[0]])).toEqual(sent.map((m) => [m.length, m[0]]));
+    // The greedy connections still hold what they held, and the budget with them.
+    expect(heldBytes(h)).toBeLessThanOrEqual(budget + RECEIVE_FLOOR);
   });
 
   it('under a budget, idle connections leave a newcomer its whole window: 60 idle default connections and a 128 MiB budget, the 61st is sent a 32 MiB message', () => {

@@ -339,14 +339,18 @@ export class Connection {
   }
 
   /**
-   * Grows this connection's receive window to `bytes` (a smaller value
-   * changes nothing: credit announced cannot be taken back; a larger one than
-   * the endpoint's budget could ever grant one connection is that: see
-   * `windowWithin`), and grants it at once. The peer hears
-   * of it in the next packet (MAX_DATA) and may then send messages up to the
-   * new window. For a server that keeps the window of connections it does
-   * not trust yet small (what an unfinished message may make it hold) and
-   * raises it once the peer has proved who it is.
+   * Grants `bytes` at once, growing this connection's receive window to it
+   * if it is smaller (a larger value than the endpoint's budget could ever
+   * grant one connection is that: see `windowWithin`). A value within the
+   * window but above what the connection grants now (credit is granted
+   * lazily: 1 MiB of the default 32 MiB at first) grows the grant alone; one
+   * at or below the grant changes nothing (credit announced cannot be taken
+   * back). The peer hears of it in the next packet (MAX_DATA) and may then
+   * send messages up to the new window. For a server that keeps the window of
+   * connections it does not trust yet small (what an unfinished message may
+   * make it hold) and raises it once the peer has proved who it is, or one
+   * that knows a peer will send fast and grants at once what reading would
+   * earn in a few round trips.
    */
   raiseReceiveWindow(bytes: number): void {
     checkReceiveWindow(bytes);

@@ -260,17 +260,20 @@ export class FlowControl {
   }
 
   /**
-   * Grows our receive window to `bytes` (never shrinks it: credit
-   * announced cannot be taken back), and grants all of it: the application
-   * asked for it. The new limit is announced at once in
-   * MAX_DATA, from which the peer also learns that it may send larger messages;
-   * while the endpoint's budget is short, only what it has room for (`credit`
-   * less than `window` then). Returns whether the window grew.
+   * The application asks to grant `bytes`: the grant grows to it, and the
+   * window too if it is smaller (neither ever shrinks: credit announced
+   * cannot be taken back). The new limit is announced at once in MAX_DATA,
+   * from which the peer also learns that it may send larger messages; while
+   * the endpoint's budget is short, only what it has room for (`credit` less
+   * than the grant then). A value at or below the window but above the grant
+   * grants it too: before, it changed nothing, so an application could not
+   * grant a lazily granted connection (1 MiB of a 32 MiB window) more
+   * without also raising its window. Returns whether the grant grew.
    */
-  raiseReceiveWindow(window: number): boolean {
-    if (window <= this.receiveWindow) return false;
-    this.receiveWindow = window;
-    this.grantBytes = window;
+  raiseReceiveWindow(bytes: number): boolean {
+    if (bytes <= this.grantBytes) return false;
+    if (bytes > this.receiveWindow) this.receiveWindow = bytes;
+    this.grantBytes = bytes;
     if (this.grantMore()) this.raiseUnacked = true;
     return true;
   }

@@ -24,16 +24,22 @@
 import { WorkList } from '../work-list.js';
 
 /**
- * Default endpoint budget, bytes: 2^50, no budget in practice. Credit once
- * granted is held until the application reads, so a budget that binds lets
- * connections that sit on their windows (idle ones included) leave newcomers
- * small windows: with a default of 256 MiB, after seven idle connections with
- * the default 32 MiB window each later one got half the window of the one
- * before (8, 4, 2, 1 MiB, … 4 KiB from the twentieth on, a few KiB a round
- * trip). So the budget is the application's choice, made with its
- * windows and `maxConnectionsPerHost` (README, Flow control).
+ * Default endpoint budget, bytes: 1 GiB. Without one (2^50 until attack
+ * round 13's follow-up) what an application that does not read yet holds
+ * grew with the number of connections, 1 MiB each (the first grant), from
+ * any number of addresses: 1 GiB from one address at its 1,024 connections,
+ * and as much again from each other address. 1 GiB is what one address
+ * could already make it hold, so the default takes nothing from one peer
+ * that it had, and bounds all of them together. It binds an honest server
+ * only past some 960 connections holding their first grant at once (the
+ * budget less its reserve: 960 MiB), or 7,680 with 128 KiB windows; one
+ * connection's window may reach 960 MiB. A constant, not a share of the
+ * machine's memory: the core reads nothing of the machine, and an
+ * application that knows its memory sets `maxReceiveBufferBytes`. (A
+ * 256 MiB default was tried before credit was lazy, when an idle
+ * connection held its whole 32 MiB window: the ninth connection got 4 KiB.)
  */
-export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 50;
+export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 30;
 
 /**
  * Credit a connection may always grant, bytes, however short the budget:

@@ -26,12 +26,13 @@
  * window (`receiveWindow`) is the most a connection ever grants, and the
  * largest message the peer may send, but a connection grants at first only
  * `INITIAL_GRANT` (its `grant`), announced in the handshake as the first
- * limit beside the window. The grant grows two ways, up to the window, and
- * only as the application reads: an application that does not read holds
+ * limit beside the window. The limit grows two ways, up to the window, and
+ * only as the application reads (the grant with the first, the limit alone
+ * with the second): an application that does not read holds
  * at most the first grant a connection (if it pauses the connection, as the
  * Node API does while nothing consumes its messages: one that neither reads
  * nor pauses keeps up by the test below until a whole message waits, so a
- * peer's BLOCKED sent first grows its grant once). By rate (`growByRate`): when the
+ * peer's BLOCKED sent first gets the limit its one message needs). By rate (`growByRate`): when the
  * application reads a quarter of the grant within a round trip, the grant
  * may be what holds the peer back, and it grows to twice itself or four
  * times what was read, as Linux's DRS sizes a TCP window from what the

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlowControl, WROTE_BLOCKED, WROTE_MAX_DATA, creditOf } from '../../src/core/flow-control.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
+import { ReceivePool } from '../../src/core/receive/receive-pool.js';
 import type { ChunkRef } from '../../src/core/send/outgoing-message.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
@@ -66,6 +67,21 @@ describe('FlowControl: sending', () => {
     expect(announced(f)).toEqual([13_000]);
     expect(announced(f)).toEqual([]);
     expect(repeated(100)).toEqual([]);
+  });
+
+  it('raiseReceiveWindow within the window grows the grant alone; at or below the grant it does nothing; past the window it grows both', () => {
+    const MiB = 1024 * 1024;
+    const f = new FlowControl(32 * MiB, 5_000);
+    expect([f.window, f.grant, f.limit]).toEqual([32 * MiB, MiB, MiB]);
+    expect(f.raiseReceiveWindow(8 * MiB)).toBe(true);
+    expect([f.window, f.grant, f.limit]).toEqual([32 * MiB, 8 * MiB, 8 * MiB]);
+    expect(owed(f)).toEqual([['max-data', 8 * MiB]]);
+    expect(f.raiseReceiveWindow(8 * MiB)).toBe(false);
+    expect(f.raiseReceiveWindow(4 * MiB)).toBe(false);
+    expect(f.due).toBe(false);
+    expect([f.window, f.grant]).toEqual([32 * MiB, 8 * MiB]);
+    expect(f.raiseReceiveWindow(64 * MiB)).toBe(true);
+    expect([f.window, f.grant, f.limit]).toEqual([64 * MiB, 64 * MiB, 64 * MiB]);
   });
 
   it('raiseReceiveWindow grows our window and announces the new limit at once; it never shrinks', () => {
@@ -232,6 +248,65 @@ describe('FlowControl: BLOCKED', () => {
     g.onRead(64 * 1024 * 1024);
     expect(g.grant).toBe(1024 * 1024);
     expect(g.credit).toBe(1024 * 1024);
+  });
+
+  it('the reserved part shrinks as reading lets the grant alone reach it; a message that begins ends it only if it is as large', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onRead(MiB / 2);
+    expect(g.limit).toBe(1.5 * MiB);
+    g.onPeerBlocked(4 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect([g.limit, g.reserved, g.wanted, g.creditFor(256)]).toEqual([4 * MiB, 2.5 * MiB, 3.5 * MiB, MiB]);
+    // Messages sent before the large one are read: the grant alone now reaches 2.5 MiB.
+    g.onRead(MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([1.5 * MiB, 2.5 * MiB, MiB]);
+    // A message smaller than the reserved part leaves it; one exactly as large ends it.
+    g.began(1.5 * MiB - 1);
+    expect(g.reserved).toBe(1.5 * MiB);
+    g.began(1.5 * MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([0, MiB, g.credit]);
+  });
+
+  it('a second BLOCKED while the first large message is still arriving reserves only past the limit before it: the second message is not refused', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onPeerBlocked(2 * MiB);
+    g.answerBlocked();
+    // The first large message (1.5 MiB, from 0.5 MiB) begins and is still arriving (a loss): nothing read yet.
+    g.began(1.5 * MiB);
+    // The sender's next message, 3 MiB, begins where the first ends (2 MiB, the limit before this answer).
+    g.onPeerBlocked(5 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.reserved).toBe(3 * MiB);
+    expect(g.creditFor(3 * MiB)).toBe(5 * MiB);
+    expect(g.creditFor(256)).toBe(2 * MiB);
+  });
+
+  it('a reservation never met fades as reading reaches it: the grant alone covers the limit, and what is wanted is the grant', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onPeerBlocked(2 * MiB);
+    g.answerBlocked();
+    expect(g.reserved).toBe(MiB);
+    g.onRead(1.5 * MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([0, MiB, g.credit]);
+    expect(g.limit).toBe(2.5 * MiB);
+  });
+
+  it("while the endpoint's budget answers a BLOCKED in part, only the part granted is reserved", () => {
+    const KiB = 1024;
+    // 3 MiB less its sixteenth (192 KiB): the first grant (1 MiB) and then half of what is left (928 KiB).
+    const pool = new ReceivePool(3 * 1024 * KiB);
+    const g = new FlowControl(64 * 1024 * KiB, 5_000, pool);
+    expect(g.limit).toBe(1024 * KiB);
+    g.onPeerBlocked(8 * 1024 * KiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.limit).toBe(1952 * KiB);
+    expect(g.reserved).toBe(928 * KiB);
+    expect(g.creditFor(256)).toBe(1024 * KiB);
+    expect(g.creditFor(928 * KiB)).toBe(1952 * KiB);
+    expect(g.wanted).toBe(8 * 1024 * KiB);
   });
 
   it('a message sent in order before the one a BLOCKED waits for finds the limit it had before the answer', () => {

@@ -44,7 +44,7 @@
 import { type ConnectionConfig, checkReceiveWindow } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseReason } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, creditOf, windowWithin } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -230,7 +230,7 @@ export class Connection {
     const pool = host.receivePool;
     const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
     const window = windowWithin(config.receiveWindow, pool);
-    this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit);
+    this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit, role === 'server' ? partyOf(remote) : undefined);
     // The handshake announces the window (the largest message) and the credit granted at first: the
     // first grant, or less while the endpoint's budget is short.
     const handshake = { localCid, receiveWindow: window, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };

@@ -49,7 +49,9 @@
  * good, and any messages could fill it.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
-import type { ReceivePool } from './receive/receive-pool.js';
+import { RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
+import { type HostLevel, hostLevels } from './host-key.js';
+import type { PeerAddress } from './sans-io.js';
 import type { PacketWriter } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
@@ -80,6 +82,21 @@ export const INITIAL_GRANT = 1024 * 1024;
 /** The credit a connection with window `window` grants at first. */
 export function initialGrant(window: number): number {
   return window < INITIAL_GRANT ? window : INITIAL_GRANT;
+}
+
+/**
+ * The grant a connection with window `window` of `party` starts with: `initialGrant`, or less once the
+ * party's first grants fill its share of the endpoint's budget (`ReceivePool.firstGrant`).
+ */
+export function firstGrantOf(window: number, pool: ReceivePool | undefined, party: string | undefined): number {
+  const grant = initialGrant(window);
+  return pool === undefined ? grant : pool.firstGrant(party, grant);
+}
+
+/** The party a server connection's peer at `address` counts in: its coarsest host level (an IPv4 address, an IPv6 /48). */
+export function partyOf(address: PeerAddress): string {
+  const levels = hostLevels(address);
+  return (levels[levels.length - 1] as HostLevel).key;
 }
 
 /**
@@ -136,6 +153,10 @@ export class FlowControl {
   private blockedEnd = 0;
   /** The limit when that BLOCKED was answered: the message it waits for begins at or below it. */
   private blockedFrom = 0;
+  /** The party (the peer's address) whose share of the endpoint's first grants ours counts in (`ReceivePool.partyShare`). */
+  private readonly party: string | undefined;
+  /** What our first grant took of that share (beyond the floor), given back at the end. */
+  private readonly firstBeyond: number;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -148,11 +169,13 @@ export class FlowControl {
     pool?: ReceivePool,
     /** The limit the peer granted at first (its handshake), if known; else its window. */
     peerLimit = peerWindow,
+    /** A server connection's party (`partyOf` its peer): its first grant counts in the party's share of the budget. */
+    party?: string,
   ) {
     this.peerLimit = peerLimit;
     this.peerWindowBytes = peerWindow;
     this.pool = pool;
-    this.grantBytes = initialGrant(receiveWindow);
+    this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
     if (pool !== undefined) {
       credit = pool.opening(credit);
@@ -160,6 +183,9 @@ export class FlowControl {
       pool.move(0, credit);
     }
     this.advertisedLimit = credit;
+    this.party = pool === undefined ? undefined : party;
+    this.firstBeyond = this.party === undefined ? 0 : Math.max(0, this.grantBytes - RECEIVE_FLOOR);
+    if (this.party !== undefined && this.firstBeyond > 0) pool?.chargeFirstGrant(this.party, this.firstBeyond);
   }
 
   /** The credit we grant the peer now: what we announced less what the application read (what the peer may make us hold). */
@@ -421,6 +447,7 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.pool = undefined;
+    if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams);
   }
 

@@ -77,6 +77,15 @@ function grantFrom(room: number, current: number, wanted: number): number {
 export class ReceivePool {
   /** Credit charged to live connections (each at least `RECEIVE_FLOOR`), and their unread datagrams. */
   private charged = 0;
+  /** Per party (a client's address, its coarsest host level): what its live connections' first grants take beyond their floors. */
+  private readonly firstGrants = new Map<string, number>();
+  /**
+   * What one party's first grants may take beyond their floors: a quarter of the budget (less its
+   * reserve). A connection that never reads holds its first grant, and one address may open 1,024:
+   * past this share its next connections grant their floor at first and earn more by reading, so one
+   * address's connections that never read cannot spend every other address's first grants.
+   */
+  readonly partyShare: number;
   /** Connections waiting for credit, oldest first. */
   private readonly waiting = new WorkList<CreditWaiter>();
   private waiters = 0;
@@ -89,6 +98,30 @@ export class ReceivePool {
     readonly budget: number,
   ) {
     this.reserve = Math.floor(budget / 16);
+    this.partyShare = Math.floor((budget - this.reserve) / 4);
+  }
+
+  /**
+   * The first grant a connection of `party` may have (`grant` is the one it would have): all of it
+   * for the party's first connection and while its first grants stay within `partyShare`, what is
+   * left of the share past the floor, or the floor. `undefined`: no party (a client's connections),
+   * the whole `grant`.
+   */
+  firstGrant(party: string | undefined, grant: number): number {
+    if (party === undefined || grant <= RECEIVE_FLOOR) return grant;
+    const used = this.firstGrants.get(party);
+    // A party's first connection has its whole first grant, whatever the share (a small budget's).
+    if (used === undefined) return grant;
+    const left = this.partyShare - used;
+    if (grant - RECEIVE_FLOOR <= left) return grant;
+    return left > 0 ? RECEIVE_FLOOR + left : RECEIVE_FLOOR;
+  }
+
+  /** Adds `bytes` to what `party`'s first grants take beyond their floors (negative: a connection ended). */
+  chargeFirstGrant(party: string, bytes: number): void {
+    const now = (this.firstGrants.get(party) ?? 0) + bytes;
+    if (now > 0) this.firstGrants.set(party, now);
+    else this.firstGrants.delete(party);
   }
 
   /** Credit charged to live connections, bytes (their floors included). */

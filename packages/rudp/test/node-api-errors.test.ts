@@ -415,6 +415,38 @@ describe('connect: host names and Node-style errors', () => {
 });
 
 describe('close({ signal }): a graceful close that may not wait for a peer that vanished', () => {
+  it("close() without a signal on a vanished peer resolves after idleTimeoutMs: 'close' of kind 'timeout', pending sends rejected with ETIMEDOUT", async () => {
+    const s = await server();
+    const relay = await startUdpForwarder(s.address().port);
+    open.push(relay);
+    const conn = await connect({ port: relay.port, idleTimeoutMs: 400, keepAliveMs: 0 });
+    relay.silence();
+    const pending = conn.send('into the void').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const closed = new Promise<{ kind: string }>((resolve) => conn.once('close', resolve));
+    const errors: string[] = [];
+    conn.on('error', (e: RudpError) => errors.push(e.code));
+    const started = performance.now();
+    await conn.close();
+    // The idle clock runs from the last packet heard, just before the close.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(await closed).toMatchObject({ kind: 'timeout' });
+    expect(await pending).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(errors).toEqual(['ETIMEDOUT']);
+  });
+
+  it('an AbortError of connect carries its code, name and cause only, as Node\'s does: no syscall, address or port', async () => {
+    const { port } = await silentPort();
+    const ac = new AbortController();
+    const p = connect({ port, handshakeTimeoutMs: 60_000, signal: ac.signal });
+    setTimeout(() => ac.abort('gave up'), 50);
+    const e = await rejection(p);
+    expect(e).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'gave up' });
+    expect([e.syscall, e.address, e.port]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('destroys the connection when the signal aborts before the queued message is acknowledged, instead of waiting idleTimeoutMs; one listener on a shared signal', async () => {
     const s = await server();
     const relay = await startUdpForwarder(s.address().port);

@@ -118,6 +118,23 @@ describe('send(): AbortSignal', () => {
     expect(client.bufferedAmount).toBe(0);
   });
 
+  it("a signal that aborts after send queued the message only stops the wait: the message still arrives, and counts in bufferedAmount until acknowledged", async () => {
+    let server!: RudpConnection;
+    const { client } = await pair((c) => (server = c));
+    await client.send('hello');
+    server.pause();
+    const ac = new AbortController();
+    const big = new Uint8Array(64 * 1024).fill(9);
+    const sent = client.send(big, { signal: ac.signal });
+    ac.abort('no longer waiting');
+    await expect(sent).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'no longer waiting' });
+    expect(client.bufferedAmount).toBe(big.length);
+    const got = take(server, 2);
+    server.resume();
+    expect((await got).map((m) => m.length)).toEqual(['hello'.length, big.length]);
+    while (client.bufferedAmount > 0) await new Promise((r) => setTimeout(r, 5));
+  });
+
   it('sends in flight that share one signal hang one listener on it (no MaxListenersExceededWarning), removed once they settle; an abort rejects them all', async () => {
     let server!: RudpConnection;
     const { client } = await pair((c) => (server = c));

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, MESSAGE_CREDIT, type RudpConnection, type RudpServer } from '../src/index.js';
+import { startUdpForwarder } from './helpers/udp-forwarder.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -225,6 +226,101 @@ describe('stream(): a byte-stream Duplex for pipeline()', () => {
     await conn.close();
     expect(Buffer.concat(reply).toString()).toBe('got 10000 bytes');
     expect(await served).toBe('finished');
+  });
+});
+
+describe('writes to stream() once the connection ended', () => {
+  /** A client connection, its server's side (which reads nothing) and the client's stream, read and watched for errors. */
+  async function streamPair(options: { readonly idleTimeoutMs?: number; readonly via?: 'forwarder'; readonly noStream?: true } = {}): Promise<{
+    conn: RudpConnection;
+    peer: RudpConnection;
+    stream: ReturnType<RudpConnection['stream']> | undefined;
+    errors: string[];
+    silence(): void;
+  }> {
+    const server = await listen({ port: 0, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs, keepAliveMs: 0 } : {}) });
+    open.push(server);
+    const relay = options.via === 'forwarder' ? await startUdpForwarder(server.address().port) : undefined;
+    if (relay !== undefined) open.push(relay);
+    const accepted = new Promise<RudpConnection>((resolve) => server.once('connection', resolve));
+    const conn = await connect({ port: relay?.port ?? server.address().port, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs, keepAliveMs: 0 } : {}) });
+    open.push({ close: () => conn.close({ signal: AbortSignal.timeout(100) }) });
+    const peer = await accepted;
+    const errors: string[] = [];
+    const stream = options.noStream ? undefined : conn.stream();
+    stream?.on('error', (e: NodeJS.ErrnoException) => errors.push(String(e.code)));
+    stream?.resume();
+    return { conn, peer, stream, errors, silence: () => relay?.silence() };
+  }
+  /** The code a write's callback gets ('ok' for none). */
+  const written = (s: ReturnType<RudpConnection['stream']> | undefined): Promise<string> =>
+    new Promise((resolve) => s?.write(Buffer.alloc(10, 1), (e) => resolve(e ? String((e as NodeJS.ErrnoException).code) : 'ok')));
+  const ended = (c: RudpConnection): Promise<void> => new Promise((resolve) => (c.closed ? resolve() : c.once('close', () => resolve())));
+
+  it('closed here: the stream was closed quietly, and a write fails as on any destroyed stream (ERR_STREAM_DESTROYED); send rejects with ERR_RUDP_CLOSED', async () => {
+    const p = await streamPair();
+    await p.conn.close();
+    expect(await written(p.stream)).toBe('ERR_STREAM_DESTROYED');
+    expect(p.errors).toEqual([]);
+    await expect(p.conn.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED' });
+  });
+
+  it('closed by the peer before it ended its stream: the stream failed with ECONNRESET, and a write fails with ERR_STREAM_DESTROYED; send rejects with ECONNRESET', async () => {
+    const p = await streamPair();
+    await p.peer.close();
+    await ended(p.conn);
+    expect(p.errors).toEqual(['ECONNRESET']);
+    expect(await written(p.stream)).toBe('ERR_STREAM_DESTROYED');
+    await expect(p.conn.send('x')).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('ended by the idle timeout: the stream failed with ETIMEDOUT, and a write fails with ERR_STREAM_DESTROYED; send rejects with ETIMEDOUT', async () => {
+    const p = await streamPair({ idleTimeoutMs: 300, via: 'forwarder' });
+    p.silence();
+    await ended(p.conn);
+    expect(p.errors).toEqual(['ETIMEDOUT']);
+    expect(await written(p.stream)).toBe('ERR_STREAM_DESTROYED');
+    await expect(p.conn.send('x')).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+  });
+
+  it('closed by the peer after it ended its stream: the writable side was ended with it, and a write fails with ERR_STREAM_WRITE_AFTER_END', async () => {
+    const p = await streamPair();
+    const readEnd = once(p.stream as ReturnType<RudpConnection['stream']>, 'end');
+    p.peer.stream().end();
+    await readEnd;
+    await p.peer.close();
+    await ended(p.conn);
+    expect(p.errors).toEqual([]);
+    expect(await written(p.stream)).toBe('ERR_STREAM_WRITE_AFTER_END');
+  });
+
+  it("a stream first made after the end fails its first write with the end's error, as send rejects: ERR_RUDP_CLOSED, ECONNRESET, ETIMEDOUT", async () => {
+    const firstWrite = (c: RudpConnection): Promise<string> => {
+      const s = c.stream();
+      s.on('error', () => {});
+      return written(s);
+    };
+    const here = await streamPair({ noStream: true });
+    await here.conn.close();
+    expect(await firstWrite(here.conn)).toBe('ERR_RUDP_CLOSED');
+    const byPeer = await streamPair({ noStream: true });
+    await byPeer.peer.close();
+    await ended(byPeer.conn);
+    expect(await firstWrite(byPeer.conn)).toBe('ECONNRESET');
+    const timedOut = await streamPair({ idleTimeoutMs: 300, via: 'forwarder', noStream: true });
+    timedOut.silence();
+    await ended(timedOut.conn);
+    expect(await firstWrite(timedOut.conn)).toBe('ETIMEDOUT');
+  });
+
+  it("a write after the stream's own end() fails with ERR_STREAM_WRITE_AFTER_END, and as any error of the stream it destroys the connection (the peer is told)", async () => {
+    const p = await streamPair();
+    p.stream?.end();
+    await once(p.stream as ReturnType<RudpConnection['stream']>, 'finish');
+    expect(await written(p.stream)).toBe('ERR_STREAM_WRITE_AFTER_END');
+    await ended(p.peer);
+    expect(p.peer.closed).toBe(true);
+    await expect(p.conn.send('x')).rejects.toMatchObject({ code: 'ERR_RUDP_CLOSED' });
   });
 });
 

@@ -187,6 +187,66 @@ describe('receive credit granted lazily', () => {
     expect(server().flow.credit).toBeLessThanOrEqual(WINDOW);
   });
 
+  it("a peer's BLOCKED answered while the application keeps up is credit for that one message, not a grant: small messages cannot fill it", () => {
+    let reading = true;
+    const p = makePair({ seed: 21, serverReads: () => reading });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    // A peer that waits for nothing says it waits for the whole window (a 10-byte frame) while the
+    // application has nothing unread, so it is answered.
+    p.conn.flow.allows(WINDOW);
+    p.conn.host.wake(p.conn);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(500);
+    expect(server.flow.limit).toBe(WINDOW);
+    // Before: the grant itself became the window, for good.
+    expect(server.flow.grant).toBe(INITIAL_GRANT);
+    // The application stops reading; the peer queues 16 MiB of 64 KiB messages under that limit.
+    reading = false;
+    for (let i = 0; i < 256; i++) p.conn.send(patterned(MESSAGE, i));
+    p.sim.wake(CLIENT);
+    p.sim.runFor(5_000);
+    // Before: all 16 MiB held (any message could take the credit granted for the BLOCKED).
+    expect(held(server)).toBeLessThanOrEqual(INITIAL_GRANT);
+    expect(held(server)).toBeGreaterThan(INITIAL_GRANT - 2 * (MESSAGE + MESSAGE_CREDIT));
+    // Reading again delivers those the grant held, in order. The rest were refused (their packets
+    // acknowledged: lost to a peer that sent past the credit it had, as any sender past its limit).
+    reading = true;
+    for (let e = p.server.pollEvent(); e !== undefined; e = p.server.pollEvent()) p.serverEvents.push({ at: p.sim.now, event: e });
+    const got = messagesOf(p.serverEvents);
+    expect(got.length).toBe(Math.floor(INITIAL_GRANT / (MESSAGE + MESSAGE_CREDIT)));
+    got.forEach((m, i) => expect(Buffer.compare(m, patterned(MESSAGE, i))).toBe(0));
+  });
+
+  it('messages larger than the grant one after another on a lossy path arrive whole (the first by a BLOCKED, the rest by the grant reading it earned)', () => {
+    const p = makePair({ seed: 24, link: { delayMs: 20, loss: 0.05 } });
+    p.sim.runFor(500);
+    // Each larger than the grant (and the one before it may still be missing pieces when the next one's BLOCKED comes).
+    const sent = [3, 5, 2, 6].map((mib, i) => patterned(mib * 1024 * 1024, 40 + i));
+    for (const m of sent) p.conn.send(m);
+    p.sim.wake(CLIENT);
+    for (let t = 0; t < 60_000 && messagesOf(p.serverEvents).length < sent.length; t += 500) p.sim.runFor(500);
+    const got = messagesOf(p.serverEvents);
+    expect(got.map((m) => m.length)).toEqual(sent.map((m) => m.length));
+    got.forEach((m, i) => expect(Buffer.compare(m, sent[i] as Uint8Array)).toBe(0));
+  });
+
+  it('the credit a BLOCKED got for a large message returns to the grant once the message is read', () => {
+    let reading = true;
+    const p = makePair({ seed: 22, serverReads: () => reading });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    const big = patterned(4 * INITIAL_GRANT, 6);
+    p.conn.send(big);
+    p.sim.wake(CLIENT);
+    p.sim.runFor(3_000);
+    expect(messagesOf(p.serverEvents)).toHaveLength(1);
+    // Reading the 4 MiB message in a round trip grew the grant by rate (4 × what was read, at most the
+    // window); the BLOCKED itself added nothing.
+    expect(server.flow.grant).toBe(Math.min(WINDOW, 4 * (big.length + MESSAGE_CREDIT)));
+    expect(server.flow.reserved).toBe(0);
+  });
+
   it('an explicit receiveWindow smaller than the first grant is granted whole, as before; one larger is the cap the grant grows to', () => {
     const small = makePair({ seed: 15, server: { receiveWindow: 8 * 1024 } });
     small.sim.runFor(500);
@@ -203,6 +263,35 @@ describe('receive credit granted lazily', () => {
     large.sim.runFor(5_000);
     expect(messagesOf(large.serverEvents)).toHaveLength(1);
     expect((large.serverConn() as Connection).flow.grant).toBe(4 * 1024 * 1024);
+  });
+
+  it('raiseReceiveWindow within the window grants that much at once; at or below the grant it changes nothing', () => {
+    const p = makePair({ seed: 23 });
+    p.sim.runFor(500);
+    const server = p.serverConn() as Connection;
+    expect(server.flow.limit).toBe(INITIAL_GRANT);
+    // Before: a no-op (8 MiB is within the 32 MiB window), so the grant stayed 1 MiB until reading grew it.
+    server.raiseReceiveWindow(8 * 1024 * 1024);
+    expect(server.flow.grant).toBe(8 * 1024 * 1024);
+    expect(server.flow.limit).toBe(8 * 1024 * 1024);
+    expect(server.receiveWindow()).toBe(WINDOW);
+    // The peer may now send 8 MiB before the application reads anything.
+    const big = patterned(8 * 1024 * 1024 - MESSAGE_CREDIT, 8);
+    p.onServerEvent = undefined;
+    server.pause();
+    p.conn.send(big);
+    p.sim.wake(SERVER);
+    p.sim.wake(CLIENT);
+    for (let t = 0; t < 20_000 && server.reassembly.unreadBytes === 0; t += 500) p.sim.runFor(500);
+    expect(server.reassembly.unreadBytes).toBe(big.length);
+    // Less than the grant: nothing changes, nothing is announced.
+    server.raiseReceiveWindow(2 * 1024 * 1024);
+    expect(server.flow.grant).toBe(8 * 1024 * 1024);
+    expect(server.flow.due).toBe(false);
+    // The whole window: granted whole.
+    server.raiseReceiveWindow(WINDOW);
+    expect(server.flow.grant).toBe(WINDOW);
+    expect(server.flow.limit).toBe(WINDOW);
   });
 
   it('raiseReceiveWindow grants the raised window at once (the forum server raises 8 KiB to 128 KiB after login)', () => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { Endpoint, type EndpointConfig } from '../src/core/endpoint.js';
 import type { EndpointEvent } from '../src/core/events.js';
-import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
+import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
 import { INITIAL_GRANT } from '../src/core/flow-control.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
@@ -42,8 +42,8 @@ interface Herd {
   readonly accepted: Connection[];
   /** Messages the server read, per connection. */
   readonly received: Map<Connection, Uint8Array[]>;
-  /** Adds a client (at 10.0.1.(i + 1)) and starts its handshake. */
-  addPeer(): Peer;
+  /** Adds a client (at 10.0.1.(i + 1), or `address`) and starts its handshake. */
+  addPeer(address?: string): Peer;
   /** The server application reads what it has (as it does at each datagram and timer). */
   read(): void;
 }
@@ -61,9 +61,9 @@ function herd(seed: number, server: Partial<EndpointConfig>): Herd {
   };
   sim.addNode(SERVER, endpoint, { onActivity: read });
   const peers: Peer[] = [];
-  const addPeer = (): Peer => {
+  const addPeer = (at?: string): Peer => {
     const i = peers.length;
-    const address = `10.0.1.${i + 1}:5000`;
+    const address = at ?? `10.0.1.${i + 1}:5000`;
     const client = new Endpoint({ random: sim.random(`client-${i}`), crypto: deterministicCrypto(nodeCryptoProvider, sim.random(`client-crypto-${i}`)) });
     const poll = client.pollTransmit.bind(client);
     const peer: Peer = { address, endpoint: client, conn: undefined as unknown as Connection, cutAfter: Number.POSITIVE_INFINITY, sent: 0 };
@@ -75,7 +75,7 @@ function herd(seed: number, server: Partial<EndpointConfig>): Herd {
       return undefined;
     };
     sim.addNode(address, client, { onActivity: () => void drainEvents(client) });
-    (peer as { conn: Connection }).conn = client.connect(0, SERVER);
+    (peer as { conn: Connection }).conn = client.connect(sim.now, SERVER);
     sim.wake(address);
     peers.push(peer);
     return peer;
@@ -243,15 +243,114 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.received.get(server)).toHaveLength(held + 100);
   });
 
-  it('there is no budget by default: twelve idle default connections leave the thirteenth its whole 32 MiB window', () => {
-    // With a binding default (256 MiB, eight default windows) the ninth got a 4 KiB window: idle connections
-    // hold the credit they granted, so a default budget starved every connection that came later.
+  it('the default budget is 1 GiB: idle default connections grant their first 1 MiB each, and the 32 MiB window stays the largest message', () => {
+    // With a binding default of 256 MiB when every connection granted its whole 32 MiB window, the ninth
+    // got a 4 KiB window; granted lazily, 960 idle default connections fit before newcomers start smaller.
     const h = herd(4, {});
     const peers = Array.from({ length: 13 }, () => h.addPeer());
     runUntil(h, () => peers.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of peers) expect(p.conn.maxMessageSize()).toBe(32 * 1024 * 1024 - 256);
     // Each grants its first grant only (1 MiB, not its 32 MiB window) until its application reads.
-    expect(h.server.stats().receiveBuffer).toEqual({ budget: 2 ** 50, granted: 13 * INITIAL_GRANT, waiting: 0 });
+    // Before: no budget (2^50), so what the connections of every peer granted together had no bound.
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: DEFAULT_MAX_RECEIVE_BUFFER_BYTES, granted: 13 * INITIAL_GRANT, waiting: 0 });
+    expect(DEFAULT_MAX_RECEIVE_BUFFER_BYTES).toBe(2 ** 30);
+  });
+
+  it('with every default, a window past what the 1 GiB budget could grant one connection is announced as that (960 MiB)', () => {
+    // Before (no budget by default) a 2 GiB window was announced whole, and the sum over connections was unbounded.
+    const h = herd(12, { receiveWindow: 2 * 1024 * 1024 * 1024 });
+    const peer = h.addPeer();
+    runUntil(h, () => peer.conn.state === 'established', 2_000);
+    expect(peer.conn.maxMessageSize()).toBe(960 * 1024 * 1024 - 256);
+  });
+
+  it("one address's greedy connections take no more than its share of the budget in first grants: a newcomer from another address gets its whole first grant", () => {
+    // 24 connections from one address (its ports 5000…5023) that the server application never reads, each
+    // queueing 2 MiB, against a 16 MiB budget: their first grants stop at the party's share (a quarter of
+    // the budget less its reserve, 3.75 MiB), and the rest start at their 4 KiB floors. Before, they took
+    // the budget's 15 MiB, and a newcomer from another address started at its floor: its 200 messages
+    // of 1,000 to 2,990 bytes took 7.4 s (4 KiB a round trip).
+    const budget = 16 * 1024 * 1024;
+    const share = (budget - budget / 16) / 4;
+    const h = herd(14, { maxReceiveBufferBytes: budget });
+    const greedy = Array.from({ length: 24 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
+    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
+    for (const c of h.accepted) c.pause();
+    for (const [i, p] of greedy.entries()) {
+      for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(5_000);
+    expect(heldBytes(h)).toBeLessThanOrEqual(share + 24 * RECEIVE_FLOOR);
+    // (Bytes held: each 16 KiB message takes 256 bytes more of credit.)
+    expect(heldBytes(h)).toBeGreaterThan(share * 0.95);
+
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBe(INITIAL_GRANT);
+    const sent = Array.from({ length: 200 }, (_, k) => new Uint8Array(1_000 + 10 * k).fill(k));
+    for (const m of sent) late.conn.send(m);
+    h.sim.wake(late.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
+    const start = h.sim.now;
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === sent.length, 30_000);
+    expect(h.received.get(conn() as Connection)?.map((m) => [m.length, m[0]])).toEqual(sent.map((m) => [m.length, m[0]]));
+    // A round trip or two (40 ms each), where the floor took 7.4 s.
+    expect(h.sim.now - start).toBeLessThanOrEqual(500);
+  });
+
+  it("a connection that starts at its floor because its address's share is spent earns its grant by reading: a 1 MiB run of messages arrives", () => {
+    const budget = 16 * 1024 * 1024;
+    const h = herd(15, { maxReceiveBufferBytes: budget });
+    // Four idle connections of one address take its share (3.75 MiB) in first grants; the fifth starts at the floor.
+    const idle = Array.from({ length: 4 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
+    runUntil(h, () => idle.every((p) => p.conn.state === 'established'), 2_000);
+    const fifth = h.addPeer('10.0.9.9:5004');
+    runUntil(h, () => fifth.conn.state === 'established', 2_000);
+    expect(creditTo(h, fifth)).toBe(RECEIVE_FLOOR);
+    const sent = Array.from({ length: 256 }, (_, k) => new Uint8Array(3_000 + k).fill(k));
+    for (const m of sent) fifth.conn.send(m);
+    h.sim.wake(fifth.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === fifth.conn.remoteCid) as Connection;
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === sent.length, 30_000);
+    expect(h.received.get(conn())?.map((m) => m.length)).toEqual(sent.map((m) => m.length));
+    // It read, so its grant grew by rate past the floor.
+    expect(conn().flow.grant).toBeGreaterThan(64 * 1024);
+  });
+
+  it('greedy connections whose application never reads hold no more than the budget, and a newcomer whose application reads still gets its messages through', () => {
+    // 24 peers, each from its own address, queue 2 MiB of 16 KiB messages on connections their server
+    // application never reads (paused, as the Node API pauses a connection nothing consumes): what they
+    // make the server hold is bounded by the 16 MiB budget, not by 24 first grants (24 MiB). A connection
+    // opened then, whose application reads, is granted its floor at least: its messages arrive, in order.
+    const budget = 16 * 1024 * 1024;
+    const h = herd(13, { maxReceiveBufferBytes: budget });
+    const greedy = Array.from({ length: 24 }, () => h.addPeer());
+    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
+    for (const c of h.accepted) c.pause();
+    for (const [i, p] of greedy.entries()) {
+      for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(5_000);
+    const held = heldBytes(h);
+    expect(held).toBeLessThanOrEqual(budget);
+    // The budget is what binds (every greedy peer still has messages queued), not the grants.
+    expect(held).toBeGreaterThan(budget - budget / 16 - 24 * 16 * 1024);
+    for (const p of greedy) expect(p.conn.bufferedAmount).toBeGreaterThan(0);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(budget + 24 * RECEIVE_FLOOR);
+
+    const late = h.addPeer();
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBeGreaterThanOrEqual(RECEIVE_FLOOR);
+    const sent = Array.from({ length: 200 }, (_, k) => new Uint8Array(1_000 + 10 * k).fill(k));
+    for (const m of sent) late.conn.send(m);
+    h.sim.wake(late.address);
+    const conn = (): Connection | undefined => h.accepted.find((c) => c.localCid === late.conn.remoteCid);
+    runUntil(h, () => (h.received.get(conn() as Connection)?.length ?? 0) === sent.length, 30_000);
+    expect(h.received.get(conn() as Connection)?.map((m) => [m.length, m[0]])).toEqual(sent.map((m) => [m.length, m[0]]));
+    // The greedy connections still hold what they held, and the budget with them.
+    expect(heldBytes(h)).toBeLessThanOrEqual(budget + RECEIVE_FLOOR);
   });
 
   it('under a budget, idle connections leave a newcomer its whole window: 60 idle default connections and a 128 MiB budget, the 61st is sent a 32 MiB message', () => {

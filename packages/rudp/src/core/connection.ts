@@ -44,7 +44,7 @@
 import { type ConnectionConfig, checkReceiveWindow } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseReason } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, creditOf, windowWithin } from './flow-control.js';
+import { FlowControl, MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';
@@ -230,7 +230,7 @@ export class Connection {
     const pool = host.receivePool;
     const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
     const window = windowWithin(config.receiveWindow, pool);
-    this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit);
+    this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit, role === 'server' ? partyOf(remote) : undefined);
     // The handshake announces the window (the largest message) and the credit granted at first: the
     // first grant, or less while the endpoint's budget is short.
     const handshake = { localCid, receiveWindow: window, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
@@ -339,14 +339,18 @@ export class Connection {
   }
 
   /**
-   * Grows this connection's receive window to `bytes` (a smaller value
-   * changes nothing: credit announced cannot be taken back; a larger one than
-   * the endpoint's budget could ever grant one connection is that: see
-   * `windowWithin`), and grants it at once. The peer hears
-   * of it in the next packet (MAX_DATA) and may then send messages up to the
-   * new window. For a server that keeps the window of connections it does
-   * not trust yet small (what an unfinished message may make it hold) and
-   * raises it once the peer has proved who it is.
+   * Grants `bytes` at once, growing this connection's receive window to it
+   * if it is smaller (a larger value than the endpoint's budget could ever
+   * grant one connection is that: see `windowWithin`). A value within the
+   * window but above what the connection grants now (credit is granted
+   * lazily: 1 MiB of the default 32 MiB at first) grows the grant alone; one
+   * at or below the grant changes nothing (credit announced cannot be taken
+   * back). The peer hears of it in the next packet (MAX_DATA) and may then
+   * send messages up to the new window. For a server that keeps the window of
+   * connections it does not trust yet small (what an unfinished message may
+   * make it hold) and raises it once the peer has proved who it is, or one
+   * that knows a peer will send fast and grants at once what reading would
+   * earn in a few round trips.
    */
   raiseReceiveWindow(bytes: number): void {
     checkReceiveWindow(bytes);
@@ -424,8 +428,8 @@ export class Connection {
     const flow = this.flow;
     if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
     if (this.state !== 'established' && this.state !== 'closing') return;
-    if (!flow.answerBlocked() && flow.credit >= flow.grant) return;
-    if (flow.credit < flow.grant) this.host.receivePool?.wait(this);
+    if (!flow.answerBlocked() && flow.credit >= flow.wanted) return;
+    if (flow.credit < flow.wanted) this.host.receivePool?.wait(this);
     this.host.wake(this);
   }
 

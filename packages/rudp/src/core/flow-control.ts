@@ -26,24 +26,32 @@
  * window (`receiveWindow`) is the most a connection ever grants, and the
  * largest message the peer may send, but a connection grants at first only
  * `INITIAL_GRANT` (its `grant`), announced in the handshake as the first
- * limit beside the window. The grant grows two ways, up to the window, and
- * only as the application reads: an application that does not read holds
+ * limit beside the window. The limit grows two ways, up to the window, and
+ * only as the application reads (the grant with the first, the limit alone
+ * with the second): an application that does not read holds
  * at most the first grant a connection (if it pauses the connection, as the
  * Node API does while nothing consumes its messages: one that neither reads
  * nor pauses keeps up by the test below until a whole message waits, so a
- * peer's BLOCKED sent first grows its grant once). By rate (`growByRate`): when the
+ * peer's BLOCKED sent first gets the limit its one message needs). By rate (`growByRate`): when the
  * application reads a quarter of the grant within a round trip, the grant
  * may be what holds the peer back, and it grows to twice itself or four
  * times what was read, as Linux's DRS sizes a TCP window from what the
  * application copied in a round trip. By need (`answerBlocked`): a sender
  * that cannot start its next message for want of credit says so (BLOCKED,
  * with the limit that message needs), and if the application keeps up (the
- * connection checks: not paused, no whole message unread) the grant grows
+ * connection checks: not paused, no whole message unread) the limit grows
  * to fit it: a message larger than the grant waits a round trip, never
- * refused.
+ * refused. That credit is for the one message, not a larger grant: the
+ * grant stays what reading earned, and the credit beyond it is reserved for
+ * a message at least as large as the gap (`creditFor`). Before, a BLOCKED
+ * grew the grant itself, so a peer's 10-byte frame sent while the
+ * application had nothing to read raised its grant to the whole window for
+ * good, and any messages could fill it.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
-import type { ReceivePool } from './receive/receive-pool.js';
+import { RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
+import { type HostLevel, hostLevels } from './host-key.js';
+import type { PeerAddress } from './sans-io.js';
 import type { PacketWriter } from '../wire/packet.js';
 import { varintSize } from '../wire/varint.js';
 
@@ -77,6 +85,21 @@ export function initialGrant(window: number): number {
 }
 
 /**
+ * The grant a connection with window `window` of `party` starts with: `initialGrant`, or less once the
+ * party's first grants fill its share of the endpoint's budget (`ReceivePool.firstGrant`).
+ */
+export function firstGrantOf(window: number, pool: ReceivePool | undefined, party: string | undefined): number {
+  const grant = initialGrant(window);
+  return pool === undefined ? grant : pool.firstGrant(party, grant);
+}
+
+/** The party a server connection's peer at `address` counts in: its coarsest host level (an IPv4 address, an IPv6 /48). */
+export function partyOf(address: PeerAddress): string {
+  const levels = hostLevels(address);
+  return (levels[levels.length - 1] as HostLevel).key;
+}
+
+/**
  * The window a connection announces (the largest message its peer may send): `window`, or what the
  * endpoint's budget could ever grant one connection if that is less. A message past that would wait
  * for credit for good; announced so, `send` refuses it instead, as before credit was granted lazily.
@@ -86,6 +109,11 @@ export function windowWithin(window: number, pool: ReceivePool | undefined): num
   const most = pool.largestGrant;
   return window < most ? window : most;
 }
+
+/** `FlowControl.writeIfDue` wrote MAX_DATA. */
+export const WROTE_MAX_DATA = 1;
+/** `FlowControl.writeIfDue` wrote BLOCKED. */
+export const WROTE_BLOCKED = 2;
 
 /** Credit in both directions for one connection. */
 export class FlowControl {
@@ -118,6 +146,17 @@ export class FlowControl {
   private epochStart = Number.NEGATIVE_INFINITY;
   /** `consumed` when it began. */
   private epochConsumed = 0;
+  /**
+   * The limit answered for the message a peer's BLOCKED waits for (0: none, or that message began):
+   * credit up to it beyond `blockedFrom` and the grant is that message's alone (`reserved`).
+   */
+  private blockedEnd = 0;
+  /** The limit when that BLOCKED was answered: the message it waits for begins at or below it. */
+  private blockedFrom = 0;
+  /** The party (the peer's address) whose share of the endpoint's first grants ours counts in (`ReceivePool.partyShare`). */
+  private readonly party: string | undefined;
+  /** What our first grant took of that share (beyond the floor), given back at the end. */
+  private readonly firstBeyond: number;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -130,11 +169,13 @@ export class FlowControl {
     pool?: ReceivePool,
     /** The limit the peer granted at first (its handshake), if known; else its window. */
     peerLimit = peerWindow,
+    /** A server connection's party (`partyOf` its peer): its first grant counts in the party's share of the budget. */
+    party?: string,
   ) {
     this.peerLimit = peerLimit;
     this.peerWindowBytes = peerWindow;
     this.pool = pool;
-    this.grantBytes = initialGrant(receiveWindow);
+    this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
     if (pool !== undefined) {
       credit = pool.opening(credit);
@@ -142,6 +183,9 @@ export class FlowControl {
       pool.move(0, credit);
     }
     this.advertisedLimit = credit;
+    this.party = pool === undefined ? undefined : party;
+    this.firstBeyond = this.party === undefined ? 0 : Math.max(0, this.grantBytes - RECEIVE_FLOOR);
+    if (this.party !== undefined && this.firstBeyond > 0) pool?.chargeFirstGrant(this.party, this.firstBeyond);
   }
 
   /** The credit we grant the peer now: what we announced less what the application read (what the peer may make us hold). */
@@ -152,6 +196,44 @@ export class FlowControl {
   /** The credit we mean to grant now (`credit` is less while the endpoint's budget is short): grows from `initialGrant` to `window`. */
   get grant(): number {
     return this.grantBytes;
+  }
+
+  /**
+   * The credit we mean to grant now: the grant, or while a BLOCKED answered waits for its message, what
+   * that message needs (at most the window).
+   */
+  get wanted(): number {
+    const grant = this.grantBytes;
+    if (this.blockedEnd === 0) return grant;
+    const need = this.blockedEnd - this.consumed;
+    return need > grant ? need : grant;
+  }
+
+  /**
+   * Credit only the message a BLOCKED was answered for may take: what the limit granted for it goes
+   * past both the limit before the answer and what the grant alone would allow now.
+   */
+  get reserved(): number {
+    if (this.blockedEnd === 0) return 0;
+    const grantAlone = this.consumed + this.grantBytes;
+    const from = this.blockedFrom > grantAlone ? this.blockedFrom : grantAlone;
+    const top = this.blockedEnd < this.advertisedLimit ? this.blockedEnd : this.advertisedLimit;
+    return top > from ? top - from : 0;
+  }
+
+  /**
+   * The credit a message of `bytes` (`creditOf` its length) may find: all of it for a message as large
+   * as the reserved part, else the credit less what is reserved (reassembly refuses a message past it).
+   */
+  creditFor(bytes: number): number {
+    if (this.blockedEnd === 0) return this.credit;
+    const reserved = this.reserved;
+    return bytes >= reserved ? this.credit : this.credit - reserved;
+  }
+
+  /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
+  began(bytes: number): void {
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
   }
 
   /** The limit we announced last (before anything was read, the limit the handshake announces). */
@@ -205,17 +287,20 @@ export class FlowControl {
   }
 
   /**
-   * Grows our receive window to `bytes` (never shrinks it: credit
-   * announced cannot be taken back), and grants all of it: the application
-   * asked for it. The new limit is announced at once in
-   * MAX_DATA, from which the peer also learns that it may send larger messages;
-   * while the endpoint's budget is short, only what it has room for (`credit`
-   * less than `window` then). Returns whether the window grew.
+   * The application asks to grant `bytes`: the grant grows to it, and the
+   * window too if it is smaller (neither ever shrinks: credit announced
+   * cannot be taken back). The new limit is announced at once in MAX_DATA,
+   * from which the peer also learns that it may send larger messages; while
+   * the endpoint's budget is short, only what it has room for (`credit` less
+   * than the grant then). A value at or below the window but above the grant
+   * grants it too: before, it changed nothing, so an application could not
+   * grant a lazily granted connection (1 MiB of a 32 MiB window) more
+   * without also raising its window. Returns whether the grant grew.
    */
-  raiseReceiveWindow(window: number): boolean {
-    if (window <= this.receiveWindow) return false;
-    this.receiveWindow = window;
-    this.grantBytes = window;
+  raiseReceiveWindow(bytes: number): boolean {
+    if (bytes <= this.grantBytes) return false;
+    if (bytes > this.receiveWindow) this.receiveWindow = bytes;
+    this.grantBytes = bytes;
     if (this.grantMore()) this.raiseUnacked = true;
     return true;
   }
@@ -232,16 +317,21 @@ export class FlowControl {
 
   /**
    * The peer waits for a limit past ours and the application keeps up (the
-   * connection checked: not paused, no whole message unread): the grant
-   * grows to fit what the peer waits for, up to the window, and the new
-   * limit is announced. Returns whether it was (while the endpoint's budget
-   * is short, only what it has room for: see `topUp`).
+   * connection checked: not paused, no whole message unread): the limit
+   * grows to fit what the peer waits for, up to the window, and is
+   * announced. The grant does not grow: the credit past it is reserved for
+   * the one message (`reserved`). Returns whether the limit grew (while the
+   * endpoint's budget is short, only what it has room for: see `topUp`).
    */
   answerBlocked(): boolean {
     if (!this.peerWaiting) return false;
-    let grant = this.peerWants - this.consumed;
-    if (grant > this.receiveWindow) grant = this.receiveWindow;
-    if (grant > this.grantBytes) this.grantBytes = grant;
+    const most = this.consumed + this.receiveWindow;
+    const end = this.peerWants < most ? this.peerWants : most;
+    if (end > this.blockedEnd) {
+      const grantAlone = this.consumed + this.grantBytes;
+      this.blockedFrom = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
+      this.blockedEnd = end;
+    }
     return this.grantMore();
   }
 
@@ -271,7 +361,7 @@ export class FlowControl {
     this.epochConsumed = this.consumed + bytes;
   }
 
-  /** Grants what `grantBytes` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */
+  /** Grants what `wanted` and the budget allow beyond what is granted, announced in MAX_DATA; whether the limit grew. */
   private grantMore(): boolean {
     const held = this.advertisedLimit - this.consumed;
     const credit = this.take(held);
@@ -313,7 +403,8 @@ export class FlowControl {
   topUp(): boolean {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
-    const credit = this.pool.grantable(held, this.grantBytes);
+    const wanted = this.wanted;
+    const credit = this.pool.grantable(held, wanted);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -321,14 +412,15 @@ export class FlowControl {
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
     }
-    return credit < this.grantBytes;
+    return credit < wanted;
   }
 
   /** The credit the budget lets us grant now (the whole grant without one), charged to it; `held` is granted already. */
   private take(held: number): number {
     const pool = this.pool;
-    if (pool === undefined) return this.grantBytes > held ? this.grantBytes : held;
-    const credit = pool.grantable(held, this.grantBytes);
+    const wanted = this.wanted;
+    if (pool === undefined) return wanted > held ? wanted : held;
+    const credit = pool.grantable(held, wanted);
     pool.move(held, credit);
     return credit;
   }
@@ -355,6 +447,7 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.pool = undefined;
+    if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams);
   }
 
@@ -380,27 +473,33 @@ export class FlowControl {
     return true;
   }
 
-  /** A packet that carried MAX_DATA or BLOCKED was lost: announce again (BLOCKED only while still waiting). */
+  /** A packet that carried MAX_DATA was lost: announce the limit again (the latest). */
   onMaxDataLost(): void {
     this.maxDataDue = true;
+  }
+
+  /** A packet that carried BLOCKED was lost: say it again while still waiting. */
+  onBlockedLost(): void {
     if (this.blockedAt > this.peerLimit) this.blockedDue = true;
   }
 
   /**
-   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns whether it wrote one. The packet is
-   * marked as carrying MAX_DATA either way: its loss sends both again if still owed (`onMaxDataLost`).
+   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns which it wrote (`WROTE_MAX_DATA`,
+   * `WROTE_BLOCKED`, 0: none), so the packet's loss owes again only what it carried. A packet with
+   * only BLOCKED was counted as carrying MAX_DATA: its loss sent an unchanged limit again, and its
+   * ACK stopped the repeats of a raise that packet never carried.
    */
-  writeIfDue(w: PacketWriter): boolean {
-    let wrote = false;
+  writeIfDue(w: PacketWriter): number {
+    let wrote = 0;
     if (this.maxDataDue && w.room() >= 1 + varintSize(this.advertisedLimit)) {
       writeMaxData(w, this.advertisedLimit);
       this.maxDataDue = false;
-      wrote = true;
+      wrote |= WROTE_MAX_DATA;
     }
     if (this.blockedDue && w.room() >= 1 + varintSize(this.blockedAt)) {
       writeBlocked(w, this.blockedAt);
       this.blockedDue = false;
-      wrote = true;
+      wrote |= WROTE_BLOCKED;
     }
     return wrote;
   }

@@ -58,8 +58,9 @@ export interface ListenOptions extends TransportOptions, ConnectionOptions {
    * reads. Every connection still grants 4 KiB, counted here too, so none
    * starves. Credit granted is held until the application reads, so
    * connections that sit on their windows (idle ones too) shrink the windows
-   * of those that come later. Default 2^50 (no budget); any integer from 0
-   * to 2^50.
+   * of those that come later. Default 1 GiB (2^30: what one address's
+   * 1,024 connections could hold at their first grant, now the bound for
+   * all); any integer from 0 to 2^50 (no budget in practice).
    */
   readonly maxReceiveBufferBytes?: number | undefined;
   /**

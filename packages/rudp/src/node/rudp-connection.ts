@@ -198,8 +198,10 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
   }
 
   /**
-   * Grows this connection's receive window to `bytes` (a smaller value
-   * changes nothing); the peer may then send messages up to it. A server
+   * Grants `bytes` at once: the connection's receive window grows to it if
+   * smaller (the peer may then send messages up to it), and so does what it
+   * grants of its window (1 MiB of the default 32 MiB until reading earns
+   * more); a value at or below what it grants already changes nothing. A server
    * keeps the window of connections it does not trust yet small, since an
    * unfinished message may make it hold that much, and raises it once the
    * peer has proved who it is (the forum server does so at login). Throws as

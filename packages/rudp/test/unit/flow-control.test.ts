@@ -4,8 +4,9 @@
  * been read, in a frame that parses back to the new limit.
  */
 import { describe, expect, it } from 'vitest';
-import { FlowControl, creditOf } from '../../src/core/flow-control.js';
+import { FlowControl, WROTE_BLOCKED, WROTE_MAX_DATA, creditOf } from '../../src/core/flow-control.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
+import { ReceivePool } from '../../src/core/receive/receive-pool.js';
 import type { ChunkRef } from '../../src/core/send/outgoing-message.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
@@ -68,6 +69,21 @@ describe('FlowControl: sending', () => {
     expect(repeated(100)).toEqual([]);
   });
 
+  it('raiseReceiveWindow within the window grows the grant alone; at or below the grant it does nothing; past the window it grows both', () => {
+    const MiB = 1024 * 1024;
+    const f = new FlowControl(32 * MiB, 5_000);
+    expect([f.window, f.grant, f.limit]).toEqual([32 * MiB, MiB, MiB]);
+    expect(f.raiseReceiveWindow(8 * MiB)).toBe(true);
+    expect([f.window, f.grant, f.limit]).toEqual([32 * MiB, 8 * MiB, 8 * MiB]);
+    expect(owed(f)).toEqual([['max-data', 8 * MiB]]);
+    expect(f.raiseReceiveWindow(8 * MiB)).toBe(false);
+    expect(f.raiseReceiveWindow(4 * MiB)).toBe(false);
+    expect(f.due).toBe(false);
+    expect([f.window, f.grant]).toEqual([32 * MiB, 8 * MiB]);
+    expect(f.raiseReceiveWindow(64 * MiB)).toBe(true);
+    expect([f.window, f.grant, f.limit]).toEqual([64 * MiB, 64 * MiB, 64 * MiB]);
+  });
+
   it('raiseReceiveWindow grows our window and announces the new limit at once; it never shrinks', () => {
     const f = new FlowControl(1_000, 500);
     f.onRead(100);
@@ -76,7 +92,7 @@ describe('FlowControl: sending', () => {
     expect(f.window).toBe(8_000);
     expect(f.due).toBe(true);
     const w = writerWithRoom(100);
-    expect(f.writeIfDue(w)).toBe(true);
+    expect(f.writeIfDue(w)).toBe(WROTE_MAX_DATA);
     expect(framesIn(w)).toEqual([{ type: 'max-data', limit: 8_100 }]);
     f.raiseReceiveWindow(2_000);
     expect(f.window).toBe(8_000);
@@ -151,14 +167,14 @@ describe('FlowControl: receiving', () => {
     f.onRead(300);
     // 1,300 is a two-byte varint: the frame takes 3 bytes.
     const small = writerWithRoom(2);
-    expect(f.writeIfDue(small)).toBe(false);
+    expect(f.writeIfDue(small)).toBe(0);
     expect(payloadBytes(small)).toBe(0);
     expect(f.due).toBe(true);
     const exact = writerWithRoom(3);
-    expect(f.writeIfDue(exact)).toBe(true);
+    expect(f.writeIfDue(exact)).toBe(WROTE_MAX_DATA);
     expect(payloadBytes(exact)).toBe(3);
     expect(f.due).toBe(false);
-    expect(f.writeIfDue(writerWithRoom(100))).toBe(false);
+    expect(f.writeIfDue(writerWithRoom(100))).toBe(0);
   });
 });
 
@@ -182,13 +198,18 @@ describe('FlowControl: BLOCKED', () => {
     expect(owed(f)).toEqual([['blocked', 2_000]]);
   });
 
-  it('a lost BLOCKED is said again while the sender still waits, and not once MAX_DATA covers it', () => {
+  it('a lost BLOCKED is said again while the sender still waits, and not once MAX_DATA covers it; its loss owes no MAX_DATA', () => {
     const f = new FlowControl(1_000, 5_000, undefined, 1_000);
     f.allows(1_500);
-    owed(f);
-    f.onMaxDataLost();
-    expect(owed(f)).toEqual([['max-data', 1_000], ['blocked', 1_500]]);
+    const w = writerWithRoom(100);
+    // Only BLOCKED was owed: the packet is marked as carrying that alone (before: as MAX_DATA).
+    expect(f.writeIfDue(w)).toBe(WROTE_BLOCKED);
+    f.onBlockedLost();
+    // Before, a lost BLOCKED-only packet also sent the unchanged limit again (a MAX_DATA of 1,000).
+    expect(owed(f)).toEqual([['blocked', 1_500]]);
     f.onMaxData(1_500, 0);
+    f.onBlockedLost();
+    expect(f.due).toBe(false);
     f.onMaxDataLost();
     expect(owed(f)).toEqual([['max-data', 1_000]]);
   });
@@ -201,7 +222,7 @@ describe('FlowControl: BLOCKED', () => {
     expect(f.due).toBe(false);
   });
 
-  it('a receiver grows its grant to fit what the peer waits for, never past its window, whatever limit the peer claims', () => {
+  it('a receiver grows its limit (not its grant) to fit what the peer waits for, never past its window, whatever limit the peer claims', () => {
     const g = new FlowControl(64 * 1024 * 1024, 5_000);
     expect(g.limit).toBe(1024 * 1024);
     // A limit already granted: nothing to answer.
@@ -211,11 +232,95 @@ describe('FlowControl: BLOCKED', () => {
     g.onPeerBlocked(2 ** 53 - 1);
     expect(g.peerWaiting).toBe(true);
     expect(g.answerBlocked()).toBe(true);
-    expect(g.grant).toBe(64 * 1024 * 1024);
+    expect(g.grant).toBe(1024 * 1024);
     expect(g.limit).toBe(64 * 1024 * 1024);
+    // Past the first grant the credit is the one message's: a smaller message finds only the grant.
+    expect(g.reserved).toBe(63 * 1024 * 1024);
+    expect(g.creditFor(64 * 1024)).toBe(1024 * 1024);
+    expect(g.creditFor(63 * 1024 * 1024)).toBe(64 * 1024 * 1024);
     expect(owed(g)).toEqual([['max-data', 64 * 1024 * 1024]]);
     // Still waiting (past the window), but nothing more to grant: answered with nothing.
     expect(g.answerBlocked()).toBe(false);
     expect(g.due).toBe(false);
+    // The message begins: the reservation ends, and once it is read the limit follows the grant again.
+    g.began(64 * 1024 * 1024);
+    expect(g.reserved).toBe(0);
+    g.onRead(64 * 1024 * 1024);
+    expect(g.grant).toBe(1024 * 1024);
+    expect(g.credit).toBe(1024 * 1024);
+  });
+
+  it('the reserved part shrinks as reading lets the grant alone reach it; a message that begins ends it only if it is as large', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onRead(MiB / 2);
+    expect(g.limit).toBe(1.5 * MiB);
+    g.onPeerBlocked(4 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect([g.limit, g.reserved, g.wanted, g.creditFor(256)]).toEqual([4 * MiB, 2.5 * MiB, 3.5 * MiB, MiB]);
+    // Messages sent before the large one are read: the grant alone now reaches 2.5 MiB.
+    g.onRead(MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([1.5 * MiB, 2.5 * MiB, MiB]);
+    // A message smaller than the reserved part leaves it; one exactly as large ends it.
+    g.began(1.5 * MiB - 1);
+    expect(g.reserved).toBe(1.5 * MiB);
+    g.began(1.5 * MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([0, MiB, g.credit]);
+  });
+
+  it('a second BLOCKED while the first large message is still arriving reserves only past the limit before it: the second message is not refused', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onPeerBlocked(2 * MiB);
+    g.answerBlocked();
+    // The first large message (1.5 MiB, from 0.5 MiB) begins and is still arriving (a loss): nothing read yet.
+    g.began(1.5 * MiB);
+    // The sender's next message, 3 MiB, begins where the first ends (2 MiB, the limit before this answer).
+    g.onPeerBlocked(5 * MiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.reserved).toBe(3 * MiB);
+    expect(g.creditFor(3 * MiB)).toBe(5 * MiB);
+    expect(g.creditFor(256)).toBe(2 * MiB);
+  });
+
+  it('a reservation never met fades as reading reaches it: the grant alone covers the limit, and what is wanted is the grant', () => {
+    const MiB = 1024 * 1024;
+    const g = new FlowControl(64 * MiB, 5_000);
+    g.onPeerBlocked(2 * MiB);
+    g.answerBlocked();
+    expect(g.reserved).toBe(MiB);
+    g.onRead(1.5 * MiB);
+    expect([g.reserved, g.wanted, g.creditFor(256)]).toEqual([0, MiB, g.credit]);
+    expect(g.limit).toBe(2.5 * MiB);
+  });
+
+  it("while the endpoint's budget answers a BLOCKED in part, only the part granted is reserved", () => {
+    const KiB = 1024;
+    // 3 MiB less its sixteenth (192 KiB): the first grant (1 MiB) and then half of what is left (928 KiB).
+    const pool = new ReceivePool(3 * 1024 * KiB);
+    const g = new FlowControl(64 * 1024 * KiB, 5_000, pool);
+    expect(g.limit).toBe(1024 * KiB);
+    g.onPeerBlocked(8 * 1024 * KiB);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.limit).toBe(1952 * KiB);
+    expect(g.reserved).toBe(928 * KiB);
+    expect(g.creditFor(256)).toBe(1024 * KiB);
+    expect(g.creditFor(928 * KiB)).toBe(1952 * KiB);
+    expect(g.wanted).toBe(8 * 1024 * KiB);
+  });
+
+  it('a message sent in order before the one a BLOCKED waits for finds the limit it had before the answer', () => {
+    const g = new FlowControl(8 * 1024 * 1024, 5_000);
+    // 600 KiB read, 400 KiB held: the limit is then 1.6 MiB (a quarter of the grant read announces it).
+    g.onRead(600 * 1024);
+    expect(g.limit).toBe(1624 * 1024);
+    // The peer's next message ends at 4 MiB: it begins at or below 1.6 MiB.
+    g.onPeerBlocked(4 * 1024 * 1024);
+    expect(g.answerBlocked()).toBe(true);
+    expect(g.limit).toBe(4 * 1024 * 1024);
+    // A message that began before it (below the old limit) still finds the old credit, 1 MiB.
+    expect(g.creditFor(256)).toBe(1024 * 1024);
+    // The message itself, however little below the old limit it begins, finds the whole credit.
+    expect(g.creditFor((4096 - 1624) * 1024)).toBe(g.credit);
   });
 });

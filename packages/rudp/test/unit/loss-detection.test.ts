@@ -36,7 +36,7 @@ function rig(config: Partial<LossDetectionConfig> = {}): Rig {
 }
 
 function packet(pn: number, timeSent: number, size = 1_000, extra: Partial<OutgoingPacket> = {}): OutgoingPacket {
-  return { pn, timeSent, size, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, appLimited: false, leftQueueEmpty: false, ...extra };
+  return { pn, timeSent, size, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, ...extra };
 }
 
 /** Records packet `pn` as sent at `t`. */

@@ -59,7 +59,7 @@ function sendThenLose(s: PacketSources): void {
   const id = s.sendQueue.push(new Uint8Array(5).fill(1));
   s.sendQueue.fillNewData(writerWithRoom(ROOM), [], 0, { rememberSmall: () => undefined });
   const m = s.sendQueue.message(id) as OutgoingMessage;
-  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
+  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
 }
 
 describe('populateDataPacket', () => {
@@ -99,7 +99,7 @@ describe('populateDataPacket', () => {
     expect(firstChunks.map((c) => c.message.id)).toEqual([0, 1]);
     // A packet with nothing in it carries no chunk of those before.
     const third = build(sources(), plan({ data: true })).contents;
-    expect(third).toEqual({ ackLargest: -1, chunks: [], carriedMaxData: false, retransmission: false, ackEliciting: false, repairSent: false });
+    expect(third).toEqual({ ackLargest: -1, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, ackEliciting: false, repairSent: false });
     expect(firstChunks).toHaveLength(2);
   });
 
@@ -111,7 +111,7 @@ describe('populateDataPacket', () => {
     const { frames, contents } = build(s, plan({ ack: true, newData: true }));
     expect(kinds(frames)).toEqual(['ack']);
     expect(frames[0]?.type === 'ack' && frames[0].ranges.length).toBe(20);
-    expect(contents).toEqual({ ackLargest: 57, ackEliciting: false, chunks: [], carriedMaxData: false, retransmission: false, repairSent: false });
+    expect(contents).toEqual({ ackLargest: 57, ackEliciting: false, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, repairSent: false });
   });
 
   it('in front of data the ACK keeps to 16 bytes (oldest ranges dropped)', () => {
@@ -152,7 +152,27 @@ describe('populateDataPacket', () => {
     s.flow.onRead(500);
     const { frames, contents } = build(s, plan({ data: true }));
     expect(kinds(frames)).toEqual(['max-data']);
-    expect(contents).toMatchObject({ carriedMaxData: true, ackEliciting: true, retransmission: false });
+    expect(contents).toMatchObject({ carriedMaxData: true, carriedBlocked: false, ackEliciting: true, retransmission: false });
+  });
+
+  it('a packet with BLOCKED alone is marked as carrying BLOCKED, not MAX_DATA', () => {
+    const s = sources();
+    // The peer's limit (1 MiB, of a 4 MiB window) does not take a message of 2 MiB: looking at its
+    // queue, the sender finds it owes BLOCKED, which the next packet carries.
+    s.flow.setPeerWindow(4 << 20, 1 << 20);
+    s.sendQueue.push(new Uint8Array(2 << 20));
+    expect(kinds(build(s, plan({ data: true, newData: true })).frames)).toEqual([]);
+    expect(s.flow.due).toBe(true);
+    const { frames, contents } = build(s, plan({ data: true, newData: true }));
+    expect(kinds(frames)).toEqual(['blocked']);
+    // Before: carriedMaxData true, so its loss owed an unchanged MAX_DATA and its ACK ended a raise's repeats.
+    expect(contents).toMatchObject({ carriedMaxData: false, carriedBlocked: true, ackEliciting: true });
+    s.flow.onRead(500);
+    s.flow.onMaxDataLost();
+    s.flow.onBlockedLost();
+    const both = build(s, plan({ data: true, newData: true }));
+    expect(kinds(both.frames)).toEqual(['max-data', 'blocked']);
+    expect(both.contents).toMatchObject({ carriedMaxData: true, carriedBlocked: true });
   });
 
   it('on a lossy path, new data carries a repair, and the last small messages get tail copies', () => {

@@ -88,3 +88,29 @@ describe('ReceivePool', () => {
     expect(log.slice(0, 8)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
   });
 });
+
+describe("ReceivePool: a party's share of first grants", () => {
+  it("a party's first connection has its whole first grant; later ones share a quarter of the budget, then start at the floor; an end gives its part back", () => {
+    // 16 MiB less its sixteenth, a quarter of it: 3.75 MiB for one party's first grants beyond their floors.
+    const pool = new ReceivePool(16 * MiB);
+    expect(pool.partyShare).toBe(3.75 * MiB);
+    const flows = Array.from({ length: 5 }, () => new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1'));
+    // 1 MiB each while the share lasts (1 MiB less the floor taken by each), what is left of it, then the floor.
+    expect(flows.map((f) => f.grant)).toEqual([MiB, MiB, MiB, 0.75 * MiB + 3 * RECEIVE_FLOOR + RECEIVE_FLOOR, RECEIVE_FLOOR]);
+    expect(flows.map((f) => f.limit)).toEqual(flows.map((f) => f.grant));
+    // Another party is not held back by this one's share.
+    expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.2').grant).toBe(MiB);
+    // No party (a client's connection): no share.
+    expect(pool.firstGrant(undefined, MiB)).toBe(MiB);
+    // One ends: its part of the share returns, and the next connection of the party has its whole first grant.
+    flows[0]?.release(0);
+    expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1').grant).toBe(MiB);
+  });
+
+  it("even under a budget smaller than a first grant, a party's first connection has its whole first grant", () => {
+    const pool = new ReceivePool(2 * MiB);
+    expect(pool.partyShare).toBeLessThan(MiB);
+    expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1').grant).toBe(MiB);
+    expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1').grant).toBe(RECEIVE_FLOOR);
+  });
+});

@@ -29,6 +29,7 @@ export function packetLost(c: Connection, now: number, p: SentPacket, silent: bo
   c.pmtu.onPacketLost(now, p.pn, p.size);
   c.repairPolicy.onPacketLost(p.pn);
   if (p.carriedMaxData) c.flow.onMaxDataLost();
+  if (p.carriedBlocked) c.flow.onBlockedLost();
   c.retransmits.requeueLost(now, p, !silent && !run, c.repairPolicy.resendCopies(c.config.redundantCopies, silent), c.repairPolicy.bursty());
 }
 

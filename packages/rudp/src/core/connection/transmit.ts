@@ -114,6 +114,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     o.retransmission = p.retransmission;
     o.ackLargest = p.ackLargest;
     o.carriedMaxData = p.carriedMaxData;
+    o.carriedBlocked = p.carriedBlocked;
     o.appLimited = !c.sendQueue.hasNewData() && !c.retransmits.hasResends();
     o.leftQueueEmpty = !c.sendQueue.hasNewData() && !c.retransmits.hasReady(now);
     c.recovery.onPacketSent(now, o);

@@ -14,7 +14,7 @@
  */
 import { Connection } from '../connection.js';
 import type { Endpoint } from '../endpoint.js';
-import { initialGrant, windowWithin } from '../flow-control.js';
+import { firstGrantOf, partyOf, windowWithin } from '../flow-control.js';
 import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';
@@ -113,7 +113,7 @@ function answerHello(e: Endpoint, from: PeerAddress, clientCid: number, localCid
     prologue: handshakePrologue(clientCid),
     // The window, and the limit the connection will grant at first: its first grant, or what the
     // endpoint's budget has room for now (`ReceivePool.opening`), as `FlowControl` computes it.
-    payload: encodeServerParams(serverParams(e, localCid)),
+    payload: encodeServerParams(serverParams(e, localCid, from)),
   });
   switch (answer.kind) {
     case 'accepted':
@@ -147,7 +147,7 @@ export function uncountHost(e: Endpoint, conn: Connection): void {
 }
 
 /** The window and first limit a server connection opened now announces, as `Connection` and `FlowControl` compute them. */
-function serverParams(e: Endpoint, scid: number): ServerParams {
+function serverParams(e: Endpoint, scid: number, from: PeerAddress): ServerParams {
   const receiveWindow = windowWithin(e.config.receiveWindow, e.receivePool);
-  return { scid, receiveWindow, initialLimit: e.receivePool.opening(initialGrant(receiveWindow)) };
+  return { scid, receiveWindow, initialLimit: e.receivePool.opening(firstGrantOf(receiveWindow, e.receivePool, partyOf(from))) };
 }

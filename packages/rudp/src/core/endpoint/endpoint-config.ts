@@ -46,7 +46,8 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
    * Most bytes all connections together may let their peers make this endpoint hold: the sum of the
    * credit each grants (its receive window while this has room, less when it has not: new windows start
    * smaller, raises wait until the application reads). Each connection still grants 4 KiB
-   * (`RECEIVE_FLOOR`, counted here too), so none starves. Default 2^50 (no budget: see `DEFAULT_MAX_RECEIVE_BUFFER_BYTES`).
+   * (`RECEIVE_FLOOR`, counted here too), so none starves. Default 1 GiB (`DEFAULT_MAX_RECEIVE_BUFFER_BYTES`);
+   * 2^50 is no budget in practice.
    */
   readonly maxReceiveBufferBytes?: number;
   /** Most stateless replies (RETRY, a refusing ACCEPT) waiting to be sent; beyond, they are dropped. Default 1,024. */

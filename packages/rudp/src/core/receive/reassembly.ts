@@ -104,6 +104,10 @@ export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
 export interface ReceiveCredit {
   /** Credit granted to the peer now (what it announced less what the application read). */
   readonly credit: number;
+  /** What of `credit` a message of `bytes` credit may take: credit granted for one large message (a BLOCKED's) is that message's alone. */
+  creditFor(bytes: number): number;
+  /** The first fragment of a message of `bytes` credit was taken. */
+  began(bytes: number): void;
   /** The credit the connection grants now, at most the window (flow-control.ts): also what unread datagrams may take. */
   readonly grant: number;
   /** Whether an unread datagram taking `bytes` may be held (`first`: no other is), charged to the endpoint's budget if so. */
@@ -167,9 +171,9 @@ export class Reassembly {
     private readonly granted?: ReceiveCredit,
   ) {}
 
-  /** What partial and unread reliable messages may hold: the credit granted, or the window. */
-  private limit(): number {
-    return this.granted === undefined ? this.window : this.granted.credit;
+  /** What partial and unread reliable messages may hold with a new message of `bytes` credit: the credit granted, or the window. */
+  private limit(bytes: number): number {
+    return this.granted === undefined ? this.window : this.granted.creditFor(bytes);
   }
 
   /** The receive window grew (`FlowControl.raiseReceiveWindow`): what may be held grows with it. */
@@ -188,13 +192,17 @@ export class Reassembly {
     let p = this.partial?.get(id);
     if (!p && f.offset === 0 && f.data.length === f.messageLength) {
       // The common case, a message in one fragment: no partial state, at most one copy.
-      if (this.buffered + creditOf(f.messageLength) > this.limit()) return 'refused';
-      this.buffered += creditOf(f.messageLength);
+      const credit = creditOf(f.messageLength);
+      if (this.buffered + credit > this.limit(credit)) return 'refused';
+      this.buffered += credit;
+      this.granted?.began(credit);
       this.whole(id, this.keepable(f.data), d);
       return 'new';
     }
     if (!p) {
-      if (this.buffered + creditOf(f.messageLength) > this.limit()) return 'refused';
+      const credit = creditOf(f.messageLength);
+      if (this.buffered + credit > this.limit(credit)) return 'refused';
+      this.granted?.began(credit);
       const large = f.messageLength > HELD_FROM_BYTES;
       p = {
         buf: large ? undefined : PIECES.alloc(f.messageLength),

@@ -24,16 +24,22 @@
 import { WorkList } from '../work-list.js';
 
 /**
- * Default endpoint budget, bytes: 2^50, no budget in practice. Credit once
- * granted is held until the application reads, so a budget that binds lets
- * connections that sit on their windows (idle ones included) leave newcomers
- * small windows: with a default of 256 MiB, after seven idle connections with
- * the default 32 MiB window each later one got half the window of the one
- * before (8, 4, 2, 1 MiB, … 4 KiB from the twentieth on, a few KiB a round
- * trip). So the budget is the application's choice, made with its
- * windows and `maxConnectionsPerHost` (README, Flow control).
+ * Default endpoint budget, bytes: 1 GiB. Without one (2^50 until attack
+ * round 13's follow-up) what an application that does not read yet holds
+ * grew with the number of connections, 1 MiB each (the first grant), from
+ * any number of addresses: 1 GiB from one address at its 1,024 connections,
+ * and as much again from each other address. 1 GiB is what one address
+ * could already make it hold, so the default takes nothing from one peer
+ * that it had, and bounds all of them together. It binds an honest server
+ * only past some 960 connections holding their first grant at once (the
+ * budget less its reserve: 960 MiB), or 7,680 with 128 KiB windows; one
+ * connection's window may reach 960 MiB. A constant, not a share of the
+ * machine's memory: the core reads nothing of the machine, and an
+ * application that knows its memory sets `maxReceiveBufferBytes`. (A
+ * 256 MiB default was tried before credit was lazy, when an idle
+ * connection held its whole 32 MiB window: the ninth connection got 4 KiB.)
  */
-export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 50;
+export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 30;
 
 /**
  * Credit a connection may always grant, bytes, however short the budget:
@@ -71,6 +77,15 @@ function grantFrom(room: number, current: number, wanted: number): number {
 export class ReceivePool {
   /** Credit charged to live connections (each at least `RECEIVE_FLOOR`), and their unread datagrams. */
   private charged = 0;
+  /** Per party (a client's address, its coarsest host level): what its live connections' first grants take beyond their floors. */
+  private readonly firstGrants = new Map<string, number>();
+  /**
+   * What one party's first grants may take beyond their floors: a quarter of the budget (less its
+   * reserve). A connection that never reads holds its first grant, and one address may open 1,024:
+   * past this share its next connections grant their floor at first and earn more by reading, so one
+   * address's connections that never read cannot spend every other address's first grants.
+   */
+  readonly partyShare: number;
   /** Connections waiting for credit, oldest first. */
   private readonly waiting = new WorkList<CreditWaiter>();
   private waiters = 0;
@@ -83,6 +98,30 @@ export class ReceivePool {
     readonly budget: number,
   ) {
     this.reserve = Math.floor(budget / 16);
+    this.partyShare = Math.floor((budget - this.reserve) / 4);
+  }
+
+  /**
+   * The first grant a connection of `party` may have (`grant` is the one it would have): all of it
+   * for the party's first connection and while its first grants stay within `partyShare`, what is
+   * left of the share past the floor, or the floor. `undefined`: no party (a client's connections),
+   * the whole `grant`.
+   */
+  firstGrant(party: string | undefined, grant: number): number {
+    if (party === undefined || grant <= RECEIVE_FLOOR) return grant;
+    const used = this.firstGrants.get(party);
+    // A party's first connection has its whole first grant, whatever the share (a small budget's).
+    if (used === undefined) return grant;
+    const left = this.partyShare - used;
+    if (grant - RECEIVE_FLOOR <= left) return grant;
+    return left > 0 ? RECEIVE_FLOOR + left : RECEIVE_FLOOR;
+  }
+
+  /** Adds `bytes` to what `party`'s first grants take beyond their floors (negative: a connection ended). */
+  chargeFirstGrant(party: string, bytes: number): void {
+    const now = (this.firstGrants.get(party) ?? 0) + bytes;
+    if (now > 0) this.firstGrants.set(party, now);
+    else this.firstGrants.delete(party);
   }
 
   /** Credit charged to live connections, bytes (their floors included). */

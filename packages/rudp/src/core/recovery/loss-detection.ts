@@ -55,7 +55,10 @@ export interface SentPacket {
   readonly retransmission: boolean;
   /** Largest pn our ACK frame in this packet covered (-1 if none). */
   readonly ackLargest: number;
+  /** It carried MAX_DATA: its loss owes the limit again, and its ACK tells that a raise arrived. */
   readonly carriedMaxData: boolean;
+  /** It carried BLOCKED: its loss owes it again while the sender still waits. */
+  readonly carriedBlocked: boolean;
   /** Delivery-rate sampling state when it left (the congestion controller's bandwidth samples). */
   readonly delivered: number;
   readonly deliveredTime: number;
@@ -238,6 +241,7 @@ export class LossDetection {
       retransmission: p.retransmission,
       ackLargest: p.ackLargest,
       carriedMaxData: p.carriedMaxData,
+      carriedBlocked: p.carriedBlocked,
       delivered: this.delivered,
       deliveredTime: this.deliveredTime,
       firstSentTime: this.firstSentTime,

@@ -7,7 +7,7 @@
  * ACK-only packet whose old ranges the peer should let us forget). What goes in is decided by the
  * modules that own it; this file only orders and fits them.
  */
-import type { FlowControl } from '../flow-control.js';
+import { WROTE_BLOCKED, WROTE_MAX_DATA, type FlowControl } from '../flow-control.js';
 import type { AckTracker } from '../receive/ack-generation.js';
 import type { RepairPolicy } from '../repair/repair-policy.js';
 import type { RepairReceiver } from '../repair/repair-receiver.js';
@@ -52,7 +52,10 @@ export interface PacketContents {
   readonly ackLargest: number;
   /** The packet's own array (the shared empty one when it carries none): kept by the packet's record. */
   readonly chunks: readonly ChunkRef[];
+  /** It carried MAX_DATA (owed, or a raise repeated). */
   readonly carriedMaxData: boolean;
+  /** It carried BLOCKED. */
+  readonly carriedBlocked: boolean;
   /** It carried a resend. */
   readonly retransmission: boolean;
   readonly ackEliciting: boolean;
@@ -72,6 +75,7 @@ const CONTENTS: Writable<PacketContents> = {
   ackLargest: -1,
   chunks: emptyArray(),
   carriedMaxData: false,
+  carriedBlocked: false,
   retransmission: false,
   ackEliciting: false,
   repairSent: false,
@@ -103,12 +107,15 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   let ackLargest = -1;
   if (plan.ack) ackLargest = writeAcks(now, w, s, plan.data ? ACK_ROOM : w.room());
   let carriedMaxData = false;
+  let carriedBlocked = false;
   let retransmission = false;
   let ackEliciting = false;
   let repairSent = false;
   if (plan.data) {
-    if (s.flow.writeIfDue(w)) {
-      carriedMaxData = true;
+    const flowFrames = s.flow.writeIfDue(w);
+    if (flowFrames !== 0) {
+      carriedMaxData = (flowFrames & WROTE_MAX_DATA) !== 0;
+      carriedBlocked = (flowFrames & WROTE_BLOCKED) !== 0;
       ackEliciting = true;
     }
     retransmission = plan.resends && s.retransmits.fill(now, w, chunks, plan.newData);
@@ -141,6 +148,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   out.ackLargest = ackLargest;
   out.chunks = chunks.length === 0 ? emptyArray() : chunks.slice();
   out.carriedMaxData = carriedMaxData;
+  out.carriedBlocked = carriedBlocked;
   out.retransmission = retransmission;
   out.ackEliciting = ackEliciting;
   out.repairSent = repairSent;

@@ -37,6 +37,7 @@ export const OUTGOING: Writable<OutgoingPacket> = {
   retransmission: false,
   ackLargest: -1,
   carriedMaxData: false,
+  carriedBlocked: false,
   appLimited: false,
   leftQueueEmpty: false,
 };

@@ -22,12 +22,14 @@ import {
   type ServerMessage,
   type SessionRegistry,
   type TransferTokens,
+  withCommandDeadline,
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import { largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
+import { COMMAND_DEADLINE_MS } from './server-defaults.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -505,7 +507,9 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       };
       // Reads are answered afresh: caching them would pin up to 64 copies of a large thread per
       // connection, and running one twice changes nothing.
-      reply = READ_ONLY.has(request.cmd) ? await run() : (await cache.runOnce(request.id, run)).value;
+      // Each run held to the command's deadline (PostgreSQL: no statement starts past it, the one running is cancelled).
+      const deadlined = (): Promise<Reply> => withCommandDeadline(COMMAND_DEADLINE_MS, run);
+      reply = READ_ONLY.has(request.cmd) ? await deadlined() : (await cache.runOnce(request.id, deadlined)).value;
     } catch (e) {
       ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);

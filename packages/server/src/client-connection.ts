@@ -217,7 +217,9 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // What shares the server's reply budget as one: an IPv4 address, an IPv6 /48 (reply-budget.ts).
   const partyKey = partyOf(levels);
   const waiting = new Set<Queued>();
-  // Aborted at 'close': a reply waiting for its turn at the large reply rate leaves the line.
+  // Aborted as the connection ends (finish(), or 'close' when the peer went first): a reply waiting for its turn
+  // at the large reply rate leaves the line then, not when the close handshake of an idle or taken-over
+  // connection ends (seconds later with a peer that does not answer it).
   const closing = new AbortController();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
@@ -360,6 +362,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const finish = (): void => {
     finished = true;
+    closing.abort();
     ctx.loginRoom.leave(conn);
     ctx.queueBudget.forget(holder);
     ctx.liveSessions.delete(connectionKey);
@@ -450,15 +453,29 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       conn.destroy('host reply budget not acknowledged');
       return;
     }
+    let held = reservation;
+    // A reply built and waiting for its turn at the large reply rate holds what it is, not the most a reply may be.
+    const holdOnly = (n: number): void => {
+      if (n >= held.bytes) return;
+      const smaller = ctx.replyBudget.charge(levels, n);
+      held.release();
+      held = smaller;
+    };
     try {
-      await executeReserved(item, bytes, decoded, pacedBy);
+      await executeReserved(item, bytes, decoded, pacedBy, holdOnly);
     } finally {
       // After the reply was sent (and charged on its own): the reservation covered it until then.
-      reservation.release();
+      held.release();
     }
   };
 
-  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: Pace): Promise<void> => {
+  const executeReserved = async (
+    item: Queued,
+    bytes: Uint8Array,
+    decoded: ReturnType<typeof decode> | undefined,
+    pacedBy: Pace,
+    holdOnly: (bytes: number) => void,
+  ): Promise<void> => {
     if (finished || item.bytes === undefined) return;
     if (item.tooLarge !== undefined || decoded === undefined) {
       const size = item.tooLarge?.size ?? bytes.length;
@@ -521,6 +538,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const estimate = LARGE_REPLY.has(request.cmd) && ctx.largeReplies !== undefined ? largeReplyEstimate(reply.lines) : 0;
     const rated = estimate > 0 ? ctx.largeReplies : undefined;
     if (rated !== undefined) {
+      // Its lines, at most two bytes a character (a string of other than Latin-1 ones), and the encoding's buffer
+      // charged when it is sent: before, each waiting reply held the whole LARGE_REPLY_RESERVATION (8 MiB), so a
+      // party's replies of 64 KiB queued behind the rate held 128 times their bytes of the reply budget, and
+      // the others' reads of whole threads waited for room.
+      holdOnly(2 * estimate + MESSAGE_OVERHEAD);
       const turn = rated.turn(partyKey, estimate, closing.signal);
       if (turn !== undefined) await turn;
       if (finished || conn.closed) return;

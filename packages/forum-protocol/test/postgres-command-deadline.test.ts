@@ -6,7 +6,7 @@ import { type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
 import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, terminatedText, timedOutText } from '../src/store/errors.js';
-import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
 
@@ -158,16 +158,24 @@ const backendOf = async (like: string): Promise<number> => {
   }
 };
 
+/** A MSG to a new thread `t` whose line's insert (made to take 1 s) `how` ends from another connection: its outcome. */
+const msgEndedBy = async (store: PostgresStore, how: 'pg_cancel_backend' | 'pg_terminate_backend'): Promise<CommandOutcome> => {
+  await run(store, 'alice', 'CRT t');
+  await slowDown(store, 'entries', 'INSERT', 1);
+  try {
+    const msg = run(store, 'alice', 'MSG t ended');
+    const pid = await backendOf('%INSERT INTO entries%');
+    expect(await watcher().unsafe(`SELECT ${how}($1) AS ok`, [pid])).toEqual([{ ok: true }]);
+    return await msg;
+  } finally {
+    await dropSlowDown(store, 'entries', 'INSERT');
+  }
+};
+
 describe('a statement ended by an administrator', () => {
   it('pg_cancel_backend: the client reads that an administrator cancelled the command, the log says so, and nothing of it is stored', async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS });
-    await run(store, 'alice', 'CRT t');
-    await slowDown(store, 'entries', 'INSERT', 1);
-    const msg = run(store, 'alice', 'MSG t cancelled');
-    const pid = await backendOf('%INSERT INTO entries%');
-    expect(await watcher()`SELECT pg_cancel_backend(${pid}) AS ok`).toEqual([{ ok: true }]);
-    const outcome = await msg;
-    await dropSlowDown(store, 'entries', 'INSERT');
+    const outcome = await msgEndedBy(store, 'pg_cancel_backend');
     // Before: the timeout's line ("did not answer in time"), as for statement_timeout.
     expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [cancelledText('command')] } });
     expect(outcome.kind === 'reply' ? outcome.log : []).toContain('Store error: a database administrator cancelled the statement (pg_cancel_backend): canceling statement due to user request');
@@ -186,17 +194,11 @@ describe('a statement ended by an administrator', () => {
 
   it('pg_terminate_backend: the client reads that the database closed the connection, and the pool serves the next command on a new one', async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
-    await run(store, 'alice', 'CRT t');
-    await slowDown(store, 'entries', 'INSERT', 1);
-    const msg = run(store, 'alice', 'MSG t terminated');
-    const pid = await backendOf('%INSERT INTO entries%');
-    expect(await watcher()`SELECT pg_terminate_backend(${pid}) AS ok`).toEqual([{ ok: true }]);
-    const outcome = await msg;
+    const outcome = await msgEndedBy(store, 'pg_terminate_backend');
     expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [terminatedText('command')] } });
     expect(outcome.kind === 'reply' ? outcome.log : []).toContain(
       "Store error: the database ended the server's connection (pg_terminate_backend, a shutdown): terminating connection due to administrator command",
     );
-    await dropSlowDown(store, 'entries', 'INSERT');
     // The one connection of the pool was the one ended.
     expect(await lines(run(store, 'alice', 'MSG t after'))).toEqual(['Message posted to t thread']);
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: after']);

@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { type PostgresStore } from '../src/postgres.js';
+import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
 import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, terminatedText, timedOutText } from '../src/store/errors.js';
@@ -123,6 +123,26 @@ describe("a command's deadline on PostgreSQL (withCommandDeadline)", () => {
     expect(await busyDone).toBe('done');
     // The transaction that got its connection after its deadline ran nothing and rolled back.
     expect(await lines(run(store, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+  });
+
+  it("an upload's commit past its deadline is not committed, and its pending row and chunks are still deleted (the discard runs outside the deadline)", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(Buffer.alloc(UPLOAD_CHUNK_BYTES + 10, 1), (e) => (e ? reject(e) : resolve())));
+    // The commit: the upload's row made visible, then its line and the thread's size: 1.6 s together, 0.8 s each.
+    await slowDown(store, 'entries', 'INSERT', 0.8);
+    await slowDown(store, 'threads', 'UPDATE', 0.8);
+    const committed = await timed(() => withCommandDeadline(DEADLINE_MS, begun.right.commit));
+    await dropSlowDown(store, 'entries', 'INSERT');
+    await dropSlowDown(store, 'threads', 'UPDATE');
+    // Before (no deadline): committed after 1.6 s.
+    expect(committed.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    expect(committed.ms).toBeLessThan(DEADLINE_MS + ANSWER_SLACK_MS);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+    // Deleted at once, not left to the retry (discardRetryMs) or the 10-minute sweep: a discard refused by the deadline it ran under would be.
+    expect(await store.sql`SELECT (SELECT count(*)::int FROM uploads) AS uploads, (SELECT count(*)::int FROM upload_chunks) AS chunks`).toEqual([{ uploads: 0, chunks: 0 }]);
   });
 
   it('a deletion of uploads extends the deadline by MS_PER_DELETED_CHUNK a chunk, as it does the statement limit: RMV of a thread holding many chunks still goes through', async () => {

@@ -29,7 +29,7 @@ import type { RudpConnection } from 'rudpx';
 import { largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
-import { COMMAND_DEADLINE_MS } from './server-defaults.js';
+import type { COMMAND_DEADLINE_MS } from './server-defaults.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -53,6 +53,11 @@ export interface ServerContext {
   /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
+  /**
+   * How long one request's store work may take in all (`withCommandDeadline`; {@link COMMAND_DEADLINE_MS} on
+   * PostgreSQL, whose statements keep it); `undefined`: no deadline (the data directory's store keeps none).
+   */
+  readonly commandDeadlineMs?: number;
   /** Paces each account's requests and its host's logged-in ones (each host's before login); `undefined`: no pacing. */
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
@@ -525,7 +530,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       // Reads are answered afresh: caching them would pin up to 64 copies of a large thread per
       // connection, and running one twice changes nothing.
       // Each run held to the command's deadline (PostgreSQL: no statement starts past it, the one running is cancelled).
-      const deadlined = (): Promise<Reply> => withCommandDeadline(COMMAND_DEADLINE_MS, run);
+      const deadline = ctx.commandDeadlineMs;
+      const deadlined = (): Promise<Reply> => (deadline === undefined ? run() : withCommandDeadline(deadline, run));
       reply = READ_ONLY.has(request.cmd) ? await deadlined() : (await cache.runOnce(request.id, deadlined)).value;
     } catch (e) {
       ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);

@@ -16,6 +16,7 @@ export * from './protocol/repeated-option.js';
 export * from './protocol/terminal-text.js';
 export * from './process/standard-streams.js';
 export * from './store/errors.js';
+export * from './store/command-deadline.js';
 export * from './store/thread.js';
 export * from './store/store.js';
 export { type ThreadIncarnation, threadGone } from './store/thread-incarnations.js';

@@ -22,12 +22,14 @@ import {
   type ServerMessage,
   type SessionRegistry,
   type TransferTokens,
+  withCommandDeadline,
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import { largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
+import type { COMMAND_DEADLINE_MS } from './server-defaults.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -51,6 +53,11 @@ export interface ServerContext {
   /** The TCP port clients are told to use for transfers: the transfer server's, or a load balancer's in front of it. */
   readonly transferPort: number;
   readonly idleTimeoutMs: number;
+  /**
+   * How long one request's store work may take in all (`withCommandDeadline`; {@link COMMAND_DEADLINE_MS} on
+   * PostgreSQL, whose statements keep it); `undefined`: no deadline (the data directory's store keeps none).
+   */
+  readonly commandDeadlineMs?: number;
   /** Paces each account's requests and its host's logged-in ones (each host's before login); `undefined`: no pacing. */
   readonly pacer: RequestPacer | undefined;
   /** Bytes of requests waiting to run, per connection and per client host. */
@@ -215,7 +222,9 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   // What shares the server's reply budget as one: an IPv4 address, an IPv6 /48 (reply-budget.ts).
   const partyKey = partyOf(levels);
   const waiting = new Set<Queued>();
-  // Aborted at 'close': a reply waiting for its turn at the large reply rate leaves the line.
+  // Aborted as the connection ends (finish(), or 'close' when the peer went first): a reply waiting for its turn
+  // at the large reply rate leaves the line then, not when the close handshake of an idle or taken-over
+  // connection ends (seconds later with a peer that does not answer it).
   const closing = new AbortController();
   const cache = createReplyCache<Reply>(REPLY_CACHE_SIZE);
   let state: AuthState = INITIAL_AUTH_STATE;
@@ -358,6 +367,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
 
   const finish = (): void => {
     finished = true;
+    closing.abort();
     ctx.loginRoom.leave(conn);
     ctx.queueBudget.forget(holder);
     ctx.liveSessions.delete(connectionKey);
@@ -448,15 +458,29 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       conn.destroy('host reply budget not acknowledged');
       return;
     }
+    let held = reservation;
+    // A reply built and waiting for its turn at the large reply rate holds what it is, not the most a reply may be.
+    const holdOnly = (n: number): void => {
+      if (n >= held.bytes) return;
+      const smaller = ctx.replyBudget.charge(levels, n);
+      held.release();
+      held = smaller;
+    };
     try {
-      await executeReserved(item, bytes, decoded, pacedBy);
+      await executeReserved(item, bytes, decoded, pacedBy, holdOnly);
     } finally {
       // After the reply was sent (and charged on its own): the reservation covered it until then.
-      reservation.release();
+      held.release();
     }
   };
 
-  const executeReserved = async (item: Queued, bytes: Uint8Array, decoded: ReturnType<typeof decode> | undefined, pacedBy: Pace): Promise<void> => {
+  const executeReserved = async (
+    item: Queued,
+    bytes: Uint8Array,
+    decoded: ReturnType<typeof decode> | undefined,
+    pacedBy: Pace,
+    holdOnly: (bytes: number) => void,
+  ): Promise<void> => {
     if (finished || item.bytes === undefined) return;
     if (item.tooLarge !== undefined || decoded === undefined) {
       const size = item.tooLarge?.size ?? bytes.length;
@@ -505,7 +529,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       };
       // Reads are answered afresh: caching them would pin up to 64 copies of a large thread per
       // connection, and running one twice changes nothing.
-      reply = READ_ONLY.has(request.cmd) ? await run() : (await cache.runOnce(request.id, run)).value;
+      // Each run held to the command's deadline (PostgreSQL: no statement starts past it, the one running is cancelled).
+      const deadline = ctx.commandDeadlineMs;
+      const deadlined = (): Promise<Reply> => (deadline === undefined ? run() : withCommandDeadline(deadline, run));
+      reply = READ_ONLY.has(request.cmd) ? await deadlined() : (await cache.runOnce(request.id, deadlined)).value;
     } catch (e) {
       ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
       reply = simpleReply(request.id, 'error', [GENERIC_ERROR]);
@@ -517,6 +544,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const estimate = LARGE_REPLY.has(request.cmd) && ctx.largeReplies !== undefined ? largeReplyEstimate(reply.lines) : 0;
     const rated = estimate > 0 ? ctx.largeReplies : undefined;
     if (rated !== undefined) {
+      // Its lines, at most two bytes a character (a string of other than Latin-1 ones), and the encoding's buffer
+      // charged when it is sent: before, each waiting reply held the whole LARGE_REPLY_RESERVATION (8 MiB), so a
+      // party's replies of 64 KiB queued behind the rate held 128 times their bytes of the reply budget, and
+      // the others' reads of whole threads waited for room.
+      holdOnly(2 * estimate + MESSAGE_OVERHEAD);
       const turn = rated.turn(partyKey, estimate, closing.signal);
       if (turn !== undefined) await turn;
       if (finished || conn.closed) return;

@@ -48,6 +48,7 @@ import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
 import {
+  COMMAND_DEADLINE_MS,
   DEFAULT_HANDSHAKE_RATE,
   DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN,
   DEFAULT_MAX_CONNECTIONS_PER_HOST,
@@ -58,6 +59,7 @@ import {
   QUEUE_LIMITS,
   QUIC_LB_CONFIG,
   TRANSPORT,
+  UPLOAD_COMMIT_DEADLINE_MS,
 } from './server-defaults.js';
 // The defaults are part of this module's API as before (the command line and tests read them here).
 export * from './server-defaults.js';
@@ -428,6 +430,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         quota,
         overloaded: () => memory.overloaded(),
         uploadSlots: state.uploadSlots,
+        // Only a store that keeps deadlines (PostgreSQL): the data directory's would pay for the async context of each for nothing.
+        ...(options.databaseUrl === undefined ? {} : { commitDeadlineMs: UPLOAD_COMMIT_DEADLINE_MS }),
       },
       tcpPort,
       options.host,
@@ -470,6 +474,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     activity,
     transferPort: options.advertisedTransferPort ?? transferPort,
     idleTimeoutMs: options.idleTimeoutMs,
+    ...(options.databaseUrl === undefined ? {} : { commandDeadlineMs: COMMAND_DEADLINE_MS }),
     pacer: requestRate === 0 ? undefined : new RequestPacer(requestRate),
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     replyBudget,

@@ -1,4 +1,5 @@
 import { guardStandardStreams, terminalText } from 'forum-protocol';
+import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
 import { exitAfterLogs } from './exit-after-logs.js';
@@ -109,8 +110,14 @@ const main = async (): Promise<number | undefined> => {
         },
       );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
+  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice.
+  const stopOrExit = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (stopping) process.exit(128 + constants.signals[signal]);
+    stop(signal);
+  };
+  process.on('SIGINT', () => stopOrExit('SIGINT'));
+  process.on('SIGTERM', () => stopOrExit('SIGTERM'));
   // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
   process.on('SIGHUP', () => stop('SIGHUP'));
   console.log('Waiting for clients');

@@ -55,6 +55,27 @@ export const DEFAULT_REQUEST_RATE: number = LIMIT_DEFAULTS.requestRate;
 export const defaultMaxReplyBytes = (memoryBudgetBytes: number | undefined): number =>
   memoryBudgetBytes === undefined ? DEFAULT_MAX_REPLY_BYTES : Math.max(MIN_MAX_REPLY_BYTES, Math.floor(memoryBudgetBytes / REPLY_BUDGET_MEMORY_DIVISOR));
 
+/**
+ * How long one request's database work may take in all, ms, over all its statements and transactions
+ * (a login step runs up to five, each under PostgreSQL's `statement_timeout` of 5 s and `lock_timeout`
+ * of 2 s): past it no statement more starts, the one running is cancelled and its transaction rolled
+ * back, and the client reads that the database did not answer in time (forum-protocol's
+ * command-deadline.ts). The client waits 8 s for a reply (1.6 × its default `--timeout` of 5 s), and
+ * the request and its reply cross the network in that time too: 2 s is left for them (a lost datagram
+ * resent, a busy server's encoding), while one statement still gets its whole 5 s. Deleting uploads
+ * adds 6 ms a chunk (256 KiB), as it does to the statement's limit: RMV of a thread holding GiBs may
+ * answer after the client stopped waiting, but is not cancelled at every try.
+ */
+export const COMMAND_DEADLINE_MS = 6_000;
+
+/**
+ * The same for an upload's commit on the transfer port (the last chunk stored, the upload made visible
+ * and its line appended): the client waits 30 s there for the answer line from its first byte on
+ * (forum-client's `ANSWER_TIMEOUT_MS`), so 5 s less, and a commit is never cut off where the client
+ * would still have read its `OK`.
+ */
+export const UPLOAD_COMMIT_DEADLINE_MS = 25_000;
+
 /** The memory budget's share the encoded lines cache gets by default: 32 MiB of the default 1 GiB, seven or eight full threads. */
 export const LINES_CACHE_MEMORY_DIVISOR = 32;
 

@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, uploadSlotsRefusal } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import { finished } from 'node:stream/promises';
@@ -8,6 +8,7 @@ import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
 import { uploadTooSlow } from './upload-pace.js';
+import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
@@ -26,6 +27,8 @@ export interface TransferServerDeps {
   readonly overloaded: () => string | undefined;
   /** Where each user's uploads in progress are counted; default this process ({@link UploadsPerUser}). */
   readonly uploadSlots?: UploadSlots;
+  /** The deadline of an upload's commit in the store, ms (`withCommandDeadline`; {@link UPLOAD_COMMIT_DEADLINE_MS} on PostgreSQL); `undefined`: none. */
+  readonly commitDeadlineMs?: number;
 }
 
 /**
@@ -198,7 +201,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     await writer.abort();
     return answer(() => refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`));
   }
-  const committed = await writer.commit();
+  const committed = await (deps.commitDeadlineMs === undefined ? writer.commit() : withCommandDeadline(deps.commitDeadlineMs, writer.commit));
   if (committed._tag === 'Left') return answer(() => refuseStored(deps, socket, grant, commandErrorText(committed.left), refuse));
   answer(() => {
     deps.log(`${grant.username} uploaded ${grant.filename} to ${grant.thread} thread`);

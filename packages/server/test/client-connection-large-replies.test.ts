@@ -7,15 +7,19 @@
 import type { Thread } from 'forum-protocol';
 import { expect, it } from 'vitest';
 import type { ServerContext } from '../src/client-connection.js';
-import { LargeReplyRate } from '../src/large-reply-rate.js';
+import { largeReplyEstimate, LargeReplyRate } from '../src/large-reply-rate.js';
 import { bigThread as big, loggedIn as loggedInAt, memoryContext, type FakeConnection } from './served-connection.js';
 
 /** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
 const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
+/** 30 messages of 4,000 characters: some 117 KiB of JSON, a large reply far under the largest. */
+const mid: Thread = { title: 'mid', creator: 'alice', entries: Array.from({ length: 30 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${'x'.repeat(3990)}${i}` })) };
+/** The reply lines of `big`, as RDT sends them. */
+const bigLines = big.entries.map((e, i) => (e.kind === 'message' ? `${i + 1} ${e.author}: ${e.text}` : ''));
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
 /** A server's context over a memory store of `big`, `cjk` and `small`, sharing `largeReplies`. */
-const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, small], { largeReplies });
+const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, mid, small], { largeReplies });
 
 /** A fake connection served with `ctx`, logged in as `user` (a new account), its replies logged in `answered`. */
 const loggedIn = (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => loggedInAt(ctx, user, address, answered);
@@ -92,13 +96,14 @@ it('a large reply waiting for its turn leaves the line when its connection close
   const fromB = b.request('RDT', ['big'], 'r2');
   await settle();
   expect(largeReplies.size).toBe(2);
-  expect(ctx.replyBudget.bytes).toBeGreaterThanOrEqual(2 * 8 * 1024 * 1024);
+  // Each waiting reply holds twice its 3.9 MiB (its lines, at most two bytes a character).
+  expect(ctx.replyBudget.bytes).toBeGreaterThanOrEqual(2 * 2 * largeReplyEstimate(bigLines));
   a.closed = true;
   a.emit('close');
   await settle();
-  // Out of the line, its 8 MiB reservation released and its session ended, without waiting for the turn it no longer needs.
+  // Out of the line, its reservation released and its session ended, without waiting for the turn it no longer needs.
   expect(largeReplies.size).toBe(1);
-  expect(ctx.replyBudget.bytes).toBeLessThan(2 * 8 * 1024 * 1024);
+  expect(ctx.replyBudget.bytes).toBeLessThan(2 * 2 * largeReplyEstimate(bigLines));
   expect(await ctx.registry.holder('a')()).toEqual({ _tag: 'Right', right: undefined });
   expect(await ctx.registry.holder('b')()).toMatchObject({ _tag: 'Right', right: expect.any(String) });
   // The next turn is b's.
@@ -124,5 +129,47 @@ it('a reply large by its bytes, not its characters (CJK text), waits its turn to
   await settle();
   expect((await fromB).lines.length).toBe(16);
   expect(answered).toEqual(['127.0.0.1 r0', '127.0.0.2 c0']);
+  expect(largeReplies.size).toBe(0);
+});
+
+it("a large reply waiting for its turn leaves the line as soon as its session is taken over (a lapsed lease), not at the close handshake's end", async () => {
+  const { largeReplies, ctx, answered } = onFakeClock();
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  await a.request('RDT', ['big'], 'r0');
+  void a.request('RDT', ['big'], 'r1');
+  await settle();
+  expect(largeReplies.size).toBe(1);
+  const held = ctx.replyBudget.bytes;
+  // The shared registry found its lease lapsed and the account logged in elsewhere: the server ends the session.
+  const [endTakenOver] = [...ctx.liveSessions.values()];
+  endTakenOver?.();
+  await settle();
+  // The close is under way, its 'close' not yet come (a peer that does not answer it: seconds).
+  expect(a.closeCalls).toBe(1);
+  // Before: still in the line (1) and its reservation held, until that 'close'.
+  expect(largeReplies.size).toBe(0);
+  expect(ctx.replyBudget.bytes).toBeLessThan(held);
+  expect(answered).not.toContain('127.0.0.1 r1');
+});
+
+it('a large reply waiting for its turn holds of the reply budget what its lines may take, not the 8 MiB the largest reply reserves', async () => {
+  const { timers, largeReplies, ctx, answered } = onFakeClock();
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
+  // a's full thread puts the rate in debt; b's RDT of 117 KiB then waits.
+  await a.request('RDT', ['big'], 'r0');
+  const fromB = b.request('RDT', ['mid'], 'm0');
+  await settle();
+  expect(largeReplies.size).toBe(1);
+  const lines = mid.entries.map((e, i) => (e.kind === 'message' ? `${i + 1} ${e.author}: ${e.text}` : ''));
+  const estimate = largeReplyEstimate(lines);
+  expect(estimate).toBeGreaterThan(100 * 1024);
+  // Before: 8 MiB and 256 bytes (LARGE_REPLY_RESERVATION) for the whole wait, 70 times its bytes: 28 such
+  // replies of one IPv6 /48 held the 224 MiB the server's budget gives large replies, and every other
+  // party's read of a thread waited for room.
+  expect(ctx.replyBudget.bytesOf('127.0.0.2')).toBe(2 * estimate + 256);
+  timers.shift()?.();
+  await settle();
+  expect((await fromB).lines).toEqual(lines);
   expect(largeReplies.size).toBe(0);
 });

@@ -109,4 +109,20 @@ describe('forum-server exit with a log reader that is behind (real process, stdo
     // (A SIGTERM as soon as the ready line is read: e2e-ready-signal.test.ts.)
     expect(Date.now() - stopped).toBeLessThan(12_000);
   }, 20_000);
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('a second %s while it waits for that reader exits at once (status %i)', async (signal, status) => {
+    const { server } = await stoppedBehindFullLog();
+    // In the wait for the reader (the stop itself is over).
+    while (!server.stderr().includes('forum-server: stopped')) await delay(10);
+    const second = Date.now();
+    server.child.kill(signal);
+    const { code } = await server.exited;
+    const tookMs = Date.now() - second;
+    // Before: the second signal was ignored, and it exited 0 when the 5 s wait ended.
+    expect(code).toBe(status);
+    expect(tookMs).toBeLessThan(2_000);
+  }, 20_000);
 });

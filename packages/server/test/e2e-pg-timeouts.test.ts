@@ -8,10 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { timedOutText } from 'forum-protocol';
+import { cancelledText, terminatedText, timedOutText } from 'forum-protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { startForumServer, type ForumServer } from '../src/forum-server.js';
+import { COMMAND_DEADLINE_MS } from '../src/server-defaults.js';
 import { rawClient, rawLogin, type RawClient } from './raw-client.js';
 
 /** Longer than the default limits (a lock wait 2 s, a row's waiters two waits): a request still waiting then was not given up. */
@@ -32,6 +33,7 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
   let pg: EmbeddedPostgresHandle | undefined;
   let server: ForumServer | undefined;
   const clients: RawClient[] = [];
+  const logs: string[] = [];
   let dir = '';
 
   beforeAll(async () => {
@@ -46,7 +48,7 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
       maxDataBytes: 1024 * 1024,
       idleTimeoutMs: 30_000,
       transferPort: 0,
-      log: () => undefined,
+      log: (line) => void logs.push(line),
       warn: () => undefined,
     });
   }, 60_000);
@@ -112,4 +114,74 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
     // Nothing of the ten was stored.
     expect((await honest.request('r', 'RDT', ['t'])).lines).toEqual(['Thread t is empty']);
   }, 30_000);
+
+  /** Makes each statement of `event` on `table` take `seconds` (a slow disk, a busy database), by a statement trigger; returns its removal. */
+  const slowDown = async (sql: postgres.Sql, table: string, event: 'INSERT' | 'UPDATE', seconds: number): Promise<() => Promise<void>> => {
+    const fn = `slow_${table}_${event.toLowerCase()}`;
+    await sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$`);
+    await sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+    return async () => {
+      await sql.unsafe(`DROP TRIGGER ${fn} ON ${table}; DROP FUNCTION ${fn}()`);
+    };
+  };
+
+  /** The backend running a statement like `like` (waited for). */
+  const backendOf = async (sql: postgres.Sql, like: string): Promise<number> => {
+    const deadline = performance.now() + 5_000;
+    for (;;) {
+      const [row] = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}`;
+      if (row !== undefined) return row.pid;
+      if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it("a MSG whose statements each stay under the limits but together pass the client's 8 s wait is answered at the command's deadline (6 s) with the timeout's line", async () => {
+    if (pg === undefined) throw new Error('not started');
+    const alice = await login('deadline', 20);
+    expect((await alice.request('c', 'CRT', ['slow'])).lines).toEqual(['Thread slow created']);
+    const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    // MSG: the line's insert, then the thread's size: 3.5 s each, under statement_timeout (5 s); 7 s together.
+    const undo = [await slowDown(sql, 'entries', 'INSERT', 3.5), await slowDown(sql, 'threads', 'UPDATE', 3.5)];
+    try {
+      const started = performance.now();
+      const reply = await alice.request('m', 'MSG', ['slow', 'late']);
+      const ms = performance.now() - started;
+      process.stderr.write(`pg-timeouts: a MSG of two 3.5 s statements answered in ${ms.toFixed(0)} ms\n`);
+      // Before: 'Message posted to slow thread' after 7 s (the client, waiting 8 s, was near giving up).
+      expect(reply.lines).toEqual([timedOutText('command')]);
+      expect(ms).toBeGreaterThanOrEqual(COMMAND_DEADLINE_MS - 5);
+      expect(ms).toBeLessThan(COMMAND_DEADLINE_MS + 1_000);
+    } finally {
+      for (const u of undo) await u();
+      await sql.end();
+    }
+    expect((await alice.request('r', 'RDT', ['slow'])).lines).toEqual(['Thread slow is empty']);
+  }, 20_000);
+
+  it('a statement an administrator cancels (pg_cancel_backend) or whose connection it ends (pg_terminate_backend) is answered with a line of its own, logged, and the server serves on', async () => {
+    if (pg === undefined) throw new Error('not started');
+    const bob = await login('admin', 21);
+    expect((await bob.request('c', 'CRT', ['ended'])).lines).toEqual(['Thread ended created']);
+    const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    const undo = await slowDown(sql, 'entries', 'INSERT', 2);
+    try {
+      const cancelled = bob.request('m1', 'MSG', ['ended', 'one']);
+      await sql`SELECT pg_cancel_backend(${await backendOf(sql, '%INSERT INTO entries%')})`;
+      // Before: the timeout's line, as if the database had been slow.
+      expect((await cancelled).lines).toEqual([cancelledText('command')]);
+      expect(logs).toContain('Store error: a database administrator cancelled the statement (pg_cancel_backend): canceling statement due to user request');
+      const terminated = bob.request('m2', 'MSG', ['ended', 'two']);
+      await sql`SELECT pg_terminate_backend(${await backendOf(sql, '%INSERT INTO entries%')})`;
+      // Before: the process ended on an uncaught TypeError in postgres.js (its rollback written to a closed socket).
+      expect((await terminated).lines).toEqual([terminatedText('command')]);
+      expect(logs).toContain("Store error: the database ended the server's connection (pg_terminate_backend, a shutdown): terminating connection due to administrator command");
+    } finally {
+      await undo();
+      await sql.end();
+    }
+    // The pool serves on (a new connection for the one ended).
+    expect((await bob.request('m3', 'MSG', ['ended', 'three'])).lines).toEqual(['Message posted to ended thread']);
+    expect((await bob.request('r', 'RDT', ['ended'])).lines).toEqual(['1 admin: three']);
+  }, 20_000);
 });

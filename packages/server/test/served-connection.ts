@@ -52,6 +52,12 @@ export class FakeConnection extends EventEmitter {
     return Promise.resolve();
   }
   raiseReceiveWindow(): void {}
+  /** Times the server closed it; the close handshake never ends here (no 'close' follows), as with a peer that does not answer it. */
+  closeCalls = 0;
+  close(): Promise<void> {
+    this.closeCalls++;
+    return Promise.resolve();
+  }
   /** Sends a request; resolves with its reply. */
   request(cmd: RequestCommand, args: readonly string[], id: string): Promise<Reply> {
     const p = new Promise<Reply>((resolve) => this.waiters.set(id, resolve));

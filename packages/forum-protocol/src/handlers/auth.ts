@@ -4,7 +4,7 @@ import * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { isForumCommand } from '../protocol/commands.js';
-import { timedOutText, toIoError, type StoreError } from '../store/errors.js';
+import { ioErrorText, toIoError, type StoreError } from '../store/errors.js';
 import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
 import type { NextStep, Reply, Request } from '../protocol/messages.js';
 import { validateCredential } from '../protocol/names.js';
@@ -116,7 +116,7 @@ const nextOf = (state: AuthState): NextStep => {
 
 const serverError = (id: string, e: StoreError): AuthResult => ({
   state: INITIAL_AUTH_STATE,
-  reply: authReply(id, 'error', [e.kind === 'io' && e.timedOut === true ? timedOutText('login') : 'The server could not complete the login, please try again'], 'username'),
+  reply: authReply(id, 'error', [e.kind === 'io' ? ioErrorText(e, 'login') : 'The server could not complete the login, please try again'], 'username'),
   log: [`Store error: ${e.kind === 'io' ? e.message : e.kind}`],
 });
 

@@ -1,8 +1,7 @@
-import * as E from 'fp-ts/lib/Either.js';
-import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import { toIoError, type StoreError } from '../store/errors.js';
-import { postgresIoError } from './postgres-timeouts.js';
+import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { toIoError } from '../store/errors.js';
+import { attempt } from './postgres-timeouts.js';
 import type { SessionRegistry } from '../store/session.js';
 
 /** Options for {@link createPostgresSessionRegistry}. */
@@ -32,14 +31,6 @@ export interface PostgresSessionRegistry extends SessionRegistry {
   /** Stops the heartbeat and frees this server's leases (a graceful stop; a crash leaves them to expire). */
   close(): Promise<void>;
 }
-
-const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => async () => {
-  try {
-    return E.right(await work());
-  } catch (e) {
-    return E.left(postgresIoError(e));
-  }
-};
 
 /**
  * One live session per account across every server sharing the database:
@@ -85,8 +76,9 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       }),
     release: (username, connectionKey) => async () => {
       held.delete(connectionKey);
-      // Best effort: a lease left behind expires by itself.
-      await sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`.catch((e: unknown) =>
+      // Best effort: a lease left behind expires by itself. Past the deadline of the command that released it
+      // (XIT) too: the account would stay held for a lease's time.
+      await outsideCommandDeadline(() => sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`).catch((e: unknown) =>
         options.onError?.(`lease release failed: ${toIoError(e).message}`),
       );
     },

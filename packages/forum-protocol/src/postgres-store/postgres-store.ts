@@ -9,7 +9,8 @@ import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import { allowForDeletedChunks, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, postgresIoError, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
+import { allowForDeletedChunks, attemptEither, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
+import { deadlineSql } from './postgres-deadline.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -96,14 +97,6 @@ const sweepStaleUploads = async (sql: Sql, staleMs: number): Promise<void> => {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-const attempt = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => async () => {
-  try {
-    return await work();
-  } catch (e) {
-    return E.left(postgresIoError(e));
-  }
-};
-
 /** A thread and the position of each of its entries, read under the thread row's lock. */
 interface LockedThread {
   readonly thread: Thread;
@@ -180,7 +173,7 @@ const writeDiff = async (tx: TransactionSql, locked: LockedThread, next: readonl
  * those of the spec. Upload bytes are stored in chunks and never held whole.
  */
 export const openPostgresStore = (url: string, options: PostgresStoreOptions = {}): TE.TaskEither<IoError, PostgresStore> =>
-  attempt(async () => {
+  attemptEither(async () => {
     const limits = resolveThreadLimits(options.threadLimits);
     const schema = options.schema;
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) return E.left({ kind: 'io', message: `invalid schema name: ${schema}` } satisfies IoError);
@@ -199,7 +192,8 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       await sql.end({ timeout: 1 });
       throw e;
     }
-    return E.right(makeStore(sql, limits, options));
+    // Every statement of the store, and of the registries that share its pool, held to the deadline of the command that makes it.
+    return E.right(makeStore(deadlineSql(sql), limits, options));
   });
 
 const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions): PostgresStore => {
@@ -217,7 +211,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
 
   const recent = new RecentThreads();
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
-    attempt(async () => {
+    attemptEither(async () => {
       // A large thread read lately: its row first, and the value read then if nobody wrote it since.
       if (recent.has(title)) {
         const kept = recent.get(title, await threadRowVersion(sql, title));
@@ -235,7 +229,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     });
 
   const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>): TE.TaskEither<StoreError | Err, A> =>
-    attempt(() =>
+    attemptEither(() =>
       sql.begin(async (tx): Promise<E.Either<StoreError | Err, A>> => {
         const locked = await lockThread(tx, title);
         if (locked === undefined) return E.left(noThread(title));
@@ -250,7 +244,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
 
   // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
   const appendEntry = <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
-    attempt(() =>
+    attemptEither(() =>
       sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
         const before = await lockThreadSize(tx, title);
         if (before === undefined) return E.left(noThread(title));
@@ -269,7 +263,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     );
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
-    attempt(async () => {
+    attemptEither(async () => {
       const removed = await sql.begin(async (tx): Promise<E.Either<StoreError | Err, ThreadIncarnation | undefined>> => {
         const locked = await lockThread(tx, title);
         if (locked === undefined) return E.left(noThread(title));
@@ -322,7 +316,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
-    attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+    attemptEither(async (): Promise<E.Either<UploadError, UploadWriter>> => {
       // Only at open, a server killed mid-upload left its pending rows and chunks until some server
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
       if (performance.now() - sweptAt >= sweepEveryMs) {
@@ -353,7 +347,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   };
 
   const openDownload = (title: string, filename: string, granted?: ThreadIncarnation): TE.TaskEither<StoreError | NoFileError, Download> =>
-    attempt(async (): Promise<E.Either<StoreError | NoFileError, Download>> => {
+    attemptEither(async (): Promise<E.Either<StoreError | NoFileError, Download>> => {
       const found = await findUpload(title, filename);
       if (E.isLeft(found)) return found;
       const { id, size, threadId } = found.right;
@@ -367,41 +361,41 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     warnings: [],
     close: () => sql.end({ timeout: 5 }),
     getAccount: (username) =>
-      attempt(async () => {
+      attemptEither(async () => {
         const rows = await sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE username = ${username}`;
         return E.right(O.map((r: { secret: string }): Account => ({ username, password: r.secret }))(O.fromNullable(rows[0])));
       }),
     listAccounts: () =>
-      attempt(async () => {
+      attemptEither(async () => {
         const rows = await sql<{ username: string }[]>`SELECT username FROM accounts`;
         return E.right(rows.map((r) => r.username));
       }),
     createAccount: (account) =>
-      attempt(async () => {
+      attemptEither(async () => {
         const rows = await sql`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password}) ON CONFLICT DO NOTHING RETURNING username`;
         return E.right(rows.length === 1);
       }),
     replaceAccountSecret: (username, secret) =>
-      attempt(async () => {
+      attemptEither(async () => {
         const rows = await sql`UPDATE accounts SET secret = ${secret} WHERE username = ${username} RETURNING username`;
         return E.right(rows.length === 1);
       }),
     listThreads: () =>
-      attempt(async () => {
+      attemptEither(async () => {
         const rows = await sql<{ title: string }[]>`SELECT title FROM threads`;
         // Sorted here, by UTF-16 code unit as the spec's other stores do (a database collation would differ).
         return E.right(rows.map((r) => r.title).sort());
       }),
     getThread,
-    createThread: (title, creator) => attempt(() => createThreadInPostgres(sql, limits, title, creator)),
+    createThread: (title, creator) => attemptEither(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
     appendEntry,
-    changeMessage: (title, n, change) => attempt(() => changeMessageInPostgres(sql, title, n, change)),
+    changeMessage: (title, n, change) => attemptEither(() => changeMessageInPostgres(sql, title, n, change)),
     removeThread,
-    checkUpload: (title, filename, uploader) => attempt(() => uploadProblem(title, filename, uploader)),
+    checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,
     statUpload: (title, filename) =>
-      attempt(async () => E.map((u: { readonly size: number; readonly threadId: ThreadIncarnation }): UploadStat => ({ size: u.size, incarnation: u.threadId }))(await findUpload(title, filename))),
+      attemptEither(async () => E.map((u: { readonly size: number; readonly threadId: ThreadIncarnation }): UploadStat => ({ size: u.size, incarnation: u.threadId }))(await findUpload(title, filename))),
     openDownload,
   };
 };

@@ -1,4 +1,8 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { identity, pipe } from 'fp-ts/lib/function.js';
+import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
+import { commandDeadline, CommandDeadlineError, outsideCommandDeadline } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
 
 /**
@@ -42,11 +46,50 @@ export const timeoutParameters = (timeouts: PostgresTimeouts): Readonly<Record<s
 // query_canceled (statement_timeout), lock_not_available (lock_timeout), idle_in_transaction_session_timeout.
 const TIMED_OUT_CODES: ReadonlySet<string> = new Set(['57014', '55P03', '25P03']);
 
-/** Whether `e` is a statement ended by one of the {@link PostgresTimeouts}. */
-export const isTimedOut = (e: unknown): boolean => e instanceof postgres.PostgresError && TIMED_OUT_CODES.has(e.code);
+// query_canceled is also pg_cancel_backend's (and a cancel request's), told apart only by its message. In a
+// database whose messages are in another language (lc_messages) it is not matched, and reads as a time limit.
+const BY_USER_REQUEST = /due to user request/;
 
-/** `e` as an {@link IoError}, marked `timedOut` when a time limit ended it (the client is told so). */
-export const postgresIoError = (e: unknown): IoError => (isTimedOut(e) ? { ...toIoError(e), timedOut: true } : toIoError(e));
+// admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown, cannot_connect_now (starting or stopping).
+const TERMINATED_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03']);
+
+/** Whether `e` is a statement an administrator cancelled (`pg_cancel_backend`): SQLSTATE 57014 "… due to user request". */
+export const isCancelledByUser = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && BY_USER_REQUEST.test(e.message);
+
+/** Whether `e` is a statement ended by one of the {@link PostgresTimeouts}. */
+export const isTimedOut = (e: unknown): boolean => e instanceof postgres.PostgresError && TIMED_OUT_CODES.has(e.code) && !isCancelledByUser(e);
+
+/** Whether `e` is a statement whose connection the database ended (`pg_terminate_backend`, a shutdown). */
+export const isTerminated = (e: unknown): boolean => e instanceof postgres.PostgresError && TERMINATED_CODES.has(e.code);
+
+/**
+ * `e` as an {@link IoError}, marked for the client: `timedOut` when a time limit or the command's
+ * deadline ended it (whatever the statement then failed with: the deadline's own cancel reads as an
+ * administrator's), `interrupted` when an administrator or the database did. The log's message
+ * names the cause where PostgreSQL's does not.
+ */
+export const postgresIoError = (e: unknown): IoError => {
+  const deadline = commandDeadline();
+  if (e instanceof CommandDeadlineError) return { kind: 'io', message: e.message, timedOut: true };
+  if (deadline?.expired === true) return { kind: 'io', message: `the command passed its deadline of ${deadline.allowedMs} ms: ${toIoError(e).message}`, timedOut: true };
+  if (isCancelledByUser(e)) return { kind: 'io', message: `a database administrator cancelled the statement (pg_cancel_backend): ${toIoError(e).message}`, interrupted: 'cancelled' };
+  if (isTerminated(e)) return { kind: 'io', message: `the database ended the server's connection (pg_terminate_backend, a shutdown): ${toIoError(e).message}`, interrupted: 'terminated' };
+  return isTimedOut(e) ? { ...toIoError(e), timedOut: true } : toIoError(e);
+};
+
+/** Runs `work`, a failure (thrown) as its {@link postgresIoError}. */
+export const attempt =
+  <A>(work: () => Promise<A>): TE.TaskEither<IoError, A> =>
+  async () => {
+    try {
+      return E.right(await work());
+    } catch (e) {
+      return E.left(postgresIoError(e));
+    }
+  };
+
+/** {@link attempt} for work that answers with an `Either` of its own. */
+export const attemptEither = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => pipe(attempt(work), TE.chainEitherKW(identity));
 
 /**
  * Milliseconds of statement time allowed for each upload chunk (256 KiB) a deletion removes: deleting
@@ -62,18 +105,28 @@ export const MS_PER_DELETED_CHUNK = 6;
  * GiB of uploads impossible to remove (each RMV timed out and rolled back).
  */
 export const allowForDeletedChunks = async (tx: TransactionSql, uploadIds: PendingQuery<Row[]>): Promise<void> => {
-  await tx`
-    SELECT set_config('statement_timeout',
+  const rows = await tx<{ chunks: number }[]>`
+    WITH c AS (SELECT count(*)::int AS n FROM upload_chunks WHERE upload_id IN (${uploadIds}))
+    SELECT c.n AS chunks, set_config('statement_timeout',
       CASE WHEN s.setting::bigint = 0 THEN '0'
-           ELSE (s.setting::bigint + ${MS_PER_DELETED_CHUNK} * (SELECT count(*) FROM upload_chunks WHERE upload_id IN (${uploadIds})))::text END,
+           ELSE (s.setting::bigint + ${MS_PER_DELETED_CHUNK} * c.n)::text END,
       true)
-    FROM pg_settings s WHERE s.name = 'statement_timeout'`;
+    FROM pg_settings s, c WHERE s.name = 'statement_timeout'`;
+  // The command's deadline too (command-deadline.ts): else RMV of a thread holding GiBs would be cut off by
+  // it as it was by the statement's limit, and rolled back at every try.
+  commandDeadline()?.extend(MS_PER_DELETED_CHUNK * (rows[0]?.chunks ?? 0));
 };
 
-/** Deletes the uploads (pending or not) that `uploadIds` selects, with their chunks, in a transaction allowed the time their chunks need. */
+/**
+ * Deletes the uploads (pending or not) that `uploadIds` selects, with their chunks, in a transaction
+ * allowed the time their chunks need. Outside any command's deadline: a clean-up (an upload's discard,
+ * the sweep) that failed would leave the bytes counted until the next sweep.
+ */
 export const deleteUploads = async (sql: Sql, uploadIds: (tx: TransactionSql) => PendingQuery<Row[]>): Promise<number> =>
-  sql.begin(async (tx) => {
-    await allowForDeletedChunks(tx, uploadIds(tx));
-    const rows = await tx`DELETE FROM uploads WHERE id IN (${uploadIds(tx)}) RETURNING id`;
-    return rows.length;
-  });
+  outsideCommandDeadline(() =>
+    sql.begin(async (tx) => {
+      await allowForDeletedChunks(tx, uploadIds(tx));
+      const rows = await tx`DELETE FROM uploads WHERE id IN (${uploadIds(tx)}) RETURNING id`;
+      return rows.length;
+    }),
+  );

@@ -1,9 +1,6 @@
-import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
-import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
-import type { StoreError } from '../store/errors.js';
-import { postgresIoError } from './postgres-timeouts.js';
+import { attempt } from './postgres-timeouts.js';
 import type { TransferDirection } from '../protocol/messages.js';
 import { deriveTransferKeys } from '../transfer/transfer-keys.js';
 import { DEFAULT_TOKENS_PER_USER, TOKEN_BYTES, type TransferGrant, type TransferTokens } from '../transfer/transfer-tokens.js';
@@ -23,14 +20,6 @@ export interface PostgresTokensOptions {
 
 // Namespaces the per-user issue lock (the two-key advisory locks do not overlap the one-key migration lock).
 const TOKEN_LOCK_CLASS = 0x746f6b; // "tok"
-
-const attempt = <A>(work: () => Promise<A>): TE.TaskEither<StoreError, A> => async () => {
-  try {
-    return E.right(await work());
-  } catch (e) {
-    return E.left(postgresIoError(e));
-  }
-};
 
 interface TokenRow {
   readonly direction: string;

@@ -10,6 +10,12 @@ export interface IoError {
    * the generic line.
    */
   readonly timedOut?: true;
+  /**
+   * Someone else ended the statement: an administrator cancelled it (PostgreSQL's `pg_cancel_backend`),
+   * or the database ended the server's connection (`pg_terminate_backend`, a shutdown). Its transaction
+   * was rolled back, and the client is told which rather than that the database was slow.
+   */
+  readonly interrupted?: 'cancelled' | 'terminated';
 }
 /** The named thread does not exist. */
 export interface NoThreadError {
@@ -75,7 +81,7 @@ export type CommandError =
 export const commandErrorText = (e: CommandError): string => {
   switch (e.kind) {
     case 'io':
-      return e.timedOut === true ? timedOutText('command') : 'The server could not complete the command, please try again';
+      return ioErrorText(e, 'command');
     case 'noThread':
       return `Thread ${e.title} does not exist`;
     case 'fileExists':
@@ -113,6 +119,20 @@ export const commandErrorText = (e: CommandError): string => {
 
 /** The line for a request whose database statement ran past its time limit (`what`: command, login). */
 export const timedOutText = (what: string): string => `The server's database did not answer in time, so the ${what} was cancelled: please try again`;
+
+/** The line for a request whose database statement an administrator cancelled (`what`: command, login). */
+export const cancelledText = (what: string): string => `An administrator of the server's database cancelled the ${what}: please try again`;
+
+/** The line for a request whose database connection the database ended (`what`: command, login). */
+export const terminatedText = (what: string): string => `The server's database closed its connection, so the ${what} was cancelled: please try again`;
+
+/** The line for a request (`what`: command, login) that failed with `e`. */
+export const ioErrorText = (e: IoError, what: string): string => {
+  if (e.timedOut === true) return timedOutText(what);
+  if (e.interrupted === 'cancelled') return cancelledText(what);
+  if (e.interrupted === 'terminated') return terminatedText(what);
+  return `The server could not complete the ${what}, please try again`;
+};
 
 /** The server log lines for a refused command (after `U issued CMD command`). */
 export const commandErrorLog = (e: CommandError): readonly string[] => {

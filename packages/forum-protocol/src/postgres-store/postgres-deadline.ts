@@ -1,0 +1,95 @@
+import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
+import { commandDeadline, CommandDeadlineError, type CommandDeadline } from '../store/command-deadline.js';
+
+/**
+ * What postgres.js (3.4) keeps on a query that this module reads: whether it was handed to the pool
+ * (`executed`), and the pool's canceller, whose promise `cancel()` drops (a cancel request that cannot
+ * connect would be an unhandled rejection, which ends the process).
+ */
+interface QueryInternals {
+  readonly executed?: boolean;
+  canceller?: ((query: unknown) => Promise<void>) | null;
+}
+
+/**
+ * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
+ * one its connection runs gets a cancel request, one sent behind others gets it as it starts (postgres.js),
+ * and one already done is left so. A query never handed to the pool is a fragment of another (or unused):
+ * cancelling it would reject a promise nobody awaits.
+ *
+ * PostgreSQL's cancel request names a connection, not a statement: one that arrives after its statement
+ * ended (a statement of under a millisecond) cancels whatever that connection runs next, maybe another
+ * command's statement behind it, which then fails as cancelled by an administrator. The price of a
+ * deadline that the database keeps rather than only the server's wait (see README).
+ */
+const stop = (query: QueryInternals): void => {
+  if (query.executed !== true) return;
+  const canceller = query.canceller;
+  if (typeof canceller !== 'function') return;
+  query.canceller = null;
+  canceller(query).catch(() => undefined);
+};
+
+const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;
+
+/** A query made under `deadline`: refused if it has passed, else stopped when it passes. */
+const underDeadline = <Q>(deadline: CommandDeadline | undefined, make: () => Q): Q => {
+  if (deadline === undefined) return make();
+  if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
+  const query = make();
+  // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
+  deadline.onExpire(() => stop(query as QueryInternals));
+  return query;
+};
+
+/**
+ * A transaction under `deadline`: refused if it has passed; while it waits for a connection, given up
+ * at the deadline (it then rolls back as soon as it starts); once started, its statements are stopped
+ * at the deadline and it is rolled back rather than committed if the deadline passed meanwhile. Its
+ * outcome once started is awaited, never guessed: a COMMIT already sent is the command's answer.
+ */
+const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionSql) => Promise<T>) => Promise<T>, fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> => {
+  if (deadline.expired) return Promise.reject(new CommandDeadlineError(deadline.allowedMs));
+  let started = false;
+  const running = begin(async (tx) => {
+    started = true;
+    if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
+    const result = await fn(deadlineSql(tx));
+    if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
+    return result;
+  });
+  return new Promise<T>((resolve, reject) => {
+    const off = deadline.onExpire(() => {
+      if (!started) reject(new CommandDeadlineError(deadline.allowedMs));
+    });
+    running.then(resolve, reject).finally(off);
+  });
+};
+
+/**
+ * `sql` (a pool, or a transaction's) held to the deadline of the command that uses it
+ * ({@link commandDeadline}): once it has passed no statement starts (`CommandDeadlineError`), and the
+ * statement running then is cancelled, so its transaction rolls back. Outside a command (a heartbeat,
+ * a transfer's chunks) it is `sql` as it was.
+ */
+export const deadlineSql = <S extends Sql | TransactionSql>(sql: S): S =>
+  new Proxy(sql, {
+    apply: (target, self, args: unknown[]) =>
+      isTemplate(args[0]) ? underDeadline(commandDeadline(), () => Reflect.apply(target, self, args) as unknown) : Reflect.apply(target, self, args),
+    get: (target, key) => {
+      if (key === 'unsafe') {
+        return (...args: Parameters<Sql['unsafe']>): PendingQuery<Row[]> => underDeadline(commandDeadline(), () => target.unsafe(...args));
+      }
+      if (key === 'begin' && 'begin' in target) {
+        const pool: Sql = target;
+        return (...args: readonly unknown[]): Promise<unknown> => {
+          const fn = args[args.length - 1] as (tx: TransactionSql) => unknown;
+          const options = args.length > 1 ? String(args[0]) : '';
+          const begin = <T>(body: (tx: TransactionSql) => Promise<T>): Promise<T> => pool.begin(options, body) as Promise<T>;
+          const deadline = commandDeadline();
+          return deadline === undefined ? begin(async (tx) => fn(tx)) : transaction(deadline, begin, fn);
+        };
+      }
+      return Reflect.get(target, key, target) as unknown;
+    },
+  });

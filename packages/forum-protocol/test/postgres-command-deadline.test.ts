@@ -1,0 +1,226 @@
+import * as E from 'fp-ts/lib/Either.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
+import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
+import { cancelledText, terminatedText, timedOutText } from '../src/store/errors.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
+import { lines, run } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+let watching: postgres.Sql | undefined;
+const watcher = (): postgres.Sql => {
+  if (watching === undefined) {
+    const opened = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => opened.end({ timeout: 1 }));
+    watching = opened;
+  }
+  return watching;
+};
+
+/** Limits under which each statement below stays (a statement of 800 ms is not ended by them). */
+const TIMEOUTS = { statementMs: 1_500, lockMs: 1_000, idleInTransactionMs: 3_000 } as const;
+
+/** The deadline the commands below get: less than their statements take together, more than any one of them. */
+const DEADLINE_MS = 1_000;
+
+/** How late past its deadline a command may answer: the cancel's round trip and the rollback's. */
+const ANSWER_SLACK_MS = 400;
+
+/** Makes each statement of `event` on `table` take `seconds` (a slow disk, a busy database), by a statement trigger. */
+const slowDown = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE', seconds: number): Promise<void> => {
+  const fn = `slow_${table}_${event.toLowerCase()}`;
+  await store.sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$`);
+  await store.sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+};
+
+const dropSlowDown = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE'): Promise<void> => {
+  await store.sql.unsafe(`DROP TRIGGER slow_${table}_${event.toLowerCase()} ON ${table}`);
+};
+
+/** `work`'s value and how long it took, ms. */
+const timed = async <A>(work: () => Promise<A>): Promise<{ readonly value: A; readonly ms: number }> => {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+};
+
+/** Statements that run now, as `pg_stat_activity` sees them (the watcher's own excluded): read on a connection of its own. */
+const running = async (_store: PostgresStore, like: string): Promise<number> => {
+  const [row] = await watcher()<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}`;
+  return row?.n ?? 0;
+};
+
+describe("a command's deadline on PostgreSQL (withCommandDeadline)", () => {
+  it("a MSG whose statements each stay under statement_timeout but together pass the deadline is answered with the timeout's line at the deadline; nothing of it is stored", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    // MSG: the line's insert, then the thread's size: 1.6 s together, 0.8 s each.
+    await slowDown(store, 'entries', 'INSERT', 0.8);
+    await slowDown(store, 'threads', 'UPDATE', 0.8);
+    const msg = await timed(() => withCommandDeadline(DEADLINE_MS, () => lines(run(store, 'alice', 'MSG t slow'))));
+    // Before: ['Message posted to t thread'] after 1.6 s (each statement under its limit, and nothing bounded their sum).
+    expect(msg.value).toEqual([timedOutText('command')]);
+    expect(msg.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+    expect(msg.ms).toBeLessThan(DEADLINE_MS + ANSWER_SLACK_MS);
+    await dropSlowDown(store, 'entries', 'INSERT');
+    await dropSlowDown(store, 'threads', 'UPDATE');
+    // Rolled back: nothing of it, and the statement cancelled is not still running.
+    expect(await running(store, '%UPDATE threads%')).toBe(0);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+    // The same MSG without a deadline, as before, is posted.
+    expect(await lines(run(store, 'alice', 'MSG t fast'))).toEqual(['Message posted to t thread']);
+  });
+
+  it('a login step past its deadline starts no statement more: the login is refused with the timeout line at the deadline', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));
+    const deps = { store, registry: createSessionRegistry(), connectionKey: 'c1' };
+    // The account's read comes after a statement of the command's that outlasts its deadline (cancelled then).
+    const slowStore: PostgresStore = {
+      ...store,
+      getAccount: (username) => async () => {
+        await store.sql`SELECT pg_sleep(${(DEADLINE_MS + 1_000) / 1000})`.catch(() => undefined);
+        return store.getAccount(username)();
+      },
+    };
+    const step = await timed(() =>
+      withCommandDeadline(DEADLINE_MS, () => handleRequest({ ...deps, store: slowStore }, INITIAL_AUTH_STATE, { id: 'r1', username: '', cmd: 'username', args: ['bob'] })()),
+    );
+    // Before: the account read after 2 s, and the password prompt.
+    expect(step.value.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: [timedOutText('login')] } });
+    expect(step.value.outcome.kind === 'reply' ? step.value.outcome.log : []).toEqual([`Store error: the command passed its deadline of ${DEADLINE_MS} ms, so no statement more was started`]);
+    expect(step.ms).toBeLessThan(DEADLINE_MS + ANSWER_SLACK_MS);
+    expect(await running(store, '%pg_sleep%')).toBe(0);
+    // Nothing starts once it has passed: a statement, a transaction.
+    await withCommandDeadline(10, async () => {
+      await sleep(30);
+      expect(() => store.sql`SELECT 1`).toThrow(CommandDeadlineError);
+      await expect(store.sql.begin(async (tx) => tx`SELECT 1`)).rejects.toThrow(CommandDeadlineError);
+    });
+  });
+
+  it('a command waiting for a pool connection (all of them busy) gives up at its deadline, a statement or a transaction, and starts nothing after', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    await run(store, 'alice', 'CRT t');
+    // The one connection held for longer than the deadline, by a transaction outside any command.
+    const busyDone = store.sql.begin(async (tx) => tx`SELECT pg_sleep(1.4)`).then(() => 'done' as const);
+    while ((await running(store, '%pg_sleep%')) === 0) await sleep(10);
+    // RDT: one statement; CRT: a transaction.
+    const [read, created] = await Promise.all([
+      timed(() => withCommandDeadline(400, () => lines(run(store, 'alice', 'RDT t')))),
+      timed(() => withCommandDeadline(400, () => lines(run(store, 'alice', 'CRT u')))),
+    ]);
+    expect(read.value).toEqual([timedOutText('command')]);
+    expect(created.value).toEqual([timedOutText('command')]);
+    // Before: both answered once the connection was free (1.4 s), the CRT creating its thread.
+    expect(Math.max(read.ms, created.ms)).toBeLessThan(400 + ANSWER_SLACK_MS);
+    expect(await busyDone).toBe('done');
+    // The transaction that got its connection after its deadline ran nothing and rolled back.
+    expect(await lines(run(store, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+  });
+
+  it("an upload's commit past its deadline is not committed, and its pending row and chunks are still deleted (the discard runs outside the deadline)", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const begun = await store.beginUpload('t', 'f', 'alice')();
+    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(Buffer.alloc(UPLOAD_CHUNK_BYTES + 10, 1), (e) => (e ? reject(e) : resolve())));
+    // The commit: the upload's row made visible, then its line and the thread's size: 1.6 s together, 0.8 s each.
+    await slowDown(store, 'entries', 'INSERT', 0.8);
+    await slowDown(store, 'threads', 'UPDATE', 0.8);
+    const committed = await timed(() => withCommandDeadline(DEADLINE_MS, begun.right.commit));
+    await dropSlowDown(store, 'entries', 'INSERT');
+    await dropSlowDown(store, 'threads', 'UPDATE');
+    // Before (no deadline): committed after 1.6 s.
+    expect(committed.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    expect(committed.ms).toBeLessThan(DEADLINE_MS + ANSWER_SLACK_MS);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+    // Deleted at once, not left to the retry (discardRetryMs) or the 10-minute sweep: a discard refused by the deadline it ran under would be.
+    expect(await store.sql`SELECT (SELECT count(*)::int FROM uploads) AS uploads, (SELECT count(*)::int FROM upload_chunks) AS chunks`).toEqual([{ uploads: 0, chunks: 0 }]);
+  });
+
+  it('a deletion of uploads extends the deadline by MS_PER_DELETED_CHUNK a chunk, as it does the statement limit: RMV of a thread holding many chunks still goes through', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    await run(store, 'alice', 'CRT t');
+    const chunks = 200;
+    // A committed upload of 200 (small) chunks, as the writer stores them.
+    await store.sql.begin(async (tx) => {
+      const [u] = await tx<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES ('t', 'f', 'alice', ${chunks}, true) RETURNING id`;
+      await tx`INSERT INTO upload_chunks (upload_id, seq, data) SELECT ${u?.id ?? '0'}, g, '\\x00'::bytea FROM generate_series(0, ${chunks - 1}) g`;
+    });
+    // The chunks' deletion takes longer than the deadline allows, and less than it allows with the chunks' time (200 × 6 ms).
+    await slowDown(store, 'upload_chunks', 'DELETE', 0.6);
+    const deadlineMs = 300;
+    expect(0.6 * 1000).toBeGreaterThan(deadlineMs);
+    expect(0.6 * 1000).toBeLessThan(deadlineMs + chunks * MS_PER_DELETED_CHUNK);
+    const rmv = await timed(() => withCommandDeadline(deadlineMs, () => lines(run(store, 'alice', 'RMV t'))));
+    // Without the extension: the timeout's line, and the thread kept (at every try).
+    expect(rmv.value).toEqual(['Thread t removed']);
+    expect(await store.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 0 }]);
+  });
+});
+
+/** The backend running a statement like `like` (waited for), from the watcher's connection. */
+const backendOf = async (like: string): Promise<number> => {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const [row] = await watcher()<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}`;
+    if (row !== undefined) return row.pid;
+    if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);
+    await sleep(10);
+  }
+};
+
+/** A MSG to a new thread `t` whose line's insert (made to take 1 s) `how` ends from another connection: its outcome. */
+const msgEndedBy = async (store: PostgresStore, how: 'pg_cancel_backend' | 'pg_terminate_backend'): Promise<CommandOutcome> => {
+  await run(store, 'alice', 'CRT t');
+  await slowDown(store, 'entries', 'INSERT', 1);
+  try {
+    const msg = run(store, 'alice', 'MSG t ended');
+    const pid = await backendOf('%INSERT INTO entries%');
+    expect(await watcher().unsafe(`SELECT ${how}($1) AS ok`, [pid])).toEqual([{ ok: true }]);
+    return await msg;
+  } finally {
+    await dropSlowDown(store, 'entries', 'INSERT');
+  }
+};
+
+describe('a statement ended by an administrator', () => {
+  it('pg_cancel_backend: the client reads that an administrator cancelled the command, the log says so, and nothing of it is stored', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS });
+    const outcome = await msgEndedBy(store, 'pg_cancel_backend');
+    // Before: the timeout's line ("did not answer in time"), as for statement_timeout.
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [cancelledText('command')] } });
+    expect(outcome.kind === 'reply' ? outcome.log : []).toContain('Store error: a database administrator cancelled the statement (pg_cancel_backend): canceling statement due to user request');
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it('statement_timeout and lock_timeout keep the timeout line', async () => {
+    const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
+    await run(store, 'alice', 'CRT t');
+    await slowDown(store, 'entries', 'INSERT', 1);
+    const outcome = await run(store, 'alice', 'MSG t slow');
+    await dropSlowDown(store, 'entries', 'INSERT');
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [timedOutText('command')] } });
+    expect(outcome.kind === 'reply' ? outcome.log : []).toContain('Store error: canceling statement due to statement timeout');
+  });
+
+  it('pg_terminate_backend: the client reads that the database closed the connection, and the pool serves the next command on a new one', async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    const outcome = await msgEndedBy(store, 'pg_terminate_backend');
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [terminatedText('command')] } });
+    expect(outcome.kind === 'reply' ? outcome.log : []).toContain(
+      "Store error: the database ended the server's connection (pg_terminate_backend, a shutdown): terminating connection due to administrator command",
+    );
+    // The one connection of the pool was the one ended.
+    expect(await lines(run(store, 'alice', 'MSG t after'))).toEqual(['Message posted to t thread']);
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: after']);
+  });
+});

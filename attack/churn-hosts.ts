@@ -20,7 +20,7 @@
  *   upload      log in, UPD; the transfer connection sends its token and a few bytes and goes
  *   token       log in, UPD, never connect to the transfer port; XIT
  *   rebind      one session through a relay whose upstream address changes before each request
- *   (round 14's time runs: `churn-idle.ts`)
+ *   (round 14's time runs: `churn-idle.ts`; CHURN_HOST=<address>: every op from that one address)
  */
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -37,7 +37,9 @@ const settleMs = Number(process.argv[5] ?? 2) * 1000;
 const extra = process.argv.slice(6);
 const port = 20000 + randomInt(20000);
 const server = await startChurnServer(port, extra);
-const next = hosts();
+// CHURN_HOST: every op from that one address (with `--account-limit 0`: what an account costs, without the per-host tables).
+const fresh = hosts();
+const next = (): string => process.env.CHURN_HOST ?? fresh();
 const PARALLEL = Number(process.env.CHURN_PARALLEL ?? 16);
 let failures = 0;
 const outcomes = new Map<string, number>();

@@ -24,6 +24,8 @@ export interface Probe {
 /** One measurement: the probe, plus what the data directory holds. */
 export interface Sample extends Probe {
   readonly ops: number;
+  /** Bytes the server wrote to its stdout and stderr so far (its log: kept by whatever reads it). */
+  readonly logBytes: number;
   readonly dataFiles: number;
   readonly dataBytes: number;
 }
@@ -37,6 +39,8 @@ export interface ChurnServer {
   readonly tcp: number;
   readonly dir: string;
   out: string;
+  /** Bytes of stdout and stderr so far. */
+  logBytes: number;
   /** Measures after a forced GC; `snapshot`: with a heap snapshot's counts too (slow, and it raises the RSS once). */
   probe(ops: number, snapshot?: boolean): Promise<Sample>;
   stop(): Promise<void>;
@@ -59,9 +63,10 @@ const walk = (dir: string): { files: number; bytes: number } => {
   return { files, bytes };
 };
 
-/** Starts the built server on free ports (UDP `port`, TCP `port + 1`) in a new data directory. */
-export const startChurnServer = async (port: number, extra: readonly string[] = []): Promise<ChurnServer> => {
+/** Starts the built server on free ports (UDP `port`, TCP `port + 1`) in a new data directory (`prepare` fills it first). */
+export const startChurnServer = async (port: number, extra: readonly string[] = [], prepare?: (dir: string) => void): Promise<ChurnServer> => {
   const dir = mkdtempSync(join(tmpdir(), 'churn-'));
+  prepare?.(dir);
   const probeFile = join(dir, '..', `${dir.split('/').pop() ?? 'x'}.probe.json`);
   const child = spawn(process.execPath, ['--expose-gc', '--require', new URL('./churn-probe.cjs', import.meta.url).pathname, SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(port + 1), ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,6 +78,7 @@ export const startChurnServer = async (port: number, extra: readonly string[] = 
     tcp: port + 1,
     dir,
     out: '',
+    logBytes: 0,
     async probe(ops, snapshot = false) {
       if (snapshot) writeFileSync(`${probeFile}.snap`, '');
       const before = existsSync(probeFile) ? (JSON.parse(readFileSync(probeFile, 'utf8')) as Probe).seq : 0;
@@ -83,7 +89,7 @@ export const startChurnServer = async (port: number, extra: readonly string[] = 
         const p = JSON.parse(readFileSync(probeFile, 'utf8')) as Probe;
         if (p.seq > before) {
           const w = walk(dir);
-          return { ...p, ops, dataFiles: w.files, dataBytes: w.bytes };
+          return { ...p, ops, dataFiles: w.files, dataBytes: w.bytes, logBytes: s.logBytes };
         }
       }
       throw new Error('the server did not answer its probe');
@@ -95,8 +101,12 @@ export const startChurnServer = async (port: number, extra: readonly string[] = 
       rmSync(probeFile, { force: true });
     },
   };
-  child.stdout?.on('data', (d: Buffer) => (s.out = (s.out + d.toString()).slice(-200_000)));
-  child.stderr?.on('data', (d: Buffer) => (s.out = (s.out + d.toString()).slice(-200_000)));
+  const take = (d: Buffer): void => {
+    s.logBytes += d.length;
+    s.out = (s.out + d.toString()).slice(-200_000);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
   for (let i = 0; i < 200 && !s.out.includes('Waiting for clients'); i++) await sleep(50);
   if (!s.out.includes('Waiting for clients')) throw new Error(`server did not start: ${s.out}`);
   return s;
@@ -173,7 +183,7 @@ const activeTotal = (r: Readonly<Record<string, number>>): number => Object.valu
 
 /** One round's line. */
 export const describe = (s: Sample): string =>
-  `ops ${s.ops}: heap ${kib(s.memory.heapUsed)} KiB, external ${kib(s.memory.external)} KiB, rss ${kib(s.memory.rss)} KiB, fds ${s.fds}, active ${activeTotal(s.resources)} ${JSON.stringify(s.resources)}, data ${s.dataFiles} files ${kib(s.dataBytes)} KiB`;
+  `ops ${s.ops}: heap ${kib(s.memory.heapUsed)} KiB, external ${kib(s.memory.external)} KiB, rss ${kib(s.memory.rss)} KiB, fds ${s.fds}, active ${activeTotal(s.resources)} ${JSON.stringify(s.resources)}, data ${s.dataFiles} files ${kib(s.dataBytes)} KiB, log ${kib(s.logBytes)} KiB`;
 
 /** Slopes per operation over the samples after the first (the first is the warm-up), and the constructors that grew most between the second sample and the last. */
 export const summary = (samples: readonly Sample[]): string => {
@@ -181,7 +191,7 @@ export const summary = (samples: readonly Sample[]): string => {
   const xs = used.map((s) => s.ops);
   const per = (f: (s: Sample) => number): string => slope(xs, used.map(f)).toFixed(2);
   const lines = [
-    `slope per op (rounds 2..${samples.length}): heap ${per((s) => s.memory.heapUsed)} B, external ${per((s) => s.memory.external)} B, rss ${per((s) => s.memory.rss)} B, fds ${per((s) => s.fds)}, active ${per((s) => activeTotal(s.resources))}, data files ${per((s) => s.dataFiles)}, data bytes ${per((s) => s.dataBytes)}`,
+    `slope per op (rounds 2..${samples.length}): heap ${per((s) => s.memory.heapUsed)} B, external ${per((s) => s.memory.external)} B, rss ${per((s) => s.memory.rss)} B, fds ${per((s) => s.fds)}, active ${per((s) => activeTotal(s.resources))}, data files ${per((s) => s.dataFiles)}, data bytes ${per((s) => s.dataBytes)}, log bytes ${per((s) => s.logBytes)}`,
   ];
   const a = used[0]?.counts;
   const b = used[used.length - 1]?.counts;

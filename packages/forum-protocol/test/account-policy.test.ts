@@ -20,6 +20,7 @@ import {
   rateLimitedAccounts,
   replaceCredential,
   verifyPasswordHash,
+  withNameIdentity,
   type AccountPolicy,
   type AuthState,
   type ForumStore,
@@ -150,6 +151,19 @@ describe('hashed accounts on disk', () => {
     expect((await login(again, hashedAccounts(), 'ann', 'pw1')).lines).toEqual(['Welcome to the forum']);
     expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toMatch(/^ann scrypt\$\S+\nthis line is malformed\nbob scrypt\$\S+\n$/);
     expect(readFileSync(join(dir, 'credentials.txt'), 'utf8').split('\n')[2]).toBe(lines[2]);
+  });
+});
+
+describe('a forum with its most accounts', () => {
+  it('refuses a new account with the line, and logs the refusal; existing accounts log in', async () => {
+    const opened = await withNameIdentity(createMemoryStore({ accounts: [{ username: 'alice', password: 'pw' }] }), { maxAccounts: 1 })();
+    if (E.isLeft(opened)) throw new Error('open failed');
+    const store = opened.right;
+    const refused = await login(store, plainTextAccounts, 'mallory', 'pw');
+    expect(refused.lines).toEqual(['The forum is full: it has at most 1 accounts, so no new account can be made']);
+    expect(refused.log).toContain('Account creation of mallory refused: the forum has its most accounts');
+    expect(refused.state).toEqual(INITIAL_AUTH_STATE);
+    expect((await login(store, plainTextAccounts, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
   });
 });
 

@@ -101,6 +101,25 @@ describe('withNameIdentity store', () => {
     expect(accounts.filter((r) => E.isRight(r) && r.right)).toHaveLength(1);
   });
 
+  it('maxAccounts: a new account past the most is refused as accountsFull, at once too; existing names answer as before', async () => {
+    // Attack round 14: accounts are never removed and the data directory keeps each in memory; on the old
+    // code the option did not exist and every creation was made.
+    const opened = await withNameIdentity(createMemoryStore({ accounts: [{ username: 'alice', password: 'pw' }] }), { maxAccounts: 3 })();
+    if (E.isLeft(opened)) throw new Error('open failed');
+    const store = opened.right;
+    expect(await store.createAccount({ username: 'bob', password: 'p' })()).toEqual(E.right(true));
+    // Four at once for the one place left: one is made, three refused.
+    const racing = await Promise.all(['carol', 'dave', 'erin', 'frank'].map((u) => store.createAccount({ username: u, password: 'p' })()));
+    expect(racing.filter((r) => E.isRight(r) && r.right)).toHaveLength(1);
+    expect(racing.filter((r) => E.isLeft(r) && r.left.kind === 'accountsFull' && r.left.limit === 3)).toHaveLength(3);
+    expect(await store.createAccount({ username: 'zoe', password: 'p' })()).toEqual(E.left({ kind: 'accountsFull', limit: 3 }));
+    // A name that exists, in its spelling or another, is still 'taken', not 'full'.
+    expect(await store.createAccount({ username: 'alice', password: 'x' })()).toEqual(E.right(false));
+    expect(await store.createAccount({ username: 'BOB', password: 'x' })()).toEqual(E.right(false));
+    const listed = await store.listAccounts()();
+    expect(E.isRight(listed) ? [...listed.right].sort() : listed).toHaveLength(3);
+  });
+
   it('a new account may not take another spelling of an existing one', async () => {
     const store = await open();
     expect(store.similarAccount?.('Alice')).toBe('alice');

@@ -15,6 +15,8 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatAddress } from '../src/core/sans-io.js';
@@ -226,6 +228,63 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
       expect(toA).toEqual([pattern(4, 30)]);
       expect(toB).toEqual([pattern(3, 30), pattern(5, 30)]);
     }
+  });
+
+  it('names each sender right when one address sends from several ports, in turn', async () => {
+    const rx = await batchSocket();
+    const ports = [await dgramSocket(), await dgramSocket(), await dgramSocket()];
+    // a, b, a, c, b, a: the first port alone, then two (a map), then looked up past the last sender.
+    const order = [0, 1, 0, 2, 1, 0];
+    for (const [k, i] of order.entries()) {
+      (ports[i] as dgram.Socket).send(pattern(i, 10), rx.socket.address().port, '127.0.0.1');
+      await until(() => rx.got.length === k + 1, `datagram ${k}`);
+    }
+    expect(rx.got.map((g) => g.from)).toEqual(order.map((i) => `127.0.0.1:${(ports[i] as dgram.Socket).address().port}`));
+  });
+
+  it('keeps a sender seen once from each of many addresses in under 300 bytes of heap (a spoofed flood fills its cache)', async () => {
+    // Attack round 14: 603 bytes a source address measured in the server, so a datagram from each of 65,536
+    // addresses (the cache's bound) held 37 MiB of heap: a map of ports for each address (some 260 bytes) and
+    // a destination made before anything was sent to the sender (some 180). Here: 679 before, 200 after.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const heap = (): number => {
+      for (let i = 0; i < 3; i++) gc();
+      return v8
+        .getHeapSpaceStatistics()
+        .filter((sp) => !sp.space_name.startsWith('code'))
+        .reduce((n, sp) => n + sp.space_used_size, 0);
+    };
+    const socket = new BatchSocket(lib, 4);
+    let count = 0;
+    socket.onDatagram = () => void count++;
+    await socket.bind(0, '127.0.0.1');
+    cleanup.push(() => socket.close());
+    const port = socket.address().port;
+    let next = 0;
+    /** One datagram from each of `n` new addresses (127.2.0.1 on). */
+    const fromNew = async (n: number): Promise<void> => {
+      const want = count + n;
+      for (let i = 0; i < n; i += 50) {
+        await Promise.all(
+          Array.from(
+            { length: Math.min(50, n - i) },
+            () =>
+              new Promise<void>((resolve) => {
+                const k = ++next;
+                const s = dgram.createSocket('udp4');
+                s.bind(0, `127.2.${k >> 8}.${k & 255}`, () => s.send(Buffer.of(1), port, '127.0.0.1', () => s.close(() => resolve())));
+              }),
+          ),
+        );
+      }
+      await until(() => count === want, `${n} datagrams`);
+    };
+    await fromNew(1000);
+    const before = heap();
+    await fromNew(4000);
+    const perSender = (heap() - before) / 4000;
+    expect(perSender).toBeLessThan(300);
   });
 
   it('reports a closed port to a connected socket as ECONNREFUSED', async () => {

@@ -61,6 +61,8 @@ export interface ServerArgs {
   readonly handshakeRate: number;
   /** Most threads one account may have created and not removed (`--max-threads-per-user`). */
   readonly maxThreadsPerUser: number;
+  /** Most accounts the data directory holds (`--max-accounts`); 0: no limit. */
+  readonly maxAccounts: number;
   /** Requests a second per account (per host before login; a host's accounts share `HOST_RATE_MULTIPLE` times it), bursts of twice that (`--request-rate`); 0: no pacing. */
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (server-defaults.ts, `defaultMaxReplyBytes`). */
@@ -81,13 +83,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -176,6 +178,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             removed; one more CRT is refused (default ${LIMIT_DEFAULTS.threadsPerUser});
                             the forum holds at most ${MAX_THREADS} threads in all,
                             so that LST always fits in one reply
+  --max-accounts N          accounts the data directory holds; a new one past
+                            it is refused (accounts are never removed, and
+                            the server keeps each in memory, about 1 KiB)
+                            (default ${LIMIT_DEFAULTS.maxAccounts}; 0: no limit)
   --request-rate N          requests a second each account (each client host
                             before login) is served at, in bursts of up to
                             twice that; more wait their turn; a write (MSG,
@@ -274,6 +280,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-connections-before-login': { type: 'string' },
         'handshake-rate': { type: 'string' },
         'max-threads-per-user': { type: 'string' },
+        'max-accounts': { type: 'string' },
         'request-rate': { type: 'string' },
         'max-reply-bytes': { type: 'string' },
         'large-reply-rate': { type: 'string' },
@@ -386,6 +393,10 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const perUserText = values['max-threads-per-user'] ?? String(LIMIT_DEFAULTS.threadsPerUser);
   const maxThreadsPerUser = parseCount(perUserText, 1);
   if (maxThreadsPerUser === undefined) return { kind: 'error', message: `invalid max threads per user: ${perUserText}` };
+  if (values['max-accounts'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--max-accounts applies to the data directory, not to --store' };
+  const accountsText = values['max-accounts'] ?? String(LIMIT_DEFAULTS.maxAccounts);
+  const maxAccounts = parseCount(accountsText, 0);
+  if (maxAccounts === undefined) return { kind: 'error', message: `invalid max accounts: ${accountsText}` };
   const rateText = values['request-rate'] ?? String(LIMIT_DEFAULTS.requestRate);
   const requestRate = parseCount(rateText, 0);
   if (requestRate === undefined) return { kind: 'error', message: `invalid request rate: ${rateText}` };
@@ -422,6 +433,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxConnectionsBeforeLogin,
       handshakeRate,
       maxThreadsPerUser,
+      maxAccounts,
       requestRate,
       maxReplyBytes,
       largeReplyRateMib,

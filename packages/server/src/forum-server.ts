@@ -101,6 +101,8 @@ export interface ForumServerOptions {
   readonly maxDataBytes?: number;
   /** Most bytes all thread files may hold (`--max-thread-bytes`); the data directory only. Default forum-protocol's `DEFAULT_MAX_THREAD_BYTES`. */
   readonly maxThreadBytes?: number;
+  /** Most accounts the data directory holds (`--max-accounts`): a new one past it is refused; the data directory only. `undefined`: no limit. */
+  readonly maxAccounts?: number;
   /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */
   readonly minFreeBytes?: number;
   /**
@@ -322,7 +324,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     // The name index is kept in this process: right for the data directory (whose names are files, one
     // file on a case-insensitive file system), but several servers sharing a database would each
     // hold a stale copy, so the PostgreSQL store keeps names exact instead.
-    const named = await withNameIdentity(writes.store)();
+    const named = await withNameIdentity(writes.store, options.maxAccounts === undefined ? {} : { maxAccounts: options.maxAccounts })();
     if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
     const store = named.right;
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));

@@ -71,6 +71,7 @@ const main = async (): Promise<number | undefined> => {
       handshakeRate: args.handshakeRate,
       minFreeBytes: args.minFreeBytes,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
+      ...(args.databaseUrl === undefined && args.maxAccounts > 0 ? { maxAccounts: args.maxAccounts } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
       requestRate: args.requestRate,
       ...(args.maxReplyBytes === undefined ? {} : { maxReplyBytes: args.maxReplyBytes }),

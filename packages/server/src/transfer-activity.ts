@@ -8,6 +8,13 @@
 export class TransferActivity {
   private readonly running = new Map<string, number>();
   private readonly finished = new Map<string, number>();
+  /**
+   * Users whose session ended while a transfer of theirs ran and who started none since: when those
+   * end, there is no session to keep alive. Their end was written to `finished` all the same, for
+   * good (only a session's end forgets), one entry for each account that ever closed mid-transfer
+   * (attack round 14).
+   */
+  private readonly orphaned = new Set<string>();
 
   /** @param clock ms on a clock that only moves forward (default `performance.now`). */
   constructor(private readonly clock: () => number = () => performance.now()) {}
@@ -15,14 +22,17 @@ export class TransferActivity {
   /** A transfer of `username` started. */
   start(username: string): void {
     this.running.set(username, (this.running.get(username) ?? 0) + 1);
+    // A session of theirs is live again (transfers are granted to sessions): its idle timer reads the end.
+    this.orphaned.delete(username);
   }
 
   /** A transfer of `username` ended (now, by the activity's clock). */
   finish(username: string): void {
     const n = (this.running.get(username) ?? 1) - 1;
-    if (n <= 0) this.running.delete(username);
-    else this.running.set(username, n);
-    this.finished.set(username, this.clock());
+    if (n > 0) this.running.set(username, n);
+    else this.running.delete(username);
+    if (n <= 0 && this.orphaned.delete(username)) this.finished.delete(username);
+    else this.finished.set(username, this.clock());
   }
 
   /** True while `username` has a transfer running. */
@@ -37,6 +47,12 @@ export class TransferActivity {
 
   /** Drops what is known of `username` (the session ended). */
   forget(username: string): void {
-    if (!this.running.has(username)) this.finished.delete(username);
+    this.finished.delete(username);
+    if (this.running.has(username)) this.orphaned.add(username);
+  }
+
+  /** Users anything is kept for (for tests of the bound: none once their transfers and sessions ended). */
+  get size(): number {
+    return new Set([...this.running.keys(), ...this.finished.keys(), ...this.orphaned]).size;
   }
 }

@@ -67,6 +67,9 @@ describe('server options for resource limits', () => {
     expect(run(['4000', '--large-reply-rate', '0']).largeReplyRateMib).toBe(0);
     expect(run(['4000', '--handshake-rate', '500']).handshakeRate).toBe(500);
     expect(run(['4000', '--handshake-rate', '0']).handshakeRate).toBe(0);
+    expect(run(['4000']).maxAccounts).toBe(100_000);
+    expect(run(['4000', '--max-accounts', '3']).maxAccounts).toBe(3);
+    expect(run(['4000', '--max-accounts', '0']).maxAccounts).toBe(0);
     expect(a.minFreeBytes).toBe(0);
     expect(a.maxConnectionsPerHost).toBe(4);
     expect(a.maxConnectionsBeforeLogin).toBe(9);
@@ -94,6 +97,8 @@ describe('server options for resource limits', () => {
       [['4000', '--max-thread-bytes', '0'], 'invalid max thread bytes: 0'],
       [['4000', '--store', 'postgres://h/db', '--max-thread-bytes', '5'], '--max-thread-bytes applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],
+      [['4000', '--max-accounts', 'x'], 'invalid max accounts: x'],
+      [['4000', '--store', 'postgres://h/db', '--max-accounts', '5'], '--max-accounts applies to the data directory, not to --store'],
       [['4000', '--max-connections-per-host', '2000000'], 'invalid max connections per host: 2000000'],
       [['4000', '--max-connections-before-login', '0'], 'invalid max connections before login: 0'],
       [['4000', '--max-connections-before-login', '2000000'], 'invalid max connections before login: 2000000'],

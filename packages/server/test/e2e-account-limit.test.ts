@@ -65,6 +65,23 @@ describe('account creation limit per host (real server)', () => {
   }, 60_000);
 });
 
+describe('accounts in all (real server)', () => {
+  const scope = cleanupAfterEach();
+
+  it('--max-accounts 3: a new account past it is refused with the line, also after a restart; existing accounts log in', async () => {
+    // Attack round 14: accounts are never removed and the data directory keeps each in memory; no limit before.
+    const { server } = await scope.startInTemp(['--max-accounts', '3', '--account-limit', '0']);
+    const replies = await createInTurn(server.port, ['m1', 'm2', 'm3', 'm4']);
+    expect(replies).toEqual(['Welcome to the forum', 'Welcome to the forum', 'Welcome to the forum', 'The forum is full: it has at most 3 accounts, so no new account can be made']);
+    expect(server.lines()).toContain('Account creation of m4 refused: the forum has its most accounts');
+    await server.stop();
+    const again = await startServer(server.dataDir, ['--max-accounts', '3', '--account-limit', '0']);
+    scope.servers.push(again);
+    expect(await createInTurn(again.port, ['m5', 'm1'])).toEqual(['The forum is full: it has at most 3 accounts, so no new account can be made', 'Welcome to the forum']);
+    expect(await accountLines(server.dataDir)).toEqual(['m1 pw', 'm2 pw', 'm3 pw']);
+  }, 60_000);
+});
+
 describe('threads per account (real server)', () => {
   const scope = cleanupAfterEach();
 

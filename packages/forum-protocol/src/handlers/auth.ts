@@ -4,7 +4,7 @@ import * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { isForumCommand } from '../protocol/commands.js';
-import { ioErrorText, toIoError, type StoreError } from '../store/errors.js';
+import { accountsFullText, ioErrorText, toIoError, type StoreError } from '../store/errors.js';
 import { dispatch, simpleReply, type CommandOutcome } from './handlers.js';
 import type { NextStep, Reply, Request } from '../protocol/messages.js';
 import { validateCredential } from '../protocol/names.js';
@@ -141,11 +141,12 @@ const loggedIn = async (deps: AuthDeps, id: string, username: string, log: reado
  * (at the username step, and at the password step before the password is checked),
  * `Too many failed login attempts, try again in N seconds`,
  * `Too many login attempts, try again in N seconds` (checks of any outcome),
- * `Too many new accounts from your address, try again in N seconds`
+ * `Too many new accounts from your address, try again in N seconds`,
+ * `The forum is full: it has at most N accounts, so no new account can be made`
  * (with `data.next` telling the client which prompt to print). Log lines:
  * `Client authenticating`, `Incorrect password`, `Login of U throttled`, `New user`,
  * `U successfully logged in` (new account), `U successful login` (existing account),
- * `Account creation of U throttled`.
+ * `Account creation of U throttled`, `Account creation of U refused: the forum has its most accounts`.
  */
 export const handleAuth =
   (deps: AuthDeps, state: AuthState, request: Request): T.Task<AuthResult> =>
@@ -207,6 +208,13 @@ export const handleAuth =
         const valid = validateCredential('password', value);
         if (E.isLeft(valid)) return refuse(valid.left);
         const created = await accounts.register(deps.store, state.username, value, { peerAddress: deps.peerAddress, now: deps.now ?? Date.now() })();
+        if (E.isLeft(created) && created.left.kind === 'accountsFull') {
+          return {
+            state: INITIAL_AUTH_STATE,
+            reply: authReply(id, 'error', [accountsFullText(created.left.limit)], 'username'),
+            log: [`Account creation of ${state.username} refused: the forum has its most accounts`],
+          };
+        }
         if (E.isLeft(created)) return serverError(id, created.left);
         if (typeof created.right === 'object') {
           return {

@@ -57,8 +57,17 @@ export interface WriteRateError {
   readonly who: 'account' | 'store';
   readonly retryAfterMs: number;
 }
+/**
+ * The data directory holds as many accounts as it may (`withNameIdentity`'s `maxAccounts`, the server's
+ * `--max-accounts`): a new one is refused. Accounts are never removed and the store keeps every one in
+ * memory, so without a bound they grew with every address that made its 10 (attack round 14).
+ */
+export interface AccountsFullError {
+  readonly kind: 'accountsFull';
+  readonly limit: number;
+}
 /** What any store operation can fail with. */
-export type StoreError = IoError | NoThreadError | ThreadStorageFullError | WriteRateError;
+export type StoreError = IoError | NoThreadError | ThreadStorageFullError | WriteRateError | AccountsFullError;
 
 /** Why a command was refused. Each maps to the exact line the client prints ({@link commandErrorText}). */
 export type CommandError =
@@ -66,6 +75,7 @@ export type CommandError =
   | NoThreadError
   | ThreadStorageFullError
   | WriteRateError
+  | AccountsFullError
   | FileExistsError
   | NoFileError
   | ThreadFullError
@@ -104,6 +114,8 @@ export const commandErrorText = (e: CommandError): string => {
       return e.who === 'account'
         ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`
         : `The server is busy rewriting large threads: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`;
+    case 'accountsFull':
+      return accountsFullText(e.limit);
     case 'tooManyThreads':
       return `You have created too many threads (at most ${e.limit}): remove one of yours before creating another`;
     case 'forumFull':
@@ -116,6 +128,9 @@ export const commandErrorText = (e: CommandError): string => {
       return 'The thread was created by another user and cannot be removed';
   }
 };
+
+/** The line a new account gets when the forum holds its most accounts ({@link AccountsFullError}). */
+export const accountsFullText = (limit: number): string => `The forum is full: it has at most ${limit} accounts, so no new account can be made`;
 
 /** The line for a request whose database statement ran past its time limit (`what`: command, login). */
 export const timedOutText = (what: string): string => `The server's database did not answer in time, so the ${what} was cancelled: please try again`;

@@ -254,3 +254,16 @@ describe('a deadline passing while its statement waits in a connection\'s pipeli
     expect(await store.getAccount('mallory')()).toEqual(E.right(O.some({ username: 'mallory', password: 'mallory-secret' })));
   });
 });
+
+describe('a statement cancelled by its deadline after sending rows', () => {
+  it("the connection's next statement, another command's, reads its own rows only", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    await run(store, 'alice', 'CRT t');
+    // A read whose rows come slowly (a large thread on a busy database): cancelled at its deadline after some of them.
+    const read = await withCommandDeadline(300, () => store.sql`SELECT i, pg_sleep(0.02) FROM generate_series(1, 100) i`.then(() => 'read' as const, (e: unknown) => e));
+    expect(read).toMatchObject({ code: '57014' });
+    // Before (postgres.js kept the cancelled statement's row count): the next statement's rows came after as many
+    // holes, here ['The list of active threads:', 't', undefined × 14]; a login's account read, a hole for its row.
+    expect(await lines(run(store, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+  });
+});

@@ -22,7 +22,7 @@ interface QueryInternals {
  * reaching such a query marked cancelled, sends its cancel and takes the query after it as the one
  * running, so that query got the cancelled one's rows (another command's: a login read another account's
  * secret) and the cancelled one never settled. Its command is refused its next statement instead, and
- * waits at most for the statement ahead (itself under `statement_timeout` or its own command's deadline).
+ * waits for the statements ahead of it there (each under `statement_timeout` or its own command's deadline).
  * A query never handed to the pool is a fragment of another (or unused): cancelling it would reject a
  * promise nobody awaits.
  *

@@ -1,4 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
@@ -222,5 +223,47 @@ describe('a statement ended by an administrator', () => {
     // The one connection of the pool was the one ended.
     expect(await lines(run(store, 'alice', 'MSG t after'))).toEqual(['Message posted to t thread']);
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: after']);
+  });
+});
+
+/** `p`'s outcome, or 'hung' if it has not settled within `ms`. */
+const settledWithin = <A>(p: Promise<A>, ms: number): Promise<{ readonly value: A } | { readonly error: unknown } | 'hung'> =>
+  Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), sleep(ms).then(() => 'hung' as const)]);
+
+describe('a deadline passing while its statement waits in a connection\'s pipeline', () => {
+  it("the statement pipelined behind it gets its own rows, not the late one's, and the late command is answered", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    expect(await store.createAccount({ username: 'alice', password: 'alice-secret' })()).toEqual(E.right(true));
+    expect(await store.createAccount({ username: 'mallory', password: 'mallory-secret' })()).toEqual(E.right(true));
+    // Prepared on the one connection: a statement already described is pipelined behind a running one, not queued.
+    await store.getAccount('alice')();
+    // The connection busy with another command's statement for 600 ms (outside any deadline).
+    const busy = store.sql`SELECT pg_sleep(0.6)`.then(() => 'done' as const);
+    await backendOf('%pg_sleep%');
+    // Sent behind it on the same connection: mallory's read, whose command has 100 ms, then alice's login read.
+    const late = withCommandDeadline(100, () => store.getAccount('mallory')());
+    const honest = store.getAccount('alice')();
+    const [l, h] = await Promise.all([settledWithin(late, 3_000), settledWithin(honest, 3_000)]);
+    // Before: postgres.js, reaching the cancelled statement, sent its cancel and took the next one as the one
+    // running: alice's read got mallory's row (her password), and mallory's read never settled (its command hung).
+    expect(h).toEqual({ value: E.right(O.some({ username: 'alice', password: 'alice-secret' })) });
+    // Its statement, already written to the connection, ran: its row is its command's answer.
+    expect(l).toEqual({ value: E.right(O.some({ username: 'mallory', password: 'mallory-secret' })) });
+    expect(await busy).toBe('done');
+    // The connection answers in order afterwards.
+    expect(await store.getAccount('mallory')()).toEqual(E.right(O.some({ username: 'mallory', password: 'mallory-secret' })));
+  });
+});
+
+describe('a statement cancelled by its deadline after sending rows', () => {
+  it("the connection's next statement, another command's, reads its own rows only", async () => {
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    await run(store, 'alice', 'CRT t');
+    // A read whose rows come slowly (a large thread on a busy database): cancelled at its deadline after some of them.
+    const read = await withCommandDeadline(300, () => store.sql`SELECT i, pg_sleep(0.02) FROM generate_series(1, 100) i`.then(() => 'read' as const, (e: unknown) => e));
+    expect(read).toMatchObject({ code: '57014' });
+    // Before (postgres.js kept the cancelled statement's row count): the next statement's rows came after as many
+    // holes, here ['The list of active threads:', 't', undefined × 14]; a login's account read, a hole for its row.
+    expect(await lines(run(store, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
   });
 });

@@ -8,14 +8,23 @@ import { commandDeadline, CommandDeadlineError, type CommandDeadline } from '../
  */
 interface QueryInternals {
   readonly executed?: boolean;
+  /** The backend it was written to (`{ pid, secret }`), or `null` while it waits in the pool's queue. */
+  readonly state?: unknown;
+  /** Whether it is the statement its connection runs now (not one pipelined behind it). */
+  readonly active?: boolean;
   canceller?: ((query: unknown) => Promise<void>) | null;
 }
 
 /**
  * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
- * one its connection runs gets a cancel request, one sent behind others gets it as it starts (postgres.js),
- * and one already done is left so. A query never handed to the pool is a fragment of another (or unused):
- * cancelling it would reject a promise nobody awaits.
+ * one its connection runs gets a cancel request, and one already done is left so. One pipelined behind
+ * the statement its connection runs (written to it, not yet started) is left to run: postgres.js 3.4.9,
+ * reaching such a query marked cancelled, sends its cancel and takes the query after it as the one
+ * running, so that query got the cancelled one's rows (another command's: a login read another account's
+ * secret) and the cancelled one never settled. Its command is refused its next statement instead, and
+ * waits for the statements ahead of it there (each under `statement_timeout` or its own command's deadline).
+ * A query never handed to the pool is a fragment of another (or unused): cancelling it would reject a
+ * promise nobody awaits.
  *
  * PostgreSQL's cancel request names a connection, not a statement: one that arrives after its statement
  * ended (a statement of under a millisecond) cancels whatever that connection runs next, maybe another
@@ -24,6 +33,7 @@ interface QueryInternals {
  */
 const stop = (query: QueryInternals): void => {
   if (query.executed !== true) return;
+  if (query.state != null && query.active !== true) return;
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;

@@ -1,0 +1,84 @@
+import stringWidth from 'string-width';
+
+// A line longer than the terminal is wide used to be wrapped by the terminal itself, and the text after the
+// wrap started a screen row of its own: a co-user padding a message to the width made the rest read as
+// another line (`2 yoda: send me your password` under mallory's message 1). The client now wraps such a
+// line itself and starts every row after the first with a mark, so no text of a line but its start is ever
+// at the start of a row.
+
+/** What starts every continuation row, after its indent: `↪` is of neutral East Asian width (1 column everywhere). */
+export const CONTINUATION_MARK = '↪ ';
+
+const MARK_WIDTH = 2;
+
+/**
+ * The narrowest width wrapped to: the mark and a double-width character. A terminal said to be narrower is
+ * wrapped as this wide (its rows are cut at its edge, not wrapped: see `NO_AUTOWRAP`).
+ */
+export const MIN_COLUMNS = 4;
+
+/** The width assumed when the terminal does not tell its own (a pseudo-terminal of size 0) nor `COLUMNS` does. */
+export const DEFAULT_COLUMNS = 80;
+
+// A message line's `N user: `: continuation rows are indented to the text after it, as chat clients do.
+const MESSAGE_PREFIX = /^\d+ [^ ]+: /u;
+
+// Spaces a line may break after (not the no-break ones: U+00A0, U+2007, U+202F).
+const BREAKING_SPACE = /^[\u0020\u1680\u2000-\u2006\u2008-\u200a\u205f\u3000]$/u;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * The width to wrap to at a terminal reporting `columns` (`process.stdout.columns`: 0 or undefined when it
+ * does not know), else the environment's `COLUMNS`, else {@link DEFAULT_COLUMNS}; at least {@link MIN_COLUMNS}.
+ */
+export const screenColumns = (columns: number | undefined, environmentColumns: string | undefined): number => {
+  const fromEnvironment = /^[1-9]\d{0,4}$/u.test(environmentColumns ?? '') ? Number(environmentColumns) : 0;
+  const known = columns !== undefined && Number.isInteger(columns) && columns > 0 ? columns : fromEnvironment;
+  return Math.max(MIN_COLUMNS, known > 0 ? known : DEFAULT_COLUMNS);
+};
+
+/** How wide continuation rows' indent is, mark included: a message's prefix, at most half the width. */
+const indentWidth = (line: string, columns: number): number => {
+  const prefix = MESSAGE_PREFIX.exec(line)?.[0];
+  const wanted = prefix === undefined ? MARK_WIDTH : stringWidth(prefix);
+  return Math.max(MARK_WIDTH, Math.min(wanted, Math.floor(columns / 2)));
+};
+
+/**
+ * `line` (already made safe: no controls) as the rows a terminal `columns` wide shows, each at most that wide
+ * by `string-width` (East Asian wide characters and emoji 2 columns, combining marks 0). A line that fits is
+ * one row. Otherwise it breaks after a space or beside a wide character where it can, inside a word where it
+ * must, and every character is kept (a run of blanks fills rows: they still start with the mark). Every row
+ * after the first starts with the indent (the width of `N user: ` for a message line, else 2) ending in
+ * {@link CONTINUATION_MARK}.
+ */
+export const screenRows = (line: string, columns: number): readonly string[] => {
+  const width = Math.max(MIN_COLUMNS, columns);
+  // A grapheme is at most 2 columns per UTF-16 unit, so a short line is known to fit without measuring.
+  if (line.length * 2 <= width || stringWidth(line) <= width) return [line];
+  const indent = indentWidth(line, width);
+  const lead = `${' '.repeat(indent - MARK_WIDTH)}${CONTINUATION_MARK}`;
+  const parts = Array.from(graphemes.segment(line), (s) => s.segment);
+  const widths = parts.map((part) => stringWidth(part));
+  const rows: string[] = [];
+  let start = 0;
+  while (start < parts.length) {
+    const limit = rows.length === 0 ? width : width - indent;
+    let used = 0;
+    let end = start;
+    let lastBreak = -1;
+    while (end < parts.length && (used + (widths[end] ?? 0) <= limit || end === start)) {
+      used += widths[end] ?? 0;
+      end += 1;
+      const next = widths[end] ?? 0;
+      if (BREAKING_SPACE.test(parts[end - 1] ?? '') || (widths[end - 1] ?? 0) === 2 || next === 2) lastBreak = end;
+    }
+    // The line goes on past this row: break at the last opportunity in it, if there is one.
+    if (end < parts.length && lastBreak > start) end = lastBreak;
+    const text = parts.slice(start, end).join('');
+    rows.push(rows.length === 0 ? text : `${lead}${text}`);
+    start = end;
+  }
+  return rows;
+};

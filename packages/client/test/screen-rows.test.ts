@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTINUATION_MARK, DEFAULT_COLUMNS, MIN_COLUMNS, screenColumns, screenRows } from '../src/screen-rows.js';
+import { CONTINUATION_MARK, DEFAULT_COLUMNS, MIN_COLUMNS, screenColumns, screenRows, SINGLE_GRAPHEMES } from '../src/screen-rows.js';
 
 /** Columns a row takes, counted here by hand for the characters these tests use (not by the code under test). */
 const columnsOf = (row: string): number =>
@@ -71,6 +71,23 @@ describe('screenRows', () => {
     const rows = screenRows(`12 ${'u'.repeat(30)}: hello there`, 20);
     expect(rows[1]?.indexOf(CONTINUATION_MARK)).toBe(8);
     for (const row of rows) expect(columnsOf(row)).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('SINGLE_GRAPHEMES', () => {
+  it('holds only code points that Intl.Segmenter parts from a letter on either side (each is a grapheme of its own)', () => {
+    const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    const count = (text: string): number => [...segmenter.segment(text)].length;
+    let checked = 0;
+    for (let cp = 0x20; cp <= 0xffff; cp += 1) {
+      const c = String.fromCodePoint(cp);
+      if (!SINGLE_GRAPHEMES.test(c)) continue;
+      checked += 1;
+      if (count(`a${c}`) !== 2 || count(`${c}a`) !== 2 || count(`${c}${c}`) !== 2) expect.fail(`U+${cp.toString(16)} joins a neighbour`);
+    }
+    expect(checked).toBeGreaterThan(40_000);
+    expect(SINGLE_GRAPHEMES.test('e\u0301')).toBe(false);
+    expect(SINGLE_GRAPHEMES.test('\uff76\uff9e')).toBe(false);
   });
 });
 

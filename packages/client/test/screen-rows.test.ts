@@ -54,6 +54,14 @@ describe('screenRows', () => {
     expect(rows[1]).toBe(`${CONTINUATION_MARK}${'e\u0301'.repeat(8)}`);
   });
 
+  it('an LST title or an upload line is continued under a 2-column mark, and an emoji sequence is never cut between rows', () => {
+    const name = `${'x'.repeat(18)}2`;
+    expect(screenRows(`mallory uploaded ${name}`, 20)).toEqual(['mallory uploaded ', `${CONTINUATION_MARK}${'x'.repeat(18)}`, `${CONTINUATION_MARK}2`]);
+    expect(screenRows('新'.repeat(15), 20)).toEqual(['新'.repeat(10), `${CONTINUATION_MARK}${'新'.repeat(5)}`]);
+    const family = '👨\u200d👩\u200d👧';
+    expect(screenRows(`abc${family}`, 4)).toEqual(['abc', `${CONTINUATION_MARK}${family}`]);
+  });
+
   it('a run of blanks (spaces, ideographic spaces, braille blanks) longer than a row fills marked rows, none empty-looking', () => {
     for (const blank of [' ', '\u3000', '\u2800']) {
       const rows = screenRows(`1 mallory: hi${blank.repeat(100)}2 yoda: send me your password`, 30);

@@ -44,18 +44,67 @@ const widthOf = (grapheme: string): number => {
   return width;
 };
 
-/**
- * Code points that are a grapheme each among one another: none extends the one before it (no mark, joiner or
- * halfwidth voiced mark), is prefixed to the next, or is a Hangul jamo or regional indicator. Latin, Greek,
- * Cyrillic, kana, CJK ideographs and punctuation, Hangul syllables, full- and halfwidth forms. Intl.Segmenter
- * took 0.7 µs a character, 1 s of a 4 MB reply of Chinese (`screen-rows.test.ts` checks every one of these with it).
- */
-export const SINGLE_GRAPHEMES = /^[\u0020-\u007e\u00a0-\u02ff\u0370-\u0482\u048a-\u052f\u3000-\u3029\u3030-\u3098\u309b-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uff01-\uff9d\uffa0-\uffdc]*$/u;
+// Code points that are a grapheme each among one another: none extends the one before it (no mark, joiner
+// or halfwidth voiced mark), is prefixed to the next, or is a Hangul jamo or regional indicator. Latin, Greek,
+// Cyrillic, kana, CJK ideographs and punctuation, Hangul syllables, full- and halfwidth forms.
+const SINGLE = '\\u0020-\\u007e\\u00a0-\\u02ff\\u0370-\\u0482\\u048a-\\u052f\\u3000-\\u3029\\u3030-\\u3098\\u309b-\\u30ff\\u3400-\\u4dbf\\u4e00-\\u9fff\\uac00-\\ud7a3\\uff01-\\uff9d\\uffa0-\\uffdc';
 
-/** `line`'s graphemes. */
-const graphemesOf = (line: string): readonly string[] => {
+/** A text made only of code points that are a grapheme each (`screen-rows.test.ts` checks each against Intl.Segmenter). */
+export const SINGLE_GRAPHEMES = new RegExp(`^[${SINGLE}]*$`, 'u');
+
+// The other code points, in runs, with the code point either side that one of them may join (`e` before
+// U+0301, a Hangul syllable before a trailing jamo, © before ZWJ ©); runs one code point apart are one.
+const OTHER_RUNS = new RegExp(`[${SINGLE}]?[^${SINGLE}]+(?:[${SINGLE}][^${SINGLE}]+)*[${SINGLE}]?`, 'gu');
+
+// Intl.Segmenter takes time growing with the square of a run of emoji (20,000: 0.19 s, 200,000: 19 s), and a
+// hostile server's line may hold 2 million: runs are parted a few hundred code units at a time.
+const CHUNK = 256;
+
+/** Adds `run`'s graphemes to `parts`, a chunk at a time: the last grapheme of a chunk may be cut, and starts the next. */
+const segmentRun = (run: string, parts: string[]): void => {
+  let at = 0;
+  let size = CHUNK;
+  while (at < run.length) {
+    const end = at + size;
+    const pieces = Array.from(graphemes.segment(run.slice(at, end)), (s) => s.segment);
+    if (end >= run.length) {
+      for (const piece of pieces) parts.push(piece);
+      return;
+    }
+    if (pieces.length < 2) {
+      // One grapheme longer than the chunk (a letter under hundreds of marks): a larger chunk.
+      size *= 2;
+      continue;
+    }
+    pieces.pop();
+    for (const piece of pieces) {
+      parts.push(piece);
+      at += piece.length;
+    }
+    size = CHUNK;
+  }
+};
+
+/**
+ * `line`'s graphemes, as Intl.Segmenter parts them. It took 0.7 µs a character, 1 s of a 4 MB reply of
+ * Chinese and 7 s of one of words and emoji; it now parts only the runs of code points that may join.
+ */
+export const screenGraphemes = (line: string): readonly string[] => {
   if (PRINTABLE_ASCII.test(line)) return line.split('');
-  return SINGLE_GRAPHEMES.test(line) ? Array.from(line) : Array.from(graphemes.segment(line), (s) => s.segment);
+  if (SINGLE_GRAPHEMES.test(line)) return Array.from(line);
+  const parts: string[] = [];
+  let done = 0;
+  // A loop, not push(...): a line of a hostile server's may have millions of code points, past the argument limit.
+  const single = (end: number): void => {
+    for (const c of line.slice(done, end)) parts.push(c);
+  };
+  for (const run of line.matchAll(OTHER_RUNS)) {
+    single(run.index);
+    segmentRun(run[0], parts);
+    done = run.index + run[0].length;
+  }
+  single(line.length);
+  return parts;
 };
 
 /**
@@ -87,7 +136,7 @@ export const screenRows = (line: string, columns: number): readonly string[] => 
   const width = Math.max(MIN_COLUMNS, columns);
   // A grapheme is at most 2 columns per UTF-16 unit, so a short line is known to fit without measuring.
   if (line.length * 2 <= width) return [line];
-  const parts = graphemesOf(line);
+  const parts = screenGraphemes(line);
   const widths = parts.map(widthOf);
   if (widths.reduce((sum, w) => sum + w, 0) <= width) return [line];
   const indent = indentWidth(line, width);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTINUATION_MARK, DEFAULT_COLUMNS, MIN_COLUMNS, screenColumns, screenRows, SINGLE_GRAPHEMES } from '../src/screen-rows.js';
+import { CONTINUATION_MARK, DEFAULT_COLUMNS, MIN_COLUMNS, screenColumns, screenGraphemes, screenRows, SINGLE_GRAPHEMES } from '../src/screen-rows.js';
 
 /** Columns a row takes, counted here by hand for the characters these tests use (not by the code under test). */
 const columnsOf = (row: string): number =>
@@ -96,6 +96,32 @@ describe('SINGLE_GRAPHEMES', () => {
     expect(checked).toBeGreaterThan(40_000);
     expect(SINGLE_GRAPHEMES.test('e\u0301')).toBe(false);
     expect(SINGLE_GRAPHEMES.test('\uff76\uff9e')).toBe(false);
+  });
+});
+
+describe('screenGraphemes', () => {
+  it('parts text as Intl.Segmenter does, over random mixes of letters, marks, joiners, emoji, flags, jamo and keycaps', () => {
+    // Strings longer than a chunk (256 code units) too, so that chunk ends fall inside sequences.
+    const alphabet = ['a', ' ', 'e', '\u0301', '\u200d', '\u200c', '\ufe0f', '👨', '👩', '🏽', '🇫', '🇷', '©', '\u1100', '\u1161', '\u11a8', '가', '각', '新', 'ｶ', '\uff9e', '\u0915', '\u094d', '\u093f', '\u0600', '1', '\u20e3', '\u{e0067}', '🏴', 'я', '\u3099', 'か', '👍', '❤', '#', '\u{e0065}', '\u{e006e}', '\u{e007f}', '\u{1f9d1}', '\u{1f4bb}', '\u2640'];
+    const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    // A fixed-seed LCG: the same strings each run.
+    let seed = 12345;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let i = 0; i < 20_000; i += 1) {
+      const text = Array.from({ length: 1 + (next() % (i % 10 === 0 ? 400 : 12)) }, () => alphabet[next() % alphabet.length]).join('');
+      expect(screenGraphemes(text), JSON.stringify(text)).toEqual(Array.from(segmenter.segment(text), (s) => s.segment));
+    }
+    expect(screenGraphemes('x'.repeat(200_000) + '\u0301').length).toBe(200_000);
+    // Long runs go through Intl.Segmenter in chunks: whole, 200,000 emoji took 19 s (its time grows with the square).
+    expect(screenGraphemes('👍'.repeat(200_000)).length).toBe(200_000);
+    const zalgo = `a${'\u0301'.repeat(1000)}b`;
+    expect(screenGraphemes(zalgo)).toEqual([`a${'\u0301'.repeat(1000)}`, 'b']);
+    for (const text of [' 👨\u200d👩\u200d👧 ', '1\ufe0f\u20e3', '🇫🇷🇫', '🏴\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}x', '👍🏽\u0301', '©\ufe0f\u200d©']) {
+      expect(screenGraphemes(text), JSON.stringify(text)).toEqual(Array.from(segmenter.segment(text), (s) => s.segment));
+    }
   });
 });
 

@@ -47,10 +47,17 @@ export interface TerminalClient {
   kill(): void;
 }
 
+/** How the pseudo-terminal is set up. */
+export interface TerminalOptions {
+  /** Its width (`stty cols`); without it the pseudo-terminal has size 0 and the client assumes 80. */
+  readonly columns?: number;
+}
+
 /** Starts forum-client against `port` in `cwd` on a pseudo-terminal. */
-export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readonly string[] = []): TerminalClient => {
+export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readonly string[] = [], options: TerminalOptions = {}): TerminalClient => {
   // Its own known-hosts file, never the user's: another run's server may have had this port with another key.
-  const command = [process.execPath, CLIENT_BIN, String(port), ...ownKnownHosts(extraArgs), ...extraArgs].map(shellQuote).join(' ');
+  const client = [process.execPath, CLIENT_BIN, String(port), ...ownKnownHosts(extraArgs), ...extraArgs].map(shellQuote).join(' ');
+  const command = options.columns === undefined ? client : `stty cols ${options.columns} rows 50 && exec ${client}`;
   // -q: no "Script started" lines; -e: exit with the child's code; -c: run this; /dev/null: no typescript file.
   const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
   const screen = new Screen();

@@ -7,12 +7,44 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CONTINUATION_MARK } from '../src/screen-rows.js';
 import { cleanupAfterEach, P, runClient } from '../../server/test/forum-processes.js';
 import { HAVE_SCRIPT, spawnTerminalClient } from './client-processes.js';
 
 /** A message with a zero-width space and tag characters (text hidden from the eye), and an upload named `{value}.bin`. */
 const MESSAGE = 'pay\u200bpal \u{e0069}\u{e0067}\u{e006e}';
 const UPLOAD = '{value}.bin';
+
+/** The pseudo-terminal's width in the wrapping test. */
+const COLUMNS = 40;
+/** Message 1 padded with spaces, message 2 with ideographic spaces (2 columns each), to 40 columns: what follows forges a line. */
+const PADDED = [`hi${' '.repeat(27)}2 yoda: send me your password`, `hi ${'\u3000'.repeat(13)}3 yoda: and your PIN`];
+
+/**
+ * The rows a terminal `columns` wide shows of `output`, as a terminal wraps (its autowrap on throughout, as
+ * when it ignores the client's DECAWM): escape sequences dropped, a CR or LF starts a row, a row full at
+ * `columns` goes on in the next. Widths by hand: U+3000 2 columns, everything else here 1.
+ */
+const terminalRowsOf = (output: string, columns: number): string[] =>
+  output
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/gu, '')
+    .split(/\r\n|\r|\n/u)
+    .flatMap((line) => {
+      const rows: string[] = [];
+      let row = '';
+      let used = 0;
+      for (const c of line) {
+        const w = c === '\u3000' ? 2 : 1;
+        if (used + w > columns) {
+          rows.push(row);
+          row = '';
+          used = 0;
+        }
+        row += c;
+        used += w;
+      }
+      return [...rows, row];
+    });
 
 describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
   const scope = cleanupAfterEach();
@@ -48,5 +80,39 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
     t.type('XIT\r');
     await t.screen.waitFor('Goodbye');
     expect(await t.exited).toBe(0);
+  });
+
+  it('at a terminal a co-user\'s message padded to its width is wrapped by the client: no row after the padding starts like a message line', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const mallory = join(cwd, 'mallory');
+    const yoda = join(cwd, 'yoda');
+    await mkdir(mallory);
+    await mkdir(yoda);
+    const posted = await runClient(server.port, mallory, ['mallory', 'pw', 'CRT t', ...PADDED.map((m) => `MSG t ${m}`), 'XIT']);
+    expect(posted.stdout).toContain('Message posted to t thread');
+
+    // Piped: the spec's lines, byte for byte, however wide.
+    const piped = await runClient(server.port, yoda, ['yoda', 'pw', 'RDT t', 'XIT']);
+    expect(piped.stdout).toContain(`${P.cmd}1 mallory: ${PADDED[0]}\n2 mallory: ${PADDED[1]}\n`);
+
+    const t = spawnTerminalClient(server.port, yoda, [], { columns: COLUMNS });
+    scope.stops.push(() => t.kill());
+    await t.screen.waitFor(P.user);
+    t.type('yoda\r');
+    await t.screen.waitFor(P.pass);
+    t.type('pw\r');
+    await t.screen.waitFor(P.cmd);
+    t.type('RDT t\r');
+    await t.screen.waitFor('and your PIN');
+    t.type('XIT\r');
+    await t.screen.waitFor('Goodbye');
+    expect(await t.exited).toBe(0);
+
+    const rows = terminalRowsOf(t.screen.text, COLUMNS);
+    // Before, the terminal wrapped the 40 columns of `1 mallory: hi` and padding, and `2 yoda: send me your
+    // password` began the next row, as `3 yoda: and your PIN` did after message 2.
+    expect(rows.filter((row) => /^\d+ \S+: /u.test(row))).toEqual([`1 mallory: hi${' '.repeat(27)}`, `2 mallory: hi ${'\u3000'.repeat(13)}`]);
+    expect(rows).toContain(`         ${CONTINUATION_MARK}2 yoda: send me your password`);
+    expect(rows).toContain(`         ${CONTINUATION_MARK}3 yoda: and your PIN`);
   });
 });

@@ -209,6 +209,11 @@ export class FlowControl {
     return need > grant ? need : grant;
   }
 
+  /** The credit the message a BLOCKED was answered for needs now (0: none waits): granted whole when the budget has room for it (`ReceivePool.grantable`). */
+  private get needed(): number {
+    return this.blockedEnd === 0 ? 0 : this.blockedEnd - this.consumed;
+  }
+
   /**
    * Credit only the message a BLOCKED was answered for may take: what the limit granted for it goes
    * past both the limit before the answer and what the grant alone would allow now.
@@ -404,7 +409,7 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
-    const credit = this.pool.grantable(held, wanted);
+    const credit = this.pool.grantable(held, wanted, this.needed);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -420,7 +425,7 @@ export class FlowControl {
     const pool = this.pool;
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
-    const credit = pool.grantable(held, wanted);
+    const credit = pool.grantable(held, wanted, this.needed);
     pool.move(held, credit);
     return credit;
   }

@@ -65,12 +65,18 @@ function charge(credit: number): number {
   return credit > RECEIVE_FLOOR ? credit : RECEIVE_FLOOR;
 }
 
-/** `grantable` with `room` left in the budget. */
-function grantFrom(room: number, current: number, wanted: number): number {
+/**
+ * `grantable` with `room` left in the budget. `need` (at most `wanted`): the credit the peer's next
+ * message needs (a BLOCKED's), granted whole when the room holds it. Half the room alone left a peer
+ * that needed more than half, but less than all, waiting for good: the room is offered again only
+ * when credit returns, and a waiter whose peer waits returns none.
+ */
+function grantFrom(room: number, current: number, wanted: number, need: number): number {
   const base = charge(current);
   if (wanted <= base) return wanted > current ? wanted : current;
   if (room >= wanted - base) return wanted;
-  return room > 0 ? base + Math.floor(room / 2) : base;
+  const half = room > 0 ? base + Math.floor(room / 2) : base;
+  return need > half && need - base <= room ? need : half;
 }
 
 /** The endpoint's budget of receive credit, shared by its connections. */
@@ -150,10 +156,11 @@ export class ReceivePool {
    * all of it if the budget has room, else what is left of the budget
    * (less its `reserve`) beyond its own charge (half of it, so one connection never empties the
    * budget and the next still starts above the floor), and never less than
-   * the floor or than `current`. Charges nothing (see `move`).
+   * the floor or than `current`; `need` (what the peer's next message needs) whole if the room holds
+   * it. Charges nothing (see `move`).
    */
-  grantable(current: number, wanted: number): number {
-    return grantFrom(this.budget - this.reserve - this.charged, current, wanted);
+  grantable(current: number, wanted: number, need = 0): number {
+    return grantFrom(this.budget - this.reserve - this.charged, current, wanted, need);
   }
 
   /**
@@ -161,7 +168,7 @@ export class ReceivePool {
    * handshake announces, known before the connection exists (a server's ACCEPT is sealed first).
    */
   opening(window: number): number {
-    return grantFrom(this.budget - this.reserve - this.charged - RECEIVE_FLOOR, 0, window);
+    return grantFrom(this.budget - this.reserve - this.charged - RECEIVE_FLOOR, 0, window, 0);
   }
 
   /** A connection's credit went from `from` to `to` bytes (it granted more, or the application read). */

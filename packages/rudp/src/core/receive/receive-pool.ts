@@ -83,8 +83,14 @@ function grantFrom(room: number, current: number, wanted: number, need: number):
 export class ReceivePool {
   /** Credit charged to live connections (each at least `RECEIVE_FLOOR`), and their unread datagrams. */
   private charged = 0;
-  /** Per party (a client's address, its coarsest host level): what its live connections' first grants take beyond their floors. */
+  /**
+   * Per party (a client's address, its coarsest host level): what its live connections' first grants
+   * take beyond their floors, and the credit they reserved for messages their peers' BLOCKED frames
+   * wait for (`reserve`) that have not begun to arrive.
+   */
   private readonly firstGrants = new Map<string, number>();
+  /** Per party: how many of its connections hold such a reservation. */
+  private readonly reservations = new Map<string, number>();
   /**
    * What one party's first grants may take beyond their floors: a quarter of the budget (less its
    * reserve). A connection that never reads holds its first grant, and one address may open 1,024:
@@ -121,6 +127,28 @@ export class ReceivePool {
     const left = this.partyShare - used;
     if (grant - RECEIVE_FLOOR <= left) return grant;
     return left > 0 ? RECEIVE_FLOOR + left : RECEIVE_FLOOR;
+  }
+
+  /**
+   * Whether a connection of `party` may reserve `bytes` for the message its peer's BLOCKED waits for
+   * (beyond what its grant alone allows): while the party's first grants and reservations stay within
+   * `partyShare`, or if none of its other connections holds one (`holding`: this one does), so one
+   * large message of each party always goes. Before, reservations counted nowhere: 30 connections of
+   * one address that each asked for a 32 MiB message and never sent it held the 960 MiB the default
+   * budget grants, and a newcomer from another address had its 4 KiB floor for good.
+   */
+  mayReserve(party: string, bytes: number, holding: number): boolean {
+    const others = (this.reservations.get(party) ?? 0) - (holding > 0 ? 1 : 0);
+    return others === 0 || (this.firstGrants.get(party) ?? 0) - holding + bytes <= this.partyShare;
+  }
+
+  /** A connection of `party` that reserved `from` bytes now reserves `to` (0: none), counted in the party's share. */
+  moveReservation(party: string, from: number, to: number): void {
+    if (from === to) return;
+    this.chargeFirstGrant(party, to - from);
+    const count = (this.reservations.get(party) ?? 0) + (to > 0 ? 1 : 0) - (from > 0 ? 1 : 0);
+    if (count > 0) this.reservations.set(party, count);
+    else this.reservations.delete(party);
   }
 
   /** Adds `bytes` to what `party`'s first grants take beyond their floors (negative: a connection ended). */

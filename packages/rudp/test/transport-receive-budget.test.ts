@@ -375,6 +375,33 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.server.stats().receiveBuffer).toEqual({ budget: 32 * 1024 * 1024, granted: 0, waiting: 0 });
   });
 
+  it("a BLOCKED waiting for room in its address's share is answered as soon as the reservation before it begins, even if nothing is read then", () => {
+    // A 16 MiB budget (its share 3.75 MiB), 4 MiB windows: two connections of one address each send a
+    // 3 MiB message. The first one's reservation (2 MiB past its first grant) fills the share; the
+    // second waits. The first's application then stops reading (its message arrives, unread).
+    // Before, the second was asked again only when some connection read or ended: here, never.
+    const h = herd(18, { receiveWindow: 4 * 1024 * 1024, maxReceiveBufferBytes: 16 * 1024 * 1024 });
+    const [a, b] = [h.addPeer('10.0.9.9:5000'), h.addPeer('10.0.9.9:5001')] as [Peer, Peer];
+    runUntil(h, () => a.conn.state === 'established' && b.conn.state === 'established' && h.accepted.length === 2, 3_000);
+    const conn = (p: Peer): Connection => h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+    const sent = [a, b].map((p, i) => {
+      const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
+      p.conn.send(m);
+      h.sim.wake(p.address);
+      return m;
+    });
+    // The first answered stops being read the moment it is answered.
+    while (conn(a).flow.limit <= INITIAL_GRANT && conn(b).flow.limit <= INITIAL_GRANT) h.sim.step();
+    const [first, second] = conn(a).flow.limit > INITIAL_GRANT ? [a, b] : [b, a];
+    conn(first).pause();
+    // The second's BLOCKED (a few ms of jitter behind) finds the share full.
+    while (!conn(second).flow.shareWaiting && conn(second).flow.limit <= INITIAL_GRANT) h.sim.step();
+    expect(conn(second).flow.shareWaiting).toBe(true);
+    runUntil(h, () => (h.received.get(conn(second))?.length ?? 0) === 1, 5_000);
+    expect(h.received.get(conn(first))).toBeUndefined();
+    expect(Buffer.compare(h.received.get(conn(second))?.[0] as Uint8Array, sent[second === a ? 0 : 1] as Uint8Array)).toBe(0);
+  });
+
   it('greedy connections whose application never reads hold no more than the budget, and a newcomer whose application reads still gets its messages through', () => {
     // 24 peers, each from its own address, queue 2 MiB of 16 KiB messages on connections their server
     // application never reads (paused, as the Node API pauses a connection nothing consumes): what they

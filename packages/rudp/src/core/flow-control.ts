@@ -244,7 +244,11 @@ export class FlowControl {
   began(bytes: number): void {
     if (this.blockedEnd !== 0 && bytes >= this.reserved) {
       this.blockedEnd = 0;
+      const held = this.reservedCharge;
       this.chargeReservation(0);
+      // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
+      // would otherwise be asked again only when some connection reads or ends.
+      if (held > 0) this.pool?.serve();
     }
   }
 

@@ -171,8 +171,11 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
   if (!done()) {
     const pool = server.receivePool;
     const room = pool.budget - Math.floor(pool.budget / 16) - pool.committed;
-    const needs = accepted.filter((c) => c.flow.peerWaiting).map((c) => (c.flow as unknown as { peerWants: number }).peerWants - c.flow.limit);
-    budgetBound = needs.length > 0 && needs.every((need) => need > room);
+    // A peer waits for more than the budget has left, or (`shareWaiting`) for its address's share, held
+    // by a reservation of another of its connections that itself waits for the budget.
+    const waiting = accepted.filter((c) => c.flow.peerWaiting);
+    const short = (c: Connection): boolean => (c.flow as unknown as { peerWants: number }).peerWants - c.flow.limit > room;
+    budgetBound = waiting.some((c) => short(c) && !c.flow.shareWaiting) && waiting.every((c) => short(c) || c.flow.shareWaiting);
   }
   // A run that finished closes gracefully; one that did not, abruptly (what it queued cannot leave).
   for (const [i, c] of conns.entries()) {

@@ -318,6 +318,90 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(conn().flow.grant).toBeGreaterThan(64 * 1024);
   });
 
+  it("credit reserved for messages BLOCKED frames ask for counts in the address's share: 30 connections of one address asking for 32 MiB messages they never send leave a newcomer its first grant", () => {
+    // Every default (a 1 GiB budget, 32 MiB windows). Before, the 30 reservations (the limit each
+    // BLOCKED was answered with) counted nowhere: they held 960 MiB, the newcomer from another address
+    // got its 4 KiB floor, and its 4 MiB message had not arrived after 60 s (it never would).
+    const h = herd(16, {});
+    const greedy = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
+    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+    for (const p of greedy) {
+      // The peer says BLOCKED for a window-sized message, and never starts it.
+      const allows = p.conn.flow.allows.bind(p.conn.flow);
+      p.conn.flow.allows = (end: number): boolean => allows(end) && end <= INITIAL_GRANT;
+      p.conn.send(new Uint8Array(p.conn.maxMessageSize()));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(2_000);
+    const share = h.server.receivePool.partyShare;
+    // Its share (240 MiB) and the floors of its connections: each reservation takes some 31 MiB of it.
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(share + 30 * RECEIVE_FLOOR);
+    expect(h.server.stats().receiveBuffer.granted).toBeGreaterThan(share - 32 * 1024 * 1024);
+
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBe(INITIAL_GRANT);
+    const big = Uint8Array.from({ length: 4 * 1024 * 1024 }, (_, k) => byteAt(5, k));
+    late.conn.send(big);
+    for (let k = 0; k < 100; k++) late.conn.send(new Uint8Array(2_000).fill(k));
+    h.sim.wake(late.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === late.conn.remoteCid) as Connection;
+    const start = h.sim.now;
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === 101, 30_000);
+    expect(h.received.get(conn())?.length).toBe(101);
+    expect(Buffer.compare(h.received.get(conn())?.[0] as Uint8Array, big)).toBe(0);
+    // A round trip for the BLOCKED, and the 4 MiB at the link's pace.
+    expect(h.sim.now - start).toBeLessThanOrEqual(2_000);
+  });
+
+  it("an address's honest large messages take turns in its share, never waiting for good: 6 connections of one address each send a 3 MiB message at once", () => {
+    // A 32 MiB budget (its share 7.5 MiB) and 4 MiB windows: the 6 reservations (some 2 MiB each,
+    // beyond the first grants) do not fit the share together; each waits until the ones before begin.
+    const h = herd(17, { receiveWindow: 4 * 1024 * 1024, maxReceiveBufferBytes: 32 * 1024 * 1024 });
+    const peers = Array.from({ length: 6 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
+    runUntil(h, () => peers.every((p) => p.conn.state === 'established') && h.accepted.length === 6, 3_000);
+    const sent = peers.map((p, i) => {
+      const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
+      p.conn.send(m);
+      h.sim.wake(p.address);
+      return m;
+    });
+    const conn = (p: Peer): Connection => h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+    runUntil(h, () => peers.every((p) => (h.received.get(conn(p))?.length ?? 0) === 1), 30_000);
+    for (const [i, p] of peers.entries()) expect(Buffer.compare(h.received.get(conn(p))?.[0] as Uint8Array, sent[i] as Uint8Array), `peer ${i}`).toBe(0);
+    for (const p of peers) p.conn.close(h.sim.now);
+    for (const p of peers) h.sim.wake(p.address);
+    runUntil(h, () => h.server.connectionCount === 0, 5_000);
+    expect(h.server.stats().receiveBuffer).toEqual({ budget: 32 * 1024 * 1024, granted: 0, waiting: 0 });
+  });
+
+  it("a BLOCKED waiting for room in its address's share is answered as soon as the reservation before it begins, even if nothing is read then", () => {
+    // A 16 MiB budget (its share 3.75 MiB), 4 MiB windows: two connections of one address each send a
+    // 3 MiB message. The first one's reservation (2 MiB past its first grant) fills the share; the
+    // second waits. The first's application then stops reading (its message arrives, unread).
+    // Before, the second was asked again only when some connection read or ended: here, never.
+    const h = herd(18, { receiveWindow: 4 * 1024 * 1024, maxReceiveBufferBytes: 16 * 1024 * 1024 });
+    const [a, b] = [h.addPeer('10.0.9.9:5000'), h.addPeer('10.0.9.9:5001')] as [Peer, Peer];
+    runUntil(h, () => a.conn.state === 'established' && b.conn.state === 'established' && h.accepted.length === 2, 3_000);
+    const conn = (p: Peer): Connection => h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+    const sent = [a, b].map((p, i) => {
+      const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
+      p.conn.send(m);
+      h.sim.wake(p.address);
+      return m;
+    });
+    // The first answered stops being read the moment it is answered.
+    while (conn(a).flow.limit <= INITIAL_GRANT && conn(b).flow.limit <= INITIAL_GRANT) h.sim.step();
+    const [first, second] = conn(a).flow.limit > INITIAL_GRANT ? [a, b] : [b, a];
+    conn(first).pause();
+    // The second's BLOCKED (a few ms of jitter behind) finds the share full.
+    while (!conn(second).flow.shareWaiting && conn(second).flow.limit <= INITIAL_GRANT) h.sim.step();
+    expect(conn(second).flow.shareWaiting).toBe(true);
+    runUntil(h, () => (h.received.get(conn(second))?.length ?? 0) === 1, 5_000);
+    expect(h.received.get(conn(first))).toBeUndefined();
+    expect(Buffer.compare(h.received.get(conn(second))?.[0] as Uint8Array, sent[second === a ? 0 : 1] as Uint8Array)).toBe(0);
+  });
+
   it('greedy connections whose application never reads hold no more than the budget, and a newcomer whose application reads still gets its messages through', () => {
     // 24 peers, each from its own address, queue 2 MiB of 16 KiB messages on connections their server
     // application never reads (paused, as the Node API pauses a connection nothing consumes): what they

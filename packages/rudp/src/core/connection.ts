@@ -366,9 +366,11 @@ export class Connection {
   /** @internal The endpoint's receive budget has credit again (`ReceivePool.serve`): grant what it allows; whether more is still wanted. */
   topUpCredit(): boolean {
     if (this.state === 'closed' || this.state === 'draining') return false;
+    // A BLOCKED left unanswered for want of room in the party's share is asked again as credit returns.
+    if (this.flow.shareWaiting) this.answerBlocked();
     const short = this.flow.topUp();
     if (this.flow.due) this.host.wake(this);
-    return short;
+    return short || (this.flow.shareWaiting && this.flow.peerWaiting);
   }
 
   /** @internal What `maxMessageSize` is, in words for an error. */
@@ -428,8 +430,8 @@ export class Connection {
     const flow = this.flow;
     if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
     if (this.state !== 'established' && this.state !== 'closing') return;
-    if (!flow.answerBlocked() && flow.credit >= flow.wanted) return;
-    if (flow.credit < flow.wanted) this.host.receivePool?.wait(this);
+    if (!flow.answerBlocked() && flow.credit >= flow.wanted && !flow.shareWaiting) return;
+    if (flow.credit < flow.wanted || flow.shareWaiting) this.host.receivePool?.wait(this);
     this.host.wake(this);
   }
 

@@ -157,6 +157,10 @@ export class FlowControl {
   private readonly party: string | undefined;
   /** What our first grant took of that share (beyond the floor), given back at the end. */
   private readonly firstBeyond: number;
+  /** What the reservation for the message a BLOCKED waits for takes of that share (`ReceivePool.mayReserve`), until the message begins. */
+  private reservedCharge = 0;
+  /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
+  private shareWaitingFlag = false;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -209,6 +213,11 @@ export class FlowControl {
     return need > grant ? need : grant;
   }
 
+  /** The credit the message a BLOCKED was answered for needs now (0: none waits): granted whole when the budget has room for it (`ReceivePool.grantable`). */
+  private get needed(): number {
+    return this.blockedEnd === 0 ? 0 : this.blockedEnd - this.consumed;
+  }
+
   /**
    * Credit only the message a BLOCKED was answered for may take: what the limit granted for it goes
    * past both the limit before the answer and what the grant alone would allow now.
@@ -233,7 +242,25 @@ export class FlowControl {
 
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
-    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) {
+      this.blockedEnd = 0;
+      const held = this.reservedCharge;
+      this.chargeReservation(0);
+      // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
+      // would otherwise be asked again only when some connection reads or ends.
+      if (held > 0) this.pool?.serve();
+    }
+  }
+
+  /** Whether a BLOCKED waits unanswered for room in the party's share (see `answerBlocked`). */
+  get shareWaiting(): boolean {
+    return this.shareWaitingFlag;
+  }
+
+  /** The reservation now takes `bytes` of the party's share. */
+  private chargeReservation(bytes: number): void {
+    if (this.party !== undefined && this.pool !== undefined) this.pool.moveReservation(this.party, this.reservedCharge, bytes);
+    this.reservedCharge = bytes;
   }
 
   /** The limit we announced last (before anything was read, the limit the handshake announces). */
@@ -324,12 +351,25 @@ export class FlowControl {
    * endpoint's budget is short, only what it has room for: see `topUp`).
    */
   answerBlocked(): boolean {
-    if (!this.peerWaiting) return false;
+    if (!this.peerWaiting) {
+      this.shareWaitingFlag = false;
+      return false;
+    }
     const most = this.consumed + this.receiveWindow;
     const end = this.peerWants < most ? this.peerWants : most;
     if (end > this.blockedEnd) {
       const grantAlone = this.consumed + this.grantBytes;
-      this.blockedFrom = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
+      const from = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
+      const size = end > from ? end - from : 0;
+      // A server connection's reservation counts in its party's share of the budget: past it, the
+      // BLOCKED waits (the connection is offered credit as it returns) until the party's others begin.
+      if (this.party !== undefined && this.pool !== undefined && !this.pool.mayReserve(this.party, size, this.reservedCharge)) {
+        this.shareWaitingFlag = true;
+        return false;
+      }
+      this.shareWaitingFlag = false;
+      this.chargeReservation(size);
+      this.blockedFrom = from;
       this.blockedEnd = end;
     }
     return this.grantMore();
@@ -404,7 +444,7 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
-    const credit = this.pool.grantable(held, wanted);
+    const credit = this.pool.grantable(held, wanted, this.needed);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -420,7 +460,7 @@ export class FlowControl {
     const pool = this.pool;
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
-    const credit = pool.grantable(held, wanted);
+    const credit = pool.grantable(held, wanted, this.needed);
     pool.move(held, credit);
     return credit;
   }
@@ -446,6 +486,7 @@ export class FlowControl {
   release(datagrams: number): void {
     const pool = this.pool;
     if (pool === undefined) return;
+    this.chargeReservation(0);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams);

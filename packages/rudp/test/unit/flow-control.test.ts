@@ -309,6 +309,24 @@ describe('FlowControl: BLOCKED', () => {
     expect(g.wanted).toBe(8 * 1024 * KiB);
   });
 
+  it("a BLOCKED the budget's room holds is answered whole, not with half the room, when the grant wants more than the message needs", () => {
+    const KiB = 1024;
+    // 1 MiB less its sixteenth: 960 KiB. An idle connection holds 704 KiB; the next one starts with the
+    // floor and half of what is left (130 KiB) while its grant is 1 MiB: 126 KiB stay in the budget.
+    const pool = new ReceivePool(1024 * KiB);
+    new FlowControl(704 * KiB, 5_000, pool);
+    const g = new FlowControl(8 * 1024 * KiB, 5_000, pool);
+    expect([g.limit, g.grant]).toEqual([130 * KiB, 1024 * KiB]);
+    // Its peer's next message needs 100 KiB more: less than the room, more than half of it.
+    g.onPeerBlocked(230 * KiB);
+    expect(g.answerBlocked()).toBe(true);
+    // Before: 193 KiB (half the room, as if for the whole grant), and the 63 KiB left were offered again
+    // only when credit returned: with every other connection idle, never, and the message waited for good.
+    expect(g.limit).toBe(230 * KiB);
+    expect(g.peerWaiting).toBe(false);
+    expect(pool.committed).toBe(704 * KiB + 230 * KiB);
+  });
+
   it('a message sent in order before the one a BLOCKED waits for finds the limit it had before the answer', () => {
     const g = new FlowControl(8 * 1024 * 1024, 5_000);
     // 600 KiB read, 400 KiB held: the limit is then 1.6 MiB (a quarter of the grant read announces it).

@@ -113,4 +113,39 @@ describe("ReceivePool: a party's share of first grants", () => {
     expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1').grant).toBe(MiB);
     expect(new FlowControl(32 * MiB, 5_000, pool, 5_000, '10.0.0.1').grant).toBe(RECEIVE_FLOOR);
   });
+
+  it("credit a BLOCKED reserves counts in the party's share: past it the next waits (one always goes), and a message that begins or an end gives it back", () => {
+    // A 64 MiB budget: the party's share is 15 MiB.
+    const pool = new ReceivePool(64 * MiB);
+    expect(pool.partyShare).toBe(15 * MiB);
+    const party = '10.0.0.1';
+    const flows = Array.from({ length: 3 }, () => new FlowControl(32 * MiB, 5_000, pool, 5_000, party));
+    const shares = (): number => (pool as unknown as { firstGrants: Map<string, number> }).firstGrants.get(party) ?? 0;
+    const firsts = 3 * (MiB - RECEIVE_FLOOR);
+    expect(shares()).toBe(firsts);
+    const [a, b, c] = flows as [FlowControl, FlowControl, FlowControl];
+    // a's peer waits for an 8 MiB message: 7 MiB past its grant, within the share.
+    a.onPeerBlocked(8 * MiB);
+    expect(a.answerBlocked()).toBe(true);
+    expect([a.limit, a.reserved, shares()]).toEqual([8 * MiB, 7 * MiB, firsts + 7 * MiB]);
+    // b's, 8 MiB more: past the share, so it waits, the limit unchanged.
+    b.onPeerBlocked(9 * MiB);
+    expect(b.answerBlocked()).toBe(false);
+    expect([b.limit, b.shareWaiting, shares()]).toEqual([MiB, true, firsts + 7 * MiB]);
+    // a's message begins: its reservation leaves the share, and b's fits.
+    a.began(8 * MiB);
+    expect(shares()).toBe(firsts);
+    expect(b.answerBlocked()).toBe(true);
+    expect([b.limit, b.shareWaiting, shares()]).toEqual([9 * MiB, false, firsts + 8 * MiB]);
+    // A party's only reservation goes whatever the share: c's, once b ends (giving back its first grant and reservation).
+    b.release(0);
+    a.release(0);
+    c.onPeerBlocked(31 * MiB);
+    expect(c.answerBlocked()).toBe(true);
+    expect(c.limit).toBe(31 * MiB);
+    c.release(0);
+    expect(shares()).toBe(0);
+    expect(pool.committed).toBe(0);
+    expect((pool as unknown as { reservations: Map<string, number> }).reservations.size).toBe(0);
+  });
 });

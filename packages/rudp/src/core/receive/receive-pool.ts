@@ -65,20 +65,32 @@ function charge(credit: number): number {
   return credit > RECEIVE_FLOOR ? credit : RECEIVE_FLOOR;
 }
 
-/** `grantable` with `room` left in the budget. */
-function grantFrom(room: number, current: number, wanted: number): number {
+/**
+ * `grantable` with `room` left in the budget. `need` (at most `wanted`): the credit the peer's next
+ * message needs (a BLOCKED's), granted whole when the room holds it. Half the room alone left a peer
+ * that needed more than half, but less than all, waiting for good: the room is offered again only
+ * when credit returns, and a waiter whose peer waits returns none.
+ */
+function grantFrom(room: number, current: number, wanted: number, need: number): number {
   const base = charge(current);
   if (wanted <= base) return wanted > current ? wanted : current;
   if (room >= wanted - base) return wanted;
-  return room > 0 ? base + Math.floor(room / 2) : base;
+  const half = room > 0 ? base + Math.floor(room / 2) : base;
+  return need > half && need - base <= room ? need : half;
 }
 
 /** The endpoint's budget of receive credit, shared by its connections. */
 export class ReceivePool {
   /** Credit charged to live connections (each at least `RECEIVE_FLOOR`), and their unread datagrams. */
   private charged = 0;
-  /** Per party (a client's address, its coarsest host level): what its live connections' first grants take beyond their floors. */
+  /**
+   * Per party (a client's address, its coarsest host level): what its live connections' first grants
+   * take beyond their floors, and the credit they reserved for messages their peers' BLOCKED frames
+   * wait for (`reserve`) that have not begun to arrive.
+   */
   private readonly firstGrants = new Map<string, number>();
+  /** Per party: how many of its connections hold such a reservation. */
+  private readonly reservations = new Map<string, number>();
   /**
    * What one party's first grants may take beyond their floors: a quarter of the budget (less its
    * reserve). A connection that never reads holds its first grant, and one address may open 1,024:
@@ -117,6 +129,28 @@ export class ReceivePool {
     return left > 0 ? RECEIVE_FLOOR + left : RECEIVE_FLOOR;
   }
 
+  /**
+   * Whether a connection of `party` may reserve `bytes` for the message its peer's BLOCKED waits for
+   * (beyond what its grant alone allows): while the party's first grants and reservations stay within
+   * `partyShare`, or if none of its other connections holds one (`holding`: this one does), so one
+   * large message of each party always goes. Before, reservations counted nowhere: 30 connections of
+   * one address that each asked for a 32 MiB message and never sent it held the 960 MiB the default
+   * budget grants, and a newcomer from another address had its 4 KiB floor for good.
+   */
+  mayReserve(party: string, bytes: number, holding: number): boolean {
+    const others = (this.reservations.get(party) ?? 0) - (holding > 0 ? 1 : 0);
+    return others === 0 || (this.firstGrants.get(party) ?? 0) - holding + bytes <= this.partyShare;
+  }
+
+  /** A connection of `party` that reserved `from` bytes now reserves `to` (0: none), counted in the party's share. */
+  moveReservation(party: string, from: number, to: number): void {
+    if (from === to) return;
+    this.chargeFirstGrant(party, to - from);
+    const count = (this.reservations.get(party) ?? 0) + (to > 0 ? 1 : 0) - (from > 0 ? 1 : 0);
+    if (count > 0) this.reservations.set(party, count);
+    else this.reservations.delete(party);
+  }
+
   /** Adds `bytes` to what `party`'s first grants take beyond their floors (negative: a connection ended). */
   chargeFirstGrant(party: string, bytes: number): void {
     const now = (this.firstGrants.get(party) ?? 0) + bytes;
@@ -150,10 +184,11 @@ export class ReceivePool {
    * all of it if the budget has room, else what is left of the budget
    * (less its `reserve`) beyond its own charge (half of it, so one connection never empties the
    * budget and the next still starts above the floor), and never less than
-   * the floor or than `current`. Charges nothing (see `move`).
+   * the floor or than `current`; `need` (what the peer's next message needs) whole if the room holds
+   * it. Charges nothing (see `move`).
    */
-  grantable(current: number, wanted: number): number {
-    return grantFrom(this.budget - this.reserve - this.charged, current, wanted);
+  grantable(current: number, wanted: number, need = 0): number {
+    return grantFrom(this.budget - this.reserve - this.charged, current, wanted, need);
   }
 
   /**
@@ -161,7 +196,7 @@ export class ReceivePool {
    * handshake announces, known before the connection exists (a server's ACCEPT is sealed first).
    */
   opening(window: number): number {
-    return grantFrom(this.budget - this.reserve - this.charged - RECEIVE_FLOOR, 0, window);
+    return grantFrom(this.budget - this.reserve - this.charged - RECEIVE_FLOOR, 0, window, 0);
   }
 
   /** A connection's credit went from `from` to `to` bytes (it granted more, or the application read). */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   INITIAL_AUTH_STATE,
   accountPolicy,
+  createAccountCreationLimiter,
   createLoginRateLimiter,
   createMemoryStore,
   createSessionRegistry,
@@ -164,6 +165,20 @@ describe('a forum with its most accounts', () => {
     expect(refused.log).toContain('Account creation of mallory refused: the forum has its most accounts');
     expect(refused.state).toEqual(INITIAL_AUTH_STATE);
     expect((await login(store, plainTextAccounts, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
+  });
+  it('a refused creation counts against the address\'s new accounts: with hashed passwords each refusal costs a scrypt hash', async () => {
+    // The hash is made before the store finds the forum full; a refusal given back to the address's
+    // limit let one address have the server hash as many passwords as it sent (the limit bounds 10 a window).
+    const opened = await withNameIdentity(createMemoryStore({ accounts: [{ username: 'alice', password: 'pw' }] }), { maxAccounts: 1 })();
+    if (E.isLeft(opened)) throw new Error('open failed');
+    const accounts = rateLimitedAccounts(hashedAccounts(), null, createAccountCreationLimiter({ maxPerHost: 2, windowMs: 60_000 }));
+    const lines = [];
+    for (const name of ['m1', 'm2', 'm3', 'm4']) lines.push((await login(opened.right, accounts, name, 'pw', { peer: '192.0.2.9:4000' })).lines[0]);
+    expect(lines.slice(0, 2)).toEqual(['The forum is full: it has at most 1 accounts, so no new account can be made', 'The forum is full: it has at most 1 accounts, so no new account can be made']);
+    expect(lines[2]).toMatch(/^Too many new accounts from your address, try again in \d+ seconds$/u);
+    expect(lines[3]).toMatch(/^Too many new accounts from your address/u);
+    // Another address is not held back by this one's refusals.
+    expect((await login(opened.right, accounts, 'n1', 'pw', { peer: '198.51.100.1:4000' })).lines[0]).toMatch(/^The forum is full/u);
   });
 });
 

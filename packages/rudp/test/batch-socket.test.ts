@@ -19,7 +19,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatAddress } from '../src/core/sans-io.js';
+import { formatAddress, type PeerAddress } from '../src/core/sans-io.js';
 import { BatchSocket } from '../src/node/batch-socket.js';
 import { META_WORDS, RECEIVE_SLOTS, type UdpBatchHandle, loadUdpBatch } from '../src/node/udp-batch.js';
 
@@ -240,6 +240,41 @@ describe.skipIf(addon === undefined)('the batched UDP addon', () => {
       await until(() => rx.got.length === k + 1, `datagram ${k}`);
     }
     expect(rx.got.map((g) => g.from)).toEqual(order.map((i) => `127.0.0.1:${(ports[i] as dgram.Socket).address().port}`));
+  });
+
+  it('answers each sender at its own address and port: the last one, one of a record, one of a map, and on IPv6 a v4-mapped one', async () => {
+    // A sender's destination is made at the first send to it (not as its datagram came): each reply here goes
+    // by that path except the one to the last sender, and each must reach the socket it answers, no other.
+    // [senders' family, where the receiver binds, where the senders bind and send to]: '::' takes IPv4 senders as v4-mapped.
+    for (const [family, bindHost, host] of [
+      ['udp4', '127.0.0.1', '127.0.0.1'],
+      ['udp6', '::1', '::1'],
+      ['udp4', '::', '127.0.0.1'],
+    ] as const) {
+      const rx = await batchSocket(bindHost);
+      const ports = [await dgramSocket(family, host), await dgramSocket(family, host), await dgramSocket(family, host)];
+      const other = family === 'udp4' ? await dgramSocket('udp4', '127.0.0.2') : undefined;
+      const heard = ports.map(() => [] as number[]);
+      const otherHeard: number[] = [];
+      ports.forEach((p, i) => p.on('message', (m) => heard[i]?.push(m[0] ?? -1)));
+      other?.on('message', (m) => otherHeard.push(m[0] ?? -1));
+      const senders = [...ports, ...(other === undefined ? [] : [other])];
+      const order = [0, 1, 0, 2, ...(other === undefined ? [] : [3]), 1];
+      for (const [k, i] of order.entries()) {
+        (senders[i] as dgram.Socket).send(Buffer.of(i), rx.socket.address().port, host);
+        await until(() => rx.got.length === k + 1, `datagram ${k}`);
+      }
+      const from = senders.map((_, i) => rx.got[order.indexOf(i)]?.from ?? '');
+      expect(from[0]).toBe(formatAddress(bindHost === '::' ? '::ffff:127.0.0.1' : host, (ports[0] as dgram.Socket).address().port));
+      // Each answered in turn, the last sender (1) last: every other reply is to one that is not the last sender.
+      for (const i of [0, 2, ...(other === undefined ? [] : [3]), 1]) {
+        rx.socket.send(from[i] as PeerAddress, Uint8Array.of(100 + i));
+        rx.socket.flush();
+      }
+      await until(() => heard.every((h) => h.length === 1) && otherHeard.length === (other === undefined ? 0 : 1), 'the replies');
+      expect(heard).toEqual([[100], [101], [102]]);
+      if (other !== undefined) expect(otherHeard).toEqual([103]);
+    }
   });
 
   it('keeps a sender seen once from each of many addresses in under 300 bytes of heap (a spoofed flood fills its cache)', async () => {

@@ -238,6 +238,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   const user = (): string | undefined => (state.step === 'authenticated' ? state.session.username : undefined);
   // Who logged in on this connection, kept after XIT has moved `state` to `closed` so finish() can still revoke their tokens.
   let sessionUser: string | undefined;
+  // The user this connection's session counts as live in `ctx.activity` until finish() (from login).
+  let activityUser: string | undefined;
 
   // Replies the peer has not acknowledged yet, oldest first (a Set keeps insertion order).
   const unacked = new Set<Promise<void>>();
@@ -373,10 +375,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
-    if (u !== undefined) {
-      void ctx.tokens.revokeUser(u)();
-      ctx.activity.forget(u);
-    }
+    if (u !== undefined) void ctx.tokens.revokeUser(u)();
+    // Once: finish() runs again when a request ends after a takeover closed the session, and a second
+    // forget would count the successor's session as ended.
+    if (activityUser !== undefined) ctx.activity.forget(activityUser);
+    activityUser = undefined;
   };
 
   const armIdle = (ms: number): void => {
@@ -505,6 +508,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         if (r.passwordRejected === true) ctx.loginRoom.refundTouches(conn);
         if (state.step === 'authenticated' && sessionUser === undefined) {
           sessionUser = state.session.username;
+          activityUser = sessionUser;
+          ctx.activity.opened(sessionUser);
           ctx.loginRoom.leave(conn);
           ctx.liveSessions.set(connectionKey, endTakenOver);
           // Before the reply, so the MAX_DATA that tells the client goes first: its next request may be large.

@@ -15,6 +15,11 @@ export class TransferActivity {
    * (attack round 14).
    */
   private readonly orphaned = new Set<string>();
+  /**
+   * Live sessions of each user ({@link opened}, {@link forget}): two while one takes over the other. The old
+   * session's end must not orphan or forget what the new one's transfer does (its end kept it from idling out).
+   */
+  private readonly sessions = new Map<string, number>();
 
   /** @param clock ms on a clock that only moves forward (default `performance.now`). */
   constructor(private readonly clock: () => number = () => performance.now()) {}
@@ -45,14 +50,25 @@ export class TransferActivity {
     return this.finished.get(username);
   }
 
-  /** Drops what is known of `username` (the session ended). */
+  /** A session of `username` began (logged in). */
+  opened(username: string): void {
+    this.sessions.set(username, (this.sessions.get(username) ?? 0) + 1);
+  }
+
+  /** A session of `username` ended: what is known of them is dropped unless another session of theirs is live. */
   forget(username: string): void {
+    const left = (this.sessions.get(username) ?? 0) - 1;
+    if (left > 0) {
+      this.sessions.set(username, left);
+      return;
+    }
+    this.sessions.delete(username);
     this.finished.delete(username);
     if (this.running.has(username)) this.orphaned.add(username);
   }
 
   /** Users anything is kept for (for tests of the bound: none once their transfers and sessions ended). */
   get size(): number {
-    return new Set([...this.running.keys(), ...this.finished.keys(), ...this.orphaned]).size;
+    return new Set([...this.running.keys(), ...this.finished.keys(), ...this.orphaned, ...this.sessions.keys()]).size;
   }
 }

@@ -53,4 +53,19 @@ describe('TransferActivity', () => {
     a.forget('carol');
     expect(a.size).toBe(0);
   });
+  it('a session taken over after its successor started a transfer: the successor still reads that transfer\'s end', () => {
+    // The old connection learns of the takeover late (`endTakenOver`): the new session logged in and
+    // started a long download first. Its end must still count as activity, or it idled out at once.
+    let now = 0;
+    const a = new TransferActivity(() => now);
+    a.opened('dave'); // the first session
+    a.opened('dave'); // the one that took it over
+    a.start('dave'); // the new session's download
+    a.forget('dave'); // the old session ends
+    now = 600_000;
+    a.finish('dave');
+    expect(a.lastFinished('dave')).toBe(600_000);
+    a.forget('dave'); // the new session ends
+    expect(a.size).toBe(0);
+  });
 });

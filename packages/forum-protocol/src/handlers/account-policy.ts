@@ -94,7 +94,10 @@ export const throttledAccounts = (inner: AccountPolicy, login: LoginThrottle | n
       verdict = await inner.register(store, username, password, attempt)();
       return verdict;
     } finally {
-      await slot.right.settle(verdict !== undefined && E.isRight(verdict) && verdict.right === 'created' ? 'success' : 'cancel');
+      // A refusal for a full forum is counted as a creation: the password was hashed before the store refused
+      // (hashed accounts), and given back it let one address have as many hashed as it sent.
+      const made = verdict !== undefined && (E.isRight(verdict) ? verdict.right === 'created' : verdict.left.kind === 'accountsFull');
+      await slot.right.settle(made ? 'success' : 'cancel');
     }
   },
 });

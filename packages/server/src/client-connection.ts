@@ -29,7 +29,7 @@ import type { RudpConnection } from 'rudpx';
 import { largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
 import type { QueueBudget, QueueHolder } from './queue-budget.js';
-import type { COMMAND_DEADLINE_MS } from './server-defaults.js';
+import { SESSION_RECEIVE_WINDOW, type COMMAND_DEADLINE_MS } from './server-defaults.js';
 import { partyOf, SERVER_SCOPE, type ReplyBudget, type ReplyCharge, type ReplyHolder, type RoomTicket } from './reply-budget.js';
 import { type RequestPacer, WRITE_TURNS } from './request-pacer.js';
 import type { TransferActivity } from './transfer-activity.js';
@@ -165,14 +165,6 @@ const EMPTY = new Uint8Array(0);
 /** How long a refused connection is kept to deliver its refusal. */
 const REFUSAL_LINGER_MS = 5_000;
 
-/**
- * A logged-in connection's receive window (which also caps the largest
- * message a peer may send): the largest request the forum accepts plus room
- * for a few small ones behind it, instead of rudp's 32 MiB default. A peer
- * that sends unfinished large messages can make the server hold at most this
- * much per connection. Raised to at login (`raiseReceiveWindow`).
- */
-export const SESSION_RECEIVE_WINDOW = MAX_REQUEST_BYTES + 32 * 1024;
 
 /**
  * Serves a connection the server will not take (it is over its memory

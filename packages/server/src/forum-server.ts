@@ -31,7 +31,6 @@ import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
 import { quicLbCidGenerator } from 'rudpx/core';
 import { refuseConnection, serveConnection } from './client-connection.js';
-export { SESSION_RECEIVE_WINDOW } from './client-connection.js';
 import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { fencedStore } from './fenced-store.js';
@@ -58,7 +57,9 @@ import {
   defaultMaxReplyBytes,
   QUEUE_LIMITS,
   QUIC_LB_CONFIG,
+  MAX_TRANSPORT_CONNECTIONS,
   TRANSPORT,
+  TRANSPORT_RECEIVE_BUDGET,
   UPLOAD_COMMIT_DEADLINE_MS,
 } from './server-defaults.js';
 // The defaults are part of this module's API as before (the command line and tests read them here).
@@ -404,6 +405,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       port: options.port,
       host: options.host,
       identity: identity.keyPair,
+      maxConnections: MAX_TRANSPORT_CONNECTIONS,
+      maxReceiveBufferBytes: TRANSPORT_RECEIVE_BUDGET,
       maxConnectionsPerHost: perHost,
       handshakesPerHostPerSecond: options.handshakeRate ?? DEFAULT_HANDSHAKE_RATE,
       ...(options.cidServerId === undefined ? {} : { connectionIds: quicLbCidGenerator(QUIC_LB_CONFIG, options.cidServerId) }),

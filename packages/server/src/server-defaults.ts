@@ -4,6 +4,7 @@
  * the reply and lines-cache shares of the memory budget, and the rudp and
  * QUIC-LB settings every server runs with.
  */
+import { MAX_REQUEST_BYTES } from 'forum-protocol';
 import type { QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import type { QueueBudgetLimits } from './queue-budget.js';
@@ -102,6 +103,33 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 1024 ** 3;
  * was refused (SECURITY.md).
  */
 export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWindow: 8 * 1024 } as const;
+
+/**
+ * A logged-in connection's receive window (which also caps the largest
+ * message a peer may send): the largest request the forum accepts plus room
+ * for a few small ones behind it, instead of rudp's 32 MiB default. A peer
+ * that sends unfinished large messages can make the server hold at most this
+ * much per connection. Raised to at login (`raiseReceiveWindow`).
+ */
+export const SESSION_RECEIVE_WINDOW = MAX_REQUEST_BYTES + 32 * 1024;
+
+/** The most connections the server's rudp endpoint holds (rudp's own default, said here because the budget below counts on it). */
+export const MAX_TRANSPORT_CONNECTIONS = 100_000;
+
+/**
+ * rudp's endpoint-wide receive budget for the server: every connection it
+ * may hold can have its session window granted, plus the sixteenth rudp keeps
+ * in reserve. rudp's default (1 GiB) counts the credit a connection was
+ * granted, not what it holds, and a logged-in connection is granted its
+ * 128 KiB whether it sends or not: past some 7,680 sessions, honest ones got
+ * a 4 KiB floor and, as the raised window reaches a peer with that credit,
+ * still saw the 8 KiB one, so `send` refused any request over 7,936 bytes (a
+ * long post) until credit came back (the rudpx review of session 32, in the
+ * simulator). What peers can make the server hold is bounded by its own
+ * limits instead: 8 KiB windows before login, connections per host, one
+ * session per account, and the memory budget.
+ */
+export const TRANSPORT_RECEIVE_BUDGET = Math.ceil((MAX_TRANSPORT_CONNECTIONS * SESSION_RECEIVE_WINDOW * 16) / 15);
 
 /**
  * The QUIC-LB configuration of the forum's connection ids (config rotation

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLIENT_BIN, ownKnownHosts, type Proc } from '../../server/test/forum-processes.js';
+import { CLIENT_BIN, ownKnownHosts, P, type Proc } from '../../server/test/forum-processes.js';
 
 /** True when util-linux `script` can give a child a pseudo-terminal here. */
 export const HAVE_SCRIPT = spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
@@ -70,6 +70,15 @@ export const spawnTerminalClient = (port: number, cwd: string, extraArgs: readon
     exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === null ? -1 : 128)))),
     kill: () => void child.kill('SIGKILL'),
   };
+};
+
+/** Logs `t` in as `username` with `password` (an existing account), typed at its prompts; resolves at the command prompt. */
+export const loginAtTerminal = async (t: TerminalClient, username: string, password: string): Promise<void> => {
+  await t.screen.waitFor(P.user);
+  t.type(`${username}\r`);
+  await t.screen.waitFor(P.pass);
+  t.type(`${password}\r`);
+  await t.screen.waitFor(P.cmd);
 };
 
 /** A sparse file of `bytes` (reads as zeros, takes no disk): a transfer long enough to interrupt. */

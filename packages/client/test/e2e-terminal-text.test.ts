@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONTINUATION_MARK } from '../src/screen-rows.js';
 import { cleanupAfterEach, P, runClient } from '../../server/test/forum-processes.js';
-import { HAVE_SCRIPT, spawnTerminalClient } from './client-processes.js';
+import { HAVE_SCRIPT, loginAtTerminal, spawnTerminalClient } from './client-processes.js';
 
 /** A message with a zero-width space and tag characters (text hidden from the eye), and an upload named `{value}.bin`. */
 const MESSAGE = 'pay\u200bpal \u{e0069}\u{e0067}\u{e006e}';
@@ -65,11 +65,7 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
 
     const t = spawnTerminalClient(server.port, yoda);
     scope.stops.push(() => t.kill());
-    await t.screen.waitFor(P.user);
-    t.type('yoda\r');
-    await t.screen.waitFor(P.pass);
-    t.type('pw\r');
-    await t.screen.waitFor(P.cmd);
+    await loginAtTerminal(t, 'yoda', 'pw');
     t.type('RDT t\r');
     // Before, the zero-width space and the tags reached the terminal as they are: `paypal ` on the screen.
     await t.screen.waitFor('1 mallory: pay<U+200B>pal <U+E0069><U+E0067><U+E006E>');
@@ -97,11 +93,7 @@ describe.skipIf(!HAVE_SCRIPT)('forum-client showing a co-user\'s text', () => {
 
     const t = spawnTerminalClient(server.port, yoda, [], { columns: COLUMNS });
     scope.stops.push(() => t.kill());
-    await t.screen.waitFor(P.user);
-    t.type('yoda\r');
-    await t.screen.waitFor(P.pass);
-    t.type('pw\r');
-    await t.screen.waitFor(P.cmd);
+    await loginAtTerminal(t, 'yoda', 'pw');
     t.type('RDT t\r');
     await t.screen.waitFor('and your PIN');
     t.type('XIT\r');

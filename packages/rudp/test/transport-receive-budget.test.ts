@@ -94,6 +94,22 @@ function heldBytes(h: Herd): number {
   return total;
 }
 
+/**
+ * 24 peers (at `addressOf(i)`, else each its own address) whose server application never reads (paused, as
+ * the Node API pauses a connection nothing consumes) each queue 2 MiB of 16 KiB messages; runs 5 s.
+ */
+function floodUnread(h: Herd, addressOf?: (i: number) => string): Peer[] {
+  const greedy = Array.from({ length: 24 }, (_, i) => h.addPeer(addressOf?.(i)));
+  runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
+  for (const c of h.accepted) c.pause();
+  for (const [i, p] of greedy.entries()) {
+    for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
+    h.sim.wake(p.address);
+  }
+  h.sim.runFor(5_000);
+  return greedy;
+}
+
 /** The credit the server's connection to `p` grants its peer now (what its limit lets the peer send). */
 function creditTo(h: Herd, p: Peer): number {
   return (h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection).flow.credit;
@@ -273,14 +289,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const budget = 16 * 1024 * 1024;
     const share = (budget - budget / 16) / 4;
     const h = herd(14, { maxReceiveBufferBytes: budget });
-    const greedy = Array.from({ length: 24 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
-    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
-    for (const c of h.accepted) c.pause();
-    for (const [i, p] of greedy.entries()) {
-      for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
-      h.sim.wake(p.address);
-    }
-    h.sim.runFor(5_000);
+    floodUnread(h, (i) => `10.0.9.9:${5000 + i}`);
     expect(heldBytes(h)).toBeLessThanOrEqual(share + 24 * RECEIVE_FLOOR);
     // (Bytes held: each 16 KiB message takes 256 bytes more of credit.)
     expect(heldBytes(h)).toBeGreaterThan(share * 0.95);
@@ -409,14 +418,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // opened then, whose application reads, is granted its floor at least: its messages arrive, in order.
     const budget = 16 * 1024 * 1024;
     const h = herd(13, { maxReceiveBufferBytes: budget });
-    const greedy = Array.from({ length: 24 }, () => h.addPeer());
-    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 24, 3_000);
-    for (const c of h.accepted) c.pause();
-    for (const [i, p] of greedy.entries()) {
-      for (let k = 0; k < 128; k++) p.conn.send(new Uint8Array(16 * 1024).fill((i + k) & 0xff));
-      h.sim.wake(p.address);
-    }
-    h.sim.runFor(5_000);
+    const greedy = floodUnread(h);
     const held = heldBytes(h);
     expect(held).toBeLessThanOrEqual(budget);
     // The budget is what binds (every greedy peer still has messages queued), not the grants.

@@ -165,7 +165,6 @@ const EMPTY = new Uint8Array(0);
 /** How long a refused connection is kept to deliver its refusal. */
 const REFUSAL_LINGER_MS = 5_000;
 
-
 /**
  * Serves a connection the server will not take (it is over its memory
  * budget): its first request is answered with `Server busy: REASON, try

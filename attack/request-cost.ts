@@ -8,7 +8,9 @@
  *
  * Kinds: msg (MSG to a small thread every account posts to), msg-own (MSG to a thread of the account's own), cheap (RDT of
  * an account's own small thread: no disk), lst (LST of 2,000 threads), rdt (RDT of a 3.9 MiB thread), rdt-many (RDT of
- * A10_THREADS (default 12) distinct 3.9 MiB threads in turn: more than the server's cache of encoded lines holds), edt (EDT of the
+ * A10_THREADS (default 12) distinct 3.9 MiB threads in turn: more than the server's cache of encoded lines holds), rdt-mid
+ * (RDT of A10_THREADS distinct threads of A10_KIB KiB of lines, default 63, in turn: just under the server's large reply
+ * mark of 64 KiB; A10_KIB=65 for the same reads just over it), edt (EDT of the
  * first message of a 2 MiB thread), crt-rmv (CRT then RMV of a thread of one's own), bad-login (a connection not
  * logged in sending username + wrong password; with --hash-passwords each account logs in once first, so that its
  * password is stored hashed and every check is a scrypt hash), upd (UPD of a 1-byte file under a new name, uploaded over TCP).
@@ -42,6 +44,10 @@ await writeFile(join(dir, 'small'), 'alice\n');
 await writeFile(join(dir, 'big'), largeThreadFile('alice', Math.floor((3.9 * 1024 * 1024) / 4012)));
 const manyThreads = Number(process.env.A10_THREADS ?? 12);
 if (kind === 'rdt-many') for (let i = 0; i < manyThreads; i++) await writeFile(join(dir, `big-${i}`), largeThreadFile('alice', Math.floor((3.9 * 1024 * 1024) / 4012)));
+const midKib = Number(process.env.A10_KIB ?? 63);
+// 16 messages whose lines (each character and its JSON quotes and comma, as the server counts them) sum to about A10_KIB KiB.
+const midThread = (): string => `alice\n${Array.from({ length: 16 }, (_, i) => `${i + 1} alice: ${'m'.repeat(Math.floor((midKib * 1024 - 64) / 16) - 12)}\n`).join('')}`;
+if (kind === 'rdt-mid') for (let i = 0; i < manyThreads; i++) await writeFile(join(dir, `mid-${i}`), midThread());
 for (const u of users) await writeFile(join(dir, `long-${u}`), largeThreadFile(u, 512));
 for (const u of users) await writeFile(join(dir, `files-${u}`), `${u}\n`);
 if (kind === 'lst') for (let i = 0; i < 2000; i++) await writeFile(join(dir, `thread-${String(i).padStart(5, '0')}-${'x'.repeat(80)}`), 'alice\n');
@@ -60,7 +66,7 @@ const abort = new AbortController();
 const addressOf = (i: number): string => `127.0.0.${11 + (i % hosts)}`;
 
 let answered = 0;
-/** The next of the distinct threads `rdt-many` reads, over all accounts. */
+/** The next of the distinct threads `rdt-many` and `rdt-mid` read, over all accounts. */
 let manyNext = 0;
 
 /** The server's event-loop delay since the last call (A10_LOOP_DELAY, loop-delay.mjs), or '' without it. */
@@ -129,6 +135,8 @@ const attacker = async (i: number, running: () => boolean): Promise<void> => {
         return note(await s.request('RDT', ['big']).catch(() => undefined));
       case 'rdt-many':
         return note(await s.request('RDT', [`big-${manyNext++ % manyThreads}`]).catch(() => undefined));
+      case 'rdt-mid':
+        return note(await s.request('RDT', [`mid-${manyNext++ % manyThreads}`]).catch(() => undefined));
       case 'edt':
         return note(await s.request('EDT', [`long-${user}`, '1', `edit ${k}`]).catch(() => undefined));
       case 'crt-rmv': {
@@ -182,7 +190,7 @@ await Promise.race([Promise.all(loops), sleep(6000)]);
 const extraCpu = attackCpu - (baseCpu * elapsed) / baseMs;
 const rss = Math.round(Number(/VmRSS:\s+([0-9]+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
 console.log(
-  `${kind}, ${accounts} account(s) on ${hosts} host(s), depth ${depth}${extra.length > 0 ? `, ${extra.join(' ')}` : ''}: ${served} answered in ${(elapsed / 1000).toFixed(1)} s ` +
+  `${kind}${kind === 'rdt-mid' ? ` ${midKib} KiB` : ''}, ${accounts} account(s) on ${hosts} host(s), depth ${depth}${extra.length > 0 ? `, ${extra.join(' ')}` : ''}: ${served} answered in ${(elapsed / 1000).toFixed(1)} s ` +
     `(${((served * 1000) / elapsed).toFixed(0)}/s); server CPU ${((attackCpu / elapsed) * 100).toFixed(0)} % of a core (honest only ${((baseCpu / baseMs) * 100).toFixed(0)} %), ` +
     `${(extraCpu / Math.max(1, served)).toFixed(2)} ms a request (user ${split1.user - split0.user} ms, system ${split1.system - split0.system} ms in all); RSS ${rss} MiB; honest ${process.env.A10_PROBE_RDT === undefined ? 'MSG' : `RDT of ${process.env.A10_PROBE_RDT}`} before ${stat(baseline)}; during ${stat(attack)}`,
 );

@@ -197,7 +197,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             (default: a quarter of --memory-budget-mib, ${DEFAULT_MAX_REPLY_BYTES / 1024 / 1024} MiB
                             at its default or without one)
   --large-reply-rate MIB    MiB a second of large replies (LST and RDT of
-                            64 KiB or more) all clients together are sent;
+                            8 KiB or more) all clients together are sent;
                             past it they wait, the client hosts that read
                             least first, so many hosts reading full threads
                             cannot take the server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib};

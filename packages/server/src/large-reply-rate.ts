@@ -30,8 +30,14 @@
  * Time is passed in (`now`, `schedule`): unit tests run it on a fake clock.
  */
 
-/** Replies at least this large, bytes, take their turn: the size past which a reply costs its account more than its own pacing turn (request-pacer.ts). */
-export const LARGE_REPLY_MIN_BYTES = 64 * 1024;
+/**
+ * Replies at least this large, bytes, take their turn. Not 64 KiB (the size past which a reply costs its account
+ * more than its own pacing turn, request-pacer.ts): a reply just under it costs a host no more turns than an empty
+ * one, so a host's 400 turns a second read 25 MB of 63 KiB replies unrated, at 0.6–1.5 ms of CPU each, and 32
+ * accounts on 8 addresses kept the core 94 % busy (1,376 a second). Under 8 KiB a reply costs about what a cheap
+ * request does (SECURITY.md, Known weaknesses: requests are bounded per host, not in all).
+ */
+export const LARGE_REPLY_MIN_BYTES = 8 * 1024;
 /**
  * Default {@link LargeReplyRate.bytesPerSecond}: 32 MiB/s, eight full threads
  * a second, about 30 % of a core at 35 ms of CPU each (encoding, sealing,

@@ -191,17 +191,57 @@ describe('large reply rate', () => {
     expect(Math.abs(cjkBytes - asciiBytes)).toBeLessThanOrEqual(6 * MIB);
   });
 
-  it('takes a reply as large by its bytes, not its characters: 63 KiB of CJK characters is 190 KiB sent', () => {
-    const cjk = Array.from({ length: 16 }, () => '한'.repeat(4000));
+  it('takes a reply as large by its bytes, not its characters: 7.6 KiB of CJK characters is 23 KiB sent', () => {
+    const cjk = Array.from({ length: 16 }, () => '한'.repeat(480));
     expect(replyLinesBytes(cjk)).toBeLessThan(LARGE_REPLY_MIN_BYTES);
     expect(largeReplyEstimate(cjk)).toBe(Buffer.byteLength(JSON.stringify(cjk)) - 1);
     // Quotes escaped: 2 bytes each.
-    const quotes = Array.from({ length: 10 }, () => '"'.repeat(4000));
+    const quotes = Array.from({ length: 2 }, () => '"'.repeat(4000));
     expect(largeReplyEstimate(quotes)).toBe(Buffer.byteLength(JSON.stringify(quotes)) - 1);
-    // ASCII under the mark, and a reply of 64 KiB or more by its characters alone (counted so: cheap).
-    expect(largeReplyEstimate(Array.from({ length: 16 }, () => 'x'.repeat(4000)))).toBe(0);
+    // ASCII under the mark, and a reply of the mark or more by its characters alone (counted so: cheap).
+    expect(largeReplyEstimate(Array.from({ length: 2 }, () => 'x'.repeat(4000)))).toBe(0);
     const big = Array.from({ length: 17 }, () => 'x'.repeat(4000));
     expect(largeReplyEstimate(big)).toBe(replyLinesBytes(big));
+  });
+
+  it('rates replies just under 64 KiB too: 8 hosts reading 63 KiB replies get the rate, a lone reader never waits', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // 16 messages of 4,000 characters: 63 KiB of lines, as request-cost.ts rdt-mid reads.
+    const lines = Array.from({ length: 16 }, (_, i) => `${i + 1} alice: ${'m'.repeat(4016)}`);
+    expect(replyLinesBytes(lines)).toBeLessThan(64 * 1024);
+    const bytes = replyLinesBytes(lines);
+    // Alone, at one account's pace (100 a second: 6.3 MB/s), for 5 s: every reply goes at once.
+    for (let t = 0; t < 5_000; t += 10) {
+      await clock.advance(t);
+      expect(rate.turn('10.0.0.1', largeReplyEstimate(lines))).toBeUndefined();
+    }
+    // 8 hosts, each reading such replies back to back (the pacer lets a host have 400 a second, 197 MiB between
+    // the 8), for 10 s.
+    const stop = new AbortController();
+    let sent = 0;
+    const host = async (party: string): Promise<void> => {
+      while (!stop.signal.aborted) {
+        const turn = rate.turn(party, largeReplyEstimate(lines), stop.signal);
+        if (turn !== undefined) await turn;
+        if (stop.signal.aborted) return;
+        sent += bytes;
+        // The next is asked a pacing turn later (2.5 ms at 400 a second): the clock moves by the millisecond.
+        const at = clock.now() + 2.5;
+        while (clock.now() < at && !stop.signal.aborted) await new Promise((r) => setImmediate(r));
+      }
+    };
+    const start = clock.now();
+    const hosts = Array.from({ length: 8 }, (_, i) => host(`10.0.1.${i}`));
+    for (let t = start + 1; t <= start + 10_000; t++) {
+      await clock.advance(t);
+      await new Promise((r) => setImmediate(r));
+    }
+    stop.abort();
+    await Promise.all(hosts);
+    // At most 10 s of the rate and the burst (on the old code none waits: all they ask, past 400 MiB).
+    expect(sent).toBeLessThanOrEqual(320 * MIB + 8 * MIB + bytes);
+    expect(sent).toBeGreaterThanOrEqual(300 * MIB);
   });
 
   it('replies of new parties going at once do not keep the waiting ones waiting for ever: once one had to wait, the others wait behind it', async () => {

@@ -359,7 +359,12 @@ export class FlowControl {
     const end = this.peerWants < most ? this.peerWants : most;
     if (end > this.blockedEnd) {
       const grantAlone = this.consumed + this.grantBytes;
-      const from = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
+      // Answered again before its message began (the last answer stopped at the window, and a read
+      // freed more): the reservation grows from where it started. From the limit alone, its count in
+      // the party's share fell to the increment while the limit kept all of it: 30 connections that
+      // BLOCKED past their window and then sent a small message held 960 MiB again.
+      const start = this.blockedEnd !== 0 ? this.blockedFrom : this.advertisedLimit;
+      const from = start > grantAlone ? start : grantAlone;
       const size = end > from ? end - from : 0;
       // A server connection's reservation counts in its party's share of the budget: past it, the
       // BLOCKED waits (the connection is offered credit as it returns) until the party's others begin.

@@ -358,8 +358,8 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // Every default (a 1 GiB budget, 32 MiB windows). Each peer says BLOCKED for twice its window (the
     // server answers its window's worth), then sends 100-byte messages; their read answers the BLOCKED
     // again, for the credit the read freed. Before, that second answer replaced the reservation's count
-    // in the share with the increment (some 100 bytes): the 30 connections held 960 MiB again with some
-    // 30 MiB counted, and the newcomer had its 4 KiB floor.
+    // in the share with the increment (some 100 bytes): the 30 connections held 960 MiB again (495 MiB
+    // after one round of small messages), and the newcomer had its 4 KiB floor.
     const h = herd(19, {});
     const greedy = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
     runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
@@ -372,10 +372,12 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     }
     h.sim.runFor(1_000);
     small = true;
-    // A send wakes the connection: both messages leave.
-    for (const p of greedy) p.conn.send(new Uint8Array(100));
-    for (const p of greedy) h.sim.wake(p.address);
-    h.sim.runFor(1_000);
+    // A send wakes the connection: both messages leave; and once more, for the connections answered since.
+    for (let round = 0; round < 4; round++) {
+      for (const p of greedy) p.conn.send(new Uint8Array(100));
+      for (const p of greedy) h.sim.wake(p.address);
+      h.sim.runFor(1_000);
+    }
     expect(h.received.size).toBe(30);
     const share = h.server.receivePool.partyShare;
     expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(share + 30 * RECEIVE_FLOOR + 30 * 1024);

@@ -378,8 +378,9 @@ export class FlowControl {
       return false;
     }
     // A limit past what the window allows now waits for reads: the message cannot begin on part of it
-    // (a message leaves once the limit covers all of it), and a partial answer was answered again at
-    // each read, which made two connections of one address that each held one wait on the other's.
+    // (a message leaves once the limit covers all of it). A partial answer held credit no message could
+    // use, was answered again at each read (a peer claiming past its window kept its whole window so),
+    // and, counted whole, two connections of one address holding one each could wait on each other.
     const end = this.peerWants;
     if (end > this.consumed + this.receiveWindow) {
       this.shareWaitingFlag = false;

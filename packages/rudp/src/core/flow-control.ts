@@ -367,7 +367,7 @@ export class FlowControl {
   /**
    * The peer waits for a limit past ours and the application keeps up (the
    * connection checked: not paused, no whole message unread): the limit
-   * grows to fit what the peer waits for, up to the window, and is
+   * grows to fit what the peer waits for if the window allows it now (else it waits for reads), and is
    * announced. The grant does not grow: the credit past it is reserved for
    * the one message (`reserved`). Returns whether the limit grew (while the
    * endpoint's budget is short, only what it has room for: see `topUp`).

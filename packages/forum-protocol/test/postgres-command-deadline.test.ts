@@ -78,6 +78,33 @@ describe("a command's deadline on PostgreSQL (withCommandDeadline)", () => {
     expect(await lines(run(store, 'alice', 'MSG t fast'))).toEqual(['Message posted to t thread']);
   });
 
+  it("a transaction whose statement passes the deadline while the next waits in the transaction's own queue is answered at the deadline, and its locks are not held after", async () => {
+    // As the store's pipelined pairs (a MSG's insert and size update, a CRT's locks) on a connection new
+    // to the first statement: postgres.js describes it first, so the second waits in the transaction's
+    // queue, not written. The first outlasts the deadline.
+    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+    await run(store, 'alice', 'CRT t');
+    const pipelined = await timed(() =>
+      withCommandDeadline(DEADLINE_MS, () =>
+        store.sql.begin(async (tx) => {
+          await tx`SELECT title FROM threads WHERE title = ${'t'} FOR UPDATE`;
+          return Promise.all([tx`SELECT pg_sleep(${(DEADLINE_MS + 200) / 1000}) AS slept`, tx`UPDATE threads SET title = title WHERE title = ${'t'}`]);
+        }),
+      ).then(
+        () => 'committed',
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      ),
+    );
+    // Before: the second was cancelled where postgres.js does not look for it (the pool's queue); the
+    // connection, reaching it, wrote nothing and waited, the ROLLBACK behind it, until
+    // idle_in_transaction_session_timeout (3 s here) ended the session, the thread's row locked meanwhile.
+    expect(pipelined.value).toMatch(/canceling statement due to user request/);
+    expect(pipelined.ms).toBeLessThan(DEADLINE_MS + ANSWER_SLACK_MS);
+    const next = await timed(() => lines(run(store, 'alice', 'MSG t fast')));
+    expect(next.value).toEqual(['Message posted to t thread']);
+    expect(next.ms).toBeLessThan(ANSWER_SLACK_MS);
+  });
+
   it('a login step past its deadline starts no statement more: the login is refused with the timeout line at the deadline', async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS });
     expect(await store.createAccount({ username: 'bob', password: 'pw' })()).toEqual(E.right(true));

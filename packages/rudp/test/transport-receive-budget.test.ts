@@ -363,6 +363,39 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.sim.now - start).toBeLessThanOrEqual(2_000);
   });
 
+  it("a reservation answered again (its peer read a message meanwhile) keeps counting whole in the address's share: 30 connections that BLOCKED past the window, then sent a small message, leave a newcomer its first grant", () => {
+    // Every default (a 1 GiB budget, 32 MiB windows). Each peer says BLOCKED for twice its window (the
+    // server answers its window's worth), then sends 100-byte messages; their read answers the BLOCKED
+    // again, for the credit the read freed. Before, that second answer replaced the reservation's count
+    // in the share with the increment (some 100 bytes): the 30 connections held 960 MiB again (495 MiB
+    // after one round of small messages), and the newcomer had its 4 KiB floor.
+    const h = herd(19, {});
+    const greedy = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.9.9:${5000 + i}`));
+    runUntil(h, () => greedy.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+    let small = false;
+    for (const p of greedy) {
+      const allows = p.conn.flow.allows.bind(p.conn.flow);
+      p.conn.flow.allows = (end: number): boolean => (small ? allows(end) && end <= INITIAL_GRANT : allows(64 * 1024 * 1024) && false);
+      p.conn.send(new Uint8Array(100));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(1_000);
+    small = true;
+    // A send wakes the connection: both messages leave; and once more, for the connections answered since.
+    for (let round = 0; round < 4; round++) {
+      for (const p of greedy) p.conn.send(new Uint8Array(100));
+      for (const p of greedy) h.sim.wake(p.address);
+      h.sim.runFor(1_000);
+    }
+    expect(h.received.size).toBe(30);
+    const share = h.server.receivePool.partyShare;
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(share + 30 * RECEIVE_FLOOR + 30 * 1024);
+
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    expect(creditTo(h, late)).toBe(INITIAL_GRANT);
+  });
+
   it("an address's honest large messages take turns in its share, never waiting for good: 6 connections of one address each send a 3 MiB message at once", () => {
     // A 32 MiB budget (its share 7.5 MiB) and 4 MiB windows: the 6 reservations (some 2 MiB each,
     // beyond the first grants) do not fit the share together; each waits until the ones before begin.

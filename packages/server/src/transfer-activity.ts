@@ -37,7 +37,10 @@ export class TransferActivity {
     if (n > 0) this.running.set(username, n);
     else this.running.delete(username);
     if (n <= 0 && this.orphaned.delete(username)) this.finished.delete(username);
-    else this.finished.set(username, this.clock());
+    // Kept only for a live session's idle timer: a transfer of another server's session (tokens are
+    // redeemed by any server of the database), or one redeemed as its session ended, left its end here for good.
+    else if (this.sessions.has(username)) this.finished.set(username, this.clock());
+    else this.finished.delete(username);
   }
 
   /** True while `username` has a transfer running. */

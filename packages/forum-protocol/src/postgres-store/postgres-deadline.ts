@@ -31,9 +31,15 @@ interface QueryInternals {
  * command's statement behind it, which then fails as cancelled by an administrator. The price of a
  * deadline that the database keeps rather than only the server's wait (see README).
  */
-const stop = (query: QueryInternals): void => {
+const stop = (query: QueryInternals, inTransaction: boolean): void => {
   if (query.executed !== true) return;
   if (query.state != null && query.active !== true) return;
+  // In a transaction, one not yet written waits in the transaction's own queue, not the pool's: postgres.js
+  // cancels it only in the pool's, and the transaction's connection, reaching it there, wrote nothing and
+  // waited for good (its ROLLBACK queued behind it), holding its row locks and a pool connection until
+  // idle_in_transaction_session_timeout ended the session (10 s by default). Left there, it runs after the
+  // statement cancelled and fails at once (the transaction is aborted), or the command's end rolls it back.
+  if (query.state == null && inTransaction) return;
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;
@@ -43,12 +49,12 @@ const stop = (query: QueryInternals): void => {
 const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;
 
 /** A query made under `deadline`: refused if it has passed, else stopped when it passes. */
-const underDeadline = <Q>(deadline: CommandDeadline | undefined, make: () => Q): Q => {
+const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q): Q => {
   if (deadline === undefined) return make();
   if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
   const query = make();
   // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
-  deadline.onExpire(() => stop(query as QueryInternals));
+  deadline.onExpire(() => stop(query as QueryInternals, inTransaction));
   return query;
 };
 
@@ -64,7 +70,7 @@ const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionS
   const running = begin(async (tx) => {
     started = true;
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
-    const result = await fn(deadlineSql(tx));
+    const result = await fn(inTransactionSql(tx));
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
     return result;
   });
@@ -82,13 +88,18 @@ const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionS
  * statement running then is cancelled, so its transaction rolls back. Outside a command (a heartbeat,
  * a transfer's chunks) it is `sql` as it was.
  */
-export const deadlineSql = <S extends Sql | TransactionSql>(sql: S): S =>
+export const deadlineSql = <S extends Sql | TransactionSql>(sql: S): S => heldToDeadline(sql, false);
+
+/** A transaction's `sql` held to its command's deadline (see `stop`: its statements wait in its own queue). */
+const inTransactionSql = (tx: TransactionSql): TransactionSql => heldToDeadline(tx, true);
+
+const heldToDeadline = <S extends Sql | TransactionSql>(sql: S, inTransaction: boolean): S =>
   new Proxy(sql, {
     apply: (target, self, args: unknown[]) =>
-      isTemplate(args[0]) ? underDeadline(commandDeadline(), () => Reflect.apply(target, self, args) as unknown) : Reflect.apply(target, self, args),
+      isTemplate(args[0]) ? underDeadline(commandDeadline(), inTransaction, () => Reflect.apply(target, self, args) as unknown) : Reflect.apply(target, self, args),
     get: (target, key) => {
       if (key === 'unsafe') {
-        return (...args: Parameters<Sql['unsafe']>): PendingQuery<Row[]> => underDeadline(commandDeadline(), () => target.unsafe(...args));
+        return (...args: Parameters<Sql['unsafe']>): PendingQuery<Row[]> => underDeadline(commandDeadline(), inTransaction, () => target.unsafe(...args));
       }
       if (key === 'begin' && 'begin' in target) {
         const pool: Sql = target;

@@ -159,6 +159,13 @@ export class FlowControl {
   private readonly firstBeyond: number;
   /** What the reservation for the message a BLOCKED waits for takes of that share (`ReceivePool.mayReserve`), until the message begins. */
   private reservedCharge = 0;
+  /**
+   * The highest limit a BLOCKED was answered with that messages have not yet begun to fill (0: none):
+   * the credit up to it beyond the grant and beyond `begun` is what counts in the party's share.
+   */
+  private shareEnd = 0;
+  /** Window credit of every message that began to arrive (`began`): the stream the peer has filled, in any order. */
+  private begun = 0;
   /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
   private shareWaitingFlag = false;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
@@ -242,14 +249,29 @@ export class FlowControl {
 
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
-    if (this.blockedEnd !== 0 && bytes >= this.reserved) {
-      this.blockedEnd = 0;
-      const held = this.reservedCharge;
-      this.chargeReservation(0);
-      // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
-      // would otherwise be asked again only when some connection reads or ends.
-      if (held > 0) this.pool?.serve();
-    }
+    this.begun += bytes;
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
+    // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
+    // would otherwise be asked again only when some connection reads or ends.
+    if (this.recharge()) this.pool?.serve();
+  }
+
+  /**
+   * The reservation's count in the party's share follows what messages have filled: the answered limit
+   * less the larger of `begun` and what the grant alone allows (not the one message's `reserved`, which
+   * a second BLOCKED narrows to its increment: counted so, a peer that said BLOCKED twice, or past its
+   * window and then read a small message, had the whole limit with only the increment counted, and 30
+   * connections of one address held 960 MiB again). Returns whether the count fell.
+   */
+  private recharge(): boolean {
+    if (this.shareEnd === 0) return false;
+    const grantAlone = this.consumed + this.grantBytes;
+    const filled = this.begun > grantAlone ? this.begun : grantAlone;
+    const charge = this.shareEnd > filled ? this.shareEnd - filled : 0;
+    if (charge === 0) this.shareEnd = 0;
+    if (charge >= this.reservedCharge) return false;
+    this.chargeReservation(charge);
+    return true;
   }
 
   /** Whether a BLOCKED waits unanswered for room in the party's share (see `answerBlocked`). */
@@ -345,7 +367,7 @@ export class FlowControl {
   /**
    * The peer waits for a limit past ours and the application keeps up (the
    * connection checked: not paused, no whole message unread): the limit
-   * grows to fit what the peer waits for, up to the window, and is
+   * grows to fit what the peer waits for if the window allows it now (else it waits for reads), and is
    * announced. The grant does not grow: the credit past it is reserved for
    * the one message (`reserved`). Returns whether the limit grew (while the
    * endpoint's budget is short, only what it has room for: see `topUp`).
@@ -355,20 +377,29 @@ export class FlowControl {
       this.shareWaitingFlag = false;
       return false;
     }
-    const most = this.consumed + this.receiveWindow;
-    const end = this.peerWants < most ? this.peerWants : most;
+    // A limit past what the window allows now waits for reads: the message cannot begin on part of it
+    // (a message leaves once the limit covers all of it). A partial answer held credit no message could
+    // use, was answered again at each read (a peer claiming past its window kept its whole window so),
+    // and, counted whole, two connections of one address holding one each could wait on each other.
+    const end = this.peerWants;
+    if (end > this.consumed + this.receiveWindow) {
+      this.shareWaitingFlag = false;
+      return false;
+    }
     if (end > this.blockedEnd) {
       const grantAlone = this.consumed + this.grantBytes;
       const from = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
-      const size = end > from ? end - from : 0;
+      const filled = this.begun > grantAlone ? this.begun : grantAlone;
+      const charge = end > filled ? end - filled : 0;
       // A server connection's reservation counts in its party's share of the budget: past it, the
       // BLOCKED waits (the connection is offered credit as it returns) until the party's others begin.
-      if (this.party !== undefined && this.pool !== undefined && !this.pool.mayReserve(this.party, size, this.reservedCharge)) {
+      if (this.party !== undefined && this.pool !== undefined && !this.pool.mayReserve(this.party, charge, this.reservedCharge)) {
         this.shareWaitingFlag = true;
         return false;
       }
       this.shareWaitingFlag = false;
-      this.chargeReservation(size);
+      this.shareEnd = end;
+      this.chargeReservation(charge);
       this.blockedFrom = from;
       this.blockedEnd = end;
     }
@@ -428,6 +459,7 @@ export class FlowControl {
     }
     const held = this.advertisedLimit - this.consumed;
     pool.move(held + bytes, held);
+    this.recharge();
     // Announced once it is a quarter of what may be granted now: the grant while the budget has room
     // (one MAX_DATA per quarter grant, as without a pool), less while it is short.
     const short = this.topUp();

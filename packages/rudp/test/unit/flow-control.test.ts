@@ -222,14 +222,20 @@ describe('FlowControl: BLOCKED', () => {
     expect(f.due).toBe(false);
   });
 
-  it('a receiver grows its limit (not its grant) to fit what the peer waits for, never past its window, whatever limit the peer claims', () => {
+  it('a receiver grows its limit (not its grant) to fit what the peer waits for, and not at all for a limit past its window', () => {
     const g = new FlowControl(64 * 1024 * 1024, 5_000);
     expect(g.limit).toBe(1024 * 1024);
     // A limit already granted: nothing to answer.
     g.onPeerBlocked(1_000);
     expect(g.peerWaiting).toBe(false);
     expect(g.answerBlocked()).toBe(false);
-    g.onPeerBlocked(2 ** 53 - 1);
+    // A limit past the window is not answered at all: no message could begin on part of it.
+    const past = new FlowControl(64 * 1024 * 1024, 5_000);
+    past.onPeerBlocked(2 ** 53 - 1);
+    expect(past.peerWaiting).toBe(true);
+    expect(past.answerBlocked()).toBe(false);
+    expect([past.limit, past.due]).toEqual([1024 * 1024, false]);
+    g.onPeerBlocked(64 * 1024 * 1024);
     expect(g.peerWaiting).toBe(true);
     expect(g.answerBlocked()).toBe(true);
     expect(g.grant).toBe(1024 * 1024);
@@ -239,7 +245,7 @@ describe('FlowControl: BLOCKED', () => {
     expect(g.creditFor(64 * 1024)).toBe(1024 * 1024);
     expect(g.creditFor(63 * 1024 * 1024)).toBe(64 * 1024 * 1024);
     expect(owed(g)).toEqual([['max-data', 64 * 1024 * 1024]]);
-    // Still waiting (past the window), but nothing more to grant: answered with nothing.
+    // Answered: nothing more to grant.
     expect(g.answerBlocked()).toBe(false);
     expect(g.due).toBe(false);
     // The message begins: the reservation ends, and once it is read the limit follows the grant again.

@@ -148,4 +148,36 @@ describe("ReceivePool: a party's share of first grants", () => {
     expect(pool.committed).toBe(0);
     expect((pool as unknown as { reservations: Map<string, number> }).reservations.size).toBe(0);
   });
+
+  it("a reservation answered again keeps its whole count in the party's share until messages fill it", () => {
+    // A 64 MiB budget: the party's share is 15 MiB.
+    const pool = new ReceivePool(64 * MiB);
+    const party = '10.0.0.1';
+    const shares = (): number => (pool as unknown as { firstGrants: Map<string, number> }).firstGrants.get(party) ?? 0;
+    const [a, b] = [new FlowControl(32 * MiB, 5_000, pool, 5_000, party), new FlowControl(32 * MiB, 5_000, pool, 5_000, party)] as [FlowControl, FlowControl];
+    const firsts = 2 * (MiB - RECEIVE_FLOOR);
+    a.onPeerBlocked(12 * MiB);
+    expect(a.answerBlocked()).toBe(true);
+    expect(shares()).toBe(firsts + 11 * MiB);
+    // A second BLOCKED, one byte more: before, the count fell to that byte (the limit kept 12 MiB).
+    a.onPeerBlocked(12 * MiB + 1);
+    expect(a.answerBlocked()).toBe(true);
+    expect(shares()).toBe(firsts + 11 * MiB + 1);
+    // A 100-byte message begins (as large as the one-byte gap): it fills 100 bytes of the reservation, no more.
+    a.began(100);
+    expect(shares()).toBe(firsts + 11 * MiB + 1);
+    a.onRead(100);
+    expect(shares()).toBe(firsts + 11 * MiB + 1 - 100);
+    // So b's 8 MiB does not fit beside it; it would have before.
+    b.onPeerBlocked(9 * MiB);
+    expect(b.answerBlocked()).toBe(false);
+    expect(b.shareWaiting).toBe(true);
+    // A message as large as the rest begins: the count is given back.
+    a.began(12 * MiB + 1 - 100);
+    expect(shares()).toBe(firsts);
+    a.release(0);
+    b.release(0);
+    expect(shares()).toBe(0);
+    expect(pool.committed).toBe(0);
+  });
 });

@@ -126,8 +126,12 @@ export const MAX_TRANSPORT_CONNECTIONS = 100_000;
  * still saw the 8 KiB one, so `send` refused any request over 7,936 bytes (a
  * long post) until credit came back (the rudpx review of session 32, in the
  * simulator). What peers can make the server hold is bounded by its own
- * limits instead: 8 KiB windows before login, connections per host, one
- * session per account, and the memory budget.
+ * limits instead: 8 KiB windows before login (4,096 such connections: some
+ * 32 MiB), and after login one session per account holding at most its
+ * 128 KiB of unfinished messages. So it grows with the accounts an attacker
+ * holds (N × 128 KiB: past 1 GiB at some 8,200 logged-in hostile accounts,
+ * at 10 new accounts per address per 10 minutes some 820 address-windows);
+ * the memory budget only refuses newcomers once it is passed.
  */
 export const TRANSPORT_RECEIVE_BUDGET = Math.ceil((MAX_TRANSPORT_CONNECTIONS * SESSION_RECEIVE_WINDOW * 16) / 15);
 

@@ -1,4 +1,4 @@
-import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
+import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
 import { commandDeadline, CommandDeadlineError, type CommandDeadline } from '../store/command-deadline.js';
 
 /**
@@ -13,7 +13,80 @@ interface QueryInternals {
   /** Whether it is the statement its connection runs now (not one pipelined behind it). */
   readonly active?: boolean;
   canceller?: ((query: unknown) => Promise<void>) | null;
+  /** Settles the query with an error (postgres.js calls it when its statement fails). */
+  reject?: (e: unknown) => void;
+  /** Settles the query with its rows. */
+  resolve?: (rows: unknown) => void;
+  /** `.values()` / `.raw()`: how its rows are given (copied to a retry). */
+  isRaw?: unknown;
+  readonly onlyDescribe?: boolean;
+  readonly cursorFn?: unknown;
+  readonly forEachFn?: unknown;
+  readonly streaming?: boolean;
 }
+
+/**
+ * How long after the store sent a cancel request to a connection a "canceling statement due to user
+ * request" there is taken for that request's, ms. A cancel reaches its backend within milliseconds (a new
+ * connection to the postmaster, a signal); an administrator's cancel of the same backend within this time
+ * reads as the store's (the command is answered as timed out, or retried, rather than blamed on him).
+ */
+export const STRAY_CANCEL_WINDOW_MS = 1_000;
+
+/** The connections (postgres.js's `{ pid, secret }` of each) the store sent a cancel request to, and when. */
+const cancelsSent = new WeakMap<object, number>();
+
+/**
+ * Why a statement failed: the store's own cancel request, sent to its connection for another command's
+ * statement that had ended before it arrived, cancelled this one (PostgreSQL's cancel names a connection,
+ * not a statement). Not this command's deadline, nor an administrator. `code` is `ERR_STRAY_CANCEL`;
+ * `cause` is PostgreSQL's error (57014).
+ */
+export class StrayCancelError extends Error {
+  readonly code = 'ERR_STRAY_CANCEL';
+  constructor(override readonly cause: unknown) {
+    super(`the server's own cancel of another command's statement on this connection reached this one: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StrayCancelError';
+  }
+}
+
+const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && /due to user request/.test(e.message);
+
+/**
+ * Whether `e`, the failure of `query` (of a command under `deadline`, if any), is a cancel the store sent
+ * for another statement. A cancel request cancels at most one statement, so the one it is charged to
+ * (its own target's, past its deadline, or a stray's) is forgotten.
+ */
+const isStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, e: unknown): boolean => {
+  const backend = query.state;
+  if (!isUserRequestCancel(e) || typeof backend !== 'object' || backend === null) return false;
+  const sentAt = cancelsSent.get(backend);
+  if (sentAt === undefined) return false;
+  cancelsSent.delete(backend);
+  return performance.now() - sentAt <= STRAY_CANCEL_WINDOW_MS && deadline?.expired !== true;
+};
+
+/**
+ * Catches `query`'s failure by a stray cancel (see {@link isStrayCancel}): run once more (`again`, outside a
+ * transaction: a statement cancelled took no effect) or failed as a {@link StrayCancelError}.
+ */
+const watchForStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, again: (() => unknown) | undefined): void => {
+  const reject = query.reject;
+  const resolve = query.resolve;
+  if (typeof reject !== 'function' || typeof resolve !== 'function') return;
+  query.reject = (e: unknown) => {
+    if (!isStrayCancel(query, deadline, e)) return reject(e);
+    const plain = query.onlyDescribe !== true && query.cursorFn == null && query.forEachFn == null && query.streaming !== true;
+    if (again === undefined || !plain) return reject(new StrayCancelError(e));
+    try {
+      const retry = again() as QueryInternals & PromiseLike<unknown>;
+      retry.isRaw = query.isRaw;
+      retry.then(resolve, reject);
+    } catch (retryError) {
+      reject(retryError);
+    }
+  };
+};
 
 /**
  * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
@@ -43,20 +116,41 @@ const stop = (query: QueryInternals, inTransaction: boolean): void => {
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;
+  if (typeof query.state === 'object' && query.state !== null) cancelsSent.set(query.state, performance.now());
   canceller(query).catch(() => undefined);
 };
 
 const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;
 
-/** A query made under `deadline`: refused if it has passed, else stopped when it passes. */
-const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q): Q => {
-  if (deadline === undefined) return make();
+/**
+ * A query made under `deadline`: refused if it has passed, else stopped when it passes. One failed by a
+ * stray cancel is run once more outside a transaction (under the same deadline), else fails as a
+ * {@link StrayCancelError} (its transaction is run again whole, see `retryingStray`).
+ */
+const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q, retries = 1): Q => {
+  const again = inTransaction || retries <= 0 ? undefined : () => underDeadline(deadline, inTransaction, make, retries - 1);
+  if (deadline === undefined) {
+    const free = make();
+    watchForStrayCancel(free as QueryInternals, undefined, again);
+    return free;
+  }
   if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
   const query = make();
+  watchForStrayCancel(query as QueryInternals, deadline, again);
   // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
   deadline.onExpire(() => stop(query as QueryInternals, inTransaction));
   return query;
 };
+
+/**
+ * `run` (a transaction) run again, once, if it failed by a stray cancel while its command's deadline (if
+ * any) has not passed: the transaction rolled back, so nothing of its first run stays.
+ */
+const retryingStray = <T>(deadline: CommandDeadline | undefined, run: () => Promise<T>): Promise<T> =>
+  run().catch((e: unknown) => {
+    if (!(e instanceof StrayCancelError) || deadline?.expired === true) throw e;
+    return run();
+  });
 
 /**
  * A transaction under `deadline`: refused if it has passed; while it waits for a connection, given up
@@ -108,7 +202,7 @@ const heldToDeadline = <S extends Sql | TransactionSql>(sql: S, inTransaction: b
           const options = args.length > 1 ? String(args[0]) : '';
           const begin = <T>(body: (tx: TransactionSql) => Promise<T>): Promise<T> => pool.begin(options, body) as Promise<T>;
           const deadline = commandDeadline();
-          return deadline === undefined ? begin(async (tx) => fn(tx)) : transaction(deadline, begin, fn);
+          return retryingStray(deadline, () => (deadline === undefined ? begin(async (tx) => fn(inTransactionSql(tx))) : transaction(deadline, begin, fn)));
         };
       }
       return Reflect.get(target, key, target) as unknown;

@@ -50,6 +50,7 @@ export class StrayCancelError extends Error {
   }
 }
 
+// postgres-timeouts.ts's isCancelledByUser, not imported: that module imports this one.
 const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && /due to user request/.test(e.message);
 
 /**
@@ -100,9 +101,10 @@ const watchForStrayCancel = (query: QueryInternals, deadline: CommandDeadline | 
  * promise nobody awaits.
  *
  * PostgreSQL's cancel request names a connection, not a statement: one that arrives after its statement
- * ended (a statement of under a millisecond) cancels whatever that connection runs next, maybe another
- * command's statement behind it, which then fails as cancelled by an administrator. The price of a
- * deadline that the database keeps rather than only the server's wait (see README).
+ * ended cancels whatever that connection runs next, maybe another command's statement. The connection
+ * and the time are noted, so that statement's failure is known for a stray cancel (`watchForStrayCancel`)
+ * rather than read as an administrator's. postgres.js gives no way to hold the connection's next statement
+ * until the cancel has landed, so the stray cancel itself is not prevented.
  */
 const stop = (query: QueryInternals, inTransaction: boolean): void => {
   if (query.executed !== true) return;

@@ -65,8 +65,9 @@ export const isTerminated = (e: unknown): boolean => e instanceof postgres.Postg
 
 /**
  * `e` as an {@link IoError}, marked for the client: `timedOut` when a time limit or the command's
- * deadline ended it (or the store's cancel of another command's statement, a {@link StrayCancelError}) (whatever the statement then failed with: the deadline's own cancel reads as an
- * administrator's), `interrupted` when an administrator or the database did. The log's message
+ * deadline ended it (whatever the statement then failed with: the deadline's own cancel reads as an
+ * administrator's) or the store's cancel of another command's statement did ({@link StrayCancelError}),
+ * `interrupted` when an administrator or the database did. The log's message
  * names the cause where PostgreSQL's does not.
  */
 export const postgresIoError = (e: unknown): IoError => {

@@ -303,7 +303,7 @@ describe('a statement cancelled by its deadline after sending rows', () => {
  * message is CancelRequest, 80877102) until `releaseCancels()`: the store's cancel then reaches its
  * connection late, at a time the test chooses.
  */
-const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; readonly cancelsHeld: () => number; readonly releaseCancels: () => void }> => {
+const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; readonly cancelsHeld: () => number; readonly releaseCancels: (n?: number) => void }> => {
   const held: (() => void)[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -330,7 +330,22 @@ const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; 
   const url = new URL(target.href);
   url.hostname = '127.0.0.1';
   url.port = String(port);
-  return { url: url.href, cancelsHeld: () => held.length, releaseCancels: () => held.splice(0).forEach((f) => f()) };
+  return { url: url.href, cancelsHeld: () => held.length, releaseCancels: (n = held.length) => held.splice(0, n).forEach((f) => f()) };
+};
+
+/** The start (epoch ms) of an `INSERT INTO entries` running now that started after `after`, waited for (`undefined` once `given` is true). */
+const insertStartedAfter = async (after: number, given: () => boolean = () => false): Promise<number | undefined> => {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const [row] = await watcher()<{ started: number }[]>`
+      SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO entries%'
+        AND extract(epoch FROM query_start) * 1000 > ${after}`;
+    if (row !== undefined) return row.started;
+    if (given()) return undefined;
+    if (performance.now() > deadline) throw new Error('no new INSERT INTO entries runs');
+    await sleep(5);
+  }
 };
 
 describe("the deadline's cancel reaching its connection after its statement ended", () => {
@@ -363,6 +378,33 @@ describe("the deadline's cancel reaching its connection after its statement ende
     // Before: [cancelledText('command')], "An administrator of the server's database cancelled the command".
     expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: ['Message posted to t thread'] } });
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: honest']);
+  });
+
+  it("a transaction whose second run meets a stray cancel too is answered with the timeout line, not the administrator's, and nothing of it is stored", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray2`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    await run(store, 'alice', 'CRT t');
+    // Two commands' cancels held for the one connection, their statements ended unharmed.
+    for (let i = 0; i < 2; i++) expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    expect(relay.cancelsHeld()).toBe(2);
+    await slowDown(store, 'entries', 'INSERT', 0.3);
+    let answered = false;
+    const msg = run(store, 'alice', 'MSG t honest').finally(() => (answered = true));
+    const first = await insertStartedAfter(0);
+    relay.releaseCancels(1);
+    // Its transaction's second run (none before: the MSG was answered): the other cancel lands on it.
+    if ((await insertStartedAfter(first ?? 0, () => answered)) !== undefined) relay.releaseCancels(1);
+    const outcome = await msg;
+    await dropSlowDown(store, 'entries', 'INSERT');
+    // Before (no retry, no stray cancel known): [cancelledText('command')].
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [timedOutText('command')] } });
+    expect(outcome.kind === 'reply' ? outcome.log : []).toContain(
+      "Store error: the server's own cancel of another command's statement on this connection reached this one: canceling statement due to user request",
+    );
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
   });
 
   it('a victim that is not run again (a retry cancelled so too) is answered with the timeout line, and logged as the server\'s own cancel', () => {

@@ -33,8 +33,11 @@ interface QueryInternals {
  */
 export const STRAY_CANCEL_WINDOW_MS = 1_000;
 
-/** The connections (postgres.js's `{ pid, secret }` of each) the store sent a cancel request to, and when. */
-const cancelsSent = new WeakMap<object, number>();
+/**
+ * The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to: how many
+ * are not yet charged to a statement, and when the last was sent (two commands' deadlines can each send one).
+ */
+const cancelsSent = new WeakMap<object, { readonly pending: number; readonly at: number }>();
 
 /**
  * Why a statement failed: the store's own cancel request, sent to its connection for another command's
@@ -61,10 +64,11 @@ const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.Postg
 const isStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, e: unknown): boolean => {
   const backend = query.state;
   if (!isUserRequestCancel(e) || typeof backend !== 'object' || backend === null) return false;
-  const sentAt = cancelsSent.get(backend);
-  if (sentAt === undefined) return false;
-  cancelsSent.delete(backend);
-  return performance.now() - sentAt <= STRAY_CANCEL_WINDOW_MS && deadline?.expired !== true;
+  const sent = cancelsSent.get(backend);
+  if (sent === undefined) return false;
+  if (sent.pending > 1) cancelsSent.set(backend, { ...sent, pending: sent.pending - 1 });
+  else cancelsSent.delete(backend);
+  return performance.now() - sent.at <= STRAY_CANCEL_WINDOW_MS && deadline?.expired !== true;
 };
 
 /**
@@ -118,7 +122,8 @@ const stop = (query: QueryInternals, inTransaction: boolean): void => {
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;
-  if (typeof query.state === 'object' && query.state !== null) cancelsSent.set(query.state, performance.now());
+  const backend = query.state;
+  if (typeof backend === 'object' && backend !== null) cancelsSent.set(backend, { pending: (cancelsSent.get(backend)?.pending ?? 0) + 1, at: performance.now() });
   canceller(query).catch(() => undefined);
 };
 

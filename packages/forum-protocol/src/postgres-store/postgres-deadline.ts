@@ -26,18 +26,39 @@ interface QueryInternals {
 }
 
 /**
- * How long after the store sent a cancel request to a connection a "canceling statement due to user
- * request" there is taken for that request's, ms. A cancel reaches its backend within milliseconds (a new
- * connection to the postmaster, a signal); an administrator's cancel of the same backend within this time
- * reads as the store's (the command is answered as timed out, or retried, rather than blamed on him).
+ * How long after the store's cancel request to a connection has landed (the postmaster closed its
+ * connection, having signalled the backend) a "canceling statement due to user request" there is still
+ * taken for that request's, ms; while it is in flight, any is. The backend acts on the signal within
+ * milliseconds of it; an administrator's cancel of the same backend in that time reads as the store's
+ * (the command is retried, or answered as timed out, rather than blamed on him).
  */
 export const STRAY_CANCEL_WINDOW_MS = 1_000;
 
-/**
- * The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to: how many
- * are not yet charged to a statement, and when the last was sent (two commands' deadlines can each send one).
- */
-const cancelsSent = new WeakMap<object, { readonly pending: number; readonly at: number }>();
+/** The store's cancel requests to one connection not yet charged to a statement. */
+interface CancelsSent {
+  /** Sent and not yet charged to a statement that failed by one. */
+  pending: number;
+  /** Sent and not yet landed. */
+  inFlight: number;
+  /** When the last one landed (`performance.now()`), if one has. */
+  landedAt: number | undefined;
+}
+
+/** The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to (two commands' deadlines can each send one). */
+const cancelsSent = new WeakMap<object, CancelsSent>();
+
+/** Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles. */
+const noteCancel = (backend: object, landing: Promise<void>): void => {
+  const sent = cancelsSent.get(backend) ?? { pending: 0, inFlight: 0, landedAt: undefined };
+  sent.pending += 1;
+  sent.inFlight += 1;
+  cancelsSent.set(backend, sent);
+  const landed = (): void => {
+    sent.inFlight -= 1;
+    sent.landedAt = performance.now();
+  };
+  landing.then(landed, landed);
+};
 
 /**
  * Why a statement failed: the store's own cancel request, sent to its connection for another command's
@@ -65,10 +86,10 @@ const isStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefi
   const backend = query.state;
   if (!isUserRequestCancel(e) || typeof backend !== 'object' || backend === null) return false;
   const sent = cancelsSent.get(backend);
-  if (sent === undefined) return false;
-  if (sent.pending > 1) cancelsSent.set(backend, { ...sent, pending: sent.pending - 1 });
-  else cancelsSent.delete(backend);
-  return performance.now() - sent.at <= STRAY_CANCEL_WINDOW_MS && deadline?.expired !== true;
+  if (sent === undefined || sent.pending === 0) return false;
+  sent.pending -= 1;
+  const recent = sent.inFlight > 0 || (sent.landedAt !== undefined && performance.now() - sent.landedAt <= STRAY_CANCEL_WINDOW_MS);
+  return recent && deadline?.expired !== true;
 };
 
 /**
@@ -122,9 +143,10 @@ const stop = (query: QueryInternals, inTransaction: boolean): void => {
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;
+  const landing = canceller(query);
+  landing.catch(() => undefined);
   const backend = query.state;
-  if (typeof backend === 'object' && backend !== null) cancelsSent.set(backend, { pending: (cancelsSent.get(backend)?.pending ?? 0) + 1, at: performance.now() });
-  canceller(query).catch(() => undefined);
+  if (typeof backend === 'object' && backend !== null) noteCancel(backend, landing);
 };
 
 const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;

@@ -4,12 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
-import { MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
+import { MS_PER_DELETED_CHUNK, postgresIoError } from '../src/postgres-store/postgres-timeouts.js';
 import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
-import { cancelledText, terminatedText, timedOutText } from '../src/store/errors.js';
+import { cancelledText, ioErrorText, terminatedText, timedOutText } from '../src/store/errors.js';
+import { StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
+import net from 'node:net';
+import { openPostgresStore } from '../src/postgres.js';
 
 const pg = usePostgres();
 
@@ -292,5 +295,126 @@ describe('a statement cancelled by its deadline after sending rows', () => {
     // Before (postgres.js kept the cancelled statement's row count): the next statement's rows came after as many
     // holes, here ['The list of active threads:', 't', undefined × 14]; a login's account read, a hole for its row.
     expect(await lines(run(store, 'alice', 'LST'))).toEqual(['The list of active threads:', 't']);
+  });
+});
+
+/**
+ * A TCP relay to PostgreSQL on loopback that holds each cancel request (a new connection whose first
+ * message is CancelRequest, 80877102) until `releaseCancels()`: the store's cancel then reaches its
+ * connection late, at a time the test chooses.
+ */
+const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; readonly cancelsHeld: () => number; readonly releaseCancels: (n?: number) => void }> => {
+  const held: (() => void)[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.once('data', (first) => {
+      const forward = (): void => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        sockets.add(upstream);
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+      };
+      if (first.length >= 8 && first.readInt32BE(4) === 80877102) held.push(forward);
+      else forward();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  pg.onClose(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(target.href);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return { url: url.href, cancelsHeld: () => held.length, releaseCancels: (n = held.length) => held.splice(0, n).forEach((f) => f()) };
+};
+
+/** The start (epoch ms) of an `INSERT INTO entries` running now that started after `after`, waited for (`undefined` once `given` is true). */
+const insertStartedAfter = async (after: number, given: () => boolean = () => false): Promise<number | undefined> => {
+  const deadline = performance.now() + 5_000;
+  for (;;) {
+    const [row] = await watcher()<{ started: number }[]>`
+      SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO entries%'
+        AND extract(epoch FROM query_start) * 1000 > ${after}`;
+    if (row !== undefined) return row.started;
+    if (given()) return undefined;
+    if (performance.now() > deadline) throw new Error('no new INSERT INTO entries runs');
+    await sleep(5);
+  }
+};
+
+describe("the deadline's cancel reaching its connection after its statement ended", () => {
+  it("the connection's next statement, another command's, is run again (alone) or its transaction is (MSG), not answered as cancelled by an administrator", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    await run(store, 'alice', 'CRT t');
+    // A command whose statement outlasts its 200 ms deadline; its cancel is held, so the statement ends (400 ms) unharmed.
+    const late = await withCommandDeadline(200, () => store.sql<{ x: number }[]>`SELECT 1 AS x, pg_sleep(0.4)`.then((rows) => rows.map((r) => r.x)));
+    expect(late).toEqual([1]);
+    expect(relay.cancelsHeld()).toBe(1);
+    // Another command's statement on the one connection; the cancel arrives while it runs.
+    const alone = store.sql<{ y: number }[]>`SELECT 2 AS y, pg_sleep(0.3)`.then((rows) => rows.map((r) => r.y), (e: unknown) => e);
+    await backendOf('%pg_sleep(0.3)%');
+    relay.releaseCancels();
+    // Before: rejected, PostgreSQL's 57014 "canceling statement due to user request" (an administrator's, as the store read it).
+    expect(await alone).toEqual([2]);
+    // The same with a command's transaction (MSG): its insert, made to take 300 ms, cancelled by the stray request.
+    await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'));
+    expect(relay.cancelsHeld()).toBe(1);
+    await slowDown(store, 'entries', 'INSERT', 0.3);
+    const msg = run(store, 'alice', 'MSG t honest');
+    await backendOf('%INSERT INTO entries%');
+    relay.releaseCancels();
+    const outcome = await msg;
+    await dropSlowDown(store, 'entries', 'INSERT');
+    // Before: [cancelledText('command')], "An administrator of the server's database cancelled the command".
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: ['Message posted to t thread'] } });
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['1 alice: honest']);
+  });
+
+  it("a transaction whose second run meets a stray cancel too is answered with the timeout line, not the administrator's, and nothing of it is stored", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray2`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    await run(store, 'alice', 'CRT t');
+    // Two commands' cancels held for the one connection, their statements ended unharmed.
+    for (let i = 0; i < 2; i++) expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    expect(relay.cancelsHeld()).toBe(2);
+    await slowDown(store, 'entries', 'INSERT', 0.3);
+    let answered = false;
+    const msg = run(store, 'alice', 'MSG t honest').finally(() => (answered = true));
+    const first = await insertStartedAfter(0);
+    relay.releaseCancels(1);
+    // Its transaction's second run (none before: the MSG was answered): the other cancel lands on it.
+    if ((await insertStartedAfter(first ?? 0, () => answered)) !== undefined) relay.releaseCancels(1);
+    const outcome = await msg;
+    await dropSlowDown(store, 'entries', 'INSERT');
+    // Before (no retry, no stray cancel known): [cancelledText('command')].
+    expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [timedOutText('command')] } });
+    expect(outcome.kind === 'reply' ? outcome.log : []).toContain(
+      "Store error: the server's own cancel of another command's statement on this connection reached this one: canceling statement due to user request",
+    );
+    expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it('a victim that is not run again (a retry cancelled so too) is answered with the timeout line, and logged as the server\'s own cancel', () => {
+    const cancelled = new postgres.PostgresError({ code: '57014', message: 'canceling statement due to user request' } as never);
+    const e = postgresIoError(new StrayCancelError(cancelled));
+    expect(e).toMatchObject({ kind: 'io', timedOut: true });
+    expect(e.interrupted).toBeUndefined();
+    expect(ioErrorText(e, 'command')).toBe(timedOutText('command'));
+    expect(e.message).toBe("the server's own cancel of another command's statement on this connection reached this one: canceling statement due to user request");
+    // An administrator's cancel (no cancel of the store's before it) keeps its line.
+    expect(ioErrorText(postgresIoError(cancelled), 'command')).toBe(cancelledText('command'));
   });
 });

@@ -1,4 +1,4 @@
-import type { PendingQuery, Row, Sql, TransactionSql } from 'postgres';
+import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
 import { commandDeadline, CommandDeadlineError, type CommandDeadline } from '../store/command-deadline.js';
 
 /**
@@ -13,7 +13,106 @@ interface QueryInternals {
   /** Whether it is the statement its connection runs now (not one pipelined behind it). */
   readonly active?: boolean;
   canceller?: ((query: unknown) => Promise<void>) | null;
+  /** Settles the query with an error (postgres.js calls it when its statement fails). */
+  reject?: (e: unknown) => void;
+  /** Settles the query with its rows. */
+  resolve?: (rows: unknown) => void;
+  /** `.values()` / `.raw()`: how its rows are given (copied to a retry). */
+  isRaw?: unknown;
+  readonly onlyDescribe?: boolean;
+  readonly cursorFn?: unknown;
+  readonly forEachFn?: unknown;
+  readonly streaming?: boolean;
 }
+
+/**
+ * How long after the store's cancel request to a connection has landed (the postmaster closed its
+ * connection, having signalled the backend) a "canceling statement due to user request" there is still
+ * taken for that request's, ms; while it is in flight, any is. The backend acts on the signal within
+ * milliseconds of it; an administrator's cancel of the same backend in that time reads as the store's
+ * (the command is retried, or answered as timed out, rather than blamed on him).
+ */
+export const STRAY_CANCEL_WINDOW_MS = 1_000;
+
+/** The store's cancel requests to one connection not yet charged to a statement. */
+interface CancelsSent {
+  /** Sent and not yet charged to a statement that failed by one. */
+  pending: number;
+  /** Sent and not yet landed. */
+  inFlight: number;
+  /** When the last one landed (`performance.now()`), if one has. */
+  landedAt: number | undefined;
+}
+
+/** The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to (two commands' deadlines can each send one). */
+const cancelsSent = new WeakMap<object, CancelsSent>();
+
+/** Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles. */
+const noteCancel = (backend: object, landing: Promise<void>): void => {
+  const sent = cancelsSent.get(backend) ?? { pending: 0, inFlight: 0, landedAt: undefined };
+  sent.pending += 1;
+  sent.inFlight += 1;
+  cancelsSent.set(backend, sent);
+  const landed = (): void => {
+    sent.inFlight -= 1;
+    sent.landedAt = performance.now();
+  };
+  landing.then(landed, landed);
+};
+
+/**
+ * Why a statement failed: the store's own cancel request, sent to its connection for another command's
+ * statement that had ended before it arrived, cancelled this one (PostgreSQL's cancel names a connection,
+ * not a statement). Not this command's deadline, nor an administrator. `code` is `ERR_STRAY_CANCEL`;
+ * `cause` is PostgreSQL's error (57014).
+ */
+export class StrayCancelError extends Error {
+  readonly code = 'ERR_STRAY_CANCEL';
+  constructor(override readonly cause: unknown) {
+    super(`the server's own cancel of another command's statement on this connection reached this one: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StrayCancelError';
+  }
+}
+
+// postgres-timeouts.ts's isCancelledByUser, not imported: that module imports this one.
+const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && /due to user request/.test(e.message);
+
+/**
+ * Whether `e`, the failure of `query` (of a command under `deadline`, if any), is a cancel the store sent
+ * for another statement. A cancel request cancels at most one statement, so the one it is charged to
+ * (its own target's, past its deadline, or a stray's) is forgotten.
+ */
+const isStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, e: unknown): boolean => {
+  const backend = query.state;
+  if (!isUserRequestCancel(e) || typeof backend !== 'object' || backend === null) return false;
+  const sent = cancelsSent.get(backend);
+  if (sent === undefined || sent.pending === 0) return false;
+  sent.pending -= 1;
+  const recent = sent.inFlight > 0 || (sent.landedAt !== undefined && performance.now() - sent.landedAt <= STRAY_CANCEL_WINDOW_MS);
+  return recent && deadline?.expired !== true;
+};
+
+/**
+ * Catches `query`'s failure by a stray cancel (see {@link isStrayCancel}): run once more (`again`, outside a
+ * transaction: a statement cancelled took no effect) or failed as a {@link StrayCancelError}.
+ */
+const watchForStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, again: (() => unknown) | undefined): void => {
+  const reject = query.reject;
+  const resolve = query.resolve;
+  if (typeof reject !== 'function' || typeof resolve !== 'function') return;
+  query.reject = (e: unknown) => {
+    if (!isStrayCancel(query, deadline, e)) return reject(e);
+    const plain = query.onlyDescribe !== true && query.cursorFn == null && query.forEachFn == null && query.streaming !== true;
+    if (again === undefined || !plain) return reject(new StrayCancelError(e));
+    try {
+      const retry = again() as QueryInternals & PromiseLike<unknown>;
+      retry.isRaw = query.isRaw;
+      retry.then(resolve, reject);
+    } catch (retryError) {
+      reject(retryError);
+    }
+  };
+};
 
 /**
  * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
@@ -27,9 +126,10 @@ interface QueryInternals {
  * promise nobody awaits.
  *
  * PostgreSQL's cancel request names a connection, not a statement: one that arrives after its statement
- * ended (a statement of under a millisecond) cancels whatever that connection runs next, maybe another
- * command's statement behind it, which then fails as cancelled by an administrator. The price of a
- * deadline that the database keeps rather than only the server's wait (see README).
+ * ended cancels whatever that connection runs next, maybe another command's statement. The connection
+ * and the time are noted, so that statement's failure is known for a stray cancel (`watchForStrayCancel`)
+ * rather than read as an administrator's. postgres.js gives no way to hold the connection's next statement
+ * until the cancel has landed, so the stray cancel itself is not prevented.
  */
 const stop = (query: QueryInternals, inTransaction: boolean): void => {
   if (query.executed !== true) return;
@@ -43,20 +143,43 @@ const stop = (query: QueryInternals, inTransaction: boolean): void => {
   const canceller = query.canceller;
   if (typeof canceller !== 'function') return;
   query.canceller = null;
-  canceller(query).catch(() => undefined);
+  const landing = canceller(query);
+  landing.catch(() => undefined);
+  const backend = query.state;
+  if (typeof backend === 'object' && backend !== null) noteCancel(backend, landing);
 };
 
 const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;
 
-/** A query made under `deadline`: refused if it has passed, else stopped when it passes. */
-const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q): Q => {
-  if (deadline === undefined) return make();
+/**
+ * A query made under `deadline`: refused if it has passed, else stopped when it passes. One failed by a
+ * stray cancel is run once more outside a transaction (under the same deadline), else fails as a
+ * {@link StrayCancelError} (its transaction is run again whole, see `retryingStray`).
+ */
+const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q, retries = 1): Q => {
+  const again = inTransaction || retries <= 0 ? undefined : () => underDeadline(deadline, inTransaction, make, retries - 1);
+  if (deadline === undefined) {
+    const free = make();
+    watchForStrayCancel(free as QueryInternals, undefined, again);
+    return free;
+  }
   if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
   const query = make();
+  watchForStrayCancel(query as QueryInternals, deadline, again);
   // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
   deadline.onExpire(() => stop(query as QueryInternals, inTransaction));
   return query;
 };
+
+/**
+ * `run` (a transaction) run again, once, if it failed by a stray cancel while its command's deadline (if
+ * any) has not passed: the transaction rolled back, so nothing of its first run stays.
+ */
+const retryingStray = <T>(deadline: CommandDeadline | undefined, run: () => Promise<T>): Promise<T> =>
+  run().catch((e: unknown) => {
+    if (!(e instanceof StrayCancelError) || deadline?.expired === true) throw e;
+    return run();
+  });
 
 /**
  * A transaction under `deadline`: refused if it has passed; while it waits for a connection, given up
@@ -108,7 +231,7 @@ const heldToDeadline = <S extends Sql | TransactionSql>(sql: S, inTransaction: b
           const options = args.length > 1 ? String(args[0]) : '';
           const begin = <T>(body: (tx: TransactionSql) => Promise<T>): Promise<T> => pool.begin(options, body) as Promise<T>;
           const deadline = commandDeadline();
-          return deadline === undefined ? begin(async (tx) => fn(tx)) : transaction(deadline, begin, fn);
+          return retryingStray(deadline, () => (deadline === undefined ? begin(async (tx) => fn(inTransactionSql(tx))) : transaction(deadline, begin, fn)));
         };
       }
       return Reflect.get(target, key, target) as unknown;

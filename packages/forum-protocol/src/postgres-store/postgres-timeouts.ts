@@ -4,6 +4,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
 import { commandDeadline, CommandDeadlineError, outsideCommandDeadline } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
+import { StrayCancelError } from './postgres-deadline.js';
 
 /**
  * PostgreSQL's time limits on each of a server's pool connections, ms (0: none). Without them a
@@ -65,13 +66,16 @@ export const isTerminated = (e: unknown): boolean => e instanceof postgres.Postg
 /**
  * `e` as an {@link IoError}, marked for the client: `timedOut` when a time limit or the command's
  * deadline ended it (whatever the statement then failed with: the deadline's own cancel reads as an
- * administrator's), `interrupted` when an administrator or the database did. The log's message
+ * administrator's) or the store's cancel of another command's statement did ({@link StrayCancelError}),
+ * `interrupted` when an administrator or the database did. The log's message
  * names the cause where PostgreSQL's does not.
  */
 export const postgresIoError = (e: unknown): IoError => {
   const deadline = commandDeadline();
   if (e instanceof CommandDeadlineError) return { kind: 'io', message: e.message, timedOut: true };
   if (deadline?.expired === true) return { kind: 'io', message: `the command passed its deadline of ${deadline.allowedMs} ms: ${toIoError(e).message}`, timedOut: true };
+  // The store's own cancel, meant for another command's statement that ended first: not an administrator's.
+  if (e instanceof StrayCancelError) return { kind: 'io', message: e.message, timedOut: true };
   if (isCancelledByUser(e)) return { kind: 'io', message: `a database administrator cancelled the statement (pg_cancel_backend): ${toIoError(e).message}`, interrupted: 'cancelled' };
   if (isTerminated(e)) return { kind: 'io', message: `the database ended the server's connection (pg_terminate_backend, a shutdown): ${toIoError(e).message}`, interrupted: 'terminated' };
   return isTimedOut(e) ? { ...toIoError(e), timedOut: true } : toIoError(e);

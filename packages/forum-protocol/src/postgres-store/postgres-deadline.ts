@@ -74,8 +74,15 @@ export class StrayCancelError extends Error {
   }
 }
 
-// postgres-timeouts.ts's isCancelledByUser, not imported: that module imports this one.
-const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && /due to user request/.test(e.message);
+// query_canceled is also pg_cancel_backend's (and a cancel request's), told apart only by its message. In a
+// database whose messages are in another language (lc_messages) it is not matched, and reads as a time limit.
+const BY_USER_REQUEST = /due to user request/;
+
+/**
+ * Whether `e` is a statement cancelled by a cancel request (`pg_cancel_backend`, or the store's own): SQLSTATE
+ * 57014 "… due to user request". Here, not in postgres-timeouts.ts (which imports this module), so both use one.
+ */
+export const isCancelledByUser = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && BY_USER_REQUEST.test(e.message);
 
 /**
  * Whether `e`, the failure of `query` (of a command under `deadline`, if any), is a cancel the store sent
@@ -84,7 +91,7 @@ const isUserRequestCancel = (e: unknown): boolean => e instanceof postgres.Postg
  */
 const isStrayCancel = (query: QueryInternals, deadline: CommandDeadline | undefined, e: unknown): boolean => {
   const backend = query.state;
-  if (!isUserRequestCancel(e) || typeof backend !== 'object' || backend === null) return false;
+  if (!isCancelledByUser(e) || typeof backend !== 'object' || backend === null) return false;
   const sent = cancelsSent.get(backend);
   if (sent === undefined || sent.pending === 0) return false;
   sent.pending -= 1;
@@ -158,16 +165,11 @@ const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in
  */
 const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q, retries = 1): Q => {
   const again = inTransaction || retries <= 0 ? undefined : () => underDeadline(deadline, inTransaction, make, retries - 1);
-  if (deadline === undefined) {
-    const free = make();
-    watchForStrayCancel(free as QueryInternals, undefined, again);
-    return free;
-  }
-  if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
+  if (deadline?.expired === true) throw new CommandDeadlineError(deadline.allowedMs);
   const query = make();
   watchForStrayCancel(query as QueryInternals, deadline, again);
   // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
-  deadline.onExpire(() => stop(query as QueryInternals, inTransaction));
+  deadline?.onExpire(() => stop(query as QueryInternals, inTransaction));
   return query;
 };
 

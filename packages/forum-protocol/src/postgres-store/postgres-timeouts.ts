@@ -4,7 +4,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
 import { commandDeadline, CommandDeadlineError, outsideCommandDeadline } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
-import { StrayCancelError } from './postgres-deadline.js';
+import { isCancelledByUser, StrayCancelError } from './postgres-deadline.js';
 
 /**
  * PostgreSQL's time limits on each of a server's pool connections, ms (0: none). Without them a
@@ -47,15 +47,8 @@ export const timeoutParameters = (timeouts: PostgresTimeouts): Readonly<Record<s
 // query_canceled (statement_timeout), lock_not_available (lock_timeout), idle_in_transaction_session_timeout.
 const TIMED_OUT_CODES: ReadonlySet<string> = new Set(['57014', '55P03', '25P03']);
 
-// query_canceled is also pg_cancel_backend's (and a cancel request's), told apart only by its message. In a
-// database whose messages are in another language (lc_messages) it is not matched, and reads as a time limit.
-const BY_USER_REQUEST = /due to user request/;
-
 // admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown, cannot_connect_now (starting or stopping).
 const TERMINATED_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03']);
-
-/** Whether `e` is a statement an administrator cancelled (`pg_cancel_backend`): SQLSTATE 57014 "… due to user request". */
-export const isCancelledByUser = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && BY_USER_REQUEST.test(e.message);
 
 /** Whether `e` is a statement ended by one of the {@link PostgresTimeouts}. */
 export const isTimedOut = (e: unknown): boolean => e instanceof postgres.PostgresError && TIMED_OUT_CODES.has(e.code) && !isCancelledByUser(e);

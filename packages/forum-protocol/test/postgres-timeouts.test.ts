@@ -57,6 +57,20 @@ const within = async <A>(work: Promise<A>, ms: number): Promise<A | 'still waiti
   }
 };
 
+/**
+ * alice's upload `f` to a new thread `t`, with the uploads' count locked by a stuck server (`holdLock`)
+ * and one whole chunk written, so that the chunk's insert waits on the lock.
+ */
+const chunkBehindHeldCount = async (store: PostgresStore) => {
+  await run(store, 'alice', 'CRT t');
+  const begun = await store.beginUpload('t', 'f', 'alice')();
+  if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
+  const w = begun.right;
+  const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
+  w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+  return { w, lock };
+};
+
 describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_transaction_session_timeout)', () => {
   it("a MSG to a thread whose row another server's stuck transaction holds is answered with the timeout's line, not left waiting; nothing of it is stored", async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS });
@@ -91,12 +105,7 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
 
   it("an upload whose chunk waits on the uploads' count locked by a stuck server is stopped with the timeout's line, and never commits", async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS, maxStoredUploadBytes: 64 * UPLOAD_CHUNK_BYTES });
-    await run(store, 'alice', 'CRT t');
-    const begun = await store.beginUpload('t', 'f', 'alice')();
-    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
-    const w = begun.right;
-    const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
-    w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    const { w, lock } = await chunkBehindHeldCount(store);
     const stopped = await within(w.stopped, HUNG_MS);
     await lock.release();
     expect(stopped).toMatchObject({ kind: 'io', timedOut: true });
@@ -122,14 +131,9 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
 
   it("a chunk whose insert times out after the commit has begun fails the commit; the upload is not committed without it", async () => {
     const store = await pg.openStore({ timeouts: TIMEOUTS });
-    await run(store, 'alice', 'CRT t');
-    const begun = await store.beginUpload('t', 'f', 'alice')();
-    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
-    const w = begun.right;
-    const lock = await holdLock(store, (tx) => tx`SELECT bytes FROM upload_bytes FOR UPDATE`);
     // A whole chunk: its insert starts at once and waits on the count's lock. The commit begins meanwhile, as
     // the server's commit does when the final record follows the write that filled a chunk (a small record).
-    w.stream.write(randomBytes(UPLOAD_CHUNK_BYTES));
+    const { w, lock } = await chunkBehindHeldCount(store);
     const committed = await within(w.commit(), HUNG_MS);
     await lock.release();
     // Before: E.right, the upload committed with its size (256 KiB) and not one chunk stored (its stop, which

@@ -7,7 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
-import { LossDetection, type LossDetectionConfig, type OutgoingPacket, clipRanges } from '../../src/core/recovery/loss-detection.js';
+import { LossDetection, type LossDetectionConfig } from '../../src/core/recovery/loss-detection.js';
+import { clipRanges } from '../../src/core/recovery/packet-number-skips.js';
+import type { OutgoingPacket } from '../../src/core/recovery/sent-packet.js';
 import { RttEstimator } from '../../src/core/recovery/rtt.js';
 import type { AckFrame, PnRange } from '../../src/wire/frame.js';
 import { RecordingController, RecordingFate } from './fixtures.js';

@@ -24,7 +24,7 @@ const MUTANTS = [
   { name: '1 packet threshold 3 -> 30', file: `${core}/config.ts`, from: 'packetThreshold: 3,', to: 'packetThreshold: 30,', tests: ['loss-detection', 'loss-detection-timers'] },
   { name: '2 probe timeout never doubles', file: `${core}/recovery/loss-detection.ts`, from: 'Math.min(base * 2 ** this.ptoCount,', to: 'Math.min(base,', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
   { name: '2b probe backoff not counted', file: `${core}/recovery/loss-detection.ts`, from: 'this.ptoCount++;', to: ';', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
-  { name: '3 ACK range gap written off by one', file: 'packages/rudp/src/wire/frame.ts', from: 'w.varint(prev.lo - r.hi - 2);', to: 'w.varint(prev.lo - r.hi - 1);', tests: ['ack-generation'] },
+  { name: '3 ACK range gap written off by one', file: 'packages/rudp/src/wire/ack-frame.ts', from: 'w.varint(prev.lo - r.hi - 2);', to: 'w.varint(prev.lo - r.hi - 1);', tests: ['ack-generation'] },
   { name: '3b ack-of-ack floor prunes one range too many', file: `${core}/receive/ack-generation.ts`, from: 'r.hi <= this.ackFloor) break;', to: 'r.hi <= this.ackFloor + 1) break;', tests: ['ack-generation'] },
   { name: '3c one range too many kept for the room', file: `${core}/receive/ack-generation.ts`, from: 'ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);', to: 'ackFrameSize(ranges, delay) > room + 1) ranges = ranges.slice(0, -1);', tests: ['ack-generation'] },
   { name: '3d newest range dropped', file: `${core}/receive/ack-generation.ts`, from: 'while (ranges.length > 1 &&', to: 'while (ranges.length > 0 &&', tests: ['ack-generation'] },

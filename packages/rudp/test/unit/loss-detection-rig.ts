@@ -7,7 +7,7 @@ import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
 import { LossDetection, type LossDetectionConfig } from '../../src/core/recovery/loss-detection.js';
 import type { OutgoingPacket } from '../../src/core/recovery/sent-packet.js';
 import { RttEstimator } from '../../src/core/recovery/rtt.js';
-import type { AckFrame } from '../../src/wire/frame.js';
+import type { AckFrame } from '../../src/wire/ack-frame.js';
 import { RecordingController, RecordingFate } from './fixtures.js';
 
 /** The connection defaults (what `Connection` hands loss detection): threshold 3, 9/8 RTT, 25 ms, 2 s. */

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LossDetection } from '../../src/core/recovery/loss-detection.js';
 import { clipRanges } from '../../src/core/recovery/packet-number-skips.js';
-import type { PnRange } from '../../src/wire/frame.js';
+import type { PnRange } from '../../src/wire/ack-frame.js';
 import { RecordingController } from './fixtures.js';
 import { ack, CONFIG, packet, rig, send } from './loss-detection-rig.js';
 

@@ -24,7 +24,7 @@
  * of packets declared lost (`lost-record.ts`).
  */
 import type { AckSample, CongestionController } from '../congestion/controller.js';
-import type { AckFrame, PnRange } from '../../wire/frame.js';
+import type { AckFrame, PnRange } from '../../wire/ack-frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
 import type { OutgoingPacket, PacketFate, SentPacket } from './sent-packet.js';

@@ -8,7 +8,7 @@
  * (the shared empty one until the first skip: an idle connection that never
  * sent a few hundred packets has none); these functions read and fill it.
  */
-import type { PnRange } from '../../wire/frame.js';
+import type { PnRange } from '../../wire/ack-frame.js';
 
 /**
  * The sender leaves out one packet number every `SKIP_MIN_GAP` to

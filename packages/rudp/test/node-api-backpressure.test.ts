@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, MESSAGE_CREDIT, type RudpConnection } from '../src/index.js';
-import { closeOpened, opened, pair, until } from './helpers/node-pair.js';
+import { closeOpened, opened, pair, until } from './helpers/node-loopback.js';
 
 afterEach(closeOpened);
 

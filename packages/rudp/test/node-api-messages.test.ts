@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { datagramIoLibrary, type RudpConnection } from '../src/index.js';
 import { loadUdpBatch } from '../src/node/udp-batch.js';
-import { closeOpened, pair, take, until } from './helpers/node-pair.js';
+import { closeOpened, pair, take, until } from './helpers/node-loopback.js';
 
 afterEach(closeOpened);
 

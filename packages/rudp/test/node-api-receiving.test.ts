@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RudpConnection, RudpServer } from '../src/index.js';
-import { closeOpened, pair, take, until } from './helpers/node-pair.js';
+import { closeOpened, pair, take, until } from './helpers/node-loopback.js';
 
 afterEach(closeOpened);
 

@@ -14,6 +14,8 @@ export default {
   plugins: ['@stryker-mutator/vitest-runner'],
   mutate: [
     'packages/rudp/src/core/recovery/loss-detection.ts',
+    'packages/rudp/src/core/recovery/packet-number-skips.ts',
+    'packages/rudp/src/core/recovery/lost-record.ts',
     'packages/rudp/src/core/receive/ack-generation.ts',
     'packages/rudp/src/core/receive/range-set.ts',
     'packages/rudp/src/core/receive/reassembly.ts',

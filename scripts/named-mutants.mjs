@@ -21,16 +21,16 @@ const unit = 'packages/rudp/test/unit';
 
 /** @type {readonly { name: string; file: string; from: string; to: string; tests: readonly string[] }[]} */
 const MUTANTS = [
-  { name: '1 packet threshold 3 -> 30', file: `${core}/config.ts`, from: 'packetThreshold: 3,', to: 'packetThreshold: 30,', tests: ['loss-detection'] },
-  { name: '2 probe timeout never doubles', file: `${core}/recovery/loss-detection.ts`, from: 'Math.min(base * 2 ** this.ptoCount,', to: 'Math.min(base,', tests: ['loss-detection', 'timers'] },
-  { name: '2b probe backoff not counted', file: `${core}/recovery/loss-detection.ts`, from: 'this.ptoCount++;', to: ';', tests: ['loss-detection', 'timers'] },
-  { name: '3 ACK range gap written off by one', file: 'packages/rudp/src/wire/frame.ts', from: 'w.varint(prev.lo - r.hi - 2);', to: 'w.varint(prev.lo - r.hi - 1);', tests: ['ack-generation'] },
+  { name: '1 packet threshold 3 -> 30', file: `${core}/config.ts`, from: 'packetThreshold: 3,', to: 'packetThreshold: 30,', tests: ['loss-detection', 'loss-detection-timers'] },
+  { name: '2 probe timeout never doubles', file: `${core}/recovery/loss-detection.ts`, from: 'Math.min(base * 2 ** this.ptoCount,', to: 'Math.min(base,', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
+  { name: '2b probe backoff not counted', file: `${core}/recovery/loss-detection.ts`, from: 'this.ptoCount++;', to: ';', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
+  { name: '3 ACK range gap written off by one', file: 'packages/rudp/src/wire/ack-frame.ts', from: 'w.varint(prev.lo - r.hi - 2);', to: 'w.varint(prev.lo - r.hi - 1);', tests: ['ack-generation'] },
   { name: '3b ack-of-ack floor prunes one range too many', file: `${core}/receive/ack-generation.ts`, from: 'r.hi <= this.ackFloor) break;', to: 'r.hi <= this.ackFloor + 1) break;', tests: ['ack-generation'] },
   { name: '3c one range too many kept for the room', file: `${core}/receive/ack-generation.ts`, from: 'ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);', to: 'ackFrameSize(ranges, delay) > room + 1) ranges = ranges.slice(0, -1);', tests: ['ack-generation'] },
   { name: '3d newest range dropped', file: `${core}/receive/ack-generation.ts`, from: 'while (ranges.length > 1 &&', to: 'while (ranges.length > 0 &&', tests: ['ack-generation'] },
   { name: '4 reassembly duplicate check removed', file: `${core}/receive/reassembly.ts`, from: "if (p.seen.has(f.offset)) return 'duplicate';", to: '', tests: ['reassembly'] },
-  { name: '5 time threshold edge (<= -> <)', file: `${core}/recovery/loss-detection.ts`, from: 'p.timeSent <= now - lossDelay', to: 'p.timeSent < now - lossDelay', tests: ['loss-detection'] },
-  { name: '5b time threshold 9/8 -> 5/4', file: `${core}/config.ts`, from: 'timeThreshold: 9 / 8,', to: 'timeThreshold: 5 / 4,', tests: ['loss-detection'] },
+  { name: '5 time threshold edge (<= -> <)', file: `${core}/recovery/loss-detection.ts`, from: 'p.timeSent <= now - lossDelay', to: 'p.timeSent < now - lossDelay', tests: ['loss-detection', 'loss-detection-timers'] },
+  { name: '5b time threshold 9/8 -> 5/4', file: `${core}/config.ts`, from: 'timeThreshold: 9 / 8,', to: 'timeThreshold: 5 / 4,', tests: ['loss-detection', 'loss-detection-timers'] },
   { name: '6 credit announced past a quarter, not at it', file: `${core}/flow-control.ts`, from: '>= this.receiveWindow / 4', to: '> this.receiveWindow / 4', tests: ['flow-control'] },
   { name: '6b credit every half window', file: `${core}/flow-control.ts`, from: '>= this.receiveWindow / 4', to: '>= this.receiveWindow / 2', tests: ['flow-control'] },
   { name: '6c send one byte beyond the peer limit', file: `${core}/flow-control.ts`, from: 'return streamEnd <= this.peerLimit;', to: 'return streamEnd <= this.peerLimit + 1;', tests: ['flow-control'] },

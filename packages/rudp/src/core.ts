@@ -38,7 +38,8 @@ export {
   AcceptKind,
   BusyReason,
 } from './wire/packet.js';
-export { parseFrames, writeAck, writeFragment, writePing, ackFrameSize, MAX_CHANNEL, type Frame, type PnRange } from './wire/frame.js';
+export { parseFrames, writeFragment, writePing, MAX_CHANNEL, type Frame } from './wire/frame.js';
+export { writeAck, ackFrameSize, type PnRange } from './wire/ack-frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';
 export {
   encodeQuicLbCid,

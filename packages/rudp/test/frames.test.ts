@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FrameScratch,
-  type AckFrame,
   type Frame,
-  ackFrameSize,
   channelFrameSize,
   datagramFrameSize,
   messageFrameSize,
@@ -11,10 +8,8 @@ import {
   parseFramesInto,
   repairFrameSize,
   MAX_CLOSE_REASON,
-  FrameType,
   PATH_DATA_BYTES,
   PATH_FRAME_BYTES,
-  writeAck,
   writeChannel,
   writeCloseFitting,
   writeDatagram,
@@ -25,6 +20,9 @@ import {
   writePathResponse,
   writeRepair,
 } from '../src/wire/frame.js';
+import { type AckFrame, ackFrameSize, writeAck } from '../src/wire/ack-frame.js';
+import { FrameScratch } from '../src/wire/frame-scratch.js';
+import { FrameType } from '../src/wire/frame-type.js';
 import { PacketType, PacketWriter, parseHeader } from '../src/wire/packet.js';
 import { framesIn, writerWithRoom } from './unit/fixtures.js';
 

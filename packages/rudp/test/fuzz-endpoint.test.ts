@@ -9,7 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
-import { FrameType, MAX_ACK_RANGES, MAX_CLOSE_REASON } from '../src/wire/frame.js';
+import { MAX_CLOSE_REASON } from '../src/wire/frame.js';
+import { MAX_ACK_RANGES } from '../src/wire/ack-frame.js';
+import { FrameType } from '../src/wire/frame-type.js';
 import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM, PROTOCOL_VERSION, PacketType, PacketWriter, decodeInitial, isProtected, parseHeader } from '../src/wire/packet.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';

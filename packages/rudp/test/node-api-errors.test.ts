@@ -1,29 +1,12 @@
 import dgram from 'node:dgram';
-import { getEventListeners, once } from 'node:events';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LookupFunction, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { startUdpForwarder } from './helpers/udp-forwarder.js';
+import { closeOpened, opened, rejection, server, silentPort } from './helpers/node-loopback.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-
-async function server(host = '127.0.0.1'): Promise<RudpServer> {
-  const s = await listen({ port: 0, host });
-  open.push(s);
-  return s;
-}
-
-/** A bound UDP socket that never answers, and its port. */
-async function silentPort(): Promise<{ port: number; close(): Promise<void> }> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  const closer = { port: sock.address().port, close: () => new Promise<void>((r) => sock.close(() => r())) };
-  open.push(closer);
-  return closer;
-}
+afterEach(closeOpened);
 
 /** A port nothing is bound to (bound once, then released). */
 async function closedPort(): Promise<number> {
@@ -34,21 +17,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function rejection(p: Promise<unknown>): Promise<RudpError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(RudpError);
-  return e as RudpError;
-}
-
 describe('connect: host names and Node-style errors', () => {
   it('sends from localAddress when given (another host to an address-hashing balancer); refuses one that is not an IP address', async () => {
     const s = await server();
     const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
     const conn = await connect({ port: s.address().port, localAddress: '127.0.0.2', handshakeTimeoutMs: 20_000 });
-    open.push({ close: () => conn.close() });
+    opened.push({ close: () => conn.close() });
     const [peer] = await accepted;
     expect(peer.remoteAddress).toBe('127.0.0.2');
     await expect(connect({ port: s.address().port, localAddress: 'lb.example' })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
@@ -95,7 +69,7 @@ describe('connect: host names and Node-style errors', () => {
         silent.bind(s.address().port, '127.0.0.1', () => r(true));
       });
       if (bound) {
-        open.push(s, { close: () => new Promise<void>((r) => silent.close(() => r())) });
+        opened.push(s, { close: () => new Promise<void>((r) => silent.close(() => r())) });
         return s;
       }
       silent.close();
@@ -174,11 +148,11 @@ describe('connect: host names and Node-style errors', () => {
 
   it('a server at maxConnectionsPerHost refuses that host with ECONNREFUSED, not a timeout, and still takes another host', async () => {
     const s = await listen({ port: 0, maxConnectionsPerHost: 2 });
-    open.push(s);
+    opened.push(s);
     const port = s.address().port;
     for (let i = 0; i < 2; i++) {
       const c = await connect({ port, handshakeTimeoutMs: 60_000 });
-      open.push({ close: () => c.close() });
+      opened.push({ close: () => c.close() });
     }
     const e = await rejection(connect({ port, handshakeTimeoutMs: 60_000 }));
     expect(e.code).toBe('ECONNREFUSED');
@@ -191,7 +165,7 @@ describe('connect: host names and Node-style errors', () => {
     expect(both.reason?.kind).toBe('refused');
     expect(both.message).toMatch(/too many connections from this address$/);
     const other = await connect({ port, localAddress: '127.0.0.2', handshakeTimeoutMs: 60_000 });
-    open.push({ close: () => other.close() });
+    opened.push({ close: () => other.close() });
     expect(s.stats().dropped.hostFull).toBeGreaterThanOrEqual(1);
     await expect(listen({ port: 0, maxConnectionsPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
   });
@@ -199,7 +173,7 @@ describe('connect: host names and Node-style errors', () => {
   it('a server past handshakesPerHostPerSecond refuses that host with ECONNREFUSED saying why, and still takes another host', async () => {
     // A burst of 2 and a refill far slower than the test: the third handshake from 127.0.0.1 is past the rate.
     const s = await listen({ port: 0, handshakesPerHostPerSecond: 0.001, handshakeBurstPerHost: 2 });
-    open.push(s);
+    opened.push(s);
     const port = s.address().port;
     for (let i = 0; i < 2; i++) {
       const c = await connect({ port, handshakeTimeoutMs: 60_000 });
@@ -209,7 +183,7 @@ describe('connect: host names and Node-style errors', () => {
     expect(e).toMatchObject({ code: 'ECONNREFUSED', reason: { kind: 'refused' }, syscall: 'connect', address: '127.0.0.1', port });
     expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: too many new connections from this address; try again in a few seconds`);
     const other = await connect({ port, localAddress: '127.0.0.2', handshakeTimeoutMs: 60_000 });
-    open.push({ close: () => other.close() });
+    opened.push({ close: () => other.close() });
     expect(s.stats().dropped.hostRate).toBeGreaterThanOrEqual(1);
     await expect(listen({ port: 0, handshakesPerHostPerSecond: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     await expect(listen({ port: 0, handshakeBurstPerHost: 0 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
@@ -218,7 +192,7 @@ describe('connect: host names and Node-style errors', () => {
 
   it('an encrypting client and a plaintext server (and the other way round) refuse each other at once with ECONNREFUSED saying why, not ETIMEDOUT', async () => {
     const plain = await listen({ port: 0, plaintext: true });
-    open.push(plain);
+    opened.push(plain);
     const sealed = await server();
     // Before: each one timed out (ETIMEDOUT after handshakeTimeoutMs), the server dropping the INITIAL in silence.
     const toPlain = await rejection(connect({ port: plain.address().port, handshakeTimeoutMs: 3_000 }));
@@ -232,7 +206,7 @@ describe('connect: host names and Node-style errors', () => {
 
   it('listen takes maxReceiveBufferBytes (the endpoint-wide receive budget, in stats()) and refuses it out of range or of the wrong type', async () => {
     const s = await listen({ port: 0, maxReceiveBufferBytes: 1024 * 1024 });
-    open.push(s);
+    opened.push(s);
     expect(s.stats().receiveBuffer).toEqual({ budget: 1024 * 1024, granted: 0, waiting: 0 });
     await expect(listen({ port: 0, maxReceiveBufferBytes: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     await expect(listen({ port: 0, maxReceiveBufferBytes: '1' as unknown as number })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
@@ -247,7 +221,7 @@ describe('connect: host names and Node-style errors', () => {
 
   it('a server key mismatch names the server and the refused connection as every connect error does', async () => {
     const server = await listen({ port: 0 });
-    open.push(server);
+    opened.push(server);
     const { port } = server.address();
     const e = await rejection(connect({ port, serverKey: new Uint8Array(32).fill(7) }));
     expect(e).toBeInstanceOf(ServerKeyMismatchError);
@@ -411,204 +385,5 @@ describe('connect: host names and Node-style errors', () => {
     await closed;
     expect(conn.closeError?.code).toBe('ECONNRESET');
     expect(got).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
-  });
-});
-
-describe('close({ signal }): a graceful close that may not wait for a peer that vanished', () => {
-  it("close() without a signal on a vanished peer resolves after idleTimeoutMs: 'close' of kind 'timeout', pending sends rejected with ETIMEDOUT", async () => {
-    const s = await server();
-    const relay = await startUdpForwarder(s.address().port);
-    open.push(relay);
-    const conn = await connect({ port: relay.port, idleTimeoutMs: 400, keepAliveMs: 0 });
-    relay.silence();
-    const pending = conn.send('into the void').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const closed = new Promise<{ kind: string }>((resolve) => conn.once('close', resolve));
-    const errors: string[] = [];
-    conn.on('error', (e: RudpError) => errors.push(e.code));
-    const started = performance.now();
-    await conn.close();
-    // The idle clock runs from the last packet heard, just before the close.
-    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
-    expect(await closed).toMatchObject({ kind: 'timeout' });
-    expect(await pending).toMatchObject({ code: 'ETIMEDOUT' });
-    expect(errors).toEqual(['ETIMEDOUT']);
-  });
-
-  it('an AbortError of connect carries its code, name and cause only, as Node\'s does: no syscall, address or port', async () => {
-    const { port } = await silentPort();
-    const ac = new AbortController();
-    const p = connect({ port, handshakeTimeoutMs: 60_000, signal: ac.signal });
-    setTimeout(() => ac.abort('gave up'), 50);
-    const e = await rejection(p);
-    expect(e).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: 'gave up' });
-    expect([e.syscall, e.address, e.port]).toEqual([undefined, undefined, undefined]);
-  });
-
-  it('destroys the connection when the signal aborts before the queued message is acknowledged, instead of waiting idleTimeoutMs; one listener on a shared signal', async () => {
-    const s = await server();
-    const relay = await startUdpForwarder(s.address().port);
-    open.push(relay);
-    // Far beyond the test's own timeout: a close that waited for it would fail the test.
-    const conn = await connect({ port: relay.port, idleTimeoutMs: 120_000 });
-    relay.silence(); // the peer is gone without a word: nothing will acknowledge, no ICMP error will come
-    const pending = conn.send('into the void').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const closed = once(conn, 'close') as Promise<[{ kind: string; message: string }]>;
-    const signal = AbortSignal.timeout(200);
-    // However many wait on one signal (a shutdown closing every connection with it), one 'abort' listener: the eleventh set off Node's leak warning.
-    const closes = Array.from({ length: 11 }, () => conn.close({ signal }));
-    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
-    await expect(Promise.all(closes)).resolves.toHaveLength(11);
-    // Destroyed (kind 'local'), not ended by the idle timeout (kind 'timeout'); pending sends rejected as destroy() rejects them.
-    expect((await closed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
-    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
-    expect(conn.closed).toBe(true);
-    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
-  });
-
-  it('destroys at once with an already aborted signal: pending sends reject with ERR_RUDP_CLOSED, the peer is told', async () => {
-    const s = await server();
-    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
-    const conn = await connect({ port: s.address().port, idleTimeoutMs: 120_000 });
-    const [peer] = await accepted;
-    const peerClosed = once(peer, 'close') as Promise<[{ kind: string; message: string }]>;
-    // 1 MiB: not acknowledged before the close (a graceful close would deliver it first).
-    const pending = conn.send(new Uint8Array(1 << 20)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    const closed = once(conn, 'close') as Promise<[{ kind: string; message: string }]>;
-    await conn.close({ signal: AbortSignal.abort() });
-    expect((await closed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
-    expect(await pending).toMatchObject({ code: 'ERR_RUDP_CLOSED' });
-    expect((await peerClosed)[0]).toMatchObject({ kind: 'peer', message: 'close aborted' });
-  });
-
-  it('one signal for several connections: one whose close finishes lets go of it and ends gracefully, one still waiting on a vanished peer is destroyed when it aborts', async () => {
-    const s = await server();
-    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
-    const live = await connect({ port: s.address().port });
-    const [peer] = await accepted;
-    const relay = await startUdpForwarder(s.address().port);
-    open.push(relay);
-    const gone = await connect({ port: relay.port, idleTimeoutMs: 120_000 });
-    relay.silence();
-    const got = once(peer, 'message') as Promise<[Buffer]>;
-    const sent = live.send('last words');
-    void gone.send('into the void').catch(() => undefined);
-    const liveClosed = once(live, 'close') as Promise<[{ kind: string; message: string }]>;
-    const goneClosed = once(gone, 'close') as Promise<[{ kind: string; message: string }]>;
-    const ac = new AbortController();
-    const closingGone = gone.close({ signal: ac.signal });
-    await live.close({ signal: ac.signal });
-    // The graceful close delivered the queued message first.
-    await sent;
-    expect((await got)[0].toString()).toBe('last words');
-    expect((await liveClosed)[0]).toMatchObject({ kind: 'local', message: 'closed' });
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
-    expect(gone.closed).toBe(false);
-    ac.abort();
-    await closingGone;
-    expect((await goneClosed)[0]).toMatchObject({ kind: 'local', message: 'close aborted' });
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-  });
-});
-
-describe('send({ signal }) on many connections with one signal', () => {
-  it("adds one 'abort' listener to the signal, however many connections' sends wait on it, and aborting rejects them all", async () => {
-    const s = await server();
-    const conns = await Promise.all(Array.from({ length: 11 }, () => connect({ port: s.address().port })));
-    const ac = new AbortController();
-    // A request deadline shared by the sends of many connections: one listener each set off Node's leak warning from the eleventh.
-    const sends = conns.map((c) => c.send('pending', { signal: ac.signal }).then(() => undefined, (e: unknown) => e));
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
-    ac.abort();
-    for (const e of await Promise.all(sends)) expect(e).toMatchObject({ code: 'ABORT_ERR' });
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
-    await Promise.all(conns.map((c) => c.close()));
-  });
-});
-
-describe("server.close() and its connections' listeners", () => {
-  /** A server with `n` live connections whose server-side `'close'` listener is `onClose`, and its clients. */
-  async function withConnections(n: number, onClose: (s: RudpServer) => void): Promise<{ s: RudpServer; clients: RudpConnection[] }> {
-    const s = await server();
-    s.on('connection', (c) => c.on('close', () => onClose(s)));
-    const clients = await Promise.all(Array.from({ length: n }, () => connect({ port: s.address().port })));
-    for (const c of clients) open.push({ close: () => c.close() });
-    return { s, clients };
-  }
-
-  it("closes every connection and the socket even when a connection's 'close' listener throws, then rejects with its error", async () => {
-    let closes = 0;
-    const { s, clients } = await withConnections(3, () => {
-      if (++closes === 1) throw new Error('listener bug');
-    });
-    let serverCloses = 0;
-    s.on('close', () => serverCloses++);
-    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
-    const { port } = s.address();
-    await expect(s.close()).rejects.toThrow('listener bug');
-    expect(closes).toBe(3);
-    expect(s.connections.size).toBe(0);
-    expect(serverCloses).toBe(1);
-    // The socket is closed: the port is free (a socket left bound would also keep the process alive).
-    expect(() => s.address()).toThrow();
-    const again = await listen({ port });
-    open.push(again);
-    await clientsClosed;
-  });
-
-  it("rejects with an AggregateError of every error, in order, when several connections' 'close' listeners throw", async () => {
-    let closes = 0;
-    const { s, clients } = await withConnections(3, () => {
-      throw new Error(`listener bug ${++closes}`);
-    });
-    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
-    const e = await s.close().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    // Before, the second and third errors were dropped without a trace.
-    expect(e).toBeInstanceOf(AggregateError);
-    expect((e as AggregateError).errors.map((x: Error) => x.message)).toEqual(['listener bug 1', 'listener bug 2', 'listener bug 3']);
-    expect((e as AggregateError).message).toBe('3 listeners threw: listener bug 1; listener bug 2; listener bug 3');
-    expect(s.connections.size).toBe(0);
-    await clientsClosed;
-  });
-
-  it("settles a connection's close() and sends even when its own 'close' listener throws", async () => {
-    const s = await server();
-    const accepted = once(s, 'connection') as Promise<[RudpConnection]>;
-    const client = await connect({ port: s.address().port });
-    open.push({ close: () => client.close() });
-    const [conn] = await accepted;
-    conn.on('close', () => {
-      throw new Error('listener bug');
-    });
-    let closeSettled = false;
-    void conn.close().then(() => (closeSettled = true));
-    const sent = conn.send(new Uint8Array(100_000));
-    await expect(s.close()).rejects.toThrow('listener bug');
-    await expect(sent).rejects.toThrow(RudpError);
-    // close() resolved in the same turn as the 'close' event, long before the rejection above was seen.
-    expect(closeSettled).toBe(true);
-  });
-
-  it("shuts down once when a 'close' listener calls server.close() again", async () => {
-    const { s, clients } = await withConnections(3, (srv) => void srv.close());
-    let serverCloses = 0;
-    s.on('close', () => serverCloses++);
-    const clientsClosed = Promise.all(clients.map((c) => once(c, 'close')));
-    await s.close();
-    await s.close();
-    expect(serverCloses).toBe(1);
-    expect(s.connections.size).toBe(0);
-    await clientsClosed;
   });
 });

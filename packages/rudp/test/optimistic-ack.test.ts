@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { LossDetection } from '../src/core/recovery/loss-detection.js';
 import { RttEstimator } from '../src/core/recovery/rtt.js';
-import { type PnRange, writeAck } from '../src/wire/frame.js';
+import { type PnRange, writeAck } from '../src/wire/ack-frame.js';
 import type { PacketWriter } from '../src/wire/packet.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
 import { CLIENT, SERVER, makePair, messagesOf, type Pair } from './helpers/pair.js';

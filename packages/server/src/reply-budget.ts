@@ -430,7 +430,7 @@ export class ReplyBudget {
     }
     // Closed after the search: a close releases charges, which changes what is searched. Their bytes are
     // uncounted here, at once, not at the 'close' a microtask or more later: the waiter checks again before it
-    // yields (client-connection.ts), so the room it made is its own, not the first woken waiter's (a host whose
+    // yields (held-replies.ts), so the room it made is its own, not the first woken waiter's (a host whose
     // requests queued first would otherwise take it back). The transport drops the closed connection's
     // buffers as it reports the close; the charges' own releases then do nothing.
     for (const v of victims) {
@@ -538,7 +538,7 @@ export class ReplyBudget {
   }
 }
 
-/** Free room, bytes, below which a release does not wake the server's waiters: the smallest reservation (client-connection.ts). */
+/** Free room, bytes, below which a release does not wake the server's waiters: the smallest reservation (held-replies.ts). */
 const SMALL_WAKE_BYTES = 64 * 1024;
 
 /** The party of `levels`: its coarsest level's key (an IPv4 address, an IPv6 /48, or the host where it has no prefixes). */

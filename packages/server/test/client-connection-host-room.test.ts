@@ -1,5 +1,5 @@
 /**
- * A request waiting for its host's reply budget (client-connection.ts, `hostRoom`) wakes at every release of
+ * A request waiting for its host's reply budget (held-replies.ts, `hostRoom`) wakes at every release of
  * its host's bytes and waits again. Each wait raced the connection's close, a promise settled only when the
  * connection ends: every wait left a reaction on it (some 300 bytes) for the connection's life, so a host kept
  * near its budget grew a long-lived connection's memory by every release it saw. Its grace, and that of a request

@@ -27,22 +27,20 @@
  * knowing the channels of the ids in between.
  *
  * A packet carries at most one REPAIR frame.
- * The ACK delay travels in units of 2^ACK_DELAY_EXPONENT µs (frames here hold µs).
- * ACK ranges follow RFC 9000 §19.3: the first range covers
- * [largest − first, largest]; each next range sits `gap + 2` below the
- * previous smallest and spans `length + 1` packets.
+ *
+ * Beside this file: the type bytes (`frame-type.ts`), the ACK frame
+ * (`ack-frame.ts`), and the frame objects reused from packet to packet
+ * (`frame-scratch.ts`).
  */
+import { type AckFrame, readAck } from './ack-frame.js';
+import { type FrameScratch, NO_BYTES } from './frame-scratch.js';
+import { FrameType } from './frame-type.js';
 import type { PacketWriter } from './packet.js';
 import { Reader, varintSize } from './varint.js';
-
-/** Frame type bytes. */
-export const FrameType = { Padding: 0, Ping: 1, Ack: 2, Fragment: 3, MaxData: 4, Close: 5, Message: 6, Repair: 7, MessageAck: 8, Channel: 9, Datagram: 10, PathChallenge: 11, PathResponse: 12, Blocked: 13 } as const;
 
 /** Bytes of data a PATH_CHALLENGE or PATH_RESPONSE frame carries (RFC 9000 §19.17). */
 export const PATH_DATA_BYTES = 8;
 
-/** ACK delays are sent in units of 2^3 = 8 µs (QUIC's default exponent): two bytes up to 131 ms. */
-export const ACK_DELAY_EXPONENT = 3;
 /** Largest message a MESSAGE frame carries. */
 export const MAX_SMALL_MESSAGE = 255;
 /** Most messages a REPAIR frame covers. */
@@ -60,19 +58,6 @@ export interface Delivery {
   readonly ordered: boolean;
   /** Ordered: `id − predecessor id` on the channel (0: the first message of its channel). Unordered: 0. */
   readonly predecessorDelta: number;
-}
-
-/** An inclusive range of packet numbers. */
-export interface PnRange {
-  readonly lo: number;
-  readonly hi: number;
-}
-
-/** ACK: ranges sorted from the highest down. */
-export interface AckFrame {
-  readonly type: 'ack';
-  readonly ranges: readonly PnRange[];
-  readonly delayMicros: number;
 }
 
 /** A piece of a message. */
@@ -215,45 +200,6 @@ export function writeMessageAck(w: PacketWriter, next: number): void {
   w.varint(next);
 }
 
-/** The ACK delay field's value for a delay in µs. */
-function ackDelayUnits(delayMicros: number): number {
-  return Math.round(delayMicros / 2 ** ACK_DELAY_EXPONENT);
-}
-
-/** Bytes an ACK frame for the first `count` of `ranges` (default all) takes. */
-export function ackFrameSize(ranges: readonly PnRange[], delayMicros: number, count = ranges.length): number {
-  const first = ranges[0];
-  if (!first || count < 1) return 0;
-  let n = 1 + varintSize(first.hi) + varintSize(ackDelayUnits(delayMicros)) + varintSize(count - 1) + varintSize(first.hi - first.lo);
-  for (let i = 1; i < count; i++) {
-    const prev = ranges[i - 1] as PnRange;
-    const r = ranges[i] as PnRange;
-    n += varintSize(prev.lo - r.hi - 2) + varintSize(r.hi - r.lo);
-  }
-  return n;
-}
-
-/**
- * Writes an ACK frame of the first `count` of `ranges` (default all; a
- * count, so the sender need not copy the ranges it keeps to cut the list);
- * `ranges` must be disjoint, sorted highest first, non-adjacent.
- */
-export function writeAck(w: PacketWriter, ranges: readonly PnRange[], delayMicros: number, count = ranges.length): void {
-  const first = ranges[0];
-  if (!first || count < 1) return;
-  w.u8(FrameType.Ack);
-  w.varint(first.hi);
-  w.varint(ackDelayUnits(delayMicros));
-  w.varint(count - 1);
-  w.varint(first.hi - first.lo);
-  for (let i = 1; i < count; i++) {
-    const prev = ranges[i - 1] as PnRange;
-    const r = ranges[i] as PnRange;
-    w.varint(prev.lo - r.hi - 2);
-    w.varint(r.hi - r.lo);
-  }
-}
-
 /** Writes a PING frame. */
 export function writePing(w: PacketWriter): void {
   w.u8(FrameType.Ping);
@@ -359,8 +305,6 @@ export function parseFramesInto(payload: Uint8Array, out: Frame[], scratch?: Fra
  * is a heap object per packet): parsing runs no code that parses another.
  */
 const FRAME_READER = new Reader(new Uint8Array(0), 0, 0);
-/** What `FRAME_READER` points at between packets. */
-const NO_BYTES = new Uint8Array(0);
 
 function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined): number | undefined {
   let n = 0;
@@ -487,119 +431,4 @@ function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined):
   // A CHANNEL frame with nothing after it annotates nothing.
   if (delivery !== undefined) return undefined;
   return n;
-}
-
-/** Most ACK ranges accepted in one frame; more is treated as malformed. */
-export const MAX_ACK_RANGES = 256;
-
-/**
- * Where the connection parses the first ACK frame of each received packet:
- * one frame whose ranges array and range objects are rewritten by the next
- * packet (an ACK arrives for nearly every packet sent, and its frame, array
- * and ranges were three to five heap objects). Nothing may keep the frame
- * or a range past the packet; a second ACK frame in the same packet is
- * parsed into objects of its own.
- */
-export class AckScratch {
-  /** The frame; `ranges` has exactly the last parsed ACK's ranges. */
-  readonly frame: { readonly type: 'ack'; readonly ranges: PnRange[]; delayMicros: number } = { type: 'ack', ranges: [], delayMicros: 0 };
-  /** Range objects, reused: `frame.ranges[i]` is `pool[i]`. */
-  private readonly pool: { lo: number; hi: number }[] = [];
-
-  /** Starts a frame of `delayMicros`, with no ranges. */
-  start(delayMicros: number): void {
-    this.frame.delayMicros = delayMicros;
-    // `pop`, not a `length` write: shrinking by `length` may drop the array's storage.
-    const ranges = this.frame.ranges;
-    while (ranges.length > 0) ranges.pop();
-  }
-
-  /** Appends range [lo, hi]. */
-  add(lo: number, hi: number): void {
-    const ranges = this.frame.ranges;
-    let r = this.pool[ranges.length];
-    if (r === undefined) {
-      r = { lo, hi };
-      this.pool.push(r);
-    } else {
-      r.lo = lo;
-      r.hi = hi;
-    }
-    ranges.push(r);
-  }
-}
-
-/** A FRAGMENT frame whose fields a `FrameScratch` rewrites. */
-interface PooledFragment {
-  readonly type: 'fragment';
-  messageId: number;
-  messageLength: number;
-  offset: number;
-  data: Uint8Array;
-  delivery: Delivery | undefined;
-}
-
-/**
- * The frame objects the connection parses received packets into, reused
- * from packet to packet (every data packet held one to a few of them): the
- * first ACK frame (`ack`), and the k-th FRAGMENT or MESSAGE frame of the
- * packet. Nothing may keep a frame past its packet; the data views and
- * CHANNEL annotations they point at are new per frame and may be kept.
- */
-export class FrameScratch {
-  /** The packet's first ACK frame. */
-  readonly ack = new AckScratch();
-  private readonly fragments: PooledFragment[] = [];
-  /** Fragments handed out since the last `release`. */
-  private used = 0;
-
-  /** Fragment frame `k` of the packet, every field rewritten (`delivery` too, also when absent). */
-  fragment(k: number, messageId: number, messageLength: number, offset: number, data: Uint8Array, delivery: Delivery | undefined): FragmentFrame {
-    let f = this.fragments[k];
-    if (k >= this.used) this.used = k + 1;
-    if (f === undefined) {
-      f = { type: 'fragment', messageId, messageLength, offset, data, delivery };
-      this.fragments.push(f);
-      return f;
-    }
-    f.messageId = messageId;
-    f.messageLength = messageLength;
-    f.offset = offset;
-    f.data = data;
-    f.delivery = delivery;
-    return f;
-  }
-
-  /** Lets go of what the fragments point at (called after each packet: they would keep its datagram alive). */
-  release(): void {
-    for (let k = 0; k < this.used; k++) {
-      const f = this.fragments[k] as PooledFragment;
-      f.data = NO_BYTES;
-      f.delivery = undefined;
-    }
-    this.used = 0;
-  }
-}
-
-/** Reads an ACK frame into `scratch` (its one frame, rewritten), or into a new frame of its own when none is given. */
-function readAck(r: Reader, scratch = new AckScratch()): AckFrame | undefined {
-  const largest = r.varint();
-  const delayMicros = r.varint() * 2 ** ACK_DELAY_EXPONENT;
-  const count = r.varint();
-  const firstLen = r.varint();
-  if (!r.ok || count > MAX_ACK_RANGES || firstLen > largest) return undefined;
-  scratch.start(delayMicros);
-  let lo = largest - firstLen;
-  scratch.add(lo, largest);
-  for (let i = 0; i < count; i++) {
-    const gap = r.varint();
-    const len = r.varint();
-    if (!r.ok) return undefined;
-    const hi = lo - gap - 2;
-    const newLo = hi - len;
-    if (newLo < 0) return undefined;
-    scratch.add(newLo, hi);
-    lo = newLo;
-  }
-  return scratch.frame;
 }

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACK_ONLY_PER_ACK_OF_ACK, type AckConfig, AckTracker, MAX_PN_JUMP, RANGES_BEFORE_ACK_OF_ACK } from '../../src/core/receive/ack-generation.js';
-import { type AckFrame, type PnRange, ackFrameSize } from '../../src/wire/frame.js';
+import { type AckFrame, type PnRange, ackFrameSize } from '../../src/wire/ack-frame.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
 const CONFIG: AckConfig = { ackEveryPackets: 2, maxAckDelayMs: 25 };

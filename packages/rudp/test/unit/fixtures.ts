@@ -4,7 +4,7 @@
  * records what it is told, and a `PacketFate` that records acks and losses.
  */
 import type { AckSample, CongestionController } from '../../src/core/congestion/controller.js';
-import type { PacketFate, SentPacket } from '../../src/core/recovery/loss-detection.js';
+import type { PacketFate, SentPacket } from '../../src/core/recovery/sent-packet.js';
 import { type Frame, parseFrames } from '../../src/wire/frame.js';
 import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE } from '../../src/wire/packet.js';
 

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeServerParams, encodeServerParams } from '../../src/core/security.js';
 import { createRandom, fillRandomBytes } from '../../src/testing/prng.js';
-import { FrameType, parseFrames, writeBlocked, writeMaxData } from '../../src/wire/frame.js';
+import { parseFrames, writeBlocked, writeMaxData } from '../../src/wire/frame.js';
+import { FrameType } from '../../src/wire/frame-type.js';
 import { AcceptKind, HEADER_SIZE, decodeAccept, decodeInitial, encodeAccept, encodeInitial, parseHeader } from '../../src/wire/packet.js';
 import { VARINT_MAX } from '../../src/wire/varint.js';
 import { writerWithRoom } from './fixtures.js';

@@ -6,48 +6,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONNECTION_CONFIG } from '../../src/core/config.js';
-import { LossDetection, type LossDetectionConfig, type OutgoingPacket, clipRanges } from '../../src/core/recovery/loss-detection.js';
-import { RttEstimator } from '../../src/core/recovery/rtt.js';
-import type { AckFrame, PnRange } from '../../src/wire/frame.js';
-import { RecordingController, RecordingFate } from './fixtures.js';
-
-/** The connection defaults (what `Connection` hands loss detection): threshold 3, 9/8 RTT, 25 ms, 2 s. */
-const CONFIG: LossDetectionConfig = DEFAULT_CONNECTION_CONFIG;
+import { LossDetection } from '../../src/core/recovery/loss-detection.js';
+import { clipRanges } from '../../src/core/recovery/packet-number-skips.js';
+import type { PnRange } from '../../src/wire/ack-frame.js';
+import { RecordingController } from './fixtures.js';
+import { ack, CONFIG, packet, rig, send } from './loss-detection-rig.js';
 
 describe('LossDetection: configuration', () => {
   it('the defaults are the RFC 9002 thresholds, a 25 ms ACK delay and a 2 s probe cap', () => {
     expect(CONFIG).toMatchObject({ packetThreshold: 3, timeThreshold: 9 / 8, maxAckDelayMs: 25, maxPtoMs: 2_000 });
   });
 });
-
-interface Rig {
-  readonly ld: LossDetection;
-  readonly rtt: RttEstimator;
-  readonly cc: RecordingController;
-  readonly fate: RecordingFate;
-}
-
-function rig(config: Partial<LossDetectionConfig> = {}): Rig {
-  const rtt = new RttEstimator();
-  const cc = new RecordingController();
-  const fate = new RecordingFate();
-  return { ld: new LossDetection({ ...CONFIG, ...config }, rtt, cc, fate), rtt, cc, fate };
-}
-
-function packet(pn: number, timeSent: number, size = 1_000, extra: Partial<OutgoingPacket> = {}): OutgoingPacket {
-  return { pn, timeSent, size, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, ...extra };
-}
-
-/** Records packet `pn` as sent at `t`. */
-function send(r: Rig, pn: number, t: number, size = 1_000, extra: Partial<OutgoingPacket> = {}): void {
-  r.ld.onPacketSent(t, packet(pn, t, size, extra));
-}
-
-/** An ACK frame of inclusive `[lo, hi]` ranges (highest first). */
-function ack(ranges: readonly (readonly [number, number])[], delayMicros = 0): AckFrame {
-  return { type: 'ack', ranges: ranges.map(([lo, hi]) => ({ lo, hi })), delayMicros };
-}
 
 describe('LossDetection: what an ACK acknowledges', () => {
   it('keeps a record of its own of each sent packet: the caller rewrites one object for the next', () => {
@@ -342,183 +311,6 @@ describe('LossDetection: the packet-threshold rule', () => {
   });
 });
 
-describe('LossDetection: the time-threshold rule', () => {
-  /** Packets 1–3 in flight at t = 0, packet 4 sent at 100 and acknowledged at 116: RTT 16 ms, loss delay 9/8 · 16 = 18 ms. */
-  function timed(): Rig {
-    const r = rig({ packetThreshold: 10 });
-    for (let pn = 1; pn <= 3; pn++) send(r, pn, 0);
-    send(r, 4, 100);
-    return r;
-  }
-
-  it('at the ACK, a packet older than 9/8 RTT is lost; the loss timer is armed for the one that is not yet', () => {
-    const r = rig({ packetThreshold: 10 });
-    send(r, 1, 0);
-    send(r, 2, 90);
-    send(r, 3, 100);
-    r.ld.onAck(116, ack([[3, 3]]), 3);
-    // Packet 1: 116 − 0 ≥ 18, lost. Packet 2: 116 − 90 = 26 ≥ 18, lost too. Nothing else pending.
-    expect(r.fate.lostPns).toEqual([1, 2]);
-    expect(r.ld.lossDeadline()).toBe(Number.POSITIVE_INFINITY);
-  });
-
-  it('fires exactly at timeSent + 9/8 · RTT, not a moment before', () => {
-    const r = rig({ packetThreshold: 10 });
-    send(r, 1, 100);
-    send(r, 2, 101);
-    r.ld.onAck(117, ack([[2, 2]]), 2);
-    expect(r.rtt.srtt).toBe(16);
-    expect(r.fate.lostPns).toEqual([]);
-    expect(r.ld.lossDeadline()).toBe(100 + 18);
-    r.ld.detectLosses(117.999);
-    expect(r.fate.lostPns).toEqual([]);
-    expect(r.ld.lossDeadline()).toBe(118);
-    r.ld.detectLosses(118);
-    expect(r.fate.lostAt).toEqual([{ now: 118, pn: 1 }]);
-    expect(r.ld.lossDeadline()).toBe(Number.POSITIVE_INFINITY);
-  });
-
-  it('arms the loss timer on the oldest pending packet', () => {
-    const r = timed();
-    r.ld.onAck(116, ack([[4, 4]]), 4);
-    // All of 1–3 are 116 ms old: lost at once by time.
-    expect(r.fate.lostPns).toEqual([1, 2, 3]);
-    const q = rig({ packetThreshold: 10 });
-    // RTT 80, loss delay 90: packets sent less than 10 ms before packet 4 are still pending.
-    send(q, 1, 112);
-    send(q, 2, 115);
-    send(q, 3, 118);
-    send(q, 4, 120);
-    q.ld.onAck(200, ack([[4, 4]]), 4);
-    expect(q.fate.lostPns).toEqual([]);
-    expect(q.ld.lossDeadline()).toBe(112 + 90);
-    q.ld.detectLosses(202);
-    expect(q.fate.lostPns).toEqual([1]);
-    expect(q.ld.lossDeadline()).toBe(115 + 90);
-  });
-
-  it('uses the larger of smoothed and latest RTT', () => {
-    const r = rig({ packetThreshold: 10 });
-    send(r, 1, 0);
-    r.ld.onAck(16, ack([[1, 1]]), 1);
-    send(r, 2, 100);
-    send(r, 3, 101);
-    r.ld.onAck(149, ack([[3, 3]]), 3);
-    // latest 48, srtt 0.875 · 16 + 0.125 · 48 = 20: the delay is 9/8 · 48 = 54.
-    expect(r.rtt.srtt).toBe(20);
-    expect(r.ld.lossDeadline()).toBe(100 + 54);
-    // And the larger when it is the smoothed one: latest 8 after srtt 20.
-    send(r, 4, 200);
-    send(r, 5, 201);
-    r.ld.onAck(209, ack([[5, 5]]), 5);
-    expect(r.rtt.latest).toBe(8);
-    expect(r.ld.lossDeadline()).toBe(200 + (9 / 8) * r.rtt.srtt);
-  });
-
-  it('never waits less than 1 ms (timer granularity), even on a zero RTT', () => {
-    const r = rig({ packetThreshold: 10 });
-    send(r, 1, 50);
-    send(r, 2, 50);
-    r.ld.onAck(50, ack([[2, 2]]), 2);
-    expect(r.rtt.srtt).toBe(0);
-    expect(r.fate.lostPns).toEqual([]);
-    expect(r.ld.lossDeadline()).toBe(51);
-  });
-
-  it('never declares lost a packet newer than the largest acknowledged, however old', () => {
-    const r = rig();
-    for (let pn = 1; pn <= 3; pn++) send(r, pn, 0);
-    r.ld.onAck(10, ack([[1, 1]]), 3);
-    r.ld.detectLosses(100_000);
-    expect(r.fate.lostPns).toEqual([]);
-    expect(r.ld.lossDeadline()).toBe(Number.POSITIVE_INFINITY);
-  });
-
-  it('the time rule counts in onLoss like the packet rule', () => {
-    const r = rig({ packetThreshold: 10 });
-    send(r, 1, 100, 300);
-    send(r, 2, 101, 400);
-    r.ld.onAck(117, ack([[2, 2]]), 2);
-    r.ld.detectLosses(118);
-    expect(r.cc.losses).toEqual([{ now: 118, lostBytes: 300, bytesInFlight: 0 }]);
-  });
-});
-
-describe('LossDetection: the probe timeout', () => {
-  // Before any sample: srtt 250, rttvar 125, so PTO = 250 + 4 · 125 + 25 = 775 ms.
-  const BASE = 775;
-
-  it('is Infinity with nothing in flight, and runs from the last ack-eliciting packet sent', () => {
-    const r = rig();
-    expect(r.ld.ptoDeadline()).toBe(Number.POSITIVE_INFINITY);
-    send(r, 1, 0);
-    send(r, 2, 40);
-    expect(r.ld.lastAckElicitingSentAt).toBe(40);
-    expect(r.ld.ptoDeadline()).toBe(40 + BASE);
-  });
-
-  it('doubles on each expiry up to the default 2 s cap', () => {
-    const r = rig();
-    send(r, 1, 0);
-    const spacing: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      spacing.push(r.ld.ptoDeadline());
-      r.ld.onPtoExpired();
-    }
-    expect(spacing).toEqual([BASE, 2 * BASE, 2_000, 2_000]);
-  });
-
-  it('doubles on each expiry up to maxPtoMs, and stays there', () => {
-    const r = rig({ maxPtoMs: 10_000 });
-    send(r, 1, 0);
-    const spacing: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      spacing.push(r.ld.ptoDeadline());
-      r.ld.onPtoExpired();
-    }
-    expect(spacing).toEqual([BASE, 2 * BASE, 4 * BASE, 8 * BASE, 10_000, 10_000, 10_000]);
-    expect(r.ld.ptoCount).toBe(7);
-  });
-
-  it('the cap never cuts the unbacked-off PTO', () => {
-    const r = rig({ maxPtoMs: 500 });
-    send(r, 1, 0);
-    expect(r.ld.ptoDeadline()).toBe(BASE);
-    r.ld.onPtoExpired();
-    expect(r.ld.ptoDeadline()).toBe(BASE);
-  });
-
-  it('uses the RTT estimate and the peer\'s max ACK delay', () => {
-    const r = rig({ maxAckDelayMs: 10 });
-    send(r, 1, 0);
-    r.ld.onAck(40, ack([[1, 1]]), 1);
-    send(r, 2, 100);
-    // srtt 40, rttvar 20: 40 + 80 + 10.
-    expect(r.ld.ptoDeadline()).toBe(100 + 130);
-  });
-
-  it('an ACK that acknowledges something resets the backoff; one that acknowledges nothing does not', () => {
-    const r = rig();
-    send(r, 1, 0);
-    send(r, 2, 0);
-    r.ld.onPtoExpired();
-    r.ld.onPtoExpired();
-    r.ld.onAck(10, ack([[5, 9]]), 2);
-    expect(r.ld.ptoCount).toBe(2);
-    r.ld.onAck(10, ack([[2, 2]]), 2);
-    expect(r.ld.ptoCount).toBe(0);
-  });
-
-  it('clear() forgets what is in flight (a closing connection arms no probe)', () => {
-    const r = rig();
-    send(r, 1, 0);
-    r.ld.clear();
-    expect(r.ld.bytesInFlight).toBe(0);
-    expect(r.ld.inFlight(1)).toBe(false);
-    expect(r.ld.ptoDeadline()).toBe(Number.POSITIVE_INFINITY);
-  });
-});
-
 describe('LossDetection: what a packet record keeps', () => {
   it('keeps the packet builder\'s fields for the PacketFate', () => {
     const r = rig();
@@ -541,28 +333,6 @@ function toRanges(pns: readonly number[]): PnRange[] {
   }
   return out;
 }
-
-describe('LossDetection: packets no ACK has passed yet', () => {
-  it('a fresh ACK still lacking a packet older than a round trip and its spread declares it lost; a stale one does not', () => {
-    const r = rig();
-    send(r, 1, 0);
-    r.ld.onAck(70, ack([[1, 1]]), 1);
-    // srtt 70, rttvar 35 after the first sample: the window is max(9/8 · 70, 70 + 2 · 35) = 140 ms.
-    // Small messages: each packet left with nothing queued behind it (app-limited).
-    for (let pn = 2; pn <= 5; pn++) send(r, pn, 100 + (pn - 2) * 20, 1_000, { appLimited: true, leftQueueEmpty: true });
-    // A packet of a sender that fills the path is left to the usual rules (its queue delay may be news to srtt).
-    send(r, 6, 100, 1_000);
-    // An ACK from a packet that overtook a newer one (not fresh) says nothing of what the peer lacks.
-    r.ld.onAck(245, ack([[1, 1]]), 6, false);
-    expect(r.fate.lostPns).toEqual([]);
-    // Fresh: packets 2 (sent at 100) and 3 (120) are 140 ms old or more, 4 and 5 are not.
-    r.ld.onAck(260, ack([[1, 1]]), 6, true);
-    expect(r.fate.lostPns).toEqual([2, 3]);
-    expect(r.ld.inFlight(4)).toBe(true);
-    expect(r.ld.inFlight(6)).toBe(true);
-    expect(r.cc.losses.at(-1)?.lostBytes).toBe(2_000);
-  });
-});
 
 describe('LossDetection: a new path (useController)', () => {
   it('reports to the new controller only the losses of packets sent on the new path; the old path\'s are still lost and resent', () => {

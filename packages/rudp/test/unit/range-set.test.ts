@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RangeSet } from '../../src/core/receive/range-set.js';
-import type { PnRange } from '../../src/wire/frame.js';
+import type { PnRange } from '../../src/wire/ack-frame.js';
 
 const r = (lo: number, hi: number): PnRange => ({ lo, hi });
 

@@ -11,7 +11,7 @@
  * nothing acknowledged does not visit the whole queue.
  */
 import { describe, expect, it } from 'vitest';
-import type { SentPacket } from '../../src/core/recovery/loss-detection.js';
+import type { SentPacket } from '../../src/core/recovery/sent-packet.js';
 import { type ChunkRef, OutgoingMessage, chunkWireSize, writeChunk } from '../../src/core/send/outgoing-message.js';
 import { type RetransmitConfig, RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import { createRandom, randomChance, randomInt } from '../../src/testing/prng.js';

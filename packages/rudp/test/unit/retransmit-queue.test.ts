@@ -5,7 +5,7 @@
  * the repair packet that may rebuild its message is in flight.
  */
 import { describe, expect, it } from 'vitest';
-import type { SentPacket } from '../../src/core/recovery/loss-detection.js';
+import type { SentPacket } from '../../src/core/recovery/sent-packet.js';
 import { type ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { RetransmitQueue } from '../../src/core/send/retransmit-queue.js';
 import { framesIn, writerWithRoom } from './fixtures.js';

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { FlowControl, MAX_MESSAGES_AHEAD, creditOf } from '../../src/core/flow-control.js';
 import type { ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
-import { type FragmentFrame, writeAck } from '../../src/wire/frame.js';
+import type { FragmentFrame } from '../../src/wire/frame.js';
+import { writeAck } from '../../src/wire/ack-frame.js';
 import { framesIn, writerWithRoom } from './fixtures.js';
 
 const ROOM = 100;

@@ -9,7 +9,8 @@ import { Connection, type ConnectionHost } from '../../src/core/connection.js';
 import { DatagramScratch } from '../../src/core/datagram-scratch.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { TIMER_COUNT, TIMER_ORDER, Timer } from '../../src/core/timers.js';
-import { writeAck, writeMessage } from '../../src/wire/frame.js';
+import { writeMessage } from '../../src/wire/frame.js';
+import { writeAck } from '../../src/wire/ack-frame.js';
 import { HEADER_SIZE, MAX_DATAGRAM, PacketType, type PacketWriter, parseHeader } from '../../src/wire/packet.js';
 import { RecordingController, writerWithRoom } from './fixtures.js';
 

@@ -6,7 +6,7 @@
  * resend queue and the messages whose pieces it carried.
  */
 import type { Connection } from '../connection.js';
-import type { SentPacket } from '../recovery/loss-detection.js';
+import type { SentPacket } from '../recovery/sent-packet.js';
 import { noteMessageAcked } from '../send/acked-runs.js';
 import type { ChunkRef } from '../send/outgoing-message.js';
 

@@ -8,7 +8,7 @@
  * arrivals, with a PING now and then from a connection that only receives so
  * that it learns what the peer knows too (RFC 9000 §13.2.4).
  */
-import { type PnRange, ackFrameSize, writeAck } from '../../wire/frame.js';
+import { type PnRange, ackFrameSize, writeAck } from '../../wire/ack-frame.js';
 import { type PacketWriter, type PnLength, expandPacketNumber } from '../../wire/packet.js';
 import { RangeSet } from './range-set.js';
 

@@ -4,7 +4,7 @@
  * past `maxRanges` the oldest ranges are forgotten (their packets were
  * acknowledged many times over by then).
  */
-import type { PnRange } from '../../wire/frame.js';
+import type { PnRange } from '../../wire/ack-frame.js';
 
 type MutableRange = { lo: number; hi: number };
 

@@ -2,7 +2,8 @@
  * The frames of the packet being handled, in scratch shared by every
  * connection of the thread, and the questions the connection asks of them.
  */
-import { FrameScratch, type Frame } from '../../wire/frame.js';
+import type { Frame } from '../../wire/frame.js';
+import { FrameScratch } from '../../wire/frame-scratch.js';
 
 /**
  * The frames of the packet being handled. One list for every connection:

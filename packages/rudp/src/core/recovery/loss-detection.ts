@@ -18,13 +18,19 @@
  * It feeds RTT samples to the estimator and acknowledgements and losses to
  * the congestion controller; what a packet carried is the coordinator's
  * business (`PacketFate`).
+ *
+ * Beside it: what a sent packet records (`sent-packet.ts`), the numbers
+ * left out and what an ACK may cover (`packet-number-skips.ts`), the record
+ * of packets declared lost (`lost-record.ts`).
  */
 import type { AckSample, CongestionController } from '../congestion/controller.js';
-import type { ChunkRef } from '../send/outgoing-message.js';
-import type { AckFrame, PnRange } from '../../wire/frame.js';
+import type { AckFrame, PnRange } from '../../wire/ack-frame.js';
 import type { RttEstimator } from './rtt.js';
 import { SentQueue } from './sent-queue.js';
-import { emptyArray, pushOnto } from '../shared-empty.js';
+import type { OutgoingPacket, PacketFate, SentPacket } from './sent-packet.js';
+import { clipRanges, coversSkip, nextSkip, rememberSkip, skipsBetween } from './packet-number-skips.js';
+import { forgetLostBefore, LOST_RECORD_PTOS, lowerBound, rememberLost, type LostPacket } from './lost-record.js';
+import { emptyArray } from '../shared-empty.js';
 import type { Writable } from '../writable.js';
 
 /**
@@ -46,45 +52,6 @@ const SAMPLE: Writable<AckSample> = {
   ackedRttCount: 0,
 };
 
-/** An ack-eliciting packet in flight. */
-export interface SentPacket {
-  readonly pn: number;
-  readonly timeSent: number;
-  readonly size: number;
-  readonly chunks: readonly ChunkRef[];
-  readonly retransmission: boolean;
-  /** Largest pn our ACK frame in this packet covered (-1 if none). */
-  readonly ackLargest: number;
-  /** It carried MAX_DATA: its loss owes the limit again, and its ACK tells that a raise arrived. */
-  readonly carriedMaxData: boolean;
-  /** It carried BLOCKED: its loss owes it again while the sender still waits. */
-  readonly carriedBlocked: boolean;
-  /** Delivery-rate sampling state when it left (the congestion controller's bandwidth samples). */
-  readonly delivered: number;
-  readonly deliveredTime: number;
-  readonly firstSentTime: number;
-  readonly appLimited: boolean;
-  /** Nothing was ready to be sent when it left (small messages, not a sender filling the path). */
-  readonly leftQueueEmpty: boolean;
-}
-
-/** A packet as the packet builder describes it; loss detection adds the rate-sampling fields. */
-export type OutgoingPacket = Omit<SentPacket, 'delivered' | 'deliveredTime' | 'firstSentTime'>;
-
-/** What happens to a packet's contents once its fate is known. */
-export interface PacketFate {
-  /** The peer acknowledged `p`. */
-  acked(p: SentPacket): void;
-  /**
-   * `p` was declared lost at `now`; `silent`: by the rule for packets no ACK has passed yet (a run
-   * of losses, whose repairs were likely lost with it); `run`: one ACK declared more than
-   * `LOST_RUN` packets lost (more than the repairs after them can rebuild).
-   */
-  lost(now: number, p: SentPacket, silent?: boolean, run?: boolean): void;
-  /** `p`, declared lost before, was acknowledged after all. */
-  spurious(p: SentPacket): void;
-}
-
 /** Largest packet threshold reordering may widen to (Linux's default `tcp_max_reordering`). */
 const MAX_PACKET_THRESHOLD = 300;
 /** Margin over the slowest round trip seen for a reordered packet. */
@@ -93,8 +60,6 @@ const REORDER_MARGIN = 5 / 4;
 const REORDER_DECAY_RTTS = 32;
 /** Share of the time window kept at each narrowing step. */
 const REORDER_DECAY_KEEP = 0.5;
-/** Packets declared lost that are remembered, to recognise spurious losses. */
-const LOST_RECORD_SIZE = 1024;
 /** Spread of the round trip (in `rttvar`s) a packet no ACK has passed yet is given before it counts as lost. */
 const SILENT_LOSS_RTTVARS = 2;
 /**
@@ -106,40 +71,6 @@ const SILENT_LOSS_RTTVARS = 2;
 const LOST_RUN = 10;
 /** Packets `detectLosses` declares lost in one call, kept until the call tells their fate (no array per ACK). */
 const LOST_SCRATCH: SentPacket[] = [];
-/** A packet declared lost is remembered this many probe timeouts. */
-const LOST_RECORD_PTOS = 3;
-
-/**
- * Packet-number skipping (RFC 9000 §21.4): the sender leaves out one packet
- * number every `SKIP_MIN_GAP` to `SKIP_MIN_GAP + SKIP_GAP_SPREAD - 1` numbers,
- * where in that span drawn from the endpoint's randomness (so a peer cannot
- * predict it). An honest peer never acknowledges a number that never left; a
- * peer that does is acknowledging what it did not receive (an optimistic ACK,
- * driving our rate past the path's) and is closed. Every few hundred packets
- * keeps the cost (one gap the receiver ACKs at once, as for a lost packet)
- * far below the path's own losses, and still catches a liar within a
- * thousand packets.
- */
-export const SKIP_MIN_GAP = 128;
-/** See `SKIP_MIN_GAP`. */
-export const SKIP_GAP_SPREAD = 896;
-/**
- * Skipped numbers remembered. A liar acknowledges everything up to what it
- * guesses we sent, so the newest skips suffice; four keeps the record one
- * small array, made at the first skip (an idle connection that never sent a
- * few hundred packets has none).
- */
-const SKIPS_REMEMBERED = 4;
-/** A `skipped` slot not filled yet: no ACK range covers a negative number. */
-const NO_SKIP = -1;
-
-/** A packet declared lost, remembered in case it was only late. */
-interface LostPacket {
-  readonly packet: SentPacket;
-  readonly lostAt: number;
-  /** The largest acknowledged packet number when it was declared lost. */
-  readonly largestAcked: number;
-}
 
 /** The settings loss detection reads. */
 export interface LossDetectionConfig {
@@ -259,7 +190,7 @@ export class LossDetection {
    * randomness). Until called, nothing is skipped (unit tests of this class).
    */
   scheduleSkip(after: number, random: number): void {
-    this.skipAt = after + SKIP_MIN_GAP + ((random >>> 0) % SKIP_GAP_SPREAD);
+    this.skipAt = nextSkip(after, random);
   }
 
   /**
@@ -268,10 +199,7 @@ export class LossDetection {
    * flight, acknowledged or lost.
    */
   onSkipped(pn: number, random: number): void {
-    let s = this.skipped;
-    if (s.length === 0) this.skipped = s = [NO_SKIP, NO_SKIP, NO_SKIP, NO_SKIP];
-    for (let i = 0; i < SKIPS_REMEMBERED - 1; i++) s[i] = s[i + 1] as number;
-    s[SKIPS_REMEMBERED - 1] = pn;
+    this.skipped = rememberSkip(this.skipped, pn);
     this.scheduleSkip(pn, random);
   }
 
@@ -292,31 +220,7 @@ export class LossDetection {
     const top = ranges[0];
     if (top === undefined) return undefined;
     if (strict && top.hi > largestSent) return 'acknowledged a packet never sent';
-    const s = this.skipped;
-    for (let i = 0; i < s.length; i++) {
-      const pn = s[i] as number;
-      if (pn === NO_SKIP || pn > top.hi) continue;
-      for (let j = 0; j < ranges.length; j++) {
-        const r = ranges[j] as PnRange;
-        if (pn > r.hi) break;
-        if (pn >= r.lo) return 'acknowledged a skipped packet number';
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Skipped numbers remembered strictly between `lo` and `hi`: the packet
-   * rule counts packets sent after a packet, and a skipped number is none.
-   */
-  private skipsBetween(lo: number, hi: number): number {
-    const s = this.skipped;
-    let n = 0;
-    for (let i = 0; i < s.length; i++) {
-      const pn = s[i] as number;
-      if (pn > lo && pn < hi) n++;
-    }
-    return n;
+    return coversSkip(this.skipped, ranges) ? 'acknowledged a skipped packet number' : undefined;
   }
 
   /**
@@ -436,7 +340,7 @@ export class LossDetection {
    */
   private packetRuleLost(pn: number): boolean {
     const over = this.largestAcked - pn - this.packetThreshold;
-    return over >= 0 && (this.skipped.length === 0 || over >= this.skipsBetween(pn, this.largestAcked));
+    return over >= 0 && (this.skipped.length === 0 || over >= skipsBetween(this.skipped, pn, this.largestAcked));
   }
 
   /**
@@ -493,25 +397,14 @@ export class LossDetection {
   }
 
   private remember(now: number, packet: SentPacket): void {
-    const record = this.lostRecord;
-    // Losses are declared in packet-number order (both rules favour older packets), so this appends.
-    let i = record.length;
-    while (i > 0 && (record[i - 1] as LostPacket).packet.pn > packet.pn) i--;
-    const entry = { packet, lostAt: now, largestAcked: this.largestAcked };
-    // pushOnto: the record may be the shared empty array.
-    if (i === record.length) this.lostRecord = pushOnto(record, entry);
-    else record.splice(i, 0, entry);
-    if (this.lostRecord.length > LOST_RECORD_SIZE) this.lostRecord.shift();
+    this.lostRecord = rememberLost(this.lostRecord, { packet, lostAt: now, largestAcked: this.largestAcked });
   }
 
   /** Packets declared lost that `ranges` acknowledge were only reordered: widen the window and undo. */
   private detectSpuriousLosses(now: number, ranges: readonly PnRange[]): void {
     const record = this.lostRecord;
     // Forget what is too old to be merely late.
-    const horizon = now - LOST_RECORD_PTOS * this.rtt.pto(this.config.maxAckDelayMs);
-    let stale = 0;
-    while (stale < record.length && (record[stale] as LostPacket).lostAt < horizon) stale++;
-    if (stale > 0) record.splice(0, stale);
+    forgetLostBefore(record, now - LOST_RECORD_PTOS * this.rtt.pto(this.config.maxAckDelayMs));
     let spuriousBytes = 0;
     for (const r of ranges) {
       let i = lowerBound(record, r.lo);
@@ -524,7 +417,7 @@ export class LossDetection {
           spuriousBytes += e.packet.size;
           // Once the path is seen to reorder, the time rule decides (RFC 8985 §6.2: RACK stops counting
           // packets): a threshold widened to each distance seen only waits for the next, longer one.
-          const overtaken = e.largestAcked - e.packet.pn - this.skipsBetween(e.packet.pn, e.largestAcked);
+          const overtaken = e.largestAcked - e.packet.pn - skipsBetween(this.skipped, e.packet.pn, e.largestAcked);
           this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, 2 * overtaken + 1));
           this.reorderDelayMs = Math.max(this.reorderDelayMs, (now - e.packet.timeSent) * REORDER_MARGIN);
           this.reorderChangedAt = now;
@@ -593,28 +486,4 @@ export class LossDetection {
     this.lostRecord = emptyArray();
     this.bytesInFlight = 0;
   }
-}
-
-/** Index of the first entry of `record` whose packet number is ≥ `pn`. */
-function lowerBound(record: readonly LostPacket[], pn: number): number {
-  let lo = 0;
-  let hi = record.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((record[mid] as LostPacket).packet.pn < pn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** `ranges` (highest first) without packet numbers above `max`. */
-export function clipRanges(ranges: readonly PnRange[], max: number): readonly PnRange[] {
-  const first = ranges[0];
-  if (first === undefined || first.hi <= max) return ranges;
-  const out: PnRange[] = [];
-  for (const r of ranges) {
-    if (r.lo > max) continue;
-    out.push(r.hi > max ? { lo: r.lo, hi: max } : r);
-  }
-  return out;
 }

@@ -6,7 +6,7 @@
  * allocated (`test/send-scratch.test.ts` checks two connections polled in
  * turn).
  */
-import type { OutgoingPacket } from '../recovery/loss-detection.js';
+import type { OutgoingPacket } from '../recovery/sent-packet.js';
 import { emptyArray } from '../shared-empty.js';
 import type { Writable } from '../writable.js';
 import type { PacketPlan, PacketSources } from './packet-builder.js';

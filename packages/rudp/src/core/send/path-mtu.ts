@@ -19,7 +19,8 @@
  * acknowledged packet the detector asks for.
  */
 
-import { type PnRange, writePing } from '../../wire/frame.js';
+import { writePing } from '../../wire/frame.js';
+import type { PnRange } from '../../wire/ack-frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { BlackHoleDetector } from './black-hole-detector.js';
 

@@ -5,7 +5,7 @@
  * acknowledged, or a tail copy has later data to ride on).
  */
 import type { PacketWriter } from '../../wire/packet.js';
-import type { SentPacket } from '../recovery/loss-detection.js';
+import type { SentPacket } from '../recovery/sent-packet.js';
 import { channelFrameSize, fragmentHeaderBound } from '../../wire/frame.js';
 import { type ChunkRef, type OutgoingMessage, chunkFits, chunkWireSize, writeChunk } from './outgoing-message.js';
 import { emptyArray, isSharedEmpty, pushOnto } from '../shared-empty.js';

@@ -14,46 +14,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { MUTANTS, unit } from './named-mutants-list.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const core = 'packages/rudp/src/core';
-const unit = 'packages/rudp/test/unit';
-
-/** @type {readonly { name: string; file: string; from: string; to: string; tests: readonly string[] }[]} */
-const MUTANTS = [
-  { name: '1 packet threshold 3 -> 30', file: `${core}/config.ts`, from: 'packetThreshold: 3,', to: 'packetThreshold: 30,', tests: ['loss-detection', 'loss-detection-timers'] },
-  { name: '2 probe timeout never doubles', file: `${core}/recovery/loss-detection.ts`, from: 'Math.min(base * 2 ** this.ptoCount,', to: 'Math.min(base,', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
-  { name: '2b probe backoff not counted', file: `${core}/recovery/loss-detection.ts`, from: 'this.ptoCount++;', to: ';', tests: ['loss-detection', 'loss-detection-timers', 'timers'] },
-  { name: '3 ACK range gap written off by one', file: 'packages/rudp/src/wire/ack-frame.ts', from: 'w.varint(prev.lo - r.hi - 2);', to: 'w.varint(prev.lo - r.hi - 1);', tests: ['ack-generation'] },
-  { name: '3b ack-of-ack floor prunes one range too many', file: `${core}/receive/ack-generation.ts`, from: 'r.hi <= this.ackFloor) break;', to: 'r.hi <= this.ackFloor + 1) break;', tests: ['ack-generation'] },
-  { name: '3c one range too many kept for the room', file: `${core}/receive/ack-generation.ts`, from: 'ackFrameSize(ranges, delay) > room) ranges = ranges.slice(0, -1);', to: 'ackFrameSize(ranges, delay) > room + 1) ranges = ranges.slice(0, -1);', tests: ['ack-generation'] },
-  { name: '3d newest range dropped', file: `${core}/receive/ack-generation.ts`, from: 'while (ranges.length > 1 &&', to: 'while (ranges.length > 0 &&', tests: ['ack-generation'] },
-  { name: '4 reassembly duplicate check removed', file: `${core}/receive/reassembly.ts`, from: "if (p.seen.has(f.offset)) return 'duplicate';", to: '', tests: ['reassembly'] },
-  { name: '5 time threshold edge (<= -> <)', file: `${core}/recovery/loss-detection.ts`, from: 'p.timeSent <= now - lossDelay', to: 'p.timeSent < now - lossDelay', tests: ['loss-detection', 'loss-detection-timers'] },
-  { name: '5b time threshold 9/8 -> 5/4', file: `${core}/config.ts`, from: 'timeThreshold: 9 / 8,', to: 'timeThreshold: 5 / 4,', tests: ['loss-detection', 'loss-detection-timers'] },
-  { name: '6 credit announced past a quarter, not at it', file: `${core}/flow-control.ts`, from: '>= this.receiveWindow / 4', to: '> this.receiveWindow / 4', tests: ['flow-control'] },
-  { name: '6b credit every half window', file: `${core}/flow-control.ts`, from: '>= this.receiveWindow / 4', to: '>= this.receiveWindow / 2', tests: ['flow-control'] },
-  { name: '6c send one byte beyond the peer limit', file: `${core}/flow-control.ts`, from: 'return streamEnd <= this.peerLimit;', to: 'return streamEnd <= this.peerLimit + 1;', tests: ['flow-control'] },
-  { name: '7 pacer starts with three packets', file: `${core}/send/pacer.ts`, from: 'this.tokens = 2 * mtu;', to: 'this.tokens = 3 * mtu;', tests: ['pacer'] },
-  { name: '7b pacer cap half window', file: `${core}/send/pacer.ts`, from: 'Math.min(10 * this.mtu, this.cc.window() / 4)', to: 'Math.min(10 * this.mtu, this.cc.window() / 2)', tests: ['pacer'] },
-  { name: '7c pacer readyAt ignores tokens', file: `${core}/send/pacer.ts`, from: '(this.mtu - this.tokens) / rate', to: 'this.mtu / rate', tests: ['pacer'] },
-  { name: '8 send-queue cursor not rebased on compaction', file: `${core}/send/send-queue.ts`, from: 'Math.max(0, this.unsentHead - this.head)', to: 'this.unsentHead', tests: ['send-queue'] },
-  { name: '8b ackBelow includes n', file: `${core}/send/send-queue.ts`, from: 'if (m.id >= next || !m.allSent) break;', to: 'if (m.id > next || !m.allSent) break;', tests: ['send-queue'] },
-  { name: '8c ackBelow acks unsent messages', file: `${core}/send/send-queue.ts`, from: 'if (m.id >= next || !m.allSent) break;', to: 'if (m.id >= next) break;', tests: ['send-queue'] },
-  { name: '9 acknowledged resends kept', file: `${core}/send/retransmit-queue.ts`, from: 'if (c.message.isAcked(c.index)) return false;', to: '', tests: ['retransmit-queue'] },
-  { name: '9b tail copy kept after new data', file: `${core}/send/retransmit-queue.ts`, from: 'this.lastNewDataAt <= c.message.firstSentAt', to: 'true', tests: ['retransmit-queue'] },
-  { name: '9c resend does not wait for the repair in flight', file: `${core}/send/retransmit-queue.ts`, from: "(c.afterRepairs !== true || !this.inFlight(c.message.lastRepairPn))", to: 'true', tests: ['retransmit-queue'] },
-  { name: '10 INITIAL backoff x2', file: `${core}/handshake.ts`, from: 'const INITIAL_BACKOFF = 1.5;', to: 'const INITIAL_BACKOFF = 2;', tests: ['handshake'] },
-  { name: '10b INITIAL cap 1 s', file: `${core}/handshake.ts`, from: 'const INITIAL_RESEND_CAP_MS = 500;', to: 'const INITIAL_RESEND_CAP_MS = 1000;', tests: ['handshake'] },
-  { name: '10c RETRY-timed interval one round trip', file: `${core}/handshake.ts`, from: 'Math.max(2 * (now - this.lastInitialSent), INITIAL_RESEND_MIN_MS)', to: 'Math.max(now - this.lastInitialSent, INITIAL_RESEND_MIN_MS)', tests: ['handshake'] },
-  { name: '10d no Karn rule', file: `${core}/handshake.ts`, from: 'return this.initialAmbiguous ? undefined : now - this.lastInitialSent;', to: 'return now - this.lastInitialSent;', tests: ['handshake'] },
-  { name: '10e loss seed counts one lossless INITIAL', file: `${core}/handshake.ts`, from: 'Math.min(1, 2 / this.sentInitials)', to: 'Math.min(1, 1 / this.sentInitials)', tests: ['handshake'] },
-  { name: '11 next timeout is not the earliest', file: `${core}/connection.ts`, from: 'for (const kind of TIMER_ORDER) t = Math.min(t, this.deadline(kind));', to: 'for (const kind of TIMER_ORDER.slice(1)) t = Math.min(t, this.deadline(kind));', tests: ['timers'] },
-  { name: '11b probe expires before loss detection', file: `${core}/timers.ts`, from: '  Timer.LossDetection,\n  Timer.Probe,\n', to: '  Timer.Probe,\n  Timer.LossDetection,\n', tests: ['timers'] },
-  { name: '12 heap sift-down picks the larger child', file: `${core}/binary-heap.ts`, from: 'if (this.less(right, child)) {', to: 'if (this.less(child, right)) {', tests: ['binary-heap'] },
-  { name: '12b deadline heap: a deadline moved later is not sifted down', file: `${core}/deadline-heap.ts`, from: 'if (deadline < old) this.siftUp(p);\n    else this.siftDown(p);', to: 'if (deadline < old) this.siftUp(p);', tests: ['deadline-heap'] },
-  { name: '12c deadline heap: the entry moved into a deleted place is never sifted up', file: `${core}/deadline-heap.ts`, from: 'if (p > 0 && moved < (this.at[(p - 1) >> 1] as number)) this.siftUp(p);\n    else this.siftDown(p);', to: 'this.siftDown(p);', tests: ['deadline-heap'] },
-];
 
 const filter = process.argv[2];
 let restore = () => {};

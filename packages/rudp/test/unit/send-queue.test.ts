@@ -290,6 +290,20 @@ describe('SendQueue: acknowledgement', () => {
     expect(q.allAcked()).toBe(true);
   });
 
+  it('ackBelow leaves a message whose chunks have not all left: a claim past what was sent is ignored', () => {
+    const { q } = queue();
+    const id = q.push(bytes(5_000));
+    fill(q);
+    const m = sent(q, id);
+    expect(m.chunkCount).toBeGreaterThan(1);
+    expect(m.allSent).toBe(false);
+    const done: number[] = [];
+    q.ackBelow(id + 1, (x) => done.push(x.id));
+    expect(done).toEqual([]);
+    expect(m.complete).toBe(false);
+    expect(q.allAcked()).toBe(false);
+  });
+
   it('ackBelow stops at n', () => {
     const { q } = queue();
     for (let i = 0; i < 3; i++) q.push(bytes(5));

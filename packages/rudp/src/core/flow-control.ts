@@ -49,7 +49,7 @@
  * good, and any messages could fill it.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
-import { RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
+import { type CreditWaiter, RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
 import { type HostLevel, hostLevels } from './host-key.js';
 import type { PeerAddress } from './sans-io.js';
 import type { PacketWriter } from '../wire/packet.js';
@@ -168,6 +168,8 @@ export class FlowControl {
   private begun = 0;
   /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
   private shareWaitingFlag = false;
+  /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
+  waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -189,6 +191,7 @@ export class FlowControl {
     this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
     if (pool !== undefined) {
+      pool.noteWindow(receiveWindow);
       credit = pool.opening(credit);
       pool.open();
       pool.move(0, credit);
@@ -250,7 +253,10 @@ export class FlowControl {
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
     this.begun += bytes;
-    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) {
+      this.blockedEnd = 0;
+      this.pool?.unclaim(this.waiter);
+    }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
     // would otherwise be asked again only when some connection reads or ends.
     if (this.recharge()) this.pool?.serve();
@@ -349,6 +355,7 @@ export class FlowControl {
   raiseReceiveWindow(bytes: number): boolean {
     if (bytes <= this.grantBytes) return false;
     if (bytes > this.receiveWindow) this.receiveWindow = bytes;
+    this.pool?.noteWindow(bytes);
     this.grantBytes = bytes;
     if (this.grantMore()) this.raiseUnacked = true;
     return true;
@@ -476,7 +483,7 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
-    const credit = this.pool.grantable(held, wanted, this.needed);
+    const credit = this.pool.grantable(held, wanted, this.needed, this.waiter);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -492,7 +499,7 @@ export class FlowControl {
     const pool = this.pool;
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
-    const credit = pool.grantable(held, wanted, this.needed);
+    const credit = pool.grantable(held, wanted, this.needed, this.waiter);
     pool.move(held, credit);
     return credit;
   }
@@ -519,6 +526,7 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.chargeReservation(0);
+    pool.unclaim(this.waiter);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams);

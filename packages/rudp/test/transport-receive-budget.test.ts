@@ -539,6 +539,47 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(held().filter((c) => c === 32 * 1024 * 1024).length).toBeGreaterThanOrEqual(29);
   });
 
+  it("a peer that takes the overcommit for a message it never sends is closed after 10 s, and the next waiting message goes: the stall is not total", () => {
+    // As above: 30 idle connections hold the default budget's 960 MiB. A hostile peer then says BLOCKED
+    // for a 30 MiB message and never sends it: its answer takes 30 MiB of the 32 MiB overcommit, and an
+    // honest newcomer's 8 MiB message, which does not fit what is left, waits. Credit announced cannot be
+    // taken back; before, the newcomer waited for good. Now a peer that has not begun such a message
+    // within OVERCOMMIT_START_MS (10 s) and four probe timeouts is closed, and its credit returns.
+    const h = herd(21, {});
+    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
+    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
+    h.sim.runFor(500);
+    const hostile = h.addPeer('10.0.3.1:5000');
+    runUntil(h, () => hostile.conn.state === 'established', 2_000);
+    const allows = hostile.conn.flow.allows.bind(hostile.conn.flow);
+    hostile.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
+    hostile.conn.send(new Uint8Array(30 * 1024 * 1024));
+    h.sim.wake(hostile.address);
+    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    runUntil(h, () => creditTo(h, hostile) > RECEIVE_FLOOR, 2_000);
+    expect(creditTo(h, hostile)).toBe(30 * 1024 * 1024 + 256);
+    expect(conn(hostile)?.flow.holdsOvercommit).toBe(true);
+
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(50, k));
+    late.conn.send(m);
+    h.sim.wake(late.address);
+    const start = h.sim.now;
+    h.sim.runFor(5_000);
+    // Waiting, behind the hostile peer's unused overcommit.
+    expect(h.received.get(conn(late) as Connection)).toBeUndefined();
+    expect(conn(hostile)?.state).toBe('established');
+    runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 30_000);
+    expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
+    // 10 s and four probe timeouts after its answer left, then the 8 MiB at the link's pace.
+    expect(h.sim.now - start).toBeLessThanOrEqual(20_000);
+    expect(hostile.conn.state === 'draining' || hostile.conn.state === 'closed').toBe(true);
+    // The idle connections, whose peers asked for nothing, are untouched.
+    expect(idle.every((p) => p.conn.state === 'established')).toBe(true);
+  });
+
   it('a BLOCKED the budget has no room for is answered in full at once, past the budget within the overcommit, not in part', () => {
     // A 2.5 MiB budget (2,400 KiB beyond its reserve): two default connections take their 1 MiB
     // first grants, leaving 352 KiB. The second's peer then needs 1.5 MiB for one message. Until the

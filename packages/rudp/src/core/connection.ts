@@ -171,6 +171,10 @@ export class Connection {
   lastReceived: number;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
   lastPollTime = 0;
+  /** @internal The overcommit answer (`FlowControl.overcommits`) whose MAX_DATA left at `overcommitSince` (connection/timeouts.ts). */
+  overcommitTimed = 0;
+  /** @internal When that answer's MAX_DATA left, ms. */
+  overcommitSince = 0;
   /** @internal Latest `now` seen, for calls that carry no time (destroy). */
   lastActivity: number;
   /** @internal The CLOSE we send (and send again while draining). */

@@ -168,6 +168,13 @@ export class FlowControl {
   private begun = 0;
   /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
   private shareWaitingFlag = false;
+  /**
+   * Overcommit answers this connection was given (`holdsOvercommit` while the last one's message has
+   * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
+   */
+  overcommits = 0;
+  /** The limit answered from the overcommit whose message has not begun (0: none). */
+  private overcommitEnd = 0;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
   waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
@@ -255,6 +262,7 @@ export class FlowControl {
     this.begun += bytes;
     if (this.blockedEnd !== 0 && bytes >= this.reserved) {
       this.blockedEnd = 0;
+      this.overcommitEnd = 0;
       this.pool?.unclaim(this.waiter);
     }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
@@ -278,6 +286,23 @@ export class FlowControl {
     if (charge >= this.reservedCharge) return false;
     this.chargeReservation(charge);
     return true;
+  }
+
+  /**
+   * Whether the message a BLOCKED waits for was granted from the endpoint's overcommit (past its budget:
+   * receive-pool.ts) and has not begun to arrive. A peer that holds it so keeps every other waiting
+   * message out of the overcommit: the connection gives it a time to begin (connection/timeouts.ts).
+   */
+  get holdsOvercommit(): boolean {
+    return this.overcommitEnd !== 0;
+  }
+
+  /** A grant answered the message a BLOCKED waits for: from the overcommit if the budget is now past its room. */
+  private noteAnswer(credit: number): void {
+    const need = this.needed;
+    if (need === 0 || credit < need || this.overcommitEnd === this.blockedEnd || !(this.pool?.overdrawn ?? false)) return;
+    this.overcommitEnd = this.blockedEnd;
+    this.overcommits++;
   }
 
   /** Whether a BLOCKED waits unanswered for room in the party's share (see `answerBlocked`). */
@@ -490,6 +515,7 @@ export class FlowControl {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
+      this.noteAnswer(credit);
     }
     return credit < wanted;
   }
@@ -501,6 +527,7 @@ export class FlowControl {
     if (pool === undefined) return wanted > held ? wanted : held;
     const credit = pool.grantable(held, wanted, this.needed, this.waiter);
     pool.move(held, credit);
+    if (credit > held) this.noteAnswer(credit);
     return credit;
   }
 
@@ -526,6 +553,7 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.chargeReservation(0);
+    this.overcommitEnd = 0;
     pool.unclaim(this.waiter);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);

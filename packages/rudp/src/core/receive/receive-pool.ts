@@ -17,22 +17,21 @@
  * The floors count against the budget too, and credit beyond them is only
  * granted while it leaves a sixteenth of the budget (`reserve`) for the
  * floors of connections that open later: the credit of all connections
- * stays within the budget until more than `reserve / RECEIVE_FLOOR` of them
- * (2,048 with the default budget: half the reserve, the rest may be
- * `overcommit`) have opened while it was spent; each past that adds its
- * floor.
+ * stays within the budget less the reserve, plus one window (`overcommit`,
+ * below), until connections open while it is spent; each adds its floor.
  *
  * Credit granted is never taken back, and connections whose grants grew by
- * reading keep it while their peers are idle: 30 idle connections that once
- * ran at 32 MiB held the default budget's 960 MiB, and a newcomer's message
- * larger than its floor waited until one of them read or ended (for good,
- * if none did). So the message a peer's BLOCKED waits for may also take
- * the half of the reserve no floor needs yet (`overcommit`, a thirty-second
- * of the budget: 32 MiB by default, the default window's largest message),
- * one waiting message after another, oldest first (`claimant`): however the
- * budget is held, a message that fits the overcommit waits at most for the
- * ones before it to be read. The credit of all connections stays within the
- * budget as before, the later floors having half the reserve, not all of it.
+ * reading keep it while their peers are idle or wait: 30 idle connections
+ * that once ran at 32 MiB held the default budget's 960 MiB, and a
+ * newcomer's message larger than its floor waited until one of them read or
+ * ended (for good, if none did); under a short budget, peers that each held
+ * part of what their next message needed waited for each other for good.
+ * So the message a peer's BLOCKED waits for may also go past the budget less
+ * its reserve, by at most the largest window a connection announced
+ * (`overcommit`: a message needs at most its window; 32 MiB by default,
+ * within the reserve), oldest first (`claimant`), and is granted whole or
+ * not at all. A peer that takes it and does not begin its message is closed
+ * (connection/timeouts.ts), so the next waiting message gets it.
  */
 import { WorkList } from '../work-list.js';
 

@@ -539,6 +539,37 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(held().filter((c) => c === 32 * 1024 * 1024).length).toBeGreaterThanOrEqual(29);
   });
 
+  it("connections whose grants grew by reading and then went idle no longer stall a newcomer's large message: 4 addresses at 4 MiB under a 16 MiB budget", () => {
+    // A 16 MiB budget (15 MiB beyond its sixteenth) and 4 MiB windows. Four peers of four addresses
+    // each send 12 MiB of 64 KiB messages that the server reads at once: their grants grow by rate to
+    // the window, and then they go idle holding it (credit announced is never taken back). Before, a
+    // newcomer from a fifth address had its floor and its 3 MiB message waited for good.
+    const h = herd(22, { receiveWindow: 4 * 1024 * 1024, maxReceiveBufferBytes: 16 * 1024 * 1024 });
+    const fast = Array.from({ length: 4 }, (_, i) => h.addPeer(`10.0.8.${i + 1}:5000`));
+    runUntil(h, () => fast.every((p) => p.conn.state === 'established') && h.accepted.length === 4, 3_000);
+    for (const p of fast) {
+      for (let k = 0; k < 192; k++) p.conn.send(new Uint8Array(64 * 1024).fill(k & 0xff));
+      h.sim.wake(p.address);
+    }
+    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    runUntil(h, () => fast.every((p) => (h.received.get(conn(p) as Connection)?.length ?? 0) === 192), 30_000);
+    h.sim.runFor(1_000);
+    expect(fast.map((p) => conn(p)?.flow.grant)).toEqual(fast.map(() => 4 * 1024 * 1024));
+    // They hold the budget: what is left is less than the newcomer's message needs.
+    expect(h.server.stats().receiveBuffer.granted).toBeGreaterThan(15 * 1024 * 1024 - 3 * 1024 * 1024);
+
+    const late = h.addPeer('10.0.2.9:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(60, k));
+    late.conn.send(m);
+    h.sim.wake(late.address);
+    const start = h.sim.now;
+    runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 20_000);
+    expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
+    expect(h.sim.now - start).toBeLessThanOrEqual(5_000);
+    expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(15 * 1024 * 1024 + 4 * 1024 * 1024 + 5 * RECEIVE_FLOOR);
+  });
+
   it("a peer that takes the overcommit for a message it never sends is closed after 10 s, and the next waiting message goes: the stall is not total", () => {
     // As above: 30 idle connections hold the default budget's 960 MiB. A hostile peer then says BLOCKED
     // for a 30 MiB message and never sends it: its answer takes 30 MiB of the 32 MiB overcommit, and an

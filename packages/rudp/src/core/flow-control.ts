@@ -297,10 +297,10 @@ export class FlowControl {
     return this.overcommitEnd !== 0;
   }
 
-  /** A grant answered the message a BLOCKED waits for: from the overcommit if the budget is now past its room. */
-  private noteAnswer(credit: number): void {
+  /** Credit went from `held` to `credit` where the budget had `room` left: from the overcommit if it answered a BLOCKED past that room. */
+  private noteAnswer(held: number, credit: number, room: number): void {
     const need = this.needed;
-    if (need === 0 || credit < need || this.overcommitEnd === this.blockedEnd || !(this.pool?.overdrawn ?? false)) return;
+    if (need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || this.overcommitEnd === this.blockedEnd) return;
     this.overcommitEnd = this.blockedEnd;
     this.overcommits++;
   }
@@ -508,6 +508,7 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
+    const room = this.pool.room;
     const credit = this.pool.grantable(held, wanted, this.needed, this.waiter);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
@@ -515,7 +516,7 @@ export class FlowControl {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
-      this.noteAnswer(credit);
+      this.noteAnswer(held, credit, room);
     }
     return credit < wanted;
   }
@@ -525,9 +526,10 @@ export class FlowControl {
     const pool = this.pool;
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
+    const room = pool.room;
     const credit = pool.grantable(held, wanted, this.needed, this.waiter);
     pool.move(held, credit);
-    if (credit > held) this.noteAnswer(credit);
+    if (credit > held) this.noteAnswer(held, credit, room);
     return credit;
   }
 

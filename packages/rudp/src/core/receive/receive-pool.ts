@@ -229,11 +229,13 @@ export class ReceivePool {
     const base = charge(current);
     const more = need - base;
     // A message past what the overcommit ever holds waits for the budget alone, and keeps nobody waiting.
-    if (more > this.overcommit || more > free + this.overcommit) {
-      if (claimant === undefined && more <= this.overcommit) {
-        this.claimant = who;
-        this.claimMore = more;
-      } else if (claimant === who) this.claimMore = more;
+    if (more > this.overcommit) {
+      if (claimant === who) this.claimant = undefined;
+      return granted;
+    }
+    if (more > free + this.overcommit) {
+      if (claimant === undefined) this.claimant = who;
+      if (this.claimant === who) this.claimMore = more;
       return granted;
     }
     if (claimant !== undefined && claimant !== who) {
@@ -261,9 +263,9 @@ export class ReceivePool {
     if (window > this.largestWindow) this.largestWindow = window;
   }
 
-  /** Whether the credit granted passes the budget less its reserve: a message took the overcommit (or floors did). */
-  get overdrawn(): boolean {
-    return this.charged > this.budget - this.reserve;
+  /** What the budget less its reserve has left for grants, bytes (negative: a message took the overcommit, or floors did). */
+  get room(): number {
+    return this.budget - this.reserve - this.charged;
   }
 
   /** `who` no longer waits for a message (it began, or the connection ended): the next one may take the overcommit. */

@@ -5,10 +5,14 @@
  * channel, within a time bound, and once every connection ended the endpoint's receive budget holds
  * nothing and no party is left in its share of first grants.
  *
- * Under a short budget one thing may still stop a sender, and only that: connections whose peers went
- * idle hold the credit their grants grew to (credit announced is never taken back), and a message
- * needing more than the budget has left waits until one of them reads or ends (SECURITY.md, known
- * weaknesses). Anything else that stops a sender fails: seed 71 found a peer waiting for 244 bytes
+ * Under a short budget too, and the budget's charge never passes its bound (the budget less its
+ * sixteenth, the overcommit and the floors). Before the overcommit (a waiting message may take up to
+ * the largest window past the budget, oldest first: receive-pool.ts), connections whose peers waited
+ * or went idle held the credit their grants grew to (credit announced is never taken back), and a
+ * message needing more than the budget had left waited for good: 64 of seeds 1-100 (188 of 1-300)
+ * ended so, seeds 1, 2, 3, 5, 6 and 8 of the ten run by default among them; now 0 of 1-300, 1 of
+ * 1-1000 (seed 701: an idle connection keeps credit an overcommit answer left it, and the others'
+ * messages need 27 bytes more than the overcommit has left; README, Flow control). Seed 71 found a peer waiting for 244 bytes
  * while the budget had 628 left (each top-up offered half the room, for the grant, not the message).
  */
 import { describe, expect, it } from 'vitest';
@@ -51,11 +55,12 @@ describe('flow control under random sizes, channels, loss and pauses (seeded pro
     });
   }
   for (const seed of seeds([71])) {
-    it(`seed ${seed}, a short budget: every message arrives unless idle connections hold more than the budget leaves`, () => {
+    it(`seed ${seed}, a short budget: every message arrives, within the budget's bound`, () => {
       const run = runFlowFuzz(seed, BOUND_MS, false);
-      const info = `seed ${seed}: ${run.setup}`;
-      if (run.tookMs === Number.POSITIVE_INFINITY) expect(run.budgetBound, `${info}: a sender waits with the budget's room enough for it`).toBe(true);
-      else expectAllArrived(run, info);
+      const info = `seed ${seed}: ${run.setup}${run.tookMs === Number.POSITIVE_INFINITY ? `, stalled (every waiting peer needing more than the budget and overcommit leave: ${run.budgetBound})` : ''}`;
+      expectAllArrived(run, info);
+      expect(run.tookMs, info).toBeLessThan(BOUND_MS);
+      expect(run.mostCharged, info).toBeLessThanOrEqual(run.chargeBound);
       expect(run.leastSeen, info).toBeGreaterThanOrEqual(0);
       expect(run.after, info).toEqual({ granted: 0, waiting: 0, parties: 0 });
     });

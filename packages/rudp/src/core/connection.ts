@@ -172,6 +172,10 @@ export class Connection {
   lastReceived: number;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
   lastPollTime = 0;
+  /** @internal The overcommit answer (`FlowControl.overcommits`) whose MAX_DATA left at `overcommitSince` (connection/timeouts.ts). */
+  overcommitTimed = 0;
+  /** @internal When that answer's MAX_DATA left, ms. */
+  overcommitSince = 0;
   /** @internal Latest `now` seen, for calls that carry no time (destroy). */
   lastActivity: number;
   /** @internal The CLOSE we send (and send again while draining). */
@@ -232,6 +236,7 @@ export class Connection {
     const peerWindow = typeof peer === 'number' ? peer : peer.receiveWindow;
     const window = windowWithin(config.receiveWindow, pool);
     this.flow = new FlowControl(window, peerWindow, pool, typeof peer === 'number' ? peerWindow : peer.initialLimit, role === 'server' ? partyOf(remote) : undefined);
+    this.flow.waiter = this;
     // The handshake announces the window (the largest message) and the credit granted at first: the
     // first grant, or less while the endpoint's budget is short.
     const handshake = { localCid, receiveWindow: window, initialLimit: this.flow.limit, mtu: config.mtu, handshakeTimeoutMs: config.handshakeTimeoutMs, copies: HANDSHAKE_COPIES, copySpacingMs: config.redundantSpacingMs };
@@ -359,8 +364,8 @@ export class Connection {
     if (this.state === 'closed' || !this.flow.raiseReceiveWindow(window)) return;
     this.raisedAtPn = this.nextPn;
     this.reassembly.raiseWindow(window);
-    // Granted in part: the rest as the endpoint's budget has room again.
-    if (this.flow.credit < this.flow.grant) this.host.receivePool?.wait(this);
+    // Granted in part: the rest as the endpoint's budget has room again (a message a BLOCKED waits for included).
+    if (this.flow.credit < this.flow.wanted) this.host.receivePool?.wait(this);
     this.host.wake(this);
   }
 

@@ -49,7 +49,7 @@
  * good, and any messages could fill it.
  */
 import { writeBlocked, writeMaxData } from '../wire/frame.js';
-import { RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
+import { type CreditWaiter, RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
 import { type HostLevel, hostLevels } from './host-key.js';
 import type { PeerAddress } from './sans-io.js';
 import type { PacketWriter } from '../wire/packet.js';
@@ -168,6 +168,15 @@ export class FlowControl {
   private begun = 0;
   /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
   private shareWaitingFlag = false;
+  /**
+   * Overcommit answers this connection was given (`holdsOvercommit` while the last one's message has
+   * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
+   */
+  overcommits = 0;
+  /** The limit answered from the overcommit whose message has not begun (0: none). */
+  private overcommitEnd = 0;
+  /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
+  waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
   private blockedAt = 0;
   /** Sender: a BLOCKED frame is owed. */
@@ -189,6 +198,7 @@ export class FlowControl {
     this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
     if (pool !== undefined) {
+      pool.noteWindow(receiveWindow);
       credit = pool.opening(credit);
       pool.open();
       pool.move(0, credit);
@@ -250,7 +260,11 @@ export class FlowControl {
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
     this.begun += bytes;
-    if (this.blockedEnd !== 0 && bytes >= this.reserved) this.blockedEnd = 0;
+    if (this.blockedEnd !== 0 && bytes >= this.reserved) {
+      this.blockedEnd = 0;
+      this.overcommitEnd = 0;
+      this.pool?.unclaim(this.waiter);
+    }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
     // would otherwise be asked again only when some connection reads or ends.
     if (this.recharge()) this.pool?.serve();
@@ -272,6 +286,23 @@ export class FlowControl {
     if (charge >= this.reservedCharge) return false;
     this.chargeReservation(charge);
     return true;
+  }
+
+  /**
+   * Whether the message a BLOCKED waits for was granted from the endpoint's overcommit (past its budget:
+   * receive-pool.ts) and has not begun to arrive. A peer that holds it so keeps every other waiting
+   * message out of the overcommit: the connection gives it a time to begin (connection/timeouts.ts).
+   */
+  get holdsOvercommit(): boolean {
+    return this.overcommitEnd !== 0;
+  }
+
+  /** Credit went from `held` to `credit` where the budget had `room` left: from the overcommit if it answered a BLOCKED past that room. */
+  private noteAnswer(held: number, credit: number, room: number): void {
+    const need = this.needed;
+    if (need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || this.overcommitEnd === this.blockedEnd) return;
+    this.overcommitEnd = this.blockedEnd;
+    this.overcommits++;
   }
 
   /** Whether a BLOCKED waits unanswered for room in the party's share (see `answerBlocked`). */
@@ -349,6 +380,7 @@ export class FlowControl {
   raiseReceiveWindow(bytes: number): boolean {
     if (bytes <= this.grantBytes) return false;
     if (bytes > this.receiveWindow) this.receiveWindow = bytes;
+    this.pool?.noteWindow(bytes);
     this.grantBytes = bytes;
     if (this.grantMore()) this.raiseUnacked = true;
     return true;
@@ -476,13 +508,15 @@ export class FlowControl {
     if (this.pool === undefined) return false;
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
-    const credit = this.pool.grantable(held, wanted, this.needed);
+    const room = this.pool.room;
+    const credit = this.pool.grantable(held, wanted, this.needed, this.waiter);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
       this.pool.move(held, credit);
       this.advertisedLimit = this.consumed + credit;
       this.maxDataDue = true;
+      this.noteAnswer(held, credit, room);
     }
     return credit < wanted;
   }
@@ -492,8 +526,10 @@ export class FlowControl {
     const pool = this.pool;
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
-    const credit = pool.grantable(held, wanted, this.needed);
+    const room = pool.room;
+    const credit = pool.grantable(held, wanted, this.needed, this.waiter);
     pool.move(held, credit);
+    if (credit > held) this.noteAnswer(held, credit, room);
     return credit;
   }
 
@@ -519,6 +555,8 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.chargeReservation(0);
+    this.overcommitEnd = 0;
+    pool.unclaim(this.waiter);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams);

@@ -37,6 +37,11 @@ export enum Timer {
   Unacknowledged,
   /** Server: a PING to a client's new port is due, or its validation is given up (connection/migration.ts). */
   PathValidation,
+  /**
+   * The message a BLOCKED waits for was granted from the endpoint's overcommit and has not begun to
+   * arrive within `OVERCOMMIT_START_MS` and a few probe timeouts: close, so the credit returns.
+   */
+  Overcommit,
 }
 
 /** The order in which expired timers are handled: an ending connection first, then loss detection before the probe it may make moot. */
@@ -45,6 +50,7 @@ export const TIMER_ORDER: readonly Timer[] = [
   Timer.Drain,
   Timer.Idle,
   Timer.Unacknowledged,
+  Timer.Overcommit,
   Timer.LossDetection,
   Timer.Probe,
   Timer.KeepAlive,

@@ -9,6 +9,7 @@
  */
 import type { Connection } from '../../src/core/connection.js';
 import { Endpoint } from '../../src/core/endpoint.js';
+import { RECEIVE_FLOOR } from '../../src/core/receive/receive-pool.js';
 import { SimNetwork } from '../../src/testing/sim-network.js';
 import { createRandom, randomChance, randomInt } from '../../src/testing/prng.js';
 import type { LinkConfig } from '../../src/testing/impairment.js';
@@ -34,14 +35,18 @@ export interface FuzzRun {
   /** Virtual ms from the first send until every message was read (`Infinity`: not within the bound). */
   readonly tookMs: number;
   /**
-   * The run did not finish and every peer still waiting needs more credit than the budget has left:
-   * connections whose peers went idle hold the credit their grants grew to (never taken back).
+   * The run did not finish and every peer still waiting needs more credit than the budget and its
+   * overcommit have left: connections whose peers went idle hold the credit their grants grew to.
    */
   readonly budgetBound: boolean;
   /** The server's receive budget once every connection ended: granted (charged) and waiting. */
   readonly after: { readonly granted: number; readonly waiting: number; readonly parties: number };
   /** Smallest credit, charge or reservation seen during the run (never negative). */
   readonly leastSeen: number;
+  /** Most credit the server's budget had charged at once during the run. */
+  readonly mostCharged: number;
+  /** What it may charge at most: the budget less its sixteenth, the overcommit (the window) and the clients' floors. */
+  readonly chargeBound: number;
 }
 
 /** Messages of a random size, mostly small, some up to `most` bytes. */
@@ -79,6 +84,7 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
   const accepted: Connection[] = [];
   let reading = true;
   let leastSeen = 0;
+  let mostCharged = 0;
   const note = (v: number): void => {
     if (v < leastSeen) leastSeen = v;
   };
@@ -91,6 +97,7 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
       }
       const pool = server.receivePool;
       note(pool.committed);
+      if (pool.committed > mostCharged) mostCharged = pool.committed;
       for (const c of accepted) {
         note(c.flow.credit);
         note(c.flow.reserved);
@@ -170,7 +177,7 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
   let budgetBound = false;
   if (!done()) {
     const pool = server.receivePool;
-    const room = pool.budget - Math.floor(pool.budget / 16) - pool.committed;
+    const room = pool.budget - Math.floor(pool.budget / 16) + pool.overcommit - pool.committed;
     // A peer waits for more than the budget has left, or (`shareWaiting`) for its address's share, held
     // by a reservation of another of its connections that itself waits for the budget.
     const waiting = accepted.filter((c) => c.flow.peerWaiting);
@@ -187,7 +194,9 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
   while (server.connectionCount > 0 && sim.now < closeBy) sim.runFor(100);
   const stats = server.stats().receiveBuffer;
   const parties = (server.receivePool as unknown as { firstGrants?: Map<string, number> }).firstGrants?.size ?? 0;
-  return { seed, setup, sent, received, tookMs, budgetBound, after: { granted: stats.granted, waiting: stats.waiting, parties }, leastSeen };
+  const pool = server.receivePool;
+  const chargeBound = Math.max(0, pool.budget - Math.floor(pool.budget / 16)) + pool.overcommit + clients * RECEIVE_FLOOR;
+  return { seed, setup, sent, received, tookMs, budgetBound, after: { granted: stats.granted, waiting: stats.waiting, parties }, leastSeen, mostCharged, chargeBound };
 }
 
 function drain(e: Endpoint): void {

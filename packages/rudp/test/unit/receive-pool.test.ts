@@ -181,3 +181,74 @@ describe("ReceivePool: a party's share of first grants", () => {
     expect(pool.committed).toBe(0);
   });
 });
+
+describe('ReceivePool: the overcommit for messages BLOCKED frames wait for', () => {
+  /** Idle 1 MiB connections until the budget (less its reserve) is spent: three whole, then halves of what is left, down to the floor. */
+  function spend(pool: ReceivePool): FlowControl[] {
+    const idle: FlowControl[] = [];
+    for (let f = new FlowControl(MiB, MiB, pool); ; f = new FlowControl(MiB, MiB, pool)) {
+      idle.push(f);
+      if (f.credit === RECEIVE_FLOOR) return idle;
+    }
+  }
+
+  /** A flow whose peer waits (BLOCKED) for a message of `bytes` credit past its limit, answered at once; its waiter. */
+  function blockedFor(flow: FlowControl, bytes: number, log: string[], name: string): CreditWaiter & { ended: boolean } {
+    const w = waiter(flow, log, name);
+    flow.waiter = w;
+    flow.onPeerBlocked(flow.limit + bytes);
+    flow.answerBlocked();
+    return w;
+  }
+
+  it('past a spent budget the oldest waiting message takes up to the largest window, the next one once the first is read; a part is never granted', () => {
+    const pool = new ReceivePool(4 * MiB);
+    const idle = spend(pool);
+    expect(pool.overcommit).toBe(MiB);
+    const log: string[] = [];
+    const a = new FlowControl(MiB, MiB, pool);
+    const b = new FlowControl(MiB, MiB, pool);
+    expect([a.credit, b.credit]).toEqual([RECEIVE_FLOOR, RECEIVE_FLOOR]);
+    const spent = 4 * MiB - 256 * 1024;
+    // a waits for 600 KB past its floor, then b for 600 KB: a takes the overcommit, b waits (no part of it).
+    const wa = blockedFor(a, 600_000, log, 'a');
+    expect(a.credit).toBe(RECEIVE_FLOOR + 600_000);
+    const wb = blockedFor(b, 600_000, log, 'b');
+    expect(b.credit).toBe(RECEIVE_FLOOR);
+    pool.wait(wb);
+    expect(pool.committed).toBeLessThanOrEqual(spent + pool.overcommit);
+    // a's message arrives and is read: b is asked first, and takes what the read returned.
+    a.began(600_000);
+    a.onRead(600_000);
+    expect(log).toContain('b');
+    expect(b.credit).toBe(RECEIVE_FLOOR + 600_000);
+    expect(a.credit).toBeLessThanOrEqual(RECEIVE_FLOOR + 600_000);
+    expect(pool.committed).toBeLessThanOrEqual(spent + pool.overcommit);
+    void wa;
+    for (const f of [...idle, a, b]) f.release(0);
+    expect(pool.committed).toBe(0);
+  });
+
+  it('first come, first served: while the oldest waiting message does not fit, a later smaller one does not take the overcommit', () => {
+    const pool = new ReceivePool(4 * MiB);
+    const idle = spend(pool);
+    const log: string[] = [];
+    const holder = new FlowControl(MiB, MiB, pool);
+    blockedFor(holder, 700_000, log, 'holder');
+    expect(holder.credit).toBe(RECEIVE_FLOOR + 700_000);
+    const big = new FlowControl(MiB, MiB, pool);
+    const small = new FlowControl(MiB, MiB, pool);
+    const wBig = blockedFor(big, 500_000, log, 'big');
+    pool.wait(wBig);
+    expect(big.credit).toBe(RECEIVE_FLOOR);
+    // Room for 100 KB past the budget is left: the small message would fit, but the big one came first.
+    blockedFor(small, 100_000, log, 'small');
+    expect(small.credit).toBe(RECEIVE_FLOOR);
+    // When the big one's waiting ends (its connection ends), the small one may go.
+    big.release(0);
+    small.topUp();
+    expect(small.credit).toBe(RECEIVE_FLOOR + 100_000);
+    for (const f of [...idle, holder, small]) f.release(0);
+    expect(pool.committed).toBe(0);
+  });
+});

@@ -7,12 +7,27 @@
 import type { Connection } from '../connection.js';
 import { keepAliveInterval } from '../config.js';
 import { TIMER_ORDER, Timer } from '../timers.js';
-import { finish } from './close.js';
+import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
 import { amplificationBlocked, expirePath, pathDeadline } from './migration.js';
 import { newDataProbeDeadline } from './transmit.js';
 
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
+
+/**
+ * Time a peer has to begin the message it was granted credit for past the endpoint's budget (its
+ * overcommit, receive-pool.ts), beyond four probe timeouts, ms. An honest sender begins it as soon as
+ * the MAX_DATA arrives (it queued the message before saying BLOCKED), half a round trip later; one
+ * that holds the credit unused keeps every other waiting message of the endpoint out of the
+ * overcommit, and credit announced cannot be taken back, so the connection is closed.
+ */
+export const OVERCOMMIT_START_MS = 10_000;
+
+/** When `c`'s peer must have begun the message it was granted from the overcommit (`Infinity`: none). */
+function overcommitDeadline(c: Connection): number {
+  if (!c.flow.holdsOvercommit || c.overcommitTimed !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
+  return c.overcommitSince + OVERCOMMIT_START_MS + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+}
 
 /** The earliest time something must happen to `c`, or `Infinity`. */
 export function earliestDeadline(c: Connection): number {
@@ -71,6 +86,8 @@ function deadline(c: Connection, kind: Timer): number {
     }
     case Timer.PathValidation:
       return live ? pathDeadline(c) : Number.POSITIVE_INFINITY;
+    case Timer.Overcommit:
+      return live ? overcommitDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.Pacing: {
       if (!maySend) return Number.POSITIVE_INFINITY;
       const paced = c.pacer.deadline(c.lastPollTime);
@@ -110,6 +127,9 @@ function expire(c: Connection, now: number, kind: Timer): void {
       return;
     case Timer.PathValidation:
       expirePath(c, now);
+      return;
+    case Timer.Overcommit:
+      startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer did not begin the message it was granted credit past the endpoint's receive budget for" });
       return;
     case Timer.Initial:
     case Timer.Ack:

@@ -59,6 +59,11 @@ export function newDataProbeDeadline(c: Connection): number {
 function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   c.lastPollTime = now;
   c.lastActivity = now;
+  // An answer from the endpoint's overcommit leaves with this poll: the peer's time to begin its message starts.
+  if (c.flow.overcommits !== c.overcommitTimed) {
+    c.overcommitTimed = c.flow.overcommits;
+    c.overcommitSince = now;
+  }
   c.pacer.refill(now);
   c.pmtu.checkProbeLost(now, c.rtt.pto(c.config.maxAckDelayMs));
   syncDatagramSize(c);

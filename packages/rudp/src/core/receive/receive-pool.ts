@@ -17,9 +17,21 @@
  * The floors count against the budget too, and credit beyond them is only
  * granted while it leaves a sixteenth of the budget (`reserve`) for the
  * floors of connections that open later: the credit of all connections
- * stays within the budget until more than `reserve / RECEIVE_FLOOR` of them
- * (4,096 with the default budget) have opened while it was spent; each
- * past that adds its floor.
+ * stays within the budget less the reserve, plus one window (`overcommit`,
+ * below), until connections open while it is spent; each adds its floor.
+ *
+ * Credit granted is never taken back, and connections whose grants grew by
+ * reading keep it while their peers are idle or wait: 30 idle connections
+ * that once ran at 32 MiB held the default budget's 960 MiB, and a
+ * newcomer's message larger than its floor waited until one of them read or
+ * ended (for good, if none did); under a short budget, peers that each held
+ * part of what their next message needed waited for each other for good.
+ * So the message a peer's BLOCKED waits for may also go past the budget less
+ * its reserve, by at most the largest window a connection announced
+ * (`overcommit`: a message needs at most its window; 32 MiB by default,
+ * within the reserve), oldest first (`claimant`), and is granted whole or
+ * not at all. A peer that takes it and does not begin its message is closed
+ * (connection/timeouts.ts), so the next waiting message gets it.
  */
 import { WorkList } from '../work-list.js';
 
@@ -67,16 +79,21 @@ function charge(credit: number): number {
 
 /**
  * `grantable` with `room` left in the budget. `need` (at most `wanted`): the credit the peer's next
- * message needs (a BLOCKED's), granted whole when the room holds it. Half the room alone left a peer
- * that needed more than half, but less than all, waiting for good: the room is offered again only
- * when credit returns, and a waiter whose peer waits returns none.
+ * message needs (a BLOCKED's), granted whole when the room holds it, and else nothing past the floor:
+ * a peer waiting for a limit sends nothing until the limit covers its message, so a part of it is
+ * credit nobody can use, held until the rest comes. Half the room alone left a peer that needed more
+ * than half, but less than all, waiting for good (the room is offered again only when credit
+ * returns, and a waiter whose peer waits returns none); and the parts handed to several such peers
+ * added up to the whole budget with none of them whole (`transport-flow-fuzz.test.ts`: every
+ * connection waiting, holding parts, in most runs that stalled).
  */
 function grantFrom(room: number, current: number, wanted: number, need: number): number {
   const base = charge(current);
   if (wanted <= base) return wanted > current ? wanted : current;
   if (room >= wanted - base) return wanted;
   const half = room > 0 ? base + Math.floor(room / 2) : base;
-  return need > half && need - base <= room ? need : half;
+  if (need > half) return need - base <= room ? need : base;
+  return half;
 }
 
 /** The endpoint's budget of receive credit, shared by its connections. */
@@ -101,6 +118,16 @@ export class ReceivePool {
   /** Connections waiting for credit, oldest first. */
   private readonly waiting = new WorkList<CreditWaiter>();
   private waiters = 0;
+  /** The largest receive window a connection of the endpoint announced (`noteWindow`): what `overcommit` is. */
+  private largestWindow = 0;
+  /**
+   * The oldest connection whose peer waits for a message the budget has no room for but the overcommit
+   * could hold: the only one that may take the overcommit (first come, first served, so a stream of
+   * small messages cannot keep a larger one waiting), asked first as credit returns.
+   */
+  private claimant: CreditWaiter | undefined;
+  /** What the claimant's message needs past its charge, when it last asked. */
+  private claimMore = 0;
 
   /** What grants beyond the floors leave of the budget: the floors of connections that open later. */
   private readonly reserve: number;
@@ -185,10 +212,65 @@ export class ReceivePool {
    * (less its `reserve`) beyond its own charge (half of it, so one connection never empties the
    * budget and the next still starts above the floor), and never less than
    * the floor or than `current`; `need` (what the peer's next message needs) whole if the room holds
-   * it. Charges nothing (see `move`).
+   * it, else past the room within the `overcommit` if `who` (the connection asking) is the oldest whose
+   * message does not fit the room; else no part of `need` past the floor. Charges nothing (see `move`).
    */
-  grantable(current: number, wanted: number, need = 0): number {
-    return grantFrom(this.budget - this.reserve - this.charged, current, wanted, need);
+  grantable(current: number, wanted: number, need = 0, who?: CreditWaiter): number {
+    const free = this.budget - this.reserve - this.charged;
+    // The others grow no further than leaves the claimant room: what reads return goes to it first.
+    const claimant = this.claimant;
+    const shortfall = claimant === undefined ? 0 : this.claimMore - free - this.overcommit;
+    const room = claimant !== undefined && claimant !== who && shortfall > -free ? -shortfall : free;
+    const granted = grantFrom(room, current, wanted, need);
+    if (need <= granted || who === undefined) {
+      if (who !== undefined && who === claimant) this.claimant = undefined;
+      return granted;
+    }
+    const base = charge(current);
+    const more = need - base;
+    // A message past what the overcommit ever holds waits for the budget alone, and keeps nobody waiting.
+    if (more > this.overcommit) {
+      if (claimant === who) this.claimant = undefined;
+      return granted;
+    }
+    if (more > free + this.overcommit) {
+      if (claimant === undefined) this.claimant = who;
+      if (this.claimant === who) this.claimMore = more;
+      return granted;
+    }
+    if (claimant !== undefined && claimant !== who) {
+      // Ahead of a claimant that does not fit, only a waiter that holds at least what it lacks: its
+      // peer waits too, so its credit returns only once its message comes and is read, and then the
+      // claimant fits. In 3 of flow fuzz seeds 1-300 the claimant needed a few hundred bytes of credit
+      // such a waiter held, and each waited for the other for good.
+      if (shortfall <= 0 || base < shortfall) return granted;
+    } else this.claimant = undefined;
+    return need;
+  }
+
+  /**
+   * What the messages peers' BLOCKED frames wait for may take past the budget less its reserve, when
+   * the budget alone has no room for them: the largest window a connection announced (a message needs
+   * at most its window), so each waiting message fits it once the ones before it are read. At most the
+   * budget less its reserve (`windowWithin`); with every default 32 MiB, within the reserve.
+   */
+  get overcommit(): number {
+    return this.largestWindow;
+  }
+
+  /** A connection announced a receive window of `window` bytes (at its start, or raised). */
+  noteWindow(window: number): void {
+    if (window > this.largestWindow) this.largestWindow = window;
+  }
+
+  /** What the budget less its reserve has left for grants, bytes (negative: a message took the overcommit, or floors did). */
+  get room(): number {
+    return this.budget - this.reserve - this.charged;
+  }
+
+  /** `who` no longer waits for a message (it began, or the connection ended): the next one may take the overcommit. */
+  unclaim(who: CreditWaiter | undefined): void {
+    if (who !== undefined && who === this.claimant) this.claimant = undefined;
   }
 
   /**
@@ -243,7 +325,14 @@ export class ReceivePool {
    * the budget has room (`always`: whether or not).
    */
   serve(always = false): void {
-    for (let visits = this.waiters < VISITS_PER_RETURN ? this.waiters : VISITS_PER_RETURN; visits > 0 && (always || this.charged < this.budget - this.reserve); visits--) {
+    // The claimant first: it may take the overcommit, which only credit returning makes room in, and
+    // it may be anywhere in the list (it is asked again when visited there, and leaves it then).
+    // Waiters are visited while the overcommit has room too: one whose message fits it was passed over
+    // for the claimant (flow fuzz seed 288: nobody asked it again, nobody read, and it waited for good).
+    const most = this.budget - this.reserve + this.overcommit;
+    const claimant = this.claimant;
+    if (claimant !== undefined && this.charged < most) claimant.topUpCredit();
+    for (let visits = this.waiters < VISITS_PER_RETURN ? this.waiters : VISITS_PER_RETURN; visits > 0 && (always || this.charged < most); visits--) {
       const w = this.waiting.peek() as CreditWaiter;
       this.waiting.shift();
       if (w.topUpCredit()) {

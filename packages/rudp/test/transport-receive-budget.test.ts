@@ -570,6 +570,52 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.server.stats().receiveBuffer.granted).toBeLessThanOrEqual(15 * 1024 * 1024 + 4 * 1024 * 1024 + 5 * RECEIVE_FLOOR);
   });
 
+  it("connections opened while idle ones hold the budget do not shrink the overcommit: a newcomer's message as large as the window, then another's 8 MiB, both arrive", () => {
+    // As above, 30 idle connections hold the default budget's 960 MiB. Newcomers then open, each
+    // charged its 4 KiB floor past the line (the reserve is for them). Before, those floors counted
+    // against the overcommit: with three or more, a message as large as the window (32 MiB less 256
+    // bytes, what `maxMessageSize` allows) never fit it, its connection stayed the one allowed to take
+    // it, and an 8 MiB message that did fit waited behind it: neither arrived, for good, and no timer
+    // closed anyone (the claimant had taken nothing). A hostile peer gets there by opening a few idle
+    // connections and sending one BLOCKED. Now the overcommit comes on top of such floors.
+    const h = herd(23, {});
+    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
+    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
+    h.sim.runFor(500);
+    const late: Peer[] = [];
+    for (let i = 0; late.length < 4 || h.server.receivePool.room > -4 * RECEIVE_FLOOR; i++) {
+      late.push(h.addPeer(`10.0.4.${i + 1}:5000`));
+      runUntil(h, () => late.every((p) => p.conn.state === 'established'), 2_000);
+    }
+    for (const p of late) expect(creditTo(h, p)).toBe(RECEIVE_FLOOR);
+    const [near, other] = late as [Peer, Peer];
+    const whole = Uint8Array.from({ length: near.conn.maxMessageSize() }, (_, k) => byteAt(70, k));
+    expect(whole.length).toBe(32 * 1024 * 1024 - 256);
+    near.conn.send(whole);
+    h.sim.wake(near.address);
+    h.sim.runFor(500);
+    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(71, k));
+    other.conn.send(m);
+    h.sim.wake(other.address);
+    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    let most = 0;
+    runUntil(
+      h,
+      () => {
+        most = Math.max(most, h.server.receivePool.committed);
+        return [near, other].every((p) => (h.received.get(conn(p) as Connection)?.length ?? 0) === 1);
+      },
+      20_000,
+    );
+    expect(Buffer.compare(h.received.get(conn(other) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
+    expect(Buffer.compare(h.received.get(conn(near) as Connection)?.[0] ?? new Uint8Array(0), whole)).toBe(0);
+    // Past the budget less its sixteenth by one window and the newcomers' floors at most.
+    const budget = DEFAULT_MAX_RECEIVE_BUFFER_BYTES;
+    expect(most).toBeLessThanOrEqual(budget - budget / 16 + 32 * 1024 * 1024 + (late.length + 1) * RECEIVE_FLOOR);
+    expect([near, other].every((p) => p.conn.state === 'established')).toBe(true);
+  });
+
   it("a peer that takes the overcommit for a message it never sends is closed after 10 s, and the next waiting message goes: the stall is not total", () => {
     // As above: 30 idle connections hold the default budget's 960 MiB. A hostile peer then says BLOCKED
     // for a 30 MiB message and never sends it: its answer takes 30 MiB of the 32 MiB overcommit, and an

@@ -657,6 +657,33 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(idle.every((p) => p.conn.state === 'established')).toBe(true);
   });
 
+  it('an honest peer whose path is down for 15 s right after its overcommit answer leaves is not closed: its time to begin counts from the answer acknowledged', () => {
+    // As below: a 2.5 MiB budget, two default connections, the second's 1.5 MiB message takes the
+    // overcommit. Its path then goes down for 15 s in both directions as the answer leaves (a train
+    // tunnel, a handover: the 30 s idle timeout rides it out). Before, the time to begin its message
+    // counted from the answer leaving: at 10 s and four probe timeouts the honest peer was closed,
+    // code 3 "protocol violation", though nothing had reached it. Now it counts from the peer's
+    // acknowledgment of a packet sent with or after the answer.
+    const h = herd(24, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
+    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(3, k));
+    second.conn.send(big);
+    h.sim.wake(second.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    const end = h.sim.now + 2_000;
+    while (!conn().flow.holdsOvercommit && h.sim.now < end) h.sim.step();
+    expect(conn().flow.holdsOvercommit).toBe(true);
+    h.sim.setLinks(SERVER, second.address, { delayMs: 20, jitterMs: 2, loss: 1 });
+    h.sim.runFor(15_000);
+    h.sim.setLinks(SERVER, second.address, { delayMs: 20, jitterMs: 2 });
+    runUntil(h, () => (h.received.get(conn())?.length ?? 0) === 1 || conn().state !== 'established', 10_000);
+    expect(conn().closeReason?.code).toBeUndefined();
+    expect(conn().state).toBe('established');
+    expect(Buffer.compare(h.received.get(conn())?.[0] ?? new Uint8Array(0), big)).toBe(0);
+  });
+
   it('a BLOCKED the budget has no room for is answered in full at once, past the budget within the overcommit, not in part', () => {
     // A 2.5 MiB budget (2,400 KiB beyond its reserve): two default connections take their 1 MiB
     // first grants, leaving 352 KiB. The second's peer then needs 1.5 MiB for one message. Until the

@@ -684,6 +684,30 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(Buffer.compare(h.received.get(conn())?.[0] ?? new Uint8Array(0), big)).toBe(0);
   });
 
+  it('a peer that never acknowledges the overcommit answer (or anything sent after it) still gives it back: closed within the idle timeout and a few probe timeouts', () => {
+    // The time to begin counts from the acknowledgment. A peer that acknowledges nothing sent with or
+    // after the answer (here every datagram to it is lost from before its BLOCKED, while its own still
+    // arrive) has the credit until the idle timeout (30 s) and a few probe timeouts at most: an idle
+    // or unacknowledged timer, or the overcommit one, closes it, and the credit returns.
+    const h = herd(25, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 2_000);
+    h.sim.setLink(SERVER, second.address, { delayMs: 20, jitterMs: 2, loss: 1 });
+    second.conn.send(new Uint8Array(1.5 * 1024 * 1024));
+    h.sim.wake(second.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    runUntil(h, () => conn().flow.holdsOvercommit, 2_000);
+    expect(conn().flow.holdsOvercommit).toBe(true);
+    const charged = h.server.receivePool.committed;
+    const start = h.sim.now;
+    runUntil(h, () => conn().state !== 'established', 60_000);
+    expect(conn().state).not.toBe('established');
+    expect(conn().overcommitAckedAt).toBe(Number.POSITIVE_INFINITY);
+    expect(h.sim.now - start).toBeLessThanOrEqual(30_000 + 4 * 2_000);
+    expect(h.server.receivePool.committed).toBeLessThan(charged - 1024 * 1024);
+  });
+
   it('a BLOCKED the budget has no room for is answered in full at once, past the budget within the overcommit, not in part', () => {
     // A 2.5 MiB budget (2,400 KiB beyond its reserve): two default connections take their 1 MiB
     // first grants, leaving 352 KiB. The second's peer then needs 1.5 MiB for one message. Until the

@@ -684,6 +684,38 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(Buffer.compare(h.received.get(conn())?.[0] ?? new Uint8Array(0), big)).toBe(0);
   });
 
+  it('an honest peer on a slow lossy path (1 Mbit/s, 10% loss, a 1 MiB queue) takes the overcommit while earlier messages are still resent, and is not closed', () => {
+    // The worst honest case the session 33 review found short of an outage: the BLOCKED for the large
+    // message leaves once the earlier messages' chunks have all left once, so the answer comes while
+    // their losses are still being resent, at 1 Mbit/s behind a bloated queue. The message begins a
+    // round trip or so after the answer's acknowledgment (at most 0.7 s in the review's runs, 256 kbit/s
+    // and 30% burst loss included), far inside the 10 s and four probe timeouts.
+    const h = herd(26, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    h.sim.setLinks(SERVER, second.address, { delayMs: 100, bandwidthBps: 1_000_000, queueBytes: 1024 * 1024, loss: 0.1 });
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 5_000);
+    const sent = Array.from({ length: 9 }, (_, i) => Uint8Array.from({ length: 100_000 }, (_, k) => byteAt(80 + i, k)));
+    sent.push(Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(90, k)));
+    for (const m of sent) second.conn.send(m);
+    h.sim.wake(second.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    let took = false;
+    runUntil(
+      h,
+      () => {
+        took ||= conn().flow.holdsOvercommit;
+        return (h.received.get(conn())?.length ?? 0) === sent.length || conn().state !== 'established';
+      },
+      60_000,
+    );
+    expect(took).toBe(true);
+    expect(conn().closeReason).toBeUndefined();
+    const got = h.received.get(conn()) ?? [];
+    expect(got.length).toBe(sent.length);
+    for (const [i, m] of sent.entries()) expect(Buffer.compare(got[i] as Uint8Array, m), `message ${i}`).toBe(0);
+  });
+
   it('a peer that never acknowledges the overcommit answer (or anything sent after it) still gives it back: closed within the idle timeout and a few probe timeouts', () => {
     // The time to begin counts from the acknowledgment. A peer that acknowledges nothing sent with or
     // after the answer (here every datagram to it is lost from before its BLOCKED, while its own still

@@ -754,6 +754,52 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.server.receivePool.committed).toBeLessThanOrEqual(DEFAULT_MAX_RECEIVE_BUFFER_BYTES);
   });
 
+  it('a peer that takes the overcommit and sends one datagram of its message holds it for as long as it keeps the connection alive: a newcomer\'s message waits for good (a known weakness)', () => {
+    // As above, 30 idle connections hold the default budget. A hostile peer says BLOCKED for a 30 MiB
+    // message, takes the overcommit, and sends the first datagram of it and nothing more of it (its
+    // connection stays alive: ACKs, keep-alives). The message has begun, so no timer runs; the server
+    // holds 4 KiB of it and has granted 30 MiB past the budget that nothing returns. An honest
+    // newcomer's 8 MiB message then waits as long as the hostile peer likes. Recorded as it is
+    // (SECURITY.md, Known weaknesses): the overcommit bounds memory, not this.
+    const h = herd(28, {});
+    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
+    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
+    h.sim.runFor(500);
+    const hostile = h.addPeer('10.0.3.1:5000');
+    runUntil(h, () => hostile.conn.state === 'established', 2_000);
+    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    // The hostile sender's queue lets one packet of new data leave, then has none (resends still go).
+    const sq = hostile.conn.sendQueue;
+    const fill = sq.fillNewData.bind(sq);
+    const hasNew = sq.hasNewData.bind(sq);
+    const hasReliable = sq.hasNewReliableData.bind(sq);
+    let packets = 0;
+    sq.hasNewData = () => packets < 1 && hasNew();
+    sq.hasNewReliableData = () => packets < 1 && hasReliable();
+    sq.fillNewData = (w, chunks, now, small) => {
+      if (packets >= 1) return 0;
+      const before = chunks.length;
+      const n = fill(w, chunks, now, small);
+      if (chunks.length > before) packets++;
+      return n;
+    };
+    hostile.conn.send(new Uint8Array(30 * 1024 * 1024));
+    h.sim.wake(hostile.address);
+    h.sim.runFor(3_000);
+    expect(conn(hostile)?.flow.credit).toBe(30 * 1024 * 1024 + 256);
+    expect(conn(hostile)?.flow.holdsOvercommit).toBe(false);
+    expect(conn(hostile)?.reassembly.partialBytes).toBeLessThan(8 * 1024);
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    late.conn.send(new Uint8Array(8 * 1024 * 1024));
+    h.sim.wake(late.address);
+    h.sim.runFor(60_000);
+    expect(h.received.get(conn(late) as Connection)).toBeUndefined();
+    expect(conn(late)?.flow.credit).toBe(RECEIVE_FLOOR);
+    expect(conn(hostile)?.state).toBe('established');
+  });
+
   it('a peer that never acknowledges the overcommit answer (or anything sent after it) still gives it back: closed within the idle timeout and a few probe timeouts', () => {
     // The time to begin counts from the acknowledgment. A peer that acknowledges nothing sent with or
     // after the answer (here every datagram to it is lost from before its BLOCKED, while its own still

@@ -10,9 +10,10 @@
  * the largest window past the budget, oldest first: receive-pool.ts), connections whose peers waited
  * or went idle held the credit their grants grew to (credit announced is never taken back), and a
  * message needing more than the budget had left waited for good: 64 of seeds 1-100 (188 of 1-300)
- * ended so, seeds 1, 2, 3, 5, 6 and 8 of the ten run by default among them; now 0 of 1-300, 1 of
- * 1-1000 (seed 701: an idle connection keeps credit an overcommit answer left it, and the others'
- * messages need 27 bytes more than the overcommit has left; README, Flow control). Seed 71 found a peer waiting for 244 bytes
+ * ended so, seeds 1, 2, 3, 5, 6 and 8 of the ten run by default among them; now 0 of 1-1000. Seed
+ * 701 stalled until the session 33 review: each waiting message needed 27 bytes more than the
+ * overcommit had left, the floors of clients opened while the budget was spent having taken them
+ * (they now come on top of it; README, Flow control). Seed 71 found a peer waiting for 244 bytes
  * while the budget had 628 left (each top-up offered half the room, for the grant, not the message).
  */
 import { describe, expect, it } from 'vitest';
@@ -54,7 +55,7 @@ describe('flow control under random sizes, channels, loss and pauses (seeded pro
       expect(run.after, info).toEqual({ granted: 0, waiting: 0, parties: 0 });
     });
   }
-  for (const seed of seeds([71])) {
+  for (const seed of seeds([71, 701])) {
     it(`seed ${seed}, a short budget: every message arrives, within the budget's bound`, () => {
       const run = runFlowFuzz(seed, BOUND_MS, false);
       const info = `seed ${seed}: ${run.setup}${run.tookMs === Number.POSITIVE_INFINITY ? `, stalled (every waiting peer needing more than the budget and overcommit leave: ${run.budgetBound})` : ''}`;

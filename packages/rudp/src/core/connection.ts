@@ -172,10 +172,14 @@ export class Connection {
   lastReceived: number;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
   lastPollTime = 0;
-  /** @internal The overcommit answer (`FlowControl.overcommits`) whose MAX_DATA left at `overcommitSince` (connection/timeouts.ts). */
+  /** @internal The overcommit answer (`FlowControl.overcommits`) whose MAX_DATA left at `overcommitSince` in packet `overcommitPn` (connection/timeouts.ts). */
   overcommitTimed = 0;
-  /** @internal When that answer's MAX_DATA left, ms. */
+  /** @internal When that answer's MAX_DATA first left, ms. */
   overcommitSince = 0;
+  /** @internal The packet that carried it. */
+  overcommitPn = 0;
+  /** @internal When the peer first acknowledged that packet or a later one, ms (`Infinity`: not yet). */
+  overcommitAckedAt = Number.POSITIVE_INFINITY;
   /** @internal Latest `now` seen, for calls that carry no time (destroy). */
   lastActivity: number;
   /** @internal The CLOSE we send (and send again while draining). */

@@ -157,6 +157,8 @@ export class FlowControl {
   private readonly party: string | undefined;
   /** What our first grant took of that share (beyond the floor), given back at the end. */
   private readonly firstBeyond: number;
+  /** What our floor went past the endpoint's budget less its reserve as we opened (`ReceivePool.open`), given back at the end. */
+  private readonly overdraw: number;
   /** What the reservation for the message a BLOCKED waits for takes of that share (`ReceivePool.mayReserve`), until the message begins. */
   private reservedCharge = 0;
   /**
@@ -197,12 +199,14 @@ export class FlowControl {
     this.pool = pool;
     this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
+    let overdraw = 0;
     if (pool !== undefined) {
       pool.noteWindow(receiveWindow);
       credit = pool.opening(credit);
-      pool.open();
+      overdraw = pool.open();
       pool.move(0, credit);
     }
+    this.overdraw = overdraw;
     this.advertisedLimit = credit;
     this.party = pool === undefined ? undefined : party;
     this.firstBeyond = this.party === undefined ? 0 : Math.max(0, this.grantBytes - RECEIVE_FLOOR);
@@ -559,7 +563,7 @@ export class FlowControl {
     pool.unclaim(this.waiter);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
-    pool.close(this.advertisedLimit - this.consumed, datagrams);
+    pool.close(this.advertisedLimit - this.consumed, datagrams, this.overdraw);
   }
 
   /** Whether a MAX_DATA or BLOCKED frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */

@@ -252,3 +252,48 @@ describe('ReceivePool: the overcommit for messages BLOCKED frames wait for', () 
     expect(pool.committed).toBe(0);
   });
 });
+
+describe('ReceivePool: floors of connections opened while the budget is spent do not shrink the overcommit (session 33 review)', () => {
+  it("a claimant whose message needs nearly the whole overcommit is not kept out by later connections' floors, and does not keep the others out for good", () => {
+    // Before: idle connections held the budget less its reserve; three connections opened after them
+    // (their floors, 12 KiB, past the line, as a spent budget allows) left the overcommit 12 KiB short of
+    // a message as large as the window. Its connection became the claimant and could never fit while
+    // the idle ones stayed, and a small message of a fourth connection, which did fit, waited behind it
+    // for good (it held less than the claimant lacked). A hostile peer opens the connections and sends
+    // the one BLOCKED; honest ones do it too (any message within a few floors of the window).
+    const pool = new ReceivePool(4 * MiB);
+    const idle: FlowControl[] = [];
+    for (let f = new FlowControl(MiB, MiB, pool); ; f = new FlowControl(MiB, MiB, pool)) {
+      idle.push(f);
+      if (f.credit === RECEIVE_FLOOR) break;
+    }
+    const log: string[] = [];
+    const late = Array.from({ length: 3 }, () => new FlowControl(MiB, MiB, pool));
+    const near = new FlowControl(MiB, MiB, pool);
+    const small = new FlowControl(MiB, MiB, pool);
+    const wNear = waiter(near, log, 'near');
+    near.waiter = wNear;
+    near.onPeerBlocked(MiB);
+    near.answerBlocked();
+    pool.wait(wNear);
+    const wSmall = waiter(small, log, 'small');
+    small.waiter = wSmall;
+    small.onPeerBlocked(small.limit + 100_000);
+    small.answerBlocked();
+    pool.wait(wSmall);
+    pool.serve();
+    // The claimant takes the overcommit; the small message, which the rest of it cannot hold, waits its turn.
+    expect(near.credit).toBe(MiB);
+    expect(small.credit).toBe(RECEIVE_FLOOR);
+    const most = 4 * MiB - 256 * 1024 + pool.overcommit + 5 * RECEIVE_FLOOR;
+    // Past the budget less its reserve by the overcommit and the floors opened while it was spent, no more.
+    expect(pool.committed).toBeLessThanOrEqual(most);
+    // Its message arrives and is read: the small one goes.
+    near.began(MiB);
+    near.onRead(MiB);
+    expect(small.credit).toBe(RECEIVE_FLOOR + 100_000);
+    expect(pool.committed).toBeLessThanOrEqual(most);
+    for (const f of [...idle, ...late, near, small]) f.release(0);
+    expect(pool.committed).toBe(0);
+  });
+});

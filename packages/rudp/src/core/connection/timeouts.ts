@@ -23,10 +23,24 @@ const PTO_PROBES = 2;
  */
 export const OVERCOMMIT_START_MS = 10_000;
 
-/** When `c`'s peer must have begun the message it was granted from the overcommit (`Infinity`: none). */
+/**
+ * When `c`'s peer must have begun the message it was granted from the overcommit (`Infinity`: none):
+ * counted from its acknowledgment of the packet that carried the answer or a later one. Counted from the
+ * answer leaving, an honest peer whose path was down for 15 s as it left was closed (the idle timeout,
+ * 30 s, rides such an outage out). A peer that never acknowledges it is closed by the idle or
+ * unacknowledged timer; past the idle timeout from the answer leaving, by this one anyway.
+ */
 function overcommitDeadline(c: Connection): number {
   if (!c.flow.holdsOvercommit || c.overcommitTimed !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
-  return c.overcommitSince + OVERCOMMIT_START_MS + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  const probes = 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  const acked = c.overcommitAckedAt + OVERCOMMIT_START_MS + probes;
+  const unacked = c.overcommitSince + Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + probes;
+  return acked < unacked ? acked : unacked;
+}
+
+/** An ACK came (`c.recovery` took it): the overcommit answer's packet, or a later one, may be acknowledged now. */
+export function noteOvercommitAcked(c: Connection, now: number): void {
+  if (c.overcommitAckedAt === Number.POSITIVE_INFINITY && c.overcommitTimed !== 0 && c.recovery.largestAcked >= c.overcommitPn) c.overcommitAckedAt = now;
 }
 
 /** The earliest time something must happen to `c`, or `Infinity`. */

@@ -59,11 +59,6 @@ export function newDataProbeDeadline(c: Connection): number {
 function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
   c.lastPollTime = now;
   c.lastActivity = now;
-  // An answer from the endpoint's overcommit leaves with this poll: the peer's time to begin its message starts.
-  if (c.flow.overcommits !== c.overcommitTimed) {
-    c.overcommitTimed = c.flow.overcommits;
-    c.overcommitSince = now;
-  }
   c.pacer.refill(now);
   c.pmtu.checkProbeLost(now, c.rtt.pto(c.config.maxAckDelayMs));
   syncDatagramSize(c);
@@ -103,6 +98,13 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     c.pingDue = false;
     if (c.probesDue > 0) c.probesDue--;
     else if (dataProbe) c.lastNewDataProbeAt = now;
+  }
+  // An answer from the endpoint's overcommit left: the peer's time to begin its message starts once it acknowledges it.
+  if (p.carriedMaxData && c.flow.overcommits !== c.overcommitTimed) {
+    c.overcommitTimed = c.flow.overcommits;
+    c.overcommitSince = now;
+    c.overcommitPn = pn;
+    c.overcommitAckedAt = Number.POSITIVE_INFINITY;
   }
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;

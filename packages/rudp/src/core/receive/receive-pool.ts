@@ -128,6 +128,13 @@ export class ReceivePool {
   private claimant: CreditWaiter | undefined;
   /** What the claimant's message needs past its charge, when it last asked. */
   private claimMore = 0;
+  /**
+   * Floors charged past the budget less its reserve as their connections opened (while it was spent),
+   * of the connections still open: the overcommit comes on top of them. Counted in it, three
+   * connections opened after idle ones had spent the budget left a message as large as the window
+   * 12 KiB short for good, and the others' messages, which fit, waited behind it for good.
+   */
+  private overdrawn = 0;
 
   /** What grants beyond the floors leave of the budget: the floors of connections that open later. */
   private readonly reserve: number;
@@ -201,9 +208,17 @@ export class ReceivePool {
     return this.waiters;
   }
 
-  /** A connection begins: its floor is charged. */
-  open(): void {
+  /**
+   * A connection begins: its floor is charged. Returns what of it went past the budget less its reserve
+   * (the budget was spent), given back with `close`.
+   */
+  open(): number {
+    const line = this.budget - this.reserve;
+    const past = this.charged + RECEIVE_FLOOR - line;
+    const over = past <= 0 ? 0 : past < RECEIVE_FLOOR ? past : RECEIVE_FLOOR;
     this.charged += RECEIVE_FLOOR;
+    this.overdrawn += over;
+    return over;
   }
 
   /**
@@ -217,9 +232,12 @@ export class ReceivePool {
    */
   grantable(current: number, wanted: number, need = 0, who?: CreditWaiter): number {
     const free = this.budget - this.reserve - this.charged;
+    // What a message a BLOCKED waits for may take: the overcommit past the budget less its reserve and
+    // the floors of connections opened while it was spent.
+    const spare = free + this.overcommit + this.overdrawn;
     // The others grow no further than leaves the claimant room: what reads return goes to it first.
     const claimant = this.claimant;
-    const shortfall = claimant === undefined ? 0 : this.claimMore - free - this.overcommit;
+    const shortfall = claimant === undefined ? 0 : this.claimMore - spare;
     const room = claimant !== undefined && claimant !== who && shortfall > -free ? -shortfall : free;
     const granted = grantFrom(room, current, wanted, need);
     if (need <= granted || who === undefined) {
@@ -233,7 +251,7 @@ export class ReceivePool {
       if (claimant === who) this.claimant = undefined;
       return granted;
     }
-    if (more > free + this.overcommit) {
+    if (more > spare) {
       if (claimant === undefined) this.claimant = who;
       if (this.claimant === who) this.claimMore = more;
       return granted;
@@ -286,9 +304,10 @@ export class ReceivePool {
     this.charged += charge(to) - charge(from);
   }
 
-  /** A connection holding `credit` and `datagrams` bytes of unread datagrams ended: its charge returns. */
-  close(credit: number, datagrams: number): void {
+  /** A connection holding `credit` and `datagrams` bytes of unread datagrams, whose floor went `overdraw` past the line (`open`), ended: its charge returns. */
+  close(credit: number, datagrams: number, overdraw = 0): void {
     this.charged -= charge(credit) + datagrams;
+    this.overdrawn -= overdraw;
     // Visits waiters even with no room to offer: ended ones leave the list only when visited, and
     // each end visits more than one, so the list never keeps more ended connections than it had.
     this.serve(true);
@@ -329,7 +348,7 @@ export class ReceivePool {
     // it may be anywhere in the list (it is asked again when visited there, and leaves it then).
     // Waiters are visited while the overcommit has room too: one whose message fits it was passed over
     // for the claimant (flow fuzz seed 288: nobody asked it again, nobody read, and it waited for good).
-    const most = this.budget - this.reserve + this.overcommit;
+    const most = this.budget - this.reserve + this.overcommit + this.overdrawn;
     const claimant = this.claimant;
     if (claimant !== undefined && this.charged < most) claimant.topUpCredit();
     for (let visits = this.waiters < VISITS_PER_RETURN ? this.waiters : VISITS_PER_RETURN; visits > 0 && (always || this.charged < most); visits--) {

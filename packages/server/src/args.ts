@@ -67,7 +67,7 @@ export interface ServerArgs {
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (server-defaults.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
-  /** MiB a second of LST/RDT replies (each its bytes and 32 KiB) the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
+  /** MiB a second of LST/RDT replies (each its bytes and 48 KiB) the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
   readonly largeReplyRateMib: number;
 }
 
@@ -198,7 +198,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             at its default or without one)
   --large-reply-rate MIB    MiB a second of LST and RDT replies of 2 KiB or
                             more all clients together are sent, each
-                            counted as its bytes and 32 KiB (what its CPU
+                            counted as its bytes and 48 KiB (what its CPU
                             apart from its bytes is worth); past it they
                             wait, the client hosts that read least first,
                             so many hosts reading threads cannot take the

@@ -48,25 +48,29 @@
  */
 export const LARGE_REPLY_MIN_BYTES = 2 * 1024;
 /**
- * What a rated reply takes of the rate beyond its bytes: its CPU apart from its bytes, in bytes. Measured
- * (request-cost.ts, unrated, 8 accounts on 8 addresses, about 1,000 replies a second): a reply of 0–7 KiB costs
- * the server 0.24–0.35 ms of CPU in all, each KiB more 7.5–10 µs (16 KiB 0.42–0.47 ms, 63 KiB 0.93–1.4, 256 KiB
- * 2.6–3.0, a full thread's 3.9 MiB 25–35): 0.27 ms is what some 32 KiB cost. Counted in bytes alone, the rate's
- * 32 MiB/s were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not
- * rated: 1,697 a second, 69 %); with this charge they are 345 of 63 KiB and 840 of 7 KiB a second.
+ * What a rated reply takes of the rate beyond its bytes: its CPU apart from its bytes, in bytes. Measured (session
+ * 33, request-cost.ts, the shared 2-core machine at a load of 6–14): each KiB of a large reply costs 7.5–10 µs of
+ * CPU (256 KiB 2.6–3.0 ms, a full thread's 3.9 MiB 25–35), and a reply of 0–7 KiB 0.24–0.35 ms in all at 1,000
+ * replies a second, 0.33–0.58 ms at the 600–950 a second the rate lets through: some 40 KiB of a full thread's
+ * bytes. One of 63 KiB costs 0.93–1.9 ms, more a byte than either. Counted in bytes alone, the rate's 32 MiB/s
+ * were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not rated:
+ * 1,265–1,583 a second, 51–64 %); at 32 KiB a reply, 840 of 7 KiB a second cost 34–46 %. At 48 KiB they are 295
+ * of 63 KiB (about 1.2 ms each: 35 %, what full threads cost) and 596 of 7 KiB (about 0.45 ms: 27 %).
  */
-export const REPLY_FIXED_BYTES = 32 * 1024;
+export const REPLY_FIXED_BYTES = 48 * 1024;
 /**
  * Default {@link LargeReplyRate.bytesPerSecond}: 32 MiB/s, eight full threads
  * a second, about 30 % of a core at 35 ms of CPU each (encoding, sealing,
- * sending; SECURITY.md, Reads of large threads), and as much for replies of
- * any size with {@link REPLY_FIXED_BYTES} each. Above one client host's own
- * pace of rated replies (`HOST_RATE_MULTIPLE` × 100 turns a second, each
- * 64 KiB of reply and 32 KiB: 37.5 MiB/s at most, 15.6 MiB/s of 7 KiB
- * replies), so a host alone on the server waits here only past its burst.
+ * sending; SECURITY.md, Reads of large threads), and about as much for
+ * replies of any size with {@link REPLY_FIXED_BYTES} each. At or above one
+ * client host's own pace of rated replies (`HOST_RATE_MULTIPLE` × 100 turns a
+ * second: 21.5 MiB/s of 7 KiB replies, 32 MiB/s of 34 KiB ones; a reply
+ * of 64 KiB or more costs its host a turn more a 64 KiB), so a host alone
+ * on the server waits here only past its burst, and only for replies of
+ * 34–64 KiB (400 a second of 63 KiB: 43 MiB/s, slowed to 295).
  */
 export const DEFAULT_LARGE_REPLY_BYTES_PER_SECOND = 32 * 1024 * 1024;
-/** Default {@link LargeReplyRate.burstBytes}: two full threads' replies (or 200 of 7 KiB) go at once from a rested bucket. */
+/** Default {@link LargeReplyRate.burstBytes}: two full threads' replies (or 149 of 7 KiB) go at once from a rested bucket. */
 export const DEFAULT_LARGE_REPLY_BURST_BYTES = 8 * 1024 * 1024;
 
 /** A reply's lines as JSON text, about: each line's characters and its quotes and comma. Cheap (a string's length is stored), exact for text that needs no escapes. */

@@ -185,13 +185,13 @@ it('an RDT of a few KiB is rated too, each its bytes and a fixed charge: a conne
   // Its bytes as the server counts them (ASCII: its characters).
   const cost = replyLinesBytes(lines) + REPLY_FIXED_BYTES;
   expect(replyLinesBytes(lines)).toBeLessThan(8 * 1024);
-  // 30 asked at once (a connection runs them one after another): 1 MiB of burst is 26 of 39 KiB, and the 27th puts
+  // 30 asked at once (a connection runs them one after another): 1 MiB of burst is 18 of 55 KiB, and the 19th puts
   // the rate in debt. On the old code all 30 went at once.
   const replies = Array.from({ length: 30 }, (_, i) => a.request('RDT', ['seven'], `s${i}`));
   await settle();
   const atOnce = Math.floor((1024 * 1024) / cost) + 1;
   expect(answered.length).toBe(atOnce);
-  expect(atOnce).toBe(27);
+  expect(atOnce).toBe(19);
   expect(largeReplies.size).toBe(1);
   // A read of a one-line thread is not rated: it goes at once, from the same address, while its neighbour waits.
   expect((await c.request('RDT', ['small'], 'tiny')).lines).toEqual(['1 alice: hi']);

@@ -67,7 +67,8 @@ export const REPLY_FIXED_BYTES = 48 * 1024;
  * second: 21.5 MiB/s of 7 KiB replies, 32 MiB/s of 34 KiB ones; a reply
  * of 64 KiB or more costs its host a turn more a 64 KiB), so a host alone
  * on the server waits here only past its burst, and only for replies of
- * 34–64 KiB (400 a second of 63 KiB: 43 MiB/s, slowed to 295).
+ * 34–64 KiB (400 a second of 63 KiB: 43 MiB/s, slowed to 295) and of
+ * 116–128 KiB (by 7 % at most).
  */
 export const DEFAULT_LARGE_REPLY_BYTES_PER_SECOND = 32 * 1024 * 1024;
 /** Default {@link LargeReplyRate.burstBytes}: two full threads' replies (or 149 of 7 KiB) go at once from a rested bucket. */
@@ -86,6 +87,14 @@ export const replyLinesBytes = (lines: readonly string[]): number => {
  * in what is stored: names.ts).
  */
 const MAX_BYTES_PER_CHAR = 3;
+
+/**
+ * The shortest wait, ms, before waiting replies are let go again: each time what the rate earned since, several
+ * small replies in one turn of the event loop, whose packets the transport sends together. Let go one a timer (every
+ * 1–2 ms for replies of a few KiB), a reply of 3 or 7 KiB cost 0.44–0.63 ms of CPU, 42–48 % of a core at the rate;
+ * every 10 ms, 0.38–0.47 ms, 34–38 % (4 interleaved pairs, `A10_KIB=3|7 request-cost.ts rdt-mid 32 8 6 8`).
+ */
+const RELEASE_EVERY_MS = 10;
 
 /**
  * The size {@link LargeReplyRate.turn} is asked for a reply of `lines`: 0 if it is under
@@ -306,7 +315,7 @@ export class LargeReplyRate {
     if (this.armed || this.waiting === 0) return;
     this.refill();
     this.armed = true;
-    // Until the debt is paid back (at least 1 ms: a timer of 0 would spin while the clock stands).
-    this.schedule(this.release, Math.max(1, Math.ceil((-this.level * 1000) / this.bytesPerSecond)));
+    // Until the debt is paid back, and at least RELEASE_EVERY_MS (a timer of 0 would spin while the clock stands).
+    this.schedule(this.release, Math.max(RELEASE_EVERY_MS, Math.ceil((-this.level * 1000) / this.bytesPerSecond)));
   }
 }

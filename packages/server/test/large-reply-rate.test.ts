@@ -344,6 +344,32 @@ describe('large reply rate', () => {
     expect(rate.size).toBe(0);
   });
 
+  it('lets waiting replies go at most every 10 ms, several at a time: 596 replies of 7 KiB a second take 100 wake-ups, not one each', async () => {
+    const clock = fakeTime();
+    let wakeUps = 0;
+    const schedule = (fn: () => void, ms: number): void => {
+      wakeUps++;
+      clock.schedule(fn, ms);
+    };
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, now: clock.now, schedule });
+    const bytes = largeReplyEstimate(SEVEN_KIB);
+    const stop = new AbortController();
+    setMaxListeners(16, stop.signal);
+    const log: string[] = [];
+    // 16 connections of 8 hosts, each asking again as soon as its reply went.
+    const readers = Array.from({ length: 16 }, (_, i) => reader(rate, clock, `10.0.1.${i % 8}`, bytes, 10_000, log, stop.signal));
+    await clock.advance(0);
+    wakeUps = 0;
+    await clock.advance(1000);
+    const inASecond = log.length;
+    stop.abort();
+    await Promise.all(readers);
+    // The rate all the same: the 8 MiB burst and 32 MiB a second of 55 KiB, 746 replies, give or take one.
+    expect(Math.abs(inASecond - (40 * MIB) / (bytes + REPLY_FIXED_BYTES))).toBeLessThanOrEqual(1.5);
+    // A wake-up every 10 ms (on the old code one a reply: 596, each putting the rate in debt again).
+    expect(wakeUps).toBeLessThanOrEqual(101);
+  });
+
   it('replies of new parties going at once do not keep the waiting ones waiting for ever: once one had to wait, the others wait behind it', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });

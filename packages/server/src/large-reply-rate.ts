@@ -41,21 +41,21 @@
  * one, so a host's 400 turns a second read 25 MB of 63 KiB replies unrated, at 0.6–1.5 ms of CPU each, and 32
  * accounts on 8 addresses kept the core 94 % busy (1,376 a second). Not 8 KiB (session 32): 32 accounts on 8
  * addresses read 1,697 unrated 7 KiB replies a second, 0.36 ms of CPU each against 0.11–0.13 for an empty thread's,
- * 69 % of a core. At 32 accounts on 8 addresses, unrated (request-cost.ts, `--large-reply-rate 0`), a reply of 1 or
- * 2 KiB (one or two datagrams) cost 0.13–0.14 ms, what an empty thread's did, of 4 KiB 0.19, of 7 KiB 0.36–0.43:
- * under 2 KiB a reply costs what the request does, which the pacer bounds per host (SECURITY.md, Known
- * weaknesses: requests are bounded per host, not in all).
+ * 69 % of a core. At 32 accounts on 8 addresses, unrated (request-cost.ts, `--large-reply-rate 0`, 2,000–4,000
+ * replies a second), a reply of 1 KiB (one datagram) cost 0.13–0.14 ms, what an empty thread's did (0.11–0.13), of
+ * 2 KiB 0.14–0.18, 4 KiB 0.16–0.19, 7 KiB 0.43–0.50 (at 820 a second): under 2 KiB a reply costs what the request
+ * does, which the pacer bounds per host (SECURITY.md, Known weaknesses: requests are bounded per host, not in all).
  */
 export const LARGE_REPLY_MIN_BYTES = 2 * 1024;
 /**
  * What a rated reply takes of the rate beyond its bytes: its CPU apart from its bytes, in bytes. Measured (session
- * 33, request-cost.ts, the shared 2-core machine at a load of 6–14): each KiB of a large reply costs 7.5–10 µs of
+ * 33, request-cost.ts, the shared 2-core machine at a load of 2–14): each KiB of a large reply costs 7.5–10 µs of
  * CPU (256 KiB 2.6–3.0 ms, a full thread's 3.9 MiB 25–35), and a reply of 0–7 KiB 0.24–0.35 ms in all at 1,000
- * replies a second, 0.33–0.58 ms at the 600–950 a second the rate lets through: some 40 KiB of a full thread's
- * bytes. One of 63 KiB costs 0.93–1.9 ms, more a byte than either. Counted in bytes alone, the rate's 32 MiB/s
- * were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not rated:
- * 1,265–1,583 a second, 51–64 %); at 32 KiB a reply, 840 of 7 KiB a second cost 34–46 %. At 48 KiB they are 295
- * of 63 KiB (about 1.2 ms each: 35 %, what full threads cost) and 596 of 7 KiB (about 0.45 ms: 27 %).
+ * replies a second, 0.33–0.58 ms at the 600–950 a second the rate lets through: some 40–60 KiB of a full thread's
+ * bytes. One of 63 KiB costs 0.9–1.9 ms, more a byte than either. Counted in bytes alone, the rate's 32 MiB/s
+ * were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not rated: up
+ * to 4,084 a second, 54–86 %); at 32 KiB a reply, 620–880 of 7 KiB a second cost 34–46 %. At 48 KiB, 595–601 of
+ * 7 KiB cost 33–42 %, 296–315 of 63 KiB 37–56 %, and full threads 34–38 % (SECURITY.md, Reads of large threads).
  */
 export const REPLY_FIXED_BYTES = 48 * 1024;
 /**
@@ -91,8 +91,9 @@ const MAX_BYTES_PER_CHAR = 3;
 /**
  * The shortest wait, ms, before waiting replies are let go again: each time what the rate earned since, several
  * small replies in one turn of the event loop, whose packets the transport sends together. Let go one a timer (every
- * 1–2 ms for replies of a few KiB), a reply of 3 or 7 KiB cost 0.44–0.63 ms of CPU, 42–48 % of a core at the rate;
- * every 10 ms, 0.38–0.47 ms, 34–38 % (4 interleaved pairs, `A10_KIB=3|7 request-cost.ts rdt-mid 32 8 6 8`).
+ * 1–2 ms for replies of a few KiB), a reply of 3 or 7 KiB cost 0.44–0.63 ms of CPU, 38–48 % of a core at the rate;
+ * every 10 ms, 0.38–0.47 ms, 34–38 % (4 interleaved pairs, `A10_KIB=3|7 request-cost.ts rdt-mid 32 8 6 8`; over
+ * all runs of either, medians 38 and 36 %: a small gain).
  */
 const RELEASE_EVERY_MS = 10;
 

@@ -11,7 +11,7 @@
  * one token bucket of {@link LargeReplyRate.bytesPerSecond} before it is
  * encoded: its bytes and {@link REPLY_FIXED_BYTES} more, what its CPU apart
  * from its bytes is worth in bytes (counted in bytes alone, 32 MiB/s of
- * 63 KiB replies cost twice the CPU of 32 MiB/s of full threads). While
+ * 63 KiB replies cost nearly twice the CPU of 32 MiB/s of full threads). While
  * nobody waits and the bucket is not in debt a reply goes at once, whatever
  * its size (so a lone reader is never slowed below the full
  * rate). Otherwise replies wait, and each time the debt is paid back the
@@ -141,6 +141,7 @@ export interface LargeReplyRateOptions {
 export class LargeReplyRate {
   readonly bytesPerSecond: number;
   readonly burstBytes: number;
+  /** What each reply takes beyond its bytes ({@link REPLY_FIXED_BYTES} by default). */
   readonly perReplyBytes: number;
   private readonly now: () => number;
   private readonly schedule: (fn: () => void, ms: number) => void;

@@ -407,6 +407,7 @@ describe('large reply rate', () => {
 
   it('refuses a rate that is not above 0, and estimates a reply by its lines', () => {
     expect(() => new LargeReplyRate({ bytesPerSecond: 0, now: () => 0 })).toThrow(RangeError);
+    expect(() => new LargeReplyRate({ bytesPerSecond: 1, perReplyBytes: -1, now: () => 0 })).toThrow(RangeError);
     const lines = ['1 alice: hello', '2 bob: hi'];
     // Its quotes and commas, the array's brackets aside.
     expect(replyLinesBytes(lines)).toBe(JSON.stringify(lines).length - 1);

@@ -1,4 +1,4 @@
-/** The server-wide rate of large reply bytes (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
+/** The server-wide rate of LST and RDT replies, each its bytes and a charge per reply (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
 import { setMaxListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, LargeReplyRate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';

@@ -10,7 +10,8 @@
  * an account's own small thread: no disk), lst (LST of 2,000 threads), rdt (RDT of a 3.9 MiB thread), rdt-many (RDT of
  * A10_THREADS (default 12) distinct 3.9 MiB threads in turn: more than the server's cache of encoded lines holds), rdt-mid
  * (RDT of A10_THREADS distinct threads of A10_KIB KiB of lines, default 63, in turn: just under the server's large reply
- * mark of 64 KiB; A10_KIB=65 for the same reads just over it), edt (EDT of the
+ * mark of 64 KiB until session 32; A10_KIB=65 for the same reads just over it, A10_KIB=7 under the mark of 8 KiB of
+ * session 32, A10_KIB=1 under the mark of 2 KiB since session 33), edt (EDT of the
  * first message of a 2 MiB thread), crt-rmv (CRT then RMV of a thread of one's own), bad-login (a connection not
  * logged in sending username + wrong password; with --hash-passwords each account logs in once first, so that its
  * password is stored hashed and every check is a scrypt hash), upd (UPD of a 1-byte file under a new name, uploaded over TCP).

@@ -67,7 +67,7 @@ export interface ServerArgs {
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (server-defaults.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
-  /** MiB a second of large LST/RDT replies the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
+  /** MiB a second of LST/RDT replies (each its bytes and 48 KiB) the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
   readonly largeReplyRateMib: number;
 }
 
@@ -196,12 +196,13 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             stay unacknowledged while others wait is closed
                             (default: a quarter of --memory-budget-mib, ${DEFAULT_MAX_REPLY_BYTES / 1024 / 1024} MiB
                             at its default or without one)
-  --large-reply-rate MIB    MiB a second of large replies (LST and RDT of
-                            8 KiB or more) all clients together are sent;
-                            past it they wait, the client hosts that read
-                            least first, so many hosts reading full threads
-                            cannot take the server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib};
-                            0: no limit)
+  --large-reply-rate MIB    MiB a second of LST and RDT replies of 2 KiB or
+                            more all clients together are sent, each
+                            counted as its bytes and 48 KiB (what its CPU
+                            apart from its bytes is worth); past it they
+                            wait, the client hosts that read least first,
+                            so many hosts reading threads cannot take the
+                            server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib}; 0: no limit)
   --help                    show this text
 
 SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints

@@ -163,10 +163,10 @@ export interface ForumServerOptions {
    */
   readonly linesCacheBytes?: number;
   /**
-   * Bytes a second of large LST and RDT replies (64 KiB or more) the whole
-   * server encodes and sends before they wait their party's turn
-   * (large-reply-rate.ts); 0: no limit. Default
-   * {@link DEFAULT_LARGE_REPLY_BYTES_PER_SECOND}.
+   * Bytes a second of LST and RDT replies (2 KiB or more, each counted as
+   * its bytes and `REPLY_FIXED_BYTES`) the whole server encodes and sends
+   * before they wait their party's turn (large-reply-rate.ts); 0: no limit.
+   * Default {@link DEFAULT_LARGE_REPLY_BYTES_PER_SECOND}.
    */
   readonly largeReplyBytesPerSecond?: number;
   /** How long a reply may stay unacknowledged (and 1 ms per KiB of it) before a waiting request may close its connection. Tests shorten it. */

@@ -1,5 +1,5 @@
 /**
- * A server-wide rate of large reply bytes, shared fairly by client parties
+ * A server-wide rate of LST and RDT replies, shared fairly by client parties
  * (an IPv4 address, an IPv6 /48: reply-budget.ts's `partyOf`). A reply of a
  * full thread costs the main thread 7–9 ms to encode when its lines are not
  * cached and some 20 ms more to seal and send; the request pacer prices it by
@@ -7,14 +7,17 @@
  * 8 addresses reading distinct full threads kept the server's core 86–96 %
  * busy and an honest MSG from another address waited up to 400 ms (p99).
  *
- * A large reply ({@link LARGE_REPLY_MIN_BYTES} or more) takes its bytes from
+ * A rated reply ({@link LARGE_REPLY_MIN_BYTES} or more) takes its cost from
  * one token bucket of {@link LargeReplyRate.bytesPerSecond} before it is
- * encoded. While nobody waits and the bucket is not in debt a reply goes at
- * once, whatever its size (so a lone reader is never slowed below the full
+ * encoded: its bytes and {@link REPLY_FIXED_BYTES} more, what its CPU apart
+ * from its bytes is worth in bytes (counted in bytes alone, 32 MiB/s of
+ * 63 KiB replies cost nearly twice the CPU of 32 MiB/s of full threads). While
+ * nobody waits and the bucket is not in debt a reply goes at once, whatever
+ * its size (so a lone reader is never slowed below the full
  * rate). Otherwise replies wait, and each time the debt is paid back the
  * next one goes in start-time fair order by party: a party's reply starts at
  * the later of its previous reply's finish and the start of the last one let
- * go (its bytes counted), so parties reading all they can share the rate
+ * go (its cost counted), so parties reading all they can share the rate
  * equally, whatever their number of accounts or connections. A party that
  * read no more than its share lately (not ahead of that virtual time) and
  * has nothing waiting goes at once while the debt is under the burst: it
@@ -25,7 +28,9 @@
  * one at a time and an account has one session (a second login is refused),
  * so each account has at most one reply waiting, and its accounts take
  * turns. A waiting reply is delayed, never dropped, and its connection's
- * later requests wait behind it (never reordered).
+ * later requests wait behind it (never reordered). The bucket is one for the
+ * server and each turn is taken at once (no await between the check and the
+ * take), so a party's many connections asking together get no more than one.
  *
  * Time is passed in (`now`, `schedule`): unit tests run it on a fake clock.
  */
@@ -34,19 +39,39 @@
  * Replies at least this large, bytes, take their turn. Not 64 KiB (the size past which a reply costs its account
  * more than its own pacing turn, request-pacer.ts): a reply just under it costs a host no more turns than an empty
  * one, so a host's 400 turns a second read 25 MB of 63 KiB replies unrated, at 0.6–1.5 ms of CPU each, and 32
- * accounts on 8 addresses kept the core 94 % busy (1,376 a second). Under 8 KiB a reply costs about what a cheap
- * request does (SECURITY.md, Known weaknesses: requests are bounded per host, not in all).
+ * accounts on 8 addresses kept the core 94 % busy (1,376 a second). Not 8 KiB (session 32): 32 accounts on 8
+ * addresses read 1,697 unrated 7 KiB replies a second, 0.36 ms of CPU each against 0.11–0.13 for an empty thread's,
+ * 69 % of a core. At 32 accounts on 8 addresses, unrated (request-cost.ts, `--large-reply-rate 0`, 2,000–4,000
+ * replies a second), a reply of 1 KiB (one datagram) cost 0.13–0.14 ms, what an empty thread's did (0.11–0.13), of
+ * 2 KiB 0.14–0.18, 4 KiB 0.16–0.19, 7 KiB 0.43–0.50 (at 820 a second): under 2 KiB a reply costs what the request
+ * does, which the pacer bounds per host (SECURITY.md, Known weaknesses: requests are bounded per host, not in all).
  */
-export const LARGE_REPLY_MIN_BYTES = 8 * 1024;
+export const LARGE_REPLY_MIN_BYTES = 2 * 1024;
+/**
+ * What a rated reply takes of the rate beyond its bytes: its CPU apart from its bytes, in bytes. Measured (session
+ * 33, request-cost.ts, the shared 2-core machine at a load of 2–14): each KiB of a large reply costs 7.5–10 µs of
+ * CPU (256 KiB 2.6–3.0 ms, a full thread's 3.9 MiB 25–35), and a reply of 0–7 KiB 0.24–0.35 ms in all at 1,000
+ * replies a second, 0.33–0.58 ms at the 600–950 a second the rate lets through: some 40–60 KiB of a full thread's
+ * bytes. One of 63 KiB costs 0.9–1.9 ms, more a byte than either. Counted in bytes alone, the rate's 32 MiB/s
+ * were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not rated: up
+ * to 4,084 a second, 54–86 %); at 32 KiB a reply, 620–880 of 7 KiB a second cost 34–46 %. At 48 KiB, 595–601 of
+ * 7 KiB cost 33–42 %, 296–315 of 63 KiB 37–56 %, and full threads 34–38 % (SECURITY.md, Reads of large threads).
+ */
+export const REPLY_FIXED_BYTES = 48 * 1024;
 /**
  * Default {@link LargeReplyRate.bytesPerSecond}: 32 MiB/s, eight full threads
  * a second, about 30 % of a core at 35 ms of CPU each (encoding, sealing,
- * sending; SECURITY.md, Reads of large threads). Above one client host's own
- * pace of large replies (`HOST_RATE_MULTIPLE` × 100 turns × 64 KiB, 26 MB/s),
- * so a host alone on the server never waits here.
+ * sending; SECURITY.md, Reads of large threads), and about as much for
+ * replies of any size with {@link REPLY_FIXED_BYTES} each. At or above one
+ * client host's own pace of rated replies (`HOST_RATE_MULTIPLE` × 100 turns a
+ * second: 21.5 MiB/s of 7 KiB replies, 32 MiB/s of 34 KiB ones; a reply
+ * of 64 KiB or more costs its host a turn more a 64 KiB), so a host alone
+ * on the server waits here only past its burst, and only for replies of
+ * 34–64 KiB (400 a second of 63 KiB: 43 MiB/s, slowed to 295) and of
+ * 116–128 KiB (by 7 % at most).
  */
 export const DEFAULT_LARGE_REPLY_BYTES_PER_SECOND = 32 * 1024 * 1024;
-/** Default {@link LargeReplyRate.burstBytes}: two full threads' replies go at once from a rested bucket. */
+/** Default {@link LargeReplyRate.burstBytes}: two full threads' replies (or 149 of 7 KiB) go at once from a rested bucket. */
 export const DEFAULT_LARGE_REPLY_BURST_BYTES = 8 * 1024 * 1024;
 
 /** A reply's lines as JSON text, about: each line's characters and its quotes and comma. Cheap (a string's length is stored), exact for text that needs no escapes. */
@@ -64,8 +89,17 @@ export const replyLinesBytes = (lines: readonly string[]): number => {
 const MAX_BYTES_PER_CHAR = 3;
 
 /**
+ * The shortest wait, ms, before waiting replies are let go again: each time what the rate earned since, several
+ * small replies in one turn of the event loop, whose packets the transport sends together. Let go one a timer (every
+ * 1–2 ms for replies of a few KiB), a reply of 3 or 7 KiB cost 0.44–0.63 ms of CPU, 38–48 % of a core at the rate;
+ * every 10 ms, 0.38–0.47 ms, 34–38 % (4 interleaved pairs, `A10_KIB=3|7 request-cost.ts rdt-mid 32 8 6 8`; over
+ * all runs of either, medians 38 and 36 %: a small gain).
+ */
+const RELEASE_EVERY_MS = 10;
+
+/**
  * The size {@link LargeReplyRate.turn} is asked for a reply of `lines`: 0 if it is under
- * {@link LARGE_REPLY_MIN_BYTES} (it does not wait), else about its bytes. By characters
+ * {@link LARGE_REPLY_MIN_BYTES} (it is not rated: it does not wait), else about its bytes. By characters
  * ({@link replyLinesBytes}) when they alone reach the mark; counted exactly when only their bytes
  * may (at most 64 K characters: some 0.1 ms). By characters alone, a reply of 65,000 CJK characters
  * (63 KiB by that count, 190 KiB sent) never waited: every host could read such replies at its own pace.
@@ -80,7 +114,8 @@ export const largeReplyEstimate = (lines: readonly string[]): number => {
 
 interface Waiter {
   readonly party: string;
-  readonly bytes: number;
+  /** What it takes: its bytes and the rate's {@link LargeReplyRateOptions.perReplyBytes}. */
+  readonly cost: number;
   /** It came while others waited and was not ahead: it would have gone at once but for the debt. While one such waits, none goes at once. */
   readonly fresh: boolean;
   /** Its virtual start: where it stands in the fair order (moves back when a reply ahead of it in its party leaves the line). */
@@ -94,6 +129,8 @@ export interface LargeReplyRateOptions {
   readonly bytesPerSecond: number;
   /** The most it holds; default {@link DEFAULT_LARGE_REPLY_BURST_BYTES}. */
   readonly burstBytes?: number;
+  /** What each reply takes beyond its bytes (≥ 0); default {@link REPLY_FIXED_BYTES}. */
+  readonly perReplyBytes?: number;
   /** The clock, ms (monotonic). */
   readonly now: () => number;
   /** Calls `fn` after `ms`; default an unref'd `setTimeout`. */
@@ -104,6 +141,8 @@ export interface LargeReplyRateOptions {
 export class LargeReplyRate {
   readonly bytesPerSecond: number;
   readonly burstBytes: number;
+  /** What each reply takes beyond its bytes ({@link REPLY_FIXED_BYTES} by default). */
+  readonly perReplyBytes: number;
   private readonly now: () => number;
   private readonly schedule: (fn: () => void, ms: number) => void;
   private level: number;
@@ -123,6 +162,8 @@ export class LargeReplyRate {
     if (!(options.bytesPerSecond > 0)) throw new RangeError(`large reply rate: bytesPerSecond must be above 0 (got ${String(options.bytesPerSecond)})`);
     this.bytesPerSecond = options.bytesPerSecond;
     this.burstBytes = options.burstBytes ?? DEFAULT_LARGE_REPLY_BURST_BYTES;
+    this.perReplyBytes = options.perReplyBytes ?? REPLY_FIXED_BYTES;
+    if (!(this.perReplyBytes >= 0)) throw new RangeError(`large reply rate: perReplyBytes must be 0 or more (got ${String(options.perReplyBytes)})`);
     this.now = options.now;
     this.schedule =
       options.schedule ??
@@ -135,18 +176,21 @@ export class LargeReplyRate {
 
   /**
    * A reply of `bytes` for `party`: `undefined` if it may be sent now (its
-   * bytes are taken), else a promise that settles when its turn comes (its
-   * bytes taken then), or when `signal` aborts (it leaves the line and takes
-   * nothing: the caller sends nothing).
+   * cost is taken: its bytes and {@link perReplyBytes}), else a promise that
+   * settles when its turn comes (its cost taken then), or when `signal`
+   * aborts (it leaves the line and takes nothing: the caller sends nothing).
    */
   turn(party: string, bytes: number, signal?: AbortSignal): Promise<void> | undefined {
+    // Replies of a few KiB cost the server more per byte than full threads: each is charged what its CPU apart from
+    // its bytes is worth (REPLY_FIXED_BYTES), so the rate bounds the CPU of many small replies as of few large ones.
+    const cost = bytes + this.perReplyBytes;
     const start = Math.max(this.virtual, this.finish.get(party) ?? 0);
     this.refill();
     if (this.waiting === 0 && this.level >= 0) {
-      this.take(party, bytes, start);
+      this.take(party, cost, start);
       // Nobody waited for it: the virtual time moves past it, so reading alone leaves a party no debt to the
       // order (a host alone gets the full rate, and enters a contention as any other), and it can be forgotten.
-      this.virtual = Math.max(this.virtual, start + bytes);
+      this.virtual = Math.max(this.virtual, start + cost);
       return undefined;
     }
     // While others wait, a party not ahead of the virtual time (it read no more than its share lately) and with
@@ -159,7 +203,7 @@ export class LargeReplyRate {
     // (8 new addresses a second reading a full thread each: none of 169 waiting went in 10 s).
     const fresh = this.waiting > 0 && start <= this.virtual && !this.queues.has(party);
     if (fresh && this.freshWaiting === 0 && this.level >= -this.burstBytes) {
-      this.take(party, bytes, start);
+      this.take(party, cost, start);
       return undefined;
     }
     if (signal?.aborted === true) return Promise.resolve();
@@ -169,12 +213,12 @@ export class LargeReplyRate {
         const at = q?.indexOf(w) ?? -1;
         if (q === undefined || at < 0) return;
         q.splice(at, 1);
-        // Its bytes were never taken: the party's order forgets them. Kept, a client queueing a full thread and
+        // Its cost was never taken: the party's order forgets it. Kept, a client queueing a full thread and
         // closing, again and again, pushed its address's finish ahead at no cost to the rate, and the honest
         // readers sharing that address then waited behind every other party's bytes up to it.
-        for (let i = at; i < q.length; i++) (q[i] as Waiter).start -= bytes;
+        for (let i = at; i < q.length; i++) (q[i] as Waiter).start -= cost;
         const f = this.finish.get(party);
-        if (f !== undefined) this.finish.set(party, f - bytes);
+        if (f !== undefined) this.finish.set(party, f - cost);
         if (q.length === 0) this.queues.delete(party);
         this.waiting--;
         if (w.fresh) this.freshWaiting--;
@@ -182,7 +226,7 @@ export class LargeReplyRate {
       };
       const w: Waiter = {
         party,
-        bytes,
+        cost,
         fresh,
         start,
         go: () => {
@@ -197,7 +241,7 @@ export class LargeReplyRate {
       this.waiting++;
       if (fresh) this.freshWaiting++;
       // Its successors in its party start after it.
-      this.finish.set(party, start + bytes);
+      this.finish.set(party, start + cost);
       this.arm();
     });
   }
@@ -263,7 +307,7 @@ export class LargeReplyRate {
       if (q.length === 0) this.queues.delete(first.party);
       this.waiting--;
       if (first.fresh) this.freshWaiting--;
-      this.take(first.party, first.bytes, first.start);
+      this.take(first.party, first.cost, first.start);
       first.go();
     }
     this.arm();
@@ -273,7 +317,7 @@ export class LargeReplyRate {
     if (this.armed || this.waiting === 0) return;
     this.refill();
     this.armed = true;
-    // Until the debt is paid back (at least 1 ms: a timer of 0 would spin while the clock stands).
-    this.schedule(this.release, Math.max(1, Math.ceil((-this.level * 1000) / this.bytesPerSecond)));
+    // Until the debt is paid back, and at least RELEASE_EVERY_MS (a timer of 0 would spin while the clock stands).
+    this.schedule(this.release, Math.max(RELEASE_EVERY_MS, Math.ceil((-this.level * 1000) / this.bytesPerSecond)));
   }
 }

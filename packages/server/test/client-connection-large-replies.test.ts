@@ -7,7 +7,7 @@
 import type { Thread } from 'forum-protocol';
 import { expect, it } from 'vitest';
 import type { ServerContext } from '../src/client-connection.js';
-import { largeReplyEstimate, LargeReplyRate } from '../src/large-reply-rate.js';
+import { largeReplyEstimate, LargeReplyRate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';
 import { bigThread as big, loggedIn as loggedInAt, memoryContext, type FakeConnection } from './served-connection.js';
 
 /** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
@@ -17,9 +17,11 @@ const mid: Thread = { title: 'mid', creator: 'alice', entries: Array.from({ leng
 /** The reply lines of `big`, as RDT sends them. */
 const bigLines = big.entries.map((e, i) => (e.kind === 'message' ? `${i + 1} ${e.author}: ${e.text}` : ''));
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
+/** 16 messages of 431 characters: a reply of 7 KiB, under the mark of 8 KiB a reply was rated from before. */
+const seven: Thread = { title: 'seven', creator: 'alice', entries: Array.from({ length: 16 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${'m'.repeat(430)}${i % 10}` })) };
 
-/** A server's context over a memory store of `big`, `cjk` and `small`, sharing `largeReplies`. */
-const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, mid, small], { largeReplies });
+/** A server's context over a memory store of `big`, `cjk`, `mid`, `small` and `seven`, sharing `largeReplies`. */
+const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, mid, small, seven], { largeReplies });
 
 /** A fake connection served with `ctx`, logged in as `user` (a new account), its replies logged in `answered`. */
 const loggedIn = (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => loggedInAt(ctx, user, address, answered);
@@ -171,5 +173,34 @@ it('a large reply waiting for its turn holds of the reply budget what its lines 
   timers.shift()?.();
   await settle();
   expect((await fromB).lines).toEqual(lines);
+  expect(largeReplies.size).toBe(0);
+});
+
+it('an RDT of a few KiB is rated too, each its bytes and a fixed charge: a connection reading a 7 KiB thread back to back gets the burst at once, then waits, while a tiny read does not', async () => {
+  const { timers, largeReplies, ctx, answered } = onFakeClock();
+  const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
+  const c = await loggedIn(ctx, answered, 'c', '127.0.0.1');
+  answered.length = 0;
+  const lines = seven.entries.map((e, i) => (e.kind === 'message' ? `${i + 1} ${e.author}: ${e.text}` : ''));
+  // Its bytes as the server counts them (ASCII: its characters).
+  const cost = replyLinesBytes(lines) + REPLY_FIXED_BYTES;
+  expect(replyLinesBytes(lines)).toBeLessThan(8 * 1024);
+  // 30 asked at once (a connection runs them one after another): 1 MiB of burst is 18 of 55 KiB, and the 19th puts
+  // the rate in debt. On the old code all 30 went at once.
+  const replies = Array.from({ length: 30 }, (_, i) => a.request('RDT', ['seven'], `s${i}`));
+  await settle();
+  const atOnce = Math.floor((1024 * 1024) / cost) + 1;
+  expect(answered.length).toBe(atOnce);
+  expect(atOnce).toBe(19);
+  expect(largeReplies.size).toBe(1);
+  // A read of a one-line thread is not rated: it goes at once, from the same address, while its neighbour waits.
+  expect((await c.request('RDT', ['small'], 'tiny')).lines).toEqual(['1 alice: hi']);
+  expect(answered.at(-1)).toBe('127.0.0.1 tiny');
+  // The rest one a timer: each the time 1 MiB/s takes to pay its cost back.
+  while (timers.length > 0) {
+    timers.shift()?.();
+    await settle();
+  }
+  expect((await Promise.all(replies)).every((r) => r.lines.length === 16)).toBe(true);
   expect(largeReplies.size).toBe(0);
 });

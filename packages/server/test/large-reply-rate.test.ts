@@ -1,8 +1,11 @@
-/** The server-wide rate of large reply bytes (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
+/** The server-wide rate of LST and RDT replies, each its bytes and a charge per reply (large-reply-rate.ts), on a fake clock: timers run only when the test moves time. */
+import { setMaxListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, LargeReplyRate, replyLinesBytes } from '../src/large-reply-rate.js';
+import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, LargeReplyRate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';
 
 const MIB = 1024 * 1024;
+/** The order's mechanics in bytes alone: no charge per reply (the cases below that count replies use the default). */
+const BYTES_ONLY = { perReplyBytes: 0 } as const;
 
 /** A clock and a timer list the test moves by hand. */
 const fakeTime = () => {
@@ -43,10 +46,54 @@ const reader = (rate: LargeReplyRate, clock: { now: () => number }, party: strin
     }
   })();
 
+/** 16 messages of 432 characters: 7 KiB of lines, as `A10_KIB=7 request-cost.ts rdt-mid` reads. */
+const SEVEN_KIB = Array.from({ length: 16 }, (_, i) => `${i + 1} alice: ${'m'.repeat(432)}`);
+
+/** `n` parties named as addresses. */
+const hostsOf = (n: number): string[] => Array.from({ length: n }, (_, i) => `10.0.1.${i}`);
+const sum = (ns: readonly number[]): number => ns.reduce((a, b) => a + b, 0);
+
+/**
+ * `parties` each reading replies of `bytes` back to back for `ms`, the next asked a pacing turn later (2.5 ms: the
+ * pacer lets a host have 400 a second), the clock moved by the millisecond (`each` called at every one). Returns
+ * how many replies each got.
+ */
+const backToBack = async (
+  rate: LargeReplyRate,
+  clock: ReturnType<typeof fakeTime>,
+  parties: readonly string[],
+  bytes: number,
+  ms: number,
+  each?: (t: number) => void,
+): Promise<number[]> => {
+  const stop = new AbortController();
+  const got = parties.map(() => 0);
+  const host = async (i: number): Promise<void> => {
+    while (!stop.signal.aborted) {
+      const turn = rate.turn(parties[i] as string, bytes, stop.signal);
+      if (turn !== undefined) await turn;
+      if (stop.signal.aborted) return;
+      got[i] = (got[i] as number) + 1;
+      const at = clock.now() + 2.5;
+      while (clock.now() < at && !stop.signal.aborted) await new Promise((r) => setImmediate(r));
+    }
+  };
+  const start = clock.now();
+  const running = parties.map((_, i) => host(i));
+  for (let t = start + 1; t <= start + ms; t++) {
+    await clock.advance(t);
+    each?.(t - start);
+    await new Promise((r) => setImmediate(r));
+  }
+  stop.abort();
+  await Promise.all(running);
+  return got;
+};
+
 describe('large reply rate', () => {
   it('lets a lone party read at the full rate: the burst at once, then a reply each time the bucket is out of debt', async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...BYTES_ONLY, ...clock });
     const log: string[] = [];
     const done = reader(rate, clock, 'a', 4 * MIB, 12, log);
     await clock.advance(0);
@@ -64,7 +111,7 @@ describe('large reply rate', () => {
 
   it('a party that read less goes first: while a busy host waits, an honest reply goes at once, and a second one ahead of most of its queue', async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...BYTES_ONLY, ...clock });
     const log: string[] = [];
     // Four accounts of one host, each a reply waiting at any time.
     const hostile = [0, 1, 2, 3].map(() => reader(rate, clock, 'h', 4 * MIB, 5, log));
@@ -89,7 +136,7 @@ describe('large reply rate', () => {
 
   it('parties reading all they can share the rate equally, whatever their number of accounts', async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...BYTES_ONLY, ...clock });
     const stop = new AbortController();
     const many: string[] = [];
     const few: string[] = [];
@@ -114,7 +161,7 @@ describe('large reply rate', () => {
 
   it("a party's replies go in the order asked, and a reply that leaves the line (its connection closed) takes nothing", async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...BYTES_ONLY, ...clock });
     expect(rate.turn('a', 2 * MIB)).toBeUndefined();
     const order: string[] = [];
     const gone = new AbortController();
@@ -138,7 +185,7 @@ describe('large reply rate', () => {
 
   it('replies that left the line cost their party no place: queueing a full thread and closing, again and again, does not push its neighbours back', async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, ...BYTES_ONLY, ...clock });
     // Party b reads 3 MiB at once (2 MiB of debt, past the burst: every later reply waits), then 1 MiB replies back to back.
     expect(rate.turn('b', 3 * MIB)).toBeUndefined();
     const log: string[] = [];
@@ -168,7 +215,7 @@ describe('large reply rate', () => {
 
   it('a party whose replies are larger than their estimate (CJK text: 3 bytes a character, counted 1) gets its share of the bytes sent, not three times it', async () => {
     const clock = fakeTime();
-    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...clock });
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 4 * MIB, ...BYTES_ONLY, ...clock });
     const stop = new AbortController();
     let cjkBytes = 0;
     let asciiBytes = 0;
@@ -191,57 +238,136 @@ describe('large reply rate', () => {
     expect(Math.abs(cjkBytes - asciiBytes)).toBeLessThanOrEqual(6 * MIB);
   });
 
-  it('takes a reply as large by its bytes, not its characters: 7.6 KiB of CJK characters is 23 KiB sent', () => {
-    const cjk = Array.from({ length: 16 }, () => '한'.repeat(480));
+  it('takes a reply as large by its bytes, not its characters: 1 KiB of CJK characters is 3 KiB sent', () => {
+    const cjk = Array.from({ length: 2 }, () => '한'.repeat(500));
     expect(replyLinesBytes(cjk)).toBeLessThan(LARGE_REPLY_MIN_BYTES);
     expect(largeReplyEstimate(cjk)).toBe(Buffer.byteLength(JSON.stringify(cjk)) - 1);
     // Quotes escaped: 2 bytes each.
-    const quotes = Array.from({ length: 2 }, () => '"'.repeat(4000));
+    const quotes = Array.from({ length: 2 }, () => '"'.repeat(600));
     expect(largeReplyEstimate(quotes)).toBe(Buffer.byteLength(JSON.stringify(quotes)) - 1);
     // ASCII under the mark, and a reply of the mark or more by its characters alone (counted so: cheap).
-    expect(largeReplyEstimate(Array.from({ length: 2 }, () => 'x'.repeat(4000)))).toBe(0);
+    expect(largeReplyEstimate(Array.from({ length: 2 }, () => 'x'.repeat(900)))).toBe(0);
     const big = Array.from({ length: 17 }, () => 'x'.repeat(4000));
     expect(largeReplyEstimate(big)).toBe(replyLinesBytes(big));
   });
 
-  it('rates replies just under 64 KiB too: 8 hosts reading 63 KiB replies get the rate, a lone reader never waits', async () => {
+  it('rates replies of a few KiB, not tiny ones: a 7 KiB thread is rated, an empty or one-line read is not', () => {
+    // 16 messages of 432 characters: 7 KiB of lines, as `A10_KIB=7 request-cost.ts rdt-mid` reads (on the old mark
+    // of 8 KiB, never rated).
+    const seven = Array.from({ length: 16 }, (_, i) => `${i + 1} alice: ${'m'.repeat(432)}`);
+    expect(replyLinesBytes(seven)).toBeLessThan(8 * 1024);
+    expect(largeReplyEstimate(seven)).toBe(replyLinesBytes(seven));
+    expect(largeReplyEstimate(['Thread t is empty'])).toBe(0);
+    expect(largeReplyEstimate(['1 alice: hello', '2 bob: hi'])).toBe(0);
+    expect(largeReplyEstimate(Array.from({ length: 4 }, () => 'x'.repeat(400)))).toBe(0);
+  });
+
+  it('rates replies just under 64 KiB too, each its bytes and a fixed charge: 8 hosts reading 63 KiB replies get the rate, a lone reader never waits', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
     // 16 messages of 4,000 characters: 63 KiB of lines, as request-cost.ts rdt-mid reads.
     const lines = Array.from({ length: 16 }, (_, i) => `${i + 1} alice: ${'m'.repeat(4016)}`);
     expect(replyLinesBytes(lines)).toBeLessThan(64 * 1024);
-    const bytes = replyLinesBytes(lines);
-    // Alone, at one account's pace (100 a second: 6.3 MB/s), for 5 s: every reply goes at once.
+    const bytes = largeReplyEstimate(lines);
+    const cost = bytes + REPLY_FIXED_BYTES;
+    // Alone, at one account's pace (100 a second: 6.3 MB/s, 10.8 MiB/s of cost), for 5 s: every reply goes at once.
     for (let t = 0; t < 5_000; t += 10) {
       await clock.advance(t);
-      expect(rate.turn('10.0.0.1', largeReplyEstimate(lines))).toBeUndefined();
+      expect(rate.turn('10.0.0.1', bytes)).toBeUndefined();
     }
     // 8 hosts, each reading such replies back to back (the pacer lets a host have 400 a second, 197 MiB between
     // the 8), for 10 s.
-    const stop = new AbortController();
-    let sent = 0;
-    const host = async (party: string): Promise<void> => {
-      while (!stop.signal.aborted) {
-        const turn = rate.turn(party, largeReplyEstimate(lines), stop.signal);
-        if (turn !== undefined) await turn;
-        if (stop.signal.aborted) return;
-        sent += bytes;
-        // The next is asked a pacing turn later (2.5 ms at 400 a second): the clock moves by the millisecond.
-        const at = clock.now() + 2.5;
-        while (clock.now() < at && !stop.signal.aborted) await new Promise((r) => setImmediate(r));
-      }
-    };
-    const start = clock.now();
-    const hosts = Array.from({ length: 8 }, (_, i) => host(`10.0.1.${i}`));
-    for (let t = start + 1; t <= start + 10_000; t++) {
+    const got = await backToBack(rate, clock, hostsOf(8), bytes, 10_000);
+    const replies = sum(got);
+    // At most 10 s of the rate and the burst, each reply its bytes and 48 KiB: 3,000 (counted in bytes alone, 5,300).
+    expect(replies * cost).toBeLessThanOrEqual(320 * MIB + 8 * MIB + cost);
+    expect(replies * cost).toBeGreaterThanOrEqual(300 * MIB);
+  });
+
+  it('counts replies, not only bytes: 8 hosts reading 7 KiB replies back to back get the rate, 596 a second, not all they ask', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const bytes = largeReplyEstimate(SEVEN_KIB);
+    const cost = bytes + REPLY_FIXED_BYTES;
+    // An honest party reading one such reply every half second meanwhile: each goes at once (it read less than its share).
+    const honest: (Promise<void> | undefined)[] = [];
+    const got = await backToBack(rate, clock, hostsOf(8), bytes, 10_000, (t) => {
+      if (t % 500 === 0) honest.push(rate.turn('10.0.9.9', bytes));
+    });
+    const replies = sum(got);
+    // Unrated on the old code, every one asked went: 21,900–23,300 in 10 s (a turn every 3 ms here, the clock moving by the
+    // millisecond; the server's pacer lets 8 hosts have 3,200 a second, at 0.36 ms of CPU each). Now at most 10 s of
+    // the rate and the burst, each reply 55 KiB: 6,100.
+    expect(replies * cost).toBeLessThanOrEqual(320 * MIB + 8 * MIB + cost);
+    expect(replies * cost).toBeGreaterThanOrEqual(300 * MIB);
+    // Shared equally by the hosts, within a reply or two (a host's first ones were in the burst).
+    expect(Math.max(...got) - Math.min(...got)).toBeLessThanOrEqual(2);
+    expect(honest.length).toBe(20);
+    expect(honest.filter((p) => p !== undefined)).toEqual([]);
+  });
+
+  it('one host alone at its pace of 7 KiB replies (400 a second), or one account at 100 a second, never waits', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const bytes = largeReplyEstimate(SEVEN_KIB);
+    // 400 a second of 55 KiB: 21.5 MiB/s, under the rate.
+    for (let t = 0; t < 5_000; t += 2.5) {
       await clock.advance(t);
-      await new Promise((r) => setImmediate(r));
+      expect(rate.turn('10.0.0.1', bytes)).toBeUndefined();
     }
+    for (let t = 5_000; t < 10_000; t += 10) {
+      await clock.advance(t);
+      expect(rate.turn('10.0.0.2', bytes)).toBeUndefined();
+    }
+    expect(rate.size).toBe(0);
+  });
+
+  it("holds under concurrency: 64 connections of one party asking for 7 KiB replies at once, back to back, get the rate's worth, no more", async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const bytes = largeReplyEstimate(SEVEN_KIB);
+    const cost = bytes + REPLY_FIXED_BYTES;
+    const stop = new AbortController();
+    setMaxListeners(64, stop.signal);
+    const log: string[] = [];
+    // Each connection's requests one after another, all 64 asking in the same instant; 2,000 each at most (on the
+    // old code all 128,000 went at once).
+    const readers = Array.from({ length: 64 }, () => reader(rate, clock, '10.0.0.1', bytes, 2_000, log, stop.signal));
+    await clock.advance(0);
+    // The burst: 8 MiB of 55 KiB replies, and the one that put the bucket in debt.
+    expect(log.length).toBe(Math.ceil((8 * MIB) / cost));
+    await clock.advance(10_000);
     stop.abort();
-    await Promise.all(hosts);
-    // At most 10 s of the rate and the burst (on the old code none waits: all they ask, past 400 MiB).
-    expect(sent).toBeLessThanOrEqual(320 * MIB + 8 * MIB + bytes);
-    expect(sent).toBeGreaterThanOrEqual(300 * MIB);
+    await Promise.all(readers);
+    expect(log.length * cost).toBeLessThanOrEqual(320 * MIB + 8 * MIB + cost);
+    expect(log.length * cost).toBeGreaterThanOrEqual(320 * MIB);
+    expect(rate.size).toBe(0);
+  });
+
+  it('lets waiting replies go at most every 10 ms, several at a time: 596 replies of 7 KiB a second take 100 wake-ups, not one each', async () => {
+    const clock = fakeTime();
+    let wakeUps = 0;
+    const schedule = (fn: () => void, ms: number): void => {
+      wakeUps++;
+      clock.schedule(fn, ms);
+    };
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, now: clock.now, schedule });
+    const bytes = largeReplyEstimate(SEVEN_KIB);
+    const stop = new AbortController();
+    setMaxListeners(16, stop.signal);
+    const log: string[] = [];
+    // 16 connections of 8 hosts, each asking again as soon as its reply went.
+    const readers = Array.from({ length: 16 }, (_, i) => reader(rate, clock, `10.0.1.${i % 8}`, bytes, 10_000, log, stop.signal));
+    await clock.advance(0);
+    wakeUps = 0;
+    await clock.advance(1000);
+    const inASecond = log.length;
+    stop.abort();
+    await Promise.all(readers);
+    // The rate all the same: the 8 MiB burst and 32 MiB a second of 55 KiB, 746 replies, give or take one.
+    expect(Math.abs(inASecond - (40 * MIB) / (bytes + REPLY_FIXED_BYTES))).toBeLessThanOrEqual(1.5);
+    // A wake-up every 10 ms (on the old code one a reply: 596, each putting the rate in debt again).
+    expect(wakeUps).toBeLessThanOrEqual(101);
   });
 
   it('replies of new parties going at once do not keep the waiting ones waiting for ever: once one had to wait, the others wait behind it', async () => {
@@ -281,6 +407,7 @@ describe('large reply rate', () => {
 
   it('refuses a rate that is not above 0, and estimates a reply by its lines', () => {
     expect(() => new LargeReplyRate({ bytesPerSecond: 0, now: () => 0 })).toThrow(RangeError);
+    expect(() => new LargeReplyRate({ bytesPerSecond: 1, perReplyBytes: -1, now: () => 0 })).toThrow(RangeError);
     const lines = ['1 alice: hello', '2 bob: hi'];
     // Its quotes and commas, the array's brackets aside.
     expect(replyLinesBytes(lines)).toBe(JSON.stringify(lines).length - 1);

@@ -5,7 +5,7 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK, postgresIoError } from '../src/postgres-store/postgres-timeouts.js';
-import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
+import { commandDeadline, CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, ioErrorText, terminatedText, timedOutText } from '../src/store/errors.js';
 import { StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
@@ -405,6 +405,34 @@ describe("the deadline's cancel reaching its connection after its statement ende
       "Store error: the server's own cancel of another command's statement on this connection reached this one: canceling statement due to user request",
     );
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it("an RMV whose transaction a stray cancel makes run again gets the deleted chunks' time once, not once a run", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_rmv`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    await run(store, 'alice', 'CRT t');
+    const chunks = 100;
+    await store.sql.begin(async (tx) => {
+      const [u] = await tx<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES ('t', 'f', 'alice', ${chunks}, true) RETURNING id`;
+      await tx`INSERT INTO upload_chunks (upload_id, seq, data) SELECT ${u?.id ?? '0'}, g, '\\x00'::bytea FROM generate_series(0, ${chunks - 1}) g`;
+    });
+    // A command's cancel held, its statement ended unharmed: it lands on the RMV's deletion when released.
+    expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    expect(relay.cancelsHeld()).toBe(1);
+    await slowDown(store, 'upload_chunks', 'DELETE', 0.3);
+    const deadlineMs = 5_000;
+    const rmv = withCommandDeadline(deadlineMs, async () => ({ lines: await lines(run(store, 'alice', 'RMV t')), allowedMs: commandDeadline()?.allowedMs }));
+    await backendOf('%DELETE FROM threads%');
+    relay.releaseCancels();
+    const done = await rmv;
+    await dropSlowDown(store, 'upload_chunks', 'DELETE');
+    expect(done.lines).toEqual(['Thread t removed']);
+    // Run twice (the first rolled back by the stray cancel), the deletion asked for its time at each run.
+    // Before: 6,200 ms (5,000 + 2 × 100 × 6).
+    expect(done.allowedMs).toBe(deadlineMs + chunks * MS_PER_DELETED_CHUNK);
   });
 
   it('a victim that is not run again (a retry cancelled so too) is answered with the timeout line, and logged as the server\'s own cancel', () => {

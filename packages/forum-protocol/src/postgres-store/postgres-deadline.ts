@@ -123,12 +123,14 @@ const watchForStrayCancel = (query: QueryInternals, deadline: CommandDeadline | 
 
 /**
  * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
- * one its connection runs gets a cancel request, and one already done is left so. One pipelined behind
- * the statement its connection runs (written to it, not yet started) is left to run: postgres.js 3.4.9,
+ * one its connection runs gets a cancel request, and one already done is left so. The store's pool writes
+ * no statement behind another's (`max_pipeline: 0`, postgres-store.ts), so a statement waits in the pool's
+ * queue until a connection is free. With the unpatched driver it pipelines, and one pipelined behind the
+ * statement its connection runs (written to it, not yet started) is left to run: postgres.js 3.4.9,
  * reaching such a query marked cancelled, sends its cancel and takes the query after it as the one
  * running, so that query got the cancelled one's rows (another command's: a login read another account's
- * secret) and the cancelled one never settled. Its command is refused its next statement instead, and
- * waits for the statements ahead of it there (each under `statement_timeout` or its own command's deadline).
+ * secret) and the cancelled one never settled. Its command then waits for the statements ahead of it
+ * there (each under `statement_timeout` or its own command's deadline), and is refused its next statement.
  * A query never handed to the pool is a fragment of another (or unused): cancelling it would reject a
  * promise nobody awaits.
  *

@@ -233,6 +233,27 @@ describe('a statement ended by an administrator', () => {
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
   });
 
+  it("in a database whose messages are not in English (lc_messages), an administrator's cancel is still told from statement_timeout, by where PostgreSQL raised it", async () => {
+    const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
+    // The two 57014s PostgreSQL raises, as this server words them (English: the embedded server has no translations).
+    const timedOut = await store.sql`SELECT pg_sleep(1)`.then(() => undefined, (e: unknown) => e);
+    const cancelling = store.sql`SELECT pg_sleep(0.25)`.then(() => undefined, (e: unknown) => e);
+    expect(await watcher().unsafe('SELECT pg_cancel_backend($1) AS ok', [await backendOf('%pg_sleep(0.25)%')])).toEqual([{ ok: true }]);
+    const cancelled = await cancelling;
+    if (!(timedOut instanceof postgres.PostgresError) || !(cancelled instanceof postgres.PostgresError)) throw new Error('expected two PostgreSQL errors');
+    expect([timedOut.code, cancelled.code]).toEqual(['57014', '57014']);
+    // The same errors from a server with lc_messages = 'de_DE.UTF-8' (PostgreSQL's German catalogue).
+    const inGerman = (e: postgres.PostgresError, message: string): postgres.PostgresError =>
+      new postgres.PostgresError({ severity_local: 'FEHLER', severity: e.severity, code: e.code, message, file: e.file, line: e.line, routine: e.routine } as never);
+    const germanCancel = inGerman(cancelled, 'storniere Anfrage wegen Benutzeraufforderung');
+    const germanTimeout = inGerman(timedOut, 'storniere Anfrage wegen Zeitüberschreitung der Anweisung');
+    // Before (the English message only): the administrator's cancel read as a time limit.
+    expect(ioErrorText(postgresIoError(germanCancel), 'command')).toBe(cancelledText('command'));
+    expect(ioErrorText(postgresIoError(germanTimeout), 'command')).toBe(timedOutText('command'));
+    expect(ioErrorText(postgresIoError(cancelled), 'command')).toBe(cancelledText('command'));
+    expect(ioErrorText(postgresIoError(timedOut), 'command')).toBe(timedOutText('command'));
+  });
+
   it('statement_timeout and lock_timeout keep the timeout line', async () => {
     const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
     await run(store, 'alice', 'CRT t');

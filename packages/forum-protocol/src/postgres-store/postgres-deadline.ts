@@ -74,15 +74,51 @@ export class StrayCancelError extends Error {
   }
 }
 
-// query_canceled is also pg_cancel_backend's (and a cancel request's), told apart only by its message. In a
-// database whose messages are in another language (lc_messages) it is not matched, and reads as a time limit.
+// query_canceled (57014) is statement_timeout's and a cancel request's (pg_cancel_backend, the store's own)
+// alike. PostgreSQL raises each at its own place in its source, which its error names (file, line, routine)
+// in any language; the message is in the database's (lc_messages), English only by default.
 const BY_USER_REQUEST = /due to user request/;
+
+/** The most places and messages of a cancel request kept (one a PostgreSQL build and language the process met). */
+const MAX_LEARNT = 16;
+
+/** Where PostgreSQL raised a cancel request's 57014 (`file:line:routine`), as {@link learnUserCancel} saw it. */
+const userCancelSources = new Set<string>();
+
+/** A cancel request's message in the language of a database {@link learnUserCancel} asked. */
+const userCancelMessages = new Set<string>();
+
+const sourceOf = (e: postgres.PostgresError): string | undefined =>
+  e.file && e.line && e.routine ? `${e.file}:${e.line}:${e.routine}` : undefined;
+
+/**
+ * Learns from the database how its cancel request's error reads (its place in PostgreSQL's source, its
+ * message): the statement cancels itself (`pg_cancel_backend(pg_backend_pid())`, which any role may). A
+ * database whose messages are not in English (lc_messages 'de_DE') had its administrator's cancels read as
+ * time limits, and the store's stray cancels not known (not run again). Nothing is learnt if it cannot be.
+ */
+export const learnUserCancel = async (sql: Sql): Promise<void> => {
+  try {
+    await sql`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+  } catch (e) {
+    if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return;
+    const source = sourceOf(e);
+    if (source !== undefined && userCancelSources.size < MAX_LEARNT) userCancelSources.add(source);
+    if (userCancelMessages.size < MAX_LEARNT) userCancelMessages.add(e.message);
+  }
+};
 
 /**
  * Whether `e` is a statement cancelled by a cancel request (`pg_cancel_backend`, or the store's own): SQLSTATE
- * 57014 "… due to user request". Here, not in postgres-timeouts.ts (which imports this module), so both use one.
+ * 57014 raised where {@link learnUserCancel} saw a cancel request's raised, or with its message, or PostgreSQL's
+ * English one ("… due to user request"); never `statement_timeout`'s, raised elsewhere and worded otherwise.
+ * Here, not in postgres-timeouts.ts (which imports this module), so both use one.
  */
-export const isCancelledByUser = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && BY_USER_REQUEST.test(e.message);
+export const isCancelledByUser = (e: unknown): boolean => {
+  if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return false;
+  const source = sourceOf(e);
+  return (source !== undefined && userCancelSources.has(source)) || userCancelMessages.has(e.message) || BY_USER_REQUEST.test(e.message);
+};
 
 /**
  * Whether `e`, the failure of `query` (of a command under `deadline`, if any), is a cancel the store sent

@@ -10,7 +10,7 @@ import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { allowForDeletedChunks, attemptEither, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
-import { deadlineSql } from './postgres-deadline.js';
+import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -199,6 +199,7 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     try {
       await migrate(sql, schema);
       await sweepStaleUploads(sql, staleOf(options));
+      await learnUserCancel(sql);
     } catch (e) {
       await sql.end({ timeout: 1 });
       throw e;

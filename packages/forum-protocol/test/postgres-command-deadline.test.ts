@@ -7,7 +7,7 @@ import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK, postgresIoError } from '../src/postgres-store/postgres-timeouts.js';
 import { commandDeadline, CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, ioErrorText, terminatedText, timedOutText } from '../src/store/errors.js';
-import { StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
+import { CANCEL_IN_FLIGHT_MAX_MS, STRAY_CANCEL_WINDOW_MS, StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
@@ -460,6 +460,28 @@ describe("the deadline's cancel reaching its connection after its statement ende
     // Run twice (the first rolled back by the stray cancel), the deletion asked for its time at each run.
     // Before: 6,200 ms (5,000 + 2 × 100 × 6).
     expect(done.allowedMs).toBe(deadlineMs + chunks * MS_PER_DELETED_CHUNK);
+  });
+
+  it("a cancel of the store's whose connection never closes counts as in flight for CANCEL_IN_FLIGHT_MAX_MS only: an administrator's cancel after that is his", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_held`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    // A command's cancel, held by the relay for good (neither forwarded nor closed); its statement ends unharmed.
+    expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    const sentBy = performance.now() - 200;
+    expect(relay.cancelsHeld()).toBe(1);
+    // The bound, and the window after it, passed (a time constant of the store's, waited for, not hoped for).
+    await sleep(sentBy + CANCEL_IN_FLIGHT_MAX_MS + STRAY_CANCEL_WINDOW_MS + 200 - performance.now());
+    expect(relay.cancelsHeld()).toBe(1);
+    // An administrator cancels the connection's next statement.
+    const next = store.sql`SELECT pg_sleep(0.5)`.then(() => 'ran' as const, (e: unknown) => e);
+    expect(await watcher().unsafe('SELECT pg_cancel_backend($1) AS ok', [await backendOf('%pg_sleep(0.5)%')])).toEqual([{ ok: true }]);
+    const outcome = await next;
+    // Before: 'ran' (taken for the store's own cancel, still in flight, and run again: the administrator's cancel lost).
+    expect(outcome).toMatchObject({ code: '57014' });
+    expect(ioErrorText(postgresIoError(outcome), 'command')).toBe(cancelledText('command'));
   });
 
   it('a victim that is not run again (a retry cancelled so too) is answered with the timeout line, and logged as the server\'s own cancel', () => {

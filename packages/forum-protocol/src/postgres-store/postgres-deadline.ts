@@ -28,11 +28,21 @@ interface QueryInternals {
 /**
  * How long after the store's cancel request to a connection has landed (the postmaster closed its
  * connection, having signalled the backend) a "canceling statement due to user request" there is still
- * taken for that request's, ms; while it is in flight, any is. The backend acts on the signal within
+ * taken for that request's, ms; while it is in flight (at most
+ * {@link CANCEL_IN_FLIGHT_MAX_MS}), any is. The backend acts on the signal within
  * milliseconds of it; an administrator's cancel of the same backend in that time reads as the store's
  * (the command is retried, or answered as timed out, rather than blamed on him).
  */
 export const STRAY_CANCEL_WINDOW_MS = 1_000;
+
+/**
+ * How long a cancel request of the store's counts as in flight at most, ms from when it was sent: past it, it
+ * is taken to have landed then. One lands in milliseconds (the postmaster reads it and closes its connection);
+ * one whose connection neither closes nor fails (a network that drops it, a proxy that holds it) counted as
+ * in flight until postgres.js's `connect_timeout` (30 s by default) destroyed it, or for good when the URL
+ * sets none: an administrator's cancel of that connection meanwhile read as the store's (run again).
+ */
+export const CANCEL_IN_FLIGHT_MAX_MS = 3_000;
 
 /** The store's cancel requests to one connection not yet charged to a statement. */
 interface CancelsSent {
@@ -47,16 +57,26 @@ interface CancelsSent {
 /** The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to (two commands' deadlines can each send one). */
 const cancelsSent = new WeakMap<object, CancelsSent>();
 
-/** Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles. */
+/**
+ * Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles, or
+ * {@link CANCEL_IN_FLIGHT_MAX_MS} has passed, whichever comes first.
+ */
 const noteCancel = (backend: object, landing: Promise<void>): void => {
   const sent = cancelsSent.get(backend) ?? { pending: 0, inFlight: 0, landedAt: undefined };
   sent.pending += 1;
   sent.inFlight += 1;
   cancelsSent.set(backend, sent);
+  let done = false;
   const landed = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
     sent.inFlight -= 1;
     sent.landedAt = performance.now();
   };
+  const timer = setTimeout(landed, CANCEL_IN_FLIGHT_MAX_MS);
+  // Cleared when it lands: the timer must not keep a stopping process alive meanwhile.
+  timer.unref();
   landing.then(landed, landed);
 };
 

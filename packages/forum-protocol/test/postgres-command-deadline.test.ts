@@ -42,6 +42,14 @@ const slowDown = async (store: PostgresStore, table: string, event: 'INSERT' | '
   await store.sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
 };
 
+/** Makes each statement of `event` on `table` wait until the watcher lets go of advisory lock `key` (which it takes now). */
+const holdOn = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE', key: number): Promise<void> => {
+  await watcher()`SELECT pg_advisory_lock(${key})`;
+  const fn = `slow_${table}_${event.toLowerCase()}`;
+  await store.sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${key}); RETURN NULL; END $$`);
+  await store.sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+};
+
 const dropSlowDown = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE'): Promise<void> => {
   await store.sql.unsafe(`DROP TRIGGER slow_${table}_${event.toLowerCase()} ON ${table}`);
 };
@@ -360,19 +368,32 @@ const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; 
   return { url: url.href, cancelsHeld: () => held.length, releaseCancels: (n = held.length) => held.splice(0, n).forEach((f) => f()) };
 };
 
-/** The start (epoch ms) of an `INSERT INTO entries` running now that started after `after`, waited for (`undefined` once `given` is true). */
-const insertStartedAfter = async (after: number, given: () => boolean = () => false): Promise<number | undefined> => {
+/**
+ * The start (epoch ms) of a statement like `like` running now on backend `pid` (any but the watcher's if
+ * none) that started after `after`, waited for (`undefined` once `given` is true).
+ */
+const startedAfter = async (like: string, after: number, given: () => boolean = () => false, pid?: number): Promise<number | undefined> => {
   const deadline = performance.now() + 5_000;
   for (;;) {
     const [row] = await watcher()<{ started: number }[]>`
       SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
-      WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO entries%'
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND (${pid ?? null}::int IS NULL OR pid = ${pid ?? null}::int) AND query LIKE ${like}
         AND extract(epoch FROM query_start) * 1000 > ${after}`;
     if (row !== undefined) return row.started;
     if (given()) return undefined;
-    if (performance.now() > deadline) throw new Error('no new INSERT INTO entries runs');
+    if (performance.now() > deadline) throw new Error(`no new statement like ${like} runs`);
     await sleep(5);
   }
+};
+
+/** {@link startedAfter} for the MSG's `INSERT INTO entries`. */
+const insertStartedAfter = (after: number, given?: () => boolean): Promise<number | undefined> => startedAfter('%INSERT INTO entries%', after, given);
+
+/** {@link startedAfter} on backend `pid`, that must come. */
+const backendStartedAfter = async (like: string, after: number, pid: number): Promise<number> => {
+  const started = await startedAfter(like, after, () => false, pid);
+  if (started === undefined) throw new Error(`no new statement like ${like} runs`);
+  return started;
 };
 
 describe("the deadline's cancel reaching its connection after its statement ended", () => {
@@ -436,7 +457,7 @@ describe("the deadline's cancel reaching its connection after its statement ende
 
   it("an RMV whose transaction a stray cancel makes run again gets the deleted chunks' time once, not once a run", async () => {
     const relay = await cancelHoldingRelay(new URL(pg.url()));
-    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_rmv`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_rmv`, timeouts: { ...TIMEOUTS, statementMs: 10_000, lockMs: 10_000 }, maxConnections: 1 })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const store = opened.right;
     pg.onClose(() => store.close());
@@ -446,14 +467,19 @@ describe("the deadline's cancel reaching its connection after its statement ende
       const [u] = await tx<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES ('t', 'f', 'alice', ${chunks}, true) RETURNING id`;
       await tx`INSERT INTO upload_chunks (upload_id, seq, data) SELECT ${u?.id ?? '0'}, g, '\\x00'::bytea FROM generate_series(0, ${chunks - 1}) g`;
     });
+    // The first run's deletion waits until the stray cancel lands (the second's, until the test lets it go).
+    await holdOn(store, 'upload_chunks', 'DELETE', 4444);
     // A command's cancel held, its statement ended unharmed: it lands on the RMV's deletion when released.
     expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
     expect(relay.cancelsHeld()).toBe(1);
-    await slowDown(store, 'upload_chunks', 'DELETE', 0.3);
     const deadlineMs = 5_000;
+    const pid = (await store.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]?.pid ?? 0;
     const rmv = withCommandDeadline(deadlineMs, async () => ({ lines: await lines(run(store, 'alice', 'RMV t')), allowedMs: commandDeadline()?.allowedMs }));
-    await backendOf('%DELETE FROM threads%');
+    const first = await backendStartedAfter('%DELETE FROM threads%', 0, pid);
     relay.releaseCancels();
+    // Its second run: let go.
+    await backendStartedAfter('%DELETE FROM threads%', first, pid);
+    await watcher()`SELECT pg_advisory_unlock(4444)`;
     const done = await rmv;
     await dropSlowDown(store, 'upload_chunks', 'DELETE');
     expect(done.lines).toEqual(['Thread t removed']);

@@ -2,8 +2,9 @@
 // by a disk or by lock waits): `node scripts/pg-deadline-load.mjs [rounds] [deadlineMs] [slowMs] [slow] [quick]`
 // (defaults 3 6000 4500 30 70), after `pnpm --filter forum-protocol build`. Starts an embedded PostgreSQL, opens
 // the store on a pool of 10 (the server's), and each round starts `slow` commands of one statement of `slowMs`
-// and `quick` commands of one prepared read (an account), all at once, each under a deadline of `deadlineMs`.
-// Prints, for each kind, the replies past the deadline and the latest reply; with slow = 0, the pool's throughput.
+// and `quick` commands of one prepared read (an account), one a turn of the event loop, each under a deadline of
+// `deadlineMs`. Prints, for each kind, the replies past the deadline and the latest reply, and the commands a
+// second (with slow = 0, the pool's throughput); DEBUG_LOAD=1 prints each command's time and outcome.
 import { withCommandDeadline } from '../packages/forum-protocol/dist/index.js';
 import { openPostgresStore } from '../packages/forum-protocol/dist/postgres.js';
 import { startEmbeddedPostgres } from './embedded-postgres.mjs';

@@ -4,16 +4,46 @@
 // the store on a pool of 10 (the server's), and each round starts `slow` commands of one statement of `slowMs`
 // and `quick` commands of one prepared read (an account), one a turn of the event loop, each under a deadline of
 // `deadlineMs`. Prints, for each kind, the replies past the deadline and the latest reply, and the commands a
-// second (with slow = 0, the pool's throughput); DEBUG_LOAD=1 prints each command's time and outcome.
+// second (with slow = 0, the pool's throughput); DEBUG_LOAD=1 prints each command's time and outcome, and
+// PG_DELAY_MS=n puts the database n ms away each way (a relay delaying every chunk).
 import { withCommandDeadline } from '../packages/forum-protocol/dist/index.js';
 import { openPostgresStore } from '../packages/forum-protocol/dist/postgres.js';
+import net from 'node:net';
 import { startEmbeddedPostgres } from './embedded-postgres.mjs';
 
 const [rounds = 3, deadlineMs = 6_000, slowMs = 4_500, slow = 30, quick = 70] = process.argv.slice(2).map(Number);
 
+/**
+ * A loopback relay to `url` that delays every chunk `ms` each way (a database `2 × ms` of round trip away),
+ * order kept; its URL, and its closing.
+ */
+const delayingRelay = async (url, ms) => {
+  const target = new URL(url);
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    }
+    const late = (from, to) => {
+      from.on('data', (chunk) => setTimeout(() => to.destroyed || to.write(chunk), ms));
+      from.on('close', () => setTimeout(() => to.destroy(), ms));
+    };
+    late(client, upstream);
+    late(upstream, client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relayed = new URL(url);
+  relayed.port = String(server.address().port);
+  return { url: relayed.href, close: () => (sockets.forEach((s) => s.destroy()), new Promise((resolve) => server.close(resolve))) };
+};
+
 const pg = await startEmbeddedPostgres();
+// PG_DELAY_MS=n: the database n ms away each way.
+const relay = process.env.PG_DELAY_MS ? await delayingRelay(pg.url, Number(process.env.PG_DELAY_MS)) : undefined;
 try {
-  const opened = await openPostgresStore(pg.url, { maxConnections: 10 })();
+  const opened = await openPostgresStore(relay?.url ?? pg.url, { maxConnections: 10 })();
   if (opened._tag === 'Left') throw new Error(opened.left.message);
   const store = opened.right;
   await store.createAccount({ username: 'alice', password: 'pw' })();
@@ -55,5 +85,6 @@ try {
   console.log(`${rounds} rounds in ${elapsed.toFixed(0)} ms (${(((slow + quick) * rounds * 1000) / elapsed).toFixed(0)} commands/s)`);
   await store.close();
 } finally {
+  await relay?.close();
   await pg.stop();
 }

@@ -5,9 +5,9 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK, postgresIoError } from '../src/postgres-store/postgres-timeouts.js';
-import { CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
+import { commandDeadline, CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, ioErrorText, terminatedText, timedOutText } from '../src/store/errors.js';
-import { StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
+import { CANCEL_IN_FLIGHT_MAX_MS, STRAY_CANCEL_WINDOW_MS, StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
@@ -39,6 +39,14 @@ const ANSWER_SLACK_MS = 400;
 const slowDown = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE', seconds: number): Promise<void> => {
   const fn = `slow_${table}_${event.toLowerCase()}`;
   await store.sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$`);
+  await store.sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+};
+
+/** Makes each statement of `event` on `table` wait until the watcher lets go of advisory lock `key` (which it takes now). */
+const holdOn = async (store: PostgresStore, table: string, event: 'INSERT' | 'UPDATE' | 'DELETE', key: number): Promise<void> => {
+  await watcher()`SELECT pg_advisory_lock(${key})`;
+  const fn = `slow_${table}_${event.toLowerCase()}`;
+  await store.sql.unsafe(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(${key}); RETURN NULL; END $$`);
   await store.sql.unsafe(`CREATE TRIGGER ${fn} BEFORE ${event} ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
 };
 
@@ -233,6 +241,27 @@ describe('a statement ended by an administrator', () => {
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
   });
 
+  it("in a database whose messages are not in English (lc_messages), an administrator's cancel is still told from statement_timeout, by where PostgreSQL raised it", async () => {
+    const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
+    // The two 57014s PostgreSQL raises, as this server words them (English: the embedded server has no translations).
+    const timedOut = await store.sql`SELECT pg_sleep(1)`.then(() => undefined, (e: unknown) => e);
+    const cancelling = store.sql`SELECT pg_sleep(0.25)`.then(() => undefined, (e: unknown) => e);
+    expect(await watcher().unsafe('SELECT pg_cancel_backend($1) AS ok', [await backendOf('%pg_sleep(0.25)%')])).toEqual([{ ok: true }]);
+    const cancelled = await cancelling;
+    if (!(timedOut instanceof postgres.PostgresError) || !(cancelled instanceof postgres.PostgresError)) throw new Error('expected two PostgreSQL errors');
+    expect([timedOut.code, cancelled.code]).toEqual(['57014', '57014']);
+    // The same errors from a server with lc_messages = 'de_DE.UTF-8' (PostgreSQL's German catalogue).
+    const inGerman = (e: postgres.PostgresError, message: string): postgres.PostgresError =>
+      new postgres.PostgresError({ severity_local: 'FEHLER', severity: e.severity, code: e.code, message, file: e.file, line: e.line, routine: e.routine } as never);
+    const germanCancel = inGerman(cancelled, 'storniere Anfrage wegen Benutzeraufforderung');
+    const germanTimeout = inGerman(timedOut, 'storniere Anfrage wegen Zeitüberschreitung der Anweisung');
+    // Before (the English message only): the administrator's cancel read as a time limit.
+    expect(ioErrorText(postgresIoError(germanCancel), 'command')).toBe(cancelledText('command'));
+    expect(ioErrorText(postgresIoError(germanTimeout), 'command')).toBe(timedOutText('command'));
+    expect(ioErrorText(postgresIoError(cancelled), 'command')).toBe(cancelledText('command'));
+    expect(ioErrorText(postgresIoError(timedOut), 'command')).toBe(timedOutText('command'));
+  });
+
   it('statement_timeout and lock_timeout keep the timeout line', async () => {
     const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
     await run(store, 'alice', 'CRT t');
@@ -260,26 +289,32 @@ describe('a statement ended by an administrator', () => {
 const settledWithin = <A>(p: Promise<A>, ms: number): Promise<{ readonly value: A } | { readonly error: unknown } | 'hung'> =>
   Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), sleep(ms).then(() => 'hung' as const)]);
 
-describe('a deadline passing while its statement waits in a connection\'s pipeline', () => {
-  it("the statement pipelined behind it gets its own rows, not the late one's, and the late command is answered", async () => {
-    const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 1 });
+describe('a deadline passing while the connections are busy with other commands\' statements', () => {
+  it("the late command is answered at its deadline, not after the statement ahead of it; the statement after it gets its own rows", async () => {
+    // Lock waits allowed longer than the test: the statement ahead ends when the test lets it.
+    const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 10_000, lockMs: 10_000 }, maxConnections: 1 });
     expect(await store.createAccount({ username: 'alice', password: 'alice-secret' })()).toEqual(E.right(true));
     expect(await store.createAccount({ username: 'mallory', password: 'mallory-secret' })()).toEqual(E.right(true));
-    // Prepared on the one connection: a statement already described is pipelined behind a running one, not queued.
+    // Described on the one connection: a statement already described was written behind a running one (pipelined), not queued.
     await store.getAccount('alice')();
-    // The connection busy with another command's statement for 600 ms (outside any deadline).
-    const busy = store.sql`SELECT pg_sleep(0.6)`.then(() => 'done' as const);
-    await backendOf('%pg_sleep%');
-    // Sent behind it on the same connection: mallory's read, whose command has 100 ms, then alice's login read.
-    const late = withCommandDeadline(100, () => store.getAccount('mallory')());
+    // The connection busy with another command's statement (outside any deadline) until the test lets it go:
+    // it waits for an advisory lock the watcher holds (a row held by a stuck server, a slow disk).
+    await watcher()`SELECT pg_advisory_lock(4242)`;
+    const busy = store.sql`SELECT pg_advisory_lock(4242)`.then(() => 'done' as const);
+    await backendOf('%pg_advisory_lock%');
+    // Behind it: mallory's read, whose command has 100 ms, then alice's login read.
+    const late = timed(() => withCommandDeadline(100, () => store.getAccount('mallory')()));
     const honest = store.getAccount('alice')();
-    const [l, h] = await Promise.all([settledWithin(late, 3_000), settledWithin(honest, 3_000)]);
-    // Before: postgres.js, reaching the cancelled statement, sent its cancel and took the next one as the one
-    // running: alice's read got mallory's row (her password), and mallory's read never settled (its command hung).
-    expect(h).toEqual({ value: E.right(O.some({ username: 'alice', password: 'alice-secret' })) });
-    // Its statement, already written to the connection, ran: its row is its command's answer.
-    expect(l).toEqual({ value: E.right(O.some({ username: 'mallory', password: 'mallory-secret' })) });
+    const l = await settledWithin(late, 3_000);
+    // Before: written behind the busy statement, it could not be cancelled (postgres.js 3.4.9 then handed its
+    // rows to the statement behind it, another command's) and was left to run: still unanswered at 3 s (it
+    // came once the lock was let go). Now it waited in the pool's queue, and its deadline took it out.
+    expect(l).toMatchObject({ value: { value: E.left({ kind: 'io', timedOut: true }) } });
+    expect(l !== 'hung' && 'value' in l ? l.value.ms : Infinity).toBeLessThan(100 + ANSWER_SLACK_MS);
+    await watcher()`SELECT pg_advisory_unlock(4242)`;
     expect(await busy).toBe('done');
+    expect(await settledWithin(honest, 3_000)).toEqual({ value: E.right(O.some({ username: 'alice', password: 'alice-secret' })) });
+    await store.sql`SELECT pg_advisory_unlock(4242)`;
     // The connection answers in order afterwards.
     expect(await store.getAccount('mallory')()).toEqual(E.right(O.some({ username: 'mallory', password: 'mallory-secret' })));
   });
@@ -333,19 +368,32 @@ const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; 
   return { url: url.href, cancelsHeld: () => held.length, releaseCancels: (n = held.length) => held.splice(0, n).forEach((f) => f()) };
 };
 
-/** The start (epoch ms) of an `INSERT INTO entries` running now that started after `after`, waited for (`undefined` once `given` is true). */
-const insertStartedAfter = async (after: number, given: () => boolean = () => false): Promise<number | undefined> => {
+/**
+ * The start (epoch ms) of a statement like `like` running now on backend `pid` (any but the watcher's if
+ * none) that started after `after`, waited for (`undefined` once `given` is true).
+ */
+const startedAfter = async (like: string, after: number, given: () => boolean = () => false, pid?: number): Promise<number | undefined> => {
   const deadline = performance.now() + 5_000;
   for (;;) {
     const [row] = await watcher()<{ started: number }[]>`
       SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
-      WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO entries%'
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND (${pid ?? null}::int IS NULL OR pid = ${pid ?? null}::int) AND query LIKE ${like}
         AND extract(epoch FROM query_start) * 1000 > ${after}`;
     if (row !== undefined) return row.started;
     if (given()) return undefined;
-    if (performance.now() > deadline) throw new Error('no new INSERT INTO entries runs');
+    if (performance.now() > deadline) throw new Error(`no new statement like ${like} runs`);
     await sleep(5);
   }
+};
+
+/** {@link startedAfter} for the MSG's `INSERT INTO entries`. */
+const insertStartedAfter = (after: number, given?: () => boolean): Promise<number | undefined> => startedAfter('%INSERT INTO entries%', after, given);
+
+/** {@link startedAfter} on backend `pid`, that must come. */
+const backendStartedAfter = async (like: string, after: number, pid: number): Promise<number> => {
+  const started = await startedAfter(like, after, () => false, pid);
+  if (started === undefined) throw new Error(`no new statement like ${like} runs`);
+  return started;
 };
 
 describe("the deadline's cancel reaching its connection after its statement ended", () => {
@@ -405,6 +453,61 @@ describe("the deadline's cancel reaching its connection after its statement ende
       "Store error: the server's own cancel of another command's statement on this connection reached this one: canceling statement due to user request",
     );
     expect(await lines(run(store, 'alice', 'RDT t'))).toEqual(['Thread t is empty']);
+  });
+
+  it("an RMV whose transaction a stray cancel makes run again gets the deleted chunks' time once, not once a run", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_rmv`, timeouts: { ...TIMEOUTS, statementMs: 10_000, lockMs: 10_000 }, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    await run(store, 'alice', 'CRT t');
+    const chunks = 100;
+    await store.sql.begin(async (tx) => {
+      const [u] = await tx<{ id: string }[]>`INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES ('t', 'f', 'alice', ${chunks}, true) RETURNING id`;
+      await tx`INSERT INTO upload_chunks (upload_id, seq, data) SELECT ${u?.id ?? '0'}, g, '\\x00'::bytea FROM generate_series(0, ${chunks - 1}) g`;
+    });
+    // The first run's deletion waits until the stray cancel lands (the second's, until the test lets it go).
+    await holdOn(store, 'upload_chunks', 'DELETE', 4444);
+    // A command's cancel held, its statement ended unharmed: it lands on the RMV's deletion when released.
+    expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    expect(relay.cancelsHeld()).toBe(1);
+    const deadlineMs = 5_000;
+    const pid = (await store.sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]?.pid ?? 0;
+    const rmv = withCommandDeadline(deadlineMs, async () => ({ lines: await lines(run(store, 'alice', 'RMV t')), allowedMs: commandDeadline()?.allowedMs }));
+    const first = await backendStartedAfter('%DELETE FROM threads%', 0, pid);
+    relay.releaseCancels();
+    // Its second run: let go.
+    await backendStartedAfter('%DELETE FROM threads%', first, pid);
+    await watcher()`SELECT pg_advisory_unlock(4444)`;
+    const done = await rmv;
+    await dropSlowDown(store, 'upload_chunks', 'DELETE');
+    expect(done.lines).toEqual(['Thread t removed']);
+    // Run twice (the first rolled back by the stray cancel), the deletion asked for its time at each run.
+    // Before: 6,200 ms (5,000 + 2 × 100 × 6).
+    expect(done.allowedMs).toBe(deadlineMs + chunks * MS_PER_DELETED_CHUNK);
+  });
+
+  it("a cancel of the store's whose connection never closes counts as in flight for CANCEL_IN_FLIGHT_MAX_MS only: an administrator's cancel after that is his", async () => {
+    const relay = await cancelHoldingRelay(new URL(pg.url()));
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray_held`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const store = opened.right;
+    pg.onClose(() => store.close());
+    // A command's cancel, held by the relay for good (neither forwarded nor closed); its statement ends unharmed.
+    expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
+    const sentBy = performance.now() - 200;
+    expect(relay.cancelsHeld()).toBe(1);
+    // The bound, and the window after it, passed (a time constant of the store's, waited for, not hoped for).
+    await sleep(sentBy + CANCEL_IN_FLIGHT_MAX_MS + STRAY_CANCEL_WINDOW_MS + 200 - performance.now());
+    expect(relay.cancelsHeld()).toBe(1);
+    // An administrator cancels the connection's next statement.
+    const next = store.sql`SELECT pg_sleep(0.5)`.then(() => 'ran' as const, (e: unknown) => e);
+    expect(await watcher().unsafe('SELECT pg_cancel_backend($1) AS ok', [await backendOf('%pg_sleep(0.5)%')])).toEqual([{ ok: true }]);
+    const outcome = await next;
+    // Before: 'ran' (taken for the store's own cancel, still in flight, and run again: the administrator's cancel lost).
+    expect(outcome).toMatchObject({ code: '57014' });
+    expect(ioErrorText(postgresIoError(outcome), 'command')).toBe(cancelledText('command'));
   });
 
   it('a victim that is not run again (a retry cancelled so too) is answered with the timeout line, and logged as the server\'s own cancel', () => {

@@ -28,11 +28,21 @@ interface QueryInternals {
 /**
  * How long after the store's cancel request to a connection has landed (the postmaster closed its
  * connection, having signalled the backend) a "canceling statement due to user request" there is still
- * taken for that request's, ms; while it is in flight, any is. The backend acts on the signal within
+ * taken for that request's, ms; while it is in flight (at most
+ * {@link CANCEL_IN_FLIGHT_MAX_MS}), any is. The backend acts on the signal within
  * milliseconds of it; an administrator's cancel of the same backend in that time reads as the store's
  * (the command is retried, or answered as timed out, rather than blamed on him).
  */
 export const STRAY_CANCEL_WINDOW_MS = 1_000;
+
+/**
+ * How long a cancel request of the store's counts as in flight at most, ms from when it was sent: past it, it
+ * is taken to have landed then. One lands in milliseconds (the postmaster reads it and closes its connection);
+ * one whose connection neither closes nor fails (a network that drops it, a proxy that holds it) counted as
+ * in flight until postgres.js's `connect_timeout` (30 s by default) destroyed it, or for good when the URL
+ * sets none: an administrator's cancel of that connection meanwhile read as the store's (run again).
+ */
+export const CANCEL_IN_FLIGHT_MAX_MS = 3_000;
 
 /** The store's cancel requests to one connection not yet charged to a statement. */
 interface CancelsSent {
@@ -47,16 +57,26 @@ interface CancelsSent {
 /** The connections (postgres.js's `{ pid, secret }` of each) the store sent cancel requests to (two commands' deadlines can each send one). */
 const cancelsSent = new WeakMap<object, CancelsSent>();
 
-/** Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles. */
+/**
+ * Notes a cancel request sent to `backend`, and when `landing` (the request's connection closing) settles, or
+ * {@link CANCEL_IN_FLIGHT_MAX_MS} has passed, whichever comes first.
+ */
 const noteCancel = (backend: object, landing: Promise<void>): void => {
   const sent = cancelsSent.get(backend) ?? { pending: 0, inFlight: 0, landedAt: undefined };
   sent.pending += 1;
   sent.inFlight += 1;
   cancelsSent.set(backend, sent);
+  let done = false;
   const landed = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
     sent.inFlight -= 1;
     sent.landedAt = performance.now();
   };
+  const timer = setTimeout(landed, CANCEL_IN_FLIGHT_MAX_MS);
+  // Cleared when it lands: the timer must not keep a stopping process alive meanwhile.
+  timer.unref();
   landing.then(landed, landed);
 };
 
@@ -74,15 +94,51 @@ export class StrayCancelError extends Error {
   }
 }
 
-// query_canceled is also pg_cancel_backend's (and a cancel request's), told apart only by its message. In a
-// database whose messages are in another language (lc_messages) it is not matched, and reads as a time limit.
+// query_canceled (57014) is statement_timeout's and a cancel request's (pg_cancel_backend, the store's own)
+// alike. PostgreSQL raises each at its own place in its source, which its error names (file, line, routine)
+// in any language; the message is in the database's (lc_messages), English only by default.
 const BY_USER_REQUEST = /due to user request/;
+
+/** The most places and messages of a cancel request kept (one a PostgreSQL build and language the process met). */
+const MAX_LEARNT = 16;
+
+/** Where PostgreSQL raised a cancel request's 57014 (`file:line:routine`), as {@link learnUserCancel} saw it. */
+const userCancelSources = new Set<string>();
+
+/** A cancel request's message in the language of a database {@link learnUserCancel} asked. */
+const userCancelMessages = new Set<string>();
+
+const sourceOf = (e: postgres.PostgresError): string | undefined =>
+  e.file && e.line && e.routine ? `${e.file}:${e.line}:${e.routine}` : undefined;
+
+/**
+ * Learns from the database how its cancel request's error reads (its place in PostgreSQL's source, its
+ * message): the statement cancels itself (`pg_cancel_backend(pg_backend_pid())`, which any role may). A
+ * database whose messages are not in English (lc_messages 'de_DE') had its administrator's cancels read as
+ * time limits, and the store's stray cancels not known (not run again). Nothing is learnt if it cannot be.
+ */
+export const learnUserCancel = async (sql: Sql): Promise<void> => {
+  try {
+    await sql`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+  } catch (e) {
+    if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return;
+    const source = sourceOf(e);
+    if (source !== undefined && userCancelSources.size < MAX_LEARNT) userCancelSources.add(source);
+    if (userCancelMessages.size < MAX_LEARNT) userCancelMessages.add(e.message);
+  }
+};
 
 /**
  * Whether `e` is a statement cancelled by a cancel request (`pg_cancel_backend`, or the store's own): SQLSTATE
- * 57014 "… due to user request". Here, not in postgres-timeouts.ts (which imports this module), so both use one.
+ * 57014 raised where {@link learnUserCancel} saw a cancel request's raised, or with its message, or PostgreSQL's
+ * English one ("… due to user request"); never `statement_timeout`'s, raised elsewhere and worded otherwise.
+ * Here, not in postgres-timeouts.ts (which imports this module), so both use one.
  */
-export const isCancelledByUser = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code === '57014' && BY_USER_REQUEST.test(e.message);
+export const isCancelledByUser = (e: unknown): boolean => {
+  if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return false;
+  const source = sourceOf(e);
+  return (source !== undefined && userCancelSources.has(source)) || userCancelMessages.has(e.message) || BY_USER_REQUEST.test(e.message);
+};
 
 /**
  * Whether `e`, the failure of `query` (of a command under `deadline`, if any), is a cancel the store sent
@@ -123,12 +179,14 @@ const watchForStrayCancel = (query: QueryInternals, deadline: CommandDeadline | 
 
 /**
  * Stops `query` at its command's deadline: one waiting for a connection is rejected where it waits, the
- * one its connection runs gets a cancel request, and one already done is left so. One pipelined behind
- * the statement its connection runs (written to it, not yet started) is left to run: postgres.js 3.4.9,
+ * one its connection runs gets a cancel request, and one already done is left so. The store's pool writes
+ * no statement behind another's (`max_pipeline: 0`, postgres-store.ts), so a statement waits in the pool's
+ * queue until a connection is free. With the unpatched driver it pipelines, and one pipelined behind the
+ * statement its connection runs (written to it, not yet started) is left to run: postgres.js 3.4.9,
  * reaching such a query marked cancelled, sends its cancel and takes the query after it as the one
  * running, so that query got the cancelled one's rows (another command's: a login read another account's
- * secret) and the cancelled one never settled. Its command is refused its next statement instead, and
- * waits for the statements ahead of it there (each under `statement_timeout` or its own command's deadline).
+ * secret) and the cancelled one never settled. Its command then waits for the statements ahead of it
+ * there (each under `statement_timeout` or its own command's deadline), and is refused its next statement.
  * A query never handed to the pool is a fragment of another (or unused): cancelling it would reject a
  * promise nobody awaits.
  *

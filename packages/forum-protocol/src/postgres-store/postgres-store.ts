@@ -10,7 +10,7 @@ import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { allowForDeletedChunks, attemptEither, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
-import { deadlineSql } from './postgres-deadline.js';
+import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -166,6 +166,12 @@ const writeDiff = async (tx: TransactionSql, locked: LockedThread, next: readonl
 };
 
 /**
+ * Whether postgres.js has this workspace's patch (`patches/postgres@3.4.9.patch`, which marks it): without it
+ * a transaction's BEGIN, not pipelined, never took its connection (UNSAFE_TRANSACTION).
+ */
+const isPatchedDriver = (postgres as unknown as { readonly forumPatched?: unknown }).forumPatched === true;
+
+/**
  * Connects to PostgreSQL at `url` and creates or migrates the forum's tables
  * (see `postgres-schema.ts`). Every command is one transaction; a change to a
  * thread locks its row (`SELECT … FOR UPDATE`), so commands from any number
@@ -179,6 +185,11 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) return E.left({ kind: 'io', message: `invalid schema name: ${schema}` } satisfies IoError);
     const sql = postgres(url, {
       max: options.maxConnections ?? 10,
+      // No statement is written to a connection behind another's (postgres.js pipelines up to 100 on a busy
+      // connection by default): one waits in the pool's queue, where its command's deadline takes it out, not
+      // behind statements of other commands that may each run up to statement_timeout (postgres-deadline.ts).
+      // The unpatched driver (an application installing this package) took no transaction so.
+      ...(isPatchedDriver ? { max_pipeline: 0 } : {}),
       onnotice: () => undefined,
       connection: {
         ...timeoutParameters({ ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts }),
@@ -188,6 +199,7 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
     try {
       await migrate(sql, schema);
       await sweepStaleUploads(sql, staleOf(options));
+      await learnUserCancel(sql);
     } catch (e) {
       await sql.end({ timeout: 1 });
       throw e;

@@ -24,6 +24,8 @@ export class CommandDeadline {
   #fired = false;
   #ended = false;
   readonly #onExpire = new Set<() => void>();
+  /** What each keyed extension gave, ms (see {@link extend}). */
+  readonly #extensions = new Map<string, number>();
 
   constructor(ms: number) {
     this.#allowedMs = ms;
@@ -46,11 +48,19 @@ export class CommandDeadline {
     return this.#allowedMs;
   }
 
-  /** Gives the command `ms` more (a deletion whose work grows with the bytes it removes). */
-  extend(ms: number): void {
-    if (this.#fired || this.#ended || !(ms > 0)) return;
-    this.#allowedMs += ms;
-    this.#at += ms;
+  /**
+   * Gives the command `ms` more (a deletion whose work grows with the bytes it removes). Under a `key`, the
+   * extension replaces the one given before under that key instead of adding to it: a transaction run again
+   * (a stray cancel, `postgres-deadline.ts`) asks again for the same work, which must not double its time.
+   */
+  extend(ms: number, key?: string): void {
+    if (this.#fired || this.#ended || !(ms >= 0)) return;
+    const before = key === undefined ? 0 : (this.#extensions.get(key) ?? 0);
+    if (key !== undefined) this.#extensions.set(key, ms);
+    const more = ms - before;
+    if (more === 0) return;
+    this.#allowedMs += more;
+    this.#at += more;
     this.#arm();
   }
 

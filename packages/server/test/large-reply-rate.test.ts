@@ -67,6 +67,7 @@ const backToBack = async (
   each?: (t: number) => void,
 ): Promise<number[]> => {
   const stop = new AbortController();
+  setMaxListeners(parties.length + 1, stop.signal);
   const got = parties.map(() => 0);
   const host = async (i: number): Promise<void> => {
     while (!stop.signal.aborted) {
@@ -421,6 +422,53 @@ describe('large reply rate', () => {
     await clock.advance(12_000);
     expect(hostileServed).toBe(60);
     expect(rate.size).toBe(0);
+  });
+
+  it("an honest party reading a few KiB now and then waits a turn, not a round of many parties' full threads: 96 addresses reading full threads back to back, a 3 KiB read every 2 s", async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    const waits: number[] = [];
+    let pending = false;
+    // Their replies go in rounds of 96, each at one virtual start (12 s at 32 MiB/s). In the order by start, the
+    // honest party's read after one in a round started past the round and waited for all of it: 8.4 s at most here
+    // (12.4 s with 128 addresses), past the client's 8. By finish (start and cost), it goes next.
+    const got = await backToBack(rate, clock, hostsOf(96), 4 * MIB, 30_000, (t) => {
+      if (t < 10_000 || t % 2000 !== 0 || pending) return;
+      const asked = clock.now();
+      const p = rate.turn('10.0.9.9', 3 * 1024);
+      if (p === undefined) return void waits.push(0);
+      pending = true;
+      void p.then(() => {
+        waits.push(clock.now() - asked);
+        pending = false;
+      });
+    });
+    expect(Math.max(...waits)).toBeLessThanOrEqual(500);
+    expect(waits.length).toBe(10);
+    // The full threads still share the rate equally: 30 s of it and the burst, 244 of 4 MiB and 48 KiB.
+    expect(Math.max(...got) - Math.min(...got)).toBeLessThanOrEqual(1);
+    expect(sum(got)).toBeGreaterThanOrEqual(236);
+  });
+
+  it('a waiting reply is passed by replies that finish earlier no more than its own cost: a full thread asked while a new address every millisecond reads 3 KiB once (50 MiB/s asked of 32) goes', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    let wentAt: number | undefined;
+    for (let t = 0; t < 4_000; t++) {
+      await clock.advance(t);
+      // Each new to the order: they all start at the virtual time, where the full thread starts too, and finish
+      // before it. Taken by their finish alone, they passed it for ever (it never went in 20 s).
+      rate.turn(`10.1.${t >> 8}.${t & 255}`, 3 * 1024);
+      if (t === 1_000) {
+        const p = rate.turn('10.0.9.9', 4 * MIB);
+        expect(p).toBeDefined();
+        void p?.then(() => (wentAt = clock.now()));
+      }
+      await Promise.resolve();
+    }
+    // The debt, its own cost passed (4 MiB of 3 KiB replies: 125 ms), and its turn.
+    expect(wentAt).toBeDefined();
+    expect((wentAt as number) - 1_000).toBeLessThanOrEqual(600);
   });
 
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {

@@ -110,9 +110,26 @@ function floodUnread(h: Herd, addressOf?: (i: number) => string): Peer[] {
   return greedy;
 }
 
+/** The server's connection to `p`. */
+function serverConnection(h: Herd, p: Peer): Connection {
+  return h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+}
+
 /** The credit the server's connection to `p` grants its peer now (what its limit lets the peer send). */
 function creditTo(h: Herd, p: Peer): number {
-  return (h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection).flow.credit;
+  return serverConnection(h, p).flow.credit;
+}
+
+/**
+ * 30 connections from 6 addresses whose windows the server raised to 32 MiB, idle: under the default
+ * budget they hold its 960 MiB (credit announced is never taken back). Returns their peers.
+ */
+function holdBudgetIdle(h: Herd): Peer[] {
+  const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
+  runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
+  for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
+  h.sim.runFor(500);
+  return idle;
 }
 
 /**
@@ -408,7 +425,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
       h.sim.wake(p.address);
       return m;
     });
-    const conn = (p: Peer): Connection => h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     runUntil(h, () => peers.every((p) => (h.received.get(conn(p))?.length ?? 0) === 1), 30_000);
     for (const [i, p] of peers.entries()) expect(Buffer.compare(h.received.get(conn(p))?.[0] as Uint8Array, sent[i] as Uint8Array), `peer ${i}`).toBe(0);
     for (const p of peers) p.conn.close(h.sim.now);
@@ -425,7 +442,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const h = herd(18, { receiveWindow: 4 * 1024 * 1024, maxReceiveBufferBytes: 16 * 1024 * 1024 });
     const [a, b] = [h.addPeer('10.0.9.9:5000'), h.addPeer('10.0.9.9:5001')] as [Peer, Peer];
     runUntil(h, () => a.conn.state === 'established' && b.conn.state === 'established' && h.accepted.length === 2, 3_000);
-    const conn = (p: Peer): Connection => h.accepted.find((c) => c.localCid === p.conn.remoteCid) as Connection;
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     const sent = [a, b].map((p, i) => {
       const m = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, k) => byteAt(i, k));
       p.conn.send(m);
@@ -499,10 +516,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // was answered with the floor: not one more byte came back while nobody read). Now a message a
     // BLOCKED waits for may take up to the largest window past the budget, oldest first.
     const h = herd(20, {});
-    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
-    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
-    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
-    h.sim.runFor(500);
+    const idle = holdBudgetIdle(h);
     const budget = DEFAULT_MAX_RECEIVE_BUFFER_BYTES;
     const spent = budget - budget / 16;
     expect(h.server.stats().receiveBuffer.granted).toBeGreaterThan(spent - 64 * 1024);
@@ -518,7 +532,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
       h.sim.wake(p.address);
       return m;
     });
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     let most = 0;
     const start = h.sim.now;
     runUntil(
@@ -551,7 +565,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
       for (let k = 0; k < 192; k++) p.conn.send(new Uint8Array(64 * 1024).fill(k & 0xff));
       h.sim.wake(p.address);
     }
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     runUntil(h, () => fast.every((p) => (h.received.get(conn(p) as Connection)?.length ?? 0) === 192), 30_000);
     h.sim.runFor(1_000);
     expect(fast.map((p) => conn(p)?.flow.grant)).toEqual(fast.map(() => 4 * 1024 * 1024));
@@ -579,10 +593,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // closed anyone (the claimant had taken nothing). A hostile peer gets there by opening a few idle
     // connections and sending one BLOCKED. Now the overcommit comes on top of such floors.
     const h = herd(23, {});
-    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
-    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
-    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
-    h.sim.runFor(500);
+    holdBudgetIdle(h);
     const late: Peer[] = [];
     for (let i = 0; late.length < 4 || h.server.receivePool.room > -4 * RECEIVE_FLOOR; i++) {
       late.push(h.addPeer(`10.0.4.${i + 1}:5000`));
@@ -598,7 +609,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(71, k));
     other.conn.send(m);
     h.sim.wake(other.address);
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     let most = 0;
     runUntil(
       h,
@@ -623,17 +634,14 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // taken back; before, the newcomer waited for good. Now a peer that has not begun such a message
     // within OVERCOMMIT_START_MS (10 s) and four probe timeouts is closed, and its credit returns.
     const h = herd(21, {});
-    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
-    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
-    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
-    h.sim.runFor(500);
+    const idle = holdBudgetIdle(h);
     const hostile = h.addPeer('10.0.3.1:5000');
     runUntil(h, () => hostile.conn.state === 'established', 2_000);
     const allows = hostile.conn.flow.allows.bind(hostile.conn.flow);
     hostile.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
     hostile.conn.send(new Uint8Array(30 * 1024 * 1024));
     h.sim.wake(hostile.address);
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     runUntil(h, () => creditTo(h, hostile) > RECEIVE_FLOOR, 2_000);
     expect(creditTo(h, hostile)).toBe(30 * 1024 * 1024 + 256);
     expect(conn(hostile)?.flow.holdsOvercommit).toBe(true);
@@ -724,10 +732,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // budget (reservations count in it) lets six of them reserve; the honest message goes after those
     // six. Recorded as it is (SECURITY.md): each further address adds as much.
     const h = herd(27, {});
-    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
-    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
-    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
-    h.sim.runFor(500);
+    holdBudgetIdle(h);
     const hostile = Array.from({ length: 12 }, (_, i) => h.addPeer(`10.0.3.1:${6000 + i}`));
     runUntil(h, () => hostile.every((p) => p.conn.state === 'established'), 2_000);
     for (const p of hostile) {
@@ -743,7 +748,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     late.conn.send(m);
     h.sim.wake(late.address);
     const start = h.sim.now;
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 120_000);
     expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
     const waited = h.sim.now - start;
@@ -762,13 +767,10 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // newcomer's 8 MiB message then waits as long as the hostile peer likes. Recorded as it is
     // (SECURITY.md, Known weaknesses): the overcommit bounds memory, not this.
     const h = herd(28, {});
-    const idle = Array.from({ length: 30 }, (_, i) => h.addPeer(`10.0.7.${1 + (i % 6)}:${5000 + i}`));
-    runUntil(h, () => idle.every((p) => p.conn.state === 'established') && h.accepted.length === 30, 3_000);
-    for (const c of h.accepted) c.raiseReceiveWindow(32 * 1024 * 1024);
-    h.sim.runFor(500);
+    holdBudgetIdle(h);
     const hostile = h.addPeer('10.0.3.1:5000');
     runUntil(h, () => hostile.conn.state === 'established', 2_000);
-    const conn = (p: Peer): Connection | undefined => h.accepted.find((c) => c.localCid === p.conn.remoteCid);
+    const conn = (p: Peer): Connection => serverConnection(h, p);
     // The hostile sender's queue lets one packet of new data leave, then has none (resends still go).
     const sq = hostile.conn.sendQueue;
     const fill = sq.fillNewData.bind(sq);

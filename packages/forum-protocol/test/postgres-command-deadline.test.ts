@@ -205,12 +205,16 @@ describe("a command's deadline on PostgreSQL (withCommandDeadline)", () => {
   });
 });
 
-/** The backend running a statement like `like` (waited for), from the watcher's connection. */
+/**
+ * The backend running a statement like `like` (waited for), from the watcher's connection. Running, not
+ * parsed and waiting for the client's Bind (`ClientRead`, shown as active too): a cancel then is dropped.
+ */
 const backendOf = async (like: string): Promise<number> => {
   const deadline = performance.now() + 5_000;
   for (;;) {
     const [row] = await watcher()<{ pid: number }[]>`
-      SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}`;
+      SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE ${like}
+        AND wait_event_type IS DISTINCT FROM 'Client'`;
     if (row !== undefined) return row.pid;
     if (performance.now() > deadline) throw new Error(`no statement like ${like} runs`);
     await sleep(10);
@@ -369,8 +373,12 @@ const cancelHoldingRelay = async (target: URL): Promise<{ readonly url: string; 
 };
 
 /**
- * The start (epoch ms) of a statement like `like` running now on backend `pid` (any but the watcher's if
- * none) that started after `after`, waited for (`undefined` once `given` is true).
+ * The start (epoch ms) of a statement like `like` waiting for a lock ({@link holdOn}'s) now on backend
+ * `pid` (any but the watcher's if none) that started after `after`, waited for (`undefined` once `given`
+ * is true). Waiting, not merely active: a statement is active from its Parse, and its start moves at its
+ * Bind and again at its Execute, so one seen before it executed (under load: parsed and waiting for the
+ * client's Bind, or bound and not yet executed) was seen again as "started after" itself, and a cancel
+ * landing before its Execute is dropped (PostgreSQL ignores one while it reads a command).
  */
 const startedAfter = async (like: string, after: number, given: () => boolean = () => false, pid?: number): Promise<number | undefined> => {
   const deadline = performance.now() + 5_000;
@@ -378,7 +386,7 @@ const startedAfter = async (like: string, after: number, given: () => boolean = 
     const [row] = await watcher()<{ started: number }[]>`
       SELECT (extract(epoch FROM query_start) * 1000)::float8 AS started FROM pg_stat_activity
       WHERE state = 'active' AND pid <> pg_backend_pid() AND (${pid ?? null}::int IS NULL OR pid = ${pid ?? null}::int) AND query LIKE ${like}
-        AND extract(epoch FROM query_start) * 1000 > ${after}`;
+        AND wait_event_type = 'Lock' AND extract(epoch FROM query_start) * 1000 > ${after}`;
     if (row !== undefined) return row.started;
     if (given()) return undefined;
     if (performance.now() > deadline) throw new Error(`no new statement like ${like} runs`);
@@ -430,7 +438,8 @@ describe("the deadline's cancel reaching its connection after its statement ende
 
   it("a transaction whose second run meets a stray cancel too is answered with the timeout line, not the administrator's, and nothing of it is stored", async () => {
     const relay = await cancelHoldingRelay(new URL(pg.url()));
-    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray2`, timeouts: TIMEOUTS, maxConnections: 1 })();
+    // Lock waits allowed longer than the test: each run's insert waits (below) until a cancel lands on it.
+    const opened = await openPostgresStore(relay.url, { schema: `t${process.pid}_stray2`, timeouts: { ...TIMEOUTS, statementMs: 10_000, lockMs: 10_000 }, maxConnections: 1 })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const store = opened.right;
     pg.onClose(() => store.close());
@@ -438,7 +447,11 @@ describe("the deadline's cancel reaching its connection after its statement ende
     // Two commands' cancels held for the one connection, their statements ended unharmed.
     for (let i = 0; i < 2; i++) expect(await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'))).toBe('done');
     expect(relay.cancelsHeld()).toBe(2);
-    await slowDown(store, 'entries', 'INSERT', 0.3);
+    // Each run's insert waits for a lock the watcher holds, so a cancel released while it waits lands on it.
+    // Before (a 300 ms insert, seen merely active): under load, about 1 run in 5 with two cores busy, the
+    // first run's insert was seen before it executed, then seen again as the second run's; both cancels were
+    // released on the first run, and the second run committed or waited out its lock timeout.
+    await holdOn(store, 'entries', 'INSERT', 4343);
     let answered = false;
     const msg = run(store, 'alice', 'MSG t honest').finally(() => (answered = true));
     const first = await insertStartedAfter(0);
@@ -446,6 +459,7 @@ describe("the deadline's cancel reaching its connection after its statement ende
     // Its transaction's second run (none before: the MSG was answered): the other cancel lands on it.
     if ((await insertStartedAfter(first ?? 0, () => answered)) !== undefined) relay.releaseCancels(1);
     const outcome = await msg;
+    await watcher()`SELECT pg_advisory_unlock(4343)`;
     await dropSlowDown(store, 'entries', 'INSERT');
     // Before (no retry, no stray cancel known): [cancelledText('command')].
     expect(outcome).toMatchObject({ kind: 'reply', reply: { lines: [timedOutText('command')] } });

@@ -821,7 +821,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const start = h.sim.now;
     runUntil(h, () => conn().state !== 'established', 60_000);
     expect(conn().state).not.toBe('established');
-    expect(conn().overcommitAckedAt).toBe(Number.POSITIVE_INFINITY);
+    expect(conn().overcommitTimer?.ackedAt).toBe(Number.POSITIVE_INFINITY);
     expect(h.sim.now - start).toBeLessThanOrEqual(30_000 + 4 * 2_000);
     expect(h.server.receivePool.committed).toBeLessThan(charged - 1024 * 1024);
   });

@@ -69,7 +69,7 @@ import type { ConnectionHost } from './connection/host.js';
 import { closeReasonOf, finish, startClose } from './connection/close.js';
 import { receivePacket } from './connection/frame-dispatch.js';
 import { packetAcked, packetLost, packetSpurious } from './connection/packet-fate.js';
-import { earliestDeadline, runDueTimers } from './connection/timeouts.js';
+import { type OvercommitTimer, earliestDeadline, runDueTimers } from './connection/timeouts.js';
 import { nextDatagram } from './connection/transmit.js';
 import type { PathValidation } from './path-validation.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
@@ -172,14 +172,12 @@ export class Connection {
   lastReceived: number;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
   lastPollTime = 0;
-  /** @internal The overcommit answer (`FlowControl.overcommits`) whose MAX_DATA left at `overcommitSince` in packet `overcommitPn` (connection/timeouts.ts). */
-  overcommitTimed = 0;
-  /** @internal When that answer's MAX_DATA first left, ms. */
-  overcommitSince = 0;
-  /** @internal The packet that carried it. */
-  overcommitPn = 0;
-  /** @internal When the peer first acknowledged that packet or a later one, ms (`Infinity`: not yet). */
-  overcommitAckedAt = Number.POSITIVE_INFINITY;
+  /**
+   * @internal The overcommit answer whose time to begin is counted (connection/timeouts.ts): made when
+   * the first leaves, so the many connections that never take one hold one empty field, not four
+   * numbers (one boxed).
+   */
+  overcommitTimer: OvercommitTimer | undefined = undefined;
   /** @internal Latest `now` seen, for calls that carry no time (destroy). */
   lastActivity: number;
   /** @internal The CLOSE we send (and send again while draining). */

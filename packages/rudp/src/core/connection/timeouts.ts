@@ -31,16 +31,30 @@ export const OVERCOMMIT_START_MS = 10_000;
  * unacknowledged timer; past the idle timeout from the answer leaving, by this one anyway.
  */
 function overcommitDeadline(c: Connection): number {
-  if (!c.flow.holdsOvercommit || c.overcommitTimed !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
+  const t = c.overcommitTimer;
+  if (!c.flow.holdsOvercommit || t === undefined || t.answer !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
   const probes = 4 * c.rtt.pto(c.config.maxAckDelayMs);
-  const acked = c.overcommitAckedAt + OVERCOMMIT_START_MS + probes;
-  const unacked = c.overcommitSince + Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + probes;
+  const acked = t.ackedAt + OVERCOMMIT_START_MS + probes;
+  const unacked = t.since + Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + probes;
   return acked < unacked ? acked : unacked;
+}
+
+/** The overcommit answer a connection times (`Connection.overcommitTimer`). */
+export interface OvercommitTimer {
+  /** Which answer (`FlowControl.overcommits`). */
+  readonly answer: number;
+  /** When its MAX_DATA first left, ms. */
+  readonly since: number;
+  /** The packet that carried it. */
+  readonly pn: number;
+  /** When the peer first acknowledged that packet or a later one, ms (`Infinity`: not yet). */
+  readonly ackedAt: number;
 }
 
 /** An ACK came (`c.recovery` took it): the overcommit answer's packet, or a later one, may be acknowledged now. */
 export function noteOvercommitAcked(c: Connection, now: number): void {
-  if (c.overcommitAckedAt === Number.POSITIVE_INFINITY && c.overcommitTimed !== 0 && c.recovery.largestAcked >= c.overcommitPn) c.overcommitAckedAt = now;
+  const t = c.overcommitTimer;
+  if (t !== undefined && t.ackedAt === Number.POSITIVE_INFINITY && c.recovery.largestAcked >= t.pn) c.overcommitTimer = { ...t, ackedAt: now };
 }
 
 /** The earliest time something must happen to `c`, or `Infinity`. */

@@ -100,11 +100,8 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     else if (dataProbe) c.lastNewDataProbeAt = now;
   }
   // An answer from the endpoint's overcommit left: the peer's time to begin its message starts once it acknowledges it.
-  if (p.carriedMaxData && c.flow.overcommits !== c.overcommitTimed) {
-    c.overcommitTimed = c.flow.overcommits;
-    c.overcommitSince = now;
-    c.overcommitPn = pn;
-    c.overcommitAckedAt = Number.POSITIVE_INFINITY;
+  if (p.carriedMaxData && c.flow.overcommits !== (c.overcommitTimer?.answer ?? 0)) {
+    c.overcommitTimer = { answer: c.flow.overcommits, since: now, pn, ackedAt: Number.POSITIVE_INFINITY };
   }
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;

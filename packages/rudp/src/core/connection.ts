@@ -160,8 +160,11 @@ export class Connection {
 
   /** @internal The next packet number to send. */
   nextPn = 1;
-  /** @internal When the last new-data probe was sent (see `newDataProbeAt`). */
-  lastNewDataProbeAt = Number.NEGATIVE_INFINITY;
+  /**
+   * @internal When the last new-data probe was sent (see `newDataProbeAt`; `undefined`: never, read as
+   * `-Infinity`). Not `-Infinity` itself: a field that holds one is a 16-byte HeapNumber in every connection.
+   */
+  lastNewDataProbeAt: number | undefined = undefined;
   /** @internal The first packet number sent after the last `raiseReceiveWindow` (see `FlowControl.onMaxDataAcked`). */
   raisedAtPn = 0;
   /** @internal Probe packets still owed since the probe timer fired. */
@@ -198,8 +201,11 @@ export class Connection {
   private peerAddress: PeerAddress;
   /** @internal Server: the validation of a new address the client's packets came from (see connection/migration.ts), if one runs. */
   path: PathValidation | undefined = undefined;
-  /** @internal Server: until when a new address is validated before the connection moves there (a validation failed; connection/migration.ts). */
-  cautiousUntil = Number.NEGATIVE_INFINITY;
+  /**
+   * @internal Server: until when a new address is validated before the connection moves there (a validation
+   * failed; connection/migration.ts). `undefined`: never, not `-Infinity`, which would box a HeapNumber per connection.
+   */
+  cautiousUntil: number | undefined = undefined;
   /** @internal Server: the last new host refused for want of room, and until when its packets are refused without asking the tally again (connection/migration.ts). */
   refusedHost: { readonly from: PeerAddress; readonly until: number } | undefined = undefined;
   /** @internal The data of the latest PATH_CHALLENGE received, to echo (connection/path-response.ts); allocated at the first. */

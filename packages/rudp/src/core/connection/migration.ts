@@ -109,7 +109,7 @@ export function notePacketFrom(c: Connection, now: number, from: PeerAddress, ne
   // One candidate at a time: the newest authenticated one replaces the last.
   if (path !== undefined) fail(c, now);
   const ptoMs = pto(c);
-  c.path = new PathValidation(from, now, ptoMs, size, now >= c.cautiousUntil, newHost, newHost ? Math.max(ptoMs, initialPto(c)) : ptoMs);
+  c.path = new PathValidation(from, now, ptoMs, size, c.cautiousUntil === undefined || now >= c.cautiousUntil, newHost, newHost ? Math.max(ptoMs, initialPto(c)) : ptoMs);
   c.path.startPn = c.nextPn;
   c.host.pathValidation('started');
 }

@@ -53,7 +53,7 @@ export function nextDatagram(c: Connection, now: number, scratch: DatagramScratc
 
 /** When new data may go as a probe past a full window and pacing (`Infinity`: not now); see new-data-probe.ts. */
 export function newDataProbeDeadline(c: Connection): number {
-  return newDataProbeAt(c.lastNewDataProbeAt, c.recovery.ptoCount, c.rtt.srtt, c.sendQueue);
+  return newDataProbeAt(c.lastNewDataProbeAt ?? Number.NEGATIVE_INFINITY, c.recovery.ptoCount, c.rtt.srtt, c.sendQueue);
 }
 
 function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {

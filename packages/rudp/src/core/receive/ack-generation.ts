@@ -25,6 +25,9 @@ export const RANGES_BEFORE_ACK_OF_ACK = 3;
 /** ACK-only packets between two such requests: the answer takes a round trip, and one is enough. */
 export const ACK_ONLY_PER_ACK_OF_ACK = 16;
 
+/** No packet number: late-arrival fields' sentinel, a Smi so the fields stay unboxed. */
+const NO_PN = -1;
+
 /** The settings ACK generation reads. */
 export interface AckConfig {
   /** ACK at once after this many ack-eliciting packets. */
@@ -56,10 +59,12 @@ export class AckTracker {
    * undo), even once the floor has risen past it. Kept in every frame until
    * then, as any range is: one report, reordered behind a later frame that
    * lacks it, let the peer resend it and cut its window in the meantime.
+   * `NO_PN` (-1), not `Infinity`, for none: a field that ever holds a
+   * non-Smi is a boxed 16-byte HeapNumber in every connection.
    */
-  private lateLowest = Number.POSITIVE_INFINITY;
-  /** Largest number of the first frame that carried every late arrival (`Infinity`: none written since the last). */
-  private lateReportedBy = Number.POSITIVE_INFINITY;
+  private lateLowest = NO_PN;
+  /** Largest number of the first frame that carried every late arrival (`NO_PN`: none written since the last). */
+  private lateReportedBy = NO_PN;
   /** Ranges the last ACK frame carried. */
   private lastWrittenRanges = 0;
   /** ACK-only packets sent since we last asked for an ack-of-ack. */
@@ -96,8 +101,8 @@ export class AckTracker {
     const largest = this.received.largest();
     if (!this.received.insert(pn)) return false;
     if (pn < largest) {
-      if (pn < this.lateLowest) this.lateLowest = pn;
-      this.lateReportedBy = Number.POSITIVE_INFINITY;
+      if (this.lateLowest === NO_PN || pn < this.lateLowest) this.lateLowest = pn;
+      this.lateReportedBy = NO_PN;
     }
     return true;
   }
@@ -190,9 +195,9 @@ export class AckTracker {
   onAckAcknowledged(ackLargest: number): void {
     if (ackLargest > this.ackFloor) this.ackFloor = ackLargest;
     // Strictly above: only a frame with a larger largest was surely written after the first that carried them all.
-    if (ackLargest > this.lateReportedBy) {
-      this.lateLowest = Number.POSITIVE_INFINITY;
-      this.lateReportedBy = Number.POSITIVE_INFINITY;
+    if (this.lateReportedBy !== NO_PN && ackLargest > this.lateReportedBy) {
+      this.lateLowest = NO_PN;
+      this.lateReportedBy = NO_PN;
     }
   }
 
@@ -206,7 +211,7 @@ export class AckTracker {
     // down to any late arrival below that, written straight from the received set: a count, not a copy.
     const ranges = this.received.list();
     let count = Math.min(1, ranges.length);
-    while (count < ranges.length && ((ranges[count] as PnRange).hi > this.ackFloor || (ranges[count] as PnRange).hi >= this.lateLowest)) count++;
+    while (count < ranges.length && ((ranges[count] as PnRange).hi > this.ackFloor || (this.lateLowest !== NO_PN && (ranges[count] as PnRange).hi >= this.lateLowest))) count++;
     const delay = Math.max(0, (now - this.largestReceivedTime) * 1000);
     while (count > 1 && ackFrameSize(ranges, delay, count) > room) count--;
     if (count === 0 || ackFrameSize(ranges, delay, count) > room) return -1;
@@ -214,7 +219,7 @@ export class AckTracker {
     this.lastWrittenRanges = count;
     // A frame cut short by its room (an ACK in front of data) may not reach the late packets; one that
     // holds every range we remember does, even if the oldest late one was since forgotten.
-    if (this.lateReportedBy === Number.POSITIVE_INFINITY && (count === ranges.length || (ranges[count - 1] as PnRange).lo <= this.lateLowest)) {
+    if (this.lateReportedBy === NO_PN && (count === ranges.length || this.lateLowest === NO_PN || (ranges[count - 1] as PnRange).lo <= this.lateLowest)) {
       this.lateReportedBy = (ranges[0] as PnRange).hi;
     }
     this.ackDue = Number.POSITIVE_INFINITY;

@@ -235,11 +235,11 @@ export class ReceivePool {
     // What a message a BLOCKED waits for may take: the overcommit past the budget less its reserve and
     // the floors of connections opened while it was spent.
     const spare = free + this.overcommit + this.overdrawn;
-    // The others grow no further than leaves the claimant room: what reads return goes to it first.
+    // No room is held back from the others for a claimant: one needs at most the overcommit, so while it
+    // does not fit, nothing is free past the line either (what reads return goes to it first: `serve`).
     const claimant = this.claimant;
     const shortfall = claimant === undefined ? 0 : this.claimMore - spare;
-    const room = claimant !== undefined && claimant !== who && shortfall > -free ? -shortfall : free;
-    const granted = grantFrom(room, current, wanted, need);
+    const granted = grantFrom(free, current, wanted, need);
     if (need <= granted || who === undefined) {
       if (who !== undefined && who === claimant) this.claimant = undefined;
       return granted;

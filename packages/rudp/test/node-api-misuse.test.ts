@@ -5,23 +5,11 @@
  * documented behaviour: never a crash, a hang or a leaked socket.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RudpError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { RudpError, connect, type RudpConnection, type RudpServer } from '../src/index.js';
+import { closeOpened, pair } from './helpers/node-loopback.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-
-/** A server whose connections are handed to `onConnection`, and a client connected to it. */
-async function pair(onConnection: (c: RudpConnection) => void = () => undefined): Promise<{ server: RudpServer; client: RudpConnection }> {
-  const server = await listen({ port: 0 });
-  open.push(server);
-  server.on('connection', onConnection);
-  const client = await connect({ port: server.address().port });
-  open.push(client);
-  return { server, client };
-}
+afterEach(closeOpened);
 
 /** An echo server and a client connected to it. */
 const echoPair = (): Promise<{ server: RudpServer; client: RudpConnection }> => pair((c) => c.on('message', (m) => void c.send(m).catch(() => undefined)));

@@ -7,7 +7,7 @@ import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { MS_PER_DELETED_CHUNK, postgresIoError } from '../src/postgres-store/postgres-timeouts.js';
 import { commandDeadline, CommandDeadlineError, withCommandDeadline } from '../src/store/command-deadline.js';
 import { cancelledText, ioErrorText, terminatedText, timedOutText } from '../src/store/errors.js';
-import { CANCEL_IN_FLIGHT_MAX_MS, STRAY_CANCEL_WINDOW_MS, StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
+import { CANCEL_IN_FLIGHT_MAX_MS, isCancelledByUser, learnUserCancel, STRAY_CANCEL_WINDOW_MS, StrayCancelError } from '../src/postgres-store/postgres-deadline.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type CommandOutcome } from '../src/index.js';
 import { lines, run } from './helpers.js';
 import { usePostgres } from './postgres-harness.js';
@@ -266,6 +266,23 @@ describe('a statement ended by an administrator', () => {
     expect(ioErrorText(postgresIoError(timedOut), 'command')).toBe(timedOutText('command'));
   });
 
+  it("the probe that learns how a cancel reads runs without statement_timeout: a limit that ends it before its cancel lands is not learnt as a cancel", async () => {
+    const shadow = `shadow_${process.pid}`;
+    await watcher().unsafe(`CREATE SCHEMA IF NOT EXISTS ${shadow}`);
+    // A cancel that does not land within the connection's 100 ms limit: a pg_cancel_backend found before
+    // pg_catalog's on the search path, cancelling nothing.
+    await watcher().unsafe(`CREATE OR REPLACE FUNCTION ${shadow}.pg_cancel_backend(integer) RETURNS boolean LANGUAGE sql AS 'SELECT false'`);
+    const probed = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: `${shadow}, pg_catalog`, statement_timeout: 100 } });
+    pg.onClose(() => probed.end({ timeout: 1 }));
+    await learnUserCancel(probed);
+    const timedOut = await probed`SELECT pg_sleep(1)`.then(() => undefined, (e: unknown) => e);
+    expect(timedOut).toMatchObject({ code: '57014', message: 'canceling statement due to statement timeout' });
+    // Before: the probe, ended by statement_timeout, taught the store that error's place and message as a
+    // cancel request's, and every statement_timeout after read as an administrator's cancel.
+    expect(isCancelledByUser(timedOut)).toBe(false);
+    expect(ioErrorText(postgresIoError(timedOut), 'command')).toBe(timedOutText('command'));
+  });
+
   it('statement_timeout and lock_timeout keep the timeout line', async () => {
     const store = await pg.openStore({ timeouts: { ...TIMEOUTS, statementMs: 300 } });
     await run(store, 'alice', 'CRT t');
@@ -416,19 +433,28 @@ describe("the deadline's cancel reaching its connection after its statement ende
     const late = await withCommandDeadline(200, () => store.sql<{ x: number }[]>`SELECT 1 AS x, pg_sleep(0.4)`.then((rows) => rows.map((r) => r.x)));
     expect(late).toEqual([1]);
     expect(relay.cancelsHeld()).toBe(1);
-    // Another command's statement on the one connection; the cancel arrives while it runs.
-    const alone = store.sql<{ y: number }[]>`SELECT 2 AS y, pg_sleep(0.3)`.then((rows) => rows.map((r) => r.y), (e: unknown) => e);
-    await backendOf('%pg_sleep(0.3)%');
+    // Another command's statement on the one connection, waiting for a lock the watcher holds until the test
+    // lets it go: the cancel released while it waits lands on it. (It ran 300 ms before, and a cancel landing
+    // after it ended hit the idle connection and was dropped: the test passed with nothing cancelled.)
+    await watcher()`SELECT pg_advisory_lock(4545)`;
+    const alone = store.sql<{ y: number }[]>`SELECT 2 AS y, pg_advisory_xact_lock(4545)`.then((rows) => rows.map((r) => r.y), (e: unknown) => e);
+    const cancelled = await startedAfter('%pg_advisory_xact_lock(4545)%', 0);
     relay.releaseCancels();
+    // It landed: the statement was cancelled and is run again, waiting for the lock in its turn.
+    expect(await startedAfter('%pg_advisory_xact_lock(4545)%', cancelled ?? 0)).toBeGreaterThan(cancelled ?? 0);
+    await watcher()`SELECT pg_advisory_unlock(4545)`;
     // Before: rejected, PostgreSQL's 57014 "canceling statement due to user request" (an administrator's, as the store read it).
     expect(await alone).toEqual([2]);
-    // The same with a command's transaction (MSG): its insert, made to take 300 ms, cancelled by the stray request.
+    // The same with a command's transaction (MSG): its insert waits for a lock until the stray request lands on it.
     await withCommandDeadline(200, () => store.sql`SELECT pg_sleep(0.4)`.then(() => 'done'));
     expect(relay.cancelsHeld()).toBe(1);
-    await slowDown(store, 'entries', 'INSERT', 0.3);
+    await holdOn(store, 'entries', 'INSERT', 4646);
     const msg = run(store, 'alice', 'MSG t honest');
-    await backendOf('%INSERT INTO entries%');
+    const first = await insertStartedAfter(0);
     relay.releaseCancels();
+    // Its transaction, rolled back by the cancel, runs again: its insert waits in its turn.
+    expect(await insertStartedAfter(first ?? 0)).toBeGreaterThan(first ?? 0);
+    await watcher()`SELECT pg_advisory_unlock(4646)`;
     const outcome = await msg;
     await dropSlowDown(store, 'entries', 'INSERT');
     // Before: [cancelledText('command')], "An administrator of the server's database cancelled the command".

@@ -105,6 +105,44 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await left(b.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
+  it("a server killed mid-batch (its connection ended) loses that batch's deletion, not the chunks: the other server sweeps them all, never having waited for it", async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+    await run(a, 'alice', 'CRT t');
+    await storeChunks(a, 't', 'f', 300);
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    // a's batch stops inside its DELETE (a disk that hangs), its doomed upload locked, until a lock the test holds goes.
+    const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => holder.end({ timeout: 1 }));
+    await holder`SELECT pg_advisory_lock(5151)`;
+    await a.sql`CREATE FUNCTION hang_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(5151); RETURN NULL; END $$`;
+    await a.sql`CREATE TRIGGER hang_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION hang_delete()`;
+    const sweeping = a.sweepDoomedUploads().then(
+      () => 'finished',
+      (e: unknown) => (e instanceof postgres.PostgresError ? e.code : String(e)),
+    );
+    let pid: number | undefined;
+    await vi.waitFor(
+      async () => {
+        const [row] = await holder<{ pid: number }[]>`
+          SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM upload_chunks%'`;
+        expect(row).toBeDefined();
+        pid = row?.pid;
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // b skips the upload a holds: at once, nothing deleted.
+    expect(await b.sweepDoomedUploads()).toBe(0);
+    // a is killed: its connection ended mid-batch, the batch rolled back.
+    expect(await holder`SELECT pg_terminate_backend(${pid ?? 0}) AS ok`).toEqual([{ ok: true }]);
+    expect(await sweeping).toBe('57P01');
+    await a.sql`DROP TRIGGER hang_delete ON upload_chunks`;
+    await holder`SELECT pg_advisory_unlock(5151)`;
+    expect(await left(b.sql)).toEqual({ chunks: 300, doomed: 1, bytes: 300 * 16 });
+    expect(await b.sweepDoomedUploads()).toBe(300);
+    expect(await left(b.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
   it('two servers sweeping at once: neither fails, waits for the other, or deletes a chunk the other did', async () => {
     const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 16 } });
     const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false, batchChunks: 16 } });

@@ -67,7 +67,8 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * so at most one chunk is in memory. `commit` makes the upload visible and
  * appends `U uploaded F` to the thread in one transaction, under the thread's
  * lock, if the thread can take the line (thread-growth.ts; else it deletes
- * the row, as `abort` does); `abort` deletes the row and its chunks.
+ * the row, as `abort` does); `abort` deletes the row (its chunks, doomed,
+ * go with the sweep: `postgres-doomed-uploads.ts`).
  *
  * The pending row goes with its thread (ON DELETE CASCADE), whichever server
  * removes it: this server's RMV stops the upload at once (`inFlight`),

@@ -13,3 +13,4 @@ export { createPostgresThrottleCounts, type PostgresThrottleOptions } from './po
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
 export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';
 export { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './postgres-store/postgres-timeouts.js';
+export { DOOMED_BATCH_CHUNKS, type DoomedUploadSweepOptions } from './postgres-store/postgres-doomed-uploads.js';

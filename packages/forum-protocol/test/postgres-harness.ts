@@ -77,11 +77,18 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
 };
 
 /**
- * Turns the store's tables back into schema `version` (1 to 5) as a server of
+ * Turns the store's tables back into schema `version` (1 to 7) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 8) {
+    await sql`DROP TRIGGER IF EXISTS uploads_doomed ON uploads`;
+    await sql`DROP TRIGGER IF EXISTS upload_chunks_of_live_upload ON upload_chunks`;
+    await sql`DROP FUNCTION IF EXISTS forum_doom_upload_chunks, forum_chunk_of_live_upload`;
+    await sql`DROP TABLE IF EXISTS doomed_uploads`;
+    await sql`ALTER TABLE upload_chunks ADD CONSTRAINT upload_chunks_upload_id_fkey FOREIGN KEY (upload_id) REFERENCES uploads (id) ON DELETE CASCADE`;
+  }
   if (version < 6) {
     await sql`DROP TABLE IF EXISTS limit_events`;
     await sql`DROP SEQUENCE IF EXISTS limit_attempts`;

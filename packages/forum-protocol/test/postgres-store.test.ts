@@ -77,6 +77,8 @@ describe('PostgreSQL store', () => {
     expect(d.right.size).toBe(bytes.length);
     expect((await readAll(d.right.stream)).equals(bytes)).toBe(true);
     expect(await lines(run(s, 'alice', 'RMV files'))).toEqual(['Thread files removed']);
+    // Doomed with the thread, deleted by the sweep after the reply (the one the RMV started, or this).
+    await s.sweepDoomedUploads();
     expect(await s.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 0 }]);
   });
 
@@ -128,6 +130,8 @@ describe('PostgreSQL store', () => {
     expect(await a.sql`SELECT count(*)::int AS n FROM entries WHERE thread = 't'`).toEqual([{ n: MAX_THREAD_ENTRIES }]);
     expect(await a.sql`SELECT entry_count FROM threads WHERE title = 't'`).toEqual([{ entry_count: MAX_THREAD_ENTRIES }]);
     expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: committed }]);
+    // The refused ones' chunks, doomed with their rows, once swept.
+    await Promise.all([a.sweepDoomedUploads(), b.sweepDoomedUploads()]);
     expect(await a.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 2 * committed }]);
     // Refused as it begins: no pending row is made.
     expect(await b.beginUpload('t', 'g', 'mallory')()).toEqual(E.left({ kind: 'threadFull', title: 't' }));
@@ -175,6 +179,9 @@ describe('PostgreSQL store: a thread removed under an upload', () => {
     expect(await small.commit()).toEqual(E.left({ kind: 'noThread', title: 't' }));
     expect(await lines(run(a, 'carol', 'RDT t'))).toEqual(['Thread t is empty']);
     expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 0 }]);
+    // The chunks, doomed with their rows, go with the sweep (the one the RMV and the stop asked for, or this).
+    await a.sweepDoomedUploads();
+    await b.sweepDoomedUploads();
     expect(await a.sql`SELECT count(*)::int AS n FROM upload_chunks`).toEqual([{ n: 0 }]);
   });
 });

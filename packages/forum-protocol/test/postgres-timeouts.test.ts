@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
-import { allowForDeletedChunks, MS_PER_DELETED_CHUNK } from '../src/postgres-store/postgres-timeouts.js';
 import { commandErrorText, timedOutText } from '../src/store/errors.js';
 import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
 import { lines, run } from './helpers.js';
@@ -207,58 +206,44 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     expect(await lines(run(second, 'alice', 'LST'))).toEqual(['No threads to list']);
   });
 
-  it("RMV's statement is allowed MS_PER_DELETED_CHUNK more a chunk it deletes, so a thread holding GiBs of uploads can still be removed", async () => {
-    const store = await pg.openStore({ timeouts: TIMEOUTS });
-    await run(store, 'alice', 'CRT t');
-    const begun = await store.beginUpload('t', 'f', 'alice')();
-    if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
-    await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
-    expect(await begun.right.commit()).toEqual(E.right(undefined));
-    const limit = await store.sql.begin(async (tx) => {
-      await allowForDeletedChunks(tx, tx`SELECT id FROM uploads WHERE thread = 't'`);
-      const rows = await tx<{ setting: string }[]>`SELECT setting FROM pg_settings WHERE name = 'statement_timeout'`;
-      return Number(rows[0]?.setting);
-    });
-    expect(limit).toBe(TIMEOUTS.statementMs + 3 * MS_PER_DELETED_CHUNK);
-    // Only that transaction's: the connection's own limit is back after it.
-    expect(await store.sql`SELECT setting::int AS ms FROM pg_settings WHERE name = 'statement_timeout'`).toEqual([{ ms: TIMEOUTS.statementMs }]);
-    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
-  });
-
-  it('every deletion of uploads runs under the raised limit: RMV, an aborted upload, a commit refused for a name taken', async () => {
-    const store = await pg.openStore({ timeouts: TIMEOUTS });
-    // What statement_timeout is as each statement deleting chunks runs (a statement trigger: once per statement).
-    await store.sql`CREATE TABLE seen_limits (ms integer NOT NULL)`;
-    await store.sql`CREATE FUNCTION record_limit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN INSERT INTO seen_limits SELECT setting::integer FROM pg_settings WHERE name = 'statement_timeout'; RETURN NULL; END $$`;
-    await store.sql`CREATE TRIGGER record_limit BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION record_limit()`;
-    const seen = async (): Promise<readonly number[]> => (await store.sql<{ ms: number }[]>`DELETE FROM seen_limits RETURNING ms`).map((r) => r.ms);
-    const allowed = (chunks: number): number => TIMEOUTS.statementMs + chunks * MS_PER_DELETED_CHUNK;
+  it('no deletion of uploads deletes a chunk in its own transaction (RMV, an aborted upload, a commit refused for a name taken): the sweep does, a batch a transaction', async () => {
+    const batchChunks = 2;
+    const store = await pg.openStore({ timeouts: TIMEOUTS, doomedUploadSweep: { auto: false, batchChunks } });
+    // How many chunks each statement deleting chunks deleted (a statement trigger with the rows deleted).
+    await store.sql`CREATE TABLE seen_deletes (chunks integer NOT NULL)`;
+    await store.sql`CREATE FUNCTION record_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO seen_deletes SELECT count(*) FROM gone; RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER record_deletes AFTER DELETE ON upload_chunks REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION record_deletes()`;
+    const seen = async (): Promise<readonly number[]> => (await store.sql<{ chunks: number }[]>`DELETE FROM seen_deletes RETURNING chunks`).map((r) => r.chunks);
     const begin = async (filename: string, chunks: number) => {
       const begun = await store.beginUpload('t', filename, 'alice')();
       if (E.isLeft(begun)) throw new Error(JSON.stringify(begun.left));
       await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(chunks * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
       return begun.right;
     };
+    const stored = async (): Promise<number> => (await store.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM upload_chunks`)[0]?.n ?? -1;
     await run(store, 'alice', 'CRT t');
 
-    // Cancelled: its row and chunks go in a transaction of their own (deleteUploads).
+    // Cancelled: its row goes at once, its chunks are left.
     await (await begin('cancelled', 2)).abort();
-    expect(await seen()).toEqual([allowed(2)]);
-
     // Two uploads of one name: the second to commit is refused and deletes its own row in the commit's transaction.
     const first = await begin('same', 1);
     const second = await begin('same', 3);
     expect(await first.commit()).toEqual(E.right(undefined));
     expect(await second.commit()).toEqual(E.left({ kind: 'fileExists', title: 't', filename: 'same' }));
-    expect(await seen()).toEqual([allowed(3)]);
-
     // RMV: the thread's uploads (the committed one of 1 chunk, and a pending one of 2) go with it.
     await begin('pending', 2);
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
-    const rmv = await seen();
-    expect(rmv.length).toBeGreaterThan(0);
-    expect(new Set(rmv)).toEqual(new Set([allowed(3)]));
+    // Before (schema 7): each deletion deleted its chunks itself, [2, 3, 3], under a statement limit raised 6 ms a chunk.
+    expect(await seen()).toEqual([]);
+    expect(await stored()).toBe(2 + 1 + 3 + 2);
+    expect(await store.sql`SELECT count(*)::int AS n FROM doomed_uploads`).toEqual([{ n: 4 }]);
+    expect(await store.sweepDoomedUploads()).toBe(8);
+    const batches = await seen();
+    expect(batches.every((n) => n <= batchChunks)).toBe(true);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(8);
+    expect(await stored()).toBe(0);
+    expect(await store.sql`SELECT (SELECT count(*)::int FROM doomed_uploads) AS doomed, (SELECT bytes::int FROM upload_bytes) AS bytes`).toEqual([{ doomed: 0, bytes: 0 }]);
   });
 
   it("the URL's parameters override the store's limits (forum-server --store 'postgres://…?lock_timeout=…')", async () => {

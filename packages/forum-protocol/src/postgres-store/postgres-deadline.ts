@@ -119,7 +119,13 @@ const sourceOf = (e: postgres.PostgresError): string | undefined =>
  */
 export const learnUserCancel = async (sql: Sql): Promise<void> => {
   try {
-    await sql`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+    await sql.begin(async (tx) => {
+      // Without the connection's statement_timeout: one lower than the cancel takes to land ended the probe
+      // instead, and its place (and message) was learnt as a cancel request's: every later statement_timeout
+      // then read as an administrator's cancel (or a stray cancel of the store's, run again).
+      await tx`SET LOCAL statement_timeout = 0`;
+      await tx`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+    });
   } catch (e) {
     if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return;
     const source = sourceOf(e);

@@ -9,7 +9,8 @@ import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import { allowForDeletedChunks, attemptEither, DEFAULT_POSTGRES_TIMEOUTS, deleteUploads, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
+import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
+import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -48,13 +49,24 @@ export interface PostgresStoreOptions {
    * parameters (`?lock_timeout=5s`) override both.
    */
   readonly timeouts?: Partial<PostgresTimeouts>;
+  /**
+   * The sweep of deleted uploads' chunks (`doomed_uploads`, schema 8): RMV and the other deletions of
+   * uploads leave them to it, after their reply. Default: automatic, 64 chunks a transaction.
+   */
+  readonly doomedUploadSweep?: DoomedUploadSweepOptions;
 }
 
 /** A {@link ForumStore} in PostgreSQL, with the connection pool that the session leases and transfer tokens share. */
 export interface PostgresStore extends ForumStore {
   /** The pool (for `createPostgresSessionRegistry` and `createPostgresTransferTokens`). */
   readonly sql: Sql;
-  /** Closes the pool, after the queries in flight. */
+  /**
+   * Deletes the chunks of deleted uploads (of any server's deletions) now, in transactions of at most
+   * `doomedUploadSweep.batchChunks` chunks, after the pass running if any; resolves to the chunks it
+   * deleted. Those another server is sweeping meanwhile are left to it.
+   */
+  sweepDoomedUploads(): Promise<number>;
+  /** Stops the sweep (after its transaction in flight) and closes the pool, after the queries in flight. */
   close(): Promise<void>;
 }
 
@@ -220,6 +232,9 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   const noThread = (title: string): StoreError => ({ kind: 'noThread', title });
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
   const inFlight = new TransfersInFlight();
+  const sweeper = new DoomedUploadSweeper(sql, options.doomedUploadSweep);
+  // What a server (this one before a crash, another, one of schema 7) left doomed: swept in the background.
+  sweeper.kick();
 
   const recent = new RecentThreads();
   const getThread = (title: string): TE.TaskEither<StoreError, O.Option<Thread>> =>
@@ -281,12 +296,13 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         if (locked === undefined) return E.left(noThread(title));
         const ok = guard(locked.thread);
         if (E.isLeft(ok)) return ok;
-        // Its lines, uploads (committed or pending) and their chunks go with it (ON DELETE CASCADE): given the time that takes.
-        await allowForDeletedChunks(tx, tx`SELECT id FROM uploads WHERE thread = ${title}`);
+        // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
+        // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
         const rows = await tx<{ id: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id`;
         return E.right(rows[0]?.id);
       });
       if (E.isLeft(removed)) return removed;
+      sweeper.kick();
       // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
       // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
       // as they store or read their next chunk, or as an upload commits.)
@@ -334,13 +350,14 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       if (performance.now() - sweptAt >= sweepEveryMs) {
         sweptAt = performance.now();
         await sweepStaleUploads(sql, staleMs);
+        sweeper.kick();
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;
       const fits = await roomProblem(size);
       if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes, discardRetryMs);
+      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes, discardRetryMs, () => sweeper.kick());
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */
@@ -371,7 +388,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   return {
     sql,
     warnings: [],
-    close: () => sql.end({ timeout: 5 }),
+    sweepDoomedUploads: () => sweeper.sweep(),
+    close: async () => {
+      await sweeper.close();
+      await sql.end({ timeout: 5 });
+    },
     getAccount: (username) =>
       attemptEither(async () => {
         const rows = await sql<{ secret: string }[]>`SELECT secret FROM accounts WHERE username = ${username}`;

@@ -1,8 +1,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { identity, pipe } from 'fp-ts/lib/function.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
-import { commandDeadline, CommandDeadlineError, outsideCommandDeadline } from '../store/command-deadline.js';
+import postgres from 'postgres';
+import { commandDeadline, CommandDeadlineError } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
 import { isCancelledByUser, StrayCancelError } from './postgres-deadline.js';
 
@@ -87,44 +87,3 @@ export const attempt =
 
 /** {@link attempt} for work that answers with an `Either` of its own. */
 export const attemptEither = <Err, A>(work: () => Promise<E.Either<Err, A>>): TE.TaskEither<Err | IoError, A> => pipe(attempt(work), TE.chainEitherKW(identity));
-
-/**
- * Milliseconds of statement time allowed for each upload chunk (256 KiB) a deletion removes: deleting
- * an upload's chunks costs about 0.57 ms a chunk here (1 GiB: 2.35 s, `RMV` of its thread), so this
- * leaves ten times that for a slower disk.
- */
-export const MS_PER_DELETED_CHUNK = 6;
-
-/**
- * Raises this transaction's `statement_timeout` (if it has one) by {@link MS_PER_DELETED_CHUNK} for
- * each chunk of the uploads `uploadIds` selects, before a statement that deletes them: the work of
- * such a deletion grows with the bytes stored, and a fixed limit would make a thread holding a few
- * GiB of uploads impossible to remove (each RMV timed out and rolled back).
- */
-export const allowForDeletedChunks = async (tx: TransactionSql, uploadIds: PendingQuery<Row[]>): Promise<void> => {
-  const rows = await tx<{ chunks: number }[]>`
-    WITH c AS (SELECT count(*)::int AS n FROM upload_chunks WHERE upload_id IN (${uploadIds}))
-    SELECT c.n AS chunks, set_config('statement_timeout',
-      CASE WHEN s.setting::bigint = 0 THEN '0'
-           ELSE (s.setting::bigint + ${MS_PER_DELETED_CHUNK} * c.n)::text END,
-      true)
-    FROM pg_settings s, c WHERE s.name = 'statement_timeout'`;
-  // The command's deadline too (command-deadline.ts): else RMV of a thread holding GiBs would be cut off by
-  // it as it was by the statement's limit, and rolled back at every try. Keyed: a transaction run again
-  // after a stray cancel asks again, and gets the time once (it had it twice: 24.6 s more each for 1 GiB).
-  commandDeadline()?.extend(MS_PER_DELETED_CHUNK * (rows[0]?.chunks ?? 0), 'deleted upload chunks');
-};
-
-/**
- * Deletes the uploads (pending or not) that `uploadIds` selects, with their chunks, in a transaction
- * allowed the time their chunks need. Outside any command's deadline: a clean-up (an upload's discard,
- * the sweep) that failed would leave the bytes counted until the next sweep.
- */
-export const deleteUploads = async (sql: Sql, uploadIds: (tx: TransactionSql) => PendingQuery<Row[]>): Promise<number> =>
-  outsideCommandDeadline(() =>
-    sql.begin(async (tx) => {
-      await allowForDeletedChunks(tx, uploadIds(tx));
-      const rows = await tx`DELETE FROM uploads WHERE id IN (${uploadIds(tx)}) RETURNING id`;
-      return rows.length;
-    }),
-  );

@@ -3,7 +3,8 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
 import postgres, { type Sql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
-import { allowForDeletedChunks, deleteUploads, postgresIoError } from './postgres-timeouts.js';
+import { deleteUploads } from './postgres-doomed-uploads.js';
+import { postgresIoError } from './postgres-timeouts.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -55,7 +56,7 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
   });
 };
 
-// foreign_key_violation: a chunk inserted for an upload row that RMV's cascade deleted meanwhile.
+// foreign_key_violation: a chunk inserted for an upload row that RMV's cascade deleted meanwhile (raised by schema 8's trigger).
 const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
@@ -66,7 +67,8 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * so at most one chunk is in memory. `commit` makes the upload visible and
  * appends `U uploaded F` to the thread in one transaction, under the thread's
  * lock, if the thread can take the line (thread-growth.ts; else it deletes
- * the row, as `abort` does); `abort` deletes the row and its chunks.
+ * the row, as `abort` does); `abort` deletes the row (its chunks, doomed,
+ * go with the sweep: `postgres-doomed-uploads.ts`).
  *
  * The pending row goes with its thread (ON DELETE CASCADE), whichever server
  * removes it: this server's RMV stops the upload at once (`inFlight`),
@@ -79,6 +81,8 @@ export const postgresUploadWriter = async (
   maxStoredUploadBytes: number | undefined,
   /** How long after a failed discard its row is deleted again. */
   discardRetryMs: number,
+  /** Called once the upload's row is deleted: its chunks, doomed, are for the sweeper. */
+  onDeleted: () => void,
 ): Promise<E.Either<UploadError, UploadWriter>> => {
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
@@ -146,8 +150,11 @@ export const postgresUploadWriter = async (
   });
   let aborted = false;
   const deleteRow = (): Promise<boolean> =>
-    deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).then(
-      () => true,
+    deleteUploads(sql, (q) => q`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).then(
+      () => {
+        onDeleted();
+        return true;
+      },
       () => false,
     );
   const discard = async (): Promise<void> => {
@@ -174,7 +181,7 @@ export const postgresUploadWriter = async (
     const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure });
     if (ended !== undefined) return E.left(ended);
     try {
-      return await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
+      const done = await sql.begin(async (tx): Promise<E.Either<UploadError, void>> => {
         const size = await lockThreadSize(tx, title);
         // Under the thread row's lock: the pending row is there unless RMV removed its thread (the cascade),
         // so a thread of the title made again meanwhile is another row, which it does not belong to.
@@ -182,7 +189,6 @@ export const postgresUploadWriter = async (
         if (size === undefined || mine.length === 0) return E.left(threadGone(title));
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
         if (taken.length > 0) {
-          await allowForDeletedChunks(tx, tx`SELECT ${id}::bigint`);
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return E.left({ kind: 'fileExists', title, filename });
         }
@@ -190,8 +196,7 @@ export const postgresUploadWriter = async (
         const after = appendedSize(size, line);
         const full = threadGrowthGuard(title)(after);
         if (E.isLeft(full)) {
-          // Committed with the refusal (the transaction returns normally): its chunks go with the row.
-          await allowForDeletedChunks(tx, tx`SELECT ${id}::bigint`);
+          // Committed with the refusal (the transaction returns normally): its chunks are doomed with the row.
           await tx`DELETE FROM uploads WHERE id = ${id}`;
           return full;
         }
@@ -202,6 +207,9 @@ export const postgresUploadWriter = async (
         await writeThreadSize(tx, title, after);
         return E.right(undefined);
       });
+      // Refused, its row deleted in the transaction: its chunks are doomed.
+      if (E.isLeft(done)) onDeleted();
+      return done;
     } catch (e) {
       // Rolled back whole (a statement past its time limit, the connection lost): nothing of it is visible.
       await discard();
@@ -232,7 +240,8 @@ export interface DownloadSource {
  * asks for more: no connection is held between chunks, so a slow reader
  * costs nothing but its place. The upload goes only with its thread (ON
  * DELETE CASCADE): this server's RMV stops the download at once
- * (`inFlight`), another server's is noticed as the next chunk is missing;
+ * (`inFlight`), another server's is noticed as the next chunk is read
+ * without its upload's row (the chunks, doomed, are deleted later);
  * either way `stopped` settles with `noThread` and the stream is destroyed.
  */
 export const postgresDownload = (sql: Sql, source: DownloadSource, inFlight: TransfersInFlight): Download => {
@@ -243,11 +252,13 @@ export const postgresDownload = (sql: Sql, source: DownloadSource, inFlight: Tra
     read() {
       if (sent >= size) return void this.push(null);
       const n = seq++;
-      sql<{ data: Buffer }[]>`SELECT data FROM upload_chunks WHERE upload_id = ${id} AND seq = ${n}`.then(
+      // Only while the upload's row is there: a removed thread's chunks stay, doomed, until the sweeper deletes them.
+      sql<{ data: Buffer }[]>`
+        SELECT data FROM upload_chunks WHERE upload_id = ${id} AND seq = ${n} AND EXISTS (SELECT 1 FROM uploads WHERE id = ${id})`.then(
         (rows) => {
           if (stream.destroyed) return;
           const data = rows[0]?.data;
-          // A committed upload's chunks go only with their thread (RMV, on any server): stopped as this server's RMV would.
+          // A committed upload's row goes only with its thread (RMV, on any server): stopped as this server's RMV would.
           if (data === undefined) return void stop.stop(threadGone(title));
           if (sent + data.length > size) return void this.destroy(new Error('the upload changed while it was being read'));
           sent += data.length;

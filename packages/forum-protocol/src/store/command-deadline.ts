@@ -49,15 +49,18 @@ export class CommandDeadline {
   }
 
   /**
-   * Gives the command `ms` more (a deletion whose work grows with the bytes it removes). Under a `key`, the
-   * extension replaces the one given before under that key instead of adding to it: a transaction run again
-   * (a stray cancel, `postgres-deadline.ts`) asks again for the same work, which must not double its time.
+   * Gives the command `ms` more (work that grows with what it touches). Under a `key`, the command gets the
+   * largest `ms` asked under that key, not their sum: a transaction run again (a stray cancel,
+   * `postgres-deadline.ts`) asks again for the same work, which must not double its time. An extension
+   * never shortens the deadline: a second ask under the key for less (the work found smaller on its
+   * re-run) keeps the time given, part of which the first run has spent.
    */
   extend(ms: number, key?: string): void {
     if (this.#fired || this.#ended || !(ms >= 0)) return;
     const before = key === undefined ? 0 : (this.#extensions.get(key) ?? 0);
-    if (key !== undefined) this.#extensions.set(key, ms);
-    const more = ms - before;
+    const given = Math.max(before, ms);
+    if (key !== undefined) this.#extensions.set(key, given);
+    const more = given - before;
     if (more === 0) return;
     this.#allowedMs += more;
     this.#at += more;

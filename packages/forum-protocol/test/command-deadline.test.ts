@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { CommandDeadline } from '../src/store/command-deadline.js';
+
+describe('CommandDeadline.extend', () => {
+  it('adds each extension without a key', () => {
+    const d = new CommandDeadline(1_000);
+    d.extend(200);
+    d.extend(300);
+    expect(d.allowedMs).toBe(1_500);
+    d.end();
+  });
+
+  it('under one key gives the largest asked, once: a re-run asking again does not double it', () => {
+    const d = new CommandDeadline(1_000);
+    d.extend(600, 'chunks');
+    d.extend(600, 'chunks');
+    expect(d.allowedMs).toBe(1_600);
+    d.extend(900, 'chunks');
+    expect(d.allowedMs).toBe(1_900);
+    d.extend(100, 'other');
+    expect(d.allowedMs).toBe(2_000);
+    d.end();
+  });
+
+  it('never shortens the deadline: a second ask under the key for less keeps the time given', () => {
+    const d = new CommandDeadline(1_000);
+    d.extend(5_000, 'chunks');
+    // Before: replaced, 6,000 -> 1,010 ms, and the deadline (already spent in part by the first run) came at once.
+    d.extend(10, 'chunks');
+    expect(d.allowedMs).toBe(6_000);
+    expect(d.expired).toBe(false);
+    d.end();
+  });
+});

@@ -1,0 +1,304 @@
+/**
+ * Schema 8: a deleted upload's chunks are doomed (`doomed_uploads`) in the deleting transaction and
+ * deleted after it by each server's sweeper, in small transactions. RMV answers without touching them.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { describe, expect, it, vi } from 'vitest';
+import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
+import { lines, readAll, run, upload } from './helpers.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+const schemaOf = async (sql: postgres.Sql): Promise<string> => (await sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** A committed upload's row and `chunks` chunks of `bytes` each, written straight into the tables (quicker than the writer for thousands); no line. */
+const storeChunks = async (store: PostgresStore, title: string, filename: string, chunks: number, bytes = 16): Promise<string> => {
+  const data = randomBytes(bytes);
+  return store.sql.begin(async (tx) => {
+    const [u] = await tx<{ id: string }[]>`
+      INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES (${title}, ${filename}, 'alice', ${chunks * bytes}, true) RETURNING id`;
+    const id = u?.id ?? '0';
+    await tx`INSERT INTO upload_chunks (upload_id, seq, data) SELECT ${id}, g, ${data} FROM generate_series(0, ${chunks - 1}) g`;
+    return id;
+  });
+};
+
+/** Chunks left in the table, doomed uploads left, and the bytes `upload_bytes` counts. */
+const left = async (sql: postgres.Sql): Promise<{ chunks: number; doomed: number; bytes: number }> => {
+  const [row] = await sql<{ chunks: number; doomed: number; bytes: number }[]>`
+    SELECT (SELECT count(*)::int FROM upload_chunks) AS chunks, (SELECT count(*)::int FROM doomed_uploads) AS doomed,
+           (SELECT bytes::int FROM upload_bytes) AS bytes`;
+  return row ?? { chunks: -1, doomed: -1, bytes: -1 };
+};
+
+/** Installs a statement trigger recording how many chunks each statement deleting chunks deleted. */
+const recordChunkDeletes = async (sql: postgres.Sql): Promise<() => Promise<readonly number[]>> => {
+  await sql`CREATE TABLE seen_deletes (chunks integer NOT NULL)`;
+  await sql`CREATE FUNCTION record_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO seen_deletes SELECT count(*) FROM gone; RETURN NULL; END $$`;
+  await sql`CREATE TRIGGER record_deletes AFTER DELETE ON upload_chunks REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION record_deletes()`;
+  return async () => (await sql<{ chunks: number }[]>`DELETE FROM seen_deletes RETURNING chunks`).map((r) => r.chunks);
+};
+
+describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
+  it('RMV deletes no chunk, however many the thread holds: 20,000 cost it what 1 does; the sweep deletes them all after, in batches', async () => {
+    const store = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 500 } });
+    const seen = await recordChunkDeletes(store.sql);
+    await run(store, 'alice', 'CRT small');
+    await run(store, 'alice', 'CRT large');
+    await storeChunks(store, 'small', 'f', 1);
+    await storeChunks(store, 'large', 'f', 10_000);
+    await storeChunks(store, 'large', 'g', 10_000);
+    expect(await lines(run(store, 'alice', 'RMV small'))).toEqual(['Thread small removed']);
+    expect(await lines(run(store, 'alice', 'RMV large'))).toEqual(['Thread large removed']);
+    // Before (schema 7): [1, 20000], each RMV deleting its thread's chunks before it answered.
+    expect(await seen()).toEqual([]);
+    expect(await left(store.sql)).toEqual({ chunks: 20_001, doomed: 3, bytes: 20_001 * 16 });
+    // Gone with the thread at once, though their chunks are not: no title, no file, no line.
+    expect(await lines(run(store, 'alice', 'LST'))).toEqual(['No threads to list']);
+    expect(await store.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 0 }]);
+    expect(await store.sweepDoomedUploads()).toBe(20_001);
+    const batches = await seen();
+    expect(Math.max(...batches)).toBeLessThanOrEqual(500);
+    expect(batches.length).toBeGreaterThanOrEqual(20_000 / 500);
+    expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it('by itself (the default), the store sweeps what its RMV doomed', async () => {
+    const store = await pg.openStore({ doomedUploadSweep: { batchChunks: 8 } });
+    await run(store, 'alice', 'CRT t');
+    await storeChunks(store, 't', 'f', 100);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    await vi.waitFor(async () => expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 5_000, interval: 20 });
+  });
+
+  it('a server gone between RMV and sweep leaves the chunks to the next store that opens on the database', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT t');
+    await storeChunks(a, 't', 'f', 300);
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    await a.close();
+    const b = await pg.openPeer(schema, { doomedUploadSweep: { batchChunks: 16 } });
+    // Swept by b's open, no command asked (the check waits for it: the sweep runs after the open answered).
+    await vi.waitFor(async () => expect(await left(b.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 5_000, interval: 20 });
+  });
+
+  it('a server closed mid-sweep stops after its batch; another sweeps the rest, no chunk deleted twice', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 8 } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT t');
+    await storeChunks(a, 't', 'f', 2_000);
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const sweeping = a.sweepDoomedUploads();
+    await a.close();
+    const byA = await sweeping;
+    expect(byA).toBeGreaterThan(0);
+    expect(byA).toBeLessThan(2_000);
+    const b = await pg.openPeer(schema, { doomedUploadSweep: { auto: false } });
+    expect((await left(b.sql)).chunks).toBe(2_000 - byA);
+    expect(await b.sweepDoomedUploads()).toBe(2_000 - byA);
+    expect(await left(b.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it("a server killed mid-batch (its connection ended) loses that batch's deletion, not the chunks: the other server sweeps them all, never having waited for it", async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+    await run(a, 'alice', 'CRT t');
+    await storeChunks(a, 't', 'f', 300);
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    // a's batch stops inside its DELETE (a disk that hangs), its doomed upload locked, until a lock the test holds goes.
+    const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => holder.end({ timeout: 1 }));
+    await holder`SELECT pg_advisory_lock(5151)`;
+    await a.sql`CREATE FUNCTION hang_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(5151); RETURN NULL; END $$`;
+    await a.sql`CREATE TRIGGER hang_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION hang_delete()`;
+    const sweeping = a.sweepDoomedUploads().then(
+      () => 'finished',
+      (e: unknown) => (e instanceof postgres.PostgresError ? e.code : String(e)),
+    );
+    let pid: number | undefined;
+    await vi.waitFor(
+      async () => {
+        const [row] = await holder<{ pid: number }[]>`
+          SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM upload_chunks%'`;
+        expect(row).toBeDefined();
+        pid = row?.pid;
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // b skips the upload a holds: at once, nothing deleted.
+    expect(await b.sweepDoomedUploads()).toBe(0);
+    // a is killed: its connection ended mid-batch, the batch rolled back.
+    expect(await holder`SELECT pg_terminate_backend(${pid ?? 0}) AS ok`).toEqual([{ ok: true }]);
+    expect(await sweeping).toBe('57P01');
+    await a.sql`DROP TRIGGER hang_delete ON upload_chunks`;
+    await holder`SELECT pg_advisory_unlock(5151)`;
+    expect(await left(b.sql)).toEqual({ chunks: 300, doomed: 1, bytes: 300 * 16 });
+    expect(await b.sweepDoomedUploads()).toBe(300);
+    expect(await left(b.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it('two servers sweeping at once: neither fails, waits for the other, or deletes a chunk the other did', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 16 } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false, batchChunks: 16 } });
+    const seen = await recordChunkDeletes(a.sql);
+    for (let t = 0; t < 6; t++) {
+      await run(a, 'alice', `CRT t${t}`);
+      await storeChunks(a, `t${t}`, 'f', 400);
+      expect(await lines(run(t % 2 === 0 ? a : b, 'alice', `RMV t${t}`))).toEqual([`Thread t${t} removed`]);
+    }
+    const rounds = await Promise.all([a.sweepDoomedUploads(), b.sweepDoomedUploads(), a.sweepDoomedUploads(), b.sweepDoomedUploads()]);
+    // Each chunk deleted once: what the sweeps say they deleted, and what the statements deleted, is what there was.
+    expect(rounds.reduce((x, y) => x + y, 0)).toBe(2_400);
+    expect((await seen()).reduce((x, y) => x + y, 0)).toBe(2_400);
+    expect(await left(a.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it('a doomed upload another server holds is skipped, not waited for', async () => {
+    const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    await run(store, 'alice', 'CRT t');
+    const id = await storeChunks(store, 't', 'f', 10);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const other = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: await schemaOf(store.sql) } });
+    pg.onClose(() => other.end({ timeout: 1 }));
+    let release = (): void => undefined;
+    let held = (): void => undefined;
+    const isHeld = new Promise<void>((resolve) => (held = resolve));
+    const holding = other.begin(async (tx) => {
+      await tx`SELECT id FROM doomed_uploads WHERE id = ${id} FOR UPDATE`;
+      held();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isHeld;
+    // Nothing free to sweep: at once, nothing deleted (a plain FOR UPDATE waited lock_timeout, then failed).
+    expect(await sweepDoomedBatch(store.sql, 64)).toBeUndefined();
+    release();
+    await holding;
+    expect(await store.sweepDoomedUploads()).toBe(10);
+  });
+});
+
+describe('the forum after RMV, its chunks not yet swept', () => {
+  const writeAll = (w: { readonly stream: NodeJS.WritableStream }, bytes: Uint8Array): Promise<void> =>
+    new Promise((resolve, reject) => w.stream.write(bytes, (e) => (e ? reject(e) : resolve())));
+
+  it('a thread made again with the title sees no old file; UPD of the name into it works and DWN serves the new bytes; DWN of the old is refused', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    await run(a, 'alice', 'CRT t');
+    const old = randomBytes(3 * UPLOAD_CHUNK_BYTES);
+    expect(await upload(a, 't', 'f', 'alice', old)).toEqual(E.right(undefined));
+    const granted = await run(a, 'bob', 'DWN t f');
+    if (granted.kind !== 'transfer') throw new Error('expected a transfer');
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect((await left(a.sql)).chunks).toBe(3);
+    expect(await lines(run(a, 'bob', 'DWN t f'))).toEqual(['Thread t does not exist']);
+    expect(await lines(run(a, 'bob', 'CRT t'))).toEqual(['Thread t created']);
+    expect(await lines(run(a, 'bob', 'RDT t'))).toEqual(['Thread t is empty']);
+    expect(await lines(run(a, 'bob', 'DWN t f'))).toEqual(['File does not exist in Thread t']);
+    const fresh = Buffer.from("bob's own file");
+    expect(await upload(a, 't', 'f', 'bob', fresh)).toEqual(E.right(undefined));
+    // The old grant names the removed thread's row: not served bob's file of the name.
+    expect(await a.openDownload('t', 'f', granted.transfer.incarnation)()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    const d = await a.openDownload('t', 'f')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    expect(await readAll(d.right.stream)).toEqual(fresh);
+    expect(await a.sweepDoomedUploads()).toBe(3);
+    expect(await lines(run(a, 'bob', 'RDT t'))).toEqual(['bob uploaded f']);
+  });
+
+  it("another server's RMV stops a download at its next chunk though the chunks are still there", async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+    await run(a, 'alice', 'CRT t');
+    expect(await upload(a, 't', 'f', 'alice', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    const d = await a.openDownload('t', 'f')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    await new Promise<void>((resolve) => d.right.stream.once('readable', () => resolve()));
+    expect(await lines(run(b, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect((await left(a.sql)).chunks).toBe(3);
+    const rest = readAll(d.right.stream);
+    // Reading the chunks alone, the rest of the removed thread's file was served.
+    expect(await d.right.stopped).toEqual({ kind: 'noThread', title: 't' });
+    await expect(rest).rejects.toThrow();
+  });
+
+  it('uploads in flight during RMV: stopped at their next chunk (another server) or at once (this one), refused at commit; none lands in the thread made again', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { doomedUploadSweep: { auto: false } });
+    await run(a, 'alice', 'CRT t');
+    const begin = async (store: PostgresStore, filename: string) => {
+      const w = await store.beginUpload('t', filename, 'bob')();
+      if (E.isLeft(w)) throw new Error('beginUpload failed');
+      await writeAll(w.right, randomBytes(UPLOAD_CHUNK_BYTES + 5));
+      return w.right;
+    };
+    const onA = await begin(a, 'on-a');
+    const onB = await begin(b, 'on-b');
+    expect(await lines(run(a, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await lines(run(a, 'carol', 'CRT t'))).toEqual(['Thread t created']);
+    expect(await onA.stopped).toEqual({ kind: 'noThread', title: 't' });
+    await writeAll(onB, randomBytes(UPLOAD_CHUNK_BYTES));
+    expect(await onB.stopped).toEqual({ kind: 'noThread', title: 't' });
+    expect(await onA.commit()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    expect(await onB.commit()).toEqual(E.left({ kind: 'noThread', title: 't' }));
+    expect(await lines(run(b, 'carol', 'RDT t'))).toEqual(['Thread t is empty']);
+    // Their chunks, the one each stored before the RMV, are doomed with their rows; none was stored after.
+    expect(await a.sql`SELECT count(*)::int AS n FROM uploads`).toEqual([{ n: 0 }]);
+    expect(await a.sweepDoomedUploads()).toBe(2);
+    expect(await left(a.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it('a chunk for an upload row already gone is refused with the foreign key SQLSTATE (23503), as before schema 8', async () => {
+    const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    await run(store, 'alice', 'CRT t');
+    const id = await storeChunks(store, 't', 'f', 1);
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const refused = await store.sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, 1, '\\x00'::bytea)`.then(
+      () => 'stored',
+      (e: unknown) => (e instanceof postgres.PostgresError ? e.code : String(e)),
+    );
+    expect(refused).toBe('23503');
+  });
+});
+
+describe('rolling upgrade to schema 8', () => {
+  it('migrates a schema 7 database with its uploads kept; a schema 7 server still running gets the detached RMV too, and its chunk for a removed upload is refused', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT kept');
+    const bytes = randomBytes(2 * UPLOAD_CHUNK_BYTES + 1);
+    expect(await upload(a, 'kept', 'f', 'alice', bytes)).toEqual(E.right(undefined));
+    await a.close();
+    // a's pool is closed: the schema turned back through another connection.
+    const raw = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: schema } });
+    pg.onClose(() => raw.end({ timeout: 1 }));
+    await backToSchema(raw, 7);
+    expect(await raw`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'upload_chunks_upload_id_fkey'`).toEqual([{ n: 1 }]);
+    const b = await pg.openPeer(schema, { doomedUploadSweep: { auto: false } });
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    const d = await b.openDownload('kept', 'f')();
+    if (E.isLeft(d)) throw new Error('openDownload failed');
+    expect(await readAll(d.right.stream)).toEqual(bytes);
+    // A schema 7 server's RMV (its statements: the thread row locked, then deleted, the cascade doing the rest).
+    await run(b, 'alice', 'CRT old');
+    const id = await storeChunks(b, 'old', 'g', 50);
+    await raw.begin(async (tx) => {
+      await tx`SELECT creator FROM threads WHERE title = 'old' FOR UPDATE`;
+      await tx`DELETE FROM threads WHERE title = 'old'`;
+    });
+    // Its chunks doomed, not deleted in its transaction; its next chunk of that upload refused as its code expects.
+    expect(await raw`SELECT count(*)::int AS n FROM upload_chunks WHERE upload_id = ${id}`).toEqual([{ n: 50 }]);
+    const refused = await raw`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, 50, '\\x00'::bytea)`.then(
+      () => 'stored',
+      (e: unknown) => (e instanceof postgres.PostgresError ? e.code : String(e)),
+    );
+    expect(refused).toBe('23503');
+    expect(await b.sweepDoomedUploads()).toBe(50);
+    expect(await lines(run(b, 'alice', 'RDT kept'))).toEqual(['alice uploaded f']);
+  });
+});

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
-import { SERVER, byteAt, herd, runUntil } from './helpers/receive-budget-rig.js';
+import type { LinkConfig } from '../src/testing/impairment.js';
+import { type Peer, SERVER, byteAt, herd, runUntil, serverConnection } from './helpers/receive-budget-rig.js';
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it('an honest peer whose path is down for 15 s right after its overcommit answer leaves is not closed: its time to begin counts from the answer acknowledged', () => {
@@ -65,4 +66,68 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(got.length).toBe(sent.length);
     for (const [i, m] of sent.entries()) expect(Buffer.compare(got[i] as Uint8Array, m), `message ${i}`).toBe(0);
   });
+
+  it('an honest peer on a 256 kbit/s path with 30% burst loss, sharing it with earlier messages, fills its overcommitted message above the minimum pace while another waits: not closed', () => {
+    // The slowest honest case the pace was chosen against (test/measure/overcommit-pace.ts): 12.4 KiB/s
+    // kept after the grace, six times OVERCOMMIT_PACE_BYTES_PER_S. A third connection's 2.3 MiB message
+    // waits for the overcommit meanwhile, so a peer behind the pace would be closed.
+    honestSlowHolder(1, { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst: { meanBurstLength: 3 } }, 9);
+  });
+
+  it('an honest peer whose 256 kbit/s lossy path goes down for 22 s half a second into its overcommitted message is not closed for its pace while another waits', () => {
+    // The grace (the idle timeout, 30 s, and four probe timeouts) covers any outage the idle timer lets
+    // a connection live through, even before the message has built a lead over the pace (26 s here is
+    // past that: the idle timer closes the connection, pace or not).
+    honestSlowHolder(2, { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst: { meanBurstLength: 3 } }, 0, [500, 22_000]);
+  });
 });
+
+/**
+ * A 2.5 MiB budget and two default connections, a third opened later: the second's peer, on `link`, sends `before`
+ * messages of 100,000 bytes and then a 1.5 MiB one, which takes the overcommit; once it began, the
+ * third connection opens (at its floor: the budget is spent) and its peer sends a 2.3 MiB message, which waits for the overcommit (contended). `outage`: the
+ * second's path is down for `[1]` ms from `[0]` ms after its large message began. Checks that the
+ * second is not closed, that every message of both arrives intact, and that the third's waited.
+ */
+function honestSlowHolder(seed: number, link: LinkConfig, before: number, outage?: readonly [number, number]): void {
+  const h = herd(seed, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+  const [first, second] = [h.addPeer(), h.addPeer()];
+  h.sim.setLinks(SERVER, second.address, link);
+  runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 10_000);
+  const sent = Array.from({ length: before }, (_, i) => Uint8Array.from({ length: 100_000 }, (_, k) => byteAt(80 + i, k)));
+  sent.push(Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(90, k)));
+  for (const m of sent) second.conn.send(m);
+  h.sim.wake(second.address);
+  const conn = (p: Peer): Connection => serverConnection(h, p);
+  runUntil(h, () => conn(second).flow.holdsOvercommit, 300_000);
+  runUntil(h, () => !conn(second).flow.holdsOvercommit, 10_000);
+  expect(conn(second).overcommitTimer?.pace).toBeDefined();
+  const began = h.sim.now;
+  const third = h.addPeer();
+  runUntil(h, () => third.conn.state === 'established', 2_000);
+  const waiting = Uint8Array.from({ length: 2.3 * 1024 * 1024 }, (_, k) => byteAt(91, k));
+  third.conn.send(waiting);
+  h.sim.wake(third.address);
+  let contended = false;
+  let cut = outage === undefined;
+  runUntil(
+    h,
+    () => {
+      contended ||= h.server.receivePool.contended;
+      if (!cut && outage !== undefined && h.sim.now - began >= outage[0]) {
+        h.sim.setLinks(SERVER, second.address, { ...link, loss: 1 });
+        h.sim.runFor(outage[1]);
+        h.sim.setLinks(SERVER, second.address, link);
+        cut = true;
+      }
+      return (h.received.get(conn(third))?.length ?? 0) === 1 || conn(second).state !== 'established';
+    },
+    400_000,
+  );
+  expect(contended).toBe(true);
+  expect(conn(second).closeReason).toBeUndefined();
+  const got = h.received.get(conn(second)) ?? [];
+  expect(got.length).toBe(sent.length);
+  for (const [i, m] of sent.entries()) expect(Buffer.compare(got[i] as Uint8Array, m), `message ${i}`).toBe(0);
+  expect(Buffer.compare(h.received.get(conn(third))?.[0] ?? new Uint8Array(0), waiting)).toBe(0);
+}

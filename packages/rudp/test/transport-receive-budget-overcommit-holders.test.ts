@@ -145,6 +145,36 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(hostile.filter((p) => conn(p)?.state !== 'established').length).toBe(2);
   });
 
+  it("three addresses' connections that each take the overcommit in turn and never send delay a newcomer's message by one turn an address: 4 of each, some 32 s", () => {
+    // As above, with four connections from each of three hostile addresses, the address's turns
+    // interleaved. Each address's first closed penalizes it; the newcomer waits for one turn of each.
+    const h = herd(27, {});
+    holdBudgetIdle(h);
+    const hostile = Array.from({ length: 12 }, (_, i) => h.addPeer(`10.0.3.${1 + Math.floor(i / 4)}:${6000 + i}`));
+    runUntil(h, () => hostile.every((p) => p.conn.state === 'established'), 3_000);
+    for (const p of hostile) {
+      const allows = p.conn.flow.allows.bind(p.conn.flow);
+      p.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
+      p.conn.send(new Uint8Array(30 * 1024 * 1024));
+      h.sim.wake(p.address);
+    }
+    h.sim.runFor(500);
+    const late = h.addPeer('10.0.2.1:5000');
+    runUntil(h, () => late.conn.state === 'established', 2_000);
+    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(97, k));
+    late.conn.send(m);
+    h.sim.wake(late.address);
+    const start = h.sim.now;
+    const conn = (p: Peer): Connection => serverConnection(h, p);
+    runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 120_000);
+    expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
+    const waited = h.sim.now - start;
+    const closed = hostile.filter((p) => conn(p)?.state !== 'established');
+    expect(closed.map((p) => p.address.split(':')[0])).toEqual(['10.0.3.1', '10.0.3.2', '10.0.3.3']);
+    expect(waited).toBeGreaterThan(2 * 10_000);
+    expect(waited).toBeLessThanOrEqual(3 * 12_000);
+  });
+
   it("a peer that takes the overcommit and sends one datagram of its message is closed once it falls behind the minimum pace while another's message waits: a newcomer's 8 MiB message arrives in some 33 s", () => {
     // Before, the message had begun, so no timer ran: the server held 4 KiB of it and had granted
     // 30 MiB past the budget that nothing returned, and the newcomer's message stayed at its 4 KiB

@@ -301,6 +301,11 @@ export class FlowControl {
     return this.overcommitEnd !== 0;
   }
 
+  /** The peer held the overcommit unused and is closed for it: its party goes behind the others for it (`ReceivePool.penalize`). */
+  forfeitOvercommit(): void {
+    if (this.party !== undefined) this.pool?.penalize(this.party);
+  }
+
   /** Credit went from `held` to `credit` where the budget had `room` left: from the overcommit if it answered a BLOCKED past that room. */
   private noteAnswer(held: number, credit: number, room: number): void {
     const need = this.needed;
@@ -383,8 +388,10 @@ export class FlowControl {
    */
   raiseReceiveWindow(bytes: number): boolean {
     if (bytes <= this.grantBytes) return false;
-    if (bytes > this.receiveWindow) this.receiveWindow = bytes;
-    this.pool?.noteWindow(bytes);
+    if (bytes > this.receiveWindow) {
+      this.pool?.noteWindow(bytes, this.receiveWindow);
+      this.receiveWindow = bytes;
+    }
     this.grantBytes = bytes;
     if (this.grantMore()) this.raiseUnacked = true;
     return true;
@@ -513,7 +520,7 @@ export class FlowControl {
     const held = this.advertisedLimit - this.consumed;
     const wanted = this.wanted;
     const room = this.pool.room;
-    const credit = this.pool.grantable(held, wanted, this.needed, this.waiter);
+    const credit = this.pool.grantable(held, wanted, this.needed, this.waiter, this.party);
     // While the peer waits for a limit (BLOCKED, answered in part) any credit is announced: it sends
     // nothing more, so no read would announce a last step smaller than a quarter.
     if (credit > held && (credit - held >= credit / 4 || this.peerWaiting)) {
@@ -531,7 +538,7 @@ export class FlowControl {
     const wanted = this.wanted;
     if (pool === undefined) return wanted > held ? wanted : held;
     const room = pool.room;
-    const credit = pool.grantable(held, wanted, this.needed, this.waiter);
+    const credit = pool.grantable(held, wanted, this.needed, this.waiter, this.party);
     pool.move(held, credit);
     if (credit > held) this.noteAnswer(held, credit, room);
     return credit;
@@ -561,6 +568,7 @@ export class FlowControl {
     this.chargeReservation(0);
     this.overcommitEnd = 0;
     pool.unclaim(this.waiter);
+    pool.dropWindow(this.receiveWindow);
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams, this.overdraw);

@@ -39,7 +39,8 @@ export enum Timer {
   PathValidation,
   /**
    * The message a BLOCKED waits for was granted from the endpoint's overcommit and has not begun to
-   * arrive within `OVERCOMMIT_START_MS` and a few probe timeouts: close, so the credit returns.
+   * arrive within `OVERCOMMIT_START_MS` and a few probe timeouts, or, begun, falls behind
+   * `OVERCOMMIT_PACE_BYTES_PER_S` while another message waits: close, so the credit returns.
    */
   Overcommit,
 }

@@ -229,6 +229,53 @@ describe('ReceivePool: the overcommit for messages BLOCKED frames wait for', () 
     expect(pool.committed).toBe(0);
   });
 
+  it("a party penalized for holding the overcommit unused goes behind another party's waiting message, though its own asked first", () => {
+    const pool = new ReceivePool(4 * MiB);
+    const idle = spend(pool);
+    const log: string[] = [];
+    const [a, c, d] = ['10.0.3.1', '10.0.3.1', '10.0.2.1'].map((party) => new FlowControl(MiB, MiB, pool, MiB, party)) as [FlowControl, FlowControl, FlowControl];
+    // a takes the overcommit; c (a's address) and then d (another) wait for it.
+    blockedFor(a, 600_000, log, 'a');
+    expect(a.credit).toBe(RECEIVE_FLOOR + 600_000);
+    pool.wait(blockedFor(c, 600_000, log, 'c'));
+    pool.wait(blockedFor(d, 600_000, log, 'd'));
+    expect([c.credit, d.credit]).toEqual([RECEIVE_FLOOR, RECEIVE_FLOOR]);
+    // a never began its message and is closed for it: its address is penalized, and its credit returns.
+    // Before, c (the older) took it, and the address's connections could keep d waiting a turn each.
+    a.forfeitOvercommit();
+    a.release(0);
+    expect(d.credit).toBe(RECEIVE_FLOOR + 600_000);
+    expect(c.credit).toBe(RECEIVE_FLOOR);
+    // Once no other party's message waits, the penalized address's connections take it again.
+    d.began(600_000);
+    d.onRead(600_000);
+    expect(c.credit).toBe(RECEIVE_FLOOR + 600_000);
+    for (const f of [...idle, c, d]) f.release(0);
+    expect(pool.committed).toBe(0);
+  });
+
+  it('the overcommit is the largest window of the connections still open: it shrinks back when the one raised past the others ends', () => {
+    // Before, it was the largest window ever announced: one connection raised to 3 MiB (an upload)
+    // and ended left the bound on what the budget grants 3 MiB past its line for good.
+    const pool = new ReceivePool(4 * MiB);
+    const a = new FlowControl(MiB, MiB, pool);
+    const b = new FlowControl(MiB, MiB, pool);
+    expect(pool.overcommit).toBe(MiB);
+    b.raiseReceiveWindow(3 * MiB);
+    expect(pool.overcommit).toBe(3 * MiB);
+    b.raiseReceiveWindow(2 * MiB);
+    expect(pool.overcommit).toBe(3 * MiB);
+    b.release(0);
+    expect(pool.overcommit).toBe(MiB);
+    const c = new FlowControl(2 * MiB, MiB, pool);
+    c.raiseReceiveWindow(3 * MiB);
+    a.release(0);
+    expect(pool.overcommit).toBe(3 * MiB);
+    c.release(0);
+    expect(pool.overcommit).toBe(0);
+    expect(pool.committed).toBe(0);
+  });
+
   it('first come, first served: while the oldest waiting message does not fit, a later smaller one does not take the overcommit', () => {
     const pool = new ReceivePool(4 * MiB);
     const idle = spend(pool);

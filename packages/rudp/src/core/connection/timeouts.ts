@@ -24,19 +24,69 @@ const PTO_PROBES = 2;
 export const OVERCOMMIT_START_MS = 10_000;
 
 /**
+ * The slowest a peer may fill the message it was granted from the overcommit once it has begun it,
+ * bytes a second, after a grace of the idle timeout and four probe timeouts from its first byte, while
+ * another connection's message waits for the overcommit (`ReceivePool.contended`). Without a pace, a
+ * peer that sent one datagram of its message, or a trickle, held the overcommit as long as it kept
+ * the connection alive, and every other waiting message waited as long. Honest slow paths fill it
+ * far faster: in the simulator (`test/measure/overcommit-pace.ts`, 1.5 MiB messages, seeds 1-3, the
+ * lowest pace kept after the grace) a 256 kbit/s path with 30 % burst loss kept 12.4 KiB/s with nine
+ * earlier 100 KB messages sharing it (25 KiB/s and more alone, 11.9 with a 25 s outage just after the
+ * first byte), 128 kbit/s with 30 % burst loss and earlier messages 5.1 KiB/s, 64 kbit/s with 30 %
+ * burst loss 3.2 KiB/s. The price: a peer that trickles its message at this pace holds the overcommit
+ * as long as that takes, 4.3 h for 30 MiB (4 KiB/s would halve it, and close 64 kbit/s peers).
+ */
+export const OVERCOMMIT_PACE_BYTES_PER_S = 2 * 1024;
+
+/** Start timer (the message not begun) and pace (begun): the grace both give a peer whose answer went unacknowledged, or whose message just began. */
+function overcommitGrace(c: Connection): number {
+  return Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+}
+
+/**
  * When `c`'s peer must have begun the message it was granted from the overcommit (`Infinity`: none):
  * counted from its acknowledgment of the packet that carried the answer or a later one. Counted from the
  * answer leaving, an honest peer whose path was down for 15 s as it left was closed (the idle timeout,
  * 30 s, rides such an outage out). A peer that never acknowledges it is closed by the idle or
  * unacknowledged timer; past the idle timeout from the answer leaving, by this one anyway.
  */
+function overcommitStartDeadline(c: Connection, t: OvercommitTimer): number {
+  if (!c.flow.holdsOvercommit || t.answer !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
+  const acked = t.ackedAt + OVERCOMMIT_START_MS + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  const unacked = t.since + overcommitGrace(c);
+  return acked < unacked ? acked : unacked;
+}
+
+/**
+ * When the overcommitted message `c`'s peer began falls behind the minimum pace (`Infinity`: none, or
+ * it is whole): the grace from `pace.since`, and a second for each `OVERCOMMIT_PACE_BYTES_PER_S` of it
+ * received since. An outage shorter than the grace (the idle timeout's, which closes longer ones anyway)
+ * never puts a peer that kept the pace before it behind.
+ */
+function overcommitPaceDeadline(c: Connection, pace: OvercommitPace | undefined): number {
+  if (pace === undefined) return Number.POSITIVE_INFINITY;
+  const received = c.reassembly.receivedOf(pace.message);
+  if (received === undefined) return Number.POSITIVE_INFINITY;
+  return pace.since + overcommitGrace(c) + ((received - pace.base) * 1000) / OVERCOMMIT_PACE_BYTES_PER_S;
+}
+
+/** When the overcommit timer of `c` fires: its peer has not begun its message, or fills it too slowly. */
 function overcommitDeadline(c: Connection): number {
   const t = c.overcommitTimer;
-  if (!c.flow.holdsOvercommit || t === undefined || t.answer !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
-  const probes = 4 * c.rtt.pto(c.config.maxAckDelayMs);
-  const acked = t.ackedAt + OVERCOMMIT_START_MS + probes;
-  const unacked = t.since + Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + probes;
-  return acked < unacked ? acked : unacked;
+  if (t === undefined) return Number.POSITIVE_INFINITY;
+  const start = overcommitStartDeadline(c, t);
+  const pace = overcommitPaceDeadline(c, t.pace);
+  return start < pace ? start : pace;
+}
+
+/** The overcommitted message a connection's peer began, and the pace it is held to from `since`. */
+export interface OvercommitPace {
+  /** The message's id. */
+  readonly message: number;
+  /** When the pace's grace began, ms: the message's first byte, or the last time nobody waited. */
+  readonly since: number;
+  /** What of the message had arrived then, bytes. */
+  readonly base: number;
 }
 
 /** The overcommit answer a connection times (`Connection.overcommitTimer`). */
@@ -49,6 +99,20 @@ export interface OvercommitTimer {
   readonly pn: number;
   /** When the peer first acknowledged that packet or a later one, ms (`Infinity`: not yet). */
   readonly ackedAt: number;
+  /** The overcommitted message begun, held to a pace (`undefined`: none yet, or it is whole). */
+  readonly pace?: OvercommitPace | undefined;
+}
+
+/**
+ * Message `id` began to arrive with the fragment just taken, and with it the message `c`'s peer was
+ * granted from the overcommit (`FlowControl.holdsOvercommit` went false): from now on it is held to
+ * `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time: the first, until it is whole.
+ */
+export function noteOvercommitBegun(c: Connection, now: number, id: number): void {
+  const t = c.overcommitTimer;
+  if (t === undefined || overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) return;
+  const received = c.reassembly.receivedOf(id);
+  if (received !== undefined) c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0 } };
 }
 
 /** An ACK came (`c.recovery` took it): the overcommit answer's packet, or a later one, may be acknowledged now. */
@@ -157,7 +221,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
       expirePath(c, now);
       return;
     case Timer.Overcommit:
-      startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer did not begin the message it was granted credit past the endpoint's receive budget for" });
+      expireOvercommit(c, now);
       return;
     case Timer.Initial:
     case Timer.Ack:
@@ -166,4 +230,26 @@ function expire(c: Connection, now: number, kind: Timer): void {
       // Due work that the poll after this timeout sends.
       return;
   }
+}
+
+/**
+ * The overcommit timer fired: a peer that has not begun its message is closed; one behind the pace is
+ * closed if another connection's message waits for the overcommit, and else held to the pace afresh
+ * from now (it keeps nobody waiting; once someone waits, it has the grace again to keep up). A closed
+ * peer's party goes behind the others for the overcommit (`ReceivePool.penalize`).
+ */
+function expireOvercommit(c: Connection, now: number): void {
+  const t = c.overcommitTimer as OvercommitTimer;
+  if (now >= overcommitStartDeadline(c, t)) {
+    c.flow.forfeitOvercommit();
+    startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer did not begin the message it was granted credit past the endpoint's receive budget for" });
+    return;
+  }
+  const pace = t.pace as OvercommitPace;
+  if (c.host.receivePool?.contended === true) {
+    c.flow.forfeitOvercommit();
+    startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer sent the message it was granted credit past the endpoint's receive budget for slower than the minimum pace while another waited" });
+    return;
+  }
+  c.overcommitTimer = { ...t, pace: { message: pace.message, since: now, base: c.reassembly.receivedOf(pace.message) ?? 0 } };
 }

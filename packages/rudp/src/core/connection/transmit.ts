@@ -101,7 +101,8 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
   }
   // An answer from the endpoint's overcommit left: the peer's time to begin its message starts once it acknowledges it.
   if (p.carriedMaxData && c.flow.overcommits !== (c.overcommitTimer?.answer ?? 0)) {
-    c.overcommitTimer = { answer: c.flow.overcommits, since: now, pn, ackedAt: Number.POSITIVE_INFINITY };
+    // A message begun from an earlier answer stays held to its pace (timeouts.ts).
+    c.overcommitTimer = { answer: c.flow.overcommits, since: now, pn, ackedAt: Number.POSITIVE_INFINITY, pace: c.overcommitTimer?.pace };
   }
   if (p.repairSent) c.stat.repairsSent++;
   if (p.chunks.length > 0 && w.room() < FULL_PACKET_SLACK) c.filledPacket = true;

@@ -268,6 +268,11 @@ export class Reassembly {
     return total;
   }
 
+  /** @internal Bytes of partial message `id` received so far (`undefined`: it is not partial, whole or never begun). */
+  receivedOf(id: number): number | undefined {
+    return this.partial?.get(id)?.received;
+  }
+
   /** @internal Window credit (`creditOf` each) of the datagrams held unread. */
   get datagramsHeld(): number {
     return this.datagramCredit;

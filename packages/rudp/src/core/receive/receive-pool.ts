@@ -27,12 +27,15 @@
  * ended (for good, if none did); under a short budget, peers that each held
  * part of what their next message needed waited for each other for good.
  * So the message a peer's BLOCKED waits for may also go past the budget less
- * its reserve, by at most the largest window a connection announced
+ * its reserve, by at most the largest window of a live connection
  * (`overcommit`: a message needs at most its window; 32 MiB by default,
  * within the reserve), oldest first (`claimant`), and is granted whole or
- * not at all. A peer that takes it and does not begin its message is closed
- * (connection/timeouts.ts), so the next waiting message gets it.
+ * not at all. A peer that takes it and does not begin its message, or fills
+ * it slower than a minimum pace while another message waits, is closed
+ * (connection/timeouts.ts), so the next waiting message gets it, and its
+ * address goes behind the others for it (`penalize`).
  */
+import { MinMultiset } from '../min-multiset.js';
 import { WorkList } from '../work-list.js';
 
 /**
@@ -60,6 +63,9 @@ export const DEFAULT_MAX_RECEIVE_BUFFER_BYTES = 2 ** 30;
  * grow as that cost does, which `maxConnections` bounds.
  */
 export const RECEIVE_FLOOR = 4 * 1024;
+
+/** Parties remembered as having held the overcommit without using it (`penalize`); past this many the oldest is forgotten. */
+const PENALIZED_PARTIES = 4_096;
 
 /** Waiters visited per return of credit: a bound on the work one read does for other connections. */
 const VISITS_PER_RETURN = 8;
@@ -118,8 +124,13 @@ export class ReceivePool {
   /** Connections waiting for credit, oldest first. */
   private readonly waiting = new WorkList<CreditWaiter>();
   private waiters = 0;
-  /** The largest receive window a connection of the endpoint announced (`noteWindow`): what `overcommit` is. */
-  private largestWindow = 0;
+  /**
+   * The receive windows of the endpoint's live connections (`noteWindow`, `dropWindow`), negated so the
+   * smallest member is the largest window: what `overcommit` is. The largest window ever announced,
+   * kept after its connection ended, left the bound on what the budget grants raised for good: one
+   * connection raised to 960 MiB for an upload made it the budget less its sixteenth plus 960 MiB.
+   */
+  private readonly windows = new MinMultiset();
   /**
    * The oldest connection whose peer waits for a message the budget has no room for but the overcommit
    * could hold: the only one that may take the overcommit (first come, first served, so a stream of
@@ -128,6 +139,22 @@ export class ReceivePool {
   private claimant: CreditWaiter | undefined;
   /** What the claimant's message needs past its charge, when it last asked. */
   private claimMore = 0;
+  /** The claimant's party (`undefined`: none, or a client's connection). */
+  private claimantParty: string | undefined;
+  /**
+   * Connections of parties not penalized whose message waits for the overcommit and did not fit it when
+   * they last asked, oldest first, with their party and what they needed past their charge: ahead of
+   * every penalized party's (`penalize`).
+   */
+  private readonly claims = new Map<CreditWaiter, { readonly party: string | undefined; readonly more: number }>();
+  /**
+   * Parties one of whose connections was closed for holding the overcommit unused (connection/timeouts.ts),
+   * oldest first. Their connections take the overcommit only while no other party's message waits for it:
+   * before, one address's connections that each said BLOCKED for a 30 MiB message and never sent it took
+   * it one after another, 10 s and four probe timeouts each, and a newcomer's message waited 65 s behind
+   * twelve of them.
+   */
+  private readonly penalized = new Set<string>();
   /**
    * Floors charged past the budget less its reserve as their connections opened (while it was spent),
    * of the connections still open: the overcommit comes on top of them. Counted in it, three
@@ -230,7 +257,7 @@ export class ReceivePool {
    * it, else past the room within the `overcommit` if `who` (the connection asking) is the oldest whose
    * message does not fit the room; else no part of `need` past the floor. Charges nothing (see `move`).
    */
-  grantable(current: number, wanted: number, need = 0, who?: CreditWaiter): number {
+  grantable(current: number, wanted: number, need = 0, who?: CreditWaiter, party?: string): number {
     const free = this.budget - this.reserve - this.charged;
     // What a message a BLOCKED waits for may take: the overcommit past the budget less its reserve and
     // the floors of connections opened while it was spent.
@@ -241,21 +268,29 @@ export class ReceivePool {
     const shortfall = claimant === undefined ? 0 : this.claimMore - spare;
     const granted = grantFrom(free, current, wanted, need);
     if (need <= granted || who === undefined) {
-      if (who !== undefined && who === claimant) this.claimant = undefined;
+      if (who !== undefined) this.unclaim(who);
       return granted;
     }
     const base = charge(current);
     const more = need - base;
     // A message past what the overcommit ever holds waits for the budget alone, and keeps nobody waiting.
     if (more > this.overcommit) {
-      if (claimant === who) this.claimant = undefined;
+      this.unclaim(who);
       return granted;
     }
+    const penalized = party !== undefined && this.penalized.has(party);
     if (more > spare) {
-      if (claimant === undefined) this.claimant = who;
+      if (!penalized) this.claims.set(who, { party, more });
+      // A penalized party's claimant gives way to the first other party's message that asks.
+      if (claimant === undefined || (!penalized && claimant !== who && this.claimantParty !== undefined && this.penalized.has(this.claimantParty))) {
+        this.claimant = who;
+        this.claimantParty = party;
+      }
       if (this.claimant === who) this.claimMore = more;
       return granted;
     }
+    // Behind every other party's waiting message (`penalized`), whoever asks first.
+    if (penalized && this.claims.size > 0) return granted;
     if (claimant !== undefined && claimant !== who) {
       // Ahead of a claimant that does not fit, only a waiter that holds at least what it lacks: its
       // peer waits too, so its credit returns only once its message comes and is read, and then the
@@ -263,22 +298,48 @@ export class ReceivePool {
       // such a waiter held, and each waited for the other for good.
       if (shortfall <= 0 || base < shortfall) return granted;
     } else this.claimant = undefined;
+    this.claims.delete(who);
     return need;
   }
 
   /**
+   * A connection of `party` was closed for holding the overcommit unused: the party's connections go
+   * behind every other party's message waiting for it (`penalized`), the claimant first.
+   */
+  penalize(party: string): void {
+    this.penalized.delete(party);
+    this.penalized.add(party);
+    if (this.penalized.size > PENALIZED_PARTIES) this.penalized.delete(this.penalized.values().next().value as string);
+    for (const [w, claim] of this.claims) if (claim.party === party) this.claims.delete(w);
+    if (this.claimantParty !== party) return;
+    const next = this.claims.entries().next();
+    if (next.done === true) return;
+    const [w, claim] = next.value;
+    this.claimant = w;
+    this.claimantParty = claim.party;
+    this.claimMore = claim.more;
+  }
+
+  /**
    * What the messages peers' BLOCKED frames wait for may take past the budget less its reserve, when
-   * the budget alone has no room for them: the largest window a connection announced (a message needs
+   * the budget alone has no room for them: the largest window of a live connection (a message needs
    * at most its window), so each waiting message fits it once the ones before it are read. At most the
    * budget less its reserve (`windowWithin`); with every default 32 MiB, within the reserve.
    */
   get overcommit(): number {
-    return this.largestWindow;
+    const largest = -this.windows.min();
+    return largest > 0 ? largest : 0;
   }
 
-  /** A connection announced a receive window of `window` bytes (at its start, or raised). */
-  noteWindow(window: number): void {
-    if (window > this.largestWindow) this.largestWindow = window;
+  /** A connection announced a receive window of `window` bytes: at its start, or raised from `from`. */
+  noteWindow(window: number, from = 0): void {
+    if (from > 0) this.windows.remove(-from);
+    this.windows.add(-window);
+  }
+
+  /** A connection whose receive window was `window` bytes ended: its window no longer counts in `overcommit`. */
+  dropWindow(window: number): void {
+    this.windows.remove(-window);
   }
 
   /** What the budget less its reserve has left for grants, bytes (negative: a message took the overcommit, or floors did). */
@@ -286,9 +347,19 @@ export class ReceivePool {
     return this.budget - this.reserve - this.charged;
   }
 
+  /**
+   * Whether a connection's message waits for the overcommit (a claimant): a message granted from it that
+   * its peer fills slower than the minimum pace is then keeping it waiting (connection/timeouts.ts).
+   */
+  get contended(): boolean {
+    return this.claimant !== undefined;
+  }
+
   /** `who` no longer waits for a message (it began, or the connection ended): the next one may take the overcommit. */
   unclaim(who: CreditWaiter | undefined): void {
-    if (who !== undefined && who === this.claimant) this.claimant = undefined;
+    if (who === undefined) return;
+    if (who === this.claimant) this.claimant = undefined;
+    this.claims.delete(who);
   }
 
   /**

@@ -1,0 +1,93 @@
+/**
+ * Measures how fast honest peers fill the message they were granted from the endpoint's overcommit
+ * on bad paths (not a test: run with `npx tsx packages/rudp/test/measure/overcommit-pace.ts [seeds] [graceMs] [slow]`,
+ * `slow` for the 128 and 64 kbit/s paths and an outage on a lossy one):
+ * a 2.5 MiB budget, two default connections, the second's 1.5 MiB message takes the overcommit on a
+ * slow or lossy path. Per path: the message's goodput from its first byte to its last, and the
+ * highest minimum pace it always kept after the grace (`grace` below: its bytes received never fell
+ * short of pace × (time since its first byte − grace)). The figures behind `OVERCOMMIT_PACE_BYTES_PER_S`.
+ */
+import type { Connection } from '../../src/core/connection.js';
+import type { LinkConfig } from '../../src/testing/impairment.js';
+import { SERVER, byteAt, herd, runUntil } from '../helpers/receive-budget-rig.js';
+
+const seeds = Number(process.argv[2] ?? 5);
+/** The pace's grace: the idle timeout (30 s) and four probe timeouts (some 2 s here). */
+const grace = Number(process.argv[3] ?? 30_000);
+
+interface Path {
+  readonly name: string;
+  readonly link: LinkConfig;
+  /** Messages of 100,000 bytes sent before the large one (their resends share the path). */
+  readonly before: number;
+  /** An outage of the path this long, ms, this long after the large message's first byte. */
+  readonly outage?: readonly [number, number];
+}
+
+const burst = { meanBurstLength: 3 };
+const slow = process.argv[4] === 'slow';
+const paths: readonly Path[] = slow ? [
+  { name: '128 kbit/s, 100 ms, 30% burst loss, 9 earlier messages', link: { delayMs: 100, bandwidthBps: 128_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 9 },
+  { name: '64 kbit/s, 100 ms, 30% burst loss', link: { delayMs: 100, bandwidthBps: 64_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 0 },
+  { name: '256 kbit/s, 100 ms, 30% burst loss, 25 s outage 1 s in', link: { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 0, outage: [1_000, 25_000] },
+] : [
+  { name: '256 kbit/s, 100 ms, 30% burst loss', link: { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 0 },
+  { name: '256 kbit/s, 100 ms, 30% burst loss, 9 earlier messages', link: { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 9 },
+  { name: '256 kbit/s, 300 ms, 30% burst loss', link: { delayMs: 300, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst }, before: 0 },
+  { name: '256 kbit/s, 100 ms, 30% loss, 1 MiB queue', link: { delayMs: 100, bandwidthBps: 256_000, queueBytes: 1024 * 1024, loss: 0.3 }, before: 3 },
+  { name: '1 Mbit/s, 100 ms, 10% loss, 1 MiB queue, 9 earlier', link: { delayMs: 100, bandwidthBps: 1_000_000, queueBytes: 1024 * 1024, loss: 0.1 }, before: 9 },
+  { name: '1 Mbit/s, 20 ms, 25 s outage 5 s in', link: { delayMs: 20, bandwidthBps: 1_000_000, queueBytes: 256 * 1024 }, before: 0, outage: [5_000, 25_000] },
+];
+
+for (const path of paths) {
+  const rows: string[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    const h = herd(seed, { maxReceiveBufferBytes: 2.5 * 1024 * 1024 });
+    const first = h.addPeer();
+    const second = h.addPeer();
+    h.sim.setLinks(SERVER, second.address, path.link);
+    runUntil(h, () => first.conn.state === 'established' && second.conn.state === 'established', 10_000);
+    const big = Uint8Array.from({ length: 1.5 * 1024 * 1024 }, (_, k) => byteAt(9, k));
+    for (let i = 0; i < path.before; i++) second.conn.send(new Uint8Array(100_000));
+    second.conn.send(big);
+    h.sim.wake(second.address);
+    const conn = (): Connection => h.accepted.find((c) => c.localCid === second.conn.remoteCid) as Connection;
+    // The large message's id: the one fragment of its length the server takes first.
+    let id = -1;
+    let began = -1;
+    runUntil(h, () => conn() !== undefined, 10_000);
+    const c = conn();
+    const accept = c.reassembly.accept.bind(c.reassembly);
+    c.reassembly.accept = (f) => {
+      const r = accept(f);
+      if (id < 0 && f.messageLength === big.length && r === 'new') {
+        id = f.messageId;
+        began = h.sim.now;
+      }
+      return r;
+    };
+    let minPace = Number.POSITIVE_INFINITY;
+    let outageDone = path.outage === undefined;
+    let done = -1;
+    const end = h.sim.now + 1_200_000;
+    while (h.sim.now < end && c.state === 'established') {
+      h.sim.runFor(50);
+      if (began < 0) continue;
+      if (!outageDone && path.outage !== undefined && h.sim.now - began >= path.outage[0]) {
+        h.sim.setLinks(SERVER, second.address, { ...path.link, loss: 1 });
+        h.sim.runFor(path.outage[1]);
+        h.sim.setLinks(SERVER, second.address, path.link);
+        outageDone = true;
+      }
+      const got = c.reassembly.receivedOf(id);
+      const t = h.sim.now - began;
+      if (got === undefined) {
+        done = t;
+        break;
+      }
+      if (t > grace) minPace = Math.min(minPace, got / ((t - grace) / 1000));
+    }
+    rows.push(`seed ${seed}: ${done < 0 ? `NOT DONE (${c.state})` : `${(done / 1000).toFixed(1)} s, ${((big.length / done) * 1000 / 1024).toFixed(1)} KiB/s`}, highest pace kept ${Number.isFinite(minPace) ? (minPace / 1024).toFixed(1) + ' KiB/s' : '-'}, closed: ${c.closeReason?.message ?? 'no'}`);
+  }
+  console.log(`${path.name}\n  ${rows.join('\n  ')}`);
+}

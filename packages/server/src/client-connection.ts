@@ -279,8 +279,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
     // Every other request waits for its party's turn at the server's rate of request work (large-reply-rate.ts)
     // before it runs, a write for its WRITE_TURNS; an LST or RDT after it, once its reply's size is known. Paced per
-    // account and host only, N addresses of cheap requests took N hosts' pace: 8 got 4,100–4,260 replies a second,
-    // 61–63 % of a core, and more addresses the whole core, while an honest MSG waited.
+    // account and host only, N addresses of cheap requests took N hosts' pace: 8 got 4,189–4,241 replies a second,
+    // 54–69 % of a core (618–642 and 25–35 % now), and more addresses more, while an honest MSG waited.
     if (!large && ctx.largeReplies !== undefined) {
       const turns = decoded?._tag === 'Right' && WRITES.has(decoded.right.cmd) ? WRITE_TURNS : 1;
       const turn = ctx.largeReplies.request(partyKey, turns, closing.signal);

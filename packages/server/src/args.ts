@@ -210,7 +210,7 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             the server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib}; 0: no limit)
   --request-charge KIB      what each request counts of --large-reply-rate,
                             its CPU apart from a reply's bytes (default ${LIMIT_DEFAULTS.requestChargeKib}:
-                            ${Math.round((LIMIT_DEFAULTS.largeReplyRateMib * 1024) / LIMIT_DEFAULTS.requestChargeKib)} cheap requests a second at the default
+                            ${Math.floor((LIMIT_DEFAULTS.largeReplyRateMib * 1024) / LIMIT_DEFAULTS.requestChargeKib)} cheap requests a second at the default
                             rate; 0: only LST and RDT replies of 2 KiB or
                             more count, by their bytes)
   --help                    show this text

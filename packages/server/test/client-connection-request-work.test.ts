@@ -1,18 +1,18 @@
 /**
  * Every request takes its party's turn at the server's rate of request work (large-reply-rate.ts,
  * `ServerContext.largeReplies`), not only LST and RDT replies of 2 KiB or more: paced per account and host alone, N
- * addresses of cheap requests got N hosts' pace (8 addresses: 4,100–4,260 replies a second, 61–63 % of a core).
+ * addresses of cheap requests got N hosts' pace (8 addresses: 4,189–4,241 replies a second, 54–69 % of a core).
  * Fake connections over a memory store, served by the real session code; the rate's clock and timers are the
  * test's, so time moves only as its timers run, and what was answered is counted on that clock. On the old code
  * nothing but LST and RDT replies of 2 KiB or more ever waits: every request here is answered at once, at clock 0.
  */
 import type { RequestCommand, Thread } from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { LargeReplyRate, REPLY_FIXED_BYTES } from '../src/large-reply-rate.js';
 import { WRITE_TURNS } from '../src/request-pacer.js';
 import { FakeConnection, memoryContext } from './served-connection.js';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import type { RudpConnection } from 'rudpx';
 
 const MIB = 1024 * 1024;
 /** The rate of most tests: 1 MiB/s and 1 MiB of burst, each cheap request REPLY_FIXED_BYTES (48 KiB): 21⅓ a second. */

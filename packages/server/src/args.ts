@@ -2,7 +2,7 @@ import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeat
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
-import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND } from './large-reply-rate.js';
+import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
 
@@ -67,8 +67,13 @@ export interface ServerArgs {
   readonly requestRate: number;
   /** Unacknowledged reply bytes of all connections (`--max-reply-bytes`); `undefined`: a quarter of the memory budget (server-defaults.ts, `defaultMaxReplyBytes`). */
   readonly maxReplyBytes: number | undefined;
-  /** MiB a second of LST/RDT replies (each its bytes and 48 KiB) the whole server sends before they wait their party's turn (`--large-reply-rate`); 0: no limit. */
+  /**
+   * MiB a second of request work the whole server does before requests wait their party's turn (`--large-reply-rate`): each request
+   * `requestChargeKib`, a write `WRITE_TURNS` times it, an LST/RDT reply of 2 KiB or more its bytes too; 0: no limit.
+   */
   readonly largeReplyRateMib: number;
+  /** KiB of that rate each request takes (`--request-charge`); 0: only LST/RDT replies of 2 KiB or more, by their bytes. */
+  readonly requestChargeKib: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -83,13 +88,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -196,13 +201,18 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             stay unacknowledged while others wait is closed
                             (default: a quarter of --memory-budget-mib, ${DEFAULT_MAX_REPLY_BYTES / 1024 / 1024} MiB
                             at its default or without one)
-  --large-reply-rate MIB    MiB a second of LST and RDT replies of 2 KiB or
-                            more all clients together are sent, each
-                            counted as its bytes and 48 KiB (what its CPU
-                            apart from its bytes is worth); past it they
-                            wait, the client hosts that read least first,
-                            so many hosts reading threads cannot take the
-                            server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib}; 0: no limit)
+  --large-reply-rate MIB    MiB a second of request work all clients
+                            together are served: each request counts
+                            --request-charge (a write ${WRITE_TURNS} times it), and an
+                            LST or RDT reply of 2 KiB or more its bytes too;
+                            past it requests wait, the client hosts that
+                            asked least first, so many hosts cannot take
+                            the server's CPU (default ${LIMIT_DEFAULTS.largeReplyRateMib}; 0: no limit)
+  --request-charge KIB      what each request counts of --large-reply-rate,
+                            its CPU apart from a reply's bytes (default ${LIMIT_DEFAULTS.requestChargeKib}:
+                            ${Math.floor((LIMIT_DEFAULTS.largeReplyRateMib * 1024) / LIMIT_DEFAULTS.requestChargeKib)} cheap requests a second at the default
+                            rate; 0: only LST and RDT replies of 2 KiB or
+                            more count, by their bytes)
   --help                    show this text
 
 SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
@@ -285,6 +295,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'request-rate': { type: 'string' },
         'max-reply-bytes': { type: 'string' },
         'large-reply-rate': { type: 'string' },
+        'request-charge': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       tokens: true,
@@ -409,6 +420,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const largeRateText = values['large-reply-rate'] ?? String(LIMIT_DEFAULTS.largeReplyRateMib);
   const largeReplyRateMib = parseCount(largeRateText, 0);
   if (largeReplyRateMib === undefined) return { kind: 'error', message: `invalid large reply rate: ${largeRateText}` };
+  const chargeText = values['request-charge'] ?? String(LIMIT_DEFAULTS.requestChargeKib);
+  const requestChargeKib = parseCount(chargeText, 0);
+  if (requestChargeKib === undefined) return { kind: 'error', message: `invalid request charge: ${chargeText}` };
 
   return {
     kind: 'run',
@@ -438,6 +452,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       requestRate,
       maxReplyBytes,
       largeReplyRateMib,
+      requestChargeKib,
     },
   };
 };

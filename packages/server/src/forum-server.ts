@@ -35,7 +35,7 @@ import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
-import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate } from './large-reply-rate.js';
+import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
 import { QueueBudget } from './queue-budget.js';
@@ -163,12 +163,15 @@ export interface ForumServerOptions {
    */
   readonly linesCacheBytes?: number;
   /**
-   * Bytes a second of LST and RDT replies (2 KiB or more, each counted as
-   * its bytes and `REPLY_FIXED_BYTES`) the whole server encodes and sends
-   * before they wait their party's turn (large-reply-rate.ts); 0: no limit.
+   * Bytes a second of request work the whole server does before requests
+   * wait their party's turn (large-reply-rate.ts): each request counts
+   * {@link requestChargeBytes} (a write `WRITE_TURNS` times it), and an LST
+   * or RDT reply of 2 KiB or more its bytes too; 0: no limit.
    * Default {@link DEFAULT_LARGE_REPLY_BYTES_PER_SECOND}.
    */
   readonly largeReplyBytesPerSecond?: number;
+  /** What each request counts of that rate (`--request-charge`); 0: only LST and RDT replies of 2 KiB or more, by their bytes. Default `REPLY_FIXED_BYTES`. */
+  readonly requestChargeBytes?: number;
   /** How long a reply may stay unacknowledged (and 1 ms per KiB of it) before a waiting request may close its connection. Tests shorten it. */
   readonly replyStaleAfterMs?: number;
   readonly log: (line: string) => void;
@@ -484,7 +487,9 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     queueBudget: new QueueBudget(QUEUE_LIMITS),
     replyBudget,
     largeReplies:
-      largeReplyRate === 0 ? undefined : new LargeReplyRate({ bytesPerSecond: largeReplyRate, now: () => performance.now() }),
+      largeReplyRate === 0
+        ? undefined
+        : new LargeReplyRate({ bytesPerSecond: largeReplyRate, perReplyBytes: options.requestChargeBytes ?? REPLY_FIXED_BYTES, now: () => performance.now() }),
     linesCache: new EncodedLinesCache(options.linesCacheBytes ?? defaultLinesCacheBytes(options.memoryBudgetBytes)),
     loginRoom,
     log: options.log,

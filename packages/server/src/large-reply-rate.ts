@@ -34,6 +34,15 @@
  * server and each turn is taken at once (no await between the check and the
  * take), so a party's many connections asking together get no more than one.
  *
+ * Every other request takes its turn too (session 34, {@link LargeReplyRate.request}): each costs the server
+ * 0.1–0.35 ms of CPU however cheap its answer (decoding, sealing, acknowledging), what a reply of a few KiB does, and
+ * paced per account and host alone, N addresses of cheap requests got N hosts' pace (8 addresses reading 1 KiB
+ * threads: 4,189–4,241 a second, 54–69 % of a core; more addresses more). Each request takes
+ * {@link LargeReplyRate.perReplyBytes} (`--request-charge`), a write `WRITE_TURNS` times it, before it runs; an LST
+ * or RDT after it, with its reply's bytes if they are {@link LARGE_REPLY_MIN_BYTES} or more. So the rate is the
+ * server's budget of request work, about a third of a core by default (682 cheap requests a second), shared by
+ * parties as above.
+ *
  * Time is passed in (`now`, `schedule`): unit tests run it on a fake clock.
  */
 
@@ -58,13 +67,16 @@ export const LARGE_REPLY_MIN_BYTES = 2 * 1024;
  * were 8 full threads (30–37 % of a core) but 520 replies of 63 KiB (52–70 %) and none of 7 KiB (not rated: up
  * to 4,084 a second, 54–86 %); at 32 KiB a reply, 620–880 of 7 KiB a second cost 34–46 %. At 48 KiB, 595–601 of
  * 7 KiB cost 33–42 %, 296–315 of 63 KiB 37–56 %, and full threads 34–38 % (SECURITY.md, Reads of large threads).
+ * Since session 34 it is also what any request takes (a cheap one costs what a reply of a few KiB does): the default
+ * of `--request-charge`.
  */
 export const REPLY_FIXED_BYTES = 48 * 1024;
 /**
  * Default {@link LargeReplyRate.bytesPerSecond}: 32 MiB/s, eight full threads
  * a second, about 30 % of a core at 35 ms of CPU each (encoding, sealing,
  * sending; SECURITY.md, Reads of large threads), and about as much for
- * replies of any size with {@link REPLY_FIXED_BYTES} each. At or above one
+ * replies of any size with {@link REPLY_FIXED_BYTES} each, or 682 cheap
+ * requests a second (24–35 % of a core, session 34). At or above one
  * client host's own pace of rated replies (`HOST_RATE_MULTIPLE` × 100 turns a
  * second: 21.5 MiB/s of 7 KiB replies, 32 MiB/s of 34 KiB ones; a reply
  * of 64 KiB or more costs its host a turn more a 64 KiB), so a host alone
@@ -187,7 +199,22 @@ export class LargeReplyRate {
   turn(party: string, bytes: number, signal?: AbortSignal): Promise<void> | undefined {
     // Replies of a few KiB cost the server more per byte than full threads: each is charged what its CPU apart from
     // its bytes is worth (REPLY_FIXED_BYTES), so the rate bounds the CPU of many small replies as of few large ones.
-    const cost = bytes + this.perReplyBytes;
+    return this.wait(party, bytes + this.perReplyBytes, signal);
+  }
+
+  /**
+   * A request other than LST or RDT of `party` that costs `turns` cheap requests' work (a write: `WRITE_TURNS`,
+   * request-pacer.ts): as {@link turn}, taking `turns` × {@link perReplyBytes} (nothing, and at once, if that is 0).
+   * Each request costs the server 0.1–0.35 ms of CPU however cheap its answer (decoding, sealing, acknowledging),
+   * what a reply of a few KiB does: paced per host only, 8 addresses sent 4,100–4,260 a second, 61–63 % of a core,
+   * and more addresses more (SECURITY.md, A charge per reply).
+   */
+  request(party: string, turns: number, signal?: AbortSignal): Promise<void> | undefined {
+    return this.wait(party, turns * this.perReplyBytes, signal);
+  }
+
+  private wait(party: string, cost: number, signal?: AbortSignal): Promise<void> | undefined {
+    if (cost <= 0) return undefined;
     const start = Math.max(this.virtual, this.finish.get(party) ?? 0);
     this.refill();
     if (this.waiting === 0 && this.level >= 0) {

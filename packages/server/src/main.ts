@@ -76,6 +76,7 @@ const main = async (): Promise<number | undefined> => {
       requestRate: args.requestRate,
       ...(args.maxReplyBytes === undefined ? {} : { maxReplyBytes: args.maxReplyBytes }),
       largeReplyBytesPerSecond: args.largeReplyRateMib * 1024 * 1024,
+      requestChargeBytes: args.requestChargeKib * 1024,
       // Log lines quote clients (a malformed request's parse error quotes its bytes): no control character of theirs reaches the operator's terminal or splits a line.
       log: (line) => console.log(terminalText(line)),
       warn: (line) => console.error(terminalText(line)),

@@ -24,6 +24,7 @@ describe('server options for resource limits', () => {
     expect(a.maxThreadBytes).toBe(256 * 1024 * 1024);
     expect(a.requestRate).toBe(100);
     expect(a.largeReplyRateMib).toBe(32);
+    expect(a.requestChargeKib).toBe(48);
     expect(a.handshakeRate).toBe(64);
     // The server-wide reply budget follows the memory budget unless given.
     expect(a.maxReplyBytes).toBeUndefined();
@@ -65,6 +66,8 @@ describe('server options for resource limits', () => {
     expect(run(['4000', '--request-rate', '0']).requestRate).toBe(0);
     expect(run(['4000', '--large-reply-rate', '200']).largeReplyRateMib).toBe(200);
     expect(run(['4000', '--large-reply-rate', '0']).largeReplyRateMib).toBe(0);
+    expect(run(['4000', '--request-charge', '16']).requestChargeKib).toBe(16);
+    expect(run(['4000', '--request-charge', '0']).requestChargeKib).toBe(0);
     expect(run(['4000', '--handshake-rate', '500']).handshakeRate).toBe(500);
     expect(run(['4000', '--handshake-rate', '0']).handshakeRate).toBe(0);
     expect(run(['4000']).maxAccounts).toBe(100_000);
@@ -107,6 +110,8 @@ describe('server options for resource limits', () => {
       [['4000', '--request-rate', '1.5'], 'invalid request rate: 1.5'],
       [['4000', '--request-rate', 'fast'], 'invalid request rate: fast'],
       [['4000', '--large-reply-rate', '0.5'], 'invalid large reply rate: 0.5'],
+      [['4000', '--request-charge', '1.5'], 'invalid request charge: 1.5'],
+      [['4000', '--request-charge', 'some'], 'invalid request charge: some'],
       [['4000', '--handshake-rate', '2.5'], 'invalid handshake rate: 2.5'],
       [['4000', '--handshake-rate', 'x'], 'invalid handshake rate: x'],
     ] as const) {

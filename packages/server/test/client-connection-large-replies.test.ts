@@ -47,7 +47,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 };
 
-it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT", async () => {
+it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT, then takes its own turn", async () => {
   // 1 MiB/s, 1 MiB of burst: the first 3.9 MiB reply goes at once and puts the rate 2.9 MiB in debt.
   const { clock, timers, largeReplies, ctx, answered } = onFakeClock();
   // Two accounts of one host, one of another.
@@ -55,7 +55,7 @@ it("large replies wait for their party's turn at the server's rate: another host
   const a2 = await loggedIn(ctx, answered, 'a2', '127.0.0.1');
   const b = await loggedIn(ctx, answered, 'b', '127.0.0.2');
   answered.length = 0;
-  // A small RDT is no large reply: it never waits.
+  // A small RDT takes a cheap request's charge only: from a rested bucket it goes at once.
   expect((await a1.request('RDT', ['small'], 's0')).lines).toEqual(['1 alice: hi']);
   expect((await a1.request('RDT', ['big'], 'r0')).lines.length).toBe(980);
   // Asked in this order, each reaching its turn before the next is sent.
@@ -75,13 +75,16 @@ it("large replies wait for their party's turn at the server's rate: another host
     await settle();
   };
   await next();
-  // a1's waited longest (it stands level with b's, which came later); its MSG goes right after it.
-  expect(answered.slice(2)).toEqual(['127.0.0.1 r1', '127.0.0.1 m1']);
+  // a1's waited longest (it stands level with b's, which came later). Its MSG then takes a turn of its own (every
+  // request does since session 34): its party's, behind a2's RDT, which came first.
+  expect(answered.slice(2)).toEqual(['127.0.0.1 r1']);
   await next();
   // b's host has read less than a2's (which read r0 and r1): b goes first.
-  expect(answered.slice(4)).toEqual(['127.0.0.2 r3']);
+  expect(answered.slice(3)).toEqual(['127.0.0.2 r3']);
   await next();
-  expect(answered.slice(5)).toEqual(['127.0.0.1 r2']);
+  expect(answered.slice(4)).toEqual(['127.0.0.1 r2']);
+  await next();
+  expect(answered.slice(5)).toEqual(['127.0.0.1 m1']);
   await Promise.all(replies);
   expect(largeReplies.size).toBe(0);
   expect(clock.now).toBeGreaterThan(8_000);
@@ -176,26 +179,40 @@ it('a large reply waiting for its turn holds of the reply budget what its lines 
   expect(largeReplies.size).toBe(0);
 });
 
-it('an RDT of a few KiB is rated too, each its bytes and a fixed charge: a connection reading a 7 KiB thread back to back gets the burst at once, then waits, while a tiny read does not', async () => {
+it("an RDT of a few KiB is rated too, each its bytes and a fixed charge: a connection reading a 7 KiB thread back to back gets the burst at once, then waits, while another address's tiny read goes at once and a neighbour's takes its party's next turn", async () => {
   const { timers, largeReplies, ctx, answered } = onFakeClock();
   const a = await loggedIn(ctx, answered, 'a', '127.0.0.1');
   const c = await loggedIn(ctx, answered, 'c', '127.0.0.1');
+  const d = await loggedIn(ctx, answered, 'd', '127.0.0.2');
   answered.length = 0;
+  // The six logins' requests took a cheap request's charge each (session 34): 1 MiB of burst less 288 KiB.
+  const left = 1024 * 1024 - 6 * REPLY_FIXED_BYTES;
   const lines = seven.entries.map((e, i) => (e.kind === 'message' ? `${i + 1} ${e.author}: ${e.text}` : ''));
   // Its bytes as the server counts them (ASCII: its characters).
   const cost = replyLinesBytes(lines) + REPLY_FIXED_BYTES;
   expect(replyLinesBytes(lines)).toBeLessThan(8 * 1024);
-  // 30 asked at once (a connection runs them one after another): 1 MiB of burst is 18 of 55 KiB, and the 19th puts
+  // 30 asked at once (a connection runs them one after another): 736 KiB of burst is 13 of 55 KiB, and the 14th puts
   // the rate in debt. On the old code all 30 went at once.
   const replies = Array.from({ length: 30 }, (_, i) => a.request('RDT', ['seven'], `s${i}`));
   await settle();
-  const atOnce = Math.floor((1024 * 1024) / cost) + 1;
+  const atOnce = Math.floor(left / cost) + 1;
   expect(answered.length).toBe(atOnce);
-  expect(atOnce).toBe(19);
+  expect(atOnce).toBe(14);
   expect(largeReplies.size).toBe(1);
-  // A read of a one-line thread is not rated: it goes at once, from the same address, while its neighbour waits.
-  expect((await c.request('RDT', ['small'], 'tiny')).lines).toEqual(['1 alice: hi']);
-  expect(answered.at(-1)).toBe('127.0.0.1 tiny');
+  // A read of a one-line thread from another address goes at once: its party read less than its share, and the
+  // debt is under the burst. Before session 34 it was not rated at all.
+  expect((await d.request('RDT', ['small'], 'other')).lines).toEqual(['1 alice: hi']);
+  expect(answered.at(-1)).toBe('127.0.0.2 other');
+  // From the same address it takes its party's next turn, ahead of a's next read, which came after it. On the
+  // code before session 34 it went at once (not rated); the accounts of an address share its turns.
+  const tiny = c.request('RDT', ['small'], 'tiny');
+  await settle();
+  expect(answered.at(-1)).toBe('127.0.0.2 other');
+  for (let i = 0; i < 6 && !answered.includes('127.0.0.1 tiny'); i++) {
+    timers.shift()?.();
+    await settle();
+  }
+  expect((await tiny).lines).toEqual(['1 alice: hi']);
   // The rest one a timer: each the time 1 MiB/s takes to pay its cost back.
   while (timers.length > 0) {
     timers.shift()?.();
@@ -203,4 +220,6 @@ it('an RDT of a few KiB is rated too, each its bytes and a fixed charge: a conne
   }
   expect((await Promise.all(replies)).every((r) => r.lines.length === 16)).toBe(true);
   expect(largeReplies.size).toBe(0);
+  const at = answered.indexOf('127.0.0.1 tiny');
+  expect(answered.slice(at - 1, at + 2)).toEqual([`127.0.0.1 s${atOnce}`, '127.0.0.1 tiny', `127.0.0.1 s${atOnce + 1}`]);
 });

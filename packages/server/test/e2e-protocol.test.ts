@@ -245,6 +245,38 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     expect(server.child.exitCode).toBeNull();
   });
 
+  it('--large-reply-rate and --request-charge: the cheap requests of many hosts share one server-wide rate, while another host is served first', async () => {
+    // Paced per account and host only, N addresses got N hosts' pace (8 reading 1 KiB threads: 4,189-4,241 replies a
+    // second, 54-69 % of a core). A charge of 1 MiB at 8 MiB/s: 8 requests a second in all, and 8 MiB of burst.
+    await start(['--large-reply-rate', '8', '--request-charge', '1024', '--request-rate', '1000', '--account-limit', '0']);
+    const hosts = await Promise.all(
+      Array.from({ length: 4 }, async (_, h) => {
+        const c = await rawClient(server.port, { localAddress: `127.0.0.${11 + h}` });
+        clients.push(c);
+        await rawLogin(c, `h${h}`, 'pw');
+        return c;
+      }),
+    );
+    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
+    clients.push(elsewhere);
+    await rawLogin(elsewhere, 'obi', 'pw');
+    const started = performance.now();
+    // 40 LSTs of no threads (one-line replies) at once, 10 a host: under each host's pace, all went at once before.
+    const replies = hosts.flatMap((c, h) => Array.from({ length: 10 }, (_, i) => c.request(`h${h}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
+    const mine = await elsewhere.request('o', 'LST', []);
+    const elsewhereAt = performance.now();
+    const done = await Promise.all(replies);
+    expect(mine.lines).toEqual(['No threads to list']);
+    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    // At most the burst and as much again (parties under their share while in debt) at once, the rest at 8 a second:
+    // the last at least (40 - 17) / 8 s after.
+    const last = Math.max(...done.map((d) => d.at));
+    expect(last - started).toBeGreaterThanOrEqual(2_500);
+    // The other host read less than its share: it goes first, not after the flood.
+    expect(elsewhereAt).toBeLessThan(last - 1_000);
+    expect(server.child.exitCode).toBeNull();
+  });
+
   it('a client firing hundreds of requests and garbage without waiting does not stall another client', async () => {
     await start();
     const flooder = await open();

@@ -325,6 +325,31 @@ describe('large reply rate', () => {
     expect(rate.size).toBe(0);
   });
 
+  it('takes a request other than LST and RDT its turns of the charge: one host alone at its pace (400 cheap requests a second, or 100 MSGs of 4 turns) never waits, and 0 turns or a charge of 0 take nothing', async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // 400 a second of 48 KiB: 18.75 MiB/s, under the rate.
+    for (let t = 0; t < 5_000; t += 2.5) {
+      await clock.advance(t);
+      expect(rate.request('10.0.0.1', 1)).toBeUndefined();
+    }
+    for (let t = 5_000; t < 10_000; t += 10) {
+      await clock.advance(t);
+      expect(rate.request('10.0.0.1', 4)).toBeUndefined();
+    }
+    // A second later (the bucket full again), 600 cheap requests at once from another party: 28 MiB, the burst's 8
+    // and a request past it go; the rest wait.
+    await clock.advance(11_000);
+    const asked = Array.from({ length: 600 }, () => rate.request('10.0.0.2', 1));
+    expect(asked.filter((t) => t === undefined).length).toBe(Math.floor((8 * MIB) / REPLY_FIXED_BYTES) + 1);
+    expect(rate.request('10.0.0.3', 0)).toBeUndefined();
+    const free = new LargeReplyRate({ bytesPerSecond: 1, burstBytes: 1, perReplyBytes: 0, ...clock });
+    for (let i = 0; i < 1_000; i++) expect(free.request('10.0.0.4', 4)).toBeUndefined();
+    await clock.advance(30_000);
+    await Promise.all(asked);
+    expect(rate.size).toBe(0);
+  });
+
   it("holds under concurrency: 64 connections of one party asking for 7 KiB replies at once, back to back, get the rate's worth, no more", async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
-import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
@@ -267,6 +267,60 @@ describe('the forum after RMV, its chunks not yet swept', () => {
 });
 
 describe('rolling upgrade to schema 8', () => {
+  it("a schema 7 server's RMV in flight as a server of schema 8 migrates (its chunks counted, its thread not yet deleted): both go through, the migration run again after the deadlock", async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT old');
+    await storeChunks(a, 'old', 'f', 3);
+    await a.close();
+    // The schema 7 server's connection, with the limits its pool sets.
+    const old = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: schema, lock_timeout: 2_000, statement_timeout: 5_000 } });
+    pg.onClose(() => old.end({ timeout: 1 }));
+    await backToSchema(old, 7);
+    // Its RMV as schema 7 ran it: the thread locked, the chunks counted (allowForDeletedChunks: upload_chunks
+    // read), then the thread deleted (uploads and upload_chunks written by the cascade).
+    let counted = (): void => undefined;
+    const isCounted = new Promise<void>((resolve) => (counted = resolve));
+    let goOn = (): void => undefined;
+    const mayGoOn = new Promise<void>((resolve) => (goOn = resolve));
+    const rmv = old
+      .begin(async (tx) => {
+        await tx`SELECT creator FROM threads WHERE title = 'old' FOR UPDATE`;
+        await tx`SELECT count(*)::int AS n FROM upload_chunks WHERE upload_id IN (SELECT id FROM uploads WHERE thread = 'old')`;
+        counted();
+        await mayGoOn;
+        await tx`DELETE FROM threads WHERE title = 'old'`;
+      })
+      .then(
+        () => 'removed',
+        (e: unknown) => (e instanceof postgres.PostgresError ? e.message : String(e)),
+      );
+    await isCounted;
+    // The new server starts meanwhile: its migration locks uploads (a trigger), then waits for upload_chunks.
+    const opening = openPostgresStore(pg.url(), { schema, maxConnections: 2, doomedUploadSweep: { auto: false } })().then((o) => {
+      if (E.isLeft(o)) return o.left.message;
+      pg.onClose(() => o.right.close());
+      return 'opened';
+    });
+    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => watcher.end({ timeout: 1 }));
+    await vi.waitFor(
+      async () => {
+        const waiting = await watcher`
+          SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE upload_chunks%'`;
+        expect(waiting.length).toBe(1);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // The RMV goes on: it wants uploads, which the migration holds, while the migration waits for it.
+    goOn();
+    // Before: the migration was ended by the deadlock and the server did not start ('deadlock detected').
+    expect(await rmv).toBe('removed');
+    expect(await opening).toBe('opened');
+    expect(await old`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await old`SELECT count(*)::int AS n FROM threads`).toEqual([{ n: 0 }]);
+  });
+
   it('migrates a schema 7 database with its uploads kept; a schema 7 server still running gets the detached RMV too, and its chunk for a removed upload is refused', async () => {
     const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
     const schema = await schemaOf(a.sql);

@@ -159,6 +159,24 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await left(a.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
+  it("a background pass that fails is told (onError) and tried again within seconds, not at the next 60 s tick: the bytes come back once the database lets it", async () => {
+    const told: string[] = [];
+    const store = await pg.openStore({ doomedUploadSweep: { batchChunks: 8, onError: (m) => told.push(m) } });
+    await run(store, 'alice', 'CRT t');
+    await storeChunks(store, 't', 'f', 20);
+    // Every deletion of chunks fails (a disk gone read-only, a limit too low for it): until the test lets it.
+    await store.sql`CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'the disk is gone' USING ERRCODE = 'io_error'; END $$`;
+    await store.sql`CREATE TRIGGER fail_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION fail_delete()`;
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    // Before: the pass's failure was dropped (no word of it), and nothing tried again before the timer's 60 s.
+    await vi.waitFor(() => expect(told.length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
+    expect(told[0]).toMatch(/^the sweep of deleted uploads' chunks failed \(their bytes still count; tried again in 1000 ms\): the disk is gone$/);
+    expect(await left(store.sql)).toEqual({ chunks: 20, doomed: 1, bytes: 20 * 16 });
+    await store.sql`DROP TRIGGER fail_delete ON upload_chunks`;
+    await vi.waitFor(async () => expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 8_000, interval: 50 });
+  });
+
   it('a doomed upload another server holds is skipped, not waited for', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
     await run(store, 'alice', 'CRT t');

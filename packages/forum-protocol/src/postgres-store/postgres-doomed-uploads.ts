@@ -1,5 +1,6 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
 import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { toIoError } from '../store/errors.js';
 
 /** How the chunks of deleted uploads are swept (`doomed_uploads`, schema 8). */
 export interface DoomedUploadSweepOptions {
@@ -12,7 +13,16 @@ export interface DoomedUploadSweepOptions {
   readonly batchChunks?: number;
   /** How often the store looks for what other servers (or a crashed one) left. Default 60 s. */
   readonly everyMs?: number;
+  /**
+   * Told when a pass of its own failed (the database out of reach, a statement past its limit): the
+   * chunks it did not delete still count against `maxStoredUploadBytes`. The pass is tried again
+   * {@link DOOMED_RETRY_FIRST_MS} later, twice as long after each failure in a row, at most `everyMs`.
+   */
+  readonly onError?: (message: string) => void;
 }
+
+/** How long after a failed pass the first retry comes, ms (then twice as long each time, at most `everyMs`). */
+export const DOOMED_RETRY_FIRST_MS = 1_000;
 
 /**
  * Chunks (256 KiB) a sweep transaction deletes: 16 MiB, some 40 ms of the database's time here
@@ -52,24 +62,58 @@ export class DoomedUploadSweeper {
   readonly #batchChunks: number;
   readonly #auto: boolean;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #everyMs: number;
+  readonly #onError: ((message: string) => void) | undefined;
   #running: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
   #closed = false;
+  /** Background passes failed in a row (0: the last one succeeded). */
+  #failures = 0;
+  #retry: NodeJS.Timeout | undefined;
+  /** The passes a kick already watches the outcome of. */
+  readonly #watched = new WeakSet<Promise<number>>();
 
   constructor(sql: Sql, options: DoomedUploadSweepOptions = {}) {
     this.#sql = sql;
     this.#batchChunks = Math.max(1, options.batchChunks ?? DOOMED_BATCH_CHUNKS);
     this.#auto = options.auto ?? true;
+    this.#everyMs = options.everyMs ?? 60_000;
+    this.#onError = options.onError;
     if (this.#auto) {
-      this.#timer = setInterval(() => this.kick(), options.everyMs ?? 60_000);
+      this.#timer = setInterval(() => this.kick(), this.#everyMs);
       // A pass in flight is awaited by close(); the timer alone must not keep a stopping process alive.
       this.#timer.unref();
     }
   }
 
-  /** Asks for a pass in the background (if the sweeper is automatic); a failure waits for the next one. */
+  /**
+   * Asks for a pass in the background (if the sweeper is automatic). A failure is told (`onError`) and
+   * the pass tried again soon: the bytes it left are counted against `maxStoredUploadBytes` meanwhile, and
+   * waiting for the timer left them so for up to `everyMs`, with no word of why.
+   */
   kick(): void {
-    if (this.#auto && !this.#closed) this.sweep().catch(() => undefined);
+    if (!this.#auto || this.#closed) return;
+    const pass = this.sweep();
+    // Kicks while a pass waits to run get that pass: its outcome is told once.
+    if (this.#watched.has(pass)) return;
+    this.#watched.add(pass);
+    pass.then(
+      () => {
+        this.#failures = 0;
+      },
+      (e: unknown) => {
+        this.#failures += 1;
+        const inMs = Math.min(this.#everyMs, DOOMED_RETRY_FIRST_MS * 2 ** Math.min(this.#failures - 1, 20));
+        this.#onError?.(`the sweep of deleted uploads' chunks failed (their bytes still count; tried again in ${inMs} ms): ${toIoError(e).message}`);
+        if (this.#closed || this.#retry !== undefined) return;
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.kick();
+        }, inMs);
+        // Cleared by close(); it must not keep a stopping process alive meanwhile.
+        this.#retry.unref();
+      },
+    );
   }
 
   /** Runs a pass (after the one running, if any); resolves to the chunks it deleted. */
@@ -91,6 +135,7 @@ export class DoomedUploadSweeper {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
     await Promise.allSettled([this.#running, this.#queued]);
   }
 

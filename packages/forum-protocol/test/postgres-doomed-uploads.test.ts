@@ -171,7 +171,7 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
     // Before: the pass's failure was dropped (no word of it), and nothing tried again before the timer's 60 s.
     await vi.waitFor(() => expect(told.length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
-    expect(told[0]).toMatch(/^the sweep of deleted uploads' chunks failed \(their bytes still count; tried again in 1000 ms\): the disk is gone$/);
+    expect(told[0]).toMatch(/^the sweep of deleted uploads' chunks failed \(their bytes still count; tried again within 1000 ms\): the disk is gone$/);
     expect(await left(store.sql)).toEqual({ chunks: 20, doomed: 1, bytes: 20 * 16 });
     await store.sql`DROP TRIGGER fail_delete ON upload_chunks`;
     await vi.waitFor(async () => expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 8_000, interval: 50 });

@@ -103,8 +103,10 @@ export class DoomedUploadSweeper {
       },
       (e: unknown) => {
         this.#failures += 1;
+        // A retry already waiting comes sooner (the waits grow): "within" holds for it too.
         const inMs = Math.min(this.#everyMs, DOOMED_RETRY_FIRST_MS * 2 ** Math.min(this.#failures - 1, 20));
-        this.#onError?.(`the sweep of deleted uploads' chunks failed (their bytes still count; tried again in ${inMs} ms): ${toIoError(e).message}`);
+        const next = this.#closed ? 'not tried again: the store is closing' : `tried again within ${inMs} ms`;
+        this.#onError?.(`the sweep of deleted uploads' chunks failed (their bytes still count; ${next}): ${toIoError(e).message}`);
         if (this.#closed || this.#retry !== undefined) return;
         this.#retry = setTimeout(() => {
           this.#retry = undefined;

@@ -339,6 +339,30 @@ describe('rolling upgrade to schema 8', () => {
     expect(await old`SELECT count(*)::int AS n FROM threads`).toEqual([{ n: 0 }]);
   });
 
+  it('migration 8 run again (its version row back at 7, its table, triggers and a doomed upload in place) by three stores opening at once: each opens, the doomed upload is swept once, the kept file reads whole', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT kept');
+    const bytes = randomBytes(UPLOAD_CHUNK_BYTES + 7);
+    expect(await upload(a, 'kept', 'f', 'alice', bytes)).toEqual(E.right(undefined));
+    await run(a, 'alice', 'CRT gone');
+    await storeChunks(a, 'gone', 'g', 5);
+    expect(await lines(run(a, 'alice', 'RMV gone'))).toEqual(['Thread gone removed']);
+    await a.sql`UPDATE forum_schema SET version = 7`;
+    await a.close();
+    const opened = await Promise.all([0, 1, 2].map(() => pg.openPeer(schema, { maxConnections: 2, doomedUploadSweep: { auto: false } })));
+    const [b, c, d] = opened;
+    if (b === undefined || c === undefined || d === undefined) throw new Error('three stores expected');
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await left(b.sql)).toEqual({ chunks: 2 + 5, doomed: 1, bytes: bytes.length + 5 * 16 });
+    const swept = await Promise.all(opened.map((s) => s.sweepDoomedUploads()));
+    expect(swept.reduce((x, y) => x + y, 0)).toBe(5);
+    const read = await c.openDownload('kept', 'f')();
+    if (E.isLeft(read)) throw new Error('openDownload failed');
+    expect(await readAll(read.right.stream)).toEqual(bytes);
+    expect(await left(d.sql)).toEqual({ chunks: 2, doomed: 0, bytes: bytes.length });
+  });
+
   it('migrates a schema 7 database with its uploads kept; a schema 7 server still running gets the detached RMV too, and its chunk for a removed upload is refused', async () => {
     const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
     const schema = await schemaOf(a.sql);

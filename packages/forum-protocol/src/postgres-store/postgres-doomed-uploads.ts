@@ -106,14 +106,16 @@ export class DoomedUploadSweeper {
         // A retry already waiting comes sooner (the waits grow): "within" holds for it too.
         const inMs = Math.min(this.#everyMs, DOOMED_RETRY_FIRST_MS * 2 ** Math.min(this.#failures - 1, 20));
         const next = this.#closed ? 'not tried again: the store is closing' : `tried again within ${inMs} ms`;
+        if (!this.#closed && this.#retry === undefined) {
+          this.#retry = setTimeout(() => {
+            this.#retry = undefined;
+            this.kick();
+          }, inMs);
+          // Cleared by close(); it must not keep a stopping process alive meanwhile.
+          this.#retry.unref();
+        }
+        // Last: a listener that throws must not cost the retry.
         this.#onError?.(`the sweep of deleted uploads' chunks failed (their bytes still count; ${next}): ${toIoError(e).message}`);
-        if (this.#closed || this.#retry !== undefined) return;
-        this.#retry = setTimeout(() => {
-          this.#retry = undefined;
-          this.kick();
-        }, inMs);
-        // Cleared by close(); it must not keep a stopping process alive meanwhile.
-        this.#retry.unref();
       },
     );
   }

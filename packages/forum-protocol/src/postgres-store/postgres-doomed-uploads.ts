@@ -33,14 +33,18 @@ export const DOOMED_BATCH_CHUNKS = 64;
 /**
  * Deletes at most `batchChunks` chunks of one doomed upload, in one transaction, and forgets the upload
  * once it has none. The upload is locked `FOR UPDATE SKIP LOCKED`: servers sweeping at once each take
- * another one (or none), never wait for each other. Chunks go from the last: a server of schema 7 still
- * reading the file for a download (it does not check the upload's row) is stopped before its end.
- * Resolves to the chunks deleted, or `undefined` when no doomed upload was free.
+ * another one (or none), never wait for each other. With `only`, one of those uploads, waiting for a
+ * batch another server runs on it (whoever asks for them by id needs them gone now). Chunks go from the
+ * last: a server of schema 7 still reading the file for a download (it does not check the upload's row)
+ * is stopped before its end. Resolves to the chunks deleted, or `undefined` when no doomed upload was free.
  */
-export const sweepDoomedBatch = (sql: Sql, batchChunks: number): Promise<number | undefined> =>
+export const sweepDoomedBatch = (sql: Sql, batchChunks: number, only?: readonly string[]): Promise<number | undefined> =>
   outsideCommandDeadline(() =>
     sql.begin(async (tx) => {
-      const [doomed] = await tx<{ id: string }[]>`SELECT id FROM doomed_uploads ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      const [doomed] =
+        only === undefined
+          ? await tx<{ id: string }[]>`SELECT id FROM doomed_uploads ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`
+          : await tx<{ id: string }[]>`SELECT id FROM doomed_uploads WHERE id = ANY(${only as string[]}::bigint[]) ORDER BY id LIMIT 1 FOR UPDATE`;
       if (doomed === undefined) return undefined;
       const deleted = await tx`
         DELETE FROM upload_chunks WHERE upload_id = ${doomed.id} AND seq IN (
@@ -151,6 +155,22 @@ export class DoomedUploadSweeper {
     return pass;
   }
 
+  /**
+   * Deletes the chunks of the doomed uploads `ids` now, beside the pass running if any (a transaction at a
+   * time, waiting for another server's batch on them): for a caller that needs their room at once, as an
+   * upload beginning on a full forum needs that of the stale uploads its beginning deleted. Resolves to the
+   * chunks it deleted.
+   */
+  async sweepUploads(ids: readonly string[]): Promise<number> {
+    let deleted = 0;
+    while (ids.length > 0 && !this.#closed) {
+      const n = await sweepDoomedBatch(this.#sql, this.#batchChunks, ids);
+      if (n === undefined) break;
+      deleted += n;
+    }
+    return deleted;
+  }
+
   async #pass(): Promise<number> {
     let deleted = 0;
     while (!this.#closed) {
@@ -164,11 +184,12 @@ export class DoomedUploadSweeper {
 
 /**
  * Deletes the upload rows (pending or not) that `uploadIds` selects, outside any command's deadline (a
- * clean-up that failed would leave the bytes counted until the next sweep of stale uploads). Their chunks
- * are doomed (schema 8's trigger) and left to the sweeper: as quick for a GiB as for a byte.
+ * clean-up that failed would leave the bytes counted until the next sweep of stale uploads), and resolves
+ * to their ids. Their chunks are doomed (schema 8's trigger) and left to the sweeper: as quick for a GiB
+ * as for a byte.
  */
-export const deleteUploads = async (sql: Sql, uploadIds: (sql: Sql) => PendingQuery<Row[]>): Promise<number> =>
+export const deleteUploads = async (sql: Sql, uploadIds: (sql: Sql) => PendingQuery<Row[]>): Promise<readonly string[]> =>
   outsideCommandDeadline(async () => {
-    const rows = await sql`DELETE FROM uploads WHERE id IN (${uploadIds(sql)}) RETURNING id`;
-    return rows.length;
+    const rows = await sql<{ id: string }[]>`DELETE FROM uploads WHERE id IN (${uploadIds(sql)}) RETURNING id`;
+    return rows.map((r) => r.id);
   });

@@ -169,4 +169,22 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     expect(await got.right.commit()).toEqual(E.right(undefined));
     expect(await counted(b.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
   });
+
+  it("a server gone between its RMV and the sweep: another server's refusal of an upload for want of room starts a sweep, so the retry is taken, not refused until that server's next 60 s tick", async () => {
+    // b sweeps by itself (every 60 s, and after its own deletions); a never does (it dies after its RMV).
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT });
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'big', randomBytes(LIMIT))).toEqual(E.right(undefined));
+    expect(await lines(run(a, 'mallory', 'RMV t'))).toEqual(['Thread t removed']);
+    await a.close();
+    await run(b, 'mallory', 'CRT t');
+    // Still counted (doomed, not swept): refused, as documented.
+    expect(await b.beginUpload('t', 'f', 'mallory', undefined, LIMIT)()).toEqual(
+      E.left({ kind: 'uploadStorageFull', limit: LIMIT, announced: { free: 0, size: LIMIT } }),
+    );
+    // Before: nothing swept them until b's timer, 60 s on (the test's wait fails at 5 s).
+    await vi.waitFor(async () => expect(await counted(b.sql)).toEqual({ counted: 0, stored: 0 }), { timeout: 5_000, interval: 20 });
+    expect(await upload(b, 'again', randomBytes(LIMIT))).toEqual(E.right(undefined));
+  });
 });

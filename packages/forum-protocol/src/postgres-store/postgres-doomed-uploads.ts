@@ -44,7 +44,7 @@ export const sweepDoomedBatch = (sql: Sql, batchChunks: number, only?: readonly 
       const [doomed] =
         only === undefined
           ? await tx<{ id: string }[]>`SELECT id FROM doomed_uploads ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`
-          : await tx<{ id: string }[]>`SELECT id FROM doomed_uploads WHERE id = ANY(${only as string[]}::bigint[]) ORDER BY id LIMIT 1 FOR UPDATE`;
+          : await tx<{ id: string }[]>`SELECT id FROM doomed_uploads WHERE id = ANY(${[...only]}::bigint[]) ORDER BY id LIMIT 1 FOR UPDATE`;
       if (doomed === undefined) return undefined;
       const deleted = await tx`
         DELETE FROM upload_chunks WHERE upload_id = ${doomed.id} AND seq IN (

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
-import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
@@ -159,6 +159,24 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await left(a.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
+  it("a background pass that fails is told (onError) and tried again within seconds, not at the next 60 s tick: the bytes come back once the database lets it", async () => {
+    const told: string[] = [];
+    const store = await pg.openStore({ doomedUploadSweep: { batchChunks: 8, onError: (m) => told.push(m) } });
+    await run(store, 'alice', 'CRT t');
+    await storeChunks(store, 't', 'f', 20);
+    // Every deletion of chunks fails (a disk gone read-only, a limit too low for it): until the test lets it.
+    await store.sql`CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'the disk is gone' USING ERRCODE = 'io_error'; END $$`;
+    await store.sql`CREATE TRIGGER fail_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION fail_delete()`;
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    // Before: the pass's failure was dropped (no word of it), and nothing tried again before the timer's 60 s.
+    await vi.waitFor(() => expect(told.length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
+    expect(told[0]).toMatch(/^the sweep of deleted uploads' chunks failed \(their bytes still count; tried again within 1000 ms\): the disk is gone$/);
+    expect(await left(store.sql)).toEqual({ chunks: 20, doomed: 1, bytes: 20 * 16 });
+    await store.sql`DROP TRIGGER fail_delete ON upload_chunks`;
+    await vi.waitFor(async () => expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 8_000, interval: 50 });
+  });
+
   it('a doomed upload another server holds is skipped, not waited for', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
     await run(store, 'alice', 'CRT t');
@@ -267,6 +285,84 @@ describe('the forum after RMV, its chunks not yet swept', () => {
 });
 
 describe('rolling upgrade to schema 8', () => {
+  it("a schema 7 server's RMV in flight as a server of schema 8 migrates (its chunks counted, its thread not yet deleted): both go through, the migration run again after the deadlock", async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT old');
+    await storeChunks(a, 'old', 'f', 3);
+    await a.close();
+    // The schema 7 server's connection, with the limits its pool sets.
+    const old = postgres(pg.url(), { max: 1, onnotice: () => undefined, connection: { search_path: schema, lock_timeout: 2_000, statement_timeout: 5_000 } });
+    pg.onClose(() => old.end({ timeout: 1 }));
+    await backToSchema(old, 7);
+    // Its RMV as schema 7 ran it: the thread locked, the chunks counted (allowForDeletedChunks: upload_chunks
+    // read), then the thread deleted (uploads and upload_chunks written by the cascade).
+    let counted = (): void => undefined;
+    const isCounted = new Promise<void>((resolve) => (counted = resolve));
+    let goOn = (): void => undefined;
+    const mayGoOn = new Promise<void>((resolve) => (goOn = resolve));
+    const rmv = old
+      .begin(async (tx) => {
+        await tx`SELECT creator FROM threads WHERE title = 'old' FOR UPDATE`;
+        await tx`SELECT count(*)::int AS n FROM upload_chunks WHERE upload_id IN (SELECT id FROM uploads WHERE thread = 'old')`;
+        counted();
+        await mayGoOn;
+        await tx`DELETE FROM threads WHERE title = 'old'`;
+      })
+      .then(
+        () => 'removed',
+        (e: unknown) => (e instanceof postgres.PostgresError ? e.message : String(e)),
+      );
+    await isCounted;
+    // The new server starts meanwhile: its migration locks uploads (a trigger), then waits for upload_chunks.
+    const opening = openPostgresStore(pg.url(), { schema, maxConnections: 2, doomedUploadSweep: { auto: false } })().then((o) => {
+      if (E.isLeft(o)) return o.left.message;
+      pg.onClose(() => o.right.close());
+      return 'opened';
+    });
+    const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => watcher.end({ timeout: 1 }));
+    await vi.waitFor(
+      async () => {
+        const waiting = await watcher`
+          SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE upload_chunks%'`;
+        expect(waiting.length).toBe(1);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+    // The RMV goes on: it wants uploads, which the migration holds, while the migration waits for it.
+    goOn();
+    // Before: the migration was ended by the deadlock and the server did not start ('deadlock detected').
+    expect(await rmv).toBe('removed');
+    expect(await opening).toBe('opened');
+    expect(await old`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await old`SELECT count(*)::int AS n FROM threads`).toEqual([{ n: 0 }]);
+  });
+
+  it('migration 8 run again (its version row back at 7, its table, triggers and a doomed upload in place) by three stores opening at once: each opens, the doomed upload is swept once, the kept file reads whole', async () => {
+    const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
+    const schema = await schemaOf(a.sql);
+    await run(a, 'alice', 'CRT kept');
+    const bytes = randomBytes(UPLOAD_CHUNK_BYTES + 7);
+    expect(await upload(a, 'kept', 'f', 'alice', bytes)).toEqual(E.right(undefined));
+    await run(a, 'alice', 'CRT gone');
+    await storeChunks(a, 'gone', 'g', 5);
+    expect(await lines(run(a, 'alice', 'RMV gone'))).toEqual(['Thread gone removed']);
+    await a.sql`UPDATE forum_schema SET version = 7`;
+    await a.close();
+    const opened = await Promise.all([0, 1, 2].map(() => pg.openPeer(schema, { maxConnections: 2, doomedUploadSweep: { auto: false } })));
+    const [b, c, d] = opened;
+    if (b === undefined || c === undefined || d === undefined) throw new Error('three stores expected');
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await left(b.sql)).toEqual({ chunks: 2 + 5, doomed: 1, bytes: bytes.length + 5 * 16 });
+    const swept = await Promise.all(opened.map((s) => s.sweepDoomedUploads()));
+    expect(swept.reduce((x, y) => x + y, 0)).toBe(5);
+    const read = await c.openDownload('kept', 'f')();
+    if (E.isLeft(read)) throw new Error('openDownload failed');
+    expect(await readAll(read.right.stream)).toEqual(bytes);
+    expect(await left(d.sql)).toEqual({ chunks: 2, doomed: 0, bytes: bytes.length });
+  });
+
   it('migrates a schema 7 database with its uploads kept; a schema 7 server still running gets the detached RMV too, and its chunk for a removed upload is refused', async () => {
     const a = await pg.openStore({ doomedUploadSweep: { auto: false } });
     const schema = await schemaOf(a.sql);

@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
-import type postgres from 'postgres';
-import { describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { describe, expect, it, vi } from 'vitest';
 import { UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import type { UploadError } from '../src/store/store.js';
 import { lines, run } from './helpers.js';
@@ -126,5 +126,65 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     expect(await upload(b, 'whole', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
     expect(await b.sql`SELECT filename FROM uploads`).toEqual([{ filename: 'whole' }]);
     expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
+  });
+
+  it("a server killed mid-upload on a full forum: the next upload, its size announced, begins in the room its pending chunks held (their sweep as it begins is done before its check)", async () => {
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
+    // Two connections: one for a sweep's transaction, one that the upload's statements and the test's take in turn.
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, staleSweepEveryMs: 0, maxConnections: 2 });
+    await Promise.all([b.sql`SELECT pg_sleep(0.05)`, b.sql`SELECT pg_sleep(0.05)`]);
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'kept', randomBytes(UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
+    const begun = await a.beginUpload('t', 'half', 'mallory')();
+    if (E.isLeft(begun)) throw new Error('beginUpload failed');
+    await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+    await a.sql.end();
+    // Full: the committed chunk and the killed server's three.
+    expect(await counted(b.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
+    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes' WHERE NOT committed`;
+    // The sweep of those chunks (whoever runs it) stops inside its DELETE until the test lets it go: a
+    // stale upload of GiBs, whose sweep takes seconds.
+    const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => holder.end({ timeout: 1 }));
+    await holder`SELECT pg_advisory_lock(5252)`;
+    await b.sql`CREATE FUNCTION hang_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(5252); RETURN NULL; END $$`;
+    await b.sql`CREATE TRIGGER hang_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION hang_delete()`;
+    const announced = b.beginUpload('t', 'whole', 'mallory', undefined, 3 * UPLOAD_CHUNK_BYTES)();
+    await vi.waitFor(
+      async () => expect(await holder`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM upload_chunks%'`).toHaveLength(1),
+      { timeout: 5_000, interval: 20 },
+    );
+    // Two statements in turn on b's other connection: any of the upload's queued before them (the thread and
+    // the room read, one after the other) has run by then, while the sweep is still stopped.
+    await b.sql`SELECT 1`;
+    await b.sql`SELECT 1`;
+    await holder`SELECT pg_advisory_unlock(5252)`;
+    // Before: refused, { free: 1 chunk, size: 3 chunks }. The stale row was deleted as this upload began, but
+    // its chunks, doomed, were left to a sweep in the background, and the room was read while they still counted.
+    const got = await announced;
+    expect(E.isRight(got) ? 'begun' : got.left).toBe('begun');
+    await b.sql`DROP TRIGGER hang_delete ON upload_chunks`;
+    if (E.isLeft(got)) return;
+    await new Promise<void>((resolve, reject) => got.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
+    expect(await got.right.commit()).toEqual(E.right(undefined));
+    expect(await counted(b.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
+  });
+
+  it("a server gone between its RMV and the sweep: another server's refusal of an upload for want of room starts a sweep, so the retry is taken, not refused until that server's next 60 s tick", async () => {
+    // b sweeps by itself (every 60 s, and after its own deletions); a never does (it dies after its RMV).
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, doomedUploadSweep: { auto: false } });
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT });
+    await run(a, 'mallory', 'CRT t');
+    expect(await upload(a, 'big', randomBytes(LIMIT))).toEqual(E.right(undefined));
+    expect(await lines(run(a, 'mallory', 'RMV t'))).toEqual(['Thread t removed']);
+    await a.close();
+    await run(b, 'mallory', 'CRT t');
+    // Still counted (doomed, not swept): refused, as documented.
+    expect(await b.beginUpload('t', 'f', 'mallory', undefined, LIMIT)()).toEqual(
+      E.left({ kind: 'uploadStorageFull', limit: LIMIT, announced: { free: 0, size: LIMIT } }),
+    );
+    // Before: nothing swept them until b's timer, 60 s on (the test's wait fails at 5 s).
+    await vi.waitFor(async () => expect(await counted(b.sql)).toEqual({ counted: 0, stored: 0 }), { timeout: 5_000, interval: 20 });
+    expect(await upload(b, 'again', randomBytes(LIMIT))).toEqual(E.right(undefined));
   });
 });

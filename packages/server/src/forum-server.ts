@@ -267,6 +267,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     const opened = await openPostgresStore(options.databaseUrl, {
       threadLimits: threadLimits(options),
       ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
+      // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
+      doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
     })();
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;

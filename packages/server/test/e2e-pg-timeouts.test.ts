@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { cancelledText, terminatedText, timedOutText } from 'forum-protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { startForumServer, type ForumServer } from '../src/forum-server.js';
 import { COMMAND_DEADLINE_MS } from '../src/server-defaults.js';
@@ -34,6 +34,7 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
   let server: ForumServer | undefined;
   const clients: RawClient[] = [];
   const logs: string[] = [];
+  const warnings: string[] = [];
   let dir = '';
 
   beforeAll(async () => {
@@ -49,7 +50,7 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
       idleTimeoutMs: 30_000,
       transferPort: 0,
       log: (line) => void logs.push(line),
-      warn: () => undefined,
+      warn: (line) => void warnings.push(line),
     });
   }, 60_000);
 
@@ -183,5 +184,35 @@ describe('a forum-server on PostgreSQL behind a lock held by a stuck peer', () =
     // The pool serves on (a new connection for the one ended).
     expect((await bob.request('m3', 'MSG', ['ended', 'three'])).lines).toEqual(['Message posted to ended thread']);
     expect((await bob.request('r', 'RDT', ['ended'])).lines).toEqual(['1 admin: three']);
+  }, 20_000);
+
+  it("a sweep of removed uploads' chunks that the database refuses is logged as a warning and tried again, not dropped", async () => {
+    if (pg === undefined) throw new Error('not started');
+    const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    try {
+      const carol = await login('carol', 30);
+      expect((await carol.request('c', 'CRT', ['swept'])).lines).toEqual(['Thread swept created']);
+      const [u] = await sql<{ id: string }[]>`
+        INSERT INTO uploads (thread, filename, uploader, size, committed) VALUES ('swept', 'f', 'carol', 3, true) RETURNING id`;
+      await sql`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${u?.id ?? '0'}, 0, '\\x010203'::bytea)`;
+      // Every deletion of chunks refused (a disk gone read-only, say) until the test lets it.
+      await sql`CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the disk is gone' USING ERRCODE = 'io_error'; END $$`;
+      await sql`CREATE TRIGGER fail_delete BEFORE DELETE ON upload_chunks FOR EACH STATEMENT EXECUTE FUNCTION fail_delete()`;
+      expect((await carol.request('r', 'RMV', ['swept'])).lines).toEqual(['Thread swept removed']);
+      // Before: nothing said (the failure was dropped), the bytes counted until the next 60 s tick.
+      await vi.waitFor(() => expect(warnings.some((w) => w.startsWith("Warning: the sweep of deleted uploads' chunks failed") && w.endsWith('the disk is gone'))).toBe(true), {
+        timeout: 5_000,
+        interval: 20,
+      });
+      await sql`DROP TRIGGER fail_delete ON upload_chunks`;
+      await vi.waitFor(async () => expect(await sql`SELECT (SELECT count(*)::int FROM upload_chunks) AS chunks, (SELECT bytes::int FROM upload_bytes) AS bytes`).toEqual([{ chunks: 0, bytes: 0 }]), {
+        timeout: 8_000,
+        interval: 50,
+      });
+    } finally {
+      await sql`DROP TRIGGER IF EXISTS fail_delete ON upload_chunks`;
+      await sql.end({ timeout: 1 });
+    }
   }, 20_000);
 });

@@ -1,5 +1,6 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
 import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { toIoError } from '../store/errors.js';
 
 /** How the chunks of deleted uploads are swept (`doomed_uploads`, schema 8). */
 export interface DoomedUploadSweepOptions {
@@ -12,7 +13,16 @@ export interface DoomedUploadSweepOptions {
   readonly batchChunks?: number;
   /** How often the store looks for what other servers (or a crashed one) left. Default 60 s. */
   readonly everyMs?: number;
+  /**
+   * Told when a pass of its own failed (the database out of reach, a statement past its limit): the
+   * chunks it did not delete still count against `maxStoredUploadBytes`. The pass is tried again
+   * {@link DOOMED_RETRY_FIRST_MS} later, twice as long after each failure in a row, at most `everyMs`.
+   */
+  readonly onError?: (message: string) => void;
 }
+
+/** How long after a failed pass the first retry comes, ms (then twice as long each time, at most `everyMs`). */
+export const DOOMED_RETRY_FIRST_MS = 1_000;
 
 /**
  * Chunks (256 KiB) a sweep transaction deletes: 16 MiB, some 40 ms of the database's time here
@@ -23,14 +33,18 @@ export const DOOMED_BATCH_CHUNKS = 64;
 /**
  * Deletes at most `batchChunks` chunks of one doomed upload, in one transaction, and forgets the upload
  * once it has none. The upload is locked `FOR UPDATE SKIP LOCKED`: servers sweeping at once each take
- * another one (or none), never wait for each other. Chunks go from the last: a server of schema 7 still
- * reading the file for a download (it does not check the upload's row) is stopped before its end.
- * Resolves to the chunks deleted, or `undefined` when no doomed upload was free.
+ * another one (or none), never wait for each other. With `only`, one of those uploads, waiting for a
+ * batch another server runs on it (whoever asks for them by id needs them gone now). Chunks go from the
+ * last: a server of schema 7 still reading the file for a download (it does not check the upload's row)
+ * is stopped before its end. Resolves to the chunks deleted, or `undefined` when no doomed upload was free.
  */
-export const sweepDoomedBatch = (sql: Sql, batchChunks: number): Promise<number | undefined> =>
+export const sweepDoomedBatch = (sql: Sql, batchChunks: number, only?: readonly string[]): Promise<number | undefined> =>
   outsideCommandDeadline(() =>
     sql.begin(async (tx) => {
-      const [doomed] = await tx<{ id: string }[]>`SELECT id FROM doomed_uploads ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      const [doomed] =
+        only === undefined
+          ? await tx<{ id: string }[]>`SELECT id FROM doomed_uploads ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`
+          : await tx<{ id: string }[]>`SELECT id FROM doomed_uploads WHERE id = ANY(${[...only]}::bigint[]) ORDER BY id LIMIT 1 FOR UPDATE`;
       if (doomed === undefined) return undefined;
       const deleted = await tx`
         DELETE FROM upload_chunks WHERE upload_id = ${doomed.id} AND seq IN (
@@ -52,24 +66,62 @@ export class DoomedUploadSweeper {
   readonly #batchChunks: number;
   readonly #auto: boolean;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #everyMs: number;
+  readonly #onError: ((message: string) => void) | undefined;
   #running: Promise<number> | undefined;
   #queued: Promise<number> | undefined;
   #closed = false;
+  /** Background passes failed in a row (0: the last one succeeded). */
+  #failures = 0;
+  #retry: NodeJS.Timeout | undefined;
+  /** The passes a kick already watches the outcome of. */
+  readonly #watched = new WeakSet<Promise<number>>();
 
   constructor(sql: Sql, options: DoomedUploadSweepOptions = {}) {
     this.#sql = sql;
     this.#batchChunks = Math.max(1, options.batchChunks ?? DOOMED_BATCH_CHUNKS);
     this.#auto = options.auto ?? true;
+    this.#everyMs = options.everyMs ?? 60_000;
+    this.#onError = options.onError;
     if (this.#auto) {
-      this.#timer = setInterval(() => this.kick(), options.everyMs ?? 60_000);
+      this.#timer = setInterval(() => this.kick(), this.#everyMs);
       // A pass in flight is awaited by close(); the timer alone must not keep a stopping process alive.
       this.#timer.unref();
     }
   }
 
-  /** Asks for a pass in the background (if the sweeper is automatic); a failure waits for the next one. */
+  /**
+   * Asks for a pass in the background (if the sweeper is automatic). A failure is told (`onError`) and
+   * the pass tried again soon: the bytes it left are counted against `maxStoredUploadBytes` meanwhile, and
+   * waiting for the timer left them so for up to `everyMs`, with no word of why.
+   */
   kick(): void {
-    if (this.#auto && !this.#closed) this.sweep().catch(() => undefined);
+    if (!this.#auto || this.#closed) return;
+    const pass = this.sweep();
+    // Kicks while a pass waits to run get that pass: its outcome is told once.
+    if (this.#watched.has(pass)) return;
+    this.#watched.add(pass);
+    pass.then(
+      () => {
+        this.#failures = 0;
+      },
+      (e: unknown) => {
+        this.#failures += 1;
+        // A retry already waiting comes sooner (the waits grow): "within" holds for it too.
+        const inMs = Math.min(this.#everyMs, DOOMED_RETRY_FIRST_MS * 2 ** Math.min(this.#failures - 1, 20));
+        const next = this.#closed ? 'not tried again: the store is closing' : `tried again within ${inMs} ms`;
+        if (!this.#closed && this.#retry === undefined) {
+          this.#retry = setTimeout(() => {
+            this.#retry = undefined;
+            this.kick();
+          }, inMs);
+          // Cleared by close(); it must not keep a stopping process alive meanwhile.
+          this.#retry.unref();
+        }
+        // Last: a listener that throws must not cost the retry.
+        this.#onError?.(`the sweep of deleted uploads' chunks failed (their bytes still count; ${next}): ${toIoError(e).message}`);
+      },
+    );
   }
 
   /** Runs a pass (after the one running, if any); resolves to the chunks it deleted. */
@@ -91,6 +143,7 @@ export class DoomedUploadSweeper {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
     await Promise.allSettled([this.#running, this.#queued]);
   }
 
@@ -100,6 +153,22 @@ export class DoomedUploadSweeper {
     });
     this.#running = pass;
     return pass;
+  }
+
+  /**
+   * Deletes the chunks of the doomed uploads `ids` now, beside the pass running if any (a transaction at a
+   * time, waiting for another server's batch on them): for a caller that needs their room at once, as an
+   * upload beginning on a full forum needs that of the stale uploads its beginning deleted. Resolves to the
+   * chunks it deleted.
+   */
+  async sweepUploads(ids: readonly string[]): Promise<number> {
+    let deleted = 0;
+    while (ids.length > 0 && !this.#closed) {
+      const n = await sweepDoomedBatch(this.#sql, this.#batchChunks, ids);
+      if (n === undefined) break;
+      deleted += n;
+    }
+    return deleted;
   }
 
   async #pass(): Promise<number> {
@@ -115,11 +184,12 @@ export class DoomedUploadSweeper {
 
 /**
  * Deletes the upload rows (pending or not) that `uploadIds` selects, outside any command's deadline (a
- * clean-up that failed would leave the bytes counted until the next sweep of stale uploads). Their chunks
- * are doomed (schema 8's trigger) and left to the sweeper: as quick for a GiB as for a byte.
+ * clean-up that failed would leave the bytes counted until the next sweep of stale uploads), and resolves
+ * to their ids. Their chunks are doomed (schema 8's trigger) and left to the sweeper: as quick for a GiB
+ * as for a byte.
  */
-export const deleteUploads = async (sql: Sql, uploadIds: (sql: Sql) => PendingQuery<Row[]>): Promise<number> =>
+export const deleteUploads = async (sql: Sql, uploadIds: (sql: Sql) => PendingQuery<Row[]>): Promise<readonly string[]> =>
   outsideCommandDeadline(async () => {
-    const rows = await sql`DELETE FROM uploads WHERE id IN (${uploadIds(sql)}) RETURNING id`;
-    return rows.length;
+    const rows = await sql<{ id: string }[]>`DELETE FROM uploads WHERE id IN (${uploadIds(sql)}) RETURNING id`;
+    return rows.map((r) => r.id);
   });

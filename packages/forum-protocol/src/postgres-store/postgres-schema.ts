@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 
 /**
  * The forum's tables, one migration per schema version. Migration N brings
@@ -321,6 +321,19 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 // Any constant shared by every forum server: concurrent starts migrate one at a time.
 const MIGRATION_LOCK = 0x666f72756d; // "forum"
 
+// deadlock_detected: the database ended the migration to let an older server's transaction through.
+const DEADLOCK_DETECTED = '40P01';
+
+/**
+ * Times {@link migrate} runs a migration that the database ended in a deadlock. A migration locks
+ * each table as it reaches it (8: `uploads`, then `upload_chunks`), and a server of the old schema
+ * still running may hold the second and ask for the first: schema 7's RMV reads the chunks (counting
+ * them), then deletes the thread, whose cascade writes `uploads`. PostgreSQL ends the one of the two
+ * that waited first (the migration), and the server did not start ("deadlock detected"). The
+ * transaction rolled back whole; run again, it waits for that transaction like any other.
+ */
+const MIGRATION_ATTEMPTS = 5;
+
 /**
  * Creates the tables, or migrates them to {@link SCHEMA_VERSION}, in one
  * transaction under an advisory lock: of servers starting together one
@@ -335,9 +348,21 @@ const MIGRATION_LOCK = 0x666f72756d; // "forum"
  * servers' writes in flight and holds theirs back while it runs; an old
  * server's writes that would break what a newer schema keeps are refused by
  * the database, with an error saying to stop it (migration 4's fences), and
- * an old server never starts on a newer schema.
+ * an old server never starts on a newer schema. A migration that the
+ * database ends in a deadlock with an old server's transaction is run
+ * again (up to {@link MIGRATION_ATTEMPTS} times).
  */
-export const migrate = async (sql: Sql, schema?: string): Promise<number> =>
+export const migrate = async (sql: Sql, schema?: string): Promise<number> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(sql, schema);
+    } catch (e) {
+      if (attempt >= MIGRATION_ATTEMPTS || !(e instanceof postgres.PostgresError) || e.code !== DEADLOCK_DETECTED) throw e;
+    }
+  }
+};
+
+const migrateOnce = (sql: Sql, schema?: string): Promise<number> =>
   sql.begin(async (tx) => {
     // No time limits here (postgres-timeouts.ts): it waits for another server's migration, and may rewrite every row.
     await tx`SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', '0', true)`;

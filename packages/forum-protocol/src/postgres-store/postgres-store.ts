@@ -103,9 +103,9 @@ const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs
 
 // A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
 // by its server: a row untouched for minutes belongs to a server that is gone.
-const sweepStaleUploads = async (sql: Sql, staleMs: number): Promise<void> => {
-  await deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`);
-};
+// Resolves to the ids of the uploads it deleted (their chunks doomed).
+const sweepStaleUploads = (sql: Sql, staleMs: number): Promise<readonly string[]> =>
+  deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -340,7 +340,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     if (maxStoredUploadBytes === undefined || size === undefined) return E.right(undefined);
     const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
     const free = Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
-    return size > free ? E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size } }) : E.right(undefined);
+    if (size <= free) return E.right(undefined);
+    // Part of what is counted may be doomed chunks that no sweep is deleting (their server died after its
+    // RMV): swept now, not at this server's next tick (60 s), so that the sender's next try finds the room.
+    sweeper.kick();
+    return E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size } });
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
@@ -349,8 +353,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
       if (performance.now() - sweptAt >= sweepEveryMs) {
         sweptAt = performance.now();
-        await sweepStaleUploads(sql, staleMs);
-        sweeper.kick();
+        const stale = await sweepStaleUploads(sql, staleMs);
+        // Their chunks deleted before this upload's room is checked: on a full forum it is the one that needs
+        // that room, and left to the background they were still counted (an announced size refused at once).
+        // A failure leaves them to the sweeper, and the checks below to decide.
+        if (stale.length > 0) await sweeper.sweepUploads(stale).catch(() => sweeper.kick());
       }
       const room = await uploadProblem(title, filename, uploader, granted);
       if (E.isLeft(room)) return room;

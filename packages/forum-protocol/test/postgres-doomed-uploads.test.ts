@@ -68,6 +68,17 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
+  it('a batch size that is not a whole number (NaN, 2.5, 0) still sweeps: every pass failed on LIMIT before', async () => {
+    for (const batchChunks of [Number.NaN, 2.5, 0]) {
+      const store = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks } });
+      await run(store, 'alice', 'CRT t');
+      await storeChunks(store, 't', 'f', 5);
+      expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+      expect(await store.sweepDoomedUploads()).toBe(5);
+      expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+    }
+  });
+
   it('by itself (the default), the store sweeps what its RMV doomed', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { batchChunks: 8 } });
     await run(store, 'alice', 'CRT t');

@@ -118,15 +118,24 @@ const sourceOf = (e: postgres.PostgresError): string | undefined =>
  * time limits, and the store's stray cancels not known (not run again). Nothing is learnt if it cannot be.
  */
 export const learnUserCancel = async (sql: Sql): Promise<void> => {
+  // Only the probe's own statement's error is learnt: a statement_timeout that ends BEGIN or the SET before
+  // it (a limit of a millisecond or so) raises the same 57014, from the time limit's place in the source.
+  let probed: unknown;
   try {
     await sql.begin(async (tx) => {
       // Without the connection's statement_timeout: one lower than the cancel takes to land ended the probe
       // instead, and its place (and message) was learnt as a cancel request's: every later statement_timeout
       // then read as an administrator's cancel (or a stray cancel of the store's, run again).
       await tx`SET LOCAL statement_timeout = 0`;
-      await tx`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+      try {
+        await tx`SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(0.5)`;
+      } catch (e) {
+        probed = e;
+        throw e;
+      }
     });
-  } catch (e) {
+  } catch {
+    const e = probed;
     if (!(e instanceof postgres.PostgresError) || e.code !== '57014') return;
     const source = sourceOf(e);
     if (source !== undefined && userCancelSources.size < MAX_LEARNT) userCancelSources.add(source);

@@ -79,7 +79,9 @@ export class DoomedUploadSweeper {
 
   constructor(sql: Sql, options: DoomedUploadSweepOptions = {}) {
     this.#sql = sql;
-    this.#batchChunks = Math.max(1, options.batchChunks ?? DOOMED_BATCH_CHUNKS);
+    // A fraction or NaN would fail every pass (LIMIT takes a whole number): a whole number of at least one.
+    const batch = Math.floor(options.batchChunks ?? DOOMED_BATCH_CHUNKS);
+    this.#batchChunks = Number.isFinite(batch) ? Math.max(1, batch) : DOOMED_BATCH_CHUNKS;
     this.#auto = options.auto ?? true;
     this.#everyMs = options.everyMs ?? 60_000;
     this.#onError = options.onError;

@@ -72,7 +72,12 @@ export class Bbr implements CongestionController {
   private cwnd: number;
   private bwSamples: { round: number; bw: number }[] = emptyArray();
   private btlBw = 0;
-  private minRtt = Number.POSITIVE_INFINITY;
+  // The four RTT figures (this one, and the round's below) are `undefined` before their first
+  // value, read through getters that give `Infinity` then: as fields holding fractional numbers
+  // only, each would be a boxed 16-byte number in every connection, an idle one's `Infinity` too
+  // (a connection that only receives never takes a sample).
+  /** Smallest RTT sample (see `minRtt`). */
+  private smallestRtt: number | undefined;
   private round = 0;
   private nextRoundDelivered = 0;
   private fullBw = 0;
@@ -90,14 +95,14 @@ export class Bbr implements CongestionController {
   /** RTT samples of the current round (sum and count), for its mean. */
   private roundRttSum = 0;
   private roundRttCount = 0;
-  /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
-  private minRoundMeanRtt = Number.POSITIVE_INFINITY;
-  /** Moving average of every acknowledged packet's RTT (`Infinity` before the first). */
-  private meanRtt = Number.POSITIVE_INFINITY;
+  /** Smallest mean RTT of a round seen so far (see `minRoundMeanRtt`). */
+  private smallestRoundMean: number | undefined;
+  /** Moving average of every acknowledged packet's RTT (see `meanRtt`). */
+  private movingMeanRtt: number | undefined;
   /** When a packet declared lost was last acknowledged after all (-1: never): the path reorders. */
   private spuriousAt = -1;
   /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
-  private roundMinRtt = Number.POSITIVE_INFINITY;
+  private thisRoundMinRtt: number | undefined;
   private rttMins: { round: number; rtt: number }[] = emptyArray();
 
   private readonly initialWindow: number;
@@ -112,6 +117,26 @@ export class Bbr implements CongestionController {
     if (!Number.isInteger(packets) || packets < 1) throw new RangeError(`rudp: initialWindowPackets must be an integer ≥ 1, got ${packets}`);
     this.initialWindow = Math.max(packets, MIN_WINDOW_PACKETS) * mtu;
     this.cwnd = this.initialWindow;
+  }
+
+  /** Smallest RTT sample (`Infinity` before the first). */
+  private get minRtt(): number {
+    return this.smallestRtt ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
+  private get minRoundMeanRtt(): number {
+    return this.smallestRoundMean ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Moving average of every acknowledged packet's RTT (`Infinity` before the first). */
+  private get meanRtt(): number {
+    return this.movingMeanRtt ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Smallest RTT sample of the current round (`Infinity`: none yet). */
+  private get roundMinRtt(): number {
+    return this.thisRoundMinRtt ?? Number.POSITIVE_INFINITY;
   }
 
   /** The current mode, for stats. */
@@ -151,7 +176,7 @@ export class Bbr implements CongestionController {
   onAck(now: number, s: AckSample): void {
     this.inFlight = s.bytesInFlight;
     this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
-    this.minRtt = Math.min(this.minRtt, s.minRttMs);
+    this.smallestRtt = Math.min(this.minRtt, s.minRttMs);
     this.queueDelayed = s.srttMs > this.pathRtt() * CONGESTED_RTT_RATIO;
     if (s.priorDelivered >= this.nextRoundDelivered) {
       this.endRttRound();
@@ -166,11 +191,11 @@ export class Bbr implements CongestionController {
     this.roundRttCount += s.ackedRttCount;
     if (s.ackedRttCount > 0) {
       const mean = s.ackedRttSumMs / s.ackedRttCount;
-      this.meanRtt = Number.isFinite(this.meanRtt) ? this.meanRtt + (1 - MEAN_RTT_KEEP ** s.ackedRttCount) * (mean - this.meanRtt) : mean;
+      this.movingMeanRtt = Number.isFinite(this.meanRtt) ? this.meanRtt + (1 - MEAN_RTT_KEEP ** s.ackedRttCount) * (mean - this.meanRtt) : mean;
     }
     if (s.latestRttMs !== undefined) {
-      this.minRtt = Math.min(this.minRtt, s.latestRttMs);
-      this.roundMinRtt = Math.min(this.roundMinRtt, s.latestRttMs);
+      this.smallestRtt = Math.min(this.minRtt, s.latestRttMs);
+      this.thisRoundMinRtt = Math.min(this.roundMinRtt, s.latestRttMs);
       const base = this.pathRtt();
       if (s.latestRttMs >= base + delayThreshold(base)) {
         if (this.elevatedSamples++ === 0) this.elevatedSince = now;
@@ -298,9 +323,9 @@ export class Bbr implements CongestionController {
 
   private endRttRound(): void {
     if (Number.isFinite(this.roundMinRtt)) this.rttMins = pushOnto(this.rttMins, { round: this.round, rtt: this.roundMinRtt });
-    this.roundMinRtt = Number.POSITIVE_INFINITY;
+    this.thisRoundMinRtt = undefined;
     while (this.rttMins.length > 0 && (this.rttMins[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.rttMins.shift();
-    if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.minRoundMeanRtt = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
+    if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.smallestRoundMean = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
     this.roundRttSum = 0;
     this.roundRttCount = 0;
   }

@@ -94,8 +94,11 @@ export class LossDetection {
   ptoCount = 0;
   /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
   private readonly sent = new SentQueue<SentPacket>();
-  /** When the oldest packet below `largestAcked` turns lost by the time rule. */
-  private lossTime = Number.POSITIVE_INFINITY;
+  /**
+   * When the oldest packet below `largestAcked` turns lost by the time rule (`undefined`: none
+   * pending, as at idle: an `Infinity` there would keep a boxed 16-byte number in every connection).
+   */
+  private lossTime: number | undefined;
   private lastAckElicitingSent = 0;
   private delivered = 0;
   private deliveredTime = 0;
@@ -311,7 +314,7 @@ export class LossDetection {
    */
   detectLosses(now: number): void {
     const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), this.reorderDelayMs, 1);
-    this.lossTime = Number.POSITIVE_INFINITY;
+    let lossTime = Number.POSITIVE_INFINITY;
     let lostBytes = 0;
     const slots = this.sent.walkSlots();
     for (let i = this.sent.walkStart(); i < slots.length; i++) {
@@ -323,9 +326,10 @@ export class LossDetection {
         lostBytes += this.takeLost(now, p);
         LOST_SCRATCH.push(p);
       } else {
-        this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
+        lossTime = Math.min(lossTime, p.timeSent + lossDelay);
       }
     }
+    this.lossTime = lossTime === Number.POSITIVE_INFINITY ? undefined : lossTime;
     // Their fates are told once the run's length is known: the resends of a run (after an outage, the
     // first ACK to come back declares all of it lost) do not wait for repairs that cannot rebuild it.
     this.tellLostScratch(now, LOST_SCRATCH.length > LOST_RUN);
@@ -445,7 +449,7 @@ export class LossDetection {
 
   /** When the time rule next declares a loss (`Infinity`: nothing pending). */
   lossDeadline(): number {
-    return this.lossTime;
+    return this.lossTime ?? Number.POSITIVE_INFINITY;
   }
 
   /** When the probe timer fires: the RFC 9002 PTO, doubled per expiry up to `maxPtoMs` (`Infinity` with nothing in flight). */

@@ -142,8 +142,8 @@ export class FlowControl {
   private grantBytes: number;
   /** The limit the peer last said it waits for (BLOCKED); 0: none. */
   private peerWants = 0;
-  /** When the current measuring round trip began (`growByRate`), ms. */
-  private epochStart = Number.NEGATIVE_INFINITY;
+  /** When the current measuring round trip began (`growByRate`), ms (`undefined`: none yet, not -Infinity, which would be boxed). */
+  private epochStart: number | undefined;
   /** `consumed` when it began. */
   private epochConsumed = 0;
   /**
@@ -454,7 +454,7 @@ export class FlowControl {
    */
   growByRate(bytes: number, now: number, rttMs: number): void {
     if (this.grantBytes >= this.receiveWindow) return;
-    if (now - this.epochStart > rttMs) {
+    if (now - (this.epochStart ?? Number.NEGATIVE_INFINITY) > rttMs) {
       this.epochStart = now;
       this.epochConsumed = this.consumed;
     }

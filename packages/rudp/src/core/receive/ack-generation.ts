@@ -52,8 +52,8 @@ export class AckTracker {
   private ackFloor = -1;
   /** When the last ack-eliciting packet arrived (`undefined`: none yet). */
   private lastAckElicitingAt: number | undefined;
-  /** When we last sent an ack-eliciting packet. */
-  private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** When we last sent an ack-eliciting packet (`undefined`: never, not -Infinity, which would be boxed). */
+  private lastSentAt: number | undefined;
   /**
    * The lowest packet number that arrived out of order (`Infinity`: none)
    * since the peer last acknowledged an ACK frame that covered it: a late
@@ -155,7 +155,7 @@ export class AckTracker {
    * before the sender needs to hear of it).
    */
   private quickAck(now: number, previous: number | undefined): boolean {
-    return previous !== undefined && now - previous > this.config.maxAckDelayMs && this.lastSentAt < previous;
+    return previous !== undefined && now - previous > this.config.maxAckDelayMs && (this.lastSentAt ?? Number.NEGATIVE_INFINITY) < previous;
   }
 
   /** When an ACK is owed (`Infinity`: none). */

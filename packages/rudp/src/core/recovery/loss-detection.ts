@@ -99,10 +99,13 @@ export class LossDetection {
    * pending, as at idle: an `Infinity` there would keep a boxed 16-byte number in every connection).
    */
   private lossTime: number | undefined;
-  private lastAckElicitingSent = 0;
+  // These three send times are `undefined` until the first packet and read as 0 then (through
+  // getters): as fields holding fractional times only, each would be a boxed 16-byte number in
+  // every connection, one that has only received included.
+  private ackElicitingSentAt: number | undefined;
   private delivered = 0;
-  private deliveredTime = 0;
-  private firstSentTime = 0;
+  private deliveredAt: number | undefined;
+  private firstSentAt: number | undefined;
   /** The packet threshold in force: the configured one, widened by reordering seen. */
   packetThreshold: number;
   /** Smallest time threshold reordering seen asks for, ms (0: none). */
@@ -164,8 +167,8 @@ export class LossDetection {
   /** Records an ack-eliciting packet that left at `now`. */
   onPacketSent(now: number, p: OutgoingPacket): void {
     if (this.bytesInFlight === 0) {
-      this.firstSentTime = now;
-      this.deliveredTime = now;
+      this.firstSentAt = now;
+      this.deliveredAt = now;
     }
     this.sent.set(p.pn, {
       pn: p.pn,
@@ -183,7 +186,7 @@ export class LossDetection {
       leftQueueEmpty: p.leftQueueEmpty,
     });
     this.bytesInFlight += p.size;
-    this.lastAckElicitingSent = now;
+    this.ackElicitingSentAt = now;
     this.cc.onPacketSent(now, p.size);
   }
 
@@ -275,7 +278,7 @@ export class LossDetection {
     }
     if (this.lostRecord.length > 0) this.detectSpuriousLosses(now, ranges);
     if (!newest) return false;
-    this.deliveredTime = now;
+    this.deliveredAt = now;
     let latestRttMs: number | undefined;
     if (largest > this.largestAcked) {
       this.largestAcked = largest;
@@ -286,7 +289,7 @@ export class LossDetection {
         latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
       }
     }
-    this.firstSentTime = newest.timeSent;
+    this.firstSentAt = newest.timeSent;
     const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
     this.ptoCount = 0;
     this.narrowReorderWindow(now);
@@ -456,7 +459,7 @@ export class LossDetection {
   ptoDeadline(): number {
     if (this.sent.size === 0) return Number.POSITIVE_INFINITY;
     const base = this.rtt.pto(this.config.maxAckDelayMs);
-    return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
+    return this.lastAckElicitingSentAt + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
   }
 
   /** When the oldest ack-eliciting packet still in flight left (`Infinity`: none in flight). */
@@ -471,7 +474,17 @@ export class LossDetection {
 
   /** When an ack-eliciting packet last left. */
   get lastAckElicitingSentAt(): number {
-    return this.lastAckElicitingSent;
+    return this.ackElicitingSentAt ?? 0;
+  }
+
+  /** When the delivery-rate sample in progress last saw a packet delivered (0 before the first packet). */
+  private get deliveredTime(): number {
+    return this.deliveredAt ?? 0;
+  }
+
+  /** When the first packet of the delivery-rate sample in progress left (0 before the first packet). */
+  private get firstSentTime(): number {
+    return this.firstSentAt ?? 0;
   }
 
   /** Whether packet `pn` is still in flight (neither acknowledged nor lost). */

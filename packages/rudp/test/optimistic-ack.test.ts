@@ -25,7 +25,7 @@ const BOTTLENECK_BPS = 10_000_000;
 /** The parts of a connection's ACK generation an attacker replaces (private in the class). */
 interface AckInternals {
   largest: number;
-  ackDue: number;
+  ackDue: number | undefined;
   ackElicitingUnacked: number;
   write(now: number, w: PacketWriter, room: number): number;
   onPacket(now: number, pn: number, previousLargest: number, ackEliciting: boolean, carriesRepair: boolean): void;
@@ -48,7 +48,7 @@ function makeOptimisticAcker(conn: Connection, ahead: number): void {
     if (largest < 0) return write(now, w, room);
     const ranges: PnRange[] = [{ lo: 1, hi: largest + ahead }];
     writeAck(w, ranges, 0);
-    acks.ackDue = Number.POSITIVE_INFINITY;
+    acks.ackDue = undefined;
     acks.ackElicitingUnacked = 0;
     return largest;
   };
@@ -148,7 +148,7 @@ describe('optimistic ACKs close the connection', () => {
       if (!once) return write(now, w, room);
       once = false;
       writeAck(w, [{ lo: 1, hi: acks.largest + 1 }], 0);
-      acks.ackDue = Number.POSITIVE_INFINITY;
+      acks.ackDue = undefined;
       acks.ackElicitingUnacked = 0;
       return acks.largest;
     };

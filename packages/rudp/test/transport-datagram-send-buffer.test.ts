@@ -27,8 +27,8 @@ describe('datagram send buffer', () => {
     for (let i = 0; i < count; i++) p.conn.send(indexed(i, size), { reliable: false });
     p.sim.wake(CLIENT);
     // What waits is bounded by the budget from the first burst on.
-    const waiting = (p.conn as unknown as { sendQueue: { datagramCredit: number } }).sendQueue;
-    expect(waiting.datagramCredit).toBeLessThanOrEqual(budget);
+    const waiting = (p.conn as unknown as { sendQueue: { datagrams: { credit: number } } }).sendQueue.datagrams;
+    expect(waiting.credit).toBeLessThanOrEqual(budget);
     p.sim.runFor(10_000);
     const arrived = p.serverEvents.flatMap((r) => (r.event.type === 'message' ? [new DataView(r.event.data.buffer, r.event.data.byteOffset).getUint32(0)] : []));
     const stats = p.conn.stats();

@@ -66,7 +66,7 @@ import { type DeliveryOptions, checkDelivery } from './send/delivery-options.js'
 import type { ConnectionSecurity } from './security.js';
 import { applyAccept } from './connection/accept.js';
 import type { ConnectionHost } from './connection/host.js';
-import { closeReasonOf, finish, startClose } from './connection/close.js';
+import { type Closing, closeReasonOf, finish, startClose } from './connection/close.js';
 import { receivePacket } from './connection/frame-dispatch.js';
 import { packetAcked, packetLost, packetSpurious } from './connection/packet-fate.js';
 import { type OvercommitTimer, earliestDeadline, runDueTimers } from './connection/timeouts.js';
@@ -183,14 +183,8 @@ export class Connection {
   overcommitTimer: OvercommitTimer | undefined = undefined;
   /** @internal Latest `now` seen, for calls that carry no time (destroy). */
   lastActivity: number;
-  /** @internal The CLOSE we send (and send again while draining). */
-  closeFrame: { code: number; reason: Uint8Array } | undefined;
-  /** @internal Our CLOSE is owed. */
-  closeSendDue = false;
-  /** @internal When draining ends. */
-  drainUntil = 0;
-  /** @internal Why the connection is draining, for the close once it ends. */
-  pendingClose: CloseReason | undefined;
+  /** @internal The goodbye, from when the drain begins (connection/close.ts). */
+  closing: Closing | undefined;
   private paused = false;
   /** @internal `close` was called during the handshake: the connection closes once established. */
   closeRequested = false;

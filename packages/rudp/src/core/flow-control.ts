@@ -115,6 +115,38 @@ export const WROTE_MAX_DATA = 1;
 /** `FlowControl.writeIfDue` wrote BLOCKED. */
 export const WROTE_BLOCKED = 2;
 
+/**
+ * A receiver's answer to its peer's BLOCKED frames, made at the first one: most connections (an idle
+ * one, one of small messages) never see one, and these fields were 64 bytes in each of them.
+ */
+interface BlockedAnswer {
+  /** The limit the peer last said it waits for. */
+  peerWants: number;
+  /**
+   * The limit answered for the message the BLOCKED waits for (0: none, or that message began):
+   * credit up to it beyond `from` and the grant is that message's alone (`reserved`).
+   */
+  end: number;
+  /** The limit when the BLOCKED was answered: the message it waits for begins at or below it. */
+  from: number;
+  /** What the reservation for that message takes of the party's share (`ReceivePool.mayReserve`), until the message begins. */
+  reservedCharge: number;
+  /**
+   * The highest limit a BLOCKED was answered with that messages have not yet begun to fill (0: none):
+   * the credit up to it beyond the grant and beyond `begun` is what counts in the party's share.
+   */
+  shareEnd: number;
+  /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
+  shareWaiting: boolean;
+  /**
+   * Overcommit answers this connection was given (`holdsOvercommit` while the last one's message has
+   * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
+   */
+  overcommits: number;
+  /** The limit answered from the overcommit whose message has not begun (0: none). */
+  overcommitEnd: number;
+}
+
 /** Credit in both directions for one connection. */
 export class FlowControl {
   /** Stream offset up to which the peer lets us send. */
@@ -140,43 +172,20 @@ export class FlowControl {
   private pool: ReceivePool | undefined;
   /** The credit we grant now, at most the window: `initialGrant` at first, grown by `growByRate`, `answerBlocked` and `raiseReceiveWindow`. */
   private grantBytes: number;
-  /** The limit the peer last said it waits for (BLOCKED); 0: none. */
-  private peerWants = 0;
-  /** When the current measuring round trip began (`growByRate`), ms. */
-  private epochStart = Number.NEGATIVE_INFINITY;
+  /** When the current measuring round trip began (`growByRate`), ms (`undefined`: none yet, not -Infinity, which would be boxed). */
+  private epochStart: number | undefined;
   /** `consumed` when it began. */
   private epochConsumed = 0;
-  /**
-   * The limit answered for the message a peer's BLOCKED waits for (0: none, or that message began):
-   * credit up to it beyond `blockedFrom` and the grant is that message's alone (`reserved`).
-   */
-  private blockedEnd = 0;
-  /** The limit when that BLOCKED was answered: the message it waits for begins at or below it. */
-  private blockedFrom = 0;
   /** The party (the peer's address) whose share of the endpoint's first grants ours counts in (`ReceivePool.partyShare`). */
   private readonly party: string | undefined;
   /** What our first grant took of that share (beyond the floor), given back at the end. */
   private readonly firstBeyond: number;
   /** What our floor went past the endpoint's budget less its reserve as we opened (`ReceivePool.open`), given back at the end. */
   private readonly overdraw: number;
-  /** What the reservation for the message a BLOCKED waits for takes of that share (`ReceivePool.mayReserve`), until the message begins. */
-  private reservedCharge = 0;
-  /**
-   * The highest limit a BLOCKED was answered with that messages have not yet begun to fill (0: none):
-   * the credit up to it beyond the grant and beyond `begun` is what counts in the party's share.
-   */
-  private shareEnd = 0;
   /** Window credit of every message that began to arrive (`began`): the stream the peer has filled, in any order. */
   private begun = 0;
-  /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
-  private shareWaitingFlag = false;
-  /**
-   * Overcommit answers this connection was given (`holdsOvercommit` while the last one's message has
-   * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
-   */
-  overcommits = 0;
-  /** The limit answered from the overcommit whose message has not begun (0: none). */
-  private overcommitEnd = 0;
+  /** The answer to the peer's BLOCKED: made at the first one (see `BlockedAnswer`). */
+  private blocked: BlockedAnswer | undefined;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
   waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
@@ -229,14 +238,16 @@ export class FlowControl {
    */
   get wanted(): number {
     const grant = this.grantBytes;
-    if (this.blockedEnd === 0) return grant;
-    const need = this.blockedEnd - this.consumed;
+    const end = this.blocked?.end ?? 0;
+    if (end === 0) return grant;
+    const need = end - this.consumed;
     return need > grant ? need : grant;
   }
 
   /** The credit the message a BLOCKED was answered for needs now (0: none waits): granted whole when the budget has room for it (`ReceivePool.grantable`). */
   private get needed(): number {
-    return this.blockedEnd === 0 ? 0 : this.blockedEnd - this.consumed;
+    const end = this.blocked?.end ?? 0;
+    return end === 0 ? 0 : end - this.consumed;
   }
 
   /**
@@ -244,10 +255,11 @@ export class FlowControl {
    * past both the limit before the answer and what the grant alone would allow now.
    */
   get reserved(): number {
-    if (this.blockedEnd === 0) return 0;
+    const b = this.blocked;
+    if (b === undefined || b.end === 0) return 0;
     const grantAlone = this.consumed + this.grantBytes;
-    const from = this.blockedFrom > grantAlone ? this.blockedFrom : grantAlone;
-    const top = this.blockedEnd < this.advertisedLimit ? this.blockedEnd : this.advertisedLimit;
+    const from = b.from > grantAlone ? b.from : grantAlone;
+    const top = b.end < this.advertisedLimit ? b.end : this.advertisedLimit;
     return top > from ? top - from : 0;
   }
 
@@ -256,7 +268,7 @@ export class FlowControl {
    * as the reserved part, else the credit less what is reserved (reassembly refuses a message past it).
    */
   creditFor(bytes: number): number {
-    if (this.blockedEnd === 0) return this.credit;
+    if ((this.blocked?.end ?? 0) === 0) return this.credit;
     const reserved = this.reserved;
     return bytes >= reserved ? this.credit : this.credit - reserved;
   }
@@ -264,9 +276,10 @@ export class FlowControl {
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
     this.begun += bytes;
-    if (this.blockedEnd !== 0 && bytes >= this.reserved) {
-      this.blockedEnd = 0;
-      this.overcommitEnd = 0;
+    const b = this.blocked;
+    if (b !== undefined && b.end !== 0 && bytes >= this.reserved) {
+      b.end = 0;
+      b.overcommitEnd = 0;
       this.pool?.unclaim(this.waiter);
     }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
@@ -282,12 +295,13 @@ export class FlowControl {
    * connections of one address held 960 MiB again). Returns whether the count fell.
    */
   private recharge(): boolean {
-    if (this.shareEnd === 0) return false;
+    const b = this.blocked;
+    if (b === undefined || b.shareEnd === 0) return false;
     const grantAlone = this.consumed + this.grantBytes;
     const filled = this.begun > grantAlone ? this.begun : grantAlone;
-    const charge = this.shareEnd > filled ? this.shareEnd - filled : 0;
-    if (charge === 0) this.shareEnd = 0;
-    if (charge >= this.reservedCharge) return false;
+    const charge = b.shareEnd > filled ? b.shareEnd - filled : 0;
+    if (charge === 0) b.shareEnd = 0;
+    if (charge >= b.reservedCharge) return false;
     this.chargeReservation(charge);
     return true;
   }
@@ -298,7 +312,12 @@ export class FlowControl {
    * message out of the overcommit: the connection gives it a time to begin (connection/timeouts.ts).
    */
   get holdsOvercommit(): boolean {
-    return this.overcommitEnd !== 0;
+    return (this.blocked?.overcommitEnd ?? 0) !== 0;
+  }
+
+  /** Overcommit answers this connection was given (see `BlockedAnswer.overcommits`). */
+  get overcommits(): number {
+    return this.blocked?.overcommits ?? 0;
   }
 
   /** The peer held the overcommit unused and is closed for it: its party goes behind the others for it (`ReceivePool.penalize`). */
@@ -309,20 +328,24 @@ export class FlowControl {
   /** Credit went from `held` to `credit` where the budget had `room` left: from the overcommit if it answered a BLOCKED past that room. */
   private noteAnswer(held: number, credit: number, room: number): void {
     const need = this.needed;
-    if (need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || this.overcommitEnd === this.blockedEnd) return;
-    this.overcommitEnd = this.blockedEnd;
-    this.overcommits++;
+    const b = this.blocked;
+    // `need` is 0 without an answer: `b` is there past this test.
+    if (b === undefined || need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || b.overcommitEnd === b.end) return;
+    b.overcommitEnd = b.end;
+    b.overcommits++;
   }
 
   /** Whether a BLOCKED waits unanswered for room in the party's share (see `answerBlocked`). */
   get shareWaiting(): boolean {
-    return this.shareWaitingFlag;
+    return this.blocked?.shareWaiting ?? false;
   }
 
   /** The reservation now takes `bytes` of the party's share. */
   private chargeReservation(bytes: number): void {
-    if (this.party !== undefined && this.pool !== undefined) this.pool.moveReservation(this.party, this.reservedCharge, bytes);
-    this.reservedCharge = bytes;
+    const b = this.blocked;
+    if (this.party !== undefined && this.pool !== undefined) this.pool.moveReservation(this.party, b?.reservedCharge ?? 0, bytes);
+    // Without an answer the charge is 0 and stays so: only `answerBlocked` (which made one) charges more.
+    if (b !== undefined) b.reservedCharge = bytes;
   }
 
   /** The limit we announced last (before anything was read, the limit the handshake announces). */
@@ -399,12 +422,13 @@ export class FlowControl {
 
   /** The peer says it waits for our limit to reach `limit` (BLOCKED). */
   onPeerBlocked(limit: number): void {
-    if (limit > this.peerWants) this.peerWants = limit;
+    this.blocked ??= { peerWants: 0, end: 0, from: 0, reservedCharge: 0, shareEnd: 0, shareWaiting: false, overcommits: 0, overcommitEnd: 0 };
+    if (limit > this.blocked.peerWants) this.blocked.peerWants = limit;
   }
 
   /** Whether the peer waits for a limit past the one we announced (a message larger than what we grant). */
   get peerWaiting(): boolean {
-    return this.peerWants > this.advertisedLimit;
+    return (this.blocked?.peerWants ?? 0) > this.advertisedLimit;
   }
 
   /**
@@ -416,35 +440,36 @@ export class FlowControl {
    * endpoint's budget is short, only what it has room for: see `topUp`).
    */
   answerBlocked(): boolean {
-    if (!this.peerWaiting) {
-      this.shareWaitingFlag = false;
+    const b = this.blocked;
+    if (b === undefined || !this.peerWaiting) {
+      if (b !== undefined) b.shareWaiting = false;
       return false;
     }
     // A limit past what the window allows now waits for reads: the message cannot begin on part of it
     // (a message leaves once the limit covers all of it). A partial answer held credit no message could
     // use, was answered again at each read (a peer claiming past its window kept its whole window so),
     // and, counted whole, two connections of one address holding one each could wait on each other.
-    const end = this.peerWants;
+    const end = b.peerWants;
     if (end > this.consumed + this.receiveWindow) {
-      this.shareWaitingFlag = false;
+      b.shareWaiting = false;
       return false;
     }
-    if (end > this.blockedEnd) {
+    if (end > b.end) {
       const grantAlone = this.consumed + this.grantBytes;
       const from = this.advertisedLimit > grantAlone ? this.advertisedLimit : grantAlone;
       const filled = this.begun > grantAlone ? this.begun : grantAlone;
       const charge = end > filled ? end - filled : 0;
       // A server connection's reservation counts in its party's share of the budget: past it, the
       // BLOCKED waits (the connection is offered credit as it returns) until the party's others begin.
-      if (this.party !== undefined && this.pool !== undefined && !this.pool.mayReserve(this.party, charge, this.reservedCharge)) {
-        this.shareWaitingFlag = true;
+      if (this.party !== undefined && this.pool !== undefined && !this.pool.mayReserve(this.party, charge, b.reservedCharge)) {
+        b.shareWaiting = true;
         return false;
       }
-      this.shareWaitingFlag = false;
-      this.shareEnd = end;
+      b.shareWaiting = false;
+      b.shareEnd = end;
       this.chargeReservation(charge);
-      this.blockedFrom = from;
-      this.blockedEnd = end;
+      b.from = from;
+      b.end = end;
     }
     return this.grantMore();
   }
@@ -461,7 +486,7 @@ export class FlowControl {
    */
   growByRate(bytes: number, now: number, rttMs: number): void {
     if (this.grantBytes >= this.receiveWindow) return;
-    if (now - this.epochStart > rttMs) {
+    if (now - (this.epochStart ?? Number.NEGATIVE_INFINITY) > rttMs) {
       this.epochStart = now;
       this.epochConsumed = this.consumed;
     }
@@ -566,7 +591,7 @@ export class FlowControl {
     const pool = this.pool;
     if (pool === undefined) return;
     this.chargeReservation(0);
-    this.overcommitEnd = 0;
+    if (this.blocked !== undefined) this.blocked.overcommitEnd = 0;
     pool.unclaim(this.waiter);
     pool.dropWindow(this.receiveWindow);
     this.pool = undefined;

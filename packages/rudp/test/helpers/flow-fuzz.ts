@@ -185,7 +185,7 @@ export function runFlowFuzz(seed: number, boundMs: number, roomy: boolean): Fuzz
     // A peer waits for more than the budget has left, or (`shareWaiting`) for its address's share, held
     // by a reservation of another of its connections that itself waits for the budget.
     const waiting = accepted.filter((c) => c.flow.peerWaiting);
-    const short = (c: Connection): boolean => (c.flow as unknown as { peerWants: number }).peerWants - c.flow.limit > room;
+    const short = (c: Connection): boolean => ((c.flow as unknown as { blocked?: { peerWants: number } }).blocked?.peerWants ?? 0) - c.flow.limit > room;
     budgetBound = waiting.some((c) => short(c) && !c.flow.shareWaiting) && waiting.every((c) => short(c) || c.flow.shareWaiting);
   }
   // A run that finished closes gracefully; one that did not, abruptly (what it queued cannot leave).

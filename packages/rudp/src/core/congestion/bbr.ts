@@ -71,8 +71,14 @@ export class Bbr implements CongestionController {
   private mode: Mode = 'startup';
   private cwnd: number;
   private bwSamples: { round: number; bw: number }[] = emptyArray();
-  private btlBw = 0;
-  private minRtt = Number.POSITIVE_INFINITY;
+  // The bandwidth, loss rate and RTT figures are `undefined` before their first value, read through
+  // getters that give 0 or `Infinity` then: as fields holding fractional numbers only, each would be
+  // a boxed 16-byte number in every connection, an idle one's 0 or `Infinity` too (a connection that
+  // only receives never takes a sample, and most see no loss).
+  /** The bottleneck bandwidth: the largest delivery rate of the last `BW_WINDOW_ROUNDS` rounds (see `btlBw`). */
+  private maxBw: number | undefined;
+  /** Smallest RTT sample (see `minRtt`). */
+  private smallestRtt: number | undefined;
   private round = 0;
   private nextRoundDelivered = 0;
   private fullBw = 0;
@@ -80,24 +86,24 @@ export class Bbr implements CongestionController {
   private cycleIndex = 0;
   private cycleStart = 0;
   private inFlight = 0;
-  /** Fraction of recently sent bytes declared lost (moving average over about 50 packets). */
-  private lossRate = 0;
+  /** Fraction of recently sent bytes declared lost (see `lossRate`). */
+  private lossFraction: number | undefined;
   /** Smoothed RTT well above min RTT: a queue stands at the bottleneck. */
   private queueDelayed = false;
   /** RTT samples in a row above the delay threshold, and when the run began. */
   private elevatedSamples = 0;
   private elevatedSince = 0;
-  /** RTT samples of the current round (sum and count), for its mean. */
-  private roundRttSum = 0;
+  /** RTT samples of the current round (sum, see `roundRttSum`, and count), for its mean. */
+  private roundRttTotal: number | undefined;
   private roundRttCount = 0;
-  /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
-  private minRoundMeanRtt = Number.POSITIVE_INFINITY;
-  /** Moving average of every acknowledged packet's RTT (`Infinity` before the first). */
-  private meanRtt = Number.POSITIVE_INFINITY;
+  /** Smallest mean RTT of a round seen so far (see `minRoundMeanRtt`). */
+  private smallestRoundMean: number | undefined;
+  /** Moving average of every acknowledged packet's RTT (see `meanRtt`). */
+  private movingMeanRtt: number | undefined;
   /** When a packet declared lost was last acknowledged after all (-1: never): the path reorders. */
   private spuriousAt = -1;
   /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
-  private roundMinRtt = Number.POSITIVE_INFINITY;
+  private thisRoundMinRtt: number | undefined;
   private rttMins: { round: number; rtt: number }[] = emptyArray();
 
   private readonly initialWindow: number;
@@ -112,6 +118,41 @@ export class Bbr implements CongestionController {
     if (!Number.isInteger(packets) || packets < 1) throw new RangeError(`rudp: initialWindowPackets must be an integer ≥ 1, got ${packets}`);
     this.initialWindow = Math.max(packets, MIN_WINDOW_PACKETS) * mtu;
     this.cwnd = this.initialWindow;
+  }
+
+  /** The bottleneck bandwidth, bytes/ms (0 before the first sample). */
+  private get btlBw(): number {
+    return this.maxBw ?? 0;
+  }
+
+  /** Fraction of recently sent bytes declared lost (moving average over about 50 packets; 0 before the first loss). */
+  private get lossRate(): number {
+    return this.lossFraction ?? 0;
+  }
+
+  /** Sum of the current round's RTT samples (0 before the first). */
+  private get roundRttSum(): number {
+    return this.roundRttTotal ?? 0;
+  }
+
+  /** Smallest RTT sample (`Infinity` before the first). */
+  private get minRtt(): number {
+    return this.smallestRtt ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Smallest mean RTT of a round seen so far (`Infinity` until a round has enough samples). */
+  private get minRoundMeanRtt(): number {
+    return this.smallestRoundMean ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Moving average of every acknowledged packet's RTT (`Infinity` before the first). */
+  private get meanRtt(): number {
+    return this.movingMeanRtt ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Smallest RTT sample of the current round (`Infinity`: none yet). */
+  private get roundMinRtt(): number {
+    return this.thisRoundMinRtt ?? Number.POSITIVE_INFINITY;
   }
 
   /** The current mode, for stats. */
@@ -139,19 +180,20 @@ export class Bbr implements CongestionController {
 
   onLoss(_now: number, lostBytes: number, bytesInFlight: number): void {
     this.inFlight = bytesInFlight;
-    this.lossRate = 1 - (1 - this.lossRate) * LOSS_KEEP ** (lostBytes / this.mtu);
+    this.lossFraction = 1 - (1 - this.lossRate) * LOSS_KEEP ** (lostBytes / this.mtu);
   }
 
   onSpuriousLoss(now: number, bytes: number): void {
     this.spuriousAt = now;
     // The inverse of `onLoss`'s step: reordering must not raise the loss compensation.
-    this.lossRate = Math.max(0, 1 - (1 - this.lossRate) / LOSS_KEEP ** (bytes / this.mtu));
+    this.lossFraction = Math.max(0, 1 - (1 - this.lossRate) / LOSS_KEEP ** (bytes / this.mtu));
   }
 
   onAck(now: number, s: AckSample): void {
     this.inFlight = s.bytesInFlight;
-    this.lossRate *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
-    this.minRtt = Math.min(this.minRtt, s.minRttMs);
+    // No loss yet: the rate stays 0 (and `undefined`).
+    if (this.lossFraction !== undefined) this.lossFraction *= LOSS_KEEP ** (s.ackedBytes / this.mtu);
+    this.smallestRtt = Math.min(this.minRtt, s.minRttMs);
     this.queueDelayed = s.srttMs > this.pathRtt() * CONGESTED_RTT_RATIO;
     if (s.priorDelivered >= this.nextRoundDelivered) {
       this.endRttRound();
@@ -162,15 +204,15 @@ export class Bbr implements CongestionController {
     }
     // The round's mean takes every acknowledged packet's RTT: the largest acknowledged alone (the
     // RFC 9002 sample) is, under per-datagram jitter, mostly one that overtook the rest.
-    this.roundRttSum += s.ackedRttSumMs;
+    this.roundRttTotal = this.roundRttSum + s.ackedRttSumMs;
     this.roundRttCount += s.ackedRttCount;
     if (s.ackedRttCount > 0) {
       const mean = s.ackedRttSumMs / s.ackedRttCount;
-      this.meanRtt = Number.isFinite(this.meanRtt) ? this.meanRtt + (1 - MEAN_RTT_KEEP ** s.ackedRttCount) * (mean - this.meanRtt) : mean;
+      this.movingMeanRtt = Number.isFinite(this.meanRtt) ? this.meanRtt + (1 - MEAN_RTT_KEEP ** s.ackedRttCount) * (mean - this.meanRtt) : mean;
     }
     if (s.latestRttMs !== undefined) {
-      this.minRtt = Math.min(this.minRtt, s.latestRttMs);
-      this.roundMinRtt = Math.min(this.roundMinRtt, s.latestRttMs);
+      this.smallestRtt = Math.min(this.minRtt, s.latestRttMs);
+      this.thisRoundMinRtt = Math.min(this.roundMinRtt, s.latestRttMs);
       const base = this.pathRtt();
       if (s.latestRttMs >= base + delayThreshold(base)) {
         if (this.elevatedSamples++ === 0) this.elevatedSince = now;
@@ -197,7 +239,7 @@ export class Bbr implements CongestionController {
       else this.bwSamples = pushOnto(this.bwSamples, { round: this.round, bw: s.deliveryRate });
     }
     while (this.bwSamples.length > 0 && (this.bwSamples[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.bwSamples.shift();
-    this.btlBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);
+    this.maxBw = this.bwSamples.reduce((m, x) => Math.max(m, x.bw), 0);
     this.advanceMode(now, s);
     this.updateWindow(now, s.ackedBytes, s.appLimited);
   }
@@ -298,10 +340,10 @@ export class Bbr implements CongestionController {
 
   private endRttRound(): void {
     if (Number.isFinite(this.roundMinRtt)) this.rttMins = pushOnto(this.rttMins, { round: this.round, rtt: this.roundMinRtt });
-    this.roundMinRtt = Number.POSITIVE_INFINITY;
+    this.thisRoundMinRtt = undefined;
     while (this.rttMins.length > 0 && (this.rttMins[0] as { round: number }).round <= this.round - BW_WINDOW_ROUNDS) this.rttMins.shift();
-    if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.minRoundMeanRtt = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
-    this.roundRttSum = 0;
+    if (this.roundRttCount >= MIN_ROUND_SAMPLES) this.smallestRoundMean = Math.min(this.minRoundMeanRtt, this.roundRttSum / this.roundRttCount);
+    this.roundRttTotal = 0;
     this.roundRttCount = 0;
   }
 

@@ -17,6 +17,21 @@ import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
  */
 export const PROTOCOL_VIOLATION = 3;
 
+/**
+ * A connection's goodbye (`Connection.closing`): made when its drain begins, so that an open
+ * connection carries one field for it, not four.
+ */
+export interface Closing {
+  /** The CLOSE we send (and send again while draining). */
+  readonly frame: { readonly code: number; readonly reason: Uint8Array };
+  /** Our CLOSE is owed. */
+  sendDue: boolean;
+  /** When draining ends. */
+  readonly drainUntil: number;
+  /** Why the connection is draining, for the close once it ends. */
+  readonly reason: CloseReason;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -43,14 +58,16 @@ export function startClose(c: Connection, now: number, told: CloseReason): void 
   // A peer's reason came off the wire (and is not sent back); ours is cut to what the CLOSE carries.
   const cut = told.kind === 'peer' ? undefined : closeReasonOf(c, told.code, told.message);
   const reason = cut === undefined || cut.text === told.message ? told : { ...told, message: cut.text };
-  c.closeFrame = { code: reason.code, reason: cut === undefined ? new Uint8Array(0) : cut.bytes };
-  // Answer a peer's CLOSE once; send our own.
-  c.closeSendDue = true;
+  c.closing = {
+    frame: { code: reason.code, reason: cut === undefined ? new Uint8Array(0) : cut.bytes },
+    // Answer a peer's CLOSE once; send our own.
+    sendDue: true,
+    // Three probe timeouts (RFC 9000 §10.2), each at most maxPtoMs: a peer that inflates its round trip
+    // (by holding its ACKs) would otherwise keep the closed connection, and its buffers, for as long.
+    drainUntil: now + 3 * Math.min(c.rtt.pto(c.config.maxAckDelayMs), c.config.maxPtoMs),
+    reason,
+  };
   c.state = 'draining';
-  c.pendingClose = reason;
-  // Three probe timeouts (RFC 9000 §10.2), each at most maxPtoMs: a peer that inflates its round trip
-  // (by holding its ACKs) would otherwise keep the closed connection, and its buffers, for as long.
-  c.drainUntil = now + 3 * Math.min(c.rtt.pto(c.config.maxAckDelayMs), c.config.maxPtoMs);
   c.retransmits.clear();
   c.recovery.clear();
   // Forgotten, so its bytes go now, not at the drain's end (the application was told they will not arrive).

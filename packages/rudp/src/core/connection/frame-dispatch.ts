@@ -79,7 +79,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs
     // exchanged one a round trip until a drain ended, 877 datagrams (median) for each connection the
     // forum closed on loopback. A draining peer sends nothing but its CLOSE, so this ends.
-    if (!anyFrame(frames, count, isClose)) c.closeSendDue = true;
+    if (c.closing !== undefined && !anyFrame(frames, count, isClose)) c.closing.sendDue = true;
     return 'ok';
   }
   // Only a server's encrypted connection ever gets a packet from another address (`mayComeFrom`), so

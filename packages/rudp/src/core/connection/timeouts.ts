@@ -149,7 +149,7 @@ function deadline(c: Connection, kind: Timer): number {
     case Timer.HandshakeTimeout:
       return c.state === 'handshake' ? (c.connecting?.timing.timeoutDeadline() ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY;
     case Timer.Drain:
-      return c.state === 'draining' ? c.drainUntil : Number.POSITIVE_INFINITY;
+      return c.state === 'draining' && c.closing !== undefined ? c.closing.drainUntil : Number.POSITIVE_INFINITY;
     case Timer.Idle:
       return live ? c.lastReceived + c.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
     case Timer.Ack:
@@ -197,7 +197,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
       finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms`, false);
       return;
     case Timer.Drain:
-      finish(c, c.pendingClose?.kind ?? 'local', c.pendingClose?.code ?? 0, c.pendingClose?.message ?? 'closed', true);
+      finish(c, c.closing?.reason.kind ?? 'local', c.closing?.reason.code ?? 0, c.closing?.reason.message ?? 'closed', true);
       return;
     case Timer.Idle:
       finish(c, 'timeout', 0, `no packet from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);

@@ -197,13 +197,14 @@ function syncDatagramSize(c: Connection): void {
 
 /** The CLOSE frame `close.ts` made due, once (a peer's later packets make it due again). */
 function pollCloseFrame(c: Connection, now: number, scratch: DatagramScratch): Uint8Array | undefined {
-  if (!c.closeSendDue || !c.closeFrame) return undefined;
-  c.closeSendDue = false;
+  const closing = c.closing;
+  if (closing === undefined || !closing.sendDue) return undefined;
+  closing.sendDue = false;
   const pn = takePn(c);
   const w = scratch.writer(c.config.mtu, dataPacketType(c.protection), c.remoteCid, pn, packetNumberLength(pn, c.recovery.largestAcked));
   // The ACK still owed goes first: alone, the CLOSE told a peer whose last messages we had read that they failed.
   if (c.acks.peerLacksAck()) c.acks.write(now, w, w.room() >> 1);
-  writeCloseFitting(w, c.closeFrame.code, c.closeFrame.reason);
+  writeCloseFitting(w, closing.frame.code, closing.frame.reason);
   return account(c, sealDatagram(c.protection, w, pn, scratch));
 }
 

@@ -39,8 +39,11 @@ export interface AckConfig {
 /** What one connection received and owes an acknowledgement for. */
 export class AckTracker {
   private readonly received = new RangeSet();
-  /** When an ACK must leave (`Infinity`: none owed). */
-  private ackDue = Number.POSITIVE_INFINITY;
+  /**
+   * When an ACK must leave (`undefined`: none owed, as at idle; an `Infinity` would keep a boxed
+   * 16-byte number in every connection, the field holding fractional times).
+   */
+  private ackDue: number | undefined;
   private ackElicitingUnacked = 0;
   /** Largest packet number received that was ack-eliciting (-1: none yet). */
   private largestAckEliciting = -1;
@@ -49,8 +52,8 @@ export class AckTracker {
   private ackFloor = -1;
   /** When the last ack-eliciting packet arrived (`undefined`: none yet). */
   private lastAckElicitingAt: number | undefined;
-  /** When we last sent an ack-eliciting packet. */
-  private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** When we last sent an ack-eliciting packet (`undefined`: never, not -Infinity, which would be boxed). */
+  private lastSentAt: number | undefined;
   /**
    * The lowest packet number that arrived out of order (`Infinity`: none)
    * since the peer last acknowledged an ACK frame that covered it: a late
@@ -109,7 +112,7 @@ export class AckTracker {
 
   /** A duplicate arrived: our ACK may have been lost, so ack again soon if it asked for one. */
   onDuplicate(now: number, ackEliciting: boolean): void {
-    if (ackEliciting) this.ackDue = Math.min(this.ackDue, now);
+    if (ackEliciting) this.ackDue = Math.min(this.deadline(), now);
   }
 
   /**
@@ -129,7 +132,7 @@ export class AckTracker {
     const inOrder = pn === previousLargest + 1;
     const gap = !inOrder && !carriesRepair;
     if (gap || this.ackElicitingUnacked >= this.config.ackEveryPackets || (inOrder && this.quickAck(now, previous))) this.ackDue = now;
-    else this.ackDue = Math.min(this.ackDue, now + this.config.maxAckDelayMs);
+    else this.ackDue = Math.min(this.deadline(), now + this.config.maxAckDelayMs);
   }
 
   /** We sent an ack-eliciting packet at `now` (an answer the next ACK may ride on). */
@@ -152,17 +155,17 @@ export class AckTracker {
    * before the sender needs to hear of it).
    */
   private quickAck(now: number, previous: number | undefined): boolean {
-    return previous !== undefined && now - previous > this.config.maxAckDelayMs && this.lastSentAt < previous;
+    return previous !== undefined && now - previous > this.config.maxAckDelayMs && (this.lastSentAt ?? Number.NEGATIVE_INFINITY) < previous;
   }
 
   /** When an ACK is owed (`Infinity`: none). */
   deadline(): number {
-    return this.ackDue;
+    return this.ackDue ?? Number.POSITIVE_INFINITY;
   }
 
   /** Whether an ACK must go out at `now`. */
   isDue(now: number): boolean {
-    return this.ackDue <= now && this.received.size > 0;
+    return this.deadline() <= now && this.received.size > 0;
   }
 
   /**
@@ -222,7 +225,7 @@ export class AckTracker {
     if (this.lateReportedBy === NO_PN && (count === ranges.length || this.lateLowest === NO_PN || (ranges[count - 1] as PnRange).lo <= this.lateLowest)) {
       this.lateReportedBy = (ranges[0] as PnRange).hi;
     }
-    this.ackDue = Number.POSITIVE_INFINITY;
+    this.ackDue = undefined;
     this.ackElicitingUnacked = 0;
     return (ranges[0] as PnRange).hi;
   }

@@ -94,12 +94,18 @@ export class LossDetection {
   ptoCount = 0;
   /** Ack-eliciting packets in flight, oldest first (not a Map: see `SentQueue`). */
   private readonly sent = new SentQueue<SentPacket>();
-  /** When the oldest packet below `largestAcked` turns lost by the time rule. */
-  private lossTime = Number.POSITIVE_INFINITY;
-  private lastAckElicitingSent = 0;
+  /**
+   * When the oldest packet below `largestAcked` turns lost by the time rule (`undefined`: none
+   * pending, as at idle: an `Infinity` there would keep a boxed 16-byte number in every connection).
+   */
+  private lossTime: number | undefined;
+  // These three send times are `undefined` until the first packet and read as 0 then (through
+  // getters): as fields holding fractional times only, each would be a boxed 16-byte number in
+  // every connection, one that has only received included.
+  private ackElicitingSentAt: number | undefined;
   private delivered = 0;
-  private deliveredTime = 0;
-  private firstSentTime = 0;
+  private deliveredAt: number | undefined;
+  private firstSentAt: number | undefined;
   /** The packet threshold in force: the configured one, widened by reordering seen. */
   packetThreshold: number;
   /** Smallest time threshold reordering seen asks for, ms (0: none). */
@@ -161,8 +167,8 @@ export class LossDetection {
   /** Records an ack-eliciting packet that left at `now`. */
   onPacketSent(now: number, p: OutgoingPacket): void {
     if (this.bytesInFlight === 0) {
-      this.firstSentTime = now;
-      this.deliveredTime = now;
+      this.firstSentAt = now;
+      this.deliveredAt = now;
     }
     this.sent.set(p.pn, {
       pn: p.pn,
@@ -180,7 +186,7 @@ export class LossDetection {
       leftQueueEmpty: p.leftQueueEmpty,
     });
     this.bytesInFlight += p.size;
-    this.lastAckElicitingSent = now;
+    this.ackElicitingSentAt = now;
     this.cc.onPacketSent(now, p.size);
   }
 
@@ -272,7 +278,7 @@ export class LossDetection {
     }
     if (this.lostRecord.length > 0) this.detectSpuriousLosses(now, ranges);
     if (!newest) return false;
-    this.deliveredTime = now;
+    this.deliveredAt = now;
     let latestRttMs: number | undefined;
     if (largest > this.largestAcked) {
       this.largestAcked = largest;
@@ -283,7 +289,7 @@ export class LossDetection {
         latestRttMs = sample - ackDelay >= this.rtt.minRtt ? sample - ackDelay : sample;
       }
     }
-    this.firstSentTime = newest.timeSent;
+    this.firstSentAt = newest.timeSent;
     const interval = Math.max(newest.timeSent - newest.firstSentTime, now - newest.deliveredTime);
     this.ptoCount = 0;
     this.narrowReorderWindow(now);
@@ -311,7 +317,7 @@ export class LossDetection {
    */
   detectLosses(now: number): void {
     const lossDelay = Math.max(this.config.timeThreshold * Math.max(this.rtt.srtt, this.rtt.latest), this.reorderDelayMs, 1);
-    this.lossTime = Number.POSITIVE_INFINITY;
+    let lossTime = Number.POSITIVE_INFINITY;
     let lostBytes = 0;
     const slots = this.sent.walkSlots();
     for (let i = this.sent.walkStart(); i < slots.length; i++) {
@@ -323,9 +329,10 @@ export class LossDetection {
         lostBytes += this.takeLost(now, p);
         LOST_SCRATCH.push(p);
       } else {
-        this.lossTime = Math.min(this.lossTime, p.timeSent + lossDelay);
+        lossTime = Math.min(lossTime, p.timeSent + lossDelay);
       }
     }
+    this.lossTime = lossTime === Number.POSITIVE_INFINITY ? undefined : lossTime;
     // Their fates are told once the run's length is known: the resends of a run (after an outage, the
     // first ACK to come back declares all of it lost) do not wait for repairs that cannot rebuild it.
     this.tellLostScratch(now, LOST_SCRATCH.length > LOST_RUN);
@@ -445,14 +452,14 @@ export class LossDetection {
 
   /** When the time rule next declares a loss (`Infinity`: nothing pending). */
   lossDeadline(): number {
-    return this.lossTime;
+    return this.lossTime ?? Number.POSITIVE_INFINITY;
   }
 
   /** When the probe timer fires: the RFC 9002 PTO, doubled per expiry up to `maxPtoMs` (`Infinity` with nothing in flight). */
   ptoDeadline(): number {
     if (this.sent.size === 0) return Number.POSITIVE_INFINITY;
     const base = this.rtt.pto(this.config.maxAckDelayMs);
-    return this.lastAckElicitingSent + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
+    return this.lastAckElicitingSentAt + Math.min(base * 2 ** this.ptoCount, Math.max(this.config.maxPtoMs, base));
   }
 
   /** When the oldest ack-eliciting packet still in flight left (`Infinity`: none in flight). */
@@ -467,7 +474,17 @@ export class LossDetection {
 
   /** When an ack-eliciting packet last left. */
   get lastAckElicitingSentAt(): number {
-    return this.lastAckElicitingSent;
+    return this.ackElicitingSentAt ?? 0;
+  }
+
+  /** When the delivery-rate sample in progress last saw a packet delivered (0 before the first packet). */
+  private get deliveredTime(): number {
+    return this.deliveredAt ?? 0;
+  }
+
+  /** When the first packet of the delivery-rate sample in progress left (0 before the first packet). */
+  private get firstSentTime(): number {
+    return this.firstSentAt ?? 0;
   }
 
   /** Whether packet `pn` is still in flight (neither acknowledged nor lost). */

@@ -13,17 +13,25 @@ export class RttEstimator {
   srtt = INITIAL_RTT_MS;
   /** RTT variation. */
   rttvar = INITIAL_RTT_MS / 2;
-  /** Smallest RTT sample. */
-  minRtt = Number.POSITIVE_INFINITY;
+  /**
+   * Smallest RTT sample (`undefined`: none yet, as on a connection that has only received: an
+   * `Infinity` would keep a boxed 16-byte number in it, the field holding fractional times).
+   */
+  private smallest: number | undefined;
   /** Most recent RTT sample. */
   latest = INITIAL_RTT_MS;
   /** Whether any sample was taken. */
   hasSample = false;
 
+  /** Smallest RTT sample (`Infinity` before the first). */
+  get minRtt(): number {
+    return this.smallest ?? Number.POSITIVE_INFINITY;
+  }
+
   /** Feeds one sample: `sampleMs` from send to ack, `ackDelayMs` as the peer reported it. */
   update(sampleMs: number, ackDelayMs: number): void {
     this.latest = sampleMs;
-    this.minRtt = Math.min(this.minRtt, sampleMs);
+    this.smallest = Math.min(this.minRtt, sampleMs);
     const adjusted = sampleMs - ackDelayMs >= this.minRtt ? sampleMs - ackDelayMs : sampleMs;
     if (!this.hasSample) {
       this.hasSample = true;
@@ -50,7 +58,7 @@ export class RttEstimator {
   reset(): void {
     this.srtt = INITIAL_RTT_MS;
     this.rttvar = INITIAL_RTT_MS / 2;
-    this.minRtt = Number.POSITIVE_INFINITY;
+    this.smallest = undefined;
     this.latest = INITIAL_RTT_MS;
     this.hasSample = false;
   }

@@ -52,6 +52,14 @@ export interface PathMtuStats {
   readonly mtuBlackHoles: number;
 }
 
+/** Probe counters (`PathMtu.counts`). */
+interface ProbeCounts {
+  sent: number;
+  acked: number;
+  lost: number;
+  blackHoles: number;
+}
+
 /** The probe in flight. */
 interface Probe {
   readonly pn: number;
@@ -74,11 +82,11 @@ export class PathMtu {
   private searchAfter = 0;
   /** Black-hole evidence, kept only while the size is above the base. */
   private holes: BlackHoleDetector | undefined;
-  // Counters as fields, not an object of their own: every connection has them.
-  private mtuProbesSent = 0;
-  private mtuProbesAcked = 0;
-  private mtuProbesLost = 0;
-  private mtuBlackHoles = 0;
+  /**
+   * Counters, made at the first probe: one field, not four (32 bytes), in a connection that never
+   * fills a packet and so never probes (an idle one, one of small messages).
+   */
+  private counts: ProbeCounts | undefined;
 
   constructor(
     /** Base size: always safe, never probed, the fallback. */
@@ -133,7 +141,7 @@ export class PathMtu {
   /** Probe packet `pn` of `size` bytes left at `now`. */
   onProbeSent(now: number, pn: number, size: number): void {
     this.probe = { pn, size, sentAt: now };
-    this.mtuProbesSent++;
+    this.tally().sent++;
   }
 
   /** An ACK frame with `ranges` arrived: the probe passed if they cover it. */
@@ -141,7 +149,7 @@ export class PathMtu {
     const p = this.probe;
     if (p === undefined || !ranges.some((r) => r.lo <= p.pn && p.pn <= r.hi)) return;
     this.probe = undefined;
-    this.mtuProbesAcked++;
+    this.tally().acked++;
     this.lo = p.size;
     this.current = Math.max(this.current, p.size);
     // The size passes for certain: nothing lost so far says otherwise.
@@ -159,7 +167,7 @@ export class PathMtu {
     const p = this.probe;
     if (p === undefined || now < p.sentAt + lossDelayMs) return;
     this.probe = undefined;
-    this.mtuProbesLost++;
+    this.tally().lost++;
     if (++this.lostAtSize < MAX_PROBES) return;
     this.hi = p.size;
     this.step(now);
@@ -183,7 +191,7 @@ export class PathMtu {
   private fallBack(now: number): void {
     this.current = this.base;
     this.holes = undefined;
-    this.mtuBlackHoles++;
+    this.tally().blackHoles++;
     this.next = 0;
     this.probe = undefined;
     this.searchAfter = now + RAISE_INTERVAL_MS;
@@ -191,7 +199,14 @@ export class PathMtu {
 
   /** Counters for stats. */
   stats(): PathMtuStats {
-    return { datagramSize: this.current, mtuProbesSent: this.mtuProbesSent, mtuProbesAcked: this.mtuProbesAcked, mtuProbesLost: this.mtuProbesLost, mtuBlackHoles: this.mtuBlackHoles };
+    const c = this.counts;
+    return { datagramSize: this.current, mtuProbesSent: c?.sent ?? 0, mtuProbesAcked: c?.acked ?? 0, mtuProbesLost: c?.lost ?? 0, mtuBlackHoles: c?.blackHoles ?? 0 };
+  }
+
+  /** The counters, made at the first count. */
+  private tally(): ProbeCounts {
+    this.counts ??= { sent: 0, acked: 0, lost: 0, blackHoles: 0 };
+    return this.counts;
   }
 
   /** After a probe's verdict: the midpoint of what is still unknown, or the end of the search. */

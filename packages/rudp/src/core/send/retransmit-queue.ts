@@ -33,8 +33,8 @@ export class RetransmitQueue {
   private queue: ChunkRef[] = emptyArray();
   /** Counts, times and sizes of the entries of `queue` (`undefined` while it is empty): told of every entry added and dropped. */
   private tally: QueueTally | undefined;
-  /** When a packet last carried new (never sent) data. */
-  private lastNewDataAt = Number.NEGATIVE_INFINITY;
+  /** When a packet last carried new (never sent) data (`undefined`: never, not -Infinity, which would be boxed). */
+  private lastNewDataAt: number | undefined;
   /**
    * Payload bytes of a packet at the datagram size in use now: a chunk cut for a larger one goes in
    * pieces. Unlimited until the size first changes (chunks are cut for the base size).
@@ -304,7 +304,7 @@ export class RetransmitQueue {
   /** A queued resend or copy still has a purpose: its chunk is unacknowledged, and a tail copy has no later data to ride on. */
   private stillWanted(c: ChunkRef): boolean {
     if (c.message.isAcked(c.index, c.piece)) return false;
-    return c.tail !== true || this.lastNewDataAt <= c.message.firstSentAt;
+    return c.tail !== true || (this.lastNewDataAt ?? Number.NEGATIVE_INFINITY) <= c.message.firstSentAt;
   }
 }
 

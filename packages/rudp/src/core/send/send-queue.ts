@@ -37,6 +37,43 @@ interface QueuedDatagram {
   readonly data: Uint8Array;
 }
 
+/**
+ * The datagrams waiting to leave (`SendQueue.pushDatagram`), made at the first: a connection that
+ * sends none (most: the reliable messages are the common case) carries one field for them, not five.
+ */
+class DatagramQueue {
+  /** Datagrams not sent yet, oldest first from `head` (sent slots are emptied). */
+  items: (QueuedDatagram | undefined)[] = emptyArray();
+  head = 0;
+  bytes = 0;
+  /** `creditOf` the datagrams not sent yet: what the budget bounds. */
+  credit = 0;
+  /** Datagrams discarded before they left: the oldest give way once those waiting exceed the budget. */
+  discarded = 0;
+
+  /** Whether a datagram waits. */
+  get any(): boolean {
+    return this.head < this.items.length;
+  }
+
+  /** Removes the oldest datagram waiting and returns it (the caller checked there is one). */
+  take(): QueuedDatagram {
+    const d = this.items[this.head] as QueuedDatagram;
+    this.items[this.head++] = undefined;
+    this.bytes -= d.data.length;
+    this.credit -= creditOf(d.data.length);
+    return d;
+  }
+
+  /** Lets go of every datagram waiting (the count of those discarded stays). */
+  clear(): void {
+    this.items = emptyArray();
+    this.head = 0;
+    this.bytes = 0;
+    this.credit = 0;
+  }
+}
+
 /** A waiting message with a CHANNEL frame (most have none: they wait as their bytes alone). */
 interface Annotated {
   readonly data: Uint8Array;
@@ -61,14 +98,8 @@ export class SendQueue {
   private lastOrderedZero = -1;
   /** Id of the last ordered message on each other channel. */
   private lastOrdered: Map<number, number> | undefined;
-  /** Datagrams not sent yet, oldest first from `datagramHead` (sent slots are emptied). */
-  private datagrams: (QueuedDatagram | undefined)[] = emptyArray();
-  private datagramHead = 0;
-  private datagramBytes = 0;
-  /** `creditOf` the datagrams not sent yet: what `datagramBudget` bounds. */
-  private datagramCredit = 0;
-  /** Datagrams discarded before they left: the oldest give way once those waiting exceed `datagramBudget`. */
-  datagramsDiscarded = 0;
+  /** Datagrams waiting to leave (`undefined` until the first). */
+  private datagrams: DatagramQueue | undefined;
   /** Packet bytes between header and checksum at the datagram size in use now (path MTU discovery raises it). */
   private packetRoom: number;
 
@@ -124,28 +155,25 @@ export class SendQueue {
    * stale by the time it could leave.
    */
   pushDatagram(data: Uint8Array, channel: number): void {
-    this.datagrams = pushOnto(this.datagrams, { channel, data });
-    this.datagramBytes += data.length;
-    this.datagramCredit += creditOf(data.length);
-    while (this.datagramCredit > this.datagramBudget && this.datagramHead < this.datagrams.length - 1) {
-      this.takeDatagram();
-      this.datagramsDiscarded++;
+    const q = (this.datagrams ??= new DatagramQueue());
+    q.items = pushOnto(q.items, { channel, data });
+    q.bytes += data.length;
+    q.credit += creditOf(data.length);
+    while (q.credit > this.datagramBudget && q.head < q.items.length - 1) {
+      q.take();
+      q.discarded++;
     }
     // A queue that never empties (discarding, or sending as fast as the app queues) would keep every slot
     // behind its head: drop them once they are most of the array.
-    if (this.datagramHead >= COMPACT_AFTER && 2 * this.datagramHead >= this.datagrams.length) {
-      this.datagrams = this.datagrams.slice(this.datagramHead);
-      this.datagramHead = 0;
+    if (q.head >= COMPACT_AFTER && 2 * q.head >= q.items.length) {
+      q.items = q.items.slice(q.head);
+      q.head = 0;
     }
   }
 
-  /** Removes the oldest datagram waiting and returns it (the caller checked there is one). */
-  private takeDatagram(): QueuedDatagram {
-    const d = this.datagrams[this.datagramHead] as QueuedDatagram;
-    this.datagrams[this.datagramHead++] = undefined;
-    this.datagramBytes -= d.data.length;
-    this.datagramCredit -= creditOf(d.data.length);
-    return d;
+  /** Datagrams discarded before they left (see `pushDatagram`). */
+  get datagramsDiscarded(): number {
+    return this.datagrams?.discarded ?? 0;
   }
 
   /** Stream offset (window credit) past every message whose first chunk has left: the most the peer can have read. */
@@ -155,7 +183,7 @@ export class SendQueue {
 
   /** Whether a chunk never sent (flow control permitting) or a datagram may leave now. */
   hasNewData(): boolean {
-    return this.datagramHead < this.datagrams.length || this.hasNewReliableData();
+    return this.datagrams?.any === true || this.hasNewReliableData();
   }
 
   /** Whether a chunk never sent may leave now (flow control permitting): new data that carries repairs. */
@@ -210,16 +238,18 @@ export class SendQueue {
   }
 
   private fillDatagrams(w: PacketWriter): number {
+    const q = this.datagrams;
+    if (q === undefined) return 0;
     let n = 0;
-    while (this.datagramHead < this.datagrams.length) {
-      const d = this.datagrams[this.datagramHead] as QueuedDatagram;
+    while (q.any) {
+      const d = q.items[q.head] as QueuedDatagram;
       if (datagramFrameSize(d.channel, d.data.length) > w.room()) break;
-      writeDatagram(w, d.channel, this.takeDatagram().data);
+      writeDatagram(w, d.channel, q.take().data);
       n++;
     }
-    if (this.datagramHead === this.datagrams.length) {
-      this.datagrams = emptyArray();
-      this.datagramHead = 0;
+    if (q.head === q.items.length) {
+      q.items = emptyArray();
+      q.head = 0;
     }
     return n;
   }
@@ -344,16 +374,13 @@ export class SendQueue {
     this.head = 0;
     this.waiting = emptyArray();
     this.waitingHead = 0;
-    this.datagrams = emptyArray();
-    this.datagramHead = 0;
-    this.datagramBytes = 0;
-    this.datagramCredit = 0;
+    this.datagrams?.clear();
   }
 
   /** Whether the peer has every queued reliable message and every datagram has left. */
   allAcked(): boolean {
     this.compact();
-    return this.head >= this.outbox.length && this.waitingHead >= this.waiting.length && this.datagramHead >= this.datagrams.length;
+    return this.head >= this.outbox.length && this.waitingHead >= this.waiting.length && this.datagrams?.any !== true;
   }
 
   /**
@@ -363,14 +390,14 @@ export class SendQueue {
   newDataFitsOnePacket(): boolean {
     const m = this.sending();
     // A message begun at the end of a packet has the rest of it still to go.
-    let n = this.datagramBytes + (m === undefined ? 0 : m.data.length - m.offsetOf(m.nextChunk));
+    let n = (this.datagrams?.bytes ?? 0) + (m === undefined ? 0 : m.data.length - m.offsetOf(m.nextChunk));
     for (let i = this.waitingHead; i < this.waiting.length && n <= this.payloadRoom; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
     return n <= this.payloadRoom;
   }
 
   /** Bytes of reliable messages queued but not yet acknowledged by the peer, and of datagrams not yet sent. */
   get bufferedAmount(): number {
-    let n = this.datagramBytes;
+    let n = this.datagrams?.bytes ?? 0;
     for (let i = this.waitingHead; i < this.waiting.length; i++) n += bytesOf(this.waiting[i] as Uint8Array | Annotated).length;
     for (let i = this.head; i < this.outbox.length; i++) {
       const m = this.outbox[i] as OutgoingMessage;

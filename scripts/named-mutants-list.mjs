@@ -30,7 +30,7 @@ export const MUTANTS = [
   { name: '8b ackBelow includes n', file: `${core}/send/send-queue.ts`, from: 'if (m.id >= next || !m.allSent) break;', to: 'if (m.id > next || !m.allSent) break;', tests: ['send-queue'] },
   { name: '8c ackBelow acks unsent messages', file: `${core}/send/send-queue.ts`, from: 'if (m.id >= next || !m.allSent) break;', to: 'if (m.id >= next) break;', tests: ['send-queue'] },
   { name: '9 acknowledged resends kept', file: `${core}/send/retransmit-queue.ts`, from: 'if (c.message.isAcked(c.index, c.piece)) return false;', to: '', tests: ['retransmit-queue'] },
-  { name: '9b tail copy kept after new data', file: `${core}/send/retransmit-queue.ts`, from: 'this.lastNewDataAt <= c.message.firstSentAt', to: 'true', tests: ['retransmit-queue'] },
+  { name: '9b tail copy kept after new data', file: `${core}/send/retransmit-queue.ts`, from: '(this.lastNewDataAt ?? Number.NEGATIVE_INFINITY) <= c.message.firstSentAt', to: 'true', tests: ['retransmit-queue'] },
   { name: '9c resend does not wait for the repair in flight', file: `${core}/send/retransmit-queue.ts`, from: '(c.afterRepairs !== true || !this.packets.inFlight(c.message.lastRepairPn))', to: 'true', tests: ['retransmit-queue'] },
   { name: '10 INITIAL backoff x2', file: `${core}/handshake.ts`, from: 'const INITIAL_BACKOFF = 1.5;', to: 'const INITIAL_BACKOFF = 2;', tests: ['handshake'] },
   { name: '10b INITIAL cap 1 s', file: `${core}/handshake.ts`, from: 'const INITIAL_RESEND_CAP_MS = 500;', to: 'const INITIAL_RESEND_CAP_MS = 1000;', tests: ['handshake'] },

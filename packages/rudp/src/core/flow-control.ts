@@ -177,6 +177,11 @@ export class FlowControl {
   overcommits = 0;
   /** The limit answered from the overcommit whose message has not begun (0: none). */
   private overcommitEnd = 0;
+  /**
+   * The limit announced before that answer: the message it was for begins at or below it (its peer was
+   * blocked by a limit no higher), so it is at least `overcommitEnd` less this.
+   */
+  private overcommitFrom = 0;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
   waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
@@ -264,9 +269,13 @@ export class FlowControl {
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
     this.begun += bytes;
+    // Only a message as large as what the overcommit answer added past the limit before it begins that
+    // answer. The reservation counts only what the grant alone would not allow: with a grant as large as
+    // the window (raised at login) it was 0, any message ended it, and a peer that said BLOCKED for
+    // 31 MiB and then sent one byte held the 31 MiB past the budget, timed by nothing, for good.
+    if (this.overcommitEnd !== 0 && bytes >= this.overcommitEnd - this.overcommitFrom) this.overcommitEnd = 0;
     if (this.blockedEnd !== 0 && bytes >= this.reserved) {
       this.blockedEnd = 0;
-      this.overcommitEnd = 0;
       this.pool?.unclaim(this.waiter);
     }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
@@ -311,6 +320,7 @@ export class FlowControl {
     const need = this.needed;
     if (need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || this.overcommitEnd === this.blockedEnd) return;
     this.overcommitEnd = this.blockedEnd;
+    this.overcommitFrom = this.consumed + held;
     this.overcommits++;
   }
 

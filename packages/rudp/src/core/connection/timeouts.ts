@@ -87,6 +87,12 @@ export interface OvercommitPace {
   readonly since: number;
   /** What of the message had arrived then, bytes. */
   readonly base: number;
+  /**
+   * Messages begun from later overcommit answers while this one was paced, oldest first: the next still
+   * partial is paced once this one is whole (`noteOvercommitFilled`). Shared, as a queue, by the
+   * timer's copies.
+   */
+  readonly later: number[];
 }
 
 /** The overcommit answer a connection times (`Connection.overcommitTimer`). */
@@ -110,9 +116,28 @@ export interface OvercommitTimer {
  */
 export function noteOvercommitBegun(c: Connection, now: number, id: number): void {
   const t = c.overcommitTimer;
-  if (t === undefined || overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) return;
-  const received = c.reassembly.receivedOf(id);
-  if (received !== undefined) c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0 } };
+  if (t === undefined || c.reassembly.receivedOf(id) === undefined) return;
+  // Paced after the one paced now: before, it was paced by nothing, and a peer that held a piece of the
+  // first back until the second began, then sent it, kept the second's 30 MiB past the budget for good.
+  if (t.pace !== undefined && overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) t.pace.later.push(id);
+  else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, later: [] } };
+}
+
+/**
+ * A fragment was taken: if it made the paced message whole, the next message begun from the overcommit
+ * that is still partial is held to the pace in its place, with the grace afresh (its bytes so far
+ * count for nothing).
+ */
+export function noteOvercommitFilled(c: Connection, now: number): void {
+  const t = c.overcommitTimer;
+  const pace = t?.pace;
+  if (t === undefined || pace === undefined || pace.later.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
+  for (let next = pace.later.shift(); next !== undefined; next = pace.later.shift()) {
+    const received = c.reassembly.receivedOf(next);
+    if (received === undefined) continue;
+    c.overcommitTimer = { ...t, pace: { message: next, since: now, base: received, later: pace.later } };
+    return;
+  }
 }
 
 /** An ACK came (`c.recovery` took it): the overcommit answer's packet, or a later one, may be acknowledged now. */
@@ -251,5 +276,5 @@ function expireOvercommit(c: Connection, now: number): void {
     startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer sent the message it was granted credit past the endpoint's receive budget for slower than the minimum pace while another waited" });
     return;
   }
-  c.overcommitTimer = { ...t, pace: { message: pace.message, since: now, base: c.reassembly.receivedOf(pace.message) ?? 0 } };
+  c.overcommitTimer = { ...t, pace: { ...pace, since: now, base: c.reassembly.receivedOf(pace.message) ?? 0 } };
 }

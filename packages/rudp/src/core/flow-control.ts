@@ -175,13 +175,8 @@ export class FlowControl {
    * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
    */
   overcommits = 0;
-  /** The limit answered from the overcommit whose message has not begun (0: none). */
+  /** The limit answered from the overcommit that the messages begun (`begun`) have not yet filled (0: none). */
   private overcommitEnd = 0;
-  /**
-   * The limit announced before that answer: the message it was for begins at or below it (its peer was
-   * blocked by a limit no higher), so it is at least `overcommitEnd` less this.
-   */
-  private overcommitFrom = 0;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
   waiter: CreditWaiter | undefined;
   /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
@@ -269,11 +264,13 @@ export class FlowControl {
   /** Reassembly took the first fragment of a message of `bytes` credit: one as large as the reserved part ends the reservation. */
   began(bytes: number): void {
     this.begun += bytes;
-    // Only a message as large as what the overcommit answer added past the limit before it begins that
-    // answer. The reservation counts only what the grant alone would not allow: with a grant as large as
-    // the window (raised at login) it was 0, any message ended it, and a peer that said BLOCKED for
-    // 31 MiB and then sent one byte held the 31 MiB past the budget, timed by nothing, for good.
-    if (this.overcommitEnd !== 0 && bytes >= this.overcommitEnd - this.overcommitFrom) this.overcommitEnd = 0;
+    // The overcommit answer is begun once every message up to its limit has (the stream is counted from
+    // 0 in the same credit). Ended with the reservation, by a message as large as what is reserved, it
+    // was dodged: with a grant as large as the window (raised at login) the reservation is 0, and a peer
+    // that said BLOCKED for 31 MiB and then sent one byte held the 31 MiB past the budget, timed by
+    // nothing, for good; one that said BLOCKED for 30 MiB and then for 3 KiB more, and began a 3 KiB
+    // message, the same.
+    if (this.overcommitEnd !== 0 && this.begun >= this.overcommitEnd) this.overcommitEnd = 0;
     if (this.blockedEnd !== 0 && bytes >= this.reserved) {
       this.blockedEnd = 0;
       this.pool?.unclaim(this.waiter);
@@ -301,9 +298,14 @@ export class FlowControl {
     return true;
   }
 
+  /** @internal Window credit of every message that began to arrive (`began`): grows as one begins. */
+  get begunCredit(): number {
+    return this.begun;
+  }
+
   /**
    * Whether the message a BLOCKED waits for was granted from the endpoint's overcommit (past its budget:
-   * receive-pool.ts) and has not begun to arrive. A peer that holds it so keeps every other waiting
+   * receive-pool.ts) and has not begun to arrive (nor has every message before it). A peer that holds it so keeps every other waiting
    * message out of the overcommit: the connection gives it a time to begin (connection/timeouts.ts).
    */
   get holdsOvercommit(): boolean {
@@ -320,7 +322,6 @@ export class FlowControl {
     const need = this.needed;
     if (need === 0 || credit < need || credit - (held > RECEIVE_FLOOR ? held : RECEIVE_FLOOR) <= room || this.overcommitEnd === this.blockedEnd) return;
     this.overcommitEnd = this.blockedEnd;
-    this.overcommitFrom = this.consumed + held;
     this.overcommits++;
   }
 

@@ -124,9 +124,11 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
     }
     case 'fragment': {
       const overcommitted = c.flow.holdsOvercommit;
+      const begun = c.flow.begunCredit;
       if (c.reassembly.accept(f) !== 'new') return;
-      if (c.overcommitTimer?.pace !== undefined) noteOvercommitFilled(c, now);
-      if (overcommitted && !c.flow.holdsOvercommit) noteOvercommitBegun(c, now, f.messageId);
+      if (c.overcommitTimer?.pace !== undefined) noteOvercommitFilled(c);
+      // Every message that begins while credit answered from the overcommit is not yet filled is held to the pace.
+      if (overcommitted && c.flow.begunCredit !== begun) noteOvercommitBegun(c, now, f.messageId);
       // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).
       if (f.offset === 0 && f.data.length === f.messageLength && f.delivery === undefined) c.repairReceiver.onWholeMessage(f.messageId, f.data);
       if (c.hasMessage()) c.host.readable(c);

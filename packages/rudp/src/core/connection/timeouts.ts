@@ -85,12 +85,14 @@ export interface OvercommitPace {
   readonly message: number;
   /** When the pace's grace began, ms: the message's first byte, or the last time nobody waited. */
   readonly since: number;
-  /** What of the message had arrived then, bytes. */
+  /** What of the message had arrived then, bytes (less what earlier paced messages had since `since`, when it took their place). */
   readonly base: number;
+  /** The message's length, bytes. */
+  readonly length: number;
   /**
-   * Messages begun from later overcommit answers while this one was paced, oldest first: the next still
-   * partial is paced once this one is whole (`noteOvercommitFilled`). Shared, as a queue, by the
-   * timer's copies.
+   * Messages that began while this one was paced and credit answered from the overcommit was not yet
+   * filled, oldest first: the next still partial is paced once this one is whole
+   * (`noteOvercommitFilled`). Shared, as a queue, by the timer's copies.
    */
   readonly later: number[];
 }
@@ -110,32 +112,36 @@ export interface OvercommitTimer {
 }
 
 /**
- * Message `id` began to arrive with the fragment just taken, and with it the message `c`'s peer was
- * granted from the overcommit (`FlowControl.holdsOvercommit` went false): from now on it is held to
- * `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time: the first, until it is whole.
+ * Message `id` began to arrive with the fragment just taken while credit answered from the overcommit
+ * was not yet filled (`FlowControl.holdsOvercommit`): it may be what that credit was for, so it is held
+ * to `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time, the others that began so after it
+ * (`noteOvercommitFilled`): before, only the message that ended the answer was, and a peer that began
+ * a second one from a later answer while the first was partial, or that was answered twice before
+ * either began, had the other paced by nothing and kept its 15 to 30 MiB past the budget for good.
  */
 export function noteOvercommitBegun(c: Connection, now: number, id: number): void {
   const t = c.overcommitTimer;
-  if (t === undefined || c.reassembly.receivedOf(id) === undefined) return;
-  // Paced after the one paced now: before, it was paced by nothing, and a peer that held a piece of the
-  // first back until the second began, then sent it, kept the second's 30 MiB past the budget for good.
+  const length = c.reassembly.lengthOf(id);
+  if (t === undefined || length === undefined) return;
   if (t.pace !== undefined && overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) t.pace.later.push(id);
-  else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, later: [] } };
+  else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, length, later: [] } };
 }
 
 /**
- * A fragment was taken: if it made the paced message whole, the next message begun from the overcommit
- * that is still partial is held to the pace in its place, with the grace afresh (its bytes so far
- * count for nothing).
+ * A fragment was taken: if it made the paced message whole, the next one waiting to be paced that is
+ * still partial takes its place, on the same pace (`since` kept, what the others filled counted): a
+ * grace afresh for each let a peer that began many two-datagram messages hold the rest for a grace each.
  */
-export function noteOvercommitFilled(c: Connection, now: number): void {
+export function noteOvercommitFilled(c: Connection): void {
   const t = c.overcommitTimer;
   const pace = t?.pace;
   if (t === undefined || pace === undefined || pace.later.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
+  const filled = pace.length - pace.base;
   for (let next = pace.later.shift(); next !== undefined; next = pace.later.shift()) {
     const received = c.reassembly.receivedOf(next);
-    if (received === undefined) continue;
-    c.overcommitTimer = { ...t, pace: { message: next, since: now, base: received, later: pace.later } };
+    const length = c.reassembly.lengthOf(next);
+    if (received === undefined || length === undefined) continue;
+    c.overcommitTimer = { ...t, pace: { message: next, since: pace.since, base: received - filled, length, later: pace.later } };
     return;
   }
 }

@@ -94,8 +94,19 @@ export interface OvercommitPace {
    * filled, oldest first: the next still partial is paced once this one is whole
    * (`noteOvercommitFilled`). Shared, as a queue, by the timer's copies.
    */
-  readonly later: number[];
+  readonly later: PaceQueue;
 }
+
+/** Messages waiting to be paced (`OvercommitPace.later`), oldest first. */
+export interface PaceQueue {
+  /** Their ids (some may be whole by now). */
+  ids: number[];
+  /** The length at which the whole ones are dropped next. */
+  compactAt: number;
+}
+
+/** The shortest `PaceQueue` whose whole messages are dropped. */
+const LATER_COMPACT_FROM = 32;
 
 /** The overcommit answer a connection times (`Connection.overcommitTimer`). */
 export interface OvercommitTimer {
@@ -123,8 +134,19 @@ export function noteOvercommitBegun(c: Connection, now: number, id: number): voi
   const t = c.overcommitTimer;
   const length = c.reassembly.lengthOf(id);
   if (t === undefined || length === undefined) return;
-  if (t.pace !== undefined && overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) t.pace.later.push(id);
-  else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, length, later: [] } };
+  if (t.pace !== undefined && overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) {
+    const later = t.pace.later;
+    // Whole ones leave only as the paced one is; a peer that keeps it partial at the pace and is answered
+    // again and again would grow the queue by one a round trip. Dropped once it doubled since the last
+    // time: what stays is partial, which reassembly bounds, and the work is O(1) a message on average.
+    if (later.ids.length >= later.compactAt) {
+      let kept = 0;
+      for (const m of later.ids) if (c.reassembly.receivedOf(m) !== undefined) later.ids[kept++] = m;
+      later.ids.length = kept;
+      later.compactAt = Math.max(LATER_COMPACT_FROM, 2 * kept);
+    }
+    later.ids.push(id);
+  } else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, length, later: { ids: [], compactAt: LATER_COMPACT_FROM } } };
 }
 
 /**
@@ -135,9 +157,9 @@ export function noteOvercommitBegun(c: Connection, now: number, id: number): voi
 export function noteOvercommitFilled(c: Connection): void {
   const t = c.overcommitTimer;
   const pace = t?.pace;
-  if (t === undefined || pace === undefined || pace.later.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
+  if (t === undefined || pace === undefined || pace.later.ids.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
   const filled = pace.length - pace.base;
-  for (let next = pace.later.shift(); next !== undefined; next = pace.later.shift()) {
+  for (let next = pace.later.ids.shift(); next !== undefined; next = pace.later.ids.shift()) {
     const received = c.reassembly.receivedOf(next);
     const length = c.reassembly.lengthOf(next);
     if (received === undefined || length === undefined) continue;

@@ -143,7 +143,7 @@ interface BlockedAnswer {
    * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
    */
   overcommits: number;
-  /** The limit answered from the overcommit whose message has not begun (0: none). */
+  /** The limit answered from the overcommit that the messages begun (`begun`) have not yet filled (0: none). */
   overcommitEnd: number;
 }
 
@@ -277,9 +277,15 @@ export class FlowControl {
   began(bytes: number): void {
     this.begun += bytes;
     const b = this.blocked;
+    // The overcommit answer is begun once every message up to its limit has (the stream is counted from
+    // 0 in the same credit). Ended with the reservation, by a message as large as what is reserved, it
+    // was dodged: with a grant as large as the window (raised at login) the reservation is 0, and a peer
+    // that said BLOCKED for 31 MiB and then sent one byte held the 31 MiB past the budget, timed by
+    // nothing, for good; one that said BLOCKED for 30 MiB and then for 3 KiB more, and began a 3 KiB
+    // message, the same.
+    if (b !== undefined && b.overcommitEnd !== 0 && this.begun >= b.overcommitEnd) b.overcommitEnd = 0;
     if (b !== undefined && b.end !== 0 && bytes >= this.reserved) {
       b.end = 0;
-      b.overcommitEnd = 0;
       this.pool?.unclaim(this.waiter);
     }
     // Room in the party's share: a BLOCKED of another of its connections may be waiting for it, and
@@ -306,9 +312,14 @@ export class FlowControl {
     return true;
   }
 
+  /** @internal Window credit of every message that began to arrive (`began`): grows as one begins. */
+  get begunCredit(): number {
+    return this.begun;
+  }
+
   /**
    * Whether the message a BLOCKED waits for was granted from the endpoint's overcommit (past its budget:
-   * receive-pool.ts) and has not begun to arrive. A peer that holds it so keeps every other waiting
+   * receive-pool.ts) and has not begun to arrive (nor has every message before it). A peer that holds it so keeps every other waiting
    * message out of the overcommit: the connection gives it a time to begin (connection/timeouts.ts).
    */
   get holdsOvercommit(): boolean {

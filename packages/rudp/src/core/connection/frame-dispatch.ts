@@ -11,7 +11,7 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
-import { noteOvercommitAcked, noteOvercommitBegun } from './timeouts.js';
+import { noteOvercommitAcked, noteOvercommitBegun, noteOvercommitFilled } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
 import type { PeerAddress } from '../sans-io.js';
@@ -124,8 +124,11 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
     }
     case 'fragment': {
       const overcommitted = c.flow.holdsOvercommit;
+      const begun = c.flow.begunCredit;
       if (c.reassembly.accept(f) !== 'new') return;
-      if (overcommitted && !c.flow.holdsOvercommit) noteOvercommitBegun(c, now, f.messageId);
+      if (c.overcommitTimer?.pace !== undefined) noteOvercommitFilled(c);
+      // Every message that begins while credit answered from the overcommit is not yet filled is held to the pace.
+      if (overcommitted && c.flow.begunCredit !== begun) noteOvercommitBegun(c, now, f.messageId);
       // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).
       if (f.offset === 0 && f.data.length === f.messageLength && f.delivery === undefined) c.repairReceiver.onWholeMessage(f.messageId, f.data);
       if (c.hasMessage()) c.host.readable(c);

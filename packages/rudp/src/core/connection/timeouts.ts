@@ -85,9 +85,28 @@ export interface OvercommitPace {
   readonly message: number;
   /** When the pace's grace began, ms: the message's first byte, or the last time nobody waited. */
   readonly since: number;
-  /** What of the message had arrived then, bytes. */
+  /** What of the message had arrived then, bytes (less what earlier paced messages had since `since`, when it took their place). */
   readonly base: number;
+  /** The message's length, bytes. */
+  readonly length: number;
+  /**
+   * Messages that began while this one was paced and credit answered from the overcommit was not yet
+   * filled, oldest first: the next still partial is paced once this one is whole
+   * (`noteOvercommitFilled`). Shared, as a queue, by the timer's copies.
+   */
+  readonly later: PaceQueue;
 }
+
+/** Messages waiting to be paced (`OvercommitPace.later`), oldest first. */
+export interface PaceQueue {
+  /** Their ids (some may be whole by now). */
+  ids: number[];
+  /** The length at which the whole ones are dropped next. */
+  compactAt: number;
+}
+
+/** The shortest `PaceQueue` whose whole messages are dropped. */
+const LATER_COMPACT_FROM = 32;
 
 /** The overcommit answer a connection times (`Connection.overcommitTimer`). */
 export interface OvercommitTimer {
@@ -104,15 +123,49 @@ export interface OvercommitTimer {
 }
 
 /**
- * Message `id` began to arrive with the fragment just taken, and with it the message `c`'s peer was
- * granted from the overcommit (`FlowControl.holdsOvercommit` went false): from now on it is held to
- * `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time: the first, until it is whole.
+ * Message `id` began to arrive with the fragment just taken while credit answered from the overcommit
+ * was not yet filled (`FlowControl.holdsOvercommit`): it may be what that credit was for, so it is held
+ * to `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time, the others that began so after it
+ * (`noteOvercommitFilled`): before, only the message that ended the answer was, and a peer that began
+ * a second one from a later answer while the first was partial, or that was answered twice before
+ * either began, had the other paced by nothing and kept its 15 to 30 MiB past the budget for good.
  */
 export function noteOvercommitBegun(c: Connection, now: number, id: number): void {
   const t = c.overcommitTimer;
-  if (t === undefined || overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) return;
-  const received = c.reassembly.receivedOf(id);
-  if (received !== undefined) c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0 } };
+  const length = c.reassembly.lengthOf(id);
+  if (t === undefined || length === undefined) return;
+  if (t.pace !== undefined && overcommitPaceDeadline(c, t.pace) !== Number.POSITIVE_INFINITY) {
+    const later = t.pace.later;
+    // Whole ones leave only as the paced one is; a peer that keeps it partial at the pace and is answered
+    // again and again would grow the queue by one a round trip. Dropped once it doubled since the last
+    // time: what stays is partial, which reassembly bounds, and the work is O(1) a message on average.
+    if (later.ids.length >= later.compactAt) {
+      let kept = 0;
+      for (const m of later.ids) if (c.reassembly.receivedOf(m) !== undefined) later.ids[kept++] = m;
+      later.ids.length = kept;
+      later.compactAt = Math.max(LATER_COMPACT_FROM, 2 * kept);
+    }
+    later.ids.push(id);
+  } else c.overcommitTimer = { ...t, pace: { message: id, since: now, base: 0, length, later: { ids: [], compactAt: LATER_COMPACT_FROM } } };
+}
+
+/**
+ * A fragment was taken: if it made the paced message whole, the next one waiting to be paced that is
+ * still partial takes its place, on the same pace (`since` kept, what the others filled counted): a
+ * grace afresh for each let a peer that began many two-datagram messages hold the rest for a grace each.
+ */
+export function noteOvercommitFilled(c: Connection): void {
+  const t = c.overcommitTimer;
+  const pace = t?.pace;
+  if (t === undefined || pace === undefined || pace.later.ids.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
+  const filled = pace.length - pace.base;
+  for (let next = pace.later.ids.shift(); next !== undefined; next = pace.later.ids.shift()) {
+    const received = c.reassembly.receivedOf(next);
+    const length = c.reassembly.lengthOf(next);
+    if (received === undefined || length === undefined) continue;
+    c.overcommitTimer = { ...t, pace: { message: next, since: pace.since, base: received - filled, length, later: pace.later } };
+    return;
+  }
 }
 
 /** An ACK came (`c.recovery` took it): the overcommit answer's packet, or a later one, may be acknowledged now. */
@@ -251,5 +304,5 @@ function expireOvercommit(c: Connection, now: number): void {
     startClose(c, now, { kind: 'local', code: PROTOCOL_VIOLATION, message: "protocol violation: the peer sent the message it was granted credit past the endpoint's receive budget for slower than the minimum pace while another waited" });
     return;
   }
-  c.overcommitTimer = { ...t, pace: { message: pace.message, since: now, base: c.reassembly.receivedOf(pace.message) ?? 0 } };
+  c.overcommitTimer = { ...t, pace: { ...pace, since: now, base: c.reassembly.receivedOf(pace.message) ?? 0 } };
 }

@@ -273,6 +273,11 @@ export class Reassembly {
     return this.partial?.get(id)?.received;
   }
 
+  /** @internal Length of partial message `id`, bytes (`undefined`: it is not partial). */
+  lengthOf(id: number): number | undefined {
+    return this.partial?.get(id)?.length;
+  }
+
   /** @internal Window credit (`creditOf` each) of the datagrams held unread. */
   get datagramsHeld(): number {
     return this.datagramCredit;

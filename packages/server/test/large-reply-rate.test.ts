@@ -496,6 +496,35 @@ describe('large reply rate', () => {
     expect((wentAt as number) - 1_000).toBeLessThanOrEqual(600);
   });
 
+  it("new addresses each asking one cheap request past the rate (a handshake each, no account) do not keep a party that asked before waiting for ever: its next request goes within its share's turn", async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // A new address every millisecond, each one cheap request (48 KiB of the rate: 46.9 MiB/s asked of 32), for 6 s.
+    // Each is new to the order and starts at the virtual time; the virtual time moved only with the start of what
+    // went, so while only new parties went it stood still, and a party that had asked once (its next start one
+    // charge past it) was neither first by finish nor the oldest: it waited until they stopped.
+    const honestAt: number[] = [];
+    let asked = 0;
+    for (let t = 0; t < 6_000; t++) {
+      await clock.advance(t);
+      void rate.request(`10.1.${t >> 8}.${t & 255}`, 1);
+      if (t === 1_000 || t === 2_000) {
+        asked = t;
+        const p = rate.request('10.0.9.9', 1);
+        if (p === undefined) honestAt.push(0);
+        else void p.then(() => honestAt.push(clock.now() - asked));
+      }
+      await Promise.resolve();
+    }
+    // Both answered while the new addresses still came, each within 2 s (1.6 s: its share of the ~640 parties
+    // waiting when it came, and a burst). On 7aff170 the second went only after they stopped and those waiting had
+    // gone: 6.5 s after it was asked, and never while they kept coming.
+    expect(honestAt.length).toBe(2);
+    expect(Math.max(...honestAt)).toBeLessThanOrEqual(2_000);
+    await clock.advance(20_000);
+    expect(rate.size).toBe(0);
+  });
+
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 1024 * MIB, burstBytes: 1024 * MIB, ...clock });

@@ -3,7 +3,7 @@
  * honest clients see at a load, with or without attacking parties. No sockets, no CPU measured: only the rate's
  * queueing, exactly (its timers run on the simulated clock).
  *
- *   npx tsx attack/request-rate-sim.ts HONEST PER_SECOND [ATTACKERS] [SECONDS] [RATE_MIB] [CHARGE_KIB] [CHURN] [CHURN_HELD]
+ *   npx tsx attack/request-rate-sim.ts HONEST PER_SECOND [ATTACKERS] [SECONDS] [RATE_MIB] [CHARGE_KIB] [CHURN] [CHURN_HELD] [HONEST_ADDRESSES]
  *
  * HONEST parties (one address each, one request in flight, exponential think time of mean 1/PER_SECOND s: a person
  * or a script at a prompt), ATTACKERS parties asking back to back (one in flight each, as many connections do not
@@ -11,11 +11,12 @@
  * Prints honest requests answered a second and their waits (p50, p99, max, share past the client's 8 s), and the
  * attackers' requests a second. CHURN: requests a second more, each from a party never seen (a new address each,
  * its own connection); CHURN_HELD (default 4096, `--max-connections-before-login`) of them wait at most, the oldest
- * shed for a newcomer as the login room does.
+ * shed for a newcomer as the login room does. HONEST_ADDRESSES (default HONEST): the honest clients share that many
+ * addresses (a NAT: 1).
  */
 import { LargeReplyRate } from '../packages/server/src/large-reply-rate.js';
 
-const [honest = 300, perSecond = 2, attackers = 0, seconds = 60, rateMib = 32, chargeKib = 48, churn = 0, churnHeld = 4096] = process.argv.slice(2).map(Number);
+const [honest = 300, perSecond = 2, attackers = 0, seconds = 60, rateMib = 32, chargeKib = 48, churn = 0, churnHeld = 4096, honestAddresses = honest] = process.argv.slice(2).map(Number);
 
 /** A seeded generator (mulberry32): runs repeat. */
 let seed = 12345;
@@ -53,7 +54,7 @@ const ask = (party: string, done: () => void, signal?: AbortSignal): void => {
 };
 
 for (let i = 0; i < honest; i++) {
-  const party = `h${i}`;
+  const party = `h${i % honestAddresses}`;
   const next = (): void => {
     const sent = now;
     ask(party, () => {

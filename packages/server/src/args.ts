@@ -2,6 +2,7 @@ import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeat
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
+import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
@@ -74,6 +75,8 @@ export interface ServerArgs {
   readonly largeReplyRateMib: number;
   /** KiB of that rate each request takes (`--request-charge`); 0: only LST/RDT replies of 2 KiB or more, by their bytes. */
   readonly requestChargeKib: number;
+  /** Percent of the event loop busy (last 100 ms) below which that rate counts nothing (`--rate-idle-below`); 0: it always counts. */
+  readonly rateIdleBelowPercent: number;
 }
 
 /** What the command line asks for: run, print help, or fail with a message. */
@@ -88,13 +91,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -213,6 +216,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             ${Math.floor((LIMIT_DEFAULTS.largeReplyRateMib * 1024) / LIMIT_DEFAULTS.requestChargeKib)} cheap requests a second at the default
                             rate; 0: only LST and RDT replies of 2 KiB or
                             more count, by their bytes)
+  --rate-idle-below PERCENT while the event loop was busy less than this
+                            share of the last 100 ms, --large-reply-rate
+                            counts nothing: an idle core serves all asked
+                            (default ${LIMIT_DEFAULTS.rateIdleBelowPercent}; 0: the rate always counts)
   --help                    show this text
 
 SIGINT, SIGTERM, SIGHUP (or Ctrl-D at its terminal) stop the server: it prints
@@ -296,6 +303,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-reply-bytes': { type: 'string' },
         'large-reply-rate': { type: 'string' },
         'request-charge': { type: 'string' },
+        'rate-idle-below': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       tokens: true,
@@ -423,6 +431,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const chargeText = values['request-charge'] ?? String(LIMIT_DEFAULTS.requestChargeKib);
   const requestChargeKib = parseCount(chargeText, 0);
   if (requestChargeKib === undefined) return { kind: 'error', message: `invalid request charge: ${chargeText}` };
+  const rateIdleText = values['rate-idle-below'] ?? String(LIMIT_DEFAULTS.rateIdleBelowPercent);
+  const rateIdleBelowPercent = parseCount(rateIdleText, 0);
+  if (rateIdleBelowPercent === undefined || rateIdleBelowPercent > 100) return { kind: 'error', message: `invalid rate idle share (0-100): ${rateIdleText}` };
 
   return {
     kind: 'run',
@@ -453,6 +464,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxReplyBytes,
       largeReplyRateMib,
       requestChargeKib,
+      rateIdleBelowPercent,
     },
   };
 };

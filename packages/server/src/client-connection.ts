@@ -281,7 +281,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // before it runs, a write for its WRITE_TURNS; an LST or RDT after it, once its reply's size is known. Paced per
     // account and host only, N addresses of cheap requests took N hosts' pace: 8 got 4,189–4,241 replies a second,
     // 54–69 % of a core (618–642 and 25–35 % now), and more addresses more, while an honest MSG waited.
-    if (!large && ctx.largeReplies !== undefined) {
+    // Not XIT: it ends the session (one a login, and logins take their turns), and behind its party's queue a user
+    // behind a busy NAT address who typed it stayed logged in for the party's turns (7 s and more), past the client's wait.
+    const xit = decoded?._tag === 'Right' && decoded.right.cmd === 'XIT';
+    if (!large && !xit && ctx.largeReplies !== undefined) {
       const turns = decoded?._tag === 'Right' && WRITES.has(decoded.right.cmd) ? WRITE_TURNS : 1;
       const turn = ctx.largeReplies.request(partyKey, turns, closing.signal);
       if (turn !== undefined) await turn;
@@ -290,7 +293,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     // XIT waits for no room: its reply is a line, and it ends the session that holds replies (refused with
     // "Server busy", a user who typed XIT stayed logged in at the prompt).
     const reservation =
-      decoded?._tag === 'Right' && decoded.right.cmd === 'XIT' ? NO_RESERVATION : await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION, large);
+      xit ? NO_RESERVATION : await hostRoom(large ? LARGE_REPLY_RESERVATION : SMALL_REPLY_RESERVATION, large);
     if (reservation === 'closed') return;
     if (reservation === 'timeout' && !ctx.replyBudget.isStale(replyHolder, performance.now())) {
       // Not a holder itself: its request is refused, its connection kept (the holders are the ones closed).

@@ -35,6 +35,7 @@ import { DEFAULT_MIN_FREE_BYTES, DiskQuota } from './disk-quota.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { fencedStore } from './fenced-store.js';
 import { loadOrCreateIdentity, type ServerIdentity } from './identity-key.js';
+import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
@@ -172,6 +173,11 @@ export interface ForumServerOptions {
   readonly largeReplyBytesPerSecond?: number;
   /** What each request counts of that rate (`--request-charge`); 0: only LST and RDT replies of 2 KiB or more, by their bytes. Default `REPLY_FIXED_BYTES`. */
   readonly requestChargeBytes?: number;
+  /**
+   * Share (0–1) of the event loop busy over the last 100 ms below which that rate counts nothing (`--rate-idle-below`,
+   * event-loop-busy.ts); 0: it always counts. Default {@link DEFAULT_RATE_IDLE_BELOW}.
+   */
+  readonly rateIdleBelow?: number;
   /** How long a reply may stay unacknowledged (and 1 ms per KiB of it) before a waiting request may close its connection. Tests shorten it. */
   readonly replyStaleAfterMs?: number;
   readonly log: (line: string) => void;
@@ -465,7 +471,9 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const clientLines = new LogLimiter(options.log);
   const summaries = setInterval(() => clientLines.flush(performance.now()), LOG_SUMMARY_INTERVAL_MS);
   summaries.unref();
+  const loopBusy = eventLoopBusy(largeReplyRate === 0 ? 0 : (options.rateIdleBelow ?? DEFAULT_RATE_IDLE_BELOW));
   const stopSummaries = (): void => {
+    loopBusy.stop();
     clearInterval(summaries);
     clientLines.flush(performance.now());
   };
@@ -491,7 +499,12 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     largeReplies:
       largeReplyRate === 0
         ? undefined
-        : new LargeReplyRate({ bytesPerSecond: largeReplyRate, perReplyBytes: options.requestChargeBytes ?? REPLY_FIXED_BYTES, now: () => performance.now() }),
+        : new LargeReplyRate({
+            bytesPerSecond: largeReplyRate,
+            perReplyBytes: options.requestChargeBytes ?? REPLY_FIXED_BYTES,
+            now: () => performance.now(),
+            busy: loopBusy.busy,
+          }),
     linesCache: new EncodedLinesCache(options.linesCacheBytes ?? defaultLinesCacheBytes(options.memoryBudgetBytes)),
     loginRoom,
     log: options.log,

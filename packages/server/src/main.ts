@@ -77,6 +77,7 @@ const main = async (): Promise<number | undefined> => {
       ...(args.maxReplyBytes === undefined ? {} : { maxReplyBytes: args.maxReplyBytes }),
       largeReplyBytesPerSecond: args.largeReplyRateMib * 1024 * 1024,
       requestChargeBytes: args.requestChargeKib * 1024,
+      rateIdleBelow: args.rateIdleBelowPercent / 100,
       // Log lines quote clients (a malformed request's parse error quotes its bytes): no control character of theirs reaches the operator's terminal or splits a line.
       log: (line) => console.log(terminalText(line)),
       warn: (line) => console.error(terminalText(line)),

@@ -25,6 +25,7 @@ describe('server options for resource limits', () => {
     expect(a.requestRate).toBe(100);
     expect(a.largeReplyRateMib).toBe(32);
     expect(a.requestChargeKib).toBe(48);
+    expect(a.rateIdleBelowPercent).toBe(0);
     expect(a.handshakeRate).toBe(64);
     // The server-wide reply budget follows the memory budget unless given.
     expect(a.maxReplyBytes).toBeUndefined();
@@ -68,6 +69,8 @@ describe('server options for resource limits', () => {
     expect(run(['4000', '--large-reply-rate', '0']).largeReplyRateMib).toBe(0);
     expect(run(['4000', '--request-charge', '16']).requestChargeKib).toBe(16);
     expect(run(['4000', '--request-charge', '0']).requestChargeKib).toBe(0);
+    expect(run(['4000', '--rate-idle-below', '30']).rateIdleBelowPercent).toBe(30);
+    expect(run(['4000', '--rate-idle-below', '100']).rateIdleBelowPercent).toBe(100);
     expect(run(['4000', '--handshake-rate', '500']).handshakeRate).toBe(500);
     expect(run(['4000', '--handshake-rate', '0']).handshakeRate).toBe(0);
     expect(run(['4000']).maxAccounts).toBe(100_000);
@@ -112,6 +115,8 @@ describe('server options for resource limits', () => {
       [['4000', '--large-reply-rate', '0.5'], 'invalid large reply rate: 0.5'],
       [['4000', '--request-charge', '1.5'], 'invalid request charge: 1.5'],
       [['4000', '--request-charge', 'some'], 'invalid request charge: some'],
+      [['4000', '--rate-idle-below', '101'], 'invalid rate idle share (0-100): 101'],
+      [['4000', '--rate-idle-below', '2.5'], 'invalid rate idle share (0-100): 2.5'],
       [['4000', '--handshake-rate', '2.5'], 'invalid handshake rate: 2.5'],
       [['4000', '--handshake-rate', 'x'], 'invalid handshake rate: x'],
     ] as const) {

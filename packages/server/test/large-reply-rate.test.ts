@@ -496,6 +496,65 @@ describe('large reply rate', () => {
     expect((wentAt as number) - 1_000).toBeLessThanOrEqual(600);
   });
 
+  it("new addresses each asking one cheap request past the rate (a handshake each, no account) do not keep a party that asked before waiting for ever: its next request goes within its share's turn", async () => {
+    const clock = fakeTime();
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock });
+    // A new address every millisecond, each one cheap request (48 KiB of the rate: 46.9 MiB/s asked of 32), for 6 s.
+    // Each is new to the order and starts at the virtual time; the virtual time moved only with the start of what
+    // went, so while only new parties went it stood still, and a party that had asked once (its next start one
+    // charge past it) was neither first by finish nor the oldest: it waited until they stopped.
+    const honestAt: number[] = [];
+    let asked = 0;
+    for (let t = 0; t < 6_000; t++) {
+      await clock.advance(t);
+      void rate.request(`10.1.${t >> 8}.${t & 255}`, 1);
+      if (t === 1_000 || t === 2_000) {
+        asked = t;
+        const p = rate.request('10.0.9.9', 1);
+        if (p === undefined) honestAt.push(0);
+        else void p.then(() => honestAt.push(clock.now() - asked));
+      }
+      await Promise.resolve();
+    }
+    // Both answered while the new addresses still came, each within 2 s (1.6 s: its share of the ~640 parties
+    // waiting when it came, and a burst). On 7aff170 the second went only after they stopped and those waiting had
+    // gone: 6.5 s after it was asked, and never while they kept coming.
+    expect(honestAt.length).toBe(2);
+    expect(Math.max(...honestAt)).toBeLessThanOrEqual(2_000);
+    await clock.advance(20_000);
+    expect(rate.size).toBe(0);
+  });
+
+  it('counts nothing while the server is not busy (--rate-idle-below): 2,000 cheap requests of one party at once all go, and once it is busy the burst goes, then the rate', async () => {
+    const clock = fakeTime();
+    let busy = false;
+    const rate = new LargeReplyRate({ bytesPerSecond: 32 * MIB, burstBytes: 8 * MIB, ...clock, busy: () => busy });
+    // 2,000 of 48 KiB: 94 MiB, 11 bursts, in one instant.
+    for (let i = 0; i < 2_000; i++) expect(rate.request('10.0.6.1', 1)).toBeUndefined();
+    busy = true;
+    // Nothing was counted but the last: the bucket is full less one request, its burst goes, the rest waits.
+    const asked = Array.from({ length: 400 }, () => rate.request('10.0.6.1', 1));
+    const atOnce = asked.filter((t) => t === undefined).length;
+    expect(atOnce).toBe(Math.floor((8 * MIB) / REPLY_FIXED_BYTES));
+    let went = 0;
+    for (const t of asked) void t?.then(() => went++);
+    await clock.advance(300);
+    // At the rate: 682 a second, 204 in 300 ms.
+    expect(went).toBeLessThanOrEqual(Math.ceil((0.3 * 32 * MIB) / REPLY_FIXED_BYTES) + 1);
+    expect(went).toBeGreaterThanOrEqual(Math.floor((0.3 * 32 * MIB) / REPLY_FIXED_BYTES) - 1);
+    await clock.advance(1_000);
+    expect(went).toBe(400 - atOnce);
+    // Idle again with some waiting: they go at the next release, however deep the debt.
+    const more = Array.from({ length: 400 }, () => rate.request('10.0.6.1', 1));
+    expect(more.filter((t) => t === undefined).length).toBeLessThan(400);
+    busy = false;
+    let left = more.filter((t) => t !== undefined).length;
+    for (const t of more) void t?.then(() => left--);
+    await clock.advance(1_030);
+    expect(left).toBe(0);
+    expect(rate.size).toBe(0);
+  });
+
   it('remembers few parties however many have read: those whose order no longer matters are forgotten', async () => {
     const clock = fakeTime();
     const rate = new LargeReplyRate({ bytesPerSecond: 1024 * MIB, burstBytes: 1024 * MIB, ...clock });

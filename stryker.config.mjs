@@ -20,6 +20,9 @@ export default {
     'packages/rudp/src/core/receive/range-set.ts',
     'packages/rudp/src/core/receive/reassembly.ts',
     'packages/rudp/src/core/flow-control.ts',
+    'packages/rudp/src/core/peer-limit.ts',
+    'packages/rudp/src/core/announced-limit.ts',
+    'packages/rudp/src/core/credit.ts',
   ],
   // The sandbox needs the transport's sources and the unit tests only.
   ignorePatterns: ['bench', 'packages/server', 'packages/client', 'packages/forum-protocol', 'packages/*/dist', 'scripts', 'reports', '.vitest-tmp'],

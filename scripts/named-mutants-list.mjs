@@ -22,7 +22,7 @@ export const MUTANTS = [
   { name: '5b time threshold 9/8 -> 5/4', file: `${core}/config.ts`, from: 'timeThreshold: 9 / 8,', to: 'timeThreshold: 5 / 4,', tests: ['loss-detection', 'loss-detection-timers'] },
   { name: '6 credit announced past a quarter, not at it', file: `${core}/flow-control.ts`, from: 'limit - this.advertisedLimit >= this.grantBytes / 4', to: 'limit - this.advertisedLimit > this.grantBytes / 4', tests: ['flow-control'] },
   { name: '6b credit every half window', file: `${core}/flow-control.ts`, from: 'limit - this.advertisedLimit >= this.grantBytes / 4', to: 'limit - this.advertisedLimit >= this.grantBytes / 2', tests: ['flow-control'] },
-  { name: '6c send one byte beyond the peer limit', file: `${core}/flow-control.ts`, from: 'if (streamEnd <= this.peerLimit) return true;', to: 'if (streamEnd <= this.peerLimit + 1) return true;', tests: ['flow-control'] },
+  { name: '6c send one byte beyond the peer limit', file: `${core}/peer-limit.ts`, from: 'if (streamEnd <= this.peerLimit) return true;', to: 'if (streamEnd <= this.peerLimit + 1) return true;', tests: ['flow-control'] },
   { name: '7 pacer starts with three packets', file: `${core}/send/pacer.ts`, from: 'this.tokens = 2 * mtu;', to: 'this.tokens = 3 * mtu;', tests: ['pacer'] },
   { name: '7b pacer cap half window', file: `${core}/send/pacer.ts`, from: 'Math.min(10 * this.mtu, this.cc.window() / 4)', to: 'Math.min(10 * this.mtu, this.cc.window() / 2)', tests: ['pacer'] },
   { name: '7c pacer readyAt ignores tokens', file: `${core}/send/pacer.ts`, from: '(this.mtu - this.tokens) / rate', to: 'this.mtu / rate', tests: ['pacer'] },

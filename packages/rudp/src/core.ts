@@ -6,7 +6,7 @@ export { Endpoint, type EndpointConfig, type EndpointStats, type DropCounts, typ
 export { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from './core/receive/receive-pool.js';
 export { Connection, type ConnectionState, type ConnectionStats } from './core/connection.js';
 export { type ConnectionConfig, DEFAULT_CONNECTION_CONFIG } from './core/config.js';
-export { MESSAGE_CREDIT, MAX_MESSAGES_AHEAD, MIN_RECEIVE_WINDOW, creditOf } from './core/flow-control.js';
+export { MESSAGE_CREDIT, MAX_MESSAGES_AHEAD, MIN_RECEIVE_WINDOW, creditOf } from './core/credit.js';
 export type { EndpointEvent, CloseReason, CloseKind } from './core/events.js';
 export type { DeliveryOptions } from './core/send/delivery-options.js';
 export { type CongestionController, type CongestionControllerFactory, type AckSample } from './core/congestion/controller.js';

@@ -32,7 +32,7 @@ export type { EndpointStats, ReceiveBufferStats } from './core/endpoint.js';
 export type { NodeEndpointStats } from './node/udp-endpoint.js';
 export type { ConnectionConfig, RedundancyConfig } from './core/config.js';
 export { DEFAULT_CONNECTION_CONFIG } from './core/config.js';
-export { MESSAGE_CREDIT } from './core/flow-control.js';
+export { MESSAGE_CREDIT } from './core/credit.js';
 export { nodeCryptoProvider, defaultCryptoProvider, packetCipherLibrary, packetCipherProviders, type PacketCipherLibrary } from './node/crypto-provider.js';
 export { datagramIoLibrary, type DatagramIoLibrary } from './node/open-datagram-socket.js';
 export { fingerprint, fromHex, toHex, type CryptoProvider, type KeyPair, type KeyingMaterialExporter } from './crypto/index.js';

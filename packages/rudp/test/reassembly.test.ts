@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Reassembly, SMALL_BUFFER_BYTES } from '../src/core/receive/reassembly.js';
-import { creditOf } from '../src/core/flow-control.js';
+import { creditOf } from '../src/core/credit.js';
 import type { Delivery, FragmentFrame } from '../src/wire/frame.js';
 
 const whole = (messageId: number, data: Uint8Array): FragmentFrame => ({ type: 'fragment', messageId, messageLength: data.length, offset: 0, data });

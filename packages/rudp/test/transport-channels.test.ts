@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
-import { creditOf } from '../src/core/flow-control.js';
+import { creditOf } from '../src/core/credit.js';
 import type { Endpoint } from '../src/core/endpoint.js';
 import type { DeliveryOptions } from '../src/core/send/delivery-options.js';
 import type { LinkConfig } from '../src/testing/impairment.js';

@@ -6,7 +6,7 @@
  * the order they were sent, the newest among them.
  */
 import { describe, expect, it } from 'vitest';
-import { MESSAGE_CREDIT } from '../src/core/flow-control.js';
+import { MESSAGE_CREDIT } from '../src/core/credit.js';
 import { CLIENT, makePair } from './helpers/pair.js';
 
 /** A datagram that carries its index: [index u32][filler]. */

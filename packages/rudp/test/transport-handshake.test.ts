@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Endpoint } from '../src/core/endpoint.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
-import { MIN_RECEIVE_WINDOW } from '../src/core/flow-control.js';
+import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
 import { MAX_DATAGRAM, PacketType, PacketWriter, decodeRetry, encodeInitial, parseHeader } from '../src/wire/packet.js';
 import { writePing } from '../src/wire/frame.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';

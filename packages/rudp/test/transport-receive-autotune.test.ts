@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
-import { INITIAL_GRANT, MESSAGE_CREDIT } from '../src/core/flow-control.js';
+import { INITIAL_GRANT, MESSAGE_CREDIT } from '../src/core/credit.js';
 import { CLIENT, SERVER, makePair, messagesOf } from './helpers/pair.js';
 
 const WINDOW = 32 * 1024 * 1024;

@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
-import { INITIAL_GRANT } from '../src/core/flow-control.js';
+import { INITIAL_GRANT } from '../src/core/credit.js';
 import { BUDGET, type Herd, SERVER, WINDOW, byteAt, creditTo, floodUnread, heldBytes, herd, runUntil } from './helpers/receive-budget-rig.js';
 
 /**

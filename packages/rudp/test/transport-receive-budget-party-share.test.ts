@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { RECEIVE_FLOOR } from '../src/core/receive/receive-pool.js';
-import { INITIAL_GRANT } from '../src/core/flow-control.js';
+import { INITIAL_GRANT } from '../src/core/credit.js';
 import { byteAt, type Peer, herd, heldBytes, floodUnread, serverConnection, creditTo, runUntil } from './helpers/receive-budget-rig.js';
 
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {

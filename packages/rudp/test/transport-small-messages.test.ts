@@ -9,7 +9,7 @@
  * acknowledged (flow-control.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { MESSAGE_CREDIT, creditOf } from '../src/core/flow-control.js';
+import { MESSAGE_CREDIT, creditOf } from '../src/core/credit.js';
 import { CLIENT, SERVER, ackedOf, makePair, messagesOf } from './helpers/pair.js';
 
 describe('many small messages', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MESSAGE_CREDIT, creditOf } from '../src/core/flow-control.js';
+import { MESSAGE_CREDIT, creditOf } from '../src/core/credit.js';
 import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf } from './helpers/pair.js';
 import type { CloseReason } from '../src/core/events.js';
 

@@ -6,7 +6,7 @@
  */
 import { Bbr } from './congestion/bbr.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
-import { MIN_RECEIVE_WINDOW } from './flow-control.js';
+import { MIN_RECEIVE_WINDOW } from './credit.js';
 import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM } from '../wire/packet.js';
 
 /** Per-connection settings. */

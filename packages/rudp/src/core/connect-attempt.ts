@@ -16,7 +16,7 @@ import type { PeerAddress } from './sans-io.js';
 import { decodeServerParams } from './security.js';
 import type { ClientHandshake as NoiseHandshake, SessionKeys } from '../crypto/index.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../wire/packet.js';
-import { MIN_RECEIVE_WINDOW } from './flow-control.js';
+import { MIN_RECEIVE_WINDOW } from './credit.js';
 
 /** A server key other than the pinned one, reported by a `refused` close. */
 export interface KeyMismatch {

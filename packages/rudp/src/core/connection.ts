@@ -16,7 +16,8 @@
  * - send/packet-builder.ts: packs one DATA packet
  * - send/acked-runs.ts: messages acknowledged, reported as runs of ids
  * - send/path-mtu.ts: path MTU discovery (the datagram size) and its probes
- * - flow-control.ts: credit in both directions
+ * - flow-control.ts: credit in both directions (with credit.ts, peer-limit.ts, announced-limit.ts,
+ *   blocked-answer.ts)
  * - repair/: the repair code, the sender's redundancy policy, the receiver's decoder
  * - timers.ts: the typed timer table
  *
@@ -44,7 +45,8 @@
 import { type ConnectionConfig, checkReceiveWindow } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseReason } from './events.js';
-import { FlowControl, MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './flow-control.js';
+import { MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './credit.js';
+import { FlowControl } from './flow-control.js';
 import { ConnectAttempt, type KeyMismatch } from './connect-attempt.js';
 import { HANDSHAKE_COPIES, ServerHandshake } from './handshake.js';
 import type { PeerAddress } from './sans-io.js';

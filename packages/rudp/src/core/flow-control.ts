@@ -6,14 +6,10 @@
  * the peer more credit, announced in MAX_DATA once a quarter window has
  * been freed (one small frame per quarter window, not per message).
  *
- * A reliable message takes its bytes and `MESSAGE_CREDIT` more of the
- * window, at both ends: a message held costs the receiver some 270 bytes of
- * heap however short it is, and a window counted in bytes alone let a peer
- * make a connection hold 65,536 empty messages (18 MB) in any window. Both
- * ends also keep message ids within `MAX_MESSAGES_AHEAD` of the oldest one
- * not yet whole. The receiver refuses what goes past either, so the sender
- * never sends it: a refused fragment's packet is still acknowledged, and an
- * honest sender whose message was refused would have lost it.
+ * In files of their own: the credit a message takes and the first grant (credit.ts); the sender's
+ * side, the peer's limit and the BLOCKED owed (peer-limit.ts); the limit announced and the frames owed
+ * (announced-limit.ts); the answer to a peer's BLOCKED (blocked-answer.ts). One class chain, so a
+ * connection's flow control stays one object.
  *
  * The credit a connection grants (what it announced less what the
  * application read) comes from its endpoint's `ReceivePool` when it has one:
@@ -48,126 +44,15 @@
  * application had nothing to read raised its grant to the whole window for
  * good, and any messages could fill it.
  */
-import { writeBlocked, writeMaxData } from '../wire/frame.js';
 import { type CreditWaiter, RECEIVE_FLOOR, type ReceivePool } from './receive/receive-pool.js';
-import { type HostLevel, hostLevels } from './host-key.js';
-import type { PeerAddress } from './sans-io.js';
-import type { PacketWriter } from '../wire/packet.js';
-import { varintSize } from '../wire/varint.js';
-
-/** Window bytes a reliable message takes beyond its own (its bookkeeping at the receiver). */
-export const MESSAGE_CREDIT = 256;
-
-/** Window bytes a reliable message of `length` bytes takes. */
-export function creditOf(length: number): number {
-  return length + MESSAGE_CREDIT;
-}
-
-/** Smallest receive window an endpoint has or takes from a peer: smaller, no message of a few hundred bytes would fit. */
-export const MIN_RECEIVE_WINDOW = 1_024;
-
-/** Most message ids past the oldest one not yet whole that a receiver tracks (and so a sender sends). */
-export const MAX_MESSAGES_AHEAD = 65_536;
-
-/**
- * Credit a connection grants at first, bytes (less if its window is
- * smaller): what an application that never reads holds a connection. About
- * twice the bandwidth-delay product of 50 Mbit/s over 70 ms (437 KB), so a
- * transfer at that rate is not held back while the grant grows; a faster
- * or longer path is held back a round trip or two per doubling, until the
- * grant reaches the window.
- */
-export const INITIAL_GRANT = 1024 * 1024;
-
-/** The credit a connection with window `window` grants at first. */
-export function initialGrant(window: number): number {
-  return window < INITIAL_GRANT ? window : INITIAL_GRANT;
-}
-
-/**
- * The grant a connection with window `window` of `party` starts with: `initialGrant`, or less once the
- * party's first grants fill its share of the endpoint's budget (`ReceivePool.firstGrant`).
- */
-export function firstGrantOf(window: number, pool: ReceivePool | undefined, party: string | undefined): number {
-  const grant = initialGrant(window);
-  return pool === undefined ? grant : pool.firstGrant(party, grant);
-}
-
-/** The party a server connection's peer at `address` counts in: its coarsest host level (an IPv4 address, an IPv6 /48). */
-export function partyOf(address: PeerAddress): string {
-  const levels = hostLevels(address);
-  return (levels[levels.length - 1] as HostLevel).key;
-}
-
-/**
- * The window a connection announces (the largest message its peer may send): `window`, or what the
- * endpoint's budget could ever grant one connection if that is less. A message past that would wait
- * for credit for good; announced so, `send` refuses it instead, as before credit was granted lazily.
- */
-export function windowWithin(window: number, pool: ReceivePool | undefined): number {
-  if (pool === undefined) return window;
-  const most = pool.largestGrant;
-  return window < most ? window : most;
-}
-
-/** `FlowControl.writeIfDue` wrote MAX_DATA. */
-export const WROTE_MAX_DATA = 1;
-/** `FlowControl.writeIfDue` wrote BLOCKED. */
-export const WROTE_BLOCKED = 2;
-
-/**
- * A receiver's answer to its peer's BLOCKED frames, made at the first one: most connections (an idle
- * one, one of small messages) never see one, and these fields were 64 bytes in each of them.
- */
-interface BlockedAnswer {
-  /** The limit the peer last said it waits for. */
-  peerWants: number;
-  /**
-   * The limit answered for the message the BLOCKED waits for (0: none, or that message began):
-   * credit up to it beyond `from` and the grant is that message's alone (`reserved`).
-   */
-  end: number;
-  /** The limit when the BLOCKED was answered: the message it waits for begins at or below it. */
-  from: number;
-  /** What the reservation for that message takes of the party's share (`ReceivePool.mayReserve`), until the message begins. */
-  reservedCharge: number;
-  /**
-   * The highest limit a BLOCKED was answered with that messages have not yet begun to fill (0: none):
-   * the credit up to it beyond the grant and beyond `begun` is what counts in the party's share.
-   */
-  shareEnd: number;
-  /** A BLOCKED waits unanswered because the party's share has no room for its reservation (the connection waits for credit meanwhile). */
-  shareWaiting: boolean;
-  /**
-   * Overcommit answers this connection was given (`holdsOvercommit` while the last one's message has
-   * not begun): the connection times each one from when its MAX_DATA leaves (connection/timeouts.ts).
-   */
-  overcommits: number;
-  /** The limit answered from the overcommit that the messages begun (`begun`) have not yet filled (0: none). */
-  overcommitEnd: number;
-}
+import { AnnouncedLimit } from './announced-limit.js';
+import type { BlockedAnswer } from './blocked-answer.js';
+import { firstGrantOf } from './credit.js';
 
 /** Credit in both directions for one connection. */
-export class FlowControl {
-  /** Stream offset up to which the peer lets us send. */
-  private peerLimit: number;
-  /** The peer's window (the largest message it takes is `MESSAGE_CREDIT` less). */
-  private peerWindowBytes: number;
+export class FlowControl extends AnnouncedLimit {
   /** Window credit of the messages the application has read (`creditOf` each). */
   private consumed = 0;
-  /** The limit we last announced. */
-  private advertisedLimit: number;
-  /** A MAX_DATA frame is owed. */
-  private maxDataDue = false;
-  /**
-   * A raised window is not yet known to have reached the peer: every packet
-   * with data and room left repeats MAX_DATA until one sent after the raise
-   * that carried it is acknowledged. Resending
-   * it only once its packet is declared lost let a copy of the next message
-   * (the forum's login reply) overtake it: the peer read the reply, still
-   * held to the small window, for one more round trip.
-   */
-  private raiseUnacked = false;
   /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
   private pool: ReceivePool | undefined;
   /** The credit we grant now, at most the window: `initialGrant` at first, grown by `growByRate`, `answerBlocked` and `raiseReceiveWindow`. */
@@ -188,10 +73,6 @@ export class FlowControl {
   private blocked: BlockedAnswer | undefined;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
   waiter: CreditWaiter | undefined;
-  /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
-  private blockedAt = 0;
-  /** Sender: a BLOCKED frame is owed. */
-  private blockedDue = false;
 
   constructor(
     /** Our receive window, bytes (`raiseReceiveWindow` may grow it): the most we grant. */
@@ -203,8 +84,7 @@ export class FlowControl {
     /** A server connection's party (`partyOf` its peer): its first grant counts in the party's share of the budget. */
     party?: string,
   ) {
-    this.peerLimit = peerLimit;
-    this.peerWindowBytes = peerWindow;
+    super(peerWindow, peerLimit);
     this.pool = pool;
     this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;
@@ -357,51 +237,6 @@ export class FlowControl {
     if (this.party !== undefined && this.pool !== undefined) this.pool.moveReservation(this.party, b?.reservedCharge ?? 0, bytes);
     // Without an answer the charge is 0 and stays so: only `answerBlocked` (which made one) charges more.
     if (b !== undefined) b.reservedCharge = bytes;
-  }
-
-  /** The limit we announced last (before anything was read, the limit the handshake announces). */
-  get limit(): number {
-    return this.advertisedLimit;
-  }
-
-  /** The peer's window (before the handshake completes, our own stands in for it); a message takes `creditOf` its length of it. */
-  get peerWindow(): number {
-    return this.peerWindowBytes;
-  }
-
-  /** The handshake told us the peer's window and the limit it grants at first (at most the window). */
-  setPeerWindow(window: number, limit = window): void {
-    this.peerLimit = limit;
-    this.peerWindowBytes = window;
-  }
-
-  /**
-   * Whether the peer has room for the stream up to `streamEnd` (counted in
-   * `creditOf` each message). When it has not, a BLOCKED frame asking for
-   * that limit is owed, once per limit (see `onBlockedLost`).
-   */
-  allows(streamEnd: number): boolean {
-    if (streamEnd <= this.peerLimit) return true;
-    if (streamEnd > this.blockedAt) {
-      this.blockedAt = streamEnd;
-      this.blockedDue = true;
-    }
-    return false;
-  }
-
-  /**
-   * The peer raised its limit (MAX_DATA). `startedStreamEnd` is the stream
-   * offset past every message we have begun to send: the peer cannot have
-   * read more, so its window is at least `limit − startedStreamEnd`, and a
-   * limit beyond our estimate of its window plus that says the window grew
-   * (`raiseReceiveWindow` at the peer: a server that allows large requests
-   * only after login). For a window that never changed this reads no more
-   * than the window, so nothing changes.
-   */
-  onMaxData(limit: number, startedStreamEnd: number): void {
-    if (limit > this.peerLimit) this.peerLimit = limit;
-    if (limit - startedStreamEnd > this.peerWindowBytes) this.peerWindowBytes = limit - startedStreamEnd;
-    if (this.blockedAt <= this.peerLimit) this.blockedDue = false;
   }
 
   /** Our receive window. */
@@ -608,58 +443,5 @@ export class FlowControl {
     this.pool = undefined;
     if (this.party !== undefined && this.firstBeyond > 0) pool.chargeFirstGrant(this.party, -this.firstBeyond);
     pool.close(this.advertisedLimit - this.consumed, datagrams, this.overdraw);
-  }
-
-  /** Whether a MAX_DATA or BLOCKED frame is owed (a raise not yet acknowledged only rides on packets sent anyway). */
-  get due(): boolean {
-    return this.maxDataDue || this.blockedDue;
-  }
-
-  /** A packet sent after the raise that carried MAX_DATA was acknowledged: the peer knows of it. */
-  onMaxDataAcked(): void {
-    this.raiseUnacked = false;
-  }
-
-  /**
-   * Repeats the raised limit (see `raiseUnacked`) if it is not yet known to
-   * have arrived and fits in what room is left: written after a packet's
-   * data, so it never takes the room of a chunk cut to fill the packet, and
-   * never makes a packet on its own. Returns whether it wrote it.
-   */
-  repeatRaiseIfRoom(w: PacketWriter): boolean {
-    if (!this.raiseUnacked || w.room() < 1 + varintSize(this.advertisedLimit)) return false;
-    writeMaxData(w, this.advertisedLimit);
-    return true;
-  }
-
-  /** A packet that carried MAX_DATA was lost: announce the limit again (the latest). */
-  onMaxDataLost(): void {
-    this.maxDataDue = true;
-  }
-
-  /** A packet that carried BLOCKED was lost: say it again while still waiting. */
-  onBlockedLost(): void {
-    if (this.blockedAt > this.peerLimit) this.blockedDue = true;
-  }
-
-  /**
-   * Writes the owed MAX_DATA and BLOCKED frames that fit; returns which it wrote (`WROTE_MAX_DATA`,
-   * `WROTE_BLOCKED`, 0: none), so the packet's loss owes again only what it carried. A packet with
-   * only BLOCKED was counted as carrying MAX_DATA: its loss sent an unchanged limit again, and its
-   * ACK stopped the repeats of a raise that packet never carried.
-   */
-  writeIfDue(w: PacketWriter): number {
-    let wrote = 0;
-    if (this.maxDataDue && w.room() >= 1 + varintSize(this.advertisedLimit)) {
-      writeMaxData(w, this.advertisedLimit);
-      this.maxDataDue = false;
-      wrote |= WROTE_MAX_DATA;
-    }
-    if (this.blockedDue && w.room() >= 1 + varintSize(this.blockedAt)) {
-      writeBlocked(w, this.blockedAt);
-      this.blockedDue = false;
-      wrote |= WROTE_BLOCKED;
-    }
-    return wrote;
   }
 }

@@ -16,7 +16,7 @@ import type { Connection, ConnectionStats } from '../core/connection.js';
 import type { CloseReason } from '../core/events.js';
 import type { DeliveryOptions } from '../core/send/delivery-options.js';
 import { checkKnownKeys, describeValue } from '../core/config.js';
-import { MESSAGE_CREDIT } from '../core/flow-control.js';
+import { MESSAGE_CREDIT } from '../core/credit.js';
 import { parseAddress } from '../core/sans-io.js';
 import { brand } from './brand.js';
 import { checkChannel, destroyReasonText, invalidArgType, withNodeCode } from './check-options.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConnectAttempt } from '../../src/core/connect-attempt.js';
-import { MIN_RECEIVE_WINDOW } from '../../src/core/flow-control.js';
+import { MIN_RECEIVE_WINDOW } from '../../src/core/credit.js';
 import type { HandshakeParams } from '../../src/core/handshake.js';
 import { encodeServerParams } from '../../src/core/security.js';
 import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';

@@ -4,7 +4,9 @@
  * been read, in a frame that parses back to the new limit.
  */
 import { describe, expect, it } from 'vitest';
-import { FlowControl, WROTE_BLOCKED, WROTE_MAX_DATA, creditOf } from '../../src/core/flow-control.js';
+import { WROTE_BLOCKED, WROTE_MAX_DATA } from '../../src/core/announced-limit.js';
+import { creditOf } from '../../src/core/credit.js';
+import { FlowControl } from '../../src/core/flow-control.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import { ReceivePool } from '../../src/core/receive/receive-pool.js';
 import type { ChunkRef } from '../../src/core/send/outgoing-message.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGES_AHEAD, Reassembly, SMALL_BUFFER_BYTES } from '../../src/core/receive/reassembly.js';
-import { MESSAGE_CREDIT, creditOf } from '../../src/core/flow-control.js';
+import { MESSAGE_CREDIT, creditOf } from '../../src/core/credit.js';
 import type { FragmentFrame } from '../../src/wire/frame.js';
 
 /** Fragment of message `id` (`length` bytes, byte i = (id + i) % 251) covering [offset, offset + n). */

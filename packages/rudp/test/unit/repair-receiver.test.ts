@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Reassembly } from '../../src/core/receive/reassembly.js';
-import { creditOf } from '../../src/core/flow-control.js';
+import { creditOf } from '../../src/core/credit.js';
 import { encodeRepair, repairSymbolSize } from '../../src/core/repair/repair-code.js';
 import { RepairReceiver } from '../../src/core/repair/repair-receiver.js';
 import { KEEP_SPAN } from '../../src/core/repair/repair-decoder.js';

@@ -4,7 +4,8 @@
  * (kept right across compaction), and MESSAGE_ACK's "everything below n".
  */
 import { describe, expect, it } from 'vitest';
-import { FlowControl, MAX_MESSAGES_AHEAD, creditOf } from '../../src/core/flow-control.js';
+import { MAX_MESSAGES_AHEAD, creditOf } from '../../src/core/credit.js';
+import { FlowControl } from '../../src/core/flow-control.js';
 import type { ChunkRef, OutgoingMessage } from '../../src/core/send/outgoing-message.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import type { FragmentFrame } from '../../src/wire/frame.js';

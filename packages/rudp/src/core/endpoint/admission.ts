@@ -14,7 +14,7 @@
  */
 import { Connection } from '../connection.js';
 import type { Endpoint } from '../endpoint.js';
-import { firstGrantOf, partyOf, windowWithin } from '../flow-control.js';
+import { firstGrantOf, partyOf, windowWithin } from '../credit.js';
 import { windowsValid } from '../connect-attempt.js';
 import { HANDSHAKE_COPIES } from '../handshake.js';
 import { hostLevels } from '../host-key.js';

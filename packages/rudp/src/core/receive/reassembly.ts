@@ -7,7 +7,7 @@
  * by id across all channels, which is what repairs and MESSAGE_ACK speak of.
  * Memory is bounded by the credit granted to the peer (the receive window,
  * or less while the endpoint's budget is short: receive-pool.ts), each
- * reliable message counted at `creditOf` its length (flow-control.ts): a
+ * reliable message counted at `creditOf` its length (credit.ts): a
  * fragment that would push the buffered credit past it is refused (an honest
  * sender never sends one), and a datagram that would push the credit of
  * unread datagrams past the window (their own budget, counted alike) or the
@@ -27,7 +27,7 @@
  * bounds what a message may take, and the pieces what a peer has sent.
  */
 import type { Delivery, FragmentFrame } from '../../wire/frame.js';
-import { MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
+import { MAX_MESSAGES_AHEAD, creditOf } from '../credit.js';
 import { ByteSlab } from '../send/byte-slab.js';
 import { HELD_FROM_BYTES, HeldPieces, timeToAllocate } from './held-pieces.js';
 import { emptyArray, isSharedEmpty } from '../shared-empty.js';
@@ -74,7 +74,7 @@ interface Partial {
  * message's bytes, which the window counts already. Only the representation
  * changes: no fragment is ever refused for it, so an honest peer loses no data
  * to it however many holes it has (a refused fragment's packet is still
- * acknowledged, see flow-control.ts, so refusing one would lose it).
+ * acknowledged, see credit.ts, so refusing one would lose it).
  */
 export const MAX_LISTED_RANGES = 512;
 
@@ -97,8 +97,8 @@ interface Waiting {
   readonly data: Uint8Array;
 }
 
-/** Re-exported: the receiver's half of flow-control.ts's limits. */
-export { MAX_MESSAGES_AHEAD } from '../flow-control.js';
+/** Re-exported: the receiver's half of credit.ts's limits. */
+export { MAX_MESSAGES_AHEAD } from '../credit.js';
 
 /** What the connection's flow control tells reassembly: the credit granted, and whether the endpoint's budget holds a datagram. */
 export interface ReceiveCredit {

@@ -16,7 +16,7 @@ interface Segment {
 }
 import { type Delivery, MAX_SMALL_MESSAGE, channelFrameSize, fragmentHeaderSize, messageFrameSize, writeChannel, writeFragment, writeMessage } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
-import { creditOf } from '../flow-control.js';
+import { creditOf } from '../credit.js';
 
 /** A queued message and which of its chunks the peer has acknowledged. */
 export class OutgoingMessage {

@@ -7,7 +7,8 @@
  * ACK-only packet whose old ranges the peer should let us forget). What goes in is decided by the
  * modules that own it; this file only orders and fits them.
  */
-import { WROTE_BLOCKED, WROTE_MAX_DATA, type FlowControl } from '../flow-control.js';
+import { WROTE_BLOCKED, WROTE_MAX_DATA } from '../announced-limit.js';
+import type { FlowControl } from '../flow-control.js';
 import type { AckTracker } from '../receive/ack-generation.js';
 import type { RepairPolicy } from '../repair/repair-policy.js';
 import type { RepairReceiver } from '../repair/repair-receiver.js';

@@ -12,7 +12,8 @@
  * and no flow-control credit (a lost one would never be read, and its credit
  * never returned), and leave ahead of reliable data, once.
  */
-import { type FlowControl, MAX_MESSAGES_AHEAD, creditOf } from '../flow-control.js';
+import { MAX_MESSAGES_AHEAD, creditOf } from '../credit.js';
+import type { FlowControl } from '../flow-control.js';
 import { type Delivery, channelFrameSize, datagramFrameSize, fragmentHeaderBound, fragmentHeaderSize, writeDatagram } from '../../wire/frame.js';
 import type { PacketWriter } from '../../wire/packet.js';
 import { varintSize } from '../../wire/varint.js';
@@ -197,7 +198,7 @@ export class SendQueue {
    * Whether the first waiting message (`next`) may start to leave: the peer's
    * window has room for all of it, and its id is within `MAX_MESSAGES_AHEAD`
    * of the oldest message not acknowledged whole. The receiver refuses either
-   * (see flow-control.ts), and empty messages take little credit: a stream
+   * (see credit.ts), and empty messages take little credit: a stream
    * of them with one lost had the receiver refuse, yet acknowledge, the
    * 65,536th message on, and they were lost.
    */

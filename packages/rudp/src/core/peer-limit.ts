@@ -1,0 +1,70 @@
+/**
+ * The sender's side of flow control: a message may leave only once the peer's announced limit covers
+ * its last byte (messages are delivered whole, so one must fit the peer's window); while one waits past
+ * it, a BLOCKED frame says so, once per limit.
+ */
+
+/**
+ * The peer's limit and window, and the BLOCKED owed while a message waits past the limit: the base of
+ * `FlowControl`, so both directions stay one object per connection (a server holds 10,000 idle ones).
+ */
+export class PeerLimit {
+  /** Stream offset up to which the peer lets us send. */
+  private peerLimit: number;
+  /** The peer's window (the largest message it takes is `MESSAGE_CREDIT` less). */
+  private peerWindowBytes: number;
+  /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
+  protected blockedAt = 0;
+  /** Sender: a BLOCKED frame is owed. */
+  protected blockedDue = false;
+
+  constructor(peerWindow: number, peerLimit: number) {
+    this.peerLimit = peerLimit;
+    this.peerWindowBytes = peerWindow;
+  }
+
+  /** The peer's window (before the handshake completes, our own stands in for it); a message takes `creditOf` its length of it. */
+  get peerWindow(): number {
+    return this.peerWindowBytes;
+  }
+
+  /** The handshake told us the peer's window and the limit it grants at first (at most the window). */
+  setPeerWindow(window: number, limit = window): void {
+    this.peerLimit = limit;
+    this.peerWindowBytes = window;
+  }
+
+  /**
+   * Whether the peer has room for the stream up to `streamEnd` (counted in
+   * `creditOf` each message). When it has not, a BLOCKED frame asking for
+   * that limit is owed, once per limit (see `onBlockedLost`).
+   */
+  allows(streamEnd: number): boolean {
+    if (streamEnd <= this.peerLimit) return true;
+    if (streamEnd > this.blockedAt) {
+      this.blockedAt = streamEnd;
+      this.blockedDue = true;
+    }
+    return false;
+  }
+
+  /**
+   * The peer raised its limit (MAX_DATA). `startedStreamEnd` is the stream
+   * offset past every message we have begun to send: the peer cannot have
+   * read more, so its window is at least `limit − startedStreamEnd`, and a
+   * limit beyond our estimate of its window plus that says the window grew
+   * (`raiseReceiveWindow` at the peer: a server that allows large requests
+   * only after login). For a window that never changed this reads no more
+   * than the window, so nothing changes.
+   */
+  onMaxData(limit: number, startedStreamEnd: number): void {
+    if (limit > this.peerLimit) this.peerLimit = limit;
+    if (limit - startedStreamEnd > this.peerWindowBytes) this.peerWindowBytes = limit - startedStreamEnd;
+    if (this.blockedAt <= this.peerLimit) this.blockedDue = false;
+  }
+
+  /** A packet that carried BLOCKED was lost: say it again while still waiting. */
+  onBlockedLost(): void {
+    if (this.blockedAt > this.peerLimit) this.blockedDue = true;
+  }
+}

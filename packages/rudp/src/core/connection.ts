@@ -31,6 +31,7 @@
  * - connection/timeouts.ts: each timer's deadline, and what its expiry does
  * - connection/close.ts: the CLOSE, the drain, and the `closed` event
  * - connection/migration.ts: a server following its client to a new address (path-validation.ts)
+ * - connection/receive-credit.ts: the credit the connection grants, raised, topped up, or answering a BLOCKED
  *
  * Those are functions that take the connection and read the members it
  * marks internal, not objects of their own: a server holds 10,000 idle
@@ -42,7 +43,7 @@
  * Pure: `now` is always passed in and datagrams are polled out; the
  * `Endpoint` routes datagrams and timers to it.
  */
-import { type ConnectionConfig, checkReceiveWindow } from './config.js';
+import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import type { CloseReason } from './events.js';
 import { MESSAGE_CREDIT, creditOf, partyOf, windowWithin } from './credit.js';
@@ -73,6 +74,7 @@ import { receivePacket } from './connection/frame-dispatch.js';
 import { packetAcked, packetLost, packetSpurious } from './connection/packet-fate.js';
 import { type OvercommitTimer, earliestDeadline, runDueTimers } from './connection/timeouts.js';
 import { nextDatagram } from './connection/transmit.js';
+import { answerBlocked, raiseWindow, topUpCredit } from './connection/receive-credit.js';
 import type { PathValidation } from './path-validation.js';
 import type { KeyingMaterialExporter, PacketProtection } from '../crypto/index.js';
 import { MAX_SMALL_MESSAGE } from '../wire/frame.js';
@@ -363,24 +365,12 @@ export class Connection {
    * earn in a few round trips.
    */
   raiseReceiveWindow(bytes: number): void {
-    checkReceiveWindow(bytes);
-    const window = windowWithin(bytes, this.host.receivePool);
-    if (this.state === 'closed' || !this.flow.raiseReceiveWindow(window)) return;
-    this.raisedAtPn = this.nextPn;
-    this.reassembly.raiseWindow(window);
-    // Granted in part: the rest as the endpoint's budget has room again (a message a BLOCKED waits for included).
-    if (this.flow.credit < this.flow.wanted) this.host.receivePool?.wait(this);
-    this.host.wake(this);
+    raiseWindow(this, bytes);
   }
 
-  /** @internal The endpoint's receive budget has credit again (`ReceivePool.serve`): grant what it allows; whether more is still wanted. */
+  /** @internal The endpoint's receive budget has credit again (`ReceivePool.serve`); whether more is still wanted. */
   topUpCredit(): boolean {
-    if (this.state === 'closed' || this.state === 'draining') return false;
-    // A BLOCKED left unanswered for want of room in the party's share is asked again as credit returns.
-    if (this.flow.shareWaiting) this.answerBlocked();
-    const short = this.flow.topUp();
-    if (this.flow.due) this.host.wake(this);
-    return short || (this.flow.shareWaiting && this.flow.peerWaiting);
+    return topUpCredit(this);
   }
 
   /** @internal What `maxMessageSize` is, in words for an error. */
@@ -430,19 +420,9 @@ export class Connection {
     else this.answerBlocked();
   }
 
-  /**
-   * @internal The peer waits for a limit past ours (BLOCKED: a message larger than the grant): the grant
-   * grows to fit it (flow-control.ts) if the application keeps up: not paused, no whole message waiting
-   * to be read. An application that does not read never grows it; one that reads is asked again at each
-   * read until the peer is answered.
-   */
+  /** @internal The peer waits for a limit past ours (BLOCKED): the grant grows to fit it if the application keeps up. */
   answerBlocked(): void {
-    const flow = this.flow;
-    if (!flow.peerWaiting || this.paused || this.reassembly.hasNext()) return;
-    if (this.state !== 'established' && this.state !== 'closing') return;
-    if (!flow.answerBlocked() && flow.credit >= flow.wanted && !flow.shareWaiting) return;
-    if (flow.credit < flow.wanted || flow.shareWaiting) this.host.receivePool?.wait(this);
-    this.host.wake(this);
+    answerBlocked(this);
   }
 
   /** Whether reading is paused. */

@@ -188,6 +188,19 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     await vi.waitFor(async () => expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 }), { timeout: 8_000, interval: 50 });
   });
 
+  it("under a statement_timeout shorter than a batch takes, the sweep halves its batches until they fit: every pass failed for good before", async () => {
+    const store = await pg.openStore({ timeouts: { statementMs: 1_000 }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    await run(store, 'alice', 'CRT t');
+    await storeChunks(store, 't', 'f', 40);
+    // A slow disk: 40 ms a chunk deleted, so 32 chunks or more run past the limit, 16 (640 ms) do not.
+    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await store.sweepDoomedUploads()).toBe(40);
+    expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
   it('a doomed upload another server holds is skipped, not waited for', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
     await run(store, 'alice', 'CRT t');

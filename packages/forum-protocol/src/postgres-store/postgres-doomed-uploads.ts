@@ -1,6 +1,10 @@
-import type { PendingQuery, Row, Sql } from 'postgres';
+import postgres, { type PendingQuery, type Row, type Sql } from 'postgres';
 import { outsideCommandDeadline } from '../store/command-deadline.js';
 import { toIoError } from '../store/errors.js';
+import { isCancelledByUser } from './postgres-deadline.js';
+
+/** SQLSTATE query_canceled: a statement past `statement_timeout` (or cancelled: told apart by `isCancelledByUser`). */
+const QUERY_CANCELED = '57014';
 
 /** How the chunks of deleted uploads are swept (`doomed_uploads`, schema 8). */
 export interface DoomedUploadSweepOptions {
@@ -63,7 +67,8 @@ export const sweepDoomedBatch = (sql: Sql, batchChunks: number, only?: readonly 
  */
 export class DoomedUploadSweeper {
   readonly #sql: Sql;
-  readonly #batchChunks: number;
+  /** Chunks a batch deletes: the option's, halved each time a batch runs past the statement's time limit. */
+  #batchChunks: number;
   readonly #auto: boolean;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #everyMs: number;
@@ -166,7 +171,7 @@ export class DoomedUploadSweeper {
   async sweepUploads(ids: readonly string[]): Promise<number> {
     let deleted = 0;
     while (ids.length > 0 && !this.#closed) {
-      const n = await sweepDoomedBatch(this.#sql, this.#batchChunks, ids);
+      const n = await this.#batch(ids);
       if (n === undefined) break;
       deleted += n;
     }
@@ -176,11 +181,28 @@ export class DoomedUploadSweeper {
   async #pass(): Promise<number> {
     let deleted = 0;
     while (!this.#closed) {
-      const n = await sweepDoomedBatch(this.#sql, this.#batchChunks);
+      const n = await this.#batch();
       if (n === undefined) break;
       deleted += n;
     }
     return deleted;
+  }
+
+  /**
+   * One batch of `ids`' doomed uploads (any, without), in batches half as large from then on if it ran past
+   * the statement's time limit: under a `statement_timeout` (the URL's) shorter than a batch takes, every
+   * pass failed the same way for good, the bytes counted against `maxStoredUploadBytes` meanwhile. A batch
+   * of one chunk that still times out fails the pass (told, tried again later).
+   */
+  async #batch(ids?: readonly string[]): Promise<number | undefined> {
+    for (;;) {
+      try {
+        return await sweepDoomedBatch(this.#sql, this.#batchChunks, ids);
+      } catch (e) {
+        if (!(e instanceof postgres.PostgresError) || e.code !== QUERY_CANCELED || isCancelledByUser(e) || this.#batchChunks === 1 || this.#closed) throw e;
+        this.#batchChunks = Math.max(1, Math.floor(this.#batchChunks / 2));
+      }
+    }
   }
 }
 

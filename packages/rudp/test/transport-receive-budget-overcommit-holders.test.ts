@@ -199,7 +199,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   });
 
   it("a peer that takes the overcommit, sends half its 30 MiB message at once and then nothing, is closed two graces after its last byte while another's message waits: a newcomer's 8 MiB message arrives in some 60 s", () => {
-    // The pace is an average from the message's first byte, and a peer ahead of it could bank the lead:
+    // The pace was an average from the message's first byte alone, and a peer ahead of it banked the lead:
     // before, 15 MiB sent at once bought 15 MiB / 2 KiB/s = 2.1 h behind the pace, and the newcomer's
     // message waited as long (not within the run). Now no more than a grace's worth of lead is carried
     // past the last time the message made progress: the grace and that lead (some 2 × 30.5 s) after its

@@ -129,7 +129,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     expect(h.received.get(conn())?.length).toBe(1);
     expect(conn().flow.credit).toBeGreaterThan(29 * 1024 * 1024);
     const waited = newcomerWaits(h, () => h.sim.wake(hostile.address));
-    // On the pace from the first message's first byte: the grace, and 32 s for its 64 KiB (62.8 s).
+    // On the pace from the first message's first byte: the grace, and the 32 s its 64 KiB are worth, less what is past a grace of lead (61.4 s).
     expect(waited).toBeLessThanOrEqual(75_000);
     expect(conn().closeReason?.message).toMatch(/minimum pace/);
   });

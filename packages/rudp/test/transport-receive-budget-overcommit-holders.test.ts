@@ -10,13 +10,14 @@ import { SERVER, byteAt, type Peer, herd, serverConnection, creditTo, holdBudget
 
 /**
  * As in transport-receive-budget-idle-holders.test.ts, 30 idle connections hold the default budget.
- * A hostile peer says BLOCKED for a 30 MiB message, takes the overcommit, and sends one packet of new
- * data of it every `everyMs` (`Infinity`: the first only; its connection stays alive: ACKs,
- * keep-alives, resends). An honest newcomer then sends an 8 MiB message, which needs the overcommit.
- * Runs until it arrives (120 s at most) and checks that it is intact, that the hostile connection was
- * closed for its pace and the idle ones were not; returns how long the newcomer's message took.
+ * A hostile peer says BLOCKED for a 30 MiB message, takes the overcommit, sends the first `burst`
+ * bytes of it as fast as the path takes them (0: none), and then one packet of new data every
+ * `everyMs` (`Infinity`: the first only; its connection stays alive: ACKs, keep-alives, resends). An
+ * honest newcomer then sends an 8 MiB message, which needs the overcommit. Runs until it arrives
+ * (120 s at most) and checks that it is intact, that the hostile connection was closed for its pace
+ * and the idle ones were not; returns how long the newcomer's message took.
  */
-function trickleOvercommit(seed: number, everyMs: number): { readonly waited: number } {
+function trickleOvercommit(seed: number, everyMs: number, burst = 0): { readonly waited: number } {
   const h = herd(seed, {});
   const idle = holdBudgetIdle(h);
   const hostile = h.addPeer('10.0.3.1:5000');
@@ -28,22 +29,28 @@ function trickleOvercommit(seed: number, everyMs: number): { readonly waited: nu
   const hasNew = sq.hasNewData.bind(sq);
   const hasReliable = sq.hasNewReliableData.bind(sq);
   let lastAt = Number.NEGATIVE_INFINITY;
-  const allowed = (): boolean => h.sim.now - lastAt >= everyMs || lastAt === Number.NEGATIVE_INFINITY;
+  let sent = 0;
+  const allowed = (): boolean => sent < burst || h.sim.now - lastAt >= everyMs || lastAt === Number.NEGATIVE_INFINITY;
   sq.hasNewData = () => allowed() && hasNew();
   sq.hasNewReliableData = () => allowed() && hasReliable();
   sq.fillNewData = (w, chunks, now, small) => {
     if (!allowed()) return 0;
     const before = chunks.length;
     const n = fill(w, chunks, now, small);
+    for (const c of chunks.slice(before)) sent += c.message.chunkSize;
     if (chunks.length > before) lastAt = h.sim.now;
     return n;
   };
   hostile.conn.send(new Uint8Array(30 * 1024 * 1024));
   h.sim.wake(hostile.address);
   h.sim.runFor(3_000);
+  // The server's share of the message (its first, id 0).
+  const received = (): number => conn(hostile)?.reassembly.receivedOf(0) ?? 0;
+  runUntil(h, () => received() >= burst, 60_000);
   expect(conn(hostile)?.flow.credit).toBe(30 * 1024 * 1024 + 256);
   expect(conn(hostile)?.flow.holdsOvercommit).toBe(false);
-  expect(conn(hostile)?.reassembly.partialBytes).toBeLessThan(8 * 1024);
+  expect(received()).toBeGreaterThanOrEqual(Math.max(burst, 1));
+  expect(received()).toBeLessThan(burst + 8 * 1024);
   const late = h.addPeer('10.0.2.1:5000');
   runUntil(h, () => late.conn.state === 'established', 2_000);
   const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(96, k));
@@ -189,6 +196,17 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     const run = trickleOvercommit(29, 2_000);
     expect(run.waited).toBeGreaterThan(30_000);
     expect(run.waited).toBeLessThanOrEqual(60_000);
+  });
+
+  it("a peer that takes the overcommit, sends half its 30 MiB message at once and then nothing, is closed two graces after its last byte while another's message waits: a newcomer's 8 MiB message arrives in some 60 s", () => {
+    // The pace was an average from the message's first byte alone, and a peer ahead of it banked the lead:
+    // before, 15 MiB sent at once bought 15 MiB / 2 KiB/s = 2.1 h behind the pace, and the newcomer's
+    // message waited as long (not within the run). Now no more than a grace's worth of lead is carried
+    // past the last time the message made progress: the grace and that lead (some 2 × 30.5 s) after its
+    // last byte, the peer is behind.
+    const run = trickleOvercommit(30, Number.POSITIVE_INFINITY, 15 * 1024 * 1024);
+    expect(run.waited).toBeGreaterThan(50_000);
+    expect(run.waited).toBeLessThanOrEqual(75_000);
   });
 
   it('a peer that never acknowledges the overcommit answer (or anything sent after it) still gives it back: closed within the idle timeout and a few probe timeouts', () => {

@@ -80,6 +80,13 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // past that: the idle timer closes the connection, pace or not).
     honestSlowHolder(2, { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst: { meanBurstLength: 3 } }, 0, [500, 22_000]);
   });
+
+  it('an honest peer whose 256 kbit/s path goes down for 25 s once its overcommitted message is far ahead of the pace is not closed while another waits: the lead it keeps and the grace cover the outage', () => {
+    // A lead counts for at most a grace past the last fragment (OVERCOMMIT_LEAD_GRACES): 10 s in, the
+    // message is some 300 KB ahead (150 s at the pace), far past the lead kept, so it is due the grace
+    // and a grace of lead after its last fragment before the outage; the outage and the recovery fit.
+    honestSlowHolder(3, { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024 }, 0, [10_000, 25_000]);
+  });
 });
 
 /**
@@ -116,7 +123,11 @@ function honestSlowHolder(seed: number, link: LinkConfig, before: number, outage
       contended ||= h.server.receivePool.contended;
       if (!cut && outage !== undefined && h.sim.now - began >= outage[0]) {
         h.sim.setLinks(SERVER, second.address, { ...link, loss: 1 });
-        h.sim.runFor(outage[1]);
+        const end = h.sim.now + outage[1];
+        while (h.sim.now < end) {
+          h.sim.runFor(Math.min(100, end - h.sim.now));
+          contended ||= h.server.receivePool.contended;
+        }
         h.sim.setLinks(SERVER, second.address, link);
         cut = true;
       }

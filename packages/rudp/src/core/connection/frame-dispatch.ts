@@ -11,7 +11,7 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
-import { noteOvercommitAcked, noteOvercommitBegun, noteOvercommitFilled } from './timeouts.js';
+import { noteOvercommitAcked, noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
 import type { PeerAddress } from '../sans-io.js';
@@ -126,7 +126,7 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
       const overcommitted = c.flow.holdsOvercommit;
       const begun = c.flow.begunCredit;
       if (c.reassembly.accept(f) !== 'new') return;
-      if (c.overcommitTimer?.pace !== undefined) noteOvercommitFilled(c);
+      if (c.overcommitTimer?.pace !== undefined) noteOvercommitProgress(c, now);
       // Every message that begins while credit answered from the overcommit is not yet filled is held to the pace.
       if (overcommitted && c.flow.begunCredit !== begun) noteOvercommitBegun(c, now, f.messageId);
       // Repairs cover default messages only (a rebuilt message has no CHANNEL frame to say otherwise).

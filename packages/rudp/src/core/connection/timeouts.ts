@@ -26,17 +26,30 @@ export const OVERCOMMIT_START_MS = 10_000;
 /**
  * The slowest a peer may fill the message it was granted from the overcommit once it has begun it,
  * bytes a second, after a grace of the idle timeout and four probe timeouts from its first byte, while
- * another connection's message waits for the overcommit (`ReceivePool.contended`). Without a pace, a
- * peer that sent one datagram of its message, or a trickle, held the overcommit as long as it kept
- * the connection alive, and every other waiting message waited as long. Honest slow paths fill it
- * far faster: in the simulator (`test/measure/overcommit-pace.ts`, 1.5 MiB messages, seeds 1-3, the
- * lowest pace kept after the grace) a 256 kbit/s path with 30 % burst loss kept 12.4 KiB/s with nine
- * earlier 100 KB messages sharing it (25 KiB/s and more alone, 11.9 with a 25 s outage just after the
- * first byte), 128 kbit/s with 30 % burst loss and earlier messages 5.1 KiB/s, 64 kbit/s with 30 %
- * burst loss 3.2 KiB/s. The price: a peer that trickles its message at this pace holds the overcommit
- * as long as that takes, 4.3 h for 30 MiB (4 KiB/s would halve it, and close 64 kbit/s peers).
+ * another connection's message waits for the overcommit (`ReceivePool.contended`), with no more than
+ * `OVERCOMMIT_LEAD_GRACES` of lead carried past a fragment. Without a pace, a peer that sent one
+ * datagram of its message, or a trickle, held the overcommit as long as it kept the connection alive,
+ * and every other waiting message waited as long. Honest slow paths fill it far faster: in the
+ * simulator (`test/measure/overcommit-pace.ts`, 1.5 MiB messages, seeds 1-3, the lowest pace kept after
+ * the grace, the lead bounded) a 256 kbit/s path with 30 % burst loss kept 12.4 KiB/s with nine earlier
+ * 100 KB messages sharing it (25 KiB/s and more alone, 11.9 with a 25 s outage just after the first
+ * byte), 128 kbit/s with 30 % burst loss and earlier messages 5.1 KiB/s, 64 kbit/s with 30 % burst
+ * loss 2.9 KiB/s (3.2 as an average from the first byte). The price: a peer that trickles its message
+ * at this pace holds the overcommit as long as that takes, 4.3 h for 30 MiB (4 KiB/s would halve it,
+ * and close 64 kbit/s peers).
  */
 export const OVERCOMMIT_PACE_BYTES_PER_S = 2 * 1024;
+
+/**
+ * The most lead over the pace a paced message carries past any fragment that added to it, in graces
+ * (`overcommitGrace`) at `OVERCOMMIT_PACE_BYTES_PER_S`: a peer that stops sending it is behind the pace
+ * the grace and this lead after its last fragment. Counted as an average from the first byte alone, the
+ * lead was not bounded: a peer that sent 15 MiB of a 30 MiB message at once and then nothing was behind
+ * 2.1 h later, and kept another's message out of the overcommit as long. One grace of lead, not none:
+ * an honest 64 kbit/s path with 30 % burst loss went 26.8 s without adding to its message
+ * (`test/measure/overcommit-pace.ts`), and kept 2.9 KiB/s so held (1.3 KiB/s with no lead at all).
+ */
+export const OVERCOMMIT_LEAD_GRACES = 1;
 
 /** Start timer (the message not begun) and pace (begun): the grace both give a peer whose answer went unacknowledged, or whose message just began. */
 function overcommitGrace(c: Connection): number {
@@ -60,8 +73,9 @@ function overcommitStartDeadline(c: Connection, t: OvercommitTimer): number {
 /**
  * When the overcommitted message `c`'s peer began falls behind the minimum pace (`Infinity`: none, or
  * it is whole): the grace from `pace.since`, and a second for each `OVERCOMMIT_PACE_BYTES_PER_S` of it
- * received since. An outage shorter than the grace (the idle timeout's, which closes longer ones anyway)
- * never puts a peer that kept the pace before it behind.
+ * received since, never more than two graces past the last fragment that added to it
+ * (`noteOvercommitProgress`). An outage shorter than the grace (the idle timeout's, which closes longer
+ * ones anyway) never puts a peer that kept the pace before it behind.
  */
 function overcommitPaceDeadline(c: Connection, pace: OvercommitPace | undefined): number {
   if (pace === undefined) return Number.POSITIVE_INFINITY;
@@ -79,20 +93,28 @@ function overcommitDeadline(c: Connection): number {
   return start < pace ? start : pace;
 }
 
-/** The overcommitted message a connection's peer began, and the pace it is held to from `since`. */
+/**
+ * The overcommitted message a connection's peer began, and the pace it is held to from `since`.
+ * `since` and `base` move forward in place as the message arrives ahead of the pace
+ * (`noteOvercommitProgress`: once a fragment, a copy each would allocate on the receive path).
+ */
 export interface OvercommitPace {
   /** The message's id. */
   readonly message: number;
-  /** When the pace's grace began, ms: the message's first byte, or the last time nobody waited. */
-  readonly since: number;
-  /** What of the message had arrived then, bytes (less what earlier paced messages had since `since`, when it took their place). */
-  readonly base: number;
+  /** When the pace's grace began, ms: the message's first byte, the last time nobody waited, or the last fragment that brought a lead past `OVERCOMMIT_LEAD_GRACES`. */
+  since: number;
+  /**
+   * What of the message had arrived then, bytes, less the lead carried past it (at most
+   * `OVERCOMMIT_LEAD_GRACES` graces' worth at the pace), and less what earlier paced messages had
+   * since `since` when it took their place.
+   */
+  base: number;
   /** The message's length, bytes. */
   readonly length: number;
   /**
    * Messages that began while this one was paced and credit answered from the overcommit was not yet
    * filled, oldest first: the next still partial is paced once this one is whole
-   * (`noteOvercommitFilled`). Shared, as a queue, by the timer's copies.
+   * (`noteOvercommitProgress`). Shared, as a queue, by the timer's copies.
    */
   readonly later: PaceQueue;
 }
@@ -126,7 +148,7 @@ export interface OvercommitTimer {
  * Message `id` began to arrive with the fragment just taken while credit answered from the overcommit
  * was not yet filled (`FlowControl.holdsOvercommit`): it may be what that credit was for, so it is held
  * to `OVERCOMMIT_PACE_BYTES_PER_S`. One message is paced at a time, the others that began so after it
- * (`noteOvercommitFilled`): before, only the message that ended the answer was, and a peer that began
+ * (`noteOvercommitProgress`): before, only the message that ended the answer was, and a peer that began
  * a second one from a later answer while the first was partial, or that was answered twice before
  * either began, had the other paced by nothing and kept its 15 to 30 MiB past the budget for good.
  */
@@ -150,21 +172,36 @@ export function noteOvercommitBegun(c: Connection, now: number, id: number): voi
 }
 
 /**
- * A fragment was taken: if it made the paced message whole, the next one waiting to be paced that is
- * still partial takes its place, on the same pace (`since` kept, what the others filled counted): a
- * grace afresh for each let a peer that began many two-datagram messages hold the rest for a grace each.
+ * A fragment was taken at `now` while a message was paced. If it made the paced message whole, the next
+ * one waiting to be paced that is still partial takes its place, on the same pace (`since` kept, what the
+ * others filled counted): a grace afresh for each let a peer that began many two-datagram messages hold
+ * the rest for a grace each. Then the paced message carries no more than `OVERCOMMIT_LEAD_GRACES` of
+ * lead past now: the deadline is never more than the grace and that lead away after a fragment.
  */
-export function noteOvercommitFilled(c: Connection): void {
+export function noteOvercommitProgress(c: Connection, now: number): void {
   const t = c.overcommitTimer;
-  const pace = t?.pace;
-  if (t === undefined || pace === undefined || pace.later.ids.length === 0 || c.reassembly.receivedOf(pace.message) !== undefined) return;
-  const filled = pace.length - pace.base;
-  for (let next = pace.later.ids.shift(); next !== undefined; next = pace.later.ids.shift()) {
-    const received = c.reassembly.receivedOf(next);
-    const length = c.reassembly.lengthOf(next);
-    if (received === undefined || length === undefined) continue;
-    c.overcommitTimer = { ...t, pace: { message: next, since: pace.since, base: received - filled, length, later: pace.later } };
-    return;
+  let pace = t?.pace;
+  if (t === undefined || pace === undefined) return;
+  let received = c.reassembly.receivedOf(pace.message);
+  if (received === undefined) {
+    const filled = pace.length - pace.base;
+    const later = pace.later;
+    let length: number | undefined;
+    let next: number | undefined;
+    do {
+      next = later.ids.shift();
+      if (next === undefined) return;
+      received = c.reassembly.receivedOf(next);
+      length = c.reassembly.lengthOf(next);
+    } while (received === undefined || length === undefined);
+    pace = { message: next, since: pace.since, base: received - filled, length, later };
+    c.overcommitTimer = { ...t, pace };
+  }
+  // Ahead of the pace by more than the lead allowed: held to it from now, with that lead.
+  const lead = (OVERCOMMIT_LEAD_GRACES * overcommitGrace(c) * OVERCOMMIT_PACE_BYTES_PER_S) / 1000;
+  if (pace.since + ((received - pace.base - lead) * 1000) / OVERCOMMIT_PACE_BYTES_PER_S > now) {
+    pace.since = now;
+    pace.base = received - lead;
   }
 }
 

@@ -201,6 +201,66 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
   });
 
+  it('batches halved by a slow spell grow back once batches fit again: a spell cut every later sweep for good before', async () => {
+    const store = await pg.openStore({ timeouts: { statementMs: 1_000 }, doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    await run(store, 'alice', 'CRT t');
+    await run(store, 'alice', 'CRT u');
+    await storeChunks(store, 't', 'f', 40);
+    // A slow spell (a disk busy for a while): 40 ms a chunk deleted while it lasts, so 16 chunks a batch fit.
+    await store.sql`CREATE TABLE slow_spell (on_ boolean NOT NULL)`;
+    await store.sql`INSERT INTO slow_spell VALUES (true)`;
+    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF (SELECT on_ FROM slow_spell) THEN PERFORM pg_sleep(0.04); END IF; RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    expect(await store.sweepDoomedUploads()).toBe(40);
+    // Over: a later sweep of 4,000 chunks starts at 16 a batch and is back to 64 before its end (64 full
+    // batches of 16, then of 32: 3,072 chunks).
+    await store.sql`UPDATE slow_spell SET on_ = false`;
+    const seen = await recordChunkDeletes(store.sql);
+    await storeChunks(store, 'u', 'f', 4_000);
+    expect(await lines(run(store, 'alice', 'RMV u'))).toEqual(['Thread u removed']);
+    expect(await store.sweepDoomedUploads()).toBe(4_000);
+    const batches = await seen();
+    expect(batches[0]).toBe(16);
+    expect(Math.max(...batches)).toBe(64);
+    expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
+  });
+
+  it("an administrator's cancel of a batch fails the pass and leaves the batch size alone (not read as a time limit)", async () => {
+    const store = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 64 } });
+    const admin = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+    pg.onClose(() => admin.end({ timeout: 1 }));
+    await run(store, 'alice', 'CRT t');
+    await run(store, 'alice', 'CRT u');
+    await storeChunks(store, 't', 'f', 40);
+    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
+    await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+    expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
+    const pass = store.sweepDoomedUploads();
+    const outcome = pass.then(() => 'swept', (e: unknown) => (e instanceof postgres.PostgresError ? `${e.code} ${e.message}` : String(e)));
+    // The batch's DELETE runs for 1.6 s (40 chunks): cancelled while it does.
+    const pid = await vi.waitFor(
+      async () => {
+        const [row] = await admin<{ pid: number }[]>`
+          SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%DELETE FROM upload_chunks%' AND pid <> pg_backend_pid()`;
+        if (row === undefined) throw new Error('no batch runs yet');
+        return row.pid;
+      },
+      { timeout: 5_000, interval: 10 },
+    );
+    expect(await admin`SELECT pg_cancel_backend(${pid}) AS ok`).toEqual([{ ok: true }]);
+    expect(await outcome).toBe('57014 canceling statement due to user request');
+    await store.sql`DROP TRIGGER slow_delete ON upload_chunks`;
+    const seen = await recordChunkDeletes(store.sql);
+    await storeChunks(store, 'u', 'f', 100);
+    expect(await lines(run(store, 'alice', 'RMV u'))).toEqual(['Thread u removed']);
+    expect(await store.sweepDoomedUploads()).toBe(140);
+    // t's 40 (its cancelled batch rolled back), then u's 100 in batches of 64 still.
+    expect(await seen()).toEqual([40, 64, 36]);
+  });
+
   it('a doomed upload another server holds is skipped, not waited for', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { auto: false } });
     await run(store, 'alice', 'CRT t');

@@ -35,6 +35,14 @@ export const DOOMED_RETRY_FIRST_MS = 1_000;
 export const DOOMED_BATCH_CHUNKS = 64;
 
 /**
+ * Full batches in a row that fit the statement's time limit after which halved batches double again (up
+ * to the size asked for): a slow spell (a busy disk, a lock waited for) cut every later sweep for good,
+ * 0.6 ms a chunk at one a batch against 0.1 ms at 64 here, a commit each. Under a limit that stays short,
+ * the try costs one batch past the limit every 64 that fit.
+ */
+export const DOOMED_REGROW_AFTER = 64;
+
+/**
  * Deletes at most `batchChunks` chunks of one doomed upload, in one transaction, and forgets the upload
  * once it has none. The upload is locked `FOR UPDATE SKIP LOCKED`: servers sweeping at once each take
  * another one (or none), never wait for each other. With `only`, one of those uploads, waiting for a
@@ -69,6 +77,10 @@ export class DoomedUploadSweeper {
   readonly #sql: Sql;
   /** Chunks a batch deletes: the option's, halved each time a batch runs past the statement's time limit. */
   #batchChunks: number;
+  /** The option's batch size, which halved batches grow back to (`DOOMED_REGROW_AFTER`). */
+  readonly #fullBatchChunks: number;
+  /** Full batches in a row that fit the time limit at the size halved to (`DOOMED_REGROW_AFTER`). */
+  #fitted = 0;
   readonly #auto: boolean;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #everyMs: number;
@@ -87,6 +99,7 @@ export class DoomedUploadSweeper {
     // A fraction or NaN would fail every pass (LIMIT takes a whole number): a whole number of at least one.
     const batch = Math.floor(options.batchChunks ?? DOOMED_BATCH_CHUNKS);
     this.#batchChunks = Number.isFinite(batch) ? Math.max(1, batch) : DOOMED_BATCH_CHUNKS;
+    this.#fullBatchChunks = this.#batchChunks;
     this.#auto = options.auto ?? true;
     this.#everyMs = options.everyMs ?? 60_000;
     this.#onError = options.onError;
@@ -192,15 +205,25 @@ export class DoomedUploadSweeper {
    * One batch of `ids`' doomed uploads (any, without), in batches half as large from then on if it ran past
    * the statement's time limit: under a `statement_timeout` (the URL's) shorter than a batch takes, every
    * pass failed the same way for good, the bytes counted against `maxStoredUploadBytes` meanwhile. A batch
-   * of one chunk that still times out fails the pass (told, tried again later).
+   * of one chunk that still times out fails the pass (told, tried again later). Halved batches double
+   * again after `DOOMED_REGROW_AFTER` full ones in a row fit.
    */
   async #batch(ids?: readonly string[]): Promise<number | undefined> {
     for (;;) {
+      const size = this.#batchChunks;
       try {
-        return await sweepDoomedBatch(this.#sql, this.#batchChunks, ids);
+        const n = await sweepDoomedBatch(this.#sql, size, ids);
+        // Only a full batch says the size fits (an upload's last, shorter one took less time).
+        if (n === size && size < this.#fullBatchChunks && size === this.#batchChunks && ++this.#fitted >= DOOMED_REGROW_AFTER) {
+          this.#fitted = 0;
+          this.#batchChunks = Math.min(this.#fullBatchChunks, size * 2);
+        }
+        return n;
       } catch (e) {
-        if (!(e instanceof postgres.PostgresError) || e.code !== QUERY_CANCELED || isCancelledByUser(e) || this.#batchChunks === 1 || this.#closed) throw e;
-        this.#batchChunks = Math.max(1, Math.floor(this.#batchChunks / 2));
+        if (!(e instanceof postgres.PostgresError) || e.code !== QUERY_CANCELED || isCancelledByUser(e) || size === 1 || this.#closed) throw e;
+        this.#fitted = 0;
+        // A batch beside (`sweepUploads` and a pass) may have halved it already.
+        this.#batchChunks = Math.min(this.#batchChunks, Math.floor(size / 2));
       }
     }
   }

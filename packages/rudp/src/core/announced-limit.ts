@@ -17,8 +17,8 @@ export const WROTE_BLOCKED = 2;
  * the receiver's grants (`FlowControl`), one object per connection.
  */
 export class AnnouncedLimit extends PeerLimit {
-  /** The limit we last announced. */
-  protected advertisedLimit = 0;
+  /** The limit we last announced (declared bare, set in the constructor: see `PeerLimit.blockedAt`). */
+  protected advertisedLimit: number;
   /** A MAX_DATA frame is owed. */
   protected maxDataDue = false;
   /**
@@ -30,6 +30,12 @@ export class AnnouncedLimit extends PeerLimit {
    * held to the small window, for one more round trip.
    */
   protected raiseUnacked = false;
+
+  constructor(peerWindow: number, peerLimit: number) {
+    super(peerWindow, peerLimit);
+    // The handshake's limit: `FlowControl`'s constructor sets it once it knows the first grant.
+    this.advertisedLimit = 0;
+  }
 
   /** The limit we announced last (before anything was read, the limit the handshake announces). */
   get limit(): number {

@@ -52,7 +52,7 @@ import { firstGrantOf } from './credit.js';
 /** Credit in both directions for one connection. */
 export class FlowControl extends AnnouncedLimit {
   /** Window credit of the messages the application has read (`creditOf` each). */
-  private consumed = 0;
+  private consumed: number;
   /** The endpoint's budget the credit we grant comes from (`undefined`: none, or given back at the end). */
   private pool: ReceivePool | undefined;
   /** The credit we grant now, at most the window: `initialGrant` at first, grown by `growByRate`, `answerBlocked` and `raiseReceiveWindow`. */
@@ -60,7 +60,7 @@ export class FlowControl extends AnnouncedLimit {
   /** When the current measuring round trip began (`growByRate`), ms (`undefined`: none yet, not -Infinity, which would be boxed). */
   private epochStart: number | undefined;
   /** `consumed` when it began. */
-  private epochConsumed = 0;
+  private epochConsumed: number;
   /** The party (the peer's address) whose share of the endpoint's first grants ours counts in (`ReceivePool.partyShare`). */
   private readonly party: string | undefined;
   /** What our first grant took of that share (beyond the floor), given back at the end. */
@@ -68,7 +68,7 @@ export class FlowControl extends AnnouncedLimit {
   /** What our floor went past the endpoint's budget less its reserve as we opened (`ReceivePool.open`), given back at the end. */
   private readonly overdraw: number;
   /** Window credit of every message that began to arrive (`began`): the stream the peer has filled, in any order. */
-  private begun = 0;
+  private begun: number;
   /** The answer to the peer's BLOCKED: made at the first one (see `BlockedAnswer`). */
   private blocked: BlockedAnswer | undefined;
   /** The connection, as the endpoint's budget knows it (`ReceivePool.grantable`'s `who`): set by it once made. */
@@ -85,6 +85,10 @@ export class FlowControl extends AnnouncedLimit {
     party?: string,
   ) {
     super(peerWindow, peerLimit);
+    // Stream offsets, set here, not as `= 0` initializers: see `PeerLimit.blockedAt` (a box each, else).
+    this.consumed = 0;
+    this.epochConsumed = 0;
+    this.begun = 0;
     this.pool = pool;
     this.grantBytes = firstGrantOf(receiveWindow, pool, party);
     let credit = this.grantBytes;

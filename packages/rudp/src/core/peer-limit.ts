@@ -13,14 +13,19 @@ export class PeerLimit {
   private peerLimit: number;
   /** The peer's window (the largest message it takes is `MESSAGE_CREDIT` less). */
   private peerWindowBytes: number;
-  /** Sender: the limit we last found ourselves waiting for (the end of the message that does not fit). */
-  protected blockedAt = 0;
+  /**
+   * Sender: the limit we last found ourselves waiting for (the end of the message that does not fit).
+   * Declared bare and set in the constructor, as every stream offset here: a field V8 first sees as a
+   * small integer (`= 0`) becomes a 16-byte box in every connection once one passes 2^31 (2 GiB sent).
+   */
+  protected blockedAt: number;
   /** Sender: a BLOCKED frame is owed. */
   protected blockedDue = false;
 
   constructor(peerWindow: number, peerLimit: number) {
     this.peerLimit = peerLimit;
     this.peerWindowBytes = peerWindow;
+    this.blockedAt = 0;
   }
 
   /** The peer's window (before the handshake completes, our own stands in for it); a message takes `creditOf` its length of it. */

@@ -26,7 +26,7 @@ function touch(all: readonly FlowControl[]): number {
 
 describe('FlowControl: one connection past 2 GiB of stream', () => {
   it('boxes no stream offset in the other connections (no heap grows per object)', () => {
-    const N = 50_000;
+    const N = 200_000;
     const others = Array.from({ length: N }, () => new FlowControl(MIB, MIB));
     touch(others);
     gc();
@@ -50,7 +50,7 @@ describe('FlowControl: one connection past 2 GiB of stream', () => {
     gc();
     gc();
     const perObject = (process.memoryUsage().heapUsed - before) / N;
-    // One box is 16 bytes in each; the long connection's own few hundred bytes spread over 50,000 are ~0.
-    expect(perObject).toBeLessThan(4);
+    // One box is 16 bytes in each; the long connection's own few hundred bytes spread over 200,000 are ~0, and what the test runner allocates meanwhile (up to ~250 KB: 4.6 B an object over 50,000) well under a box.
+    expect(perObject).toBeLessThan(8);
   });
 });

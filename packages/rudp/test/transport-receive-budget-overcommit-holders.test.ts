@@ -74,6 +74,36 @@ function trickleOvercommit(seed: number, everyMs: number, burst = 0): { readonly
   return { waited: h.sim.now - start };
 }
 
+/**
+ * As in transport-receive-budget-idle-holders.test.ts, 30 idle connections hold the default budget.
+ * Twelve hostile connections (at `address(i)`) each say BLOCKED for a 30 MiB message and never send
+ * past their floor; then an honest newcomer sends an 8 MiB message (bytes of `pattern`). Runs until it
+ * arrives intact (120 s at most); returns how long it took.
+ */
+function newcomerBehindHolders(seed: number, address: (i: number) => string, pattern: number): { readonly h: ReturnType<typeof herd>; readonly hostile: readonly Peer[]; readonly conn: (p: Peer) => Connection; readonly waited: number } {
+  const h = herd(seed, {});
+  holdBudgetIdle(h);
+  const hostile = Array.from({ length: 12 }, (_, i) => h.addPeer(address(i)));
+  runUntil(h, () => hostile.every((p) => p.conn.state === 'established'), 3_000);
+  for (const p of hostile) {
+    const allows = p.conn.flow.allows.bind(p.conn.flow);
+    p.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
+    p.conn.send(new Uint8Array(30 * 1024 * 1024));
+    h.sim.wake(p.address);
+  }
+  h.sim.runFor(500);
+  const late = h.addPeer('10.0.2.1:5000');
+  runUntil(h, () => late.conn.state === 'established', 2_000);
+  const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(pattern, k));
+  late.conn.send(m);
+  h.sim.wake(late.address);
+  const start = h.sim.now;
+  const conn = (p: Peer): Connection => serverConnection(h, p);
+  runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 120_000);
+  expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
+  return { h, hostile, conn, waited: h.sim.now - start };
+}
+
 describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it("a peer that takes the overcommit for a message it never sends is closed after 10 s, and the next waiting message goes: the stall is not total", () => {
     // As in transport-receive-budget-idle-holders.test.ts (`holdBudgetIdle`): 30 idle connections hold the default budget's 960 MiB. A hostile peer then says BLOCKED
@@ -121,27 +151,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
     // took it then, and the next: the address's share of the budget let six of them reserve, and the
     // newcomer's message waited 65.1 s behind those six (each further address added as much). Now the
     // address goes behind every other party's waiting message once one of its connections is closed so.
-    const h = herd(27, {});
-    holdBudgetIdle(h);
-    const hostile = Array.from({ length: 12 }, (_, i) => h.addPeer(`10.0.3.1:${6000 + i}`));
-    runUntil(h, () => hostile.every((p) => p.conn.state === 'established'), 2_000);
-    for (const p of hostile) {
-      const allows = p.conn.flow.allows.bind(p.conn.flow);
-      p.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
-      p.conn.send(new Uint8Array(30 * 1024 * 1024));
-      h.sim.wake(p.address);
-    }
-    h.sim.runFor(500);
-    const late = h.addPeer('10.0.2.1:5000');
-    runUntil(h, () => late.conn.state === 'established', 2_000);
-    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(95, k));
-    late.conn.send(m);
-    h.sim.wake(late.address);
-    const start = h.sim.now;
-    const conn = (p: Peer): Connection => serverConnection(h, p);
-    runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 120_000);
-    expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
-    const waited = h.sim.now - start;
+    const { h, hostile, conn, waited } = newcomerBehindHolders(27, (i) => `10.0.3.1:${6000 + i}`, 95);
     const closed = hostile.filter((p) => conn(p)?.state !== 'established').length;
     expect(closed).toBe(1);
     expect(waited).toBeGreaterThan(5_000);
@@ -155,27 +165,7 @@ describe('an endpoint-wide receive budget (maxReceiveBufferBytes)', () => {
   it("three addresses' connections that each take the overcommit in turn and never send delay a newcomer's message by one turn an address: 4 of each, some 32 s", () => {
     // As above, with four connections from each of three hostile addresses, the address's turns
     // interleaved. Each address's first closed penalizes it; the newcomer waits for one turn of each.
-    const h = herd(27, {});
-    holdBudgetIdle(h);
-    const hostile = Array.from({ length: 12 }, (_, i) => h.addPeer(`10.0.3.${1 + Math.floor(i / 4)}:${6000 + i}`));
-    runUntil(h, () => hostile.every((p) => p.conn.state === 'established'), 3_000);
-    for (const p of hostile) {
-      const allows = p.conn.flow.allows.bind(p.conn.flow);
-      p.conn.flow.allows = (end: number): boolean => allows(end) && end <= RECEIVE_FLOOR;
-      p.conn.send(new Uint8Array(30 * 1024 * 1024));
-      h.sim.wake(p.address);
-    }
-    h.sim.runFor(500);
-    const late = h.addPeer('10.0.2.1:5000');
-    runUntil(h, () => late.conn.state === 'established', 2_000);
-    const m = Uint8Array.from({ length: 8 * 1024 * 1024 }, (_, k) => byteAt(97, k));
-    late.conn.send(m);
-    h.sim.wake(late.address);
-    const start = h.sim.now;
-    const conn = (p: Peer): Connection => serverConnection(h, p);
-    runUntil(h, () => (h.received.get(conn(late) as Connection)?.length ?? 0) === 1, 120_000);
-    expect(Buffer.compare(h.received.get(conn(late) as Connection)?.[0] ?? new Uint8Array(0), m)).toBe(0);
-    const waited = h.sim.now - start;
+    const { hostile, conn, waited } = newcomerBehindHolders(27, (i) => `10.0.3.${1 + Math.floor(i / 4)}:${6000 + i}`, 97);
     const closed = hostile.filter((p) => conn(p)?.state !== 'established');
     expect(closed.map((p) => p.address.split(':')[0])).toEqual(['10.0.3.1', '10.0.3.2', '10.0.3.3']);
     expect(waited).toBeGreaterThan(2 * 10_000);

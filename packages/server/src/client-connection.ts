@@ -276,16 +276,17 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     if (finished || bytes === undefined) return;
     // Decoded before its turn at the budget, which depends on what it asks for (and a malformed one is answered in a line).
     const decoded = item.tooLarge === undefined ? decode(bytes) : undefined;
-    const large = decoded?._tag === 'Right' && LARGE_REPLY.has(decoded.right.cmd);
+    const cmd = decoded?._tag === 'Right' ? decoded.right.cmd : undefined;
+    const large = cmd !== undefined && LARGE_REPLY.has(cmd);
     // Every other request waits for its party's turn at the server's rate of request work (large-reply-rate.ts)
     // before it runs, a write for its WRITE_TURNS; an LST or RDT after it, once its reply's size is known. Paced per
     // account and host only, N addresses of cheap requests took N hosts' pace: 8 got 4,189–4,241 replies a second,
     // 54–69 % of a core (618–642 and 25–35 % now), and more addresses more, while an honest MSG waited.
     // Not XIT: it ends the session (one a login, and logins take their turns), and behind its party's queue a user
     // behind a busy NAT address who typed it stayed logged in for the party's turns (7 s and more), past the client's wait.
-    const xit = decoded?._tag === 'Right' && decoded.right.cmd === 'XIT';
+    const xit = cmd === 'XIT';
     if (!large && !xit && ctx.largeReplies !== undefined) {
-      const turns = decoded?._tag === 'Right' && WRITES.has(decoded.right.cmd) ? WRITE_TURNS : 1;
+      const turns = cmd !== undefined && WRITES.has(cmd) ? WRITE_TURNS : 1;
       const turn = ctx.largeReplies.request(partyKey, turns, closing.signal);
       if (turn !== undefined) await turn;
       if (finished || conn.closed) return;

@@ -181,20 +181,15 @@ export class DoomedUploadSweeper {
    * upload beginning on a full forum needs that of the stale uploads its beginning deleted. Resolves to the
    * chunks it deleted.
    */
-  async sweepUploads(ids: readonly string[]): Promise<number> {
-    let deleted = 0;
-    while (ids.length > 0 && !this.#closed) {
-      const n = await this.#batch(ids);
-      if (n === undefined) break;
-      deleted += n;
-    }
-    return deleted;
+  sweepUploads(ids: readonly string[]): Promise<number> {
+    return ids.length === 0 ? Promise.resolve(0) : this.#pass(ids);
   }
 
-  async #pass(): Promise<number> {
+  /** Batches until none is left of `ids`' doomed uploads (any, without) that another server is not sweeping, or the sweeper closes. */
+  async #pass(ids?: readonly string[]): Promise<number> {
     let deleted = 0;
     while (!this.#closed) {
-      const n = await this.#batch();
+      const n = await this.#batch(ids);
       if (n === undefined) break;
       deleted += n;
     }

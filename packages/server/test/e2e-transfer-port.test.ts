@@ -287,13 +287,12 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     serverLines = () => server.lines();
     stage = 'upload';
     const pid = server.child.pid ?? 0;
-    // Far more than the sockets between the two can hold, so the server is still reading it while the receiver waits:
-    // the kernel may grow a loopback receive buffer to tcp_rmem's maximum (32 MiB on these machines) beside the
-    // send buffer, and a fixed 32 MiB was sometimes sent whole before RMV (1 run in 8 with both cores busy: the
-    // download then rightly ran to its end, and the test waited for an abort that never came).
-    // Twice the ceiling and 32 MiB more since CI here once saw the whole of ceiling + 16 MiB (52 MiB) sent before RMV
-    // ('yoda downloaded big' logged before 'yoda issued RMV'): the buffers between the two held more than the maxima say.
-    const size = 2 * (await socketBufferCeiling()) + 32 * MiB;
+    // More than the sockets between the two can hold, so the server is still reading it while the receiver waits: the
+    // kernel's buffers hold at most tcp_wmem's maximum on the server's side and tcp_rmem's on the receiver's (36 MiB on
+    // these machines; measured with a receiver that reads nothing: 3.8 MiB and 0.1 MiB), the server itself at most
+    // 1 MiB (transfer-backpressure.test.ts: 80 KiB). The file was once twice that and 32 MiB more, after CI saw a whole
+    // 52 MiB sent before RMV: the receiver was not paused (see below), and read it all.
+    const size = (await socketBufferCeiling()) + 8 * MiB;
     const bytes = Buffer.concat([Buffer.from(`${size}\n`), seededBytes(size, 7)]);
     expect(await sealedExchange(server.tcpPort, c, await grant(c, 'u1', 'UPD', ['t', 'big']), bytes)).toBe('OK\n');
     stage = 'DWN grant';
@@ -305,8 +304,10 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     const channel = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(c.conn), token), 'client');
     let received = 0;
     let failure: Error | undefined;
-    // The receiver takes the first record, then stops reading (a slow link) until RMV has answered.
-    channel.once('data', () => socket.pause());
+    // The receiver takes the first record, then stops reading (a slow link) until RMV has answered. The channel is
+    // paused, not its socket: the channel, flowing, resumed a paused socket at its next read (Duplex `_read`), and the
+    // receiver read on at full speed (11 to 22 MiB before RMV here, the whole file when RMV was slow).
+    channel.once('data', () => channel.pause());
     channel.on('data', (b: Buffer) => (received += b.length));
     channel.on('error', (e) => (failure ??= e));
     const closed = new Promise<void>((resolve) => channel.on('close', () => resolve()));
@@ -322,9 +323,11 @@ describe('TCP transfer port: hostile peers are cut off and leave nothing behind 
     expect((await c.request('r1', 'RMV', ['t'])).lines).toEqual(['Thread t removed']);
     // Said at once rather than as a wait for an abort that cannot come: a whole download ends without one.
     if (server.lines().includes('yoda downloaded big from t thread')) throw new Error(`the whole ${size}-byte file was sent before RMV (buffers larger than the test allows for)`);
-    // Before, the handle stayed open (the removed file's 32 MiB held on disk) until the receiver had read it all.
+    // The receiver stopped at the first record ('OK SIZE'), and the server's sending with it.
+    expect(received).toBeLessThan(MiB);
+    // Before, the handle stayed open (the removed file's bytes held on disk) until the receiver had read it all.
     expect(await openCount(pid, file)).toBe(0);
-    socket.resume();
+    channel.resume();
     stage = 'channel close after RMV';
     await closed;
     stage = 'checks';

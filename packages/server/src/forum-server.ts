@@ -212,6 +212,14 @@ export interface ForumServer {
    * Resolves with how many clients were told.
    */
   shutdown(graceMs?: number): Promise<number>;
+  /**
+   * For a process about to exit at once, whatever stop is under way (a
+   * second stop signal): gives up the data directory's lock synchronously,
+   * if it is still this server's, without waiting for the writes under way;
+   * what they leave is the next start's recovery, as after a crash. Nothing
+   * more may be asked of the server after it.
+   */
+  abandon(): void;
   /** Unacknowledged reply bytes charged to the client host of `address` (`host:port` or a bare address) now, reservations of running requests included. */
   replyBytesHeld(address: string): number;
   /** The same over every host: what the server-wide budget (`maxReplyBytes`) bounds. */
@@ -239,6 +247,8 @@ interface SharedState {
   /** Aborted when the server must stop: the data directory's lock was lost (never with PostgreSQL). */
   readonly lost: AbortSignal | undefined;
   close(): Promise<void>;
+  /** Lets go of the data directory's lock at once, synchronously (`DataDirLock.abandon`); nothing with PostgreSQL. */
+  abandon(): void;
 }
 
 /**
@@ -303,6 +313,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
         await registry.close();
         await store.close();
       },
+      // Its leases expire by themselves (MAX_LEASE_MS): nothing held that a process exiting could give up.
+      abandon: () => undefined,
     };
   }
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
@@ -351,6 +363,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       liveSessions,
       lost: lock.lost,
       close: letGo,
+      abandon: () => lock.abandon(),
     };
   } catch (e) {
     await letGo();
@@ -579,5 +592,6 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     linesCachedBytes: () => ctx.linesCache.bytes,
     close,
     shutdown,
+    abandon: () => state.abandon(),
   };
 };

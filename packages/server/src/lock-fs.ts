@@ -1,4 +1,5 @@
 /** The file operations of the data-directory lock, and their `node:fs` implementation. */
+import { readFileSync, unlinkSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 
 /** The file operations the lock uses (a seam: tests simulate file systems without hard links). */
@@ -13,6 +14,10 @@ export interface LockFs {
   readonly mtimeMs: (path: string) => Promise<number>;
   /** Sets the file's modification time to now (the holder's renewal). */
   readonly touch: (path: string) => Promise<void>;
+  /** `readFile`, synchronously: for a process that exits right after, with no turn of the event loop left. */
+  readonly readFileSync: (path: string) => string;
+  /** `unlink`, synchronously (see `readFileSync`). */
+  readonly unlinkSync: (path: string) => void;
 }
 
 /**
@@ -31,6 +36,8 @@ export const nodeLockFs: LockFs = {
     const now = new Date();
     await nodeFs.utimes(path, now, now);
   },
+  readFileSync: (path) => readFileSync(path, 'utf8'),
+  unlinkSync: (path) => unlinkSync(path),
 };
 
 /** The `code` of a thrown error (`ENOENT`, `EPERM`…), if any. */

@@ -26,6 +26,16 @@ export interface DataDirLock {
   held(): Promise<boolean>;
   /** Gives the directory up (the lock file is deleted if it is still this holder's). */
   release(): Promise<void>;
+  /**
+   * Gives the directory up synchronously, for a process that exits right
+   * after without waiting for its writes (a second stop signal): the lock
+   * file is deleted if it is still this holder's, whatever `release` or
+   * check is under way. The writes it cuts short are the next start's
+   * recovery, as after a crash; a lock left behind would be the next
+   * start's to judge (by pid, or up to `staleMs` of renewals in a restarted
+   * container).
+   */
+  abandon(): void;
 }
 
 /** The error a lost lock's {@link DataDirLock.lost} is aborted with (`code` `ERR_DATA_DIR_LOCK_LOST`). */
@@ -154,6 +164,17 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
       clearInterval(renewal);
       // Only our own (and the one held again while stopping): a lock another server took over meanwhile stays.
       if ((await h.fs.readFile(path).catch(() => '')) === mine) await h.fs.unlink(path).catch(() => undefined);
+      h.onRelease();
+    },
+    abandon: () => {
+      released = true;
+      clearInterval(renewal);
+      try {
+        // Only our own, as `release`: a lock another server took over meanwhile stays.
+        if (h.fs.readFileSync(path) === mine) h.fs.unlinkSync(path);
+      } catch {
+        // Gone already (released, or deleted), or out of reach: nothing more a process about to exit can do.
+      }
       h.onRelease();
     },
   };

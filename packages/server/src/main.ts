@@ -114,9 +114,15 @@ const main = async (): Promise<number | undefined> => {
       );
   };
   // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
-  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice.
+  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice. The lock goes
+  // first (the stop that would have released it never ends): left behind, the next start had to judge it, and
+  // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. No write of
+  // this process outlives the exit right after it, long before another server could start and recover.
   const stopOrExit = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    if (stopping) process.exit(128 + constants.signals[signal]);
+    if (stopping) {
+      server.abandon();
+      process.exit(128 + constants.signals[signal]);
+    }
     stop(signal);
   };
   process.on('SIGINT', () => stopOrExit('SIGINT'));

@@ -5,52 +5,14 @@
  * the rate's clock and timers are the test's (time moves only as its timers run).
  */
 import type { Thread } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import { LargeReplyRate } from '../src/large-reply-rate.js';
-import { FakeConnection, memoryContext } from './served-connection.js';
+import { onFakeClock as rig, settle } from './fake-clock-rate.js';
+import type { FakeConnection } from './served-connection.js';
 
-const MIB = 1024 * 1024;
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
-
 /** A context over `small` whose rate (1 MiB/s, 1 MiB of burst: 21⅓ cheap requests a second) runs on the test's clock. */
-const onFakeClock = () => {
-  const clock = { now: 0 };
-  const timers: (() => void)[] = [];
-  const rate = new LargeReplyRate({ bytesPerSecond: MIB, burstBytes: MIB, now: () => clock.now, schedule: (fn, ms) => void timers.push(() => ((clock.now += ms), fn())) });
-  const ctx: ServerContext = memoryContext([small], { largeReplies: rate });
-  const runTimers = async (until: () => boolean): Promise<void> => {
-    for (let i = 0; i < 10_000 && !until(); i++) {
-      await settle();
-      const t = timers.shift();
-      if (t === undefined) break;
-      t();
-    }
-    await settle();
-  };
-  const logIn = async (addresses: readonly string[]): Promise<FakeConnection[]> => {
-    const conns = addresses.map((a) => new FakeConnection(a));
-    let left = conns.length;
-    const logins = conns.map(async (c, i) => {
-      serveConnection(c as unknown as RudpConnection, ctx);
-      const u = c.request('username', [`u${i}`], 'u');
-      const p = c.request('newPassword', ['pw'], 'p');
-      await u;
-      expect((await p).status).toBe('ok');
-      left--;
-    });
-    await runTimers(() => left === 0);
-    await Promise.all(logins);
-    clock.now += 10_000;
-    return conns;
-  };
-  return { clock, timers, rate, ctx, runTimers, logIn };
-};
+const onFakeClock = () => rig([small]);
 
 /** Reads of `small` back to back on `conn`, one in flight, until `stop()`. */
 const reading = async (conn: FakeConnection, stop: () => boolean): Promise<void> => {
@@ -58,7 +20,7 @@ const reading = async (conn: FakeConnection, stop: () => boolean): Promise<void>
 };
 
 it("XIT goes at once while its party's requests wait for the rate: a user behind a NAT of busy neighbours is logged out, not kept at the prompt", async () => {
-  const { rate, runTimers, logIn } = onFakeClock();
+  const { rate, drive, logIn } = onFakeClock();
   // 16 connections of one address (a NAT) and 8 other addresses, all reading as fast as they may: the rate is
   // contended and the NAT's party has a request of each of its connections waiting.
   const nat = Array.from({ length: 17 }, () => '10.0.7.1');
@@ -68,7 +30,7 @@ it("XIT goes at once while its party's requests wait for the rate: a user behind
   let stopped = false;
   const floods = busy.map((c) => reading(c, () => stopped));
   // Past the burst: every party has a request waiting.
-  await runTimers(() => rate.size >= busy.length - 1);
+  await drive(() => rate.size >= busy.length - 1);
   expect(rate.size).toBeGreaterThanOrEqual(busy.length - 1);
   let bye: string | undefined;
   void leaving.request('XIT', [], 'x').then((r) => (bye = r.lines[0]));
@@ -79,18 +41,18 @@ it("XIT goes at once while its party's requests wait for the rate: a user behind
   expect(bye).toBe('Goodbye');
   expect(leaving.closeCalls).toBe(1);
   stopped = true;
-  await runTimers(() => rate.size === 0);
+  await drive(() => rate.size === 0);
   await Promise.all(floods);
   expect(rate.size).toBe(0);
 });
 
 it('a request waiting for its turn whose connection closes leaves the line and holds nothing: no waiter, no reply-budget room, no queued bytes, and it never runs', async () => {
-  const { clock, rate, ctx, runTimers, logIn } = onFakeClock();
+  const { clock, rate, ctx, drive, logIn } = onFakeClock();
   const [flooder, victim] = await logIn(['10.0.8.1', '10.0.8.2']);
   if (flooder === undefined || victim === undefined) throw new Error('no connection');
   let stopped = false;
   const flood = reading(flooder, () => stopped);
-  await runTimers(() => rate.size >= 1);
+  await drive(() => rate.size >= 1);
   // Past the burst; then the victim's MSGs: the first goes at once (its party asked less than its share), the
   // second waits for its party's next turn, the other two behind it on the connection.
   const done: string[] = [];
@@ -106,7 +68,7 @@ it('a request waiting for its turn whose connection closes leaves the line and h
   expect(rate.size).toBe(1);
   expect(ctx.queueBudget.hostBytes('10.0.8.2')).toBe(0);
   stopped = true;
-  await runTimers(() => rate.size === 0);
+  await drive(() => rate.size === 0);
   await flood;
   expect(rate.size).toBe(0);
   expect(ctx.replyBudget.bytes).toBe(0);

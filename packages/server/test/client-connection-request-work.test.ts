@@ -7,12 +7,11 @@
  * nothing but LST and RDT replies of 2 KiB or more ever waits: every request here is answered at once, at clock 0.
  */
 import type { RequestCommand, Thread } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
-import { serveConnection, type ServerContext } from '../src/client-connection.js';
-import { LargeReplyRate, REPLY_FIXED_BYTES } from '../src/large-reply-rate.js';
+import { REPLY_FIXED_BYTES } from '../src/large-reply-rate.js';
 import { WRITE_TURNS } from '../src/request-pacer.js';
-import { FakeConnection, memoryContext } from './served-connection.js';
+import { onFakeClock as rig, settle } from './fake-clock-rate.js';
+import type { FakeConnection } from './served-connection.js';
 
 const MIB = 1024 * 1024;
 /** The rate of most tests: 1 MiB/s and 1 MiB of burst, each cheap request REPLY_FIXED_BYTES (48 KiB): 21⅓ a second. */
@@ -21,54 +20,8 @@ const BURST = MIB;
 const PER_SECOND = RATE / REPLY_FIXED_BYTES;
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
-/** Everything settles that can without the rate's timer. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
-
-/** A server context over `small` whose rate runs on a clock the test moves: each timer kept, running one moves the clock by its delay. */
-const onFakeClock = (bytesPerSecond = RATE) => {
-  const clock = { now: 0 };
-  const timers: (() => void)[] = [];
-  const rate = new LargeReplyRate({
-    bytesPerSecond,
-    burstBytes: BURST,
-    now: () => clock.now,
-    schedule: (fn, ms) => void timers.push(() => ((clock.now += ms), fn())),
-  });
-  const ctx: ServerContext = memoryContext([small], { largeReplies: rate });
-  /** Runs the rate's timers (settling after each) until `done` or the clock reaches `until`; returns at once on the old code, where none is set. */
-  const drive = async (done: () => boolean, until = Infinity, each: () => void = () => undefined): Promise<void> => {
-    for (let idle = 0; idle < 200 && !done() && clock.now < until; ) {
-      await settle();
-      each();
-      const t = timers.shift();
-      if (t === undefined) idle++;
-      else t();
-    }
-    await settle();
-  };
-  /** Connections from `addresses`, logged in as new accounts; the rate's clock moves as their logins wait, then rests it (a full burst). */
-  const logIn = async (addresses: readonly string[], answered?: string[]): Promise<FakeConnection[]> => {
-    const conns = addresses.map((a) => new FakeConnection(a, answered));
-    let left = conns.length;
-    const logins = conns.map(async (c, i) => {
-      serveConnection(c as unknown as RudpConnection, ctx);
-      const u = c.request('username', [`u${i}`], 'u');
-      const p = c.request('newPassword', ['pw'], 'p');
-      await u;
-      expect((await p).status).toBe('ok');
-      left--;
-    });
-    await drive(() => left === 0);
-    await Promise.all(logins);
-    // Ten seconds with nothing asked: the bucket full again.
-    clock.now += 10_000;
-    if (answered !== undefined) answered.length = 0;
-    return conns;
-  };
-  return { clock, timers, rate, ctx, drive, logIn };
-};
+/** A server context over `small` whose rate runs on a clock the test moves (fake-clock-rate.ts). */
+const onFakeClock = (bytesPerSecond = RATE) => rig([small], bytesPerSecond, BURST);
 
 /** Sends `n` requests of `cmd` back to back on each of `lanes` lanes of `conn` (as a client with that many in flight); counts each answer. */
 const flood = (conn: FakeConnection, cmd: RequestCommand, args: readonly string[], lanes: number, n: number, onAnswer: () => void): Promise<void> => {

@@ -478,6 +478,21 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     await held.release();
   });
 
+  it('an abandoned lock (a process exiting at once) is deleted synchronously, during a release under way too; one taken over meanwhile stays', async () => {
+    const { lock, held } = await heldIn();
+    const releasing = held.release();
+    // No turn of the event loop between: the release has not read the file yet.
+    held.abandon();
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await held.held()).toBe(false);
+    await releasing;
+    const taken = await heldIn();
+    const taker = await other();
+    await replaceWith(taken.lock, taker);
+    taken.held.abandon();
+    expect(await readFile(taken.lock, 'utf8')).toBe(taker);
+  });
+
   it('a released lock answers false: nothing is written after the server let go', async () => {
     const { held } = await heldIn();
     await held.release();

@@ -8,7 +8,7 @@ import { readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/prom
 import { openFileStore } from 'forum-protocol';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, startServer, tempDir } from './forum-processes.js';
+import { answered, cleanupAfterEach, LOCK_FILE, P, runClient, SERVER_BIN, spawnClient, startServer, tempDir } from './forum-processes.js';
 
 /** Runs forum-server to its exit (a refused start exits at once; the timeout only ends a hang). */
 const runServer = (args: readonly string[]): { code: number | null; stdout: string; stderr: string } => {
@@ -169,6 +169,38 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(await readFile(join(server.dataDir, 't'), 'utf8')).toBe(thread);
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await reopened(server.dataDir)).toEqual({ recovered: [], warnings: [], leftovers: [] });
+  });
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const)('a second %s during the graceful stop exits at once (status %i) and still gives the lock up', async (signal, status) => {
+    const { server, cwd } = await scope.startInTemp();
+    const lock = join(server.dataDir, LOCK_FILE);
+    // A logged-in client that then acknowledges nothing (stopped): the graceful stop waits for it (2 s).
+    const client = spawnClient(server.port, cwd);
+    scope.stops.push(() => {
+      client.child.kill('SIGKILL');
+    });
+    client.send('yoda');
+    client.send('pw');
+    await client.stdout.waitFor('Welcome to the forum');
+    client.child.kill('SIGSTOP');
+    server.child.kill(signal);
+    await server.stdout.waitFor(`Server shutting down (${signal})`);
+    const second = Date.now();
+    server.child.kill(signal);
+    expect(await server.exited).toBe(status);
+    expect(Date.now() - second).toBeLessThan(2_000);
+    // Still in the graceful stop when the second signal came: it never said it had stopped.
+    expect(server.stderr.text).not.toContain('forum-server: stopped');
+    // Before: the lock file stayed, and the next start had to judge it (a takeover by pid here; in a restarted
+    // container, a new pid namespace, a wait of up to 30 s for renewals that never come).
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    const next = await startServer(server.dataDir);
+    scope.servers.push(next);
+    expect(next.lines().join('\n')).not.toContain('Took over');
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: next.child.pid });
   });
 
   it('a data directory that is a file is refused as not a directory', async () => {

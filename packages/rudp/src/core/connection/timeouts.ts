@@ -211,6 +211,27 @@ export function noteOvercommitAcked(c: Connection, now: number): void {
   if (t !== undefined && t.ackedAt === Number.POSITIVE_INFINITY && c.recovery.largestAcked >= t.pn) c.overcommitTimer = { ...t, ackedAt: now };
 }
 
+/**
+ * When `c` gives up on a peer that does not acknowledge (`Infinity`: nothing in flight, or the peer is
+ * silent, which the idle timer reports): an idle timeout after the oldest packet in flight left, or
+ * after the peer was heard again following a silence of half the idle timeout that came after it
+ * (`Connection.heardAgainAt`), and never later than two idle timeouts after that packet. Counted from
+ * the packet alone, a 25 s outage that began just after it left the peer 5 s to acknowledge something
+ * once the path was back: with 30 % burst loss the probes of those 5 s were lost and an honest peer was
+ * closed ("no acknowledgement", test/measure/overcommit-pace.ts, 256 kbit/s, seed 6). The two timeouts
+ * bound what a peer that falls silent now and then to restart the count keeps of our packets.
+ */
+function unacknowledgedDeadline(c: Connection): number {
+  const oldest = c.recovery.oldestInFlightSentAt();
+  const idle = c.config.idleTimeoutMs;
+  const from = c.heardAgainAt > oldest ? c.heardAgainAt : oldest;
+  // A peer that went quiet soon after that is silent, not refusing to acknowledge: the idle timer
+  // reports it (within 1.5 idle timeouts of `from`), so one partition gets one reason.
+  const heard = c.lastReceived - from < idle / 2 ? Number.POSITIVE_INFINITY : from + idle;
+  const bound = oldest + 2 * idle;
+  return heard < bound ? heard : bound;
+}
+
 /** The earliest time something must happen to `c`, or `Infinity`. */
 export function earliestDeadline(c: Connection): number {
   let t = Number.POSITIVE_INFINITY;
@@ -244,13 +265,8 @@ function deadline(c: Connection, kind: Timer): number {
       return live ? c.lastReceived + c.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
     case Timer.Ack:
       return maySend ? c.acks.deadline() : Number.POSITIVE_INFINITY;
-    case Timer.Unacknowledged: {
-      if (!live) return Number.POSITIVE_INFINITY;
-      // A peer that went quiet soon after our oldest packet left is silent, not refusing to acknowledge:
-      // the idle timer reports it (within 1.5 idle timeouts of that packet), so one partition gets one reason.
-      const oldest = c.recovery.oldestInFlightSentAt();
-      return c.lastReceived - oldest < c.config.idleTimeoutMs / 2 ? Number.POSITIVE_INFINITY : oldest + c.config.idleTimeoutMs;
-    }
+    case Timer.Unacknowledged:
+      return live ? unacknowledgedDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.LossDetection:
       return live ? c.recovery.lossDeadline() : Number.POSITIVE_INFINITY;
     case Timer.Probe:

@@ -33,8 +33,8 @@ export const OVERCOMMIT_START_MS = 10_000;
  * simulator (`test/measure/overcommit-pace.ts`, 1.5 MiB messages, seeds 1-3, the lowest pace kept after
  * the grace, the lead bounded) a 256 kbit/s path with 30 % burst loss kept 12.4 KiB/s with nine earlier
  * 100 KB messages sharing it (25 KiB/s and more alone, 11.9 with a 25 s outage just after the first
- * byte), 128 kbit/s with 30 % burst loss and earlier messages 5.1 KiB/s, 64 kbit/s with 30 % burst
- * loss 2.9 KiB/s (3.2 as an average from the first byte). The price: a peer that trickles its message
+ * byte), 128 kbit/s with 30 % burst loss and earlier messages 4.8 KiB/s (5.1 before the probe spacing of
+ * session 35), 64 kbit/s with 30 % burst loss 2.9 KiB/s (3.0 as an average from the first byte). The price: a peer that trickles its message
  * at this pace holds the overcommit as long as that takes, 4.3 h for 30 MiB (4 KiB/s would halve it,
  * and close 64 kbit/s peers).
  */
@@ -46,8 +46,9 @@ export const OVERCOMMIT_PACE_BYTES_PER_S = 2 * 1024;
  * the grace and this lead after its last fragment. Counted as an average from the first byte alone, the
  * lead was not bounded: a peer that sent 15 MiB of a 30 MiB message at once and then nothing was behind
  * 2.1 h later, and kept another's message out of the overcommit as long. One grace of lead, not none:
- * an honest 64 kbit/s path with 30 % burst loss went 26.8 s without adding to its message
- * (`test/measure/overcommit-pace.ts`), and kept 2.9 KiB/s so held (1.3 KiB/s with no lead at all).
+ * an honest 64 kbit/s path with 30 % burst loss went 30.8 s without adding to its message
+ * (`test/measure/overcommit-pace.ts`, seed 3), and kept 2.9 KiB/s so held (none with no lead at all).
+ * (26.8 s and 1.3 KiB/s at seed 1 before the probe spacing of session 35.)
  */
 export const OVERCOMMIT_LEAD_GRACES = 1;
 

@@ -177,6 +177,12 @@ export class Connection {
   pingDue = false;
   /** @internal When the last authenticated packet arrived. */
   lastReceived: number;
+  /**
+   * @internal When the peer was heard again after a silence of half the idle timeout or more (0: never):
+   * it could acknowledge nothing of ours during it, so the unacknowledged timer counts from here
+   * (connection/timeouts.ts). A Smi until the first such silence.
+   */
+  heardAgainAt = 0;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
   lastPollTime = 0;
   /**

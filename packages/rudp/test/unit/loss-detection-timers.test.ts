@@ -153,6 +153,27 @@ describe('LossDetection: the probe timeout', () => {
     expect(r.ld.ptoDeadline()).toBe(BASE);
   });
 
+  it('a probe timeout swollen past a tenth of the idle timeout (a queue\'s worth of round trip) waits that tenth, or maxPtoMs if longer', () => {
+    // One sample of 8 s (a 64 KiB queue at 64 kbit/s): srtt 8 s, rttvar 4 s, PTO 8 + 16 + 0.025 s.
+    const swollen = (config: Parameters<typeof rig>[0]): number[] => {
+      const r = rig(config);
+      r.rtt.update(8_000, 0);
+      send(r, 1, 0);
+      const spacing: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        spacing.push(r.ld.ptoDeadline());
+        r.ld.onPtoExpired();
+      }
+      return spacing;
+    };
+    // Before: 24,025 ms each, one probe in the 30 s the idle timer gives.
+    expect(swollen({})).toEqual([3_000, 3_000, 3_000]);
+    expect(swollen({ idleTimeoutMs: 60_000 })).toEqual([6_000, 6_000, 6_000]);
+    expect(swollen({ idleTimeoutMs: 10_000, maxPtoMs: 2_000 })).toEqual([2_000, 2_000, 2_000]);
+    // A tenth of the idle timeout past the PTO leaves it whole.
+    expect(swollen({ idleTimeoutMs: 600_000 })).toEqual([24_025, 24_025, 24_025]);
+  });
+
   it('uses the RTT estimate and the peer\'s max ACK delay', () => {
     const r = rig({ maxAckDelayMs: 10 });
     send(r, 1, 0);

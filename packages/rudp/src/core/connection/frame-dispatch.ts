@@ -67,6 +67,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   c.repairReceiver.expireIfIdle(now);
   c.stat.packetsReceived++;
   c.stat.bytesReceived += size;
+  if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
   c.lastReceived = now;
   const previousLargest = c.acks.largest;
   if (!c.acks.record(pn)) {

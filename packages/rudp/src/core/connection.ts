@@ -185,8 +185,8 @@ export class Connection {
    * would make it a boxed number in every connection of the process (test/unit/connection-time-boxing.test.ts).
    */
   heardAgainAt: number;
-  /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
-  lastPollTime = 0;
+  /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent); set in the constructor, see `heardAgainAt`. */
+  lastPollTime: number;
   /**
    * @internal The overcommit answer whose time to begin is counted (connection/timeouts.ts): made when
    * the first leaves, so the many connections that never take one hold one empty field, not four
@@ -275,6 +275,8 @@ export class Connection {
     this.datagramSize = config.mtu;
     this.lastReceived = now;
     this.heardAgainAt = 0;
+    // Times set here, not as `= 0` initializers: see `heardAgainAt` (a box in every connection, else).
+    this.lastPollTime = 0;
     this.lastActivity = now;
     this.state = role === 'client' ? 'handshake' : 'established';
   }

@@ -198,3 +198,19 @@ describe('Connection: the probe timer', () => {
     expect(c.nextTimeout()).toBe(790 + 100);
   });
 });
+
+describe('Connection: the peer heard again after a silence (the unacknowledged timer counts from then)', () => {
+  const idle = 60_000;
+  it('a fresh packet after half the idle timeout of silence counts; a copy of an old one (a replay) does not', () => {
+    for (const replay of [false, true]) {
+      const { c } = server();
+      fromPeer(c, 10, 1, (w) => writeMessage(w, 0, new Uint8Array(3)));
+      expect(c.heardAgainAt).toBe(0);
+      // Anyone on the path can copy the peer's packet 1 and send it again later: it proves nothing of the
+      // peer, and on ca16db0 it restarted the count (a vanished peer's connection held up to two idle
+      // timeouts after our oldest packet, not one).
+      fromPeer(c, 10 + idle / 2, replay ? 1 : 2, (w) => writeMessage(w, replay ? 0 : 1, new Uint8Array(3)));
+      expect(c.heardAgainAt).toBe(replay ? 0 : 10 + idle / 2);
+    }
+  });
+});

@@ -6,26 +6,11 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/core/config.js';
-import { Connection, type ConnectionHost } from '../../src/core/connection.js';
-import type { EndpointEvent } from '../../src/core/events.js';
+import { Connection } from '../../src/core/connection.js';
+import { QuietHost } from './fixtures.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-
-/** A host that records nothing: only the connections' own fields are measured. */
-class QuietHost implements ConnectionHost {
-  emit(_event: EndpointEvent): void {}
-  readable(): void {}
-  wake(): void {}
-  drawRandom(): number {
-    return 0;
-  }
-  migrated(): void {}
-  hostRoom(): boolean {
-    return true;
-  }
-  pathValidation(): void {}
-}
 
 const host = new QuietHost();
 const config: ConnectionConfig = { ...DEFAULT_CONNECTION_CONFIG, keepAliveMs: 0, idleTimeoutMs: 30_000 };

@@ -5,30 +5,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/core/config.js';
-import { Connection, type ConnectionHost } from '../../src/core/connection.js';
+import { Connection } from '../../src/core/connection.js';
 import { DatagramScratch } from '../../src/core/datagram-scratch.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { TIMER_COUNT, TIMER_ORDER, Timer } from '../../src/core/timers.js';
 import { writeMessage } from '../../src/wire/frame.js';
 import { writeAck } from '../../src/wire/ack-frame.js';
 import { HEADER_SIZE, MAX_DATAGRAM, PacketType, type PacketWriter, parseHeader } from '../../src/wire/packet.js';
-import { RecordingController, writerWithRoom } from './fixtures.js';
+import { QuietHost, RecordingController, writerWithRoom } from './fixtures.js';
 
-class Host implements ConnectionHost {
+/** Records what the connection emits. */
+class Host extends QuietHost {
   readonly events: EndpointEvent[] = [];
-  emit(event: EndpointEvent): void {
+  override emit(event: EndpointEvent): void {
     this.events.push(event);
   }
-  readable(): void {}
-  wake(): void {}
-  drawRandom(): number {
-    return 0;
-  }
-  migrated(): void {}
-  hostRoom(): boolean {
-    return true;
-  }
-  pathValidation(): void {}
 }
 
 /** Tail copies off: every timer here is the probe's, the ACK's or the keep-alive's, not a copy's. */

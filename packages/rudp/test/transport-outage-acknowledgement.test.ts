@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { CloseReason } from '../src/core/events.js';
 import type { LinkConfig } from '../src/testing/impairment.js';
 import { CLIENT, SERVER, firstOf, makePair, messagesOf, type Recorded } from './helpers/pair.js';
+import { unacknowledgingClient } from './helpers/unacknowledging-peer.js';
 
 /** 256 kbit/s, 100 ms each way, 30 % burst loss in runs of 3 on average (the measure script's lossy path). */
 const LOSSY: LinkConfig = { delayMs: 100, bandwidthBps: 256_000, queueBytes: 64 * 1024, loss: 0.3, burst: { meanBurstLength: 3 } };
@@ -95,15 +96,7 @@ describe('a truly dead path still closes at the idle timeout', () => {
     // chose to would send): every burst comes after a silence of half the idle timeout, so the count
     // from when it was heard again restarts each time, and is never an idle timeout long. The bound closes it.
     const idle = 3_000;
-    const p = makePair({ link: { delayMs: 10 }, client: { idleTimeoutMs: 60_000 }, server: { idleTimeoutMs: idle, keepAliveMs: 0 } });
-    p.sim.runFor(500);
-    const server = p.serverConn();
-    expect(server?.state).toBe('established');
-    p.sim.setLink(SERVER, CLIENT, { delayMs: 10, loss: 1 });
-    // The server answers every message: those answers are never acknowledged.
-    p.onServerEvent = (e) => {
-      if (e.type === 'message' && e.connection.state === 'established') e.connection.send(e.data);
-    };
+    const { p, server } = unacknowledgingClient(idle);
     const start = p.sim.now;
     for (let t = 0; t < 30_000; t += 100) {
       p.sim.schedule(start + t, () => {

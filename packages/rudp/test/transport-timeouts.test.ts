@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MESSAGE_CREDIT, creditOf } from '../src/core/credit.js';
 import { CLIENT, SERVER, ackedOf, firstOf, makePair, messagesOf } from './helpers/pair.js';
+import { unacknowledgingClient } from './helpers/unacknowledging-peer.js';
 import type { CloseReason } from '../src/core/events.js';
 
 function reasonOf(r: ReturnType<typeof firstOf>): CloseReason | undefined {
@@ -90,17 +91,9 @@ describe('timeouts, keepalive and flow control', () => {
 
 describe('a peer that keeps sending but never acknowledges (issue 15, finding 4c)', () => {
   it('is closed once the oldest unacknowledged packet is an idle timeout old, and what it held is freed', () => {
-    // The client hears nothing from the server (that direction drops everything) yet keeps sending, so
-    // the server's idle timer never fires; without the rule the server kept every unacknowledged packet.
-    const p = makePair({ link: { delayMs: 10 }, client: { idleTimeoutMs: 60_000 }, server: { idleTimeoutMs: 3_000, keepAliveMs: 0 } });
-    p.sim.runFor(500);
-    const server = p.serverConn();
-    expect(server?.state).toBe('established');
-    p.sim.setLink(SERVER, CLIENT, { delayMs: 10, loss: 1 });
-    // The server answers every message (as the forum answers every request): those answers are never acknowledged.
-    p.onServerEvent = (e) => {
-      if (e.type === 'message' && e.connection.state === 'established') e.connection.send(e.data);
-    };
+    // The client hears nothing from the server yet keeps sending, so the server's idle timer never fires;
+    // without the rule the server kept every unacknowledged packet.
+    const { p, server } = unacknowledgingClient(3_000);
     for (let i = 0; i < 40; i++) {
       p.sim.schedule(p.sim.now + i * 250, () => {
         if (p.conn.state === 'established') p.conn.send(new Uint8Array(16).fill(i));

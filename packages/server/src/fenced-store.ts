@@ -28,6 +28,8 @@ export interface FencedStore {
   readonly store: ForumStore;
   /** Resolves once no write is under way (at once if none is). */
   idle(): Promise<void>;
+  /** Whether a write is under way now (asked, checking the lock, or writing): for a process about to exit. */
+  busy(): boolean;
 }
 
 /**
@@ -88,5 +90,6 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
   return {
     store: fencedStore,
     idle: () => (running === 0 ? Promise.resolve() : (idle ??= new Promise<void>((resolve) => (wake = resolve)))),
+    busy: () => running > 0,
   };
 };

@@ -215,9 +215,11 @@ export interface ForumServer {
   /**
    * For a process about to exit at once, whatever stop is under way (a
    * second stop signal): gives up the data directory's lock synchronously,
-   * if it is still this server's, without waiting for the writes under way;
-   * what they leave is the next start's recovery, as after a crash. Nothing
-   * more may be asked of the server after it.
+   * if it is still this server's and no write to the directory is under way
+   * (one under way may still land while the process exits: the lock then
+   * stays, for the next start to judge by its pid, as after a crash). What
+   * the exit cuts short is the next start's recovery. Nothing more may be
+   * asked of the server after it.
    */
   abandon(): void;
   /** Unacknowledged reply bytes charged to the client host of `address` (`host:port` or a bare address) now, reservations of running requests included. */
@@ -247,7 +249,7 @@ interface SharedState {
   /** Aborted when the server must stop: the data directory's lock was lost (never with PostgreSQL). */
   readonly lost: AbortSignal | undefined;
   close(): Promise<void>;
-  /** Lets go of the data directory's lock at once, synchronously (`DataDirLock.abandon`); nothing with PostgreSQL. */
+  /** Lets go of the data directory's lock at once, synchronously (`DataDirLock.abandon`), unless a write is under way; nothing with PostgreSQL. */
   abandon(): void;
 }
 
@@ -363,7 +365,14 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       liveSessions,
       lost: lock.lost,
       close: letGo,
-      abandon: () => lock.abandon(),
+      // Only with no write under way. process.exit runs every file operation already queued (libuv joins its
+      // threads), and one on a slow or hung disk holds the exit until it returns: deleted first, the lock let a
+      // server waiting for it (another container's lock, read every 500 ms) recover the directory while these
+      // writes still landed, which WRITES_GRACE_MS exists to prevent. Left, it is judged by its pid, dead only
+      // once every write of this process has returned (in a restarted container: up to STALE_MS unrenewed).
+      abandon: () => {
+        if (writes?.busy() !== true) lock.abandon();
+      },
     };
   } catch (e) {
     await letGo();

@@ -116,8 +116,9 @@ const main = async (): Promise<number | undefined> => {
   // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
   // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice. The lock goes
   // first (the stop that would have released it never ends): left behind, the next start had to judge it, and
-  // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. No write of
-  // this process outlives the exit right after it, long before another server could start and recover.
+  // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. Not while a write
+  // is under way (`ForumServer.abandon`): the exit runs the file operations already queued, and a slow disk's
+  // outlives the lock, when a server waiting for it could already be recovering the directory.
   const stopOrExit = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (stopping) {
       server.abandon();

@@ -180,11 +180,13 @@ export class Connection {
   /**
    * @internal When the peer was heard again after a silence of half the idle timeout or more (0: never):
    * it could acknowledge nothing of ours during it, so the unacknowledged timer counts from here
-   * (connection/timeouts.ts). A Smi until the first such silence.
+   * (connection/timeouts.ts). Declared bare and set in the constructor, not `= 0`: V8 would type the
+   * field a small integer, and the first fractional time (`performance.now()`) stored in any connection
+   * would make it a boxed number in every connection of the process (test/unit/connection-time-boxing.test.ts).
    */
-  heardAgainAt = 0;
-  /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent). */
-  lastPollTime = 0;
+  heardAgainAt: number;
+  /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent); set in the constructor, see `heardAgainAt`. */
+  lastPollTime: number;
   /**
    * @internal The overcommit answer whose time to begin is counted (connection/timeouts.ts): made when
    * the first leaves, so the many connections that never take one hold one empty field, not four
@@ -272,6 +274,9 @@ export class Connection {
     this.pmtu = new PathMtu(config.mtu, Math.max(config.mtu, config.maxDatagramSize));
     this.datagramSize = config.mtu;
     this.lastReceived = now;
+    this.heardAgainAt = 0;
+    // Times set here, not as `= 0` initializers: see `heardAgainAt` (a box in every connection, else).
+    this.lastPollTime = 0;
     this.lastActivity = now;
     this.state = role === 'client' ? 'handshake' : 'established';
   }

@@ -4,6 +4,8 @@
  * records what it is told, and a `PacketFate` that records acks and losses.
  */
 import type { AckSample, CongestionController } from '../../src/core/congestion/controller.js';
+import type { ConnectionHost } from '../../src/core/connection.js';
+import type { EndpointEvent } from '../../src/core/events.js';
 import type { PacketFate, SentPacket } from '../../src/core/recovery/sent-packet.js';
 import { type Frame, parseFrames } from '../../src/wire/frame.js';
 import { HEADER_SIZE, PacketType, PacketWriter, TRAILER_SIZE } from '../../src/wire/packet.js';
@@ -92,4 +94,19 @@ export class RecordingFate implements PacketFate {
   spurious(p: SentPacket): void {
     this.spuriousPns.push(p.pn);
   }
+}
+
+/** A connection's host that does nothing and records nothing (every peer host has room, randomness is 0). */
+export class QuietHost implements ConnectionHost {
+  emit(_event: EndpointEvent): void {}
+  readable(): void {}
+  wake(): void {}
+  drawRandom(): number {
+    return 0;
+  }
+  migrated(): void {}
+  hostRoom(): boolean {
+    return true;
+  }
+  pathValidation(): void {}
 }

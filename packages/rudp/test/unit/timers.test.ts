@@ -5,30 +5,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/core/config.js';
-import { Connection, type ConnectionHost } from '../../src/core/connection.js';
+import { Connection } from '../../src/core/connection.js';
 import { DatagramScratch } from '../../src/core/datagram-scratch.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { TIMER_COUNT, TIMER_ORDER, Timer } from '../../src/core/timers.js';
 import { writeMessage } from '../../src/wire/frame.js';
 import { writeAck } from '../../src/wire/ack-frame.js';
 import { HEADER_SIZE, MAX_DATAGRAM, PacketType, type PacketWriter, parseHeader } from '../../src/wire/packet.js';
-import { RecordingController, writerWithRoom } from './fixtures.js';
+import { QuietHost, RecordingController, writerWithRoom } from './fixtures.js';
 
-class Host implements ConnectionHost {
+/** Records what the connection emits. */
+class Host extends QuietHost {
   readonly events: EndpointEvent[] = [];
-  emit(event: EndpointEvent): void {
+  override emit(event: EndpointEvent): void {
     this.events.push(event);
   }
-  readable(): void {}
-  wake(): void {}
-  drawRandom(): number {
-    return 0;
-  }
-  migrated(): void {}
-  hostRoom(): boolean {
-    return true;
-  }
-  pathValidation(): void {}
 }
 
 /** Tail copies off: every timer here is the probe's, the ACK's or the keep-alive's, not a copy's. */
@@ -196,5 +187,21 @@ describe('Connection: the probe timer', () => {
     fromPeer(c, 800, 1, (w) => writeAck(w, [{ lo: 1, hi: 3 }], 0));
     // Sample 25 ms (the probe): srtt 25, rttvar 12.5, so 25 + 50 + 25 after the last send, not doubled.
     expect(c.nextTimeout()).toBe(790 + 100);
+  });
+});
+
+describe('Connection: the peer heard again after a silence (the unacknowledged timer counts from then)', () => {
+  const idle = 60_000;
+  it('a fresh packet after half the idle timeout of silence counts; a copy of an old one (a replay) does not', () => {
+    for (const replay of [false, true]) {
+      const { c } = server();
+      fromPeer(c, 10, 1, (w) => writeMessage(w, 0, new Uint8Array(3)));
+      expect(c.heardAgainAt).toBe(0);
+      // Anyone on the path can copy the peer's packet 1 and send it again later: it proves nothing of the
+      // peer, and on ca16db0 it restarted the count (a vanished peer's connection held up to two idle
+      // timeouts after our oldest packet, not one).
+      fromPeer(c, 10 + idle / 2, replay ? 1 : 2, (w) => writeMessage(w, replay ? 0 : 1, new Uint8Array(3)));
+      expect(c.heardAgainAt).toBe(replay ? 0 : 10 + idle / 2);
+    }
   });
 });

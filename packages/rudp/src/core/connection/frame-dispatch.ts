@@ -67,7 +67,7 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   c.repairReceiver.expireIfIdle(now);
   c.stat.packetsReceived++;
   c.stat.bytesReceived += size;
-  if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
+  const silence = now - c.lastReceived;
   c.lastReceived = now;
   const previousLargest = c.acks.largest;
   if (!c.acks.record(pn)) {
@@ -75,6 +75,9 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
     c.acks.onDuplicate(now, anyFrame(frames, count, isAckEliciting));
     return 'ok';
   }
+  // A new packet only: a copy of an old one, which anyone on the path can send again, proves nothing of
+  // the peer, and would restart the unacknowledged count of a peer that is gone (connection/timeouts.ts).
+  if (silence >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
   if (c.state === 'draining') {
     // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs

@@ -1,0 +1,49 @@
+/**
+ * Measures what one object's large number costs every other object of its class. A field V8 first
+ * saw as a small integer (a `= 0` initializer) becomes, once any object of the class holds a number
+ * past 2^31 − 1 (or a fraction, or Infinity) in it, a boxed 16-byte HeapNumber in every object of the
+ * class: one connection's long run would cost each of a server's idle connections 16 bytes a field.
+ * Use it in a test file of its own: a field made a box by an earlier test in the same worker is
+ * counted before the measurement starts.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Past the largest small integer V8 keeps unboxed on 64-bit Node (2^31 − 1). */
+export const PAST_SMI = 2 ** 31 + 4096;
+
+/** How the measurement makes, reads and pushes the objects. */
+export interface BoxingProbe<T> {
+  /** Makes one of the objects measured (each as an idle connection holds it). */
+  make(): T;
+  /** Reads the fields (through the class's own methods), so V8 moves each object off a map it gave up. */
+  read(o: T): number;
+  /** Drives a separate object of the same classes past the value (asserting it got there). */
+  push(): void;
+}
+
+/**
+ * Heap growth per object of `count` made by `probe.make`, across `probe.push` (one box a field is 16
+ * bytes an object; a few hundred bytes of the pushed object and of the runner's own spread over
+ * 200,000 objects are well under one).
+ */
+export function heapGrowthPerObject<T>(probe: BoxingProbe<T>, count = 200_000): number {
+  const all = Array.from({ length: count }, () => probe.make());
+  const readAll = (): number => {
+    let sum = 0;
+    for (const o of all) sum += probe.read(o);
+    return sum;
+  };
+  readAll();
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  probe.push();
+  readAll();
+  gc();
+  gc();
+  return (process.memoryUsage().heapUsed - before) / count;
+}

@@ -19,10 +19,39 @@ export const PAST_SMI = 2 ** 31 + 4096;
 export interface BoxingProbe<T> {
   /** Makes one of the objects measured (each as an idle connection holds it). */
   make(): T;
-  /** Reads the fields (through the class's own methods), so V8 moves each object off a map it gave up. */
+  /**
+   * Reads the fields (through the class's own methods), so V8 moves each object off a map it gave up.
+   * Called first after the push: its loads start with no map recorded, so each object on the map given
+   * up misses and is moved (a load that had recorded that map before could keep hitting it unmoved).
+   */
   read(o: T): number;
   /** Drives a separate object of the same classes past the value (asserting it got there). */
   push(): void;
+}
+
+/** A load of each property name, compiled for this measurement (see `touchFresh`). */
+const loaders = new Map<string, (o: object) => unknown>();
+
+/**
+ * Loads a property of `o` and of the objects its fields hold (`depth` levels) through functions that
+ * never saw the map V8 gave up: a load that did (the class's own getter, used while the objects were
+ * made) keeps hitting it and leaves the object on it, unboxed; a load that misses moves the object.
+ */
+function touchFresh(o: object, depth: number): void {
+  const keys = Object.keys(o);
+  const first = keys[0];
+  if (first === undefined || !/^[A-Za-z_$][\w$]*$/.test(first)) return;
+  let load = loaders.get(first);
+  if (load === undefined) {
+    load = new Function('o', `return o.${first};`) as (o: object) => unknown;
+    loaders.set(first, load);
+  }
+  load(o);
+  if (depth === 0) return;
+  for (const k of keys) {
+    const v: unknown = (o as Record<string, unknown>)[k];
+    if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !Array.isArray(v)) touchFresh(v, depth - 1);
+  }
 }
 
 /**
@@ -32,18 +61,20 @@ export interface BoxingProbe<T> {
  */
 export function heapGrowthPerObject<T>(probe: BoxingProbe<T>, count = 200_000): number {
   const all = Array.from({ length: count }, () => probe.make());
-  const readAll = (): number => {
-    let sum = 0;
-    for (const o of all) sum += probe.read(o);
-    return sum;
-  };
-  readAll();
   gc();
   gc();
   const before = process.memoryUsage().heapUsed;
   probe.push();
-  readAll();
+  let sum = 0;
+  for (const o of all) {
+    sum += probe.read(o);
+    touchFresh(o as object, 2);
+  }
+  if (typeof sum !== 'number' || Number.isNaN(sum)) throw new Error('a field read is not a number');
   gc();
   gc();
-  return (process.memoryUsage().heapUsed - before) / count;
+  const grown = process.memoryUsage().heapUsed - before;
+  // Used after the measurement, so the objects measured are still alive in it.
+  if (all.length !== count) throw new Error('objects lost');
+  return grown / count;
 }

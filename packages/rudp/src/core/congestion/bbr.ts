@@ -80,7 +80,8 @@ export class Bbr implements CongestionController {
   /** Smallest RTT sample (see `minRtt`). */
   private smallestRtt: number | undefined;
   private round = 0;
-  private nextRoundDelivered = 0;
+  /** `delivered` that ends the round (declared bare, set in the constructor: a box in every connection once one delivered 2 GiB, else). */
+  private nextRoundDelivered: number;
   private fullBw = 0;
   private fullBwRounds = 0;
   private cycleIndex = 0;
@@ -118,6 +119,7 @@ export class Bbr implements CongestionController {
     if (!Number.isInteger(packets) || packets < 1) throw new RangeError(`rudp: initialWindowPackets must be an integer ≥ 1, got ${packets}`);
     this.initialWindow = Math.max(packets, MIN_WINDOW_PACKETS) * mtu;
     this.cwnd = this.initialWindow;
+    this.nextRoundDelivered = 0;
   }
 
   /** The bottleneck bandwidth, bytes/ms (0 before the first sample). */

@@ -103,7 +103,11 @@ export class LossDetection {
   // getters): as fields holding fractional times only, each would be a boxed 16-byte number in
   // every connection, one that has only received included.
   private ackElicitingSentAt: number | undefined;
-  private delivered = 0;
+  /**
+   * Bytes acknowledged so far (the delivery-rate samples' count). Declared bare and set in the
+   * constructor: a `= 0` field becomes a 16-byte box in every connection once one delivered 2 GiB.
+   */
+  private delivered: number;
   private deliveredAt: number | undefined;
   private firstSentAt: number | undefined;
   /** The packet threshold in force: the configured one, widened by reordering seen. */
@@ -130,6 +134,7 @@ export class LossDetection {
     private readonly fate: PacketFate,
   ) {
     this.packetThreshold = config.packetThreshold;
+    this.delivered = 0;
   }
 
   /**

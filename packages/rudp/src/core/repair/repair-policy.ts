@@ -107,11 +107,11 @@ export interface RepairPolicyConfig {
 /** Redundancy decisions of one sender. */
 export class RepairPolicy {
   /** Moving sum of losses (each outcome weighs 1 − LOSS_EWMA_KEEP, older ones decay). */
-  private lossSum = 0;
+  private lossSum: number;
   /** Moving sum of outcomes, lost or acknowledged, with the same weights (tends to 1). */
-  private outcomeWeight = 0;
+  private outcomeWeight: number;
   /** The long average's moving sum of losses (each outcome weighs 1 − LONG_LOSS_EWMA_KEEP); the small integer 0 until a loss, so a clean connection holds no boxed number for it. */
-  private longLossSum = 0;
+  private longLossSum: number;
   /**
    * Packet outcomes (acknowledged or lost) counted, up to `LONG_OUTCOMES_COUNTED`: the long average's
    * weight is 1 − keep^this (an integer, not another boxed number), and any at all means the loss
@@ -119,28 +119,41 @@ export class RepairPolicy {
    */
   private longOutcomes = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
-  private repairCredit = 0;
+  private repairCredit: number;
   /** Previous copies earned by packets of new data at high loss (one is sent when it reaches 1). */
-  private copyCredit = 0;
+  private copyCredit: number;
   /** The handshake's loss guess while it is on trial (0: none). */
-  private seedRate = 0;
+  private seedRate: number;
   /** Clean acknowledgements left in the trial: above `SEED_RETIRED_AFTER` the guess is in force, at or below it retired but restorable. */
   private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
   private recentSmall: OutgoingMessage[] = emptyArray();
   /** Moving sum of losses that continued a run of losses (the packet just before was lost too); see `bursty`. */
-  private runShare = 0;
+  private runShare: number;
   /** Moving sum of losses counted in `runShare`, with the same weights (tends to 1). */
-  private runWeight = 0;
+  private runWeight: number;
   /** The losses since one ended the handshake guess's trial, and the trial as it stood then (see `onLossUndone`). */
   private guessConfirmedBy: { readonly lost: number[]; readonly trial: number; readonly rate: number; readonly lossSum: number } | undefined;
   /** Packet number of the last packet declared lost (-1: none; packet numbers start at 1). An integer, not -∞, so V8 keeps it unboxed. */
-  private lastLostPn = -1;
+  private lastLostPn: number;
 
   constructor(
     private readonly config: RepairPolicyConfig,
     private readonly rtt: RttEstimator,
-  ) {}
+  ) {
+    // The moving sums and credits hold fractions once there is loss, `lastLostPn` packet numbers past
+    // 2^31 on a long run: set here, not as `= 0` initializers, which V8 types as small integers and then
+    // boxes (16 bytes) in every connection, a clean idle one's 0 too, once any connection holds more.
+    this.lossSum = 0;
+    this.outcomeWeight = 0;
+    this.longLossSum = 0;
+    this.repairCredit = 0;
+    this.copyCredit = 0;
+    this.seedRate = 0;
+    this.runShare = 0;
+    this.runWeight = 0;
+    this.lastLostPn = -1;
+  }
 
   /** An ack-eliciting packet was acknowledged. */
   onPacketAcked(): void {

@@ -22,8 +22,11 @@ export class ReplayWindow {
   /** The bitmap at `bits[at…]`, one bit a packet number (the view may be the whole key arena's). */
   private readonly bits: Uint8Array;
   private readonly at: number;
-  /** Highest packet number accepted, or -1 before the first. */
-  private top = -1;
+  /**
+   * Highest packet number accepted, or -1 before the first. Declared bare and set in the constructor:
+   * a `= -1` field becomes a 16-byte box in every window once one peer's numbers pass 2^31.
+   */
+  private top: number;
 
   /** `arena`, if given, holds the bitmap (see {@link KeyArena}). */
   constructor(
@@ -34,6 +37,7 @@ export class ReplayWindow {
     const { bytes, at } = placeIn(arena, size / 8);
     this.bits = bytes;
     this.at = at;
+    this.top = -1;
   }
 
   /** The highest packet number accepted so far (-1 before the first). */

@@ -80,11 +80,12 @@ export class Bbr implements CongestionController {
   /** Smallest RTT sample (see `minRtt`). */
   private smallestRtt: number | undefined;
   private round = 0;
-  private nextRoundDelivered = 0;
-  private fullBw = 0;
+  /** `delivered` that ends the round (declared bare, set in the constructor: a box in every connection once one delivered 2 GiB, else). */
+  private nextRoundDelivered: number;
+  private fullBw: number;
   private fullBwRounds = 0;
   private cycleIndex = 0;
-  private cycleStart = 0;
+  private cycleStart: number;
   private inFlight = 0;
   /** Fraction of recently sent bytes declared lost (see `lossRate`). */
   private lossFraction: number | undefined;
@@ -92,7 +93,7 @@ export class Bbr implements CongestionController {
   private queueDelayed = false;
   /** RTT samples in a row above the delay threshold, and when the run began. */
   private elevatedSamples = 0;
-  private elevatedSince = 0;
+  private elevatedSince: number;
   /** RTT samples of the current round (sum, see `roundRttSum`, and count), for its mean. */
   private roundRttTotal: number | undefined;
   private roundRttCount = 0;
@@ -101,7 +102,7 @@ export class Bbr implements CongestionController {
   /** Moving average of every acknowledged packet's RTT (see `meanRtt`). */
   private movingMeanRtt: number | undefined;
   /** When a packet declared lost was last acknowledged after all (-1: never): the path reorders. */
-  private spuriousAt = -1;
+  private spuriousAt: number;
   /** Smallest RTT sample of the current round, and of each of the last `BW_WINDOW_ROUNDS` rounds. */
   private thisRoundMinRtt: number | undefined;
   private rttMins: { round: number; rtt: number }[] = emptyArray();
@@ -118,6 +119,13 @@ export class Bbr implements CongestionController {
     if (!Number.isInteger(packets) || packets < 1) throw new RangeError(`rudp: initialWindowPackets must be an integer ≥ 1, got ${packets}`);
     this.initialWindow = Math.max(packets, MIN_WINDOW_PACKETS) * mtu;
     this.cwnd = this.initialWindow;
+    this.nextRoundDelivered = 0;
+    // A bandwidth and times (fractions): set here, not as `= 0` / `= -1` initializers, which V8 boxes
+    // (16 bytes) in every connection, an idle one's 0 too, once any holds a fraction.
+    this.fullBw = 0;
+    this.cycleStart = 0;
+    this.elevatedSince = 0;
+    this.spuriousAt = -1;
   }
 
   /** The bottleneck bandwidth, bytes/ms (0 before the first sample). */

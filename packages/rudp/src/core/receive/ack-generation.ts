@@ -45,11 +45,15 @@ export class AckTracker {
    */
   private ackDue: number | undefined;
   private ackElicitingUnacked = 0;
-  /** Largest packet number received that was ack-eliciting (-1: none yet). */
-  private largestAckEliciting = -1;
+  /**
+   * Largest packet number received that was ack-eliciting (-1: none yet). This and the other packet
+   * numbers are declared bare and set in the constructor: a field V8 first sees as a small integer
+   * (`= -1`) becomes a 16-byte box in every connection once one peer's numbers pass 2^31.
+   */
+  private largestAckEliciting: number;
   private largestReceivedTime = 0;
   /** Largest packet number of ours that an ACK the peer acknowledged covered: older ranges need not be repeated. */
-  private ackFloor = -1;
+  private ackFloor: number;
   /** When the last ack-eliciting packet arrived (`undefined`: none yet). */
   private lastAckElicitingAt: number | undefined;
   /** When we last sent an ack-eliciting packet (`undefined`: never, not -Infinity, which would be boxed). */
@@ -65,15 +69,20 @@ export class AckTracker {
    * `NO_PN` (-1), not `Infinity`, for none: a field that ever holds a
    * non-Smi is a boxed 16-byte HeapNumber in every connection.
    */
-  private lateLowest = NO_PN;
+  private lateLowest: number;
   /** Largest number of the first frame that carried every late arrival (`NO_PN`: none written since the last). */
-  private lateReportedBy = NO_PN;
+  private lateReportedBy: number;
   /** Ranges the last ACK frame carried. */
   private lastWrittenRanges = 0;
   /** ACK-only packets sent since we last asked for an ack-of-ack. */
   private ackOnlySinceRequest = 0;
 
-  constructor(private readonly config: AckConfig) {}
+  constructor(private readonly config: AckConfig) {
+    this.largestAckEliciting = -1;
+    this.ackFloor = -1;
+    this.lateLowest = NO_PN;
+    this.lateReportedBy = NO_PN;
+  }
 
   /** Largest packet number received (-1: none). */
   get largest(): number {

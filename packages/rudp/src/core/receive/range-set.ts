@@ -6,7 +6,20 @@
  */
 import type { PnRange } from '../../wire/ack-frame.js';
 
-type MutableRange = { lo: number; hi: number };
+/**
+ * One range, an object of a class whose fields are declared bare: an object literal's map types them
+ * as small integers, and once any set held a packet number past 2^31 (a peer can reach it in 131,072
+ * packets of `MAX_PN_JUMP` steps) every range of every connection carried two 16-byte boxes.
+ */
+class MutableRange {
+  lo: number;
+  hi: number;
+
+  constructor(lo: number, hi: number) {
+    this.lo = lo;
+    this.hi = hi;
+  }
+}
 
 /** The ranges of every empty set: frozen, so a push onto it would throw rather than leak into other sets. */
 const NO_RANGES = Object.freeze([]) as unknown as MutableRange[];
@@ -26,7 +39,7 @@ export class RangeSet {
   insert(pn: number): boolean {
     const rs = this.ranges;
     if (rs.length === 0) {
-      this.ranges = [{ lo: pn, hi: pn }];
+      this.ranges = [new MutableRange(pn, pn)];
       return true;
     }
     let i = 0;
@@ -35,7 +48,7 @@ export class RangeSet {
     if (r === undefined || r.hi < pn - 1) {
       // Older than everything we remember counts as seen: a duplicate from the forgotten past.
       if (r === undefined && rs.length >= this.maxRanges && pn < (rs[rs.length - 1] as PnRange).lo) return false;
-      rs.splice(i, 0, { lo: pn, hi: pn });
+      rs.splice(i, 0, new MutableRange(pn, pn));
       if (rs.length > this.maxRanges) rs.pop();
       return true;
     }

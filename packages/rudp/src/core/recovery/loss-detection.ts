@@ -100,8 +100,12 @@ export const PROBES_PER_IDLE_TIMEOUT = 10;
 
 /** Sent packets, loss detection and the probe timeout of one connection. */
 export class LossDetection {
-  /** Largest packet number the peer acknowledged (-1: none). */
-  largestAcked = -1;
+  /**
+   * Largest packet number the peer acknowledged (-1: none). This and the other packet numbers here
+   * are declared bare and set in the constructor: a `= -1` / `= 0` field becomes a 16-byte box in every
+   * connection once one connection's numbers pass 2^31.
+   */
+  largestAcked: number;
   /** Bytes of ack-eliciting packets in flight. */
   bytesInFlight = 0;
   /** Probe timeouts in a row without an ACK (the backoff exponent). */
@@ -117,23 +121,27 @@ export class LossDetection {
   // getters): as fields holding fractional times only, each would be a boxed 16-byte number in
   // every connection, one that has only received included.
   private ackElicitingSentAt: number | undefined;
-  private delivered = 0;
+  /**
+   * Bytes acknowledged so far (the delivery-rate samples' count). Declared bare and set in the
+   * constructor: a `= 0` field becomes a 16-byte box in every connection once one delivered 2 GiB.
+   */
+  private delivered: number;
   private deliveredAt: number | undefined;
   private firstSentAt: number | undefined;
   /** The packet threshold in force: the configured one, widened by reordering seen. */
   packetThreshold: number;
   /** Smallest time threshold reordering seen asks for, ms (0: none). */
-  reorderDelayMs = 0;
+  reorderDelayMs: number;
   /** Packets declared lost and later acknowledged. */
   spuriousLosses = 0;
   /** Recently declared-lost packets, in packet-number order. */
   private lostRecord: LostPacket[] = emptyArray();
   /** When reordering last widened the window, or it last narrowed. */
-  private reorderChangedAt = 0;
+  private reorderChangedAt: number;
   /** The next packet number the sender leaves out (0: none; numbering starts at 1). See `SKIP_MIN_GAP`. */
-  skipAt = 0;
+  skipAt: number;
   /** The first packet sent on the current path (`useController`): older ones' losses are not the controller's. */
-  private pathStartPn = 0;
+  private pathStartPn: number;
   /** The last `SKIPS_REMEMBERED` numbers left out, oldest first, `NO_SKIP` in slots not filled yet (shared empty until the first). */
   private skipped: number[] = emptyArray();
 
@@ -144,6 +152,14 @@ export class LossDetection {
     private readonly fate: PacketFate,
   ) {
     this.packetThreshold = config.packetThreshold;
+    this.largestAcked = -1;
+    this.skipAt = 0;
+    this.pathStartPn = 0;
+    this.delivered = 0;
+    // A delay and a time (fractions once reordering is seen): set here, not as `= 0`, which V8 boxes
+    // (16 bytes) in every connection once any holds a fraction.
+    this.reorderDelayMs = 0;
+    this.reorderChangedAt = 0;
   }
 
   /**

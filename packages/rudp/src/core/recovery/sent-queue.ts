@@ -26,8 +26,15 @@ export class SentQueue<T extends Numbered> {
   private pns: number[] = emptyArray();
   private head = 0;
   private count = 0;
-  /** The largest packet number ever added (-1: none): numbers must keep increasing after the arrays empty. */
-  private last = -1;
+  /**
+   * The largest packet number ever added (-1: none): numbers must keep increasing after the arrays empty.
+   * Declared bare, set in the constructor: a `= -1` field is a box in every queue once one passes 2^31.
+   */
+  private last: number;
+
+  constructor() {
+    this.last = -1;
+  }
 
   /** Number of entries. */
   get size(): number {

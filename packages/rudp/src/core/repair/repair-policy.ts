@@ -104,14 +104,34 @@ export interface RepairPolicyConfig {
   readonly maxAckDelayMs: number;
 }
 
+/**
+ * How a sender's losses came (`RepairPolicy.bursty`), made at its first loss: a clean connection
+ * carries one field for them, not three. Fields declared bare and set in the constructor, so a
+ * fraction or a packet number past 2^31 in one connection's boxes none in the others'.
+ */
+class LossRuns {
+  /** Moving sum of losses that continued a run of losses (the packet just before was lost too). */
+  share: number;
+  /** Moving sum of losses counted in `share`, with the same weights (tends to 1). */
+  weight: number;
+  /** Packet number of the last packet declared lost (-1: none; packet numbers start at 1). */
+  lastLostPn: number;
+
+  constructor() {
+    this.share = 0;
+    this.weight = 0;
+    this.lastLostPn = -1;
+  }
+}
+
 /** Redundancy decisions of one sender. */
 export class RepairPolicy {
   /** Moving sum of losses (each outcome weighs 1 − LOSS_EWMA_KEEP, older ones decay). */
-  private lossSum = 0;
+  private lossSum: number;
   /** Moving sum of outcomes, lost or acknowledged, with the same weights (tends to 1). */
-  private outcomeWeight = 0;
+  private outcomeWeight: number;
   /** The long average's moving sum of losses (each outcome weighs 1 − LONG_LOSS_EWMA_KEEP); the small integer 0 until a loss, so a clean connection holds no boxed number for it. */
-  private longLossSum = 0;
+  private longLossSum: number;
   /**
    * Packet outcomes (acknowledged or lost) counted, up to `LONG_OUTCOMES_COUNTED`: the long average's
    * weight is 1 − keep^this (an integer, not another boxed number), and any at all means the loss
@@ -119,28 +139,34 @@ export class RepairPolicy {
    */
   private longOutcomes = 0;
   /** Repairs earned by packets of new data (one is sent when it reaches 1). */
-  private repairCredit = 0;
+  private repairCredit: number;
   /** Previous copies earned by packets of new data at high loss (one is sent when it reaches 1). */
-  private copyCredit = 0;
+  private copyCredit: number;
   /** The handshake's loss guess while it is on trial (0: none). */
-  private seedRate = 0;
+  private seedRate: number;
   /** Clean acknowledgements left in the trial: above `SEED_RETIRED_AFTER` the guess is in force, at or below it retired but restorable. */
   private seedTrial = 0;
   /** Recently first-sent single-chunk messages, newest last: what repairs cover. */
   private recentSmall: OutgoingMessage[] = emptyArray();
-  /** Moving sum of losses that continued a run of losses (the packet just before was lost too); see `bursty`. */
-  private runShare = 0;
-  /** Moving sum of losses counted in `runShare`, with the same weights (tends to 1). */
-  private runWeight = 0;
+  /** How losses came, in runs or alone (`undefined` until the first loss: most connections see none). */
+  private runs: LossRuns | undefined;
   /** The losses since one ended the handshake guess's trial, and the trial as it stood then (see `onLossUndone`). */
   private guessConfirmedBy: { readonly lost: number[]; readonly trial: number; readonly rate: number; readonly lossSum: number } | undefined;
-  /** Packet number of the last packet declared lost (-1: none; packet numbers start at 1). An integer, not -∞, so V8 keeps it unboxed. */
-  private lastLostPn = -1;
 
   constructor(
     private readonly config: RepairPolicyConfig,
     private readonly rtt: RttEstimator,
-  ) {}
+  ) {
+    // The moving sums and credits hold fractions once there is loss: set here, not as `= 0` initializers,
+    // which V8 types as small integers and then boxes (16 bytes) in every connection, a clean idle one's
+    // 0 too, once any connection holds more.
+    this.lossSum = 0;
+    this.outcomeWeight = 0;
+    this.longLossSum = 0;
+    this.repairCredit = 0;
+    this.copyCredit = 0;
+    this.seedRate = 0;
+  }
 
   /** An ack-eliciting packet was acknowledged. */
   onPacketAcked(): void {
@@ -163,10 +189,11 @@ export class RepairPolicy {
     else if (this.seedTrial > 0) this.guessConfirmedBy = { lost: [pn], trial: this.seedTrial, rate: this.seedRate, lossSum: this.lossSum };
     else if (this.guessConfirmedBy !== undefined && this.guessConfirmedBy.lost.push(pn) > SEED_RETIRED_AFTER) this.guessConfirmedBy = undefined;
     if (!Number.isNaN(pn)) {
-      const follows = pn === this.lastLostPn + 1;
-      this.runShare = this.runShare * RUN_EWMA_KEEP + (follows ? 1 - RUN_EWMA_KEEP : 0);
-      this.runWeight = this.runWeight * RUN_EWMA_KEEP + (1 - RUN_EWMA_KEEP);
-      this.lastLostPn = Math.max(this.lastLostPn, pn);
+      const runs = (this.runs ??= new LossRuns());
+      const follows = pn === runs.lastLostPn + 1;
+      runs.share = runs.share * RUN_EWMA_KEEP + (follows ? 1 - RUN_EWMA_KEEP : 0);
+      runs.weight = runs.weight * RUN_EWMA_KEEP + (1 - RUN_EWMA_KEEP);
+      runs.lastLostPn = Math.max(runs.lastLostPn, pn);
     }
     // The path does lose: the handshake's guess was right after all.
     if (this.seedTrial > 0 && this.seedTrial <= SEED_RETIRED_AFTER) this.lossSum = Math.max(this.lossSum, this.seedRate * this.weight());
@@ -196,7 +223,8 @@ export class RepairPolicy {
   /** Whether losses come in runs (bursts): a resend sent right after one may be lost in the same run. */
   bursty(): boolean {
     // The share of losses that continued a run, over the losses counted (never fewer than the prior's).
-    return this.runShare >= BURSTY_RUN_SHARE * Math.max(this.runWeight, RUN_PRIOR_LOSSES * (1 - RUN_EWMA_KEEP));
+    const runs = this.runs;
+    return (runs?.share ?? 0) >= BURSTY_RUN_SHARE * Math.max(runs?.weight ?? 0, RUN_PRIOR_LOSSES * (1 - RUN_EWMA_KEEP));
   }
 
   /**

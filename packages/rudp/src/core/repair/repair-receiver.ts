@@ -26,7 +26,7 @@ const MESSAGE_ACK_ROOM = 9;
 /** Repair decoding for one connection. */
 export class RepairReceiver {
   private decoder: RepairDecoder | undefined;
-  private lastRepairAt = 0;
+  private lastRepairAt: number;
   /**
    * For a decoder a gap started and no repair has reached yet: the first
    * message id it kept (-1: none yet). Once a message `KEEP_SPAN` ids past
@@ -42,7 +42,11 @@ export class RepairReceiver {
   /** Messages rebuilt so far. */
   recovered = 0;
 
-  constructor(private readonly reassembly: Reassembly) {}
+  constructor(private readonly reassembly: Reassembly) {
+    // A time (fractional ms): set here, not as `= 0`, which V8 boxes (16 bytes) in every connection
+    // once any connection received a repair.
+    this.lastRepairAt = 0;
+  }
 
   /** Whether a decoder keeps the small messages that arrive (for tests: what a clean path costs). */
   get keeping(): boolean {

@@ -25,8 +25,11 @@ const PACE_EPSILON_BYTES = 1e-6;
 export class Pacer {
   private tokens: number;
   private time: number;
-  /** When the sender, blocked by pacing with data to send, may go again (0: not blocked). */
-  private blockedUntil = 0;
+  /**
+   * When the sender, blocked by pacing with data to send, may go again (0: not blocked). Declared bare
+   * (set in the constructor): a `= 0` field holding fractional times is a box in every connection.
+   */
+  private blockedUntil: number;
 
   constructor(
     private readonly mtu: number,
@@ -36,6 +39,7 @@ export class Pacer {
   ) {
     this.tokens = 2 * mtu;
     this.time = now;
+    this.blockedUntil = 0;
   }
 
   /** Paces for `cc` from `now` on, its bucket as a new connection's: the client moved to another host, a new path (RFC 9000 §9.4). */

@@ -78,8 +78,12 @@ export class PathMtu {
   private next = 0;
   private lostAtSize = 0;
   private probe: Probe | undefined;
-  /** The next search may start from this time (a search starts only when data needs it). */
-  private searchAfter = 0;
+  /**
+   * The next search may start from this time (a search starts only when data needs it); `Infinity`
+   * once the largest size is reached. Declared bare (set in the constructor): a `= 0` field that
+   * holds fractional times or `Infinity` is a 16-byte box in every connection.
+   */
+  private searchAfter: number;
   /** Black-hole evidence, kept only while the size is above the base. */
   private holes: BlackHoleDetector | undefined;
   /**
@@ -97,6 +101,7 @@ export class PathMtu {
     this.current = base;
     this.lo = base;
     this.hi = max + 1;
+    this.searchAfter = 0;
   }
 
   /**

@@ -92,8 +92,12 @@ export class SendQueue {
   /** Messages not sent at all yet, oldest first from `waitingHead` (taken slots are emptied): the bytes, or with a CHANNEL frame, both. */
   private waiting: (Uint8Array | Annotated | undefined)[] = emptyArray();
   private waitingHead = 0;
-  /** Stream offset (in window credit, `creditOf` each message) of `waiting[waitingHead]` (its id follows from `nextMessageId`). */
-  private waitingStart = 0;
+  /**
+   * Stream offset (in window credit, `creditOf` each message) of `waiting[waitingHead]` (its id follows
+   * from `nextMessageId`). Declared bare and set in the constructor: a field V8 first sees as a small
+   * integer (`= 0`) becomes a 16-byte box in every connection once one passes 2^31 (2 GiB sent).
+   */
+  private waitingStart: number;
   private nextMessageId = 0;
   /** Id of the last ordered message on channel 0 (-1: none): the default path needs no map lookup. */
   private lastOrderedZero = -1;
@@ -114,6 +118,7 @@ export class SendQueue {
     private readonly datagramBudget = DEFAULT_DATAGRAM_SEND_BUFFER,
   ) {
     this.packetRoom = payloadRoom;
+    this.waitingStart = 0;
   }
 
   /** The datagram size changed: messages not sent yet are cut to fill packets of `room` payload bytes. */

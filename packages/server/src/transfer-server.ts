@@ -7,6 +7,7 @@ import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
+import { DEFAULT_DOWNLOAD_PACE, watchDownloadPace, type DownloadPace } from './download-pace.js';
 import { uploadTooSlow } from './upload-pace.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
@@ -43,8 +44,12 @@ const MAX_CONNECTIONS_PER_HOST = 16;
 const MAX_CONNECTIONS = 512;
 /** How long a refused upload's remaining bytes are read and discarded, so the client sees the ERR line rather than a reset. */
 const DRAIN_AFTER_REFUSAL_MS = 10_000;
-/** A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by the upload pace (upload-pace.ts). */
-const STALL_TIMEOUT_MS = 30_000;
+/**
+ * A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by
+ * the upload pace (upload-pace.ts) or the download pace (download-pace.ts). Node's socket timeout: a read or a
+ * write that completes restarts it, a write waiting for a receiver that reads nothing does not.
+ */
+export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
 /** How long a connection refused on arrival is kept, reading and dropping, so its client reads the line rather than a reset. */
@@ -55,6 +60,14 @@ const REFUSAL_GRACE_MS = 2_000;
  * flood of connections cannot make the server hold more than this many sockets for it.
  */
 const MAX_REFUSALS_IN_GRACE = 64;
+
+/** Limits of {@link startTransferServer}, for tests that cannot wait for the real ones. */
+export interface TransferLimits {
+  /** {@link STALL_TIMEOUT_MS} by default. */
+  readonly stallTimeoutMs?: number;
+  /** {@link DEFAULT_DOWNLOAD_PACE} by default; `minBytesPerSecond` 0: none. */
+  readonly downloadPace?: DownloadPace;
+}
 
 /** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
 const refuse = (socket: net.Socket | SecureTransferChannel, reason: string): void => {
@@ -209,7 +222,8 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   });
 };
 
-const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {
+/** `raw` is the socket under `socket`: what its kernel has taken is the download's pace. */
+const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, pace: DownloadPace): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
   const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
@@ -227,10 +241,29 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
   socket.resume();
   socket.write(`OK ${size}\n`);
+  // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
+  // read restarts it), nor one that reads just enough: judged by what its kernel takes, to its close, as
+  // the connection holds its slot (and up to tcp_wmem's maximum of the kernel's memory) until then.
+  let finalSent = false;
+  const stopPace = watchDownloadPace(
+    () => raw.bytesWritten - raw.writableLength,
+    pace,
+    (reason) => {
+      deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${reason}`);
+      // Before its final record the download fails anyway: a reset frees the kernel's send queue at once.
+      // After it the receiver may have all but the kernel's queue, which a graceful close still delivers.
+      if (finalSent) raw.destroy();
+      else raw.resetAndDestroy();
+    },
+  );
+  raw.once('close', stopPace);
   // Logged when the final record is handed to TCP, not when the sending completes: the client may
   // have the whole file by then, close the connection (which breaks a send still waiting for the
   // socket to drain) and send its next command, whose line must not come first.
-  socket.once(FINAL_RECORD_SENT, () => deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`));
+  socket.once(FINAL_RECORD_SENT, () => {
+    finalSent = true;
+    deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`);
+  });
   // RMV of the thread stops the download, its file closed by the store (so the removed file's disk is
   // freed): the client is told why in a sealed abort record after the bytes already sent, and throws its
   // partial file away, printing the reason as for a refusal. A download whose final record is already
@@ -264,7 +297,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -282,7 +315,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // "transferring" mark held (attack round 5). The token is spent; the client asks again.
   if (socket.destroyed) return;
   admission.authenticated(socket);
-  socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
+  socket.setTimeout(limits.stallTimeoutMs ?? STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
@@ -294,7 +327,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       await receiveUpload(deps, channel, g, headerDone, uploads);
     } else {
       headerDone();
-      await sendDownload(deps, channel, g);
+      await sendDownload(deps, channel, socket, g, limits.downloadPace ?? DEFAULT_DOWNLOAD_PACE);
     }
   } finally {
     deps.activity.finish(g.username);
@@ -322,7 +355,7 @@ export interface TransferServer {
  * are no keys to seal it with); anything else without a valid token is closed
  * at once. A failed upload, an altered record included, leaves no file.
  */
-export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
+export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string, limits: TransferLimits = {}): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
@@ -353,7 +386,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads, limits).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });

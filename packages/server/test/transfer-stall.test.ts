@@ -1,0 +1,193 @@
+/**
+ * How long a download whose receiver does not keep up holds its connection (one of its host's 16
+ * transfer slots, and up to tcp_wmem's maximum of kernel memory): real loopback sockets, the stall
+ * limit and the download pace scaled down from 30 s to 1 s. A receiver that reads nothing is cut by
+ * the stall limit (a write waiting for it is not activity); one that reads nothing but sends a sealed
+ * record now and then restarts that timer with each, and one that reads a little at a time can keep
+ * the kernel taking a few bytes: the download pace ends both.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { DiskQuota } from '../src/disk-quota.js';
+import type { DownloadPace } from '../src/download-pace.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
+import { cleanup, tempDir } from './forum-processes.js';
+
+const MiB = 1024 * 1024;
+/** The stall limit of these tests (30 s in a server). */
+const STALL_MS = 1000;
+/** The download pace of these tests: 256 KiB a second over 1 s (4 KiB a second over 30 s in a server). */
+const PACE: DownloadPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
+/** No download pace: the server before it had one. */
+const NO_PACE: DownloadPace = { minBytesPerSecond: 0, windowMs: 1000 };
+/** A file larger than what the kernel's buffers take of it (tcp_wmem's maximum, 4 MiB here). */
+const SIZE = 16 * MiB;
+
+const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
+const tokenOf = (n: number): string => n.toString(16).padStart(64, '0');
+
+/** Tokens that grant the download of `t`'s `big` to any token, keyed by the token itself. */
+const downloadTokens = (incarnation: string): TransferTokens => ({
+  issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
+  redeem: (token) => async () => {
+    const grant: TransferGrant = { direction: 'download', thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
+    return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
+  },
+  revokeUser: () => async () => undefined,
+});
+
+/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
+const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+};
+
+describe.runIf(process.platform === 'linux')('transfer server: a download whose receiver does not keep up', () => {
+  const dirs: string[] = [];
+  const sockets: net.Socket[] = [];
+  const serverSockets: net.Socket[] = [];
+  const log: string[] = [];
+  let server: TransferServer | undefined;
+  let activity = new TransferActivity();
+
+  /** The transfer server over a data directory holding `t`'s `big` of {@link SIZE} bytes. */
+  const start = async (pace: DownloadPace): Promise<number> => {
+    const dir = await tempDir('transfer-stall');
+    dirs.push(dir);
+    const opened = await openFileStore(dir)();
+    if (opened._tag === 'Left') throw new Error(opened.left.message);
+    const store: ForumStore = opened.right;
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, SIZE)();
+    if (begun._tag === 'Left') throw new Error(begun.left.kind);
+    const block = Buffer.alloc(MiB, 7);
+    for (let at = 0; at < SIZE; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
+    expect((await begun.right.commit())._tag).toBe('Right');
+    const stat = await store.statUpload('t', 'big')();
+    if (stat._tag === 'Left') throw new Error(stat.left.kind);
+    const createServer = net.createServer.bind(net);
+    vi.spyOn(net, 'createServer').mockImplementation(((...args: Parameters<typeof net.createServer>) =>
+      createServer(...args).on('connection', (s: net.Socket) => serverSockets.push(s))) as typeof net.createServer);
+    activity = new TransferActivity();
+    const deps = { store, tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
+    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, downloadPace: pace });
+    return server.port;
+  };
+
+  /** A download of token `n` whose receiver has sent its token line and reads nothing (its channel, for records it sends). */
+  const silentReceiver = (port: number, n: number): SecureTransferChannel => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(n)}\n`);
+    socket.pause();
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(n)), 'client');
+    channel.on('error', () => undefined);
+    // Paused: the channel's reads resume the socket (its _read), so it is never read.
+    channel.pause();
+    socket.pause();
+    return channel;
+  };
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await server?.close();
+    server = undefined;
+    serverSockets.splice(0);
+    log.splice(0);
+    vi.restoreAllMocks();
+    await cleanup(...dirs.splice(0));
+  });
+
+  it('16 receivers of one host that read nothing are cut at the stall limit, their slots free again for the host', async () => {
+    const port = await start(NO_PACE);
+    const began = Date.now();
+    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    // Each download stopped by its full socket: the kernel took what it could, and the rest waits.
+    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableLength > 0), 10_000)).toBe(true);
+    expect(await until(() => serverSockets.every((s) => s.closed), 5 * STALL_MS)).toBe(true);
+    const took = Date.now() - began;
+    expect(took).toBeGreaterThanOrEqual(STALL_MS);
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // The host's 17th download is served, not refused as one too many: every slot was given back.
+    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(nextSocket);
+    nextSocket.write(`${tokenOf(17)}\n`);
+    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(17)), 'client');
+    let received = 0;
+    let first = '';
+    next.on('data', (d: Buffer) => {
+      if (received === 0) first = d.subarray(0, 16).toString('latin1');
+      received += d.length;
+    });
+    const done = new Promise<unknown>((resolve) => next.once('end', resolve).once('error', resolve));
+    await done;
+    expect(first.startsWith(`OK ${SIZE}\n`)).toBe(true);
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+  });
+
+  it('a receiver that reads nothing but sends a sealed record every half stall limit is cut by the pace (without one it held its slot for good)', async () => {
+    const port = await start(PACE);
+    const channel = silentReceiver(port, 1);
+    const ticking = setInterval(() => channel.write(Buffer.from('x')), STALL_MS / 2);
+    try {
+      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      // Without the pace the server's side was still open here, 6 stall limits on, its kernel still holding the file's 4 MiB (5 of 5 runs).
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, 6 * STALL_MS)).toBe(true);
+      expect(activity.busy('u')).toBe(false);
+      expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: download too slow: \d+ bytes taken in the last 1 s, the server needs 262144 bytes a second$/));
+    } finally {
+      clearInterval(ticking);
+    }
+  });
+
+  it('a receiver that reads 64 KiB every half stall limit is cut at the stall limit, pace or not: no write of the server completes', async () => {
+    // Linux wakes a writer blocked on a full send buffer only once about a third of it has drained
+    // (sk_stream_min_wspace): measured here without a pace, 64 KiB every 0.5 s was cut at the 1 s limit,
+    // 256 KiB at 4.6 s, 512 KiB (1 MiB a second) held on. With a 30 s limit that is some 1 MiB each 30 s,
+    // 34 KiB a second, over the 4 KiB the pace asks: the pace adds nothing against a receiver that reads.
+    const port = await start(NO_PACE);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    let allowance = 0;
+    socket.on('data', (d: Buffer) => {
+      allowance -= d.length;
+      if (allowance <= 0) socket.pause();
+    });
+    socket.pause();
+    const reading = setInterval(() => {
+      allowance = 64 * 1024;
+      socket.resume();
+    }, STALL_MS / 2);
+    try {
+      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, 3 * STALL_MS)).toBe(true);
+      expect(socket.bytesRead).toBeLessThan(SIZE / 2);
+    } finally {
+      clearInterval(reading);
+    }
+  });
+
+  it('a receiver that reads at the pace or faster is not cut: the whole file arrives', async () => {
+    const port = await start(PACE);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    expect(ended).toBe('end');
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+    expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  });
+});

@@ -244,26 +244,19 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
   // read restarts it), nor one that reads just enough: judged by what its kernel takes, to its close, as
   // the connection holds its slot (and up to tcp_wmem's maximum of the kernel's memory) until then.
-  let finalSent = false;
   const stopPace = watchDownloadPace(
     () => raw.bytesWritten - raw.writableLength,
     pace,
     (reason) => {
       deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${reason}`);
-      // Before its final record the download fails anyway: a reset frees the kernel's send queue at once.
-      // After it the receiver may have all but the kernel's queue, which a graceful close still delivers.
-      if (finalSent) raw.destroy();
-      else raw.resetAndDestroy();
+      raw.resetAndDestroy();
     },
   );
   raw.once('close', stopPace);
   // Logged when the final record is handed to TCP, not when the sending completes: the client may
   // have the whole file by then, close the connection (which breaks a send still waiting for the
   // socket to drain) and send its next command, whose line must not come first.
-  socket.once(FINAL_RECORD_SENT, () => {
-    finalSent = true;
-    deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`);
-  });
+  socket.once(FINAL_RECORD_SENT, () => deps.log(`${grant.username} downloaded ${grant.filename} from ${grant.thread} thread`));
   // RMV of the thread stops the download, its file closed by the store (so the removed file's disk is
   // freed): the client is told why in a sealed abort record after the bytes already sent, and throws its
   // partial file away, printing the reason as for a refusal. A download whose final record is already
@@ -276,7 +269,8 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     quit.abort();
     if (!socket.abort(stop)) return;
     deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${stop}`);
-    setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
+    // Not taken in its drain period, the abort record is behind what the kernel holds: reset (see the stall limit).
+    setTimeout(() => raw.resetAndDestroy(), DRAIN_AFTER_REFUSAL_MS).unref();
   });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -315,8 +309,13 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // "transferring" mark held (attack round 5). The token is spent; the client asks again.
   if (socket.destroyed) return;
   admission.authenticated(socket);
-  socket.setTimeout(limits.stallTimeoutMs ?? STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
+  // A download's connection is reset, not closed: closed, the kernel kept what it had queued for a receiver
+  // that reads nothing (3.8 MiB), in FIN-WAIT-1 for as long as that receiver answers its window probes (still
+  // there 65 s on), the slot free for the host's next one. A receiver that had the final record and is still
+  // reading the last of the file 30 s after the server's last write completed loses it (its download fails).
+  const cut = g.direction === 'download' ? () => socket.resetAndDestroy() : () => socket.destroy();
+  socket.setTimeout(limits.stallTimeoutMs ?? STALL_TIMEOUT_MS, cut);
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
   const channel = new SecureTransferChannel(socket, g.keys, 'server');

@@ -6,6 +6,7 @@
  * record now and then restarts that timer with each, and one that reads a little at a time can keep
  * the kernel taking a few bytes: the download pace ends both.
  */
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
@@ -37,6 +38,20 @@ const downloadTokens = (incarnation: string): TransferTokens => ({
   },
   revokeUser: () => async () => undefined,
 });
+
+/**
+ * Bytes queued in the kernel to send from 127.0.0.1:`port` (the server's side, whether its process still
+ * holds the socket or not): /proc/net/tcp's tx_queue, summed.
+ */
+const kernelSendQueue = async (port: number): Promise<number> => {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let sum = 0;
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local) sum += parseInt((f[4] ?? '0:0').split(':')[0] ?? '0', 16);
+  }
+  return sum;
+};
 
 /** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
 const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
@@ -115,6 +130,9 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     const took = Date.now() - began;
     expect(took).toBeGreaterThanOrEqual(STALL_MS);
     expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // And the kernel let go of what they had queued: a graceful close left each connection in FIN-WAIT-1 with its
+    // 3.8 MiB, an orphan its receiver keeps alive by answering the window probes (65 s on, still all there).
+    expect(await kernelSendQueue(port)).toBe(0);
     // The host's 17th download is served, not refused as one too many: every slot was given back.
     const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
     sockets.push(nextSocket);
@@ -141,6 +159,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
       // Without the pace the server's side was still open here, 6 stall limits on, its kernel still holding the file's 4 MiB (5 of 5 runs).
       expect(await until(() => (serverSockets[0] as net.Socket).closed, 6 * STALL_MS)).toBe(true);
       expect(activity.busy('u')).toBe(false);
+      expect(await kernelSendQueue(port)).toBe(0);
       expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: download too slow: \d+ bytes taken in the last 1 s, the server needs 262144 bytes a second$/));
     } finally {
       clearInterval(ticking);

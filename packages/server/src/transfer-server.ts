@@ -67,6 +67,8 @@ export interface TransferLimits {
   readonly stallTimeoutMs?: number;
   /** {@link DEFAULT_DOWNLOAD_PACE} by default; `minBytesPerSecond` 0: none. */
   readonly downloadPace?: DownloadPace;
+  /** How long close waits for the transfers it cut, {@link CLOSE_SETTLE_MS} by default. */
+  readonly closeSettleMs?: number;
 }
 
 /** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
@@ -409,7 +411,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
       await closed;
       // The process exits next (a SIGTERM): without this wait an upload cut mid-way left its
       // temporary file in the data directory until the next start swept it.
-      await within(Promise.allSettled([...serving]), CLOSE_SETTLE_MS, undefined);
+      await within(Promise.allSettled([...serving]), limits.closeSettleMs ?? CLOSE_SETTLE_MS, undefined);
     },
   };
 };

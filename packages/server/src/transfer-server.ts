@@ -47,7 +47,8 @@ const DRAIN_AFTER_REFUSAL_MS = 10_000;
 /**
  * A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by
  * the upload pace (upload-pace.ts) or the download pace (download-pace.ts). Node's socket timeout: a read or a
- * write that completes restarts it, a write waiting for a receiver that reads nothing does not.
+ * write that completes restarts it, a write waiting for a receiver that reads nothing does not, but Node skips
+ * an expiry when that write went out in part since the last one: a download not read was cut at 60 s.
  */
 export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
@@ -244,8 +245,8 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   socket.resume();
   socket.write(`OK ${size}\n`);
   // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
-  // read restarts it), nor one that reads just enough: judged by what its kernel takes, to its close, as
-  // the connection holds its slot (and up to tcp_wmem's maximum of the kernel's memory) until then.
+  // read restarts it): judged by what the kernel takes, to the connection's close, as the connection holds
+  // its slot (and up to tcp_wmem's maximum of the kernel's memory) until then. A reset, as the stall limit's.
   const stopPace = watchDownloadPace(
     () => raw.bytesWritten - raw.writableLength,
     pace,

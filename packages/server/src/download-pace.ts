@@ -46,3 +46,15 @@ export const watchDownloadPace = (taken: () => number, pace: DownloadPace, onSlo
   timer.unref();
   return () => clearInterval(timer);
 };
+
+/**
+ * How long a download's connection may stay once its final record is in the kernel (its tail), ms: `handed`
+ * bytes handed to the kernel in all, at most `sendBufferCeiling` of them (tcp_wmem's maximum) still queued there,
+ * each due at the pace's `minBytesPerSecond`; never under `stallMs`. The pace cannot judge a tail (the kernel
+ * takes nothing more: its count stands still), yet an honest receiver on a slow link is still reading what the
+ * kernel queued, and a reset would discard it. No pace (0 bytes a second): the stall limit.
+ */
+export const downloadTailMs = (handed: number, sendBufferCeiling: number, stallMs: number, pace: DownloadPace = DEFAULT_DOWNLOAD_PACE): number => {
+  if (pace.minBytesPerSecond <= 0) return stallMs;
+  return Math.max(stallMs, Math.ceil((Math.min(handed, sendBufferCeiling) * 1000) / pace.minBytesPerSecond));
+};

@@ -7,7 +7,8 @@ import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
-import { DEFAULT_DOWNLOAD_PACE, watchDownloadPace, type DownloadPace } from './download-pace.js';
+import { DEFAULT_DOWNLOAD_PACE, downloadTailMs, watchDownloadPace, type DownloadPace } from './download-pace.js';
+import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
 import { uploadTooSlow } from './upload-pace.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
@@ -225,8 +226,38 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   });
 };
 
+/** How a download is judged: its pace, the stall limit, and the kernel's send-buffer ceiling (for its tail). */
+interface DownloadLimits {
+  readonly pace: DownloadPace;
+  readonly stallMs: number;
+  /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
+  readonly sendBufferCeiling: number;
+}
+
+/**
+ * The tail of a download whose final record `raw`'s kernel holds: waits for the connection's close (an honest
+ * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline. Neither
+ * the pace nor the stall limit judges it: the kernel takes no more, so both would cut a receiver still reading.
+ */
+const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
+  if (raw.destroyed) return;
+  raw.setTimeout(0);
+  // 'close', not events.once: that rejects at the 'error' before it, and the slot is held to the close.
+  const closed = new Promise<unknown>((resolve) => raw.once('close', resolve));
+  const tailMs = downloadTailMs(raw.bytesWritten, limits.sendBufferCeiling, limits.stallMs, limits.pace);
+  const deadline = setTimeout(() => {
+    deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its end not read ${Math.round(tailMs / 1000)} s after the server sent it`);
+    raw.resetAndDestroy();
+  }, tailMs);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(deadline);
+  }
+};
+
 /** `raw` is the socket under `socket`: what its kernel has taken is the download's pace. */
-const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, pace: DownloadPace): Promise<void> => {
+const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
   const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
@@ -249,7 +280,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   // its slot (and up to tcp_wmem's maximum of the kernel's memory) until then. A reset, as the stall limit's.
   const stopPace = watchDownloadPace(
     () => raw.bytesWritten - raw.writableLength,
-    pace,
+    limits.pace,
     (reason) => {
       deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${reason}`);
       raw.resetAndDestroy();
@@ -281,6 +312,8 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     }
     socket.end();
     await finished(socket, { readable: false });
+    stopPace();
+    await downloadTail(deps, raw, grant, limits);
   } catch {
     // The store destroys the stream unfinished without an error only to stop it (its refusal then follows at
     // once): the abort record is on its way, and the connection must live to carry it.
@@ -294,7 +327,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -315,10 +348,11 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   const g = grant.value;
   // A download's connection is reset, not closed: closed, the kernel kept what it had queued for a receiver
   // that reads nothing (3.8 MiB), in FIN-WAIT-1 for as long as that receiver answers its window probes (still
-  // there 65 s on), the slot free for the host's next one. A receiver that had the final record and is still
-  // reading the last of the file 30 s after the server's last write completed loses it (its download fails).
+  // there 65 s on), the slot free for the host's next one. Once the final record is in the kernel, neither this
+  // timer nor the pace judges the connection: its tail (downloadTail) waits for the receiver to read it.
   const cut = g.direction === 'download' ? () => socket.resetAndDestroy() : () => socket.destroy();
-  socket.setTimeout(limits.stallTimeoutMs ?? STALL_TIMEOUT_MS, cut);
+  const stallMs = limits.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+  socket.setTimeout(stallMs, cut);
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
   const channel = new SecureTransferChannel(socket, g.keys, 'server');
@@ -329,7 +363,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       await receiveUpload(deps, channel, g, headerDone, uploads);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, limits.downloadPace ?? DEFAULT_DOWNLOAD_PACE);
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_DOWNLOAD_PACE, stallMs, sendBufferCeiling });
     }
   } finally {
     deps.activity.finish(g.username);
@@ -361,6 +395,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
+  // Read once: it bounds what a download's tail may still have queued in the kernel.
+  const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
   let inGrace = 0;
@@ -388,7 +424,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads, limits).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });
@@ -408,6 +444,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     port: typeof address === 'object' && address !== null ? address.port : port,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Closed, not reset: a download in its tail is whole in the kernel, which delivers it to a receiver still
+      // reading after this process has gone (an orphan the kernel itself ends: tcp_orphan_retries, tcp_max_orphans).
       for (const s of sockets) s.destroy();
       await closed;
       // The process exits next (a SIGTERM): without this wait an upload cut mid-way left its

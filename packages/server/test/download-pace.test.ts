@@ -1,6 +1,6 @@
 /** The download pace as a rule, on vitest's fake clock: what it asks over a window, and when it judges. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_DOWNLOAD_PACE, downloadTooSlow, watchDownloadPace } from '../src/download-pace.js';
+import { DEFAULT_DOWNLOAD_PACE, downloadTailMs, downloadTooSlow, watchDownloadPace } from '../src/download-pace.js';
 
 describe('download pace', () => {
   afterEach(() => void vi.useRealTimers());
@@ -48,4 +48,15 @@ describe('download pace', () => {
     vi.advanceTimersByTime(60_000);
     expect(reasons).toEqual([]);
   });
+
+  it('a tail lasts what the kernel may still hold at 4 KiB a second: 17 min for 4 MiB or more, never under the stall limit', () => {
+    const MiB = 1024 * 1024;
+    expect(downloadTailMs(4 * MiB, 4 * MiB, 30_000)).toBe(1_024_000);
+    // Past the send buffer's ceiling the rest was taken (read) already.
+    expect(downloadTailMs(100 * MiB, 4 * MiB, 30_000)).toBe(1_024_000);
+    expect(downloadTailMs(MiB, 4 * MiB, 30_000)).toBe(256_000);
+    expect(downloadTailMs(1000, 4 * MiB, 30_000)).toBe(30_000);
+    expect(downloadTailMs(MiB, 4 * MiB, 30_000, { minBytesPerSecond: 0, windowMs: 30_000 })).toBe(30_000);
+  });
 });
+

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
-import type { DownloadPace } from '../src/download-pace.js';
+import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
@@ -67,28 +67,33 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
   const serverSockets: net.Socket[] = [];
+  /** When each server socket's last write completed (its 'finish': the final record and the FIN in the kernel). */
+  const lastWrites = new Map<net.Socket, number>();
   const log: string[] = [];
   let server: TransferServer | undefined;
   let activity = new TransferActivity();
 
-  /** The transfer server over a data directory holding `t`'s `big` of {@link SIZE} bytes. */
-  const start = async (pace: DownloadPace): Promise<number> => {
+  /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
+  const start = async (pace: DownloadPace, size = SIZE): Promise<number> => {
     const dir = await tempDir('transfer-stall');
     dirs.push(dir);
     const opened = await openFileStore(dir)();
     if (opened._tag === 'Left') throw new Error(opened.left.message);
     const store: ForumStore = opened.right;
     expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
-    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, SIZE)();
+    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, size)();
     if (begun._tag === 'Left') throw new Error(begun.left.kind);
     const block = Buffer.alloc(MiB, 7);
-    for (let at = 0; at < SIZE; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
+    for (let at = 0; at < size; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
     expect((await begun.right.commit())._tag).toBe('Right');
     const stat = await store.statUpload('t', 'big')();
     if (stat._tag === 'Left') throw new Error(stat.left.kind);
     const createServer = net.createServer.bind(net);
     vi.spyOn(net, 'createServer').mockImplementation(((...args: Parameters<typeof net.createServer>) =>
-      createServer(...args).on('connection', (s: net.Socket) => serverSockets.push(s))) as typeof net.createServer);
+      createServer(...args).on('connection', (s: net.Socket) => {
+        serverSockets.push(s);
+        s.once('finish', () => lastWrites.set(s, Date.now()));
+      })) as typeof net.createServer);
     activity = new TransferActivity();
     const deps = { store, tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
     server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, downloadPace: pace });
@@ -115,6 +120,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     await server?.close();
     server = undefined;
     serverSockets.splice(0);
+    lastWrites.clear();
     log.splice(0);
     vi.restoreAllMocks();
     await cleanup(...dirs.splice(0));
@@ -208,5 +214,114 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     expect(ended).toBe('end');
     expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
     expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  });
+
+  /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
+  const refusalLine = async (port: number, n: number): Promise<string> => {
+    const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(socket);
+    socket.write(`${tokenOf(n)}\n`);
+    let text = '';
+    socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
+    await new Promise((resolve) => socket.once('close', resolve));
+    return text;
+  };
+
+  it('a receiver that reads slowly, at over the pace, gets the whole file and its final record though it reads for several stall limits after the last write of the server', async () => {
+    // 2 MiB fits in the kernel's buffers: the server's last write completes at once, after which the kernel
+    // takes nothing more from it. Before the tail both the stall limit and the pace cut it then, reset.
+    const size = 2 * MiB;
+    const port = await start(PACE, size);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    // 48 KiB every 100 ms, 480 KiB a second (the pace asks 256): paused, the channel stops reading the socket
+    // once it holds 16 KiB, so the kernel's buffers hold the rest.
+    let received = 0;
+    let allowance = 0;
+    channel.on('data', (d: Buffer) => {
+      received += d.length;
+      allowance -= d.length;
+      if (allowance <= 0) channel.pause();
+    });
+    channel.pause();
+    const reading = setInterval(() => {
+      allowance = 48 * 1024;
+      channel.resume();
+    }, 100);
+    try {
+      const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+      expect(await until(() => serverSockets.length === 1, 10_000)).toBe(true);
+      const server = serverSockets[0] as net.Socket;
+      expect(await ended).toBe('end');
+      const readFor = Date.now() - (lastWrites.get(server) ?? Infinity);
+      expect(received).toBe(`OK ${size}\n`.length + size);
+      // The drain took several stall limits after the server's last write (about 4 s of 1 s limits).
+      expect(readFor).toBeGreaterThan(3 * STALL_MS);
+      expect(log).toContain('u downloaded big from t thread');
+      expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+      // The receiver closed after the final record: so does the server, and the transfer is over.
+      expect(await until(() => server.closed && !activity.busy('u'), 2000)).toBe(true);
+    } finally {
+      clearInterval(reading);
+    }
+  });
+
+  it('16 receivers of one host that read nothing of a file handed whole to the kernel hold their slots to the deadline of its tail, then are reset and the slots freed', async () => {
+    const size = MiB;
+    const port = await start(PACE, size);
+    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    // Each final record in the kernel: the server's side ended, nothing left in the process.
+    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableFinished), 10_000)).toBe(true);
+    const tailFrom = Date.now();
+    const tailMs = Math.max(...serverSockets.map((s) => downloadTailMs(s.bytesWritten, 4 * MiB, STALL_MS, PACE)));
+    // About 4 s: 1 MiB at 256 KiB a second.
+    expect(tailMs).toBeGreaterThan(3 * STALL_MS);
+    // Two stall limits on (where the stall limit and the pace reset them before the tail), all still held, and
+    // the host's 17th download is refused for them.
+    await new Promise((resolve) => setTimeout(resolve, 2 * STALL_MS));
+    expect(serverSockets.filter((s) => s.closed)).toHaveLength(0);
+    expect(activity.busy('u')).toBe(true);
+    expect(await refusalLine(port, 17)).toMatch(/^ERR too many transfers at once/);
+    expect(await until(() => serverSockets.every((s) => s.closed), tailMs + 2000)).toBe(true);
+    expect(Date.now() - tailFrom).toBeGreaterThanOrEqual(tailMs - 100);
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // Reset, not closed: the kernel let go of the 1 MiB each had queued.
+    expect(await kernelSendQueue(port)).toBe(0);
+    expect(log.filter((l) => l.includes('its end not read'))).toHaveLength(16);
+    // The slots are the host's again: its next download is served whole.
+    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(nextSocket);
+    nextSocket.write(`${tokenOf(18)}\n`);
+    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(18)), 'client');
+    let received = 0;
+    next.on('data', (d: Buffer) => void (received += d.length));
+    expect(await new Promise<unknown>((resolve) => next.once('end', () => resolve('end')).once('error', resolve))).toBe('end');
+    expect(received).toBe(`OK ${size}\n`.length + size);
+  });
+
+  it('server close ends a download in its tail at once (closed, not reset: a receiver still reading gets the rest from the kernel)', async () => {
+    const size = MiB;
+    const port = await start(PACE, size);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    channel.pause();
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableFinished, 10_000)).toBe(true);
+    const closing = Date.now();
+    await server?.close();
+    server = undefined;
+    expect(Date.now() - closing).toBeLessThan(1000);
+    expect(activity.busy('u')).toBe(false);
+    const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    channel.resume();
+    expect(await ended).toBe('end');
+    expect(received).toBe(`OK ${size}\n`.length + size);
   });
 });

@@ -355,8 +355,16 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   socket.setTimeout(stallMs, cut);
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
-  const channel = new SecureTransferChannel(socket, g.keys, 'server');
+  const channel = new SecureTransferChannel(socket, g.keys, 'server', undefined, g.direction === 'download' ? { socketEnd: 'reset' } : {});
   channel.on('error', () => undefined);
+  // A receiver's FIN once the server's side has ended (the tail, or RMV's drain) would let Node close the
+  // connection gracefully (allowHalfOpen's auto-destroy, before the channel hears of it): the kernel would keep
+  // what it queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed.
+  if (g.direction === 'download') {
+    socket.prependListener('end', () => {
+      if (socket.writableFinished) socket.resetAndDestroy();
+    });
+  }
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {

@@ -324,4 +324,29 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     expect(await ended).toBe('end');
     expect(received).toBe(`OK ${size}\n`.length + size);
   });
+
+  // A receiver with its session's keys that reads nothing can end the connection itself: a graceful close
+  // then left the kernel's queue (3.8 MiB mid-download, the file's 1 MiB in the tail) in FIN-WAIT-1, its slot
+  // already free for the host's next download, and the resets of the stall limit, pace and tail were for nothing.
+  const misbehaviours = [
+    { what: 'sends a malformed record mid-download', size: SIZE, act: (socket: net.Socket) => void socket.write(Buffer.alloc(200, 0xff)) },
+    { what: 'sends its FIN mid-download', size: SIZE, act: (socket: net.Socket) => void socket.end() },
+    { what: 'sends a malformed record in the tail', size: MiB, act: (socket: net.Socket) => void socket.write(Buffer.alloc(200, 0xff)) },
+    { what: 'sends its FIN in the tail', size: MiB, act: (socket: net.Socket) => void socket.end() },
+    { what: 'sends its final record and its FIN in the tail', size: MiB, act: (_socket: net.Socket, channel: SecureTransferChannel) => void channel.end() },
+  ] as const;
+  for (const m of misbehaviours) {
+    it(`a receiver that reads nothing and ${m.what} is reset: the kernel drops its queue`, async () => {
+      const port = await start(PACE, m.size);
+      const channel = silentReceiver(port, 1);
+      const socket = sockets[0] as net.Socket;
+      const tail = m.size < SIZE;
+      expect(await until(() => serverSockets.length === 1 && (tail ? (serverSockets[0] as net.Socket).writableFinished : (serverSockets[0] as net.Socket).writableLength > 0), 10_000)).toBe(true);
+      expect(await kernelSendQueue(port)).toBeGreaterThan(MiB / 2);
+      m.act(socket, channel);
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, STALL_MS / 2)).toBe(true);
+      expect(await kernelSendQueue(port)).toBe(0);
+    });
+  }
 });
+

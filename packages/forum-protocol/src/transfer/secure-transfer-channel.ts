@@ -55,6 +55,12 @@ export interface TransferChannelOptions {
    * side ({@link DEFAULT_SMALL_READ_HOLD}), which receives uploads from anyone with a token; off for a client.
    */
   readonly smallReadHold?: SmallReadHoldOptions | false;
+  /**
+   * How destroying the channel ends its socket: `'close'` (default) lets the kernel send what it still holds,
+   * `'reset'` (`resetAndDestroy`) drops it. A server's download resets: its kernel may hold megabytes for a
+   * receiver that reads nothing, kept after a close for as long as that receiver answers window probes.
+   */
+  readonly socketEnd?: 'close' | 'reset';
 }
 
 /** A sealed transfer channel over `socket` for one side (see {@link FINAL_RECORD_SENT}). */
@@ -66,6 +72,7 @@ export class SecureTransferChannel extends Duplex {
   /** This side ended its stream unfinished ({@link SecureTransferChannel.abort}): later writes are dropped. */
   private aborted = false;
   private readonly hold: SmallReadHold | undefined;
+  private readonly reset: boolean;
 
   /**
    * Wraps `socket` (whose token line has already been exchanged). On the client
@@ -82,6 +89,7 @@ export class SecureTransferChannel extends Duplex {
     super({ allowHalfOpen: true });
     const hold = options.smallReadHold ?? (side === 'server' ? DEFAULT_SMALL_READ_HOLD : false);
     this.hold = hold === false ? undefined : new SmallReadHold(socket, hold);
+    this.reset = options.socketEnd === 'reset';
     this.sealer = new RecordSealer(crypto, side === 'client' ? keys.clientToServer : keys.serverToClient);
     this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
@@ -200,7 +208,8 @@ export class SecureTransferChannel extends Duplex {
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {
     this.hold?.cancel();
-    this.socket.destroy();
+    if (this.reset && !this.socket.destroyed) this.socket.resetAndDestroy();
+    else this.socket.destroy();
     done(error);
   }
 }

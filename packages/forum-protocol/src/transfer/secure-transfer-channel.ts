@@ -56,9 +56,12 @@ export interface TransferChannelOptions {
    */
   readonly smallReadHold?: SmallReadHoldOptions | false;
   /**
-   * How destroying the channel ends its socket: `'close'` (default) lets the kernel send what it still holds,
-   * `'reset'` (`resetAndDestroy`) drops it. A server's download resets: its kernel may hold megabytes for a
-   * receiver that reads nothing, kept after a close for as long as that receiver answers window probes.
+   * How the channel ends its socket. `'close'` (default): destroyed, or once both ways have ended, it closes the
+   * socket, and the kernel still sends what it holds. `'reset'`: destroyed with an error (a bad record, a peer
+   * that left before its final record) it resets the socket (`resetAndDestroy`), the kernel dropping what it
+   * holds, and once both ways have ended it leaves the socket to its owner. A server's download resets: its
+   * kernel may hold megabytes for a receiver that reads nothing, kept after a close while that receiver answers
+   * window probes (5.5 min here).
    */
   readonly socketEnd?: 'close' | 'reset';
 }
@@ -86,7 +89,7 @@ export class SecureTransferChannel extends Duplex {
     crypto: CryptoProvider = nodeCryptoProvider,
     options: TransferChannelOptions = {},
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, autoDestroy: options.socketEnd !== 'reset' });
     const hold = options.smallReadHold ?? (side === 'server' ? DEFAULT_SMALL_READ_HOLD : false);
     this.hold = hold === false ? undefined : new SmallReadHold(socket, hold);
     this.reset = options.socketEnd === 'reset';
@@ -208,8 +211,23 @@ export class SecureTransferChannel extends Duplex {
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {
     this.hold?.cancel();
-    if (this.reset && !this.socket.destroyed) this.socket.resetAndDestroy();
+    if (this.reset && error !== null) resetSocket(this.socket);
     else this.socket.destroy();
     done(error);
   }
 }
+
+/**
+ * Resets `socket`. Not while its shutdown (its `end`) is under way: libuv refuses that reset (`uv_tcp_close_reset`,
+ * EINVAL) and Node then never closes the socket, which stayed open for good. That shutdown completes within a
+ * turn of the event loop once the socket's writes are in the kernel (its 'finish').
+ */
+const resetSocket = (socket: Socket): void => {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished && socket.writableLength === 0) {
+    socket.once('finish', () => socket.resetAndDestroy());
+    socket.once('error', () => socket.destroy());
+    return;
+  }
+  socket.resetAndDestroy();
+};

@@ -9,6 +9,16 @@ import { RecordSealer } from '../src/transfer/record-framing.js';
 import { FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError } from '../src/transfer/secure-transfer-channel.js';
 import type { TransferKeys } from '../src/transfer/transfer-keys.js';
 
+/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
+const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+};
+
 const keys: TransferKeys = { clientToServer: crypto.randomBytes(32), serverToClient: crypto.randomBytes(32) };
 
 /** A loopback TCP pair: `serve` gets the server's socket; resolves with the client's. */
@@ -189,6 +199,21 @@ describe('SecureTransferChannel over TCP', () => {
     expect(await sent).toBe('failed');
     expect((await answer).text).toBe('ERR stop\n');
   });
+
+  it("socketEnd 'reset': destroyed with an error just after its socket's end, the socket still closes (libuv refuses a reset while the shutdown is under way, and Node never closed it)", async () => {
+    let closed: Promise<unknown> | undefined;
+    await loopback((s) => {
+      s.on('error', () => undefined);
+      // Node's 'close', not `closed` (set at the destroy, even when the handle never closes).
+      closed = new Promise((resolve) => s.once('close', () => resolve('close')));
+      const ch = new SecureTransferChannel(s, keys, 'server', crypto, { socketEnd: 'reset' });
+      ch.on('error', () => undefined);
+      s.end();
+      ch.destroy(new Error('the peer misbehaved'));
+    });
+    expect(await until(() => closed !== undefined, 2000)).toBe(true);
+    expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 2000))])).toBe('close');
+  });
 });
 
 /**
@@ -281,4 +306,6 @@ describe('SecureTransferChannel: small reads on the server side (attack finding 
     await closed;
     expect({ live: timers.t.live, cancelled: timers.t.cancelled }).toEqual({ live: 0, cancelled: 1 });
   });
+
 });
+

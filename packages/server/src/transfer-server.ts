@@ -7,6 +7,8 @@ import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
+import { DEFAULT_DOWNLOAD_PACE, downloadTailMs, watchDownloadPace, type DownloadPace } from './download-pace.js';
+import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
 import { uploadTooSlow } from './upload-pace.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
@@ -43,8 +45,13 @@ const MAX_CONNECTIONS_PER_HOST = 16;
 const MAX_CONNECTIONS = 512;
 /** How long a refused upload's remaining bytes are read and discarded, so the client sees the ERR line rather than a reset. */
 const DRAIN_AFTER_REFUSAL_MS = 10_000;
-/** A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by the upload pace (upload-pace.ts). */
-const STALL_TIMEOUT_MS = 30_000;
+/**
+ * A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by
+ * the upload pace (upload-pace.ts) or the download pace (download-pace.ts). Node's socket timeout: a read or a
+ * write that completes restarts it, a write waiting for a receiver that reads nothing does not, but Node skips
+ * an expiry when that write went out in part since the last one: a download not read was cut at 60 s.
+ */
+export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
 const SIZE = /^[0-9]{1,15}$/;
 /** How long a connection refused on arrival is kept, reading and dropping, so its client reads the line rather than a reset. */
@@ -55,6 +62,16 @@ const REFUSAL_GRACE_MS = 2_000;
  * flood of connections cannot make the server hold more than this many sockets for it.
  */
 const MAX_REFUSALS_IN_GRACE = 64;
+
+/** Limits of {@link startTransferServer}, for tests that cannot wait for the real ones. */
+export interface TransferLimits {
+  /** {@link STALL_TIMEOUT_MS} by default. */
+  readonly stallTimeoutMs?: number;
+  /** {@link DEFAULT_DOWNLOAD_PACE} by default; `minBytesPerSecond` 0: none. */
+  readonly downloadPace?: DownloadPace;
+  /** How long close waits for the transfers it cut, {@link CLOSE_SETTLE_MS} by default. */
+  readonly closeSettleMs?: number;
+}
 
 /** Refuses over `socket` (in clear: no keys yet) or over the sealed channel. */
 const refuse = (socket: net.Socket | SecureTransferChannel, reason: string): void => {
@@ -209,7 +226,38 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   });
 };
 
-const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant): Promise<void> => {
+/** How a download is judged: its pace, the stall limit, and the kernel's send-buffer ceiling (for its tail). */
+interface DownloadLimits {
+  readonly pace: DownloadPace;
+  readonly stallMs: number;
+  /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
+  readonly sendBufferCeiling: number;
+}
+
+/**
+ * The tail of a download whose final record `raw`'s kernel holds: waits for the connection's close (an honest
+ * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline. Neither
+ * the pace nor the stall limit judges it: the kernel takes no more, so both would cut a receiver still reading.
+ */
+const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
+  if (raw.destroyed) return;
+  raw.setTimeout(0);
+  // 'close', not events.once: that rejects at the 'error' before it, and the slot is held to the close.
+  const closed = new Promise<unknown>((resolve) => raw.once('close', resolve));
+  const tailMs = downloadTailMs(raw.bytesWritten, limits.sendBufferCeiling, limits.stallMs, limits.pace);
+  const deadline = setTimeout(() => {
+    deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its end not read ${Math.round(tailMs / 1000)} s after the server sent it`);
+    raw.resetAndDestroy();
+  }, tailMs);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(deadline);
+  }
+};
+
+/** `raw` is the socket under `socket`: what its kernel has taken is the download's pace. */
+const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
   const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
@@ -227,6 +275,18 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
   socket.resume();
   socket.write(`OK ${size}\n`);
+  // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
+  // read restarts it): judged by what the kernel takes, to the connection's close, as the connection holds
+  // its slot (and up to tcp_wmem's maximum of the kernel's memory) until then. A reset, as the stall limit's.
+  const stopPace = watchDownloadPace(
+    () => raw.bytesWritten - raw.writableLength,
+    limits.pace,
+    (reason) => {
+      deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${reason}`);
+      raw.resetAndDestroy();
+    },
+  );
+  raw.once('close', stopPace);
   // Logged when the final record is handed to TCP, not when the sending completes: the client may
   // have the whole file by then, close the connection (which breaks a send still waiting for the
   // socket to drain) and send its next command, whose line must not come first.
@@ -243,7 +303,8 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     quit.abort();
     if (!socket.abort(stop)) return;
     deps.log(`Download of ${grant.filename} by ${grant.username} stopped: ${stop}`);
-    setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
+    // Not taken in its drain period, the abort record is behind what the kernel holds: reset (see the stall limit).
+    setTimeout(() => raw.resetAndDestroy(), DRAIN_AFTER_REFUSAL_MS).unref();
   });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -251,6 +312,8 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     }
     socket.end();
     await finished(socket, { readable: false });
+    stopPace();
+    await downloadTail(deps, raw, grant, limits);
   } catch {
     // The store destroys the stream unfinished without an error only to stop it (its refusal then follows at
     // once): the abort record is on its way, and the connection must live to carry it.
@@ -264,7 +327,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -282,19 +345,33 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // "transferring" mark held (attack round 5). The token is spent; the client asks again.
   if (socket.destroyed) return;
   admission.authenticated(socket);
-  socket.setTimeout(STALL_TIMEOUT_MS, () => socket.destroy());
   const g = grant.value;
+  // A download's connection is reset, not closed: closed, the kernel kept what it had queued for a receiver
+  // that reads nothing (3.8 MiB), in FIN-WAIT-1 for as long as that receiver answers its window probes (still
+  // there 65 s on), the slot free for the host's next one. Once the final record is in the kernel, neither this
+  // timer nor the pace judges the connection: its tail (downloadTail) waits for the receiver to read it.
+  const cut = g.direction === 'download' ? () => socket.resetAndDestroy() : () => socket.destroy();
+  const stallMs = limits.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+  socket.setTimeout(stallMs, cut);
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
-  const channel = new SecureTransferChannel(socket, g.keys, 'server');
+  const channel = new SecureTransferChannel(socket, g.keys, 'server', undefined, g.direction === 'download' ? { socketEnd: 'reset' } : {});
   channel.on('error', () => undefined);
+  // A receiver's FIN once the server's side has ended (the tail, or RMV's drain) would let Node close the
+  // connection gracefully (allowHalfOpen's auto-destroy, before the channel hears of it): the kernel would keep
+  // what it queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed.
+  if (g.direction === 'download') {
+    socket.prependListener('end', () => {
+      if (socket.writableFinished) socket.resetAndDestroy();
+    });
+  }
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {
       await receiveUpload(deps, channel, g, headerDone, uploads);
     } else {
       headerDone();
-      await sendDownload(deps, channel, g);
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_DOWNLOAD_PACE, stallMs, sendBufferCeiling });
     }
   } finally {
     deps.activity.finish(g.username);
@@ -322,10 +399,12 @@ export interface TransferServer {
  * are no keys to seal it with); anything else without a valid token is closed
  * at once. A failed upload, an altered record included, leaves no file.
  */
-export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string): Promise<TransferServer> => {
+export const startTransferServer = async (deps: TransferServerDeps, port: number, host: string, limits: TransferLimits = {}): Promise<TransferServer> => {
   const sockets = new Set<net.Socket>();
   const admission = new TransferAdmission({ maxConnections: MAX_CONNECTIONS, maxPerHost: MAX_CONNECTIONS_PER_HOST });
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
+  // Read once: it bounds what a download's tail may still have queued in the kernel.
+  const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
   let inGrace = 0;
@@ -353,7 +432,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });
@@ -373,11 +452,13 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     port: typeof address === 'object' && address !== null ? address.port : port,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Closed, not reset: a download in its tail is whole in the kernel, which delivers it to a receiver still
+      // reading after this process has gone (an orphan the kernel itself ends: tcp_orphan_retries, tcp_max_orphans).
       for (const s of sockets) s.destroy();
       await closed;
       // The process exits next (a SIGTERM): without this wait an upload cut mid-way left its
       // temporary file in the data directory until the next start swept it.
-      await within(Promise.allSettled([...serving]), CLOSE_SETTLE_MS, undefined);
+      await within(Promise.allSettled([...serving]), limits.closeSettleMs ?? CLOSE_SETTLE_MS, undefined);
     },
   };
 };

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { cleanup, seededBytes, startServer, tempDir, waitForEntry, walkTree, type ServerProc } from './forum-processes.js';
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter, TransferChannelError } from 'forum-protocol';
 import { rawClient, rawLogin, sealedExchange, tcpExchange, type RawClient } from './raw-client.js';
+import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from '../src/socket-buffer-maximum.js';
 
 /** What a connection that the test leaves alone saw: the bytes the server sent and how long it stayed open. */
 interface Abandoned {
@@ -58,11 +59,8 @@ const trickle = (port: number, payload: string): Promise<Abandoned> =>
  * what the server says up to its final record.
  */
 /** The most the kernel may buffer on one loopback TCP connection, both ends (tcp_rmem's and tcp_wmem's maxima); 36 MiB if unreadable. */
-const socketBufferCeiling = async (): Promise<number> => {
-  const most = async (file: string, fallback: number): Promise<number> =>
-    Number((await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[2] ?? fallback) || fallback;
-  return (await most('/proc/sys/net/ipv4/tcp_rmem', 32 * 1024 * 1024)) + (await most('/proc/sys/net/ipv4/tcp_wmem', 4 * 1024 * 1024));
-};
+const socketBufferCeiling = async (): Promise<number> =>
+  (await socketBufferMaximum('tcp_rmem', 32 * 1024 * 1024)) + (await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING));
 
 function openTransfer(port: number, c: RawClient, token: string, halfOpen = false): { readonly channel: SecureTransferChannel; readonly answer: Promise<string> } {
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen });

@@ -55,6 +55,15 @@ export interface TransferChannelOptions {
    * side ({@link DEFAULT_SMALL_READ_HOLD}), which receives uploads from anyone with a token; off for a client.
    */
   readonly smallReadHold?: SmallReadHoldOptions | false;
+  /**
+   * How the channel ends its socket. `'close'` (default): destroyed, or once both ways have ended, it closes the
+   * socket, and the kernel still sends what it holds. `'reset'`: destroyed with an error (a bad record, a peer
+   * that left before its final record) it resets the socket (`resetAndDestroy`), the kernel dropping what it
+   * holds, and once both ways have ended it leaves the socket to its owner. A server's download resets: its
+   * kernel may hold megabytes for a receiver that reads nothing, kept after a close while that receiver answers
+   * window probes (5.5 min here).
+   */
+  readonly socketEnd?: 'close' | 'reset';
 }
 
 /** A sealed transfer channel over `socket` for one side (see {@link FINAL_RECORD_SENT}). */
@@ -66,6 +75,7 @@ export class SecureTransferChannel extends Duplex {
   /** This side ended its stream unfinished ({@link SecureTransferChannel.abort}): later writes are dropped. */
   private aborted = false;
   private readonly hold: SmallReadHold | undefined;
+  private readonly reset: boolean;
 
   /**
    * Wraps `socket` (whose token line has already been exchanged). On the client
@@ -79,9 +89,10 @@ export class SecureTransferChannel extends Duplex {
     crypto: CryptoProvider = nodeCryptoProvider,
     options: TransferChannelOptions = {},
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, autoDestroy: options.socketEnd !== 'reset' });
     const hold = options.smallReadHold ?? (side === 'server' ? DEFAULT_SMALL_READ_HOLD : false);
     this.hold = hold === false ? undefined : new SmallReadHold(socket, hold);
+    this.reset = options.socketEnd === 'reset';
     this.sealer = new RecordSealer(crypto, side === 'client' ? keys.clientToServer : keys.serverToClient);
     this.opener = new RecordOpener(crypto, side === 'client' ? keys.serverToClient : keys.clientToServer);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
@@ -200,7 +211,23 @@ export class SecureTransferChannel extends Duplex {
 
   override _destroy(error: Error | null, done: (e: Error | null) => void): void {
     this.hold?.cancel();
-    this.socket.destroy();
+    if (this.reset && error !== null) resetSocket(this.socket);
+    else this.socket.destroy();
     done(error);
   }
 }
+
+/**
+ * Resets `socket`. Not while its shutdown (its `end`) is under way: libuv refuses that reset (`uv_tcp_close_reset`,
+ * EINVAL) and Node then never closes the socket, which stayed open for good. That shutdown completes within a
+ * turn of the event loop once the socket's writes are in the kernel (its 'finish').
+ */
+const resetSocket = (socket: Socket): void => {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished && socket.writableLength === 0) {
+    socket.once('finish', () => socket.resetAndDestroy());
+    socket.once('error', () => socket.destroy());
+    return;
+  }
+  socket.resetAndDestroy();
+};

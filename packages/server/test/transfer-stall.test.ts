@@ -1,0 +1,352 @@
+/**
+ * How long a download whose receiver does not keep up holds its connection (one of its host's 16
+ * transfer slots, and up to tcp_wmem's maximum of kernel memory): real loopback sockets, the stall
+ * limit and the download pace scaled down from 30 s to 1 s. A receiver that reads nothing is cut by
+ * the stall limit (a write waiting for it is not activity); one that reads nothing but sends a sealed
+ * record now and then restarts that timer with each, and one that reads a little at a time can keep
+ * the kernel taking a few bytes: the download pace ends both.
+ */
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { DiskQuota } from '../src/disk-quota.js';
+import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
+import { cleanup, tempDir } from './forum-processes.js';
+
+const MiB = 1024 * 1024;
+/** The stall limit of these tests (30 s in a server). */
+const STALL_MS = 1000;
+/** The download pace of these tests: 256 KiB a second over 1 s (4 KiB a second over 30 s in a server). */
+const PACE: DownloadPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
+/** No download pace: the server before it had one. */
+const NO_PACE: DownloadPace = { minBytesPerSecond: 0, windowMs: 1000 };
+/** A file larger than what the kernel's buffers take of it (tcp_wmem's maximum, 4 MiB here). */
+const SIZE = 16 * MiB;
+
+const keysOf = (token: string): TransferGrant['keys'] => deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, token);
+const tokenOf = (n: number): string => n.toString(16).padStart(64, '0');
+
+/** Tokens that grant the download of `t`'s `big` to any token, keyed by the token itself. */
+const downloadTokens = (incarnation: string): TransferTokens => ({
+  issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
+  redeem: (token) => async () => {
+    const grant: TransferGrant = { direction: 'download', thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
+    return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
+  },
+  revokeUser: () => async () => undefined,
+});
+
+/**
+ * Bytes queued in the kernel to send from 127.0.0.1:`port` (the server's side, whether its process still
+ * holds the socket or not): /proc/net/tcp's tx_queue, summed.
+ */
+const kernelSendQueue = async (port: number): Promise<number> => {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let sum = 0;
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local) sum += parseInt((f[4] ?? '0:0').split(':')[0] ?? '0', 16);
+  }
+  return sum;
+};
+
+/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
+const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+};
+
+describe.runIf(process.platform === 'linux')('transfer server: a download whose receiver does not keep up', () => {
+  const dirs: string[] = [];
+  const sockets: net.Socket[] = [];
+  const serverSockets: net.Socket[] = [];
+  /** When each server socket's last write completed (its 'finish': the final record and the FIN in the kernel). */
+  const lastWrites = new Map<net.Socket, number>();
+  const log: string[] = [];
+  let server: TransferServer | undefined;
+  let activity = new TransferActivity();
+
+  /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
+  const start = async (pace: DownloadPace, size = SIZE): Promise<number> => {
+    const dir = await tempDir('transfer-stall');
+    dirs.push(dir);
+    const opened = await openFileStore(dir)();
+    if (opened._tag === 'Left') throw new Error(opened.left.message);
+    const store: ForumStore = opened.right;
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, size)();
+    if (begun._tag === 'Left') throw new Error(begun.left.kind);
+    const block = Buffer.alloc(MiB, 7);
+    for (let at = 0; at < size; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
+    expect((await begun.right.commit())._tag).toBe('Right');
+    const stat = await store.statUpload('t', 'big')();
+    if (stat._tag === 'Left') throw new Error(stat.left.kind);
+    const createServer = net.createServer.bind(net);
+    vi.spyOn(net, 'createServer').mockImplementation(((...args: Parameters<typeof net.createServer>) =>
+      createServer(...args).on('connection', (s: net.Socket) => {
+        serverSockets.push(s);
+        s.once('finish', () => lastWrites.set(s, Date.now()));
+      })) as typeof net.createServer);
+    activity = new TransferActivity();
+    const deps = { store, tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
+    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, downloadPace: pace });
+    return server.port;
+  };
+
+  /** A download of token `n` whose receiver has sent its token line and reads nothing (its channel, for records it sends). */
+  const silentReceiver = (port: number, n: number): SecureTransferChannel => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(n)}\n`);
+    socket.pause();
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(n)), 'client');
+    channel.on('error', () => undefined);
+    // Paused: the channel's reads resume the socket (its _read), so it is never read.
+    channel.pause();
+    socket.pause();
+    return channel;
+  };
+
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await server?.close();
+    server = undefined;
+    serverSockets.splice(0);
+    lastWrites.clear();
+    log.splice(0);
+    vi.restoreAllMocks();
+    await cleanup(...dirs.splice(0));
+  });
+
+  it('16 receivers of one host that read nothing are cut at the stall limit, their slots free again for the host', async () => {
+    const port = await start(NO_PACE);
+    const began = Date.now();
+    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    // Each download stopped by its full socket: the kernel took what it could, and the rest waits.
+    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableLength > 0), 10_000)).toBe(true);
+    expect(await until(() => serverSockets.every((s) => s.closed), 5 * STALL_MS)).toBe(true);
+    const took = Date.now() - began;
+    expect(took).toBeGreaterThanOrEqual(STALL_MS);
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // And the kernel let go of what they had queued: a graceful close left each connection in FIN-WAIT-1 with its
+    // 3.8 MiB, an orphan its receiver keeps alive by answering the window probes (65 s on, still all there).
+    expect(await kernelSendQueue(port)).toBe(0);
+    // The host's 17th download is served, not refused as one too many: every slot was given back.
+    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(nextSocket);
+    nextSocket.write(`${tokenOf(17)}\n`);
+    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(17)), 'client');
+    let received = 0;
+    let first = '';
+    next.on('data', (d: Buffer) => {
+      if (received === 0) first = d.subarray(0, 16).toString('latin1');
+      received += d.length;
+    });
+    const done = new Promise<unknown>((resolve) => next.once('end', resolve).once('error', resolve));
+    await done;
+    expect(first.startsWith(`OK ${SIZE}\n`)).toBe(true);
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+  });
+
+  it('a receiver that reads nothing but sends a sealed record every half stall limit is cut by the pace (without one it held its slot for good)', async () => {
+    const port = await start(PACE);
+    const channel = silentReceiver(port, 1);
+    const ticking = setInterval(() => channel.write(Buffer.from('x')), STALL_MS / 2);
+    try {
+      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      // Without the pace the server's side was still open here, 6 stall limits on, its kernel still holding the file's 4 MiB (5 of 5 runs).
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, 6 * STALL_MS)).toBe(true);
+      expect(activity.busy('u')).toBe(false);
+      expect(await kernelSendQueue(port)).toBe(0);
+      expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: download too slow: \d+ bytes taken in the last 1 s, the server needs 262144 bytes a second$/));
+    } finally {
+      clearInterval(ticking);
+    }
+  });
+
+  it('a receiver that reads 64 KiB every half stall limit is cut at the stall limit, pace or not: no write of the server completes', async () => {
+    // Linux wakes a writer blocked on a full send buffer only once about a third of it has drained
+    // (sk_stream_min_wspace): measured here without a pace, 64 KiB every 0.5 s was cut at the 1 s limit,
+    // 256 KiB at 4.6 s, 512 KiB (1 MiB a second) held on. With a 30 s limit that is some 1 MiB each 30 s,
+    // 34 KiB a second, over the 4 KiB the pace asks: the pace adds nothing against a receiver that reads.
+    const port = await start(NO_PACE);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    let allowance = 0;
+    socket.on('data', (d: Buffer) => {
+      allowance -= d.length;
+      if (allowance <= 0) socket.pause();
+    });
+    socket.pause();
+    const reading = setInterval(() => {
+      allowance = 64 * 1024;
+      socket.resume();
+    }, STALL_MS / 2);
+    try {
+      expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, 3 * STALL_MS)).toBe(true);
+      expect(socket.bytesRead).toBeLessThan(SIZE / 2);
+    } finally {
+      clearInterval(reading);
+    }
+  });
+
+  it('a receiver that reads at the pace or faster is not cut: the whole file arrives', async () => {
+    const port = await start(PACE);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    expect(ended).toBe('end');
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+    expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  });
+
+  /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
+  const refusalLine = async (port: number, n: number): Promise<string> => {
+    const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(socket);
+    socket.write(`${tokenOf(n)}\n`);
+    let text = '';
+    socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
+    await new Promise((resolve) => socket.once('close', resolve));
+    return text;
+  };
+
+  it('a receiver that reads slowly, at over the pace, gets the whole file and its final record though it reads for several stall limits after the last write of the server', async () => {
+    // 2 MiB fits in the kernel's buffers: the server's last write completes at once, after which the kernel
+    // takes nothing more from it. Before the tail both the stall limit and the pace cut it then, reset.
+    const size = 2 * MiB;
+    const port = await start(PACE, size);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    // 48 KiB every 100 ms, 480 KiB a second (the pace asks 256): paused, the channel stops reading the socket
+    // once it holds 16 KiB, so the kernel's buffers hold the rest.
+    let received = 0;
+    let allowance = 0;
+    channel.on('data', (d: Buffer) => {
+      received += d.length;
+      allowance -= d.length;
+      if (allowance <= 0) channel.pause();
+    });
+    channel.pause();
+    const reading = setInterval(() => {
+      allowance = 48 * 1024;
+      channel.resume();
+    }, 100);
+    try {
+      const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+      expect(await until(() => serverSockets.length === 1, 10_000)).toBe(true);
+      const server = serverSockets[0] as net.Socket;
+      expect(await ended).toBe('end');
+      const readFor = Date.now() - (lastWrites.get(server) ?? Infinity);
+      expect(received).toBe(`OK ${size}\n`.length + size);
+      // The drain took several stall limits after the server's last write (about 4 s of 1 s limits).
+      expect(readFor).toBeGreaterThan(3 * STALL_MS);
+      expect(log).toContain('u downloaded big from t thread');
+      expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+      // The receiver closed after the final record: so does the server, and the transfer is over.
+      expect(await until(() => server.closed && !activity.busy('u'), 2000)).toBe(true);
+    } finally {
+      clearInterval(reading);
+    }
+  });
+
+  it('16 receivers of one host that read nothing of a file handed whole to the kernel hold their slots to the deadline of its tail, then are reset and the slots freed', async () => {
+    const size = MiB;
+    const port = await start(PACE, size);
+    for (let n = 1; n <= 16; n++) silentReceiver(port, n);
+    // Each final record in the kernel: the server's side ended, nothing left in the process.
+    expect(await until(() => serverSockets.length === 16 && serverSockets.every((s) => s.writableFinished), 10_000)).toBe(true);
+    const tailFrom = Date.now();
+    const tailMs = Math.max(...serverSockets.map((s) => downloadTailMs(s.bytesWritten, 4 * MiB, STALL_MS, PACE)));
+    // About 4 s: 1 MiB at 256 KiB a second.
+    expect(tailMs).toBeGreaterThan(3 * STALL_MS);
+    // Two stall limits on (where the stall limit and the pace reset them before the tail), all still held, and
+    // the host's 17th download is refused for them.
+    await new Promise((resolve) => setTimeout(resolve, 2 * STALL_MS));
+    expect(serverSockets.filter((s) => s.closed)).toHaveLength(0);
+    expect(activity.busy('u')).toBe(true);
+    expect(await refusalLine(port, 17)).toMatch(/^ERR too many transfers at once/);
+    expect(await until(() => serverSockets.every((s) => s.closed), tailMs + 2000)).toBe(true);
+    expect(Date.now() - tailFrom).toBeGreaterThanOrEqual(tailMs - 100);
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // Reset, not closed: the kernel let go of the 1 MiB each had queued.
+    expect(await kernelSendQueue(port)).toBe(0);
+    expect(log.filter((l) => l.includes('its end not read'))).toHaveLength(16);
+    // The slots are the host's again: its next download is served whole.
+    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    sockets.push(nextSocket);
+    nextSocket.write(`${tokenOf(18)}\n`);
+    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(18)), 'client');
+    let received = 0;
+    next.on('data', (d: Buffer) => void (received += d.length));
+    expect(await new Promise<unknown>((resolve) => next.once('end', () => resolve('end')).once('error', resolve))).toBe('end');
+    expect(received).toBe(`OK ${size}\n`.length + size);
+  });
+
+  it('server close ends a download in its tail at once (closed, not reset: a receiver still reading gets the rest from the kernel)', async () => {
+    const size = MiB;
+    const port = await start(PACE, size);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${tokenOf(1)}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    channel.pause();
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableFinished, 10_000)).toBe(true);
+    const closing = Date.now();
+    await server?.close();
+    server = undefined;
+    expect(Date.now() - closing).toBeLessThan(1000);
+    expect(activity.busy('u')).toBe(false);
+    const ended = new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    channel.resume();
+    expect(await ended).toBe('end');
+    expect(received).toBe(`OK ${size}\n`.length + size);
+  });
+
+  // A receiver with its session's keys that reads nothing can end the connection itself: a graceful close
+  // then left the kernel's queue (3.8 MiB mid-download, the file's 1 MiB in the tail) in FIN-WAIT-1, its slot
+  // already free for the host's next download, and the resets of the stall limit, pace and tail were for nothing.
+  const misbehaviours = [
+    { what: 'sends a malformed record mid-download', size: SIZE, act: (socket: net.Socket) => void socket.write(Buffer.alloc(200, 0xff)) },
+    { what: 'sends its FIN mid-download', size: SIZE, act: (socket: net.Socket) => void socket.end() },
+    { what: 'sends a malformed record in the tail', size: MiB, act: (socket: net.Socket) => void socket.write(Buffer.alloc(200, 0xff)) },
+    { what: 'sends its FIN in the tail', size: MiB, act: (socket: net.Socket) => void socket.end() },
+    { what: 'sends its final record and its FIN in the tail', size: MiB, act: (_socket: net.Socket, channel: SecureTransferChannel) => void channel.end() },
+  ] as const;
+  for (const m of misbehaviours) {
+    it(`a receiver that reads nothing and ${m.what} is reset: the kernel drops its queue`, async () => {
+      const port = await start(PACE, m.size);
+      const channel = silentReceiver(port, 1);
+      const socket = sockets[0] as net.Socket;
+      const tail = m.size < SIZE;
+      expect(await until(() => serverSockets.length === 1 && (tail ? (serverSockets[0] as net.Socket).writableFinished : (serverSockets[0] as net.Socket).writableLength > 0), 10_000)).toBe(true);
+      expect(await kernelSendQueue(port)).toBeGreaterThan(MiB / 2);
+      m.act(socket, channel);
+      expect(await until(() => (serverSockets[0] as net.Socket).closed, STALL_MS / 2)).toBe(true);
+      expect(await kernelSendQueue(port)).toBe(0);
+    });
+  }
+});
+

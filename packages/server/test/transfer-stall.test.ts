@@ -348,5 +348,16 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
       expect(await kernelSendQueue(port)).toBe(0);
     });
   }
+
+  // Its final record and FIN sent before the server's final record (the server's side still writing): once the
+  // server's side finished, Node's auto-destroy closed the half-closed connection gracefully (before the tail
+  // could judge it), the file's queue left in FIN-WAIT-1 and the slot free.
+  it('a receiver that reads nothing and sends its final record and its FIN before the server ends is reset once the server has sent all: the kernel drops its queue', async () => {
+    const port = await start(PACE, MiB);
+    const channel = silentReceiver(port, 1);
+    channel.end();
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).closed, 10_000)).toBe(true);
+    expect(await kernelSendQueue(port)).toBe(0);
+  });
 });
 

@@ -15,6 +15,8 @@ import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
+import { withFile } from './store-with-file.js';
+import { until } from './until.js';
 
 const MiB = 1024 * 1024;
 /** The stall limit of these tests (30 s in a server). */
@@ -53,16 +55,6 @@ const kernelSendQueue = async (port: number): Promise<number> => {
   return sum;
 };
 
-/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
-const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-};
-
 describe.runIf(process.platform === 'linux')('transfer server: a download whose receiver does not keep up', () => {
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
@@ -79,13 +71,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     dirs.push(dir);
     const opened = await openFileStore(dir)();
     if (opened._tag === 'Left') throw new Error(opened.left.message);
-    const store: ForumStore = opened.right;
-    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
-    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, size)();
-    if (begun._tag === 'Left') throw new Error(begun.left.kind);
-    const block = Buffer.alloc(MiB, 7);
-    for (let at = 0; at < size; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
-    expect((await begun.right.commit())._tag).toBe('Right');
+    const store: ForumStore = await withFile(opened.right, size);
     const stat = await store.statUpload('t', 'big')();
     if (stat._tag === 'Left') throw new Error(stat.left.kind);
     const createServer = net.createServer.bind(net);

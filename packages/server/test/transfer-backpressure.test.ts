@@ -27,6 +27,8 @@ import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
+import { withFile } from './store-with-file.js';
+import { until } from './until.js';
 
 const MiB = 1024 * 1024;
 /** A sealed record's bytes beyond its plaintext (record-framing.ts: a 3-byte header and a 16-byte tag). */
@@ -49,27 +51,6 @@ const grantingTokens = (direction: TransferGrant['direction'], incarnation: stri
   },
   revokeUser: () => async () => undefined,
 });
-
-/** `store` with thread `t` made, holding `big` of `size` bytes. */
-const withFile = async (store: ForumStore, size: number): Promise<ForumStore> => {
-  expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
-  const begun = await store.beginUpload('t', 'big', 'yoda', undefined, size)();
-  if (begun._tag === 'Left') throw new Error(begun.left.kind);
-  const block = Buffer.alloc(MiB, 7);
-  for (let at = 0; at < size; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
-  expect((await begun.right.commit())._tag).toBe('Right');
-  return store;
-};
-
-/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
-const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-};
 
 /** The largest `measure()` seen in 20 samples 25 ms apart: a buffer that grows shows, whatever the moment. */
 const mostOver = async (measure: () => number): Promise<number> => {

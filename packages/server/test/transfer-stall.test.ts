@@ -15,6 +15,8 @@ import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
+import { withFile } from './store-with-file.js';
+import { until } from './until.js';
 
 const MiB = 1024 * 1024;
 /** The stall limit of these tests (30 s in a server). */
@@ -53,16 +55,6 @@ const kernelSendQueue = async (port: number): Promise<number> => {
   return sum;
 };
 
-/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
-const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-};
-
 describe.runIf(process.platform === 'linux')('transfer server: a download whose receiver does not keep up', () => {
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
@@ -79,13 +71,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     dirs.push(dir);
     const opened = await openFileStore(dir)();
     if (opened._tag === 'Left') throw new Error(opened.left.message);
-    const store: ForumStore = opened.right;
-    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
-    const begun = await store.beginUpload('t', 'big', 'yoda', undefined, size)();
-    if (begun._tag === 'Left') throw new Error(begun.left.kind);
-    const block = Buffer.alloc(MiB, 7);
-    for (let at = 0; at < size; at += MiB) if (!begun.right.stream.write(block)) await new Promise((resolve) => begun.right.stream.once('drain', resolve));
-    expect((await begun.right.commit())._tag).toBe('Right');
+    const store: ForumStore = await withFile(opened.right, size);
     const stat = await store.statUpload('t', 'big')();
     if (stat._tag === 'Left') throw new Error(stat.left.kind);
     const createServer = net.createServer.bind(net);
@@ -100,13 +86,31 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     return server.port;
   };
 
+  /** A download of token `n` whose receiver has sent its token line (closed after the test). */
+  const receiver = (port: number, n: number): net.Socket => {
+    const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
+    socket.write(`${tokenOf(n)}\n`);
+    sockets.push(socket);
+    return socket;
+  };
+
+  /** Whether token `n`'s download, read at once, arrives whole: its answer line and `size` bytes, then its end. */
+  const servedWhole = async (port: number, n: number, size: number): Promise<boolean> => {
+    const channel = new SecureTransferChannel(receiver(port, n), keysOf(tokenOf(n)), 'client');
+    let text = '';
+    let received = 0;
+    channel.on('data', (d: Buffer) => {
+      if (received === 0) text = d.subarray(0, 16).toString('latin1');
+      received += d.length;
+    });
+    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    return ended === 'end' && text.startsWith(`OK ${size}\n`) && received === `OK ${size}\n`.length + size;
+  };
+
   /** A download of token `n` whose receiver has sent its token line and reads nothing (its channel, for records it sends). */
   const silentReceiver = (port: number, n: number): SecureTransferChannel => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${tokenOf(n)}\n`);
+    const socket = receiver(port, n);
     socket.pause();
-    sockets.push(socket);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(n)), 'client');
     channel.on('error', () => undefined);
     // Paused: the channel's reads resume the socket (its _read), so it is never read.
@@ -140,20 +144,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     // 3.8 MiB, an orphan its receiver keeps alive by answering the window probes (65 s on, still all there).
     expect(await kernelSendQueue(port)).toBe(0);
     // The host's 17th download is served, not refused as one too many: every slot was given back.
-    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
-    sockets.push(nextSocket);
-    nextSocket.write(`${tokenOf(17)}\n`);
-    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(17)), 'client');
-    let received = 0;
-    let first = '';
-    next.on('data', (d: Buffer) => {
-      if (received === 0) first = d.subarray(0, 16).toString('latin1');
-      received += d.length;
-    });
-    const done = new Promise<unknown>((resolve) => next.once('end', resolve).once('error', resolve));
-    await done;
-    expect(first.startsWith(`OK ${SIZE}\n`)).toBe(true);
-    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+    expect(await servedWhole(port, 17, SIZE)).toBe(true);
   });
 
   it('a receiver that reads nothing but sends a sealed record every half stall limit is cut by the pace (without one it held its slot for good)', async () => {
@@ -178,10 +169,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     // 256 KiB at 4.6 s, 512 KiB (1 MiB a second) held on. With a 30 s limit that is some 1 MiB each 30 s,
     // 34 KiB a second, over the 4 KiB the pace asks: the pace adds nothing against a receiver that reads.
     const port = await start(NO_PACE);
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${tokenOf(1)}\n`);
-    sockets.push(socket);
+    const socket = receiver(port, 1);
     let allowance = 0;
     socket.on('data', (d: Buffer) => {
       allowance -= d.length;
@@ -203,10 +191,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
 
   it('a receiver that reads at the pace or faster is not cut: the whole file arrives', async () => {
     const port = await start(PACE);
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${tokenOf(1)}\n`);
-    sockets.push(socket);
+    const socket = receiver(port, 1);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
     let received = 0;
     channel.on('data', (d: Buffer) => void (received += d.length));
@@ -218,9 +203,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
 
   /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
   const refusalLine = async (port: number, n: number): Promise<string> => {
-    const socket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
-    sockets.push(socket);
-    socket.write(`${tokenOf(n)}\n`);
+    const socket = receiver(port, n);
     let text = '';
     socket.on('data', (d: Buffer) => void (text += d.toString('latin1')));
     await new Promise((resolve) => socket.once('close', resolve));
@@ -232,10 +215,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     // takes nothing more from it. Before the tail both the stall limit and the pace cut it then, reset.
     const size = 2 * MiB;
     const port = await start(PACE, size);
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${tokenOf(1)}\n`);
-    sockets.push(socket);
+    const socket = receiver(port, 1);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
     // 48 KiB every 100 ms, 480 KiB a second (the pace asks 256): paused, the channel stops reading the socket
     // once it holds 16 KiB, so the kernel's buffers hold the rest.
@@ -292,23 +272,13 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     expect(await kernelSendQueue(port)).toBe(0);
     expect(log.filter((l) => l.includes('its end not read'))).toHaveLength(16);
     // The slots are the host's again: its next download is served whole.
-    const nextSocket = net.connect({ port, host: '127.0.0.1' }).on('error', () => undefined);
-    sockets.push(nextSocket);
-    nextSocket.write(`${tokenOf(18)}\n`);
-    const next = new SecureTransferChannel(nextSocket, keysOf(tokenOf(18)), 'client');
-    let received = 0;
-    next.on('data', (d: Buffer) => void (received += d.length));
-    expect(await new Promise<unknown>((resolve) => next.once('end', () => resolve('end')).once('error', resolve))).toBe('end');
-    expect(received).toBe(`OK ${size}\n`.length + size);
+    expect(await servedWhole(port, 18, size)).toBe(true);
   });
 
   it('server close ends a download in its tail at once (closed, not reset: a receiver still reading gets the rest from the kernel)', async () => {
     const size = MiB;
     const port = await start(PACE, size);
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    socket.write(`${tokenOf(1)}\n`);
-    sockets.push(socket);
+    const socket = receiver(port, 1);
     const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
     let received = 0;
     channel.on('data', (d: Buffer) => void (received += d.length));
@@ -348,5 +318,16 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
       expect(await kernelSendQueue(port)).toBe(0);
     });
   }
+
+  // Its final record and FIN sent before the server's final record (the server's side still writing): once the
+  // server's side finished, Node's auto-destroy closed the half-closed connection gracefully (before the tail
+  // could judge it), the file's queue left in FIN-WAIT-1 and the slot free.
+  it('a receiver that reads nothing and sends its final record and its FIN before the server ends is reset once the server has sent all: the kernel drops its queue', async () => {
+    const port = await start(PACE, MiB);
+    const channel = silentReceiver(port, 1);
+    channel.end();
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).closed, 10_000)).toBe(true);
+    expect(await kernelSendQueue(port)).toBe(0);
+  });
 });
 

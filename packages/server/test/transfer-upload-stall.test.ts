@@ -11,6 +11,7 @@ import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
+import { until } from './until.js';
 
 const STALL_MS = 1000;
 const TOKEN = 'cd'.repeat(32);
@@ -23,16 +24,6 @@ const uploadTokens: TransferTokens = {
     return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
   },
   revokeUser: () => async () => undefined,
-};
-
-/** Waits until `ok()` holds, checking every 20 ms; false after `ms`. */
-const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
 };
 
 /** A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is. */

@@ -44,29 +44,13 @@ export interface ConnectionStats extends PathMtuStats {
   readonly congestionController: string;
 }
 
-/** The counters a connection keeps itself, written as packets and messages come and go. */
-export interface ConnectionCounters {
-  packetsSent: number;
-  packetsReceived: number;
-  packetsRetransmitted: number;
-  packetsLost: number;
-  bytesSent: number;
-  bytesReceived: number;
-  duplicatePackets: number;
-  messagesSent: number;
-  messagesReceived: number;
-  datagramsSent: number;
-  repairsSent: number;
-  spuriousRetransmissions: number;
-}
-
 /**
- * The counters as one object per connection, of a class whose fields are declared bare and set in the
- * constructor: an object literal's map types them as small integers, and once any connection had
- * sent or received 2 GiB (`bytesSent`, `bytesReceived` past 2^31) every connection's counters carried
- * a 16-byte box for each.
+ * The counters a connection keeps itself, written as packets and messages come and go. Fields declared
+ * bare and set in the constructor: an object literal's map (or `= 0` initializers) types them as small
+ * integers, and once any connection had sent or received 2 GiB (`bytesSent`, `bytesReceived` past 2^31)
+ * every connection's counters carried a 16-byte box for each (test/unit/connection-counters-boxing.test.ts).
  */
-class Counters implements ConnectionCounters {
+export class ConnectionCounters {
   packetsSent: number;
   packetsReceived: number;
   packetsRetransmitted: number;
@@ -80,6 +64,7 @@ class Counters implements ConnectionCounters {
   repairsSent: number;
   spuriousRetransmissions: number;
 
+  /** All 0. */
   constructor() {
     this.packetsSent = 0;
     this.packetsReceived = 0;
@@ -98,7 +83,7 @@ class Counters implements ConnectionCounters {
 
 /** A new connection's counters, all 0. */
 export function newCounters(): ConnectionCounters {
-  return new Counters();
+  return new ConnectionCounters();
 }
 
 /** The modules whose state the stats report beside the counters. */

@@ -51,7 +51,12 @@ export class AckTracker {
    * (`= -1`) becomes a 16-byte box in every connection once one peer's numbers pass 2^31.
    */
   private largestAckEliciting: number;
-  private largestReceivedTime = 0;
+  /**
+   * When the largest packet number arrived (0: none yet): a fractional time, so declared bare and set in
+   * the constructor, not `= 0` (as a small-integer field it would become a box in every connection that
+   * never received a packet once any connection did: test/unit/connection-time-boxing.test.ts).
+   */
+  private largestReceivedTime: number;
   /** Largest packet number of ours that an ACK the peer acknowledged covered: older ranges need not be repeated. */
   private ackFloor: number;
   /** When the last ack-eliciting packet arrived (`undefined`: none yet). */
@@ -79,6 +84,7 @@ export class AckTracker {
 
   constructor(private readonly config: AckConfig) {
     this.largestAckEliciting = -1;
+    this.largestReceivedTime = 0;
     this.ackFloor = -1;
     this.lateLowest = NO_PN;
     this.lateReportedBy = NO_PN;

@@ -7,8 +7,9 @@
 import type { Thread } from 'forum-protocol';
 import { expect, it } from 'vitest';
 import type { ServerContext } from '../src/client-connection.js';
-import { largeReplyEstimate, LargeReplyRate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';
-import { bigThread as big, loggedIn as loggedInAt, memoryContext, type FakeConnection } from './served-connection.js';
+import { largeReplyEstimate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';
+import { onFakeClock as rig, settle } from './fake-clock-rate.js';
+import { bigThread as big, loggedIn as loggedInAt, type FakeConnection } from './served-connection.js';
 
 /** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
 const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
@@ -20,31 +21,17 @@ const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'mes
 /** 16 messages of 431 characters: a reply of 7 KiB, under the mark of 8 KiB a reply was rated from before. */
 const seven: Thread = { title: 'seven', creator: 'alice', entries: Array.from({ length: 16 }, (_, i) => ({ kind: 'message', author: 'alice', text: `${'m'.repeat(430)}${i % 10}` })) };
 
-/** A server's context over a memory store of `big`, `cjk`, `mid`, `small` and `seven`, sharing `largeReplies`. */
-const contextWith = (largeReplies: LargeReplyRate): ServerContext => memoryContext([big, cjk, mid, small, seven], { largeReplies });
-
 /** A fake connection served with `ctx`, logged in as `user` (a new account), its replies logged in `answered`. */
 const loggedIn = (ctx: ServerContext, answered: string[], user: string, address: string): Promise<FakeConnection> => loggedInAt(ctx, user, address, answered);
 
 /**
- * A server context whose large-reply rate is 1 MiB/s with 1 MiB of burst on the test's clock: each timer the rate
- * sets is kept in `timers`, and running one moves `clock.now` on by its delay. Replies are logged in `answered`.
+ * A server context over these threads whose large-reply rate is 1 MiB/s with 1 MiB of burst on the test's clock
+ * (fake-clock-rate.ts): each timer the rate sets is kept in `timers`, and running one moves `clock.now` on by its
+ * delay. Replies are logged in `answered`.
  */
 const onFakeClock = () => {
-  const clock = { now: 0 };
-  const timers: (() => void)[] = [];
-  const largeReplies = new LargeReplyRate({
-    bytesPerSecond: 1024 * 1024,
-    burstBytes: 1024 * 1024,
-    now: () => clock.now,
-    schedule: (fn, ms) => void timers.push(() => ((clock.now += ms), fn())),
-  });
-  return { clock, timers, largeReplies, ctx: contextWith(largeReplies), answered: [] as string[] };
-};
-
-/** Everything settles that can without the rate's timer. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  const { clock, timers, rate, ctx } = rig([big, cjk, mid, small, seven]);
+  return { clock, timers, largeReplies: rate, ctx, answered: [] as string[] };
 };
 
 it("large replies wait for their party's turn at the server's rate: another host's RDT goes before a busy host's second one, and a connection's later MSG waits behind its own RDT, then takes its own turn", async () => {

@@ -7,8 +7,9 @@
  * pace it kept on average after the grace (`grace` below: its bytes received never fell short of
  * pace × (time since its first byte − grace)); the highest pace it kept as the connection holds it to
  * one (connection/timeouts.ts: that average, with no more than `OVERCOMMIT_LEAD_GRACES` graces of lead
- * carried past any fragment that added to it); and its longest time without progress. The figures
- * behind `OVERCOMMIT_PACE_BYTES_PER_S` and `OVERCOMMIT_LEAD_GRACES`.
+ * carried past any fragment that added to it); its longest time without progress; and the least time
+ * the start timer left it to begin the message (sampled every 50 ms). The figures behind
+ * `OVERCOMMIT_PACE_BYTES_PER_S`, `OVERCOMMIT_LEAD_GRACES` and `noteOvercommitAnswerAcked`.
  */
 import type { Connection } from '../../src/core/connection.js';
 import { OVERCOMMIT_LEAD_GRACES, OVERCOMMIT_PACE_BYTES_PER_S, OVERCOMMIT_START_MS } from '../../src/core/connection/timeouts.js';
@@ -113,9 +114,17 @@ for (const path of paths) {
     let marginGrace = 0;
     let outageDone = path.outage === undefined;
     let done = -1;
+    // The least time the start timer (connection/timeouts.ts) left the peer to begin its message while it held the overcommit unbegun.
+    let startMargin = Number.POSITIVE_INFINITY;
     const end = h.sim.now + 1_200_000;
     while (h.sim.now < end && c.state === 'established') {
       h.sim.runFor(50);
+      const answer = c.overcommitTimer;
+      if (answer !== undefined && c.flow.holdsOvercommit && answer.answer === c.flow.overcommits) {
+        const pto4 = 4 * c.rtt.pto(c.config.maxAckDelayMs);
+        const deadline = Math.min(answer.ackedAt + OVERCOMMIT_START_MS, answer.since + Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS)) + pto4;
+        startMargin = Math.min(startMargin, deadline - h.sim.now);
+      }
       if (began < 0) continue;
       if (!outageDone && path.outage !== undefined && h.sim.now - began >= path.outage[0]) {
         h.sim.setLinks(SERVER, second.address, { ...path.link, loss: 1 });
@@ -143,7 +152,7 @@ for (const path of paths) {
       }
       if (t > grace) minPace = Math.min(minPace, got / ((t - grace) / 1000));
     }
-    rows.push(`seed ${seed}: ${done < 0 ? `NOT DONE (${c.state})` : `${(done / 1000).toFixed(1)} s, ${((big.length / done) * 1000 / 1024).toFixed(1)} KiB/s`}, highest pace kept ${Number.isFinite(minPace) ? (minPace / 1024).toFixed(1) + ' KiB/s' : '-'} on average, ${kib(bucketPace(samples))} with the lead bounded (${kib(bucketPace(samples, 0))} with none), longest stall ${(stall / 1000).toFixed(1)} s, least margin to the connection's pace ${(margin / 1000).toFixed(1)} s (grace ${(marginGrace / 1000).toFixed(1)} s), closed: ${c.closeReason?.message ?? 'no'}`);
+    rows.push(`seed ${seed}: ${done < 0 ? `NOT DONE (${c.state})` : `${(done / 1000).toFixed(1)} s, ${((big.length / done) * 1000 / 1024).toFixed(1)} KiB/s`}, highest pace kept ${Number.isFinite(minPace) ? (minPace / 1024).toFixed(1) + ' KiB/s' : '-'} on average, ${kib(bucketPace(samples))} with the lead bounded (${kib(bucketPace(samples, 0))} with none), longest stall ${(stall / 1000).toFixed(1)} s, least margin to the connection's pace ${(margin / 1000).toFixed(1)} s (grace ${(marginGrace / 1000).toFixed(1)} s), to its start timer ${(startMargin / 1000).toFixed(1)} s, closed: ${c.closeReason?.message ?? 'no'}`);
   }
   console.log(`${path.name}\n  ${rows.join('\n  ')}`);
 }

@@ -11,7 +11,7 @@ import { type PacketDrop, openPayload } from '../packet-sealing.js';
 import { EMPTY_FRAME, FRAMES, FRAME_SCRATCH, anyFrame, isAckEliciting, isClose, isRepair } from '../receive/received-frames.js';
 import { noteMessageAcked, reportAckedRun } from '../send/acked-runs.js';
 import { PROTOCOL_VIOLATION, startClose } from './close.js';
-import { noteOvercommitAcked, noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
+import { noteOvercommitBegun, noteOvercommitProgress } from './timeouts.js';
 import { checkValidated, copyFromValidated, notePacketFrom } from './migration.js';
 import { notePathChallenge } from './path-response.js';
 import type { PeerAddress } from '../sans-io.js';
@@ -118,7 +118,6 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
       }
       c.pmtu.onAck(now, f.ranges);
       const progressed = c.recovery.onAck(now, f, c.nextPn - 1, pn >= c.acks.largest);
-      noteOvercommitAcked(c, now);
       reportAckedRun();
       if (progressed) {
         c.sendQueue.compact();

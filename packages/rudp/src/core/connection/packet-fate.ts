@@ -9,14 +9,18 @@ import type { Connection } from '../connection.js';
 import type { SentPacket } from '../recovery/sent-packet.js';
 import { noteMessageAcked } from '../send/acked-runs.js';
 import type { ChunkRef } from '../send/outgoing-message.js';
+import { noteOvercommitAnswerAcked } from './timeouts.js';
 
 /** The peer has packet `p` of `c`. */
 export function packetAcked(c: Connection, p: SentPacket): void {
   c.pmtu.onPacketAcked(c.lastActivity, p.pn, p.size);
   c.repairPolicy.onPacketAcked();
   c.acks.onAckAcknowledged(p.ackLargest);
-  // Only a packet sent after the raise can have told the peer of it (an older credit update cannot).
-  if (p.carriedMaxData && p.pn >= c.raisedAtPn) c.flow.onMaxDataAcked();
+  if (p.carriedMaxData) {
+    // Only a packet sent after the raise can have told the peer of it (an older credit update cannot).
+    if (p.pn >= c.raisedAtPn) c.flow.onMaxDataAcked();
+    noteOvercommitAnswerAcked(c, c.lastActivity, p.pn);
+  }
   // By index: `for of` here left an iterator result per chunk in the 64 KiB stream's profile.
   const chunks = p.chunks;
   for (let i = 0; i < chunks.length; i++) ackChunk(c, chunks[i] as ChunkRef);

@@ -52,9 +52,22 @@ export const OVERCOMMIT_PACE_BYTES_PER_S = 2 * 1024;
  */
 export const OVERCOMMIT_LEAD_GRACES = 1;
 
+/**
+ * Four probe timeouts, the round trips the overcommit's timers allow for a slow path, never more than
+ * the idle timeout: the PTO is of the peer's making, and a peer that delayed every datagram it sent 28 s
+ * (its ACKs included) held the overcommit unbegun 142 s with four of them
+ * (transport-receive-budget-overcommit-late-ack.test.ts), now 60 s. Honest slow paths' RTT estimates
+ * reach 8 s behind a bottleneck queue (loss-detection.ts `PROBES_PER_IDLE_TIMEOUT`): the cap takes at
+ * most a few seconds from theirs.
+ */
+function overcommitRoundTrips(c: Connection): number {
+  const four = 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  return four < c.config.idleTimeoutMs ? four : c.config.idleTimeoutMs;
+}
+
 /** Start timer (the message not begun) and pace (begun): the grace both give a peer whose answer went unacknowledged, or whose message just began. */
 function overcommitGrace(c: Connection): number {
-  return Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  return Math.max(c.config.idleTimeoutMs, OVERCOMMIT_START_MS) + overcommitRoundTrips(c);
 }
 
 /**
@@ -67,7 +80,7 @@ function overcommitGrace(c: Connection): number {
  */
 function overcommitStartDeadline(c: Connection, t: OvercommitTimer): number {
   if (!c.flow.holdsOvercommit || t.answer !== c.flow.overcommits) return Number.POSITIVE_INFINITY;
-  const acked = t.ackedAt + OVERCOMMIT_START_MS + 4 * c.rtt.pto(c.config.maxAckDelayMs);
+  const acked = t.ackedAt + OVERCOMMIT_START_MS + overcommitRoundTrips(c);
   const unacked = t.since + overcommitGrace(c);
   return acked < unacked ? acked : unacked;
 }

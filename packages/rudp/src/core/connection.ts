@@ -181,8 +181,9 @@ export class Connection {
    * @internal When the peer was heard again after a silence of half the idle timeout or more (0: never):
    * it could acknowledge nothing of ours during it, so the unacknowledged timer counts from here
    * (connection/timeouts.ts). Declared bare and set in the constructor, not `= 0`: V8 would type the
-   * field a small integer, and the first fractional time (`performance.now()`) stored in any connection
-   * would make it a boxed number in every connection of the process (test/unit/connection-time-boxing.test.ts).
+   * field a small integer, and the first fractional time (the Node adapter's clock gives fractions)
+   * stored in any connection would make it a boxed number in every connection of the process
+   * (test/unit/connection-time-boxing.test.ts).
    */
   heardAgainAt: number;
   /** @internal When `pollTransmit` last looked for data (resend and pacing timers earlier than it are spent); set in the constructor, see `heardAgainAt`. */

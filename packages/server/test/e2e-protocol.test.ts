@@ -38,6 +38,24 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     return c;
   };
 
+  /**
+   * Ten LSTs of no threads at once from each of `flooders`, and one from another host (127.0.0.2, logged in as
+   * `obi`) right after: every reply as the spec says; when the flood started, its last reply came, and the other's.
+   */
+  const floodBesideAnotherHost = async (flooders: readonly RawClient[]): Promise<{ started: number; last: number; elsewhereAt: number }> => {
+    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
+    clients.push(elsewhere);
+    await rawLogin(elsewhere, 'obi', 'pw');
+    const started = performance.now();
+    const replies = flooders.flatMap((c, k) => Array.from({ length: 10 }, (_, i) => c.request(`f${k}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
+    const mine = await elsewhere.request('o', 'LST', []);
+    const elsewhereAt = performance.now();
+    const done = await Promise.all(replies);
+    expect(mine.lines).toEqual(['No threads to list']);
+    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    return { started, last: Math.max(...done.map((d) => d.at)), elsewhereAt };
+  };
+
   it('the username field is never trusted: the session user acts', async () => {
     await start();
     const c = await open();
@@ -227,19 +245,9 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
     // share 20 a second, in bursts of 40.
     await start(['--request-rate', '5', '--account-limit', '0']);
     const accounts = await Promise.all(Array.from({ length: 10 }, (_, a) => loggedIn(`u${a}`)));
-    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
-    clients.push(elsewhere);
-    await rawLogin(elsewhere, 'obi', 'pw');
-    const started = performance.now();
     // Each account sends its own burst (10) at once: by account alone all 100 went at once.
-    const replies = accounts.flatMap((c, a) => Array.from({ length: 10 }, (_, i) => c.request(`a${a}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
-    const mine = await elsewhere.request('o', 'LST', []);
-    const elsewhereAt = performance.now();
-    const done = await Promise.all(replies);
-    expect(mine.lines).toEqual(['No threads to list']);
-    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    const { started, last, elsewhereAt } = await floodBesideAnotherHost(accounts);
     // 40 at once, the other 60 at 20 a second: the last 3 s after (it took under a second before).
-    const last = Math.max(...done.map((d) => d.at));
     expect(last - started).toBeGreaterThanOrEqual(2_800);
     expect(elsewhereAt).toBeLessThan(last);
     expect(server.child.exitCode).toBeNull();
@@ -257,20 +265,10 @@ describe('forum-server protocol guarantees (raw rudp and TCP clients)', () => {
         return c;
       }),
     );
-    const elsewhere = await rawClient(server.port, { localAddress: '127.0.0.2' });
-    clients.push(elsewhere);
-    await rawLogin(elsewhere, 'obi', 'pw');
-    const started = performance.now();
     // 40 LSTs of no threads (one-line replies) at once, 10 a host: under each host's pace, all went at once before.
-    const replies = hosts.flatMap((c, h) => Array.from({ length: 10 }, (_, i) => c.request(`h${h}-${i}`, 'LST', []).then((r) => ({ r, at: performance.now() }))));
-    const mine = await elsewhere.request('o', 'LST', []);
-    const elsewhereAt = performance.now();
-    const done = await Promise.all(replies);
-    expect(mine.lines).toEqual(['No threads to list']);
-    expect(done.every((d) => d.r.lines[0] === 'No threads to list')).toBe(true);
+    const { started, last, elsewhereAt } = await floodBesideAnotherHost(hosts);
     // At most the burst and as much again (parties under their share while in debt) at once, the rest at 8 a second:
     // the last at least (40 - 17) / 8 s after.
-    const last = Math.max(...done.map((d) => d.at));
     expect(last - started).toBeGreaterThanOrEqual(2_500);
     // The other host read less than its share: it goes first, not after the flood.
     expect(elsewhereAt).toBeLessThan(last - 1_000);

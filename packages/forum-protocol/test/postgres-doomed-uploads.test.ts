@@ -44,6 +44,13 @@ const recordChunkDeletes = async (sql: postgres.Sql): Promise<() => Promise<read
   return async () => (await sql<{ chunks: number }[]>`DELETE FROM seen_deletes RETURNING chunks`).map((r) => r.chunks);
 };
 
+/** A slow disk: each chunk deleted takes 40 ms (a row trigger), so 32 chunks a statement take 1.28 s and more. */
+const slowChunkDeletes = async (sql: postgres.Sql): Promise<void> => {
+  await sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
+  await sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+};
+
 describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
   it('RMV deletes no chunk, however many the thread holds: 20,000 cost it what 1 does; the sweep deletes them all after, in batches', async () => {
     const store = await pg.openStore({ doomedUploadSweep: { auto: false, batchChunks: 500 } });
@@ -193,9 +200,7 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     await run(store, 'alice', 'CRT t');
     await storeChunks(store, 't', 'f', 40);
     // A slow disk: 40 ms a chunk deleted, so 32 chunks or more run past the limit, 16 (640 ms) do not.
-    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
-    await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+    await slowChunkDeletes(store.sql);
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
     expect(await store.sweepDoomedUploads()).toBe(40);
     expect(await left(store.sql)).toEqual({ chunks: 0, doomed: 0, bytes: 0 });
@@ -234,9 +239,7 @@ describe('RMV detaches the uploads; the sweep deletes their chunks', () => {
     await run(store, 'alice', 'CRT t');
     await run(store, 'alice', 'CRT u');
     await storeChunks(store, 't', 'f', 40);
-    await store.sql`CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$`;
-    await store.sql`CREATE TRIGGER slow_delete AFTER DELETE ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_delete()`;
+    await slowChunkDeletes(store.sql);
     expect(await lines(run(store, 'alice', 'RMV t'))).toEqual(['Thread t removed']);
     const pass = store.sweepDoomedUploads();
     const outcome = pass.then(() => 'swept', (e: unknown) => (e instanceof postgres.PostgresError ? `${e.code} ${e.message}` : String(e)));

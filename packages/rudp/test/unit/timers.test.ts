@@ -204,4 +204,28 @@ describe('Connection: the peer heard again after a silence (the unacknowledged t
       expect(c.heardAgainAt).toBe(replay ? 0 : 10 + idle / 2);
     }
   });
+
+  it('a copy of an old packet does not restart the idle timer: a vanished peer\'s connection still ends', () => {
+    /** Runs `c`'s timers (the ACKs its packets ask for) up to `until`, sending what they send. */
+    const settle = (c: Connection, until: number): void => {
+      for (let t = c.nextTimeout(); t < until; t = c.nextTimeout()) {
+        c.handleTimeout(t);
+        drain(c, t);
+      }
+    };
+    for (const replay of [false, true]) {
+      const { c } = server({ idleTimeoutMs: 10_000 });
+      fromPeer(c, 10, 1, (w) => writeMessage(w, 0, new Uint8Array(3)));
+      settle(c, 9_000);
+      expect(c.nextTimeout()).toBe(10 + 10_000);
+      // Plaintext takes a copy this far (an encrypted connection's replay window refuses it first): on
+      // 427e7c4 each copy moved the idle deadline, so copies sent every few seconds held the connection for ever.
+      fromPeer(c, 9_000, replay ? 1 : 2, (w) => writeMessage(w, replay ? 0 : 1, new Uint8Array(3)));
+      settle(c, 9_500);
+      const deadline = (replay ? 10 : 9_000) + 10_000;
+      expect(c.nextTimeout()).toBe(deadline);
+      c.handleTimeout(deadline);
+      expect(c.state).toBe('closed');
+    }
+  });
 });

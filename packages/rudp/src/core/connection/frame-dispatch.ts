@@ -67,17 +67,18 @@ function handleFrames(c: Connection, now: number, pn: number, size: number, from
   c.repairReceiver.expireIfIdle(now);
   c.stat.packetsReceived++;
   c.stat.bytesReceived += size;
-  const silence = now - c.lastReceived;
-  c.lastReceived = now;
   const previousLargest = c.acks.largest;
   if (!c.acks.record(pn)) {
     c.stat.duplicatePackets++;
     c.acks.onDuplicate(now, anyFrame(frames, count, isAckEliciting));
     return 'ok';
   }
-  // A new packet only: a copy of an old one, which anyone on the path can send again, proves nothing of
-  // the peer, and would restart the unacknowledged count of a peer that is gone (connection/timeouts.ts).
-  if (silence >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
+  // A new packet only: a copy of an old one, which anyone on the path can send again (a plaintext
+  // connection takes it this far; an encrypted one's replay window refuses it before), proves nothing of
+  // the peer: it would hold a vanished peer's connection open (the idle and keep-alive timers count from
+  // `lastReceived`) and restart its unacknowledged count (connection/timeouts.ts).
+  if (now - c.lastReceived >= c.config.idleTimeoutMs / 2) c.heardAgainAt = now;
+  c.lastReceived = now;
   if (c.state === 'draining') {
     // Any packet but the peer's own CLOSE gets ours again (the peer missed it, and is still sending
     // data or acknowledging what came before it): two draining ends answering each other's CLOSEs

@@ -8,10 +8,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
-import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
+import { downloadTailMs, type TransferPace } from '../src/transfer-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
@@ -22,9 +23,9 @@ const MiB = 1024 * 1024;
 /** The stall limit of these tests (30 s in a server). */
 const STALL_MS = 1000;
 /** The download pace of these tests: 256 KiB a second over 1 s (4 KiB a second over 30 s in a server). */
-const PACE: DownloadPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
+const PACE: TransferPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
 /** No download pace: the server before it had one. */
-const NO_PACE: DownloadPace = { minBytesPerSecond: 0, windowMs: 1000 };
+const NO_PACE: TransferPace = { minBytesPerSecond: 0, windowMs: 1000 };
 /** A file larger than what the kernel's buffers take of it (tcp_wmem's maximum, 4 MiB here). */
 const SIZE = 16 * MiB;
 
@@ -66,7 +67,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
   let activity = new TransferActivity();
 
   /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
-  const start = async (pace: DownloadPace, size = SIZE): Promise<number> => {
+  const start = async (pace: TransferPace, size = SIZE, wrap: (store: ForumStore) => ForumStore = (store) => store, stallMs = STALL_MS): Promise<number> => {
     const dir = await tempDir('transfer-stall');
     dirs.push(dir);
     const opened = await openFileStore(dir)();
@@ -81,8 +82,8 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
         s.once('finish', () => lastWrites.set(s, Date.now()));
       })) as typeof net.createServer);
     activity = new TransferActivity();
-    const deps = { store, tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
-    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, downloadPace: pace });
+    const deps = { store: wrap(store), tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
+    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: stallMs, downloadPace: pace });
     return server.port;
   };
 
@@ -199,6 +200,36 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     expect(ended).toBe('end');
     expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
     expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  });
+
+  it("a download whose store stops reading for 3 windows mid-file is not stopped for the server's own slowness: the receiver gets it whole", async () => {
+    const size = 2 * MiB;
+    const waitMs = 3 * PACE.windowMs;
+    // The store's read of the second MiB takes 3 windows (a slow disk, PostgreSQL under load); the kernel has taken
+    // the first MiB and the receiver read it, so the kernel takes nothing meanwhile.
+    const slowReads = (store: ForumStore): ForumStore =>
+      Object.assign(Object.create(store) as ForumStore, {
+        openDownload: (...args: Parameters<ForumStore['openDownload']>) => async () => {
+          const opened = await store.openDownload(...args)();
+          if (opened._tag === 'Left') return opened;
+          const { stream, stopped } = opened.right;
+          const late = async function* (): AsyncGenerator<Buffer> {
+            let read = 0;
+            for await (const chunk of stream as AsyncIterable<Buffer>) {
+              if (read < MiB && read + chunk.length >= MiB) await new Promise((resolve) => setTimeout(resolve, waitMs));
+              read += chunk.length;
+              yield chunk;
+            }
+          };
+          return { _tag: 'Right', right: { stream: Readable.from(late()), size: opened.right.size, stopped } };
+        },
+      });
+    // The stall limit well over the wait: it is not the pace, and it ends a connection nothing crossed for its length.
+    const port = await start(PACE, size, slowReads, 10 * waitMs);
+    const began = Date.now();
+    expect(await servedWhole(port, 1, size)).toBe(true);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(waitMs);
+    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
   });
 
   /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */

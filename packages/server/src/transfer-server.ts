@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
+import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js';
 import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
 import { DEFAULT_TRANSFER_PACE, downloadTailMs, watchTransferPace, type PaceWatch, type TransferPace } from './transfer-pace.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
@@ -320,9 +321,9 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     stream.destroy();
     return;
   }
-  // Read (and drop) what the client sends the other way: at most its final record, then its close.
-  // Left unread (the token line's reader pauses the socket), a client's close can go unseen and the
-  // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
+  // Read (and drop) what the client sends the other way: its close, and at most a few KiB before it (serve's
+  // boundInbound). Left unread (the token line's reader pauses the socket), a client's close can go unseen and
+  // the connection outlive the download until the stall timeout, holding one of the host's 16 slots.
   socket.resume();
   socket.write(`OK ${size}\n`);
   // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
@@ -414,6 +415,13 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed. At 'finish'
   // the shutdown is done, which a reset must not overlap (see SecureTransferChannel's socketEnd).
   if (g.direction === 'download') {
+    // An honest client sends nothing on a download but its close: one that streams records is cut before the
+    // server has read (and opened) more than a few KiB of them. Reset, through the channel (see socketEnd).
+    boundInbound(socket, MAX_DOWNLOAD_INBOUND_BYTES, (sent) => {
+      const reason = `its client sent ${sent} bytes on the download connection, over the ${MAX_DOWNLOAD_INBOUND_BYTES} the server reads`;
+      deps.log(`Download of ${g.filename} by ${g.username} stopped: ${reason}`);
+      channel.destroy(new TransferChannelError(reason, 'ERR_TRANSFER_MALFORMED'));
+    });
     socket.prependListener('end', () => {
       if (socket.writableFinished) socket.resetAndDestroy();
     });

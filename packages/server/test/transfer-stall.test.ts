@@ -350,6 +350,49 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     });
   }
 
+  it('a receiver that streams sealed records during a download is reset once it has sent 4 KiB, its slot freed (before, each record restarted the stall limit and it held the download for good)', async () => {
+    // No pace: the records alone must end it (the pace is not what cuts it).
+    const port = await start(NO_PACE);
+    const channel = silentReceiver(port, 1);
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+    const served = serverSockets[0] as net.Socket;
+    const readBefore = served.bytesRead;
+    const from = Date.now();
+    // 64 KiB of records every 10 ms (6.4 MiB a second), each opened by the server if it reads them.
+    const record = Buffer.alloc(64 * 1024, 7);
+    const streaming = setInterval(() => channel.write(record), 10);
+    try {
+      expect(await until(() => served.closed, 3 * STALL_MS)).toBe(true);
+    } finally {
+      clearInterval(streaming);
+    }
+    const took = Date.now() - from;
+    const read = served.bytesRead - readBefore;
+    expect(took).toBeLessThan(STALL_MS / 2);
+    // What the server read of them: the bound, and the read that went over it (not opened).
+    expect(read).toBeGreaterThan(4096);
+    expect(read).toBeLessThan(4096 + 256 * 1024);
+    expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: its client sent \d+ bytes on the download connection, over the 4096 the server reads$/));
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // Reset: the kernel let go of the file's queue; and the host's slot is free for its next download.
+    expect(await kernelSendQueue(port)).toBe(0);
+    expect(await servedWhole(port, 2, SIZE)).toBe(true);
+    console.log(`records streamed during a download: reset ${took} ms after they began, ${read} bytes read of them`);
+  });
+
+  it('a receiver that sends its final record and reads the file whole is served: a record is within the bound', async () => {
+    const port = await start(PACE);
+    const socket = receiver(port, 1);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    channel.end();
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    expect(ended).toBe('end');
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+  });
+
   // Its final record and FIN sent before the server's final record (the server's side still writing): once the
   // server's side finished, Node's auto-destroy closed the half-closed connection gracefully (before the tail
   // could judge it), the file's queue left in FIN-WAIT-1 and the slot free.

@@ -377,7 +377,6 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     // Reset: the kernel let go of the file's queue; and the host's slot is free for its next download.
     expect(await kernelSendQueue(port)).toBe(0);
     expect(await servedWhole(port, 2, SIZE)).toBe(true);
-    console.log(`records streamed during a download: reset ${took} ms after they began, ${read} bytes read of them`);
   });
 
   it('a receiver that sends its final record and reads the file whole is served: a record is within the bound', async () => {

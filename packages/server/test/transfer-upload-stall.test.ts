@@ -185,7 +185,6 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(running()).toBe(0);
     channel.destroy();
     expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
-    console.log(`trickle refused ${took} ms after it began; ${s.written()} bytes written before`);
   });
 
   it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async () => {

@@ -1,15 +1,16 @@
 import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { readHeaderLines } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
-import { DEFAULT_DOWNLOAD_PACE, downloadTailMs, watchDownloadPace, type DownloadPace } from './download-pace.js';
+import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js';
 import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
-import { uploadTooSlow } from './upload-pace.js';
+import { DEFAULT_TRANSFER_PACE, downloadTailMs, watchTransferPace, type PaceWatch, type TransferPace } from './transfer-pace.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
@@ -47,7 +48,7 @@ const MAX_CONNECTIONS = 512;
 const DRAIN_AFTER_REFUSAL_MS = 10_000;
 /**
  * A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by
- * the upload pace (upload-pace.ts) or the download pace (download-pace.ts). Node's socket timeout: a read or a
+ * its pace (transfer-pace.ts). Node's socket timeout: a read or a
  * write that completes restarts it, a write waiting for a receiver that reads nothing does not, but Node skips
  * an expiry when that write went out in part since the last one: a download not read was cut at 60 s.
  */
@@ -67,8 +68,10 @@ const MAX_REFUSALS_IN_GRACE = 64;
 export interface TransferLimits {
   /** {@link STALL_TIMEOUT_MS} by default. */
   readonly stallTimeoutMs?: number;
-  /** {@link DEFAULT_DOWNLOAD_PACE} by default; `minBytesPerSecond` 0: none. */
-  readonly downloadPace?: DownloadPace;
+  /** A download's pace, {@link DEFAULT_TRANSFER_PACE} by default; `minBytesPerSecond` 0: none. */
+  readonly downloadPace?: TransferPace;
+  /** An upload's pace, {@link DEFAULT_TRANSFER_PACE} by default; `minBytesPerSecond` 0: none. */
+  readonly uploadPace?: TransferPace;
   /** How long close waits for the transfers it cut, {@link CLOSE_SETTLE_MS} by default. */
   readonly closeSettleMs?: number;
 }
@@ -85,7 +88,7 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
   setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots): Promise<void> => {
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace): Promise<void> => {
   const taken = await uploads.take(grant.username)();
   // The count out of reach (the database): refused, as a store error refuses any upload.
   if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
@@ -96,14 +99,14 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     return refuseUpload(socket, refusal);
   }
   try {
-    await receiveSized(deps, socket, grant, headerDone, () => void ended());
+    await receiveSized(deps, socket, grant, headerDone, () => void ended(), pace);
   } finally {
     await ended();
   }
 };
 
 /** `endSlot` ends the upload's place among its user's uploads ({@link UploadSlots}) early, when RMV stops it. */
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void): Promise<void> => {
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void, pace: TransferPace): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -119,7 +122,7 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation, endSlot);
+    await receiveBody(deps, socket, grant, size, room.reservation, endSlot, pace);
   } finally {
     room.reservation.release();
   }
@@ -139,7 +142,7 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void, paceLimits: TransferPace): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
   const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size)();
@@ -160,62 +163,90 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   // drain: the upload is over, and its user may start another at once.)
   let stopped: UploadError | undefined;
   const stopWaiting = new AbortController();
+  let received = 0;
+  // Once, whoever asks first: the pace's refusal aborts the store's upload at once, and the loop waits for it.
+  let aborting: Promise<void> | undefined;
+  const abort = (): Promise<void> => (aborting ??= writer.abort());
+  // The client's bytes over the last window of its own time (transfer-pace.ts), judged by a timer, so a sender
+  // gone silent is judged too: an average since the start credited a fast first part, and a byte every 25 s then
+  // held the slot and the room for hours. Refused as RMV's stop is (below), with the store's upload aborted.
+  let tooSlow: string | undefined;
+  const pace = watchTransferPace('upload', () => received, paceLimits, (reason) => {
+    if (stopped !== undefined) return;
+    tooSlow = reason;
+    stopWaiting.abort();
+    void abort();
+    room.release();
+    endSlot();
+    answer(() => {
+      deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
+      refuseUpload(socket, reason);
+    });
+  });
   void writer.stopped.then((reason) => {
+    if (tooSlow !== undefined) return;
     stopped = reason;
+    pace.stop();
     stopWaiting.abort();
     room.release();
     endSlot();
     answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
   });
-  const started = performance.now();
-  // Time the server itself spent (measuring the disk, waiting for its writes) is not the client's:
-  // the pace is judged on the rest, or a slow disk would refuse an honest client.
-  let serverMs = 0;
-  let received = 0;
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      if (stopped !== undefined) break;
+      if (stopped !== undefined || tooSlow !== undefined) break;
       received += chunk.length;
       if (received > size) break;
-      const busy = performance.now();
-      const refused = uploadTooSlow(received, busy - started - serverMs) ?? (await room.cover(received).catch((e: unknown) => unmeasurable(e).reason));
-      // Stopped while the room was measured: refused already, with the store's reason.
-      if (stopped !== undefined) break;
-      if (refused !== undefined) {
-        await writer.abort();
-        return answer(() => {
-          deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
-          refuseUpload(socket, refused);
+      // Time the server itself spends on a chunk (measuring the disk, waiting for the store's write) is not the
+      // client's: it reads nothing meanwhile (the sender's TCP waits), and a slow disk must not refuse an honest client.
+      pace.hold();
+      try {
+        const refused = await room.cover(received).catch((e: unknown) => unmeasurable(e).reason);
+        // Stopped while the room was measured: refused already, with the store's reason.
+        if (stopped !== undefined) break;
+        if (refused !== undefined) {
+          pace.stop();
+          await abort();
+          return answer(() => {
+            deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${refused}`);
+            refuseUpload(socket, refused);
+          });
+        }
+        const end = received;
+        // Room is held until the bytes are in the file, where the quota measures them.
+        const more = writer.stream.write(chunk, (err) => {
+          if (err === null || err === undefined) room.written(end);
         });
+        if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
+      } finally {
+        pace.release();
       }
-      const end = received;
-      // Room is held until the bytes are in the file, where the quota measures them.
-      const more = writer.stream.write(chunk, (err) => {
-        if (err === null || err === undefined) room.written(end);
-      });
-      if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
-      serverMs += performance.now() - busy;
     }
   } catch {
+    // Too slow: refused already, its drain period under way; the store's upload is being aborted.
+    if (tooSlow !== undefined) return void (await abort());
     // RMV destroys the store's stream before its stop settles (the stop first deletes the bytes), so a write
     // may fail first: wait for that refusal rather than cut the connection (the sender would read a reset).
     if (stopped === undefined && writer.stream.destroyed) await within(writer.stopped, STOP_SETTLE_MS, undefined);
-    await writer.abort();
+    await abort();
     // Stopped: the refusal is on its way, and the connection ends after its drain period.
     if (stopped !== undefined) return;
     // A record that failed authentication, or a connection cut before the final record.
     socket.destroy();
     return;
+  } finally {
+    // What follows (the commit) is the server's time.
+    pace.stop();
   }
-  if (stopped !== undefined) {
+  if (stopped !== undefined || tooSlow !== undefined) {
     // Refused already; what the client still sends is read and dropped until the drain period ends.
-    await writer.abort();
+    await abort();
     socket.resume();
     return;
   }
   if (received !== size) {
-    await writer.abort();
+    await abort();
     return answer(() => refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`));
   }
   const committed = await (deps.commitDeadlineMs === undefined ? writer.commit() : withCommandDeadline(deps.commitDeadlineMs, writer.commit));
@@ -228,7 +259,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
 
 /** How a download is judged: its pace, the stall limit, and the kernel's send-buffer ceiling (for its tail). */
 interface DownloadLimits {
-  readonly pace: DownloadPace;
+  readonly pace: TransferPace;
   readonly stallMs: number;
   /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
   readonly sendBufferCeiling: number;
@@ -256,6 +287,26 @@ const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: Tr
   }
 };
 
+/**
+ * `stream`'s chunks, `pace` held while the server waits for each: its store's reads are not the client's time
+ * (a slow disk, or PostgreSQL under load, must not stop an honest download).
+ */
+async function* heldWhileRead(stream: Readable, pace: PaceWatch): AsyncGenerator<Buffer> {
+  pace.hold();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      pace.release();
+      try {
+        yield chunk;
+      } finally {
+        pace.hold();
+      }
+    }
+  } finally {
+    pace.release();
+  }
+}
+
 /** `raw` is the socket under `socket`: what its kernel has taken is the download's pace. */
 const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
@@ -270,15 +321,16 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     stream.destroy();
     return;
   }
-  // Read (and drop) what the client sends the other way: at most its final record, then its close.
-  // Left unread (the token line's reader pauses the socket), a client's close can go unseen and the
-  // connection outlive the download until the stall timeout, holding one of the host's 16 slots.
+  // Read (and drop) what the client sends the other way: its close, and at most a few KiB before it (serve's
+  // boundInbound). Left unread (the token line's reader pauses the socket), a client's close can go unseen and
+  // the connection outlive the download until the stall timeout, holding one of the host's 16 slots.
   socket.resume();
   socket.write(`OK ${size}\n`);
   // The inactivity timer does not end a receiver that reads nothing and sends a record now and then (each
   // read restarts it): judged by what the kernel takes, to the connection's close, as the connection holds
   // its slot (and up to tcp_wmem's maximum of the kernel's memory) until then. A reset, as the stall limit's.
-  const stopPace = watchDownloadPace(
+  const pace = watchTransferPace(
+    'download',
     () => raw.bytesWritten - raw.writableLength,
     limits.pace,
     (reason) => {
@@ -286,7 +338,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
       raw.resetAndDestroy();
     },
   );
-  raw.once('close', stopPace);
+  raw.once('close', () => pace.stop());
   // Logged when the final record is handed to TCP, not when the sending completes: the client may
   // have the whole file by then, close the connection (which breaks a send still waiting for the
   // socket to drain) and send its next command, whose line must not come first.
@@ -307,12 +359,12 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     setTimeout(() => raw.resetAndDestroy(), DRAIN_AFTER_REFUSAL_MS).unref();
   });
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of heldWhileRead(stream, pace)) {
       if (!socket.write(chunk)) await once(socket, 'drain', { signal: quit.signal });
     }
     socket.end();
     await finished(socket, { readable: false });
-    stopPace();
+    pace.stop();
     await downloadTail(deps, raw, grant, limits);
   } catch {
     // The store destroys the stream unfinished without an error only to stop it (its refusal then follows at
@@ -363,6 +415,13 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed. At 'finish'
   // the shutdown is done, which a reset must not overlap (see SecureTransferChannel's socketEnd).
   if (g.direction === 'download') {
+    // An honest client sends nothing on a download but its close: one that streams records is cut before the
+    // server has read (and opened) more than a few KiB of them. Reset, through the channel (see socketEnd).
+    boundInbound(socket, MAX_DOWNLOAD_INBOUND_BYTES, (sent) => {
+      const reason = `its client sent ${sent} bytes on the download connection, over the ${MAX_DOWNLOAD_INBOUND_BYTES} the server reads`;
+      deps.log(`Download of ${g.filename} by ${g.username} stopped: ${reason}`);
+      channel.destroy(new TransferChannelError(reason, 'ERR_TRANSFER_MALFORMED'));
+    });
     socket.prependListener('end', () => {
       if (socket.writableFinished) socket.resetAndDestroy();
     });
@@ -373,10 +432,10 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   deps.activity.start(g.username);
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone, uploads);
+      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_DOWNLOAD_PACE, stallMs, sendBufferCeiling });
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, sendBufferCeiling });
     }
   } finally {
     deps.activity.finish(g.username);

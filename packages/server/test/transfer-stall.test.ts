@@ -8,10 +8,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deriveTransferKeys, openFileStore, SecureTransferChannel, type ForumStore, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
-import { downloadTailMs, type DownloadPace } from '../src/download-pace.js';
+import { downloadTailMs, type TransferPace } from '../src/transfer-pace.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
@@ -22,9 +23,9 @@ const MiB = 1024 * 1024;
 /** The stall limit of these tests (30 s in a server). */
 const STALL_MS = 1000;
 /** The download pace of these tests: 256 KiB a second over 1 s (4 KiB a second over 30 s in a server). */
-const PACE: DownloadPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
+const PACE: TransferPace = { minBytesPerSecond: 256 * 1024, windowMs: 1000 };
 /** No download pace: the server before it had one. */
-const NO_PACE: DownloadPace = { minBytesPerSecond: 0, windowMs: 1000 };
+const NO_PACE: TransferPace = { minBytesPerSecond: 0, windowMs: 1000 };
 /** A file larger than what the kernel's buffers take of it (tcp_wmem's maximum, 4 MiB here). */
 const SIZE = 16 * MiB;
 
@@ -66,7 +67,7 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
   let activity = new TransferActivity();
 
   /** The transfer server over a data directory holding `t`'s `big` of `size` bytes. */
-  const start = async (pace: DownloadPace, size = SIZE): Promise<number> => {
+  const start = async (pace: TransferPace, size = SIZE, wrap: (store: ForumStore) => ForumStore = (store) => store, stallMs = STALL_MS): Promise<number> => {
     const dir = await tempDir('transfer-stall');
     dirs.push(dir);
     const opened = await openFileStore(dir)();
@@ -81,8 +82,8 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
         s.once('finish', () => lastWrites.set(s, Date.now()));
       })) as typeof net.createServer);
     activity = new TransferActivity();
-    const deps = { store, tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
-    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, downloadPace: pace });
+    const deps = { store: wrap(store), tokens: downloadTokens(stat.right.incarnation), activity, log: (line: string) => void log.push(line), maxUploadBytes: MiB, quota: new DiskQuota(dir, undefined), overloaded: () => undefined };
+    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: stallMs, downloadPace: pace });
     return server.port;
   };
 
@@ -199,6 +200,36 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
     expect(ended).toBe('end');
     expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
     expect(log.filter((l) => l.includes('too slow'))).toEqual([]);
+  });
+
+  it("a download whose store stops reading for 3 windows mid-file is not stopped for the server's own slowness: the receiver gets it whole", async () => {
+    const size = 2 * MiB;
+    const waitMs = 3 * PACE.windowMs;
+    // The store's read of the second MiB takes 3 windows (a slow disk, PostgreSQL under load); the kernel has taken
+    // the first MiB and the receiver read it, so the kernel takes nothing meanwhile.
+    const slowReads = (store: ForumStore): ForumStore =>
+      Object.assign(Object.create(store) as ForumStore, {
+        openDownload: (...args: Parameters<ForumStore['openDownload']>) => async () => {
+          const opened = await store.openDownload(...args)();
+          if (opened._tag === 'Left') return opened;
+          const { stream, stopped } = opened.right;
+          const late = async function* (): AsyncGenerator<Buffer> {
+            let read = 0;
+            for await (const chunk of stream as AsyncIterable<Buffer>) {
+              if (read < MiB && read + chunk.length >= MiB) await new Promise((resolve) => setTimeout(resolve, waitMs));
+              read += chunk.length;
+              yield chunk;
+            }
+          };
+          return { _tag: 'Right', right: { stream: Readable.from(late()), size: opened.right.size, stopped } };
+        },
+      });
+    // The stall limit well over the wait: it is not the pace, and it ends a connection nothing crossed for its length.
+    const port = await start(PACE, size, slowReads, 10 * waitMs);
+    const began = Date.now();
+    expect(await servedWhole(port, 1, size)).toBe(true);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(waitMs);
+    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
   });
 
   /** Connects token `n`'s download and reads the server's answer line in clear (a refusal on arrival). */
@@ -318,6 +349,48 @@ describe.runIf(process.platform === 'linux')('transfer server: a download whose 
       expect(await kernelSendQueue(port)).toBe(0);
     });
   }
+
+  it('a receiver that streams sealed records during a download is reset once it has sent 4 KiB, its slot freed (before, each record restarted the stall limit and it held the download for good)', async () => {
+    // No pace: the records alone must end it (the pace is not what cuts it).
+    const port = await start(NO_PACE);
+    const channel = silentReceiver(port, 1);
+    expect(await until(() => serverSockets.length === 1 && (serverSockets[0] as net.Socket).writableLength > 0, 10_000)).toBe(true);
+    const served = serverSockets[0] as net.Socket;
+    const readBefore = served.bytesRead;
+    const from = Date.now();
+    // 64 KiB of records every 10 ms (6.4 MiB a second), each opened by the server if it reads them.
+    const record = Buffer.alloc(64 * 1024, 7);
+    const streaming = setInterval(() => channel.write(record), 10);
+    try {
+      expect(await until(() => served.closed, 3 * STALL_MS)).toBe(true);
+    } finally {
+      clearInterval(streaming);
+    }
+    const took = Date.now() - from;
+    const read = served.bytesRead - readBefore;
+    expect(took).toBeLessThan(STALL_MS / 2);
+    // What the server read of them: the bound, and the read that went over it (not opened).
+    expect(read).toBeGreaterThan(4096);
+    expect(read).toBeLessThan(4096 + 256 * 1024);
+    expect(log).toContainEqual(expect.stringMatching(/^Download of big by u stopped: its client sent \d+ bytes on the download connection, over the 4096 the server reads$/));
+    expect(await until(() => !activity.busy('u'), 2000)).toBe(true);
+    // Reset: the kernel let go of the file's queue; and the host's slot is free for its next download.
+    expect(await kernelSendQueue(port)).toBe(0);
+    expect(await servedWhole(port, 2, SIZE)).toBe(true);
+  });
+
+  it('a receiver that sends its final record and reads the file whole is served: a record is within the bound', async () => {
+    const port = await start(PACE);
+    const socket = receiver(port, 1);
+    const channel = new SecureTransferChannel(socket, keysOf(tokenOf(1)), 'client');
+    channel.end();
+    let received = 0;
+    channel.on('data', (d: Buffer) => void (received += d.length));
+    const ended = await new Promise<unknown>((resolve) => channel.once('end', () => resolve('end')).once('error', resolve));
+    expect(ended).toBe('end');
+    expect(received).toBe(`OK ${SIZE}\n`.length + SIZE);
+    expect(log.filter((l) => l.includes('stopped'))).toEqual([]);
+  });
 
   // Its final record and FIN sent before the server's final record (the server's side still writing): once the
   // server's side finished, Node's auto-destroy closed the half-closed connection gracefully (before the tail

@@ -1,7 +1,7 @@
 /**
- * An upload whose sender stops mid-body, or leaves while the store's write is pending: what the server
- * lets go of, and when. Real loopback sockets, the stall limit scaled down from 30 s to 1 s, a store
- * whose writes complete when the test says (a disk that is slow to take them).
+ * An upload whose sender stops mid-body, trickles, or leaves while the store's write is pending: what the
+ * server lets go of, and when. Real loopback sockets, the stall limit scaled down from 30 s to 1 s (and the
+ * pace's window with it), a store whose writes complete when the test says (a disk that is slow to take them).
  */
 import net from 'node:net';
 import { Writable } from 'node:stream';
@@ -9,11 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type ForumStore, type TransferGrant, type TransferTokens, type UploadWriter } from 'forum-protocol';
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
-import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
+import type { TransferPace } from '../src/transfer-pace.js';
+import { startTransferServer, type TransferLimits, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
 import { until } from './until.js';
 
 const STALL_MS = 1000;
+/** The upload pace of the pace's tests: 32 KiB a second over the last 1 s (4 KiB a second over 30 s in a server). */
+const PACE: TransferPace = { minBytesPerSecond: 32 * 1024, windowMs: 1000 };
 const TOKEN = 'cd'.repeat(32);
 const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, TOKEN);
 
@@ -68,9 +71,13 @@ const slowStore = () => {
 describe('transfer server: an upload whose sender stops or leaves', () => {
   const dirs: string[] = [];
   const sockets: net.Socket[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  const log: string[] = [];
   let server: TransferServer | undefined;
 
   afterEach(async () => {
+    for (const t of timers.splice(0)) clearInterval(t);
+    log.splice(0);
     for (const s of sockets.splice(0)) s.destroy();
     await server?.close();
     server = undefined;
@@ -78,7 +85,7 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
   });
 
   /** The server over `store`; its upload slots (1 per user) and activity, to see what is held. */
-  const start = async (store: ForumStore, closeSettleMs?: number) => {
+  const start = async (store: ForumStore, closeSettleMs?: number, limits: TransferLimits = {}) => {
     const dir = await tempDir('upload-stall');
     dirs.push(dir);
     const activity = new TransferActivity();
@@ -87,8 +94,8 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
       running++;
       return () => void running--;
     });
-    const deps = { store, tokens: uploadTokens, activity, log: () => undefined, maxUploadBytes: 1 << 30, quota: new DiskQuota(dir, undefined), overloaded: () => undefined, uploadSlots };
-    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, ...(closeSettleMs === undefined ? {} : { closeSettleMs }) });
+    const deps = { store, tokens: uploadTokens, activity, log: (line: string) => void log.push(line), maxUploadBytes: 1 << 30, quota: new DiskQuota(dir, undefined), overloaded: () => undefined, uploadSlots };
+    server = await startTransferServer(deps, 0, '127.0.0.1', { stallTimeoutMs: STALL_MS, ...(closeSettleMs === undefined ? {} : { closeSettleMs }), ...limits });
     return { port: server.port, activity, running: () => running };
   };
 
@@ -147,4 +154,81 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     s.release();
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
+
+  /** What the server answers `channel` (its sealed records' text), once it has ended its side. */
+  const answerOf = (channel: SecureTransferChannel): Promise<string> => {
+    let text = '';
+    channel.on('data', (d: Buffer) => void (text += d.toString('utf8')));
+    return new Promise((resolve) => channel.once('end', () => resolve(text)).once('close', () => resolve(text)));
+  };
+
+  it('a sender that sends 4 MiB fast and then a byte every 0.4 stall limits is refused about a window after its trickle began: its upload aborted, its slot given back (an average since the start credited its first part with 2 minutes at this pace; 100 MiB with 7 hours in a server)', async () => {
+    const s = slowStore();
+    const { port, activity, running } = await start(s.store, undefined, { uploadPace: PACE });
+    const size = 8 << 20;
+    const first = 4 << 20;
+    const { channel } = send(port, size, first);
+    const answer = answerOf(channel);
+    expect(await until(() => s.written() === first, 5_000)).toBe(true);
+    const trickleFrom = Date.now();
+    timers.push(setInterval(() => channel.write(Buffer.from('x')), (2 * STALL_MS) / 5));
+    // Before, it ran on: still open 60 s on (the test's timeout), credited for 2 minutes.
+    const text = await Promise.race([answer, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 5 * PACE.windowMs))]);
+    const took = Date.now() - trickleFrom;
+    expect(text).toMatch(/^ERR upload too slow: \d+ bytes received in the last 1 s, the server needs 32768 bytes a second\n$/);
+    // Within a window and a tick of its trickle's start, and after a window at least (before it, the first part counted).
+    expect(took).toBeGreaterThanOrEqual(PACE.windowMs - 150);
+    expect(took).toBeLessThan(PACE.windowMs + 500);
+    expect(log).toEqual([`Upload of f by u refused: ${text.slice(4, -1)}`]);
+    // The store's upload aborted and the user's slot given back at once, not after the refusal's drain.
+    expect(s.aborted()).toBe(true);
+    expect(running()).toBe(0);
+    channel.destroy();
+    expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
+  });
+
+  it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async () => {
+    const s = slowStore();
+    const { port, running } = await start(s.store, undefined, { uploadPace: PACE });
+    const rate = 2 * PACE.minBytesPerSecond;
+    const size = 4 * rate;
+    const { channel } = send(port, size, 0);
+    const answer = answerOf(channel);
+    const began = Date.now();
+    let sent = 0;
+    // What TCP would do on a link of that rate: whatever is due by now, the timer's lateness caught up.
+    timers.push(
+      setInterval(() => {
+        const due = Math.min(size, Math.floor(((Date.now() - began) * rate) / 1000));
+        if (due > sent) channel.write(Buffer.alloc(due - sent, 2));
+        sent = due;
+        if (sent === size) channel.end();
+      }, 50),
+    );
+    expect(await answer).toBe('OK\n');
+    expect(Date.now() - began).toBeGreaterThanOrEqual(3.9 * PACE.windowMs);
+    expect(s.written()).toBe(size);
+    expect(log).toEqual(['u uploaded f to t thread']);
+    expect(await until(() => running() === 0, 2_000)).toBe(true);
+  });
+
+  it("an upload held back by its store for 3 windows is not refused for the server's own slowness: once the store takes its bytes, it is stored", async () => {
+    const s = slowStore();
+    // The stall limit well over the hold: it is not the pace, and it cuts a socket the server has not read for its length.
+    const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: 10 * PACE.windowMs });
+    const size = 1 << 20;
+    s.hold();
+    const { channel } = send(port, size, size);
+    channel.end();
+    const answer = answerOf(channel);
+    expect(await until(() => s.pending(), 5_000)).toBe(true);
+    // The server reads nothing while its write pends: the sender's TCP waits, and no byte arrives for 3 windows.
+    await new Promise((resolve) => setTimeout(resolve, 3 * PACE.windowMs));
+    expect(log).toEqual([]);
+    s.release();
+    expect(await answer).toBe('OK\n');
+    expect(s.written()).toBe(size);
+    expect(log).toEqual(['u uploaded f to t thread']);
+  });
 });
+

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskQuota } from '../src/disk-quota.js';
 import { FIRST_RESERVATION_BYTES, MAX_RESERVATION_AHEAD_BYTES, UploadReservation } from '../src/upload-reservation.js';
-import { uploadTooSlow } from '../src/upload-pace.js';
 import { UploadsPerUser } from '../src/uploads-per-user.js';
 
 const GiB = 1024 ** 3;
@@ -78,16 +77,6 @@ describe('UploadReservation', () => {
     a.release();
     b.release();
     expect((await UploadReservation.start(quota, 10 * MiB)).ok).toBe(true);
-  });
-});
-
-describe('uploadTooSlow', () => {
-  it('lets any upload run its first 30 s, then wants 4 KiB a second on average past them: a byte every 20 s is ended at its third', () => {
-    expect(uploadTooSlow(1, 20_000)).toBeUndefined();
-    expect(uploadTooSlow(1, 30_000)).toBeUndefined();
-    expect(uploadTooSlow(3, 40_000)).toBe('upload too slow: 3 bytes in 40 s, the server needs 4096 bytes a second after the first 30 s');
-    // A slow but real link (32 KiB/s) is never ended.
-    for (let s = 1; s <= 3600; s++) expect(uploadTooSlow(32 * 1024 * s, s * 1000)).toBeUndefined();
   });
 });
 

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeRequest } from '../packages/forum-protocol/dist/index.js';
-import type { PacketWriter } from '../packages/rudp/dist/core.js';
+import { PROTOCOL_VERSION, type PacketWriter } from '../packages/rudp/dist/core.js';
 import { cpuMs, honestStretch, hostile, sleep, startTarget, stat, type FrameWriter, type Hostile } from './frame-lib.js';
 
 const target = process.argv[2] ?? 'forum';
@@ -130,7 +130,7 @@ for (const angle of angles) {
   if (angle === 'dup') fixed = h.packet((pw) => pw.u8(1), { size: 24 });
   const garbage = (phase: 0 | 1): Uint8Array => {
     const d = randomBytes(1200);
-    d[0] = (4 << 4) | 0x08 | (phase === 1 ? 6 : 5); // version 4, 4-byte pn, Protected0/1 (see wire/packet.ts)
+    d[0] = (PROTOCOL_VERSION << 4) | 0x08 | (phase === 1 ? 6 : 5); // 4-byte pn, Protected0/1 (see wire/packet.ts)
     d.writeUInt32BE(h.core.remoteCid, 1);
     d.writeUInt32BE(h.core.nextPn++, 5);
     return d;

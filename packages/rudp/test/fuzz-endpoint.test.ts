@@ -357,11 +357,11 @@ function closeFrame(w: PacketWriter): void {
 
 /**
  * Frames with absurd fields. `broken`: the payload does not parse (unknown
- * type, varint past 2^53, fragment past its message, too many ACK ranges,
+ * type, varint past 2^53, WINDOW past 2^40, fragment past its message, too many ACK ranges,
  * truncation, a PATH_CHALLENGE or PATH_RESPONSE short of its 8 bytes,
  * oversize close reason). Otherwise it parses but is nonsense the
  * connection must shrug off: fragments of messages far ahead or larger than
- * any window, ACKs for packets never sent, a huge MAX_DATA, PATH_CHALLENGEs
+ * any window, ACKs for packets never sent, a huge MAX_DATA or WINDOW, PATH_CHALLENGEs
  * (answered, the latest only) and PATH_RESPONSEs to no challenge, padding, pings.
  */
 function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void {
@@ -375,8 +375,10 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
         w.u8(LAST_FRAME_TYPE + 1 + (rnd() % (255 - LAST_FRAME_TYPE)));
         break;
       case 1:
-        w.u8(FrameType.Fragment);
-        hugeVarint(w);
+        // A varint past 2^53, in a FRAGMENT or a WINDOW; or a WINDOW past the most a window may be (2^40).
+        w.u8(rnd() % 2 === 0 ? FrameType.Fragment : FrameType.Window);
+        if (rnd() % 2 === 0) hugeVarint(w);
+        else w.varint(2 ** 40 + 1 + (rnd() % 2 ** 20));
         break;
       case 2:
         w.u8(FrameType.Fragment);
@@ -483,8 +485,14 @@ function absurdFrames(w: PacketWriter, rnd: () => number, broken: boolean): void
         break;
       }
       case 3:
-        w.u8(FrameType.MaxData);
-        w.varint(big());
+        // A limit, or a window, far past anything the peer would grant.
+        if (rnd() % 2 === 0) {
+          w.u8(FrameType.MaxData);
+          w.varint(big());
+        } else {
+          w.u8(FrameType.Window);
+          w.varint(2 ** 40 - (rnd() % 1000));
+        }
         break;
       case 4:
         w.u8(FrameType.Ping);

@@ -3,8 +3,10 @@
  * a server keeps the window of connections it does not trust yet small, so an
  * unfinished message cannot make it hold more than that, and raises it once
  * the peer proved who it is. The peer learns of the larger window from the
- * MAX_DATA that announces it (its limit past every message the peer began),
- * with no new frame: before, its largest message stayed what the handshake said.
+ * WINDOW frame that announces it (protocol version 5), and from the MAX_DATA
+ * beside it (its limit past every message the peer began): before either,
+ * its largest message stayed what the handshake said. Under a short receive
+ * budget, where MAX_DATA carries no new credit: transport-receive-window-announced.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
@@ -57,7 +59,7 @@ describe('a receive window raised after the handshake', () => {
     expect(server.receiveWindow()).toBe(LARGE);
     p.sim.wake(SERVER);
     p.sim.runFor(200);
-    // Fails without the inference from MAX_DATA: the client kept the handshake's 4 KiB.
+    // Fails without WINDOW and the inference from MAX_DATA: the client kept the handshake's 4 KiB.
     expect(p.conn.maxMessageSize()).toBeGreaterThanOrEqual(LARGE - 512);
     const big = new Uint8Array(LARGE - 1_024).fill(7);
     p.conn.send(big);

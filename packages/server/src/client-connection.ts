@@ -362,7 +362,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           ctx.activity.opened(sessionUser);
           ctx.loginRoom.leave(conn);
           ctx.liveSessions.set(connectionKey, endTakenOver);
-          // Before the reply, so the MAX_DATA that tells the client goes first: its next request may be large.
+          // Before the reply, so the WINDOW (and MAX_DATA) that tells the client goes first: its next request may be large.
           conn.raiseReceiveWindow(SESSION_RECEIVE_WINDOW);
         }
         r.outcome.log.forEach(ctx.log);

@@ -5,7 +5,7 @@
  * QUIC-LB settings every server runs with.
  */
 import { MAX_REQUEST_BYTES } from 'forum-protocol';
-import type { QuicLbConfig } from 'rudpx/core';
+import { DEFAULT_MAX_RECEIVE_BUFFER_BYTES, type QuicLbConfig } from 'rudpx/core';
 import { LIMIT_DEFAULTS } from './args.js';
 import type { QueueBudgetLimits } from './queue-budget.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES, REPLY_BUDGET_MEMORY_DIVISOR } from './reply-budget.js';
@@ -113,27 +113,28 @@ export const TRANSPORT = { idleTimeoutMs: 10_000, keepAliveMs: 2_000, receiveWin
  */
 export const SESSION_RECEIVE_WINDOW = MAX_REQUEST_BYTES + 32 * 1024;
 
-/** The most connections the server's rudp endpoint holds (rudp's own default, said here because the budget below counts on it). */
+/** The most connections the server's rudp endpoint holds (rudp's own default, said here so the server's limits are in one place). */
 export const MAX_TRANSPORT_CONNECTIONS = 100_000;
 
 /**
- * rudp's endpoint-wide receive budget for the server: every connection it
- * may hold can have its session window granted, plus the sixteenth rudp keeps
- * in reserve. rudp's default (1 GiB) counts the credit a connection was
- * granted, not what it holds, and a logged-in connection is granted its
- * 128 KiB whether it sends or not: past some 7,680 sessions, honest ones got
- * a 4 KiB floor and, as the raised window reaches a peer with that credit,
- * still saw the 8 KiB one, so `send` refused any request over 7,936 bytes (a
- * long post) until credit came back (the rudpx review of session 32, in the
- * simulator). What peers can make the server hold is bounded by its own
- * limits instead: 8 KiB windows before login (4,096 such connections: some
- * 32 MiB), and after login one session per account holding at most its
- * 128 KiB of unfinished messages. So it grows with the accounts an attacker
- * holds (N × 128 KiB: past 1 GiB at some 8,200 logged-in hostile accounts,
- * at 10 new accounts per address per 10 minutes some 820 address-windows);
- * the memory budget only refuses newcomers once it is passed.
+ * rudp's endpoint-wide receive budget for the server: rudp's default (1 GiB),
+ * so what peers can make the server hold in unfinished messages stays within
+ * it however many accounts log in (the budget less its sixteenth plus one
+ * window of overcommit). rudp counts the credit a connection was granted, not
+ * what it holds, and a logged-in connection is granted its 128 KiB whether
+ * it sends or not: past some 7,680 sessions the next ones are granted a
+ * 4 KiB floor. Their peers still learn the raised window at once (rudp's
+ * WINDOW frame, protocol version 5), so a request larger than the floor
+ * waits a round trip for credit (BLOCKED, answered from the budget's
+ * overcommit) and arrives (`transport-receive-budget.test.ts`: 7,800
+ * sessions of one client, the last one's 96 KiB request). Until rudp
+ * announced the window apart from the credit, those peers kept the 8 KiB
+ * window and `send` refused any request over 7,936 bytes (the rudpx review
+ * of session 32), so this was 100,000 connections × 128 KiB (13 GB of
+ * credit), and what hostile logged-in accounts could make the server hold
+ * grew as N × 128 KiB without bound (past 1 GiB at some 8,200 accounts).
  */
-export const TRANSPORT_RECEIVE_BUDGET = Math.ceil((MAX_TRANSPORT_CONNECTIONS * SESSION_RECEIVE_WINDOW * 16) / 15);
+export const TRANSPORT_RECEIVE_BUDGET = DEFAULT_MAX_RECEIVE_BUFFER_BYTES;
 
 /**
  * The QUIC-LB configuration of the forum's connection ids (config rotation

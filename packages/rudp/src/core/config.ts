@@ -8,6 +8,7 @@ import { Bbr } from './congestion/bbr.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { MIN_RECEIVE_WINDOW } from './credit.js';
 import { MAX_DATAGRAM, MAX_PROBED_DATAGRAM } from '../wire/packet.js';
+import { MAX_RECEIVE_WINDOW } from '../wire/frame.js';
 
 /** Per-connection settings. */
 export interface ConnectionConfig {
@@ -141,7 +142,7 @@ const MS_MAX = 86_400_000;
 const CONNECTION_RULES: Readonly<Record<Exclude<keyof ConnectionConfig, 'congestion' | 'redundancy'>, NumberRule>> = {
   mtu: { min: MIN_MTU, max: MAX_DATAGRAM, integer: true },
   maxDatagramSize: { min: MIN_MTU, max: MAX_PROBED_DATAGRAM, integer: true },
-  receiveWindow: { min: MIN_RECEIVE_WINDOW, max: 2 ** 40, integer: true },
+  receiveWindow: { min: MIN_RECEIVE_WINDOW, max: MAX_RECEIVE_WINDOW, integer: true },
   datagramSendBuffer: { min: 0, max: 2 ** 40, integer: true },
   maxAckDelayMs: { min: 0, max: 16_383 },
   ackEveryPackets: { min: 1, max: 1_000, integer: true },

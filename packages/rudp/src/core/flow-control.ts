@@ -4,7 +4,10 @@
  * whole, so one must fit the peer's window). Receiving: whole messages the
  * application has not read count against our window; reading them earns
  * the peer more credit, announced in MAX_DATA once a quarter window has
- * been freed (one small frame per quarter window, not per message).
+ * been freed (one small frame per quarter window, not per message). A
+ * window raised after the handshake is announced apart from the credit, in
+ * WINDOW: the peer may send messages up to it at once, and one past the
+ * credit waits for it (BLOCKED), however short the endpoint's budget.
  *
  * In files of their own: the credit a message takes and the first grant (credit.ts); the sender's
  * side, the peer's limit and the BLOCKED owed (peer-limit.ts); the limit announced and the frames owed
@@ -76,7 +79,7 @@ export class FlowControl extends AnnouncedLimit {
 
   constructor(
     /** Our receive window, bytes (`raiseReceiveWindow` may grow it): the most we grant. */
-    private receiveWindow: number,
+    receiveWindow: number,
     peerWindow: number,
     pool?: ReceivePool,
     /** The limit the peer granted at first (its handshake), if known; else its window. */
@@ -84,7 +87,7 @@ export class FlowControl extends AnnouncedLimit {
     /** A server connection's party (`partyOf` its peer): its first grant counts in the party's share of the budget. */
     party?: string,
   ) {
-    super(peerWindow, peerLimit);
+    super(receiveWindow, peerWindow, peerLimit);
     // Stream offsets, set here, not as `= 0` initializers: see `PeerLimit.blockedAt` (a box each, else).
     this.consumed = 0;
     this.epochConsumed = 0;
@@ -251,22 +254,30 @@ export class FlowControl extends AnnouncedLimit {
   /**
    * The application asks to grant `bytes`: the grant grows to it, and the
    * window too if it is smaller (neither ever shrinks: credit announced
-   * cannot be taken back). The new limit is announced at once in MAX_DATA,
-   * from which the peer also learns that it may send larger messages; while
-   * the endpoint's budget is short, only what it has room for (`credit` less
-   * than the grant then). A value at or below the window but above the grant
+   * cannot be taken back). The new limit is announced at once in MAX_DATA;
+   * while the endpoint's budget is short, only what it has room for (`credit`
+   * less than the grant then). A larger window is announced at once too, in
+   * WINDOW, whatever credit the budget has: the peer may then send messages
+   * up to it, and one the credit does not cover waits for it (BLOCKED, as any
+   * message past the limit does). Before, the peer learnt the window only
+   * from MAX_DATA's limit, so under a short budget it kept the old window and
+   * its `send` refused the larger messages the raise was for (the forum
+   * server's 8 KiB → 128 KiB at login, past 7,680 sessions under the default
+   * budget). A value at or below the window but above the grant
    * grants it too: before, it changed nothing, so an application could not
    * grant a lazily granted connection (1 MiB of a 32 MiB window) more
    * without also raising its window. Returns whether the grant grew.
    */
   raiseReceiveWindow(bytes: number): boolean {
     if (bytes <= this.grantBytes) return false;
-    if (bytes > this.receiveWindow) {
+    const grows = bytes > this.receiveWindow;
+    if (grows) {
       this.pool?.noteWindow(bytes, this.receiveWindow);
       this.receiveWindow = bytes;
     }
     this.grantBytes = bytes;
-    if (this.grantMore()) this.raiseUnacked = true;
+    if (this.grantMore()) this.noteLimitRaised();
+    if (grows) this.announceWindow();
     return true;
   }
 

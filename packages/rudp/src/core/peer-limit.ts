@@ -58,14 +58,25 @@ export class PeerLimit {
    * offset past every message we have begun to send: the peer cannot have
    * read more, so its window is at least `limit − startedStreamEnd`, and a
    * limit beyond our estimate of its window plus that says the window grew
-   * (`raiseReceiveWindow` at the peer: a server that allows large requests
-   * only after login). For a window that never changed this reads no more
-   * than the window, so nothing changes.
+   * (`raiseReceiveWindow` at the peer, which also says so in WINDOW: see
+   * `onWindow`; whichever arrives first). For a window that never changed
+   * this reads no more than the window, so nothing changes.
    */
   onMaxData(limit: number, startedStreamEnd: number): void {
     if (limit > this.peerLimit) this.peerLimit = limit;
     if (limit - startedStreamEnd > this.peerWindowBytes) this.peerWindowBytes = limit - startedStreamEnd;
     if (this.blockedAt <= this.peerLimit) this.blockedDue = false;
+  }
+
+  /**
+   * The peer announced its receive window (WINDOW: `raiseReceiveWindow` at the peer). Taken only if
+   * larger: a window never shrinks (a copy of an older announcement, or a hostile peer's smaller one,
+   * changes nothing). Messages up to it may then be sent, waiting for the limit (BLOCKED) where it is
+   * short: before, the window was learnt only from a MAX_DATA's limit, so a raise the peer's budget had
+   * no credit for went unheard, and `send` refused what the raise was for.
+   */
+  onWindow(window: number): void {
+    if (window > this.peerWindowBytes) this.peerWindowBytes = window;
   }
 
   /** A packet that carried BLOCKED was lost: say it again while still waiting. */

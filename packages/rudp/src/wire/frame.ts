@@ -16,6 +16,8 @@
  * | 0x0a | DATAGRAM  | tag (channel), length, bytes: an unreliable message, no id          |
  * | 0x0b | PATH_CHALLENGE | 8 bytes of unpredictable data: answer with a PATH_RESPONSE     |
  * | 0x0c | PATH_RESPONSE  | the 8 bytes of the PATH_CHALLENGE it answers                   |
+ * | 0x0d | BLOCKED   | the limit the sender waits for (the end of its next message)      |
+ * | 0x0e | WINDOW    | the sender's receive window, raised (≤ `MAX_RECEIVE_WINDOW`)      |
  *
  * A FRAGMENT or MESSAGE frame alone is a message of channel 0, reliable and
  * ordered, whose predecessor on its channel is the message with the id just
@@ -45,6 +47,12 @@ export const PATH_DATA_BYTES = 8;
 export const MAX_SMALL_MESSAGE = 255;
 /** Most messages a REPAIR frame covers. */
 export const MAX_REPAIR_COVER = 32;
+
+/**
+ * Largest receive window a WINDOW frame may carry, bytes (2^40, the most the `receiveWindow` option and
+ * `raiseReceiveWindow` take): past it the packet is malformed, as a frame no honest peer sends.
+ */
+export const MAX_RECEIVE_WINDOW = 2 ** 40;
 
 /** Channels are numbered 0 … `MAX_CHANNEL`. */
 export const MAX_CHANNEL = 255;
@@ -111,6 +119,7 @@ export type Frame =
   | { readonly type: 'message-ack'; readonly next: number }
   | { readonly type: 'max-data'; readonly limit: number }
   | { readonly type: 'blocked'; readonly limit: number }
+  | { readonly type: 'window'; readonly window: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string };
 
 /** Largest close reason we send or accept, in bytes. */
@@ -234,6 +243,20 @@ export function writeMaxData(w: PacketWriter, limit: number): void {
 export function writeBlocked(w: PacketWriter, limit: number): void {
   w.u8(FrameType.Blocked);
   w.varint(limit);
+}
+
+/** Bytes a WINDOW frame announcing `window` takes. */
+export function windowFrameSize(window: number): number {
+  return 1 + varintSize(window);
+}
+
+/**
+ * Writes a WINDOW frame: our receive window grew to `window` (`raiseReceiveWindow`), so the peer may
+ * send messages up to it, waiting for credit (BLOCKED) where the limit is short.
+ */
+export function writeWindow(w: PacketWriter, window: number): void {
+  w.u8(FrameType.Window);
+  w.varint(window);
 }
 
 /** Bytes a CLOSE frame takes. */
@@ -413,6 +436,12 @@ function readFrames(r: Reader, out: Frame[], scratch: FrameScratch | undefined):
         const limit = r.varint();
         if (!r.ok) return undefined;
         out[n++] = { type: 'blocked', limit };
+        break;
+      }
+      case FrameType.Window: {
+        const window = r.varint();
+        if (!r.ok || window > MAX_RECEIVE_WINDOW) return undefined;
+        out[n++] = { type: 'window', window };
         break;
       }
       case FrameType.Close: {

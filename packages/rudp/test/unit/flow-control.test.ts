@@ -10,6 +10,7 @@ import { FlowControl } from '../../src/core/flow-control.js';
 import { SendQueue } from '../../src/core/send/send-queue.js';
 import { ReceivePool } from '../../src/core/receive/receive-pool.js';
 import type { ChunkRef } from '../../src/core/send/outgoing-message.js';
+import type { Frame } from '../../src/wire/frame.js';
 import { framesIn, payloadBytes, writerWithRoom } from './fixtures.js';
 
 /** Writes the owed MAX_DATA (if any) and returns the limits it carried. */
@@ -51,17 +52,27 @@ describe('FlowControl: sending', () => {
   it('a raise is repeated, after a packet\'s data and where room is left, until one that carried it is acknowledged; never owed on its own', () => {
     const f = new FlowControl(1_000, 500);
     f.raiseReceiveWindow(8_000);
-    expect(announced(f)).toEqual([8_000]);
+    // The limit and the window that grew with it (WINDOW, always beside the MAX_DATA while unacknowledged).
+    expect(owed(f)).toEqual([
+      ['max-data', 8_000],
+      ['window', 8_000],
+    ]);
     // Not owed any more (no packet just for it), but packets with data repeat it where it fits: the first may be lost.
     expect(f.due).toBe(false);
-    const repeated = (room: number): number[] => {
+    const repeated = (room: number): [string, number][] => {
       const w = writerWithRoom(room);
       f.repeatRaiseIfRoom(w);
-      return framesIn(w).map((fr) => (fr.type === 'max-data' ? fr.limit : Number.NaN));
+      return framesIn(w).map(valueOf);
     };
-    expect(repeated(100)).toEqual([8_000]);
+    expect(repeated(100)).toEqual([
+      ['max-data', 8_000],
+      ['window', 8_000],
+    ]);
     expect(repeated(2)).toEqual([]);
-    expect(repeated(100)).toEqual([8_000]);
+    // Room for MAX_DATA (3 bytes) but not for WINDOW beside it: neither, so an ACK of a packet with MAX_DATA
+    // always means the peer has the window too.
+    expect(repeated(5)).toEqual([]);
+    expect(repeated(6)).toHaveLength(2);
     f.onMaxDataAcked();
     expect(repeated(100)).toEqual([]);
     // A credit update alone is not repeated: its loss is repaired when its packet is declared lost.
@@ -95,10 +106,53 @@ describe('FlowControl: sending', () => {
     expect(f.due).toBe(true);
     const w = writerWithRoom(100);
     expect(f.writeIfDue(w)).toBe(WROTE_MAX_DATA);
-    expect(framesIn(w)).toEqual([{ type: 'max-data', limit: 8_100 }]);
+    expect(framesIn(w)).toEqual([
+      { type: 'max-data', limit: 8_100 },
+      { type: 'window', window: 8_000 },
+    ]);
     f.raiseReceiveWindow(2_000);
     expect(f.window).toBe(8_000);
     expect(f.due).toBe(false);
+  });
+
+  it('WINDOW raises our view of the peer\'s window; a smaller or equal one (a stale copy, a hostile peer) changes nothing', () => {
+    const f = new FlowControl(1_000, 500);
+    f.onWindow(5_000);
+    expect(f.peerWindow).toBe(5_000);
+    f.onWindow(2_000);
+    f.onWindow(5_000);
+    f.onWindow(0);
+    expect(f.peerWindow).toBe(5_000);
+    // The window, not the limit: a message up to it may be sent, and waits (BLOCKED) past the limit.
+    expect(f.allows(4_000)).toBe(false);
+    expect(owed(f)).toEqual([['blocked', 4_000]]);
+  });
+
+  it("a raise the endpoint's budget has no credit for still announces the window at once, beside an unchanged limit, until acknowledged; lost, again", () => {
+    const KiB = 1024;
+    // 256 KiB less its sixteenth: 240 KiB, all granted to one raised connection but the floor of the next.
+    const pool = new ReceivePool(256 * KiB);
+    const holder = new FlowControl(8 * KiB, 5_000, pool);
+    holder.raiseReceiveWindow(232 * KiB);
+    const f = new FlowControl(8 * KiB, 5_000, pool);
+    expect(f.limit).toBe(8 * KiB);
+    expect(f.raiseReceiveWindow(128 * KiB)).toBe(true);
+    // No credit (before, nothing was owed: the peer never heard of the raise until credit returned).
+    expect(f.limit).toBe(8 * KiB);
+    expect(f.due).toBe(true);
+    expect(owed(f)).toEqual([
+      ['max-data', 8 * KiB],
+      ['window', 128 * KiB],
+    ]);
+    f.onMaxDataLost();
+    expect(owed(f)).toEqual([
+      ['max-data', 8 * KiB],
+      ['window', 128 * KiB],
+    ]);
+    f.onMaxDataAcked();
+    f.onMaxDataLost();
+    // Known to have arrived: a later loss owes the limit alone.
+    expect(owed(f)).toEqual([['max-data', 8 * KiB]]);
   });
 
   it('the handshake\'s window replaces the stand-in one', () => {
@@ -184,7 +238,12 @@ describe('FlowControl: receiving', () => {
 function owed(f: FlowControl): [string, number][] {
   const w = writerWithRoom(100);
   f.writeIfDue(w);
-  return framesIn(w).map((fr) => [fr.type, fr.type === 'max-data' || fr.type === 'blocked' ? fr.limit : Number.NaN]);
+  return framesIn(w).map(valueOf);
+}
+
+/** A flow-control frame's type and value (its limit, or WINDOW's window). */
+function valueOf(fr: Frame): [string, number] {
+  return [fr.type, fr.type === 'max-data' || fr.type === 'blocked' ? fr.limit : fr.type === 'window' ? fr.window : Number.NaN];
 }
 
 describe('FlowControl: BLOCKED', () => {

@@ -1,14 +1,15 @@
 /**
- * Seeded fuzz of what protocol version 4 added to the wire: the first limit
- * in INITIAL, ACCEPT and the server's sealed parameters, and the BLOCKED
- * frame. Values of every varint size round-trip; damaged copies (bytes
- * flipped, cut short, varints past 2^53 - 1) decode to nothing or to fields
- * that are whole numbers within the varint range, never throw.
+ * Seeded fuzz of what protocol versions 4 and 5 added to the wire: the first
+ * limit in INITIAL, ACCEPT and the server's sealed parameters, and the BLOCKED
+ * frame (4); the WINDOW frame (5). Values of every varint size round-trip;
+ * damaged copies (bytes flipped, cut short, varints past 2^53 - 1) decode to
+ * nothing or to fields that are whole numbers within the varint range (a
+ * WINDOW's within `MAX_RECEIVE_WINDOW`), never throw.
  */
 import { describe, expect, it } from 'vitest';
 import { decodeServerParams, encodeServerParams } from '../../src/core/security.js';
 import { createRandom, fillRandomBytes } from '../../src/testing/prng.js';
-import { parseFrames, writeBlocked, writeMaxData } from '../../src/wire/frame.js';
+import { MAX_RECEIVE_WINDOW, parseFrames, writeBlocked, writeMaxData, writeWindow } from '../../src/wire/frame.js';
 import { FrameType } from '../../src/wire/frame-type.js';
 import { AcceptKind, HEADER_SIZE, decodeAccept, decodeInitial, encodeAccept, encodeInitial, parseHeader } from '../../src/wire/packet.js';
 import { VARINT_MAX } from '../../src/wire/varint.js';
@@ -19,7 +20,7 @@ const ROUNDS = 20_000;
 
 const inRange = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= VARINT_MAX;
 
-describe('first limit and BLOCKED on the wire (seeded fuzz)', () => {
+describe('first limit, BLOCKED and WINDOW on the wire (seeded fuzz)', () => {
   const rnd = createRandom(SEED);
   /** A varint value of a random size class, the edges of each included. */
   const value = (): number => {
@@ -92,5 +93,30 @@ describe('first limit and BLOCKED on the wire (seeded fuzz)', () => {
     expect(parseFrames(whole)).toEqual([{ type: 'blocked', limit: 256 }]);
     expect(parseFrames(Uint8Array.of(FrameType.Blocked, 0xc0, 0x20, 0, 0, 0, 0, 0, 0))).toBeUndefined();
     expect(parseFrames(Uint8Array.of(FrameType.Blocked, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))).toBeUndefined();
+  });
+
+  it('WINDOW frames parse back to their windows beside MAX_DATA; cut short, or past 2^40 (the most a window may be), the packet is malformed', () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const w = writerWithRoom(200);
+      const values: number[] = [];
+      for (let n = 1 + (rnd() % 8); n > 0; n--) {
+        const v = Math.min(value(), MAX_RECEIVE_WINDOW);
+        values.push(v);
+        if (rnd() % 2 === 0) writeWindow(w, v);
+        else writeMaxData(w, v);
+      }
+      const payload = w.buf.slice(HEADER_SIZE, w.pos);
+      expect(parseFrames(payload)?.map((f) => (f.type === 'window' ? f.window : f.type === 'max-data' ? f.limit : Number.NaN))).toEqual(values);
+      const hurt = parseFrames(damaged(payload));
+      for (const f of hurt ?? []) if (f.type === 'window') expect(inRange(f.window) && f.window <= MAX_RECEIVE_WINDOW).toBe(true);
+    }
+    // 2^40 exactly, in eight bytes, and each cut of it.
+    const whole = Uint8Array.of(FrameType.Window, 0xc0, 0, 0x01, 0, 0, 0, 0, 0);
+    expect(parseFrames(whole)).toEqual([{ type: 'window', window: MAX_RECEIVE_WINDOW }]);
+    for (let cut = 1; cut < whole.length; cut++) expect(parseFrames(whole.subarray(0, cut))).toBeUndefined();
+    // One past it; 2^53 (past the reader's range); the largest eight-byte varint.
+    expect(parseFrames(Uint8Array.of(FrameType.Window, 0xc0, 0, 0x01, 0, 0, 0, 0, 1))).toBeUndefined();
+    expect(parseFrames(Uint8Array.of(FrameType.Window, 0xc0, 0x20, 0, 0, 0, 0, 0, 0))).toBeUndefined();
+    expect(parseFrames(Uint8Array.of(FrameType.Window, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))).toBeUndefined();
   });
 });

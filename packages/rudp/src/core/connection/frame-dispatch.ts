@@ -155,6 +155,9 @@ function handleFrame(c: Connection, now: number, pn: number, f: Frame): void {
     case 'max-data':
       c.flow.onMaxData(f.limit, c.sendQueue.startedStreamEnd);
       return;
+    case 'window':
+      c.flow.onWindow(f.window);
+      return;
     case 'blocked':
       c.flow.onPeerBlocked(f.limit);
       c.answerBlocked();

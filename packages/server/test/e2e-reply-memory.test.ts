@@ -42,8 +42,12 @@ describe("the memory of the server's replies (real sockets, several client hosts
     const users = HOSTS.flatMap((_, h) => Array.from({ length: PER_HOST }, (_, i) => `q${h}x${i}`));
     // Each close of a stale holder: the live ArrayBuffers and the replies the budget counts (not the reservations of
     // requests running, which have no bytes yet), read once the close has run.
-    const samples: { readonly live: number; readonly held: number }[] = [];
+    const samples: { readonly live: number; readonly held: number; readonly honest: number }[] = [];
     let base = 0;
+    // What the honest client of this process has received of its own read since `base`: its reply may be on its
+    // way (held in its reassembly) while later stale holders are closed, 2 MiB more live at most (one sample in a
+    // full suite run at load 18 was 0.46 MiB over the slack). Read off its connection, so it excuses nothing else.
+    let honestReceived = (): number => 0;
     const log: string[] = [];
     // Read by the log below, which runs only once the scene is up.
     let server!: ForumServer;
@@ -59,7 +63,7 @@ describe("the memory of the server's replies (real sockets, several client hosts
         // while the destroyed connection had built the transport's last data packet, whose chunks outlived it
         // until any connection built another (1c764ed); a turn of the loop later (654da3f) hid that.
         if (line.startsWith('Client is not acknowledging replies while others wait')) {
-          queueMicrotask(() => samples.push({ live: liveArrayBuffers() - base, held: server.replyBytesSentInAll() + server.linesCachedBytes() }));
+          queueMicrotask(() => samples.push({ live: liveArrayBuffers() - base, held: server.replyBytesSentInAll() + server.linesCachedBytes(), honest: honestReceived() }));
         }
       },
     });
@@ -79,6 +83,8 @@ describe("the memory of the server's replies (real sockets, several client hosts
     scope.closers.push(() => honest.close());
     expect((await rawLogin(honest, 'alice', 'pw')).lines).toEqual(['Welcome to the forum']);
     base = liveArrayBuffers();
+    const honestBase = honest.conn.stats().bytesReceived;
+    honestReceived = () => honest.conn.stats().bytesReceived - honestBase;
     for (const conn of silent) conn.send(encodeRequest({ id: 'r', username: '', cmd: 'RDT', args: ['big'] })).catch(() => undefined);
     await until(() => server.replyBytesHeldInAll() > TOTAL / 2, 20_000, 'replies to be held');
     // Held, not yet closed: the replies are what the budget counts, and the thread's encoded lines the server
@@ -93,7 +99,7 @@ describe("the memory of the server's replies (real sockets, several client hosts
     await until(() => server.replyBytesHeld('127.0.0.60') === 0, 10_000, "the honest client's acknowledgement");
     expect(samples.length).toBeGreaterThan(0);
     // Before: each closed connection's 2 MiB reply stayed alive while it drained, uncounted.
-    for (const s of samples) expect(s.live).toBeLessThanOrEqual(s.held + SLACK);
+    for (const s of samples) expect(s.live).toBeLessThanOrEqual(s.held + s.honest + SLACK);
     expect(server.replyBytesHeldInAll()).toBeLessThanOrEqual(TOTAL);
   }, 30_000);
 });

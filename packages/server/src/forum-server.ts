@@ -228,8 +228,13 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       // Asked again just before each change is written, and before a file another program changed is read again.
       owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+      // Between its steps (its thread files read one by one: seconds for a large directory), never mid-recovery.
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     })();
-    if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    if (opened._tag === 'Left') {
+      options.signal?.throwIfAborted();
+      throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    }
     writes = fencedStore(opened.right, () => lock.held());
     // The name index is kept in this process: right for the data directory (whose names are files, one
     // file on a case-insensitive file system), but several servers sharing a database would each
@@ -240,7 +245,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
-    // Not sooner: the open and its recovery write under the lock, which must not go while they do.
+    // Not sooner: the open's recovery writes under the lock, which must not go while it does.
     options.signal?.throwIfAborted();
     return {
       store,

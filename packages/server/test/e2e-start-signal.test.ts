@@ -32,6 +32,8 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     scope.dirs.push(dataDir);
     const fifo = join(dataDir, 'credentials.txt');
     execFileSync('mkfifo', [fifo]);
+    // Not a thread file: an open that reads the directory to its end warns of it; one given up before its threads does not.
+    await writeFile(join(dataDir, 'notes'), 'not a thread\n');
     const server = spawnServer(['0', '--data-dir', dataDir]);
     scope.stops.push(() => void server.child.kill('SIGKILL'));
     // Returns once the server has opened the FIFO to read it: its store is opening, the lock taken.
@@ -80,6 +82,7 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     await release();
     expect(await server.exited).toBe(status);
     expect(server.stdout.text).toBe(`Stopping during start-up (${signal})\n`);
+    // Nothing of the directory read after the signal (no warning of `notes`), nothing refused: only the stop.
     expect(server.stderr.text).toBe(`forum-server: stopped during start-up by ${signal}\n`);
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
     await nextStartServes(dataDir, lock);

@@ -46,6 +46,12 @@ export interface LockOptions {
   readonly staleMs?: number;
   /** Told once when the start waits to see whether such a lock is renewed (for the log). */
   readonly onWait?: (message: string) => void;
+  /**
+   * Gives the start up (a stop signal during start-up): a wait for another's
+   * lock (up to `staleMs`) ends at once, a lock taken as it came is released,
+   * and the promise rejects with an `AbortError`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** How often a holder renews its lock (its modification time), ms. */
@@ -62,10 +68,23 @@ export const STALE_MS = 30_000;
 
 let placeHere: Promise<LockPlace> | undefined;
 
-// The locks this process holds (by the directory's real path). A lock file naming this process's id
-// is taken for a stale one (a restart as the same pid), so a second server started in this process
-// on the same directory would take it over, and the first one's stop delete it under the second.
-const heldHere = new Set<string>();
+// The locks this process holds or is taking (by the directory's real path), each with the way to give it
+// up synchronously (`abandonDataDirLocks`). A lock file naming this process's id is taken for a stale one
+// (a restart as the same pid), so a second server started in this process on the same directory would
+// take it over, and the first one's stop delete it under the second.
+const heldHere = new Map<string, () => void>();
+
+/**
+ * Gives up synchronously every data-directory lock this process holds or is
+ * taking, each only if its file still holds this process's record (as
+ * `DataDirLock.abandon`), for a process about to exit at once: a second stop
+ * signal while a start is being given up, when no server exists yet whose
+ * `abandon` could be asked. A lock left behind would be the next start's to
+ * judge (by pid, or up to `STALE_MS` of renewals in a restarted container).
+ */
+export const abandonDataDirLocks = (): void => {
+  for (const abandon of [...heldHere.values()]) abandon();
+};
 
 
 /** The lock's file operations on one file system: create-whole and the judgement of what is found. */
@@ -76,6 +95,7 @@ interface Locker {
   readonly staleMs: number;
   readonly renewMs: number;
   readonly onWait: ((message: string) => void) | undefined;
+  readonly signal: AbortSignal | undefined;
   /** When each text was first seen and its modification time then, per file (the clocks of its grace and renewals). */
   readonly seen: Map<string, { readonly text: string; readonly since: number; readonly mtimeMs: number | undefined }>;
 }
@@ -152,7 +172,7 @@ const removedStale = async (l: Locker, path: string, stale: string): Promise<{ r
       return { kind: 'guard-removed', why: left };
     }
     // Another server is taking over: it is done within milliseconds.
-    await delay(5);
+    await delay(5, undefined, { signal: l.signal });
     return { kind: 'waiting' };
   }
   try {
@@ -182,14 +202,21 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
   if (heldHere.has(here)) throw new Error(`in use by a server of this process (${path}); one server per data directory`);
   // Held from here on, not only once taken: two starts in this process at once would otherwise both see
   // the other's fresh lock, naming this process, as stale.
-  heldHere.add(here);
+  heldHere.set(here, () => undefined);
+  let lock: DataDirLock;
   try {
     const place = options.place ?? (await (placeHere ??= currentPlace()));
-    return await takeLock({ fs, here: place, graceMs: options.partialGraceMs ?? 3000, staleMs: options.staleMs ?? STALE_MS, renewMs: options.renewMs ?? RENEW_MS, onWait: options.onWait, seen: new Map() }, path, here);
+    const l = { fs, here: place, graceMs: options.partialGraceMs ?? 3000, staleMs: options.staleMs ?? STALE_MS, renewMs: options.renewMs ?? RENEW_MS, onWait: options.onWait, signal: options.signal, seen: new Map() };
+    lock = await takeLock(l, path, here);
   } catch (e) {
     heldHere.delete(here);
     throw e;
   }
+  if (options.signal?.aborted === true) {
+    await lock.release();
+    options.signal.throwIfAborted();
+  }
+  return lock;
 };
 
 /** {@link lockDataDir}'s loop: the lock file of `dir` at `path` taken, or a readable refusal. */
@@ -198,13 +225,24 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
   let guardNote = '';
   let waited = false;
   const mine = recordText(process.pid, l.here);
+  // From before the first create: one that lands just as the process is told to exit at once is still given up.
+  heldHere.set(dir, () => {
+    try {
+      if (l.fs.readFileSync(path) === mine) l.fs.unlinkSync(path);
+    } catch {
+      // Not there (not created yet, or gone), or out of reach: nothing more a process about to exit can do.
+    }
+  });
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's
   // takeover. A lock being written is waited for too, up to its grace (then it is stale), and another
   // container's up to STALE_MS for a renewal (then it is stale): the bound is on the attempts that found
   // something else.
   for (let attempt = 0; attempt < 200; ) {
+    l.signal?.throwIfAborted();
     if (await created(l, path, mine)) {
-      return holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
+      const lock = holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
+      heldHere.set(dir, () => lock.abandon());
+      return lock;
     }
     let unreadable: unknown;
     const text = await l.fs.readFile(path).catch((e: unknown) => {
@@ -225,13 +263,13 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
     const verdict = await judged(l, path, text);
     if (verdict.kind === 'held') throw new Error(verdict.why);
     if (verdict.kind === 'being-written') {
-      await delay(20);
+      await delay(20, undefined, { signal: l.signal });
       continue;
     }
     if (verdict.kind === 'unrenewed') {
       if (!waited) l.onWait?.(`The data directory lock ${path} is another container's; waiting up to ${Math.round(l.staleMs / 1000)} s to see whether it is renewed`);
       waited = true;
-      await delay(Math.min(500, l.renewMs / 4));
+      await delay(Math.min(500, l.renewMs / 4), undefined, { signal: l.signal });
       continue;
     }
     tookOver = `Took over the data directory lock ${path}, left by ${verdict.why}${guardNote}`;

@@ -126,4 +126,13 @@ export interface ForumServerOptions {
    * (The error is also given to `warn` as it is found.)
    */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Gives the start up (a stop signal during start-up): a wait for another
+   * container's lock, or for the database, ends at once; the data
+   * directory's open stops before its next thread file, a recovery under
+   * way (writing under the lock) being let finish. What was opened is then
+   * closed, the lock released, and `startForumServer` rejects with an
+   * `AbortError`. No effect once started.
+   */
+  readonly signal?: AbortSignal;
 }

@@ -44,6 +44,7 @@ import { RequestPacer } from './request-pacer.js';
 import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
+import { untilAborted } from './until-aborted.js';
 import { within } from './within.js';
 import {
   COMMAND_DEADLINE_MS,
@@ -156,12 +157,20 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   const random = (n: number): Uint8Array => randomBytes(n);
   const liveSessions = new Map<string, () => void>();
   if (options.databaseUrl !== undefined) {
-    const opened = await openPostgresStore(options.databaseUrl, {
-      threadLimits: threadLimits(options),
-      ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
-      // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
-      doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
-    })();
+    // Given up at once when the start is (a database that does not answer holds it up to its connect
+    // timeout): nothing is held that the process must let go of, and its transactions end with it.
+    const opened = await untilAborted(
+      openPostgresStore(options.databaseUrl, {
+        threadLimits: threadLimits(options),
+        ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
+        // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
+        doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
+      })(),
+      options.signal,
+      (late) => {
+        if (late._tag === 'Right') void late.right.close().catch(() => undefined);
+      },
+    );
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;
     const registry = createPostgresSessionRegistry(store.sql, {
@@ -196,8 +205,9 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
   try {
-    lock = await lockDataDir(options.dataDir, { onWait: options.log });
+    lock = await lockDataDir(options.dataDir, { onWait: options.log, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   } catch (e) {
+    if (options.signal?.aborted === true) throw e;
     throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
   }
   // Expected after a crash, not a fault of the data: the log's line, not a warning.
@@ -218,8 +228,13 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       // Asked again just before each change is written, and before a file another program changed is read again.
       owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+      // Between its steps (its thread files read one by one: seconds for a large directory), never mid-recovery.
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     })();
-    if (opened._tag === 'Left') throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    if (opened._tag === 'Left') {
+      options.signal?.throwIfAborted();
+      throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);
+    }
     writes = fencedStore(opened.right, () => lock.held());
     // The name index is kept in this process: right for the data directory (whose names are files, one
     // file on a case-insensitive file system), but several servers sharing a database would each
@@ -230,6 +245,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
+    // Not sooner: the open's recovery writes under the lock, which must not go while it does.
+    options.signal?.throwIfAborted();
     return {
       store,
       registry: createSessionRegistry(),
@@ -292,6 +309,12 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       ? new DiskQuota(options.dataDir, options.maxDataBytes, options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES)
       : new DiskQuota(options.dataDir, undefined);
   const state = await openState(options, serverId, quota);
+  /** Closes what is open (`closers`, in order) and rejects, if the start has been given up (`options.signal`). */
+  const closedIfAborted = async (...closers: readonly (() => Promise<unknown>)[]): Promise<void> => {
+    if (options.signal?.aborted !== true) return;
+    for (const close of closers) await close();
+    options.signal.throwIfAborted();
+  };
   let identity: ServerIdentity;
   try {
     identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
@@ -299,6 +322,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     await state.close();
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
   }
+  await closedIfAborted(state.close);
   const { store, tokens } = state;
   const activity = new TransferActivity();
   const memory = new MemoryBudget(options.memoryBudgetBytes, options.readRss);
@@ -323,6 +347,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     await state.close();
     throw e;
   }
+  await closedIfAborted(() => udp.close(), state.close);
   const udpPort = udp.address().port;
   // Said once at start, not only in each refused upload's log line.
   const short = await quota.freeUnderFloor();
@@ -353,6 +378,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
     await state.close();
     throw e;
   }
+  // The start's last wait: given up after it, the server has started and is stopped as any other.
+  await closedIfAborted(() => tcp.close(), () => udp.close(), state.close);
   const transferPort = tcp.port;
   // One policy per server: the throttle's counts are shared by every connection (and, in PostgreSQL, every server).
   const accounts = accountPolicy({

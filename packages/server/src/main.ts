@@ -2,8 +2,9 @@ import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { HELP, parseServerArgs, USAGE } from './args.js';
+import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
-import { redactUrl, startForumServer } from './forum-server.js';
+import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { loadOrCreateIdentity } from './identity-key.js';
 
 /**
@@ -12,6 +13,12 @@ import { loadOrCreateIdentity } from './identity-key.js';
  * refused (1) and a usage error (2).
  */
 const EXIT_LOCK_LOST = 3;
+
+/** The signals that stop the server; as it starts, each gives the start up. */
+type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+
+/** The status of a process ended by `signal`, as a shell reports one killed by it: 128 + its number. */
+const statusOf = (signal: StopSignal): number => 128 + constants.signals[signal];
 
 const main = async (): Promise<number | undefined> => {
   guardStandardStreams();
@@ -47,8 +54,70 @@ const main = async (): Promise<number | undefined> => {
     }
   })();
   const dataDir = resolve(args.dataDir);
-  let server;
+  let server: ForumServer | undefined;
   let stopping = false;
+  // Set once a stop signal comes during start-up: the start is given up (`signal` of the options).
+  let startStoppedBy: StopSignal | undefined;
+  const starting = new AbortController();
+  const stop = (running: ForumServer, why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`Server shutting down (${why})`);
+    // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
+    void running
+      .shutdown()
+      .then(
+        (told) => {
+          console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`);
+          exitAfterLogs(0);
+        },
+        // Said, and the log still flushed: a rejection left to Node would exit 1 at once, dropping the lines queued before it.
+        (e: unknown) => {
+          console.error(`forum-server: the stop failed: ${e instanceof Error ? e.message : String(e)}`);
+          exitAfterLogs(1);
+        },
+      );
+  };
+  // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
+  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice. The lock goes
+  // first (the stop that would have released it never ends): left behind, the next start had to judge it, and
+  // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. Not while a write
+  // is under way (`ForumServer.abandon`): the exit runs the file operations already queued, and a slow disk's
+  // outlives the lock, when a server waiting for it could already be recovering the directory.
+  const exitAtOnce = (signal: StopSignal, abandon: () => void): void => {
+    abandon();
+    // Written before the exit, which a file operation under way holds back (a hung disk): the lock is given up by then.
+    console.error(`forum-server: exiting at once (${signal} while stopping)`);
+    process.exit(statusOf(signal));
+  };
+  // Installed before the start takes the data directory's lock (and so before the lines that say it is ready, which
+  // a supervisor may answer with SIGTERM at once): a signal with no handler ended the process on the spot, and one
+  // during the start (the directory's recovery, a store opening) left the lock behind for the next start to judge
+  // (a restarted container waited up to 30 s for renewals that never come; a pid reused by another process refused
+  // every start until an operator deleted the file). During the start a signal gives it up: the waits end, what was
+  // opened is closed, the lock released, and the status is the signal's. A second one then exits at once, the lock
+  // given up first: no server exists yet whose client writes could be under way, and what the exit cuts short of
+  // the directory's recovery is the next start's to redo, as after a crash.
+  const onSignal = (signal: StopSignal): void => {
+    if (server === undefined) {
+      if (startStoppedBy === undefined) {
+        startStoppedBy = signal;
+        console.log(`Stopping during start-up (${signal})`);
+        starting.abort();
+      } else if (signal !== 'SIGHUP') {
+        exitAtOnce(signal, abandonDataDirLocks);
+      }
+      return;
+    }
+    const running = server;
+    if (signal === 'SIGHUP') stop(running, signal);
+    else if (stopping) exitAtOnce(signal, () => running.abandon());
+    else stop(running, signal);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
+  process.on('SIGHUP', () => onSignal('SIGHUP'));
   try {
     server = await startForumServer({
       port: args.port,
@@ -87,56 +156,27 @@ const main = async (): Promise<number | undefined> => {
         console.error(`forum-server: stopped: the data directory lock was lost (exit status ${EXIT_LOCK_LOST})`);
         exitAfterLogs(EXIT_LOCK_LOST);
       },
+      signal: starting.signal,
     });
   } catch (e) {
-    console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
-  // Before the lines that say it is ready: a supervisor may send SIGTERM as soon as it reads them, and a
-  // signal that came before its handler ended the process on the spot (status 143, nothing told, no log flushed).
-  const stop = (why: string): void => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`Server shutting down (${why})`);
-    // Clients are told and given a moment to hear it; a stuck close cannot keep the process alive.
-    void server
-      .shutdown()
-      .then(
-        (told) => {
-          console.error(`forum-server: stopped${told > 0 ? `, ${told} connected ${told === 1 ? 'client' : 'clients'} told` : ''}`);
-          exitAfterLogs(0);
-        },
-        // Said, and the log still flushed: a rejection left to Node would exit 1 at once, dropping the lines queued before it.
-        (e: unknown) => {
-          console.error(`forum-server: the stop failed: ${e instanceof Error ? e.message : String(e)}`);
-          exitAfterLogs(1);
-        },
-      );
-  };
-  // A second SIGINT or SIGTERM while it stops (telling clients, or waiting for a log reader that does not read)
-  // ends it at once, as a process killed by that signal: a supervisor's escalation, Ctrl-C twice. The lock goes
-  // first (the stop that would have released it never ends): left behind, the next start had to judge it, and
-  // a restarted container (a new pid namespace) waited up to 30 s for renewals that never come. Not while a write
-  // is under way (`ForumServer.abandon`): the exit runs the file operations already queued, and a slow disk's
-  // outlives the lock, when a server waiting for it could already be recovering the directory.
-  const stopOrExit = (signal: 'SIGINT' | 'SIGTERM'): void => {
-    if (stopping) {
-      server.abandon();
-      process.exit(128 + constants.signals[signal]);
+    if (startStoppedBy === undefined) {
+      console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
     }
-    stop(signal);
-  };
-  process.on('SIGINT', () => stopOrExit('SIGINT'));
-  process.on('SIGTERM', () => stopOrExit('SIGTERM'));
-  // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
-  process.on('SIGHUP', () => stop('SIGHUP'));
+    // A start given up ends with the status of a process killed by the signal, the lock released (nothing left to judge).
+    if (!(e instanceof Error && e.name === 'AbortError')) console.error(`forum-server: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`forum-server: stopped during start-up by ${startStoppedBy}`);
+    exitAfterLogs(statusOf(startStoppedBy));
+    return undefined;
+  }
+  const running = server;
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (atTerminal) {
-    process.stdin.on('end', () => stop('end of input'));
+    process.stdin.on('end', () => stop(running, 'end of input'));
     process.stdin.resume();
   }
   return undefined;

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
-import { DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
+import { abandonDataDirLocks, DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 import { SLOW_READ_MS } from '../src/lock-holder.js';
 
 describe('data directory lock in one process', () => {
@@ -493,11 +493,66 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(await readFile(taken.lock, 'utf8')).toBe(taker);
   });
 
+  it('abandonDataDirLocks (a process exiting at once during a start) deletes every lock of this process synchronously; one taken over meanwhile stays', async () => {
+    const first = await heldIn();
+    const second = await heldIn();
+    const taker = await other();
+    await replaceWith(second.lock, taker);
+    abandonDataDirLocks();
+    await expect(stat(first.lock)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await first.held.held()).toBe(false);
+    expect(await readFile(second.lock, 'utf8')).toBe(taker);
+    // Given up: the directory may be locked again in this process.
+    const again = await lockDataDir(first.dir);
+    await again.release();
+  });
+
   it('a released lock answers false: nothing is written after the server let go', async () => {
     const { held } = await heldIn();
     await held.release();
     expect(await held.held()).toBe(false);
     expect(held.lost.aborted).toBe(false);
+  });
+});
+
+describe('data directory lock: a start given up (its signal aborted)', () => {
+  const { dirs } = cleanupAfterEach();
+
+  it("the wait for another container's lock ends at once, rejecting with an AbortError; that lock stays", async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const text = lockOf(1, { ...(await currentPlace()), pidns: 'pid:[4026532999]' });
+    await writeFile(join(dir, LOCK_FILE), text);
+    const controller = new AbortController();
+    let aborted = 0;
+    // Aborted as the wait (up to staleMs, 30 s) begins. Before: the option did not exist, and the start waited on.
+    const taking = lockDataDir(dir, {
+      signal: controller.signal,
+      onWait: () => {
+        aborted = performance.now();
+        controller.abort();
+      },
+    });
+    await expect(taking).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - aborted).toBeLessThan(1_000);
+    expect(await readFile(join(dir, LOCK_FILE), 'utf8')).toBe(text);
+    // Nothing of this process holds the directory: it may be taken (here once the other lock is gone).
+    await unlink(join(dir, LOCK_FILE));
+    const held = await lockDataDir(dir);
+    await held.release();
+  });
+
+  it('a lock taken as the start is given up is released, not left behind', async () => {
+    const dir = await tempDir('forum-lock');
+    dirs.push(dir);
+    const controller = new AbortController();
+    const taking = lockDataDir(dir, { signal: controller.signal });
+    // While the lock is being taken (its directory read, its file created): the take completes, then lets go.
+    controller.abort();
+    await expect(taking).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(stat(join(dir, LOCK_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
+    const held = await lockDataDir(dir);
+    await held.release();
   });
 });
 

@@ -120,6 +120,9 @@ const track = (child: ChildProcess): Proc => ({
   exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))),
 });
 
+/** Spawns forum-server with `args` and does not wait for it to be ready: for tests of the start itself. */
+export const spawnServer = (args: readonly string[]): Proc => track(spawn(process.execPath, [SERVER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+
 /** A running forum-server. */
 export interface ServerProc extends Proc {
   readonly port: number;

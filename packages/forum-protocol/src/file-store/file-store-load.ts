@@ -45,9 +45,11 @@ export const readThreadFile = async (path: string, title: string, maxBytes: numb
  * starts: a change a crash cut short is undone (the journal), an UPD commit
  * or RMV cut short undone or finished (the intent records), leftover
  * temporary files deleted; then credentials and threads are read, files of
- * up to `maxThreadFileBytes`.
+ * up to `maxThreadFileBytes`. Rejects with `signal`'s reason once it aborts,
+ * between steps (a recovery under way is finished first).
  */
-export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number): Promise<LoadedDirectory> => {
+export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number, signal?: AbortSignal): Promise<LoadedDirectory> => {
+  signal?.throwIfAborted();
   await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
   const recovered: string[] = [];
@@ -56,6 +58,7 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number)
   warnings.push(...journal.warnings);
   recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
   await recoverIntents(dir, warnings, recovered);
+  signal?.throwIfAborted();
   let credentials: Buffer | undefined;
   try {
     credentials = await readFile(join(dir, CREDENTIALS_FILE));
@@ -91,6 +94,7 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number)
   const threads = new Map<string, StoredThread>();
   for (const name of names) {
     if (claimed.has(name)) continue;
+    signal?.throwIfAborted();
     const stored = await readThreadFile(join(dir, name), name, maxThreadFileBytes);
     if (typeof stored === 'string') {
       // A thread file edited by hand (or cut short outside the store) would otherwise just be gone from LST.

@@ -170,6 +170,11 @@ const main = async (): Promise<number | undefined> => {
     return undefined;
   }
   const running = server;
+  // A signal the start did not see (it came after the start's last check): stopped as any other, not ignored.
+  if (startStoppedBy !== undefined) {
+    stop(running, startStoppedBy);
+    return undefined;
+  }
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;

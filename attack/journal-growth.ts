@@ -91,6 +91,7 @@ let streak = 0;
 let longest = 0;
 let stop = false;
 const replies = new Map<string, number>();
+let t1 = performance.now();
 const sampler = (async () => {
   let k = 0;
   while (!stop) {
@@ -115,7 +116,7 @@ const sampler = (async () => {
     }
   }
 })();
-const t1 = performance.now();
+t1 = performance.now();
 const posting = Promise.all(
   posterSessions.flatMap((s, i) =>
     Array.from({ length: postInFlight }, async () => {

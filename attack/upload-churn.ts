@@ -12,7 +12,7 @@ import net from 'node:net';
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter, type Reply } from '../packages/forum-protocol/dist/index.js';
 import { session, type Session } from './forum-raw.js';
 
-const [portText, user, addr, secondsText, mibText] = process.argv.slice(2);
+const [portText, user = 'u0', addr = '127.0.17.1', secondsText, mibText] = process.argv.slice(2);
 const port = Number(portText);
 const seconds = Number(secondsText);
 const mib = Number(mibText ?? 256);

@@ -254,7 +254,12 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
     while (queue.length > 0) {
       const batch = queue;
       queue = [];
-      const batchBytes = batch.reduce((n, p) => n + p.frame.length, 0);
+      let batchBytes = batch.reduce((n, p) => n + p.frame.length, 0);
+      // Taken off `queuedBytes` once: when written (then counted in `size`), deleted with the journal, or dropped.
+      const settled = (): void => {
+        queuedBytes -= batchBytes;
+        batchBytes = 0;
+      };
       try {
         if (batch.length === 1 && batch[0]?.commit === true && inFlight === 0 && handle !== undefined) {
           // The last change under way commits by deleting the journal (made durable by the directory
@@ -263,7 +268,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
           handle = undefined;
           await closeAndDelete(h, path);
           await syncDir(dir);
-          queuedBytes -= batchBytes;
+          settled();
           deleted();
           batch[0].resolve();
           continue;
@@ -287,7 +292,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, size + done)).bytesWritten;
         await handle.datasync();
         size += bytes.length;
-        queuedBytes -= batchBytes;
+        settled();
         if (inFlight === 0 && queue.length === 0) {
           // Every change begun has its commit record on disk: nothing left to undo.
           const h = handle;
@@ -297,7 +302,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         }
         for (const p of batch) p.resolve();
       } catch (e) {
-        queuedBytes -= batchBytes;
+        settled();
         failed ??= e instanceof Error ? e : new Error(String(e));
         wake();
         for (const p of batch) p.reject(e);

@@ -199,16 +199,51 @@ export interface UndoJournal {
 }
 
 /**
+ * Bytes the journal may hold before a new change waits for it to be deleted
+ * ({@link UndoJournalOptions.softLimitBytes}). It is deleted only once no change
+ * is under way, so changes that kept overlapping (accounts editing the second
+ * half of large threads while others post) kept it growing by every old tail
+ * they replaced, outside every disk bound: attack round 15
+ * (attack/journal-growth.ts) saw 152 MiB held for 10 s at a time.
+ */
+export const JOURNAL_SOFT_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Options of {@link createUndoJournal}. */
+export interface UndoJournalOptions {
+  /**
+   * Past this many bytes a new change waits until the changes under way have
+   * committed and the journal is deleted ({@link JOURNAL_SOFT_LIMIT_BYTES} by
+   * default). A record larger than it is still written, into an empty journal.
+   */
+  readonly softLimitBytes?: number;
+}
+
+/**
  * The undo journal of a data directory. Appends from concurrent changes are
  * written and synced together (group commit); the journal file exists only
  * while changes are under way, so an idle directory holds only the spec's files.
  * `owned` is asked after each change's record is synced, just before the file
  * is written: `false` leaves the file as it is (the change is refused).
  */
-export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = async () => true): UndoJournal => {
+export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = async () => true, options: UndoJournalOptions = {}): UndoJournal => {
   const path = join(dir, JOURNAL_FILE);
+  const softLimit = options.softLimitBytes ?? JOURNAL_SOFT_LIMIT_BYTES;
   let handle: FileHandle | undefined;
   let size = 0;
+  // Bytes of the frames appended and not yet written (or dropped): with `size`, what the journal will hold.
+  let queuedBytes = 0;
+  // Changes waiting for the journal to be deleted (softLimit), woken when it is or when the journal fails.
+  let emptied: (() => void)[] = [];
+  const wake = (): void => {
+    const waiting = emptied;
+    emptied = [];
+    for (const w of waiting) w();
+  };
+  /** The journal file is gone (deleted, or never made): what it held is nothing now. */
+  const deleted = (): void => {
+    size = 0;
+    wake();
+  };
   let queue: Pending[] = [];
   let writer: Promise<void> | undefined;
   let inFlight = 0;
@@ -219,6 +254,12 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
     while (queue.length > 0) {
       const batch = queue;
       queue = [];
+      let batchBytes = batch.reduce((n, p) => n + p.frame.length, 0);
+      // Taken off `queuedBytes` once: when written (then counted in `size`), deleted with the journal, or dropped.
+      const settled = (): void => {
+        queuedBytes -= batchBytes;
+        batchBytes = 0;
+      };
       try {
         if (batch.length === 1 && batch[0]?.commit === true && inFlight === 0 && handle !== undefined) {
           // The last change under way commits by deleting the journal (made durable by the directory
@@ -227,6 +268,8 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
           handle = undefined;
           await closeAndDelete(h, path);
           await syncDir(dir);
+          settled();
+          deleted();
           batch[0].resolve();
           continue;
         }
@@ -249,15 +292,19 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done, size + done)).bytesWritten;
         await handle.datasync();
         size += bytes.length;
+        settled();
         if (inFlight === 0 && queue.length === 0) {
           // Every change begun has its commit record on disk: nothing left to undo.
           const h = handle;
           handle = undefined;
           await closeAndDelete(h, path);
+          deleted();
         }
         for (const p of batch) p.resolve();
       } catch (e) {
+        settled();
         failed ??= e instanceof Error ? e : new Error(String(e));
+        wake();
         for (const p of batch) p.reject(e);
       }
     }
@@ -274,9 +321,19 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
 
   const append = (frame: Buffer, commit = false): Promise<void> =>
     new Promise<void>((resolve, reject) => {
+      queuedBytes += frame.length;
       queue.push({ frame, commit, resolve, reject });
       kick();
     });
+
+  // Read through a function: it may be set by another change while this one waits.
+  const failure = (): Error | undefined => failed;
+
+  /** Whether a begin record of `bytes` may go into the journal now: it fits under the limit, or the journal is empty. */
+  const fits = (bytes: number): boolean => {
+    const held = size + queuedBytes;
+    return held === 0 || held + bytes <= softLimit;
+  };
 
   const replaceTail = async (file: string, offset: number, tail: Uint8Array, size?: number): Promise<void> => {
     if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
@@ -296,11 +353,18 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         got += bytesRead;
       }
       const id = nextId++;
+      const begin = encodeRecord({ t: 'begin', id, file, offset }, old.subarray(0, got));
+      // Past its limit the journal is let empty first: the changes under way commit (they wait for nothing
+      // new) and it is deleted. Checked and appended with no await between, so waiters woken together
+      // take the room one after another.
+      while (failure() === undefined && !fits(begin.length)) await new Promise<void>((resolve) => emptied.push(resolve));
+      const broke = failure();
+      if (broke !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${broke.message}); restart the server`);
       inFlight++;
       let outcome: 'changed' | 'restored' | 'stuck' = 'stuck';
       let error: unknown;
       try {
-        await append(encodeRecord({ t: 'begin', id, file, offset }, old.subarray(0, got)));
+        await append(begin);
         // The record's sync is where a server frozen mid-change (SIGSTOP, a paused container) most likely
         // stopped; if another writer changed the file meanwhile (the server that took the directory over,
         // its recovery and its appends), it is left as it is: nothing was written, so nothing to put back.
@@ -336,6 +400,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
       if (outcome === 'stuck') {
         // inFlight stays raised: the journal, with its record of what to undo, is never deleted.
         failed ??= new Error(`a change to ${file} could neither be made nor undone`);
+        wake();
         throw error;
       }
       inFlight--;
@@ -347,5 +412,5 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
     }
   };
 
-  return { replaceTail, failure: () => failed };
+  return { replaceTail, failure };
 };

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, openFileStore, type ForumStore, type Request } from '../src/index.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, openFileStore, type ForumStore, type Request, type ThreadEntry } from '../src/index.js';
 import { JOURNAL_FILE } from '../src/file-store/undo-journal.js';
 import { lines, readAll, run, upload } from './helpers.js';
 
@@ -94,6 +94,35 @@ describe('data-directory store', () => {
     )();
     expect(edit).toEqual(E.left({ kind: 'io', message: 'cannot be stored exactly: the message text contains a line break (\\n or \\r)' }));
     expect(readFileSync(join(dir, 't'), 'utf8')).toBe(text);
+  });
+
+  it('a change may not add, remove or alter an upload line (those name files); one that keeps them, as copies or the same objects, goes ahead', async () => {
+    const dir = freshDir();
+    const text = 'ann\n1 ann: one\nbob uploaded f.txt\n2 ann: two\ncat uploaded g.txt\n';
+    writeFileSync(join(dir, 't'), text);
+    writeFileSync(join(dir, 't-f.txt'), 'f');
+    writeFileSync(join(dir, 't-g.txt'), 'g');
+    const s = await open(dir);
+    type Entries = readonly ThreadEntry[];
+    const change = (edit: (entries: Entries) => Entries) => s.updateThread('t', (th) => E.right({ thread: { ...th, entries: edit(th.entries) }, result: undefined }))();
+    const refused = E.left({ kind: 'io', message: 'cannot be stored exactly: a thread update may not add, remove or change upload lines' });
+    const uploadLine = (uploader: string, filename: string): ThreadEntry => ({ kind: 'upload', uploader, filename });
+    // Added, removed (the last, then the first), renamed, re-attributed, reordered: each refused, the file as it was.
+    for (const edit of [
+      (es: Entries) => [...es, uploadLine('dan', 'h.txt')],
+      (es: Entries) => es.slice(0, -1),
+      (es: Entries) => es.filter((_, i) => i !== 1),
+      (es: Entries) => es.map((e) => (e.kind === 'upload' && e.filename === 'g.txt' ? { ...e, filename: 'G.txt' } : e)),
+      (es: Entries) => es.map((e) => (e.kind === 'upload' && e.filename === 'f.txt' ? { ...e, uploader: 'eve' } : e)),
+      (es: Entries) => [es[0], es[4], es[2], es[3], es[1]].filter((e): e is ThreadEntry => e !== undefined),
+    ]) {
+      expect(await change(edit)).toEqual(refused);
+      expect(readFileSync(join(dir, 't'), 'utf8')).toBe(text);
+    }
+    // Kept as they are (equal copies of the upload lines, messages around them changed): written.
+    const kept = await change((es) => [...es.map((e) => (e.kind === 'upload' ? { ...e } : e.kind === 'message' ? { ...e, text: e.text.toUpperCase() } : e)), { kind: 'message', author: 'ann', text: 'three' }]);
+    expect(kept).toEqual(E.right(undefined));
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe('ann\n1 ann: ONE\nbob uploaded f.txt\n2 ann: TWO\ncat uploaded g.txt\n3 ann: three\n');
   });
 
   it('concurrent changes of a hand-written thread succeed together as they do one by one, and leave the file the store writes', async () => {

@@ -10,7 +10,7 @@ import { createBatcher } from '../concurrency/group-commit.js';
 import type { ThreadUpdate, UploadError } from '../store/store.js';
 import { locateChange, writtenBytes, type StoredThread } from '../store/thread-change.js';
 import { appendGuarded, threadGrowthGuard } from '../store/thread-growth.js';
-import { formatEntriesFrom, formatThreadFile, threadStoreProblem, type Thread, type ThreadEntry } from '../store/thread.js';
+import { formatEntriesFrom, formatThreadFile, sameUploadLines, threadStoreProblem, type Thread, type ThreadEntry } from '../store/thread.js';
 
 /** How to write a thread change: replace the file's bytes from `offset` on with `tail`, or (`offset` undefined) write the whole file. */
 export interface ThreadWrite {
@@ -88,7 +88,6 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     return E.right(plan.right);
   };
 
-  const sameUploads = (a: Thread, b: Thread): boolean => JSON.stringify(a.entries.filter((e) => e.kind === 'upload')) === JSON.stringify(b.entries.filter((e) => e.kind === 'upload'));
 
   /** A thread update waiting for the next batch (its error and result types erased; {@link updateThread} restores them). */
   interface ThreadJob {
@@ -119,7 +118,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
         continue;
       }
       // Upload lines say which files are uploads: only UPD and RMV may change them, with the files.
-      if (!sameUploads(cur.thread, out.right.thread)) {
+      if (!sameUploadLines(cur.thread, out.right.thread)) {
         job.settle(E.left(unstorable('a thread update may not add, remove or change upload lines')));
         continue;
       }
@@ -165,7 +164,7 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
       // the new holder's file again and appended to it, formatted as one of its own, attack round 9).
       if (e instanceof ForeignChangeError && (await ctx.owned().catch(() => false))) {
         const again = await readThreadFile(join(dir, title), title, ctx.maxThreadFileBytes).catch(() => 'unreadable');
-        if (typeof again !== 'string' && sameUploads(again.thread, original.thread) && contents.threads.get(title) === original) {
+        if (typeof again !== 'string' && sameUploadLines(again.thread, original.thread) && contents.threads.get(title) === original) {
           contents.threadBytes += again.bytes - original.bytes;
           contents.threads.set(title, again);
         }

@@ -239,4 +239,27 @@ export const hasUpload = (thread: Thread, filename: string): boolean =>
   thread.entries.some((e) => e.kind === 'upload' && e.filename === filename);
 
 /** The file name an upload is stored under in the data directory: `TITLE-FILENAME`. */
+/**
+ * Whether `a` and `b` have the same upload lines in the same order (only UPD and RMV may change them: they
+ * name files). The file store asks it of every change, a MSG too, so it walks the entries rather than
+ * serializing them: an update passes on the entries it keeps as the same objects, a pointer compare each.
+ * Both lists serialized took milliseconds a MSG to a thread of 3,000 uploads (attack round 15).
+ */
+export const sameUploadLines = (a: Thread, b: Thread): boolean => {
+  const x = a.entries;
+  const y = b.entries;
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    while (i < x.length && x[i]?.kind !== 'upload') i++;
+    while (j < y.length && y[j]?.kind !== 'upload') j++;
+    const u = x[i];
+    const v = y[j];
+    if (u === undefined || v === undefined) return u === v;
+    if (u !== v && (u.kind !== 'upload' || v.kind !== 'upload' || u.uploader !== v.uploader || u.filename !== v.filename)) return false;
+    i++;
+    j++;
+  }
+};
+
 export const uploadFileName = (title: string, filename: string): string => `${title}-${filename}`;

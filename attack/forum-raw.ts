@@ -62,12 +62,12 @@ export const session = async (port: number, user: string, signal: AbortSignal, l
 };
 export type Session = Awaited<ReturnType<typeof session>>;
 
-/** Upload over TCP; true when the server said OK. */
-export const upload = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal): Promise<boolean> =>
+/** Upload over TCP (from `localAddress` if given); true when the server said OK. */
+export const upload = (s: Session, reply: Reply, bytes: Buffer, signal: AbortSignal, localAddress?: string): Promise<boolean> =>
   new Promise((resolve) => {
     if (reply.data.kind !== 'transfer') return resolve(false);
     const { port, token } = reply.data;
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host: '127.0.0.1', port, ...(localAddress === undefined ? {} : { localAddress }) });
     let answer = '';
     const stop = (): void => void socket.destroy();
     signal.addEventListener('abort', stop);

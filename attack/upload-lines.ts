@@ -8,11 +8,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deriveTransferKeys, SecureTransferChannel, sessionExporter, type Reply } from '../packages/forum-protocol/dist/index.js';
-import { session, startServer, type Session } from './forum-raw.js';
+import { session, startServer, upload, type Session } from './forum-raw.js';
 
 const total = Number(process.argv[2] ?? 4000);
 const accounts = Number(process.argv[3] ?? 8);
@@ -29,22 +27,6 @@ const cpuMs = async (): Promise<number> => {
   return (Number(f[11]) + Number(f[12])) * 10;
 };
 
-/** Uploads `bytes` through the transfer `reply` names, from `addr`; true when the server said OK. */
-const uploadFrom = (s: Session, reply: Reply, bytes: Buffer, addr: string): Promise<boolean> =>
-  new Promise((resolve) => {
-    if (reply.data.kind !== 'transfer') return resolve(false);
-    const { port: tcp, token } = reply.data;
-    const socket = net.connect({ host: '127.0.0.1', port: tcp, localAddress: addr });
-    let answer = '';
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve(answer === 'OK\n'));
-    socket.write(`${token}\n`);
-    const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
-    ch.on('error', () => undefined);
-    ch.on('data', (b: Buffer) => (answer += b.toString()));
-    ch.write(`${bytes.length}\n`);
-    ch.end(bytes);
-  });
 
 const addr = (i: number): string => `127.0.18.${i + 1}`;
 const sessions = await Promise.all(Array.from({ length: accounts }, (_, i) => session(port, `l${i}`, abort.signal, addr(i))));
@@ -61,7 +43,7 @@ await Promise.all(
       while (next < total) {
         const name = `f${next++}`;
         const g = await s.request('UPD', ['many', name]);
-        if (await uploadFrom(s, g, Buffer.from('x'), addr(i))) done++;
+        if (await upload(s, g, Buffer.from('x'), abort.signal, addr(i))) done++;
         else failed++;
       }
     }),

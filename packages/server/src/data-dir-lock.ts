@@ -52,6 +52,16 @@ export interface LockOptions {
    * and the promise rejects with an `AbortError`.
    */
   readonly signal?: AbortSignal;
+  /**
+   * While it answers true (the store's recovery writing under the lock as
+   * the server starts), {@link abandonDataDirLocks} leaves this lock, as
+   * `ForumServer.abandon` leaves one while a write is under way: the exit
+   * runs the file operations already queued, and one on a slow or hung disk
+   * would land after the lock file is gone, while a server waiting for it
+   * recovers the directory. Left, the lock is judged by its pid (or its
+   * renewals, in a restarted container).
+   */
+  readonly busy?: () => boolean;
 }
 
 /** How often a holder renews its lock (its modification time), ms. */
@@ -77,7 +87,8 @@ const heldHere = new Map<string, () => void>();
 /**
  * Gives up synchronously every data-directory lock this process holds or is
  * taking, each only if its file still holds this process's record (as
- * `DataDirLock.abandon`), for a process about to exit at once: a second stop
+ * `DataDirLock.abandon`) and its holder is not busy writing under it
+ * ({@link LockOptions.busy}), for a process about to exit at once: a second stop
  * signal while a start is being given up, when no server exists yet whose
  * `abandon` could be asked. A lock left behind would be the next start's to
  * judge (by pid, or up to `STALE_MS` of renewals in a restarted container).
@@ -96,6 +107,7 @@ interface Locker {
   readonly renewMs: number;
   readonly onWait: ((message: string) => void) | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly busy: (() => boolean) | undefined;
   /** When each text was first seen and its modification time then, per file (the clocks of its grace and renewals). */
   readonly seen: Map<string, { readonly text: string; readonly since: number; readonly mtimeMs: number | undefined }>;
 }
@@ -206,7 +218,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
   let lock: DataDirLock;
   try {
     const place = options.place ?? (await (placeHere ??= currentPlace()));
-    const l = { fs, here: place, graceMs: options.partialGraceMs ?? 3000, staleMs: options.staleMs ?? STALE_MS, renewMs: options.renewMs ?? RENEW_MS, onWait: options.onWait, signal: options.signal, seen: new Map() };
+    const l = { fs, here: place, graceMs: options.partialGraceMs ?? 3000, staleMs: options.staleMs ?? STALE_MS, renewMs: options.renewMs ?? RENEW_MS, onWait: options.onWait, signal: options.signal, busy: options.busy, seen: new Map() };
     lock = await takeLock(l, path, here);
   } catch (e) {
     heldHere.delete(here);
@@ -241,7 +253,9 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
     l.signal?.throwIfAborted();
     if (await created(l, path, mine)) {
       const lock = holding({ fs: l.fs, renewMs: l.renewMs, staleMs: l.staleMs, recreate: () => created(l, path, mine), onRelease: () => heldHere.delete(dir) }, path, mine, tookOver);
-      heldHere.set(dir, () => lock.abandon());
+      heldHere.set(dir, () => {
+        if (l.busy?.() !== true) lock.abandon();
+      });
       return lock;
     }
     let unreadable: unknown;

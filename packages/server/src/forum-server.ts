@@ -204,8 +204,11 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
   }
   // Before the store opens: its crash recovery would undo the writes in flight of a server running on the directory.
   let lock: DataDirLock;
+  // The open's recovery writes under the lock: a process told to exit at once meanwhile (a second stop signal
+  // during the start) leaves the lock, as a running server's `abandon` does while a write is under way.
+  let recovering = false;
   try {
-    lock = await lockDataDir(options.dataDir, { onWait: options.log, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    lock = await lockDataDir(options.dataDir, { onWait: options.log, busy: () => recovering, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   } catch (e) {
     if (options.signal?.aborted === true) throw e;
     throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
@@ -222,6 +225,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     await lock.release();
   };
   try {
+    recovering = true;
     const opened = await openFileStore(options.dataDir, {
       threadLimits: threadLimits(options),
       onUploadsRemoved: (bytes) => quota.uploadsRemoved(bytes),
@@ -230,7 +234,11 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
       // Between its steps (its thread files read one by one: seconds for a large directory), never mid-recovery.
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onRecovered: () => {
+        recovering = false;
+      },
     })();
+    recovering = false;
     if (opened._tag === 'Left') {
       options.signal?.throwIfAborted();
       throw new Error(`cannot open data directory ${options.dataDir}: ${opened.left.message}`);

@@ -96,8 +96,9 @@ const main = async (): Promise<number | undefined> => {
   // (a restarted container waited up to 30 s for renewals that never come; a pid reused by another process refused
   // every start until an operator deleted the file). During the start a signal gives it up: the waits end, what was
   // opened is closed, the lock released, and the status is the signal's. A second one then exits at once, the lock
-  // given up first: no server exists yet whose client writes could be under way, and what the exit cuts short of
-  // the directory's recovery is the next start's to redo, as after a crash.
+  // given up first (no server exists yet whose client writes could be under way), unless the directory's recovery
+  // is writing under it: the exit runs that write, and one on a hung disk would land after the lock file is gone,
+  // beside a server that took the directory (`LockOptions.busy`). What the exit cuts short is the next start's to redo.
   const onSignal = (signal: StopSignal): void => {
     if (server === undefined) {
       if (startStoppedBy === undefined) {

@@ -508,6 +508,19 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     await again.release();
   });
 
+  it("abandonDataDirLocks leaves a lock whose holder is busy (the store's recovery writing under it as the server starts), and deletes it once not", async () => {
+    let busy = true;
+    const { lock, held } = await heldIn({ busy: () => busy });
+    const mine = await readFile(lock, 'utf8');
+    // Before: deleted, and a recovery write on a slow disk landed after it while another server took the directory.
+    abandonDataDirLocks();
+    expect(await readFile(lock, 'utf8')).toBe(mine);
+    expect(await held.held()).toBe(true);
+    busy = false;
+    abandonDataDirLocks();
+    await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('a released lock answers false: nothing is written after the server let go', async () => {
     const { held } = await heldIn();
     await held.release();

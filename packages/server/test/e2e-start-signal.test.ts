@@ -105,6 +105,41 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
     await nextStartServes(dataDir, lock);
   });
 
+  it('a second SIGTERM while the recovery of the directory runs (writing under the lock) exits at once and leaves the lock, which the next start takes over', async () => {
+    const dataDir = await tempDir('start-signal-recovery');
+    scope.dirs.push(dataDir);
+    // The undo journal is the first thing the recovery reads: a FIFO holds it there, as a hung disk would a write.
+    const journal = join(dataDir, '.forum-journal');
+    execFileSync('mkfifo', [journal]);
+    const server = spawnServer(['0', '--data-dir', dataDir]);
+    scope.stops.push(() => void server.child.kill('SIGKILL'));
+    const writer = await open(journal, 'w');
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      await writer.close();
+    };
+    scope.closers.push(close);
+    const lock = join(dataDir, LOCK_FILE);
+    const mine = await readFile(lock, 'utf8');
+    expect(JSON.parse(mine)).toMatchObject({ pid: server.child.pid });
+    server.child.kill('SIGTERM');
+    await said(server, 'Stopping during start-up (SIGTERM)\n', lock);
+    server.child.kill('SIGTERM');
+    await server.stderr.waitFor('forum-server: exiting at once (SIGTERM while stopping)\n');
+    // Before: deleted here, while the recovery's file operation was still to land (the exit waits for it).
+    expect(await readFile(lock, 'utf8')).toBe(mine);
+    await close();
+    expect(await server.exited).toBe(143);
+    // Left, it names a process gone: the next start takes it over (logged) and serves.
+    await unlink(journal);
+    const next = await startServer(dataDir);
+    scope.servers.push(next);
+    expect(next.lines().join('\n')).toContain('Took over');
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: next.child.pid });
+  });
+
   it("SIGTERM while the start waits to see whether another container's lock is renewed exits at once (143); that lock stays", async () => {
     const dataDir = await tempDir('start-signal-wait');
     scope.dirs.push(dataDir);

@@ -46,18 +46,23 @@ export const readThreadFile = async (path: string, title: string, maxBytes: numb
  * or RMV cut short undone or finished (the intent records), leftover
  * temporary files deleted; then credentials and threads are read, files of
  * up to `maxThreadFileBytes`. Rejects with `signal`'s reason once it aborts,
- * between steps (a recovery under way is finished first).
+ * between steps (a recovery under way is finished first). `onRecovered` is
+ * told once the recovery is over (done or failed).
  */
-export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number, signal?: AbortSignal): Promise<LoadedDirectory> => {
+export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number, signal?: AbortSignal, onRecovered?: () => void): Promise<LoadedDirectory> => {
   signal?.throwIfAborted();
-  await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
   const recovered: string[] = [];
-  // The journal first: it puts back files an unfinished change touched, which the intent records then read.
-  const journal = await recoverJournal(dir);
-  warnings.push(...journal.warnings);
-  recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
-  await recoverIntents(dir, warnings, recovered);
+  try {
+    await mkdir(dir, { recursive: true });
+    // The journal first: it puts back files an unfinished change touched, which the intent records then read.
+    const journal = await recoverJournal(dir);
+    warnings.push(...journal.warnings);
+    recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
+    await recoverIntents(dir, warnings, recovered);
+  } finally {
+    onRecovered?.();
+  }
   signal?.throwIfAborted();
   let credentials: Buffer | undefined;
   try {

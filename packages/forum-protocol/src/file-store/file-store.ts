@@ -67,6 +67,14 @@ export interface FileStoreOptions {
    * threads: 10 s on a loaded 2-core machine).
    */
   readonly signal?: AbortSignal;
+  /**
+   * Told once the open's recovery (a change a crash cut short undone, an
+   * UPD commit or RMV undone or finished) is over, whether or not it
+   * succeeded: from then the open writes nothing but the deletion of
+   * leftover temporary files. A server that must exit at once during its
+   * start keeps its lock until then (forum-server's `abandonDataDirLocks`).
+   */
+  readonly onRecovered?: () => void;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -100,7 +108,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
     const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true) };
-    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal), settings, budget, clock));
+    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), settings, budget, clock));
   });
 
 /** The store's parts over one shared context: accounts, thread writes, CRT/RMV, uploads, downloads. */

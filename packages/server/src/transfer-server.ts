@@ -175,8 +175,9 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     if (stopped !== undefined) return;
     tooSlow = reason;
     stopWaiting.abort();
-    void abort();
-    room.release();
+    // The room once the store's upload is aborted, as the other refusals do: released before, a write still in
+    // flight landed after its reservation was gone and the quota counted it removed until its next measurement.
+    void abort().finally(() => room.release());
     endSlot();
     answer(() => {
       deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);

@@ -317,8 +317,10 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   const { stream, size, stopped } = opened.right;
   // The client may have gone while the store opened the file (a FIN with its token line ends the channel,
   // cut before a final record): its close has passed, and the wait for a drain below would never end,
-  // holding the file open, and the user's transfer counted as running, for good (attack round 5).
-  if (socket.destroyed) {
+  // holding the file open, and the user's transfer counted as running, for good (attack round 5). Its
+  // socket alone may be gone too (a final record, then a reset): the pace would have run a window and
+  // logged a download "too slow" that had ended.
+  if (socket.destroyed || raw.destroyed) {
     stream.destroy();
     return;
   }

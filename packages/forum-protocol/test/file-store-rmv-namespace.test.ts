@@ -2,7 +2,9 @@
  * RMV of a thread with many uploads deletes their files without the namespace
  * lock (attack round 15: 3,000 uploads held another account's CRT 2.6 s), but
  * the files' names, and the title, stay taken until its intent record ends:
- * the next open would delete a file made meanwhile under one of them.
+ * the next open would delete a file made meanwhile under one of them. The
+ * same through `withNameIdentity` (the server's wrapper), whose own lock RMV
+ * held as long before.
  *
  * Paced by `onUploadsRemoved`, which RMV calls before each upload file's
  * unlink: the other operation starts there, at the first file. That RMV still
@@ -14,7 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openFileStore, type ForumStore } from '../src/index.js';
+import { openFileStore, withNameIdentity, type ForumStore } from '../src/index.js';
 import { lines, run, upload } from './helpers.js';
 
 const UPLOADS = 2_000;
@@ -29,8 +31,11 @@ const directoryWithUploads = (title: string): string => {
   return dir;
 };
 
-/** Opens `dir` with `onFirstUnlink` run (once) as RMV is about to delete its first upload file. */
-const openPaced = async (dir: string, onFirstUnlink: () => void): Promise<{ s: ForumStore; told: () => number }> => {
+/**
+ * Opens `dir` with `onFirstUnlink` run (once) as RMV is about to delete its first upload file; `named`: wrapped
+ * in `withNameIdentity`, as the server's store is (its own lock every CRT takes).
+ */
+const openPaced = async (dir: string, onFirstUnlink: () => void, named = false): Promise<{ s: ForumStore }> => {
   let told = 0;
   const s = await openFileStore(dir, {
     onUploadsRemoved: (bytes) => {
@@ -38,13 +43,19 @@ const openPaced = async (dir: string, onFirstUnlink: () => void): Promise<{ s: F
     },
   })();
   if (E.isLeft(s)) throw new Error(s.left.message);
-  return { s: s.right, told: () => told };
+  if (!named) return { s: s.right };
+  const wrapped = await withNameIdentity(s.right)();
+  if (E.isLeft(wrapped)) throw new Error(wrapped.left.kind);
+  return { s: wrapped.right };
 };
 
 const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
 
 describe('RMV of a thread with many uploads', () => {
-  it("lets another title's CRT through while it deletes the upload files", async () => {
+  it.each([
+    ['the file store', false],
+    ['the file store in withNameIdentity (the server\'s)', true],
+  ])("lets another title's CRT through while it deletes the upload files: %s", async (_, named) => {
     const dir = directoryWithUploads('many');
     let rmvDone = false;
     let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean; readonly left: number }> | undefined;
@@ -54,7 +65,7 @@ describe('RMV of a thread with many uploads', () => {
         rmvDone,
         left: readdirSync(dir).filter((n) => n.startsWith('many-')).length,
       }));
-    });
+    }, named);
     const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
       rmvDone = true;
       return reply;
@@ -95,6 +106,32 @@ describe('RMV of a thread with many uploads', () => {
     }
     expect(existsSync(join(dir, taken))).toBe(true);
     expect(await lines(run(s, 'bob', `RDT ${taken}`))).toEqual([`Thread ${taken} is empty`]);
+  });
+
+  it('through withNameIdentity, refuses a CRT of another spelling of an upload file name until RMV has answered', async () => {
+    const dir = directoryWithUploads('many');
+    const other = `MANY-${fileName(0).toUpperCase()}`;
+    let rmvDone = false;
+    let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean }> | undefined;
+    const { s } = await openPaced(
+      dir,
+      () => {
+        crt = lines(run(s, 'bob', `CRT ${other}`)).then((reply) => ({ reply, rmvDone }));
+      },
+      true,
+    );
+    const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
+      rmvDone = true;
+      return reply;
+    });
+    expect(await rmv).toEqual(['Thread many removed']);
+    const seen = await crt;
+    // Refused, or (the old code, whose RMV held the index's lock) created only once RMV had answered.
+    if (seen?.reply[0] === `Thread ${other} created`) expect(seen.rmvDone).toBe(true);
+    else {
+      expect(seen?.reply).toEqual([`Thread ${other} exists`]);
+      expect(await lines(run(s, 'bob', `CRT ${other}`))).toEqual([`Thread ${other} created`]);
+    }
   });
 
   it('keeps the removed title from an upload of the same directory name until its intent record has ended', async () => {

@@ -14,7 +14,9 @@ import type { UndoJournal } from './undo-journal.js';
 /**
  * Lock taken (after the thread's own lock, never before) by every operation
  * that gives a name in the directory to a new file, so a thread `a-b` and the
- * upload `b` of thread `a` can never both claim `a-b`.
+ * upload `b` of thread `a` can never both claim `a-b`. Held briefly: RMV
+ * deletes a removed thread's upload files after letting it go, their names
+ * still taken (`DirectoryContents.nameTaken`) until its intent record ends.
  */
 export const NAMESPACE_LOCK = '\u0000namespace';
 
@@ -62,6 +64,9 @@ export class DirectoryContents {
   // CRT and UPD check a name without walking every thread under the namespace lock. A count, not a set:
   // hand-written files may record one name in two threads ("a-b" + "c" and "a" + "b-c").
   private readonly recordedUploads = new Map<string, number>();
+  // Names of threads RMV has removed but whose intent record still names them: the next open would delete
+  // a file of the name made meanwhile. Counted, as one name may be both a thread and another's upload.
+  private readonly removing = new Map<string, number>();
 
   constructor(threads: ReadonlyMap<string, StoredThread>, otherNames: readonly string[]) {
     this.threads = new Map(threads);
@@ -84,9 +89,22 @@ export class DirectoryContents {
     else this.recordedUploads.delete(name);
   }
 
+  /** Holds (`1`) or lets go (`-1`) the name `name` of a removed thread whose RMV has not ended its intent record. */
+  holdRemoving(name: string, by: 1 | -1): void {
+    const n = (this.removing.get(name) ?? 0) + by;
+    if (n > 0) this.removing.set(name, n);
+    else this.removing.delete(name);
+  }
+
   /** Whether `name` is held in the directory: a thread, a recorded upload, credentials or any other file. */
   nameTaken(name: string): boolean {
-    return this.threads.has(name) || this.otherNames.has(name) || this.recordedUploads.has(name) || name.toLowerCase() === CREDENTIALS_FILE;
+    return (
+      this.threads.has(name) ||
+      this.otherNames.has(name) ||
+      this.recordedUploads.has(name) ||
+      this.removing.has(name) ||
+      name.toLowerCase() === CREDENTIALS_FILE
+    );
   }
 }
 

@@ -1,0 +1,153 @@
+/**
+ * RMV of a thread with many uploads deletes their files without the namespace
+ * lock (attack round 15: 3,000 uploads held another account's CRT 2.6 s), but
+ * the files' names, and the title, stay taken until its intent record ends:
+ * the next open would delete a file made meanwhile under one of them. The
+ * same through `withNameIdentity` (the server's wrapper), whose own lock RMV
+ * held as long before.
+ *
+ * Paced by `onUploadsRemoved`, which RMV calls before each upload file's
+ * unlink: the other operation starts there, at the first file. That RMV still
+ * has 1,999 files to delete (two awaited calls each) against the other's few
+ * writes is a margin, not a lock step; the store has no hook to hold an unlink.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openFileStore, withNameIdentity, type ForumStore } from '../src/index.js';
+import { lines, run, upload } from './helpers.js';
+
+const UPLOADS = 2_000;
+const fileName = (i: number): string => `f${String(i)}.bin`;
+
+/** A data directory holding thread `title` by alice with {@link UPLOADS} one-byte uploads, written by hand. */
+const directoryWithUploads = (title: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-namespace-'));
+  const uploadLines = Array.from({ length: UPLOADS }, (_, i) => `alice uploaded ${fileName(i)}\n`).join('');
+  writeFileSync(join(dir, title), `alice\n${uploadLines}`);
+  for (let i = 0; i < UPLOADS; i++) writeFileSync(join(dir, `${title}-${fileName(i)}`), 'x');
+  return dir;
+};
+
+/**
+ * Opens `dir` with `onFirstUnlink` run (once) as RMV is about to delete its first upload file; `named`: wrapped
+ * in `withNameIdentity`, as the server's store is (its own lock every CRT takes).
+ */
+const openPaced = async (dir: string, onFirstUnlink: () => void, named = false): Promise<{ s: ForumStore }> => {
+  let told = 0;
+  const s = await openFileStore(dir, {
+    onUploadsRemoved: (bytes) => {
+      if (bytes > 0 && ++told === 1) onFirstUnlink();
+    },
+  })();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  if (!named) return { s: s.right };
+  const wrapped = await withNameIdentity(s.right)();
+  if (E.isLeft(wrapped)) throw new Error(wrapped.left.kind);
+  return { s: wrapped.right };
+};
+
+const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
+
+describe('RMV of a thread with many uploads', () => {
+  it.each([
+    ['the file store', false],
+    ['the file store in withNameIdentity (the server\'s)', true],
+  ])("lets another title's CRT through while it deletes the upload files: %s", async (_, named) => {
+    const dir = directoryWithUploads('many');
+    let rmvDone = false;
+    let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean; readonly left: number }> | undefined;
+    const { s } = await openPaced(dir, () => {
+      crt = lines(run(s, 'bob', 'CRT other')).then((reply) => ({
+        reply,
+        rmvDone,
+        left: readdirSync(dir).filter((n) => n.startsWith('many-')).length,
+      }));
+    }, named);
+    const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
+      rmvDone = true;
+      return reply;
+    });
+    expect(await rmv).toEqual(['Thread many removed']);
+    expect(crt).toBeDefined();
+    const seen = await crt;
+    expect(seen?.reply).toEqual(['Thread other created']);
+    // Answered while RMV was still deleting: on the old code it waited for the last unlink (and RMV's answer).
+    expect(seen?.rmvDone).toBe(false);
+    expect(seen?.left).toBeGreaterThan(0);
+    expect(readdirSync(dir).filter((n) => n.startsWith('many-'))).toEqual([]);
+    expect(intents(dir)).toEqual([]);
+  });
+
+  it("refuses a CRT of one of the upload files' names until RMV has ended, then allows it", async () => {
+    const dir = directoryWithUploads('many');
+    // The first file's: RMV is about to unlink it as the CRT is sent.
+    const taken = `many-${fileName(0)}`;
+    let rmvDone = false;
+    let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean }> | undefined;
+    const { s } = await openPaced(dir, () => {
+      crt = lines(run(s, 'bob', `CRT ${taken}`)).then((reply) => ({ reply, rmvDone }));
+    });
+    const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
+      rmvDone = true;
+      return reply;
+    });
+    expect(await rmv).toEqual(['Thread many removed']);
+    const seen = await crt;
+    if (seen?.reply[0] === `Thread ${taken} created`) {
+      // Allowed only by waiting for RMV (the old code): its file then survives RMV.
+      expect(seen.rmvDone).toBe(true);
+    } else {
+      expect(seen?.reply).toEqual([`Thread ${taken} exists`]);
+      expect(existsSync(join(dir, taken))).toBe(false);
+      expect(await lines(run(s, 'bob', `CRT ${taken}`))).toEqual([`Thread ${taken} created`]);
+    }
+    expect(existsSync(join(dir, taken))).toBe(true);
+    expect(await lines(run(s, 'bob', `RDT ${taken}`))).toEqual([`Thread ${taken} is empty`]);
+  });
+
+  it('through withNameIdentity, refuses a CRT of another spelling of an upload file name until RMV has answered', async () => {
+    const dir = directoryWithUploads('many');
+    const other = `MANY-${fileName(0).toUpperCase()}`;
+    let rmvDone = false;
+    let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean }> | undefined;
+    const { s } = await openPaced(
+      dir,
+      () => {
+        crt = lines(run(s, 'bob', `CRT ${other}`)).then((reply) => ({ reply, rmvDone }));
+      },
+      true,
+    );
+    const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
+      rmvDone = true;
+      return reply;
+    });
+    expect(await rmv).toEqual(['Thread many removed']);
+    const seen = await crt;
+    // Refused, or (the old code, whose RMV held the index's lock) created only once RMV had answered.
+    if (seen?.reply[0] === `Thread ${other} created`) expect(seen.rmvDone).toBe(true);
+    else {
+      expect(seen?.reply).toEqual([`Thread ${other} exists`]);
+      expect(await lines(run(s, 'bob', `CRT ${other}`))).toEqual([`Thread ${other} created`]);
+    }
+  });
+
+  it('keeps the removed title from an upload of the same directory name until its intent record has ended', async () => {
+    // Thread "a" with upload "b-c" is stored as "a-b-c", the name of the thread being removed.
+    const dir = directoryWithUploads('a-b-c');
+    writeFileSync(join(dir, 'a'), 'bob\n');
+    let committed: Promise<{ readonly ok: boolean; readonly intentsLeft: number }> | undefined;
+    const { s } = await openPaced(dir, () => {
+      committed = upload(s, 'a', 'b-c', 'bob', Buffer.from('mine')).then((r) => ({ ok: E.isRight(r), intentsLeft: intents(dir).length }));
+    });
+    expect(await lines(run(s, 'alice', 'RMV a-b-c'))).toEqual(['Thread a-b-c removed']);
+    const seen = await committed;
+    // Refused, or (the old code) committed only once RMV's record was gone: a crash before then would have
+    // had the next open delete the new upload as the removed thread's file.
+    if (seen?.ok === true) expect(seen.intentsLeft).toBe(0);
+    else expect(E.isRight(await upload(s, 'a', 'b-c', 'bob', Buffer.from('mine')))).toBe(true);
+    expect(existsSync(join(dir, 'a-b-c'))).toBe(true);
+  });
+});

@@ -27,10 +27,14 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
   const scope = cleanupAfterEach();
 
   /** A server started on a fresh data directory and held reading its credentials (a FIFO), its lock taken; `release` lets the read end. */
-  const heldStarting = async (): Promise<{ server: Proc; dataDir: string; lock: string; release: () => Promise<void> }> => {
+  /**
+   * A server started on a new data directory whose file `held` is a FIFO (by default the credentials, read
+   * once the lock is taken and recovery is over), held open until `release`.
+   */
+  const heldStarting = async (held = 'credentials.txt'): Promise<{ server: Proc; dataDir: string; lock: string; release: () => Promise<void> }> => {
     const dataDir = await tempDir('start-signal');
     scope.dirs.push(dataDir);
-    const fifo = join(dataDir, 'credentials.txt');
+    const fifo = join(dataDir, held);
     execFileSync('mkfifo', [fifo]);
     // Not a thread file: an open that reads the directory to its end warns of it; one given up before its threads does not.
     await writeFile(join(dataDir, 'notes'), 'not a thread\n');
@@ -106,24 +110,10 @@ describe('forum-server given a stop signal during start-up (real processes)', ()
   });
 
   it('a second SIGTERM while the recovery of the directory runs (writing under the lock) exits at once and leaves the lock, which the next start takes over', async () => {
-    const dataDir = await tempDir('start-signal-recovery');
-    scope.dirs.push(dataDir);
     // The undo journal is the first thing the recovery reads: a FIFO holds it there, as a hung disk would a write.
+    const { server, dataDir, lock, release: close } = await heldStarting('.forum-journal');
     const journal = join(dataDir, '.forum-journal');
-    execFileSync('mkfifo', [journal]);
-    const server = spawnServer(['0', '--data-dir', dataDir]);
-    scope.stops.push(() => void server.child.kill('SIGKILL'));
-    const writer = await open(journal, 'w');
-    let closed = false;
-    const close = async (): Promise<void> => {
-      if (closed) return;
-      closed = true;
-      await writer.close();
-    };
-    scope.closers.push(close);
-    const lock = join(dataDir, LOCK_FILE);
     const mine = await readFile(lock, 'utf8');
-    expect(JSON.parse(mine)).toMatchObject({ pid: server.child.pid });
     server.child.kill('SIGTERM');
     await said(server, 'Stopping during start-up (SIGTERM)\n', lock);
     server.child.kill('SIGTERM');

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
-import { codeOf, nodeLockFs, type LockFs } from './lock-fs.js';
+import { codeOf, deleteIfOursSync, nodeLockFs, type LockFs } from './lock-fs.js';
 import { holding, type DataDirLock } from './lock-holder.js';
 import { currentPlace, recordText, type LockPlace } from './lock-record.js';
 import { verdictOf, type LockSighting, type Verdict } from './lock-verdict.js';
@@ -238,13 +238,7 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
   let waited = false;
   const mine = recordText(process.pid, l.here);
   // From before the first create: one that lands just as the process is told to exit at once is still given up.
-  heldHere.set(dir, () => {
-    try {
-      if (l.fs.readFileSync(path) === mine) l.fs.unlinkSync(path);
-    } catch {
-      // Not there (not created yet, or gone), or out of reach: nothing more a process about to exit can do.
-    }
-  });
+  heldHere.set(dir, () => deleteIfOursSync(l.fs, path, mine));
   // A stale lock is removed and the lock taken again; servers starting together wait for each other's
   // takeover. A lock being written is waited for too, up to its grace (then it is stale), and another
   // container's up to STALE_MS for a renewal (then it is stale): the bound is on the attempts that found

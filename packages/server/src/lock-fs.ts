@@ -42,3 +42,16 @@ export const nodeLockFs: LockFs = {
 
 /** The `code` of a thrown error (`ENOENT`, `EPERM`…), if any. */
 export const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
+
+/**
+ * Deletes the lock file at `path` synchronously if it still holds `mine` (a lock another server took over
+ * stays), for a process about to exit at once. Gone already, not there yet, or out of reach: nothing more
+ * such a process can do, so nothing is thrown.
+ */
+export const deleteIfOursSync = (fs: LockFs, path: string, mine: string): void => {
+  try {
+    if (fs.readFileSync(path) === mine) fs.unlinkSync(path);
+  } catch {
+    // Not there (not created yet, released, or deleted), or out of reach.
+  }
+};

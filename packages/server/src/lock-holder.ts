@@ -3,7 +3,7 @@
  * each write, found lost (another server's record in the file, or no file)
  * and then refusing every write, and released.
  */
-import { codeOf, type LockFs } from './lock-fs.js';
+import { codeOf, deleteIfOursSync, type LockFs } from './lock-fs.js';
 import { holderOf } from './lock-record.js';
 
 /** A lock held on a data directory. */
@@ -169,12 +169,8 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
     abandon: () => {
       released = true;
       clearInterval(renewal);
-      try {
-        // Only our own, as `release`: a lock another server took over meanwhile stays.
-        if (h.fs.readFileSync(path) === mine) h.fs.unlinkSync(path);
-      } catch {
-        // Gone already (released, or deleted), or out of reach: nothing more a process about to exit can do.
-      }
+      // Only our own, as `release`: a lock another server took over meanwhile stays.
+      deleteIfOursSync(h.fs, path, mine);
       h.onRelease();
     },
   };

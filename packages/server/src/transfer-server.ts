@@ -412,11 +412,6 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // derived when the token was issued (maybe by another server, which holds that session).
   const channel = new SecureTransferChannel(socket, g.keys, 'server', undefined, g.direction === 'download' ? { socketEnd: 'reset' } : {});
   channel.on('error', () => undefined);
-  // A receiver's FIN once the server's side has ended (the tail, or RMV's drain), or the server's side ending
-  // after that FIN (one that sent its final record first), would let Node close the connection gracefully
-  // (allowHalfOpen's auto-destroy, before the channel or the tail hears of it): the kernel would keep what it
-  // queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed. At 'finish'
-  // the shutdown is done, which a reset must not overlap (see SecureTransferChannel's socketEnd).
   if (g.direction === 'download') {
     // An honest client sends nothing on a download but its close: one that streams records is cut before the
     // server has read (and opened) more than a few KiB of them. Reset, through the channel (see socketEnd).
@@ -425,6 +420,11 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       deps.log(`Download of ${g.filename} by ${g.username} stopped: ${reason}`);
       channel.destroy(new TransferChannelError(reason, 'ERR_TRANSFER_MALFORMED'));
     });
+    // A receiver's FIN once the server's side has ended (the tail, or RMV's drain), or the server's side ending
+    // after that FIN (one that sent its final record first), would let Node close the connection gracefully
+    // (allowHalfOpen's auto-destroy, before the channel or the tail hears of it): the kernel would keep what it
+    // queued for a receiver that reads nothing, the slot free. A receiver that read it all has closed. At 'finish'
+    // the shutdown is done, which a reset must not overlap (see SecureTransferChannel's socketEnd).
     socket.prependListener('end', () => {
       if (socket.writableFinished) socket.resetAndDestroy();
     });

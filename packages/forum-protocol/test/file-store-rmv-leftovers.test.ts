@@ -119,7 +119,7 @@ describe('RMV tells the disk quota what it freed', () => {
   it('takes back the bytes of an upload file whose unlink failed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-freed-'));
     const freed: number[] = [];
-    const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => freed.push(bytes) })();
+    const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => void freed.push(bytes) })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     const s = opened.right;
     expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);

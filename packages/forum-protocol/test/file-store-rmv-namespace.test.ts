@@ -6,10 +6,11 @@
  * same through `withNameIdentity` (the server's wrapper), whose own lock RMV
  * held as long before.
  *
- * Paced by `onUploadsRemoved`, which RMV calls before each upload file's
- * unlink: the other operation starts there, at the first file. That RMV still
- * has 1,999 files to delete (two awaited calls each) against the other's few
- * writes is a margin, not a lock step; the store has no hook to hold an unlink.
+ * Paced by `onUploadsRemoved`, which RMV calls (and awaits) before each
+ * upload file's unlink: the other operation starts there, at the first file.
+ * The CRT of another title holds RMV there until it has answered, so that it
+ * answered first is a lock step, not a margin (one of 2,000 unlinks against
+ * the CRT's few writes failed on a loaded machine).
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -32,14 +33,16 @@ const directoryWithUploads = (title: string): string => {
 };
 
 /**
- * Opens `dir` with `onFirstUnlink` run (once) as RMV is about to delete its first upload file; `named`: wrapped
- * in `withNameIdentity`, as the server's store is (its own lock every CRT takes).
+ * Opens `dir` with `onFirstUnlink` run (once) as RMV is about to delete its first upload file, the unlink
+ * waiting for what it returns; `named`: wrapped in `withNameIdentity`, as the server's store is (its own lock
+ * every CRT takes).
  */
-const openPaced = async (dir: string, onFirstUnlink: () => void, named = false): Promise<{ s: ForumStore }> => {
+const openPaced = async (dir: string, onFirstUnlink: () => Promise<unknown> | void, named = false): Promise<{ s: ForumStore }> => {
   let told = 0;
   const s = await openFileStore(dir, {
     onUploadsRemoved: (bytes) => {
-      if (bytes > 0 && ++told === 1) onFirstUnlink();
+      if (bytes > 0 && ++told === 1) return onFirstUnlink()?.then(() => undefined);
+      return undefined;
     },
   })();
   if (E.isLeft(s)) throw new Error(s.left.message);
@@ -65,6 +68,9 @@ describe('RMV of a thread with many uploads', () => {
         rmvDone,
         left: readdirSync(dir).filter((n) => n.startsWith('many-')).length,
       }));
+      // RMV held at its first file until the CRT answered; on the old code, whose RMV held the lock the CRT
+      // waits for, until the 5 s here are up.
+      return Promise.race([crt, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     }, named);
     const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
       rmvDone = true;
@@ -74,9 +80,9 @@ describe('RMV of a thread with many uploads', () => {
     expect(crt).toBeDefined();
     const seen = await crt;
     expect(seen?.reply).toEqual(['Thread other created']);
-    // Answered while RMV was still deleting: on the old code it waited for the last unlink (and RMV's answer).
+    // Answered while RMV was held before its first unlink: on the old code only after RMV's answer.
     expect(seen?.rmvDone).toBe(false);
-    expect(seen?.left).toBeGreaterThan(0);
+    expect(seen?.left).toBe(UPLOADS);
     expect(readdirSync(dir).filter((n) => n.startsWith('many-'))).toEqual([]);
     expect(intents(dir)).toEqual([]);
   });

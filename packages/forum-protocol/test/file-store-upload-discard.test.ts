@@ -20,7 +20,7 @@ afterEach(() => {
 const open = async (freed: number[]): Promise<{ dir: string; s: ForumStore }> => {
   const dir = mkdtempSync(join(tmpdir(), 'forum-upload-discard-'));
   dirs.push(dir);
-  const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => freed.push(bytes) })();
+  const opened = await openFileStore(dir, { onUploadsRemoved: (bytes) => void freed.push(bytes) })();
   if (E.isLeft(opened)) throw new Error(opened.left.message);
   return { dir, s: opened.right };
 };

@@ -126,8 +126,8 @@ export interface FileStoreContext {
    * A write of no bytes (an append to a file the store wrote) or by no one is never charged.
    */
   readonly charge: (actor: string | undefined, bytes: number) => WriteRateError | undefined;
-  /** Told the bytes of an upload file RMV, or of an unfinished upload's temporary file, is about to be deleted, negated if that failed (`FileStoreOptions.onUploadsRemoved`). */
-  readonly uploadsRemoved: (bytes: number) => void;
+  /** Told the bytes of an upload file RMV, or of an unfinished upload's temporary file, is about to be deleted, negated if that failed; awaited (`FileStoreOptions.onUploadsRemoved`). */
+  readonly uploadsRemoved: (bytes: number) => void | PromiseLike<void>;
   /** Whether the directory is still this store's to write (`FileStoreOptions.owned`). */
   readonly owned: () => Promise<boolean>;
 }

@@ -109,9 +109,9 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
         const bytes = await lstat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
         // Told before the unlink, not after: a walk of the directory run between the unlink and a later
         // report would not count the file, and would then have it taken off all the same.
-        if (bytes > 0) ctx.uploadsRemoved(bytes);
-        await unlinkIfPresent(path).catch(() => {
-          if (bytes > 0) ctx.uploadsRemoved(-bytes);
+        if (bytes > 0) await ctx.uploadsRemoved(bytes);
+        await unlinkIfPresent(path).catch(async () => {
+          if (bytes > 0) await ctx.uploadsRemoved(-bytes);
           // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
           contents.otherNames.add(uploadFileName(title, f));
           leftovers.push(f);

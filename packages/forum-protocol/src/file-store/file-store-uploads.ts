@@ -67,9 +67,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       const discard = (): Promise<void> =>
         (discarded ??= (async () => {
           const bytes = await lstat(tmp).then((st) => (st.isFile() ? st.size : 0), () => 0);
-          if (bytes > 0) ctx.uploadsRemoved(bytes);
-          await unlink(tmp).catch(() => {
-            if (bytes > 0) ctx.uploadsRemoved(-bytes);
+          if (bytes > 0) await ctx.uploadsRemoved(bytes);
+          await unlink(tmp).catch(async () => {
+            if (bytes > 0) await ctx.uploadsRemoved(-bytes);
           });
         })());
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.

@@ -46,9 +46,11 @@ export interface FileStoreOptions {
    * deleted (stopped by RMV, aborted, refused at commit), just before its unlink (so a measurement of
    * the directory that ended before this call counted the file), and the same bytes negated if the
    * unlink then failed: a disk quota that reuses a measurement (the server's `--max-data-bytes`) counts
-   * them off at once, instead of refusing uploads for the room freed until it measures again.
+   * them off at once, instead of refusing uploads for the room freed until it measures again. A promise
+   * returned is awaited before the unlink (a count kept elsewhere is updated first; a test holds RMV's
+   * deletion there); it holds no namespace lock, only the thread's or the upload's own.
    */
-  readonly onUploadsRemoved?: (bytes: number) => void;
+  readonly onUploadsRemoved?: (bytes: number) => void | PromiseLike<void>;
   /**
    * Whether the directory is still this store's to write: asked just before
    * a change of a file is written (after its undo record is synced: where a

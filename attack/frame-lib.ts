@@ -149,12 +149,12 @@ export interface Target {
 }
 
 /**
- * Starts `target` ('forum': forum-server on a data directory of alice's and her thread `small`; else a bare
+ * Starts `target` ('forum': forum-server on a data directory of alice's, her thread `small` and `files`; else a bare
  * rudpx listener) on a random port, and the honest probe against it; this process (the attacker) then runs at a
  * lower priority than both, so that on a shared 2-core machine the probe's latency shows the server's delay, not
  * this process's.
  */
-export const startTarget = async (target: string, label: string): Promise<Target> => {
+export const startTarget = async (target: string, label: string, files: Readonly<Record<string, string>> = {}): Promise<Target> => {
   const port = 40_000 + Math.floor(Math.random() * 20_000);
   let dir = '';
   let child: { readonly child: ChildProcess; readonly exited: Promise<unknown> };
@@ -163,6 +163,7 @@ export const startTarget = async (target: string, label: string): Promise<Target
     dir = await mkdtemp(join(tmpdir(), `${label}-`));
     await writeFile(join(dir, 'credentials.txt'), 'alice pw-alice\n');
     await writeFile(join(dir, 'small'), 'alice\n');
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
     const server = await startServer(dir, port, port + 1);
     serverOut = () => server.out;
     child = server;

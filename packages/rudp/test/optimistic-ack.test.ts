@@ -13,6 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/core/connection.js';
 import { LossDetection } from '../src/core/recovery/loss-detection.js';
+import { SKIP_MIN_GAP } from '../src/core/recovery/packet-number-skips.js';
 import { RttEstimator } from '../src/core/recovery/rtt.js';
 import { type PnRange, writeAck } from '../src/wire/ack-frame.js';
 import type { PacketWriter } from '../src/wire/packet.js';
@@ -25,6 +26,7 @@ const BOTTLENECK_BPS = 10_000_000;
 /** The parts of a connection's ACK generation an attacker replaces (private in the class). */
 interface AckInternals {
   largest: number;
+  readonly received: { list(): readonly PnRange[] };
   ackDue: number | undefined;
   ackElicitingUnacked: number;
   write(now: number, w: PacketWriter, room: number): number;
@@ -70,7 +72,7 @@ interface BulkRun {
 }
 
 /** The server keeps ~8 MiB queued for the client over a 10 Mbit/s, 64 KB-queue, 25 ms path for `runMs`. */
-function serverBulk(liar: number | undefined, plaintext = false, runMs = 5_000): BulkRun {
+function serverBulk(liar: number | ((conn: Connection) => void) | undefined, plaintext = false, runMs = 5_000): BulkRun {
   const p = makePair({ seed: 7, link: { delayMs: 25 }, client: { receiveWindow: 2 ** 39, plaintext }, server: { plaintext } });
   p.sim.setLink(SERVER, CLIENT, { delayMs: 25, bandwidthBps: BOTTLENECK_BPS, queueBytes: 64 * 1024 });
   p.sim.runFor(500);
@@ -79,7 +81,8 @@ function serverBulk(liar: number | undefined, plaintext = false, runMs = 5_000):
   // The client grants the most it can at once (a raised window is granted whole), so flow control never
   // holds the server back: a grant growing only as the client reads would, a liar's above all.
   p.conn.raiseReceiveWindow(2 ** 40);
-  if (liar !== undefined) makeOptimisticAcker(p.conn, liar);
+  if (typeof liar === 'function') liar(p.conn);
+  else if (liar !== undefined) makeOptimisticAcker(p.conn, liar);
   let closedAt: number | undefined;
   p.onServerEvent = (e, now) => {
     if (e.type === 'closed') closedAt ??= now;
@@ -177,6 +180,42 @@ describe('optimistic ACKs close the connection', () => {
         // The peer hears why.
         expect(p.conn.closeReason).toMatchObject({ kind: 'peer', code: 3 });
       }
+    });
+  }
+});
+
+/**
+ * A careful liar (attack/optimistic-ack.ts window:N): a gap of one number in
+ * what it received is a skip (this path loses nothing), and the next skip is
+ * at least `SKIP_MIN_GAP` later, so it claims up to `ahead` packets past what
+ * it got but never past the last gap + 127: no skip is ever covered.
+ */
+function makeWindowLiar(ahead: number): (conn: Connection) => void {
+  return (conn) => {
+    const acks = acksOf(conn);
+    acks.write = (_now, w) => {
+      const got = acks.received.list();
+      let lastGap = 0;
+      for (let i = 0; i + 1 < got.length; i++) if ((got[i] as PnRange).lo - (got[i + 1] as PnRange).hi === 2) lastGap = Math.max(lastGap, (got[i + 1] as PnRange).hi + 1);
+      const top = got[0] as PnRange;
+      const claim = Math.max(top.hi, Math.min(top.hi + ahead, lastGap + SKIP_MIN_GAP - 1));
+      writeAck(w, [{ lo: top.lo, hi: claim }, ...got.slice(1)], 0);
+      acks.ackDue = undefined;
+      acks.ackElicitingUnacked = 0;
+      return acks.largest;
+    };
+  };
+}
+
+describe('a liar that never covers a possible skip', () => {
+  // Claiming packets still in flight pulls the RTT samples down: the controller's min RTT, and so its
+  // window, shrink; the liar gets no more than an honest receiver, and a claim past the largest sent
+  // (the flight shrank under it) still closes the connection.
+  for (const ahead of [20, 120]) {
+    it(`${ahead} ahead within the gap after the last skip: never above the bottleneck`, () => {
+      const r = serverBulk(makeWindowLiar(ahead));
+      expect(r.offeredOverCapacity).toBeLessThan(1.02);
+      if (r.state === 'closed') expect(r.closeMessage).toMatch(/never sent|skipped packet number/);
     });
   }
 });

@@ -155,6 +155,25 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
+  it("a sender silent mid-body whose last bytes the store held back for 3 stall limits is still cut a stall limit of its own silence after the store took them", async () => {
+    const s = slowStore();
+    const { port, activity, running } = await start(s.store);
+    s.hold();
+    const sent = 256 * 1024;
+    const { socket } = send(port, 1 << 20, sent);
+    expect(await until(() => s.pending(), 5_000)).toBe(true);
+    // Held 3 stall limits: not the sender's silence (before, cut a limit into the hold).
+    await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
+    expect(socket.closed).toBe(false);
+    s.release();
+    // The rest of what it sent is read now; then it is silent.
+    expect(await until(() => s.written() === sent, 5_000)).toBe(true);
+    const silentFrom = Date.now();
+    expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
+    expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(STALL_MS - 100);
+    expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
+  });
+
   /** What the server answers `channel` (its sealed records' text), once it has ended its side. */
   const answerOf = (channel: SecureTransferChannel): Promise<string> => {
     let text = '';
@@ -212,19 +231,20 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => running() === 0, 2_000)).toBe(true);
   });
 
-  it("an upload held back by its store for 3 windows is not refused for the server's own slowness: once the store takes its bytes, it is stored", async () => {
+  it("an upload held back by its store for 3 windows (3 stall limits) is not ended for the server's own slowness, by the pace or the stall limit: once the store takes its bytes, it is stored", async () => {
     const s = slowStore();
-    // The stall limit well over the hold: it is not the pace, and it cuts a socket the server has not read for its length.
-    const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: 10 * PACE.windowMs });
+    // The stall limit as long as the window: before, it counted the hold and cut the connection a limit into it.
+    const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: STALL_MS });
     const size = 1 << 20;
     s.hold();
-    const { channel } = send(port, size, size);
+    const { socket, channel } = send(port, size, size);
     channel.end();
     const answer = answerOf(channel);
     expect(await until(() => s.pending(), 5_000)).toBe(true);
     // The server reads nothing while its write pends: the sender's TCP waits, and no byte arrives for 3 windows.
-    await new Promise((resolve) => setTimeout(resolve, 3 * PACE.windowMs));
+    await new Promise((resolve) => setTimeout(resolve, 3 * Math.max(PACE.windowMs, STALL_MS)));
     expect(log).toEqual([]);
+    expect(socket.closed).toBe(false);
     s.release();
     expect(await answer).toBe('OK\n');
     expect(s.written()).toBe(size);

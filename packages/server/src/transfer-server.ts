@@ -90,7 +90,8 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
   setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit): Promise<void> => {
+/** `unmark` lets go of its user's "transferring" mark ({@link TransferActivity}) before the connection ends. */
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void): Promise<void> => {
   const taken = await whileHeld(stall, uploads.take(grant.username));
   // The count out of reach (the database): refused, as a store error refuses any upload.
   if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
@@ -101,14 +102,21 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     return refuseUpload(socket, refusal);
   }
   try {
-    await receiveSized(deps, socket, grant, headerDone, () => void ended(), pace, stall);
+    const over = (): void => {
+      void ended();
+      unmark();
+    };
+    await receiveSized(deps, socket, grant, headerDone, over, pace, stall);
   } finally {
     await ended();
   }
 };
 
-/** `endSlot` ends the upload's place among its user's uploads ({@link UploadSlots}) early, when RMV stops it. */
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void, pace: TransferPace, stall: StallLimit): Promise<void> => {
+/**
+ * `over` ends the upload before its connection, when RMV stops it or its pace refuses it (a refusal's drain
+ * follows): its place among its user's uploads ({@link UploadSlots}) and its user's "transferring" mark.
+ */
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -124,7 +132,7 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation, endSlot, pace, stall);
+    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall);
   } finally {
     room.reservation.release();
   }
@@ -144,7 +152,7 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void, paceLimits: TransferPace, stall: StallLimit): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
   const begun = await whileHeld(stall, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size));
@@ -162,7 +170,8 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   // the store's stream (which will not drain again) ends. The loop below then stops at its next chunk, or
   // when the refusal's drain period ends the connection; its reading is not cut short, so the client's bytes
   // in flight are drained and it reads the refusal rather than a reset. (The slot is not held for that
-  // drain: the upload is over, and its user may start another at once.)
+  // drain: the upload is over, and its user may start another at once. Nor the user's "transferring" mark,
+  // which only keeps the session from idling out: 10 s of a silent sender's drain are not its activity.)
   let stopped: UploadError | undefined;
   const stopWaiting = new AbortController();
   let received = 0;
@@ -180,7 +189,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     // The room once the store's upload is aborted, as the other refusals do: released before, a write still in
     // flight landed after its reservation was gone and the quota counted it removed until its next measurement.
     void abort().finally(() => room.release());
-    endSlot();
+    over();
     answer(() => {
       deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
       refuseUpload(socket, reason);
@@ -194,7 +203,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     pace.stop();
     stopWaiting.abort();
     room.release();
-    endSlot();
+    over();
     answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
   });
   try {
@@ -441,15 +450,22 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
     });
   }
   deps.activity.start(g.username);
+  // Once: an upload refused mid-body lets it go at the refusal, before its drain ends the connection.
+  let marked = true;
+  const unmark = (): void => {
+    if (!marked) return;
+    marked = false;
+    deps.activity.finish(g.username);
+  };
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall);
+      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark);
     } else {
       headerDone();
       await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling });
     }
   } finally {
-    deps.activity.finish(g.username);
+    unmark();
   }
 };
 

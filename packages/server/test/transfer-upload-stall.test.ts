@@ -15,6 +15,8 @@ import { cleanup, tempDir } from './forum-processes.js';
 import { until } from './until.js';
 
 const STALL_MS = 1000;
+/** Why the store stops an upload (RMV of its thread). */
+type StopReason = Awaited<UploadWriter['stopped']>;
 /** The upload pace of the pace's tests: 32 KiB a second over the last 1 s (4 KiB a second over 30 s in a server). */
 const PACE: TransferPace = { minBytesPerSecond: 32 * 1024, windowMs: 1000 };
 const TOKEN = 'cd'.repeat(32);
@@ -29,9 +31,13 @@ const uploadTokens: TransferTokens = {
   revokeUser: () => async () => undefined,
 };
 
-/** A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is. */
+/**
+ * A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is; `stop()`
+ * stops the upload as RMV of its thread does.
+ */
 const slowStore = () => {
   let held: (() => void) | undefined;
+  let stopWith: (reason: StopReason) => void = () => undefined;
   let holding = false;
   let written = 0;
   let aborted = false;
@@ -49,7 +55,7 @@ const slowStore = () => {
       aborted = true;
       stream.destroy();
     },
-    stopped: new Promise(() => undefined),
+    stopped: new Promise((resolve) => (stopWith = resolve)),
   };
   const store = { beginUpload: () => async () => ({ _tag: 'Right', right: writer }) } as unknown as ForumStore;
   return {
@@ -63,6 +69,7 @@ const slowStore = () => {
       h?.();
     },
     pending: () => held !== undefined,
+    stop: (reason: StopReason) => stopWith(reason),
     written: () => written,
     aborted: () => aborted,
   };
@@ -205,6 +212,46 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     channel.destroy();
     expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
   });
+
+  // The mark only keeps its user's session from idling out (transfer-activity.ts); the upload's slot, room and store
+  // upload are let go at the refusal already. Before, it stayed until the refusal's 10 s drain ended the connection.
+  const refusals = [
+    { what: 'too slow', limits: { uploadPace: PACE, stallTimeoutMs: 20 * STALL_MS }, act: () => undefined, answer: /^ERR upload too slow: / },
+    {
+      what: 'stopped by its thread\'s RMV',
+      limits: { stallTimeoutMs: 20 * STALL_MS },
+      act: (s: ReturnType<typeof slowStore>) => s.stop({ kind: 'noThread', title: 't' }),
+      answer: /^ERR Thread t does not exist\n$/,
+    },
+  ] as const;
+  for (const r of refusals) {
+    it(`an upload refused mid-body (${r.what}) lets its user's transferring mark go at the refusal, while its connection drains`, async () => {
+      const s = slowStore();
+      const { port, activity, running } = await start(s.store, undefined, r.limits);
+      // The session that asked for the upload: its idle timer reads the mark, and the end of the user's last transfer.
+      activity.opened('u');
+      // Sent part of its body, then silent: it reads the refusal, and neither sends more nor closes.
+      const { socket, channel } = send(port, 1 << 20, 100_000);
+      const answer = answerOf(channel);
+      expect(await until(() => s.written() === 100_000, 5_000)).toBe(true);
+      expect(activity.busy('u')).toBe(true);
+      r.act(s);
+      expect(await answer).toMatch(r.answer);
+      expect(activity.busy('u')).toBe(false);
+      expect(activity.lastFinished('u')).toBeDefined();
+      expect(running()).toBe(0);
+      // The server still reads and drops what the sender might send (its drain): the connection is held, not the mark.
+      expect(socket.closed).toBe(false);
+      // Let go once: another transfer of the user's begins, and the refused one's end (its transfer settled, which
+      // close waits for) does not take that one's mark.
+      activity.start('u');
+      channel.destroy();
+      expect(await until(() => socket.closed, 2_000)).toBe(true);
+      await server?.close();
+      server = undefined;
+      expect(activity.busy('u')).toBe(true);
+    });
+  }
 
   it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async () => {
     const s = slowStore();

@@ -38,6 +38,8 @@ const uploadTokens: TransferTokens = {
 const slowStore = () => {
   let held: (() => void) | undefined;
   let stopWith: (reason: StopReason) => void = () => undefined;
+  let commitGate: Promise<void> = Promise.resolve();
+  let openCommit: () => void = () => undefined;
   let holding = false;
   let written = 0;
   let aborted = false;
@@ -50,7 +52,10 @@ const slowStore = () => {
   });
   const writer: UploadWriter = {
     stream,
-    commit: async () => ({ _tag: 'Right', right: undefined }),
+    commit: async () => {
+      await commitGate;
+      return { _tag: 'Right', right: undefined };
+    },
     abort: async () => {
       aborted = true;
       stream.destroy();
@@ -70,6 +75,9 @@ const slowStore = () => {
     },
     pending: () => held !== undefined,
     stop: (reason: StopReason) => stopWith(reason),
+    /** Commits wait until {@link openCommit} (a sync, or the thread's lock, taking its time). */
+    holdCommit: () => void (commitGate = new Promise((resolve) => (openCommit = resolve))),
+    openCommit: () => openCommit(),
     written: () => written,
     aborted: () => aborted,
   };
@@ -211,6 +219,23 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(running()).toBe(0);
     channel.destroy();
     expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
+  });
+
+  it("an upload whose commit takes 3 stall limits (the sender has sent it all and waits for the answer) is not cut: it is stored", async () => {
+    const s = slowStore();
+    const { port } = await start(s.store);
+    const size = 64 * 1024;
+    s.holdCommit();
+    const { socket, channel } = send(port, size, size);
+    channel.end();
+    const answer = answerOf(channel);
+    expect(await until(() => s.written() === size, 5_000)).toBe(true);
+    // Before, the stall limit counted the commit too, and cut the connection a limit into it.
+    await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
+    expect(socket.closed).toBe(false);
+    s.openCommit();
+    expect(await answer).toBe('OK\n');
+    expect(log).toEqual(['u uploaded f to t thread']);
   });
 
   // The mark only keeps its user's session from idling out (transfer-activity.ts); the upload's slot, room and store

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openFileStore, withNameIdentity, type ForumStore } from '../src/index.js';
+import { openFileStore, withNameIdentity, type ForumStore, type UploadError } from '../src/index.js';
 import { lines, run, upload } from './helpers.js';
 
 const UPLOADS = 2_000;
@@ -138,6 +138,46 @@ describe('RMV of a thread with many uploads', () => {
       expect(seen?.reply).toEqual([`Thread ${other} exists`]);
       expect(await lines(run(s, 'bob', `CRT ${other}`))).toEqual([`Thread ${other} created`]);
     }
+  });
+
+  it("through withNameIdentity, an upload commit to the thread RMV is deleting does not hold the index's lock while it waits: another title's CRT answers before RMV, the commit is refused as to a missing thread and leaves nothing", async () => {
+    const dir = directoryWithUploads('many');
+    let rmvDone = false;
+    let committed: Promise<{ readonly result: E.Either<UploadError, void>; readonly rmvDone: boolean }> | undefined;
+    let crt: Promise<{ readonly reply: readonly string[]; readonly rmvDone: boolean }> | undefined;
+    const { s } = await openPaced(
+      dir,
+      () => {
+        // The commit first (its bytes already synced and closed, so it reaches the index's lock within this turn),
+        // then the CRT, once the commit has had that turn: before, the commit held the index's lock while it waited
+        // for the thread's, which RMV holds to its last unlink, and the CRT waited behind it.
+        committed = commit().then((result) => ({ result, rmvDone }));
+        setImmediate(() => {
+          crt = lines(run(s, 'bob', 'CRT other')).then((reply) => ({ reply, rmvDone }));
+        });
+      },
+      true,
+    );
+    const begun = await s.beginUpload('many', 'late.bin', 'bob')();
+    if (E.isLeft(begun)) throw new Error(begun.left.kind);
+    const writer = begun.right;
+    await new Promise<void>((resolve) => writer.stream.once('close', () => resolve()).end(Buffer.from('late')));
+    const commit = writer.commit;
+    const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
+      rmvDone = true;
+      return reply;
+    });
+    expect(await rmv).toEqual(['Thread many removed']);
+    const seenCrt = await crt;
+    expect(seenCrt?.reply).toEqual(['Thread other created']);
+    expect(seenCrt?.rmvDone).toBe(false);
+    // What a commit to a missing thread is answered: the thread it was sent to is gone.
+    const seenCommit = await committed;
+    expect(seenCommit?.result).toEqual(E.left({ kind: 'noThread', title: 'many' }));
+    expect(readdirSync(dir).filter((n) => n.startsWith('many') || n.startsWith('.forum-tmp') || n.startsWith('.forum-intent-'))).toEqual([]);
+    // And the index was left as the store: the name is free, the thread gone.
+    expect(await lines(run(s, 'bob', 'CRT many'))).toEqual(['Thread many created']);
+    expect(await lines(run(s, 'bob', 'RDT many'))).toEqual(['Thread many is empty']);
   });
 
   it('keeps the removed title from an upload of the same directory name until its intent record has ended', async () => {

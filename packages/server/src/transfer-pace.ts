@@ -71,6 +71,9 @@ export const watchTransferPace = (direction: TransferDirection, moved: () => num
   const samples: Sample[] = [{ at: 0, moved: moved() }];
   // The client's time of the next sample: a tick each tenth of a window of it, so a window spans ten ticks.
   let next = tickMs;
+  // Runs only while nothing is held, so its real time is the client's: set for the rest of a tick it fires at the
+  // tick. Left running through holds (it was), it fired early, took a sample and was set again for the rest, over
+  // and over while the server held the transfer most of the time (a store taking each write slowly).
   let timer: NodeJS.Timeout | undefined;
   const schedule = (): void => {
     timer = setTimeout(tick, Math.max(0, next - clientMs()));
@@ -78,8 +81,6 @@ export const watchTransferPace = (direction: TransferDirection, moved: () => num
   };
   const tick = (): void => {
     timer = undefined;
-    // Held: judged nothing, and the next tick is set when the hold ends (the client's clock stands still).
-    if (holds > 0) return;
     const now: Sample = { at: clientMs(), moved: moved() };
     samples.push(now);
     while (next <= now.at) next += tickMs;
@@ -94,13 +95,17 @@ export const watchTransferPace = (direction: TransferDirection, moved: () => num
   schedule();
   return {
     hold: () => {
-      if (holds++ === 0) heldSince = performance.now();
+      if (holds++ > 0) return;
+      heldSince = performance.now();
+      // The client's clock stands still: judged nothing, and the next tick is set when the hold ends.
+      clearTimeout(timer);
+      timer = undefined;
     },
     release: () => {
       if (holds === 0) return;
       if (--holds > 0) return;
       heldMs += performance.now() - heldSince;
-      if (timer === undefined && !stopped) schedule();
+      if (!stopped) schedule();
     },
     stop: () => {
       stopped = true;

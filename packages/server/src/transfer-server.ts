@@ -10,7 +10,8 @@ import type { TransferActivity } from './transfer-activity.js';
 import { TransferAdmission } from './transfer-admission.js';
 import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js';
 import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
-import { DEFAULT_TRANSFER_PACE, downloadTailMs, watchTransferPace, type PaceWatch, type TransferPace } from './transfer-pace.js';
+import { DEFAULT_TRANSFER_PACE, downloadTailMs, watchTransferPace, type TransferPace } from './transfer-pace.js';
+import { bothHeld, watchStall, whileHeld, type ServerHold, type StallLimit } from './transfer-stall.js';
 import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
@@ -47,10 +48,11 @@ const MAX_CONNECTIONS = 512;
 /** How long a refused upload's remaining bytes are read and discarded, so the client sees the ERR line rather than a reset. */
 const DRAIN_AFTER_REFUSAL_MS = 10_000;
 /**
- * A transfer that moves no byte for this long is abandoned (and leaves nothing behind); a trickle is ended by
- * its pace (transfer-pace.ts). Node's socket timeout: a read or a
+ * A transfer that moves no byte for this long of the client's time is abandoned (and leaves nothing behind); a
+ * trickle is ended by its pace (transfer-pace.ts). Node's socket timeout: a read or a
  * write that completes restarts it, a write waiting for a receiver that reads nothing does not, but Node skips
- * an expiry when that write went out in part since the last one: a download not read was cut at 60 s.
+ * an expiry when that write went out in part since the last one: a download not read was cut at 60 s. Off while
+ * the server waits for its store or disk (transfer-stall.ts): a store write pending 30 s ended an honest upload.
  */
 export const STALL_TIMEOUT_MS = 30_000;
 const TOKEN = /^[0-9a-f]{64}$/;
@@ -88,8 +90,9 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
   setTimeout(() => socket.destroy(), DRAIN_AFTER_REFUSAL_MS).unref();
 };
 
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace): Promise<void> => {
-  const taken = await uploads.take(grant.username)();
+/** `unmark` lets go of its user's "transferring" mark ({@link TransferActivity}) before the connection ends. */
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void): Promise<void> => {
+  const taken = await whileHeld(stall, uploads.take(grant.username));
   // The count out of reach (the database): refused, as a store error refuses any upload.
   if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
   const ended = taken.right;
@@ -99,14 +102,21 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
     return refuseUpload(socket, refusal);
   }
   try {
-    await receiveSized(deps, socket, grant, headerDone, () => void ended(), pace);
+    const over = (): void => {
+      void ended();
+      unmark();
+    };
+    await receiveSized(deps, socket, grant, headerDone, over, pace, stall);
   } finally {
     await ended();
   }
 };
 
-/** `endSlot` ends the upload's place among its user's uploads ({@link UploadSlots}) early, when RMV stops it. */
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, endSlot: () => void, pace: TransferPace): Promise<void> => {
+/**
+ * `over` ends the upload before its connection, when RMV stops it or its pace refuses it (a refusal's drain
+ * follows): its place among its user's uploads ({@link UploadSlots}) and its user's "transferring" mark.
+ */
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -116,13 +126,13 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${size} bytes is over the limit`);
     return refuseUpload(socket, `file too large: ${size} bytes, the server accepts at most ${deps.maxUploadBytes}`);
   }
-  const room = await UploadReservation.start(deps.quota, size).catch(unmeasurable);
+  const room = await whileHeld(stall, () => UploadReservation.start(deps.quota, size).catch(unmeasurable));
   if (!room.ok) {
     deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${room.reason}`);
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation, endSlot, pace);
+    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall);
   } finally {
     room.reservation.release();
   }
@@ -142,10 +152,10 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, endSlot: () => void, paceLimits: TransferPace): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
-  const begun = await deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size)();
+  const begun = await whileHeld(stall, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size));
   if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
   const writer = begun.right;
   // One answer per upload: the store's stop below may come while the loop is about to answer for itself.
@@ -160,7 +170,8 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
   // the store's stream (which will not drain again) ends. The loop below then stops at its next chunk, or
   // when the refusal's drain period ends the connection; its reading is not cut short, so the client's bytes
   // in flight are drained and it reads the refusal rather than a reset. (The slot is not held for that
-  // drain: the upload is over, and its user may start another at once.)
+  // drain: the upload is over, and its user may start another at once. Nor the user's "transferring" mark,
+  // which only keeps the session from idling out: 10 s of a silent sender's drain are not its activity.)
   let stopped: UploadError | undefined;
   const stopWaiting = new AbortController();
   let received = 0;
@@ -178,19 +189,21 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     // The room once the store's upload is aborted, as the other refusals do: released before, a write still in
     // flight landed after its reservation was gone and the quota counted it removed until its next measurement.
     void abort().finally(() => room.release());
-    endSlot();
+    over();
     answer(() => {
       deps.log(`Upload of ${grant.filename} by ${grant.username} refused: ${reason}`);
       refuseUpload(socket, reason);
     });
   });
+  // The server's waits in the loop below, out of both the pace's window and the stall limit.
+  const held = bothHeld(pace, stall);
   void writer.stopped.then((reason) => {
     if (tooSlow !== undefined) return;
     stopped = reason;
     pace.stop();
     stopWaiting.abort();
     room.release();
-    endSlot();
+    over();
     answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
   });
   try {
@@ -201,7 +214,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
       if (received > size) break;
       // Time the server itself spends on a chunk (measuring the disk, waiting for the store's write) is not the
       // client's: it reads nothing meanwhile (the sender's TCP waits), and a slow disk must not refuse an honest client.
-      pace.hold();
+      held.hold();
       try {
         const refused = await room.cover(received).catch((e: unknown) => unmeasurable(e).reason);
         // Stopped while the room was measured: refused already, with the store's reason.
@@ -221,7 +234,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
         });
         if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
       } finally {
-        pace.release();
+        held.release();
       }
     }
   } catch {
@@ -250,7 +263,9 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     await abort();
     return answer(() => refuse(socket, received > size ? `more than ${size} bytes sent` : `only ${received} of ${size} bytes arrived`));
   }
-  const committed = await (deps.commitDeadlineMs === undefined ? writer.commit() : withCommandDeadline(deps.commitDeadlineMs, writer.commit));
+  // The client has sent it all and waits for the answer: the commit (a sync, the store's locks) is the server's time.
+  const deadlineMs = deps.commitDeadlineMs;
+  const committed = await whileHeld(stall, deadlineMs === undefined ? writer.commit : () => withCommandDeadline(deadlineMs, writer.commit));
   if (committed._tag === 'Left') return answer(() => refuseStored(deps, socket, grant, commandErrorText(committed.left), refuse));
   answer(() => {
     deps.log(`${grant.username} uploaded ${grant.filename} to ${grant.thread} thread`);
@@ -262,6 +277,8 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
 interface DownloadLimits {
   readonly pace: TransferPace;
   readonly stallMs: number;
+  /** The running stall limit, held while the store reads. */
+  readonly stall: StallLimit;
   /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
   readonly sendBufferCeiling: number;
 }
@@ -273,7 +290,7 @@ interface DownloadLimits {
  */
 const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   if (raw.destroyed) return;
-  raw.setTimeout(0);
+  limits.stall.stop();
   // 'close', not events.once: that rejects at the 'error' before it, and the slot is held to the close.
   const closed = new Promise<unknown>((resolve) => raw.once('close', resolve));
   const tailMs = downloadTailMs(raw.bytesWritten, limits.sendBufferCeiling, limits.stallMs, limits.pace);
@@ -292,7 +309,7 @@ const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: Tr
  * `stream`'s chunks, `pace` held while the server waits for each: its store's reads are not the client's time
  * (a slow disk, or PostgreSQL under load, must not stop an honest download).
  */
-async function* heldWhileRead(stream: Readable, pace: PaceWatch): AsyncGenerator<Buffer> {
+async function* heldWhileRead(stream: Readable, pace: ServerHold): AsyncGenerator<Buffer> {
   pace.hold();
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -312,7 +329,7 @@ async function* heldWhileRead(stream: Readable, pace: PaceWatch): AsyncGenerator
 const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
-  const opened = await deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)();
+  const opened = await whileHeld(limits.stall, deps.store.openDownload(grant.thread, grant.filename, grant.incarnation));
   if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
   const { stream, size, stopped } = opened.right;
   // The client may have gone while the store opened the file (a FIN with its token line ends the channel,
@@ -362,7 +379,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
     setTimeout(() => raw.resetAndDestroy(), DRAIN_AFTER_REFUSAL_MS).unref();
   });
   try {
-    for await (const chunk of heldWhileRead(stream, pace)) {
+    for await (const chunk of heldWhileRead(stream, bothHeld(pace, limits.stall))) {
       if (!socket.write(chunk)) await once(socket, 'drain', { signal: quit.signal });
     }
     socket.end();
@@ -407,7 +424,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   // timer nor the pace judges the connection: its tail (downloadTail) waits for the receiver to read it.
   const cut = g.direction === 'download' ? () => socket.resetAndDestroy() : () => socket.destroy();
   const stallMs = limits.stallTimeoutMs ?? STALL_TIMEOUT_MS;
-  socket.setTimeout(stallMs, cut);
+  const stall = watchStall(socket, stallMs, cut);
   // Everything after the token line is sealed with keys of the session that asked for this transfer,
   // derived when the token was issued (maybe by another server, which holds that session).
   const channel = new SecureTransferChannel(socket, g.keys, 'server', undefined, g.direction === 'download' ? { socketEnd: 'reset' } : {});
@@ -433,15 +450,22 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
     });
   }
   deps.activity.start(g.username);
+  // Once: an upload refused mid-body lets it go at the refusal, before its drain ends the connection.
+  let marked = true;
+  const unmark = (): void => {
+    if (!marked) return;
+    marked = false;
+    deps.activity.finish(g.username);
+  };
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE);
+      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, sendBufferCeiling });
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling });
     }
   } finally {
-    deps.activity.finish(g.username);
+    unmark();
   }
 };
 

@@ -96,6 +96,49 @@ describe('transfer pace', () => {
     expect(reasons).toEqual(['upload too slow: 0 bytes received in the last 30 s, the server needs 4096 bytes a second']);
   });
 
+  it("a transfer the server holds back 99 % of the time is checked once a tick of the client's time: 10 minutes of 99 ms holds 1 ms apart, 6 s of the client's, 2 checks (before: its timer, set by real time, fired 798 times)", () => {
+    // Each timer the watch sets, counted as it fires: a check of the pace.
+    let fired = 0;
+    const fakeSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) =>
+      fakeSetTimeout(() => {
+        fired++;
+        fn();
+      }, ms)) as typeof setTimeout);
+    let received = 0;
+    let samples = 0;
+    const reasons: string[] = [];
+    const pace = watchTransferPace(
+      'upload',
+      () => {
+        samples++;
+        return received;
+      },
+      DEFAULT_TRANSFER_PACE,
+      (r) => reasons.push(r),
+    );
+    expect(samples).toBe(1);
+    // A store that takes each write in 99 ms; between two, the client's 8 bytes of its 1 ms (8 KiB a second of its time).
+    for (let i = 0; i < 6000; i++) {
+      pace.hold();
+      vi.advanceTimersByTime(99);
+      pace.release();
+      received += 8;
+      vi.advanceTimersByTime(1);
+    }
+    // The ticks at 3 s and 6 s of the client's time, and nothing else.
+    expect(fired).toBe(2);
+    expect(samples).toBe(3);
+    expect(reasons).toEqual([]);
+    // The rule as before: silent from now, it is judged at 30 s of its own time, over that window (48,000 bytes).
+    vi.advanceTimersByTime(23_999);
+    expect(reasons).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(reasons).toEqual(['upload too slow: 48000 bytes received in the last 30 s, the server needs 4096 bytes a second']);
+    // Its ticks at 9, 12, … 30 s.
+    expect(fired).toBe(2 + 8);
+  });
+
   it('0 bytes a second: no pace', () => {
     const reasons: string[] = [];
     watchTransferPace('upload', () => 0, { minBytesPerSecond: 0, windowMs: 1000 }, (r) => reasons.push(r));

@@ -15,6 +15,8 @@ import { cleanup, tempDir } from './forum-processes.js';
 import { until } from './until.js';
 
 const STALL_MS = 1000;
+/** Why the store stops an upload (RMV of its thread). */
+type StopReason = Awaited<UploadWriter['stopped']>;
 /** The upload pace of the pace's tests: 32 KiB a second over the last 1 s (4 KiB a second over 30 s in a server). */
 const PACE: TransferPace = { minBytesPerSecond: 32 * 1024, windowMs: 1000 };
 const TOKEN = 'cd'.repeat(32);
@@ -29,9 +31,15 @@ const uploadTokens: TransferTokens = {
   revokeUser: () => async () => undefined,
 };
 
-/** A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is. */
+/**
+ * A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is; `stop()`
+ * stops the upload as RMV of its thread does.
+ */
 const slowStore = () => {
   let held: (() => void) | undefined;
+  let stopWith: (reason: StopReason) => void = () => undefined;
+  let commitGate: Promise<void> = Promise.resolve();
+  let openCommit: () => void = () => undefined;
   let holding = false;
   let written = 0;
   let aborted = false;
@@ -44,12 +52,15 @@ const slowStore = () => {
   });
   const writer: UploadWriter = {
     stream,
-    commit: async () => ({ _tag: 'Right', right: undefined }),
+    commit: async () => {
+      await commitGate;
+      return { _tag: 'Right', right: undefined };
+    },
     abort: async () => {
       aborted = true;
       stream.destroy();
     },
-    stopped: new Promise(() => undefined),
+    stopped: new Promise((resolve) => (stopWith = resolve)),
   };
   const store = { beginUpload: () => async () => ({ _tag: 'Right', right: writer }) } as unknown as ForumStore;
   return {
@@ -63,6 +74,10 @@ const slowStore = () => {
       h?.();
     },
     pending: () => held !== undefined,
+    stop: (reason: StopReason) => stopWith(reason),
+    /** Commits wait until {@link openCommit} (a sync, or the thread's lock, taking its time). */
+    holdCommit: () => void (commitGate = new Promise((resolve) => (openCommit = resolve))),
+    openCommit: () => openCommit(),
     written: () => written,
     aborted: () => aborted,
   };
@@ -155,6 +170,25 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
+  it("a sender silent mid-body whose last bytes the store held back for 3 stall limits is still cut a stall limit of its own silence after the store took them", async () => {
+    const s = slowStore();
+    const { port, activity, running } = await start(s.store);
+    s.hold();
+    const sent = 256 * 1024;
+    const { socket } = send(port, 1 << 20, sent);
+    expect(await until(() => s.pending(), 5_000)).toBe(true);
+    // Held 3 stall limits: not the sender's silence (before, cut a limit into the hold).
+    await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
+    expect(socket.closed).toBe(false);
+    s.release();
+    // The rest of what it sent is read now; then it is silent.
+    expect(await until(() => s.written() === sent, 5_000)).toBe(true);
+    const silentFrom = Date.now();
+    expect(await until(() => socket.closed, 4 * STALL_MS)).toBe(true);
+    expect(Date.now() - silentFrom).toBeGreaterThanOrEqual(STALL_MS - 100);
+    expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
+  });
+
   /** What the server answers `channel` (its sealed records' text), once it has ended its side. */
   const answerOf = (channel: SecureTransferChannel): Promise<string> => {
     let text = '';
@@ -187,6 +221,63 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => !activity.busy('u'), 2_000)).toBe(true);
   });
 
+  it("an upload whose commit takes 3 stall limits (the sender has sent it all and waits for the answer) is not cut: it is stored", async () => {
+    const s = slowStore();
+    const { port } = await start(s.store);
+    const size = 64 * 1024;
+    s.holdCommit();
+    const { socket, channel } = send(port, size, size);
+    channel.end();
+    const answer = answerOf(channel);
+    expect(await until(() => s.written() === size, 5_000)).toBe(true);
+    // Before, the stall limit counted the commit too, and cut the connection a limit into it.
+    await new Promise((resolve) => setTimeout(resolve, 3 * STALL_MS));
+    expect(socket.closed).toBe(false);
+    s.openCommit();
+    expect(await answer).toBe('OK\n');
+    expect(log).toEqual(['u uploaded f to t thread']);
+  });
+
+  // The mark only keeps its user's session from idling out (transfer-activity.ts); the upload's slot, room and store
+  // upload are let go at the refusal already. Before, it stayed until the refusal's 10 s drain ended the connection.
+  const refusals = [
+    { what: 'too slow', limits: { uploadPace: PACE, stallTimeoutMs: 20 * STALL_MS }, act: () => undefined, answer: /^ERR upload too slow: / },
+    {
+      what: 'stopped by its thread\'s RMV',
+      limits: { stallTimeoutMs: 20 * STALL_MS },
+      act: (s: ReturnType<typeof slowStore>) => s.stop({ kind: 'noThread', title: 't' }),
+      answer: /^ERR Thread t does not exist\n$/,
+    },
+  ] as const;
+  for (const r of refusals) {
+    it(`an upload refused mid-body (${r.what}) lets its user's transferring mark go at the refusal, while its connection drains`, async () => {
+      const s = slowStore();
+      const { port, activity, running } = await start(s.store, undefined, r.limits);
+      // The session that asked for the upload: its idle timer reads the mark, and the end of the user's last transfer.
+      activity.opened('u');
+      // Sent part of its body, then silent: it reads the refusal, and neither sends more nor closes.
+      const { socket, channel } = send(port, 1 << 20, 100_000);
+      const answer = answerOf(channel);
+      expect(await until(() => s.written() === 100_000, 5_000)).toBe(true);
+      expect(activity.busy('u')).toBe(true);
+      r.act(s);
+      expect(await answer).toMatch(r.answer);
+      expect(activity.busy('u')).toBe(false);
+      expect(activity.lastFinished('u')).toBeDefined();
+      expect(running()).toBe(0);
+      // The server still reads and drops what the sender might send (its drain): the connection is held, not the mark.
+      expect(socket.closed).toBe(false);
+      // Let go once: another transfer of the user's begins, and the refused one's end (its transfer settled, which
+      // close waits for) does not take that one's mark.
+      activity.start('u');
+      channel.destroy();
+      expect(await until(() => socket.closed, 2_000)).toBe(true);
+      await server?.close();
+      server = undefined;
+      expect(activity.busy('u')).toBe(true);
+    });
+  }
+
   it('an honest sender at twice the pace, steady, for 4 windows, is not refused: its upload is stored', async () => {
     const s = slowStore();
     const { port, running } = await start(s.store, undefined, { uploadPace: PACE });
@@ -212,19 +303,20 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => running() === 0, 2_000)).toBe(true);
   });
 
-  it("an upload held back by its store for 3 windows is not refused for the server's own slowness: once the store takes its bytes, it is stored", async () => {
+  it("an upload held back by its store for 3 windows (3 stall limits) is not ended for the server's own slowness, by the pace or the stall limit: once the store takes its bytes, it is stored", async () => {
     const s = slowStore();
-    // The stall limit well over the hold: it is not the pace, and it cuts a socket the server has not read for its length.
-    const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: 10 * PACE.windowMs });
+    // The stall limit as long as the window: before, it counted the hold and cut the connection a limit into it.
+    const { port } = await start(s.store, undefined, { uploadPace: PACE, stallTimeoutMs: STALL_MS });
     const size = 1 << 20;
     s.hold();
-    const { channel } = send(port, size, size);
+    const { socket, channel } = send(port, size, size);
     channel.end();
     const answer = answerOf(channel);
     expect(await until(() => s.pending(), 5_000)).toBe(true);
     // The server reads nothing while its write pends: the sender's TCP waits, and no byte arrives for 3 windows.
-    await new Promise((resolve) => setTimeout(resolve, 3 * PACE.windowMs));
+    await new Promise((resolve) => setTimeout(resolve, 3 * Math.max(PACE.windowMs, STALL_MS)));
     expect(log).toEqual([]);
+    expect(socket.closed).toBe(false);
     s.release();
     expect(await answer).toBe('OK\n');
     expect(s.written()).toBe(size);

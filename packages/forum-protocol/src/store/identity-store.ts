@@ -75,6 +75,11 @@ export const withNameIdentity = (base: ForumStore, options: NameIdentityOptions 
   }
   const mutex = createKeyedMutex();
   const locked = <A>(work: () => Promise<A>): Promise<A> => mutex.run(NAMESPACE, work);
+  // By stored title: RMV holds a thread's to its answer, an upload commit to it takes it before the index's lock.
+  // The base store's RMV holds its own lock of the thread through the deletion of its upload files (thousands of
+  // unlinks), and a commit that took the index's lock first waited for that one under it, and every CRT, new
+  // account and upload commit elsewhere with it.
+  const threadMutex = createKeyedMutex();
 
   /** The stored spelling of thread `title`: itself if it exists exactly, else the thread of the same name, else itself. */
   const thread = (title: string): string => {
@@ -115,12 +120,17 @@ export const withNameIdentity = (base: ForumStore, options: NameIdentityOptions 
       return created;
     });
 
-  // Not under the lock: the base store's RMV of a thread of thousands of uploads deletes them one by one, and
-  // every CRT, new account and upload commit waited for it (attack round 15: a CRT 2.6 s behind 3,000 uploads).
-  // The index keeps the thread's and its uploads' names until that RMV has answered, so nothing is created
-  // under them meanwhile (the base store keeps them taken too, until its intent record has ended).
-  const removeThread: ForumStore['removeThread'] = (title, guard) => async () => {
+  // Not under the index's lock (under the thread's only): the base store's RMV of a thread of thousands of uploads
+  // deletes them one by one, and every CRT, new account and upload commit waited for it (attack round 15: a CRT
+  // 2.6 s behind 3,000 uploads). The index keeps the thread's and its uploads' names until that RMV has answered,
+  // so nothing is created under them meanwhile (the base store keeps them taken too, until its intent record has ended).
+  const removeThread: ForumStore['removeThread'] = (title, guard) => () => {
     const t = thread(title);
+    return threadMutex.run(t, () => removeResolved(t, guard));
+  };
+
+  /** RMV of stored title `t`, under its thread lock. */
+  const removeResolved = async <Err>(t: string, guard: (thread: Thread) => E.Either<Err, void>): Promise<E.Either<StoreError | Err, void>> => {
     // The thread as the base store removes it (under its locks), so the index lets go of exactly its uploads.
     let gone: Thread | undefined;
     const removed = await base.removeThread(t, (th) => {
@@ -162,7 +172,12 @@ export const withNameIdentity = (base: ForumStore, options: NameIdentityOptions 
       // The bytes are ended and synced (closing the stream) before the lock every CRT and new
       // account waits for: a 1 GiB upload's sync under it held them all for its duration.
       await closeStream(writer.stream);
-      return locked(async () => {
+      // Waits for an RMV of the thread to answer (then refused by the base store, which knows it gone) without
+      // the index's lock; commits to other threads, CRTs and new accounts go on meanwhile.
+      return threadMutex.run(t, () => commitLocked());
+    };
+    const commitLocked = (): Promise<E.Either<UploadError, void>> =>
+      locked(async () => {
         // Checked again under the lock: another spelling may have been committed meanwhile.
         if (clash()) {
           await writer.abort();
@@ -172,7 +187,6 @@ export const withNameIdentity = (base: ForumStore, options: NameIdentityOptions 
         if (E.isRight(done)) names.set(nameKey(uploadFileName(t, filename)), { kind: 'upload', title: t, filename });
         return done;
       });
-    };
     return E.right({ stream: writer.stream, commit, abort: writer.abort, stopped: writer.stopped });
   };
 

@@ -52,6 +52,10 @@ const openPaced = async (dir: string, onFirstUnlink: () => Promise<unknown> | vo
   return { s: wrapped.right };
 };
 
+/** `answered`, or 5 s if it never comes: how long RMV is held at its first file (bounded: the old code deadlocked). */
+const heldUntil = (answered: Promise<unknown>): Promise<unknown> =>
+  Promise.race([answered, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+
 const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
 
 describe('RMV of a thread with many uploads', () => {
@@ -69,8 +73,8 @@ describe('RMV of a thread with many uploads', () => {
         left: readdirSync(dir).filter((n) => n.startsWith('many-')).length,
       }));
       // RMV held at its first file until the CRT answered; on the old code, whose RMV held the lock the CRT
-      // waits for, until the 5 s here are up.
-      return Promise.race([crt, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+      // waits for, until the bound.
+      return heldUntil(crt);
     }, named);
     const rmv = lines(run(s, 'alice', 'RMV many')).then((reply) => {
       rmvDone = true;
@@ -152,8 +156,12 @@ describe('RMV of a thread with many uploads', () => {
         // then the CRT, once the commit has had that turn: before, the commit held the index's lock while it waited
         // for the thread's, which RMV holds to its last unlink, and the CRT waited behind it.
         committed = commit().then((result) => ({ result, rmvDone }));
-        setImmediate(() => {
-          crt = lines(run(s, 'bob', 'CRT other')).then((reply) => ({ reply, rmvDone }));
+        // RMV held at its first file until the CRT answered (on the old code, until the bound).
+        return new Promise((resolve) => {
+          setImmediate(() => {
+            crt = lines(run(s, 'bob', 'CRT other')).then((reply) => ({ reply, rmvDone }));
+            resolve(heldUntil(crt));
+          });
         });
       },
       true,

@@ -23,7 +23,7 @@ import {
   withCommandDeadline,
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RudpConnection } from 'rudpx';
+import { PROTOCOL_VIOLATION, type CloseReason, type RudpConnection } from 'rudpx';
 import { heldReplies, LARGE_REPLY, LARGE_REPLY_RESERVATION, MESSAGE_OVERHEAD, NO_RESERVATION, SMALL_REPLY_RESERVATION } from './held-replies.js';
 import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
@@ -461,7 +461,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       });
   });
 
-  conn.on('close', () => {
+  conn.on('close', (reason: CloseReason) => {
     closing.abort();
     // At once, not after a request still running: a closed connection is not one to shed.
     ctx.loginRoom.leave(conn);
@@ -473,6 +473,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       if (finished) return;
       const last = state;
       finish();
+      // The transport ended it because the peer broke its rules (an optimistic ACK, forged packets): said
+      // apart, so that an operator tells a hostile account from one that logged out (attack round 16).
+      if (last.step === 'authenticated' && reason.kind === 'local' && reason.code === PROTOCOL_VIOLATION) {
+        ctx.log(`${last.session.username}'s connection ended by the transport: ${reason.message}`);
+      }
       (await endConnection(ctx.registry, last)()).forEach(ctx.log);
     });
   });

@@ -282,7 +282,7 @@ describe('LossDetection.ackViolation', () => {
     const ld = new LossDetection(config, new RttEstimator(), new RecordingController(), { acked: () => {}, lost: (_now, p) => void lost.push(p.pn), spurious: () => {} });
     ld.scheduleSkip(0, 0);
     const send = (pn: number): void =>
-      ld.onPacketSent(0, { pn, timeSent: 0, size: 1000, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false });
+      ld.onPacketSent(0, { pn, timeSent: 0, size: 1000, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, pingOnly: false });
     // 126, 127, then 128 skipped, then 129, 130: an ACK of 130 is two packets past 127, not three.
     send(126);
     send(127);

@@ -3,7 +3,7 @@ import { Endpoint } from '../src/core/endpoint.js';
 import { COOKIE_SIZE } from '../src/core/cookie.js';
 import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
 import { MAX_DATAGRAM, PacketType, PacketWriter, decodeRetry, encodeInitial, parseHeader } from '../src/wire/packet.js';
-import { writePing } from '../src/wire/frame.js';
+import { MAX_RECEIVE_WINDOW, writePing } from '../src/wire/frame.js';
 import { createRandom, fillRandomBytes } from '../src/testing/prng.js';
 import { CLIENT, SERVER, makePair } from './helpers/pair.js';
 
@@ -134,6 +134,21 @@ describe('spoofing and malformed datagrams', () => {
     expect(ep.stats().connectionsAccepted).toBe(0);
     // The same INITIAL with a first limit within the window is taken.
     ep.handleDatagram(1, limited(MIN_RECEIVE_WINDOW, token), from);
+    expect(ep.stats().connectionsAccepted).toBe(1);
+  });
+
+  it('an INITIAL whose window is past MAX_RECEIVE_WINDOW (2^40, what a WINDOW frame may carry) is dropped as malformed; one of 2^40 is taken', () => {
+    const ep = server();
+    const from = '1.2.3.4:5';
+    const token = cookieFor(ep, 0, from, 41);
+    const windowed = (receiveWindow: number): Uint8Array =>
+      encodeInitial(new Uint8Array(MAX_DATAGRAM), 0, { scid: 41, token, params: { receiveWindow, initialLimit: 1 << 20 }, hello: new Uint8Array(0) }).slice();
+    ep.handleDatagram(1, windowed(MAX_RECEIVE_WINDOW + 1), from);
+    ep.handleDatagram(1, windowed(2 ** 53 - 1), from);
+    expect(drain(ep, 1)).toHaveLength(0);
+    expect(ep.stats().dropped.malformed).toBe(2);
+    expect(ep.stats().connectionsAccepted).toBe(0);
+    ep.handleDatagram(1, windowed(MAX_RECEIVE_WINDOW), from);
     expect(ep.stats().connectionsAccepted).toBe(1);
   });
 

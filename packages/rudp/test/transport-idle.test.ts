@@ -122,7 +122,8 @@ describe('a mostly idle connection (default options)', () => {
     for (const side of ['client', 'server'] as const) {
       expect(reasonOf(p, side)?.kind).toBe('timeout');
       const at = firstOf(side === 'client' ? p.clientEvents : p.serverEvents, 'closed')?.at as number;
-      // The idle clock runs from the last datagram that arrived, before the cut: keep-alive PINGs sent into the void do not reset it.
+      // The idle clock runs from the last datagram that arrived, before the cut: keep-alive PINGs sent into the void do not
+      // restart it (a message sent would: transport-idle-restart.test.ts).
       expect(at - cut).toBeLessThanOrEqual(idle);
     }
   });

@@ -15,6 +15,7 @@ import type { RepairPolicy } from './repair/repair-policy.js';
 import type { PeerAddress } from './sans-io.js';
 import { decodeServerParams } from './security.js';
 import type { ClientHandshake as NoiseHandshake, SessionKeys } from '../crypto/index.js';
+import { MAX_RECEIVE_WINDOW } from '../wire/frame.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../wire/packet.js';
 import { MIN_RECEIVE_WINDOW } from './credit.js';
 
@@ -127,7 +128,13 @@ export class ConnectAttempt {
   }
 }
 
-/** Whether a handshake's window and first limit can carry messages: a window no message fits, or a first limit past the window, is a broken or hostile peer's. */
+/**
+ * Whether a handshake's window and first limit can carry messages: a window no message fits, a first
+ * limit past the window, or a window past `MAX_RECEIVE_WINDOW` (the most a WINDOW frame may raise it to,
+ * and the most the `receiveWindow` option takes) is a broken or hostile peer's. Refused, not clamped,
+ * as the WINDOW frame's is: no honest peer announces more, and a value up to 2^53 taken as it came let
+ * a handshake say what no later frame could.
+ */
 export function windowsValid(window: number, initialLimit: number): boolean {
-  return window >= MIN_RECEIVE_WINDOW && initialLimit >= MIN_RECEIVE_WINDOW && initialLimit <= window;
+  return window >= MIN_RECEIVE_WINDOW && window <= MAX_RECEIVE_WINDOW && initialLimit >= MIN_RECEIVE_WINDOW && initialLimit <= window;
 }

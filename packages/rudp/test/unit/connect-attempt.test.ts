@@ -4,11 +4,12 @@
  * server parameters, and the accepted connection's id, window and keys.
  */
 import { describe, expect, it } from 'vitest';
-import { ConnectAttempt } from '../../src/core/connect-attempt.js';
+import { type AcceptOutcome, ConnectAttempt } from '../../src/core/connect-attempt.js';
 import { MIN_RECEIVE_WINDOW } from '../../src/core/credit.js';
 import type { HandshakeParams } from '../../src/core/handshake.js';
 import { encodeServerParams } from '../../src/core/security.js';
 import type { ClientHandshake, ClientHandshakeResult, SessionKeys } from '../../src/crypto/index.js';
+import { MAX_RECEIVE_WINDOW } from '../../src/wire/frame.js';
 import { type AcceptPayload, AcceptKind, BusyReason } from '../../src/wire/packet.js';
 
 const PARAMS: HandshakeParams = { localCid: 0x1234, receiveWindow: 65_536, initialLimit: 65_536, mtu: 1_200, handshakeTimeoutMs: 5_000, copies: 1, copySpacingMs: 3 };
@@ -65,6 +66,20 @@ describe('connect attempt: plaintext', () => {
     const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
     expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
+  it('a window past MAX_RECEIVE_WINDOW (2^40, what a WINDOW frame may carry) is malformed, in clear or sealed; 2^40 itself is taken', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    const windowed = (receiveWindow: number): AcceptPayload => ({ ...accept(AcceptKind.Plaintext), params: { receiveWindow, initialLimit: 32_768 } });
+    expect(a.check(windowed(MAX_RECEIVE_WINDOW + 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(windowed(2 ** 53 - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(a.check(windowed(MAX_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MAX_RECEIVE_WINDOW, peerLimit: 32_768 });
+    const sealedWith = (receiveWindow: number): AcceptOutcome => {
+      const server = { scid: 0x5678, receiveWindow, initialLimit: 32_768 };
+      return new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams(server)))).check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow, initialLimit: 32_768 } }, REMOTE);
+    };
+    expect(sealedWith(MAX_RECEIVE_WINDOW + 1)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(sealedWith(MAX_RECEIVE_WINDOW)).toMatchObject({ kind: 'accepted', peerWindow: MAX_RECEIVE_WINDOW });
+  });
+
   it('a first limit past the window or below MIN_RECEIVE_WINDOW is malformed; one below the window is the peer limit', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     const limited = (initialLimit: number): AcceptPayload => ({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit } });

@@ -31,7 +31,7 @@ export function rig(config: Partial<LossDetectionConfig> = {}): Rig {
 
 /** Packet `pn` as the packet builder describes it (empty, no flags unless in `extra`). */
 export function packet(pn: number, timeSent: number, size = 1_000, extra: Partial<OutgoingPacket> = {}): OutgoingPacket {
-  return { pn, timeSent, size, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, ...extra };
+  return { pn, timeSent, size, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, pingOnly: false, ...extra };
 }
 
 /** Records packet `pn` as sent at `t`. */

@@ -59,7 +59,7 @@ function sendThenLose(s: PacketSources): void {
   const id = s.sendQueue.push(new Uint8Array(5).fill(1));
   s.sendQueue.fillNewData(writerWithRoom(ROOM), [], 0, { rememberSmall: () => undefined });
   const m = s.sendQueue.message(id) as OutgoingMessage;
-  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false });
+  s.retransmits.requeueLost(0, { pn: 1, timeSent: 0, size: 50, chunks: [{ message: m, index: 0, notBefore: 0 }], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false, pingOnly: false });
 }
 
 describe('populateDataPacket', () => {
@@ -99,7 +99,7 @@ describe('populateDataPacket', () => {
     expect(firstChunks.map((c) => c.message.id)).toEqual([0, 1]);
     // A packet with nothing in it carries no chunk of those before.
     const third = build(sources(), plan({ data: true })).contents;
-    expect(third).toEqual({ ackLargest: -1, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, ackEliciting: false, repairSent: false });
+    expect(third).toEqual({ ackLargest: -1, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, ackEliciting: false, pingOnly: false, repairSent: false });
     expect(firstChunks).toHaveLength(2);
   });
 
@@ -111,7 +111,7 @@ describe('populateDataPacket', () => {
     const { frames, contents } = build(s, plan({ ack: true, newData: true }));
     expect(kinds(frames)).toEqual(['ack']);
     expect(frames[0]?.type === 'ack' && frames[0].ranges.length).toBe(20);
-    expect(contents).toEqual({ ackLargest: 57, ackEliciting: false, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, repairSent: false });
+    expect(contents).toEqual({ ackLargest: 57, ackEliciting: false, pingOnly: false, chunks: [], carriedMaxData: false, carriedBlocked: false, retransmission: false, repairSent: false });
   });
 
   it('in front of data the ACK keeps to 16 bytes (oldest ranges dropped)', () => {
@@ -141,8 +141,12 @@ describe('populateDataPacket', () => {
     const ping = build(s, plan({ data: true, ping: true }));
     expect(kinds(ping.frames)).toEqual(['ping']);
     expect(ping.contents.ackEliciting).toBe(true);
+    // Marked as such: a bare PING does not restart the idle timer (connection/timeouts.ts).
+    expect(ping.contents.pingOnly).toBe(true);
     s.sendQueue.push(new Uint8Array(5));
-    expect(kinds(build(s, plan({ data: true, newData: true, ping: true })).frames)).toEqual(['fragment']);
+    const data = build(s, plan({ data: true, newData: true, ping: true }));
+    expect(kinds(data.frames)).toEqual(['fragment']);
+    expect(data.contents.pingOnly).toBe(false);
     // Without data allowed, not even a PING.
     expect(kinds(build(s, plan({ ping: true })).frames)).toEqual([]);
   });

@@ -133,7 +133,7 @@ class NaiveQueue {
 }
 
 function packet(pn: number, chunks: readonly ChunkRef[]): SentPacket {
-  return { pn, timeSent: 0, size: 100, chunks, retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false };
+  return { pn, timeSent: 0, size: 100, chunks, retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false, pingOnly: false };
 }
 
 const pick = <T>(rng: RandomSource, items: readonly T[]): T => items[randomInt(rng, 0, items.length)] as T;

@@ -17,7 +17,7 @@ function message(id: number, length: number): OutgoingMessage {
 }
 
 function lostPacket(pn: number, chunks: readonly ChunkRef[]): SentPacket {
-  return { pn, timeSent: 0, size: 100, chunks, retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false };
+  return { pn, timeSent: 0, size: 100, chunks, retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false, leftQueueEmpty: false, pingOnly: false };
 }
 
 const ref = (message: OutgoingMessage, index = 0): ChunkRef => ({ message, index, notBefore: 0 });

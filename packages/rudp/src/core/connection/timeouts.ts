@@ -256,6 +256,30 @@ function unacknowledgedDeadline(c: Connection): number {
   return heard < bound ? heard : bound;
 }
 
+/**
+ * When the idle timer of `c` fires: an idle timeout after the last packet received, or after the first
+ * ack-eliciting packet other than a bare PING sent since then if one was (RFC 9000 §10.1: an endpoint
+ * restarts its idle timer when sending an ack-eliciting packet if none was sent since it last received
+ * one). Without the restart, a message sent after a quiet spell near the idle timeout was followed by a
+ * timeout before its answer could come. PINGs (keep-alives, probes with nothing to resend) are left out,
+ * a departure from the RFC as for its three-PTO floor: restarted by the keep-alive, a vanished peer was
+ * given up 45 s after its last packet instead of 30 (every default), and a handshake cut short held its
+ * server connection as long. The packet is found among those in flight, not kept in a field
+ * (idle-connection memory): nothing sent since the last packet received can have been acknowledged or
+ * declared lost, which takes an ACK, so it is there (a path change or a close that dropped it leaves a
+ * later one or none, and the restart is never past an idle timeout from the packet received). The walk
+ * is done only once the count from the packet received has run out (`lastActivity`, the time now, past
+ * it): before, that count is the deadline given, so a restarted timer costs one early wake-up, not a
+ * walk per deadline asked.
+ */
+function idleDeadline(c: Connection): number {
+  const idle = c.config.idleTimeoutMs;
+  const heard = c.lastReceived + idle;
+  if (heard > c.lastActivity) return heard;
+  const sent = c.recovery.firstSentSince(c.lastReceived);
+  return sent < heard ? sent + idle : heard;
+}
+
 /** The earliest time something must happen to `c`, or `Infinity`. */
 export function earliestDeadline(c: Connection): number {
   let t = Number.POSITIVE_INFINITY;
@@ -286,7 +310,7 @@ function deadline(c: Connection, kind: Timer): number {
     case Timer.Drain:
       return c.state === 'draining' && c.closing !== undefined ? c.closing.drainUntil : Number.POSITIVE_INFINITY;
     case Timer.Idle:
-      return live ? c.lastReceived + c.config.idleTimeoutMs : Number.POSITIVE_INFINITY;
+      return live ? idleDeadline(c) : Number.POSITIVE_INFINITY;
     case Timer.Ack:
       return maySend ? c.acks.deadline() : Number.POSITIVE_INFINITY;
     case Timer.Unacknowledged:

@@ -122,6 +122,7 @@ function pollData(c: Connection, now: number, scratch: DatagramScratch): Uint8Ar
     o.carriedBlocked = p.carriedBlocked;
     o.appLimited = !c.sendQueue.hasNewData() && !c.retransmits.hasResends();
     o.leftQueueEmpty = !c.sendQueue.hasNewData() && !c.retransmits.hasReady(now);
+    o.pingOnly = p.pingOnly;
     c.recovery.onPacketSent(now, o);
     o.chunks = emptyArray();
     c.pacer.onSent(datagram.length);

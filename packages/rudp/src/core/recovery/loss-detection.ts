@@ -214,6 +214,7 @@ export class LossDetection {
       firstSentTime: this.firstSentTime,
       appLimited: p.appLimited,
       leftQueueEmpty: p.leftQueueEmpty,
+      pingOnly: p.pingOnly,
     });
     this.bytesInFlight += p.size;
     this.ackElicitingSentAt = now;
@@ -501,6 +502,23 @@ export class LossDetection {
   /** When the oldest ack-eliciting packet still in flight left (`Infinity`: none in flight). */
   oldestInFlightSentAt(): number {
     return this.sent.first()?.timeSent ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * When the first packet still in flight that left at or after `t` asking for more than a PING's
+   * acknowledgment left (`Infinity`: none; `SentPacket.pingOnly`). Walked from the newest, so it costs
+   * the packets sent since `t`.
+   */
+  firstSentSince(t: number): number {
+    const slots = this.sent.walkSlots();
+    let first = Number.POSITIVE_INFINITY;
+    for (let i = slots.length - 1; i >= this.sent.walkStart(); i--) {
+      const p = slots[i];
+      if (p === undefined) continue;
+      if (p.timeSent < t) break;
+      if (!p.pingOnly) first = p.timeSent;
+    }
+    return first;
   }
 
   /** The probe timer fired: back off. */

@@ -25,6 +25,8 @@ export interface SentPacket {
   readonly appLimited: boolean;
   /** Nothing was ready to be sent when it left (small messages, not a sender filling the path). */
   readonly leftQueueEmpty: boolean;
+  /** A PING was all that asked for its acknowledgment (a keep-alive, a probe with nothing to resend): it does not restart the idle timer. */
+  readonly pingOnly: boolean;
 }
 
 /** A packet as the packet builder describes it; loss detection adds the rate-sampling fields. */

@@ -60,6 +60,8 @@ export interface PacketContents {
   /** It carried a resend. */
   readonly retransmission: boolean;
   readonly ackEliciting: boolean;
+  /** Its only ack-eliciting frame is a PING (`plan.ping`, or an ACK-only packet's ask to be acknowledged). */
+  readonly pingOnly: boolean;
   readonly repairSent: boolean;
 }
 
@@ -79,6 +81,7 @@ const CONTENTS: Writable<PacketContents> = {
   carriedBlocked: false,
   retransmission: false,
   ackEliciting: false,
+  pingOnly: false,
   repairSent: false,
 };
 
@@ -111,6 +114,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   let carriedBlocked = false;
   let retransmission = false;
   let ackEliciting = false;
+  let pingOnly = false;
   let repairSent = false;
   if (plan.data) {
     const flowFrames = s.flow.writeIfDue(w);
@@ -139,11 +143,13 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
     if (!ackEliciting && plan.ping) {
       writePing(w);
       ackEliciting = true;
+      pingOnly = true;
     }
   } else if (ackLargest >= 0 && w.room() > 0 && s.acks.wantsAckOfAck()) {
     // An ACK-only packet whose frame carries old gaps asks to be acknowledged, so they can be dropped.
     writePing(w);
     ackEliciting = true;
+    pingOnly = true;
   }
   const out = CONTENTS;
   out.ackLargest = ackLargest;
@@ -152,6 +158,7 @@ function fill(now: number, pn: number, w: PacketWriter, s: PacketSources, plan: 
   out.carriedBlocked = carriedBlocked;
   out.retransmission = retransmission;
   out.ackEliciting = ackEliciting;
+  out.pingOnly = pingOnly;
   out.repairSent = repairSent;
   return out;
 }

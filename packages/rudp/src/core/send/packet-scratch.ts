@@ -40,4 +40,5 @@ export const OUTGOING: Writable<OutgoingPacket> = {
   carriedBlocked: false,
   appLimited: false,
   leftQueueEmpty: false,
+  pingOnly: false,
 };

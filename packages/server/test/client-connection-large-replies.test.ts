@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import type { ServerContext } from '../src/client-connection.js';
 import { largeReplyEstimate, REPLY_FIXED_BYTES, replyLinesBytes } from '../src/large-reply-rate.js';
 import { onFakeClock as rig, settle } from './fake-clock-rate.js';
-import { bigThread as big, loggedIn as loggedInAt, type FakeConnection } from './served-connection.js';
+import { bigThread as big, loggedIn as loggedInAt, PEER_CLOSED, type FakeConnection } from './served-connection.js';
 
 /** 16 messages of 4,000 CJK characters: 64,000 characters (under 64 Ki of them), 188 KiB of JSON. */
 const cjk: Thread = { title: 'cjk', creator: 'alice', entries: Array.from({ length: 16 }, () => ({ kind: 'message', author: 'alice', text: '한'.repeat(4000) })) };
@@ -91,7 +91,7 @@ it('a large reply waiting for its turn leaves the line when its connection close
   // Each waiting reply holds twice its 3.9 MiB (its lines, at most two bytes a character).
   expect(ctx.replyBudget.bytes).toBeGreaterThanOrEqual(2 * 2 * largeReplyEstimate(bigLines));
   a.closed = true;
-  a.emit('close');
+  a.emit('close', PEER_CLOSED);
   await settle();
   // Out of the line, its reservation released and its session ended, without waiting for the turn it no longer needs.
   expect(largeReplies.size).toBe(1);

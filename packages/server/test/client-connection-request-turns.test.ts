@@ -7,7 +7,7 @@
 import type { Thread } from 'forum-protocol';
 import { expect, it } from 'vitest';
 import { onFakeClock as rig, settle } from './fake-clock-rate.js';
-import type { FakeConnection } from './served-connection.js';
+import { PEER_CLOSED, type FakeConnection } from './served-connection.js';
 
 const small: Thread = { title: 'small', creator: 'alice', entries: [{ kind: 'message', author: 'alice', text: 'hi' }] };
 
@@ -63,7 +63,7 @@ it('a request waiting for its turn whose connection closes leaves the line and h
   expect(waitingBefore).toBe(2);
   expect(ctx.queueBudget.hostBytes('10.0.8.2')).toBeGreaterThan(0);
   victim.closed = true;
-  victim.emit('close');
+  victim.emit('close', PEER_CLOSED);
   await settle();
   expect(rate.size).toBe(1);
   expect(ctx.queueBudget.hostBytes('10.0.8.2')).toBe(0);

@@ -16,7 +16,7 @@ import {
   type RequestCommand,
   type Thread,
 } from 'forum-protocol';
-import type { RudpConnection } from 'rudpx';
+import type { CloseReason, RudpConnection } from 'rudpx';
 import { expect } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
 import { LoginRoom } from '../src/login-room.js';
@@ -24,8 +24,17 @@ import { QueueBudget } from '../src/queue-budget.js';
 import { ReplyBudget } from '../src/reply-budget.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 
+/** The events a session listens for, as rudpx emits them: a `'close'` always carries its reason. */
+interface FakeConnectionEvents {
+  message: [Buffer];
+  close: [CloseReason];
+}
+
+/** A close by the peer, as rudpx reports one. */
+export const PEER_CLOSED: CloseReason = { kind: 'peer', code: 0, message: 'closed by peer' };
+
 /** The little of a connection a session touches; each reply goes to the request that waits for its id. */
-export class FakeConnection extends EventEmitter {
+export class FakeConnection extends EventEmitter<FakeConnectionEvents> {
   readonly remoteAddress: string;
   readonly remotePort = 40_000;
   readonly writableLength = 0;

@@ -48,7 +48,10 @@ export interface FileStoreOptions {
    * unlink then failed: a disk quota that reuses a measurement (the server's `--max-data-bytes`) counts
    * them off at once, instead of refusing uploads for the room freed until it measures again. A promise
    * returned is awaited before the unlink (a count kept elsewhere is updated first; a test holds RMV's
-   * deletion there); it holds no namespace lock, only the thread's or the upload's own.
+   * deletion there). RMV's deletion and a stopped or aborted upload call it under the thread's lock at most,
+   * but an upload refused at commit (its thread gone, its name taken, the thread full, the write budget
+   * spent, a failed write) under the thread's and the namespace lock: a promise that waits for another
+   * operation of this store can deadlock, and one that waits long holds every CRT and commit meanwhile.
    */
   readonly onUploadsRemoved?: (bytes: number) => void | PromiseLike<void>;
   /**

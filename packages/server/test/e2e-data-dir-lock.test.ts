@@ -87,15 +87,6 @@ describe('forum-server data directory lock (real processes)', () => {
     return { round, close };
   };
 
-  /** {@link takers} for one round on `dir`. */
-  const race = async (dir: string, n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string[]> => {
-    const t = await takers(n, launcher, extra, env);
-    try {
-      return await t.round(dir);
-    } finally {
-      await t.close();
-    }
-  };
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
 
   for (const links of ['hard links', 'no hard links'] as const) {
@@ -129,19 +120,25 @@ describe('forum-server data directory lock (real processes)', () => {
   // process-id namespace of its own, where it is PID 1 (where unshare may not, e.g. unprivileged, skipped).
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
   it.skipIf(!canUnshare)('two servers as PID 1 of their own pid namespaces on one directory: one takes it, the other is refused', async () => {
-    for (let round = 0; round < 3; round++) {
-      const dir = await tempDir('pidns');
-      scope.dirs.push(dir);
-      // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
-      if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
-      // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
-      // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
-      const results = await race(dir, 2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
-      expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-      expect(
-        results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
-        results.join(' | '),
-      ).toHaveLength(1);
+    // The same two PID 1s race round after round (a start under tsx is what took the time).
+    const racers = await takers(2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const dir = await tempDir('pidns');
+        scope.dirs.push(dir);
+        // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
+        if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
+        // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
+        // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
+        const results = await racers.round(dir);
+        expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+        expect(
+          results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
+          results.join(' | '),
+        ).toHaveLength(1);
+      }
+    } finally {
+      await racers.close();
     }
   }, 60_000);
 

@@ -48,24 +48,45 @@ describe('forum-server data directory lock (real processes)', () => {
     expect(JSON.parse(await readFile(join(data, LOCK_FILE), 'utf8'))).toMatchObject({ pid: second.child.pid });
   });
 
+  /** Lock takers started side by side: {@link Takers.round} has them race for one directory's lock. */
+  interface Takers {
+    /** Tells every taker at once to take `dir`'s lock; resolves with what each got (`held` or `refused: …`) once all have given it up again. */
+    readonly round: (dir: string) => Promise<string[]>;
+    /** Ends the takers (their stdin) and waits for their exits. */
+    readonly close: () => Promise<void>;
+  }
+
   /**
-   * Starts `n` lock takers (`launcher` + the fixture, with `extra` arguments) on `dir`, lets them go
-   * at once, and resolves with what each got (`held` or `refused: …`) once all have given it up.
+   * Starts `n` lock takers (`launcher` + the fixture, with `extra` arguments), each ready to race for a
+   * directory's lock round after round: a process start a taker, not a round (tsx takes seconds at load).
    */
-  const race = async (dir: string, n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string[]> => {
+  const takers = async (n: number, launcher: readonly string[], extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Takers> => {
     const [cmd = process.execPath, ...pre] = launcher;
     const children: ChildProcessWithoutNullStreams[] = Array.from({ length: n }, () =>
-      spawn(cmd, [...pre, '--import', 'tsx', fixture, dir, ...extra], { env: { ...process.env, ...env } }),
+      spawn(cmd, [...pre, '--import', 'tsx', fixture, ...extra], { env: { ...process.env, ...env } }),
     );
     const outputs = children.map((c) => createInterface({ input: c.stdout })[Symbol.asyncIterator]());
     const next = async (i: number): Promise<string> => String((await outputs[i]?.next())?.value ?? '');
-    expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'ready'));
-    for (const c of children) c.stdin.write('go\n');
-    const results = await Promise.all(children.map((_, i) => next(i)));
-    for (const c of children) c.stdin.end();
-    await Promise.all(children.map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
-    return results;
+    const close = async (): Promise<void> => {
+      for (const c of children) c.stdin.end();
+      await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined)));
+    };
+    try {
+      expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'ready'));
+    } catch (e) {
+      await close();
+      throw e;
+    }
+    const round = async (dir: string): Promise<string[]> => {
+      for (const c of children) c.stdin.write(`take ${dir}\n`);
+      const results = await Promise.all(children.map((_, i) => next(i)));
+      for (const c of children) c.stdin.write('release\n');
+      expect(await Promise.all(children.map((_, i) => next(i)))).toEqual(Array.from({ length: n }, () => 'released'));
+      return results;
+    };
+    return { round, close };
   };
+
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/take-data-dir-lock.ts');
 
   for (const links of ['hard links', 'no hard links'] as const) {
@@ -74,14 +95,23 @@ describe('forum-server data directory lock (real processes)', () => {
       // server starting beside another read an empty or fresh file as stale and took the lock too (both held
       // it in 5 of 10 rounds with a stale lock, 1 of 10 without). Without hard links the lock is created
       // empty and written after again: a reader must wait for it, not take it for a dead server's.
-      for (let round = 0; round < 6; round++) {
-        const dir = await tempDir('race');
-        scope.dirs.push(dir);
-        // A lock left by a process that is gone (every other round: none at all).
-        if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
-        const results = await race(dir, 3, [process.execPath], links === 'no hard links' ? ['no-links'] : []);
-        expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-        expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
+      // The same three processes race round after round, told at once as three starts were: a start (tsx,
+      // 1.5 s of CPU each) was what took the time, not the race. Twenty rounds, not six, now that a round is
+      // cheap: a lock deleted by name again (the mutant of removedStale) failed 4 of 4 runs of the two tests
+      // with twenty, 2 of 4 with six (on fresh processes as on these).
+      const racers = await takers(3, [process.execPath], links === 'no hard links' ? ['no-links'] : []);
+      try {
+        for (let round = 0; round < 20; round++) {
+          const dir = await tempDir('race');
+          scope.dirs.push(dir);
+          // A lock left by a process that is gone (every other round: none at all).
+          if (round % 2 === 0) await writeFile(join(dir, LOCK_FILE), '999999999\n');
+          const results = await racers.round(dir);
+          expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+          expect(results.filter((r) => r.startsWith('refused: in use by forum-server process'))).toHaveLength(2);
+        }
+      } finally {
+        await racers.close();
       }
     }, 60_000);
   }
@@ -90,19 +120,25 @@ describe('forum-server data directory lock (real processes)', () => {
   // process-id namespace of its own, where it is PID 1 (where unshare may not, e.g. unprivileged, skipped).
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
   it.skipIf(!canUnshare)('two servers as PID 1 of their own pid namespaces on one directory: one takes it, the other is refused', async () => {
-    for (let round = 0; round < 3; round++) {
-      const dir = await tempDir('pidns');
-      scope.dirs.push(dir);
-      // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
-      if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
-      // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
-      // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
-      const results = await race(dir, 2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
-      expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
-      expect(
-        results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
-        results.join(' | '),
-      ).toHaveLength(1);
+    // The same two PID 1s race round after round (a start under tsx is what took the time).
+    const racers = await takers(2, ['unshare', '--pid', '--fork', process.execPath], [], { LOCK_RENEW_MS: '100', LOCK_STALE_MS: '5000' });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const dir = await tempDir('pidns');
+        scope.dirs.push(dir);
+        // Every other round, a lock one of them left as PID 1 before being killed (as a container would).
+        if (round % 2 === 1) await writeFile(join(dir, LOCK_FILE), '1\n');
+        // Before: each read the other's lock, naming pid 1, as its own restart's, and both held the directory.
+        // Now the second waits for a renewal of the first's lock (every 100 ms here), sees it, and is refused.
+        const results = await racers.round(dir);
+        expect(results.filter((r) => r === 'held'), results.join(' | ')).toHaveLength(1);
+        expect(
+          results.filter((r) => r.startsWith('refused: in use by forum-server process 1 in another container or process-id namespace of this host') && r.includes('which renews it')),
+          results.join(' | '),
+        ).toHaveLength(1);
+      }
+    } finally {
+      await racers.close();
     }
   }, 60_000);
 

@@ -1,5 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toIoError, type IoError, type StoreError, type WriteRateError } from '../store/errors.js';
 import type { KeyedMutex } from '../concurrency/keyed-mutex.js';
@@ -134,3 +135,21 @@ export interface FileStoreContext {
 
 /** The path of `name` in the store's directory. */
 export const pathIn = (ctx: FileStoreContext, name: string): string => join(ctx.dir, name);
+
+/**
+ * Deletes the upload bytes at `path` with `remove`, whether it did: the size of a regular file there (not
+ * what a link points to, as the quota's walk counts) told to `ctx.uploadsRemoved` before, not after (a walk
+ * of the directory between the unlink and a later report would not count the file, and would then have it
+ * taken off all the same), and told again negated if `remove` failed.
+ */
+export const deleteCounted = async (ctx: FileStoreContext, path: string, remove: (path: string) => Promise<void>): Promise<boolean> => {
+  const bytes = await lstat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
+  if (bytes > 0) await ctx.uploadsRemoved(bytes);
+  return remove(path).then(
+    () => true,
+    async () => {
+      if (bytes > 0) await ctx.uploadsRemoved(-bytes);
+      return false;
+    },
+  );
+};

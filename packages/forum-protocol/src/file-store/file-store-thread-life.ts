@@ -1,11 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, syncDir } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
 import { unlinkIfPresent } from './file-errors.js';
-import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
+import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
 import type { ForumStore } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
@@ -104,18 +103,10 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
     let ended = false;
     try {
       for (const f of filenames) {
-        const path = pathIn(ctx, uploadFileName(title, f));
-        // Regular files only, not what a link points to, as the quota's walk counts them.
-        const bytes = await lstat(path).then((s) => (s.isFile() ? s.size : 0), () => 0);
-        // Told before the unlink, not after: a walk of the directory run between the unlink and a later
-        // report would not count the file, and would then have it taken off all the same.
-        if (bytes > 0) await ctx.uploadsRemoved(bytes);
-        await unlinkIfPresent(path).catch(async () => {
-          if (bytes > 0) await ctx.uploadsRemoved(-bytes);
-          // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
-          contents.otherNames.add(uploadFileName(title, f));
-          leftovers.push(f);
-        });
+        if (await deleteCounted(ctx, pathIn(ctx, uploadFileName(title, f)), unlinkIfPresent)) continue;
+        // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
+        contents.otherNames.add(uploadFileName(title, f));
+        leftovers.push(f);
       }
       await syncDir(dir);
       ended = await keepOnlyLeftovers(intent, title, leftovers);

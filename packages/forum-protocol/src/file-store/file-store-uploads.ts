@@ -1,11 +1,11 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { createWriteStream } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
 import type { FileExistsError } from '../store/errors.js';
-import { attempt, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
+import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
 import type { ThreadWrites } from './file-store-thread-writes.js';
 import { clearIntent, writeIntent } from './intent-records.js';
 import type { ForumStore, UploadError, UploadWriter } from '../store/store.js';
@@ -65,13 +65,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       // before either unlinked it told its bytes twice (then one negated, its unlink finding nothing).
       let discarded: Promise<void> | undefined;
       const discard = (): Promise<void> =>
-        (discarded ??= (async () => {
-          const bytes = await lstat(tmp).then((st) => (st.isFile() ? st.size : 0), () => 0);
-          if (bytes > 0) await ctx.uploadsRemoved(bytes);
-          await unlink(tmp).catch(async () => {
-            if (bytes > 0) await ctx.uploadsRemoved(-bytes);
-          });
-        })());
+        (discarded ??= deleteCounted(ctx, tmp, unlink).then(() => undefined));
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
       const stop = new TransferStop(async () => {
         stream.destroy();

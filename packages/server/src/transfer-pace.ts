@@ -1,4 +1,5 @@
 import type { TransferGrant } from 'forum-protocol';
+import type { ServerHold } from './transfer-stall.js';
 
 /**
  * The least a transfer must move: `minBytesPerSecond` on average over the last `windowMs` of the client's
@@ -28,15 +29,8 @@ export const transferTooSlow = (direction: TransferDirection, moved: number, pac
   return `${direction} too slow: ${moved} bytes ${MOVED[direction]} in the last ${Math.round(spanMs / 1000)} s, the server needs ${pace.minBytesPerSecond} bytes a second`;
 };
 
-/** A running {@link watchTransferPace}. */
-export interface PaceWatch {
-  /**
-   * The server holds the transfer back (it waits for its store or its disk) until the matching
-   * {@link PaceWatch.release}: that time is not the client's, and nothing is judged meanwhile. Holds nest.
-   */
-  hold(): void;
-  /** Ends one {@link PaceWatch.hold}. */
-  release(): void;
+/** A running {@link watchTransferPace}: nothing is judged while the server holds the transfer. */
+export interface PaceWatch extends ServerHold {
   /** No more judging (the transfer is over). */
   stop(): void;
 }

@@ -17,7 +17,7 @@ for (const inFlight of [3, 100, 300, 1000]) {
   const config = { packetThreshold: 300, timeThreshold: 1e9, maxAckDelayMs: 25, maxPtoMs: 60_000, idleTimeoutMs: 30_000 };
   const ld = new LossDetection(config, new RttEstimator(), new RecordingController(), { acked: () => {}, lost: () => {}, spurious: () => {} });
   let pn = 1;
-  const send = (): void => void ld.onPacketSent(0, { pn: pn++, timeSent: 0, size: 1200, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false });
+  const send = (): void => void ld.onPacketSent(0, { pn: pn++, timeSent: 0, size: 1200, chunks: [], retransmission: false, ackLargest: -1, carriedMaxData: false, carriedBlocked: false, appLimited: false, leftQueueEmpty: false, pingOnly: false });
   for (let i = 0; i < inFlight + 1; i++) send();
   const top = pn - 1;
   ld.onAck(1, { type: 'ack', ranges: [{ lo: top, hi: top }], delayMicros: 0 }, top);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLoginRateLimiter, hostOf, throttledText } from '../src/index.js';
+import { createAccountCreationLimiter, createLoginRateLimiter, hostOf, throttledText } from '../src/index.js';
 
 describe('login rate limiter (fake clock)', () => {
   it('throttles an account after 5 failures in a minute, until the oldest leaves the window', () => {
@@ -125,5 +125,45 @@ describe('account creation limiter', () => {
     for (const s of slots.slice(1)) if (s.kind === 'reserved') s.reservation.settle('success');
     expect(lim.reserve('10.0.0.1:10', 500).kind).toBe('throttled');
     expect(lim.reserve('10.0.0.1:10', 1001).kind).toBe('reserved');
+  });
+});
+
+describe('login and account-creation limits across a step of the wall clock', () => {
+  const HOUR = 3_600_000;
+
+  it('an account locked by 5 failures just before the clock is set back an hour is free one window after the step, not an hour later', () => {
+    const rl = createLoginRateLimiter();
+    for (let i = 0; i < 5; i++) rl.recordFailure('ann', '10.0.0.1:5000', 10 * HOUR + i);
+    expect(rl.blockedFor('ann', '10.0.0.2:1', 10 * HOUR + 10)).toBe(60_000 - 10);
+    const stepped = 9 * HOUR + 10;
+    // Refused for at most one window from the step (it was 3,660,000 ms before the fix)...
+    expect(rl.blockedFor('ann', '10.0.0.2:1', stepped)).toBe(60_000);
+    expect(rl.blockedFor('ann', '10.0.0.2:1', stepped + 59_999)).toBe(1);
+    // ...and free after it.
+    expect(rl.blockedFor('ann', '10.0.0.2:1', stepped + 60_000)).toBe(0);
+  });
+
+  it('a host throttled before the step, and a reservation in flight across it, wait one window from the step', () => {
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 100, maxFailuresPerAddress: 3 });
+    for (let i = 0; i < 2; i++) rl.recordFailure(`u${i}`, '192.0.2.7:1', 5 * HOUR);
+    const r = rl.reserve('u9', '192.0.2.7:2', 5 * HOUR);
+    expect(r.kind).toBe('reserved');
+    const stepped = 4 * HOUR;
+    expect(rl.blockedFor('fresh', '192.0.2.7:3', stepped)).toBe(60_000);
+    if (r.kind === 'reserved') r.reservation.settle('failure');
+    expect(rl.blockedFor('fresh', '192.0.2.7:3', stepped + 60_000)).toBe(0);
+  });
+
+  it('new accounts of a host, refused before the clock is set back, are allowed again one window after the step', () => {
+    const limiter = createAccountCreationLimiter({ maxPerHost: 2, windowMs: 600_000 });
+    for (let i = 0; i < 2; i++) {
+      const r = limiter.reserve('192.0.2.9:1', 20 * HOUR);
+      if (r.kind === 'reserved') r.reservation.settle('success');
+    }
+    expect(limiter.reserve('192.0.2.9:1', 20 * HOUR + 1).kind).toBe('throttled');
+    const stepped = 19 * HOUR;
+    const during = limiter.reserve('192.0.2.9:1', stepped);
+    expect(during.kind === 'throttled' ? during.retryAfterMs : 0).toBe(600_000);
+    expect(limiter.reserve('192.0.2.9:1', stepped + 600_000).kind).toBe('reserved');
   });
 });

@@ -35,7 +35,8 @@ export class SlidingWindowLog {
   blockedFor(key: string, now: number): number {
     const e = this.recent(key, now);
     if (e === undefined) return 0;
-    const all = [...e.times, ...e.inflight].sort((a, b) => a - b);
+    // An attempt in flight since before a backward step of the clock counts from now, as a counted event does (recent).
+    const all = [...e.times, ...e.inflight.map((t) => Math.min(t, now))].sort((a, b) => a - b);
     if (all.length < this.max) return 0;
     return Math.max(1, (all[all.length - this.max] as number) + this.windowMs - now);
   }
@@ -97,6 +98,11 @@ export class SlidingWindowLog {
   private recent(key: string, now: number): Entry | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
+    // The server's clock is the wall clock (a database's servers share the windows), which NTP, a resumed VM or an
+    // operator may set back. An event dated after `now` is taken as happening now: it holds its key for one window
+    // from here, not for the step as well (attack round 17: an hour back, and an account its attacker had locked
+    // for a minute with 5 wrong passwords was refused its right one for 61 minutes). The tail only: times are sorted.
+    for (let j = e.times.length - 1; j >= 0 && (e.times[j] as number) > now; j--) e.times[j] = now;
     let i = 0;
     while (i < e.times.length && (e.times[i] as number) <= now - this.windowMs) i++;
     if (i > 0) e.times.splice(0, i);

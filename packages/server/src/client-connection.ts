@@ -251,24 +251,38 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
     const left = last + ctx.idleTimeoutMs - performance.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
-    if (u !== undefined) ctx.log(`${u} timed out`);
     const ended = state;
-    finish();
+    // In a timer: an exception here ends the process, and a step skipped keeps the session held.
+    everyStep(
+      [
+        () => {
+          if (u !== undefined) ctx.log(`${u} timed out`);
+        },
+        finish,
+      ],
+      internalError,
+    );
     state = { step: 'closed' };
     // The notice goes once the session is released: a client that logs in again at once (maybe on
     // another server sharing the registry) is not told it is still logged in.
-    void endConnection(ctx.registry, ended)().then(() => {
-      send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
-      void conn.close();
-    });
+    void endConnection(ctx.registry, ended)()
+      .then(() => everyStep([() => void send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000)), () => void conn.close()], internalError))
+      .catch(internalError);
   }
 
   /** The lease of this session lapsed and another connection holds the account now: one live session, so this one ends. */
   function endTakenOver(): void {
     if (finished) return;
     const u = user();
-    if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
-    finish();
+    everyStep(
+      [
+        () => {
+          if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
+        },
+        finish,
+      ],
+      internalError,
+    );
     state = { step: 'closed' };
     void conn.close();
   }

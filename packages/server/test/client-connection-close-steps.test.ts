@@ -16,10 +16,10 @@ import { loggedIn, memoryContext } from './served-connection.js';
 import { until } from './until.js';
 
 /** The steps a session's end takes, each of which a test makes throw (or reject) once the session is logged in. */
-type Step = 'login room' | 'queue budget' | 'tokens' | 'activity' | 'transport line' | 'release' | 'exited line';
+type Step = 'login room' | 'queue budget' | 'tokens' | 'activity' | 'transport line' | 'release' | 'exited line' | 'timed out line';
 
 /** A context whose steps are counted as they run, and whose `fault` step throws (`release` rejects) once armed. */
-const faultyContext = (fault: Step) => {
+const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
   let armed = false;
   const ran = new Set<Step>();
   const step = (s: Step): void => {
@@ -68,9 +68,11 @@ const faultyContext = (fault: Step) => {
     tokens,
     registry,
     accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
+    idleTimeoutMs,
     log: (line) => {
       if (line.includes('connection ended by the transport')) step('transport line');
       if (line.endsWith(' exited')) step('exited line');
+      if (line.endsWith(' timed out')) step('timed out line');
       log.push(line);
     },
   });
@@ -105,5 +107,18 @@ it.each(ALL)('every step of the end runs and nothing escapes when the %s step th
   expect(f.activity.size).toBe(fault === 'activity' ? 1 : 0);
   expect(f.registry.size()).toBe(fault === 'release' ? 1 : 0);
   expect(f.log).toContain(`Internal error: ${fault} failed`);
+  expect(rejections).toEqual([]);
+});
+
+it('an idle timeout whose log line throws still ends the session: released, its marks gone, the client told, nothing escapes (a timer)', async () => {
+  const f = faultyContext('timed out line', 300);
+  f.arm();
+  const conn = await loggedIn(f.ctx, 'alice', '127.0.0.1');
+  // The session's end: released in the registry, and the notice sent after it.
+  expect(await until(() => f.registry.size() === 0 && conn.closeCalls > 0, 5_000)).toBe(true);
+  expect(f.ran.has('timed out line')).toBe(true);
+  expect(f.ctx.liveSessions.size).toBe(0);
+  expect(f.activity.size).toBe(0);
+  expect(f.log).toContain('Internal error: timed out line failed');
   expect(rejections).toEqual([]);
 });

@@ -45,24 +45,42 @@ describe('forum-client against a hostile or broken server (real client process, 
   it('a reader that stops reading holds the client back: the next command waits for its output to be taken', async () => {
     // Writes to a pipe do not block in Node: the client sent command after command and queued every answer
     // (attack/slow-reader.ts: 1,418 MiB resident after 20 answers of 650,000 lines, and on without end).
+    // Each answer is 2.1 MB, far more than the pipe and the test's paused reader hold (64 KiB each).
     const LINES = 300_000;
-    // Four commands, not ten: what is checked is at most two asked while nothing is read, so the old client is
-    // caught by its third, whatever the number after it; each answer costs 2.1 MB through the transport and the
-    // pipe once read (ten of them: 37 s at load 15, four: 15 s).
-    const ASKED = 4;
+    // Two: the second is what the old client asked while the first answer's output waited.
+    const ASKED = 2;
     let asked = 0;
-    const server = await startFakeServer((req) => {
-      asked++;
-      return [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
-    });
+    // The commands asked once the client had every chance to ask the next and did not: an answer acknowledged,
+    // then a message after it acknowledged, and no command in between (no wait for something not to happen).
+    let settle: (asked: number) => void = () => undefined;
+    const settled = new Promise<number>((resolve) => (settle = resolve));
+    const server = await startFakeServer(
+      (req) => {
+        asked++;
+        return [simpleReply(req.id, 'ok', Array.from({ length: LINES }, (_, i) => String(i).padStart(6, '0')), { kind: 'none' })];
+      },
+      undefined,
+      {
+        onAnswered: (req, acknowledged) => {
+          if (req.cmd !== 'LST') return;
+          void acknowledged.then(async () => {
+            const before = asked;
+            // A reply to no request of the client's, which it drops unread. The client reads it on an event-loop turn
+            // after the one that took the answer, and the old client had sent its next command by the end of that
+            // turn (its reply handling, the next line and the send are promise callbacks; rudpx sends at the end of
+            // the tick): that command's datagram reached the fake before the acknowledgement of this one.
+            await server.send(simpleReply('probe', 'ok', [], { kind: 'none' })).catch(() => undefined);
+            if (asked === before) settle(asked);
+          });
+        },
+      },
+    );
     closers.push(() => server.close());
     const client = spawnClient(server.port, await cwd());
     client.child.stdout?.pause();
     client.child.stdin?.end(['yoda', 'pw', ...Array.from({ length: ASKED }, () => 'LST')].map((l) => `${l}\n`).join(''));
-    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
-    // A wait for something not to happen: the old client had sent all ten within it (measured: ~1 s).
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(asked).toBeLessThanOrEqual(2);
+    // The old client asked every command with nothing read (settled at ASKED, each run).
+    expect(await settled).toBe(1);
     client.child.stdout?.resume();
     expect(await client.exited).toBe(0);
     expect(asked).toBe(ASKED);

@@ -19,6 +19,8 @@ export interface FakeForumServer {
   readonly tcpPort: number;
   /** Resolves once a client's connection has closed (the client logged out, or is exiting). */
   readonly sessionClosed: Promise<void>;
+  /** Sends `message` on the client's connection; resolves once the client's transport acknowledged it (rejects if it cannot be sent). */
+  send(message: ServerMessage): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,11 @@ export const grantReply = (req: Request, tcpPort: number, completionLine = 'done
 /** How the fake answers: `answersLogin`, the test's `answer` gets the login and XIT too. */
 export interface FakeServerOptions {
   readonly answersLogin?: boolean;
+  /**
+   * Told of each request's answer once sent: `acknowledged` resolves when the client's transport has
+   * acknowledged every message of it (and when the connection ends first: the test waits on what follows).
+   */
+  readonly onAnswered?: (req: Request, acknowledged: Promise<void>) => void;
 }
 
 /**
@@ -92,7 +99,8 @@ export const startFakeServer = async (
       if (r._tag === 'Left') return;
       const login = options.answersLogin === true ? undefined : loginReply(r.right);
       void Promise.resolve(login === undefined ? answer(r.right, tcpPort) : [login]).then((messages) => {
-        for (const m of messages) conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined);
+        const sent = messages.map((m) => conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined));
+        options.onAnswered?.(r.right, Promise.all(sent).then(() => undefined));
       });
     });
   });
@@ -100,6 +108,7 @@ export const startFakeServer = async (
     port: udp.address().port,
     tcpPort,
     sessionClosed: closed,
+    send: (message) => (session === undefined ? Promise.reject(new Error('no client connected')) : session.send(encodeServerMessage(message))),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => tcp.close(() => resolve()));

@@ -6,6 +6,7 @@ import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
+import { HEADER_TIMEOUT_MS } from './transfer-server.js';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
 export type LoginLimitArgs =
@@ -39,6 +40,8 @@ export interface ServerArgs {
   readonly transferPort: number | undefined;
   /** The TCP port clients are told to use for transfers (a load balancer's); `undefined`: the one the server listens on. */
   readonly advertisedTransferPort: number | undefined;
+  /** Seconds a transfer connection has to send its whole header (`--transfer-header-timeout`). */
+  readonly transferHeaderTimeoutSeconds: number;
   /** Store new (and, on login, existing plain) passwords as scrypt hashes. */
   readonly hashPasswords: boolean;
   readonly loginLimit: LoginLimitArgs;
@@ -91,11 +94,11 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: HEADER_TIMEOUT_MS / 1000 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
-  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--identity-file FILE] [--cid-server-id N]' +
+  'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--transfer-header-timeout SECONDS] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
   ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
@@ -121,6 +124,11 @@ number unless --transfer-port is given; port 0 picks free ports for both).
                             the TCP port clients are told to use for UPD/DWN, when
                             they reach the servers through a load balancer (default:
                             the port the server listens on)
+  --transfer-header-timeout SECONDS
+                            a transfer connection that has not sent its whole
+                            header (token line, and an upload's size line) this
+                            long after connecting is closed, however many bytes
+                            it trickled (default ${LIMIT_DEFAULTS.transferHeaderTimeoutSeconds})
   --identity-file FILE      the identity key file (default: DIR/.forum-server-identity,
                             or ./.forum-server-identity with --store). Servers behind
                             one load balancer must share one key: give them the same
@@ -278,6 +286,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         host: { type: 'string' },
         'transfer-port': { type: 'string' },
         'advertised-transfer-port': { type: 'string' },
+        'transfer-header-timeout': { type: 'string' },
         'identity-file': { type: 'string' },
         'cid-server-id': { type: 'string' },
         'hash-passwords': { type: 'boolean' },
@@ -341,6 +350,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
     advertisedTransferPort = parsePort(values['advertised-transfer-port'], false);
     if (advertisedTransferPort === undefined) return { kind: 'error', message: `invalid advertised transfer port: ${values['advertised-transfer-port']}` };
   }
+  const headerText = values['transfer-header-timeout'] ?? String(LIMIT_DEFAULTS.transferHeaderTimeoutSeconds);
+  const transferHeaderTimeoutSeconds = parseSeconds(headerText);
+  if (transferHeaderTimeoutSeconds === undefined) return { kind: 'error', message: badSeconds('transfer header timeout', headerText) };
   const host = values.host ?? '127.0.0.1';
   if (host === '') return { kind: 'error', message: 'empty host' };
   if (values['identity-file'] === '') return { kind: 'error', message: 'empty identity file' };
@@ -447,6 +459,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       idleTimeoutSeconds: idle,
       transferPort,
       advertisedTransferPort,
+      transferHeaderTimeoutSeconds,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
       accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },

@@ -24,6 +24,7 @@ import {
 } from 'forum-protocol';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROTOCOL_VIOLATION, type CloseReason, type RudpConnection } from 'rudpx';
+import { everyStep } from './every-step.js';
 import { heldReplies, LARGE_REPLY, LARGE_REPLY_RESERVATION, MESSAGE_OVERHEAD, NO_RESERVATION, SMALL_REPLY_RESERVATION } from './held-replies.js';
 import { LARGE_REPLY_MIN_BYTES, largeReplyEstimate, type LargeReplyRate } from './large-reply-rate.js';
 import type { LoginRoom } from './login-room.js';
@@ -203,19 +204,40 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     },
   };
 
+  /** Logs an exception of a step that must not stop the ones after it; never throws (a log that throws is ignored). */
+  const internalError = (e: unknown): void => {
+    try {
+      ctx.log(`Internal error: ${e instanceof Error ? e.message : String(e)}`);
+    } catch {
+      // Nowhere left to say it.
+    }
+  };
+
   const finish = (): void => {
     finished = true;
-    closing.abort();
-    ctx.loginRoom.leave(conn);
-    ctx.queueBudget.forget(holder);
-    ctx.liveSessions.delete(connectionKey);
     if (timer !== undefined) clearTimeout(timer);
     const u = user() ?? sessionUser;
-    if (u !== undefined) void ctx.tokens.revokeUser(u)();
-    // Once: finish() runs again when a request ends after a takeover closed the session, and a second
-    // forget would count the successor's session as ended.
-    if (activityUser !== undefined) ctx.activity.forget(activityUser);
-    activityUser = undefined;
+    // Each step whatever the others do: finish() runs in the close handler, a timer and a takeover, where
+    // one step's exception skipped the rest (the session's counts and marks kept for good) and ended the process.
+    everyStep(
+      [
+        () => closing.abort(),
+        () => ctx.loginRoom.leave(conn),
+        () => ctx.queueBudget.forget(holder),
+        () => ctx.liveSessions.delete(connectionKey),
+        () => {
+          if (u !== undefined) void ctx.tokens.revokeUser(u)().catch(internalError);
+        },
+        () => {
+          // Once: finish() runs again when a request ends after a takeover closed the session, and a second
+          // forget would count the successor's session as ended.
+          const a = activityUser;
+          activityUser = undefined;
+          if (a !== undefined) ctx.activity.forget(a);
+        },
+      ],
+      internalError,
+    );
   };
 
   const armIdle = (ms: number): void => {
@@ -229,24 +251,38 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     const last = Math.max(lastActive, u === undefined ? 0 : (ctx.activity.lastFinished(u) ?? 0));
     const left = last + ctx.idleTimeoutMs - performance.now();
     if (left > 0 || queued > 0) return armIdle(Math.max(left, 50));
-    if (u !== undefined) ctx.log(`${u} timed out`);
     const ended = state;
-    finish();
+    // In a timer: an exception here ends the process, and a step skipped keeps the session held.
+    everyStep(
+      [
+        () => {
+          if (u !== undefined) ctx.log(`${u} timed out`);
+        },
+        finish,
+      ],
+      internalError,
+    );
     state = { step: 'closed' };
     // The notice goes once the session is released: a client that logs in again at once (maybe on
     // another server sharing the registry) is not told it is still logged in.
-    void endConnection(ctx.registry, ended)().then(() => {
-      send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000));
-      void conn.close();
-    });
+    void endConnection(ctx.registry, ended)()
+      .then(() => everyStep([() => void send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000)), () => void conn.close()], internalError))
+      .catch(internalError);
   }
 
   /** The lease of this session lapsed and another connection holds the account now: one live session, so this one ends. */
   function endTakenOver(): void {
     if (finished) return;
     const u = user();
-    if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
-    finish();
+    everyStep(
+      [
+        () => {
+          if (u !== undefined) ctx.log(`${u} session ended: its lease lapsed and the account logged in elsewhere`);
+        },
+        finish,
+      ],
+      internalError,
+    );
     state = { step: 'closed' };
     void conn.close();
   }
@@ -461,25 +497,41 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
       });
   });
 
+  // Every step runs whatever another throws, and nothing escapes: an exception here is the emitter's, and ends the
+  // process; one in the wait below an unhandled rejection, which ends it too, the session held until then.
   conn.on('close', (reason: CloseReason) => {
-    closing.abort();
-    // At once, not after a request still running: a closed connection is not one to shed.
-    ctx.loginRoom.leave(conn);
-    // The transport let go of whatever was unacknowledged (the sends reject too; releasing twice does nothing).
-    releaseCharges();
+    everyStep(
+      [
+        () => closing.abort(),
+        // At once, not after a request still running: a closed connection is not one to shed.
+        () => ctx.loginRoom.leave(conn),
+        // The transport let go of whatever was unacknowledged (the sends reject too; releasing twice does nothing).
+        releaseCharges,
+      ],
+      internalError,
+    );
     if (finished) return;
-    // Wait for a request still running, so its session is released after it.
-    void chain.then(async () => {
+    const end = async (): Promise<void> => {
       if (finished) return;
       const last = state;
-      finish();
-      // The transport ended it because the peer broke its rules (an optimistic ACK, forged packets): said
-      // apart, so that an operator tells a hostile account from one that logged out (attack round 16).
-      if (last.step === 'authenticated' && reason.kind === 'local' && reason.code === PROTOCOL_VIOLATION) {
-        ctx.log(`${last.session.username}'s connection ended by the transport: ${reason.message}`);
-      }
-      (await endConnection(ctx.registry, last)()).forEach(ctx.log);
-    });
+      everyStep(
+        [
+          finish,
+          () => {
+            // The transport ended it because the peer broke its rules (an optimistic ACK, forged packets): said
+            // apart, so that an operator tells a hostile account from one that logged out (attack round 16).
+            if (last.step === 'authenticated' && reason.kind === 'local' && reason.code === PROTOCOL_VIOLATION) {
+              ctx.log(`${last.session.username}'s connection ended by the transport: ${reason.message}`);
+            }
+          },
+        ],
+        internalError,
+      );
+      const lines = await endConnection(ctx.registry, last)();
+      everyStep(lines.map((line) => () => ctx.log(line)), internalError);
+    };
+    // Wait for a request still running (settled either way), so its session is released after it.
+    void chain.then(end, end).catch(internalError);
   });
 
   armIdle(ctx.idleTimeoutMs);

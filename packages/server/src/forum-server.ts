@@ -291,10 +291,10 @@ const loginRoomPerHost = (perHost: number): number =>
 /** The longest timer Node sets, ms: a longer one fires after 1 ms (every session's idle timer would then spin). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Throws a Node-style `ERR_OUT_OF_RANGE` RangeError unless `ms` is a number of ms above 0 that a timer can wait. */
-const checkIdleTimeout = (ms: number): void => {
+/** Throws a Node-style `ERR_OUT_OF_RANGE` RangeError unless `ms` (the option `name`) is a number of ms above 0 that a timer can wait. */
+const checkTimeout = (name: string, ms: number): void => {
   if (typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS) return;
-  const e = new RangeError(`The value of "idleTimeoutMs" is out of range. It must be > 0 and <= ${MAX_TIMER_MS}. Received ${String(ms)}`);
+  const e = new RangeError(`The value of "${name}" is out of range. It must be > 0 and <= ${MAX_TIMER_MS}. Received ${String(ms)}`);
   throw Object.assign(e, { code: 'ERR_OUT_OF_RANGE' });
 };
 
@@ -306,7 +306,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const maxReplyBytes = options.maxReplyBytes ?? defaultMaxReplyBytes(options.memoryBudgetBytes);
   if (!(maxReplyBytes >= MIN_MAX_REPLY_BYTES)) throw new RangeError(`maxReplyBytes must be at least ${MIN_MAX_REPLY_BYTES}, got ${maxReplyBytes}`);
   // Before anything is opened: a bad value is refused without a store or socket to close.
-  checkIdleTimeout(options.idleTimeoutMs);
+  checkTimeout('idleTimeoutMs', options.idleTimeoutMs);
+  if (options.transferHeaderTimeoutMs !== undefined) checkTimeout('transferHeaderTimeoutMs', options.transferHeaderTimeoutMs);
   const perHost = options.maxConnectionsPerHost ?? DEFAULT_MAX_CONNECTIONS_PER_HOST;
   const loginRoom = new LoginRoom<RudpConnection>(options.maxConnectionsBeforeLogin ?? DEFAULT_MAX_CONNECTIONS_BEFORE_LOGIN, loginRoomPerHost(perHost));
   const serverId = options.serverId ?? randomBytes(6).toString('hex');
@@ -380,6 +381,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
       },
       tcpPort,
       options.host,
+      options.transferHeaderTimeoutMs === undefined ? {} : { headerTimeoutMs: options.transferHeaderTimeoutMs },
     );
   } catch (e) {
     await udp.close();

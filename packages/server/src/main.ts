@@ -130,6 +130,7 @@ const main = async (): Promise<number | undefined> => {
       idleTimeoutMs: args.idleTimeoutSeconds * 1000,
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
+      transferHeaderTimeoutMs: Math.max(1, Math.round(args.transferHeaderTimeoutSeconds * 1000)),
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
       accountCreationLimit: args.accountLimit,

@@ -38,9 +38,9 @@ export interface TransferServerDeps {
 /**
  * A connection that has not sent its whole header (token line, and for an upload the size line)
  * this long after connecting is closed: a deadline, not an idle timer, so a byte now and then
- * does not keep it open.
+ * does not keep it open (`--transfer-header-timeout`).
  */
-const HEADER_TIMEOUT_MS = 10_000;
+export const HEADER_TIMEOUT_MS = 10_000;
 /** Connections one client host may hold at once (a new one evicts the host's oldest tokenless one). */
 const MAX_CONNECTIONS_PER_HOST = 16;
 /** Connections held at once, in all (a new one evicts the oldest tokenless one). */
@@ -68,6 +68,8 @@ const MAX_REFUSALS_IN_GRACE = 64;
 
 /** Limits of {@link startTransferServer}, for tests that cannot wait for the real ones. */
 export interface TransferLimits {
+  /** The header's deadline, {@link HEADER_TIMEOUT_MS} by default. */
+  readonly headerTimeoutMs?: number;
   /** {@link STALL_TIMEOUT_MS} by default. */
   readonly stallTimeoutMs?: number;
   /** A download's pace, {@link DEFAULT_TRANSFER_PACE} by default; `minBytesPerSecond` 0: none. */
@@ -401,7 +403,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
 
 const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number): Promise<void> => {
   socket.on('error', () => undefined);
-  const deadline = setTimeout(() => socket.destroy(), HEADER_TIMEOUT_MS);
+  const deadline = setTimeout(() => socket.destroy(), limits.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
   const headerDone = (): void => clearTimeout(deadline);
   const header = await readHeaderLines(socket, 1, 80);

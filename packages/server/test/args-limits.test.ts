@@ -27,6 +27,7 @@ describe('server options for resource limits', () => {
     expect(a.requestChargeKib).toBe(48);
     expect(a.rateIdleBelowPercent).toBe(0);
     expect(a.handshakeRate).toBe(64);
+    expect(a.transferHeaderTimeoutSeconds).toBe(10);
     // The server-wide reply budget follows the memory budget unless given.
     expect(a.maxReplyBytes).toBeUndefined();
   });
@@ -122,6 +123,15 @@ describe('server options for resource limits', () => {
     ] as const) {
       const c = parseServerArgs(argv);
       expect(c.kind === 'error' ? c.message : c.kind).toContain(message);
+    }
+  });
+
+  it('--transfer-header-timeout takes seconds above 0 (fractions too); anything else is refused saying so', () => {
+    expect(run(['4000', '--transfer-header-timeout', '0.5']).transferHeaderTimeoutSeconds).toBe(0.5);
+    expect(run(['4000', '--transfer-header-timeout', '30']).transferHeaderTimeoutSeconds).toBe(30);
+    for (const value of ['0', '-1', 'soon', '1e3', '10s', '', '2147484']) {
+      const c = parseServerArgs(['4000', `--transfer-header-timeout=${value}`]);
+      expect(c.kind === 'error' ? c.message : c.kind).toBe(`invalid transfer header timeout: ${value} (seconds, above 0 and at most 2147483, about 24 days)`);
     }
   });
 

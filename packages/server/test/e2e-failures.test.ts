@@ -53,9 +53,11 @@ describe('failures: vanished client, dead server, no server (real processes)', (
     const cwd = await tempDir('cwd');
     dirs.push(cwd);
     const started = Date.now();
-    const r = await runClient(port, cwd, ['yoda']);
+    // The client's --timeout (how long connecting waits; 5 s by default) shortened: the same refusal, sooner.
+    const r = await runClient(port, cwd, ['yoda'], ['--timeout', '1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`Unable to reach the server at 127.0.0.1:${port}\n`);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(6_000);
   });
 });

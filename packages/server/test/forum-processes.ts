@@ -174,9 +174,9 @@ export interface ClientRun {
   readonly stderr: string;
 }
 
-/** Runs forum-client with `input` lines on stdin (then end of input) and waits for it to exit. */
-export const runClient = async (port: number, cwd: string, input: readonly string[]): Promise<ClientRun> => {
-  const c = spawnClient(port, cwd);
+/** Runs forum-client (with `extraArgs`) with `input` lines on stdin (then end of input) and waits for it to exit. */
+export const runClient = async (port: number, cwd: string, input: readonly string[], extraArgs: readonly string[] = []): Promise<ClientRun> => {
+  const c = spawnClient(port, cwd, extraArgs);
   c.child.stdin?.end(input.map((l) => `${l}\n`).join(''));
   const code = await c.exited;
   return { code, stdout: c.stdout.text, stderr: c.stderr.text };

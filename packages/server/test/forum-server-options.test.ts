@@ -18,4 +18,15 @@ describe('startForumServer options', () => {
     }
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('refuses a transfer header deadline no timer can wait the same way', async () => {
+    const dir = await tempDir('forum-options');
+    dirs.push(dir);
+    for (const transferHeaderTimeoutMs of [3_000_000_000, 0, -1, Number.NaN]) {
+      await expect(
+        startForumServer({ port: 0, host: '127.0.0.1', dataDir: dir, idleTimeoutMs: 60_000, transferHeaderTimeoutMs, transferPort: 0, log: () => undefined, warn: () => undefined }),
+      ).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('"transferHeaderTimeoutMs"') });
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
 });

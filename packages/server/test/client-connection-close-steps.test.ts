@@ -1,0 +1,124 @@
+/**
+ * A session's end on the transport's 'close' runs every clean-up step whatever another throws: the login
+ * room, the request queue's bytes, the live session, the transfer tokens, the transferring marks, the
+ * transport's log line, the session's release and `U exited`. Before, one step's exception skipped the
+ * ones after it (the session held, its counts kept) and escaped, as the emitter's exception or an
+ * unhandled rejection: either ends the server's process.
+ */
+import { accountPolicy, createSessionRegistry, createTransferTokens, type SessionRegistry, type TransferTokens } from 'forum-protocol';
+import { randomBytes } from 'node:crypto';
+import { PROTOCOL_VIOLATION, type RudpConnection } from 'rudpx';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { LoginRoom } from '../src/login-room.js';
+import { QueueBudget, type QueueHolder } from '../src/queue-budget.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+import { loggedIn, memoryContext } from './served-connection.js';
+import { until } from './until.js';
+
+/** The steps a session's end takes, each of which a test makes throw (or reject) once the session is logged in. */
+type Step = 'login room' | 'queue budget' | 'tokens' | 'activity' | 'transport line' | 'release' | 'exited line' | 'timed out line';
+
+/** A context whose steps are counted as they run, and whose `fault` step throws (`release` rejects) once armed. */
+const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
+  let armed = false;
+  const ran = new Set<Step>();
+  const step = (s: Step): void => {
+    ran.add(s);
+    if (armed && s === fault) throw new Error(`${s} failed`);
+  };
+  const log: string[] = [];
+  const room = new (class extends LoginRoom<RudpConnection> {
+    override leave(key: RudpConnection): void {
+      step('login room');
+      super.leave(key);
+    }
+  })(100, 100);
+  const queueBudget = new (class extends QueueBudget {
+    override forget(holder: QueueHolder): void {
+      step('queue budget');
+      super.forget(holder);
+    }
+  })({ perHost: 1 << 20, perConnection: 1 << 20, perConnectionBeforeLogin: 1 << 20 });
+  const activity = new (class extends TransferActivity {
+    override forget(username: string): void {
+      step('activity');
+      super.forget(username);
+    }
+  })();
+  const realTokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
+  const tokens: TransferTokens = {
+    ...realTokens,
+    revokeUser: (u) => {
+      step('tokens');
+      return realTokens.revokeUser(u);
+    },
+  };
+  const realRegistry = createSessionRegistry();
+  const registry: SessionRegistry = {
+    ...realRegistry,
+    release: (u, key) => async () => {
+      step('release');
+      await realRegistry.release(u, key)();
+    },
+  };
+  const ctx = memoryContext([], {
+    loginRoom: room,
+    queueBudget,
+    activity,
+    tokens,
+    registry,
+    accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
+    idleTimeoutMs,
+    log: (line) => {
+      if (line.includes('connection ended by the transport')) step('transport line');
+      if (line.endsWith(' exited')) step('exited line');
+      if (line.endsWith(' timed out')) step('timed out line');
+      log.push(line);
+    },
+  });
+  return { ctx, ran, log, activity, registry: realRegistry, arm: () => (armed = true) };
+};
+
+const rejections: unknown[] = [];
+const onRejection = (e: unknown): void => void rejections.push(e);
+beforeEach(() => {
+  rejections.length = 0;
+  process.on('unhandledRejection', onRejection);
+});
+afterEach(() => void process.off('unhandledRejection', onRejection));
+
+const ALL: readonly Step[] = ['login room', 'queue budget', 'tokens', 'activity', 'transport line', 'release', 'exited line'];
+
+it.each(ALL)('every step of the end runs and nothing escapes when the %s step throws', async (fault) => {
+  const f = faultyContext(fault);
+  const conn = await loggedIn(f.ctx, 'alice', '127.0.0.1');
+  expect(f.ctx.liveSessions.size).toBe(1);
+  f.ran.clear();
+  f.arm();
+  conn.closed = true;
+  // Closed by the transport for a protocol violation: the path with every step, its log line included.
+  expect(() => conn.emit('close', { kind: 'local', code: PROTOCOL_VIOLATION, message: 'protocol violation: forged packets' })).not.toThrow();
+  // The last step, whichever failed: the session's release, then its line.
+  expect(await until(() => f.ran.has('exited line') || (fault === 'release' && f.log.some((l) => l.startsWith('Internal error'))), 5_000)).toBe(true);
+  // A rejection is reported on the turn after it: let one come.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect([...f.ran].sort()).toEqual(fault === 'release' ? ALL.filter((s) => s !== 'exited line').sort() : [...ALL].sort());
+  expect(f.ctx.liveSessions.size).toBe(0);
+  expect(f.activity.size).toBe(fault === 'activity' ? 1 : 0);
+  expect(f.registry.size()).toBe(fault === 'release' ? 1 : 0);
+  expect(f.log).toContain(`Internal error: ${fault} failed`);
+  expect(rejections).toEqual([]);
+});
+
+it('an idle timeout whose log line throws still ends the session: released, its marks gone, the client told, nothing escapes (a timer)', async () => {
+  const f = faultyContext('timed out line', 300);
+  f.arm();
+  const conn = await loggedIn(f.ctx, 'alice', '127.0.0.1');
+  // The session's end: released in the registry, and the notice sent after it.
+  expect(await until(() => f.registry.size() === 0 && conn.closeCalls > 0, 5_000)).toBe(true);
+  expect(f.ran.has('timed out line')).toBe(true);
+  expect(f.ctx.liveSessions.size).toBe(0);
+  expect(f.activity.size).toBe(0);
+  expect(f.log).toContain('Internal error: timed out line failed');
+  expect(rejections).toEqual([]);
+});

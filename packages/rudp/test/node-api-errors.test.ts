@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LookupFunction, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import type { Endpoint } from '../src/core/endpoint.js';
+import { type LookupFunction, PROTOCOL_VIOLATION, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { startUdpForwarder } from './helpers/udp-forwarder.js';
 import { closeOpened, opened, rejection, server, silentPort } from './helpers/node-loopback.js';
@@ -227,6 +229,20 @@ describe('connect: host names and Node-style errors', () => {
     expect(e).toBeInstanceOf(ServerKeyMismatchError);
     // Before: address, port, syscall and reason were all undefined on this one error.
     expect(e).toMatchObject({ code: 'ERR_RUDP_SERVER_KEY_MISMATCH', address: '127.0.0.1', port, syscall: 'connect', reason: { kind: 'refused' } });
+  });
+
+  it("fails with EPROTO at once, naming the cause, when the server's authenticated answer announces an invalid receive window (it timed out as 'no answer')", async () => {
+    // A broken server: its options could not take this window, so its core is given it behind them.
+    const broken = await listen({ port: 0, maxReceiveBufferBytes: 2 ** 44 });
+    opened.push(broken);
+    const core = (broken as unknown as { io: { endpoint: Endpoint } }).io.endpoint;
+    Object.defineProperty(core, 'config', { value: { ...core.config, receiveWindow: MAX_RECEIVE_WINDOW + 1 } });
+    const { port } = broken.address();
+    const started = performance.now();
+    const e = await rejection(connect({ port, handshakeTimeoutMs: 10_000 }));
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(e).toMatchObject({ code: 'EPROTO', reason: { kind: 'refused', code: PROTOCOL_VIOLATION }, syscall: 'connect', address: '127.0.0.1', port });
+    expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: protocol violation: the server at 127.0.0.1:${port} announced an invalid receive window: ${MAX_RECEIVE_WINDOW + 1} bytes (a window is 1024 bytes to 2^40)`);
   });
 
   it('fails with ETIMEDOUT after handshakeTimeoutMs when nothing answers', async () => {

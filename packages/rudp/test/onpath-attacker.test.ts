@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { Endpoint, type DropCounts } from '../src/core/endpoint.js';
 import type { Connection } from '../src/core/connection.js';
 import type { EndpointEvent } from '../src/core/events.js';
+import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
+import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
 import { encodeServerParams, handshakePrologue } from '../src/core/security.js';
+import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
 import { answerClientHello, equalBytes } from '../src/crypto/index.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
@@ -337,11 +340,29 @@ function reencode(genuine: Uint8Array, change: (a: NonNullable<ReturnType<typeof
 
 const attackerCrypto = (random: RandomSource) => deterministicCrypto(nodeCryptoProvider, random);
 
+/** The attacker's own Noise answer to the client's `hello`, announcing the genuine ACCEPT's window or `window`. */
+function ownAnswer(g: Uint8Array, hello: Uint8Array, random: RandomSource, window: number | undefined): Uint8Array {
+  const h = parseHeader(g);
+  if (typeof h === 'string') throw new Error(h);
+  const a = decodeAccept(h.payload);
+  if (a === undefined) throw new Error('genuine ACCEPT did not decode');
+  const params = window === undefined ? a.params : { receiveWindow: window, initialLimit: a.params.initialLimit };
+  const crypto = attackerCrypto(random);
+  const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, ...params }) });
+  // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
+  const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;
+  const handshake = answer.kind === 'accepted' ? answer.serverHello : answer.kind === 'wrong-key' ? answer.wrongKey : new Uint8Array(0);
+  return encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, { scid: a.scid, params, kind, handshake }).slice();
+}
+
 const FORGERIES: Readonly<Record<string, Forgery>> = {
   'random server hello': (g, _hello, random) =>
     reencode(g, (a) => ({ ...a, handshake: Uint8Array.from({ length: a.handshake.length }, () => below(random, 256)) })),
   'genuine hello, another connection id': (g) => reencode(g, (a) => ({ ...a, scid: (a.scid ^ 0x5a5a5a5a) >>> 0 || 1 })),
   'genuine hello, another receive window': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: a.params.receiveWindow * 64, initialLimit: a.params.initialLimit } })),
+  // An invalid window ends the attempt only when the server's sealed copy says it: one in clear is a forgery.
+  'genuine hello, a receive window past 2^40': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: MAX_RECEIVE_WINDOW + 1, initialLimit: a.params.initialLimit } })),
+  'genuine hello, a window below the least': (g) => reencode(g, (a) => ({ ...a, params: { receiveWindow: MIN_RECEIVE_WINDOW - 1, initialLimit: MIN_RECEIVE_WINDOW - 1 } })),
   'genuine hello, one bit flipped': (g, _hello, random) =>
     reencode(g, (a) => {
       const hs = a.handshake.slice();
@@ -349,18 +370,7 @@ const FORGERIES: Readonly<Record<string, Forgery>> = {
       hs[at] = (hs[at] as number) ^ (1 << below(random, 8));
       return { ...a, handshake: hs };
     }),
-  "the attacker's own Noise answer to the client's hello": (g, hello, random) => {
-    const h = parseHeader(g);
-    if (typeof h === 'string') throw new Error(h);
-    const a = decodeAccept(h.payload);
-    if (a === undefined) throw new Error('genuine ACCEPT did not decode');
-    const crypto = attackerCrypto(random);
-    const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, receiveWindow: a.params.receiveWindow, initialLimit: a.params.initialLimit }) });
-    // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
-    const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;
-    const handshake = answer.kind === 'accepted' ? answer.serverHello : answer.kind === 'wrong-key' ? answer.wrongKey : new Uint8Array(0);
-    return encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, { scid: a.scid, params: a.params, kind, handshake }).slice();
-  },
+  "the attacker's own Noise answer to the client's hello": (g, hello, random) => ownAnswer(g, hello, random, undefined),
   'downgrade to plaintext': (g) => reencode(g, (a) => ({ ...a, kind: AcceptKind.Plaintext, handshake: new Uint8Array(0) })),
 };
 
@@ -435,6 +445,27 @@ describe('on-path attacker: forged ACCEPT', () => {
       } else {
         expect(p.moved).toEqual({ auth: 1 });
       }
+    },
+  );
+
+  it.each([true, false])(
+    "the attacker's own Noise answer announcing an invalid window (pinned %s): a pinned client cannot be sent one that authenticates; an unpinned one ends its first contact, where the attacker could as well have won it",
+    (pinned) => {
+      const p = forgedAccept(53, pinned, (g, hello, random) => ownAnswer(g, hello, random, MAX_RECEIVE_WINDOW + 1));
+      expect(p.clientEvents.map((e) => e.type)).toEqual(['closed']);
+      const closed = p.clientEvents[0];
+      const reason = closed?.type === 'closed' ? closed.reason : undefined;
+      // Nothing queued before the handshake left the client either way.
+      expect(p.clientSent.filter((t) => DATA_TYPES.includes(t))).toEqual([]);
+      if (pinned) {
+        // Sealed to the server's key, the hello gets no answer but the unauthenticated "key changed", as any forgery.
+        expect(reason).toMatchObject({ kind: 'refused', code: 0 });
+        expect(p.conn.keyMismatch?.expected).toEqual(p.server.publicKey);
+        return;
+      }
+      // Trust on first use: with a valid window the same answer connects the client to the attacker (above).
+      expect(reason).toMatchObject({ kind: 'refused', code: PROTOCOL_VIOLATION });
+      expect(reason?.message).toMatch(/announced an invalid receive window/);
     },
   );
 

@@ -16,6 +16,12 @@ function moreThanPing(datagram: Uint8Array): boolean {
   return typeof h !== 'string' && h.type === PacketType.Data && (parseFrames(h.payload) ?? []).some((f) => f.type !== 'ping' && isAckEliciting(f));
 }
 
+/** The message of the reason the first `closed` event among `events` gives. */
+function reasonMessage(events: Parameters<typeof firstOf>[0]): string | undefined {
+  const closed = firstOf(events, 'closed');
+  return closed?.event.type === 'closed' ? closed.event.reason.message : undefined;
+}
+
 describe('the idle timer (idleTimeoutMs)', () => {
   it('restarts when a message leaves after a quiet spell: its answer, a round trip later, arrives before the timeout', () => {
     // The client's idle timeout is 3 s, the round trip 400 ms, no keep-alives; the message leaves 2.8 s
@@ -37,7 +43,7 @@ describe('the idle timer (idleTimeoutMs)', () => {
     expect(p.conn.lastReceived).toBeGreaterThan(quietFrom + idle - 200);
   });
 
-  it('a message sent into the void restarts it once; keep-alive PINGs and probes do not: the side that sent it gives up an idle timeout after its first packet, the other an idle timeout after the last packet received', () => {
+  it('a message sent into the void restarts it once; keep-alive PINGs and probes do not: the side that sent it gives up an idle timeout after its first packet, the other an idle timeout after the last packet received, each saying how long it heard nothing', () => {
     for (let seed = 1; seed <= 3; seed++) {
       const idle = 30_000;
       const p = makePair({ seed, client: { plaintext: true }, server: { plaintext: true } });
@@ -83,6 +89,10 @@ describe('the idle timer (idleTimeoutMs)', () => {
       }
       expect(firstOf(p.clientEvents, 'closed')?.at, `seed ${seed}`).toBe(cut + 20_000 + idle);
       expect(firstOf(p.serverEvents, 'closed')?.at, `seed ${seed}`).toBe(server.received + idle);
+      // The reasons tell the silence each side waited out (it said "for 30000 ms" on the client too, which
+      // heard nothing for 50 s), and the client's why it waited past the idle timeout.
+      expect(reasonMessage(p.clientEvents), `seed ${seed}`).toBe(`no packet from ${SERVER} for ${Math.round(cut + 20_000 + idle - client.received)} ms (data sent ${idle} ms ago unanswered)`);
+      expect(reasonMessage(p.serverEvents), `seed ${seed}`).toBe(`no packet from ${CLIENT} for ${idle} ms`);
     }
   });
 });

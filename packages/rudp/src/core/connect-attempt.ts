@@ -34,6 +34,11 @@ export type AcceptOutcome =
    * another key than the pinned one). Not counted as a drop: the answer was well formed and acted on.
    */
   | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined }
+  /**
+   * The server's own ACCEPT (it authenticated) announced what no server may: the attempt ends at once,
+   * a protocol violation, its close saying why. Only a sealed ACCEPT gets here: a forged one is dropped.
+   */
+  | { readonly kind: 'invalid'; readonly message: string }
   /** Dropped and counted; the genuine ACCEPT still completes the handshake. */
   | { readonly kind: 'dropped'; readonly why: PacketDrop }
   /** Nothing changes, and nothing is counted. */
@@ -110,8 +115,12 @@ export class ConnectAttempt {
     // Forged or altered on the path: dropped and counted, and the genuine ACCEPT (tried on a fresh
     // copy of the Noise state) still completes the handshake.
     if (!r.ok || params === undefined || params.scid !== accept.scid || params.receiveWindow !== accept.params.receiveWindow || params.initialLimit !== accept.params.initialLimit) return FORGED;
-    // Authenticated, so the server's own: a window no message fits is a broken server's, and refused.
-    if (!windowsValid(params.receiveWindow, params.initialLimit)) return MALFORMED;
+    // Authenticated, so the server's own: a window no message fits is a broken server's. Its genuine
+    // ACCEPT will say no better (both copies carry the same), so the attempt ends now, saying why, rather
+    // than at the handshake timeout as "no answer" (as it did when this was dropped as malformed).
+    if (!windowsValid(params.receiveWindow, params.initialLimit)) {
+      return { kind: 'invalid', message: `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}` };
+    }
     return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
   }
 
@@ -137,4 +146,10 @@ export class ConnectAttempt {
  */
 export function windowsValid(window: number, initialLimit: number): boolean {
   return window >= MIN_RECEIVE_WINDOW && window <= MAX_RECEIVE_WINDOW && initialLimit >= MIN_RECEIVE_WINDOW && initialLimit <= window;
+}
+
+/** What is wrong with a window and first limit that `windowsValid` refuses, for a close reason (not per attacker's packet: it builds a string). */
+function windowProblem(window: number, initialLimit: number): string {
+  if (window < MIN_RECEIVE_WINDOW || window > MAX_RECEIVE_WINDOW) return `${window} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`;
+  return `a first limit of ${initialLimit} bytes in a window of ${window} (a first limit is ${MIN_RECEIVE_WINDOW} bytes to the window)`;
 }

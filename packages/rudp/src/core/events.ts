@@ -14,7 +14,10 @@ export type CloseKind =
   | 'timeout'
   /** The handshake got no answer in time. */
   | 'unreachable'
-  /** The handshake failed: the server proved another key than the pinned one, or refused the client at a connection limit or because one of them has `plaintext: true` and the other not. */
+  /**
+   * The handshake failed: the server proved another key than the pinned one, or refused the client at a connection limit or because one of them has `plaintext: true` and the other not,
+   * or (code `PROTOCOL_VIOLATION`) its authenticated ACCEPT announced an invalid receive window.
+   */
   | 'refused'
   /** The endpoint shut down. */
   | 'shutdown';

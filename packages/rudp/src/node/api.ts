@@ -12,7 +12,7 @@ import { checkTransportOptions, invalidArgType } from './check-options.js';
 import { withFamilyCeiling } from './datagram-ceiling.js';
 import { type LookupFunction, type ResolvedAddress, resolveHost } from './resolve-host.js';
 import { type ConnectionOptions, RudpConnection } from './rudp-connection.js';
-import { RudpError, type RudpErrorDetails, abortError, fromSystemError } from './rudp-error.js';
+import { RudpError, type RudpErrorDetails, abortError, closeCode, fromSystemError } from './rudp-error.js';
 import type { DatagramSocket } from './datagram-socket.js';
 import { openDatagramSocket } from './open-datagram-socket.js';
 import { type NodeEndpointStats, type TransportOptions, UdpEndpoint } from './udp-endpoint.js';
@@ -229,8 +229,9 @@ export async function listen(options: ListenOptions): Promise<RudpServer> {
  * 250 ms after the last (or at once when it fails); the first to answer wins.
  * Rejects with a `RudpError`: `ECONNREFUSED` at once if the port is closed
  * or the server refused (at a connection limit, or because it encrypts and
- * this client has `plaintext: true` or the other way round), `ENOTFOUND`
- * for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
+ * this client has `plaintext: true` or the other way round), `EPROTO` at
+ * once if the server's authenticated answer announced an invalid receive
+ * window, `ENOTFOUND` for an unknown name, `ETIMEDOUT` after `handshakeTimeoutMs`,
  * `ABORT_ERR` when `signal` aborts. The connection owns its socket and
  * closes it when it ends.
  */
@@ -332,7 +333,7 @@ function attempt(
           // A timeout, or the server's refusal at a connection limit, is named like the other connect errors, with the target.
           const refused = e.reason.kind === 'refused';
           if (err && err.code !== 'ETIMEDOUT' && !refused) reject(err);
-          else reject(new RudpError(refused ? 'ECONNREFUSED' : (err?.code ?? 'ERR_RUDP_CLOSED'), `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
+          else reject(new RudpError(refused ? closeCode(e.reason) : (err?.code ?? 'ERR_RUDP_CLOSED'), `cannot connect to ${named}: ${e.reason.message}`, { reason: e.reason, syscall: 'connect', ...details }));
         }
       };
       io.changed(core);

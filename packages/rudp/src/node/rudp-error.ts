@@ -2,6 +2,7 @@
  * The one error class of the Node API, with Node-style `code`s so callers can
  * branch on `err.code` exactly as they do for `net` and `dgram`.
  */
+import { PROTOCOL_VIOLATION } from '../core/connection/close.js';
 import type { CloseReason } from '../core/events.js';
 import { brand } from './brand.js';
 
@@ -11,6 +12,7 @@ import { brand } from './brand.js';
  *   server refused the handshake (at a connection limit, or one end encrypts and the other not).
  * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
  * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
+ * - `EPROTO`: the server's authenticated answer to the handshake broke the protocol (an invalid receive window).
  * - `ENOTFOUND`, `EAI_AGAIN`, …: the host name did not resolve (the code `dns.lookup` gave).
  * - `EADDRINUSE`, `EACCES`, …: the UDP socket could not be bound (the code `dgram` gave).
  * - `ABORT_ERR`: the `signal` was aborted (the error's `name` is then `'AbortError'`).
@@ -20,6 +22,7 @@ export type RudpErrorCode =
   | 'ECONNREFUSED'
   | 'ECONNRESET'
   | 'ETIMEDOUT'
+  | 'EPROTO'
   | 'ENOTFOUND'
   | 'ABORT_ERR'
   | 'ERR_RUDP_CLOSED'
@@ -96,7 +99,8 @@ export function closeCode(reason: CloseReason): RudpErrorCode {
     case 'peer':
       return 'ECONNRESET';
     case 'refused':
-      return 'ECONNREFUSED';
+      // A server that answered but broke the protocol did not refuse: a caller that retries a busy server should not retry it.
+      return reason.code === PROTOCOL_VIOLATION ? 'EPROTO' : 'ECONNREFUSED';
     case 'local':
     case 'shutdown':
       return 'ERR_RUDP_CLOSED';

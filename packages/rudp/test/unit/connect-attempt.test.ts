@@ -59,14 +59,18 @@ describe('connect attempt: plaintext', () => {
     expect(a.check(accept(AcceptKind.ServerHello), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
   });
 
-  it('a window smaller than MIN_RECEIVE_WINDOW is malformed (no message of a few hundred bytes would fit it)', () => {
+  it('a window smaller than MIN_RECEIVE_WINDOW is malformed in clear (no message of a few hundred bytes would fit it); sealed, a protocol violation saying so', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: MIN_RECEIVE_WINDOW });
     const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 200, initialLimit: 200 }))));
-    expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    // Authenticated, it is the server's own: the attempt ends at once, naming the cause (it was dropped, and the client timed out).
+    expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({
+      kind: 'invalid',
+      message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: 200 bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
+    });
   });
-  it('a window past MAX_RECEIVE_WINDOW (2^40, what a WINDOW frame may carry) is malformed, in clear or sealed; 2^40 itself is taken', () => {
+  it('a window past MAX_RECEIVE_WINDOW (2^40, what a WINDOW frame may carry) is malformed in clear, a protocol violation sealed; 2^40 itself is taken', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     const windowed = (receiveWindow: number): AcceptPayload => ({ ...accept(AcceptKind.Plaintext), params: { receiveWindow, initialLimit: 32_768 } });
     expect(a.check(windowed(MAX_RECEIVE_WINDOW + 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
@@ -76,11 +80,14 @@ describe('connect attempt: plaintext', () => {
       const server = { scid: 0x5678, receiveWindow, initialLimit: 32_768 };
       return new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams(server)))).check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow, initialLimit: 32_768 } }, REMOTE);
     };
-    expect(sealedWith(MAX_RECEIVE_WINDOW + 1)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(sealedWith(MAX_RECEIVE_WINDOW + 1)).toEqual({
+      kind: 'invalid',
+      message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: ${MAX_RECEIVE_WINDOW + 1} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
+    });
     expect(sealedWith(MAX_RECEIVE_WINDOW)).toMatchObject({ kind: 'accepted', peerWindow: MAX_RECEIVE_WINDOW });
   });
 
-  it('a first limit past the window or below MIN_RECEIVE_WINDOW is malformed; one below the window is the peer limit', () => {
+  it('a first limit past the window or below MIN_RECEIVE_WINDOW is malformed in clear, a protocol violation sealed; one below the window is the peer limit', () => {
     const a = new ConnectAttempt(PARAMS, 0, undefined);
     const limited = (initialLimit: number): AcceptPayload => ({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit } });
     expect(a.check(limited(32_769), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
@@ -88,7 +95,10 @@ describe('connect attempt: plaintext', () => {
     expect(a.check(limited(MIN_RECEIVE_WINDOW - 1), REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
     expect(a.check(limited(MIN_RECEIVE_WINDOW), REMOTE)).toMatchObject({ kind: 'accepted', peerWindow: 32_768, peerLimit: MIN_RECEIVE_WINDOW });
     const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_769 }))));
-    expect(sealed.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE)).toEqual({ kind: 'dropped', why: 'malformed' });
+    expect(sealed.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE)).toEqual({
+      kind: 'invalid',
+      message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: a first limit of 32769 bytes in a window of 32768 (a first limit is ${MIN_RECEIVE_WINDOW} bytes to the window)`,
+    });
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import type { Connection } from '../connection.js';
 import type { PacketDrop } from '../packet-sealing.js';
-import { finish } from './close.js';
+import { PROTOCOL_VIOLATION, finish } from './close.js';
 import type { AcceptPayload } from '../../wire/packet.js';
 
 /** The server's ACCEPT reached client `c` at `now`: `'ok'`, or why it was dropped (the endpoint counts it). */
@@ -22,6 +22,10 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
     case 'refused':
       if (a.mismatch !== undefined) c.keyMismatch = a.mismatch;
       finish(c, 'refused', 0, a.message, false);
+      return 'ok';
+    case 'invalid':
+      // Nothing is sent: the client has no keys in place yet, and the server's connection idles out.
+      finish(c, 'refused', PROTOCOL_VIOLATION, a.message, false);
       return 'ok';
     case 'accepted':
       break;

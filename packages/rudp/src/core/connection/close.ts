@@ -13,7 +13,9 @@ import { HEADER_SIZE, TAG_SIZE, TRAILER_SIZE } from '../../wire/packet.js';
 /**
  * Close code of a connection the transport ends because the rules were
  * broken: too many forged packets (the integrity limit), or a peer that
- * acknowledged packets it cannot have received (an optimistic ACK).
+ * acknowledged packets it cannot have received (an optimistic ACK); and of
+ * a client's attempt (kind `'refused'`) whose server's authenticated
+ * ACCEPT announced a receive window no message fits.
  */
 export const PROTOCOL_VIOLATION = 3;
 

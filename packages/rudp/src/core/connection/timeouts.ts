@@ -280,6 +280,18 @@ function idleDeadline(c: Connection): number {
   return sent < heard ? sent + idle : heard;
 }
 
+/**
+ * Why the idle timer of `c` closed it at `now`: the silence it actually waited out, which is longer than
+ * the idle timeout when data sent after the last packet received restarted the count (`idleDeadline`), or
+ * when the timer was run late. Named then too: an operator reading "for 30000 ms" looked for a 30 s gap.
+ */
+function idleReason(c: Connection, now: number): string {
+  const silence = `no packet from ${c.remote} for ${Math.round(now - c.lastReceived)} ms`;
+  const sent = c.recovery.firstSentSince(c.lastReceived);
+  if (!(sent > c.lastReceived && sent < now)) return silence;
+  return `${silence} (data sent ${Math.round(now - sent)} ms ago unanswered)`;
+}
+
 /** The earliest time something must happen to `c`, or `Infinity`. */
 export function earliestDeadline(c: Connection): number {
   let t = Number.POSITIVE_INFINITY;
@@ -354,7 +366,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
       finish(c, c.closing?.reason.kind ?? 'local', c.closing?.reason.code ?? 0, c.closing?.reason.message ?? 'closed', true);
       return;
     case Timer.Idle:
-      finish(c, 'timeout', 0, `no packet from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);
+      finish(c, 'timeout', 0, idleReason(c, now), false);
       return;
     case Timer.Unacknowledged:
       finish(c, 'timeout', 0, `no acknowledgement from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);

@@ -1,0 +1,76 @@
+/**
+ * A server whose authenticated ACCEPT announces a receive window no message fits (below
+ * MIN_RECEIVE_WINDOW, or past MAX_RECEIVE_WINDOW, 2^40) ends the client's attempt at once as a protocol
+ * violation, its close saying so. Before, the ACCEPT was dropped as malformed and the client reported
+ * "no answer from … within 5000 ms" at its handshake timeout, for a server that had answered. Only an
+ * authenticated ACCEPT may end the attempt: one whose window in clear was changed on the path does not
+ * match the sealed copy and is still dropped, and the genuine ACCEPT behind it completes the handshake.
+ */
+import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
+import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
+import type { Endpoint } from '../src/core/endpoint.js';
+import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
+import { MAX_DATAGRAM, PacketType, decodeAccept, encodeAccept, parseHeader } from '../src/wire/packet.js';
+import { SERVER, type Pair, firstOf, makePair } from './helpers/pair.js';
+
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/** A pair whose server announces `receiveWindow`, which its options could not take (a broken server). */
+function brokenServer(seed: number, receiveWindow: number): Pair {
+  // A budget past the window, so that the receive pool's largest grant does not cut it to size.
+  const p = makePair({ seed, client: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }, server: { maxReceiveBufferBytes: 2 ** 44 } });
+  Object.defineProperty(p.server, 'config', { value: { ...p.server.config, receiveWindow } });
+  return p;
+}
+
+/** Puts a copy of each ACCEPT the client receives, its window in clear replaced by `receiveWindow`, in front of it. */
+function forgeWindowInClear(client: Endpoint, receiveWindow: number): { forged: number } {
+  const count = { forged: 0 };
+  const handle = client.handleDatagram.bind(client);
+  client.handleDatagram = (now, data, from) => {
+    const h = parseHeader(data);
+    const a = typeof h !== 'string' && h.type === PacketType.Accept ? decodeAccept(h.payload) : undefined;
+    if (typeof h !== 'string' && a !== undefined) {
+      handle(now, encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, { ...a, params: { receiveWindow, initialLimit: a.params.initialLimit } }).slice(), from);
+      count.forged++;
+    }
+    handle(now, data, from);
+  };
+  return count;
+}
+
+describe("a server's authenticated ACCEPT with an invalid receive window", () => {
+  it.each([
+    ['below MIN_RECEIVE_WINDOW', MIN_RECEIVE_WINDOW - 1, `${MIN_RECEIVE_WINDOW - 1} bytes`],
+    ['past MAX_RECEIVE_WINDOW (2^40)', MAX_RECEIVE_WINDOW + 1, `${MAX_RECEIVE_WINDOW + 1} bytes`],
+  ])('%s ends the attempt at once as a protocol violation, naming the cause, not as a timeout', (_name, window, told) => {
+    const p = brokenServer(3, window);
+    p.sim.runFor(2 * HANDSHAKE_TIMEOUT_MS);
+    expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+    const closed = firstOf(p.clientEvents, 'closed');
+    expect(closed?.event.type === 'closed' ? closed.event.reason : undefined).toEqual({
+      kind: 'refused',
+      code: PROTOCOL_VIOLATION,
+      message: `protocol violation: the server at ${SERVER} announced an invalid receive window: ${told} (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
+    });
+    // When the ACCEPT came: a few round trips of 70 ms (cookie, then hello), not the handshake timeout.
+    expect(closed?.at).toBeLessThan(1_000);
+    // Acted on, not dropped as malformed (it was, with its copy); the copies after the close find no connection.
+    expect(p.client.stats().dropped.malformed).toBe(0);
+  });
+
+  it('changed in clear on the path, it is dropped as a forgery and the genuine ACCEPT behind it completes the handshake', () => {
+    for (const window of [MIN_RECEIVE_WINDOW - 1, MAX_RECEIVE_WINDOW + 1, 2 ** 53 - 1]) {
+      const p = makePair({ seed: 5, client: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS } });
+      const attacker = forgeWindowInClear(p.client, window);
+      p.sim.runFor(2_000);
+      expect(attacker.forged, `window ${window}`).toBeGreaterThan(0);
+      expect(firstOf(p.clientEvents, 'closed'), `window ${window}`).toBeUndefined();
+      expect(firstOf(p.clientEvents, 'connected'), `window ${window}`).toBeDefined();
+      expect(p.conn.state).toBe('established');
+      // The first forgery fails to authenticate (`auth`); once connected, the rest are copies of an ACCEPT no longer awaited.
+      expect(p.client.stats().dropped.auth, `window ${window}`).toBe(1);
+    }
+  });
+});

@@ -369,7 +369,9 @@ function expire(c: Connection, now: number, kind: Timer): void {
       finish(c, 'timeout', 0, idleReason(c, now), false);
       return;
     case Timer.Unacknowledged:
-      finish(c, 'timeout', 0, `no acknowledgement from ${c.remote} for ${c.config.idleTimeoutMs} ms`, false);
+      // The age of the oldest packet left unacknowledged, not the idle timeout: counted from when the peer was
+      // heard again, or bounded at two timeouts, the wait was longer than one.
+      finish(c, 'timeout', 0, `no acknowledgement from ${c.remote} for ${Math.round(now - c.recovery.oldestInFlightSentAt())} ms`, false);
       return;
     case Timer.LossDetection:
       c.recovery.detectLosses(now);

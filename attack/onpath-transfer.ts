@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveTransferKeys, sessionExporter } from '../packages/forum-protocol/dist/index.js';
 import { downloadFile, uploadFile } from '../packages/client/src/transfer.js';
-import { transferFailureLine } from '../packages/client/src/transfer-refusal.js';
+import { transferFailureLine, uploadUnknownLine } from '../packages/client/src/transfer-refusal.js';
 import { session, startServer } from './forum-raw.js';
 
 const mode = process.argv[2] ?? 'read';
@@ -79,7 +79,7 @@ if (mode === 'read') {
   });
   const up = await grant('UPD', 'f.bin');
   const result = await uploadFile('127.0.0.1', r.port, up.token, up.keys, join(cwd, 'f.bin'), secret.length, noProgress());
-  const line = result.ok ? 'ok' : result.cancelled ? 'cancelled' : transferFailureLine('upload', 'f.bin', 't', result.reason);
+  const line = result.ok ? 'ok' : result.cancelled ? 'cancelled' : result.maybeStored === true ? uploadUnknownLine('f.bin', 't', result.reason) : transferFailureLine('upload', 'f.bin', 't', result.reason);
   console.log(`[forge-refusal] forum-client would print: ${JSON.stringify(line)}`);
   console.log(`[forge-refusal] the thread's uploads on the server: ${await uploads()}`);
   r.close();

@@ -8,14 +8,20 @@ import { SecureTransferChannel, TransferChannelError, type TransferKeys } from '
 import type { Progress } from './progress.js';
 import type { TransferPace } from './transfer-pace.js';
 
-/** How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print. */
+/**
+ * How a transfer ended: `ok`, cancelled (Ctrl-C: nothing kept on either side), or failed with the reason to print.
+ * A failure with `maybeStored` is an upload whose outcome the client cannot know: every byte was handed over and no
+ * authenticated answer came, and the server commits what it read whole whatever becomes of the connection.
+ */
 export type TransferResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly cancelled: true }
-  | { readonly ok: false; readonly cancelled: false; readonly reason: string };
+  | { readonly ok: false; readonly cancelled: false; readonly reason: string; readonly maybeStored?: true };
 
 /** A failed transfer, `reason` to print. */
 export const failed = (reason: string): TransferResult => ({ ok: false, cancelled: false, reason });
+/** An upload that may or may not have been stored (see {@link TransferResult}): `reason` says why there is no answer. */
+export const undetermined = (reason: string): TransferResult => ({ ok: false, cancelled: false, reason, maybeStored: true });
 /** A transfer cancelled by its signal. */
 export const CANCELLED: TransferResult = { ok: false, cancelled: true };
 /**
@@ -34,6 +40,8 @@ export interface TransferOptions {
   readonly pace?: TransferPace;
   /** How long the connection may go without a byte either way (default {@link STALL_TIMEOUT_MS}). */
   readonly stallTimeoutMs?: number;
+  /** How long an upload waits for its answer once its last byte is handed over (default {@link COMMIT_WAIT_MS}). */
+  readonly commitWaitMs?: number;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -56,6 +64,16 @@ export const stallReason = (ms: number): string => `no bytes moved in the last $
  * liked (4,096 bytes: 33 hours; attack round 8, attack/hostile-trickle.ts).
  */
 export const ANSWER_TIMEOUT_MS = 30_000;
+/**
+ * How long an upload waits for the server's answer once its final record is handed to the socket: the server's
+ * commit (a sync and its store's locks; 25 s at most on PostgreSQL, unbounded in the file store on a slow disk),
+ * and the bytes the kernels still hold crossing the link. The inactivity limit is off meanwhile: a commit of 30 s
+ * was reported as `failed: no bytes moved in the last 30 s` and then landed. This is the one bound left, so that
+ * a server that never answers cannot hold the client; at it the upload's outcome is unknown ({@link undetermined}).
+ */
+export const COMMIT_WAIT_MS = 60_000;
+/** Why {@link COMMIT_WAIT_MS} ended an upload. */
+export const commitWaitReason = (ms: number): string => `no answer from the server within ${ms / 1000} s of the last byte`;
 /** Why the answer limit ended a transfer. */
 export const answerTimeoutReason = (ms: number): string => `the server did not send its answer within ${ms / 1000} s`;
 

@@ -8,7 +8,7 @@ import { OVERWRITE_FLAG } from './command-help.js';
 import { createProgress } from './progress.js';
 import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
-import { transferFailureLine } from './transfer-refusal.js';
+import { transferFailureLine, uploadUnknownLine } from './transfer-refusal.js';
 
 // lstat: a symbolic link of that name is a local file too, even when it leads nowhere.
 const localFileExists = (name: string): Promise<boolean> => lstat(name).then(() => true, () => false);
@@ -73,6 +73,7 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   const what = `${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName}`;
   if (result.ok) out(data.completionLine);
   else if (result.cancelled) out(`${what} cancelled`);
+  else if (result.maybeStored === true) out(uploadUnknownLine(localName, data.thread, result.reason));
   else out(transferFailureLine(check.direction, localName, data.thread, result.reason));
   state.deferredExit?.();
 };

@@ -13,3 +13,11 @@ export const transferFailureLine = (direction: TransferDirection, localName: str
   if (reason === threadGone) return threadGone;
   return `${direction === 'upload' ? 'Upload' : 'Download'} of ${localName} failed: ${reason}`;
 };
+
+/**
+ * The line for an upload whose outcome is unknown (`maybeStored`: every byte handed over, no authenticated answer,
+ * `reason` says why). Not `… failed`: the server commits what it read whole, so the file may be on the forum, and a
+ * user told it failed sends it again into `File already exists`. RDT shows the upload line if it landed.
+ */
+export const uploadUnknownLine = (localName: string, thread: string, reason: string): string =>
+  `Upload of ${localName}: ${reason}; it may or may not have been stored (RDT ${thread} shows it if it was)`;

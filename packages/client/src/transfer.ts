@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { readHeaderLines, TransferChannelError, type TransferKeys } from 'forum-protocol';
+import { FINAL_RECORD_SENT, readHeaderLines, TransferChannelError, type TransferKeys } from 'forum-protocol';
 import { freeBytes, LocalFileExistsError, putInPlace, tempName } from './download-files.js';
 import type { Progress } from './progress.js';
 import {
@@ -13,6 +13,8 @@ import {
   byteCounter,
   CANCELLED,
   channelFailure,
+  COMMIT_WAIT_MS,
+  commitWaitReason,
   errorText,
   failed,
   isAborted,
@@ -22,18 +24,22 @@ import {
   stallReason,
   type TransferOptions,
   type TransferResult,
+  undetermined,
 } from './transfer-connection.js';
 import { DEFAULT_TRANSFER_PACE, paceFailure, watchPace } from './transfer-pace.js';
 
 export { LocalFileExistsError, sweepStaleDownloads } from './download-files.js';
-export { ANSWER_TIMEOUT_MS, STALL_TIMEOUT_MS, type TransferOptions, type TransferResult } from './transfer-connection.js';
+export { ANSWER_TIMEOUT_MS, COMMIT_WAIT_MS, STALL_TIMEOUT_MS, type TransferOptions, type TransferResult } from './transfer-connection.js';
 
 /**
  * Sends `path` (`size` bytes) over TCP: the token line in clear, then sealed
  * with `keys`: the size line, the bytes and the final record; then waits for
  * the server's sealed `OK` / `ERR reason`. Aborting `options.signal` cuts the
  * connection: the server then has fewer bytes than announced and keeps
- * nothing; so does a body that moves slower than `options.pace`.
+ * nothing; so does a body that moves slower than `options.pace`. Once the
+ * final record is handed over the server may commit whatever follows, so an
+ * upload that ends then without an authenticated answer (no answer within
+ * `options.commitWaitMs`, a broken connection, a cancel) is `maybeStored`, never plainly failed.
  */
 export const uploadFile = async (
   host: string,
@@ -45,7 +51,7 @@ export const uploadFile = async (
   progress: Progress,
   options: TransferOptions = {},
 ): Promise<TransferResult> => {
-  const { signal, answerTimeoutMs = ANSWER_TIMEOUT_MS, pace = DEFAULT_TRANSFER_PACE, stallTimeoutMs = STALL_TIMEOUT_MS } = options;
+  const { signal, answerTimeoutMs = ANSWER_TIMEOUT_MS, pace = DEFAULT_TRANSFER_PACE, stallTimeoutMs = STALL_TIMEOUT_MS, commitWaitMs = COMMIT_WAIT_MS } = options;
   const opened = await openChannel(host, port, token, keys, signal, stallTimeoutMs);
   if (!('channel' in opened)) return opened;
   const { socket, channel } = opened;
@@ -55,7 +61,7 @@ export const uploadFile = async (
   let answerTimer: NodeJS.Timeout | undefined;
   let answerLate = false;
   channel.on('data', (c: Buffer) => {
-    // The answer comes after the server's commit, however long that takes; once begun it must end soon.
+    // An answer once begun must end soon (a refusal may begin while the body is still being sent).
     answerTimer ??= setTimeout(() => {
       answerLate = true;
       channel.destroy(new Error(answerTimeoutReason(answerTimeoutMs)));
@@ -80,6 +86,21 @@ export const uploadFile = async (
     tooSlow = true;
     onAbort();
   });
+  // From the final record's hand-over on, the server may have the upload whole and commit it whatever the
+  // client does next (transfer-server.ts): only its answer can tell. Before it, the upload cannot land.
+  let lastByteSent = false;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let commitLate = false;
+  channel.once(FINAL_RECORD_SENT, () => {
+    lastByteSent = true;
+    paceWatch.stop();
+    // The commit is the server's time, not a stall; one bound stays, so a server that never answers cannot hold the client.
+    socket.setTimeout(0);
+    commitTimer = setTimeout(() => {
+      commitLate = true;
+      channel.destroy(new Error(commitWaitReason(commitWaitMs)));
+    }, commitWaitMs);
+  });
   channel.write(`${size}\n`);
   let sendError: unknown;
   try {
@@ -92,19 +113,48 @@ export const uploadFile = async (
   paceWatch.stop();
   await answered;
   clearTimeout(answerTimer);
+  clearTimeout(commitTimer);
   signal?.removeEventListener('abort', onAbort);
-  if (isAborted(signal)) return CANCELLED;
-  if (tooSlow) return failed(paceFailure(pace));
-  if (answerLate) return failed(answerTimeoutReason(answerTimeoutMs));
   // Only authenticated records reach `chunks`. A refusal may come while the body is still being
   // written, and the server then closes: the write fails, but the refusal is the answer to report.
   const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  if (lastByteSent) return afterLastByte({ status, channelError, cancelled: isAborted(signal), answerLate, answerTimeoutMs, commitLate, commitWaitMs });
+  if (isAborted(signal)) return CANCELLED;
+  if (tooSlow) return failed(paceFailure(pace));
+  if (answerLate) return failed(answerTimeoutReason(answerTimeoutMs));
   if (status.startsWith('ERR ')) return failed(status.slice(4));
   if (stalledSockets.has(socket)) return failed(stallReason(stallTimeoutMs));
-  // Success needs a whole channel: a broken one is a failure whatever it said before.
   if (channelError !== undefined) return failed(channelFailure(channelError));
-  if (status === 'OK') return { ok: true };
   return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
+};
+
+/** How an upload whose final record was handed over ended, for {@link afterLastByte}. */
+interface LastByteEnd {
+  /** The authenticated answer's first line (empty: none). */
+  readonly status: string;
+  readonly channelError: unknown;
+  readonly cancelled: boolean;
+  readonly answerLate: boolean;
+  readonly answerTimeoutMs: number;
+  readonly commitLate: boolean;
+  readonly commitWaitMs: number;
+}
+
+/**
+ * The verdict on an upload the server may have whole: its authenticated `ERR` (nothing kept) or `OK` over a whole
+ * channel, else unknown, with why no answer came. Said failed, a commit that landed after the client gave up (a
+ * slow disk, a relay that dropped the `OK`) had the user send again a file the forum held.
+ */
+const afterLastByte = (end: LastByteEnd): TransferResult => {
+  const { status } = end;
+  if (status.startsWith('ERR ')) return end.cancelled ? CANCELLED : failed(status.slice(4));
+  // Success needs a whole channel: a broken one leaves the outcome unknown whatever it said before.
+  if (status === 'OK' && end.channelError === undefined && !end.cancelled) return { ok: true };
+  if (end.cancelled) return undetermined('cancelled after its last byte was sent');
+  if (end.commitLate) return undetermined(commitWaitReason(end.commitWaitMs));
+  if (end.answerLate) return undetermined(answerTimeoutReason(end.answerTimeoutMs));
+  if (end.channelError !== undefined) return undetermined(channelFailure(end.channelError));
+  return undetermined('the server closed the transfer connection without an answer');
 };
 
 /** A transfer's options, and whether a download may replace a local file of the same name. */

@@ -126,6 +126,34 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Upload of big.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
   }, 20_000);
 
+  it("Ctrl-C while the server commits an upload it has whole says it may or may not be stored, not 'cancelled' (which keeps nothing)", async () => {
+    // The server commits what it read whole whatever the client does next (server's transfer-upload-stall.test.ts):
+    // `Upload of f.bin cancelled` (nothing kept on either side) was printed for an upload that could land.
+    let haveAll!: () => void;
+    const whole = new Promise<void>((resolve) => (haveAll = resolve));
+    const server = await startFakeServer(
+      (req, tcpPort) => [grantReply(req, tcpPort)],
+      // Reads the upload to its final record, then holds its answer (a commit under way).
+      (channel) => {
+        channel.resume();
+        channel.once('end', () => haveAll());
+      },
+    );
+    closers.push(() => server.close());
+    const dir = await cwd();
+    const file = await open(join(dir, 'f.bin'), 'w');
+    await file.write('hello');
+    await file.close();
+    const client = spawnClient(server.port, dir);
+    client.child.stdin?.write(['yoda', 'pw', 'UPD t f.bin', ''].join('\n'));
+    await whole;
+    client.child.kill('SIGINT');
+    expect(await client.exited).toBe(130);
+    expect(client.stdout.text).toBe(
+      P.user + P.pass + 'Welcome to the forum\n' + answered(['Upload of f.bin: cancelled after its last byte was sent; it may or may not have been stored (RDT t shows it if it was)']) + P.cmd + '\nGoodbye\n',
+    );
+  }, 20_000);
+
   it('a second Ctrl-C still ends the client at once while its reader reads nothing', async () => {
     // The exit waits for output to be taken (above), but not on the interrupt meant to end the client now.
     let asked = 0;

@@ -9,7 +9,7 @@ import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
 import { downloadFile, uploadFile } from '../src/transfer.js';
-import { transferFailureLine } from '../src/transfer-refusal.js';
+import { transferFailureLine, uploadUnknownLine } from '../src/transfer-refusal.js';
 
 // statfs as a test says, for file systems this host may not have; the real one otherwise.
 const statfsHere = vi.hoisted(() => ({ answer: undefined as undefined | { readonly blocks: number; readonly bavail: number; readonly bsize: number } }));
@@ -270,7 +270,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const path = join(dir, 'up.txt');
     await writeFile(path, 'hello');
     const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress(), { answerTimeoutMs: 300 });
-    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s' });
+    // After the final record: the server may have committed it, so not said failed.
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server did not send its answer within 0.3 s', maybeStored: true });
   });
 
   it("an upload's answer is one short line: a server that goes on sending is cut off, not buffered", async () => {
@@ -280,7 +281,9 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const wrote = new Promise<number>((resolve) => (written = resolve));
     const server = await fakeTransferServer((s) => {
       let total = 0;
-      s.once('data', () => {
+      s.resume();
+      // Once the upload is whole (its final record read): the verdict is then the answer's, see below.
+      s.once('end', () => {
         s.write('OK\n');
         const chunk = Buffer.alloc(1024 * 1024, 0x41);
         const more = (): void => {
@@ -299,7 +302,8 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const path = join(dir, 'up.txt');
     await writeFile(path, 'hello');
     const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, path, 5, noProgress());
-    expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's answer is longer than 4096 bytes" });
+    // Not `ok`: a broken channel proves nothing; not failed: the upload was whole on the server's side.
+    expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's answer is longer than 4096 bytes", maybeStored: true });
     // Stopped after a few MiB at most (what socket buffers hold), not the 64 MiB the server had to send.
     expect(await wrote).toBeLessThan(SENT);
   });
@@ -329,12 +333,77 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(await seen).toBeLessThan(SIZE);
   });
 
+  /** A 5-byte file to upload. */
+  const smallFile = async (): Promise<string> => {
+    const path = join(await tempDir(), 'f.bin');
+    await writeFile(path, 'hello');
+    return path;
+  };
+
+  /** A fake transfer server that reads an upload whole, then runs `commit` (the test's slow disk) before any answer. */
+  const committingServer = async (commit: (s: SecureTransferChannel) => void): Promise<{ port: number; close(): Promise<void>; finalRead: Promise<void> }> => {
+    let read!: () => void;
+    const finalRead = new Promise<void>((resolve) => (read = resolve));
+    const server = await fakeTransferServer((s) => {
+      s.resume();
+      // 'end': the final record authenticated, the upload whole on the server's side.
+      s.on('end', () => {
+        read();
+        commit(s);
+      });
+    });
+    cleanups.push(() => server.close());
+    return { ...server, finalRead };
+  };
+
+  it("an upload whose commit outlasts the inactivity limit gets its answer: the limit is off once the last byte is sent", async () => {
+    // A server's commit of 30 s (a slow disk) read as `failed: no bytes moved in the last 30 s`, and the file landed.
+    const server = await committingServer((s) => void setTimeout(() => s.end('OK\n'), 1000));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200, commitWaitMs: 5000 });
+    expect(result).toEqual({ ok: true });
+  });
+
+  it("an upload the server has whole and answers only after the client's limit is said maybe stored, never failed", async () => {
+    // The server's commit (held here) ends once the client has given up: the file lands after the client's verdict.
+    let openCommit!: () => void;
+    const commitHeld = new Promise<void>((resolve) => (openCommit = resolve));
+    const server = await committingServer((s) => void commitHeld.then(() => s.end('OK\n')));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200, commitWaitMs: 600 });
+    openCommit();
+    await server.finalRead;
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'no answer from the server within 0.6 s of the last byte', maybeStored: true });
+    expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
+      'Upload of f.bin: no answer from the server within 0.6 s of the last byte; it may or may not have been stored (RDT t shows it if it was)',
+    );
+  });
+
+  it('an upload cancelled while the server commits is said maybe stored, not cancelled (which keeps nothing)', async () => {
+    const cancel = new AbortController();
+    const server = await committingServer(() => cancel.abort());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { signal: cancel.signal });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'cancelled after its last byte was sent', maybeStored: true });
+  });
+
+  it("an upload refused after its last byte (the server's sealed ERR) is still a plain failure: nothing was stored", async () => {
+    const server = await committingServer((s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 400));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'File already exists in Thread t' });
+  });
+
+  it('an upload whose server closes after its last byte without an answer is said maybe stored (a server killed mid-commit)', async () => {
+    const server = await committingServer((s) => void s.destroy());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+    expect(result.ok || result.cancelled ? undefined : result.maybeStored).toBe(true);
+  });
+
   /** A loopback TCP server that answers every connection's token line with `line` in clear, reading on. */
-  const clearAnswerServer = async (line: string): Promise<{ port: number; close(): Promise<void> }> => {
+  const clearAnswerServer = async (line: string, after: 'token' | 'upload' = 'token'): Promise<{ port: number; close(): Promise<void> }> => {
     const server = net.createServer({ allowHalfOpen: true }, (s) => {
       s.on('error', () => undefined);
       void readHeaderLines(s, 1, 80).then(() => {
-        s.end(line);
+        // 'upload': once the client has sent all (its FIN follows the final record), as the relay of the attack did.
+        if (after === 'upload') s.once('end', () => s.end(line));
+        else s.end(line);
         s.resume();
       });
     });
@@ -348,11 +417,14 @@ describe('client transfers (fake transfer server on loopback)', () => {
     // `ERR Thread t does not exist` in clear; the client printed the spec's line while the file was stored.
     const server = await clearAnswerServer('ERR Thread t does not exist\n');
     cleanups.push(() => server.close());
+    const relay = await clearAnswerServer('ERR Thread t does not exist\n', 'upload');
+    cleanups.push(() => relay.close());
     const dir = await tempDir();
     await writeFile(join(dir, 'f.bin'), 'hello');
-    const up = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, join(dir, 'f.bin'), 5, noProgress());
-    expect(up).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
-    expect(transferFailureLine('upload', 'f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe('Upload of f.bin failed: unauthenticated answer: Thread t does not exist');
+    const up = await uploadFile('127.0.0.1', relay.port, TOKEN, KEYS, join(dir, 'f.bin'), 5, noProgress());
+    // The whole upload was handed over before the forged line came: the real server may have stored it, so not failed either.
+    expect(up).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist', maybeStored: true });
+    expect(uploadUnknownLine('f.bin', 't', up.ok || up.cancelled ? '' : up.reason)).toBe('Upload of f.bin: unauthenticated answer: Thread t does not exist; it may or may not have been stored (RDT t shows it if it was)');
     const down = await downloadFile('127.0.0.1', server.port, TOKEN, KEYS, dir, 'g.bin', noProgress);
     expect(down).toEqual({ ok: false, cancelled: false, reason: 'unauthenticated answer: Thread t does not exist' });
     expect(await readdir(dir)).toEqual(['f.bin']);

@@ -71,9 +71,10 @@ export const COMMAND_DEADLINE_MS = 6_000;
 
 /**
  * The same for an upload's commit on the transfer port (the last chunk stored, the upload made visible
- * and its line appended): the client waits 30 s there for the answer line from its first byte on
- * (forum-client's `ANSWER_TIMEOUT_MS`), so 5 s less, and a commit is never cut off where the client
- * would still have read its `OK`.
+ * and its line appended): the client waits 60 s there for the answer line from its last byte on
+ * (forum-client's `COMMIT_WAIT_MS`; its 30 s inactivity limit is off meanwhile), so a commit is never
+ * cut off where the client would still have read its `OK`, with room for the last bytes still buffered
+ * to cross a slow link. A client that gives up sooner says the upload may or may not be stored.
  */
 export const UPLOAD_COMMIT_DEADLINE_MS = 25_000;
 

@@ -43,6 +43,8 @@ const slowStore = () => {
   let holding = false;
   let written = 0;
   let aborted = false;
+  let committed = 0;
+  let commitsBegun = 0;
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       written += chunk.length;
@@ -53,7 +55,9 @@ const slowStore = () => {
   const writer: UploadWriter = {
     stream,
     commit: async () => {
+      commitsBegun++;
       await commitGate;
+      committed++;
       return { _tag: 'Right', right: undefined };
     },
     abort: async () => {
@@ -80,6 +84,10 @@ const slowStore = () => {
     openCommit: () => openCommit(),
     written: () => written,
     aborted: () => aborted,
+    /** Commits the server has begun (it read the final record). */
+    commitsBegun: () => commitsBegun,
+    /** Commits that ran to their end (stored). */
+    committed: () => committed,
   };
 };
 
@@ -237,6 +245,32 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await answer).toBe('OK\n');
     expect(log).toEqual(['u uploaded f to t thread']);
   });
+
+  // What forum-client's verdict rests on (its transfer.ts, afterLastByte): once the server has read the final record,
+  // nothing the sender does stops the commit, so a client that gives up waiting may not say the upload failed.
+  for (const leave of ['close', 'reset'] as const) {
+    it(`a sender that leaves (${leave}) after its final record while the commit is held: the commit still runs and the upload is stored`, async () => {
+      const s = slowStore();
+      const { port, running } = await start(s.store);
+      const size = 64 * 1024;
+      s.holdCommit();
+      const { socket, channel } = send(port, size, size);
+      channel.end();
+      // The server read the final record and began its commit (held).
+      expect(await until(() => s.commitsBegun() === 1, 5_000)).toBe(true);
+      if (leave === 'reset') socket.resetAndDestroy();
+      else socket.destroy();
+      await until(() => socket.closed, 2_000);
+      // Past the stall limit with the client gone: nothing cut the commit short.
+      await new Promise((resolve) => setTimeout(resolve, 2 * STALL_MS));
+      expect(s.committed()).toBe(0);
+      expect(s.aborted()).toBe(false);
+      s.openCommit();
+      expect(await until(() => s.committed() === 1 && running() === 0, 2_000)).toBe(true);
+      expect(s.aborted()).toBe(false);
+      expect(log).toEqual(['u uploaded f to t thread']);
+    });
+  }
 
   // The mark only keeps its user's session from idling out (transfer-activity.ts); the upload's slot, room and store
   // upload are let go at the refusal already. Before, it stayed until the refusal's 10 s drain ended the connection.

@@ -28,6 +28,15 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
    * What an upload is refused for before a byte of it is stored (`checkUpload`, `beginUpload`): what its
    * commit would refuse now. Commit checks again, under the locks: things may change meanwhile.
    */
+  /**
+   * An upload record the commit could not end (`cleared` false) names `name` until the next open, which
+   * deletes a file of that name its thread does not list: kept taken till then, even after an RMV frees the
+   * upload's own count, so that no thread or upload made meanwhile under it is deleted (as RMV's leftovers).
+   */
+  const keepNameIfLeft = (name: string, cleared: boolean): void => {
+    if (!cleared) contents.otherNames.add(name);
+  };
+
   const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
     const stored = contents.threads.get(title);
     const incarnation = contents.incarnations.of(title);
@@ -132,13 +141,14 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             } catch (e) {
               contents.threadBytes -= growth;
               await discard();
-              if (intent !== undefined) await clearIntent(dir, intent);
+              if (intent !== undefined) keepNameIfLeft(name, await clearIntent(dir, intent));
               throw e;
             }
             // `contents.threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.
             contents.threads.set(title, plan.right.stored);
             contents.countUpload(name, 1);
-            await clearIntent(dir, intent);
+            // Stored whatever the record's end does: the line is on disk, and the next open keeps an upload its thread lists.
+            keepNameIfLeft(name, await clearIntent(dir, intent));
             return E.right(undefined);
           }),
         );

@@ -40,10 +40,20 @@ export const writeIntent = async (dir: string, intent: Intent): Promise<string> 
   return name;
 };
 
-/** Best effort: a record left behind is harmless until the next open, which acts on it (see below). */
-export const clearIntent = async (dir: string, name: string): Promise<void> => {
-  await unlink(join(dir, name)).catch(() => undefined);
-  await syncDir(dir);
+/**
+ * Ends record `name`: true once it is gone for good (its directory synced); false if it could not be
+ * deleted or the deletion made durable. Then the record stays for the next open, which acts on it (see
+ * below) however long after, so the caller keeps the names it covers taken until then: a file made
+ * meanwhile under one of them would be deleted by that open.
+ */
+export const clearIntent = async (dir: string, name: string): Promise<boolean> => {
+  try {
+    await unlinkIfPresent(join(dir, name));
+    await syncDir(dir);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 // The store's own name rule, not the request layer's: a record for a name the store accepted is always acted on.

@@ -6,7 +6,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
-import { openPostgresStore, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
+import { openPostgresStore, SCHEMA_VERSION, UPLOAD_CHUNK_BYTES, type PostgresStore } from '../src/postgres.js';
 import { sweepDoomedBatch } from '../src/postgres-store/postgres-doomed-uploads.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { backToSchema, usePostgres } from './postgres-harness.js';
@@ -422,7 +422,7 @@ describe('rolling upgrade to schema 8', () => {
     // Before: the migration was ended by the deadlock and the server did not start ('deadlock detected').
     expect(await rmv).toBe('removed');
     expect(await opening).toBe('opened');
-    expect(await old`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await old`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await old`SELECT count(*)::int AS n FROM threads`).toEqual([{ n: 0 }]);
   });
 
@@ -440,7 +440,7 @@ describe('rolling upgrade to schema 8', () => {
     const opened = await Promise.all([0, 1, 2].map(() => pg.openPeer(schema, { maxConnections: 2, doomedUploadSweep: { auto: false } })));
     const [b, c, d] = opened;
     if (b === undefined || c === undefined || d === undefined) throw new Error('three stores expected');
-    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     expect(await left(b.sql)).toEqual({ chunks: 2 + 5, doomed: 1, bytes: bytes.length + 5 * 16 });
     const swept = await Promise.all(opened.map((s) => s.sweepDoomedUploads()));
     expect(swept.reduce((x, y) => x + y, 0)).toBe(5);
@@ -463,7 +463,7 @@ describe('rolling upgrade to schema 8', () => {
     await backToSchema(raw, 7);
     expect(await raw`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'upload_chunks_upload_id_fkey'`).toEqual([{ n: 1 }]);
     const b = await pg.openPeer(schema, { doomedUploadSweep: { auto: false } });
-    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: 8 }]);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
     const d = await b.openDownload('kept', 'f')();
     if (E.isLeft(d)) throw new Error('openDownload failed');
     expect(await readAll(d.right.stream)).toEqual(bytes);

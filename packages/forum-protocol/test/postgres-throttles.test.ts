@@ -3,8 +3,8 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy, type AccountPolicy, type PasswordVerdict, type RegisterVerdict, type ThrottleSlot } from '../src/index.js';
-import { createPostgresThrottleCounts, type PostgresStore } from '../src/postgres.js';
-import { usePostgres } from './postgres-harness.js';
+import { createPostgresThrottleCounts, SCHEMA_VERSION, type PostgresStore } from '../src/postgres.js';
+import { backToSchema, usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
 
@@ -173,6 +173,47 @@ describe('login throttle and account creation over several servers on one databa
     expect(await slot(login.reserve('kim', '198.51.100.3:1', T0 + 1))).toMatchObject({ kind: 'throttled', cause: 'failures' });
     for (const l of logging) await settled(l, 'success');
     expect((await slot(login.reserve('kim', '198.51.100.4:1', T0 + 2))).kind).toBe('reserved');
+  });
+
+  it('across a step of the clock back an hour, a key throttled before it waits one window from the step, not the step as well', async () => {
+    // The windows are the database's clock's, which NTP or an operator may set back as the servers' (SlidingWindowLog).
+    const HOUR = 3_600_000;
+    const s = await servers(2);
+    await s[0]?.store.createAccount({ username: 'lou', password: 'right' })();
+    for (let i = 0; i < 5; i++) expect(await verdictOf(s[i % 2] as Server, 'lou', 'guess', `192.0.2.${i}:1`, 10 * HOUR + i)).toBe('wrong');
+    const stepped = 9 * HOUR + 10;
+    // Refused for one window from the step (3,660,000 ms before the fix), on either server...
+    expect(await verdictOf(s[0] as Server, 'lou', 'right', '198.51.100.1:1', stepped)).toEqual({ kind: 'throttled', retryAfterMs: 60_000, cause: 'failures' });
+    expect(await verdictOf(s[1] as Server, 'lou', 'right', '198.51.100.1:1', stepped + 59_999)).toEqual({ kind: 'throttled', retryAfterMs: 1, cause: 'failures' });
+    // ...and let in after it.
+    expect(await verdictOf(s[1] as Server, 'lou', 'right', '198.51.100.1:1', stepped + 60_000)).toBe('ok');
+    // A host's new accounts likewise: 10 before the step, refused one window from it, then allowed.
+    for (let i = 0; i < 10; i++) expect(await registered(s[i % 2] as Server, `new${i}`, '203.0.113.9:1', 20 * HOUR + i)).toBe('created');
+    const back = 19 * HOUR;
+    expect(await registered(s[0] as Server, 'late1', '203.0.113.9:1', back)).toEqual({ kind: 'throttled', retryAfterMs: 600_000 });
+    expect(await registered(s[1] as Server, 'late2', '203.0.113.9:1', back + 600_000)).toBe('created');
+  });
+
+  it('schema 9 on a schema 8 database: the counts kept, migration 6 counting under the new function, and run again harmlessly', async () => {
+    const HOUR = 3_600_000;
+    const old = await pg.openStore();
+    const schema = await schemaOf(old.sql);
+    await backToSchema(old.sql, 8);
+    // A schema 8 server's failures, dated before the step.
+    const login = createPostgresThrottleCounts(old.sql, { clock: 'caller' }).login({});
+    for (let i = 0; i < 5; i++) {
+      const r = await login.reserve('max', '192.0.2.1:1', 10 * HOUR + i)();
+      if (E.isLeft(r) || r.right.kind !== 'reserved') throw new Error('not reserved');
+      await r.right.settle('failure');
+    }
+    await pg.openPeer(schema);
+    // Run again, its version row back at 8 with the functions in place (as a migration ended half-way may leave it).
+    await old.sql`UPDATE forum_schema SET version = 8`;
+    const peer = await pg.openPeer(schema);
+    expect(await peer.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    const fresh = createPostgresThrottleCounts(peer.sql, { clock: 'caller' }).login({});
+    const r = await fresh.reserve('max', '198.51.100.1:1', 9 * HOUR)();
+    expect(E.isRight(r) ? r.right : r.left).toEqual({ kind: 'throttled', retryAfterMs: 60_000, cause: 'failures' });
   });
 
   it('refuses (a store error, no crash) when the database cannot be reached, and leaves nothing counted in this process', async () => {

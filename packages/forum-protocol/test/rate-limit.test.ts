@@ -154,6 +154,18 @@ describe('login and account-creation limits across a step of the wall clock', ()
     expect(rl.blockedFor('fresh', '192.0.2.7:3', stepped + 60_000)).toBe(0);
   });
 
+  it('an attempt in flight across the step, then counted as a failure, counts from the step, not from the next look after it', () => {
+    // One failure an account: the attempt is the window's only event, so its date is the wait's (the test
+    // above has counted events decide it). Settled, it was dated by its reservation, after the clock, and the
+    // next look moved it to then: refused 60,000 ms more at 6 h + 60 s, and 3,660,000 before 97299ad.
+    const rl = createLoginRateLimiter({ maxFailuresPerAccount: 1 });
+    const r = rl.reserve('bo', '10.0.0.3:1', 7 * HOUR);
+    expect(r.kind).toBe('reserved');
+    expect(rl.blockedFor('bo', '10.0.0.4:1', 6 * HOUR)).toBe(60_000);
+    if (r.kind === 'reserved') r.reservation.settle('failure');
+    expect(rl.blockedFor('bo', '10.0.0.4:1', 6 * HOUR + 60_000)).toBe(0);
+  });
+
   it('new accounts of a host, refused before the clock is set back, are allowed again one window after the step', () => {
     const limiter = createAccountCreationLimiter({ maxPerHost: 2, windowMs: 600_000 });
     for (let i = 0; i < 2; i++) {

@@ -265,9 +265,10 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
     state = { step: 'closed' };
     // The notice goes once the session is released: a client that logs in again at once (maybe on
     // another server sharing the registry) is not told it is still logged in.
+    // A failed release too: skipped, the connection stayed open (finished, every request ignored) while its client talked.
     void endConnection(ctx.registry, ended)()
-      .then(() => everyStep([() => void send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000)), () => void conn.close()], internalError))
-      .catch(internalError);
+      .catch(internalError)
+      .then(() => everyStep([() => void send(idleTimeoutNotice(ctx.idleTimeoutMs / 1000)), () => void conn.close()], internalError));
   }
 
   /** The lease of this session lapsed and another connection holds the account now: one live session, so this one ends. */

@@ -122,3 +122,14 @@ it('an idle timeout whose log line throws still ends the session: released, its 
   expect(f.log).toContain('Internal error: timed out line failed');
   expect(rejections).toEqual([]);
 });
+
+it("an idle timeout whose session release rejects still tells the client and closes its connection: not left open, ignoring what it sends", async () => {
+  const f = faultyContext('release', 300);
+  f.arm();
+  const conn = await loggedIn(f.ctx, 'alice', '127.0.0.1');
+  expect(await until(() => f.ran.has('release') && f.log.includes('Internal error: release failed'), 5_000)).toBe(true);
+  // The close and its notice come after the release settles, either way (a turn later).
+  expect(await until(() => conn.closeCalls > 0, 5_000)).toBe(true);
+  expect(f.ctx.liveSessions.size).toBe(0);
+  expect(rejections).toEqual([]);
+});

@@ -6,8 +6,13 @@
 interface Entry {
   /** Times of counted events, oldest first. */
   readonly times: number[];
-  /** Start times of reserved, unsettled attempts. */
-  readonly inflight: number[];
+  /** Reserved, unsettled attempts, each dated by its reservation (moved to `now` by a step of the clock back). */
+  readonly inflight: Slot[];
+}
+
+/** An attempt in flight: its own object, so that its date can move and it is still found to settle. */
+interface Slot {
+  at: number;
 }
 
 const insertSorted = (times: number[], t: number): void => {
@@ -35,8 +40,7 @@ export class SlidingWindowLog {
   blockedFor(key: string, now: number): number {
     const e = this.recent(key, now);
     if (e === undefined) return 0;
-    // An attempt in flight since before a backward step of the clock counts from now, as a counted event does (recent).
-    const all = [...e.times, ...e.inflight.map((t) => Math.min(t, now))].sort((a, b) => a - b);
+    const all = [...e.times, ...e.inflight.map((s) => s.at)].sort((a, b) => a - b);
     if (all.length < this.max) return 0;
     return Math.max(1, (all[all.length - this.max] as number) + this.windowMs - now);
   }
@@ -51,7 +55,8 @@ export class SlidingWindowLog {
   /** Marks an attempt in flight from `now`; returns the function that ends it (`true`: count it). */
   begin(key: string, now: number): (count: boolean) => void {
     const e = this.touch(key, now);
-    e.inflight.push(now);
+    const slot: Slot = { at: now };
+    e.inflight.push(slot);
     let done = false;
     return (count) => {
       if (done) return;
@@ -59,13 +64,14 @@ export class SlidingWindowLog {
       const cur = this.entries.get(key);
       if (cur !== e) {
         // The entry was forgotten meanwhile (success or eviction): a failure still counts.
-        if (count) this.record(key, now);
+        if (count) this.record(key, slot.at);
         return;
       }
-      const i = e.inflight.indexOf(now);
+      const i = e.inflight.indexOf(slot);
       if (i >= 0) e.inflight.splice(i, 1);
       if (count) {
-        insertSorted(e.times, now);
+        // Its date as the clock's steps left it: counted at its reservation, or at the step back after it.
+        insertSorted(e.times, slot.at);
         if (e.times.length > this.max) e.times.splice(0, e.times.length - this.max);
       } else if (e.times.length === 0 && e.inflight.length === 0) {
         this.entries.delete(key);
@@ -103,6 +109,9 @@ export class SlidingWindowLog {
     // from here, not for the step as well (attack round 17: an hour back, and an account its attacker had locked
     // for a minute with 5 wrong passwords was refused its right one for 61 minutes). The tail only: times are sorted.
     for (let j = e.times.length - 1; j >= 0 && (e.times[j] as number) > now; j--) e.times[j] = now;
+    // An attempt in flight across the step likewise, and when it settles as counted it keeps that date: dated by
+    // its reservation, it was moved to whatever reading came after its settle, a window later than the step.
+    for (const s of e.inflight) if (s.at > now) s.at = now;
     let i = 0;
     while (i < e.times.length && (e.times[i] as number) <= now - this.windowMs) i++;
     if (i > 0) e.times.splice(0, i);

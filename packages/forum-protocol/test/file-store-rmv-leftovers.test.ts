@@ -7,12 +7,12 @@
  * as it refuses an immutable file (the finding used `chattr +i`, root only).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { openFileStore, type ForumStore } from '../src/index.js';
-import { lines, run, upload } from './helpers.js';
+import { intentRecords, lines, run, upload, openStoreIn } from './helpers.js';
 
 /** Upload files whose unlink fails with EACCES, as a file the server may not delete would (a regular file, unlike the directory above). */
 const refusedUnlinks = vi.hoisted(() => new Set<string>());
@@ -25,18 +25,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const openStore = async (dir: string): Promise<ForumStore> => {
-  const s = await openFileStore(dir)();
-  if (E.isLeft(s)) throw new Error(s.left.message);
-  return s.right;
-};
-
-const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
-
 /** A store where alice made thread T with upload f.txt, whose file then could not be deleted (a directory now), and removed T. */
 const removedWithLeftover = async (): Promise<{ dir: string; s: ForumStore }> => {
   const dir = mkdtempSync(join(tmpdir(), 'forum-rmv-leftover-'));
-  const s = await openStore(dir);
+  const s = await openStoreIn(dir);
   expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
   expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
   unlinkSync(join(dir, 'T-f.txt'));
@@ -49,7 +41,7 @@ describe('RMV whose upload file cannot be deleted', () => {
   it('a newer thread of the same title, and its messages, survive the restart; the leftover file does not', async () => {
     const { dir, s } = await removedWithLeftover();
     // A record of the leftover stays for the next open, naming the upload only.
-    const left = intents(dir);
+    const left = intentRecords(dir);
     expect(left).toHaveLength(1);
     expect(JSON.parse(readFileSync(join(dir, left[0] as string), 'utf8'))).toEqual({ op: 'removeUploads', thread: 'T', filenames: ['f.txt'] });
     // The leftover becomes an ordinary file again (the admin lifted what blocked it): the next open deletes it.
@@ -61,10 +53,10 @@ describe('RMV whose upload file cannot be deleted', () => {
     // The leftover's name stays taken until then: no upload or thread can claim it.
     expect(await lines(run(s, 'bob', 'UPD T f.txt'))).toEqual(['File already exists in Thread T']);
 
-    const reopened = await openStore(dir);
+    const reopened = await openStoreIn(dir);
     expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['1 bob: my important message']);
     expect(existsSync(join(dir, 'T-f.txt'))).toBe(false);
-    expect(intents(dir)).toEqual([]);
+    expect(intentRecords(dir)).toEqual([]);
   });
 
   it('a leftover that still cannot be deleted at the next start: the forum starts, says so, keeps the record and the newer thread', async () => {
@@ -72,10 +64,10 @@ describe('RMV whose upload file cannot be deleted', () => {
     expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T created']);
     expect(await lines(run(s, 'bob', 'MSG T still here'))).toEqual(['Message posted to T thread']);
 
-    const reopened = await openStore(dir);
+    const reopened = await openStoreIn(dir);
     expect(reopened.warnings.join('\n')).toMatch(/T-f\.txt of removed thread T could not be deleted \(EISDIR\)/);
     expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['1 bob: still here']);
-    expect(intents(dir)).toHaveLength(1);
+    expect(intentRecords(dir)).toHaveLength(1);
     expect(await lines(run(reopened, 'bob', 'UPD T f.txt'))).toEqual(['File already exists in Thread T']);
   });
 });

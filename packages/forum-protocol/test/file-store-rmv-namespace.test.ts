@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openFileStore, withNameIdentity, type ForumStore, type UploadError } from '../src/index.js';
-import { lines, run, upload } from './helpers.js';
+import { intentRecords, lines, run, upload } from './helpers.js';
 
 const UPLOADS = 2_000;
 const fileName = (i: number): string => `f${String(i)}.bin`;
@@ -56,8 +56,6 @@ const openPaced = async (dir: string, onFirstUnlink: () => Promise<unknown> | vo
 const heldUntil = (answered: Promise<unknown>): Promise<unknown> =>
   Promise.race([answered, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
 
-const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
-
 describe('RMV of a thread with many uploads', () => {
   it.each([
     ['the file store', false],
@@ -88,7 +86,7 @@ describe('RMV of a thread with many uploads', () => {
     expect(seen?.rmvDone).toBe(false);
     expect(seen?.left).toBe(UPLOADS);
     expect(readdirSync(dir).filter((n) => n.startsWith('many-'))).toEqual([]);
-    expect(intents(dir)).toEqual([]);
+    expect(intentRecords(dir)).toEqual([]);
   });
 
   it("refuses a CRT of one of the upload files' names until RMV has ended, then allows it", async () => {
@@ -194,7 +192,7 @@ describe('RMV of a thread with many uploads', () => {
     writeFileSync(join(dir, 'a'), 'bob\n');
     let committed: Promise<{ readonly ok: boolean; readonly intentsLeft: number }> | undefined;
     const { s } = await openPaced(dir, () => {
-      committed = upload(s, 'a', 'b-c', 'bob', Buffer.from('mine')).then((r) => ({ ok: E.isRight(r), intentsLeft: intents(dir).length }));
+      committed = upload(s, 'a', 'b-c', 'bob', Buffer.from('mine')).then((r) => ({ ok: E.isRight(r), intentsLeft: intentRecords(dir).length }));
     });
     expect(await lines(run(s, 'alice', 'RMV a-b-c'))).toEqual(['Thread a-b-c removed']);
     const seen = await committed;

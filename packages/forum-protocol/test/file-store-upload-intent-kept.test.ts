@@ -7,12 +7,12 @@
  * after an RMV of T, was deleted by the next open, its messages with it.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { openFileStore, type ForumStore } from '../src/index.js';
-import { lines, run, upload } from './helpers.js';
+import type { ForumStore } from '../src/index.js';
+import { intentRecords, lines, run, upload, openStoreIn } from './helpers.js';
 
 /** Whether deleting an intent record fails with EIO (as on a failing disk). */
 const refuse = vi.hoisted(() => ({ intents: false }));
@@ -25,18 +25,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const openStore = async (dir: string): Promise<ForumStore> => {
-  const s = await openFileStore(dir)();
-  if (E.isLeft(s)) throw new Error(s.left.message);
-  return s.right;
-};
-
-const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
-
 /** A store where alice uploaded f.txt to T while intent records could not be deleted. */
 const uploadedWithRecordLeft = async (): Promise<{ dir: string; s: ForumStore }> => {
   const dir = mkdtempSync(join(tmpdir(), 'forum-intent-kept-'));
-  const s = await openStore(dir);
+  const s = await openStoreIn(dir);
   expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
   refuse.intents = true;
   try {
@@ -45,7 +37,7 @@ const uploadedWithRecordLeft = async (): Promise<{ dir: string; s: ForumStore }>
   } finally {
     refuse.intents = false;
   }
-  expect(intents(dir)).toHaveLength(1);
+  expect(intentRecords(dir)).toHaveLength(1);
   return { dir, s };
 };
 
@@ -59,19 +51,19 @@ describe('an upload whose intent record could not be deleted', () => {
     expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T created']);
     expect(await lines(run(s, 'bob', 'UPD T f.txt'))).toEqual(['File already exists in Thread T']);
 
-    const reopened = await openStore(dir);
-    expect(intents(dir)).toEqual([]);
+    const reopened = await openStoreIn(dir);
+    expect(intentRecords(dir)).toEqual([]);
     // Acted on: the name is free again.
     expect(await lines(run(reopened, 'bob', 'CRT T-f.txt'))).toEqual(['Thread T-f.txt created']);
     expect(await lines(run(reopened, 'bob', 'MSG T-f.txt kept'))).toEqual(['Message posted to T-f.txt thread']);
-    const again = await openStore(dir);
+    const again = await openStoreIn(dir);
     expect(await lines(run(again, 'bob', 'RDT T-f.txt'))).toEqual(['1 bob: kept']);
   });
 
   it('the upload itself survives the next open (its thread lists it)', async () => {
     const { dir } = await uploadedWithRecordLeft();
-    const reopened = await openStore(dir);
-    expect(intents(dir)).toEqual([]);
+    const reopened = await openStoreIn(dir);
+    expect(intentRecords(dir)).toEqual([]);
     expect(await lines(run(reopened, 'alice', 'RDT T'))).toEqual(['alice uploaded f.txt']);
     expect(existsSync(join(dir, 'T-f.txt'))).toBe(true);
   });

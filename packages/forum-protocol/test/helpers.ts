@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
+import { readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { dispatch, parseCommandLine, type CommandOutcome, type ForumStore, type Reply, type UploadError } from '../src/index.js';
+import { dispatch, openFileStore, parseCommandLine, type CommandOutcome, type ForumStore, type Reply, type UploadError } from '../src/index.js';
 
 /** Parses a typed line and runs it as `username` against `store`; fails the test on a grammar error. */
 export const run = async (store: ForumStore, username: string, line: string, id = 'r1'): Promise<CommandOutcome> => {
@@ -32,3 +33,13 @@ export const upload = async (store: ForumStore, title: string, filename: string,
   await new Promise<void>((resolve, reject) => writer.right.stream.write(Buffer.from(bytes), (err) => (err ? reject(err) : resolve())));
   return writer.right.commit();
 };
+
+/** Opens the data-directory store in `dir`; fails the test if it cannot. */
+export const openStoreIn = async (dir: string): Promise<ForumStore> => {
+  const s = await openFileStore(dir)();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  return s.right;
+};
+
+/** The intent records (of UPD's commits and RMVs) in data directory `dir`. */
+export const intentRecords = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));

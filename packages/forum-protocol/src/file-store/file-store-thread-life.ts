@@ -52,6 +52,18 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
       ),
     );
 
+  /**
+   * Drops removed thread `title` (its file `bytes` long) from the index. With an intent record (`held`), the
+   * title stays taken, and its uploads' names stay counted, until that record ends (deleteUploads): the next
+   * open would delete a file of any of them made meanwhile.
+   */
+  const forgetRemoved = (title: string, bytes: number, held: boolean): void => {
+    contents.threadBytes -= bytes;
+    contents.threads.delete(title);
+    contents.incarnations.removed(title);
+    if (held) contents.holdRemoving(title, 1);
+  };
+
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
     attempt(() =>
       // The thread's lock to the end (a CRT of the title waits for the last upload file to go); the namespace
@@ -73,15 +85,13 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           try {
             await unlinkIfPresent(pathIn(ctx, title));
           } catch (e) {
-            if (intent !== undefined) await clearIntent(dir, intent);
+            // A record left behind is rolled forward by the next open, which deletes the thread's file whatever was
+            // added to it meanwhile: the thread goes now (its name and its uploads' held till then), so that nothing
+            // acknowledged after this RMV is lost at that start. The RMV still fails: its file is not gone yet.
+            if (intent !== undefined && !(await clearIntent(dir, intent))) forgetRemoved(title, stored.bytes, true);
             throw e;
           }
-          contents.threadBytes -= stored.bytes;
-          contents.threads.delete(title);
-          contents.incarnations.removed(title);
-          // The title stays taken, and its uploads' names stay counted, until the intent record ends
-          // (deleteUploads): the next open would delete a file of any of them made meanwhile.
-          if (intent !== undefined) contents.holdRemoving(title, 1);
+          forgetRemoved(title, stored.bytes, intent !== undefined);
           return E.right({ filenames, intent, incarnation });
         });
         if (E.isLeft(removed)) return removed;

@@ -4,6 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
+import { unlinkIfPresent } from './file-errors.js';
 import type { FileExistsError } from '../store/errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
 import type { ThreadWrites } from './file-store-thread-writes.js';
@@ -126,6 +127,8 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
             let intent: string | undefined;
+            // The file in place with no line for it: only the record tells the next open to delete it.
+            let orphaned = false;
             try {
               // Asked just before the file is put in place (FileStoreOptions.owned): a server woken after its
               // directory was taken over puts nothing there.
@@ -135,13 +138,16 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               try {
                 await applyThreadWrite(title, plan.right);
               } catch (e) {
-                await unlink(pathIn(ctx, name)).catch(() => undefined);
+                await unlinkIfPresent(pathIn(ctx, name)).catch(() => {
+                  orphaned = true;
+                });
                 throw e;
               }
             } catch (e) {
               contents.threadBytes -= growth;
               await discard();
-              if (intent !== undefined) keepNameIfLeft(name, await clearIntent(dir, intent));
+              // Kept, with the name, when the file stays: deleted, the next open read the file as a thread of that name.
+              if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await clearIntent(dir, intent)));
               throw e;
             }
             // `contents.threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.

@@ -1,0 +1,65 @@
+/**
+ * An RMV whose thread file cannot be deleted (the unlink fails) after its
+ * intent record was written, and whose record then cannot be deleted either
+ * (a failing disk). The record names the thread and its uploads, and the
+ * next open rolls it forward: it deletes the thread's file whatever was
+ * added to it meanwhile. So the thread must not go on taking messages that
+ * the next start deletes: it goes now, its name held until that open.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { openFileStore, type ForumStore } from '../src/index.js';
+import { lines, run, upload } from './helpers.js';
+
+/** Whether deleting the thread file `T` and intent records fails with EIO (as on a failing disk). */
+const refuse = vi.hoisted(() => ({ on: false }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  return {
+    ...fs,
+    unlink: (path: string) =>
+      refuse.on && (path.endsWith('/T') || path.includes('/.forum-intent-'))
+        ? Promise.reject(Object.assign(new Error(`EIO: unlink ${path}`), { code: 'EIO' }))
+        : fs.unlink(path),
+  };
+});
+
+const openStore = async (dir: string): Promise<ForumStore> => {
+  const s = await openFileStore(dir)();
+  if (E.isLeft(s)) throw new Error(s.left.message);
+  return s.right;
+};
+
+const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
+
+describe('an RMV cut by a failed unlink whose intent record could not be deleted', () => {
+  it('acknowledges nothing more in the thread that the next open deletes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'forum-remove-kept-'));
+    const s = await openStore(dir);
+    expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
+    refuse.on = true;
+    let answer: readonly string[];
+    try {
+      answer = await lines(run(s, 'alice', 'RMV T'));
+    } finally {
+      refuse.on = false;
+    }
+    expect(answer).not.toEqual(['Thread T removed']);
+    // The record is left, and names T: the next open will delete T's file.
+    expect(intents(dir)).toHaveLength(1);
+    // A message acknowledged now would be deleted by the next open (the old code posted it, then lost it).
+    expect(await lines(run(s, 'bob', 'MSG T acknowledged'))).toEqual(['Thread T does not exist']);
+    // Nor is a thread of the title made: the record would delete it too.
+    expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T exists']);
+
+    const reopened = await openStore(dir);
+    expect(intents(dir)).toEqual([]);
+    expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['Thread T does not exist']);
+    // Rolled forward: the title is free again.
+    expect(await lines(run(reopened, 'bob', 'CRT T'))).toEqual(['Thread T created']);
+  });
+});

@@ -7,12 +7,11 @@
  * the next start deletes: it goes now, its name held until that open.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { openFileStore, type ForumStore } from '../src/index.js';
-import { lines, run, upload } from './helpers.js';
+import { intentRecords, lines, openStoreIn, run, upload } from './helpers.js';
 
 /** Whether deleting the thread file `T` and intent records fails with EIO (as on a failing disk). */
 const refuse = vi.hoisted(() => ({ on: false }));
@@ -27,18 +26,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const openStore = async (dir: string): Promise<ForumStore> => {
-  const s = await openFileStore(dir)();
-  if (E.isLeft(s)) throw new Error(s.left.message);
-  return s.right;
-};
-
-const intents = (dir: string): string[] => readdirSync(dir).filter((n) => n.startsWith('.forum-intent-'));
-
 describe('an RMV cut by a failed unlink whose intent record could not be deleted', () => {
   it('acknowledges nothing more in the thread that the next open deletes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-remove-kept-'));
-    const s = await openStore(dir);
+    const s = await openStoreIn(dir);
     expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
     expect(E.isRight(await upload(s, 'T', 'f.txt', 'alice', Buffer.from('hello')))).toBe(true);
     refuse.on = true;
@@ -50,14 +41,14 @@ describe('an RMV cut by a failed unlink whose intent record could not be deleted
     }
     expect(answer).not.toEqual(['Thread T removed']);
     // The record is left, and names T: the next open will delete T's file.
-    expect(intents(dir)).toHaveLength(1);
+    expect(intentRecords(dir)).toHaveLength(1);
     // A message acknowledged now would be deleted by the next open (the old code posted it, then lost it).
     expect(await lines(run(s, 'bob', 'MSG T acknowledged'))).toEqual(['Thread T does not exist']);
     // Nor is a thread of the title made: the record would delete it too.
     expect(await lines(run(s, 'bob', 'CRT T'))).toEqual(['Thread T exists']);
 
-    const reopened = await openStore(dir);
-    expect(intents(dir)).toEqual([]);
+    const reopened = await openStoreIn(dir);
+    expect(intentRecords(dir)).toEqual([]);
     expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['Thread T does not exist']);
     // Rolled forward: the title is free again.
     expect(await lines(run(reopened, 'bob', 'CRT T'))).toEqual(['Thread T created']);

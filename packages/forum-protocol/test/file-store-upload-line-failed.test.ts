@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { openFileStore, type ForumStore } from '../src/index.js';
-import { lines, run, upload } from './helpers.js';
+import { lines, openStoreIn, run, upload } from './helpers.js';
 
 /** Whether opening thread file T to change it, and deleting T-f.txt, fail with EIO (as on a failing disk). */
 const refuse = vi.hoisted(() => ({ on: false }));
@@ -28,16 +27,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
 });
 
-const openStore = async (dir: string): Promise<ForumStore> => {
-  const s = await openFileStore(dir)();
-  if (E.isLeft(s)) throw new Error(s.left.message);
-  return s.right;
-};
-
 describe('an upload whose thread line failed and whose file could not be deleted', () => {
   it('leaves its intent record, so the next open deletes the file rather than read it as a thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'forum-upload-line-failed-'));
-    const s = await openStore(dir);
+    const s = await openStoreIn(dir);
     expect(await lines(run(s, 'alice', 'CRT T'))).toEqual(['Thread T created']);
     refuse.on = true;
     let stored: E.Either<unknown, void>;
@@ -53,7 +46,7 @@ describe('an upload whose thread line failed and whose file could not be deleted
     // Until then its name is taken: a thread of that name would be deleted with the file.
     expect(await lines(run(s, 'bob', 'CRT T-f.txt'))).toEqual(['Thread T-f.txt exists']);
 
-    const reopened = await openStore(dir);
+    const reopened = await openStoreIn(dir);
     expect(existsSync(join(dir, 'T-f.txt'))).toBe(false);
     expect(await lines(run(reopened, 'bob', 'RDT T-f.txt'))).toEqual(['Thread T-f.txt does not exist']);
     expect(await lines(run(reopened, 'bob', 'RDT T'))).toEqual(['Thread T is empty']);

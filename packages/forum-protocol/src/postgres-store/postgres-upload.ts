@@ -5,6 +5,7 @@ import postgres, { type Sql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { postgresIoError } from './postgres-timeouts.js';
+import { outsideCommandDeadline } from '../store/command-deadline.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -157,6 +158,17 @@ export const postgresUploadWriter = async (
       },
       () => false,
     );
+  /**
+   * Whether the upload's commit landed, asked on another connection after the commit's own failed. Under the
+   * row's lock: a COMMIT the database is still running when the question comes is waited for, not read as
+   * not yet done. Outside the command's deadline, which may be what failed the commit: the answer must
+   * still be true. False when the database cannot tell (then the failure stands: its row, if committed
+   * after all, is kept, as `deleteRow` deletes only an uncommitted one).
+   */
+  const landed = (): Promise<boolean> =>
+    outsideCommandDeadline(async () => (await sql<{ committed: boolean }[]>`SELECT committed FROM uploads WHERE id = ${id} FOR UPDATE`)[0]?.committed === true).catch(
+      () => false,
+    );
   const discard = async (): Promise<void> => {
     // Not deleted (the database out of reach, or a lock held past lock_timeout: the upload_bytes row a
     // hung server's chunk holds, say): once more when such a server's transaction has surely ended, and
@@ -211,7 +223,10 @@ export const postgresUploadWriter = async (
       if (E.isLeft(done)) onDeleted();
       return done;
     } catch (e) {
-      // Rolled back whole (a statement past its time limit, the connection lost): nothing of it is visible.
+      // Rolled back whole (a statement past its time limit, the connection lost before COMMIT): nothing of it
+      // is visible. But a connection lost with COMMIT's answer leaves it committed, listed in its thread:
+      // answered a failure, the uploader was told "failed" of a file the forum shows.
+      if (await landed()) return E.right(undefined);
       await discard();
       return E.left(postgresIoError(e));
     }

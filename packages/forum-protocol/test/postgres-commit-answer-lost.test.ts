@@ -1,0 +1,151 @@
+/**
+ * An upload whose COMMIT reached PostgreSQL and landed, but whose answer
+ * was lost with the connection (a proxy in between cuts it once the
+ * database has answered the COMMIT): the store must not say the upload
+ * failed, since the forum lists it. And one whose transaction never reached
+ * its COMMIT is still refused and leaves nothing.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { createServer, connect, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { lines, readAll, run, upload } from './helpers.js';
+import { usePostgres } from './postgres-harness.js';
+
+const pg = usePostgres();
+
+/** A frontend message's type, and for Parse, Bind and Query the statement name and text it names. */
+interface FrontendMessage {
+  readonly type: string;
+  readonly statement: string;
+  readonly query: string;
+}
+
+/** The messages of `chunk` (a client's bytes to PostgreSQL after the startup; postgres.js writes whole messages). */
+const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
+  const out: FrontendMessage[] = [];
+  let at = 0;
+  while (at + 5 <= chunk.length) {
+    const type = String.fromCharCode(chunk[at] as number);
+    const end = at + 1 + chunk.readUInt32BE(at + 1);
+    const body = chunk.subarray(at + 5, Math.min(end, chunk.length)).toString('latin1').split('\0');
+    // Parse: statement, query; Bind: portal, statement; Query: query.
+    if (type === 'P') out.push({ type, statement: body[0] ?? '', query: body[1] ?? '' });
+    else if (type === 'B') out.push({ type, statement: body[1] ?? '', query: '' });
+    else out.push({ type, statement: '', query: type === 'Q' ? (body[0] ?? '') : '' });
+    at = end;
+  }
+  return out;
+};
+
+/**
+ * A TCP proxy in front of the database that, once armed with a statement's text, lets it through and then
+ * the transaction's `commit`, and cuts that connection when the database answers the commit, the answer
+ * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
+ * statement comes, before the database sees it: the transaction is rolled back.
+ */
+const commitCuttingProxy = async (url: string): Promise<{ url: string; arm(what: string, when?: 'after-commit' | 'at-statement'): void; cuts(): number; close(): Promise<void> }> => {
+  const target = new URL(url);
+  let armed: string | undefined;
+  let cutAt: 'after-commit' | 'at-statement' = 'after-commit';
+  let cut = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    let stage: 'none' | 'line' | 'commit' = 'none';
+    // postgres.js prepares `commit` once a connection and then binds it by name.
+    const commitNames = new Set<string>();
+    client.on('data', (chunk: Buffer) => {
+      for (const m of frontendMessages(chunk)) {
+        if (m.type === 'P' && m.query.trim().toLowerCase() === 'commit') commitNames.add(m.statement);
+        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
+          if (cutAt === 'at-statement') {
+            // Before the statement reaches the database: its transaction is rolled back whole.
+            armed = undefined;
+            cut++;
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+          stage = 'line';
+        }
+        else if (stage === 'line' && ((m.type === 'P' || m.type === 'Q') && m.query.trim().toLowerCase() === 'commit' || (m.type === 'B' && commitNames.has(m.statement)))) stage = 'commit';
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (stage !== 'commit') return void client.write(chunk);
+      // The database has answered the commit: it landed. The answer goes nowhere.
+      armed = undefined;
+      cut++;
+      client.destroy();
+      upstream.destroy();
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(address.port);
+  return {
+    url: proxied.toString(),
+    arm: (what, when = 'after-commit') => {
+      armed = what;
+      cutAt = when;
+    },
+    cuts: () => cut,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};
+
+/** A store on a fresh schema through the proxy, and a direct one on the same schema to check from outside. */
+const storesBehindProxy = async (): Promise<{ store: PostgresStore; direct: PostgresStore; proxy: Awaited<ReturnType<typeof commitCuttingProxy>> }> => {
+  const direct = await pg.openStore();
+  const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+  const proxy = await commitCuttingProxy(pg.url());
+  pg.onClose(() => proxy.close());
+  const opened = await openPostgresStore(proxy.url, { schema, maxConnections: 2 })();
+  if (E.isLeft(opened)) throw new Error(opened.left.message);
+  pg.onClose(() => opened.right.close());
+  return { store: opened.right, direct, proxy };
+};
+
+describe('PostgreSQL: an upload whose commit answer is lost with the connection', () => {
+  it('is answered stored when the commit landed (asked again on another connection), and downloads whole', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT T'))).toEqual(['Thread T created']);
+    proxy.arm('INSERT INTO entries');
+    const bytes = Buffer.from('the bytes of f.txt');
+    const stored = await upload(store, 'T', 'f.txt', 'alice', bytes);
+    expect(proxy.cuts()).toBe(1);
+    // The forum lists it: so the answer must be that it is stored.
+    expect(await lines(run(direct, 'bob', 'RDT T'))).toEqual(['alice uploaded f.txt']);
+    expect(stored).toEqual(E.right(undefined));
+    const download = await store.openDownload('T', 'f.txt')();
+    if (E.isLeft(download)) throw new Error(`no download: ${JSON.stringify(download.left)}`);
+    expect(await readAll(download.right.stream)).toEqual(bytes);
+  });
+
+  it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT U'))).toEqual(['Thread U created']);
+    proxy.arm('INSERT INTO entries', 'at-statement');
+    const stored = await upload(store, 'U', 'g.txt', 'alice', Buffer.from('g'));
+    expect(proxy.cuts()).toBe(1);
+    expect(E.isLeft(stored)).toBe(true);
+    expect((await lines(run(direct, 'bob', 'RDT U'))).join('\n')).not.toMatch(/g\.txt/);
+    // Nothing kept: the same name uploads afresh.
+    expect(await upload(store, 'U', 'g.txt', 'alice', Buffer.from('g'))).toEqual(E.right(undefined));
+  });
+});

@@ -5,7 +5,7 @@ import { createMemoryStore } from '../src/store/memory-store.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import type { ForumStore } from '../src/store/store.js';
 import type { Thread, ThreadEntry } from '../src/store/thread.js';
-import { byteCountingProxy } from './byte-counting-proxy.js';
+import { byteCountingProxy } from './loopback-proxy.js';
 import { lines, run } from './helpers.js';
 import { insertThread, usePostgres } from './postgres-harness.js';
 import { prng } from './seeded-random.js';

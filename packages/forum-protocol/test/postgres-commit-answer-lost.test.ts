@@ -6,10 +6,10 @@
  * its COMMIT is still refused and leaves nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { createServer, connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { lines, readAll, run, upload } from './helpers.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
@@ -44,68 +44,45 @@ const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
  * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
  * statement comes, before the database sees it: the transaction is rolled back.
  */
-const commitCuttingProxy = async (url: string): Promise<{ url: string; arm(what: string, when?: 'after-commit' | 'at-statement'): void; cuts(): number; close(): Promise<void> }> => {
-  const target = new URL(url);
+const commitCuttingProxy = async (url: string): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement'): void; cuts(): number }> => {
   let armed: string | undefined;
   let cutAt: 'after-commit' | 'at-statement' = 'after-commit';
   let cut = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    let stage: 'none' | 'line' | 'commit' = 'none';
-    // postgres.js prepares `commit` once a connection and then binds it by name.
-    const commitNames = new Set<string>();
-    client.on('data', (chunk: Buffer) => {
-      for (const m of frontendMessages(chunk)) {
-        if (m.type === 'P' && m.query.trim().toLowerCase() === 'commit') commitNames.add(m.statement);
-        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
-          if (cutAt === 'at-statement') {
-            // Before the statement reaches the database: its transaction is rolled back whole.
-            armed = undefined;
-            cut++;
-            client.destroy();
-            upstream.destroy();
-            return;
-          }
-          stage = 'line';
-        }
-        else if (stage === 'line' && ((m.type === 'P' || m.type === 'Q') && m.query.trim().toLowerCase() === 'commit' || (m.type === 'B' && commitNames.has(m.statement)))) stage = 'commit';
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (stage !== 'commit') return void client.write(chunk);
-      // The database has answered the commit: it landed. The answer goes nowhere.
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const cutNow = (): void => {
       armed = undefined;
       cut++;
       client.destroy();
       upstream.destroy();
+    };
+    let stage: 'none' | 'line' | 'commit' = 'none';
+    // postgres.js prepares `commit` once a connection and then binds it by name.
+    const commitNames = new Set<string>();
+    const isCommit = (m: FrontendMessage): boolean => ((m.type === 'P' || m.type === 'Q') && m.query.trim().toLowerCase() === 'commit') || (m.type === 'B' && commitNames.has(m.statement));
+    client.on('data', (chunk: Buffer) => {
+      for (const m of frontendMessages(chunk)) {
+        if (m.type === 'P' && m.query.trim().toLowerCase() === 'commit') commitNames.add(m.statement);
+        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
+          // Before the statement reaches the database: its transaction is rolled back whole.
+          if (cutAt === 'at-statement') return cutNow();
+          stage = 'line';
+        } else if (stage === 'line' && isCommit(m)) stage = 'commit';
+      }
+      upstream.write(chunk);
     });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('data', (chunk: Buffer) => {
+      // The database has answered the commit: it landed. The answer goes nowhere.
+      if (stage === 'commit') cutNow();
+      else client.write(chunk);
+    });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(address.port);
   return {
-    url: proxied.toString(),
+    ...proxy,
     arm: (what, when = 'after-commit') => {
       armed = what;
       cutAt = when;
     },
     cuts: () => cut,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
 };
 

@@ -10,33 +10,23 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
-import { connect } from '../packages/rudp/dist/index.js';
-import { startServer } from './forum-raw.js';
+import { rawConnection, startServer } from './forum-raw.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const racers = Number(process.argv[3] ?? 12);
 const create = async (port: number, host: string, user: string): Promise<string> => {
-  const conn = await connect({ port, localAddress: host });
-  const waiting = new Map<string, (r: Reply) => void>();
-  conn.on('message', (bytes) => {
-    const m = decodeServerMessage(bytes);
-    if (m._tag === 'Right' && m.right.type === 'reply') waiting.get(m.right.id)?.(m.right);
-  });
-  conn.on('error', () => undefined);
-  let id = 0;
-  const ask = (cmd: RequestCommand, args: readonly string[]): Promise<Reply> =>
-    new Promise((resolve) => {
-      const key = String(++id);
-      waiting.set(key, resolve);
-      void conn.send(encodeRequest({ id: key, username: '', cmd, args })).catch(() => undefined);
-    });
-  const u = ask('username', [user]);
-  const p = ask('newPassword', [`pw-${user}`]);
-  const ur = await u;
-  const answer = ur.status === 'ok' ? (await p).lines.join('|') : ur.lines.join('|');
-  conn.destroy();
-  return answer;
+  const { conn, request } = await rawConnection(port, { localAddress: host });
+  // Both steps at once: the creation races the others' from its first datagram.
+  const u = request('username', [user]);
+  const p = request('newPassword', [`pw-${user}`]);
+  try {
+    const ur = await u;
+    return ur.status === 'ok' ? (await p).lines.join('|') : ur.lines.join('|');
+  } catch (e) {
+    return `no answer: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    conn.destroy();
+  }
 };
 const made: number[] = [];
 const answers = new Map<string, number>();

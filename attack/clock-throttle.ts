@@ -12,13 +12,10 @@
  * A second part does the same to a host: 20 wrong passwords from 127.0.0.3 spread over 4 accounts, the step,
  * then that host logs in to a fifth account with its right password.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeServerMessage, encodeRequest, type Reply, type RequestCommand } from '../packages/forum-protocol/dist/index.js';
-import { connect } from '../packages/rudp/dist/index.js';
-import { SERVER_BIN } from './forum-raw.js';
+import { rawConnection, startServer } from './forum-raw.js';
 
 const stepMs = Number(process.argv[2] ?? -3600) * 1000;
 const waitMs = Number(process.argv[3] ?? 62) * 1000;
@@ -27,38 +24,16 @@ const dir = await mkdtemp(join(tmpdir(), 'a17-clock-'));
 const clockFile = join(dir, 'clock-offset');
 const data = join(dir, 'data');
 await writeFile(clockFile, '0');
-const { mkdir } = await import('node:fs/promises');
 await mkdir(data);
 const accounts = ['victim right', 'h1 right', 'h2 right', 'h3 right', 'h4 right', 'h5 right'];
 await writeFile(join(data, 'credentials.txt'), accounts.map((a) => `${a}\n`).join(''));
 const port = 20000 + Math.floor(Math.random() * 20000);
-const child = spawn(process.execPath, ['--import', new URL('./clock-offset.mjs', import.meta.url).pathname, SERVER_BIN, String(port), '--data-dir', data, '--transfer-port', String(port + 1), ...extra], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, A17_CLOCK_FILE: clockFile },
-});
-let out = '';
-child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+const server = await startServer(data, port, port + 1, extra, { nodeArgs: ['--import', new URL('./clock-offset.mjs', import.meta.url).pathname], env: { A17_CLOCK_FILE: clockFile } });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 200 && !out.includes('Waiting for clients'); i++) await sleep(50);
-if (!out.includes('Waiting for clients')) throw new Error(`server did not start: ${out}`);
 
 /** One login attempt on a fresh connection from `host`: the answer to the password, or to the username if refused there. */
 const login = async (host: string, user: string, password: string): Promise<string> => {
-  const conn = await connect({ port, localAddress: host });
-  const waiting = new Map<string, (r: Reply) => void>();
-  conn.on('message', (bytes) => {
-    const m = decodeServerMessage(bytes);
-    if (m._tag === 'Right' && m.right.type === 'reply') waiting.get(m.right.id)?.(m.right);
-  });
-  conn.on('error', () => undefined);
-  let id = 0;
-  const ask = (cmd: RequestCommand, args: readonly string[]): Promise<Reply> =>
-    new Promise((resolve) => {
-      const key = String(++id);
-      waiting.set(key, resolve);
-      void conn.send(encodeRequest({ id: key, username: '', cmd, args })).catch(() => undefined);
-    });
+  const { conn, request: ask } = await rawConnection(port, { localAddress: host });
   try {
     const u = await ask('username', [user]);
     if (u.status !== 'ok') return `username: ${u.lines.join('|')}`;
@@ -87,7 +62,7 @@ try {
   console.log(`[${at()}] after ${waitMs / 1000} s more, victim from 127.0.0.2 (right password): ${await login('127.0.0.2', 'victim', 'right')}`);
   console.log(`[${at()}] after ${waitMs / 1000} s more, host 127.0.0.3, h5 (right password): ${await login('127.0.0.3', 'h5', 'right')}`);
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  server.child.kill('SIGTERM');
+  await server.exited;
   await rm(dir, { recursive: true, force: true });
 }

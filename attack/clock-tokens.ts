@@ -8,12 +8,11 @@
  * after its grant). Back: a DWN granted, the clock set back, the download sent after `waitSeconds` (past the
  * token's life as the server's own monotonic time counts it).
  */
-import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { download, SERVER_BIN, session, upload } from './forum-raw.js';
+import { download, session, startServer, upload } from './forum-raw.js';
 
 const forward = Number(process.argv[2] ?? 120) * 1000;
 const back = Number(process.argv[3] ?? 3600) * 1000;
@@ -24,15 +23,8 @@ const data = join(dir, 'data');
 await mkdir(data);
 await writeFile(clockFile, '0');
 const port = 20000 + Math.floor(Math.random() * 20000);
-const child = spawn(process.execPath, ['--import', new URL('./clock-offset.mjs', import.meta.url).pathname, SERVER_BIN, String(port), '--data-dir', data, '--transfer-port', String(port + 1), '--min-free-bytes', '0'], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, A17_CLOCK_FILE: clockFile },
-});
-let out = '';
-child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+const server = await startServer(data, port, port + 1, ['--min-free-bytes', '0'], { nodeArgs: ['--import', new URL('./clock-offset.mjs', import.meta.url).pathname], env: { A17_CLOCK_FILE: clockFile } });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 200 && !out.includes('Waiting for clients'); i++) await sleep(50);
 const abort = new AbortController();
 setMaxListeners(0, abort.signal);
 try {
@@ -53,8 +45,8 @@ try {
   console.log(`download granted, clock set back ${back / 1000} s, sent ${waitMs / 1000} s later: ${got instanceof Buffer ? `${got.length} bytes` : got}`);
 } finally {
   abort.abort();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  console.log(out.split('\n').filter((l) => /token|expired/i.test(l)).slice(0, 5).join('\n'));
+  server.child.kill('SIGTERM');
+  await server.exited;
+  console.log(server.out.split('\n').filter((l) => /token|expired/i.test(l)).slice(0, 5).join('\n'));
   await rm(dir, { recursive: true, force: true });
 }

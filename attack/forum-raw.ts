@@ -12,10 +12,18 @@ export interface Server {
   readonly exited: Promise<void>;
   out: string;
 }
-export const startServer = async (dir: string, port: number, tcp: number, extra: readonly string[] = []): Promise<Server> => {
+/** How {@link startServer} runs node: options before the server (a preload, `--import x.mjs`), and environment variables added. */
+export interface Launch {
+  readonly nodeArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+export const startServer = async (dir: string, port: number, tcp: number, extra: readonly string[] = [], launch: Launch = {}): Promise<Server> => {
   // With A10_LOOP_DELAY, through loop-delay.mjs: its event-loop delay is written to that file at each SIGUSR2.
   const wrap = process.env.A10_LOOP_DELAY === undefined ? [] : [new URL('./loop-delay.mjs', import.meta.url).pathname];
-  const child = spawn(process.execPath, [...wrap, SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(tcp), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), ...wrap, SERVER_BIN, String(port), '--data-dir', dir, '--transfer-port', String(tcp), ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...launch.env },
+  });
   const s: Server = { child, exited: new Promise((r) => child.once('exit', () => r())), out: '' };
   child.stdout?.on('data', (d: Buffer) => (s.out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (s.out += d.toString()));
@@ -24,8 +32,21 @@ export const startServer = async (dir: string, port: number, tcp: number, extra:
   return s;
 };
 
-/** A pipelined raw session; `idleMs`: how long its transport waits for a silent server. */
-export const session = async (port: number, user: string, signal: AbortSignal, localAddress?: string, idleMs = 30_000) => {
+/** Where and how a {@link rawConnection} connects. */
+export interface RawOptions {
+  /** Ends the connection; its requests waiting reject. */
+  readonly signal?: AbortSignal;
+  readonly localAddress?: string;
+  /** How long its transport waits for a silent server (default 30 s). */
+  readonly idleMs?: number;
+}
+
+/**
+ * A raw connection, not logged in: `request` sends one request (pipelined: several may wait at once) and resolves
+ * with its reply, or rejects once the connection closes or `signal` aborts.
+ */
+export const rawConnection = async (port: number, options: RawOptions = {}) => {
+  const { signal, localAddress, idleMs = 30_000 } = options;
   const conn: RudpConnection = await connect({ port, idleTimeoutMs: idleMs, ...(localAddress === undefined ? {} : { localAddress }) });
   const waiting = new Map<string, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   let id = 0;
@@ -42,18 +63,24 @@ export const session = async (port: number, user: string, signal: AbortSignal, l
   });
   conn.on('error', () => undefined);
   conn.on('close', () => failAll('closed'));
-  signal.addEventListener('abort', () => {
+  signal?.addEventListener('abort', () => {
     failAll('aborted');
     conn.destroy();
   });
   const request = (cmd: RequestCommand, args: readonly string[]): Promise<Reply> => {
-    if (signal.aborted) return Promise.reject(new Error('aborted'));
+    if (signal?.aborted === true) return Promise.reject(new Error('aborted'));
     const key = String(++id);
     const p = new Promise<Reply>((resolve, reject) => waiting.set(key, { resolve, reject }));
     p.catch(() => undefined);
     conn.send(encodeRequest({ id: key, username: '', cmd, args })).catch(() => undefined);
     return p;
   };
+  return { conn, request };
+};
+
+/** A pipelined raw session, logged in as `user` (password `pw-<user>`); `idleMs`: how long its transport waits for a silent server. */
+export const session = async (port: number, user: string, signal: AbortSignal, localAddress?: string, idleMs = 30_000) => {
+  const { conn, request } = await rawConnection(port, { signal, localAddress, idleMs });
   const u = await request('username', [user]);
   const next = u.data.kind === 'auth' ? u.data.next : 'password';
   const w = await request(next as RequestCommand, [`pw-${user}`]);

@@ -13,9 +13,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeServerMessage, encodeRequest, type Reply } from '../packages/forum-protocol/dist/index.js';
-import { connect } from '../packages/rudp/dist/index.js';
-import { session, startServer } from './forum-raw.js';
+import { rawConnection, session, startServer } from './forum-raw.js';
 
 const accounts = Number(process.argv[2] ?? 1000);
 const online = Number(process.argv[3] ?? 10);
@@ -31,25 +29,13 @@ const abort = new AbortController();
 const onlineNames = Array.from({ length: online }, (_, i) => nameOf(i * 3 + 1));
 for (const [k, u] of onlineNames.entries()) await session(port, u, abort.signal, `127.0.2.${k + 1}`);
 
-const conn = await connect({ port, localAddress: '127.0.0.1' });
-const waiting = new Map<string, (r: Reply) => void>();
-conn.on('message', (bytes) => {
-  const m = decodeServerMessage(bytes);
-  if (m._tag === 'Right' && m.right.type === 'reply') waiting.get(m.right.id)?.(m.right);
-});
-conn.on('error', () => undefined);
-let id = 0;
-const probe = (name: string): Promise<{ readonly answer: string; readonly ms: number }> =>
-  new Promise((resolve) => {
-    const key = String(++id);
-    const t = performance.now();
-    waiting.set(key, (r) => {
-      waiting.delete(key);
-      const answer = r.status === 'ok' && r.data.kind === 'auth' ? `ok, next ${r.data.next}` : r.lines.join('|').replace(new RegExp(name, 'g'), 'NAME').replace(/user[0-9]+|User[0-9]+/g, 'OTHER');
-      resolve({ answer, ms: performance.now() - t });
-    });
-    void conn.send(encodeRequest({ id: key, username: '', cmd: 'username', args: [name] })).catch(() => undefined);
-  });
+const { conn, request } = await rawConnection(port, { localAddress: '127.0.0.1' });
+const probe = async (name: string): Promise<{ readonly answer: string; readonly ms: number }> => {
+  const t = performance.now();
+  const r = await request('username', [name]);
+  const answer = r.status === 'ok' && r.data.kind === 'auth' ? `ok, next ${r.data.next}` : r.lines.join('|').replace(new RegExp(name, 'g'), 'NAME').replace(/user[0-9]+|User[0-9]+/g, 'OTHER');
+  return { answer, ms: performance.now() - t };
+};
 const kinds: Record<string, (i: number) => string> = {
   existing: (i) => nameOf((i * 3 + 2) % accounts),
   absent: (i) => `nobody${i}`,

@@ -77,10 +77,21 @@ export const commitWaitReason = (ms: number): string => `no answer from the serv
 /** Why the answer limit ended a transfer. */
 export const answerTimeoutReason = (ms: number): string => `the server did not send its answer within ${ms / 1000} s`;
 
-/** Counts the bytes that pass; past `limit` it fails instead of passing them on. */
-export const byteCounter = (progress: Progress, onBytes: (n: number) => void = () => undefined, limit = Number.POSITIVE_INFINITY): Transform => {
+/**
+ * Counts the bytes that pass; past `limit` it fails instead of passing them on. With `least`, a stream that
+ * ends short of it fails too, before its end is passed on (so an upload's final record is never sent).
+ */
+export const byteCounter = (
+  progress: Progress,
+  onBytes: (n: number) => void = () => undefined,
+  limit = Number.POSITIVE_INFINITY,
+  least?: { readonly bytes: number; readonly why: (seen: number) => string },
+): Transform => {
   let seen = 0;
   return new Transform({
+    flush(done: TransformCallback) {
+      done(least !== undefined && seen < least.bytes ? new Error(least.why(seen)) : null);
+    },
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
       seen += chunk.length;
       // A server sending more than it announced is broken or hostile: stop now, not once it chose to stop filling the disk.

@@ -105,8 +105,11 @@ export const uploadFile = async (
   let sendError: unknown;
   try {
     // The announced size and no more: a file that grew since it was measured (a log being written) sent its
-    // new bytes too, past the size line, and the server refused the upload. One that shrank is sent short: refused.
-    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), byteCounter(progress, paceWatch.add), channel);
+    // new bytes too, past the size line, and the server refused the upload. One that shrank is cut before its
+    // final record: sent short and ended, the server refused it, but a connection lost before that answer left
+    // the client unable to say more than "may or may not have been stored" of an upload that cannot be.
+    const whole = { bytes: size, why: (seen: number) => `the file shrank to ${seen} of the ${size} bytes announced while it was being sent` };
+    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), byteCounter(progress, paceWatch.add, size, whole), channel);
   } catch (e) {
     sendError = e;
   }
@@ -117,7 +120,12 @@ export const uploadFile = async (
   signal?.removeEventListener('abort', onAbort);
   // Only authenticated records reach `chunks`. A refusal may come while the body is still being
   // written, and the server then closes: the write fails, but the refusal is the answer to report.
-  const status = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  const answer = Buffer.concat(chunks).toString('utf8');
+  const status = answer.split('\n')[0] ?? '';
+  // A sealed `OK` line, whole and alone, is sent only once the upload is committed: what happens to the connection
+  // after it (a Ctrl-C, a cut) changes nothing, and was reported "may or may not have been stored". A server that
+  // says more than its one line is broken, and its word is not taken (see afterLastByte).
+  if (lastByteSent && answer === 'OK\n' && answerBytes === answer.length) return { ok: true };
   if (lastByteSent) return afterLastByte({ status, channelError, cancelled: isAborted(signal), answerLate, answerTimeoutMs, commitLate, commitWaitMs });
   if (isAborted(signal)) return CANCELLED;
   if (tooSlow) return failed(paceFailure(pace));
@@ -148,7 +156,7 @@ interface LastByteEnd {
 const afterLastByte = (end: LastByteEnd): TransferResult => {
   const { status } = end;
   if (status.startsWith('ERR ')) return end.cancelled ? CANCELLED : failed(status.slice(4));
-  // Success needs a whole channel: a broken one leaves the outcome unknown whatever it said before.
+  // A whole `OK` line was taken before; one without its newline over a whole channel is the server's too.
   if (status === 'OK' && end.channelError === undefined && !end.cancelled) return { ok: true };
   if (end.cancelled) return undetermined('cancelled after its last byte was sent');
   if (end.commitLate) return undetermined(commitWaitReason(end.commitWaitMs));

@@ -396,6 +396,35 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(result.ok || result.cancelled ? undefined : result.maybeStored).toBe(true);
   });
 
+  it('an upload whose sealed OK came whole is stored whatever befalls the connection after it', async () => {
+    // The server's OK is sent once the upload is committed; the channel then cut before its final record.
+    // The old client needed a whole channel too, and said "may or may not have been stored" of a stored file.
+    const server = await committingServer((s) => void s.write('OK\n', () => s.destroy()));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress());
+    expect(result).toEqual({ ok: true });
+  });
+
+  it('an upload whose file shrank while being sent is cut before its final record, and said failed', async () => {
+    // The size line says 11; the file is 5 bytes when read. Sent short and ended, the server refused it; with the
+    // connection lost before that answer the client said "may or may not have been stored" of what cannot be.
+    let finalRecord = false;
+    let gone!: () => void;
+    const closed = new Promise<void>((resolve) => (gone = resolve));
+    const server = await fakeTransferServer((s) => {
+      s.on('end', () => {
+        finalRecord = true;
+        s.end('ERR 5 bytes, 11 announced\n');
+      });
+      s.on('close', () => gone());
+      s.resume();
+    });
+    cleanups.push(() => server.close());
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 11, noProgress());
+    await closed;
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the file shrank to 5 of the 11 bytes announced while it was being sent' });
+    expect(finalRecord).toBe(false);
+  });
+
   /** A loopback TCP server that answers every connection's token line with `line` in clear, reading on. */
   const clearAnswerServer = async (line: string, after: 'token' | 'upload' = 'token'): Promise<{ port: number; close(): Promise<void> }> => {
     const server = net.createServer({ allowHalfOpen: true }, (s) => {

@@ -131,6 +131,8 @@ export interface FileStoreContext {
   readonly uploadsRemoved: (bytes: number) => void | PromiseLike<void>;
   /** Whether the directory is still this store's to write (`FileStoreOptions.owned`). */
   readonly owned: () => Promise<boolean>;
+  /** Told what a change answered done left for the next open (`FileStoreOptions.onWarning`). */
+  readonly warn: (text: string) => void;
 }
 
 /** The path of `name` in the store's directory. */

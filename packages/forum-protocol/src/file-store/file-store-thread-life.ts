@@ -3,7 +3,7 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
 import { createFileAtomic, syncDir } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
-import { unlinkIfPresent } from './file-errors.js';
+import { errorCode, unlinkIfPresent } from './file-errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
 import type { ForumStore } from '../store/store.js';
@@ -85,17 +85,25 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           try {
             await unlinkIfPresent(pathIn(ctx, title));
           } catch (e) {
-            // A record left behind is rolled forward by the next open, which deletes the thread's file whatever was
-            // added to it meanwhile: the thread goes now (its name and its uploads' held till then), so that nothing
-            // acknowledged after this RMV is lost at that start. The RMV still fails: its file is not gone yet.
-            if (intent !== undefined && !(await clearIntent(dir, intent))) forgetRemoved(title, stored.bytes, true);
-            throw e;
+            // Without a record, or with it deleted again, nothing changed: the RMV fails, the thread stays.
+            if (intent === undefined || (await clearIntent(dir, intent))) throw e;
+            // A record left behind is rolled forward by every open until one can delete it, deleting the thread's
+            // file whatever was added to it meanwhile: the removal is decided. The thread goes now (its name and its
+            // uploads' held till then), so that nothing acknowledged after this RMV is lost at that start, and the
+            // RMV is answered done: answered failed, the thread was gone all the same, now and after the restart.
+            forgetRemoved(title, stored.bytes, true);
+            ctx.warn(
+              `thread ${title} removed, but neither its file nor its intent record ${intent} could be deleted (${errorCode(e)}): ` +
+                `its file and uploads are deleted at the next start; until then its title and its uploads' names are taken`,
+            );
+            return E.right({ filenames, intent: undefined, incarnation });
           }
           forgetRemoved(title, stored.bytes, intent !== undefined);
           return E.right({ filenames, intent, incarnation });
         });
         if (E.isLeft(removed)) return removed;
         const { filenames, intent, incarnation } = removed.right;
+        // Not when the record must stay as it is (the thread's file still there): deleteUploads ends it.
         if (intent !== undefined) await deleteUploads(intent, title, filenames);
         // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
         // disk until their end: stopped now, temporary files deleted and read handles closed.

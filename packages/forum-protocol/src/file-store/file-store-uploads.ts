@@ -35,7 +35,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
    * upload's own count, so that no thread or upload made meanwhile under it is deleted (as RMV's leftovers).
    */
   const keepNameIfLeft = (name: string, cleared: boolean): void => {
-    if (!cleared) contents.otherNames.add(name);
+    if (cleared) return;
+    contents.otherNames.add(name);
+    ctx.warn(`the intent record of upload ${name} could not be deleted: the next start acts on it; until then ${name} is taken`);
   };
 
   const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {

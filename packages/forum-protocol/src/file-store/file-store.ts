@@ -80,6 +80,11 @@ export interface FileStoreOptions {
    * start keeps its lock until then (forum-server's `abandonDataDirLocks`).
    */
   readonly onRecovered?: () => void;
+  /**
+   * Told, for the log, what a change answered done could not finish on a failing disk and left for the
+   * next open (an intent record that could not be deleted, and the names it keeps taken until then).
+   */
+  readonly onWarning?: (text: string) => void;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -112,7 +117,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
-    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true) };
+    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
     return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), settings, budget, clock));
   });
 
@@ -120,7 +125,7 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {

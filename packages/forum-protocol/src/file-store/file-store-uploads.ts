@@ -74,6 +74,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Not received for a commit that would queue behind a write the disk does not answer (disk-watch.ts).
+      const stalled = ctx.disk.stalled();
+      if (stalled !== undefined) return E.left(stalled);
       // Granted for a thread of this title that is gone (maybe made again since): refused as for any missing thread.
       if (granted !== undefined && contents.incarnations.of(title) !== granted) return E.left(threadGone(title));
       const room = uploadProblem(title, filename, uploader);
@@ -110,12 +113,14 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
         const ended = await endUploadStream({ stop, forget, aborted, stream, done: closed, discard });
         if (ended !== undefined) return E.left(ended);
         // Already synced as the stream closed (flush) on Node ≥ 20.10, so this is quick; an older Node needs it.
-        const h = await open(tmp, 'r+');
-        try {
-          await h.sync();
-        } finally {
-          await h.close();
-        }
+        await ctx.disk.run(async () => {
+          const h = await open(tmp, 'r+');
+          try {
+            await h.sync();
+          } finally {
+            await h.close();
+          }
+        });
         return mutex.run(title, () =>
           mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<UploadError, void>> => {
             const current = contents.threads.get(title);
@@ -155,8 +160,8 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               // Asked just before the file is put in place (FileStoreOptions.owned): a server woken after its
               // directory was taken over puts nothing there.
               if (!(await ctx.owned().catch(() => false))) throw new Error(`${name} was not stored: the data directory is no longer this server's`);
-              intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
-              await rename(tmp, pathIn(ctx, name));
+              intent = await ctx.disk.run(() => writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) }));
+              await ctx.disk.run(() => rename(tmp, pathIn(ctx, name)));
               try {
                 await applyThreadWrite(title, plan.right);
               } catch (e) {

@@ -104,7 +104,7 @@ const coveredNames = (intent: Intent): string[] =>
 const describe = (intent: Intent): string =>
   intent.op === 'upload' ? `the upload of ${intent.filename} to ${intent.thread}` : `the removal of thread ${intent.thread}`;
 
-/** Acts on `intent` (record `name`); what it did, or `undefined` if a step failed (said in `warnings`): the record then stays. */
+/** Acts on `intent`; what it did, or `undefined` if a step failed (said in `warnings`): its record then stays. */
 const actOn = async (dir: string, intent: Intent, warnings: string[]): Promise<string | undefined> => {
   /** Deletes `file` (`what` it is, for the log), or says in `warnings` why not (and returns false). */
   const remove = (file: string, what: string): Promise<boolean> =>

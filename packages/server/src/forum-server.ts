@@ -237,6 +237,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       onRecovered: () => {
         recovering = false;
       },
+      onWarning: (w) => options.warn(`Warning: ${w}`),
     })();
     recovering = false;
     if (opened._tag === 'Left') {

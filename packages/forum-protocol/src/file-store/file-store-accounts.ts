@@ -48,12 +48,14 @@ export const fileStoreAccounts = (
       const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
       const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
       try {
-        if (credentialsExists) {
-          await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'), credentialsBytes);
-        } else {
-          await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
-          credentialsExists = true;
-        }
+        await ctx.disk.run(async () => {
+          if (credentialsExists) {
+            await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'), credentialsBytes);
+          } else {
+            await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
+            credentialsExists = true;
+          }
+        });
       } catch (e) {
         // Nothing of the batch was stored: every account that would have been added fails.
         jobs.forEach((job, i) => job.settle(E.isRight(outcomes[i] as E.Either<StoreError, boolean>) ? E.left(toIoError(e)) : (outcomes[i] as E.Either<StoreError, boolean>)));
@@ -66,30 +68,38 @@ export const fileStoreAccounts = (
     jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
   });
 
-  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> => () =>
-    new Promise((resolve) => accountBatches.add(CREDENTIALS_FILE, { account, settle: resolve }));
+  const createAccount = (account: Account): TE.TaskEither<StoreError, boolean> => () => {
+    // Not queued behind a write the disk does not answer (disk-watch.ts).
+    const stalled = ctx.disk.stalled();
+    if (stalled !== undefined) return Promise.resolve(E.left(stalled));
+    return new Promise((resolve) => accountBatches.add(CREDENTIALS_FILE, { account, settle: resolve }));
+  };
 
   const replaceAccountSecret = (username: string, secret: string): TE.TaskEither<StoreError, boolean> =>
-    attempt(() =>
-      mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
+    attempt(async () => {
+      const stalled = ctx.disk.stalled();
+      if (stalled !== undefined) return E.left(stalled);
+      return mutex.run(CREDENTIALS_FILE, async (): Promise<E.Either<StoreError, boolean>> => {
         if (!accounts.has(username)) return E.right(false);
         const problem = accountStoreProblem({ username, password: secret });
         if (problem !== undefined) return E.left(unstorable(problem));
         const next = replaceCredentialAt(credentialsText, username, secret);
         if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
-        if (credentialsExact) {
-          const offset = utf8Bytes(credentialsText.slice(0, next.from));
-          await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'), credentialsBytes);
-        } else {
-          await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
-          credentialsExact = true;
-        }
+        await ctx.disk.run(async () => {
+          if (credentialsExact) {
+            const offset = utf8Bytes(credentialsText.slice(0, next.from));
+            await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'), credentialsBytes);
+          } else {
+            await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
+            credentialsExact = true;
+          }
+        });
         credentialsText = next.text;
         credentialsBytes = utf8Bytes(next.text);
         accounts.set(username, { username, password: secret });
         return E.right(true);
-      }),
-    );
+      });
+    });
 
   return {
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),

@@ -10,6 +10,7 @@ import { ThreadIncarnations } from '../store/thread-incarnations.js';
 import type { ThreadLimits } from '../store/thread-limits.js';
 import type { TransfersInFlight } from '../store/transfers-in-flight.js';
 import { uploadFileName, type Thread } from '../store/thread.js';
+import type { DiskWatch } from './disk-watch.js';
 import type { UndoJournal } from './undo-journal.js';
 
 /**
@@ -131,6 +132,10 @@ export interface FileStoreContext {
   readonly uploadsRemoved: (bytes: number) => void | PromiseLike<void>;
   /** Whether the directory is still this store's to write (`FileStoreOptions.owned`). */
   readonly owned: () => Promise<boolean>;
+  /** Told what a change answered done left for the next open (`FileStoreOptions.onWarning`). */
+  readonly warn: (text: string) => void;
+  /** The writes to disk under way: new changes are refused while one has hung (`FileStoreOptions.diskStallMs`). */
+  readonly disk: DiskWatch;
 }
 
 /** The path of `name` in the store's directory. */

@@ -53,13 +53,15 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   signal?.throwIfAborted();
   const warnings: string[] = [];
   const recovered: string[] = [];
+  // Names an intent record that could not be ended still covers: not served, kept taken (recoverIntents).
+  let held: ReadonlySet<string> = new Set();
   try {
     await mkdir(dir, { recursive: true });
     // The journal first: it puts back files an unfinished change touched, which the intent records then read.
     const journal = await recoverJournal(dir);
     warnings.push(...journal.warnings);
     recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
-    await recoverIntents(dir, warnings, recovered);
+    held = await recoverIntents(dir, warnings, recovered);
   } finally {
     onRecovered?.();
   }
@@ -86,6 +88,7 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
       continue;
     }
     if (name === CREDENTIALS_FILE) continue;
+    if (held.has(name)) continue;
     if (entry.isFile() && storedNameProblem(name) === undefined) names.push(name);
     else otherNames.push(name);
   }
@@ -110,5 +113,7 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
     threads.set(name, stored);
     for (const e of stored.thread.entries) if (e.kind === 'upload') claimed.add(uploadFileName(name, e.filename));
   }
+  // With or without a file (deleted already, the record not), taken all the same.
+  otherNames.push(...held);
   return { credentials, accounts: creds.accounts, threads, otherNames, warnings, recovered };
 };

@@ -3,7 +3,7 @@ import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { join } from 'node:path';
 import { createFileAtomic, syncDir } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
-import { unlinkIfPresent } from './file-errors.js';
+import { errorCode, unlinkIfPresent } from './file-errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
 import type { ForumStore } from '../store/store.js';
@@ -28,8 +28,11 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
   const { dir, mutex, contents, inFlight } = ctx;
 
   const createThread = (title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean> =>
-    attempt(() =>
-      mutex.run(title, () =>
+    attempt(async () => {
+      // Not queued behind a write the disk does not answer (disk-watch.ts).
+      const stalled = ctx.disk.stalled();
+      if (stalled !== undefined) return E.left(stalled);
+      return mutex.run(title, () =>
         mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | ThreadLimitError, boolean>> => {
           const problem = storedNameProblem(title) ?? wordProblem('the creator name', creator);
           if (problem !== undefined) return E.left(unstorable(problem));
@@ -44,13 +47,13 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           // Asked just before it is written: a server woken after its directory was taken over writes nothing more.
           if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not created: the data directory is no longer this server's`);
           // Not over a file of the name made since this store looked (another writer's): refused as existing.
-          if (!(await createFileAtomic(dir, title, text))) return E.right(false);
+          if (!(await ctx.disk.run(() => createFileAtomic(dir, title, text)))) return E.right(false);
           contents.storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
           contents.incarnations.created(title);
           return E.right(true);
         }),
-      ),
-    );
+      );
+    });
 
   /**
    * Drops removed thread `title` (its file `bytes` long) from the index. With an intent record (`held`), the
@@ -65,11 +68,13 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
   };
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
-    attempt(() =>
+    attempt(async () => {
+      const stalled = ctx.disk.stalled();
+      if (stalled !== undefined) return E.left(stalled);
       // The thread's lock to the end (a CRT of the title waits for the last upload file to go); the namespace
       // lock only while the name index changes, so that CRTs, new names and upload commits elsewhere do not
       // wait for thousands of unlinks (attack round 15: 3,000 uploads held another account's CRT 2.6 s).
-      mutex.run(title, async (): Promise<E.Either<StoreError | Err, void>> => {
+      return mutex.run(title, async (): Promise<E.Either<StoreError | Err, void>> => {
         const removed = await mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<StoreError | Err, Removed>> => {
           const stored = contents.threads.get(title);
           const incarnation = contents.incarnations.of(title);
@@ -80,29 +85,37 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           const filenames = uploadNames(thread);
           if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not removed: the data directory is no longer this server's`);
           // Without uploads the one unlink is atomic by itself.
-          const intent = filenames.length === 0 ? undefined : await writeIntent(dir, { op: 'remove', thread: title, filenames });
+          const intent = filenames.length === 0 ? undefined : await ctx.disk.run(() => writeIntent(dir, { op: 'remove', thread: title, filenames }));
           // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).
           try {
-            await unlinkIfPresent(pathIn(ctx, title));
+            await ctx.disk.run(() => unlinkIfPresent(pathIn(ctx, title)));
           } catch (e) {
-            // A record left behind is rolled forward by the next open, which deletes the thread's file whatever was
-            // added to it meanwhile: the thread goes now (its name and its uploads' held till then), so that nothing
-            // acknowledged after this RMV is lost at that start. The RMV still fails: its file is not gone yet.
-            if (intent !== undefined && !(await clearIntent(dir, intent))) forgetRemoved(title, stored.bytes, true);
-            throw e;
+            // Without a record, or with it deleted again, nothing changed: the RMV fails, the thread stays.
+            if (intent === undefined || (await clearIntent(dir, intent))) throw e;
+            // A record left behind is rolled forward by every open until one can delete it, deleting the thread's
+            // file whatever was added to it meanwhile: the removal is decided. The thread goes now (its name and its
+            // uploads' held till then), so that nothing acknowledged after this RMV is lost at that start, and the
+            // RMV is answered done: answered failed, the thread was gone all the same, now and after the restart.
+            forgetRemoved(title, stored.bytes, true);
+            ctx.warn(
+              `thread ${title} removed, but neither its file nor its intent record ${intent} could be deleted (${errorCode(e)}): ` +
+                `its file and uploads are deleted at the next start; until then its title and its uploads' names are taken`,
+            );
+            return E.right({ filenames, intent: undefined, incarnation });
           }
           forgetRemoved(title, stored.bytes, intent !== undefined);
           return E.right({ filenames, intent, incarnation });
         });
         if (E.isLeft(removed)) return removed;
         const { filenames, intent, incarnation } = removed.right;
+        // Not when the record must stay as it is (the thread's file still there): deleteUploads ends it.
         if (intent !== undefined) await deleteUploads(intent, title, filenames);
         // Its uploads in flight could only be refused at commit, its downloads would keep the removed files'
         // disk until their end: stopped now, temporary files deleted and read handles closed.
         await inFlight.stopAll(title, incarnation, threadGone(title));
         return E.right(undefined);
-      }),
-    );
+      });
+    });
 
   /**
    * Deletes removed thread `title`'s upload files `filenames`, then ends its intent record `intent`, with

@@ -58,7 +58,9 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     return E.right({ before: cur.bytes, stored: { thread: next, bytes, canonical: true }, offset, tail });
   };
 
-  const applyThreadWrite = async (title: string, plan: ThreadWrite): Promise<void> => {
+  const applyThreadWrite = (title: string, plan: ThreadWrite): Promise<void> => ctx.disk.run(() => writeThread(title, plan));
+
+  const writeThread = async (title: string, plan: ThreadWrite): Promise<void> => {
     // After a failed write the journal may hold an undo of this file for the next start: a file renamed
     // over it meanwhile would be cut by it. The journal refuses its own writes; this path must too.
     const failed = journal.failure();
@@ -175,11 +177,15 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
     for (const a of accepted) a.job.settle(E.right(a.result));
   });
 
-  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>, actor?: string): TE.TaskEither<StoreError | Err, A> => () =>
-    new Promise<E.Either<StoreError | Err, A>>((resolve) =>
+  const updateThread = <Err, A>(title: string, update: ThreadUpdate<Err, A>, actor?: string): TE.TaskEither<StoreError | Err, A> => () => {
+    // Not queued behind a write the disk does not answer (disk-watch.ts).
+    const stalled = ctx.disk.stalled();
+    if (stalled !== undefined) return Promise.resolve(E.left(stalled));
+    return new Promise<E.Either<StoreError | Err, A>>((resolve) =>
       // The batch only passes back what `update` returned (Err, A) or a StoreError.
       threadBatches.add(title, { update, actor, settle: resolve as (r: E.Either<unknown, unknown>) => void }),
     );
+  };
 
   return { applyThreadWrite, planUploadLine, updateThread };
 };

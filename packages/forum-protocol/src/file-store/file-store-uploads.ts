@@ -1,19 +1,19 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { createWriteStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
-import { unlinkIfPresent } from './file-errors.js';
+import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import type { FileExistsError } from '../store/errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, type FileStoreContext } from './file-store-context.js';
-import type { ThreadWrites } from './file-store-thread-writes.js';
+import type { ThreadWrite, ThreadWrites } from './file-store-thread-writes.js';
 import { clearIntent, writeIntent } from './intent-records.js';
 import type { ForumStore, UploadError, UploadWriter } from '../store/store.js';
 import { storedNameProblem } from './stored-name.js';
 import { writtenBytes } from '../store/thread-change.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
-import { hasUpload, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
+import { hasUpload, parseThreadFile, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
 import { endUploadStream, TransferStop } from '../store/transfers-in-flight.js';
 
 /**
@@ -35,7 +35,29 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
    * upload's own count, so that no thread or upload made meanwhile under it is deleted (as RMV's leftovers).
    */
   const keepNameIfLeft = (name: string, cleared: boolean): void => {
-    if (!cleared) contents.otherNames.add(name);
+    if (cleared) return;
+    contents.otherNames.add(name);
+    ctx.warn(`the intent record of upload ${name} could not be deleted: the next start acts on it; until then ${name} is taken`);
+  };
+
+  /**
+   * Whether the line of upload `filename` is on disk after `plan`'s write of thread `title` threw. A write in place
+   * (the undo journal) that failed is undone by the next open if the journal did not end: never `written`.
+   * A whole file's rename may report a failure after it landed (a network file system retrying it, an I/O
+   * error after the directory changed): the file is read back, `written` if it holds the plan's bytes.
+   */
+  const lineOnDisk = async (title: string, filename: string, plan: ThreadWrite): Promise<'written' | 'absent' | 'unknown'> => {
+    if (plan.offset !== undefined) return 'absent';
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(pathIn(ctx, title));
+    } catch (r) {
+      return isEnoent(r) ? 'absent' : 'unknown';
+    }
+    if (bytes.equals(plan.tail)) return 'written';
+    // Neither this write's bytes nor a thread without the line (another writer's?): the next open decides.
+    const thread = parseThreadFile(title, bytes.toString('utf8'));
+    return thread !== undefined && hasUpload(thread, filename) ? 'unknown' : 'absent';
   };
 
   const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
@@ -52,6 +74,9 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation): TE.TaskEither<UploadError, UploadWriter> =>
     attempt(async (): Promise<E.Either<UploadError, UploadWriter>> => {
+      // Not received for a commit that would queue behind a write the disk does not answer (disk-watch.ts).
+      const stalled = ctx.disk.stalled();
+      if (stalled !== undefined) return E.left(stalled);
       // Granted for a thread of this title that is gone (maybe made again since): refused as for any missing thread.
       if (granted !== undefined && contents.incarnations.of(title) !== granted) return E.left(threadGone(title));
       const room = uploadProblem(title, filename, uploader);
@@ -88,12 +113,14 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
         const ended = await endUploadStream({ stop, forget, aborted, stream, done: closed, discard });
         if (ended !== undefined) return E.left(ended);
         // Already synced as the stream closed (flush) on Node ≥ 20.10, so this is quick; an older Node needs it.
-        const h = await open(tmp, 'r+');
-        try {
-          await h.sync();
-        } finally {
-          await h.close();
-        }
+        await ctx.disk.run(async () => {
+          const h = await open(tmp, 'r+');
+          try {
+            await h.sync();
+          } finally {
+            await h.close();
+          }
+        });
         return mutex.run(title, () =>
           mutex.run(NAMESPACE_LOCK, async (): Promise<E.Either<UploadError, void>> => {
             const current = contents.threads.get(title);
@@ -127,21 +154,28 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
             // The bytes go in place first, then the line that makes them visible; the intent
             // record lets the next open remove the bytes if a crash comes between the two.
             let intent: string | undefined;
-            // The file in place with no line for it: only the record tells the next open to delete it.
+            // The file kept in place with no line known for it: only the record tells the next open what to do with it.
             let orphaned = false;
             try {
               // Asked just before the file is put in place (FileStoreOptions.owned): a server woken after its
               // directory was taken over puts nothing there.
               if (!(await ctx.owned().catch(() => false))) throw new Error(`${name} was not stored: the data directory is no longer this server's`);
-              intent = await writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) });
-              await rename(tmp, pathIn(ctx, name));
+              intent = await ctx.disk.run(() => writeIntent(dir, { op: 'upload', thread: title, filename, temp: basename(tmp) }));
+              await ctx.disk.run(() => rename(tmp, pathIn(ctx, name)));
               try {
                 await applyThreadWrite(title, plan.right);
               } catch (e) {
-                await unlinkIfPresent(pathIn(ctx, name)).catch(() => {
-                  orphaned = true;
-                });
-                throw e;
+                const line = await lineOnDisk(title, filename, plan.right);
+                if (line === 'written') ctx.warn(`the line of upload ${name} was written though its write reported ${errorCode(e)}: stored`);
+                else {
+                  // Not known (the thread unreadable): the file stays with its record, and the next open keeps it
+                  // if the thread lists it. Deleted, a line that did land would list an upload that is gone.
+                  if (line === 'unknown') orphaned = true;
+                  else await unlinkIfPresent(pathIn(ctx, name)).catch(() => {
+                    orphaned = true;
+                  });
+                  throw e;
+                }
               }
             } catch (e) {
               contents.threadBytes -= growth;

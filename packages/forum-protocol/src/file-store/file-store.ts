@@ -15,10 +15,11 @@ import { createKeyedMutex } from '../concurrency/keyed-mutex.js';
 import type { ForumStore } from '../store/store.js';
 import { resolveThreadLimits, type ThreadLimits } from '../store/thread-limits.js';
 import { TransfersInFlight } from '../store/transfers-in-flight.js';
+import { DEFAULT_DISK_STALL_MS, DiskWatch } from './disk-watch.js';
 import { createUndoJournal } from './undo-journal.js';
 import { createWriteBudget, type WriteBudget, type WriteBudgetOptions } from './write-budget.js';
 
-export { UNSTORABLE };
+export { DEFAULT_DISK_STALL_MS, UNSTORABLE };
 
 /** Options for {@link openFileStore}. */
 export interface FileStoreOptions {
@@ -39,7 +40,7 @@ export interface FileStoreOptions {
    * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
-  /** Milliseconds now, for the write budget; only differences count. Default `performance.now` (never goes back). */
+  /** Milliseconds now, for the write budget and `diskStallMs`; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
   /**
    * Told the bytes of each upload file RMV deletes, and of each unfinished upload's temporary file
@@ -80,6 +81,19 @@ export interface FileStoreOptions {
    * start keeps its lock until then (forum-server's `abandonDataDirLocks`).
    */
   readonly onRecovered?: () => void;
+  /**
+   * Told, for the log, what a change answered done could not finish on a failing disk and left for the
+   * next open (an intent record that could not be deleted, and the names it keeps taken until then).
+   */
+  readonly onWarning?: (text: string) => void;
+  /**
+   * Milliseconds a write to disk (its sync) may stay under way before the disk is taken to have stopped
+   * answering: from then until it returns, every new change (CRT, RMV, MSG, EDT, DLT, UPD, a new account)
+   * is refused at once with an `io` error rather than queued behind it for ever; reads go on. The write
+   * itself is waited for, never given up (it may be on its way to disk). Measured on `clock`. Default
+   * {@link DEFAULT_DISK_STALL_MS}.
+   */
+  readonly diskStallMs?: number;
 }
 
 /** Default of {@link FileStoreOptions.maxThreadBytes}: 256 MiB, well inside the server's default 1 GiB memory budget. */
@@ -112,15 +126,18 @@ export const openFileStore = (dir: string, options: FileStoreOptions = {}): TE.T
     if (!Number.isSafeInteger(maxThreadBytes) || maxThreadBytes < 1) throw new RangeError(`maxThreadBytes must be a whole number from 1 (got ${String(maxThreadBytes)})`);
     const budget = options.writeBudget === false ? undefined : createWriteBudget(options.writeBudget);
     const clock = options.clock ?? (() => performance.now());
-    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true) };
-    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), settings, budget, clock));
+    const diskStallMs = options.diskStallMs ?? DEFAULT_DISK_STALL_MS;
+    if (!(diskStallMs > 0)) throw new RangeError(`diskStallMs must be above 0 (got ${String(diskStallMs)})`);
+    const settings = { maxThreadFileBytes, maxThreadBytes, limits, uploadsRemoved: options.onUploadsRemoved ?? (() => {}), owned: options.owned ?? (async () => true), warn: options.onWarning ?? (() => {}) };
+    const disk = new DiskWatch(clock, diskStallMs);
+    return E.right(makeStore(dir, await loadDataDirectory(dir, maxThreadFileBytes, options.signal, options.onRecovered), { ...settings, disk }, budget, clock));
   });
 
 /** The store's parts over one shared context: accounts, thread writes, CRT/RMV, uploads, downloads. */
 const makeStore = (
   dir: string,
   loaded: LoadedDirectory,
-  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned'>,
+  settings: Pick<FileStoreContext, 'maxThreadFileBytes' | 'maxThreadBytes' | 'limits' | 'uploadsRemoved' | 'owned' | 'warn' | 'disk'>,
   budget: WriteBudget | undefined,
   clock: () => number,
 ): ForumStore => {

@@ -60,11 +60,27 @@ export const clearIntent = async (dir: string, name: string): Promise<boolean> =
 const plainName = (kind: 'thread title' | 'file name', name: string): boolean =>
   storedNameProblem(name) === undefined && (kind === 'thread title' || wordProblem('the file name', name) === undefined);
 
-/** Reads an intent record; `undefined` when it is not one this store wrote (then it is only deleted). */
+/**
+ * Reads an intent record; `undefined` when it is not one this store wrote (then it is only deleted).
+ * Throws when it cannot be read (an I/O error): not knowing what it names, the open cannot go on safely.
+ */
 const readIntent = async (file: string): Promise<Intent | undefined> => {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    // Deleted as not this store's, a record of an upload cut short left its file without a line, read as a
+    // thread of its own (made of the uploaded bytes); started without it, a file made under a name it covers
+    // would be deleted by a later open that could read it.
+    throw new Error(
+      `intent record ${file} cannot be read (${errorCode(e)}): it may name an upload file without its thread line, ` +
+        `which would be served as a thread, so the store does not open. Make it readable (repair the disk); or delete ` +
+        `it, after deleting any upload file TITLE-FILENAME that its thread TITLE does not list`,
+    );
+  }
   let value: unknown;
   try {
-    value = JSON.parse(await readFile(file, 'utf8'));
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
@@ -78,50 +94,90 @@ const readIntent = async (file: string): Promise<Intent | undefined> => {
 
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
 
-/** Finishes or undoes what a process killed part way through an UPD commit or an RMV left; says what in `done` (for the log). */
-export const recoverIntents = async (dir: string, warnings: string[], done: string[]): Promise<void> => {
+/** The names in the directory that `intent`'s record, while it exists, tells an open to delete. */
+const coveredNames = (intent: Intent): string[] =>
+  intent.op === 'upload'
+    ? [uploadFileName(intent.thread, intent.filename)]
+    : [...(intent.op === 'remove' ? [intent.thread] : []), ...intent.filenames.map((f) => uploadFileName(intent.thread, f))];
+
+/** What a record describes, for the log. */
+const describe = (intent: Intent): string =>
+  intent.op === 'upload' ? `the upload of ${intent.filename} to ${intent.thread}` : `the removal of thread ${intent.thread}`;
+
+/** Acts on `intent`; what it did, or `undefined` if a step failed (said in `warnings`): its record then stays. */
+const actOn = async (dir: string, intent: Intent, warnings: string[]): Promise<string | undefined> => {
+  /** Deletes `file` (`what` it is, for the log), or says in `warnings` why not (and returns false). */
+  const remove = (file: string, what: string): Promise<boolean> =>
+    unlinkIfPresent(join(dir, file)).then(
+      () => true,
+      (e: unknown) => {
+        warnings.push(`${file} ${what} could not be deleted (${errorCode(e)})`);
+        return false;
+      },
+    );
+  if (intent.op !== 'upload') {
+    // Roll forward: the RMV may already have removed some of it. The thread's file only while the
+    // RMV held its lock (`remove`): once it let go (`removeUploads`) the title may be a new thread's.
+    let whole = intent.op === 'remove' ? await remove(intent.thread, '(a removed thread)') : true;
+    for (const f of intent.filenames) whole = (await remove(uploadFileName(intent.thread, f), `of removed thread ${intent.thread}`)) && whole;
+    return whole ? `finished the removal of thread ${intent.thread}, cut short by a crash` : undefined;
+  }
+  // The rename never happened, nothing else changed; the temp is swept with the others.
+  if (await exists(join(dir, intent.temp))) return `undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its file was in place`;
+  // The bytes were renamed into place; keep them only if the thread line made it too.
+  let committed = false;
+  try {
+    const thread = parseThreadFile(intent.thread, await readFile(join(dir, intent.thread), 'utf8'));
+    committed = thread !== undefined && hasUpload(thread, intent.filename);
+  } catch (e) {
+    if (!isEnoent(e)) {
+      warnings.push(`thread ${intent.thread} could not be read (${errorCode(e)}) to tell whether its upload ${intent.filename} was whole`);
+      return undefined;
+    }
+  }
+  if (committed) return `kept the upload of ${intent.filename} to ${intent.thread}: it was whole when a crash came`;
+  const file = uploadFileName(intent.thread, intent.filename);
+  if (!(await remove(file, `(an upload to ${intent.thread} cut short before its thread line)`))) return undefined;
+  return `undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its thread line`;
+};
+
+/**
+ * Finishes or undoes what a process killed part way through an UPD commit or an RMV left; says what in `done`
+ * (for the log). A step that fails (a failing disk) does not stop the store from opening: the record is acted on
+ * as far as it can be and kept, to act on again at the next open, and the names it covers are answered (`held`):
+ * the open must not serve them (an upload without its line is not a thread; a removed thread stays removed),
+ * nor the store give them to a new file meanwhile, which that next open would delete. Throws only for a record
+ * that cannot be read (see readIntent).
+ */
+export const recoverIntents = async (dir: string, warnings: string[], done: string[]): Promise<ReadonlySet<string>> => {
+  const held = new Set<string>();
   const names = (await readdir(dir)).filter((n) => n.startsWith(INTENT_PREFIX));
   for (const name of names) {
     const intent = await readIntent(join(dir, name));
     if (intent === undefined) {
-      warnings.push(`${name} is not a valid intent record and was deleted`);
-    } else if (intent.op !== 'upload') {
-      // Roll forward: the RMV may already have removed some of it. The thread's file only while the
-      // RMV held its lock (`remove`): once it let go (`removeUploads`) the title may be a new thread's.
-      if (intent.op === 'remove') await unlinkIfPresent(join(dir, intent.thread));
-      // An upload file that still cannot be deleted does not stop the forum from starting: it stays (its
-      // name taken, as any file there is), and so does the record, to try again at the next open.
-      let kept = false;
-      for (const f of intent.filenames) {
-        await unlinkIfPresent(join(dir, uploadFileName(intent.thread, f))).catch((e: unknown) => {
-          warnings.push(`${uploadFileName(intent.thread, f)} of removed thread ${intent.thread} could not be deleted (${errorCode(e)}); tried again at the next start`);
-          kept = true;
-        });
-      }
-      if (kept) continue;
-      done.push(`finished the removal of thread ${intent.thread}, cut short by a crash`);
-    } else if (!(await exists(join(dir, intent.temp)))) {
-      // The bytes were renamed into place; keep them only if the thread line made it too.
-      let committed = false;
-      try {
-        const thread = parseThreadFile(intent.thread, await readFile(join(dir, intent.thread), 'utf8'));
-        committed = thread !== undefined && hasUpload(thread, intent.filename);
-      } catch (e) {
-        if (!isEnoent(e)) throw e;
-      }
-      if (!committed) await unlinkIfPresent(join(dir, uploadFileName(intent.thread, intent.filename)));
-      done.push(
-        committed
-          ? `kept the upload of ${intent.filename} to ${intent.thread}: it was whole when a crash came`
-          : `undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its thread line`,
+      // Not this store's: nothing it says is acted on, so nothing to hold if it stays.
+      await unlink(join(dir, name)).then(
+        () => warnings.push(`${name} is not a valid intent record and was deleted`),
+        (e: unknown) => warnings.push(`${name} is not a valid intent record and could not be deleted (${errorCode(e)}); ignored`),
       );
-    } else {
-      // The rename never happened, nothing else changed; the temp is swept with the others.
-      done.push(`undid the upload of ${intent.filename} to ${intent.thread}, cut short by a crash before its file was in place`);
+      continue;
     }
-    await unlink(join(dir, name));
+    const did = await actOn(dir, intent, warnings);
+    const ended = did !== undefined && (await unlink(join(dir, name)).then(() => true, (e: unknown) => {
+      warnings.push(`intent record ${name} (${describe(intent)}) could not be deleted (${errorCode(e)})`);
+      return false;
+    }));
+    if (did !== undefined) done.push(did);
+    if (ended) continue;
+    const covered = coveredNames(intent);
+    for (const n of covered) held.add(n);
+    warnings.push(
+      `intent record ${name} (${describe(intent)}) kept, to act on again at the next start; until then ` +
+        `${covered.join(', ')} ${covered.length === 1 ? 'is' : 'are'} not served and taken`,
+    );
   }
   if (names.length > 0) await syncDir(dir);
+  return held;
 };
 
 /** Replaces record `name` with `intent` in one step (a rename), so the old one is never acted on after it. */

@@ -12,14 +12,14 @@ import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
 import type { Endpoint } from '../src/core/endpoint.js';
 import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
 import { MAX_DATAGRAM, PacketType, decodeAccept, encodeAccept, parseHeader } from '../src/wire/packet.js';
-import { SERVER, type Pair, firstOf, makePair } from './helpers/pair.js';
+import { CLIENT, SERVER, type Pair, firstOf, makePair } from './helpers/pair.js';
 
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 
-/** A pair whose server announces `receiveWindow`, which its options could not take (a broken server). */
-function brokenServer(seed: number, receiveWindow: number): Pair {
+/** A pair whose server announces `receiveWindow`, which its options could not take (a broken server); both in clear if `plaintext`. */
+function brokenServer(seed: number, receiveWindow: number, plaintext = false): Pair {
   // A budget past the window, so that the receive pool's largest grant does not cut it to size.
-  const p = makePair({ seed, client: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }, server: { maxReceiveBufferBytes: 2 ** 44 } });
+  const p = makePair({ seed, client: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, plaintext }, server: { maxReceiveBufferBytes: 2 ** 44, plaintext } });
   Object.defineProperty(p.server, 'config', { value: { ...p.server.config, receiveWindow } });
   return p;
 }
@@ -72,5 +72,34 @@ describe("a server's authenticated ACCEPT with an invalid receive window", () =>
       // The first forgery fails to authenticate (`auth`); once connected, the rest are copies of an ACCEPT no longer awaited.
       expect(p.client.stats().dropped.auth, `window ${window}`).toBe(1);
     }
+  });
+});
+
+describe("a server's plaintext ACCEPT with an invalid receive window", () => {
+  it.each([
+    ['below MIN_RECEIVE_WINDOW', MIN_RECEIVE_WINDOW - 1],
+    ['past MAX_RECEIVE_WINDOW (2^40)', MAX_RECEIVE_WINDOW + 1],
+  ])('%s is dropped (it proves nothing), and the attempt still times out, its "no answer" naming what was dropped', (_name, window) => {
+    const p = brokenServer(3, window, true);
+    p.sim.runFor(2 * HANDSHAKE_TIMEOUT_MS);
+    expect(firstOf(p.clientEvents, 'connected')).toBeUndefined();
+    const closed = firstOf(p.clientEvents, 'closed');
+    // Before, the message stopped at "within 5000 ms", for a server that had answered.
+    expect(closed?.event.type === 'closed' ? closed.event.reason : undefined).toEqual({
+      kind: 'unreachable',
+      code: 0,
+      message: `no answer from ${SERVER} within ${HANDSHAKE_TIMEOUT_MS} ms; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${window} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
+    });
+    // Not trusted: the attempt ran to its timeout, every such ACCEPT dropped as malformed.
+    expect(closed?.at).toBe(HANDSHAKE_TIMEOUT_MS);
+    expect(p.client.stats().dropped.malformed).toBeGreaterThan(0);
+  });
+
+  it('a plaintext attempt that got no ACCEPT at all says "no answer" alone', () => {
+    const p = makePair({ client: { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, plaintext: true }, server: { plaintext: true } });
+    p.sim.setLink(SERVER, CLIENT, { loss: 1 });
+    p.sim.runFor(2 * HANDSHAKE_TIMEOUT_MS);
+    const closed = firstOf(p.clientEvents, 'closed');
+    expect(closed?.event.type === 'closed' ? closed.event.reason.message : undefined).toBe(`no answer from ${SERVER} within ${HANDSHAKE_TIMEOUT_MS} ms`);
   });
 });

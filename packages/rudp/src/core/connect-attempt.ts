@@ -75,6 +75,11 @@ function refusalReason(reason: number | undefined, encrypts: boolean): string | 
 export class ConnectAttempt {
   /** INITIAL resends, RETRY, and what they measured of the path. */
   readonly timing: ClientHandshake;
+  /**
+   * The window and first limit of the first plaintext ACCEPT dropped for them (`undefined`: none), for
+   * the "no answer" close (`noAnswerNote`).
+   */
+  private droppedWindow: readonly [window: number, initialLimit: number] | undefined = undefined;
 
   constructor(
     params: HandshakeParams,
@@ -98,8 +103,14 @@ export class ConnectAttempt {
       return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
     }
     if (noise === undefined) {
-      // A window no message fits is no window: a broken or hostile server's, refused as malformed.
-      if (accept.kind !== AcceptKind.Plaintext || !windowsValid(accept.params.receiveWindow, accept.params.initialLimit)) return MALFORMED;
+      if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;
+      // A window no message fits is no window: a broken or hostile server's, refused as malformed. Kept
+      // for the timeout's reason: a broken server's attempt ended as a bare "no answer" from a server that
+      // had answered. Only kept: in clear, anyone who saw the INITIAL can send one, so it ends nothing.
+      if (!windowsValid(accept.params.receiveWindow, accept.params.initialLimit)) {
+        this.droppedWindow ??= [accept.params.receiveWindow, accept.params.initialLimit];
+        return MALFORMED;
+      }
       return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
@@ -122,6 +133,15 @@ export class ConnectAttempt {
       return { kind: 'invalid', message: `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}` };
     }
     return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
+  }
+
+  /**
+   * What the handshake timeout's "no answer" reason adds: that a plaintext ACCEPT was dropped for an
+   * invalid window (the first such), or nothing. Told as unauthenticated, since it proves nothing.
+   */
+  noAnswerNote(): string {
+    const w = this.droppedWindow;
+    return w === undefined ? '' : `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
   }
 
   /**

@@ -102,6 +102,20 @@ describe('connect attempt: plaintext', () => {
   });
 });
 
+describe("connect attempt: the handshake timeout's note", () => {
+  it('names the first plaintext ACCEPT dropped for its window, as unauthenticated; nothing for other drops', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    expect(a.noAnswerNote()).toBe('');
+    a.check(accept(AcceptKind.ServerHello), REMOTE);
+    expect(a.noAnswerNote()).toBe('');
+    a.check({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE);
+    a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE);
+    expect(a.noAnswerNote()).toBe(
+      `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: a first limit of 32769 bytes in a window of 32768 (a first limit is ${MIN_RECEIVE_WINDOW} bytes to the window)`,
+    );
+  });
+});
+
 describe('connect attempt: encrypted', () => {
   it('the server hello gives the id and window it carries, its keys and key', () => {
     const a = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_768 }))));

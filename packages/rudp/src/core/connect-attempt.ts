@@ -36,9 +36,10 @@ export type AcceptOutcome =
   | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined }
   /**
    * The server's own ACCEPT (it authenticated) announced what no server may: the attempt ends at once,
-   * a protocol violation, its close saying why. Only a sealed ACCEPT gets here: a forged one is dropped.
+   * a protocol violation, its close saying why, and a CLOSE sealed with the handshake's keys to the
+   * server's connection (`remoteCid`) tells the server. Only a sealed ACCEPT gets here: a forged one is dropped.
    */
-  | { readonly kind: 'invalid'; readonly message: string }
+  | { readonly kind: 'invalid'; readonly message: string; readonly remoteCid: number; readonly keys: SessionKeys }
   /** Dropped and counted; the genuine ACCEPT still completes the handshake. */
   | { readonly kind: 'dropped'; readonly why: PacketDrop }
   /** Nothing changes, and nothing is counted. */
@@ -130,7 +131,8 @@ export class ConnectAttempt {
     // ACCEPT will say no better (both copies carry the same), so the attempt ends now, saying why, rather
     // than at the handshake timeout as "no answer" (as it did when this was dropped as malformed).
     if (!windowsValid(params.receiveWindow, params.initialLimit)) {
-      return { kind: 'invalid', message: `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}` };
+      const message = `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}`;
+      return { kind: 'invalid', message, remoteCid: params.scid, keys: r.keys };
     }
     return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
   }

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../src/core/endpoint.js';
-import { type LookupFunction, PROTOCOL_VIOLATION, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
+import { type CloseReason, type LookupFunction, PROTOCOL_VIOLATION, RudpError, ServerKeyMismatchError, connect, listen, type RudpConnection, type RudpServer } from '../src/index.js';
 import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
 import { canCountSockets, eventually, socketsNow, socketsSince } from './helpers/open-sockets.js';
 import { startUdpForwarder } from './helpers/udp-forwarder.js';
@@ -238,11 +238,17 @@ describe('connect: host names and Node-style errors', () => {
     const core = (broken as unknown as { io: { endpoint: Endpoint } }).io.endpoint;
     Object.defineProperty(core, 'config', { value: { ...core.config, receiveWindow: MAX_RECEIVE_WINDOW + 1 } });
     const { port } = broken.address();
+    // The server's side of the attempt, told why by the client's sealed CLOSE (its socket sends it before it closes).
+    const told = (once(broken, 'connection') as Promise<[RudpConnection]>).then(([c]) => once(c, 'close') as Promise<[CloseReason]>);
     const started = performance.now();
     const e = await rejection(connect({ port, handshakeTimeoutMs: 10_000 }));
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(e).toMatchObject({ code: 'EPROTO', reason: { kind: 'refused', code: PROTOCOL_VIOLATION }, syscall: 'connect', address: '127.0.0.1', port });
     expect(e.message).toBe(`cannot connect to 127.0.0.1:${port}: protocol violation: the server at 127.0.0.1:${port} announced an invalid receive window: ${MAX_RECEIVE_WINDOW + 1} bytes (a window is 1024 bytes to 2^40)`);
+    // Within a few seconds, not the server's idle timeout (30 s), which ended it when nothing was sent.
+    const [reason] = await told;
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(reason).toEqual({ kind: 'peer', code: PROTOCOL_VIOLATION, message: e.reason?.message });
   });
 
   it('fails with ETIMEDOUT after handshakeTimeoutMs when nothing answers', async () => {

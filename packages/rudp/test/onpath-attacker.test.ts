@@ -12,14 +12,16 @@ import type { EndpointEvent } from '../src/core/events.js';
 import { PROTOCOL_VIOLATION } from '../src/core/connection/close.js';
 import { MIN_RECEIVE_WINDOW } from '../src/core/credit.js';
 import { encodeServerParams, handshakePrologue } from '../src/core/security.js';
-import { MAX_RECEIVE_WINDOW } from '../src/wire/frame.js';
-import { answerClientHello, equalBytes } from '../src/crypto/index.js';
+import { MAX_RECEIVE_WINDOW, parseFrames } from '../src/wire/frame.js';
+import { answerClientHello, equalBytes, type SessionKeys } from '../src/crypto/index.js';
+import { openPayload } from '../src/core/packet-sealing.js';
 import { nodeCryptoProvider } from '../src/node/crypto-provider.js';
 import { SimNetwork } from '../src/testing/sim-network.js';
 import { deterministicCrypto } from '../src/testing/deterministic-crypto.js';
 import type { PeerAddress, RandomSource } from '../src/core/sans-io.js';
 import {
   AcceptKind,
+  HeaderScratch,
   MAX_DATAGRAM,
   PacketType,
   PacketWriter,
@@ -29,6 +31,7 @@ import {
   encodeAccept,
   isProtected,
   parseHeader,
+  parseHeaderInto,
 } from '../src/wire/packet.js';
 import { CLIENT, SERVER, type Recorded, makePair, messagesOf } from './helpers/pair.js';
 
@@ -271,10 +274,13 @@ function keyedPair(seed: number, serverKey: (server: Endpoint) => Uint8Array | u
   };
   /** Every datagram type the client sent. */
   const clientSent: number[] = [];
+  /** Every datagram of a DATA type the client sent (copies). */
+  const clientData: Uint8Array[] = [];
   const poll = client.pollTransmit.bind(client);
   client.pollTransmit = (now) => {
     const t = poll(now);
     if (t !== undefined) clientSent.push((t.data[0] as number) & 0x07);
+    if (t !== undefined && DATA_TYPES.includes((t.data[0] as number) & 0x07)) clientData.push(t.data.slice());
     return t;
   };
   const start = (): Connection => {
@@ -287,7 +293,7 @@ function keyedPair(seed: number, serverKey: (server: Endpoint) => Uint8Array | u
     sim.wake(CLIENT);
     return conn;
   };
-  return { sim, client, server, clientEvents, serverEvents, clientSent, start };
+  return { sim, client, server, clientEvents, serverEvents, clientSent, clientData, start };
 }
 
 const DATA_TYPES: readonly number[] = [PacketType.Data, PacketType.Protected0, PacketType.Protected1];
@@ -340,8 +346,11 @@ function reencode(genuine: Uint8Array, change: (a: NonNullable<ReturnType<typeof
 
 const attackerCrypto = (random: RandomSource) => deterministicCrypto(nodeCryptoProvider, random);
 
-/** The attacker's own Noise answer to the client's `hello`, announcing the genuine ACCEPT's window or `window`. */
-function ownAnswer(g: Uint8Array, hello: Uint8Array, random: RandomSource, window: number | undefined): Uint8Array {
+/**
+ * The attacker's own Noise answer to the client's `hello`, announcing the genuine ACCEPT's window or `window`;
+ * `keep` is given the attacker's session keys when the hello was answered.
+ */
+function ownAnswer(g: Uint8Array, hello: Uint8Array, random: RandomSource, window: number | undefined, keep?: (keys: SessionKeys) => void): Uint8Array {
   const h = parseHeader(g);
   if (typeof h === 'string') throw new Error(h);
   const a = decodeAccept(h.payload);
@@ -350,6 +359,7 @@ function ownAnswer(g: Uint8Array, hello: Uint8Array, random: RandomSource, windo
   const crypto = attackerCrypto(random);
   const answer = answerClientHello(crypto, hello, { identity: crypto.generateKeyPair(), prologue: handshakePrologue(h.dcid), payload: encodeServerParams({ scid: a.scid, ...params }) });
   // To a pinned client (NK) the attacker cannot answer at all (the hello is sealed to the real key); it can only claim the key changed.
+  if (answer.kind === 'accepted') keep?.(answer.keys);
   const kind = answer.kind === 'accepted' ? AcceptKind.ServerHello : AcceptKind.WrongKey;
   const handshake = answer.kind === 'accepted' ? answer.serverHello : answer.kind === 'wrong-key' ? answer.wrongKey : new Uint8Array(0);
   return encodeAccept(new Uint8Array(MAX_DATAGRAM), h.dcid, { scid: a.scid, params, kind, handshake }).slice();
@@ -451,13 +461,14 @@ describe('on-path attacker: forged ACCEPT', () => {
   it.each([true, false])(
     "the attacker's own Noise answer announcing an invalid window (pinned %s): a pinned client cannot be sent one that authenticates; an unpinned one ends its first contact, where the attacker could as well have won it",
     (pinned) => {
-      const p = forgedAccept(53, pinned, (g, hello, random) => ownAnswer(g, hello, random, MAX_RECEIVE_WINDOW + 1));
+      let attackerKeys: SessionKeys | undefined;
+      const p = forgedAccept(53, pinned, (g, hello, random) => ownAnswer(g, hello, random, MAX_RECEIVE_WINDOW + 1, (keys) => (attackerKeys = keys)));
       expect(p.clientEvents.map((e) => e.type)).toEqual(['closed']);
       const closed = p.clientEvents[0];
       const reason = closed?.type === 'closed' ? closed.reason : undefined;
-      // Nothing queued before the handshake left the client either way.
-      expect(p.clientSent.filter((t) => DATA_TYPES.includes(t))).toEqual([]);
       if (pinned) {
+        // Nothing queued before the handshake left the client.
+        expect(p.clientSent.filter((t) => DATA_TYPES.includes(t))).toEqual([]);
         // Sealed to the server's key, the hello gets no answer but the unauthenticated "key changed", as any forgery.
         expect(reason).toMatchObject({ kind: 'refused', code: 0 });
         expect(p.conn.keyMismatch?.expected).toEqual(p.server.publicKey);
@@ -466,6 +477,16 @@ describe('on-path attacker: forged ACCEPT', () => {
       // Trust on first use: with a valid window the same answer connects the client to the attacker (above).
       expect(reason).toMatchObject({ kind: 'refused', code: PROTOCOL_VIOLATION });
       expect(reason?.message).toMatch(/announced an invalid receive window/);
+      // What left sealed is the CLOSE that tells the answer's sender why, sealed to the keys it chose (it can read
+      // it, as it wrote the window): one packet of a CLOSE alone. The request queued before the handshake never left.
+      expect(p.clientData).toHaveLength(1);
+      const h = new HeaderScratch();
+      if (parseHeaderInto(p.clientData[0] as Uint8Array, h) !== undefined || attackerKeys === undefined) throw new Error('no sealed packet, or no keys');
+      const payload = openPayload(attackerKeys.protection, true, h, h.pn);
+      if (typeof payload === 'string') throw new Error(`the attacker's keys do not open it: ${payload}`);
+      expect(parseFrames(payload)?.map((f) => f.type)).toEqual(['close']);
+      // The genuine server cannot open it (`auth`), and its connection idles out as before.
+      expect(p.server.stats().dropped.auth).toBe(1);
     },
   );
 

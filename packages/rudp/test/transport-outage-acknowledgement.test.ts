@@ -90,6 +90,30 @@ describe('a truly dead path still closes at the idle timeout', () => {
     }
   });
 
+  it('a peer that keeps sending but never acknowledges, silent once, is closed an idle timeout after it was heard again, the reason giving the true age of our oldest packet', () => {
+    // One silence of 1.6 s (past half the idle timeout) after our first answer left: the count starts
+    // again when the peer is heard after it, so the close comes some 5.1 s after that answer, and a
+    // reason of "for 3000 ms" (the idle timeout, as it said until session 36) would hide 2.1 s of it.
+    const idle = 3_000;
+    const { p } = unacknowledgingClient(idle);
+    const start = p.sim.now;
+    for (let t = 0; t < 10_000; t += 100) {
+      p.sim.schedule(start + t, () => {
+        if (p.conn.state === 'established') p.conn.send(new Uint8Array(16).fill(t & 0xff));
+        p.sim.wake(CLIENT);
+      });
+    }
+    p.sim.schedule(start + 450, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 10, loss: 1 }));
+    p.sim.schedule(start + 2_050, () => p.sim.setLink(CLIENT, SERVER, { delayMs: 10 }));
+    p.sim.runFor(10_000);
+    const closed = firstOf(p.serverEvents, 'closed');
+    const age = (closed?.at as number) - (start + 10);
+    // Heard again at the first message after the silence (start + 2,110 ms), an idle timeout before the close.
+    expect(closed?.at).toBe(start + 2_110 + idle);
+    expect(age).toBe(5_100);
+    expect(reasonOf(p.serverEvents)?.message).toMatch(new RegExp(`^no acknowledgement from .* for ${age} ms$`));
+  });
+
   it('a peer that never acknowledges and falls silent now and then is closed within two idle timeouts of our oldest packet', () => {
     // The client hears nothing from the server (that direction drops everything) and keeps sending, but
     // what it sends reaches the server in 1.4 s bursts with 1.6 s of silence between (as a peer that

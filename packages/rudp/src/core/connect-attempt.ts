@@ -36,9 +36,10 @@ export type AcceptOutcome =
   | { readonly kind: 'refused'; readonly message: string; readonly mismatch: KeyMismatch | undefined }
   /**
    * The server's own ACCEPT (it authenticated) announced what no server may: the attempt ends at once,
-   * a protocol violation, its close saying why. Only a sealed ACCEPT gets here: a forged one is dropped.
+   * a protocol violation, its close saying why, and a CLOSE sealed with the handshake's keys to the
+   * server's connection (`remoteCid`) tells the server. Only a sealed ACCEPT gets here: a forged one is dropped.
    */
-  | { readonly kind: 'invalid'; readonly message: string }
+  | { readonly kind: 'invalid'; readonly message: string; readonly remoteCid: number; readonly keys: SessionKeys }
   /** Dropped and counted; the genuine ACCEPT still completes the handshake. */
   | { readonly kind: 'dropped'; readonly why: PacketDrop }
   /** Nothing changes, and nothing is counted. */
@@ -75,6 +76,11 @@ function refusalReason(reason: number | undefined, encrypts: boolean): string | 
 export class ConnectAttempt {
   /** INITIAL resends, RETRY, and what they measured of the path. */
   readonly timing: ClientHandshake;
+  /**
+   * The window and first limit of the first plaintext ACCEPT dropped for them (`undefined`: none), for
+   * the "no answer" close (`noAnswerNote`).
+   */
+  private droppedWindow: readonly [window: number, initialLimit: number] | undefined = undefined;
 
   constructor(
     params: HandshakeParams,
@@ -98,8 +104,14 @@ export class ConnectAttempt {
       return { kind: 'refused', message: `the server at ${remote} refused the connection: ${why}`, mismatch: undefined };
     }
     if (noise === undefined) {
-      // A window no message fits is no window: a broken or hostile server's, refused as malformed.
-      if (accept.kind !== AcceptKind.Plaintext || !windowsValid(accept.params.receiveWindow, accept.params.initialLimit)) return MALFORMED;
+      if (accept.kind !== AcceptKind.Plaintext) return MALFORMED;
+      // A window no message fits is no window: a broken or hostile server's, refused as malformed. Kept
+      // for the timeout's reason: a broken server's attempt ended as a bare "no answer" from a server that
+      // had answered. Only kept: in clear, anyone who saw the INITIAL can send one, so it ends nothing.
+      if (!windowsValid(accept.params.receiveWindow, accept.params.initialLimit)) {
+        this.droppedWindow ??= [accept.params.receiveWindow, accept.params.initialLimit];
+        return MALFORMED;
+      }
       return { kind: 'accepted', remoteCid: accept.scid, peerWindow: accept.params.receiveWindow, peerLimit: accept.params.initialLimit, keys: undefined, serverKey: undefined };
     }
     if (accept.kind === AcceptKind.WrongKey) {
@@ -119,9 +131,19 @@ export class ConnectAttempt {
     // ACCEPT will say no better (both copies carry the same), so the attempt ends now, saying why, rather
     // than at the handshake timeout as "no answer" (as it did when this was dropped as malformed).
     if (!windowsValid(params.receiveWindow, params.initialLimit)) {
-      return { kind: 'invalid', message: `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}` };
+      const message = `protocol violation: the server at ${remote} announced an invalid receive window: ${windowProblem(params.receiveWindow, params.initialLimit)}`;
+      return { kind: 'invalid', message, remoteCid: params.scid, keys: r.keys };
     }
     return { kind: 'accepted', remoteCid: params.scid, peerWindow: params.receiveWindow, peerLimit: params.initialLimit, keys: r.keys, serverKey: r.serverKey };
+  }
+
+  /**
+   * What the handshake timeout's "no answer" reason adds: that a plaintext ACCEPT was dropped for an
+   * invalid window (the first such), or nothing. Told as unauthenticated, since it proves nothing.
+   */
+  noAnswerNote(): string {
+    const w = this.droppedWindow;
+    return w === undefined ? '' : `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: ${windowProblem(w[0], w[1])}`;
   }
 
   /**

@@ -275,7 +275,8 @@ export class Endpoint implements SansIoEndpoint {
           this.drops.addressMismatch++;
           return;
         }
-        // A copy arriving after the handshake completed (handshake.ts sends each twice): expected, not a drop.
+        // A copy arriving after the handshake completed, or ended in our CLOSE (an authenticated ACCEPT with an
+        // invalid window: the connection drains): handshake.ts sends each twice, so expected, not a drop.
         if (conn.state !== 'handshake') return;
         const payload = data.subarray(h.payloadStart, h.payloadEnd);
         if (h.type === PacketType.Retry) {

@@ -247,7 +247,9 @@ export class RudpConnection extends EventEmitter<RudpConnectionEvents> implement
    * queued. Rejects with a `TypeError` (`ERR_INVALID_ARG_TYPE`) for any other input or a bad
    * option, a `RangeError` (`ERR_OUT_OF_RANGE`) for a message larger than `maxMessageSize()`
    * (the peer's receive window less 256 bytes), an unreliable one larger than a packet, or a channel out of range, a `RudpError`
-   * if the connection ends first (its `code` says why) or the `signal` aborts (`ABORT_ERR`).
+   * if the connection ends first (its `code` says why: `ETIMEDOUT`, `ECONNRESET` or `ERR_RUDP_CLOSED`, never the
+   * handshake's `ECONNREFUSED` or `EPROTO`, as `connect` hands the connection over once its handshake completed)
+   * or the `signal` aborts (`ABORT_ERR`).
    */
   send(data: MessageData, options?: SendOptions): Promise<void> {
     const bytes = messageBytes(data);

@@ -12,7 +12,8 @@ import { brand } from './brand.js';
  *   server refused the handshake (at a connection limit, or one end encrypts and the other not).
  * - `ECONNRESET`: the peer went away: it closed abruptly, or its port closed on an established connection.
  * - `ETIMEDOUT`: no answer within `handshakeTimeoutMs`, or nothing heard for `idleTimeoutMs`.
- * - `EPROTO`: the server's authenticated answer to the handshake broke the protocol (an invalid receive window).
+ * - `EPROTO`: `connect` only: the server's authenticated answer to the handshake broke the protocol (an invalid
+ *   receive window). No send gets it: `connect` hands a connection over only once its handshake completed.
  * - `ENOTFOUND`, `EAI_AGAIN`, …: the host name did not resolve (the code `dns.lookup` gave).
  * - `EADDRINUSE`, `EACCES`, …: the UDP socket could not be bound (the code `dgram` gave).
  * - `ABORT_ERR`: the `signal` was aborted (the error's `name` is then `'AbortError'`).

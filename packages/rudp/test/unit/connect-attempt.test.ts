@@ -67,6 +67,8 @@ describe('connect attempt: plaintext', () => {
     // Authenticated, it is the server's own: the attempt ends at once, naming the cause (it was dropped, and the client timed out).
     expect(sealed.check(accept(AcceptKind.ServerHello, undefined, 0x5678, 200), REMOTE)).toEqual({
       kind: 'invalid',
+      remoteCid: 0x5678,
+      keys: KEYS,
       message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: 200 bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
     });
   });
@@ -82,6 +84,8 @@ describe('connect attempt: plaintext', () => {
     };
     expect(sealedWith(MAX_RECEIVE_WINDOW + 1)).toEqual({
       kind: 'invalid',
+      remoteCid: 0x5678,
+      keys: KEYS,
       message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: ${MAX_RECEIVE_WINDOW + 1} bytes (a window is ${MIN_RECEIVE_WINDOW} bytes to 2^40)`,
     });
     expect(sealedWith(MAX_RECEIVE_WINDOW)).toMatchObject({ kind: 'accepted', peerWindow: MAX_RECEIVE_WINDOW });
@@ -97,8 +101,24 @@ describe('connect attempt: plaintext', () => {
     const sealed = new ConnectAttempt(PARAMS, 0, noise(serverHello(encodeServerParams({ scid: 0x5678, receiveWindow: 32_768, initialLimit: 32_769 }))));
     expect(sealed.check({ ...accept(AcceptKind.ServerHello), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE)).toEqual({
       kind: 'invalid',
+      remoteCid: 0x5678,
+      keys: KEYS,
       message: `protocol violation: the server at ${REMOTE} announced an invalid receive window: a first limit of 32769 bytes in a window of 32768 (a first limit is ${MIN_RECEIVE_WINDOW} bytes to the window)`,
     });
+  });
+});
+
+describe("connect attempt: the handshake timeout's note", () => {
+  it('names the first plaintext ACCEPT dropped for its window, as unauthenticated; nothing for other drops', () => {
+    const a = new ConnectAttempt(PARAMS, 0, undefined);
+    expect(a.noAnswerNote()).toBe('');
+    a.check(accept(AcceptKind.ServerHello), REMOTE);
+    expect(a.noAnswerNote()).toBe('');
+    a.check({ ...accept(AcceptKind.Plaintext), params: { receiveWindow: 32_768, initialLimit: 32_769 } }, REMOTE);
+    a.check(accept(AcceptKind.Plaintext, undefined, 0x5678, MIN_RECEIVE_WINDOW - 1), REMOTE);
+    expect(a.noAnswerNote()).toBe(
+      `; an unauthenticated ACCEPT was dropped for announcing an invalid receive window: a first limit of 32769 bytes in a window of 32768 (a first limit is ${MIN_RECEIVE_WINDOW} bytes to the window)`,
+    );
   });
 });
 

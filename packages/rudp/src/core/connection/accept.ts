@@ -6,7 +6,7 @@
  */
 import type { Connection } from '../connection.js';
 import type { PacketDrop } from '../packet-sealing.js';
-import { PROTOCOL_VIOLATION, finish } from './close.js';
+import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
 import type { AcceptPayload } from '../../wire/packet.js';
 
 /** The server's ACCEPT reached client `c` at `now`: `'ok'`, or why it was dropped (the endpoint counts it). */
@@ -24,8 +24,16 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
       finish(c, 'refused', 0, a.message, false);
       return 'ok';
     case 'invalid':
-      // Nothing is sent: the client has no keys in place yet, and the server's connection idles out.
-      finish(c, 'refused', PROTOCOL_VIOLATION, a.message, false);
+      // The hello authenticated, so the keys are the server's: its connection is told why in a sealed CLOSE
+      // (RFC 9000 §10.2: an immediate close once keys exist), as any connection closed for a protocol
+      // violation is, rather than left to idle out. The client drains as after any CLOSE it sends, so the
+      // ACCEPT's copy meets a draining connection, no drop, as after a completed handshake (it was counted
+      // `unexpected`: the connection was gone).
+      c.protection = a.keys.protection;
+      c.remoteCid = a.remoteCid;
+      c.connecting = undefined;
+      attempt.seedEstimates(now, c.rtt, c.repairPolicy, c.stat.packetsLost > 0);
+      startClose(c, now, { kind: 'refused', code: PROTOCOL_VIOLATION, message: a.message });
       return 'ok';
     case 'accepted':
       break;

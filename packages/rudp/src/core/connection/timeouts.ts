@@ -360,7 +360,7 @@ function deadline(c: Connection, kind: Timer): number {
 function expire(c: Connection, now: number, kind: Timer): void {
   switch (kind) {
     case Timer.HandshakeTimeout:
-      finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms`, false);
+      finish(c, 'unreachable', 0, `no answer from ${c.remote} within ${c.config.handshakeTimeoutMs} ms${c.connecting?.noAnswerNote() ?? ''}`, false);
       return;
     case Timer.Drain:
       finish(c, c.closing?.reason.kind ?? 'local', c.closing?.reason.code ?? 0, c.closing?.reason.message ?? 'closed', true);

@@ -48,9 +48,9 @@ const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
   const realTokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
   const tokens: TransferTokens = {
     ...realTokens,
-    revokeUser: (u) => {
+    revokeSession: (session) => {
       step('tokens');
-      return realTokens.revokeUser(u);
+      return realTokens.revokeSession(session);
     },
   };
   const realRegistry = createSessionRegistry();

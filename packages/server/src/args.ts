@@ -251,6 +251,14 @@ const parseSeconds = (s: string): number | undefined => {
   return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && n <= MAX_SECONDS ? n : undefined;
 };
 
+/**
+ * A duration option's seconds as the server takes them: whole ms, at least 1. Every duration goes
+ * through here (the idle timeout, the transfer header's deadline, the login and account windows):
+ * before, the idle timeout took `s × 1000` as it came (0.0004 s: a 0.4 ms timer and lease) while the
+ * header's deadline was rounded, so one value meant two times.
+ */
+export const durationMs = (seconds: number): number => Math.max(1, Math.round(seconds * 1000));
+
 /** The message of a duration option's bad value. */
 const badSeconds = (what: string, text: string): string => `invalid ${what}: ${text} (seconds, above 0 and at most ${MAX_SECONDS}, about 24 days)`;
 
@@ -384,7 +392,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
           maxFailuresPerAddress: hostAttempts,
           maxChecksPerAccount: checks,
           maxChecksPerAddress: hostChecks,
-          windowMs: Math.max(1, Math.round(windowSeconds * 1000)),
+          windowMs: durationMs(windowSeconds),
         };
 
   const accountText = values['account-limit'] ?? String(LIMIT_DEFAULTS.accounts);
@@ -461,7 +469,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       transferHeaderTimeoutSeconds,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
-      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },
+      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: durationMs(accountWindow) },
       maxUploadBytes,
       maxDataBytes,
       minFreeBytes,

@@ -1,5 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
+import { randomBytes } from 'node:crypto';
 import type postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
@@ -188,6 +189,57 @@ describe('PostgreSQL rolling upgrade', () => {
     // This schema's UPD of the old server's thread binds its row.
     const granted = await run(b, 'bob', 'UPD third f');
     expect(granted.kind === 'transfer' ? granted.transfer.incarnation : undefined).toBe(String(ids[2]?.id));
+  });
+
+  it("migration 10 beside a schema 9 server still running: its tokens (naming no session) are redeemed by either, and revoked by its own sessions' ends only", async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await backToSchema(a.sql, 9);
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    const oldServer = a.sql;
+    // What a schema 9 server still running sends: an issue naming no session, and a session's end by username.
+    const oldIssue = async (token: string, username: string): Promise<void> => {
+      await oldServer`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys, thread_id)
+                      VALUES (${token}, 'upload', 't', 'f', ${username}, ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)}, 1)`;
+    };
+    const oldRevoke = (username: string) => oldServer`DELETE FROM transfer_tokens WHERE username = ${username}`;
+    const tb = createPostgresTransferTokens(b.sql, { randomBytes: (n) => Uint8Array.from(randomBytes(n)) });
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+    const newIssue = async (username: string, connectionKey: string): Promise<string> => {
+      const t = await tb.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt: Date.now() + 60_000, incarnation: '1', connectionKey }, session)();
+      if (E.isLeft(t)) throw new Error('issue failed');
+      return t.right;
+    };
+    const redeemed = async (token: string): Promise<boolean> => {
+      const r = await tb.redeem(token, Date.now())();
+      return E.isRight(r) && O.isSome(r.right);
+    };
+    // The old server's token is redeemed by the new one (nothing a redeemer checks is missing)...
+    await oldIssue('aa'.repeat(32), 'carol');
+    expect(await redeemed('aa'.repeat(32))).toBe(true);
+    // ...and a new server's session's end, of the same account, leaves it: its own server revokes it.
+    await oldIssue('bb'.repeat(32), 'carol');
+    const mine = await newIssue('carol', 'B/c1');
+    await tb.revokeSession({ username: 'carol', connectionKey: 'B/c1' })();
+    expect((await b.sql<{ token: string }[]>`SELECT token FROM transfer_tokens`).map((r) => r.token)).toEqual(['bb'.repeat(32)]);
+    expect(mine).not.toBe('bb'.repeat(32));
+    // The old server's session's end revokes every token of the account, the new server's too: the old behaviour, until it stops.
+    const newer = await newIssue('carol', 'B/c2');
+    await oldRevoke('carol');
+    expect(await redeemed('bb'.repeat(32))).toBe(false);
+    expect(await redeemed(newer)).toBe(false);
+  });
+
+  it('migration 10 may run again: a database marked 9 with its column in place ends as it was', async () => {
+    const a = await pg.openStore();
+    const schema = await schemaOf(a.sql);
+    await a.sql`UPDATE forum_schema SET version = 9`;
+    const b = await pg.openPeer(schema);
+    expect(await b.sql`SELECT version FROM forum_schema`).toEqual([{ version: SCHEMA_VERSION }]);
+    expect(await b.sql`SELECT data_type, is_nullable FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = 'transfer_tokens' AND column_name = 'connection_key'`).toEqual([
+      { data_type: 'text', is_nullable: 'YES' },
+    ]);
   });
 
   it('migration 4 may run again: a database marked 3 with its tables in place ends as it was', async () => {

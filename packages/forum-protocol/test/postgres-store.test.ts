@@ -297,7 +297,8 @@ describe('PostgreSQL transfer tokens', () => {
     const b = await pg.openPeer(await schemaOf(a.sql));
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
-    const grant = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '7' };
+    const allowance = { direction: 'download' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '7' };
+    const grant = { ...allowance, connectionKey: 'A/c1' };
     // A stand-in for the asking client's rudp session, whose bytes depend on the context (the token).
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     for (let i = 0; i < 10; i++) {
@@ -305,15 +306,39 @@ describe('PostgreSQL transfer tokens', () => {
       if (E.isLeft(token)) throw new Error('issue failed');
       const both = await Promise.all([ta.redeem(token.right, Date.now())(), tb.redeem(token.right, Date.now())()]);
       // The redeeming server gets the keys the issuing server derived from the session and this token.
-      expect(both.filter((r) => E.isRight(r) && O.isSome(r.right))).toEqual([E.right(O.some({ ...grant, keys: deriveTransferKeys(session, token.right) }))]);
+      expect(both.filter((r) => E.isRight(r) && O.isSome(r.right))).toEqual([E.right(O.some({ ...allowance, keys: deriveTransferKeys(session, token.right) }))]);
     }
     const expired = await ta.issue({ ...grant, expiresAt: 1000 }, session)();
     if (E.isLeft(expired)) throw new Error('issue failed');
     expect(await tb.redeem(expired.right, 1001)()).toEqual(E.right(O.none));
     const revoked = await ta.issue(grant, session)();
     if (E.isLeft(revoked)) throw new Error('issue failed');
-    await tb.revokeUser('u')();
+    await tb.revokeSession({ username: 'u', connectionKey: 'A/c1' })();
     expect(await ta.redeem(revoked.right, Date.now())()).toEqual(E.right(O.none));
+  });
+
+  it("a session's end on one server revokes its own tokens only: the account's new session on another server keeps its token", async () => {
+    const a = await pg.openStore();
+    const b = await pg.openPeer(await schemaOf(a.sql));
+    const ta = createPostgresTransferTokens(a.sql, { randomBytes });
+    const tb = createPostgresTransferTokens(b.sql, { randomBytes });
+    const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
+    const allowance = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '7' };
+    const issue = async (tokens: typeof ta, connectionKey: string, username = 'u'): Promise<string> => {
+      const t = await tokens.issue({ ...allowance, username, connectionKey }, session)();
+      if (E.isLeft(t)) throw new Error('issue failed');
+      return t.right;
+    };
+    // u's session on A (its lease lapsed) and the login on B that took the account over, each granted tokens.
+    const oldToken = await issue(ta, 'A/c1');
+    const newToken = await issue(tb, 'B/c1');
+    const otherUser = await issue(ta, 'A/c1', 'w');
+    // A's renewal finds the lease gone and ends the old session; its XIT finishing after ends it again.
+    await ta.revokeSession({ username: 'u', connectionKey: 'A/c1' })();
+    await ta.revokeSession({ username: 'u', connectionKey: 'A/c1' })();
+    expect((await a.sql<{ token: string }[]>`SELECT token FROM transfer_tokens ORDER BY token`).map((r) => r.token)).toEqual([newToken, otherUser].sort());
+    expect(await ta.redeem(oldToken, Date.now())()).toEqual(E.right(O.none));
+    expect(await ta.redeem(newToken, Date.now())()).toEqual(E.right(O.some({ ...allowance, keys: deriveTransferKeys(session, newToken) })));
   });
 
   it("an upload or download token keeps its thread's row for the redeeming server; one issued by a schema 4 server (without) is refused as invalid", async () => {
@@ -322,18 +347,19 @@ describe('PostgreSQL transfer tokens', () => {
     const ta = createPostgresTransferTokens(a.sql, { randomBytes });
     const tb = createPostgresTransferTokens(b.sql, { randomBytes });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
-    const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '42' };
+    const allowance = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, incarnation: '42' };
+    const grant = { ...allowance, connectionKey: 'A/c1' };
     const token = await ta.issue(grant, session)();
     if (E.isLeft(token)) throw new Error('issue failed');
-    expect(await tb.redeem(token.right, Date.now())()).toEqual(E.right(O.some({ ...grant, keys: deriveTransferKeys(session, token.right) })));
+    expect(await tb.redeem(token.right, Date.now())()).toEqual(E.right(O.some({ ...allowance, keys: deriveTransferKeys(session, token.right) })));
     // As a server of schema 4 wrote it (it knows no thread_id), e.g. just before a restart into this version.
     const old = 'ab'.repeat(32);
     await a.sql`INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys)
                 VALUES (${old}, 'upload', 't', 'f', 'u', ${Date.now() + 60_000}, ${Buffer.alloc(64, 1)})`;
     expect(await tb.redeem(old, Date.now())()).toEqual(E.right(O.none));
     // A download's too: it would read the file of whatever thread holds the title when it is redeemed.
-    const down = { ...grant, direction: 'download' as const, incarnation: '43' };
-    const downToken = await ta.issue(down, session)();
+    const down = { ...allowance, direction: 'download' as const, incarnation: '43' };
+    const downToken = await ta.issue({ ...down, connectionKey: 'A/c1' }, session)();
     if (E.isLeft(downToken)) throw new Error('issue failed');
     expect(await tb.redeem(downToken.right, Date.now())()).toEqual(E.right(O.some({ ...down, keys: deriveTransferKeys(session, downToken.right) })));
     const oldDown = 'ef'.repeat(32);
@@ -350,7 +376,7 @@ describe('PostgreSQL transfer tokens', () => {
     const tb = createPostgresTransferTokens(b.sql, { randomBytes, perUser: 3 });
     const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
     const issue = async (tokens: typeof ta, username: string, expiresAt: number): Promise<string> => {
-      const t = await tokens.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt, incarnation: '1' }, session)();
+      const t = await tokens.issue({ direction: 'upload', thread: 't', filename: 'f', username, expiresAt, incarnation: '1', connectionKey: 'A/c1' }, session)();
       if (E.isLeft(t)) throw new Error('issue failed');
       return t.right;
     };

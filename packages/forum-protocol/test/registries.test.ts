@@ -23,7 +23,9 @@ describe('TransferTokens', () => {
   const rng = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (counter * 31 + i) & 0xff);
   // A stand-in session whose exported bytes depend on the context (the token), like a real one.
   const session = { exportKeyingMaterial: (_label: string, context: Uint8Array, length: number) => Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i) };
-  const grant = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000, incarnation: '7' };
+  // What a redeemed token allows; the session it is issued to (`connectionKey`) is not part of it.
+  const allowance = { direction: 'upload' as const, thread: 't', filename: 'f', username: 'u', expiresAt: 1000, incarnation: '7' };
+  const grant: TransferRequest = { ...allowance, connectionKey: 's/c1' };
   const issued = async (tokens: TransferTokens, g: TransferRequest): Promise<string> => {
     const t = await tokens.issue(g, session)();
     if (E.isLeft(t)) throw new Error('issue failed');
@@ -35,7 +37,7 @@ describe('TransferTokens', () => {
     const a = await issued(tokens, grant);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     // The grant carries the keys derived at issue time from the asking session and this token.
-    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.some({ ...grant, keys: deriveTransferKeys(session, a) })));
+    expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.some({ ...allowance, keys: deriveTransferKeys(session, a) })));
     expect(await tokens.redeem(a, 999)()).toEqual(E.right(O.none));
     const b = await issued(tokens, grant);
     expect(b).not.toBe(a);
@@ -43,13 +45,13 @@ describe('TransferTokens', () => {
     expect(await tokens.redeem('forged', 0)()).toEqual(E.right(O.none));
   });
 
-  it('is bounded and revocable per user', async () => {
+  it('is bounded and revocable per session', async () => {
     const tokens = createTransferTokens({ randomBytes: (n) => (counter++, rng(n)), capacity: 3 });
     const first = await issued(tokens, grant);
-    for (let i = 0; i < 3; i++) await issued(tokens, { ...grant, username: `v${i}` });
+    for (let i = 0; i < 3; i++) await issued(tokens, { ...grant, username: `v${i}`, connectionKey: `s/c${i + 2}` });
     expect(tokens.size()).toBe(3);
     expect(await tokens.redeem(first, 0)()).toEqual(E.right(O.none));
-    await tokens.revokeUser('v0')();
+    await tokens.revokeSession({ username: 'v0', connectionKey: 's/c2' })();
     expect(tokens.size()).toBe(2);
   });
 
@@ -58,6 +60,24 @@ describe('TransferTokens', () => {
     const r = await tokens.redeem(token, 0)();
     return E.isRight(r) && O.isSome(r.right);
   };
+
+  it("a session's end revokes its own tokens only: the same account's next session keeps its own", async () => {
+    const tokens = createTransferTokens({ randomBytes });
+    // The account's old session (its lease lapsed) and the new login that took it over, here or on another server.
+    const old = { username: 'u', connectionKey: 'a/c1' };
+    const taken = { username: 'u', connectionKey: 'b/c7' };
+    const oldTokens = [await issued(tokens, { ...grant, connectionKey: old.connectionKey }), await issued(tokens, { ...grant, connectionKey: old.connectionKey })];
+    const newToken = await issued(tokens, { ...grant, connectionKey: taken.connectionKey });
+    const otherUser = await issued(tokens, { ...grant, username: 'w', connectionKey: old.connectionKey });
+    await tokens.revokeSession(old)();
+    // Again, as a second end of the old session does (an XIT that finishes after the takeover).
+    await tokens.revokeSession(old)();
+    expect(tokens.size()).toBe(2);
+    expect(await Promise.all(oldTokens.map((t) => redeemable(tokens, t)))).toEqual([false, false]);
+    expect(await redeemable(tokens, newToken)).toBe(true);
+    // A key names a session together with its user: another account's token is not that session's.
+    expect(await redeemable(tokens, otherUser)).toBe(true);
+  });
 
   it("one user issuing thousands of tokens never evicts another user's token", async () => {
     // Default options: the per-user cap, not the global capacity, is what protects the victim.
@@ -110,10 +130,10 @@ describe('TransferTokens', () => {
 
   it('stays bounded with many users each at the cap', async () => {
     const tokens = createTransferTokens({ randomBytes, perUser: 2, capacity: 10 });
-    for (let i = 0; i < 300; i++) await issued(tokens, { ...grant, username: `u${i % 30}` });
+    for (let i = 0; i < 300; i++) await issued(tokens, { ...grant, username: `u${i % 30}`, connectionKey: `s/c${i % 30}` });
     expect(tokens.size()).toBe(10);
-    await tokens.revokeUser('u29')();
-    await tokens.revokeUser('u28')();
+    await tokens.revokeSession({ username: 'u29', connectionKey: 's/c29' })();
+    await tokens.revokeSession({ username: 'u28', connectionKey: 's/c28' })();
     // The last two issuers held tokens: revoking frees their slots.
     expect(tokens.size()).toBeLessThan(10);
   });

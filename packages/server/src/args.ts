@@ -6,7 +6,6 @@ import { DEFAULT_RATE_IDLE_BELOW } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { DEFAULT_MAX_REPLY_BYTES, MIN_MAX_REPLY_BYTES } from './reply-budget.js';
 import { HOST_RATE_MULTIPLE, WRITE_TURNS } from './request-pacer.js';
-import { HEADER_TIMEOUT_MS } from './transfer-server.js';
 
 /** Login throttling as the command line sets it; `false` when turned off (`--login-attempts 0`). */
 export type LoginLimitArgs =
@@ -94,7 +93,7 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: HEADER_TIMEOUT_MS / 1000 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: 10 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
@@ -252,6 +251,14 @@ const parseSeconds = (s: string): number | undefined => {
   return /^[0-9]+(\.[0-9]+)?$/.test(s) && n > 0 && n <= MAX_SECONDS ? n : undefined;
 };
 
+/**
+ * A duration option's seconds as the server takes them: whole ms, at least 1. Every duration goes
+ * through here (the idle timeout, the transfer header's deadline, the login and account windows):
+ * before, the idle timeout took `s × 1000` as it came (0.0004 s: a 0.4 ms timer and lease) while the
+ * header's deadline was rounded, so one value meant two times.
+ */
+export const durationMs = (seconds: number): number => Math.max(1, Math.round(seconds * 1000));
+
 /** The message of a duration option's bad value. */
 const badSeconds = (what: string, text: string): string => `invalid ${what}: ${text} (seconds, above 0 and at most ${MAX_SECONDS}, about 24 days)`;
 
@@ -385,7 +392,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
           maxFailuresPerAddress: hostAttempts,
           maxChecksPerAccount: checks,
           maxChecksPerAddress: hostChecks,
-          windowMs: Math.max(1, Math.round(windowSeconds * 1000)),
+          windowMs: durationMs(windowSeconds),
         };
 
   const accountText = values['account-limit'] ?? String(LIMIT_DEFAULTS.accounts);
@@ -462,7 +469,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       transferHeaderTimeoutSeconds,
       hashPasswords: values['hash-passwords'] === true,
       loginLimit,
-      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: Math.max(1, Math.round(accountWindow * 1000)) },
+      accountLimit: accounts === 0 ? false : { maxPerHost: accounts, windowMs: durationMs(accountWindow) },
       maxUploadBytes,
       maxDataBytes,
       minFreeBytes,

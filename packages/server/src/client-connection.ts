@@ -179,7 +179,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
   let timer: NodeJS.Timeout | undefined;
 
   const user = (): string | undefined => (state.step === 'authenticated' ? state.session.username : undefined);
-  // Who logged in on this connection, kept after XIT has moved `state` to `closed` so finish() can still revoke their tokens.
+  // Who logged in on this connection, kept after XIT has moved `state` to `closed` so finish() can still revoke its session's tokens.
   let sessionUser: string | undefined;
   // The user this connection's session counts as live in `ctx.activity` until finish() (from login).
   let activityUser: string | undefined;
@@ -226,7 +226,8 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
         () => ctx.queueBudget.forget(holder),
         () => ctx.liveSessions.delete(connectionKey),
         () => {
-          if (u !== undefined) void ctx.tokens.revokeUser(u)().catch(internalError);
+          // This session's tokens only: the account's next session (a takeover's, maybe on another server) keeps its own.
+          if (u !== undefined) void ctx.tokens.revokeSession({ username: u, connectionKey })().catch(internalError);
         },
         () => {
           // Once: finish() runs again when a request ends after a takeover closed the session, and a second
@@ -408,7 +409,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           // The keys are derived now, from this connection's session: the token may be redeemed by another server
           // (so its expiry is wall time, compared there).
           const token = await ctx.tokens.issue(
-            { direction: t.direction, thread: t.thread, incarnation: t.incarnation, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS },
+            { direction: t.direction, thread: t.thread, incarnation: t.incarnation, filename: t.filename, username: t.username, expiresAt: Date.now() + TOKEN_TTL_MS, connectionKey },
             sessionExporter(conn),
           )();
           if (token._tag === 'Left') {

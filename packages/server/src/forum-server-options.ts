@@ -23,7 +23,7 @@ export interface ForumServerOptions {
   readonly transferPort: number | undefined;
   /** The TCP port put in UPD/DWN replies (a load balancer's); default: the one listened on. */
   readonly advertisedTransferPort?: number;
-  /** How long a transfer connection may take to send its whole header, ms (`--transfer-header-timeout`); default `HEADER_TIMEOUT_MS` (transfer-server.ts). */
+  /** How long a transfer connection may take to send its whole header, ms (`--transfer-header-timeout`); default `HEADER_TIMEOUT_MS` (server-defaults.ts). */
   readonly transferHeaderTimeoutMs?: number;
   /** Store passwords as scrypt hashes (`--hash-passwords`); default false, the spec's plain format. */
   readonly hashPasswords?: boolean;

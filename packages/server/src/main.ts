@@ -1,7 +1,7 @@
 import { guardStandardStreams, terminalText } from 'forum-protocol';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { HELP, parseServerArgs, USAGE } from './args.js';
+import { durationMs, HELP, parseServerArgs, USAGE } from './args.js';
 import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
@@ -127,10 +127,10 @@ const main = async (): Promise<number | undefined> => {
       ...(args.identityFile === undefined ? {} : { identityFile: resolve(args.identityFile) }),
       ...(args.cidServerId === undefined ? {} : { cidServerId: args.cidServerId }),
       ...(args.databaseUrl === undefined ? {} : { databaseUrl: args.databaseUrl }),
-      idleTimeoutMs: args.idleTimeoutSeconds * 1000,
+      idleTimeoutMs: durationMs(args.idleTimeoutSeconds),
       transferPort: args.transferPort,
       ...(args.advertisedTransferPort === undefined ? {} : { advertisedTransferPort: args.advertisedTransferPort }),
-      transferHeaderTimeoutMs: Math.max(1, Math.round(args.transferHeaderTimeoutSeconds * 1000)),
+      transferHeaderTimeoutMs: durationMs(args.transferHeaderTimeoutSeconds),
       hashPasswords: args.hashPasswords,
       loginRateLimit: args.loginLimit,
       accountCreationLimit: args.accountLimit,

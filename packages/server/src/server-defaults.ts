@@ -78,6 +78,13 @@ export const COMMAND_DEADLINE_MS = 6_000;
  */
 export const UPLOAD_COMMIT_DEADLINE_MS = 25_000;
 
+/**
+ * A transfer connection that has not sent its whole header (token line, and for an upload the size
+ * line) this long after connecting is closed: a deadline, not an idle timer, so a byte now and then
+ * does not keep it open (`--transfer-header-timeout`, whose default it is: 10 s).
+ */
+export const HEADER_TIMEOUT_MS: number = LIMIT_DEFAULTS.transferHeaderTimeoutSeconds * 1000;
+
 /** The memory budget's share the encoded lines cache gets by default: 32 MiB of the default 1 GiB, seven or eight full threads. */
 export const LINES_CACHE_MEMORY_DIVISOR = 32;
 

@@ -12,7 +12,7 @@ import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js'
 import { DEFAULT_SEND_BUFFER_CEILING, socketBufferMaximum } from './socket-buffer-maximum.js';
 import { DEFAULT_TRANSFER_PACE, downloadTailMs, watchTransferPace, type TransferPace } from './transfer-pace.js';
 import { bothHeld, watchStall, whileHeld, type ServerHold, type StallLimit } from './transfer-stall.js';
-import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
+import { HEADER_TIMEOUT_MS, type UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
@@ -35,12 +35,6 @@ export interface TransferServerDeps {
   readonly commitDeadlineMs?: number;
 }
 
-/**
- * A connection that has not sent its whole header (token line, and for an upload the size line)
- * this long after connecting is closed: a deadline, not an idle timer, so a byte now and then
- * does not keep it open (`--transfer-header-timeout`).
- */
-export const HEADER_TIMEOUT_MS = 10_000;
 /** Connections one client host may hold at once (a new one evicts the host's oldest tokenless one). */
 const MAX_CONNECTIONS_PER_HOST = 16;
 /** Connections held at once, in all (a new one evicts the oldest tokenless one). */

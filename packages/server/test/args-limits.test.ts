@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOGIN_RATE_LIMIT } from 'forum-protocol';
-import { parseServerArgs } from '../src/args.js';
+import { durationMs, MAX_SECONDS, parseServerArgs } from '../src/args.js';
 import { defaultMaxReplyBytes } from '../src/forum-server.js';
 import { MIN_MAX_REPLY_BYTES } from '../src/reply-budget.js';
 
@@ -133,6 +133,19 @@ describe('server options for resource limits', () => {
       const c = parseServerArgs(['4000', `--transfer-header-timeout=${value}`]);
       expect(c.kind === 'error' ? c.message : c.kind).toBe(`invalid transfer header timeout: ${value} (seconds, above 0 and at most 2147483, about 24 days)`);
     }
+  });
+
+  it('every duration takes whole ms, at least 1: the idle timeout as the header deadline and the windows', () => {
+    // A fraction of a ms: the idle timeout took it as it came (0.4 ms), the header deadline 1 ms.
+    expect(durationMs(0.0004)).toBe(1);
+    expect(durationMs(0.0016)).toBe(2);
+    expect(durationMs(1.2344)).toBe(1234);
+    expect(durationMs(0.5)).toBe(500);
+    // The longest still a timer Node sets as asked.
+    expect(durationMs(MAX_SECONDS)).toBe(2_147_483_000);
+    expect(durationMs(MAX_SECONDS)).toBeLessThanOrEqual(2 ** 31 - 1);
+    // The windows go through it too.
+    expect(run(['4000', '--account-window', '0.0004']).accountLimit).toEqual({ maxPerHost: 10, windowMs: 1 });
   });
 
   it('a duration is at most 2147483 s (24 days): a longer idle timeout made Node fire its timer after 1 ms, over and over', () => {

@@ -3,7 +3,8 @@
  * room, the request queue's bytes, the live session, the transfer tokens, the transferring marks, the
  * transport's log line, the session's release and `U exited`. Before, one step's exception skipped the
  * ones after it (the session held, its counts kept) and escaped, as the emitter's exception or an
- * unhandled rejection: either ends the server's process.
+ * unhandled rejection: either ends the server's process. The same for the end of a session taken over
+ * (`endTakenOver`, called from the lease registry's renewal timer) and of an idle one (a timer too).
  */
 import { accountPolicy, createSessionRegistry, createTransferTokens, type SessionRegistry, type TransferTokens } from 'forum-protocol';
 import { randomBytes } from 'node:crypto';
@@ -12,11 +13,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LoginRoom } from '../src/login-room.js';
 import { QueueBudget, type QueueHolder } from '../src/queue-budget.js';
 import { TransferActivity } from '../src/transfer-activity.js';
-import { loggedIn, memoryContext } from './served-connection.js';
+import { loggedIn, memoryContext, PEER_CLOSED } from './served-connection.js';
 import { until } from './until.js';
 
 /** The steps a session's end takes, each of which a test makes throw (or reject) once the session is logged in. */
-type Step = 'login room' | 'queue budget' | 'tokens' | 'activity' | 'transport line' | 'release' | 'exited line' | 'timed out line';
+type Step = 'login room' | 'queue budget' | 'tokens' | 'activity' | 'transport line' | 'release' | 'exited line' | 'timed out line' | 'taken over line';
 
 /** A context whose steps are counted as they run, and whose `fault` step throws (`release` rejects) once armed. */
 const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
@@ -48,9 +49,9 @@ const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
   const realTokens = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
   const tokens: TransferTokens = {
     ...realTokens,
-    revokeUser: (u) => {
+    revokeSession: (session) => {
       step('tokens');
-      return realTokens.revokeUser(u);
+      return realTokens.revokeSession(session);
     },
   };
   const realRegistry = createSessionRegistry();
@@ -73,6 +74,7 @@ const faultyContext = (fault: Step, idleTimeoutMs = 60_000) => {
       if (line.includes('connection ended by the transport')) step('transport line');
       if (line.endsWith(' exited')) step('exited line');
       if (line.endsWith(' timed out')) step('timed out line');
+      if (line.endsWith('its lease lapsed and the account logged in elsewhere')) step('taken over line');
       log.push(line);
     },
   });
@@ -132,4 +134,34 @@ it("an idle timeout whose session release rejects still tells the client and clo
   expect(await until(() => conn.closeCalls > 0, 5_000)).toBe(true);
   expect(f.ctx.liveSessions.size).toBe(0);
   expect(rejections).toEqual([]);
+});
+
+/** The steps of a takeover's end (`endTakenOver`): its line and the session's clean-up; no release (the lease is another connection's now) and no `U exited`. */
+const TAKEOVER: readonly Step[] = ['taken over line', 'login room', 'queue budget', 'tokens', 'activity'];
+
+it.each(TAKEOVER)('a takeover (the lease lapsed, the account logged in elsewhere) runs every step and nothing escapes when the %s step throws', async (fault) => {
+  const f = faultyContext(fault);
+  const conn = await loggedIn(f.ctx, 'alice', '127.0.0.1');
+  const [end, ...others] = [...f.ctx.liveSessions.values()];
+  expect(others).toEqual([]);
+  f.ran.clear();
+  f.arm();
+  // What the registry's renewal does when it finds this session's lease gone (forum-server.ts, onLeaseLost): called
+  // from its timer, where an exception ends the process.
+  expect(() => end?.()).not.toThrow();
+  await new Promise((resolve) => setImmediate(resolve));
+  expect([...f.ran].sort()).toEqual([...TAKEOVER].sort());
+  expect(f.ctx.liveSessions.size).toBe(0);
+  expect(f.activity.size).toBe(fault === 'activity' ? 1 : 0);
+  // Not released: the account's lease is the new session's.
+  expect(f.registry.size()).toBe(1);
+  expect(conn.closeCalls).toBe(1);
+  expect(f.log).toContain(`Internal error: ${fault} failed`);
+  expect(rejections).toEqual([]);
+  // Ended once: its connection's close later runs none of the session's steps again (the login room's leave is the close's own).
+  f.ran.clear();
+  conn.closed = true;
+  conn.emit('close', PEER_CLOSED);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect([...f.ran].filter((s) => s !== 'login room')).toEqual([]);
 });

@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
 import { startForumServer, type ForumServer } from '../src/forum-server.js';
-import { rawClient, rawLogin } from './raw-client.js';
+import { rawClient, rawLogin, sealedExchange } from './raw-client.js';
 
 describe('session leases across two servers', () => {
   let pg: EmbeddedPostgresHandle | undefined;
@@ -73,5 +73,53 @@ describe('session leases across two servers', () => {
     expect((await second.request('l', 'LST', [])).lines).toEqual(['No threads to list']);
     await other.close();
     await second.close();
+  }, 30_000);
+
+  it("the new session's upload token survives the end of the session it took over (the old server's clean-up revokes only its own)", async () => {
+    const [a, b] = servers;
+    if (a === undefined || b === undefined || pg === undefined) throw new Error('not started');
+    const first = await rawClient(a.udpPort);
+    expect((await rawLogin(first, 'frank', 'pw')).lines).toEqual(['Welcome to the forum']);
+    const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    const blocker = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    let unblock: () => void = () => undefined;
+    try {
+      const [held] = await sql<{ server_id: string }[]>`SELECT server_id FROM session_leases WHERE username = 'frank'`;
+      // a's renewals are held until the new session has its token: they wait for a row of a's that this test
+      // keeps locked (each gives up at its lock timeout, and the next waits again), so a learns that it lost
+      // frank's lease only then, and ends its session after the grant, not before (which would prove nothing).
+      await sql`INSERT INTO session_leases (username, server_id, connection_key, expires_at)
+                VALUES ('lease-blocker', ${held?.server_id ?? ''}, 'blocker', now() + interval '1 hour')`;
+      const locked = new Promise<void>((resolveLocked) => {
+        void blocker.begin(async (tx) => {
+          await tx`SELECT 1 FROM session_leases WHERE username = 'lease-blocker' FOR UPDATE`;
+          resolveLocked();
+          await new Promise<void>((resolve) => (unblock = resolve));
+        });
+      });
+      await locked;
+      // a is cut off long enough for frank's lease to lapse, and frank logs in on b and asks to upload.
+      await sql`UPDATE session_leases SET expires_at = now() - interval '1 second', server_id = 'stalled' WHERE username = 'frank'`;
+      const second = await rawClient(b.udpPort);
+      expect((await rawLogin(second, 'frank', 'pw')).lines).toEqual(['Welcome to the forum']);
+      expect((await second.request('c', 'CRT', ['frank-t'])).lines).toEqual(['Thread frank-t created']);
+      const upd = await second.request('up', 'UPD', ['frank-t', 'f.bin']);
+      if (upd.data.kind !== 'transfer') throw new Error(`UPD: ${upd.lines.join(' ')}`);
+      expect(logs[0]).not.toContain('frank session ended: its lease lapsed and the account logged in elsewhere');
+      // Now a's renewal finds the lease gone and ends its session: its clean-up runs after the grant.
+      unblock();
+      const reason = await first.closed;
+      expect(reason.kind).not.toBe('timeout');
+      expect(logs[0]).toContain('frank session ended: its lease lapsed and the account logged in elsewhere');
+      // The new session's token is still good: the upload is stored (before, a's clean-up had deleted every token of frank's).
+      expect(await sealedExchange(b.tcpPort, second, upd.data.token, '5\nhello')).toBe('OK\n');
+      expect((await second.request('r', 'RDT', ['frank-t'])).lines).toEqual(['frank uploaded f.bin']);
+      await second.close();
+    } finally {
+      unblock();
+      await sql`DELETE FROM session_leases WHERE username = 'lease-blocker'`.catch(() => undefined);
+      await blocker.end();
+      await sql.end();
+    }
   }, 30_000);
 });

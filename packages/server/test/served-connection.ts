@@ -61,6 +61,10 @@ export class FakeConnection extends EventEmitter<FakeConnectionEvents> {
     return Promise.resolve();
   }
   raiseReceiveWindow(): void {}
+  /** A stand-in for the rudp session's exporter (its bytes depend on the context: the token), so a UPD or DWN is granted. */
+  exportKeyingMaterial(_label: string, context: Uint8Array, length: number): Uint8Array {
+    return Uint8Array.from({ length }, (_, i) => (context[i % context.length] ?? 0) ^ i);
+  }
   /** Times the server closed it; the close handshake never ends here (no 'close' follows), as with a peer that does not answer it. */
   closeCalls = 0;
   close(): Promise<void> {

@@ -43,7 +43,7 @@ const fullServer = async (): Promise<{ readonly server: Awaited<ReturnType<typeo
       if (++redeemed === 16) allRedeemed();
       return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
     },
-    revokeUser: () => async () => undefined,
+    revokeSession: () => async () => undefined,
   };
   const store = {} as unknown as ForumStore;
   const server = await startTransferServer(

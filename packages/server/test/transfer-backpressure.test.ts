@@ -49,7 +49,7 @@ const grantingTokens = (direction: TransferGrant['direction'], incarnation: stri
     const grant: TransferGrant = { direction, thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
     return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
   },
-  revokeUser: () => async () => undefined,
+  revokeSession: () => async () => undefined,
 });
 
 /** The largest `measure()` seen in 20 samples 25 ms apart: a buffer that grows shows, whatever the moment. */

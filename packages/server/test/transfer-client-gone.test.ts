@@ -42,7 +42,7 @@ describe('transfer server: a client gone while its token is looked up', () => {
         await answered;
         return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
       },
-      revokeUser: () => async () => undefined,
+      revokeSession: () => async () => undefined,
     };
     const activity = new TransferActivity();
     // Nothing of the store is reached: the connection is gone before a byte of the transfer.

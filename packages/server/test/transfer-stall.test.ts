@@ -39,7 +39,7 @@ const downloadTokens = (incarnation: string): TransferTokens => ({
     const grant: TransferGrant = { direction: 'download', thread: 't', incarnation, filename: 'big', username: 'u', expiresAt: Date.now() + 60_000, keys: keysOf(token) };
     return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
   },
-  revokeUser: () => async () => undefined,
+  revokeSession: () => async () => undefined,
 });
 
 /**

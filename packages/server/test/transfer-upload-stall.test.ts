@@ -28,7 +28,7 @@ const uploadTokens: TransferTokens = {
     const grant: TransferGrant = { direction: 'upload', thread: 't', incarnation: '1', filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys };
     return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
   },
-  revokeUser: () => async () => undefined,
+  revokeSession: () => async () => undefined,
 };
 
 /**

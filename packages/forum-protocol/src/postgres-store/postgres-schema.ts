@@ -342,8 +342,17 @@ const MIGRATIONS: readonly (readonly string[])[] = [
        SELECT r.attempt, r.blocked_group, r.wait_ms, r.known_entry, r.known_wait_ms INTO attempt, blocked_group, wait_ms, known_entry, known_wait_ms
          FROM forum_limit_reserve_counted(logs, keys, maxes, windows, groups, now_ms) AS r;
      END $$`,
-  ],  // 10: (transfer tokens: another branch's migration takes this place when merged.)
-  [],
+  ],
+  // 10: a transfer token names the session it was issued to (connection_key: the lease's, `Session.connectionKey`),
+  // and a session's end revokes only its own tokens (postgres-tokens.ts). Before, it revoked every token of its
+  // username: an account taken over (its lease lapsed, a new login on another server) had the new session's
+  // tokens deleted by the old session's clean-up, and its upload or download refused. Nullable, no default: a
+  // metadata change, and a server of schema 9 still running inserts tokens without it (NULL). Those stay
+  // redeemable by any server (nothing a redeemer checks is missing); a schema 10 server's revocation never
+  // matches them, their own server's revokes them by username as before. So while a schema 9 server runs, its
+  // sessions' ends still revoke every token of their account, a schema 10 server's included (the old behaviour,
+  // for the sessions it serves); a schema 10 server's ends revoke only their own. May run again.
+  [`ALTER TABLE transfer_tokens ADD COLUMN IF NOT EXISTS connection_key text`],
   // 11: the throttle's functions after a step of the clock back (migration 9), when rows are dated in the future.
   // Settle took no lock of its keys: its UPDATE and DELETEs and a reserve's redating UPDATE on the same keys
   // locked the same rows in different orders (a settle forgetting an account's failures took its attempt's

@@ -40,7 +40,8 @@ const KEY_BYTES = 32;
  * redeeming one token at once, exactly one gets the grant. The transfer's
  * keys are derived by the issuing server (which holds the rudp session) and
  * kept in the row, so the redeeming server can seal the connection; a row
- * lives only until it is redeemed, revoked or swept after it expired.
+ * lives only until it is redeemed, revoked (with the session it was issued
+ * to: `connection_key`) or swept after it expired.
  *
  * Each user holds at most `perUser` tokens over all servers (see
  * {@link PostgresTokensOptions.perUser}), enforced in the issuing
@@ -69,8 +70,8 @@ export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOp
               SELECT token FROM transfer_tokens WHERE username = ${grant.username}
               ORDER BY expires_at DESC, token DESC OFFSET ${perUser - 1})`;
           await tx`
-            INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys, thread_id)
-            VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored}, ${grant.incarnation})`;
+            INSERT INTO transfer_tokens (token, direction, thread, filename, username, expires_at, keys, thread_id, connection_key)
+            VALUES (${token}, ${grant.direction}, ${grant.thread}, ${grant.filename}, ${grant.username}, ${grant.expiresAt}, ${stored}, ${grant.incarnation}, ${grant.connectionKey})`;
         });
         return token;
       }),
@@ -90,8 +91,11 @@ export const createPostgresTransferTokens = (sql: Sql, options: PostgresTokensOp
         const grant: TransferGrant = { direction, thread: r.thread, filename: r.filename, username: r.username, expiresAt: Number(r.expires_at), keys, incarnation };
         return O.some(grant);
       }),
-    revokeUser: (username) => async () => {
-      await sql`DELETE FROM transfer_tokens WHERE username = ${username}`.catch(() => undefined);
+    // The session's own tokens, on whichever server it ends: another session of the account (a new login after a
+    // takeover, maybe on another server) keeps its own. A token issued by a server of schema 9 names no session
+    // (connection_key NULL): never matched here, its own server revokes it by username.
+    revokeSession: (session) => async () => {
+      await sql`DELETE FROM transfer_tokens WHERE username = ${session.username} AND connection_key = ${session.connectionKey}`.catch(() => undefined);
     },
   };
 };

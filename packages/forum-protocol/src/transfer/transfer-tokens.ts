@@ -4,11 +4,12 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import type { KeyingMaterialExporter } from 'rudpx';
 import type { StoreError } from '../store/errors.js';
 import type { TransferDirection } from '../protocol/messages.js';
+import type { Session } from '../store/session.js';
 import type { ThreadIncarnation } from '../store/thread-incarnations.js';
 import { deriveTransferKeys, type TransferKeys } from './transfer-keys.js';
 
-/** What a transfer token is asked for: one upload or download of one file of one thread, by one user, until `expiresAt` (ms). */
-export interface TransferRequest {
+/** What a transfer token allows: one upload or download of one file of one thread, by one user, until `expiresAt` (ms). */
+export interface TransferAllowance {
   readonly direction: TransferDirection;
   readonly thread: string;
   /**
@@ -24,13 +25,25 @@ export interface TransferRequest {
 }
 
 /**
- * What a transfer token allows: the request, and the keys of its TCP
+ * What a transfer token is asked for: the {@link TransferAllowance}, and the
+ * session that asks. The token belongs to that session, not to its user: the
+ * session's end revokes it ({@link TransferTokens.revokeSession}), and the end
+ * of another session of the same account (one taken over by a new login, on
+ * this server or another) does not.
+ */
+export interface TransferRequest extends TransferAllowance {
+  /** The asking session's `Session.connectionKey` (its `username` is the allowance's). */
+  readonly connectionKey: string;
+}
+
+/**
+ * What a redeemed transfer token allows: the allowance, and the keys of its TCP
  * connection. The keys are derived when the token is issued, from the rudp
  * session that asked for it (see {@link deriveTransferKeys}), because the
  * session itself cannot travel to another server: any server that redeems the
  * token can then seal the transfer for that session's client.
  */
-export interface TransferGrant extends TransferRequest {
+export interface TransferGrant extends TransferAllowance {
   readonly keys: TransferKeys;
 }
 
@@ -44,8 +57,11 @@ export interface TransferTokens {
   issue(request: TransferRequest, session: KeyingMaterialExporter): TE.TaskEither<StoreError, string>;
   /** The grant of `token` if it exists and has not expired at `now`; the token is spent either way (atomically: one redeemer wins). */
   redeem(token: string, now: number): TE.TaskEither<StoreError, O.Option<TransferGrant>>;
-  /** Drops every token of `username` (on logout or idle timeout). Best effort: never fails. */
-  revokeUser(username: string): T.Task<void>;
+  /**
+   * Drops every token `session` was issued (as it ends: logout, idle timeout, a takeover, its connection
+   * gone), and no other: a token of the same account's next session stays. Best effort: never fails.
+   */
+  revokeSession(session: Session): T.Task<void>;
 }
 
 /** The in-memory {@link TransferTokens} of one server, which can also count its tokens. */
@@ -96,15 +112,21 @@ const freshToken = (randomBytes: (n: number) => Uint8Array, taken: ReadonlyMap<s
  * most, `issuer` on a tie (so a user never loses a token to someone holding as
  * many), else the holder of the oldest token among the tied.
  */
-const heaviestHolder = (byUser: ReadonlyMap<string, readonly string[]>, grants: ReadonlyMap<string, TransferGrant>, issuer: string): string | undefined => {
+const heaviestHolder = (byUser: ReadonlyMap<string, readonly string[]>, grants: ReadonlyMap<string, Issued>, issuer: string): string | undefined => {
   let most = 0;
   for (const tokens of byUser.values()) most = Math.max(most, tokens.length);
   if (most === 0) return undefined;
   if ((byUser.get(issuer)?.length ?? 0) === most) return issuer;
   // Map order is issue order: the first grant whose holder is tied for the most is the oldest such.
-  for (const grant of grants.values()) if (byUser.get(grant.username)?.length === most) return grant.username;
+  for (const { grant } of grants.values()) if (byUser.get(grant.username)?.length === most) return grant.username;
   return undefined;
 };
+
+/** A token's grant and the session it was issued to. */
+interface Issued {
+  readonly grant: TransferGrant;
+  readonly connectionKey: string;
+}
 
 /**
  * Creates an in-memory {@link TransferTokens} registry (one server).
@@ -128,17 +150,17 @@ const heaviestHolder = (byUser: ReadonlyMap<string, readonly string[]>, grants: 
 export const createTransferTokens = (options: TransferTokensOptions): LocalTransferTokens => {
   const capacity = options.capacity ?? 1024;
   const perUser = Math.max(1, options.perUser ?? DEFAULT_TOKENS_PER_USER);
-  const grants = new Map<string, TransferGrant>();
+  const grants = new Map<string, Issued>();
   // Each user's outstanding tokens, oldest first (at most `perUser`, so the arrays stay short).
   const byUser = new Map<string, string[]>();
   const drop = (token: string): void => {
-    const grant = grants.get(token);
-    if (grant === undefined) return;
+    const issued = grants.get(token);
+    if (issued === undefined) return;
     grants.delete(token);
-    const own = byUser.get(grant.username) ?? [];
-    const rest = own.filter((t) => t !== token);
-    if (rest.length === 0) byUser.delete(grant.username);
-    else byUser.set(grant.username, rest);
+    const username = issued.grant.username;
+    const rest = (byUser.get(username) ?? []).filter((t) => t !== token);
+    if (rest.length === 0) byUser.delete(username);
+    else byUser.set(username, rest);
   };
   const makeRoom = (username: string): void => {
     // A user asking again has given up on its oldest token: that one goes first.
@@ -151,23 +173,23 @@ export const createTransferTokens = (options: TransferTokensOptions): LocalTrans
     }
   };
   return {
-    issue: (request, session) =>
+    issue: ({ connectionKey, ...allowance }, session) =>
       TE.fromIO(() => {
-        makeRoom(request.username);
+        makeRoom(allowance.username);
         const token = freshToken(options.randomBytes, grants);
-        grants.set(token, { ...request, keys: deriveTransferKeys(session, token) });
-        byUser.set(request.username, [...(byUser.get(request.username) ?? []), token]);
+        grants.set(token, { grant: { ...allowance, keys: deriveTransferKeys(session, token) }, connectionKey });
+        byUser.set(allowance.username, [...(byUser.get(allowance.username) ?? []), token]);
         return token;
       }),
     redeem: (token, now) =>
       TE.fromIO(() => {
-        const grant = grants.get(token);
+        const grant = grants.get(token)?.grant;
         drop(token);
         return grant !== undefined && now <= grant.expiresAt ? O.some(grant) : O.none;
       }),
-    revokeUser: (username) => async () => {
-      for (const token of byUser.get(username) ?? []) grants.delete(token);
-      byUser.delete(username);
+    // Among the user's tokens (at most perUser): the session's own go, another session's of the account stay.
+    revokeSession: (session) => async () => {
+      for (const token of byUser.get(session.username) ?? []) if (grants.get(token)?.connectionKey === session.connectionKey) drop(token);
     },
     size: () => grants.size,
   };

@@ -1,0 +1,120 @@
+/**
+ * A transfer token belongs to the session that was granted it, not to its user: the end of an account's
+ * old session (taken over by a new login after its lease lapsed, or an XIT that finishes after the takeover)
+ * leaves the new session's tokens redeemable. Before, a session's end revoked every token of its username,
+ * so the new session's upload was refused ("invalid or expired token") by the old one's clean-up.
+ */
+import { createSessionRegistry, type Reply, type SessionRegistry } from 'forum-protocol';
+import type { RudpConnection } from 'rudpx';
+import { expect, it } from 'vitest';
+import { serveConnection, type ServerContext } from '../src/client-connection.js';
+import { FakeConnection, PEER_CLOSED, loggedIn, memoryContext } from './served-connection.js';
+import { until } from './until.js';
+
+/** The port a UPD reply names: any the reply's codec takes (not 0, memoryContext's); nothing listens here. */
+const TRANSFER_PORT = 4000;
+
+/** The token of a UPD reply (the request must have been granted). */
+const tokenOf = (r: Reply): string => {
+  if (r.data.kind !== 'transfer') throw new Error(`UPD refused: ${r.lines.join(' ')}`);
+  return r.data.token;
+};
+
+/** Whether `token` is still outstanding (redeeming spends it: asked once per token). */
+const redeemable = async (ctx: ServerContext, token: string): Promise<boolean> => {
+  const r = await ctx.tokens.redeem(token, Date.now())();
+  return r._tag === 'Right' && r.right._tag === 'Some';
+};
+
+/** The connection key `user`'s session holds in `registry`. */
+const holderOf = async (registry: SessionRegistry, user: string): Promise<string> => {
+  const h = await registry.holder(user)();
+  if (h._tag === 'Left' || h.right === undefined) throw new Error(`${user} holds no session`);
+  return h.right;
+};
+
+/** A new connection from another address, logged in to the existing account `user` (password `pw`). */
+const loggedInAgain = async (ctx: ServerContext, user: string): Promise<FakeConnection> => {
+  const conn = new FakeConnection('127.0.0.2');
+  serveConnection(conn as unknown as RudpConnection, ctx);
+  await conn.request('username', [user], 'u');
+  expect((await conn.request('password', ['pw'], 'p')).lines).toEqual(['Welcome to the forum']);
+  return conn;
+};
+
+/**
+ * alice logs in on `old`, whose lease then lapses (released here, as a lease that expired unrenewed is
+ * free), and logs in again on a new connection, which is granted an upload token. Returns both
+ * connections, the old session's key (whose `liveSessions` entry a renewal that finds it lost calls) and
+ * the new session's token.
+ */
+const takenOver = async (
+  ctx: ServerContext,
+  registry: SessionRegistry,
+): Promise<{ readonly old: FakeConnection; readonly oldKey: string; readonly fresh: FakeConnection; readonly token: string; readonly oldToken: string }> => {
+  const old = await loggedIn(ctx, 'alice', '127.0.0.1');
+  expect((await old.request('CRT', ['t'], 'c')).lines).toEqual(['Thread t created']);
+  const oldToken = tokenOf(await old.request('UPD', ['t', 'old.bin'], 'u1'));
+  const oldKey = await holderOf(registry, 'alice');
+  await registry.release('alice', oldKey)();
+  const fresh = await loggedInAgain(ctx, 'alice');
+  expect(await holderOf(registry, 'alice')).not.toBe(oldKey);
+  const token = tokenOf(await fresh.request('UPD', ['t', 'new.bin'], 'u2'));
+  return { old, oldKey, fresh, token, oldToken };
+};
+
+it("the end of a session taken over leaves the new session's token redeemable, and revokes its own", async () => {
+  const registry = createSessionRegistry();
+  const ctx = memoryContext([], { registry, transferPort: TRANSFER_PORT });
+  const { oldKey, token, oldToken } = await takenOver(ctx, registry);
+  // What the registry's renewal does when it finds the old lease gone: ends that connection.
+  const end = ctx.liveSessions.get(oldKey);
+  expect(end).toBeDefined();
+  end?.();
+  expect(ctx.liveSessions.has(oldKey)).toBe(false);
+  expect(await redeemable(ctx, token)).toBe(true);
+  expect(await redeemable(ctx, oldToken)).toBe(false);
+});
+
+it("the old session's connection closing after the takeover leaves the new session's token redeemable", async () => {
+  const registry = createSessionRegistry();
+  const ctx = memoryContext([], { registry, transferPort: TRANSFER_PORT });
+  const { old, oldKey, token, oldToken } = await takenOver(ctx, registry);
+  old.closed = true;
+  old.emit('close', PEER_CLOSED);
+  expect(await until(() => !ctx.liveSessions.has(oldKey), 5_000)).toBe(true);
+  // The close's clean-up waits for the request chain, then runs: let it settle before asking.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(await redeemable(ctx, token)).toBe(true);
+  expect(await redeemable(ctx, oldToken)).toBe(false);
+});
+
+it("an XIT of the old session that finishes after the takeover leaves the new session's token redeemable", async () => {
+  // The old session's XIT is held in its release until the takeover is done, as a slow database would.
+  const real = createSessionRegistry();
+  let holdRelease: Promise<void> | undefined;
+  const registry: SessionRegistry = {
+    ...real,
+    release: (u, key) => async () => {
+      await holdRelease;
+      await real.release(u, key)();
+    },
+  };
+  const ctx = memoryContext([], { registry, transferPort: TRANSFER_PORT });
+  const old = await loggedIn(ctx, 'alice', '127.0.0.1');
+  expect((await old.request('CRT', ['t'], 'c')).lines).toEqual(['Thread t created']);
+  const oldKey = await holderOf(registry, 'alice');
+  let letGo: () => void = () => undefined;
+  holdRelease = new Promise((resolve) => (letGo = resolve));
+  const xit = old.request('XIT', [], 'x');
+  // The lease lapsed meanwhile: the account is free, and logs in on a new connection.
+  await real.release('alice', oldKey)();
+  const fresh = await loggedInAgain(ctx, 'alice');
+  const token = tokenOf(await fresh.request('UPD', ['t', 'new.bin'], 'u2'));
+  // Then the old session's XIT finishes, and its end runs.
+  letGo();
+  expect((await xit).status).toBe('ok');
+  expect(ctx.liveSessions.has(oldKey)).toBe(false);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(await redeemable(ctx, token)).toBe(true);
+});

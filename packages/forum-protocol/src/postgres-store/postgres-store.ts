@@ -12,6 +12,7 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
+import { reconnectDelaySeconds } from './postgres-reconnect.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -202,6 +203,8 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       // behind statements of other commands that may each run up to statement_timeout (postgres-deadline.ts).
       // The unpatched driver (an application installing this package) took no transaction so.
       ...(isPatchedDriver ? { max_pipeline: 0 } : {}),
+      // Back within a second of the database's return, not postgres.js's 20 s (postgres-reconnect.ts).
+      backoff: reconnectDelaySeconds,
       onnotice: () => undefined,
       connection: {
         ...timeoutParameters({ ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts }),

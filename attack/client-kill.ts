@@ -3,7 +3,7 @@
  * same user logging in again at once: whether the name is free or held, for how long, with what message; what
  * the server kept of the upload; whether the same upload then goes through.
  *
- *   npx tsx attack/client-kill.ts [fileMiB=200]
+ *   npx tsx attack/client-kill.ts [fileMiB=64]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { rawConnection, session, startServer } from './forum-raw.js';
 import { downloadBytes, sha, uploadAnswer } from './pg-fault-lib.js';
 
-const size = Number(process.argv[2] ?? 200) * 2 ** 20;
+const size = Number(process.argv[2] ?? 64) * 2 ** 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
 const dir = await mkdtemp(join(tmpdir(), 'a18-ck-data-'));

@@ -1,9 +1,9 @@
 /**
- * An upload whose COMMIT reached PostgreSQL and landed, but whose answer
- * was lost with the connection (a proxy in between cuts it once the
- * database has answered the COMMIT): the store must not say the upload
- * failed, since the forum lists it. And one whose transaction never reached
- * its COMMIT is still refused and leaves nothing.
+ * An upload or a MSG whose COMMIT reached PostgreSQL and landed, but whose
+ * answer was lost with the connection (a proxy in between cuts it once the
+ * database has answered the COMMIT): the store must not say it failed,
+ * since the forum lists it (a MSG retried was posted twice). And one whose
+ * transaction never reached its COMMIT is still refused and leaves nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
@@ -124,5 +124,28 @@ describe('PostgreSQL: an upload whose commit answer is lost with the connection'
     expect((await lines(run(direct, 'bob', 'RDT U'))).join('\n')).not.toMatch(/g\.txt/);
     // Nothing kept: the same name uploads afresh.
     expect(await upload(store, 'U', 'g.txt', 'alice', Buffer.from('g'))).toEqual(E.right(undefined));
+  });
+});
+
+describe('PostgreSQL: a MSG whose commit answer is lost with the connection', () => {
+  it('is answered posted when the commit landed (asked again on another connection), and is in the thread once', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT M'))).toEqual(['Thread M created']);
+    proxy.arm('INSERT INTO entries');
+    const answer = await lines(run(store, 'alice', 'MSG M hello there'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT M'))).toEqual(['1 alice: hello there']);
+    // Before: 'The server could not complete the command, please try again', and the retry it asks for posted it twice.
+    expect(answer).toEqual(['Message posted to M thread']);
+  });
+
+  it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT N'))).toEqual(['Thread N created']);
+    proxy.arm('INSERT INTO entries', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'MSG N hello there'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['Message posted to N thread']);
+    expect(await lines(run(direct, 'bob', 'RDT N'))).toEqual(['Thread N is empty']);
   });
 });

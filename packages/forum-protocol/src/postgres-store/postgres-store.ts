@@ -12,6 +12,8 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
+import { reconnectDelaySeconds } from './postgres-reconnect.js';
+import { committedAfterAll } from './postgres-commit-landed.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -202,6 +204,8 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       // behind statements of other commands that may each run up to statement_timeout (postgres-deadline.ts).
       // The unpatched driver (an application installing this package) took no transaction so.
       ...(isPatchedDriver ? { max_pipeline: 0 } : {}),
+      // Back within a second of the database's return, not postgres.js's 20 s (postgres-reconnect.ts).
+      backoff: reconnectDelaySeconds,
       onnotice: () => undefined,
       connection: {
         ...timeoutParameters({ ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts }),
@@ -270,24 +274,35 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     );
 
   // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
-  const appendEntry = <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
-    attemptEither(() =>
-      sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
-        const before = await lockThreadSize(tx, title);
-        if (before === undefined) return E.left(noThread(title));
-        const after = appendedSize(before, entry);
-        const ok = guard(after);
-        if (E.isLeft(ok)) return ok;
-        const c = entryColumns(entry);
-        // The last position from the primary key's index: one lookup, however long the thread.
-        await Promise.all([
-          tx`INSERT INTO entries (thread, pos, kind, author, body)
-             SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}`,
-          writeThreadSize(tx, title, after),
-        ]);
-        return E.right(undefined);
-      }),
-    );
+  const appendEntry =
+    <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
+    async () => {
+      // The transaction that inserted the line, once it has: asked about if its COMMIT fails.
+      let xid: string | undefined;
+      const done = await attemptEither(() =>
+        sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+          const before = await lockThreadSize(tx, title);
+          if (before === undefined) return E.left(noThread(title));
+          const after = appendedSize(before, entry);
+          const ok = guard(after);
+          if (E.isLeft(ok)) return ok;
+          const c = entryColumns(entry);
+          // The last position from the primary key's index: one lookup, however long the thread.
+          const [inserted] = await Promise.all([
+            tx<{ xid: string }[]>`INSERT INTO entries (thread, pos, kind, author, body)
+               SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}
+               RETURNING txid_current()::text AS xid`,
+            writeThreadSize(tx, title, after),
+          ]);
+          xid = inserted[0]?.xid;
+          return E.right(undefined);
+        }),
+      )();
+      // A connection lost with COMMIT's answer leaves the line committed: answered a failure, the client's
+      // retry (the line asks for one) posted it twice (attack round 18).
+      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
+      return done;
+    };
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
     attemptEither(async () => {

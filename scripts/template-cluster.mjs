@@ -1,5 +1,5 @@
 // The template of every throw-away PostgreSQL cluster (embedded-postgres.mjs): initdb and the
-// `forum` database made once per machine, user, PostgreSQL version and settings, in
+// `forum` database made once per machine, user, PostgreSQL version, settings and locale, in
 // $TMPDIR/forum-pg-templates-<uid>/<key>/data; each cluster starts on a copy of it. initdb
 // cost each PostgreSQL test file over 1.3 s of CPU (21 files a run). Processes starting at once
 // (vitest's workers) build it one at a time under a lock directory; a template appears whole
@@ -29,6 +29,8 @@ export const CLUSTER_DATABASE = 'forum';
 const INITDB_FLAGS = ['--encoding=UTF8', '--no-sync', '--wal-segsize=1'];
 // Loopback TCP only: no Unix socket in a shared directory, no other interface.
 const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'fsync=off'];
+/** The environment variables initdb reads the cluster's locale from (LC_MESSAGES is embedded-postgres's flag). */
+const LOCALE_VARIABLES = ['LC_ALL', 'LC_COLLATE', 'LC_CTYPE', 'LC_MONETARY', 'LC_NUMERIC', 'LC_TIME', 'LANG'];
 /** Changed when what a template holds changes, so that older ones are not used. */
 const TEMPLATE_FORMAT = 3;
 /** A build takes seconds; a lock older than this, or whose process is gone, was left by a crash. */
@@ -89,7 +91,9 @@ const templateKey = async () => {
   const uid = await serverUid();
   if (uid === undefined) return undefined;
   const { version } = JSON.parse(await readFile(join(dirname(require.resolve('embedded-postgres')), '..', 'package.json'), 'utf8'));
-  const what = { TEMPLATE_FORMAT, version, platform: platform(), arch: arch(), uid, INITDB_FLAGS, CLUSTER_USER, CLUSTER_PASSWORD, CLUSTER_DATABASE };
+  // initdb takes the cluster's locale (collation, ctype, formats) from the environment: one template per locale.
+  const locale = LOCALE_VARIABLES.map((name) => process.env[name] ?? '');
+  const what = { TEMPLATE_FORMAT, version, platform: platform(), arch: arch(), uid, INITDB_FLAGS, CLUSTER_USER, CLUSTER_PASSWORD, CLUSTER_DATABASE, locale };
   return `pg${version}-${createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16)}`;
 };
 

@@ -1,5 +1,5 @@
 // The template of every throw-away PostgreSQL cluster (embedded-postgres.mjs): initdb and the
-// `forum` database made once per machine, user, PostgreSQL version and settings, in
+// `forum` database made once per machine, user, PostgreSQL version, settings and locale, in
 // $TMPDIR/forum-pg-templates-<uid>/<key>/data; each cluster starts on a copy of it. initdb
 // cost each PostgreSQL test file over 1.3 s of CPU (21 files a run). Processes starting at once
 // (vitest's workers) build it one at a time under a lock directory; a template appears whole
@@ -29,10 +29,14 @@ export const CLUSTER_DATABASE = 'forum';
 const INITDB_FLAGS = ['--encoding=UTF8', '--no-sync', '--wal-segsize=1'];
 // Loopback TCP only: no Unix socket in a shared directory, no other interface.
 const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'fsync=off'];
+/** The environment variables initdb reads the cluster's locale from (LC_MESSAGES is embedded-postgres's flag). */
+const LOCALE_VARIABLES = ['LC_ALL', 'LC_COLLATE', 'LC_CTYPE', 'LC_MONETARY', 'LC_NUMERIC', 'LC_TIME', 'LANG'];
 /** Changed when what a template holds changes, so that older ones are not used. */
 const TEMPLATE_FORMAT = 3;
 /** A build takes seconds; a lock older than this, or whose process is gone, was left by a crash. */
 const STALE_LOCK_MS = 300_000;
+/** A takeover's guard is held for a few file operations; one older than this was left by a crash. */
+const STALE_GUARD_MS = 10_000;
 /** How long a process waits for another's build before giving up. */
 const LOCK_WAIT_MS = 300_000;
 
@@ -87,7 +91,9 @@ const templateKey = async () => {
   const uid = await serverUid();
   if (uid === undefined) return undefined;
   const { version } = JSON.parse(await readFile(join(dirname(require.resolve('embedded-postgres')), '..', 'package.json'), 'utf8'));
-  const what = { TEMPLATE_FORMAT, version, platform: platform(), arch: arch(), uid, INITDB_FLAGS, CLUSTER_USER, CLUSTER_PASSWORD, CLUSTER_DATABASE };
+  // initdb takes the cluster's locale (collation, ctype, formats) from the environment: one template per locale.
+  const locale = LOCALE_VARIABLES.map((name) => process.env[name] ?? '');
+  const what = { TEMPLATE_FORMAT, version, platform: platform(), arch: arch(), uid, INITDB_FLAGS, CLUSTER_USER, CLUSTER_PASSWORD, CLUSTER_DATABASE, locale };
   return `pg${version}-${createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16)}`;
 };
 
@@ -118,6 +124,44 @@ const alive = (pid) => {
   }
 };
 
+/** Whether `lock` was left by a crash (its process gone, or held past `STALE_LOCK_MS`), with its pid and age. */
+const isStale = async (lock) => {
+  const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+  const age = await stat(lock).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => 0,
+  );
+  // No pid yet: its holder is between mkdir and writeFile, unless that was long ago.
+  return { stale: (pid > 0 && !alive(pid)) || age > STALE_LOCK_MS, pid, age };
+};
+
+/**
+ * Removes `lock` if it is still stale, judged again under a guard directory beside it: two waiters that
+ * judged one dead holder's lock stale both removed it, and the second's removal took the lock the first had
+ * made since (both held it: two builds, each deleting the other's `building-` directory). False if another
+ * waiter holds the guard. A guard left by a process killed inside it (milliseconds) goes once it is old.
+ */
+const takeOver = async (lock) => {
+  const guard = `${lock}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (e) {
+    if (e?.code !== 'EEXIST') throw e;
+    const age = await stat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > STALE_GUARD_MS) await rm(guard, { recursive: true, force: true });
+    return false;
+  }
+  try {
+    if ((await isStale(lock)).stale) await rm(lock, { recursive: true, force: true });
+    return true;
+  } finally {
+    await rm(guard, { recursive: true, force: true });
+  }
+};
+
 /**
  * Runs `body` holding the lock directory `lock` (mkdir is atomic): waits while another live process
  * holds it, and takes over one left by a process that is gone.
@@ -131,16 +175,8 @@ export const withLock = async (lock, body) => {
     } catch (e) {
       if (e?.code !== 'EEXIST') throw e;
     }
-    const pid = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-    const age = await stat(lock).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    // No pid yet: its holder is between mkdir and writeFile, unless that was long ago.
-    if ((pid > 0 && !alive(pid)) || age > STALE_LOCK_MS) {
-      await rm(lock, { recursive: true, force: true });
-      continue;
-    }
+    const { stale, pid, age } = await isStale(lock);
+    if (stale && (await takeOver(lock))) continue;
     if (Date.now() > deadline) throw new Error(`another process (${pid || 'unknown'}) has held ${lock} for ${Math.round(age / 1000)} s`);
     await delay(50);
   }

@@ -3,8 +3,8 @@
  * keeps vitest's workers, starting at once from a cold temporary directory, from building it side by side,
  * and each cluster copied from it is a database of its own, deleted when it stops.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -53,6 +53,41 @@ describe('template cluster', () => {
     await mkdir(lock);
     await writeFile(join(lock, 'pid'), String(gone));
     expect(await withLock(lock, () => Promise.resolve('taken'))).toBe('taken');
+  });
+
+  // initdb takes the cluster's locale from the environment (LC_ALL, LC_COLLATE, ..., LANG). A template made
+  // under one locale was copied under another: text sorted and cased as where the template was made.
+  const cUtf8 = (() => {
+    try {
+      return /^C\.utf-?8$/im.test(execFileSync('locale', ['-a'], { encoding: 'utf8' }));
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!cUtf8)("a cluster has the locale of the environment it starts in, not of the one its template was made in", async () => {
+    const dir = await scratch();
+    // Under root the server's user reaches the template through it.
+    await chmod(dir, 0o755);
+    const saved = { TMPDIR: process.env['TMPDIR'], LC_ALL: process.env['LC_ALL'] };
+    try {
+      process.env['TMPDIR'] = dir;
+      for (const locale of ['C.UTF-8', 'C']) {
+        process.env['LC_ALL'] = locale;
+        const pg = await startEmbeddedPostgres();
+        const sql = postgres(pg.url, { max: 1, onnotice: () => undefined });
+        try {
+          expect(await sql`SELECT datctype FROM pg_database WHERE datname = current_database()`).toEqual([{ datctype: locale }]);
+        } finally {
+          await sql.end();
+          await pg.stop();
+        }
+      }
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('two clusters started at once are two databases, and each directory goes when it stops', async () => {

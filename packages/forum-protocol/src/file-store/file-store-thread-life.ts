@@ -91,7 +91,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
             await ctx.disk.run(() => unlinkIfPresent(pathIn(ctx, title)));
           } catch (e) {
             // Without a record, or with it deleted again, nothing changed: the RMV fails, the thread stays.
-            if (intent === undefined || (await clearIntent(dir, intent))) throw e;
+            if (intent === undefined || (await ctx.disk.run(() => clearIntent(dir, intent)))) throw e;
             // A record left behind is rolled forward by every open until one can delete it, deleting the thread's
             // file whatever was added to it meanwhile: the removal is decided. The thread goes now (its name and its
             // uploads' held till then), so that nothing acknowledged after this RMV is lost at that start, and the
@@ -126,13 +126,14 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
     let ended = false;
     try {
       for (const f of filenames) {
-        if (await deleteCounted(ctx, pathIn(ctx, uploadFileName(title, f)), unlinkIfPresent)) continue;
+        // Each deletion and sync counted as a write under way (disk-watch.ts): the thread's lock is held meanwhile.
+        if (await deleteCounted(ctx, pathIn(ctx, uploadFileName(title, f)), (path) => ctx.disk.run(() => unlinkIfPresent(path)))) continue;
         // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
         contents.otherNames.add(uploadFileName(title, f));
         leftovers.push(f);
       }
-      await syncDir(dir);
-      ended = await keepOnlyLeftovers(intent, title, leftovers);
+      await ctx.disk.run(() => syncDir(dir));
+      ended = await ctx.disk.run(() => keepOnlyLeftovers(intent, title, leftovers));
     } finally {
       // Not before: until the record has ended, the next open would delete a thread or upload file made
       // under one of these names. If it could not be ended, they all stay taken until that open has rolled

@@ -94,6 +94,8 @@ describe('a disk that stops answering while an intent record is ended', () => {
     await disk.firstHung;
     tick(30_001);
 
+    // Said to a caller that must not wait for anything that touches the disk first (forum-server's lock check).
+    expect(s.diskStalled?.()).toMatchObject({ kind: 'io', message: expect.stringMatching(/has not finished a write for 30 s/) });
     const crt = lines(run(s, 'bob', 'CRT V'));
     const msg = lines(run(s, 'bob', 'MSG T hello'));
     const rmv = lines(run(s, 'alice', 'RMV U'));
@@ -103,6 +105,7 @@ describe('a disk that stops answering while an intent record is ended', () => {
     disk.hang = false;
     disk.release();
     expect(E.isRight(await committed)).toBe(true);
+    expect(s.diskStalled?.()).toBeUndefined();
     expect(await lines(run(s, 'bob', 'CRT V'))).toEqual(['Thread V created']);
     expect(await lines(run(s, 'bob', 'RDT T'))).toEqual(['bob uploaded f.txt']);
   });

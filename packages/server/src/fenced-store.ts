@@ -42,9 +42,16 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
   let running = 0;
   let wake: (() => void) | undefined;
   let idle: Promise<void> | undefined;
+  /**
+   * `write`, fenced. With `stallFirst`, refused at once while the store says its disk stopped answering: the
+   * lock's check reads the lock file on libuv's thread pool, which a few hung syncs fill, and would then never
+   * answer. Not an upload's commit: refused here, its bytes and temporary file would be left to nobody.
+   */
   const fenced =
-    <L, A>(write: () => Attempt<L, A>): Attempt<L | IoError, A> =>
+    <L, A>(write: () => Attempt<L, A>, stallFirst = true): Attempt<L | IoError, A> =>
     async () => {
+      const stalled = stallFirst ? store.diskStalled?.() : undefined;
+      if (stalled !== undefined) return { _tag: 'Left', left: stalled };
       running++;
       try {
         if (!(await held())) return { _tag: 'Left', left: LOCK_LOST_ERROR };
@@ -67,6 +74,7 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
     getAccount: (username) => store.getAccount(username),
     listAccounts: () => store.listAccounts(),
     ...(store.similarAccount === undefined ? {} : { similarAccount: (username: string) => store.similarAccount?.(username) }),
+    ...(store.diskStalled === undefined ? {} : { diskStalled: () => store.diskStalled?.() }),
     createAccount: (account) => fenced(() => store.createAccount(account)),
     replaceAccountSecret: (username, secret) => fenced(() => store.replaceAccountSecret(username, secret)),
     listThreads: () => store.listThreads(),
@@ -82,7 +90,7 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
       if (begun._tag === 'Left') return begun;
       const writer = begun.right;
       // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.
-      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit), abort: writer.abort, stopped: writer.stopped } };
+      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit, false), abort: writer.abort, stopped: writer.stopped } };
     },
     statUpload: (title, filename) => store.statUpload(title, filename),
     openDownload: (title, filename, incarnation) => store.openDownload(title, filename, incarnation),

@@ -38,6 +38,41 @@ describe('fenced store', () => {
     expect(await store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
   });
 
+  it("a write is refused at once while the store says its disk stopped answering, before the lock's check (which reads the disk too)", async () => {
+    // The lock's check reads the lock file on the thread pool, which a few hung syncs fill: it then never answers,
+    // and the store's own refusal (diskStalled) was never reached. Reads are not checked.
+    const stalled = { kind: 'io', message: "the data directory's disk has not finished a write for 31 s" } as const;
+    let disk: typeof stalled | undefined = stalled;
+    let checks = 0;
+    const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] });
+    const watched: ForumStore = { ...base, diskStalled: () => disk };
+    const { store } = fencedStore(watched, () => {
+      checks++;
+      return new Promise<boolean>(() => undefined);
+    });
+    const refused = { _tag: 'Left', left: stalled };
+    const writes = [
+      store.createThread('t', 'yoda')(),
+      store.createAccount({ username: 'leia', password: 'pw' })(),
+      store.replaceAccountSecret('yoda', 'other')(),
+      store.appendEntry('t', { kind: 'message', author: 'yoda', text: 'hi' }, () => ({ _tag: 'Right', right: undefined }))(),
+      store.removeThread('t', () => ({ _tag: 'Right', right: undefined }))(),
+      store.beginUpload('t', 'g', 'yoda')(),
+    ];
+    let settled = false;
+    const all = Promise.all(writes).finally(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(true);
+    expect(await all).toEqual(writes.map(() => refused));
+    expect(checks).toBe(0);
+    expect(store.diskStalled?.()).toEqual(stalled);
+    expect(await store.listThreads()()).toEqual({ _tag: 'Right', right: [] });
+    // The disk answers again: writes wait for the lock's check as before.
+    disk = undefined;
+    void store.createThread('t', 'yoda')();
+    expect(checks).toBe(1);
+  });
+
   it('a write that ends after the lock was lost is not confirmed (it may have been undone by the server that took over)', async () => {
     let held = true;
     let release: (() => void) | undefined;

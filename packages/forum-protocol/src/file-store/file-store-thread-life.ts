@@ -1,9 +1,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFileAtomic, syncDir } from './atomic-write.js';
 import type { StoreError } from '../store/errors.js';
-import { errorCode, unlinkIfPresent } from './file-errors.js';
+import { errorCode, isEnoent, unlinkIfPresent } from './file-errors.js';
 import { attempt, deleteCounted, NAMESPACE_LOCK, noThread, pathIn, unstorable, uploadNames, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { clearIntent, replaceIntent, writeIntent } from './intent-records.js';
 import type { ForumStore } from '../store/store.js';
@@ -90,18 +91,26 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           try {
             await ctx.disk.run(() => unlinkIfPresent(pathIn(ctx, title)));
           } catch (e) {
-            // Without a record, or with it deleted again, nothing changed: the RMV fails, the thread stays.
-            if (intent === undefined || (await clearIntent(dir, intent))) throw e;
-            // A record left behind is rolled forward by every open until one can delete it, deleting the thread's
-            // file whatever was added to it meanwhile: the removal is decided. The thread goes now (its name and its
-            // uploads' held till then), so that nothing acknowledged after this RMV is lost at that start, and the
-            // RMV is answered done: answered failed, the thread was gone all the same, now and after the restart.
-            forgetRemoved(title, stored.bytes, true);
-            ctx.warn(
-              `thread ${title} removed, but neither its file nor its intent record ${intent} could be deleted (${errorCode(e)}): ` +
-                `its file and uploads are deleted at the next start; until then its title and its uploads' names are taken`,
-            );
-            return E.right({ filenames, intent: undefined, incarnation });
+            // An unlink may report a failure after it landed (an I/O error after the directory changed): looked at
+            // again. Taken at its word, the record was deleted and the RMV failed while the thread was gone, its
+            // upload files left with neither thread nor record, each read as a thread by the next open.
+            const there = await lstat(pathIn(ctx, title)).then(() => true, (r: unknown) => (isEnoent(r) ? false : undefined));
+            if (there === false) ctx.warn(`thread ${title}'s file was deleted though its unlink reported ${errorCode(e)}`);
+            else {
+              // Without a record, or with the file there and the record deleted again, nothing changed: the RMV fails.
+              if (intent === undefined || (there && (await ctx.disk.run(() => clearIntent(dir, intent))))) throw e;
+              // A record left behind (kept too when the file cannot be looked at) is rolled forward by every open until
+              // one can delete it, deleting the thread's file whatever was added to it meanwhile: the removal is
+              // decided. The thread goes now (its name and its uploads' held till then), so that nothing acknowledged
+              // after this RMV is lost at that start, and the RMV is answered done: answered failed, the thread was
+              // gone all the same, now and after the restart.
+              forgetRemoved(title, stored.bytes, true);
+              ctx.warn(
+                `thread ${title} removed, but ${there ? `neither its file nor its intent record ${intent} could be deleted` : `its file could be neither deleted nor looked at, so its intent record ${intent} is kept`} (${errorCode(e)}): ` +
+                  `its file and uploads are deleted at the next start; until then its title and its uploads' names are taken`,
+              );
+              return E.right({ filenames, intent: undefined, incarnation });
+            }
           }
           forgetRemoved(title, stored.bytes, intent !== undefined);
           return E.right({ filenames, intent, incarnation });
@@ -126,13 +135,14 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
     let ended = false;
     try {
       for (const f of filenames) {
-        if (await deleteCounted(ctx, pathIn(ctx, uploadFileName(title, f)), unlinkIfPresent)) continue;
+        // Each deletion and sync counted as a write under way (disk-watch.ts): the thread's lock is held meanwhile.
+        if (await deleteCounted(ctx, pathIn(ctx, uploadFileName(title, f)), (path) => ctx.disk.run(() => unlinkIfPresent(path)))) continue;
         // Kept from CRT and UPD until the next open deletes it (a record of it stays for that).
         contents.otherNames.add(uploadFileName(title, f));
         leftovers.push(f);
       }
-      await syncDir(dir);
-      ended = await keepOnlyLeftovers(intent, title, leftovers);
+      await ctx.disk.run(() => syncDir(dir));
+      ended = await ctx.disk.run(() => keepOnlyLeftovers(intent, title, leftovers));
     } finally {
       // Not before: until the record has ended, the next open would delete a thread or upload file made
       // under one of these names. If it could not be ended, they all stay taken until that open has rolled

@@ -60,6 +60,12 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
     return thread !== undefined && hasUpload(thread, filename) ? 'unknown' : 'absent';
   };
 
+  /**
+   * Ends upload record `intent` (clearIntent), counted as a write under way: its unlink and directory sync run
+   * under the thread's and the namespace's locks, and a sync hung there must refuse new changes, not hold them.
+   */
+  const endIntent = (intent: string): Promise<boolean> => ctx.disk.run(() => clearIntent(dir, intent));
+
   const uploadProblem = (title: string, filename: string, uploader: string): E.Either<UploadError, ThreadIncarnation> => {
     const stored = contents.threads.get(title);
     const incarnation = contents.incarnations.of(title);
@@ -100,7 +106,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       // before either unlinked it told its bytes twice (then one negated, its unlink finding nothing).
       let discarded: Promise<void> | undefined;
       const discard = (): Promise<void> =>
-        (discarded ??= deleteCounted(ctx, tmp, unlink).then(() => undefined));
+        (discarded ??= deleteCounted(ctx, tmp, (path) => ctx.disk.run(() => unlink(path))).then(() => undefined));
       // RMV of the thread stops the upload: the stream closed, its temporary file deleted, the sender told.
       const stop = new TransferStop(async () => {
         stream.destroy();
@@ -171,7 +177,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
                   // Not known (the thread unreadable): the file stays with its record, and the next open keeps it
                   // if the thread lists it. Deleted, a line that did land would list an upload that is gone.
                   if (line === 'unknown') orphaned = true;
-                  else await unlinkIfPresent(pathIn(ctx, name)).catch(() => {
+                  else await ctx.disk.run(() => unlinkIfPresent(pathIn(ctx, name))).catch(() => {
                     orphaned = true;
                   });
                   throw e;
@@ -181,14 +187,14 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
               contents.threadBytes -= growth;
               await discard();
               // Kept, with the name, when the file stays: deleted, the next open read the file as a thread of that name.
-              if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await clearIntent(dir, intent)));
+              if (intent !== undefined) keepNameIfLeft(name, !orphaned && (await endIntent(intent)));
               throw e;
             }
             // `contents.threadBytes` counts the new size already. Recorded before the intent goes: the line is on disk.
             contents.threads.set(title, plan.right.stored);
             contents.countUpload(name, 1);
             // Stored whatever the record's end does: the line is on disk, and the next open keeps an upload its thread lists.
-            keepNameIfLeft(name, await clearIntent(dir, intent));
+            keepNameIfLeft(name, await endIntent(intent));
             return E.right(undefined);
           }),
         );

@@ -158,6 +158,7 @@ const makeStore = (
   return {
     warnings: loaded.warnings,
     recovered: loaded.recovered,
+    diskStalled: () => ctx.disk.stalled(),
     ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts),
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),

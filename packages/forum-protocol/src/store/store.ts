@@ -3,7 +3,7 @@ import type * as O from 'fp-ts/lib/Option.js';
 import type * as T from 'fp-ts/lib/Task.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Readable, Writable } from 'node:stream';
-import type { FileExistsError, NoFileError, NoThreadError, StoreError, ThreadFullError, UploadStorageFullError } from './errors.js';
+import type { FileExistsError, IoError, NoFileError, NoThreadError, StoreError, ThreadFullError, UploadStorageFullError } from './errors.js';
 import type { MessageChange } from './message-change.js';
 import type { ThreadLimitError, ThreadLimits } from './thread-limits.js';
 import type { ThreadIncarnation } from './thread-incarnations.js';
@@ -95,6 +95,13 @@ export interface ForumStore {
    * Only stores that keep a name index answer it (`withNameIdentity`).
    */
   similarAccount?(username: string): string | undefined;
+  /**
+   * Why every change would be refused now, at once (the data directory's disk has not finished a write for
+   * longer than its limit: the file store's `diskStallMs`), or `undefined`. Synchronous and touching no disk, so
+   * that a caller that checks something on the disk before a change (forum-server's lock) can ask it first.
+   * Only stores that watch their disk answer it.
+   */
+  diskStalled?(): IoError | undefined;
   /** Adds an account; `false` if the name was taken meanwhile. */
   createAccount(account: Account): TE.TaskEither<StoreError, boolean>;
   /**

@@ -149,3 +149,40 @@ describe('PostgreSQL: a MSG whose commit answer is lost with the connection', ()
     expect(await lines(run(direct, 'bob', 'RDT N'))).toEqual(['Thread N is empty']);
   });
 });
+
+describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connection', () => {
+  it('DLT is answered deleted when the commit landed: the retry a failure asks for deleted the next message', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT D'))).toEqual(['Thread D created']);
+    expect(await lines(run(store, 'alice', 'MSG D one'))).toEqual(['Message posted to D thread']);
+    expect(await lines(run(store, 'alice', 'MSG D two'))).toEqual(['Message posted to D thread']);
+    proxy.arm('DELETE FROM entries');
+    const answer = await lines(run(store, 'alice', 'DLT D 1'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT D'))).toEqual(['1 alice: two']);
+    // Before: 'The server could not complete the command, please try again'; 'DLT D 1' again deleted 'two'.
+    expect(answer).toEqual(['The message has been deleted']);
+  });
+
+  it('EDT is answered edited when the commit landed', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT E'))).toEqual(['Thread E created']);
+    expect(await lines(run(store, 'alice', 'MSG E one'))).toEqual(['Message posted to E thread']);
+    proxy.arm('UPDATE entries SET body');
+    const answer = await lines(run(store, 'alice', 'EDT E 1 uno'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT E'))).toEqual(['1 alice: uno']);
+    expect(answer).toEqual(['The message has been edited']);
+  });
+
+  it('DLT is still refused, deleting nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT F'))).toEqual(['Thread F created']);
+    expect(await lines(run(store, 'alice', 'MSG F one'))).toEqual(['Message posted to F thread']);
+    proxy.arm('DELETE FROM entries', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'DLT F 1'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['The message has been deleted']);
+    expect(await lines(run(direct, 'bob', 'RDT F'))).toEqual(['1 alice: one']);
+  });
+});

@@ -44,16 +44,31 @@ const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
  * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
  * statement comes, before the database sees it: the transaction is rolled back.
  */
-const commitCuttingProxy = async (url: string): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement'): void; cuts(): number }> => {
+const commitCuttingProxy = async (
+  url: string,
+): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement', downMs?: number): void; cuts(): number }> => {
   let armed: string | undefined;
   let cutAt: 'after-commit' | 'at-statement' = 'after-commit';
   let cut = 0;
+  // Armed with `downMs`, the cut is a database restart: every connection goes, and new ones are reset that long.
+  let downMs = 0;
+  let downUntil = 0;
+  const open = new Set<() => void>();
   const proxy = await loopbackProxy(url, (client, upstream) => {
+    if (performance.now() < downUntil) return void client.resetAndDestroy();
+    const destroy = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    open.add(destroy);
+    client.on('close', () => open.delete(destroy));
     const cutNow = (): void => {
       armed = undefined;
       cut++;
-      client.destroy();
-      upstream.destroy();
+      destroy();
+      if (downMs === 0) return;
+      downUntil = performance.now() + downMs;
+      for (const d of [...open]) d();
     };
     let stage: 'none' | 'line' | 'commit' = 'none';
     // postgres.js prepares `commit` once a connection and then binds it by name.
@@ -78,9 +93,10 @@ const commitCuttingProxy = async (url: string): Promise<LoopbackProxy & { arm(wh
   });
   return {
     ...proxy,
-    arm: (what, when = 'after-commit') => {
+    arm: (what, when = 'after-commit', down = 0) => {
       armed = what;
       cutAt = when;
+      downMs = down;
     },
     cuts: () => cut,
   };
@@ -137,6 +153,17 @@ describe('PostgreSQL: a MSG whose commit answer is lost with the connection', ()
     expect(await lines(run(direct, 'bob', 'RDT M'))).toEqual(['1 alice: hello there']);
     // Before: 'The server could not complete the command, please try again', and the retry it asks for posted it twice.
     expect(answer).toEqual(['Message posted to M thread']);
+  });
+
+  it('is answered posted when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT R'))).toEqual(['Thread R created']);
+    proxy.arm('INSERT INTO entries', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'MSG R hello there'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT R'))).toEqual(['1 alice: hello there']);
+    // Before: asked once, on a connection refused, and answered a failure whose retry posted it twice.
+    expect(answer).toEqual(['Message posted to R thread']);
   });
 
   it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {

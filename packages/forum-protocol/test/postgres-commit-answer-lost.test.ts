@@ -130,6 +130,17 @@ describe('PostgreSQL: an upload whose commit answer is lost with the connection'
     expect(await readAll(download.right.stream)).toEqual(bytes);
   });
 
+  it('is answered stored when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT V'))).toEqual(['Thread V created']);
+    proxy.arm('INSERT INTO entries', 'after-commit', 1_500);
+    const stored = await upload(store, 'V', 'h.txt', 'alice', Buffer.from('h'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT V'))).toEqual(['alice uploaded h.txt']);
+    // Before: asked once, on a connection refused, and answered a failure of a file the thread lists.
+    expect(stored).toEqual(E.right(undefined));
+  });
+
   it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT U'))).toEqual(['Thread U created']);

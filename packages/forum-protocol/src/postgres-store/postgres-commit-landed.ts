@@ -22,26 +22,35 @@ const COMMIT_QUESTION_PAUSE_MS = 250;
 const outOfReach = (e: unknown): boolean => !(e instanceof postgres.PostgresError) || isTerminated(e);
 
 /**
- * Whether the transaction `xid` (its `txid_current()`), which changed thread `title` and whose COMMIT failed
- * from this side (the connection lost with COMMIT's answer), committed after all: asked on another
- * connection, under the thread row's lock, so a COMMIT the database is still running is waited for, not read
- * as not yet done. Outside the command's deadline, which may be what failed it: the answer must still be
- * true. Asked again for up to {@link COMMIT_QUESTION_MS} while the database is out of reach. False when the
- * database cannot tell (still out of reach, or it answers with an error): the failure then stands.
+ * `question`'s answer, asked after a COMMIT whose answer was lost: outside the command's deadline, which may be
+ * what failed the commit (the answer must still be true), and again for up to {@link COMMIT_QUESTION_MS} while
+ * the database is out of reach. False when the database cannot tell (still out of reach, or it answers with an
+ * error): the failure then stands.
  */
-export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean> =>
+export const askedAfterLostCommit = (question: () => Promise<boolean>): Promise<boolean> =>
   outsideCommandDeadline(async () => {
     const until = performance.now() + COMMIT_QUESTION_MS;
     for (;;) {
       try {
-        return await sql.begin(async (tx) => {
-          await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
-          const [row] = await tx<{ status: string | null }[]>`SELECT txid_status(${xid}::bigint) AS status`;
-          return row?.status === 'committed';
-        });
+        return await question();
       } catch (e) {
         if (!outOfReach(e) || performance.now() + COMMIT_QUESTION_PAUSE_MS >= until) return false;
         await sleep(COMMIT_QUESTION_PAUSE_MS);
       }
     }
   });
+
+/**
+ * Whether the transaction `xid` (its `txid_current()`), which changed thread `title` and whose COMMIT failed
+ * from this side (the connection lost with COMMIT's answer), committed after all: asked on another
+ * connection ({@link askedAfterLostCommit}), under the thread row's lock, so a COMMIT the database is still
+ * running is waited for, not read as not yet done.
+ */
+export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean> =>
+  askedAfterLostCommit(() =>
+    sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
+      const [row] = await tx<{ status: string | null }[]>`SELECT txid_status(${xid}::bigint) AS status`;
+      return row?.status === 'committed';
+    }),
+  );

@@ -44,16 +44,31 @@ const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
  * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
  * statement comes, before the database sees it: the transaction is rolled back.
  */
-const commitCuttingProxy = async (url: string): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement'): void; cuts(): number }> => {
+const commitCuttingProxy = async (
+  url: string,
+): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement', downMs?: number): void; cuts(): number }> => {
   let armed: string | undefined;
   let cutAt: 'after-commit' | 'at-statement' = 'after-commit';
   let cut = 0;
+  // Armed with `downMs`, the cut is a database restart: every connection goes, and new ones are reset that long.
+  let downMs = 0;
+  let downUntil = 0;
+  const open = new Set<() => void>();
   const proxy = await loopbackProxy(url, (client, upstream) => {
+    if (performance.now() < downUntil) return void client.resetAndDestroy();
+    const destroy = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    open.add(destroy);
+    client.on('close', () => open.delete(destroy));
     const cutNow = (): void => {
       armed = undefined;
       cut++;
-      client.destroy();
-      upstream.destroy();
+      destroy();
+      if (downMs === 0) return;
+      downUntil = performance.now() + downMs;
+      for (const d of [...open]) d();
     };
     let stage: 'none' | 'line' | 'commit' = 'none';
     // postgres.js prepares `commit` once a connection and then binds it by name.
@@ -78,9 +93,10 @@ const commitCuttingProxy = async (url: string): Promise<LoopbackProxy & { arm(wh
   });
   return {
     ...proxy,
-    arm: (what, when = 'after-commit') => {
+    arm: (what, when = 'after-commit', down = 0) => {
       armed = what;
       cutAt = when;
+      downMs = down;
     },
     cuts: () => cut,
   };
@@ -114,6 +130,17 @@ describe('PostgreSQL: an upload whose commit answer is lost with the connection'
     expect(await readAll(download.right.stream)).toEqual(bytes);
   });
 
+  it('is answered stored when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT V'))).toEqual(['Thread V created']);
+    proxy.arm('INSERT INTO entries', 'after-commit', 1_500);
+    const stored = await upload(store, 'V', 'h.txt', 'alice', Buffer.from('h'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT V'))).toEqual(['alice uploaded h.txt']);
+    // Before: asked once, on a connection refused, and answered a failure of a file the thread lists.
+    expect(stored).toEqual(E.right(undefined));
+  });
+
   it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT U'))).toEqual(['Thread U created']);
@@ -139,6 +166,17 @@ describe('PostgreSQL: a MSG whose commit answer is lost with the connection', ()
     expect(answer).toEqual(['Message posted to M thread']);
   });
 
+  it('is answered posted when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT R'))).toEqual(['Thread R created']);
+    proxy.arm('INSERT INTO entries', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'MSG R hello there'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT R'))).toEqual(['1 alice: hello there']);
+    // Before: asked once, on a connection refused, and answered a failure whose retry posted it twice.
+    expect(answer).toEqual(['Message posted to R thread']);
+  });
+
   it('is still refused, leaving nothing, when the connection is lost before the commit', async () => {
     const { store, direct, proxy } = await storesBehindProxy();
     expect(await lines(run(store, 'alice', 'CRT N'))).toEqual(['Thread N created']);
@@ -147,5 +185,42 @@ describe('PostgreSQL: a MSG whose commit answer is lost with the connection', ()
     expect(proxy.cuts()).toBe(1);
     expect(answer).not.toEqual(['Message posted to N thread']);
     expect(await lines(run(direct, 'bob', 'RDT N'))).toEqual(['Thread N is empty']);
+  });
+});
+
+describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connection', () => {
+  it('DLT is answered deleted when the commit landed: the retry a failure asks for deleted the next message', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT D'))).toEqual(['Thread D created']);
+    expect(await lines(run(store, 'alice', 'MSG D one'))).toEqual(['Message posted to D thread']);
+    expect(await lines(run(store, 'alice', 'MSG D two'))).toEqual(['Message posted to D thread']);
+    proxy.arm('DELETE FROM entries');
+    const answer = await lines(run(store, 'alice', 'DLT D 1'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT D'))).toEqual(['1 alice: two']);
+    // Before: 'The server could not complete the command, please try again'; 'DLT D 1' again deleted 'two'.
+    expect(answer).toEqual(['The message has been deleted']);
+  });
+
+  it('EDT is answered edited when the commit landed', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT E'))).toEqual(['Thread E created']);
+    expect(await lines(run(store, 'alice', 'MSG E one'))).toEqual(['Message posted to E thread']);
+    proxy.arm('UPDATE entries SET body');
+    const answer = await lines(run(store, 'alice', 'EDT E 1 uno'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT E'))).toEqual(['1 alice: uno']);
+    expect(answer).toEqual(['The message has been edited']);
+  });
+
+  it('DLT is still refused, deleting nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT F'))).toEqual(['Thread F created']);
+    expect(await lines(run(store, 'alice', 'MSG F one'))).toEqual(['Message posted to F thread']);
+    proxy.arm('DELETE FROM entries', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'DLT F 1'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['The message has been deleted']);
+    expect(await lines(run(direct, 'bob', 'RDT F'))).toEqual(['1 alice: one']);
   });
 });

@@ -39,8 +39,16 @@ const findMessage = async (tx: TransactionSql, size: ThreadSize, n: number): Pro
  * then updates or deletes that one line and keeps the size on the row, in
  * one transaction. The thread's other lines are neither read nor written:
  * messages are numbered by their order, so a DLT renumbers nothing.
+ * `wrote` is told the transaction's id once the line is changed, for the
+ * caller to ask whether it committed if its COMMIT fails (postgres-commit-landed.ts).
  */
-export const changeMessageInPostgres = <Err>(sql: Sql, title: string, n: number, change: MessageChange<Err>): Promise<E.Either<StoreError | Err, void>> =>
+export const changeMessageInPostgres = <Err>(
+  sql: Sql,
+  title: string,
+  n: number,
+  change: MessageChange<Err>,
+  wrote: (xid: string) => void = () => undefined,
+): Promise<E.Either<StoreError | Err, void>> =>
   sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
     const size = await lockThreadSize(tx, title);
     if (size === undefined) return E.left({ kind: 'noThread', title });
@@ -49,11 +57,13 @@ export const changeMessageInPostgres = <Err>(sql: Sql, title: string, n: number,
     const decided = change.decide(found.message, size);
     if (E.isLeft(decided)) return decided;
     const edit = decided.right;
-    await Promise.all([
+    const [changed] = await Promise.all([
       edit.kind === 'edit'
-        ? tx`UPDATE entries SET body = ${edit.text} WHERE thread = ${title} AND pos = ${found.pos}`
-        : tx`DELETE FROM entries WHERE thread = ${title} AND pos = ${found.pos}`,
+        ? tx<{ xid: string }[]>`UPDATE entries SET body = ${edit.text} WHERE thread = ${title} AND pos = ${found.pos} RETURNING txid_current()::text AS xid`
+        : tx<{ xid: string }[]>`DELETE FROM entries WHERE thread = ${title} AND pos = ${found.pos} RETURNING txid_current()::text AS xid`,
       writeThreadSize(tx, title, changedSize(size, found.message, edit)),
     ]);
+    const xid = changed[0]?.xid;
+    if (xid !== undefined) wrote(xid);
     return E.right(undefined);
   });

@@ -445,7 +445,18 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     createThread: (title, creator) => attemptEither(() => createThreadInPostgres(sql, limits, title, creator)),
     updateThread,
     appendEntry,
-    changeMessage: (title, n, change) => attemptEither(() => changeMessageInPostgres(sql, title, n, change)),
+    changeMessage: (title, n, change) => async () => {
+      // The transaction that changed the line, once it has: asked about if its COMMIT fails.
+      let xid: string | undefined;
+      const wrote = (x: string): void => {
+        xid = x;
+      };
+      const done = await attemptEither(() => changeMessageInPostgres(sql, title, n, change, wrote))();
+      // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
+      // retry deleted the message numbered after it (an EDT retried was only answered wrong).
+      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
+      return done;
+    },
     removeThread,
     checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,

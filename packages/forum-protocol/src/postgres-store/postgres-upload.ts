@@ -5,7 +5,7 @@ import postgres, { type Sql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { postgresIoError } from './postgres-timeouts.js';
-import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { askedAfterLostCommit } from './postgres-commit-landed.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -161,14 +161,12 @@ export const postgresUploadWriter = async (
   /**
    * Whether the upload's commit landed, asked on another connection after the commit's own failed. Under the
    * row's lock: a COMMIT the database is still running when the question comes is waited for, not read as
-   * not yet done. Outside the command's deadline, which may be what failed the commit: the answer must
-   * still be true. False when the database cannot tell (then the failure stands: its row, if committed
-   * after all, is kept, as `deleteRow` deletes only an uncommitted one).
+   * not yet done. Asked as {@link askedAfterLostCommit} asks (outside the command's deadline, again while
+   * the database is out of reach). False when the database cannot tell (then the failure stands: its row,
+   * if committed after all, is kept, as `deleteRow` deletes only an uncommitted one).
    */
   const landed = (): Promise<boolean> =>
-    outsideCommandDeadline(async () => (await sql<{ committed: boolean }[]>`SELECT committed FROM uploads WHERE id = ${id} FOR UPDATE`)[0]?.committed === true).catch(
-      () => false,
-    );
+    askedAfterLostCommit(async () => (await sql<{ committed: boolean }[]>`SELECT committed FROM uploads WHERE id = ${id} FOR UPDATE`)[0]?.committed === true);
   const discard = async (): Promise<void> => {
     // Not deleted (the database out of reach, or a lock held past lock_timeout: the upload_bytes row a
     // hung server's chunk holds, say): once more when such a server's transaction has surely ended, and

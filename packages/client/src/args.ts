@@ -60,7 +60,9 @@ the rest not run (status ${EXIT.interrupted}).
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
 ${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
-changed or the known-hosts file cannot be read, ${EXIT.internal} on an internal error of the
+changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
+from a file or pipe, the server could not complete the login three times in a
+row (a fault of its own; no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
 the input: ${EXIT.ok}) or while a reader of the output

@@ -29,6 +29,15 @@ const never = (): Promise<number> => new Promise<number>(() => undefined);
 const promptName = (step: NextStep): string => (step === 'username' ? 'username' : 'password');
 
 /**
+ * Times a login the server could not complete for a fault of its own (`fault`: its database out of reach, too
+ * slow) is tried again with the same answers when they come from a file or pipe, and the pause before each
+ * (ms). Past them the client exits with {@link EXIT.loginFault}, no command run.
+ */
+export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
  * Prompts for the username and password, then reads commands and sends them, one at a time, until XIT,
  * the end of input, or a fatal event. Resolves with the exit status; after a fatal event it never
  * resolves (the event's exit ends the process).
@@ -81,21 +90,46 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
   };
 
   let next: NextStep = 'username';
+  // The answers of the login under way (username, then password), and those to send again after a fault.
+  let loginAnswers: string[] = [];
+  const replay: string[] = [];
+  let loginFaults = 0;
   for (;;) {
     state.awaitingOutput = true;
     await outputTaken();
     state.awaitingOutput = false;
     if (state.exiting) return never();
-    const line = await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' });
+    const line = replay.shift() ?? (await input.ask(PROMPTS[next], { hidden: next === 'password' || next === 'newPassword' }));
     if (state.exiting) return never();
     if (line === undefined) return endOfInput(next);
     if (next !== 'command') {
-      if (next === 'username') username = line;
+      if (next === 'username') {
+        username = line;
+        loginAnswers = [];
+      }
+      loginAnswers.push(line);
       const reply = await request(next, [line]);
       if (reply === undefined) return never();
       if (reply === 'unsent') continue;
       outLines(reply.lines);
-      if (reply.data.kind === 'auth') next = reply.data.next;
+      if (reply.data.kind !== 'auth') continue;
+      next = reply.data.next;
+      // A script's next line is its password (or first command): read at the username prompt after a fault, it
+      // was taken as a username (attack round 18). The same answers again, a pause before; at a terminal the
+      // person answers the prompt shown.
+      if (reply.data.fault === true && state.scripted) {
+        const wait = LOGIN_FAULT_PAUSES_MS[loginFaults++];
+        if (wait === undefined) {
+          err(`Login not completed: the server could not complete it ${loginFaults} times; the commands were not run`);
+          return end.quit(link, EXIT.loginFault);
+        }
+        err(`Login not completed (a fault of the server): trying again in ${wait / 1000} s with the same answers`);
+        await pause(wait);
+        if (state.exiting) return never();
+        // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
+        if (state.interrupts > 0 || state.hungUp) return endOfInput(next);
+        replay.splice(0, replay.length, ...loginAnswers);
+      }
       continue;
     }
     const typed = interpretLine(line);

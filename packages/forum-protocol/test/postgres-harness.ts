@@ -77,11 +77,12 @@ export const insertThread = async (sql: Sql, thread: Thread): Promise<void> => {
 };
 
 /**
- * Turns the store's tables back into schema `version` (1 to 9) as a server of
+ * Turns the store's tables back into schema `version` (1 to 11) as a server of
  * that version left them, keeping the data it knew of: what each later
  * migration added is dropped, and the version row says `version`.
  */
 export const backToSchema = async (sql: Sql, version: number): Promise<void> => {
+  if (version < 12) await sql`ALTER TABLE uploads DROP COLUMN IF EXISTS lease_expires_at`;
   if (version < 10) await sql`ALTER TABLE transfer_tokens DROP COLUMN IF EXISTS connection_key`;
   if (version < 9) {
     await sql`DROP FUNCTION IF EXISTS forum_limit_reserve(text[], text[], integer[], bigint[], integer[], bigint)`;

@@ -184,7 +184,7 @@ describe('PostgreSQL time limits (statement_timeout, lock_timeout, idle_in_trans
     await lock.release();
     if (step === 'still waiting') throw new Error('the login was not given up');
     // Without its own case the login's generic line: 'The server could not complete the login, please try again'.
-    expect(step.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: [timedOutText('login')], data: { kind: 'auth', next: 'username' } } });
+    expect(step.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: [timedOutText('login')], data: { kind: 'auth', next: 'username', fault: true } } });
     expect(step.state).toEqual(INITIAL_AUTH_STATE);
   });
 

@@ -165,6 +165,9 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
         ...(options.maxDataBytes === undefined ? {} : { maxStoredUploadBytes: options.maxDataBytes }),
         // A failing sweep leaves removed uploads' bytes counted against --max-data-bytes: said, not silent.
         doomedUploadSweep: { onError: (m) => options.warn(`Warning: ${m}`) },
+        // A killed server's pending uploads lapse with its sessions, and their room is taken back (attack round 18).
+        uploadLeaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),
+        onUploadLeaseError: (m) => options.warn(`Warning: ${m}`),
       })(),
       options.signal,
       (late) => {

@@ -97,8 +97,8 @@ export interface AuthResult {
   readonly passwordRejected?: true;
 }
 
-const authReply = (id: string, status: Reply['status'], lines: readonly string[], next: NextStep): Reply =>
-  simpleReply(id, status, lines, { kind: 'auth', next });
+const authReply = (id: string, status: Reply['status'], lines: readonly string[], next: NextStep, fault?: true): Reply =>
+  simpleReply(id, status, lines, fault === undefined ? { kind: 'auth', next } : { kind: 'auth', next, fault });
 
 const nextOf = (state: AuthState): NextStep => {
   switch (state.step) {
@@ -116,7 +116,8 @@ const nextOf = (state: AuthState): NextStep => {
 
 const serverError = (id: string, e: StoreError): AuthResult => ({
   state: INITIAL_AUTH_STATE,
-  reply: authReply(id, 'error', [e.kind === 'io' ? ioErrorText(e, 'login') : 'The server could not complete the login, please try again'], 'username'),
+  // Marked a fault: a client whose answers come from a script tries them again, not its next line as a username.
+  reply: authReply(id, 'error', [e.kind === 'io' ? ioErrorText(e, 'login') : 'The server could not complete the login, please try again'], 'username', true),
   log: [`Store error: ${e.kind === 'io' ? e.message : e.kind}`],
 });
 

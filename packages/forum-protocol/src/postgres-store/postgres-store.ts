@@ -8,6 +8,7 @@ import { createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
+import { bytesInProgress, DEFAULT_UPLOAD_LEASE_MS, lapsedUploads, UploadLeases } from './postgres-upload-leases.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
@@ -37,6 +38,15 @@ export interface PostgresStoreOptions {
   readonly staleUploadMs?: number;
   /** How often, at most, beginning an upload sweeps the stale pending uploads of every server. Default 60 s. */
   readonly staleSweepEveryMs?: number;
+  /**
+   * How long a pending upload's lease lives without renewal, ms (schema 12; this server renews its own with
+   * each chunk and every third of it). An upload whose lease lapsed belongs to a server that is gone: it is
+   * deleted, its chunks swept, as soon as an upload on any server finds no room, and by the sweep of stale
+   * uploads. Keep it at most the forum's idle timeout. Default {@link DEFAULT_UPLOAD_LEASE_MS} (15 s).
+   */
+  readonly uploadLeaseMs?: number;
+  /** Told when a renewal of upload leases fails (the next one may succeed; a lease lapses only after `uploadLeaseMs`). */
+  readonly onUploadLeaseError?: (message: string) => void;
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
   /**
@@ -104,10 +114,13 @@ const entryColumns = (e: ThreadEntry): { readonly kind: string; readonly author:
 const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs ?? 10 * 60_000;
 
 // A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
-// by its server: a row untouched for minutes belongs to a server that is gone.
-// Resolves to the ids of the uploads it deleted (their chunks doomed).
+// by its server: a row untouched for minutes belongs to a server that is gone. So does one whose lease
+// lapsed (schema 12), sooner. Resolves to the ids of the uploads it deleted (their chunks doomed).
 const sweepStaleUploads = (sql: Sql, staleMs: number): Promise<readonly string[]> =>
-  deleteUploads(sql, (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND touched_at < now() - ${staleMs} * interval '1 millisecond'`);
+  deleteUploads(
+    sql,
+    (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND (touched_at < now() - ${staleMs} * interval '1 millisecond' OR lease_expires_at < now())`,
+  );
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -237,6 +250,18 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   // This server's uploads being received and downloads being read, so that its RMV stops those of the thread it removes.
   const inFlight = new TransfersInFlight();
   const sweeper = new DoomedUploadSweeper(sql, options.doomedUploadSweep);
+  const leases = new UploadLeases(sql, options.uploadLeaseMs ?? DEFAULT_UPLOAD_LEASE_MS, options.onUploadLeaseError);
+  /**
+   * Deletes the pending uploads of servers that are gone (lease lapsed) and their chunks, now: asked when an
+   * upload finds no room, which such an upload held for up to `staleUploadMs` (attack round 18). Resolves
+   * to whether any went. A sweep that fails leaves their chunks to the sweeper (still counted meanwhile).
+   */
+  const reclaimLapsed = async (): Promise<boolean> => {
+    const ids = await deleteUploads(sql, lapsedUploads);
+    if (ids.length === 0) return false;
+    await sweeper.sweepUploads(ids).catch(() => sweeper.kick());
+    return true;
+  };
   // What a server (this one before a crash, another, one of schema 7) left doomed: swept in the background.
   sweeper.kick();
 
@@ -353,13 +378,21 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
    */
   const roomProblem = async (size: number | undefined): Promise<E.Either<UploadError, void>> => {
     if (maxStoredUploadBytes === undefined || size === undefined) return E.right(undefined);
-    const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
-    const free = Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
+    const freeNow = async (): Promise<number> => {
+      const rows = await sql<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
+      return Math.max(0, maxStoredUploadBytes - Number(rows[0]?.bytes ?? 0));
+    };
+    let free = await freeNow();
+    if (size <= free) return E.right(undefined);
+    // Held by a dead server's half upload: freed now, not when it is 10 minutes stale.
+    if (await reclaimLapsed()) free = await freeNow();
     if (size <= free) return E.right(undefined);
     // Part of what is counted may be doomed chunks that no sweep is deleting (their server died after its
     // RMV): swept now, not at this server's next tick (60 s), so that the sender's next try finds the room.
     sweeper.kick();
-    return E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size } });
+    // Held by live uploads: free again once they end, which the refusal says (removing threads may not help).
+    const inProgress = await bytesInProgress(sql);
+    return E.left({ kind: 'uploadStorageFull', limit: maxStoredUploadBytes, announced: { free, size }, ...(inProgress > 0 ? { inProgress } : {}) });
   };
 
   const beginUpload = (title: string, filename: string, uploader: string, granted?: ThreadIncarnation, size?: number): TE.TaskEither<UploadError, UploadWriter> =>
@@ -379,7 +412,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       const fits = await roomProblem(size);
       if (E.isLeft(fits)) return fits;
       // The pending row is inserted only if the thread is still that row: a RMV after the check is caught there.
-      return postgresUploadWriter(sql, { title, filename, uploader, threadId: room.right }, inFlight, maxStoredUploadBytes, discardRetryMs, () => sweeper.kick());
+      return postgresUploadWriter(
+        sql,
+        { title, filename, uploader, threadId: room.right },
+        { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed },
+      );
     });
 
   /** The committed upload's id and size and its thread row's id, or why there is none. */
@@ -412,6 +449,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     warnings: [],
     sweepDoomedUploads: () => sweeper.sweep(),
     close: async () => {
+      leases.close();
       await sweeper.close();
       await sql.end({ timeout: 5 });
     },

@@ -47,14 +47,30 @@ export const timeoutParameters = (timeouts: PostgresTimeouts): Readonly<Record<s
 // query_canceled (statement_timeout), lock_not_available (lock_timeout), idle_in_transaction_session_timeout.
 const TIMED_OUT_CODES: ReadonlySet<string> = new Set(['57014', '55P03', '25P03']);
 
-// admin_shutdown (pg_terminate_backend, a fast shutdown), crash_shutdown, cannot_connect_now (starting or stopping).
-const TERMINATED_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03']);
+/**
+ * Why the database ended (or refused) a connection, by SQLSTATE, for the log: a start of the database
+ * (57P03) was named `pg_terminate_backend, a shutdown` with the rest (attack round 18).
+ */
+const TERMINATION_CAUSES: ReadonlyMap<string, string> = new Map([
+  ['57P01', "the database ended the server's connection (pg_terminate_backend, a shutdown)"],
+  ['57P02', "the database ended the server's connection (another of its processes crashed: it restarts)"],
+  ['57P03', 'the database refused the connection (it is starting up, shutting down or recovering)'],
+]);
+
+// cannot_connect_now: a connection the database would not take (it starts, stops or recovers), not one it ended.
+const CONNECTION_REFUSED = '57P03';
 
 /** Whether `e` is a statement ended by one of the {@link PostgresTimeouts}. */
 export const isTimedOut = (e: unknown): boolean => e instanceof postgres.PostgresError && TIMED_OUT_CODES.has(e.code) && !isCancelledByUser(e);
 
-/** Whether `e` is a statement whose connection the database ended (`pg_terminate_backend`, a shutdown). */
-export const isTerminated = (e: unknown): boolean => e instanceof postgres.PostgresError && TERMINATED_CODES.has(e.code);
+/**
+ * Whether `e` is a statement whose connection the database ended or refused: `pg_terminate_backend`,
+ * a shutdown, a crash of another backend, a database starting up (SQLSTATE class 57P, operator intervention).
+ */
+export const isTerminated = (e: unknown): boolean => e instanceof postgres.PostgresError && TERMINATION_CAUSES.has(e.code);
+
+/** The log's words for a connection the database ended or refused ({@link isTerminated}), by its SQLSTATE. */
+export const terminationCause = (e: unknown): string | undefined => (e instanceof postgres.PostgresError ? TERMINATION_CAUSES.get(e.code) : undefined);
 
 /**
  * `e` as an {@link IoError}, marked for the client: `timedOut` when a time limit or the command's
@@ -70,7 +86,12 @@ export const postgresIoError = (e: unknown): IoError => {
   // The store's own cancel, meant for another command's statement that ended first: not an administrator's.
   if (e instanceof StrayCancelError) return { kind: 'io', message: e.message, timedOut: true };
   if (isCancelledByUser(e)) return { kind: 'io', message: `a database administrator cancelled the statement (pg_cancel_backend): ${toIoError(e).message}`, interrupted: 'cancelled' };
-  if (isTerminated(e)) return { kind: 'io', message: `the database ended the server's connection (pg_terminate_backend, a shutdown): ${toIoError(e).message}`, interrupted: 'terminated' };
+  const cause = terminationCause(e);
+  if (cause !== undefined) {
+    const message = `${cause}: ${toIoError(e).message}`;
+    // A connection refused as the database starts ran nothing: the client's plain "please try again", not "closed its connection".
+    return e instanceof postgres.PostgresError && e.code === CONNECTION_REFUSED ? { kind: 'io', message } : { kind: 'io', message, interrupted: 'terminated' };
+  }
   return isTimedOut(e) ? { ...toIoError(e), timedOut: true } : toIoError(e);
 };
 

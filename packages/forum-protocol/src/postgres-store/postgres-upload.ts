@@ -1,11 +1,13 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { Readable, Writable } from 'node:stream';
-import postgres, { type Sql } from 'postgres';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
+import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit } from './postgres-commit-landed.js';
+import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
@@ -32,12 +34,51 @@ class ThreadRemovedError extends Error {
   }
 }
 
+/**
+ * A chunk could not be stored because the upload's row is gone while its thread is not: this server did
+ * not renew its lease in time (cut off from the database, or stopped, for longer than the lease) and
+ * another server deleted it as a dead server's (postgres-upload-leases.ts).
+ */
+class UploadLeaseLapsedError extends Error {
+  constructor(leaseMs: number) {
+    super(`this server did not renew the upload's lease within ${leaseMs} ms, and another server gave it up`);
+    this.name = 'UploadLeaseLapsedError';
+  }
+}
+
 /** A chunk was not stored: with it the uploads in the database would pass `maxStoredUploadBytes`. */
 class UploadStorageFull extends Error {
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    /** Of the bytes counted, those held by other uploads in progress (free again once they end). */
+    readonly inProgress: number,
+  ) {
     super(`the uploads would pass ${limit} bytes`);
     this.name = 'UploadStorageFull';
   }
+}
+
+/** `e` as the refusal the uploader reads: `inProgress` only when some bytes are held so. */
+const storageFull = (e: UploadStorageFull): UploadStorageFullError =>
+  e.inProgress > 0 ? { kind: 'uploadStorageFull', limit: e.limit, inProgress: e.inProgress } : { kind: 'uploadStorageFull', limit: e.limit };
+
+/** What an upload writer works with besides its target: the store's, shared by its uploads. */
+export interface UploadWriterContext {
+  /** This server's transfers in flight, which its RMV stops. */
+  readonly inFlight: TransfersInFlight;
+  /** Most bytes all uploads may hold in the database (`upload_bytes`); `undefined`: no limit. */
+  readonly maxStoredUploadBytes: number | undefined;
+  /** How long after a failed discard its row is deleted again. */
+  readonly discardRetryMs: number;
+  /** Called once the upload's row is deleted: its chunks, doomed, are for the sweeper. */
+  readonly onDeleted: () => void;
+  /** The leases of this server's pending uploads (schema 12). */
+  readonly leases: UploadLeases;
+  /**
+   * Deletes the pending uploads of servers that are gone (their lease lapsed) and sweeps their chunks; resolves
+   * to whether any went. Asked when a chunk finds no room, before it is refused.
+   */
+  readonly reclaimLapsed: () => Promise<boolean>;
 }
 
 /**
@@ -53,7 +94,7 @@ const insertChunk = async (sql: Sql, id: string, seq: number, data: Buffer, limi
   await sql.begin(async (tx) => {
     await tx`INSERT INTO upload_chunks (upload_id, seq, data) VALUES (${id}, ${seq}, ${data})`;
     const rows = await tx<{ bytes: string }[]>`SELECT bytes FROM upload_bytes`;
-    if (Number(rows[0]?.bytes ?? 0) > limit) throw new UploadStorageFull(limit);
+    if (Number(rows[0]?.bytes ?? 0) > limit) throw new UploadStorageFull(limit, 0);
   });
 };
 
@@ -75,23 +116,38 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * removes it: this server's RMV stops the upload at once (`inFlight`),
  * another's is noticed as the next chunk is stored, or at commit.
  */
-export const postgresUploadWriter = async (
-  sql: Sql,
-  target: UploadTarget,
-  inFlight: TransfersInFlight,
-  maxStoredUploadBytes: number | undefined,
-  /** How long after a failed discard its row is deleted again. */
-  discardRetryMs: number,
-  /** Called once the upload's row is deleted: its chunks, doomed, are for the sweeper. */
-  onDeleted: () => void,
-): Promise<E.Either<UploadError, UploadWriter>> => {
+export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, context: UploadWriterContext): Promise<E.Either<UploadError, UploadWriter>> => {
+  const { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed } = context;
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
+  const leaseMs = leases.ms;
   // Only into that thread row: a thread of the title made since is another row, and gets no pending upload.
   const inserted = await sql<{ id: string }[]>`
-    INSERT INTO uploads (thread, filename, uploader) SELECT title, ${filename}, ${uploader} FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
+    INSERT INTO uploads (thread, filename, uploader, lease_expires_at)
+    SELECT title, ${filename}, ${uploader}, now() + ${leaseMs} * interval '1 millisecond' FROM threads WHERE title = ${title} AND id = ${threadId} RETURNING id`;
   const id = inserted[0]?.id;
   if (id === undefined) return E.left(threadGone(title));
+  leases.hold(id);
+  /** Why the upload's row is gone: its thread row too (RMV), or only the row (its lease lapsed, another server gave it up). */
+  const rowGone = async (q: Sql | TransactionSql = sql): Promise<Error> => {
+    const thread = await q`SELECT 1 FROM threads WHERE title = ${title} AND id = ${threadId}`;
+    return thread.length > 0 ? new UploadLeaseLapsedError(leaseMs) : new ThreadRemovedError();
+  };
+  /** Inserts chunk `n`; on a full forum, once more after the uploads of servers that are gone were deleted. */
+  const storeChunk = async (n: number, data: Buffer): Promise<void> => {
+    try {
+      await insertChunk(sql, id, n, data, maxStoredUploadBytes);
+    } catch (e) {
+      if (!(e instanceof UploadStorageFull)) throw e;
+      if (!(await reclaimLapsed())) throw new UploadStorageFull(e.limit, await bytesInProgress(sql, id).catch(() => 0));
+      try {
+        await insertChunk(sql, id, n, data, maxStoredUploadBytes);
+      } catch (again) {
+        if (!(again instanceof UploadStorageFull)) throw again;
+        throw new UploadStorageFull(again.limit, await bytesInProgress(sql, id).catch(() => 0));
+      }
+    }
+  };
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let seq = 0;
@@ -106,13 +162,14 @@ export const postgresUploadWriter = async (
       pendingBytes = rest.length;
       const n = seq++;
       // The row first: gone, its thread was removed (RMV's cascade), and the chunk would only be refused.
-      const touched = await sql`UPDATE uploads SET touched_at = now() WHERE id = ${id} RETURNING id`;
-      if (touched.length === 0) throw new ThreadRemovedError();
+      const touched = await sql`
+        UPDATE uploads SET touched_at = now(), lease_expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE id = ${id} RETURNING id`;
+      if (touched.length === 0) throw await rowGone();
       try {
-        await insertChunk(sql, id, n, data, maxStoredUploadBytes);
+        await storeChunk(n, data);
       } catch (e) {
         // Removed between the two statements.
-        if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw new ThreadRemovedError();
+        if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw await rowGone();
         throw e;
       }
     }
@@ -131,7 +188,7 @@ export const postgresUploadWriter = async (
           // through `stopped`, and the stream is destroyed by the stop, not failed). Likewise when the
           // uploads' room is spent, or on any other failure (a chunk's statement past its time limit, the
           // database gone): the sender reads why at once; the failed chunk was rolled back, and the rest go.
-          void stop.stop(e instanceof ThreadRemovedError ? threadGone(title) : e instanceof UploadStorageFull ? { kind: 'uploadStorageFull', limit: e.limit } : postgresIoError(e));
+          void stop.stop(failure(asError(e)));
           // A stop no longer takes once the commit has begun (it ends the stream and waits for it): the stream
           // fails instead, or the commit went on without this chunk (an upload committed with its size and a
           // chunk missing, which no download can read).
@@ -168,6 +225,7 @@ export const postgresUploadWriter = async (
   const landed = (): Promise<boolean> =>
     askedAfterLostCommit(async () => (await sql<{ committed: boolean }[]>`SELECT committed FROM uploads WHERE id = ${id} FOR UPDATE`)[0]?.committed === true);
   const discard = async (): Promise<void> => {
+    leases.drop(id);
     // Not deleted (the database out of reach, or a lock held past lock_timeout: the upload_bytes row a
     // hung server's chunk holds, say): once more when such a server's transaction has surely ended, and
     // failing that the sweep of stale uploads removes it (10 minutes). Its bytes count until then.
@@ -182,12 +240,12 @@ export const postgresUploadWriter = async (
   const forget = inFlight.add(title, threadId, stop);
 
   // The last chunk is stored as the stream ends: what stops it then is the commit's refusal.
-  const failure = (err: Error): UploadError => {
+  const failure = (err: Error): StopReason => {
     if (err instanceof ThreadRemovedError) return threadGone(title);
-    if (err instanceof UploadStorageFull) return { kind: 'uploadStorageFull', limit: err.limit };
+    if (err instanceof UploadStorageFull) return storageFull(err);
     return postgresIoError(err);
   };
-  const commit: TE.TaskEither<UploadError, void> = async () => {
+  const commitOnce: TE.TaskEither<UploadError, void> = async () => {
     const ended = await endUploadStream({ stop, forget, aborted, stream, done: finished, discard, failure });
     if (ended !== undefined) return E.left(ended);
     try {
@@ -196,7 +254,8 @@ export const postgresUploadWriter = async (
         // Under the thread row's lock: the pending row is there unless RMV removed its thread (the cascade),
         // so a thread of the title made again meanwhile is another row, which it does not belong to.
         const mine = size === undefined ? [] : await tx`SELECT 1 FROM uploads WHERE id = ${id}`;
-        if (size === undefined || mine.length === 0) return E.left(threadGone(title));
+        if (size === undefined) return E.left(threadGone(title));
+        if (mine.length === 0) return E.left(failure(await rowGone(tx)));
         const taken = await tx`SELECT 1 FROM uploads WHERE thread = ${title} AND filename = ${filename} AND committed`;
         if (taken.length > 0) {
           await tx`DELETE FROM uploads WHERE id = ${id}`;
@@ -227,6 +286,15 @@ export const postgresUploadWriter = async (
       if (await landed()) return E.right(undefined);
       await discard();
       return E.left(postgresIoError(e));
+    }
+  };
+
+  const commit: TE.TaskEither<UploadError, void> = async () => {
+    try {
+      return await commitOnce();
+    } finally {
+      // Committed, refused or given up: no lease is renewed for it any more.
+      leases.drop(id);
     }
   };
 

@@ -53,7 +53,17 @@ const Port = new t.Type<number, number, unknown>(
 export const ReplyData = t.union([
   t.readonly(t.type({ kind: t.literal('none') })),
   /** A login step answered; `next` says which prompt the client shows. */
-  t.readonly(t.type({ kind: t.literal('auth'), next: NextStep })),
+  t.readonly(
+    t.intersection([
+      t.type({ kind: t.literal('auth'), next: NextStep }),
+      /**
+       * `fault`: the step was not done for a fault of the server (its database out of reach, too slow):
+       * the same answers may succeed later. A client reading its answers from a script retries them
+       * rather than read the script's next line (the password) as a username.
+       */
+      t.partial({ fault: t.literal(true) }),
+    ]),
+  ),
   /**
    * LST answered: `count` threads, listed in the reply's `lines` after its first. The titles are not
    * repeated here: a long list sent twice was twice as close to the reply size limit.

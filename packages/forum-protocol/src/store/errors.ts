@@ -50,6 +50,11 @@ export interface UploadStorageFullError {
   readonly limit: number;
   /** Refused by its announced size, before a byte was stored: the bytes free then, and the file's size. */
   readonly announced?: { readonly free: number; readonly size: number };
+  /**
+   * Of the bytes counted, those held by other uploads still in progress (on any server): room that is
+   * free again once they commit or end. Present only when some are.
+   */
+  readonly inProgress?: number;
 }
 /** A thread write refused for now (see write-budget.ts): the account's, or the whole store's, bytes per second are spent. */
 export interface WriteRateError {
@@ -106,10 +111,16 @@ export const commandErrorText = (e: CommandError): string => {
       return `Thread ${e.title} is full: it cannot grow any longer (delete or shorten messages, or start a new thread)`;
     case 'threadStorageFull':
       return `The forum is full: its threads hold at most ${e.limit} bytes (delete messages or threads to make room)`;
-    case 'uploadStorageFull':
-      return e.announced === undefined
-        ? `The forum's uploads are full: they hold at most ${e.limit} bytes (remove threads to make room)`
-        : `The forum's uploads are full: they hold at most ${e.limit} bytes, ${e.announced.free} are free, this file has ${e.announced.size} (remove threads to make room)`;
+    case 'uploadStorageFull': {
+      const head =
+        e.announced === undefined
+          ? `The forum's uploads are full: they hold at most ${e.limit} bytes`
+          : `The forum's uploads are full: they hold at most ${e.limit} bytes, ${e.announced.free} are free, this file has ${e.announced.size}`;
+      // Room held by uploads in progress comes back as they end: removing threads is not the only way.
+      return e.inProgress === undefined
+        ? `${head} (remove threads to make room)`
+        : `${head}; ${e.inProgress} bytes are held by uploads in progress (try again later, or remove threads to make room)`;
+    }
     case 'writeRate':
       return e.who === 'account'
         ? `You are rewriting large threads too fast: try again in ${Math.ceil(e.retryAfterMs / 1000)} s`

@@ -1,0 +1,85 @@
+/**
+ * The real forum-client, its answers piped (a script), against a fake server whose login fails for a
+ * fault of its own (its database out of reach or too slow: `fault` in the reply), attack round 18: the
+ * client went back to the username prompt and read the script's next line, the password, as a username.
+ */
+import { simpleReply, type Reply, type Request } from 'forum-protocol';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient, tempDir } from '../../server/test/forum-processes.js';
+import { startFakeServer } from './fake-forum-server.js';
+
+const FAULT_LINE = "The server's database did not answer in time, so the login was cancelled: please try again";
+
+/** A login step refused for a fault of the server, as forum-protocol's login answers it. */
+const fault = (req: Request): Reply => simpleReply(req.id, 'error', [FAULT_LINE], { kind: 'auth', next: 'username', fault: true });
+
+/** A fake whose login steps fail while `failing(req, n)` (n: the requests so far) says so; it records every request. */
+const loginServer = async (failing: (req: Request, n: number) => boolean): Promise<{ readonly server: Awaited<ReturnType<typeof startFakeServer>>; readonly seen: string[] }> => {
+  const seen: string[] = [];
+  const server = await startFakeServer(
+    (req) => {
+      seen.push([req.cmd, ...req.args].join(' '));
+      if ((req.cmd === 'username' || req.cmd === 'password') && failing(req, seen.length)) return [fault(req)];
+      if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
+      if (req.cmd === 'password')
+        return [
+          req.args[0] === 'pw'
+            ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
+            : simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' }),
+        ];
+      if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+      return [simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+    },
+    undefined,
+    { answersLogin: true },
+  );
+  return { server, seen };
+};
+
+describe('forum-client with piped answers, a login the server could not complete (fault)', () => {
+  const { dirs, closers } = cleanupAfterEach();
+  const cwd = async (): Promise<string> => {
+    const dir = await tempDir('login-fault');
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('a fault at the username step: the same username is sent again after a pause, and the password answers the password prompt', async () => {
+    const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1);
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: ['username yoda', 'username pw', 'password LST'] — the password sent (and logged) as a username.
+    expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
+    expect(run.stdout).toContain(FAULT_LINE);
+    expect(run.stdout).toContain('Welcome to the forum');
+    expect(run.stderr).toContain('Login not completed (a fault of the server): trying again in 1 s with the same answers');
+    expect(run.code).toBe(0);
+  });
+
+  it('a fault at the password step: the login is made again from the username, with the same password', async () => {
+    const { server, seen } = await loginServer((req, n) => req.cmd === 'password' && n === 2);
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: ['username yoda', 'password pw', 'username LST'] — the first command read as a username.
+    expect(seen).toEqual(['username yoda', 'password pw', 'username yoda', 'password pw', 'LST', 'XIT']);
+    expect(run.code).toBe(0);
+  });
+
+  it('a fault that lasts: after the retries the client exits with status 6, no line of the script read as another answer', async () => {
+    const { server, seen } = await loginServer(() => true);
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: ['username yoda', 'username pw', 'username LST'] and exit 0 at the end of input.
+    expect(seen).toEqual(['username yoda', 'username yoda', 'username yoda']);
+    expect(run.stderr).toContain('Login not completed: the server could not complete it 3 times; the commands were not run');
+    expect(run.code).toBe(6);
+  });
+
+  it('a refusal that is no fault (Invalid password) is answered by the next line, as before: the script plans for it', async () => {
+    const { server, seen } = await loginServer(() => false);
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'wrong', 'yoda', 'pw']);
+    expect(seen).toEqual(['username yoda', 'password wrong', 'username yoda', 'password pw', 'XIT']);
+    expect(run.code).toBe(0);
+  });
+});

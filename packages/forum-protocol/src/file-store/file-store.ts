@@ -145,7 +145,14 @@ const makeStore = (
     dir,
     ...settings,
     mutex: createKeyedMutex(),
-    journal: createUndoJournal(dir, settings.owned),
+    journal: createUndoJournal(dir, settings.owned, {
+      clock,
+      // Said as the open says what its recovery did: the operator sees the store took writes again, and why.
+      onRecovered: (report) => {
+        for (const file of report.restored) settings.warn(`undid a change to ${file} that a failed write left, and took changes again`);
+        for (const w of report.warnings) settings.warn(w);
+      },
+    }),
     contents: new DirectoryContents(loaded.threads, loaded.otherNames),
     inFlight: new TransfersInFlight(),
     charge: (actor, bytes) => {

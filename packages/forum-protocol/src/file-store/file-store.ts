@@ -40,7 +40,7 @@ export interface FileStoreOptions {
    * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
-  /** Milliseconds now, for the write budget and `diskStallMs`; only differences count. Default `performance.now` (never goes back). */
+  /** Milliseconds now, for the write budget, `diskStallMs` and the retry of a failed write's recovery; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
   /**
    * Told the bytes of each upload file RMV deletes, and of each unfinished upload's temporary file
@@ -83,7 +83,8 @@ export interface FileStoreOptions {
   readonly onRecovered?: () => void;
   /**
    * Told, for the log, what a change answered done could not finish on a failing disk and left for the
-   * next open (an intent record that could not be deleted, and the names it keeps taken until then).
+   * next open (an intent record that could not be deleted, and the names it keeps taken until then), and
+   * what a recovery from a failed write put back once it took changes again.
    */
   readonly onWarning?: (text: string) => void;
   /**

@@ -29,6 +29,8 @@ const faults = vi.hoisted(() => ({
   journalSyncsBeforeFailure: undefined as number | undefined,
   /** Creating a temporary file (a whole-file write, the recovery's put-back) fails with ENOSPC while set. */
   tempFiles: false,
+  /** While set, the next sync of thread file `U` waits for `release` (`reached` resolves when it starts waiting). */
+  holdU: undefined as { readonly gate: Promise<void>; readonly reached: () => void } | undefined,
 }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
@@ -52,6 +54,18 @@ vi.mock('node:fs/promises', async (importOriginal) => {
             return fail('EIO', path);
           }
           return datasync();
+        };
+      }
+      if (name === 'U' && args[1] === 'r+') {
+        const sync = h.sync.bind(h);
+        h.sync = async () => {
+          const hold = faults.holdU;
+          faults.holdU = undefined;
+          if (hold !== undefined) {
+            hold.reached();
+            await hold.gate;
+          }
+          return sync();
         };
       }
       if (name === 'T' && args[1] === 'r+') {
@@ -95,6 +109,52 @@ describe('the data-directory store after a failed write', () => {
     expect(E.isRight(await s.createAccount({ username: 'bob', password: 'pw' })())).toBe(true);
     expect(await lines(run(s, 'bob', 'MSG T three'))).toEqual(['Message posted to T thread']);
     expect(readFileSync(join(dir, 'T'), 'utf8')).toBe('ann\n1 ann: one\n2 ann: two\n3 bob: three\n');
+    expect(existsSync(join(dir, JOURNAL_FILE))).toBe(false);
+  });
+
+  it('under concurrent MSGs to many threads, a failure fails only the changes it touched; every one answered done is on disk, and the next round all goes through', async () => {
+    const { s, dir } = await openStore();
+    const titles = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    for (const t of titles) expect(await lines(run(s, 'ann', `CRT ${t}`))).toEqual([`Thread ${t} created`]);
+    // The journal cannot be opened for the first batch of records; the changes asked meanwhile either fail with
+    // it or wait for the changes under way to settle and the recovery, instead of being refused for good.
+    faults.journalOpen = 1;
+    const rounds = await Promise.all(['first', 'second'].map((text) => Promise.all(titles.map((t) => lines(run(s, 'ann', `MSG ${t} ${text}`))))));
+    expect(rounds.flat()).toContainEqual(REFUSED);
+    const third = await Promise.all(titles.map((t) => lines(run(s, 'ann', `MSG ${t} third`))));
+    expect(third).toEqual(titles.map((t) => [`Message posted to ${t} thread`]));
+    titles.forEach((t, i) => {
+      const posted = ['first', 'second'].filter((_, r) => rounds[r]?.[i]?.[0] === `Message posted to ${t} thread`);
+      expect(readFileSync(join(dir, t), 'utf8')).toBe(`ann\n${[...posted, 'third'].map((text, n) => `${n + 1} ann: ${text}\n`).join('')}`);
+    });
+    expect(existsSync(join(dir, JOURNAL_FILE))).toBe(false);
+  });
+
+  it('the recovery waits for a change under way when the failure came, which is answered done and stays', async () => {
+    const { s, dir } = await openStore();
+    expect(await lines(run(s, 'ann', 'CRT T'))).toEqual(['Thread T created']);
+    expect(await lines(run(s, 'ann', 'CRT U'))).toEqual(['Thread U created']);
+    let release = (): void => {};
+    let reached = (): void => {};
+    const atSync = new Promise<void>((r) => (reached = r));
+    faults.holdU = { gate: new Promise<void>((r) => (release = r)), reached };
+    // A MSG to U under way (its file written, its sync held) while a MSG to T fails half done.
+    const onU = msgError(s, 'U', 'kept');
+    await atSync;
+    faults.threadWrites = true;
+    expect(await lines(run(s, 'ann', 'MSG T lost'))).toEqual(REFUSED);
+    faults.threadWrites = false;
+    // The next MSG to T waits for the recovery, which waits for U's change to settle (an undo of T now would
+    // be run beside it, and deleting the journal would drop U's record).
+    let answered = false;
+    const onT = lines(run(s, 'ann', 'MSG T after')).finally(() => (answered = true));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(answered).toBe(false);
+    release();
+    expect(await onU).toBeUndefined();
+    expect(await onT).toEqual(['Message posted to T thread']);
+    expect(readFileSync(join(dir, 'T'), 'utf8')).toBe('ann\n1 ann: after\n');
+    expect(readFileSync(join(dir, 'U'), 'utf8')).toBe('ann\n1 ann: kept\n');
     expect(existsSync(join(dir, JOURNAL_FILE))).toBe(false);
   });
 

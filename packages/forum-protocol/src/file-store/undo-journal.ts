@@ -393,7 +393,8 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
     const broke = failed;
     if (broke === undefined) return undefined;
     if (lastAttempt !== undefined && clock() - lastAttempt < retryMs) return readOnly(broke);
-    if (!settledAll()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+    // Looked at again once woken: a change that settled queues its commit record right after.
+    while (!settledAll()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
     lastAttempt = clock();
     try {
       // The recovery writes files: only while the directory is this store's (a server that lost its lock
@@ -511,8 +512,8 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         checkIdle();
         throw error;
       }
+      // Its commit record is queued at once (the writer's end wakes a recovery waiting for it).
       inFlight--;
-      checkIdle();
       // A restored file needs no undo either: one commit record covers both outcomes.
       try {
         await append(encodeRecord({ t: 'commit', id }), true);

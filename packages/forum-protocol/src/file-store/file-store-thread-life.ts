@@ -87,7 +87,8 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           // is recovered, a thread of the title created meanwhile would be cut by it. Other threads may go (RMV
           // is how a full disk gets room back).
           if (journal.unsettled(title)) {
-            const refused = await journal.recover();
+            // Counted as a write under way (disk-watch.ts): the recovery syncs what it puts back.
+            const refused = await ctx.disk.run(() => journal.recover());
             if (refused !== undefined && journal.unsettled(title)) throw refused;
           }
           if (!(await ctx.owned())) throw new Error(`${title} was not removed: the data directory is no longer this server's`);

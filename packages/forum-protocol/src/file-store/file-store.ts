@@ -60,9 +60,12 @@ export interface FileStoreOptions {
    * a change of a file is written (after its undo record is synced: where a
    * process frozen mid-change most likely stopped), and before a thread file
    * found changed by another program is read again. `false` refuses the
-   * change, and leaves the cache as it was. A server whose lock may be taken
-   * over answers from the lock: frozen past the takeover, it otherwise wrote
-   * beside the new holder when it woke (attack round 9). Default: always.
+   * change, and leaves the cache as it was; a rejection refuses it too, with
+   * its error (a lock file that could not be read is not a lock lost). The
+   * in-process recovery after a failed write asks first as well. A server
+   * whose lock may be taken over answers from the lock: frozen past the
+   * takeover, it otherwise wrote beside the new holder when it woke (attack
+   * round 9). Default: always.
    */
   readonly owned?: () => Promise<boolean>;
   /**

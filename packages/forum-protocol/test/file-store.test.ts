@@ -134,21 +134,30 @@ describe('data-directory store', () => {
     expect(readFileSync(join(dir, 't'), 'utf8')).toBe('ann\n1 ann: ONE\n2 bob: two\n3 ann: THREE\n');
   });
 
-  it('after a write fails, a change written as a whole new file is refused too (the journal may hold an undo of it for the next start)', async () => {
+  it('after a write fails, a change written as a whole new file waits for the recovery of what it left (the journal may hold an undo of it)', async () => {
     const dir = freshDir();
-    const s = await open(dir);
+    let now = 0;
+    const opened = await openFileStore(dir, { clock: () => now })();
+    if (E.isLeft(opened)) throw new Error(opened.left.message);
+    const s = opened.right;
     await run(s, 'ann', 'CRT t');
     for (let i = 0; i < 40; i++) await run(s, 'ann', `MSG t ${String(i).padStart(4000, 'x')}`);
     const before = readFileSync(join(dir, 't'), 'utf8');
     // The journal cannot be created: the next change through it fails, and the directory turns read-only.
     mkdirSync(join(dir, JOURNAL_FILE));
     expect(E.isLeft(await s.updateThread('t', (th) => E.right({ thread: { ...th, entries: [...th.entries, { kind: 'message' as const, author: 'ann', text: 'z' }] }, result: undefined }))())).toBe(true);
-    rmdirSync(join(dir, JOURNAL_FILE));
-    const early = await s.updateThread('t', (th) =>
+    const editFirst = s.updateThread('t', (th) =>
       E.right({ thread: { ...th, entries: th.entries.map((e, i) => (i === 0 && e.kind === 'message' ? { ...e, text: 'first' } : e)) }, result: undefined }),
-    )();
+    );
+    // Its recovery cannot read the journal (a directory): the whole-file write is refused.
+    const early = await editFirst();
     expect(E.isLeft(early) && early.left.kind === 'io' && early.left.message).toMatch(/read-only after an earlier write failed/);
     expect(readFileSync(join(dir, 't'), 'utf8')).toBe(before);
+    // Once it can (and a second later), the store recovers by itself and the write goes ahead.
+    rmdirSync(join(dir, JOURNAL_FILE));
+    now += 1_000;
+    expect(await editFirst()).toEqual(E.right(undefined));
+    expect(readFileSync(join(dir, 't'), 'utf8')).toBe(before.replace(/^(ann\n1 ann: )x+0\n/, '$1first\n'));
   });
 
   it('a line of a hand-written thread the store cannot write itself does not stop edits of the messages before it', async () => {

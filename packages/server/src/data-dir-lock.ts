@@ -26,7 +26,7 @@ import { verdictOf, type LockSighting, type Verdict } from './lock-verdict.js';
 import { createWhole } from './no-hard-links.js';
 
 export { nodeLockFs, type LockFs } from './lock-fs.js';
-export { DataDirLockLostError, type DataDirLock } from './lock-holder.js';
+export { DataDirLockLostError, DataDirLockUnreadableError, type DataDirLock } from './lock-holder.js';
 export { currentPlace, type LockPlace } from './lock-record.js';
 
 /** The lock file's name in the data directory (a leading dot: no thread or upload can take it). */

@@ -23,6 +23,20 @@ export const LOCK_LOST_ERROR: IoError = { kind: 'io', message: 'write refused: t
  */
 export const LOCK_LOST_DURING_WRITE_ERROR: IoError = { kind: 'io', message: 'this server lost the data directory lock while writing: the change may or may not be stored' };
 
+/**
+ * The store's error for a write refused because the lock file could not be
+ * read (out of descriptors, EIO): whether the lock is still this server's is
+ * unknown, so nothing is written, but it is not lost either; the next write
+ * reads it again.
+ */
+export const lockUnreadableError = (why: string): IoError => ({ kind: 'io', message: `write refused, nothing written: ${why}` });
+
+/**
+ * The store's error for a write whose lock could not be read once it was done:
+ * as {@link LOCK_LOST_DURING_WRITE_ERROR}, it is not confirmed.
+ */
+export const lockUnreadableAfterWriteError = (why: string): IoError => ({ kind: 'io', message: `the data directory lock could not be read once the write was done (${why}): the change may or may not be stored` });
+
 /** A store whose writes wait for the lock's check, and a way to wait for those under way. */
 export interface FencedStore {
   readonly store: ForumStore;
@@ -36,12 +50,16 @@ export interface FencedStore {
  * Wraps `store` so that each write (accounts, threads, messages, an upload's
  * beginning and its commit) runs only if `held()` answers `true` when the
  * write is asked for, and is confirmed only if it answers `true` again once
- * the write is done; reads and an upload's abort are not checked.
+ * the write is done; reads and an upload's abort are not checked. `held()`
+ * rejecting (the lock file could not be read) refuses the write too, with
+ * its reason, not as a lock lost.
  */
 export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): FencedStore => {
   let running = 0;
   let wake: (() => void) | undefined;
   let idle: Promise<void> | undefined;
+  /** `held()`, with a lock that could not be read (it rejects) told apart from one lost: its reason. */
+  const check = (): Promise<boolean | string> => held().catch((e: unknown) => (e instanceof Error ? e.message : String(e)));
   /**
    * `write`, fenced. With `stallFirst`, refused at once while the store says its disk stopped answering: the
    * lock's check reads the lock file on libuv's thread pool, which a few hung syncs fill, and would then never
@@ -54,11 +72,14 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
       if (stalled !== undefined) return { _tag: 'Left', left: stalled };
       running++;
       try {
-        if (!(await held())) return { _tag: 'Left', left: LOCK_LOST_ERROR };
+        const before = await check();
+        if (before !== true) return { _tag: 'Left', left: before === false ? LOCK_LOST_ERROR : lockUnreadableError(before) };
         const written = await write()();
+        if (written._tag === 'Left') return written;
         // Checked again once written (attack round 9: a server frozen mid-write past its lock's takeover
         // finished the write after the new holder's recovery had undone it, and confirmed it to its client).
-        if (written._tag === 'Right' && !(await held())) return { _tag: 'Left', left: LOCK_LOST_DURING_WRITE_ERROR };
+        const after = await check();
+        if (after !== true) return { _tag: 'Left', left: after === false ? LOCK_LOST_DURING_WRITE_ERROR : lockUnreadableAfterWriteError(after) };
         return written;
       } finally {
         if (--running === 0) {

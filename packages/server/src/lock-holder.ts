@@ -21,7 +21,11 @@ export interface DataDirLock {
    * Whether the lock is still this holder's now: the lock file is read and
    * compared (calls made while a read is under way share the next one, which
    * starts after them). A write to the directory goes ahead only on `true`;
-   * `false` once the lock is lost or released.
+   * `false` once the lock is lost or released. Rejects with a
+   * {@link DataDirLockUnreadableError} when the file cannot be read now (EMFILE,
+   * EIO, a read slower than {@link SLOW_READ_MS} three times running) and was
+   * read as this holder's less than `staleMs` ago: nobody can tell, so no
+   * write goes ahead, but the lock is not lost either.
    */
   held(): Promise<boolean>;
   /** Gives the directory up (the lock file is deleted if it is still this holder's). */
@@ -44,6 +48,20 @@ export class DataDirLockLostError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DataDirLockLostError';
+  }
+}
+
+/**
+ * The lock file could not be read (`code` `ERR_DATA_DIR_LOCK_UNREADABLE`):
+ * whether it is still this holder's is unknown, not false. Attack round 18
+ * (attack/fd-exhaustion.ts): out of descriptors, the holder answered 190
+ * writes "this server no longer holds the data directory lock" while it did.
+ */
+export class DataDirLockUnreadableError extends Error {
+  readonly code = 'ERR_DATA_DIR_LOCK_UNREADABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataDirLockUnreadableError';
   }
 }
 
@@ -103,14 +121,19 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
     } catch (e) {
       if (codeOf(e) !== 'ENOENT') {
         const unread = performance.now() - verifiedAt;
-        if (unread >= h.staleMs && !lost.signal.aborted) lose(`it could not be read for ${Math.round(unread / 1000)} s (${e instanceof Error ? e.message : String(e)}), and other servers may judge it stale`);
+        const why = e instanceof Error ? e.message : String(e);
+        if (unread < h.staleMs) throw new DataDirLockUnreadableError(`the data directory lock ${path} could not be read (${why}): the write is refused, not lost; try again`);
+        if (!lost.signal.aborted) lose(`it could not be read for ${Math.round(unread / 1000)} s (${why}), and other servers may judge it stale`);
         return false;
       }
     }
     if (released || lost.signal.aborted) return false;
     if (text === mine) {
       // Read again (SLOW_READ_MS); a disk this slow three times running refuses the write, without losing the lock.
-      if (performance.now() - began > SLOW_READ_MS) return slowReads < 3 ? verify(slowReads + 1) : false;
+      if (performance.now() - began > SLOW_READ_MS) {
+        if (slowReads < 3) return verify(slowReads + 1);
+        throw new DataDirLockUnreadableError(`the data directory lock ${path} took over ${SLOW_READ_MS / 1000} s to read ${slowReads + 1} times running: the write is refused, not lost; try again`);
+      }
       verifiedAt = performance.now();
       return true;
     }
@@ -135,23 +158,28 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
   const held = (): Promise<boolean> => {
     if (current === undefined) {
       current = verify()
-        .catch(() => false)
+        .catch((e: unknown) => (e instanceof DataDirLockUnreadableError ? Promise.reject(e) : false))
         .finally(() => {
           current = undefined;
         });
       return current;
     }
-    next ??= current.then(() => {
+    const again = (): Promise<boolean> => {
       next = undefined;
       return held();
-    });
+    };
+    next ??= current.then(again, again);
     return next;
   };
   // Renewed while it is ours (see STALE_MS); the timer keeps no process alive.
   const renewal = setInterval(() => {
-    void held().then(async (ours) => {
-      if (ours) await h.fs.touch(path).catch(() => undefined);
-    });
+    void held().then(
+      async (ours) => {
+        if (ours) await h.fs.touch(path).catch(() => undefined);
+      },
+      // Unreadable now: not renewed this time (lost once unread for staleMs, in `verify`).
+      () => undefined,
+    );
   }, h.renewMs);
   renewal.unref();
   return {

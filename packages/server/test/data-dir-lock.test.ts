@@ -6,6 +6,8 @@ import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
 import { abandonDataDirLocks, DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 import { SLOW_READ_MS } from '../src/lock-holder.js';
+import { createMemoryStore } from 'forum-protocol';
+import { fencedStore, LOCK_LOST_ERROR } from '../src/fenced-store.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -432,14 +434,14 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     };
     const { held } = await heldIn({ fs, renewMs: 3_600_000, staleMs: 300 });
     failing.on = true;
-    // Cannot tell: no write goes ahead, but the holder keeps its lock while others cannot judge it stale yet.
-    expect(await held.held()).toBe(false);
+    // Cannot tell: no write goes ahead (unknown, not false), but the holder keeps its lock while others cannot judge it stale yet.
+    await expect(held.held()).rejects.toMatchObject({ code: 'ERR_DATA_DIR_LOCK_UNREADABLE', message: expect.stringMatching(/could not be read \(EIO: i\/o error, read\): the write is refused, not lost/) });
     expect(held.lost.aborted).toBe(false);
     failing.on = false;
     expect(await held.held()).toBe(true);
     failing.on = true;
     const start = performance.now();
-    await expect.poll(async () => (await held.held(), held.lost.aborted), { interval: 50, timeout: 5_000 }).toBe(true);
+    await expect.poll(async () => (await held.held().catch(() => undefined), held.lost.aborted), { interval: 50, timeout: 5_000 }).toBe(true);
     expect(performance.now() - start).toBeGreaterThanOrEqual(250);
     expect(held.lost.reason).toMatchObject({ message: expect.stringMatching(/: it could not be read for 0 s \(EIO: i\/o error, read\), and other servers may judge it stale; /) });
     failing.on = false;
@@ -519,6 +521,32 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     busy = false;
     abandonDataDirLocks();
     await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('out of descriptors (EMFILE reading the lock), a fenced write is refused as the lock unreadable, not lost; the next one goes ahead', async () => {
+    const failing = { on: false };
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE' });
+        return nodeLockFs.readFile(path);
+      },
+    };
+    const { held } = await heldIn({ fs, renewMs: 3_600_000 });
+    const base = createMemoryStore();
+    const { store } = fencedStore(base, () => held.held());
+    failing.on = true;
+    // Several at once share one read: each is refused with its reason.
+    const refused = await Promise.all([store.createThread('t', 'yoda')(), store.createAccount({ username: 'leia', password: 'pw' })()]);
+    for (const r of refused) {
+      // Before: 'write refused: this server no longer holds the data directory lock', while it did.
+      expect(r).toEqual({ _tag: 'Left', left: { kind: 'io', message: expect.stringMatching(/^write refused, nothing written: the data directory lock .* could not be read \(EMFILE: too many open files/) } });
+      expect(r._tag === 'Left' && r.left.kind === 'io' && r.left.message).not.toContain(LOCK_LOST_ERROR.message);
+    }
+    expect(await base.listThreads()()).toEqual({ _tag: 'Right', right: [] });
+    expect(held.lost.aborted).toBe(false);
+    failing.on = false;
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
   });
 
   it('a released lock answers false: nothing is written after the server let go', async () => {

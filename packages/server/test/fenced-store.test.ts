@@ -1,7 +1,7 @@
 /** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
 import { createMemoryStore, type ForumStore } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR } from '../src/fenced-store.js';
+import { fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR, lockUnreadableAfterWriteError, lockUnreadableError } from '../src/fenced-store.js';
 
 describe('fenced store', () => {
   it('every write is refused, and nothing written, once the lock is no longer held; reads go on', async () => {
@@ -92,6 +92,24 @@ describe('fenced store', () => {
     release();
     // Before: Right (the client was told the thread was created).
     expect(await write).toEqual({ _tag: 'Left', left: LOCK_LOST_DURING_WRITE_ERROR });
+  });
+
+  it('a lock that cannot be read (held() rejects) refuses the write with its reason, not as lost; unreadable after the write, it is not confirmed', async () => {
+    let answer: () => Promise<boolean> = async () => true;
+    const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] });
+    const { store } = fencedStore(base, () => answer());
+    const unreadable = async (): Promise<boolean> => Promise.reject(new Error('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)'));
+    answer = unreadable;
+    expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Left', left: lockUnreadableError('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)') });
+    expect(await base.listThreads()()).toEqual({ _tag: 'Right', right: [] });
+    // Readable before the write, not after it: written, but not confirmed.
+    let calls = 0;
+    answer = () => (++calls === 1 ? Promise.resolve(true) : unreadable());
+    const after = await store.createThread('u', 'yoda')();
+    expect(after).toEqual({ _tag: 'Left', left: lockUnreadableAfterWriteError('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)') });
+    expect(after._tag === 'Left' && after.left.kind === 'io' && after.left.message).toMatch(/may or may not be stored$/);
+    answer = async () => true;
+    expect(await store.createThread('v', 'yoda')()).toEqual({ _tag: 'Right', right: true });
   });
 
   it('idle() waits for the writes under way, and resolves at once when there are none', async () => {

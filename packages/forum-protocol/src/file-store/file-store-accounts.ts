@@ -90,6 +90,9 @@ export const fileStoreAccounts = (
             const offset = utf8Bytes(credentialsText.slice(0, next.from));
             await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'), credentialsBytes);
           } else {
+            // Renamed over an undo the journal may still hold of the file (a failed append), it would be cut by it.
+            const refused = await journal.recover();
+            if (refused !== undefined) throw refused;
             await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
             credentialsExact = true;
           }

@@ -26,7 +26,7 @@ interface Removed {
  * uploads deleted under an intent record that the next open finishes.
  */
 export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'createThread' | 'removeThread'> => {
-  const { dir, mutex, contents, inFlight } = ctx;
+  const { dir, mutex, contents, inFlight, journal } = ctx;
 
   const createThread = (title: string, creator: string): TE.TaskEither<StoreError | ThreadLimitError, boolean> =>
     attempt(async () => {
@@ -46,7 +46,7 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           const thread: Thread = { title, creator, entries: [] };
           const text = formatThreadFile(thread);
           // Asked just before it is written: a server woken after its directory was taken over writes nothing more.
-          if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not created: the data directory is no longer this server's`);
+          if (!(await ctx.owned())) throw new Error(`${title} was not created: the data directory is no longer this server's`);
           // Not over a file of the name made since this store looked (another writer's): refused as existing.
           if (!(await ctx.disk.run(() => createFileAtomic(dir, title, text)))) return E.right(false);
           contents.storeThread(title, { thread, bytes: utf8Bytes(text), canonical: true });
@@ -84,7 +84,15 @@ export const fileStoreThreadLife = (ctx: FileStoreContext): Pick<ForumStore, 'cr
           const ok = guard(thread);
           if (E.isLeft(ok)) return ok;
           const filenames = uploadNames(thread);
-          if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not removed: the data directory is no longer this server's`);
+          // A failed change of the thread's file may have left an undo of it in the journal: deleted before that
+          // is recovered, a thread of the title created meanwhile would be cut by it. Other threads may go (RMV
+          // is how a full disk gets room back).
+          if (journal.unsettled(title)) {
+            // Counted as a write under way (disk-watch.ts): the recovery syncs what it puts back.
+            const refused = await ctx.disk.run(() => journal.recover());
+            if (refused !== undefined && journal.unsettled(title)) throw refused;
+          }
+          if (!(await ctx.owned())) throw new Error(`${title} was not removed: the data directory is no longer this server's`);
           // Without uploads the one unlink is atomic by itself.
           const intent = filenames.length === 0 ? undefined : await ctx.disk.run(() => writeIntent(dir, { op: 'remove', thread: title, filenames }));
           // The thread goes first, in one step; its uploads follow (a crash now is finished at the next open).

@@ -61,13 +61,14 @@ export const fileStoreThreadWrites = (ctx: FileStoreContext): ThreadWrites => {
   const applyThreadWrite = (title: string, plan: ThreadWrite): Promise<void> => ctx.disk.run(() => writeThread(title, plan));
 
   const writeThread = async (title: string, plan: ThreadWrite): Promise<void> => {
-    // After a failed write the journal may hold an undo of this file for the next start: a file renamed
-    // over it meanwhile would be cut by it. The journal refuses its own writes; this path must too.
-    const failed = journal.failure();
-    if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
     if (plan.offset === undefined) {
-      // Asked just before, as the journal asks for a change in place (FileStoreOptions.owned).
-      if (!(await ctx.owned().catch(() => false))) throw new Error(`${title} was not changed: the data directory is no longer this server's`);
+      // After a failed write the journal may hold an undo of this file: a file renamed over it before that is
+      // recovered would be cut by it. The journal refuses its own writes until then; this path must too.
+      const refused = await journal.recover();
+      if (refused !== undefined) throw refused;
+      // Asked just before, as the journal asks for a change in place (FileStoreOptions.owned); a lock that
+      // could not be read refuses the write with its own error, not as a lock lost.
+      if (!(await ctx.owned())) throw new Error(`${title} was not changed: the data directory is no longer this server's`);
       await writeFileAtomic(dir, title, plan.tail);
     }
     else await journal.replaceTail(title, plan.offset, plan.tail, plan.before);

@@ -40,7 +40,7 @@ export interface FileStoreOptions {
    * no limit. Default {@link DEFAULT_WRITE_BUDGET}.
    */
   readonly writeBudget?: WriteBudgetOptions | false;
-  /** Milliseconds now, for the write budget and `diskStallMs`; only differences count. Default `performance.now` (never goes back). */
+  /** Milliseconds now, for the write budget, `diskStallMs` and the retry of a failed write's recovery; only differences count. Default `performance.now` (never goes back). */
   readonly clock?: () => number;
   /**
    * Told the bytes of each upload file RMV deletes, and of each unfinished upload's temporary file
@@ -60,9 +60,12 @@ export interface FileStoreOptions {
    * a change of a file is written (after its undo record is synced: where a
    * process frozen mid-change most likely stopped), and before a thread file
    * found changed by another program is read again. `false` refuses the
-   * change, and leaves the cache as it was. A server whose lock may be taken
-   * over answers from the lock: frozen past the takeover, it otherwise wrote
-   * beside the new holder when it woke (attack round 9). Default: always.
+   * change, and leaves the cache as it was; a rejection refuses it too, with
+   * its error (a lock file that could not be read is not a lock lost). The
+   * in-process recovery after a failed write asks first as well. A server
+   * whose lock may be taken over answers from the lock: frozen past the
+   * takeover, it otherwise wrote beside the new holder when it woke (attack
+   * round 9). Default: always.
    */
   readonly owned?: () => Promise<boolean>;
   /**
@@ -83,7 +86,8 @@ export interface FileStoreOptions {
   readonly onRecovered?: () => void;
   /**
    * Told, for the log, what a change answered done could not finish on a failing disk and left for the
-   * next open (an intent record that could not be deleted, and the names it keeps taken until then).
+   * next open (an intent record that could not be deleted, and the names it keeps taken until then), and
+   * what a recovery from a failed write put back once it took changes again.
    */
   readonly onWarning?: (text: string) => void;
   /**
@@ -145,7 +149,14 @@ const makeStore = (
     dir,
     ...settings,
     mutex: createKeyedMutex(),
-    journal: createUndoJournal(dir, settings.owned),
+    journal: createUndoJournal(dir, settings.owned, {
+      clock,
+      // Said as the open says what its recovery did: the operator sees the store took writes again, and why.
+      onRecovered: (report) => {
+        for (const file of report.restored) settings.warn(`undid a change to ${file} that a failed write left, and took changes again`);
+        for (const w of report.warnings) settings.warn(w);
+      },
+    }),
     contents: new DirectoryContents(loaded.threads, loaded.otherNames),
     inFlight: new TransfersInFlight(),
     charge: (actor, bytes) => {

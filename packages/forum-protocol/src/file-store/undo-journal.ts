@@ -194,9 +194,28 @@ export interface UndoJournal {
    * the change is refused instead of cutting their bytes off.
    */
   replaceTail(file: string, offset: number, tail: Uint8Array, size?: number): Promise<void>;
-  /** Set once a change could neither be made nor undone: every later change is refused (a restart recovers). */
+  /**
+   * Set once a change failed in a way that may have left the journal holding
+   * an undo of it (its record or its file write failed, or its commit): every
+   * later change is refused until {@link UndoJournal.recover} has undone it.
+   */
   readonly failure: () => Error | undefined;
+  /**
+   * After a failed change, undoes what it left as the next open would
+   * ({@link recoverJournal}, once the changes under way have settled), and
+   * takes changes again; resolves to the error to refuse a change with while
+   * that is not done (the recovery failed too: it is tried again at a later
+   * call, at most once per {@link UndoJournalOptions.recoverRetryMs}).
+   * `replaceTail` calls it itself; a writer of a whole file the journal may
+   * hold an undo of calls it first.
+   */
+  readonly recover: () => Promise<Error | undefined>;
+  /** Whether a failed change of `file` may have left an undo of it in the journal, not yet recovered. */
+  readonly unsettled: (file: string) => boolean;
 }
+
+/** Default of {@link UndoJournalOptions.recoverRetryMs}: a recovery that failed is tried again at most once a second. */
+export const RECOVER_RETRY_MS = 1_000;
 
 /**
  * Bytes the journal may hold before a new change waits for it to be deleted
@@ -216,6 +235,12 @@ export interface UndoJournalOptions {
    * default). A record larger than it is still written, into an empty journal.
    */
   readonly softLimitBytes?: number;
+  /** Milliseconds now, for {@link UndoJournalOptions.recoverRetryMs}; only differences count. Default `performance.now`. */
+  readonly clock?: () => number;
+  /** Least milliseconds between two attempts to recover from a failed change ({@link RECOVER_RETRY_MS} by default). */
+  readonly recoverRetryMs?: number;
+  /** Told what each recovery from a failed change put back (for the log). */
+  readonly onRecovered?: (report: RecoveryReport) => void;
 }
 
 /**
@@ -249,6 +274,25 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
   let inFlight = 0;
   let nextId = 1;
   let failed: Error | undefined;
+  // Changes that failed undone neither way: their `inFlight` stays raised (the journal, holding their undo, is
+  // never deleted as settled) until a recovery undoes them.
+  let stuck = 0;
+  // Files a failed change may have left an undo of in the journal (its record may be on disk, its commit is not).
+  const unsettledFiles = new Set<string>();
+  const clock = options.clock ?? (() => performance.now());
+  const retryMs = options.recoverRetryMs ?? RECOVER_RETRY_MS;
+  let lastAttempt: number | undefined;
+  let lastRecoveryError: Error | undefined;
+  let recovering: Promise<Error | undefined> | undefined;
+  // A recovery waiting for the changes under way to settle (none can begin while `failed` is set).
+  let idleWaiters: (() => void)[] = [];
+  const settledAll = (): boolean => inFlight === stuck && queue.length === 0 && writer === undefined;
+  const checkIdle = (): void => {
+    if (idleWaiters.length === 0 || !settledAll()) return;
+    const waiting = idleWaiters;
+    idleWaiters = [];
+    for (const w of waiting) w();
+  };
 
   const flush = async (): Promise<void> => {
     while (queue.length > 0) {
@@ -316,6 +360,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
       writer = undefined;
       // Frames queued after the loop's last look at the queue.
       kick();
+      checkIdle();
     });
   };
 
@@ -329,6 +374,62 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
   // Read through a function: it may be set by another change while this one waits.
   const failure = (): Error | undefined => failed;
 
+  const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+  /** The error a change is refused with while `broke` stands. */
+  const readOnly = (broke: Error): Error =>
+    new Error(
+      `the data directory is read-only after an earlier write failed (${broke.message})` +
+        (lastRecoveryError === undefined ? '' : `, and undoing it failed too (${lastRecoveryError.message})`) +
+        `: tried again at the next change, at most every ${retryMs / 1000} s`,
+    );
+
+  /**
+   * One attempt to undo what the failed changes left: the open's own recovery, run once no change is under
+   * way (none can begin meanwhile: `failed` refuses them, and every writer of a file the journal may hold an
+   * undo of asks `recover` first), so the files it puts back are as the store's cache holds them: it updates
+   * its cache only for a change that committed.
+   */
+  const attemptRecovery = async (): Promise<Error | undefined> => {
+    const broke = failed;
+    if (broke === undefined) return undefined;
+    if (lastAttempt !== undefined && clock() - lastAttempt < retryMs) return readOnly(broke);
+    // Looked at again once woken: a change that settled queues its commit record right after.
+    while (!settledAll()) await new Promise<void>((resolve) => idleWaiters.push(resolve));
+    lastAttempt = clock();
+    try {
+      // The recovery writes files: only while the directory is this store's (a server that lost its lock
+      // would put back files the new holder wrote since).
+      if (!(await owned())) throw new Error('the data directory is no longer this server\'s');
+      if (handle !== undefined) {
+        const h = handle;
+        handle = undefined;
+        await h.close().catch(() => undefined);
+      }
+      const report = await recoverJournal(dir);
+      inFlight -= stuck;
+      stuck = 0;
+      unsettledFiles.clear();
+      failed = undefined;
+      lastRecoveryError = undefined;
+      lastAttempt = undefined;
+      deleted();
+      options.onRecovered?.(report);
+      return undefined;
+    } catch (e) {
+      lastRecoveryError = toError(e);
+      return readOnly(broke);
+    }
+  };
+
+  const recover = (): Promise<Error | undefined> => {
+    if (failed === undefined) return Promise.resolve(undefined);
+    // One at a time: the changes refused meanwhile share its answer.
+    recovering ??= attemptRecovery().finally(() => {
+      recovering = undefined;
+    });
+    return recovering;
+  };
+
   /** Whether a begin record of `bytes` may go into the journal now: it fits under the limit, or the journal is empty. */
   const fits = (bytes: number): boolean => {
     const held = size + queuedBytes;
@@ -336,7 +437,8 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
   };
 
   const replaceTail = async (file: string, offset: number, tail: Uint8Array, size?: number): Promise<void> => {
-    if (failed !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${failed.message}); restart the server`);
+    const refused = await recover();
+    if (refused !== undefined) throw refused;
     const h = await open(join(dir, file), 'r+');
     try {
       const { size: oldSize } = await h.stat();
@@ -359,7 +461,7 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
       // take the room one after another.
       while (failure() === undefined && !fits(begin.length)) await new Promise<void>((resolve) => emptied.push(resolve));
       const broke = failure();
-      if (broke !== undefined) throw new Error(`the data directory is read-only after an earlier write failed (${broke.message}); restart the server`);
+      if (broke !== undefined) throw readOnly(broke);
       inFlight++;
       let outcome: 'changed' | 'restored' | 'stuck' = 'stuck';
       let error: unknown;
@@ -371,9 +473,13 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         // The directory asked about then too (`owned`: the lock, read now): its new holder may not have written
         // this file yet, and would append at the same offset as this change (attack round 9, fence-takeover.ts
         // with A9_B_BUSY: lines of both cut into each other).
-        const ours = await owned().catch(() => false);
+        // A lock that could not be read (EMFILE, EIO) is not a lock lost: its own error says which.
+        const ours = await owned().catch((e: unknown) => toError(e));
         const { size: now } = await h.stat();
-        if (!ours) {
+        if (ours instanceof Error) {
+          error = new Error(`${file} was not changed: ${ours.message}`);
+          outcome = 'restored';
+        } else if (!ours) {
           error = new Error(`${file} was not changed: the data directory is no longer this server's`);
           outcome = 'restored';
         } else if (now !== oldSize) {
@@ -398,19 +504,29 @@ export const createUndoJournal = (dir: string, owned: () => Promise<boolean> = a
         error = e;
       }
       if (outcome === 'stuck') {
-        // inFlight stays raised: the journal, with its record of what to undo, is never deleted.
+        // inFlight stays raised: the journal, with its record of what to undo, is never deleted until recovered.
+        stuck++;
+        unsettledFiles.add(file);
         failed ??= new Error(`a change to ${file} could neither be made nor undone`);
         wake();
+        checkIdle();
         throw error;
       }
+      // Its commit record is queued at once (the writer's end wakes a recovery waiting for it).
       inFlight--;
       // A restored file needs no undo either: one commit record covers both outcomes.
-      await append(encodeRecord({ t: 'commit', id }), true);
+      try {
+        await append(encodeRecord({ t: 'commit', id }), true);
+      } catch (e) {
+        // The record of the change stays uncommitted (the journal failed: `failed` is set): recovery undoes it.
+        unsettledFiles.add(file);
+        throw e;
+      }
       if (outcome === 'restored') throw error;
     } finally {
       await h.close();
     }
   };
 
-  return { replaceTail, failure };
+  return { replaceTail, failure, recover, unsettled: (file) => unsettledFiles.has(file) };
 };

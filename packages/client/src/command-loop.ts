@@ -116,8 +116,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       next = reply.data.next;
       // A script's next line is its password (or first command): read at the username prompt after a fault, it
       // was taken as a username (attack round 18). The same answers again, a pause before; at a terminal the
-      // person answers the prompt shown.
-      if (reply.data.fault === true && state.scripted) {
+      // person answers the prompt shown. Only a login begun again (the username asked for): a `fault` that asks
+      // for another step would have the answers replayed at the wrong prompts (a username sent as a password,
+      // the password as a command line); the script's next line answers such a step, as without `fault`.
+      if (reply.data.fault === true && next === 'username' && state.scripted) {
         const wait = LOGIN_FAULT_PAUSES_MS[loginFaults++];
         if (wait === undefined) {
           err(`Login not completed: the server could not complete it ${loginFaults} times; the commands were not run`);

@@ -114,6 +114,9 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       outLines(reply.lines);
       if (reply.data.kind !== 'auth') continue;
       next = reply.data.next;
+      // The login ended or begun again (a refusal that is no fault, throttled say, as the username was sent
+      // again): what is left of the replay (the password) answers no prompt of it. Left, it was sent as a username.
+      if (next === 'username' || next === 'command') replay.length = 0;
       // A script's next line is its password (or first command): read at the username prompt after a fault, it
       // was taken as a username (attack round 18). The same answers again, a pause before; at a terminal the
       // person answers the prompt shown. Only a login begun again (the username asked for): a `fault` that asks

@@ -101,4 +101,27 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(seen).toEqual(['username yoda', 'password pw', 'LST', 'XIT']);
     expect(run.code).toBe(0);
   });
+
+  it('a fault at the password step, then a refusal that is no fault as the username is sent again: the password is not sent as a username', async () => {
+    const seen: string[] = [];
+    const server = await startFakeServer(
+      (req) => {
+        seen.push([req.cmd, ...req.args].join(' '));
+        if (seen.length === 2) return [fault(req)];
+        // The username sent again is refused for a reason of its own (throttled, logged in elsewhere): next, the username.
+        if (seen.length === 3) return [simpleReply(req.id, 'error', ['Too many logins, try later'], { kind: 'auth', next: 'username' })];
+        if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
+        if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+        return [simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' })];
+      },
+      undefined,
+      { answersLogin: true },
+    );
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: 'username pw' — the replay's password, left over, answered the username prompt (sent, and logged, as a username).
+    expect(seen.slice(0, 4)).toEqual(['username yoda', 'password pw', 'username yoda', 'username LST']);
+    expect(seen).not.toContain('username pw');
+    expect(run.stdout).toContain('Too many logins, try later');
+  });
 });

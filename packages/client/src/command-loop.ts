@@ -114,10 +114,15 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       outLines(reply.lines);
       if (reply.data.kind !== 'auth') continue;
       next = reply.data.next;
+      // The login ended or begun again (a refusal that is no fault, throttled say, as the username was sent
+      // again): what is left of the replay (the password) answers no prompt of it. Left, it was sent as a username.
+      if (next === 'username' || next === 'command') replay.length = 0;
       // A script's next line is its password (or first command): read at the username prompt after a fault, it
       // was taken as a username (attack round 18). The same answers again, a pause before; at a terminal the
-      // person answers the prompt shown.
-      if (reply.data.fault === true && state.scripted) {
+      // person answers the prompt shown. Only a login begun again (the username asked for): a `fault` that asks
+      // for another step would have the answers replayed at the wrong prompts (a username sent as a password,
+      // the password as a command line); the script's next line answers such a step, as without `fault`.
+      if (reply.data.fault === true && next === 'username' && state.scripted) {
         const wait = LOGIN_FAULT_PAUSES_MS[loginFaults++];
         if (wait === undefined) {
           err(`Login not completed: the server could not complete it ${loginFaults} times; the commands were not run`);

@@ -3,7 +3,7 @@
  * fault of its own (its database out of reach or too slow: `fault` in the reply), attack round 18: the
  * client went back to the username prompt and read the script's next line, the password, as a username.
  */
-import { simpleReply, type Reply, type Request } from 'forum-protocol';
+import { simpleReply, type NextStep, type Reply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, runClient, tempDir } from '../../server/test/forum-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
@@ -11,15 +11,15 @@ import { startFakeServer } from './fake-forum-server.js';
 const FAULT_LINE = "The server's database did not answer in time, so the login was cancelled: please try again";
 
 /** A login step refused for a fault of the server, as forum-protocol's login answers it. */
-const fault = (req: Request): Reply => simpleReply(req.id, 'error', [FAULT_LINE], { kind: 'auth', next: 'username', fault: true });
+const fault = (req: Request, next: NextStep = 'username'): Reply => simpleReply(req.id, 'error', [FAULT_LINE], { kind: 'auth', next, fault: true });
 
 /** A fake whose login steps fail while `failing(req, n)` (n: the requests so far) says so; it records every request. */
-const loginServer = async (failing: (req: Request, n: number) => boolean): Promise<{ readonly server: Awaited<ReturnType<typeof startFakeServer>>; readonly seen: string[] }> => {
+const loginServer = async (failing: (req: Request, n: number) => boolean, faultNext?: NextStep): Promise<{ readonly server: Awaited<ReturnType<typeof startFakeServer>>; readonly seen: string[] }> => {
   const seen: string[] = [];
   const server = await startFakeServer(
     (req) => {
       seen.push([req.cmd, ...req.args].join(' '));
-      if ((req.cmd === 'username' || req.cmd === 'password') && failing(req, seen.length)) return [fault(req)];
+      if ((req.cmd === 'username' || req.cmd === 'password') && failing(req, seen.length)) return [fault(req, faultNext)];
       if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
       if (req.cmd === 'password')
         return [
@@ -81,5 +81,47 @@ describe('forum-client with piped answers, a login the server could not complete
     const run = await runClient(server.port, await cwd(), ['yoda', 'wrong', 'yoda', 'pw']);
     expect(seen).toEqual(['username yoda', 'password wrong', 'username yoda', 'password pw', 'XIT']);
     expect(run.code).toBe(0);
+  });
+
+  it('a fault whose next step is not the username (a hostile or faulty server): no answer is sent again at another prompt', async () => {
+    // The password step "fails" and says the next line is a command: the script's answers replayed there
+    // sent its username and password as commands (the password as a command line, to be logged as one).
+    const { server, seen } = await loginServer((req) => req.cmd === 'password', 'command');
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'RDT pw', 'LST']);
+    expect(seen).toEqual(['username yoda', 'password RDT pw', 'LST', 'XIT']);
+    expect(run.stderr).not.toContain('trying again');
+    expect(run.code).toBe(0);
+  });
+
+  it('a fault at the username step that asks for the password next: the password prompt gets the password, not the username again', async () => {
+    const { server, seen } = await loginServer((req, n) => req.cmd === 'username' && n === 1, 'password');
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    expect(seen).toEqual(['username yoda', 'password pw', 'LST', 'XIT']);
+    expect(run.code).toBe(0);
+  });
+
+  it('a fault at the password step, then a refusal that is no fault as the username is sent again: the password is not sent as a username', async () => {
+    const seen: string[] = [];
+    const server = await startFakeServer(
+      (req) => {
+        seen.push([req.cmd, ...req.args].join(' '));
+        if (seen.length === 2) return [fault(req)];
+        // The username sent again is refused for a reason of its own (throttled, logged in elsewhere): next, the username.
+        if (seen.length === 3) return [simpleReply(req.id, 'error', ['Too many logins, try later'], { kind: 'auth', next: 'username' })];
+        if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
+        if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+        return [simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' })];
+      },
+      undefined,
+      { answersLogin: true },
+    );
+    closers.push(() => server.close());
+    const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: 'username pw' — the replay's password, left over, answered the username prompt (sent, and logged, as a username).
+    expect(seen.slice(0, 4)).toEqual(['username yoda', 'password pw', 'username yoda', 'username LST']);
+    expect(seen).not.toContain('username pw');
+    expect(run.stdout).toContain('Too many logins, try later');
   });
 });

@@ -124,4 +124,22 @@ describe('pending uploads of a server that is gone (their lease lapsed) give the
     // The thread is there, and takes the upload again.
     expect(await upload(a, 'cut', randomBytes(UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
   });
+
+  it('a live upload slower than a chunk per staleUploadMs, its lease renewed: the sweep of stale uploads leaves it, and it commits', async () => {
+    // a renews its lease (heartbeat); its row is untouched by a chunk for longer than b's staleUploadMs.
+    const a = await pg.openStore({ maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS });
+    const b = await pg.openPeer(await schemaOf(a.sql), { maxStoredUploadBytes: LIMIT, uploadLeaseMs: LEASE_MS, staleUploadMs: 300, staleSweepEveryMs: 0 });
+    await run(a, 'mallory', 'CRT t');
+    const slow = await begin(a, 'slow');
+    await write(slow, randomBytes(UPLOAD_CHUNK_BYTES));
+    const [started] = await b.sql<{ at: Date }[]>`SELECT now() AS at`;
+    const stale = new Date((started?.at ?? new Date()).getTime() + 2 * LEASE_MS);
+    await vi.waitFor(async () => expect((await b.sql<{ past: boolean }[]>`SELECT now() > ${stale} AS past`)[0]?.past).toBe(true), { timeout: 10_000, interval: 50 });
+    // b's upload begins with the sweep of stale uploads. Before: it deleted a's live upload (untouched for 2 s, lease current).
+    const other = await begin(b, 'other');
+    await other.abort();
+    await write(slow, randomBytes(UPLOAD_CHUNK_BYTES));
+    expect(await slow.commit()).toEqual(E.right(undefined));
+    expect(await a.sql`SELECT filename FROM uploads WHERE committed`).toEqual([{ filename: 'slow' }]);
+  });
 });

@@ -122,8 +122,8 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     await new Promise<void>((resolve, reject) => begun.right.stream.write(randomBytes(3 * UPLOAD_CHUNK_BYTES), (e) => (e ? reject(e) : resolve())));
     await a.sql.end();
     expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
-    // Its row last touched longer ago than staleUploadMs (10 minutes).
-    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes' WHERE NOT committed`;
+    // Its row last touched longer ago than staleUploadMs (10 minutes), without a lease: as a server of schema 11 leaves it.
+    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes', lease_expires_at = NULL WHERE NOT committed`;
     expect(await upload(b, 'whole', randomBytes(3 * UPLOAD_CHUNK_BYTES))).toEqual(E.right(undefined));
     expect(await b.sql`SELECT filename FROM uploads`).toEqual([{ filename: 'whole' }]);
     expect(await counted(b.sql)).toEqual({ counted: 3 * UPLOAD_CHUNK_BYTES, stored: 3 * UPLOAD_CHUNK_BYTES });
@@ -142,7 +142,8 @@ describe('bytes of uploads over several servers on one database (maxStoredUpload
     await a.sql.end();
     // Full: the committed chunk and the killed server's three.
     expect(await counted(b.sql)).toEqual({ counted: LIMIT, stored: LIMIT });
-    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes' WHERE NOT committed`;
+    // Killed 11 minutes ago: its lease lapsed long since (a current lease is a live server's, and its upload is kept).
+    await b.sql`UPDATE uploads SET touched_at = now() - interval '11 minutes', lease_expires_at = now() - interval '10 minutes' WHERE NOT committed`;
     // The sweep of those chunks (whoever runs it) stops inside its DELETE until the test lets it go: a
     // stale upload of GiBs, whose sweep takes seconds.
     const holder = postgres(pg.url(), { max: 1, onnotice: () => undefined });

@@ -33,7 +33,8 @@ export interface PostgresStoreOptions {
   /**
    * Pending uploads untouched this long are deleted when the store opens and, while it runs, as an upload
    * begins at most once every `staleSweepEveryMs` (a crashed server left them: their bytes count against
-   * `maxStoredUploadBytes`). Default 10 minutes.
+   * `maxStoredUploadBytes`). Only those without a lease (a server of schema 11): one whose lease is current
+   * is a live server's, however slow its sender. Default 10 minutes.
    */
   readonly staleUploadMs?: number;
   /** How often, at most, beginning an upload sweeps the stale pending uploads of every server. Default 60 s. */
@@ -113,13 +114,16 @@ const entryColumns = (e: ThreadEntry): { readonly kind: string; readonly author:
 
 const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs ?? 10 * 60_000;
 
-// A live upload touches its row at every chunk (256 KiB), and one that sends nothing for 30 s is ended
-// by its server: a row untouched for minutes belongs to a server that is gone. So does one whose lease
-// lapsed (schema 12), sooner. Resolves to the ids of the uploads it deleted (their chunks doomed).
+// A pending upload whose lease lapsed (schema 12) belongs to a server that is gone. One without a lease
+// (a server of schema 11) is judged by its last chunk: a row untouched for minutes. A current lease is
+// its server's heartbeat, whatever the age of its last chunk: a sender slower than a chunk (256 KiB) per
+// `staleMs` (a slow link, or the server's own pacing under load) was deleted mid-upload and told its
+// lease lapsed. Resolves to the ids of the uploads it deleted (their chunks doomed).
 const sweepStaleUploads = (sql: Sql, staleMs: number): Promise<readonly string[]> =>
   deleteUploads(
     sql,
-    (tx) => tx`SELECT id FROM uploads WHERE NOT committed AND (touched_at < now() - ${staleMs} * interval '1 millisecond' OR lease_expires_at < now())`,
+    (tx) =>
+      tx`SELECT id FROM uploads WHERE NOT committed AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND touched_at < now() - ${staleMs} * interval '1 millisecond'))`,
   );
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

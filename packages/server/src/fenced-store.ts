@@ -8,6 +8,7 @@
  * already under way are counted, so the server can let them finish (each
  * leaves the directory whole, as the file store writes it) before it lets go.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ForumStore, IoError } from 'forum-protocol';
 
 /** fp-ts's `TaskEither`, structurally (this package does not depend on fp-ts). */
@@ -32,10 +33,16 @@ export const LOCK_LOST_DURING_WRITE_ERROR: IoError = { kind: 'io', message: 'thi
 export const lockUnreadableError = (why: string): IoError => ({ kind: 'io', message: `write refused, nothing written: ${why}` });
 
 /**
- * The store's error for a write whose lock could not be read once it was done:
- * as {@link LOCK_LOST_DURING_WRITE_ERROR}, it is not confirmed.
+ * The store's error for a write whose lock could not be read once it was done,
+ * nor {@link AFTER_WRITE_REREADS} times after: as
+ * {@link LOCK_LOST_DURING_WRITE_ERROR}, it is not confirmed.
  */
 export const lockUnreadableAfterWriteError = (why: string): IoError => ({ kind: 'io', message: `the data directory lock could not be read once the write was done (${why}): the change may or may not be stored` });
+
+/** Times the lock is read again, {@link AFTER_WRITE_REREAD_MS} apart, when it could not be read once a write was done. */
+export const AFTER_WRITE_REREADS = 3;
+/** The pause before each of those reads, ms. */
+export const AFTER_WRITE_REREAD_MS = 100;
 
 /** A store whose writes wait for the lock's check, and a way to wait for those under way. */
 export interface FencedStore {
@@ -78,7 +85,14 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
         if (written._tag === 'Left') return written;
         // Checked again once written (attack round 9: a server frozen mid-write past its lock's takeover
         // finished the write after the new holder's recovery had undone it, and confirmed it to its client).
-        const after = await check();
+        let after = await check();
+        // Unreadable once written (descriptors run out for a moment): read again before the change is answered
+        // "may or may not be stored", which the client shows as the spec's failure line and retries, a MSG
+        // then posted twice (attack round 18, fd-exhaustion: 5 of 5 such answers were stored).
+        for (let i = 0; typeof after === 'string' && i < AFTER_WRITE_REREADS; i++) {
+          await sleep(AFTER_WRITE_REREAD_MS);
+          after = await check();
+        }
         if (after !== true) return { _tag: 'Left', left: after === false ? LOCK_LOST_DURING_WRITE_ERROR : lockUnreadableAfterWriteError(after) };
         return written;
       } finally {

@@ -1,7 +1,7 @@
 /** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
 import { createMemoryStore, type ForumStore } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR, lockUnreadableAfterWriteError, lockUnreadableError } from '../src/fenced-store.js';
+import { AFTER_WRITE_REREADS, fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR, lockUnreadableAfterWriteError, lockUnreadableError } from '../src/fenced-store.js';
 
 describe('fenced store', () => {
   it('every write is refused, and nothing written, once the lock is no longer held; reads go on', async () => {
@@ -108,6 +108,14 @@ describe('fenced store', () => {
     const after = await store.createThread('u', 'yoda')();
     expect(after).toEqual({ _tag: 'Left', left: lockUnreadableAfterWriteError('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)') });
     expect(after._tag === 'Left' && after.left.kind === 'io' && after.left.message).toMatch(/may or may not be stored$/);
+    // Once before the write, once after it, and again before giving up.
+    expect(calls).toBe(2 + AFTER_WRITE_REREADS);
+    // Read again before that: out of descriptors for a moment (two reads), then readable and ours: confirmed.
+    // Answered "may or may not" before, shown as a failure, and a MSG retried was posted twice (attack round 18).
+    calls = 0;
+    answer = () => (calls++ === 0 || calls > 3 ? Promise.resolve(true) : unreadable());
+    expect(await store.createThread('w', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    expect(calls).toBe(4);
     answer = async () => true;
     expect(await store.createThread('v', 'yoda')()).toEqual({ _tag: 'Right', right: true });
   });

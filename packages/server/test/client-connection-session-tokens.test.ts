@@ -4,7 +4,8 @@
  * leaves the new session's tokens redeemable. Before, a session's end revoked every token of its username,
  * so the new session's upload was refused ("invalid or expired token") by the old one's clean-up.
  */
-import { createSessionRegistry, type Reply, type SessionRegistry } from 'forum-protocol';
+import { randomBytes } from 'node:crypto';
+import { createSessionRegistry, createTransferTokens, type Reply, type SessionRegistry, type TransferTokens } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
@@ -117,4 +118,40 @@ it("an XIT of the old session that finishes after the takeover leaves the new se
   expect(ctx.liveSessions.has(oldKey)).toBe(false);
   await new Promise((resolve) => setImmediate(resolve));
   expect(await redeemable(ctx, token)).toBe(true);
+});
+
+it('a token whose issue finishes after its session was taken over is revoked, not left to count toward the cap', async () => {
+  // The issue is held (a slow database) while a takeover ends the session (which does not wait for the
+  // request under way): the end's revoke runs first and finds nothing, so the request's own end (its session
+  // closed) revokes again; without it the row stored after the first would count toward alice's 8 tokens
+  // until it expired.
+  const real = createTransferTokens({ randomBytes: (n) => randomBytes(n) });
+  let holdIssue: Promise<void> | undefined;
+  const issued: string[] = [];
+  let asked = 0;
+  const tokens: TransferTokens = {
+    ...real,
+    issue: (grant, session) => async () => {
+      asked += 1;
+      await holdIssue;
+      const t = await real.issue(grant, session)();
+      if (t._tag === 'Right') issued.push(t.right);
+      return t;
+    },
+  };
+  const ctx = memoryContext([], { tokens, transferPort: TRANSFER_PORT });
+  const conn = await loggedIn(ctx, 'alice', '127.0.0.1');
+  expect((await conn.request('CRT', ['t'], 'c')).lines).toEqual(['Thread t created']);
+  let letGo: () => void = () => undefined;
+  holdIssue = new Promise((resolve) => (letGo = resolve));
+  void conn.request('UPD', ['t', 'late.bin'], 'u1');
+  expect(await until(() => asked === 1, 5_000)).toBe(true);
+  const [end] = [...ctx.liveSessions.values()];
+  expect(end).toBeDefined();
+  end?.();
+  expect(ctx.liveSessions.size).toBe(0);
+  letGo();
+  expect(await until(() => issued.length === 1, 5_000)).toBe(true);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(await redeemable(ctx, issued[0] as string)).toBe(false);
 });

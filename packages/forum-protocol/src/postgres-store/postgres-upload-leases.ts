@@ -36,6 +36,8 @@ export class UploadLeases {
   readonly #sql: Sql;
   readonly #held = new Set<string>();
   readonly #timer: NodeJS.Timeout;
+  /** The heartbeat's renewal under way, if any. */
+  #beat: Promise<void> | undefined;
 
   constructor(
     sql: Sql,
@@ -45,7 +47,12 @@ export class UploadLeases {
   ) {
     this.#sql = sql;
     this.#timer = setInterval(() => {
-      this.renew().catch((e: unknown) => onError?.(`upload lease renewal failed (a lease lapses only after ${ms} ms): ${toIoError(e).message}`));
+      // A tick while the last renewal still waits (a database that hangs) is skipped: each would hold a pool
+      // connection until the database answered, and a minute of ticks took the whole pool from the commands.
+      if (this.#beat !== undefined) return;
+      this.#beat = this.renew()
+        .catch((e: unknown) => onError?.(`upload lease renewal failed (a lease lapses only after ${ms} ms): ${toIoError(e).message}`))
+        .finally(() => (this.#beat = undefined));
     }, Math.max(10, Math.floor(ms / 3)));
     // Cleared by close(); it must not keep a stopping process alive meanwhile.
     this.#timer.unref();

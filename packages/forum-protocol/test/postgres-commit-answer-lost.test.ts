@@ -6,8 +6,9 @@
  * transaction never reached its COMMIT is still refused and leaves nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
@@ -46,7 +47,9 @@ const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
  */
 const commitCuttingProxy = async (
   url: string,
-): Promise<LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement', downMs?: number): void; cuts(): number }> => {
+): Promise<
+  LoopbackProxy & { arm(what: string, when?: 'after-commit' | 'at-statement', downMs?: number): void; cuts(): number; connections(): number }
+> => {
   let armed: string | undefined;
   let cutAt: 'after-commit' | 'at-statement' = 'after-commit';
   let cut = 0;
@@ -99,16 +102,17 @@ const commitCuttingProxy = async (
       downMs = down;
     },
     cuts: () => cut,
+    connections: () => open.size,
   };
 };
 
 /** A store on a fresh schema through the proxy, and a direct one on the same schema to check from outside. */
-const storesBehindProxy = async (): Promise<{ store: PostgresStore; direct: PostgresStore; proxy: Awaited<ReturnType<typeof commitCuttingProxy>> }> => {
+const storesBehindProxy = async (maxConnections = 2): Promise<{ store: PostgresStore; direct: PostgresStore; proxy: Awaited<ReturnType<typeof commitCuttingProxy>> }> => {
   const direct = await pg.openStore();
   const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
   const proxy = await commitCuttingProxy(pg.url());
   pg.onClose(() => proxy.close());
-  const opened = await openPostgresStore(proxy.url, { schema, maxConnections: 2 })();
+  const opened = await openPostgresStore(proxy.url, { schema, maxConnections })();
   if (E.isLeft(opened)) throw new Error(opened.left.message);
   pg.onClose(() => opened.right.close());
   return { store: opened.right, direct, proxy };
@@ -222,5 +226,47 @@ describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connecti
     expect(proxy.cuts()).toBe(1);
     expect(answer).not.toEqual(['The message has been deleted']);
     expect(await lines(run(direct, 'bob', 'RDT F'))).toEqual(['1 alice: one']);
+  });
+});
+
+describe('PostgreSQL: a store whose connection was cut with a commit answer', () => {
+  it('closes at once: the cut connection is not waited for until the close gives up', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT C'))).toEqual(['Thread C created']);
+    proxy.arm('INSERT INTO entries');
+    expect(await lines(run(store, 'alice', 'MSG C hello'))).toEqual(['Message posted to C thread']);
+    expect(proxy.cuts()).toBe(1);
+    expect(await lines(run(direct, 'bob', 'RDT C'))).toEqual(['1 alice: hello']);
+    const started = performance.now();
+    await store.close();
+    // Before: 5,004 ms. postgres.js kept the COMMIT as its cut connection's running statement (failed, never
+    // to be answered), so end() waited for that connection until its timeout (the store's 5 s) destroyed the
+    // pool. A healthy pool closes in milliseconds; the bound is half the old wait, far from both.
+    expect(performance.now() - started).toBeLessThan(2_500);
+    // Every connection to the database ended, none left behind.
+    await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 2_000 });
+  });
+
+  it('keeps its whole pool: after more cuts than connections, commands at once on every connection are served', async () => {
+    const pool = 2;
+    const { store, direct, proxy } = await storesBehindProxy(pool);
+    expect(await lines(run(store, 'alice', 'CRT P'))).toEqual(['Thread P created']);
+    const posted: string[] = [];
+    for (let i = 1; i <= pool + 1; i++) {
+      proxy.arm('INSERT INTO entries');
+      expect(await lines(run(store, 'alice', `MSG P m${i}`))).toEqual(['Message posted to P thread']);
+      expect(proxy.cuts()).toBe(i);
+      posted.push(`${i} alice: m${i}`);
+    }
+    expect(await lines(run(direct, 'bob', 'RDT P'))).toEqual(posted);
+    // Under the server's command deadline: a connection the pool had lost for good would leave some of
+    // them waiting for one until it passed, answered with the timeout line instead of the thread.
+    const reads = await Promise.all(Array.from({ length: 3 * pool }, (_, i) => withCommandDeadline(6_000, () => lines(run(store, 'bob', 'RDT P', `r${i}`)))));
+    expect(reads).toEqual(Array.from({ length: 3 * pool }, () => posted));
+    expect(await lines(withCommandDeadline(6_000, () => run(store, 'alice', 'MSG P after')))).toEqual(['Message posted to P thread']);
+    // No connection leaked past the pool's size, and all of them end with the store.
+    expect(proxy.connections()).toBeLessThanOrEqual(pool);
+    await store.close();
+    await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 2_000 });
   });
 });

@@ -34,6 +34,12 @@ export function packetLost(c: Connection, now: number, p: SentPacket, silent: bo
   c.repairPolicy.onPacketLost(p.pn);
   if (p.carriedMaxData) c.flow.onMaxDataLost();
   if (p.carriedBlocked) c.flow.onBlockedLost();
+  // Tries of the messages it carried that the peer let pass (the unacknowledged timer's count, timeouts.ts).
+  const chunks = p.chunks;
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i] as ChunkRef;
+    if (chunk.redundant !== true && !chunk.message.isAcked(chunk.index, chunk.piece)) chunk.message.noteLost(now, p.timeSent);
+  }
   c.retransmits.requeueLost(now, p, !silent && !run, c.repairPolicy.resendCopies(c.config.redundantCopies, silent), c.repairPolicy.bursty());
 }
 
@@ -45,5 +51,9 @@ export function packetSpurious(c: Connection, p: SentPacket): void {
 }
 
 function ackChunk(c: Connection, chunk: ChunkRef): void {
-  if (chunk.message.ack(chunk.index, chunk.piece)) noteMessageAcked(c, c.host, chunk.message.id);
+  const m = chunk.message;
+  // Progress on a message of several chunks (or pieces): the peer owes the rest from now
+  // (`OutgoingMessage.awaitedSince`). A one-chunk message's acknowledgement completes it.
+  if ((m.chunkCount > 1 || chunk.piece !== undefined) && !m.isAcked(chunk.index, chunk.piece)) m.owedFrom(c.lastActivity);
+  if (m.ack(chunk.index, chunk.piece)) noteMessageAcked(c, c.host, m.id);
 }

@@ -10,6 +10,24 @@ import { TIMER_ORDER, Timer } from '../timers.js';
 import { PROTOCOL_VIOLATION, finish, startClose } from './close.js';
 import { amplificationBlocked, expirePath, pathDeadline } from './migration.js';
 import { newDataProbeDeadline } from './transmit.js';
+import type { OutgoingMessage } from '../send/outgoing-message.js';
+
+/**
+ * Tries of one message the peer must have let pass (`OutgoingMessage.lostTries`: losses declared, each
+ * of a packet that left after the one before was declared) before the unacknowledged timer counts the
+ * message (`owedSince`). Honest slow paths lose a message again and again too, and there each try waits
+ * out the bottleneck queue: 64 kbit/s behind 64 KiB with 30 % burst loss owed a message up to 36 s,
+ * past the idle timeout (`test/measure/small-messages-slow-path.ts`, 240 runs over four paths: at most
+ * 8 tries of any message, at most 6 of one owed 20 s or more); counted by time alone, one run of the
+ * two first tried there was closed. A peer that withholds one message lets a try pass each time it
+ * acknowledges a later packet after a resend (133 in 10 s over a 20 ms path,
+ * `transport-selective-unacknowledgement.test.ts`): over a 20 ms path it was closed at the idle
+ * timeout, over a 2 s round trip at 36 s. A try a round trip is what a peer that delays its
+ * acknowledgements to space them out gets: delaying every ACK 5 s held the connection 82 s, 20 s held
+ * it 321 s (189 copies sent meanwhile), and a round trip past the idle timeout is closed by the
+ * packet count: at worst 16 idle timeouts, where it was for ever.
+ */
+export const UNACKNOWLEDGED_LOST_TRIES = 16;
 
 /** Most probe packets sent when the probe timer fires. */
 const PTO_PROBES = 2;
@@ -236,17 +254,42 @@ export function noteOvercommitAnswerAcked(c: Connection, now: number, pn: number
 }
 
 /**
- * When `c` gives up on a peer that does not acknowledge (`Infinity`: nothing in flight, or the peer is
- * silent, which the idle timer reports): an idle timeout after the oldest packet in flight left, or
- * after the peer was heard again following a silence of half the idle timeout that came after it
- * (`Connection.heardAgainAt`), and never later than two idle timeouts after that packet. Counted from
- * the packet alone, a 25 s outage that began just after it left the peer 5 s to acknowledge something
- * once the path was back: with 30 % burst loss the probes of those 5 s were lost and an honest peer was
- * closed ("no acknowledgement", test/measure/overcommit-pace.ts, 256 kbit/s, seed 6). The two timeouts
- * bound what a peer that falls silent now and then to restart the count keeps of our packets.
+ * Since when `c`'s peer has owed an acknowledgement it has not given, ms (`Infinity`: it owes none): the
+ * oldest ack-eliciting packet in flight left, or the oldest message not acknowledged whole has been owed
+ * (`OutgoingMessage.unacknowledgedSince`, once `UNACKNOWLEDGED_LOST_TRIES` tries of it were let pass),
+ * whichever is older. The packet alone let a peer that acknowledged everything but one message keep
+ * that message resent for ever: each loss declared took its packet out of flight and each resend put a
+ * younger one in (`transport-selective-unacknowledgement.test.ts`: 60 s simulated over a 20 ms path,
+ * the message sent 2,414 times, the connection still open). A message that only waits for the window
+ * has not left, and is owed nothing; nor is one whose chunks sent were all acknowledged.
+ */
+function owedSince(c: Connection): number {
+  const packet = c.recovery.oldestInFlightSentAt();
+  const message = messageOwedSince(c.sendQueue.oldestUnacknowledged());
+  return message < packet ? message : packet;
+}
+
+/**
+ * Since when the peer has owed message `m` (`Infinity`: none, or it owes it, but has not let
+ * `UNACKNOWLEDGED_LOST_TRIES` tries of it pass yet).
+ */
+function messageOwedSince(m: OutgoingMessage | undefined): number {
+  return m === undefined || m.lostTries < UNACKNOWLEDGED_LOST_TRIES ? Number.POSITIVE_INFINITY : m.unacknowledgedSince();
+}
+
+/**
+ * When `c` gives up on a peer that does not acknowledge (`Infinity`: nothing owed, or the peer is
+ * silent, which the idle timer reports): an idle timeout after the oldest packet in flight left or the
+ * oldest message not acknowledged was owed (`owedSince`), or after the peer was heard again following
+ * a silence of half the idle timeout that came after it (`Connection.heardAgainAt`), and never later
+ * than two idle timeouts after that. Counted from the packet alone, a 25 s outage that began just after
+ * it left the peer 5 s to acknowledge something once the path was back: with 30 % burst loss the probes
+ * of those 5 s were lost and an honest peer was closed ("no acknowledgement",
+ * test/measure/overcommit-pace.ts, 256 kbit/s, seed 6). The two timeouts bound what a peer that falls
+ * silent now and then to restart the count keeps of our packets.
  */
 function unacknowledgedDeadline(c: Connection): number {
-  const oldest = c.recovery.oldestInFlightSentAt();
+  const oldest = owedSince(c);
   const idle = c.config.idleTimeoutMs;
   const from = c.heardAgainAt > oldest ? c.heardAgainAt : oldest;
   // A peer that went quiet soon after that is silent, not refusing to acknowledge: the idle timer
@@ -254,6 +297,22 @@ function unacknowledgedDeadline(c: Connection): number {
   const heard = c.lastReceived - from < idle / 2 ? Number.POSITIVE_INFINITY : from + idle;
   const bound = oldest + 2 * idle;
   return heard < bound ? heard : bound;
+}
+
+/**
+ * Why the unacknowledged timer of `c` closed it at `now`: how long what the peer owes has been owed,
+ * not the idle timeout (counted from when the peer was heard again, or bounded at two timeouts, the
+ * wait was longer than one), and which message when a message is older than every packet in flight
+ * (the peer acknowledged later data meanwhile).
+ */
+function unacknowledgedReason(c: Connection, now: number): string {
+  const packet = c.recovery.oldestInFlightSentAt();
+  const m = c.sendQueue.oldestUnacknowledged();
+  const message = messageOwedSince(m);
+  if (m !== undefined && message < packet) {
+    return `no acknowledgement of message ${m.id} from ${c.remote} for ${Math.round(now - message)} ms (lost ${m.lostTries} times while later packets were acknowledged)`;
+  }
+  return `no acknowledgement from ${c.remote} for ${Math.round(now - packet)} ms`;
 }
 
 /**
@@ -369,9 +428,7 @@ function expire(c: Connection, now: number, kind: Timer): void {
       finish(c, 'timeout', 0, idleReason(c, now), false);
       return;
     case Timer.Unacknowledged:
-      // The age of the oldest packet left unacknowledged, not the idle timeout: counted from when the peer was
-      // heard again, or bounded at two timeouts, the wait was longer than one.
-      finish(c, 'timeout', 0, `no acknowledgement from ${c.remote} for ${Math.round(now - c.recovery.oldestInFlightSentAt())} ms`, false);
+      finish(c, 'timeout', 0, unacknowledgedReason(c, now), false);
       return;
     case Timer.LossDetection:
       c.recovery.detectLosses(now);

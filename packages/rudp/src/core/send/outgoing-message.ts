@@ -37,6 +37,24 @@ export class OutgoingMessage {
   nextChunk = 0;
   /** When the (single-chunk) message was first sent, for redundancy. */
   firstSentAt = 0;
+  /**
+   * Since when the peer has owed an acknowledgement of the message, ms (read through
+   * `unacknowledgedSince`): the first send of a chunk while every chunk sent before was acknowledged,
+   * and, for a message of several chunks, each chunk or piece of one newly acknowledged (progress: a
+   * bulk message takes longer than the idle timeout on a slow path). The unacknowledged timer counts
+   * from it (connection/timeouts.ts), per message: counted from packets alone, a peer that
+   * acknowledged everything but one message had it resent for ever, each resend a younger packet.
+   * Not `firstSentAt`, which only small messages set (their redundancy reads it).
+   */
+  awaitedSince = 0;
+  /**
+   * Losses of the message declared since `awaitedSince` was last set, each of a packet that left after
+   * the one before was declared (a copy sent beside a lost packet is lost in the same try): tries the
+   * peer let pass while it acknowledged later packets. See `noteLost`.
+   */
+  lostTries = 0;
+  /** When the last loss counted in `lostTries` was declared, ms. */
+  private lostTryAt = 0;
   /** Packet number of the last repair that covered this message (0: none). */
   lastRepairPn = 0;
   /** Repairs that covered this message so far. */
@@ -171,6 +189,33 @@ export class OutgoingMessage {
   /** Whether every chunk was acknowledged. */
   get complete(): boolean {
     return this.ackedCount === this.chunkCount;
+  }
+
+  /** Whether a chunk sent is not acknowledged yet (one resent in pieces counts until every piece is). */
+  get awaitingAcknowledgement(): boolean {
+    return this.ackedCount < this.nextChunk;
+  }
+
+  /** Since when the peer has owed an acknowledgement of the message (`awaitedSince`), ms; `Infinity` while it owes none. */
+  unacknowledgedSince(): number {
+    return this.ackedCount < this.nextChunk ? this.awaitedSince : Number.POSITIVE_INFINITY;
+  }
+
+  /** The peer owes the message afresh from `now` (its first send, or progress on it): no try lost yet. */
+  owedFrom(now: number): void {
+    this.awaitedSince = now;
+    this.lostTries = 0;
+  }
+
+  /**
+   * A packet that carried a chunk of the message and left at `sentAt` was declared lost at `now`:
+   * another try lost if it left after the last one counted was declared (a resend, a probe), not one
+   * sent beside it or before (copies, the tries of one round).
+   */
+  noteLost(now: number, sentAt: number): void {
+    if (this.lostTries > 0 && sentAt < this.lostTryAt) return;
+    this.lostTries++;
+    this.lostTryAt = now;
   }
 
   /** Whether every chunk was sent at least once. */

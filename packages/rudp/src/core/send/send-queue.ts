@@ -276,6 +276,8 @@ export class SendQueue {
         const idx = m.nextChunk;
         if (!writeChunk(w, m, idx)) return;
         chunks.push({ message: m, index: idx, notBefore: 0 });
+        // Owed from now on, unless earlier chunks still are (the wait is counted from the oldest).
+        if (!m.awaitingAcknowledgement) m.owedFrom(now);
         m.nextChunk++;
         if (m.chunkCount === 1) small.rememberSmall(now, m);
       }
@@ -348,6 +350,12 @@ export class SendQueue {
       for (let c = 0; c < m.chunkCount; c++) if (m.ack(c)) onComplete(m);
     }
     this.compact();
+  }
+
+  /** The oldest message whose first chunk left and that the peer does not have whole yet (`undefined`: none). */
+  oldestUnacknowledged(): OutgoingMessage | undefined {
+    this.compact();
+    return this.outbox[this.head];
   }
 
   /** Drops acknowledged messages from the front. */

@@ -14,7 +14,7 @@ import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type Postg
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
-import { committedAfterAll } from './postgres-commit-landed.js';
+import { committedAfterAll, settleLostCommit } from './postgres-commit-landed.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -329,8 +329,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       )();
       // A connection lost with COMMIT's answer leaves the line committed: answered a failure, the client's
       // retry (the line asks for one) posted it twice (attack round 18).
-      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
-      return done;
+      const written = xid;
+      return written === undefined ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     };
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
@@ -496,8 +496,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       const done = await attemptEither(() => changeMessageInPostgres(sql, title, n, change, wrote))();
       // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
       // retry deleted the message numbered after it (an EDT retried was only answered wrong).
-      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
-      return done;
+      const written = xid;
+      return written === undefined ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     },
     removeThread,
     checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),

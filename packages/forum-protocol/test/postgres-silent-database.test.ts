@@ -10,7 +10,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { accountPolicy } from '../src/index.js';
+import { createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { outcomeUnknownText, timedOutText } from '../src/store/errors.js';
@@ -193,6 +194,39 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       // Served again through the proxy, on a new connection (the one held was closed).
       expect(await command(store, 'MSG c again')).toEqual(['Message posted to c thread']);
       expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello', '2 alice: again']);
+    },
+    30_000,
+  );
+
+  it(
+    "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
+      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      await store.createAccount({ username: 'ann', password: 'right' })();
+      const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
+      const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
+      // Another server's transaction holds the accounts table: the password check's read waits for it, at the database.
+      const holder = await ownConnection().reserve();
+      await holder`BEGIN`;
+      await holder.unsafe(`LOCK TABLE ${schema}.accounts IN ACCESS EXCLUSIVE MODE`);
+      const watcher = ownConnection();
+      const login = timed(() => withCommandDeadline(DEADLINE_MS, verify));
+      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const answered = await login;
+        expect(answered.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+        // Before: the check given up at 2.0 s, then the slot's settlement waited for the database (SILENT_MS).
+        expect(answered.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+      await holder`ROLLBACK`;
+      holder.release();
+      expect(await withCommandDeadline(DEADLINE_MS, verify)).toEqual(E.right('ok'));
     },
     30_000,
   );

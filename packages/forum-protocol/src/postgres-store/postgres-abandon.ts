@@ -1,3 +1,5 @@
+import { commandDeadline, outsideCommandDeadline } from '../store/command-deadline.js';
+
 /**
  * Giving up a statement that a silent database leaves unanswered past its command's deadline (attack round 18,
  * 1d and 1e). A database that hangs (its processes stopped, a disk that stalls) or that a partition cuts off
@@ -73,4 +75,23 @@ export const abandonIfRunning = (query: AbandonableQuery, error: Error): void =>
   // Failed first: the socket's close fails it too, with a reason that says less.
   query.reject?.(error);
   destroyConnectionOf(query);
+};
+
+/**
+ * Runs `work`, a clean-up a command starts and that must not lose to its deadline (a login attempt's
+ * settlement, a session lease's release), outside that deadline; awaited until {@link ABANDON_AFTER_MS}
+ * past the deadline at most, then left to finish by itself. On a database gone silent such a statement
+ * waited for good, outside any deadline, and the command's answer with it (a login whose password check
+ * was given up then waited for its throttle's settlement). Outside a command it is awaited whole.
+ */
+export const cleanUpOutsideDeadline = (work: () => Promise<void>): Promise<void> => {
+  const deadline = commandDeadline();
+  const running = outsideCommandDeadline(work);
+  if (deadline === undefined) return running;
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, Math.max(0, deadline.remainingMs + ABANDON_AFTER_MS));
+    // The clean-up's own end resolves first whenever it comes in time: the timer must not keep a stopping process alive.
+    timer.unref();
+    running.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 };

@@ -230,4 +230,29 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     },
     30_000,
   );
+
+  it(
+    "an upload begun at a hung database when the sweep of stale uploads is due (it runs outside the deadline) is answered just past the deadline, not when the database resumes",
+    async () => {
+      // The sweep runs as every upload begins.
+      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3, staleSweepEveryMs: 0 });
+      expect(await command(store, 'CRT u')).toEqual(['Thread u created']);
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const begun = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'f.txt', 'alice')()));
+        expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+        // Before: the sweep's statement, held to no deadline, waited for the database (SILENT_MS).
+        expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+      const again = await withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'g.txt', 'alice')());
+      if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
+      again.right.stream.destroy();
+      await again.right.commit();
+    },
+    30_000,
+  );
 });

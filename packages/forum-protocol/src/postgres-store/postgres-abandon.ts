@@ -78,20 +78,26 @@ export const abandonIfRunning = (query: AbandonableQuery, error: Error): void =>
 };
 
 /**
- * Runs `work`, a clean-up a command starts and that must not lose to its deadline (a login attempt's
- * settlement, a session lease's release), outside that deadline; awaited until {@link ABANDON_AFTER_MS}
- * past the deadline at most, then left to finish by itself. On a database gone silent such a statement
- * waited for good, outside any deadline, and the command's answer with it (a login whose password check
- * was given up then waited for its throttle's settlement). Outside a command it is awaited whole.
+ * `work`'s value, or `fallback` if it has not settled {@link ABANDON_AFTER_MS} past the deadline of the command
+ * that awaits it (it goes on, unawaited): for work outside that deadline (a clean-up, a sweep) that a command
+ * awaits. On a database gone silent such a statement waited for good, outside any deadline, and the
+ * command's answer with it. Outside a command, `work` itself.
  */
-export const cleanUpOutsideDeadline = (work: () => Promise<void>): Promise<void> => {
+export const untilAnswerDue = <A>(work: Promise<A>, fallback: A): Promise<A> => {
   const deadline = commandDeadline();
-  const running = outsideCommandDeadline(work);
-  if (deadline === undefined) return running;
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, Math.max(0, deadline.remainingMs + ABANDON_AFTER_MS));
-    // The clean-up's own end resolves first whenever it comes in time: the timer must not keep a stopping process alive.
+  if (deadline === undefined) return work;
+  return new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(fallback), Math.max(0, deadline.remainingMs + ABANDON_AFTER_MS));
+    // The work's own end settles it first whenever it comes in time: the timer must not keep a stopping process alive.
     timer.unref();
-    running.then(resolve, reject).finally(() => clearTimeout(timer));
+    work.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 };
+
+/**
+ * Runs `work`, a clean-up a command starts and that must not lose to its deadline (a login attempt's
+ * settlement, a session lease's release), outside that deadline, awaited {@link untilAnswerDue}: a login
+ * whose password check was given up at a silent database waited for its throttle's settlement until the
+ * database answered.
+ */
+export const cleanUpOutsideDeadline = (work: () => Promise<void>): Promise<void> => untilAnswerDue(outsideCommandDeadline(work), undefined);

@@ -15,6 +15,7 @@ import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } fro
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
 import { committedAfterAll, settleLostCommit } from './postgres-commit-landed.js';
+import { untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -389,7 +390,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     let free = await freeNow();
     if (size <= free) return E.right(undefined);
     // Held by a dead server's half upload: freed now, not when it is 10 minutes stale.
-    if (await reclaimLapsed()) free = await freeNow();
+    if (await untilAnswerDue(reclaimLapsed(), false)) free = await freeNow();
     if (size <= free) return E.right(undefined);
     // Part of what is counted may be doomed chunks that no sweep is deleting (their server died after its
     // RMV): swept now, not at this server's next tick (60 s), so that the sender's next try finds the room.
@@ -405,7 +406,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
       if (performance.now() - sweptAt >= sweepEveryMs) {
         sweptAt = performance.now();
-        const stale = await sweepStaleUploads(sql, staleMs);
+        // Outside the deadline (deleteUploads): awaited only until the answer is due, and left to the sweeps after.
+        const stale = await untilAnswerDue(sweepStaleUploads(sql, staleMs), []);
         // Their chunks deleted before this upload's room is checked: on a full forum it is the one that needs
         // that room, and left to the background they were still counted (an announced size refused at once).
         // A failure leaves them to the sweeper, and the checks below to decide.

@@ -7,6 +7,7 @@ import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown } from './postgres-commit-landed.js';
+import { untilAnswerDue } from './postgres-abandon.js';
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -293,7 +294,9 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       }
       const committed = await landed();
       if (committed === true) return E.right(undefined);
-      await discard();
+      // Outside the deadline (deleteUploads), awaited only until the answer is due: a database gone silent
+      // meanwhile held the answer until it came back.
+      await untilAnswerDue(discard(), undefined);
       return E.left(committed === false ? failed : { ...failed, message: `${failed.message}; the database could not say whether it committed`, outcomeUnknown: true });
     }
   };

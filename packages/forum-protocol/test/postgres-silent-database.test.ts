@@ -111,6 +111,36 @@ const partitionAfterCommit = async (url: string): Promise<LoopbackProxy & { arm(
   };
 };
 
+/**
+ * A proxy in front of the database that, once armed with a statement's text, holds the database's answers on
+ * that connection for `holdMs` from the statement's arrival, then lets them through: a database slow to answer.
+ */
+const slowAnswers = async (url: string): Promise<LoopbackProxy & { arm(statement: string, holdMs: number): void }> => {
+  let armed: { readonly statement: string; readonly holdMs: number } | undefined;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let held: Buffer[] | undefined;
+    client.on('data', (chunk: Buffer) => {
+      const hold = armed;
+      if (hold !== undefined && frontendMessages(chunk).some((m) => m.query.includes(hold.statement))) {
+        armed = undefined;
+        held = [];
+        setTimeout(() => {
+          for (const c of held ?? []) client.write(c);
+          held = undefined;
+        }, hold.holdMs);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => (held === undefined ? client.write(chunk) : held.push(chunk)));
+  });
+  return {
+    ...proxy,
+    arm: (statement, holdMs) => {
+      armed = { statement, holdMs };
+    },
+  };
+};
+
 describe('PostgreSQL: a command at a database that goes silent', () => {
   it(
     "a MSG waiting at the database when it hangs (SIGSTOP) is answered just past its deadline with the timeout's line, as is an RDT sent to the hung database; " +
@@ -252,6 +282,29 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
       again.right.stream.destroy();
       await again.right.commit();
+    },
+    30_000,
+  );
+
+  it(
+    "a MSG whose line was written but whose deadline passed before its COMMIT is answered with the timeout's line, not \"may or may not be stored\" (it surely rolled back)",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await slowAnswers(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      expect(await command(store, 'CRT s')).toEqual(['Thread s created']);
+      // The line's insert answered just past the deadline (the cancel finds it done): the body returns, too late to commit.
+      proxy.arm('INSERT INTO entries', DEADLINE_MS + 150);
+      const posted = await timed(() => command(store, 'MSG s late'));
+      // Before: the transaction's id was known, so the store asked whether it committed, with no time left to: "may or may not".
+      expect(posted.value).toEqual([timedOutText('command')]);
+      expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      expect(await command(direct, 'RDT s')).toEqual(['Thread s is empty']);
     },
     30_000,
   );

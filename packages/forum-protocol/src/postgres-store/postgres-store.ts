@@ -14,7 +14,7 @@ import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type Postg
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
-import { committedAfterAll, settleLostCommit } from './postgres-commit-landed.js';
+import { committedAfterAll, noticingRollback, settleLostCommit } from './postgres-commit-landed.js';
 import { untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -307,10 +307,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   const appendEntry =
     <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
     async () => {
-      // The transaction that inserted the line, once it has: asked about if its COMMIT fails.
+      // The transaction that inserted the line, once it has: asked about if its COMMIT fails (unless it surely rolled back).
       let xid: string | undefined;
-      const done = await attemptEither(() =>
-        sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+      let rolledBack = false;
+      const done = await attemptEither(() => {
+        const inserting = sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
           const before = await lockThreadSize(tx, title);
           if (before === undefined) return E.left(noThread(title));
           const after = appendedSize(before, entry);
@@ -326,12 +327,15 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
           ]);
           xid = inserted[0]?.xid;
           return E.right(undefined);
-        }),
-      )();
+        });
+        return noticingRollback(inserting, () => {
+          rolledBack = true;
+        });
+      })();
       // A connection lost with COMMIT's answer leaves the line committed: answered a failure, the client's
       // retry (the line asks for one) posted it twice (attack round 18).
       const written = xid;
-      return written === undefined ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
+      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     };
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
@@ -492,14 +496,19 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     changeMessage: (title, n, change) => async () => {
       // The transaction that changed the line, once it has: asked about if its COMMIT fails.
       let xid: string | undefined;
+      let rolledBack = false;
       const wrote = (x: string): void => {
         xid = x;
       };
-      const done = await attemptEither(() => changeMessageInPostgres(sql, title, n, change, wrote))();
+      const done = await attemptEither(() =>
+        noticingRollback(changeMessageInPostgres(sql, title, n, change, wrote), () => {
+          rolledBack = true;
+        }),
+      )();
       // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
       // retry deleted the message numbered after it (an EDT retried was only answered wrong).
       const written = xid;
-      return written === undefined ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
+      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     },
     removeThread,
     checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),

@@ -6,7 +6,7 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { postgresIoError } from './postgres-timeouts.js';
-import { askedAfterLostCommit, isOutcomeUnknown } from './postgres-commit-landed.js';
+import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { untilAnswerDue } from './postgres-abandon.js';
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
@@ -292,7 +292,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
         void discard();
         return E.left(failed);
       }
-      const committed = await landed();
+      // Refused or given up by the deadline before its COMMIT was written: surely not committed, nothing to ask.
+      const committed = surelyRolledBack(e) ? false : await landed();
       if (committed === true) return E.right(undefined);
       // Outside the deadline (deleteUploads), awaited only until the answer is due: a database gone silent
       // meanwhile held the answer until it came back.

@@ -12,32 +12,9 @@ import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
+import { commitSpotter, frontendMessages } from './postgres-wire.js';
 
 const pg = usePostgres();
-
-/** A frontend message's type, and for Parse, Bind and Query the statement name and text it names. */
-interface FrontendMessage {
-  readonly type: string;
-  readonly statement: string;
-  readonly query: string;
-}
-
-/** The messages of `chunk` (a client's bytes to PostgreSQL after the startup; postgres.js writes whole messages). */
-const frontendMessages = (chunk: Buffer): FrontendMessage[] => {
-  const out: FrontendMessage[] = [];
-  let at = 0;
-  while (at + 5 <= chunk.length) {
-    const type = String.fromCharCode(chunk[at] as number);
-    const end = at + 1 + chunk.readUInt32BE(at + 1);
-    const body = chunk.subarray(at + 5, Math.min(end, chunk.length)).toString('latin1').split('\0');
-    // Parse: statement, query; Bind: portal, statement; Query: query.
-    if (type === 'P') out.push({ type, statement: body[0] ?? '', query: body[1] ?? '' });
-    else if (type === 'B') out.push({ type, statement: body[1] ?? '', query: '' });
-    else out.push({ type, statement: '', query: type === 'Q' ? (body[0] ?? '') : '' });
-    at = end;
-  }
-  return out;
-};
 
 /**
  * A TCP proxy in front of the database that, once armed with a statement's text, lets it through and then
@@ -74,17 +51,15 @@ const commitCuttingProxy = async (
       for (const d of [...open]) d();
     };
     let stage: 'none' | 'line' | 'commit' = 'none';
-    // postgres.js prepares `commit` once a connection and then binds it by name.
-    const commitNames = new Set<string>();
-    const isCommit = (m: FrontendMessage): boolean => ((m.type === 'P' || m.type === 'Q') && m.query.trim().toLowerCase() === 'commit') || (m.type === 'B' && commitNames.has(m.statement));
+    const isCommit = commitSpotter();
     client.on('data', (chunk: Buffer) => {
       for (const m of frontendMessages(chunk)) {
-        if (m.type === 'P' && m.query.trim().toLowerCase() === 'commit') commitNames.add(m.statement);
+        const commit = isCommit(m);
         if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
           // Before the statement reaches the database: its transaction is rolled back whole.
           if (cutAt === 'at-statement') return cutNow();
           stage = 'line';
-        } else if (stage === 'line' && isCommit(m)) stage = 'commit';
+        } else if (stage === 'line' && commit) stage = 'commit';
       }
       upstream.write(chunk);
     });

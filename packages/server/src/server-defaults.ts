@@ -61,9 +61,13 @@ export const defaultMaxReplyBytes = (memoryBudgetBytes: number | undefined): num
  * (a login step runs up to five, each under PostgreSQL's `statement_timeout` of 5 s and `lock_timeout`
  * of 2 s): past it no statement more starts, the one running is cancelled and its transaction rolled
  * back, and the client reads that the database did not answer in time (forum-protocol's
- * command-deadline.ts). The client waits 8 s for a reply (1.6 × its default `--timeout` of 5 s), and
- * the request and its reply cross the network in that time too: 2 s is left for them (a lost datagram
- * resent, a busy server's encoding), while one statement still gets its whole 5 s. Deleting uploads
+ * command-deadline.ts). A database that answers neither the statement nor the cancel (hung, or cut off
+ * with the connection held) gets 0.5 s more (`ABANDON_AFTER_MS`), then the statement is given up and its
+ * connection closed: answered by 6.5 s whatever the database does, "may or may not be stored" if its
+ * COMMIT was sent (postgres-abandon.ts). The client waits 8 s for a reply (1.6 × its default `--timeout`
+ * of 5 s), and the request and its reply cross the network in that time too: 2 s is left for them (1.5 s
+ * at a silent database; a lost datagram resent, a busy server's encoding), while one statement still gets
+ * its whole 5 s. Deleting uploads
  * adds 6 ms a chunk (256 KiB), as it does to the statement's limit: RMV of a thread holding GiBs may
  * answer after the client stopped waiting, but is not cancelled at every try.
  */

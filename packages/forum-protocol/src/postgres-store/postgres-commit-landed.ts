@@ -1,6 +1,9 @@
+import * as E from 'fp-ts/lib/Either.js';
 import postgres, { type Sql } from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { commandDeadline, CommandDeadlineError, outsideCommandDeadline, withCommandDeadline } from '../store/command-deadline.js';
+import type { IoError } from '../store/errors.js';
+import { StatementAbandonedError } from './postgres-abandon.js';
 import { isTerminated } from './postgres-timeouts.js';
 
 /**
@@ -23,22 +26,64 @@ const outOfReach = (e: unknown): boolean => !(e instanceof postgres.PostgresErro
 
 /**
  * `question`'s answer, asked after a COMMIT whose answer was lost: outside the command's deadline, which may be
- * what failed the commit (the answer must still be true), and again for up to {@link COMMIT_QUESTION_MS} while
- * the database is out of reach. False when the database cannot tell (still out of reach, or it answers with an
- * error): the failure then stands.
+ * what failed the commit (the answer must still be true), and again while the database is out of reach, for
+ * up to {@link COMMIT_QUESTION_MS} or what is left of the command's deadline, whichever is less: its
+ * statements are held to that (postgres-deadline.ts), so a database gone silent cannot keep the command from
+ * its answer (it waited for good, past the client's wait). `undefined` when the database cannot tell in that
+ * time (still out of reach, silent, or it answers with an error).
  */
-export const askedAfterLostCommit = (question: () => Promise<boolean>): Promise<boolean> =>
-  outsideCommandDeadline(async () => {
-    const until = performance.now() + COMMIT_QUESTION_MS;
-    for (;;) {
-      try {
-        return await question();
-      } catch (e) {
-        if (!outOfReach(e) || performance.now() + COMMIT_QUESTION_PAUSE_MS >= until) return false;
-        await sleep(COMMIT_QUESTION_PAUSE_MS);
+export const askedAfterLostCommit = (question: () => Promise<boolean>): Promise<boolean | undefined> => {
+  const left = commandDeadline()?.remainingMs ?? COMMIT_QUESTION_MS;
+  const budget = Math.max(0, Math.min(COMMIT_QUESTION_MS, left));
+  return outsideCommandDeadline(() =>
+    withCommandDeadline(budget, async () => {
+      const until = performance.now() + budget;
+      for (;;) {
+        try {
+          return await question();
+        } catch (e) {
+          if (!outOfReach(e) || performance.now() + COMMIT_QUESTION_PAUSE_MS >= until) return undefined;
+          await sleep(COMMIT_QUESTION_PAUSE_MS);
+        }
       }
-    }
+    }),
+  );
+};
+
+/**
+ * `transaction`, with `rolledBack` called if it fails in a way that leaves it rolled back for sure: its
+ * command's deadline refused a statement or its COMMIT, or gave it up before its COMMIT was written
+ * (postgres-deadline.ts). Such a failure needs no question (which, past the deadline, has no time left to
+ * be asked: the answer was "may or may not be stored" of a change known not to be).
+ */
+export const noticingRollback = <A>(transaction: Promise<A>, rolledBack: () => void): Promise<A> =>
+  transaction.catch((e: unknown) => {
+    if (surelyRolledBack(e)) rolledBack();
+    throw e;
   });
+
+/** Whether `e`, a transaction's failure, leaves it rolled back for sure (see {@link noticingRollback}). */
+export const surelyRolledBack = (e: unknown): boolean => e instanceof CommandDeadlineError || e instanceof StatementAbandonedError;
+
+/** Whether `e` is a failure whose change may or may not be stored ({@link IoError.outcomeUnknown}). */
+export const isOutcomeUnknown = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && (e as { readonly kind?: unknown }).kind === 'io' && (e as { readonly outcomeUnknown?: unknown }).outcomeUnknown === true;
+
+/**
+ * `done`, the result of a change whose line was written (it may have committed), once the database is asked
+ * (`asked`, {@link committedAfterAll}) when it failed: `committed` if it committed after all, the failure if
+ * not, and an {@link IoError} marked `outcomeUnknown` if the database could not tell (never "failed": it may
+ * have landed). A failure already of unknown outcome (a COMMIT unanswered by a silent database) is not asked
+ * about: the question would get no answer either.
+ */
+export const settleLostCommit = async <L, A>(done: E.Either<L, A>, asked: () => Promise<boolean | undefined>, committed: A): Promise<E.Either<L | IoError, A>> => {
+  if (E.isRight(done) || isOutcomeUnknown(done.left)) return done;
+  const landed = await asked();
+  if (landed === true) return E.right(committed);
+  if (landed === false) return done;
+  const why = typeof done.left === 'object' && done.left !== null && 'message' in done.left ? String(done.left.message) : 'its connection failed';
+  return E.left({ kind: 'io', message: `${why}; the database could not say whether it committed: the change may or may not be stored`, outcomeUnknown: true });
+};
 
 /**
  * Whether the transaction `xid` (its `txid_current()`), which changed thread `title` and whose COMMIT failed
@@ -46,7 +91,7 @@ export const askedAfterLostCommit = (question: () => Promise<boolean>): Promise<
  * connection ({@link askedAfterLostCommit}), under the thread row's lock, so a COMMIT the database is still
  * running is waited for, not read as not yet done.
  */
-export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean> =>
+export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean | undefined> =>
   askedAfterLostCommit(() =>
     sql.begin(async (tx) => {
       await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;

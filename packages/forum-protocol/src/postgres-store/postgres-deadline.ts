@@ -1,5 +1,6 @@
 import postgres, { type PendingQuery, type Row, type Sql, type TransactionSql } from 'postgres';
 import { commandDeadline, CommandDeadlineError, type CommandDeadline } from '../store/command-deadline.js';
+import { ABANDON_AFTER_MS, abandonIfRunning, CommitUnansweredError, destroyConnectionOf, StatementAbandonedError } from './postgres-abandon.js';
 
 /**
  * What postgres.js (3.4) keeps on a query that this module reads: whether it was handed to the pool
@@ -23,6 +24,8 @@ interface QueryInternals {
   readonly cursorFn?: unknown;
   readonly forEachFn?: unknown;
   readonly streaming?: boolean;
+  /** Destroys the socket it was written to (the workspace's patch of postgres.js, postgres-abandon.ts). */
+  readonly destroySocket?: () => void;
 }
 
 /**
@@ -231,19 +234,37 @@ const stop = (query: QueryInternals, inTransaction: boolean): void => {
 
 const isTemplate = (first: unknown): boolean => Array.isArray(first) && 'raw' in first;
 
+/** Told of each query a transaction's body makes (its connection is theirs: `transaction` destroys it through them). */
+type MadeQuery = (query: QueryInternals) => void;
+
 /**
  * A query made under `deadline`: refused if it has passed, else stopped when it passes. One failed by a
  * stray cancel is run once more outside a transaction (under the same deadline), else fails as a
- * {@link StrayCancelError} (its transaction is run again whole, see `retryingStray`).
+ * {@link StrayCancelError} (its transaction is run again whole, see `retryingStray`). Outside a transaction,
+ * one still at the database {@link ABANDON_AFTER_MS} after the deadline (its cancel unanswered: a database
+ * hung or cut off) is given up, its connection destroyed (postgres-abandon.ts); a transaction's statements are
+ * its transaction's to give up (`transaction`).
  */
-const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q, retries = 1): Q => {
-  const again = inTransaction || retries <= 0 ? undefined : () => underDeadline(deadline, inTransaction, make, retries - 1);
+const underDeadline = <Q>(deadline: CommandDeadline | undefined, inTransaction: boolean, make: () => Q, made?: MadeQuery, retries = 1): Q => {
+  const again = inTransaction || retries <= 0 ? undefined : () => underDeadline(deadline, inTransaction, make, made, retries - 1);
   if (deadline?.expired === true) throw new CommandDeadlineError(deadline.allowedMs);
   const query = make();
-  watchForStrayCancel(query as QueryInternals, deadline, again);
+  const internals = query as QueryInternals;
+  made?.(internals);
+  watchForStrayCancel(internals, deadline, again);
   // Cleared when the command ends: a command makes a few statements, so the calls kept meanwhile are few.
-  deadline?.onExpire(() => stop(query as QueryInternals, inTransaction));
+  deadline?.onExpire(() => {
+    stop(internals, inTransaction);
+    if (!inTransaction) giveUpLater(() => abandonIfRunning(internals, new StatementAbandonedError(deadline.allowedMs)));
+  });
   return query;
+};
+
+/** Runs `f` {@link ABANDON_AFTER_MS} from now (not keeping a stopping process alive for it). */
+const giveUpLater = (f: () => void): NodeJS.Timeout => {
+  const timer = setTimeout(f, ABANDON_AFTER_MS);
+  timer.unref();
+  return timer;
 };
 
 /**
@@ -260,23 +281,41 @@ const retryingStray = <T>(deadline: CommandDeadline | undefined, run: () => Prom
  * A transaction under `deadline`: refused if it has passed; while it waits for a connection, given up
  * at the deadline (it then rolls back as soon as it starts); once started, its statements are stopped
  * at the deadline and it is rolled back rather than committed if the deadline passed meanwhile. Its
- * outcome once started is awaited, never guessed: a COMMIT already sent is the command's answer.
+ * outcome once started is awaited for {@link ABANDON_AFTER_MS} past the deadline (the cancel's rollback, a
+ * COMMIT's answer), never guessed. Unsettled then (a database hung or cut off answers nothing), it is given
+ * up and its connection destroyed: one whose body had not returned cannot commit (COMMIT is never written,
+ * and the database rolls back as it reads the connection's end) and fails as a {@link StatementAbandonedError};
+ * one whose COMMIT was written may have committed, and fails as a {@link CommitUnansweredError}.
  */
 const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionSql) => Promise<T>) => Promise<T>, fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> => {
   if (deadline.expired) return Promise.reject(new CommandDeadlineError(deadline.allowedMs));
   let started = false;
+  // The body returned before the deadline: postgres.js writes COMMIT now.
+  let committing = false;
+  // The body's statements: any one written names the transaction's connection (a COMMIT or ROLLBACK unanswered is postgres.js's own).
+  const made: QueryInternals[] = [];
   const running = begin(async (tx) => {
     started = true;
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
-    const result = await fn(inTransactionSql(tx));
+    const result = await fn(inTransactionSql(tx, (q) => void made.push(q)));
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
+    committing = true;
     return result;
   });
   return new Promise<T>((resolve, reject) => {
+    let giveUp: NodeJS.Timeout | undefined;
     const off = deadline.onExpire(() => {
-      if (!started) reject(new CommandDeadlineError(deadline.allowedMs));
+      if (!started) return reject(new CommandDeadlineError(deadline.allowedMs));
+      giveUp = giveUpLater(() => {
+        // Failed first: the connection's close fails it too, as a lost connection (which a caller may ask about).
+        reject(committing ? new CommitUnansweredError(deadline.allowedMs) : new StatementAbandonedError(deadline.allowedMs));
+        made.some(destroyConnectionOf);
+      });
     });
-    running.then(resolve, reject).finally(off);
+    running.then(resolve, reject).finally(() => {
+      off();
+      clearTimeout(giveUp);
+    });
   });
 };
 
@@ -288,16 +327,16 @@ const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionS
  */
 export const deadlineSql = <S extends Sql | TransactionSql>(sql: S): S => heldToDeadline(sql, false);
 
-/** A transaction's `sql` held to its command's deadline (see `stop`: its statements wait in its own queue). */
-const inTransactionSql = (tx: TransactionSql): TransactionSql => heldToDeadline(tx, true);
+/** A transaction's `sql` held to its command's deadline (see `stop`: its statements wait in its own queue); `made` told of each query. */
+const inTransactionSql = (tx: TransactionSql, made?: MadeQuery): TransactionSql => heldToDeadline(tx, true, made);
 
-const heldToDeadline = <S extends Sql | TransactionSql>(sql: S, inTransaction: boolean): S =>
+const heldToDeadline = <S extends Sql | TransactionSql>(sql: S, inTransaction: boolean, made?: MadeQuery): S =>
   new Proxy(sql, {
     apply: (target, self, args: unknown[]) =>
-      isTemplate(args[0]) ? underDeadline(commandDeadline(), inTransaction, () => Reflect.apply(target, self, args) as unknown) : Reflect.apply(target, self, args),
+      isTemplate(args[0]) ? underDeadline(commandDeadline(), inTransaction, () => Reflect.apply(target, self, args) as unknown, made) : Reflect.apply(target, self, args),
     get: (target, key) => {
       if (key === 'unsafe') {
-        return (...args: Parameters<Sql['unsafe']>): PendingQuery<Row[]> => underDeadline(commandDeadline(), inTransaction, () => target.unsafe(...args));
+        return (...args: Parameters<Sql['unsafe']>): PendingQuery<Row[]> => underDeadline(commandDeadline(), inTransaction, () => target.unsafe(...args), made);
       }
       if (key === 'begin' && 'begin' in target) {
         const pool: Sql = target;

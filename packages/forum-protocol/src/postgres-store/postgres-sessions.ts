@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { cleanUpOutsideDeadline } from './postgres-abandon.js';
 import { toIoError } from '../store/errors.js';
 import { attempt } from './postgres-timeouts.js';
 import type { SessionRegistry } from '../store/session.js';
@@ -77,10 +77,12 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
     release: (username, connectionKey) => async () => {
       held.delete(connectionKey);
       // Best effort: a lease left behind expires by itself. Past the deadline of the command that released it
-      // (XIT) too: the account would stay held for a lease's time.
-      await outsideCommandDeadline(() => sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`).catch((e: unknown) =>
-        options.onError?.(`lease release failed: ${toIoError(e).message}`),
-      );
+      // (XIT) too: the account would stay held for a lease's time. Awaited only until the command must be answered.
+      await cleanUpOutsideDeadline(async () => {
+        await sql`DELETE FROM session_leases WHERE username = ${username} AND connection_key = ${connectionKey}`.catch((e: unknown) =>
+          options.onError?.(`lease release failed: ${toIoError(e).message}`),
+        );
+      });
     },
     holder: (username) =>
       attempt(async () => {

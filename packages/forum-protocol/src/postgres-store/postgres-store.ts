@@ -14,7 +14,8 @@ import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type Postg
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
-import { committedAfterAll } from './postgres-commit-landed.js';
+import { committedAfterAll, noticingRollback, settleLostCommit } from './postgres-commit-landed.js';
+import { untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
 import { rememberReplyBytes } from '../store/thread-reply-size.js';
@@ -306,10 +307,11 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   const appendEntry =
     <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
     async () => {
-      // The transaction that inserted the line, once it has: asked about if its COMMIT fails.
+      // The transaction that inserted the line, once it has: asked about if its COMMIT fails (unless it surely rolled back).
       let xid: string | undefined;
-      const done = await attemptEither(() =>
-        sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+      let rolledBack = false;
+      const done = await attemptEither(() => {
+        const inserting = sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
           const before = await lockThreadSize(tx, title);
           if (before === undefined) return E.left(noThread(title));
           const after = appendedSize(before, entry);
@@ -325,12 +327,15 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
           ]);
           xid = inserted[0]?.xid;
           return E.right(undefined);
-        }),
-      )();
+        });
+        return noticingRollback(inserting, () => {
+          rolledBack = true;
+        });
+      })();
       // A connection lost with COMMIT's answer leaves the line committed: answered a failure, the client's
       // retry (the line asks for one) posted it twice (attack round 18).
-      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
-      return done;
+      const written = xid;
+      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     };
 
   const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
@@ -389,7 +394,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     let free = await freeNow();
     if (size <= free) return E.right(undefined);
     // Held by a dead server's half upload: freed now, not when it is 10 minutes stale.
-    if (await reclaimLapsed()) free = await freeNow();
+    if (await untilAnswerDue(reclaimLapsed(), false)) free = await freeNow();
     if (size <= free) return E.right(undefined);
     // Part of what is counted may be doomed chunks that no sweep is deleting (their server died after its
     // RMV): swept now, not at this server's next tick (60 s), so that the sender's next try finds the room.
@@ -405,7 +410,8 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       // restarted: with servers that run for months, forever, and counted against maxStoredUploadBytes.
       if (performance.now() - sweptAt >= sweepEveryMs) {
         sweptAt = performance.now();
-        const stale = await sweepStaleUploads(sql, staleMs);
+        // Outside the deadline (deleteUploads): awaited only until the answer is due, and left to the sweeps after.
+        const stale = await untilAnswerDue(sweepStaleUploads(sql, staleMs), []);
         // Their chunks deleted before this upload's room is checked: on a full forum it is the one that needs
         // that room, and left to the background they were still counted (an announced size refused at once).
         // A failure leaves them to the sweeper, and the checks below to decide.
@@ -490,14 +496,19 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
     changeMessage: (title, n, change) => async () => {
       // The transaction that changed the line, once it has: asked about if its COMMIT fails.
       let xid: string | undefined;
+      let rolledBack = false;
       const wrote = (x: string): void => {
         xid = x;
       };
-      const done = await attemptEither(() => changeMessageInPostgres(sql, title, n, change, wrote))();
+      const done = await attemptEither(() =>
+        noticingRollback(changeMessageInPostgres(sql, title, n, change, wrote), () => {
+          rolledBack = true;
+        }),
+      )();
       // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
       // retry deleted the message numbered after it (an EDT retried was only answered wrong).
-      if (E.isLeft(done) && xid !== undefined && (await committedAfterAll(sql, title, xid))) return E.right(undefined);
-      return done;
+      const written = xid;
+      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     },
     removeThread,
     checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),

@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import type { Sql } from 'postgres';
 import type { StoreError } from '../store/errors.js';
-import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { cleanUpOutsideDeadline } from './postgres-abandon.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { hostLevelsOf, type HostLevel } from '../limits/host-of.js';
 import { DEFAULT_ACCOUNT_CREATION_LIMIT, DEFAULT_LOGIN_RATE_LIMIT, type AttemptOutcome, type ThrottleCause } from '../limits/rate-limit.js';
@@ -134,10 +134,11 @@ const reserve = (
         const s = settlement(outcome);
         // Not settled (the database gone meanwhile), the rows stay pending and count until their window
         // ends: the limit errs on the side of refusing. Settled past the deadline of the login that
-        // reserved them too, which would otherwise leave them so.
-        await outsideCommandDeadline(() => sql`SELECT forum_limit_settle(${attempt}::bigint, ${[...s.counted]}::text[], ${s.forget?.log ?? null}, ${s.forget?.key ?? null})`).catch(
-          () => undefined,
-        );
+        // reserved them too, which would otherwise leave them so; awaited only until the login must be
+        // answered (a database gone silent answers it when it comes back).
+        await cleanUpOutsideDeadline(async () => {
+          await sql`SELECT forum_limit_settle(${attempt}::bigint, ${[...s.counted]}::text[], ${s.forget?.log ?? null}, ${s.forget?.key ?? null})`.catch(() => undefined);
+        });
       },
     });
   } catch (e) {

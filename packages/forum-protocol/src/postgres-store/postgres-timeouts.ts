@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { commandDeadline, CommandDeadlineError } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
 import { isCancelledByUser, StrayCancelError } from './postgres-deadline.js';
+import { CommitUnansweredError, StatementAbandonedError } from './postgres-abandon.js';
 
 /**
  * PostgreSQL's time limits on each of a server's pool connections, ms (0: none). Without them a
@@ -76,12 +77,14 @@ export const terminationCause = (e: unknown): string | undefined => (e instanceo
  * `e` as an {@link IoError}, marked for the client: `timedOut` when a time limit or the command's
  * deadline ended it (whatever the statement then failed with: the deadline's own cancel reads as an
  * administrator's) or the store's cancel of another command's statement did ({@link StrayCancelError}),
- * `interrupted` when an administrator or the database did. The log's message
+ * `interrupted` when an administrator or the database did, `outcomeUnknown` when a COMMIT was sent and the
+ * database went silent ({@link CommitUnansweredError}: never "failed", it may have landed). The log's message
  * names the cause where PostgreSQL's does not.
  */
 export const postgresIoError = (e: unknown): IoError => {
   const deadline = commandDeadline();
-  if (e instanceof CommandDeadlineError) return { kind: 'io', message: e.message, timedOut: true };
+  if (e instanceof CommitUnansweredError) return { kind: 'io', message: e.message, outcomeUnknown: true };
+  if (e instanceof CommandDeadlineError || e instanceof StatementAbandonedError) return { kind: 'io', message: e.message, timedOut: true };
   if (deadline?.expired === true) return { kind: 'io', message: `the command passed its deadline of ${deadline.allowedMs} ms: ${toIoError(e).message}`, timedOut: true };
   // The store's own cancel, meant for another command's statement that ended first: not an administrator's.
   if (e instanceof StrayCancelError) return { kind: 'io', message: e.message, timedOut: true };

@@ -6,7 +6,8 @@ import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { postgresIoError } from './postgres-timeouts.js';
-import { askedAfterLostCommit } from './postgres-commit-landed.js';
+import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
+import { untilAnswerDue } from './postgres-abandon.js';
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -219,10 +220,11 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
    * Whether the upload's commit landed, asked on another connection after the commit's own failed. Under the
    * row's lock: a COMMIT the database is still running when the question comes is waited for, not read as
    * not yet done. Asked as {@link askedAfterLostCommit} asks (outside the command's deadline, again while
-   * the database is out of reach). False when the database cannot tell (then the failure stands: its row,
-   * if committed after all, is kept, as `deleteRow` deletes only an uncommitted one).
+   * the database is out of reach, within what is left of the commit's deadline). `undefined` when the database
+   * cannot tell (the upload's outcome is then unknown: its row, if committed after all, is kept, as `deleteRow`
+   * deletes only an uncommitted one).
    */
-  const landed = (): Promise<boolean> =>
+  const landed = (): Promise<boolean | undefined> =>
     askedAfterLostCommit(async () => (await sql<{ committed: boolean }[]>`SELECT committed FROM uploads WHERE id = ${id} FOR UPDATE`)[0]?.committed === true);
   const discard = async (): Promise<void> => {
     leases.drop(id);
@@ -283,9 +285,20 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       // Rolled back whole (a statement past its time limit, the connection lost before COMMIT): nothing of it
       // is visible. But a connection lost with COMMIT's answer leaves it committed, listed in its thread:
       // answered a failure, the uploader was told "failed" of a file the forum shows.
-      if (await landed()) return E.right(undefined);
-      await discard();
-      return E.left(postgresIoError(e));
+      const failed = postgresIoError(e);
+      // A COMMIT a silent database left unanswered (postgres-abandon.ts): asking would get no answer either, and
+      // the discard (of an uncommitted row only) waits for the database, after the answer.
+      if (isOutcomeUnknown(failed)) {
+        void discard();
+        return E.left(failed);
+      }
+      // Refused or given up by the deadline before its COMMIT was written: surely not committed, nothing to ask.
+      const committed = surelyRolledBack(e) ? false : await landed();
+      if (committed === true) return E.right(undefined);
+      // Outside the deadline (deleteUploads), awaited only until the answer is due: a database gone silent
+      // meanwhile held the answer until it came back.
+      await untilAnswerDue(discard(), undefined);
+      return E.left(committed === false ? failed : { ...failed, message: `${failed.message}; the database could not say whether it committed`, outcomeUnknown: true });
     }
   };
 

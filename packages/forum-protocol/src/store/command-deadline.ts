@@ -43,6 +43,11 @@ export class CommandDeadline {
     return this.#ended;
   }
 
+  /** The time left until the deadline, ms: negative once it has passed. */
+  get remainingMs(): number {
+    return this.#at - performance.now();
+  }
+
   /** The time the command was allowed, ms, its extensions included. */
   get allowedMs(): number {
     return this.#allowedMs;

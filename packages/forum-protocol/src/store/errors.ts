@@ -16,6 +16,12 @@ export interface IoError {
    * was rolled back, and the client is told which rather than that the database was slow.
    */
   readonly interrupted?: 'cancelled' | 'terminated';
+  /**
+   * The change was sent to be committed and no answer came (PostgreSQL's COMMIT, its database silent past the
+   * command's deadline): it may have landed or not. The client is told so, not that it failed (a MSG
+   * retried on "please try again" was posted twice).
+   */
+  readonly outcomeUnknown?: true;
 }
 /** The named thread does not exist. */
 export interface NoThreadError {
@@ -152,8 +158,13 @@ export const cancelledText = (what: string): string => `An administrator of the 
 /** The line for a request whose database connection the database ended (`what`: command, login). */
 export const terminatedText = (what: string): string => `The server's database closed its connection, so the ${what} was cancelled: please try again`;
 
+/** The line for a request (`what`: command, login) whose change was sent to be stored and never confirmed ({@link IoError.outcomeUnknown}). */
+export const outcomeUnknownText = (what: string): string =>
+  `The server's database did not confirm the ${what} in time: the change may or may not be stored (check before trying again)`;
+
 /** The line for a request (`what`: command, login) that failed with `e`. */
 export const ioErrorText = (e: IoError, what: string): string => {
+  if (e.outcomeUnknown === true) return outcomeUnknownText(what);
   if (e.timedOut === true) return timedOutText(what);
   if (e.interrupted === 'cancelled') return cancelledText(what);
   if (e.interrupted === 'terminated') return terminatedText(what);

@@ -1,0 +1,311 @@
+/**
+ * A command whose statement is at the database when the database goes silent: hung (its processes stopped:
+ * a stalled disk, a paused machine) or cut off by a partition that holds the connections open. Neither the
+ * statement nor the deadline's cancel request is answered. Attack round 18 (1d, 1e): the command waited
+ * until the database answered again (30 s), forum-client gave up at 8 s and exited, and the MSG was stored
+ * after. Now it is answered just past its deadline, honestly, and the pool serves again once the database
+ * does, without a restart.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import postgres from 'postgres';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { accountPolicy } from '../src/index.js';
+import { createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
+import { withCommandDeadline } from '../src/store/command-deadline.js';
+import { outcomeUnknownText, timedOutText } from '../src/store/errors.js';
+import { lines, run } from './helpers.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
+import { freezePostgres } from './postgres-freeze.js';
+import { usePostgres } from './postgres-harness.js';
+import { commitSpotter, frontendMessages } from './postgres-wire.js';
+
+const pg = usePostgres();
+
+/** The commands' deadline here (the server's is 6 s): short, for a quick test. */
+const DEADLINE_MS = 1_500;
+
+/** How late past its deadline and the wait for the database's answer a command may be answered: a loaded machine's timers. */
+const SLACK_MS = 700;
+
+/** How long the database stays silent unless a test ends it first: long past every answer expected, so that waiting for it shows. */
+const SILENT_MS = 3 * DEADLINE_MS + 3_000;
+
+/** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
+const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
+
+/** `work`'s value and how long it took, ms. */
+const timed = async <A>(work: () => Promise<A>): Promise<{ readonly value: A; readonly ms: number }> => {
+  const started = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - started };
+};
+
+/** `line` run as alice under the test's command deadline. */
+const command = (store: PostgresStore, line: string): Promise<readonly string[]> => withCommandDeadline(DEADLINE_MS, () => lines(run(store, 'alice', line)));
+
+/** A connection of its own to the database (a watcher, another server's session), closed after the file. */
+const ownConnection = (): postgres.Sql => {
+  const sql = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+  pg.onClose(() => sql.end({ timeout: 1 }));
+  return sql;
+};
+
+/** Polls `check` every 20 ms until it holds, for at most 5 s. */
+const until = async (check: () => Promise<boolean>): Promise<void> => {
+  for (let i = 0; i < 250; i++) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error('the condition never held');
+};
+
+/**
+ * A proxy in front of the database that, once armed with a statement's text, lets it and its transaction's
+ * COMMIT through and then partitions that connection: every byte after the COMMIT, both ways, held until
+ * `heal` (the database committed; its answer is held, as on a network that drops everything).
+ */
+const partitionAfterCommit = async (url: string): Promise<LoopbackProxy & { arm(statement: string): void; partitioned(): number; heal(): void }> => {
+  let armed: string | undefined;
+  let partitioned = 0;
+  const heals: (() => void)[] = [];
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const isCommit = commitSpotter();
+    let stage: 'none' | 'statement' | 'held' = 'none';
+    const held: { readonly to: typeof client; readonly chunk: Buffer }[] = [];
+    const pass = (to: typeof client, chunk: Buffer): void => {
+      if (stage === 'held') held.push({ to, chunk });
+      else to.write(chunk);
+    };
+    client.on('data', (chunk: Buffer) => {
+      let commitSeen = false;
+      for (const m of frontendMessages(chunk)) {
+        // Every message read: a COMMIT bound by name was prepared earlier on the connection.
+        const commit = isCommit(m);
+        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
+          armed = undefined;
+          stage = 'statement';
+        } else if (stage === 'statement' && commit) commitSeen = true;
+      }
+      pass(upstream, chunk);
+      if (!commitSeen) return;
+      stage = 'held';
+      partitioned++;
+      heals.push(() => {
+        stage = 'none';
+        for (const h of held.splice(0)) h.to.write(h.chunk);
+      });
+    });
+    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
+  });
+  return {
+    ...proxy,
+    arm: (statement) => {
+      armed = statement;
+    },
+    partitioned: () => partitioned,
+    heal: () => {
+      for (const h of heals.splice(0)) h();
+    },
+  };
+};
+
+/**
+ * A proxy in front of the database that, once armed with a statement's text, holds the database's answers on
+ * that connection for `holdMs` from the statement's arrival, then lets them through: a database slow to answer.
+ */
+const slowAnswers = async (url: string): Promise<LoopbackProxy & { arm(statement: string, holdMs: number): void }> => {
+  let armed: { readonly statement: string; readonly holdMs: number } | undefined;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let held: Buffer[] | undefined;
+    client.on('data', (chunk: Buffer) => {
+      const hold = armed;
+      if (hold !== undefined && frontendMessages(chunk).some((m) => m.query.includes(hold.statement))) {
+        armed = undefined;
+        held = [];
+        setTimeout(() => {
+          for (const c of held ?? []) client.write(c);
+          held = undefined;
+        }, hold.holdMs);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => (held === undefined ? client.write(chunk) : held.push(chunk)));
+  });
+  return {
+    ...proxy,
+    arm: (statement, holdMs) => {
+      armed = { statement, holdMs };
+    },
+  };
+};
+
+describe('PostgreSQL: a command at a database that goes silent', () => {
+  it(
+    "a MSG waiting at the database when it hangs (SIGSTOP) is answered just past its deadline with the timeout's line, as is an RDT sent to the hung database; " +
+      'after it resumes the MSG is not in the thread, and the same store serves again',
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 2 });
+      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      expect(await lines(run(store, 'alice', 'CRT t'))).toEqual(['Thread t created']);
+      // Another server's transaction holds the thread's row: the MSG's first statement waits for it, at the database.
+      const holder = await ownConnection().reserve();
+      await holder`BEGIN`;
+      await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 't' FOR UPDATE`);
+      const watcher = ownConnection();
+      const msg = timed(() => command(store, 'MSG t hello'));
+      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
+      freezePostgres(pg.url(), true);
+      // Continued after SILENT_MS whatever happens: a test failing on the old code still ends.
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const rdt = timed(() => command(store, 'RDT t'));
+        const [posted, read] = await Promise.all([msg, rdt]);
+        // Before: both answered only as the database resumed (SILENT_MS), past forum-client's wait.
+        expect(posted.value).toEqual([timedOutText('command')]);
+        expect(read.value).toEqual([timedOutText('command')]);
+        expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+        expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+        expect(read.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+        // Their connections were closed: two commands more, each on a connection the pool opens again, to the
+        // hung database, which answers nothing: given up at their deadline while the connections wait.
+        const more = await timed(() => Promise.all([command(store, 'RDT t'), command(store, 'LST')]));
+        expect(more.value).toEqual([[timedOutText('command')], [timedOutText('command')]]);
+        expect(more.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+      await holder`ROLLBACK`;
+      holder.release();
+      // Answered "try again": it must not be stored when the database comes back (its connection was closed
+      // before its INSERT was written, so it rolled back).
+      const back = await timed(() => command(store, 'RDT t'));
+      expect(back.value).toEqual(['Thread t is empty']);
+      // The same pool, not restarted: served again within a second or so of the database's return.
+      expect(back.ms).toBeLessThan(2_000);
+      expect(await command(store, 'MSG t after')).toEqual(['Message posted to t thread']);
+      expect(await command(store, 'RDT t')).toEqual(['1 alice: after']);
+      // Nothing of the abandoned MSG is left at the database holding the thread.
+      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'`)[0]?.n === 0);
+    },
+    30_000,
+  );
+
+  it(
+    'a MSG whose COMMIT reached the database before a partition held its answer is answered "may or may not be stored" just past its deadline, ' +
+      'never a failure (it committed); the store serves again as the partition heals',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await partitionAfterCommit(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      expect(await command(store, 'CRT c')).toEqual(['Thread c created']);
+      proxy.arm('INSERT INTO entries');
+      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
+      try {
+        const posted = await timed(() => command(store, 'MSG c hello'));
+        expect(proxy.partitioned()).toBe(1);
+        // Before: answered as the partition healed (SILENT_MS), past forum-client's wait.
+        expect(posted.value).toEqual([outcomeUnknownText('command')]);
+        expect(posted.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 5);
+        expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(heal);
+        proxy.heal();
+      }
+      // It committed: the answer could not have said "failed".
+      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello']);
+      // Served again through the proxy, on a new connection (the one held was closed).
+      expect(await command(store, 'MSG c again')).toEqual(['Message posted to c thread']);
+      expect(await command(direct, 'RDT c')).toEqual(['1 alice: hello', '2 alice: again']);
+    },
+    30_000,
+  );
+
+  it(
+    "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
+      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      await store.createAccount({ username: 'ann', password: 'right' })();
+      const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
+      const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
+      // Another server's transaction holds the accounts table: the password check's read waits for it, at the database.
+      const holder = await ownConnection().reserve();
+      await holder`BEGIN`;
+      await holder.unsafe(`LOCK TABLE ${schema}.accounts IN ACCESS EXCLUSIVE MODE`);
+      const watcher = ownConnection();
+      const login = timed(() => withCommandDeadline(DEADLINE_MS, verify));
+      await until(async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]?.n === 1);
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const answered = await login;
+        expect(answered.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+        // Before: the check given up at 2.0 s, then the slot's settlement waited for the database (SILENT_MS).
+        expect(answered.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+      await holder`ROLLBACK`;
+      holder.release();
+      expect(await withCommandDeadline(DEADLINE_MS, verify)).toEqual(E.right('ok'));
+    },
+    30_000,
+  );
+
+  it(
+    "an upload begun at a hung database when the sweep of stale uploads is due (it runs outside the deadline) is answered just past the deadline, not when the database resumes",
+    async () => {
+      // The sweep runs as every upload begins.
+      const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3, staleSweepEveryMs: 0 });
+      expect(await command(store, 'CRT u')).toEqual(['Thread u created']);
+      freezePostgres(pg.url(), true);
+      const thaw = setTimeout(() => freezePostgres(pg.url(), false), SILENT_MS);
+      try {
+        const begun = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'f.txt', 'alice')()));
+        expect(begun.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+        // Before: the sweep's statement, held to no deadline, waited for the database (SILENT_MS).
+        expect(begun.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(thaw);
+        freezePostgres(pg.url(), false);
+      }
+      const again = await withCommandDeadline(DEADLINE_MS, () => store.beginUpload('u', 'g.txt', 'alice')());
+      if (E.isLeft(again)) throw new Error(`not begun after the resume: ${JSON.stringify(again.left)}`);
+      again.right.stream.destroy();
+      await again.right.commit();
+    },
+    30_000,
+  );
+
+  it(
+    "a MSG whose line was written but whose deadline passed before its COMMIT is answered with the timeout's line, not \"may or may not be stored\" (it surely rolled back)",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await slowAnswers(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      expect(await command(store, 'CRT s')).toEqual(['Thread s created']);
+      // The line's insert answered just past the deadline (the cancel finds it done): the body returns, too late to commit.
+      proxy.arm('INSERT INTO entries', DEADLINE_MS + 150);
+      const posted = await timed(() => command(store, 'MSG s late'));
+      // Before: the transaction's id was known, so the store asked whether it committed, with no time left to: "may or may not".
+      expect(posted.value).toEqual([timedOutText('command')]);
+      expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      expect(await command(direct, 'RDT s')).toEqual(['Thread s is empty']);
+    },
+    30_000,
+  );
+});

@@ -3,14 +3,18 @@
  * an end() of the pool asked for meanwhile returns once it closes, not at its timeout (or never), and a
  * cursor whose callback still runs then fails without throwing anything later into the process.
  */
+import { connect, type Socket } from 'node:net';
 import postgres, { type Sql } from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
 import { usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
 
-/** A pool of one connection of its own (no store), ended after the file's tests. */
-const pool = (options: postgres.Options<Record<string, postgres.PostgresType>> = {}): Sql => {
+/**
+ * A pool of one connection of its own (no store), ended after the file's tests. `socket` (postgres.js's,
+ * not in its types) makes each connection's socket.
+ */
+const pool = (options: postgres.Options<Record<string, postgres.PostgresType>> & { readonly socket?: () => Socket } = {}): Sql => {
   const sql = postgres(pg.url(), { max: 1, onnotice: () => undefined, ...options });
   pg.onClose(() => sql.end({ timeout: 1 }));
   return sql;
@@ -121,5 +125,42 @@ describe('postgres.js: a cursor whose callback still runs when the database ends
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('postgres.js: a connection closed with a write of its own still to be sent', () => {
+  it('connects again for the next statement and sends it, not its startup held behind the write lost with the old socket', async () => {
+    const target = new URL(pg.url());
+    const sockets: Socket[] = [];
+    // Its sockets made here, so that the test can destroy one: postgres.js writes to them as to its own.
+    const sql = pool({
+      connect_timeout: 2,
+      socket: () => {
+        const s = connect(Number(target.port), target.hostname);
+        sockets.push(s);
+        return s;
+      },
+    });
+    expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+    // A statement given to the connection in the same turn of the event loop as its socket is destroyed: its
+    // bytes wait for the next turn (postgres.js sends small writes together then), and the socket's close
+    // comes first, at the end of this one.
+    const lost = await new Promise<string | undefined>((resolve) => {
+      setImmediate(() => {
+        sockets[0]?.destroy();
+        sql`SELECT 2`.then(
+          () => resolve('answered'),
+          (e: unknown) => resolve((e as { code?: string }).code),
+        );
+      });
+    });
+    expect(lost).toBe('CONNECTION_CLOSED');
+    // Before: the close cancelled the pending send but kept it as pending, so the new connection's startup
+    // was never sent: the statement failed with CONNECT_TIMEOUT at connect_timeout (2 s here, 30 s by
+    // default), and so did every reconnection's after it.
+    const started = performance.now();
+    expect(await sql`SELECT 3 AS three`.then((rows) => rows, (e: unknown) => (e as { code?: string }).code)).toEqual([{ three: 3 }]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(sockets).toHaveLength(2);
   });
 });

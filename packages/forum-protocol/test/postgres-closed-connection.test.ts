@@ -164,3 +164,39 @@ describe('postgres.js: a connection closed with a write of its own still to be s
     expect(sockets).toHaveLength(2);
   });
 });
+
+describe('postgres.js: a statement given to a connection between its socket error and its close', () => {
+  it('fails with the close, not dropped unsettled (or answered with no rows by the next session)', async () => {
+    const target = new URL(pg.url());
+    const sockets: Socket[] = [];
+    let onClose: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => (onClose = resolve));
+    const sql = pool({
+      onclose: () => onClose(),
+      socket: () => {
+        const s = connect(Number(target.port), target.hostname);
+        sockets.push(s);
+        return s;
+      },
+    });
+    expect(await sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+    // The socket fails (a reset) while the connection is idle: its error comes at once, its close at the end of
+    // this turn of the event loop, and a statement given to the pool meanwhile goes to that connection.
+    let outcome: string | undefined;
+    setImmediate(() => {
+      sockets[0]?.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      sql<{ two: number }[]>`SELECT 2 AS two`.then(
+        (rows) => (outcome = `answered ${JSON.stringify(rows)}`),
+        (e: unknown) => (outcome = (e as { code?: string }).code),
+      );
+    });
+    await closed;
+    // Settled by the close, so its reaction has run by the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Before: undefined. The close failed what ran only when the socket had no error (with one, the error had
+    // failed what ran then, not what came after), and forgot it unsettled for good (postgres.js as patched
+    // before c2f1dcf kept it as running, for the next session's first answer to settle).
+    expect(outcome).toBe('CONNECTION_CLOSED');
+    expect(await sql`SELECT 3 AS three`).toEqual([{ three: 3 }]);
+  });
+});

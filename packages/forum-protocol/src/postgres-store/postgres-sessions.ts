@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
 import { cleanUpOutsideDeadline } from './postgres-abandon.js';
 import { toIoError } from '../store/errors.js';
+import { startHeartbeat } from './postgres-heartbeat.js';
 import { attempt } from './postgres-timeouts.js';
 import type { SessionRegistry } from '../store/session.js';
 
@@ -57,10 +58,7 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       options.onLeaseLost?.(lease.username, key);
     }
   };
-  const timer = setInterval(() => {
-    renew().catch((e: unknown) => options.onError?.(`lease renewal failed: ${toIoError(e).message}`));
-  }, Math.max(10, Math.floor(leaseMs / 3)));
-  timer.unref();
+  const stopHeartbeat = startHeartbeat(Math.max(10, Math.floor(leaseMs / 3)), renew, (e) => options.onError?.(`lease renewal failed: ${toIoError(e).message}`));
   return {
     tryAcquire: (username, connectionKey) =>
       attempt(async () => {
@@ -92,7 +90,7 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       }),
     renew,
     close: async () => {
-      clearInterval(timer);
+      stopHeartbeat();
       await sql`DELETE FROM session_leases WHERE server_id = ${serverId}`.catch(() => undefined);
     },
   };

@@ -1,6 +1,7 @@
 import type { PendingQuery, Row, Sql } from 'postgres';
 import { outsideCommandDeadline } from '../store/command-deadline.js';
 import { toIoError } from '../store/errors.js';
+import { startHeartbeat } from './postgres-heartbeat.js';
 
 /** How long a pending upload's lease lives without renewal by default, ms: a session's (15 s). */
 export const DEFAULT_UPLOAD_LEASE_MS = 15_000;
@@ -35,9 +36,7 @@ export const bytesInProgress = async (sql: Sql, except?: string): Promise<number
 export class UploadLeases {
   readonly #sql: Sql;
   readonly #held = new Set<string>();
-  readonly #timer: NodeJS.Timeout;
-  /** The heartbeat's renewal under way, if any. */
-  #beat: Promise<void> | undefined;
+  readonly #stopHeartbeat: () => void;
 
   constructor(
     sql: Sql,
@@ -46,16 +45,9 @@ export class UploadLeases {
     onError?: (message: string) => void,
   ) {
     this.#sql = sql;
-    this.#timer = setInterval(() => {
-      // A tick while the last renewal still waits (a database that hangs) is skipped: each would hold a pool
-      // connection until the database answered, and a minute of ticks took the whole pool from the commands.
-      if (this.#beat !== undefined) return;
-      this.#beat = this.renew()
-        .catch((e: unknown) => onError?.(`upload lease renewal failed (a lease lapses only after ${ms} ms): ${toIoError(e).message}`))
-        .finally(() => (this.#beat = undefined));
-    }, Math.max(10, Math.floor(ms / 3)));
-    // Cleared by close(); it must not keep a stopping process alive meanwhile.
-    this.#timer.unref();
+    this.#stopHeartbeat = startHeartbeat(Math.max(10, Math.floor(ms / 3)), () => this.renew(), (e) =>
+      onError?.(`upload lease renewal failed (a lease lapses only after ${ms} ms): ${toIoError(e).message}`),
+    );
   }
 
   /** Renews the lease of pending upload `id` from now on, until {@link drop}. */
@@ -79,7 +71,7 @@ export class UploadLeases {
 
   /** Stops the heartbeat: the uploads still held lapse (the store is closing; their rows are left to any server). */
   close(): void {
-    clearInterval(this.#timer);
+    this.#stopHeartbeat();
     this.#held.clear();
   }
 }

@@ -1,6 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql } from 'postgres';
 import { toIoError } from '../store/errors.js';
+import { startHeartbeat } from './postgres-heartbeat.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import type { UploadSlots } from '../transfer/upload-slots.js';
 
@@ -51,10 +52,7 @@ export const createPostgresUploadSlots = (sql: Sql, options: PostgresUploadSlots
     // Any server's lapsed places, a crashed one's included, so that the table holds the live ones only.
     await sql`DELETE FROM upload_slots WHERE expires_at < now()`;
   };
-  const timer = setInterval(() => {
-    renew().catch((e: unknown) => options.onError?.(`upload place renewal failed: ${toIoError(e).message}`));
-  }, Math.max(10, Math.floor(leaseMs / 3)));
-  timer.unref();
+  const stopHeartbeat = startHeartbeat(Math.max(10, Math.floor(leaseMs / 3)), renew, (e) => options.onError?.(`upload place renewal failed: ${toIoError(e).message}`));
   return {
     perUser,
     take: (username) => async () => {
@@ -87,7 +85,7 @@ export const createPostgresUploadSlots = (sql: Sql, options: PostgresUploadSlots
     },
     renew,
     close: async () => {
-      clearInterval(timer);
+      stopHeartbeat();
       held.clear();
       await sql`DELETE FROM upload_slots WHERE server_id = ${serverId}`.catch(() => undefined);
     },

@@ -121,6 +121,21 @@ describe('Connection: the unacknowledged timer counts per message', () => {
     expect(closeReason(host)).toMatch(new RegExp(`^no acknowledgement of message 0 from 10.0.0.1:1 for ${IDLE} ms `));
   });
 
+  it('progress on a message of several chunks counts its tries afresh: a slow path after it keeps the connection', () => {
+    // Message 0, 5,000 bytes in 4 chunks, withheld whole while the peer answers every 100 ms (its tries
+    // pass the limit); from 5,000 the peer answers every 3 s, acknowledging all but its first chunk,
+    // which gets through 1.5 idle timeouts later. The other chunks' acknowledgement (at 8,020) is
+    // progress: the tries lost before it no longer count, and the few lost after it are too few.
+    const holdFirstUntil = 5_000 + 1.5 * IDLE;
+    const { c, host, round } = rig((f, now) => of(f, 0) && (now < 5_000 || (f.type === 'fragment' && f.offset === 0 && now < holdFirstUntil)), (i) => (i === 0 ? 5_000 : 10));
+    for (let t = 1_000; t < 5_000; t += 100) round(t);
+    expect(c.sendQueue.oldestUnacknowledged()?.lostTries).toBeGreaterThanOrEqual(UNACKNOWLEDGED_LOST_TRIES);
+    for (let t = 5_000; t < 3 * IDLE; t += 3_000) round(t);
+    expect(closeReason(host)).toBeUndefined();
+    expect(c.state).toBe('established');
+    expect(host.events.some((e) => e.type === 'acked' && e.messageId === 0)).toBe(true);
+  });
+
   it('a message lost once a round on a slow path, owed past the idle timeout, keeps the connection: too few tries', () => {
     // The peer answers every 3 s; message 0's copies are lost until 1.5 idle timeouts after it first left.
     const { c, host, round } = rig((f, now) => of(f, 0) && now < 1_000 + 1.5 * IDLE);

@@ -385,6 +385,21 @@ describe('data-directory store', () => {
     expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'pw3' } }));
   });
 
+  it('a byte order mark before the first credentials line (Notepad) is not part of its user name: the account is kept, not free to take', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'credentials.txt'), '\uFEFFalice secret\r\nbob pw\r\n');
+    const s = await open(dir);
+    // Before: 'credentials.txt line 1 is malformed and was skipped', and a login as alice made her account anew.
+    expect(s.warnings).toEqual([]);
+    expect(await s.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'secret' } }));
+    expect(await s.createAccount({ username: 'alice', password: 'hacked' })()).toEqual(E.right(false));
+    expect(await s.replaceAccountSecret('alice', 'NEW')()).toEqual(E.right(true));
+    // The mark and the line ends stay as they were.
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('\uFEFFalice NEW\r\nbob pw\r\n');
+    const again = await open(dir);
+    expect(await again.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'NEW' } }));
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

@@ -10,15 +10,25 @@ export interface ParsedCredentials {
 const LINE = /^(\S+) (\S+)$/;
 
 /**
+ * Where the first line begins: after a UTF-8 byte order mark, which editors on
+ * Windows (Notepad) write at the start of a file. Read as part of the first
+ * user name, it made that account's line malformed and skipped, and the name
+ * free: the next client to log in as it created the account anew, with a
+ * password of its choosing. The mark stays in the file (never rewritten away).
+ */
+const firstLineStart = (text: string): number => (text.startsWith('\uFEFF') ? 1 : 0);
+
+/**
  * Parses `credentials.txt`: one `username password` per line, one space
  * between. Blank lines are ignored; a malformed line or a repeated user name
- * is reported and skipped (the first account of a name wins).
+ * is reported and skipped (the first account of a name wins). A byte order
+ * mark before the first line is not part of it.
  */
 export const parseCredentials = (text: string): ParsedCredentials => {
   const accounts: Account[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
-  text.split('\n').forEach((raw, i) => {
+  text.slice(firstLineStart(text)).split('\n').forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
     const m = LINE.exec(line);
@@ -58,7 +68,7 @@ export const replaceCredential = (text: string, username: string, secret: string
  * only the rest need be written.
  */
 export const replaceCredentialAt = (text: string, username: string, secret: string): { readonly text: string; readonly from: number } | undefined => {
-  let start = 0;
+  let start = firstLineStart(text);
   while (start <= text.length) {
     const nl = text.indexOf('\n', start);
     const end = nl === -1 ? text.length : nl;

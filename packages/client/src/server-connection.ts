@@ -41,9 +41,9 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
     if (status) process.stderr.write('\n');
     if (state.connecting.signal.aborted) {
       // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.
-      err(`${state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
+      err(`${state.terminated ? 'Terminated (SIGTERM)' : state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
       input.close();
-      return state.hungUp ? EXIT.hangUp : EXIT.ok;
+      return state.terminated ? EXIT.terminated : state.hungUp ? EXIT.hangUp : EXIT.ok;
     }
     if (e instanceof ServerKeyMismatchError) {
       const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);

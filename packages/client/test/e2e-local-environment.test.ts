@@ -8,7 +8,8 @@ import dgram from 'node:dgram';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, CLIENT_BIN, P, runClient, type ServerProc } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, CLIENT_BIN, P, runClient, spawnClient, startServer, tempDir, waitForEntry, waitForNoEntry, withoutFirstContact, type ServerProc } from '../../server/test/forum-processes.js';
+import { dataWithUpload } from './client-processes.js';
 
 /** The uid and gid of `nobody`, to run the client without root's right to write anywhere. */
 const NOBODY = 65534;
@@ -86,5 +87,51 @@ describe('forum-client, local environment', () => {
     // Before: `Download of notes.txt failed: transfer broken off: EACCES: permission denied, open '…/.forum-download-….tmp'`.
     expect(stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered([`Cannot download notes.txt: this directory (${place}) is not writable (EACCES)`], ['Goodbye']));
     expect(await readdir(place)).toEqual([]);
+  });
+
+  it('SIGTERM at the command prompt logs the session out (exit 143): the account is free at once', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    await c.stdout.waitFor(P.cmd);
+    c.child.kill('SIGTERM');
+    // Before: killed by the signal (no status, nothing said), the session held: `yoda has already logged in`.
+    expect(await c.exited).toBe(143);
+    expect(c.stdout.text).toBe(P.user + P.newPass + 'Welcome to the forum\n' + P.cmd + '\nGoodbye\n');
+    expect(withoutFirstContact(c.stderr.text)).toBe('Terminated (SIGTERM): the commands after this point were not run\n');
+    expect(server.lines()).toContain('yoda exited');
+    const again = await runClient(server.port, cwd, ['yoda', 'pw', 'XIT']);
+    expect(again.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']));
+  });
+
+  it('SIGTERM at the username prompt, and during a download: said, nothing left, exit 143', async () => {
+    const data = await tempDir('data');
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(data, cwd);
+    await dataWithUpload(data, 'big.bin', 2 * 1024 ** 3);
+    const server = await startServer(data);
+    scope.servers.push(server);
+    const idle = spawnClient(server.port, cwd);
+    scope.stops.push(() => idle.child.kill('SIGKILL'));
+    await idle.stdout.waitFor(P.user);
+    idle.child.kill('SIGTERM');
+    expect(await idle.exited).toBe(143);
+    expect(withoutFirstContact(idle.stderr.text)).toBe('Terminated (SIGTERM) at the username prompt: not logged in\n');
+    const c = spawnClient(server.port, cwd);
+    scope.stops.push(() => c.child.kill('SIGKILL'));
+    c.send('yoda');
+    c.send('pw');
+    c.send('DWN t big.bin');
+    const isTemp = (n: string): boolean => n.startsWith('.forum-download-');
+    await waitForEntry(cwd, isTemp);
+    c.child.kill('SIGTERM');
+    expect(await c.exited).toBe(143);
+    expect(c.stdout.text).toContain('Download of big.bin cancelled\n');
+    expect(c.stdout.text.endsWith('Goodbye\n')).toBe(true);
+    await waitForNoEntry(cwd, isTemp);
+    expect(await readdir(cwd)).toEqual([]);
+    expect(server.lines()).toContain('yoda exited');
   });
 });

@@ -45,6 +45,7 @@ import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 import { untilAborted } from './until-aborted.js';
+import { unwritableFileWarnings } from './unwritable-files.js';
 import { within } from './within.js';
 import {
   COMMAND_DEADLINE_MS,
@@ -255,6 +256,8 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
     const store = named.right;
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+    const titles = await store.listThreads()();
+    if (titles._tag === 'Right') (await unwritableFileWarnings(options.dataDir, titles.right)).forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
     // Not sooner: the open's recovery writes under the lock, which must not go while it does.

@@ -393,7 +393,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   } catch (e) {
     await udp.close();
     await state.close();
-    throw e;
+    // Node's own words (`listen EADDRINUSE: address already in use 127.0.0.1:4000`) named neither the
+    // transfer port nor TCP, beside the UDP port's `cannot listen on …` (attack round 19).
+    const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.transferPort ?? (options.port === 0 ? 0 : udpPort)}`;
+    throw Object.assign(new Error(`cannot listen for file transfers on TCP ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), { code: (e as { code?: unknown }).code });
   }
   // The start's last wait: given up after it, the server has started and is stopped as any other.
   await closedIfAborted(() => tcp.close(), () => udp.close(), state.close);

@@ -1,15 +1,17 @@
 /**
- * Starts an operator gets wrong (attack round 19): ports in use. Each is refused with exit status 1, a line
- * naming what was in the way, and the data directory left as it was (no lock file).
+ * Starts an operator gets wrong (attack round 19): ports in use, each refused with exit status 1, a line
+ * naming what was in the way, and the data directory left as it was (no lock file); a data directory path
+ * that does not exist (a typo), made and served, and said.
  */
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, isServerOwnFile, LOCK_FILE, SERVER_BIN, tempDir } from './forum-processes.js';
+import { cleanupAfterEach, isServerOwnFile, LOCK_FILE, SERVER_BIN, startServer, tempDir } from './forum-processes.js';
 
-describe('forum-server starts refused', () => {
+describe('forum-server starts an operator gets wrong', () => {
   const { dirs, stops } = cleanupAfterEach();
 
   const start = async (args: readonly string[]): Promise<{ readonly status: number | null; readonly stderr: string; readonly files: readonly string[] }> => {
@@ -28,6 +30,25 @@ describe('forum-server starts refused', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`forum-server: cannot listen on 127.0.0.1:${port}: bind EADDRINUSE 127.0.0.1:${port}\n`);
     expect(r.files).toEqual([]);
+  });
+
+  it('a data directory that does not exist is made and served, and the start says so', async () => {
+    const parent = await tempDir('parent');
+    dirs.push(parent);
+    const data = join(parent, 'forum-dta', 'deeper');
+    const server = await startServer(data);
+    stops.push(() => void server.child.kill('SIGKILL'));
+    // Before: only `(created …/.forum-server-identity)` in the fingerprint line hinted at a new, empty forum.
+    await server.stderr.waitFor('it did not exist');
+    expect(server.stderr.text).toContain(`forum-server: created the data directory ${data}: it did not exist (a new, empty forum; if it should hold one, check the path)\n`);
+    const again = await (async () => {
+      await server.stop();
+      const next = await startServer(data);
+      stops.push(() => void next.child.kill('SIGKILL'));
+      return next;
+    })();
+    expect(again.stderr.text).not.toContain('created the data directory');
+    await again.stop();
   });
 
   it('the transfer port in use on TCP: named as such', async () => {

@@ -69,7 +69,8 @@ the input: ${EXIT.ok}) or while a reader of the output
 that does not read holds the client, ${EXIT.interrupted} on Ctrl-C with commands read
 from a file or pipe (at a terminal Ctrl-C at a prompt logs out: ${EXIT.ok}), on Ctrl-C
 while connecting, on a second Ctrl-C while logging out, or on Ctrl-C while the
-exit waits for a reader of the output that does not read.`;
+exit waits for a reader of the output that does not read; ${EXIT.terminated} on SIGTERM (a
+transfer under way is cancelled, the session logged out, the rest not run).`;
 
 /** `text` as seconds from 0.1 to 3600 (at most three decimals), or `undefined`. */
 const seconds = (text: string): number | undefined => {

@@ -10,6 +10,8 @@ export class ClientState {
   interrupts = 0;
   /** SIGHUP came while the commands came from a file or pipe: the rest are not run (status 129). */
   hungUp = false;
+  /** SIGTERM came: the session is logged out, the rest of the input not read (status 143). */
+  terminated = false;
   /** True while the loop waits for standard output to take the last answer (`outputTaken`). */
   awaitingOutput = false;
   /** A UPD or DWN is moving bytes: a fatal event waits for it to clean up (`deferredExit`). */

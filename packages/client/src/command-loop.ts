@@ -61,13 +61,16 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
   };
 
   /** The status of a session ended at its input's end: a hangup's or a script's Ctrl-C, or 0. */
-  const endStatus = (): number => (state.hungUp ? EXIT.hangUp : state.interruptedScript() ? EXIT.interrupted : EXIT.ok);
+  const endStatus = (): number => (state.terminated ? EXIT.terminated : state.hungUp ? EXIT.hangUp : state.interruptedScript() ? EXIT.interrupted : EXIT.ok);
 
   /** The input ended (end of a script, Ctrl-C, SIGHUP) at `step`: logs out, or just says that no one logged in. */
   const endOfInput = async (step: NextStep): Promise<number> => {
     if (step !== 'command') {
-      // Ctrl-C before logging in: no session to end, but the same farewell as XIT.
-      if (state.interrupts > 0) {
+      if (state.terminated) {
+        if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+        err(`Terminated (SIGTERM) at the ${promptName(step)} prompt: not logged in`);
+      } else if (state.interrupts > 0) {
+        // Ctrl-C before logging in: no session to end, but the same farewell as XIT.
         if (input.promptPending) process.stdout.write('\n');
         out('Goodbye');
         if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
@@ -84,7 +87,8 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
     if (reply === undefined) return never();
     // Not sent: closing the connection ends the session all the same.
     if (reply !== 'unsent') outLines(reply.lines);
-    if (state.hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
+    if (state.terminated) err('Terminated (SIGTERM): the commands after this point were not run');
+    else if (state.hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
     else if (state.interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
     return end.quit(link, endStatus());
   };
@@ -132,7 +136,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         await pause(wait);
         if (state.exiting) return never();
         // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
-        if (state.interrupts > 0 || state.hungUp) return endOfInput(next);
+        if (state.interrupts > 0 || state.hungUp || state.terminated) return endOfInput(next);
         replay.splice(0, replay.length, ...loginAnswers);
       }
       continue;

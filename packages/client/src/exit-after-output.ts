@@ -14,5 +14,6 @@ export const exitAfterOutput = (code: number): void => {
   process.on('SIGINT', () => process.exit(EXIT.interrupted));
   // The terminal hung up meanwhile: no one is left to wait for (the client's own handler only ends the input).
   process.on('SIGHUP', () => process.exit(EXIT.hangUp));
+  process.on('SIGTERM', () => process.exit(EXIT.terminated));
   void flushStandardStreams().then(() => process.exit(code));
 };

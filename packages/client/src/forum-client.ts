@@ -8,7 +8,7 @@ import { LineInput } from './line-input.js';
 import { openServerConnection } from './server-connection.js';
 import { ServerLink } from './server-link.js';
 import { SessionExit } from './session-exit.js';
-import { hangUpHandler, interruptHandler } from './signal-handling.js';
+import { hangUpHandler, interruptHandler, terminateHandler } from './signal-handling.js';
 import { timingsFor } from './timings.js';
 import { sweepStaleDownloads } from './transfer.js';
 
@@ -30,6 +30,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   const interrupt = interruptHandler(state, end);
   if (!terminal) process.on('SIGINT', interrupt);
   process.on('SIGHUP', hangUpHandler(state, end));
+  process.on('SIGTERM', terminateHandler(state, end));
 
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());

@@ -1,12 +1,13 @@
 import { changedKeyMessage, hostId } from 'forum-protocol';
 import { isIPv6 } from 'node:net';
-import { connect, fingerprint, nodeCryptoProvider, RudpError, ServerKeyMismatchError, type RudpConnection } from 'rudpx';
+import { connect, fingerprint, nodeCryptoProvider, ServerKeyMismatchError, type RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
 import { err } from './client-output.js';
 import { EXIT } from './exit-status.js';
 import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
 import type { Timings } from './timings.js';
+import { unreachableReason } from './unreachable-reason.js';
 
 const hostPort = (host: string, port: number): string => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
@@ -40,9 +41,9 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
     if (status) process.stderr.write('\n');
     if (state.connecting.signal.aborted) {
       // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.
-      err(`${state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
+      err(`${state.terminated ? 'Terminated (SIGTERM)' : state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);
       input.close();
-      return state.hungUp ? EXIT.hangUp : EXIT.ok;
+      return state.terminated ? EXIT.terminated : state.hungUp ? EXIT.hangUp : EXIT.ok;
     }
     if (e instanceof ServerKeyMismatchError) {
       const fp = (k: Uint8Array): string => fingerprint(nodeCryptoProvider, k);
@@ -50,9 +51,8 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
       input.close();
       return EXIT.hostKey;
     }
-    // A server at a connection limit says so in the handshake: pass its reason on, as retrying at once would not help.
-    const refusal = e instanceof RudpError && e.reason?.kind === 'refused' ? `: ${e.reason.message}` : '';
-    err(`Unable to reach the server at ${args.host}:${args.port}${refusal}`);
+    // A server at a connection limit says so in the handshake: its reason passed on, as retrying at once would not help.
+    err(`Unable to reach the server at ${args.host}:${args.port}${unreachableReason(e, args.host, args.port)}`);
     input.close();
     return EXIT.unreachable;
   }

@@ -37,6 +37,40 @@ export const interruptHandler =
   };
 
 /**
+ * What SIGTERM does (`kill`, `timeout`, a supervisor or service manager stopping the client): the client is
+ * to end soon, typed or scripted alike. A transfer under way is cancelled (nothing kept on either side), any
+ * other command gets its answer, then the session is logged out (XIT) so the server frees the account at
+ * once, the rest of the input is not read, and the exit is 143. Before, SIGTERM had no handler: the process
+ * died on the spot, said nothing, and the server held the account for its 10 s idle time (`alice has already
+ * logged in` to the user starting the client again), with a download's temporary file left behind (attack
+ * round 19). A second one, or one once the client is past its logout, exits at once.
+ */
+export const terminateHandler =
+  (state: ClientState, end: SessionExit): (() => void) =>
+  () => {
+    if (state.terminated || (state.exiting && !end.closing)) process.exit(EXIT.terminated);
+    state.terminated = true;
+    if (state.link === undefined) {
+      state.connecting.abort();
+      state.input.end();
+      return;
+    }
+    if (end.closing) {
+      err('Terminated (SIGTERM) while closing the connection');
+      end.cutClose(EXIT.terminated);
+      return;
+    }
+    // A reader that takes nothing would hold the logout back for ever, as for SIGHUP.
+    if (state.awaitingOutput && !state.exiting) {
+      err('Terminated (SIGTERM) while the output was not being read: the commands after this point were not run');
+      end.exit(EXIT.terminated);
+      return;
+    }
+    state.cancelTransfer?.abort();
+    state.input.end();
+  };
+
+/**
  * What SIGHUP does (an ssh session dropped; its shell sends its jobs SIGHUP): a command under way (a transfer
  * too) finishes, then the session is logged out (XIT) so the server frees it at once. From a terminal no one
  * is left to type: the end of input, exit 0. A script's remaining commands are not run: exit 129, so that a

@@ -1,17 +1,16 @@
 import { deriveTransferKeys, sessionExporter, type RequestCommand } from 'forum-protocol';
-import { lstat, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
 import { out } from './client-output.js';
 import { OVERWRITE_FLAG } from './command-help.js';
+import { downloadPlaceProblem } from './download-place.js';
 import { createProgress } from './progress.js';
 import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
 import { transferFailureLine, uploadUnknownLine } from './transfer-refusal.js';
 
-// lstat: a symbolic link of that name is a local file too, even when it leads nowhere.
-const localFileExists = (name: string): Promise<boolean> => lstat(name).then(() => true, () => false);
 
 /** A UPD or DWN the server granted: what was typed, and the server's reply. */
 export interface GrantedTransfer {
@@ -42,9 +41,12 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   }
   // Checked once the server granted the download, so its answers (no such thread, no such file)
   // come first as the spec has them. The unused token simply expires.
-  if (check.direction === 'download' && !overwrite && (await localFileExists(localName))) {
-    out(`File ${localName} already exists here; to replace it: DWN ${title} ${localName} ${OVERWRITE_FLAG}`);
-    return;
+  if (check.direction === 'download') {
+    const problem = await downloadPlaceProblem(localName, overwrite);
+    if (problem !== undefined) {
+      out(problem.kind === 'exists' ? `File ${localName} already exists here; to replace it: DWN ${title} ${localName} ${OVERWRITE_FLAG}` : problem.text);
+      return;
+    }
   }
   state.transferring = true;
   const cancel = new AbortController();

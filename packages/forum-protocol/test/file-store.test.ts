@@ -385,6 +385,42 @@ describe('data-directory store', () => {
     expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'pw3' } }));
   });
 
+  it('a byte order mark before the first credentials line (Notepad) is not part of its user name: the account is kept, not free to take', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'credentials.txt'), '\uFEFFalice secret\r\nbob pw\r\n');
+    const s = await open(dir);
+    // Before: 'credentials.txt line 1 is malformed and was skipped', and a login as alice made her account anew.
+    expect(s.warnings).toEqual([]);
+    expect(await s.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'secret' } }));
+    expect(await s.createAccount({ username: 'alice', password: 'hacked' })()).toEqual(E.right(false));
+    expect(await s.replaceAccountSecret('alice', 'NEW')()).toEqual(E.right(true));
+    // The mark and the line ends stay as they were.
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('\uFEFFalice NEW\r\nbob pw\r\n');
+    const again = await open(dir);
+    expect(await again.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'NEW' } }));
+  });
+
+  it('the name of a malformed credentials line is not registered anew: the login says the account cannot be used, and nothing is written', async () => {
+    const dir = freshDir();
+    const text = 'alice secret \nbob\tpw\ncarol\nbroken line two\nbroken ok\n';
+    writeFileSync(join(dir, 'credentials.txt'), text);
+    const s = await open(dir);
+    expect(s.warnings).toEqual([1, 2, 3, 4].map((n) => `credentials.txt line ${n} is malformed and was skipped`));
+    expect(['alice', 'bob', 'carol', 'broken', 'dave'].map((n) => s.damagedAccount?.(n))).toEqual([1, 2, 3, undefined, undefined]);
+    const reg = createSessionRegistry();
+    const step = (state: Parameters<typeof handleRequest>[1], cmd: Request['cmd'], value: string) =>
+      handleRequest({ store: s, registry: reg, connectionKey: 'a' }, state, { id: '1', username: '', cmd, args: [value] })();
+    const refused = await step(INITIAL_AUTH_STATE, 'username', 'alice');
+    // Before: `New user, enter password:`, and the account was alice's who answered it first.
+    expect(refused.state.step).toBe('awaitingUsername');
+    expect(refused.outcome).toMatchObject({ kind: 'reply', reply: { status: 'error', lines: ["The account alice cannot be used until the server's operator mends its line in credentials.txt"] } });
+    expect(await s.createAccount({ username: 'bob', password: 'hacked' })()).toMatchObject(E.left({ kind: 'io' }));
+    // The well-formed line of a name keeps its account; a name of no line registers as before.
+    expect((await step(INITIAL_AUTH_STATE, 'username', 'broken')).state.step).toBe('awaitingPassword');
+    expect((await step(INITIAL_AUTH_STATE, 'username', 'dave')).state.step).toBe('awaitingNewPassword');
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

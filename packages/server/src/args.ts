@@ -331,6 +331,9 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const repeated = repeatedOption(tokens);
   if (repeated !== undefined) return { kind: 'error', message: `--${repeated} given more than once` };
   if (values.help === true) return { kind: 'help' };
+  // `--data-dir "$FORUM_DIR"` with the variable unset: resolved, '' was the working directory (a home, /),
+  // whose files the server then took as its own (their names taken, its lock and key written there).
+  if (values['data-dir'] === '') return { kind: 'error', message: 'empty data directory: give --data-dir a path (leave it out for the working directory)' };
   if (values['show-fingerprint'] === true) {
     if (positionals.length > 1) return { kind: 'error', message: 'expected at most one <port>' };
     return { kind: 'show-fingerprint', dataDir: values['data-dir'] ?? process.cwd(), identityFile: values['identity-file'] };

@@ -109,6 +109,7 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
     getAccount: (username) => store.getAccount(username),
     listAccounts: () => store.listAccounts(),
     ...(store.similarAccount === undefined ? {} : { similarAccount: (username: string) => store.similarAccount?.(username) }),
+    ...(store.damagedAccount === undefined ? {} : { damagedAccount: (username: string) => store.damagedAccount?.(username) }),
     ...(store.diskStalled === undefined ? {} : { diskStalled: () => store.diskStalled?.() }),
     createAccount: (account) => fenced(() => store.createAccount(account)),
     replaceAccountSecret: (username, secret) => fenced(() => store.replaceAccountSecret(username, secret)),

@@ -37,6 +37,7 @@ import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
+import { ownerlessThreadsWarning } from './ownerless-threads.js';
 import { QueueBudget } from './queue-budget.js';
 import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
@@ -45,6 +46,7 @@ import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 import { untilAborted } from './until-aborted.js';
+import { unwritableFileWarnings } from './unwritable-files.js';
 import { within } from './within.js';
 import {
   COMMAND_DEADLINE_MS,
@@ -255,6 +257,10 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     if (named._tag === 'Left') throw new Error(`cannot index data directory ${options.dataDir}: ${named.left.kind}`);
     const store = named.right;
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
+    const titles = await store.listThreads()();
+    if (titles._tag === 'Right') (await unwritableFileWarnings(options.dataDir, titles.right)).forEach((w) => options.warn(`Warning: ${w}`));
+    const ownerless = await ownerlessThreadsWarning(store);
+    if (ownerless !== undefined) options.warn(`Warning: ${ownerless}`);
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
     // Not sooner: the open's recovery writes under the lock, which must not go while it does.
@@ -390,7 +396,10 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   } catch (e) {
     await udp.close();
     await state.close();
-    throw e;
+    // Node's own words (`listen EADDRINUSE: address already in use 127.0.0.1:4000`) named neither the
+    // transfer port nor TCP, beside the UDP port's `cannot listen on …` (attack round 19).
+    const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.transferPort ?? (options.port === 0 ? 0 : udpPort)}`;
+    throw Object.assign(new Error(`cannot listen for file transfers on TCP ${where}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }), { code: (e as { code?: unknown }).code });
   }
   // The start's last wait: given up after it, the server has started and is stopped as any other.
   await closedIfAborted(() => tcp.close(), () => udp.close(), state.close);

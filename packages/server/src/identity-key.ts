@@ -36,7 +36,11 @@ const identityOf = (keyPair: KeyPair, path: string, created: boolean): ServerIde
 });
 
 const load = async (path: string): Promise<ServerIdentity> => {
-  const mode = (await stat(path)).mode & 0o777;
+  const found = await stat(path);
+  // `--identity-file /etc/forum` for `/etc/forum/identity`: its mode was judged as a key's, and the advice
+  // was `chmod 600` on the directory (attack round 19).
+  if (!found.isFile()) throw new Error(`${path} is ${found.isDirectory() ? 'a directory' : 'not a regular file'}: --identity-file names the key file itself`);
+  const mode = found.mode & 0o777;
   // As ssh does with private keys: a key others could read may already be someone else's too.
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw new Error(`permissions ${mode.toString(8).padStart(4, '0')} on ${path} are too open: the identity key must be readable by its owner only (chmod 600 ${path})`);

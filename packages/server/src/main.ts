@@ -1,4 +1,5 @@
 import { guardStandardStreams, terminalText } from 'forum-protocol';
+import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { durationMs, HELP, parseServerArgs, USAGE } from './args.js';
@@ -119,6 +120,9 @@ const main = async (): Promise<number | undefined> => {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   // The terminal it ran at closing (an ssh session dropped) would otherwise kill it on the spot: clients not told, transfers cut.
   process.on('SIGHUP', () => onSignal('SIGHUP'));
+  // A data directory that does not exist is made (a first start), and a mistyped path then served an empty
+  // second forum where users registered again, with nothing said but the key's `(created …)` (attack round 19).
+  const dirExisted = args.databaseUrl !== undefined || (await stat(dataDir).then(() => true, () => false));
   try {
     server = await startForumServer({
       port: args.port,
@@ -181,6 +185,7 @@ const main = async (): Promise<number | undefined> => {
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
+  if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (atTerminal) {
     process.stdin.on('end', () => stop(running, 'end of input'));

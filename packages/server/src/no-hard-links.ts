@@ -29,6 +29,21 @@ export interface WholeFileOutcome {
 const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 
 /**
+ * Creates `path` (exclusively) holding `content`; a write that fails once the file exists (a full disk:
+ * ENOSPC after the open) deletes it. Left, an empty temporary stayed in the data directory for good (a
+ * start on a full disk, attack round 19), and without hard links an empty lock or key under its own name.
+ */
+const writeNew = async (fs: WholeFileFs, path: string, content: string, mode: number): Promise<void> => {
+  try {
+    await fs.writeFile(path, content, { flag: 'wx', mode });
+  } catch (e) {
+    // EEXIST: the file is another's, not created here.
+    if (codeOf(e) !== 'EEXIST') await fs.unlink(path).catch(() => undefined);
+    throw e;
+  }
+};
+
+/**
  * Creates `path` holding `content` (mode `mode`), never replacing a file
  * there: `content` is written to `temp` (a name of the caller's, created
  * exclusively) and linked to `path`, which fails if the name exists, so no
@@ -37,7 +52,7 @@ const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
  * in place (`linked: false`).
  */
 export const createWhole = async (fs: WholeFileFs, path: string, temp: string, content: string, mode: number): Promise<WholeFileOutcome> => {
-  await fs.writeFile(temp, content, { flag: 'wx', mode });
+  await writeNew(fs, temp, content, mode);
   try {
     await fs.link(temp, path);
     return { created: true, linked: true };
@@ -48,7 +63,7 @@ export const createWhole = async (fs: WholeFileFs, path: string, temp: string, c
     await fs.unlink(temp).catch(() => undefined);
   }
   try {
-    await fs.writeFile(path, content, { flag: 'wx', mode });
+    await writeNew(fs, path, content, mode);
     return { created: true, linked: false };
   } catch (e) {
     if (codeOf(e) === 'EEXIST') return { created: false, linked: false };

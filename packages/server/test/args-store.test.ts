@@ -38,6 +38,13 @@ describe('forum-server store and balancer options', () => {
     expect(parseServerArgs(['4001', '--identity-file', ''])).toEqual({ kind: 'error', message: 'empty identity file' });
   });
 
+  it('an empty --data-dir is refused, not taken for the working directory', () => {
+    const message = 'empty data directory: give --data-dir a path (leave it out for the working directory)';
+    expect(parseServerArgs(['4001', '--data-dir', ''])).toEqual({ kind: 'error', message });
+    expect(parseServerArgs(['4001', '--data-dir='])).toEqual({ kind: 'error', message });
+    expect(parseServerArgs(['--show-fingerprint', '--data-dir', ''])).toEqual({ kind: 'error', message });
+  });
+
   it('--max-data-bytes is the data directory\'s quota, or with --store the bytes uploads may hold in the database', () => {
     expect(run(['4001', '--store', 'postgres://db/f', '--max-data-bytes', '1000']).maxDataBytes).toBe(1000);
     expect(run(['4001', '--max-data-bytes', '1000']).maxDataBytes).toBe(1000);

@@ -84,4 +84,13 @@ describe('forum-server identity key (real processes)', () => {
     await chmod(file, 0o600);
     await expect(startServer(data)).rejects.toThrow(/is not a forum-server identity key file/);
   });
+
+  it('--identity-file naming a directory says so, and does not advise chmod 600 on it', async () => {
+    const dir = await tempDir('identity-a-dir');
+    dirs.push(dir);
+    const r = spawnSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--identity-file', dir], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    // Before: `EISDIR: illegal operation on a directory, read` here (mode 0700); for 0755 `permissions 0755 … are too open … (chmod 600 DIR)`.
+    expect(r.stderr).toBe(`forum-server: cannot load the identity key: ${dir} is a directory: --identity-file names the key file itself\n`);
+  });
 });

@@ -5,20 +5,38 @@ import { wordProblem } from '../store/thread.js';
 export interface ParsedCredentials {
   readonly accounts: readonly Account[];
   readonly warnings: readonly string[];
+  /**
+   * The names of malformed lines (their first word) that no well-formed line gives an account, each with
+   * its first such line's number: the store keeps them from being made anew (see `damagedAccount`).
+   */
+  readonly damaged: ReadonlyMap<string, number>;
 }
 
 const LINE = /^(\S+) (\S+)$/;
 
 /**
+ * Where the first line begins: after a UTF-8 byte order mark, which editors on
+ * Windows (Notepad) write at the start of a file. Read as part of the first
+ * user name, it made that account's line malformed and skipped, and the name
+ * free: the next client to log in as it created the account anew, with a
+ * password of its choosing. The mark stays in the file (never rewritten away).
+ */
+const firstLineStart = (text: string): number => (text.startsWith('\uFEFF') ? 1 : 0);
+
+/**
  * Parses `credentials.txt`: one `username password` per line, one space
  * between. Blank lines are ignored; a malformed line or a repeated user name
- * is reported and skipped (the first account of a name wins).
+ * is reported and skipped (the first account of a name wins). A byte order
+ * mark before the first line is not part of it. A malformed line's first word
+ * is kept in `damaged`: skipped, its name had been free to register, and a
+ * login as it made the account anew with the caller's password.
  */
 export const parseCredentials = (text: string): ParsedCredentials => {
   const accounts: Account[] = [];
   const warnings: string[] = [];
   const seen = new Set<string>();
-  text.split('\n').forEach((raw, i) => {
+  const damaged = new Map<string, number>();
+  text.slice(firstLineStart(text)).split('\n').forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
     const m = LINE.exec(line);
@@ -26,6 +44,9 @@ export const parseCredentials = (text: string): ParsedCredentials => {
     const password = m?.[2];
     if (username === undefined || password === undefined) {
       warnings.push(`credentials.txt line ${i + 1} is malformed and was skipped`);
+      // `alice secret ` (a trailing blank), `alice<TAB>secret`, `alice`: most likely alice's account, mangled by hand.
+      const name = /^\S+/.exec(line)?.[0];
+      if (name !== undefined && !damaged.has(name)) damaged.set(name, i + 1);
     } else if (seen.has(username)) {
       warnings.push(`credentials.txt line ${i + 1} repeats user ${username} and was skipped`);
     } else {
@@ -33,7 +54,8 @@ export const parseCredentials = (text: string): ParsedCredentials => {
       accounts.push({ username, password });
     }
   });
-  return { accounts, warnings };
+  for (const name of seen) damaged.delete(name);
+  return { accounts, warnings, damaged };
 };
 
 /**
@@ -58,7 +80,7 @@ export const replaceCredential = (text: string, username: string, secret: string
  * only the rest need be written.
  */
 export const replaceCredentialAt = (text: string, username: string, secret: string): { readonly text: string; readonly from: number } | undefined => {
-  let start = 0;
+  let start = firstLineStart(text);
   while (start <= text.length) {
     const nl = text.indexOf('\n', start);
     const end = nl === -1 ? text.length : nl;

@@ -25,7 +25,8 @@ export const fileStoreAccounts = (
   ctx: FileStoreContext,
   credentials: Buffer | undefined,
   loaded: readonly Account[],
-): Pick<ForumStore, 'getAccount' | 'listAccounts' | 'createAccount' | 'replaceAccountSecret'> => {
+  damaged: ReadonlyMap<string, number> = new Map(),
+): Pick<ForumStore, 'getAccount' | 'listAccounts' | 'damagedAccount' | 'createAccount' | 'replaceAccountSecret'> => {
   const { dir, mutex, journal } = ctx;
   let credentialsText = credentials?.toString('utf8') ?? '';
   let credentialsBytes = credentials?.length ?? 0;
@@ -40,6 +41,9 @@ export const fileStoreAccounts = (
     const outcomes = jobs.map((job): E.Either<StoreError, boolean> => {
       const problem = accountStoreProblem(job.account);
       if (problem !== undefined) return E.left(unstorable(problem));
+      // The login refuses such a name first (handlers/auth.ts); this keeps any other caller from taking it.
+      const line = damaged.get(job.account.username);
+      if (line !== undefined) return E.left(unstorable(`credentials.txt line ${line}, skipped as malformed, may be this account's`));
       if (accounts.has(job.account.username) || added.has(job.account.username)) return E.right(false);
       added.set(job.account.username, job.account);
       return E.right(true);
@@ -107,6 +111,7 @@ export const fileStoreAccounts = (
   return {
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
     listAccounts: () => TE.right([...accounts.keys()]),
+    damagedAccount: (username) => (accounts.has(username) ? undefined : damaged.get(username)),
     createAccount,
     replaceAccountSecret,
   };

@@ -16,6 +16,8 @@ export interface LoadedDirectory {
   /** `credentials.txt` as read, `undefined` if there is none. */
   readonly credentials: Buffer | undefined;
   readonly accounts: readonly Account[];
+  /** Names of malformed credentials lines no account has, with the line's number (`ParsedCredentials.damaged`). */
+  readonly damagedAccounts: ReadonlyMap<string, number>;
   readonly threads: ReadonlyMap<string, StoredThread>;
   /** Names in the directory that are neither threads nor recorded uploads. */
   readonly otherNames: readonly string[];
@@ -115,5 +117,5 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   }
   // With or without a file (deleted already, the record not), taken all the same.
   otherNames.push(...held);
-  return { credentials, accounts: creds.accounts, threads, otherNames, warnings, recovered };
+  return { credentials, accounts: creds.accounts, damagedAccounts: creds.damaged, threads, otherNames, warnings, recovered };
 };

@@ -170,7 +170,7 @@ const makeStore = (
     warnings: loaded.warnings,
     recovered: loaded.recovered,
     diskStalled: () => ctx.disk.stalled(),
-    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts),
+    ...fileStoreAccounts(ctx, loaded.credentials, loaded.accounts, loaded.damagedAccounts),
     listThreads: () => TE.right([...threads.keys()].sort()),
     getThread: (title) => TE.right(O.fromNullable(threads.get(title)?.thread)),
     ...fileStoreThreadLife(ctx),

@@ -179,6 +179,12 @@ export const handleAuth =
           const text = `Invalid username: ${value} is the same name as the existing user ${similar} (names differing only in letter case are one name)`;
           return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [text], 'username'), log };
         }
+        // A malformed credentials line of this name: refused, not made anew (the first caller's password would own it).
+        const damagedLine = O.isNone(account.right) ? deps.store.damagedAccount?.(value) : undefined;
+        if (damagedLine !== undefined) {
+          const text = `The account ${value} cannot be used until the server's operator mends its line in credentials.txt`;
+          return { state: INITIAL_AUTH_STATE, reply: authReply(id, 'error', [text], 'username'), log: [...log, `Login of ${value} refused: credentials.txt line ${damagedLine}, skipped as malformed, may be its account`] };
+        }
         return O.isSome(account.right)
           ? { state: { step: 'awaitingPassword', username: value }, reply: authReply(id, 'ok', [], 'password'), log }
           : { state: { step: 'awaitingNewPassword', username: value }, reply: authReply(id, 'ok', [], 'newPassword'), log };

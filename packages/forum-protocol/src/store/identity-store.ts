@@ -195,6 +195,7 @@ export const withNameIdentity = (base: ForumStore, options: NameIdentityOptions 
     ...(base.recovered === undefined ? {} : { recovered: base.recovered }),
     getAccount: base.getAccount,
     listAccounts: base.listAccounts,
+    ...(base.damagedAccount === undefined ? {} : { damagedAccount: (username: string) => base.damagedAccount?.(username) }),
     similarAccount: (username) => {
       const other = accountKeys.get(nameKey(username));
       return other !== undefined && other !== username ? other : undefined;

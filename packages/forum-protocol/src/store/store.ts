@@ -96,6 +96,12 @@ export interface ForumStore {
    */
   similarAccount?(username: string): string | undefined;
   /**
+   * The number of a credentials line skipped as malformed whose first word is `username`, when no account
+   * has that name: most likely that user's line, mangled by hand, so the name may not be registered anew
+   * (that made the account anyone's who logged in as it first). Only the data directory's store answers it.
+   */
+  damagedAccount?(username: string): number | undefined;
+  /**
    * Why every change would be refused now, at once (the data directory's disk has not finished a write for
    * longer than its limit: the file store's `diskStallMs`), or `undefined`. Synchronous and touching no disk, so
    * that a caller that checks something on the disk before a change (forum-server's lock) can ask it first.

@@ -1,0 +1,37 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** At most this many files are named; the rest are counted. */
+const NAMED = 10;
+
+const codeOf = (e: unknown): string => String((e as { code?: unknown }).code);
+
+/**
+ * Warnings for the files of the data directory `dir` this process may not write: `credentials.txt` (new
+ * accounts, a password rehashed) and the thread files `titles` (MSG, EDT, DLT, an upload's line, RMV).
+ * A directory copied or restored as another user, or a file made read-only by hand, had every such change
+ * answered `The server could not complete the command, please try again`, which no retry mends, with
+ * nothing said at start (attack round 19). Said once here; the changes still fail, and work again as soon
+ * as the file is writable (no restart). Never rejects: a file gone meanwhile is not warned of.
+ */
+export const unwritableFileWarnings = async (dir: string, titles: readonly string[]): Promise<readonly string[]> => {
+  const check = (name: string): Promise<string | undefined> =>
+    access(join(dir, name), constants.W_OK).then(
+      () => undefined,
+      (e: unknown) => (codeOf(e) === 'ENOENT' ? undefined : codeOf(e)),
+    );
+  const warnings: string[] = [];
+  const credentials = await check('credentials.txt');
+  if (credentials !== undefined) warnings.push(`credentials.txt is not writable by this process (${credentials}): new accounts will fail until it is`);
+  const threads: string[] = [];
+  for (const title of titles) {
+    const code = await check(title);
+    if (code !== undefined) threads.push(`${title} (${code})`);
+  }
+  if (threads.length > 0) {
+    const more = threads.length > NAMED ? ` and ${threads.length - NAMED} more` : '';
+    warnings.push(`thread files not writable by this process, whose changes will fail until they are: ${threads.slice(0, NAMED).join(', ')}${more}`);
+  }
+  return warnings;
+};

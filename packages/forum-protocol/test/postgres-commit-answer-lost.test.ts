@@ -1,9 +1,10 @@
 /**
- * An upload or a MSG whose COMMIT reached PostgreSQL and landed, but whose
- * answer was lost with the connection (a proxy in between cuts it once the
- * database has answered the COMMIT): the store must not say it failed,
- * since the forum lists it (a MSG retried was posted twice). And one whose
- * transaction never reached its COMMIT is still refused and leaves nothing.
+ * An upload, MSG, EDT, DLT, CRT or RMV whose COMMIT reached PostgreSQL and
+ * landed, but whose answer was lost with the connection (a proxy in between
+ * cuts it once the database has answered the COMMIT): the store must not say
+ * it failed, since the forum shows it (a MSG retried was posted twice). And
+ * one whose transaction never reached its COMMIT is still refused and leaves
+ * nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it, vi } from 'vitest';
@@ -201,6 +202,81 @@ describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connecti
     expect(proxy.cuts()).toBe(1);
     expect(answer).not.toEqual(['The message has been deleted']);
     expect(await lines(run(direct, 'bob', 'RDT F'))).toEqual(['1 alice: one']);
+  });
+});
+
+/** The titles LST lists, through `store`. */
+const listed = async (store: PostgresStore): Promise<readonly string[]> => (await lines(run(store, 'bob', 'LST'))).filter((l) => l !== 'The list of active threads:' && l !== 'No threads to list');
+
+describe('PostgreSQL: a CRT whose commit answer is lost with the connection', () => {
+  it('is answered created when the commit landed (asked again on another connection): its retry would say it exists', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    // Armed before the store's first CRT: the insert is parsed (and seen by the proxy) once a connection.
+    proxy.arm('INSERT INTO threads');
+    const answer = await lines(run(store, 'alice', 'CRT K'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual(['K']);
+    // Before: 'The server could not complete the command, please try again', and the retry it asks for said this.
+    expect(await lines(run(store, 'alice', 'CRT K'))).toEqual(['Thread K exists']);
+    expect(answer).toEqual(['Thread K created']);
+  });
+
+  it('is answered created when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO threads', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'CRT L'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual(['L']);
+    expect(answer).toEqual(['Thread L created']);
+  });
+
+  it('is still refused, leaving no thread, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO threads', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'CRT O'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['Thread O created']);
+    expect(await listed(direct)).toEqual([]);
+    // Nothing kept: the title is created afresh.
+    expect(await lines(run(store, 'alice', 'CRT O'))).toEqual(['Thread O created']);
+  });
+});
+
+describe('PostgreSQL: a RMV whose commit answer is lost with the connection', () => {
+  it('is answered removed when the commit landed: its retry would say the thread does not exist', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT G'))).toEqual(['Thread G created']);
+    expect(await lines(run(store, 'alice', 'MSG G one'))).toEqual(['Message posted to G thread']);
+    proxy.arm('DELETE FROM threads');
+    const answer = await lines(run(store, 'alice', 'RMV G'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual([]);
+    // Before: 'The server could not complete the command, please try again'. Its retry said 'Thread G does not
+    // exist'; or, had another user made G again meanwhile, that the thread (theirs) is another user's.
+    expect(answer).toEqual(['Thread G removed']);
+    expect(await lines(run(direct, 'bob', 'CRT G'))).toEqual(['Thread G created']);
+    expect(await lines(run(store, 'alice', 'RMV G'))).toEqual(['The thread was created by another user and cannot be removed']);
+  });
+
+  it('is answered removed when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT H'))).toEqual(['Thread H created']);
+    proxy.arm('DELETE FROM threads', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'RMV H'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual([]);
+    expect(answer).toEqual(['Thread H removed']);
+  });
+
+  it('is still refused, removing nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT J'))).toEqual(['Thread J created']);
+    expect(await lines(run(store, 'alice', 'MSG J one'))).toEqual(['Message posted to J thread']);
+    proxy.arm('DELETE FROM threads', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'RMV J'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['Thread J removed']);
+    expect(await lines(run(direct, 'bob', 'RDT J'))).toEqual(['1 alice: one']);
   });
 });
 

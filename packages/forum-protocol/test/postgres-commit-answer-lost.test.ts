@@ -1,5 +1,5 @@
 /**
- * An upload, MSG, EDT, DLT, CRT or RMV whose COMMIT reached PostgreSQL and
+ * An upload, MSG, EDT, DLT, CRT, RMV or new account whose COMMIT reached PostgreSQL and
  * landed, but whose answer was lost with the connection (a proxy in between
  * cuts it once the database has answered the COMMIT): the store must not say
  * it failed, since the forum shows it (a MSG retried was posted twice). And
@@ -7,21 +7,24 @@
  * nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it, vi } from 'vitest';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
-import { commitSpotter, frontendMessages } from './postgres-wire.js';
+import { frontendMessages, idleSpotter } from './postgres-wire.js';
 
 const pg = usePostgres();
 
 /**
  * A TCP proxy in front of the database that, once armed with a statement's text, lets it through and then
- * the transaction's `commit`, and cuts that connection when the database answers the commit, the answer
- * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
- * statement comes, before the database sees it: the transaction is rolled back.
+ * the transaction's `commit`, and cuts that connection when the database answers the commit (or the statement
+ * itself, run on its own: it committed as it ended), the answer unsent: the commit landed, the store never
+ * hears so. Armed `at-statement`, it cuts the connection as the statement comes, before the database sees
+ * it: the transaction is rolled back.
  */
 const commitCuttingProxy = async (
   url: string,
@@ -51,22 +54,22 @@ const commitCuttingProxy = async (
       downUntil = performance.now() + downMs;
       for (const d of [...open]) d();
     };
-    let stage: 'none' | 'line' | 'commit' = 'none';
-    const isCommit = commitSpotter();
+    let sent = false;
+    const isIdle = idleSpotter();
     client.on('data', (chunk: Buffer) => {
       for (const m of frontendMessages(chunk)) {
-        const commit = isCommit(m);
-        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
+        if (armed !== undefined && !sent && m.query.includes(armed)) {
           // Before the statement reaches the database: its transaction is rolled back whole.
           if (cutAt === 'at-statement') return cutNow();
-          stage = 'line';
-        } else if (stage === 'line' && commit) stage = 'commit';
+          sent = true;
+        }
       }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      // The database has answered the commit: it landed. The answer goes nowhere.
-      if (stage === 'commit') cutNow();
+      // The database says the statement's transaction ended (a COMMIT answered, or the statement's own implicit
+      // one): it landed. The answer goes nowhere.
+      if (isIdle(chunk) && sent) cutNow();
       else client.write(chunk);
     });
   });
@@ -277,6 +280,38 @@ describe('PostgreSQL: a RMV whose commit answer is lost with the connection', ()
     expect(proxy.cuts()).toBe(1);
     expect(answer).not.toEqual(['Thread J removed']);
     expect(await lines(run(direct, 'bob', 'RDT J'))).toEqual(['1 alice: one']);
+  });
+});
+
+/** The lines answering each step of a login as `username` with `password` through `store`, a new account if it has none. */
+const logIn = async (store: PostgresStore, username: string, password: string, key: string): Promise<readonly (readonly string[])[]> => {
+  const deps = { store, registry: createSessionRegistry(), connectionKey: key };
+  const user = await handleRequest(deps, INITIAL_AUTH_STATE, { id: 'u', username: '', cmd: 'username', args: [username] })();
+  const next = user.state.step === 'awaitingNewPassword' ? 'newPassword' : 'password';
+  const pass = await handleRequest(deps, user.state, { id: 'p', username: '', cmd: next, args: [password] })();
+  return [user.outcome, pass.outcome].map((o) => (o.kind === 'reply' ? o.reply.lines : []));
+};
+
+describe('PostgreSQL: a new account whose commit answer is lost with the connection', () => {
+  it('is logged in when the commit landed: it is not told the login failed, then asked for the password of an account it has', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO accounts');
+    const answers = await logIn(store, 'carol', 'pw1', 'c1');
+    expect(proxy.cuts()).toBe(1);
+    expect(await direct.getAccount('carol')()).toEqual(E.right(O.some({ username: 'carol', password: 'pw1' })));
+    // Before: the login's failure line, and at the retry the account (made) asked for its password, not a new one.
+    expect(answers).toEqual([[], ['Welcome to the forum']]);
+  });
+
+  it('is still refused, making no account, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO accounts', 'at-statement');
+    const answers = await logIn(store, 'dave', 'pw1', 'd1');
+    expect(proxy.cuts()).toBe(1);
+    expect(answers[1]).not.toEqual(['Welcome to the forum']);
+    expect(await direct.getAccount('dave')()).toEqual(E.right(O.none));
+    // Nothing kept: the retry makes the account.
+    expect(await logIn(store, 'dave', 'pw1', 'd2')).toEqual([[], ['Welcome to the forum']]);
   });
 });
 

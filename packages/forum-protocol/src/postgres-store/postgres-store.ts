@@ -4,6 +4,7 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { IoError, NoFileError, StoreError } from '../store/errors.js';
 import { changeMessageInPostgres } from './postgres-change-message.js';
+import { createAccountInPostgres } from './postgres-create-account.js';
 import { createCommittedAfterAll, createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
@@ -489,11 +490,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         const rows = await sql<{ username: string }[]>`SELECT username FROM accounts`;
         return E.right(rows.map((r) => r.username));
       }),
-    createAccount: (account) =>
-      attemptEither(async () => {
-        const rows = await sql`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password}) ON CONFLICT DO NOTHING RETURNING username`;
-        return E.right(rows.length === 1);
-      }),
+    createAccount: (account) => () => createAccountInPostgres(sql, account),
     replaceAccountSecret: (username, secret) =>
       attemptEither(async () => {
         const rows = await sql`UPDATE accounts SET secret = ${secret} WHERE username = ${username} RETURNING username`;

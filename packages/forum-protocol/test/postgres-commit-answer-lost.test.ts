@@ -9,7 +9,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it, vi } from 'vitest';
-import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE } from '../src/index.js';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type SessionRegistry } from '../src/index.js';
+import { createPostgresSessionRegistry } from '../src/postgres-store/postgres-sessions.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, readAll, run, upload } from './helpers.js';
@@ -283,10 +284,17 @@ describe('PostgreSQL: a RMV whose commit answer is lost with the connection', ()
   });
 });
 
-/** The lines answering each step of a login as `username` with `password` through `store`, a new account if it has none. */
-const logIn = async (store: PostgresStore, username: string, password: string, key: string): Promise<readonly (readonly string[])[]> => {
-  const deps = { store, registry: createSessionRegistry(), connectionKey: key };
+/** The lines answering each step of a login as `username` with `password` through `store`, a new account if it has none (none for a step not reached). */
+const logIn = async (
+  store: PostgresStore,
+  username: string,
+  password: string,
+  key: string,
+  registry: SessionRegistry = createSessionRegistry(),
+): Promise<readonly (readonly string[])[]> => {
+  const deps = { store, registry, connectionKey: key };
   const user = await handleRequest(deps, INITIAL_AUTH_STATE, { id: 'u', username: '', cmd: 'username', args: [username] })();
+  if (user.state.step === 'awaitingUsername') return [user.outcome.kind === 'reply' ? user.outcome.reply.lines : [], []];
   const next = user.state.step === 'awaitingNewPassword' ? 'newPassword' : 'password';
   const pass = await handleRequest(deps, user.state, { id: 'p', username: '', cmd: next, args: [password] })();
   return [user.outcome, pass.outcome].map((o) => (o.kind === 'reply' ? o.reply.lines : []));
@@ -312,6 +320,28 @@ describe('PostgreSQL: a new account whose commit answer is lost with the connect
     expect(await direct.getAccount('dave')()).toEqual(E.right(O.none));
     // Nothing kept: the retry makes the account.
     expect(await logIn(store, 'dave', 'pw1', 'd2')).toEqual([[], ['Welcome to the forum']]);
+  });
+});
+
+describe('PostgreSQL: a login whose session lease claim has its answer lost with the connection', () => {
+  it('leaves the account free once the lease lapses: the lease no connection holds is not renewed', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await direct.createAccount({ username: 'erin', password: 'pw1' })()).toEqual(E.right(true));
+    const leaseMs = 600;
+    const registry = createPostgresSessionRegistry(store.sql, { serverId: 's1', leaseMs });
+    pg.onClose(() => registry.close());
+    proxy.arm('INSERT INTO session_leases');
+    const first = await logIn(store, 'erin', 'pw1', 'e1', registry);
+    expect(proxy.cuts()).toBe(1);
+    expect(first[1]).not.toEqual(['Welcome to the forum']);
+    // The claim committed: the account is held by a connection that was told it is not logged in.
+    expect(await logIn(store, 'erin', 'pw1', 'e2', registry)).toEqual([['erin has already logged in'], []]);
+    // Before: still held 10 lease times later (the heartbeat renewed every lease of the server id), until
+    // the server stopped. Now it lapses after one.
+    await vi.waitFor(async () => expect(await logIn(store, 'erin', 'pw1', 'e2', registry)).toEqual([[], ['Welcome to the forum']]), {
+      timeout: 10 * leaseMs,
+      interval: 100,
+    });
   });
 });
 

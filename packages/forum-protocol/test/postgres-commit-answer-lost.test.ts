@@ -1,26 +1,31 @@
 /**
- * An upload or a MSG whose COMMIT reached PostgreSQL and landed, but whose
- * answer was lost with the connection (a proxy in between cuts it once the
- * database has answered the COMMIT): the store must not say it failed,
- * since the forum lists it (a MSG retried was posted twice). And one whose
- * transaction never reached its COMMIT is still refused and leaves nothing.
+ * An upload, MSG, EDT, DLT, CRT, RMV or new account whose COMMIT reached PostgreSQL and
+ * landed, but whose answer was lost with the connection (a proxy in between
+ * cuts it once the database has answered the COMMIT): the store must not say
+ * it failed, since the forum shows it (a MSG retried was posted twice). And
+ * one whose transaction never reached its COMMIT is still refused and leaves
+ * nothing.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import { describe, expect, it, vi } from 'vitest';
+import { createSessionRegistry, handleRequest, INITIAL_AUTH_STATE, type SessionRegistry } from '../src/index.js';
+import { createPostgresSessionRegistry } from '../src/postgres-store/postgres-sessions.js';
 import { openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { lines, readAll, run, upload } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
-import { commitSpotter, frontendMessages } from './postgres-wire.js';
+import { frontendMessages, idleSpotter } from './postgres-wire.js';
 
 const pg = usePostgres();
 
 /**
  * A TCP proxy in front of the database that, once armed with a statement's text, lets it through and then
- * the transaction's `commit`, and cuts that connection when the database answers the commit, the answer
- * unsent: the commit landed, the store never hears so. Armed `at-statement`, it cuts the connection as the
- * statement comes, before the database sees it: the transaction is rolled back.
+ * the transaction's `commit`, and cuts that connection when the database answers the commit (or the statement
+ * itself, run on its own: it committed as it ended), the answer unsent: the commit landed, the store never
+ * hears so. Armed `at-statement`, it cuts the connection as the statement comes, before the database sees
+ * it: the transaction is rolled back.
  */
 const commitCuttingProxy = async (
   url: string,
@@ -50,22 +55,22 @@ const commitCuttingProxy = async (
       downUntil = performance.now() + downMs;
       for (const d of [...open]) d();
     };
-    let stage: 'none' | 'line' | 'commit' = 'none';
-    const isCommit = commitSpotter();
+    let sent = false;
+    const isIdle = idleSpotter();
     client.on('data', (chunk: Buffer) => {
       for (const m of frontendMessages(chunk)) {
-        const commit = isCommit(m);
-        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
+        if (armed !== undefined && !sent && m.query.includes(armed)) {
           // Before the statement reaches the database: its transaction is rolled back whole.
           if (cutAt === 'at-statement') return cutNow();
-          stage = 'line';
-        } else if (stage === 'line' && commit) stage = 'commit';
+          sent = true;
+        }
       }
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      // The database has answered the commit: it landed. The answer goes nowhere.
-      if (stage === 'commit') cutNow();
+      // The database says the statement's transaction ended (a COMMIT answered, or the statement's own implicit
+      // one): it landed. The answer goes nowhere.
+      if (isIdle(chunk) && sent) cutNow();
       else client.write(chunk);
     });
   });
@@ -201,6 +206,142 @@ describe('PostgreSQL: a DLT or EDT whose commit answer is lost with the connecti
     expect(proxy.cuts()).toBe(1);
     expect(answer).not.toEqual(['The message has been deleted']);
     expect(await lines(run(direct, 'bob', 'RDT F'))).toEqual(['1 alice: one']);
+  });
+});
+
+/** The titles LST lists, through `store`. */
+const listed = async (store: PostgresStore): Promise<readonly string[]> => (await lines(run(store, 'bob', 'LST'))).filter((l) => l !== 'The list of active threads:' && l !== 'No threads to list');
+
+describe('PostgreSQL: a CRT whose commit answer is lost with the connection', () => {
+  it('is answered created when the commit landed (asked again on another connection): its retry would say it exists', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    // Armed before the store's first CRT: the insert is parsed (and seen by the proxy) once a connection.
+    proxy.arm('INSERT INTO threads');
+    const answer = await lines(run(store, 'alice', 'CRT K'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual(['K']);
+    // Before: 'The server could not complete the command, please try again', and the retry it asks for said this.
+    expect(await lines(run(store, 'alice', 'CRT K'))).toEqual(['Thread K exists']);
+    expect(answer).toEqual(['Thread K created']);
+  });
+
+  it('is answered created when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO threads', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'CRT L'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual(['L']);
+    expect(answer).toEqual(['Thread L created']);
+  });
+
+  it('is still refused, leaving no thread, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO threads', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'CRT O'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['Thread O created']);
+    expect(await listed(direct)).toEqual([]);
+    // Nothing kept: the title is created afresh.
+    expect(await lines(run(store, 'alice', 'CRT O'))).toEqual(['Thread O created']);
+  });
+});
+
+describe('PostgreSQL: a RMV whose commit answer is lost with the connection', () => {
+  it('is answered removed when the commit landed: its retry would say the thread does not exist', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT G'))).toEqual(['Thread G created']);
+    expect(await lines(run(store, 'alice', 'MSG G one'))).toEqual(['Message posted to G thread']);
+    proxy.arm('DELETE FROM threads');
+    const answer = await lines(run(store, 'alice', 'RMV G'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual([]);
+    // Before: 'The server could not complete the command, please try again'. Its retry said 'Thread G does not
+    // exist'; or, had another user made G again meanwhile, that the thread (theirs) is another user's.
+    expect(answer).toEqual(['Thread G removed']);
+    expect(await lines(run(direct, 'bob', 'CRT G'))).toEqual(['Thread G created']);
+    expect(await lines(run(store, 'alice', 'RMV G'))).toEqual(['The thread was created by another user and cannot be removed']);
+  });
+
+  it('is answered removed when the commit landed and the database was out of reach for a moment after (a restart)', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT H'))).toEqual(['Thread H created']);
+    proxy.arm('DELETE FROM threads', 'after-commit', 1_500);
+    const answer = await lines(run(store, 'alice', 'RMV H'));
+    expect(proxy.cuts()).toBe(1);
+    expect(await listed(direct)).toEqual([]);
+    expect(answer).toEqual(['Thread H removed']);
+  });
+
+  it('is still refused, removing nothing, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await lines(run(store, 'alice', 'CRT J'))).toEqual(['Thread J created']);
+    expect(await lines(run(store, 'alice', 'MSG J one'))).toEqual(['Message posted to J thread']);
+    proxy.arm('DELETE FROM threads', 'at-statement');
+    const answer = await lines(run(store, 'alice', 'RMV J'));
+    expect(proxy.cuts()).toBe(1);
+    expect(answer).not.toEqual(['Thread J removed']);
+    expect(await lines(run(direct, 'bob', 'RDT J'))).toEqual(['1 alice: one']);
+  });
+});
+
+/** The lines answering each step of a login as `username` with `password` through `store`, a new account if it has none (none for a step not reached). */
+const logIn = async (
+  store: PostgresStore,
+  username: string,
+  password: string,
+  key: string,
+  registry: SessionRegistry = createSessionRegistry(),
+): Promise<readonly (readonly string[])[]> => {
+  const deps = { store, registry, connectionKey: key };
+  const user = await handleRequest(deps, INITIAL_AUTH_STATE, { id: 'u', username: '', cmd: 'username', args: [username] })();
+  if (user.state.step === 'awaitingUsername') return [user.outcome.kind === 'reply' ? user.outcome.reply.lines : [], []];
+  const next = user.state.step === 'awaitingNewPassword' ? 'newPassword' : 'password';
+  const pass = await handleRequest(deps, user.state, { id: 'p', username: '', cmd: next, args: [password] })();
+  return [user.outcome, pass.outcome].map((o) => (o.kind === 'reply' ? o.reply.lines : []));
+};
+
+describe('PostgreSQL: a new account whose commit answer is lost with the connection', () => {
+  it('is logged in when the commit landed: it is not told the login failed, then asked for the password of an account it has', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO accounts');
+    const answers = await logIn(store, 'carol', 'pw1', 'c1');
+    expect(proxy.cuts()).toBe(1);
+    expect(await direct.getAccount('carol')()).toEqual(E.right(O.some({ username: 'carol', password: 'pw1' })));
+    // Before: the login's failure line, and at the retry the account (made) asked for its password, not a new one.
+    expect(answers).toEqual([[], ['Welcome to the forum']]);
+  });
+
+  it('is still refused, making no account, when the connection is lost before the commit', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    proxy.arm('INSERT INTO accounts', 'at-statement');
+    const answers = await logIn(store, 'dave', 'pw1', 'd1');
+    expect(proxy.cuts()).toBe(1);
+    expect(answers[1]).not.toEqual(['Welcome to the forum']);
+    expect(await direct.getAccount('dave')()).toEqual(E.right(O.none));
+    // Nothing kept: the retry makes the account.
+    expect(await logIn(store, 'dave', 'pw1', 'd2')).toEqual([[], ['Welcome to the forum']]);
+  });
+});
+
+describe('PostgreSQL: a login whose session lease claim has its answer lost with the connection', () => {
+  it('leaves the account free once the lease lapses: the lease no connection holds is not renewed', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await direct.createAccount({ username: 'erin', password: 'pw1' })()).toEqual(E.right(true));
+    const leaseMs = 600;
+    const registry = createPostgresSessionRegistry(store.sql, { serverId: 's1', leaseMs });
+    pg.onClose(() => registry.close());
+    proxy.arm('INSERT INTO session_leases');
+    const first = await logIn(store, 'erin', 'pw1', 'e1', registry);
+    expect(proxy.cuts()).toBe(1);
+    expect(first[1]).not.toEqual(['Welcome to the forum']);
+    // The claim committed: the account is held by a connection that was told it is not logged in.
+    expect(await logIn(store, 'erin', 'pw1', 'e2', registry)).toEqual([['erin has already logged in'], []]);
+    // Before: still held 10 lease times later (the heartbeat renewed every lease of the server id), until
+    // the server stopped. Now it lapses after one.
+    await vi.waitFor(async () => expect(await logIn(store, 'erin', 'pw1', 'e2', registry)).toEqual([[], ['Welcome to the forum']]), {
+      timeout: 10 * leaseMs,
+      interval: 100,
+    });
   });
 });
 

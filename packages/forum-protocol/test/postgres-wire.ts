@@ -35,3 +35,26 @@ export const commitSpotter = (): ((m: FrontendMessage) => boolean) => {
     return ((m.type === 'P' || m.type === 'Q') && isCommitText) || (m.type === 'B' && names.has(m.statement));
   };
 };
+
+/**
+ * Tells, chunk by chunk of one connection's bytes from PostgreSQL (from its first), whether a chunk holds a
+ * ReadyForQuery saying the connection is idle: its transaction ended, so a COMMIT, or a statement run on its
+ * own (committed as it ended), has been answered. Messages split across chunks are put back together.
+ */
+export const idleSpotter = (): ((chunk: Buffer) => boolean) => {
+  let carry: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    const bytes = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+    let at = 0;
+    let idle = false;
+    while (at + 5 <= bytes.length) {
+      const end = at + 1 + bytes.readUInt32BE(at + 1);
+      if (end > bytes.length) break;
+      // 'Z', then the transaction status: 'I' idle, 'T' in a transaction, 'E' in a failed one.
+      if (bytes[at] === 0x5a && bytes[at + 5] === 0x49) idle = true;
+      at = end;
+    }
+    carry = bytes.subarray(at);
+    return idle;
+  };
+};

@@ -84,17 +84,20 @@ describe('session leases across two servers', () => {
     const blocker = postgres(pg.url, { max: 1, onnotice: () => undefined });
     let unblock: () => void = () => undefined;
     try {
-      const [held] = await sql<{ server_id: string }[]>`SELECT server_id FROM session_leases WHERE username = 'frank'`;
+      const [held] = await sql<{ server_id: string; connection_key: string }[]>`SELECT server_id, connection_key FROM session_leases WHERE username = 'frank'`;
       // a's renewals are held until the new session has its token: they wait for a row of a's that this test
       // keeps locked (each gives up at its lock timeout, and the next waits again), so a learns that it lost
       // frank's lease only then, and ends its session after the grant, not before (which would prove nothing).
+      // The row has frank's connection key (a renews the keys its connections hold), and goes as it is
+      // unlocked: the renewal waiting for it skips it, and finds frank's lease gone.
       await sql`INSERT INTO session_leases (username, server_id, connection_key, expires_at)
-                VALUES ('lease-blocker', ${held?.server_id ?? ''}, 'blocker', now() + interval '1 hour')`;
+                VALUES ('lease-blocker', ${held?.server_id ?? ''}, ${held?.connection_key ?? ''}, now() + interval '1 hour')`;
       const locked = new Promise<void>((resolveLocked) => {
         void blocker.begin(async (tx) => {
           await tx`SELECT 1 FROM session_leases WHERE username = 'lease-blocker' FOR UPDATE`;
           resolveLocked();
           await new Promise<void>((resolve) => (unblock = resolve));
+          await tx`DELETE FROM session_leases WHERE username = 'lease-blocker'`;
         });
       });
       await locked;

@@ -1,5 +1,5 @@
 import * as E from 'fp-ts/lib/Either.js';
-import postgres, { type Sql } from 'postgres';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { commandDeadline, CommandDeadlineError, outsideCommandDeadline, withCommandDeadline } from '../store/command-deadline.js';
 import type { IoError } from '../store/errors.js';
@@ -86,16 +86,24 @@ export const settleLostCommit = async <L, A>(done: E.Either<L, A>, asked: () => 
 };
 
 /**
- * Whether the transaction `xid` (its `txid_current()`), which changed thread `title` and whose COMMIT failed
- * from this side (the connection lost with COMMIT's answer), committed after all: asked on another
- * connection ({@link askedAfterLostCommit}), under the thread row's lock, so a COMMIT the database is still
+ * Whether the transaction `xid` (its `txid_current()`), whose COMMIT failed from this side (the connection
+ * lost with COMMIT's answer), committed after all: asked on another connection ({@link askedAfterLostCommit}),
+ * once `lock` (a lock that transaction held until it ended) is granted, so a COMMIT the database is still
  * running is waited for, not read as not yet done.
  */
-export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean | undefined> =>
+export const committedUnderLock = (sql: Sql, lock: (tx: TransactionSql) => Promise<unknown>, xid: string): Promise<boolean | undefined> =>
   askedAfterLostCommit(() =>
     sql.begin(async (tx) => {
-      await tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`;
+      await lock(tx);
       const [row] = await tx<{ status: string | null }[]>`SELECT txid_status(${xid}::bigint) AS status`;
       return row?.status === 'committed';
     }),
   );
+
+/**
+ * {@link committedUnderLock} for a transaction `xid` that changed thread `title` (a MSG, EDT, DLT, upload or
+ * RMV): under the thread row's lock, which it held. (A CRT's new row is not seen by others before it commits:
+ * its question waits on the CRT's slot lock, postgres-create-thread.ts.)
+ */
+export const committedAfterAll = (sql: Sql, title: string, xid: string): Promise<boolean | undefined> =>
+  committedUnderLock(sql, (tx) => tx`SELECT 1 FROM threads WHERE title = ${title} FOR UPDATE`, xid);

@@ -22,6 +22,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
 import { threadLimitProblem, type ThreadLimitError, type ThreadLimits } from '../store/thread-limits.js';
+import { committedUnderLock } from './postgres-commit-landed.js';
 
 /** Class of CRT's two-key advisory locks ("crt"), apart from the one-key migration lock. */
 export const CREATE_LOCK_CLASS = 0x637274;
@@ -38,6 +39,9 @@ export const GATE_KEY_OID = 2 ** 32 + GATE_KEY;
 /** How a CRT holds the gate: shared while the forum has room for every CRT that may be in flight, exclusive nearer its limit. */
 export type CreateMode = 'shared' | 'exclusive';
 
+// The account's slot lock alone (every CRT by `creator` holds it until it ends).
+const lockSlot = (tx: TransactionSql, creator: string): Promise<unknown> => tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, hashtext(${creator}) & ${CREATE_SLOTS - 1})`;
+
 /**
  * Takes the locks a CRT by `creator` holds until its transaction ends: the
  * gate in `mode`, then the account's slot. Exported for tests, which hold
@@ -47,7 +51,7 @@ export const lockForCreate = async (tx: TransactionSql, creator: string, mode: C
   // Pipelined: one round trip, run in this order (gate first, as every CRT does, so none deadlock).
   await Promise.all([
     mode === 'shared' ? tx`SELECT pg_advisory_xact_lock_shared(${CREATE_LOCK_CLASS}, ${GATE_KEY})` : tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, ${GATE_KEY})`,
-    tx`SELECT pg_advisory_xact_lock(${CREATE_LOCK_CLASS}, hashtext(${creator}) & ${CREATE_SLOTS - 1})`,
+    lockSlot(tx, creator),
   ]);
 };
 
@@ -60,7 +64,7 @@ export const createSlot = async (sql: Sql, creator: string): Promise<number> => 
 type Outcome = E.Either<ThreadLimitError, boolean>;
 
 /** One CRT transaction in `mode`; `'exclusive'` when a shared one found the forum too near its limit to decide. */
-const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string, mode: CreateMode): Promise<Outcome | 'exclusive'> =>
+const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string, mode: CreateMode, wrote: (xid: string) => void): Promise<Outcome | 'exclusive'> =>
   sql.begin(async (tx): Promise<Outcome | 'exclusive'> => {
     await lockForCreate(tx, creator, mode);
     // Statements started after the locks: under READ COMMITTED they see every CRT that held them before.
@@ -78,20 +82,38 @@ const createIn = (sql: Sql, limits: ThreadLimits, title: string, creator: string
     if (refused !== undefined) return E.left(refused);
     // The other slots' CRTs in flight, not counted above, and this one must all fit.
     if (mode === 'shared' && total + CREATE_SLOTS > limits.maxThreads) return 'exclusive';
-    const rows = await tx`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING title`;
-    return E.right(rows.length === 1);
+    const rows = await tx<{ xid: string }[]>`INSERT INTO threads (title, creator) VALUES (${title}, ${creator}) ON CONFLICT DO NOTHING RETURNING txid_current()::text AS xid`;
+    const xid = rows[0]?.xid;
+    if (xid !== undefined) wrote(xid);
+    return E.right(xid !== undefined);
   });
 
 /**
  * Creates the thread `title` for `creator` unless it exists (`false`) or a
  * limit refuses it, exactly however many CRTs run at once on however many
- * servers (the module comment says how).
+ * servers (the module comment says how). `wrote` is told the transaction's id
+ * once the row is inserted, for the caller to ask whether it committed if its
+ * COMMIT fails ({@link createCommittedAfterAll}).
  */
-export const createThreadInPostgres = async (sql: Sql, limits: ThreadLimits, title: string, creator: string): Promise<Outcome> => {
-  const shared = await createIn(sql, limits, title, creator, 'shared');
+export const createThreadInPostgres = async (
+  sql: Sql,
+  limits: ThreadLimits,
+  title: string,
+  creator: string,
+  wrote: (xid: string) => void = () => undefined,
+): Promise<Outcome> => {
+  const shared = await createIn(sql, limits, title, creator, 'shared', wrote);
   if (shared !== 'exclusive') return shared;
-  const exclusive = await createIn(sql, limits, title, creator, 'exclusive');
+  const exclusive = await createIn(sql, limits, title, creator, 'exclusive', wrote);
   // Only a shared CRT asks for another try; the type cannot say so.
   if (exclusive === 'exclusive') throw new Error('an exclusive CRT left the outcome undecided');
   return exclusive;
 };
+
+/**
+ * Whether the CRT by `creator` of transaction `xid`, whose COMMIT's answer was lost, committed after all
+ * (postgres-commit-landed.ts). Asked under the account's slot lock, which that CRT held until it ended: its
+ * new row, unseen by others until it commits, has no lock to wait on while its COMMIT still runs.
+ */
+export const createCommittedAfterAll = (sql: Sql, creator: string, xid: string): Promise<boolean | undefined> =>
+  committedUnderLock(sql, (tx) => lockSlot(tx, creator), xid);

@@ -48,8 +48,13 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
   let round = 0;
   const renew = async (): Promise<void> => {
     const started = ++round;
+    // Only the leases this server knows it holds: a claim whose answer was lost (its connection cut as it
+    // committed) left a lease that no connection of this server holds or will release, and renewed with the
+    // rest (every lease of this server id) it kept the account "already logged in" until the server stopped.
+    const keys = [...held.keys()];
     const rows = await sql<{ connection_key: string }[]>`
-      UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE server_id = ${serverId}
+      UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond'
+      WHERE server_id = ${serverId} AND connection_key = ANY(${keys})
       RETURNING connection_key`;
     const renewed = new Set(rows.map((r) => r.connection_key));
     for (const [key, lease] of held) {

@@ -4,7 +4,8 @@ import * as TE from 'fp-ts/lib/TaskEither.js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { IoError, NoFileError, StoreError } from '../store/errors.js';
 import { changeMessageInPostgres } from './postgres-change-message.js';
-import { createThreadInPostgres } from './postgres-create-thread.js';
+import { createAccountInPostgres } from './postgres-create-account.js';
+import { createCommittedAfterAll, createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
 import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
@@ -338,26 +339,42 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
     };
 
-  const removeThread = <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
-    attemptEither(async () => {
-      const removed = await sql.begin(async (tx): Promise<E.Either<StoreError | Err, ThreadIncarnation | undefined>> => {
-        const locked = await lockThread(tx, title);
-        if (locked === undefined) return E.left(noThread(title));
-        const ok = guard(locked.thread);
-        if (E.isLeft(ok)) return ok;
-        // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
-        // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
-        const rows = await tx<{ id: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id`;
-        return E.right(rows[0]?.id);
-      });
+  const removeThread =
+    <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
+    async () => {
+      // The row deleted and the transaction that deleted it, once it has: asked about if its COMMIT fails.
+      let deleted: { readonly id: ThreadIncarnation; readonly xid: string } | undefined;
+      let rolledBack = false;
+      const done = await attemptEither(() => {
+        const removing = sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+          const locked = await lockThread(tx, title);
+          if (locked === undefined) return E.left(noThread(title));
+          const ok = guard(locked.thread);
+          if (E.isLeft(ok)) return ok;
+          // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
+          // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
+          const rows = await tx<{ id: string; xid: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id, txid_current()::text AS xid`;
+          deleted = rows[0];
+          return E.right(undefined);
+        });
+        return noticingRollback(removing, () => {
+          rolledBack = true;
+        });
+      })();
+      // As appendEntry's: a RMV whose COMMIT landed, answered a failure, was retried and told the thread does not
+      // exist, or (another user having made the title again meanwhile) that it belongs to another user.
+      const gone = deleted;
+      const removed = gone === undefined || rolledBack ? done : await settleLostCommit(done, () => committedAfterAll(sql, title, gone.xid), undefined);
       if (E.isLeft(removed)) return removed;
-      sweeper.kick();
-      // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
-      // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
-      // as they store or read their next chunk, or as an upload commits.)
-      if (removed.right !== undefined) await inFlight.stopAll(title, removed.right, threadGone(title));
-      return E.right(undefined);
-    });
+      return attemptEither(async () => {
+        sweeper.kick();
+        // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
+        // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
+        // as they store or read their next chunk, or as an upload commits.)
+        if (gone !== undefined) await inFlight.stopAll(title, gone.id, threadGone(title));
+        return E.right(undefined);
+      })();
+    };
 
   /**
    * What an upload is refused for before a pending row or a chunk is stored (`checkUpload`,
@@ -473,11 +490,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         const rows = await sql<{ username: string }[]>`SELECT username FROM accounts`;
         return E.right(rows.map((r) => r.username));
       }),
-    createAccount: (account) =>
-      attemptEither(async () => {
-        const rows = await sql`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password}) ON CONFLICT DO NOTHING RETURNING username`;
-        return E.right(rows.length === 1);
-      }),
+    createAccount: (account) => () => createAccountInPostgres(sql, account),
     replaceAccountSecret: (username, secret) =>
       attemptEither(async () => {
         const rows = await sql`UPDATE accounts SET secret = ${secret} WHERE username = ${username} RETURNING username`;
@@ -490,7 +503,22 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         return E.right(rows.map((r) => r.title).sort());
       }),
     getThread,
-    createThread: (title, creator) => attemptEither(() => createThreadInPostgres(sql, limits, title, creator)),
+    createThread: (title, creator) => async () => {
+      // The transaction that inserted the row, once it has: asked about if its COMMIT fails.
+      let xid: string | undefined;
+      let rolledBack = false;
+      const wrote = (x: string): void => {
+        xid = x;
+      };
+      const done = await attemptEither(() =>
+        noticingRollback(createThreadInPostgres(sql, limits, title, creator, wrote), () => {
+          rolledBack = true;
+        }),
+      )();
+      // As appendEntry's: a CRT whose COMMIT landed, answered a failure, was retried and told the thread exists.
+      const written = xid;
+      return written === undefined || rolledBack ? done : settleLostCommit(done, () => createCommittedAfterAll(sql, creator, written), true);
+    },
     updateThread,
     appendEntry,
     changeMessage: (title, n, change) => async () => {

@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy } from '../src/index.js';
-import { createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { outcomeUnknownText, timedOutText } from '../src/store/errors.js';
@@ -137,6 +137,37 @@ const slowAnswers = async (url: string): Promise<LoopbackProxy & { arm(statement
     ...proxy,
     arm: (statement, holdMs) => {
       armed = { statement, holdMs };
+    },
+  };
+};
+
+/**
+ * A proxy in front of the database that, once armed with a statement's text, lets that statement through and
+ * runs it (its Execute and Sync written), then holds every answer of the database on that connection: a
+ * partition that opened just after the statement reached the database, which ran it (committed, outside a
+ * transaction) with nobody to tell.
+ */
+const holdAnswersAfter = async (url: string): Promise<LoopbackProxy & { arm(statement: string): void }> => {
+  let armed: string | undefined;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let stage: 'none' | 'parsed' | 'held' = 'none';
+    client.on('data', (chunk: Buffer) => {
+      for (const m of frontendMessages(chunk)) {
+        if (armed !== undefined && stage === 'none' && m.type === 'P' && m.query.includes(armed)) {
+          armed = undefined;
+          stage = 'parsed';
+        } else if (stage === 'parsed' && m.type === 'S') stage = 'held';
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (stage !== 'held') client.write(chunk);
+    });
+  });
+  return {
+    ...proxy,
+    arm: (statement) => {
+      armed = statement;
     },
   };
 };
@@ -305,6 +336,39 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       expect(posted.value).toEqual([timedOutText('command')]);
       expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
       expect(await command(direct, 'RDT s')).toEqual(['Thread s is empty']);
+    },
+    30_000,
+  );
+
+  it(
+    "a login whose session lease reached the database, which took it, before a partition held the answer (given up, answered with the timeout's line) " +
+      'does not hold the account for good: the heartbeat renews only the leases its server holds, so that one lapses',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await holdAnswersAfter(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      const leaseMs = 600;
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'silent', leaseMs });
+      pg.onClose(() => registry.close());
+      proxy.arm('INSERT INTO session_leases');
+      const taken = await timed(() => withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('ann', 'silent/c1')()));
+      expect(taken.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      expect(taken.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      // The database took it: the account is held by a lease of this server that no connection of it has.
+      const leases = (): Promise<readonly { readonly connection_key: string }[]> =>
+        direct.sql<{ connection_key: string }[]>`SELECT connection_key FROM session_leases WHERE username = 'ann'`;
+      expect(await leases()).toEqual([{ connection_key: 'silent/c1' }]);
+      // Before: every renewal (the heartbeat's, every 200 ms, and these) renewed it with the server's held ones,
+      // and the account answered "already logged in" for as long as the server ran.
+      await until(async () => {
+        await registry.renew();
+        return E.isRight(await registry.tryAcquire('ann', 'silent/c2')()) && (await leases())[0]?.connection_key === 'silent/c2';
+      });
     },
     30_000,
   );

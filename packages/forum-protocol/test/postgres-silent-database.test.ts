@@ -14,7 +14,7 @@ import { accountPolicy } from '../src/index.js';
 import { createPostgresSessionRegistry, createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
-import { outcomeUnknownText, timedOutText } from '../src/store/errors.js';
+import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store/errors.js';
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { freezePostgres } from './postgres-freeze.js';
@@ -369,6 +369,35 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
         await registry.renew();
         return E.isRight(await registry.tryAcquire('ann', 'silent/c2')()) && (await leases())[0]?.connection_key === 'silent/c2';
       });
+    },
+    30_000,
+  );
+
+  it(
+    "an upload's commit whose statement the deadline cancelled (rolled back, its COMMIT never sent) is answered with the timeout's line, not \"may or may not be stored\"",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      expect(await command(store, 'CRT w')).toEqual(['Thread w created']);
+      const begun = await store.beginUpload('w', 'f.txt', 'alice')();
+      if (E.isLeft(begun)) throw new Error(`not begun: ${JSON.stringify(begun.left)}`);
+      const writer = begun.right;
+      await new Promise<void>((resolve, reject) => writer.stream.write(Buffer.from('the bytes'), (e) => (e ? reject(e) : resolve())));
+      // Another server's transaction holds the thread's row: the commit's first statement waits for it until the deadline cancels it.
+      const holder = await ownConnection().reserve();
+      await holder`BEGIN`;
+      await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 'w' FOR UPDATE`);
+      try {
+        const committed = await timed(() => withCommandDeadline(DEADLINE_MS, () => writer.commit()));
+        if (E.isRight(committed.value)) throw new Error('committed under the lock');
+        // Before: the cancelled statement was taken for a lost COMMIT, and the question, with no time left, could not be asked.
+        expect(commandErrorText(committed.value.left)).toBe(timedOutText('command'));
+        expect(committed.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        await holder`ROLLBACK`;
+        holder.release();
+      }
+      expect(await command(store, 'RDT w')).toEqual(['Thread w is empty']);
     },
     30_000,
   );

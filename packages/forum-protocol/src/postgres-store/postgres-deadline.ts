@@ -312,12 +312,29 @@ const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionS
         made.some(destroyConnectionOf);
       });
     });
-    running.then(resolve, reject).finally(() => {
-      off();
-      clearTimeout(giveUp);
-    });
+    running
+      .then(resolve, (e: unknown) => {
+        // Its body threw (a statement cancelled at the deadline, refused, cut off): postgres.js wrote ROLLBACK, never COMMIT.
+        if (!committing && typeof e === 'object' && e !== null) rolledBackBeforeCommit.add(e);
+        reject(e);
+      })
+      .finally(() => {
+        off();
+        clearTimeout(giveUp);
+      });
   });
 };
+
+/** The failures of transactions under a deadline that ended before their COMMIT was written (see {@link failedBeforeCommit}). */
+const rolledBackBeforeCommit = new WeakSet<object>();
+
+/**
+ * Whether `e`, the failure of a transaction under a command's deadline, came before its COMMIT was written: it
+ * rolled back for sure, whatever failed it (a statement the deadline cancelled, a lost connection, its body's
+ * own error), and asking whether it committed is needless (past the deadline, it could not be asked: the answer
+ * was "may or may not be stored" of a change known not to be).
+ */
+export const failedBeforeCommit = (e: unknown): boolean => typeof e === 'object' && e !== null && rolledBackBeforeCommit.has(e);
 
 /**
  * `sql` (a pool, or a transaction's) held to the deadline of the command that uses it

@@ -172,6 +172,32 @@ const holdAnswersAfter = async (url: string): Promise<LoopbackProxy & { arm(stat
   };
 };
 
+/**
+ * A proxy in front of the database that, once `cut`, holds every byte of the connections open then, both ways,
+ * for good (a partition, a load balancer that dropped their flows) while new connections pass: the database is
+ * there again (a failover) for a pool that opens connections afresh.
+ */
+const cutExisting = async (url: string): Promise<LoopbackProxy & { cut(): void }> => {
+  const open = new Set<{ held: boolean }>();
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const flow = { held: false };
+    open.add(flow);
+    client.on('data', (chunk: Buffer) => {
+      if (!flow.held) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!flow.held) client.write(chunk);
+    });
+  });
+  return {
+    ...proxy,
+    cut: () => {
+      for (const flow of open) flow.held = true;
+      open.clear();
+    },
+  };
+};
+
 describe('PostgreSQL: a command at a database that goes silent', () => {
   it(
     "a MSG waiting at the database when it hangs (SIGSTOP) is answered just past its deadline with the timeout's line, as is an RDT sent to the hung database; " +
@@ -398,6 +424,29 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
         holder.release();
       }
       expect(await command(store, 'RDT w')).toEqual(['Thread w is empty']);
+    },
+    30_000,
+  );
+
+  it(
+    "a MSG whose BEGIN is at a database gone silent is answered at its deadline, and its connection is given up too: the pool serves again from fresh connections",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await cutExisting(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 1 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      expect(await command(store, 'CRT b')).toEqual(['Thread b created']);
+      proxy.cut();
+      const posted = await timed(() => command(store, 'MSG b lost'));
+      expect(posted.value).toEqual([timedOutText('command')]);
+      expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      // Before: the pool's one connection stayed at that BEGIN for good, and every command after waited for it.
+      const read = await timed(() => command(store, 'RDT b'));
+      expect(read.value).toEqual(['Thread b is empty']);
     },
     30_000,
   );

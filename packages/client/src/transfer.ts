@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FINAL_RECORD_SENT, readHeaderLines, TransferChannelError, type TransferKeys } from 'forum-protocol';
+import { FINAL_RECORD_SENT, outcomeUnknownText, readHeaderLines, TransferChannelError, type TransferKeys } from 'forum-protocol';
 import { freeBytes, LocalFileExistsError, putInPlace, tempName } from './download-files.js';
 import type { Progress } from './progress.js';
 import {
@@ -136,6 +136,9 @@ export const uploadFile = async (
   return failed(sendError === undefined ? 'the server closed the transfer connection' : channelFailure(sendError));
 };
 
+/** The server's `ERR` line for a commit its database did not confirm (forum-protocol's `outcomeUnknownText`). */
+const DATABASE_UNCONFIRMED = `ERR ${outcomeUnknownText('command')}`;
+
 /** How an upload whose final record was handed over ended, for {@link afterLastByte}. */
 interface LastByteEnd {
   /** The authenticated answer's first line (empty: none). */
@@ -155,6 +158,9 @@ interface LastByteEnd {
  */
 const afterLastByte = (end: LastByteEnd): TransferResult => {
   const { status } = end;
+  // The server's word that its database did not confirm the commit (its COMMIT sent, no answer): maybe stored.
+  // Printed as a failure, its retry met `File already exists` if it had landed.
+  if (status === DATABASE_UNCONFIRMED) return undetermined("the server's database did not confirm it in time");
   if (status.startsWith('ERR ')) return end.cancelled ? CANCELLED : failed(status.slice(4));
   // A whole `OK` line was taken before; one without its newline over a whole channel is the server's too.
   if (status === 'OK' && end.channelError === undefined && !end.cancelled) return { ok: true };

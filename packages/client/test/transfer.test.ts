@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deriveTransferKeys, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
+import { deriveTransferKeys, outcomeUnknownText, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
 import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
@@ -388,6 +388,17 @@ describe('client transfers (fake transfer server on loopback)', () => {
     const server = await committingServer((s) => void setTimeout(() => s.end('ERR File already exists in Thread t\n'), 400));
     const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
     expect(result).toEqual({ ok: false, cancelled: false, reason: 'File already exists in Thread t' });
+  });
+
+  it("an upload whose commit the server's database did not confirm (its sealed ERR says so) is said maybe stored, in the client's own words", async () => {
+    // The server's PostgreSQL went silent after its COMMIT was sent: the file may be on the forum. Before: `Upload of
+    // f.bin failed: The server's database did not confirm…`, a failure whose retry met `File already exists`.
+    const server = await committingServer((s) => void s.end(`ERR ${outcomeUnknownText('command')}\n`));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: "the server's database did not confirm it in time", maybeStored: true });
+    expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
+      "Upload of f.bin: the server's database did not confirm it in time; it may or may not have been stored (RDT t shows it if it was)",
+    );
   });
 
   it('an upload whose server closes after its last byte without an answer is said maybe stored (a server killed mid-commit)', async () => {

@@ -4,6 +4,7 @@
  * sent another statement, each holding a pool connection until the database answered: with the upload
  * leases' the three took the pool of 10 by their fourth tick, 20 s into the silence.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import { afterEach, expect, it, vi } from 'vitest';
 import { startHeartbeat } from '../src/postgres-store/postgres-heartbeat.js';
 import { createPostgresSessionRegistry } from '../src/postgres-store/postgres-sessions.js';
@@ -18,13 +19,17 @@ it("the session leases' heartbeat sends no renewal while the last one is unanswe
   vi.useFakeTimers();
   const db = silentDatabase();
   const registry = createPostgresSessionRegistry(db.sql, { serverId: 's1', leaseMs: 15_000 });
+  // A lease held: the heartbeat renews the leases its server holds, and sends nothing while it holds none.
+  const taking = registry.tryAcquire('ann', 's1/c1')();
+  db.answer([{ username: 'ann' }]);
+  expect(await taking).toEqual(E.right(true));
   // A minute of ticks (every 5 s) with the database silent: the first renewal only (before: 12).
   await vi.advanceTimersByTimeAsync(60_000);
-  expect(db.sent()).toBe(1);
-  db.answer();
-  await vi.advanceTimersByTimeAsync(5_000);
   expect(db.sent()).toBe(2);
-  db.answer();
+  db.answer([{ connection_key: 's1/c1' }]);
+  await vi.advanceTimersByTimeAsync(5_000);
+  expect(db.sent()).toBe(3);
+  db.answer([{ connection_key: 's1/c1' }]);
   // Its close deletes this server's rows: answered too.
   const closing = registry.close();
   db.answer();

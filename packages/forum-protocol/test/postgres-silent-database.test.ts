@@ -11,10 +11,10 @@ import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy } from '../src/index.js';
-import { createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
-import { outcomeUnknownText, timedOutText } from '../src/store/errors.js';
+import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store/errors.js';
 import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { freezePostgres } from './postgres-freeze.js';
@@ -137,6 +137,63 @@ const slowAnswers = async (url: string): Promise<LoopbackProxy & { arm(statement
     ...proxy,
     arm: (statement, holdMs) => {
       armed = { statement, holdMs };
+    },
+  };
+};
+
+/**
+ * A proxy in front of the database that, once armed with a statement's text, lets that statement through and
+ * runs it (its Execute and Sync written), then holds every answer of the database on that connection: a
+ * partition that opened just after the statement reached the database, which ran it (committed, outside a
+ * transaction) with nobody to tell.
+ */
+const holdAnswersAfter = async (url: string): Promise<LoopbackProxy & { arm(statement: string): void }> => {
+  let armed: string | undefined;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    let stage: 'none' | 'parsed' | 'held' = 'none';
+    client.on('data', (chunk: Buffer) => {
+      for (const m of frontendMessages(chunk)) {
+        if (armed !== undefined && stage === 'none' && m.type === 'P' && m.query.includes(armed)) {
+          armed = undefined;
+          stage = 'parsed';
+        } else if (stage === 'parsed' && m.type === 'S') stage = 'held';
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (stage !== 'held') client.write(chunk);
+    });
+  });
+  return {
+    ...proxy,
+    arm: (statement) => {
+      armed = statement;
+    },
+  };
+};
+
+/**
+ * A proxy in front of the database that, once `cut`, holds every byte of the connections open then, both ways,
+ * for good (a partition, a load balancer that dropped their flows) while new connections pass: the database is
+ * there again (a failover) for a pool that opens connections afresh.
+ */
+const cutExisting = async (url: string): Promise<LoopbackProxy & { cut(): void }> => {
+  const open = new Set<{ held: boolean }>();
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const flow = { held: false };
+    open.add(flow);
+    client.on('data', (chunk: Buffer) => {
+      if (!flow.held) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!flow.held) client.write(chunk);
+    });
+  });
+  return {
+    ...proxy,
+    cut: () => {
+      for (const flow of open) flow.held = true;
+      open.clear();
     },
   };
 };
@@ -305,6 +362,91 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       expect(posted.value).toEqual([timedOutText('command')]);
       expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
       expect(await command(direct, 'RDT s')).toEqual(['Thread s is empty']);
+    },
+    30_000,
+  );
+
+  it(
+    "a login whose session lease reached the database, which took it, before a partition held the answer (given up, answered with the timeout's line) " +
+      'does not hold the account for good: the heartbeat renews only the leases its server holds, so that one lapses',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await holdAnswersAfter(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      const leaseMs = 600;
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'silent', leaseMs });
+      pg.onClose(() => registry.close());
+      proxy.arm('INSERT INTO session_leases');
+      const taken = await timed(() => withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('ann', 'silent/c1')()));
+      expect(taken.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      expect(taken.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      // The database took it: the account is held by a lease of this server that no connection of it has.
+      const leases = (): Promise<readonly { readonly connection_key: string }[]> =>
+        direct.sql<{ connection_key: string }[]>`SELECT connection_key FROM session_leases WHERE username = 'ann'`;
+      expect(await leases()).toEqual([{ connection_key: 'silent/c1' }]);
+      // Before: every renewal (the heartbeat's, every 200 ms, and these) renewed it with the server's held ones,
+      // and the account answered "already logged in" for as long as the server ran.
+      await until(async () => {
+        await registry.renew();
+        return E.isRight(await registry.tryAcquire('ann', 'silent/c2')()) && (await leases())[0]?.connection_key === 'silent/c2';
+      });
+    },
+    30_000,
+  );
+
+  it(
+    "an upload's commit whose statement the deadline cancelled (rolled back, its COMMIT never sent) is answered with the timeout's line, not \"may or may not be stored\"",
+    async () => {
+      const store = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      expect(await command(store, 'CRT w')).toEqual(['Thread w created']);
+      const begun = await store.beginUpload('w', 'f.txt', 'alice')();
+      if (E.isLeft(begun)) throw new Error(`not begun: ${JSON.stringify(begun.left)}`);
+      const writer = begun.right;
+      await new Promise<void>((resolve, reject) => writer.stream.write(Buffer.from('the bytes'), (e) => (e ? reject(e) : resolve())));
+      // Another server's transaction holds the thread's row: the commit's first statement waits for it until the deadline cancels it.
+      const holder = await ownConnection().reserve();
+      await holder`BEGIN`;
+      await holder.unsafe(`SELECT 1 FROM ${schema}.threads WHERE title = 'w' FOR UPDATE`);
+      try {
+        const committed = await timed(() => withCommandDeadline(DEADLINE_MS, () => writer.commit()));
+        if (E.isRight(committed.value)) throw new Error('committed under the lock');
+        // Before: the cancelled statement was taken for a lost COMMIT, and the question, with no time left, could not be asked.
+        expect(commandErrorText(committed.value.left)).toBe(timedOutText('command'));
+        expect(committed.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        await holder`ROLLBACK`;
+        holder.release();
+      }
+      expect(await command(store, 'RDT w')).toEqual(['Thread w is empty']);
+    },
+    30_000,
+  );
+
+  it(
+    "a MSG whose BEGIN is at a database gone silent is answered at its deadline, and its connection is given up too: the pool serves again from fresh connections",
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const proxy = await cutExisting(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 1 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      expect(await command(store, 'CRT b')).toEqual(['Thread b created']);
+      proxy.cut();
+      const posted = await timed(() => command(store, 'MSG b lost'));
+      expect(posted.value).toEqual([timedOutText('command')]);
+      expect(posted.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      // Before: the pool's one connection stayed at that BEGIN for good, and every command after waited for it.
+      const read = await timed(() => command(store, 'RDT b'));
+      expect(read.value).toEqual(['Thread b is empty']);
     },
     30_000,
   );

@@ -6,25 +6,25 @@ export interface SilentDatabase {
   readonly sql: Sql;
   /** How many statements it was sent. */
   readonly sent: () => number;
-  /** Answers every statement sent so far. */
-  readonly answer: () => void;
+  /** Answers every statement sent so far, with `rows` (none unless given). */
+  readonly answer: (rows?: readonly unknown[]) => void;
 }
 
 /** A database that takes every statement and answers only when `answer` is called (a hung one until then); counts them. */
 export const silentDatabase = (): SilentDatabase => {
   let sent = 0;
-  let waiting: (() => void)[] = [];
-  const query = (): Promise<unknown[]> => {
+  let waiting: ((rows: readonly unknown[]) => void)[] = [];
+  const query = (): Promise<readonly unknown[]> => {
     sent += 1;
-    return new Promise((resolve) => waiting.push(() => resolve([])));
+    return new Promise((resolve) => waiting.push(resolve));
   };
   return {
     sql: query as unknown as Sql,
     sent: () => sent,
-    answer: () => {
+    answer: (rows = []) => {
       const now = waiting;
       waiting = [];
-      now.forEach((f) => f());
+      now.forEach((f) => f(rows));
     },
   };
 };

@@ -1,4 +1,5 @@
 import {
+  commandErrorText,
   createReplyCache,
   decode,
   encodeServerMessage,
@@ -12,6 +13,7 @@ import {
   MAX_REQUEST_BYTES,
   sessionExporter,
   simpleReply,
+  timedOutText,
   transferReply,
   type AccountPolicy,
   type AuthState,
@@ -19,6 +21,7 @@ import {
   type HostLevel,
   type Reply,
   type SessionRegistry,
+  type StoreError,
   type TransferTokens,
   withCommandDeadline,
 } from 'forum-protocol';
@@ -73,6 +76,14 @@ export interface ServerContext {
   /** Logs a line the client at `address` (`host:port`) caused by misbehaving, under a limit per host and IPv6 prefix (`LogLimiter`): `kind` names the line for its summary. */
   readonly logFromHost: (address: string, kind: string, line: string) => void;
 }
+
+/**
+ * The line for a UPD/DWN whose token could not be issued (`e`), as any command's failure reads: a database past
+ * its time limit or silent says so (it read "could not complete the command"). A token whose storing was not
+ * confirmed is no change of the user's (the reply that would carry it was never sent): timed out, not "may or
+ * may not be stored".
+ */
+const tokenIssueErrorText = (e: StoreError): string => (e.kind === 'io' && e.outcomeUnknown === true ? timedOutText('command') : commandErrorText(e));
 
 /** How long a UPD/DWN token stays valid. */
 const TOKEN_TTL_MS = 60_000;
@@ -414,7 +425,7 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
           )();
           if (token._tag === 'Left') {
             ctx.log(`Store error: ${token.left.kind === 'io' ? token.left.message : token.left.kind}`);
-            return simpleReply(r.outcome.id, 'error', [GENERIC_ERROR]);
+            return simpleReply(r.outcome.id, 'error', [tokenIssueErrorText(token.left)]);
           }
           return transferReply(r.outcome.id, t, ctx.transferPort, token.right);
         }

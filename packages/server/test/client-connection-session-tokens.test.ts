@@ -5,7 +5,7 @@
  * so the new session's upload was refused ("invalid or expired token") by the old one's clean-up.
  */
 import { randomBytes } from 'node:crypto';
-import { createSessionRegistry, createTransferTokens, type Reply, type SessionRegistry, type TransferTokens } from 'forum-protocol';
+import { createSessionRegistry, createTransferTokens, timedOutText, type Reply, type SessionRegistry, type StoreError, type TransferTokens } from 'forum-protocol';
 import type { RudpConnection } from 'rudpx';
 import { expect, it } from 'vitest';
 import { serveConnection, type ServerContext } from '../src/client-connection.js';
@@ -154,4 +154,22 @@ it('a token whose issue finishes after its session was taken over is revoked, no
   expect(await until(() => issued.length === 1, 5_000)).toBe(true);
   await new Promise((resolve) => setImmediate(resolve));
   expect(await redeemable(ctx, issued[0] as string)).toBe(false);
+});
+
+it("a UPD whose token the database did not store in time is answered with the timeout's line, not the generic one", async () => {
+  // The store's own failures (its time limit, a silent database given up, its COMMIT unconfirmed) as
+  // postgres-tokens.ts reports them. Before: `The server could not complete the command, please try again`.
+  const failures: readonly StoreError[] = [
+    { kind: 'io', message: 'the command passed its deadline of 6000 ms', timedOut: true },
+    { kind: 'io', message: 'the database did not answer the COMMIT', outcomeUnknown: true },
+  ];
+  for (const failure of failures) {
+    const tokens: TransferTokens = { ...createTransferTokens({ randomBytes: (n) => randomBytes(n) }), issue: () => async () => ({ _tag: 'Left', left: failure }) };
+    const ctx = memoryContext([], { tokens, transferPort: TRANSFER_PORT });
+    const conn = await loggedIn(ctx, 'alice', '127.0.0.1');
+    await conn.request('CRT', ['t'], 'c');
+    const r = await conn.request('UPD', ['t', 'f.bin'], 'u1');
+    expect(r.status).toBe('error');
+    expect(r.lines).toEqual([timedOutText('command')]);
+  }
 });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { commandDeadline, CommandDeadlineError, outsideCommandDeadline, withCommandDeadline } from '../store/command-deadline.js';
 import type { IoError } from '../store/errors.js';
 import { StatementAbandonedError } from './postgres-abandon.js';
+import { failedBeforeCommit } from './postgres-deadline.js';
 import { isTerminated } from './postgres-timeouts.js';
 
 /**
@@ -52,8 +53,8 @@ export const askedAfterLostCommit = (question: () => Promise<boolean>): Promise<
 
 /**
  * `transaction`, with `rolledBack` called if it fails in a way that leaves it rolled back for sure: its
- * command's deadline refused a statement or its COMMIT, or gave it up before its COMMIT was written
- * (postgres-deadline.ts). Such a failure needs no question (which, past the deadline, has no time left to
+ * command's deadline refused a statement or its COMMIT, or gave it up before its COMMIT was written, or it
+ * failed in any way before its COMMIT was written (a statement the deadline cancelled: postgres-deadline.ts). Such a failure needs no question (which, past the deadline, has no time left to
  * be asked: the answer was "may or may not be stored" of a change known not to be).
  */
 export const noticingRollback = <A>(transaction: Promise<A>, rolledBack: () => void): Promise<A> =>
@@ -63,7 +64,7 @@ export const noticingRollback = <A>(transaction: Promise<A>, rolledBack: () => v
   });
 
 /** Whether `e`, a transaction's failure, leaves it rolled back for sure (see {@link noticingRollback}). */
-export const surelyRolledBack = (e: unknown): boolean => e instanceof CommandDeadlineError || e instanceof StatementAbandonedError;
+export const surelyRolledBack = (e: unknown): boolean => e instanceof CommandDeadlineError || e instanceof StatementAbandonedError || failedBeforeCommit(e);
 
 /** Whether `e` is a failure whose change may or may not be stored ({@link IoError.outcomeUnknown}). */
 export const isOutcomeUnknown = (e: unknown): boolean =>

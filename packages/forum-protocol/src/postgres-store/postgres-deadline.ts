@@ -285,7 +285,8 @@ const retryingStray = <T>(deadline: CommandDeadline | undefined, run: () => Prom
  * COMMIT's answer), never guessed. Unsettled then (a database hung or cut off answers nothing), it is given
  * up and its connection destroyed: one whose body had not returned cannot commit (COMMIT is never written,
  * and the database rolls back as it reads the connection's end) and fails as a {@link StatementAbandonedError};
- * one whose COMMIT was written may have committed, and fails as a {@link CommitUnansweredError}.
+ * one whose COMMIT was written may have committed, and fails as a {@link CommitUnansweredError}. One whose
+ * BEGIN is still unanswered at the deadline fails at once, and its BEGIN is given up so past it.
  */
 const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionSql) => Promise<T>) => Promise<T>, fn: (tx: TransactionSql) => T | Promise<T>): Promise<T> => {
   if (deadline.expired) return Promise.reject(new CommandDeadlineError(deadline.allowedMs));
@@ -294,30 +295,66 @@ const transaction = <T>(deadline: CommandDeadline, begin: (fn: (tx: TransactionS
   let committing = false;
   // The body's statements: any one written names the transaction's connection (a COMMIT or ROLLBACK unanswered is postgres.js's own).
   const made: QueryInternals[] = [];
-  const running = begin(async (tx) => {
+  // Its BEGIN, postgres.js's own (the patched driver tells it: `onbegin`), written to the transaction's connection.
+  let beginQuery: QueryInternals | undefined;
+  const body = async (tx: TransactionSql): Promise<T> => {
     started = true;
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
     const result = await fn(inTransactionSql(tx, (q) => void made.push(q)));
     if (deadline.expired) throw new CommandDeadlineError(deadline.allowedMs);
     committing = true;
     return result;
-  });
+  };
+  const running = begin(
+    Object.assign(body, {
+      onbegin: (q: QueryInternals) => {
+        beginQuery = q;
+      },
+    }),
+  );
   return new Promise<T>((resolve, reject) => {
     let giveUp: NodeJS.Timeout | undefined;
     const off = deadline.onExpire(() => {
-      if (!started) return reject(new CommandDeadlineError(deadline.allowedMs));
+      if (!started) {
+        reject(new CommandDeadlineError(deadline.allowedMs));
+        // A BEGIN at a database gone silent held its connection until the database answered (for good if it never
+        // does: a failover that left the connection cut off), and with a pool of such every command waited: given
+        // up as a statement is. One still waiting for a connection holds none, and rolls back once it starts.
+        giveUp = giveUpLater(() => {
+          if (!started && beginQuery !== undefined) abandonIfRunning(beginQuery, new StatementAbandonedError(deadline.allowedMs));
+        });
+        return;
+      }
       giveUp = giveUpLater(() => {
         // Failed first: the connection's close fails it too, as a lost connection (which a caller may ask about).
         reject(committing ? new CommitUnansweredError(deadline.allowedMs) : new StatementAbandonedError(deadline.allowedMs));
-        made.some(destroyConnectionOf);
+        // The BEGIN too: a body that made no statement yet (its BEGIN answered late, its ROLLBACK unanswered) names none.
+        [...made, ...(beginQuery === undefined ? [] : [beginQuery])].some(destroyConnectionOf);
       });
     });
-    running.then(resolve, reject).finally(() => {
-      off();
-      clearTimeout(giveUp);
-    });
+    running
+      .then(resolve, (e: unknown) => {
+        // Its body threw (a statement cancelled at the deadline, refused, cut off): postgres.js wrote ROLLBACK, never COMMIT.
+        if (!committing && typeof e === 'object' && e !== null) rolledBackBeforeCommit.add(e);
+        reject(e);
+      })
+      .finally(() => {
+        off();
+        clearTimeout(giveUp);
+      });
   });
 };
+
+/** The failures of transactions under a deadline that ended before their COMMIT was written (see {@link failedBeforeCommit}). */
+const rolledBackBeforeCommit = new WeakSet<object>();
+
+/**
+ * Whether `e`, the failure of a transaction under a command's deadline, came before its COMMIT was written: it
+ * rolled back for sure, whatever failed it (a statement the deadline cancelled, a lost connection, its body's
+ * own error), and asking whether it committed is needless (past the deadline, it could not be asked: the answer
+ * was "may or may not be stored" of a change known not to be).
+ */
+export const failedBeforeCommit = (e: unknown): boolean => typeof e === 'object' && e !== null && rolledBackBeforeCommit.has(e);
 
 /**
  * `sql` (a pool, or a transaction's) held to the deadline of the command that uses it

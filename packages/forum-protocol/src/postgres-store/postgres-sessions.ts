@@ -10,8 +10,8 @@ export interface PostgresSessionOptions {
   /** This server's id: unique among the servers sharing the database. */
   readonly serverId: string;
   /**
-   * How long a lease lives without renewal, ms. The server renews all its
-   * leases every third of it, so a crashed server's accounts are free again
+   * How long a lease lives without renewal, ms. The server renews the leases it holds
+   * every third of it (only those: one it took for a login that failed lapses), so a crashed server's accounts are free again
    * at most this long after it died. Keep it at most the forum's idle timeout.
    */
   readonly leaseMs: number;
@@ -48,13 +48,14 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
   let round = 0;
   const renew = async (): Promise<void> => {
     const started = ++round;
-    // Only the leases this server knows it holds: a claim whose answer was lost (its connection cut as it
-    // committed) left a lease that no connection of this server holds or will release, and renewed with the
-    // rest (every lease of this server id) it kept the account "already logged in" until the server stopped.
+    // Only the leases this server holds: one the database took while its login was given up (a silent database,
+    // the answer lost with the connection) or one of an earlier run under the same server id is no session here,
+    // and renewed with the rest it held its account ("already logged in") for as long as this server ran.
     const keys = [...held.keys()];
+    if (keys.length === 0) return;
     const rows = await sql<{ connection_key: string }[]>`
       UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE server_id = ${serverId} AND connection_key = ANY(${keys})
+      WHERE server_id = ${serverId} AND connection_key = ANY (${keys}::text[])
       RETURNING connection_key`;
     const renewed = new Set(rows.map((r) => r.connection_key));
     for (const [key, lease] of held) {

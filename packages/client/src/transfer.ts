@@ -3,7 +3,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FINAL_RECORD_SENT, outcomeUnknownText, readHeaderLines, TransferChannelError, type TransferKeys } from 'forum-protocol';
+import { FINAL_RECORD_SENT, outcomeUnknownText, readHeaderLines, TransferChannelError, unconfirmedWriteText, type TransferKeys } from 'forum-protocol';
 import { freeBytes, LocalFileExistsError, putInPlace, tempName } from './download-files.js';
 import type { Progress } from './progress.js';
 import {
@@ -139,6 +139,9 @@ export const uploadFile = async (
 /** The server's `ERR` line for a commit its database did not confirm (forum-protocol's `outcomeUnknownText`). */
 const DATABASE_UNCONFIRMED = `ERR ${outcomeUnknownText('command')}`;
 
+/** The server's `ERR` line for a commit written while it lost its data directory lock (forum-protocol's `unconfirmedWriteText`). */
+const WRITE_UNCONFIRMED = `ERR ${unconfirmedWriteText('command')}`;
+
 /** How an upload whose final record was handed over ended, for {@link afterLastByte}. */
 interface LastByteEnd {
   /** The authenticated answer's first line (empty: none). */
@@ -161,6 +164,7 @@ const afterLastByte = (end: LastByteEnd): TransferResult => {
   // The server's word that its database did not confirm the commit (its COMMIT sent, no answer): maybe stored.
   // Printed as a failure, its retry met `File already exists` if it had landed.
   if (status === DATABASE_UNCONFIRMED) return undetermined("the server's database did not confirm it in time");
+  if (status === WRITE_UNCONFIRMED) return undetermined('the server could not confirm it');
   if (status.startsWith('ERR ')) return end.cancelled ? CANCELLED : failed(status.slice(4));
   // A whole `OK` line was taken before; one without its newline over a whole channel is the server's too.
   if (status === 'OK' && end.channelError === undefined && !end.cancelled) return { ok: true };

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deriveTransferKeys, outcomeUnknownText, readHeaderLines, SecureTransferChannel } from 'forum-protocol';
+import { deriveTransferKeys, outcomeUnknownText, readHeaderLines, SecureTransferChannel, unconfirmedWriteText } from 'forum-protocol';
 import { nodeCryptoProvider } from 'rudpx';
 import { createExporter } from 'rudpx/crypto';
 import type { Progress } from '../src/progress.js';
@@ -399,6 +399,12 @@ describe('client transfers (fake transfer server on loopback)', () => {
     expect(uploadUnknownLine('f.bin', 't', result.ok || result.cancelled ? '' : result.reason)).toBe(
       "Upload of f.bin: the server's database did not confirm it in time; it may or may not have been stored (RDT t shows it if it was)",
     );
+  });
+
+  it('an upload whose commit was written while its server lost its data directory lock (its sealed ERR says so) is said maybe stored', async () => {
+    const server = await committingServer((s) => void s.end(`ERR ${unconfirmedWriteText('command')}\n`));
+    const result = await uploadFile('127.0.0.1', server.port, TOKEN, KEYS, await smallFile(), 5, noProgress(), { stallTimeoutMs: 200 });
+    expect(result).toEqual({ ok: false, cancelled: false, reason: 'the server could not confirm it', maybeStored: true });
   });
 
   it('an upload whose server closes after its last byte without an answer is said maybe stored (a server killed mid-commit)', async () => {

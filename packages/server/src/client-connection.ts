@@ -83,7 +83,7 @@ export interface ServerContext {
  * confirmed is no change of the user's (the reply that would carry it was never sent): timed out, not "may or
  * may not be stored".
  */
-const tokenIssueErrorText = (e: StoreError): string => (e.kind === 'io' && e.outcomeUnknown === true ? timedOutText('command') : commandErrorText(e));
+const tokenIssueErrorText = (e: StoreError): string => (e.kind === 'io' && e.outcomeUnknown !== undefined ? timedOutText('command') : commandErrorText(e));
 
 /** How long a UPD/DWN token stays valid. */
 const TOKEN_TTL_MS = 60_000;

@@ -22,7 +22,11 @@ export const LOCK_LOST_ERROR: IoError = { kind: 'io', message: 'write refused: t
  * server that took the directory over may have undone it (its recovery) or
  * written the file since, so it is not confirmed (it may or may not be there).
  */
-export const LOCK_LOST_DURING_WRITE_ERROR: IoError = { kind: 'io', message: 'this server lost the data directory lock while writing: the change may or may not be stored' };
+export const LOCK_LOST_DURING_WRITE_ERROR: IoError = {
+  kind: 'io',
+  message: 'this server lost the data directory lock while writing: the change may or may not be stored',
+  outcomeUnknown: 'data directory',
+};
 
 /**
  * The store's error for a write refused because the lock file could not be
@@ -37,7 +41,11 @@ export const lockUnreadableError = (why: string): IoError => ({ kind: 'io', mess
  * nor {@link AFTER_WRITE_REREADS} times after: as
  * {@link LOCK_LOST_DURING_WRITE_ERROR}, it is not confirmed.
  */
-export const lockUnreadableAfterWriteError = (why: string): IoError => ({ kind: 'io', message: `the data directory lock could not be read once the write was done (${why}): the change may or may not be stored` });
+export const lockUnreadableAfterWriteError = (why: string): IoError => ({
+  kind: 'io',
+  message: `the data directory lock could not be read once the write was done (${why}): the change may or may not be stored`,
+  outcomeUnknown: 'data directory',
+});
 
 /** Times the lock is read again, {@link AFTER_WRITE_REREAD_MS} apart, when it could not be read once a write was done. */
 export const AFTER_WRITE_REREADS = 3;

@@ -161,7 +161,7 @@ it("a UPD whose token the database did not store in time is answered with the ti
   // postgres-tokens.ts reports them. Before: `The server could not complete the command, please try again`.
   const failures: readonly StoreError[] = [
     { kind: 'io', message: 'the command passed its deadline of 6000 ms', timedOut: true },
-    { kind: 'io', message: 'the database did not answer the COMMIT', outcomeUnknown: true },
+    { kind: 'io', message: 'the database did not answer the COMMIT', outcomeUnknown: 'database' },
   ];
   for (const failure of failures) {
     const tokens: TransferTokens = { ...createTransferTokens({ randomBytes: (n) => randomBytes(n) }), issue: () => async () => ({ _tag: 'Left', left: failure }) };

@@ -1,5 +1,8 @@
 /** The store's writes wait for the data directory lock's check (fenced-store.ts); reads do not. */
-import { createMemoryStore, type ForumStore } from 'forum-protocol';
+import { commandErrorText, createMemoryStore, unconfirmedWriteText, type ForumStore } from 'forum-protocol';
+
+/** What a refused change is answered when nothing of it was written. */
+const GENERIC_ERROR = 'The server could not complete the command, please try again';
 import { describe, expect, it } from 'vitest';
 import { AFTER_WRITE_REREADS, fencedStore, LOCK_LOST_DURING_WRITE_ERROR, LOCK_LOST_ERROR, lockUnreadableAfterWriteError, lockUnreadableError } from '../src/fenced-store.js';
 
@@ -92,6 +95,14 @@ describe('fenced store', () => {
     release();
     // Before: Right (the client was told the thread was created).
     expect(await write).toEqual({ _tag: 'Left', left: LOCK_LOST_DURING_WRITE_ERROR });
+  });
+
+  it("tells the client a change written while the lock was lost or unreadable may be stored, and one refused before its write that it failed", () => {
+    // Before, the spec's failure line for both: its retry posted a MSG twice when the first had landed.
+    expect(commandErrorText(LOCK_LOST_DURING_WRITE_ERROR)).toBe(unconfirmedWriteText('command'));
+    expect(commandErrorText(lockUnreadableAfterWriteError('EMFILE'))).toBe(unconfirmedWriteText('command'));
+    expect(commandErrorText(LOCK_LOST_ERROR)).toBe(GENERIC_ERROR);
+    expect(commandErrorText(lockUnreadableError('EMFILE'))).toBe(GENERIC_ERROR);
   });
 
   it('a lock that cannot be read (held() rejects) refuses the write with its reason, not as lost; unreadable after the write, it is not confirmed', async () => {

@@ -68,7 +68,7 @@ export const surelyRolledBack = (e: unknown): boolean => e instanceof CommandDea
 
 /** Whether `e` is a failure whose change may or may not be stored ({@link IoError.outcomeUnknown}). */
 export const isOutcomeUnknown = (e: unknown): boolean =>
-  typeof e === 'object' && e !== null && (e as { readonly kind?: unknown }).kind === 'io' && (e as { readonly outcomeUnknown?: unknown }).outcomeUnknown === true;
+  typeof e === 'object' && e !== null && (e as { readonly kind?: unknown }).kind === 'io' && (e as { readonly outcomeUnknown?: unknown }).outcomeUnknown !== undefined;
 
 /**
  * `done`, the result of a change whose line was written (it may have committed), once the database is asked
@@ -83,7 +83,7 @@ export const settleLostCommit = async <L, A>(done: E.Either<L, A>, asked: () => 
   if (landed === true) return E.right(committed);
   if (landed === false) return done;
   const why = typeof done.left === 'object' && done.left !== null && 'message' in done.left ? String(done.left.message) : 'its connection failed';
-  return E.left({ kind: 'io', message: `${why}; the database could not say whether it committed: the change may or may not be stored`, outcomeUnknown: true });
+  return E.left({ kind: 'io', message: `${why}; the database could not say whether it committed: the change may or may not be stored`, outcomeUnknown: 'database' });
 };
 
 /**

@@ -83,7 +83,7 @@ export const terminationCause = (e: unknown): string | undefined => (e instanceo
  */
 export const postgresIoError = (e: unknown): IoError => {
   const deadline = commandDeadline();
-  if (e instanceof CommitUnansweredError) return { kind: 'io', message: e.message, outcomeUnknown: true };
+  if (e instanceof CommitUnansweredError) return { kind: 'io', message: e.message, outcomeUnknown: 'database' };
   if (e instanceof CommandDeadlineError || e instanceof StatementAbandonedError) return { kind: 'io', message: e.message, timedOut: true };
   if (deadline?.expired === true) return { kind: 'io', message: `the command passed its deadline of ${deadline.allowedMs} ms: ${toIoError(e).message}`, timedOut: true };
   // The store's own cancel, meant for another command's statement that ended first: not an administrator's.

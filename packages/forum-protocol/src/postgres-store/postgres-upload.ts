@@ -298,7 +298,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       // Outside the deadline (deleteUploads), awaited only until the answer is due: a database gone silent
       // meanwhile held the answer until it came back.
       await untilAnswerDue(discard(), undefined);
-      return E.left(committed === false ? failed : { ...failed, message: `${failed.message}; the database could not say whether it committed`, outcomeUnknown: true });
+      return E.left(committed === false ? failed : { ...failed, message: `${failed.message}; the database could not say whether it committed`, outcomeUnknown: 'database' });
     }
   };
 

@@ -17,11 +17,12 @@ export interface IoError {
    */
   readonly interrupted?: 'cancelled' | 'terminated';
   /**
-   * The change was sent to be committed and no answer came (PostgreSQL's COMMIT, its database silent past the
-   * command's deadline): it may have landed or not. The client is told so, not that it failed (a MSG
+   * The change was sent to be committed and no answer came (`database`: PostgreSQL's COMMIT, its database
+   * silent past the command's deadline; `data directory`: a write done while the server lost its lock, or
+   * could not read it back): it may have landed or not. The client is told so, not that it failed (a MSG
    * retried on "please try again" was posted twice).
    */
-  readonly outcomeUnknown?: true;
+  readonly outcomeUnknown?: 'database' | 'data directory';
 }
 /** The named thread does not exist. */
 export interface NoThreadError {
@@ -158,13 +159,18 @@ export const cancelledText = (what: string): string => `An administrator of the 
 /** The line for a request whose database connection the database ended (`what`: command, login). */
 export const terminatedText = (what: string): string => `The server's database closed its connection, so the ${what} was cancelled: please try again`;
 
-/** The line for a request (`what`: command, login) whose change was sent to be stored and never confirmed ({@link IoError.outcomeUnknown}). */
+/** The line for a request (`what`: command, login) whose change was sent to its database and never confirmed ({@link IoError.outcomeUnknown}). */
 export const outcomeUnknownText = (what: string): string =>
   `The server's database did not confirm the ${what} in time: the change may or may not be stored (check before trying again)`;
 
+/** The line for a request (`what`: command, login) written to the data directory while its server lost its hold on it ({@link IoError.outcomeUnknown}). */
+export const unconfirmedWriteText = (what: string): string =>
+  `The server could not confirm the ${what}: the change may or may not be stored (check before trying again)`;
+
 /** The line for a request (`what`: command, login) that failed with `e`. */
 export const ioErrorText = (e: IoError, what: string): string => {
-  if (e.outcomeUnknown === true) return outcomeUnknownText(what);
+  if (e.outcomeUnknown === 'database') return outcomeUnknownText(what);
+  if (e.outcomeUnknown === 'data directory') return unconfirmedWriteText(what);
   if (e.timedOut === true) return timedOutText(what);
   if (e.interrupted === 'cancelled') return cancelledText(what);
   if (e.interrupted === 'terminated') return terminatedText(what);

@@ -434,6 +434,17 @@ describe('data-directory store', () => {
     expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
   });
 
+  it('a name differing from a damaged one only in letter case is held too (one name, names.ts)', async () => {
+    const dir = freshDir();
+    const text = 'alice secret \nbob pw\n';
+    writeFileSync(join(dir, 'credentials.txt'), text);
+    const s = await open(dir);
+    // Before: undefined, and `Alice` registered beside the damaged `alice`: two accounts of one name once it is mended.
+    expect(['Alice', 'ALICE', 'alice', 'Bob'].map((n) => s.damagedAccount?.(n))).toEqual([1, 1, 1, undefined]);
+    expect(await s.createAccount({ username: 'Alice', password: 'hacked' })()).toMatchObject(E.left({ kind: 'io' }));
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

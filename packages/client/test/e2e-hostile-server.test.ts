@@ -246,4 +246,30 @@ describe('forum-client exiting while its reader reads nothing', () => {
     expect(asked).toBe(1);
     expect(client.stderr.text).toContain('the commands after this point were not run');
   }, 15_000);
+
+  it('one SIGTERM while the next command waits for the reader: the connection closed, the client gone, 143', async () => {
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', LINES, { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const dir = await tempDir('stuck-reader-term');
+    dirs.push(dir);
+    const client = spawnClient(server.port, dir);
+    client.child.stdout?.pause();
+    client.child.stdin?.write(['yoda', 'pw', 'LST', 'LST'].map((l) => `${l}\n`).join(''));
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // One signal, as `timeout` or a service manager sends (a second one exits at once by design). Before, the
+    // exit then waited for the reader to take the output, for ever: 'still running'.
+    client.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([client.exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, 8_000, 'still running')))]);
+    clearTimeout(timer);
+    if (code === 'still running') client.child.kill('SIGKILL');
+    expect(code).toBe(143);
+    await server.sessionClosed;
+    expect(asked).toBe(1);
+    expect(client.stderr.text).toContain('Terminated (SIGTERM) while the output was not being read');
+  }, 15_000);
 });

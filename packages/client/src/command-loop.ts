@@ -8,6 +8,7 @@ import { interpretLine } from './command-line.js';
 import { EXIT } from './exit-status.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
+import { endHeldByReader } from './signal-handling.js';
 import { runTransfer } from './transfer-dispatch.js';
 import { uploadSourceProblem } from './upload-source.js';
 
@@ -100,6 +101,11 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
   let loginFaults = 0;
   for (;;) {
     state.awaitingOutput = true;
+    // The signal came while the command was under way; its answer now waits for a reader that may never read.
+    if ((state.terminated || state.hungUp) && !state.exiting && process.stdout.writableNeedDrain) {
+      endHeldByReader(state, end);
+      return never();
+    }
     await outputTaken();
     state.awaitingOutput = false;
     if (state.exiting) return never();

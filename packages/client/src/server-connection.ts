@@ -52,7 +52,7 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
       return EXIT.hostKey;
     }
     // A server at a connection limit says so in the handshake: its reason passed on, as retrying at once would not help.
-    err(`Unable to reach the server at ${args.host}:${args.port}${unreachableReason(e, args.host, args.port)}`);
+    err(`Unable to reach the server at ${hostPort(args.host, args.port)}${unreachableReason(e, args.host, args.port)}`);
     input.close();
     return EXIT.unreachable;
   }

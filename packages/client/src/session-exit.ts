@@ -50,8 +50,10 @@ export class SessionExit {
     state.input.close();
     // What was printed reaches a pipe whole before the process ends (process.exit drops queued writes),
     // except on a second Ctrl-C, which is to end the client at once, even with a reader that reads nothing.
-    // So does a hangup while a reader that takes nothing holds the next command back: no one will read it now.
-    const done = (final: number): void => (final === EXIT.interrupted || final === EXIT.hangUp ? process.exit(final) : exitAfterOutput(final));
+    // So does a hangup while a reader that takes nothing holds the next command back: no one will read it now,
+    // and a SIGTERM there (the only exit with its status), which `timeout` or a service manager sends once.
+    const done = (final: number): void =>
+      final === EXIT.interrupted || final === EXIT.hangUp || final === EXIT.terminated ? process.exit(final) : exitAfterOutput(final);
     const link = state.link;
     if (link === undefined) done(code);
     else void this.closeLink(link).finally(() => done(this.statusAfterClose(code)));

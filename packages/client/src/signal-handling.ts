@@ -62,8 +62,7 @@ export const terminateHandler =
     }
     // A reader that takes nothing would hold the logout back for ever, as for SIGHUP.
     if (state.awaitingOutput && !state.exiting) {
-      err('Terminated (SIGTERM) while the output was not being read: the commands after this point were not run');
-      end.exit(EXIT.terminated);
+      endHeldByReader(state, end);
       return;
     }
     state.cancelTransfer?.abort();
@@ -98,9 +97,21 @@ export const hangUpHandler =
     // A reader that takes nothing would hold the logout back for ever: the connection is closed (the session with
     // it) and the client exits now. Before, SIGHUP was ignored there and the client stayed until SIGTERM or SIGKILL.
     if (state.awaitingOutput && !state.exiting && state.hungUp) {
-      err('Hung up (SIGHUP) while the output was not being read: the commands after this point were not run');
-      end.exit(EXIT.hangUp);
+      endHeldByReader(state, end);
       return;
     }
     state.input.end();
   };
+
+/**
+ * A SIGTERM, or a script's SIGHUP, that came while the output was held by a reader that takes nothing: the
+ * connection is closed (the session with it) and the client exits now, the rest not run. Called by the
+ * handlers, and by the command loop when such a signal came while a command was under way and its answer
+ * then filled the pipe: the one signal `timeout` or a service manager sends had only ended the input, and
+ * the loop waited for the reader for ever (review of attack round 19).
+ */
+export const endHeldByReader = (state: ClientState, end: SessionExit): void => {
+  const [what, status] = state.terminated ? (['Terminated (SIGTERM)', EXIT.terminated] as const) : (['Hung up (SIGHUP)', EXIT.hangUp] as const);
+  err(`${what} while the output was not being read: the commands after this point were not run`);
+  end.exit(status);
+};

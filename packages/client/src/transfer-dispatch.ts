@@ -48,6 +48,12 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
       return;
     }
   }
+  // SIGTERM or a script's Ctrl-C came while the grant was on its way (no transfer to cancel yet): it had
+  // only ended the input, and the transfer granted after it then ran whole, a 2 GiB download included.
+  if (state.terminated || state.interruptedScript()) {
+    out(`${check.direction === 'upload' ? 'Upload' : 'Download'} of ${localName} cancelled`);
+    return;
+  }
   state.transferring = true;
   const cancel = new AbortController();
   state.cancelTransfer = cancel;

@@ -126,6 +126,39 @@ describe('forum-client against a hostile or broken server (real client process, 
     expect(client.stdout.text).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Upload of big.bin failed: under 64 bytes in the last 0.5 s'], ['The list of active threads:', 't']) + P.cmd + '\nGoodbye\n');
   }, 20_000);
 
+  it('SIGTERM while a DWN waits for its grant: the transfer granted after it is not started (143, nothing fetched)', async () => {
+    let asked!: () => void;
+    const dwnAsked = new Promise<void>((resolve) => (asked = resolve));
+    let signalled!: () => void;
+    const terminated = new Promise<void>((resolve) => (signalled = resolve));
+    let transfers = 0;
+    const server = await startFakeServer(
+      async (req, tcpPort) => {
+        if (req.cmd !== 'DWN') return [simpleReply(req.id, 'ok', ['The list of active threads:', 't'], { kind: 'none' })];
+        asked();
+        // The grant goes once the client has been sent SIGTERM.
+        await terminated;
+        return [grantReply(req, tcpPort)];
+      },
+      (channel) => {
+        transfers++;
+        channel.end('OK 5\nhello');
+      },
+    );
+    closers.push(() => server.close());
+    const dir = await cwd();
+    const client = spawnClient(server.port, dir);
+    client.child.stdin?.write(['yoda', 'pw', 'DWN t f.bin', 'LST', ''].join('\n'));
+    await dwnAsked;
+    client.child.kill('SIGTERM');
+    signalled();
+    // Before: 'done' (the whole file fetched after the signal), f.bin kept.
+    expect(await client.exited).toBe(143);
+    expect(client.stdout.text).toContain('Download of f.bin cancelled');
+    expect(transfers).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it("Ctrl-C while the server commits an upload it has whole says it may or may not be stored, not 'cancelled' (which keeps nothing)", async () => {
     // The server commits what it read whole whatever the client does next (server's transfer-upload-stall.test.ts):
     // `Upload of f.bin cancelled` (nothing kept on either side) was printed for an upload that could land.
@@ -245,5 +278,31 @@ describe('forum-client exiting while its reader reads nothing', () => {
     await server.sessionClosed;
     expect(asked).toBe(1);
     expect(client.stderr.text).toContain('the commands after this point were not run');
+  }, 15_000);
+
+  it('one SIGTERM while the next command waits for the reader: the connection closed, the client gone, 143', async () => {
+    let asked = 0;
+    const server = await startFakeServer((req) => {
+      asked++;
+      return [simpleReply(req.id, 'ok', LINES, { kind: 'none' })];
+    });
+    closers.push(() => server.close());
+    const dir = await tempDir('stuck-reader-term');
+    dirs.push(dir);
+    const client = spawnClient(server.port, dir);
+    client.child.stdout?.pause();
+    client.child.stdin?.write(['yoda', 'pw', 'LST', 'LST'].map((l) => `${l}\n`).join(''));
+    while (asked === 0) await new Promise((r) => setTimeout(r, 20));
+    // One signal, as `timeout` or a service manager sends (a second one exits at once by design). Before, the
+    // exit then waited for the reader to take the output, for ever: 'still running'.
+    client.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([client.exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, 8_000, 'still running')))]);
+    clearTimeout(timer);
+    if (code === 'still running') client.child.kill('SIGKILL');
+    expect(code).toBe(143);
+    await server.sessionClosed;
+    expect(asked).toBe(1);
+    expect(client.stderr.text).toContain('Terminated (SIGTERM) while the output was not being read');
   }, 15_000);
 });

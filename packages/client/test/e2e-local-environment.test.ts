@@ -39,6 +39,18 @@ describe('forum-client, local environment', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
+  it('an IPv6 address with nothing on its port is named in brackets, its port apart (exit 1)', async () => {
+    const cwd = (await scope.startInTemp()).cwd;
+    const closed = dgram.createSocket('udp6');
+    await new Promise<void>((resolve) => closed.bind(0, '::1', () => resolve()));
+    const port = closed.address().port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const r = await runClient(port, cwd, ['yoda'], ['--host', '::1']);
+    expect(r.code).toBe(1);
+    // Before: `Unable to reach the server at ::1:P`, read as the address ::1:P (as `Connecting to` has it: [::1]:P).
+    expect(r.stderr).toBe(`Unable to reach the server at [::1]:${port}: nothing listens on UDP port ${port} there (port unreachable): is the server running, on that port?\n`);
+  });
+
   /** yoda's forum with `notes.txt` uploaded to thread t. */
   const withUpload = async (): Promise<{ server: ServerProc; cwd: string }> => {
     const { server, cwd } = await scope.startInTemp();

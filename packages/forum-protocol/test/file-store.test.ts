@@ -421,6 +421,30 @@ describe('data-directory store', () => {
     expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
   });
 
+  it('a malformed credentials line with white space or a byte order mark before its name holds that name too', async () => {
+    const dir = freshDir();
+    // A second file saved by Notepad joined on with `cat`: its mark starts line 2; line 3 was indented by hand.
+    const text = 'bob pw\n\uFEFFalice secret\n  carol pw3\n';
+    writeFileSync(join(dir, 'credentials.txt'), text);
+    const s = await open(dir);
+    expect(s.warnings).toEqual([2, 3].map((n) => `credentials.txt line ${n} is malformed and was skipped`));
+    // Before: undefined for both, and a login as alice or carol made the account anew with the caller's password.
+    expect(['alice', 'carol', 'bob'].map((n) => s.damagedAccount?.(n))).toEqual([2, 3, undefined]);
+    expect(await s.createAccount({ username: 'alice', password: 'hacked' })()).toMatchObject(E.left({ kind: 'io' }));
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
+  });
+
+  it('a name differing from a damaged one only in letter case is held too (one name, names.ts)', async () => {
+    const dir = freshDir();
+    const text = 'alice secret \nbob pw\n';
+    writeFileSync(join(dir, 'credentials.txt'), text);
+    const s = await open(dir);
+    // Before: undefined, and `Alice` registered beside the damaged `alice`: two accounts of one name once it is mended.
+    expect(['Alice', 'ALICE', 'alice', 'Bob'].map((n) => s.damagedAccount?.(n))).toEqual([1, 1, 1, undefined]);
+    expect(await s.createAccount({ username: 'Alice', password: 'hacked' })()).toMatchObject(E.left({ kind: 'io' }));
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe(text);
+  });
+
   it('concurrent new accounts are all kept', async () => {
     const dir = freshDir();
     const s = await open(dir);

@@ -37,8 +37,10 @@ const writeNew = async (fs: WholeFileFs, path: string, content: string, mode: nu
   try {
     await fs.writeFile(path, content, { flag: 'wx', mode });
   } catch (e) {
-    // EEXIST: the file is another's, not created here.
-    if (codeOf(e) !== 'EEXIST') await fs.unlink(path).catch(() => undefined);
+    // Deleted only when the open had created it. EEXIST: the file is another's. Any failure of the open itself
+    // created nothing either, and may come with a file there: EMFILE and ENFILE are found before the name is
+    // looked up, so an existing lock or key (another server's, in place without hard links) would be deleted.
+    if (codeOf(e) !== 'EEXIST' && (e as { syscall?: unknown }).syscall !== 'open') await fs.unlink(path).catch(() => undefined);
     throw e;
   }
 };

@@ -46,6 +46,25 @@ describe('the lock and the identity key on a full disk', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('an open that fails for want of descriptors (EMFILE, before the name is looked up) leaves the file in place alone', async () => {
+    const dir = await tempDir('forum-whole-emfile');
+    dirs.push(dir);
+    // Another server's lock, in place (no hard links); this process is out of file descriptors.
+    await writeFile(`${dir}/key`, 'theirs');
+    let writes = 0;
+    const fs = {
+      ...nodeLockFs,
+      link: noHardLinks,
+      writeFile: async (path: string, data: string, options: { readonly flag: 'wx'; readonly mode: number }) => {
+        if (++writes === 1) return writeFile(path, data, options);
+        throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE', syscall: 'open' });
+      },
+    };
+    await expect(createWhole(fs, `${dir}/key`, `${dir}/key.tmp`, 'content', 0o600)).rejects.toThrow('EMFILE');
+    // Before: [], the other server's file deleted.
+    expect(await readdir(dir)).toEqual(['key']);
+  });
+
   it('a name another process created first (EEXIST) is left alone', async () => {
     const dir = await tempDir('forum-whole-exists');
     dirs.push(dir);

@@ -45,7 +45,9 @@ export const parseCredentials = (text: string): ParsedCredentials => {
     if (username === undefined || password === undefined) {
       warnings.push(`credentials.txt line ${i + 1} is malformed and was skipped`);
       // `alice secret ` (a trailing blank), `alice<TAB>secret`, `alice`: most likely alice's account, mangled by hand.
-      const name = /^\S+/.exec(line)?.[0];
+      // Not anchored: ` alice secret` (a leading blank) and a byte order mark not at the file's start (two files
+      // joined with `cat`), white space to `\s`, had left `alice` free all the same.
+      const name = /\S+/.exec(line)?.[0];
       if (name !== undefined && !damaged.has(name)) damaged.set(name, i + 1);
     } else if (seen.has(username)) {
       warnings.push(`credentials.txt line ${i + 1} repeats user ${username} and was skipped`);

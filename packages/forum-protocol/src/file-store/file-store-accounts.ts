@@ -6,7 +6,7 @@ import { accountStoreProblem, replaceCredentialAt } from './credentials.js';
 import { toIoError, type IoError, type StoreError } from '../store/errors.js';
 import { attempt, unstorable, utf8Bytes, type FileStoreContext } from './file-store-context.js';
 import { createBatcher } from '../concurrency/group-commit.js';
-import { CREDENTIALS_FILE } from '../protocol/names.js';
+import { CREDENTIALS_FILE, nameKey } from '../protocol/names.js';
 import type { Account, ForumStore } from '../store/store.js';
 
 /** A new account waiting for the next batch. */
@@ -34,6 +34,11 @@ export const fileStoreAccounts = (
   // Invalid UTF-8 in the file makes character and byte offsets disagree: such a file is rewritten whole.
   let credentialsExact = credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(credentials);
   const accounts = new Map(loaded.map((a) => [a.username, a]));
+  // By name key: `Alice` is the same name as a damaged `alice` (names.ts), and registered beside it would
+  // be a second account of one name once the operator mends the line.
+  const damagedKeys = new Map<string, number>();
+  for (const [name, line] of damaged) if (!damagedKeys.has(nameKey(name))) damagedKeys.set(nameKey(name), line);
+  const damagedLine = (username: string): number | undefined => (accounts.has(username) ? undefined : damagedKeys.get(nameKey(username)));
 
   // Concurrent new accounts are appended together: one journal record, one write, one sync.
   const accountBatches = createBatcher<AccountJob>(mutex, async (_key, jobs) => {
@@ -42,7 +47,7 @@ export const fileStoreAccounts = (
       const problem = accountStoreProblem(job.account);
       if (problem !== undefined) return E.left(unstorable(problem));
       // The login refuses such a name first (handlers/auth.ts); this keeps any other caller from taking it.
-      const line = damaged.get(job.account.username);
+      const line = damagedLine(job.account.username);
       if (line !== undefined) return E.left(unstorable(`credentials.txt line ${line}, skipped as malformed, may be this account's`));
       if (accounts.has(job.account.username) || added.has(job.account.username)) return E.right(false);
       added.set(job.account.username, job.account);
@@ -111,7 +116,7 @@ export const fileStoreAccounts = (
   return {
     getAccount: (username) => TE.right(O.fromNullable(accounts.get(username))),
     listAccounts: () => TE.right([...accounts.keys()]),
-    damagedAccount: (username) => (accounts.has(username) ? undefined : damaged.get(username)),
+    damagedAccount: damagedLine,
     createAccount,
     replaceAccountSecret,
   };

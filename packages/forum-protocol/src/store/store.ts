@@ -96,8 +96,8 @@ export interface ForumStore {
    */
   similarAccount?(username: string): string | undefined;
   /**
-   * The number of a credentials line skipped as malformed whose first word is `username`, when no account
-   * has that name: most likely that user's line, mangled by hand, so the name may not be registered anew
+   * The number of a credentials line skipped as malformed whose first word is `username` (or the same name
+   * under `nameKey`: `Alice` for `alice`), when no account has that name: most likely that user's line, mangled by hand, so the name may not be registered anew
    * (that made the account anyone's who logged in as it first). Only the data directory's store answers it.
    */
   damagedAccount?(username: string): number | undefined;

@@ -343,6 +343,28 @@ describe('PostgreSQL: a login whose session lease claim has its answer lost with
       interval: 100,
     });
   });
+
+  it('leaves the account free once the lease lapses when its connection then logs in as another account', async () => {
+    const { store, direct, proxy } = await storesBehindProxy();
+    expect(await direct.createAccount({ username: 'gina', password: 'pw1' })()).toEqual(E.right(true));
+    expect(await direct.createAccount({ username: 'hank', password: 'pw1' })()).toEqual(E.right(true));
+    const leaseMs = 600;
+    const registry = createPostgresSessionRegistry(store.sql, { serverId: 's1', leaseMs });
+    pg.onClose(() => registry.close());
+    proxy.arm('INSERT INTO session_leases');
+    expect((await logIn(store, 'gina', 'pw1', 'g1', registry))[1]).not.toEqual(['Welcome to the forum']);
+    expect(proxy.cuts()).toBe(1);
+    // The same connection, told its login failed, logs in as another account, and stays.
+    expect(await logIn(store, 'hank', 'pw1', 'g1', registry)).toEqual([[], ['Welcome to the forum']]);
+    // Before: gina's orphan lease, of connection g1 too, was renewed with hank's (by connection key alone),
+    // and gina stayed "already logged in" for as long as g1 lived.
+    await vi.waitFor(async () => expect(await logIn(store, 'gina', 'pw1', 'g2', registry)).toEqual([[], ['Welcome to the forum']]), {
+      timeout: 10 * leaseMs,
+      interval: 100,
+    });
+    // hank's lease, held, is still renewed: nobody else gets the account.
+    expect(await logIn(store, 'hank', 'pw1', 'h2', registry)).toEqual([['hank has already logged in'], []]);
+  });
 });
 
 describe('PostgreSQL: a store whose connection was cut with a commit answer', () => {

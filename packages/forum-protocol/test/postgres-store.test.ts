@@ -266,6 +266,24 @@ describe('PostgreSQL session leases', () => {
     await b.release('alice', 'B/c1')();
     expect(await b.holder('alice')()).toEqual(E.right(undefined));
   });
+
+  it('a server restarted with the same id does not renew its old process’s leases, even of a connection key it reuses', async () => {
+    const store = await pg.openStore();
+    // The old process of server A (crashed: its leases left) held alice on A/c1; the new one numbers its
+    // connections from c1 again, and its A/c1 logs in as bob.
+    await store.sql`INSERT INTO session_leases (username, server_id, connection_key, expires_at) VALUES ('alice', 'A', 'A/c1', now() + interval '1 second')`;
+    const a = createPostgresSessionRegistry(store.sql, { serverId: 'A', leaseMs: 60_000 });
+    pg.onClose(() => a.close());
+    expect(await a.tryAcquire('bob', 'A/c1')()).toEqual(E.right(true));
+    await a.renew();
+    const left = await store.sql<{ username: string; left_ms: number }[]>`
+      SELECT username, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS left_ms FROM session_leases ORDER BY username`;
+    // Before: alice's lease renewed with bob's (by the connection key alone), for as long as A/c1 lived.
+    expect(left.map((r) => [r.username, r.left_ms > 1_000])).toEqual([
+      ['alice', false],
+      ['bob', true],
+    ]);
+  });
 });
 
 describe('PostgreSQL session leases: a lapsed lease taken by another server', () => {

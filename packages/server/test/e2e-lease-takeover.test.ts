@@ -12,6 +12,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scr
 import { startForumServer, type ForumServer } from '../src/forum-server.js';
 import { rawClient, rawLogin, sealedExchange } from './raw-client.js';
 
+// The advisory lock (one key) that holds the servers' lease renewals in the takeover test below.
+const RENEWAL_GATE = 0x686f6c64;
+
 describe('session leases across two servers', () => {
   let pg: EmbeddedPostgresHandle | undefined;
   const servers: ForumServer[] = [];
@@ -84,20 +87,22 @@ describe('session leases across two servers', () => {
     const blocker = postgres(pg.url, { max: 1, onnotice: () => undefined });
     let unblock: () => void = () => undefined;
     try {
-      const [held] = await sql<{ server_id: string; connection_key: string }[]>`SELECT server_id, connection_key FROM session_leases WHERE username = 'frank'`;
-      // a's renewals are held until the new session has its token: they wait for a row of a's that this test
-      // keeps locked (each gives up at its lock timeout, and the next waits again), so a learns that it lost
-      // frank's lease only then, and ends its session after the grant, not before (which would prove nothing).
-      // The row has frank's connection key (a renews the keys its connections hold), and goes as it is
-      // unlocked: the renewal waiting for it skips it, and finds frank's lease gone.
-      await sql`INSERT INTO session_leases (username, server_id, connection_key, expires_at)
-                VALUES ('lease-blocker', ${held?.server_id ?? ''}, ${held?.connection_key ?? ''}, now() + interval '1 hour')`;
+      // a's renewals are held until the new session has its token: a statement trigger makes each renewal wait
+      // for an advisory lock this test holds (each gives up at its lock timeout, and the next waits again), so a
+      // learns that it lost frank's lease only then, and ends its session after the grant, not before (which
+      // would prove nothing). (A renewal touches only the leases its server's connections hold, by account and
+      // connection: no other row of a's can hold it up.) b's renewals wait too, harmlessly: its lease is new.
+      await sql.unsafe(`CREATE OR REPLACE FUNCTION hold_lease_renewals() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF current_query() LIKE '%UPDATE session_leases SET expires_at = now() +%' THEN PERFORM pg_advisory_xact_lock_shared(${RENEWAL_GATE}); END IF;
+          RETURN NULL;
+        END $$`);
+      await sql`CREATE TRIGGER hold_lease_renewals BEFORE UPDATE ON session_leases FOR EACH STATEMENT EXECUTE FUNCTION hold_lease_renewals()`;
       const locked = new Promise<void>((resolveLocked) => {
         void blocker.begin(async (tx) => {
-          await tx`SELECT 1 FROM session_leases WHERE username = 'lease-blocker' FOR UPDATE`;
+          await tx`SELECT pg_advisory_xact_lock(${RENEWAL_GATE})`;
           resolveLocked();
           await new Promise<void>((resolve) => (unblock = resolve));
-          await tx`DELETE FROM session_leases WHERE username = 'lease-blocker'`;
         });
       });
       await locked;
@@ -120,7 +125,7 @@ describe('session leases across two servers', () => {
       await second.close();
     } finally {
       unblock();
-      await sql`DELETE FROM session_leases WHERE username = 'lease-blocker'`.catch(() => undefined);
+      await sql`DROP TRIGGER IF EXISTS hold_lease_renewals ON session_leases`.catch(() => undefined);
       await blocker.end();
       await sql.end();
     }

@@ -36,5 +36,9 @@ export const createAccountInPostgres = async (sql: Sql, account: Account): Promi
     });
   })();
   const written = xid;
-  return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedUnderLock(sql, (tx) => lockName(tx, account.username), written), true);
+  return written === undefined || rolledBack ? done : settleLostCommit(done, () => accountCommittedAfterAll(sql, account.username, written), true);
 };
+
+/** Whether the creation of account `username` by transaction `xid`, whose COMMIT's answer was lost, committed after all: under the name's lock. */
+export const accountCommittedAfterAll = (sql: Sql, username: string, xid: string): Promise<boolean | undefined> =>
+  committedUnderLock(sql, (tx) => lockName(tx, username), xid);

@@ -48,14 +48,19 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
   let round = 0;
   const renew = async (): Promise<void> => {
     const started = ++round;
-    // Only the leases this server holds: one the database took while its login was given up (a silent database,
-    // the answer lost with the connection) or one of an earlier run under the same server id is no session here,
-    // and renewed with the rest it held its account ("already logged in") for as long as this server ran.
-    const keys = [...held.keys()];
-    if (keys.length === 0) return;
+    // Only the leases this server knows it holds: a claim whose answer was lost (its connection cut as it
+    // committed) left a lease that no connection of this server holds or will release, and renewed with the
+    // rest (every lease of this server id) it kept the account "already logged in" until the server stopped.
+    // Each by account and connection: that connection may log in as another account after the lost claim
+    // (or, after a restart with the same server id, a new connection has an old one's key), and renewed by
+    // its key alone, the orphan lease kept its account held for as long as that connection lived.
+    const leases = [...held];
+    if (leases.length === 0) return;
     const rows = await sql<{ connection_key: string }[]>`
       UPDATE session_leases SET expires_at = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE server_id = ${serverId} AND connection_key = ANY (${keys}::text[])
+      WHERE server_id = ${serverId}
+        AND (username, connection_key) IN (
+          SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))
       RETURNING connection_key`;
     const renewed = new Set(rows.map((r) => r.connection_key));
     for (const [key, lease] of held) {

@@ -5,7 +5,7 @@ import { commandDeadline, CommandDeadlineError, outsideCommandDeadline, withComm
 import type { IoError } from '../store/errors.js';
 import { StatementAbandonedError } from './postgres-abandon.js';
 import { failedBeforeCommit } from './postgres-deadline.js';
-import { isTerminated } from './postgres-timeouts.js';
+import { attemptEither, isTerminated } from './postgres-timeouts.js';
 
 /**
  * How long {@link committedAfterAll} keeps asking while the database cannot be reached, ms. A COMMIT's answer
@@ -84,6 +84,35 @@ export const settleLostCommit = async <L, A>(done: E.Either<L, A>, asked: () => 
   if (landed === false) return done;
   const why = typeof done.left === 'object' && done.left !== null && 'message' in done.left ? String(done.left.message) : 'its connection failed';
   return E.left({ kind: 'io', message: `${why}; the database could not say whether it committed: the change may or may not be stored`, outcomeUnknown: 'database' });
+};
+
+/**
+ * Runs `transaction`, a change that tells its transaction id (`txid_current()`) through `wrote` once its row
+ * is written, as {@link attemptEither} does; a failure after that write, unless it surely rolled back
+ * ({@link noticingRollback}), is settled by asking `asked(xid)` ({@link settleLostCommit}: `committed` if it
+ * landed). Every change whose COMMIT answer may be lost with its connection goes through it (MSG, EDT, DLT,
+ * CRT, RMV, a new account): answered a failure, its retry posted twice, deleted the next message, or was
+ * told the thread or account it had made exists.
+ */
+export const settledTransaction = async <L, A>(
+  transaction: (wrote: (xid: string) => void) => Promise<E.Either<L, A>>,
+  asked: (xid: string) => Promise<boolean | undefined>,
+  committed: A,
+): Promise<E.Either<L | IoError, A>> => {
+  let xid: string | undefined;
+  let rolledBack = false;
+  const done = await attemptEither(() =>
+    noticingRollback(
+      transaction((x) => {
+        xid = x;
+      }),
+      () => {
+        rolledBack = true;
+      },
+    ),
+  )();
+  const written = xid;
+  return written === undefined || rolledBack ? done : settleLostCommit(done, () => asked(written), committed);
 };
 
 /**

@@ -2,8 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IoError } from '../store/errors.js';
 import type { Account } from '../store/store.js';
-import { committedUnderLock, noticingRollback, settleLostCommit } from './postgres-commit-landed.js';
-import { attemptEither } from './postgres-timeouts.js';
+import { committedUnderLock, settledTransaction } from './postgres-commit-landed.js';
 
 /** Class of the account names' advisory locks ("acc"): a new account's transaction holds its name's until it ends. */
 export const ACCOUNT_LOCK_CLASS = 0x616363;
@@ -18,25 +17,22 @@ const lockName = (tx: TransactionSql, username: string): Promise<unknown> => tx`
  * retry found the account made, and was asked for the password of an account it was told was not made.
  */
 export const createAccountInPostgres = async (sql: Sql, account: Account): Promise<E.Either<IoError, boolean>> => {
-  let xid: string | undefined;
-  let rolledBack = false;
-  const done = await attemptEither(() => {
-    const creating = sql.begin(async (tx): Promise<E.Either<IoError, boolean>> => {
-      // Pipelined: one round trip, the lock first.
-      const [, rows] = await Promise.all([
-        lockName(tx, account.username),
-        tx<{ xid: string }[]>`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password})
-           ON CONFLICT DO NOTHING RETURNING txid_current()::text AS xid`,
-      ]);
-      xid = rows[0]?.xid;
-      return E.right(xid !== undefined);
-    });
-    return noticingRollback(creating, () => {
-      rolledBack = true;
-    });
-  })();
-  const written = xid;
-  return written === undefined || rolledBack ? done : settleLostCommit(done, () => accountCommittedAfterAll(sql, account.username, written), true);
+  return settledTransaction(
+    (wrote) =>
+      sql.begin(async (tx): Promise<E.Either<IoError, boolean>> => {
+        // Pipelined: one round trip, the lock first.
+        const [, rows] = await Promise.all([
+          lockName(tx, account.username),
+          tx<{ xid: string }[]>`INSERT INTO accounts (username, secret) VALUES (${account.username}, ${account.password})
+             ON CONFLICT DO NOTHING RETURNING txid_current()::text AS xid`,
+        ]);
+        const xid = rows[0]?.xid;
+        if (xid !== undefined) wrote(xid);
+        return E.right(xid !== undefined);
+      }),
+    (xid) => accountCommittedAfterAll(sql, account.username, xid),
+    true,
+  );
 };
 
 /** Whether the creation of account `username` by transaction `xid`, whose COMMIT's answer was lost, committed after all: under the name's lock. */

@@ -15,7 +15,7 @@ import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type Postg
 import { deleteUploads, DoomedUploadSweeper, type DoomedUploadSweepOptions } from './postgres-doomed-uploads.js';
 import { deadlineSql, learnUserCancel } from './postgres-deadline.js';
 import { reconnectDelaySeconds } from './postgres-reconnect.js';
-import { committedAfterAll, noticingRollback, settleLostCommit } from './postgres-commit-landed.js';
+import { committedAfterAll, settledTransaction } from './postgres-commit-landed.js';
 import { untilAnswerDue } from './postgres-abandon.js';
 import type { Account, AppendGuard, Download, ForumStore, ThreadUpdate, UploadError, UploadStat, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -307,71 +307,68 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
   // Reads the thread's row, never its lines: as cheap on a thread of 10,000 lines as on an empty one.
   const appendEntry =
     <Err>(title: string, entry: ThreadEntry, guard: AppendGuard<Err>): TE.TaskEither<StoreError | Err, void> =>
-    async () => {
-      // The transaction that inserted the line, once it has: asked about if its COMMIT fails (unless it surely rolled back).
-      let xid: string | undefined;
-      let rolledBack = false;
-      const done = await attemptEither(() => {
-        const inserting = sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
-          const before = await lockThreadSize(tx, title);
-          if (before === undefined) return E.left(noThread(title));
-          const after = appendedSize(before, entry);
-          const ok = guard(after);
-          if (E.isLeft(ok)) return ok;
-          const c = entryColumns(entry);
-          // The last position from the primary key's index: one lookup, however long the thread.
-          const [inserted] = await Promise.all([
-            tx<{ xid: string }[]>`INSERT INTO entries (thread, pos, kind, author, body)
-               SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}
-               RETURNING txid_current()::text AS xid`,
-            writeThreadSize(tx, title, after),
-          ]);
-          xid = inserted[0]?.xid;
-          return E.right(undefined);
-        });
-        return noticingRollback(inserting, () => {
-          rolledBack = true;
-        });
-      })();
+    () =>
       // A connection lost with COMMIT's answer leaves the line committed: answered a failure, the client's
       // retry (the line asks for one) posted it twice (attack round 18).
-      const written = xid;
-      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
-    };
+      settledTransaction(
+        (wrote) =>
+          sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+            const before = await lockThreadSize(tx, title);
+            if (before === undefined) return E.left(noThread(title));
+            const after = appendedSize(before, entry);
+            const ok = guard(after);
+            if (E.isLeft(ok)) return ok;
+            const c = entryColumns(entry);
+            // The last position from the primary key's index: one lookup, however long the thread.
+            const [inserted] = await Promise.all([
+              tx<{ xid: string }[]>`INSERT INTO entries (thread, pos, kind, author, body)
+                 SELECT ${title}, COALESCE(max(pos), 0) + 1, ${c.kind}, ${c.author}, ${c.body} FROM entries WHERE thread = ${title}
+                 RETURNING txid_current()::text AS xid`,
+              writeThreadSize(tx, title, after),
+            ]);
+            const xid = inserted[0]?.xid;
+            if (xid !== undefined) wrote(xid);
+            return E.right(undefined);
+          }),
+        (xid) => committedAfterAll(sql, title, xid),
+        undefined,
+      );
 
   const removeThread =
     <Err>(title: string, guard: (thread: Thread) => E.Either<Err, void>): TE.TaskEither<StoreError | Err, void> =>
     async () => {
-      // The row deleted and the transaction that deleted it, once it has: asked about if its COMMIT fails.
-      let deleted: { readonly id: ThreadIncarnation; readonly xid: string } | undefined;
-      let rolledBack = false;
-      const done = await attemptEither(() => {
-        const removing = sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
-          const locked = await lockThread(tx, title);
-          if (locked === undefined) return E.left(noThread(title));
-          const ok = guard(locked.thread);
-          if (E.isLeft(ok)) return ok;
-          // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
-          // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
-          const rows = await tx<{ id: string; xid: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id, txid_current()::text AS xid`;
-          deleted = rows[0];
-          return E.right(undefined);
-        });
-        return noticingRollback(removing, () => {
-          rolledBack = true;
-        });
-      })();
+      // The row deleted, once it has.
+      let deleted: ThreadIncarnation | undefined;
       // As appendEntry's: a RMV whose COMMIT landed, answered a failure, was retried and told the thread does not
       // exist, or (another user having made the title again meanwhile) that it belongs to another user.
+      const removed = await settledTransaction(
+        (wrote) =>
+          sql.begin(async (tx): Promise<E.Either<StoreError | Err, void>> => {
+            const locked = await lockThread(tx, title);
+            if (locked === undefined) return E.left(noThread(title));
+            const ok = guard(locked.thread);
+            if (E.isLeft(ok)) return ok;
+            // Its lines and upload rows (committed or pending) go with it (ON DELETE CASCADE); the uploads' chunks
+            // are doomed with them (schema 8's trigger) and deleted after the reply, however many GiB they hold.
+            const rows = await tx<{ id: string; xid: string }[]>`DELETE FROM threads WHERE title = ${title} RETURNING id, txid_current()::text AS xid`;
+            const row = rows[0];
+            if (row !== undefined) {
+              deleted = row.id;
+              wrote(row.xid);
+            }
+            return E.right(undefined);
+          }),
+        (xid) => committedAfterAll(sql, title, xid),
+        undefined,
+      );
       const gone = deleted;
-      const removed = gone === undefined || rolledBack ? done : await settleLostCommit(done, () => committedAfterAll(sql, title, gone.xid), undefined);
       if (E.isLeft(removed)) return removed;
       return attemptEither(async () => {
         sweeper.kick();
         // Committed: this server's uploads to that thread row could only be refused at commit, and its downloads
         // of it would fail at their next chunk with no word of why; stopped now. (Another server's learn of it
         // as they store or read their next chunk, or as an upload commits.)
-        if (gone !== undefined) await inFlight.stopAll(title, gone.id, threadGone(title));
+        if (gone !== undefined) await inFlight.stopAll(title, gone, threadGone(title));
         return E.right(undefined);
       })();
     };
@@ -503,41 +500,15 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
         return E.right(rows.map((r) => r.title).sort());
       }),
     getThread,
-    createThread: (title, creator) => async () => {
-      // The transaction that inserted the row, once it has: asked about if its COMMIT fails.
-      let xid: string | undefined;
-      let rolledBack = false;
-      const wrote = (x: string): void => {
-        xid = x;
-      };
-      const done = await attemptEither(() =>
-        noticingRollback(createThreadInPostgres(sql, limits, title, creator, wrote), () => {
-          rolledBack = true;
-        }),
-      )();
-      // As appendEntry's: a CRT whose COMMIT landed, answered a failure, was retried and told the thread exists.
-      const written = xid;
-      return written === undefined || rolledBack ? done : settleLostCommit(done, () => createCommittedAfterAll(sql, creator, written), true);
-    },
+    // As appendEntry's: a CRT whose COMMIT landed, answered a failure, was retried and told the thread exists.
+    createThread: (title, creator) => () =>
+      settledTransaction((wrote) => createThreadInPostgres(sql, limits, title, creator, wrote), (xid) => createCommittedAfterAll(sql, creator, xid), true),
     updateThread,
     appendEntry,
-    changeMessage: (title, n, change) => async () => {
-      // The transaction that changed the line, once it has: asked about if its COMMIT fails.
-      let xid: string | undefined;
-      let rolledBack = false;
-      const wrote = (x: string): void => {
-        xid = x;
-      };
-      const done = await attemptEither(() =>
-        noticingRollback(changeMessageInPostgres(sql, title, n, change, wrote), () => {
-          rolledBack = true;
-        }),
-      )();
-      // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
-      // retry deleted the message numbered after it (an EDT retried was only answered wrong).
-      const written = xid;
-      return written === undefined || rolledBack ? done : settleLostCommit(done, () => committedAfterAll(sql, title, written), undefined);
-    },
+    // As appendEntry's: a DLT whose COMMIT landed, answered a failure, was retried as that line asks, and the
+    // retry deleted the message numbered after it (an EDT retried was only answered wrong).
+    changeMessage: (title, n, change) => () =>
+      settledTransaction((wrote) => changeMessageInPostgres(sql, title, n, change, wrote), (xid) => committedAfterAll(sql, title, xid), undefined),
     removeThread,
     checkUpload: (title, filename, uploader) => attemptEither(() => uploadProblem(title, filename, uploader)),
     beginUpload,

@@ -197,7 +197,7 @@ describe('data-directory store', () => {
     writeFileSync(join(dir, 'README.md'), '');
     const s = await open(dir);
     expect(s.warnings).toEqual([
-      'credentials.txt line 2 is malformed and was skipped',
+      'credentials.txt line 2 is malformed and was skipped; logins as broken are refused until it is mended',
       // Not a thread: said, so an operator knows why CRT README.md is refused.
       'README.md is neither a thread file (not in the thread format) nor an upload of one: not served, left as it is, its name taken',
     ]);
@@ -375,7 +375,7 @@ describe('data-directory store', () => {
     const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('bob pw2\n')]);
     writeFileSync(join(dir, 'credentials.txt'), raw);
     const s = await open(dir);
-    expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped']);
+    expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped; logins as \ufffd\ufffd are refused until it is mended']);
     await s.createAccount({ username: 'cy', password: 'pw3' })();
     expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(Buffer.concat([raw, Buffer.from('cy pw3\n')]));
     expect(await s.replaceAccountSecret('bob', 'NEW')()).toEqual(E.right(true));
@@ -405,7 +405,10 @@ describe('data-directory store', () => {
     const text = 'alice secret \nbob\tpw\ncarol\nbroken line two\nbroken ok\n';
     writeFileSync(join(dir, 'credentials.txt'), text);
     const s = await open(dir);
-    expect(s.warnings).toEqual([1, 2, 3, 4].map((n) => `credentials.txt line ${n} is malformed and was skipped`));
+    expect(s.warnings).toEqual([
+      ...['alice', 'bob', 'carol'].map((name, i) => `credentials.txt line ${i + 1} is malformed and was skipped; logins as ${name} are refused until it is mended`),
+      'credentials.txt line 4 is malformed and was skipped',
+    ]);
     expect(['alice', 'bob', 'carol', 'broken', 'dave'].map((n) => s.damagedAccount?.(n))).toEqual([1, 2, 3, undefined, undefined]);
     const reg = createSessionRegistry();
     const step = (state: Parameters<typeof handleRequest>[1], cmd: Request['cmd'], value: string) =>
@@ -427,7 +430,12 @@ describe('data-directory store', () => {
     const text = 'bob pw\n\uFEFFalice secret\n  carol pw3\n';
     writeFileSync(join(dir, 'credentials.txt'), text);
     const s = await open(dir);
-    expect(s.warnings).toEqual([2, 3].map((n) => `credentials.txt line ${n} is malformed and was skipped`));
+    expect(s.warnings).toEqual(
+      [
+        [2, 'alice'],
+        [3, 'carol'],
+      ].map(([n, name]) => `credentials.txt line ${n} is malformed and was skipped; logins as ${name} are refused until it is mended`),
+    );
     // Before: undefined for both, and a login as alice or carol made the account anew with the caller's password.
     expect(['alice', 'carol', 'bob'].map((n) => s.damagedAccount?.(n))).toEqual([2, 3, undefined]);
     expect(await s.createAccount({ username: 'alice', password: 'hacked' })()).toMatchObject(E.left({ kind: 'io' }));

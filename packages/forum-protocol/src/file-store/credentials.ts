@@ -36,6 +36,7 @@ export const parseCredentials = (text: string): ParsedCredentials => {
   const warnings: string[] = [];
   const seen = new Set<string>();
   const damaged = new Map<string, number>();
+  const malformed: { readonly at: number; readonly line: number; readonly name: string | undefined }[] = [];
   text.slice(firstLineStart(text)).split('\n').forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') return;
@@ -43,12 +44,13 @@ export const parseCredentials = (text: string): ParsedCredentials => {
     const username = m?.[1];
     const password = m?.[2];
     if (username === undefined || password === undefined) {
-      warnings.push(`credentials.txt line ${i + 1} is malformed and was skipped`);
       // `alice secret ` (a trailing blank), `alice<TAB>secret`, `alice`: most likely alice's account, mangled by hand.
       // Not anchored: ` alice secret` (a leading blank) and a byte order mark not at the file's start (two files
       // joined with `cat`), white space to `\s`, had left `alice` free all the same.
       const name = /\S+/.exec(line)?.[0];
       if (name !== undefined && !damaged.has(name)) damaged.set(name, i + 1);
+      malformed.push({ at: warnings.length, line: i + 1, name });
+      warnings.push(`credentials.txt line ${i + 1} is malformed and was skipped`);
     } else if (seen.has(username)) {
       warnings.push(`credentials.txt line ${i + 1} repeats user ${username} and was skipped`);
     } else {
@@ -57,6 +59,10 @@ export const parseCredentials = (text: string): ParsedCredentials => {
     }
   });
   for (const name of seen) damaged.delete(name);
+  // Said once the file is read: a name is held only if no well-formed line of it came after.
+  for (const m of malformed) {
+    if (m.name !== undefined && damaged.get(m.name) === m.line) warnings[m.at] += `; logins as ${m.name} are refused until it is mended`;
+  }
   return { accounts, warnings, damaged };
 };
 

@@ -12,8 +12,8 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { session, startServer, type Session } from './forum-raw.js';
-import { checkPosted, checkUploads, downloadBytes, runWorkload, tally, uploadAnswer } from './pg-fault-lib.js';
+import { session, startServer } from './forum-raw.js';
+import { checkPosted, checkUploads, downloadBytes, runWorkload, tally, uploadAnswer, workloadParties } from './pg-fault-lib.js';
 
 const sizeKiB = Number(process.argv[2] ?? 4096);
 const seconds = Number(process.argv[3] ?? 10);
@@ -33,18 +33,9 @@ setMaxListeners(0, stop.signal);
 const extra = (process.env.A18_SERVER_ARGS ?? '').split(' ').filter((x) => x !== '');
 let server = await startServer(dir, port, port + 1, extra);
 try {
-  const posters: Session[] = [];
-  for (let i = 0; i < 3; i++) {
-    const s = await session(port, `poster${i}`, stop.signal);
-    await s.request('CRT', [`p${i}`]);
-    posters.push(s);
-  }
-  const up = await session(port, 'uploader', stop.signal);
-  await up.request('CRT', ['up']);
   const seed = randomBytes(uploadKiB * 1024);
-  const first = await uploadAnswer(up, await up.request('UPD', ['up', 'seed']), seed);
-  console.log(`seed upload of ${uploadKiB} KiB: ${first}`);
-  const down = await session(port, 'downloader', stop.signal);
+  const { posters, up, down, seeded } = await workloadParties(port, stop.signal, seed);
+  console.log(`seed upload of ${uploadKiB} KiB: ${seeded}`);
   console.log(`tmpfs of ${sizeKiB} KiB: ${free()} before the load`);
   const w = runWorkload(posters, up, down, uploadKiB * 1024, seed, performance.now());
   await sleep(seconds * 1000);

@@ -13,8 +13,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVER_BIN, session, startServer, type Server, type Session } from './forum-raw.js';
-import { checkPosted, checkUploads, downloadBytes, runWorkload, tally, uploadAnswer, within } from './pg-fault-lib.js';
+import { SERVER_BIN, session, startServer, type Server } from './forum-raw.js';
+import { checkPosted, checkUploads, downloadBytes, runWorkload, tally, uploadAnswer, within, workloadParties } from './pg-fault-lib.js';
 
 const nofile = Number(process.argv[2] ?? 48);
 const seconds = Number(process.argv[3] ?? 15);
@@ -43,18 +43,10 @@ const fds = async (pid: number | undefined): Promise<number> => (pid === undefin
 let server = await startLimited();
 try {
   console.log(`ulimit -n ${nofile}: ${await fds(server.child.pid)} descriptors open at start`);
-  const posters: Session[] = [];
-  for (let i = 0; i < 4; i++) {
-    const s = await session(port, `poster${i}`, stop.signal, `127.0.0.${10 + i}`);
-    await s.request('CRT', [`p${i}`]);
-    posters.push(s);
-  }
-  const up = await session(port, 'uploader', stop.signal, '127.0.0.20');
-  await up.request('CRT', ['up']);
   const seed = randomBytes(4 * 2 ** 20);
-  const first = await uploadAnswer(up, await up.request('UPD', ['up', 'seed']), seed);
-  if (first !== 'OK') throw new Error(`seed: ${first}`);
-  const down = await session(port, 'downloader', stop.signal, '127.0.0.21');
+  const addresses = { poster: (i: number) => `127.0.0.${10 + i}`, uploader: '127.0.0.20', downloader: '127.0.0.21' };
+  const { posters, up, down, seeded } = await workloadParties(port, stop.signal, seed, 4, addresses);
+  if (seeded !== 'OK') throw new Error(`seed: ${seeded}`);
   const t0 = performance.now();
   const w = runWorkload(posters, up, down, 2 * 2 ** 20, seed, t0);
   // More downloads at once, each its own account and address (a DWN is a TCP connection and an open file).

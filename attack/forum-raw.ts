@@ -127,6 +127,7 @@ export const download = (s: Session, reply: Reply, signal: AbortSignal): Promise
       if (failure !== '') return resolve(failure);
       const all = Buffer.concat(chunks);
       const nl = all.indexOf(10);
+      if (nl < 0) return resolve(`(closed: ${all.length} bytes, no header)`);
       const head = all.subarray(0, nl).toString();
       const m = /^OK ([0-9]+)$/.exec(head);
       if (m === null) return resolve(head);

@@ -13,7 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { deriveTransferKeys, SecureTransferChannel, sessionExporter, type Reply } from '../packages/forum-protocol/dist/index.js';
 import { freePort } from '../scripts/cluster.mjs';
-import type { Session } from './forum-raw.js';
+import { download, session, type Session } from './forum-raw.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -223,34 +223,9 @@ export const uploadAnswer = (s: Session, reply: Reply, bytes: Buffer, timeoutMs 
     ch.end(bytes);
   });
 
-/** Download over TCP: the bytes, or a string saying why not. */
-export const downloadBytes = (s: Session, reply: Reply, timeoutMs = 70_000): Promise<Buffer | string> =>
-  new Promise((resolve) => {
-    if (reply.data.kind !== 'transfer') return resolve(`DWN: ${reply.lines.join('|')}`);
-    const { port, token } = reply.data;
-    const socket = net.connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    let failure = '';
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
-    socket.on('error', () => undefined);
-    socket.write(`${token}\n`);
-    const ch = new SecureTransferChannel(socket, deriveTransferKeys(sessionExporter(s.conn), token), 'client');
-    ch.on('error', (e) => (failure ||= e.message));
-    ch.on('data', (b: Buffer) => chunks.push(b));
-    ch.on('end', () => ch.destroy());
-    ch.on('close', () => {
-      clearTimeout(timer);
-      if (failure !== '') return resolve(failure);
-      const all = Buffer.concat(chunks);
-      const nl = all.indexOf(10);
-      if (nl < 0) return resolve(`(closed: ${all.length} bytes, no header)`);
-      const head = all.subarray(0, nl).toString();
-      const m = /^OK ([0-9]+)$/.exec(head);
-      if (m === null) return resolve(head);
-      const body = all.subarray(nl + 1);
-      resolve(body.length === Number(m[1]) ? body : `short ${body.length}/${m[1]}`);
-    });
-  });
+/** Download over TCP: the bytes, or a string saying why not (forum-raw's `download`, given up after `timeoutMs`). */
+export const downloadBytes = async (s: Session, reply: Reply, timeoutMs = 70_000): Promise<Buffer | string> =>
+  reply.data.kind !== 'transfer' ? `DWN: ${reply.lines.join('|')}` : download(s, reply, AbortSignal.timeout(timeoutMs));
 
 export const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
@@ -292,6 +267,40 @@ export interface Workload {
 }
 
 const CLIENT_WAIT_MS = 8_000;
+
+/** The sessions {@link runWorkload} drives, logged in on the server at `port`. */
+export interface WorkloadParties {
+  readonly posters: readonly Session[];
+  readonly up: Session;
+  readonly down: Session;
+  /** The answer to the uploader's first upload, `seed` (`OK` when stored). */
+  readonly seeded: string;
+}
+
+/** Where each party of {@link workloadParties} connects from (a host of its own, for per-host limits). */
+export interface PartyAddresses {
+  readonly poster: (i: number) => string;
+  readonly uploader: string;
+  readonly downloader: string;
+}
+
+/**
+ * Logs in `posterCount` posters (`poster0`…, each with its thread `p0`…), an uploader (thread `up`, to which
+ * it uploads `seed` as file `seed`) and a downloader, from `addresses` when given.
+ */
+export const workloadParties = async (port: number, signal: AbortSignal, seed: Buffer, posterCount = 3, addresses?: PartyAddresses): Promise<WorkloadParties> => {
+  const posters: Session[] = [];
+  for (let i = 0; i < posterCount; i++) {
+    const s = await session(port, `poster${i}`, signal, addresses?.poster(i));
+    await s.request('CRT', [`p${i}`]);
+    posters.push(s);
+  }
+  const up = await session(port, 'uploader', signal, addresses?.uploader);
+  await up.request('CRT', ['up']);
+  const seeded = await uploadAnswer(up, await up.request('UPD', ['up', 'seed']), seed);
+  const down = await session(port, 'downloader', signal, addresses?.downloader);
+  return { posters, up, down, seeded };
+};
 
 /**
  * `posters` sessions each post MSGs to its own thread `p<i>` (one in flight), `up` uploads files of

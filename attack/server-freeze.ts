@@ -12,8 +12,8 @@ import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawConnection, session, startServer, type Session } from './forum-raw.js';
-import { checkPosted, checkUploads, runWorkload, tally, uploadAnswer } from './pg-fault-lib.js';
+import { rawConnection, session, startServer } from './forum-raw.js';
+import { checkPosted, checkUploads, runWorkload, tally, workloadParties } from './pg-fault-lib.js';
 
 const seconds = Number(process.argv[2] ?? 40);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -27,17 +27,9 @@ setMaxListeners(0, stop.signal);
 const t0 = performance.now();
 const since = (t = t0): string => ((performance.now() - t) / 1000).toFixed(1);
 try {
-  const posters: Session[] = [];
-  for (let i = 0; i < 3; i++) {
-    const s = await session(port, `poster${i}`, stop.signal);
-    await s.request('CRT', [`p${i}`]);
-    posters.push(s);
-  }
-  const up = await session(port, 'uploader', stop.signal);
-  await up.request('CRT', ['up']);
   const seed = randomBytes(32 * 2 ** 20);
-  if ((await uploadAnswer(up, await up.request('UPD', ['up', 'seed']), seed)) !== 'OK') throw new Error('seed');
-  const down = await session(port, 'downloader', stop.signal);
+  const { posters, up, down, seeded } = await workloadParties(port, stop.signal, seed);
+  if (seeded !== 'OK') throw new Error('seed');
   const made = await session(port, 'fc', stop.signal);
   await made.request('CRT', ['fc']);
   await made.request('XIT', []);

@@ -1,7 +1,5 @@
 import type { ForumStore } from 'forum-protocol';
-
-/** At most this many threads are named; the rest are counted. */
-const NAMED = 10;
+import { namedFew } from './named-few.js';
 
 /**
  * A warning naming the threads whose creator has no account, or `undefined`. Any file whose first line is one
@@ -22,6 +20,5 @@ export const ownerlessThreadsWarning = async (store: ForumStore): Promise<string
     if (account._tag === 'Right' && account.right._tag === 'None') ownerless.push(`${title} (${creator})`);
   }
   if (ownerless.length === 0) return undefined;
-  const more = ownerless.length > NAMED ? ` and ${ownerless.length - NAMED} more` : '';
-  return `thread files whose creator has no account (files of another program? whoever registers that name may remove them with RMV): ${ownerless.slice(0, NAMED).join(', ')}${more}`;
+  return `thread files whose creator has no account (files of another program? whoever registers that name may remove them with RMV): ${namedFew(ownerless)}`;
 };

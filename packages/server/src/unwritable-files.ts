@@ -1,9 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** At most this many files are named; the rest are counted. */
-const NAMED = 10;
+import { namedFew } from './named-few.js';
 
 const codeOf = (e: unknown): string => String((e as { code?: unknown }).code);
 
@@ -29,9 +27,6 @@ export const unwritableFileWarnings = async (dir: string, titles: readonly strin
     const code = await check(title);
     if (code !== undefined) threads.push(`${title} (${code})`);
   }
-  if (threads.length > 0) {
-    const more = threads.length > NAMED ? ` and ${threads.length - NAMED} more` : '';
-    warnings.push(`thread files not writable by this process, whose changes will fail until they are: ${threads.slice(0, NAMED).join(', ')}${more}`);
-  }
+  if (threads.length > 0) warnings.push(`thread files not writable by this process, whose changes will fail until they are: ${namedFew(threads)}`);
   return warnings;
 };

@@ -6,6 +6,7 @@
  * exclusively and written in place.
  */
 import { isNoHardLinks } from 'forum-protocol';
+import { codeOf } from './lock-fs.js';
 
 /** The file operations {@link createWhole} uses (a seam: tests simulate file systems without hard links). */
 export interface WholeFileFs {
@@ -25,8 +26,6 @@ export interface WholeFileOutcome {
    */
   readonly linked: boolean;
 }
-
-const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
 
 /**
  * Creates `path` (exclusively) holding `content`; a write that fails once the file exists (a full disk:

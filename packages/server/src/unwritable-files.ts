@@ -1,9 +1,8 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { codeOf } from './lock-fs.js';
 import { namedFew } from './named-few.js';
-
-const codeOf = (e: unknown): string => String((e as { code?: unknown }).code);
 
 /**
  * Warnings for the files of the data directory `dir` this process may not write: `credentials.txt` (new
@@ -17,7 +16,7 @@ export const unwritableFileWarnings = async (dir: string, titles: readonly strin
   const check = (name: string): Promise<string | undefined> =>
     access(join(dir, name), constants.W_OK).then(
       () => undefined,
-      (e: unknown) => (codeOf(e) === 'ENOENT' ? undefined : codeOf(e)),
+      (e: unknown) => (codeOf(e) === 'ENOENT' ? undefined : String(codeOf(e))),
     );
   const warnings: string[] = [];
   const credentials = await check('credentials.txt');

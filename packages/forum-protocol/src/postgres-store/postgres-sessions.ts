@@ -29,7 +29,7 @@ export interface PostgresSessionOptions {
 export interface PostgresSessionRegistry extends SessionRegistry {
   /** Renews this server's leases now (the heartbeat does it every `leaseMs / 3`), and reports those it lost. */
   renew(): Promise<void>;
-  /** Stops the heartbeat and frees this server's leases (a graceful stop; a crash leaves them to expire). */
+  /** Stops the heartbeat and frees the leases this registry holds (a graceful stop; a crash leaves them to expire). */
   close(): Promise<void>;
 }
 
@@ -102,7 +102,15 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
     renew,
     close: async () => {
       stopHeartbeat();
-      await sql`DELETE FROM session_leases WHERE server_id = ${serverId}`.catch(() => undefined);
+      // Those its connections hold, not every lease of its server id: another process of the same id (the one
+      // restarted in its place) holds its own, which it would have freed for a second login.
+      const leases = [...held];
+      held.clear();
+      if (leases.length === 0) return;
+      await sql`
+        DELETE FROM session_leases WHERE server_id = ${serverId}
+          AND (username, connection_key) IN (
+            SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
     },
   };
 };

@@ -11,19 +11,21 @@ import { describe, expect, it } from 'vitest';
 import { committedAfterAll } from '../src/postgres-store/postgres-commit-landed.js';
 import { ACCOUNT_LOCK_CLASS, accountCommittedAfterAll } from '../src/postgres-store/postgres-create-account.js';
 import { createCommittedAfterAll, lockForCreate } from '../src/postgres-store/postgres-create-thread.js';
+import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { usePostgres } from './postgres-harness.js';
 
 const pg = usePostgres();
 
 /**
  * `change` run in a transaction left open until the question `asked(xid)` is waiting (it has not answered
- * 200 ms later), then ended as `end` says; the question's answer.
+ * `openSeconds` later, 0.2 s unless told), then ended as `end` says; the question's answer.
  */
 const askedWhileOpen = async (
   sql: Sql,
   change: (tx: TransactionSql) => Promise<unknown>,
   asked: (xid: string) => Promise<boolean | undefined>,
   end: 'commit' | 'rollback',
+  openSeconds = 0.2,
 ): Promise<{ readonly early: boolean; readonly answer: boolean | undefined }> => {
   let answer: Promise<boolean | undefined> | undefined;
   let early = false;
@@ -32,7 +34,7 @@ const askedWhileOpen = async (
       await change(tx);
       const [row] = await tx<{ xid: string }[]>`SELECT txid_current()::text AS xid`;
       answer = asked(row?.xid ?? '');
-      const first = await Promise.race([answer.then(() => true), tx`SELECT pg_sleep(0.2)`.then(() => false)]);
+      const first = await Promise.race([answer.then(() => true), tx`SELECT pg_sleep(${openSeconds})`.then(() => false)]);
       early = first;
       if (end === 'rollback') throw new Error('rolled back');
     })
@@ -42,6 +44,35 @@ const askedWhileOpen = async (
 };
 
 describe('PostgreSQL: the question after a lost COMMIT answer', () => {
+  it("waits past the connection's lock_timeout (2 s) for a change still open 2.5 s, within its own deadline, and answers committed", async () => {
+    const store = await pg.openStore();
+    expect(await store.createThread('L', 'alice')()).toEqual(E.right(true));
+    const started = performance.now();
+    const r = await askedWhileOpen(
+      store.sql,
+      (tx) => tx`SELECT 1 FROM threads WHERE title = 'L' FOR UPDATE`,
+      (xid) => withCommandDeadline(4_000, () => committedAfterAll(store.sql, 'L', xid)),
+      'commit',
+      2.5,
+    );
+    // Before: lock_timeout ended the wait at 2 s, and the MSG that landed was answered "may or may not be stored".
+    expect(r).toEqual({ early: false, answer: true });
+    expect(performance.now() - started).toBeLessThan(4_000);
+  });
+
+  it('gives up at its deadline when the transaction outlasts it: the outcome is unknown', async () => {
+    const store = await pg.openStore();
+    expect(await store.createThread('M', 'alice')()).toEqual(E.right(true));
+    const r = await askedWhileOpen(
+      store.sql,
+      (tx) => tx`SELECT 1 FROM threads WHERE title = 'M' FOR UPDATE`,
+      (xid) => withCommandDeadline(1_000, () => committedAfterAll(store.sql, 'M', xid)),
+      'commit',
+      2.5,
+    );
+    expect(r).toEqual({ early: true, answer: undefined });
+  });
+
   for (const end of ['commit', 'rollback'] as const) {
     it(`waits for an RMV still open and answers ${end === 'commit' ? 'committed' : 'not committed'}`, async () => {
       const store = await pg.openStore();

@@ -7,6 +7,7 @@
  * does, without a restart.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
 import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +52,9 @@ const ownConnection = (): postgres.Sql => {
   pg.onClose(() => sql.end({ timeout: 1 }));
   return sql;
 };
+
+/** The schema `store` keeps its tables in. */
+const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
 
 /** Polls `check` every 20 ms until it holds, for at most 5 s. */
 const until = async (check: () => Promise<boolean>): Promise<void> => {
@@ -286,6 +290,32 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
   );
 
   it(
+    'a new account whose COMMIT reached the database before a partition held its answer is answered "may or may not" (outcomeUnknown), never a failure: it was made',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await partitionAfterCommit(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema: await schemaOf(direct), timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      proxy.arm('INSERT INTO accounts');
+      const heal = setTimeout(() => proxy.heal(), SILENT_MS);
+      try {
+        const made = await timed(() => withCommandDeadline(DEADLINE_MS, () => store.createAccount({ username: 'gus', password: 'pw' })()));
+        expect(proxy.partitioned()).toBe(1);
+        expect(made.value).toMatchObject(E.left({ kind: 'io', outcomeUnknown: 'database' }));
+        expect(made.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      } finally {
+        clearTimeout(heal);
+        proxy.heal();
+      }
+      expect(await direct.getAccount('gus')()).toEqual(E.right(O.some({ username: 'gus', password: 'pw' })));
+    },
+    30_000,
+  );
+
+  it(
     "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
@@ -385,16 +415,48 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       const taken = await timed(() => withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('ann', 'silent/c1')()));
       expect(taken.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
       expect(taken.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
-      // The database took it: the account is held by a lease of this server that no connection of it has.
+      // The database took it: the account is held by a lease of this server that no connection of it has, until
+      // the claim given up is undone (its backend ran it) or the lease lapses.
       const leases = (): Promise<readonly { readonly connection_key: string }[]> =>
         direct.sql<{ connection_key: string }[]>`SELECT connection_key FROM session_leases WHERE username = 'ann'`;
-      expect(await leases()).toEqual([{ connection_key: 'silent/c1' }]);
       // Before: every renewal (the heartbeat's, every 200 ms, and these) renewed it with the server's held ones,
       // and the account answered "already logged in" for as long as the server ran.
       await until(async () => {
         await registry.renew();
         return E.isRight(await registry.tryAcquire('ann', 'silent/c2')()) && (await leases())[0]?.connection_key === 'silent/c2';
       });
+    },
+    30_000,
+  );
+
+  it(
+    "a login's lease claim that the database ran before a partition held its answer (given up at the deadline) is undone: " +
+      'the account is free at once, not "already logged in" for the lease (15 s)',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const proxy = await holdAnswersAfter(pg.url());
+      pg.onClose(() => proxy.close());
+      const opened = await openPostgresStore(proxy.url, { schema: await schemaOf(direct), timeouts: TIMEOUTS, maxConnections: 2 })();
+      if (E.isLeft(opened)) throw new Error(opened.left.message);
+      const store = opened.right;
+      pg.onClose(() => store.close());
+      const errors: string[] = [];
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'cut', leaseMs: 15_000, onError: (m) => errors.push(m) });
+      pg.onClose(() => registry.close());
+      proxy.arm('INSERT INTO session_leases');
+      const taken = await timed(() => withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('fay', 'cut/c1')()));
+      expect(taken.value).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      expect(taken.ms).toBeLessThan(DEADLINE_MS + ABANDON_AFTER_MS + SLACK_MS);
+      const answered = performance.now();
+      // Another connection's login as fay. Before: the lease the database took held fay, "already logged in"
+      // (false), for its 15 s, with no connection holding it.
+      await until(async () => {
+        const r = await registry.tryAcquire('fay', 'cut/c2')();
+        return E.isRight(r) && r.right;
+      });
+      expect(performance.now() - answered).toBeLessThan(2_000);
+      expect((await direct.sql<{ connection_key: string }[]>`SELECT connection_key FROM session_leases WHERE username = 'fay'`).map((r) => r.connection_key)).toEqual(['cut/c2']);
+      expect(errors).toEqual([]);
     },
     30_000,
   );

@@ -32,6 +32,21 @@ const take = async (slots: PostgresUploadSlots, user: string): Promise<Place> =>
 const slotOf = (all: readonly PostgresUploadSlots[], i: number): PostgresUploadSlots => all[i % all.length] as PostgresUploadSlots;
 
 describe('uploads per user over several servers on one database', () => {
+  it("a server's stop frees its own places, not those of another process of the same server id (the one restarted in its place)", async () => {
+    const first = await pg.openStore();
+    const peer = await pg.openPeer(await schemaOf(first.sql));
+    const [old, restarted] = [first, peer].map((store) => createPostgresUploadSlots(store.sql, { serverId: 'same', perUser: 1, leaseMs: 15_000 }));
+    if (old === undefined || restarted === undefined) throw new Error('no slots');
+    pg.onClose(() => restarted.close());
+    expect(await take(old, 'olga')).toBeDefined();
+    expect(await take(restarted, 'rita')).toBeDefined();
+    await old.close();
+    // rita's one place is still taken: before, the old process's stop deleted every place of the server id.
+    expect(await take(restarted, 'rita')).toBeUndefined();
+    // olga's went with the process that held it.
+    expect(await take(restarted, 'olga')).toBeDefined();
+  });
+
   it('a user runs 4 uploads over three servers in all, not 4 on each; one ended frees a place on any server', async () => {
     const { slots } = await servers(3);
     const places: Place[] = [];

@@ -41,8 +41,14 @@ import type { TransferActivity } from './transfer-activity.js';
 export interface ServerContext {
   readonly store: ForumStore;
   readonly registry: SessionRegistry;
-  /** Unique among the servers sharing `registry`: it prefixes this server's connection keys. */
-  readonly serverId: string;
+  /**
+   * Unique to this server process among those sharing `registry` (its server id and a random part drawn at its
+   * start): it prefixes the process's connection keys. By the server id alone, a process restarted with the
+   * same id numbered its connections from 1 again while the old process's session leases still stood: its
+   * first login took over the old connection's lease of the account (two live sessions), and its logout
+   * released it.
+   */
+  readonly connectionKeyPrefix: string;
   /**
    * Logged-in connections by key, each with a way to end it from outside: the shared registry calls it
    * when the connection's lease lapsed and the account logged in elsewhere.
@@ -168,7 +174,7 @@ const peerAddressOf = (conn: RudpConnection): string =>
  * never waited for.
  */
 export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void => {
-  const connectionKey = `${ctx.serverId}/c${++nextKey}`;
+  const connectionKey = `${ctx.connectionKeyPrefix}/c${++nextKey}`;
   // From the connection, never from a request: the request's fields are the peer's to choose.
   const peerAddress = peerAddressOf(conn);
   const host = hostOf(peerAddress);

@@ -431,7 +431,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   const ctx = {
     store,
     registry: state.registry,
-    serverId,
+    // A random part per process: the server id may be configured, and so be a restarted process's too.
+    connectionKeyPrefix: `${serverId}/${randomBytes(6).toString('hex')}`,
     liveSessions: state.liveSessions,
     accounts,
     tokens,

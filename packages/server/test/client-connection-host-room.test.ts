@@ -70,7 +70,7 @@ const LEVELS = hostLevelsOf('127.0.0.1:40000');
 const contextOf = (budget: ReplyBudget, log: string[]): ServerContext => {
   const ignore = (): void => undefined;
   return {
-    serverId: 's',
+    connectionKeyPrefix: 's',
     liveSessions: new Map(),
     activity: { busy: () => false, lastFinished: () => undefined, forget: ignore },
     idleTimeoutMs: 600_000,

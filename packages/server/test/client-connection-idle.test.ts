@@ -57,7 +57,7 @@ const session = (): { conn: FakeConnection; activity: TransferActivity; log: str
   const ctx: ServerContext = {
     store: createMemoryStore(),
     registry: createSessionRegistry(),
-    serverId: 's',
+    connectionKeyPrefix: 's',
     liveSessions: new Map(),
     accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
     tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),

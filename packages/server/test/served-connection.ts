@@ -87,7 +87,7 @@ export const bigThread: Thread = { title: 'big', creator: 'alice', entries: Arra
 export const memoryContext = (threads: readonly Thread[], overrides: Partial<ServerContext> = {}): ServerContext => ({
   store: createMemoryStore({ threads: [...threads] }),
   registry: createSessionRegistry(),
-  serverId: 's',
+  connectionKeyPrefix: 's',
   liveSessions: new Map(),
   accounts: accountPolicy({ rateLimit: false, accountCreationLimit: false }),
   tokens: createTransferTokens({ randomBytes: (n) => randomBytes(n) }),

@@ -119,12 +119,18 @@ export const settledTransaction = async <L, A>(
  * Whether the transaction `xid` (its `txid_current()`), whose COMMIT failed from this side (the connection
  * lost with COMMIT's answer), committed after all: asked on another connection ({@link askedAfterLostCommit}),
  * once `lock` (a lock that transaction held until it ended) is granted, so a COMMIT the database is still
- * running is waited for, not read as not yet done.
+ * running is waited for, not read as not yet done. That wait is bounded by the question's deadline (what is
+ * left of the command's), not by the connection's `lock_timeout` (2 s): a COMMIT still running after 2 s (a
+ * slow disk's flush, a transaction still open) was answered "may or may not be stored" with time left to
+ * learn that it landed.
  */
 export const committedUnderLock = (sql: Sql, lock: (tx: TransactionSql) => Promise<unknown>, xid: string): Promise<boolean | undefined> =>
   askedAfterLostCommit(() =>
     sql.begin(async (tx) => {
-      await lock(tx);
+      // Always under the question's deadline (askedAfterLostCommit): its end cancels the wait, as lock_timeout would.
+      const left = Math.max(1, Math.ceil(commandDeadline()?.remainingMs ?? COMMIT_QUESTION_MS));
+      // Pipelined: one round trip, the limit first.
+      await Promise.all([tx`SELECT set_config('lock_timeout', ${`${left}ms`}, true)`, lock(tx)]);
       const [row] = await tx<{ status: string | null }[]>`SELECT txid_status(${xid}::bigint) AS status`;
       return row?.status === 'committed';
     }),

@@ -225,13 +225,20 @@ export class DoomedUploadSweeper {
 }
 
 /**
- * Deletes the upload rows (pending or not) that `uploadIds` selects, outside any command's deadline (a
- * clean-up that failed would leave the bytes counted until the next sweep of stale uploads), and resolves
- * to their ids. Their chunks are doomed (schema 8's trigger) and left to the sweeper: as quick for a GiB
- * as for a byte.
+ * Deletes the upload rows (pending or not) for which `where` (a condition on a row of `uploads`) holds,
+ * outside any command's deadline (a clean-up that failed would leave the bytes counted until the next sweep
+ * of stale uploads), and resolves to their ids. Their chunks are doomed (schema 8's trigger) and left to the
+ * sweeper: as quick for a GiB as for a byte. The rows are locked first in the order of their ids, as the
+ * upload leases' heartbeat locks those it renews (postgres-upload-leases.ts): each locked them in its plan's
+ * order (the deletion by lease expiry), and a server back from a cut-off renewing its uploads as another
+ * deleted them deadlocked with it, one of the two ended after `deadlock_timeout` (1 s). `where` is checked
+ * again on a row another transaction changed while this one waited for it: an upload whose lease was renewed
+ * meanwhile is not deleted (a condition in a subquery was not, and the live upload was deleted).
  */
-export const deleteUploads = async (sql: Sql, uploadIds: (sql: Sql) => PendingQuery<Row[]>): Promise<readonly string[]> =>
+export const deleteUploads = async (sql: Sql, where: (sql: Sql) => PendingQuery<Row[]>): Promise<readonly string[]> =>
   outsideCommandDeadline(async () => {
-    const rows = await sql<{ id: string }[]>`DELETE FROM uploads WHERE id IN (${uploadIds(sql)}) RETURNING id`;
+    const rows = await sql<{ id: string }[]>`
+      WITH doomed AS (SELECT id FROM uploads WHERE ${where(sql)} ORDER BY id FOR UPDATE)
+      DELETE FROM uploads u USING doomed d WHERE u.id = d.id RETURNING u.id::text AS id`;
     return rows.map((r) => r.id);
   });

@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
-import { cleanUpOutsideDeadline } from './postgres-abandon.js';
+import { cleanUpOutsideDeadline, untilAnswerDue } from './postgres-abandon.js';
+import { answeredByDatabase, backendPidOf, undoGivenUpClaim } from './postgres-claim-undo.js';
 import { toIoError } from '../store/errors.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
 import { attempt } from './postgres-timeouts.js';
@@ -29,7 +30,7 @@ export interface PostgresSessionOptions {
 export interface PostgresSessionRegistry extends SessionRegistry {
   /** Renews this server's leases now (the heartbeat does it every `leaseMs / 3`), and reports those it lost. */
   renew(): Promise<void>;
-  /** Stops the heartbeat and frees this server's leases (a graceful stop; a crash leaves them to expire). */
+  /** Stops the heartbeat and frees the leases this registry holds (a graceful stop; a crash leaves them to expire). */
   close(): Promise<void>;
 }
 
@@ -69,19 +70,47 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       options.onLeaseLost?.(lease.username, key);
     }
   };
+  // Claims given up unanswered being undone, by connection key (postgres-claim-undo.ts).
+  const undoings = new Map<string, Promise<void>>();
+  let closed = false;
+  const undoClaim = (claim: { readonly username: string; readonly connectionKey: string; readonly pid: number }): void => {
+    const before = undoings.get(claim.connectionKey) ?? Promise.resolve();
+    const undone = before.then(() =>
+      undoGivenUpClaim(sql, claim, () => closed, (why) => options.onError?.(`a given-up login's session lease of ${claim.username} was not undone (it lapses within ${leaseMs} ms): ${why}`)),
+    );
+    undoings.set(claim.connectionKey, undone);
+    void undone.then(() => {
+      if (undoings.get(claim.connectionKey) === undone) undoings.delete(claim.connectionKey);
+    });
+  };
   const stopHeartbeat = startHeartbeat(Math.max(10, Math.floor(leaseMs / 3)), renew, (e) => options.onError?.(`lease renewal failed: ${toIoError(e).message}`));
   return {
     tryAcquire: (username, connectionKey) =>
       attempt(async () => {
-        const rows = await sql`
+        // A claim of this connection given up earlier is undone first: undone after this one, it would delete this one's lease.
+        const undoing = undoings.get(connectionKey);
+        if (undoing !== undefined && !(await untilAnswerDue(undoing.then(() => true), false))) {
+          throw new Error('the database has not answered since a login on this connection was given up, and its session lease is not yet undone');
+        }
+        const claim = sql`
           INSERT INTO session_leases (username, server_id, connection_key, expires_at)
           VALUES (${username}, ${serverId}, ${connectionKey}, now() + ${leaseMs} * interval '1 millisecond')
           ON CONFLICT (username) DO UPDATE
             SET server_id = EXCLUDED.server_id, connection_key = EXCLUDED.connection_key, expires_at = EXCLUDED.expires_at
             WHERE session_leases.expires_at < now() OR session_leases.connection_key = EXCLUDED.connection_key
           RETURNING username`;
-        if (rows.length === 1) held.set(connectionKey, { username, round });
-        return rows.length === 1;
+        try {
+          const rows = await claim;
+          if (rows.length === 1) held.set(connectionKey, { username, round });
+          return rows.length === 1;
+        } catch (e) {
+          // Written and not answered (given up at the deadline of a silent database, or its connection lost): it may
+          // still land. Undone once the database can tell (postgres-claim-undo.ts), keyed by the connection's key,
+          // unique to this process: the login is answered a failure, and its lease held the account meanwhile.
+          const pid = backendPidOf(claim);
+          if (pid !== undefined && !answeredByDatabase(e)) undoClaim({ username, connectionKey, pid });
+          throw e;
+        }
       }),
     release: (username, connectionKey) => async () => {
       held.delete(connectionKey);
@@ -101,8 +130,17 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       }),
     renew,
     close: async () => {
+      closed = true;
       stopHeartbeat();
-      await sql`DELETE FROM session_leases WHERE server_id = ${serverId}`.catch(() => undefined);
+      // Those its connections hold, not every lease of its server id: another process of the same id (the one
+      // restarted in its place) holds its own, which it would have freed for a second login.
+      const leases = [...held];
+      held.clear();
+      if (leases.length === 0) return;
+      await sql`
+        DELETE FROM session_leases WHERE server_id = ${serverId}
+          AND (username, connection_key) IN (
+            SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
     },
   };
 };

@@ -124,8 +124,7 @@ const staleOf = (options: PostgresStoreOptions): number => options.staleUploadMs
 const sweepStaleUploads = (sql: Sql, staleMs: number): Promise<readonly string[]> =>
   deleteUploads(
     sql,
-    (tx) =>
-      tx`SELECT id FROM uploads WHERE NOT committed AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND touched_at < now() - ${staleMs} * interval '1 millisecond'))`,
+    (tx) => tx`NOT committed AND (lease_expires_at < now() OR (lease_expires_at IS NULL AND touched_at < now() - ${staleMs} * interval '1 millisecond'))`,
   );
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

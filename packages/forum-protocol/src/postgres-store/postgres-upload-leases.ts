@@ -7,11 +7,11 @@ import { startHeartbeat } from './postgres-heartbeat.js';
 export const DEFAULT_UPLOAD_LEASE_MS = 15_000;
 
 /**
- * The pending uploads whose lease lapsed (schema 12): their server stopped renewing them (killed, or
+ * The condition (for `deleteUploads`) of the pending uploads whose lease lapsed (schema 12): their server stopped renewing them (killed, or
  * cut off from the database for longer than the lease), so no chunk or commit of theirs will come.
  * Rows of a server of schema 11 have no lease (NULL) and are left to the sweep of stale uploads.
  */
-export const lapsedUploads = (sql: Sql): PendingQuery<Row[]> => sql`SELECT id FROM uploads WHERE NOT committed AND lease_expires_at < now()`;
+export const lapsedUploads = (sql: Sql): PendingQuery<Row[]> => sql`NOT committed AND lease_expires_at < now()`;
 
 /**
  * The bytes stored for pending uploads (other than `except`, the asker's own): room that is not free
@@ -64,8 +64,12 @@ export class UploadLeases {
   async renew(): Promise<void> {
     const ids = [...this.#held];
     if (ids.length === 0) return;
+    // Locked in the order of their ids first, as deleteUploads locks the rows it deletes: in its plan's order
+    // (by id here, by lease expiry there) the two deadlocked over the uploads of a server back from a cut-off.
     await outsideCommandDeadline(
-      () => this.#sql`UPDATE uploads SET lease_expires_at = now() + ${this.ms} * interval '1 millisecond' WHERE id = ANY (${ids}::bigint[]) AND NOT committed`,
+      () => this.#sql`
+        UPDATE uploads SET lease_expires_at = now() + ${this.ms} * interval '1 millisecond'
+        WHERE id IN (SELECT id FROM uploads WHERE id = ANY (${ids}::bigint[]) AND NOT committed ORDER BY id FOR NO KEY UPDATE)`,
     );
   }
 

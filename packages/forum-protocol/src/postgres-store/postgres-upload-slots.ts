@@ -25,7 +25,7 @@ export interface PostgresUploadSlotsOptions {
 export interface PostgresUploadSlots extends UploadSlots {
   /** Renews this server's places now (the heartbeat does it every `leaseMs / 3`) and sweeps lapsed ones. */
   renew(): Promise<void>;
-  /** Stops the heartbeat and frees this server's places. */
+  /** Stops the heartbeat and frees the places it holds (another process of the same server id keeps its own). */
   close(): Promise<void>;
 }
 
@@ -86,8 +86,10 @@ export const createPostgresUploadSlots = (sql: Sql, options: PostgresUploadSlots
     renew,
     close: async () => {
       stopHeartbeat();
+      // Its own places only: another process of the same server id holds its own.
+      const ids = [...held];
       held.clear();
-      await sql`DELETE FROM upload_slots WHERE server_id = ${serverId}`.catch(() => undefined);
+      if (ids.length > 0) await sql`DELETE FROM upload_slots WHERE id = ANY (${ids}::bigint[])`.catch(() => undefined);
     },
   };
 };

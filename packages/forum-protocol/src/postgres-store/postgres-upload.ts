@@ -209,7 +209,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   });
   let aborted = false;
   const deleteRow = (): Promise<boolean> =>
-    deleteUploads(sql, (q) => q`SELECT id FROM uploads WHERE id = ${id} AND NOT committed`).then(
+    deleteUploads(sql, (q) => q`id = ${id} AND NOT committed`).then(
       () => {
         onDeleted();
         return true;

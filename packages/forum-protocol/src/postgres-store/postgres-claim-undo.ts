@@ -1,0 +1,66 @@
+import postgres, { type Sql } from 'postgres';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { outsideCommandDeadline } from '../store/command-deadline.js';
+
+/**
+ * How long the undoing of a given-up lease claim keeps asking, ms: past it, a claim that lands later still
+ * lapses by itself within the lease (at most 15 s), as before. A database silent for longer keeps one
+ * question of it waiting, which counts from when it was sent.
+ */
+export const UNDO_CLAIM_FOR_MS = 60_000;
+
+/** The pause between two questions, ms. */
+const UNDO_CLAIM_PAUSE_MS = 250;
+
+/** The backend (its pid) that postgres.js wrote `query` to, if it was written (`query.state`: `{ pid, secret }`). */
+export const backendPidOf = (query: unknown): number | undefined => {
+  const state = (query as { readonly state?: unknown }).state;
+  if (typeof state !== 'object' || state === null) return undefined;
+  const pid = (state as { readonly pid?: unknown }).pid;
+  return typeof pid === 'number' ? pid : undefined;
+};
+
+/** Whether `e`, a statement's failure, is the database's answer: the statement failed there and took no effect. */
+export const answeredByDatabase = (e: unknown): boolean => e instanceof postgres.PostgresError;
+
+/**
+ * Undoes the session lease claim of `username` by `connectionKey` that was written to backend `pid` and given up
+ * unanswered (a silent database: its command's deadline gave it up, postgres-abandon.ts): a single statement
+ * outside a transaction, it runs when the database reads it, after the login was answered with the timeout's
+ * line, and the account answered "already logged in" for the lease's 15 s. The lease is deleted once that
+ * backend has ended or has run the claim (idle with it as its last statement): deleted earlier, the claim could
+ * land after the deletion. Asked again while the database is out of reach or that backend has yet to run it,
+ * for up to {@link UNDO_CLAIM_FOR_MS}, or until `stopped()`. Never rejects; `onGivenUp` is told if it gives up.
+ */
+export const undoGivenUpClaim = (
+  sql: Sql,
+  claim: { readonly username: string; readonly connectionKey: string; readonly pid: number },
+  stopped: () => boolean,
+  onGivenUp: (why: string) => void,
+): Promise<void> =>
+  outsideCommandDeadline(async () => {
+    const until = performance.now() + UNDO_CLAIM_FOR_MS;
+    let why = 'the database did not answer';
+    for (;;) {
+      try {
+        // A data-modifying WITH runs whether or not the query reads it.
+        const [row] = await sql<{ settled: boolean }[]>`
+          WITH b AS (
+            SELECT NOT EXISTS (
+              SELECT 1 FROM pg_stat_activity WHERE pid = ${claim.pid} AND NOT (state = 'idle' AND query LIKE '%INSERT INTO session_leases%')
+            ) AS settled),
+          gone AS (
+            DELETE FROM session_leases WHERE username = ${claim.username} AND connection_key = ${claim.connectionKey} AND (SELECT settled FROM b))
+          SELECT settled FROM b`;
+        if (row?.settled === true) return;
+        why = `its backend (pid ${claim.pid}) had not run it`;
+      } catch (e) {
+        why = e instanceof Error ? e.message : String(e);
+      }
+      if (stopped() || performance.now() + UNDO_CLAIM_PAUSE_MS >= until) {
+        onGivenUp(why);
+        return;
+      }
+      await sleep(UNDO_CLAIM_PAUSE_MS);
+    }
+  });

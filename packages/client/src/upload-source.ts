@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { errorCode } from './error-code.js';
 
 /**
  * Why the local file a UPD names cannot be sent, checked before anything is
@@ -14,13 +15,13 @@ export const uploadSourceProblem = async (localName: string): Promise<string | u
   try {
     found = await stat(localName);
   } catch (e) {
-    return (e as { code?: unknown }).code === 'EACCES' ? unreadable : `File ${localName} does not exist`;
+    return errorCode(e) === 'EACCES' ? unreadable : `File ${localName} does not exist`;
   }
   if (found.isDirectory()) return `File ${localName} is a directory, not a file`;
   if (!found.isFile()) return `File ${localName} is not a regular file`;
   // Opened, as the upload will (access(2) would judge by the real user, not the effective one).
   return open(localName, 'r').then(
     (handle) => handle.close().then(() => undefined),
-    (e: unknown) => ((e as { code?: unknown }).code === 'EACCES' ? unreadable : `File ${localName} cannot be read (${String((e as { code?: unknown }).code)})`),
+    (e: unknown) => (errorCode(e) === 'EACCES' ? unreadable : `File ${localName} cannot be read (${errorCode(e) ?? String(e)})`),
   );
 };

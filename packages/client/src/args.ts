@@ -1,4 +1,5 @@
 import { repeatedOption } from 'forum-protocol';
+import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit-status.js';
 import { DEFAULT_TRANSFER_PACE, type TransferPace } from './transfer-pace.js';
@@ -34,7 +35,8 @@ Connects to the forum server at HOST:<port> (rudp over UDP) and runs an
 interactive session. Reads commands from a terminal or, one per line, from a
 pipe; exits at end of input (logging out).
 
-  --host HOST         the server's host (default 127.0.0.1)
+  --host HOST         the server's host (default 127.0.0.1); an IPv6 address
+                      bare or in brackets, as URLs write it (::1 or [::1])
   --known-hosts FILE  where the identity keys of servers already met are
                       kept (default ~/.forum-client/known_hosts). A new server's
                       key is recorded on first contact; a server whose key
@@ -78,6 +80,23 @@ const seconds = (text: string): number | undefined => {
   return n >= 0.1 && n <= 3600 ? n : undefined;
 };
 
+/**
+ * `--host` as it is connected to: an IPv6 address in brackets, as URLs and `[addr]:port` write it and people
+ * copy it (`[::1]`), unbracketed. Before, the brackets went to the resolver: `the host name [::1] does not
+ * resolve (getaddrinfo ENOTFOUND)`. Brackets around anything else, or not matched, are refused saying so.
+ */
+const hostOf = (text: string): { readonly host: string } | { readonly error: string } => {
+  if (text === '') return { error: 'empty host' };
+  if (!text.includes('[') && !text.includes(']')) return { host: text };
+  const inner = /^\[([^[\]]*)\]$/.exec(text)?.[1];
+  if (inner !== undefined && isIPv6(inner)) return { host: inner };
+  const port = /^\[([^[\]]*)\]:([0-9]+)$/.exec(text);
+  if (port?.[1] !== undefined && port[2] !== undefined && isIPv6(port[1])) {
+    return { error: `invalid host: ${text} (the port is the <port> argument, not part of --host: forum-client ${port[2]} --host ${port[1]})` };
+  }
+  return { error: `invalid host: ${text} (brackets are for an IPv6 address only, one pair around all of it: [::1])` };
+};
+
 /** Parses `argv` (without `node` and the script). Never throws. */
 export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
   let parsed;
@@ -107,8 +126,9 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
   const text = positionals[0] ?? '';
   const port = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!(port >= 1 && port <= 65535)) return { kind: 'error', message: `invalid port: ${text}` };
-  const host = values.host ?? '127.0.0.1';
-  if (host === '') return { kind: 'error', message: 'empty host' };
+  const hostArg = hostOf(values.host ?? '127.0.0.1');
+  if ('error' in hostArg) return { kind: 'error', message: hostArg.error };
+  const { host } = hostArg;
   const knownHosts = values['known-hosts'];
   if (knownHosts === '') return { kind: 'error', message: 'empty known-hosts path' };
   const timeoutText = values.timeout ?? String(DEFAULT_TIMEOUT_SECONDS);

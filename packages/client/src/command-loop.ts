@@ -84,14 +84,28 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       return end.quit(link, endStatus());
     }
     if (input.promptPending) process.stdout.write('\n');
+    // A signal that ended the input cut the script short; one that comes while the XIT is under way cut nothing.
+    const cutShort = signalled();
     const reply = await request('XIT', []);
     if (reply === undefined) return never();
     // Not sent: closing the connection ends the session all the same.
     if (reply !== 'unsent') outLines(reply.lines);
-    if (state.terminated) err('Terminated (SIGTERM): the commands after this point were not run');
-    else if (state.hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
-    else if (state.interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
+    if (cutShort !== undefined) err(`${cutShort}: the commands after this point were not run`);
+    else signalledWhileLoggingOut();
     return end.quit(link, endStatus());
+  };
+
+  /** The signal that ended the input (SIGTERM, or a script's SIGHUP or Ctrl-C), as stderr names it; `undefined`: none. */
+  const signalled = (): string | undefined =>
+    state.terminated ? 'Terminated (SIGTERM)' : state.hungUp ? 'Hung up (SIGHUP)' : state.interruptedScript() ? 'Interrupted (SIGINT)' : undefined;
+
+  /**
+   * Says a signal that came while the XIT was under way: the logout went ahead and no command was left. Before,
+   * SIGTERM then printed `the commands after this point were not run`, every one of them having run.
+   */
+  const signalledWhileLoggingOut = (): void => {
+    const what = signalled();
+    if (what !== undefined) err(`${what} while logging out: every command had been run`);
   };
 
   let next: NextStep = 'username';
@@ -174,7 +188,11 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       // A fatal event deferred during the transfer is exiting now: no prompt after its line.
       if (state.exiting) return never();
     }
-    if (reply.data.kind === 'goodbye') return end.quit(link, EXIT.ok);
+    if (reply.data.kind === 'goodbye') {
+      // A signal during the script's own XIT: said, and its status, as at the end of input (it was 0 and unsaid).
+      signalledWhileLoggingOut();
+      return end.quit(link, endStatus());
+    }
     if (reply.data.kind === 'auth') next = reply.data.next;
   }
 };

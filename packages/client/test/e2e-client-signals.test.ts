@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, P, spawnClient, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { HAVE_SCRIPT } from './client-processes.js';
-import { startFakeServer } from './fake-forum-server.js';
+import { loginReply, startFakeServer } from './fake-forum-server.js';
 import { startUdpGate } from './udp-gate.js';
 
 /** Resolves with the client's exit status, or `'still running'` after `ms` (the old client waited out its --timeout 60). */
@@ -111,4 +111,43 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     expect(performance.now() - sent).toBeLessThan(500);
     expect(client.stderr.text.endsWith(line)).toBe(true);
   }, 15_000);
+
+  // The XIT is the script's last word (its own, or the end of input's): a signal while its answer is awaited cuts
+  // nothing short. Before: `Terminated (SIGTERM): the commands after this point were not run` (every one had run).
+  it.each([
+    ['at the end of input', false],
+    ["to the script's own XIT", true],
+  ] as const)('SIGTERM while the XIT %s is answered: the logout goes ahead, and stderr says that every command had run (143)', async (_, ownXit) => {
+    let xitSeen = (): void => undefined;
+    const seen = new Promise<void>((resolve) => (xitSeen = resolve));
+    let answerXit = (): void => undefined;
+    const answered = new Promise<void>((resolve) => (answerXit = resolve));
+    const server = await startFakeServer(
+      async (req) => {
+        if (req.cmd !== 'XIT') return [loginReply(req) ?? simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+        xitSeen();
+        await answered;
+        return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+      },
+      undefined,
+      { answersLogin: true },
+    );
+    scope.closers.push(() => server.close());
+    const cwd = await tempDir('term-xit');
+    scope.dirs.push(cwd);
+    const client = spawnClient(server.port, cwd);
+    scope.stops.push(() => client.child.kill('SIGKILL'));
+    client.send('yoda');
+    client.send('pw');
+    client.send('LST');
+    if (ownXit) client.send('XIT');
+    else client.end();
+    await seen;
+    // Delivered before the answer is even sent: the client has it pending when the Goodbye arrives.
+    client.child.kill('SIGTERM');
+    answerXit();
+    expect(await exitWithin(client.exited, 8_000)).toBe(143);
+    expect(client.stdout.text).toBe(`${P.user}${P.pass}Welcome to the forum\n${P.cmd}No threads to list\n${P.cmd}${ownXit ? '' : '\n'}Goodbye\n`);
+    expect(withoutFirstContact(client.stderr.text)).toBe('Terminated (SIGTERM) while logging out: every command had been run\n');
+  });
 });

@@ -60,7 +60,8 @@ Ctrl-C ends them: a running transfer is cancelled, the session logged out,
 the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
-${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
+${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input ends
+before its first line (empty, closed, /dev/null; nothing is sent), ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
 from a file or pipe, the server could not complete the login three times in a

@@ -6,6 +6,7 @@ import { err, out, outLines, outputTaken } from './client-output.js';
 import { helpLines } from './command-help.js';
 import { interpretLine } from './command-line.js';
 import { EXIT } from './exit-status.js';
+import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
 import { endHeldByReader } from './signal-handling.js';
@@ -75,6 +76,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         if (input.promptPending) process.stdout.write('\n');
         out('Goodbye');
         if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+      } else if (next === 'username' && inputWasEmpty(state)) {
+        // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
+        err(NO_INPUT_TEXT);
+        return end.quit(link, EXIT.usage);
       } else {
         // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
         // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.

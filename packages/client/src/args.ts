@@ -65,7 +65,11 @@ before its first line (empty, closed, /dev/null; nothing is sent), ${EXIT.idleTi
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
 from a file or pipe, the server could not complete the login three times in a
-row (a fault of its own; no command run), ${EXIT.internal} on an internal error of the
+row (a fault of its own; no command run), ${EXIT.loginRefused} when, with the answers
+read from a file or pipe, the login was refused where the next line cannot answer (a
+username refused: the next line is its password, not read as a username; a command
+after a refused password) or the account stayed logged in elsewhere (or the server
+busy) through 15 s of retries (no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
 the input: ${EXIT.ok}) or while a reader of the output

@@ -22,6 +22,18 @@ const exitWithin = async (exited: Promise<number | string>, ms: number): Promise
   return code;
 };
 
+/** Resolves once process `pid` has taken signal `signo` (no longer pending in /proc/PID/status: its handler ran). */
+const signalTaken = async (pid: number, signo: number): Promise<void> => {
+  const bit = 1n << BigInt(signo - 1);
+  for (let i = 0; i < 2_000; i++) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const pending = ['SigPnd', 'ShdPnd'].map((k) => BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`));
+    if (pending.every((p) => (p & bit) === 0n)) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`signal ${signo} still pending in process ${pid} after 10 s`);
+};
+
 describe('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
   const scope = cleanupAfterEach();
 
@@ -143,8 +155,10 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     if (ownXit) client.send('XIT');
     else client.end();
     await seen;
-    // Delivered before the answer is even sent: the client has it pending when the Goodbye arrives.
     client.child.kill('SIGTERM');
+    // Taken before the answer is sent: its handler has written libuv's signal pipe, ready before the Goodbye's
+    // socket (sent only after kill() returned, a loaded machine could let the Goodbye be read first).
+    await signalTaken(client.child.pid ?? 0, 15);
     answerXit();
     expect(await exitWithin(client.exited, 8_000)).toBe(143);
     expect(client.stdout.text).toBe(`${P.user}${P.pass}Welcome to the forum\n${P.cmd}No threads to list\n${P.cmd}${ownXit ? '' : '\n'}Goodbye\n`);

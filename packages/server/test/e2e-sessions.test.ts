@@ -22,7 +22,8 @@ describe('sessions: many clients, idle timeout, Ctrl-C (real processes)', () => 
     await refused.stderr.waitFor('Login not completed (yoda has already logged in): trying again in 1 s with the same answers\n');
     refused.child.kill('SIGTERM');
     expect(await refused.exited).toBe(143);
-    expect(refused.stdout.text).toBe(P.user + 'yoda has already logged in\n');
+    // Only the refusal (again, if a retry went out before the signal was taken); no password sent as a username.
+    expect(refused.stdout.text).toMatch(/^Enter username: (yoda has already logged in\n)+$/);
     b.send('obi');
     b.send('pw2');
     await b.stdout.waitFor('Welcome to the forum\n');

@@ -1,4 +1,5 @@
 import { repeatedOption } from 'forum-protocol';
+import { isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit-status.js';
 import { DEFAULT_TRANSFER_PACE, type TransferPace } from './transfer-pace.js';
@@ -34,7 +35,8 @@ Connects to the forum server at HOST:<port> (rudp over UDP) and runs an
 interactive session. Reads commands from a terminal or, one per line, from a
 pipe; exits at end of input (logging out).
 
-  --host HOST         the server's host (default 127.0.0.1)
+  --host HOST         the server's host (default 127.0.0.1); an IPv6 address
+                      bare or in brackets, as URLs write it (::1 or [::1])
   --known-hosts FILE  where the identity keys of servers already met are
                       kept (default ~/.forum-client/known_hosts). A new server's
                       key is recorded on first contact; a server whose key
@@ -58,11 +60,16 @@ Ctrl-C ends them: a running transfer is cancelled, the session logged out,
 the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
-${EXIT.usage} on bad arguments, ${EXIT.idleTimeout} when the server logged the session out for
+${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input ends
+before its first line (empty, closed, /dev/null; nothing is sent), ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
 from a file or pipe, the server could not complete the login three times in a
-row (a fault of its own; no command run), ${EXIT.internal} on an internal error of the
+row (a fault of its own; no command run), ${EXIT.loginRefused} when, with the answers
+read from a file or pipe, the login was refused where the next line cannot answer (a
+username refused: the next line is its password, not read as a username; a command
+after a refused password) or the account stayed logged in elsewhere (or the server
+busy) through 15 s of retries (no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
 the input: ${EXIT.ok}) or while a reader of the output
@@ -76,6 +83,23 @@ transfer under way is cancelled, the session logged out, the rest not run).`;
 const seconds = (text: string): number | undefined => {
   const n = /^[0-9]{1,4}(\.[0-9]{1,3})?$/.test(text) ? Number(text) : NaN;
   return n >= 0.1 && n <= 3600 ? n : undefined;
+};
+
+/**
+ * `--host` as it is connected to: an IPv6 address in brackets, as URLs and `[addr]:port` write it and people
+ * copy it (`[::1]`), unbracketed. Before, the brackets went to the resolver: `the host name [::1] does not
+ * resolve (getaddrinfo ENOTFOUND)`. Brackets around anything else, or not matched, are refused saying so.
+ */
+const hostOf = (text: string): { readonly host: string } | { readonly error: string } => {
+  if (text === '') return { error: 'empty host' };
+  if (!text.includes('[') && !text.includes(']')) return { host: text };
+  const inner = /^\[([^[\]]*)\]$/.exec(text)?.[1];
+  if (inner !== undefined && isIPv6(inner)) return { host: inner };
+  const port = /^\[([^[\]]*)\]:([0-9]+)$/.exec(text);
+  if (port?.[1] !== undefined && port[2] !== undefined && isIPv6(port[1])) {
+    return { error: `invalid host: ${text} (the port is the <port> argument, not part of --host: forum-client ${port[2]} --host ${port[1]})` };
+  }
+  return { error: `invalid host: ${text} (brackets are for an IPv6 address only, one pair around all of it: [::1])` };
 };
 
 /** Parses `argv` (without `node` and the script). Never throws. */
@@ -107,8 +131,9 @@ export const parseClientArgs = (argv: readonly string[]): ClientCommand => {
   const text = positionals[0] ?? '';
   const port = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!(port >= 1 && port <= 65535)) return { kind: 'error', message: `invalid port: ${text}` };
-  const host = values.host ?? '127.0.0.1';
-  if (host === '') return { kind: 'error', message: 'empty host' };
+  const hostArg = hostOf(values.host ?? '127.0.0.1');
+  if ('error' in hostArg) return { kind: 'error', message: hostArg.error };
+  const { host } = hostArg;
   const knownHosts = values['known-hosts'];
   if (knownHosts === '') return { kind: 'error', message: 'empty known-hosts path' };
   const timeoutText = values.timeout ?? String(DEFAULT_TIMEOUT_SECONDS);

@@ -24,6 +24,8 @@ export class ClientState {
   exiting = false;
   /** The session's link, once connected (until then a signal has nothing to log out of). */
   link: ServerLink | undefined;
+  /** The script's input ended, empty, while the client connected: the handshake was given up for it. */
+  noInput = false;
   /** Aborted by SIGHUP before there is a session: the handshake is given up rather than waited for. */
   readonly connecting = new AbortController();
 

@@ -6,9 +6,11 @@ import { err, out, outLines, outputTaken } from './client-output.js';
 import { helpLines } from './command-help.js';
 import { interpretLine } from './command-line.js';
 import { EXIT } from './exit-status.js';
+import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
 import { endHeldByReader } from './signal-handling.js';
+import { commandWordOf, scriptLoginStep } from './script-login.js';
 import { runTransfer } from './transfer-dispatch.js';
 import { uploadSourceProblem } from './upload-source.js';
 
@@ -36,7 +38,16 @@ const promptName = (step: NextStep): string => (step === 'username' ? 'username'
  */
 export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
 
+/**
+ * The pauses before a script's login is tried again after `U has already logged in` or `Server busy: …, try
+ * again later` (ms): 15 s in all, past the 10 s a server takes by default to find a killed client's session
+ * gone. Past them the client exits with {@link EXIT.loginRefused}, no command run.
+ */
+export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
+
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const sum = (ms: readonly number[]): number => ms.reduce((a, b) => a + b, 0);
 
 /**
  * Prompts for the username and password, then reads commands and sends them, one at a time, until XIT,
@@ -75,6 +86,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         if (input.promptPending) process.stdout.write('\n');
         out('Goodbye');
         if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+      } else if (next === 'username' && inputWasEmpty(state)) {
+        // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
+        err(NO_INPUT_TEXT);
+        return end.quit(link, EXIT.usage);
       } else {
         // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
         // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.
@@ -84,14 +99,28 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       return end.quit(link, endStatus());
     }
     if (input.promptPending) process.stdout.write('\n');
+    // A signal that ended the input cut the script short; one that comes while the XIT is under way cut nothing.
+    const cutShort = signalled();
     const reply = await request('XIT', []);
     if (reply === undefined) return never();
     // Not sent: closing the connection ends the session all the same.
     if (reply !== 'unsent') outLines(reply.lines);
-    if (state.terminated) err('Terminated (SIGTERM): the commands after this point were not run');
-    else if (state.hungUp) err('Hung up (SIGHUP): the commands after this point were not run');
-    else if (state.interruptedScript()) err('Interrupted (SIGINT): the commands after this point were not run');
+    if (cutShort !== undefined) err(`${cutShort}: the commands after this point were not run`);
+    else signalledWhileLoggingOut();
     return end.quit(link, endStatus());
+  };
+
+  /** The signal that ended the input (SIGTERM, or a script's SIGHUP or Ctrl-C), as stderr names it; `undefined`: none. */
+  const signalled = (): string | undefined =>
+    state.terminated ? 'Terminated (SIGTERM)' : state.hungUp ? 'Hung up (SIGHUP)' : state.interruptedScript() ? 'Interrupted (SIGINT)' : undefined;
+
+  /**
+   * Says a signal that came while the XIT was under way: the logout went ahead and no command was left. Before,
+   * SIGTERM then printed `the commands after this point were not run`, every one of them having run.
+   */
+  const signalledWhileLoggingOut = (): void => {
+    const what = signalled();
+    if (what !== undefined) err(`${what} while logging out: every command had been run`);
   };
 
   let next: NextStep = 'username';
@@ -99,6 +128,15 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
   let loginAnswers: string[] = [];
   const replay: string[] = [];
   let loginFaults = 0;
+  let loginBusy = 0;
+  /** The refusal of the script's last password, while its next line answers the username prompt. */
+  let refused: string | undefined;
+
+  /** A script's login refused where none of its lines can answer what follows: it ends, nothing more read. */
+  const refusedScript = (reason: string): Promise<number> => {
+    err(`Login refused (${reason}): the rest of the input is not read (its next line was not written for this prompt); the commands were not run`);
+    return end.quit(link, EXIT.loginRefused);
+  };
   for (;;) {
     state.awaitingOutput = true;
     // The signal came while the command was under way; its answer now waits for a reader that may never read.
@@ -114,37 +152,55 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
     if (line === undefined) return endOfInput(next);
     if (next !== 'command') {
       if (next === 'username') {
+        // After a refused password the script's next line answers the username prompt, unless it is a command:
+        // the script went on as if logged in (`LST` was sent as a username, and made an account of the next line).
+        const command = state.scripted && refused !== undefined ? commandWordOf(line) : undefined;
+        if (command !== undefined) {
+          err(`Login refused (${refused ?? ''}): the script went on with the command ${command}, not taken for a username; the commands were not run`);
+          return end.quit(link, EXIT.loginRefused);
+        }
         username = line;
         loginAnswers = [];
       }
       loginAnswers.push(line);
-      const reply = await request(next, [line]);
+      const step = next;
+      const reply = await request(step, [line]);
       if (reply === undefined) return never();
-      if (reply === 'unsent') continue;
+      if (reply === 'unsent') {
+        // Said (`Not sent: …`); a script's next line was not written for this prompt.
+        if (state.scripted) return refusedScript('the answer was not sent');
+        continue;
+      }
       outLines(reply.lines);
-      if (reply.data.kind !== 'auth') continue;
-      next = reply.data.next;
+      if (reply.data.kind === 'auth') next = reply.data.next;
       // The login ended or begun again (a refusal that is no fault, throttled say, as the username was sent
       // again): what is left of the replay (the password) answers no prompt of it. Left, it was sent as a username.
       if (next === 'username' || next === 'command') replay.length = 0;
+      // At a terminal the person answers the prompt shown.
+      if (!state.scripted) continue;
+      const what = scriptLoginStep(step, reply, username);
+      refused = what.kind === 'go-on' && reply.status === 'error' ? (reply.lines[0] ?? 'refused') : undefined;
+      if (what.kind === 'go-on') continue;
+      if (what.kind === 'stop') return refusedScript(reply.lines[0] ?? 'refused');
       // A script's next line is its password (or first command): read at the username prompt after a fault, it
-      // was taken as a username (attack round 18). The same answers again, a pause before; at a terminal the
-      // person answers the prompt shown. Only a login begun again (the username asked for): a `fault` that asks
-      // for another step would have the answers replayed at the wrong prompts (a username sent as a password,
-      // the password as a command line); the script's next line answers such a step, as without `fault`.
-      if (reply.data.fault === true && next === 'username' && state.scripted) {
-        const wait = LOGIN_FAULT_PAUSES_MS[loginFaults++];
-        if (wait === undefined) {
-          err(`Login not completed: the server could not complete it ${loginFaults} times; the commands were not run`);
+      // was taken as a username (attack round 18). The same answers again, a pause before.
+      const pauses = what.cause === 'fault' ? LOGIN_FAULT_PAUSES_MS : LOGIN_BUSY_PAUSES_MS;
+      const tries = what.cause === 'fault' ? ++loginFaults : ++loginBusy;
+      const wait = pauses[tries - 1];
+      if (wait === undefined) {
+        if (what.cause === 'fault') {
+          err(`Login not completed: the server could not complete it ${tries} times; the commands were not run`);
           return end.quit(link, EXIT.loginFault);
         }
-        err(`Login not completed (a fault of the server): trying again in ${wait / 1000} s with the same answers`);
-        await pause(wait);
-        if (state.exiting) return never();
-        // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
-        if (state.interrupts > 0 || state.hungUp || state.terminated) return endOfInput(next);
-        replay.splice(0, replay.length, ...loginAnswers);
+        err(`Login not completed: ${reply.lines[0] ?? 'busy'} (${tries} tries in ${sum(pauses) / 1000} s); the commands were not run`);
+        return end.quit(link, EXIT.loginRefused);
       }
+      err(`Login not completed (${what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy')}): trying again in ${wait / 1000} s with the same answers`);
+      await pause(wait);
+      if (state.exiting) return never();
+      // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
+      if (state.interrupts > 0 || state.hungUp || state.terminated) return endOfInput(next);
+      replay.splice(0, replay.length, ...(what.replay === 'login' ? loginAnswers : [line]));
       continue;
     }
     const typed = interpretLine(line);
@@ -174,7 +230,11 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       // A fatal event deferred during the transfer is exiting now: no prompt after its line.
       if (state.exiting) return never();
     }
-    if (reply.data.kind === 'goodbye') return end.quit(link, EXIT.ok);
+    if (reply.data.kind === 'goodbye') {
+      // A signal during the script's own XIT: said, and its status, as at the end of input (it was 0 and unsaid).
+      signalledWhileLoggingOut();
+      return end.quit(link, endStatus());
+    }
     if (reply.data.kind === 'auth') next = reply.data.next;
   }
 };

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, readdir, rename, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNoHardLinks } from 'forum-protocol';
+import { errorCode } from './error-code.js';
 
 /** Why a download would not replace a local file: the local name is taken and overwriting was not asked for. */
 export class LocalFileExistsError extends Error {
@@ -26,7 +27,7 @@ const isRunning = (pid: number): boolean => {
     return true;
   } catch (e) {
     // EPERM: it runs, as another user.
-    return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'EPERM';
+    return errorCode(e) === 'EPERM';
   }
 };
 
@@ -75,8 +76,7 @@ export const putInPlace = async (tmp: string, dest: string, overwrite: boolean):
   try {
     await link(tmp, dest);
   } catch (e) {
-    const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-    if (code === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
+    if (errorCode(e) === 'EEXIST') throw new LocalFileExistsError(`${dest} exists`);
     // A file system without hard links (FAT, some network mounts): check, then rename.
     if (!isNoHardLinks(e)) throw e;
     if (await lstat(dest).then(() => true, () => false)) throw new LocalFileExistsError(`${dest} exists`);

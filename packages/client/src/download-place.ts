@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { access, lstat } from 'node:fs/promises';
-
-const codeOf = (e: unknown): string => String((e as { code?: unknown }).code);
+import { errorCode } from './error-code.js';
 
 /** Why a download cannot go ahead: its name is taken (`--overwrite` would replace it), or the place cannot take it at all. */
 export type DownloadPlaceProblem = { readonly kind: 'exists' } | { readonly kind: 'unusable'; readonly text: string };
@@ -22,6 +21,6 @@ export const downloadPlaceProblem = async (localName: string, overwrite: boolean
   // The temporary file is created beside it, then linked or renamed in: both need the directory writable.
   return access('.', constants.W_OK | constants.X_OK).then(
     () => undefined,
-    (e: unknown) => ({ kind: 'unusable', text: `Cannot download ${localName}: this directory (${process.cwd()}) is not writable (${codeOf(e)})` }),
+    (e: unknown) => ({ kind: 'unusable', text: `Cannot download ${localName}: this directory (${process.cwd()}) is not writable (${errorCode(e) ?? String(e)})` }),
   );
 };

@@ -5,6 +5,7 @@ import { err, out } from './client-output.js';
 import { runCommandLoop } from './command-loop.js';
 import { EXIT } from './exit-status.js';
 import { LineInput } from './line-input.js';
+import { inputReadableAhead, inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { openServerConnection } from './server-connection.js';
 import { ServerLink } from './server-link.js';
 import { SessionExit } from './session-exit.js';
@@ -35,6 +36,20 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   // Downloads of an earlier client here that was killed mid-transfer.
   await sweepStaleDownloads(process.cwd());
 
+  if (state.scripted) {
+    // A file or device is read to its first line first: empty, nothing is sent to the server at all.
+    if (inputReadableAhead() && !(await input.firstLine) && inputWasEmpty(state)) {
+      err(NO_INPUT_TEXT);
+      input.close();
+      return EXIT.usage;
+    }
+    // A pipe that ends empty while the handshake is under way gives it up (after it, the username prompt says so).
+    void input.firstLine.then((hadLine) => {
+      if (hadLine || state.link !== undefined || !inputWasEmpty(state)) return;
+      state.noInput = true;
+      state.connecting.abort();
+    });
+  }
   const conn = await openServerConnection(args, timings, state);
   if (typeof conn === 'number') return conn;
   const link = new ServerLink(conn, timings.requestTimeoutMs, {

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, nodeCryptoProvider } from 'rudpx';
+import { errorCode } from './error-code.js';
 
 /** The default file: `~/.forum-client/known_hosts`. */
 export const defaultKnownHostsPath = (): string => join(homedir(), '.forum-client', 'known_hosts');
@@ -52,7 +53,7 @@ export const loadKnownHosts = async (path: string): Promise<{ readonly text: str
   try {
     text = (await readBounded(path)).toString('utf8');
   } catch (e) {
-    if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+    if (errorCode(e) !== 'ENOENT') throw e;
   }
   return { text, hosts: parseKnownHosts(text) };
 };
@@ -119,7 +120,7 @@ const lockKnownHosts = async (path: string): Promise<{ readonly release: () => P
       await writeFile(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       return { release: () => unlink(lock).catch(() => undefined) };
     } catch (e) {
-      if ((e as { code?: unknown }).code !== 'EEXIST') return { problem: `could not lock ${lock}: ${e instanceof Error ? e.message : String(e)}` };
+      if (errorCode(e) !== 'EEXIST') return { problem: `could not lock ${lock}: ${e instanceof Error ? e.message : String(e)}` };
     }
     if (performance.now() >= deadline) return { problem: `${lock} stayed locked for ${KNOWN_HOSTS_LOCK_WAIT_MS / 1000} s (delete it if no forum-client is starting)` };
     if ((await ageOf(lock)) > KNOWN_HOSTS_LOCK_STALE_MS) await removeStaleLock(lock);

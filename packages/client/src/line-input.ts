@@ -61,6 +61,10 @@ export class LineInput {
   private readonly output: LineStreams['output'];
   /** True while a prompt is shown and no line has answered it (output then starts on a new line). */
   promptPending = false;
+  private sawLine = false;
+  private settleFirst: (hadLine: boolean) => void = () => undefined;
+  /** Resolves once the input has its first line (`true`), or ended without one (`false`: empty, or ended by a signal). */
+  readonly firstLine = new Promise<boolean>((resolve) => (this.settleFirst = resolve));
 
   constructor(
     private readonly terminal: boolean,
@@ -79,6 +83,8 @@ export class LineInput {
     this.rl.on('line', (line) => {
       // Ended by Ctrl-C or SIGHUP: what a pipe delivers later is the rest of the script, which is not run.
       if (this.ended) return;
+      this.sawLine = true;
+      this.settleFirst(true);
       const w = this.waiter;
       this.waiter = undefined;
       if (w !== undefined) w(line);
@@ -133,14 +139,21 @@ export class LineInput {
   private finishInput(): void {
     if (this.ended) return;
     this.ended = true;
+    this.settleFirst(this.sawLine);
     const w = this.waiter;
     this.waiter = undefined;
     w?.(undefined);
   }
 
+  /** True once a line came (even one not yet asked for): the input was not empty. */
+  get hadLine(): boolean {
+    return this.sawLine;
+  }
+
   /** Releases the terminal. */
   close(): void {
     this.ended = true;
+    this.settleFirst(this.sawLine);
     if (this.echo !== undefined) this.echo.muted = false;
     this.rl.close();
   }

@@ -5,6 +5,7 @@ import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
 import { err } from './client-output.js';
 import { EXIT } from './exit-status.js';
+import { inputEndedBySignal, NO_INPUT_TEXT } from './no-input.js';
 import { defaultKnownHostsPath, loadKnownHosts, trustServerKey } from './known-hosts-file.js';
 import type { Timings } from './timings.js';
 import { unreachableReason } from './unreachable-reason.js';
@@ -39,6 +40,11 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
     conn = await connect({ port: args.port, host: args.host, ...timings.transport, signal: state.connecting.signal, ...(pinned !== undefined ? { serverKey: pinned } : {}) });
   } catch (e) {
     if (status) process.stderr.write('\n');
+    if (state.connecting.signal.aborted && state.noInput && !inputEndedBySignal(state)) {
+      err(NO_INPUT_TEXT);
+      input.close();
+      return EXIT.usage;
+    }
     if (state.connecting.signal.aborted) {
       // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.
       err(`${state.terminated ? 'Terminated (SIGTERM)' : state.hungUp ? 'Hung up (SIGHUP)' : 'End of input'} while connecting: not logged in`);

@@ -1,5 +1,4 @@
 import { deriveTransferKeys, sessionExporter, type RequestCommand } from 'forum-protocol';
-import { stat } from 'node:fs/promises';
 import type { RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
@@ -9,6 +8,7 @@ import { downloadPlaceProblem } from './download-place.js';
 import { createProgress } from './progress.js';
 import { downloadFile, uploadFile, type TransferResult } from './transfer.js';
 import { checkTransferReply, type TransferData } from './transfer-direction.js';
+import { openUploadSource } from './upload-source.js';
 import { transferFailureLine, uploadUnknownLine } from './transfer-refusal.js';
 
 
@@ -61,13 +61,19 @@ export const runTransfer = async (granted: GrantedTransfer, args: ClientArgs, co
   try {
     const keys = deriveTransferKeys(sessionExporter(conn), data.token);
     if (check.direction === 'upload') {
-      const size = (await stat(localName)).size;
-      const progress = createProgress(`Uploading ${localName}`, size);
-      // Stopped however the upload ends: a bar left running would redraw over the lines that follow.
-      try {
-        result = await uploadFile(args.host, data.port, data.token, keys, localName, size, progress, { signal: cancel.signal, pace: args.pace });
-      } finally {
-        progress.stop();
+      // Opened again, as the file may have changed since the UPD's check: measured and read through one handle.
+      const source = await openUploadSource(localName);
+      if ('problem' in source) {
+        result = { ok: false, cancelled: false, reason: source.problem };
+      } else {
+        const progress = createProgress(`Uploading ${localName}`, source.size);
+        // Stopped however the upload ends: a bar left running would redraw over the lines that follow.
+        try {
+          result = await uploadFile(args.host, data.port, data.token, keys, source.handle, source.size, progress, { signal: cancel.signal, pace: args.pace });
+        } finally {
+          progress.stop();
+          await source.handle.close().catch(() => undefined);
+        }
       }
     } else {
       const progress = (size: number) => createProgress(`Downloading ${localName}`, size);

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,7 +32,7 @@ export { LocalFileExistsError, sweepStaleDownloads } from './download-files.js';
 export { ANSWER_TIMEOUT_MS, COMMIT_WAIT_MS, STALL_TIMEOUT_MS, type TransferOptions, type TransferResult } from './transfer-connection.js';
 
 /**
- * Sends `path` (`size` bytes) over TCP: the token line in clear, then sealed
+ * Sends `source` (`size` bytes; a path, or a handle that stays the caller's to close) over TCP: the token line in clear, then sealed
  * with `keys`: the size line, the bytes and the final record; then waits for
  * the server's sealed `OK` / `ERR reason`. Aborting `options.signal` cuts the
  * connection: the server then has fewer bytes than announced and keeps
@@ -46,7 +46,7 @@ export const uploadFile = async (
   port: number,
   token: string,
   keys: TransferKeys,
-  path: string,
+  source: string | FileHandle,
   size: number,
   progress: Progress,
   options: TransferOptions = {},
@@ -109,7 +109,7 @@ export const uploadFile = async (
     // final record: sent short and ended, the server refused it, but a connection lost before that answer left
     // the client unable to say more than "may or may not have been stored" of an upload that cannot be.
     const whole = { bytes: size, why: (seen: number) => `the file shrank to ${seen} of the ${size} bytes announced while it was being sent` };
-    await pipeline(size === 0 ? Readable.from([]) : createReadStream(path, { start: 0, end: size - 1 }), byteCounter(progress, paceWatch.add, size, whole), channel);
+    await pipeline(size === 0 ? Readable.from([]) : typeof source === 'string' ? createReadStream(source, { start: 0, end: size - 1 }) : source.createReadStream({ start: 0, end: size - 1, autoClose: false }), byteCounter(progress, paceWatch.add, size, whole), channel);
   } catch (e) {
     sendError = e;
   }

@@ -47,3 +47,25 @@ describe('forum-client --stall-bytes / --stall-seconds', () => {
     expect(parseClientArgs(['4000', '--stall-seconds', '1', '--stall-seconds', '2'])).toEqual({ kind: 'error', message: '--stall-seconds given more than once' });
   });
 });
+
+describe('forum-client --host', () => {
+  it('takes an IPv6 address in brackets, as URLs write it, as the bare address', () => {
+    // Before: host '[::1]', sent to the resolver (`the host name [::1] does not resolve (getaddrinfo ENOTFOUND)`).
+    expect(parseClientArgs(['4000', '--host', '[::1]'])).toMatchObject({ kind: 'run', args: { host: '::1' } });
+    expect(parseClientArgs(['4000', '--host=[2001:db8::7]'])).toMatchObject({ kind: 'run', args: { host: '2001:db8::7' } });
+    expect(parseClientArgs(['4000', '--host', '::1'])).toMatchObject({ kind: 'run', args: { host: '::1' } });
+    expect(parseClientArgs(['4000', '--host', 'forum.example'])).toMatchObject({ kind: 'run', args: { host: 'forum.example' } });
+  });
+
+  it('refuses brackets that are not one pair around an IPv6 address, saying why', () => {
+    const brackets = (text: string): string => `invalid host: ${text} (brackets are for an IPv6 address only, one pair around all of it: [::1])`;
+    for (const bad of ['[::1', '::1]', '[[::1]]', '[]', '[127.0.0.1]', '[localhost]', '[::1]x', 'a[b]']) {
+      expect(parseClientArgs(['4000', '--host', bad])).toEqual({ kind: 'error', message: brackets(bad) });
+    }
+    expect(parseClientArgs(['4000', '--host', '[::1]:4000'])).toEqual({
+      kind: 'error',
+      message: 'invalid host: [::1]:4000 (the port is the <port> argument, not part of --host: forum-client 4000 --host ::1)',
+    });
+    expect(parseClientArgs(['4000', '--host', ''])).toEqual({ kind: 'error', message: 'empty host' });
+  });
+});

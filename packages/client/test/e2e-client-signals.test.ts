@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, spawnClient, tempDir } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, CLIENT_BIN, ownKnownHosts, P, spawnClient, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
 import { HAVE_SCRIPT } from './client-processes.js';
-import { startFakeServer } from './fake-forum-server.js';
+import { loginReply, startFakeServer } from './fake-forum-server.js';
 import { startUdpGate } from './udp-gate.js';
 
 /** Resolves with the client's exit status, or `'still running'` after `ms` (the old client waited out its --timeout 60). */
@@ -20,6 +20,18 @@ const exitWithin = async (exited: Promise<number | string>, ms: number): Promise
   const code = await Promise.race([exited, new Promise<string>((resolve) => (timer = setTimeout(resolve, ms, 'still running')))]);
   clearTimeout(timer);
   return code;
+};
+
+/** Resolves once process `pid` has taken signal `signo` (no longer pending in /proc/PID/status: its handler ran). */
+const signalTaken = async (pid: number, signo: number): Promise<void> => {
+  const bit = 1n << BigInt(signo - 1);
+  for (let i = 0; i < 2_000; i++) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const pending = ['SigPnd', 'ShdPnd'].map((k) => BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`));
+    if (pending.every((p) => (p & bit) === 0n)) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`signal ${signo} still pending in process ${pid} after 10 s`);
 };
 
 describe('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
@@ -111,4 +123,45 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     expect(performance.now() - sent).toBeLessThan(500);
     expect(client.stderr.text.endsWith(line)).toBe(true);
   }, 15_000);
+
+  // The XIT is the script's last word (its own, or the end of input's): a signal while its answer is awaited cuts
+  // nothing short. Before: `Terminated (SIGTERM): the commands after this point were not run` (every one had run).
+  it.each([
+    ['at the end of input', false],
+    ["to the script's own XIT", true],
+  ] as const)('SIGTERM while the XIT %s is answered: the logout goes ahead, and stderr says that every command had run (143)', async (_, ownXit) => {
+    let xitSeen = (): void => undefined;
+    const seen = new Promise<void>((resolve) => (xitSeen = resolve));
+    let answerXit = (): void => undefined;
+    const answered = new Promise<void>((resolve) => (answerXit = resolve));
+    const server = await startFakeServer(
+      async (req) => {
+        if (req.cmd !== 'XIT') return [loginReply(req) ?? simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+        xitSeen();
+        await answered;
+        return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+      },
+      undefined,
+      { answersLogin: true },
+    );
+    scope.closers.push(() => server.close());
+    const cwd = await tempDir('term-xit');
+    scope.dirs.push(cwd);
+    const client = spawnClient(server.port, cwd);
+    scope.stops.push(() => client.child.kill('SIGKILL'));
+    client.send('yoda');
+    client.send('pw');
+    client.send('LST');
+    if (ownXit) client.send('XIT');
+    else client.end();
+    await seen;
+    client.child.kill('SIGTERM');
+    // Taken before the answer is sent: its handler has written libuv's signal pipe, ready before the Goodbye's
+    // socket (sent only after kill() returned, a loaded machine could let the Goodbye be read first).
+    await signalTaken(client.child.pid ?? 0, 15);
+    answerXit();
+    expect(await exitWithin(client.exited, 8_000)).toBe(143);
+    expect(client.stdout.text).toBe(`${P.user}${P.pass}Welcome to the forum\n${P.cmd}No threads to list\n${P.cmd}${ownXit ? '' : '\n'}Goodbye\n`);
+    expect(withoutFirstContact(client.stderr.text)).toBe('Terminated (SIGTERM) while logging out: every command had been run\n');
+  });
 });

@@ -51,6 +51,21 @@ describe('forum-client, local environment', () => {
     expect(r.stderr).toBe(`Unable to reach the server at [::1]:${port}: nothing listens on UDP port ${port} there (port unreachable): is the server running, on that port?\n`);
   });
 
+  it('an IPv6 server named in brackets, as a URL has it (--host [::1]), is reached', async () => {
+    const { server, cwd } = await scope.startInTemp(['--host', '::1']);
+    const r = await runClient(server.port, cwd, ['yoda', 'pw', 'XIT'], ['--host', '[::1]']);
+    // Before: exit 1, `the host name [::1] does not resolve (getaddrinfo ENOTFOUND)`.
+    expect({ code: r.code, stdout: r.stdout, stderr: withoutFirstContact(r.stderr) }).toEqual({
+      code: 0,
+      stdout: P.user + P.newPass + 'Welcome to the forum\n' + answered(['Goodbye']),
+      stderr: '',
+    });
+    // Brackets that are not one pair around an IPv6 address: refused before anything is sent.
+    const bad = await runClient(server.port, cwd, ['yoda'], ['--host', '[::1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('forum-client: invalid host: [::1 (brackets are for an IPv6 address only, one pair around all of it: [::1])\n');
+  });
+
   /** yoda's forum with `notes.txt` uploaded to thread t. */
   const withUpload = async (): Promise<{ server: ServerProc; cwd: string }> => {
     const { server, cwd } = await scope.startInTemp();

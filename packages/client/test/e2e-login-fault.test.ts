@@ -119,9 +119,94 @@ describe('forum-client with piped answers, a login the server could not complete
     );
     closers.push(() => server.close());
     const run = await runClient(server.port, await cwd(), ['yoda', 'pw', 'LST']);
-    // Before: 'username pw' — the replay's password, left over, answered the username prompt (sent, and logged, as a username).
-    expect(seen.slice(0, 4)).toEqual(['username yoda', 'password pw', 'username yoda', 'username LST']);
-    expect(seen).not.toContain('username pw');
+    // Before: 'username pw' — the replay's password, left over, answered the username prompt (sent, and logged, as a
+    // username); then 'username LST', the script's next line, as the username refused asks for the username again.
+    expect(seen).toEqual(['username yoda', 'password pw', 'username yoda']);
     expect(run.stdout).toContain('Too many logins, try later');
+    expect(run.code).toBe(7);
   });
+});
+
+describe('forum-client with piped answers, a login refused', () => {
+  const { dirs, closers } = cleanupAfterEach();
+  const cwd = async (): Promise<string> => {
+    const dir = await tempDir('login-refused');
+    dirs.push(dir);
+    return dir;
+  };
+
+  /** A fake whose answer to the n-th request (from 1) `special` may give; otherwise a login that works for yoda/pw. */
+  const fake = async (special: (req: Request, n: number) => Reply | undefined): Promise<{ readonly port: number; readonly seen: string[] }> => {
+    const seen: string[] = [];
+    const server = await startFakeServer(
+      (req) => {
+        seen.push([req.cmd, ...req.args].join(' '));
+        const answer = special(req, seen.length);
+        if (answer !== undefined) return [answer];
+        if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
+        if (req.cmd === 'password') {
+          return [
+            req.args[0] === 'pw'
+              ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
+              : simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' }),
+          ];
+        }
+        if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
+        return [simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+      },
+      undefined,
+      { answersLogin: true },
+    );
+    closers.push(() => server.close());
+    return { port: server.port, seen };
+  };
+
+  it('a username refused: its next line, the password, is not sent as a username; status 7, no command run', async () => {
+    const refusal = "Invalid username: must not contain ':'";
+    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [refusal], { kind: 'auth', next: 'username' }) : undefined));
+    const run = await runClient(port, await cwd(), ['yo:da', 'secret', 'LST']);
+    // Before: ['username yo:da', 'username secret', 'username LST'] — the password sent, and logged, as a username.
+    expect(seen).toEqual(['username yo:da']);
+    expect(run.stdout).toBe(`Enter username: ${refusal}\n`);
+    expect(run.stderr).toContain(`Login refused (${refusal}): the rest of the input is not read (its next line was not written for this prompt); the commands were not run\n`);
+    expect(run.code).toBe(7);
+  });
+
+  it('a refused password followed by a command: the command is not sent as a username; status 7', async () => {
+    const { port, seen } = await fake(() => undefined);
+    const run = await runClient(port, await cwd(), ['yoda', 'wrong', 'LST', 'XIT']);
+    // Before: ['username yoda', 'password wrong', 'username LST', 'password XIT'] — an account LST made, XIT its password.
+    expect(seen).toEqual(['username yoda', 'password wrong']);
+    expect(run.stderr).toContain('Login refused (Invalid password): the script went on with the command LST, not taken for a username; the commands were not run\n');
+    expect(run.code).toBe(7);
+  });
+
+  it('"already logged in" at the username: the same username again after a pause, then the password at its prompt', async () => {
+    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+    const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: ['username yoda', 'username pw', 'password LST'].
+    expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
+    expect(run.stderr).toContain('Login not completed (yoda has already logged in): trying again in 1 s with the same answers\n');
+    expect(run.code).toBe(0);
+  });
+
+  it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async () => {
+    const busy = 'Server busy: too many replies waiting to be acknowledged, try again later';
+    const { port, seen } = await fake((req, n) => (n === 2 ? simpleReply(req.id, 'error', [busy]) : undefined));
+    const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
+    // Before: ['username yoda', 'password pw', 'password LST'] — the first command sent as the password.
+    expect(seen).toEqual(['username yoda', 'password pw', 'password pw', 'LST', 'XIT']);
+    expect(run.stderr).toContain(`Login not completed (${busy}): trying again in 1 s with the same answers\n`);
+    expect(run.code).toBe(0);
+  });
+
+  it('an account logged in elsewhere for good: tried 5 times over 15 s, then status 7, no line read as another answer', async () => {
+    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+    const started = performance.now();
+    const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
+    expect(seen).toEqual(Array<string>(5).fill('username yoda'));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(15_000);
+    expect(run.stderr).toContain('Login not completed: yoda has already logged in (5 tries in 15 s); the commands were not run\n');
+    expect(run.code).toBe(7);
+  }, 40_000);
 });

@@ -1,12 +1,13 @@
 /**
  * forum-client reading a pipe whose last line has no newline (`printf 'alice'`), as the built
  * binaries run: the unterminated line is an answer like any other, then end of input is handled as
- * at a line's end; ending before logging in is said on standard error.
+ * at a line's end; ending before logging in is said on standard error. No input at all is said, status 2.
  */
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { answered, cleanupAfterEach, P, spawnClient, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, CLIENT_BIN, ownKnownHosts, P, runClient, spawnClient, withoutFirstContact } from '../../server/test/forum-processes.js';
 
 describe('forum-client with piped input ending without a newline (real processes)', () => {
   const scope = cleanupAfterEach();
@@ -21,8 +22,6 @@ describe('forum-client with piped input ending without a newline (real processes
 
   it('the last, unterminated line answers its prompt; input ending before login is said on stderr', async () => {
     const { server, cwd } = await scope.startInTemp();
-    // Nothing at all: the username prompt meets the end of input.
-    expect(await piped(server.port, cwd, '')).toEqual({ code: 0, stdout: P.user, stderr: 'End of input at the username prompt: not logged in\n' });
     // `printf 'alice'`: the name is sent (a new user, so the new-password prompt), then the end of input.
     // Before: the same standard output, and nothing on stderr to say that no one logged in.
     expect(await piped(server.port, cwd, 'alice')).toEqual({ code: 0, stdout: P.user + P.newPass, stderr: 'End of input at the password prompt: not logged in\n' });
@@ -33,5 +32,37 @@ describe('forum-client with piped input ending without a newline (real processes
     expect(await piped(server.port, cwd, 'alice\npass\nXIT')).toEqual({ code: 0, stdout: P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']), stderr: '' });
     // CRLF line ends (a file from Windows): the same answers.
     expect(await piped(server.port, cwd, 'alice\r\npass\r\nXIT')).toEqual({ code: 0, stdout: P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']), stderr: '' });
+  });
+
+  const NO_INPUT = 'No input: standard input ended before its first line (forum-client reads the username, the password and the commands from it, one a line); not logged in\n';
+
+  // Before: each connected, showed the username prompt, said `End of input at the username prompt: not logged in` and exited 0.
+  it.each([
+    ['</dev/null', '< /dev/null'],
+    ['an empty file', '< empty'],
+    ['standard input closed', '<&-'],
+  ] as const)('no input at all (%s): said, status 2, nothing sent to the server (no prompt, which follows the connection)', async (_, redirect) => {
+    const { server, cwd } = await scope.startInTemp();
+    await writeFile(join(cwd, 'empty'), '');
+    const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+    const command = [process.execPath, CLIENT_BIN, String(server.port), ...ownKnownHosts([])].map(quote).join(' ');
+    const child = spawn('sh', ['-c', `exec ${command} ${redirect}`], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect({ code, stdout, stderr }).toEqual({ code: 2, stdout: '', stderr: NO_INPUT });
+  });
+
+  it('a pipe that ends without a line once the prompt is shown: said, status 2, the connection closed unused', async () => {
+    const { server, cwd } = await scope.startInTemp();
+    const c = spawnClient(server.port, cwd);
+    await c.stdout.waitFor(P.user);
+    c.end();
+    expect(await c.exited).toBe(2);
+    expect({ stdout: c.stdout.text, stderr: withoutFirstContact(c.stderr.text) }).toEqual({ stdout: P.user, stderr: NO_INPUT });
+    // A client of the same user logs in at once: nothing was held.
+    expect((await runClient(server.port, cwd, ['alice', 'pw', 'XIT'])).code).toBe(0);
   });
 });

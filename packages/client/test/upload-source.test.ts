@@ -1,9 +1,10 @@
 /** The local file of a UPD, checked before anything is sent: missing, a directory, not a regular file, unreadable. */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from '../../server/test/forum-processes.js';
-import { uploadSourceProblem } from '../src/upload-source.js';
+import { openUploadSource, uploadSourceProblem } from '../src/upload-source.js';
 
 describe('uploadSourceProblem', () => {
   const { dirs } = cleanupAfterEach();
@@ -18,7 +19,35 @@ describe('uploadSourceProblem', () => {
     expect(await uploadSourceProblem(join(dir, 'missing'))).toBe(`File ${join(dir, 'missing')} does not exist`);
     // Before: "does not exist" for a directory.
     expect(await uploadSourceProblem(join(dir, 'sub'))).toBe(`File ${join(dir, 'sub')} is a directory, not a file`);
-    expect(await uploadSourceProblem('/dev/null')).toBe('File /dev/null is not a regular file');
+    expect(await uploadSourceProblem('/dev/null')).toBe('File /dev/null is not a regular file (a character device): only a regular file can be uploaded');
+  });
+
+  it('refuses a named pipe at once, with no writer on it (opened plainly, it would wait for one for ever)', async () => {
+    const dir = await tempDir('upload-source');
+    dirs.push(dir);
+    const fifo = join(dir, 'pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expect(await uploadSourceProblem(fifo)).toBe(`File ${fifo} is not a regular file (a named pipe): only a regular file can be uploaded`);
+    const opened = await openUploadSource(fifo);
+    expect(opened).toEqual({ problem: `File ${fifo} is not a regular file (a named pipe): only a regular file can be uploaded` });
+  });
+
+  it('opens a regular file once: its size is measured on the handle its bytes are read from', async () => {
+    const dir = await tempDir('upload-source');
+    dirs.push(dir);
+    const file = join(dir, 'a.txt');
+    await writeFile(file, 'hello');
+    const opened = await openUploadSource(file);
+    if ('problem' in opened) throw new Error(opened.problem);
+    try {
+      // Replaced by name after the open: the handle still reads what was measured.
+      await rm(file);
+      await writeFile(file, 'another, longer file');
+      expect(opened.size).toBe(5);
+      expect((await opened.handle.readFile()).toString()).toBe('hello');
+    } finally {
+      await opened.handle.close();
+    }
   });
 
   it('refuses an unreadable file before the server is asked (it used to fail after the upload was granted)', async () => {

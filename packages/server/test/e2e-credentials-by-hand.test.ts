@@ -36,8 +36,10 @@ describe('credentials.txt edited by hand', () => {
   it('a mangled line\'s name is refused at login, not registered anew; the file is left as it was', async () => {
     const text = 'alice secret \nbob\tpw\ncarol pw\n';
     const s = await serve(text);
-    const refused = await runClient(s.port, s.cwd, ['alice']);
-    expect(refused.stdout).toBe(P.user + "The account alice cannot be used until the server's operator mends its line in credentials.txt\n" + P.user);
+    const refused = await runClient(s.port, s.cwd, ['alice', 'secret']);
+    // A script's login refused at its username: stopped (status 7), its password not read as the next username.
+    expect(refused.stdout).toBe(P.user + "The account alice cannot be used until the server's operator mends its line in credentials.txt\n");
+    expect(refused.code).toBe(7);
     expect(s.lines()).toContain('Login of alice refused: credentials.txt line 1, skipped as malformed, may be its account');
     const carol = await runClient(s.port, s.cwd, ['carol', 'pw', 'XIT']);
     expect(carol.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Goodbye']));

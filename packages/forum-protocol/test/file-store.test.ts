@@ -370,19 +370,31 @@ describe('data-directory store', () => {
     expect(await lines(run(again.right, 'ann', 'RDT t'))).toEqual([`1 ann: ${'x'.repeat(40)}`]);
   });
 
-  it('a credentials file with bytes that are not UTF-8 keeps them: accounts are appended after them, a secret change rewrites it whole', async () => {
+  it('a credentials file with bytes that are not UTF-8 keeps them byte for byte: accounts are appended after them, a secret changed in its line', async () => {
     const dir = freshDir();
-    const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('bob pw2\n')]);
+    // A malformed line of invalid bytes, and a Latin-1 name (ren\xe9) with a well-formed line of its own.
+    const latin = Buffer.concat([Buffer.from('ren'), Buffer.from([0xe9]), Buffer.from(' pw4\r\n')]);
+    const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), latin, Buffer.from('bob pw2\n')]);
     writeFileSync(join(dir, 'credentials.txt'), raw);
     const s = await open(dir);
     expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped; logins as \ufffd\ufffd are refused until it is mended']);
     await s.createAccount({ username: 'cy', password: 'pw3' })();
     expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(Buffer.concat([raw, Buffer.from('cy pw3\n')]));
+    // Before: the file was rewritten whole from its decoded text, every invalid byte turned into U+FFFD (EF BF BD).
     expect(await s.replaceAccountSecret('bob', 'NEW')()).toEqual(E.right(true));
-    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('ann pw1\n\ufffd\ufffd  A\nbob NEW\ncy pw3\n');
+    expect(await s.replaceAccountSecret('cy', 'NEW3')()).toEqual(E.right(true));
+    expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(
+      Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), latin, Buffer.from('bob NEW\ncy NEW3\n')]),
+    );
+    // The account read from a line of invalid bytes keeps its name's bytes: only the secret is its own to change.
+    expect(await s.replaceAccountSecret('ren\ufffd', 'NEW4')()).toEqual(E.right(true));
+    expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(
+      Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('ren'), Buffer.from([0xe9]), Buffer.from(' NEW4\r\nbob NEW\ncy NEW3\n')]),
+    );
     const again = await open(dir);
     expect(await again.getAccount('bob')()).toEqual(E.right({ _tag: 'Some', value: { username: 'bob', password: 'NEW' } }));
-    expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'pw3' } }));
+    expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'NEW3' } }));
+    expect(await again.getAccount('ren\ufffd')()).toEqual(E.right({ _tag: 'Some', value: { username: 'ren\ufffd', password: 'NEW4' } }));
   });
 
   it('a byte order mark before the first credentials line (Notepad) is not part of its user name: the account is kept, not free to take', async () => {

@@ -216,10 +216,29 @@ describe('data-directory store', () => {
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');
-    writeFileSync(join(dir, '.forum-tmp-deadbeef'), 'alice\n1 alice: ne');
+    writeFileSync(join(dir, '.forum-tmp-forum-server-0123456789abcdef'), 'alice\n1 alice: ne');
     const s = await open(dir);
     expect(readdirSync(dir).sort()).toEqual(['t']);
+    expect(s.recovered).toEqual(['deleted .forum-tmp-forum-server-0123456789abcdef, the temporary file of a write cut short by a crash']);
     expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: old']);
+  });
+
+  it("keeps files of the temporary files' prefix that the store did not make (another program's), and names its own so", async () => {
+    const dir = freshDir();
+    // Before: every `.forum-tmp-*` name was deleted at every open, whoever had made it.
+    const foreign = ['.forum-tmp-deadbeef', '.forum-tmp-notes.txt', '.forum-tmp-0123456789abcdef', '.forum-tmp-forum-server-0123456789abcdeF', '.forum-tmp-forum-server-0123456789abcdef0'];
+    for (const name of foreign) writeFileSync(join(dir, name), 'not the store\'s');
+    const s = await open(dir);
+    expect(readdirSync(dir).sort()).toEqual([...foreign].sort());
+    expect(s.recovered ?? []).toEqual([]);
+    // The store's own temporary files have the shape it deletes.
+    const w = await s.beginUpload((await run(s, 'a', 'CRT t'), 't'), 'f.bin', 'a')();
+    if (E.isLeft(w)) throw new Error('begin');
+    await new Promise<void>((resolve) => w.right.stream.write(Buffer.alloc(10, 7), () => resolve()));
+    const mine = readdirSync(dir).filter((n) => !foreign.includes(n) && n !== 't');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(/^\.forum-tmp-forum-server-[0-9a-f]{16}$/);
+    await w.right.abort();
   });
 
   it('leaves no temporary files behind after writes and an aborted upload', async () => {

@@ -37,7 +37,7 @@ import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
-import { ownerlessThreadsWarning } from './ownerless-threads.js';
+import { ownerlessThreadsWarnings } from './ownerless-threads.js';
 import { QueueBudget } from './queue-budget.js';
 import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
@@ -259,8 +259,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     const titles = await store.listThreads()();
     if (titles._tag === 'Right') (await unwritableFileWarnings(options.dataDir, titles.right)).forEach((w) => options.warn(`Warning: ${w}`));
-    const ownerless = await ownerlessThreadsWarning(store);
-    if (ownerless !== undefined) options.warn(`Warning: ${ownerless}`);
+    (await ownerlessThreadsWarnings(store)).forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
     // Not sooner: the open's recovery writes under the lock, which must not go while it does.

@@ -131,7 +131,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --identity-file FILE      the identity key file (default: DIR/.forum-server-identity,
                             or ./.forum-server-identity with --store). Servers behind
                             one load balancer must share one key: give them the same
-                            file (or copies of it)
+                            file (or copies of it). Made if missing (said on stderr),
+                            but not in a directory that does not exist: make the key
+                            with --show-fingerprint --identity-file FILE
   --cid-server-id N         put server id N (0-255) in every connection id this
                             server hands out, in the QUIC-LB layout (one octet of
                             server id), so a connection-id-aware balancer can

@@ -335,7 +335,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   };
   let identity: ServerIdentity;
   try {
-    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
+    // A key file given by path is not made in a directory that does not exist (a mistyped path); the data directory's is.
+    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile, { makeDirectory: options.identityFile === undefined });
   } catch (e) {
     await state.close();
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);

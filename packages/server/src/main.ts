@@ -146,6 +146,7 @@ const main = async (): Promise<number | undefined> => {
       maxConnectionsBeforeLogin: args.maxConnectionsBeforeLogin,
       handshakeRate: args.handshakeRate,
       minFreeBytes: args.minFreeBytes,
+      diskStallMs: args.diskStallMs,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       ...(args.databaseUrl === undefined && args.maxAccounts > 0 ? { maxAccounts: args.maxAccounts } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,

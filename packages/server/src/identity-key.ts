@@ -74,9 +74,17 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
-/** Deletes temporaries of a server killed while creating its key. */
+/** The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes them. */
+const TEMP_TAIL = /^[0-9]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Deletes temporaries of a server killed while creating its key: names of the shape it makes only. The key's
+ * directory may be shared (`/etc/forum`), and any `identity.tmp-*` file of another program's was deleted.
+ */
 const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
-  for (const name of await readdir(dir)) if (name.startsWith(prefix)) await unlink(join(dir, name)).catch(() => undefined);
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(prefix) && TEMP_TAIL.test(name.slice(prefix.length))) await unlink(join(dir, name)).catch(() => undefined);
+  }
 };
 
 /**

@@ -109,6 +109,19 @@ describe('forum-server identity key (real processes)', () => {
     expect((await readdir(data)).includes('kyes')).toBe(false);
   });
 
+  it("creating a key deletes a killed start's temporary key files, not other files of their prefix", async () => {
+    const dir = await tempDir('identity-temps');
+    dirs.push(dir);
+    const file = join(dir, 'identity');
+    const leftover = 'identity.tmp-4242.0b9c1f2e-3d4a-4b5c-8d6e-7f8091a2b3c4';
+    const foreign = ['identity.tmp-notes', 'identity.tmp-4242.backup'];
+    for (const name of [leftover, ...foreign]) await writeFile(join(dir, name), 'x');
+    const r = spawnSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--identity-file', file], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    // Before: every `identity.tmp-*` name was deleted.
+    expect((await readdir(dir)).sort()).toEqual(['identity', ...foreign].sort());
+  });
+
   it('a key file others can read, or one that is not a key, stops the server with a clear message', async () => {
     const data = await tempDir('identity-bad');
     dirs.push(data);

@@ -216,10 +216,29 @@ describe('data-directory store', () => {
   it('deletes temporary files left by a killed process and keeps the real files intact', async () => {
     const dir = freshDir();
     writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');
-    writeFileSync(join(dir, '.forum-tmp-deadbeef'), 'alice\n1 alice: ne');
+    writeFileSync(join(dir, '.forum-tmp-forum-server-0123456789abcdef'), 'alice\n1 alice: ne');
     const s = await open(dir);
     expect(readdirSync(dir).sort()).toEqual(['t']);
+    expect(s.recovered).toEqual(['deleted .forum-tmp-forum-server-0123456789abcdef, the temporary file of a write cut short by a crash']);
     expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: old']);
+  });
+
+  it("keeps files of the temporary files' prefix that the store did not make (another program's), and names its own so", async () => {
+    const dir = freshDir();
+    // Before: every `.forum-tmp-*` name was deleted at every open, whoever had made it.
+    const foreign = ['.forum-tmp-deadbeef', '.forum-tmp-notes.txt', '.forum-tmp-0123456789abcdef', '.forum-tmp-forum-server-0123456789abcdeF', '.forum-tmp-forum-server-0123456789abcdef0'];
+    for (const name of foreign) writeFileSync(join(dir, name), 'not the store\'s');
+    const s = await open(dir);
+    expect(readdirSync(dir).sort()).toEqual([...foreign].sort());
+    expect(s.recovered ?? []).toEqual([]);
+    // The store's own temporary files have the shape it deletes.
+    const w = await s.beginUpload((await run(s, 'a', 'CRT t'), 't'), 'f.bin', 'a')();
+    if (E.isLeft(w)) throw new Error('begin');
+    await new Promise<void>((resolve) => w.right.stream.write(Buffer.alloc(10, 7), () => resolve()));
+    const mine = readdirSync(dir).filter((n) => !foreign.includes(n) && n !== 't');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(/^\.forum-tmp-forum-server-[0-9a-f]{16}$/);
+    await w.right.abort();
   });
 
   it('leaves no temporary files behind after writes and an aborted upload', async () => {
@@ -370,19 +389,31 @@ describe('data-directory store', () => {
     expect(await lines(run(again.right, 'ann', 'RDT t'))).toEqual([`1 ann: ${'x'.repeat(40)}`]);
   });
 
-  it('a credentials file with bytes that are not UTF-8 keeps them: accounts are appended after them, a secret change rewrites it whole', async () => {
+  it('a credentials file with bytes that are not UTF-8 keeps them byte for byte: accounts are appended after them, a secret changed in its line', async () => {
     const dir = freshDir();
-    const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('bob pw2\n')]);
+    // A malformed line of invalid bytes, and a Latin-1 name (ren\xe9) with a well-formed line of its own.
+    const latin = Buffer.concat([Buffer.from('ren'), Buffer.from([0xe9]), Buffer.from(' pw4\r\n')]);
+    const raw = Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), latin, Buffer.from('bob pw2\n')]);
     writeFileSync(join(dir, 'credentials.txt'), raw);
     const s = await open(dir);
     expect(s.warnings).toEqual(['credentials.txt line 2 is malformed and was skipped; logins as \ufffd\ufffd are refused until it is mended']);
     await s.createAccount({ username: 'cy', password: 'pw3' })();
     expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(Buffer.concat([raw, Buffer.from('cy pw3\n')]));
+    // Before: the file was rewritten whole from its decoded text, every invalid byte turned into U+FFFD (EF BF BD).
     expect(await s.replaceAccountSecret('bob', 'NEW')()).toEqual(E.right(true));
-    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('ann pw1\n\ufffd\ufffd  A\nbob NEW\ncy pw3\n');
+    expect(await s.replaceAccountSecret('cy', 'NEW3')()).toEqual(E.right(true));
+    expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(
+      Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), latin, Buffer.from('bob NEW\ncy NEW3\n')]),
+    );
+    // The account read from a line of invalid bytes keeps its name's bytes: only the secret is its own to change.
+    expect(await s.replaceAccountSecret('ren\ufffd', 'NEW4')()).toEqual(E.right(true));
+    expect(readFileSync(join(dir, 'credentials.txt'))).toEqual(
+      Buffer.concat([Buffer.from('ann pw1\n'), Buffer.from([0xff, 0xfe, 0x20, 0x20, 0x41, 0x0a]), Buffer.from('ren'), Buffer.from([0xe9]), Buffer.from(' NEW4\r\nbob NEW\ncy NEW3\n')]),
+    );
     const again = await open(dir);
     expect(await again.getAccount('bob')()).toEqual(E.right({ _tag: 'Some', value: { username: 'bob', password: 'NEW' } }));
-    expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'pw3' } }));
+    expect(await again.getAccount('cy')()).toEqual(E.right({ _tag: 'Some', value: { username: 'cy', password: 'NEW3' } }));
+    expect(await again.getAccount('ren\ufffd')()).toEqual(E.right({ _tag: 'Some', value: { username: 'ren\ufffd', password: 'NEW4' } }));
   });
 
   it('a byte order mark before the first credentials line (Notepad) is not part of its user name: the account is kept, not free to take', async () => {

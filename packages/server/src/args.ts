@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
+import { DEFAULT_DISK_STALL_MS, DEFAULT_MAX_THREAD_BYTES, DEFAULT_THREADS_PER_USER, MAX_THREADS, repeatedOption } from 'forum-protocol';
 import { DEFAULT_POSTGRES_TIMEOUTS as PG_TIMEOUTS } from 'forum-protocol/postgres';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MIN_FREE_BYTES } from './disk-quota.js';
@@ -54,6 +54,8 @@ export interface ServerArgs {
   readonly maxThreadBytes: number;
   /** Free bytes an upload must leave on the data directory's file system; 0: none. */
   readonly minFreeBytes: number;
+  /** How long a write to the data directory may be under way before new changes are refused (`--disk-stall-ms`), ms. */
+  readonly diskStallMs: number;
   /** Resident memory above which new connections are refused, bytes; `undefined`: no budget. */
   readonly memoryBudgetBytes: number | undefined;
   /** Most rudp connections from one client host (`--max-connections-per-host`). */
@@ -93,13 +95,13 @@ export type ServerCommand =
 export const LOGIN_DEFAULTS = { attempts: 5, hostAttempts: 20, checks: 10, hostChecks: 60, windowSeconds: 60 } as const;
 
 /** Defaults of the other resource limits (account creation as forum-protocol's `DEFAULT_ACCOUNT_CREATION_LIMIT`). */
-export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: 10 } as const;
+export const LIMIT_DEFAULTS = { accounts: 10, accountWindowSeconds: 600, maxUploadBytes: 1024 ** 3, memoryBudgetMib: 1024, minFreeBytes: DEFAULT_MIN_FREE_BYTES, diskStallMs: DEFAULT_DISK_STALL_MS, maxThreadBytes: DEFAULT_MAX_THREAD_BYTES, connectionsPerHost: 256, connectionsBeforeLogin: 4096, handshakeRate: 64, threadsPerUser: DEFAULT_THREADS_PER_USER, maxAccounts: 100_000, requestRate: 100, largeReplyRateMib: DEFAULT_LARGE_REPLY_BYTES_PER_SECOND / 1024 / 1024, requestChargeKib: REPLY_FIXED_BYTES / 1024, rateIdleBelowPercent: DEFAULT_RATE_IDLE_BELOW * 100, transferHeaderTimeoutSeconds: 10 } as const;
 
 /** The one-line usage message. */
 export const USAGE =
   'Usage: forum-server <port> [--data-dir DIR | --store postgres://…] [--idle-timeout SECONDS] [--host HOST] [--transfer-port PORT] [--advertised-transfer-port PORT] [--transfer-header-timeout SECONDS] [--identity-file FILE] [--cid-server-id N]' +
   ' [--hash-passwords] [--login-attempts N] [--login-host-attempts N] [--login-checks N] [--login-host-checks N] [--login-window SECONDS]' +
-  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
+  ' [--account-limit N] [--account-window SECONDS] [--max-upload-bytes N] [--max-data-bytes N] [--max-thread-bytes N] [--min-free-bytes N] [--disk-stall-ms N] [--memory-budget-mib N] [--max-connections-per-host N] [--max-connections-before-login N] [--handshake-rate N] [--max-threads-per-user N] [--max-accounts N] [--request-rate N] [--max-reply-bytes N] [--large-reply-rate MIB] [--request-charge KIB] [--rate-idle-below PERCENT] [--show-fingerprint]';
 
 /** The `--help` text. */
 export const HELP = `${USAGE}
@@ -131,7 +133,9 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --identity-file FILE      the identity key file (default: DIR/.forum-server-identity,
                             or ./.forum-server-identity with --store). Servers behind
                             one load balancer must share one key: give them the same
-                            file (or copies of it)
+                            file (or copies of it). Made if missing (said on stderr),
+                            but not in a directory that does not exist: make the key
+                            with --show-fingerprint --identity-file FILE
   --cid-server-id N         put server id N (0-255) in every connection id this
                             server hands out, in the QUIC-LB layout (one octet of
                             server id), so a connection-id-aware balancer can
@@ -168,6 +172,10 @@ number unless --transfer-port is given; port 0 picks free ports for both).
   --min-free-bytes N        free space an upload must leave on the data
                             directory's file system, whoever uploads (default
                             ${LIMIT_DEFAULTS.minFreeBytes}, 1 GiB; 0: none)
+  --disk-stall-ms N         once a write to the data directory (its sync) has
+                            been under way N ms, the disk is taken as stalled:
+                            new changes are refused at once until it returns,
+                            reads go on (1 to 1000000; default ${LIMIT_DEFAULTS.diskStallMs})
   --memory-budget-mib N     while the server's resident memory is above N MiB,
                             it holds its connections at their number then: a
                             new one beyond takes the place of the oldest one
@@ -308,6 +316,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
         'max-upload-bytes': { type: 'string' },
         'max-data-bytes': { type: 'string' },
         'min-free-bytes': { type: 'string' },
+        'disk-stall-ms': { type: 'string' },
         'max-thread-bytes': { type: 'string' },
         'memory-budget-mib': { type: 'string' },
         'max-connections-per-host': { type: 'string' },
@@ -420,6 +429,10 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
   const minFreeText = values['min-free-bytes'] ?? String(LIMIT_DEFAULTS.minFreeBytes);
   const minFreeBytes = parseBytes(minFreeText, 0);
   if (minFreeBytes === undefined) return { kind: 'error', message: `invalid min free bytes: ${minFreeText}` };
+  if (values['disk-stall-ms'] !== undefined && databaseUrl !== undefined) return { kind: 'error', message: '--disk-stall-ms applies to the data directory, not to --store' };
+  const stallText = values['disk-stall-ms'] ?? String(LIMIT_DEFAULTS.diskStallMs);
+  const diskStallMs = parseCount(stallText, 1);
+  if (diskStallMs === undefined) return { kind: 'error', message: `invalid disk stall ms: ${stallText}` };
   const budgetText = values['memory-budget-mib'] ?? String(LIMIT_DEFAULTS.memoryBudgetMib);
   const budgetMib = parseCount(budgetText, 0);
   if (budgetMib === undefined) return { kind: 'error', message: `invalid memory budget: ${budgetText}` };
@@ -476,6 +489,7 @@ export const parseServerArgs = (argv: readonly string[], env: Readonly<Record<st
       maxUploadBytes,
       maxDataBytes,
       minFreeBytes,
+      diskStallMs,
       maxThreadBytes,
       memoryBudgetBytes: budgetMib === 0 ? undefined : budgetMib * 1024 * 1024,
       maxConnectionsPerHost,

@@ -78,10 +78,13 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
   /**
    * `write`, fenced. With `stallFirst`, refused at once while the store says its disk stopped answering: the
    * lock's check reads the lock file on libuv's thread pool, which a few hung syncs fill, and would then never
-   * answer. Not an upload's commit: refused here, its bytes and temporary file would be left to nobody.
+   * answer. Not an upload's commit: refused here, its bytes and temporary file would be left to nobody. With
+   * `undo`, a write that stores none of the user's change (an upload's beginning: a temporary file) is undone
+   * when the lock cannot be confirmed after it, and answered as refused before it: nothing of the change may
+   * be stored, so "may or may not be stored" was false (and the upload's writer was left open).
    */
   const fenced =
-    <L, A>(write: () => Attempt<L, A>, stallFirst = true): Attempt<L | IoError, A> =>
+    <L, A>(write: () => Attempt<L, A>, stallFirst = true, undo?: (written: A) => Promise<void>): Attempt<L | IoError, A> =>
     async () => {
       const stalled = stallFirst ? store.diskStalled?.() : undefined;
       if (stalled !== undefined) return { _tag: 'Left', left: stalled };
@@ -101,8 +104,12 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
           await sleep(AFTER_WRITE_REREAD_MS);
           after = await check();
         }
-        if (after !== true) return { _tag: 'Left', left: after === false ? LOCK_LOST_DURING_WRITE_ERROR : lockUnreadableAfterWriteError(after) };
-        return written;
+        if (after === true) return written;
+        if (undo !== undefined) {
+          await undo(written.right);
+          return { _tag: 'Left', left: after === false ? LOCK_LOST_ERROR : lockUnreadableError(after) };
+        }
+        return { _tag: 'Left', left: after === false ? LOCK_LOST_DURING_WRITE_ERROR : lockUnreadableAfterWriteError(after) };
       } finally {
         if (--running === 0) {
           wake?.();
@@ -130,7 +137,7 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
     removeThread: (title, guard) => fenced(() => store.removeThread(title, guard)),
     checkUpload: (title, filename, uploader) => store.checkUpload(title, filename, uploader),
     beginUpload: (title, filename, uploader, incarnation, size) => async () => {
-      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation, size))();
+      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation, size), true, (writer) => writer.abort())();
       if (begun._tag === 'Left') return begun;
       const writer = begun.right;
       // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.

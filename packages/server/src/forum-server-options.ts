@@ -44,6 +44,8 @@ export interface ForumServerOptions {
   readonly maxAccounts?: number;
   /** Free bytes an upload must leave on the data directory's file system (`--min-free-bytes`); 0: none. Default 1 GiB. */
   readonly minFreeBytes?: number;
+  /** How long a write to the data directory may be under way before new changes are refused (`--disk-stall-ms`), ms; the data directory only. Default forum-protocol's `DEFAULT_DISK_STALL_MS`. */
+  readonly diskStallMs?: number;
   /**
    * Resident memory above which a new connection takes the place of the
    * oldest one not logged in, or is refused if every connection has logged

@@ -37,7 +37,7 @@ import { DEFAULT_RATE_IDLE_BELOW, eventLoopBusy } from './event-loop-busy.js';
 import { DEFAULT_LARGE_REPLY_BYTES_PER_SECOND, LargeReplyRate, REPLY_FIXED_BYTES } from './large-reply-rate.js';
 import { LoginRoom } from './login-room.js';
 import { MemoryBudget } from './memory-budget.js';
-import { ownerlessThreadsWarning } from './ownerless-threads.js';
+import { ownerlessThreadsWarnings } from './ownerless-threads.js';
 import { QueueBudget } from './queue-budget.js';
 import { MIN_MAX_REPLY_BYTES, REPLY_BUDGET_PER_HOST, ReplyBudget } from './reply-budget.js';
 import { LOG_SUMMARY_INTERVAL_MS, LogLimiter } from './log-limiter.js';
@@ -237,6 +237,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
       // Asked again just before each change is written, and before a file another program changed is read again.
       owned: () => lock.held(),
       ...(options.maxThreadBytes === undefined ? {} : { maxThreadBytes: options.maxThreadBytes }),
+      ...(options.diskStallMs === undefined ? {} : { diskStallMs: options.diskStallMs }),
       // Between its steps (its thread files read one by one: seconds for a large directory), never mid-recovery.
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       onRecovered: () => {
@@ -259,8 +260,7 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     store.warnings.forEach((w) => options.warn(`Warning: ${w}`));
     const titles = await store.listThreads()();
     if (titles._tag === 'Right') (await unwritableFileWarnings(options.dataDir, titles.right)).forEach((w) => options.warn(`Warning: ${w}`));
-    const ownerless = await ownerlessThreadsWarning(store);
-    if (ownerless !== undefined) options.warn(`Warning: ${ownerless}`);
+    (await ownerlessThreadsWarnings(store)).forEach((w) => options.warn(`Warning: ${w}`));
     // What a crash left and the start put right: said, not done silently.
     store.recovered?.forEach((r) => options.log(`Recovery: ${r}`));
     // Not sooner: the open's recovery writes under the lock, which must not go while it does.
@@ -336,7 +336,8 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
   };
   let identity: ServerIdentity;
   try {
-    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile);
+    // A key file given by path is not made in a directory that does not exist (a mistyped path); the data directory's is.
+    identity = await loadOrCreateIdentity(options.dataDir, options.identityFile, { makeDirectory: options.identityFile === undefined });
   } catch (e) {
     await state.close();
     throw new Error(`cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);

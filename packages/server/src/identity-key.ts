@@ -23,7 +23,30 @@ export interface ServerIdentity {
   readonly path: string;
   /** Whether this call created the file. */
   readonly created: boolean;
+  /** Whether this call created the file's directory too (it did not exist). */
+  readonly createdDirectory?: boolean;
 }
+
+/** Where {@link loadOrCreateIdentity} may make a missing key's directory. */
+export interface IdentityOptions {
+  /**
+   * Whether a key file whose directory does not exist is created, directory and all (default `true`): a server
+   * started with `--identity-file` in a mistyped directory refuses instead (a new key is a new identity).
+   */
+  readonly makeDirectory?: boolean;
+}
+
+/**
+ * The log line for a key this start created (`undefined` for one it loaded): a new key is a new identity,
+ * which every client that pinned this server's old key refuses, so a mistyped path (or a lost key file) must
+ * not pass unsaid beside the fingerprint.
+ */
+export const createdIdentityNotice = (identity: ServerIdentity): string | undefined =>
+  identity.created
+    ? `forum-server: created a new identity key ${identity.path}${identity.createdDirectory === true ? ` (and its directory ${dirname(identity.path)}, which did not exist)` : ''}, ` +
+      `fingerprint ${identity.fingerprint}: clients that pinned another key for this server will refuse it. ` +
+      `If this server had a key, stop it and give that key's path (--identity-file, or the --data-dir that holds it)`
+    : undefined;
 
 const HEADER = '# forum-server identity key (X25519). Keep it secret: whoever has it can pose as this server.\n';
 const LINE = /^x25519-private ([0-9a-f]{64})$/m;
@@ -51,16 +74,24 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
-/** Deletes temporaries of a server killed while creating its key. */
+/** The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes them. */
+const TEMP_TAIL = /^[0-9]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Deletes temporaries of a server killed while creating its key: names of the shape it makes only. The key's
+ * directory may be shared (`/etc/forum`), and any `identity.tmp-*` file of another program's was deleted.
+ */
 const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
-  for (const name of await readdir(dir)) if (name.startsWith(prefix)) await unlink(join(dir, name)).catch(() => undefined);
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(prefix) && TEMP_TAIL.test(name.slice(prefix.length))) await unlink(join(dir, name)).catch(() => undefined);
+  }
 };
 
 /**
  * Loads the identity of `dataDir` (or the key file `keyFile`, e.g. one shared by
  * several servers), creating it on first start. Rejects with a readable error.
  */
-export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): Promise<ServerIdentity> => {
+export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string, options: IdentityOptions = {}): Promise<ServerIdentity> => {
   const path = keyFile ?? join(dataDir, IDENTITY_FILE);
   const dir = dirname(path);
   const tempPrefix = `${basename(path)}.tmp-`;
@@ -71,6 +102,19 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   }
   // The README's `--show-fingerprint --identity-file /etc/forum/identity` on a machine with no /etc/forum yet
   // failed with "ENOENT … scandir": made as the data directory is, readable by its owner only.
+  const dirExisted = await stat(dir).then(
+    () => true,
+    (e: unknown) => {
+      if ((e as { code?: unknown }).code === 'ENOENT') return false;
+      throw e;
+    },
+  );
+  if (!dirExisted && options.makeDirectory === false) {
+    throw new Error(
+      `${path} does not exist, nor does its directory ${dir}: check the path (a key made there would be a new identity, which clients that pinned ` +
+        `this server's key refuse). To make a new key, create the directory, or run forum-server --show-fingerprint --identity-file ${path}`,
+    );
+  }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await sweepTemporaries(dir, tempPrefix);
   // Written whole to a temporary file, then linked into place: a server killed half way leaves
@@ -78,7 +122,7 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string): P
   const keyPair = nodeCryptoProvider.generateKeyPair();
   const text = `${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`;
   const outcome = await createWhole(syncedFs, path, join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`), text, 0o600);
-  if (outcome.created) return identityOf(keyPair, path, true);
+  if (outcome.created) return { ...identityOf(keyPair, path, true), createdDirectory: !dirExisted };
   // Another server created it meanwhile: whole if it was linked into place, else perhaps still being written.
   return outcome.linked ? load(path) : loadWhenWritten(path);
 };

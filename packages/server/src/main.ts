@@ -6,7 +6,7 @@ import { durationMs, HELP, parseServerArgs, USAGE } from './args.js';
 import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
-import { loadOrCreateIdentity } from './identity-key.js';
+import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
 
 /**
  * The exit status of a server that stopped because another server took its
@@ -32,7 +32,8 @@ const main = async (): Promise<number | undefined> => {
     try {
       const identity = await loadOrCreateIdentity(resolve(command.dataDir), command.identityFile === undefined ? undefined : resolve(command.identityFile));
       console.log(identity.fingerprint);
-      if (identity.created) console.error(`forum-server: created ${identity.path}`);
+      const created = createdIdentityNotice(identity);
+      if (created !== undefined) console.error(created);
       return 0;
     } catch (e) {
       console.error(`forum-server: cannot load the identity key: ${e instanceof Error ? e.message : String(e)}`);
@@ -145,6 +146,7 @@ const main = async (): Promise<number | undefined> => {
       maxConnectionsBeforeLogin: args.maxConnectionsBeforeLogin,
       handshakeRate: args.handshakeRate,
       minFreeBytes: args.minFreeBytes,
+      diskStallMs: args.diskStallMs,
       ...(args.databaseUrl === undefined ? { maxThreadBytes: args.maxThreadBytes } : {}),
       ...(args.databaseUrl === undefined && args.maxAccounts > 0 ? { maxAccounts: args.maxAccounts } : {}),
       maxThreadsPerUser: args.maxThreadsPerUser,
@@ -183,6 +185,8 @@ const main = async (): Promise<number | undefined> => {
   }
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
+  const createdKey = createdIdentityNotice(server.identity);
+  if (createdKey !== undefined) console.error(createdKey);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);

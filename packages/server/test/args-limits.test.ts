@@ -78,6 +78,8 @@ describe('server options for resource limits', () => {
     expect(run(['4000', '--max-accounts', '3']).maxAccounts).toBe(3);
     expect(run(['4000', '--max-accounts', '0']).maxAccounts).toBe(0);
     expect(a.minFreeBytes).toBe(0);
+    expect(run(['4000']).diskStallMs).toBe(30_000);
+    expect(run(['4000', '--disk-stall-ms', '5000']).diskStallMs).toBe(5000);
     expect(a.maxConnectionsPerHost).toBe(4);
     expect(a.maxConnectionsBeforeLogin).toBe(9);
     expect(a.maxThreadsPerUser).toBe(7);
@@ -101,6 +103,10 @@ describe('server options for resource limits', () => {
       [['4000', '--max-threads-per-user', '0'], 'invalid max threads per user: 0'],
       [['4000', '--min-free-bytes', '-1'], "Option '--min-free-bytes' argument is ambiguous"],
       [['4000', '--min-free-bytes', '1x'], 'invalid min free bytes: 1x'],
+      [['4000', '--disk-stall-ms', '0'], 'invalid disk stall ms: 0'],
+      [['4000', '--disk-stall-ms', '1.5'], 'invalid disk stall ms: 1.5'],
+      [['4000', '--disk-stall-ms', '1000001'], 'invalid disk stall ms: 1000001'],
+      [['4000', '--store', 'postgres://h/db', '--disk-stall-ms', '5'], '--disk-stall-ms applies to the data directory, not to --store'],
       [['4000', '--max-thread-bytes', '0'], 'invalid max thread bytes: 0'],
       [['4000', '--store', 'postgres://h/db', '--max-thread-bytes', '5'], '--max-thread-bytes applies to the data directory, not to --store'],
       [['4000', '--store', 'postgres://h/db', '--min-free-bytes', '5'], '--min-free-bytes applies to the data directory, not to --store'],

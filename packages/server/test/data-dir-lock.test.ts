@@ -6,8 +6,8 @@ import { cleanupAfterEach, tempDir } from './forum-processes.js';
 import { hostname, uptime } from 'node:os';
 import { abandonDataDirLocks, DataDirLockLostError, LOCK_FILE, lockDataDir, nodeLockFs, type LockFs } from '../src/data-dir-lock.js';
 import { SLOW_READ_MS } from '../src/lock-holder.js';
-import { createMemoryStore } from 'forum-protocol';
-import { fencedStore, LOCK_LOST_ERROR } from '../src/fenced-store.js';
+import { commandErrorText, createMemoryStore, unconfirmedWriteText, type ForumStore } from 'forum-protocol';
+import { AFTER_WRITE_REREAD_MS, AFTER_WRITE_REREADS, fencedStore, LOCK_LOST_ERROR } from '../src/fenced-store.js';
 
 describe('data directory lock in one process', () => {
   const { dirs } = cleanupAfterEach();
@@ -547,6 +547,44 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
     expect(held.lost.aborted).toBe(false);
     failing.on = false;
     expect(await store.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+  });
+
+  it('a lock file unreadable from a write on, past the fenced re-reads and past staleMs: the change is answered "may or may not be stored", one refused before its write as failed', async () => {
+    const failing = { on: false };
+    const fs: LockFs = {
+      ...nodeLockFs,
+      readFile: async (path) => {
+        if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE' });
+        return nodeLockFs.readFile(path);
+      },
+    };
+    const unconfirmed = unconfirmedWriteText('command');
+    const generic = 'The server could not complete the command, please try again';
+    for (const staleMs of [60_000, 150]) {
+      failing.on = false;
+      const { held } = await heldIn({ fs, renewMs: 3_600_000, staleMs });
+      const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] });
+      // Descriptors run out while the thread is written, for longer than the 3 re-reads (300 ms), or than staleMs.
+      const writing: ForumStore = {
+        ...base,
+        createThread: (title, creator) => async () => {
+          const r = await base.createThread(title, creator)();
+          failing.on = true;
+          return r;
+        },
+      };
+      const { store } = fencedStore(writing, () => held.held());
+      const written = await store.createThread('t', 'yoda')();
+      expect(await base.listThreads()()).toEqual({ _tag: 'Right', right: ['t'] });
+      expect(written._tag === 'Left' && commandErrorText(written.left)).toBe(unconfirmed);
+      expect(held.lost.aborted).toBe(staleMs < AFTER_WRITE_REREADS * AFTER_WRITE_REREAD_MS);
+      // Still unreadable (or lost): the next change is refused before it writes, and said to have failed.
+      const refused = await store.createThread('u', 'yoda')();
+      expect(refused._tag === 'Left' && commandErrorText(refused.left)).toBe(generic);
+      expect(await base.listThreads()()).toEqual({ _tag: 'Right', right: ['t'] });
+      failing.on = false;
+      await held.release();
+    }
   });
 
   it('a released lock answers false: nothing is written after the server let go', async () => {

@@ -1,6 +1,6 @@
 /** The server's identity key file (real processes): created on first start, mode 0600, kept, shown, guarded. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, IDENTITY_FILE, SERVER_BIN, startServer, tempDir, type ServerProc } from './forum-processes.js';
@@ -63,11 +63,63 @@ describe('forum-server identity key (real processes)', () => {
     dirs.push(root);
     const file = join(root, 'etc', 'forum', 'identity');
     const r = spawnSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--identity-file', file], { encoding: 'utf8' });
-    expect(r.stderr).toBe(`forum-server: created ${file}\n`);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^SHA256:[A-Za-z0-9+/]{43}\n$/);
+    expect(r.stderr).toBe(
+      `forum-server: created a new identity key ${file} (and its directory ${join(root, 'etc', 'forum')}, which did not exist), fingerprint ${r.stdout.trim()}: ` +
+        `clients that pinned another key for this server will refuse it. If this server had a key, stop it and give that key's path (--identity-file, or the --data-dir that holds it)\n`,
+    );
     expect((await stat(join(root, 'etc', 'forum'))).mode & 0o777).toBe(0o700);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('a server given a missing --identity-file says it made a new identity and what that means for clients', async () => {
+    const data = await tempDir('identity-new');
+    dirs.push(data);
+    const file = join(data, 'keys', 'identity');
+    await mkdir(join(data, 'keys'));
+    const server = await startServer(data, ['--identity-file', file]);
+    servers.push(server);
+    const fingerprint = FINGERPRINT.exec(server.stderr.text)?.[1];
+    // Before: only '(created FILE)' after the fingerprint, and every client that had pinned the old key refused the server.
+    expect(server.stderr.text).toContain(
+      `forum-server: created a new identity key ${file}, fingerprint ${fingerprint ?? '?'}: clients that pinned another key for this server will refuse it. ` +
+        `If this server had a key, stop it and give that key's path (--identity-file, or the --data-dir that holds it)\n`,
+    );
+    await server.stop();
+    // Loaded the next time: nothing said of it.
+    const again = await startServer(data, ['--identity-file', file]);
+    servers.push(again);
+    expect(FINGERPRINT.exec(again.stderr.text)?.[1]).toBe(fingerprint);
+    expect(again.stderr.text).not.toContain('created a new identity key');
+  });
+
+  it('a server given an --identity-file in a directory that does not exist (a mistyped path) refuses to start, and makes nothing', async () => {
+    const data = await tempDir('identity-typo');
+    dirs.push(data);
+    await mkdir(join(data, 'keys'));
+    const file = join(data, 'kyes', 'identity');
+    // Before: the directory and a new key were made, and the server ran under an identity no client had pinned.
+    const r = spawnSync(process.execPath, [SERVER_BIN, '0', '--data-dir', data, '--identity-file', file], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `forum-server: cannot load the identity key: ${file} does not exist, nor does its directory ${join(data, 'kyes')}: check the path (a key made there would be a new identity, ` +
+        `which clients that pinned this server's key refuse). To make a new key, create the directory, or run forum-server --show-fingerprint --identity-file ${file}\n`,
+    );
+    expect((await readdir(data)).includes('kyes')).toBe(false);
+  });
+
+  it("creating a key deletes a killed start's temporary key files, not other files of their prefix", async () => {
+    const dir = await tempDir('identity-temps');
+    dirs.push(dir);
+    const file = join(dir, 'identity');
+    const leftover = 'identity.tmp-4242.0b9c1f2e-3d4a-4b5c-8d6e-7f8091a2b3c4';
+    const foreign = ['identity.tmp-notes', 'identity.tmp-4242.backup'];
+    for (const name of [leftover, ...foreign]) await writeFile(join(dir, name), 'x');
+    const r = spawnSync(process.execPath, [SERVER_BIN, '--show-fingerprint', '--identity-file', file], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    // Before: every `identity.tmp-*` name was deleted.
+    expect((await readdir(dir)).sort()).toEqual(['identity', ...foreign].sort());
   });
 
   it('a key file others can read, or one that is not a key, stops the server with a clear message', async () => {

@@ -131,6 +131,44 @@ describe('fenced store', () => {
     expect(await store.createThread('v', 'yoda')()).toEqual({ _tag: 'Right', right: true });
   });
 
+  it("an upload begun while the lock read as this server's, then not, is aborted and answered as failed (nothing of it stored), not 'may or may not be stored'", async () => {
+    const base = createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }], threads: [] });
+    expect(await base.createThread('t', 'yoda')()).toEqual({ _tag: 'Right', right: true });
+    let aborted = 0;
+    const counting: ForumStore = {
+      ...base,
+      beginUpload: (...args) => async () => {
+        const begun = await base.beginUpload(...args)();
+        if (begun._tag === 'Left') return begun;
+        const writer = begun.right;
+        return { _tag: 'Right', right: { ...writer, abort: async () => { aborted++; await writer.abort(); } } };
+      },
+    };
+    const answers: (() => Promise<boolean>)[] = [];
+    const { store } = fencedStore(counting, () => (answers.shift() ?? (async () => true))());
+    const unreadable = (): Promise<boolean> => Promise.reject(new Error('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)'));
+    // Readable before, unreadable after (and at each read again): before, `lockUnreadableAfterWriteError`, which
+    // the client shows as an upload that may be stored, and the writer (its temporary file) was never aborted.
+    answers.push(async () => true, ...Array.from({ length: 1 + AFTER_WRITE_REREADS }, () => unreadable));
+    const begun = await store.beginUpload('t', 'f.bin', 'yoda')();
+    expect(begun).toEqual({ _tag: 'Left', left: lockUnreadableError('the data directory lock /d/.forum-lock could not be read (EMFILE: too many open files)') });
+    expect(begun._tag === 'Left' && commandErrorText(begun.left)).toBe(GENERIC_ERROR);
+    expect(aborted).toBe(1);
+    // Lost once begun: refused as lost, aborted too.
+    answers.push(async () => true, async () => false);
+    const lost = await store.beginUpload('t', 'g.bin', 'yoda')();
+    expect(lost).toEqual({ _tag: 'Left', left: LOCK_LOST_ERROR });
+    expect(aborted).toBe(2);
+    // A commit whose lock is unreadable once done stays 'may or may not be stored': its bytes may be in place.
+    const ok = await store.beginUpload('t', 'h.bin', 'yoda')();
+    if (ok._tag === 'Left') throw new Error('begin refused');
+    ok.right.stream.end(Buffer.from('bytes'));
+    answers.push(async () => true, ...Array.from({ length: 1 + AFTER_WRITE_REREADS }, () => unreadable));
+    const committed = await ok.right.commit();
+    expect(committed._tag === 'Left' && commandErrorText(committed.left)).toBe(unconfirmedWriteText('command'));
+    expect(aborted).toBe(2);
+  });
+
   it('idle() waits for the writes under way, and resolves at once when there are none', async () => {
     let answer: ((ours: boolean) => void) | undefined;
     const { store, idle } = fencedStore(createMemoryStore({ accounts: [{ username: 'yoda', password: 'pw' }] }), () => new Promise<boolean>((resolve) => (answer = resolve)));

@@ -3,11 +3,24 @@ import { link, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNoHardLinks } from './no-hard-links.js';
 
-/** Prefix of every temporary file the data-directory store creates; such files are deleted when a store opens. */
+/** Prefix of every temporary file the data-directory store creates (and of intent records' `temp`). */
 export const TEMP_PREFIX = '.forum-tmp-';
 
+/**
+ * What follows {@link TEMP_PREFIX} in a temporary file's name, before its 16
+ * random hex digits: the mark that the store made it. An open deletes only
+ * names of that exact shape ({@link isOwnTempName}); any `.forum-tmp-*`
+ * name was deleted before, another program's files of the prefix with it.
+ */
+export const TEMP_MARK = 'forum-server-';
+
+const OWN_TEMP = /^\.forum-tmp-forum-server-[0-9a-f]{16}$/;
+
+/** Whether `name` is a temporary file's name as {@link tempPath} makes them (a leftover of this store's to delete). */
+export const isOwnTempName = (name: string): boolean => OWN_TEMP.test(name);
+
 /** A fresh temporary path in `dir` (a dot file, so no valid thread or upload name can clash with it). */
-export const tempPath = (dir: string): string => join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+export const tempPath = (dir: string): string => join(dir, `${TEMP_PREFIX}${TEMP_MARK}${randomBytes(8).toString('hex')}`);
 
 /** Flushes a directory entry change to disk; best effort (some platforms cannot open a directory). */
 export const syncDir = async (dir: string): Promise<void> => {

@@ -79,23 +79,35 @@ export const appendCredential = (text: string, account: Account): string =>
  * The line changed is the one {@link parseCredentials} reads the account
  * from (the first well-formed line of that name). `undefined` if there is none.
  */
-export const replaceCredential = (text: string, username: string, secret: string): string | undefined =>
-  replaceCredentialAt(text, username, secret)?.text;
+export const replaceCredential = (text: string, username: string, secret: string): string | undefined => {
+  const bytes = Buffer.from(text, 'utf8');
+  const next = replaceCredentialBytes(bytes, username, secret);
+  return next === undefined ? undefined : Buffer.concat([bytes.subarray(0, next.from), next.tail]).toString('utf8');
+};
+
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
- * {@link replaceCredential}, also saying where the new text first differs
- * from the old one (the start of the changed line, in UTF-16 code units), so
- * only the rest need be written.
+ * {@link replaceCredential} on the file's bytes: the bytes from `from` on
+ * (the start of the line's secret) are replaced by `tail`. Worked on bytes,
+ * not on the file's text: a line of invalid UTF-8 (a name typed in Latin-1),
+ * decoded and encoded again, came back with its bytes turned into U+FFFD,
+ * so a rehash or a new account altered other accounts' lines. The account's
+ * own name is kept as its bytes too.
  */
-export const replaceCredentialAt = (text: string, username: string, secret: string): { readonly text: string; readonly from: number } | undefined => {
-  let start = firstLineStart(text);
-  while (start <= text.length) {
-    const nl = text.indexOf('\n', start);
-    const end = nl === -1 ? text.length : nl;
-    const raw = text.slice(start, end);
-    const crlf = raw.endsWith('\r');
-    const m = LINE.exec(crlf ? raw.slice(0, -1) : raw);
-    if (m?.[1] === username) return { text: `${text.slice(0, start)}${username} ${secret}${crlf ? '\r' : ''}${text.slice(end)}`, from: start };
+export const replaceCredentialBytes = (bytes: Buffer, username: string, secret: string): { readonly tail: Buffer; readonly from: number } | undefined => {
+  // A byte order mark is no part of the first line (as in parseCredentials), nor is any decoding's U+FFFD
+  // able to take in a space or a newline: an invalid sequence never swallows an ASCII byte.
+  let start = bytes.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+  while (start <= bytes.length) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl === -1 ? bytes.length : nl;
+    const crlf = end > start && bytes[end - 1] === 0x0d;
+    const line = bytes.subarray(start, crlf ? end - 1 : end);
+    if (LINE.exec(line.toString('utf8'))?.[1] === username) {
+      const from = start + line.indexOf(0x20) + 1;
+      return { tail: Buffer.concat([Buffer.from(`${secret}${crlf ? '\r' : ''}`, 'utf8'), bytes.subarray(end)]), from };
+    }
     if (nl === -1) break;
     start = nl + 1;
   }

@@ -2,9 +2,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { accountStoreProblem, replaceCredentialAt } from './credentials.js';
+import { accountStoreProblem, replaceCredentialBytes } from './credentials.js';
 import { toIoError, type IoError, type StoreError } from '../store/errors.js';
-import { attempt, unstorable, utf8Bytes, type FileStoreContext } from './file-store-context.js';
+import { attempt, unstorable, type FileStoreContext } from './file-store-context.js';
 import { createBatcher } from '../concurrency/group-commit.js';
 import { CREDENTIALS_FILE, nameKey } from '../protocol/names.js';
 import type { Account, ForumStore } from '../store/store.js';
@@ -28,11 +28,9 @@ export const fileStoreAccounts = (
   damaged: ReadonlyMap<string, number> = new Map(),
 ): Pick<ForumStore, 'getAccount' | 'listAccounts' | 'damagedAccount' | 'createAccount' | 'replaceAccountSecret'> => {
   const { dir, mutex, journal } = ctx;
-  let credentialsText = credentials?.toString('utf8') ?? '';
-  let credentialsBytes = credentials?.length ?? 0;
+  // The file's bytes, not its text: a line of invalid UTF-8 is someone's, and is written back as it was.
+  let credentialsFile = credentials ?? Buffer.alloc(0);
   let credentialsExists = credentials !== undefined;
-  // Invalid UTF-8 in the file makes character and byte offsets disagree: such a file is rewritten whole.
-  let credentialsExact = credentials === undefined || Buffer.from(credentialsText, 'utf8').equals(credentials);
   const accounts = new Map(loaded.map((a) => [a.username, a]));
   // By name key: `Alice` is the same name as a damaged `alice` (names.ts), and registered beside it would
   // be a second account of one name once the operator mends the line.
@@ -55,11 +53,11 @@ export const fileStoreAccounts = (
     });
     if (added.size > 0) {
       const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
-      const tail = `${credentialsText === '' || credentialsText.endsWith('\n') ? '' : '\n'}${lines}`;
+      const tail = Buffer.from(`${credentialsFile.length === 0 || credentialsFile.at(-1) === 0x0a ? '' : '\n'}${lines}`, 'utf8');
       try {
         await ctx.disk.run(async () => {
           if (credentialsExists) {
-            await journal.replaceTail(CREDENTIALS_FILE, credentialsBytes, Buffer.from(tail, 'utf8'), credentialsBytes);
+            await journal.replaceTail(CREDENTIALS_FILE, credentialsFile.length, tail, credentialsFile.length);
           } else {
             await writeFileAtomic(dir, CREDENTIALS_FILE, tail);
             credentialsExists = true;
@@ -70,8 +68,7 @@ export const fileStoreAccounts = (
         jobs.forEach((job, i) => job.settle(E.isRight(outcomes[i] as E.Either<StoreError, boolean>) ? E.left(toIoError(e)) : (outcomes[i] as E.Either<StoreError, boolean>)));
         return;
       }
-      credentialsText += tail;
-      credentialsBytes += utf8Bytes(tail);
+      credentialsFile = Buffer.concat([credentialsFile, tail]);
       for (const a of added.values()) accounts.set(a.username, a);
     }
     jobs.forEach((job, i) => job.settle(outcomes[i] as E.Either<StoreError, boolean>));
@@ -92,22 +89,10 @@ export const fileStoreAccounts = (
         if (!accounts.has(username)) return E.right(false);
         const problem = accountStoreProblem({ username, password: secret });
         if (problem !== undefined) return E.left(unstorable(problem));
-        const next = replaceCredentialAt(credentialsText, username, secret);
+        const next = replaceCredentialBytes(credentialsFile, username, secret);
         if (next === undefined) return E.left({ kind: 'io', message: `credentials.txt has no line for ${username}` } satisfies IoError);
-        await ctx.disk.run(async () => {
-          if (credentialsExact) {
-            const offset = utf8Bytes(credentialsText.slice(0, next.from));
-            await journal.replaceTail(CREDENTIALS_FILE, offset, Buffer.from(next.text.slice(next.from), 'utf8'), credentialsBytes);
-          } else {
-            // Renamed over an undo the journal may still hold of the file (a failed append), it would be cut by it.
-            const refused = await journal.recover();
-            if (refused !== undefined) throw refused;
-            await writeFileAtomic(dir, CREDENTIALS_FILE, next.text);
-            credentialsExact = true;
-          }
-        });
-        credentialsText = next.text;
-        credentialsBytes = utf8Bytes(next.text);
+        await ctx.disk.run(() => journal.replaceTail(CREDENTIALS_FILE, next.from, next.tail, credentialsFile.length));
+        credentialsFile = Buffer.concat([credentialsFile.subarray(0, next.from), next.tail]);
         accounts.set(username, { username, password: secret });
         return E.right(true);
       });

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TEMP_PREFIX } from './atomic-write.js';
+import { isOwnTempName } from './atomic-write.js';
 import { parseCredentials } from './credentials.js';
 import { isEnoent } from './file-errors.js';
 import { recoverIntents } from './intent-records.js';
@@ -57,13 +57,15 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   const recovered: string[] = [];
   // Names an intent record that could not be ended still covers: not served, kept taken (recoverIntents).
   let held: ReadonlySet<string> = new Set();
+  // Temporary files the intent records name: this store's, to delete with the ones named as only it names them.
+  let recordTemps: ReadonlySet<string> = new Set();
   try {
     await mkdir(dir, { recursive: true });
     // The journal first: it puts back files an unfinished change touched, which the intent records then read.
     const journal = await recoverJournal(dir);
     warnings.push(...journal.warnings);
     recovered.push(...journal.restored.map((f) => `undid a change to ${f} cut short by a crash`));
-    held = await recoverIntents(dir, warnings, recovered);
+    ({ held, temps: recordTemps } = await recoverIntents(dir, warnings, recovered));
   } finally {
     onRecovered?.();
   }
@@ -81,8 +83,9 @@ export const loadDataDirectory = async (dir: string, maxThreadFileBytes: number,
   const otherNames: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const name = entry.name;
-    if (name.startsWith(TEMP_PREFIX)) {
-      // Left by a process killed mid-write; the real file is intact.
+    if (isOwnTempName(name) || recordTemps.has(name)) {
+      // Left by a process killed mid-write; the real file is intact. Only names this store makes: another
+      // program's `.forum-tmp-notes` (or anything of the prefix) was deleted at every start.
       await unlink(join(dir, name)).then(
         () => recovered.push(`deleted ${name}, the temporary file of a write cut short by a crash`),
         () => undefined,

@@ -1,6 +1,6 @@
 import * as E from 'fp-ts/lib/Either.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { createWriteStream } from 'node:fs';
+import { close, createWriteStream, fsync, open as openFd, write, writev } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { tempPath } from './atomic-write.js';
@@ -15,6 +15,38 @@ import { writtenBytes } from '../store/thread-change.js';
 import { threadGone, type ThreadIncarnation } from '../store/thread-incarnations.js';
 import { hasUpload, parseThreadFile, uploadFileName, wordProblem, type ThreadEntry } from '../store/thread.js';
 import { endUploadStream, TransferStop } from '../store/transfers-in-flight.js';
+
+/** The file operations of an upload's write stream (its `fs` option; `fsync` for `flush`, which @types/node omits). */
+interface UploadStreamFs {
+  readonly open: typeof openFd;
+  readonly write: typeof write;
+  readonly writev: typeof writev;
+  readonly close: typeof close;
+  readonly fsync: (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
+}
+
+/**
+ * `node:fs` for an upload's write stream, its closing sync (`flush`) counted as a write under way
+ * (disk-watch.ts): unwatched, a disk that stopped answering there hung the upload's commit while new changes
+ * queued behind the disk, never refused.
+ */
+const watchedStreamFs = (ctx: FileStoreContext): UploadStreamFs => ({
+  open: openFd,
+  write,
+  writev,
+  close,
+  fsync: (fd: number, callback: (err: NodeJS.ErrnoException | null) => void): void => {
+    void ctx.disk.run(
+      () =>
+        new Promise<void>((resolve) =>
+          fsync(fd, (err) => {
+            resolve();
+            callback(err);
+          }),
+        ),
+    );
+  },
+});
 
 /**
  * UPD in the file store whose shared state is `ctx`: the bytes received into
@@ -92,7 +124,7 @@ export const fileStoreUploads = (ctx: FileStoreContext, writes: ThreadWrites): P
       const tmp = tempPath(dir);
       // flush: the bytes are synced as the stream closes, before commit takes any lock (a wrapper
       // that locks around commit can let the stream close first, and not hold its lock over the sync).
-      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true });
+      const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true, fs: watchedStreamFs(ctx) });
       // Errors surface through commit(); a listener keeps them from crashing the process.
       stream.on('error', () => undefined);
       const closed = new Promise<Error | null>((resolve) => stream.once('close', () => resolve(stream.errored)));

@@ -150,10 +150,16 @@ const actOn = async (dir: string, intent: Intent, warnings: string[]): Promise<s
  * as far as it can be and kept, to act on again at the next open, and the names it covers are answered (`held`):
  * the open must not serve them (an upload without its line is not a thread; a removed thread stays removed),
  * nor the store give them to a new file meanwhile, which that next open would delete. Throws only for a record
- * that cannot be read (see readIntent).
+ * that cannot be read (see readIntent). Also answers the temporary files the upload records name (`temps`): this
+ * store's, whatever their name, for the open to delete with its other leftovers.
  */
-export const recoverIntents = async (dir: string, warnings: string[], done: string[]): Promise<ReadonlySet<string>> => {
+export const recoverIntents = async (
+  dir: string,
+  warnings: string[],
+  done: string[],
+): Promise<{ readonly held: ReadonlySet<string>; readonly temps: ReadonlySet<string> }> => {
   const held = new Set<string>();
+  const temps = new Set<string>();
   const names = (await readdir(dir)).filter((n) => n.startsWith(INTENT_PREFIX));
   for (const name of names) {
     const intent = await readIntent(join(dir, name));
@@ -165,6 +171,7 @@ export const recoverIntents = async (dir: string, warnings: string[], done: stri
       );
       continue;
     }
+    if (intent.op === 'upload') temps.add(intent.temp);
     const did = await actOn(dir, intent, warnings);
     const ended = did !== undefined && (await unlink(join(dir, name)).then(() => true, (e: unknown) => {
       warnings.push(`intent record ${name} (${describe(intent)}) could not be deleted (${errorCode(e)})`);
@@ -180,7 +187,7 @@ export const recoverIntents = async (dir: string, warnings: string[], done: stri
     );
   }
   if (names.length > 0) await syncDir(dir);
-  return held;
+  return { held, temps };
 };
 
 /** Replaces record `name` with `intent` in one step (a rename), so the old one is never acted on after it. */

@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, ioErrorText, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -200,7 +200,8 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     stopWaiting.abort();
     room.release();
     over();
-    answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
+    // An io failure names the upload, not a command: "the database did not answer in time, so the upload was cancelled".
+    answer(() => refuseStored(deps, socket, grant, reason.kind === 'io' ? ioErrorText(reason, 'upload') : commandErrorText(reason), refuseUpload));
   });
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.

@@ -16,6 +16,7 @@ import { HEADER_TIMEOUT_MS, type UPLOAD_COMMIT_DEADLINE_MS } from './server-defa
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
+import { KernelTcpTable, TCP_CLOSE } from './kernel-tcp-table.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -87,7 +88,10 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
 };
 
 /** `unmark` lets go of its user's "transferring" mark ({@link TransferActivity}) before the connection ends. */
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void): Promise<void> => {
+/** Watches whether an upload's sender is gone (its connection reset) while the server reads nothing of it; returns the watch's end. */
+type SenderWatch = (onGone: () => void) => () => void;
+
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void, watchSender: SenderWatch): Promise<void> => {
   const taken = await whileHeld(stall, uploads.take(grant.username));
   // The count out of reach (the database): refused, as a store error refuses any upload.
   if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
@@ -102,7 +106,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
       void ended();
       unmark();
     };
-    await receiveSized(deps, socket, grant, headerDone, over, pace, stall);
+    await receiveSized(deps, socket, grant, headerDone, over, pace, stall, watchSender);
   } finally {
     await ended();
   }
@@ -112,7 +116,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
  * `over` ends the upload before its connection, when RMV stops it or its pace refuses it (a refusal's drain
  * follows): its place among its user's uploads ({@link UploadSlots}) and its user's "transferring" mark.
  */
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit): Promise<void> => {
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit, watchSender: SenderWatch): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -128,7 +132,7 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall);
+    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall, watchSender);
   } finally {
     room.reservation.release();
   }
@@ -148,7 +152,7 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit, watchSender: SenderWatch): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
   const begun = await whileHeld(stall, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size));
@@ -203,6 +207,13 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     // An io failure names the upload, not a command: "the database did not answer in time, so the upload was cancelled".
     answer(() => refuseStored(deps, socket, grant, reason.kind === 'io' ? ioErrorText(reason, 'upload') : commandErrorText(reason), refuseUpload));
   });
+  // The sender gone (its connection reset, or ended before its final record): the upload cannot complete, so a
+  // wait for the store's write ends now and the store's upload is aborted (its write cancelled where the store
+  // can: PostgreSQL's chunk statement). Waited for, its place among its user's uploads was held until the write
+  // completed: at a silent database, until the database came back. The socket is not read while the store
+  // writes (its bytes wait in the kernel), so Node does not see a reset then: the kernel's table tells it.
+  const senderGone = (): void => stopWaiting.abort();
+  socket.once('close', senderGone);
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
@@ -229,7 +240,14 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
         const more = writer.stream.write(chunk, (err) => {
           if (err === null || err === undefined) room.written(end);
         });
-        if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
+        if (!more) {
+          const unwatch = watchSender(senderGone);
+          try {
+            await once(writer.stream, 'drain', { signal: stopWaiting.signal });
+          } finally {
+            unwatch();
+          }
+        }
       } finally {
         held.release();
       }
@@ -247,6 +265,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     socket.destroy();
     return;
   } finally {
+    socket.off('close', senderGone);
     // What follows (the commit) is the server's time.
     pace.stop();
   }
@@ -396,7 +415,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number, tcpTable: KernelTcpTable): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), limits.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -456,7 +475,12 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   };
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark);
+      // A reset connection leaves the kernel's table (a close with its final record read stays, its bytes readable).
+      const watchSender: SenderWatch = (onGone) =>
+        tcpTable.watch(socket, (row) => {
+          if (row === undefined || row.state === TCP_CLOSE) onGone();
+        });
+      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark, watchSender);
     } else {
       headerDone();
       await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling });
@@ -493,6 +517,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   // Read once: it bounds what a download's tail may still have queued in the kernel.
   const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
+  // One read of the kernel's TCP table a tick for every connection watched (see KernelTcpTable).
+  const tcpTable = new KernelTcpTable();
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
   let inGrace = 0;
@@ -520,7 +546,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling, tcpTable).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });

@@ -1,11 +1,13 @@
 /**
  * An upload on PostgreSQL whose chunk is at the database when the database goes silent (its processes
- * stopped: a stalled disk, a paused machine; nothing answered, the kernel still taking bytes). Before, a
- * chunk's statements had no deadline: the upload waited until the database came back, its sender told nothing
- * until its own 30 s inactivity limit, its place among its user's uploads held. Real loopback sockets and an
- * embedded PostgreSQL, the chunk's deadline scaled down from 6 s.
+ * stopped: a stalled disk, a paused machine; nothing answered, the kernel still taking bytes), or whose sender
+ * leaves while a chunk is being stored. Before, a chunk's statements had no deadline: the upload waited until
+ * the database came back, its sender told nothing until its own 30 s inactivity limit, its place among its
+ * user's uploads held; and a sender gone mid-chunk held that place until the chunk was stored. Real loopback
+ * sockets and an embedded PostgreSQL, the chunk's deadline scaled down from 6 s.
  */
 import net from 'node:net';
+import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type TransferGrant, type TransferTokens } from 'forum-protocol';
 import { openPostgresStore, type PostgresStore } from 'forum-protocol/postgres';
@@ -32,7 +34,7 @@ const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, lengt
 /** PostgreSQL's own limits far off: what ends a chunk here is its deadline, not the database. */
 const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
 
-describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an upload whose database goes silent', () => {
+describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an upload whose database goes silent, or whose sender leaves mid-chunk', () => {
   let pg: EmbeddedPostgresHandle | undefined;
   let frozen = false;
   let server: TransferServer | undefined;
@@ -65,10 +67,10 @@ describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an 
   };
 
   /** A store of its own schema with thread `t`, the transfer server over it, and its upload slots' count. */
-  const start = async (name: string, maxStoredUploadBytes?: number) => {
+  const start = async (name: string, maxStoredUploadBytes?: number, chunkDeadlineMs = CHUNK_DEADLINE_MS) => {
     const opened = await openPostgresStore(pg?.url ?? '', {
       schema: `${name}_${process.pid}`,
-      uploadChunkDeadlineMs: CHUNK_DEADLINE_MS,
+      uploadChunkDeadlineMs: chunkDeadlineMs,
       timeouts: TIMEOUTS,
       ...(maxStoredUploadBytes === undefined ? {} : { maxStoredUploadBytes }),
     })();
@@ -168,4 +170,69 @@ describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an 
       expect(after).toMatchObject({ uploads: 0, committed: 0 });
     }, 30_000);
   }
+
+  it('a sender gone while its chunk is at a silent database: its slot is freed within the abandon rule, not when the database answers, and no file appears', async () => {
+    const s = await start('silent_gone');
+    const { socket } = send(s.port, 64 * MiB);
+    for (let i = 0; i < 250 && (await s.rows()).chunks < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    freeze(true);
+    // Well inside the chunk's deadline: the server waits for the chunk when its sender leaves.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(s.running()).toBe(1);
+    const leftAt = performance.now();
+    socket.resetAndDestroy();
+    const freed = await timed(
+      new Promise<void>((resolve) => void until(() => s.running() === 0, WAIT_MS).then(() => resolve())).then(() => (s.running() === 0 ? 'freed' : 'held')),
+      leftAt,
+    );
+    // Before: held until the database answered (here, never while the test waited).
+    expect(freed).toMatchObject({ value: 'freed' });
+    if (freed !== 'still waiting') {
+      process.stderr.write(`silent-database: sender gone mid-chunk, slot freed ${freed.ms.toFixed(0)} ms after\n`);
+      expect(freed.ms).toBeLessThan(2 * ABANDON_MS + SLACK_MS);
+    }
+    freeze(false);
+    expect(await s.store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+    let after = await s.rows();
+    for (let i = 0; i < 250 && after.uploads > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await s.rows();
+    }
+    expect(after).toMatchObject({ uploads: 0, committed: 0 });
+  }, 30_000);
+
+  it('a sender gone while its chunk waits on a slow database (a 3 s trigger): its slot is freed at once, the chunk cancelled, and nothing lands later', async () => {
+    // The chunk's deadline past the insert's 3 s: what ends it is the sender's leaving.
+    const s = await start('slow_gone', undefined, 10_000);
+    const { socket } = send(s.port, 64 * MiB);
+    for (let i = 0; i < 250 && (await s.rows()).chunks < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Every chunk's insert from now on takes 3 s (a busy disk): the one after this waits at the database.
+    await s.store.sql.unsafe(`CREATE FUNCTION slow_chunk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$`);
+    await s.store.sql.unsafe(`CREATE TRIGGER slow_chunk BEFORE INSERT ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_chunk()`);
+    const watcher = postgres(pg?.url ?? '', { max: 1, onnotice: () => undefined });
+    try {
+      // The server's insert sleeps at the database.
+      const sleeping = async (): Promise<boolean> => (await watcher<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'`)[0]?.n === 1;
+      for (let i = 0; i < 250 && !(await sleeping()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await sleeping()).toBe(true);
+      const chunksBefore = (await s.rows()).chunks;
+      const leftAt = performance.now();
+      socket.resetAndDestroy();
+      expect(await until(() => s.running() === 0, 5_000)).toBe(true);
+      const ms = performance.now() - leftAt;
+      process.stderr.write(`slow-database: sender gone mid-chunk (a 3 s insert), slot freed ${ms.toFixed(0)} ms after\n`);
+      // Before: 3 s, the insert's whole sleep.
+      expect(ms).toBeLessThan(1_500);
+      // Cancelled at the database: nothing sleeps there for it any more.
+      expect(await sleeping()).toBe(false);
+      // Past when the insert would have landed: no chunk more, no row, no file.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const after = await s.rows();
+      expect(after.uploads).toBe(0);
+      expect(after.chunks).toBeLessThanOrEqual(chunksBefore);
+      expect(await s.store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+    } finally {
+      await watcher.end();
+    }
+  }, 30_000);
 });

@@ -8,7 +8,7 @@ import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js'
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
 import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
-import { commandDeadline, withCommandDeadline } from '../store/command-deadline.js';
+import { commandDeadline, withCommandDeadline, type CommandDeadline } from '../store/command-deadline.js';
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -176,10 +176,13 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     }
   };
   let aborted = false;
+  // The deadline of the chunk being stored, if one is: an abort passes it at once (its statement cancelled).
+  let chunkDeadline: CommandDeadline | undefined;
   /** `work` (storing one chunk) under its own deadline; past it, failed as a {@link ChunkDeadlineError}. */
   const underChunkDeadline = (work: () => Promise<void>): Promise<void> =>
     withCommandDeadline(chunkDeadlineMs, async () => {
       const deadline = commandDeadline();
+      chunkDeadline = deadline;
       try {
         await work();
       } catch (e) {
@@ -187,6 +190,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
         const own = e instanceof ThreadRemovedError || e instanceof UploadLeaseLapsedError || e instanceof UploadStorageFull;
         if (deadline?.expired === true && !own) throw new ChunkDeadlineError(chunkDeadlineMs, e);
         throw e;
+      } finally {
+        chunkDeadline = undefined;
       }
     });
   let pending: Buffer[] = [];
@@ -227,6 +232,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       flush(false).then(
         () => callback(),
         (e: unknown) => {
+          // Aborted (its sender gone): nobody reads why, and the abort lets go of the row itself.
+          if (aborted) return callback();
           // Another server removed the thread: stopped as this server's RMV would have (the sender is told
           // through `stopped`, and the stream is destroyed by the stop, not failed). Likewise when the
           // uploads' room is spent, or on any other failure (a chunk's statement past its time limit, the
@@ -355,12 +362,17 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     }
   };
 
+  // The chunk at the database cancelled at once (its deadline passed now), not awaited: a sender gone while it
+  // was stored waited for it, its place among its user's uploads held meanwhile. Cancelled (or given up, its
+  // connection destroyed), it stores nothing; one that lands anyway is refused by the row's absence or doomed
+  // with it, and the row is never committed (`aborted`), so no file appears.
   const abort = async (): Promise<void> => {
     aborted = true;
     forget();
     pending = [];
+    chunkDeadline?.expireNow();
     stream.destroy();
-    await discard();
+    await awaitedBriefly(discard());
   };
   return E.right({ stream, commit, abort, stopped: stop.stopped });
 };

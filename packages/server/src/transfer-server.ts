@@ -297,12 +297,18 @@ interface DownloadLimits {
   readonly stall: StallLimit;
   /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
   readonly sendBufferCeiling: number;
+  /** Where the tail reads how much of the download its receiver has acknowledged. */
+  readonly tcpTable: KernelTcpTable;
 }
 
 /**
  * The tail of a download whose final record `raw`'s kernel holds: waits for the connection's close (an honest
- * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline. Neither
- * the pace nor the stall limit judges it: the kernel takes no more, so both would cut a receiver still reading.
+ * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline, or a
+ * stall limit after its receiver has acknowledged every byte (the kernel's send queue empty), whichever comes
+ * first. Neither the pace nor the stall limit judges it: the kernel takes no more, so both would cut a
+ * receiver still reading. The deadline alone counts what may still be queued, not what is: a receiver that
+ * took a download of 4 MiB or more at once (its receive buffer as large) and never closed held its slot 17
+ * minutes, its queue empty.
  */
 const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   if (raw.destroyed) return;
@@ -310,14 +316,27 @@ const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: Tr
   // 'close', not events.once: that rejects at the 'error' before it, and the slot is held to the close.
   const closed = new Promise<unknown>((resolve) => raw.once('close', resolve));
   const tailMs = downloadTailMs(raw.bytesWritten, limits.sendBufferCeiling, limits.stallMs, limits.pace);
+
   const deadline = setTimeout(() => {
     deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its end not read ${Math.round(tailMs / 1000)} s after the server sent it`);
     raw.resetAndDestroy();
   }, tailMs);
+  let drained: NodeJS.Timeout | undefined;
+  const unwatch = limits.tcpTable.watch(raw, (row) => {
+    if (drained !== undefined || row === undefined || row.sendQueue > 0) return;
+    // Everything acknowledged: an honest receiver reads its own kernel's buffer at its disk's speed, and closes.
+    drained = setTimeout(() => {
+      deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its client did not close ${Math.round(limits.stallMs / 1000)} s after it had acknowledged every byte`);
+      raw.resetAndDestroy();
+    }, limits.stallMs);
+    unwatch();
+  });
   try {
     await closed;
   } finally {
+    unwatch();
     clearTimeout(deadline);
+    clearTimeout(drained);
   }
 };
 
@@ -483,7 +502,7 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
       await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark, watchSender);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling });
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable });
     }
   } finally {
     unmark();

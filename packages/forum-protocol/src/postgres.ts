@@ -11,6 +11,6 @@ export { createPostgresTransferTokens, type PostgresTokensOptions } from './post
 export { createPostgresUploadSlots, type PostgresUploadSlots, type PostgresUploadSlotsOptions } from './postgres-store/postgres-upload-slots.js';
 export { createPostgresThrottleCounts, type PostgresThrottleOptions } from './postgres-store/postgres-throttles.js';
 export { migrate, SCHEMA_VERSION } from './postgres-store/postgres-schema.js';
-export { UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';
+export { DEFAULT_UPLOAD_CHUNK_DEADLINE_MS, UPLOAD_CHUNK_BYTES } from './postgres-store/postgres-upload.js';
 export { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './postgres-store/postgres-timeouts.js';
 export { DOOMED_BATCH_CHUNKS, type DoomedUploadSweepOptions } from './postgres-store/postgres-doomed-uploads.js';

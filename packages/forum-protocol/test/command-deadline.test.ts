@@ -32,3 +32,23 @@ describe('CommandDeadline.extend', () => {
     d.end();
   });
 });
+
+describe('CommandDeadline.expireNow', () => {
+  it('passes the deadline at once: what waits for it runs, once; ended or passed, it does nothing', () => {
+    const d = new CommandDeadline(60_000);
+    let fired = 0;
+    d.onExpire(() => void fired++);
+    expect(d.expired).toBe(false);
+    d.expireNow();
+    expect(d.expired).toBe(true);
+    expect(fired).toBe(1);
+    d.expireNow();
+    expect(fired).toBe(1);
+    const ended = new CommandDeadline(60_000);
+    ended.onExpire(() => void fired++);
+    ended.end();
+    ended.expireNow();
+    expect(fired).toBe(1);
+    expect(ended.expired).toBe(false);
+  });
+});

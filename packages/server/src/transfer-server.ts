@@ -1,5 +1,5 @@
 import type { ForumStore, TransferGrant, TransferTokens, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, FINAL_RECORD_SENT, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
+import { commandErrorText, FINAL_RECORD_SENT, ioErrorText, SecureTransferChannel, TransferChannelError, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
@@ -16,6 +16,7 @@ import { HEADER_TIMEOUT_MS, type UPLOAD_COMMIT_DEADLINE_MS } from './server-defa
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
+import { KernelTcpTable, TCP_CLOSE } from './kernel-tcp-table.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -87,7 +88,10 @@ const refuseUpload = (socket: SecureTransferChannel, reason: string): void => {
 };
 
 /** `unmark` lets go of its user's "transferring" mark ({@link TransferActivity}) before the connection ends. */
-const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void): Promise<void> => {
+/** Watches whether an upload's sender is gone (its connection reset) while the server reads nothing of it; returns the watch's end. */
+type SenderWatch = (onGone: () => void) => () => void;
+
+const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void, watchSender: SenderWatch): Promise<void> => {
   const taken = await whileHeld(stall, uploads.take(grant.username));
   // The count out of reach (the database): refused, as a store error refuses any upload.
   if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
@@ -102,7 +106,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
       void ended();
       unmark();
     };
-    await receiveSized(deps, socket, grant, headerDone, over, pace, stall);
+    await receiveSized(deps, socket, grant, headerDone, over, pace, stall, watchSender);
   } finally {
     await ended();
   }
@@ -112,7 +116,7 @@ const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferCha
  * `over` ends the upload before its connection, when RMV stops it or its pace refuses it (a refusal's drain
  * follows): its place among its user's uploads ({@link UploadSlots}) and its user's "transferring" mark.
  */
-const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit): Promise<void> => {
+const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, over: () => void, pace: TransferPace, stall: StallLimit, watchSender: SenderWatch): Promise<void> => {
   const sizeLine = await readHeaderLines(socket, 1, 32);
   const sizeText = sizeLine?.[0];
   if (sizeText === undefined || !SIZE.test(sizeText)) return refuse(socket, 'bad size line');
@@ -128,7 +132,7 @@ const receiveSized = async (deps: TransferServerDeps, socket: SecureTransferChan
     return refuseUpload(socket, room.reason);
   }
   try {
-    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall);
+    await receiveBody(deps, socket, grant, size, room.reservation, over, pace, stall, watchSender);
   } finally {
     room.reservation.release();
   }
@@ -148,7 +152,7 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
   answer(socket, reason);
 };
 
-const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit): Promise<void> => {
+const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit, watchSender: SenderWatch): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
   const begun = await whileHeld(stall, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size));
@@ -200,8 +204,16 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     stopWaiting.abort();
     room.release();
     over();
-    answer(() => refuseStored(deps, socket, grant, commandErrorText(reason), refuseUpload));
+    // An io failure names the upload, not a command: "the database did not answer in time, so the upload was cancelled".
+    answer(() => refuseStored(deps, socket, grant, reason.kind === 'io' ? ioErrorText(reason, 'upload') : commandErrorText(reason), refuseUpload));
   });
+  // The sender gone (its connection reset, or ended before its final record): the upload cannot complete, so a
+  // wait for the store's write ends now and the store's upload is aborted (its write cancelled where the store
+  // can: PostgreSQL's chunk statement). Waited for, its place among its user's uploads was held until the write
+  // completed: at a silent database, until the database came back. The socket is not read while the store
+  // writes (its bytes wait in the kernel), so Node does not see a reset then: the kernel's table tells it.
+  const senderGone = (): void => stopWaiting.abort();
+  socket.once('close', senderGone);
   try {
     // destroyOnReturn: false keeps the socket open to send the status line.
     for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
@@ -228,7 +240,14 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
         const more = writer.stream.write(chunk, (err) => {
           if (err === null || err === undefined) room.written(end);
         });
-        if (!more) await once(writer.stream, 'drain', { signal: stopWaiting.signal });
+        if (!more) {
+          const unwatch = watchSender(senderGone);
+          try {
+            await once(writer.stream, 'drain', { signal: stopWaiting.signal });
+          } finally {
+            unwatch();
+          }
+        }
       } finally {
         held.release();
       }
@@ -246,6 +265,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     socket.destroy();
     return;
   } finally {
+    socket.off('close', senderGone);
     // What follows (the commit) is the server's time.
     pace.stop();
   }
@@ -277,12 +297,18 @@ interface DownloadLimits {
   readonly stall: StallLimit;
   /** tcp_wmem's maximum, bytes ({@link socketBufferMaximum}). */
   readonly sendBufferCeiling: number;
+  /** Where the tail reads how much of the download its receiver has acknowledged. */
+  readonly tcpTable: KernelTcpTable;
 }
 
 /**
  * The tail of a download whose final record `raw`'s kernel holds: waits for the connection's close (an honest
- * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline. Neither
- * the pace nor the stall limit judges it: the kernel takes no more, so both would cut a receiver still reading.
+ * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline, or a
+ * stall limit after its receiver has acknowledged every byte (the kernel's send queue empty), whichever comes
+ * first. Neither the pace nor the stall limit judges it: the kernel takes no more, so both would cut a
+ * receiver still reading. The deadline alone counts what may still be queued, not what is: a receiver that
+ * took a download of 4 MiB or more at once (its receive buffer as large) and never closed held its slot 17
+ * minutes, its queue empty.
  */
 const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   if (raw.destroyed) return;
@@ -290,14 +316,27 @@ const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: Tr
   // 'close', not events.once: that rejects at the 'error' before it, and the slot is held to the close.
   const closed = new Promise<unknown>((resolve) => raw.once('close', resolve));
   const tailMs = downloadTailMs(raw.bytesWritten, limits.sendBufferCeiling, limits.stallMs, limits.pace);
+
   const deadline = setTimeout(() => {
     deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its end not read ${Math.round(tailMs / 1000)} s after the server sent it`);
     raw.resetAndDestroy();
   }, tailMs);
+  let drained: NodeJS.Timeout | undefined;
+  const unwatch = limits.tcpTable.watch(raw, (row) => {
+    if (drained !== undefined || row === undefined || row.sendQueue > 0) return;
+    // Everything acknowledged: an honest receiver reads its own kernel's buffer at its disk's speed, and closes.
+    drained = setTimeout(() => {
+      deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its client did not close ${Math.round(limits.stallMs / 1000)} s after it had acknowledged every byte`);
+      raw.resetAndDestroy();
+    }, limits.stallMs);
+    unwatch();
+  });
   try {
     await closed;
   } finally {
+    unwatch();
     clearTimeout(deadline);
+    clearTimeout(drained);
   }
 };
 
@@ -395,7 +434,7 @@ const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChan
   }
 };
 
-const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number): Promise<void> => {
+const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: TransferAdmission, uploads: UploadSlots, limits: TransferLimits, sendBufferCeiling: number, tcpTable: KernelTcpTable): Promise<void> => {
   socket.on('error', () => undefined);
   const deadline = setTimeout(() => socket.destroy(), limits.headerTimeoutMs ?? HEADER_TIMEOUT_MS);
   socket.once('close', () => clearTimeout(deadline));
@@ -455,10 +494,15 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   };
   try {
     if (g.direction === 'upload') {
-      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark);
+      // A reset connection leaves the kernel's table (a close with its final record read stays, its bytes readable).
+      const watchSender: SenderWatch = (onGone) =>
+        tcpTable.watch(socket, (row) => {
+          if (row === undefined || row.state === TCP_CLOSE) onGone();
+        });
+      await receiveUpload(deps, channel, g, headerDone, uploads, limits.uploadPace ?? DEFAULT_TRANSFER_PACE, stall, unmark, watchSender);
     } else {
       headerDone();
-      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling });
+      await sendDownload(deps, channel, socket, g, { pace: limits.downloadPace ?? DEFAULT_TRANSFER_PACE, stallMs, stall, sendBufferCeiling, tcpTable });
     }
   } finally {
     unmark();
@@ -492,6 +536,8 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   // Read once: it bounds what a download's tail may still have queued in the kernel.
   const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
+  // One read of the kernel's TCP table a tick for every connection watched (see KernelTcpTable).
+  const tcpTable = new KernelTcpTable();
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
   let inGrace = 0;
@@ -519,7 +565,7 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
     }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling).catch((e: unknown) => {
+    const served = serve(deps, socket, admission, uploads, limits, sendBufferCeiling, tcpTable).catch((e: unknown) => {
       deps.log(`Transfer error: ${e instanceof Error ? e.message : String(e)}`);
       socket.destroy();
     });

@@ -33,9 +33,10 @@ const uploadTokens: TransferTokens = {
 
 /**
  * A store whose upload writes complete at once, or, once `hold()` is called, only when `release()` is; `stop()`
- * stops the upload as RMV of its thread does.
+ * stops the upload as RMV of its thread does. Its abort is at once (PostgreSQL cancels the chunk's statement),
+ * or with `abortWaitsForWrite` only once a pending write completes (a disk's write is not cancelled).
  */
-const slowStore = () => {
+const slowStore = (options: { readonly abortWaitsForWrite?: boolean } = {}) => {
   let held: (() => void) | undefined;
   let stopWith: (reason: StopReason) => void = () => undefined;
   let commitGate: Promise<void> = Promise.resolve();
@@ -45,6 +46,7 @@ const slowStore = () => {
   let aborted = false;
   let committed = 0;
   let commitsBegun = 0;
+  let written$: (() => void) | undefined;
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       written += chunk.length;
@@ -61,6 +63,7 @@ const slowStore = () => {
       return { _tag: 'Right', right: undefined };
     },
     abort: async () => {
+      if (options.abortWaitsForWrite === true && held !== undefined) await new Promise<void>((resolve) => (written$ = resolve));
       aborted = true;
       stream.destroy();
     },
@@ -76,6 +79,7 @@ const slowStore = () => {
       const h = held;
       held = undefined;
       h?.();
+      written$?.();
     },
     pending: () => held !== undefined,
     stop: (reason: StopReason) => stopWith(reason),
@@ -146,8 +150,24 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
   });
 
-  it('a sender gone while a store write is pending: everything is held until the write completes, and let go then', async () => {
+  it('a sender that resets its connection while a store write is pending: the upload is aborted and its slot and activity let go at once, not when the write completes', async () => {
     const s = slowStore();
+    const { port, activity, running } = await start(s.store);
+    s.hold();
+    const { socket } = send(port, 1 << 20, 256 * 1024);
+    expect(await until(() => s.pending(), 5_000)).toBe(true);
+    const left = Date.now();
+    socket.resetAndDestroy();
+    // Seen in the kernel's table (the socket is not read while the write pends): within a tick or two of it.
+    // Before, everything was held until the write completed (here, never while the test waited).
+    expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 3 * STALL_MS)).toBe(true);
+    expect(Date.now() - left).toBeLessThan(1_500);
+    expect(s.pending()).toBe(true);
+    s.release();
+  });
+
+  it("a sender gone while a store write is pending, into a store whose abort waits for the write (a disk's): let go when the write completes", async () => {
+    const s = slowStore({ abortWaitsForWrite: true });
     const { port, activity, running } = await start(s.store);
     s.hold();
     const { socket } = send(port, 1 << 20, 256 * 1024);
@@ -162,7 +182,7 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
   });
 
   it("close() is not held beyond its settle limit by an upload whose store write never completes, and the upload lets go when it does", async () => {
-    const s = slowStore();
+    const s = slowStore({ abortWaitsForWrite: true });
     const { port, activity, running } = await start(s.store, 500);
     s.hold();
     send(port, 1 << 20, 256 * 1024);

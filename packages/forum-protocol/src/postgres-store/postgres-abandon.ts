@@ -95,6 +95,19 @@ export const untilAnswerDue = <A>(work: Promise<A>, fallback: A): Promise<A> => 
 };
 
 /**
+ * `work` (a clean-up outside any command: an upload's row deleted as its transfer ends) awaited for at most
+ * {@link ABANDON_AFTER_MS}; it goes on unawaited past that. At a silent database it waited for good, and with
+ * it the refusal its transfer's sender was to read, and the transfer's place among its user's uploads.
+ */
+export const awaitedBriefly = (work: Promise<void>): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ABANDON_AFTER_MS);
+    // The work's own end settles it first whenever it comes in time: the timer must not keep a stopping process alive.
+    timer.unref();
+    work.then(resolve, resolve).finally(() => clearTimeout(timer));
+  });
+
+/**
  * Runs `work`, a clean-up a command starts and that must not lose to its deadline (a login attempt's
  * settlement, a session lease's release), outside that deadline, awaited {@link untilAnswerDue}: a login
  * whose password check was given up at a silent database waited for its throttle's settlement until the

@@ -8,7 +8,7 @@ import { createAccountInPostgres } from './postgres-create-account.js';
 import { createCommittedAfterAll, createThreadInPostgres } from './postgres-create-thread.js';
 import { migrate } from './postgres-schema.js';
 import { RecentThreads, threadRowVersion } from './postgres-recent-threads.js';
-import { postgresDownload, postgresUploadWriter } from './postgres-upload.js';
+import { DEFAULT_UPLOAD_CHUNK_DEADLINE_MS, postgresDownload, postgresUploadWriter } from './postgres-upload.js';
 import { bytesInProgress, DEFAULT_UPLOAD_LEASE_MS, lapsedUploads, UploadLeases } from './postgres-upload-leases.js';
 import { lockThreadSize, writeThreadSize } from './postgres-thread-size.js';
 import { attemptEither, DEFAULT_POSTGRES_TIMEOUTS, timeoutParameters, type PostgresTimeouts } from './postgres-timeouts.js';
@@ -50,6 +50,12 @@ export interface PostgresStoreOptions {
   readonly uploadLeaseMs?: number;
   /** Told when a renewal of upload leases fails (the next one may succeed; a lease lapses only after `uploadLeaseMs`). */
   readonly onUploadLeaseError?: (message: string) => void;
+  /**
+   * How long storing one chunk of an upload may take, ms: past it the upload is stopped, its sender told the
+   * database did not answer in time (the abandon rule of commands: cancelled, then given up). Default
+   * {@link DEFAULT_UPLOAD_CHUNK_DEADLINE_MS} (6 s).
+   */
+  readonly uploadChunkDeadlineMs?: number;
   /** Thread creation limits (CRT), over every server of the database. Default {@link DEFAULT_THREAD_LIMITS}. */
   readonly threadLimits?: Partial<ThreadLimits>;
   /**
@@ -438,7 +444,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
       return postgresUploadWriter(
         sql,
         { title, filename, uploader, threadId: room.right },
-        { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed },
+        { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted: () => sweeper.kick(), leases, reclaimLapsed, chunkDeadlineMs: options.uploadChunkDeadlineMs ?? DEFAULT_UPLOAD_CHUNK_DEADLINE_MS },
       );
     });
 

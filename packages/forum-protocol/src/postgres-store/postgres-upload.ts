@@ -7,7 +7,8 @@ import { deleteUploads } from './postgres-doomed-uploads.js';
 import { bytesInProgress, type UploadLeases } from './postgres-upload-leases.js';
 import { postgresIoError } from './postgres-timeouts.js';
 import { askedAfterLostCommit, isOutcomeUnknown, surelyRolledBack } from './postgres-commit-landed.js';
-import { untilAnswerDue } from './postgres-abandon.js';
+import { awaitedBriefly, untilAnswerDue } from './postgres-abandon.js';
+import { commandDeadline, withCommandDeadline, type CommandDeadline } from '../store/command-deadline.js';
 import type { UploadStorageFullError } from '../store/errors.js';
 import type { Download, UploadError, UploadWriter } from '../store/store.js';
 import { threadGrowthGuard } from '../store/thread-growth.js';
@@ -18,6 +19,17 @@ import { endUploadStream, TransferStop, type StopReason, type TransfersInFlight 
 
 /** Bytes per stored chunk: big enough that a query per chunk is cheap, small enough that a server holds little per transfer. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * How long storing one chunk may take in all, ms (its lease's renewal, its insert, the count of the uploads'
+ * bytes, a retry after reclaiming a dead server's room): a command's deadline, with the abandon rule commands
+ * have (postgres-abandon.ts): past it the statement running is cancelled, and half a second later (`ABANDON_AFTER_MS`),
+ * unanswered, given up and its connection destroyed. A chunk held no deadline: at a silent database (hung, or
+ * cut off with its connections open) its upload waited until the database came back, and only the sender's own
+ * inactivity limit (30 s) ended it, its place among its user's uploads held meanwhile. The same 6 s as the
+ * server's commands: each statement is under `statement_timeout` (5 s) already.
+ */
+export const DEFAULT_UPLOAD_CHUNK_DEADLINE_MS = 6_000;
 
 /** Who uploads what, to which thread: `threadId` is the thread row's `id` (its {@link ThreadIncarnation}). */
 export interface UploadTarget {
@@ -44,6 +56,17 @@ class UploadLeaseLapsedError extends Error {
   constructor(leaseMs: number) {
     super(`this server did not renew the upload's lease within ${leaseMs} ms, and another server gave it up`);
     this.name = 'UploadLeaseLapsedError';
+  }
+}
+
+/** A chunk was not stored by its deadline ({@link UploadWriterContext.chunkDeadlineMs}): cancelled, or given up at a silent database. */
+class ChunkDeadlineError extends Error {
+  constructor(
+    readonly deadlineMs: number,
+    cause: unknown,
+  ) {
+    super(`a chunk of the upload was not stored within its deadline of ${deadlineMs} ms: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'ChunkDeadlineError';
   }
 }
 
@@ -80,6 +103,8 @@ export interface UploadWriterContext {
    * to whether any went. Asked when a chunk finds no room, before it is refused.
    */
   readonly reclaimLapsed: () => Promise<boolean>;
+  /** The deadline of storing one chunk, ms ({@link DEFAULT_UPLOAD_CHUNK_DEADLINE_MS}). */
+  readonly chunkDeadlineMs: number;
 }
 
 /**
@@ -118,7 +143,7 @@ const FOREIGN_KEY_VIOLATION = '23503';
  * another's is noticed as the next chunk is stored, or at commit.
  */
 export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, context: UploadWriterContext): Promise<E.Either<UploadError, UploadWriter>> => {
-  const { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed } = context;
+  const { inFlight, maxStoredUploadBytes, discardRetryMs, onDeleted, leases, reclaimLapsed, chunkDeadlineMs } = context;
   const { title, filename, uploader, threadId } = target;
   const line: ThreadEntry = { kind: 'upload', uploader, filename };
   const leaseMs = leases.ms;
@@ -140,7 +165,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       await insertChunk(sql, id, n, data, maxStoredUploadBytes);
     } catch (e) {
       if (!(e instanceof UploadStorageFull)) throw e;
-      if (!(await reclaimLapsed())) throw new UploadStorageFull(e.limit, await bytesInProgress(sql, id).catch(() => 0));
+      // Outside the chunk's deadline (deleteUploads), awaited only until its answer is due.
+      if (!(await untilAnswerDue(reclaimLapsed(), false))) throw new UploadStorageFull(e.limit, await bytesInProgress(sql, id).catch(() => 0));
       try {
         await insertChunk(sql, id, n, data, maxStoredUploadBytes);
       } catch (again) {
@@ -149,6 +175,25 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       }
     }
   };
+  let aborted = false;
+  // The deadline of the chunk being stored, if one is: an abort passes it at once (its statement cancelled).
+  let chunkDeadline: CommandDeadline | undefined;
+  /** `work` (storing one chunk) under its own deadline; past it, failed as a {@link ChunkDeadlineError}. */
+  const underChunkDeadline = (work: () => Promise<void>): Promise<void> =>
+    withCommandDeadline(chunkDeadlineMs, async () => {
+      const deadline = commandDeadline();
+      chunkDeadline = deadline;
+      try {
+        await work();
+      } catch (e) {
+        // Read here, in the deadline's context: outside it, the deadline's own cancel (57014) read as an administrator's.
+        const own = e instanceof ThreadRemovedError || e instanceof UploadLeaseLapsedError || e instanceof UploadStorageFull;
+        if (deadline?.expired === true && !own) throw new ChunkDeadlineError(chunkDeadlineMs, e);
+        throw e;
+      } finally {
+        chunkDeadline = undefined;
+      }
+    });
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let seq = 0;
@@ -162,17 +207,19 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       pending = rest.length > 0 ? [rest] : [];
       pendingBytes = rest.length;
       const n = seq++;
-      // The row first: gone, its thread was removed (RMV's cascade), and the chunk would only be refused.
-      const touched = await sql`
-        UPDATE uploads SET touched_at = now(), lease_expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE id = ${id} RETURNING id`;
-      if (touched.length === 0) throw await rowGone();
-      try {
-        await storeChunk(n, data);
-      } catch (e) {
-        // Removed between the two statements.
-        if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw await rowGone();
-        throw e;
-      }
+      await underChunkDeadline(async () => {
+        // The row first: gone, its thread was removed (RMV's cascade), and the chunk would only be refused.
+        const touched = await sql`
+          UPDATE uploads SET touched_at = now(), lease_expires_at = now() + ${leaseMs} * interval '1 millisecond' WHERE id = ${id} RETURNING id`;
+        if (touched.length === 0) throw await rowGone();
+        try {
+          await storeChunk(n, data);
+        } catch (e) {
+          // Removed between the two statements.
+          if (e instanceof postgres.PostgresError && e.code === FOREIGN_KEY_VIOLATION) throw await rowGone();
+          throw e;
+        }
+      });
     }
   };
   const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
@@ -185,6 +232,8 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
       flush(false).then(
         () => callback(),
         (e: unknown) => {
+          // Aborted (its sender gone): nobody reads why, and the abort lets go of the row itself.
+          if (aborted) return callback();
           // Another server removed the thread: stopped as this server's RMV would have (the sender is told
           // through `stopped`, and the stream is destroyed by the stop, not failed). Likewise when the
           // uploads' room is spent, or on any other failure (a chunk's statement past its time limit, the
@@ -207,7 +256,6 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     stream.once('finish', () => resolve(null));
     stream.once('close', () => resolve(stream.errored ?? new Error('upload was aborted')));
   });
-  let aborted = false;
   const deleteRow = (): Promise<boolean> =>
     deleteUploads(sql, (q) => q`id = ${id} AND NOT committed`).then(
       () => {
@@ -233,11 +281,13 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     // failing that the sweep of stale uploads removes it (10 minutes). Its bytes count until then.
     if (!(await deleteRow())) setTimeout(() => void deleteRow(), discardRetryMs).unref();
   };
-  // RMV of the thread stops the upload: the stream ended, its row (gone with the thread already) deleted.
+  // RMV of the thread stops the upload, or a chunk that failed: the stream ended, its row (gone with the thread
+  // already, after RMV) deleted. Awaited briefly: a chunk given up at a silent database stopped the upload, and
+  // the delete waited with the sender's refusal (the lease, dropped, lets the row lapse; the discard retries it).
   const stop = new TransferStop<StopReason>(async () => {
     pending = [];
     stream.destroy();
-    await discard();
+    await awaitedBriefly(discard());
   });
   const forget = inFlight.add(title, threadId, stop);
 
@@ -245,6 +295,7 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
   const failure = (err: Error): StopReason => {
     if (err instanceof ThreadRemovedError) return threadGone(title);
     if (err instanceof UploadStorageFull) return storageFull(err);
+    if (err instanceof ChunkDeadlineError) return { kind: 'io', message: err.message, timedOut: true };
     return postgresIoError(err);
   };
   const commitOnce: TE.TaskEither<UploadError, void> = async () => {
@@ -311,12 +362,17 @@ export const postgresUploadWriter = async (sql: Sql, target: UploadTarget, conte
     }
   };
 
+  // The chunk at the database cancelled at once (its deadline passed now), not awaited: a sender gone while it
+  // was stored waited for it, its place among its user's uploads held meanwhile. Cancelled (or given up, its
+  // connection destroyed), it stores nothing; one that lands anyway is refused by the row's absence or doomed
+  // with it, and the row is never committed (`aborted`), so no file appears.
   const abort = async (): Promise<void> => {
     aborted = true;
     forget();
     pending = [];
+    chunkDeadline?.expireNow();
     stream.destroy();
-    await discard();
+    await awaitedBriefly(discard());
   };
   return E.right({ stream, commit, abort, stopped: stop.stopped });
 };

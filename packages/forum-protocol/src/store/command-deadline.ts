@@ -79,6 +79,17 @@ export class CommandDeadline {
     return () => void this.#onExpire.delete(f);
   }
 
+  /**
+   * Passes the deadline now, as if its time had run out: what waits for it runs (a statement running is
+   * cancelled, and given up past the abandon rule's grace). For work whose result nobody wants any more
+   * (an upload whose sender left while its chunk was at the database).
+   */
+  expireNow(): void {
+    if (this.#fired || this.#ended) return;
+    this.#at = performance.now();
+    this.#fire();
+  }
+
   /** Ends the command: its timer and the calls waiting for the deadline go. */
   end(): void {
     this.#ended = true;

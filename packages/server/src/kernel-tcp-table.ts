@@ -1,0 +1,110 @@
+import { readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type net from 'node:net';
+
+/** What the kernel says of one TCP connection (Linux's /proc/net/tcp and tcp6). */
+export interface TcpRow {
+  /** The connection's TCP state (the kernel's numbering: 1 established, 8 close-wait, …). */
+  readonly state: number;
+  /** Bytes written to the connection that its peer has not acknowledged (queued, or sent and unacknowledged). */
+  readonly sendQueue: number;
+}
+
+/** The kernel's TCP_CLOSE: a connection reset (one so is usually no longer listed at all). */
+export const TCP_CLOSE = 7;
+
+/** How often the kernel's table is read while a connection is watched, ms. */
+export const TCP_TABLE_EVERY_MS = 500;
+
+const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'] as const;
+
+/** The inode of `socket`'s kernel socket (its descriptor's link, `socket:[N]`), or `undefined` (not Linux, no descriptor). */
+const inodeOf = (socket: net.Socket): string | undefined => {
+  const fd = (socket as unknown as { readonly _handle?: { readonly fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return undefined;
+  try {
+    return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Rows of `text` (a /proc/net/tcp table) whose inode is in `wanted`. A line's fields: slot, local and remote
+ * address, state (hex), `tx_queue:rx_queue` (hex), timers, retransmits, uid, timeout, inode.
+ */
+const rowsOf = (text: string, wanted: ReadonlySet<string>, into: Map<string, TcpRow>): void => {
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const inode = f[9];
+    if (inode === undefined || !wanted.has(inode)) continue;
+    into.set(inode, { state: parseInt(f[3] ?? '', 16), sendQueue: parseInt((f[4] ?? '').split(':')[0] ?? '', 16) });
+  }
+};
+
+interface Watcher {
+  readonly socket: net.Socket;
+  /** Looked up at its first read: most watches (a store's write that completes at once) end before it. */
+  inode: string | undefined;
+  readonly since: number;
+  readonly onRow: (row: TcpRow | undefined) => void;
+}
+
+/**
+ * Watches TCP connections in the kernel's table, one read of it a tick for all of them, and only while one is
+ * watched. Node tells neither a peer's reset of a socket that is not being read (an upload paused while its
+ * store writes) nor how much of what a socket wrote its peer has acknowledged (a download's tail). Linux only:
+ * elsewhere nothing is told.
+ */
+export class KernelTcpTable {
+  private readonly watchers = new Set<Watcher>();
+  private timer: NodeJS.Timeout | undefined;
+  private reading = false;
+
+  constructor(private readonly everyMs = TCP_TABLE_EVERY_MS) {}
+
+  /**
+   * Tells `onRow` `socket`'s row each tick, `undefined` once the kernel lists it no more (reset, or closed
+   * and gone); returns what ends the watch.
+   */
+  watch(socket: net.Socket, onRow: (row: TcpRow | undefined) => void): () => void {
+    const w: Watcher = { socket, inode: undefined, since: performance.now(), onRow };
+    this.watchers.add(w);
+    this.schedule();
+    return () => void this.watchers.delete(w);
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.watchers.size === 0) return;
+    this.timer = setTimeout(() => void this.tick(), this.everyMs);
+    // Cleared when the last watch ends: it must not keep a stopping process alive meanwhile.
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      // Only watches a tick old: a wait that ends sooner costs no read of the table.
+      const due = [...this.watchers].filter((w) => performance.now() - w.since >= this.everyMs / 2);
+      for (const w of due) w.inode ??= inodeOf(w.socket);
+      const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));
+      if (wanted.size === 0) return;
+      const rows = new Map<string, TcpRow>();
+      let read = 0;
+      for (const table of TABLES) {
+        const text = await readFile(table, 'latin1').catch(() => undefined);
+        if (text === undefined) continue;
+        read++;
+        rowsOf(text, wanted, rows);
+      }
+      // No table (not Linux, /proc not mounted): nothing to tell, and never "gone".
+      if (read === 0) return;
+      for (const w of due) if (w.inode !== undefined && this.watchers.has(w)) w.onRow(rows.get(w.inode));
+    } finally {
+      this.reading = false;
+      this.schedule();
+    }
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * An upload on PostgreSQL whose chunk is at the database when the database goes silent (its processes
+ * stopped: a stalled disk, a paused machine; nothing answered, the kernel still taking bytes), or whose sender
+ * leaves while a chunk is being stored. Before, a chunk's statements had no deadline: the upload waited until
+ * the database came back, its sender told nothing until its own 30 s inactivity limit, its place among its
+ * user's uploads held; and a sender gone mid-chunk held that place until the chunk was stored. Real loopback
+ * sockets and an embedded PostgreSQL, the chunk's deadline scaled down from 6 s.
+ */
+import net from 'node:net';
+import postgres from 'postgres';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type TransferGrant, type TransferTokens } from 'forum-protocol';
+import { openPostgresStore, type PostgresStore } from 'forum-protocol/postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../scripts/embedded-postgres.mjs';
+import { freezePostgres } from '../../forum-protocol/test/postgres-freeze.js';
+import { DiskQuota } from '../src/disk-quota.js';
+import { TransferActivity } from '../src/transfer-activity.js';
+import { startTransferServer, type TransferServer } from '../src/transfer-server.js';
+import { cleanup, tempDir } from './forum-processes.js';
+import { until } from './until.js';
+
+/** The chunk's deadline here (6 s in a server). */
+const CHUNK_DEADLINE_MS = 1_500;
+/** The abandon rule's wait past a deadline (postgres-abandon.ts), and its discard's, each. */
+const ABANDON_MS = 500;
+/** A loaded machine's timers. */
+const SLACK_MS = 1_000;
+/** How long a test waits for an answer before calling it "still waiting": far past every answer expected. */
+const WAIT_MS = 12_000;
+const MiB = 1024 * 1024;
+const TOKEN = 'cd'.repeat(32);
+const keys = deriveTransferKeys({ exportKeyingMaterial: (_label, _context, length) => new Uint8Array(length) }, TOKEN);
+
+/** PostgreSQL's own limits far off: what ends a chunk here is its deadline, not the database. */
+const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
+
+describe.runIf(process.platform === 'linux')('transfer server on PostgreSQL: an upload whose database goes silent, or whose sender leaves mid-chunk', () => {
+  let pg: EmbeddedPostgresHandle | undefined;
+  let frozen = false;
+  let server: TransferServer | undefined;
+  const stores: PostgresStore[] = [];
+  const sockets: net.Socket[] = [];
+  const dirs: string[] = [];
+  const log: string[] = [];
+
+  beforeAll(async () => {
+    pg = await startEmbeddedPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.stop();
+  }, 60_000);
+  afterEach(async () => {
+    if (frozen && pg !== undefined) freezePostgres(pg.url, false);
+    frozen = false;
+    for (const s of sockets.splice(0)) s.destroy();
+    await server?.close();
+    server = undefined;
+    for (const s of stores.splice(0)) await s.close();
+    log.splice(0);
+    await cleanup(...dirs.splice(0));
+  }, 30_000);
+
+  const freeze = (on: boolean): void => {
+    if (pg === undefined) throw new Error('not started');
+    freezePostgres(pg.url, on);
+    frozen = on;
+  };
+
+  /** A store of its own schema with thread `t`, the transfer server over it, and its upload slots' count. */
+  const start = async (name: string, maxStoredUploadBytes?: number, chunkDeadlineMs = CHUNK_DEADLINE_MS) => {
+    const opened = await openPostgresStore(pg?.url ?? '', {
+      schema: `${name}_${process.pid}`,
+      uploadChunkDeadlineMs: chunkDeadlineMs,
+      timeouts: TIMEOUTS,
+      ...(maxStoredUploadBytes === undefined ? {} : { maxStoredUploadBytes }),
+    })();
+    if (opened._tag === 'Left') throw new Error(opened.left.message);
+    const store = opened.right;
+    stores.push(store);
+    expect(await store.createThread('t', 'u')()).toEqual({ _tag: 'Right', right: true });
+    const checked = await store.checkUpload('t', 'f', 'u')();
+    if (checked._tag === 'Left') throw new Error(checked.left.kind);
+    const incarnation = checked.right;
+    const tokens: TransferTokens = {
+      issue: () => async () => ({ _tag: 'Left', left: { kind: 'io', message: 'not in this test' } }),
+      redeem: () => async () => {
+        const grant: TransferGrant = { direction: 'upload', thread: 't', incarnation, filename: 'f', username: 'u', expiresAt: Date.now() + 60_000, keys };
+        return { _tag: 'Right', right: { _tag: 'Some', value: grant } };
+      },
+      revokeSession: () => async () => undefined,
+    };
+    let running = 0;
+    const uploadSlots = uploadSlotsOf(1, () => {
+      running++;
+      return () => void running--;
+    });
+    const dir = await tempDir('silent-db');
+    dirs.push(dir);
+    const activity = new TransferActivity();
+    server = await startTransferServer(
+      { store, tokens, activity, log: (line) => void log.push(line), maxUploadBytes: 1 << 30, quota: new DiskQuota(dir, undefined), overloaded: () => undefined, uploadSlots },
+      0,
+      '127.0.0.1',
+    );
+    /** Chunks stored of the upload, and its rows: read once the database answers. */
+    const rows = async (): Promise<{ readonly uploads: number; readonly committed: number; readonly chunks: number }> => {
+      const [r] = await store.sql<{ uploads: number; committed: number; chunks: number }[]>`
+        SELECT (SELECT count(*)::int FROM uploads WHERE filename = 'f') AS uploads,
+               (SELECT count(*)::int FROM uploads WHERE filename = 'f' AND committed) AS committed,
+               (SELECT count(*)::int FROM upload_chunks) AS chunks`;
+      return r ?? { uploads: -1, committed: -1, chunks: -1 };
+    };
+    return { store, port: server.port, running: () => running, activity, rows };
+  };
+
+  /** A sender of `size` bytes that writes as fast as its socket takes them; its answer's text once the server ends its side. */
+  const send = (port: number, size: number) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => undefined);
+    socket.write(`${TOKEN}\n`);
+    sockets.push(socket);
+    const channel = new SecureTransferChannel(socket, keys, 'client');
+    channel.on('error', () => undefined);
+    let text = '';
+    channel.on('data', (d: Buffer) => void (text += d.toString('utf8')));
+    const answer = new Promise<string>((resolve) => channel.once('end', () => resolve(text)).once('close', () => resolve(text)));
+    channel.write(`${size}\n`);
+    const block = Buffer.alloc(64 * 1024, 1);
+    void (async () => {
+      for (let sent = 0; sent < size && !channel.destroyed; sent += block.length) {
+        if (!channel.write(block)) await new Promise((resolve) => channel.once('drain', resolve).once('close', resolve));
+      }
+    })();
+    return { socket, channel, answer };
+  };
+
+  /** `p`'s value and when it came (ms from `from`), or 'still waiting' after {@link WAIT_MS}. */
+  const timed = <A>(p: Promise<A>, from: number): Promise<{ readonly value: A; readonly ms: number } | 'still waiting'> =>
+    Promise.race([p.then((value) => ({ value, ms: performance.now() - from })), new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), WAIT_MS))]);
+
+  for (const limit of [undefined, 1024 * MiB]) {
+    const how = limit === undefined ? 'a plain insert' : 'an insert counted under maxStoredUploadBytes (a transaction)';
+    it(`a chunk at a database gone silent (${how}): the sender is refused at the chunk's deadline and the abandon rule, its slot freed, nothing stored`, async () => {
+      const s = await start(limit === undefined ? 'silent_plain' : 'silent_counted', limit);
+      const { answer } = send(s.port, 64 * MiB);
+      // A few chunks stored: the upload is under way, a chunk at the database at any moment.
+      expect(await until(() => log.length > 0 || s.running() === 1, 5_000)).toBe(true);
+      for (let i = 0; i < 250 && (await s.rows()).chunks < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      freeze(true);
+      const frozenAt = performance.now();
+      const answered = await timed(answer, frozenAt);
+      // Before: 'still waiting' (the upload waited for the database; forum-client gave up at its 30 s stall limit).
+      expect(answered).not.toBe('still waiting');
+      if (answered === 'still waiting') return;
+      process.stderr.write(`silent-database: upload refused ${answered.value.trim()} ${answered.ms.toFixed(0)} ms after the database went silent (chunk deadline ${CHUNK_DEADLINE_MS} ms)\n`);
+      expect(answered.value).toBe("ERR The server's database did not answer in time, so the upload was cancelled: please try again\n");
+      expect(answered.ms).toBeLessThan(CHUNK_DEADLINE_MS + 2 * ABANDON_MS + SLACK_MS);
+      // Its place among its user's uploads and its "transferring" mark are given back with the refusal.
+      expect(s.running()).toBe(0);
+      expect(s.activity.busy('u')).toBe(false);
+      expect(log).toEqual([expect.stringMatching(/^Upload of f by u refused: The server's database did not answer in time, so the upload was cancelled/)]);
+      freeze(false);
+      // Nothing of it is a file, and its row goes once the database answers (the discard, or its retry).
+      expect(await s.store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+      let after = await s.rows();
+      for (let i = 0; i < 250 && after.uploads > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        after = await s.rows();
+      }
+      expect(after).toMatchObject({ uploads: 0, committed: 0 });
+    }, 30_000);
+  }
+
+  it('a sender gone while its chunk is at a silent database: its slot is freed within the abandon rule, not when the database answers, and no file appears', async () => {
+    const s = await start('silent_gone');
+    const { socket } = send(s.port, 64 * MiB);
+    for (let i = 0; i < 250 && (await s.rows()).chunks < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    freeze(true);
+    // Well inside the chunk's deadline: the server waits for the chunk when its sender leaves.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(s.running()).toBe(1);
+    const leftAt = performance.now();
+    socket.resetAndDestroy();
+    const freed = await timed(
+      new Promise<void>((resolve) => void until(() => s.running() === 0, WAIT_MS).then(() => resolve())).then(() => (s.running() === 0 ? 'freed' : 'held')),
+      leftAt,
+    );
+    // Before: held until the database answered (here, never while the test waited).
+    expect(freed).toMatchObject({ value: 'freed' });
+    if (freed !== 'still waiting') {
+      process.stderr.write(`silent-database: sender gone mid-chunk, slot freed ${freed.ms.toFixed(0)} ms after\n`);
+      expect(freed.ms).toBeLessThan(2 * ABANDON_MS + SLACK_MS);
+    }
+    freeze(false);
+    expect(await s.store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+    let after = await s.rows();
+    for (let i = 0; i < 250 && after.uploads > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await s.rows();
+    }
+    expect(after).toMatchObject({ uploads: 0, committed: 0 });
+  }, 30_000);
+
+  it('a sender gone while its chunk waits on a slow database (a 3 s trigger): its slot is freed at once, the chunk cancelled, and nothing lands later', async () => {
+    // The chunk's deadline past the insert's 3 s: what ends it is the sender's leaving.
+    const s = await start('slow_gone', undefined, 10_000);
+    const { socket } = send(s.port, 64 * MiB);
+    for (let i = 0; i < 250 && (await s.rows()).chunks < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Every chunk's insert from now on takes 3 s (a busy disk): the one after this waits at the database.
+    await s.store.sql.unsafe(`CREATE FUNCTION slow_chunk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$`);
+    await s.store.sql.unsafe(`CREATE TRIGGER slow_chunk BEFORE INSERT ON upload_chunks FOR EACH ROW EXECUTE FUNCTION slow_chunk()`);
+    const watcher = postgres(pg?.url ?? '', { max: 1, onnotice: () => undefined });
+    try {
+      // The server's insert sleeps at the database.
+      const sleeping = async (): Promise<boolean> => (await watcher<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'PgSleep'`)[0]?.n === 1;
+      for (let i = 0; i < 250 && !(await sleeping()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await sleeping()).toBe(true);
+      const chunksBefore = (await s.rows()).chunks;
+      const leftAt = performance.now();
+      socket.resetAndDestroy();
+      expect(await until(() => s.running() === 0, 5_000)).toBe(true);
+      const ms = performance.now() - leftAt;
+      process.stderr.write(`slow-database: sender gone mid-chunk (a 3 s insert), slot freed ${ms.toFixed(0)} ms after\n`);
+      // Before: 3 s, the insert's whole sleep.
+      expect(ms).toBeLessThan(1_500);
+      // Cancelled at the database: nothing sleeps there for it any more.
+      expect(await sleeping()).toBe(false);
+      // Past when the insert would have landed: no chunk more, no row, no file.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      const after = await s.rows();
+      expect(after.uploads).toBe(0);
+      expect(after.chunks).toBeLessThanOrEqual(chunksBefore);
+      expect(await s.store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+    } finally {
+      await watcher.end();
+    }
+  }, 30_000);
+});

@@ -7,6 +7,7 @@ import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { loadOrCreateIdentity } from './identity-key.js';
+import { replacedIdentityWarning } from './identity-replaced.js';
 
 /**
  * The exit status of a server that stopped because another server took its
@@ -183,6 +184,8 @@ const main = async (): Promise<number | undefined> => {
   }
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
+  const replaced = args.databaseUrl === undefined ? await replacedIdentityWarning(server.identity, dataDir) : undefined;
+  if (replaced !== undefined) console.error(replaced);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
   if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);

@@ -60,6 +60,7 @@ describe('forum-server identity key (real processes)', () => {
     const second = await startServer(data, ['--identity-file', typo]);
     servers.push(second);
     expect(FINGERPRINT.exec(second.stderr.text)?.[2]).toBe('created');
+    await second.stderr.waitFor('check --identity-file\n');
     expect(second.stderr.text).toContain(
       `forum-server: warning: a new identity key was made at ${typo}, but the data directory holds one (${join(data, IDENTITY_FILE)}): ` +
         `clients that knew this server refuse the new key as an impersonator's (forum-client exit status 5) until each deletes its known_hosts line; ` +
@@ -70,8 +71,9 @@ describe('forum-server identity key (real processes)', () => {
     for (const args of [['--identity-file', typo], []]) {
       const again = await startServer(data, args);
       servers.push(again);
-      expect(again.stderr.text).not.toContain('warning: a new identity key');
+      // All it printed, once it has exited.
       await again.stop();
+      expect(again.stderr.text).not.toContain('warning: a new identity key');
     }
   });
 

@@ -38,6 +38,7 @@ export {
   AcceptKind,
   BusyReason,
 } from './wire/packet.js';
+export { encodeVersionPacket, decodeVersionPacket, otherVersionInitialCid, VERSION_PACKET_BYTE, type VersionPacket } from './wire/version-packet.js';
 export { parseFrames, writeFragment, writePing, MAX_CHANNEL, type Frame } from './wire/frame.js';
 export { writeAck, ackFrameSize, type PnRange } from './wire/ack-frame.js';
 export { writeVarint, varintSize, Reader } from './wire/varint.js';

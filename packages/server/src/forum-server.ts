@@ -24,6 +24,7 @@ import {
   createPostgresTransferTokens,
   createPostgresUploadSlots,
   openPostgresStore,
+  SCHEMA_VERSION,
 } from 'forum-protocol/postgres';
 import { randomBytes } from 'node:crypto';
 import { listen, type RudpConnection, type RudpServer } from 'rudpx';
@@ -178,6 +179,14 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     );
     if (opened._tag === 'Left') throw new Error(`cannot open database ${redactUrl(options.databaseUrl)}: ${opened.left.message}`);
     const store = opened.right;
+    // Said, because the rolling-upgrade notes ask the operator to stop the older servers soon, and this is the one
+    // moment the upgrade is seen: nothing else told which schema the database had (attack round 20).
+    if (store.schemaFound > 0 && store.schemaFound < SCHEMA_VERSION) {
+      options.warn(
+        `forum-server: migrated the database from schema ${store.schemaFound} to ${SCHEMA_VERSION}: servers of the older release still running keep working, ` +
+          `each as its schema's notes say (forum-protocol README, rolling upgrades); stop them soon, and start none again (a server never starts on a newer schema)`,
+      );
+    }
     const registry = createPostgresSessionRegistry(store.sql, {
       serverId,
       leaseMs: Math.min(options.idleTimeoutMs, MAX_LEASE_MS),

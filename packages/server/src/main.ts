@@ -7,6 +7,7 @@ import { abandonDataDirLocks } from './data-dir-lock.js';
 import { exitAfterLogs } from './exit-after-logs.js';
 import { redactUrl, startForumServer, type ForumServer } from './forum-server.js';
 import { createdIdentityNotice, loadOrCreateIdentity } from './identity-key.js';
+import { otherIdentityBeside, replacedIdentityWarning } from './identity-replaced.js';
 
 /**
  * The exit status of a server that stopped because another server took its
@@ -124,6 +125,8 @@ const main = async (): Promise<number | undefined> => {
   // A data directory that does not exist is made (a first start), and a mistyped path then served an empty
   // second forum where users registered again, with nothing said but the key's `(created …)` (attack round 19).
   const dirExisted = args.databaseUrl !== undefined || (await stat(dataDir).then(() => true, () => false));
+  // A new key made at --identity-file beside this one is warned of once the server started (attack round 20).
+  const ownKey = args.databaseUrl === undefined ? await otherIdentityBeside(args.identityFile === undefined ? undefined : resolve(args.identityFile), dataDir) : undefined;
   try {
     server = await startForumServer({
       port: args.port,
@@ -185,10 +188,13 @@ const main = async (): Promise<number | undefined> => {
   }
   console.log('Waiting for clients');
   console.error(`forum-server: identity key fingerprint ${server.identity.fingerprint} (${server.identity.created ? 'created' : 'from'} ${server.identity.path})`);
-  const createdKey = createdIdentityNotice(server.identity);
+  const replaced = replacedIdentityWarning(server.identity, ownKey);
+  // A key made beside the data directory's own gets the sharper warning (after the port line, below) alone.
+  const createdKey = replaced === undefined ? createdIdentityNotice(server.identity) : undefined;
   if (createdKey !== undefined) console.error(createdKey);
   const where = args.databaseUrl === undefined ? `data directory ${dataDir}` : `database ${redactUrl(args.databaseUrl)}`;
   console.error(`forum-server: UDP ${args.host}:${server.udpPort}, TCP ${server.tcpPort}, ${where}`);
+  if (replaced !== undefined) console.error(replaced);
   if (!dirExisted) console.error(`forum-server: created the data directory ${dataDir}: it did not exist (a new, empty forum; if it should hold one, check the path)`);
   // Ctrl-D ends a server run at a terminal; a server started with no terminal (a service, `&`) keeps running.
   if (atTerminal) {

@@ -48,6 +48,35 @@ describe('forum-server identity key (real processes)', () => {
     expect(shown.stdout).toBe(`${m1?.[1]}\n`);
   });
 
+  it('a restart whose --identity-file names no file, beside the data directory\'s own key, warns that clients will refuse the new key', async () => {
+    const data = await tempDir('identity-moved');
+    const elsewhere = await tempDir('identity-elsewhere');
+    dirs.push(data, elsewhere);
+    const first = await startServer(data);
+    servers.push(first);
+    await first.stop();
+    // A mistyped path: before, the new key was made and only its `(created …)` said so; every client then exited 5.
+    const typo = join(elsewhere, 'identty');
+    const second = await startServer(data, ['--identity-file', typo]);
+    servers.push(second);
+    expect(FINGERPRINT.exec(second.stderr.text)?.[2]).toBe('created');
+    await second.stderr.waitFor('check --identity-file\n');
+    expect(second.stderr.text).toContain(
+      `forum-server: warning: a new identity key was made at ${typo}, but the data directory holds one (${join(data, IDENTITY_FILE)}): ` +
+        `clients that knew this server refuse the new key as an impersonator's (forum-client exit status 5) until each deletes its known_hosts line; ` +
+        `if the server should keep its identity, check --identity-file\n`,
+    );
+    await second.stop();
+    // Started again with that key (it exists now), or with the directory's own: nothing to warn of.
+    for (const args of [['--identity-file', typo], []]) {
+      const again = await startServer(data, args);
+      servers.push(again);
+      // All it printed, once it has exited.
+      await again.stop();
+      expect(again.stderr.text).not.toContain('warning: a new identity key');
+    }
+  });
+
   it('--show-fingerprint on a fresh directory creates the key the server will then use', async () => {
     const data = await tempDir('identity-fresh');
     dirs.push(data);

@@ -82,6 +82,11 @@ export interface PostgresStore extends ForumStore {
   /** The pool (for `createPostgresSessionRegistry` and `createPostgresTransferTokens`). */
   readonly sql: Sql;
   /**
+   * The schema version the database had when this store opened it (0: empty), before its migration to
+   * `SCHEMA_VERSION`: below that, servers of the older schema may still be running (a rolling upgrade).
+   */
+  readonly schemaFound: number;
+  /**
    * Deletes the chunks of deleted uploads (of any server's deletions) now, in transactions of at most
    * `doomedUploadSweep.batchChunks` chunks, after the pass running if any; resolves to the chunks it
    * deleted. Those another server is sweeping meanwhile are left to it.
@@ -236,8 +241,9 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
         ...(schema === undefined ? {} : { search_path: schema }),
       },
     });
+    let schemaFound: number;
     try {
-      await migrate(sql, schema);
+      schemaFound = await migrate(sql, schema);
       await sweepStaleUploads(sql, staleOf(options));
       await learnUserCancel(sql);
     } catch (e) {
@@ -245,10 +251,10 @@ export const openPostgresStore = (url: string, options: PostgresStoreOptions = {
       throw e;
     }
     // Every statement of the store, and of the registries that share its pool, held to the deadline of the command that makes it.
-    return E.right(makeStore(deadlineSql(sql), limits, options));
+    return E.right(makeStore(deadlineSql(sql), limits, options, schemaFound));
   });
 
-const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions): PostgresStore => {
+const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions, schemaFound: number): PostgresStore => {
   const maxStoredUploadBytes = options.maxStoredUploadBytes;
   const staleMs = staleOf(options);
   const sweepEveryMs = options.staleSweepEveryMs ?? 60_000;
@@ -475,6 +481,7 @@ const makeStore = (sql: Sql, limits: ThreadLimits, options: PostgresStoreOptions
 
   return {
     sql,
+    schemaFound,
     warnings: [],
     sweepDoomedUploads: () => sweeper.sweep(),
     close: async () => {

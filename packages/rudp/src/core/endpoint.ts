@@ -35,12 +35,14 @@ import { HostTally } from './host-tally.js';
 import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
+import { answerOtherVersion, handleVersionPacket } from './endpoint/version-negotiation.js';
 import { mayComeFrom } from './connection/migration.js';
 import { sameHost } from './path-validation.js';
 import { hostLevels } from './host-key.js';
 import { type ConnectOverrides, DEFAULT_HANDSHAKES_PER_HOST_PER_SECOND, ENDPOINT_KEYS, MIN_DEFAULT_HANDSHAKE_BURST, type EndpointConfig, checkHandshakeRate, checkMaxReceiveBufferBytes, stripUndefined } from './endpoint/endpoint-config.js';
 import { type DropCounts, type EndpointStats, newDropCounts } from './endpoint/endpoint-stats.js';
 import { AcceptKind, MAX_PROBED_DATAGRAM, PacketType, decodeAccept, decodeRetry, HeaderScratch, parseHeaderInto } from '../wire/packet.js';
+import { VERSION_PACKET_BYTE } from '../wire/version-packet.js';
 
 export type { ConnectOverrides, EndpointConfig } from './endpoint/endpoint-config.js';
 export type { DropCounts, EndpointStats, ReceiveBufferStats } from './endpoint/endpoint-stats.js';
@@ -254,10 +256,13 @@ export class Endpoint implements SansIoEndpoint {
     this.now = Math.max(this.now, now);
     this.counters.datagramsReceived++;
     this.counters.bytesReceived += data.length;
+    // No version's packet starts with this byte: a VERSION packet, the answer of a server of another version.
+    if (data[0] === VERSION_PACKET_BYTE) return handleVersionPacket(this, data, from);
     const h = this.header;
     const drop = parseHeaderInto(data, h);
     if (drop !== undefined) {
       this.drops[drop]++;
+      if (drop === 'version') answerOtherVersion(this, data, from);
       return;
     }
     switch (h.type) {

@@ -1,0 +1,57 @@
+/**
+ * A client and server of different releases (attack round 20), as the real binaries on loopback: their rudp
+ * protocol versions differ, so they cannot connect. Before, each dropped the other's packets and forum-client
+ * waited its whole --timeout (30 s with `--timeout 30`), then said `Unable to reach the server at H:P`, as for
+ * a server that is down. Now a server answers another version's INITIAL with the versions it speaks, and the
+ * client says so at once.
+ */
+import dgram from 'node:dgram';
+import { crc32c, decodeVersionPacket, encodeVersionPacket, MAX_DATAGRAM, PacketType, PROTOCOL_VERSION } from 'rudpx/core';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach, runClient } from '../../server/test/forum-processes.js';
+
+/** An INITIAL as a client of protocol `version` sends one (the layout every version keeps): client id `cid`, padded, checksummed. */
+const initialOfVersion = (version: number, cid: number): Buffer => {
+  const d = Buffer.alloc(MAX_DATAGRAM);
+  d[0] = (version << 4) | PacketType.Initial;
+  d.writeUInt32BE(cid, 7);
+  d.writeUInt32BE(crc32c(d, 0, d.length - 4), d.length - 4);
+  return d;
+};
+
+describe('forum-client and forum-server of different protocol versions', () => {
+  const scope = cleanupAfterEach();
+
+  it('a client whose server speaks another version says so at once (exit 1), not that the server is unreachable', async () => {
+    const { cwd } = await scope.startInTemp();
+    // A server of the next version: it answers every INITIAL of ours with its own version, as this release's does.
+    const other = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => other.bind(0, '127.0.0.1', () => resolve()));
+    scope.closers.push(() => new Promise<void>((resolve) => other.close(() => resolve())));
+    other.on('message', (msg, from) => {
+      if (msg.length >= MAX_DATAGRAM && (msg[0] as number) >> 4 === PROTOCOL_VERSION) other.send(encodeVersionPacket(msg.readUInt32BE(7), [PROTOCOL_VERSION + 1]), from.port, from.address);
+    });
+    const port = other.address().port;
+    const started = Date.now();
+    const r = await runClient(port, cwd, ['yoda', 'pw', 'XIT'], ['--timeout', '30']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `Unable to reach the server at 127.0.0.1:${port}: the server at 127.0.0.1:${port} refused the connection: it speaks rudp protocol version ${PROTOCOL_VERSION + 1}, this client version ${PROTOCOL_VERSION} (another release: use a client and server of one protocol version)\n`,
+    );
+    // One round trip, not the 30 s timeout.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("forum-server answers an older client's INITIAL with the version it speaks", async () => {
+    const { server } = await scope.startInTemp();
+    const old = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => old.bind(0, '127.0.0.1', () => resolve()));
+    scope.closers.push(() => new Promise<void>((resolve) => old.close(() => resolve())));
+    const answer = new Promise<Buffer>((resolve) => old.once('message', (msg) => resolve(msg)));
+    old.send(initialOfVersion(PROTOCOL_VERSION - 1, 0x1234abcd), server.port, '127.0.0.1');
+    // Raced against a bound: a server that drops the INITIAL (as before) fails here, not at the test's timeout.
+    const got = await Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000))]);
+    expect(got).toBeDefined();
+    expect(decodeVersionPacket(got as Buffer)).toEqual({ clientCid: 0x1234abcd, versions: [PROTOCOL_VERSION] });
+  });
+});

@@ -1,4 +1,5 @@
 import { PROMPTS, type NextStep, type Reply } from 'forum-protocol';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
@@ -45,7 +46,8 @@ export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
  */
 export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` is aborted (a signal ended the script: no try more). */
+const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 const sum = (ms: readonly number[]): number => ms.reduce((a, b) => a + b, 0);
 
@@ -196,7 +198,8 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         return end.quit(link, EXIT.loginRefused);
       }
       err(`Login not completed (${what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy')}): trying again in ${wait / 1000} s with the same answers`);
-      await pause(wait);
+      // Cut short by SIGTERM, Ctrl-C or SIGHUP: before, the pause (up to 8 s) was waited out first.
+      await pause(wait, input.cutShort);
       if (state.exiting) return never();
       // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
       if (state.interrupts > 0 || state.hungUp || state.terminated) return endOfInput(next);

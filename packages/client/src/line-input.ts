@@ -62,6 +62,7 @@ export class LineInput {
   /** True while a prompt is shown and no line has answered it (output then starts on a new line). */
   promptPending = false;
   private sawLine = false;
+  private readonly cut = new AbortController();
   private settleFirst: (hadLine: boolean) => void = () => undefined;
   /** Resolves once the input has its first line (`true`), or ended without one (`false`: empty, or ended by a signal). */
   readonly firstLine = new Promise<boolean>((resolve) => (this.settleFirst = resolve));
@@ -132,7 +133,16 @@ export class LineInput {
   /** Ctrl-C or SIGHUP: lines typed ahead are dropped, and the pending and every later `ask` gets `undefined`. */
   end(): void {
     this.queued.length = 0;
+    this.cut.abort();
     this.finishInput();
+  }
+
+  /**
+   * Aborted once {@link end} cuts the input short (a signal; not the input's own end): a wait that was to lead to
+   * the next answer (a script's login tried again after a pause) is over.
+   */
+  get cutShort(): AbortSignal {
+    return this.cut.signal;
   }
 
   /** End of input: lines already read are still answered, then `ask` gets `undefined`. */

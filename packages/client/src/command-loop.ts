@@ -6,6 +6,7 @@ import type { ClientState } from './client-state.js';
 import { err, out, outLines, outputTaken } from './client-output.js';
 import { helpLines } from './command-help.js';
 import { interpretLine } from './command-line.js';
+import { connectionGone } from './connection-gone.js';
 import { EXIT } from './exit-status.js';
 import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
@@ -69,7 +70,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         out(`Not sent: ${e.message}`);
         return 'unsent';
       }
-      end.fatal(EXIT.unreachable, () => err(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
+      connectionGone(state, end, e instanceof LinkError ? e.message : String(e), e instanceof LinkError && e.kind === 'lost');
       return undefined;
     }
   };
@@ -168,6 +169,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       const step = next;
       const reply = await request(step, [line]);
       if (reply === undefined) return never();
+      state.loginRetry = undefined;
       if (reply === 'unsent') {
         // Said (`Not sent: …`); a script's next line was not written for this prompt.
         if (state.scripted) return refusedScript('the answer was not sent');
@@ -198,6 +200,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         return end.quit(link, EXIT.loginRefused);
       }
       err(`Login not completed (${what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy')}): trying again in ${wait / 1000} s with the same answers`);
+      state.loginRetry = { refusal: reply.lines[0] ?? 'busy', status: what.cause === 'fault' ? EXIT.loginFault : EXIT.loginRefused };
       // Cut short by SIGTERM, Ctrl-C or SIGHUP: before, the pause (up to 8 s) was waited out first.
       await pause(wait, input.cutShort);
       if (state.exiting) return never();

@@ -3,6 +3,7 @@ import type { ClientArgs } from './args.js';
 import { ClientState } from './client-state.js';
 import { err, out } from './client-output.js';
 import { runCommandLoop } from './command-loop.js';
+import { connectionGone } from './connection-gone.js';
 import { EXIT } from './exit-status.js';
 import { LineInput } from './line-input.js';
 import { inputReadableAhead, inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
@@ -54,7 +55,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   if (typeof conn === 'number') return conn;
   const link = new ServerLink(conn, timings.requestTimeoutMs, {
     notice: (n) => end.fatal(exitFor(n), () => out(n.text)),
-    lost: (reason) => end.fatal(EXIT.unreachable, () => err(`Server unreachable: ${reason}`)),
+    lost: (reason) => connectionGone(state, end, reason, true),
   });
   state.link = link;
   return runCommandLoop({ args, conn, link, state, end });

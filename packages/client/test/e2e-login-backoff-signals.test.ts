@@ -44,3 +44,35 @@ describe('forum-client with piped answers, a signal during the pause before a lo
     expect(withoutFirstContact(client.stderr.text).endsWith(`trying again in 4 s with the same answers\n${said}`)).toBe(true);
   }, 30_000);
 });
+
+describe('forum-client with piped answers, a login refused as the server closes the connection', () => {
+  const scope = cleanupAfterEach();
+
+  it('"Server busy" and the connection closed (a server over its memory budget): the login not completed, status 7, not an unreachable server (1)', async () => {
+    const busy = 'Server busy: over its memory budget, try again later';
+    const seen: string[] = [];
+    const server = await startFakeServer(
+      (req) => {
+        seen.push(req.cmd);
+        return [simpleReply(req.id, 'error', [busy], { kind: 'auth', next: 'username' })];
+      },
+      undefined,
+      { answersLogin: true, closesAfter: () => true },
+    );
+    scope.closers.push(() => server.close());
+    const cwd = await tempDir('login-busy-closed');
+    scope.dirs.push(cwd);
+    const client = spawnClient(server.port, cwd);
+    scope.stops.push(() => client.child.kill('SIGKILL'));
+    client.send('yoda');
+    client.send('pw');
+    const code = await client.exited;
+    expect(seen).toEqual(['username']);
+    expect(client.stdout.text).toBe(`${P.user}${busy}\n`);
+    // Before: `Server unreachable: connection lost (closed)`, status 1, after a retry announced on that connection.
+    expect(withoutFirstContact(client.stderr.text)).toMatch(
+      new RegExp(`^(Login not completed \\(${busy}\\): trying again in 1 s with the same answers\n)?Login not completed: ${busy} \\(the server closed the connection: connection lost \\(closed\\)\\); the commands were not run\n$`),
+    );
+    expect(code).toBe(7);
+  }, 30_000);
+});

@@ -8,6 +8,7 @@ import { helpLines } from './command-help.js';
 import { interpretLine } from './command-line.js';
 import { connectionGone } from './connection-gone.js';
 import { EXIT } from './exit-status.js';
+import { OVERLONG_TEXT } from './line-bound.js';
 import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
@@ -89,6 +90,11 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         if (input.promptPending) process.stdout.write('\n');
         out('Goodbye');
         if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+      } else if (input.overlong && !state.hungUp) {
+        // A line no answer can be (`< /dev/zero`): what follows it is not read. A bad input, as an empty one is.
+        if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+        err(`${OVERLONG_TEXT}; not logged in`);
+        return end.quit(link, EXIT.usage);
       } else if (next === 'username' && inputWasEmpty(state)) {
         // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
         err(NO_INPUT_TEXT);
@@ -103,14 +109,14 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
     }
     if (input.promptPending) process.stdout.write('\n');
     // A signal that ended the input cut the script short; one that comes while the XIT is under way cut nothing.
-    const cutShort = signalled();
+    const cutShort = signalled() ?? (input.overlong ? OVERLONG_TEXT : undefined);
     const reply = await request('XIT', []);
     if (reply === undefined) return never();
     // Not sent: closing the connection ends the session all the same.
     if (reply !== 'unsent') outLines(reply.lines);
     if (cutShort !== undefined) err(`${cutShort}: the commands after this point were not run`);
     else signalledWhileLoggingOut();
-    return end.quit(link, endStatus());
+    return end.quit(link, cutShort === OVERLONG_TEXT ? EXIT.usage : endStatus());
   };
 
   /** The signal that ended the input (SIGTERM, or a script's SIGHUP or Ctrl-C), as stderr names it; `undefined`: none. */

@@ -1,4 +1,5 @@
 import readline from 'node:readline';
+import { LineBound, MAX_INPUT_LINE_BYTES } from './line-bound.js';
 import { Writable } from 'node:stream';
 
 /** The streams a {@link LineInput} reads and prompts on (standard input and output by default; tests pass fakes). */
@@ -62,6 +63,7 @@ export class LineInput {
   /** True while a prompt is shown and no line has answered it (output then starts on a new line). */
   promptPending = false;
   private sawLine = false;
+  private overlongLine = false;
   private readonly cut = new AbortController();
   private settleFirst: (hadLine: boolean) => void = () => undefined;
   /** Resolves once the input has its first line (`true`), or ended without one (`false`: empty, or ended by a signal). */
@@ -74,8 +76,21 @@ export class LineInput {
   ) {
     this.output = streams.output;
     this.echo = terminal ? new EchoSwitch(streams.output) : undefined;
+    // A file or pipe may hold a line without end (`< /dev/zero`): read through a bound. A terminal's lines are typed.
+    const source = streams.input;
+    const input = terminal
+      ? source
+      : source.pipe(
+          new LineBound(MAX_INPUT_LINE_BYTES, () => {
+            this.overlongLine = true;
+            source.unpipe();
+            source.pause();
+          }),
+        );
+    // Piped, the source's errors (a terminal hung up under `| tee log`: EIO) no longer reach readline: the end of input all the same.
+    if (input !== source) source.on('error', () => this.finishInput());
     this.rl = readline.createInterface({
-      input: streams.input,
+      input,
       ...(this.echo === undefined ? {} : { output: this.echo }),
       terminal,
       history: this.history,
@@ -153,6 +168,11 @@ export class LineInput {
     const w = this.waiter;
     this.waiter = undefined;
     w?.(undefined);
+  }
+
+  /** True once the input was cut at a line longer than any answer or command (`< /dev/zero`): not its end. */
+  get overlong(): boolean {
+    return this.overlongLine;
   }
 
   /** True once a line came (even one not yet asked for): the input was not empty. */

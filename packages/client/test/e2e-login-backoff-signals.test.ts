@@ -5,8 +5,17 @@
  */
 import { simpleReply } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, P, spawnClient, tempDir, withoutFirstContact } from '../../server/test/forum-processes.js';
+import { cleanupAfterEach, P, spawnClient, tempDir, withoutFirstContact, type TestScope } from '../../server/test/forum-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
+
+/** A client with its answers piped, in a directory of its own, both cleaned up after the test. */
+const scriptedClient = async (scope: TestScope, port: number): Promise<ReturnType<typeof spawnClient>> => {
+  const cwd = await tempDir('login-backoff');
+  scope.dirs.push(cwd);
+  const client = spawnClient(port, cwd);
+  scope.stops.push(() => client.child.kill('SIGKILL'));
+  return client;
+};
 
 describe('forum-client with piped answers, a signal during the pause before a login is tried again', () => {
   const scope = cleanupAfterEach();
@@ -25,10 +34,7 @@ describe('forum-client with piped answers, a signal during the pause before a lo
       { answersLogin: true },
     );
     scope.closers.push(() => server.close());
-    const cwd = await tempDir('login-backoff');
-    scope.dirs.push(cwd);
-    const client = spawnClient(server.port, cwd);
-    scope.stops.push(() => client.child.kill('SIGKILL'));
+    const client = await scriptedClient(scope, server.port);
     client.send('yoda');
     client.send('pw');
     await client.stderr.waitFor('trying again in 4 s with the same answers\n', 20_000);
@@ -60,10 +66,7 @@ describe('forum-client with piped answers, a login refused as the server closes 
       { answersLogin: true, closesAfter: () => true },
     );
     scope.closers.push(() => server.close());
-    const cwd = await tempDir('login-busy-closed');
-    scope.dirs.push(cwd);
-    const client = spawnClient(server.port, cwd);
-    scope.stops.push(() => client.child.kill('SIGKILL'));
+    const client = await scriptedClient(scope, server.port);
     client.send('yoda');
     client.send('pw');
     const code = await client.exited;

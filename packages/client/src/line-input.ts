@@ -46,6 +46,12 @@ export interface AskOptions {
 }
 
 /**
+ * The lines read ahead and not yet asked for past which the input is paused (what readline has of a chunk still
+ * comes): `yes LST | forum-client PORT` queued every line while the client waited on the server, memory without bound.
+ */
+export const MAX_QUEUED_LINES = 1_000;
+
+/**
  * Lines from standard input, one at a time and strictly in order, however
  * fast a pipe delivers them. On a terminal it prompts through readline (so
  * editing works) and can hide what is typed; from a pipe it writes the prompt
@@ -104,7 +110,7 @@ export class LineInput {
       const w = this.waiter;
       this.waiter = undefined;
       if (w !== undefined) w(line);
-      else this.queued.push(line);
+      else if (this.queued.push(line) >= MAX_QUEUED_LINES) this.rl.pause();
     });
     this.rl.on('close', () => this.finishInput());
     // A terminal that hung up fails readline's reads and its reset of raw mode (EIO): that is the end of input, not a crash.
@@ -123,6 +129,7 @@ export class LineInput {
     }
     if (hide && this.echo !== undefined) this.echo.muted = true;
     const line = this.queued.shift();
+    if (this.queued.length < MAX_QUEUED_LINES) this.rl.resume();
     this.promptPending = line === undefined;
     if (line !== undefined) return Promise.resolve(this.answered(line, hide));
     if (this.ended) return Promise.resolve(this.answered(undefined, hide));

@@ -61,7 +61,8 @@ the rest not run (status ${EXIT.interrupted}).
 
 Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
 ${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input ends
-before its first line (empty, closed, /dev/null; nothing is sent), ${EXIT.idleTimeout} when the server logged the session out for
+before its first line (empty, closed, /dev/null; nothing is sent) or holds a line
+over 1 MiB (/dev/zero; the rest is not read), ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
 from a file or pipe, the server could not complete the login three times in a
@@ -69,7 +70,8 @@ row (a fault of its own; no command run), ${EXIT.loginRefused} when, with the an
 read from a file or pipe, the login was refused where the next line cannot answer (a
 username refused: the next line is its password, not read as a username; a command
 after a refused password) or the account stayed logged in elsewhere (or the server
-busy) through 15 s of retries (no command run), ${EXIT.internal} on an internal error of the
+busy) through 15 s of retries, or the server refused it and closed the connection
+(no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends
 the input: ${EXIT.ok}) or while a reader of the output

@@ -24,6 +24,11 @@ export class ClientState {
   exiting = false;
   /** The session's link, once connected (until then a signal has nothing to log out of). */
   link: ServerLink | undefined;
+  /**
+   * A script's login waits to be tried again: the refusal, and the exit status should it not be (the server
+   * closing the connection meanwhile ends it so, not as an unreachable server).
+   */
+  loginRetry: { readonly refusal: string; readonly status: number } | undefined;
   /** The script's input ended, empty, while the client connected: the handshake was given up for it. */
   noInput = false;
   /** Aborted by SIGHUP before there is a session: the handshake is given up rather than waited for. */

@@ -1,11 +1,14 @@
 import { PROMPTS, type NextStep, type Reply } from 'forum-protocol';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RudpConnection } from 'rudpx';
 import type { ClientArgs } from './args.js';
 import type { ClientState } from './client-state.js';
 import { err, out, outLines, outputTaken } from './client-output.js';
 import { helpLines } from './command-help.js';
 import { interpretLine } from './command-line.js';
+import { connectionGone } from './connection-gone.js';
 import { EXIT } from './exit-status.js';
+import { OVERLONG_TEXT } from './line-bound.js';
 import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
@@ -45,7 +48,8 @@ export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
  */
 export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` is aborted (a signal ended the script: no try more). */
+const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 const sum = (ms: readonly number[]): number => ms.reduce((a, b) => a + b, 0);
 
@@ -67,7 +71,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         out(`Not sent: ${e.message}`);
         return 'unsent';
       }
-      end.fatal(EXIT.unreachable, () => err(`Server unreachable: ${e instanceof LinkError ? e.message : String(e)}`));
+      connectionGone(state, end, e instanceof LinkError ? e.message : String(e), e instanceof LinkError && e.kind === 'lost');
       return undefined;
     }
   };
@@ -86,6 +90,11 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         if (input.promptPending) process.stdout.write('\n');
         out('Goodbye');
         if (state.interruptedScript()) err(`Interrupted (SIGINT) at the ${promptName(step)} prompt: not logged in`);
+      } else if (input.overlong && !state.hungUp) {
+        // A line no answer can be (`< /dev/zero`): what follows it is not read. A bad input, as an empty one is.
+        if (input.promptPending && process.stdout.isTTY === true) process.stdout.write('\n');
+        err(`${OVERLONG_TEXT}; not logged in`);
+        return end.quit(link, EXIT.usage);
       } else if (next === 'username' && inputWasEmpty(state)) {
         // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
         err(NO_INPUT_TEXT);
@@ -100,14 +109,14 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
     }
     if (input.promptPending) process.stdout.write('\n');
     // A signal that ended the input cut the script short; one that comes while the XIT is under way cut nothing.
-    const cutShort = signalled();
+    const cutShort = signalled() ?? (input.overlong ? OVERLONG_TEXT : undefined);
     const reply = await request('XIT', []);
     if (reply === undefined) return never();
     // Not sent: closing the connection ends the session all the same.
     if (reply !== 'unsent') outLines(reply.lines);
     if (cutShort !== undefined) err(`${cutShort}: the commands after this point were not run`);
     else signalledWhileLoggingOut();
-    return end.quit(link, endStatus());
+    return end.quit(link, cutShort === OVERLONG_TEXT ? EXIT.usage : endStatus());
   };
 
   /** The signal that ended the input (SIGTERM, or a script's SIGHUP or Ctrl-C), as stderr names it; `undefined`: none. */
@@ -166,6 +175,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       const step = next;
       const reply = await request(step, [line]);
       if (reply === undefined) return never();
+      state.loginRetry = undefined;
       if (reply === 'unsent') {
         // Said (`Not sent: …`); a script's next line was not written for this prompt.
         if (state.scripted) return refusedScript('the answer was not sent');
@@ -196,7 +206,9 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         return end.quit(link, EXIT.loginRefused);
       }
       err(`Login not completed (${what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy')}): trying again in ${wait / 1000} s with the same answers`);
-      await pause(wait);
+      state.loginRetry = { refusal: reply.lines[0] ?? 'busy', status: what.cause === 'fault' ? EXIT.loginFault : EXIT.loginRefused };
+      // Cut short by SIGTERM, Ctrl-C or SIGHUP: before, the pause (up to 8 s) was waited out first.
+      await pause(wait, input.cutShort);
       if (state.exiting) return never();
       // Ctrl-C or SIGHUP meanwhile ended the script: no login more.
       if (state.interrupts > 0 || state.hungUp || state.terminated) return endOfInput(next);

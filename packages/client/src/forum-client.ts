@@ -3,7 +3,9 @@ import type { ClientArgs } from './args.js';
 import { ClientState } from './client-state.js';
 import { err, out } from './client-output.js';
 import { runCommandLoop } from './command-loop.js';
+import { connectionGone } from './connection-gone.js';
 import { EXIT } from './exit-status.js';
+import { OVERLONG_TEXT } from './line-bound.js';
 import { LineInput } from './line-input.js';
 import { inputReadableAhead, inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { openServerConnection } from './server-connection.js';
@@ -38,8 +40,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
 
   if (state.scripted) {
     // A file or device is read to its first line first: empty, nothing is sent to the server at all.
-    if (inputReadableAhead() && !(await input.firstLine) && inputWasEmpty(state)) {
-      err(NO_INPUT_TEXT);
+    if (inputReadableAhead() && !(await input.firstLine) && (inputWasEmpty(state) || input.overlong)) {
+      err(input.overlong ? `${OVERLONG_TEXT}; not logged in` : NO_INPUT_TEXT);
       input.close();
       return EXIT.usage;
     }
@@ -54,7 +56,7 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
   if (typeof conn === 'number') return conn;
   const link = new ServerLink(conn, timings.requestTimeoutMs, {
     notice: (n) => end.fatal(exitFor(n), () => out(n.text)),
-    lost: (reason) => end.fatal(EXIT.unreachable, () => err(`Server unreachable: ${reason}`)),
+    lost: (reason) => connectionGone(state, end, reason, true),
   });
   state.link = link;
   return runCommandLoop({ args, conn, link, state, end });

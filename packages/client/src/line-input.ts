@@ -1,4 +1,5 @@
 import readline from 'node:readline';
+import { LineBound, MAX_INPUT_LINE_BYTES } from './line-bound.js';
 import { Writable } from 'node:stream';
 
 /** The streams a {@link LineInput} reads and prompts on (standard input and output by default; tests pass fakes). */
@@ -45,6 +46,12 @@ export interface AskOptions {
 }
 
 /**
+ * The lines read ahead and not yet asked for past which the input is paused (what readline has of a chunk still
+ * comes): `yes LST | forum-client PORT` queued every line while the client waited on the server, memory without bound.
+ */
+export const MAX_QUEUED_LINES = 1_000;
+
+/**
  * Lines from standard input, one at a time and strictly in order, however
  * fast a pipe delivers them. On a terminal it prompts through readline (so
  * editing works) and can hide what is typed; from a pipe it writes the prompt
@@ -62,6 +69,8 @@ export class LineInput {
   /** True while a prompt is shown and no line has answered it (output then starts on a new line). */
   promptPending = false;
   private sawLine = false;
+  private overlongLine = false;
+  private readonly cut = new AbortController();
   private settleFirst: (hadLine: boolean) => void = () => undefined;
   /** Resolves once the input has its first line (`true`), or ended without one (`false`: empty, or ended by a signal). */
   readonly firstLine = new Promise<boolean>((resolve) => (this.settleFirst = resolve));
@@ -73,8 +82,21 @@ export class LineInput {
   ) {
     this.output = streams.output;
     this.echo = terminal ? new EchoSwitch(streams.output) : undefined;
+    // A file or pipe may hold a line without end (`< /dev/zero`): read through a bound. A terminal's lines are typed.
+    const source = streams.input;
+    const input = terminal
+      ? source
+      : source.pipe(
+          new LineBound(MAX_INPUT_LINE_BYTES, () => {
+            this.overlongLine = true;
+            source.unpipe();
+            source.pause();
+          }),
+        );
+    // Piped, the source's errors (a terminal hung up under `| tee log`: EIO) no longer reach readline: the end of input all the same.
+    if (input !== source) source.on('error', () => this.finishInput());
     this.rl = readline.createInterface({
-      input: streams.input,
+      input,
       ...(this.echo === undefined ? {} : { output: this.echo }),
       terminal,
       history: this.history,
@@ -88,7 +110,7 @@ export class LineInput {
       const w = this.waiter;
       this.waiter = undefined;
       if (w !== undefined) w(line);
-      else this.queued.push(line);
+      else if (this.queued.push(line) >= MAX_QUEUED_LINES) this.rl.pause();
     });
     this.rl.on('close', () => this.finishInput());
     // A terminal that hung up fails readline's reads and its reset of raw mode (EIO): that is the end of input, not a crash.
@@ -107,6 +129,7 @@ export class LineInput {
     }
     if (hide && this.echo !== undefined) this.echo.muted = true;
     const line = this.queued.shift();
+    if (this.queued.length < MAX_QUEUED_LINES) this.rl.resume();
     this.promptPending = line === undefined;
     if (line !== undefined) return Promise.resolve(this.answered(line, hide));
     if (this.ended) return Promise.resolve(this.answered(undefined, hide));
@@ -132,7 +155,16 @@ export class LineInput {
   /** Ctrl-C or SIGHUP: lines typed ahead are dropped, and the pending and every later `ask` gets `undefined`. */
   end(): void {
     this.queued.length = 0;
+    this.cut.abort();
     this.finishInput();
+  }
+
+  /**
+   * Aborted once {@link end} cuts the input short (a signal; not the input's own end): a wait that was to lead to
+   * the next answer (a script's login tried again after a pause) is over.
+   */
+  get cutShort(): AbortSignal {
+    return this.cut.signal;
   }
 
   /** End of input: lines already read are still answered, then `ask` gets `undefined`. */
@@ -143,6 +175,11 @@ export class LineInput {
     const w = this.waiter;
     this.waiter = undefined;
     w?.(undefined);
+  }
+
+  /** True once the input was cut at a line longer than any answer or command (`< /dev/zero`): not its end. */
+  get overlong(): boolean {
+    return this.overlongLine;
   }
 
   /** True once a line came (even one not yet asked for): the input was not empty. */

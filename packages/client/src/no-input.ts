@@ -28,4 +28,4 @@ export const inputReadableAhead = (): boolean => {
 export const inputEndedBySignal = (state: ClientState): boolean => state.terminated || state.hungUp || state.interrupts > 0;
 
 /** A script's input that ended with no line, not by a signal: the session is not begun (or is ended unused). */
-export const inputWasEmpty = (state: ClientState): boolean => state.scripted && !state.input.hadLine && !inputEndedBySignal(state);
+export const inputWasEmpty = (state: ClientState): boolean => state.scripted && !state.input.hadLine && !state.input.overlong && !inputEndedBySignal(state);

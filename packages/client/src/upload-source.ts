@@ -28,6 +28,26 @@ const kindProblem = (localName: string, found: Stats): string | undefined => {
 const kindName = (found: Stats): string =>
   found.isFIFO() ? 'a named pipe' : found.isCharacterDevice() ? 'a character device' : found.isBlockDevice() ? 'a block device' : found.isSocket() ? 'a socket' : 'not a file';
 
+/** `problem`, once the handle opened is closed (a read-only file's close has nothing to lose: its error is no news). */
+const refused = async (handle: FileHandle, problem: string): Promise<{ readonly problem: string }> => {
+  await handle.close().catch(() => undefined);
+  return { problem };
+};
+
+/**
+ * Why a regular file whose size reads 0 cannot be sent: it has bytes all the same (/proc and /sys files, whose
+ * size is not known before they are read). Sent as announced, 0 bytes, the server stored an empty file and
+ * said it was uploaded. `undefined`: it is empty.
+ */
+const sizelessProblem = async (localName: string, handle: FileHandle): Promise<string | undefined> => {
+  const probe = await handle.read(Buffer.alloc(1), 0, 1, 0).then(
+    (r) => r.bytesRead,
+    (e: unknown) => failureText(localName, e),
+  );
+  if (typeof probe === 'string') return probe;
+  return probe === 0 ? undefined : `File ${localName} has no size to announce (it reads 0 bytes long but has content: a /proc or /sys file?)`;
+};
+
 /**
  * Opens the local file of a UPD for sending, and checks that what was opened is a regular file: its size is
  * measured on the handle, and the bytes are read from it. Before, the file was measured by name and opened by
@@ -56,11 +76,9 @@ export const openUploadSource = async (localName: string): Promise<UploadSource 
     (s) => kindProblem(localName, s) ?? s,
     (e: unknown) => failureText(localName, e),
   );
-  if (typeof opened === 'string') {
-    await handle.close();
-    return { problem: opened };
-  }
-  return { handle, size: opened.size };
+  if (typeof opened === 'string') return refused(handle, opened);
+  const sizeless = opened.size === 0 ? await sizelessProblem(localName, handle) : undefined;
+  return sizeless === undefined ? { handle, size: opened.size } : refused(handle, sizeless);
 };
 
 /**
@@ -73,6 +91,6 @@ export const openUploadSource = async (localName: string): Promise<UploadSource 
 export const uploadSourceProblem = async (localName: string): Promise<string | undefined> => {
   const opened = await openUploadSource(localName);
   if ('problem' in opened) return opened.problem;
-  await opened.handle.close();
+  await opened.handle.close().catch(() => undefined);
   return undefined;
 };

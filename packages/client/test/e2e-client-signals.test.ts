@@ -22,16 +22,26 @@ const exitWithin = async (exited: Promise<number | string>, ms: number): Promise
   return code;
 };
 
-/** Resolves once process `pid` has taken signal `signo` (no longer pending in /proc/PID/status: its handler ran). */
+/**
+ * Resolves once process `pid` has run its JavaScript handler of signal `signo` (Linux: /proc). First the signal
+ * is no longer pending (/proc/PID/status SigPnd, ShdPnd): libuv's C handler has written its signal pipe. That
+ * alone does not order the handler before a reply sent next: libuv runs the signal watcher last among the
+ * descriptors one epoll_wait returns ("Run signal watchers last", src/unix/linux.c), so a reply that arrives before
+ * the main thread wakes is read first. So then the main thread is waited for asleep in epoll_wait again
+ * (/proc/PID/task/PID/wchan; a woken thread shows none): the pipe is level-triggered, so it was drained, the handler run.
+ */
 const signalTaken = async (pid: number, signo: number): Promise<void> => {
   const bit = 1n << BigInt(signo - 1);
-  for (let i = 0; i < 2_000; i++) {
+  const pending = async (): Promise<boolean> => {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const pending = ['SigPnd', 'ShdPnd'].map((k) => BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`));
-    if (pending.every((p) => (p & bit) === 0n)) return;
+    return ['SigPnd', 'ShdPnd'].some((k) => (BigInt(`0x${new RegExp(`^${k}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`) & bit) !== 0n);
+  };
+  const polling = async (): Promise<boolean> => /epoll|ep_poll/.test(await readFile(`/proc/${pid}/task/${pid}/wchan`, 'utf8'));
+  for (let i = 0; i < 2_000; i++) {
+    if (!(await pending()) && (await polling())) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error(`signal ${signo} still pending in process ${pid} after 10 s`);
+  throw new Error(`signal ${signo} not taken by process ${pid} after 10 s (still pending, or its main thread never back in epoll_wait)`);
 };
 
 describe('forum-client given SIGHUP while it connects, or a signal while it closes', () => {
@@ -156,8 +166,8 @@ describe('forum-client given SIGHUP while it connects, or a signal while it clos
     else client.end();
     await seen;
     client.child.kill('SIGTERM');
-    // Taken before the answer is sent: its handler has written libuv's signal pipe, ready before the Goodbye's
-    // socket (sent only after kill() returned, a loaded machine could let the Goodbye be read first).
+    // Taken before the answer is sent: its JavaScript handler has run (kill() returning, or the signal no longer
+    // pending, let a loaded machine read the Goodbye first).
     await signalTaken(client.child.pid ?? 0, 15);
     answerXit();
     expect(await exitWithin(client.exited, 8_000)).toBe(143);

@@ -13,6 +13,18 @@ const FAULT_LINE = "The server's database did not answer in time, so the login w
 /** A login step refused for a fault of the server, as forum-protocol's login answers it. */
 const fault = (req: Request, next: NextStep = 'username'): Reply => simpleReply(req.id, 'error', [FAULT_LINE], { kind: 'auth', next, fault: true });
 
+/** What the fakes answer by default: a login that works for yoda with the password pw, XIT, and any command. */
+const yodaAnswer = (req: Request): Reply => {
+  if (req.cmd === 'username') return simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' });
+  if (req.cmd === 'password') {
+    return req.args[0] === 'pw'
+      ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
+      : simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' });
+  }
+  if (req.cmd === 'XIT') return simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' });
+  return simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' });
+};
+
 /** A fake whose login steps fail while `failing(req, n)` (n: the requests so far) says so; it records every request. */
 const loginServer = async (failing: (req: Request, n: number) => boolean, faultNext?: NextStep): Promise<{ readonly server: Awaited<ReturnType<typeof startFakeServer>>; readonly seen: string[] }> => {
   const seen: string[] = [];
@@ -20,15 +32,7 @@ const loginServer = async (failing: (req: Request, n: number) => boolean, faultN
     (req) => {
       seen.push([req.cmd, ...req.args].join(' '));
       if ((req.cmd === 'username' || req.cmd === 'password') && failing(req, seen.length)) return [fault(req, faultNext)];
-      if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
-      if (req.cmd === 'password')
-        return [
-          req.args[0] === 'pw'
-            ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
-            : simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' }),
-        ];
-      if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
-      return [simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+      return [yodaAnswer(req)];
     },
     undefined,
     { answersLogin: true },
@@ -141,18 +145,7 @@ describe('forum-client with piped answers, a login refused', () => {
     const server = await startFakeServer(
       (req) => {
         seen.push([req.cmd, ...req.args].join(' '));
-        const answer = special(req, seen.length);
-        if (answer !== undefined) return [answer];
-        if (req.cmd === 'username') return [simpleReply(req.id, 'ok', [], { kind: 'auth', next: 'password' })];
-        if (req.cmd === 'password') {
-          return [
-            req.args[0] === 'pw'
-              ? simpleReply(req.id, 'ok', ['Welcome to the forum'], { kind: 'auth', next: 'command' })
-              : simpleReply(req.id, 'error', ['Invalid password'], { kind: 'auth', next: 'username' }),
-          ];
-        }
-        if (req.cmd === 'XIT') return [simpleReply(req.id, 'ok', ['Goodbye'], { kind: 'goodbye' })];
-        return [simpleReply(req.id, 'ok', ['No threads to list'], { kind: 'none' })];
+        return [special(req, seen.length) ?? yodaAnswer(req)];
       },
       undefined,
       { answersLogin: true },

@@ -55,6 +55,8 @@ export interface FakeServerOptions {
    * acknowledged every message of it (and when the connection ends first: the test waits on what follows).
    */
   readonly onAnswered?: (req: Request, acknowledged: Promise<void>) => void;
+  /** The connection is closed once the answer to a request it returns true for is sent (the real server's refusal of a connection). */
+  readonly closesAfter?: (req: Request) => boolean;
 }
 
 /**
@@ -101,6 +103,7 @@ export const startFakeServer = async (
       void Promise.resolve(login === undefined ? answer(r.right, tcpPort) : [login]).then((messages) => {
         const sent = messages.map((m) => conn.send(m instanceof Uint8Array ? m : encodeServerMessage(m)).catch(() => undefined));
         options.onAnswered?.(r.right, Promise.all(sent).then(() => undefined));
+        if (options.closesAfter?.(r.right) === true) void Promise.all(sent).finally(() => void conn.close());
       });
     });
   });

@@ -1,4 +1,4 @@
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LineInput } from '../src/line-input.js';
 
@@ -139,6 +139,37 @@ describe('LineInput from a pipe', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await lines.ask('> ')).toBeUndefined();
     expect(await lines.ask('> ')).toBeUndefined();
+    lines.close();
+  });
+});
+
+describe('LineInput from a pipe', () => {
+  // `yes LST | forum-client PORT`: every line was read ahead and queued while the client waited on the server,
+  // memory without bound. The source is to be held back once enough lines wait.
+  it('stops reading an endless source once lines wait unasked, and reads on as they are asked for', async () => {
+    const total = 200_000;
+    let produced = 0;
+    const source = Readable.from(
+      (function* () {
+        while (produced < total) {
+          produced += 100;
+          yield 'LST\n'.repeat(100);
+        }
+      })(),
+    );
+    let ended = false;
+    source.on('end', () => (ended = true));
+    const sink = new Writable({ write: (_c, _e, done) => done() });
+    const lines = new LineInput(false, () => undefined, { input: source, output: sink });
+    expect(await lines.ask('> ')).toBe('LST');
+    // Read until the source ends (as before) or is held back: no timer, the state decides.
+    while (!ended && !source.isPaused()) await new Promise((resolve) => setImmediate(resolve));
+    expect(ended).toBe(false);
+    expect(produced).toBeLessThan(total / 4);
+    // Asked for, the lines come on, to the source's end.
+    const before = produced;
+    for (let i = 1; i < 20_000; i++) expect(await lines.ask('> ')).toBe('LST');
+    expect(produced).toBeGreaterThan(before);
     lines.close();
   });
 });

@@ -1,6 +1,6 @@
 /** The local file of a UPD, checked before anything is sent: missing, a directory, not a regular file, unreadable. */
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach, tempDir } from '../../server/test/forum-processes.js';
@@ -48,6 +48,19 @@ describe('uploadSourceProblem', () => {
     } finally {
       await opened.handle.close();
     }
+  });
+
+  // /proc and /sys files are regular files whose size reads 0 whatever they hold: sent as an empty upload, the
+  // server stored an empty file and the client said `F uploaded` (a link in the working directory names one).
+  it('refuses a regular file whose size reads 0 but that has bytes (/proc/cpuinfo through a link); an empty file passes', async () => {
+    const dir = await tempDir('upload-source');
+    dirs.push(dir);
+    const link = join(dir, 'cpuinfo');
+    await symlink('/proc/cpuinfo', link);
+    expect(await uploadSourceProblem(link)).toBe(`File ${link} has no size to announce (it reads 0 bytes long but has content: a /proc or /sys file?)`);
+    const empty = join(dir, 'empty');
+    await writeFile(empty, '');
+    expect(await uploadSourceProblem(empty)).toBeUndefined();
   });
 
   it('refuses an unreadable file before the server is asked (it used to fail after the upload was granted)', async () => {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
-import { createWhole, type WholeFileFs } from './no-hard-links.js';
+import { createWhole, type WholeFileFs, type WholeFileOutcome } from './no-hard-links.js';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';
@@ -93,6 +93,20 @@ const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
  */
 export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string, options: IdentityOptions = {}): Promise<ServerIdentity> => {
   const path = keyFile ?? join(dataDir, IDENTITY_FILE);
+  // Another server starting on the same key file sweeps this one's temporary key file (of the shape every start
+  // makes) if its start falls between this one's write and link: then the other server has created the key, or
+  // is creating it. Tried again, loading first; a few times, as each try has the same window.
+  for (let attempt = 1; ; attempt++) {
+    const found = await loadOrCreateOnce(path, options, attempt < SWEPT_TRIES);
+    if (found !== undefined) return found;
+  }
+};
+
+/** Tries of {@link loadOrCreateIdentity} (the last one's swept temporary file is an error). */
+const SWEPT_TRIES = 5;
+
+/** One try of {@link loadOrCreateIdentity}; `undefined` if another start swept its temporary key file and `again`. */
+const loadOrCreateOnce = async (path: string, options: IdentityOptions, again: boolean): Promise<ServerIdentity | undefined> => {
   const dir = dirname(path);
   const tempPrefix = `${basename(path)}.tmp-`;
   try {
@@ -121,7 +135,15 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string, op
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
   const text = `${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`;
-  const outcome = await createWhole(syncedFs, path, join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`), text, 0o600);
+  const temp = join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`);
+  let outcome: WholeFileOutcome;
+  try {
+    outcome = await createWhole(syncedFs, path, temp, text, 0o600);
+  } catch (e) {
+    // The link's ENOENT: the temporary file went (the directory is there: it was just made or found).
+    if (again && (e as { code?: unknown; path?: unknown }).code === 'ENOENT' && (e as { path?: unknown }).path === temp) return undefined;
+    throw e;
+  }
   if (outcome.created) return { ...identityOf(keyPair, path, true), createdDirectory: !dirExisted };
   // Another server created it meanwhile: whole if it was linked into place, else perhaps still being written.
   return outcome.linked ? load(path) : loadWhenWritten(path);

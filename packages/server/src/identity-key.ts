@@ -74,8 +74,11 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
-/** The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes them. */
-const TEMP_TAIL = /^[0-9]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes
+ * them, or `PID`, as versions before the UUID did (an upgrade after a crash would keep theirs for ever).
+ */
+const TEMP_TAIL = /^[0-9]+(?:\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/;
 
 /**
  * Deletes temporaries of a server killed while creating its key: names of the shape it makes only. The key's

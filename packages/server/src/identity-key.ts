@@ -5,7 +5,7 @@
  * system has no hard links). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
-import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, readlink, stat, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -116,6 +116,13 @@ const loadOrCreateOnce = async (path: string, options: IdentityOptions, again: b
     return await load(path);
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+  }
+  // A link to a key that is gone (a moved mount, a deleted target): said so. The link below found the name taken and
+  // the start failed with "ENOENT … stat" of a path that is there; no key is made through the link (whose target
+  // may be anywhere), which would also be a new identity.
+  const target = await readlink(path).catch(() => undefined);
+  if (target !== undefined) {
+    throw new Error(`${path} is a symbolic link to ${target}, which does not exist: point it at the key file, or remove it to create a new key (a new identity)`);
   }
   // The README's `--show-fingerprint --identity-file /etc/forum/identity` on a machine with no /etc/forum yet
   // failed with "ENOENT … scandir": made as the data directory is, readable by its owner only.

@@ -223,10 +223,20 @@ describe('data-directory store', () => {
     expect(await lines(run(s, 'alice', 'RDT t'))).toEqual(['1 alice: old']);
   });
 
+  it('deletes the temporary files an older version left (`.forum-tmp-` and 16 hex digits, before the mark): an upgrade after a crash keeps no litter', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 't'), 'alice\n1 alice: old\n');
+    // The shape every version before the mark made: kept for ever by the first version that deleted only its own.
+    writeFileSync(join(dir, '.forum-tmp-0123456789abcdef'), 'alice\n1 alice: ne');
+    const s = await open(dir);
+    expect(readdirSync(dir).sort()).toEqual(['t']);
+    expect(s.recovered).toEqual(['deleted .forum-tmp-0123456789abcdef, the temporary file of a write cut short by a crash']);
+  });
+
   it("keeps files of the temporary files' prefix that the store did not make (another program's), and names its own so", async () => {
     const dir = freshDir();
     // Before: every `.forum-tmp-*` name was deleted at every open, whoever had made it.
-    const foreign = ['.forum-tmp-deadbeef', '.forum-tmp-notes.txt', '.forum-tmp-0123456789abcdef', '.forum-tmp-forum-server-0123456789abcdeF', '.forum-tmp-forum-server-0123456789abcdef0'];
+    const foreign = ['.forum-tmp-deadbeef', '.forum-tmp-notes.txt', '.forum-tmp-0123456789abcdeF', '.forum-tmp-0123456789abcdef0', '.forum-tmp-forum-server-0123456789abcdeF', '.forum-tmp-forum-server-0123456789abcdef0'];
     for (const name of foreign) writeFileSync(join(dir, name), 'not the store\'s');
     const s = await open(dir);
     expect(readdirSync(dir).sort()).toEqual([...foreign].sort());

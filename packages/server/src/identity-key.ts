@@ -5,12 +5,12 @@
  * system has no hard links). Clients pin its public key (their
  * known-hosts file), so keeping the file is what keeps them trusting this server.
  */
-import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, readlink, stat, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
-import { createWhole, type WholeFileFs } from './no-hard-links.js';
+import { createWhole, type WholeFileFs, type WholeFileOutcome } from './no-hard-links.js';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';
@@ -74,8 +74,11 @@ const load = async (path: string): Promise<ServerIdentity> => {
   return identityOf(keyPair, path, false);
 };
 
-/** The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes them. */
-const TEMP_TAIL = /^[0-9]+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * The shape of a temporary key file's name after its prefix: `PID.UUID`, as {@link loadOrCreateIdentity} makes
+ * them, or `PID`, as versions before the UUID did (an upgrade after a crash would keep theirs for ever).
+ */
+const TEMP_TAIL = /^[0-9]+(?:\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/;
 
 /**
  * Deletes temporaries of a server killed while creating its key: names of the shape it makes only. The key's
@@ -93,12 +96,33 @@ const sweepTemporaries = async (dir: string, prefix: string): Promise<void> => {
  */
 export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string, options: IdentityOptions = {}): Promise<ServerIdentity> => {
   const path = keyFile ?? join(dataDir, IDENTITY_FILE);
+  // Another server starting on the same key file sweeps this one's temporary key file (of the shape every start
+  // makes) if its start falls between this one's write and link: then the other server has created the key, or
+  // is creating it. Tried again, loading first; a few times, as each try has the same window.
+  for (let attempt = 1; ; attempt++) {
+    const found = await loadOrCreateOnce(path, options, attempt < SWEPT_TRIES);
+    if (found !== undefined) return found;
+  }
+};
+
+/** Tries of {@link loadOrCreateIdentity} (the last one's swept temporary file is an error). */
+const SWEPT_TRIES = 5;
+
+/** One try of {@link loadOrCreateIdentity}; `undefined` if another start swept its temporary key file and `again`. */
+const loadOrCreateOnce = async (path: string, options: IdentityOptions, again: boolean): Promise<ServerIdentity | undefined> => {
   const dir = dirname(path);
   const tempPrefix = `${basename(path)}.tmp-`;
   try {
     return await load(path);
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+  }
+  // A link to a key that is gone (a moved mount, a deleted target): said so. The link below found the name taken and
+  // the start failed with "ENOENT … stat" of a path that is there; no key is made through the link (whose target
+  // may be anywhere), which would also be a new identity.
+  const target = await readlink(path).catch(() => undefined);
+  if (target !== undefined) {
+    throw new Error(`${path} is a symbolic link to ${target}, which does not exist: point it at the key file, or remove it to create a new key (a new identity)`);
   }
   // The README's `--show-fingerprint --identity-file /etc/forum/identity` on a machine with no /etc/forum yet
   // failed with "ENOENT … scandir": made as the data directory is, readable by its owner only.
@@ -121,7 +145,15 @@ export const loadOrCreateIdentity = async (dataDir: string, keyFile?: string, op
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
   const text = `${HEADER}x25519-private ${toHex(keyPair.privateKey)}\n`;
-  const outcome = await createWhole(syncedFs, path, join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`), text, 0o600);
+  const temp = join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`);
+  let outcome: WholeFileOutcome;
+  try {
+    outcome = await createWhole(syncedFs, path, temp, text, 0o600);
+  } catch (e) {
+    // The link's ENOENT: the temporary file went (the directory is there: it was just made or found).
+    if (again && (e as { code?: unknown; path?: unknown }).code === 'ENOENT' && (e as { path?: unknown }).path === temp) return undefined;
+    throw e;
+  }
   if (outcome.created) return { ...identityOf(keyPair, path, true), createdDirectory: !dirExisted };
   // Another server created it meanwhile: whole if it was linked into place, else perhaps still being written.
   return outcome.linked ? load(path) : loadWhenWritten(path);

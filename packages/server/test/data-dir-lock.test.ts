@@ -327,6 +327,19 @@ describe('data directory lock on a file system without hard links', () => {
   });
 });
 
+/** Lock file operations whose reads of the lock fail with EMFILE (descriptors run out) while `failing.on`. */
+const lockReadFailing = (): { readonly failing: { on: boolean }; readonly fs: LockFs } => {
+  const failing = { on: false };
+  const fs: LockFs = {
+    ...nodeLockFs,
+    readFile: async (path) => {
+      if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE' });
+      return nodeLockFs.readFile(path);
+    },
+  };
+  return { failing, fs };
+};
+
 describe('data directory lock: a holder that lost it (fencing)', () => {
   const { dirs } = cleanupAfterEach();
   /** A fresh directory and the lock taken on it with `options`. */
@@ -524,14 +537,7 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
   });
 
   it('out of descriptors (EMFILE reading the lock), a fenced write is refused as the lock unreadable, not lost; the next one goes ahead', async () => {
-    const failing = { on: false };
-    const fs: LockFs = {
-      ...nodeLockFs,
-      readFile: async (path) => {
-        if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE' });
-        return nodeLockFs.readFile(path);
-      },
-    };
+    const { failing, fs } = lockReadFailing();
     const { held } = await heldIn({ fs, renewMs: 3_600_000 });
     const base = createMemoryStore();
     const { store } = fencedStore(base, () => held.held());
@@ -550,14 +556,7 @@ describe('data directory lock: a holder that lost it (fencing)', () => {
   });
 
   it('a lock file unreadable from a write on, past the fenced re-reads and past staleMs: the change is answered "may or may not be stored", one refused before its write as failed', async () => {
-    const failing = { on: false };
-    const fs: LockFs = {
-      ...nodeLockFs,
-      readFile: async (path) => {
-        if (failing.on && basename(path) === LOCK_FILE) throw Object.assign(new Error(`EMFILE: too many open files, open '${path}'`), { code: 'EMFILE' });
-        return nodeLockFs.readFile(path);
-      },
-    };
+    const { failing, fs } = lockReadFailing();
     const unconfirmed = unconfirmedWriteText('command');
     const generic = 'The server could not complete the command, please try again';
     for (const staleMs of [60_000, 150]) {

@@ -14,9 +14,11 @@ export const TEMP_PREFIX = '.forum-tmp-';
  */
 export const TEMP_MARK = 'forum-server-';
 
-const OWN_TEMP = /^\.forum-tmp-forum-server-[0-9a-f]{16}$/;
+// Also the shape earlier versions made (no mark, `.forum-tmp-` and 16 hex digits): a server upgraded after a
+// crash would otherwise keep their temporary files, whole uploads perhaps, forever.
+const OWN_TEMP = /^\.forum-tmp-(?:forum-server-)?[0-9a-f]{16}$/;
 
-/** Whether `name` is a temporary file's name as {@link tempPath} makes them (a leftover of this store's to delete). */
+/** Whether `name` is a temporary file's name as {@link tempPath} makes them, or as versions before the mark did (a leftover of this store's to delete). */
 export const isOwnTempName = (name: string): boolean => OWN_TEMP.test(name);
 
 /** A fresh temporary path in `dir` (a dot file, so no valid thread or upload name can clash with it). */

@@ -8,6 +8,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
+import { UNDO_QUESTION_MS } from '../src/postgres-store/postgres-claim-undo.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { usePostgres } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
@@ -173,6 +175,33 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
       await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE username = 'bob'`).length === 0);
       expect(performance.now() - ended).toBeLessThan(2_000);
       expect(await registry.tryAcquire('bob', 'held/c3')()).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    30_000,
+  );
+
+  it(
+    "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
+      'not held, and the login on that connection refused, for as long as the cut one stays open',
+    async () => {
+      const { direct, proxy, store } = await proxiedStore(2);
+      const errors: string[] = [];
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'cut', leaseMs: 15_000, onError: (m) => errors.push(m) });
+      pg.onClose(() => registry.close());
+      // Both connections of the pool open.
+      await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
+      proxy.holdAnswersAfter('INSERT INTO session_leases');
+      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'cut/c1')());
+      const cats = (): Promise<readonly unknown[]> => direct.sql`SELECT 1 FROM session_leases WHERE username = 'cat'`;
+      // The database ran it; then the other connection (idle, where the undo's first question goes) is cut off.
+      await until(async () => (await cats()).length === 1);
+      proxy.hold();
+      expect(await claim).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      const givenUp = performance.now();
+      // Before: that question waited for good (the cut connection stays open), and so did the undo.
+      await until(async () => (await cats()).length === 0, 10_000);
+      expect(performance.now() - givenUp).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 2_000);
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'cut/c1')())).toEqual(E.right(true));
       expect(errors).toEqual([]);
     },
     30_000,

@@ -1,14 +1,22 @@
 import postgres, { type Sql } from 'postgres';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outsideCommandDeadline } from '../store/command-deadline.js';
+import { outsideCommandDeadline, withCommandDeadline } from '../store/command-deadline.js';
 
 /**
  * How long the undoing of a given-up lease claim keeps asking, ms: past it, a claim that lands later still
- * lapses by itself within the lease (at most 15 s), as before. A database silent for longer keeps one
- * question of it waiting, which counts from when it was sent.
+ * lapses by itself within the lease (at most 15 s), as before. Each question is bounded by
+ * {@link UNDO_QUESTION_MS} (and the wait for its answer past it, postgres-abandon.ts), so the undo ends by then.
  */
 export const UNDO_CLAIM_FOR_MS = 60_000;
+
+/**
+ * How long one question of the undo is allowed, ms (its own deadline): one unanswered by then is given up and
+ * its connection destroyed (postgres-abandon.ts), and it is asked again on another. Without it, a question
+ * written to a connection cut off and held open (a partition, a load balancer that dropped the flow) waited
+ * for good: the lease stayed until it lapsed, and every later login on that connection was refused.
+ */
+export const UNDO_QUESTION_MS = 2_000;
 
 /** The pause between two questions, ms. */
 const UNDO_CLAIM_PAUSE_MS = 250;
@@ -50,7 +58,8 @@ export interface GivenUpClaim {
  * claim that committed): deleted earlier, the claim could land after the deletion. The deletion is a statement
  * of its own, after the question: in the question's, its snapshot (taken as it started) could miss a claim that
  * committed just before pg_stat_activity was read. Asked again while the database is out of reach or that
- * backend has yet to run it, for up to {@link UNDO_CLAIM_FOR_MS}, or until `stopped()`.
+ * backend has yet to run it, for up to {@link UNDO_CLAIM_FOR_MS}, or until `stopped()`. `sql` is the
+ * store's (held to a command's deadline, postgres-deadline.ts): each question runs under one of its own.
  * Never rejects; `onGivenUp` is told if it gives up.
  */
 export const undoGivenUpClaim = (
@@ -64,14 +73,16 @@ export const undoGivenUpClaim = (
     let why = 'the database did not answer';
     for (;;) {
       try {
-        const [row] = await sql<{ settled: boolean }[]>`
-          SELECT NOT EXISTS (
-            SELECT 1 FROM pg_stat_activity WHERE pid = ${claim.pid} AND NOT (state = 'idle' AND application_name = ${claim.mark})
-          ) AS settled`;
-        if (row?.settled === true) {
+        const settled = await withCommandDeadline(UNDO_QUESTION_MS, async () => {
+          const [row] = await sql<{ settled: boolean }[]>`
+            SELECT NOT EXISTS (
+              SELECT 1 FROM pg_stat_activity WHERE pid = ${claim.pid} AND NOT (state = 'idle' AND application_name = ${claim.mark})
+            ) AS settled`;
+          if (row?.settled !== true) return false;
           await sql`DELETE FROM session_leases WHERE username = ${claim.username} AND connection_key = ${claim.connectionKey}`;
-          return;
-        }
+          return true;
+        });
+        if (settled) return;
         why = `its backend (pid ${claim.pid}) had not run it`;
       } catch (e) {
         why = e instanceof Error ? e.message : String(e);

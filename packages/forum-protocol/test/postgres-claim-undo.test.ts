@@ -4,13 +4,14 @@
  * server sent, then lets it through.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { connect, createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { createPostgresSessionRegistry, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { UNDO_QUESTION_MS } from '../src/postgres-store/postgres-claim-undo.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { usePostgres } from './postgres-harness.js';
 import { frontendMessages } from './postgres-wire.js';
 
@@ -36,15 +37,13 @@ const until = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> =
 };
 
 /** What a test drives of {@link holdingProxy}. */
-interface HoldingProxy {
-  readonly url: string;
+interface HoldingProxy extends LoopbackProxy {
   /** The connection that next carries `statement` holds the database's answers from its run on. */
   holdAnswersAfter(statement: string): void;
   /** From now on, the other connections open now carry nothing the client sends (nor its close) to the database. */
   hold(): void;
   /** Lets what `hold` held through, then the clients' closes. */
   heal(): void;
-  close(): Promise<void>;
 }
 
 /** One client's connection through {@link holdingProxy}. */
@@ -62,20 +61,12 @@ interface Flow {
  * Connections opened later pass.
  */
 const holdingProxy = async (url: string): Promise<HoldingProxy> => {
-  const target = new URL(url);
   const open = new Set<Flow>();
   const heldFlows: Flow[] = [];
-  const sockets = new Set<Socket>();
   let armed: string | undefined;
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
+  const proxy = await loopbackProxy(url, (client, upstream) => {
     const flow: Flow = { upstream, answersHeld: false, clientClosed: false };
     open.add(flow);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
     // Armed by the statement's Parse; held from its Execute (postgres.js describes a statement before its first run).
     let armedHere = false;
     client.on('data', (chunk: Buffer) => {
@@ -93,21 +84,16 @@ const holdingProxy = async (url: string): Promise<HoldingProxy> => {
     upstream.on('data', (chunk: Buffer) => {
       if (!flow.answersHeld) client.write(chunk);
     });
-    client.on('close', () => {
-      flow.clientClosed = true;
-      open.delete(flow);
-      if (flow.held === undefined) upstream.destroy();
-    });
-    upstream.on('close', () => client.destroy());
+    return {
+      clientClosed: () => {
+        flow.clientClosed = true;
+        open.delete(flow);
+        if (flow.held === undefined) upstream.destroy();
+      },
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(address.port);
   return {
-    url: proxied.toString(),
+    ...proxy,
     holdAnswersAfter: (statement) => {
       armed = statement;
     },
@@ -125,22 +111,21 @@ const holdingProxy = async (url: string): Promise<HoldingProxy> => {
         if (flow.clientClosed) flow.upstream.end();
       }
     },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
 };
 
-/** A store through a {@link holdingProxy} on the schema of a store of its own, with `connections` connections. */
-const proxiedStore = async (connections: number): Promise<{ readonly direct: PostgresStore; readonly proxy: HoldingProxy; readonly store: PostgresStore }> => {
+/** A store through a {@link holdingProxy} on the schema of a store of its own, with `connections` connections, and a session registry on it. */
+const proxiedStore = async (
+  connections: number,
+): Promise<{ readonly direct: PostgresStore; readonly proxy: HoldingProxy; readonly store: PostgresStore; readonly registry: PostgresSessionRegistry; readonly errors: readonly string[] }> => {
   const direct = await pg.openStore({ timeouts: TIMEOUTS });
   const proxy = await holdingProxy(pg.url());
   pg.onClose(() => proxy.close());
-  const opened = await openPostgresStore(proxy.url, { schema: await schemaOf(direct), timeouts: TIMEOUTS, maxConnections: connections })();
-  if (E.isLeft(opened)) throw new Error(opened.left.message);
-  pg.onClose(() => opened.right.close());
-  return { direct, proxy, store: opened.right };
+  const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: connections });
+  const errors: string[] = [];
+  const registry = createPostgresSessionRegistry(store.sql, { serverId: 'held', leaseMs: 15_000, onError: (m) => errors.push(m) });
+  pg.onClose(() => registry.close());
+  return { direct, proxy, store, registry, errors };
 };
 
 describe('PostgreSQL: a given-up lease claim still on its way to the database', () => {
@@ -149,10 +134,7 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
       'the account is free once the partition heals, not "already logged in" for the lease (15 s)',
     async () => {
       // One connection: the given-up claim goes to the backend that ran ann's claim just before.
-      const { direct, proxy, store } = await proxiedStore(1);
-      const errors: string[] = [];
-      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'held', leaseMs: 15_000, onError: (m) => errors.push(m) });
-      pg.onClose(() => registry.close());
+      const { direct, proxy, registry, errors } = await proxiedStore(1);
       expect(await registry.tryAcquire('ann', 'held/c1')()).toEqual(E.right(true));
       // The backend that ran it (idle, ann's claim its last statement).
       // A watcher of its own, one connection: none of direct's has asked pg_stat_activity anything.
@@ -184,14 +166,11 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
       'not held, and the login on that connection refused, for as long as the cut one stays open',
     async () => {
-      const { direct, proxy, store } = await proxiedStore(2);
-      const errors: string[] = [];
-      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'cut', leaseMs: 15_000, onError: (m) => errors.push(m) });
-      pg.onClose(() => registry.close());
+      const { direct, proxy, store, registry, errors } = await proxiedStore(2);
       // Both connections of the pool open.
       await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
       proxy.holdAnswersAfter('INSERT INTO session_leases');
-      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'cut/c1')());
+      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')());
       const cats = (): Promise<readonly unknown[]> => direct.sql`SELECT 1 FROM session_leases WHERE username = 'cat'`;
       // The database ran it; then the other connection (idle, where the undo's first question goes) is cut off.
       await until(async () => (await cats()).length === 1);
@@ -201,7 +180,7 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
       // Before: that question waited for good (the cut connection stays open), and so did the undo.
       await until(async () => (await cats()).length === 0, 10_000);
       expect(performance.now() - givenUp).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 2_000);
-      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'cut/c1')())).toEqual(E.right(true));
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')())).toEqual(E.right(true));
       expect(errors).toEqual([]);
     },
     30_000,

@@ -185,4 +185,38 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     },
     30_000,
   );
+
+  it(
+    'a database that refuses the question (a role denied pg_stat_activity) ends the undo at once, told: ' +
+      'not 60 s of refused questions during which every login on that connection is refused as "not yet undone"',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = await schemaOf(direct);
+      // A role of its own, denied pg_stat_activity (a hardened database); the superuser (every other store here) is not.
+      const [{ db } = { db: '' }] = await direct.sql<{ db: string }[]>`SELECT current_database() AS db`;
+      await direct.sql.unsafe(`CREATE ROLE undo_denied LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${db} TO undo_denied; GRANT ALL ON SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL SEQUENCES IN SCHEMA ${schema} TO undo_denied`);
+      await direct.sql`REVOKE SELECT ON pg_stat_activity FROM PUBLIC`;
+      pg.onClose(async () => {
+        await direct.sql`GRANT SELECT ON pg_stat_activity TO PUBLIC`;
+      });
+      const proxy = await holdingProxy(pg.url());
+      pg.onClose(() => proxy.close());
+      const asRole = new URL(proxy.url);
+      asRole.username = 'undo_denied';
+      asRole.password = 'pw';
+      const store = await pg.openPeerVia(asRole.toString(), schema, { timeouts: TIMEOUTS, maxConnections: 2 });
+      const errors: string[] = [];
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'denied', leaseMs: 15_000, onError: (m) => errors.push(m) });
+      pg.onClose(() => registry.close());
+      proxy.holdAnswersAfter('INSERT INTO session_leases');
+      const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('dan', 'denied/c1')());
+      expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      const givenUp = performance.now();
+      // Before: refused and asked again every 250 ms for 60 s, untold, and this login waited for it and was refused.
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('eve', 'denied/c1')())).toEqual(E.right(true));
+      expect(performance.now() - givenUp).toBeLessThan(1_000);
+      expect(errors).toEqual([expect.stringMatching(/^a given-up login's session lease of dan was not undone \(it lapses within 15000 ms\): permission denied/)]);
+    },
+    30_000,
+  );
 });

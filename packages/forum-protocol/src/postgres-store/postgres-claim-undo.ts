@@ -41,6 +41,9 @@ export const newClaimMark = (): string => `forum lease claim ${randomBytes(8).to
 /** Whether `e`, a statement's failure, is the database's answer: the statement failed there and took no effect. */
 export const answeredByDatabase = (e: unknown): boolean => e instanceof postgres.PostgresError;
 
+/** Whether `e` is the database's refusal of a question that asking again will not change: SQLSTATE class 42 (access rule violation, undefined object). */
+const refusedForGood = (e: unknown): boolean => e instanceof postgres.PostgresError && e.code.startsWith('42');
+
 /** A lease claim given up unanswered: whose, by which connection, written to which backend, with which mark ({@link newClaimMark}). */
 export interface GivenUpClaim {
   readonly username: string;
@@ -58,7 +61,8 @@ export interface GivenUpClaim {
  * claim that committed): deleted earlier, the claim could land after the deletion. The deletion is a statement
  * of its own, after the question: in the question's, its snapshot (taken as it started) could miss a claim that
  * committed just before pg_stat_activity was read. Asked again while the database is out of reach or that
- * backend has yet to run it, for up to {@link UNDO_CLAIM_FOR_MS}, or until `stopped()`. `sql` is the
+ * backend has yet to run it, for up to {@link UNDO_CLAIM_FOR_MS}, or until `stopped()`; refused by the database for good
+ * (a role denied pg_stat_activity), it ends at once. `sql` is the
  * store's (held to a command's deadline, postgres-deadline.ts): each question runs under one of its own.
  * Never rejects; `onGivenUp` is told if it gives up.
  */
@@ -86,6 +90,12 @@ export const undoGivenUpClaim = (
         why = `its backend (pid ${claim.pid}) had not run it`;
       } catch (e) {
         why = e instanceof Error ? e.message : String(e);
+        // Refused for good (a role denied pg_stat_activity): asked again for 60 s, it held every later login on
+        // that connection, refused as "not yet undone", for nothing.
+        if (refusedForGood(e)) {
+          onGivenUp(why);
+          return;
+        }
       }
       if (stopped() || performance.now() + UNDO_CLAIM_PAUSE_MS >= until) {
         onGivenUp(why);

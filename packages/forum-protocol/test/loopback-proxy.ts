@@ -8,12 +8,17 @@ export interface LoopbackProxy {
   close(): Promise<void>;
 }
 
+/** What a `join` of {@link loopbackProxy} may return: to be told of its client's close, which then leaves the upstream open. */
+export interface ProxyJoin {
+  clientClosed(): void;
+}
+
 /**
  * A TCP proxy on loopback in front of the database at `url`: each client connection gets a connection
  * to the database, and `join` moves the bytes between the two (and may watch, hold or cut them).
- * Either socket's close ends the other.
+ * Either socket's close ends the other, unless `join` takes the client's ({@link ProxyJoin}).
  */
-export const loopbackProxy = async (url: string, join: (client: Socket, upstream: Socket) => void): Promise<LoopbackProxy> => {
+export const loopbackProxy = async (url: string, join: (client: Socket, upstream: Socket) => void | ProxyJoin): Promise<LoopbackProxy> => {
   const target = new URL(url);
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -23,8 +28,8 @@ export const loopbackProxy = async (url: string, join: (client: Socket, upstream
       s.on('close', () => sockets.delete(s));
       s.on('error', () => undefined);
     }
-    join(client, upstream);
-    client.on('close', () => upstream.destroy());
+    const joined = join(client, upstream);
+    client.on('close', () => (typeof joined === 'object' ? joined.clientClosed() : upstream.destroy()));
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

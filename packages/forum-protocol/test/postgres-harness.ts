@@ -15,6 +15,8 @@ export interface PostgresHarness {
   openStore(options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** Another store (another "server") on `schema`, the schema of a store opened before. */
   openPeer(schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
+  /** Another store on `schema` that reaches the database at `url` (a proxy in front of it). */
+  openPeerVia(url: string, schema: string, options?: PostgresStoreOptions): Promise<PostgresStore>;
   /** Registers something to close after the file's tests, before PostgreSQL stops. */
   onClose(close: () => Promise<void>): void;
 }
@@ -40,8 +42,8 @@ export const usePostgres = (): PostgresHarness => {
     if (pg === undefined) throw new Error('PostgreSQL is not running');
     return pg.url;
   };
-  const open = async (options: PostgresStoreOptions): Promise<PostgresStore> => {
-    const opened = await openPostgresStore(url(), { maxConnections: 4, ...options })();
+  const open = async (options: PostgresStoreOptions, at = url()): Promise<PostgresStore> => {
+    const opened = await openPostgresStore(at, { maxConnections: 4, ...options })();
     if (E.isLeft(opened)) throw new Error(opened.left.message);
     closers.push(() => opened.right.close());
     return opened.right;
@@ -50,6 +52,7 @@ export const usePostgres = (): PostgresHarness => {
     url,
     openStore: (options = {}) => open({ schema: `t${process.pid}_${++schemas}`, ...options }),
     openPeer: (schema, options = {}) => open({ ...options, schema }),
+    openPeerVia: (at, schema, options = {}) => open({ ...options, schema }, at),
     onClose: (close) => void closers.push(close),
   };
 };

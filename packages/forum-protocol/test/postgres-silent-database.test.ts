@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { accountPolicy } from '../src/index.js';
-import { createPostgresSessionRegistry, createPostgresThrottleCounts, openPostgresStore, type PostgresStore } from '../src/postgres.js';
+import { createPostgresSessionRegistry, createPostgresThrottleCounts, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { commandErrorText, outcomeUnknownText, timedOutText } from '../src/store/errors.js';
@@ -55,6 +55,12 @@ const ownConnection = (): postgres.Sql => {
 
 /** The schema `store` keeps its tables in. */
 const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** A store on `direct`'s schema that reaches the database through `proxy` (both closed after the file). */
+const storeBehind = async (direct: PostgresStore, proxy: LoopbackProxy, maxConnections = 2): Promise<PostgresStore> => {
+  pg.onClose(() => proxy.close());
+  return pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections });
+};
 
 /** Polls `check` every 20 ms until it holds, for at most 5 s. */
 const until = async (check: () => Promise<boolean>): Promise<void> => {
@@ -208,7 +214,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       'after it resumes the MSG is not in the thread, and the same store serves again',
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 2 });
-      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const schema = await schemaOf(store);
       expect(await lines(run(store, 'alice', 'CRT t'))).toEqual(['Thread t created']);
       // Another server's transaction holds the thread's row: the MSG's first statement waits for it, at the database.
       const holder = await ownConnection().reserve();
@@ -259,13 +265,8 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       'never a failure (it committed); the store serves again as the partition heals',
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
       const proxy = await partitionAfterCommit(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy);
       expect(await command(store, 'CRT c')).toEqual(['Thread c created']);
       proxy.arm('INSERT INTO entries');
       const heal = setTimeout(() => proxy.heal(), SILENT_MS);
@@ -294,11 +295,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await partitionAfterCommit(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema: await schemaOf(direct), timeouts: TIMEOUTS, maxConnections: 2 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy);
       proxy.arm('INSERT INTO accounts');
       const heal = setTimeout(() => proxy.heal(), SILENT_MS);
       try {
@@ -319,7 +316,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     "a login whose password check is at the database when it hangs is answered just past its deadline, not once its throttle's settlement (outside the deadline) gets an answer",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS, maxConnections: 3 });
-      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const schema = await schemaOf(store);
       await store.createAccount({ username: 'ann', password: 'right' })();
       const policy = accountPolicy({ counts: createPostgresThrottleCounts(store.sql) });
       const verify = (): Promise<unknown> => policy.verify(store, 'ann', 'right', { peerAddress: '192.0.2.1:4000', now: Date.now() })();
@@ -377,13 +374,8 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     "a MSG whose line was written but whose deadline passed before its COMMIT is answered with the timeout's line, not \"may or may not be stored\" (it surely rolled back)",
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
       const proxy = await slowAnswers(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy);
       expect(await command(store, 'CRT s')).toEqual(['Thread s created']);
       // The line's insert answered just past the deadline (the cancel finds it done): the body returns, too late to commit.
       proxy.arm('INSERT INTO entries', DEADLINE_MS + 150);
@@ -401,13 +393,8 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
       'does not hold the account for good: the heartbeat renews only the leases its server holds, so that one lapses',
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
       const proxy = await holdAnswersAfter(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 2 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy);
       const leaseMs = 600;
       const registry = createPostgresSessionRegistry(store.sql, { serverId: 'silent', leaseMs });
       pg.onClose(() => registry.close());
@@ -435,11 +422,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
       const proxy = await holdAnswersAfter(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema: await schemaOf(direct), timeouts: TIMEOUTS, maxConnections: 2 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy);
       const errors: string[] = [];
       const registry = createPostgresSessionRegistry(store.sql, { serverId: 'cut', leaseMs: 15_000, onError: (m) => errors.push(m) });
       pg.onClose(() => registry.close());
@@ -465,7 +448,7 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     "an upload's commit whose statement the deadline cancelled (rolled back, its COMMIT never sent) is answered with the timeout's line, not \"may or may not be stored\"",
     async () => {
       const store = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+      const schema = await schemaOf(store);
       expect(await command(store, 'CRT w')).toEqual(['Thread w created']);
       const begun = await store.beginUpload('w', 'f.txt', 'alice')();
       if (E.isLeft(begun)) throw new Error(`not begun: ${JSON.stringify(begun.left)}`);
@@ -494,13 +477,8 @@ describe('PostgreSQL: a command at a database that goes silent', () => {
     "a MSG whose BEGIN is at a database gone silent is answered at its deadline, and its connection is given up too: the pool serves again from fresh connections",
     async () => {
       const direct = await pg.openStore({ timeouts: TIMEOUTS });
-      const schema = (await direct.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
       const proxy = await cutExisting(pg.url());
-      pg.onClose(() => proxy.close());
-      const opened = await openPostgresStore(proxy.url, { schema, timeouts: TIMEOUTS, maxConnections: 1 })();
-      if (E.isLeft(opened)) throw new Error(opened.left.message);
-      const store = opened.right;
-      pg.onClose(() => store.close());
+      const store = await storeBehind(direct, proxy, 1);
       expect(await command(store, 'CRT b')).toEqual(['Thread b created']);
       proxy.cut();
       const posted = await timed(() => command(store, 'MSG b lost'));

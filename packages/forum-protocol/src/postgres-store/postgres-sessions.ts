@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { cleanUpOutsideDeadline, untilAnswerDue } from './postgres-abandon.js';
-import { answeredByDatabase, backendPidOf, undoGivenUpClaim } from './postgres-claim-undo.js';
+import { answeredByDatabase, backendPidOf, newClaimMark, undoGivenUpClaim, type GivenUpClaim } from './postgres-claim-undo.js';
 import { toIoError } from '../store/errors.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
 import { attempt } from './postgres-timeouts.js';
@@ -73,7 +73,7 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
   // Claims given up unanswered being undone, by connection key (postgres-claim-undo.ts).
   const undoings = new Map<string, Promise<void>>();
   let closed = false;
-  const undoClaim = (claim: { readonly username: string; readonly connectionKey: string; readonly pid: number }): void => {
+  const undoClaim = (claim: GivenUpClaim): void => {
     const before = undoings.get(claim.connectionKey) ?? Promise.resolve();
     const undone = before.then(() =>
       undoGivenUpClaim(sql, claim, () => closed, (why) => options.onError?.(`a given-up login's session lease of ${claim.username} was not undone (it lapses within ${leaseMs} ms): ${why}`)),
@@ -92,9 +92,12 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
         if (undoing !== undefined && !(await untilAnswerDue(undoing.then(() => true), false))) {
           throw new Error('the database has not answered since a login on this connection was given up, and its session lease is not yet undone');
         }
+        const mark = newClaimMark();
+        // The mark, in the claim's own transaction: a claim that failed leaves its backend's name as it was.
         const claim = sql`
+          WITH marked AS (SELECT set_config('application_name', ${mark}, false))
           INSERT INTO session_leases (username, server_id, connection_key, expires_at)
-          VALUES (${username}, ${serverId}, ${connectionKey}, now() + ${leaseMs} * interval '1 millisecond')
+          SELECT ${username}, ${serverId}, ${connectionKey}, now() + ${leaseMs} * interval '1 millisecond' FROM marked
           ON CONFLICT (username) DO UPDATE
             SET server_id = EXCLUDED.server_id, connection_key = EXCLUDED.connection_key, expires_at = EXCLUDED.expires_at
             WHERE session_leases.expires_at < now() OR session_leases.connection_key = EXCLUDED.connection_key
@@ -108,7 +111,7 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
           // still land. Undone once the database can tell (postgres-claim-undo.ts), keyed by the connection's key,
           // unique to this process: the login is answered a failure, and its lease held the account meanwhile.
           const pid = backendPidOf(claim);
-          if (pid !== undefined && !answeredByDatabase(e)) undoClaim({ username, connectionKey, pid });
+          if (pid !== undefined && !answeredByDatabase(e)) undoClaim({ username, connectionKey, pid, mark });
           throw e;
         }
       }),

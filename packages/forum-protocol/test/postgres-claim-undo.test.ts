@@ -1,0 +1,222 @@
+/**
+ * The undoing of a login's session lease claim given up unanswered (postgres-claim-undo.ts), where the claim's
+ * bytes are still on their way to the database when the undo first asks: a partition that holds what the
+ * server sent, then lets it through.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { Socket } from 'node:net';
+import postgres from 'postgres';
+import { describe, expect, it } from 'vitest';
+import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
+import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
+import { UNDO_QUESTION_MS } from '../src/postgres-store/postgres-claim-undo.js';
+import { withCommandDeadline } from '../src/store/command-deadline.js';
+import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
+import { usePostgres } from './postgres-harness.js';
+import { frontendMessages } from './postgres-wire.js';
+
+const pg = usePostgres();
+
+/** The commands' deadline here (the server's is 6 s): short, for a quick test. */
+const DEADLINE_MS = 1_500;
+
+/** PostgreSQL's own limits far off: what ends the statements here is the command's deadline, not the database. */
+const TIMEOUTS = { statementMs: 60_000, lockMs: 60_000, idleInTransactionMs: 60_000 } as const;
+
+/** The schema `store` keeps its tables in. */
+const schemaOf = async (store: PostgresStore): Promise<string> => (await store.sql<{ s: string }[]>`SELECT current_schema() AS s`)[0]?.s ?? '';
+
+/** Polls `check` every 20 ms until it holds, for at most `ms`. */
+const until = async (check: () => Promise<boolean>, ms = 5_000): Promise<void> => {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the condition never held');
+};
+
+/** What a test drives of {@link holdingProxy}. */
+interface HoldingProxy extends LoopbackProxy {
+  /** The connection that next carries `statement` holds the database's answers from its run on. */
+  holdAnswersAfter(statement: string): void;
+  /** From now on, the other connections open now carry nothing the client sends (nor its close) to the database. */
+  hold(): void;
+  /** Lets what `hold` held through, then the clients' closes. */
+  heal(): void;
+}
+
+/** One client's connection through {@link holdingProxy}. */
+interface Flow {
+  readonly upstream: Socket;
+  /** What the client sent since `hold`, not yet delivered. */
+  held?: Buffer[];
+  answersHeld: boolean;
+  clientClosed: boolean;
+}
+
+/**
+ * A TCP proxy in front of the database whose `hold` partitions the connections open then, one way: the
+ * client's bytes and its close wait (as TCP retransmits them) until `heal` delivers them to the database.
+ * Connections opened later pass.
+ */
+const holdingProxy = async (url: string): Promise<HoldingProxy> => {
+  const open = new Set<Flow>();
+  const heldFlows: Flow[] = [];
+  let armed: string | undefined;
+  const proxy = await loopbackProxy(url, (client, upstream) => {
+    const flow: Flow = { upstream, answersHeld: false, clientClosed: false };
+    open.add(flow);
+    // Armed by the statement's Parse; held from its Execute (postgres.js describes a statement before its first run).
+    let armedHere = false;
+    client.on('data', (chunk: Buffer) => {
+      const messages = frontendMessages(chunk);
+      const statement = armed;
+      if (statement !== undefined && messages.some((m) => m.query.includes(statement))) {
+        armed = undefined;
+        armedHere = true;
+        open.delete(flow);
+      }
+      if (flow.held === undefined) upstream.write(chunk);
+      else flow.held.push(chunk);
+      if (armedHere && messages.some((m) => m.type === 'E')) flow.answersHeld = true;
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!flow.answersHeld) client.write(chunk);
+    });
+    return {
+      clientClosed: () => {
+        flow.clientClosed = true;
+        open.delete(flow);
+        if (flow.held === undefined) upstream.destroy();
+      },
+    };
+  });
+  return {
+    ...proxy,
+    holdAnswersAfter: (statement) => {
+      armed = statement;
+    },
+    hold: () => {
+      for (const flow of open) {
+        flow.held ??= [];
+        heldFlows.push(flow);
+      }
+      open.clear();
+    },
+    heal: () => {
+      for (const flow of heldFlows.splice(0)) {
+        for (const chunk of flow.held ?? []) flow.upstream.write(chunk);
+        flow.held = undefined;
+        if (flow.clientClosed) flow.upstream.end();
+      }
+    },
+  };
+};
+
+/** A store through a {@link holdingProxy} on the schema of a store of its own, with `connections` connections, and a session registry on it. */
+const proxiedStore = async (
+  connections: number,
+): Promise<{ readonly direct: PostgresStore; readonly proxy: HoldingProxy; readonly store: PostgresStore; readonly registry: PostgresSessionRegistry; readonly errors: readonly string[] }> => {
+  const direct = await pg.openStore({ timeouts: TIMEOUTS });
+  const proxy = await holdingProxy(pg.url());
+  pg.onClose(() => proxy.close());
+  const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: connections });
+  const errors: string[] = [];
+  const registry = createPostgresSessionRegistry(store.sql, { serverId: 'held', leaseMs: 15_000, onError: (m) => errors.push(m) });
+  pg.onClose(() => registry.close());
+  return { direct, proxy, store, registry, errors };
+};
+
+describe('PostgreSQL: a given-up lease claim still on its way to the database', () => {
+  it(
+    "is undone once the database ran it, even when its connection's last statement was an earlier claim: " +
+      'the account is free once the partition heals, not "already logged in" for the lease (15 s)',
+    async () => {
+      // One connection: the given-up claim goes to the backend that ran ann's claim just before.
+      const { direct, proxy, registry, errors } = await proxiedStore(1);
+      expect(await registry.tryAcquire('ann', 'held/c1')()).toEqual(E.right(true));
+      // The backend that ran it (idle, ann's claim its last statement).
+      // A watcher of its own, one connection: none of direct's has asked pg_stat_activity anything.
+      const watcher = postgres(pg.url(), { max: 1, onnotice: () => undefined });
+      pg.onClose(() => watcher.end({ timeout: 1 }));
+      const [backend] = await watcher<{ pid: number }[]>`
+        SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'idle' AND query LIKE '%INSERT INTO session_leases%'`;
+      if (backend === undefined) throw new Error("no backend ran ann's claim");
+      proxy.hold();
+      const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('bob', 'held/c2')());
+      expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      // The undo has asked (and been answered) on a new connection (new ones pass) while bob's claim is held: that
+      // backend was still idle with ann's claim.
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid NOT IN (pg_backend_pid(), ${backend.pid}) AND state = 'idle' AND query LIKE '%pg_stat_activity%'`).length > 0);
+      proxy.heal();
+      // It runs bob's claim, then reads its client's close and ends.
+      await until(async () => (await watcher`SELECT 1 FROM pg_stat_activity WHERE pid = ${backend.pid}`).length === 0);
+      const ended = performance.now();
+      // Before: the undo had taken ann's claim for bob's and deleted nothing; bob's lease landed after, and held the account for 15 s.
+      await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE username = 'bob'`).length === 0);
+      expect(performance.now() - ended).toBeLessThan(2_000);
+      expect(await registry.tryAcquire('bob', 'held/c3')()).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    30_000,
+  );
+
+  it(
+    "a question of the undo written to a connection cut off (held open) is given up at its own deadline: the lease is deleted once the database answers on another, " +
+      'not held, and the login on that connection refused, for as long as the cut one stays open',
+    async () => {
+      const { direct, proxy, store, registry, errors } = await proxiedStore(2);
+      // Both connections of the pool open.
+      await Promise.all([store.sql`SELECT pg_sleep(0.05)`, store.sql`SELECT pg_sleep(0.05)`]);
+      proxy.holdAnswersAfter('INSERT INTO session_leases');
+      const claim = withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')());
+      const cats = (): Promise<readonly unknown[]> => direct.sql`SELECT 1 FROM session_leases WHERE username = 'cat'`;
+      // The database ran it; then the other connection (idle, where the undo's first question goes) is cut off.
+      await until(async () => (await cats()).length === 1);
+      proxy.hold();
+      expect(await claim).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      const givenUp = performance.now();
+      // Before: that question waited for good (the cut connection stays open), and so did the undo.
+      await until(async () => (await cats()).length === 0, 10_000);
+      expect(performance.now() - givenUp).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 2_000);
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('cat', 'held/c9')())).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    30_000,
+  );
+
+  it(
+    'a database that refuses the question (a role denied pg_stat_activity) ends the undo at once, told: ' +
+      'not 60 s of refused questions during which every login on that connection is refused as "not yet undone"',
+    async () => {
+      const direct = await pg.openStore({ timeouts: TIMEOUTS });
+      const schema = await schemaOf(direct);
+      // A role of its own, denied pg_stat_activity (a hardened database); the superuser (every other store here) is not.
+      const [{ db } = { db: '' }] = await direct.sql<{ db: string }[]>`SELECT current_database() AS db`;
+      await direct.sql.unsafe(`CREATE ROLE undo_denied LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${db} TO undo_denied; GRANT ALL ON SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL TABLES IN SCHEMA ${schema} TO undo_denied; GRANT ALL ON ALL SEQUENCES IN SCHEMA ${schema} TO undo_denied`);
+      await direct.sql`REVOKE SELECT ON pg_stat_activity FROM PUBLIC`;
+      pg.onClose(async () => {
+        await direct.sql`GRANT SELECT ON pg_stat_activity TO PUBLIC`;
+      });
+      const proxy = await holdingProxy(pg.url());
+      pg.onClose(() => proxy.close());
+      const asRole = new URL(proxy.url);
+      asRole.username = 'undo_denied';
+      asRole.password = 'pw';
+      const store = await pg.openPeerVia(asRole.toString(), schema, { timeouts: TIMEOUTS, maxConnections: 2 });
+      const errors: string[] = [];
+      const registry = createPostgresSessionRegistry(store.sql, { serverId: 'denied', leaseMs: 15_000, onError: (m) => errors.push(m) });
+      pg.onClose(() => registry.close());
+      proxy.holdAnswersAfter('INSERT INTO session_leases');
+      const taken = await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('dan', 'denied/c1')());
+      expect(taken).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+      const givenUp = performance.now();
+      // Before: refused and asked again every 250 ms for 60 s, untold, and this login waited for it and was refused.
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('eve', 'denied/c1')())).toEqual(E.right(true));
+      expect(performance.now() - givenUp).toBeLessThan(1_000);
+      expect(errors).toEqual([expect.stringMatching(/^a given-up login's session lease of dan was not undone \(it lapses within 15000 ms\): permission denied/)]);
+    },
+    30_000,
+  );
+});

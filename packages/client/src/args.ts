@@ -69,8 +69,8 @@ from a file or pipe, the server could not complete the login three times in a
 row (a fault of its own; no command run), ${EXIT.loginRefused} when, with the answers
 read from a file or pipe, the login was refused where the next line cannot answer (a
 username refused: the next line is its password, not read as a username; a command
-after a refused password) or the account stayed logged in elsewhere (or the server
-busy) through 15 s of retries, or the server refused it and closed the connection
+after a refused password or an account logged in elsewhere) or the server stayed
+busy through 15 s of retries, or the server refused it and closed the connection
 (no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends

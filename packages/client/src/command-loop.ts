@@ -42,9 +42,9 @@ const promptName = (step: NextStep): string => (step === 'username' ? 'username'
 export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
 
 /**
- * The pauses before a script's login is tried again after `U has already logged in` or `Server busy: …, try
- * again later` (ms): 15 s in all, past the 10 s a server takes by default to find a killed client's session
- * gone. Past them the client exits with {@link EXIT.loginRefused}, no command run.
+ * The pauses before a script's login is tried again after `Server busy: …, try again later` (ms): 15 s in
+ * all, for room on the server to come back (its memory or logins in progress). Past them the client exits
+ * with {@link EXIT.loginRefused}, no command run.
  */
 export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
 

@@ -96,9 +96,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         err(`${OVERLONG_TEXT}; not logged in`);
         return end.quit(link, EXIT.usage);
       } else if (next === 'username' && inputWasEmpty(state)) {
-        // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
+        // Not one line: a script with nothing in it, or a standard input left closed. Said, as no prompt was
+        // answered; still an end of input, which the spec has end cleanly.
         err(NO_INPUT_TEXT);
-        return end.quit(link, EXIT.usage);
+        return end.quit(link, EXIT.ok);
       } else {
         // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
         // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.

@@ -199,6 +199,14 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(0);
   });
 
+  it('"already logged in" followed by a command: the command is not sent as a username; status 7', async () => {
+    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+    const run = await runClient(port, await cwd(), ['yoda', 'LST', 'XIT']);
+    expect(seen).toEqual(['username yoda']);
+    expect(run.stderr).toContain('Login refused (yoda has already logged in): the script went on with the command LST, not taken for a username; the commands were not run\n');
+    expect(run.code).toBe(7);
+  });
+
   it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async () => {
     const busy = 'Server busy: too many replies waiting to be acknowledged, try again later';
     const { port, seen } = await fake((req, n) => (n === 2 ? simpleReply(req.id, 'error', [busy]) : undefined));

@@ -59,9 +59,9 @@ side); at a prompt it logs out. With the commands read from a file or pipe,
 Ctrl-C ends them: a running transfer is cancelled, the session logged out,
 the rest not run (status ${EXIT.interrupted}).
 
-Exit status: ${EXIT.ok} after XIT or end of input, ${EXIT.unreachable} when the server is unreachable,
-${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input ends
-before its first line (empty, closed, /dev/null; nothing is sent) or holds a line
+Exit status: ${EXIT.ok} after XIT or end of input (also one that ends before its first
+line: empty, closed, /dev/null; said, nothing is sent), ${EXIT.unreachable} when the server is unreachable,
+${EXIT.usage} on bad arguments or when, read from a file or pipe, standard input holds a line
 over 1 MiB (/dev/zero; the rest is not read), ${EXIT.idleTimeout} when the server logged the session out for
 inactivity, ${EXIT.serverShutdown} when the server shut down, ${EXIT.hostKey} when its identity key
 changed or the known-hosts file cannot be read, ${EXIT.loginFault} when, with the answers read
@@ -69,8 +69,8 @@ from a file or pipe, the server could not complete the login three times in a
 row (a fault of its own; no command run), ${EXIT.loginRefused} when, with the answers
 read from a file or pipe, the login was refused where the next line cannot answer (a
 username refused: the next line is its password, not read as a username; a command
-after a refused password) or the account stayed logged in elsewhere (or the server
-busy) through 15 s of retries, or the server refused it and closed the connection
+after a refused password or an account logged in elsewhere) or the server stayed
+busy through 15 s of retries, or the server refused it and closed the connection
 (no command run), ${EXIT.internal} on an internal error of the
 client, ${EXIT.hangUp} on SIGHUP with commands read from a file or pipe (the rest are
 not run; while connecting, the handshake is given up; at a terminal SIGHUP ends

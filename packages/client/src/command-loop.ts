@@ -42,9 +42,9 @@ const promptName = (step: NextStep): string => (step === 'username' ? 'username'
 export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
 
 /**
- * The pauses before a script's login is tried again after `U has already logged in` or `Server busy: …, try
- * again later` (ms): 15 s in all, past the 10 s a server takes by default to find a killed client's session
- * gone. Past them the client exits with {@link EXIT.loginRefused}, no command run.
+ * The pauses before a script's login is tried again after `Server busy: …, try again later` (ms): 15 s in
+ * all, for room on the server to come back (its memory or logins in progress). Past them the client exits
+ * with {@link EXIT.loginRefused}, no command run.
  */
 export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
 
@@ -96,9 +96,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         err(`${OVERLONG_TEXT}; not logged in`);
         return end.quit(link, EXIT.usage);
       } else if (next === 'username' && inputWasEmpty(state)) {
-        // Not one line: a script with nothing in it, or a standard input left closed. Not a run that went well.
+        // Not one line: a script with nothing in it, or a standard input left closed. Said, as no prompt was
+        // answered; still an end of input, which the spec has end cleanly.
         err(NO_INPUT_TEXT);
-        return end.quit(link, EXIT.usage);
+        return end.quit(link, EXIT.ok);
       } else {
         // End of input (a script's answers ran out): said, as nothing else shows that no one logged in.
         // Standard output stays the exchange (its last prompt, unanswered); a terminal's line is ended.

@@ -43,7 +43,8 @@ export const runClient = async (args: ClientArgs): Promise<number> => {
     if (inputReadableAhead() && !(await input.firstLine) && (inputWasEmpty(state) || input.overlong)) {
       err(input.overlong ? `${OVERLONG_TEXT}; not logged in` : NO_INPUT_TEXT);
       input.close();
-      return EXIT.usage;
+      // No input is an end of input, which the spec has end cleanly; a line over 1 MiB is a bad one.
+      return input.overlong ? EXIT.usage : EXIT.ok;
     }
     // A pipe that ends empty while the handshake is under way gives it up (after it, the username prompt says so).
     void input.firstLine.then((hadLine) => {

@@ -3,9 +3,8 @@ import type { ClientState } from './client-state.js';
 
 /**
  * What stderr says when the commands' input ended before its first line (`</dev/null`, an empty file, a closed
- * standard input, `printf '' |`): exit status 2, as for arguments that cannot work, and no session begun.
- * Before, the client connected, showed the username prompt to no one, said `End of input at the username
- * prompt: not logged in` and exited 0, as if a script had run.
+ * standard input, `printf '' |`): no session begun, and exit status 0, as the spec has the client exit cleanly
+ * at the end of standard input. Before, the client connected and showed the username prompt to no one.
  */
 export const NO_INPUT_TEXT =
   'No input: standard input ended before its first line (forum-client reads the username, the password and the commands from it, one a line); not logged in';

@@ -43,7 +43,8 @@ export const openServerConnection = async (args: ClientArgs, timings: Timings, s
     if (state.connecting.signal.aborted && state.noInput && !inputEndedBySignal(state)) {
       err(NO_INPUT_TEXT);
       input.close();
-      return EXIT.usage;
+      // An end of input, which the spec has end cleanly.
+      return EXIT.ok;
     }
     if (state.connecting.signal.aborted) {
       // The statuses of a hangup at the username prompt: 129 for a script, whose commands were not run; 0 at a terminal.

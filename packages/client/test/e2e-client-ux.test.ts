@@ -206,7 +206,7 @@ describe('forum-client UX (real processes)', () => {
     scope.dirs.push(cwd);
     const started = Date.now();
     const c = spawnClient(port, cwd, ['--timeout', '0.5']);
-    // A line to answer the prompt (an input ending empty gives the handshake up: no input, status 2).
+    // A line to answer the prompt (an input ending empty gives the handshake up: no input, status 0).
     c.send('yoda');
     expect(await c.exited).toBe(1);
     // Well under the default 5 s wait, with room for a loaded machine.

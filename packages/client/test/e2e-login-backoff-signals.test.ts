@@ -1,5 +1,5 @@
 /**
- * A script's login retried after `U has already logged in` pauses up to 8 s between tries (LOGIN_BUSY_PAUSES_MS):
+ * A script's login retried after `Server busy: …, try again later` pauses up to 8 s between tries (LOGIN_BUSY_PAUSES_MS):
  * a SIGTERM (`timeout`, a service manager) or a script's Ctrl-C then is to end the client at once, not after the
  * pause. Before, the pause was waited out, then the end of input taken: the client stayed up to 8 s past the signal.
  */
@@ -17,6 +17,9 @@ const scriptedClient = async (scope: TestScope, port: number): Promise<ReturnTyp
   return client;
 };
 
+/** The server's refusal when it has no room (client-connection.ts refuseConnection, memory budget reached). */
+const BUSY_LINE = 'Server busy: memory budget reached (200 MiB of 100 MiB in use), try again later';
+
 describe('forum-client with piped answers, a signal during the pause before a login is tried again', () => {
   const scope = cleanupAfterEach();
 
@@ -28,7 +31,7 @@ describe('forum-client with piped answers, a signal during the pause before a lo
     const server = await startFakeServer(
       (req) => {
         seen.push(req.cmd);
-        return [simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' })];
+        return [simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' })];
       },
       undefined,
       { answersLogin: true },
@@ -46,7 +49,7 @@ describe('forum-client with piped answers, a signal during the pause before a lo
     expect(code).toBe(status);
     expect(seen).toEqual(['username', 'username', 'username']);
     // The answers sent again are not prompted for (the script's lines are not read for them).
-    expect(client.stdout.text).toBe(`${P.user}${'yoda has already logged in\n'.repeat(3)}${farewell}`);
+    expect(client.stdout.text).toBe(`${P.user}${`${BUSY_LINE}\n`.repeat(3)}${farewell}`);
     expect(withoutFirstContact(client.stderr.text).endsWith(`trying again in 4 s with the same answers\n${said}`)).toBe(true);
   }, 30_000);
 });

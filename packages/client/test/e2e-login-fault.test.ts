@@ -5,8 +5,11 @@
  */
 import { simpleReply, type NextStep, type Reply, type Request } from 'forum-protocol';
 import { describe, expect, it } from 'vitest';
-import { cleanupAfterEach, runClient, tempDir } from '../../server/test/forum-processes.js';
+import { answered, cleanupAfterEach, P, runClient, tempDir } from '../../server/test/forum-processes.js';
 import { startFakeServer } from './fake-forum-server.js';
+
+/** The server's refusal when it has no room (client-connection.ts refuseConnection, memory budget reached). */
+const BUSY_LINE = 'Server busy: memory budget reached (200 MiB of 100 MiB in use), try again later';
 
 const FAULT_LINE = "The server's database did not answer in time, so the login was cancelled: please try again";
 
@@ -174,13 +177,34 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(7);
   });
 
-  it('"already logged in" at the username: the same username again after a pause, then the password at its prompt', async () => {
-    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+  it('"Server busy" at the username: the same username again after a pause, then the password at its prompt', async () => {
+    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'username pw', 'password LST'].
     expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
-    expect(run.stderr).toContain('Login not completed (yoda has already logged in): trying again in 1 s with the same answers\n');
+    expect(run.stderr).toContain(`Login not completed (${BUSY_LINE}): trying again in 1 s with the same answers\n`);
     expect(run.code).toBe(0);
+  });
+
+  it.each([
+    ['username', 1, ['yoda', 'obi', 'pw', 'LST'], ['username yoda', 'username obi', 'password pw', 'LST', 'XIT'], ''],
+    ['password', 2, ['yoda', 'pw', 'obi', 'pw', 'LST'], ['username yoda', 'password pw', 'username obi', 'password pw', 'LST', 'XIT'], P.pass],
+  ] as const)('"already logged in" answering the %s: the script\'s next line answers the username prompt (the spec\'s flow), nothing tried again', async (_step, at, lines, sent, passPrompt) => {
+    const { port, seen } = await fake((req, n) => (n === at ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+    const run = await runClient(port, await cwd(), [...lines]);
+    // Between 26dc58b and the spec's flow restored: yoda's answers sent again after 1 s, obi read as its password.
+    expect(seen).toEqual(sent);
+    expect(run.stdout).toBe(`${P.user}${passPrompt}yoda has already logged in\n${P.user}${P.pass}Welcome to the forum\n` + answered(['No threads to list']) + P.cmd + '\nGoodbye\n');
+    expect(run.stderr).not.toContain('trying again');
+    expect(run.code).toBe(0);
+  });
+
+  it('"already logged in" followed by a command: the command is not sent as a username; status 7', async () => {
+    const { port, seen } = await fake((req, n) => (n === 1 ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+    const run = await runClient(port, await cwd(), ['yoda', 'LST', 'XIT']);
+    expect(seen).toEqual(['username yoda']);
+    expect(run.stderr).toContain('Login refused (yoda has already logged in): the script went on with the command LST, not taken for a username; the commands were not run\n');
+    expect(run.code).toBe(7);
   });
 
   it('"Server busy" answering the password (not a login step answer): the password again at its prompt', async () => {
@@ -193,13 +217,13 @@ describe('forum-client with piped answers, a login refused', () => {
     expect(run.code).toBe(0);
   });
 
-  it('an account logged in elsewhere for good: tried 5 times over 15 s, then status 7, no line read as another answer', async () => {
-    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', ['yoda has already logged in'], { kind: 'auth', next: 'username' }) : undefined));
+  it('a server busy for good: tried 5 times over 15 s, then status 7, no line read as another answer', async () => {
+    const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const started = performance.now();
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     expect(seen).toEqual(Array<string>(5).fill('username yoda'));
     expect(performance.now() - started).toBeGreaterThanOrEqual(15_000);
-    expect(run.stderr).toContain('Login not completed: yoda has already logged in (5 tries in 15 s); the commands were not run\n');
+    expect(run.stderr).toContain(`Login not completed: ${BUSY_LINE} (5 tries in 15 s); the commands were not run\n`);
     expect(run.code).toBe(7);
   }, 40_000);
 });

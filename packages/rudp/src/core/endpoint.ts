@@ -162,7 +162,7 @@ export class Endpoint implements SansIoEndpoint {
     checkIdentity(identity, plaintext === true);
     checkCryptoProvider(crypto);
     if (plaintext !== true) {
-      if (crypto === undefined) throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies node:crypto's)`);
+      if (crypto === undefined) throw new TypeError(`rudp: option 'crypto' (a CryptoProvider) is required unless 'plaintext: true' (the Node API supplies one, built on Node's crypto module)`);
       this.crypto = crypto;
       if (this.acceptIncoming) this.identity = identity ?? crypto.generateKeyPair();
     }

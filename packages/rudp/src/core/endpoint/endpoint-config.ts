@@ -56,7 +56,7 @@ export interface EndpointConfig extends Partial<ConnectionConfig> {
   readonly cookieLifetimeMs?: number;
   /**
    * The primitives of the handshake and packet protection (the Node API
-   * passes `node:crypto`'s; the simulator a seeded one). Required unless
+   * passes one built on Node's crypto module; the simulator a seeded one). Required unless
    * `plaintext`.
    */
   readonly crypto?: CryptoProvider;

@@ -134,19 +134,22 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
     renew,
     close: async () => {
       stopHeartbeat();
-      // One line for the undos cut short, not one per undo (an outage's worth of them at a shutdown).
-      await undoer.stop((pending) =>
+      // One line for the undos cut short, not one per undo (an outage's worth of them at a shutdown). Awaited
+      // with the deletion below, not before it: that is sent at once, as the close is called.
+      const undosStopped = undoer.stop((pending) =>
         options.onError?.(`${pending} given-up logins' session leases were not undone at close (they lapse within ${leaseMs} ms)`),
       );
       // Those its connections hold, not every lease of its server id: another process of the same id (the one
       // restarted in its place) holds its own, which it would have freed for a second login.
       const leases = [...held];
       held.clear();
-      if (leases.length === 0) return;
-      await sql`
-        DELETE FROM session_leases WHERE server_id = ${serverId}
-          AND (username, connection_key) IN (
-            SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+      if (leases.length > 0) {
+        await sql`
+          DELETE FROM session_leases WHERE server_id = ${serverId}
+            AND (username, connection_key) IN (
+              SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+      }
+      await undosStopped;
     },
   };
 };

@@ -5,7 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Socket } from 'node:net';
-import postgres from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
 import { ABANDON_AFTER_MS } from '../src/postgres-store/postgres-abandon.js';
@@ -219,4 +219,93 @@ describe('PostgreSQL: a given-up lease claim still on its way to the database', 
     },
     30_000,
   );
+
+  /** How many given-up claims are undone at once in the tests below: an outage's worth, for a pool of their own. */
+  const PENDING = 50;
+
+  /**
+   * A registry through a {@link holdingProxy} with {@link PENDING} of its logins given up, their claims held by a
+   * partition (their backends idle, as before the claims), so their undos are pending; `asked` counts the
+   * questions of pg_stat_activity the registry's statements include.
+   */
+  const pendingUndos = async (): Promise<{
+    readonly direct: PostgresStore;
+    readonly proxy: HoldingProxy;
+    readonly store: PostgresStore;
+    readonly registry: PostgresSessionRegistry;
+    readonly errors: readonly string[];
+    readonly asked: () => number;
+  }> => {
+    const direct = await pg.openStore({ timeouts: TIMEOUTS });
+    const proxy = await holdingProxy(pg.url());
+    pg.onClose(() => proxy.close());
+    const store = await pg.openPeerVia(proxy.url, await schemaOf(direct), { timeouts: TIMEOUTS, maxConnections: PENDING });
+    let asked = 0;
+    const counted = ((strings: TemplateStringsArray, ...values: readonly unknown[]) => {
+      if (strings.join('').includes('pg_stat_activity')) asked += 1;
+      return store.sql(strings, ...(values as never[]));
+    }) as unknown as Sql;
+    const errors: string[] = [];
+    const registry = createPostgresSessionRegistry(counted, { serverId: 'many', leaseMs: 15_000, onError: (m) => errors.push(m) });
+    pg.onClose(() => registry.close());
+    // Every connection of the pool open, then cut off: each claim is written to one of them and held.
+    await Promise.all(Array.from({ length: PENDING }, () => store.sql`SELECT pg_sleep(0.1)`));
+    proxy.hold();
+    const taken = await Promise.all(
+      Array.from({ length: PENDING }, (_, i) => withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire(`user${i}`, `many/c${i}`)())),
+    );
+    for (const t of taken) expect(t).toMatchObject(E.left({ kind: 'io', timedOut: true }));
+    return { direct, proxy, store, registry, errors, asked: () => asked };
+  };
+
+  it(
+    `${PENDING} undos pending at once are asked in one question every 250 ms, not one each: the store's pool is left to the commands; ` +
+      'each is still undone once its backend has run its claim',
+    async () => {
+      const { direct, proxy, registry, errors, asked } = await pendingUndos();
+      // Past the questions written to the connections cut off (each given up at its deadline, then abandoned):
+      // the steady state, every question answered at once (the backends are there, idle).
+      await new Promise((resolve) => setTimeout(resolve, UNDO_QUESTION_MS + ABANDON_AFTER_MS));
+      // Over a window of 2 s: at most one question a pause.
+      const WINDOW_MS = 2_000;
+      const before = asked();
+      const windowStart = performance.now();
+      const commandMs: number[] = [];
+      while (performance.now() - windowStart < WINDOW_MS) {
+        const t0 = performance.now();
+        expect(await withCommandDeadline(DEADLINE_MS, () => registry.holder('nobody')())).toEqual(E.right(undefined));
+        commandMs.push(performance.now() - t0);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const perSecond = ((asked() - before) * 1_000) / (performance.now() - windowStart);
+      const median = [...commandMs].sort((a, b) => a - b)[Math.floor(commandMs.length / 2)] ?? 0;
+      console.log(
+        `undo questions: ${perSecond.toFixed(1)}/s with ${PENDING} pending; a command meanwhile: median ${median.toFixed(1)} ms, max ${Math.max(...commandMs).toFixed(1)} ms`,
+      );
+      // Before: each undo asked on its own, 4 a second each (194.7/s here, every one a statement of the pool).
+      expect(perSecond).toBeGreaterThan(0);
+      expect(perSecond).toBeLessThanOrEqual(1_000 / 250 + 1);
+      proxy.heal();
+      // The claims run, their backends read their clients' closes and end: every lease is deleted, none held for 15 s.
+      await until(async () => (await direct.sql`SELECT 1 FROM session_leases WHERE server_id = 'many'`).length === 0, 10_000);
+      expect(await direct.sql`SELECT 1 FROM session_leases WHERE server_id = 'many'`).toEqual([]);
+      expect(await withCommandDeadline(DEADLINE_MS, () => registry.tryAcquire('user7', 'many/c7')())).toEqual(E.right(true));
+      expect(errors).toEqual([]);
+    },
+    60_000,
+  );
+
+  it(`closing the registry with ${PENDING} undos pending stops them at once, told in one line, not one per undo`, async () => {
+    const { registry, errors, asked } = await pendingUndos();
+    const t0 = performance.now();
+    await registry.close();
+    const closedAfter = performance.now() - t0;
+    const askedAtClose = asked();
+    // No question after close: wait two pauses and more, then count.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(asked()).toBe(askedAtClose);
+    // Bounded by one question's deadline (the one in flight) and its abandonment.
+    expect(closedAfter).toBeLessThan(UNDO_QUESTION_MS + ABANDON_AFTER_MS + 500);
+    expect(errors).toEqual([`${PENDING} given-up logins' session leases were not undone at close (they lapse within 15000 ms)`]);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { cleanUpOutsideDeadline, untilAnswerDue } from './postgres-abandon.js';
-import { answeredByDatabase, backendPidOf, newClaimMark, undoGivenUpClaim, type GivenUpClaim } from './postgres-claim-undo.js';
+import { answeredByDatabase, backendPidOf, createClaimUndoer, newClaimMark, type GivenUpClaim } from './postgres-claim-undo.js';
 import { toIoError } from '../store/errors.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
 import { attempt } from './postgres-timeouts.js';
@@ -70,13 +70,13 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       options.onLeaseLost?.(lease.username, key);
     }
   };
-  // Claims given up unanswered being undone, by connection key (postgres-claim-undo.ts).
+  // Claims given up unanswered being undone, by connection key, all in one poll (postgres-claim-undo.ts).
+  const undoer = createClaimUndoer(sql);
   const undoings = new Map<string, Promise<void>>();
-  let closed = false;
   const undoClaim = (claim: GivenUpClaim): void => {
     const before = undoings.get(claim.connectionKey) ?? Promise.resolve();
     const undone = before.then(() =>
-      undoGivenUpClaim(sql, claim, () => closed, (why) => options.onError?.(`a given-up login's session lease of ${claim.username} was not undone (it lapses within ${leaseMs} ms): ${why}`)),
+      undoer.undo(claim, (why) => options.onError?.(`a given-up login's session lease of ${claim.username} was not undone (it lapses within ${leaseMs} ms): ${why}`)),
     );
     undoings.set(claim.connectionKey, undone);
     void undone.then(() => {
@@ -133,17 +133,23 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       }),
     renew,
     close: async () => {
-      closed = true;
       stopHeartbeat();
+      // One line for the undos cut short, not one per undo (an outage's worth of them at a shutdown). Awaited
+      // with the deletion below, not before it: that is sent at once, as the close is called.
+      const undosStopped = undoer.stop((pending) =>
+        options.onError?.(`${pending} given-up logins' session leases were not undone at close (they lapse within ${leaseMs} ms)`),
+      );
       // Those its connections hold, not every lease of its server id: another process of the same id (the one
       // restarted in its place) holds its own, which it would have freed for a second login.
       const leases = [...held];
       held.clear();
-      if (leases.length === 0) return;
-      await sql`
-        DELETE FROM session_leases WHERE server_id = ${serverId}
-          AND (username, connection_key) IN (
-            SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+      if (leases.length > 0) {
+        await sql`
+          DELETE FROM session_leases WHERE server_id = ${serverId}
+            AND (username, connection_key) IN (
+              SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+      }
+      await undosStopped;
     },
   };
 };

@@ -18,6 +18,11 @@ export const TCP_TABLE_EVERY_MS = 500;
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'] as const;
 
+/** Reads one of the kernel's tables (`path`) as text; rejects as `readFile` does. */
+export type TableReader = (path: string) => Promise<string>;
+
+const readTable: TableReader = (path) => readFile(path, 'latin1');
+
 /** The inode of `socket`'s kernel socket (its descriptor's link, `socket:[N]`), or `undefined` (not Linux, no descriptor). */
 const inodeOf = (socket: net.Socket): string | undefined => {
   const fd = (socket as unknown as { readonly _handle?: { readonly fd?: number } })._handle?.fd;
@@ -61,7 +66,11 @@ export class KernelTcpTable {
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
 
-  constructor(private readonly everyMs = TCP_TABLE_EVERY_MS) {}
+  /** `read` is the kernel's table read (a test's stand-in elsewhere). */
+  constructor(
+    private readonly everyMs = TCP_TABLE_EVERY_MS,
+    private readonly read: TableReader = readTable,
+  ) {}
 
   /**
    * Tells `onRow` `socket`'s row each tick, `undefined` once the kernel lists it no more (reset, or closed
@@ -94,7 +103,7 @@ export class KernelTcpTable {
       const rows = new Map<string, TcpRow>();
       let read = 0;
       for (const table of TABLES) {
-        const text = await readFile(table, 'latin1').catch(() => undefined);
+        const text = await this.read(table).catch(() => undefined);
         if (text === undefined) continue;
         read++;
         rowsOf(text, wanted, rows);

@@ -38,7 +38,7 @@ const inodeOf = (socket: net.Socket): string | undefined => {
  * Rows of `text` (a /proc/net/tcp table) whose inode is in `wanted`. A line's fields: slot, local and remote
  * address, state (hex), `tx_queue:rx_queue` (hex), timers, retransmits, uid, timeout, inode.
  */
-const rowsOf = (text: string, wanted: ReadonlySet<string>, into: Map<string, TcpRow>): void => {
+const rowsIn = (text: string, wanted: ReadonlySet<string>, into: Map<string, TcpRow>): void => {
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     const inode = f[9];
@@ -90,6 +90,26 @@ export class KernelTcpTable {
     this.timer.unref();
   }
 
+  /**
+   * The rows of `wanted` in the kernel's tables, or `undefined` when a table failed to be read (only an absent
+   * one is no failure: tcp6 with IPv6 disabled, which then lists no connection) or none is there.
+   */
+  private async rowsOf(wanted: ReadonlySet<string>): Promise<Map<string, TcpRow> | undefined> {
+    const rows = new Map<string, TcpRow>();
+    let read = 0;
+    for (const table of TABLES) {
+      const text = await this.read(table).then(
+        (t): string | 'absent' | 'failed' => t,
+        (e: unknown) => ((e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'absent' : 'failed'),
+      );
+      if (text === 'failed') return undefined;
+      if (text === 'absent') continue;
+      read++;
+      rowsIn(text, wanted, rows);
+    }
+    return read === 0 ? undefined : rows;
+  }
+
   private async tick(): Promise<void> {
     this.timer = undefined;
     if (this.reading) return;
@@ -100,16 +120,11 @@ export class KernelTcpTable {
       for (const w of due) w.inode ??= inodeOf(w.socket);
       const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));
       if (wanted.size === 0) return;
-      const rows = new Map<string, TcpRow>();
-      let read = 0;
-      for (const table of TABLES) {
-        const text = await this.read(table).catch(() => undefined);
-        if (text === undefined) continue;
-        read++;
-        rowsOf(text, wanted, rows);
-      }
-      // No table (not Linux, /proc not mounted): nothing to tell, and never "gone".
-      if (read === 0) return;
+      const rows = await this.rowsOf(wanted);
+      // A table not read whole (EMFILE, EACCES, …): its connections are unknown, not gone; nor is any row told
+      // where no table is (not Linux, /proc not mounted). Before, a failed tcp left its IPv4 connections absent
+      // from tcp6, read alone, and each watched upload was aborted as if its sender had reset.
+      if (rows === undefined) return;
       for (const w of due) if (w.inode !== undefined && this.watchers.has(w)) w.onRow(rows.get(w.inode));
     } finally {
       this.reading = false;

@@ -1,0 +1,92 @@
+/**
+ * The kernel's TCP table as the transfer server reads it: real loopback connections, their rows read from
+ * Linux's /proc/net/tcp (or a stand-in reader that fails or drops a row as the kernel's may), a tick of 40 ms.
+ */
+import net from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KernelTcpTable, TCP_CLOSE, type TableReader, type TcpRow } from '../src/kernel-tcp-table.js';
+import { until } from './until.js';
+
+const TICK_MS = 40;
+const TCP_ESTABLISHED = 1;
+const TCP_CLOSE_WAIT = 8;
+
+describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
+  const open: net.Socket[] = [];
+  const ends: (() => void)[] = [];
+  afterEach(() => {
+    for (const end of ends.splice(0)) end();
+    for (const s of open.splice(0)) s.destroy();
+  });
+
+  /**
+   * A connected pair on 127.0.0.1 (an IPv4 socket: its row is in /proc/net/tcp): the server's end and the
+   * client's. Half-open allowed, as the transfer server's: a peer's FIN leaves the server's end open.
+   */
+  const pair = async (): Promise<{ readonly served: net.Socket; readonly client: net.Socket }> => {
+    const listener = net.createServer({ allowHalfOpen: true });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as net.AddressInfo).port;
+    const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+    const client = net.connect({ port, host: '127.0.0.1' });
+    const served = await accepted;
+    listener.close();
+    for (const s of [client, served]) {
+      s.on('error', () => undefined);
+      open.push(s);
+    }
+    return { served, client };
+  };
+
+  /** Every row told of `socket` (`undefined`: told it is gone). */
+  const watched = (table: KernelTcpTable, socket: net.Socket): readonly (TcpRow | undefined)[] => {
+    const rows: (TcpRow | undefined)[] = [];
+    ends.push(table.watch(socket, (row) => void rows.push(row)));
+    return rows;
+  };
+
+  /** The real reader, counting its reads of each table. */
+  const counting = (reads: Map<string, number>, read: TableReader = (path) => readFile(path, 'latin1')): TableReader => (path) => {
+    reads.set(path, (reads.get(path) ?? 0) + 1);
+    return read(path);
+  };
+
+  it('tells an established connection its row, a peer that ended (FIN) close-wait, and a peer that reset gone', async () => {
+    const a = await pair();
+    const b = await pair();
+    const table = new KernelTcpTable(TICK_MS);
+    const rowsA = watched(table, a.served);
+    const rowsB = watched(table, b.served);
+    expect(await until(() => rowsA.length > 0 && rowsB.length > 0, 2_000)).toBe(true);
+    expect(rowsA[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+    a.client.end();
+    b.client.resetAndDestroy();
+    const settled = await until(() => rowsA.at(-1)?.state === TCP_CLOSE_WAIT && rowsB.at(-1) === undefined, 2_000);
+    expect({ settled, a: rowsA.at(-1), b: rowsB.at(-1) }).toEqual({ settled: true, a: { state: TCP_CLOSE_WAIT, sendQueue: 0 }, b: undefined });
+    // An honest close is never told as gone.
+    expect(rowsA.every((row) => row !== undefined && row.state !== TCP_CLOSE)).toBe(true);
+  });
+
+  it('tells nothing in a tick where one table could not be read (EMFILE): its connections are not gone', async () => {
+    const { served } = await pair();
+    const reads = new Map<string, number>();
+    const emfile: TableReader = (path) =>
+      path === '/proc/net/tcp' ? Promise.reject(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })) : readFile(path, 'latin1');
+    const table = new KernelTcpTable(TICK_MS, counting(reads, emfile));
+    const rows = watched(table, served);
+    expect(await until(() => (reads.get('/proc/net/tcp') ?? 0) >= 4, 3_000)).toBe(true);
+    // Before: the IPv4 connection, absent from tcp6 (the one table read), was told gone: an honest upload aborted.
+    expect(rows).toEqual([]);
+  });
+
+  it('a table absent (ENOENT: IPv6 disabled) is no failure: the other is read and its rows told', async () => {
+    const { served } = await pair();
+    const noTcp6: TableReader = (path) =>
+      path === '/proc/net/tcp6' ? Promise.reject(Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' })) : readFile(path, 'latin1');
+    const table = new KernelTcpTable(TICK_MS, noTcp6);
+    const rows = watched(table, served);
+    expect(await until(() => rows.length > 0, 2_000)).toBe(true);
+    expect(rows[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+  });
+});

@@ -125,6 +125,15 @@ export class KernelTcpTable {
       // where no table is (not Linux, /proc not mounted). Before, a failed tcp left its IPv4 connections absent
       // from tcp6, read alone, and each watched upload was aborted as if its sender had reset.
       if (rows === undefined) return;
+      // A row missing may be the read's own: the kernel lists a table over several reads, resuming each at its
+      // place in a hash bucket, so a socket of the bucket removed between two reads shifts the rest and one row
+      // is skipped. Read again (only when one is missing: a reset), a live connection is there.
+      const missing = new Set([...wanted].filter((inode) => !rows.has(inode)));
+      if (missing.size > 0) {
+        const again = await this.rowsOf(missing);
+        if (again === undefined) return;
+        for (const [inode, row] of again) rows.set(inode, row);
+      }
       for (const w of due) if (w.inode !== undefined && this.watchers.has(w)) w.onRow(rows.get(w.inode));
     } finally {
       this.reading = false;

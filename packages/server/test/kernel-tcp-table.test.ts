@@ -109,4 +109,21 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
     // Before: told gone at the first tick, and an honest upload aborted.
     expect(rows.every((row) => row?.state === TCP_ESTABLISHED)).toBe(true);
   });
+
+  it('tells the rows of IPv6 connections and of IPv4 ones accepted by a dual-stack listener (IPv4-mapped, in tcp6)', async () => {
+    const rows: (TcpRow | undefined)[][] = [];
+    const table = new KernelTcpTable(TICK_MS);
+    for (const [listenOn, connectTo] of [['::1', '::1'], ['::', '127.0.0.1']] as const) {
+      const listener = net.createServer({ allowHalfOpen: true });
+      await new Promise<void>((resolve) => listener.listen(0, listenOn, resolve));
+      const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+      const client = net.connect({ port: (listener.address() as net.AddressInfo).port, host: connectTo });
+      const served = await accepted;
+      listener.close();
+      open.push(client, served);
+      rows.push(watched(table, served) as (TcpRow | undefined)[]);
+    }
+    expect(await until(() => rows.every((r) => r.length > 0), 2_000)).toBe(true);
+    for (const r of rows) expect(r[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+  });
 });

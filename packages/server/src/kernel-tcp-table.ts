@@ -24,7 +24,7 @@ export type TableReader = (path: string) => Promise<string>;
 const readTable: TableReader = (path) => readFile(path, 'latin1');
 
 /** The inode of `socket`'s kernel socket (its descriptor's link, `socket:[N]`), or `undefined` (not Linux, no descriptor). */
-const inodeOf = (socket: net.Socket): string | undefined => {
+const inodeOf = (socket: net.Socket | net.Server): string | undefined => {
   const fd = (socket as unknown as { readonly _handle?: { readonly fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
   try {
@@ -71,10 +71,18 @@ export class KernelTcpTable {
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
 
-  /** `read` is the kernel's table read (a test's stand-in elsewhere). */
+  /** Its listening socket's inode, once known. */
+  private witnessInode: string | undefined;
+
+  /**
+   * `read` is the kernel's table read (a test's stand-in elsewhere). `witness`, the server's listening socket,
+   * must be listed for a read to tell anything: a table that lacks it is not this process's (WSL 1's, which
+   * lists no socket; a /proc of another network namespace), and each connection watched would read as gone.
+   */
   constructor(
     private readonly everyMs = TCP_TABLE_EVERY_MS,
     private readonly read: TableReader = readTable,
+    private readonly witness: () => net.Server | undefined = () => undefined,
   ) {}
 
   /**
@@ -125,6 +133,10 @@ export class KernelTcpTable {
       for (const w of due) w.inode ??= inodeOf(w.socket);
       const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));
       if (wanted.size === 0) return;
+      const witnessed = this.witness();
+      if (witnessed !== undefined) this.witnessInode ??= inodeOf(witnessed);
+      const witness = this.witnessInode;
+      if (witness !== undefined) wanted.add(witness);
       const rows = await this.rowsOf(wanted);
       // A table not read whole (EMFILE, EACCES, …): its connections are unknown, not gone; nor is any row told
       // where no table is (not Linux, /proc not mounted). Before, a failed tcp left its IPv4 connections absent
@@ -139,6 +151,7 @@ export class KernelTcpTable {
         if (again === undefined) return;
         for (const [inode, row] of again) rows.set(inode, row);
       }
+      if (witness !== undefined && !rows.has(witness)) return;
       for (const w of due) if (w.inode !== undefined && this.watchers.has(w)) w.onRow(rows.get(w.inode));
     } finally {
       this.reading = false;

@@ -16,7 +16,7 @@ import { HEADER_TIMEOUT_MS, type UPLOAD_COMMIT_DEADLINE_MS } from './server-defa
 import { UploadReservation } from './upload-reservation.js';
 import { UploadsPerUser } from './uploads-per-user.js';
 import { within } from './within.js';
-import { KernelTcpTable, TCP_CLOSE } from './kernel-tcp-table.js';
+import { KernelTcpTable, TCP_CLOSE, TCP_TABLE_EVERY_MS } from './kernel-tcp-table.js';
 
 /** What the TCP side needs from the rest of the server. */
 export interface TransferServerDeps {
@@ -536,8 +536,9 @@ export const startTransferServer = async (deps: TransferServerDeps, port: number
   const uploads = deps.uploadSlots ?? new UploadsPerUser().slots();
   // Read once: it bounds what a download's tail may still have queued in the kernel.
   const sendBufferCeiling = await socketBufferMaximum('tcp_wmem', DEFAULT_SEND_BUFFER_CEILING);
-  // One read of the kernel's TCP table a tick for every connection watched (see KernelTcpTable).
-  const tcpTable = new KernelTcpTable();
+  // One read of the kernel's TCP table a tick for every connection watched (see KernelTcpTable); trusted
+  // only when it lists the server's own listening socket.
+  const tcpTable = new KernelTcpTable(TCP_TABLE_EVERY_MS, undefined, () => server);
   // Transfers still running, so close can wait for a cut upload to delete its temporary file.
   const serving = new Set<Promise<void>>();
   let inGrace = 0;

@@ -55,7 +55,11 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
   it('tells an established connection its row, a peer that ended (FIN) close-wait, and a peer that reset gone', async () => {
     const a = await pair();
     const b = await pair();
-    const table = new KernelTcpTable(TICK_MS);
+    // Witnessed by a listening socket, as the transfer server's table is: the real table lists it.
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    ends.push(() => listener.close());
+    const table = new KernelTcpTable(TICK_MS, undefined, () => listener);
     const rowsA = watched(table, a.served);
     const rowsB = watched(table, b.served);
     expect(await until(() => rowsA.length > 0 && rowsB.length > 0, 2_000)).toBe(true);
@@ -125,5 +129,25 @@ describe.runIf(process.platform === 'linux')('KernelTcpTable', () => {
     }
     expect(await until(() => rows.every((r) => r.length > 0), 2_000)).toBe(true);
     for (const r of rows) expect(r[0]).toEqual({ state: TCP_ESTABLISHED, sendQueue: 0 });
+  });
+
+  it("tells nothing when the table does not list the server's own listening socket (WSL 1's empty table): its connections are not gone", async () => {
+    const { served } = await pair();
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    let reads = 0;
+    const headerOnly: TableReader = async (path) => {
+      reads++;
+      return (await readFile(path, 'latin1')).split('\n')[0] ?? '';
+    };
+    try {
+      const table = new KernelTcpTable(TICK_MS, headerOnly, () => listener);
+      const rows = watched(table, served);
+      expect(await until(() => reads >= 8, 3_000)).toBe(true);
+      // Before: told gone at the first tick, and every upload waiting on its store aborted.
+      expect(rows).toEqual([]);
+    } finally {
+      listener.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { deriveTransferKeys, SecureTransferChannel, uploadSlotsOf, type ForumSto
 import { DiskQuota } from '../src/disk-quota.js';
 import { TransferActivity } from '../src/transfer-activity.js';
 import type { TransferPace } from '../src/transfer-pace.js';
+import { TCP_TABLE_EVERY_MS } from '../src/kernel-tcp-table.js';
 import { startTransferServer, type TransferLimits, type TransferServer } from '../src/transfer-server.js';
 import { cleanup, tempDir } from './forum-processes.js';
 import { until } from './until.js';
@@ -179,6 +180,25 @@ describe('transfer server: an upload whose sender stops or leaves', () => {
     expect(s.aborted()).toBe(false);
     s.release();
     expect(await until(() => s.aborted() && running() === 0 && !activity.busy('u'), 2_000)).toBe(true);
+  });
+
+  it('a sender that sends its whole file, its final record and its FIN while a store write is held for several reads of the kernel\'s table: not taken for gone, the upload is stored', async () => {
+    const s = slowStore();
+    const { port, running } = await start(s.store);
+    s.hold();
+    const size = 128 * 1024;
+    const { socket, channel } = send(port, size, size);
+    channel.end();
+    expect(await until(() => s.pending(), 5_000)).toBe(true);
+    // Its FIN handed to its kernel: the server's end of it is in close-wait, listed, while the write is held.
+    expect(await until(() => socket.writableFinished, 2_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 4 * TCP_TABLE_EVERY_MS));
+    expect(s.aborted()).toBe(false);
+    expect(running()).toBe(1);
+    s.release();
+    expect(await until(() => s.committed() === 1 && running() === 0, 2_000)).toBe(true);
+    expect(s.aborted()).toBe(false);
+    expect(log).toEqual(['u uploaded f to t thread']);
   });
 
   it("close() is not held beyond its settle limit by an upload whose store write never completes, and the upload lets go when it does", async () => {

@@ -19,7 +19,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
-import { codeOf, deleteIfOursSync, nodeLockFs, type LockFs } from './lock-fs.js';
+import { systemErrorCode } from 'forum-protocol';
+import { deleteIfOursSync, nodeLockFs, type LockFs } from './lock-fs.js';
 import { holding, type DataDirLock } from './lock-holder.js';
 import { currentPlace, recordText, type LockPlace } from './lock-record.js';
 import { verdictOf, type LockSighting, type Verdict } from './lock-verdict.js';
@@ -206,7 +207,7 @@ export const lockDataDir = async (dir: string, options: LockOptions = {}): Promi
     await fs.mkdir(dir);
   } catch (e) {
     // mkdir's own words for a file in the way ("EEXIST: file already exists, mkdir") name the wrong problem.
-    if (codeOf(e) === 'EEXIST' || codeOf(e) === 'ENOTDIR') throw new Error('not a directory');
+    if (systemErrorCode(e) === 'EEXIST' || systemErrorCode(e) === 'ENOTDIR') throw new Error('not a directory');
     throw e;
   }
   const path = join(dir, LOCK_FILE);
@@ -254,7 +255,7 @@ const takeLock = async (l: Locker, path: string, dir: string): Promise<DataDirLo
     }
     let unreadable: unknown;
     const text = await l.fs.readFile(path).catch((e: unknown) => {
-      if (codeOf(e) !== 'ENOENT') unreadable = e;
+      if (systemErrorCode(e) !== 'ENOENT') unreadable = e;
       return undefined;
     });
     // Something in the way that is no lock file (a directory, a file this user may not read): no attempt

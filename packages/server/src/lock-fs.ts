@@ -40,9 +40,6 @@ export const nodeLockFs: LockFs = {
   unlinkSync: (path) => unlinkSync(path),
 };
 
-/** The `code` of a thrown error (`ENOENT`, `EPERM`…), if any. */
-export const codeOf = (e: unknown): unknown => (e as { code?: unknown }).code;
-
 /**
  * Deletes the lock file at `path` synchronously if it still holds `mine` (a lock another server took over
  * stays), for a process about to exit at once. Gone already, not there yet, or out of reach: nothing more

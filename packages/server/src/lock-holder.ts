@@ -3,7 +3,8 @@
  * each write, found lost (another server's record in the file, or no file)
  * and then refusing every write, and released.
  */
-import { codeOf, deleteIfOursSync, type LockFs } from './lock-fs.js';
+import { systemErrorCode } from 'forum-protocol';
+import { deleteIfOursSync, type LockFs } from './lock-fs.js';
 import { holderOf } from './lock-record.js';
 
 /** A lock held on a data directory. */
@@ -119,7 +120,7 @@ export const holding = (h: HolderSettings, path: string, mine: string, tookOver:
     try {
       text = await h.fs.readFile(path);
     } catch (e) {
-      if (codeOf(e) !== 'ENOENT') {
+      if (systemErrorCode(e) !== 'ENOENT') {
         const unread = performance.now() - verifiedAt;
         const why = e instanceof Error ? e.message : String(e);
         if (unread < h.staleMs) throw new DataDirLockUnreadableError(`the data directory lock ${path} could not be read (${why}): the write is refused, not lost; try again`);

@@ -3,7 +3,7 @@
  * provably stale, being written, or waiting for a renewal, judged from where
  * this process runs.
  */
-import { codeOf } from './lock-fs.js';
+import { systemErrorCode } from 'forum-protocol';
 import { recordOf, type LockPlace } from './lock-record.js';
 
 /** Whether process `pid` of this namespace runs: signal 0 checks without sending anything (EPERM: it runs, as another user). */
@@ -15,7 +15,7 @@ const running = (pid: number): boolean => {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return codeOf(e) === 'EPERM';
+    return systemErrorCode(e) === 'EPERM';
   }
 };
 

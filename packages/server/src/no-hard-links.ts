@@ -5,8 +5,7 @@
  * name, and where `link` fails for want of hard links, the name is created
  * exclusively and written in place.
  */
-import { isNoHardLinks } from 'forum-protocol';
-import { codeOf } from './lock-fs.js';
+import { isNoHardLinks, systemErrorCode } from 'forum-protocol';
 
 /** The file operations {@link createWhole} uses (a seam: tests simulate file systems without hard links). */
 export interface WholeFileFs {
@@ -39,7 +38,7 @@ const writeNew = async (fs: WholeFileFs, path: string, content: string, mode: nu
     // Deleted only when the open had created it. EEXIST: the file is another's. Any failure of the open itself
     // created nothing either, and may come with a file there: EMFILE and ENFILE are found before the name is
     // looked up, so an existing lock or key (another server's, in place without hard links) would be deleted.
-    if (codeOf(e) !== 'EEXIST' && (e as { syscall?: unknown }).syscall !== 'open') await fs.unlink(path).catch(() => undefined);
+    if (systemErrorCode(e) !== 'EEXIST' && (e as { syscall?: unknown }).syscall !== 'open') await fs.unlink(path).catch(() => undefined);
     throw e;
   }
 };
@@ -58,7 +57,7 @@ export const createWhole = async (fs: WholeFileFs, path: string, temp: string, c
     await fs.link(temp, path);
     return { created: true, linked: true };
   } catch (e) {
-    if (codeOf(e) === 'EEXIST') return { created: false, linked: true };
+    if (systemErrorCode(e) === 'EEXIST') return { created: false, linked: true };
     if (!isNoHardLinks(e)) throw e;
   } finally {
     await fs.unlink(temp).catch(() => undefined);
@@ -67,7 +66,7 @@ export const createWhole = async (fs: WholeFileFs, path: string, temp: string, c
     await writeNew(fs, path, content, mode);
     return { created: true, linked: false };
   } catch (e) {
-    if (codeOf(e) === 'EEXIST') return { created: false, linked: false };
+    if (systemErrorCode(e) === 'EEXIST') return { created: false, linked: false };
     throw e;
   }
 };

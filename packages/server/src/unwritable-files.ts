@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { codeOf } from './lock-fs.js';
+import { systemErrorCode } from 'forum-protocol';
 import { namedFew } from './named-few.js';
 
 /**
@@ -16,7 +16,7 @@ export const unwritableFileWarnings = async (dir: string, titles: readonly strin
   const check = (name: string): Promise<string | undefined> =>
     access(join(dir, name), constants.W_OK).then(
       () => undefined,
-      (e: unknown) => (codeOf(e) === 'ENOENT' ? undefined : String(codeOf(e))),
+      (e: unknown) => (systemErrorCode(e) === 'ENOENT' ? undefined : String(systemErrorCode(e))),
     );
   const warnings: string[] = [];
   const credentials = await check('credentials.txt');

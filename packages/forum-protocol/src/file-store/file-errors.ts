@@ -1,11 +1,9 @@
 /** What a failed file operation says, and the unlink that tolerates a file already gone. */
 import { unlink } from 'node:fs/promises';
+import { systemErrorCode } from '../process/system-error-code.js';
 
 /** The `code` of a Node file-system error (`ENOENT`, `EISDIR`, …), or the error as text. */
-export const errorCode = (e: unknown): string => {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : String(e);
-};
+export const errorCode = (e: unknown): string => systemErrorCode(e) ?? String(e);
 
 /** Whether `e` says the file does not exist. */
 export const isEnoent = (e: unknown): boolean => errorCode(e) === 'ENOENT';

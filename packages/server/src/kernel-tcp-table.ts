@@ -23,15 +23,26 @@ export type TableReader = (path: string) => Promise<string>;
 
 const readTable: TableReader = (path) => readFile(path, 'latin1');
 
-/** The inode of `socket`'s kernel socket (its descriptor's link, `socket:[N]`), or `undefined` (not Linux, no descriptor). */
+/** Inodes found, by socket: a socket keeps its kernel socket for life, and an upload is watched at each of its store's writes. */
+const inodes = new WeakMap<net.Socket | net.Server, string>();
+
+/**
+ * The inode of `socket`'s kernel socket (its descriptor's link, `socket:[N]`), or `undefined` (not Linux, no
+ * descriptor). Read once a socket (a synchronous read on the main thread), not at each watch of it.
+ */
 const inodeOf = (socket: net.Socket | net.Server): string | undefined => {
+  const known = inodes.get(socket);
+  if (known !== undefined) return known;
   const fd = (socket as unknown as { readonly _handle?: { readonly fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return undefined;
+  let inode: string | undefined;
   try {
-    return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
   } catch {
     return undefined;
   }
+  if (inode !== undefined) inodes.set(socket, inode);
+  return inode;
 };
 
 /**
@@ -70,9 +81,6 @@ export class KernelTcpTable {
   private readonly watchers = new Set<Watcher>();
   private timer: NodeJS.Timeout | undefined;
   private reading = false;
-
-  /** Its listening socket's inode, once known. */
-  private witnessInode: string | undefined;
 
   /**
    * `read` is the kernel's table read (a test's stand-in elsewhere). `witness`, the server's listening socket,
@@ -134,8 +142,7 @@ export class KernelTcpTable {
       const wanted = new Set(due.flatMap((w) => (w.inode === undefined ? [] : [w.inode])));
       if (wanted.size === 0) return;
       const witnessed = this.witness();
-      if (witnessed !== undefined) this.witnessInode ??= inodeOf(witnessed);
-      const witness = this.witnessInode;
+      const witness = witnessed === undefined ? undefined : inodeOf(witnessed);
       if (witness !== undefined) wanted.add(witness);
       const rows = await this.rowsOf(wanted);
       // A table not read whole (EMFILE, EACCES, …): its connections are unknown, not gone; nor is any row told

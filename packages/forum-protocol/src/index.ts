@@ -15,7 +15,7 @@ export * from './protocol/grammar.js';
 export * from './protocol/repeated-option.js';
 export * from './protocol/terminal-text.js';
 export * from './process/standard-streams.js';
-export * from './process/system-error-code.js';
+export * from './store/system-error-code.js';
 export * from './store/errors.js';
 export * from './store/command-deadline.js';
 export * from './store/thread.js';

@@ -1,6 +1,6 @@
 /** What a failed file operation says, and the unlink that tolerates a file already gone. */
 import { unlink } from 'node:fs/promises';
-import { systemErrorCode } from '../process/system-error-code.js';
+import { systemErrorCode } from '../store/system-error-code.js';
 
 /** The `code` of a Node file-system error (`ENOENT`, `EISDIR`, …), or the error as text. */
 export const errorCode = (e: unknown): string => systemErrorCode(e) ?? String(e);

@@ -28,12 +28,10 @@ export interface DownloadLimits {
 
 /**
  * The tail of a download whose final record `raw`'s kernel holds: waits for the connection's close (an honest
- * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline, or a
- * stall limit after its receiver has acknowledged every byte (the kernel's send queue empty), whichever comes
- * first. Neither the pace nor the stall limit judges it: the kernel takes no more, so both would cut a
- * receiver still reading. The deadline alone counts what may still be queued, not what is: a receiver that
- * took a download of 4 MiB or more at once (its receive buffer as large) and never closed held its slot 17
- * minutes, its queue empty.
+ * receiver closes once it has read the final record), resetting it at {@link downloadTailMs}'s deadline.
+ * Neither the pace nor the stall limit judges it: the kernel takes no more, so both would cut a receiver still
+ * reading. Nor does an empty send queue: a receiver acknowledges what its own kernel buffers, and an honest
+ * one at the pace may read that buffer (several MiB) for longer than a stall limit.
  */
 const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   if (raw.destroyed) return;
@@ -46,22 +44,10 @@ const downloadTail = async (deps: TransferServerDeps, raw: net.Socket, grant: Tr
     deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its end not read ${Math.round(tailMs / 1000)} s after the server sent it`);
     raw.resetAndDestroy();
   }, tailMs);
-  let drained: NodeJS.Timeout | undefined;
-  const unwatch = limits.tcpTable.watch(raw, (row) => {
-    if (drained !== undefined || row === undefined || row.sendQueue > 0) return;
-    // Everything acknowledged: an honest receiver reads its own kernel's buffer at its disk's speed, and closes.
-    drained = setTimeout(() => {
-      deps.log(`Download of ${grant.filename} by ${grant.username} stopped: its client did not close ${Math.round(limits.stallMs / 1000)} s after it had acknowledged every byte`);
-      raw.resetAndDestroy();
-    }, limits.stallMs);
-    unwatch();
-  });
   try {
     await closed;
   } finally {
-    unwatch();
     clearTimeout(deadline);
-    clearTimeout(drained);
   }
 };
 

@@ -441,6 +441,18 @@ describe('data-directory store', () => {
     expect(await again.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'NEW' } }));
   });
 
+  it('a credentials file holding only a byte order mark gets its first account on the first line, not after a blank one', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'credentials.txt'), '\uFEFF');
+    const s = await open(dir);
+    expect(await s.createAccount({ username: 'alice', password: 'pw' })()).toEqual(E.right(true));
+    // Before: '\uFEFF\nalice pw\n', a blank first line (the mark taken for an unfinished line).
+    expect(readFileSync(join(dir, 'credentials.txt'), 'utf8')).toBe('\uFEFFalice pw\n');
+    const again = await open(dir);
+    expect(again.warnings).toEqual([]);
+    expect(await again.getAccount('alice')()).toEqual(E.right({ _tag: 'Some', value: { username: 'alice', password: 'pw' } }));
+  });
+
   it('the name of a malformed credentials line is not registered anew: the login says the account cannot be used, and nothing is written', async () => {
     const dir = freshDir();
     const text = 'alice secret \nbob\tpw\ncarol\nbroken line two\nbroken ok\n';

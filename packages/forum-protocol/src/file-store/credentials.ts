@@ -14,6 +14,8 @@ export interface ParsedCredentials {
 
 const LINE = /^(\S+) (\S+)$/;
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /**
  * Where the first line begins: after a UTF-8 byte order mark, which editors on
  * Windows (Notepad) write at the start of a file. Read as part of the first
@@ -67,11 +69,20 @@ export const parseCredentials = (text: string): ParsedCredentials => {
 };
 
 /**
+ * Whether a line appended to a credentials file of these bytes must start
+ * with a newline: only when its last line is unfinished. An empty file, or
+ * one holding nothing but a byte order mark, has no line to finish (a newline
+ * there made a blank first line).
+ */
+export const credentialsNeedNewline = (bytes: Uint8Array): boolean =>
+  bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a && !Buffer.from(bytes).equals(UTF8_BOM);
+
+/**
  * The credentials file after appending `account`: the old text byte for byte
  * (so skipped lines survive), a newline if it lacked a final one, then the new line.
  */
 export const appendCredential = (text: string, account: Account): string =>
-  `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${account.username} ${account.password}\n`;
+  `${text}${credentialsNeedNewline(Buffer.from(text, 'utf8')) ? '\n' : ''}${account.username} ${account.password}\n`;
 
 /**
  * The credentials file with the secret of `username` replaced by `secret`:
@@ -84,8 +95,6 @@ export const replaceCredential = (text: string, username: string, secret: string
   const next = replaceCredentialBytes(bytes, username, secret);
   return next === undefined ? undefined : Buffer.concat([bytes.subarray(0, next.from), next.tail]).toString('utf8');
 };
-
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
  * {@link replaceCredential} on the file's bytes: the bytes from `from` on

@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as O from 'fp-ts/lib/Option.js';
 import * as TE from 'fp-ts/lib/TaskEither.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { accountStoreProblem, replaceCredentialBytes } from './credentials.js';
+import { accountStoreProblem, credentialsNeedNewline, replaceCredentialBytes } from './credentials.js';
 import { toIoError, type IoError, type StoreError } from '../store/errors.js';
 import { attempt, unstorable, type FileStoreContext } from './file-store-context.js';
 import { createBatcher } from '../concurrency/group-commit.js';
@@ -53,7 +53,7 @@ export const fileStoreAccounts = (
     });
     if (added.size > 0) {
       const lines = [...added.values()].map((a) => `${a.username} ${a.password}\n`).join('');
-      const tail = Buffer.from(`${credentialsFile.length === 0 || credentialsFile.at(-1) === 0x0a ? '' : '\n'}${lines}`, 'utf8');
+      const tail = Buffer.from(`${credentialsNeedNewline(credentialsFile) ? '\n' : ''}${lines}`, 'utf8');
       try {
         await ctx.disk.run(async () => {
           if (credentialsExists) {

@@ -52,6 +52,16 @@ export const AFTER_WRITE_REREADS = 3;
 /** The pause before each of those reads, ms. */
 export const AFTER_WRITE_REREAD_MS = 100;
 
+/** How a write is fenced: see {@link fencedStore}'s `fenced`. */
+interface FenceOptions<A> {
+  readonly stallFirst?: boolean;
+  readonly undo?: (written: A) => Promise<void>;
+  readonly unchanged?: (written: A) => boolean;
+}
+
+/** A store's answer that it changed nothing: a create of a name that exists, a secret of no account. */
+const isFalse = (written: boolean): boolean => !written;
+
 /** A store whose writes wait for the lock's check, and a way to wait for those under way. */
 export interface FencedStore {
   readonly store: ForumStore;
@@ -81,10 +91,12 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
    * answer. Not an upload's commit: refused here, its bytes and temporary file would be left to nobody. With
    * `undo`, a write that stores none of the user's change (an upload's beginning: a temporary file) is undone
    * when the lock cannot be confirmed after it, and answered as refused before it: nothing of the change may
-   * be stored, so "may or may not be stored" was false (and the upload's writer was left open).
+   * be stored, so "may or may not be stored" was false (and the upload's writer was left open). With
+   * `unchanged`, an answer saying the write changed nothing (a create of a name that exists: `false`) is given
+   * whatever the lock's check after it says: nothing was written to be undone.
    */
   const fenced =
-    <L, A>(write: () => Attempt<L, A>, stallFirst = true, undo?: (written: A) => Promise<void>): Attempt<L | IoError, A> =>
+    <L, A>(write: () => Attempt<L, A>, { stallFirst = true, undo, unchanged }: FenceOptions<A> = {}): Attempt<L | IoError, A> =>
     async () => {
       const stalled = stallFirst ? store.diskStalled?.() : undefined;
       if (stalled !== undefined) return { _tag: 'Left', left: stalled };
@@ -93,7 +105,7 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
         const before = await check();
         if (before !== true) return { _tag: 'Left', left: before === false ? LOCK_LOST_ERROR : lockUnreadableError(before) };
         const written = await write()();
-        if (written._tag === 'Left') return written;
+        if (written._tag === 'Left' || unchanged?.(written.right) === true) return written;
         // Checked again once written (attack round 9: a server frozen mid-write past its lock's takeover
         // finished the write after the new holder's recovery had undone it, and confirmed it to its client).
         let after = await check();
@@ -126,22 +138,22 @@ export const fencedStore = (store: ForumStore, held: () => Promise<boolean>): Fe
     ...(store.similarAccount === undefined ? {} : { similarAccount: (username: string) => store.similarAccount?.(username) }),
     ...(store.damagedAccount === undefined ? {} : { damagedAccount: (username: string) => store.damagedAccount?.(username) }),
     ...(store.diskStalled === undefined ? {} : { diskStalled: () => store.diskStalled?.() }),
-    createAccount: (account) => fenced(() => store.createAccount(account)),
-    replaceAccountSecret: (username, secret) => fenced(() => store.replaceAccountSecret(username, secret)),
+    createAccount: (account) => fenced(() => store.createAccount(account), { unchanged: isFalse }),
+    replaceAccountSecret: (username, secret) => fenced(() => store.replaceAccountSecret(username, secret), { unchanged: isFalse }),
     listThreads: () => store.listThreads(),
     getThread: (title) => store.getThread(title),
-    createThread: (title, creator) => fenced(() => store.createThread(title, creator)),
+    createThread: (title, creator) => fenced(() => store.createThread(title, creator), { unchanged: isFalse }),
     updateThread: (title, update, actor) => fenced(() => store.updateThread(title, update, actor)),
     appendEntry: (title, entry, guard, actor) => fenced(() => store.appendEntry(title, entry, guard, actor)),
     changeMessage: (title, n, change, actor) => fenced(() => store.changeMessage(title, n, change, actor)),
     removeThread: (title, guard) => fenced(() => store.removeThread(title, guard)),
     checkUpload: (title, filename, uploader) => store.checkUpload(title, filename, uploader),
     beginUpload: (title, filename, uploader, incarnation, size) => async () => {
-      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation, size), true, (writer) => writer.abort())();
+      const begun = await fenced(() => store.beginUpload(title, filename, uploader, incarnation, size), { undo: (writer) => writer.abort() })();
       if (begun._tag === 'Left') return begun;
       const writer = begun.right;
       // The bytes go to a temporary file of the upload's own; the commit puts them in place and writes the line.
-      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit, false), abort: writer.abort, stopped: writer.stopped } };
+      return { _tag: 'Right', right: { stream: writer.stream, commit: fenced(() => writer.commit, { stallFirst: false }), abort: writer.abort, stopped: writer.stopped } };
     },
     statUpload: (title, filename) => store.statUpload(title, filename),
     openDownload: (title, filename, incarnation) => store.openDownload(title, filename, incarnation),

@@ -47,7 +47,7 @@ import { startTransferServer, type TransferServer } from './transfer-server.js';
 import { TransferActivity } from './transfer-activity.js';
 import { MAX_UPLOADS_PER_USER, UploadsPerUser } from './uploads-per-user.js';
 import { untilAborted } from './until-aborted.js';
-import { unwritableFileWarnings } from './unwritable-files.js';
+import { notWritableReason, unwritableFileWarnings } from './unwritable-files.js';
 import { within } from './within.js';
 import {
   COMMAND_DEADLINE_MS,
@@ -225,7 +225,12 @@ const openState = async (options: ForumServerOptions, serverId: string, quota: D
     lock = await lockDataDir(options.dataDir, { onWait: options.log, busy: () => recovering, ...(options.signal === undefined ? {} : { signal: options.signal }) });
   } catch (e) {
     if (options.signal?.aborted === true) throw e;
-    throw new Error(`cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+    const unwritable = notWritableReason(e, options.dataDir);
+    throw new Error(
+      unwritable === undefined
+        ? `cannot open data directory ${options.dataDir}: ${e instanceof Error ? e.message : String(e)}`
+        : `cannot open data directory ${options.dataDir}: ${unwritable}; run forum-server as a user that may write there, or give --data-dir another directory`,
+    );
   }
   // Expected after a crash, not a fault of the data: the log's line, not a warning.
   if (lock.tookOver !== undefined) options.log(lock.tookOver);

@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint, fromHex, nodeCryptoProvider, toHex, type KeyPair } from 'rudpx';
+import { systemErrorCode } from 'forum-protocol';
 import { createWhole, type WholeFileFs, type WholeFileOutcome } from './no-hard-links.js';
+import { notWritableReason } from './unwritable-files.js';
 
 /** The key file's name in the data directory (a leading dot: no thread or upload can take it). */
 export const IDENTITY_FILE = '.forum-server-identity';
@@ -139,8 +141,6 @@ const loadOrCreateOnce = async (path: string, options: IdentityOptions, again: b
         `this server's key refuse). To make a new key, create the directory, or run forum-server --show-fingerprint --identity-file ${path}`,
     );
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await sweepTemporaries(dir, tempPrefix);
   // Written whole to a temporary file, then linked into place: a server killed half way leaves
   // no half-written key, and `link` never replaces a key another server created meanwhile.
   const keyPair = nodeCryptoProvider.generateKeyPair();
@@ -148,11 +148,15 @@ const loadOrCreateOnce = async (path: string, options: IdentityOptions, again: b
   const temp = join(dir, `${tempPrefix}${process.pid}.${randomUUID()}`);
   let outcome: WholeFileOutcome;
   try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await sweepTemporaries(dir, tempPrefix);
     outcome = await createWhole(syncedFs, path, temp, text, 0o600);
   } catch (e) {
     // The link's ENOENT: the temporary file went (the directory is there: it was just made or found).
-    if (again && (e as { code?: unknown; path?: unknown }).code === 'ENOENT' && (e as { path?: unknown }).path === temp) return undefined;
-    throw e;
+    if (again && systemErrorCode(e) === 'ENOENT' && (e as { path?: unknown }).path === temp) return undefined;
+    const unwritable = notWritableReason(e, dir);
+    if (unwritable === undefined) throw e;
+    throw new Error(`${path} does not exist and cannot be created: ${unwritable}; run forum-server as a user that may write there, or give --identity-file an existing key`);
   }
   if (outcome.created) return { ...identityOf(keyPair, path, true), createdDirectory: !dirExisted };
   // Another server created it meanwhile: whole if it was linked into place, else perhaps still being written.

@@ -29,3 +29,18 @@ export const unwritableFileWarnings = async (dir: string, titles: readonly strin
   if (threads.length > 0) warnings.push(`thread files not writable by this process, whose changes will fail until they are: ${namedFew(threads)}`);
   return warnings;
 };
+
+/** The error codes of a file this process may not create or write (permissions, a read-only mount). */
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * Why a file could not be made in the directory `dir`, in words, when `e` says it may not be written there;
+ * `undefined` for any other error. An unwritable data or key directory failed the start with Node's bare
+ * `EACCES: permission denied, open '…/.forum-server.lock.PID.UUID'`, naming a file the user never made.
+ */
+export const notWritableReason = (e: unknown, dir: string): string | undefined => {
+  const code = systemErrorCode(e);
+  if (code === undefined || !NOT_WRITABLE.has(code)) return undefined;
+  const who = process.getuid === undefined ? 'this process' : `this process (user id ${process.getuid()})`;
+  return code === 'EROFS' ? `${dir} is on a read-only file system (EROFS)` : `${dir} is not writable by ${who} (${code})`;
+};

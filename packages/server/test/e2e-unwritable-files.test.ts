@@ -4,8 +4,8 @@
  * without taking the rest down, and works again once the file is writable, with no restart. Root writes
  * any file: run as `nobody` when the tests run as root.
  */
-import { spawn } from 'node:child_process';
-import { chmod, chown, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmod, chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { answered, cleanupAfterEach, P, runClient, SERVER_BIN, tempDir } from './forum-processes.js';
@@ -44,5 +44,36 @@ describe('data directory files the server may not write', () => {
     await chmod(join(data, 'news'), 0o644);
     const after = await runClient(port, cwd, ['alice', 'secret', 'MSG news hello', 'RDT news', 'XIT']);
     expect(after.stdout).toBe(P.user + P.pass + 'Welcome to the forum\n' + answered(['Message posted to news thread'], ['1 alice: hi', '2 alice: hello'], ['Goodbye']));
+  });
+
+  it("a data directory or an identity key directory it may not write stops the start saying so, not with a temporary file's bare EACCES", async () => {
+    const parent = await tempDir('unwritable');
+    dirs.push(parent);
+    const data = join(parent, 'data');
+    const keys = join(parent, 'keys');
+    await mkdir(data);
+    await mkdir(keys);
+    const asRoot = process.getuid?.() === 0;
+    // Root writes any directory: the server runs as nobody, who may read these but not write them.
+    for (const d of [parent, data, keys]) await chmod(d, asRoot ? 0o755 : 0o555);
+    const run = (args: readonly string[]) =>
+      spawnSync(process.execPath, [SERVER_BIN, ...args], { encoding: 'utf8', timeout: 20_000, ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+    const user = `user id ${asRoot ? NOBODY : process.getuid?.()}`;
+    const key = run(['--show-fingerprint', '--identity-file', join(keys, 'identity')]);
+    expect(key.status).toBe(1);
+    // Before: `cannot load the identity key: EACCES: permission denied, open '…/identity.tmp-PID.UUID'`.
+    expect(key.stderr).toBe(
+      `forum-server: cannot load the identity key: ${join(keys, 'identity')} does not exist and cannot be created: ${keys} is not writable by this process (${user}) (EACCES); ` +
+        'run forum-server as a user that may write there, or give --identity-file an existing key\n',
+    );
+    const start = run(['0', '--data-dir', data]);
+    expect(start.status).toBe(1);
+    // Before: `cannot open data directory …: EACCES: permission denied, open '…/.forum-server.lock.PID.UUID'`.
+    expect(start.stderr).toContain(
+      `forum-server: cannot open data directory ${data}: ${data} is not writable by this process (${user}) (EACCES); run forum-server as a user that may write there, or give --data-dir another directory\n`,
+    );
+    expect(await readdir(data)).toEqual([]);
+    expect(await readdir(keys)).toEqual([]);
+    for (const d of [parent, data, keys]) await chmod(d, 0o755);
   });
 });

@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createPostgresSessionRegistry, type PostgresSessionRegistry, type PostgresStore } from '../src/postgres.js';
+import { ABANDON_AFTER_MS, RELEASE_DEADLINE_MS } from '../src/postgres-store/postgres-abandon.js';
 import { withCommandDeadline } from '../src/store/command-deadline.js';
 import { holdingProxy, type HoldingProxy } from './holding-proxy.js';
 import { usePostgres } from './postgres-harness.js';
@@ -72,6 +73,20 @@ describe("PostgreSQL: given-up lease claims' undos at close, and as they give up
     // Before: the close stopped the undo at once, and bob's lease, landed after, held the account for 15 s.
     expect(await direct.sql`SELECT username FROM session_leases WHERE server_id = 'closing'`).toEqual([]);
     expect(errors).toEqual([]);
+  }, 20_000);
+
+  it("closing at a database cut off: the deletion of the registry's leases ends at its deadline, not when TCP gives up", async () => {
+    const { direct, proxy, registry } = await proxied(1);
+    expect(await registry.tryAcquire('dan', 'closing/c5')()).toEqual(E.right(true));
+    // The pool's connection cut off (new ones pass): the close's DELETE is written to it and never reaches the database.
+    proxy.hold();
+    const started = performance.now();
+    const closed = await Promise.race([registry.close().then(() => performance.now() - started), new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 6_000))]);
+    // Before: still waiting (the server's stop with it).
+    expect(closed).not.toBe('still waiting');
+    expect(closed).toBeLessThan(RELEASE_DEADLINE_MS + ABANDON_AFTER_MS + 700);
+    // Not deleted: it lapses within the lease.
+    expect(await direct.sql`SELECT username FROM session_leases WHERE server_id = 'closing'`).toEqual([{ username: 'dan' }]);
   }, 20_000);
 
   it('undos that give up together are told in one line, not one each', async () => {

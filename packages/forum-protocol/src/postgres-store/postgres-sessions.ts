@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
-import { cleanUpOutsideDeadline, untilAnswerDue } from './postgres-abandon.js';
+import { cleanUpOutsideDeadline, RELEASE_DEADLINE_MS, untilAnswerDue } from './postgres-abandon.js';
+import { withCommandDeadline } from '../store/command-deadline.js';
 import { answeredByDatabase, backendPidOf, createClaimUndoer, newClaimMark, type GivenUpClaim, type GivenUpUndo } from './postgres-claim-undo.js';
 import { toIoError } from '../store/errors.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
@@ -173,11 +174,16 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
       // restarted in its place) holds its own, which it would have freed for a second login.
       const leases = [...held];
       held.clear();
+      // Under a deadline of its own (RELEASE_DEADLINE_MS): at a silent database the server's stop waited for it as
+      // long as TCP did. Not deleted, they lapse within the lease.
       if (leases.length > 0) {
-        await sql`
-          DELETE FROM session_leases WHERE server_id = ${serverId}
-            AND (username, connection_key) IN (
-              SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+        await withCommandDeadline(
+          RELEASE_DEADLINE_MS,
+          () => sql`
+            DELETE FROM session_leases WHERE server_id = ${serverId}
+              AND (username, connection_key) IN (
+                SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`,
+        ).catch(() => undefined);
       }
       await undosClosed;
     },

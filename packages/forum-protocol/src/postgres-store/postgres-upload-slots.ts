@@ -2,7 +2,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Sql } from 'postgres';
 import { withCommandDeadline } from '../store/command-deadline.js';
 import { toIoError, type IoError } from '../store/errors.js';
-import { untilAnswerDue } from './postgres-abandon.js';
+import { RELEASE_DEADLINE_MS, untilAnswerDue } from './postgres-abandon.js';
 import { answeredByDatabase, backendPidOf, createClaimUndoer, newClaimMark, type GivenUpClaim } from './postgres-claim-undo.js';
 import { failedBeforeCommit } from './postgres-deadline.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
@@ -40,7 +40,7 @@ export interface PostgresUploadSlotsOptions {
  * the end of the upload's connection (its user's "transferring" mark) and the user's next upload on this server
  * (which waits for the user's places being given back).
  */
-export const SLOT_RELEASE_DEADLINE_MS = 2_000;
+export const SLOT_RELEASE_DEADLINE_MS = RELEASE_DEADLINE_MS;
 
 /** A place taken by a transaction whose COMMIT went unanswered: its row's `id` (postgres-claim-undo.ts). */
 interface GivenUpPlace extends GivenUpClaim {

@@ -98,7 +98,7 @@ export const createPostgresUploadSlots = (sql: Sql, options: PostgresUploadSlots
     remove: (settled) => sql`DELETE FROM upload_slots WHERE id = ANY (${settled.map((p) => p.id)}::bigint[])`,
     onGivenUp: (given, atClose) =>
       options.onError?.(
-        `${given.length} upload ${given.length === 1 ? 'place' : 'places'} taken at a database that did not confirm ${given.length === 1 ? 'it was' : 'them were'} not undone${atClose ? ' at close' : ''} (lapsing within ${leaseMs} ms): ${given[0]?.why ?? ''}`,
+        `${given.length === 1 ? 'an upload place whose take was given up was' : `${given.length} upload places whose takes were given up were`} not undone${atClose ? ' at close' : ''} (${given.length === 1 ? 'it lapses' : 'they lapse'} within ${leaseMs} ms): ${given[0]?.why ?? ''}`,
       ),
     ...(options.undoForMs === undefined ? {} : { undoForMs: options.undoForMs }),
   });

@@ -1,7 +1,7 @@
 /**
  * A transfer's store steps before its body at a database gone silent (its processes stopped: nothing answered,
  * the kernel still taking bytes): redeeming its token, taking its user's place among uploads, starting the
- * upload; and the place given back after it. Before, none had a deadline: the transfer waited for the database as
+ * upload, opening a download; and the place given back after an upload. Before, none had a deadline: the transfer waited for the database as
  * long as TCP did, told nothing, holding its connection, the user's "transferring" mark and (from the take on)
  * its place. Real loopback sockets and an embedded PostgreSQL, the deadlines scaled down from 6 s and 2 s.
  */
@@ -209,6 +209,27 @@ describe.runIf(process.platform === 'linux')("transfer server on PostgreSQL: a t
     expect(running).toBe(0);
     freeze(false);
     expect(await store.statUpload('t', 'f')()).toMatchObject({ _tag: 'Left', left: { kind: 'noFile' } });
+  }, 30_000);
+
+  it("opening a download: refused 'try again' at the step's deadline", async () => {
+    const { store, grant } = await open('silent_download');
+    // A file stored through the store itself, then granted for download.
+    const begun = await store.beginUpload('t', 'f', 'u')();
+    if (begun._tag === 'Left') throw new Error(begun.left.kind);
+    await new Promise<void>((resolve) => begun.right.stream.write(Buffer.alloc(10, 2), () => resolve()));
+    expect(await begun.right.commit()).toEqual({ _tag: 'Right', right: undefined });
+    const stat = await store.statUpload('t', 'f')();
+    if (stat._tag === 'Left') throw new Error(stat.left.kind);
+    const { port, activity } = await serve(store, fixedTokens({ ...grant, direction: 'download', incarnation: stat.right.incarnation }), uploadSlotsOf(1, () => () => undefined));
+    freeze(true);
+    const answered = await timed(connect(port, FIXED_TOKEN, true));
+    // Before: 'still waiting' (the open waited for the database, the "transferring" mark held).
+    expect(answered).not.toBe('still waiting');
+    if (answered === 'still waiting') return;
+    process.stderr.write(`silent-start: download's open refused ${answered.ms.toFixed(0)} ms after the database went silent\n`);
+    expect(answered.value).toBe(TIMED_OUT('download'));
+    expect(answered.ms).toBeLessThan(STEP_DEADLINE_MS + ABANDON_MS + SLACK_MS);
+    expect(activity.busy('u')).toBe(false);
   }, 30_000);
 
   it('giving the place back after a stored upload, the database gone silent: the transfer ends at the release\'s deadline, its mark let go', async () => {

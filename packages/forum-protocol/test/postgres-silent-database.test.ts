@@ -20,7 +20,8 @@ import { lines, run } from './helpers.js';
 import { loopbackProxy, type LoopbackProxy } from './loopback-proxy.js';
 import { freezePostgres } from './postgres-freeze.js';
 import { usePostgres } from './postgres-harness.js';
-import { commitSpotter, frontendMessages } from './postgres-wire.js';
+import { frontendMessages } from './postgres-wire.js';
+import { holdAnswersAfter, partitionAfterCommit } from './answer-holding-proxies.js';
 
 const pg = usePostgres();
 
@@ -72,56 +73,6 @@ const until = async (check: () => Promise<boolean>): Promise<void> => {
 };
 
 /**
- * A proxy in front of the database that, once armed with a statement's text, lets it and its transaction's
- * COMMIT through and then partitions that connection: every byte after the COMMIT, both ways, held until
- * `heal` (the database committed; its answer is held, as on a network that drops everything).
- */
-const partitionAfterCommit = async (url: string): Promise<LoopbackProxy & { arm(statement: string): void; partitioned(): number; heal(): void }> => {
-  let armed: string | undefined;
-  let partitioned = 0;
-  const heals: (() => void)[] = [];
-  const proxy = await loopbackProxy(url, (client, upstream) => {
-    const isCommit = commitSpotter();
-    let stage: 'none' | 'statement' | 'held' = 'none';
-    const held: { readonly to: typeof client; readonly chunk: Buffer }[] = [];
-    const pass = (to: typeof client, chunk: Buffer): void => {
-      if (stage === 'held') held.push({ to, chunk });
-      else to.write(chunk);
-    };
-    client.on('data', (chunk: Buffer) => {
-      let commitSeen = false;
-      for (const m of frontendMessages(chunk)) {
-        // Every message read: a COMMIT bound by name was prepared earlier on the connection.
-        const commit = isCommit(m);
-        if (armed !== undefined && stage === 'none' && m.query.includes(armed)) {
-          armed = undefined;
-          stage = 'statement';
-        } else if (stage === 'statement' && commit) commitSeen = true;
-      }
-      pass(upstream, chunk);
-      if (!commitSeen) return;
-      stage = 'held';
-      partitioned++;
-      heals.push(() => {
-        stage = 'none';
-        for (const h of held.splice(0)) h.to.write(h.chunk);
-      });
-    });
-    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
-  });
-  return {
-    ...proxy,
-    arm: (statement) => {
-      armed = statement;
-    },
-    partitioned: () => partitioned,
-    heal: () => {
-      for (const h of heals.splice(0)) h();
-    },
-  };
-};
-
-/**
  * A proxy in front of the database that, once armed with a statement's text, holds the database's answers on
  * that connection for `holdMs` from the statement's arrival, then lets them through: a database slow to answer.
  */
@@ -147,37 +98,6 @@ const slowAnswers = async (url: string): Promise<LoopbackProxy & { arm(statement
     ...proxy,
     arm: (statement, holdMs) => {
       armed = { statement, holdMs };
-    },
-  };
-};
-
-/**
- * A proxy in front of the database that, once armed with a statement's text, lets that statement through and
- * runs it (its Execute and Sync written), then holds every answer of the database on that connection: a
- * partition that opened just after the statement reached the database, which ran it (committed, outside a
- * transaction) with nobody to tell.
- */
-const holdAnswersAfter = async (url: string): Promise<LoopbackProxy & { arm(statement: string): void }> => {
-  let armed: string | undefined;
-  const proxy = await loopbackProxy(url, (client, upstream) => {
-    let stage: 'none' | 'parsed' | 'held' = 'none';
-    client.on('data', (chunk: Buffer) => {
-      for (const m of frontendMessages(chunk)) {
-        if (armed !== undefined && stage === 'none' && m.type === 'P' && m.query.includes(armed)) {
-          armed = undefined;
-          stage = 'parsed';
-        } else if (stage === 'parsed' && m.type === 'S') stage = 'held';
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (stage !== 'held') client.write(chunk);
-    });
-  });
-  return {
-    ...proxy,
-    arm: (statement) => {
-      armed = statement;
     },
   };
 };

@@ -402,7 +402,7 @@ export const startForumServer = async (options: ForumServerOptions): Promise<For
         overloaded: () => memory.overloaded(),
         uploadSlots: state.uploadSlots,
         // Only a store that keeps deadlines (PostgreSQL): the data directory's would pay for the async context of each for nothing.
-        ...(options.databaseUrl === undefined ? {} : { commitDeadlineMs: UPLOAD_COMMIT_DEADLINE_MS }),
+        ...(options.databaseUrl === undefined ? {} : { commitDeadlineMs: UPLOAD_COMMIT_DEADLINE_MS, storeDeadlineMs: COMMAND_DEADLINE_MS }),
       },
       tcpPort,
       options.host,

@@ -13,6 +13,7 @@ import { downloadTailMs, watchTransferPace, type TransferPace } from './transfer
 import { bothHeld, whileHeld, type ServerHold, type StallLimit } from './transfer-stall.js';
 import type { TransferServerDeps } from './transfer-server-deps.js';
 import { DRAIN_AFTER_REFUSAL_MS, refuse } from './transfer-refusal.js';
+import { storeRefusalText, storeStep } from './transfer-store-step.js';
 
 /** How a download is judged: its pace, the stall limit, and the kernel's send-buffer ceiling (for its tail). */
 export interface DownloadLimits {
@@ -75,8 +76,8 @@ async function* heldWhileRead(stream: Readable, pace: ServerHold): AsyncGenerato
 export const sendDownload = async (deps: TransferServerDeps, socket: SecureTransferChannel, raw: net.Socket, grant: TransferGrant, limits: DownloadLimits): Promise<void> => {
   // Only the file of the thread DWN found (the grant's incarnation): removed since, it is refused as no thread,
   // even if the title was made again with a file of that name.
-  const opened = await whileHeld(limits.stall, deps.store.openDownload(grant.thread, grant.filename, grant.incarnation));
-  if (opened._tag === 'Left') return refuse(socket, commandErrorText(opened.left));
+  const opened = await whileHeld(limits.stall, () => storeStep(deps, deps.store.openDownload(grant.thread, grant.filename, grant.incarnation)));
+  if (opened._tag === 'Left') return refuse(socket, storeRefusalText(opened.left, 'download'));
   const { stream, size, stopped } = opened.right;
   // The client may have gone while the store opened the file (a FIN with its token line ends the channel,
   // cut before a final record): its close has passed, and the wait for a drain below would never end,

@@ -2,7 +2,7 @@
 import type { ForumStore, TransferTokens, UploadSlots } from 'forum-protocol';
 import type { DiskQuota } from './disk-quota.js';
 import type { TransferActivity } from './transfer-activity.js';
-import type { UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
+import type { COMMAND_DEADLINE_MS, UPLOAD_COMMIT_DEADLINE_MS } from './server-defaults.js';
 import type { UploadsPerUser } from './uploads-per-user.js';
 
 /** What the TCP side needs from the rest of the server. */
@@ -21,4 +21,10 @@ export interface TransferServerDeps {
   readonly uploadSlots?: UploadSlots;
   /** The deadline of an upload's commit in the store, ms (`withCommandDeadline`; {@link UPLOAD_COMMIT_DEADLINE_MS} on PostgreSQL); `undefined`: none. */
   readonly commitDeadlineMs?: number;
+  /**
+   * The deadline of each store step before a transfer's body, ms (redeeming its token, taking its user's place among
+   * uploads, starting the upload, opening the download: transfer-store-step.ts; {@link COMMAND_DEADLINE_MS} on
+   * PostgreSQL); `undefined`: none.
+   */
+  readonly storeDeadlineMs?: number;
 }

@@ -1,5 +1,5 @@
 import type { UploadSlots } from 'forum-protocol';
-import { commandErrorText, readHeaderLines, SecureTransferChannel, TransferChannelError } from 'forum-protocol';
+import { readHeaderLines, SecureTransferChannel, TransferChannelError } from 'forum-protocol';
 import net from 'node:net';
 import { TransferAdmission } from './transfer-admission.js';
 import { boundInbound, MAX_DOWNLOAD_INBOUND_BYTES } from './download-inbound.js';
@@ -12,6 +12,7 @@ import { within } from './within.js';
 import { KernelTcpTable, TCP_CLOSE, TCP_TABLE_EVERY_MS } from './kernel-tcp-table.js';
 import type { TransferServerDeps } from './transfer-server-deps.js';
 import { refuse } from './transfer-refusal.js';
+import { storeRefusalText, storeStep } from './transfer-store-step.js';
 import { receiveUpload, type SenderWatch } from './transfer-upload.js';
 import { sendDownload } from './transfer-download.js';
 
@@ -65,8 +66,9 @@ const serve = async (deps: TransferServerDeps, socket: net.Socket, admission: Tr
   const header = await readHeaderLines(socket, 1, 80);
   const token = header?.[0];
   if (token === undefined || !TOKEN.test(token)) return void socket.destroy();
-  const redeemed = await deps.tokens.redeem(token, Date.now())();
-  if (redeemed._tag === 'Left') return refuse(socket, commandErrorText(redeemed.left));
+  // Under the store's deadline: a redeem given up may still land (the token spent), so the client asks for a new one.
+  const redeemed = await storeStep(deps, deps.tokens.redeem(token, Date.now()));
+  if (redeemed._tag === 'Left') return refuse(socket, storeRefusalText(redeemed.left, 'transfer'));
   const grant = redeemed.right;
   if (grant._tag === 'None') return refuse(socket, 'invalid or expired token');
   // The client may have gone while the token was looked up (a database round trip with PostgreSQL): its

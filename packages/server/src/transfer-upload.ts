@@ -3,13 +3,14 @@
  * quota, the body into the store under the pace and the stall limit, and the commit and its answer.
  */
 import type { TransferGrant, UploadError, UploadSlots } from 'forum-protocol';
-import { commandErrorText, ioErrorText, readHeaderLines, SecureTransferChannel, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
+import { commandErrorText, readHeaderLines, SecureTransferChannel, uploadSlotsRefusal, withCommandDeadline } from 'forum-protocol';
 import { once } from 'node:events';
 import type { TransferActivity } from './transfer-activity.js';
 import { watchTransferPace, type TransferPace } from './transfer-pace.js';
 import { bothHeld, whileHeld, type StallLimit } from './transfer-stall.js';
 import type { TransferServerDeps } from './transfer-server-deps.js';
 import { refuse, refuseUpload } from './transfer-refusal.js';
+import { storeRefusalText, storeStep } from './transfer-store-step.js';
 import { UploadReservation } from './upload-reservation.js';
 import { within } from './within.js';
 
@@ -24,9 +25,9 @@ export type SenderWatch = (onGone: () => void) => () => void;
  * before the connection ends.
  */
 export const receiveUpload = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, headerDone: () => void, uploads: UploadSlots, pace: TransferPace, stall: StallLimit, unmark: () => void, watchSender: SenderWatch): Promise<void> => {
-  const taken = await whileHeld(stall, uploads.take(grant.username));
+  const taken = await whileHeld(stall, () => storeStep(deps, uploads.take(grant.username)));
   // The count out of reach (the database): refused, as a store error refuses any upload.
-  if (taken._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(taken.left), refuseUpload);
+  if (taken._tag === 'Left') return refuseStored(deps, socket, grant, storeRefusalText(taken.left, 'upload'), refuseUpload);
   const ended = taken.right;
   if (ended === undefined) {
     const refusal = uploadSlotsRefusal(uploads.perUser);
@@ -85,8 +86,8 @@ const refuseStored = (deps: TransferServerDeps, socket: SecureTransferChannel, g
 const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChannel, grant: TransferGrant, size: number, room: UploadReservation, over: () => void, paceLimits: TransferPace, stall: StallLimit, watchSender: SenderWatch): Promise<void> => {
   // Only into the thread UPD checked (the grant's incarnation): a thread of the title made since is refused.
   // The size, for a store that bounds its uploads' bytes itself (PostgreSQL): a file that cannot fit is refused now.
-  const begun = await whileHeld(stall, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size));
-  if (begun._tag === 'Left') return refuseStored(deps, socket, grant, commandErrorText(begun.left), refuseUpload);
+  const begun = await whileHeld(stall, () => storeStep(deps, deps.store.beginUpload(grant.thread, grant.filename, grant.username, grant.incarnation, size)));
+  if (begun._tag === 'Left') return refuseStored(deps, socket, grant, storeRefusalText(begun.left, 'upload'), refuseUpload);
   const writer = begun.right;
   // One answer per upload: the store's stop below may come while the loop is about to answer for itself.
   let answered = false;
@@ -135,7 +136,7 @@ const receiveBody = async (deps: TransferServerDeps, socket: SecureTransferChann
     room.release();
     over();
     // An io failure names the upload, not a command: "the database did not answer in time, so the upload was cancelled".
-    answer(() => refuseStored(deps, socket, grant, reason.kind === 'io' ? ioErrorText(reason, 'upload') : commandErrorText(reason), refuseUpload));
+    answer(() => refuseStored(deps, socket, grant, storeRefusalText(reason, 'upload'), refuseUpload));
   });
   // The sender gone (its connection reset, or ended before its final record): the upload cannot complete, so a
   // wait for the store's write ends now and the store's upload is aborted (its write cancelled where the store

@@ -18,6 +18,14 @@ import { commandDeadline, outsideCommandDeadline } from '../store/command-deadli
 export const ABANDON_AFTER_MS = 500;
 
 /**
+ * The deadline of a release outside any command, ms (an upload's place given back, a closing server's session
+ * leases deleted): at a silent database such a DELETE waited for as long as TCP did, and what awaited it (the
+ * upload's end, the user's next upload, the server's stop) with it. One not done by then is left to a renewal
+ * or to the lease's lapse.
+ */
+export const RELEASE_DEADLINE_MS = 2_000;
+
+/**
  * Why a statement failed: it was still at the database {@link ABANDON_AFTER_MS} after its command's deadline
  * (the deadline's cancel request unanswered too), so it was given up and its connection destroyed. A
  * statement of a transaction not yet committing took no effect (the transaction cannot commit: its connection

@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres';
-import { cleanUpOutsideDeadline, untilAnswerDue } from './postgres-abandon.js';
-import { answeredByDatabase, backendPidOf, createClaimUndoer, newClaimMark, type GivenUpClaim } from './postgres-claim-undo.js';
+import { cleanUpOutsideDeadline, RELEASE_DEADLINE_MS, untilAnswerDue } from './postgres-abandon.js';
+import { withCommandDeadline } from '../store/command-deadline.js';
+import { answeredByDatabase, backendPidOf, createClaimUndoer, newClaimMark, type GivenUpClaim, type GivenUpUndo } from './postgres-claim-undo.js';
 import { toIoError } from '../store/errors.js';
 import { startHeartbeat } from './postgres-heartbeat.js';
 import { attempt } from './postgres-timeouts.js';
@@ -24,7 +25,33 @@ export interface PostgresSessionOptions {
    * server should end that connection: the account's one live session is now elsewhere.
    */
   readonly onLeaseLost?: (username: string, connectionKey: string) => void;
+  /** How long the undo of a given-up lease claim keeps asking, ms. Default `UNDO_CLAIM_FOR_MS` (60 s); tests shorten it. */
+  readonly undoClaimForMs?: number;
+  /** How long `close` waits for the pending undos, ms. Default `UNDO_AT_CLOSE_MS` (2.5 s). */
+  readonly undoAtCloseMs?: number;
 }
+
+/** A lease claim given up unanswered: whose, by which connection (postgres-claim-undo.ts). */
+interface GivenUpLease extends GivenUpClaim {
+  readonly username: string;
+  readonly connectionKey: string;
+}
+
+/** The most accounts a line about undos given up names (the rest counted). */
+const NAMED_IN_LINE = 5;
+
+/** The one line for the lease undos that gave up together (a round's, or those a close cut short). */
+const notUndoneLine = (given: readonly GivenUpUndo<GivenUpLease>[], atClose: boolean, leaseMs: number): string => {
+  const when = atClose ? ' at close' : '';
+  const first = given[0];
+  if (given.length === 1 && first !== undefined) {
+    return `a given-up login's session lease of ${first.claim.username} was not undone${when} (it lapses within ${leaseMs} ms): ${first.why}`;
+  }
+  const names = given.slice(0, NAMED_IN_LINE).map((g) => g.claim.username);
+  const more = given.length > NAMED_IN_LINE ? `, and ${given.length - NAMED_IN_LINE} more` : '';
+  const whys = [...new Set(given.map((g) => g.why))];
+  return `${given.length} given-up logins' session leases (of ${names.join(', ')}${more}) were not undone${when} (they lapse within ${leaseMs} ms): ${whys.slice(0, 2).join('; ')}${whys.length > 2 ? '; …' : ''}`;
+};
 
 /** A lease-based {@link SessionRegistry} with its heartbeat. */
 export interface PostgresSessionRegistry extends SessionRegistry {
@@ -71,13 +98,18 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
     }
   };
   // Claims given up unanswered being undone, by connection key, all in one poll (postgres-claim-undo.ts).
-  const undoer = createClaimUndoer(sql);
+  const undoer = createClaimUndoer<GivenUpLease>(sql, {
+    remove: (settled) => sql`
+      DELETE FROM session_leases WHERE (username, connection_key) IN (
+        SELECT * FROM unnest(${settled.map((c) => c.username)}::text[], ${settled.map((c) => c.connectionKey)}::text[]))`,
+    // One line a round (or at close), not one an undo: an outage's burst of given-up logins gave up together.
+    onGivenUp: (given, atClose) => options.onError?.(notUndoneLine(given, atClose, leaseMs)),
+    ...(options.undoClaimForMs === undefined ? {} : { undoForMs: options.undoClaimForMs }),
+  });
   const undoings = new Map<string, Promise<void>>();
-  const undoClaim = (claim: GivenUpClaim): void => {
+  const undoClaim = (claim: GivenUpLease): void => {
     const before = undoings.get(claim.connectionKey) ?? Promise.resolve();
-    const undone = before.then(() =>
-      undoer.undo(claim, (why) => options.onError?.(`a given-up login's session lease of ${claim.username} was not undone (it lapses within ${leaseMs} ms): ${why}`)),
-    );
+    const undone = before.then(() => undoer.undo(claim));
     undoings.set(claim.connectionKey, undone);
     void undone.then(() => {
       if (undoings.get(claim.connectionKey) === undone) undoings.delete(claim.connectionKey);
@@ -134,22 +166,26 @@ export const createPostgresSessionRegistry = (sql: Sql, options: PostgresSession
     renew,
     close: async () => {
       stopHeartbeat();
-      // One line for the undos cut short, not one per undo (an outage's worth of them at a shutdown). Awaited
-      // with the deletion below, not before it: that is sent at once, as the close is called.
-      const undosStopped = undoer.stop((pending) =>
-        options.onError?.(`${pending} given-up logins' session leases were not undone at close (they lapse within ${leaseMs} ms)`),
-      );
+      // The pending undos go on for a moment (UNDO_AT_CLOSE_MS): a claim that lands meanwhile is still undone, not
+      // left held for the lease. Those left are told in one line. Awaited with the deletion below, not before it:
+      // that is sent at once, as the close is called.
+      const undosClosed = undoer.close(options.undoAtCloseMs);
       // Those its connections hold, not every lease of its server id: another process of the same id (the one
       // restarted in its place) holds its own, which it would have freed for a second login.
       const leases = [...held];
       held.clear();
+      // Under a deadline of its own (RELEASE_DEADLINE_MS): at a silent database the server's stop waited for it as
+      // long as TCP did. Not deleted, they lapse within the lease.
       if (leases.length > 0) {
-        await sql`
-          DELETE FROM session_leases WHERE server_id = ${serverId}
-            AND (username, connection_key) IN (
-              SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`.catch(() => undefined);
+        await withCommandDeadline(
+          RELEASE_DEADLINE_MS,
+          () => sql`
+            DELETE FROM session_leases WHERE server_id = ${serverId}
+              AND (username, connection_key) IN (
+                SELECT * FROM unnest(${leases.map(([, l]) => l.username)}::text[], ${leases.map(([k]) => k)}::text[]))`,
+        ).catch(() => undefined);
       }
-      await undosStopped;
+      await undosClosed;
     },
   };
 };

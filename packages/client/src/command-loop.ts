@@ -13,6 +13,7 @@ import { inputWasEmpty, NO_INPUT_TEXT } from './no-input.js';
 import { LinkError, type ServerLink } from './server-link.js';
 import type { SessionExit } from './session-exit.js';
 import { endHeldByReader } from './signal-handling.js';
+import { busyGiveUpNotice, loginPauses, loginPauseScale, retryNotice } from './login-pauses.js';
 import { commandWordOf, scriptLoginStep } from './script-login.js';
 import { runTransfer } from './transfer-dispatch.js';
 import { uploadSourceProblem } from './upload-source.js';
@@ -34,24 +35,8 @@ const never = (): Promise<number> => new Promise<number>(() => undefined);
 
 const promptName = (step: NextStep): string => (step === 'username' ? 'username' : 'password');
 
-/**
- * Times a login the server could not complete for a fault of its own (`fault`: its database out of reach, too
- * slow) is tried again with the same answers when they come from a file or pipe, and the pause before each
- * (ms). Past them the client exits with {@link EXIT.loginFault}, no command run.
- */
-export const LOGIN_FAULT_PAUSES_MS: readonly number[] = [1_000, 2_000];
-
-/**
- * The pauses before a script's login is tried again after `Server busy: …, try again later` (ms): 15 s in
- * all, for room on the server to come back (its memory or logins in progress). Past them the client exits
- * with {@link EXIT.loginRefused}, no command run.
- */
-export const LOGIN_BUSY_PAUSES_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
-
 /** Resolves after `ms`, or at once when `signal` is aborted (a signal ended the script: no try more). */
 const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
-
-const sum = (ms: readonly number[]): number => ms.reduce((a, b) => a + b, 0);
 
 /**
  * Prompts for the username and password, then reads commands and sends them, one at a time, until XIT,
@@ -61,6 +46,8 @@ const sum = (ms: readonly number[]): number => ms.reduce((a, b) => a + b, 0);
 export const runCommandLoop = async (session: Session): Promise<number> => {
   const { link, state, end } = session;
   const { input } = state;
+  // 1 but in tests (login-pauses.ts).
+  const pauseScale = loginPauseScale(process.env);
   let username = '';
 
   const request = async (cmd: Parameters<ServerLink['request']>[0], cmdArgs: readonly string[]): Promise<Outcome> => {
@@ -195,7 +182,7 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
       if (what.kind === 'stop') return refusedScript(reply.lines[0] ?? 'refused');
       // A script's next line is its password (or first command): read at the username prompt after a fault, it
       // was taken as a username (attack round 18). The same answers again, a pause before.
-      const pauses = what.cause === 'fault' ? LOGIN_FAULT_PAUSES_MS : LOGIN_BUSY_PAUSES_MS;
+      const pauses = loginPauses(what.cause, pauseScale);
       const tries = what.cause === 'fault' ? ++loginFaults : ++loginBusy;
       const wait = pauses[tries - 1];
       if (wait === undefined) {
@@ -203,10 +190,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
           err(`Login not completed: the server could not complete it ${tries} times; the commands were not run`);
           return end.quit(link, EXIT.loginFault);
         }
-        err(`Login not completed: ${reply.lines[0] ?? 'busy'} (${tries} tries in ${sum(pauses) / 1000} s); the commands were not run`);
+        err(busyGiveUpNotice(reply.lines[0] ?? 'busy', pauses));
         return end.quit(link, EXIT.loginRefused);
       }
-      err(`Login not completed (${what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy')}): trying again in ${wait / 1000} s with the same answers`);
+      err(retryNotice(what.cause === 'fault' ? 'a fault of the server' : (reply.lines[0] ?? 'busy'), wait));
       state.loginRetry = { refusal: reply.lines[0] ?? 'busy', status: what.cause === 'fault' ? EXIT.loginFault : EXIT.loginRefused };
       // Cut short by SIGTERM, Ctrl-C or SIGHUP: before, the pause (up to 8 s) was waited out first.
       await pause(wait, input.cutShort);

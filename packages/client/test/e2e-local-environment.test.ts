@@ -16,9 +16,15 @@ const NOBODY = 65534;
 
 describe('forum-client, local environment', () => {
   const scope = cleanupAfterEach();
+  /** A working directory for a client that reaches no server (no server started: these runs never get to one). */
+  const cwdOnly = async (): Promise<string> => {
+    const cwd = await tempDir('cwd');
+    scope.dirs.push(cwd);
+    return cwd;
+  };
 
   it('a host name that does not resolve is said so (exit 1), not taken for a server that does not answer', async () => {
-    const cwd = (await scope.startInTemp()).cwd;
+    const cwd = await cwdOnly();
     const r = await runClient(4000, cwd, ['yoda'], ['--host', 'no-such-host.invalid']);
     expect(r.code).toBe(1);
     // Before: `Unable to reach the server at no-such-host.invalid:4000`, as for a server that is down.
@@ -26,7 +32,7 @@ describe('forum-client, local environment', () => {
   });
 
   it('a port with nothing on it is said so at once (exit 1)', async () => {
-    const cwd = (await scope.startInTemp()).cwd;
+    const cwd = await cwdOnly();
     const closed = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => closed.bind(0, '127.0.0.1', () => resolve()));
     const port = closed.address().port;
@@ -40,7 +46,7 @@ describe('forum-client, local environment', () => {
   });
 
   it('an IPv6 address with nothing on its port is named in brackets, its port apart (exit 1)', async () => {
-    const cwd = (await scope.startInTemp()).cwd;
+    const cwd = await cwdOnly();
     const closed = dgram.createSocket('udp6');
     await new Promise<void>((resolve) => closed.bind(0, '::1', () => resolve()));
     const port = closed.address().port;

@@ -4,9 +4,27 @@
  * client went back to the username prompt and read the script's next line, the password, as a username.
  */
 import { simpleReply, type NextStep, type Reply, type Request } from 'forum-protocol';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answered, cleanupAfterEach, P, runClient, tempDir } from '../../server/test/forum-processes.js';
+import { busyGiveUpNotice, LOGIN_PAUSE_SCALE_ENV, loginPauses, retryNotice } from '../src/login-pauses.js';
 import { startFakeServer } from './fake-forum-server.js';
+
+/**
+ * The clients spawned here wait their login pauses a hundredth as long (10 ms, not 1 s; 0.15 s, not 15 s, for
+ * a server busy for good): what is tested is what is sent again, and when the client gives up, not the clock.
+ * login-pauses.test.ts checks the schedule and its notices at their real values.
+ */
+const PAUSE_SCALE = 0.01;
+const FAULT_PAUSES = loginPauses('fault', PAUSE_SCALE);
+const BUSY_PAUSES = loginPauses('busy', PAUSE_SCALE);
+const scaleBefore = process.env[LOGIN_PAUSE_SCALE_ENV];
+beforeAll(() => {
+  process.env[LOGIN_PAUSE_SCALE_ENV] = String(PAUSE_SCALE);
+});
+afterAll(() => {
+  if (scaleBefore === undefined) delete process.env[LOGIN_PAUSE_SCALE_ENV];
+  else process.env[LOGIN_PAUSE_SCALE_ENV] = scaleBefore;
+});
 
 /** The server's refusal when it has no room (client-connection.ts refuseConnection, memory budget reached). */
 const BUSY_LINE = 'Server busy: memory budget reached (200 MiB of 100 MiB in use), try again later';
@@ -59,7 +77,7 @@ describe('forum-client with piped answers, a login the server could not complete
     expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
     expect(run.stdout).toContain(FAULT_LINE);
     expect(run.stdout).toContain('Welcome to the forum');
-    expect(run.stderr).toContain('Login not completed (a fault of the server): trying again in 1 s with the same answers');
+    expect(run.stderr).toContain(retryNotice('a fault of the server', FAULT_PAUSES[0] ?? 0));
     expect(run.code).toBe(0);
   });
 
@@ -182,7 +200,7 @@ describe('forum-client with piped answers, a login refused', () => {
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'username pw', 'password LST'].
     expect(seen).toEqual(['username yoda', 'username yoda', 'password pw', 'LST', 'XIT']);
-    expect(run.stderr).toContain(`Login not completed (${BUSY_LINE}): trying again in 1 s with the same answers\n`);
+    expect(run.stderr).toContain(`${retryNotice(BUSY_LINE, BUSY_PAUSES[0] ?? 0)}\n`);
     expect(run.code).toBe(0);
   });
 
@@ -213,17 +231,19 @@ describe('forum-client with piped answers, a login refused', () => {
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     // Before: ['username yoda', 'password pw', 'password LST'] — the first command sent as the password.
     expect(seen).toEqual(['username yoda', 'password pw', 'password pw', 'LST', 'XIT']);
-    expect(run.stderr).toContain(`Login not completed (${busy}): trying again in 1 s with the same answers\n`);
+    expect(run.stderr).toContain(`${retryNotice(busy, BUSY_PAUSES[0] ?? 0)}\n`);
     expect(run.code).toBe(0);
   });
 
-  it('a server busy for good: tried 5 times over 15 s, then status 7, no line read as another answer', async () => {
+  it('a server busy for good: tried 5 times over its 4 pauses (15 s, here scaled), then status 7, no line read as another answer', async () => {
     const { port, seen } = await fake((req) => (req.cmd === 'username' ? simpleReply(req.id, 'error', [BUSY_LINE], { kind: 'auth', next: 'username' }) : undefined));
     const started = performance.now();
     const run = await runClient(port, await cwd(), ['yoda', 'pw', 'LST']);
     expect(seen).toEqual(Array<string>(5).fill('username yoda'));
-    expect(performance.now() - started).toBeGreaterThanOrEqual(15_000);
-    expect(run.stderr).toContain(`Login not completed: ${BUSY_LINE} (5 tries in 15 s); the commands were not run\n`);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(BUSY_PAUSES.reduce((a, b) => a + b, 0));
+    // Each pause said, in order: the schedule is the one login-pauses.test.ts checks at its real values.
+    expect(run.stderr.match(/trying again in [0-9.]+ s/g)).toEqual(BUSY_PAUSES.map((ms) => `trying again in ${ms / 1000} s`));
+    expect(run.stderr).toContain(`${busyGiveUpNotice(BUSY_LINE, BUSY_PAUSES)}\n`);
     expect(run.code).toBe(7);
-  }, 40_000);
+  });
 });

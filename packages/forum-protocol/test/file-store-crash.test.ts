@@ -5,11 +5,15 @@
  * directory must undo the change that was under way, if any (the undo
  * journal), and give exactly the state after the acknowledged operations or
  * after the one more that was in flight; the directory holds only the spec's
- * files, each in its exact format. Needs `pnpm build` (like the server e2e tests).
+ * files, each in its exact format. At every file write (torn in half), sync and
+ * truncate, the child stops and the directory is copied: the bytes a SIGKILL
+ * there leaves, reopened and checked the same way. Needs `pnpm build` (like the
+ * server e2e tests).
  */
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,13 +72,17 @@ const script = (seed: number, length: number): { ops: Op[]; states: State[] } =>
   return { ops, states };
 };
 
+/** The script in a file beside (not in) the data directory: it is too big for argv. */
+const opsFileOf = (ops: readonly Op[]): string => {
+  const opsFile = join(mkdtempSync(join(tmpdir(), 'forum-store-crash-ops-')), 'ops.json');
+  writeFileSync(opsFile, JSON.stringify(ops));
+  return opsFile;
+};
+
 /** Runs the child; once it has acknowledged `killAfter` ops (if given), waits `delayMs` and kills it. Resolves with the acks seen and the `io` count it printed (if it finished). */
-const runChild = (dir: string, ops: readonly Op[], kill: { readonly after: number; readonly delayMs: number } | undefined, crashAt = 0): Promise<{ acked: number; io: number | undefined }> =>
+const runChild = (dir: string, ops: readonly Op[], kill: { readonly after: number; readonly delayMs: number } | undefined): Promise<{ acked: number; io: number | undefined }> =>
   new Promise((resolve, reject) => {
-    // The script goes in a file beside (not in) the data directory: it is too big for argv.
-    const opsFile = join(mkdtempSync(join(tmpdir(), 'forum-store-crash-ops-')), 'ops.json');
-    writeFileSync(opsFile, JSON.stringify(ops));
-    const child = spawn(process.execPath, [CHILD, dir, opsFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CRASH_AT: String(crashAt) } });
+    const child = spawn(process.execPath, [CHILD, dir, opsFileOf(ops)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let killing = false;
@@ -127,17 +135,41 @@ const checkReopened = async (dir: string, states: readonly State[], acked: numbe
 };
 
 /**
- * Runs `killedAt(k)` for every kill point k from 1 to `calls`. Each is a case of its own: a child on a directory
- * of its own, checked as it ends. They run 8 at a time (a child mostly waits on its fsyncs, at 28-43% of a core
- * one after another): 28 s instead of 85 s alone at load 14 (4 at a time: 47 s).
+ * Runs the child on `dir` stopping at each of its file writes (torn in half), syncs and truncates: at call k,
+ * `killedAt(k, acked, copy)` gets a copy of the directory as it is then (what a SIGKILL at that call leaves:
+ * the kernel keeps what was written, the process nothing more) and the ops acknowledged by then, while the
+ * child waits. One child for every kill point: a child a kill point, killed, was 40 process starts a test
+ * (0.5 s of CPU each, 27 s a test at load 9). Resolves with the number of calls, once the child has finished.
  */
-const atEveryKillPoint = async (calls: number, killedAt: (k: number) => Promise<void>): Promise<void> => {
-  let nextK = 1;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (nextK <= calls) await killedAt(nextK++);
-    }),
-  );
+const atEveryKillPoint = async (dir: string, ops: readonly Op[], killedAt: (k: number, acked: number, copy: string) => Promise<void>): Promise<number> => {
+  const child = spawn(process.execPath, [CHILD, dir, opsFileOf(ops)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, STOP_AT_EVERY_CALL: '1' } });
+  let err = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (x: string) => (err += x));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let acked = 0;
+  let stops = 0;
+  let io: number | undefined;
+  try {
+    for await (const line of createInterface({ input: child.stdout })) {
+      const stop = /^stop ([0-9]+)$/.exec(line);
+      if (line.startsWith('ack ')) acked++;
+      else if (stop !== null) {
+        const k = Number(stop[1]);
+        expect(k, 'kill points in order, none skipped').toBe(++stops);
+        const copy = mkdtempSync(join(tmpdir(), 'forum-store-crash-'));
+        cpSync(dir, copy, { recursive: true });
+        await killedAt(k, acked, copy);
+        child.stdin.write('\n');
+      } else if (/^io [0-9]+$/.test(line)) io = Number(line.slice(3));
+    }
+  } finally {
+    child.stdin.end();
+  }
+  expect(await exited, err).toBe(0);
+  expect(acked).toBe(ops.length);
+  expect(io, 'the child stopped at every call it made').toBe(stops);
+  return stops;
 };
 
 describe('data-directory store killed (SIGKILL) mid-write, then reopened', () => {
@@ -163,26 +195,18 @@ describe('data-directory store killed (SIGKILL) mid-write, then reopened', () =>
     states.push({ entries: [m('bob:', big)], accounts: ['ann pw1', 'bob: pw2'] });
     states.push({ entries: [m('bob:', big), m('ann', 'last')], accounts: ['ann pw1', 'bob: pw2'] });
 
-    const clean = await runChild(await startDir(), ops, undefined);
-    expect(clean.acked).toBe(ops.length);
-    const calls = clean.io ?? 0;
-    expect(calls).toBeGreaterThan(ops.length * 3);
     let inFlightKept = 0;
     let inFlightUndone = 0;
-    const killedAt = async (k: number): Promise<void> => {
-      const dir = await startDir();
-      const { acked, io } = await runChild(dir, ops, undefined, k);
-      expect(io, `crash at call ${k} happened`).toBeUndefined();
-      const match = await checkReopened(dir, states, acked, `killed at call ${k} of ${calls} after ${acked} acks`);
+    const killedAt = async (k: number, acked: number, dir: string): Promise<void> => {
+      const match = await checkReopened(dir, states, acked, `killed at call ${k} after ${acked} acks`);
       if (match > acked) inFlightKept++;
       else inFlightUndone++;
     };
-    await atEveryKillPoint(calls, killedAt);
+    const calls = await atEveryKillPoint(await startDir(), ops, killedAt);
+    expect(calls).toBeGreaterThan(ops.length * 3);
     expect(inFlightKept + inFlightUndone).toBe(calls);
     console.log(`store kill points: ${calls} (each write torn in half), in-flight op kept ${inFlightKept} times, undone ${inFlightUndone} times`);
     expect(inFlightUndone).toBeGreaterThan(ops.length);
-    // One child process a kill point, one after another, took 49 s alone at load 7, and past the suite's 60 s in a
-    // full run at load 18 (session 36). Its own limit, not a shorter test: every kill point is a case.
   }, 180_000);
 
   it("killed at every file write, sync and truncate of new accounts and secret changes in a hand-written credentials file: its bytes are the acknowledged ones or the next op's, every other line's kept", async () => {
@@ -213,16 +237,9 @@ describe('data-directory store killed (SIGKILL) mid-write, then reopened', () =>
       writeFileSync(join(dir, 'credentials.txt'), states[0] as Buffer);
       return dir;
     };
-    const clean = await runChild(await startCreds(), ops, undefined);
-    expect(clean.acked).toBe(ops.length);
-    const calls = clean.io ?? 0;
-    expect(calls).toBeGreaterThan(ops.length * 3);
     let undone = 0;
-    const killedAt = async (k: number): Promise<void> => {
-      const dir = await startCreds();
-      const { acked, io } = await runChild(dir, ops, undefined, k);
-      const what = `killed at call ${k} of ${calls} after ${acked} acks`;
-      expect(io, what).toBeUndefined();
+    const killedAt = async (k: number, acked: number, dir: string): Promise<void> => {
+      const what = `killed at call ${k} after ${acked} acks`;
       const again = await openFileStore(dir)();
       if (E.isLeft(again)) throw new Error(again.left.message);
       expect(readdirSync(dir).filter((n) => n !== 't' && n !== 'credentials.txt'), what).toEqual([]);
@@ -231,7 +248,8 @@ describe('data-directory store killed (SIGKILL) mid-write, then reopened', () =>
       expect(match, `${what}: ${JSON.stringify(bytes.toString('latin1'))}`).toBeDefined();
       if (match === acked) undone++;
     };
-    await atEveryKillPoint(calls, killedAt);
+    const calls = await atEveryKillPoint(await startCreds(), ops, killedAt);
+    expect(calls).toBeGreaterThan(ops.length * 3);
     console.log(`credentials kill points: ${calls}, in-flight op undone ${undone} times`);
     expect(undone).toBeGreaterThanOrEqual(ops.length);
   }, 180_000);

@@ -139,12 +139,9 @@ describe('server memory stays bounded per client (real server, RSS from /proc)',
     await normal.close();
     await Promise.all(proxies.map((p) => p.close()));
     const grown = peak - baseline;
-    // What stays once the attackers are gone (not asserted: V8 returns memory to the OS lazily).
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const after = await rssOf(pid);
+    // No wait for what stays once the attackers are gone: it was logged 3 s later, never asserted (V8 returns memory to the OS lazily).
     console.log(
       `reply-backlog attack: baseline RSS ${(baseline / MIB).toFixed(1)} MiB, peak ${(peak / MIB).toFixed(1)} MiB (+${(grown / MIB).toFixed(1)}), ` +
-        `3 s after ${(after / MIB).toFixed(1)} MiB, ` +
         `normal client ${latencies.length} commands, p99 ${p99(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
     );
     // Each attacker may hold 1 MiB of backlog plus one reply (1 MiB) and 32 queued requests: a few MiB in all, far from

@@ -7,9 +7,14 @@ import type { RudpConnection } from 'rudpx';
  * server takes: the connection is fine and the user may try another).
  */
 export class LinkError extends Error {
+  /**
+   * @param received for `timeout` and `lost`: whether the server's transport had acknowledged the request (it
+   *   reached the server, which may have carried it out); `false` says only that no acknowledgement came.
+   */
   constructor(
     message: string,
     readonly kind: 'timeout' | 'lost' | 'unsent',
+    readonly received = false,
   ) {
     super(message);
     this.name = 'LinkError';
@@ -39,6 +44,8 @@ interface Waiting {
   resolve(reply: Reply): void;
   reject(e: LinkError): void;
   timer: NodeJS.Timeout;
+  /** The server's transport acknowledged the request (rudp's send resolved). */
+  received: boolean;
 }
 
 /**
@@ -80,14 +87,14 @@ export class ServerLink {
     });
     conn.on('close', (reason) => {
       if (this.closing) return;
-      const err = new LinkError(`connection lost (${reason.message})`, 'lost');
+      const message = `connection lost (${reason.message})`;
       const hadWaiting = this.waiting.size > 0;
       for (const w of this.waiting.values()) {
         clearTimeout(w.timer);
-        w.reject(err);
+        w.reject(new LinkError(message, 'lost', w.received));
       }
       this.waiting.clear();
-      if (!hadWaiting) this.events.lost(err.message);
+      if (!hadWaiting) this.events.lost(message);
     });
   }
 
@@ -105,20 +112,27 @@ export class ServerLink {
         // A reply too large or malformed to decode read as a silent server: "no reply", and nothing else.
         const unread = this.unreadable - unreadableBefore;
         const why = unread === 0 ? '' : `; meanwhile the server sent ${unread} ${unread === 1 ? 'message' : 'messages'} this client cannot read (the last: ${this.lastUnreadable})`;
-        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds${why}`, 'timeout'));
+        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds${why}`, 'timeout', waiting.received));
       }, this.timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
+      const waiting: Waiting = { resolve, reject, timer, received: false };
+      this.waiting.set(id, waiting);
       // A request rudp refuses fails now, saying why, instead of waiting out the timeout as if the
       // server had not answered. A closed connection's sends fail too; its 'close' has already
       // rejected the request then.
-      this.conn.send(bytes).catch((e: unknown) => {
-        const w = this.waiting.get(id);
-        if (w === undefined) return;
-        this.waiting.delete(id);
-        clearTimeout(w.timer);
-        // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
-        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
-      });
+      this.conn.send(bytes).then(
+        () => {
+          // Acknowledged: in the server's receive buffer. A reply that then never comes leaves its outcome unknown.
+          waiting.received = true;
+        },
+        (e: unknown) => {
+          const w = this.waiting.get(id);
+          if (w === undefined) return;
+          this.waiting.delete(id);
+          clearTimeout(w.timer);
+          // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
+          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
+        },
+      );
     });
   }
 

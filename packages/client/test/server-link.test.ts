@@ -84,4 +84,28 @@ describe('ServerLink', () => {
     );
     expect((again as LinkError).message).toBe('no reply within 0 seconds');
   });
+
+  it('a request left unanswered says whether the server\'s transport acknowledged it (timed out, or the connection lost)', async () => {
+    let acknowledge = (): void => undefined;
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.closed = false;
+    conn.send = () => new Promise<void>((resolve) => (acknowledge = resolve));
+    const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
+    const failed = (p: Promise<unknown>): Promise<LinkError> => p.then(() => Promise.reject(new Error('answered')), (e: unknown) => e as LinkError);
+    // Never acknowledged: the request may not have reached the server.
+    const unacknowledged = await failed(link.request('MSG', ['t', 'a']));
+    expect({ kind: unacknowledged.kind, received: unacknowledged.received }).toEqual({ kind: 'timeout', received: false });
+    // Acknowledged, then no reply: it reached the server.
+    const acknowledged = failed(link.request('MSG', ['t', 'b']));
+    acknowledge();
+    expect(await acknowledged).toMatchObject({ kind: 'timeout', received: true });
+    // The same when the connection ends while the reply is awaited.
+    const slow = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const lost = failed(slow.request('EDT', ['t', '1', 'c']));
+    acknowledge();
+    await Promise.resolve();
+    conn.emit('close', { kind: 'timeout', code: 0, message: 'no packet for 10000 ms' });
+    expect(await lost).toMatchObject({ kind: 'lost', received: true, message: 'connection lost (no packet for 10000 ms)' });
+  });
 });

@@ -18,6 +18,7 @@
  *   reorder-dup        both ways: 0–40 ms jitter (reordered), 30 % duplicated: the same work
  *   corrupt            both ways: 5 % of datagrams with one byte flipped anywhere: the same work
  *   flip-header        both ways: 30 % of datagrams with one byte flipped in bytes 0–11: the same work
+ *   loss30             both ways: 30 % loss (flip-header's baseline): the same work
  *   truncate-1000      after login, datagrams above 1000 bytes cut to 1000 both ways: the same work
  *
  * Each prints what the user saw (lines, exit status, times), what the server logged, the server's RSS,
@@ -228,7 +229,7 @@ for (const name of ['clean-rdt', 'rebind-rdt', 'rebind-port-rdt']) {
   };
 }
 
-for (const size of [1200, 1280, 1100]) {
+for (const size of [1200, 1280, 1100, 0]) {
   scenarios[`mtu-${size}`] = async () => {
     const w = await startWorld();
     const t0 = Date.now();
@@ -236,7 +237,9 @@ for (const size of [1200, 1280, 1100]) {
     w.client.write('RDT big\n');
     await waitFor(() => rdtsDone(w) >= 1, 60_000);
     const largestBefore = w.relay.downCounts.largest;
+    // Size 0: no drop (the baseline).
     const drop = setTimeout(() => {
+      if (size === 0) return;
       w.relay.up.maxSize = size;
       w.relay.down.maxSize = size;
     }, 1500);
@@ -249,6 +252,9 @@ for (const size of [1200, 1280, 1100]) {
     const after = w.client.lines().filter((l) => l.at >= t - w.client.started);
     let gap = 0;
     for (let i = 1; i < after.length; i++) gap = Math.max(gap, (after[i]?.at ?? 0) - (after[i - 1]?.at ?? 0));
+    // When each MSG was answered and each RDT whole, s after the work began.
+    const marks = after.filter((l) => /Message posted/.test(l.line) || l.line.includes(`${BIG_MESSAGES} bob: lorem`)).map((l) => `${/Message/.test(l.line) ? 'M' : 'R'}${((l.at - (t - w.client.started)) / 1000).toFixed(1)}`);
+    console.log(`[mtu-${size}] timeline: ${marks.join(' ')}`);
     await report(
       `mtu-${size}`,
       w,
@@ -322,6 +328,9 @@ const impaired = (name: string, set: (r: PathRelay) => void, afterLogin = true):
 impaired('clean-work', () => undefined);
 impaired('asym-down', (r) => (r.down.loss = 0.5));
 impaired('asym-up', (r) => (r.up.loss = 0.5));
+impaired('loss30', (r) => {
+  for (const d of [r.up, r.down]) d.loss = 0.3;
+});
 impaired('reorder-dup', (r) => {
   for (const d of [r.up, r.down]) Object.assign(d, { jitterMs: 40, dup: 0.3 });
 });

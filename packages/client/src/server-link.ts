@@ -29,6 +29,12 @@ export interface LinkEvents {
   lost(reason: string): void;
 }
 
+/**
+ * Bytes the connection must receive within a reply's wait for the wait to start again: a large reply arriving over a
+ * slow or lossy path, not the keep-alives (some 30 bytes every 2 s) of a server that never answers.
+ */
+export const PROGRESS_BYTES = 4096;
+
 /** How long {@link ServerLink.close} waits for the server to acknowledge the close, ms. */
 export const CLOSE_GRACE_MS = 1000;
 
@@ -51,7 +57,9 @@ interface Waiting {
 /**
  * Requests over one rudp connection: each gets a fresh id, its reply is
  * matched by id, and a request with no reply within `timeoutMs` fails (the
- * client then says the server is unreachable instead of hanging).
+ * client then says the server is unreachable instead of hanging), unless
+ * {@link PROGRESS_BYTES} or more arrived meanwhile: a large reply still
+ * arriving gets another `timeoutMs`, and so on while it keeps coming.
  */
 export class ServerLink {
   private nextId = 0;
@@ -107,14 +115,27 @@ export class ServerLink {
     if (bytes.length > max) return Promise.reject(new LinkError(`the request is ${bytes.length} bytes, more than the ${max} the server takes now`, 'unsent'));
     const unreadableBefore = this.unreadable;
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const started = performance.now();
+      let seen = this.conn.stats().bytesReceived;
+      const expire = (): void => {
+        // A reply on its way: a 3.9 MiB thread over a path losing half the server's packets took over 8 s, and the
+        // client gave up on it, saying the server was unreachable while its reply kept arriving (attack round 21).
+        const now = this.conn.stats().bytesReceived;
+        if (now - seen >= PROGRESS_BYTES) {
+          seen = now;
+          waiting.timer = setTimeout(expire, this.timeoutMs);
+          return;
+        }
         this.waiting.delete(id);
         // A reply too large or malformed to decode read as a silent server: "no reply", and nothing else.
         const unread = this.unreadable - unreadableBefore;
         const why = unread === 0 ? '' : `; meanwhile the server sent ${unread} ${unread === 1 ? 'message' : 'messages'} this client cannot read (the last: ${this.lastUnreadable})`;
-        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds${why}`, 'timeout', waiting.received));
-      }, this.timeoutMs);
-      const waiting: Waiting = { resolve, reject, timer, received: false };
+        const waited = Math.round((performance.now() - started) / 1000);
+        const within = Math.round(this.timeoutMs / 1000);
+        const span = waited > within + 1 ? `${waited} seconds, the last ${within} with next to nothing arriving` : `${within} seconds`;
+        reject(new LinkError(`no reply within ${span}${why}`, 'timeout', waiting.received));
+      };
+      const waiting: Waiting = { resolve, reject, timer: setTimeout(expire, this.timeoutMs), received: false };
       this.waiting.set(id, waiting);
       // A request rudp refuses fails now, saying why, instead of waiting out the timeout as if the
       // server had not answered. A closed connection's sends fail too; its 'close' has already

@@ -10,7 +10,7 @@
  * both ways. Counters say what was offered, carried and dropped each way.
  */
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 /** What one direction of the path does to a datagram; every field optional, all off by default. */
 export interface Impairment {
@@ -157,4 +157,68 @@ export const startPathRelay = async (serverPort: number, upstreamAddress = '127.
     });
   });
   return r;
+};
+
+/** A TCP proxy in front of the server's transfer port, whose connections can be cut (reset) or silenced (black hole). */
+export interface TcpPath {
+  readonly port: number;
+  /** Connections so far. */
+  connections(): number;
+  /** Resets every connection both ways (a NAT that rebooted: its next packet answered by RST). */
+  reset(): void;
+  /** From now on nothing passes either way and nothing is said (a mapping gone silent); `false` lets it pass again. */
+  blackHole(on: boolean): void;
+  close(): void;
+}
+
+/** Starts a TCP proxy on 127.0.0.1 to 127.0.0.1:`targetPort`. */
+export const startTcpPath = async (targetPort: number): Promise<TcpPath> => {
+  const pairs = new Set<readonly [net.Socket, net.Socket]>();
+  let holes = false;
+  let count = 0;
+  // Half-open kept: a client that ends its side after the last byte of an upload still reads the answer.
+  const server = net.createServer({ allowHalfOpen: true }, (front) => {
+    count++;
+    const back = net.connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const pair = [front, back] as const;
+    pairs.add(pair);
+    for (const s of pair) {
+      s.on('error', () => undefined);
+      s.on('close', () => pairs.delete(pair));
+    }
+    // Forwarded by hand so that a black hole can stop reading (a pipe resumes its source at each drain).
+    const forward = (from: net.Socket, to: net.Socket): void => {
+      from.on('data', (d: Buffer) => void (to.write(d) || from.pause()));
+      to.on('drain', () => void (holes || from.resume()));
+    };
+    forward(front, back);
+    forward(back, front);
+    if (holes) for (const s of pair) s.pause();
+    front.on('end', () => back.end());
+    back.on('end', () => front.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    reset: () => {
+      for (const [a, b] of pairs) {
+        a.resetAndDestroy();
+        b.resetAndDestroy();
+      }
+    },
+    // Nothing read either way: the kernel buffers fill and both senders stall, as when a path drops every segment.
+    blackHole: (on) => {
+      holes = on;
+      for (const pair of pairs) for (const s of pair) if (on) s.pause();
+      else s.resume();
+    },
+    close: () => {
+      server.close();
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+    },
+  };
 };

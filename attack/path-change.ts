@@ -27,11 +27,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { largeThreadFile } from '../packages/server/test/large-thread.js';
-import { startPathRelay, type PathRelay } from './lib-path.js';
+import { startPathRelay, startTcpPath, type PathRelay, type TcpPath } from './lib-path.js';
 
 const SERVER_BIN = new URL('../packages/server/bin/forum-server.js', import.meta.url).pathname;
 const CLIENT_BIN = new URL('../packages/client/bin/forum-client.js', import.meta.url).pathname;
@@ -49,8 +50,8 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-const proc = (args: readonly string[]): Proc => {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+const proc = (args: readonly string[], cwd?: string): Proc => {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd });
   const started = Date.now();
   let text = '';
   const lines: { at: number; line: string }[] = [];
@@ -84,6 +85,15 @@ const waitFor = async (f: () => boolean, ms: number): Promise<boolean> => {
   return f();
 };
 
+const freePort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+
 const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
 const rssMiB = (pid: number | undefined): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid ?? 0}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -94,29 +104,38 @@ interface World {
   readonly relay: PathRelay;
   readonly client: Proc;
   readonly kh: string;
+  /** The client's working directory (its uploads' sources, its downloads). */
+  readonly cwd: string;
+  /** The TCP path to the transfer port (the server advertises it). */
+  readonly tcp: TcpPath;
 }
 
 const startWorld = async (): Promise<World> => {
   const dir = await mkdtemp(join(tmpdir(), 'a21-'));
   await writeFile(join(dir, 'credentials.txt'), 'alice pw\nbob pw\n');
   await writeFile(join(dir, 'big'), largeThreadFile('bob', BIG_MESSAGES));
-  const server = proc([SERVER_BIN, '0', '--data-dir', dir, '--transfer-port', '0']);
+  // The transfer port is fixed first so that the server can advertise the TCP path in front of it.
+  const transferPort = await freePort();
+  const tcp = await startTcpPath(transferPort);
+  const server = proc([SERVER_BIN, '0', '--data-dir', dir, '--transfer-port', String(transferPort), '--advertised-transfer-port', String(tcp.port)]);
   if (!(await waitFor(() => /UDP [^ ]+:([0-9]+)/.test(server.text()), 30_000))) throw new Error(`no server: ${server.text()}`);
   const port = Number(/UDP [^ ]+:([0-9]+)/.exec(server.text())?.[1]);
   const relay = await startPathRelay(port);
   const kh = join(dir, 'kh');
   // The machine is shared: a handshake that a loaded moment lost is tried once more.
-  let client = proc([CLIENT_BIN, String(relay.port), '--known-hosts', kh]);
+  const cwd = join(dir, 'client');
+  await mkdir(cwd);
+  let client = proc([CLIENT_BIN, String(relay.port), '--known-hosts', kh], cwd);
   client.write('alice\npw\n');
   if (!(await waitFor(() => client.text().includes('Welcome') || client.child.exitCode !== null, 15_000)) || !client.text().includes('Welcome')) {
     client.child.kill('SIGKILL');
-    client = proc([CLIENT_BIN, String(relay.port), '--known-hosts', kh]);
+    client = proc([CLIENT_BIN, String(relay.port), '--known-hosts', kh], cwd);
     client.write('alice\npw\n');
     if (!(await waitFor(() => client.text().includes('Welcome'), 15_000))) throw new Error(`no login: ${client.text()}`);
   }
   client.write('CRT t\n');
   await waitFor(() => /Thread t created/.test(client.text()), 5_000);
-  return { dir, server, port, relay, client, kh };
+  return { dir, server, port, relay, client, kh, cwd, tcp };
 };
 
 /** Reads thread `t` back through a direct client (not through the relay): each tag's count. */
@@ -164,6 +183,7 @@ const report = async (name: string, w: World, sent: number, t0: number, extra: s
       `    client said: ${JSON.stringify(tail)}\n    server said: ${JSON.stringify(serverLog)}`,
   );
   w.relay.close();
+  w.tcp.close();
   w.server.child.kill('SIGTERM');
   await w.server.exited;
 };
@@ -343,6 +363,59 @@ impaired('flip-header', (r) => {
 impaired('truncate-1000', (r) => {
   for (const d of [r.up, r.down]) d.truncateTo = 1000;
 });
+
+/**
+ * The TCP transfer channel across a path change: a NAT that reboots (every connection reset) or whose mapping goes
+ * silent (nothing passes; a NAT rebinding does this to a TCP connection, which cannot follow a new port) 1.5 s into a
+ * 60 MB upload or 0.4 s into a 60 MB download, then, after the failure, the same transfer again.
+ */
+for (const how of ['reset', 'silent', 'none'] as const) {
+  for (const dir of ['upload', 'download'] as const) {
+    scenarios[`tcp-${how}-${dir}`] = async () => {
+      const w = await startWorld();
+      const t0 = Date.now();
+      const size = 60 * 1024 * 1024;
+      const bytes = Buffer.alloc(size, 7);
+      if (dir === 'upload') await writeFile(join(w.cwd, 'f.bin'), bytes);
+      else await writeFile(join(w.dir, 't-f.bin'), bytes);
+      // A download needs the thread's upload line: made by an upload of the client's own first.
+      if (dir === 'download') {
+        await writeFile(join(w.cwd, 'f.bin'), bytes);
+        w.client.write('UPD t f.bin\n');
+        await waitFor(() => /f\.bin uploaded to t thread/.test(w.client.text()), 60_000);
+        await rm(join(w.cwd, 'f.bin'));
+      }
+      // The transfer is slowed by the relay's own pace: the client's stall rule needs bytes moving, so cut at 2 s.
+      const before = w.client.text().length;
+      const t = Date.now();
+      w.client.write(dir === 'upload' ? 'UPD t f.bin\n' : 'DWN t f.bin\n');
+      // A download moves at loopback speed once granted (60 MB within 1.5 s in some runs): cut it sooner.
+      await sleep(dir === 'upload' ? 1500 : 400);
+      if (how === 'reset') w.tcp.reset();
+      else if (how === 'silent') w.tcp.blackHole(true);
+      const said = await waitFor(() => /failed|may or may not|uploaded to|downloaded|exists/.test(w.client.text().slice(before)) || w.client.child.exitCode !== null, 120_000);
+      const first = w.client.text().slice(before).split('\n').filter((l) => /Upload|Download|uploaded|downloaded|exists/.test(l)).join(' | ');
+      const took = Date.now() - t;
+      w.tcp.blackHole(false);
+      // Again, on a path that works.
+      const again = w.client.text().length;
+      const serverFiles = (await readdir(w.dir)).filter((f) => f.startsWith('.forum-tmp') || f.includes('f.bin'));
+      w.client.write(dir === 'upload' ? 'UPD t f.bin\n' : 'DWN t f.bin\n');
+      await waitFor(() => /failed|may or may not|uploaded to|downloaded|exists/.test(w.client.text().slice(again)) || w.client.child.exitCode !== null, 120_000);
+      const second = w.client.text().slice(again).split('\n').filter((l) => /Upload|Download|uploaded|downloaded|exists/.test(l)).join(' | ');
+      const clientFiles = await readdir(w.cwd);
+      // What landed: the server's copy of an upload, the client's of a download (once the second try said so).
+      const stored = await readFile(dir === 'upload' ? join(w.dir, 't-f.bin') : join(w.cwd, 'f.bin')).then((b) => (b.equals(bytes) ? 'whole' : `${b.length} B, differs`), () => 'none');
+      await report(
+        `tcp-${how}-${dir}`,
+        w,
+        0,
+        t0,
+        `60 MB ${dir}, its TCP path ${how === 'reset' ? 'reset' : how === 'silent' ? 'silenced' : 'left alone'} ${dir === 'upload' ? 1.5 : 0.4} s in: ${said ? `said after ${(took / 1000).toFixed(1)} s` : 'nothing said in 120 s'}: ${JSON.stringify(first.slice(0, 300))}; server's files meanwhile ${JSON.stringify(serverFiles)}; again: ${JSON.stringify(second.slice(0, 200))}; client's files ${JSON.stringify(clientFiles)}; the ${dir === 'upload' ? "server's t-f.bin" : "client's f.bin"} ${stored}; TCP connections ${w.tcp.connections()}`,
+      );
+    };
+  }
+}
 
 const names = process.argv.slice(2);
 const run = names.length === 0 || names[0] === 'all' ? Object.keys(scenarios) : names;

@@ -16,6 +16,7 @@ import { endHeldByReader } from './signal-handling.js';
 import { busyGiveUpNotice, loginPauses, loginPauseScale, retryNotice } from './login-pauses.js';
 import { commandWordOf, scriptLoginStep } from './script-login.js';
 import { runTransfer } from './transfer-dispatch.js';
+import { unansweredWriteText } from './unanswered-write.js';
 import { uploadSourceProblem } from './upload-source.js';
 
 /** The parts of a connected session the command loop works with. */
@@ -58,7 +59,10 @@ export const runCommandLoop = async (session: Session): Promise<number> => {
         out(`Not sent: ${e.message}`);
         return 'unsent';
       }
-      connectionGone(state, end, e instanceof LinkError ? e.message : String(e), e instanceof LinkError && e.kind === 'lost');
+      // A change asked for and not answered: said that it may have been made, not left to read as a failure.
+      const unknown = e instanceof LinkError ? unansweredWriteText(cmd, e.received) : undefined;
+      const reason = e instanceof LinkError ? e.message : String(e);
+      connectionGone(state, end, unknown === undefined ? reason : `${reason}; ${unknown}`, e instanceof LinkError && e.kind === 'lost');
       return undefined;
     }
   };

@@ -7,9 +7,14 @@ import type { RudpConnection } from 'rudpx';
  * server takes: the connection is fine and the user may try another).
  */
 export class LinkError extends Error {
+  /**
+   * @param received for `timeout` and `lost`: whether the server's transport had acknowledged the request (it
+   *   reached the server, which may have carried it out); `false` says only that no acknowledgement came.
+   */
   constructor(
     message: string,
     readonly kind: 'timeout' | 'lost' | 'unsent',
+    readonly received = false,
   ) {
     super(message);
     this.name = 'LinkError';
@@ -23,6 +28,12 @@ export interface LinkEvents {
   /** The connection died while no request was waiting. */
   lost(reason: string): void;
 }
+
+/**
+ * Bytes the connection must receive within a reply's wait for the wait to start again: a large reply arriving over a
+ * slow or lossy path, not the keep-alives (some 30 bytes every 2 s) of a server that never answers.
+ */
+export const PROGRESS_BYTES = 4096;
 
 /** How long {@link ServerLink.close} waits for the server to acknowledge the close, ms. */
 export const CLOSE_GRACE_MS = 1000;
@@ -39,12 +50,16 @@ interface Waiting {
   resolve(reply: Reply): void;
   reject(e: LinkError): void;
   timer: NodeJS.Timeout;
+  /** The server's transport acknowledged the request (rudp's send resolved). */
+  received: boolean;
 }
 
 /**
  * Requests over one rudp connection: each gets a fresh id, its reply is
  * matched by id, and a request with no reply within `timeoutMs` fails (the
- * client then says the server is unreachable instead of hanging).
+ * client then says the server is unreachable instead of hanging), unless
+ * {@link PROGRESS_BYTES} or more arrived meanwhile: a large reply still
+ * arriving gets another `timeoutMs`, and so on while it keeps coming.
  */
 export class ServerLink {
   private nextId = 0;
@@ -80,14 +95,14 @@ export class ServerLink {
     });
     conn.on('close', (reason) => {
       if (this.closing) return;
-      const err = new LinkError(`connection lost (${reason.message})`, 'lost');
+      const message = `connection lost (${reason.message})`;
       const hadWaiting = this.waiting.size > 0;
       for (const w of this.waiting.values()) {
         clearTimeout(w.timer);
-        w.reject(err);
+        w.reject(new LinkError(message, 'lost', w.received));
       }
       this.waiting.clear();
-      if (!hadWaiting) this.events.lost(err.message);
+      if (!hadWaiting) this.events.lost(message);
     });
   }
 
@@ -100,25 +115,45 @@ export class ServerLink {
     if (bytes.length > max) return Promise.reject(new LinkError(`the request is ${bytes.length} bytes, more than the ${max} the server takes now`, 'unsent'));
     const unreadableBefore = this.unreadable;
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const started = performance.now();
+      let seen = this.conn.stats().bytesReceived;
+      const expire = (): void => {
+        // A reply on its way: a 3.9 MiB thread over a path losing half the server's packets took over 8 s, and the
+        // client gave up on it, saying the server was unreachable while its reply kept arriving (attack round 21).
+        const now = this.conn.stats().bytesReceived;
+        if (now - seen >= PROGRESS_BYTES) {
+          seen = now;
+          waiting.timer = setTimeout(expire, this.timeoutMs);
+          return;
+        }
         this.waiting.delete(id);
         // A reply too large or malformed to decode read as a silent server: "no reply", and nothing else.
         const unread = this.unreadable - unreadableBefore;
         const why = unread === 0 ? '' : `; meanwhile the server sent ${unread} ${unread === 1 ? 'message' : 'messages'} this client cannot read (the last: ${this.lastUnreadable})`;
-        reject(new LinkError(`no reply within ${Math.round(this.timeoutMs / 1000)} seconds${why}`, 'timeout'));
-      }, this.timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
+        const waited = Math.round((performance.now() - started) / 1000);
+        const within = Math.round(this.timeoutMs / 1000);
+        const span = waited > within + 1 ? `${waited} seconds, the last ${within} with next to nothing arriving` : `${within} seconds`;
+        reject(new LinkError(`no reply within ${span}${why}`, 'timeout', waiting.received));
+      };
+      const waiting: Waiting = { resolve, reject, timer: setTimeout(expire, this.timeoutMs), received: false };
+      this.waiting.set(id, waiting);
       // A request rudp refuses fails now, saying why, instead of waiting out the timeout as if the
       // server had not answered. A closed connection's sends fail too; its 'close' has already
       // rejected the request then.
-      this.conn.send(bytes).catch((e: unknown) => {
-        const w = this.waiting.get(id);
-        if (w === undefined) return;
-        this.waiting.delete(id);
-        clearTimeout(w.timer);
-        // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
-        w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
-      });
+      this.conn.send(bytes).then(
+        () => {
+          // Acknowledged: in the server's receive buffer. A reply that then never comes leaves its outcome unknown.
+          waiting.received = true;
+        },
+        (e: unknown) => {
+          const w = this.waiting.get(id);
+          if (w === undefined) return;
+          this.waiting.delete(id);
+          clearTimeout(w.timer);
+          // Refused by a connection that has ended (a request made after its 'close'): lost, not a request to change.
+          w.reject(new LinkError(`request not sent: ${e instanceof Error ? e.message : String(e)}`, this.conn.closed ? 'lost' : 'unsent'));
+        },
+      );
     });
   }
 

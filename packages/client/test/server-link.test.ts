@@ -13,6 +13,9 @@ class RefusingConnection extends EventEmitter {
   maxMessageSize(): number {
     return this.max;
   }
+  stats(): { bytesReceived: number } {
+    return { bytesReceived: 0 };
+  }
   send(bytes: Uint8Array): Promise<void> {
     this.sent++;
     return Promise.reject(new RangeError(`message of ${bytes.length} bytes exceeds the peer's window`));
@@ -62,8 +65,9 @@ describe('ServerLink', () => {
 
   it('a request that times out says so of messages from the server it could not read meanwhile', async () => {
     // Before, a reply over the decoder's 8 MiB or of the wrong shape read as silence: "no reply within N seconds".
-    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean };
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
     conn.maxMessageSize = () => 1 << 20;
+    conn.stats = () => ({ bytesReceived: 0 });
     conn.send = () => Promise.resolve();
     conn.closed = false;
     const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
@@ -83,5 +87,75 @@ describe('ServerLink', () => {
       (x: unknown) => x,
     );
     expect((again as LinkError).message).toBe('no reply within 0 seconds');
+  });
+
+  it('a request left unanswered says whether the server\'s transport acknowledged it (timed out, or the connection lost)', async () => {
+    let acknowledge = (): void => undefined;
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.stats = () => ({ bytesReceived: 0 });
+    conn.closed = false;
+    conn.send = () => new Promise<void>((resolve) => (acknowledge = resolve));
+    const link = new ServerLink(conn as unknown as RudpConnection, 50, { notice: () => undefined, lost: () => undefined });
+    const failed = (p: Promise<unknown>): Promise<LinkError> => p.then(() => Promise.reject(new Error('answered')), (e: unknown) => e as LinkError);
+    // Never acknowledged: the request may not have reached the server.
+    const unacknowledged = await failed(link.request('MSG', ['t', 'a']));
+    expect({ kind: unacknowledged.kind, received: unacknowledged.received }).toEqual({ kind: 'timeout', received: false });
+    // Acknowledged, then no reply: it reached the server.
+    const acknowledged = failed(link.request('MSG', ['t', 'b']));
+    acknowledge();
+    expect(await acknowledged).toMatchObject({ kind: 'timeout', received: true });
+    // The same when the connection ends while the reply is awaited.
+    const slow = new ServerLink(conn as unknown as RudpConnection, 600_000, { notice: () => undefined, lost: () => undefined });
+    const lost = failed(slow.request('EDT', ['t', '1', 'c']));
+    acknowledge();
+    await Promise.resolve();
+    conn.emit('close', { kind: 'timeout', code: 0, message: 'no packet for 10000 ms' });
+    expect(await lost).toMatchObject({ kind: 'lost', received: true, message: 'connection lost (no packet for 10000 ms)' });
+  });
+
+  it('a reply still arriving is waited for past the timeout; once it stalls, the request fails, saying how long it waited', async () => {
+    // Before, a 3.9 MiB reply arriving over a lossy path for more than the 8 s was given up on (attack round 21).
+    let bytes = 0;
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.stats = () => ({ bytesReceived: bytes });
+    conn.closed = false;
+    conn.send = () => Promise.resolve();
+    const link = new ServerLink(conn as unknown as RudpConnection, 300, { notice: () => undefined, lost: () => undefined });
+    const started = performance.now();
+    const settled = link.request('RDT', ['big']).then(
+      (r) => ({ answered: r, at: performance.now() - started }),
+      (e: unknown) => ({ failed: e as LinkError, at: performance.now() - started }),
+    );
+    // 8 KiB every 100 ms for 1.2 s: four timeouts' worth, each with progress.
+    const trickle = setInterval(() => (bytes += 8192), 100);
+    await new Promise((r) => setTimeout(r, 1_200));
+    clearInterval(trickle);
+    // Then only keep-alives: under PROGRESS_BYTES a timeout.
+    const keepAlive = setInterval(() => (bytes += 30), 100);
+    const outcome = await settled;
+    clearInterval(keepAlive);
+    expect('failed' in outcome).toBe(true);
+    expect(outcome.at).toBeGreaterThan(1_200);
+    const failed = (outcome as { failed: LinkError }).failed;
+    expect(failed.kind).toBe('timeout');
+    expect(failed.message).toMatch(/^no reply within [12] seconds, the last 0 with next to nothing arriving$|^no reply within 0 seconds$/);
+  });
+
+  it('a reply that completes while it arrives past the timeout is answered', async () => {
+    let bytes = 0;
+    const conn = new EventEmitter() as EventEmitter & { maxMessageSize(): number; send(): Promise<void>; closed: boolean; stats(): { bytesReceived: number } };
+    conn.maxMessageSize = () => 1 << 20;
+    conn.stats = () => ({ bytesReceived: bytes });
+    conn.closed = false;
+    conn.send = () => Promise.resolve();
+    const link = new ServerLink(conn as unknown as RudpConnection, 200, { notice: () => undefined, lost: () => undefined });
+    const reply = link.request('RDT', ['big']);
+    const trickle = setInterval(() => (bytes += 8192), 50);
+    await new Promise((r) => setTimeout(r, 700));
+    clearInterval(trickle);
+    conn.emit('message', new TextEncoder().encode(JSON.stringify({ type: 'reply', id: '1', status: 'ok', lines: ['1 bob: hi'], data: { kind: 'none' } })));
+    expect((await reply).lines).toEqual(['1 bob: hi']);
   });
 });

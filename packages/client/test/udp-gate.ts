@@ -1,7 +1,7 @@
 /**
  * A UDP relay for one client in front of a server on loopback, which can stop passing the client's
  * datagrams on: the server then hears nothing more from it (its acknowledgements, its close), while
- * the server's still reach it.
+ * the server's still reach it; or the server's, the other way round.
  */
 import dgram from 'node:dgram';
 
@@ -11,6 +11,8 @@ export interface UdpGate {
   readonly port: number;
   /** From now on the client's datagrams are dropped. */
   dropFromClient(): void;
+  /** From now on the server's datagrams are dropped: the client hears nothing more (replies, acknowledgements). */
+  dropToClient(): void;
   close(): Promise<void>;
 }
 
@@ -20,18 +22,20 @@ export const startUdpGate = async (serverPort: number): Promise<UdpGate> => {
   const back = dgram.createSocket('udp4');
   let client: dgram.RemoteInfo | undefined;
   let dropping = false;
+  let droppingBack = false;
   front.on('message', (msg, from) => {
     client = from;
     if (!dropping) back.send(msg, serverPort, '127.0.0.1');
   });
   back.on('message', (msg) => {
-    if (client !== undefined) front.send(msg, client.port, client.address);
+    if (client !== undefined && !droppingBack) front.send(msg, client.port, client.address);
   });
   for (const s of [front, back]) s.on('error', () => undefined);
   await Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))));
   return {
     port: front.address().port,
     dropFromClient: () => void (dropping = true),
+    dropToClient: () => void (droppingBack = true),
     close: () => Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
   };
 };

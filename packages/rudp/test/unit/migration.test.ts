@@ -17,37 +17,44 @@ const CANDIDATE = '10.0.0.1:6000';
 const CHALLENGE = Uint8Array.of(0x51, 0x2e, 0x09, 0xfa, 0x77, 0x13, 0xc4, 0x80);
 
 /** A server connection at `OLD`, moved to `CANDIDATE` and validating it with one challenge (in packet 7) out; what it moved to, and the moves its host heard of. */
-function validating(): { readonly c: Connection; readonly moves: string[]; readonly told: string[] } {
+function validating(): { readonly c: Connection; readonly moves: string[]; readonly told: string[]; readonly left: number[] } {
   const path = new PathValidation(CANDIDATE, 0, 100, 1200, true);
+  // The connection moved at packet 7: what went before went to the old port.
+  path.startPn = 7;
   path.onProbeSent(0, CHALLENGE.slice());
   const moves: string[] = [];
   const told: string[] = [];
+  const left: number[] = [];
   const c = {
     state: 'established',
     remote: OLD,
     path,
+    nextPn: 9,
     moveTo: (to: string) => void moves.push(to),
     host: { migrated: (_: Connection, previous: string) => void told.push(previous) },
+    recovery: { leaveAddress: (firstPn: number) => void left.push(firstPn) },
   } as unknown as Connection;
-  return { c, moves, told };
+  return { c, moves, told, left };
 }
 
 const response = (data: Uint8Array): Frame => ({ type: 'path-response', data });
 
 describe('checkValidated', () => {
   it('moves to the candidate when a packet from there echoes its challenge', () => {
-    const { c, moves, told } = validating();
+    const { c, moves, told, left } = validating();
     checkValidated(c, 0, CANDIDATE, [{ type: 'ping' }, response(CHALLENGE.slice())], 2);
     expect(moves).toEqual([CANDIDATE]);
     expect(told).toEqual([OLD]);
     expect(c.path).toBeUndefined();
+    // A port change: what went to the old port before the move (packets 0-6) is declared lost, to be resent.
+    expect(left).toEqual([7]);
   });
 
   it('does not move on the echo from the validated address or a third port (a challenge relayed to the client, its answer not from the candidate)', () => {
     for (const from of [OLD, '10.0.0.1:7000']) {
-      const { c, moves, told } = validating();
+      const { c, moves, told, left } = validating();
       checkValidated(c, 0, from, [response(CHALLENGE.slice())], 1);
-      expect({ moves, told }).toEqual({ moves: [], told: [] });
+      expect({ moves, told, left }).toEqual({ moves: [], told: [], left: [] });
       expect(c.path).toBeDefined();
     }
   });

@@ -145,7 +145,11 @@ export function checkValidated(c: Connection, now: number, from: PeerAddress, fr
     const previous = c.remote;
     c.path = undefined;
     c.moveTo(from);
-    if (path.newHost) newPath(c, now, now - sentAt, path.moved ? path.startPn : c.nextPn);
+    // The first packet sent to the new address: from the first packet that came from there if the connection moved
+    // at once, else from now.
+    const firstPn = path.moved ? path.startPn : c.nextPn;
+    if (path.newHost) newPath(c, now, now - sentAt, firstPn);
+    else c.recovery.leaveAddress(firstPn, now);
     c.host.migrated(c, previous);
     return;
   }

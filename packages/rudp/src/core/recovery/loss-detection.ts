@@ -176,11 +176,27 @@ export class LossDetection {
    */
   useController(cc: CongestionController, firstPn: number, now: number): void {
     this.cc = cc;
-    this.pathStartPn = firstPn;
-    this.ptoCount = 0;
     this.packetThreshold = this.config.packetThreshold;
     this.reorderDelayMs = 0;
     this.reorderChangedAt = now;
+    this.leaveAddress(firstPn, now);
+  }
+
+  /**
+   * The peer proved it receives at a new port of its host (a NAT rebinding):
+   * packets sent before `firstPn` went to its old port, which the NAT no
+   * longer maps. Those still in flight are declared lost at `now` and resent,
+   * without telling the controller (the network path is the same one, and
+   * a mapping gone is no congestion), and the probe backoff the dead port
+   * grew starts afresh. Kept in flight, they filled the window until a probe
+   * timeout, backed off while the client was unreachable, found the client
+   * at a port it had already left again: a download whose client's port
+   * changed every second stalled for good. One acknowledged later (the old
+   * mapping still lived) is undone as an old path's, widening nothing.
+   */
+  leaveAddress(firstPn: number, now: number): void {
+    this.pathStartPn = firstPn;
+    this.ptoCount = 0;
     const slots = this.sent.walkSlots();
     for (let i = this.sent.walkStart(); i < slots.length; i++) {
       const p = slots[i];

@@ -1,0 +1,18 @@
+import type { RequestCommand } from 'forum-protocol';
+
+/** The commands that change the forum (UPD's file travels on its own connection, with its own outcome line). */
+const WRITES: ReadonlySet<RequestCommand> = new Set<RequestCommand>(['CRT', 'MSG', 'EDT', 'DLT', 'RMV']);
+
+/**
+ * What a user is told of a command that changes the forum and got no reply (the reply timed out, or the connection
+ * ended while it waited): its outcome is unknown, whether or not the server's transport acknowledged it. A reply
+ * lost on the way back leaves the change made (attack round 21: an MSG stored while its client, its replies cut
+ * for 15 s, said only `Server unreachable: no reply within 8 seconds`, as if nothing had happened): a user who
+ * sends it again posts it twice. `undefined` for a command that changes nothing.
+ */
+export const unansweredWriteText = (cmd: RequestCommand, received: boolean): string | undefined => {
+  if (!WRITES.has(cmd)) return undefined;
+  return received
+    ? `the server had received the ${cmd} (it acknowledged it) and may have carried it out: check before sending it again`
+    : `the ${cmd} may or may not have reached the server: check before sending it again`;
+};

@@ -542,6 +542,11 @@ export const serveConnection = (conn: RudpConnection, ctx: ServerContext): void 
             if (last.step === 'authenticated' && reason.kind === 'local' && reason.code === PROTOCOL_VIOLATION) {
               ctx.log(`${last.session.username}'s connection ended by the transport: ${reason.message}`);
             }
+            // A client gone silent (a path cut, a killed process) said apart from one that logged out: both were
+            // `U exited` alone, and an operator could not tell an outage from users leaving (attack round 21).
+            if (last.step === 'authenticated' && reason.kind === 'timeout') {
+              ctx.log(`${last.session.username}'s connection timed out: ${reason.message}`);
+            }
           },
         ],
         internalError,

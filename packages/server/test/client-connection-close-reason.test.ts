@@ -2,7 +2,8 @@
  * A session the transport ended because its peer broke the rules (rudpx's close code
  * `PROTOCOL_VIOLATION`: an optimistic ACK, forged packets) is logged with the transport's reason before
  * `U exited`, so that an operator tells a hostile account from one that left (attack round 16: both were
- * `U exited` alone). A peer's own close says nothing more: its reason is the peer's text, not ours.
+ * `U exited` alone); so is one that timed out (the client went silent: attack round 21). A peer's own
+ * close says nothing more: its reason is the peer's text, not ours.
  */
 import { PROTOCOL_VIOLATION, type CloseReason } from 'rudpx';
 import { expect, it } from 'vitest';
@@ -30,7 +31,12 @@ it("says why the transport ended a session for a protocol violation, then that t
 it.each<[string, CloseReason]>([
   ['the peer closed it, whatever its code and text', { kind: 'peer', code: PROTOCOL_VIOLATION, message: 'protocol violation: forged by the peer' }],
   ['the server destroyed it', { kind: 'local', code: 1, message: 'reply backlog not acknowledged' }],
-  ['the peer went silent', { kind: 'timeout', code: 0, message: 'idle timeout' }],
 ])('logs only that the user exited when %s', async (_, reason) => {
   expect(await logAfterClose(reason)).toEqual(['alice exited']);
+});
+
+it('says that a session timed out (the client went silent), then that the user exited', async () => {
+  const message = 'no packet from 127.0.0.1:5000 for 10012 ms';
+  // Before: `alice exited` alone, as for a logout.
+  expect(await logAfterClose({ kind: 'timeout', code: 0, message })).toEqual([`alice's connection timed out: ${message}`, 'alice exited']);
 });

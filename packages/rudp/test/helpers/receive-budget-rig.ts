@@ -7,7 +7,7 @@ import { Endpoint, type EndpointConfig } from '../../src/core/endpoint.js';
 import type { EndpointEvent } from '../../src/core/events.js';
 import { SimNetwork } from '../../src/testing/sim-network.js';
 import { deterministicCrypto } from '../../src/testing/deterministic-crypto.js';
-import { nodeCryptoProvider } from '../../src/node/crypto-provider.js';
+import { defaultCryptoProvider } from '../../src/node/crypto-provider.js';
 
 /** The server's address. */
 export const SERVER = '10.0.0.2:4000';
@@ -47,7 +47,7 @@ export interface Herd {
 /** A server (`server` its config) on a seeded network with 20 ms links; clients are added with `addPeer`. */
 export function herd(seed: number, server: Partial<EndpointConfig>): Herd {
   const sim = new SimNetwork({ seed, defaultLink: { delayMs: 20, jitterMs: 2 } });
-  const endpoint = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(nodeCryptoProvider, sim.random('server-crypto')), ...server });
+  const endpoint = new Endpoint({ random: sim.random('server'), acceptIncoming: true, crypto: deterministicCrypto(defaultCryptoProvider, sim.random('server-crypto')), ...server });
   const accepted: Connection[] = [];
   const received = new Map<Connection, Uint8Array[]>();
   const read = (): void => {
@@ -61,7 +61,7 @@ export function herd(seed: number, server: Partial<EndpointConfig>): Herd {
   const addPeer = (at?: string): Peer => {
     const i = peers.length;
     const address = at ?? `10.0.1.${i + 1}:5000`;
-    const client = new Endpoint({ random: sim.random(`client-${i}`), crypto: deterministicCrypto(nodeCryptoProvider, sim.random(`client-crypto-${i}`)) });
+    const client = new Endpoint({ random: sim.random(`client-${i}`), crypto: deterministicCrypto(defaultCryptoProvider, sim.random(`client-crypto-${i}`)) });
     const poll = client.pollTransmit.bind(client);
     const peer: Peer = { address, endpoint: client, conn: undefined as unknown as Connection, cutAfter: Number.POSITIVE_INFINITY, sent: 0 };
     client.pollTransmit = (now: number) => {

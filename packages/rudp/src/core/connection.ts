@@ -159,6 +159,11 @@ export class Connection {
   exporter: KeyingMaterialExporter | undefined;
   /** @internal The peer's static key (client: the server's proven identity). */
   peerStaticKey: Uint8Array | undefined;
+  /**
+   * @internal Client: the stateless reset token the server's encrypted hello carried (endpoint/stateless-reset.ts);
+   * `undefined` on a server connection, in plaintext, and before the handshake completes: no reset ends those.
+   */
+  resetToken: Uint8Array | undefined = undefined;
   /** @internal */
   readonly encrypted: boolean;
 

@@ -42,6 +42,8 @@ export function applyAccept(c: Connection, now: number, accept: AcceptPayload): 
     c.protection = a.keys.protection;
     c.exporter = a.keys.exporter;
     c.peerStaticKey = a.serverKey;
+    // The endpoint indexes it once the ACCEPT is handled (endpoint/stateless-reset.ts).
+    c.resetToken = a.resetToken;
   }
   c.connecting = undefined;
   c.remoteCid = a.remoteCid;

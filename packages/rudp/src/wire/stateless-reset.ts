@@ -32,12 +32,12 @@ export const MIN_RESET_TRIGGER = MIN_RESET_BYTES + 1;
 export const MAX_RESET_BYTES = 48;
 
 /**
- * A reset carrying `token`, in answer to a datagram of `triggerSize` bytes: a random size between
- * `MIN_RESET_BYTES` and `MAX_RESET_BYTES`, always smaller than the trigger, random bytes then the
- * token. `undefined` if the trigger is smaller than `MIN_RESET_TRIGGER` (nothing is sent).
+ * A reset carrying `token` (16 bytes), in answer to a datagram of `triggerSize` bytes, at least
+ * `MIN_RESET_TRIGGER` (the caller checks, before it computes the token): a random size between
+ * `MIN_RESET_BYTES` and `MAX_RESET_BYTES`, always smaller than the trigger, random bytes then the token.
  */
-export function encodeStatelessReset(token: Uint8Array, triggerSize: number, random: () => number): Uint8Array | undefined {
-  if (triggerSize < MIN_RESET_TRIGGER || token.length !== RESET_TOKEN_BYTES) return undefined;
+export function encodeStatelessReset(token: Uint8Array, triggerSize: number, random: () => number): Uint8Array {
+  if (triggerSize < MIN_RESET_TRIGGER || token.length !== RESET_TOKEN_BYTES) throw new RangeError(`rudp: no stateless reset answers ${triggerSize} bytes, or carries a ${token.length}-byte token`);
   const largest = Math.min(triggerSize - 1, MAX_RESET_BYTES);
   const size = MIN_RESET_BYTES + ((random() >>> 0) % (largest - MIN_RESET_BYTES + 1));
   const out = new Uint8Array(size);

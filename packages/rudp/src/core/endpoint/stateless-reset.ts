@@ -94,11 +94,11 @@ export function takeStatelessReset(e: Endpoint, data: Uint8Array, from: PeerAddr
 export function answerUnknownConnection(e: Endpoint, cid: number, size: number, from: PeerAddress): void {
   const secret = e.resetSecret;
   const crypto = e.crypto;
-  if (secret === undefined || crypto === undefined || cid === 0 || size < MIN_RESET_TRIGGER) return;
+  if (secret === undefined || crypto === undefined || cid === 0) return;
+  // Never in answer to a reset (the smallest is one byte short of this), so two endpoints cannot loop.
+  if (size < MIN_RESET_TRIGGER) return;
   if (e.stateless.length >= e.maxStatelessQueue) return void e.drops.statelessQueueFull++;
-  const reset = encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom());
-  if (reset === undefined) return;
-  e.stateless.push({ to: from, data: reset });
+  e.stateless.push({ to: from, data: encodeStatelessReset(resetToken(crypto, secret, cid, resetHost(from)), size, () => e.drawRandom()) });
   e.counters.statelessResetsSent++;
 }
 

@@ -160,10 +160,11 @@ export class Connection {
   /** @internal The peer's static key (client: the server's proven identity). */
   peerStaticKey: Uint8Array | undefined;
   /**
-   * @internal Client: the stateless reset token the server's encrypted hello carried (endpoint/stateless-reset.ts);
-   * `undefined` on a server connection, in plaintext, and before the handshake completes: no reset ends those.
+   * @internal Client: the stateless reset token the server's encrypted hello carried (endpoint/stateless-reset.ts), as
+   * a 16-character one-byte string (reset-tokens.ts: the cheapest 16 bytes to keep); `undefined` on a server
+   * connection, in plaintext, and before the handshake completes: no reset ends those.
    */
-  resetToken: Uint8Array | undefined = undefined;
+  resetToken: string | undefined = undefined;
   /** @internal */
   readonly encrypted: boolean;
 

@@ -38,7 +38,8 @@ import { HandshakeRate } from './handshake-rate.js';
 import { smallArray, withRoomFor } from './small-array.js';
 import { handleInitial, uncountHost } from './endpoint/admission.js';
 import { answerOtherVersion, handleVersionPacket } from './endpoint/version-negotiation.js';
-import { ResetTokens, answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
+import { answerUnknownConnection, takeStatelessReset } from './endpoint/stateless-reset.js';
+import { ResetTokens } from './reset-tokens.js';
 import { mayComeFrom } from './connection/migration.js';
 import { sameHost } from './path-validation.js';
 import { hostLevels } from './host-key.js';
@@ -305,7 +306,7 @@ export class Endpoint implements SansIoEndpoint {
           if (!a || (a.scid === 0) !== (a.kind === AcceptKind.Busy)) return void this.drops.malformed++;
           const result = conn.handleAccept(now, a);
           if (result !== 'ok') this.drops[result]++;
-          if (conn.resetToken !== undefined) this.resetTokens.add(conn, conn.resetToken);
+          this.resetTokens.add(conn);
         }
         this.touch(conn);
         return;

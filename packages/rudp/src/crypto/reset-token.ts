@@ -36,12 +36,3 @@ export function resetToken(crypto: CryptoProvider, secret: Uint8Array, cid: numb
   const id = Uint8Array.of(cid >>> 24, (cid >>> 16) & 0xff, (cid >>> 8) & 0xff, cid & 0xff);
   return crypto.hmacSha256(secret, id, utf8(host)).slice(0, RESET_TOKEN_BYTES);
 }
-
-/** Whether the last `RESET_TOKEN_BYTES` of `data` are `token`; the time taken does not depend on where they differ. */
-export function endsWithToken(data: Uint8Array, token: Uint8Array): boolean {
-  const at = data.length - RESET_TOKEN_BYTES;
-  if (at < 0 || token.length !== RESET_TOKEN_BYTES) return false;
-  let diff = 0;
-  for (let i = 0; i < RESET_TOKEN_BYTES; i++) diff |= (data[at + i] as number) ^ (token[i] as number);
-  return diff === 0;
-}

@@ -63,14 +63,16 @@ function protectedTo(cid: number, size: number, seed = 7): Uint8Array {
 /** The token server key `key` gives connection id `cid` for a client at CLIENT's host. */
 const tokenOf = (key: number, cid: number, host = '10.0.0.1'): Uint8Array => resetToken(crypto, resetSecret(crypto, identityOf(key)), cid, host);
 const lastBytes = (d: Uint8Array): Uint8Array => d.subarray(d.length - RESET_TOKEN_BYTES);
+/** The token `conn` holds, as bytes (it keeps them as a one-byte string). */
+const held = (conn: Connection): Uint8Array | undefined => (conn.resetToken === undefined ? undefined : Uint8Array.from(conn.resetToken, (c) => c.charCodeAt(0)));
 
 describe('stateless reset: the token', () => {
   it("the server's sealed hello gives the client the token of the id it reaches the server by, derived from the identity key (not the key itself)", () => {
     const { conn, served } = handshake(server(1));
-    expect(conn.resetToken).toEqual(tokenOf(1, served.localCid));
-    expect(conn.resetToken).not.toEqual(tokenOf(2, served.localCid));
+    expect(held(conn)).toEqual(tokenOf(1, served.localCid));
+    expect(held(conn)).not.toEqual(tokenOf(2, served.localCid));
     // Keyed with the identity key itself, a token would be an HMAC under the key every handshake uses.
-    expect(conn.resetToken).not.toEqual(resetToken(crypto, identityOf(1).privateKey, served.localCid, '10.0.0.1'));
+    expect(held(conn)).not.toEqual(resetToken(crypto, identityOf(1).privateKey, served.localCid, '10.0.0.1'));
     // The server side holds none: nothing can end it with one.
     expect(served.resetToken).toBeUndefined();
   });
@@ -107,12 +109,12 @@ describe('stateless reset: the server side', () => {
     restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.9.9.9:5000');
     const elsewhere = drain(restarted, 300)[0] as Uint8Array;
     expect(lastBytes(elsewhere)).toEqual(tokenOf(1, served.localCid, '10.9.9.9'));
-    expect(lastBytes(elsewhere)).not.toEqual(conn.resetToken);
+    expect(lastBytes(elsewhere)).not.toEqual(held(conn));
     client.handleDatagram(300, elsewhere, SERVER);
     expect(conn.state).toBe('established');
     // From the client's host, another port (a NAT rebinding): the same token.
     restarted.handleDatagram(300, protectedTo(served.localCid, 60), '10.0.0.1:6000');
-    expect(lastBytes(drain(restarted, 300)[0] as Uint8Array)).toEqual(conn.resetToken);
+    expect(lastBytes(drain(restarted, 300)[0] as Uint8Array)).toEqual(held(conn));
   });
 
   it('every reset is smaller than its trigger, whatever the random size drawn', () => {
@@ -206,6 +208,44 @@ describe('stateless reset: the client side', () => {
     }
     expect(conn.state).toBe('handshake');
     expect(client.stats().statelessResetsReceived).toBe(0);
+  });
+
+  it('a client endpoint of several connections ends the one the token names, and none once it is gone', () => {
+    const s = server(1);
+    const client = endpoint(1);
+    const conns: Connection[] = [];
+    const served: Connection[] = [];
+    for (let i = 0; i < 3; i++) conns.push(client.connect(0, SERVER));
+    for (let now = 0; now < 300 && conns.some((c) => c.state === 'handshake'); now += 10) {
+      for (const d of drain(client, now)) s.handleDatagram(now, d, CLIENT);
+      for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if (e.type === 'incoming') served.push(e.connection);
+      for (const d of drain(s, now)) client.handleDatagram(now, d, SERVER);
+      for (const ep of [client, s]) {
+        const t = ep.pollTimeout();
+        if (t !== undefined && t <= now + 10) ep.handleTimeout(now + 10);
+      }
+    }
+    expect(conns.map((c) => c.state)).toEqual(['established', 'established', 'established']);
+    const resetFor = (c: Connection): Uint8Array => {
+      const d = protectedTo(0x77, 40);
+      d.set(held(c) as Uint8Array, d.length - RESET_TOKEN_BYTES);
+      return d;
+    };
+    const [a, b, c] = conns as [Connection, Connection, Connection];
+    client.handleDatagram(400, resetFor(b), SERVER);
+    expect(conns.map((x) => x.state)).toEqual(['established', 'closed', 'established']);
+    // Gone from the index with the connection: its reset again ends nothing, and is dropped.
+    while (client.pollEvent() !== undefined);
+    drain(client, 400);
+    client.handleDatagram(401, resetFor(b), SERVER);
+    expect(client.stats().statelessResetsReceived).toBe(1);
+    client.handleDatagram(402, resetFor(c), SERVER);
+    expect([a.state, c.state]).toEqual(['established', 'closed']);
+    // The first, indexed alone until the second came, was moved into the index then.
+    client.handleDatagram(403, resetFor(a), SERVER);
+    expect(a.state).toBe('closed');
+    expect(client.stats().statelessResetsReceived).toBe(3);
+    expect(served.length).toBe(3);
   });
 
   it('a reset naming a live connection id of the client (its id field is random) is taken as well', () => {

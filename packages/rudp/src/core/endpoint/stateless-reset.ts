@@ -19,55 +19,11 @@
  * asked for it, answers nothing under `MIN_RESET_TRIGGER` bytes, and waits
  * in the stateless queue (`maxStatelessQueue`) with RETRYs and refusals.
  */
-import type { Connection } from '../connection.js';
 import type { Endpoint } from '../endpoint.js';
 import { type PeerAddress, parseAddress } from '../sans-io.js';
 import { finish } from '../connection/close.js';
-import { endsWithToken, resetToken } from '../../crypto/index.js';
-import { MIN_RESET_BYTES, MIN_RESET_TRIGGER, RESET_TOKEN_BYTES, encodeStatelessReset } from '../../wire/stateless-reset.js';
-import { readU32 } from '../../wire/varint.js';
-
-/**
- * Client connections with a reset token, by the token's first four bytes: a datagram's last 16 bytes
- * find their connection without a walk over every connection (a forged datagram per connection would
- * cost a comparison per connection each). A list per key: two tokens may share four bytes.
- */
-export class ResetTokens {
-  private readonly byHead = new Map<number, Connection[]>();
-
-  /** Indexes `conn` under its token (it has one). */
-  add(conn: Connection, token: Uint8Array): void {
-    const head = readU32(token, 0);
-    const list = this.byHead.get(head);
-    if (list === undefined) this.byHead.set(head, [conn]);
-    else if (!list.includes(conn)) list.push(conn);
-  }
-
-  /** Forgets `conn` (nothing if it was not indexed). */
-  delete(conn: Connection): void {
-    const token = conn.resetToken;
-    if (token === undefined) return;
-    const head = readU32(token, 0);
-    const list = this.byHead.get(head);
-    if (list === undefined) return;
-    const at = list.indexOf(conn);
-    if (at >= 0) list.splice(at, 1);
-    if (list.length === 0) this.byHead.delete(head);
-  }
-
-  /** The connection to `from` whose token `data` ends with, if any (compared in constant time). */
-  match(data: Uint8Array, from: PeerAddress): Connection | undefined {
-    if (this.byHead.size === 0 || data.length < MIN_RESET_BYTES) return undefined;
-    const list = this.byHead.get(readU32(data, data.length - RESET_TOKEN_BYTES));
-    if (list === undefined) return undefined;
-    for (const conn of list) {
-      const token = conn.resetToken;
-      // The client never moves: its server's reset comes from the address it dialled.
-      if (token !== undefined && conn.remote === from && endsWithToken(data, token)) return conn;
-    }
-    return undefined;
-  }
-}
+import { resetToken } from '../../crypto/index.js';
+import { MIN_RESET_TRIGGER, encodeStatelessReset } from '../../wire/stateless-reset.js';
 
 /**
  * Client endpoint `e`: a protected datagram from `from` that no connection took (its id unknown, or it

@@ -159,11 +159,7 @@ export class Connection {
   exporter: KeyingMaterialExporter | undefined;
   /** @internal The peer's static key (client: the server's proven identity). */
   peerStaticKey: Uint8Array | undefined;
-  /**
-   * @internal Client: the stateless reset token the server's encrypted hello carried (endpoint/stateless-reset.ts), as
-   * a 16-character one-byte string (reset-tokens.ts: the cheapest 16 bytes to keep); `undefined` on a server
-   * connection, in plaintext, and before the handshake completes: no reset ends those.
-   */
+  /** @internal Client: the reset token its server's hello sealed, as a one-byte string (reset-tokens.ts); else none. */
   resetToken: string | undefined = undefined;
   /** @internal */
   readonly encrypted: boolean;
